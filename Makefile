@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine:
+#   make run   - create .venv, install, migrate the SQLite database, load the sample
+#                rate card, serve on http://127.0.0.1:5000
+#   make test  - create .venv if missing, lint, and run the whole test suite
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# pytest-xdist workers; each starts its own PostgreSQL server and browser.
+TEST_WORKERS ?= 2
+
+.PHONY: help install run setup serve test lint format check-migrations bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the service with its test tools
+
+setup: install ## Migrate the database and load the sample rate card (idempotent)
+	$(BIN)/licensing setup
+
+run: setup ## Install, migrate, load the sample rate card and serve on http://127.0.0.1:5000
+	$(BIN)/licensing serve --bind $(HOST):$(PORT) --workers 2
+
+test: install lint ## Lint, then run the whole test suite
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+lint: install ## ruff (lint and format check) and mypy (strict on the money and pricing core)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## Run the benchmarks in bench/ and print their figures
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean: ## Remove the virtual environment, caches and the development database
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache .hypothesis

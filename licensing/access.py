@@ -1,0 +1,201 @@
+"""Who may call each route, declared in one place and enforced before every request.
+
+Every view function carries an `Access` declaration, set with one of the
+decorators below (put it under `@bp.route`, above the other decorators):
+
+    @bp.route("/quotes", methods=["POST"])
+    @access.public
+    def create_quote(): ...
+
+    @bp.route("/applications/<int:application_id>")
+    @access.allow(vendor=True, staff=("licensing",))
+    def application_detail(application_id): ...
+
+`enforce()` runs before every request and refuses a request whose caller does not
+fit the declaration; a route without one is refused outright (and a test walks
+the URL map so that none ships). Whether a vendor may see a *particular* record
+is decided by the queries, which scope every vendor read to the vendor's own
+organization and answer "not found" for anyone else's.
+
+The caller is a `Principal`, produced by the loaders that the accounts package
+registers (session cookie on pages, bearer token on the API).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+
+from licensing.errors import AuthenticationRequired, PermissionDenied
+
+STAFF_ROLES = ("licensing", "billing", "admin")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    user_id: int
+    email: str
+    organization_id: int | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    via_token: bool = False
+
+    @property
+    def is_staff(self) -> bool:
+        return self.organization_id is None and bool(self.roles)
+
+    @property
+    def is_vendor(self) -> bool:
+        return self.organization_id is not None
+
+    def has_role(self, *roles: str) -> bool:
+        """Admins hold every staff role."""
+        return self.is_staff and ("admin" in self.roles or bool(self.roles & set(roles)))
+
+
+@dataclass(frozen=True)
+class Access:
+    """A route's declaration: who may call it."""
+
+    public: bool = False
+    vendor: bool = False
+    staff: frozenset[str] = frozenset()
+    # Any signed-in user, vendor or staff (their own account pages, tokens).
+    any_user: bool = False
+
+    def admits(self, principal: Principal | None) -> bool:
+        if self.public:
+            return True
+        if principal is None:
+            return False
+        if self.any_user:
+            return True
+        if self.vendor and principal.is_vendor:
+            return True
+        return bool(self.staff) and principal.has_role(*self.staff)
+
+    def describe(self) -> str:
+        if self.public:
+            return "public"
+        parts = []
+        if self.any_user:
+            parts.append("any signed-in user")
+        if self.vendor:
+            parts.append("vendor users of the record's organization")
+        if self.staff:
+            parts.append("staff with role " + " or ".join(sorted(self.staff)))
+        return "; ".join(parts)
+
+
+ACCESS_ATTRIBUTE = "__access__"
+
+
+def _declare(declaration: Access) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        setattr(view, ACCESS_ATTRIBUTE, declaration)
+        return view
+
+    return decorator
+
+
+def allow(
+    *, vendor: bool = False, staff: Iterable[str] = (), any_user: bool = False
+) -> Callable[[F], F]:
+    roles = frozenset(staff)
+    unknown = roles - set(STAFF_ROLES)
+    if unknown:
+        raise ValueError(f"unknown staff roles {sorted(unknown)}")
+    if not (vendor or roles or any_user):
+        raise ValueError("allow() needs vendor, staff roles or any_user")
+    return _declare(Access(vendor=vendor, staff=roles, any_user=any_user))
+
+
+def public(view: F) -> F:
+    return _declare(Access(public=True))(view)
+
+
+def vendor(view: F) -> F:
+    return _declare(Access(vendor=True))(view)
+
+
+def any_user(view: F) -> F:
+    return _declare(Access(any_user=True))(view)
+
+
+def staff(*roles: str) -> Callable[[F], F]:
+    return allow(staff=roles)
+
+
+# Endpoints registered by libraries (static files, the OpenAPI document) whose
+# view functions we do not write: declared here by endpoint name.
+_ENDPOINT_DECLARATIONS: dict[str, Access] = {}
+
+
+def declare_endpoint(endpoint: str, declaration: Access) -> None:
+    _ENDPOINT_DECLARATIONS[endpoint] = declaration
+
+
+def declaration_for(app: Flask, endpoint: str) -> Access | None:
+    if endpoint in _ENDPOINT_DECLARATIONS:
+        return _ENDPOINT_DECLARATIONS[endpoint]
+    view = app.view_functions.get(endpoint)
+    found = getattr(view, ACCESS_ATTRIBUTE, None)
+    return found if isinstance(found, Access) else None
+
+
+PrincipalLoader = Callable[[], "Principal | None"]
+
+
+def register_principal_loader(app: Flask, loader: PrincipalLoader) -> None:
+    """Add a way to recognise the caller; the first loader that answers wins."""
+    app.extensions.setdefault("licensing.principal_loaders", []).append(loader)
+
+
+def current_principal() -> Principal | None:
+    if "principal" not in g:
+        g.principal = None
+        for loader in current_app.extensions.get("licensing.principal_loaders", []):
+            found = loader()
+            if found is not None:
+                g.principal = found
+                break
+    principal: Principal | None = g.principal
+    return principal
+
+
+def require_principal() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        raise AuthenticationRequired("Sign in to continue.")
+    return principal
+
+
+class MissingDeclaration(PermissionDenied):
+    """A route without an access declaration: refused, never served."""
+
+
+def enforce() -> None:
+    """`before_request`: refuse callers the route's declaration does not admit."""
+    if request.endpoint is None:  # 404 and 405 are answered by their handlers
+        return
+    declaration = declaration_for(current_app, request.endpoint)
+    if declaration is None:
+        current_app.logger.error("route %s has no access declaration", request.endpoint)
+        raise MissingDeclaration("This route is not available.")
+    if declaration.public:
+        return
+    principal = current_principal()
+    if principal is None:
+        raise AuthenticationRequired("Sign in to continue.")
+    if not declaration.admits(principal):
+        raise PermissionDenied("Your account may not use this page or endpoint.")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(enforce)

@@ -1,0 +1,95 @@
+"""/api/v1: JSON in, JSON out, documented as OpenAPI 3 from the marshmallow schemas.
+
+`register(app)` is the table of contents of the API: each feature's blueprint is
+listed here once.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from flask import Flask, request, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+
+from licensing import access
+from licensing.api.base import API_PREFIX, MAX_BODY_BYTES, Api
+from licensing.extensions import csrf
+
+SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets"
+
+
+def _check_body() -> None:
+    """Every API body is JSON: refuse other content types and unreadable JSON early,
+    whatever the route, so no handler ever sees a body it cannot trust."""
+    if not request.path.startswith(API_PREFIX + "/") or request.method not in {
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+    }:
+        return
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
+    body = request.get_data(cache=True)
+    if not body:
+        return
+    if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
+        raise UnsupportedMediaType("Send the request body as application/json.")
+    try:
+        json.loads(body.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}") from None
+
+
+def _swagger_asset(filename: str):  # type: ignore[no-untyped-def]
+    return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+
+
+def register(app: Flask) -> Api:
+    app.config.update(
+        API_TITLE="CPT licensing and royalty service",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_ASSETS + "/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "Quotes, license applications, agreements, invoices, payments and "
+                    "educational permission requests. Authenticate with a personal API "
+                    "token: `Authorization: Bearer <token>`. Errors are "
+                    "`application/problem+json` documents."
+                )
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer"},
+                }
+            },
+        },
+    )
+    api = Api(app)
+    app.add_url_rule(
+        f"{SWAGGER_ASSETS}/<path:filename>", "swagger_assets", access.public(_swagger_asset)
+    )
+    for endpoint in ("api-docs.openapi_json", "api-docs.openapi_swagger_ui"):
+        access.declare_endpoint(endpoint, access.Access(public=True))
+    app.before_request(_check_body)
+
+    for blueprint in _blueprints():
+        # The API authenticates with bearer tokens only, never the session
+        # cookie, so cross-site requests cannot act for a user: no CSRF token.
+        csrf.exempt(blueprint)
+        api.register_blueprint(blueprint)
+    return api
+
+
+def _blueprints() -> list:  # type: ignore[type-arg]
+    """Each feature's API blueprint, in the order the document lists them."""
+    from licensing.api import meta
+
+    return [meta.blp]

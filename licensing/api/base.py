@@ -1,0 +1,66 @@
+"""The API edge: flask-smorest configured for exact decimals and problem documents.
+
+Feature API modules create their blueprint with `Blueprint(...)` from here, so
+request bodies are parsed with `Decimal` numbers and a body that is not JSON is
+a 415, and they are registered in `licensing.api.register`.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import flask
+import flask_smorest
+import marshmallow as ma
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort
+
+API_PREFIX = "/api/v1"
+
+# Everything the API accepts in one body; larger bodies are a 413.
+MAX_BODY_BYTES = 1_000_000
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise json.JSONDecodeError(f"{name} is not a number", name, 0)
+
+
+class ApiParser(FlaskParser):
+    """Reads JSON numbers as exact decimals and insists on a JSON content type."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "json": ma.RAISE,
+        "query": ma.RAISE,
+    }
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        body = req.get_data(cache=True)
+        if not core.is_json(req.mimetype):
+            if body:
+                abort(415, messages={"json": ["Send the request body as application/json."]})
+            return core.missing
+        if len(body) > MAX_BODY_BYTES:
+            abort(413)
+        if not body.strip():
+            return core.missing
+        text = body.decode("utf-8")
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+
+    def _handle_invalid_json_error(
+        self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any
+    ) -> NoReturn:
+        abort(400, exc=error, messages={"json": [f"The body is not valid JSON: {error}"]})
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = ApiParser()
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, with errors left to `licensing.app` (problem+json)."""
+
+    def _register_error_handlers(self) -> None:
+        return None

@@ -1,0 +1,158 @@
+"""RFC 9457 problem documents for everything under /api/.
+
+One table maps domain errors to status codes; HTTP errors raised by Flask,
+webargs or Flask-Limiter are turned into the same shape, and validation
+messages are flattened to field paths such as `uses.0.quantity.end_users`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, current_app, json
+from werkzeug.exceptions import HTTPException
+
+from licensing import errors
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
+    (errors.NotFound, 404),
+    (errors.InvalidInput, 422),
+    (errors.Conflict, 409),
+    (errors.AuthenticationRequired, 401),
+    (errors.PermissionDenied, 403),
+    (errors.RateLimited, 429),
+    (errors.ExternalServiceError, 502),
+]
+
+
+def status_for(error: errors.DomainError) -> int:
+    for kind, status in STATUS_FOR:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = current_app.response_class(
+        json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """`{"uses": {0: {"use": ["Unknown."]}}}` -> `{"uses.0.use": ["Unknown."]}`."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = str(key)
+            path = prefix if name == "_schema" else (f"{prefix}.{name}" if prefix else name)
+            for sub_path, texts in flatten_messages(value, path).items():
+                flat.setdefault(sub_path, []).extend(texts)
+    elif isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_body"] = list(messages)
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            for sub_path, texts in flatten_messages(item, prefix).items():
+                flat.setdefault(sub_path, []).extend(texts)
+    else:
+        flat[prefix or "_body"] = [str(messages)]
+    return flat
+
+
+# webargs nests messages under the request location; the body ("json") is the
+# implied location of a field path, other locations keep their name.
+_IMPLIED_LOCATIONS = {"json", "json_or_form", "form"}
+
+
+def validation_errors(messages: Any) -> dict[str, list[str]]:
+    if (
+        isinstance(messages, Mapping)
+        and messages
+        and set(messages)
+        <= (_IMPLIED_LOCATIONS | {"query", "querystring", "view_args", "path", "headers", "files"})
+    ):
+        flat: dict[str, list[str]] = {}
+        for location, inner in messages.items():
+            prefix = "" if location in _IMPLIED_LOCATIONS else str(location)
+            flat.update(flatten_messages(inner, prefix))
+        return flat
+    return flatten_messages(messages)
+
+
+def from_domain_error(error: errors.DomainError) -> Response:
+    status = status_for(error)
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(error, errors.InvalidInput):
+        extra["errors"] = error.errors
+    if isinstance(error, errors.IllegalTransition):
+        extra["state"] = error.state
+        extra["allowed_actions"] = error.allowed
+    if isinstance(error, errors.RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, errors.AuthenticationRequired):
+        headers["WWW-Authenticate"] = 'Bearer realm="licensing"'
+    return problem(status, error.title, error.detail, headers=headers, **extra)
+
+
+_HTTP_DETAILS = {
+    400: "The request could not be read.",
+    404: "There is no such resource.",
+    405: "This resource does not accept that method.",
+    413: "The request body is too large.",
+    415: "Send the request body as application/json.",
+    422: "The request has invalid fields; see errors.",
+    429: "Too many requests; wait before trying again.",
+}
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    headers: dict[str, str] = {}
+    for name, value in (data.get("headers") or {}).items():
+        headers[name] = value
+    if error.response is not None:  # Flask-Limiter puts Retry-After there
+        for name in ("Retry-After", "Allow"):
+            if name in error.response.headers:
+                headers[name] = error.response.headers[name]
+    if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    extra: dict[str, Any] = {}
+    messages = data.get("messages") or data.get("errors")
+    # Our own raise sites write a specific description; keep it over the generic one.
+    specific = error.description and error.description != type(error).description
+    detail = error.description if specific else _HTTP_DETAILS.get(status, error.description)
+    if messages:
+        flat = validation_errors(messages)
+        if status == 400 and list(flat) == ["_body"]:
+            detail = "; ".join(flat["_body"])
+        else:
+            extra["errors"] = flat
+    if status == 429 and "Retry-After" not in headers:
+        headers["Retry-After"] = "60"
+    return problem(status, error.name, detail, headers=headers, **extra)
+
+
+def internal_error() -> Response:
+    return problem(
+        500,
+        "Internal Server Error",
+        "Something went wrong on our side; it has been logged. Please try again.",
+    )

@@ -1,0 +1,150 @@
+"""Typed configuration, read once from the environment.
+
+`Config.from_env()` is the only place in the service that reads `os.environ`.
+Everything else receives a `Config` (through `current_app.config["LICENSING"]`
+or as an argument), so tests build one directly with the values they need.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a service that may start."""
+
+
+def _flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(value: str, name: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return number
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting the service reads, with its default.
+
+    The README's configuration table documents each environment variable; keep
+    the two in step.
+    """
+
+    environment: str = "development"
+    database_url: str = f"sqlite:///{DEFAULT_INSTANCE_DIR / 'licensing.db'}"
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:5000"
+
+    stripe_secret_key: str = ""
+    stripe_publishable_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    stripe_js_url: str = "https://js.stripe.com/v3/"
+
+    smtp_url: str = ""
+    mail_from: str = "CPT Licensing <licensing@localhost>"
+    send_mail_after_request: bool = False
+
+    quote_rate_limit: str = "120 per minute"
+    ratelimit_storage_uri: str = "memory://"
+    auto_approve: bool = True
+    log_level: str = "INFO"
+    # Behind a load balancer, how many proxies set X-Forwarded-For/-Proto.
+    trusted_proxies: int = 0
+
+    # Extra Flask settings for tests (never read from the environment).
+    overrides: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def stripe_enabled(self) -> bool:
+        return bool(self.stripe_secret_key and self.stripe_publishable_key)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        environment = env.get("LICENSING_ENV", "development").strip().lower()
+        if environment not in ENVIRONMENTS:
+            raise ConfigError(f"LICENSING_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        defaults = cls()
+        config = cls(
+            environment=environment,
+            database_url=env.get("DATABASE_URL", defaults.database_url),
+            secret_key=env.get("SECRET_KEY", ""),
+            public_url=env.get("PUBLIC_URL", defaults.public_url).rstrip("/"),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
+            stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
+            stripe_api_base=env.get("STRIPE_API_BASE", "").rstrip("/"),
+            stripe_js_url=env.get("STRIPE_JS_URL", defaults.stripe_js_url),
+            smtp_url=env.get("SMTP_URL", ""),
+            mail_from=env.get("MAIL_FROM", defaults.mail_from),
+            send_mail_after_request=_flag(
+                env.get("SEND_MAIL_AFTER_REQUEST", "false"), "SEND_MAIL_AFTER_REQUEST"
+            ),
+            quote_rate_limit=env.get("QUOTE_RATE_LIMIT", defaults.quote_rate_limit),
+            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+            auto_approve=_flag(env.get("AUTO_APPROVE", "true"), "AUTO_APPROVE"),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            trusted_proxies=_int(env.get("TRUSTED_PROXIES", "0"), "TRUSTED_PROXIES"),
+        )
+        return config.checked()
+
+    def checked(self) -> Config:
+        """Refuse settings that are unsafe; fill in development conveniences."""
+        if self.secret_key:
+            return self
+        if self.is_production:
+            raise ConfigError("SECRET_KEY must be set when LICENSING_ENV=production")
+        log.warning(
+            "SECRET_KEY is not set: using a generated development key from %s; "
+            "set SECRET_KEY in production",
+            DEV_SECRET_KEY_FILE,
+        )
+        return dataclasses.replace(self, secret_key=_development_secret_key())
+
+
+DEV_SECRET_KEY_FILE = DEFAULT_INSTANCE_DIR / "dev-secret-key"
+
+
+def _development_secret_key() -> str:
+    """A random key kept under instance/, so that sessions survive restarts and
+    every worker of a development server signs cookies the same way."""
+    try:
+        key = DEV_SECRET_KEY_FILE.read_text().strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(32)
+    DEV_SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEV_SECRET_KEY_FILE.write_text(key + "\n")
+    DEV_SECRET_KEY_FILE.chmod(0o600)
+    return key

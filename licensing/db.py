@@ -1,0 +1,213 @@
+"""Database access: the declarative base, engines, and the unit of work.
+
+Services own transactions: they run their changes inside `transaction()`, which
+commits when the block succeeds and rolls back when it raises. Views, schemas,
+models and CLI commands never call `commit()`.
+
+One `Session` per app context (a request, a CLI command) is reached with
+`session()`; it is closed when the context ends.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    Numeric,
+    TypeDecorator,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC: the service's one clock."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, so a naive value read back is taken as UTC; naive
+    values are refused on the way in, so local time never slips in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: use licensing.db.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+MONEY_SCALE = 4
+
+
+class Money(TypeDecorator[Decimal]):
+    """An exact amount: NUMERIC(18, 4) on PostgreSQL, scaled integer on SQLite.
+
+    SQLite has no decimal type (its NUMERIC affinity stores REAL), so there the
+    amount is kept as an integer count of 1/10,000ths: exact, and still sortable
+    and summable in SQL. Values finer than four decimal places are refused.
+    """
+
+    impl = Numeric(18, MONEY_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, MONEY_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be Decimal, not {type(value).__name__}")
+        scaled = value.scaleb(MONEY_SCALE)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {MONEY_SCALE} decimal places")
+        return int(scaled) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-MONEY_SCALE)
+        return Decimal(value)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Make pysqlite transactional in the way SQLAlchemy documents.
+
+    The stdlib driver otherwise begins transactions lazily and mishandles
+    SAVEPOINT; we emit BEGIN ourselves, enforce foreign keys, and use WAL so that
+    readers do not block the writer.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 15000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        _configure_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        # psycopg 3 is the driver we install; plain postgresql:// means it.
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """The engine and session factory of one app, kept in `app.extensions`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def bind_to(self, connection: Connection) -> None:
+        """Tests: run every session inside `connection`'s outer transaction.
+
+        Each `commit()` then only releases a savepoint, and the test rolls the
+        outer transaction back at the end.
+        """
+        self.sessionmaker = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+def init_app(app: Flask, database_url: str) -> Database:
+    database = Database(make_engine(database_url))
+    app.extensions["licensing.db"] = database
+    app.teardown_appcontext(_close_session)
+    return database
+
+
+def database() -> Database:
+    db: Database = current_app.extensions["licensing.db"]
+    return db
+
+
+def session() -> Session:
+    """The session of the current app context, created on first use."""
+    if "db_session" not in g:
+        g.db_session = database().sessionmaker()
+    current: Session = g.db_session
+    return current
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    current = g.pop("db_session", None)
+    if current is not None:
+        current.close()
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """The unit of work: commit on success, roll back on any exception."""
+    current = session()
+    try:
+        yield current
+        current.commit()
+    except BaseException:
+        current.rollback()
+        raise
+
+
+def is_postgresql() -> bool:
+    return database().dialect == "postgresql"

@@ -1,0 +1,27 @@
+"""Server-rendered pages: the public site, the vendor portal and the staff console.
+
+`register(app)` lists every page blueprint once, and installs the error
+handling shared by pages and the API (problem documents under /api/, HTML
+pages elsewhere).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from licensing import access
+from licensing.web import errors, filters, health, navigation, public
+
+
+def register(app: Flask) -> None:
+    # Flask's own static route serves the stylesheet, scripts and icons.
+    access.declare_endpoint("static", access.Access(public=True))
+    errors.register(app)
+    filters.register(app)
+    navigation.register(app)
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+
+
+def _blueprints() -> list:  # type: ignore[type-arg]
+    return [health.bp, public.bp]

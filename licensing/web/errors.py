@@ -1,0 +1,84 @@
+"""Error handling for the whole app, in one table per audience.
+
+Under /api/ (and /webhooks/) every error is an `application/problem+json`
+document; elsewhere it is an HTML page. No client ever sees a stack trace:
+unexpected exceptions are logged with the request id and answered with 500.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import BuildError
+
+from licensing import errors
+from licensing.api import problems
+
+MACHINE_PREFIXES = ("/api/", "/webhooks/")
+
+
+def wants_problem_json() -> bool:
+    return request.path.startswith(MACHINE_PREFIXES)
+
+
+def _page(status: int, title: str, detail: str) -> tuple[str, int]:
+    return render_template("errors/error.html", status=status, title=title, detail=detail), status
+
+
+def handle_domain_error(error: errors.DomainError) -> Response | tuple[str, int]:
+    if wants_problem_json():
+        return problems.from_domain_error(error)
+    if isinstance(error, errors.AuthenticationRequired):
+        try:
+            return redirect(url_for("accounts.sign_in", next=request.full_path.rstrip("?")))
+        except BuildError:
+            pass
+    status = problems.status_for(error)
+    return _page(status, error.title, error.detail)
+
+
+def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
+    if wants_problem_json():
+        return problems.from_http_exception(error)
+    if error.code == 500:
+        return handle_unexpected(error)
+    if isinstance(error, CSRFError):
+        return _page(
+            400,
+            "Form expired",
+            "The form could not be verified (it may have expired). Go back, reload and try again.",
+        )
+    response = error.get_response()
+    body, _status = _page(error.code or 500, error.name, error.description or "")
+    response.set_data(body)
+    response.mimetype = "text/html"
+    return response
+
+
+def handle_unexpected(error: BaseException) -> Response | tuple[str, int]:
+    from flask import current_app
+
+    original = getattr(error, "original_exception", None) or error
+    current_app.logger.error(
+        "unhandled error in request %s %s (request id %s)",
+        request.method,
+        request.path,
+        g.get("request_id", "-"),
+        exc_info=original,
+    )
+    if wants_problem_json():
+        return problems.internal_error()
+    return _page(
+        500,
+        "Something went wrong",
+        "The error has been logged. Please try again; if it persists, quote request id "
+        f"{g.get('request_id', '-')} to the licensing office.",
+    )
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(errors.DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,31 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from licensing import access, db
+
+bp = Blueprint("health", __name__)
+
+
+@bp.route("/healthz")
+@access.public
+def healthz():  # type: ignore[no-untyped-def]
+    """The process is up and serving requests."""
+    return jsonify(status="ok")
+
+
+@bp.route("/readyz")
+@access.public
+def readyz():  # type: ignore[no-untyped-def]
+    """The database answers: this instance can take traffic."""
+    try:
+        with db.database().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        current_app.logger.exception("readiness check: database unreachable")
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

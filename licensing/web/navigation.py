@@ -1,0 +1,101 @@
+"""The site's navigation, in one table, filtered by who is looking.
+
+A link appears only when its page exists and the viewer's principal is admitted
+by the page's access declaration, so the menu never offers a page that would
+refuse the viewer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request, url_for
+
+from licensing import access
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: str
+
+
+PUBLIC = "Public"
+VENDOR = "Vendor portal"
+STAFF = "Staff console"
+
+MENU: dict[str, tuple[NavItem, ...]] = {
+    PUBLIC: (
+        NavItem("public.home", "Home"),
+        NavItem("estimator.estimate", "Price estimator"),
+        NavItem("permissions_public.new_request", "Educational permission"),
+        NavItem("api-docs.openapi_swagger_ui", "API"),
+    ),
+    VENDOR: (
+        NavItem("portal.dashboard", "Dashboard"),
+        NavItem("portal.applications", "Applications"),
+        NavItem("portal.agreements", "Agreements"),
+        NavItem("portal.invoices", "Invoices"),
+        NavItem("portal.royalty_reports", "Royalty reports"),
+        NavItem("accounts.organization", "Organization"),
+    ),
+    STAFF: (
+        NavItem("console.applications", "Applications"),
+        NavItem("console.permission_requests", "Permissions"),
+        NavItem("console.agreements", "Agreements"),
+        NavItem("console.invoices", "Invoices"),
+        NavItem("console.organizations", "Organizations"),
+        NavItem("console.rate_cards", "Rate cards"),
+        NavItem("console.exports", "Exports"),
+        NavItem("console.audit_log", "Audit log"),
+        NavItem("console.outbox", "Outbox"),
+        NavItem("console.users", "Users"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    label: str
+    current: bool
+
+
+def visible_menu() -> dict[str, list[Link]]:
+    principal = access.current_principal()
+    menu: dict[str, list[Link]] = {}
+    for section, items in MENU.items():
+        if section == VENDOR and not (principal and principal.is_vendor):
+            continue
+        if section == STAFF and not (principal and principal.is_staff):
+            continue
+        links = []
+        for item in items:
+            declaration = access.declaration_for(current_app, item.endpoint)
+            if item.endpoint not in current_app.view_functions and declaration is None:
+                continue
+            if declaration is None or not declaration.admits(principal):
+                continue
+            links.append(
+                Link(url_for(item.endpoint), item.label, request.endpoint == item.endpoint)
+            )
+        if links:
+            menu[section] = links
+    return menu
+
+
+def register(app: Flask) -> None:
+    @app.context_processor
+    def _navigation() -> dict[str, object]:
+        return {
+            "navigation": visible_menu,
+            "principal": access.current_principal,
+            "link_to": link_to,
+        }
+
+
+def link_to(endpoint: str, **values: object) -> str | None:
+    """The URL of a page, or None when the page does not exist in this build."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)

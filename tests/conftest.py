@@ -1,0 +1,269 @@
+"""The test harness.
+
+Tiers:
+- tests/unit: no app, no database.
+- tests/integration: the app against a real database. The `app` fixture runs
+  each test on SQLite and on PostgreSQL (a server this session starts itself),
+  inside one outer transaction that is rolled back at the end.
+- tests/browser: Chromium (Debian's, driven by Playwright) against the app served
+  on a loopback port, with a fresh database per test.
+
+Without CI=true, a PostgreSQL or browser test that cannot run here is skipped
+with a one-line reason; with CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing import migrations
+from licensing.app import create_app
+from licensing.config import Config
+from licensing.db import Database
+from tests.support.servers import (
+    LiveServer,
+    LocalStripe,
+    PostgresServer,
+    ServerUnavailable,
+    SMTPServer,
+)
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ("sqlite", "postgresql")
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail under CI, where every tier must run."""
+    if IN_CI:
+        pytest.fail(f"required under CI=true: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in item.nodeid or "tests\\browser\\" in item.nodeid:
+            item.add_marker(pytest.mark.browser)
+
+
+# --- databases -----------------------------------------------------------------
+
+
+@dataclass
+class DatabaseTemplate:
+    """A migrated, empty database that fresh test databases are copied from."""
+
+    backend: str
+    url: str
+    new_url: Callable[[], str]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        server = PostgresServer().start()
+    except ServerUnavailable as exc:
+        unavailable(f"PostgreSQL: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> DatabaseTemplate:
+    directory = tmp_path_factory.mktemp("sqlite")
+    template = directory / "template.db"
+    url = f"sqlite:///{template}"
+    migrations.upgrade(url)
+
+    def new_url() -> str:
+        copy = directory / f"db-{uuid.uuid4().hex}.db"
+        shutil.copyfile(template, copy)
+        return f"sqlite:///{copy}"
+
+    return DatabaseTemplate("sqlite", new_url(), new_url)
+
+
+@pytest.fixture(scope="session")
+def postgresql_template(postgres_server: PostgresServer) -> DatabaseTemplate:
+    template_url = postgres_server.create_database("licensing_template")
+    migrations.upgrade(template_url)
+
+    def new_url() -> str:
+        return postgres_server.create_database(
+            f"licensing_{uuid.uuid4().hex[:12]}", template="licensing_template"
+        )
+
+    return DatabaseTemplate("postgresql", new_url(), new_url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_template(request: pytest.FixtureRequest, backend: str) -> DatabaseTemplate:
+    template: DatabaseTemplate = request.getfixturevalue(f"{backend}_template")
+    return template
+
+
+# --- configuration and app ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SMTPServer]:
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: SMTPServer) -> Iterator[SMTPServer]:
+    """The loopback SMTP server, emptied for this test."""
+    smtp_server.clear()
+    yield smtp_server
+    smtp_server.clear()
+
+
+def make_config(database_url: str, **changes: Any) -> Config:
+    values: dict[str, Any] = {
+        "environment": "testing",
+        "database_url": database_url,
+        "secret_key": TEST_SECRET_KEY,
+        "public_url": "http://testserver",
+        "quote_rate_limit": "off",
+        "mail_from": "CPT Licensing <licensing@example.test>",
+        "overrides": {"WTF_CSRF_ENABLED": False},
+    }
+    values.update(changes)
+    return Config(**values)
+
+
+@pytest.fixture
+def config_changes() -> dict[str, Any]:
+    """Override in a test module to change the app's configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(database_template: DatabaseTemplate, config_changes: dict[str, Any]) -> Iterator[Flask]:
+    """The app on one backend; everything the test writes is rolled back."""
+    application = create_app(make_config(database_template.url, **config_changes))
+    database: Database = application.extensions["licensing.db"]
+    connection = database.engine.connect()
+    outer = connection.begin()
+    database.bind_to(connection)
+    with application.app_context():
+        yield application
+    outer.rollback()
+    connection.close()
+    database.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def committed_app(
+    database_template: DatabaseTemplate, config_changes: dict[str, Any]
+) -> Iterator[Flask]:
+    """The app on a fresh database of its own, with real commits (for concurrency
+    tests and anything that needs several connections)."""
+    application = create_app(make_config(database_template.new_url(), **config_changes))
+    yield application
+    application.extensions["licensing.db"].engine.dispose()
+
+
+# --- external services -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    try:
+        server = LocalStripe().start()
+    except ServerUnavailable as exc:
+        unavailable(f"localstripe: {exc}")
+    yield server
+    server.stop()
+
+
+# --- browser -----------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright is not installed")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_config_changes() -> dict[str, Any]:
+    """Override in a browser test module to change the live server's configuration."""
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    sqlite_template: DatabaseTemplate,
+    smtp_server: SMTPServer,
+    browser_config_changes: dict[str, Any],
+) -> Iterator[LiveServer]:
+    """The app on a fresh SQLite database, served on a loopback port."""
+    changes: dict[str, Any] = {
+        "smtp_url": smtp_server.url,
+        "send_mail_after_request": True,
+        "overrides": {},  # CSRF stays on: the browser submits real forms
+    }
+    changes.update(browser_config_changes)
+    server = LiveServer(create_app(make_config(sqlite_template.new_url(), **changes))).start()
+    # Links in emails must point at this server, whose port is known only now.
+    server.app.config["LICENSING"] = dataclasses.replace(
+        server.app.config["LICENSING"], public_url=server.url
+    )
+    yield server
+    server.stop()
+    server.app.extensions["licensing.db"].engine.dispose()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()

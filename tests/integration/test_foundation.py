@@ -1,0 +1,167 @@
+"""The service's skeleton: pages, health, the API document and error shapes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing import access
+
+PROBLEM = "application/problem+json"
+
+
+def test_home_page_explains_who_needs_a_license(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "License CPT content for your product" in page
+    assert 'href="/static/css/app.css' in page
+    assert '<a class="skip-link" href="#main">' in page
+
+
+def test_pages_and_the_api_docs_load_no_asset_from_another_host(client: FlaskClient) -> None:
+    for path in ("/", "/api/v1/docs"):
+        page = client.get(path).get_data(as_text=True)
+        external = re.findall(r'(?:src|href)="(https?://[^"]+)"', page)
+        assert external == [], f"{path} loads {external}"
+
+
+def test_swagger_assets_are_served_by_the_app(client: FlaskClient) -> None:
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    for asset in re.findall(r'(?:src|href)="(/api/v1/docs/assets/[^"]+)"', page):
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_healthz_answers_without_the_database(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_readyz_reports_the_database_reachable(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["database"] == "ok"
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(app: Flask) -> None:
+    from licensing.db import make_engine
+
+    database = app.extensions["licensing.db"]
+    working = database.engine
+    database.engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        response = app.test_client().get("/readyz")
+    finally:
+        database.engine = working
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+def test_openapi_document_describes_the_api(client: FlaskClient) -> None:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.get_json()
+    assert document["openapi"].startswith("3.")
+    assert "/api/v1/" in document["paths"]
+    assert "bearerAuth" in document["components"]["securitySchemes"]
+
+
+def test_unknown_api_path_is_a_problem_document(client: FlaskClient) -> None:
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.mimetype == PROBLEM
+    assert response.get_json()["status"] == 404
+
+
+def test_unknown_page_is_an_html_page(client: FlaskClient) -> None:
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Not Found" in response.get_data(as_text=True)
+
+
+def test_wrong_method_on_the_api_is_405_with_allow(client: FlaskClient) -> None:
+    response = client.delete("/api/v1/")
+    assert response.status_code == 405
+    assert response.mimetype == PROBLEM
+
+
+def _api_write_urls(app: Flask) -> list[tuple[str, str]]:
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
+            values = dict.fromkeys(rule.arguments, 1)
+            path = rule.rule
+            for arg in rule.arguments:
+                path = re.sub(rf"<(?:[^:<>]+:)?{arg}>", str(values[arg]), path)
+            urls.append((method, path))
+    return urls
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        ("{not json", "application/json", {400}),
+        ('{"a": NaN}', "application/json", {400}),
+        (b"\xff\xfe", "application/json", {400}),
+        ("a=1&b=2", "application/x-www-form-urlencoded", {415}),
+        ("plain words", "text/plain", {415}),
+    ],
+)
+def test_every_api_write_refuses_unreadable_bodies_with_a_problem(
+    app: Flask, client: FlaskClient, body: str | bytes, content_type: str, expected: set[int]
+) -> None:
+    urls = _api_write_urls(app)
+    for method, path in urls:
+        response = client.open(path, method=method, data=body, content_type=content_type)
+        assert response.status_code < 500, (method, path, response.status_code)
+        assert response.mimetype == PROBLEM, (method, path)
+        # Authentication may be checked first; otherwise the body is refused.
+        assert response.status_code in expected | {401, 405}, (method, path)
+
+
+def test_an_unexpected_error_shows_no_stack_trace(app: Flask) -> None:
+    @app.route("/api/v1/_boom", methods=["GET"])
+    @access.public
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    @app.route("/_boom_page")
+    @access.public
+    def boom_page() -> str:
+        raise RuntimeError("secret internals")
+
+    client = app.test_client()
+    api = client.get("/api/v1/_boom")
+    assert api.status_code == 500
+    assert api.mimetype == PROBLEM
+    assert "secret internals" not in api.get_data(as_text=True)
+    assert "Traceback" not in api.get_data(as_text=True)
+
+    page = client.get("/_boom_page")
+    assert page.status_code == 500
+    assert page.mimetype == "text/html"
+    assert "secret internals" not in page.get_data(as_text=True)
+
+
+def test_a_route_without_an_access_declaration_is_refused(app: Flask) -> None:
+    @app.route("/_undeclared")
+    def undeclared() -> str:
+        return "should never be served"
+
+    response = app.test_client().get("/_undeclared")
+    assert response.status_code == 403
+    assert "should never be served" not in response.get_data(as_text=True)
+
+
+def test_every_response_carries_a_request_id(client: FlaskClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-Id": "abcdef123456"})
+    assert response.headers["X-Request-Id"] == "abcdef123456"
+    generated = client.get("/healthz").headers["X-Request-Id"]
+    assert len(generated) == 32

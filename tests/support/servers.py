@@ -1,0 +1,276 @@
+"""Real servers on loopback for the test suite: PostgreSQL, SMTP, localstripe, the app.
+
+Each is started by the test session itself, on a free port, in a temporary
+directory, and stopped at the end. Nothing here imitates a server: the suite
+talks to the real thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+
+class ServerUnavailable(RuntimeError):
+    """A server the tests need cannot be started on this machine."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise ServerUnavailable(f"nothing answered on port {port} within {timeout}s")
+
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+
+def postgres_bindir() -> Path:
+    """Debian keeps the server binaries off PATH, under /usr/lib/postgresql/N/bin."""
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parent.parent.name),
+    )
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise ServerUnavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+
+
+class PostgresServer:
+    """A throwaway cluster: initdb in a temp dir, trust auth on 127.0.0.1.
+
+    initdb and postgres refuse to run as root, so as root the cluster belongs to
+    the `postgres` system user and its commands run through `runuser`.
+    """
+
+    def __init__(self) -> None:
+        self.bindir = postgres_bindir()
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="licensing-pg-"))
+        self.data = self.root / "data"
+        self.as_user: str | None = None
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                raise ServerUnavailable("running as root and there is no postgres user") from None
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+            self.as_user = "postgres"
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if self.as_user:
+            command = ["runuser", "-u", self.as_user, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ServerUnavailable(f"{args[0]} failed: {result.stderr.strip() or result.stdout}")
+
+    def start(self) -> PostgresServer:
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+            "-E", "UTF8", "--locale=C", "--no-sync",
+        )  # fmt: skip
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options,
+            "-l", str(self.root / "server.log"), "-w", "-t", "60", "start",
+        )  # fmt: skip
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def execute(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as connection:
+            connection.execute(sql)  # type: ignore[arg-type]
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        suffix = f" TEMPLATE {template}" if template else ""
+        self.execute(f'CREATE DATABASE "{name}"{suffix}')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        with contextlib.suppress(ServerUnavailable):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# --- SMTP ---------------------------------------------------------------------
+
+
+@dataclass
+class SMTPServer:
+    """An aiosmtpd server on loopback that keeps every message it receives."""
+
+    port: int = 0
+    messages: list[EmailMessage] = field(default_factory=list)
+    refuse: bool = False  # answer every message with a temporary failure
+
+    def __post_init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port = self.port or free_port()
+        self._lock = threading.Lock()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        if self.refuse:
+            return "451 Requested action aborted: try again later"
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self._lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> SMTPServer:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+        self.refuse = False
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} message(s), got {len(self.messages)}")
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if address in str(m["To"])]
+
+
+def message_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+# --- localstripe --------------------------------------------------------------
+
+
+class LocalStripe:
+    """The `localstripe` server (PyPI): a stateful Stripe-compatible API on loopback."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="localstripe-", suffix=".log", delete=False)  # noqa: SIM115
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def js_url(self) -> str:
+        return f"{self.url}/js.stripe.com/v3/"
+
+    def start(self) -> LocalStripe:
+        executable = Path(sys.executable).with_name("localstripe")
+        if not executable.exists():
+            raise ServerUnavailable("localstripe is not installed in this environment")
+        self.process = subprocess.Popen(
+            [str(executable), "--port", str(self.port), "--from-scratch"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port)
+        return self
+
+    def register_webhook(self, webhook_id: str, url: str, secret: str) -> None:
+        """localstripe delivers signed events to URLs registered this way."""
+        data = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback test server
+            f"{self.url}/_config/webhooks/{webhook_id}", data=data, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            assert response.status == 200
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+# --- the app itself -----------------------------------------------------------
+
+
+class LiveServer:
+    """The Flask app served by werkzeug in a thread, on a free loopback port."""
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(10)

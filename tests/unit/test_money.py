@@ -1,0 +1,63 @@
+"""Exact money: parsing, the one rounding rule, and the Stripe edge."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from licensing import money
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (Fraction(1, 200), "0.01"),  # half a cent rounds up
+        (Fraction(1, 201), "0.00"),
+        (Fraction(-1, 200), "-0.01"),  # ties away from zero
+        (Fraction(183, 36600), "0.01"),  # the contract's 1.83 over 1 of 366 days
+        (Decimal("2.675"), "2.68"),  # a float would give 2.67
+        (Decimal("1234.5"), "1234.50"),
+    ],
+)
+def test_amounts_round_half_up_once_to_cents(amount: Fraction | Decimal, expected: str) -> None:
+    assert money.format_amount(amount, "USD") == expected
+
+
+def test_minor_units_follow_the_currency() -> None:
+    assert money.format_amount(Decimal("1234.5"), "JPY") == "1235"
+    assert money.format_amount(Decimal("1.0005"), "KWD") == "1.001"
+    with pytest.raises(money.MoneyError):
+        money.minor_units("XXX")
+
+
+@pytest.mark.parametrize("text", ["1e3", "NaN", "1,000.00", "", "12.", ".5", "1.2.3", "Infinity"])
+def test_parse_decimal_refuses_anything_but_plain_decimals(text: str) -> None:
+    with pytest.raises(money.MoneyError):
+        money.parse_decimal(text)
+
+
+def test_parse_decimal_refuses_floats_and_negative_amounts() -> None:
+    with pytest.raises(money.MoneyError):
+        money.parse_decimal(1.5)  # type: ignore[arg-type]
+    with pytest.raises(money.MoneyError):
+        money.parse_decimal("-1.00")
+    assert money.parse_decimal("-1.00", allow_negative=True) == Decimal("-1.00")
+    assert money.parse_decimal(7) == Decimal(7)
+
+
+def test_stripe_edge_converts_to_and_from_cents_exactly() -> None:
+    assert money.to_minor_units(Decimal("33800.00"), "USD") == 3380000
+    assert money.from_minor_units(3380000, "USD") == Decimal("33800.00")
+    with pytest.raises(money.MoneyError):
+        money.to_minor_units(Decimal("0.005"), "USD")
+
+
+@given(st.integers(min_value=-(10**12), max_value=10**12))
+def test_cents_round_trip_through_the_stripe_edge(cents: int) -> None:
+    amount = money.from_minor_units(cents, "USD")
+    assert money.to_minor_units(amount, "USD") == cents
+    assert money.format_amount(amount, "USD") == f"{amount:.2f}"
