@@ -41,25 +41,29 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Bring the database schema up to date."""
     url = current_app.config["LICENSING"].database_url
     migrations.upgrade(url, revision)
-    click.echo(f"Database at revision {migrations.current(url) or 'base'}.")
+    click.echo(f"Database at revision {_revisions(url)}.")
 
 
 @db_group.command("current")
 @with_appcontext
 def db_current() -> None:
     """Print the database's schema revision."""
-    click.echo(migrations.current(current_app.config["LICENSING"].database_url) or "base")
+    click.echo(_revisions(current_app.config["LICENSING"].database_url))
 
 
 # Steps that `licensing setup` runs after migrating, added by features
 # (e.g. loading the sample rate card). Each must be idempotent.
 SETUP_STEPS: list[tuple[str, Any]] = []
+
+
+def _revisions(url: str) -> str:
+    return ", ".join(migrations.current(url)) or "base"
 
 
 @click.command("setup")
@@ -68,7 +72,7 @@ def setup() -> None:
     """Prepare a fresh install: migrate, then load what quotes need (idempotent)."""
     url = current_app.config["LICENSING"].database_url
     migrations.upgrade(url)
-    click.echo(f"Database at revision {migrations.current(url) or 'base'}.")
+    click.echo(f"Database at revision {_revisions(url)}.")
     for label, step in SETUP_STEPS:
         click.echo(f"{label}: {step()}")
 
