@@ -1,0 +1,70 @@
+"""The licensing office's calendar: US business days and local dates.
+
+Deadlines such as "5 US business days to resubmit" or "a decision within 10
+business days" are counted in the office's own time zone, skipping weekends and
+US federal holidays (from the `holidays` package), so a vendor in another zone
+gets the same deadline as the office sees on its calendar.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+OFFICE_TIMEZONE = ZoneInfo("America/Chicago")
+
+
+@lru_cache(maxsize=32)
+def _us_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("US", years=year))
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _us_holidays(day.year)
+
+
+def office_date(moment: datetime) -> date:
+    """The calendar date at the office when `moment` happened."""
+    return moment.astimezone(OFFICE_TIMEZONE).date()
+
+
+def add_business_days(start: date, days: int) -> date:
+    """The business day that is `days` business days after `start`.
+
+    `start` itself does not count: returned on a Friday with 5 days to answer,
+    the last day is the following Friday (no holidays in between).
+    """
+    if days < 0:
+        raise ValueError("days must not be negative")
+    current = start
+    remaining = days
+    while remaining:
+        current += timedelta(days=1)
+        if is_business_day(current):
+            remaining -= 1
+    return current
+
+
+def business_days_between(start: date, end: date) -> int:
+    """Business days after `start` up to and including `end` (0 when end <= start)."""
+    count = 0
+    current = start
+    while current < end:
+        current += timedelta(days=1)
+        if is_business_day(current):
+            count += 1
+    return count
+
+
+def end_of_office_day(day: date) -> datetime:
+    """The last instant of `day` at the office, in UTC: when a deadline on `day` passes."""
+    local = datetime.combine(day + timedelta(days=1), time.min, tzinfo=OFFICE_TIMEZONE)
+    return local.astimezone(UTC) - timedelta(microseconds=1)
+
+
+def business_deadline(moment: datetime, days: int) -> datetime:
+    """The instant `days` business days after `moment` runs out (end of that office day)."""
+    return end_of_office_day(add_business_days(office_date(moment), days))

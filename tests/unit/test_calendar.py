@@ -1,0 +1,44 @@
+"""US business days, counted on the office's calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from licensing import calendar
+
+
+def test_weekends_do_not_count() -> None:
+    friday = date(2027, 3, 5)
+    assert calendar.add_business_days(friday, 1) == date(2027, 3, 8)  # Monday
+    assert calendar.add_business_days(friday, 5) == date(2027, 3, 12)
+
+
+def test_federal_holidays_do_not_count() -> None:
+    # Thanksgiving 2027 is Thursday 25 November.
+    wednesday = date(2027, 11, 24)
+    assert not calendar.is_business_day(date(2027, 11, 25))
+    assert calendar.add_business_days(wednesday, 1) == date(2027, 11, 26)
+    # Independence Day 2027 falls on a Sunday; the Monday is the observed holiday.
+    assert not calendar.is_business_day(date(2027, 7, 5))
+
+
+def test_zero_days_is_the_same_day() -> None:
+    assert calendar.add_business_days(date(2027, 3, 5), 0) == date(2027, 3, 5)
+
+
+def test_business_days_between_counts_the_end_but_not_the_start() -> None:
+    assert calendar.business_days_between(date(2027, 3, 5), date(2027, 3, 12)) == 5
+    assert calendar.business_days_between(date(2027, 3, 12), date(2027, 3, 5)) == 0
+
+
+def test_a_deadline_runs_to_the_end_of_the_office_day() -> None:
+    # Returned at 20:00 UTC on Friday 5 March 2027 (14:00 in Chicago).
+    returned = datetime(2027, 3, 5, 20, 0, tzinfo=UTC)
+    deadline = calendar.business_deadline(returned, 5)
+    # Friday 12 March ends at midnight Chicago time (CST, UTC-6) = 06:00 UTC on the 13th.
+    assert deadline == datetime(2027, 3, 13, 5, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_the_office_date_is_local_to_the_office() -> None:
+    late_utc = datetime(2027, 3, 6, 3, 0, tzinfo=UTC)  # still 5 March in Chicago
+    assert calendar.office_date(late_utc) == date(2027, 3, 5)
