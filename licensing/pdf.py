@@ -1,0 +1,220 @@
+"""What every PDF the service issues shares: fonts, styles, page furniture.
+
+Agreements, invoices, credit notes and decision letters are rendered by pure
+functions (`render_*_pdf(data) -> bytes`) in their feature's `documents.py`;
+they build their flowables with the styles here and call `build()`, which adds a
+header with the document's reference and a "Page N of M" footer.
+
+Output is deterministic (reportlab's `invariant` mode): the same data gives the
+same bytes, so a document's SHA-256 identifies its content.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import reportlab
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle, StyleSheet1
+from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+_FONT_DIR = Path(reportlab.__file__).parent / "fonts"
+FONT = "Vera"
+FONT_BOLD = "Vera-Bold"
+FONT_ITALIC = "Vera-Italic"
+
+
+def _register_fonts() -> None:
+    """Bitstream Vera ships with reportlab: embedded, it renders every Latin-1
+    name and the © and ® signs the notices need, on any machine."""
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    pdfmetrics.registerFont(TTFont(FONT, str(_FONT_DIR / "Vera.ttf")))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(_FONT_DIR / "VeraBd.ttf")))
+    pdfmetrics.registerFont(TTFont(FONT_ITALIC, str(_FONT_DIR / "VeraIt.ttf")))
+    pdfmetrics.registerFont(TTFont("Vera-BoldItalic", str(_FONT_DIR / "VeraBI.ttf")))
+    pdfmetrics.registerFontFamily(
+        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic="Vera-BoldItalic"
+    )
+
+
+_register_fonts()
+
+INK = colors.HexColor("#1b2430")
+MUTED = colors.HexColor("#55606e")
+LINE = colors.HexColor("#c9d0d9")
+BRAND = colors.HexColor("#0b4f8a")
+WASH = colors.HexColor("#eef1f5")
+
+
+def stylesheet() -> StyleSheet1:
+    sheet = StyleSheet1()
+    base = ParagraphStyle("Body", fontName=FONT, fontSize=9.5, leading=13, textColor=INK)
+    sheet.add(base)
+    sheet.add(ParagraphStyle("Small", parent=base, fontSize=8, leading=10.5, textColor=MUTED))
+    sheet.add(
+        ParagraphStyle(
+            "Title", parent=base, fontName=FONT_BOLD, fontSize=17, leading=21, spaceAfter=4
+        )
+    )
+    sheet.add(ParagraphStyle("Subtitle", parent=base, fontSize=10.5, leading=14, textColor=MUTED))
+    sheet.add(
+        ParagraphStyle(
+            "Heading",
+            parent=base,
+            fontName=FONT_BOLD,
+            fontSize=11,
+            leading=14,
+            spaceBefore=10,
+            spaceAfter=4,
+            textColor=BRAND,
+        )
+    )
+    sheet.add(ParagraphStyle("Clause", parent=base, spaceAfter=5, leftIndent=18, firstLineIndent=0))
+    sheet.add(ParagraphStyle("Cell", parent=base, fontSize=8.5, leading=11))
+    sheet.add(
+        ParagraphStyle("CellRight", parent=base, fontSize=8.5, leading=11, alignment=TA_RIGHT)
+    )
+    sheet.add(ParagraphStyle("CellBold", parent=base, fontName=FONT_BOLD, fontSize=8.5, leading=11))
+    sheet.add(ParagraphStyle("Stamp", parent=base, fontName=FONT_BOLD, fontSize=20, leading=24))
+    return sheet
+
+
+STYLES = stylesheet()
+
+
+def text(value: object) -> str:
+    """Escape user-supplied text for reportlab's paragraph markup."""
+    return escape(str(value))
+
+
+def para(value: object, style: str = "Body") -> Paragraph:
+    return Paragraph(text(value), STYLES[style])
+
+
+def markup(value: str, style: str = "Body") -> Paragraph:
+    """A paragraph whose text is already safe markup (our own templates, escaped values)."""
+    return Paragraph(value, STYLES[style])
+
+
+def table(
+    rows: Sequence[Sequence[Any]],
+    col_widths: Sequence[float],
+    *,
+    header: bool = True,
+    right_columns: Sequence[int] = (),
+    total_rows: int = 0,
+) -> Table:
+    """A ruled table; string cells become wrapped paragraphs."""
+    cells = []
+    for index, row in enumerate(rows):
+        line = []
+        for column, cell in enumerate(row):
+            if isinstance(cell, Flowable):
+                line.append(cell)
+                continue
+            style = "CellBold" if header and index == 0 else "Cell"
+            if column in right_columns:
+                style = "CellRight"
+            line.append(Paragraph(text(cell), STYLES[style]))
+        cells.append(line)
+    result = Table(cells, colWidths=list(col_widths), repeatRows=1 if header else 0)
+    commands: list[tuple[Any, ...]] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.4, LINE),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]
+    if header:
+        commands.append(("BACKGROUND", (0, 0), (-1, 0), WASH))
+    if total_rows:
+        commands.append(("LINEABOVE", (0, -total_rows), (-1, -total_rows), 0.8, INK))
+    result.setStyle(TableStyle(commands))
+    return result
+
+
+@dataclass(frozen=True)
+class PageFurniture:
+    """The running header and footer of a document."""
+
+    reference: str  # e.g. "Agreement CPT-2027-000042"
+    issuer: str = "CPT Licensing Office"
+    footer_note: str = ""
+
+
+class _NumberedCanvas(Canvas):
+    """Defers page output to the end so that every page can say "Page N of M"."""
+
+    furniture: PageFurniture
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._saved_pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:  # reportlab names it
+        self._saved_pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._saved_pages)
+        for number, state in enumerate(self._saved_pages, start=1):
+            self.__dict__.update(state)
+            self._draw_furniture(number, total)
+            super().showPage()
+        super().save()
+
+    def _draw_furniture(self, number: int, total: int) -> None:
+        width, height = self._pagesize
+        furniture = self.furniture
+        self.setFont(FONT, 7.5)
+        self.setFillColor(MUTED)
+        self.drawString(0.75 * inch, height - 0.5 * inch, furniture.issuer)
+        self.drawRightString(width - 0.75 * inch, height - 0.5 * inch, furniture.reference)
+        self.setStrokeColor(LINE)
+        self.line(0.75 * inch, height - 0.56 * inch, width - 0.75 * inch, height - 0.56 * inch)
+        self.line(0.75 * inch, 0.62 * inch, width - 0.75 * inch, 0.62 * inch)
+        if furniture.footer_note:
+            self.drawString(0.75 * inch, 0.45 * inch, furniture.footer_note)
+        self.drawRightString(width - 0.75 * inch, 0.45 * inch, f"Page {number} of {total}")
+
+
+def build(
+    story: Sequence[Flowable],
+    furniture: PageFurniture,
+    *,
+    title: str,
+    subject: str = "",
+) -> bytes:
+    """Lay out `story` on Letter pages with the running header and footer."""
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=LETTER,
+        leftMargin=0.75 * inch,
+        rightMargin=0.75 * inch,
+        topMargin=0.8 * inch,
+        bottomMargin=0.85 * inch,
+        title=title,
+        author=furniture.issuer,
+        subject=subject,
+        creator="CPT licensing and royalty service",
+        invariant=True,
+    )
+
+    canvas_class = type("DocumentCanvas", (_NumberedCanvas,), {"furniture": furniture})
+    document.build(list(story), canvasmaker=canvas_class)
+    return buffer.getvalue()
+
+
+CONTENT_WIDTH = LETTER[0] - 1.5 * inch
