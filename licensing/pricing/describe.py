@@ -1,0 +1,280 @@
+"""Rate cards in plain words, for licensing analysts, licensees and the staff page
+that compares two versions of a card.
+
+    describe_condition(rule.when)  -> "distribution of software, saas or mobile_app products"
+    describe_rule(rule, "USD")     -> "Per end user, graduated: the first 100 at 18.50 each,
+                                      the next 900 at 15.50 each, above 1000 at 12.00 each;
+                                      minimum 1000.00 a year (prorated)"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from licensing.money import minor_units
+
+from .models import exact_text, percent_text, tier_bounds
+from .ratecard import (
+    Adjustment,
+    Condition,
+    FlatModel,
+    Model,
+    PercentOfRevenueModel,
+    PerUnitModel,
+    RateCard,
+    Rule,
+    Tier,
+)
+
+# --- words -------------------------------------------------------------------------------
+
+
+def _either(values: Sequence[str]) -> str:
+    """ "a", "a or b", "a, b or c"."""
+    if len(values) <= 1:
+        return "".join(values)
+    return f"{', '.join(values[:-1])} or {values[-1]}"
+
+
+def _singular(unit: str) -> str:
+    """ "end_users" -> "end user", "copies" -> "copy": enough for unit names."""
+    words = unit.replace("_", " ")
+    if words.endswith("ies"):
+        return words[:-3] + "y"
+    if words.endswith("sses"):
+        return words[:-2]
+    if words.endswith("s") and not words.endswith("ss"):
+        return words[:-1]
+    return words
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    # At least the currency's minor digits, more when a price is finer (0.045).
+    return exact_text(amount, minor_units(currency))
+
+
+def describe_condition(when: Condition) -> str:
+    """The uses a `when` matches: "distribution of software, saas or mobile_app products"."""
+    if when.is_empty:
+        return "any use"
+    words = [_either(when.use) if when.use else "any use"]
+    if when.product_type:
+        words.append(f"of {_either(when.product_type)} products")
+    if when.user_type:
+        words.append(f"for {_either(when.user_type)} users")
+    if when.organization_type:
+        words.append(f"by {_either(when.organization_type)} organizations")
+    return " ".join(words)
+
+
+# --- models and rules -------------------------------------------------------------------
+
+
+def _tier_words(lower: int, upper: int | None, tier: Tier, mode: str, currency: str) -> str:
+    price = f"at {_money(tier.unit_price, currency)} each"
+    if tier.flat:
+        once = "once the tier is reached" if mode == "graduated" else "once"
+        price += f" plus {_money(tier.flat, currency)} {once}"
+    if upper is None:
+        return f"above {lower} {price}" if lower else f"every unit {price}"
+    if mode == "graduated":
+        return f"the first {upper} {price}" if lower == 0 else f"the next {upper - lower} {price}"
+    return f"up to {upper} {price}" if lower == 0 else f"{lower + 1} to {upper} {price}"
+
+
+def _per_unit_words(model: PerUnitModel, currency: str) -> str:
+    head = f"per {_singular(model.unit)}"
+    if len(model.tiers) == 1:
+        tier = model.tiers[0]
+        flat = f" plus {_money(tier.flat, currency)}" if tier.flat else ""
+        return f"{head}: {_money(tier.unit_price, currency)} each{flat}"
+    tiers = ", ".join(
+        _tier_words(lower, upper, tier, model.mode, currency)
+        for lower, upper, tier in tier_bounds(model.tiers)
+    )
+    if model.mode == "graduated":
+        return f"{head}, graduated: {tiers}"
+    return f"{head}, volume (every unit at the price of the tier the total falls in): {tiers}"
+
+
+def describe_model(model: Model, currency: str) -> str:
+    """A model in words, lower case (the caller capitalises)."""
+    if isinstance(model, FlatModel):
+        fee = _money(model.amount, currency)
+        return f"flat fee of {fee} a year (prorated)" if model.prorate else f"flat fee of {fee}"
+    if isinstance(model, PerUnitModel):
+        return _per_unit_words(model, currency)
+    if isinstance(model, PercentOfRevenueModel):
+        return f"{percent_text(model.percent)}% of revenue"
+    parts = "; ".join(
+        f"({i}) {describe_model(part, currency)}" for i, part in enumerate(model.parts, 1)
+    )
+    return f"the sum of: {parts}"
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def describe_rule(rule: Rule, currency: str) -> str:
+    """What a rule charges, in words a licensing analyst or licensee reads."""
+    if rule.model is None:
+        words = ["Goes to the educational permissions queue; no fee"]
+    else:
+        words = [_capitalised(describe_model(rule.model, currency))]
+        if rule.minimum is not None:
+            words.append(f"minimum {_money(rule.minimum, currency)} a year (prorated)")
+        if rule.maximum is not None:
+            words.append(f"maximum {_money(rule.maximum, currency)} a year (prorated)")
+    if rule.review == "staff":
+        words.append("staff review")
+    return "; ".join(words)
+
+
+def describe_adjustment(adjustment: Adjustment) -> str:
+    percent = percent_text(adjustment.discount_percent)
+    return f"{percent}% discount for {describe_condition(adjustment.when)}"
+
+
+# --- comparing two cards ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two cards.
+
+    `kind` is "added", "removed", "changed" or "reordered"; `subject` is "card"
+    (a top-level field), "rule" or "adjustment"; `key` is the field name or the
+    rule's or adjustment's id (None for a reordering); `sentence` says it in words.
+    """
+
+    kind: str
+    subject: str
+    key: str | None
+    sentence: str
+
+
+_CARD_FIELDS = ("version", "title", "currency", "effective_from", "effective_to")
+
+
+def _card_field_changes(old: RateCard, new: RateCard) -> list[Change]:
+    changes = []
+    for name in _CARD_FIELDS:
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            label = _capitalised(name.replace("_", " "))
+            changes.append(
+                Change("changed", "card", name, f"{label} changed from {before} to {after}.")
+            )
+    return changes
+
+
+def _charge_words(rule: Rule, currency: str) -> str:
+    if rule.model is None:
+        return "goes to the educational permissions queue"
+    return describe_model(rule.model, currency)
+
+
+def _bound_difference(name: str, old: Decimal | None, new: Decimal | None, currency: str) -> str:
+    if old is not None and new is not None:
+        return f"{name} from {_money(old, currency)} to {_money(new, currency)} a year"
+    if new is not None:
+        return f"{name} of {_money(new, currency)} a year added"
+    if old is not None:
+        return f"{name} of {_money(old, currency)} a year removed"
+    return f"{name} unchanged"
+
+
+def _rule_differences(old: Rule, new: Rule, currency: str) -> list[str]:
+    differences = []
+    if old.description != new.description:
+        differences.append(f"description from {old.description!r} to {new.description!r}")
+    if old.when != new.when:
+        differences.append(
+            f"applies to {describe_condition(new.when)} (was {describe_condition(old.when)})"
+        )
+    if (old.route, old.model) != (new.route, new.model):
+        before, after = _charge_words(old, currency), _charge_words(new, currency)
+        differences.append(f"charge now {after} (was {before})")
+    for name in ("minimum", "maximum"):
+        if getattr(old, name) != getattr(new, name):
+            differences.append(
+                _bound_difference(name, getattr(old, name), getattr(new, name), currency)
+            )
+    if old.review != new.review:
+        differences.append(f"review from {old.review} to {new.review}")
+    return differences
+
+
+def _rule_changes(old: RateCard, new: RateCard) -> list[Change]:
+    before = {rule.id: rule for rule in old.rules}
+    after = {rule.id: rule for rule in new.rules}
+    changes = []
+    for position, rule in enumerate(new.rules, 1):
+        if rule.id not in before:
+            sentence = (
+                f"Added rule {rule.id} at position {position}, for "
+                f"{describe_condition(rule.when)}: {describe_rule(rule, new.currency)}."
+            )
+            changes.append(Change("added", "rule", rule.id, sentence))
+        elif before[rule.id] != rule:
+            differences = _rule_differences(before[rule.id], rule, new.currency)
+            sentence = f"Changed rule {rule.id}: {'; '.join(differences)}."
+            changes.append(Change("changed", "rule", rule.id, sentence))
+    for rule in old.rules:
+        if rule.id not in after:
+            sentence = (
+                f"Removed rule {rule.id}, which applied to "
+                f"{describe_condition(rule.when)}: {describe_rule(rule, old.currency)}."
+            )
+            changes.append(Change("removed", "rule", rule.id, sentence))
+    return changes
+
+
+def _adjustment_changes(old: RateCard, new: RateCard) -> list[Change]:
+    before = {item.id: item for item in old.adjustments}
+    after = {item.id: item for item in new.adjustments}
+    changes = []
+    for item in new.adjustments:
+        if item.id not in before:
+            sentence = f"Added adjustment {item.id}: {describe_adjustment(item)}."
+            changes.append(Change("added", "adjustment", item.id, sentence))
+        elif before[item.id] != item:
+            sentence = (
+                f"Changed adjustment {item.id}: now {describe_adjustment(item)} "
+                f"(was {describe_adjustment(before[item.id])})."
+            )
+            changes.append(Change("changed", "adjustment", item.id, sentence))
+    for item in old.adjustments:
+        if item.id not in after:
+            sentence = f"Removed adjustment {item.id}: {describe_adjustment(item)}."
+            changes.append(Change("removed", "adjustment", item.id, sentence))
+    return changes
+
+
+def _order_change(old_ids: Sequence[str], new_ids: Sequence[str], subject: str) -> list[Change]:
+    # Only the ids in both cards: an addition or removal alone is not a reordering.
+    kept_before = [item for item in old_ids if item in new_ids]
+    kept_after = [item for item in new_ids if item in old_ids]
+    if kept_before == kept_after:
+        return []
+    sentence = (
+        f"The order of {subject}s changed (the first matching {subject} applies): "
+        f"was {', '.join(kept_before)}; now {', '.join(kept_after)}."
+    )
+    return [Change("reordered", subject, None, sentence)]
+
+
+def diff_cards(old: RateCard, new: RateCard) -> list[Change]:
+    """What changed from `old` to `new`: top-level fields, then rules, then adjustments."""
+    return [
+        *_card_field_changes(old, new),
+        *_rule_changes(old, new),
+        *_order_change([r.id for r in old.rules], [r.id for r in new.rules], "rule"),
+        *_adjustment_changes(old, new),
+        *_order_change(
+            [a.id for a in old.adjustments], [a.id for a in new.adjustments], "adjustment"
+        ),
+    ]

@@ -1,0 +1,602 @@
+"""Pricing a set of proposed uses against a rate card (`contracts/pricing.md`).
+
+`price(card, request)` follows the contract's steps for each use: the first
+matching rule; the model's raw amount; the first matching adjustment's discount;
+the prorated minimum, then the prorated maximum; one half-up rounding to the
+currency's minor unit at the end. Arithmetic is exact (`Fraction`) until then.
+
+Readings where the contract is silent:
+
+- Languages: when a per-unit model counts `languages` and the use gives no
+  `quantity["languages"]` but lists `languages`, the quantity is the number of
+  distinct languages listed (compared ignoring case and surrounding spaces),
+  and the explanation says so. An explicit quantity always wins.
+- A request with no uses is an input error (`uses`), as is a `rate_card` version
+  that is not the card being priced with.
+- Quantities a model does not read are accepted and ignored.
+- A line's amount is split into `fixed` and `variable` parts for invoicing (see
+  `Breakdown`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from licensing.money import format_amount, minor_units, quantize
+
+from .models import Inputs, exact_text, needs_revenue, percent_text, units_needed, work
+from .ratecard import Adjustment, Model, RateCard, Rule
+from .vocabulary import AXES, ORGANIZATION_TYPES
+
+SNAPSHOT_FORMAT = 1
+LANGUAGES = "languages"
+
+
+# --- the request ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        """Days in the term, counting its first and last day."""
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class ProposedUse:
+    use: str
+    product_type: str
+    user_type: str
+    quantity: Mapping[str, int] = field(default_factory=dict)
+    revenue: Decimal | None = None
+    languages: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    organization_type: str
+    term: Term
+    uses: tuple[ProposedUse, ...]
+    rate_card: str | None = None
+
+
+class QuoteInputError(ValueError):
+    """The request cannot be priced; `errors` maps each bad field's path to messages."""
+
+    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+        self.errors: dict[str, list[str]] = {path: list(texts) for path, texts in errors.items()}
+        listed = "; ".join(f"{path}: {' '.join(texts)}" for path, texts in self.errors.items())
+        super().__init__(f"the quote request cannot be priced: {listed}")
+
+
+# --- the quote -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """How a licensed line's amount was reached, in numbers, for invoices and agreements.
+
+    `raw`, `discounted`, `minimum_prorated`, `maximum_prorated` and `unrounded`
+    are exact. `fixed + variable == amount` exactly, both rounded: `fixed` is the
+    flat fees (prorated where the model says so) plus the part of a minimum that
+    lifts the amount; `variable` is the usage royalties (per-unit amounts, tier
+    flats included, and percent of revenue). A discount scales both parts alike;
+    a maximum cuts the usage royalties first and the fixed fees only when the
+    cap is below them. The rounded split is `fixed = round(exact fixed)` and
+    `variable = amount - fixed`, so both stay non-negative and add up to the cent.
+    """
+
+    model_type: str
+    raw: Fraction
+    discount_id: str | None
+    discount_percent: Decimal
+    discounted: Fraction
+    minimum_prorated: Fraction | None
+    maximum_prorated: Fraction | None
+    bound_applied: str | None
+    unrounded: Fraction
+    fixed: Decimal
+    variable: Decimal
+    quantities: Mapping[str, int] = field(default_factory=dict)
+    revenue: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    use_index: int
+    rule: str | None
+    route: str
+    review: str
+    amount: Decimal | None
+    explanation: tuple[str, ...]
+    breakdown: Breakdown | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    rate_card: str
+    currency: str
+    proration: Fraction
+    lines: tuple[QuoteLine, ...]
+    total: Decimal
+    requires_review: bool
+    request: QuoteRequest | None = None
+
+    def to_contract_dict(self) -> dict[str, Any]:
+        """The quote endpoint's response body, exactly as the contract shows it."""
+        return {
+            "rate_card": self.rate_card,
+            "currency": self.currency,
+            "proration": str(self.proration),
+            "lines": [_contract_line(line, self.currency) for line in self.lines],
+            "total": format_amount(self.total, self.currency),
+            "requires_review": self.requires_review,
+        }
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """Everything, JSON-serialisable, to store on an application.
+
+        Exact values (fractions) are written as "n/d" text, money with the
+        currency's minor-unit digits; `Quote.from_snapshot` reads it back equal.
+        """
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "rate_card": self.rate_card,
+            "currency": self.currency,
+            "proration": str(self.proration),
+            "lines": [_line_snapshot(line, self.currency) for line in self.lines],
+            "total": format_amount(self.total, self.currency),
+            "requires_review": self.requires_review,
+            "request": None if self.request is None else _request_snapshot(self.request),
+        }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Mapping[str, Any]) -> Quote:
+        if snapshot.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"unknown quote snapshot format {snapshot.get('format')!r}")
+        request = snapshot.get("request")
+        return cls(
+            rate_card=snapshot["rate_card"],
+            currency=snapshot["currency"],
+            proration=Fraction(snapshot["proration"]),
+            lines=tuple(_line_from_snapshot(line) for line in snapshot["lines"]),
+            total=Decimal(snapshot["total"]),
+            requires_review=bool(snapshot["requires_review"]),
+            request=None if request is None else _request_from_snapshot(request),
+        )
+
+
+def _contract_line(line: QuoteLine, currency: str) -> dict[str, Any]:
+    return {
+        "use_index": line.use_index,
+        "rule": line.rule,
+        "route": line.route,
+        "review": line.review,
+        "amount": None if line.amount is None else format_amount(line.amount, currency),
+        "explanation": list(line.explanation),
+    }
+
+
+# --- checking the request -----------------------------------------------------------------
+
+
+class _Errors(dict[str, list[str]]):
+    def add(self, path: str, message: str) -> None:
+        self.setdefault(path, []).append(message)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A use whose inputs have been checked: its rule, and what its model reads."""
+
+    index: int
+    use: ProposedUse
+    rule: Rule | None
+    quantities: Mapping[str, int]
+    notes: tuple[str, ...]
+
+
+def _check_term(card: RateCard, term: Term, errors: _Errors) -> None:
+    if term.end < term.start:
+        errors.add("term.end", f"must not be before the term's start ({term.start})")
+    elif not card.covers(term.start, term.end):
+        errors.add(
+            "term",
+            f"the term {term.start} to {term.end} must lie wholly inside the period of "
+            f"rate card {card.version}, {card.effective_from} to {card.effective_to}",
+        )
+
+
+def _check_vocabulary(use: ProposedUse, prefix: str, errors: _Errors) -> bool:
+    known = True
+    for axis in ("use", "product_type", "user_type"):
+        value = getattr(use, axis)
+        if value not in AXES[axis]:
+            errors.add(
+                f"{prefix}.{axis}",
+                f"unknown {axis} {value!r}; expected one of {', '.join(AXES[axis])}",
+            )
+            known = False
+    return known
+
+
+def _check_amounts(use: ProposedUse, prefix: str, errors: _Errors) -> None:
+    for unit, count in use.quantity.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            errors.add(
+                f"{prefix}.quantity.{unit}", f"must be a whole number, 0 or more; got {count!r}"
+            )
+    revenue = use.revenue
+    if revenue is None:
+        return
+    if isinstance(revenue, bool) or not isinstance(revenue, Decimal | int):
+        errors.add(f"{prefix}.revenue", 'must be a decimal amount such as "1250.00"')
+    elif not Decimal(revenue).is_finite() or revenue < 0:
+        errors.add(f"{prefix}.revenue", "must be a decimal amount, 0 or more")
+
+
+def _distinct_languages(languages: Sequence[str]) -> list[str]:
+    # "de", "DE " and "de" are one language.
+    cleaned = (name.strip() for name in languages if isinstance(name, str))
+    return list(dict.fromkeys(name.casefold() for name in cleaned if name))
+
+
+def _model_inputs(
+    rule: Rule, model: Model, use: ProposedUse, prefix: str, errors: _Errors
+) -> tuple[dict[str, int], tuple[str, ...]]:
+    """The quantities the model reads, and notes on any that were inferred."""
+    quantities: dict[str, int] = {}
+    notes: list[str] = []
+    for unit in units_needed(model):
+        if unit in use.quantity:
+            quantities[unit] = use.quantity[unit]
+        elif unit == LANGUAGES and (listed := _distinct_languages(use.languages)):
+            quantities[unit] = len(listed)
+            notes.append(
+                f"no {LANGUAGES} quantity given: counted {len(listed)} distinct languages "
+                f"listed ({', '.join(listed)})"
+            )
+        else:
+            errors.add(
+                f"{prefix}.quantity.{unit}", f"required by rule {rule.id}: the number of {unit}"
+            )
+    if needs_revenue(model) and use.revenue is None:
+        errors.add(
+            f"{prefix}.revenue", f"required by rule {rule.id}, which charges a share of revenue"
+        )
+    return quantities, tuple(notes)
+
+
+def _plan(card: RateCard, request: QuoteRequest, index: int, errors: _Errors) -> _Plan:
+    use = request.uses[index]
+    prefix = f"uses.{index}"
+    _check_amounts(use, prefix, errors)
+    known = _check_vocabulary(use, prefix, errors)
+    if not known or request.organization_type not in ORGANIZATION_TYPES:
+        return _Plan(index, use, None, {}, ())
+    rule = card.rule_for(use.use, use.product_type, use.user_type, request.organization_type)
+    if rule is None or rule.model is None:
+        return _Plan(index, use, rule, {}, ())
+    quantities, notes = _model_inputs(rule, rule.model, use, prefix, errors)
+    return _Plan(index, use, rule, quantities, notes)
+
+
+def _check_request(card: RateCard, request: QuoteRequest, errors: _Errors) -> None:
+    _check_term(card, request.term, errors)
+    if request.organization_type not in ORGANIZATION_TYPES:
+        errors.add(
+            "organization_type",
+            f"unknown organization_type {request.organization_type!r}; "
+            f"expected one of {', '.join(ORGANIZATION_TYPES)}",
+        )
+    if request.rate_card is not None and request.rate_card != card.version:
+        errors.add(
+            "rate_card", f"asked for rate card {request.rate_card}, priced with {card.version}"
+        )
+    if not request.uses:
+        errors.add("uses", "give at least one proposed use")
+
+
+# --- pricing ---------------------------------------------------------------------------
+
+
+def price(card: RateCard, request: QuoteRequest) -> Quote:
+    """Price every use of `request` with `card`; raise `QuoteInputError` listing every
+    problem with the request at once.
+
+    `organization_type` comes from the request and is matched with each use. A
+    per-unit model counting `languages` falls back on the number of distinct
+    languages the use lists when it gives no such quantity (see the module notes).
+    """
+    errors = _Errors()
+    _check_request(card, request, errors)
+    plans = [_plan(card, request, index, errors) for index in range(len(request.uses))]
+    if errors:
+        raise QuoteInputError(errors)
+    proration = Fraction(request.term.days, card.period_days)
+    lines = tuple(_line(card, request, plan, proration) for plan in plans)
+    total = sum((Fraction(line.amount) for line in lines if line.amount is not None), Fraction(0))
+    return Quote(
+        rate_card=card.version,
+        currency=card.currency,
+        proration=proration,
+        lines=lines,
+        total=quantize(total, card.currency),
+        requires_review=any(line.review == "staff" for line in lines),
+        request=request,
+    )
+
+
+def _line(card: RateCard, request: QuoteRequest, plan: _Plan, proration: Fraction) -> QuoteLine:
+    rule = plan.rule
+    if rule is None:
+        return _unmatched_line(card, request, plan)
+    if rule.model is None:
+        return _routed_line(card, rule, plan)
+    use = plan.use
+    axes = (use.use, use.product_type, use.user_type, request.organization_type)
+    adjustment = card.adjustment_for(*axes)
+    return _Pricing(card, rule, rule.model, plan, adjustment, proration).line()
+
+
+def _unmatched_line(card: RateCard, request: QuoteRequest, plan: _Plan) -> QuoteLine:
+    use = plan.use
+    words = (
+        f"no rule in rate card {card.version} matches {use.use} of {use.product_type} products "
+        f"for {use.user_type} users by {request.organization_type} organizations; "
+        "licensing staff will price this use by hand"
+    )
+    return QuoteLine(plan.index, None, "license", "staff", None, (words,))
+
+
+def _routed_line(card: RateCard, rule: Rule, plan: _Plan) -> QuoteLine:
+    steps = [f"rule {rule.id}: {rule.description}"] if rule.description else []
+    steps.append("goes to the educational permissions queue: no fee, and not part of any invoice")
+    zero = quantize(0, card.currency)
+    return QuoteLine(plan.index, rule.id, "permission_request", rule.review, zero, tuple(steps))
+
+
+class _Pricing:
+    """The contract's five steps for one licensed use, recording each in words."""
+
+    def __init__(
+        self,
+        card: RateCard,
+        rule: Rule,
+        model: Model,
+        plan: _Plan,
+        adjustment: Adjustment | None,
+        proration: Fraction,
+    ) -> None:
+        self.card, self.rule, self.model, self.plan = card, rule, model, plan
+        self.adjustment = adjustment
+        self.proration = proration
+        self.places = minor_units(card.currency)
+        self.steps: list[str] = list(plan.notes)
+
+    def show(self, value: Fraction | Decimal | int) -> str:
+        return exact_text(value, self.places)
+
+    def line(self) -> QuoteLine:
+        revenue = self.plan.use.revenue
+        inputs = Inputs(self.plan.quantities, revenue, self.proration, self.places)
+        working = work(self.model, inputs)  # 1. raw
+        self.steps.extend(working.steps)
+        discounted, fixed = self.discount(working.amount, working.fixed)  # 2-3.
+        amount, fixed, bound, floor, ceiling = self.bounds(discounted, fixed)  # 4.
+        rounded = self.round(amount)  # 5.
+        fixed_rounded = quantize(fixed, self.card.currency)
+        breakdown = Breakdown(
+            model_type=self.model.type,
+            raw=working.amount,
+            discount_id=self.adjustment.id if self.adjustment else None,
+            discount_percent=self.adjustment.discount_percent if self.adjustment else Decimal(0),
+            discounted=discounted,
+            minimum_prorated=floor,
+            maximum_prorated=ceiling,
+            bound_applied=bound,
+            unrounded=amount,
+            fixed=fixed_rounded,
+            variable=rounded - fixed_rounded,
+            quantities=dict(self.plan.quantities),
+            revenue=revenue if revenue is not None and needs_revenue(self.model) else None,
+        )
+        return QuoteLine(
+            self.plan.index,
+            self.rule.id,
+            "license",
+            self.rule.review,
+            rounded,
+            tuple(self.steps),
+            breakdown,
+        )
+
+    def discount(self, raw: Fraction, fixed: Fraction) -> tuple[Fraction, Fraction]:
+        if self.adjustment is None:
+            self.steps.append("no adjustment applies")
+            return raw, fixed
+        percent = self.adjustment.discount_percent
+        keep = (100 - Fraction(percent)) / 100
+        discounted = raw * keep
+        self.steps.append(
+            f"adjustment {self.adjustment.id}: {percent_text(percent)}% off "
+            f"{self.show(raw)} = {self.show(discounted)}"
+        )
+        return discounted, fixed * keep
+
+    def prorated(self, name: str, annual: Decimal) -> tuple[Fraction, str]:
+        value = Fraction(annual) * self.proration
+        if self.proration == 1:
+            return value, f"{name} {self.show(annual)} (the term is the whole card period)"
+        return (
+            value,
+            f"{name} {self.show(annual)} x {self.proration} (prorated) = {self.show(value)}",
+        )
+
+    def bounds(
+        self, amount: Fraction, fixed: Fraction
+    ) -> tuple[Fraction, Fraction, str | None, Fraction | None, Fraction | None]:
+        bound: str | None = None
+        floor = ceiling = None
+        if self.rule.minimum is not None:
+            floor, words = self.prorated("minimum", self.rule.minimum)
+            if amount < floor:
+                # The minimum lifts the amount: the lift is a fixed fee, not usage.
+                fixed += floor - amount
+                self.steps.append(
+                    f"{words}: {self.show(amount)} is below it, so the minimum applies"
+                    + self.discount_note()
+                )
+                amount, bound = floor, "minimum"
+            else:
+                self.steps.append(f"{words}: {self.show(amount)} is not below it")
+        if self.rule.maximum is not None:
+            ceiling, words = self.prorated("maximum", self.rule.maximum)
+            if amount > ceiling:
+                # The cap cuts usage royalties first, fixed fees only below them.
+                variable = amount - fixed
+                fixed -= max(Fraction(0), (amount - ceiling) - variable)
+                self.steps.append(
+                    f"{words}: {self.show(amount)} is above it, so the maximum applies"
+                )
+                amount, bound = ceiling, "maximum"
+            else:
+                self.steps.append(f"{words}: {self.show(amount)} is not above it")
+        return amount, fixed, bound, floor, ceiling
+
+    def discount_note(self) -> str:
+        if self.adjustment is not None and self.adjustment.discount_percent:
+            return " (discounts never lower a minimum)"
+        return ""
+
+    def round(self, amount: Fraction) -> Decimal:
+        currency = self.card.currency
+        rounded = quantize(amount, currency)
+        result = f"{format_amount(rounded, currency)} {currency}"
+        if rounded == amount:
+            self.steps.append(f"amount: {result}")
+        else:
+            self.steps.append(f"amount: {self.show(amount)} rounded half-up to {result}")
+        return rounded
+
+
+# --- snapshots -----------------------------------------------------------------------------
+
+
+def _exact(value: Fraction | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _read_exact(text: str | None) -> Fraction | None:
+    return None if text is None else Fraction(text)
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(Decimal(value), "f")
+
+
+def _read_decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _breakdown_snapshot(breakdown: Breakdown, currency: str) -> dict[str, Any]:
+    return {
+        "model_type": breakdown.model_type,
+        "raw": str(breakdown.raw),
+        "discount_id": breakdown.discount_id,
+        "discount_percent": _decimal_text(breakdown.discount_percent),
+        "discounted": str(breakdown.discounted),
+        "minimum_prorated": _exact(breakdown.minimum_prorated),
+        "maximum_prorated": _exact(breakdown.maximum_prorated),
+        "bound_applied": breakdown.bound_applied,
+        "unrounded": str(breakdown.unrounded),
+        "fixed": format_amount(breakdown.fixed, currency),
+        "variable": format_amount(breakdown.variable, currency),
+        "quantities": dict(breakdown.quantities),
+        "revenue": _decimal_text(breakdown.revenue),
+    }
+
+
+def _breakdown_from_snapshot(data: Mapping[str, Any]) -> Breakdown:
+    return Breakdown(
+        model_type=data["model_type"],
+        raw=Fraction(data["raw"]),
+        discount_id=data["discount_id"],
+        discount_percent=Decimal(data["discount_percent"]),
+        discounted=Fraction(data["discounted"]),
+        minimum_prorated=_read_exact(data["minimum_prorated"]),
+        maximum_prorated=_read_exact(data["maximum_prorated"]),
+        bound_applied=data["bound_applied"],
+        unrounded=Fraction(data["unrounded"]),
+        fixed=Decimal(data["fixed"]),
+        variable=Decimal(data["variable"]),
+        quantities=dict(data["quantities"]),
+        revenue=_read_decimal(data["revenue"]),
+    )
+
+
+def _line_snapshot(line: QuoteLine, currency: str) -> dict[str, Any]:
+    data = _contract_line(line, currency)
+    breakdown = line.breakdown
+    data["breakdown"] = None if breakdown is None else _breakdown_snapshot(breakdown, currency)
+    return data
+
+
+def _line_from_snapshot(data: Mapping[str, Any]) -> QuoteLine:
+    breakdown = data.get("breakdown")
+    return QuoteLine(
+        use_index=data["use_index"],
+        rule=data["rule"],
+        route=data["route"],
+        review=data["review"],
+        amount=_read_decimal(data["amount"]),
+        explanation=tuple(data["explanation"]),
+        breakdown=None if breakdown is None else _breakdown_from_snapshot(breakdown),
+    )
+
+
+def _request_snapshot(request: QuoteRequest) -> dict[str, Any]:
+    return {
+        "organization_type": request.organization_type,
+        "term": {"start": request.term.start.isoformat(), "end": request.term.end.isoformat()},
+        "rate_card": request.rate_card,
+        "uses": [
+            {
+                "use": use.use,
+                "product_type": use.product_type,
+                "user_type": use.user_type,
+                "quantity": dict(use.quantity),
+                "revenue": _decimal_text(use.revenue),
+                "languages": list(use.languages),
+                "description": use.description,
+            }
+            for use in request.uses
+        ],
+    }
+
+
+def _request_from_snapshot(data: Mapping[str, Any]) -> QuoteRequest:
+    term = Term(date.fromisoformat(data["term"]["start"]), date.fromisoformat(data["term"]["end"]))
+    uses = tuple(
+        ProposedUse(
+            use=item["use"],
+            product_type=item["product_type"],
+            user_type=item["user_type"],
+            quantity=dict(item["quantity"]),
+            revenue=_read_decimal(item["revenue"]),
+            languages=tuple(item["languages"]),
+            description=item["description"],
+        )
+        for item in data["uses"]
+    )
+    return QuoteRequest(data["organization_type"], term, uses, data["rate_card"])

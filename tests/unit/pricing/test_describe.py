@@ -1,0 +1,190 @@
+"""Rate cards in plain words, and what changed between two versions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from licensing.pricing import (
+    Condition,
+    RateCard,
+    Rule,
+    describe_condition,
+    describe_rule,
+    diff_cards,
+    parse_rate_card,
+)
+
+
+def rule(card: RateCard, rule_id: str) -> Rule:
+    found = card.find_rule(rule_id)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "words"),
+    [
+        (
+            "distribution-software",
+            "Per end user, graduated: the first 100 at 18.50 each, the next 900 at 15.50 each, "
+            "above 1000 at 12.00 each; minimum 1000.00 a year (prorated)",
+        ),
+        (
+            "distribution-payer",
+            "Per member, volume (every unit at the price of the tier the total falls in): "
+            "up to 100000 at 0.045 each, 100001 to 1000000 at 0.03 each, "
+            "above 1000000 at 0.018 each; minimum 5000.00 a year (prorated)",
+        ),
+        ("development", "Flat fee of 2500.00 a year (prorated)"),
+        ("education-commercial", "Flat fee of 1500.00; staff review"),
+        (
+            "internal-use",
+            "The sum of: (1) flat fee of 82.50 a year (prorated); (2) per user: 18.50 each",
+        ),
+        ("distribution-print", "Per copy: 15.50 each"),
+        ("distribution-data", "10% of revenue; minimum 5000.00 a year (prorated); staff review"),
+        ("education-noncommercial", "Goes to the educational permissions queue; no fee"),
+    ],
+)
+def test_each_rule_reads_as_plain_words(example_card: RateCard, rule_id: str, words: str) -> None:
+    assert describe_rule(rule(example_card, rule_id), "USD") == words
+
+
+def test_a_maximum_and_tier_flats_are_described(make_card: Any) -> None:
+    tiers = [
+        {"up_to": 10, "unit_price": "2", "flat": "100"},
+        {"up_to": None, "unit_price": "1"},
+    ]
+    card = make_card(
+        [
+            {
+                "id": "r",
+                "when": {},
+                "model": {"type": "per_unit", "unit": "seats", "mode": "graduated", "tiers": tiers},
+                "maximum": "900",
+            }
+        ]
+    )
+    assert describe_rule(card.rules[0], "USD") == (
+        "Per seat, graduated: the first 10 at 2.00 each plus 100.00 once the tier is reached, "
+        "above 10 at 1.00 each; maximum 900.00 a year (prorated)"
+    )
+
+
+def test_amounts_are_described_in_the_currencys_minor_unit(example_card: RateCard) -> None:
+    assert describe_rule(rule(example_card, "development"), "JPY") == (
+        "Flat fee of 2500 a year (prorated)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("when", "words"),
+    [
+        (
+            Condition(use=("distribution",), product_type=("software", "saas", "mobile_app")),
+            "distribution of software, saas or mobile_app products",
+        ),
+        (Condition(), "any use"),
+        (
+            Condition(organization_type=("nonprofit", "academic")),
+            "any use by nonprofit or academic organizations",
+        ),
+        (
+            Condition(
+                use=("distribution", "translation"),
+                product_type=("print",),
+                user_type=("payer",),
+                organization_type=("government",),
+            ),
+            "distribution or translation of print products for payer users "
+            "by government organizations",
+        ),
+    ],
+)
+def test_a_condition_reads_as_the_uses_it_matches(when: Condition, words: str) -> None:
+    assert describe_condition(when) == words
+
+
+def test_identical_cards_have_no_differences(example_card: RateCard) -> None:
+    assert diff_cards(example_card, example_card) == []
+
+
+def test_the_differences_between_two_versions_are_listed(
+    example_card: RateCard, example_document: dict[str, Any]
+) -> None:
+    document = example_document
+    document["version"] = "2027.2"
+    document["effective_to"] = "2027-06-30"
+    document["rules"][5]["minimum"] = "1200.00"
+    document["rules"][2]["review"] = "staff"
+    document["rules"].insert(0, document["rules"].pop(3))  # internal-use first
+    document["rules"] = [item for item in document["rules"] if item["id"] != "distribution-print"]
+    document["rules"].append(
+        {
+            "id": "ai",
+            "when": {"product_type": "ai_model"},
+            "model": {"type": "flat", "amount": "9000"},
+        }
+    )
+    document["adjustments"][0]["discount_percent"] = Decimal("25")
+    document["adjustments"].append(
+        {"id": "individual", "when": {"organization_type": "individual"}, "discount_percent": "5"}
+    )
+    changes = diff_cards(example_card, parse_rate_card(document))
+    assert [(change.kind, change.subject, change.key) for change in changes] == [
+        ("changed", "card", "version"),
+        ("changed", "card", "effective_to"),
+        ("changed", "rule", "development"),
+        ("changed", "rule", "distribution-software"),
+        ("added", "rule", "ai"),
+        ("removed", "rule", "distribution-print"),
+        ("reordered", "rule", None),
+        ("changed", "adjustment", "nonprofit"),
+        ("added", "adjustment", "individual"),
+    ]
+    sentences = [change.sentence for change in changes]
+    assert sentences[0] == "Version changed from 2027.1 to 2027.2."
+    assert sentences[2] == "Changed rule development: review from auto to staff."
+    assert (
+        sentences[3]
+        == "Changed rule distribution-software: minimum from 1000.00 to 1200.00 a year."
+    )
+    assert sentences[4] == (
+        "Added rule ai at position 10, for any use of ai_model products: "
+        "Flat fee of 9000.00 a year (prorated)."
+    )
+    assert sentences[5].startswith(
+        "Removed rule distribution-print, which applied to distribution of print"
+    )
+    assert "now internal-use, education-noncommercial" in sentences[6]
+    assert sentences[7] == (
+        "Changed adjustment nonprofit: now 25% discount for any use by nonprofit or academic "
+        "organizations (was 20% discount for any use by nonprofit or academic organizations)."
+    )
+
+
+def test_a_changed_condition_and_model_are_both_described(
+    example_card: RateCard, example_document: dict[str, Any]
+) -> None:
+    example_document["rules"][6]["when"]["product_type"] = ["print", "electronic_publication"]
+    example_document["rules"][6]["model"] = {"type": "percent_of_revenue", "percent": "7.5"}
+    [change] = diff_cards(example_card, parse_rate_card(example_document))
+    assert change.sentence == (
+        "Changed rule distribution-print: applies to distribution of print or "
+        "electronic_publication products (was distribution of print products); "
+        "charge now 7.5% of revenue "
+        "(was per copy: 15.50 each)."
+    )
+
+
+def test_a_removed_minimum_is_described(
+    example_card: RateCard, example_document: dict[str, Any]
+) -> None:
+    del example_document["rules"][5]["minimum"]
+    [change] = diff_cards(example_card, parse_rate_card(example_document))
+    assert (
+        change.sentence == "Changed rule distribution-software: minimum of 1000.00 a year removed."
+    )

@@ -1,0 +1,631 @@
+"""Reading rate cards: the example card, every validation rule, and selecting a card."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from licensing.pricing import (
+    AXES,
+    ORGANIZATION_TYPES,
+    PRODUCT_TYPES,
+    USER_TYPES,
+    USES,
+    Condition,
+    FlatModel,
+    PercentOfRevenueModel,
+    PerUnitModel,
+    RateCard,
+    RateCardInvalid,
+    SumModel,
+    Tier,
+    content_digest,
+    parse_rate_card,
+    select_card,
+)
+
+Document = dict[str, Any]
+
+
+def problems_of(document: Any) -> dict[str, list[str]]:
+    with pytest.raises(RateCardInvalid) as caught:
+        parse_rate_card(document)
+    return caught.value.errors
+
+
+# --- vocabulary -----------------------------------------------------------------------
+
+
+def test_the_vocabulary_is_exactly_the_contracts() -> None:
+    assert USES == (
+        "development",
+        "distribution",
+        "internal_use",
+        "derivative_work",
+        "translation",
+        "education",
+    )
+    assert PRODUCT_TYPES == (
+        "software",
+        "saas",
+        "mobile_app",
+        "data_file",
+        "print",
+        "electronic_publication",
+        "ai_model",
+    )
+    assert USER_TYPES == ("provider", "payer", "consumer", "academic", "government", "internal")
+    assert ORGANIZATION_TYPES == ("commercial", "nonprofit", "academic", "government", "individual")
+    assert set(AXES) == {"use", "product_type", "user_type", "organization_type"}
+
+
+# --- the example card -----------------------------------------------------------------------
+
+
+def test_the_example_card_parses_into_its_rules_and_adjustments(example_card: RateCard) -> None:
+    assert example_card.version == "2027.1"
+    assert example_card.currency == "USD"
+    assert example_card.effective_from == date(2027, 1, 1)
+    assert example_card.effective_to == date(2027, 12, 31)
+    assert example_card.period_days == 365
+    assert [rule.id for rule in example_card.rules][:3] == [
+        "education-noncommercial",
+        "education-commercial",
+        "development",
+    ]
+    assert len(example_card.rules) == 10
+    assert [item.id for item in example_card.adjustments] == ["nonprofit", "government"]
+
+
+def test_the_example_card_reads_models_exactly(example_card: RateCard) -> None:
+    payer = example_card.find_rule("distribution-payer")
+    assert payer is not None
+    assert payer.model == PerUnitModel(
+        "members",
+        "volume",
+        (
+            Tier(100000, Decimal("0.045")),
+            Tier(1000000, Decimal("0.030")),
+            Tier(None, Decimal("0.018")),
+        ),
+    )
+    assert payer.minimum == Decimal("5000.00")
+    assert payer.review == "auto"
+    internal = example_card.find_rule("internal-use")
+    assert internal is not None
+    assert isinstance(internal.model, SumModel)
+    assert internal.model.parts[0] == FlatModel(Decimal("82.50"), prorate=True)
+    commercial_education = example_card.find_rule("education-commercial")
+    assert commercial_education is not None
+    assert commercial_education.model == FlatModel(Decimal("1500.00"), prorate=False)
+    assert commercial_education.review == "staff"
+    routed = example_card.rules[0]
+    assert routed.route == "permission_request"
+    assert routed.model is None
+    assert routed.review == "auto"
+
+
+def test_the_example_card_round_trips_through_its_canonical_document(
+    example_card: RateCard,
+) -> None:
+    document = example_card.to_document()
+    assert parse_rate_card(document) == example_card
+    # The document is plain JSON: it survives a trip through text unchanged.
+    assert parse_rate_card(json.loads(json.dumps(document))) == example_card
+
+
+def test_the_canonical_document_writes_decimals_as_strings_and_dates_in_iso(
+    example_card: RateCard,
+) -> None:
+    document = example_card.to_document()
+    assert document["effective_from"] == "2027-01-01"
+    software = next(rule for rule in document["rules"] if rule["id"] == "distribution-software")
+    assert software["minimum"] == "1000.00"
+    assert software["model"]["tiers"][0] == {"up_to": 100, "unit_price": "18.50", "flat": "0"}
+    assert software["when"] == {
+        "use": "distribution",
+        "product_type": ["software", "saas", "mobile_app"],
+    }
+
+
+def test_identical_content_has_the_same_digest_and_changed_content_another(
+    example_document: Document,
+) -> None:
+    card = parse_rate_card(example_document)
+    assert content_digest(card) == content_digest(parse_rate_card(card.to_document()))
+    example_document["rules"][2]["model"]["amount"] = "2500.0"  # same price, other digits
+    assert content_digest(parse_rate_card(example_document)) == content_digest(card)
+    example_document["rules"][2]["model"]["amount"] = "2600.00"
+    assert content_digest(parse_rate_card(example_document)) != content_digest(card)
+    assert len(content_digest(card)) == 64
+
+
+def test_a_title_change_is_changed_content(example_document: Document) -> None:
+    card = parse_rate_card(example_document)
+    example_document["title"] = "Another title"
+    assert content_digest(parse_rate_card(example_document)) != content_digest(card)
+
+
+def test_decimal_fields_accept_strings_ints_and_decimals(
+    make_document: Callable[..., Document],
+) -> None:
+    rules = [
+        {"id": "a", "when": {}, "model": {"type": "flat", "amount": 100}},
+        {"id": "b", "when": {}, "model": {"type": "flat", "amount": Decimal("12.5")}},
+        {"id": "c", "when": {}, "model": {"type": "flat", "amount": "7.25"}},
+    ]
+    card = parse_rate_card(make_document(rules))
+    assert [rule.model for rule in card.rules] == [
+        FlatModel(Decimal(100)),
+        FlatModel(Decimal("12.5")),
+        FlatModel(Decimal("7.25")),
+    ]
+
+
+def test_a_yaml_date_is_read_like_its_text(make_document: Callable[..., Document]) -> None:
+    document = make_document([{"id": "a", "when": {}, "model": {"type": "flat", "amount": "1"}}])
+    document["effective_from"] = date(2027, 1, 1)
+    assert parse_rate_card(document).effective_from == date(2027, 1, 1)
+
+
+def test_optional_fields_take_the_contracts_defaults(
+    make_document: Callable[..., Document],
+) -> None:
+    document = make_document(
+        [
+            {
+                "id": "catch-all",
+                "model": {
+                    "type": "per_unit",
+                    "unit": "seats",
+                    "mode": "graduated",
+                    "tiers": [{"up_to": None, "unit_price": "1"}],
+                },
+            }
+        ]
+    )
+    del document["adjustments"]
+    rule = parse_rate_card(document).rules[0]
+    assert rule.when == Condition()
+    assert rule.when.matches("education", "print", "consumer", "individual")
+    assert rule.review == "auto"
+    assert rule.description == ""
+    assert isinstance(rule.model, PerUnitModel)
+    assert rule.model.tiers[0].flat == 0
+
+
+def test_a_condition_matches_on_every_axis_it_names() -> None:
+    when = Condition(use=("distribution",), product_type=("saas", "software"))
+    assert when.matches("distribution", "saas", "payer", "commercial")
+    assert when.matches("distribution", "software", "consumer", "government")
+    assert not when.matches("distribution", "print", "payer", "commercial")
+    assert not when.matches("development", "saas", "payer", "commercial")
+
+
+# --- validation: every problem at once ------------------------------------------------------
+
+
+def test_a_card_with_many_mistakes_reports_every_problem_with_its_path() -> None:
+    document = {
+        "version": "",
+        "currency": "usd",
+        "effective_from": "2027-12-31",
+        "effective_to": "2027-01-01",
+        "colour": "blue",
+        "rules": [
+            {
+                "id": "a",
+                "when": {"use": "distribution", "planet": "mars"},
+                "model": {
+                    "type": "per_unit",
+                    "unit": "seats",
+                    "mode": "stepped",
+                    "tiers": [
+                        {"up_to": 100, "unit_price": 18.5},
+                        {"up_to": 50, "unit_price": "-1"},
+                        {"up_to": 500, "unit_price": "2"},
+                    ],
+                },
+                "minimum": "500",
+                "maximum": "100",
+                "review": "manual",
+            },
+            {"id": "a", "when": {"product_type": ["saas", "spaceship"]}, "route": "elsewhere"},
+        ],
+        "adjustments": [{"id": "x", "when": {}, "discount_percent": "150"}],
+    }
+    errors = problems_of(document)
+    assert set(errors) == {
+        "version",
+        "currency",
+        "effective_to",
+        "colour",
+        "rules.0.when.planet",
+        "rules.0.model.mode",
+        "rules.0.model.tiers.0.unit_price",
+        "rules.0.model.tiers.1.up_to",
+        "rules.0.model.tiers.1.unit_price",
+        "rules.0.model.tiers.2.up_to",
+        "rules.0.maximum",
+        "rules.0.review",
+        "rules.1.when.product_type.1",
+        "rules.1.route",
+        "rules.1.id",
+        "adjustments.0.discount_percent",
+    }
+
+
+def test_the_error_lists_every_problem_in_its_message(
+    make_document: Callable[..., Document],
+) -> None:
+    document = make_document([{"id": "a", "when": {"use": "dancing"}, "route": "x"}])
+    document["currency"] = "XYZ"
+    with pytest.raises(RateCardInvalid) as caught:
+        parse_rate_card(document)
+    text = str(caught.value)
+    assert "3 problems" in text
+    assert "rules.0.when.use: unknown use 'dancing'" in text
+    assert "currency: 'XYZ' is not an ISO 4217 currency code" in text
+    assert [problem.path for problem in caught.value.problems] == [
+        "currency",
+        "rules.0.when.use",
+        "rules.0.route",
+    ]
+
+
+def test_a_document_that_is_not_an_object_is_one_problem() -> None:
+    assert problems_of(["not", "a", "card"]) == {"_body": ["must be an object (a rate card)"]}
+
+
+def test_an_empty_document_lists_each_required_field() -> None:
+    assert set(problems_of({})) == {
+        "version",
+        "currency",
+        "effective_from",
+        "effective_to",
+        "rules",
+    }
+
+
+def _flat_rule(**extra: Any) -> Document:
+    return {"id": "r", "when": {}, "model": {"type": "flat", "amount": "10"}, **extra}
+
+
+def _tiered_rule(tiers: list[Any], mode: str = "graduated") -> Document:
+    return {
+        "id": "r",
+        "when": {},
+        "model": {"type": "per_unit", "unit": "seats", "mode": mode, "tiers": tiers},
+    }
+
+
+# Each case: a card with exactly one mistake, and the path of the one problem reported.
+INVALID_CARDS: list[tuple[str, Callable[[Document], None], str]] = [
+    ("version missing", lambda d: d.pop("version"), "version"),
+    ("version blank", lambda d: d.update(version="  "), "version"),
+    ("version a number", lambda d: d.update(version=Decimal("2027.1")), "version"),
+    ("title not a string", lambda d: d.update(title=7), "title"),
+    ("unknown currency", lambda d: d.update(currency="DOLLARS"), "currency"),
+    ("currency missing", lambda d: d.pop("currency"), "currency"),
+    ("date in another format", lambda d: d.update(effective_from="01/01/2027"), "effective_from"),
+    ("date that does not exist", lambda d: d.update(effective_to="2027-02-30"), "effective_to"),
+    ("date as a datetime-like text", lambda d: d.update(effective_to="20271231"), "effective_to"),
+    ("period ends before it starts", lambda d: d.update(effective_to="2026-12-31"), "effective_to"),
+    ("unknown top-level field", lambda d: d.update(notes="x"), "notes"),
+    ("rules missing", lambda d: d.pop("rules"), "rules"),
+    ("no rules", lambda d: d.update(rules=[]), "rules"),
+    ("rules not a list", lambda d: d.update(rules={"id": "x"}), "rules"),
+    ("adjustments not a list", lambda d: d.update(adjustments="none"), "adjustments"),
+    ("rule not an object", lambda d: d["rules"].append("free"), "rules.10"),
+    ("rule without id", lambda d: d["rules"][2].pop("id"), "rules.2.id"),
+    ("duplicate rule id", lambda d: d["rules"][3].update(id="development"), "rules.3.id"),
+    ("unknown rule field", lambda d: d["rules"][2].update(price="1"), "rules.2.price"),
+    ("when not an object", lambda d: d["rules"][2].update(when="development"), "rules.2.when"),
+    (
+        "unknown when key",
+        lambda d: d["rules"][2]["when"].update(region="eu"),
+        "rules.2.when.region",
+    ),
+    ("unknown use", lambda d: d["rules"][2]["when"].update(use="developing"), "rules.2.when.use"),
+    (
+        "unknown value in a list",
+        lambda d: d["rules"][5]["when"].update(product_type=["saas", "kiosk"]),
+        "rules.5.when.product_type.1",
+    ),
+    (
+        "empty list in a when",
+        lambda d: d["rules"][5]["when"].update(product_type=[]),
+        "rules.5.when.product_type",
+    ),
+    (
+        "number in a when",
+        lambda d: d["rules"][5]["when"].update(user_type=3),
+        "rules.5.when.user_type",
+    ),
+    (
+        "route and model",
+        lambda d: d["rules"][0].update(model={"type": "flat", "amount": "1"}),
+        "rules.0",
+    ),
+    ("neither route nor model", lambda d: d["rules"][2].pop("model"), "rules.2"),
+    ("route to a license", lambda d: d["rules"][0].update(route="license"), "rules.0.route"),
+    ("minimum on a route", lambda d: d["rules"][0].update(minimum="10"), "rules.0.minimum"),
+    ("unknown review", lambda d: d["rules"][2].update(review="manager"), "rules.2.review"),
+    ("negative minimum", lambda d: d["rules"][2].update(minimum="-1"), "rules.2.minimum"),
+    ("float minimum", lambda d: d["rules"][2].update(minimum=10.5), "rules.2.minimum"),
+    ("minimum in words", lambda d: d["rules"][2].update(minimum="ten"), "rules.2.minimum"),
+    ("minimum as exponent", lambda d: d["rules"][2].update(minimum="1e3"), "rules.2.minimum"),
+    ("boolean maximum", lambda d: d["rules"][2].update(maximum=True), "rules.2.maximum"),
+    (
+        "maximum below minimum",
+        lambda d: d["rules"][5].update(maximum="999.99"),
+        "rules.5.maximum",
+    ),
+    ("model not an object", lambda d: d["rules"][2].update(model="flat"), "rules.2.model"),
+    ("model without type", lambda d: d["rules"][2]["model"].pop("type"), "rules.2.model.type"),
+    (
+        "unknown model type",
+        lambda d: d["rules"][2]["model"].update(type="tiered"),
+        "rules.2.model.type",
+    ),
+    ("flat without amount", lambda d: d["rules"][2]["model"].pop("amount"), "rules.2.model.amount"),
+    (
+        "float flat amount",
+        lambda d: d["rules"][2]["model"].update(amount=2500.0),
+        "rules.2.model.amount",
+    ),
+    (
+        "prorate as text",
+        lambda d: d["rules"][2]["model"].update(prorate="yes"),
+        "rules.2.model.prorate",
+    ),
+    ("prorate as 1", lambda d: d["rules"][2]["model"].update(prorate=1), "rules.2.model.prorate"),
+    ("unknown model field", lambda d: d["rules"][2]["model"].update(cap="1"), "rules.2.model.cap"),
+    ("unknown mode", lambda d: d["rules"][5]["model"].update(mode="flat"), "rules.5.model.mode"),
+    ("unit missing", lambda d: d["rules"][5]["model"].pop("unit"), "rules.5.model.unit"),
+    ("unit blank", lambda d: d["rules"][5]["model"].update(unit=""), "rules.5.model.unit"),
+    ("tiers missing", lambda d: d["rules"][5]["model"].pop("tiers"), "rules.5.model.tiers"),
+    ("no tiers", lambda d: d["rules"][5]["model"].update(tiers=[]), "rules.5.model.tiers"),
+    (
+        "tier not an object",
+        lambda d: d["rules"][5]["model"]["tiers"].insert(0, 5),
+        "rules.5.model.tiers.0",
+    ),
+    (
+        "up_to missing",
+        lambda d: d["rules"][5]["model"]["tiers"][1].pop("up_to"),
+        "rules.5.model.tiers.1.up_to",
+    ),
+    (
+        "up_to zero",
+        lambda d: d["rules"][5]["model"]["tiers"][0].update(up_to=0),
+        "rules.5.model.tiers.0.up_to",
+    ),
+    (
+        "up_to as text",
+        lambda d: d["rules"][5]["model"]["tiers"][0].update(up_to="100"),
+        "rules.5.model.tiers.0.up_to",
+    ),
+    (
+        "up_to as a decimal",
+        lambda d: d["rules"][5]["model"]["tiers"][0].update(up_to=Decimal("100.5")),
+        "rules.5.model.tiers.0.up_to",
+    ),
+    (
+        "up_to not ascending",
+        lambda d: d["rules"][5]["model"]["tiers"][1].update(up_to=100),
+        "rules.5.model.tiers.1.up_to",
+    ),
+    (
+        "open tier before the last",
+        lambda d: d["rules"][5]["model"]["tiers"][1].update(up_to=None),
+        "rules.5.model.tiers.1.up_to",
+    ),
+    (
+        "last tier closed",
+        lambda d: d["rules"][5]["model"]["tiers"][2].update(up_to=5000),
+        "rules.5.model.tiers.2.up_to",
+    ),
+    (
+        "negative unit price",
+        lambda d: d["rules"][5]["model"]["tiers"][2].update(unit_price="-12.00"),
+        "rules.5.model.tiers.2.unit_price",
+    ),
+    (
+        "unit price missing",
+        lambda d: d["rules"][5]["model"]["tiers"][2].pop("unit_price"),
+        "rules.5.model.tiers.2.unit_price",
+    ),
+    (
+        "negative tier flat",
+        lambda d: d["rules"][5]["model"]["tiers"][0].update(flat="-5"),
+        "rules.5.model.tiers.0.flat",
+    ),
+    (
+        "unknown tier field",
+        lambda d: d["rules"][5]["model"]["tiers"][0].update(price="1"),
+        "rules.5.model.tiers.0.price",
+    ),
+    (
+        "percent above 100",
+        lambda d: d["rules"][7]["model"].update(percent="100.01"),
+        "rules.7.model.percent",
+    ),
+    (
+        "percent negative",
+        lambda d: d["rules"][7]["model"].update(percent="-1"),
+        "rules.7.model.percent",
+    ),
+    ("percent missing", lambda d: d["rules"][7]["model"].pop("percent"), "rules.7.model.percent"),
+    ("sum without parts", lambda d: d["rules"][3]["model"].update(parts=[]), "rules.3.model.parts"),
+    (
+        "bad part in a sum",
+        lambda d: d["rules"][3]["model"]["parts"][0].update(amount="-82.50"),
+        "rules.3.model.parts.0.amount",
+    ),
+    (
+        "bad part in a nested sum",
+        lambda d: d["rules"][3]["model"]["parts"].append(
+            {"type": "sum", "parts": [{"type": "percent_of_revenue", "percent": 5.0}]}
+        ),
+        "rules.3.model.parts.2.parts.0.percent",
+    ),
+    ("adjustment without id", lambda d: d["adjustments"][0].pop("id"), "adjustments.0.id"),
+    (
+        "duplicate adjustment id",
+        lambda d: d["adjustments"][1].update(id="nonprofit"),
+        "adjustments.1.id",
+    ),
+    (
+        "discount above 100",
+        lambda d: d["adjustments"][1].update(discount_percent="101"),
+        "adjustments.1.discount_percent",
+    ),
+    (
+        "discount as float",
+        lambda d: d["adjustments"][1].update(discount_percent=10.0),
+        "adjustments.1.discount_percent",
+    ),
+    (
+        "discount missing",
+        lambda d: d["adjustments"][1].pop("discount_percent"),
+        "adjustments.1.discount_percent",
+    ),
+    (
+        "unknown organization type in an adjustment",
+        lambda d: d["adjustments"][1]["when"].update(organization_type="charity"),
+        "adjustments.1.when.organization_type",
+    ),
+    (
+        "unknown adjustment field",
+        lambda d: d["adjustments"][1].update(until="2027-06-30"),
+        "adjustments.1.until",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mistake", "path"),
+    [(change, path) for _, change, path in INVALID_CARDS],
+    ids=[name for name, _, _ in INVALID_CARDS],
+)
+def test_each_validation_rule_reports_its_problem_at_its_path(
+    example_document: Document, mistake: Callable[[Document], None], path: str
+) -> None:
+    mistake(example_document)
+    errors = problems_of(example_document)
+    assert list(errors) == [path], errors
+
+
+def test_a_floating_point_number_is_named_as_the_problem(
+    make_document: Callable[..., Document],
+) -> None:
+    errors = problems_of(make_document([_flat_rule(minimum=10.5)]))
+    assert "not a floating-point number" in errors["rules.0.minimum"][0]
+
+
+def test_a_zero_discount_and_a_full_discount_are_valid(
+    make_document: Callable[..., Document],
+) -> None:
+    adjustments = [
+        {"id": "none", "when": {"organization_type": "commercial"}, "discount_percent": "0"},
+        {"id": "all", "when": {}, "discount_percent": "100"},
+    ]
+    card = parse_rate_card(make_document([_flat_rule()], adjustments))
+    assert [item.discount_percent for item in card.adjustments] == [0, 100]
+
+
+def test_null_minimum_and_maximum_mean_none(make_document: Callable[..., Document]) -> None:
+    card = parse_rate_card(make_document([_flat_rule(minimum=None, maximum=None)]))
+    assert card.rules[0].minimum is None
+    assert card.rules[0].maximum is None
+
+
+def test_equal_minimum_and_maximum_are_valid(make_document: Callable[..., Document]) -> None:
+    card = parse_rate_card(make_document([_flat_rule(minimum="10", maximum="10.00")]))
+    assert card.rules[0].minimum == card.rules[0].maximum
+
+
+def test_a_repeated_value_in_a_when_is_kept_once(make_document: Callable[..., Document]) -> None:
+    rule = _flat_rule(when={"product_type": ["saas", "saas", "print"]})
+    card = parse_rate_card(make_document([rule]))
+    assert card.rules[0].when.product_type == ("saas", "print")
+
+
+def test_tiers_must_be_strictly_ascending_even_when_equal(
+    make_document: Callable[..., Document],
+) -> None:
+    tiers = [
+        {"up_to": 10, "unit_price": "1"},
+        {"up_to": 10, "unit_price": "1"},
+        {"up_to": None, "unit_price": "1"},
+    ]
+    assert list(problems_of(make_document([_tiered_rule(tiers)]))) == [
+        "rules.0.model.tiers.1.up_to"
+    ]
+
+
+def test_a_single_open_tier_is_a_valid_price_list(make_document: Callable[..., Document]) -> None:
+    card = parse_rate_card(
+        make_document([_tiered_rule([{"up_to": None, "unit_price": "2"}], "volume")])
+    )
+    assert card.rules[0].model == PerUnitModel("seats", "volume", (Tier(None, Decimal(2)),))
+
+
+def test_sum_models_nest(make_document: Callable[..., Document]) -> None:
+    model = {
+        "type": "sum",
+        "parts": [
+            {"type": "flat", "amount": "1"},
+            {"type": "sum", "parts": [{"type": "percent_of_revenue", "percent": "2.5"}]},
+        ],
+    }
+    card = parse_rate_card(make_document([{"id": "s", "when": {}, "model": model}]))
+    assert card.rules[0].model == SumModel(
+        (FlatModel(Decimal(1)), SumModel((PercentOfRevenueModel(Decimal("2.5")),)))
+    )
+
+
+# --- periods and selection ----------------------------------------------------------------
+
+
+def _card(version: str, start: date, end: date) -> RateCard:
+    return RateCard(version, "", "USD", start, end, rules=())
+
+
+def test_the_period_counts_its_first_and_last_day() -> None:
+    assert _card("a", date(2028, 1, 1), date(2028, 12, 31)).period_days == 366
+    assert _card("a", date(2027, 3, 1), date(2027, 3, 1)).period_days == 1
+
+
+def test_a_card_covers_only_terms_wholly_inside_its_period() -> None:
+    card = _card("a", date(2027, 1, 1), date(2027, 12, 31))
+    assert card.covers(date(2027, 1, 1), date(2027, 12, 31))
+    assert card.covers(date(2027, 6, 1), date(2027, 6, 1))
+    assert not card.covers(date(2026, 12, 31), date(2027, 6, 1))
+    assert not card.covers(date(2027, 6, 1), date(2028, 1, 1))
+    assert not card.covers(date(2027, 6, 2), date(2027, 6, 1))
+
+
+def test_the_card_in_effect_on_a_day_is_selected() -> None:
+    old = _card("2026.1", date(2026, 1, 1), date(2026, 12, 31))
+    new = _card("2027.1", date(2027, 1, 1), date(2027, 12, 31))
+    assert select_card([old, new], date(2027, 1, 1)) is new
+    assert select_card([old, new], date(2026, 12, 31)) is old
+    assert select_card([old, new], date(2028, 1, 1)) is None
+    assert select_card([], date(2027, 1, 1)) is None
+
+
+def test_among_overlapping_cards_the_latest_start_then_the_highest_version_wins() -> None:
+    year = _card("2027.1", date(2027, 1, 1), date(2027, 12, 31))
+    midyear = _card("2027.2", date(2027, 7, 1), date(2027, 12, 31))
+    assert select_card([midyear, year], date(2027, 8, 1)) is midyear
+    assert select_card([midyear, year], date(2027, 6, 30)) is year
+    ninth = _card("2027.9", date(2027, 1, 1), date(2027, 12, 31))
+    tenth = _card("2027.10", date(2027, 1, 1), date(2027, 12, 31))
+    assert select_card([tenth, ninth], date(2027, 3, 1)) is tenth
