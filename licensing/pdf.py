@@ -121,8 +121,10 @@ def table(
     for index, row in enumerate(rows):
         line = []
         for column, cell in enumerate(row):
-            if isinstance(cell, Flowable):
-                line.append(cell)
+            if isinstance(cell, Flowable) or (
+                isinstance(cell, list) and all(isinstance(f, Flowable) for f in cell)
+            ):
+                line.append(cell)  # flowables, or a list of them, stack in the cell
                 continue
             style = "CellBold" if header and index == 0 else "Cell"
             if column in right_columns:

@@ -1,0 +1,85 @@
+"""The lives of a license application and of an agreement, as explicit tables.
+
+Application:
+
+    draft ─submit─▶ submitted ─start_review─▶ in_review ─escalate─▶ escalated
+      │                │  ▲                      │   ▲                  │
+      │                │  └──────resubmit─── returned ◀──return─────────┤
+      │                │                         │                      │
+      │                └── approve / reject ─────┴── approve / reject ──┘
+      │                      (auto_approve from submitted, by the system)
+      └─ withdraw (the vendor, any time before a decision) ─▶ withdrawn
+    returned ─lapse─▶ lapsed (no resubmission within 5 US business days)
+    rejected ─request_reconsideration─▶ reconsideration_requested (within 14 days)
+    reconsideration_requested ─grant_reconsideration─▶ in_review
+                              ─deny_reconsideration─▶ rejected (final)
+
+Agreement:
+
+    issued ─accept─▶ active ─expire─▶ expired
+      │                │ ─supersede─▶ superseded (by its renewal)
+      └──terminate─────┴─terminate─▶ terminated (staff, with a reason)
+
+Time-based guards (5 business days, 14 days) live in the services; these tables
+say only which steps exist.
+"""
+
+from __future__ import annotations
+
+from licensing.statemachine import StateMachine
+
+APPLICATION_STATES = (
+    "draft",
+    "submitted",
+    "returned",
+    "in_review",
+    "escalated",
+    "approved",
+    "rejected",
+    "withdrawn",
+    "lapsed",
+    "reconsideration_requested",
+)
+
+# States in which the application waits on licensing staff (the staff queue).
+AWAITING_STAFF = ("submitted", "in_review", "escalated", "reconsideration_requested")
+# States in which it waits on the vendor.
+AWAITING_VENDOR = ("draft", "returned")
+# Before a decision: the vendor may still withdraw.
+UNDECIDED = ("draft", "submitted", "returned", "in_review", "escalated")
+
+_DECIDABLE = ("submitted", "in_review", "escalated")
+
+APPLICATION = StateMachine(
+    "application",
+    {
+        ("draft", "submit"): "submitted",
+        ("returned", "resubmit"): "submitted",
+        ("submitted", "auto_approve"): "approved",
+        ("submitted", "start_review"): "in_review",
+        ("in_review", "escalate"): "escalated",
+        **{(state, "return"): "returned" for state in _DECIDABLE},
+        **{(state, "approve"): "approved" for state in _DECIDABLE},
+        **{(state, "reject"): "rejected" for state in _DECIDABLE},
+        **{(state, "withdraw"): "withdrawn" for state in UNDECIDED},
+        ("returned", "lapse"): "lapsed",
+        ("rejected", "request_reconsideration"): "reconsideration_requested",
+        ("reconsideration_requested", "grant_reconsideration"): "in_review",
+        ("reconsideration_requested", "deny_reconsideration"): "rejected",
+    },
+    APPLICATION_STATES,
+)
+
+AGREEMENT_STATES = ("issued", "active", "expired", "terminated", "superseded")
+
+AGREEMENT = StateMachine(
+    "agreement",
+    {
+        ("issued", "accept"): "active",
+        ("active", "expire"): "expired",
+        ("active", "supersede"): "superseded",
+        ("issued", "terminate"): "terminated",
+        ("active", "terminate"): "terminated",
+    },
+    AGREEMENT_STATES,
+)

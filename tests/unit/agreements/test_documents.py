@@ -1,0 +1,103 @@
+"""The agreement PDF, read back with pypdf."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal
+
+from pypdf import PdfReader
+
+from licensing.agreements.documents import (
+    AgreementDocument,
+    Clause,
+    LicensedUse,
+    Obligation,
+    Party,
+    render_agreement_pdf,
+)
+
+
+def _document(**changes: object) -> AgreementDocument:
+    values: dict[str, object] = {
+        "number": "CPT-2027-000042",
+        "issued_on": date(2026, 12, 1),
+        "licensor": Party("CPT Licensing Office", ("1 Example Plaza", "Chicago, IL 60601")),
+        "licensee": Party("Bluefin Claims Ltd", ("9 Harbour Road",), "a commercial organization"),
+        "term_start": date(2027, 1, 1),
+        "term_end": date(2027, 12, 31),
+        "rate_card": "2027.1",
+        "currency": "USD",
+        "uses": (
+            LicensedUse(
+                product="Scrubber Pro",
+                description="Claims scrubbing for clinics",
+                use="distribution",
+                product_type="saas",
+                user_type="provider",
+                delivery="hosted",
+                territories="United States",
+                languages="en",
+                royalty_terms="Per end user, graduated; minimum 1000.00 a year",
+                working=("2500 end_users, graduated: ... = 33800.00",),
+                amount=Decimal("33800.00"),
+                rule="distribution-software",
+            ),
+        ),
+        "total": Decimal("33800.00"),
+        "obligations": (Obligation("Royalty report for Q1 2027", date(2027, 4, 30)),),
+        "payment_terms": "Invoices are payable within 30 days.",
+        "late_fee_terms": "Late fee: 1.5% a month.",
+        "copyright_notice": "CPT © 2026 American Medical Association. All rights reserved.",
+        "trademark_notice": "CPT® is a registered trademark of the American Medical Association.",
+        "clauses": tuple(
+            Clause(f"Heading {n}", tuple(f"Paragraph {n}.{m} " + "words " * 60 for m in range(3)))
+            for n in range(1, 9)
+        ),
+    }
+    values.update(changes)
+    return AgreementDocument(**values)  # type: ignore[arg-type]
+
+
+def _text(data: bytes) -> tuple[str, int]:
+    reader = PdfReader(io.BytesIO(data))
+    return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
+
+
+def test_the_agreement_names_parties_uses_fees_and_notices() -> None:
+    text, pages = _text(render_agreement_pdf(_document()))
+    assert "CPT Content End-User License Agreement" in text
+    assert "Bluefin Claims Ltd" in text
+    assert "Scrubber Pro" in text
+    assert "33800.00 USD" in text
+    assert "Royalty report for Q1 2027" in text
+    assert "2027-04-30" in text
+    assert "CPT © 2026 American Medical Association. All rights reserved." in text
+    assert "CPT® is a registered trademark of the American Medical Association." in text
+    assert "Acceptance" in text
+    assert pages > 1
+
+
+def test_clauses_are_numbered_and_every_page_is_numbered() -> None:
+    data = render_agreement_pdf(_document())
+    reader = PdfReader(io.BytesIO(data))
+    total = len(reader.pages)
+    for number, page in enumerate(reader.pages, start=1):
+        page_text = page.extract_text()
+        assert f"Page {number} of {total}" in page_text
+        assert "Agreement CPT-2027-000042" in page_text
+    text, _ = _text(data)
+    assert "3. Heading 3" in text
+    assert "3.2" in text
+
+
+def test_a_use_priced_by_staff_and_an_amendment_are_shown() -> None:
+    use = _document().uses[0]
+    amended = LicensedUse(**{**use.__dict__, "amount": None, "modification_note": "pilot rate"})
+    text, _ = _text(render_agreement_pdf(_document(uses=(amended,))))
+    assert "Priced by staff" in text
+    assert "Amended by the Licensor: pilot rate" in text
+
+
+def test_the_same_agreement_renders_to_the_same_bytes() -> None:
+    assert render_agreement_pdf(_document()) == render_agreement_pdf(_document())
