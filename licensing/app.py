@@ -11,9 +11,9 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from licensing import access, api, cli, db, web
+from licensing import access, accounts, api, cli, db, mail, web
 from licensing.config import PROJECT_ROOT, Config
-from licensing.extensions import csrf, limiter
+from licensing.extensions import csrf, limiter, login_manager
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -76,7 +76,10 @@ def register_extensions(app: Flask, config: Config) -> None:
     db.init_app(app, config.database_url)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
     access.init_app(app)
+    accounts.init_app(app)  # who is calling: session on pages, bearer token on the API
+    mail.init_app(app)  # deliver queued mail after the response, when configured
 
 
 def register_request_context(app: Flask) -> None:

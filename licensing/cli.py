@@ -57,9 +57,12 @@ def db_current() -> None:
     click.echo(_revisions(current_app.config["LICENSING"].database_url))
 
 
-# Steps that `licensing setup` runs after migrating, added by features
-# (e.g. loading the sample rate card). Each must be idempotent.
-SETUP_STEPS: list[tuple[str, Any]] = []
+# Steps that `licensing setup` runs after migrating (e.g. loading the sample
+# rate cards). Each must be idempotent.
+def _setup_steps() -> list[tuple[str, Any]]:
+    from licensing.ratecards import cli as ratecards_cli
+
+    return [("Sample rate cards", ratecards_cli.load_samples)]
 
 
 def _revisions(url: str) -> str:
@@ -73,7 +76,7 @@ def setup() -> None:
     url = current_app.config["LICENSING"].database_url
     migrations.upgrade(url)
     click.echo(f"Database at revision {_revisions(url)}.")
-    for label, step in SETUP_STEPS:
+    for label, step in _setup_steps():
         click.echo(f"{label}: {step()}")
 
 
@@ -111,6 +114,15 @@ def serve(bind: str, workers: int | None, timeout: int) -> None:
 
 def register(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
+    from licensing.accounts import cli as accounts_cli
+    from licensing.audit import cli as audit_cli
+    from licensing.mail import cli as mail_cli
+    from licensing.ratecards import cli as ratecards_cli
+
     app.cli.add_command(db_group)
+    app.cli.add_command(accounts_cli.users_group)
+    app.cli.add_command(audit_cli.audit_group)
+    app.cli.add_command(mail_cli.outbox_group)
+    app.cli.add_command(ratecards_cli.ratecards_group)
     app.cli.add_command(setup)
     app.cli.add_command(serve)

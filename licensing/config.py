@@ -70,6 +70,9 @@ class Config:
     send_mail_after_request: bool = False
 
     quote_rate_limit: str = "120 per minute"
+    # Per client address on sign-in, sign-up, password reset and verification
+    # requests (POST); "off" disables it.
+    auth_rate_limit: str = "10 per minute"
     ratelimit_storage_uri: str = "memory://"
     auto_approve: bool = True
     log_level: str = "INFO"
@@ -110,6 +113,7 @@ class Config:
                 env.get("SEND_MAIL_AFTER_REQUEST", "false"), "SEND_MAIL_AFTER_REQUEST"
             ),
             quote_rate_limit=env.get("QUOTE_RATE_LIMIT", defaults.quote_rate_limit),
+            auth_rate_limit=env.get("AUTH_RATE_LIMIT", defaults.auth_rate_limit),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
             auto_approve=_flag(env.get("AUTO_APPROVE", "true"), "AUTO_APPROVE"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),

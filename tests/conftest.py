@@ -267,3 +267,77 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     tab = context.new_page()
     yield tab
     context.close()
+
+
+# --- accounts: who is calling ------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id with its cheapest parameters: the same algorithm and code path,
+    a hundred times faster than the production cost (tests make many users)."""
+    from argon2 import PasswordHasher, profiles
+
+    from licensing.accounts import passwords
+
+    original = passwords.HASHER
+    passwords.HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    passwords.HASHER = original
+
+
+@pytest.fixture
+def vendor(app: Flask) -> Any:
+    """A vendor user (email confirmed) of an active organization; password
+    `factories.DEFAULT_PASSWORD`."""
+    from licensing import db
+    from tests.support import factories
+
+    return factories.make_vendor(db.session())
+
+
+@pytest.fixture
+def other_vendor(app: Flask) -> Any:
+    """A vendor user of another active organization."""
+    from licensing import db
+    from tests.support import factories
+
+    return factories.make_vendor(db.session())
+
+
+@pytest.fixture
+def licensing_staff(app: Flask) -> Any:
+    from licensing import db
+    from tests.support import factories
+
+    return factories.make_staff(db.session(), roles=("licensing",))
+
+
+@pytest.fixture
+def billing_staff(app: Flask) -> Any:
+    from licensing import db
+    from tests.support import factories
+
+    return factories.make_staff(db.session(), roles=("billing",))
+
+
+@pytest.fixture
+def admin(app: Flask) -> Any:
+    from licensing import db
+    from tests.support import factories
+
+    return factories.make_staff(db.session(), roles=("admin",))
+
+
+@pytest.fixture
+def signed_in(app: Flask) -> Callable[..., FlaskClient]:
+    """`signed_in(client, user)`: signs `user` in through the sign-in page (with
+    `factories.DEFAULT_PASSWORD` unless `password=` is given); returns the client."""
+    from tests.support.factories import DEFAULT_PASSWORD
+
+    def sign_in(client: FlaskClient, user: Any, password: str = DEFAULT_PASSWORD) -> FlaskClient:
+        response = client.post("/sign-in", data={"email": user.email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        return client
+
+    return sign_in

@@ -90,6 +90,6 @@ def register(app: Flask) -> Api:
 
 def _blueprints() -> list:  # type: ignore[type-arg]
     """Each feature's API blueprint, in the order the document lists them."""
-    from licensing.api import meta
+    from licensing.api import accounts, audit, meta, outbox, quotes, ratecards
 
-    return [meta.blp]
+    return [meta.blp, quotes.blp, ratecards.blp, accounts.blp, audit.blp, outbox.blp]

@@ -24,4 +24,20 @@ def register(app: Flask) -> None:
 
 
 def _blueprints() -> list:  # type: ignore[type-arg]
-    return [health.bp, public.bp]
+    from licensing.accounts import views as accounts_views
+    from licensing.audit import views as audit_views
+    from licensing.mail import views as mail_views
+    from licensing.ratecards import views as ratecards_views
+    from licensing.web import estimator, portal
+
+    return [
+        health.bp,
+        public.bp,
+        estimator.bp,
+        ratecards_views.bp,
+        accounts_views.bp,
+        accounts_views.console,
+        portal.bp,
+        audit_views.bp,
+        mail_views.bp,
+    ]

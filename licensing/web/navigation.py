@@ -44,12 +44,12 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("console.permission_requests", "Permissions"),
         NavItem("console.agreements", "Agreements"),
         NavItem("console.invoices", "Invoices"),
-        NavItem("console.organizations", "Organizations"),
-        NavItem("console.rate_cards", "Rate cards"),
+        NavItem("accounts_console.organizations", "Organizations"),
+        NavItem("ratecards_console.index", "Rate cards"),
         NavItem("console.exports", "Exports"),
-        NavItem("console.audit_log", "Audit log"),
-        NavItem("console.outbox", "Outbox"),
-        NavItem("console.users", "Users"),
+        NavItem("audit_console.audit_log", "Audit log"),
+        NavItem("mail_console.outbox", "Outbox"),
+        NavItem("accounts_console.users", "Users"),
     ),
 }
 

@@ -118,6 +118,7 @@ def test_every_api_write_refuses_unreadable_bodies_with_a_problem(
     app: Flask, client: FlaskClient, body: str | bytes, content_type: str, expected: set[int]
 ) -> None:
     urls = _api_write_urls(app)
+    assert ("POST", "/api/v1/quotes") in urls
     for method, path in urls:
         response = client.open(path, method=method, data=body, content_type=content_type)
         assert response.status_code < 500, (method, path, response.status_code)

@@ -1,0 +1,126 @@
+"""Recognising the caller: the session cookie on pages, a bearer token on the API.
+
+The two never mix. Pages read only the Flask-Login session (and are protected
+by CSRF tokens); `/api/` reads only `Authorization: Bearer <token>` and never
+the cookie, which is why the API needs no CSRF token: a cross-site request
+cannot make a browser send the bearer token. A token that is present but
+unknown or revoked is a 401 problem document, on every API route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import flask_login
+from flask import Flask, current_app, g, has_request_context, request, request_started
+
+from licensing import access, db
+from licensing.access import Principal
+from licensing.accounts import passwords
+from licensing.accounts.models import User
+from licensing.api.base import API_PREFIX
+from licensing.errors import AuthenticationRequired
+from licensing.extensions import limiter, login_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX + "/")
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login's user loader: the session stores `User.get_id()`, i.e.
+    "<id>:<fingerprint of the password hash>", so a password change ends
+    other sessions; a deactivated account's sessions end at once."""
+    user_id, _, fingerprint = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session().get(User, int(user_id))
+    if user is None or not user.is_active:
+        return None
+    if passwords.session_fingerprint(user.password_hash) != fingerprint:
+        return None
+    return user
+
+
+def principal_from_session() -> Principal | None:
+    """Pages only: the user signed in with the session cookie."""
+    if not has_request_context() or is_api_request():
+        return None
+    user = flask_login.current_user
+    if not isinstance(user, User):
+        return None
+    from licensing.accounts.services import principal_for
+
+    return principal_for(user)
+
+
+def principal_from_bearer_token() -> Principal | None:
+    """The API only: `Authorization: Bearer <token>`."""
+    if not has_request_context() or not is_api_request():
+        return None
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationRequired("Send your API token as `Authorization: Bearer <token>`.")
+    from licensing.accounts.services import authenticate_token
+
+    principal = authenticate_token(token.strip())
+    if principal is None:
+        raise AuthenticationRequired("The API token is not valid, or has been revoked.")
+    return principal
+
+
+def _check_bearer_token_first() -> None:
+    """Recognise a bearer token before any view runs, on public API routes too:
+    a bad token is refused consistently, and the caller is known (and the
+    token's use noted) before a service opens its transaction."""
+    if is_api_request() and "Authorization" in request.headers:
+        access.current_principal()
+
+
+def _forget_caller(sender: Flask, **_extra: object) -> None:
+    """Each request recognises its caller afresh. (In production every request
+    has its own `g`; the test client shares one app context across requests.)"""
+    g.pop("principal", None)
+    g.pop("_login_user", None)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.user_loader(load_session_user)
+    request_started.connect(_forget_caller, app)
+    access.register_principal_loader(app, principal_from_session)
+    access.register_principal_loader(app, principal_from_bearer_token)
+    app.before_request(_check_bearer_token_first)
+
+
+# --- rate limits ---------------------------------------------------------------------
+
+_AUTH_LIMIT_MESSAGE = "Too many attempts from your address; wait a minute and try again."
+
+
+def _auth_limit_off() -> bool:
+    return str(current_app.config["LICENSING"].auth_rate_limit).strip().lower() == "off"
+
+
+def _auth_limit() -> str:
+    # Never parsed when off (the limit is exempt then), but must stay a valid limit.
+    return "1 per day" if _auth_limit_off() else current_app.config["LICENSING"].auth_rate_limit
+
+
+def auth_rate_limit() -> Callable[[F], F]:
+    """Per client address, one budget (`AUTH_RATE_LIMIT`) shared by every POST
+    that tries a password or sends a link: sign-in, sign-up, reset and
+    verification requests. Accounts are also locked in the database after
+    repeated failures (see `services.sign_in`)."""
+    return limiter.shared_limit(  # type: ignore[return-value]
+        _auth_limit,
+        scope="auth",
+        methods=["POST"],
+        exempt_when=_auth_limit_off,
+        error_message=_AUTH_LIMIT_MESSAGE,
+    )

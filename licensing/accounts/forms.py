@@ -1,0 +1,217 @@
+"""Page forms (Flask-WTF: CSRF-protected). They check shape only; the services
+decide the rules (password strength, duplicates, vocabulary) and their messages
+are shown beside the fields by `licensing.web.forms.show_errors`."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from licensing.access import STAFF_ROLES
+from licensing.accounts import passwords
+from licensing.accounts.countries import country_choices
+from licensing.accounts.models import (
+    ADDRESS_LINE_MAX,
+    CITY_MAX,
+    EMAIL_MAX,
+    LEGAL_NAME_MAX,
+    PERSON_NAME_MAX,
+    POSTAL_CODE_MAX,
+    REGION_MAX,
+    TAX_ID_MAX,
+    TOKEN_NAME_MAX,
+    Organization,
+)
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+
+ORGANIZATION_TYPE_LABELS = {
+    "commercial": "Commercial company",
+    "nonprofit": "Non-profit organization",
+    "academic": "Academic institution",
+    "government": "Government agency",
+    "individual": "Individual",
+}
+
+PASSWORD_HINT = passwords.RULE
+REQUIRED = InputRequired(message="This field is required.")
+
+
+def _organization_type_choices() -> list[tuple[str, str]]:
+    return [("", "Choose…")] + [
+        (value, ORGANIZATION_TYPE_LABELS.get(value, value.replace("_", " ").capitalize()))
+        for value in ORGANIZATION_TYPES
+    ]
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    return [("", "Choose…"), *country_choices()]
+
+
+def _password(label: str = "Password") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
+        render_kw={"autocomplete": "new-password", "minlength": passwords.MIN_LENGTH},
+    )
+
+
+def _confirm() -> PasswordField:
+    return PasswordField(
+        "Repeat the password",
+        validators=[REQUIRED, EqualTo("password", message="The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class _ContactFields:
+    """Address and billing contact: what a vendor may keep up to date."""
+
+    address_line1 = StringField("Address", validators=[REQUIRED, Length(max=ADDRESS_LINE_MAX)])
+    address_line2 = StringField(
+        "Address (second line)", validators=[Optional(), Length(max=ADDRESS_LINE_MAX)]
+    )
+    city = StringField("City", validators=[REQUIRED, Length(max=CITY_MAX)])
+    region = StringField(
+        "State, province or region", validators=[Optional(), Length(max=REGION_MAX)]
+    )
+    postal_code = StringField("Postal code", validators=[Optional(), Length(max=POSTAL_CODE_MAX)])
+    country = SelectField("Country", choices=_country_choices, validate_choice=False)
+    billing_contact_name = StringField(
+        "Billing contact name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)]
+    )
+    billing_email = EmailField(
+        "Billing contact email", validators=[REQUIRED, Length(max=EMAIL_MAX)]
+    )
+    tax_id = StringField(
+        "Tax identification number (optional)", validators=[Optional(), Length(max=TAX_ID_MAX)]
+    )
+
+
+class _IdentityFields:
+    """Legal name and type: they decide the license, so only staff change them later."""
+
+    legal_name = StringField(
+        "Legal name of the organization", validators=[REQUIRED, Length(max=LEGAL_NAME_MAX)]
+    )
+    organization_type = SelectField(
+        "Type of organization", choices=_organization_type_choices, validate_choice=False
+    )
+
+
+class SignUpForm(FlaskForm, _IdentityFields, _ContactFields):
+    full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
+    email = EmailField(
+        "Your email address",
+        validators=[REQUIRED, Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "email"},
+    )
+    password = _password()
+    confirm = _confirm()
+
+    ORGANIZATION_FIELDS = Organization.PROFILE_FIELDS
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(
+        "Email address",
+        validators=[REQUIRED, Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class EmailForm(FlaskForm):
+    """Ask for a link by email (password reset, a new verification link)."""
+
+    email = EmailField(
+        "Email address",
+        validators=[REQUIRED, Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    password = _password("New password")
+    confirm = _confirm()
+
+
+class AcceptInvitationForm(FlaskForm):
+    full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
+    password = _password()
+    confirm = _confirm()
+
+
+class ContactForm(FlaskForm, _ContactFields):
+    """A vendor's organization profile."""
+
+    FIELDS = (
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "billing_contact_name",
+        "billing_email",
+        "tax_id",
+    )
+
+
+class OrganizationForm(FlaskForm, _IdentityFields, _ContactFields):
+    """Staff edit every profile field."""
+
+    FIELDS = SignUpForm.ORGANIZATION_FIELDS
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Colleague's email address", validators=[REQUIRED, Length(max=EMAIL_MAX)])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        "Token name",
+        validators=[REQUIRED, Length(max=TOKEN_NAME_MAX)],
+        description="Say where it will be used, e.g. “billing system”.",
+    )
+
+
+class StandingForm(FlaskForm):
+    action = SelectField("Change", choices=[], validate_choice=False)
+    reason = TextAreaField(
+        "Reason",
+        validators=[Optional(), Length(max=2000)],
+        description="Recorded in the audit log and sent to the organization. Required to "
+        "suspend, close or mark as pending payment.",
+    )
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(role, role.capitalize()) for role in STAFF_ROLES]
+
+
+class StaffUserForm(FlaskForm):
+    full_name = StringField("Full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
+    email = EmailField("Email address", validators=[REQUIRED, Length(max=EMAIL_MAX)])
+    roles = MultiCheckboxField("Roles", choices=_role_choices, validate_choice=False)
+
+
+class RolesForm(FlaskForm):
+    roles = MultiCheckboxField("Roles", choices=_role_choices, validate_choice=False)

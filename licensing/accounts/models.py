@@ -1,0 +1,257 @@
+"""Organizations, their users, staff roles, API tokens and one-time email tokens.
+
+Secrets are never stored: passwords as argon2 hashes, API tokens and one-time
+link tokens as SHA-256 digests (they are long random strings, so a fast hash is
+enough), with a short prefix kept for display.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from licensing.access import STAFF_ROLES
+from licensing.db import Base, UTCDateTime, utcnow
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+
+from .passwords import session_fingerprint
+from .states import STANDING
+
+# Field sizes: the columns, the forms and the API schemas all read these.
+LEGAL_NAME_MAX = 200
+ADDRESS_LINE_MAX = 200
+CITY_MAX = 100
+REGION_MAX = 100
+POSTAL_CODE_MAX = 20
+PERSON_NAME_MAX = 200
+EMAIL_MAX = 254
+TAX_ID_MAX = 50
+TOKEN_NAME_MAX = 100
+
+# One-time link tokens: what each one lets its holder do.
+VERIFY_EMAIL = "verify_email"
+RESET_PASSWORD = "reset_password"  # noqa: S105 - a link purpose; also new staff's first password
+INVITATION = "invitation"
+TOKEN_PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, INVITATION)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Organization(Base):
+    """A licensee or applicant: the party a license is issued to."""
+
+    __tablename__ = "organizations"
+    __table_args__ = (
+        CheckConstraint(_in("organization_type", ORGANIZATION_TYPES), name="organization_type"),
+        CheckConstraint(_in("standing", STANDING.states), name="standing"),
+    )
+    # The column that vendor isolation (queries.scoped) compares with the
+    # caller's organization: this record *is* the organization.
+    __organization_key__: ClassVar[str] = "id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    legal_name: Mapped[str] = mapped_column(String(LEGAL_NAME_MAX))
+    organization_type: Mapped[str] = mapped_column(String(20))
+    address_line1: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX))
+    address_line2: Mapped[str | None] = mapped_column(String(ADDRESS_LINE_MAX))
+    city: Mapped[str] = mapped_column(String(CITY_MAX))
+    region: Mapped[str | None] = mapped_column(String(REGION_MAX))
+    postal_code: Mapped[str | None] = mapped_column(String(POSTAL_CODE_MAX))
+    country: Mapped[str] = mapped_column(String(2))
+    billing_contact_name: Mapped[str] = mapped_column(String(PERSON_NAME_MAX))
+    billing_email: Mapped[str] = mapped_column(String(EMAIL_MAX))
+    tax_id: Mapped[str | None] = mapped_column(String(TAX_ID_MAX))
+    standing: Mapped[str] = mapped_column(String(20), default="applying", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    members: Mapped[list[User]] = relationship(
+        back_populates="organization", order_by="User.id", viewonly=True
+    )
+
+    PROFILE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "legal_name",
+        "organization_type",
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "billing_contact_name",
+        "billing_email",
+        "tax_id",
+    )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The organization's fields as the audit log records them."""
+        values = {name: getattr(self, name) for name in self.PROFILE_FIELDS}
+        values["standing"] = self.standing
+        return values
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.id} {self.legal_name!r} {self.standing}>"
+
+
+class User(Base):
+    """Someone who signs in: a vendor user of one organization, or staff with roles.
+
+    Exactly one of the two: vendor users have an organization and no roles;
+    staff have roles and no organization.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("(organization_id IS NULL) <> (staff_roles = '')", name="vendor_or_staff"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased, so the unique constraint is case-insensitive.
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(PERSON_NAME_MAX))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # Comma-separated, sorted; read it through `roles`.
+    staff_roles: Mapped[str] = mapped_column(String(50), default="")
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organization: Mapped[Organization | None] = relationship(back_populates="members")
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(role for role in self.staff_roles.split(",") if role)
+
+    @roles.setter
+    def roles(self, roles: frozenset[str] | set[str] | tuple[str, ...]) -> None:
+        unknown = set(roles) - set(STAFF_ROLES)
+        if unknown:
+            raise ValueError(f"unknown staff roles {sorted(unknown)}")
+        self.staff_roles = ",".join(sorted(set(roles)))
+
+    @property
+    def is_staff(self) -> bool:
+        return self.organization_id is None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+    def snapshot(self) -> dict[str, Any]:
+        """The user's fields as the audit log records them (never the password hash)."""
+        return {
+            "email": self.email,
+            "full_name": self.full_name,
+            "organization_id": self.organization_id,
+            "roles": sorted(self.roles),
+            "is_active": self.is_active,
+            "email_verified_at": self.email_verified_at,
+        }
+
+    # Flask-Login's user protocol. The session stores `get_id()`, which changes
+    # with the password hash: changing or resetting a password signs out every
+    # other session of the account.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{session_fingerprint(self.password_hash)}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class ApiToken(Base):
+    """A named personal token for `Authorization: Bearer`, acting as its user."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "revoked_at": self.revoked_at,
+        }
+
+
+class OneTimeToken(Base):
+    """A link sent by email: verify an address, reset a password, or join an organization.
+
+    Valid once, until `expires_at`. Invitations carry the organization and the
+    invited address; the other purposes carry the user.
+    """
+
+    __tablename__ = "one_time_tokens"
+    __table_args__ = (
+        CheckConstraint(_in("purpose", TOKEN_PURPOSES), name="purpose"),
+        Index("ix_one_time_tokens_purpose_email", "purpose", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    organization: Mapped[Organization | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    def status(self, now: datetime) -> str:
+        """`pending`, `used` (accepted), `revoked` or `expired`."""
+        if self.used_at is not None:
+            return "used" if self.purpose != INVITATION else "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "email": self.email,
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "expires_at": self.expires_at,
+            "used_at": self.used_at,
+            "revoked_at": self.revoked_at,
+        }

@@ -1,0 +1,180 @@
+"""Reading accounts, and vendor isolation for every organization-owned record.
+
+`scoped()` and `get_owned()` are the one place that decides which records a
+caller may see: staff see everything (their route's declaration already
+checked their role); a vendor user sees only records of their own
+organization, and asking for any other is answered exactly like asking for
+one that does not exist (`NotFound`, a 404), so existence is never revealed.
+Later features use them for their own records:
+
+    application = get_owned(session, Application, application_id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from flask import has_request_context
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from licensing import access
+from licensing.access import Principal
+from licensing.accounts.models import INVITATION, ApiToken, OneTimeToken, Organization, User
+from licensing.errors import NotFound
+
+T = TypeVar("T")
+
+
+def _organization_column(model: type[Any]) -> ColumnElement[Any]:
+    key = getattr(model, "__organization_key__", "organization_id")
+    column: ColumnElement[Any] = getattr(model, key)
+    return column
+
+
+def scoped(
+    statement: Select[Any],
+    model: type[Any],
+    principal: Principal | None = None,
+    *,
+    organization_column: ColumnElement[Any] | None = None,
+) -> Select[Any]:
+    """Restrict `statement` (a select of `model`) to what the caller may see.
+
+    The caller is `principal`, or the current request's. Staff: unrestricted.
+    Vendor users: rows whose organization column equals their organization
+    (`model.organization_id`, or the column named by the model's
+    `__organization_key__`, or `organization_column` for a record owned
+    through a join). A request with nobody signed in: no rows. Outside a
+    request (CLI commands, scheduled jobs) the system acts: unrestricted.
+    """
+    if principal is None and not has_request_context():
+        return statement
+    caller = principal or access.current_principal()
+    if caller is None:
+        return statement.where(false())
+    if caller.is_staff:
+        return statement
+    column = organization_column if organization_column is not None else _organization_column(model)
+    return statement.where(column == caller.organization_id)
+
+
+def get_owned(
+    session: Session,
+    model: type[T],
+    record_id: int,
+    principal: Principal | None = None,
+    *,
+    organization_column: ColumnElement[Any] | None = None,
+    entity: str | None = None,
+) -> T:
+    """The record `record_id` if the caller may see it, else `NotFound` (404)."""
+    statement = select(model).where(model.id == record_id)  # type: ignore[attr-defined]
+    found = session.scalars(
+        scoped(statement, model, principal, organization_column=organization_column)
+    ).one_or_none()
+    if found is None:
+        name = entity or model.__name__.replace("_", " ").lower()
+        raise NotFound(f"There is no {name} {record_id}.")
+    return found
+
+
+def own_organization(session: Session, principal: Principal) -> Organization:
+    """The vendor's own organization (NotFound for staff, who have none)."""
+    if principal.organization_id is None:
+        raise NotFound("Staff accounts do not belong to an organization.")
+    return get_owned(session, Organization, principal.organization_id, principal)
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+
+
+def organizations(
+    session: Session,
+    principal: Principal | None = None,
+    *,
+    standing: str | None = None,
+    search: str | None = None,
+) -> Sequence[Organization]:
+    """Organizations the caller may see, by name; optionally one standing or a name search."""
+    statement = select(Organization).order_by(func.lower(Organization.legal_name))
+    if standing:
+        statement = statement.where(Organization.standing == standing)
+    if search:
+        statement = statement.where(Organization.legal_name.ilike(f"%{search.strip()}%"))
+    return session.scalars(scoped(statement, Organization, principal)).all()
+
+
+def members(session: Session, organization_id: int) -> Sequence[User]:
+    return session.scalars(
+        select(User).where(User.organization_id == organization_id).order_by(User.id)
+    ).all()
+
+
+def get_member(session: Session, user_id: int, principal: Principal | None = None) -> User:
+    """A user the caller may see: staff see all users, vendors their colleagues."""
+    return get_owned(session, User, user_id, principal, entity="user")
+
+
+def invitations(session: Session, organization_id: int) -> Sequence[OneTimeToken]:
+    return session.scalars(
+        select(OneTimeToken)
+        .where(OneTimeToken.purpose == INVITATION, OneTimeToken.organization_id == organization_id)
+        .order_by(OneTimeToken.created_at.desc(), OneTimeToken.id.desc())
+    ).all()
+
+
+def get_invitation(
+    session: Session, invitation_id: int, principal: Principal | None = None
+) -> OneTimeToken:
+    statement = select(OneTimeToken).where(
+        OneTimeToken.id == invitation_id, OneTimeToken.purpose == INVITATION
+    )
+    found = session.scalars(scoped(statement, OneTimeToken, principal)).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no invitation {invitation_id}.")
+    return found
+
+
+def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
+    return session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+    ).all()
+
+
+def get_own_token(session: Session, token_id: int, principal: Principal) -> ApiToken:
+    """An API token of the caller's own (tokens are personal: colleagues and staff
+    do not see each other's)."""
+    found = session.scalars(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == principal.user_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no API token {token_id}.")
+    return found
+
+
+def users(
+    session: Session, *, kind: str | None = None, search: str | None = None
+) -> Sequence[User]:
+    """Every user (staff console): `kind` is "staff" or "vendor"; `search` matches
+    email or name."""
+    statement = select(User).order_by(User.email)
+    if kind == "staff":
+        statement = statement.where(User.organization_id.is_(None))
+    elif kind == "vendor":
+        statement = statement.where(User.organization_id.is_not(None))
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        statement = statement.where(
+            or_(User.email.like(pattern), func.lower(User.full_name).like(pattern))
+        )
+    return session.scalars(statement).all()
+
+
+def active_admin_count(session: Session) -> int:
+    staff = session.scalars(
+        select(User).where(User.organization_id.is_(None), User.is_active.is_(True))
+    )
+    return sum(1 for user in staff if "admin" in user.roles)

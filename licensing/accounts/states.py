@@ -1,0 +1,47 @@
+"""An organization's standing: the one table of how it may change.
+
+    applying ──activate──▶ active ──mark_pending_payment──▶ pending_payment
+        │                   ▲  │                                 │
+        │                   │  └─suspend─▶ suspended ◀─suspend───┤
+        │                   ├──reinstate────┘                    │
+        │                   └──payment_received──────────────────┘
+        └──(any but closed)──close──▶ closed
+
+`applying` and `active` are good standing: the organization may apply for
+licenses. `pending_payment` (an invoice overdue) and `suspended` block new
+applications; `closed` is final.
+"""
+
+from __future__ import annotations
+
+from licensing.statemachine import StateMachine
+
+APPLYING = "applying"
+ACTIVE = "active"
+PENDING_PAYMENT = "pending_payment"
+SUSPENDED = "suspended"
+CLOSED = "closed"
+
+STANDINGS = (APPLYING, ACTIVE, PENDING_PAYMENT, SUSPENDED, CLOSED)
+GOOD_STANDING = frozenset({APPLYING, ACTIVE})
+
+STANDING = StateMachine(
+    "organization",
+    {
+        (APPLYING, "activate"): ACTIVE,
+        (APPLYING, "suspend"): SUSPENDED,
+        (APPLYING, "close"): CLOSED,
+        (ACTIVE, "mark_pending_payment"): PENDING_PAYMENT,
+        (ACTIVE, "suspend"): SUSPENDED,
+        (ACTIVE, "close"): CLOSED,
+        (PENDING_PAYMENT, "payment_received"): ACTIVE,
+        (PENDING_PAYMENT, "suspend"): SUSPENDED,
+        (PENDING_PAYMENT, "close"): CLOSED,
+        (SUSPENDED, "reinstate"): ACTIVE,
+        (SUSPENDED, "close"): CLOSED,
+    },
+    STANDINGS,
+)
+
+# Actions whose effect is serious enough that staff must say why.
+REASON_REQUIRED = frozenset({"suspend", "close", "mark_pending_payment"})

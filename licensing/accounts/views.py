@@ -1,0 +1,637 @@
+"""Account pages: sign-up, sign-in, links by email, the organization, API tokens;
+and the staff console's organizations and users.
+
+Views read forms, call one service and render; they never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import flask_login
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from licensing import access, db
+from licensing.access import STAFF_ROLES, Principal
+from licensing.accounts import forms, queries, services
+from licensing.accounts.auth import auth_rate_limit
+from licensing.accounts.models import INVITATION, RESET_PASSWORD, Organization
+from licensing.accounts.states import PENDING_PAYMENT, STANDING, SUSPENDED
+from licensing.audit import queries as audit_queries
+from licensing.db import utcnow
+from licensing.errors import (
+    AuthenticationRequired,
+    Conflict,
+    InvalidInput,
+    PermissionDenied,
+    RateLimited,
+)
+from licensing.web.forms import show_errors
+from licensing.web.portal import WaitingItem, waiting_provider
+
+bp = Blueprint("accounts", __name__)
+console = Blueprint("accounts_console", __name__, url_prefix="/console")
+
+Page = str | tuple[str, int] | Response
+
+
+def home_for(principal: Principal | None) -> str:
+    """Where a user lands after signing in."""
+    if principal is None:
+        return url_for("public.home")
+    if principal.is_vendor:
+        return url_for("portal.dashboard")
+    return url_for("accounts_console.organizations")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (no scheme, no host, not `//host`)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _start_session(user: object) -> None:
+    """A fresh session for the user: nothing from before signing in carries over."""
+    session.clear()
+    flask_login.login_user(user)  # type: ignore[arg-type]
+
+
+# --- sign-up, sign-in, sign-out ----------------------------------------------------
+
+
+@bp.route("/sign-up", methods=["GET", "POST"])
+@access.public
+@auth_rate_limit()
+def sign_up() -> Page:
+    """A vendor creates their organization's account."""
+    form = forms.SignUpForm()
+    if request.method == "GET":
+        form.country.data = form.country.data or "US"
+    if form.validate_on_submit():
+        try:
+            user = services.sign_up(
+                email=form.email.data or "",
+                password=form.password.data or "",
+                full_name=form.full_name.data or "",
+                organization={
+                    name: form[name].data for name in forms.SignUpForm.ORGANIZATION_FIELDS
+                },
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash(
+                f"Almost done: we sent a link to {user.email}. Follow it to confirm your "
+                "email address, then sign in.",
+                "success",
+            )
+            return redirect(url_for("accounts.sign_in"))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "accounts/sign_up.html", form=form, password_hint=forms.PASSWORD_HINT
+    ), status
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@access.public
+@auth_rate_limit()
+def sign_in() -> Page:
+    principal = access.current_principal()
+    target = _safe_next(request.args.get("next"))
+    if principal is not None and request.method == "GET":
+        return redirect(target or home_for(principal))
+    form = forms.SignInForm()
+    status = 200
+    unverified = False
+    if form.validate_on_submit():
+        try:
+            user = services.sign_in(form.email.data or "", form.password.data or "")
+        except RateLimited as error:
+            form.form_errors.append(error.detail)
+            status = 429
+        except PermissionDenied as error:
+            form.form_errors.append(error.detail)
+            unverified = error.detail.startswith(services.UNCONFIRMED_EMAIL)
+            status = 403
+        except AuthenticationRequired as error:
+            form.password.errors = [error.detail]
+            status = 422
+        else:
+            _start_session(user)
+            return redirect(target or home_for(services.principal_for(user)))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/sign_in.html", form=form, unverified=unverified), status
+
+
+@bp.route("/sign-out", methods=["POST"])
+@access.any_user
+def sign_out() -> Response:
+    flask_login.logout_user()
+    session.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("public.home"))
+
+
+# --- links by email ----------------------------------------------------------------
+
+
+def _link_problem(error: InvalidInput, *, again: str | None = None) -> tuple[str, int]:
+    return render_template("accounts/link_problem.html", detail=error.detail, again=again), 400
+
+
+@bp.route("/verify-email/<token>")
+@access.public
+def verify_email(token: str) -> Page:
+    """The link in the verification email."""
+    try:
+        user = services.verify_email(token)
+    except InvalidInput as error:
+        return _link_problem(error, again=url_for("accounts.resend_verification"))
+    flash(f"Thank you: {user.email} is confirmed. You can sign in now.", "success")
+    return redirect(url_for("accounts.sign_in"))
+
+
+@bp.route("/verify-email", methods=["GET", "POST"])
+@access.public
+@auth_rate_limit()
+def resend_verification() -> Page:
+    form = forms.EmailForm()
+    if form.validate_on_submit():
+        services.resend_verification(form.email.data or "")
+        flash(
+            "If that address belongs to an account still waiting for confirmation, a new "
+            "link is on its way.",
+            "success",
+        )
+        return redirect(url_for("accounts.sign_in"))
+    return render_template(
+        "accounts/email_request.html",
+        form=form,
+        title="Send a new confirmation link",
+        intro="Enter the address you signed up with; we will send a new link to confirm it.",
+        button="Send the link",
+    ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@access.public
+@auth_rate_limit()
+def reset() -> Page:
+    """Ask for a password reset link."""
+    form = forms.EmailForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data or "")
+        flash(
+            "If an account uses that address, we have sent it a link to choose a new "
+            "password. The link works for one hour.",
+            "success",
+        )
+        return redirect(url_for("accounts.sign_in"))
+    return render_template(
+        "accounts/email_request.html",
+        form=form,
+        title="Reset your password",
+        intro="Enter your account's email address and we will send you a link to choose a "
+        "new password.",
+        button="Send the link",
+    ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@access.public
+def reset_password(token: str) -> Page:
+    """The link in the reset (or staff welcome) email."""
+    try:
+        link = services.check_link(token, RESET_PASSWORD)
+    except InvalidInput as error:
+        return _link_problem(error, again=url_for("accounts.reset"))
+    form = forms.NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data or "")
+        except InvalidInput as error:
+            if "token" in error.errors:
+                return _link_problem(error, again=url_for("accounts.reset"))
+            show_errors(form, error)
+        else:
+            flask_login.logout_user()
+            session.clear()
+            flash("Your password is set. Sign in with it now.", "success")
+            return redirect(url_for("accounts.sign_in"))
+    return render_template(
+        "accounts/reset_password.html",
+        form=form,
+        email=link.email,
+        password_hint=forms.PASSWORD_HINT,
+    ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@access.public
+def accept_invitation(token: str) -> Page:
+    """The link in an invitation email: create an account in the organization."""
+    try:
+        link = services.check_link(token, INVITATION)
+    except InvalidInput as error:
+        return _link_problem(error)
+    form = forms.AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            user = services.accept_invitation(
+                token, full_name=form.full_name.data or "", password=form.password.data or ""
+            )
+        except InvalidInput as error:
+            if "token" in error.errors:
+                return _link_problem(error)
+            show_errors(form, error)
+        else:
+            _start_session(user)
+            flash(f"Welcome to {link.organization.legal_name}.", "success")  # type: ignore[union-attr]
+            return redirect(url_for("portal.dashboard"))
+    return render_template(
+        "accounts/accept_invitation.html",
+        form=form,
+        link=link,
+        password_hint=forms.PASSWORD_HINT,
+    ), (422 if form.is_submitted() else 200)
+
+
+# --- the vendor's organization --------------------------------------------------------
+
+
+def _organization_page(
+    organization: Organization,
+    *,
+    contact_form: forms.ContactForm | None = None,
+    invite_form: forms.InviteForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    db_session = db.session()
+    if contact_form is None:
+        contact_form = forms.ContactForm(obj=organization)
+    return render_template(
+        "accounts/organization.html",
+        organization=organization,
+        contact_form=contact_form,
+        invite_form=invite_form or forms.InviteForm(formdata=None),
+        members=queries.members(db_session, organization.id),
+        invitations=queries.invitations(db_session, organization.id),
+        now=utcnow(),
+    ), status
+
+
+@bp.route("/organization")
+@bp.route("/organizations/<int:organization_id>")
+@access.vendor
+def organization(organization_id: int | None = None) -> Page:
+    """The vendor's organization: profile, members and invitations."""
+    principal = access.require_principal()
+    db_session = db.session()
+    found = queries.get_owned(
+        db_session, Organization, organization_id or principal.organization_id or 0, principal
+    )
+    return _organization_page(found)
+
+
+@bp.route("/organization/profile", methods=["POST"])
+@access.vendor
+def update_profile() -> Page:
+    principal = access.require_principal()
+    form = forms.ContactForm()
+    own = queries.own_organization(db.session(), principal)
+    if form.validate_on_submit():
+        try:
+            services.update_organization(
+                own.id, {name: form[name].data for name in forms.ContactForm.FIELDS}, principal
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash("The organization's profile is saved.", "success")
+            return redirect(url_for("accounts.organization"))
+    return _organization_page(own, contact_form=form, status=422)
+
+
+@bp.route("/organization/invitations", methods=["POST"])
+@access.vendor
+def invite() -> Page:
+    principal = access.require_principal()
+    form = forms.InviteForm()
+    own = queries.own_organization(db.session(), principal)
+    if form.validate_on_submit():
+        try:
+            link = services.invite_member(own.id, form.email.data or "", principal)
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash(f"Invitation sent to {link.email}; the link works for 7 days.", "success")
+            return redirect(url_for("accounts.organization"))
+    return _organization_page(own, invite_form=form, status=422)
+
+
+@bp.route("/organization/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@access.vendor
+def revoke_invitation(invitation_id: int) -> Response:
+    link = services.revoke_invitation(invitation_id, access.require_principal())
+    flash(f"The invitation to {link.email} is withdrawn.", "success")
+    return redirect(url_for("accounts.organization"))
+
+
+@bp.route("/organization/members/<int:user_id>/deactivate", methods=["POST"])
+@access.vendor
+def deactivate_member(user_id: int) -> Response:
+    user = services.set_user_active(user_id, False, access.require_principal())
+    flash(f"{user.full_name} can no longer sign in.", "success")
+    return redirect(url_for("accounts.organization"))
+
+
+# --- API tokens ------------------------------------------------------------------------
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@access.any_user
+def tokens() -> Page:
+    """Personal API tokens: create (the secret is shown once), list, revoke."""
+    principal = access.require_principal()
+    form = forms.TokenForm()
+    secret = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            created, secret = services.create_api_token(principal.user_id, form.name.data or "")
+        except InvalidInput as error:
+            show_errors(form, error)
+            status = 422
+        else:
+            form = forms.TokenForm(formdata=None)
+            flash(f"Token “{created.name}” created. Copy it now: it is shown only once.", "success")
+    elif form.is_submitted():
+        status = 422
+    return render_template(
+        "accounts/tokens.html",
+        form=form,
+        secret=secret,
+        tokens=queries.tokens_of(db.session(), principal.user_id),
+    ), status
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@access.any_user
+def revoke_token(token_id: int) -> Response:
+    token = services.revoke_api_token(token_id, access.require_principal())
+    flash(f"Token “{token.name}” is revoked.", "success")
+    return redirect(url_for("accounts.tokens"))
+
+
+# --- what waits on whom (vendor dashboard) -------------------------------------------------
+
+
+@waiting_provider
+def _accounts_waiting(
+    db_session: Session, principal: Principal, organization: Organization
+) -> Iterable[WaitingItem]:
+    if organization.standing == PENDING_PAYMENT:
+        yield WaitingItem(
+            "An overdue invoice is holding up new applications",
+            waiting_on="you",
+            detail=services.standing_block_reason(organization) or "",
+        )
+    elif organization.standing == SUSPENDED:
+        yield WaitingItem(
+            "Your organization's account is suspended",
+            waiting_on="the licensing office",
+            detail=services.standing_block_reason(organization) or "",
+        )
+    now = utcnow()
+    for link in queries.invitations(db_session, organization.id):
+        if link.status(now) == "pending":
+            yield WaitingItem(
+                f"Invitation to {link.email}",
+                waiting_on=link.email,
+                detail=f"They have until {link.expires_at:%Y-%m-%d} to accept.",
+                url=url_for("accounts.organization"),
+                since=link.created_at,
+            )
+
+
+# --- staff console: organizations --------------------------------------------------------
+
+ANY_STAFF = ("licensing", "billing")
+
+
+def _standing_form(organization: Organization) -> forms.StandingForm:
+    form = forms.StandingForm()
+    form.action.choices = [("", "Choose…")] + [
+        (action, action.replace("_", " ").capitalize())
+        for action in STANDING.allowed(organization.standing)
+    ]
+    return form
+
+
+@console.route("/organizations")
+@access.staff(*ANY_STAFF)
+def organizations() -> str:
+    standing = request.args.get("standing") or None
+    search = request.args.get("q") or None
+    if standing not in (None, *STANDING.states):
+        standing = None
+    return render_template(
+        "console/organizations.html",
+        organizations=queries.organizations(db.session(), standing=standing, search=search),
+        standings=STANDING.states,
+        standing=standing,
+        search=search or "",
+    )
+
+
+def _console_organization_page(
+    organization: Organization,
+    *,
+    standing_form: forms.StandingForm | None = None,
+    profile_form: forms.OrganizationForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    db_session = db.session()
+    return render_template(
+        "console/organization.html",
+        organization=organization,
+        members=queries.members(db_session, organization.id),
+        invitations=queries.invitations(db_session, organization.id),
+        history=audit_queries.events_for(db_session, "organization", organization.id),
+        standing_form=standing_form or _standing_form(organization),
+        profile_form=profile_form or forms.OrganizationForm(formdata=None, obj=organization),
+        block_reason=services.standing_block_reason(organization),
+        now=utcnow(),
+    ), status
+
+
+@console.route("/organizations/<int:organization_id>")
+@access.staff(*ANY_STAFF)
+def organization_detail(organization_id: int) -> Page:
+    found = queries.get_owned(db.session(), Organization, organization_id)
+    return _console_organization_page(found)
+
+
+@console.route("/organizations/<int:organization_id>/standing", methods=["POST"])
+@access.staff(*ANY_STAFF)
+def change_standing(organization_id: int) -> Page:
+    found = queries.get_owned(db.session(), Organization, organization_id)
+    form = _standing_form(found)
+    if form.validate_on_submit():
+        if not form.action.data:
+            form.action.errors = ["Choose the change to make."]
+            return _console_organization_page(found, standing_form=form, status=422)
+        try:
+            services.change_organization_standing(
+                organization_id, form.action.data, reason=form.reason.data
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:  # an illegal step: say which are allowed
+            form.action.errors = [error.detail]
+        else:
+            flash(f"{found.legal_name} is now {found.standing.replace('_', ' ')}.", "success")
+            return redirect(
+                url_for("accounts_console.organization_detail", organization_id=organization_id)
+            )
+    return _console_organization_page(found, standing_form=form, status=422)
+
+
+@console.route("/organizations/<int:organization_id>/profile", methods=["POST"])
+@access.staff("licensing")
+def update_organization(organization_id: int) -> Page:
+    found = queries.get_owned(db.session(), Organization, organization_id)
+    form = forms.OrganizationForm()
+    if form.validate_on_submit():
+        try:
+            services.update_organization(
+                organization_id,
+                {name: form[name].data for name in forms.OrganizationForm.FIELDS},
+                access.require_principal(),
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash("The organization's profile is saved.", "success")
+            return redirect(
+                url_for("accounts_console.organization_detail", organization_id=organization_id)
+            )
+    return _console_organization_page(found, profile_form=form, status=422)
+
+
+# --- staff console: users --------------------------------------------------------------
+
+
+@console.route("/users", methods=["GET", "POST"])
+@access.staff("admin")
+def users() -> Page:
+    """Every account; admins add staff members here (they get an email to set a password)."""
+    form = forms.StaffUserForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.create_staff_user(
+                email=form.email.data or "",
+                roles=form.roles.data or (),
+                full_name=form.full_name.data or "",
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+            status = 422
+        else:
+            flash(
+                f"{user.email} is added and has been emailed a link to set a password.", "success"
+            )
+            return redirect(url_for("accounts_console.users"))
+    elif form.is_submitted():
+        status = 422
+    kind = request.args.get("kind") if request.args.get("kind") in ("staff", "vendor") else None
+    search = request.args.get("q") or None
+    return render_template(
+        "console/users.html",
+        users=queries.users(db.session(), kind=kind, search=search),
+        form=form,
+        kind=kind,
+        search=search or "",
+        now=utcnow(),
+    ), status
+
+
+def _user_page(
+    user_id: int, *, roles_form: forms.RolesForm | None = None, status: int = 200
+) -> tuple[str, int]:
+    db_session = db.session()
+    user = queries.get_member(db_session, user_id)
+    if roles_form is None:
+        roles_form = forms.RolesForm(formdata=None, roles=sorted(user.roles))
+    return render_template(
+        "console/user.html",
+        user=user,
+        roles_form=roles_form,
+        history=audit_queries.events_for(db_session, "user", user.id),
+        tokens=queries.tokens_of(db_session, user.id),
+        staff_roles=STAFF_ROLES,
+        now=utcnow(),
+    ), status
+
+
+@console.route("/users/<int:user_id>")
+@access.staff("admin")
+def user_detail(user_id: int) -> Page:
+    return _user_page(user_id)
+
+
+@console.route("/users/<int:user_id>/roles", methods=["POST"])
+@access.staff("admin")
+def set_roles(user_id: int) -> Page:
+    form = forms.RolesForm()
+    if form.validate_on_submit():
+        try:
+            services.set_staff_roles(user_id, form.roles.data or ())
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.roles.errors = [error.detail]
+        else:
+            flash("Roles saved.", "success")
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+    return _user_page(user_id, roles_form=form, status=422)
+
+
+@console.route("/users/<int:user_id>/active", methods=["POST"])
+@access.staff("admin")
+def set_active(user_id: int) -> Response:
+    active = request.form.get("active") == "true"
+    try:
+        user = services.set_user_active(user_id, active, access.require_principal())
+    except (InvalidInput, Conflict) as error:
+        flash(error.detail, "error")
+    else:
+        flash(
+            f"{user.email} {'can sign in again' if active else 'can no longer sign in'}.", "success"
+        )
+    return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+
+
+@console.route("/users/<int:user_id>/unlock", methods=["POST"])
+@access.staff("admin")
+def unlock(user_id: int) -> Response:
+    user = services.unlock_user(user_id)
+    flash(f"{user.email} may sign in again at once.", "success")
+    return redirect(url_for("accounts_console.user_detail", user_id=user_id))

@@ -1,0 +1,474 @@
+"""/api/v1: sign-up, the caller, organizations, members, invitations, users, tokens.
+
+Authenticate with a personal API token (`Authorization: Bearer <token>`),
+created on the API tokens page or with `POST /api/v1/tokens`. A vendor reaches
+only their own organization's records: anything else is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from licensing import access, db
+from licensing.access import STAFF_ROLES
+from licensing.accounts import queries, services
+from licensing.accounts.auth import auth_rate_limit
+from licensing.accounts.models import (
+    ADDRESS_LINE_MAX,
+    CITY_MAX,
+    EMAIL_MAX,
+    LEGAL_NAME_MAX,
+    PERSON_NAME_MAX,
+    POSTAL_CODE_MAX,
+    REGION_MAX,
+    TAX_ID_MAX,
+    TOKEN_NAME_MAX,
+    ApiToken,
+    OneTimeToken,
+    Organization,
+    User,
+)
+from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
+from licensing.accounts.passwords import RULE as PASSWORD_RULE
+from licensing.accounts.states import STANDING
+from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.fields import vocabulary
+from licensing.db import utcnow
+from licensing.errors import InvalidInput
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+
+blp = Blueprint(
+    "accounts_api",
+    __name__,
+    url_prefix=API_PREFIX,
+    description="Organizations, their members and invitations, staff users and API tokens.",
+)
+
+SECURED = {"security": [{"bearerAuth": []}]}
+Length = ma.validate.Length
+
+
+def _text(limit: int, *, required: bool = False, **kwargs: Any) -> ma.fields.String:
+    if required:
+        return ma.fields.String(required=True, validate=Length(min=1, max=limit), **kwargs)
+    return ma.fields.String(allow_none=True, validate=Length(max=limit), **kwargs)
+
+
+# --- schemas ---------------------------------------------------------------------
+
+
+class OrganizationInputSchema(ma.Schema):
+    legal_name = _text(
+        LEGAL_NAME_MAX, required=True, metadata={"example": "Northwind Health Software Inc."}
+    )
+    organization_type = vocabulary(ORGANIZATION_TYPES, required=True)
+    address_line1 = _text(ADDRESS_LINE_MAX, required=True, metadata={"example": "200 Harbor Way"})
+    address_line2 = _text(ADDRESS_LINE_MAX)
+    city = _text(CITY_MAX, required=True, metadata={"example": "Portland"})
+    region = _text(REGION_MAX, metadata={"example": "OR"})
+    postal_code = _text(POSTAL_CODE_MAX, metadata={"example": "97201"})
+    country = ma.fields.String(
+        required=True,
+        validate=Length(equal=2, error="Use the two-letter ISO 3166-1 code, such as US."),
+        metadata={"example": "US"},
+    )
+    billing_contact_name = _text(PERSON_NAME_MAX, required=True)
+    billing_email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
+    tax_id = _text(TAX_ID_MAX)
+
+
+class OrganizationUpdateSchema(ma.Schema):
+    """Any profile field; vendors may not change `legal_name` or `organization_type`."""
+
+    legal_name = _text(LEGAL_NAME_MAX)
+    organization_type = vocabulary(ORGANIZATION_TYPES)
+    address_line1 = _text(ADDRESS_LINE_MAX)
+    address_line2 = _text(ADDRESS_LINE_MAX)
+    city = _text(CITY_MAX)
+    region = _text(REGION_MAX)
+    postal_code = _text(POSTAL_CODE_MAX)
+    country = ma.fields.String(validate=Length(equal=2))
+    billing_contact_name = _text(PERSON_NAME_MAX)
+    billing_email = ma.fields.Email(validate=Length(max=EMAIL_MAX))
+    tax_id = _text(TAX_ID_MAX)
+
+
+class OrganizationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    legal_name = ma.fields.String()
+    organization_type = ma.fields.String()
+    address_line1 = ma.fields.String()
+    address_line2 = ma.fields.String(allow_none=True)
+    city = ma.fields.String()
+    region = ma.fields.String(allow_none=True)
+    postal_code = ma.fields.String(allow_none=True)
+    country = ma.fields.String()
+    billing_contact_name = ma.fields.String()
+    billing_email = ma.fields.String()
+    tax_id = ma.fields.String(allow_none=True)
+    standing = ma.fields.String(metadata={"enum": list(STANDING.states)})
+    good_standing = ma.fields.Method("_good_standing")
+    allowed_standing_actions = ma.fields.Method("_allowed")
+    created_at = ma.fields.DateTime()
+
+    def _good_standing(self, organization: Organization) -> bool:
+        return services.organization_in_good_standing(organization)
+
+    def _allowed(self, organization: Organization) -> list[str]:
+        return STANDING.allowed(organization.standing)
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.Integer()
+    email = ma.fields.String()
+    full_name = ma.fields.String()
+    organization_id = ma.fields.Integer(allow_none=True)
+    roles = ma.fields.Method("_roles")
+    email_verified = ma.fields.Boolean()
+    is_active = ma.fields.Boolean()
+    locked_until = ma.fields.DateTime(allow_none=True)
+    created_at = ma.fields.DateTime()
+    last_sign_in_at = ma.fields.DateTime(allow_none=True)
+
+    def _roles(self, user: User) -> list[str]:
+        return sorted(user.roles)
+
+
+class MeSchema(ma.Schema):
+    user = ma.fields.Nested(UserSchema)
+    organization = ma.fields.Nested(OrganizationSchema, allow_none=True)
+
+
+class SignUpSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
+    password = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=Length(max=PASSWORD_MAX),
+        metadata={"description": PASSWORD_RULE},
+    )
+    full_name = _text(PERSON_NAME_MAX, required=True, metadata={"example": "Alex Moreno"})
+    organization = ma.fields.Nested(OrganizationInputSchema, required=True)
+
+
+class SignUpResultSchema(ma.Schema):
+    user = ma.fields.Nested(UserSchema)
+    organization = ma.fields.Nested(OrganizationSchema)
+    next_step = ma.fields.String()
+
+
+class StandingChangeSchema(ma.Schema):
+    action = vocabulary(sorted(STANDING.actions), required=True)
+    reason = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=2000),
+        metadata={"description": "Required to suspend, close or mark as pending payment."},
+    )
+
+
+class InvitationInputSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
+
+
+class InvitationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    organization_id = ma.fields.Integer()
+    email = ma.fields.String()
+    status = ma.fields.Method(
+        "_status", metadata={"enum": ["pending", "accepted", "revoked", "expired"]}
+    )
+    invited_by = ma.fields.Method("_invited_by")
+    created_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime()
+    accepted_at = ma.fields.DateTime(attribute="used_at", allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+    def _status(self, link: OneTimeToken) -> str:
+        return link.status(utcnow())
+
+    def _invited_by(self, link: OneTimeToken) -> str | None:
+        return link.created_by.email if link.created_by else None
+
+
+class StaffUserInputSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
+    full_name = _text(PERSON_NAME_MAX, required=True)
+    roles = ma.fields.List(
+        vocabulary(STAFF_ROLES),
+        required=True,
+        validate=Length(min=1, error="Give at least one role."),
+    )
+
+
+class UserUpdateSchema(ma.Schema):
+    roles = ma.fields.List(vocabulary(STAFF_ROLES), validate=Length(min=1))
+    is_active = ma.fields.Boolean()
+
+
+class TokenInputSchema(ma.Schema):
+    name = _text(TOKEN_NAME_MAX, required=True, metadata={"example": "billing system"})
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    prefix = ma.fields.String(
+        metadata={"description": "The token's first characters, to recognise it"}
+    )
+    active = ma.fields.Boolean(attribute="is_active")
+    created_at = ma.fields.DateTime()
+    last_used_at = ma.fields.DateTime(allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
+class CreatedTokenSchema(TokenSchema):
+    token = ma.fields.String(metadata={"description": "The secret: shown this once, never again"})
+
+
+class OrganizationQuerySchema(ma.Schema):
+    standing = vocabulary(STANDING.states)
+    q = ma.fields.String(validate=Length(max=200))
+
+
+class UserQuerySchema(ma.Schema):
+    kind = vocabulary(("staff", "vendor"))
+    q = ma.fields.String(validate=Length(max=200))
+
+
+# --- sign-up and the caller -------------------------------------------------------
+
+
+@blp.route("/signups", methods=["POST"])
+@access.public
+@auth_rate_limit()
+@blp.arguments(SignUpSchema)
+@blp.response(201, SignUpResultSchema)
+@blp.alt_response(422, description="Invalid fields (e.g. `email` taken, weak `password`)")
+@blp.alt_response(429, description="Over the rate limit; see Retry-After")
+def sign_up(data: dict[str, Any]) -> dict[str, Any]:
+    """Create an organization and its first user.
+
+    The organization starts in standing `applying`; the user must confirm
+    their email address (a link is emailed) before signing in and creating
+    API tokens on the web.
+    """
+    user = services.sign_up(
+        email=data["email"],
+        password=data["password"],
+        full_name=data["full_name"],
+        organization=data["organization"],
+    )
+    return {
+        "user": user,
+        "organization": user.organization,
+        "next_step": f"Follow the link emailed to {user.email} to confirm the address.",
+    }
+
+
+@blp.route("/me")
+@access.any_user
+@blp.response(200, MeSchema)
+@blp.doc(**SECURED)
+def me() -> dict[str, Any]:
+    """The caller's user and organization."""
+    principal = access.require_principal()
+    session = db.session()
+    user = queries.get_member(session, principal.user_id, principal)
+    organization = (
+        queries.own_organization(session, principal) if principal.organization_id else None
+    )
+    return {"user": user, "organization": organization}
+
+
+# --- organizations -----------------------------------------------------------------
+
+
+@blp.route("/organizations")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.arguments(OrganizationQuerySchema, location="query")
+@blp.response(200, OrganizationSchema(many=True))
+@blp.doc(**SECURED)
+def list_organizations(query: dict[str, Any]) -> list[Organization]:
+    """Organizations: a vendor sees their own; staff see all, by standing or name."""
+    return list(
+        queries.organizations(db.session(), standing=query.get("standing"), search=query.get("q"))
+    )
+
+
+@blp.route("/organizations/<int:organization_id>")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, OrganizationSchema)
+@blp.doc(**SECURED)
+def get_organization(organization_id: int) -> Organization:
+    """One organization (404 for another organization's vendor)."""
+    return queries.get_owned(db.session(), Organization, organization_id)
+
+
+@blp.route("/organizations/<int:organization_id>", methods=["PATCH"])
+@access.allow(vendor=True, staff=("licensing",))
+@blp.arguments(OrganizationUpdateSchema)
+@blp.response(200, OrganizationSchema)
+@blp.doc(**SECURED)
+def update_organization(changes: dict[str, Any], organization_id: int) -> Organization:
+    """Change profile fields. The legal name and organization type decide the
+    license, so only licensing staff change them."""
+    return services.update_organization(organization_id, changes, access.require_principal())
+
+
+@blp.route("/organizations/<int:organization_id>/standing", methods=["POST"])
+@access.staff("licensing", "billing")
+@blp.arguments(StandingChangeSchema)
+@blp.response(200, OrganizationSchema)
+@blp.alt_response(409, description="Not allowed from the current standing; lists allowed_actions")
+@blp.doc(**SECURED)
+def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
+    """Change the organization's standing (staff); audited and emailed to its members."""
+    return services.change_organization_standing(
+        organization_id, data["action"], reason=data.get("reason")
+    )
+
+
+@blp.route("/organizations/<int:organization_id>/members")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, UserSchema(many=True))
+@blp.doc(**SECURED)
+def list_members(organization_id: int) -> list[User]:
+    """The organization's users."""
+    session = db.session()
+    organization = queries.get_owned(session, Organization, organization_id)
+    return list(queries.members(session, organization.id))
+
+
+@blp.route("/organizations/<int:organization_id>/invitations")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, InvitationSchema(many=True))
+@blp.doc(**SECURED)
+def list_invitations(organization_id: int) -> list[OneTimeToken]:
+    """Invitations to join the organization, newest first."""
+    session = db.session()
+    organization = queries.get_owned(session, Organization, organization_id)
+    return list(queries.invitations(session, organization.id))
+
+
+@blp.route("/organizations/<int:organization_id>/invitations", methods=["POST"])
+@access.vendor
+@blp.arguments(InvitationInputSchema)
+@blp.response(201, InvitationSchema)
+@blp.doc(**SECURED)
+def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToken:
+    """Invite a colleague by email; the link in the email works for 7 days."""
+    return services.invite_member(organization_id, data["email"], access.require_principal())
+
+
+@blp.route("/invitations/<int:invitation_id>")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, InvitationSchema)
+@blp.doc(**SECURED)
+def get_invitation(invitation_id: int) -> OneTimeToken:
+    return queries.get_invitation(db.session(), invitation_id)
+
+
+@blp.route("/invitations/<int:invitation_id>", methods=["DELETE"])
+@access.vendor
+@blp.response(204)
+@blp.alt_response(409, description="Already accepted, revoked or expired")
+@blp.doc(**SECURED)
+def revoke_invitation(invitation_id: int) -> None:
+    """Withdraw a pending invitation."""
+    services.revoke_invitation(invitation_id, access.require_principal())
+
+
+# --- users ---------------------------------------------------------------------------
+
+
+@blp.route("/users")
+@access.staff("admin")
+@blp.arguments(UserQuerySchema, location="query")
+@blp.response(200, UserSchema(many=True))
+@blp.doc(**SECURED)
+def list_users(query: dict[str, Any]) -> list[User]:
+    """Every account (admins)."""
+    return list(queries.users(db.session(), kind=query.get("kind"), search=query.get("q")))
+
+
+@blp.route("/users", methods=["POST"])
+@access.staff("admin")
+@blp.arguments(StaffUserInputSchema)
+@blp.response(201, UserSchema)
+@blp.doc(**SECURED)
+def create_staff_user(data: dict[str, Any]) -> User:
+    """Add a staff member (admins); they are emailed a link to choose a password."""
+    return services.create_staff_user(
+        email=data["email"], roles=data["roles"], full_name=data["full_name"]
+    )
+
+
+@blp.route("/users/<int:user_id>")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, UserSchema)
+@blp.doc(**SECURED)
+def get_user(user_id: int) -> User:
+    """A user: vendors see their colleagues; staff see everyone."""
+    return queries.get_member(db.session(), user_id)
+
+
+@blp.route("/users/<int:user_id>", methods=["PATCH"])
+@access.allow(vendor=True, staff=("admin",))
+@blp.arguments(UserUpdateSchema)
+@blp.response(200, UserSchema)
+@blp.doc(**SECURED)
+def update_user(data: dict[str, Any], user_id: int) -> User:
+    """Admins change staff roles; admins and colleagues deactivate or reactivate."""
+    principal = access.require_principal()
+    user = queries.get_member(db.session(), user_id, principal)
+    if "roles" in data:
+        if not principal.has_role("admin"):
+            raise InvalidInput.for_field("roles", "Only admins change staff roles.")
+        user = services.set_staff_roles(user_id, data["roles"])
+    if "is_active" in data:
+        user = services.set_user_active(user_id, data["is_active"], principal)
+    return user
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+
+@blp.route("/tokens")
+@access.any_user
+@blp.response(200, TokenSchema(many=True))
+@blp.doc(**SECURED)
+def list_tokens() -> list[ApiToken]:
+    """The caller's own API tokens (never their secrets)."""
+    return list(queries.tokens_of(db.session(), access.require_principal().user_id))
+
+
+@blp.route("/tokens", methods=["POST"])
+@access.any_user
+@blp.arguments(TokenInputSchema)
+@blp.response(201, CreatedTokenSchema)
+@blp.doc(**SECURED)
+def create_token(data: dict[str, Any]) -> dict[str, Any]:
+    """Create a personal token; its secret is in this response only."""
+    token, secret = services.create_api_token(access.require_principal().user_id, data["name"])
+    fields = ("id", "name", "prefix", "is_active", "created_at", "last_used_at", "revoked_at")
+    return {**{name: getattr(token, name) for name in fields}, "token": secret}
+
+
+@blp.route("/tokens/<int:token_id>")
+@access.any_user
+@blp.response(200, TokenSchema)
+@blp.doc(**SECURED)
+def get_token(token_id: int) -> ApiToken:
+    return queries.get_own_token(db.session(), token_id, access.require_principal())
+
+
+@blp.route("/tokens/<int:token_id>", methods=["DELETE"])
+@access.any_user
+@blp.response(204)
+@blp.doc(**SECURED)
+def revoke_token(token_id: int) -> None:
+    """Revoke a token: it stops working at once."""
+    services.revoke_api_token(token_id, access.require_principal())

@@ -1,0 +1,112 @@
+"""marshmallow fields the API shares: exact decimals, vocabularies, quantities, money."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+
+from licensing.money import MoneyError, format_amount, parse_decimal
+
+MAX_UNIT_NAME = 64
+MAX_QUANTITY = 10**12
+
+
+class DecimalText(ma.fields.Field):
+    """A non-negative decimal given as a string ("1250.00") or a JSON number,
+    read exactly as its decimal text; never a binary float."""
+
+    def __init__(self, *, allow_negative: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allow_negative = allow_negative
+        self.metadata.setdefault("type", "string")
+        self.metadata.setdefault("example", "120000.00")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise ma.ValidationError('Must be a decimal number such as "1250.00".')
+        try:
+            return parse_decimal(value, allow_negative=self.allow_negative)
+        except MoneyError as exc:
+            raise ma.ValidationError(f"Must be a decimal number: {exc}.") from None
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else f"{value:f}"
+
+
+class MoneyString(ma.fields.Field):
+    """An amount leaving the service: a string with the currency's minor-unit digits.
+
+    The currency is read from `currency_attribute` of the object being dumped.
+    """
+
+    def __init__(self, currency_attribute: str = "currency", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.currency_attribute = currency_attribute
+        self.metadata.setdefault("type", "string")
+        self.metadata.setdefault("example", "33800.00")
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        currency = (
+            obj.get(self.currency_attribute)
+            if isinstance(obj, Mapping)
+            else getattr(obj, self.currency_attribute)
+        )
+        return format_amount(Decimal(value), currency)
+
+
+def vocabulary(values: Iterable[str], **kwargs: Any) -> ma.fields.String:
+    """A string restricted to a vocabulary; an unknown value is a 422, never a default."""
+    allowed = tuple(values)
+    return ma.fields.String(
+        validate=ma.validate.OneOf(allowed, error="Must be one of: {choices}."),
+        metadata={"enum": list(allowed)},
+        **kwargs,
+    )
+
+
+class Quantities(ma.fields.Field):
+    """`{"end_users": 2500}`: unit names to non-negative whole numbers.
+
+    Errors are keyed by the unit, so their path reads `uses.0.quantity.end_users`.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metadata.setdefault("type", "object")
+        self.metadata.setdefault("additionalProperties", {"type": "integer", "minimum": 0})
+        self.metadata.setdefault("example", {"end_users": 2500})
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, int]:
+        if not isinstance(value, Mapping):
+            raise ma.ValidationError("Must be an object mapping unit names to whole numbers.")
+        problems: dict[str, list[str]] = {}
+        quantities: dict[str, int] = {}
+        for unit, amount in value.items():
+            if not isinstance(unit, str) or not unit.strip() or len(unit) > MAX_UNIT_NAME:
+                problems[str(unit)[:MAX_UNIT_NAME]] = [
+                    f"Unit names are 1 to {MAX_UNIT_NAME} characters."
+                ]
+                continue
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                problems[unit] = ["Must be a whole number."]
+            elif amount < 0:
+                problems[unit] = ["Must not be negative."]
+            elif amount > MAX_QUANTITY:
+                problems[unit] = [f"Must be at most {MAX_QUANTITY}."]
+            else:
+                quantities[unit] = amount
+        if problems:
+            raise ma.ValidationError(problems)
+        return quantities
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return dict(value) if value is not None else None

@@ -1,0 +1,86 @@
+"""/api/v1/outbox-messages: queued and sent email, and retrying failures (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from licensing import access, db
+from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.fields import vocabulary
+from licensing.mail import queries, services
+from licensing.mail.models import OutboxMessage
+from licensing.mail.states import OUTBOX
+
+blp = Blueprint(
+    "outbox_api",
+    __name__,
+    url_prefix=API_PREFIX,
+    description="The email outbox (admins): what was queued, sent or failed.",
+)
+
+SECURED = {"security": [{"bearerAuth": []}]}
+
+
+class OutboxQuerySchema(ma.Schema):
+    state = vocabulary(OUTBOX.states)
+    to = ma.fields.String(validate=ma.validate.Length(max=254))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+
+
+class OutboxMessageSchema(ma.Schema):
+    id = ma.fields.Integer()
+    to = ma.fields.List(ma.fields.String())
+    subject = ma.fields.String()
+    template = ma.fields.String()
+    state = ma.fields.String(metadata={"enum": list(OUTBOX.states)})
+    attempts = ma.fields.Integer()
+    next_attempt_at = ma.fields.DateTime()
+    last_error = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    sent_at = ma.fields.DateTime(allow_none=True)
+    body_text = ma.fields.String()
+
+
+class OutboxPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(OutboxMessageSchema))
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+    total = ma.fields.Integer()
+
+
+@blp.route("/outbox-messages")
+@access.staff("admin")
+@blp.arguments(OutboxQuerySchema, location="query")
+@blp.response(200, OutboxPageSchema)
+@blp.doc(**SECURED)
+def list_messages(query: dict[str, Any]) -> dict[str, Any]:
+    """Messages, newest first; filter by state or recipient."""
+    found, total = queries.messages(
+        db.session(),
+        state=query.get("state"),
+        recipient=query.get("to"),
+        page=query["page"],
+        per_page=query["per_page"],
+    )
+    return {"items": found, "page": query["page"], "per_page": query["per_page"], "total": total}
+
+
+@blp.route("/outbox-messages/<int:message_id>")
+@access.staff("admin")
+@blp.response(200, OutboxMessageSchema)
+@blp.doc(**SECURED)
+def get_message(message_id: int) -> OutboxMessage:
+    return queries.get_message(db.session(), message_id)
+
+
+@blp.route("/outbox-messages/<int:message_id>/retry", methods=["POST"])
+@access.staff("admin")
+@blp.response(200, OutboxMessageSchema)
+@blp.alt_response(409, description="Only failed messages are retried")
+@blp.doc(**SECURED)
+def retry_message(message_id: int) -> OutboxMessage:
+    """Queue a failed message again with a fresh count of attempts."""
+    return services.retry_message(message_id)

@@ -1,0 +1,87 @@
+"""Reading the audit log: filters shared by the staff page, its CSV export and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from licensing.audit.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Every field optional; dates are whole UTC days, both ends included."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor: str | None = None  # part of the actor's email (case-insensitive)
+    action: str | None = None  # an exact action, or a prefix ending in "." ("user.")
+    since: date | None = None
+    until: date | None = None
+
+    def apply(self, statement: Select[Any]) -> Select[Any]:
+        if self.entity_type:
+            statement = statement.where(AuditEvent.entity_type == self.entity_type)
+        if self.entity_id:
+            statement = statement.where(AuditEvent.entity_id == str(self.entity_id))
+        if self.actor:
+            pattern = f"%{self.actor.strip().lower()}%"
+            statement = statement.where(func.lower(AuditEvent.actor).like(pattern))
+        if self.action:
+            if self.action.endswith("."):
+                statement = statement.where(AuditEvent.action.startswith(self.action))
+            else:
+                statement = statement.where(AuditEvent.action == self.action)
+        if self.since:
+            start = datetime.combine(self.since, time.min, tzinfo=UTC)
+            statement = statement.where(AuditEvent.occurred_at >= start)
+        if self.until:
+            end = datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC)
+            statement = statement.where(AuditEvent.occurred_at < end)
+        return statement
+
+
+def page(
+    session: Session, filters: AuditFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[Sequence[AuditEvent], int]:
+    """One page of matching events, newest first, and how many match in all."""
+    statement = filters.apply(select(AuditEvent))
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    events = session.scalars(
+        statement.order_by(AuditEvent.seq.desc())
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return events, int(total)
+
+
+def iterate(session: Session, filters: AuditFilter) -> Iterator[AuditEvent]:
+    """Every matching event, oldest first, fetched in batches (for exports)."""
+    statement = filters.apply(select(AuditEvent)).order_by(AuditEvent.seq)
+    yield from session.scalars(statement.execution_options(yield_per=500))
+
+
+def events_for(
+    session: Session, entity_type: str, entity_id: str | int, *, limit: int = 100
+) -> Sequence[AuditEvent]:
+    """A record's history, newest first."""
+    return session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
+        .order_by(AuditEvent.seq.desc())
+        .limit(limit)
+    ).all()
+
+
+def vocabulary(session: Session) -> tuple[list[str], list[str]]:
+    """The entity types and actions that occur, for the filter's choices."""
+    types = session.scalars(
+        select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)
+    )
+    actions = session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    return list(types), list(actions)

@@ -1,0 +1,227 @@
+"""Appending to the audit log and verifying its hash chain.
+
+Every service that changes state calls `record()` inside its own transaction,
+so the event is committed (or rolled back) together with the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from flask import g, has_request_context, request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from licensing import access
+from licensing.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from licensing.db import utcnow
+
+HEAD_ID = 1
+SYSTEM = "system"
+ANONYMOUS = "anonymous"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise TypeError("naive datetime in an audit value")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not an audit value")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, decimals as strings, datetimes as UTC ISO 8601."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def event_hash(event: AuditEvent) -> str:
+    """The SHA-256 of the event's fields (everything but `id` and `hash` itself)."""
+    payload = {
+        "seq": event.seq,
+        "occurred_at": _json_default(event.occurred_at),
+        "actor": event.actor,
+        "actor_user_id": event.actor_user_id,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "before": event.before,
+        "after": event.after,
+        "note": event.note,
+        "request_id": event.request_id,
+        "client_ip": event.client_ip,
+        "prev_hash": event.prev_hash,
+    }
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def _current_actor() -> tuple[str, int | None]:
+    if not has_request_context():
+        return SYSTEM, None
+    principal = access.current_principal()
+    if principal is None:
+        return ANONYMOUS, None
+    return principal.email, principal.user_id
+
+
+def _lock_head(session: Session) -> AuditChainHead:
+    """The chain head, locked until the transaction ends.
+
+    A no-op UPDATE of the head row takes the lock first (a row lock on
+    PostgreSQL, the database write lock on SQLite), so a second appender waits
+    here until the first commits, then reads the new head: concurrent writers
+    take turns and cannot fork the chain.
+    """
+    locked = session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .values(seq=AuditChainHead.seq)
+        .execution_options(synchronize_session=False)
+    )
+    if locked.rowcount == 0:  # a database created without the migration's first row
+        head = AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+        return head
+    statement = (
+        select(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .execution_options(populate_existing=True)
+    )
+    return session.execute(statement).scalar_one()
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    note: str | None = None,
+    actor: str | None = None,
+    actor_user_id: int | None = None,
+) -> AuditEvent:
+    """Append one event to the audit log, in the caller's transaction.
+
+    `action` names what happened (`organization.standing_changed`),
+    `entity_type`/`entity_id` the record it happened to, `before`/`after` the
+    values that changed (JSON-serialisable; Decimal and datetimes are
+    written as strings). The actor is the request's principal (or
+    "anonymous"), or "system" outside a request; pass `actor` (and
+    `actor_user_id`) when the person acting is known another way, e.g. by
+    the one-time link they followed. The request id and client address are
+    taken from the current request.
+    """
+    if actor is None:
+        actor, actor_user_id = _current_actor()
+    head = _lock_head(session)
+    event = AuditEvent(
+        seq=head.seq + 1,
+        occurred_at=utcnow(),
+        actor=actor,
+        actor_user_id=actor_user_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=None if before is None else canonical_json(dict(before)),
+        after=None if after is None else canonical_json(dict(after)),
+        note=note,
+        request_id=g.get("request_id") if has_request_context() else None,
+        client_ip=request.remote_addr if has_request_context() else None,
+        prev_hash=head.hash,
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    head.seq = event.seq
+    head.hash = event.hash
+    session.flush()
+    return event
+
+
+def changed_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the keys whose values differ, from two snapshots of a record."""
+    keys = [key for key in after if before.get(key) != after.get(key)]
+    return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
+
+
+@dataclass
+class ChainReport:
+    """What `verify_chain` found: rows checked and each break in the chain."""
+
+    events: int = 0
+    head_seq: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute every event's hash and link, in sequence order.
+
+    Reports a row whose contents no longer match its hash (edited), a gap in
+    the sequence or a link to the wrong predecessor (deleted, inserted or
+    reordered rows), and a last row that is not the recorded chain head
+    (rows deleted from the end).
+    """
+    report = ChainReport()
+    expected_seq = 1
+    previous_hash = GENESIS_HASH
+    rows = session.execute(
+        select(AuditEvent)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000, populate_existing=True)
+    ).scalars()
+    for event in rows:
+        report.events += 1
+        if event.seq != expected_seq:
+            if event.seq > expected_seq:
+                missing = (
+                    f"seq {expected_seq}"
+                    if event.seq == expected_seq + 1
+                    else f"seq {expected_seq} to {event.seq - 1}"
+                )
+                report.problems.append(f"seq {event.seq}: {missing} missing (rows deleted)")
+            else:
+                report.problems.append(f"seq {event.seq}: out of order (rows renumbered)")
+        if event_hash(event) != event.hash:
+            report.problems.append(
+                f"seq {event.seq}: contents do not match the stored hash (row edited)"
+            )
+        if event.prev_hash != previous_hash:
+            report.problems.append(
+                f"seq {event.seq}: does not link to the event before it "
+                "(rows deleted, inserted or reordered)"
+            )
+        expected_seq = event.seq + 1
+        previous_hash = event.hash
+    head = session.get(AuditChainHead, HEAD_ID, populate_existing=True)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    report.head_seq = head_seq
+    if head_seq != expected_seq - 1 or head_hash != previous_hash:
+        report.problems.append(
+            f"the chain head records seq {head_seq} but the last event is seq "
+            f"{expected_seq - 1} (rows deleted from the end, or the head edited)"
+        )
+    return report

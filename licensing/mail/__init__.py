@@ -1,0 +1,33 @@
+"""The email outbox: queue in the transaction, deliver over SMTP with retries.
+
+`init_app` adds delivery right after each response that queued mail, when
+`SEND_MAIL_AFTER_REQUEST` is on and `SMTP_URL` is set; `licensing outbox send`
+delivers (and retries) everything due, from a scheduler.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g
+
+
+def _deliver_in_background(app: Flask) -> None:
+    from licensing.mail.services import deliver_due
+
+    with app.app_context():
+        try:
+            report = deliver_due()
+        except Exception:  # the response is already sent: log, the CLI will retry
+            app.logger.exception("outbox: delivery after the request failed")
+            return
+        if report.attempted:
+            app.logger.info("outbox: %s", report)
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _deliver_after_response(response: Response) -> Response:
+        config = current_app.config["LICENSING"]
+        if g.pop("mail_enqueued", False) and config.send_mail_after_request and config.smtp_url:
+            target = current_app._get_current_object()  # type: ignore[attr-defined]
+            response.call_on_close(lambda: _deliver_in_background(target))
+        return response

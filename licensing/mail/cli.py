@@ -1,0 +1,35 @@
+"""`licensing outbox send`: deliver queued email (from a scheduler, on any number of hosts)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from licensing.mail.services import deliver_due
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """The email outbox."""
+
+
+@outbox_group.command("send")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Send at most this many messages in this run.",
+)
+@with_appcontext
+def send(limit: int) -> None:
+    """Deliver every message that is due, retrying earlier failures.
+
+    Safe to run on several hosts at once: each message is claimed by one
+    sender. Exits 1 when the SMTP server could not be reached or refused
+    messages (they stay queued for the next run).
+    """
+    report = deliver_due(limit=limit)
+    click.echo(str(report))
+    if report.deferred or report.failed:
+        raise SystemExit(1)

@@ -1,0 +1,333 @@
+"""Queueing email with the change that causes it, and delivering it later.
+
+`enqueue()` renders the message and adds it to the outbox in the caller's
+transaction: if the change rolls back, no email goes out; if it commits, the
+email is not lost even when SMTP is down. `deliver_due()` claims due
+messages (several senders may run at once: claims use FOR UPDATE SKIP LOCKED
+on PostgreSQL), sends them over `SMTP_URL`, and retries failures with an
+exponential backoff until `MAX_ATTEMPTS`, after which a message is `failed`:
+still listed for staff, who may retry it.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, g, has_request_context
+from jinja2 import TemplateNotFound
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.audit import services as audit
+from licensing.db import utcnow
+from licensing.errors import InvalidInput, NotFound
+from licensing.mail.models import SUBJECT_MAX, OutboxMessage
+from licensing.mail.smtp import SMTPTransport, Transport
+from licensing.mail.states import OUTBOX, QUEUED
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=1)
+# A claimed message is due again after this long, should its sender die mid-send.
+CLAIM_LEASE = timedelta(minutes=5)
+CLAIM_BATCH = 50
+OFFICE_NAME = "CPT Licensing Office"
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt: 1, 2, 4 ... 60 minutes."""
+    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """A link for an email: the page's URL under `PUBLIC_URL`, built without a request."""
+    public = urlsplit(current_app.config["LICENSING"].public_url)
+    adapter = current_app.url_map.bind(
+        public.netloc, script_name=public.path or "/", url_scheme=public.scheme or "http"
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def _addresses(to: str | Sequence[str]) -> list[str]:
+    raw = [to] if isinstance(to, str) else list(to)
+    addresses: list[str] = []
+    for address in raw:
+        try:
+            normalized = validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise InvalidInput.for_field(
+                "to", f"{address!r} is not an email address: {exc}"
+            ) from None
+        if normalized not in addresses:
+            addresses.append(normalized)
+    if not addresses:
+        raise InvalidInput.for_field("to", "An email needs at least one recipient.")
+    return addresses
+
+
+def _render(template: str, context: Mapping[str, Any]) -> tuple[str, str | None]:
+    environment = current_app.jinja_env
+    values = {
+        "public_url": current_app.config["LICENSING"].public_url,
+        "office_name": OFFICE_NAME,
+        **context,
+    }
+    text = environment.get_template(f"emails/{template}.txt").render(values)
+    try:
+        html: str | None = environment.get_template(f"emails/{template}.html").render(values)
+    except TemplateNotFound:
+        html = None
+    return text, html
+
+
+def _mail_domain() -> str:
+    address = parseaddr(current_app.config["LICENSING"].mail_from)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def enqueue(
+    session: Session,
+    *,
+    to: str | Sequence[str],
+    subject: str,
+    template: str,
+    context: Mapping[str, Any],
+) -> OutboxMessage:
+    """Render `templates/emails/<template>.txt` (and `.html` when present) with
+    `context` and queue the message in the caller's transaction.
+
+    The templates also receive `public_url` and `office_name`; build links
+    with `absolute_url(endpoint, ...)`. Raises `InvalidInput` for an address
+    that is not one.
+    """
+    recipients = _addresses(to)
+    text, html = _render(template, context)
+    message = OutboxMessage(
+        recipients=json.dumps(recipients),
+        subject=" ".join(subject.split())[:SUBJECT_MAX],
+        template=template,
+        body_text=text,
+        body_html=html,
+        state=QUEUED,
+        attempts=0,
+        next_attempt_at=utcnow(),
+        message_id=make_msgid(domain=_mail_domain()),
+    )
+    session.add(message)
+    session.flush()
+    if has_request_context():  # delivered after the response, when configured
+        g.mail_enqueued = True
+    return message
+
+
+def staff_recipients(role: str) -> list[str]:
+    """Addresses of the active staff who hold `role`, for notifications.
+
+    Admins hold every role for access, but are written to only when nobody
+    holds the role itself, so that a notice never goes nowhere.
+    """
+    from licensing.accounts.models import User
+
+    staff = db.session().scalars(
+        select(User).where(
+            User.organization_id.is_(None),
+            User.is_active.is_(True),
+            User.email_verified_at.is_not(None),
+        )
+    )
+    members = list(staff)
+    holders = [user.email for user in members if role in user.roles]
+    if not holders:
+        holders = [user.email for user in members if "admin" in user.roles]
+    return sorted(holders)
+
+
+# --- delivery --------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    """What one `deliver_due` run did."""
+
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    skipped: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.deferred + self.failed
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"Nothing sent: {self.skipped}."
+        text = (
+            f"{self.sent} sent, {self.deferred} to retry later, "
+            f"{self.failed} failed after {MAX_ATTEMPTS} attempts"
+        )
+        return text + (f" (last error: {self.errors[-1]})" if self.errors else "")
+
+
+def _claim(now: datetime, limit: int) -> list[int]:
+    """Mark up to `limit` due messages as taken by this sender, and return their ids.
+
+    The claim pushes `next_attempt_at` ahead by the lease and counts the
+    attempt, in one committed UPDATE, so no other sender picks them up.
+    """
+    with db.transaction() as session:
+        due = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=now + CLAIM_LEASE, attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(claimed.scalars())
+
+
+def _load(session: Session, message_id: int) -> OutboxMessage:
+    message = session.get(OutboxMessage, message_id, populate_existing=True)
+    if message is None:
+        raise NotFound(f"No outbox message {message_id}.")
+    return message
+
+
+def _email(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = current_app.config["LICENSING"].mail_from
+    email["To"] = ", ".join(message.to)
+    email["Subject"] = message.subject
+    email["Date"] = formatdate(usegmt=True)
+    email["Message-ID"] = message.message_id or make_msgid(domain=_mail_domain())
+    email.set_content(message.body_text)
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    return email
+
+
+def _record_success(message_id: int, now: datetime) -> None:
+    with db.transaction() as session:
+        message = _load(session, message_id)
+        message.state = OUTBOX.step(message.state, "deliver")
+        message.sent_at = now
+
+
+def _record_failure(message_id: int, error: BaseException, now: datetime) -> str:
+    """Schedule a retry, or give up after MAX_ATTEMPTS; returns the new state."""
+    with db.transaction() as session:
+        message = _load(session, message_id)
+        message.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if message.attempts >= MAX_ATTEMPTS:
+            message.state = OUTBOX.step(message.state, "give_up")
+        else:
+            message.state = OUTBOX.step(message.state, "defer")
+            message.next_attempt_at = now + backoff(message.attempts)
+        return message.state
+
+
+# Errors that mean the connection itself is gone: stop this run, retry later.
+_CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)
+_SEND_ERRORS = (smtplib.SMTPException, OSError)
+
+
+def _tally(report: DeliveryReport, state: str, error: BaseException) -> None:
+    report.errors.append(f"{type(error).__name__}: {error}")
+    if state == QUEUED:
+        report.deferred += 1
+    else:
+        report.failed += 1
+
+
+def deliver_due(
+    now: datetime | None = None, *, transport: Transport | None = None, limit: int = 500
+) -> DeliveryReport:
+    """Send every message due at `now` (default: the current time), at most `limit`.
+
+    Safe to run on several hosts at once. A message the server refuses, or
+    that cannot be sent because the server is down, stays queued with its
+    attempt counted and is retried after `backoff()`; after `MAX_ATTEMPTS`
+    it becomes `failed`. Without `SMTP_URL` nothing is sent.
+    """
+    if transport is None:
+        url = current_app.config["LICENSING"].smtp_url
+        if not url:
+            return DeliveryReport(skipped="SMTP_URL is not set, so messages stay in the outbox")
+        transport = SMTPTransport.from_url(url)
+    report = DeliveryReport()
+    while report.attempted < limit:
+        moment = now or utcnow()
+        claimed = _claim(moment, min(CLAIM_BATCH, limit - report.attempted))
+        if not claimed:
+            break
+        if not _send_batch(claimed, transport, moment, report):
+            break
+    return report
+
+
+def _send_batch(
+    claimed: list[int], transport: Transport, now: datetime, report: DeliveryReport
+) -> bool:
+    """Send the claimed messages over one connection; False when the server is unreachable."""
+    pending = list(claimed)
+    try:
+        with transport.connect() as connection:
+            while pending:
+                message_id = pending[0]
+                email = _email(_load(db.session(), message_id))
+                try:
+                    connection.send(email)
+                except _CONNECTION_ERRORS:
+                    raise
+                except _SEND_ERRORS as exc:  # refused by the server: this message only
+                    pending.pop(0)
+                    _tally(report, _record_failure(message_id, exc, now), exc)
+                    continue
+                pending.pop(0)
+                _record_success(message_id, now)
+                report.sent += 1
+    except _SEND_ERRORS as exc:
+        current_app.logger.warning("outbox: SMTP server unavailable: %s", exc)
+        for message_id in pending:
+            _tally(report, _record_failure(message_id, exc, now), exc)
+        return False
+    return True
+
+
+# --- staff -----------------------------------------------------------------------
+
+
+def retry_message(message_id: int) -> OutboxMessage:
+    """Queue a failed message again, with a fresh count of attempts (staff)."""
+    with db.transaction() as session:
+        message = _load(session, message_id)
+        before = {"state": message.state, "attempts": message.attempts}
+        message.state = OUTBOX.step(message.state, "retry")
+        message.attempts = 0
+        message.next_attempt_at = utcnow()
+        audit.record(
+            session,
+            action="outbox_message.retried",
+            entity_type="outbox_message",
+            entity_id=message.id,
+            before=before,
+            after={"state": message.state, "attempts": message.attempts},
+        )
+        return message

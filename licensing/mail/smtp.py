@@ -1,0 +1,110 @@
+"""The SMTP transport, configured by one URL.
+
+    smtp://host:25                       plain SMTP
+    smtp://user:pass@host:587?starttls=true   STARTTLS, then AUTH
+    smtps://user:pass@host:465           implicit TLS
+
+User name and password are percent-decoded, so `%40` may stand for `@`.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from licensing.config import ConfigError
+
+DEFAULT_TIMEOUT = 15.0
+
+
+class Connection(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class Transport(Protocol):
+    """Opens a connection that sends messages; used by `mail.services.deliver_due`."""
+
+    def connect(self) -> AbstractContextManager[Connection]: ...
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def from_url(cls, url: str, timeout: float = DEFAULT_TIMEOUT) -> SMTPSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"}:
+            raise ConfigError(f"SMTP_URL must start with smtp:// or smtps://, not {url!r}")
+        if not parts.hostname:
+            raise ConfigError("SMTP_URL needs a host name")
+        query = parse_qs(parts.query)
+        starttls = query.get("starttls", ["false"])[0].lower() in {"1", "true", "yes", "on"}
+        implicit_tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit_tls else 587 if starttls else 25),
+            implicit_tls=implicit_tls,
+            starttls=starttls and not implicit_tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout=timeout,
+        )
+
+
+class _SMTPConnection:
+    def __init__(self, client: smtplib.SMTP) -> None:
+        self._client = client
+
+    def send(self, message: EmailMessage) -> None:
+        refused = self._client.send_message(message)
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)
+
+
+class SMTPTransport:
+    """Delivers over SMTP; a failure raises `smtplib.SMTPException` or `OSError`."""
+
+    def __init__(self, settings: SMTPSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_url(cls, url: str) -> SMTPTransport:
+        return cls(SMTPSettings.from_url(url))
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        settings = self.settings
+        context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if settings.implicit_tls:
+            client = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout, context=context
+            )
+        else:
+            client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        try:
+            client.ehlo()
+            if settings.starttls:
+                client.starttls(context=context)
+                client.ehlo()
+            if settings.username:
+                client.login(settings.username, settings.password or "")
+            yield _SMTPConnection(client)
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()

@@ -1,0 +1,77 @@
+"""The staff console's outbox: every email, its state and attempts (admins).
+
+Without `SMTP_URL` this is where queued mail can be read.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from licensing import access, db
+from licensing.errors import Conflict
+from licensing.mail import queries, services
+from licensing.mail.states import OUTBOX
+
+bp = Blueprint("mail_console", __name__, url_prefix="/console")
+
+PER_PAGE = 50
+
+
+@bp.route("/outbox")
+@access.staff("admin")
+def outbox() -> str:
+    state = request.args.get("state") if request.args.get("state") in OUTBOX.states else None
+    recipient = (request.args.get("to") or "").strip()[:254] or None
+    try:
+        page = max(int(request.args.get("page", "1")), 1)
+    except ValueError:
+        page = 1
+    session = db.session()
+    found, total = queries.messages(
+        session, state=state, recipient=recipient, page=page, per_page=PER_PAGE
+    )
+    return render_template(
+        "console/outbox.html",
+        messages=found,
+        total=total,
+        page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        counts=queries.counts(session),
+        states=OUTBOX.states,
+        state=state,
+        recipient=recipient or "",
+        smtp_configured=bool(current_app.config["LICENSING"].smtp_url),
+        max_attempts=services.MAX_ATTEMPTS,
+    )
+
+
+@bp.route("/outbox/<int:message_id>")
+@access.staff("admin")
+def outbox_message(message_id: int) -> str:
+    return render_template(
+        "console/outbox_message.html",
+        message=queries.get_message(db.session(), message_id),
+        max_attempts=services.MAX_ATTEMPTS,
+    )
+
+
+@bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
+@access.staff("admin")
+def retry(message_id: int) -> Response:
+    try:
+        services.retry_message(message_id)
+    except Conflict as error:
+        flash(error.detail, "error")
+    else:
+        flash("The message is queued again.", "success")
+    return redirect(url_for("mail_console.outbox_message", message_id=message_id))
+
+
+@bp.route("/outbox/send", methods=["POST"])
+@access.staff("admin")
+def send_now() -> Response:
+    """Deliver what is due now, rather than waiting for `licensing outbox send`."""
+    report = services.deliver_due()
+    flash(str(report), "error" if report.failed or report.skipped else "success")
+    return redirect(url_for("mail_console.outbox"))

@@ -1,0 +1,1 @@
+"""Rate cards as stored records: import, publish (immutable), select by date, quote."""

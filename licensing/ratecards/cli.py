@@ -1,0 +1,94 @@
+"""`licensing ratecards ...`: publish and inspect rate cards from the command line."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from flask.cli import with_appcontext
+
+from licensing import db, errors
+from licensing.ratecards import queries, services
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+
+
+def read_card_file(path: Path) -> Any:
+    """A card from JSON, or YAML with the same structure; decimals stay exact."""
+    content = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in {".yaml", ".yml"}:
+        # Safe loader; YAML floats would be binary, so read them as their text.
+        loader = type("CardLoader", (yaml.SafeLoader,), {})
+        loader.add_constructor(
+            "tag:yaml.org,2002:float",
+            lambda ld, node: Decimal(ld.construct_scalar(node)),
+        )
+        return yaml.load(content, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+    return json.loads(content, parse_float=Decimal)
+
+
+def _publish(path: Path) -> services.ImportResult:
+    try:
+        document = read_card_file(path)
+    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: not a readable JSON or YAML document: {exc}") from None
+    try:
+        return services.import_card(document, published_by="cli")
+    except errors.InvalidInput as invalid:
+        lines = [f"{path}: {invalid.detail}"]
+        for field_path, messages in invalid.errors.items():
+            lines.extend(f"  {field_path}: {message}" for message in messages)
+        raise click.ClickException("\n".join(lines)) from None
+    except errors.Conflict as conflict:
+        raise click.ClickException(f"{path}: {conflict.detail}") from None
+
+
+@click.group("ratecards")
+def ratecards_group() -> None:
+    """Publish and list rate cards."""
+
+
+@ratecards_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_command(file: Path) -> None:
+    """Validate and publish the rate card in FILE (JSON or YAML).
+
+    Nothing is stored when the card is invalid: every problem is listed.
+    Importing a version that exists with identical content changes nothing; with
+    different content it is refused.
+    """
+    result = _publish(file)
+    verb = "Published" if result.created else "Already published, unchanged:"
+    click.echo(f"{verb} rate card {result.version}.")
+
+
+@ratecards_group.command("list")
+@with_appcontext
+def list_command() -> None:
+    """Published cards, newest period first."""
+    cards = queries.all_cards(db.session())
+    if not cards:
+        click.echo("No rate cards are published.")
+    for card in cards:
+        click.echo(
+            f"{card.version:<12} {card.effective_from} to {card.effective_to}  "
+            f"{card.currency}  {card.title}"
+        )
+
+
+def load_samples() -> str:
+    """`licensing setup`: publish the shipped sample cards (idempotent)."""
+    results = [_publish(path) for path in sorted(SAMPLES_DIR.glob("*.json"))]
+    created = [r.version for r in results if r.created]
+    kept = [r.version for r in results if not r.created]
+    parts = []
+    if created:
+        parts.append("published " + ", ".join(created))
+    if kept:
+        parts.append("already published " + ", ".join(kept))
+    return "; ".join(parts) or "no sample cards shipped"

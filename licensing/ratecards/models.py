@@ -1,0 +1,42 @@
+"""A published rate card: its canonical document, never changed once stored."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, String, Text, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from licensing.db import Base, UTCDateTime, utcnow
+
+
+class PublishedCardChanged(RuntimeError):
+    """Raised when code tries to update or delete a published rate card."""
+
+
+class RateCardRecord(Base):
+    __tablename__ = "rate_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    currency: Mapped[str] = mapped_column(String(3))
+    effective_from: Mapped[date] = mapped_column(Date, index=True)
+    effective_to: Mapped[date] = mapped_column(Date)
+    # The canonical JSON document (sorted keys, decimals as strings): the card
+    # itself, from which the pricing core rebuilds it; `digest` is its SHA-256.
+    document: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(320))
+
+
+@event.listens_for(RateCardRecord, "before_update")
+def _refuse_update(_mapper: Any, _connection: Any, target: RateCardRecord) -> None:
+    raise PublishedCardChanged(f"rate card {target.version} is published and cannot change")
+
+
+@event.listens_for(RateCardRecord, "before_delete")
+def _refuse_delete(_mapper: Any, _connection: Any, target: RateCardRecord) -> None:
+    raise PublishedCardChanged(f"rate card {target.version} is published and cannot be deleted")

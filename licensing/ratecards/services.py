@@ -1,0 +1,126 @@
+"""Use cases for rate cards: import (publish) and quote.
+
+A card is validated whole by the pricing core before anything is stored;
+re-importing a version with identical content is a no-op, with different content
+it is refused, because a published card never changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from licensing import db, errors
+from licensing.audit.services import record as audit
+from licensing.pricing import (
+    Quote,
+    QuoteInputError,
+    QuoteRequest,
+    RateCard,
+    RateCardInvalid,
+    content_digest,
+    parse_rate_card,
+    price,
+)
+from licensing.ratecards import queries
+from licensing.ratecards.models import RateCardRecord
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    version: str
+    created: bool
+
+    @property
+    def status(self) -> str:
+        return "created" if self.created else "unchanged"
+
+
+def validate(document: Mapping[str, Any]) -> RateCard:
+    """The card as the pricing core reads it, or `InvalidInput` listing every problem."""
+    if not isinstance(document, Mapping):
+        raise errors.InvalidInput(
+            "A rate card is a JSON object.", {"_body": ["A rate card is a JSON object."]}
+        )
+    try:
+        return parse_rate_card(document)
+    except RateCardInvalid as invalid:
+        count = len(invalid.problems)
+        raise errors.InvalidInput(
+            f"The rate card has {count} problem{'s' if count != 1 else ''}; nothing was stored.",
+            invalid.errors,
+        ) from None
+
+
+def canonical_json(card: RateCard) -> str:
+    return json.dumps(card.to_document(), sort_keys=True, separators=(",", ":"))
+
+
+def import_card(document: Mapping[str, Any], *, published_by: str) -> ImportResult:
+    """Publish a card; a no-op for an identical re-import, a conflict for a changed one."""
+    card = validate(document)
+    digest = content_digest(card)
+    with db.transaction() as session:
+        existing = queries.by_version(session, card.version)
+        if existing is not None:
+            if existing.digest == digest:
+                return ImportResult(card.version, created=False)
+            raise errors.Conflict(
+                f"Rate card {card.version} is already published with different content; "
+                "a published card never changes. Publish the changes under a new version."
+            )
+        stored = RateCardRecord(
+            version=card.version,
+            title=card.title,
+            currency=card.currency,
+            effective_from=card.effective_from,
+            effective_to=card.effective_to,
+            document=canonical_json(card),
+            digest=digest,
+            published_by=published_by,
+        )
+        session.add(stored)
+        session.flush()
+        audit(
+            session,
+            action="rate_card.published",
+            entity_type="rate_card",
+            entity_id=card.version,
+            before=None,
+            after={
+                "version": card.version,
+                "title": card.title,
+                "currency": card.currency,
+                "effective_from": card.effective_from.isoformat(),
+                "effective_to": card.effective_to.isoformat(),
+                "digest": digest,
+                "rules": len(card.rules),
+                "adjustments": len(card.adjustments),
+            },
+        )
+    return ImportResult(card.version, created=True)
+
+
+def quote(request: QuoteRequest) -> Quote:
+    """Price a request with the card it names, or the card in effect on its start date."""
+    session = db.session()
+    if request.rate_card is not None:
+        stored = queries.by_version(session, request.rate_card)
+        if stored is None:
+            raise errors.InvalidInput.for_field(
+                "rate_card", f"There is no published rate card {request.rate_card!r}."
+            )
+    else:
+        stored = queries.in_effect(session, request.term.start)
+        if stored is None:
+            raise errors.InvalidInput.for_field(
+                "term.start",
+                f"No rate card is in effect on {request.term.start.isoformat()}; "
+                "name one with rate_card.",
+            )
+    try:
+        return price(queries.domain_card(stored), request)
+    except QuoteInputError as invalid:
+        raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None

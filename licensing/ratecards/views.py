@@ -1,0 +1,110 @@
+"""Staff pages: published rate cards in plain words, differences between versions,
+and publishing a card from a file (admins)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from werkzeug.wrappers import Response
+
+from licensing import access, db, errors
+from licensing.pricing import describe_condition, describe_rule, diff_cards
+from licensing.ratecards import queries, services
+
+bp = Blueprint("ratecards_console", __name__, url_prefix="/console/rate-cards")
+
+STAFF = ("licensing", "billing", "admin")
+MAX_CARD_BYTES = 1_000_000
+
+
+class PublishForm(FlaskForm):
+    card = FileField("Rate card file (JSON)", validators=[FileRequired("Choose a JSON file.")])
+
+
+@bp.route("/")
+@access.staff(*STAFF)
+def index() -> str:
+    cards = queries.all_cards(db.session())
+    return render_template("ratecards/list.html", cards=cards, form=PublishForm(), problems={})
+
+
+@bp.route("/", methods=["POST"])
+@access.staff("admin")
+def publish() -> Response | tuple[str, int]:
+    form = PublishForm()
+    problems: dict[str, list[str]] = {}
+    if form.validate_on_submit():
+        raw = form.card.data.read(MAX_CARD_BYTES + 1)
+        try:
+            if len(raw) > MAX_CARD_BYTES:
+                raise errors.InvalidInput.for_field("_body", "The file is larger than 1 MB.")
+            try:
+                document = json.loads(raw.decode("utf-8"), parse_float=Decimal)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise errors.InvalidInput.for_field("_body", f"Not valid JSON: {exc}") from None
+            result = services.import_card(document, published_by=access.require_principal().email)
+        except errors.InvalidInput as invalid:
+            problems = invalid.errors
+            form.card.errors = [invalid.detail]
+        except errors.Conflict as conflict:
+            form.card.errors = [conflict.detail]
+        else:
+            if result.created:
+                flash(f"Rate card {result.version} published.", "success")
+            else:
+                flash(
+                    f"Rate card {result.version} was already published with this content.", "info"
+                )
+            return redirect(url_for(".detail", version=result.version))
+    cards = queries.all_cards(db.session())
+    return render_template("ratecards/list.html", cards=cards, form=form, problems=problems), 422
+
+
+@bp.route("/<string:version>")
+@access.staff(*STAFF)
+def detail(version: str) -> str:
+    stored = queries.get(db.session(), version)
+    card = queries.domain_card(stored)
+    rules = [
+        {
+            "rule": rule,
+            "applies_to": describe_condition(rule.when),
+            "terms": describe_rule(rule, card.currency),
+        }
+        for rule in card.rules
+    ]
+    adjustments = [
+        {"adjustment": a, "applies_to": describe_condition(a.when)} for a in card.adjustments
+    ]
+    others = [c for c in queries.all_cards(db.session()) if c.version != version]
+    return render_template(
+        "ratecards/detail.html",
+        stored=stored,
+        card=card,
+        rules=rules,
+        adjustments=adjustments,
+        others=others,
+        document=json.dumps(json.loads(stored.document), indent=2, sort_keys=True),
+    )
+
+
+@bp.route("/compare")
+@access.staff(*STAFF)
+def compare() -> str:
+    session = db.session()
+    old_version = request.args.get("old", "")
+    new_version = request.args.get("new", "")
+    old = queries.get(session, old_version)
+    new = queries.get(session, new_version)
+    changes = diff_cards(queries.domain_card(old), queries.domain_card(new))
+    return render_template(
+        "ratecards/compare.html",
+        old=old,
+        new=new,
+        changes=changes,
+        cards=queries.all_cards(session),
+    )

@@ -1,0 +1,84 @@
+"""The vendor portal's home: the organization, its standing, and what waits on whom.
+
+Features add to the "what is waiting on whom" list by registering a provider:
+
+    from licensing.web.portal import WaitingItem, waiting_provider
+
+    @waiting_provider
+    def _applications(session, principal, organization):
+        yield WaitingItem("Application A-12 needs more information", waiting_on="you",
+                          url=url_for(...), since=application.returned_at)
+
+A provider is called with the request's session, the vendor's principal and
+their organization, and yields `WaitingItem`s; the dashboard lists them all,
+those waiting on the vendor first, oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, render_template
+from sqlalchemy.orm import Session
+
+from licensing import access, db
+from licensing.access import Principal
+from licensing.accounts import queries, services
+from licensing.accounts.models import Organization
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+YOU = "you"
+
+
+@dataclass(frozen=True)
+class WaitingItem:
+    """One thing that is waiting, and on whom ("you", "the licensing office", ...)."""
+
+    title: str
+    waiting_on: str
+    detail: str = ""
+    url: str | None = None
+    since: datetime | None = None
+
+
+WaitingProvider = Callable[[Session, Principal, Organization], Iterable[WaitingItem]]
+_PROVIDERS: list[WaitingProvider] = []
+
+
+def waiting_provider(provider: WaitingProvider) -> WaitingProvider:
+    """Register a source of dashboard items (see the module's docstring)."""
+    if provider not in _PROVIDERS:
+        _PROVIDERS.append(provider)
+    return provider
+
+
+def _order(item: WaitingItem) -> tuple[bool, float]:
+    return (item.waiting_on != YOU, item.since.timestamp() if item.since else float("inf"))
+
+
+def waiting_items(
+    session: Session, principal: Principal, organization: Organization
+) -> list[WaitingItem]:
+    """Every provider's items: those waiting on the vendor first, then oldest first."""
+    items = [item for provider in _PROVIDERS for item in provider(session, principal, organization)]
+    return sorted(items, key=_order)
+
+
+@bp.route("/")
+@access.vendor
+def dashboard() -> str:
+    """The vendor's home after signing in."""
+    principal = access.require_principal()
+    session = db.session()
+    organization = queries.own_organization(session, principal)
+    return render_template(
+        "portal/dashboard.html",
+        organization=organization,
+        good_standing=services.organization_in_good_standing(organization),
+        block_reason=services.standing_block_reason(organization),
+        members=[user for user in queries.members(session, organization.id) if user.is_active],
+        waiting=waiting_items(session, principal, organization),
+    )

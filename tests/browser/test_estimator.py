@@ -1,0 +1,68 @@
+"""A vendor estimates a price in Chromium, without an account and without JavaScript."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from licensing.ratecards import cli as ratecards_cli
+from tests.support.servers import LiveServer
+
+
+@pytest.fixture
+def cards(live_server: LiveServer) -> None:
+    with live_server.app.app_context():
+        ratecards_cli.load_samples()
+
+
+@pytest.fixture
+def browser_config_changes() -> dict[str, Any]:
+    return {"quote_rate_limit": "off"}
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A tab with JavaScript switched off: the estimator must not need it."""
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_a_vendor_estimates_two_uses_and_reads_the_working(page: Any, cards: None) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Estimate your price").click()
+    page.get_by_label("Your organization is").select_option("commercial")
+    page.get_by_label("License term starts").fill("2027-01-01")
+    page.get_by_label("License term ends").fill("2027-12-31")
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("saas")
+    page.locator("#uses-0-user_type").select_option("provider")
+    page.locator("#uses-0-quantity-end_users").fill("2500")
+    page.locator("#uses-0-description").fill("Claims scrubber")
+    page.get_by_role("button", name="Add another use").click()
+    # The first row kept what was typed; the second is new.
+    assert page.locator("#uses-0-quantity-end_users").input_value() == "2500"
+    page.locator("#uses-1-use").select_option("development")
+    page.locator("#uses-1-product_type").select_option("software")
+    page.get_by_role("button", name="Estimate the price").click()
+
+    heading = page.get_by_role("heading", name="Estimated total")
+    assert heading.inner_text() == "Estimated total: 36,300.00 USD"  # 33800.00 + 2500.00
+    table = page.locator("table").inner_text()
+    assert "distribution-software" in table
+    assert "100 x 18.50 + 900 x 15.50 + 1500 x 12.00 = 33800.00" in table
+
+
+def test_a_use_missing_its_quantity_is_explained_beside_the_field(page: Any, cards: None) -> None:
+    page.goto("/estimate")
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("software")
+    page.locator("#term_start").fill("2027-01-01")
+    page.locator("#term_end").fill("2027-12-31")
+    page.get_by_role("button", name="Estimate the price").click()
+    error = page.locator("#uses-0-quantity-end_users-error")
+    assert "end_users" in error.inner_text()
+    assert page.locator("#uses-0-quantity-end_users").get_attribute("aria-invalid") == "true"

@@ -1,0 +1,81 @@
+"""The public price estimator page (no JavaScript needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask.testing import FlaskClient
+
+
+def estimate(client: FlaskClient, **params: Any) -> str:
+    query = {
+        "organization_type": "commercial",
+        "term_start": "2027-01-01",
+        "term_end": "2027-12-31",
+        "rate_card": "",
+        "uses-0-use": "distribution",
+        "uses-0-product_type": "saas",
+        "uses-0-user_type": "provider",
+        "uses-0-quantity-end_users": "2500",
+        "uses-0-description": "Claims scrubber",
+    }
+    query.update(params)
+    response = client.get("/estimate?" + urlencode(query))
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_the_empty_estimator_offers_the_next_card_period(
+    client: FlaskClient, example_card: str
+) -> None:
+    page = client.get("/estimate").get_data(as_text=True)
+    assert "Estimate your license price" in page
+    assert 'value="2027-01-01"' in page
+    assert 'name="uses-0-quantity-end_users"' in page
+
+
+def test_an_estimate_shows_the_total_and_its_working(
+    client: FlaskClient, example_card: str
+) -> None:
+    page = estimate(client)
+    assert "Estimated total: 33,800.00 USD" in page
+    assert "100 x 18.50 + 900 x 15.50 + 1500 x 12.00 = 33800.00" in page
+
+
+def test_a_missing_quantity_is_shown_beside_its_field(
+    client: FlaskClient, example_card: str
+) -> None:
+    page = estimate(client, **{"uses-0-quantity-end_users": ""})
+    assert "Estimated total" not in page
+    assert 'id="uses-0-quantity-end_users-error"' in page
+
+
+def test_adding_a_use_adds_a_row_and_keeps_what_was_typed(
+    client: FlaskClient, example_card: str
+) -> None:
+    page = estimate(client, add_use="1")
+    assert "Use 2" in page
+    assert 'value="2500"' in page
+    assert "Estimated total" not in page
+
+
+def test_removing_a_use_renumbers_the_rest(client: FlaskClient, example_card: str) -> None:
+    page = estimate(
+        client,
+        **{
+            "uses-1-use": "development",
+            "uses-1-product_type": "software",
+            "uses-1-user_type": "provider",
+            "remove-0": "1",
+        },
+    )
+    assert "Use 2" not in page
+    assert 'name="uses-0-use"' in page
+
+
+def test_a_bad_revenue_is_a_field_message_not_an_error_page(
+    client: FlaskClient, example_card: str
+) -> None:
+    page = estimate(client, **{"uses-0-revenue": "a lot"})
+    assert "Enter an amount such as 120000.00" in page

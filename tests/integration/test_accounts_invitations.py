@@ -1,0 +1,176 @@
+"""Vendors invite colleagues by email; invitees join with their own password."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services
+from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
+from licensing.db import utcnow
+from licensing.mail.models import OutboxMessage
+from tests.support.factories import DEFAULT_PASSWORD, bearer
+
+COLLEAGUE = "priya@northwind.example"
+PASSWORD = "silver-canyon-harvest-31"
+
+
+def _invitation_link(address: str) -> str:
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    assert message.to == [address]
+    found = re.search(r"http://testserver(/invitations/\S+)", message.body_text)
+    assert found, message.body_text
+    return found.group(1)
+
+
+def test_a_colleague_accepts_an_invitation_and_joins_the_organization_signed_in(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    inviter = signed_in(app.test_client(), vendor)
+    response = inviter.post("/organization/invitations", data={"email": COLLEAGUE})
+    assert response.status_code == 302
+    link = _invitation_link(COLLEAGUE)
+    assert (
+        vendor.full_name
+        in db.session()
+        .scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
+        .first()
+        .body_text
+    )  # type: ignore[union-attr]
+
+    invitee = app.test_client()
+    form = invitee.get(link)
+    assert form.status_code == 200
+    assert COLLEAGUE in form.get_data(as_text=True)
+    joined = invitee.post(
+        link, data={"full_name": "Priya Raman", "password": PASSWORD, "confirm": PASSWORD}
+    )
+    assert joined.status_code == 302
+    assert joined.headers["Location"].endswith("/portal/")
+    assert invitee.get("/portal/").status_code == 200
+
+    user = db.session().scalars(select(User).where(User.email == COLLEAGUE)).one()
+    assert user.organization_id == vendor.organization_id
+    assert user.email_verified_at is not None
+    actions = [event.action for event in db.session().scalars(select(AuditEvent))]
+    assert {"invitation.created", "user.created", "invitation.accepted"} <= set(actions)
+    members = inviter.get("/organization").get_data(as_text=True)
+    assert "Priya Raman" in members
+
+
+def test_an_invitation_link_works_once(app: Flask, vendor: User) -> None:
+    services.invite_member(vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor))
+    link = _invitation_link(COLLEAGUE)
+    client = app.test_client()
+    client.post(link, data={"full_name": "Priya Raman", "password": PASSWORD, "confirm": PASSWORD})
+    again = app.test_client().get(link)
+    assert again.status_code == 400
+    assert "already been used" in again.get_data(as_text=True)
+
+
+def test_an_invitation_expires_after_seven_days(app: Flask, vendor: User) -> None:
+    services.invite_member(vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor))
+    link = _invitation_link(COLLEAGUE)
+    with time_machine.travel(utcnow() + timedelta(days=7, minutes=1), tick=False):
+        response = app.test_client().get(link)
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+
+
+def test_a_withdrawn_invitation_no_longer_works(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    link = services.invite_member(
+        vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor)
+    )
+    url = _invitation_link(COLLEAGUE)
+    client = signed_in(app.test_client(), vendor)
+    assert client.post(f"/organization/invitations/{link.id}/revoke").status_code == 302
+    response = app.test_client().get(url)
+    assert response.status_code == 400
+    assert "withdrawn" in response.get_data(as_text=True)
+
+
+def test_inviting_an_address_that_has_an_account_is_refused(
+    app: Flask, vendor: User, other_vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    response = client.post("/organization/invitations", data={"email": other_vendor.email})
+    assert response.status_code == 422
+    assert "already has an account" in response.get_data(as_text=True)
+
+
+def test_inviting_the_same_address_again_replaces_the_pending_invitation(
+    client: FlaskClient, vendor: User
+) -> None:
+    headers = bearer(vendor)
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    first = client.post(url, json={"email": COLLEAGUE}, headers=headers).get_json()
+    second = client.post(url, json={"email": COLLEAGUE}, headers=headers).get_json()
+    listed = {item["id"]: item["status"] for item in client.get(url, headers=headers).get_json()}
+    assert listed == {first["id"]: "revoked", second["id"]: "pending"}
+    assert second["invited_by"] == vendor.email
+
+
+def test_a_weak_password_on_acceptance_is_explained_and_nothing_is_created(
+    app: Flask, vendor: User
+) -> None:
+    services.invite_member(vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor))
+    link = _invitation_link(COLLEAGUE)
+    response = app.test_client().post(
+        link,
+        data={"full_name": "Priya Raman", "password": "qwertyuiop12", "confirm": "qwertyuiop12"},
+    )
+    assert response.status_code == 422
+    assert 'id="password-error"' in response.get_data(as_text=True)
+    assert db.session().scalars(select(User).where(User.email == COLLEAGUE)).first() is None
+    assert app.test_client().get(link).status_code == 200
+
+
+def test_revoking_an_accepted_invitation_is_a_409(client: FlaskClient, vendor: User) -> None:
+    link = services.invite_member(
+        vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor)
+    )
+    services.accept_invitation(
+        _invitation_link(COLLEAGUE).rsplit("/", 1)[-1], full_name="Priya Raman", password=PASSWORD
+    )
+    response = client.delete(f"/api/v1/invitations/{link.id}", headers=bearer(vendor))
+    assert response.status_code == 409
+    assert "accepted" in response.get_json()["detail"]
+
+
+def test_a_vendor_removes_a_colleagues_access_but_not_their_own(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    from tests.support import factories
+
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    client = signed_in(app.test_client(), vendor)
+    assert client.post(f"/organization/members/{colleague.id}/deactivate").status_code == 302
+    refreshed = db.session().get(User, colleague.id, populate_existing=True)
+    assert refreshed is not None
+    assert refreshed.is_active is False
+    response = app.test_client().post(
+        "/sign-in", data={"email": colleague.email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 403
+    own = client.patch(
+        f"/api/v1/users/{vendor.id}", json={"is_active": False}, headers=bearer(vendor)
+    )
+    assert own.status_code == 422
+
+
+def test_members_are_listed_through_the_api(client: FlaskClient, vendor: User) -> None:
+    response = client.get(
+        f"/api/v1/organizations/{vendor.organization_id}/members", headers=bearer(vendor)
+    )
+    assert [member["email"] for member in response.get_json()] == [vendor.email]

@@ -1,0 +1,324 @@
+"""Organization profiles and standing: pages, API, state machine, audit and notices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services
+from licensing.accounts.models import Organization, User
+from licensing.audit.models import AuditEvent
+from licensing.errors import Conflict, IllegalTransition, InvalidInput
+from licensing.mail.models import OutboxMessage
+from tests.support import factories
+from tests.support.factories import bearer
+
+PROBLEM = "application/problem+json"
+
+
+def _organization(user: User) -> Organization:
+    found = db.session().get(Organization, user.organization_id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def _events(action: str) -> list[AuditEvent]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+        )
+    )
+
+
+# --- standing: the service ------------------------------------------------------------
+
+
+def test_each_allowed_standing_step_moves_the_organization_and_is_audited(
+    app: Flask, vendor: User
+) -> None:
+    organization = _organization(vendor)
+    session = db.session()
+    steps = [
+        ("mark_pending_payment", "pending_payment"),
+        ("payment_received", "active"),
+        ("suspend", "suspended"),
+        ("reinstate", "active"),
+        ("close", "closed"),
+    ]
+    for action, expected in steps:
+        before = organization.standing
+        services.change_standing(session, organization, action, reason=f"because {action}")
+        assert organization.standing == expected
+        event = _events("organization.standing_changed")[-1]
+        assert event.before_data == {"standing": before}
+        assert event.after_data == {"standing": expected}
+        assert event.note == f"because {action}"
+    session.commit()
+
+
+def test_an_illegal_standing_step_is_refused_naming_the_allowed_ones(
+    app: Flask, vendor: User
+) -> None:
+    organization = _organization(vendor)
+    with pytest.raises(IllegalTransition) as refused:
+        services.change_standing(db.session(), organization, "payment_received", reason=None)
+    assert refused.value.allowed == ["close", "mark_pending_payment", "suspend"]
+    assert organization.standing == "active"
+
+
+@pytest.mark.parametrize("action", ["suspend", "close", "mark_pending_payment"])
+def test_serious_standing_changes_need_a_reason(app: Flask, vendor: User, action: str) -> None:
+    organization = _organization(vendor)
+    with pytest.raises(InvalidInput) as refused:
+        services.change_standing(db.session(), organization, action, reason="  ")
+    assert "reason" in refused.value.errors
+    db.session().rollback()
+    assert _organization(vendor).standing == "active"
+
+
+def test_a_standing_change_emails_the_members_and_billing_contact(app: Flask, vendor: User) -> None:
+    organization = _organization(vendor)
+    services.change_standing(db.session(), organization, "suspend", reason="Unpaid since May")
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    assert set(message.to) == {vendor.email, organization.billing_email}
+    assert "suspended" in message.subject
+    assert "Unpaid since May" in message.body_text
+
+
+@pytest.mark.parametrize(
+    ("standing", "good", "phrase"),
+    [
+        ("applying", True, None),
+        ("active", True, None),
+        ("pending_payment", False, "overdue invoice"),
+        ("suspended", False, "suspended"),
+        ("closed", False, "closed"),
+    ],
+)
+def test_good_standing_and_the_reason_an_organization_is_blocked(
+    app: Flask, standing: str, good: bool, phrase: str | None
+) -> None:
+    organization = factories.make_organization(db.session(), standing=standing)
+    assert services.organization_in_good_standing(organization) is good
+    reason = services.standing_block_reason(organization)
+    if good:
+        assert reason is None
+        services.ensure_good_standing(organization)
+    else:
+        assert reason is not None
+        assert phrase in reason
+        assert organization.legal_name in reason
+        with pytest.raises(Conflict, match=phrase):
+            services.ensure_good_standing(organization)
+
+
+# --- standing: the console and the API ---------------------------------------------------
+
+
+def test_licensing_staff_change_the_standing_on_the_console_with_a_reason(
+    app: Flask, vendor: User, licensing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/organizations/{vendor.organization_id}"
+    page = client.get(url).get_data(as_text=True)
+    assert '<option value="suspend">' in page
+    response = client.post(f"{url}/standing", data={"action": "suspend", "reason": "Audit pending"})
+    assert response.status_code == 302
+    assert _organization(vendor).standing == "suspended"
+    event = _events("organization.standing_changed")[-1]
+    assert event.actor == licensing_staff.email
+    assert event.actor_user_id == licensing_staff.id
+    assert event.note == "Audit pending"
+    assert event.request_id
+    assert event.client_ip == "127.0.0.1"
+    history = client.get(url).get_data(as_text=True)
+    assert "Audit pending" in history
+
+
+def test_the_console_explains_a_missing_reason_beside_the_field(
+    app: Flask, vendor: User, billing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), billing_staff)
+    response = client.post(
+        f"/console/organizations/{vendor.organization_id}/standing",
+        data={"action": "mark_pending_payment", "reason": ""},
+    )
+    assert response.status_code == 422
+    assert 'id="reason-error"' in response.get_data(as_text=True)
+    assert _organization(vendor).standing == "active"
+
+
+def test_the_api_changes_standing_and_answers_409_for_an_illegal_step(
+    client: FlaskClient, vendor: User, billing_staff: User
+) -> None:
+    headers = bearer(billing_staff)
+    url = f"/api/v1/organizations/{vendor.organization_id}/standing"
+    done = client.post(
+        url, json={"action": "mark_pending_payment", "reason": "INV overdue"}, headers=headers
+    )
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["standing"] == "pending_payment"
+    assert done.get_json()["good_standing"] is False
+    illegal = client.post(url, json={"action": "activate"}, headers=headers)
+    assert illegal.status_code == 409
+    assert illegal.mimetype == PROBLEM
+    body = illegal.get_json()
+    assert body["state"] == "pending_payment"
+    assert body["allowed_actions"] == ["close", "payment_received", "suspend"]
+    unknown = client.post(url, json={"action": "promote"}, headers=headers)
+    assert unknown.status_code == 422
+    assert "action" in unknown.get_json()["errors"]
+
+
+def test_vendors_cannot_change_standing(client: FlaskClient, vendor: User) -> None:
+    response = client.post(
+        f"/api/v1/organizations/{vendor.organization_id}/standing",
+        json={"action": "suspend", "reason": "x"},
+        headers=bearer(vendor),
+    )
+    assert response.status_code == 403
+    assert _organization(vendor).standing == "active"
+
+
+def test_staff_list_organizations_by_standing(
+    client: FlaskClient, licensing_staff: User, app: Flask
+) -> None:
+    suspended = factories.make_organization(db.session(), standing="suspended")
+    factories.make_organization(db.session(), standing="active")
+    response = client.get(
+        "/api/v1/organizations",
+        query_string={"standing": "suspended"},
+        headers=bearer(licensing_staff),
+    )
+    assert [item["id"] for item in response.get_json()] == [suspended.id]
+    page = signed_in_page(app, licensing_staff, "/console/organizations?standing=suspended")
+    assert suspended.legal_name in page
+
+
+def signed_in_page(app: Flask, user: User, path: str) -> str:
+    client = app.test_client()
+    client.post("/sign-in", data={"email": user.email, "password": factories.DEFAULT_PASSWORD})
+    response = client.get(path)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+# --- profiles ---------------------------------------------------------------------------
+
+
+def test_a_vendor_updates_the_address_and_only_the_changes_are_audited(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    organization = _organization(vendor)
+    form = {
+        name: getattr(organization, name) or ""
+        for name in (
+            "address_line1",
+            "address_line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "billing_contact_name",
+            "billing_email",
+            "tax_id",
+        )
+    }
+    form["city"] = "Salem"
+    response = client.post("/organization/profile", data=form)
+    assert response.status_code == 302
+    assert _organization(vendor).city == "Salem"
+    event = _events("organization.updated")[-1]
+    assert event.before_data == {"city": "Portland"}
+    assert event.after_data == {"city": "Salem"}
+
+
+def test_a_vendor_may_not_change_the_legal_name_or_type(client: FlaskClient, vendor: User) -> None:
+    response = client.patch(
+        f"/api/v1/organizations/{vendor.organization_id}",
+        json={"legal_name": "Renamed Corp", "organization_type": "nonprofit"},
+        headers=bearer(vendor),
+    )
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert set(errors) == {"legal_name", "organization_type"}
+    assert _organization(vendor).organization_type == "commercial"
+
+
+def test_licensing_staff_correct_the_legal_name(
+    client: FlaskClient, vendor: User, licensing_staff: User
+) -> None:
+    response = client.patch(
+        f"/api/v1/organizations/{vendor.organization_id}",
+        json={"legal_name": "Northwind Health Software LLC", "organization_type": "nonprofit"},
+        headers=bearer(licensing_staff),
+    )
+    assert response.status_code == 200
+    assert response.get_json()["organization_type"] == "nonprofit"
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"country": "ZZ"}, "country"),
+        ({"billing_email": "nope"}, "billing_email"),
+        ({"city": "C" * 101}, "city"),
+        ({"city": ""}, "city"),
+        ({"organization_type": "guild"}, "organization_type"),
+    ],
+)
+def test_bad_profile_changes_are_422_and_change_nothing(
+    client: FlaskClient, vendor: User, change: dict[str, str], path: str
+) -> None:
+    before = _organization(vendor).snapshot()
+    response = client.patch(
+        f"/api/v1/organizations/{vendor.organization_id}", json=change, headers=bearer(vendor)
+    )
+    assert response.status_code == 422
+    assert path in response.get_json()["errors"]
+    assert _organization(vendor).snapshot() == before
+
+
+def test_the_dashboard_shows_the_standing_and_what_waits_on_the_vendor(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    services.change_standing(
+        db.session(), _organization(vendor), "mark_pending_payment", reason="INV overdue"
+    )
+    db.session().commit()
+    page = signed_in(app.test_client(), vendor).get("/portal/").get_data(as_text=True)
+    assert "pending payment" in page
+    assert "An overdue invoice is holding up new applications" in page
+    assert "What is waiting on whom" in page
+
+
+def test_the_me_endpoint_describes_the_caller(
+    client: FlaskClient, vendor: User, admin: User
+) -> None:
+    mine = client.get("/api/v1/me", headers=bearer(vendor)).get_json()
+    assert mine["user"]["email"] == vendor.email
+    assert mine["organization"]["id"] == vendor.organization_id
+    staff = client.get("/api/v1/me", headers=bearer(admin)).get_json()
+    assert staff["user"]["roles"] == ["admin"]
+    assert staff["organization"] is None
+
+
+def test_the_console_asks_for_a_change_and_refuses_one_the_standing_does_not_allow(
+    app: Flask, vendor: User, licensing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/organizations/{vendor.organization_id}/standing"
+    nothing = client.post(url, data={"action": "", "reason": "x"})
+    assert nothing.status_code == 422
+    assert "Choose the change to make." in nothing.get_data(as_text=True)
+    stale = client.post(url, data={"action": "reinstate", "reason": "x"})
+    assert stale.status_code == 422
+    assert "allowed actions: close, mark_pending_payment, suspend" in stale.get_data(as_text=True)
+    assert _organization(vendor).standing == "active"

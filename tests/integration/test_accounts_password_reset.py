@@ -1,0 +1,161 @@
+"""Password reset by an emailed one-time link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.accounts import services
+from licensing.accounts.models import OneTimeToken, User
+from licensing.db import utcnow
+from licensing.errors import DomainError
+from licensing.mail.models import OutboxMessage
+from tests.support.factories import DEFAULT_PASSWORD
+
+NEW_PASSWORD = "amber-orchard-violin-88"
+
+
+def _messages_to(address: str) -> list[OutboxMessage]:
+    return [
+        message
+        for message in db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        if address in message.to
+    ]
+
+
+def _reset_link(address: str) -> str:
+    message = _messages_to(address)[-1]
+    assert message.subject == "Reset your password"
+    found = re.search(r"http://testserver(/reset/\S+)", message.body_text)
+    assert found, message.body_text
+    return found.group(1)
+
+
+def _reset_tokens() -> int:
+    return int(
+        db.session().scalar(
+            select(func.count(OneTimeToken.id)).where(OneTimeToken.purpose == "reset_password")
+        )
+        or 0
+    )
+
+
+def test_asking_for_a_reset_emails_a_link_that_sets_a_new_password(
+    client: FlaskClient, vendor: User
+) -> None:
+    response = client.post("/reset", data={"email": vendor.email})
+    assert response.status_code == 302
+    link = _reset_link(vendor.email)
+    assert client.get(link).status_code == 200
+    done = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 302
+    assert services.sign_in(vendor.email, NEW_PASSWORD).id == vendor.id
+    with pytest.raises(DomainError):
+        services.sign_in(vendor.email, DEFAULT_PASSWORD)
+
+
+def test_the_answer_is_the_same_whether_or_not_the_address_has_an_account(
+    client: FlaskClient, vendor: User
+) -> None:
+    known = client.post("/reset", data={"email": vendor.email}, follow_redirects=True)
+    unknown = client.post("/reset", data={"email": "nobody@nowhere.example"}, follow_redirects=True)
+    assert "If an account uses that address" in known.get_data(as_text=True)
+    assert "If an account uses that address" in unknown.get_data(as_text=True)
+    assert _messages_to("nobody@nowhere.example") == []
+
+
+def test_a_reset_link_works_only_once(client: FlaskClient, vendor: User) -> None:
+    client.post("/reset", data={"email": vendor.email})
+    link = _reset_link(vendor.email)
+    client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    again = client.post(link, data={"password": "another-fine-password-5", "confirm": "x"})
+    assert again.status_code == 400
+    assert "already been used" in again.get_data(as_text=True)
+
+
+def test_a_reset_link_expires_after_an_hour(client: FlaskClient, vendor: User) -> None:
+    client.post("/reset", data={"email": vendor.email})
+    link = _reset_link(vendor.email)
+    with time_machine.travel(utcnow() + timedelta(minutes=61), tick=False):
+        response = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert services.sign_in(vendor.email, DEFAULT_PASSWORD).id == vendor.id
+
+
+def test_a_weak_new_password_is_refused_and_the_link_stays_usable(
+    client: FlaskClient, vendor: User
+) -> None:
+    client.post("/reset", data={"email": vendor.email})
+    link = _reset_link(vendor.email)
+    weak = client.post(link, data={"password": "aaaaaaaaaaaa", "confirm": "aaaaaaaaaaaa"})
+    assert weak.status_code == 422
+    assert "different characters" in weak.get_data(as_text=True)
+    assert (
+        client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code
+        == 302
+    )
+
+
+def test_a_newer_reset_link_withdraws_the_older_ones_once_used(
+    client: FlaskClient, vendor: User
+) -> None:
+    client.post("/reset", data={"email": vendor.email})
+    first = _reset_link(vendor.email)
+    client.post("/reset", data={"email": vendor.email})
+    second = _reset_link(vendor.email)
+    client.post(second, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert client.get(first).status_code == 400
+
+
+def test_reset_emails_to_one_account_are_capped_per_hour(client: FlaskClient, vendor: User) -> None:
+    for _ in range(5):
+        client.post("/reset", data={"email": vendor.email})
+    assert _reset_tokens() == services.LINKS_PER_HOUR
+    with time_machine.travel(utcnow() + timedelta(minutes=61), tick=False):
+        services.request_password_reset(vendor.email)
+    assert _reset_tokens() == services.LINKS_PER_HOUR + 1
+
+
+def test_resetting_the_password_unlocks_a_locked_account(app: Flask, vendor: User) -> None:
+    for _ in range(services.LOCKOUT_THRESHOLD):
+        with pytest.raises(DomainError):
+            services.sign_in(vendor.email, "not-the-password-at-all")
+    services.request_password_reset(vendor.email)
+    token = _reset_link(vendor.email).rsplit("/", 1)[-1]
+    services.reset_password(token, NEW_PASSWORD)
+    assert services.sign_in(vendor.email, NEW_PASSWORD).id == vendor.id
+
+
+def test_a_new_password_signs_out_other_sessions(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    elsewhere = signed_in(app.test_client(), vendor)
+    assert elsewhere.get("/portal/").status_code == 200
+    services.request_password_reset(vendor.email)
+    token = _reset_link(vendor.email).rsplit("/", 1)[-1]
+    services.reset_password(token, NEW_PASSWORD)
+    assert elsewhere.get("/portal/").status_code == 302
+
+
+def test_a_password_reset_is_audited_without_the_password(app: Flask, vendor: User) -> None:
+    from licensing.audit.models import AuditEvent
+
+    services.request_password_reset(vendor.email)
+    token = _reset_link(vendor.email).rsplit("/", 1)[-1]
+    services.reset_password(token, NEW_PASSWORD)
+    event = (
+        db.session()
+        .scalars(select(AuditEvent).where(AuditEvent.action == "user.password_reset"))
+        .one()
+    )
+    assert event.actor == vendor.email
+    assert NEW_PASSWORD not in f"{event.before}{event.after}{event.note}"

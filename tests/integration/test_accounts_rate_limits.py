@@ -1,0 +1,49 @@
+"""Rate limits per client address on the forms that try passwords or send links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from licensing.accounts.models import User
+from tests.support.factories import DEFAULT_PASSWORD
+
+
+def _sign_in(client: Any, email: str, password: str, **kwargs: Any) -> Any:
+    return client.post("/sign-in", data={"email": email, "password": password}, **kwargs)
+
+
+@pytest.fixture
+def config_changes() -> dict[str, Any]:
+    return {"auth_rate_limit": "3 per minute"}
+
+
+def test_sign_in_attempts_from_one_address_are_rate_limited(app: Flask, vendor: User) -> None:
+    client = app.test_client()
+    statuses = [
+        _sign_in(client, f"guess{n}@nowhere.example", "not-the-password-at-all").status_code
+        for n in range(4)
+    ]
+    assert statuses == [422, 422, 422, 429]
+    # The budget is shared by every form that tries a password or sends a link.
+    assert client.post("/reset", data={"email": vendor.email}).status_code == 429
+    # Another address is not affected.
+    other = app.test_client()
+    assert (
+        _sign_in(
+            other, vendor.email, DEFAULT_PASSWORD, environ_base={"REMOTE_ADDR": "10.0.0.9"}
+        ).status_code
+        == 302
+    )
+
+
+def test_the_api_sign_up_shares_the_rate_limit_as_a_problem_document(app: Flask) -> None:
+    client = app.test_client()
+    for n in range(3):
+        client.post("/api/v1/signups", json={"email": f"x{n}"})
+    response = client.post("/api/v1/signups", json={"email": "x"})
+    assert response.status_code == 429
+    assert response.mimetype == "application/problem+json"
+    assert "Retry-After" in response.headers

@@ -1,0 +1,203 @@
+"""Signing in and out: sessions, lockout held in the database, rate limits per address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services
+from licensing.accounts.models import User
+from licensing.app import create_app
+from licensing.audit.models import AuditEvent
+from licensing.db import utcnow
+from licensing.errors import AuthenticationRequired, DomainError, RateLimited
+from licensing.mail.models import OutboxMessage
+from tests.conftest import make_config
+from tests.support import factories
+from tests.support.factories import DEFAULT_PASSWORD
+
+
+def _sign_in(client: FlaskClient, email: str, password: str, **kwargs: Any) -> Any:
+    return client.post("/sign-in", data={"email": email, "password": password}, **kwargs)
+
+
+def _reload(user: User) -> User:
+    found = db.session().get(User, user.id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def test_a_vendor_signs_in_and_lands_on_their_dashboard(client: FlaskClient, vendor: User) -> None:
+    response = _sign_in(client, vendor.email, DEFAULT_PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/portal/")
+    dashboard = client.get("/portal/")
+    assert dashboard.status_code == 200
+    assert vendor.organization is not None
+    assert vendor.organization.legal_name in dashboard.get_data(as_text=True)
+
+
+def test_staff_sign_in_and_land_on_the_console(client: FlaskClient, licensing_staff: User) -> None:
+    response = _sign_in(client, licensing_staff.email, DEFAULT_PASSWORD)
+    assert response.headers["Location"].endswith("/console/organizations")
+
+
+def test_the_email_is_matched_whatever_its_case(client: FlaskClient, vendor: User) -> None:
+    assert _sign_in(client, vendor.email.upper(), DEFAULT_PASSWORD).status_code == 302
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
+    client: FlaskClient, vendor: User
+) -> None:
+    wrong = _sign_in(client, vendor.email, "not-the-password-at-all")
+    unknown = _sign_in(client, "nobody@nowhere.example", "not-the-password-at-all")
+    assert wrong.status_code == unknown.status_code == 422
+    assert "The email or password is incorrect." in wrong.get_data(as_text=True)
+    assert "The email or password is incorrect." in unknown.get_data(as_text=True)
+    assert client.get("/portal/").status_code == 302
+
+
+def test_an_unconfirmed_email_cannot_sign_in_yet(client: FlaskClient, app: Flask) -> None:
+    user = factories.make_vendor(db.session(), verified=False)
+    response = _sign_in(client, user.email, DEFAULT_PASSWORD)
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "Confirm your email address first" in page
+    assert "/verify-email" in page
+
+
+def test_a_deactivated_account_cannot_sign_in(
+    client: FlaskClient, vendor: User, admin: User
+) -> None:
+    services.set_user_active(vendor.id, False, services.principal_for(admin))
+    response = _sign_in(client, vendor.email, DEFAULT_PASSWORD)
+    assert response.status_code == 403
+    assert "deactivated" in response.get_data(as_text=True)
+
+
+def test_sign_in_returns_to_the_page_asked_for(client: FlaskClient, vendor: User) -> None:
+    first = client.get("/account/tokens")
+    assert first.status_code == 302
+    assert "/sign-in?next=/account/tokens" in first.headers["Location"]
+    response = _sign_in(
+        client, vendor.email, DEFAULT_PASSWORD, query_string={"next": "/account/tokens"}
+    )
+    assert response.headers["Location"] == "/account/tokens"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+def test_sign_in_never_redirects_off_the_site(
+    client: FlaskClient, vendor: User, target: str
+) -> None:
+    response = _sign_in(client, vendor.email, DEFAULT_PASSWORD, query_string={"next": target})
+    assert response.headers["Location"] == "/portal/"
+
+
+def test_signing_out_ends_the_session(
+    client: FlaskClient, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    signed_in(client, vendor)
+    assert client.get("/portal/").status_code == 200
+    assert client.post("/sign-out").status_code == 302
+    assert client.get("/portal/").status_code == 302
+
+
+def test_sessions_of_two_users_do_not_mix(
+    app: Flask, vendor: User, other_vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    first = signed_in(app.test_client(), vendor)
+    second = signed_in(app.test_client(), other_vendor)
+    assert vendor.email in first.get("/portal/").get_data(as_text=True)
+    assert other_vendor.email in second.get("/portal/").get_data(as_text=True)
+    assert other_vendor.email not in first.get("/portal/").get_data(as_text=True)
+
+
+def test_five_failures_in_a_row_lock_the_account_even_against_the_right_password(
+    app: Flask, vendor: User
+) -> None:
+    client = app.test_client()
+    for _ in range(services.LOCKOUT_THRESHOLD):
+        _sign_in(client, vendor.email, "not-the-password-at-all")
+    locked = _reload(vendor)
+    assert locked.locked_until is not None
+    response = _sign_in(client, vendor.email, DEFAULT_PASSWORD)
+    assert response.status_code == 429
+    assert "locked until" in response.get_data(as_text=True)
+
+
+def test_the_lockout_is_held_in_the_database_for_every_process(committed_app: Flask) -> None:
+    with committed_app.app_context():
+        user = factories.make_vendor(db.session())
+        for _ in range(services.LOCKOUT_THRESHOLD):
+            with pytest.raises(DomainError):
+                services.sign_in(user.email, "not-the-password-at-all")
+    # Another process: a second app with its own connections to the same database.
+    other = create_app(make_config(committed_app.config["LICENSING"].database_url))
+    try:
+        with other.app_context():
+            with pytest.raises(RateLimited) as refused:
+                services.sign_in(user.email, DEFAULT_PASSWORD)
+            assert refused.value.retry_after > 0
+            response = other.test_client().post(
+                "/sign-in", data={"email": user.email, "password": DEFAULT_PASSWORD}
+            )
+            assert response.status_code == 429
+    finally:
+        other.extensions["licensing.db"].engine.dispose()
+
+
+def test_a_lockout_is_audited_and_the_owner_is_told_by_email(app: Flask, vendor: User) -> None:
+    for _ in range(services.LOCKOUT_THRESHOLD):
+        with pytest.raises(DomainError):
+            services.sign_in(vendor.email, "not-the-password-at-all")
+    event = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "user.locked")).one()
+    assert event.entity_id == str(vendor.id)
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    assert message.to == [vendor.email]
+    assert "locked" in message.subject
+
+
+def test_the_lock_lifts_after_its_period(app: Flask, vendor: User) -> None:
+    for _ in range(services.LOCKOUT_THRESHOLD):
+        with pytest.raises(DomainError):
+            services.sign_in(vendor.email, "not-the-password-at-all")
+    later = utcnow() + services.LOCKOUT_PERIOD + timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):
+        assert services.sign_in(vendor.email, DEFAULT_PASSWORD).id == vendor.id
+    assert _reload(vendor).failed_login_count == 0
+
+
+def test_a_success_resets_the_count_of_failures(app: Flask, vendor: User) -> None:
+    for _ in range(services.LOCKOUT_THRESHOLD - 1):
+        with pytest.raises(AuthenticationRequired):
+            services.sign_in(vendor.email, "not-the-password-at-all")
+    services.sign_in(vendor.email, DEFAULT_PASSWORD)
+    assert _reload(vendor).failed_login_count == 0
+    with pytest.raises(AuthenticationRequired):
+        services.sign_in(vendor.email, "not-the-password-at-all")
+    assert _reload(vendor).locked_until is None
+
+
+def test_a_hash_made_with_weaker_parameters_is_upgraded_at_sign_in(
+    app: Flask, vendor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from licensing.accounts import passwords
+
+    old_hash = _reload(vendor).password_hash
+    stronger = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
+    monkeypatch.setattr(passwords, "HASHER", stronger)
+    services.sign_in(vendor.email, DEFAULT_PASSWORD)
+    new_hash = _reload(vendor).password_hash
+    assert new_hash != old_hash
+    assert "t=2" in new_hash

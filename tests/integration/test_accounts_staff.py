@@ -1,0 +1,171 @@
+"""Staff accounts and roles, managed by admins in the console and the API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services
+from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
+from licensing.errors import Conflict, DomainError, InvalidInput
+from licensing.mail.models import OutboxMessage
+from tests.support.factories import bearer
+
+NEW_STAFF = "morgan@licensing-office.example"
+PASSWORD = "granite-willow-sparrow-64"
+
+
+def _user(user_id: int) -> User:
+    found = db.session().get(User, user_id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def test_an_admin_adds_a_staff_member_who_sets_a_password_by_email(
+    app: Flask, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), admin)
+    response = client.post(
+        "/console/users",
+        data={"full_name": "Morgan Lee", "email": NEW_STAFF, "roles": ["licensing", "billing"]},
+    )
+    assert response.status_code == 302
+    created = db.session().scalars(select(User).where(User.email == NEW_STAFF)).one()
+    assert created.roles == frozenset({"licensing", "billing"})
+    assert created.organization_id is None
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    assert message.to == [NEW_STAFF]
+    link = re.search(r"http://testserver(/reset/\S+)", message.body_text)
+    assert link
+    newcomer = app.test_client()
+    with pytest.raises(DomainError):  # no password chosen yet
+        services.sign_in(NEW_STAFF, PASSWORD)
+    newcomer.post(link.group(1), data={"password": PASSWORD, "confirm": PASSWORD})
+    assert services.sign_in(NEW_STAFF, PASSWORD).id == created.id
+
+
+def test_staff_need_at_least_one_known_role(
+    app: Flask, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), admin)
+    response = client.post(
+        "/console/users", data={"full_name": "Morgan Lee", "email": NEW_STAFF, "roles": []}
+    )
+    assert response.status_code == 422
+    assert "at least one role" in response.get_data(as_text=True)
+    api = client.post(
+        "/api/v1/users",
+        json={"full_name": "Morgan Lee", "email": NEW_STAFF, "roles": ["overlord"]},
+        headers=bearer(admin),
+    )
+    assert api.status_code == 422
+    assert "roles.0" in api.get_json()["errors"]
+    assert db.session().scalars(select(User).where(User.email == NEW_STAFF)).first() is None
+
+
+def test_changing_roles_is_audited(
+    app: Flask, admin: User, licensing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), admin)
+    response = client.post(
+        f"/console/users/{licensing_staff.id}/roles", data={"roles": ["licensing", "billing"]}
+    )
+    assert response.status_code == 302
+    assert _user(licensing_staff.id).roles == frozenset({"licensing", "billing"})
+    event = (
+        db.session()
+        .scalars(select(AuditEvent).where(AuditEvent.action == "user.roles_changed"))
+        .one()
+    )
+    assert event.before_data == {"roles": ["licensing"]}
+    assert event.after_data == {"roles": ["billing", "licensing"]}
+    assert event.actor == admin.email
+
+
+def test_the_last_active_admin_keeps_the_admin_role_and_nobody_deactivates_themselves(
+    app: Flask, admin: User
+) -> None:
+    with pytest.raises(Conflict, match="last active admin"):
+        services.set_staff_roles(admin.id, ["licensing"])
+    with pytest.raises(InvalidInput, match="your own account"):
+        services.set_user_active(admin.id, False, services.principal_for(admin))
+    second = services.create_admin("second-admin@licensing-office.example", PASSWORD)
+    services.set_staff_roles(admin.id, ["licensing"])
+    assert _user(admin.id).roles == frozenset({"licensing"})
+    assert _user(second.id).roles == frozenset({"admin"})
+
+
+def test_non_admin_staff_cannot_manage_users(
+    app: Flask, licensing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), licensing_staff)
+    assert client.get("/console/users").status_code == 403
+    assert client.get("/api/v1/users", headers=bearer(licensing_staff)).status_code == 403
+
+
+def test_vendors_cannot_open_the_staff_console(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    for path in ("/console/organizations", "/console/users", "/console/audit", "/console/outbox"):
+        assert client.get(path).status_code == 403, path
+
+
+def test_the_staff_menu_shows_only_the_pages_a_role_may_open(
+    app: Flask, billing_staff: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    billing = signed_in(app.test_client(), billing_staff).get("/console/organizations")
+    billing_page = billing.get_data(as_text=True)
+    assert 'href="/console/organizations"' in billing_page
+    assert 'href="/console/users"' not in billing_page
+    assert 'href="/console/audit"' not in billing_page
+    admin_page = signed_in(app.test_client(), admin).get("/console/organizations")
+    for path in ("/console/users", "/console/audit", "/console/outbox"):
+        assert f'href="{path}"' in admin_page.get_data(as_text=True), path
+
+
+def test_an_admin_unlocks_a_locked_account(
+    app: Flask, vendor: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    for _ in range(services.LOCKOUT_THRESHOLD):
+        with pytest.raises(DomainError):
+            services.sign_in(vendor.email, "not-the-password-at-all")
+    client = signed_in(app.test_client(), admin)
+    assert "locked until" in client.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert client.post(f"/console/users/{vendor.id}/unlock").status_code == 302
+    assert _user(vendor.id).locked_until is None
+
+
+def test_an_admin_deactivates_and_reactivates_through_the_api(
+    client: FlaskClient, vendor: User, admin: User
+) -> None:
+    headers = bearer(admin)
+    off = client.patch(f"/api/v1/users/{vendor.id}", json={"is_active": False}, headers=headers)
+    assert off.status_code == 200
+    assert off.get_json()["is_active"] is False
+    on = client.patch(f"/api/v1/users/{vendor.id}", json={"is_active": True}, headers=headers)
+    assert on.get_json()["is_active"] is True
+    actions = [
+        event.action
+        for event in db.session().scalars(
+            select(AuditEvent).where(AuditEvent.entity_id == str(vendor.id))
+        )
+        if event.entity_type == "user"
+    ]
+    assert actions[-2:] == ["user.deactivated", "user.reactivated"]
+
+
+def test_vendors_cannot_give_themselves_roles(client: FlaskClient, vendor: User) -> None:
+    response = client.patch(
+        f"/api/v1/users/{vendor.id}", json={"roles": ["admin"]}, headers=bearer(vendor)
+    )
+    assert response.status_code == 422
+    assert _user(vendor.id).roles == frozenset()

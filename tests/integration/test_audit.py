@@ -1,0 +1,318 @@
+"""The audit log: appended in the change's transaction, hash-chained, verified,
+filtered and exported, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, text
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.audit import services as audit
+from licensing.audit.models import GENESIS_HASH, AuditEvent
+from licensing.errors import InvalidInput
+from tests.support.factories import bearer
+
+
+def _append(count: int, entity_id: int = 1) -> list[AuditEvent]:
+    events = []
+    for number in range(count):
+        with db.transaction() as session:
+            events.append(
+                audit.record(
+                    session,
+                    action="widget.changed",
+                    entity_type="widget",
+                    entity_id=entity_id,
+                    before={"size": number},
+                    after={"size": number + 1},
+                )
+            )
+    return events
+
+
+def _all() -> list[AuditEvent]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent).order_by(AuditEvent.seq).execution_options(populate_existing=True)
+        )
+    )
+
+
+def _cli(app: Flask, *args: str) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=list(args))
+    return result.exit_code, result.output
+
+
+def test_events_form_a_chain_each_linked_to_the_one_before(app: Flask) -> None:
+    _append(3)
+    events = _all()
+    assert [event.seq for event in events] == [1, 2, 3]
+    assert events[0].prev_hash == GENESIS_HASH
+    for earlier, later in itertools.pairwise(events):
+        assert later.prev_hash == earlier.hash
+    assert all(audit.event_hash(event) == event.hash for event in events)
+
+
+def test_values_are_stored_as_canonical_json_with_exact_decimals_and_utc_times(
+    app: Flask,
+) -> None:
+    moment = datetime(2027, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    with db.transaction() as session:
+        event = audit.record(
+            session,
+            action="invoice.finalized",
+            entity_type="invoice",
+            entity_id="INV-2027-000001",
+            before=None,
+            after={"total": Decimal("33800.10"), "when": moment, "roles": {"b", "a"}},
+        )
+    assert event.after == (
+        '{"roles":["a","b"],"total":"33800.10","when":"2027-01-02T03:04:05.000006+00:00"}'
+    )
+    assert event.after_data["total"] == "33800.10"
+
+
+def test_outside_a_request_the_actor_is_the_system(app: Flask) -> None:
+    event = _append(1)[0]
+    assert (event.actor, event.actor_user_id, event.request_id, event.client_ip) == (
+        "system",
+        None,
+        None,
+        None,
+    )
+
+
+def _record_then_fail() -> None:
+    with db.transaction() as session:
+        audit.record(
+            session, action="x.y", entity_type="x", entity_id=1, before=None, after={"a": 1}
+        )
+        raise InvalidInput("the change failed")
+
+
+def test_an_event_rolls_back_with_the_change_it_records(app: Flask) -> None:
+    with pytest.raises(InvalidInput):
+        _record_then_fail()
+    assert _all() == []
+    assert audit.verify_chain(db.session()).ok
+
+
+def test_an_intact_log_verifies(app: Flask) -> None:
+    _append(4)
+    report = audit.verify_chain(db.session())
+    assert report.ok
+    assert (report.events, report.head_seq) == (4, 4)
+    code, output = _cli(app, "audit", "verify")
+    assert code == 0
+    assert "intact: 4 events" in output
+
+
+def test_a_row_edited_in_the_database_is_detected(app: Flask) -> None:
+    _append(3)
+    db.session().execute(
+        text("UPDATE audit_events SET after = :value WHERE seq = 2"), {"value": '{"size":99}'}
+    )
+    report = audit.verify_chain(db.session())
+    assert report.problems == ["seq 2: contents do not match the stored hash (row edited)"]
+    code, output = _cli(app, "audit", "verify")
+    assert code == 1
+    assert "seq 2: contents do not match the stored hash (row edited)" in output
+
+
+def test_an_edit_that_also_rewrites_the_hash_breaks_the_next_link(app: Flask) -> None:
+    _append(3)
+    session = db.session()
+    session.execute(text("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 2"))
+    forged = _all()[1]
+    session.execute(
+        text("UPDATE audit_events SET hash = :hash WHERE seq = 2"),
+        {"hash": audit.event_hash(forged)},
+    )
+    problems = audit.verify_chain(session).problems
+    assert any(problem.startswith("seq 3: does not link") for problem in problems)
+
+
+def test_a_deleted_row_is_detected(app: Flask) -> None:
+    _append(4)
+    db.session().execute(text("DELETE FROM audit_events WHERE seq = 2"))
+    problems = audit.verify_chain(db.session()).problems
+    assert "seq 3: seq 2 missing (rows deleted)" in problems
+    code, output = _cli(app, "audit", "verify")
+    assert code == 1
+    assert "rows deleted" in output
+
+
+def test_rows_deleted_from_the_end_are_detected(app: Flask) -> None:
+    _append(4)
+    db.session().execute(text("DELETE FROM audit_events WHERE seq >= 3"))
+    problems = audit.verify_chain(db.session()).problems
+    assert problems == [
+        "the chain head records seq 4 but the last event is seq 2 "
+        "(rows deleted from the end, or the head edited)"
+    ]
+
+
+def test_reordered_rows_are_detected(app: Flask) -> None:
+    _append(3)
+    session = db.session()
+    session.execute(text("UPDATE audit_events SET seq = 100 WHERE seq = 1"))
+    session.execute(text("UPDATE audit_events SET seq = 1 WHERE seq = 2"))
+    session.execute(text("UPDATE audit_events SET seq = 2 WHERE seq = 100"))
+    problems = audit.verify_chain(session).problems
+    assert "seq 1: contents do not match the stored hash (row edited)" in problems
+    assert "seq 2: contents do not match the stored hash (row edited)" in problems
+
+
+def test_concurrent_writers_cannot_fork_the_chain(committed_app: Flask) -> None:
+    writers, per_writer = 6, 5
+    failures: list[BaseException] = []
+    start = threading.Barrier(writers)
+
+    def write(number: int) -> None:
+        try:
+            with committed_app.app_context():
+                start.wait()
+                for step in range(per_writer):
+                    with db.transaction() as session:
+                        audit.record(
+                            session,
+                            action="widget.changed",
+                            entity_type="widget",
+                            entity_id=number,
+                            before=None,
+                            after={"step": step},
+                        )
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    with committed_app.app_context():
+        report = audit.verify_chain(db.session())
+        assert report.ok, report.problems
+        assert report.events == writers * per_writer
+
+
+# --- pages and API ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def history(app: Flask, vendor: User) -> list[AuditEvent]:
+    """A few events of different kinds, actors and days."""
+    _append(2, entity_id=7)
+    with (
+        time_machine.travel(datetime(2026, 3, 15, 12, 0, tzinfo=UTC), tick=False),
+        db.transaction() as session,
+    ):
+        audit.record(
+            session,
+            action="invoice.voided",
+            entity_type="invoice",
+            entity_id=42,
+            before={"state": "open"},
+            after={"state": "void"},
+            note='=HYPERLINK("http://evil.example")',
+            actor="billing@licensing-office.example",
+        )
+    return _all()
+
+
+def test_the_audit_page_filters_by_record_actor_action_and_dates(
+    app: Flask, admin: User, history: list[AuditEvent], signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), admin)
+
+    def rows(**query: str) -> str:
+        response = client.get("/console/audit", query_string=query)
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        return page[page.index("<tbody>") : page.index("</tbody>")]
+
+    assert "invoice.voided" in rows(entity_type="invoice")
+    assert "widget.changed" not in rows(entity_type="invoice", entity_id="42")
+    assert "invoice.voided" in rows(actor="billing@")
+    assert "invoice.voided" not in rows(action="widget.changed")
+    assert "invoice.voided" in rows(since="2026-03-15", until="2026-03-15")
+    assert "invoice.voided" not in rows(since="2026-03-16")
+    bad = client.get("/console/audit", query_string={"since": "yesterday"})
+    assert bad.status_code == 422
+    assert "is not a date" in bad.get_data(as_text=True)
+
+
+def test_the_audit_csv_export_has_every_matching_row_and_no_formulas(
+    app: Flask, admin: User, history: list[AuditEvent], signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), admin)
+    response = client.get("/console/audit.csv", query_string={"entity_type": "invoice"})
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["action"] for row in rows] == ["invoice.voided"]
+    assert rows[0]["note"].startswith("'=HYPERLINK")
+    everything = client.get("/console/audit.csv").get_data(as_text=True)
+    assert len(list(csv.DictReader(io.StringIO(everything)))) == len(history)
+
+
+def test_only_admins_read_the_audit_log(
+    app: Flask, licensing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), licensing_staff)
+    assert client.get("/console/audit").status_code == 403
+    assert client.get("/console/audit.csv").status_code == 403
+    assert client.get("/api/v1/audit-events", headers=bearer(licensing_staff)).status_code == 403
+
+
+def test_admins_read_and_verify_the_log_through_the_api(
+    client: FlaskClient, admin: User, history: list[AuditEvent]
+) -> None:
+    headers = bearer(admin)
+    page = client.get(
+        "/api/v1/audit-events",
+        query_string={"entity_type": "widget", "per_page": 1},
+        headers=headers,
+    ).get_json()
+    assert page["total"] == 2
+    assert len(page["items"]) == 1
+    assert page["items"][0]["after"] == {"size": 2}
+    bad = client.get("/api/v1/audit-events", query_string={"since": "soon"}, headers=headers)
+    assert bad.status_code == 422
+    assert "query.since" in bad.get_json()["errors"]
+    verification = client.get("/api/v1/audit-events/verification", headers=headers).get_json()
+    assert verification["ok"] is True
+    db.session().execute(text("DELETE FROM audit_events WHERE seq = 1"))
+    broken = client.get("/api/v1/audit-events/verification", headers=headers).get_json()
+    assert broken["ok"] is False
+
+
+def test_events_in_a_request_name_the_actor_request_and_address(
+    client: FlaskClient, vendor: User
+) -> None:
+    response = client.post(
+        "/api/v1/tokens",
+        json={"name": "reporting"},
+        headers={**bearer(vendor), "X-Request-Id": "req-0123456789"},
+        environ_base={"REMOTE_ADDR": "192.0.2.44"},
+    )
+    assert response.status_code == 201
+    event = _all()[-1]
+    assert event.action == "api_token.created"
+    assert (event.actor, event.actor_user_id) == (vendor.email, vendor.id)
+    assert (event.request_id, event.client_ip) == ("req-0123456789", "192.0.2.44")
+    assert event.occurred_at > datetime.now(UTC) - timedelta(minutes=1)

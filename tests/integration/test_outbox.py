@@ -1,0 +1,292 @@
+"""The email outbox delivers to a real SMTP server (aiosmtpd on loopback) with
+retries and backoff; nothing is lost when the server refuses or is down."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput
+from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
+from licensing.mail.smtp import SMTPSettings, SMTPTransport
+from tests.support.factories import bearer
+from tests.support.servers import SMTPServer, free_port, message_text
+
+
+@pytest.fixture
+def config_changes(smtp_server: SMTPServer) -> dict[str, Any]:
+    return {"smtp_url": smtp_server.url}
+
+
+def _queue(to: str = "robin@northwind.example", name: str = "Robin") -> OutboxMessage:
+    with db.transaction() as session:
+        return mail.enqueue(
+            session,
+            to=to,
+            subject="Reset your password",
+            template="reset_password",
+            context={
+                "user": {"full_name": name, "email": to},
+                "link": "http://x/y",
+                "expires_at": utcnow(),
+            },
+        )
+
+
+def _reload(message: OutboxMessage) -> OutboxMessage:
+    found = db.session().get(OutboxMessage, message.id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def _without_smtp(app: Flask) -> None:
+    app.config["LICENSING"] = dataclasses.replace(app.config["LICENSING"], smtp_url="")
+
+
+def test_a_queued_message_is_rendered_from_its_template(app: Flask) -> None:
+    message = _queue(name="Robin Castellanos")
+    assert message.state == "queued"
+    assert message.to == ["robin@northwind.example"]
+    assert "Hello Robin Castellanos," in message.body_text
+    assert "http://x/y" in message.body_text
+    assert message.message_id is not None
+    assert message.message_id.endswith("@example.test>")
+
+
+def _queue_then_fail() -> None:
+    with db.transaction() as session:
+        mail.enqueue(
+            session,
+            to="robin@northwind.example",
+            subject="x",
+            template="reset_password",
+            context={"user": {"full_name": "R"}, "link": "l", "expires_at": utcnow()},
+        )
+        raise Conflict("the change failed")
+
+
+def test_a_message_is_not_queued_when_its_change_rolls_back(app: Flask) -> None:
+    with pytest.raises(Conflict):
+        _queue_then_fail()
+    assert db.session().scalars(select(OutboxMessage)).all() == []
+
+
+def test_an_address_that_is_not_one_is_refused(app: Flask) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        _queue(to="robin at northwind")
+    assert "to" in refused.value.errors
+
+
+def test_due_messages_are_delivered_to_the_smtp_server(app: Flask, mailbox: SMTPServer) -> None:
+    message = _queue()
+    report = mail.deliver_due()
+    assert (report.sent, report.deferred, report.failed) == (1, 0, 0)
+    received = mailbox.wait_for(1)[0]
+    assert received["To"] == "robin@northwind.example"
+    assert received["From"] == "CPT Licensing <licensing@example.test>"
+    assert received["Subject"] == "Reset your password"
+    assert received["Message-ID"] == message.message_id
+    assert "http://x/y" in message_text(received)
+    sent = _reload(message)
+    assert (sent.state, sent.attempts) == ("sent", 1)
+    assert sent.sent_at is not None
+    assert mail.deliver_due().attempted == 0  # never sent twice
+
+
+def test_a_refusing_server_leaves_the_message_queued_for_a_retry(
+    app: Flask, mailbox: SMTPServer
+) -> None:
+    message = _queue()
+    mailbox.refuse = True
+    now = utcnow()
+    report = mail.deliver_due(now=now)
+    assert (report.sent, report.deferred) == (0, 1)
+    waiting = _reload(message)
+    assert (waiting.state, waiting.attempts) == ("queued", 1)
+    assert "451" in (waiting.last_error or "")
+    assert waiting.next_attempt_at == now + mail.backoff(1)
+    mailbox.refuse = False
+    assert mail.deliver_due(now=now + timedelta(seconds=30)).attempted == 0  # not due yet
+    later = mail.deliver_due(now=now + timedelta(minutes=2))
+    assert later.sent == 1
+    assert len(mailbox.wait_for(1)) == 1
+    assert _reload(message).attempts == 2
+
+
+def test_a_server_that_is_down_leaves_every_message_queued(app: Flask) -> None:
+    first, second = _queue(), _queue(to="sam@bluefin.example")
+    closed = SMTPTransport(SMTPSettings.from_url(f"smtp://127.0.0.1:{free_port()}", timeout=2))
+    report = mail.deliver_due(transport=closed)
+    assert (report.sent, report.deferred, report.failed) == (0, 2, 0)
+    for message in (first, second):
+        waiting = _reload(message)
+        assert waiting.state == "queued"
+        assert waiting.attempts == 1
+        assert "Connection refused" in (waiting.last_error or "") or "Errno" in (
+            waiting.last_error or ""
+        )
+
+
+def test_backoff_grows_then_stops_at_an_hour() -> None:
+    assert [mail.backoff(n).total_seconds() / 60 for n in range(1, 9)] == [
+        1, 2, 4, 8, 16, 32, 60, 60
+    ]  # fmt: skip
+
+
+def test_a_message_fails_after_the_last_attempt_and_staff_can_retry_it(
+    app: Flask, mailbox: SMTPServer, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    message = _queue()
+    mailbox.refuse = True
+    moment = utcnow()
+    for _ in range(mail.MAX_ATTEMPTS):
+        mail.deliver_due(now=moment)
+        moment = _reload(message).next_attempt_at
+    failed = _reload(message)
+    assert (failed.state, failed.attempts) == ("failed", mail.MAX_ATTEMPTS)
+    assert mail.deliver_due(now=moment + timedelta(days=1)).attempted == 0
+
+    client = signed_in(app.test_client(), admin)
+    page = client.get(f"/console/outbox/{message.id}").get_data(as_text=True)
+    assert "451" in page
+    assert client.post(f"/console/outbox/{message.id}/retry").status_code == 302
+    retried = _reload(message)
+    assert (retried.state, retried.attempts) == ("queued", 0)
+    mailbox.refuse = False
+    assert mail.deliver_due().sent == 1
+    assert _reload(message).state == "sent"
+
+
+def test_retrying_a_message_that_has_not_failed_is_a_409(client: FlaskClient, admin: User) -> None:
+    message = _queue()
+    response = client.post(f"/api/v1/outbox-messages/{message.id}/retry", headers=bearer(admin))
+    assert response.status_code == 409
+    assert response.get_json()["allowed_actions"] == ["defer", "deliver", "give_up"]
+
+
+def test_without_smtp_mail_stays_queued_and_readable_by_staff(
+    app: Flask, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    _without_smtp(app)
+    message = _queue()
+    report = mail.deliver_due()
+    assert report.skipped
+    assert _reload(message).state == "queued"
+    client = signed_in(app.test_client(), admin)
+    outbox = client.get("/console/outbox").get_data(as_text=True)
+    assert "No <code>SMTP_URL</code> is configured" in outbox
+    assert "Reset your password" in outbox
+    body = client.get(f"/console/outbox/{message.id}").get_data(as_text=True)
+    assert "http://x/y" in body
+    listed = client.get(
+        "/api/v1/outbox-messages", query_string={"state": "queued"}, headers=bearer(admin)
+    ).get_json()
+    assert [item["id"] for item in listed["items"]] == [message.id]
+
+
+def test_a_claimed_message_is_left_alone_by_other_senders_until_its_lease_lapses(
+    app: Flask, mailbox: SMTPServer
+) -> None:
+    message = _queue()
+    now = utcnow()
+    assert mail._claim(now, 10) == [message.id]  # a sender that then crashed
+    assert mail.deliver_due(now=now).attempted == 0
+    later = mail.deliver_due(now=now + mail.CLAIM_LEASE + timedelta(seconds=1))
+    assert later.sent == 1
+    assert _reload(message).attempts == 2
+
+
+def test_senders_running_at_once_deliver_each_message_exactly_once(
+    committed_app: Flask, mailbox: SMTPServer
+) -> None:
+    committed_app.config["LICENSING"] = dataclasses.replace(
+        committed_app.config["LICENSING"], smtp_url=mailbox.url
+    )
+    count, senders = 24, 4
+    with committed_app.app_context():
+        for number in range(count):
+            _queue(to=f"reader{number}@northwind.example")
+    failures: list[BaseException] = []
+    start = threading.Barrier(senders)
+
+    def send() -> None:
+        try:
+            with committed_app.app_context():
+                start.wait()
+                mail.deliver_due()
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    received = mailbox.wait_for(count)
+    assert sorted(str(m["To"]) for m in received) == sorted(
+        f"reader{n}@northwind.example" for n in range(count)
+    )
+    with committed_app.app_context():
+        states = {m.state for m in db.session().scalars(select(OutboxMessage))}
+        assert states == {"sent"}
+
+
+def test_the_outbox_send_command_reports_and_fails_when_the_server_refuses(
+    app: Flask, mailbox: SMTPServer
+) -> None:
+    _queue()
+    mailbox.refuse = True
+    refused = app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert refused.exit_code == 1
+    assert "0 sent, 1 to retry later" in refused.output
+    mailbox.refuse = False
+    db.session().execute(
+        OutboxMessage.__table__.update().values(next_attempt_at=utcnow() - timedelta(seconds=1))
+    )
+    sent = app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert sent.exit_code == 0, sent.output
+    assert "1 sent" in sent.output
+    assert len(mailbox.wait_for(1)) == 1
+
+
+def test_staff_recipients_are_the_holders_of_a_role_or_else_the_admins(
+    app: Flask, billing_staff: User, admin: User
+) -> None:
+    assert mail.staff_recipients("billing") == [billing_staff.email]
+    assert mail.staff_recipients("licensing") == [admin.email]
+
+
+class TestDeliveryAfterTheRequest:
+    @pytest.fixture
+    def config_changes(self, smtp_server: SMTPServer) -> dict[str, Any]:
+        return {"smtp_url": smtp_server.url, "send_mail_after_request": True}
+
+    def test_mail_queued_by_a_request_is_sent_once_the_response_is_done(
+        self, client: FlaskClient, vendor: User, mailbox: SMTPServer
+    ) -> None:
+        response = client.post("/reset", data={"email": vendor.email})
+        assert response.status_code == 302
+        response.close()  # the server closes the response after sending it
+        received = mailbox.wait_for(1)
+        assert received[0]["Subject"] == "Reset your password"
+        assert str(received[0]["To"]) == vendor.email
+
+    def test_a_request_that_queued_nothing_sends_nothing(
+        self, client: FlaskClient, mailbox: SMTPServer
+    ) -> None:
+        _queue()
+        client.get("/").close()
+        assert mailbox.messages == []

@@ -1,0 +1,133 @@
+"""Records for tests, made through the real services (validation, audit and all).
+
+Each factory commits what it makes (in the integration tests' rolled-back outer
+transaction that releases a savepoint), so requests made afterwards, from any
+connection, see it. Names and organizations are invented.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from licensing.accounts import services
+from licensing.accounts.models import Organization, User
+from licensing.accounts.states import APPLYING, STANDING
+
+DEFAULT_PASSWORD = "plum-harbour-lantern-42"
+
+_numbers = itertools.count(1)
+
+_ORGANIZATION_NAMES = (
+    "Northwind Health Software",
+    "Bluefin Claims Analytics",
+    "Cedar Ridge Coding Academy",
+    "Harborlight Billing Services",
+    "Quillstone Clinical Data",
+    "Meadowlark Practice Systems",
+)
+
+
+def _unique() -> int:
+    return next(_numbers)
+
+
+def organization_fields(**overrides: Any) -> dict[str, Any]:
+    """Valid profile fields for a new organization."""
+    number = _unique()
+    name = _ORGANIZATION_NAMES[number % len(_ORGANIZATION_NAMES)]
+    fields: dict[str, Any] = {
+        "legal_name": f"{name} {number} Inc.",
+        "organization_type": "commercial",
+        "address_line1": f"{100 + number} Harbor Way",
+        "address_line2": None,
+        "city": "Portland",
+        "region": "OR",
+        "postal_code": "97201",
+        "country": "US",
+        "billing_contact_name": "Robin Castellanos",
+        "billing_email": f"billing{number}@northwind.example",
+        "tax_id": None,
+    }
+    fields.update(overrides)
+    return fields
+
+
+def _path_to(target: str) -> list[str]:
+    """The actions that take a new organization (applying) to `target`."""
+    paths: deque[tuple[str, list[str]]] = deque([(APPLYING, [])])
+    seen = {APPLYING}
+    while paths:
+        state, actions = paths.popleft()
+        if state == target:
+            return actions
+        for action in STANDING.allowed(state):
+            following = STANDING.step(state, action)
+            if following not in seen:
+                seen.add(following)
+                paths.append((following, [*actions, action]))
+    raise ValueError(f"no path to standing {target!r}")
+
+
+def make_organization(session: Session, **overrides: Any) -> Organization:
+    """An organization, `active` unless `standing=` says otherwise (reached through
+    the standing machine, as staff would)."""
+    standing = overrides.pop("standing", "active")
+    organization = services.create_organization(session, **organization_fields(**overrides))
+    for action in _path_to(standing):
+        services.change_standing(
+            session, organization, action, reason="set up by the test", notify=False
+        )
+    session.commit()
+    return organization
+
+
+def make_vendor(
+    session: Session,
+    organization: Organization | None = None,
+    email: str | None = None,
+    password: str = DEFAULT_PASSWORD,
+    verified: bool = True,
+    full_name: str | None = None,
+) -> User:
+    """A vendor user (email confirmed unless `verified=False`), in a new
+    organization unless one is given."""
+    organization = organization or make_organization(session)
+    number = _unique()
+    user = services.create_vendor_user(
+        session,
+        organization,
+        email=email or f"vendor{number}@northwind.example",
+        password=password,
+        full_name=full_name or f"Alex Moreno {number}",
+        verified=verified,
+    )
+    session.commit()
+    return user
+
+
+def make_staff(
+    session: Session,
+    roles: tuple[str, ...] | list[str] = ("licensing",),
+    email: str | None = None,
+    password: str = DEFAULT_PASSWORD,
+) -> User:
+    """A staff member with `roles`, able to sign in at once."""
+    session.commit()
+    number = _unique()
+    user = services.create_staff_user(
+        email=email or f"staff{number}@licensing-office.example",
+        roles=roles,
+        full_name=f"Jordan Okafor {number}",
+        password=password,
+    )
+    return user
+
+
+def bearer(user: User, name: str = "tests") -> dict[str, str]:
+    """`Authorization` headers with a real API token of `user`'s, made by the service."""
+    _token, secret = services.create_api_token(user.id, name)
+    return {"Authorization": f"Bearer {secret}"}
