@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,17 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
 
 
 @dataclass(frozen=True)
+def _percent(value: str, name: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a decimal number, not {value!r}") from None
+    if not number.is_finite() or number < 0 or number > 100:
+        raise ConfigError(f"{name} must be between 0 and 100")
+    return number
+
+
+@dataclass(frozen=True)
 class Config:
     """Every setting the service reads, with its default.
 
@@ -75,6 +87,13 @@ class Config:
     auth_rate_limit: str = "10 per minute"
     ratelimit_storage_uri: str = "memory://"
     auto_approve: bool = True
+    # Commercial terms written into new agreements and their invoices.
+    payment_terms_days: int = 30
+    late_fee_monthly_percent: Decimal = Decimal("1.5")
+    # An invoice this many days past due puts its organization in pending_payment.
+    overdue_standing_days: int = 30
+    # Service-level target for deciding educational permission requests.
+    permission_sla_days: int = 10
     log_level: str = "INFO"
     # Behind a load balancer, how many proxies set X-Forwarded-For/-Proto.
     trusted_proxies: int = 0
@@ -116,6 +135,16 @@ class Config:
             auth_rate_limit=env.get("AUTH_RATE_LIMIT", defaults.auth_rate_limit),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
             auto_approve=_flag(env.get("AUTO_APPROVE", "true"), "AUTO_APPROVE"),
+            payment_terms_days=_int(env.get("PAYMENT_TERMS_DAYS", "30"), "PAYMENT_TERMS_DAYS", 1),
+            late_fee_monthly_percent=_percent(
+                env.get("LATE_FEE_MONTHLY_PERCENT", "1.5"), "LATE_FEE_MONTHLY_PERCENT"
+            ),
+            overdue_standing_days=_int(
+                env.get("OVERDUE_STANDING_DAYS", "30"), "OVERDUE_STANDING_DAYS", 1
+            ),
+            permission_sla_days=_int(
+                env.get("PERMISSION_SLA_DAYS", "10"), "PERMISSION_SLA_DAYS", 1
+            ),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             trusted_proxies=_int(env.get("TRUSTED_PROXIES", "0"), "TRUSTED_PROXIES"),
         )

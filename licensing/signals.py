@@ -1,0 +1,86 @@
+"""Signals between feature packages.
+
+Applications, billing and the permissions queue are separate packages; where
+one's change must cause another's (an agreement becoming active is invoiced, a
+use the rate card routes to the permissions queue becomes a permission
+request), the first sends a signal and the second connects a receiver. Receivers
+run synchronously inside the sender's transaction (`session` is passed with
+every signal), so the whole change commits or rolls back as one.
+
+Payloads are plain frozen data, not ORM objects, so a receiver depends on this
+module only, never on another package's models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+
+@dataclass(frozen=True)
+class UpFrontCharge:
+    """An amount due when an agreement becomes active: a line's fixed part
+    (flat fees and any minimum-royalty lift, already prorated) from the quote
+    snapshot, with the working that explains it."""
+
+    line_index: int
+    description: str
+    amount: Decimal
+    working: str
+
+
+@dataclass(frozen=True)
+class ActivatedAgreement:
+    agreement_id: int
+    number: str
+    organization_id: int
+    currency: str
+    activated_at: datetime
+    term_start: date
+    term_end: date
+    rate_card_version: str
+    payment_terms_days: int
+    late_fee_monthly_percent: Decimal
+    charges: tuple[UpFrontCharge, ...]
+
+
+@dataclass(frozen=True)
+class RoutedUse:
+    """A proposed use that the rate card routes to the permissions queue."""
+
+    application_id: int
+    application_reference: str
+    organization_id: int
+    organization_name: str
+    organization_type: str
+    requester_name: str
+    requester_email: str
+    line_index: int
+    product_name: str
+    description: str
+    use: str
+    product_type: str
+    user_type: str
+    delivery: str
+    audience_size: int | None
+    term_start: date
+    term_end: date
+    explanation: str
+
+
+agreement_activated = _signals.signal(
+    "agreement-activated",
+    doc="sent(ActivatedAgreement, session=Session) when a licensee accepts and the "
+    "agreement becomes active",
+)
+
+use_routed_to_permissions = _signals.signal(
+    "use-routed-to-permissions",
+    doc="sent(RoutedUse, session=Session) for each use of a submitted application "
+    "that the rate card routes to permission_request",
+)
