@@ -47,7 +47,6 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     return number
 
 
-@dataclass(frozen=True)
 def _percent(value: str, name: str) -> Decimal:
     try:
         number = Decimal(value)
