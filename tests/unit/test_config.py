@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,10 @@ def test_environment_values_are_read_and_typed() -> None:
             "AUTO_APPROVE": "no",
             "TRUSTED_PROXIES": "2",
             "QUOTE_RATE_LIMIT": "off",
+            "PAYMENT_TERMS_DAYS": "45",
+            "LATE_FEE_MONTHLY_PERCENT": "1.25",
+            "OVERDUE_STANDING_DAYS": "60",
+            "PERMISSION_SLA_DAYS": "7",
         }
     )
     assert config.database_url == "postgresql://db/licensing"
@@ -49,11 +54,24 @@ def test_environment_values_are_read_and_typed() -> None:
     assert config.trusted_proxies == 2
     assert config.quote_rate_limit == "off"
     assert config.stripe_enabled is False
+    assert config.payment_terms_days == 45
+    assert config.late_fee_monthly_percent == Decimal("1.25")
+    assert config.overdue_standing_days == 60
+    assert config.permission_sla_days == 7
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("AUTO_APPROVE", "maybe"), ("TRUSTED_PROXIES", "two"), ("LICENSING_ENV", "staging")],
+    [
+        ("AUTO_APPROVE", "maybe"),
+        ("TRUSTED_PROXIES", "two"),
+        ("LICENSING_ENV", "staging"),
+        ("PAYMENT_TERMS_DAYS", "0"),
+        ("LATE_FEE_MONTHLY_PERCENT", "lots"),
+        ("LATE_FEE_MONTHLY_PERCENT", "-1"),
+        ("LATE_FEE_MONTHLY_PERCENT", "NaN"),
+        ("PERMISSION_SLA_DAYS", "ten"),
+    ],
 )
 def test_unreadable_values_are_refused_by_name(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
