@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_login
-from flask import Flask, current_app, g, has_request_context, request, request_started
+from flask import Flask, g, has_request_context, request, request_started
 
 from licensing import access, db
 from licensing.access import Principal
@@ -21,7 +21,7 @@ from licensing.accounts import passwords
 from licensing.accounts.models import User
 from licensing.api.base import API_PREFIX
 from licensing.errors import AuthenticationRequired
-from licensing.extensions import limiter, login_manager
+from licensing.extensions import configured_limit, limiter, login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -103,13 +103,7 @@ def init_app(app: Flask) -> None:
 _AUTH_LIMIT_MESSAGE = "Too many attempts from your address; wait a minute and try again."
 
 
-def _auth_limit_off() -> bool:
-    return str(current_app.config["LICENSING"].auth_rate_limit).strip().lower() == "off"
-
-
-def _auth_limit() -> str:
-    # Never parsed when off (the limit is exempt then), but must stay a valid limit.
-    return "1 per day" if _auth_limit_off() else current_app.config["LICENSING"].auth_rate_limit
+_auth_limit, _auth_limit_off = configured_limit("auth_rate_limit")
 
 
 def auth_rate_limit() -> Callable[[F], F]:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
 
 from licensing import access
 from licensing.api.base import API_PREFIX, Blueprint
 from licensing.api.fields import DecimalText, Quantities, vocabulary
-from licensing.extensions import limiter
+from licensing.extensions import configured_limit, limiter
 from licensing.pricing import (
     ORGANIZATION_TYPES,
     PRODUCT_TYPES,
@@ -160,12 +159,7 @@ RESPONSE_EXAMPLE = {
 }
 
 
-def _quote_limit() -> str:
-    return str(current_app.config["LICENSING"].quote_rate_limit)
-
-
-def _quote_limit_off() -> bool:
-    return _quote_limit().strip().lower() == "off"
+_quote_limit, _quote_limit_off = configured_limit("quote_rate_limit")
 
 
 @blp.route("/quotes", methods=["POST"])

@@ -254,3 +254,16 @@ class TestRateLimit:
             "/api/v1/quotes", json=quote_body(), environ_base={"REMOTE_ADDR": "10.9.8.7"}
         )
         assert other.status_code == 200
+
+
+class TestRateLimitOff:
+    @pytest.fixture
+    def config_changes(self) -> dict[str, Any]:
+        return {"quote_rate_limit": "off"}
+
+    def test_off_lets_every_request_through_without_limiter_errors(
+        self, client: FlaskClient, example_card: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        statuses = {post(client, quote_body()).status_code for _ in range(5)}
+        assert statuses == {200}
+        assert not [r for r in caplog.records if r.name.startswith("flask-limiter")]
