@@ -118,7 +118,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
     The stdlib driver otherwise begins transactions lazily and mishandles
     SAVEPOINT; we emit BEGIN ourselves, enforce foreign keys, and use WAL so that
-    readers do not block the writer.
+    readers outside a transaction do not block the writer.
+
+    Transactions begin IMMEDIATE: SQLite has one writer, and a deferred
+    transaction that read first and then tries to write fails at once with
+    "database is locked" when another connection writes (waiting could
+    deadlock), whatever the busy timeout. Taking the write lock at BEGIN makes
+    concurrent requests and workers queue for it (up to the busy timeout)
+    instead. PostgreSQL, the production database, needs none of this.
     """
 
     @event.listens_for(engine, "connect")
@@ -132,7 +139,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:

@@ -7,6 +7,8 @@ feature's; `upgrade` therefore targets every head ("heads").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -45,5 +47,34 @@ def current(database_url: str) -> tuple[str, ...]:
 
 
 def heads(database_url: str) -> tuple[str, ...]:
-    """The newest revision of every branch in migrations/versions."""
-    return tuple(sorted(ScriptDirectory.from_config(alembic_config(database_url)).get_heads()))
+    """The revisions a fully upgraded database records, sorted: every branch head
+    that no other head requires. Alembic leaves a revision out of the version
+    table once a revision that lists it in `depends_on` is applied."""
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+    branch_heads = set(script.get_heads())
+    required: set[str] = set()
+    for head in branch_heads:
+        required |= _requirements(script, head)
+    return tuple(sorted(branch_heads - required))
+
+
+def _requirements(script: ScriptDirectory, revision: str) -> set[str]:
+    """Every revision `revision` needs before it, through parents and `depends_on`."""
+    needed: set[str] = set()
+    pending = [revision]
+    while pending:
+        current_revision = script.get_revision(pending.pop())
+        if current_revision is None:
+            continue
+        for name in _names(current_revision.down_revision) + _names(current_revision.dependencies):
+            for parent in script.get_revisions(name):
+                if parent is not None and parent.revision not in needed:
+                    needed.add(parent.revision)
+                    pending.append(parent.revision)
+    return needed
+
+
+def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)

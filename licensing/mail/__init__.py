@@ -1,11 +1,14 @@
 """The email outbox: queue in the transaction, deliver over SMTP with retries.
 
-`init_app` adds delivery right after each response that queued mail, when
-`SEND_MAIL_AFTER_REQUEST` is on and `SMTP_URL` is set; `licensing outbox send`
+`init_app` adds delivery right after each request that queued mail, when
+`SEND_MAIL_AFTER_REQUEST` is on and `SMTP_URL` is set, in a thread of its own so
+the response is not held up; `licensing outbox send`
 delivers (and retries) everything due, from a scheduler.
 """
 
 from __future__ import annotations
+
+import threading
 
 from flask import Flask, Response, current_app, g
 
@@ -16,7 +19,7 @@ def _deliver_in_background(app: Flask) -> None:
     with app.app_context():
         try:
             report = deliver_due()
-        except Exception:  # the response is already sent: log, the CLI will retry
+        except Exception:  # nobody is waiting for it: log, the CLI will retry
             app.logger.exception("outbox: delivery after the request failed")
             return
         if report.attempted:
@@ -28,6 +31,11 @@ def init_app(app: Flask) -> None:
     def _deliver_after_response(response: Response) -> Response:
         config = current_app.config["LICENSING"]
         if g.pop("mail_enqueued", False) and config.send_mail_after_request and config.smtp_url:
+            # Services have committed by now, so the thread sees the messages.
+            # Not `response.call_on_close`: a server may close the response
+            # long after the client has it (werkzeug's first drains the socket).
             target = current_app._get_current_object()  # type: ignore[attr-defined]
-            response.call_on_close(lambda: _deliver_in_background(target))
+            threading.Thread(
+                target=_deliver_in_background, args=(target,), name="outbox", daemon=True
+            ).start()
         return response
