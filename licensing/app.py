@@ -11,7 +11,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from licensing import access, accounts, api, cli, db, mail, web
+from licensing import access, accounts, api, billing, cli, db, mail, web
 from licensing.config import PROJECT_ROOT, Config
 from licensing.extensions import csrf, limiter, login_manager
 
@@ -80,6 +80,7 @@ def register_extensions(app: Flask, config: Config) -> None:
     access.init_app(app)
     accounts.init_app(app)  # who is calling: session on pages, bearer token on the API
     mail.init_app(app)  # deliver queued mail after the response, when configured
+    billing.init_app(app)  # invoice agreements as they become active
 
 
 def register_request_context(app: Flask) -> None:

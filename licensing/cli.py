@@ -115,14 +115,21 @@ def serve(bind: str, workers: int | None, timeout: int) -> None:
 def register(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
     from licensing.accounts import cli as accounts_cli
+    from licensing.agreements import cli as agreements_cli
     from licensing.audit import cli as audit_cli
+    from licensing.billing import cli as billing_cli
     from licensing.mail import cli as mail_cli
+    from licensing.permissions import cli as permissions_cli
     from licensing.ratecards import cli as ratecards_cli
 
     app.cli.add_command(db_group)
     app.cli.add_command(accounts_cli.users_group)
+    app.cli.add_command(agreements_cli.applications_group)
     app.cli.add_command(audit_cli.audit_group)
     app.cli.add_command(mail_cli.outbox_group)
+    app.cli.add_command(billing_cli.invoices_group)
+    app.cli.add_command(billing_cli.payments_group)
+    app.cli.add_command(permissions_cli.permissions_group)
     app.cli.add_command(ratecards_cli.ratecards_group)
     app.cli.add_command(setup)
     app.cli.add_command(serve)

@@ -91,6 +91,15 @@ class Config:
     late_fee_monthly_percent: Decimal = Decimal("1.5")
     # An invoice this many days past due puts its organization in pending_payment.
     overdue_standing_days: int = 30
+    # Who issues invoices and where to send payment: lines separated by "|".
+    billing_issuer: str = (
+        "CPT Licensing Office|100 Lakeshore Plaza, Suite 400|Chicago, IL 60601|United States"
+    )
+    billing_remit_to: str = (
+        "Wire or ACH: Lakeshore Commercial Bank, ABA 000000000, account 0000000000|"
+        "Checks payable to CPT Licensing Office, PO Box 1000, Chicago, IL 60690|"
+        "Quote the invoice number with every payment."
+    )
     # Service-level target for deciding educational permission requests.
     permission_sla_days: int = 10
     log_level: str = "INFO"
@@ -141,6 +150,8 @@ class Config:
             overdue_standing_days=_int(
                 env.get("OVERDUE_STANDING_DAYS", "30"), "OVERDUE_STANDING_DAYS", 1
             ),
+            billing_issuer=env.get("BILLING_ISSUER", defaults.billing_issuer),
+            billing_remit_to=env.get("BILLING_REMIT_TO", defaults.billing_remit_to),
             permission_sla_days=_int(
                 env.get("PERMISSION_SLA_DAYS", "10"), "PERMISSION_SLA_DAYS", 1
             ),

@@ -18,7 +18,9 @@ Agreement:
 
     issued ─accept─▶ active ─expire─▶ expired
       │                │ ─supersede─▶ superseded (by its renewal)
-      └──terminate─────┴─terminate─▶ terminated (staff, with a reason)
+      │                └─terminate─▶ terminated (staff, with a reason)
+      ├─terminate─▶ terminated (withdrawn by staff before acceptance)
+      └─expire─▶ expired (never accepted before its term ended)
 
 Time-based guards (5 business days, 14 days) live in the services; these tables
 say only which steps exist.
@@ -47,6 +49,10 @@ AWAITING_STAFF = ("submitted", "in_review", "escalated", "reconsideration_reques
 AWAITING_VENDOR = ("draft", "returned")
 # Before a decision: the vendor may still withdraw.
 UNDECIDED = ("draft", "submitted", "returned", "in_review", "escalated")
+# Which application states the vendor may still edit (its uses and term).
+EDITABLE = ("draft", "returned")
+# Agreement states in which the license is (or is about to be) in force.
+AGREEMENT_LIVE = ("issued", "active")
 
 _DECIDABLE = ("submitted", "in_review", "escalated")
 
@@ -76,6 +82,7 @@ AGREEMENT = StateMachine(
     "agreement",
     {
         ("issued", "accept"): "active",
+        ("issued", "expire"): "expired",
         ("active", "expire"): "expired",
         ("active", "supersede"): "superseded",
         ("issued", "terminate"): "terminated",

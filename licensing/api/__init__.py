@@ -90,6 +90,28 @@ def register(app: Flask) -> Api:
 
 def _blueprints() -> list:  # type: ignore[type-arg]
     """Each feature's API blueprint, in the order the document lists them."""
-    from licensing.api import accounts, audit, meta, outbox, quotes, ratecards
+    from licensing.api import (
+        accounts,
+        agreements,
+        applications,
+        audit,
+        invoices,
+        meta,
+        outbox,
+        permissions,
+        quotes,
+        ratecards,
+    )
 
-    return [meta.blp, quotes.blp, ratecards.blp, accounts.blp, audit.blp, outbox.blp]
+    return [
+        meta.blp,
+        quotes.blp,
+        ratecards.blp,
+        accounts.blp,
+        audit.blp,
+        outbox.blp,
+        applications.blp,
+        agreements.blp,
+        permissions.blp,
+        invoices.blp,
+    ]

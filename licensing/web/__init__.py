@@ -25,8 +25,11 @@ def register(app: Flask) -> None:
 
 def _blueprints() -> list:  # type: ignore[type-arg]
     from licensing.accounts import views as accounts_views
+    from licensing.agreements import views as agreements_views
     from licensing.audit import views as audit_views
+    from licensing.billing import views as billing_views
     from licensing.mail import views as mail_views
+    from licensing.permissions import views as permissions_views
     from licensing.ratecards import views as ratecards_views
     from licensing.web import estimator, portal
 
@@ -38,6 +41,15 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         accounts_views.bp,
         accounts_views.console,
         portal.bp,
+        agreements_views.bp,
+        agreements_views.console,
         audit_views.bp,
         mail_views.bp,
+        billing_views.bp,
+        billing_views.console,
+        billing_views.documents_bp,
+        billing_views.webhooks,
+        permissions_views.public,
+        permissions_views.portal,
+        permissions_views.console,
     ]

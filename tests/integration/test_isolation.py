@@ -97,6 +97,118 @@ def _invitations(session: Session, owner: User) -> Urls:
     return Urls(api=f"/api/v1/organizations/{owner.organization_id}/invitations")
 
 
+# --- permission requests --------------------------------------------------------------
+
+
+@isolation_case("permission request (from an application)")
+def _permission_request(session: Session, owner: User) -> Urls:
+    from tests.integration.permissions.conftest import routed_use, send_routed
+
+    organization = owner.organization
+    assert organization is not None
+    request = send_routed(
+        routed_use(organization.id, organization.legal_name, requester_email=owner.email)
+    )
+    return Urls(
+        api=f"/api/v1/permission-requests/{request.id}",
+        page=f"/portal/permissions/{request.id}",
+    )
+
+
+# --- applications and agreements ------------------------------------------------------
+
+
+def _auto_approved_application(owner: User) -> object:
+    from licensing.agreements import services as agreements
+    from licensing.ratecards import services as ratecards
+    from tests.integration.agreements.conftest import AUTO_USE, draft
+    from tests.integration.pricing.conftest import example_document
+
+    ratecards.import_card(example_document(), published_by="tests")
+    principal = services.principal_for(owner)
+    application = agreements.create_draft(principal, draft(AUTO_USE))
+    return agreements.submit(application.id, principal, attest=True)
+
+
+@isolation_case("application")
+def _application(session: Session, owner: User) -> Urls:
+    application = _auto_approved_application(owner)
+    return Urls(
+        api=f"/api/v1/applications/{application.id}",  # type: ignore[attr-defined]
+        page=f"/portal/applications/{application.id}",  # type: ignore[attr-defined]
+    )
+
+
+@isolation_case("agreement")
+def _agreement(session: Session, owner: User) -> Urls:
+    from licensing.agreements import queries as agreement_queries
+
+    application = _auto_approved_application(owner)
+    agreement = agreement_queries.agreement_for_application(session, application.id)  # type: ignore[attr-defined]
+    assert agreement is not None
+    return Urls(api=f"/api/v1/agreements/{agreement.id}", page=f"/portal/agreements/{agreement.id}")
+
+
+@isolation_case("agreement PDF")
+def _agreement_pdf(session: Session, owner: User) -> Urls:
+    from licensing.agreements import queries as agreement_queries
+
+    application = _auto_approved_application(owner)
+    agreement = agreement_queries.agreement_for_application(session, application.id)  # type: ignore[attr-defined]
+    assert agreement is not None
+    return Urls(
+        api=f"/api/v1/agreements/{agreement.id}/pdf",
+        page=f"/portal/agreements/{agreement.id}/agreement.pdf",
+    )
+
+
+# --- billing --------------------------------------------------------------------------
+
+
+def _billing_invoice(owner: User):  # type: ignore[no-untyped-def]
+    from tests.integration.billing.conftest import activated, send_activation
+
+    invoice = send_activation(activated(owner.organization_id or 0, ("120.00",)))
+    assert invoice is not None
+    return invoice
+
+
+@isolation_case("invoice")
+def _invoice(session: Session, owner: User) -> Urls:
+    invoice = _billing_invoice(owner)
+    return Urls(api=f"/api/v1/invoices/{invoice.id}", page=f"/portal/invoices/{invoice.id}")
+
+
+@isolation_case("invoice PDF")
+def _invoice_pdf(session: Session, owner: User) -> Urls:
+    invoice = _billing_invoice(owner)
+    return Urls(api=f"/api/v1/invoices/{invoice.id}/pdf", page=f"/invoices/{invoice.id}.pdf")
+
+
+@isolation_case("invoice payments")
+def _invoice_payments(session: Session, owner: User) -> Urls:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    invoice = _billing_invoice(owner)
+    payment = billing.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("20.00"), reference="W-ISO"
+    )
+    return Urls(api=f"/api/v1/payments/{payment.id}")
+
+
+@isolation_case("credit note and its PDF")
+def _credit_note(session: Session, owner: User) -> Urls:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    invoice = _billing_invoice(owner)
+    credit = billing.issue_credit_note(invoice.id, amount=Decimal("20.00"), reason="seat removed")
+    return Urls(api=f"/api/v1/credit-notes/{credit.id}", page=f"/credit-notes/{credit.id}.pdf")
+
+
 # --- the tests --------------------------------------------------------------------------
 
 

@@ -1,0 +1,1 @@
+"""Applications, agreements, acceptance and the agreement PDF."""

@@ -1,0 +1,277 @@
+"""Gathering an agreement's content from the records, for the pure PDF renderer.
+
+Everything the PDF says about money comes from the approved quote snapshot
+(the amounts, each line's working) and from the published rate card it names
+(each rule in plain words); the standard clauses come from the Jinja
+templates under templates/agreements/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from licensing.accounts.models import Organization
+from licensing.agreements.documents import (
+    AgreementDocument,
+    Clause,
+    LicensedUse,
+    Obligation,
+    Party,
+)
+from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
+from licensing.mail.services import OFFICE_NAME
+from licensing.pricing import Quote, QuoteLine, describe_rule
+from licensing.pricing.vocabulary import USES
+from licensing.ratecards import queries as ratecard_queries
+
+CONTENT_OWNER = "American Medical Association"
+TRADEMARK_NOTICE = "CPT® is a registered trademark of the American Medical Association."
+# Days after the end of each reporting period by which a royalty report is due.
+REPORT_DUE_DAYS = 30
+# How the working of a line staff changed records the change (services._amended_line).
+AMENDED = "amended by the licensor"
+
+
+def copyright_year(term_start: date) -> int:
+    """The copyright year of the CPT release a term uses.
+
+    The release for year N (the rate card year) is published in the autumn of
+    N - 1 and carries that year's copyright: a 2027 term licenses CPT 2027,
+    "CPT © 2026".
+    """
+    return term_start.year - 1
+
+
+def copyright_notice(term_start: date) -> str:
+    return f"CPT © {copyright_year(term_start)} {CONTENT_OWNER}. All rights reserved."
+
+
+def _words(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def licensed_lines(quote: Quote) -> list[QuoteLine]:
+    """The lines the agreement licenses (uses routed to permissions are not licensed)."""
+    return [line for line in quote.lines if line.route == "license"]
+
+
+def usage_based(line: QuoteLine) -> bool:
+    """Whether the line's royalty depends on reported usage (not a flat fee alone)."""
+    return line.breakdown is not None and line.breakdown.model_type != "flat"
+
+
+def _quarters(start: date, end: date) -> list[tuple[date, date]]:
+    periods = []
+    cursor = start
+    while cursor <= end:
+        quarter_end_month = ((cursor.month - 1) // 3 + 1) * 3
+        next_start = (
+            date(cursor.year + 1, 1, 1)
+            if quarter_end_month == 12
+            else date(cursor.year, quarter_end_month + 1, 1)
+        )
+        periods.append((cursor, min(next_start - timedelta(days=1), end)))
+        cursor = next_start
+    return periods
+
+
+def obligations(quote: Quote, term_start: date, term_end: date) -> tuple[Obligation, ...]:
+    """Quarterly royalty reports when any line is priced by usage; otherwise one
+    certification after the term that use stayed within Schedule A."""
+    lines = licensed_lines(quote)
+    if any(usage_based(line) for line in lines):
+        return tuple(
+            Obligation(
+                f"Royalty report of usage and revenue from {start.isoformat()} to "
+                f"{end.isoformat()}",
+                end + timedelta(days=REPORT_DUE_DAYS),
+            )
+            for start, end in _quarters(term_start, term_end)
+        )
+    return (
+        Obligation(
+            "Certification that use of CPT content stayed within Schedule A for the term",
+            term_end + timedelta(days=REPORT_DUE_DAYS),
+        ),
+    )
+
+
+def _parse_clauses(text: str) -> list[Clause]:
+    clauses: list[Clause] = []
+    heading: str | None = None
+    paragraphs: list[str] = []
+    current: list[str] = []
+
+    def close_paragraph() -> None:
+        if current:
+            paragraphs.append(" ".join(current))
+            current.clear()
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("## "):
+            close_paragraph()
+            if heading is not None:
+                clauses.append(Clause(heading, tuple(paragraphs)))
+            heading, paragraphs = line[3:].strip(), []
+        elif not line:
+            close_paragraph()
+        else:
+            current.append(line)
+    close_paragraph()
+    if heading is not None:
+        clauses.append(Clause(heading, tuple(paragraphs)))
+    return clauses
+
+
+def clauses(context: dict[str, Any], uses: Sequence[ApplicationUse]) -> tuple[Clause, ...]:
+    """general.txt, then the file of each use category licensed, in vocabulary order."""
+    environment = current_app.jinja_env
+    rendered = [environment.get_template("agreements/general.txt").render(context, uses=[])]
+    for category in USES:
+        of_category = [
+            {
+                "product": use.product_name,
+                "use": use.use,
+                "product_type": use.product_type,
+                "user_type": use.user_type,
+                "territories": use.territories,
+                "languages": ", ".join(use.language_list),
+            }
+            for use in uses
+            if use.use == category
+        ]
+        if of_category:
+            template = environment.get_template(f"agreements/{category}.txt")
+            rendered.append(template.render(context, uses=of_category))
+    return tuple(clause for text in rendered for clause in _parse_clauses(text))
+
+
+def _modification_notes(version: QuoteVersion) -> dict[int, str]:
+    notes: dict[int, str] = {}
+    for change in version.modifications:
+        if change.get("line") is not None:
+            notes[int(change["line"])] = (
+                f"{change['field']} changed from {change['from']} to {change['to']}: "
+                f"{change['reason']}"
+            )
+    return notes
+
+
+def _party(organization: Organization) -> Party:
+    address = [organization.address_line1]
+    if organization.address_line2:
+        address.append(organization.address_line2)
+    place = ", ".join(
+        part for part in (organization.city, organization.region, organization.postal_code) if part
+    )
+    address.append(f"{place}, {organization.country}")
+    return Party(
+        organization.legal_name,
+        tuple(address),
+        f"a {_words(organization.organization_type)} organization",
+    )
+
+
+def build_document(
+    session: Session,
+    *,
+    number: str,
+    issued_on: date,
+    application: Application,
+    version: QuoteVersion,
+    payment_terms_days: int,
+    late_fee_percent: Decimal,
+    renewal_of: str | None,
+) -> AgreementDocument:
+    quote = Quote.from_snapshot(version.snapshot)
+    stored = ratecard_queries.get(session, quote.rate_card)
+    card = ratecard_queries.domain_card(stored)
+    rules = {rule.id: rule for rule in card.rules}
+    notes = _modification_notes(version)
+    uses_by_index = dict(enumerate(application.uses))
+    licensed: list[LicensedUse] = []
+    licensed_records: list[ApplicationUse] = []
+    for line in licensed_lines(quote):
+        use = uses_by_index[line.use_index]
+        licensed_records.append(use)
+        rule = rules.get(line.rule or "")
+        terms = (
+            describe_rule(rule, quote.currency)
+            if rule is not None
+            else "A fee set by the Licensor for this use (no published rule applies)."
+        )
+        if not terms.endswith("."):
+            terms += "."
+        if line.amount is not None and usage_based(line):
+            terms += (
+                " The fee shown is the estimate for the usage stated in the application; "
+                "royalties are invoiced on usage as reported."
+            )
+        licensed.append(
+            LicensedUse(
+                product=use.product_name,
+                description=use.description,
+                use=use.use,
+                product_type=use.product_type,
+                user_type=use.user_type,
+                delivery=_words(use.delivery),
+                territories=use.territories,
+                languages=", ".join(use.language_list),
+                royalty_terms=terms,
+                # An amendment is stated once, below the working, with its reason.
+                working=tuple(step for step in line.explanation if not step.startswith(AMENDED)),
+                amount=line.amount,
+                rule=line.rule,
+                modification_note=notes.get(line.use_index, ""),
+            )
+        )
+    organization = application.organization
+    context = {
+        "licensee": organization.legal_name,
+        "licensor": OFFICE_NAME,
+        "number": number,
+        "term_start": version.term_start.isoformat(),
+        "term_end": version.term_end.isoformat(),
+        "payment_days": payment_terms_days,
+        "late_fee_percent": f"{late_fee_percent.normalize():f}",
+    }
+    term_notes = tuple(
+        f"The Licensor amended the {_words(change['field'])} from {change['from']} to "
+        f"{change['to']}: {change['reason']}"
+        for change in version.modifications
+        if change.get("line") is None
+    )
+    return AgreementDocument(
+        number=number,
+        issued_on=issued_on,
+        licensor=Party(OFFICE_NAME, (), "Licensor, on behalf of the owner of the CPT code set"),
+        licensee=_party(organization),
+        term_start=version.term_start,
+        term_end=version.term_end,
+        rate_card=quote.rate_card,
+        currency=quote.currency,
+        uses=tuple(licensed),
+        total=quote.total,
+        obligations=obligations(quote, version.term_start, version.term_end),
+        payment_terms=(
+            f"Fees due up front (flat fees and minimum royalties) are invoiced when this "
+            f"agreement becomes active; royalties on reported usage are invoiced after each "
+            f"report. Every invoice is payable within {payment_terms_days} days of its date."
+        ),
+        late_fee_terms=(
+            f"Overdue amounts bear a late fee of {context['late_fee_percent']}% of the overdue "
+            "balance for each month or part of a month they remain unpaid."
+        ),
+        copyright_notice=copyright_notice(version.term_start),
+        trademark_notice=TRADEMARK_NOTICE,
+        clauses=clauses(context, licensed_records),
+        renewal_of=renewal_of,
+        notes=term_notes,
+    )

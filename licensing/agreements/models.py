@@ -1,0 +1,368 @@
+"""License applications, their quote versions and internal notes; agreements,
+their numbers and acceptance records.
+
+Issued documents never change: a quote version, an agreement's PDF and an
+acceptance record are written once (the ORM refuses updates and deletes of
+quote versions and acceptances, and of an agreement's PDF bytes), and a change
+of price is a new quote version referencing the application, never an edit.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from licensing.accounts.models import Organization, User
+from licensing.db import Base, Money, UTCDateTime, utcnow
+from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
+
+from .states import AGREEMENT, APPLICATION
+
+# Field sizes: the columns, the forms and the API schemas all read these.
+PRODUCT_NAME_MAX = 200
+DESCRIPTION_MAX = 2000
+DELIVERY_MAX = 40
+TERRITORIES_MAX = 400
+LANGUAGES_MAX = 400
+REASON_MAX = 4000
+NOTE_MAX = 8000
+SIGNER_MAX = 200
+USER_AGENT_MAX = 500
+MAX_USES = 20
+
+# How a licensed product reaches its users (the agreement's schedule says so).
+DELIVERIES = ("installed", "hosted", "mobile", "print", "data_feed", "internal", "other")
+
+# Quote versions: what the vendor submitted, and what staff approved if they changed it.
+SUBMITTED = "submitted"
+MODIFIED = "modified"
+QUOTE_KINDS = (SUBMITTED, MODIFIED)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class ImmutableRecordChanged(RuntimeError):
+    """Code tried to change or delete a record that is written once."""
+
+
+class Application(Base):
+    """A vendor's request for a license: proposed uses, a term, and its review."""
+
+    __tablename__ = "applications"
+    __table_args__ = (CheckConstraint(_in("state", APPLICATION.states), name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    term_start: Mapped[date | None] = mapped_column(Date)
+    term_end: Mapped[date | None] = mapped_column(Date)
+    # A published version the vendor asked for; None: the card in effect on term_start.
+    rate_card: Mapped[str | None] = mapped_column(String(64))
+    # The latest submitted quote's total and currency, for the staff queue's sorting.
+    total: Mapped[Decimal | None] = mapped_column(Money())
+    currency: Mapped[str | None] = mapped_column(String(3))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    attested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # What staff asked for when they returned it, and by when it must come back.
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resubmit_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    vendor_response: Mapped[str | None] = mapped_column(Text)
+    escalated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    reconsider_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reconsideration_reason: Mapped[str | None] = mapped_column(Text)
+    reconsideration_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by `licensing applications expire` once the 14-day window has passed unused.
+    reconsideration_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The agreements table refers back to this one: the constraint is added after both exist.
+    renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", use_alter=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    organization: Mapped[Organization] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    uses: Mapped[list[ApplicationUse]] = relationship(
+        back_populates="application",
+        order_by="ApplicationUse.position",
+        cascade="all, delete-orphan",
+    )
+    quotes: Mapped[list[QuoteVersion]] = relationship(
+        back_populates="application", order_by="QuoteVersion.version", viewonly=True
+    )
+    renewal_of: Mapped[Agreement | None] = relationship(foreign_keys=[renewal_of_id])
+
+    @property
+    def reference(self) -> str:
+        """How people name it: `APP-000042`."""
+        return f"APP-{self.id:06d}"
+
+    @property
+    def submitted_quote(self) -> QuoteVersion | None:
+        submitted = [q for q in self.quotes if q.kind == SUBMITTED]
+        return submitted[-1] if submitted else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The fields the audit log records."""
+        return {
+            "state": self.state,
+            "term_start": self.term_start,
+            "term_end": self.term_end,
+            "rate_card": self.rate_card,
+            "total": self.total,
+            "assignee_id": self.assignee_id,
+            "uses": len(self.uses),
+        }
+
+    def __repr__(self) -> str:
+        return f"<Application {self.id} {self.state}>"
+
+
+class ApplicationUse(Base):
+    """One proposed use: the product, how it is used, by whom, where, and how much."""
+
+    __tablename__ = "application_uses"
+    __table_args__ = (
+        UniqueConstraint("application_id", "position"),
+        CheckConstraint(_in("use", USES), name="use"),
+        CheckConstraint(_in("product_type", PRODUCT_TYPES), name="product_type"),
+        CheckConstraint(_in("user_type", USER_TYPES), name="user_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    product_name: Mapped[str] = mapped_column(String(PRODUCT_NAME_MAX))
+    description: Mapped[str] = mapped_column(Text, default="")
+    use: Mapped[str] = mapped_column(String(30))
+    product_type: Mapped[str] = mapped_column(String(30))
+    user_type: Mapped[str] = mapped_column(String(30))
+    delivery: Mapped[str] = mapped_column(String(DELIVERY_MAX))
+    territories: Mapped[str] = mapped_column(String(TERRITORIES_MAX))
+    languages: Mapped[str] = mapped_column(String(LANGUAGES_MAX), default="")
+    # JSON object of unit -> whole number ({"end_users": 2500}).
+    quantity_json: Mapped[str] = mapped_column(Text, default="{}")
+    revenue: Mapped[Decimal | None] = mapped_column(Money())
+    # When the use was sent to the permissions queue (routed uses only, once).
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    application: Mapped[Application] = relationship(back_populates="uses")
+
+    @property
+    def quantity(self) -> dict[str, int]:
+        value: dict[str, int] = json.loads(self.quantity_json or "{}")
+        return value
+
+    @quantity.setter
+    def quantity(self, value: dict[str, int]) -> None:
+        self.quantity_json = json.dumps(dict(sorted(value.items())))
+
+    @property
+    def language_list(self) -> list[str]:
+        return [item.strip() for item in self.languages.split(",") if item.strip()]
+
+    def fields(self) -> dict[str, Any]:
+        """The use as plain data (forms, API, renewals)."""
+        return {
+            "product_name": self.product_name,
+            "description": self.description,
+            "use": self.use,
+            "product_type": self.product_type,
+            "user_type": self.user_type,
+            "delivery": self.delivery,
+            "territories": self.territories,
+            "languages": self.language_list,
+            "quantity": self.quantity,
+            "revenue": self.revenue,
+        }
+
+
+class QuoteVersion(Base):
+    """An immutable priced version of an application: the snapshot of a quote.
+
+    `submitted` versions are made by pricing at each submission; a `modified`
+    version is what staff approved when they changed amounts or the term, with
+    each change and its reason in `modifications`. Both are kept.
+    """
+
+    __tablename__ = "application_quotes"
+    __table_args__ = (
+        UniqueConstraint("application_id", "version"),
+        CheckConstraint(_in("kind", QUOTE_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    rate_card: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Money())
+    term_start: Mapped[date] = mapped_column(Date)
+    term_end: Mapped[date] = mapped_column(Date)
+    # `Quote.to_snapshot()` as canonical JSON.
+    snapshot_json: Mapped[str] = mapped_column(Text)
+    # JSON list of {"field", "line", "from", "to", "reason"} (modified versions).
+    modifications_json: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(320))
+
+    application: Mapped[Application] = relationship(back_populates="quotes")
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.snapshot_json)
+        return value
+
+    @property
+    def modifications(self) -> list[dict[str, Any]]:
+        value: list[dict[str, Any]] = json.loads(self.modifications_json or "[]")
+        return value
+
+
+class ApplicationNote(Base):
+    """An internal note by licensing staff: never shown to vendors, on pages or the API."""
+
+    __tablename__ = "application_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    author: Mapped[User] = relationship()
+
+
+class AgreementNumberSequence(Base):
+    """The last agreement number issued in each year (locked while allocating)."""
+
+    __tablename__ = "agreement_number_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Agreement(Base):
+    """The issued license: its number, term, PDF (stored, never regenerated) and state."""
+
+    __tablename__ = "agreements"
+    __table_args__ = (CheckConstraint(_in("state", AGREEMENT.states), name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("application_quotes.id"))
+    state: Mapped[str] = mapped_column(String(20), default="issued", index=True)
+    term_start: Mapped[date] = mapped_column(Date)
+    term_end: Mapped[date] = mapped_column(Date, index=True)
+    rate_card: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Money())
+    payment_terms_days: Mapped[int] = mapped_column(Integer)
+    late_fee_monthly_percent: Mapped[Decimal] = mapped_column(Money())
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    termination_reason: Mapped[str | None] = mapped_column(Text)
+    renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
+
+    organization: Mapped[Organization] = relationship()
+    application: Mapped[Application] = relationship(foreign_keys=[application_id])
+    quote: Mapped[QuoteVersion] = relationship()
+    acceptance: Mapped[Acceptance | None] = relationship(
+        back_populates="agreement", uselist=False, viewonly=True
+    )
+    renewal_of: Mapped[Agreement | None] = relationship(
+        foreign_keys=[renewal_of_id], remote_side="Agreement.id"
+    )
+
+    @property
+    def reference(self) -> str:
+        return self.number
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "state": self.state,
+            "term_start": self.term_start,
+            "term_end": self.term_end,
+            "total": self.total,
+            "pdf_sha256": self.pdf_sha256,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Agreement {self.number} {self.state}>"
+
+
+class Acceptance(Base):
+    """The click-through acceptance: who, in what capacity, when, from where, which bytes."""
+
+    __tablename__ = "agreement_acceptances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    signer_name: Mapped[str] = mapped_column(String(SIGNER_MAX))
+    signer_title: Mapped[str] = mapped_column(String(SIGNER_MAX))
+    authority_confirmed: Mapped[bool] = mapped_column(Boolean)
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(USER_AGENT_MAX))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+
+    agreement: Mapped[Agreement] = relationship(back_populates="acceptance")
+    user: Mapped[User] = relationship()
+
+
+def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
+    raise ImmutableRecordChanged(f"{type(target).__name__} {target.id} is written once")
+
+
+for _model in (QuoteVersion, Acceptance):
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)
+
+
+@event.listens_for(Agreement, "before_update")
+def _keep_the_pdf(_mapper: Any, _connection: Any, target: Agreement) -> None:
+    state = inspect(target)
+    for name in ("pdf", "pdf_sha256", "number", "quote_id", "term_start", "term_end", "total"):
+        if state.attrs[name].history.has_changes():
+            raise ImmutableRecordChanged(f"agreement {target.number}: {name} never changes")
+
+
+@event.listens_for(Agreement, "before_delete")
+def _keep_agreements(_mapper: Any, _connection: Any, target: Agreement) -> None:
+    raise ImmutableRecordChanged(f"agreement {target.number} cannot be deleted")

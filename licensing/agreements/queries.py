@@ -1,0 +1,158 @@
+"""Reading applications and agreements, always through vendor isolation.
+
+A vendor reaches only their own organization's records (anything else is
+NotFound, exactly as for a record that does not exist); staff see all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, nulls_last, select
+from sqlalchemy.orm import Session
+
+from licensing.access import Principal
+from licensing.accounts.models import Organization, User
+from licensing.accounts.queries import scoped
+from licensing.agreements.models import Agreement, Application, ApplicationNote
+from licensing.agreements.states import AWAITING_STAFF, AWAITING_VENDOR
+from licensing.errors import NotFound
+
+__all__ = ["AWAITING_STAFF", "AWAITING_VENDOR"]
+
+# The staff queue's orders: by age, amount, state, assignee or organization.
+SORTS = {
+    "oldest": "Oldest first",
+    "newest": "Newest first",
+    "amount_high": "Largest amount first",
+    "amount_low": "Smallest amount first",
+    "state": "State",
+    "assignee": "Assignee",
+    "organization": "Organization",
+}
+ASSIGNEE_FILTERS = ("me", "nobody")
+
+
+def get_application(
+    session: Session, application_id: int, principal: Principal | None = None, *, lock: bool = False
+) -> Application:
+    statement = select(Application).where(Application.id == application_id)
+    if lock:
+        statement = statement.with_for_update(of=Application)
+    found = session.scalars(scoped(statement, Application, principal)).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no application {application_id}.")
+    return found
+
+
+def get_agreement(
+    session: Session, agreement_id: int, principal: Principal | None = None, *, lock: bool = False
+) -> Agreement:
+    statement = select(Agreement).where(Agreement.id == agreement_id)
+    if lock:
+        statement = statement.with_for_update(of=Agreement)
+    found = session.scalars(scoped(statement, Agreement, principal)).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no agreement {agreement_id}.")
+    return found
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The staff queue's filter and order (also the vendor's list, scoped)."""
+
+    states: Sequence[str] = ()
+    assignee: str | int | None = None  # a user id, "me" or "nobody"
+    organization_id: int | None = None
+    sort: str = "oldest"
+
+
+def _ordered(statement: Select[Any], sort: str) -> Select[Any]:
+    received = func.coalesce(Application.submitted_at, Application.created_at)
+    orders: dict[str, tuple[Any, ...]] = {
+        "oldest": (received.asc(),),
+        "newest": (received.desc(),),
+        "amount_high": (nulls_last(Application.total.desc()),),
+        "amount_low": (nulls_last(Application.total.asc()),),
+        "state": (Application.state.asc(), received.asc()),
+        "assignee": (nulls_last(User.full_name.asc()), received.asc()),
+        "organization": (Organization.legal_name.asc(), received.asc()),
+    }
+    return statement.order_by(*orders.get(sort, orders["oldest"]), Application.id)
+
+
+def applications(
+    session: Session, principal: Principal | None = None, queue: QueueFilter | None = None
+) -> list[Application]:
+    queue = queue or QueueFilter()
+    statement = (
+        select(Application)
+        .join(Organization, Organization.id == Application.organization_id)
+        .outerjoin(User, User.id == Application.assignee_id)
+    )
+    if queue.states:
+        statement = statement.where(Application.state.in_(list(queue.states)))
+    if queue.organization_id is not None:
+        statement = statement.where(Application.organization_id == queue.organization_id)
+    if queue.assignee == "nobody":
+        statement = statement.where(Application.assignee_id.is_(None))
+    elif queue.assignee == "me" and principal is not None:
+        statement = statement.where(Application.assignee_id == principal.user_id)
+    elif isinstance(queue.assignee, int):
+        statement = statement.where(Application.assignee_id == queue.assignee)
+    statement = _ordered(statement, queue.sort)
+    return list(session.scalars(scoped(statement, Application, principal)))
+
+
+def notes(session: Session, application_id: int) -> list[ApplicationNote]:
+    """Internal notes, newest first: for staff pages and the staff API only."""
+    return list(
+        session.scalars(
+            select(ApplicationNote)
+            .where(ApplicationNote.application_id == application_id)
+            .order_by(ApplicationNote.created_at.desc(), ApplicationNote.id.desc())
+        )
+    )
+
+
+def agreements(
+    session: Session,
+    principal: Principal | None = None,
+    *,
+    states: Sequence[str] = (),
+    organization_id: int | None = None,
+) -> list[Agreement]:
+    statement = select(Agreement).order_by(Agreement.issued_at.desc(), Agreement.id.desc())
+    if states:
+        statement = statement.where(Agreement.state.in_(list(states)))
+    if organization_id is not None:
+        statement = statement.where(Agreement.organization_id == organization_id)
+    return list(session.scalars(scoped(statement, Agreement, principal)))
+
+
+def agreement_for_application(session: Session, application_id: int) -> Agreement | None:
+    return session.scalars(
+        select(Agreement).where(Agreement.application_id == application_id)
+    ).one_or_none()
+
+
+def reviewers(session: Session) -> list[User]:
+    """Active staff who may review applications (licensing or admin), by name."""
+    staff = session.scalars(
+        select(User)
+        .where(User.organization_id.is_(None), User.is_active.is_(True))
+        .order_by(User.full_name)
+    )
+    return [user for user in staff if {"licensing", "admin"} & user.roles]
+
+
+def renewals_of(session: Session, agreement_id: int) -> list[Application]:
+    return list(
+        session.scalars(
+            select(Application)
+            .where(Application.renewal_of_id == agreement_id)
+            .order_by(Application.id.desc())
+        )
+    )

@@ -1,0 +1,733 @@
+"""Pages: the vendor's applications and agreements (portal), and the licensing
+staff's queue, application review and agreements (console).
+
+Views read the form, call one service and render; they never commit. A
+service's `InvalidInput` is shown beside the fields it names (paths such as
+`uses.0.product_name`), re-rendering the form with a 422.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from licensing import access, db
+from licensing.access import Principal
+from licensing.accounts import queries as account_queries
+from licensing.accounts import services as account_services
+from licensing.accounts.models import Organization
+from licensing.agreements import queries, services
+from licensing.agreements.models import DELIVERIES, MAX_USES, Agreement, Application
+from licensing.agreements.states import AGREEMENT, APPLICATION, AWAITING_STAFF, EDITABLE
+from licensing.audit import queries as audit_queries
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput
+from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quote, SumModel
+from licensing.ratecards import queries as ratecard_queries
+from licensing.web.estimator import USE_LABELS
+from licensing.web.portal import WaitingItem, waiting_provider
+
+bp = Blueprint("agreements", __name__, url_prefix="/portal")
+console = Blueprint("agreements_console", __name__, url_prefix="/console")
+
+Page = str | tuple[str, int] | Response
+USE_FIELDS = (
+    "product_name",
+    "description",
+    "use",
+    "product_type",
+    "user_type",
+    "delivery",
+    "territories",
+    "languages",
+    "revenue",
+)
+
+
+# --- the application form ------------------------------------------------------------------
+
+
+def _units(session: Session) -> list[str]:
+    """Every quantity unit the published cards price by: the form's quantity inputs."""
+    units: set[str] = set()
+
+    def walk(model: Any) -> None:
+        if isinstance(model, PerUnitModel):
+            units.add(model.unit)
+        elif isinstance(model, SumModel):
+            for part in model.parts:
+                walk(part)
+
+    for stored in ratecard_queries.all_cards(session):
+        for rule in ratecard_queries.domain_card(stored).rules:
+            walk(rule.model)
+    return sorted(units)
+
+
+def _blank_use() -> dict[str, Any]:
+    return {
+        "product_name": "",
+        "description": "",
+        "use": "distribution",
+        "product_type": "software",
+        "user_type": "provider",
+        "delivery": "installed",
+        "territories": "United States",
+        "languages": "en",
+        "revenue": "",
+        "quantity": {},
+    }
+
+
+def _default_term(session: Session) -> tuple[str, str]:
+    """The next rate card's period, else the current one's: what a vendor usually asks."""
+    today = utcnow().date()
+    cards = ratecard_queries.all_cards(session)
+    upcoming = [c for c in cards if c.effective_from > today]
+    current = [c for c in cards if c.effective_from <= today <= c.effective_to]
+    chosen = min(upcoming, key=lambda c: c.effective_from) if upcoming else None
+    chosen = chosen or (current[0] if current else None)
+    if chosen is None:
+        return "", ""
+    return chosen.effective_from.isoformat(), chosen.effective_to.isoformat()
+
+
+def _values_from(application: Application | None) -> dict[str, Any]:
+    if application is None:
+        start, end = _default_term(db.session())
+        return {"term_start": start, "term_end": end, "rate_card": "", "uses": [_blank_use()]}
+    return {
+        "term_start": application.term_start.isoformat() if application.term_start else "",
+        "term_end": application.term_end.isoformat() if application.term_end else "",
+        "rate_card": application.rate_card or "",
+        "uses": [
+            {
+                **use.fields(),
+                "languages": ", ".join(use.language_list),
+                "revenue": "" if use.revenue is None else f"{use.revenue.normalize():f}",
+                "quantity": {k: str(v) for k, v in use.quantity.items()},
+            }
+            for use in application.uses
+        ]
+        or [_blank_use()],
+    }
+
+
+def _values_from_form(form: MultiDict[str, str], units: list[str]) -> dict[str, Any]:
+    rows = sorted(
+        {int(k.split("-")[1]) for k in form if k.startswith("uses-") and k.split("-")[1].isdigit()}
+    )
+    uses = []
+    for row in rows:
+        if f"remove-{row}" in form:
+            continue
+        use = {name: form.get(f"uses-{row}-{name}", "") for name in USE_FIELDS}
+        use["quantity"] = {
+            unit: form.get(f"uses-{row}-quantity-{unit}", "").strip()
+            for unit in units
+            if form.get(f"uses-{row}-quantity-{unit}", "").strip()
+        }
+        uses.append(use)
+    if "add_use" in form and len(uses) < MAX_USES:
+        uses.append(_blank_use())
+    return {
+        "term_start": form.get("term_start", ""),
+        "term_end": form.get("term_end", ""),
+        "rate_card": form.get("rate_card", ""),
+        "uses": uses or [_blank_use()],
+    }
+
+
+def _date(text: str, path: str, errors: dict[str, list[str]]) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        errors.setdefault(path, []).append("Enter a date as YYYY-MM-DD.")
+        return None
+
+
+def _draft(values: dict[str, Any]) -> services.Draft:
+    errors: dict[str, list[str]] = {}
+    uses = []
+    for index, use in enumerate(values["uses"]):
+        quantity: dict[str, int] = {}
+        for unit, raw in use["quantity"].items():
+            text = raw.replace(",", "").strip()
+            if text.isdigit():
+                quantity[unit] = int(text)
+            else:
+                errors.setdefault(f"uses.{index}.quantity.{unit}", []).append(
+                    "Enter a whole number."
+                )
+        uses.append({**use, "quantity": quantity, "revenue": use["revenue"] or None})
+    draft = services.Draft(
+        term_start=_date(values["term_start"], "term_start", errors),
+        term_end=_date(values["term_end"], "term_end", errors),
+        rate_card=values["rate_card"] or None,
+        uses=uses,
+    )
+    if errors:
+        raise InvalidInput("Some fields need correcting.", errors)
+    return draft
+
+
+def _form_page(
+    values: dict[str, Any],
+    *,
+    application: Application | None,
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    session = db.session()
+    return render_template(
+        "agreements/pages/application_form.html",
+        values=values,
+        application=application,
+        errors=errors or {},
+        units=_units(session),
+        cards=ratecard_queries.all_cards(session),
+        choices={
+            "use": [(v, USE_LABELS.get(v, v)) for v in USES],
+            "product_type": [(v, v.replace("_", " ")) for v in PRODUCT_TYPES],
+            "user_type": [(v, v.replace("_", " ")) for v in USER_TYPES],
+            "delivery": [(v, v.replace("_", " ")) for v in DELIVERIES],
+        },
+    ), status
+
+
+def _save(application: Application | None) -> Page:
+    principal = access.require_principal()
+    units = _units(db.session())
+    values = _values_from_form(request.form, units)
+    if "add_use" in request.form or any(k.startswith("remove-") for k in request.form):
+        return _form_page(values, application=application)
+    try:
+        draft = _draft(values)
+        if application is None:
+            saved = services.create_draft(principal, draft)
+        else:
+            saved = services.update_draft(application.id, principal, draft)
+    except InvalidInput as error:
+        return _form_page(
+            values,
+            application=application,
+            errors=error.errors or {"_": [error.detail]},
+            status=422,
+        )
+    flash(f"{saved.reference} is saved as a draft.", "success")
+    return redirect(url_for("agreements.application", application_id=saved.id))
+
+
+# --- vendor: applications ---------------------------------------------------------------------
+
+
+@bp.route("/applications")
+@access.vendor
+def applications() -> str:
+    principal = access.require_principal()
+    session = db.session()
+    organization = account_queries.own_organization(session, principal)
+    return render_template(
+        "agreements/pages/applications.html",
+        applications=queries.applications(session, principal, queries.QueueFilter(sort="newest")),
+        block_reason=account_services.standing_block_reason(organization),
+    )
+
+
+@bp.route("/applications/new", methods=["GET", "POST"])
+@access.vendor
+def new_application() -> Page:
+    principal = access.require_principal()
+    organization = account_queries.own_organization(db.session(), principal)
+    reason = account_services.standing_block_reason(organization)
+    if reason:
+        flash(reason, "error")
+        return redirect(url_for("agreements.applications"))
+    if request.method == "POST":
+        return _save(None)
+    return _form_page(_values_from(None), application=None)
+
+
+@bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
+@access.vendor
+def edit_application(application_id: int) -> Page:
+    application = queries.get_application(db.session(), application_id)
+    if application.state not in EDITABLE:
+        flash(f"{application.reference} can no longer be changed.", "error")
+        return redirect(url_for("agreements.application", application_id=application_id))
+    if request.method == "POST":
+        return _save(application)
+    return _form_page(_values_from(application), application=application)
+
+
+def _quote_of(application: Application) -> Quote | None:
+    version = application.quotes[-1] if application.quotes else None
+    return Quote.from_snapshot(version.snapshot) if version else None
+
+
+def _vendor_page(
+    application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200
+) -> tuple[str, int]:
+    session = db.session()
+    estimate, estimate_problems = None, {}
+    if application.state in EDITABLE:
+        try:
+            estimate = services.preview(application)
+        except InvalidInput as problem:
+            estimate_problems = problem.errors or {"_": [problem.detail]}
+    return render_template(
+        "agreements/pages/application.html",
+        application=application,
+        estimate=estimate,
+        estimate_problems=estimate_problems,
+        quote=_quote_of(application),
+        versions=application.quotes,
+        agreement=queries.agreement_for_application(session, application.id),
+        allowed=APPLICATION.allowed(application.state),
+        errors=errors or {},
+        now=utcnow(),
+    ), status
+
+
+@bp.route("/applications/<int:application_id>")
+@access.vendor
+def application(application_id: int) -> Page:
+    return _vendor_page(queries.get_application(db.session(), application_id))
+
+
+def _vendor_action(application_id: int, call: Any, done: str) -> Page:
+    try:
+        call()
+    except (InvalidInput, Conflict) as error:
+        application = queries.get_application(db.session(), application_id)
+        db.session().refresh(application)
+        errors = getattr(error, "errors", None) or {"_": [error.detail]}
+        return _vendor_page(
+            application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
+        )
+    flash(done, "success")
+    return redirect(url_for("agreements.application", application_id=application_id))
+
+
+@bp.route("/applications/<int:application_id>/submit", methods=["POST"])
+@access.vendor
+def submit(application_id: int) -> Page:
+    principal = access.require_principal()
+    return _vendor_action(
+        application_id,
+        lambda: services.submit(
+            application_id,
+            principal,
+            attest=request.form.get("attest") == "yes",
+            response=request.form.get("response"),
+        ),
+        "The application is submitted.",
+    )
+
+
+@bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
+@access.vendor
+def withdraw(application_id: int) -> Page:
+    principal = access.require_principal()
+    return _vendor_action(
+        application_id,
+        lambda: services.withdraw(application_id, principal),
+        "The application is withdrawn.",
+    )
+
+
+@bp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
+@access.vendor
+def request_reconsideration(application_id: int) -> Page:
+    principal = access.require_principal()
+    return _vendor_action(
+        application_id,
+        lambda: services.request_reconsideration(
+            application_id, request.form.get("reason", ""), principal
+        ),
+        "Your request for reconsideration is sent to the licensing office.",
+    )
+
+
+# --- vendor: agreements ------------------------------------------------------------------------
+
+
+@bp.route("/agreements")
+@access.vendor
+def agreements() -> str:
+    return render_template(
+        "agreements/pages/agreements.html", agreements=queries.agreements(db.session())
+    )
+
+
+def _agreement_page(
+    agreement: Agreement,
+    template: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+    **extra: Any,
+) -> tuple[str, int]:
+    session = db.session()
+    return render_template(
+        template,
+        agreement=agreement,
+        quote=Quote.from_snapshot(agreement.quote.snapshot),
+        application=agreement.application,
+        renewals=queries.renewals_of(session, agreement.id),
+        allowed=AGREEMENT.allowed(agreement.state),
+        errors=errors or {},
+        values=values or {},
+        **extra,
+    ), status
+
+
+@bp.route("/agreements/<int:agreement_id>")
+@access.vendor
+def agreement(agreement_id: int) -> Page:
+    found = queries.get_agreement(db.session(), agreement_id)
+    return _agreement_page(found, "agreements/pages/agreement.html")
+
+
+@bp.route("/agreements/<int:agreement_id>/agreement.pdf")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+def agreement_pdf(agreement_id: int) -> Response:
+    """The stored PDF, byte for byte: what was shown, and what was accepted."""
+    found = queries.get_agreement(db.session(), agreement_id)
+    response = Response(found.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{found.number}.pdf"'
+    response.headers["X-Content-SHA256"] = found.pdf_sha256
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])
+@access.vendor
+def accept(agreement_id: int) -> Page:
+    principal = access.require_principal()
+    session = db.session()
+    found = queries.get_agreement(session, agreement_id)
+    given = services.AcceptanceInput(
+        signer_name=request.form.get("signer_name", ""),
+        signer_title=request.form.get("signer_title", ""),
+        authority_confirmed=request.form.get("authority_confirmed") == "yes",
+        pdf_sha256=request.form.get("pdf_sha256", ""),
+        ip_address=request.remote_addr or "unknown",
+        user_agent=request.user_agent.string or "unknown",
+    )
+    try:
+        services.accept(agreement_id, principal, given)
+    except (InvalidInput, Conflict) as error:
+        session.refresh(found)
+        errors = getattr(error, "errors", None) or {"_": [error.detail]}
+        return _agreement_page(
+            found,
+            "agreements/pages/agreement.html",
+            errors=errors,
+            values=dict(request.form),
+            status=422 if isinstance(error, InvalidInput) else 409,
+        )
+    flash(f"Agreement {found.number} is accepted and active.", "success")
+    return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
+
+
+@bp.route("/agreements/<int:agreement_id>/renew", methods=["POST"])
+@access.vendor
+def renew(agreement_id: int) -> Page:
+    try:
+        renewal = services.start_renewal(agreement_id, access.require_principal())
+    except Conflict as error:
+        flash(error.detail, "error")
+        return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
+    flash(
+        f"{renewal.reference} renews the agreement: check the uses and quantities, then submit.",
+        "success",
+    )
+    return redirect(url_for("agreements.edit_application", application_id=renewal.id))
+
+
+# --- vendor dashboard: what waits on whom ---------------------------------------------------------
+
+
+@waiting_provider
+def _waiting(
+    session: Session, principal: Principal, organization: Organization
+) -> Iterable[WaitingItem]:
+    for application in queries.applications(
+        session, principal, queries.QueueFilter(states=("draft", "returned", *AWAITING_STAFF))
+    ):
+        url = url_for("agreements.application", application_id=application.id)
+        if application.state == "returned":
+            yield WaitingItem(
+                f"{application.reference} needs more information",
+                waiting_on="you",
+                detail=(
+                    f"Resubmit by {application.resubmit_by:%Y-%m-%d}: {application.return_reason}"
+                ),
+                url=url,
+                since=application.returned_at,
+            )
+        elif application.state == "draft":
+            yield WaitingItem(
+                f"{application.reference} is a draft",
+                waiting_on="you",
+                detail="Finish it and submit it when ready.",
+                url=url,
+                since=application.created_at,
+            )
+        else:
+            yield WaitingItem(
+                f"{application.reference} is being reviewed",
+                waiting_on="the licensing office",
+                detail=application.state.replace("_", " "),
+                url=url,
+                since=application.submitted_at,
+            )
+    for found in queries.agreements(session, principal, states=("issued",)):
+        yield WaitingItem(
+            f"Agreement {found.number} waits for your acceptance",
+            waiting_on="you",
+            detail="Read the PDF and accept it online to make the license active.",
+            url=url_for("agreements.agreement", agreement_id=found.id),
+            since=found.issued_at,
+        )
+
+
+# --- staff console: the queue and the review ------------------------------------------------------
+
+LICENSING = ("licensing",)
+
+
+@console.route("/applications")
+@access.staff(*LICENSING)
+def queue() -> str:
+    session = db.session()
+    states = [s for s in request.args.getlist("state") if s in APPLICATION.states]
+    if "state" not in request.args:
+        states = list(AWAITING_STAFF)
+    assignee_arg = request.args.get("assignee", "")
+    assignee: str | int | None = None
+    if assignee_arg in queries.ASSIGNEE_FILTERS:
+        assignee = assignee_arg
+    elif assignee_arg.isdigit():
+        assignee = int(assignee_arg)
+    sort = request.args.get("sort", "oldest")
+    if sort not in queries.SORTS:
+        sort = "oldest"
+    found = queries.applications(
+        session, queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort)
+    )
+    now = utcnow()
+    return render_template(
+        "agreements/pages/queue.html",
+        applications=found,
+        ages=services.ages(found, now),
+        states=APPLICATION.states,
+        chosen=states,
+        assignee=assignee_arg,
+        reviewers=queries.reviewers(session),
+        sort=sort,
+        sorts=queries.SORTS,
+    )
+
+
+def _console_page(
+    application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200
+) -> tuple[str, int]:
+    session = db.session()
+    submitted = application.submitted_quote
+    return render_template(
+        "agreements/pages/review.html",
+        application=application,
+        submitted=Quote.from_snapshot(submitted.snapshot) if submitted else None,
+        versions=[(v, Quote.from_snapshot(v.snapshot)) for v in application.quotes],
+        notes=queries.notes(session, application.id),
+        history=audit_queries.events_for(session, "application", application.id),
+        agreement=queries.agreement_for_application(session, application.id),
+        reviewers=queries.reviewers(session),
+        allowed=APPLICATION.allowed(application.state),
+        errors=errors or {},
+        form=request.form if request.method == "POST" else {},
+    ), status
+
+
+@console.route("/applications/<int:application_id>", endpoint="application")
+@access.staff(*LICENSING)
+def application_review(application_id: int) -> Page:
+    return _console_page(queries.get_application(db.session(), application_id))
+
+
+def _staff_action(application_id: int, call: Any, done: str) -> Page:
+    try:
+        call()
+    except (InvalidInput, Conflict) as error:
+        session = db.session()
+        application = queries.get_application(session, application_id)
+        session.refresh(application)
+        errors = getattr(error, "errors", None) or {"_": [error.detail]}
+        return _console_page(
+            application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
+        )
+    flash(done, "success")
+    return redirect(url_for("agreements_console.application", application_id=application_id))
+
+
+@console.route("/applications/<int:application_id>/assign", methods=["POST"])
+@access.staff(*LICENSING)
+def assign(application_id: int) -> Page:
+    raw = request.form.get("assignee_id", "")
+    assignee = int(raw) if raw.isdigit() else None
+    return _staff_action(
+        application_id,
+        lambda: services.assign(application_id, assignee, access.require_principal()),
+        "The assignee is saved.",
+    )
+
+
+@console.route("/applications/<int:application_id>/notes", methods=["POST"])
+@access.staff(*LICENSING)
+def add_note(application_id: int) -> Page:
+    return _staff_action(
+        application_id,
+        lambda: services.add_note(
+            application_id, request.form.get("body", ""), access.require_principal()
+        ),
+        "The internal note is saved.",
+    )
+
+
+_REVIEW_ACTIONS = {
+    "start_review": (lambda i, r, p: services.start_review(i, p), "Review started."),
+    "return": (services.return_for_information, "Returned to the vendor for information."),
+    "escalate": (services.escalate, "Escalated for a second review."),
+    "reject": (services.reject, "The application is rejected."),
+    "grant_reconsideration": (
+        lambda i, r, p: services.grant_reconsideration(i, p, reason=r),
+        "Reconsideration granted: the application is back in review.",
+    ),
+    "deny_reconsideration": (services.deny_reconsideration, "Reconsideration denied."),
+}
+
+
+@console.route("/applications/<int:application_id>/review", methods=["POST"])
+@access.staff(*LICENSING)
+def review(application_id: int) -> Page:
+    action = request.form.get("action", "")
+    if action not in _REVIEW_ACTIONS:
+        return _console_page(
+            queries.get_application(db.session(), application_id),
+            errors={"action": ["Choose an action."]},
+            status=422,
+        )
+    call, done = _REVIEW_ACTIONS[action]
+    reason = request.form.get("reason", "")
+    return _staff_action(
+        application_id, lambda: call(application_id, reason, access.require_principal()), done
+    )
+
+
+def _modifications(application: Application) -> services.Modifications:
+    """Per-line amounts (`amount-N`, `reason-N`) and the term, from the approval form."""
+    errors: dict[str, list[str]] = {}
+    changes = []
+    for index, _use in enumerate(application.uses):
+        raw = request.form.get(f"amount-{index}", "").strip()
+        if not raw:
+            continue
+        try:
+            amount = services.parse_amount(raw)
+        except InvalidInput:
+            errors[f"amount-{index}"] = ['Enter an amount such as "1250.00".']
+            continue
+        changes.append(
+            services.LineChange(index, amount, request.form.get(f"reason-{index}", "").strip())
+        )
+    term_start = _date(request.form.get("term_start", ""), "term_start", errors)
+    term_end = _date(request.form.get("term_end", ""), "term_end", errors)
+    if errors:
+        raise InvalidInput("Some changes need correcting.", errors)
+    return services.Modifications(
+        lines=changes,
+        term_start=term_start if term_start != application.term_start else None,
+        term_end=term_end if term_end != application.term_end else None,
+        term_reason=request.form.get("term_reason", ""),
+    )
+
+
+@console.route("/applications/<int:application_id>/approve", methods=["POST"])
+@access.staff(*LICENSING)
+def approve(application_id: int) -> Page:
+    application = queries.get_application(db.session(), application_id)
+    principal = access.require_principal()
+
+    def call() -> None:
+        changes = _modifications(application)
+        # Line errors come back as `lines.N.reason`: show them beside use N's inputs.
+        try:
+            services.approve(
+                application_id, principal, modifications=changes, note=request.form.get("note")
+            )
+        except InvalidInput as error:
+            errors: dict[str, list[str]] = {}
+            for path, messages in error.errors.items():
+                parts = path.split(".")
+                if parts[0] == "lines" and len(parts) == 3 and parts[1].isdigit():
+                    line = changes.lines[int(parts[1])].line
+                    errors[f"{parts[2]}-{line}"] = messages
+                else:
+                    errors[path] = messages
+            raise InvalidInput(error.detail, errors) from None
+
+    return _staff_action(application_id, call, "Approved: the agreement is issued.")
+
+
+@console.route("/agreements")
+@access.staff("licensing", "billing")
+def agreements_list() -> str:
+    states = [s for s in request.args.getlist("state") if s in AGREEMENT.states]
+    return render_template(
+        "agreements/pages/agreements.html",
+        detail_endpoint="agreements_console.agreement_detail",
+        agreements=queries.agreements(db.session(), states=states),
+        states=AGREEMENT.states,
+        chosen=states,
+    )
+
+
+@console.route("/agreements/<int:agreement_id>")
+@access.staff("licensing", "billing")
+def agreement_detail(agreement_id: int) -> Page:
+    found = queries.get_agreement(db.session(), agreement_id)
+    return _agreement_page(
+        found,
+        "agreements/pages/console_agreement.html",
+        history=audit_queries.events_for(db.session(), "agreement", found.id),
+    )
+
+
+@console.route("/agreements/<int:agreement_id>/terminate", methods=["POST"])
+@access.staff(*LICENSING)
+def terminate(agreement_id: int) -> Page:
+    session = db.session()
+    found = queries.get_agreement(session, agreement_id)
+    try:
+        services.terminate(agreement_id, request.form.get("reason", ""), access.require_principal())
+    except (InvalidInput, Conflict) as error:
+        session.refresh(found)
+        return _agreement_page(
+            found,
+            "agreements/pages/console_agreement.html",
+            errors=getattr(error, "errors", None) or {"_": [error.detail]},
+            history=audit_queries.events_for(session, "agreement", found.id),
+            status=422 if isinstance(error, InvalidInput) else 409,
+        )
+    flash(f"Agreement {found.number} is terminated.", "success")
+    return redirect(url_for("agreements_console.agreement_detail", agreement_id=agreement_id))

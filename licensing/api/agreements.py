@@ -1,0 +1,171 @@
+"""/api/v1/agreements: issued license agreements, their PDF, acceptance, renewal and
+termination.
+
+The PDF is stored when the agreement is issued and served byte for byte; to
+accept, send the SHA-256 of the PDF you read: it must be the stored one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, request
+
+from licensing import access, db
+from licensing.agreements import queries, services
+from licensing.agreements.models import SIGNER_MAX, Agreement, Application
+from licensing.agreements.states import AGREEMENT
+from licensing.api.applications import ApplicationSchema
+from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.fields import MoneyString, vocabulary
+
+blp = Blueprint(
+    "agreements_api",
+    __name__,
+    url_prefix=API_PREFIX,
+    description="License agreements: the PDF, click-through acceptance, renewal, termination.",
+)
+
+SECURED = {"security": [{"bearerAuth": []}]}
+Length = ma.validate.Length
+
+
+class AgreementAcceptanceSchema(ma.Schema):
+    signer_name = ma.fields.String()
+    signer_title = ma.fields.String()
+    authority_confirmed = ma.fields.Boolean()
+    accepted_at = ma.fields.DateTime()
+    ip_address = ma.fields.String()
+    user_agent = ma.fields.String()
+    pdf_sha256 = ma.fields.String()
+
+
+class AgreementSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String(metadata={"example": "CPT-2027-000042"})
+    organization_id = ma.fields.Integer()
+    application_id = ma.fields.Integer()
+    state = ma.fields.String(metadata={"enum": list(AGREEMENT.states)})
+    allowed_actions = ma.fields.Method("_allowed")
+    term_start = ma.fields.Date()
+    term_end = ma.fields.Date()
+    rate_card = ma.fields.String()
+    currency = ma.fields.String()
+    total = MoneyString()
+    payment_terms_days = ma.fields.Integer()
+    late_fee_monthly_percent = ma.fields.Method("_late_fee", metadata={"type": "string"})
+    pdf_sha256 = ma.fields.String()
+    issued_at = ma.fields.DateTime()
+    activated_at = ma.fields.DateTime(allow_none=True)
+    ended_at = ma.fields.DateTime(allow_none=True)
+    termination_reason = ma.fields.String(allow_none=True)
+    renewal_of = ma.fields.Method("_renewal_of", metadata={"type": "string", "nullable": True})
+    acceptance = ma.fields.Nested(AgreementAcceptanceSchema, allow_none=True)
+
+    def _allowed(self, agreement: Agreement) -> list[str]:
+        return AGREEMENT.allowed(agreement.state)
+
+    def _late_fee(self, agreement: Agreement) -> str:
+        return f"{agreement.late_fee_monthly_percent.normalize():f}"
+
+    def _renewal_of(self, agreement: Agreement) -> str | None:
+        return agreement.renewal_of.number if agreement.renewal_of else None
+
+
+class AgreementQuerySchema(ma.Schema):
+    state = ma.fields.List(vocabulary(AGREEMENT.states))
+
+
+class AcceptInputSchema(ma.Schema):
+    signer_name = ma.fields.String(required=True, validate=Length(min=1, max=SIGNER_MAX))
+    signer_title = ma.fields.String(required=True, validate=Length(min=1, max=SIGNER_MAX))
+    authority_confirmed = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "I am authorised to bind the organization"},
+    )
+    pdf_sha256 = ma.fields.String(
+        required=True,
+        validate=Length(equal=64),
+        metadata={"description": "SHA-256 (hex) of the PDF you read"},
+    )
+
+
+class AgreementTerminationSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=Length(min=1, max=4000))
+
+
+@blp.route("/agreements")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.arguments(AgreementQuerySchema, location="query")
+@blp.response(200, AgreementSchema(many=True))
+@blp.doc(**SECURED)
+def list_agreements(query: dict[str, Any]) -> list[Agreement]:
+    """Agreements, newest first: a vendor sees their own."""
+    return queries.agreements(db.session(), states=query.get("state") or ())
+
+
+@blp.route("/agreements/<int:agreement_id>")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, AgreementSchema)
+@blp.doc(**SECURED)
+def get_agreement(agreement_id: int) -> Agreement:
+    return queries.get_agreement(db.session(), agreement_id)
+
+
+@blp.route("/agreements/<int:agreement_id>/pdf")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, description="The agreement PDF, exactly as issued and accepted")
+@blp.doc(**SECURED)
+def get_agreement_pdf(agreement_id: int) -> Response:
+    """The stored PDF (`application/pdf`); never regenerated."""
+    found = queries.get_agreement(db.session(), agreement_id)
+    response = Response(found.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.number}.pdf"'
+    response.headers["X-Content-SHA256"] = found.pdf_sha256
+    return response
+
+
+@blp.route("/agreements/<int:agreement_id>/acceptance", methods=["POST"])
+@access.vendor
+@blp.arguments(AcceptInputSchema)
+@blp.response(200, AgreementSchema)
+@blp.alt_response(409, description="Not issued, or the SHA-256 is not the stored PDF's")
+@blp.doc(**SECURED)
+def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
+    """Accept the agreement: records the signer, authority, time, IP address, user
+    agent and the PDF's SHA-256; the agreement becomes active."""
+    return services.accept(
+        agreement_id,
+        access.require_principal(),
+        services.AcceptanceInput(
+            signer_name=data["signer_name"],
+            signer_title=data["signer_title"],
+            authority_confirmed=data["authority_confirmed"],
+            pdf_sha256=data["pdf_sha256"],
+            ip_address=request.remote_addr or "unknown",
+            user_agent=request.user_agent.string or "unknown",
+        ),
+    )
+
+
+@blp.route("/agreements/<int:agreement_id>/renewal", methods=["POST"])
+@access.vendor
+@blp.response(201, ApplicationSchema)
+@blp.alt_response(409, description="Not active or expired, or a renewal is already open")
+@blp.doc(**SECURED)
+def renew_agreement(agreement_id: int) -> Application:
+    """Start a renewal: a draft application prefilled from the agreement for the next
+    rate card year. When its agreement is accepted, this one is superseded."""
+    return services.start_renewal(agreement_id, access.require_principal())
+
+
+@blp.route("/agreements/<int:agreement_id>/termination", methods=["POST"])
+@access.staff("licensing")
+@blp.arguments(AgreementTerminationSchema)
+@blp.response(200, AgreementSchema)
+@blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
+@blp.doc(**SECURED)
+def terminate_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
+    """Terminate (licensing staff, with a reason sent to the licensee)."""
+    return services.terminate(agreement_id, data["reason"], access.require_principal())

@@ -1,0 +1,459 @@
+"""/api/v1/applications: license applications, their review and internal notes.
+
+Vendors create drafts, change them, submit (with the attestation), withdraw and
+ask for reconsideration; licensing staff list the queue, assign, review and
+decide. Internal notes have their own staff-only endpoints: no application
+response ever carries them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from licensing import access, db
+from licensing.agreements import queries, services
+from licensing.agreements.models import (
+    DELIVERIES,
+    MAX_USES,
+    NOTE_MAX,
+    PRODUCT_NAME_MAX,
+    REASON_MAX,
+    TERRITORIES_MAX,
+    Application,
+    ApplicationNote,
+)
+from licensing.agreements.states import APPLICATION
+from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.fields import DecimalText, MoneyString, Quantities, vocabulary
+from licensing.money import format_amount
+from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
+
+blp = Blueprint(
+    "applications_api",
+    __name__,
+    url_prefix=API_PREFIX,
+    description="License applications: drafts, submission with a quote snapshot, staff review.",
+)
+
+SECURED = {"security": [{"bearerAuth": []}]}
+Length = ma.validate.Length
+
+
+class ApplicationUseInputSchema(ma.Schema):
+    product_name = ma.fields.String(
+        load_default="", validate=Length(max=PRODUCT_NAME_MAX), metadata={"example": "Scrubber Pro"}
+    )
+    description = ma.fields.String(load_default="", validate=Length(max=2000))
+    use = vocabulary(USES, required=True)
+    product_type = vocabulary(PRODUCT_TYPES, required=True)
+    user_type = vocabulary(USER_TYPES, required=True)
+    delivery = vocabulary(DELIVERIES, load_default="installed")
+    territories = ma.fields.String(
+        load_default="", validate=Length(max=TERRITORIES_MAX), metadata={"example": "United States"}
+    )
+    languages = ma.fields.List(
+        ma.fields.String(validate=Length(min=1, max=35)),
+        load_default=list,
+        validate=Length(max=50),
+        metadata={"example": ["en"]},
+    )
+    quantity = Quantities(load_default=dict)
+    revenue = DecimalText(load_default=None, allow_none=True)
+
+
+class ApplicationInputSchema(ma.Schema):
+    term_start = ma.fields.Date(
+        load_default=None, allow_none=True, metadata={"example": "2027-01-01"}
+    )
+    term_end = ma.fields.Date(
+        load_default=None, allow_none=True, metadata={"example": "2027-12-31"}
+    )
+    rate_card = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=64))
+    uses = ma.fields.List(
+        ma.fields.Nested(ApplicationUseInputSchema),
+        required=True,
+        validate=Length(min=1, max=MAX_USES, error="Give 1 to {max} uses."),
+    )
+
+
+class ApplicationUseSchema(ma.Schema):
+    position = ma.fields.Integer()
+    product_name = ma.fields.String()
+    description = ma.fields.String()
+    use = ma.fields.String()
+    product_type = ma.fields.String()
+    user_type = ma.fields.String()
+    delivery = ma.fields.String()
+    territories = ma.fields.String()
+    languages = ma.fields.List(ma.fields.String(), attribute="language_list")
+    quantity = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    revenue = ma.fields.Method("_revenue", metadata={"type": "string", "nullable": True})
+
+    def _revenue(self, use: Any) -> str | None:
+        return None if use.revenue is None else f"{use.revenue:f}"
+
+
+class QuoteVersionSchema(ma.Schema):
+    version = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"enum": ["submitted", "modified"]})
+    rate_card = ma.fields.String()
+    currency = ma.fields.String()
+    total = MoneyString()
+    term_start = ma.fields.Date()
+    term_end = ma.fields.Date()
+    created_at = ma.fields.DateTime()
+    modifications = ma.fields.List(ma.fields.Dict())
+    quote = ma.fields.Method(
+        "_quote", metadata={"description": "The stored snapshot, lines with their explanation"}
+    )
+
+    def _quote(self, version: Any) -> dict[str, Any]:
+        snapshot = version.snapshot
+        return {
+            "rate_card": snapshot["rate_card"],
+            "currency": snapshot["currency"],
+            "proration": snapshot["proration"],
+            "total": snapshot["total"],
+            "requires_review": snapshot["requires_review"],
+            "lines": [
+                {
+                    key: line[key]
+                    for key in ("use_index", "rule", "route", "review", "amount", "explanation")
+                }
+                for line in snapshot["lines"]
+            ],
+        }
+
+
+class ApplicationSchema(ma.Schema):
+    """What vendors and staff see alike (internal notes are never here)."""
+
+    id = ma.fields.Integer()
+    reference = ma.fields.String(metadata={"example": "APP-000042"})
+    organization_id = ma.fields.Integer()
+    state = ma.fields.String(metadata={"enum": list(APPLICATION.states)})
+    allowed_actions = ma.fields.Method("_allowed")
+    term_start = ma.fields.Date(allow_none=True)
+    term_end = ma.fields.Date(allow_none=True)
+    rate_card = ma.fields.String(allow_none=True)
+    total = ma.fields.Method("_total", metadata={"type": "string", "nullable": True})
+    currency = ma.fields.String(allow_none=True)
+    uses = ma.fields.List(ma.fields.Nested(ApplicationUseSchema))
+    quotes = ma.fields.List(ma.fields.Nested(QuoteVersionSchema))
+    assignee = ma.fields.Method("_assignee", metadata={"type": "string", "nullable": True})
+    submitted_at = ma.fields.DateTime(allow_none=True)
+    attested_at = ma.fields.DateTime(allow_none=True)
+    return_reason = ma.fields.String(allow_none=True)
+    resubmit_by = ma.fields.DateTime(allow_none=True)
+    vendor_response = ma.fields.String(allow_none=True)
+    decision_reason = ma.fields.String(allow_none=True)
+    decided_at = ma.fields.DateTime(allow_none=True)
+    reconsider_by = ma.fields.DateTime(allow_none=True)
+    reconsideration_reason = ma.fields.String(allow_none=True)
+    renewal_of = ma.fields.Method("_renewal_of", metadata={"type": "string", "nullable": True})
+    agreement_id = ma.fields.Method("_agreement", metadata={"type": "integer", "nullable": True})
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+    def _allowed(self, application: Application) -> list[str]:
+        return APPLICATION.allowed(application.state)
+
+    def _total(self, application: Application) -> str | None:
+        if application.total is None or application.currency is None:
+            return None
+        return format_amount(application.total, application.currency)
+
+    def _assignee(self, application: Application) -> str | None:
+        return application.assignee.email if application.assignee else None
+
+    def _renewal_of(self, application: Application) -> str | None:
+        return application.renewal_of.number if application.renewal_of else None
+
+    def _agreement(self, application: Application) -> int | None:
+        found = queries.agreement_for_application(db.session(), application.id)
+        return found.id if found else None
+
+
+class ApplicationQuerySchema(ma.Schema):
+    state = ma.fields.List(vocabulary(APPLICATION.states))
+    assignee = ma.fields.String(
+        metadata={"description": "`me`, `nobody` or a staff user id"}, validate=Length(max=20)
+    )
+    sort = vocabulary(tuple(queries.SORTS), load_default="oldest")
+
+
+class ApplicationSubmitSchema(ma.Schema):
+    attest = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "The vendor attests that the information is accurate"},
+    )
+    response = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=REASON_MAX),
+        metadata={"description": "On resubmission: the answer to what staff asked"},
+    )
+
+
+class ApplicationReasonSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+
+
+class ApplicationOptionalReasonSchema(ma.Schema):
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+
+
+class ApplicationAssignSchema(ma.Schema):
+    assignee_id = ma.fields.Integer(required=True, allow_none=True)
+
+
+class LineChangeSchema(ma.Schema):
+    line = ma.fields.Integer(required=True, metadata={"description": "The use's index (0-based)"})
+    amount = DecimalText(required=True)
+    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+
+
+class ApplicationApproveSchema(ma.Schema):
+    lines = ma.fields.List(ma.fields.Nested(LineChangeSchema), load_default=list)
+    term_start = ma.fields.Date(load_default=None, allow_none=True)
+    term_end = ma.fields.Date(load_default=None, allow_none=True)
+    term_reason = ma.fields.String(
+        load_default=None, allow_none=True, validate=Length(max=REASON_MAX)
+    )
+    note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+
+
+class ApplicationNoteInputSchema(ma.Schema):
+    body = ma.fields.String(required=True, validate=Length(min=1, max=NOTE_MAX))
+
+
+class ApplicationNoteSchema(ma.Schema):
+    id = ma.fields.Integer()
+    application_id = ma.fields.Integer()
+    author = ma.fields.Method("_author")
+    body = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+    def _author(self, note: ApplicationNote) -> str:
+        return note.author.email
+
+
+def _draft(data: dict[str, Any]) -> services.Draft:
+    return services.Draft(
+        term_start=data.get("term_start"),
+        term_end=data.get("term_end"),
+        rate_card=data.get("rate_card"),
+        uses=data["uses"],
+    )
+
+
+@blp.route("/applications")
+@access.allow(vendor=True, staff=("licensing",))
+@blp.arguments(ApplicationQuerySchema, location="query")
+@blp.response(200, ApplicationSchema(many=True))
+@blp.doc(**SECURED)
+def list_applications(query: dict[str, Any]) -> list[Application]:
+    """Applications: a vendor sees their own; staff filter the queue by state and
+    assignee and sort it by age, amount, state or assignee."""
+    assignee: str | int | None = query.get("assignee")
+    if isinstance(assignee, str) and assignee.isdigit():
+        assignee = int(assignee)
+    return queries.applications(
+        db.session(),
+        queue=queries.QueueFilter(
+            states=query.get("state") or (), assignee=assignee, sort=query["sort"]
+        ),
+    )
+
+
+@blp.route("/applications", methods=["POST"])
+@access.vendor
+@blp.arguments(ApplicationInputSchema)
+@blp.response(201, ApplicationSchema)
+@blp.alt_response(409, description="The organization is not in good standing")
+@blp.doc(**SECURED)
+def create_application(data: dict[str, Any]) -> Application:
+    """Save a new draft (nothing is priced until it is submitted)."""
+    return services.create_draft(access.require_principal(), _draft(data))
+
+
+@blp.route("/applications/<int:application_id>")
+@access.allow(vendor=True, staff=("licensing",))
+@blp.response(200, ApplicationSchema)
+@blp.doc(**SECURED)
+def get_application(application_id: int) -> Application:
+    return queries.get_application(db.session(), application_id)
+
+
+@blp.route("/applications/<int:application_id>", methods=["PUT"])
+@access.vendor
+@blp.arguments(ApplicationInputSchema)
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(409, description="Only drafts and returned applications change")
+@blp.doc(**SECURED)
+def update_application(data: dict[str, Any], application_id: int) -> Application:
+    """Replace the term and uses of a draft or a returned application."""
+    return services.update_draft(application_id, access.require_principal(), _draft(data))
+
+
+@blp.route("/applications/<int:application_id>/submit", methods=["POST"])
+@access.vendor
+@blp.arguments(ApplicationSubmitSchema)
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
+@blp.doc(**SECURED)
+def submit_application(data: dict[str, Any], application_id: int) -> Application:
+    """Submit (or resubmit) with the attestation: prices it, stores the quote snapshot,
+    and approves it at once when every licensed line is `review: auto`."""
+    return services.submit(
+        application_id, access.require_principal(), attest=data["attest"], response=data["response"]
+    )
+
+
+@blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
+@access.vendor
+@blp.response(200, ApplicationSchema)
+@blp.doc(**SECURED)
+def withdraw_application(application_id: int) -> Application:
+    """Withdraw, at any time before a decision."""
+    return services.withdraw(application_id, access.require_principal())
+
+
+@blp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
+@access.vendor
+@blp.arguments(ApplicationReasonSchema)
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(409, description="Not rejected, already asked, or the 14 days have passed")
+@blp.doc(**SECURED)
+def request_reconsideration(data: dict[str, Any], application_id: int) -> Application:
+    """Ask staff to reconsider a rejection: once, within 14 days of it."""
+    return services.request_reconsideration(
+        application_id, data["reason"], access.require_principal()
+    )
+
+
+@blp.route("/applications/<int:application_id>/assignee", methods=["PUT"])
+@access.staff("licensing")
+@blp.arguments(ApplicationAssignSchema)
+@blp.response(200, ApplicationSchema)
+@blp.doc(**SECURED)
+def assign_application(data: dict[str, Any], application_id: int) -> Application:
+    """Assign a reviewer (or nobody, with null)."""
+    return services.assign(application_id, data["assignee_id"], access.require_principal())
+
+
+def _staff_step(action: str) -> Any:
+    def step(data: dict[str, Any], application_id: int) -> Application:
+        principal = access.require_principal()
+        reason = data.get("reason")
+        if action == "start_review":
+            return services.start_review(application_id, principal)
+        if action == "grant_reconsideration":
+            return services.grant_reconsideration(application_id, principal, reason=reason)
+        call = {
+            "return": services.return_for_information,
+            "escalate": services.escalate,
+            "reject": services.reject,
+            "deny_reconsideration": services.deny_reconsideration,
+        }[action]
+        return call(application_id, reason or "", principal)
+
+    return step
+
+
+for _path, _action, _schema, _doc in (
+    (
+        "review",
+        "start_review",
+        ApplicationOptionalReasonSchema,
+        "Start reviewing a submitted application.",
+    ),
+    (
+        "return",
+        "return",
+        ApplicationReasonSchema,
+        "Return it to the vendor for information (5 US business days to resubmit).",
+    ),
+    (
+        "escalate",
+        "escalate",
+        ApplicationReasonSchema,
+        "Escalate to a second reviewer, who then decides.",
+    ),
+    (
+        "reject",
+        "reject",
+        ApplicationReasonSchema,
+        "Reject with a reason (reconsideration possible for 14 days).",
+    ),
+    (
+        "reconsideration/grant",
+        "grant_reconsideration",
+        ApplicationOptionalReasonSchema,
+        "Grant reconsideration: back to review.",
+    ),
+    (
+        "reconsideration/deny",
+        "deny_reconsideration",
+        ApplicationReasonSchema,
+        "Deny reconsideration: the rejection is final.",
+    ),
+):
+    _view = _staff_step(_action)
+    _view.__name__ = f"{_action}_application"
+    _view.__doc__ = _doc
+    blp.route(f"/applications/<int:application_id>/{_path}", methods=["POST"])(
+        access.staff("licensing")(
+            blp.arguments(_schema)(
+                blp.response(200, ApplicationSchema)(
+                    blp.alt_response(
+                        409, description="Not allowed in this state; lists allowed_actions"
+                    )(blp.doc(**SECURED)(_view))
+                )
+            )
+        )
+    )
+
+
+@blp.route("/applications/<int:application_id>/approve", methods=["POST"])
+@access.staff("licensing")
+@blp.arguments(ApplicationApproveSchema)
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
+@blp.doc(**SECURED)
+def approve_application(data: dict[str, Any], application_id: int) -> Application:
+    """Approve as quoted (empty body), or with changed amounts (`lines`) or term, each
+    with a reason: a new quote version is stored, the submitted one kept, and the
+    agreement is issued."""
+    changes = services.Modifications(
+        lines=[services.LineChange(c["line"], c["amount"], c["reason"]) for c in data["lines"]],
+        term_start=data.get("term_start"),
+        term_end=data.get("term_end"),
+        term_reason=data.get("term_reason"),
+    )
+    return services.approve(
+        application_id, access.require_principal(), modifications=changes, note=data.get("note")
+    )
+
+
+@blp.route("/applications/<int:application_id>/notes")
+@access.staff("licensing")
+@blp.response(200, ApplicationNoteSchema(many=True))
+@blp.doc(**SECURED)
+def list_notes(application_id: int) -> list[ApplicationNote]:
+    """Internal notes (licensing staff only; never shown to the vendor)."""
+    session = db.session()
+    application = queries.get_application(session, application_id)
+    return queries.notes(session, application.id)
+
+
+@blp.route("/applications/<int:application_id>/notes", methods=["POST"])
+@access.staff("licensing")
+@blp.arguments(ApplicationNoteInputSchema)
+@blp.response(201, ApplicationNoteSchema)
+@blp.doc(**SECURED)
+def add_note(data: dict[str, Any], application_id: int) -> ApplicationNote:
+    """Add an internal note."""
+    return services.add_note(application_id, data["body"], access.require_principal())

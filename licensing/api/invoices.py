@@ -1,0 +1,378 @@
+"""/api/v1: invoices, their payments and credit notes.
+
+Vendors read their own organization's invoices (another's is a 404); billing
+staff create drafts, finalize, void, record offline payments and issue credit
+notes. An issued invoice is immutable: `PATCH` on it is a 409.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, make_response
+
+from licensing import access, db
+from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.fields import DecimalText, MoneyString, vocabulary
+from licensing.billing import queries, services
+from licensing.billing.models import (
+    DESCRIPTION_MAX,
+    REASON_MAX,
+    REFERENCE_MAX,
+    CreditNote,
+    Invoice,
+    Payment,
+)
+from licensing.billing.states import INVOICE, OFFLINE_METHODS, PAYMENT, PAYMENT_METHODS
+from licensing.billing.views import invoice_pdf_bytes
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import NotFound
+from licensing.money import CURRENCIES
+
+blp = Blueprint(
+    "invoices_api",
+    __name__,
+    url_prefix=API_PREFIX,
+    description="Invoices, payments (card and offline) and credit notes.",
+)
+
+SECURED = {"security": [{"bearerAuth": []}]}
+READERS = ("billing", "licensing")
+Length = ma.validate.Length
+
+
+class LineSchema(ma.Schema):
+    position = ma.fields.Integer(dump_only=True)
+    description = ma.fields.String(required=True, validate=Length(min=1, max=DESCRIPTION_MAX))
+    working = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=4000))
+    amount = MoneyString(currency_attribute="currency", dump_only=True)
+    amount_in = DecimalText(required=True, load_only=True, data_key="amount")
+
+
+class InvoiceSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String(allow_none=True)
+    state = ma.fields.String(metadata={"enum": list(INVOICE.states)})
+    allowed_actions = ma.fields.Method("_allowed")
+    organization_id = ma.fields.Integer()
+    currency = ma.fields.String()
+    source_type = ma.fields.String()
+    source_reference = ma.fields.String(allow_none=True)
+    issue_date = ma.fields.Date(allow_none=True)
+    due_date = ma.fields.Date(allow_none=True)
+    payment_terms_days = ma.fields.Integer()
+    late_fee_monthly_percent = DecimalText()
+    bill_to = ma.fields.Method("_bill_to")
+    memo = ma.fields.String(allow_none=True)
+    lines = ma.fields.Method("_lines")
+    total = MoneyString()
+    amount_paid = MoneyString()
+    amount_credited = MoneyString()
+    balance_due = MoneyString()
+    days_overdue = ma.fields.Method("_days_overdue")
+    finalized_at = ma.fields.DateTime(allow_none=True)
+    paid_at = ma.fields.DateTime(allow_none=True)
+
+    def _allowed(self, invoice: Invoice) -> list[str]:
+        return INVOICE.allowed(invoice.state)
+
+    def _bill_to(self, invoice: Invoice) -> list[str]:
+        return invoice.bill_to_lines()
+
+    def _lines(self, invoice: Invoice) -> list[dict[str, Any]]:
+        return [
+            {
+                "position": line.position,
+                "description": line.description,
+                "working": line.working,
+                "amount": MoneyString()._serialize(line.amount, "amount", invoice),
+            }
+            for line in invoice.lines
+        ]
+
+    def _days_overdue(self, invoice: Invoice) -> int:
+        return invoice.days_overdue(office_date(utcnow()))
+
+
+class PaymentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    invoice_id = ma.fields.Integer()
+    method = ma.fields.String(metadata={"enum": list(PAYMENT_METHODS)})
+    state = ma.fields.String(metadata={"enum": list(PAYMENT.states)})
+    currency = ma.fields.String()
+    amount = MoneyString()
+    amount_received = MoneyString(allow_none=True)
+    reference = ma.fields.String(allow_none=True)
+    received_on = ma.fields.Date(allow_none=True)
+    stripe_payment_intent_id = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    settled_at = ma.fields.DateTime(allow_none=True)
+
+
+class CreditNoteSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    invoice_id = ma.fields.Integer()
+    currency = ma.fields.String()
+    amount = MoneyString()
+    applied_to_balance = MoneyString()
+    refund_due = MoneyString()
+    reason = ma.fields.String()
+    issue_date = ma.fields.Date()
+    issued_at = ma.fields.DateTime()
+
+
+class InvoiceQuerySchema(ma.Schema):
+    state = vocabulary(INVOICE.states)
+    overdue = ma.fields.Boolean()
+    organization_id = ma.fields.Integer()
+    q = ma.fields.String(validate=Length(max=200))
+
+
+class LineInputSchema(ma.Schema):
+    description = ma.fields.String(required=True, validate=Length(min=1, max=DESCRIPTION_MAX))
+    working = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=4000))
+    amount = DecimalText(required=True)
+
+
+class InvoiceInputSchema(ma.Schema):
+    organization_id = ma.fields.Integer(required=True)
+    currency = vocabulary(sorted(CURRENCIES), load_default="USD")
+    lines = ma.fields.List(ma.fields.Nested(LineInputSchema), required=True, validate=Length(min=1))
+    payment_terms_days = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 365))
+    memo = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=2000))
+
+
+class InvoiceUpdateSchema(ma.Schema):
+    lines = ma.fields.List(ma.fields.Nested(LineInputSchema), validate=Length(min=1))
+    payment_terms_days = ma.fields.Integer(validate=ma.validate.Range(0, 365))
+    memo = ma.fields.String(allow_none=True, validate=Length(max=2000))
+
+
+class ReasonSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+
+
+class OfflinePaymentInputSchema(ma.Schema):
+    method = vocabulary(OFFLINE_METHODS, required=True)
+    amount = DecimalText(required=True)
+    reference = ma.fields.String(required=True, validate=Length(min=1, max=REFERENCE_MAX))
+    received_on = ma.fields.Date(load_default=None)
+    note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+
+
+class CreditNoteInputSchema(ma.Schema):
+    amount = DecimalText(required=True)
+    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+
+
+def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
+    return [
+        services.Charge(line["description"], Decimal(line["amount"]), line.get("working"))
+        for line in lines
+    ]
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    response = make_response(content)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@blp.route("/invoices")
+@access.allow(vendor=True, staff=READERS)
+@blp.arguments(InvoiceQuerySchema, location="query")
+@blp.response(200, InvoiceSchema(many=True))
+@blp.doc(**SECURED)
+def list_invoices(query: dict[str, Any]) -> list[Invoice]:
+    """Invoices newest first (overdue ones by due date); vendors see their own, issued ones."""
+    principal = access.require_principal()
+    found = queries.invoices(
+        db.session(),
+        state=query.get("state"),
+        overdue_on=office_date(utcnow()) if query.get("overdue") else None,
+        organization_id=query.get("organization_id"),
+        search=query.get("q"),
+    )
+    return [i for i in found if principal.is_staff or i.state != "draft"]
+
+
+@blp.route("/invoices", methods=["POST"])
+@access.staff("billing")
+@blp.arguments(InvoiceInputSchema)
+@blp.response(201, InvoiceSchema)
+@blp.doc(**SECURED)
+def create_invoice(data: dict[str, Any]) -> Invoice:
+    """A draft invoice (billing staff); finalize it to number and issue it."""
+    return services.create_draft(
+        organization_id=data["organization_id"],
+        currency=data["currency"],
+        charges=_charges(data["lines"]),
+        payment_terms_days=data.get("payment_terms_days"),
+        memo=data.get("memo"),
+    )
+
+
+def _readable(invoice_id: int) -> Invoice:
+    principal = access.require_principal()
+    invoice = queries.get_invoice(db.session(), invoice_id)
+    if invoice.state == "draft" and not principal.is_staff:
+        raise NotFound(f"There is no invoice {invoice_id}.")
+    return invoice
+
+
+@blp.route("/invoices/<int:invoice_id>")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, InvoiceSchema)
+@blp.doc(**SECURED)
+def get_invoice(invoice_id: int) -> Invoice:
+    return _readable(invoice_id)
+
+
+@blp.route("/invoices/<int:invoice_id>", methods=["PATCH"])
+@access.staff("billing")
+@blp.arguments(InvoiceUpdateSchema)
+@blp.response(200, InvoiceSchema)
+@blp.alt_response(409, description="The invoice is issued: immutable; issue a credit note")
+@blp.doc(**SECURED)
+def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
+    """Change a draft. Issued invoices never change (409)."""
+    return services.update_draft(
+        invoice_id,
+        charges=_charges(data["lines"]) if "lines" in data else None,
+        memo=data.get("memo"),
+        payment_terms_days=data.get("payment_terms_days"),
+    )
+
+
+@blp.route("/invoices/<int:invoice_id>/pdf")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, description="The invoice as PDF", content_type="application/pdf")
+@blp.doc(**SECURED)
+def invoice_pdf(invoice_id: int) -> Response:
+    invoice = _readable(invoice_id)
+    return _pdf(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
+
+
+@blp.route("/invoices/<int:invoice_id>/finalize", methods=["POST"])
+@access.staff("billing")
+@blp.response(200, InvoiceSchema)
+@blp.alt_response(409, description="Not a draft; lists allowed_actions")
+@blp.doc(**SECURED)
+def finalize_invoice(invoice_id: int) -> Invoice:
+    """Issue a draft: it takes the next INV-YYYY-NNNNNN number and becomes immutable."""
+    return services.finalize_invoice(invoice_id)
+
+
+@blp.route("/invoices/<int:invoice_id>/void", methods=["POST"])
+@access.staff("billing")
+@blp.arguments(ReasonSchema)
+@blp.response(200, InvoiceSchema)
+@blp.doc(**SECURED)
+def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
+    return services.void_invoice(invoice_id, reason=data["reason"])
+
+
+@blp.route("/invoices/<int:invoice_id>/mark-uncollectible", methods=["POST"])
+@access.staff("billing")
+@blp.arguments(ReasonSchema)
+@blp.response(200, InvoiceSchema)
+@blp.doc(**SECURED)
+def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
+    return services.mark_uncollectible(invoice_id, reason=data["reason"])
+
+
+@blp.route("/invoices/<int:invoice_id>/payments")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, PaymentSchema(many=True))
+@blp.doc(**SECURED)
+def list_payments(invoice_id: int) -> list[Payment]:
+    invoice = _readable(invoice_id)
+    return list(queries.payments(db.session(), invoice_id=invoice.id))
+
+
+@blp.route("/invoices/<int:invoice_id>/payments", methods=["POST"])
+@access.staff("billing")
+@blp.arguments(OfflinePaymentInputSchema)
+@blp.response(201, PaymentSchema)
+@blp.doc(**SECURED)
+def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
+    """Record a wire, ACH or check payment (billing staff); never more than the balance due."""
+    received_on: date | None = data.get("received_on")
+    return services.record_offline_payment(
+        invoice_id,
+        method=data["method"],
+        amount=data["amount"],
+        reference=data["reference"],
+        received_on=received_on,
+        note=data.get("note"),
+    )
+
+
+@blp.route("/invoices/<int:invoice_id>/credit-notes")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, CreditNoteSchema(many=True))
+@blp.doc(**SECURED)
+def list_credit_notes(invoice_id: int) -> list[CreditNote]:
+    invoice = _readable(invoice_id)
+    return list(queries.credit_notes(db.session(), invoice_id=invoice.id))
+
+
+@blp.route("/invoices/<int:invoice_id>/credit-notes", methods=["POST"])
+@access.staff("billing")
+@blp.arguments(CreditNoteInputSchema)
+@blp.response(201, CreditNoteSchema)
+@blp.doc(**SECURED)
+def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
+    """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""
+    return services.issue_credit_note(invoice_id, amount=data["amount"], reason=data["reason"])
+
+
+@blp.route("/credit-notes/<int:credit_note_id>")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, CreditNoteSchema)
+@blp.doc(**SECURED)
+def get_credit_note(credit_note_id: int) -> CreditNote:
+    return queries.get_credit_note(db.session(), credit_note_id)
+
+
+@blp.route("/credit-notes/<int:credit_note_id>/pdf")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, description="The credit note as PDF", content_type="application/pdf")
+@blp.doc(**SECURED)
+def credit_note_pdf(credit_note_id: int) -> Response:
+    from flask import current_app
+
+    from licensing.billing import documents
+
+    credit = queries.get_credit_note(db.session(), credit_note_id)
+    content = documents.render_credit_note_pdf(
+        documents.credit_note_document(
+            credit, issuer=current_app.config["LICENSING"].billing_issuer
+        )
+    )
+    return _pdf(content, f"{credit.number}.pdf")
+
+
+@blp.route("/payments/<int:payment_id>")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, PaymentSchema)
+@blp.doc(**SECURED)
+def get_payment(payment_id: int) -> Payment:
+    return queries.get_payment(db.session(), payment_id)
+
+
+@blp.route("/payments")
+@access.staff(*READERS)
+@blp.arguments(ma.Schema.from_dict({"state": vocabulary(PAYMENT.states)})(), location="query")
+@blp.response(200, PaymentSchema(many=True))
+@blp.doc(**SECURED)
+def list_payments_all(query: dict[str, Any]) -> list[Payment]:
+    """Payments newest first (staff); `state=flagged` lists those needing review."""
+    return list(queries.payments(db.session(), state=query.get("state")))

@@ -1,0 +1,420 @@
+"""/api/v1 permission requests: the public request, the requester's link, the staff queue.
+
+A requester acts through the secret token from their status link
+(`/permission-status/{token}`); a wrong token is a 404 and an expired one a 403,
+with nothing changed. Staff (licensing) work the queue; a vendor reads only
+requests created from their own organization's applications (404 otherwise).
+Internal notes are returned to staff only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Response
+
+from licensing import access, db
+from licensing.accounts.auth import auth_rate_limit
+from licensing.accounts.models import EMAIL_MAX
+from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.fields import vocabulary
+from licensing.db import utcnow
+from licensing.permissions import queries, services
+from licensing.permissions.models import (
+    CONDITIONS_MAX,
+    CONTENT_MAX,
+    DURATION_MAX,
+    INSTITUTION_MAX,
+    MEDIA,
+    MESSAGE_MAX,
+    NAME_MAX,
+    PERMITTED_USE_MAX,
+    PURPOSE_DETAIL_MAX,
+    PURPOSES,
+    REASON_MAX,
+    ROLES,
+    PermissionLetter,
+    PermissionMessage,
+    PermissionRequest,
+)
+from licensing.permissions.states import PERMISSION_REQUEST, STAFF_ACTIONS, STATES
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+
+blp = Blueprint(
+    "permissions_api",
+    __name__,
+    url_prefix=API_PREFIX,
+    description="Educational permission requests: submit, follow by link, and the staff queue.",
+)
+
+SECURED = {"security": [{"bearerAuth": []}]}
+Length = ma.validate.Length
+
+
+def _text(limit: int, **kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(required=True, validate=Length(min=1, max=limit), **kwargs)
+
+
+# --- schemas -----------------------------------------------------------------------
+
+
+class PermissionRequestInputSchema(ma.Schema):
+    requester_name = _text(NAME_MAX, metadata={"example": "Dr. Lena Ortiz"})
+    requester_email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
+    institution = _text(INSTITUTION_MAX, metadata={"example": "Cedar Ridge Community College"})
+    role = vocabulary(ROLES, required=True)
+    organization_type = vocabulary(ORGANIZATION_TYPES, required=True)
+    purpose = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(PURPOSES, error="Must be one of: {choices}."),
+        metadata={
+            "enum": list(PURPOSES),
+            "description": "`commercial` is refused: a commercial use needs a license.",
+        },
+    )
+    purpose_detail = _text(PURPOSE_DETAIL_MAX)
+    content_requested = _text(
+        CONTENT_MAX, metadata={"description": "In words; never codes or descriptors."}
+    )
+    medium = vocabulary(MEDIA, required=True)
+    audience_size = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=1, max=10_000_000)
+    )
+    duration = _text(DURATION_MAX, metadata={"example": "Spring 2027 semester"})
+    noncommercial = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "The requester attests that the use is non-commercial."},
+    )
+
+
+class PermissionSubmittedSchema(ma.Schema):
+    reference = ma.fields.String()
+    state = ma.fields.String()
+    next_step = ma.fields.String()
+
+
+class PermissionMessageSchema(ma.Schema):
+    author = ma.fields.String(metadata={"enum": ["requester", "staff", "system"]})
+    author_name = ma.fields.String()
+    internal = ma.fields.Boolean()
+    body = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+
+class PermissionLetterSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"enum": ["grant", "denial"]})
+    number = ma.fields.String()
+    issued_at = ma.fields.DateTime()
+    sha256 = ma.fields.String()
+
+
+class PermissionServiceLevelSchema(ma.Schema):
+    age_days = ma.fields.Integer(metadata={"description": "US business days since submission"})
+    target_days = ma.fields.Integer()
+    due_at = ma.fields.DateTime(allow_none=True)
+    overdue = ma.fields.Boolean()
+
+
+class PermissionStatusSchema(ma.Schema):
+    """What the requester sees: never internal notes, assignment or SLA."""
+
+    reference = ma.fields.String()
+    state = ma.fields.String(metadata={"enum": list(STATES)})
+    requester_name = ma.fields.String()
+    institution = ma.fields.String()
+    purpose = ma.fields.String()
+    content_requested = ma.fields.String()
+    medium = ma.fields.String()
+    audience_size = ma.fields.Integer(allow_none=True)
+    duration = ma.fields.String()
+    submitted_at = ma.fields.DateTime(allow_none=True)
+    answer_due_at = ma.fields.DateTime(allow_none=True)
+    decided_at = ma.fields.DateTime(allow_none=True)
+    permitted_use = ma.fields.String(allow_none=True)
+    conditions = ma.fields.Method("_conditions")
+    valid_from = ma.fields.Date(allow_none=True)
+    valid_until = ma.fields.Date(allow_none=True)
+    denial_reason = ma.fields.String(allow_none=True)
+    reconsideration_due_at = ma.fields.DateTime(allow_none=True)
+    messages = ma.fields.Method("_messages")
+    letters = ma.fields.List(ma.fields.Nested(PermissionLetterSchema))
+    allowed_actions = ma.fields.Method("_allowed")
+
+    def _conditions(self, request: PermissionRequest) -> list[str]:
+        return (request.conditions or "").splitlines()
+
+    def _messages(self, request: PermissionRequest) -> list[dict[str, Any]]:
+        return PermissionMessageSchema(many=True).dump(request.public_messages)  # type: ignore[no-any-return]
+
+    def _allowed(self, request: PermissionRequest) -> list[str]:
+        return PERMISSION_REQUEST.allowed(request.state)
+
+
+class PermissionRequestSchema(PermissionStatusSchema):
+    """Staff and the owning vendor: the whole request (notes for staff only)."""
+
+    id = ma.fields.Integer()
+    source = ma.fields.String(metadata={"enum": ["public", "application"]})
+    organization_id = ma.fields.Integer(allow_none=True)
+    application_reference = ma.fields.String(allow_none=True)
+    requester_email = ma.fields.String()
+    role = ma.fields.String()
+    organization_type = ma.fields.String()
+    purpose_detail = ma.fields.String()
+    assignee_id = ma.fields.Integer(allow_none=True)
+    service_level = ma.fields.Method("_level")
+
+    def _messages(self, request: PermissionRequest) -> list[dict[str, Any]]:
+        principal = access.current_principal()
+        shown: list[PermissionMessage] = (
+            request.messages if principal and principal.is_staff else request.public_messages
+        )
+        return PermissionMessageSchema(many=True).dump(shown)  # type: ignore[no-any-return]
+
+    def _level(self, request: PermissionRequest) -> dict[str, Any]:
+        return PermissionServiceLevelSchema().dump(queries.service_level(request, utcnow()))  # type: ignore[no-any-return]
+
+
+class PermissionQueueQuerySchema(ma.Schema):
+    state = vocabulary(("open", *STATES))
+    assignee = ma.fields.String(
+        validate=Length(max=20), metadata={"description": "a user id, `me` or `none`"}
+    )
+    q = ma.fields.String(validate=Length(max=200))
+    overdue = ma.fields.Boolean()
+
+
+class PermissionActionSchema(ma.Schema):
+    action = vocabulary(STAFF_ACTIONS, required=True)
+    message = ma.fields.String(
+        validate=Length(max=MESSAGE_MAX),
+        metadata={"description": "ask_for_info: the question for the requester"},
+    )
+    permitted_use = ma.fields.String(validate=Length(max=PERMITTED_USE_MAX))
+    conditions = ma.fields.List(
+        ma.fields.String(validate=Length(min=1, max=CONDITIONS_MAX)),
+        validate=Length(max=20),
+        metadata={"description": "approve: each condition is written into the grant letter"},
+    )
+    valid_from = ma.fields.Date()
+    valid_until = ma.fields.Date()
+    reason = ma.fields.String(
+        validate=Length(max=REASON_MAX), metadata={"description": "deny: required"}
+    )
+
+
+class PermissionNoteSchema(ma.Schema):
+    body = _text(MESSAGE_MAX)
+
+
+class PermissionAssignmentSchema(ma.Schema):
+    request_ids = ma.fields.List(
+        ma.fields.Integer(), required=True, validate=Length(min=1, max=500)
+    )
+    assignee_id = ma.fields.Integer(required=True, allow_none=True)
+
+
+class PermissionTokenSchema(ma.Schema):
+    token = ma.fields.String(required=True, validate=Length(min=1, max=200))
+
+
+class PermissionRequesterMessageSchema(ma.Schema):
+    body = _text(MESSAGE_MAX)
+
+
+class PermissionWithdrawalSchema(ma.Schema):
+    reason = ma.fields.String(
+        validate=Length(max=MESSAGE_MAX),
+        metadata={"description": "Optional: why, passed on to the licensing office"},
+    )
+
+
+class PermissionMetricsSchema(ma.Schema):
+    open_by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    open_total = ma.fields.Integer()
+    overdue = ma.fields.Integer()
+    decided_last_90_days = ma.fields.Integer()
+    median_days_to_decision = ma.fields.Decimal(as_string=True, allow_none=True)
+
+
+def _pdf(letter: PermissionLetter) -> Response:
+    response = Response(letter.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
+    return response
+
+
+# --- the public request and the requester's link ----------------------------------------------
+
+
+@blp.route("/permission-requests", methods=["POST"])
+@access.public
+@auth_rate_limit()
+@blp.arguments(PermissionRequestInputSchema)
+@blp.response(201, PermissionSubmittedSchema)
+@blp.alt_response(422, description="Invalid fields; a `commercial` purpose is refused")
+@blp.alt_response(429, description="Over the rate limit; see Retry-After")
+def submit(data: dict[str, Any]) -> dict[str, Any]:
+    """Request permission for a non-commercial educational use (no account needed).
+
+    The request waits `unconfirmed` until the requester follows the link
+    emailed to them (valid 48 hours); then it enters the staff queue and they
+    are emailed their status link.
+    """
+    request = services.submit_request(data)
+    return {
+        "reference": request.reference,
+        "state": request.state,
+        "next_step": f"Follow the link emailed to {request.requester_email} within 48 hours.",
+    }
+
+
+@blp.route("/permission-confirmations", methods=["POST"])
+@access.public
+@blp.arguments(PermissionTokenSchema)
+@blp.response(200, PermissionStatusSchema)
+def confirm(data: dict[str, Any]) -> PermissionRequest:
+    """Confirm the requester's email with the token from the confirmation link."""
+    return services.confirm_email(data["token"])
+
+
+@blp.route("/permission-status/<token>")
+@access.public
+@blp.response(200, PermissionStatusSchema)
+def status(token: str) -> PermissionRequest:
+    """The request as its requester sees it (state, messages, letters)."""
+    return services.request_for_link(token)
+
+
+@blp.route("/permission-status/<token>/answers", methods=["POST"])
+@access.public
+@blp.arguments(PermissionRequesterMessageSchema)
+@blp.response(200, PermissionStatusSchema)
+@blp.alt_response(409, description="Not waiting for information; lists allowed_actions")
+def answer(data: dict[str, Any], token: str) -> PermissionRequest:
+    """Answer the office's request for information."""
+    return services.answer(token, data["body"])
+
+
+@blp.route("/permission-status/<token>/withdrawal", methods=["POST"])
+@access.public
+@blp.arguments(PermissionWithdrawalSchema, required=False)
+@blp.response(200, PermissionStatusSchema)
+@blp.alt_response(409, description="Already decided or closed")
+def withdraw(data: dict[str, Any], token: str) -> PermissionRequest:
+    """Withdraw the request before a decision."""
+    return services.withdraw(token, reason=data.get("reason"))
+
+
+@blp.route("/permission-status/<token>/reconsideration", methods=["POST"])
+@access.public
+@blp.arguments(PermissionRequesterMessageSchema)
+@blp.response(200, PermissionStatusSchema)
+@blp.alt_response(409, description="Not denied, already reconsidered, or the 14 days have passed")
+def reconsideration(data: dict[str, Any], token: str) -> PermissionRequest:
+    """Ask, once and within 14 days of a denial, for it to be reconsidered."""
+    return services.request_reconsideration(token, data["body"])
+
+
+@blp.route("/permission-status/<token>/letters/<int:letter_id>")
+@access.public
+@blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
+def status_letter(token: str, letter_id: int) -> Response:
+    request = services.request_for_link(token)
+    return _pdf(queries.get_letter(db.session(), request, letter_id))
+
+
+# --- staff and the owning vendor -----------------------------------------------------------------
+
+
+@blp.route("/permission-requests")
+@access.allow(vendor=True, staff=("licensing",))
+@blp.arguments(PermissionQueueQuerySchema, location="query")
+@blp.response(200, PermissionRequestSchema(many=True))
+@blp.doc(**SECURED)
+def list_requests(query: dict[str, Any]) -> list[PermissionRequest]:
+    """The queue (staff; open requests unless `state` says otherwise), or a
+    vendor's own organization's requests."""
+    principal = access.require_principal()
+    filters = queries.QueueFilter(
+        state=query.get("state", "open"),
+        assignee=query.get("assignee"),
+        search=query.get("q"),
+        overdue=bool(query.get("overdue")),
+    )
+    return list(queries.queue(db.session(), filters, principal, utcnow()))
+
+
+@blp.route("/permission-requests/metrics")
+@access.staff("licensing")
+@blp.response(200, PermissionMetricsSchema)
+@blp.doc(**SECURED)
+def metrics() -> services.QueueMetrics:
+    """Open requests by state, overdue ones, and the median days to a decision
+    over the last 90 days."""
+    return services.metrics(db.session())
+
+
+@blp.route("/permission-requests/<int:request_id>")
+@access.allow(vendor=True, staff=("licensing",))
+@blp.response(200, PermissionRequestSchema)
+@blp.doc(**SECURED)
+def get_request(request_id: int) -> PermissionRequest:
+    return queries.get_request(db.session(), request_id)
+
+
+@blp.route("/permission-requests/<int:request_id>/letters/<int:letter_id>")
+@access.allow(vendor=True, staff=("licensing",))
+@blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
+@blp.doc(**SECURED)
+def get_letter(request_id: int, letter_id: int) -> Response:
+    session = db.session()
+    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+
+
+@blp.route("/permission-requests/<int:request_id>/actions", methods=["POST"])
+@access.staff("licensing")
+@blp.arguments(PermissionActionSchema)
+@blp.response(200, PermissionRequestSchema)
+@blp.alt_response(409, description="Not allowed in the current state; lists allowed_actions")
+@blp.doc(**SECURED)
+def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
+    """Take a staff step: `start_review`, `ask_for_info` (with `message`),
+    `approve` (with `conditions`, optional `permitted_use` and validity dates)
+    or `deny` (with `reason`). Decisions issue the letter."""
+    queries.get_request(db.session(), request_id)
+    action = data["action"]
+    if action == "start_review":
+        return services.start_review(request_id)
+    if action == "ask_for_info":
+        return services.ask_for_info(request_id, data.get("message", ""))
+    if action == "approve":
+        return services.approve(
+            request_id,
+            conditions=data.get("conditions") or [],
+            permitted_use=data.get("permitted_use"),
+            valid_from=data.get("valid_from"),
+            valid_until=data.get("valid_until"),
+        )
+    return services.deny(request_id, data.get("reason", ""))
+
+
+@blp.route("/permission-requests/<int:request_id>/notes", methods=["POST"])
+@access.staff("licensing")
+@blp.arguments(PermissionNoteSchema)
+@blp.response(201, PermissionMessageSchema)
+@blp.doc(**SECURED)
+def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
+    """An internal note: staff only, never shown to the requester."""
+    return services.add_note(request_id, data["body"])
+
+
+@blp.route("/permission-requests/assignments", methods=["POST"])
+@access.staff("licensing")
+@blp.arguments(PermissionAssignmentSchema)
+@blp.response(200, PermissionRequestSchema(many=True))
+@blp.doc(**SECURED)
+def assign(data: dict[str, Any]) -> list[PermissionRequest]:
+    """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns."""
+    return services.assign(data["request_ids"], data["assignee_id"])

@@ -1,0 +1,17 @@
+"""Invoices, credit notes and payments: the service's record of what each licensee owes.
+
+`init_app(app)` connects the receiver that invoices an agreement when it becomes
+active (`licensing.signals.agreement_activated`) and registers the vendor
+dashboard's "waiting on whom" items; blueprints are listed in `licensing.web`
+and `licensing.api`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    # Imported for their side effects: the signal receiver (connected once, at
+    # import) and the dashboard provider.
+    from licensing.billing import receivers, views  # noqa: F401

@@ -1,0 +1,76 @@
+"""`licensing payments reconcile` and `licensing invoices overdue`: from a
+scheduler, on any number of hosts (rows are claimed with SKIP LOCKED)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import click
+from flask.cli import with_appcontext
+
+from licensing.billing import services
+from licensing.db import utcnow
+from licensing.errors import DomainError
+
+
+def _moment(value: str | None) -> datetime:
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2027-03-01T12:00:00+00:00") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a time zone, e.g. +00:00")
+    return moment
+
+
+NOW_HELP = "Act as if it were this time (ISO 8601 with a zone); default: now."
+
+
+@click.group("payments")
+def payments_group() -> None:
+    """Card payments through Stripe."""
+
+
+@payments_group.command("reconcile")
+@click.option(
+    "--older-than-minutes",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Ask Stripe about card payments still pending after this long without a webhook.",
+)
+@click.option("--now", "now_text", default=None, help=NOW_HELP)
+@with_appcontext
+def reconcile(older_than_minutes: int, now_text: str | None) -> None:
+    """Apply what Stripe says about card payments whose outcome is unknown."""
+    try:
+        report = services.reconcile_payments(
+            now=_moment(now_text), older_than=timedelta(minutes=older_than_minutes)
+        )
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    for line in report.outcomes:
+        click.echo(line)
+    click.echo(str(report))
+
+
+@click.group("invoices")
+def invoices_group() -> None:
+    """Invoices: overdue reminders, late fees and standing."""
+
+
+@invoices_group.command("overdue")
+@click.option("--now", "now_text", default=None, help=NOW_HELP)
+@with_appcontext
+def overdue(now_text: str | None) -> None:
+    """Email reminders for overdue invoices (at most weekly), issue late-fee
+    invoices per the agreement's terms, and move organizations with an invoice
+    overdue beyond OVERDUE_STANDING_DAYS to pending_payment. Idempotent."""
+    report = services.process_overdue(now=_moment(now_text))
+    for number in report.late_fee_invoices:
+        click.echo(f"late fee invoice {number}")
+    for name in report.pending_payment:
+        click.echo(f"pending payment: {name}")
+    click.echo(str(report))

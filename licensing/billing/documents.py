@@ -1,0 +1,271 @@
+"""Invoice and credit note PDFs: pure renderers from plain data to bytes.
+
+Built on `licensing.pdf` (fonts, styles, "Page N of M"); deterministic, so the
+same document data always gives the same bytes. `invoice_document()` and
+`credit_note_document()` turn the records into the plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from reportlab.lib.units import inch
+from reportlab.platypus import Flowable, Spacer
+
+from licensing import pdf
+from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.states import PAID, VOID
+from licensing.money import format_amount
+
+CONTENT_OWNER = "American Medical Association"
+TRADEMARK_NOTICE = "CPT® is a registered trademark of the American Medical Association."
+
+
+def short_copyright_notice(year: int) -> str:
+    """The notice for a document issued in `year`: the CPT release licensed that
+    year carries the previous year's copyright."""
+    return f"CPT © {year - 1} {CONTENT_OWNER}. All rights reserved."
+
+
+def copyright_notice(year: int) -> str:
+    """The notice every billing document carries (CPT content is copyrighted)."""
+    return f"{short_copyright_notice(year)} {TRADEMARK_NOTICE}"
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    description: str
+    working: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    number: str
+    state: str
+    issuer: tuple[str, ...]
+    remit_to: tuple[str, ...]
+    bill_to: tuple[str, ...]
+    issue_date: date
+    due_date: date
+    payment_terms: str
+    late_fee_terms: str
+    reference: str
+    memo: str
+    currency: str
+    lines: tuple[DocumentLine, ...]
+    total: str
+    paid: str
+    credited: str
+    balance_due: str
+    paid_on: date | None
+    copyright_notice: str
+    footer_notice: str
+
+
+@dataclass(frozen=True)
+class CreditNoteDocument:
+    number: str
+    invoice_number: str
+    issuer: tuple[str, ...]
+    bill_to: tuple[str, ...]
+    issue_date: date
+    currency: str
+    reason: str
+    amount: str
+    applied_to_balance: str
+    refund_due: str
+    copyright_notice: str
+    footer_notice: str
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split("|") if part.strip())
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{format_amount(amount, currency)} {currency}"
+
+
+def invoice_document(invoice: Invoice, *, issuer: str, remit_to: str) -> InvoiceDocument:
+    assert invoice.number
+    assert invoice.issue_date
+    assert invoice.due_date
+    currency = invoice.currency
+    terms = (
+        "Due on receipt"
+        if invoice.payment_terms_days == 0
+        else f"Net {invoice.payment_terms_days} days"
+    )
+    late = (
+        f"Balances unpaid after the due date bear a late fee of "
+        f"{invoice.late_fee_monthly_percent.normalize():f}% per month."
+        if invoice.late_fee_monthly_percent > 0
+        else "No late fee applies to this invoice."
+    )
+    return InvoiceDocument(
+        number=invoice.number,
+        state=invoice.state,
+        issuer=_split(issuer),
+        remit_to=_split(remit_to),
+        bill_to=tuple(invoice.bill_to_lines()),
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        payment_terms=terms,
+        late_fee_terms=late,
+        reference=(
+            f"{invoice.source_type.replace('_', ' ').capitalize()} {invoice.source_reference}"
+            if invoice.source_reference
+            else ""
+        ),
+        memo=invoice.memo or "",
+        currency=currency,
+        lines=tuple(
+            DocumentLine(line.description, line.working or "", format_amount(line.amount, currency))
+            for line in invoice.lines
+        ),
+        total=_money(invoice.total, currency),
+        paid=_money(invoice.amount_paid, currency),
+        credited=_money(invoice.amount_credited, currency),
+        balance_due=_money(invoice.balance_due, currency),
+        paid_on=invoice.paid_at.date() if invoice.paid_at else None,
+        copyright_notice=copyright_notice(invoice.issue_date.year),
+        footer_notice=short_copyright_notice(invoice.issue_date.year),
+    )
+
+
+def credit_note_document(credit: CreditNote, *, issuer: str) -> CreditNoteDocument:
+    currency = credit.currency
+    return CreditNoteDocument(
+        number=credit.number,
+        invoice_number=credit.invoice.number or "",
+        issuer=_split(issuer),
+        bill_to=tuple(credit.invoice.bill_to_lines()),
+        issue_date=credit.issue_date,
+        currency=currency,
+        reason=credit.reason,
+        amount=_money(credit.amount, currency),
+        applied_to_balance=_money(credit.applied_to_balance, currency),
+        refund_due=_money(credit.refund_due, currency),
+        copyright_notice=copyright_notice(credit.issue_date.year),
+        footer_notice=short_copyright_notice(credit.issue_date.year),
+    )
+
+
+def _address_block(title: str, lines: tuple[str, ...]) -> list[Flowable]:
+    return [pdf.markup(f"<b>{pdf.text(title)}</b>", "Small"), *[pdf.para(line) for line in lines]]
+
+
+def _parties(left: tuple[str, list[Flowable]], right: tuple[str, list[Flowable]]) -> Flowable:
+    width = pdf.CONTENT_WIDTH / 2
+    return pdf.table([[left[1], right[1]]], [width, width], header=False)
+
+
+def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
+    story: list[Flowable] = [pdf.para("Invoice", "Title"), pdf.para(doc.number, "Subtitle")]
+    if doc.state == PAID:
+        paid_on = f" on {doc.paid_on.isoformat()}" if doc.paid_on else ""
+        story.append(pdf.markup(f'<font color="#1d7a3a">PAID</font>{pdf.text(paid_on)}', "Stamp"))
+        story.append(pdf.para("Paid in full. Thank you.", "Subtitle"))
+    elif doc.state == VOID:
+        story.append(pdf.markup('<font color="#a12622">VOID</font>', "Stamp"))
+    story.append(Spacer(1, 0.1 * inch))
+    story.append(
+        _parties(
+            ("From", _address_block("From", doc.issuer)),
+            ("Bill to", _address_block("Bill to", doc.bill_to)),
+        )
+    )
+    story.append(Spacer(1, 0.1 * inch))
+    facts = [
+        ["Invoice number", doc.number],
+        ["Issue date", doc.issue_date.isoformat()],
+        ["Due date", doc.due_date.isoformat()],
+        ["Terms", doc.payment_terms],
+    ]
+    if doc.reference:
+        facts.append(["For", doc.reference])
+    story.append(pdf.table(facts, [1.8 * inch, pdf.CONTENT_WIDTH - 1.8 * inch], header=False))
+    if doc.memo:
+        story.append(Spacer(1, 0.08 * inch))
+        story.append(pdf.para(doc.memo, "Small"))
+    story.append(pdf.para("Charges", "Heading"))
+    rows: list[list[object]] = [["#", "Description and working", f"Amount ({doc.currency})"]]
+    for index, line in enumerate(doc.lines, start=1):
+        cell: list[Flowable] = [pdf.para(line.description, "Cell")]
+        if line.working:
+            cell.append(pdf.para(line.working, "Small"))
+        rows.append([str(index), cell, line.amount])
+    totals: list[list[object]] = [
+        ["", "Total", doc.total],
+        ["", "Paid", doc.paid],
+        ["", "Credited", doc.credited],
+        ["", "Balance due", doc.balance_due],
+    ]
+    rows.extend(totals)
+    story.append(
+        pdf.table(
+            rows,
+            [0.35 * inch, pdf.CONTENT_WIDTH - 1.95 * inch, 1.6 * inch],
+            right_columns=(2,),
+            total_rows=len(totals),
+        )
+    )
+    story.append(pdf.para("How to pay", "Heading"))
+    if doc.state == PAID:
+        story.append(pdf.para("Nothing is due on this invoice."))
+    else:
+        story.extend(pdf.para(line) for line in doc.remit_to)
+    story.append(pdf.para(doc.late_fee_terms, "Small"))
+    story.append(Spacer(1, 0.15 * inch))
+    story.append(pdf.para(doc.copyright_notice, "Small"))
+    furniture = pdf.PageFurniture(
+        reference=f"Invoice {doc.number}",
+        issuer=doc.issuer[0] if doc.issuer else "CPT Licensing Office",
+        footer_note=doc.footer_notice,
+    )
+    return pdf.build(story, furniture, title=f"Invoice {doc.number}", subject="Invoice")
+
+
+def render_credit_note_pdf(doc: CreditNoteDocument) -> bytes:
+    story: list[Flowable] = [
+        pdf.para("Credit note", "Title"),
+        pdf.para(f"{doc.number}, against invoice {doc.invoice_number}", "Subtitle"),
+        Spacer(1, 0.1 * inch),
+        _parties(
+            ("From", _address_block("From", doc.issuer)),
+            ("Credit to", _address_block("Credit to", doc.bill_to)),
+        ),
+        Spacer(1, 0.1 * inch),
+        pdf.table(
+            [
+                ["Credit note number", doc.number],
+                ["Issue date", doc.issue_date.isoformat()],
+                ["Invoice", doc.invoice_number],
+                ["Reason", doc.reason],
+            ],
+            [1.8 * inch, pdf.CONTENT_WIDTH - 1.8 * inch],
+            header=False,
+        ),
+        pdf.para("Amounts", "Heading"),
+        pdf.table(
+            [
+                ["", f"Amount ({doc.currency})"],
+                ["Credit", doc.amount],
+                ["Applied to the invoice's balance", doc.applied_to_balance],
+                ["Refund due to you", doc.refund_due],
+            ],
+            [pdf.CONTENT_WIDTH - 1.8 * inch, 1.8 * inch],
+            right_columns=(1,),
+        ),
+        Spacer(1, 0.15 * inch),
+        pdf.para(doc.copyright_notice, "Small"),
+    ]
+    furniture = pdf.PageFurniture(
+        reference=f"Credit note {doc.number}",
+        issuer=doc.issuer[0] if doc.issuer else "CPT Licensing Office",
+        footer_note=doc.footer_notice,
+    )
+    return pdf.build(story, furniture, title=f"Credit note {doc.number}", subject="Credit note")

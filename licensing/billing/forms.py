@@ -1,0 +1,46 @@
+"""Billing staff's page forms (CSRF-protected). Shape only: the services decide."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from licensing.billing.models import REASON_MAX, REFERENCE_MAX
+from licensing.billing.states import OFFLINE_METHODS
+
+METHOD_LABELS = {"wire": "Wire transfer", "ach": "ACH transfer", "check": "Check"}
+
+
+class OfflinePaymentForm(FlaskForm):  # type: ignore[misc]
+    method = SelectField(
+        "Method", choices={m: METHOD_LABELS[m] for m in OFFLINE_METHODS}, validate_choice=True
+    )
+    amount = StringField("Amount", validators=[InputRequired(message="Give the amount received.")])
+    reference = StringField(
+        "Reference",
+        validators=[
+            InputRequired(message="Give the bank or check reference."),
+            Length(max=REFERENCE_MAX),
+        ],
+        description="The bank's transfer reference or the check number.",
+    )
+    received_on = DateField("Received on", validators=[Optional()])
+    note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
+
+
+class ReasonForm(FlaskForm):  # type: ignore[misc]
+    reason = TextAreaField(
+        "Reason",
+        validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
+        description="Recorded in the audit log.",
+    )
+
+
+class CreditNoteForm(FlaskForm):  # type: ignore[misc]
+    amount = StringField("Amount to credit", validators=[InputRequired(message="Give the amount.")])
+    reason = TextAreaField(
+        "Reason",
+        validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
+        description="Printed on the credit note.",
+    )

@@ -1,0 +1,296 @@
+"""Invoices, their lines, credit notes, payments, Stripe customers and events.
+
+Amounts are `Money` (exact decimals). An invoice's content is fixed once it is
+`open`: the ORM refuses changes to those columns (see `_refuse_content_edits`),
+so even code that bypasses the services cannot edit an issued invoice.
+Bookkeeping columns (amounts paid and credited, reminders, late fees charged)
+change as payments and credits arrive.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from licensing.db import Base, Money, UTCDateTime, utcnow
+from licensing.errors import Conflict
+
+from .states import (
+    DRAFT,
+    INVOICE,
+    INVOICE_SOURCES,
+    OPEN,
+    PAID,
+    PAYMENT,
+    PAYMENT_METHODS,
+    UNCOLLECTIBLE,
+)
+
+DESCRIPTION_MAX = 500
+REFERENCE_MAX = 100
+REASON_MAX = 2000
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class NumberSequence(Base):
+    """The last number issued in one series (INV or CN) and year: one row each,
+    locked while a number is taken, so numbers have no gaps and no duplicates."""
+
+    __tablename__ = "billing_number_sequences"
+
+    series: Mapped[str] = mapped_column(String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StripeCustomer(Base):
+    """The Stripe Customer of an organization, created once."""
+
+    __tablename__ = "billing_stripe_customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), unique=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint(_in("state", INVOICE.states), name="state"),
+        CheckConstraint(_in("source_type", INVOICE_SOURCES), name="source_type"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("amount_paid >= 0 AND amount_credited >= 0", name="settled_not_negative"),
+        CheckConstraint("state = 'draft' OR number IS NOT NULL", name="issued_has_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default=DRAFT, index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    source_type: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[int | None] = mapped_column(Integer)
+    source_reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX))
+    # The invoice a late-fee invoice charges for.
+    parent_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    payment_terms_days: Mapped[int] = mapped_column(Integer)
+    late_fee_monthly_percent: Mapped[Decimal] = mapped_column(Money())
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date, index=True)
+    # The organization's name, address and billing contact when issued (JSON).
+    bill_to: Mapped[str | None] = mapped_column(Text)
+    memo: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    amount_paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    amount_credited: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    reminder_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    late_fee_months_charged: Mapped[int] = mapped_column(Integer, default=0)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+    payments: Mapped[list[Payment]] = relationship(
+        back_populates="invoice", order_by="Payment.id", viewonly=True
+    )
+    credit_notes: Mapped[list[CreditNote]] = relationship(
+        back_populates="invoice", order_by="CreditNote.id", viewonly=True
+    )
+
+    # Columns that make up the issued document: frozen from `open` on.
+    CONTENT: ClassVar[frozenset[str]] = frozenset(
+        {
+            "organization_id",
+            "number",
+            "currency",
+            "source_type",
+            "source_id",
+            "source_reference",
+            "parent_invoice_id",
+            "payment_terms_days",
+            "late_fee_monthly_percent",
+            "issue_date",
+            "due_date",
+            "bill_to",
+            "memo",
+            "total",
+        }
+    )
+
+    @property
+    def balance_due(self) -> Decimal:
+        if self.state not in (OPEN, UNCOLLECTIBLE):
+            return Decimal(0)
+        return max(self.total - self.amount_paid - self.amount_credited, Decimal(0))
+
+    @property
+    def is_issued(self) -> bool:
+        return self.state != DRAFT
+
+    @property
+    def is_paid(self) -> bool:
+        return self.state == PAID
+
+    def days_overdue(self, today: date) -> int:
+        if self.state not in (OPEN, UNCOLLECTIBLE) or self.due_date is None:
+            return 0
+        return max((today - self.due_date).days, 0)
+
+    def bill_to_lines(self) -> list[str]:
+        if not self.bill_to:
+            return []
+        lines: list[str] = json.loads(self.bill_to)["lines"]
+        return lines
+
+    @property
+    def bill_to_name(self) -> str:
+        return self.bill_to_lines()[0] if self.bill_to else ""
+
+    @property
+    def label(self) -> str:
+        return self.number or f"Draft invoice {self.id}"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "number": self.number,
+            "total": self.total,
+            "amount_paid": self.amount_paid,
+            "amount_credited": self.amount_credited,
+        }
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX))
+    # How the amount was reached (the quote's working), shown on the PDF.
+    working: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(Money())
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class CreditNote(Base):
+    """A correction to an issued invoice: reduces what is owed, or records a
+    refund due when the invoice was already paid."""
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    # Of `amount`, what reduced the balance due; the rest is a refund owed.
+    applied_to_balance: Mapped[Decimal] = mapped_column(Money())
+    refund_due: Mapped[Decimal] = mapped_column(Money())
+    reason: Mapped[str] = mapped_column(Text)
+    issue_date: Mapped[date] = mapped_column(Date)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    issued_by: Mapped[str] = mapped_column(String(254))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="credit_notes")
+
+
+class Payment(Base):
+    """Money received (or being received) against an invoice: by card through
+    Stripe, or offline (wire, ACH, check) recorded by billing staff."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(_in("state", PAYMENT.states), name="state"),
+        CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    # What was asked for (card) or received (offline).
+    amount: Mapped[Decimal] = mapped_column(Money())
+    # What Stripe reported as received, when it differs from `amount` (flagged).
+    amount_received: Mapped[Decimal | None] = mapped_column(Money())
+    reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX))
+    received_on: Mapped[date | None] = mapped_column(Date)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+
+
+class StripeEvent(Base):
+    """Every Stripe event received, once: the unique id makes replays no-ops."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    outcome: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def _refuse_content_edits(session: Session, _context: Any, _instances: Any) -> None:
+    """An issued invoice's document never changes, whoever tries."""
+    for record in session.dirty:
+        if isinstance(record, Invoice):
+            state = inspect(record)
+            history = state.attrs.state.history
+            was = history.deleted[0] if history.deleted else record.state
+            if was == DRAFT:
+                continue
+            changed = {name for name in Invoice.CONTENT if state.attrs[name].history.has_changes()}
+            if changed:
+                raise Conflict(
+                    f"Invoice {record.number} is issued and cannot be changed "
+                    f"({', '.join(sorted(changed))}); issue a credit note instead."
+                )
+        elif (
+            isinstance(record, InvoiceLine)
+            and record.invoice is not None
+            and record.invoice.state != DRAFT
+        ):
+            raise Conflict("The lines of an issued invoice cannot be changed.")
+
+
+event.listen(Session, "before_flush", _refuse_content_edits)

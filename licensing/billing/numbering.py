@@ -1,0 +1,47 @@
+"""Gapless document numbers: `INV-2027-000001`, `CN-2027-000001`.
+
+A number is taken inside the transaction that issues the document: the
+sequence row of its series and year is locked (`SELECT ... FOR UPDATE` on
+PostgreSQL; SQLite's single writer lock does the same), incremented and
+released at commit. A transaction that rolls back gives its number back, so
+there are no gaps; two transactions never read the same last number, so there
+are no duplicates.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from licensing.billing.models import NumberSequence
+
+INVOICE_SERIES = "INV"
+CREDIT_NOTE_SERIES = "CN"
+
+
+def format_number(series: str, year: int, number: int) -> str:
+    return f"{series}-{year:04d}-{number:06d}"
+
+
+def next_number(session: Session, series: str, year: int) -> str:
+    """Take the next number of `series` in `year`, in the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # The year's first document creates the row; concurrent first documents
+    # both try, and one insert does nothing.
+    session.execute(
+        insert(NumberSequence)
+        .values(series=series, year=year, last_number=0)
+        .on_conflict_do_nothing(index_elements=["series", "year"])
+    )
+    sequence = session.execute(
+        select(NumberSequence)
+        .where(NumberSequence.series == series, NumberSequence.year == year)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    sequence.last_number += 1
+    session.flush()
+    return format_number(series, year, sequence.last_number)

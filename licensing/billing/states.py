@@ -1,0 +1,85 @@
+"""The lives of an invoice and of a payment, as explicit tables.
+
+Invoice:
+
+    draft ─finalize─▶ open ─settle─▶ paid       (paid or credited in full)
+      │                 │ ─void─▶ void           (issued in error, nothing paid)
+      │                 └─mark_uncollectible─▶ uncollectible ─settle─▶ paid
+      └─void─▶ void                                           └─void─▶ void
+
+Finalizing allocates the invoice number; from `open` on, an invoice's content
+(lines, amounts, bill-to, dates) never changes: corrections are credit notes.
+
+Payment (card payments start `pending`; offline ones are recorded `succeeded`):
+
+    pending ─succeed─▶ succeeded
+       │ ─fail─▶ failed ─succeed─▶ succeeded   (the customer retried the same intent)
+       │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
+       └─cancel─▶ canceled                               └─reject─▶ canceled
+"""
+
+from __future__ import annotations
+
+from licensing.statemachine import StateMachine
+
+DRAFT = "draft"
+OPEN = "open"
+PAID = "paid"
+VOID = "void"
+UNCOLLECTIBLE = "uncollectible"
+
+INVOICE_STATES = (DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE)
+# States in which an invoice is still owed (balance due, payments accepted).
+COLLECTIBLE = frozenset({OPEN, UNCOLLECTIBLE})
+
+INVOICE = StateMachine(
+    "invoice",
+    {
+        (DRAFT, "finalize"): OPEN,
+        (DRAFT, "void"): VOID,
+        (OPEN, "settle"): PAID,
+        (OPEN, "void"): VOID,
+        (OPEN, "mark_uncollectible"): UNCOLLECTIBLE,
+        (UNCOLLECTIBLE, "settle"): PAID,
+        (UNCOLLECTIBLE, "void"): VOID,
+    },
+    INVOICE_STATES,
+)
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+FLAGGED = "flagged"
+CANCELED = "canceled"
+
+PAYMENT_STATES = (PENDING, SUCCEEDED, FAILED, FLAGGED, CANCELED)
+
+PAYMENT = StateMachine(
+    "payment",
+    {
+        (PENDING, "succeed"): SUCCEEDED,
+        (PENDING, "fail"): FAILED,
+        (PENDING, "flag"): FLAGGED,
+        (PENDING, "cancel"): CANCELED,
+        (FAILED, "succeed"): SUCCEEDED,
+        (FAILED, "flag"): FLAGGED,
+        (FAILED, "cancel"): CANCELED,
+        (FLAGGED, "accept"): SUCCEEDED,
+        (FLAGGED, "reject"): CANCELED,
+    },
+    PAYMENT_STATES,
+)
+
+CARD = "card"
+WIRE = "wire"
+ACH = "ach"
+CHECK = "check"
+PAYMENT_METHODS = (CARD, WIRE, ACH, CHECK)
+OFFLINE_METHODS = (WIRE, ACH, CHECK)
+
+# Where an invoice's charges come from.
+AGREEMENT = "agreement"
+ROYALTY_REPORT = "royalty_report"
+LATE_FEE = "late_fee"
+MANUAL = "manual"
+INVOICE_SOURCES = (AGREEMENT, ROYALTY_REPORT, LATE_FEE, MANUAL)

@@ -1,0 +1,210 @@
+"""Stripe, behind a small Protocol: the only module that imports `stripe`.
+
+`gateway()` returns the real adapter, built on a `stripe.StripeClient`
+instance (never the library's module globals) pointed at `STRIPE_API_BASE`
+when it is set (the tests use localstripe), or None when Stripe is not
+configured: then the card option is hidden and payments are recorded offline.
+
+What localstripe lacks (Checkout, invoice finalization in Stripe, credit notes,
+idempotency keys) the service does not ask Stripe for: invoices, numbers and
+credit notes live here; Stripe only moves money. Idempotency keys are still
+sent (real Stripe honours them; localstripe ignores them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import stripe
+from flask import current_app
+
+from licensing.config import Config
+from licensing.errors import ExternalServiceError, InvalidInput
+
+
+@dataclass(frozen=True)
+class IntentStatus:
+    """What Stripe says about a PaymentIntent."""
+
+    id: str
+    status: str
+    amount: int
+    amount_received: int
+    currency: str
+    client_secret: str | None
+    metadata: Mapping[str, str]
+    failure_message: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    type: str
+    data_object: Mapping[str, Any]
+
+
+class SignatureError(Exception):
+    """A webhook whose `Stripe-Signature` does not verify."""
+
+
+class PaymentGateway(Protocol):
+    publishable_key: str
+    js_url: str
+
+    def create_customer(
+        self, *, name: str, email: str, organization_id: int, idempotency_key: str
+    ) -> str: ...
+
+    def attach_card(self, customer_id: str, card_token: str) -> str: ...
+
+    def create_payment_intent(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        customer_id: str,
+        payment_method: str,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> IntentStatus: ...
+
+    def retrieve_payment_intent(self, intent_id: str) -> IntentStatus: ...
+
+    def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent: ...
+
+
+def _status(found: Any) -> IntentStatus:
+    intent: Mapping[str, Any] = found.to_dict() if hasattr(found, "to_dict") else found
+    error = intent.get("last_payment_error") or {}
+    return IntentStatus(
+        id=str(intent["id"]),
+        status=str(intent["status"]),
+        amount=int(intent["amount"]),
+        amount_received=int(intent.get("amount_received") or 0),
+        currency=str(intent["currency"]).upper(),
+        client_secret=intent.get("client_secret"),
+        metadata={str(k): str(v) for k, v in (intent.get("metadata") or {}).items()},
+        failure_message=error.get("message") if error else None,
+    )
+
+
+def intent_status_from_event(data_object: Mapping[str, Any]) -> IntentStatus:
+    """A PaymentIntent as carried in a webhook event's `data.object`."""
+    return _status(data_object)
+
+
+class StripeGateway:
+    """The real adapter: one `StripeClient` per app, configured from `Config`."""
+
+    def __init__(self, config: Config) -> None:
+        options: dict[str, Any] = {"max_network_retries": 2}
+        if config.stripe_api_base:
+            options["base_addresses"] = {"api": config.stripe_api_base}
+        self.client = stripe.StripeClient(config.stripe_secret_key, **options)
+        self.publishable_key = config.stripe_publishable_key
+        self.js_url = config.stripe_js_url
+        self.webhook_secret = config.stripe_webhook_secret
+
+    def create_customer(
+        self, *, name: str, email: str, organization_id: int, idempotency_key: str
+    ) -> str:
+        customer = self._call(
+            self.client.v1.customers.create,
+            {
+                "name": name,
+                "email": email,
+                "metadata": {"organization_id": str(organization_id)},
+            },
+            {"idempotency_key": idempotency_key},
+        )
+        return str(customer["id"])
+
+    def attach_card(self, customer_id: str, card_token: str) -> str:
+        """Save the card Stripe.js tokenized to the customer; its id pays the intent."""
+        card = self._call(
+            lambda params, options: self.client.v1.customers.payment_sources.create(
+                customer_id, params, options
+            ),
+            {"source": card_token},
+            {},
+        )
+        return str(card["id"])
+
+    def create_payment_intent(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        customer_id: str,
+        payment_method: str,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> IntentStatus:
+        intent = self._call(
+            self.client.v1.payment_intents.create,
+            {
+                "amount": amount_minor,
+                "currency": currency.lower(),
+                "customer": customer_id,
+                "payment_method": payment_method,
+                "payment_method_types": ["card"],
+                "metadata": dict(metadata),
+                "confirm": True,
+            },
+            {"idempotency_key": idempotency_key},
+        )
+        return _status(intent)
+
+    def retrieve_payment_intent(self, intent_id: str) -> IntentStatus:
+        return _status(
+            self._call(
+                lambda params, options: self.client.v1.payment_intents.retrieve(intent_id), {}, {}
+            )
+        )
+
+    def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent:
+        if not self.webhook_secret:
+            raise SignatureError("STRIPE_WEBHOOK_SECRET is not set")
+        try:
+            event = self.client.construct_event(payload, signature, self.webhook_secret)
+        except (stripe.SignatureVerificationError, ValueError) as exc:
+            raise SignatureError(str(exc)) from None
+        data = event["data"]["object"]
+        data = data.to_dict() if hasattr(data, "to_dict") else dict(data)
+        return WebhookEvent(id=str(event["id"]), type=str(event["type"]), data_object=data)
+
+    @staticmethod
+    def _call(method: Any, params: dict[str, Any], options: dict[str, Any]) -> Any:
+        try:
+            return method(params, options)
+        except stripe.CardError as exc:
+            raise InvalidInput.for_field(
+                "card", exc.user_message or "The card was declined."
+            ) from None
+        except stripe.StripeError as exc:
+            raise ExternalServiceError(
+                f"Stripe did not complete the request: {exc.user_message or exc}"
+            ) from None
+
+
+def gateway() -> PaymentGateway | None:
+    """The app's gateway, or None when Stripe is not configured."""
+    config: Config = current_app.config["LICENSING"]
+    if not config.stripe_enabled:
+        return None
+    cached = current_app.extensions.get("licensing.stripe")
+    if cached is None:
+        cached = StripeGateway(config)
+        current_app.extensions["licensing.stripe"] = cached
+    found: PaymentGateway = cached
+    return found
+
+
+def webhook_gateway() -> PaymentGateway | None:
+    """Webhooks need only the secret; the keys may be absent on a receiving host."""
+    config: Config = current_app.config["LICENSING"]
+    if not config.stripe_webhook_secret:
+        return None
+    return gateway() or StripeGateway(config)

@@ -1,0 +1,412 @@
+"""Billing pages: the vendor's invoices (list, detail, pay by card, PDFs), the
+billing staff's console (filters, record a payment, void, credit note, overdue
+list, flagged card payments) and Stripe's webhook.
+
+Views read forms, call one service and render; they never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from licensing import access, db
+from licensing.access import Principal
+from licensing.accounts.models import Organization
+from licensing.billing import documents, forms, queries, services, stripe_gateway
+from licensing.billing.models import Invoice
+from licensing.billing.states import COLLECTIBLE, FLAGGED, INVOICE
+from licensing.calendar import office_date
+from licensing.config import Config
+from licensing.db import utcnow
+from licensing.errors import Conflict, DomainError, InvalidInput, NotFound
+from licensing.extensions import csrf, limiter
+from licensing.money import MoneyError, parse_decimal
+from licensing.web.filters import money
+from licensing.web.forms import show_errors
+from licensing.web.portal import WaitingItem, waiting_provider
+
+bp = Blueprint("billing", __name__, url_prefix="/portal")
+console = Blueprint("billing_console", __name__, url_prefix="/console")
+documents_bp = Blueprint("billing_documents", __name__)
+webhooks = Blueprint("billing_webhooks", __name__)
+csrf.exempt(webhooks)  # Stripe signs its requests; there is no session to forge
+
+Page = str | tuple[str, int] | Response
+BILLING_READERS = ("billing", "licensing")
+CARD_ATTEMPTS_LIMIT = "10 per hour"
+
+
+def _config() -> Config:
+    config: Config = current_app.config["LICENSING"]
+    return config
+
+
+def _today() -> date:
+    return office_date(utcnow())
+
+
+# --- the vendor's invoices ------------------------------------------------------------
+
+
+@bp.route("/invoices")
+@access.vendor
+def invoices() -> str:
+    session = db.session()
+    found = queries.invoices(session)
+    return render_template(
+        "billing/portal_invoices.html",
+        invoices=[i for i in found if i.state != "draft"],
+        today=_today(),
+    )
+
+
+@bp.route("/invoices/<int:invoice_id>")
+@access.vendor
+def invoice_detail(invoice_id: int) -> str:
+    session = db.session()
+    invoice = queries.get_invoice(session, invoice_id)
+    if invoice.state == "draft":
+        raise NotFound(f"There is no invoice {invoice_id}.")
+    return render_template(
+        "billing/portal_invoice.html",
+        invoice=invoice,
+        payments=queries.payments(session, invoice_id=invoice.id),
+        credit_notes=queries.credit_notes(session, invoice_id=invoice.id),
+        card_enabled=stripe_gateway.gateway() is not None,
+        remit_to=documents._split(_config().billing_remit_to),
+        today=_today(),
+    )
+
+
+@bp.route("/invoices/<int:invoice_id>/pay")
+@access.vendor
+def pay(invoice_id: int) -> Page:
+    session = db.session()
+    invoice = queries.get_invoice(session, invoice_id)
+    gateway = stripe_gateway.gateway()
+    if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
+        flash("This invoice cannot be paid by card here.", "error")
+        return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
+    return render_template(
+        "billing/pay.html",
+        invoice=invoice,
+        publishable_key=gateway.publishable_key,
+        stripe_js_url=gateway.js_url,
+    )
+
+
+def _caller_key() -> str:
+    principal = access.current_principal()
+    return f"user:{principal.user_id}" if principal else f"ip:{request.remote_addr}"
+
+
+@bp.route("/invoices/<int:invoice_id>/card-payments", methods=["POST"])
+@access.vendor
+# Each attempt costs Stripe calls, and card testing is a known abuse: a budget per user.
+@limiter.limit(CARD_ATTEMPTS_LIMIT, key_func=_caller_key)
+def card_payment(invoice_id: int) -> tuple[Response, int]:
+    """Called by the pay page's script with the token Stripe.js made of the card."""
+    body = request.get_json(silent=True) or {}
+    token = body.get("token") if isinstance(body, dict) else None
+    try:
+        attempt = services.start_card_payment(
+            invoice_id, card_token=str(token or ""), principal=access.require_principal()
+        )
+    except InvalidInput as error:
+        return jsonify(error=error.detail, errors=error.errors), 422
+    except Conflict as error:
+        return jsonify(error=error.detail), 409
+    except NotFound:
+        raise
+    except DomainError as error:  # Stripe could not be reached or refused the request
+        return jsonify(error=error.detail), 502
+    return (
+        jsonify(
+            status=attempt.status,
+            client_secret=attempt.client_secret,
+            message=attempt.message,
+            redirect=url_for(
+                "billing.invoice_detail", invoice_id=invoice_id, paying=attempt.payment_id
+            ),
+        ),
+        200,
+    )
+
+
+@waiting_provider
+def _open_invoices(
+    session: Session, principal: Principal, organization: Organization
+) -> Iterable[WaitingItem]:
+    today = _today()
+    for invoice in queries.outstanding(session, organization.id):
+        overdue = invoice.days_overdue(today)
+        amount = money(invoice.balance_due, invoice.currency)
+        detail = f"{amount} {invoice.currency} due {invoice.due_date}"
+        if overdue:
+            detail += f": {overdue} days overdue"
+        yield WaitingItem(
+            title=f"Invoice {invoice.number} to pay",
+            waiting_on="you",
+            detail=detail,
+            url=url_for("billing.invoice_detail", invoice_id=invoice.id),
+            since=invoice.finalized_at,
+        )
+
+
+# --- PDFs (vendors of the organization, and staff) ------------------------------------
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    response = make_response(content)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def invoice_pdf_bytes(invoice: Invoice) -> bytes:
+    config = _config()
+    if invoice.state == "draft":
+        raise Conflict("A draft has no PDF until it is finalized.")
+    return documents.render_invoice_pdf(
+        documents.invoice_document(
+            invoice, issuer=config.billing_issuer, remit_to=config.billing_remit_to
+        )
+    )
+
+
+@documents_bp.route("/invoices/<int:invoice_id>.pdf")
+@access.allow(vendor=True, staff=BILLING_READERS)
+def invoice_pdf(invoice_id: int) -> Response:
+    invoice = queries.get_invoice(db.session(), invoice_id)
+    return _pdf(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
+
+
+@documents_bp.route("/credit-notes/<int:credit_note_id>.pdf")
+@access.allow(vendor=True, staff=BILLING_READERS)
+def credit_note_pdf(credit_note_id: int) -> Response:
+    credit = queries.get_credit_note(db.session(), credit_note_id)
+    content = documents.render_credit_note_pdf(
+        documents.credit_note_document(credit, issuer=_config().billing_issuer)
+    )
+    return _pdf(content, f"{credit.number}.pdf")
+
+
+# --- Stripe's webhook -------------------------------------------------------------------
+
+
+@webhooks.route("/webhooks/stripe", methods=["POST"])
+@access.public
+def stripe_webhook() -> tuple[Response, int]:
+    """Verify `Stripe-Signature` on the raw body, store the event once, apply it."""
+    payload = request.get_data(cache=False)
+    try:
+        result = services.handle_stripe_webhook(payload, request.headers.get("Stripe-Signature"))
+    except stripe_gateway.SignatureError as error:
+        current_app.logger.warning("refused a Stripe webhook: %s", error)
+        response = jsonify(
+            type="about:blank",
+            title="Invalid signature",
+            status=400,
+            detail="The Stripe-Signature header does not verify.",
+        )
+        response.mimetype = "application/problem+json"
+        return response, 400
+    return jsonify(
+        received=result.event_id, outcome=result.outcome, duplicate=result.duplicate
+    ), 200
+
+
+# --- billing staff's console ----------------------------------------------------------
+
+
+@console.route("/invoices", endpoint="invoices")
+@access.staff(*BILLING_READERS)
+def console_invoices() -> str:
+    session = db.session()
+    state = request.args.get("state") or None
+    if state not in INVOICE.states:
+        state = None
+    overdue = request.args.get("overdue") == "1"
+    search = (request.args.get("q") or "").strip()[:200] or None
+    found = queries.invoices(
+        session, state=state, overdue_on=_today() if overdue else None, search=search
+    )
+    return render_template(
+        "billing/console_invoices.html",
+        invoices=found,
+        names=queries.organization_names(session, {i.organization_id for i in found}),
+        states=INVOICE.states,
+        state=state,
+        overdue=overdue,
+        search=search or "",
+        flagged=queries.flagged_payments(session),
+        today=_today(),
+        title="Overdue invoices" if overdue else "Invoices",
+    )
+
+
+@console.route("/invoices/overdue")
+@access.staff(*BILLING_READERS)
+def overdue() -> Response:
+    return redirect(url_for("billing_console.invoices", overdue="1"))
+
+
+def _console_page(
+    invoice_id: int,
+    *,
+    payment_form: forms.OfflinePaymentForm | None = None,
+    void_form: forms.ReasonForm | None = None,
+    uncollectible_form: forms.ReasonForm | None = None,
+    credit_form: forms.CreditNoteForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    session = db.session()
+    invoice = queries.get_invoice(session, invoice_id)
+    organization = session.get(Organization, invoice.organization_id)
+    return (
+        render_template(
+            "billing/console_invoice.html",
+            invoice=invoice,
+            organization=organization,
+            payments=queries.payments(session, invoice_id=invoice.id),
+            credit_notes=queries.credit_notes(session, invoice_id=invoice.id),
+            payment_form=payment_form or forms.OfflinePaymentForm(formdata=None),
+            void_form=void_form or forms.ReasonForm(formdata=None, prefix="void"),
+            uncollectible_form=uncollectible_form
+            or forms.ReasonForm(formdata=None, prefix="uncollectible"),
+            credit_form=credit_form or forms.CreditNoteForm(formdata=None),
+            allowed=INVOICE.allowed(invoice.state),
+            today=_today(),
+            flagged=FLAGGED,
+        ),
+        status,
+    )
+
+
+def _amount(text: str | None) -> Decimal:
+    try:
+        return parse_decimal((text or "").replace(",", "").strip())
+    except MoneyError as exc:
+        raise InvalidInput.for_field("amount", f"Give an amount such as 1250.00 ({exc}).") from None
+
+
+@console.route("/invoices/<int:invoice_id>", endpoint="invoice_detail")
+@access.staff(*BILLING_READERS)
+def console_invoice_detail(invoice_id: int) -> tuple[str, int]:
+    return _console_page(invoice_id)
+
+
+@console.route("/invoices/<int:invoice_id>/payments", methods=["POST"])
+@access.staff("billing")
+def record_payment(invoice_id: int) -> Page:
+    form = forms.OfflinePaymentForm()
+    if form.validate_on_submit():
+        try:
+            payment = services.record_offline_payment(
+                invoice_id,
+                method=form.method.data or "",
+                amount=_amount(form.amount.data),
+                reference=form.reference.data,
+                received_on=form.received_on.data,
+                note=form.note.data,
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.form_errors.append(error.detail)
+        else:
+            flash(
+                f"Recorded a {forms.METHOD_LABELS[payment.method].lower()} of "
+                f"{payment.amount:,.2f} {payment.currency}.",
+                "success",
+            )
+            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+    return _console_page(invoice_id, payment_form=form, status=422)
+
+
+@console.route("/invoices/<int:invoice_id>/void", methods=["POST"])
+@access.staff("billing")
+def void(invoice_id: int) -> Page:
+    form = forms.ReasonForm(prefix="void")
+    if form.validate_on_submit():
+        try:
+            invoice = services.void_invoice(invoice_id, reason=form.reason.data)
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.form_errors.append(error.detail)
+        else:
+            flash(f"Invoice {invoice.number} is void.", "success")
+            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+    return _console_page(invoice_id, void_form=form, status=422)
+
+
+@console.route("/invoices/<int:invoice_id>/uncollectible", methods=["POST"])
+@access.staff("billing")
+def uncollectible(invoice_id: int) -> Page:
+    form = forms.ReasonForm(prefix="uncollectible")
+    if form.validate_on_submit():
+        try:
+            invoice = services.mark_uncollectible(invoice_id, reason=form.reason.data)
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.form_errors.append(error.detail)
+        else:
+            flash(f"Invoice {invoice.number} is marked uncollectible.", "success")
+            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+    return _console_page(invoice_id, uncollectible_form=form, status=422)
+
+
+@console.route("/invoices/<int:invoice_id>/credit-notes", methods=["POST"])
+@access.staff("billing")
+def credit_note(invoice_id: int) -> Page:
+    form = forms.CreditNoteForm()
+    if form.validate_on_submit():
+        try:
+            credit = services.issue_credit_note(
+                invoice_id, amount=_amount(form.amount.data), reason=form.reason.data
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.form_errors.append(error.detail)
+        else:
+            flash(f"Credit note {credit.number} issued.", "success")
+            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+    return _console_page(invoice_id, credit_form=form, status=422)
+
+
+@console.route("/payments/<int:payment_id>/accept", methods=["POST"])
+@access.staff("billing")
+def accept_payment(payment_id: int) -> Response:
+    form = forms.ReasonForm(prefix="accept")
+    payment = queries.get_payment(db.session(), payment_id)
+    invoice_id = payment.invoice_id
+    if form.validate_on_submit():
+        try:
+            services.accept_flagged_payment(payment_id, note=form.reason.data)
+        except (InvalidInput, Conflict) as error:
+            flash(error.detail, "error")
+        else:
+            flash("The flagged payment is accepted and applied.", "success")
+    else:
+        flash("Say why the payment is accepted.", "error")
+    return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))

@@ -1,0 +1,1 @@
+"""Educational permission requests: the public form, the staff queue, decision letters."""

@@ -1,0 +1,214 @@
+"""Decision letters as PDFs: pure renderers of plain data.
+
+`render_grant_letter(GrantLetter) -> bytes` and `render_denial_letter(DenialLetter)
+-> bytes` know nothing of the database; the service gathers the data, renders
+once, and stores the bytes (a letter is never re-rendered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from reportlab.lib.units import inch
+from reportlab.platypus import Flowable, Spacer
+
+from licensing import pdf
+
+OFFICE = "CPT Licensing Office"
+
+
+def copyright_notice(year: int) -> str:
+    return f"CPT © {year} American Medical Association. All rights reserved."
+
+
+TRADEMARK_NOTICE = "CPT® is a registered trademark of the American Medical Association."
+
+
+@dataclass(frozen=True)
+class Requester:
+    name: str
+    email: str
+    institution: str
+    role: str
+
+
+@dataclass(frozen=True)
+class GrantLetter:
+    number: str
+    request_reference: str
+    issued_on: date
+    requester: Requester
+    permitted_use: str
+    purpose: str
+    medium: str
+    audience_size: int | None
+    conditions: tuple[str, ...]
+    valid_from: date
+    valid_until: date
+
+    @property
+    def copyright_notice(self) -> str:
+        return copyright_notice(self.issued_on.year)
+
+
+@dataclass(frozen=True)
+class DenialLetter:
+    number: str
+    request_reference: str
+    issued_on: date
+    requester: Requester
+    content_requested: str
+    reason: str
+    reconsideration_until: date | None
+    status_url: str
+
+
+def _heading(title: str, number: str, reference: str, issued_on: date) -> list[Flowable]:
+    return [
+        pdf.para(title, "Title"),
+        pdf.para(f"Letter {number} · request {reference} · {issued_on:%B %-d, %Y}", "Subtitle"),
+        Spacer(1, 0.2 * inch),
+    ]
+
+
+def _addressee(requester: Requester) -> list[Flowable]:
+    return [
+        pdf.para(requester.name),
+        pdf.para(f"{requester.role.capitalize()}, {requester.institution}"),
+        pdf.para(requester.email, "Small"),
+        Spacer(1, 0.15 * inch),
+        pdf.para(f"Dear {requester.name},"),
+        Spacer(1, 0.08 * inch),
+    ]
+
+
+def _signature() -> list[Flowable]:
+    return [
+        Spacer(1, 0.25 * inch),
+        pdf.para("Sincerely,"),
+        pdf.para(OFFICE),
+    ]
+
+
+def render_grant_letter(letter: GrantLetter) -> bytes:
+    """The grant: who may do what, under which conditions, for how long, with the notice."""
+    audience = (
+        f"an audience of up to {letter.audience_size:,}" if letter.audience_size else "its audience"
+    )
+    story: list[Flowable] = [
+        *_heading(
+            "Permission for educational use of CPT content",
+            letter.number,
+            letter.request_reference,
+            letter.issued_on,
+        ),
+        *_addressee(letter.requester),
+        pdf.para(
+            f"The {OFFICE} grants {letter.requester.name} of {letter.requester.institution} "
+            "a non-exclusive, non-transferable permission to use CPT content for the "
+            "non-commercial educational purpose described below, subject to the conditions "
+            "in this letter."
+        ),
+        pdf.para("Permitted use", "Heading"),
+        pdf.para(letter.permitted_use, "Clause"),
+        pdf.table(
+            [
+                ["Purpose", letter.purpose],
+                ["Medium", letter.medium],
+                ["Audience", audience],
+                ["Valid from", letter.valid_from.isoformat()],
+                ["Valid until", letter.valid_until.isoformat()],
+            ],
+            [1.6 * inch, pdf.CONTENT_WIDTH - 1.6 * inch],
+            header=False,
+        ),
+        pdf.para("Conditions", "Heading"),
+    ]
+    conditions = letter.conditions or ("No conditions beyond those stated in this letter.",)
+    story += [pdf.para(f"{n}. {c}", "Clause") for n, c in enumerate(conditions, start=1)]
+    story += [
+        pdf.para(
+            "The use must remain non-commercial: no fee may be charged for access to the "
+            "material beyond the cost of reproduction, and the permission does not extend to "
+            "any product, service or publication sold for profit. Any other use needs a "
+            "license.",
+            "Clause",
+        ),
+        pdf.para("Validity period", "Heading"),
+        pdf.para(
+            f"This permission is valid from {letter.valid_from.isoformat()} until "
+            f"{letter.valid_until.isoformat()}. To continue the use after that date, submit "
+            "a new request.",
+            "Clause",
+        ),
+        pdf.para("Required copyright notice", "Heading"),
+        pdf.para(
+            "Reproduce the following notice wherever CPT content appears in the material:",
+            "Clause",
+        ),
+        pdf.para(letter.copyright_notice, "Clause"),
+        pdf.para(TRADEMARK_NOTICE, "Clause"),
+        *_signature(),
+    ]
+    return pdf.build(
+        story,
+        pdf.PageFurniture(f"Permission letter {letter.number}"),
+        title=f"Permission letter {letter.number}",
+        subject=f"Grant of permission for request {letter.request_reference}",
+    )
+
+
+def render_denial_letter(letter: DenialLetter) -> bytes:
+    """The denial: the reason, and how to ask for reconsideration."""
+    story: list[Flowable] = [
+        *_heading(
+            "Decision on your request for educational use of CPT content",
+            letter.number,
+            letter.request_reference,
+            letter.issued_on,
+        ),
+        *_addressee(letter.requester),
+        pdf.para(
+            f"The {OFFICE} has reviewed your request {letter.request_reference} and is not "
+            "able to grant permission for the use described."
+        ),
+        pdf.para("Content requested", "Heading"),
+        pdf.para(letter.content_requested, "Clause"),
+        pdf.para("Reason", "Heading"),
+        pdf.para(letter.reason, "Clause"),
+        pdf.para("Requesting reconsideration", "Heading"),
+    ]
+    if letter.reconsideration_until:
+        story.append(
+            pdf.para(
+                "You may ask us to reconsider this decision once, until "
+                f"{letter.reconsideration_until.isoformat()} (14 days from this letter). Open "
+                "your request's status page and use “Request reconsideration”, explaining "
+                f"what has changed or what we should take into account: {letter.status_url}",
+                "Clause",
+            )
+        )
+    else:
+        story.append(
+            pdf.para(
+                "This decision follows a reconsideration and is final. A new request may be "
+                "submitted for a different use.",
+                "Clause",
+            )
+        )
+    story += [
+        pdf.para(
+            "If your use is part of a commercial product or service, it needs a license "
+            "instead: the price estimator and the license application are on our website.",
+            "Clause",
+        ),
+        pdf.para(TRADEMARK_NOTICE, "Small"),
+        *_signature(),
+    ]
+    return pdf.build(
+        story,
+        pdf.PageFurniture(f"Decision letter {letter.number}"),
+        title=f"Decision letter {letter.number}",
+        subject=f"Denial of request {letter.request_reference}",
+    )

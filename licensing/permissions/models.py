@@ -1,0 +1,225 @@
+"""Permission requests, the messages and notes on them, and their decision letters.
+
+Link secrets are never stored: the confirmation link and the status-page link
+are kept as SHA-256 digests (they are long random strings). Letters are
+immutable once issued: the ORM refuses to change or delete them, and a
+request's letter is looked up by its stored bytes, never re-rendered.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from licensing.accounts.models import EMAIL_MAX, PERSON_NAME_MAX, Organization, User
+from licensing.db import Base, UTCDateTime, utcnow
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+
+from .states import STATES
+
+# Field sizes: the columns, the forms and the API schemas all read these.
+NAME_MAX = PERSON_NAME_MAX
+INSTITUTION_MAX = 200
+PURPOSE_DETAIL_MAX = 2000
+CONTENT_MAX = 4000
+DURATION_MAX = 100
+MESSAGE_MAX = 4000
+CONDITIONS_MAX = 4000
+REASON_MAX = 4000
+PERMITTED_USE_MAX = 2000
+AUDIENCE_MAX = 10_000_000
+
+ROLES = ("faculty", "student", "researcher", "other")
+PURPOSES = (
+    "course_materials",
+    "textbook",
+    "research",
+    "exam_preparation",
+    "presentation",
+    "other_educational",
+    "commercial",
+)
+MEDIA = ("print", "electronic", "lms")
+SOURCES = ("public", "application")
+LETTER_KINDS = ("grant", "denial")
+AUTHORS = ("requester", "staff", "system")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class PermissionRequest(Base):
+    """One request for non-commercial educational use, decided with a letter."""
+
+    __tablename__ = "permission_requests"
+    __table_args__ = (
+        CheckConstraint(_in("state", STATES), name="state"),
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(_in("purpose", PURPOSES), name="purpose"),
+        CheckConstraint(_in("medium", MEDIA), name="medium"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+        CheckConstraint(_in("organization_type", ORGANIZATION_TYPES), name="organization_type"),
+        UniqueConstraint("application_id", "application_line"),
+        Index("ix_permission_requests_state_sla_due_at", "state", "sla_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    state: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    # Set for requests created from a vendor's application: that organization's
+    # vendors see the request (vendor isolation); public requests have none.
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    application_id: Mapped[int | None] = mapped_column(Integer)
+    application_line: Mapped[int | None] = mapped_column(Integer)
+    application_reference: Mapped[str | None] = mapped_column(String(40))
+
+    requester_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    requester_email: Mapped[str] = mapped_column(String(EMAIL_MAX), index=True)
+    institution: Mapped[str] = mapped_column(String(INSTITUTION_MAX))
+    role: Mapped[str] = mapped_column(String(20))
+    organization_type: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(30))
+    purpose_detail: Mapped[str] = mapped_column(Text)
+    content_requested: Mapped[str] = mapped_column(Text)
+    medium: Mapped[str] = mapped_column(String(20))
+    audience_size: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[str] = mapped_column(String(DURATION_MAX))
+    noncommercial_attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirm_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The status link is HMAC(SECRET_KEY, id and this salt): emails can repeat it
+    # at every step while the database holds only its digest.
+    link_salt: Mapped[str] = mapped_column(String(32))
+
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    permitted_use: Mapped[str | None] = mapped_column(Text)
+    conditions: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    denial_reason: Mapped[str | None] = mapped_column(Text)
+    reconsideration_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reconsideration_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reconsidered: Mapped[bool] = mapped_column(default=False)
+
+    organization: Mapped[Organization | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    messages: Mapped[list[PermissionMessage]] = relationship(
+        back_populates="request", order_by="PermissionMessage.id", viewonly=True
+    )
+    letters: Mapped[list[PermissionLetter]] = relationship(
+        back_populates="request", order_by="PermissionLetter.id", viewonly=True
+    )
+
+    @property
+    def letter(self) -> PermissionLetter | None:
+        """The latest decision letter, if any."""
+        return self.letters[-1] if self.letters else None
+
+    @property
+    def public_messages(self) -> list[PermissionMessage]:
+        """What the requester sees: never the staff's internal notes."""
+        return [message for message in self.messages if not message.internal]
+
+    def snapshot(self) -> dict[str, Any]:
+        """The request's fields as the audit log records them (never link digests)."""
+        return {
+            "reference": self.reference,
+            "state": self.state,
+            "source": self.source,
+            "organization_id": self.organization_id,
+            "application_reference": self.application_reference,
+            "requester_email": self.requester_email,
+            "institution": self.institution,
+            "purpose": self.purpose,
+            "medium": self.medium,
+            "assignee_id": self.assignee_id,
+            "sla_due_at": self.sla_due_at,
+            "answer_due_at": self.answer_due_at,
+            "conditions": self.conditions,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "denial_reason": self.denial_reason,
+        }
+
+    def __repr__(self) -> str:
+        return f"<PermissionRequest {self.reference} {self.state}>"
+
+
+class PermissionMessage(Base):
+    """A message between the requester and the office, or an internal note
+    (`internal`: staff only, never shown to the requester)."""
+
+    __tablename__ = "permission_messages"
+    __table_args__ = (CheckConstraint(_in("author", AUTHORS), name="author"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("permission_requests.id"), index=True)
+    author: Mapped[str] = mapped_column(String(20))
+    author_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    internal: Mapped[bool] = mapped_column(default=False)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    request: Mapped[PermissionRequest] = relationship(back_populates="messages")
+
+
+class PermissionLetter(Base):
+    """An issued decision letter: the PDF's exact bytes and their SHA-256."""
+
+    __tablename__ = "permission_letters"
+    __table_args__ = (CheckConstraint(_in("kind", LETTER_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("permission_requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    request: Mapped[PermissionRequest] = relationship(back_populates="letters")
+
+    @property
+    def filename(self) -> str:
+        return f"{self.number}.pdf"
+
+
+class LetterIsImmutable(RuntimeError):
+    """An issued letter is never changed or deleted: issue a new one instead."""
+
+
+@event.listens_for(PermissionLetter, "before_update")
+def _refuse_update(_mapper: Any, _connection: Any, target: PermissionLetter) -> None:
+    raise LetterIsImmutable(f"letter {target.number} is issued and cannot change")
+
+
+@event.listens_for(PermissionLetter, "before_delete")
+def _refuse_delete(_mapper: Any, _connection: Any, target: PermissionLetter) -> None:
+    raise LetterIsImmutable(f"letter {target.number} is issued and cannot be deleted")

@@ -1,0 +1,143 @@
+"""Reading permission requests: the staff queue, a vendor's own requests, SLA ages.
+
+Vendors reach only requests created from their organization's applications
+(`accounts.queries.scoped` on `organization_id`); public requests have no
+organization and are reached by their secret link only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from licensing import calendar
+from licensing.access import Principal
+from licensing.accounts.models import User
+from licensing.accounts.queries import get_owned, scoped
+
+from .models import PermissionLetter, PermissionRequest
+from .states import OPEN_STATES, STATES, WITH_STAFF
+
+UNASSIGNED = "none"
+MINE = "me"
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The console's filters: a state (or "open", the default), an assignee
+    (a user id, "me" or "none"), a search over reference, requester, email and
+    institution, and overdue only."""
+
+    state: str | None = "open"
+    assignee: str | None = None
+    search: str | None = None
+    overdue: bool = False
+
+    @classmethod
+    def from_args(cls, args: dict[str, str]) -> QueueFilter:
+        state = args.get("state", "open") or None
+        if state not in (None, "open", *STATES):
+            state = "open"
+        assignee = args.get("assignee") or None
+        if assignee not in (None, MINE, UNASSIGNED) and not str(assignee).isdigit():
+            assignee = None
+        search = (args.get("q") or "").strip()[:200] or None
+        overdue = str(args.get("overdue", "")).lower() in {"1", "true", "on", "yes"}
+        return cls(state=state, assignee=assignee, search=search, overdue=overdue)
+
+
+def queue(
+    session: Session, filters: QueueFilter, principal: Principal | None, now: datetime
+) -> Sequence[PermissionRequest]:
+    """Requests for the staff queue, the oldest service-level deadline first."""
+    statement = select(PermissionRequest).where(PermissionRequest.state != "unconfirmed")
+    if filters.state == "open":
+        statement = statement.where(PermissionRequest.state.in_(OPEN_STATES))
+    elif filters.state:
+        statement = statement.where(PermissionRequest.state == filters.state)
+    if filters.assignee == UNASSIGNED:
+        statement = statement.where(PermissionRequest.assignee_id.is_(None))
+    elif filters.assignee == MINE and principal is not None:
+        statement = statement.where(PermissionRequest.assignee_id == principal.user_id)
+    elif filters.assignee and filters.assignee.isdigit():
+        statement = statement.where(PermissionRequest.assignee_id == int(filters.assignee))
+    if filters.search:
+        pattern = f"%{filters.search.lower()}%"
+        statement = statement.where(
+            or_(
+                func.lower(PermissionRequest.reference).like(pattern),
+                func.lower(PermissionRequest.requester_name).like(pattern),
+                func.lower(PermissionRequest.requester_email).like(pattern),
+                func.lower(PermissionRequest.institution).like(pattern),
+                func.lower(PermissionRequest.content_requested).like(pattern),
+            )
+        )
+    if filters.overdue:
+        statement = statement.where(
+            PermissionRequest.state.in_(WITH_STAFF), PermissionRequest.sla_due_at < now
+        )
+    statement = statement.order_by(
+        PermissionRequest.sla_due_at.is_(None), PermissionRequest.sla_due_at, PermissionRequest.id
+    )
+    return session.scalars(scoped(statement, PermissionRequest, principal)).all()
+
+
+def get_request(
+    session: Session, request_id: int, principal: Principal | None = None
+) -> PermissionRequest:
+    """A request the caller may see (staff: any; vendors: their organization's), else 404."""
+    return get_owned(session, PermissionRequest, request_id, principal, entity="permission request")
+
+
+def for_organization(session: Session, principal: Principal) -> Sequence[PermissionRequest]:
+    """The vendor's organization's requests, newest first."""
+    statement = select(PermissionRequest).order_by(PermissionRequest.id.desc())
+    return session.scalars(scoped(statement, PermissionRequest, principal)).all()
+
+
+def get_letter(session: Session, request: PermissionRequest, letter_id: int) -> PermissionLetter:
+    from licensing.errors import NotFound
+
+    letter = session.get(PermissionLetter, letter_id)
+    if letter is None or letter.request_id != request.id:
+        raise NotFound(f"There is no letter {letter_id} for request {request.reference}.")
+    return letter
+
+
+def licensing_staff(session: Session) -> list[User]:
+    """Who may be assigned requests: active staff with the licensing (or admin) role."""
+    staff = session.scalars(
+        select(User)
+        .where(User.organization_id.is_(None), User.is_active.is_(True))
+        .order_by(User.full_name)
+    )
+    return [user for user in staff if {"licensing", "admin"} & set(user.roles)]
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    """A request's age against the target, in US business days."""
+
+    age_days: int
+    target_days: int
+    due_at: datetime | None
+    overdue: bool
+    running: bool  # False while waiting on the requester, or once closed
+
+
+def service_level(request: PermissionRequest, now: datetime) -> ServiceLevel:
+    target = int(current_app.config["LICENSING"].permission_sla_days)
+    if request.submitted_at is None:
+        return ServiceLevel(0, target, None, False, False)
+    end = request.decided_at or request.closed_at or now
+    age = calendar.business_days_between(
+        calendar.office_date(request.submitted_at), calendar.office_date(end)
+    )
+    running = request.state in WITH_STAFF
+    overdue = running and request.sla_due_at is not None and request.sla_due_at < now
+    return ServiceLevel(age, target, request.sla_due_at, overdue, running)

@@ -1,0 +1,462 @@
+"""Permission-request pages: the public form and the requester's status page
+(by secret link), the vendor portal's view of requests from their
+applications, and the staff console's queue.
+
+Views read forms, call one service and render; they never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from licensing import access, db
+from licensing.access import Principal
+from licensing.accounts.auth import auth_rate_limit
+from licensing.accounts.models import Organization
+from licensing.audit import queries as audit_queries
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput
+from licensing.web.forms import show_errors
+from licensing.web.portal import WaitingItem, waiting_provider
+
+from . import forms, queries, services
+from .models import PermissionLetter, PermissionRequest
+from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES
+
+public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
+portal = Blueprint("permissions_portal", __name__, url_prefix="/portal/permissions")
+console = Blueprint("permissions_console", __name__, url_prefix="/console/permissions")
+
+Page = str | tuple[str, int] | Response
+
+
+def _pdf(letter: PermissionLetter) -> Response:
+    response = Response(letter.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[str, int]:
+    status = 404 if isinstance(error, services.LinkNotValid) else 403
+    return render_template("permissions/link_problem.html", detail=error.detail), status
+
+
+# --- public: the request form ------------------------------------------------------------
+
+
+@public.route("/request", methods=["GET", "POST"])
+@access.public
+@auth_rate_limit()
+def new_request() -> Page:
+    """The public request form (no account needed)."""
+    form = forms.PermissionRequestForm()
+    if form.validate_on_submit():
+        try:
+            created = services.submit_request({name: form[name].data for name in form.FIELDS})
+        except services.CommercialUse as error:
+            return render_template("permissions/commercial.html", detail=error.detail), 422
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash(
+                f"Almost done: we sent a link to {created.requester_email}. Follow it within "
+                "48 hours to confirm your address; your request then reaches the licensing "
+                "office.",
+                "success",
+            )
+            return redirect(url_for("permissions_public.request_sent"))
+    elif form.is_submitted() and form.purpose.data == "commercial":
+        return render_template(
+            "permissions/commercial.html", detail=services.COMMERCIAL_MESSAGE
+        ), 422
+    status = 422 if form.is_submitted() else 200
+    return render_template("permissions/request_form.html", form=form, label=services.label), status
+
+
+@public.route("/request/sent")
+@access.public
+def request_sent() -> str:
+    return render_template("permissions/request_sent.html")
+
+
+@public.route("/confirm/<token>")
+@access.public
+def confirm(token: str) -> Page:
+    """The link in the confirmation email."""
+    try:
+        confirmed = services.confirm_email(token)
+    except (services.LinkNotValid, services.LinkExpired) as error:
+        return _link_problem(error)
+    flash(
+        f"Thank you: your request {confirmed.reference} is with the licensing office. "
+        "Keep this page's address (we emailed it to you too) to follow it.",
+        "success",
+    )
+    return redirect(url_for("permissions_public.status", token=services.status_token(confirmed)))
+
+
+# --- public: the requester's status page ----------------------------------------------------
+
+
+def _status_page(
+    found: PermissionRequest,
+    token: str,
+    *,
+    answer_form: forms.MessageForm | None = None,
+    reconsider_form: forms.MessageForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    now = utcnow()
+    return render_template(
+        "permissions/status.html",
+        request_=found,
+        token=token,
+        answer_form=answer_form or forms.MessageForm(formdata=None),
+        reconsider_form=reconsider_form or forms.MessageForm(formdata=None),
+        withdraw_form=forms.ConfirmForm(formdata=None),
+        can_withdraw=PERMISSION_REQUEST.can(found.state, "withdraw"),
+        can_reconsider=services.reconsideration_open(found, now),
+        letter_url=lambda letter: url_for(
+            "permissions_public.letter", token=token, letter_id=letter.id
+        ),
+        label=services.label,
+        now=now,
+    ), status
+
+
+@public.route("/status/<token>")
+@access.public
+def status(token: str) -> Page:
+    """The requester's page: state, messages exchanged, the letter."""
+    try:
+        found = services.request_for_link(token)
+    except (services.LinkNotValid, services.LinkExpired) as error:
+        return _link_problem(error)
+    return _status_page(found, token)
+
+
+def _requester_step(token: str, form_name: str, act: Any, done: str) -> Page:
+    try:
+        found = services.request_for_link(token)
+    except (services.LinkNotValid, services.LinkExpired) as error:
+        return _link_problem(error)
+    form = forms.MessageForm() if form_name else forms.ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            act(form)
+        except (services.LinkNotValid, services.LinkExpired) as error:
+            return _link_problem(error)
+        except Conflict as error:  # an illegal step or a closed window: say why
+            flash(error.detail, "error")
+            return _status_page(found, token, status=409)
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash(done, "success")
+            return redirect(url_for("permissions_public.status", token=token))
+    return _status_page(found, token, status=422, **({form_name: form} if form_name else {}))
+
+
+@public.route("/status/<token>/answer", methods=["POST"])
+@access.public
+def answer(token: str) -> Page:
+    return _requester_step(
+        token,
+        "answer_form",
+        lambda form: services.answer(token, form.body.data or ""),
+        "Thank you: your answer is with the licensing office.",
+    )
+
+
+@public.route("/status/<token>/withdraw", methods=["POST"])
+@access.public
+def withdraw(token: str) -> Page:
+    return _requester_step(
+        token, "", lambda form: services.withdraw(token), "Your request is withdrawn."
+    )
+
+
+@public.route("/status/<token>/reconsideration", methods=["POST"])
+@access.public
+def reconsideration(token: str) -> Page:
+    return _requester_step(
+        token,
+        "reconsider_form",
+        lambda form: services.request_reconsideration(token, form.body.data or ""),
+        "Your request for reconsideration is with the licensing office.",
+    )
+
+
+@public.route("/status/<token>/letters/<int:letter_id>")
+@access.public
+def letter(token: str, letter_id: int) -> Page:
+    try:
+        found = services.request_for_link(token)
+    except (services.LinkNotValid, services.LinkExpired) as error:
+        return _link_problem(error)
+    return _pdf(queries.get_letter(db.session(), found, letter_id))
+
+
+# --- vendor portal -----------------------------------------------------------------------------
+
+
+@portal.route("/")
+@access.vendor
+def requests() -> str:
+    """Permission requests created from the organization's applications."""
+    principal = access.require_principal()
+    return render_template(
+        "permissions/portal_list.html",
+        requests=queries.for_organization(db.session(), principal),
+        label=services.label,
+    )
+
+
+@portal.route("/<int:request_id>")
+@access.vendor
+def portal_detail(request_id: int) -> str:
+    found = queries.get_request(db.session(), request_id)
+    return render_template(
+        "permissions/portal_detail.html",
+        request_=found,
+        status_url=services.status_url(found),
+        letter_url=lambda letter: url_for(
+            "permissions_portal.portal_letter", request_id=found.id, letter_id=letter.id
+        ),
+        label=services.label,
+    )
+
+
+@portal.route("/<int:request_id>/letters/<int:letter_id>")
+@access.vendor
+def portal_letter(request_id: int, letter_id: int) -> Response:
+    session = db.session()
+    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+
+
+@waiting_provider
+def _permissions_waiting(
+    session: Session, principal: Principal, organization: Organization
+) -> Iterable[WaitingItem]:
+    for found in queries.for_organization(session, principal):
+        if found.state == NEEDS_INFO:
+            yield WaitingItem(
+                f"Permission request {found.reference} needs information",
+                waiting_on="you",
+                detail=(
+                    f"{found.requester_name} can answer on the request's status page until "
+                    f"{found.answer_due_at:%Y-%m-%d}."
+                    if found.answer_due_at
+                    else ""
+                ),
+                url=url_for("permissions_portal.portal_detail", request_id=found.id),
+                since=found.submitted_at,
+            )
+        elif found.state in OPEN_STATES:
+            yield WaitingItem(
+                f"Permission request {found.reference}",
+                waiting_on="the licensing office",
+                detail=f"Submitted {found.submitted_at:%Y-%m-%d}." if found.submitted_at else "",
+                url=url_for("permissions_portal.portal_detail", request_id=found.id),
+                since=found.submitted_at,
+            )
+
+
+# --- staff console -----------------------------------------------------------------------------
+
+
+def _assign_form(session: Session) -> forms.AssignForm:
+    form = forms.AssignForm()
+    form.assignee_id.choices = [SelectChoice("", "Nobody (unassigned)")] + [
+        SelectChoice(str(user.id), user.full_name) for user in queries.licensing_staff(session)
+    ]
+    return form
+
+
+@console.route("/")
+@access.staff("licensing")
+def queue() -> str:
+    """The queue: filters, search, age against the service level, bulk assignment."""
+    session = db.session()
+    principal = access.require_principal()
+    now = utcnow()
+    filters = queries.QueueFilter.from_args(request.args.to_dict())
+    found = queries.queue(session, filters, principal, now)
+    return render_template(
+        "permissions/console_queue.html",
+        requests=found,
+        levels={item.id: queries.service_level(item, now) for item in found},
+        filters=filters,
+        states=[s for s in STATES if s != "unconfirmed"],
+        staff=queries.licensing_staff(session),
+        assign_form=_assign_form(session),
+        metrics=services.metrics(session, now=now),
+        label=services.label,
+    )
+
+
+@console.route("/assign", methods=["POST"])
+@access.staff("licensing")
+def bulk_assign() -> Response:
+    form = _assign_form(db.session())
+    ids = [int(value) for value in request.form.getlist("request_ids") if value.isdigit()]
+    if form.validate_on_submit():
+        assignee = form.assignee_id.data
+        try:
+            changed = services.assign(ids, int(assignee) if assignee else None)
+        except InvalidInput as error:
+            flash(" ".join(m for ms in error.errors.values() for m in ms) or error.detail, "error")
+        else:
+            flash(f"{len(changed)} request(s) assigned.", "success")
+    else:
+        flash("The form expired; try again.", "error")
+    return redirect(request.referrer or url_for("permissions_console.queue"))
+
+
+def _detail_page(
+    request_id: int, *, status: int = 200, error: str | None = None, **form_overrides: Any
+) -> tuple[str, int]:
+    session = db.session()
+    found = queries.get_request(session, request_id)
+    now = utcnow()
+    assign_form = _assign_form(session)
+    if "assign_form" not in form_overrides:
+        assign_form.assignee_id.data = str(found.assignee_id or "")
+    page_forms: dict[str, Any] = {
+        "ask_form": forms.AskForm(formdata=None),
+        "approve_form": forms.ApproveForm(formdata=None),
+        "deny_form": forms.DenyForm(formdata=None),
+        "note_form": forms.NoteForm(formdata=None),
+        "review_form": forms.ConfirmForm(formdata=None),
+        "assign_form": assign_form,
+        **form_overrides,
+    }
+    return render_template(
+        "permissions/console_detail.html",
+        request_=found,
+        level=queries.service_level(found, now),
+        allowed=PERMISSION_REQUEST.allowed(found.state),
+        history=audit_queries.events_for(session, "permission_request", found.id),
+        error=error,
+        letter_url=lambda letter: url_for(
+            "permissions_console.console_letter", request_id=found.id, letter_id=letter.id
+        ),
+        label=services.label,
+        **page_forms,
+    ), status
+
+
+@console.route("/<int:request_id>")
+@access.staff("licensing")
+def detail(request_id: int) -> Page:
+    return _detail_page(request_id)
+
+
+def _staff_step(request_id: int, form: Any, form_name: str, act: Any, done: str) -> Page:
+    queries.get_request(db.session(), request_id)  # 404 before reading the form
+    if form.validate_on_submit():
+        try:
+            act(form)
+        except Conflict as error:  # an illegal step: the page names the allowed ones
+            return _detail_page(request_id, status=409, error=error.detail)
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash(done, "success")
+            return redirect(url_for("permissions_console.detail", request_id=request_id))
+    return _detail_page(request_id, status=422, **{form_name: form})
+
+
+@console.route("/<int:request_id>/review", methods=["POST"])
+@access.staff("licensing")
+def start_review(request_id: int) -> Page:
+    return _staff_step(
+        request_id,
+        forms.ConfirmForm(),
+        "review_form",
+        lambda form: services.start_review(request_id),
+        "Review started.",
+    )
+
+
+@console.route("/<int:request_id>/ask", methods=["POST"])
+@access.staff("licensing")
+def ask(request_id: int) -> Page:
+    return _staff_step(
+        request_id,
+        forms.AskForm(),
+        "ask_form",
+        lambda form: services.ask_for_info(request_id, form.message.data or ""),
+        "Question sent; the requester has 5 business days to answer.",
+    )
+
+
+@console.route("/<int:request_id>/approve", methods=["POST"])
+@access.staff("licensing")
+def approve(request_id: int) -> Page:
+    return _staff_step(
+        request_id,
+        forms.ApproveForm(),
+        "approve_form",
+        lambda form: services.approve(
+            request_id,
+            conditions=form.conditions.data,
+            permitted_use=form.permitted_use.data,
+            valid_from=form.valid_from.data,
+            valid_until=form.valid_until.data,
+        ),
+        "Approved: the grant letter is issued and the requester notified.",
+    )
+
+
+@console.route("/<int:request_id>/deny", methods=["POST"])
+@access.staff("licensing")
+def deny(request_id: int) -> Page:
+    return _staff_step(
+        request_id,
+        forms.DenyForm(),
+        "deny_form",
+        lambda form: services.deny(request_id, form.reason.data or ""),
+        "Denied: the letter is issued and the requester notified.",
+    )
+
+
+@console.route("/<int:request_id>/notes", methods=["POST"])
+@access.staff("licensing")
+def note(request_id: int) -> Page:
+    return _staff_step(
+        request_id,
+        forms.NoteForm(),
+        "note_form",
+        lambda form: services.add_note(request_id, form.body.data or ""),
+        "Note added (staff only).",
+    )
+
+
+@console.route("/<int:request_id>/assign", methods=["POST"])
+@access.staff("licensing")
+def assign(request_id: int) -> Page:
+    form = _assign_form(db.session())
+    return _staff_step(
+        request_id,
+        form,
+        "assign_form",
+        lambda f: services.assign(
+            [request_id], int(f.assignee_id.data) if f.assignee_id.data else None
+        ),
+        "Assignment saved.",
+    )
+
+
+@console.route("/<int:request_id>/letters/<int:letter_id>")
+@access.staff("licensing")
+def console_letter(request_id: int, letter_id: int) -> Response:
+    session = db.session()
+    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))

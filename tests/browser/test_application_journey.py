@@ -1,0 +1,211 @@
+"""The license journey in Chromium against the live server (CSRF on, real SMTP):
+a vendor applies for two uses, one needing staff review; staff return it for
+information; the vendor resubmits; staff approve with a modified amount; the
+vendor accepts; the agreement is active and its PDF downloads with the SHA-256
+recorded at acceptance. And: a rejection, with reconsideration inside and
+outside the 14-day window (the rejection's time is set by the test)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from licensing.db import utcnow
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import STAFF_USE, draft
+from tests.integration.pricing.conftest import example_document
+from tests.support import factories
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.servers import LiveServer
+
+
+def _people(live_server: LiveServer) -> tuple[Any, Any]:
+    with live_server.app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        session = db.session()
+        vendor = factories.make_vendor(session, full_name="Samira Haddad")
+        staff = factories.make_staff(session, roles=("licensing",))
+        session.commit()
+        return vendor, staff
+
+
+def _signed_in(browser: Any, live_server: LiveServer, email: str) -> Any:
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.goto("/sign-in")
+    tab.get_by_label("Email address").fill(email)
+    tab.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.wait_for_load_state()
+    return tab
+
+
+def _fill_use(page: Any, index: int, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        selector = f"#uses-{index}-{name}"
+        if page.locator(selector).evaluate("e => e.tagName") == "SELECT":
+            page.select_option(selector, value)
+        else:
+            page.fill(selector, value)
+
+
+def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_accepts(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, staff = _people(live_server)
+    page = _signed_in(browser, live_server, vendor.email)
+
+    # Apply for two uses: a SaaS product (auto) and a data file (staff review).
+    page.get_by_role("link", name="Applications").first.click()
+    page.get_by_role("link", name="Apply for a license").click()
+    page.fill("#term_start", "2027-01-01")
+    page.fill("#term_end", "2027-12-31")
+    _fill_use(
+        page,
+        0,
+        {
+            "product_name": "Scrubber Pro",
+            "use": "distribution",
+            "product_type": "saas",
+            "user_type": "provider",
+            "delivery": "hosted",
+            "quantity-end_users": "2500",
+        },
+    )
+    page.get_by_role("button", name="Add another use").click()
+    _fill_use(
+        page,
+        1,
+        {
+            "product_name": "Fernhill Code Feed",
+            "use": "distribution",
+            "product_type": "data_file",
+            "user_type": "provider",
+            "delivery": "data_feed",
+            "revenue": "80000",
+        },
+    )
+    page.get_by_role("button", name="Save the draft").click()
+    assert "is saved as a draft" in page.inner_text(".flashes")
+    reference = page.get_by_role("heading", level=1).inner_text().split()[0]
+    # The vendor sees the price before submitting: 33,800.00 + 10% of 80,000 (minimum 5,000).
+    assert "The price if you submit now: 41,800.00 USD" in page.inner_text("main")
+    application_url = page.url
+
+    # Submitting without the attestation is refused; with it, it goes to staff.
+    page.get_by_role("button", name="Submit for pricing and review").click()
+    assert "Confirm that the information" in page.inner_text("main")
+    page.check("#attest")
+    page.get_by_role("button", name="Submit for pricing and review").click()
+    assert "submitted" in page.get_by_role("heading", level=1).inner_text()
+    assert "41,800.00" in page.inner_text("main")  # 33,800.00 + 10% of 80,000 (minimum 5,000)
+
+    # Staff find it in the queue and return it for information.
+    console = _signed_in(browser, live_server, staff.email)
+    console.goto("/console/applications")
+    console.get_by_role("link", name=reference).click()
+    console.select_option("#action", "return")
+    console.fill("#review-reason", "Please confirm the expected revenue in Canada.")
+    console.get_by_role("button", name="Record the decision").click()
+    assert "Returned to the vendor" in console.inner_text(".flashes")
+
+    # The vendor sees what is asked, changes the revenue and resubmits.
+    page.goto(application_url)
+    assert "Please confirm the expected revenue in Canada." in page.inner_text("main")
+    page.get_by_role("link", name="Change the application").click()
+    page.fill("#uses-1-revenue", "90000")
+    page.get_by_role("button", name="Save the draft").click()
+    page.fill("#response", "About 10,000 of it from Canada.")
+    page.check("#attest")
+    page.get_by_role("button", name="Resubmit for pricing and review").click()
+    assert "submitted" in page.get_by_role("heading", level=1).inner_text()
+
+    # Staff approve with a modified amount for the data file, giving the reason.
+    console.reload()
+    console.fill("#amount-1", "7500.00")
+    console.fill("#reason-1", "Pilot rate for the first year")
+    console.get_by_role("button", name="Approve and issue the agreement").click()
+    assert "the agreement is issued" in console.inner_text(".flashes")
+    text = console.inner_text("main")
+    assert "approved with changes" in text
+    assert "as submitted" in text  # both versions are kept
+
+    # The vendor accepts the agreement.
+    page.goto(application_url)
+    page.get_by_role("link", name="Read and accept the agreement").click()
+    assert "41,300.00" in page.inner_text("main")
+    shown_digest = page.inner_text("#pdf-sha256").strip()
+    page.get_by_role("button", name="Accept the agreement").click()
+    assert "Confirm that you are authorised" in page.inner_text("main")
+    page.fill("#signer_name", "Samira Haddad")
+    page.fill("#signer_title", "Chief Executive")
+    page.check("#authority_confirmed")
+    page.get_by_role("button", name="Accept the agreement").click()
+    assert "accepted and active" in page.inner_text(".flashes")
+    assert "active" in page.get_by_role("heading", level=1).inner_text()
+    accepted_digest = page.inner_text("#accepted-sha256").strip()
+    assert accepted_digest == shown_digest
+
+    # The PDF downloads with the same SHA-256 as accepted.
+    pdf_url = page.get_attribute("#agreement-pdf", "href")
+    download = page.request.get(pdf_url)
+    assert download.status == 200
+    assert download.headers["content-type"] == "application/pdf"
+    assert hashlib.sha256(download.body()).hexdigest() == accepted_digest
+
+    # Every step is in the application's history.
+    console.goto(application_url.replace("/portal/", "/console/"))
+    history = console.inner_text("main")
+    for action in ("returned", "resubmitted", "approved", "quote stored"):
+        assert f"application.{action}" in history
+
+
+def test_a_rejection_can_be_reconsidered_within_14_days_and_not_after(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, staff = _people(live_server)
+    with live_server.app.app_context():
+        vendor_principal = accounts.principal_for(vendor)
+        staff_principal = accounts.principal_for(staff)
+        ids = []
+        for days_ago in (13, 15):
+            application = agreements.create_draft(vendor_principal, draft(STAFF_USE))
+            agreements.submit(application.id, vendor_principal, attest=True)
+            agreements.reject(
+                application.id,
+                "Revenue not evidenced",
+                staff_principal,
+                now=utcnow() - timedelta(days=days_ago),
+            )
+            ids.append(application.id)
+    inside, outside = ids
+    page = _signed_in(browser, live_server, vendor.email)
+
+    # 13 days after the rejection: the vendor asks, and staff grant it.
+    page.goto(f"/portal/applications/{inside}")
+    page.fill("#reason", "Audited accounts are attached to our email.")
+    page.get_by_role("button", name="Request reconsideration").click()
+    assert "reconsideration requested" in page.get_by_role("heading", level=1).inner_text()
+    console = _signed_in(browser, live_server, staff.email)
+    console.goto(f"/console/applications/{inside}")
+    console.select_option("#action", "grant_reconsideration")
+    console.get_by_role("button", name="Record the decision").click()
+    assert "in review" in console.get_by_role("heading", level=1).inner_text()
+
+    # 15 days after: the page says the decision is final, and a request is refused.
+    page.goto(f"/portal/applications/{outside}")
+    assert "14 days to request reconsideration have passed" in page.inner_text("main")
+    assert page.locator("#reason").count() == 0
+    token = page.locator("input[name=csrf_token]").first
+    csrf = token.get_attribute("value") if token.count() else ""
+    refused = page.request.post(
+        f"/portal/applications/{outside}/reconsideration",
+        form={"reason": "Please", "csrf_token": csrf or ""},
+    )
+    assert refused.status == 409
+    assert "the rejection is final" in refused.text()

@@ -1,0 +1,127 @@
+"""Billing, in Chromium against the live server: the vendor accepts an agreement
+(auto-approved with a flat development fee), which becomes active; its invoice
+appears for the vendor, who pays by card through localstripe's Stripe.js;
+Stripe's signed webhook marks it paid and the PDF says so. Billing staff record
+an offline wire payment."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from licensing.billing.models import Invoice
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import draft
+from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
+from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
+from tests.integration.pricing.conftest import example_document
+from tests.support import factories
+from tests.support.servers import LiveServer, LocalStripe
+
+
+@pytest.fixture
+def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _sign_in(page: Any, email: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _invoiced_vendor(live_server: LiveServer, amounts: tuple[str, ...]) -> tuple[str, Invoice]:
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id or 0, amounts))
+        assert invoice is not None
+        return vendor.email, invoice
+
+
+def _approved_application(live_server: LiveServer) -> tuple[str, int]:
+    """A vendor whose application was approved at submission: an agreement to accept."""
+    with live_server.app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        vendor = factories.make_vendor(db.session())
+        principal = accounts.principal_for(vendor)
+        application = agreements.create_draft(principal, draft(DEVELOPMENT_USE))
+        application = agreements.submit(application.id, principal, attest=True)
+        assert application.state == "approved"
+        return vendor.email, application.id
+
+
+def test_a_vendor_pays_an_agreements_invoice_by_card_and_the_pdf_shows_paid(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    localstripe.register_webhook("licensing", f"{live_server.url}/webhooks/stripe", WEBHOOK_SECRET)
+    email, application_id = _approved_application(live_server)
+
+    # The vendor accepts the agreement: it becomes active and is invoiced.
+    _sign_in(page, email)
+    page.goto(f"/portal/applications/{application_id}")
+    page.get_by_role("link", name="Read and accept the agreement").click()
+    page.fill("#signer_name", "Robin Castellanos")
+    page.fill("#signer_title", "Chief Executive")
+    page.check("#authority_confirmed")
+    page.get_by_role("button", name="Accept the agreement").click()
+    assert "accepted and active" in page.inner_text(".flashes")
+    with live_server.app.app_context():
+        invoice = db.session().scalars(select(Invoice)).one()
+    balance = f"{invoice.balance_due:,.2f}"
+
+    page.goto("/portal/")
+    page.get_by_role("link", name=f"Invoice {invoice.number} to pay").click()
+    page.get_by_role("heading", name=f"Invoice {invoice.number}").wait_for()
+    assert balance in page.locator("#balance-due").inner_text()
+
+    page.get_by_role("link", name=f"Pay {balance} USD by card").click()
+    # localstripe's Stripe.js card Element: a 3-D Secure card, so the bank's
+    # confirmation goes through confirmCardPayment.
+    page.get_by_placeholder("number").fill("4000002760003184")
+    page.get_by_placeholder("exp_month").fill("12")
+    page.get_by_placeholder("exp_year").fill("30")
+    page.get_by_placeholder("cvc").fill("123")
+    page.get_by_placeholder("postal_code").fill("97201")
+    page.get_by_role("button", name=f"Pay {balance} USD").click()
+    page.get_by_role("button", name="Complete authentication").click()
+    page.get_by_text("Your card payment is being confirmed").wait_for()
+
+    deadline = time.monotonic() + 20  # localstripe sends its webhook after a second
+    while "Paid on" not in page.content():
+        assert time.monotonic() < deadline, "the webhook never marked the invoice paid"
+        time.sleep(0.5)
+        page.reload()
+    pdf = page.request.get(f"/invoices/{invoice.id}.pdf")
+    assert pdf.ok
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
+    assert "PAID" in text
+    assert "Paid" in text
+    assert invoice.number in text
+    assert "Balance due" in text
+    assert "0.00 USD" in text
+
+
+def test_billing_staff_record_an_offline_wire_payment(page: Any, live_server: LiveServer) -> None:
+    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    _sign_in(page, staff.email)
+    page.goto("/console/invoices?overdue=&state=open")
+    page.get_by_role("link", name=invoice.number).click()
+    page.get_by_label("Method").select_option("wire")
+    page.get_by_label("Amount").fill("900.00")
+    page.get_by_label("Reference").fill("FEDWIRE 20270120-0042")
+    page.get_by_role("button", name="Record payment").click()
+    page.get_by_text("Recorded a wire transfer of 900.00 USD.").wait_for()
+    assert "FEDWIRE 20270120-0042" in page.content()
+    assert page.locator(".badge.state-paid").first.is_visible()

@@ -1,0 +1,62 @@
+"""Applications against the contract's example card (2027.1), with invented products."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from licensing.accounts import services as accounts
+from licensing.agreements import services
+from licensing.agreements.models import Application
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+
+# Monday 2026-11-02, 15:00 UTC: a fixed clock for time-based steps.
+NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+
+AUTO_USE = {
+    "product_name": "Scrubber Pro",
+    "description": "Claims scrubbing for clinics",
+    "use": "distribution",
+    "product_type": "saas",
+    "user_type": "provider",
+    "delivery": "hosted",
+    "territories": "United States",
+    "languages": ["en"],
+    "quantity": {"end_users": 2500},
+}
+# distribution-data is `review: staff`: 10% of revenue, minimum 5000.00.
+STAFF_USE = {
+    "product_name": "Fernhill Code Feed",
+    "description": "A nightly data file for billing systems",
+    "use": "distribution",
+    "product_type": "data_file",
+    "user_type": "provider",
+    "delivery": "data_feed",
+    "territories": "United States, Canada",
+    "languages": ["en", "fr"],
+    "revenue": "80000.00",
+}
+
+
+def draft(*uses: dict[str, Any]) -> services.Draft:
+    return services.Draft(
+        term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=uses or (AUTO_USE,)
+    )
+
+
+@pytest.fixture
+def apply(app: Flask, example_card: str) -> Callable[..., Application]:  # noqa: F811
+    """`apply(vendor, *uses, submit=True)`: a draft (submitted unless told) by `vendor`."""
+
+    def make(vendor: Any, *uses: dict[str, Any], submit: bool = True) -> Application:
+        principal = accounts.principal_for(vendor)
+        application = services.create_draft(principal, draft(*uses), now=NOW)
+        if submit:
+            application = services.submit(application.id, principal, attest=True, now=NOW)
+        return application
+
+    return make

@@ -1,0 +1,508 @@
+"""Applications and agreements through the services: auto-approval, staff review,
+modifications, reconsideration windows, expiry, acceptance and renewal."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from licensing import db, signals
+from licensing.accounts import services as accounts
+from licensing.agreements import services
+from licensing.agreements.models import Agreement, Application, ImmutableRecordChanged
+from licensing.audit.models import AuditEvent
+from licensing.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from licensing.mail.models import OutboxMessage
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
+from tests.support import factories
+
+Apply = Callable[..., Application]
+
+
+def _p(user: Any) -> Any:
+    return accounts.principal_for(user)
+
+
+def _accept(agreement: Agreement, vendor: Any, **changes: Any) -> Agreement:
+    given = {
+        "signer_name": "Robin Castellanos",
+        "signer_title": "Chief Executive",
+        "authority_confirmed": True,
+        "pdf_sha256": agreement.pdf_sha256,
+        "ip_address": "198.51.100.7",
+        "user_agent": "pytest",
+        **changes,
+    }
+    return services.accept(agreement.id, _p(vendor), services.AcceptanceInput(**given), now=NOW)
+
+
+def _agreement(application: Application) -> Agreement:
+    return (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+
+
+def _actions(application_id: int) -> list[str]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent.action)
+            .where(
+                AuditEvent.entity_type == "application", AuditEvent.entity_id == str(application_id)
+            )
+            .order_by(AuditEvent.seq)
+        )
+    )
+
+
+def test_a_draft_is_saved_and_changed_before_submission(apply: Apply, vendor: Any) -> None:
+    application = apply(vendor, submit=False)
+    assert application.state == "draft"
+    assert application.quotes == []
+    changed = services.update_draft(
+        application.id,
+        _p(vendor),
+        services.Draft(uses=[{**AUTO_USE, "product_name": "Scrubber Lite"}]),
+    )
+    assert [use.product_name for use in changed.uses] == ["Scrubber Lite"]
+    assert _actions(application.id) == ["application.created", "application.updated"]
+
+
+def test_submission_needs_the_attestation_and_a_complete_application(
+    apply: Apply, vendor: Any
+) -> None:
+    application = apply(vendor, submit=False)
+    with pytest.raises(InvalidInput) as refused:
+        services.submit(application.id, _p(vendor), attest=False)
+    assert "attest" in refused.value.errors
+    services.update_draft(
+        application.id, _p(vendor), services.Draft(uses=[{**AUTO_USE, "product_name": ""}])
+    )
+    with pytest.raises(InvalidInput) as incomplete:
+        services.submit(application.id, _p(vendor), attest=True)
+    assert {"term_start", "term_end", "uses.0.product_name"} <= set(incomplete.value.errors)
+    assert db.session().get(Application, application.id).state == "draft"
+
+
+def test_every_auto_reviewed_line_in_good_standing_is_approved_at_submission(
+    apply: Apply, vendor: Any
+) -> None:
+    application = apply(vendor, AUTO_USE)
+    assert application.state == "approved"
+    agreement = _agreement(application)
+    assert agreement.state == "issued"
+    assert agreement.number == "CPT-2027-000001"
+    assert agreement.total == Decimal("33800.00")
+    snapshot = application.quotes[0].snapshot
+    assert snapshot["rate_card"] == "2027.1"
+    assert snapshot["lines"][0]["amount"] == "33800.00"
+    assert "application.auto_approved" in _actions(application.id)
+
+
+@pytest.mark.parametrize("config_changes", [{"auto_approve": False}])
+def test_auto_approval_can_be_switched_off(apply: Apply, vendor: Any) -> None:
+    assert apply(vendor, AUTO_USE).state == "submitted"
+
+
+def test_an_organization_not_in_good_standing_cannot_apply(apply: Apply) -> None:
+    session = db.session()
+    owing = factories.make_vendor(
+        session, organization=factories.make_organization(session, standing="pending_payment")
+    )
+    with pytest.raises(Conflict, match="overdue invoice"):
+        apply(owing, submit=False)
+
+
+def test_a_line_needing_review_goes_to_staff_who_are_emailed(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, AUTO_USE, STAFF_USE)
+    assert application.state == "submitted"
+    waiting = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "application_waiting"))
+        .all()
+    )
+    assert any(licensing_staff.email in message.recipients for message in waiting)
+
+
+def test_staff_return_the_vendor_resubmits_and_staff_approve_with_a_modified_amount(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    staff = _p(licensing_staff)
+    application = apply(vendor, AUTO_USE, STAFF_USE)
+    services.start_review(application.id, staff, now=NOW)
+    returned = services.return_for_information(
+        application.id, "What revenue in Canada?", staff, now=NOW
+    )
+    assert returned.state == "returned"
+    # Monday 2026-11-02 + 5 business days (Veterans Day, the 11th, is a holiday) = 2026-11-10.
+    assert returned.resubmit_by.date().isoformat() in ("2026-11-10", "2026-11-11")
+    services.update_draft(
+        application.id,
+        _p(vendor),
+        services.Draft(
+            term_start=returned.term_start,
+            term_end=returned.term_end,
+            uses=[AUTO_USE, {**STAFF_USE, "revenue": "90000.00"}],
+        ),
+    )
+    resubmitted = services.submit(
+        application.id, _p(vendor), attest=True, response="About 10000", now=NOW + timedelta(days=1)
+    )
+    assert resubmitted.state == "submitted"
+    services.start_review(application.id, staff, now=NOW)
+    approved = services.approve(
+        application.id,
+        staff,
+        modifications=services.Modifications(
+            lines=[services.LineChange(1, Decimal("7500.00"), "pilot rate for the first year")]
+        ),
+        now=NOW,
+    )
+    assert approved.state == "approved"
+    kinds = [(q.version, q.kind) for q in approved.quotes]
+    assert kinds == [(1, "submitted"), (2, "submitted"), (3, "modified")]
+    submitted, modified = approved.quotes[1], approved.quotes[2]
+    assert submitted.total == Decimal("42800.00")  # 33800.00 + 10% of 90000.00
+    assert modified.total == Decimal("41300.00")  # 33800.00 + 7500.00
+    assert modified.modifications[0]["reason"] == "pilot rate for the first year"
+    agreement = _agreement(approved)
+    assert agreement.total == Decimal("41300.00")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(agreement.pdf)).pages)
+    assert "pilot rate for the first year" in text
+    assert "41,300.00" in text or "41300.00" in text
+    assert "CPT © 2026 American Medical Association. All rights reserved." in text
+    assert "CPT® is a registered trademark of the American Medical Association." in text
+    assert "Royalty report of usage and revenue from 2027-01-01 to 2027-03-31" in text
+    assert "1.5% of the overdue" in text
+    assert "Distribution of licensed products" in text  # the use category's standard terms
+    actions = _actions(application.id)
+    for action in (
+        "application.submitted",
+        "application.review_started",
+        "application.returned",
+        "application.resubmitted",
+        "application.approved",
+        "application.quote_stored",
+    ):
+        assert action in actions
+
+
+def test_a_modification_needs_a_reason_and_an_unpriced_line_needs_an_amount(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    staff = _p(licensing_staff)
+    application = apply(vendor, STAFF_USE)
+    with pytest.raises(InvalidInput) as no_reason:
+        services.approve(
+            application.id,
+            staff,
+            modifications=services.Modifications(
+                lines=[services.LineChange(0, Decimal("1.00"), " ")]
+            ),
+        )
+    assert "lines.0.reason" in no_reason.value.errors
+    assert db.session().get(Application, application.id).state == "submitted"
+
+
+def test_the_vendor_never_sees_internal_notes(
+    apply: Apply, vendor: Any, licensing_staff: Any, client: Any, signed_in: Any, app: Flask
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    services.add_note(application.id, "Their Canadian revenue looks low.", _p(licensing_staff))
+    headers = factories.bearer(vendor)
+    body = client.get(f"/api/v1/applications/{application.id}", headers=headers).get_data(
+        as_text=True
+    )
+    assert "Canadian revenue looks low" not in body
+    assert (
+        client.get(f"/api/v1/applications/{application.id}/notes", headers=headers).status_code
+        == 403
+    )
+    staff_notes = client.get(
+        f"/api/v1/applications/{application.id}/notes", headers=factories.bearer(licensing_staff)
+    ).get_json()
+    assert [note["body"] for note in staff_notes] == ["Their Canadian revenue looks low."]
+    vendor_page = signed_in(app.test_client(), vendor).get(f"/portal/applications/{application.id}")
+    assert vendor_page.status_code == 200
+    assert "Canadian revenue looks low" not in vendor_page.get_data(as_text=True)
+    staff_page = signed_in(app.test_client(), licensing_staff).get(
+        f"/console/applications/{application.id}"
+    )
+    assert "Canadian revenue looks low" in staff_page.get_data(as_text=True)
+
+
+def test_an_escalated_application_is_decided_by_a_second_reviewer(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    first = _p(licensing_staff)
+    second = _p(factories.make_staff(db.session(), roles=("licensing",)))
+    application = apply(vendor, STAFF_USE)
+    services.start_review(application.id, first)
+    services.escalate(application.id, "Unusual territory", first)
+    with pytest.raises(Conflict, match="second reviewer"):
+        services.reject(application.id, "No", first)
+    assert services.approve(application.id, second).state == "approved"
+
+
+def test_reconsideration_inside_the_14_days_is_granted_and_outside_refused(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    staff = _p(licensing_staff)
+    inside = apply(vendor, STAFF_USE)
+    services.reject(inside.id, "Revenue not evidenced", staff, now=NOW)
+    asked = services.request_reconsideration(
+        inside.id, "Audited accounts attached", _p(vendor), now=NOW + timedelta(days=13, hours=23)
+    )
+    assert asked.state == "reconsideration_requested"
+    assert services.grant_reconsideration(inside.id, staff, now=NOW).state == "in_review"
+
+    outside = apply(vendor, STAFF_USE)
+    services.reject(outside.id, "Revenue not evidenced", staff, now=NOW)
+    with pytest.raises(Conflict, match="14 days"):
+        services.request_reconsideration(
+            outside.id, "Too late", _p(vendor), now=NOW + timedelta(days=14, seconds=1)
+        )
+    report = services.expire(now=NOW + timedelta(days=15))
+    assert outside.reference in report.windows_closed
+    assert services.expire(now=NOW + timedelta(days=16)).windows_closed == []
+
+
+def test_a_denied_reconsideration_is_final(apply: Apply, vendor: Any, licensing_staff: Any) -> None:
+    staff = _p(licensing_staff)
+    application = apply(vendor, STAFF_USE)
+    services.reject(application.id, "No", staff, now=NOW)
+    services.request_reconsideration(application.id, "Please", _p(vendor), now=NOW)
+    assert (
+        services.deny_reconsideration(application.id, "Still no", staff, now=NOW).state
+        == "rejected"
+    )
+    with pytest.raises(Conflict, match="once"):
+        services.request_reconsideration(application.id, "Again", _p(vendor), now=NOW)
+
+
+def test_a_returned_application_lapses_after_5_business_days_and_only_once(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    services.return_for_information(
+        application.id, "Send the revenue", _p(licensing_staff), now=NOW
+    )
+    assert services.expire(now=NOW + timedelta(days=3)).lapsed == []
+    assert services.expire(now=NOW + timedelta(days=12)).lapsed == [application.reference]
+    assert services.expire(now=NOW + timedelta(days=13)).lapsed == []
+    assert db.session().get(Application, application.id).state == "lapsed"
+    with pytest.raises(IllegalTransition):
+        services.submit(application.id, _p(vendor), attest=True)
+
+
+def test_acceptance_records_the_signer_and_the_pdf_digest_and_signals_billing(
+    apply: Apply, vendor: Any
+) -> None:
+    development = {**AUTO_USE, "use": "development", "product_name": "Scrubber SDK"}
+    agreement = _agreement(apply(vendor, AUTO_USE, development))
+    received: list[signals.ActivatedAgreement] = []
+
+    def receiver(sender: signals.ActivatedAgreement, **kwargs: Any) -> None:
+        received.append(sender)
+
+    signals.agreement_activated.connect(receiver)
+    try:
+        with pytest.raises(InvalidInput) as missing:
+            _accept(agreement, vendor, authority_confirmed=False, signer_title="")
+        assert {"authority_confirmed", "signer_title"} <= set(missing.value.errors)
+        with pytest.raises(Conflict, match="SHA-256"):
+            _accept(agreement, vendor, pdf_sha256="0" * 64)
+        accepted = _accept(agreement, vendor)
+    finally:
+        signals.agreement_activated.disconnect(receiver)
+    assert accepted.state == "active"
+    assert accepted.acceptance.signer_name == "Robin Castellanos"
+    assert accepted.acceptance.pdf_sha256 == hashlib.sha256(accepted.pdf).hexdigest()
+    assert accepted.acceptance.ip_address == "198.51.100.7"
+    # Only the flat development fee is due up front; per-user royalties are not.
+    assert [(c.line_index, c.amount) for c in received[0].charges] == [(1, Decimal("2500.00"))]
+    assert received[0].number == accepted.number
+    with pytest.raises(IllegalTransition):
+        _accept(accepted, vendor)
+
+
+def test_another_organization_cannot_accept(apply: Apply, vendor: Any, other_vendor: Any) -> None:
+    agreement = _agreement(apply(vendor, AUTO_USE))
+    with pytest.raises(NotFound):
+        _accept(agreement, other_vendor)
+
+
+def test_an_issued_pdf_never_changes(apply: Apply, vendor: Any) -> None:
+    agreement = _agreement(apply(vendor, AUTO_USE))
+    agreement.pdf = b"%PDF-forged"
+    with pytest.raises(ImmutableRecordChanged):
+        db.session().flush()
+    db.session().rollback()
+
+
+def test_agreement_numbers_are_sequential_per_year(apply: Apply, vendor: Any) -> None:
+    numbers = [_agreement(apply(vendor, AUTO_USE)).number for _ in range(3)]
+    assert numbers == ["CPT-2027-000001", "CPT-2027-000002", "CPT-2027-000003"]
+
+
+def test_agreements_past_their_term_expire_and_staff_terminate_with_a_reason(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    ending = _accept(_agreement(apply(vendor, AUTO_USE)), vendor)
+    report = services.expire(now=NOW.replace(year=2028, month=1, day=2))
+    assert ending.number in report.expired
+    assert db.session().get(Agreement, ending.id).state == "expired"
+    other = _agreement(apply(vendor, AUTO_USE))
+    with pytest.raises(InvalidInput):
+        services.terminate(other.id, " ", _p(licensing_staff))
+    with pytest.raises(PermissionDenied):
+        services.terminate(other.id, "Breach", _p(vendor))
+    assert (
+        services.terminate(other.id, "Breach of clause 3", _p(licensing_staff)).state
+        == "terminated"
+    )
+
+
+def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_accepted(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    old = _accept(_agreement(apply(vendor, AUTO_USE)), vendor)
+    renewal = services.start_renewal(old.id, _p(vendor), now=NOW)
+    assert renewal.state == "draft"
+    assert renewal.renewal_of_id == old.id
+    assert renewal.term_start.isoformat() == "2028-01-01"
+    assert [use.product_name for use in renewal.uses] == ["Scrubber Pro"]
+    with pytest.raises(Conflict, match="already renews"):
+        services.start_renewal(old.id, _p(vendor), now=NOW)
+    # No 2028 card is published here: the renewal is priced once staff publish one.
+    services.update_draft(
+        renewal.id,
+        _p(vendor),
+        services.Draft(term_start=old.term_start, term_end=old.term_end, uses=[AUTO_USE]),
+    )
+    submitted = services.submit(renewal.id, _p(vendor), attest=True, now=NOW)
+    new = _agreement(submitted)
+    _accept(new, vendor)
+    assert db.session().get(Agreement, old.id).state == "superseded"
+    assert db.session().get(Agreement, old.id).superseded_by_id == new.id
+
+
+def test_a_use_routed_to_permissions_is_sent_once(apply: Apply, licensing_staff: Any) -> None:
+    session = db.session()
+    academic = factories.make_vendor(
+        session, organization=factories.make_organization(session, organization_type="academic")
+    )
+    received: list[signals.RoutedUse] = []
+
+    def receiver(sender: signals.RoutedUse, **kwargs: Any) -> None:
+        received.append(sender)
+
+    signals.use_routed_to_permissions.connect(receiver)
+    try:
+        education = {
+            **AUTO_USE,
+            "use": "education",
+            "product_name": "Coding 101",
+            "quantity": {"students": 40},
+        }
+        application = apply(academic, AUTO_USE, education)
+    finally:
+        signals.use_routed_to_permissions.disconnect(receiver)
+    assert [(r.line_index, r.product_name, r.audience_size) for r in received] == [
+        (1, "Coding 101", 40)
+    ]
+    assert application.state == "approved"
+
+
+def test_an_illegal_step_through_the_api_is_409_naming_the_allowed_actions(
+    apply: Apply, vendor: Any, licensing_staff: Any, client: Any
+) -> None:
+    application = apply(vendor, AUTO_USE)  # approved
+    response = client.post(
+        f"/api/v1/applications/{application.id}/reject",
+        json={"reason": "too late"},
+        headers=factories.bearer(licensing_staff),
+    )
+    assert response.status_code == 409
+    assert "allowed actions: none" in response.get_json()["detail"]
+
+
+def test_the_snapshot_is_json_with_exact_amounts(apply: Apply, vendor: Any) -> None:
+    application = apply(vendor, AUTO_USE)
+    stored = json.loads(application.quotes[0].snapshot_json)
+    assert stored["total"] == "33800.00"
+    application.quotes[0].total = Decimal("1.00")
+    with pytest.raises(ImmutableRecordChanged):
+        db.session().flush()
+    db.session().rollback()
+
+
+def test_the_cli_command_reports_what_it_did(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["applications", "expire", "--now", "2026-11-02T00:00:00+00:00"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 applications lapsed" in result.output
+
+
+def test_the_dashboard_lists_what_waits_on_the_vendor(
+    apply: Apply, vendor: Any, licensing_staff: Any, client: Any, signed_in: Any
+) -> None:
+    returned = apply(vendor, STAFF_USE)
+    services.return_for_information(returned.id, "Send the revenue", _p(licensing_staff), now=NOW)
+    issued = _agreement(apply(vendor, AUTO_USE))
+    page = signed_in(client, vendor).get("/portal/").get_data(as_text=True)
+    assert f"{returned.reference} needs more information" in page
+    assert f"Agreement {issued.number} waits for your acceptance" in page
+
+
+def _mail(template: str) -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == template)
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def test_the_vendor_is_emailed_at_each_decision_and_staff_when_something_waits(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    staff = _p(licensing_staff)
+    application = apply(vendor, STAFF_USE)
+    services.return_for_information(application.id, "Send the revenue", staff, now=NOW)
+    services.submit(application.id, _p(vendor), attest=True, now=NOW)
+    services.reject(application.id, "Not evidenced", staff, now=NOW)
+    services.request_reconsideration(application.id, "Evidence attached", _p(vendor), now=NOW)
+    services.grant_reconsideration(application.id, staff, now=NOW)
+    services.approve(application.id, staff, now=NOW)
+    to_vendor = [m.subject for m in _mail("application_update") if vendor.email in m.recipients]
+    assert [subject.split(": ", 1)[1] for subject in to_vendor] == [
+        "more information needed",
+        "rejected",
+        "reconsideration granted",
+        f"approved: agreement {_agreement(application).number} is ready to accept",
+    ]
+    to_staff = [m.subject for m in _mail("application_waiting")]
+    assert len(to_staff) == 3  # submitted, resubmitted, reconsideration requested
+    assert all(licensing_staff.email in m.recipients for m in _mail("application_waiting"))

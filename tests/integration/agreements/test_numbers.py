@@ -1,0 +1,96 @@
+"""Agreement numbers: `CPT-YYYY-NNNNNN`, never repeated, even when issued at once."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask
+
+from licensing import db
+from licensing.agreements.services import _next_number
+
+
+def test_concurrent_issuers_never_draw_the_same_number(committed_app: Flask) -> None:
+    issuers, per_issuer = 5, 4
+    drawn: list[str] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(issuers)
+
+    def issue() -> None:
+        try:
+            with committed_app.app_context():
+                start.wait()
+                for _ in range(per_issuer):
+                    with db.transaction() as session:
+                        drawn.append(_next_number(session, 2031))
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=issue) for _ in range(issuers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert sorted(drawn) == [f"CPT-2031-{n:06d}" for n in range(1, issuers * per_issuer + 1)]
+
+
+def test_each_year_has_its_own_sequence(app: Flask) -> None:
+    with db.transaction() as session:
+        numbers = [_next_number(session, 2030), _next_number(session, 2029)]
+        numbers.append(_next_number(session, 2030))
+    assert numbers == ["CPT-2030-000001", "CPT-2029-000001", "CPT-2030-000002"]
+
+
+def test_two_hosts_running_expire_at_once_lapse_each_application_once(
+    committed_app: Flask,
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from licensing.accounts import services as accounts
+    from licensing.agreements import services
+    from licensing.audit.models import AuditEvent
+    from licensing.ratecards import services as ratecards
+    from tests.integration.agreements.conftest import NOW, STAFF_USE, draft
+    from tests.integration.pricing.conftest import example_document
+    from tests.support import factories
+
+    with committed_app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        session = db.session()
+        vendor = accounts.principal_for(factories.make_vendor(session))
+        staff = accounts.principal_for(factories.make_staff(session))
+        references = []
+        for _ in range(4):
+            application = services.create_draft(vendor, draft(STAFF_USE))
+            services.submit(application.id, vendor, attest=True, now=NOW)
+            services.return_for_information(application.id, "More", staff, now=NOW)
+            references.append(application.reference)
+    lapsed: list[str] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            with committed_app.app_context():
+                start.wait()
+                lapsed.extend(services.expire(now=NOW + timedelta(days=30)).lapsed)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert sorted(lapsed) == sorted(references)
+    with committed_app.app_context():
+        events = db.session().scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "application.lapsed")
+        )
+    assert events == len(references)

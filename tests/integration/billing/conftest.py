@@ -1,0 +1,81 @@
+"""Billing test helpers: invoices made the way production makes them, by sending
+`agreement_activated` as the agreements package does on acceptance."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from licensing import db
+from licensing.billing.models import Invoice
+from licensing.signals import ActivatedAgreement, UpFrontCharge, agreement_activated
+
+ACTIVATED_AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)
+_agreements = itertools.count(9000)
+
+
+def activated(
+    organization_id: int,
+    amounts: tuple[str, ...] = ("1200.00", "350.50"),
+    *,
+    at: datetime = ACTIVATED_AT,
+    terms: int = 30,
+    late_fee: str = "1.5",
+) -> ActivatedAgreement:
+    number = next(_agreements)
+    return ActivatedAgreement(
+        agreement_id=number,
+        number=f"CPT-2027-{number:06d}",
+        organization_id=organization_id,
+        currency="USD",
+        activated_at=at,
+        term_start=date(2027, 1, 1),
+        term_end=date(2027, 12, 31),
+        rate_card_version="2027.1",
+        payment_terms_days=terms,
+        late_fee_monthly_percent=Decimal(late_fee),
+        charges=tuple(
+            UpFrontCharge(
+                line_index=index,
+                description=f"Distribution of Harborlight Coder, line {index + 1}",
+                amount=Decimal(amount),
+                working=f"flat fee {amount} x 1 year = {amount}",
+            )
+            for index, amount in enumerate(amounts)
+        ),
+    )
+
+
+def send_activation(payload: ActivatedAgreement) -> Invoice | None:
+    """What the agreements package does on acceptance: send the signal in its
+    transaction; returns the invoice the receiver issued."""
+    from sqlalchemy import select
+
+    with db.transaction() as session:
+        agreement_activated.send(payload, session=session)
+        return session.scalars(
+            select(Invoice).where(
+                Invoice.source_type == "agreement", Invoice.source_id == payload.agreement_id
+            )
+        ).one_or_none()
+
+
+@pytest.fixture
+def invoice_for(app: Flask) -> Callable[..., Invoice]:
+    """`invoice_for(user_or_org_id, amounts=..., **kwargs)`: an open invoice."""
+
+    def make(
+        owner: Any, amounts: tuple[str, ...] = ("1200.00", "350.50"), **kwargs: Any
+    ) -> Invoice:
+        organization_id = owner if isinstance(owner, int) else owner.organization_id
+        invoice = send_activation(activated(organization_id, amounts, **kwargs))
+        assert invoice is not None
+        return invoice
+
+    return make

@@ -1,0 +1,90 @@
+"""Talking to localstripe the way Stripe.js and Stripe itself do: tokenizing a
+card in the page, and delivering its real events, signed, to the webhook."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from tests.support.servers import LocalStripe
+
+WEBHOOK_SECRET = "whsec_test_licensing"
+PUBLISHABLE_KEY = "pk_test_licensing"
+SECRET_KEY = "sk_test_licensing"
+
+
+def stripe_config(localstripe: LocalStripe) -> dict[str, Any]:
+    return {
+        "stripe_secret_key": SECRET_KEY,
+        "stripe_publishable_key": PUBLISHABLE_KEY,
+        "stripe_webhook_secret": WEBHOOK_SECRET,
+        "stripe_api_base": localstripe.url,
+        "stripe_js_url": localstripe.js_url,
+    }
+
+
+def _call(
+    localstripe: LocalStripe, method: str, path: str, data: dict[str, str] | None = None
+) -> Any:
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(  # noqa: S310 - loopback test server
+        f"{localstripe.url}{path}",
+        data=body,
+        method=method,
+        headers={"Authorization": f"Bearer {SECRET_KEY}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def card_token(localstripe: LocalStripe, number: str = "4242424242424242") -> str:
+    """What Stripe.js `createToken(card)` does in the page."""
+    token = _call(
+        localstripe,
+        "POST",
+        "/v1/tokens",
+        {
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2030",
+            "card[cvc]": "123",
+            "key": PUBLISHABLE_KEY,
+        },
+    )
+    return str(token["id"])
+
+
+def events_for(
+    localstripe: LocalStripe, object_id: str, event_type: str | None = None
+) -> list[dict[str, Any]]:
+    """The events localstripe recorded about `object_id` (as its webhooks send them)."""
+    found: list[dict[str, Any]] = []
+    after = ""
+    for _page in range(100):  # bounded: localstripe pages 100 events at a time
+        query = {"limit": "100", **({"type": event_type} if event_type else {})}
+        if after:
+            query["starting_after"] = after
+        page = _call(localstripe, "GET", f"/v1/events?{urllib.parse.urlencode(query)}")
+        found += [e for e in page["data"] if e["data"]["object"].get("id") == object_id]
+        if not page.get("has_more") or not page["data"]:
+            break
+        after = page["data"][-1]["id"]
+    return found
+
+
+def signed(
+    event: dict[str, Any], secret: str = WEBHOOK_SECRET, at: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The event as localstripe and Stripe deliver it: raw JSON with `Stripe-Signature`."""
+    payload = json.dumps(event, indent=2, sort_keys=True).encode()
+    timestamp = at or int(time.time())
+    digest = hmac.new(secret.encode(), b"%d.%s" % (timestamp, payload), hashlib.sha256).hexdigest()
+    return payload, {
+        "Stripe-Signature": f"t={timestamp},v1={digest}",
+        "Content-Type": "application/json",
+    }

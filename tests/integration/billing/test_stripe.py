@@ -1,0 +1,251 @@
+"""Card payments through Stripe (localstripe): the customer, the PaymentIntent,
+the verified webhook and the reconcile command."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import User
+from licensing.billing import services
+from licensing.billing.models import Invoice, Payment, StripeCustomer, StripeEvent
+from licensing.db import utcnow
+from licensing.errors import InvalidInput
+from licensing.mail.models import OutboxMessage
+from tests.support.servers import LocalStripe
+
+from .stripe_support import card_token, events_for, signed, stripe_config
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _pay(
+    invoice: Invoice, vendor: User, localstripe: LocalStripe, number: str = "4242424242424242"
+) -> Payment:
+    attempt = services.start_card_payment(
+        invoice.id,
+        card_token=card_token(localstripe, number),
+        principal=accounts.principal_for(vendor),
+    )
+    payment = db.session().get(Payment, attempt.payment_id)
+    assert payment is not None
+    db.session().refresh(payment)
+    return payment
+
+
+def _succeeded_event(localstripe: LocalStripe, payment: Payment) -> dict[str, Any]:
+    assert payment.stripe_payment_intent_id
+    found = events_for(localstripe, payment.stripe_payment_intent_id, "payment_intent.succeeded")
+    assert len(found) == 1
+    return found[0]
+
+
+def _deliver(client: FlaskClient, event: dict[str, Any], **kwargs: Any) -> Any:
+    payload, headers = signed(event, **kwargs)
+    return client.post("/webhooks/stripe", data=payload, headers=headers)
+
+
+def test_a_card_payment_creates_the_customer_once_and_an_intent_for_the_balance_in_cents(
+    app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("1550.50",))
+    payment = _pay(invoice, vendor, localstripe)
+    assert payment.state == "pending"
+    assert payment.amount == Decimal("1550.50")
+    intent = services._gateway().retrieve_payment_intent(payment.stripe_payment_intent_id or "")
+    assert intent.amount == 155050
+    assert intent.currency == "USD"
+    assert intent.metadata["invoice_number"] == invoice.number
+    assert intent.status == "succeeded"
+    second = invoice_for(vendor, ("10.00",))
+    _pay(second, vendor, localstripe)
+    customers = (
+        db.session()
+        .scalars(
+            select(StripeCustomer).where(StripeCustomer.organization_id == vendor.organization_id)
+        )
+        .all()
+    )
+    assert len(customers) == 1
+    db.session().refresh(invoice)
+    assert invoice.state == "open"  # only Stripe's word marks it paid
+
+
+def test_the_succeeded_webhook_marks_the_invoice_paid_and_a_replay_changes_nothing(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("200.00",))
+    payment = _pay(invoice, vendor, localstripe)
+    event = _succeeded_event(localstripe, payment)
+    first = _deliver(client, event)
+    assert first.status_code == 200
+    assert first.get_json()["outcome"].startswith("applied")
+    replay = _deliver(client, event)
+    assert replay.status_code == 200
+    assert replay.get_json()["duplicate"] is True
+    db.session().refresh(invoice)
+    assert invoice.state == "paid"
+    assert invoice.amount_paid == Decimal("200.00")
+    assert (
+        db.session().scalars(select(StripeEvent).where(StripeEvent.event_id == event["id"])).one()
+    )
+
+
+def test_the_same_outcome_under_another_event_id_is_not_applied_twice(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("200.00",))
+    payment = _pay(invoice, vendor, localstripe)
+    event = _succeeded_event(localstripe, payment)
+    _deliver(client, event)
+    resent = copy.deepcopy(event)
+    resent["id"] = event["id"] + "_resent"
+    answer = _deliver(client, resent)
+    assert answer.get_json()["outcome"].startswith("no change")
+    db.session().refresh(invoice)
+    assert invoice.amount_paid == Decimal("200.00")
+
+
+def test_a_forged_or_stale_signature_is_refused_and_nothing_is_stored(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("200.00",))
+    event = _succeeded_event(localstripe, _pay(invoice, vendor, localstripe))
+    forged = _deliver(client, event, secret="whsec_someone_else")
+    stale = _deliver(client, event, at=int(utcnow().timestamp()) - 3600)
+    unsigned = client.post(
+        "/webhooks/stripe", data=b"{}", headers={"Content-Type": "application/json"}
+    )
+    assert [r.status_code for r in (forged, stale, unsigned)] == [400, 400, 400]
+    assert forged.mimetype == "application/problem+json"
+    db.session().refresh(invoice)
+    assert invoice.state == "open"
+    assert db.session().scalars(select(StripeEvent)).all() == []
+
+
+def test_unknown_event_types_are_stored_and_acknowledged(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    _pay(invoice_for(vendor, ("5.00",)), vendor, localstripe)
+    customer = db.session().scalars(select(StripeCustomer)).first()
+    assert customer is not None
+    created = events_for(localstripe, customer.stripe_customer_id, "customer.created")
+    assert created
+    answer = _deliver(client, created[0])
+    assert answer.status_code == 200
+    assert answer.get_json()["outcome"] == "ignored: event type not handled"
+
+
+def test_a_late_failure_after_success_changes_nothing_and_failure_then_success_applies(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("80.00",))
+    payment = _pay(invoice, vendor, localstripe)
+    succeeded = _succeeded_event(localstripe, payment)
+    failed = copy.deepcopy(succeeded)
+    failed["id"] += "_failed"
+    failed["type"] = "payment_intent.payment_failed"
+    failed["data"]["object"]["status"] = "requires_payment_method"
+    failed["data"]["object"]["last_payment_error"] = {"message": "Your card was declined."}
+    # Out of order: the failure of an earlier attempt arrives first, then the success.
+    assert _deliver(client, failed).get_json()["outcome"].startswith("failed")
+    assert _deliver(client, succeeded).get_json()["outcome"].startswith("applied")
+    late = copy.deepcopy(failed)
+    late["id"] += "_late"
+    assert _deliver(client, late).get_json()["outcome"].startswith("no change")
+    db.session().refresh(invoice)
+    db.session().refresh(payment)
+    assert invoice.state == "paid"
+    assert payment.state == "succeeded"
+
+
+def test_an_amount_that_does_not_match_is_flagged_for_billing_staff_not_applied(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("300.00",))
+    payment = _pay(invoice, vendor, localstripe)
+    event = copy.deepcopy(_succeeded_event(localstripe, payment))
+    event["data"]["object"]["amount_received"] = 29999
+    answer = _deliver(client, event)
+    assert answer.get_json()["outcome"].startswith("flagged")
+    db.session().refresh(invoice)
+    db.session().refresh(payment)
+    assert invoice.state == "open"
+    assert invoice.amount_paid == 0
+    assert payment.state == "flagged"
+    assert payment.amount_received == Decimal("299.99")
+    flagged_mail = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "payment_flagged"))
+        .all()
+    )
+    assert flagged_mail
+    assert billing_staff.email in flagged_mail[0].recipients
+    # Billing staff review it and accept what was received.
+    services.accept_flagged_payment(payment.id, note="Customer's bank deducted a fee")
+    db.session().refresh(invoice)
+    assert invoice.amount_paid == Decimal("299.99")
+    assert invoice.balance_due == Decimal("0.01")
+
+
+def test_an_event_for_an_intent_of_someone_else_is_ignored(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    event = copy.deepcopy(
+        _succeeded_event(localstripe, _pay(invoice_for(vendor, ("7.00",)), vendor, localstripe))
+    )
+    event["id"] += "_foreign"
+    event["data"]["object"]["id"] = "pi_not_ours"
+    event["data"]["object"]["metadata"] = {}
+    assert _deliver(client, event).get_json()["outcome"].startswith("ignored")
+
+
+def test_a_declined_card_is_refused_with_a_message_and_the_attempt_canceled(
+    app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("50.00",))
+    with pytest.raises(InvalidInput) as refused:
+        services.start_card_payment(
+            invoice.id,
+            card_token=card_token(localstripe, "4000000000000341"),
+            principal=accounts.principal_for(vendor),
+        )
+    assert "card" in refused.value.errors
+    payments = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).all()
+    assert [p.state for p in payments] == ["canceled"]
+
+
+def test_reconcile_applies_what_stripe_says_about_payments_with_no_webhook(
+    app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("640.00",))
+    _pay(invoice, vendor, localstripe)
+    runner = app.test_cli_runner()
+    early = runner.invoke(args=["payments", "reconcile"])
+    assert early.exit_code == 0
+    assert "0 card payment(s) checked" in early.output
+    later = (utcnow() + timedelta(hours=1)).isoformat()
+    result = runner.invoke(args=["payments", "reconcile", "--now", later])
+    assert result.exit_code == 0, result.output
+    assert "1 applied" in result.output
+    db.session().refresh(invoice)
+    assert invoice.state == "paid"
+    again = runner.invoke(args=["payments", "reconcile", "--now", later])
+    assert "0 card payment(s) checked" in again.output

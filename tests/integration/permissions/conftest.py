@@ -1,0 +1,122 @@
+"""Permission requests made through the real services, and helpers to read the
+links the service emails (from the outbox: these tests have no SMTP server)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.mail.models import OutboxMessage
+from licensing.permissions import services
+from licensing.permissions.models import PermissionRequest
+from licensing.signals import RoutedUse, use_routed_to_permissions
+
+
+@pytest.fixture
+def config_changes() -> dict[str, Any]:
+    # The public form shares the sign-in rate limit; these tests post it often.
+    return {"auth_rate_limit": "off"}
+
+
+def request_fields(**overrides: Any) -> dict[str, Any]:
+    """Valid public form fields for an invented course."""
+    fields: dict[str, Any] = {
+        "requester_name": "Lena Ortiz",
+        "requester_email": "lena.ortiz@cedar-ridge.example",
+        "institution": "Cedar Ridge Community College",
+        "role": "faculty",
+        "organization_type": "academic",
+        "purpose": "course_materials",
+        "purpose_detail": "Slides for the medical billing certificate course, unit 4.",
+        "content_requested": "The section guidelines for evaluation and management services.",
+        "medium": "lms",
+        "audience_size": "45",
+        "duration": "Spring 2027 semester",
+        "noncommercial": "y",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def count(model: Any) -> int:
+    return int(db.session().scalar(select(func.count()).select_from(model)) or 0)
+
+
+def last_mail(to: str | None = None) -> OutboxMessage:
+    statement = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    for message in db.session().scalars(statement):
+        if to is None or to in message.to:
+            return message
+    raise AssertionError(f"no email to {to}")
+
+
+def link_in(message: OutboxMessage, path: str) -> str:
+    found = re.search(rf"http://testserver({re.escape(path)}\S+)", message.body_text)
+    assert found, message.body_text
+    return found.group(1)
+
+
+def token_in(message: OutboxMessage, path: str) -> str:
+    return link_in(message, path).rsplit("/", 1)[-1]
+
+
+@pytest.fixture
+def submit(app: Flask) -> Callable[..., tuple[PermissionRequest, str]]:
+    """`submit(**fields)`: a confirmed public request and its status token."""
+
+    def make(**overrides: Any) -> tuple[PermissionRequest, str]:
+        created = services.submit_request(request_fields(**overrides))
+        raw = token_in(last_mail(created.requester_email), "/permissions/confirm/")
+        confirmed = services.confirm_email(raw)
+        return confirmed, services.status_token(confirmed)
+
+    return make
+
+
+def routed_use(organization_id: int, organization_name: str, **overrides: Any) -> RoutedUse:
+    values: dict[str, Any] = {
+        "application_id": 4101,
+        "application_reference": "APP-2027-000041",
+        "organization_id": organization_id,
+        "organization_name": organization_name,
+        "organization_type": "academic",
+        "requester_name": "Samira Haddad",
+        "requester_email": "samira@bluefin.example",
+        "line_index": 0,
+        "product_name": "Coding fundamentals workbook",
+        "description": "A non-commercial workbook for a community college course",
+        "use": "education",
+        "product_type": "print",
+        "user_type": "academic",
+        "delivery": "print",
+        "audience_size": 120,
+        "term_start": date(2027, 1, 1),
+        "term_end": date(2027, 12, 31),
+        "explanation": "Rule EDU-1 routes education by academic organizations to permissions.",
+    }
+    values.update(overrides)
+    return RoutedUse(**values)
+
+
+def send_routed(use: RoutedUse) -> PermissionRequest:
+    """Send the signal as the applications package does, inside a transaction."""
+    with db.transaction() as session:
+        use_routed_to_permissions.send(use, session=session)
+    found = (
+        db.session()
+        .scalars(
+            select(PermissionRequest).where(
+                PermissionRequest.application_id == use.application_id,
+                PermissionRequest.application_line == use.line_index,
+            )
+        )
+        .one()
+    )
+    return found

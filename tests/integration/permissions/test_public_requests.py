@@ -1,0 +1,239 @@
+"""The public request form, email confirmation by link, the status page, and bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.audit.models import AuditEvent
+from licensing.db import utcnow
+from licensing.mail.models import OutboxMessage
+from licensing.permissions import services
+from licensing.permissions.models import PermissionMessage, PermissionRequest
+from licensing.permissions.states import SUBMITTED, UNCONFIRMED
+from tests.integration.permissions.conftest import (
+    count,
+    last_mail,
+    link_in,
+    request_fields,
+    token_in,
+)
+from tests.support.factories import make_staff
+
+EMAIL = "lena.ortiz@cedar-ridge.example"
+
+
+def _stored() -> tuple[int, int, int]:
+    return count(PermissionRequest), count(OutboxMessage), count(AuditEvent)
+
+
+def test_a_request_is_stored_unconfirmed_and_the_requester_is_emailed_a_confirmation_link(
+    client: FlaskClient,
+) -> None:
+    response = client.post("/permissions/request", data=request_fields())
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/permissions/request/sent")
+    stored = db.session().scalars(select(PermissionRequest)).one()
+    assert stored.state == UNCONFIRMED
+    assert stored.reference.startswith("PR-")
+    assert stored.noncommercial_attested_at is not None
+    message = last_mail(EMAIL)
+    assert "Confirm your permission request" in message.subject
+    assert "/permissions/confirm/" in message.body_text
+    # Only the digest of the link is stored.
+    raw = token_in(message, "/permissions/confirm/")
+    assert raw not in (stored.confirm_token_hash or "")
+
+
+def test_following_the_confirmation_link_queues_the_request_and_emails_the_status_link(
+    client: FlaskClient, licensing_staff: Any
+) -> None:
+    client.post("/permissions/request", data=request_fields())
+    confirm = link_in(last_mail(EMAIL), "/permissions/confirm/")
+    response = client.get(confirm)
+    assert response.status_code == 302
+    status_path = response.headers["Location"]
+    assert "/permissions/status/" in status_path
+    stored = db.session().scalars(select(PermissionRequest)).one()
+    db.session().refresh(stored)
+    assert stored.state == SUBMITTED
+    assert stored.sla_due_at is not None
+    assert stored.sla_due_at > stored.submitted_at
+    received = last_mail(EMAIL)
+    assert "We received your permission request" in received.subject
+    assert link_in(received, "/permissions/status/") == status_path
+    assert "new request" in last_mail(licensing_staff.email).subject
+    page = client.get(status_path)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert stored.reference in text
+    assert "submitted" in text
+    # Following the link again changes nothing and still opens the page.
+    again = client.get(confirm)
+    assert again.status_code == 302
+    assert again.headers["Location"] == status_path
+
+
+def test_the_status_token_is_stored_only_as_a_digest(
+    submit: Callable[..., tuple[PermissionRequest, str]],
+) -> None:
+    request, token = submit()
+    assert token not in (request.status_token_hash or "")
+    assert len(request.status_token_hash or "") == 64
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"noncommercial": ""}, "noncommercial", "Confirm that the use is non-commercial"),
+        ({"requester_email": "lena at cedar-ridge"}, "requester_email", "not an email address"),
+        ({"content_requested": "x" * 4001}, "content_requested", "at most 4,000 characters"),
+        ({"purpose_detail": "x" * 2001}, "purpose_detail", "at most 2,000 characters"),
+        ({"audience_size": "forty"}, "audience_size", "whole number"),
+        ({"role": "dean"}, "role", "Choose one of"),
+        ({"requester_name": ""}, "requester_name", "required"),
+    ],
+)
+def test_bad_input_is_shown_beside_the_field_and_nothing_is_stored(
+    client: FlaskClient, changes: dict[str, str], field: str, message: str
+) -> None:
+    before = _stored()
+    response = client.post("/permissions/request", data=request_fields(**changes))
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert message in text
+    assert f'id="{field}-error"' in text
+    assert _stored() == before
+
+
+def test_a_commercial_purpose_is_sent_to_the_estimator_and_the_license_application(
+    client: FlaskClient,
+) -> None:
+    before = _stored()
+    response = client.post("/permissions/request", data=request_fields(purpose="commercial"))
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "A commercial use needs a license" in text
+    assert 'href="/estimate"' in text
+    assert 'href="/sign-up"' in text
+    assert _stored() == before
+
+
+def test_the_api_refuses_a_commercial_purpose_and_a_missing_attestation(
+    client: FlaskClient,
+) -> None:
+    body = {**request_fields(), "audience_size": 45, "noncommercial": True}
+    commercial = client.post("/api/v1/permission-requests", json={**body, "purpose": "commercial"})
+    assert commercial.status_code == 422
+    assert "/estimate" in commercial.get_json()["errors"]["purpose"][0]
+    unattested = client.post("/api/v1/permission-requests", json={**body, "noncommercial": False})
+    assert unattested.status_code == 422
+    assert "noncommercial" in unattested.get_json()["errors"]
+    assert count(PermissionRequest) == 0
+    created = client.post("/api/v1/permission-requests", json=body)
+    assert created.status_code == 201
+    assert created.get_json()["state"] == "unconfirmed"
+
+
+def test_a_wrong_status_link_is_a_clear_404_and_changes_nothing(
+    client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
+) -> None:
+    request, token = submit()
+    before = _stored()
+    for path in (
+        "/permissions/status/not-the-token",
+        f"/permissions/status/{token[:-2]}xx",
+        "/permissions/confirm/not-the-token",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "This link is not valid" in response.get_data(as_text=True)
+    posted = client.post("/permissions/status/not-the-token/withdraw")
+    assert posted.status_code == 404
+    api = client.get("/api/v1/permission-status/not-the-token")
+    assert api.status_code == 404
+    assert "not valid" in api.get_json()["detail"]
+    assert _stored() == before
+    assert db.session().get(PermissionRequest, request.id).state == SUBMITTED
+
+
+def test_an_expired_confirmation_link_is_refused_and_the_request_stays_unconfirmed(
+    client: FlaskClient, app: Flask
+) -> None:
+    created = services.submit_request(request_fields())
+    raw = token_in(last_mail(EMAIL), "/permissions/confirm/")
+    with pytest.raises(services.LinkExpired):
+        services.confirm_email(raw, now=utcnow() + timedelta(hours=49))
+    stored = db.session().get(PermissionRequest, created.id)
+    db.session().refresh(stored)
+    assert stored.state == UNCONFIRMED
+
+
+def test_an_expired_status_link_is_a_403_and_changes_nothing(
+    client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
+) -> None:
+    request, token = submit()
+    services.withdraw(token)
+    with db.transaction() as session:
+        stored = session.get(PermissionRequest, request.id)
+        stored.status_expires_at = utcnow() - timedelta(minutes=1)
+    before = _stored()
+    response = client.get(f"/permissions/status/{token}")
+    assert response.status_code == 403
+    assert "This link expired on" in response.get_data(as_text=True)
+    assert client.get(f"/api/v1/permission-status/{token}").status_code == 403
+    assert _stored() == before
+
+
+def test_the_requester_withdraws_before_a_decision_and_cannot_twice(
+    client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
+) -> None:
+    request, token = submit()
+    response = client.post(f"/permissions/status/{token}/withdraw")
+    assert response.status_code == 302
+    assert db.session().get(PermissionRequest, request.id).state == "withdrawn"
+    again = client.post(f"/permissions/status/{token}/withdraw")
+    assert again.status_code == 409
+    assert "Cannot withdraw a permission request that is withdrawn" in again.get_data(as_text=True)
+    api = client.post(f"/api/v1/permission-status/{token}/withdrawal")
+    assert api.status_code == 409
+    assert api.get_json()["allowed_actions"] == []
+
+
+def test_internal_notes_are_never_shown_to_the_requester(
+    client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]], app: Flask
+) -> None:
+    request, token = submit()
+    make_staff(db.session())
+    services.add_note(request.id, "Checked with the dean's office: a genuine course.")
+    services.ask_for_info(request.id, "Which unit of the course uses the content?")
+    page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
+    assert "Which unit of the course" in page
+    assert "dean's office" not in page
+    status = client.get(f"/api/v1/permission-status/{token}").get_json()
+    assert [m["body"] for m in status["messages"]] == ["Which unit of the course uses the content?"]
+    stored = db.session().scalars(select(PermissionMessage)).all()
+    assert sorted(m.internal for m in stored) == [False, True]
+
+
+def test_the_public_form_is_rate_limited_per_client_address(
+    app: Flask, client: FlaskClient
+) -> None:
+    from licensing.extensions import limiter
+
+    app.config["LICENSING"] = app.config["LICENSING"].__class__(
+        **{**app.config["LICENSING"].__dict__, "auth_rate_limit": "2 per minute"}
+    )
+    limiter.reset()
+    statuses = [
+        client.post("/permissions/request", data=request_fields(audience_size="x")).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [422, 422, 429]

@@ -1,0 +1,340 @@
+"""The staff queue: review, questions, decisions with letters, assignment, metrics;
+the clock-driven expiries; requests routed from license applications."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from licensing import calendar, db
+from licensing.errors import Conflict, IllegalTransition
+from licensing.permissions import services
+from licensing.permissions.models import LetterIsImmutable, PermissionLetter, PermissionRequest
+from tests.integration.permissions.conftest import last_mail, routed_use, send_routed
+from tests.support.factories import bearer, make_staff
+
+Submit = Callable[..., tuple[PermissionRequest, str]]
+MONDAY = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # a Monday with no holiday that week
+
+
+def _pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def _state(request_id: int) -> str:
+    found = db.session().get(PermissionRequest, request_id)
+    assert found is not None
+    db.session().refresh(found)
+    return found.state
+
+
+def test_staff_ask_the_requester_answers_and_staff_approve_with_a_condition_through_the_api(
+    client: FlaskClient, submit: Submit, licensing_staff: Any
+) -> None:
+    request, token = submit()
+    headers = bearer(licensing_staff)
+    url = f"/api/v1/permission-requests/{request.id}/actions"
+    asked = client.post(
+        url,
+        json={"action": "ask_for_info", "message": "How many sections will use it?"},
+        headers=headers,
+    )
+    assert asked.status_code == 200, asked.get_json()
+    assert asked.get_json()["state"] == "needs_info"
+    assert "How many sections" in last_mail(request.requester_email).body_text
+    answered = client.post(
+        f"/api/v1/permission-status/{token}/answers", json={"body": "Two sections."}
+    )
+    assert answered.status_code == 200
+    assert answered.get_json()["state"] == "in_review"
+    approved = client.post(
+        url,
+        json={
+            "action": "approve",
+            "conditions": ["Show the notice on every slide that quotes the content."],
+            "valid_from": "2027-01-10",
+            "valid_until": "2027-06-30",
+        },
+        headers=headers,
+    )
+    assert approved.status_code == 200, approved.get_json()
+    body = approved.get_json()
+    assert body["state"] == "approved"
+    assert body["conditions"] == ["Show the notice on every slide that quotes the content."]
+    [letter] = body["letters"]
+    assert letter["kind"] == "grant"
+    pdf = client.get(f"/api/v1/permission-status/{token}/letters/{letter['id']}")
+    assert pdf.status_code == 200
+    assert pdf.mimetype == "application/pdf"
+    text = _pdf_text(pdf.data)
+    assert "Show the notice on every slide" in text
+    assert "American Medical Association. All rights reserved." in text
+    assert "CPT® is a registered trademark of the American Medical Association." in text
+    assert "2027-06-30" in text
+    assert "Lena Ortiz" in text
+    assert "approved" in last_mail(request.requester_email).subject
+
+
+def test_an_illegal_step_is_a_409_naming_the_allowed_actions(
+    client: FlaskClient, submit: Submit, licensing_staff: Any
+) -> None:
+    request, _token = submit()
+    services.approve(request.id, conditions="Cite the source.")
+    response = client.post(
+        f"/api/v1/permission-requests/{request.id}/actions",
+        json={"action": "deny", "reason": "Changed our mind"},
+        headers=bearer(licensing_staff),
+    )
+    assert response.status_code == 409
+    assert response.get_json()["state"] == "approved"
+    assert response.get_json()["allowed_actions"] == []
+    assert _state(request.id) == "approved"
+
+
+def test_the_console_shows_an_illegal_step_as_a_clear_message(
+    app: Flask, submit: Submit, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    request, _token = submit()
+    client = signed_in(app.test_client(), licensing_staff)
+    assert client.post(f"/console/permissions/{request.id}/review").status_code == 302
+    again = client.post(f"/console/permissions/{request.id}/review")
+    assert again.status_code == 409
+    text = again.get_data(as_text=True)
+    assert "Cannot start review a permission request that is in review" in text
+    assert "allowed actions: approve, ask_for_info, deny, withdraw" in text
+
+
+def test_staff_work_the_queue_in_the_console(
+    app: Flask, submit: Submit, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    first, _ = submit()
+    second, _ = submit(requester_name="Tomas Lindqvist", institution="Harborlight University")
+    client = signed_in(app.test_client(), licensing_staff)
+    queue = client.get("/console/permissions/").get_data(as_text=True)
+    assert first.reference in queue
+    assert second.reference in queue
+    found = client.get("/console/permissions/?q=harborlight").get_data(as_text=True)
+    assert second.reference in found
+    assert first.reference not in found
+    assigned = client.post(
+        "/console/permissions/assign",
+        data={"request_ids": [str(first.id), str(second.id)], "assignee_id": licensing_staff.id},
+    )
+    assert assigned.status_code == 302
+    mine = client.get("/console/permissions/?assignee=me").get_data(as_text=True)
+    assert first.reference in mine
+    assert second.reference in mine
+    assert first.reference not in client.get("/console/permissions/?assignee=none").get_data(
+        as_text=True
+    )
+    noted = client.post(f"/console/permissions/{first.id}/notes", data={"body": "Course verified."})
+    assert noted.status_code == 302
+    asked = client.post(
+        f"/console/permissions/{first.id}/ask", data={"message": "Which textbook edition?"}
+    )
+    assert asked.status_code == 302
+    detail = client.get(f"/console/permissions/{first.id}").get_data(as_text=True)
+    assert "Course verified." in detail
+    assert "internal note" in detail
+    assert "Which textbook edition?" in detail
+    empty = client.post(f"/console/permissions/{second.id}/deny", data={"reason": ""})
+    assert empty.status_code == 422
+    assert "This field is required." in empty.get_data(as_text=True)
+
+
+def test_overdue_requests_are_highlighted_and_counted(
+    app: Flask, submit: Submit, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    late, _ = submit()
+    on_time, _ = submit(requester_name="Ana Brooks")
+    with db.transaction() as session:
+        stored = session.get(PermissionRequest, late.id)
+        stored.submitted_at = datetime.now(UTC) - timedelta(days=30)
+        stored.sla_due_at = calendar.business_deadline(stored.submitted_at, 10)
+    client = signed_in(app.test_client(), licensing_staff)
+    page = client.get("/console/permissions/?overdue=1").get_data(as_text=True)
+    assert late.reference in page
+    assert on_time.reference not in page
+    assert 'class="overdue"' in page
+    metrics = client.get(
+        "/api/v1/permission-requests/metrics", headers=bearer(licensing_staff)
+    ).get_json()
+    assert metrics["overdue"] == 1
+    assert metrics["open_by_state"]["submitted"] == 2
+
+
+def test_metrics_give_the_median_days_to_decision_over_the_last_90_days(
+    app: Flask, submit: Submit
+) -> None:
+    decided = []
+    for days in (2, 4, 9):
+        request, _ = submit()
+        services.approve(request.id, now=request.submitted_at + timedelta(days=days))
+        decided.append(request)
+    old, _ = submit()
+    services.deny(old.id, "Out of scope", now=old.submitted_at + timedelta(days=1))
+    with db.transaction() as session:  # decided long ago: outside the window
+        stored = session.get(PermissionRequest, old.id)
+        stored.decided_at = datetime.now(UTC) - timedelta(days=120)
+        stored.submitted_at = stored.decided_at - timedelta(days=30)
+    open_one, _ = submit()
+    services.ask_for_info(open_one.id, "Which course?")
+    result = services.metrics(db.session(), now=datetime.now(UTC) + timedelta(days=10))
+    assert result.median_days_to_decision == Decimal("4.0")
+    assert result.decided_last_90_days == 3
+    assert result.open_by_state == {
+        "submitted": 0,
+        "in_review": 0,
+        "needs_info": 1,
+        "reconsideration": 0,
+    }
+
+
+def test_an_unanswered_question_expires_after_5_business_days_and_not_before(
+    app: Flask, submit: Submit
+) -> None:
+    request, token = submit()
+    services.ask_for_info(request.id, "Which course?", now=MONDAY)
+    stored = db.session().get(PermissionRequest, request.id)
+    # Asked on Monday 1 March: the fifth business day is Monday 8 March, until
+    # the end of that day at the office.
+    assert calendar.office_date(stored.answer_due_at) == date(2027, 3, 8)
+    friday = services.expire_due(datetime(2027, 3, 5, 23, 0, tzinfo=UTC))
+    assert friday.expired_unanswered == []
+    assert _state(request.id) == "needs_info"
+    last_minute = services.expire_due(datetime(2027, 3, 9, 5, 59, tzinfo=UTC))
+    assert last_minute.expired_unanswered == []
+    assert _state(request.id) == "needs_info"
+    report = services.expire_due(datetime(2027, 3, 9, 6, 1, tzinfo=UTC))
+    assert report.expired_unanswered == [request.reference]
+    assert _state(request.id) == "expired"
+    assert "expired" in last_mail(request.requester_email).subject
+    # Idempotent: a second run (another host, a retry) changes nothing.
+    assert services.expire_due(datetime(2027, 3, 9, 7, 0, tzinfo=UTC)).expired_unanswered == []
+    with pytest.raises(IllegalTransition):
+        services.answer(token, "Too late?", now=datetime(2027, 3, 9, 8, 0, tzinfo=UTC))
+
+
+def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
+    app: Flask, submit: Submit
+) -> None:
+    within, within_token = submit()
+    late, late_token = submit(requester_name="Ana Brooks")
+    services.deny(within.id, "The audience is a paying public.", now=MONDAY)
+    services.deny(late.id, "The audience is a paying public.", now=MONDAY)
+    day_14 = MONDAY + timedelta(days=14) - timedelta(minutes=1)
+    reopened = services.request_reconsideration(
+        within_token, "The course is free to students.", now=day_14
+    )
+    assert reopened.state == "reconsideration"
+    report = services.expire_due(MONDAY + timedelta(days=14, minutes=1))
+    assert report.windows_closed == [late.reference]
+    with pytest.raises(Conflict, match="14-day window to request reconsideration closed"):
+        services.request_reconsideration(
+            late_token, "Please look again.", now=MONDAY + timedelta(days=15)
+        )
+    assert _state(late.id) == "denied"
+    # A second denial, after reconsideration, is final.
+    services.deny(within.id, "Still a paying audience.", now=MONDAY + timedelta(days=15))
+    with pytest.raises(Conflict, match="final"):
+        services.request_reconsideration(within_token, "Again?", now=MONDAY + timedelta(days=16))
+    letters = (
+        db.session()
+        .scalars(select(PermissionLetter).where(PermissionLetter.request_id == within.id))
+        .all()
+    )
+    assert [letter.kind for letter in letters] == ["denial", "denial"]
+    first = _pdf_text(letters[0].pdf)
+    assert "The audience is a paying public." in first
+    assert "reconsider" in first
+    assert "final" in _pdf_text(letters[1].pdf)
+
+
+def test_the_expire_command_reports_what_it_closed(app: Flask, submit: Submit) -> None:
+    request, _ = submit()
+    services.ask_for_info(request.id, "Which course?", now=datetime.now(UTC) - timedelta(days=30))
+    result = app.test_cli_runner().invoke(args=["permissions", "expire"])
+    assert result.exit_code == 0, result.output
+    assert f"1 unanswered request(s) expired ({request.reference})" in result.output
+    again = app.test_cli_runner().invoke(args=["permissions", "expire"])
+    assert "0 unanswered request(s) expired" in again.output
+
+
+def test_an_issued_letter_never_changes(app: Flask, submit: Submit) -> None:
+    request, _ = submit()
+    services.approve(request.id, conditions="Cite the source.")
+    letter = db.session().scalars(select(PermissionLetter)).one()
+    letter.pdf = b"%PDF-forged"
+    with pytest.raises(LetterIsImmutable):
+        db.session().flush()
+    db.session().rollback()
+
+
+def test_a_use_routed_from_an_application_becomes_a_request_for_that_organization(
+    client: FlaskClient, vendor: Any, other_vendor: Any, licensing_staff: Any
+) -> None:
+    organization = vendor.organization
+    use = routed_use(organization.id, organization.legal_name, requester_email=vendor.email)
+    request = send_routed(use)
+    assert request.state == "submitted"  # a verified vendor: no confirmation step
+    assert request.source == "application"
+    assert request.organization_id == organization.id
+    assert request.application_reference == "APP-2027-000041"
+    assert request.institution == organization.legal_name
+    assert "/permissions/status/" in last_mail(vendor.email).body_text
+    # Sending the same use again does not make a second request.
+    assert send_routed(use).id == request.id
+    own = client.get(f"/api/v1/permission-requests/{request.id}", headers=bearer(vendor))
+    assert own.status_code == 200
+    assert own.get_json()["reference"] == request.reference
+    listed = client.get("/api/v1/permission-requests", headers=bearer(vendor)).get_json()
+    assert [item["id"] for item in listed] == [request.id]
+    theirs = client.get(f"/api/v1/permission-requests/{request.id}", headers=bearer(other_vendor))
+    assert theirs.status_code == 404
+    assert client.get("/api/v1/permission-requests", headers=bearer(other_vendor)).get_json() == []
+
+
+def test_public_requests_are_reached_by_their_link_only(
+    client: FlaskClient, submit: Submit, vendor: Any, licensing_staff: Any
+) -> None:
+    request, _ = submit()
+    assert (
+        client.get(f"/api/v1/permission-requests/{request.id}", headers=bearer(vendor)).status_code
+        == 404
+    )
+    staff = client.get(f"/api/v1/permission-requests/{request.id}", headers=bearer(licensing_staff))
+    assert staff.status_code == 200
+
+
+def test_bulk_assignment_through_the_api_is_audited_and_refuses_non_staff(
+    client: FlaskClient, submit: Submit, licensing_staff: Any, vendor: Any
+) -> None:
+    first, _ = submit()
+    second, _ = submit()
+    other = make_staff(db.session(), roles=("billing",))
+    headers = bearer(licensing_staff)
+    refused = client.post(
+        "/api/v1/permission-requests/assignments",
+        json={"request_ids": [first.id], "assignee_id": other.id},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert "assignee_id" in refused.get_json()["errors"]
+    done = client.post(
+        "/api/v1/permission-requests/assignments",
+        json={"request_ids": [first.id, second.id], "assignee_id": licensing_staff.id},
+        headers=headers,
+    )
+    assert done.status_code == 200
+    assert {item["assignee_id"] for item in done.get_json()} == {licensing_staff.id}
+    mine = client.get("/api/v1/permission-requests?assignee=me", headers=headers).get_json()
+    assert {item["id"] for item in mine} == {first.id, second.id}

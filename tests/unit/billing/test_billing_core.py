@@ -1,0 +1,82 @@
+"""Pure billing pieces: number format, whole months overdue, the state tables, the PDF."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+from pypdf import PdfReader
+
+from licensing.billing import documents
+from licensing.billing.numbering import format_number
+from licensing.billing.services import months_between
+from licensing.billing.states import INVOICE, PAYMENT
+from licensing.errors import IllegalTransition
+
+
+def test_numbers_are_series_year_and_six_digits() -> None:
+    assert format_number("INV", 2027, 1) == "INV-2027-000001"
+    assert format_number("CN", 2027, 42) == "CN-2027-000042"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months"),
+    [
+        (date(2027, 1, 31), date(2027, 2, 28), 0),
+        (date(2027, 1, 15), date(2027, 2, 15), 1),
+        (date(2027, 1, 15), date(2027, 4, 14), 2),
+        (date(2027, 3, 1), date(2027, 2, 1), 0),
+    ],
+)
+def test_whole_months_between_two_dates(start: date, end: date, months: int) -> None:
+    assert months_between(start, end) == months
+
+
+def test_an_issued_invoice_cannot_go_back_to_draft_and_a_paid_one_is_final() -> None:
+    with pytest.raises(IllegalTransition) as refused:
+        INVOICE.step("open", "finalize")
+    assert refused.value.allowed == ["mark_uncollectible", "settle", "void"]
+    assert INVOICE.is_terminal("paid")
+    assert not PAYMENT.can("succeeded", "succeed")
+    assert PAYMENT.can("failed", "succeed")
+
+
+def _document(state: str) -> documents.InvoiceDocument:
+    return documents.InvoiceDocument(
+        number="INV-2027-000007",
+        state=state,
+        issuer=("CPT Licensing Office", "100 Lakeshore Plaza"),
+        remit_to=("Wire to Lakeshore Commercial Bank",),
+        bill_to=("Meadowlark Practice Systems Inc.", "12 Elm Street"),
+        issue_date=date(2027, 1, 15),
+        due_date=date(2027, 2, 14),
+        payment_terms="Net 30 days",
+        late_fee_terms="1.5% per month",
+        reference="Agreement CPT-2027-000003",
+        memo="",
+        currency="USD",
+        lines=(documents.DocumentLine("Distribution", "flat 900.00", "900.00"),),
+        total="900.00 USD",
+        paid="900.00 USD" if state == "paid" else "0.00 USD",
+        credited="0.00 USD",
+        balance_due="0.00 USD" if state == "paid" else "900.00 USD",
+        paid_on=date(2027, 1, 20) if state == "paid" else None,
+        copyright_notice=documents.copyright_notice(2027),
+        footer_notice=documents.short_copyright_notice(2027),
+    )
+
+
+def _text(content: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_the_invoice_pdf_is_deterministic_and_stamped_paid_only_when_paid() -> None:
+    open_pdf = documents.render_invoice_pdf(_document("open"))
+    assert open_pdf == documents.render_invoice_pdf(_document("open"))
+    assert "PAID" not in _text(open_pdf)
+    paid = _text(documents.render_invoice_pdf(_document("paid")))
+    assert "PAID on 2027-01-20" in paid
+    assert "Meadowlark Practice Systems Inc." in paid
+    assert "CPT © 2026 American Medical Association" in paid
+    assert "Nothing is due on this invoice." in paid

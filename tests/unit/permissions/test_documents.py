@@ -1,0 +1,73 @@
+"""Decision letters: what the PDFs say, read back with pypdf."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from pypdf import PdfReader
+
+from licensing.permissions import documents
+
+REQUESTER = documents.Requester(
+    name="Lena Ortiz",
+    email="lena.ortiz@cedar-ridge.example",
+    institution="Cedar Ridge Community College",
+    role="Faculty",
+)
+
+
+def _text(data: bytes) -> str:
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    return " ".join(text.split())
+
+
+def _grant(**changes: object) -> documents.GrantLetter:
+    values: dict[str, object] = {
+        "number": "PR-2027-000007-G1",
+        "request_reference": "PR-2027-000007",
+        "issued_on": date(2027, 2, 3),
+        "requester": REQUESTER,
+        "permitted_use": "Section guidelines for visit services, in unit 4 slides.",
+        "purpose": "Course materials",
+        "medium": "Learning-management system",
+        "audience_size": 45,
+        "conditions": ("Show the notice on every slide.", "Remove the slides after the term."),
+        "valid_from": date(2027, 2, 3),
+        "valid_until": date(2027, 6, 30),
+    }
+    values.update(changes)
+    return documents.GrantLetter(**values)  # type: ignore[arg-type]
+
+
+def test_a_grant_letter_names_the_requester_use_conditions_period_and_notices() -> None:
+    text = _text(documents.render_grant_letter(_grant()))
+    assert "Lena Ortiz" in text
+    assert "Section guidelines for visit services" in text
+    assert "1. Show the notice on every slide." in text
+    assert "2. Remove the slides after the term." in text
+    assert "valid from 2027-02-03 until 2027-06-30" in text
+    assert "CPT © 2027 American Medical Association. All rights reserved." in text
+    assert "CPT® is a registered trademark of the American Medical Association." in text
+    assert "Page 1 of" in text
+
+
+def test_the_same_letter_renders_to_the_same_bytes() -> None:
+    assert documents.render_grant_letter(_grant()) == documents.render_grant_letter(_grant())
+
+
+def test_a_denial_letter_gives_the_reason_and_how_to_ask_for_reconsideration() -> None:
+    letter = documents.DenialLetter(
+        number="PR-2027-000008-D1",
+        request_reference="PR-2027-000008",
+        issued_on=date(2027, 2, 3),
+        requester=REQUESTER,
+        content_requested="Section guidelines for visit services.",
+        reason="The course charges tuition to the general public <b>for profit</b>.",
+        reconsideration_until=date(2027, 2, 17),
+        status_url="http://example.test/permissions/status/abc",
+    )
+    text = _text(documents.render_denial_letter(letter))
+    assert "charges tuition to the general public <b>for profit</b>." in text
+    assert "until 2027-02-17" in text
+    assert "Request reconsideration" in text
