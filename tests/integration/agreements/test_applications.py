@@ -29,6 +29,7 @@ from licensing.errors import (
     PermissionDenied,
 )
 from licensing.mail.models import OutboxMessage
+from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
 
@@ -431,6 +432,30 @@ def test_a_use_routed_to_permissions_is_sent_once(apply: Apply, licensing_staff:
         (1, "Coding 101", 40)
     ]
     assert application.state == "approved"
+
+
+def test_a_routed_use_becomes_a_permission_request_in_the_queue_for_its_organization(
+    apply: Apply,
+) -> None:
+    session = db.session()
+    academic = factories.make_vendor(
+        session, organization=factories.make_organization(session, organization_type="academic")
+    )
+    education = {
+        **AUTO_USE,
+        "use": "education",
+        "product_name": "Coding 101",
+        "quantity": {"students": 40},
+    }
+    application = apply(academic, AUTO_USE, education)
+    requests = session.scalars(
+        select(PermissionRequest).where(PermissionRequest.application_id == application.id)
+    ).all()
+    assert [(r.state, r.organization_id, r.application_line) for r in requests] == [
+        ("submitted", academic.organization_id, 1)
+    ]
+    assert requests[0].requester_email == academic.email
+    assert requests[0].audience_size == 40
 
 
 def test_an_illegal_step_through_the_api_is_409_naming_the_allowed_actions(
