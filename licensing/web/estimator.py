@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     DateField,
@@ -26,7 +26,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from licensing import access, db, errors
 from licensing.api.quotes import request_from
-from licensing.extensions import limiter
+from licensing.extensions import configured_limit, limiter
 from licensing.money import MoneyError, parse_decimal
 from licensing.pricing import (
     ORGANIZATION_TYPES,
@@ -170,12 +170,7 @@ def _quote_data(form: EstimateForm, units: list[str], args: MultiDict[str, str])
     }
 
 
-def _estimate_limit() -> str:
-    return str(current_app.config["LICENSING"].quote_rate_limit)
-
-
-def _estimate_limit_off() -> bool:
-    return _estimate_limit().strip().lower() == "off"
+_estimate_limit, _estimate_limit_off = configured_limit("quote_rate_limit")
 
 
 @bp.route("/estimate")
