@@ -52,7 +52,7 @@ def home_for(principal: Principal | None) -> str:
         return url_for("public.home")
     if principal.is_vendor:
         return url_for("portal.dashboard")
-    return url_for("accounts_console.organizations")
+    return url_for("console.home")
 
 
 def _safe_next(target: str | None) -> str | None:

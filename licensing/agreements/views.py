@@ -9,10 +9,11 @@ service's `InvalidInput` is shown beside the fields it names (paths such as
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -29,6 +30,7 @@ from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quote, SumModel
 from licensing.ratecards import queries as ratecard_queries
+from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.estimator import USE_LABELS
 from licensing.web.portal import WaitingItem, waiting_provider
 
@@ -731,3 +733,38 @@ def terminate(agreement_id: int) -> Page:
         )
     flash(f"Agreement {found.number} is terminated.", "success")
     return redirect(url_for("agreements_console.agreement_detail", agreement_id=agreement_id))
+
+
+@queue_summary
+def _application_queues(
+    session: Session, principal: Principal, now: datetime
+) -> Iterable[QueueSummary]:
+    waiting = Application.state.in_(AWAITING_STAFF)
+    received = func.coalesce(Application.submitted_at, Application.created_at)
+    count, unassigned, oldest = session.execute(
+        select(
+            func.count(),
+            func.count().filter(Application.assignee_id.is_(None)),
+            func.min(received),
+        ).where(waiting)
+    ).one()
+    yield QueueSummary(
+        "Applications awaiting review",
+        count=count,
+        endpoint="agreements_console.queue",
+        attention=unassigned,
+        attention_label="unassigned",
+        oldest=oldest,
+    )
+    mine, my_oldest = session.execute(
+        select(func.count(), func.min(received)).where(
+            waiting, Application.assignee_id == principal.user_id
+        )
+    ).one()
+    yield QueueSummary(
+        "Applications assigned to you",
+        count=mine,
+        endpoint="agreements_console.queue",
+        params={"assignee": "me"},
+        oldest=my_oldest,
+    )

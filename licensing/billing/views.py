@@ -8,7 +8,7 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask import (
@@ -22,6 +22,7 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -37,6 +38,7 @@ from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.money import MoneyError, parse_decimal
+from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -410,3 +412,29 @@ def accept_payment(payment_id: int) -> Response:
     else:
         flash("Say why the payment is accepted.", "error")
     return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+
+
+@queue_summary
+def _billing_queues(
+    session: Session, principal: Principal, now: datetime
+) -> Iterable[QueueSummary]:
+    overdue, oldest_due = session.execute(
+        select(func.count(), func.min(Invoice.due_date)).where(
+            Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < office_date(now)
+        )
+    ).one()
+    yield QueueSummary(
+        "Overdue invoices",
+        count=overdue,
+        endpoint="billing_console.overdue",
+        attention=overdue,
+        detail=f"Oldest due {oldest_due:%Y-%m-%d}" if oldest_due else "",
+    )
+    flagged = len(queries.flagged_payments(session))
+    yield QueueSummary(
+        "Card payments to check (amount did not match)",
+        count=flagged,
+        endpoint="billing_console.overdue",
+        attention=flagged,
+        attention_label="flagged",
+    )

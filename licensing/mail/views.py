@@ -5,13 +5,21 @@ Without `SMTP_URL` this is where queued mail can be read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from licensing import access, db
+from licensing.access import Principal
 from licensing.errors import Conflict
 from licensing.mail import queries, services
-from licensing.mail.states import OUTBOX
+from licensing.mail.models import OutboxMessage
+from licensing.mail.states import FAILED, OUTBOX, QUEUED
+from licensing.web.console import QueueSummary, queue_summary
 
 bp = Blueprint("mail_console", __name__, url_prefix="/console")
 
@@ -75,3 +83,22 @@ def send_now() -> Response:
     report = services.deliver_due()
     flash(str(report), "error" if report.failed or report.skipped else "success")
     return redirect(url_for("mail_console.outbox"))
+
+
+@queue_summary
+def _outbox_queue(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
+    queued, failed, oldest = session.execute(
+        select(
+            func.count().filter(OutboxMessage.state == QUEUED),
+            func.count().filter(OutboxMessage.state == FAILED),
+            func.min(OutboxMessage.created_at).filter(OutboxMessage.state == QUEUED),
+        )
+    ).one()
+    yield QueueSummary(
+        "Email waiting to be sent",
+        count=queued,
+        endpoint="mail_console.outbox",
+        attention=failed,
+        attention_label="failed",
+        oldest=oldest,
+    )

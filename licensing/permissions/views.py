@@ -8,9 +8,11 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
@@ -22,12 +24,13 @@ from licensing.accounts.models import Organization
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
+from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
-from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES
+from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES, WITH_STAFF
 
 public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
 portal = Blueprint("permissions_portal", __name__, url_prefix="/portal/permissions")
@@ -460,3 +463,24 @@ def assign(request_id: int) -> Page:
 def console_letter(request_id: int, letter_id: int) -> Response:
     session = db.session()
     return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+
+
+@queue_summary
+def _permission_queue(
+    session: Session, principal: Principal, now: datetime
+) -> Iterable[QueueSummary]:
+    count, overdue, oldest = session.execute(
+        select(
+            func.count(),
+            func.count().filter(PermissionRequest.sla_due_at < now),
+            func.min(PermissionRequest.submitted_at),
+        ).where(PermissionRequest.state.in_(WITH_STAFF))
+    ).one()
+    yield QueueSummary(
+        "Educational permission requests with the office",
+        count=count,
+        endpoint="permissions_console.queue",
+        attention=overdue,
+        attention_label="past the service level",
+        oldest=oldest,
+    )

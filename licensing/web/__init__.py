@@ -31,7 +31,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from licensing.mail import views as mail_views
     from licensing.permissions import views as permissions_views
     from licensing.ratecards import views as ratecards_views
-    from licensing.web import estimator, portal
+    from licensing.web import console, estimator, portal
 
     return [
         health.bp,
@@ -41,6 +41,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         accounts_views.bp,
         accounts_views.console,
         portal.bp,
+        console.bp,
         agreements_views.bp,
         agreements_views.console,
         audit_views.bp,

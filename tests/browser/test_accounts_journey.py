@@ -108,7 +108,9 @@ def test_a_vendor_signs_up_invites_a_colleague_and_an_admin_activates_them(
     try:
         admin = admin_context.new_page()
         _sign_in(admin, ADMIN, ADMIN_PASSWORD)
-        admin.wait_for_url("**/console/organizations")
+        admin.wait_for_url("**/console/")
+        assert "Work waiting on the office" in admin.inner_text("h1")
+        admin.get_by_role("link", name="Organizations").click()
         admin.get_by_role("link", name=ORGANIZATION).click()
         admin.get_by_label("Change", exact=True).select_option("activate")
         admin.get_by_label("Reason").fill("Documents checked by the licensing office")
