@@ -1,0 +1,77 @@
+"""Two hosts running `licensing invoices overdue` at the same moment remind each
+invoice once, charge each month's late fee once and move standing once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.audit.models import AuditEvent
+from licensing.billing import services
+from licensing.billing.models import Invoice
+from tests.integration.billing.conftest import activated, send_activation
+from tests.support import factories
+
+INVOICES = 4
+# 2027-03-17: every invoice (due 2027-02-14) is 31 days overdue: a reminder, the
+# first month's late fee, and past the 30-day standing threshold.
+LATE = datetime(2027, 3, 17, 18, 0, tzinfo=UTC)
+
+
+def test_two_hosts_processing_overdue_invoices_at_once_act_on_each_once(
+    committed_app: Flask,
+) -> None:
+    with committed_app.app_context():
+        vendor = factories.make_vendor(db.session())
+        organization_id = vendor.organization_id
+        for _ in range(INVOICES):
+            assert send_activation(activated(organization_id, ("1000.00",))) is not None
+        changes_before = _standing_changes()
+    reports: list[services.OverdueReport] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            with committed_app.app_context():
+                start.wait(timeout=30)
+                reports.append(services.process_overdue(now=LATE))
+        except BaseException as exc:  # reported below, with the thread's own error
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert sum(report.reminders for report in reports) == INVOICES
+    assert sum(len(report.late_fee_invoices) for report in reports) == INVOICES
+    assert sum(len(report.pending_payment) for report in reports) == 1
+    with committed_app.app_context():
+        session = db.session()
+        fees = session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.source_type == "late_fee")
+        )
+        standing_changes = _standing_changes() - changes_before
+        organization = session.get(Organization, organization_id)
+        assert organization is not None
+        assert organization.standing == "pending_payment"
+    assert fees == INVOICES
+    assert standing_changes == 1
+
+
+def _standing_changes() -> int:
+    return (
+        db.session().scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "organization.standing_changed")
+        )
+        or 0
+    )
