@@ -7,7 +7,7 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -22,6 +22,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -315,85 +316,86 @@ def console_invoice_detail(invoice_id: int) -> tuple[str, int]:
     return _console_page(invoice_id)
 
 
-@console.route("/invoices/<int:invoice_id>/payments", methods=["POST"])
-@access.staff("billing")
-def record_payment(invoice_id: int) -> Page:
-    form = forms.OfflinePaymentForm()
+def _invoice_action(
+    invoice_id: int,
+    form: FlaskForm,
+    form_name: str,
+    act: Callable[[], str],
+) -> Page:
+    """A billing action from the invoice's console page: validate the form, run
+    `act` (which returns the success message), and redirect back; on a refusal,
+    the page again with the form's or the rule's message."""
     if form.validate_on_submit():
         try:
-            payment = services.record_offline_payment(
-                invoice_id,
-                method=form.method.data or "",
-                amount=_amount(form.amount.data),
-                reference=form.reference.data,
-                received_on=form.received_on.data,
-                note=form.note.data,
-            )
+            message = act()
         except InvalidInput as error:
             show_errors(form, error)
         except Conflict as error:
             form.form_errors.append(error.detail)
         else:
-            flash(
-                f"Recorded a {forms.METHOD_LABELS[payment.method].lower()} of "
-                f"{payment.amount:,.2f} {payment.currency}.",
-                "success",
-            )
+            flash(message, "success")
             return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
-    return _console_page(invoice_id, payment_form=form, status=422)
+    return _console_page(invoice_id, status=422, **{form_name: form})
+
+
+@console.route("/invoices/<int:invoice_id>/payments", methods=["POST"])
+@access.staff("billing")
+def record_payment(invoice_id: int) -> Page:
+    form = forms.OfflinePaymentForm()
+
+    def act() -> str:
+        payment = services.record_offline_payment(
+            invoice_id,
+            method=form.method.data or "",
+            amount=_amount(form.amount.data),
+            reference=form.reference.data,
+            received_on=form.received_on.data,
+            note=form.note.data,
+        )
+        return (
+            f"Recorded a {forms.METHOD_LABELS[payment.method].lower()} of "
+            f"{payment.amount:,.2f} {payment.currency}."
+        )
+
+    return _invoice_action(invoice_id, form, "payment_form", act)
 
 
 @console.route("/invoices/<int:invoice_id>/void", methods=["POST"])
 @access.staff("billing")
 def void(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="void")
-    if form.validate_on_submit():
-        try:
-            invoice = services.void_invoice(invoice_id, reason=form.reason.data)
-        except InvalidInput as error:
-            show_errors(form, error)
-        except Conflict as error:
-            form.form_errors.append(error.detail)
-        else:
-            flash(f"Invoice {invoice.number} is void.", "success")
-            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
-    return _console_page(invoice_id, void_form=form, status=422)
+
+    def act() -> str:
+        invoice = services.void_invoice(invoice_id, reason=form.reason.data)
+        return f"Invoice {invoice.number} is void."
+
+    return _invoice_action(invoice_id, form, "void_form", act)
 
 
 @console.route("/invoices/<int:invoice_id>/uncollectible", methods=["POST"])
 @access.staff("billing")
 def uncollectible(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="uncollectible")
-    if form.validate_on_submit():
-        try:
-            invoice = services.mark_uncollectible(invoice_id, reason=form.reason.data)
-        except InvalidInput as error:
-            show_errors(form, error)
-        except Conflict as error:
-            form.form_errors.append(error.detail)
-        else:
-            flash(f"Invoice {invoice.number} is marked uncollectible.", "success")
-            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
-    return _console_page(invoice_id, uncollectible_form=form, status=422)
+
+    def act() -> str:
+        invoice = services.mark_uncollectible(invoice_id, reason=form.reason.data)
+        return f"Invoice {invoice.number} is marked uncollectible."
+
+    return _invoice_action(invoice_id, form, "uncollectible_form", act)
 
 
 @console.route("/invoices/<int:invoice_id>/credit-notes", methods=["POST"])
 @access.staff("billing")
 def credit_note(invoice_id: int) -> Page:
     form = forms.CreditNoteForm()
-    if form.validate_on_submit():
-        try:
-            credit = services.issue_credit_note(
-                invoice_id, amount=_amount(form.amount.data), reason=form.reason.data
-            )
-        except InvalidInput as error:
-            show_errors(form, error)
-        except Conflict as error:
-            form.form_errors.append(error.detail)
-        else:
-            flash(f"Credit note {credit.number} issued.", "success")
-            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
-    return _console_page(invoice_id, credit_form=form, status=422)
+
+    def act() -> str:
+        credit = services.issue_credit_note(
+            invoice_id, amount=_amount(form.amount.data), reason=form.reason.data
+        )
+        return f"Credit note {credit.number} issued."
+
+    return _invoice_action(invoice_id, form, "credit_form", act)
 
 
 @console.route("/payments/<int:payment_id>/accept", methods=["POST"])
