@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -970,6 +970,18 @@ def _claim(session: Session, *conditions: Any) -> list[PermissionRequest]:
     )
 
 
+def _each_due(act: Callable[[Session, PermissionRequest], None], *conditions: Any) -> None:
+    """Apply `act` to every request matching `conditions`, a claimed batch per
+    transaction, until a batch comes back short."""
+    while True:
+        with db.transaction() as session:
+            due = _claim(session, *conditions)
+            for request in due:
+                act(session, request)
+        if len(due) < EXPIRY_BATCH:
+            return
+
+
 def expire_due(now: datetime | None = None) -> ExpiryReport:
     """Close what time has run out on; idempotent and safe on several hosts at once.
 
@@ -979,70 +991,56 @@ def expire_due(now: datetime | None = None) -> ExpiryReport:
     """
     moment = now or utcnow()
     report = ExpiryReport()
-    while True:
-        with db.transaction() as session:
-            due = _claim(
-                session,
-                PermissionRequest.state == NEEDS_INFO,
-                PermissionRequest.answer_due_at < moment,
-            )
-            for request in due:
-                before = request.snapshot()
-                _step(request, "expire")
-                _close(request, moment)
-                _audit(
-                    session,
-                    request,
-                    "expired",
-                    *audit.changed_fields(before, request.snapshot()),
-                    note=f"no answer within {ANSWER_BUSINESS_DAYS} US business days",
-                )
-                _tell_requester(session, request, "permission_expired", "Your request has expired")
-                report.expired_unanswered.append(request.reference)
-        if len(due) < EXPIRY_BATCH:
-            break
-    while True:
-        with db.transaction() as session:
-            due = _claim(
-                session,
-                PermissionRequest.state == UNCONFIRMED,
-                PermissionRequest.confirm_expires_at < moment,
-            )
-            for request in due:
-                before = request.snapshot()
-                _step(request, "expire")
-                _close(request, moment)
-                _audit(
-                    session,
-                    request,
-                    "expired",
-                    *audit.changed_fields(before, request.snapshot()),
-                    note="email address never confirmed",
-                )
-                report.expired_unconfirmed += 1
-        if len(due) < EXPIRY_BATCH:
-            break
-    while True:
-        with db.transaction() as session:
-            due = _claim(
-                session,
-                PermissionRequest.state == DENIED,
-                PermissionRequest.reconsideration_closed_at.is_(None),
-                PermissionRequest.reconsideration_due_at < moment,
-            )
-            for request in due:
-                request.reconsideration_closed_at = moment
-                _audit(
-                    session,
-                    request,
-                    "reconsideration_window_closed",
-                    {"reconsideration_closed_at": None},
-                    {"reconsideration_closed_at": moment},
-                    note=f"{RECONSIDERATION_DAYS} days after the denial; the denial is final",
-                )
-                report.windows_closed.append(request.reference)
-        if len(due) < EXPIRY_BATCH:
-            break
+
+    def expire(session: Session, request: PermissionRequest, note: str) -> None:
+        before = request.snapshot()
+        _step(request, "expire")
+        _close(request, moment)
+        _audit(
+            session,
+            request,
+            "expired",
+            *audit.changed_fields(before, request.snapshot()),
+            note=note,
+        )
+
+    def unanswered(session: Session, request: PermissionRequest) -> None:
+        expire(session, request, f"no answer within {ANSWER_BUSINESS_DAYS} US business days")
+        _tell_requester(session, request, "permission_expired", "Your request has expired")
+        report.expired_unanswered.append(request.reference)
+
+    def unconfirmed(session: Session, request: PermissionRequest) -> None:
+        expire(session, request, "email address never confirmed")
+        report.expired_unconfirmed += 1
+
+    def window_closed(session: Session, request: PermissionRequest) -> None:
+        request.reconsideration_closed_at = moment
+        _audit(
+            session,
+            request,
+            "reconsideration_window_closed",
+            {"reconsideration_closed_at": None},
+            {"reconsideration_closed_at": moment},
+            note=f"{RECONSIDERATION_DAYS} days after the denial; the denial is final",
+        )
+        report.windows_closed.append(request.reference)
+
+    _each_due(
+        unanswered,
+        PermissionRequest.state == NEEDS_INFO,
+        PermissionRequest.answer_due_at < moment,
+    )
+    _each_due(
+        unconfirmed,
+        PermissionRequest.state == UNCONFIRMED,
+        PermissionRequest.confirm_expires_at < moment,
+    )
+    _each_due(
+        window_closed,
+        PermissionRequest.state == DENIED,
+        PermissionRequest.reconsideration_closed_at.is_(None),
+        PermissionRequest.reconsideration_due_at < moment,
+    )
     return report
 
 
