@@ -33,7 +33,7 @@ from licensing.accounts.models import (
 from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
@@ -46,7 +46,6 @@ blp = Blueprint(
     description="Organizations, their members and invitations, staff users and API tokens.",
 )
 
-SECURED = {"security": [{"bearerAuth": []}]}
 Length = ma.validate.Length
 
 

@@ -17,7 +17,7 @@ from licensing.agreements import queries, services
 from licensing.agreements.models import SIGNER_MAX, Agreement, Application
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import MoneyString, vocabulary
 
 blp = Blueprint(
@@ -27,7 +27,6 @@ blp = Blueprint(
     description="License agreements: the PDF, click-through acceptance, renewal, termination.",
 )
 
-SECURED = {"security": [{"bearerAuth": []}]}
 Length = ma.validate.Length
 
 

@@ -25,7 +25,7 @@ from licensing.agreements.models import (
     ApplicationNote,
 )
 from licensing.agreements.states import APPLICATION
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import DecimalText, MoneyString, Quantities, vocabulary
 from licensing.money import format_amount
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
@@ -37,7 +37,6 @@ blp = Blueprint(
     description="License applications: drafts, submission with a quote snapshot, staff review.",
 )
 
-SECURED = {"security": [{"bearerAuth": []}]}
 Length = ma.validate.Length
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from licensing import access, db
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.audit import queries
 from licensing.audit.services import verify_chain
 
@@ -18,7 +18,6 @@ blp = Blueprint(
     description="The append-only, hash-chained audit log (admins).",
 )
 
-SECURED = {"security": [{"bearerAuth": []}]}
 MAX_PER_PAGE = 500
 
 

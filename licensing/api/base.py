@@ -18,6 +18,8 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
 API_PREFIX = "/api/v1"
+# The OpenAPI security requirement of routes that need `Authorization: Bearer`.
+SECURED = {"security": [{"bearerAuth": []}]}
 
 # Everything the API accepts in one body; larger bodies are a 413.
 MAX_BODY_BYTES = 1_000_000

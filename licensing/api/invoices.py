@@ -15,7 +15,7 @@ import marshmallow as ma
 from flask import Response, make_response
 
 from licensing import access, db
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import DecimalText, MoneyString, vocabulary
 from licensing.billing import queries, services
 from licensing.billing.models import (
@@ -40,7 +40,6 @@ blp = Blueprint(
     description="Invoices, payments (card and offline) and credit notes.",
 )
 
-SECURED = {"security": [{"bearerAuth": []}]}
 READERS = ("billing", "licensing")
 Length = ma.validate.Length
 

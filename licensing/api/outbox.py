@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from licensing import access, db
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import vocabulary
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
@@ -19,8 +19,6 @@ blp = Blueprint(
     url_prefix=API_PREFIX,
     description="The email outbox (admins): what was queued, sent or failed.",
 )
-
-SECURED = {"security": [{"bearerAuth": []}]}
 
 
 class OutboxQuerySchema(ma.Schema):

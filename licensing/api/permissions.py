@@ -17,7 +17,7 @@ from flask import Response
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import vocabulary
 from licensing.db import utcnow
 from licensing.permissions import queries, services
@@ -48,7 +48,6 @@ blp = Blueprint(
     description="Educational permission requests: submit, follow by link, and the staff queue.",
 )
 
-SECURED = {"security": [{"bearerAuth": []}]}
 Length = ma.validate.Length
 
 

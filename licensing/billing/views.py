@@ -31,7 +31,7 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.billing import documents, forms, queries, services, stripe_gateway
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, Payment
 from licensing.billing.states import COLLECTIBLE, FLAGGED, INVOICE
 from licensing.calendar import office_date
 from licensing.config import Config
@@ -432,7 +432,7 @@ def _billing_queues(
         attention=overdue,
         detail=f"Oldest due {oldest_due:%Y-%m-%d}" if oldest_due else "",
     )
-    flagged = len(queries.flagged_payments(session))
+    flagged = session.scalar(select(func.count()).where(Payment.state == FLAGGED)) or 0
     yield QueueSummary(
         "Card payments to check (amount did not match)",
         count=flagged,
