@@ -157,17 +157,7 @@ class AcceptInvitationForm(FlaskForm):
 class ContactForm(FlaskForm, _ContactFields):
     """A vendor's organization profile."""
 
-    FIELDS = (
-        "address_line1",
-        "address_line2",
-        "city",
-        "region",
-        "postal_code",
-        "country",
-        "billing_contact_name",
-        "billing_email",
-        "tax_id",
-    )
+    FIELDS = Organization.VENDOR_EDITABLE_FIELDS
 
 
 class OrganizationForm(FlaskForm, _IdentityFields, _ContactFields):

@@ -73,9 +73,10 @@ class Organization(Base):
         back_populates="organization", order_by="User.id", viewonly=True
     )
 
-    PROFILE_FIELDS: ClassVar[tuple[str, ...]] = (
-        "legal_name",
-        "organization_type",
+    # The legal name and organization type decide the license and its price, so
+    # only staff change them; vendors keep the rest of the profile up to date.
+    STAFF_ONLY_FIELDS: ClassVar[tuple[str, ...]] = ("legal_name", "organization_type")
+    VENDOR_EDITABLE_FIELDS: ClassVar[tuple[str, ...]] = (
         "address_line1",
         "address_line2",
         "city",
@@ -86,6 +87,7 @@ class Organization(Base):
         "billing_email",
         "tax_id",
     )
+    PROFILE_FIELDS: ClassVar[tuple[str, ...]] = STAFF_ONLY_FIELDS + VENDOR_EDITABLE_FIELDS
 
     def snapshot(self) -> dict[str, Any]:
         """The organization's fields as the audit log records them."""

@@ -94,20 +94,8 @@ REASON_MAX = 2000
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 API_TOKEN_PREFIX = "lic_"  # noqa: S105 - a visible marker, not a secret
 
-# Fields a vendor may change on their organization's profile; the legal name and
-# organization type decide the license and its price, so only staff change them.
-VENDOR_EDITABLE = (
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "billing_contact_name",
-    "billing_email",
-    "tax_id",
-)
-STAFF_ONLY = ("legal_name", "organization_type")
+VENDOR_EDITABLE = Organization.VENDOR_EDITABLE_FIELDS
+STAFF_ONLY = Organization.STAFF_ONLY_FIELDS
 
 _REQUIRED = frozenset(
     {
