@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from licensing import access, accounts, api, billing, cli, db, mail, web
 from licensing.config import PROJECT_ROOT, Config
@@ -33,6 +34,7 @@ def create_app(config: Config | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     app.json = JSONProvider(app)
+    app.url_map.converters["int"] = RecordId
     configure(app, config)
     register_request_context(app)
     register_extensions(app, config)
@@ -40,6 +42,15 @@ def create_app(config: Config | None = None) -> Flask:
     web.register(app)
     cli.register(app)
     return app
+
+
+class RecordId(IntegerConverter):
+    """`<int:...>` in every route, bounded to the id columns' range (PostgreSQL
+    `integer`), so an id too large to exist is a 404 rather than a database error."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def configure(app: Flask, config: Config) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -166,3 +167,13 @@ def test_every_response_carries_a_request_id(client: FlaskClient) -> None:
     assert response.headers["X-Request-Id"] == "abcdef123456"
     generated = client.get("/healthz").headers["X-Request-Id"]
     assert len(generated) == 32
+
+
+def test_an_id_too_large_for_any_record_is_404_not_a_database_error(
+    client: FlaskClient, admin: Any
+) -> None:
+    from tests.support.factories import bearer
+
+    huge = 10**20
+    assert client.get(f"/api/v1/invoices/{huge}", headers=bearer(admin)).status_code == 404
+    assert client.get(f"/api/v1/invoices/{2**31 - 1}", headers=bearer(admin)).status_code == 404
