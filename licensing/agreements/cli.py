@@ -32,7 +32,10 @@ def expire(now_text: str | None) -> None:
     """
     now = None
     if now_text:
-        now = datetime.fromisoformat(now_text)
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter("use ISO 8601, e.g. 2027-01-05T00:00:00+00:00") from None
         if now.tzinfo is None:
             raise click.BadParameter("give a time zone, e.g. 2027-01-05T00:00:00+00:00")
     report = services.expire(now=now)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, nulls_last, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User
@@ -21,6 +21,8 @@ from licensing.agreements.states import AWAITING_STAFF, AWAITING_VENDOR
 from licensing.errors import NotFound
 
 __all__ = ["AWAITING_STAFF", "AWAITING_VENDOR"]
+
+T = TypeVar("T")
 
 # The staff queue's orders: by age, amount, state, assignee or organization.
 SORTS = {
@@ -35,28 +37,28 @@ SORTS = {
 ASSIGNEE_FILTERS = ("me", "nobody")
 
 
+def _get(
+    session: Session, model: type[T], record_id: int, principal: Principal | None, lock: bool
+) -> T:
+    statement = select(model).where(model.id == record_id)  # type: ignore[attr-defined]
+    if lock:
+        statement = statement.with_for_update(of=model)
+    found = session.scalars(scoped(statement, model, principal)).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no {model.__name__.lower()} {record_id}.")
+    return found
+
+
 def get_application(
     session: Session, application_id: int, principal: Principal | None = None, *, lock: bool = False
 ) -> Application:
-    statement = select(Application).where(Application.id == application_id)
-    if lock:
-        statement = statement.with_for_update(of=Application)
-    found = session.scalars(scoped(statement, Application, principal)).one_or_none()
-    if found is None:
-        raise NotFound(f"There is no application {application_id}.")
-    return found
+    return _get(session, Application, application_id, principal, lock)
 
 
 def get_agreement(
     session: Session, agreement_id: int, principal: Principal | None = None, *, lock: bool = False
 ) -> Agreement:
-    statement = select(Agreement).where(Agreement.id == agreement_id)
-    if lock:
-        statement = statement.with_for_update(of=Agreement)
-    found = session.scalars(scoped(statement, Agreement, principal)).one_or_none()
-    if found is None:
-        raise NotFound(f"There is no agreement {agreement_id}.")
-    return found
+    return _get(session, Agreement, agreement_id, principal, lock)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,13 @@ def applications(
         select(Application)
         .join(Organization, Organization.id == Application.organization_id)
         .outerjoin(User, User.id == Application.assignee_id)
+        # The queue and the vendor's list show these for every row: load them at once.
+        .options(
+            contains_eager(Application.organization),
+            contains_eager(Application.assignee),
+            selectinload(Application.uses),
+            selectinload(Application.renewal_of),
+        )
     )
     if queue.states:
         statement = statement.where(Application.state.in_(list(queue.states)))
@@ -124,7 +133,11 @@ def agreements(
     states: Sequence[str] = (),
     organization_id: int | None = None,
 ) -> list[Agreement]:
-    statement = select(Agreement).order_by(Agreement.issued_at.desc(), Agreement.id.desc())
+    statement = (
+        select(Agreement)
+        .order_by(Agreement.issued_at.desc(), Agreement.id.desc())
+        .options(selectinload(Agreement.renewal_of), selectinload(Agreement.acceptance))
+    )
     if states:
         statement = statement.where(Agreement.state.in_(list(states)))
     if organization_id is not None:

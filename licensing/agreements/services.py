@@ -309,14 +309,13 @@ def _transition(
     *,
     note: str | None = None,
     extra: Mapping[str, Any] | None = None,
-    audit_action: str | None = None,
 ) -> None:
     before = application.state
     application.state = APPLICATION.step(before, action)
     application.updated_at = now
     audit.record(
         session,
-        action=audit_action or f"application.{_APPLICATION_EVENTS[action]}",
+        action=f"application.{_APPLICATION_EVENTS[action]}",
         entity_type="application",
         entity_id=application.id,
         before={"state": before},
@@ -520,10 +519,6 @@ def _store_quote(
     return version
 
 
-def _licensed(quote: Quote) -> list[QuoteLine]:
-    return [line for line in quote.lines if line.route == "license"]
-
-
 def _route_to_permissions(
     session: Session, application: Application, quote: Quote, principal: Principal, now: datetime
 ) -> None:
@@ -573,7 +568,7 @@ def _route_to_permissions(
 
 
 def _auto_approvable(application: Application, quote: Quote) -> bool:
-    licensed = _licensed(quote)
+    licensed = issuing.licensed_lines(quote)
     return (
         current_app.config["LICENSING"].auto_approve
         and bool(licensed)
@@ -611,7 +606,7 @@ def submit(
         accounts.ensure_good_standing(application.organization)
         _check_complete(session, application)
         quote = ratecards.quote(_request(application))
-        if not _licensed(quote):
+        if not issuing.licensed_lines(quote):
             raise InvalidInput.for_field(
                 "uses",
                 "Every use in this application is educational use that goes to the "
@@ -631,7 +626,6 @@ def submit(
             action,
             moment,
             extra={"attested_by": principal.email, "total": quote.total},
-            audit_action="application.resubmitted" if action == "resubmit" else None,
         )
         _route_to_permissions(session, application, quote, principal, moment)
         if _auto_approvable(application, quote):
@@ -640,7 +634,6 @@ def submit(
                 application,
                 "auto_approve",
                 moment,
-                audit_action="application.auto_approved",
             )
             _approve(session, application, actor=audit.SYSTEM, now=moment, automatic=True)
         else:
@@ -680,29 +673,22 @@ def start_review(
     moment = _now(now)
     with db.transaction() as session:
         application = _owned(session, application_id, principal)
-        _transition(
-            session, application, "start_review", moment, audit_action="application.review_started"
-        )
+        _transition(session, application, "start_review", moment)
         if application.assignee_id is None:
             _set_assignee(session, application, principal.user_id)
         return application
 
 
 def _set_assignee(session: Session, application: Application, assignee_id: int | None) -> None:
-    if assignee_id is not None:
-        assignee = session.get(User, assignee_id)
-        if (
-            assignee is None
-            or not assignee.is_active
-            or not ("licensing" in assignee.roles or "admin" in assignee.roles)
-        ):
-            raise InvalidInput.for_field(
-                "assignee_id", "Choose an active member of the licensing staff."
-            )
-        application.assignee = assignee
-    else:
-        application.assignee = None
+    assignee = None if assignee_id is None else session.get(User, assignee_id)
+    if assignee_id is not None and (
+        assignee is None or not assignee.is_active or not {"licensing", "admin"} & assignee.roles
+    ):
+        raise InvalidInput.for_field(
+            "assignee_id", "Choose an active member of the licensing staff."
+        )
     before = application.assignee_id
+    application.assignee = assignee
     application.assignee_id = assignee_id
     audit.record(
         session,
@@ -761,9 +747,7 @@ def return_for_information(
     text = _reason(reason)
     with db.transaction() as session:
         application = _owned(session, application_id, principal)
-        _transition(
-            session, application, "return", moment, note=text, audit_action="application.returned"
-        )
+        _transition(session, application, "return", moment, note=text)
         application.return_reason = text
         application.returned_at = moment
         application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
@@ -793,7 +777,6 @@ def escalate(
             "escalate",
             moment,
             note=text,
-            audit_action="application.escalated",
         )
         application.escalated_by_id = principal.user_id
         if application.assignee_id == principal.user_id:
@@ -1003,7 +986,9 @@ def approve(
                 modifications=records,
             )
         else:
-            unpriced = [line.use_index + 1 for line in _licensed(quote) if line.amount is None]
+            unpriced = [
+                line.use_index + 1 for line in issuing.licensed_lines(quote) if line.amount is None
+            ]
             if unpriced:
                 raise InvalidInput.for_field(
                     "lines",
@@ -1017,7 +1002,6 @@ def approve(
             moment,
             note=(note or "").strip() or None,
             extra={"total": application.total},
-            audit_action="application.approved",
         )
         _approve(session, application, actor=principal.email, now=moment)
         return application
@@ -1034,9 +1018,7 @@ def reject(
         application = _owned(session, application_id, principal)
         APPLICATION.step(application.state, "reject")
         _check_second_reviewer(application, principal)
-        _transition(
-            session, application, "reject", moment, note=text, audit_action="application.rejected"
-        )
+        _transition(session, application, "reject", moment, note=text)
         application.decision_reason = text
         application.decided_at = moment
         application.decided_by = principal.email
@@ -1066,7 +1048,9 @@ def request_reconsideration(
                 f"Reconsideration of {application.reference} was already requested and decided; "
                 "it can be asked for once."
             )
-        if application.reconsider_by is None or moment > application.reconsider_by:
+        if application.reconsider_by is None:
+            raise Conflict(f"The rejection of {application.reference} is final.")
+        if moment > application.reconsider_by:
             raise Conflict(
                 f"The 14 days to ask for reconsideration of {application.reference} ended on "
                 f"{application.reconsider_by:%Y-%m-%d %H:%M} UTC; the rejection is final."
@@ -1077,7 +1061,6 @@ def request_reconsideration(
             "request_reconsideration",
             moment,
             note=text,
-            audit_action="application.reconsideration_requested",
         )
         application.reconsideration_reason = text
         application.reconsideration_requested_at = moment
@@ -1104,7 +1087,6 @@ def grant_reconsideration(
             "grant_reconsideration",
             moment,
             note=text,
-            audit_action="application.reconsideration_granted",
         )
         application.decision_reason = None
         application.decided_at = None
@@ -1134,7 +1116,6 @@ def deny_reconsideration(
             "deny_reconsideration",
             moment,
             note=text,
-            audit_action="application.reconsideration_denied",
         )
         application.decision_reason = text
         application.decided_at = moment
@@ -1556,7 +1537,7 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
                 Application.state == "returned", Application.resubmit_by < moment
             ),
         ):
-            _transition(session, application, "lapse", moment, audit_action="application.lapsed")
+            _transition(session, application, "lapse", moment)
             report.lapsed.append(application.reference)
             _tell_vendor(
                 session,

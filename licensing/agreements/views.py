@@ -508,6 +508,14 @@ def _waiting(
 LICENSING = ("licensing",)
 
 
+def _user_id(raw: str) -> int | None:
+    """A user id from a form or query string; None unless it is digits. Past the id
+    column's range it is -1, which matches nobody (rather than overflowing on PostgreSQL)."""
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw) if len(raw) <= 9 else -1
+
+
 @console.route("/applications")
 @access.staff(*LICENSING)
 def queue() -> str:
@@ -519,8 +527,8 @@ def queue() -> str:
     assignee: str | int | None = None
     if assignee_arg in queries.ASSIGNEE_FILTERS:
         assignee = assignee_arg
-    elif assignee_arg.isdigit():
-        assignee = int(assignee_arg)
+    elif (user_id := _user_id(assignee_arg)) is not None:
+        assignee = user_id
     sort = request.args.get("sort", "oldest")
     if sort not in queries.SORTS:
         sort = "oldest"
@@ -585,8 +593,7 @@ def _staff_action(application_id: int, call: Any, done: str) -> Page:
 @console.route("/applications/<int:application_id>/assign", methods=["POST"])
 @access.staff(*LICENSING)
 def assign(application_id: int) -> Page:
-    raw = request.form.get("assignee_id", "")
-    assignee = int(raw) if raw.isdigit() else None
+    assignee = _user_id(request.form.get("assignee_id", ""))
     return _staff_action(
         application_id,
         lambda: services.assign(application_id, assignee, access.require_principal()),

@@ -14,7 +14,7 @@ from flask import Response, request
 
 from licensing import access, db
 from licensing.agreements import queries, services
-from licensing.agreements.models import SIGNER_MAX, Agreement, Application
+from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Application
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
@@ -91,7 +91,7 @@ class AcceptInputSchema(ma.Schema):
 
 
 class AgreementTerminationSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=4000))
+    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
 
 
 @blp.route("/agreements")
@@ -122,6 +122,7 @@ def get_agreement_pdf(agreement_id: int) -> Response:
     response = Response(found.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{found.number}.pdf"'
     response.headers["X-Content-SHA256"] = found.pdf_sha256
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -27,7 +27,6 @@ from licensing.agreements.models import (
 from licensing.agreements.states import APPLICATION
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import DecimalText, MoneyString, Quantities, vocabulary
-from licensing.money import format_amount
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -137,7 +136,7 @@ class ApplicationSchema(ma.Schema):
     term_start = ma.fields.Date(allow_none=True)
     term_end = ma.fields.Date(allow_none=True)
     rate_card = ma.fields.String(allow_none=True)
-    total = ma.fields.Method("_total", metadata={"type": "string", "nullable": True})
+    total = MoneyString(allow_none=True)
     currency = ma.fields.String(allow_none=True)
     uses = ma.fields.List(ma.fields.Nested(ApplicationUseSchema))
     quotes = ma.fields.List(ma.fields.Nested(QuoteVersionSchema))
@@ -158,11 +157,6 @@ class ApplicationSchema(ma.Schema):
 
     def _allowed(self, application: Application) -> list[str]:
         return APPLICATION.allowed(application.state)
-
-    def _total(self, application: Application) -> str | None:
-        if application.total is None or application.currency is None:
-            return None
-        return format_amount(application.total, application.currency)
 
     def _assignee(self, application: Application) -> str | None:
         return application.assignee.email if application.assignee else None
@@ -257,8 +251,9 @@ def list_applications(query: dict[str, Any]) -> list[Application]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
     assignee: str | int | None = query.get("assignee")
-    if isinstance(assignee, str) and assignee.isdigit():
-        assignee = int(assignee)
+    if isinstance(assignee, str) and assignee.isascii() and assignee.isdigit():
+        # A user id; past the id column's range it matches nobody.
+        assignee = int(assignee) if len(assignee) <= 9 else -1
     return queries.applications(
         db.session(),
         queue=queries.QueueFilter(
