@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, make_response
+from flask import Response
 
 from licensing import access, db
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
@@ -26,8 +26,8 @@ from licensing.billing.models import (
     Invoice,
     Payment,
 )
-from licensing.billing.states import INVOICE, OFFLINE_METHODS, PAYMENT, PAYMENT_METHODS
-from licensing.billing.views import invoice_pdf_bytes
+from licensing.billing.states import DRAFT, INVOICE, OFFLINE_METHODS, PAYMENT, PAYMENT_METHODS
+from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes, pdf_response
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import NotFound
@@ -177,13 +177,6 @@ def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
     ]
 
 
-def _pdf(content: bytes, filename: str) -> Response:
-    response = make_response(content)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
-
-
 @blp.route("/invoices")
 @access.allow(vendor=True, staff=READERS)
 @blp.arguments(InvoiceQuerySchema, location="query")
@@ -192,14 +185,14 @@ def _pdf(content: bytes, filename: str) -> Response:
 def list_invoices(query: dict[str, Any]) -> list[Invoice]:
     """Invoices newest first (overdue ones by due date); vendors see their own, issued ones."""
     principal = access.require_principal()
-    found = queries.invoices(
+    return queries.invoices(
         db.session(),
         state=query.get("state"),
         overdue_on=office_date(utcnow()) if query.get("overdue") else None,
         organization_id=query.get("organization_id"),
         search=query.get("q"),
+        issued_only=not principal.is_staff,
     )
-    return [i for i in found if principal.is_staff or i.state != "draft"]
 
 
 @blp.route("/invoices", methods=["POST"])
@@ -221,7 +214,7 @@ def create_invoice(data: dict[str, Any]) -> Invoice:
 def _readable(invoice_id: int) -> Invoice:
     principal = access.require_principal()
     invoice = queries.get_invoice(db.session(), invoice_id)
-    if invoice.state == "draft" and not principal.is_staff:
+    if invoice.state == DRAFT and not principal.is_staff:
         raise NotFound(f"There is no invoice {invoice_id}.")
     return invoice
 
@@ -256,7 +249,7 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.doc(**SECURED)
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = _readable(invoice_id)
-    return _pdf(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
+    return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
 
 
 @blp.route("/invoices/<int:invoice_id>/finalize", methods=["POST"])
@@ -346,17 +339,8 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 @blp.response(200, description="The credit note as PDF", content_type="application/pdf")
 @blp.doc(**SECURED)
 def credit_note_pdf(credit_note_id: int) -> Response:
-    from flask import current_app
-
-    from licensing.billing import documents
-
     credit = queries.get_credit_note(db.session(), credit_note_id)
-    content = documents.render_credit_note_pdf(
-        documents.credit_note_document(
-            credit, issuer=current_app.config["LICENSING"].billing_issuer
-        )
-    )
-    return _pdf(content, f"{credit.number}.pdf")
+    return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
 
 
 @blp.route("/payments/<int:payment_id>")

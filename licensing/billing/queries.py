@@ -12,7 +12,7 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.accounts.queries import get_owned, scoped
 from licensing.billing.models import CreditNote, Invoice, Payment
-from licensing.billing.states import COLLECTIBLE, FLAGGED
+from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED
 
 
 def invoices(
@@ -23,12 +23,16 @@ def invoices(
     overdue_on: date | None = None,
     organization_id: int | None = None,
     search: str | None = None,
+    issued_only: bool = False,
     limit: int = 500,
 ) -> Sequence[Invoice]:
-    """Invoices newest first; `overdue_on` keeps those past due on that date."""
+    """Invoices newest first; `overdue_on` keeps those past due on that date;
+    `issued_only` leaves drafts out (in SQL, so they never crowd out the limit)."""
     statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
     if state:
         statement = statement.where(Invoice.state == state)
+    if issued_only:
+        statement = statement.where(Invoice.state != DRAFT)
     if overdue_on is not None:
         statement = (
             statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < overdue_on)

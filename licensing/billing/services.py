@@ -771,7 +771,7 @@ def start_card_payment(
             },
             idempotency_key=key,
         )
-    except (InvalidInput, Exception) as error:
+    except Exception as error:  # any failure: the pending attempt must not linger
         _cancel_attempt(payment_id, str(getattr(error, "detail", error)), now)
         raise
     with db.transaction() as session:

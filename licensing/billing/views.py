@@ -31,8 +31,8 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.billing import documents, forms, queries, services, stripe_gateway
-from licensing.billing.models import Invoice, Payment
-from licensing.billing.states import COLLECTIBLE, FLAGGED, INVOICE
+from licensing.billing.models import CreditNote, Invoice, Payment
+from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, INVOICE
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.db import utcnow
@@ -71,10 +71,9 @@ def _today() -> date:
 @access.vendor
 def invoices() -> str:
     session = db.session()
-    found = queries.invoices(session)
     return render_template(
         "billing/portal_invoices.html",
-        invoices=[i for i in found if i.state != "draft"],
+        invoices=queries.invoices(session, issued_only=True),
         today=_today(),
     )
 
@@ -84,7 +83,7 @@ def invoices() -> str:
 def invoice_detail(invoice_id: int) -> str:
     session = db.session()
     invoice = queries.get_invoice(session, invoice_id)
-    if invoice.state == "draft":
+    if invoice.state == DRAFT:
         raise NotFound(f"There is no invoice {invoice_id}.")
     return render_template(
         "billing/portal_invoice.html",
@@ -175,7 +174,7 @@ def _open_invoices(
 # --- PDFs (vendors of the organization, and staff) ------------------------------------
 
 
-def _pdf(content: bytes, filename: str) -> Response:
+def pdf_response(content: bytes, filename: str) -> Response:
     response = make_response(content)
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -185,7 +184,7 @@ def _pdf(content: bytes, filename: str) -> Response:
 
 def invoice_pdf_bytes(invoice: Invoice) -> bytes:
     config = _config()
-    if invoice.state == "draft":
+    if invoice.state == DRAFT:
         raise Conflict("A draft has no PDF until it is finalized.")
     return documents.render_invoice_pdf(
         documents.invoice_document(
@@ -194,21 +193,24 @@ def invoice_pdf_bytes(invoice: Invoice) -> bytes:
     )
 
 
+def credit_note_pdf_bytes(credit: CreditNote) -> bytes:
+    return documents.render_credit_note_pdf(
+        documents.credit_note_document(credit, issuer=_config().billing_issuer)
+    )
+
+
 @documents_bp.route("/invoices/<int:invoice_id>.pdf")
 @access.allow(vendor=True, staff=BILLING_READERS)
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = queries.get_invoice(db.session(), invoice_id)
-    return _pdf(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
+    return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
 
 
 @documents_bp.route("/credit-notes/<int:credit_note_id>.pdf")
 @access.allow(vendor=True, staff=BILLING_READERS)
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.get_credit_note(db.session(), credit_note_id)
-    content = documents.render_credit_note_pdf(
-        documents.credit_note_document(credit, issuer=_config().billing_issuer)
-    )
-    return _pdf(content, f"{credit.number}.pdf")
+    return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
 
 
 # --- Stripe's webhook -------------------------------------------------------------------
@@ -354,7 +356,7 @@ def record_payment(invoice_id: int) -> Page:
         )
         return (
             f"Recorded a {forms.METHOD_LABELS[payment.method].lower()} of "
-            f"{payment.amount:,.2f} {payment.currency}."
+            f"{money(payment.amount, payment.currency)} {payment.currency}."
         )
 
     return _invoice_action(invoice_id, form, "payment_form", act)
