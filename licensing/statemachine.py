@@ -1,15 +1,26 @@
 """Explicit state machines: a table of `(state, action) -> next state`.
 
-Each feature declares its table in its own `states.py`; services call
-`machine.step(record.state, "approve")` before changing anything, so an illegal
-step raises `IllegalTransition` (a 409 at the edges) naming the allowed actions.
+Each feature declares its table in its own `states.py`. A use case moves a
+record with `machine.apply(session, record, "approve", actor=...)`: one call
+checks the step (an illegal one raises `IllegalTransition`, a 409 at the edges,
+naming the allowed actions), sets the new state, stamps the time of the step
+where the machine names a column for it, writes the audit event, and runs the
+hooks declared for the action (notifications), all in the caller's transaction.
+`machine.step(state, action)` only answers what the next state would be.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
 
+from licensing.audit import services as audit
+from licensing.db import utcnow
 from licensing.errors import IllegalTransition
+
+# hook(session, record, actor, note): runs after the step, in the same transaction.
+Hook = Callable[[Any, Any, Any, "str | None"], None]
 
 
 class StateMachine:
@@ -18,10 +29,23 @@ class StateMachine:
         entity: str,
         transitions: Mapping[tuple[str, str], str],
         states: tuple[str, ...],
+        *,
+        field: str = "state",
+        events: Mapping[str, str] | None = None,
+        stamps: Mapping[str, str] | None = None,
     ) -> None:
+        """`field` is the record's attribute holding the state; `events` names
+        the audit event of an action (`accept` -> `accepted`; default: the
+        action itself); `stamps` names the column that records when an action
+        was taken (`submit` -> `submitted_at`)."""
         self.entity = entity
+        self.entity_type = entity.replace(" ", "_")
+        self.field = field
         self.transitions = dict(transitions)
         self.states = states
+        self.events = dict(events or {})
+        self.stamps = dict(stamps or {})
+        self._hooks: dict[str, list[Hook]] = {}
         unknown = {s for pair in self.transitions for s in (pair[0],)} | set(
             self.transitions.values()
         )
@@ -48,3 +72,56 @@ class StateMachine:
 
     def is_terminal(self, state: str) -> bool:
         return not self.allowed(state)
+
+    def on(self, *actions: str) -> Callable[[Hook], Hook]:
+        """Declare a hook (a notification, say) to run after each of `actions`."""
+        unknown = set(actions) - self.actions
+        if unknown:
+            raise ValueError(f"{self.entity}: no actions {sorted(unknown)}")
+
+        def register(hook: Hook) -> Hook:
+            for action in actions:
+                if hook not in self._hooks.setdefault(action, []):
+                    self._hooks[action].append(hook)
+            return hook
+
+        return register
+
+    def apply(
+        self,
+        session: Any,
+        record: Any,
+        action: str,
+        *,
+        actor: Any,
+        note: str | None = None,
+        changes: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """Step `record` (which has `id` and the state field) by `action`, in the caller's
+        transaction: state, time stamp, audit event, then the action's hooks.
+
+        `actor` is a `licensing.actors.Actor`; `changes` adds to the audit
+        event's `after` the other fields the use case changed with the step.
+        """
+        before = getattr(record, self.field)
+        after = self.step(before, action)
+        setattr(record, self.field, after)
+        column = self.stamps.get(action)
+        if column is not None:
+            setattr(record, column, at or utcnow())
+        session.flush()
+        audit.record(
+            session,
+            action=f"{self.entity_type}.{self.events.get(action, action)}",
+            entity_type=self.entity_type,
+            entity_id=record.id,
+            before={self.field: before},
+            after={self.field: after, **(changes or {})},
+            note=note,
+            actor=actor.name,
+            actor_user_id=actor.user_id,
+        )
+        for hook in self._hooks.get(action, ()):
+            hook(session, record, actor, note)
+        return after

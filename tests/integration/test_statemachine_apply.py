@@ -1,0 +1,74 @@
+"""`StateMachine.apply`: one call steps the state, stamps the time, writes the audit
+event with the actor, and runs the hooks declared for the action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
+from licensing.errors import IllegalTransition
+from licensing.statemachine import StateMachine
+
+
+@dataclass
+class Ticket:
+    id: int
+    state: str = "open"
+    closed_at: datetime | None = None
+
+
+def machine() -> StateMachine:
+    return StateMachine(
+        "support ticket",
+        {("open", "close"): "closed", ("closed", "reopen"): "open"},
+        ("open", "closed"),
+        events={"close": "closed"},
+        stamps={"close": "closed_at"},
+    )
+
+
+def test_apply_steps_stamps_audits_and_notifies(app: Any) -> None:
+    tickets = machine()
+    heard: list[tuple[str, str | None]] = []
+    tickets.on("close")(lambda session, record, actor, note: heard.append((actor.name, note)))
+    ticket = Ticket(id=7)
+    moment = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    actor = Actor("pat@licensing-office.example", user_id=None)
+    session = db.session()
+    tickets.apply(
+        session, ticket, "close", actor=actor, note="done", changes={"by": "pat"}, at=moment
+    )
+    assert ticket.state == "closed"
+    assert ticket.closed_at == moment
+    assert heard == [("pat@licensing-office.example", "done")]
+    event = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert event is not None
+    assert event.action == "support_ticket.closed"
+    assert event.entity_type == "support_ticket"
+    assert event.entity_id == "7"
+    assert event.actor == "pat@licensing-office.example"
+    assert '"state":"open"' in (event.before or "")
+    assert '"by":"pat"' in (event.after or "")
+
+
+def test_an_illegal_step_changes_nothing_and_writes_nothing(app: Any) -> None:
+    tickets = machine()
+    ticket = Ticket(id=8, state="closed")
+    session = db.session()
+    before = len(session.scalars(select(AuditEvent)).all())
+    with pytest.raises(IllegalTransition, match="allowed actions: reopen"):
+        tickets.apply(session, ticket, "close", actor=Actor.SYSTEM)
+    assert ticket.state == "closed"
+    assert len(session.scalars(select(AuditEvent)).all()) == before
+
+
+def test_hooks_are_declared_only_for_known_actions() -> None:
+    with pytest.raises(ValueError, match="no actions"):
+        machine().on("archive")
