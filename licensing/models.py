@@ -14,5 +14,6 @@ from licensing.db import Base
 from licensing.mail import models as mail_models  # noqa: F401
 from licensing.permissions import models as permissions_models  # noqa: F401
 from licensing.ratecards import models as ratecards_models  # noqa: F401
+from licensing.royalties import models as royalties_models  # noqa: F401
 
 __all__ = ["Base"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -470,6 +470,38 @@ def change_standing(
             reason=note,
             dashboard_url=mail.absolute_url("portal.dashboard"),
         )
+
+
+# What an organization is behind on (an overdue invoice, an overdue royalty
+# report): each package that creates such obligations registers a check in its
+# `init_app`; `pending_payment` lasts while any check names something.
+OverdueCheck = Callable[[Session, int, date], list[str]]
+_OVERDUE_CHECKS: dict[str, OverdueCheck] = {}
+
+
+def register_overdue_check(name: str, check: OverdueCheck) -> None:
+    _OVERDUE_CHECKS[name] = check
+
+
+def overdue_obligations(session: Session, organization_id: int, today: date) -> list[str]:
+    """Everything overdue beyond the standing threshold, in words, from every check."""
+    return [
+        reason
+        for check in _OVERDUE_CHECKS.values()
+        for reason in check(session, organization_id, today)
+    ]
+
+
+def restore_standing_if_clear(session: Session, organization_id: int, today: date) -> None:
+    """Back to `active` from `pending_payment` once nothing is overdue any longer."""
+    organization = session.get(Organization, organization_id, with_for_update=True)
+    if organization is None or organization.standing != PENDING_PAYMENT:
+        return
+    if overdue_obligations(session, organization_id, today):
+        return
+    change_standing(
+        session, organization, "payment_received", reason="Nothing is overdue any longer."
+    )
 
 
 def change_organization_standing(

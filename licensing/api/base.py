@@ -8,14 +8,17 @@ a 415, and they are registered in `licensing.api.register`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import flask
 import flask_smorest
 import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 API_PREFIX = "/api/v1"
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
@@ -55,6 +58,20 @@ class ApiParser(FlaskParser):
         self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any
     ) -> NoReturn:
         abort(400, exc=error, messages={"json": [f"The body is not valid JSON: {error}"]})
+
+
+LARGE_BODY_ATTRIBUTE = "__large_body__"
+
+
+def large_body(view: F) -> F:
+    """Mark a route that reads its own (large, possibly non-JSON) body as a stream:
+    the API's general body check and size limit leave it alone."""
+    setattr(view, LARGE_BODY_ATTRIBUTE, True)
+    return view
+
+
+def reads_own_body(view: Any) -> bool:
+    return bool(getattr(view, LARGE_BODY_ATTRIBUTE, False))
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -14,4 +14,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     # Imported for their side effects: the signal receiver (connected once, at
     # import) and the dashboard provider.
-    from licensing.billing import receivers, views  # noqa: F401
+    from licensing.accounts import services as accounts
+    from licensing.billing import receivers, services, views  # noqa: F401
+
+    accounts.register_overdue_check("invoices", services.overdue_invoices)

@@ -25,7 +25,7 @@ from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
-from licensing.accounts.states import ACTIVE, PENDING_PAYMENT
+from licensing.accounts.states import ACTIVE
 from licensing.audit import services as audit
 from licensing.billing import numbering, stripe_gateway
 from licensing.billing.models import (
@@ -99,7 +99,11 @@ class Charge:
     working: str | None = None
 
 
-def _check_charges(currency: str, charges: Sequence[Charge]) -> dict[str, list[str]]:
+def _check_charges(
+    currency: str, charges: Sequence[Charge], *, deductions: bool = False
+) -> dict[str, list[str]]:
+    """Problems with `charges`; a negative line (a deduction) only with `deductions`,
+    and then the total must still be more than zero."""
     errors: dict[str, list[str]] = {}
     if not is_currency(currency):
         errors["currency"] = [f"{currency!r} is not an ISO 4217 currency code."]
@@ -111,12 +115,14 @@ def _check_charges(currency: str, charges: Sequence[Charge]) -> dict[str, list[s
             errors[f"lines.{index}.description"] = ["Describe the charge."]
         elif len(charge.description) > DESCRIPTION_MAX:
             errors[f"lines.{index}.description"] = [f"At most {DESCRIPTION_MAX} characters."]
-        if not isinstance(charge.amount, Decimal) or charge.amount < 0:
+        if not isinstance(charge.amount, Decimal) or (charge.amount < 0 and not deductions):
             errors[f"lines.{index}.amount"] = ["Must be zero or more."]
         elif quantize(charge.amount, currency) != charge.amount:
             errors[f"lines.{index}.amount"] = [
                 f"Use at most the currency's minor unit ({format_amount(Decimal(0), currency)})."
             ]
+    if deductions and not errors and sum(c.amount for c in charges) <= 0:
+        errors["lines"] = ["An invoice with deductions must still total more than zero."]
     return errors
 
 
@@ -134,13 +140,16 @@ def create_invoice(
     parent_invoice_id: int | None = None,
     memo: str | None = None,
     finalize: bool = True,
+    deductions: bool = False,
     now: datetime | None = None,
 ) -> Invoice:
     """Create an invoice for `charges`, finalized (numbered, open) unless
-    `finalize=False` leaves a draft. The one function every invoice comes from."""
+    `finalize=False` leaves a draft. The one function every invoice comes from.
+    `deductions` admits negative lines (a royalty lowered on one line of a report
+    that raises it on another)."""
     now = now or utcnow()
     config = _config()
-    errors = _check_charges(currency, charges)
+    errors = _check_charges(currency, charges, deductions=deductions)
     terms = config.payment_terms_days if payment_terms_days is None else payment_terms_days
     if terms < 0:
         errors["payment_terms_days"] = ["Must be zero or more."]
@@ -494,14 +503,18 @@ def _overdue_beyond(
 
 def _restore_standing(session: Session, organization_id: int, now: datetime) -> None:
     """Back to `active` once nothing is overdue beyond the threshold."""
-    organization = session.get(Organization, organization_id, with_for_update=True)
-    if organization is None or organization.standing != PENDING_PAYMENT:
-        return
-    if _overdue_beyond(session, organization_id, office_date(now), _config().overdue_standing_days):
-        return
-    accounts.change_standing(
-        session, organization, "payment_received", reason="Overdue invoices are settled."
-    )
+    accounts.restore_standing_if_clear(session, organization_id, office_date(now))
+
+
+def overdue_invoices(session: Session, organization_id: int, today: date) -> list[str]:
+    """The organization's invoices overdue beyond the standing threshold, in words
+    (registered with accounts as an overdue check)."""
+    return [
+        f"invoice {invoice.number} is {invoice.days_overdue(today)} days overdue"
+        for invoice in _overdue_beyond(
+            session, organization_id, today, _config().overdue_standing_days
+        )
+    ]
 
 
 def record_offline_payment(
@@ -576,79 +589,94 @@ def record_offline_payment(
 def issue_credit_note(
     invoice_id: int, *, amount: Decimal, reason: str | None, now: datetime | None = None
 ) -> CreditNote:
-    """A credit note against an open or paid invoice. It reduces the balance due;
-    what exceeds the balance (a paid invoice) is a refund owed. The credits on
-    an invoice never exceed its total."""
+    """Billing staff: a credit note against an open or paid invoice (see `credit_invoice`)."""
     now = now or utcnow()
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
-        note = _reason(reason)
-        if invoice.state not in (OPEN, PAID, UNCOLLECTIBLE):
-            raise Conflict(
-                f"Invoice {invoice.label} is {invoice.state}; credit notes are issued "
-                "against open or paid invoices."
-            )
-        creditable = invoice.total - invoice.amount_credited
-        if amount <= 0 or quantize(amount, invoice.currency) != amount:
-            raise InvalidInput.for_field("amount", "Must be more than zero, in whole cents.")
-        if amount > creditable:
-            raise InvalidInput.for_field(
-                "amount",
-                f"More than can be credited on {invoice.number} "
-                f"({_amount(creditable, invoice.currency)}).",
-            )
-        applied = min(amount, invoice.balance_due)
-        issued = office_date(now)
-        credit = CreditNote(
-            number=numbering.next_number(session, numbering.CREDIT_NOTE_SERIES, issued.year),
-            invoice_id=invoice.id,
-            organization_id=invoice.organization_id,
-            currency=invoice.currency,
-            amount=amount,
-            applied_to_balance=applied,
-            refund_due=amount - applied,
-            reason=note,
-            issue_date=issued,
-            issued_at=now,
-            issued_by=_actor(),
+        return credit_invoice(
+            session, invoice, amount=amount, reason=reason, actor=_actor(), now=now
         )
-        session.add(credit)
-        invoice.amount_credited += amount
-        session.flush()
-        audit.record(
-            session,
-            action="credit_note.issued",
-            entity_type="credit_note",
-            entity_id=credit.id,
-            before=None,
-            after={
-                "number": credit.number,
-                "invoice": invoice.number,
-                "amount": amount,
-                "applied_to_balance": applied,
-                "refund_due": credit.refund_due,
-            },
-            note=note,
+
+
+def credit_invoice(
+    session: Session,
+    invoice: Invoice,
+    *,
+    amount: Decimal,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+) -> CreditNote:
+    """A credit note against `invoice` (locked by the caller), in the caller's
+    transaction. It reduces the balance due; what exceeds the balance (a paid
+    invoice) is a refund owed. The credits on an invoice never exceed its total."""
+    note = _reason(reason)
+    if invoice.state not in (OPEN, PAID, UNCOLLECTIBLE):
+        raise Conflict(
+            f"Invoice {invoice.label} is {invoice.state}; credit notes are issued "
+            "against open or paid invoices."
         )
-        _settle_if_cleared(session, invoice, now=now, note=f"credit note {credit.number}")
-        organization = session.get(Organization, invoice.organization_id)
-        assert organization is not None
-        mail.enqueue(
-            session,
-            to=organization.billing_email,
-            subject=f"Credit note {credit.number} for invoice {invoice.number}",
-            template="invoice_credit_note",
-            context={
-                **_mail_context(invoice, organization),
-                "credit": credit,
-                "amount": _amount(amount, invoice.currency),
-                "refund_due": _amount(credit.refund_due, invoice.currency),
-                "credit_pdf_url": mail.absolute_url(
-                    "billing_documents.credit_note_pdf", credit_note_id=credit.id
-                ),
-            },
+    creditable = invoice.total - invoice.amount_credited
+    if amount <= 0 or quantize(amount, invoice.currency) != amount:
+        raise InvalidInput.for_field("amount", "Must be more than zero, in whole cents.")
+    if amount > creditable:
+        raise InvalidInput.for_field(
+            "amount",
+            f"More than can be credited on {invoice.number} "
+            f"({_amount(creditable, invoice.currency)}).",
         )
-        return credit
+    applied = min(amount, invoice.balance_due)
+    issued = office_date(now)
+    credit = CreditNote(
+        number=numbering.next_number(session, numbering.CREDIT_NOTE_SERIES, issued.year),
+        invoice_id=invoice.id,
+        organization_id=invoice.organization_id,
+        currency=invoice.currency,
+        amount=amount,
+        applied_to_balance=applied,
+        refund_due=amount - applied,
+        reason=note,
+        issue_date=issued,
+        issued_at=now,
+        issued_by=actor,
+    )
+    session.add(credit)
+    invoice.amount_credited += amount
+    session.flush()
+    audit.record(
+        session,
+        action="credit_note.issued",
+        entity_type="credit_note",
+        entity_id=credit.id,
+        before=None,
+        after={
+            "number": credit.number,
+            "invoice": invoice.number,
+            "amount": amount,
+            "applied_to_balance": applied,
+            "refund_due": credit.refund_due,
+        },
+        note=note,
+    )
+    _settle_if_cleared(session, invoice, now=now, note=f"credit note {credit.number}")
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=f"Credit note {credit.number} for invoice {invoice.number}",
+        template="invoice_credit_note",
+        context={
+            **_mail_context(invoice, organization),
+            "credit": credit,
+            "amount": _amount(amount, invoice.currency),
+            "refund_due": _amount(credit.refund_due, invoice.currency),
+            "credit_pdf_url": mail.absolute_url(
+                "billing_documents.credit_note_pdf", credit_note_id=credit.id
+            ),
+        },
+    )
+    return credit
 
 
 # --- card payments through Stripe ---------------------------------------------------

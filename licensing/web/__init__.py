@@ -31,6 +31,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from licensing.mail import views as mail_views
     from licensing.permissions import views as permissions_views
     from licensing.ratecards import views as ratecards_views
+    from licensing.royalties import views as royalties_views
     from licensing.web import console, estimator, portal
 
     return [
@@ -53,4 +54,5 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         permissions_views.public,
         permissions_views.portal,
         permissions_views.console,
+        royalties_views.bp,
     ]

@@ -1,0 +1,333 @@
+"""/api/v1 royalty reports: an agreement's reporting periods, the CSV template,
+preview and submission (JSON or CSV), amendments, the stored reports and their
+rows, and staff review of flagged reports (docs/royalty-reports.md).
+
+Submissions may be large (200,000 rows): their bodies bypass the API's general
+JSON check and size limit and are read as a stream, spooled and checked row by
+row (`licensing.royalties.rows`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, current_app, request
+
+from licensing import access, db
+from licensing.actors import Actor
+from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
+from licensing.api.fields import vocabulary
+from licensing.errors import InvalidInput, NotFound
+from licensing.money import format_amount
+from licensing.royalties import queries, services
+from licensing.royalties.models import REVIEW_NOTE_MAX
+from licensing.royalties.rows import (
+    COLUMNS,
+    Upload,
+    csv_submission,
+    json_submission,
+    template_csv,
+)
+from licensing.royalties.services import Filing, PeriodStatus
+from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES
+
+blp = Blueprint(
+    "royalty_reports_api",
+    __name__,
+    url_prefix=API_PREFIX,
+    description="Royalty reports: usage reported each period, and the royalty it costs.",
+)
+
+# The largest report body accepted (about 200,000 rows of CSV or JSON, with room).
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+
+
+def _actor() -> Actor:
+    return Actor.of(access.require_principal())
+
+
+def _period_start(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise NotFound(
+            f"{text!r} is not the first day of a reporting period (YYYY-MM-DD)."
+        ) from None
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+class PeriodSchema(ma.Schema):
+    start = ma.fields.Date()
+    end = ma.fields.Date()
+
+
+class PeriodStatusSchema(ma.Schema):
+    period = ma.fields.Nested(PeriodSchema)
+    due_on = ma.fields.Date()
+    state = ma.fields.String(metadata={"enum": list(PERIOD_STATES)})
+    report_id = ma.fields.Integer(allow_none=True, metadata={"description": "the current report"})
+    total_due = ma.fields.String(allow_none=True, metadata={"example": "9830.00"})
+    invoice = ma.fields.String(allow_none=True, metadata={"example": "INV-2027-000042"})
+
+
+class ReportLineSchema(ma.Schema):
+    line = ma.fields.Integer(metadata={"description": "the line's number in Schedule A"})
+    quantities_to_date = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    revenue_to_date = ma.fields.String(allow_none=True)
+    amount_to_date = ma.fields.String(metadata={"example": "21830.00"})
+    charged_before = ma.fields.String(metadata={"example": "12000.00"})
+    due = ma.fields.String(metadata={"example": "9830.00"})
+    explanation = ma.fields.List(ma.fields.String())
+
+
+class ReportSchema(ma.Schema):
+    id = ma.fields.Integer(allow_none=True)
+    agreement = ma.fields.String(metadata={"example": "CPT-2027-000001"})
+    period = ma.fields.Nested(PeriodSchema)
+    state = ma.fields.String(allow_none=True, metadata={"enum": ["submitted", "superseded"]})
+    amends = ma.fields.Integer(allow_none=True)
+    currency = ma.fields.String()
+    lines = ma.fields.List(ma.fields.Nested(ReportLineSchema))
+    total_due = ma.fields.String(metadata={"example": "9830.00"})
+    invoice = ma.fields.String(allow_none=True)
+    credit_notes = ma.fields.List(ma.fields.String())
+    flags = ma.fields.List(ma.fields.String())
+    review_state = ma.fields.String(allow_none=True, metadata={"enum": list(REVIEW_STATES)})
+    rows = ma.fields.Integer(allow_none=True)
+    file_sha256 = ma.fields.String(allow_none=True)
+    submitted_by = ma.fields.String(allow_none=True)
+    submitted_at = ma.fields.DateTime(allow_none=True)
+
+
+def _money(value: Any, currency: str) -> str | None:
+    return None if value is None else format_amount(value, currency)
+
+
+def filing_document(filing: Filing) -> dict[str, Any]:
+    """The contract's report document (ids, state and invoice null in a preview)."""
+    currency = filing.currency
+    report = filing.report
+    return {
+        "id": report.id if report else None,
+        "agreement": filing.agreement_number,
+        "period": {"start": filing.period.start, "end": filing.period.end},
+        "state": report.state if report else None,
+        "amends": filing.amends,
+        "currency": currency,
+        "lines": [
+            {
+                "line": line.line,
+                "quantities_to_date": dict(line.quantities_to_date),
+                "revenue_to_date": _money(line.revenue_to_date, currency),
+                "amount_to_date": _money(line.amount_to_date, currency),
+                "charged_before": _money(line.charged_before, currency),
+                "due": _money(line.due, currency),
+                "explanation": list(line.explanation),
+            }
+            for line in filing.lines
+        ],
+        "total_due": _money(filing.total_due, currency),
+        "invoice": filing.invoice_number,
+        "credit_notes": list(filing.credit_notes),
+        "flags": list(filing.flags),
+        "review_state": report.review_state if report else None,
+        "rows": report.row_count if report else None,
+        "file_sha256": report.file_sha256 if report else None,
+        "submitted_by": report.submitted_by if report else None,
+        "submitted_at": report.submitted_at if report else None,
+    }
+
+
+def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
+    report = status.report
+    return {
+        "period": {"start": status.period.start, "end": status.period.end},
+        "due_on": status.due_on,
+        "state": status.state,
+        "report_id": report.id if report else None,
+        "total_due": _money(report.total_due, currency) if report else None,
+        "invoice": status.invoice_number,
+    }
+
+
+# --- periods and templates --------------------------------------------------------------------
+
+
+@blp.route("/agreements/<int:agreement_id>/royalty-reports")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, PeriodStatusSchema(many=True))
+@blp.doc(**SECURED)
+def list_periods(agreement_id: int) -> list[dict[str, Any]]:
+    """Every reporting period of the agreement (calendar quarters clipped to its term),
+    with its due date, state (`upcoming`, `due`, `overdue`, `submitted`) and current
+    report. An agreement without usage-based lines has none."""
+    agreement, statuses = services.agreement_periods(agreement_id, _actor())
+    return [status_document(status, agreement.currency) for status in statuses]
+
+
+@blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>/template")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, description="CSV template (text/csv)")
+@blp.doc(**SECURED)
+def get_template(agreement_id: int, period_start: str) -> Response:
+    """The period's CSV template: one row per reportable line and unit, and the customers
+    of the previous period's current report."""
+    return template_response(agreement_id, _period_start(period_start), _actor())
+
+
+def template_response(agreement_id: int, start: date, actor: Actor) -> Response:
+    obligation, rows = services.template_rows(agreement_id, start, actor)
+    name = f"{obligation.agreement.number}-{start.isoformat()}-royalty-report.csv"
+    response = Response(template_csv(rows), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# --- preview and submission -------------------------------------------------------------------
+
+_SUBMISSION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["rows"],
+                    "properties": {
+                        "attest": {"type": "boolean"},
+                        "amends": {"type": "integer", "nullable": True},
+                        "reason": {"type": "string"},
+                        "rows": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "line": {"type": "integer"},
+                                    "customer_id": {"type": "string"},
+                                    "customer_name": {"type": "string"},
+                                    "country": {"type": "string"},
+                                    "unit": {"type": "string"},
+                                    "quantity": {"type": "integer", "nullable": True},
+                                    "revenue": {"type": "string", "nullable": True},
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+            "text/csv": {"schema": {"type": "string", "description": ",".join(COLUMNS)}},
+        },
+    },
+    "parameters": [
+        {"name": "attest", "in": "query", "schema": {"type": "boolean"}, "required": False},
+        {"name": "amends", "in": "query", "schema": {"type": "integer"}, "required": False},
+        {"name": "reason", "in": "query", "schema": {"type": "string"}, "required": False},
+    ],
+}
+
+
+def _submission() -> Any:
+    """The request's report: JSON (attestation in the body) or CSV (in the query)."""
+    request.max_content_length = MAX_REPORT_BYTES
+    mimetype = request.mimetype
+    if mimetype not in ("application/json", "text/csv"):
+        raise InvalidInput.for_field(
+            "_body", "Send the report as application/json or as text/csv (UTF-8)."
+        )
+    upload = Upload.read(request.stream)
+    if mimetype == "text/csv":
+        query = request.args
+        attest = query.get("attest", "").strip().lower() == "true" or None
+        return csv_submission(
+            upload, attest=attest, amends=query.get("amends"), reason=query.get("reason")
+        )
+    return json_submission(upload)
+
+
+def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str, Any]:
+    start = _period_start(period_start)
+    submission = _submission()
+    try:
+        act = services.preview if previewing else services.submit
+        return filing_document(act(agreement_id, start, submission, _actor()))
+    finally:
+        submission.upload.close()
+
+
+@blp.route(
+    "/agreements/<int:agreement_id>/royalty-reports/<period_start>/preview", methods=["POST"]
+)
+@access.vendor
+@large_body
+@blp.response(200, ReportSchema)
+@blp.alt_response(409, description="The period cannot be reported now; says why")
+@blp.doc(**SECURED, **_SUBMISSION_BODY)
+def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
+    """The computation of a report, line by line, storing nothing (`id`, `state` and
+    `invoice` are null)."""
+    return _file(agreement_id, period_start, previewing=True)
+
+
+@blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>", methods=["POST"])
+@access.vendor
+@large_body
+@blp.response(201, ReportSchema)
+@blp.alt_response(409, description="Reported already (amend it), out of order, or too early")
+@blp.doc(**SECURED, **_SUBMISSION_BODY)
+def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
+    """File the period's report (with `amends` and `reason`: amend the current one). The
+    royalty is invoiced, or credited, at once."""
+    return _file(agreement_id, period_start, previewing=False)
+
+
+# --- stored reports ---------------------------------------------------------------------------
+
+
+@blp.route("/royalty-reports/<int:report_id>")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, ReportSchema)
+@blp.doc(**SECURED)
+def get_report(report_id: int) -> dict[str, Any]:
+    """One report with its lines as computed when it was filed."""
+    return filing_document(services.filing_of(services.get_report(report_id, _actor())))
+
+
+@blp.route("/royalty-reports/<int:report_id>/rows")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, description="The report's rows as submitted (text/csv)")
+@blp.doc(**SECURED)
+def get_rows(report_id: int) -> Response:
+    """The report's rows as submitted, as CSV in the template's columns."""
+    return rows_response(report_id, _actor())
+
+
+def rows_response(report_id: int, actor: Actor) -> Response:
+    services.get_report(report_id, actor)
+    db.session().close()  # the download reads through a session of its own
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return Response(
+        queries.rows_csv(app, report_id),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="royalty-report-{report_id}.csv"'},
+    )
+
+
+class ReviewSchema(ma.Schema):
+    action = vocabulary(sorted(REVIEW.actions), required=True)
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=REVIEW_NOTE_MAX))
+
+
+@blp.route("/royalty-reports/<int:report_id>/review", methods=["POST"])
+@access.staff("licensing", "billing")
+@blp.arguments(ReviewSchema)
+@blp.response(200, ReportSchema)
+@blp.alt_response(409, description="Not flagged, or already reviewed")
+@blp.doc(**SECURED)
+def review_report(data: dict[str, Any], report_id: int) -> dict[str, Any]:
+    """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report."""
+    report = services.review(report_id, data["action"], _actor(), note=data.get("note"))
+    return filing_document(services.filing_of(report))

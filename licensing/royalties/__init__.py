@@ -1,0 +1,29 @@
+"""Royalty reports: licensees report usage each period; the royalty follows
+(docs/royalty-reports.md).
+
+`init_app(app)` registers the overdue-report check that holds an organization's
+standing at `pending_payment`, the vendor dashboard's due reports and the staff
+console's queue; blueprints are listed in `licensing.web` and `licensing.api`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+
+def overdue_reports(session: Session, organization_id: int, today: date) -> list[str]:
+    """Reports unfiled longer than the standing threshold after their due date."""
+    from licensing.royalties import services
+
+    days = current_app.config["LICENSING"].overdue_standing_days
+    return services.overdue_reports(session, organization_id, today, days)
+
+
+def init_app(app: Flask) -> None:
+    from licensing.accounts import services as accounts
+    from licensing.royalties import views  # noqa: F401 - registers dashboard and console items
+
+    accounts.register_overdue_check("royalty_reports", overdue_reports)

@@ -1,0 +1,192 @@
+"""Royalty reports, their rows as submitted, the royalty computed per line, and
+the reminders sent.
+
+A report is written once: its rows and lines never change. An amendment is a
+new report that `amends` the old one, which is then `superseded` (kept,
+read-only); at most one report of a period is current, which a partial unique
+index enforces even against concurrent filings.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from licensing.db import Base, Money, UTCDateTime, utcnow
+
+from .states import CLEAR, REPORT_STATES, REVIEW_STATES, SOURCES, SUBMITTED
+
+# Field limits: the parser, the form and the API schema all read these.
+CUSTOMER_ID_MAX = 100
+CUSTOMER_NAME_MAX = 200
+UNIT_MAX = 40
+QUANTITY_MAX = 10**12  # the same bound as an application's estimated quantities
+REVENUE_MAX_DIGITS = 12  # whole digits of one row's revenue
+REVENUE_PLACES = 4  # decimal places kept (money columns hold four)
+LINE_REVENUE_MAX = Decimal(10) ** 13  # a line's revenue in one report
+REASON_MAX = 2000
+REVIEW_NOTE_MAX = 2000
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class RoyaltyReport(Base):
+    __tablename__ = "royalty_reports"
+    __table_args__ = (
+        CheckConstraint(_in("state", REPORT_STATES), name="state"),
+        CheckConstraint(_in("review_state", REVIEW_STATES), name="review_state"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+        # One current report per period, whoever files at the same moment.
+        Index(
+            "uq_royalty_reports_current_period",
+            "agreement_id",
+            "period_start",
+            unique=True,
+            sqlite_where=text("state = 'submitted'"),
+            postgresql_where=text("state = 'submitted'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    period_index: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(20), default=SUBMITTED, index=True)
+    review_state: Mapped[str] = mapped_column(String(30), default=CLEAR, index=True)
+    amends_id: Mapped[int | None] = mapped_column(ForeignKey("royalty_reports.id"))
+    amendment_reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(10))
+    # SHA-256 of the bytes as uploaded (JSON or CSV), or of the form's rows.
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_due: Mapped[Decimal] = mapped_column(Money())
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    # Numbers of the credit notes issued for a negative total (JSON list).
+    credit_notes_json: Mapped[str] = mapped_column(Text, default="[]")
+    # Anomalies found on submission (JSON list of sentences).
+    flags_json: Mapped[str] = mapped_column(Text, default="[]")
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submitted_by: Mapped[str] = mapped_column(String(320))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by: Mapped[str | None] = mapped_column(String(320))
+    review_note: Mapped[str | None] = mapped_column(Text)
+
+    lines: Mapped[list[RoyaltyReportLine]] = relationship(
+        back_populates="report", order_by="RoyaltyReportLine.line", viewonly=True
+    )
+    amends: Mapped[RoyaltyReport | None] = relationship(remote_side="RoyaltyReport.id")
+
+    @property
+    def flags(self) -> list[str]:
+        value: list[str] = json.loads(self.flags_json or "[]")
+        return value
+
+    @property
+    def credit_notes(self) -> list[str]:
+        value: list[str] = json.loads(self.credit_notes_json or "[]")
+        return value
+
+    @property
+    def reference(self) -> str:
+        return f"RR-{self.id:06d}"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "period_start": self.period_start,
+            "total_due": self.total_due,
+            "rows": self.row_count,
+            "file_sha256": self.file_sha256,
+        }
+
+
+class RoyaltyReportRow(Base):
+    """One row as submitted: a customer's usage of a line's unit, or revenue."""
+
+    __tablename__ = "royalty_report_rows"
+    __table_args__ = (
+        Index("ix_royalty_report_rows_usage", "report_id", "line", "unit", "customer_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("royalty_reports.id"))
+    # JSON: the row's 0-based index; CSV: its line number in the file (header = 1).
+    row_number: Mapped[int] = mapped_column(Integer)
+    line: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[str] = mapped_column(String(CUSTOMER_ID_MAX))
+    # Trimmed and case-folded: how customers compare across rows and periods.
+    customer_key: Mapped[str] = mapped_column(String(4 * CUSTOMER_ID_MAX))
+    customer_name: Mapped[str] = mapped_column(String(CUSTOMER_NAME_MAX))
+    country: Mapped[str] = mapped_column(String(2))
+    unit: Mapped[str] = mapped_column(String(UNIT_MAX), default="")
+    quantity: Mapped[int | None] = mapped_column(BigInteger)
+    revenue: Mapped[Decimal | None] = mapped_column(Money())
+
+
+class RoyaltyReportLine(Base):
+    """A reportable line's royalty as computed when the report was filed."""
+
+    __tablename__ = "royalty_report_lines"
+    __table_args__ = (UniqueConstraint("report_id", "line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("royalty_reports.id"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    # This report's own revenue on the line (summed into revenue to date).
+    revenue_reported: Mapped[Decimal | None] = mapped_column(Money())
+    quantities_json: Mapped[str] = mapped_column(Text)
+    revenue_to_date: Mapped[Decimal | None] = mapped_column(Money())
+    amount_to_date: Mapped[Decimal] = mapped_column(Money())
+    charged_before: Mapped[Decimal] = mapped_column(Money())
+    charged_to_date: Mapped[Decimal] = mapped_column(Money())
+    due: Mapped[Decimal] = mapped_column(Money())
+    explanation_json: Mapped[str] = mapped_column(Text)
+
+    report: Mapped[RoyaltyReport] = relationship(back_populates="lines")
+
+    @property
+    def quantities(self) -> dict[str, int]:
+        value: dict[str, int] = json.loads(self.quantities_json)
+        return value
+
+    @property
+    def explanation(self) -> list[str]:
+        value: list[str] = json.loads(self.explanation_json)
+        return value
+
+
+class RoyaltyReminder(Base):
+    """A reminder sent for a period's report, once per stage (before due, due,
+    each fortnight overdue): the unique key makes reminder runs idempotent."""
+
+    __tablename__ = "royalty_reminders"
+    __table_args__ = (UniqueConstraint("agreement_id", "period_start", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    stage: Mapped[str] = mapped_column(String(20))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

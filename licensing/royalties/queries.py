@@ -1,0 +1,99 @@
+"""Reading royalty reports for pages and the API: the staff queue and the rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.db import utcnow
+
+from .models import RoyaltyReport, RoyaltyReportRow
+from .rows import COLUMNS
+from .services import PeriodStatus, all_periods
+from .states import CORRECTION_REQUESTED, FLAGGED
+
+ROWS_PER_READ = 2000
+
+
+def rows_csv(app: Flask, report_id: int) -> Iterator[str]:
+    """The report's rows as CSV lines, read in batches through a session of its own
+    that is closed when the download ends, also when the client stops reading."""
+    with app.app_context():
+        session = db.database().sessionmaker()
+        try:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            rows = session.scalars(
+                select(RoyaltyReportRow)
+                .where(RoyaltyReportRow.report_id == report_id)
+                .order_by(RoyaltyReportRow.row_number)
+                .execution_options(yield_per=ROWS_PER_READ)
+            )
+            for count, row in enumerate(rows):
+                writer.writerow(
+                    [
+                        row.line,
+                        row.customer_id,
+                        row.customer_name,
+                        row.country,
+                        row.unit,
+                        "" if row.quantity is None else row.quantity,
+                        "" if row.revenue is None else f"{row.revenue.normalize():f}",
+                    ]
+                )
+                if count % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+        finally:
+            session.close()
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    state: str | None = None
+    agreement: str | None = None
+    organization_id: int | None = None
+    period_start: date | None = None
+
+
+def staff_queue(
+    actor: Actor, chosen: QueueFilter, *, now: datetime | None = None
+) -> list[PeriodStatus]:
+    """Reports due, overdue and submitted across organizations, oldest due first."""
+    statuses = all_periods(actor, now=now or utcnow(), organization_id=chosen.organization_id)
+    found = [
+        status
+        for status in statuses
+        if status.state != "upcoming" or chosen.state == "upcoming"
+        if chosen.state in (None, "", status.state)
+        if not chosen.agreement or chosen.agreement.strip().upper() in status.agreement_number
+        if chosen.period_start in (None, status.period.start)
+    ]
+    return sorted(found, key=lambda status: (status.due_on, status.agreement_number))
+
+
+def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
+    """Current reports waiting for staff review, oldest first."""
+    current = session or db.session()
+    return list(
+        current.scalars(
+            select(RoyaltyReport)
+            .where(
+                RoyaltyReport.state == "submitted",
+                RoyaltyReport.review_state.in_((FLAGGED, CORRECTION_REQUESTED)),
+            )
+            .order_by(RoyaltyReport.submitted_at)
+        )
+    )

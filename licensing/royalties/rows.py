@@ -1,0 +1,425 @@
+"""Reading a report's rows: JSON, CSV or a form, checked row by row.
+
+Every problem is keyed `rows.N.FIELD` (N: the row's 0-based index in JSON and
+in the form, its line number in a CSV file, the header being line 1) and all are
+reported at once, up to `MAX_PROBLEMS`. Rows are read one at a time from a
+spooled copy of the upload, so a report of 200,000 rows is checked in bounded
+memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import IO, Any
+
+import ijson
+
+from licensing.accounts.countries import COUNTRIES
+
+from .computation import ReportableLine
+from .models import (
+    CUSTOMER_ID_MAX,
+    CUSTOMER_NAME_MAX,
+    QUANTITY_MAX,
+    REVENUE_MAX_DIGITS,
+    REVENUE_PLACES,
+    UNIT_MAX,
+)
+
+COLUMNS = ("line", "customer_id", "customer_name", "country", "unit", "quantity", "revenue")
+CSV_HEADER = ",".join(COLUMNS)
+MAX_PROBLEMS = 1000
+SPOOL_IN_MEMORY = 1024 * 1024
+_DECIMAL_TEXT = re.compile(rf"\d{{1,{REVENUE_MAX_DIGITS}}}(\.\d{{1,{REVENUE_PLACES}}})?")
+_WHOLE_TEXT = re.compile(r"\d{1,13}")
+
+
+class Problems:
+    """Row problems by path, capped: beyond the cap they are only counted."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+        self.more = 0
+
+    def add(self, path: str, message: str) -> None:
+        if len(self.errors) >= MAX_PROBLEMS and path not in self.errors:
+            self.more += 1
+            return
+        self.errors.setdefault(path, []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def summary(self) -> dict[str, list[str]]:
+        found = dict(self.errors)
+        if self.more:
+            found["rows"] = [f"and {self.more} more problems not listed"]
+        return found
+
+
+@dataclass(frozen=True)
+class Row:
+    """A checked row."""
+
+    number: int
+    line: int
+    customer_id: str
+    customer_key: str
+    customer_name: str
+    country: str
+    unit: str
+    quantity: int | None
+    revenue: Decimal | None
+
+
+def customer_key(customer_id: str) -> str:
+    """Customer ids compare after trimming and Unicode case-folding."""
+    return customer_id.strip().casefold()
+
+
+# --- one row ----------------------------------------------------------------------------
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any, path: str, limit: int, problems: Problems, what: str) -> str:
+    if _blank(value):
+        problems.add(path, f"Give the {what}.")
+        return ""
+    if not isinstance(value, str):
+        problems.add(path, f"The {what} must be text.")
+        return ""
+    cleaned = value.strip()
+    if len(cleaned) > limit:
+        problems.add(path, f"The {what} is at most {limit} characters.")
+    elif any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in cleaned):
+        problems.add(path, f"The {what} contains a control character.")
+    return cleaned
+
+
+def _whole(value: Any, path: str, problems: Problems) -> int | None:
+    if isinstance(value, bool):
+        problems.add(path, "Must be a whole number, 0 or more.")
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        problems.add(path, "Must be a whole number, 0 or more.")
+        return None
+    if number < 0:
+        problems.add(path, "Must be a whole number, 0 or more.")
+        return None
+    if number > QUANTITY_MAX:
+        problems.add(path, f"Must be at most {QUANTITY_MAX:,}.")
+        return None
+    return number
+
+
+def _revenue(value: Any, path: str, problems: Problems) -> Decimal | None:
+    message = (
+        f"Must be an amount of 0 or more, such as 1250.00 (at most {REVENUE_MAX_DIGITS} "
+        f"digits before the point and {REVENUE_PLACES} after)."
+    )
+    if isinstance(value, bool):
+        problems.add(path, message)
+        return None
+    if isinstance(value, int | Decimal):
+        # A JSON number is read as its decimal text, bounded before any arithmetic.
+        _sign, digits, exponent = Decimal(value).as_tuple()
+        if not isinstance(exponent, int) or len(digits) > 40 or not -40 <= exponent <= 40:
+            problems.add(path, message)
+            return None
+        value = format(Decimal(value), "f")
+    if not isinstance(value, str) or not _DECIMAL_TEXT.fullmatch(value.strip()):
+        problems.add(path, message)
+        return None
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
+        problems.add(path, message)
+        return None
+
+
+def check_row(
+    number: int,
+    fields: Any,
+    lines: Mapping[int, ReportableLine],
+    problems: Problems,
+) -> Row | None:
+    """The row, or None with its problems added (keyed `rows.{number}.{field}`)."""
+    prefix = f"rows.{number}"
+    if not isinstance(fields, Mapping):
+        problems.add(prefix, "Each row must be an object with the report's columns.")
+        return None
+    before = len(problems.errors) + problems.more
+    unknown = sorted(str(key) for key in fields if key not in COLUMNS)
+    for key in unknown[:5]:
+        problems.add(f"{prefix}.{key}", f"Unknown column; the columns are {', '.join(COLUMNS)}.")
+    line_number = _whole(fields.get("line"), f"{prefix}.line", problems)
+    line = lines.get(line_number) if line_number is not None else None
+    if line_number is not None and line is None:
+        listed = ", ".join(str(n) for n in sorted(lines)) or "none"
+        problems.add(
+            f"{prefix}.line",
+            f"Line {line_number} is not a reportable line of this agreement "
+            f"(reportable lines: {listed}).",
+        )
+    customer_id = _text(
+        fields.get("customer_id"), f"{prefix}.customer_id", CUSTOMER_ID_MAX, problems, "customer id"
+    )
+    customer_name = _text(
+        fields.get("customer_name"),
+        f"{prefix}.customer_name",
+        CUSTOMER_NAME_MAX,
+        problems,
+        "customer name",
+    )
+    country = _country(fields.get("country"), f"{prefix}.country", problems)
+    unit, quantity = _usage(fields, prefix, line, problems)
+    revenue = _row_revenue(fields.get("revenue"), prefix, line, problems)
+    if len(problems.errors) + problems.more > before or line is None:
+        return None
+    return Row(
+        number=number,
+        line=line.number,
+        customer_id=customer_id,
+        customer_key=customer_key(customer_id),
+        customer_name=customer_name,
+        country=country,
+        unit=unit,
+        quantity=quantity,
+        revenue=revenue,
+    )
+
+
+def _country(value: Any, path: str, problems: Problems) -> str:
+    if _blank(value):
+        problems.add(path, "Give the customer's country (ISO 3166-1 alpha-2 code, such as US).")
+        return ""
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if code not in COUNTRIES:
+        problems.add(path, "Not an ISO 3166-1 alpha-2 country code (such as US, CA or DE).")
+        return ""
+    return code
+
+
+def _usage(
+    fields: Mapping[str, Any], prefix: str, line: ReportableLine | None, problems: Problems
+) -> tuple[str, int | None]:
+    raw_unit = fields.get("unit")
+    raw_quantity = fields.get("quantity")
+    unit = "" if _blank(raw_unit) else raw_unit.strip() if isinstance(raw_unit, str) else None
+    if unit is None or (unit and len(unit) > UNIT_MAX):
+        problems.add(f"{prefix}.unit", "The unit must be a quantity name such as end_users.")
+        return "", None
+    if line is not None:
+        counted = line.units
+        if unit and unit not in counted:
+            expected = (
+                f"one of {', '.join(counted)}" if counted else "empty (it counts revenue only)"
+            )
+            problems.add(
+                f"{prefix}.unit",
+                f"Line {line.number}'s rule ({line.rule.id}) does not count {unit}; "
+                f"the unit must be {expected}.",
+            )
+        elif not unit and not line.takes_revenue:
+            problems.add(
+                f"{prefix}.unit",
+                f"Give the unit: line {line.number}'s rule counts {', '.join(counted)}.",
+            )
+    if not unit:
+        if not _blank(raw_quantity):
+            problems.add(f"{prefix}.quantity", "Leave the quantity empty when there is no unit.")
+        return "", None
+    if _blank(raw_quantity):
+        problems.add(f"{prefix}.quantity", f"Give the quantity of {unit}.")
+        return unit, None
+    return unit, _whole(raw_quantity, f"{prefix}.quantity", problems)
+
+
+def _row_revenue(
+    value: Any, prefix: str, line: ReportableLine | None, problems: Problems
+) -> Decimal | None:
+    path = f"{prefix}.revenue"
+    if line is None:
+        return None if _blank(value) else _revenue(value, path, problems)
+    if not line.takes_revenue:
+        if not _blank(value):
+            problems.add(
+                path,
+                f"Line {line.number}'s rule ({line.rule.id}) takes no share of revenue; "
+                "leave the revenue empty.",
+            )
+        return None
+    if _blank(value):
+        problems.add(
+            path,
+            f"Give the revenue from this customer in the period: line {line.number}'s rule "
+            f"({line.rule.id}) takes a share of revenue (0 if none).",
+        )
+        return None
+    return _revenue(value, path, problems)
+
+
+# --- uploads ------------------------------------------------------------------------------
+
+
+@dataclass
+class Upload:
+    """The bytes of an upload, spooled (memory, then disk) and hashed as read."""
+
+    file: IO[bytes]
+    sha256: str
+    size: int
+
+    @classmethod
+    def read(cls, stream: IO[bytes], chunk: int = 64 * 1024) -> Upload:
+        spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        digest = hashlib.sha256()
+        size = 0
+        while block := stream.read(chunk):
+            digest.update(block)
+            spooled.write(block)
+            size += len(block)
+        spooled.seek(0)
+        return cls(spooled, digest.hexdigest(), size)
+
+    @classmethod
+    def of_bytes(cls, data: bytes) -> Upload:
+        return cls.read(io.BytesIO(data))
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclass
+class Submission:
+    """A report as submitted: attestation, amendment, and a way to read its rows."""
+
+    source: str
+    upload: Upload
+    attest: Any = None
+    amends: Any = None
+    reason: Any = None
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    def rows(self) -> Iterator[tuple[int, Any]]:
+        """(number, fields) for each row, read afresh from the spooled upload."""
+        self.upload.file.seek(0)
+        if self.source == "csv":
+            return _csv_rows(self.upload.file)
+        return _json_rows(self.upload.file)
+
+
+_TOP_LEVEL = ("attest", "rows", "amends", "reason")
+
+
+def json_submission(upload: Upload) -> Submission:
+    """A JSON report: one pass reads the top-level fields and checks the shape
+    (rows are read later, one at a time, by `Submission.rows`)."""
+    submission = Submission("json", upload)
+    problems: dict[str, list[str]] = {}
+    seen_rows = False
+    try:
+        events = ijson.parse(upload.file, use_float=False)
+        prefix, event, _ = next(events)
+        if event != "start_map":
+            problems["_body"] = ["The body must be a JSON object with attest and rows."]
+        else:
+            for prefix, event, value in events:
+                if prefix == "" and event == "map_key" and value not in _TOP_LEVEL:
+                    problems[str(value)] = ["Unknown field."]
+                elif prefix in ("attest", "amends", "reason") and event not in (
+                    "start_map",
+                    "start_array",
+                    "end_map",
+                    "end_array",
+                ):
+                    setattr(submission, prefix, value)
+                elif prefix in ("attest", "amends", "reason"):
+                    problems[prefix] = ["Must be a single value."]
+                elif prefix == "rows" and event == "start_array":
+                    seen_rows = True
+                elif prefix == "rows" and event not in ("end_array",):
+                    problems["rows"] = ["Must be a list of rows (an empty list for a nil report)."]
+    except (ijson.JSONError, ijson.IncompleteJSONError, StopIteration, UnicodeDecodeError):
+        problems["_body"] = ["The body is not valid JSON."]
+    if not seen_rows and not problems:
+        problems["rows"] = ["Give the rows (an empty list for a nil report)."]
+    submission.problems = problems
+    return submission
+
+
+def _json_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
+    yield from enumerate(ijson.items(file, "rows.item", use_float=False))
+
+
+def csv_submission(upload: Upload, *, attest: Any, amends: Any, reason: Any) -> Submission:
+    """A CSV report (UTF-8, header row exactly `CSV_HEADER`); the attestation and
+    amendment come from the query string."""
+    submission = Submission("csv", upload, attest=attest, amends=amends, reason=reason)
+    first = upload.file.readline(4096)
+    upload.file.seek(0)
+    try:
+        header = first.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        header = None
+    if header is None:
+        submission.problems = {"_body": ["The file must be UTF-8 text."]}
+    elif header != CSV_HEADER:
+        submission.problems = {"rows.1": [f"The first line must be exactly: {CSV_HEADER}"]}
+    return submission
+
+
+def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="", errors="strict")
+    try:
+        reader = csv.reader(text)
+        next(reader, None)
+        start = reader.line_num + 1
+        for record in reader:
+            number = start
+            start = reader.line_num + 1
+            if not any(cell.strip() for cell in record):
+                continue  # blank lines are not rows
+            if len(record) != len(COLUMNS):
+                yield number, f"expected {len(COLUMNS)} columns, found {len(record)}"
+                continue
+            yield number, dict(zip(COLUMNS, record, strict=True))
+    except UnicodeDecodeError:
+        yield -1, "The file must be UTF-8 text."
+    except csv.Error as exc:
+        yield -1, f"The file is not valid CSV: {exc}."
+    finally:
+        text.detach()
+
+
+def template_csv(rows: list[dict[str, Any]]) -> str:
+    """A CSV template in the report's columns."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def form_submission(
+    rows: list[dict[str, Any]], *, attest: Any, amends: Any, reason: Any
+) -> Submission:
+    """Rows typed into the portal's form: stored like an upload of their JSON."""
+    body = {"attest": attest, "rows": rows}
+    data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return Submission("form", Upload.of_bytes(data), attest=attest, amends=amends, reason=reason)

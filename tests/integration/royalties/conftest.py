@@ -1,0 +1,150 @@
+"""Royalty-report helpers: agreements made active the way production makes them
+(apply, submit, approve where staff must, accept), on the contract's example card."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
+from licensing.royalties import services
+from licensing.royalties.rows import form_submission
+from licensing.royalties.services import Filing
+from tests.integration.agreements.conftest import NOW
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+
+SOFTWARE = {
+    "product_name": "Scrubber Pro",
+    "description": "Claims scrubbing for clinics",
+    "use": "distribution",
+    "product_type": "saas",
+    "user_type": "provider",
+    "delivery": "hosted",
+    "territories": "United States",
+    "languages": ["en"],
+    "quantity": {"end_users": 2500},
+}
+# 10 end users estimated: 185.00, below the 1000.00 minimum, so 815.00 is due up front.
+SMALL_SOFTWARE = {**SOFTWARE, "product_name": "Scrubber Lite", "quantity": {"end_users": 10}}
+PAYER = {
+    **SOFTWARE,
+    "product_name": "Plan Navigator",
+    "user_type": "payer",
+    "quantity": {"members": 200000},
+}
+DATA_FILE = {
+    "product_name": "Fernhill Code Feed",
+    "description": "A nightly data file for billing systems",
+    "use": "distribution",
+    "product_type": "data_file",
+    "user_type": "provider",
+    "delivery": "data_feed",
+    "territories": "United States",
+    "languages": ["en"],
+    "revenue": "80000.00",
+}
+DEVELOPMENT = {**SOFTWARE, "use": "development", "product_name": "Scrubber Pro SDK"}
+
+# Days on which each 2027 quarter may first be reported.
+AFTER = {
+    1: datetime(2027, 4, 2, 15, 0, tzinfo=UTC),
+    2: datetime(2027, 7, 2, 15, 0, tzinfo=UTC),
+    3: datetime(2027, 10, 2, 15, 0, tzinfo=UTC),
+    4: datetime(2028, 1, 2, 15, 0, tzinfo=UTC),
+}
+QUARTERS = {
+    1: date(2027, 1, 1),
+    2: date(2027, 4, 1),
+    3: date(2027, 7, 1),
+    4: date(2027, 10, 1),
+}
+
+
+def row(
+    line: int, customer: str, unit: str = "end_users", quantity: Any = "", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "line": line,
+        "customer_id": customer,
+        "customer_name": f"Clinic {customer}",
+        "country": "US",
+        "unit": unit,
+        "quantity": quantity,
+        **extra,
+    }
+
+
+@pytest.fixture
+def active_agreement(
+    app: Flask,
+    example_card: str,  # noqa: F811
+    licensing_staff: Any,
+) -> Callable[..., Agreement]:
+    """`active_agreement(vendor, *uses)`: applied for, approved (by staff where the
+    card says so) and accepted: active, with its up-front invoice issued."""
+
+    def make(vendor: Any, *uses: dict[str, Any]) -> Agreement:
+        principal = accounts.principal_for(vendor)
+        draft = agreements.Draft(
+            term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=uses
+        )
+        application = agreements.create_draft(principal, draft, now=NOW)
+        application = agreements.submit(application.id, principal, attest=True, now=NOW)
+        if application.state != "approved":
+            staff = accounts.principal_for(licensing_staff)
+            agreements.start_review(application.id, staff, now=NOW)
+            agreements.approve(application.id, staff, now=NOW)
+        agreement = (
+            db.session()
+            .scalars(select(Agreement).where(Agreement.application_id == application.id))
+            .one()
+        )
+        agreements.accept(
+            agreement.id,
+            principal,
+            agreements.AcceptanceInput(
+                signer_name="Robin Castellanos",
+                signer_title="Chief Executive",
+                authority_confirmed=True,
+                pdf_sha256=agreement.pdf_sha256,
+                ip_address="198.51.100.7",
+                user_agent="pytest",
+            ),
+            now=NOW,
+        )
+        return agreement
+
+    return make
+
+
+@pytest.fixture
+def file_report(app: Flask) -> Callable[..., Filing]:
+    """`file_report(vendor, agreement, quarter, rows, amends=None, reason=None,
+    preview=False)`: a report filed the day after its quarter ends."""
+
+    def file(
+        vendor: Any,
+        agreement: Agreement,
+        quarter: int,
+        rows: list[dict[str, Any]],
+        *,
+        amends: int | None = None,
+        reason: str | None = None,
+        preview: bool = False,
+        now: datetime | None = None,
+    ) -> Filing:
+        submission = form_submission(rows, attest=True, amends=amends, reason=reason)
+        act = services.preview if preview else services.submit
+        actor = Actor.of(accounts.principal_for(vendor))
+        return act(agreement.id, QUARTERS[quarter], submission, actor, now=now or AFTER[quarter])
+
+    return file

@@ -1,0 +1,270 @@
+"""The royalty-report API: periods, the CSV template, JSON and CSV submissions,
+previews, amendments, the stored report and its rows, isolation."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import time_machine
+from sqlalchemy import select
+
+from licensing import db
+from licensing.royalties.models import RoyaltyReport
+from tests.integration.royalties.conftest import AFTER, DATA_FILE, SOFTWARE, row
+from tests.support import factories
+
+HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
+
+
+def url(agreement: Any, tail: str = "") -> str:
+    return f"/api/v1/agreements/{agreement.id}/royalty-reports{tail}"
+
+
+def test_the_periods_of_an_agreement_are_its_quarters_with_their_states(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[2], tick=False):
+        response = client.get(url(agreement), headers=factories.bearer(vendor))
+    assert response.status_code == 200
+    periods = response.get_json()
+    assert [p["period"] for p in periods] == [
+        {"start": "2027-01-01", "end": "2027-03-31"},
+        {"start": "2027-04-01", "end": "2027-06-30"},
+        {"start": "2027-07-01", "end": "2027-09-30"},
+        {"start": "2027-10-01", "end": "2027-12-31"},
+    ]
+    assert [p["due_on"] for p in periods] == [
+        "2027-04-30",
+        "2027-07-30",
+        "2027-10-30",
+        "2028-01-30",
+    ]
+    # On 2027-07-02: Q1 is past its due date, Q2 just ended, Q3 and Q4 are ahead.
+    assert [p["state"] for p in periods] == ["overdue", "due", "upcoming", "upcoming"]
+    assert periods[0]["report_id"] is None
+    assert periods[0]["total_due"] is None
+
+
+def test_a_json_report_is_filed_invoiced_and_read_back(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = factories.bearer(vendor)
+    body = {"attest": True, "rows": [row(1, "A", quantity=60), row(1, "B", quantity=40)]}
+    with time_machine.travel(AFTER[1], tick=False):
+        preview = client.post(url(agreement, "/2027-01-01/preview"), json=body, headers=headers)
+        assert preview.status_code == 200, preview.get_json()
+        assert preview.get_json()["id"] is None
+        assert preview.get_json()["invoice"] is None
+        filed = client.post(url(agreement, "/2027-01-01"), json=body, headers=headers)
+    assert filed.status_code == 201, filed.get_json()
+    document = filed.get_json()
+    assert document["agreement"] == agreement.number
+    assert document["period"] == {"start": "2027-01-01", "end": "2027-03-31"}
+    assert document["state"] == "submitted"
+    assert document["amends"] is None
+    assert document["currency"] == "USD"
+    assert document["lines"][0]["quantities_to_date"] == {"end_users": 100}
+    assert document["lines"][0]["amount_to_date"] == "1850.00"
+    assert document["lines"][0]["charged_before"] == "0.00"
+    assert document["lines"][0]["due"] == "1850.00"
+    assert document["lines"][0]["revenue_to_date"] is None
+    assert document["total_due"] == preview.get_json()["total_due"] == "1850.00"
+    assert document["invoice"].startswith("INV-2027-")
+    again = client.get(f"/api/v1/royalty-reports/{document['id']}", headers=headers)
+    assert again.get_json()["lines"] == document["lines"]
+    listed = client.get(url(agreement), headers=headers).get_json()
+    assert listed[0]["state"] == "submitted"
+    assert listed[0]["report_id"] == document["id"]
+    assert listed[0]["invoice"] == document["invoice"]
+    rows = client.get(f"/api/v1/royalty-reports/{document['id']}/rows", headers=headers)
+    assert rows.mimetype == "text/csv"
+    assert rows.get_data(as_text=True).splitlines() == [
+        HEADER,
+        "1,A,Clinic A,US,end_users,60,",
+        "1,B,Clinic B,US,end_users,40,",
+    ]
+
+
+def test_a_csv_report_keys_each_problem_by_its_line_in_the_file(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = {**factories.bearer(vendor), "Content-Type": "text/csv"}
+    text = f"{HEADER}\n1,A,Clinic A,US,end_users,60,\n1,B,Clinic B,ZZ,end_users,-1,\n"
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = client.post(
+            url(agreement, "/2027-01-01?attest=true"), data=text.encode(), headers=headers
+        )
+        assert refused.status_code == 422
+        assert refused.mimetype == "application/problem+json"
+        assert set(refused.get_json()["errors"]) == {"rows.3.country", "rows.3.quantity"}
+        assert db.session().scalars(select(RoyaltyReport)).all() == []
+        good = text.replace("ZZ,end_users,-1", "CA,end_users,5")
+        filed = client.post(
+            url(agreement, "/2027-01-01?attest=true"), data=good.encode(), headers=headers
+        )
+    assert filed.status_code == 201, filed.get_json()
+    assert filed.get_json()["total_due"] == "1202.50"  # 65 x 18.50
+    report = db.session().get(RoyaltyReport, filed.get_json()["id"])
+    import hashlib
+
+    assert report.file_sha256 == hashlib.sha256(good.encode()).hexdigest()
+
+
+def test_an_amendment_through_the_api_needs_the_current_report_and_a_reason(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, DATA_FILE)
+    headers = factories.bearer(vendor)
+    first_rows = [row(1, "A", unit="", revenue="60000.00")]
+    with time_machine.travel(AFTER[1], tick=False):
+        first = client.post(
+            url(agreement, "/2027-01-01"),
+            json={"attest": True, "rows": first_rows},
+            headers=headers,
+        ).get_json()
+        again = client.post(
+            url(agreement, "/2027-01-01"),
+            json={"attest": True, "rows": first_rows},
+            headers=headers,
+        )
+        assert again.status_code == 409
+        no_reason = client.post(
+            url(agreement, "/2027-01-01"),
+            json={"attest": True, "rows": first_rows, "amends": first["id"]},
+            headers=headers,
+        )
+        assert no_reason.status_code == 422
+        assert "reason" in no_reason.get_json()["errors"]
+        amended = client.post(
+            url(agreement, "/2027-01-01"),
+            json={
+                "attest": True,
+                "amends": first["id"],
+                "reason": "Customer A's revenue was restated",
+                "rows": [row(1, "A", unit="", revenue="70000.00")],
+            },
+            headers=headers,
+        )
+    assert amended.status_code == 201, amended.get_json()
+    assert amended.get_json()["amends"] == first["id"]
+    assert amended.get_json()["total_due"] == "1000.00"  # 10% of 10000.00 more
+    superseded = client.get(f"/api/v1/royalty-reports/{first['id']}", headers=headers)
+    assert superseded.get_json()["state"] == "superseded"
+
+
+def test_another_organizations_agreement_and_reports_are_not_found(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = client.post(
+            url(agreement, "/2027-01-01"),
+            json={"attest": True, "rows": []},
+            headers=factories.bearer(vendor),
+        ).get_json()
+    stranger = factories.bearer(factories.make_vendor(db.session()))
+    assert client.get(url(agreement), headers=stranger).status_code == 404
+    assert client.get(url(agreement, "/2027-04-01/template"), headers=stranger).status_code == 404
+    with time_machine.travel(AFTER[2], tick=False):
+        posted = client.post(
+            url(agreement, "/2027-04-01"), json={"attest": True, "rows": []}, headers=stranger
+        )
+    assert posted.status_code == 404
+    assert client.get(f"/api/v1/royalty-reports/{filed['id']}", headers=stranger).status_code == 404
+    assert (
+        client.get(f"/api/v1/royalty-reports/{filed['id']}/rows", headers=stranger).status_code
+        == 404
+    )
+
+
+def test_the_template_lists_each_line_and_unit_and_last_periods_customers(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE, DATA_FILE)
+    headers = factories.bearer(vendor)
+    empty = client.get(url(agreement, "/2027-01-01/template"), headers=headers)
+    assert empty.mimetype == "text/csv"
+    assert empty.get_data(as_text=True).splitlines() == [HEADER, "1,,,,end_users,,", "2,,,,,,"]
+    with time_machine.travel(AFTER[1], tick=False):
+        client.post(
+            url(agreement, "/2027-01-01"),
+            json={"attest": True, "rows": [row(1, "A", quantity=3)]},
+            headers=headers,
+        )
+    prefilled = client.get(url(agreement, "/2027-04-01/template"), headers=headers)
+    assert prefilled.get_data(as_text=True).splitlines() == [
+        HEADER,
+        "1,A,Clinic A,US,end_users,,",
+        "2,,,,,,",
+    ]
+
+
+def test_a_submission_without_attestation_or_with_a_bad_body_stores_nothing(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = factories.bearer(vendor)
+    with time_machine.travel(AFTER[1], tick=False):
+        unattested = client.post(url(agreement, "/2027-01-01"), json={"rows": []}, headers=headers)
+        broken = client.post(
+            url(agreement, "/2027-01-01"),
+            data=b'{"attest": true, "rows": [',
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        wrong_type = client.post(
+            url(agreement, "/2027-01-01"),
+            data=b"x",
+            headers={**headers, "Content-Type": "text/plain"},
+        )
+        not_a_period = client.post(
+            url(agreement, "/2027-02-01"), json={"rows": []}, headers=headers
+        )
+    assert unattested.status_code == 422
+    assert "attest" in unattested.get_json()["errors"]
+    assert broken.status_code == 422
+    assert wrong_type.status_code == 422
+    assert not_a_period.status_code == 404
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_staff_read_every_report_and_review_a_flagged_one(
+    client: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+    mailbox: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=50), row(1, "B", quantity=50)])
+    flagged = file_report(vendor, agreement, 2, [row(1, "A", quantity=10)])
+    staff = factories.bearer(licensing_staff)
+    report_url = f"/api/v1/royalty-reports/{flagged.report.id}"
+    assert client.get(report_url, headers=staff).get_json()["review_state"] == "flagged"
+    missing_note = client.post(
+        report_url + "/review", json={"action": "request_correction"}, headers=staff
+    )
+    assert missing_note.status_code == 422
+    asked = client.post(
+        report_url + "/review",
+        json={"action": "request_correction", "note": "Customer B is missing."},
+        headers=staff,
+    )
+    assert asked.status_code == 200
+    assert asked.get_json()["review_state"] == "correction_requested"
+    again = client.post(
+        report_url + "/review", json={"action": "request_correction", "note": "x"}, headers=staff
+    )
+    assert again.status_code == 409
+    vendor_try = client.post(
+        report_url + "/review", json={"action": "mark_reviewed"}, headers=factories.bearer(vendor)
+    )
+    assert vendor_try.status_code == 403
+    assert Decimal(asked.get_json()["total_due"]) == Decimal("0.00")
+    body = json.dumps(asked.get_json())
+    assert "Customer B is missing." not in body  # the note goes by email, not into the report
