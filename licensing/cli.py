@@ -121,9 +121,11 @@ def register(app: Flask) -> None:
     from licensing.mail import cli as mail_cli
     from licensing.permissions import cli as permissions_cli
     from licensing.ratecards import cli as ratecards_cli
+    from licensing.royalties import cli as royalties_cli
 
     app.cli.add_command(db_group)
     app.cli.add_command(accounts_cli.users_group)
+    app.cli.add_command(accounts_cli.tokens_group)
     app.cli.add_command(agreements_cli.applications_group)
     app.cli.add_command(audit_cli.audit_group)
     app.cli.add_command(mail_cli.outbox_group)
@@ -131,5 +133,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(billing_cli.payments_group)
     app.cli.add_command(permissions_cli.permissions_group)
     app.cli.add_command(ratecards_cli.ratecards_group)
+    app.cli.add_command(royalties_cli.reports_group)
     app.cli.add_command(setup)
     app.cli.add_command(serve)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Numeric,
+    Select,
     TypeDecorator,
     create_engine,
     event,
@@ -214,6 +215,16 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         current.rollback()
         raise
+
+
+def claim(statement: Select[Any]) -> Select[Any]:
+    """A batch job's claim on the rows `statement` selects, held until the
+    transaction ends: on PostgreSQL a row lock that other hosts skip (SKIP LOCKED),
+    so each row is processed by one host; on SQLite the transaction's write lock
+    (BEGIN IMMEDIATE) already makes hosts take turns."""
+    if is_postgresql():
+        return statement.with_for_update(skip_locked=True)
+    return statement
 
 
 def is_postgresql() -> bool:

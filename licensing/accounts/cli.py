@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from licensing.accounts import passwords, services
-from licensing.errors import InvalidInput
+from licensing.errors import InvalidInput, NotFound
 
 
 @click.group("users")
@@ -55,3 +55,29 @@ def create_admin(email: str, full_name: str) -> None:
         )
         raise click.ClickException(problems or error.detail) from None
     click.echo(f"Admin {user.email} created (user {user.id}); sign in at /sign-in.")
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """API tokens."""
+
+
+@tokens_group.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for (e.g. the system that uses it).")
+@with_appcontext
+def create_token(email: str, name: str) -> None:
+    """Print a new API token for an existing active user (shown once; audited).
+
+    For operations and automation: a script can then drive the API as that user,
+    e.g. file royalty reports.
+    """
+    try:
+        _token, secret = services.create_api_token_for(email, name)
+    except (InvalidInput, NotFound) as error:
+        problems = "; ".join(
+            f"{field}: {' '.join(messages)}"
+            for field, messages in getattr(error, "errors", {}).items()
+        )
+        raise click.ClickException(problems or error.detail) from None
+    click.echo(secret)

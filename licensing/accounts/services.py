@@ -1151,6 +1151,16 @@ def unlock_user(user_id: int) -> User:
 # --- API tokens --------------------------------------------------------------------
 
 
+def create_api_token_for(email: str, name: str) -> tuple[ApiToken, str]:
+    """Operations: a token for the active user with this email (`licensing tokens create`)."""
+    with db.transaction() as session:
+        user = queries.user_by_email(session, email)
+        if user is None or not user.is_active:
+            raise NotFound(f"There is no active user {email}.")
+        user_id = user.id
+    return create_api_token(user_id, name)
+
+
 def create_api_token(user_id: int, name: str) -> tuple[ApiToken, str]:
     """A named personal token for the API; returns it and its secret, shown once.
 

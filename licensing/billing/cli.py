@@ -3,29 +3,16 @@ scheduler, on any number of hosts (rows are claimed with SKIP LOCKED)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import click
 from flask.cli import with_appcontext
 
 from licensing.billing import services
-from licensing.db import utcnow
+from licensing.clock import NOW_HELP, parse_now
 from licensing.errors import DomainError
 
-
-def _moment(value: str | None) -> datetime:
-    if not value:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("use ISO 8601, e.g. 2027-03-01T12:00:00+00:00") from None
-    if moment.tzinfo is None:
-        raise click.BadParameter("give a time zone, e.g. +00:00")
-    return moment
-
-
-NOW_HELP = "Act as if it were this time (ISO 8601 with a zone); default: now."
+_moment = parse_now
 
 
 @click.group("payments")

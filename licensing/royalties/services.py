@@ -33,6 +33,7 @@ from licensing import db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
+from licensing.accounts.states import ACTIVE
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.audit import services as audit
@@ -52,6 +53,7 @@ from .models import (
     LINE_REVENUE_MAX,
     REASON_MAX,
     REVIEW_NOTE_MAX,
+    RoyaltyReminder,
     RoyaltyReport,
     RoyaltyReportLine,
     RoyaltyReportRow,
@@ -1027,14 +1029,9 @@ def _ask_for_correction(session: Session, report: Any, actor: Any, note: str | N
     organization = session.get(Organization, report.organization_id)
     assert agreement is not None
     assert organization is not None
-    recipients = [
-        user.email
-        for user in account_queries.members(session, organization.id)
-        if user.is_active and user.email_verified
-    ] or [organization.billing_email]
     mail.enqueue(
         session,
-        to=recipients,
+        to=licensee_recipients(session, organization),
         subject=f"Please correct royalty report {report.reference} for {agreement.number}",
         template="royalty_report_correction",
         context={
@@ -1048,3 +1045,142 @@ def _ask_for_correction(session: Session, report: Any, actor: Any, note: str | N
             ),
         },
     )
+
+
+# --- reminders and standing ---------------------------------------------------------------------
+
+# Reminders: this many days before a report is due, on the due date, and every
+# this many days while it is overdue.
+REMINDER_DAYS = 14
+
+
+def reminder_stage(period: Period, today: date) -> str | None:
+    """The reminder a period's missing report has reached by `today`, if any."""
+    days_to_due = (period.due_on - today).days
+    if days_to_due > REMINDER_DAYS or today < period.first_filing_day:
+        return None
+    if days_to_due > 0:
+        return "before_due"
+    overdue = -days_to_due
+    return "due" if overdue < REMINDER_DAYS else f"overdue_{overdue // REMINDER_DAYS}"
+
+
+@dataclass
+class ReminderRun:
+    reminders: int = 0
+    pending_payment: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        marked = ", ".join(self.pending_payment) or "none"
+        return f"{self.reminders} reminders sent; now pending payment: {marked}"
+
+
+def send_reminders(*, now: datetime | None = None) -> ReminderRun:
+    """Remind licensees of reports coming due, due and overdue (each stage once per
+    period), and hold at `pending_payment` the organizations with a report overdue
+    beyond the standing threshold. Idempotent, and safe on several hosts: each
+    agreement is claimed (SKIP LOCKED on PostgreSQL) and each reminder is a unique row."""
+    moment = now or utcnow()
+    today = office_date(moment)
+    run = ReminderRun()
+    session = db.session()
+    agreement_ids = [agreement.id for agreement in reporting_agreements(session)]
+    session.rollback()
+    for agreement_id in agreement_ids:
+        with db.transaction() as session:
+            agreement = session.scalars(
+                db.claim(select(Agreement).where(Agreement.id == agreement_id))
+            ).one_or_none()
+            if agreement is not None:
+                run.reminders += _remind(session, agreement, today)
+    _hold_standing(run, today, moment)
+    return run
+
+
+def _remind(session: Session, agreement: Agreement, today: date) -> int:
+    obligation = obligations(session, agreement)
+    reports = current_reports(session, agreement.id)
+    sent = {
+        (reminder.period_start, reminder.stage)
+        for reminder in session.scalars(
+            select(RoyaltyReminder).where(RoyaltyReminder.agreement_id == agreement.id)
+        )
+    }
+    count = 0
+    for period in obligation.periods:
+        stage = reminder_stage(period, today)
+        if stage is None or period.start in reports or (period.start, stage) in sent:
+            continue
+        session.add(
+            RoyaltyReminder(agreement_id=agreement.id, period_start=period.start, stage=stage)
+        )
+        overdue_days = max((today - period.due_on).days, 0)
+        headline = (
+            f"Your royalty report is {overdue_days} days overdue."
+            if overdue_days
+            else "Your royalty report is due today."
+            if today == period.due_on
+            else f"Your royalty report is due in {(period.due_on - today).days} days."
+        )
+        mail.enqueue(
+            session,
+            to=licensee_recipients(session, agreement.organization),
+            subject=f"Royalty report for {agreement.number}, {period.label}: "
+            + ("overdue" if overdue_days else f"due {period.due_on.isoformat()}"),
+            template="royalty_report_reminder",
+            context={
+                "agreement": agreement,
+                "period": period,
+                "headline": headline,
+                "overdue_days": overdue_days,
+                "link": mail.absolute_url(
+                    "royalties.portal_period",
+                    agreement_id=agreement.id,
+                    period_start=period.start.isoformat(),
+                ),
+            },
+        )
+        count += 1
+    return count
+
+
+def _hold_standing(run: ReminderRun, today: date, moment: datetime) -> None:
+    threshold = _standing_days()
+    session = db.session()
+    organization_ids = sorted({a.organization_id for a in reporting_agreements(session)})
+    session.rollback()
+    for organization_id in organization_ids:
+        with db.transaction() as session:
+            organization = session.scalars(
+                db.claim(
+                    select(Organization).where(
+                        Organization.id == organization_id, Organization.standing == ACTIVE
+                    )
+                )
+            ).one_or_none()
+            if organization is None:
+                continue
+            late = overdue_reports(session, organization_id, today, threshold)
+            if late:
+                accounts.change_standing(
+                    session,
+                    organization,
+                    "mark_pending_payment",
+                    reason=f"{late[0][0].upper()}{late[0][1:]}; it is more than {threshold} "
+                    "days overdue.",
+                )
+                run.pending_payment.append(organization.legal_name)
+
+
+def _standing_days() -> int:
+    from flask import current_app
+
+    days: int = current_app.config["LICENSING"].overdue_standing_days
+    return days
+
+
+def licensee_recipients(session: Session, organization: Organization) -> list[str]:
+    """The organization's active, confirmed users, else its billing contact."""
+    members = account_queries.members(session, organization.id)
+    found = [user.email for user in members if user.is_active and user.email_verified]
+    return found or [organization.billing_email]

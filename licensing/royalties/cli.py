@@ -1,0 +1,25 @@
+"""`licensing reports remind`: royalty-report reminders and the standing rule, from a
+scheduler, on any number of hosts."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from licensing.clock import NOW_HELP, parse_now
+from licensing.royalties import services
+
+
+@click.group("reports")
+def reports_group() -> None:
+    """Royalty reports."""
+
+
+@reports_group.command("remind")
+@click.option("--now", "now_text", default=None, help=NOW_HELP)
+@with_appcontext
+def remind(now_text: str | None) -> None:
+    """Email reminders 14 days before a report is due, on the due date and every 14 days
+    while it is overdue; hold at pending_payment an organization with a report overdue
+    beyond the standing threshold (30 days). Idempotent; run it daily or hourly."""
+    click.echo(str(services.send_reminders(now=parse_now(now_text))))

@@ -1,0 +1,93 @@
+"""`licensing reports remind`: reminders before, on and after the due date, each once;
+a report more than 30 days overdue holds the organization at pending_payment until
+it is filed. And `licensing tokens create`, for scripts that drive the API."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.audit.models import AuditEvent
+from licensing.mail.models import OutboxMessage
+from licensing.royalties.services import send_reminders
+from tests.integration.royalties.conftest import SOFTWARE
+
+
+def reminders() -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == "royalty_report_reminder")
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def remind(app: Flask, when: str) -> str:
+    result = app.test_cli_runner().invoke(args=["reports", "remind", "--now", when])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_each_reminder_goes_once_before_on_and_every_fortnight_after_the_due_date(
+    app: Flask, vendor: Any, active_agreement: Any
+) -> None:
+    active_agreement(vendor, SOFTWARE)
+    # Q1 2027 is due on 2027-04-30.
+    assert "0 reminders" in remind(app, "2027-04-10T15:00:00+00:00")  # 20 days ahead
+    assert "1 reminders" in remind(app, "2027-04-17T15:00:00+00:00")  # 13 days ahead
+    assert "0 reminders" in remind(app, "2027-04-20T15:00:00+00:00")  # already told
+    assert "1 reminders" in remind(app, "2027-04-30T15:00:00+00:00")  # the due date
+    assert "0 reminders" in remind(app, "2027-05-10T15:00:00+00:00")
+    assert "1 reminders" in remind(app, "2027-05-14T15:00:00+00:00")  # 14 days overdue
+    sent = reminders()
+    assert [message.subject for message in sent][-1].endswith("overdue")
+    assert json.loads(sent[0].recipients) == [vendor.email]
+    assert "due on 2027-04-30" in sent[0].body_text
+
+
+def test_a_report_long_overdue_holds_the_standing_until_it_is_filed(
+    app: Flask, vendor: Any, active_agreement: Any, file_report: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization.standing == "active"
+    send_reminders(now=datetime(2027, 5, 30, 15, 0, tzinfo=UTC))  # 30 days: not yet
+    db.session().refresh(organization)
+    assert organization.standing == "active"
+    run = send_reminders(now=datetime(2027, 6, 1, 15, 0, tzinfo=UTC))
+    db.session().refresh(organization)
+    assert organization.standing == "pending_payment"
+    assert run.pending_payment == [organization.legal_name]
+    event = (
+        db.session()
+        .scalars(select(AuditEvent).where(AuditEvent.action == "organization.standing_changed"))
+        .all()[-1]
+    )
+    assert "royalty report" in (event.note or "")
+    file_report(vendor, agreement, 1, [], now=datetime(2027, 6, 2, 15, 0, tzinfo=UTC))
+    db.session().refresh(organization)
+    assert organization.standing == "active"
+
+
+def test_tokens_create_prints_a_working_token_for_an_active_user(
+    app: Flask, client: Any, vendor: Any
+) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["tokens", "create", vendor.email, "--name", "royalty uploader"]
+    )
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip()
+    response = client.get("/api/v1/agreements", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    unknown = app.test_cli_runner().invoke(
+        args=["tokens", "create", "nobody@nowhere.example", "--name", "x"]
+    )
+    assert unknown.exit_code == 1
+    assert "no active user" in unknown.output
