@@ -1,0 +1,265 @@
+"""A royalty report of 200,000 rows, CSV and JSON, from submission to invoice.
+
+Each run is a fresh process (so its peak RSS is the report's, not the previous
+run's): the parent starts one child per case and prints the child's figures
+beside the floor, a raw bulk INSERT (executemany) of the same rows. Synthetic
+data from a fixed seed; SQLite always, PostgreSQL when `--postgresql URL` is given.
+Prints figures; asserts nothing (performance is never asserted in tests).
+
+    .venv/bin/python bench/royalty_reports.py [--rows 200000] [--postgresql URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
+COUNTRIES = ("US", "CA", "GB", "DE", "FR", "MX")
+
+
+def rows(count: int) -> Iterator[tuple[Any, ...]]:
+    generator = random.Random(2027)
+    for index in range(count):
+        yield (
+            1,
+            f"CUST-{index:07d}",
+            f"Invented Clinic {index}",
+            generator.choice(COUNTRIES),
+            "end_users",
+            generator.randint(1, 40),
+        )
+
+
+def write_csv(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write(HEADER + "\n")
+        for a, b, c, d, e, f in rows(count):
+            out.write(f"{a},{b},{c},{d},{e},{f},\n")
+
+
+def write_json(path: Path, count: int) -> None:
+    keys = ("line", "customer_id", "customer_name", "country", "unit", "quantity")
+    with path.open("w", encoding="utf-8") as out:
+        out.write('{"attest": true, "rows": [')
+        for index, values in enumerate(rows(count)):
+            out.write(("," if index else "") + json.dumps(dict(zip(keys, values, strict=True))))
+        out.write("]}")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
+    """A migrated database with the sample card and an active usage-based agreement."""
+    from sqlalchemy import select
+
+    from licensing import db, migrations
+    from licensing.accounts import services as accounts
+    from licensing.agreements import services as agreements
+    from licensing.agreements.models import Agreement
+    from licensing.app import create_app
+    from licensing.config import Config
+    from licensing.ratecards import cli as ratecards_cli
+    from tests.support import factories
+
+    migrations.upgrade(database_url)
+    app = create_app(
+        Config(
+            environment="testing",
+            database_url=database_url,
+            secret_key="bench-secret-key",  # noqa: S106 - a throwaway database
+            quote_rate_limit="off",
+            overrides={"WTF_CSRF_ENABLED": False},
+        )
+    )
+    moment = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+    with app.app_context():
+        ratecards_cli.load_samples()
+        vendor = factories.make_vendor(db.session())
+        db.session().commit()
+        principal = accounts.principal_for(vendor)
+        use = {
+            "product_name": "Bench Scrubber",
+            "description": "Claims scrubbing",
+            "use": "distribution",
+            "product_type": "saas",
+            "user_type": "provider",
+            "delivery": "hosted",
+            "territories": "United States",
+            "languages": ["en"],
+            "quantity": {"end_users": 2500},
+        }
+        draft = agreements.Draft(
+            term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=(use,)
+        )
+        application = agreements.create_draft(principal, draft, now=moment)
+        agreements.submit(application.id, principal, attest=True, now=moment)
+        agreement = (
+            db.session()
+            .scalars(select(Agreement).where(Agreement.application_id == application.id))
+            .one()
+        )
+        agreements.accept(
+            agreement.id,
+            principal,
+            agreements.AcceptanceInput(
+                "Bench Signer", "CEO", True, agreement.pdf_sha256, "127.0.0.1", "bench"
+            ),
+            now=moment,
+        )
+        headers = factories.bearer(vendor)
+        return app, agreement.id, headers
+
+
+def submit(database_url: str, kind: str, body: Path) -> dict[str, Any]:
+    import time_machine
+
+    app, agreement_id, headers = prepare(database_url)
+    content_type = "text/csv" if kind == "csv" else "application/json"
+    query = "?attest=true" if kind == "csv" else ""
+    client = app.test_client()
+    before = peak_mb()
+    size = body.stat().st_size
+    with (
+        time_machine.travel(datetime(2027, 4, 2, 15, 0, tzinfo=UTC), tick=True),
+        body.open("rb") as stream,
+    ):
+        started = time.perf_counter()
+        response = client.post(
+            f"/api/v1/agreements/{agreement_id}/royalty-reports/2027-01-01{query}",
+            input_stream=stream,
+            content_length=size,
+            headers={**headers, "Content-Type": content_type},
+        )
+        elapsed = time.perf_counter() - started
+    if response.status_code != 201:
+        raise SystemExit(f"{response.status_code}: {response.get_data(as_text=True)[:500]}")
+    return {
+        "seconds": elapsed,
+        "peak_mb": peak_mb(),
+        "before_mb": before,
+        "body_mb": size / 1e6,
+        "invoice": response.get_json()["invoice"],
+    }
+
+
+def floor(database_url: str, count: int) -> dict[str, float]:
+    """A raw executemany of the same rows into a table of the same shape."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS bench_rows"))
+        connection.execute(
+            text(
+                "CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, report_id INTEGER, "
+                "row_number INTEGER, line INTEGER, customer_id VARCHAR(100), "
+                "customer_key VARCHAR(400), customer_name VARCHAR(200), country VARCHAR(2), "
+                "unit VARCHAR(40), quantity BIGINT, revenue BIGINT)"
+            )
+        )
+    values = [
+        {
+            "id": i + 1,
+            "report_id": 1,
+            "row_number": i + 2,
+            "line": r[0],
+            "customer_id": r[1],
+            "customer_key": r[1].casefold(),
+            "customer_name": r[2],
+            "country": r[3],
+            "unit": r[4],
+            "quantity": r[5],
+        }
+        for i, r in enumerate(rows(count))
+    ]
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO bench_rows (id, report_id, row_number, line, customer_id, "
+                "customer_key, customer_name, country, unit, quantity) VALUES (:id, :report_id, "
+                ":row_number, :line, :customer_id, :customer_key, :customer_name, :country, "
+                ":unit, :quantity)"
+            ),
+            values,
+        )
+    return {"seconds": time.perf_counter() - started, "peak_mb": peak_mb()}
+
+
+def child(args: argparse.Namespace) -> None:
+    if args.case == "floor":
+        print(json.dumps(floor(args.database, args.rows)))
+    else:
+        print(json.dumps(submit(args.database, args.case, Path(args.body))))
+
+
+def run_case(case: str, database: str, count: int, body: Path) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", case, "--database", database]
+    output = subprocess.run(
+        [*command, "--rows", str(count), "--body", str(body)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--postgresql", help="a PostgreSQL URL whose database may be dropped into")
+    parser.add_argument("--child", dest="case")
+    parser.add_argument("--database")
+    parser.add_argument("--body")
+    args = parser.parse_args()
+    if args.case:
+        child(args)
+        return
+    targets = []
+    with tempfile.TemporaryDirectory() as directory:
+        bodies = {"csv": Path(directory) / "report.csv", "json": Path(directory) / "report.json"}
+        write_csv(bodies["csv"], args.rows)
+        write_json(bodies["json"], args.rows)
+        bodies["floor"] = bodies["csv"]
+        for kind in ("csv", "json", "floor"):
+            targets.append(("sqlite", kind, f"sqlite:///{directory}/{kind}.db"))
+        if args.postgresql:
+            targets += [("postgresql", kind, args.postgresql) for kind in ("csv", "json", "floor")]
+        figures: dict[tuple[str, str], dict[str, Any]] = {}
+        for backend, kind, url in targets:
+            figures[(backend, kind)] = run_case(kind, url, args.rows, bodies[kind])
+        print(f"royalty report of {args.rows:,} rows, submit to invoice (fresh process each)")
+        for backend in ("sqlite", "postgresql"):
+            base = figures.get((backend, "floor"))
+            for kind in ("csv", "json"):
+                found = figures.get((backend, kind))
+                if not found or not base:
+                    continue
+                ratio = found["seconds"] / base["seconds"]
+                print(
+                    f"  {backend:<10} {kind:<4} {found['seconds']:7.2f} s  peak RSS "
+                    f"{found['peak_mb']:6.0f} MB (app before the request: "
+                    f"{found['before_mb']:.0f} MB; body {found['body_mb']:.0f} MB)  "
+                    f"floor, bulk INSERT: {base['seconds']:5.2f} s  ratio {ratio:5.1f}x"
+                )
+
+
+if __name__ == "__main__":
+    main()
