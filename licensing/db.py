@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -121,12 +122,14 @@ def _configure_sqlite(engine: Engine) -> None:
     SAVEPOINT; we emit BEGIN ourselves, enforce foreign keys, and use WAL so that
     readers outside a transaction do not block the writer.
 
-    Transactions begin IMMEDIATE: SQLite has one writer, and a deferred
-    transaction that read first and then tries to write fails at once with
-    "database is locked" when another connection writes (waiting could
-    deadlock), whatever the busy timeout. Taking the write lock at BEGIN makes
-    concurrent requests and workers queue for it (up to the busy timeout)
-    instead. PostgreSQL, the production database, needs none of this.
+    A unit of work (`transaction()`) begins IMMEDIATE: SQLite has one writer,
+    and a deferred transaction that read first and then tries to write fails at
+    once with "database is locked" when another connection writes (waiting
+    could deadlock), whatever the busy timeout. Taking the write lock at BEGIN
+    makes concurrent writers queue for it (up to the busy timeout) instead.
+    Reads outside a unit of work begin DEFERRED, so pages and API reads never
+    wait for the write lock (WAL lets them read while a writer writes).
+    PostgreSQL, the production database, needs none of this.
     """
 
     @event.listens_for(engine, "connect")
@@ -140,7 +143,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _WRITING.get() else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -205,16 +208,30 @@ def _close_session(_exc: BaseException | None) -> None:
         current.close()
 
 
+# True inside a unit of work: SQLite then begins its transaction IMMEDIATE.
+_WRITING: ContextVar[bool] = ContextVar("licensing_db_writing", default=False)
+
+
 @contextmanager
 def transaction() -> Iterator[Session]:
     """The unit of work: commit on success, roll back on any exception."""
     current = session()
+    if _WRITING.get():  # inside another unit of work: it commits
+        yield current
+        return
+    if current.in_transaction() and database().dialect == "sqlite":
+        # End the request's read-only (deferred) transaction, keeping what it
+        # loaded, so that the unit of work begins with the write lock.
+        current.commit()
+    token = _WRITING.set(True)
     try:
         yield current
         current.commit()
     except BaseException:
         current.rollback()
         raise
+    finally:
+        _WRITING.reset(token)
 
 
 def claim(statement: Select[Any]) -> Select[Any]:
