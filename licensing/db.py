@@ -113,6 +113,10 @@ class Money(TypeDecorator[Decimal]):
         return Decimal(value)
 
 
+# Execution option of an engine or connection that only reads (see `_configure_sqlite`).
+READ_ONLY = "licensing_read_only"
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Make pysqlite transactional in the way SQLAlchemy documents.
 
@@ -139,7 +143,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
