@@ -95,6 +95,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         agreements,
         applications,
         audit,
+        exports,
         invoices,
         meta,
         outbox,
@@ -114,4 +115,5 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         agreements.blp,
         permissions.blp,
         invoices.blp,
+        exports.blp,
     ]
