@@ -132,13 +132,17 @@ def write_xlsx(header: Header, rows: Iterable[Row]) -> Iterator[bytes]:
         digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
         if digits not in formats:
             formats[digits] = "0." + "0" * digits if digits else "0"
-        return WriteOnlyCell(sheet, value=value, number_format=formats[digits])
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = formats[digits]
+        return cell
 
     def text(value: str) -> str:
         return formula_safe(ILLEGAL_CHARACTERS_RE.sub("", value))
 
     def day(value: date) -> WriteOnlyCell:
-        return WriteOnlyCell(sheet, value=value, number_format="yyyy-mm-dd")
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "yyyy-mm-dd"
+        return cell
 
     converters: dict[str, Callable[[Any], Any]] = {
         MONEY: money,
