@@ -207,7 +207,7 @@ def test_xlsx_exports_open_in_a_spreadsheet_with_their_schema_version(
     rows = list(workbook["payments"].iter_rows(values_only=True))
     assert rows[0][0] == "payment_id"
     assert len(rows) == 3
-    about = {key: value for key, value in workbook["about"].iter_rows(values_only=True)}
+    about = dict(workbook["about"].iter_rows(values_only=True))
     assert about["schema_version"] == "1"
 
 
