@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +52,7 @@ class ExportContext:
     ledger: Ledger
 
 
-RowsFunction = Callable[[ExportContext, "ExportFilter"], Iterator[Row]]
+RowsFunction = Callable[[ExportContext, "ExportFilter"], Generator[Row, None, None]]
 CountFunction = Callable[[ExportContext, "ExportFilter"], int | None]
 
 

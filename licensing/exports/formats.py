@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -177,7 +177,7 @@ class Format:
     name: str
     media_type: str
     extension: str
-    write: Callable[[Header, Iterable[Row]], Iterator[bytes]]
+    write: Callable[[Header, Iterable[Row]], Generator[bytes, None, None]]
 
 
 FORMATS: dict[str, Format] = {

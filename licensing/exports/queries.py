@@ -3,12 +3,14 @@ currency's digits, and the paid date of a payment."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import Session
 
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.states import DRAFT
@@ -39,6 +41,13 @@ def day_of(moment: Any) -> date | None:
 def streamed(statement: Select[Any]) -> Select[Any]:
     """Fetched in batches from a server-side cursor: memory stays flat."""
     return statement.execution_options(yield_per=BATCH)
+
+
+def each(session: Session, statement: Select[Any]) -> Iterator[Any]:
+    """The statement's rows from a server-side cursor, which is closed when the
+    rows run out or when the export stops midway (the generator is closed)."""
+    with session.execute(streamed(statement)) as result:
+        yield from result
 
 
 def issued_invoices(statement: Select[Any], given: ExportFilter) -> Select[Any]:

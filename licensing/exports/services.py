@@ -103,10 +103,17 @@ def stream(
     try:
         with reading_session() as session:
             context = ExportContext(session, Ledger(session, _config().gl_accounts))
-            rows = _counted(request.dataset.rows(context, request.filter), tally, on_row)
-            for chunk in request.format.write(header, rows):
-                tally.add(chunk)
-                yield chunk
+            rows = request.dataset.rows(context, request.filter)
+            chunks = request.format.write(header, _counted(rows, tally, on_row))
+            try:
+                for chunk in chunks:
+                    tally.add(chunk)
+                    yield chunk
+            finally:
+                # Stopped midway: close the writer, then the rows (which closes
+                # their server-side cursor), before the session itself closes.
+                chunks.close()
+                rows.close()
         tally.complete = True
     finally:
         record_export(request, tally, note=note)

@@ -25,7 +25,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import amount, day_of, streamed
+from licensing.exports.queries import amount, day_of, each
 from licensing.money import quantize
 from licensing.pricing import Quote
 
@@ -96,8 +96,8 @@ def _statement(given: ExportFilter) -> Select[Any]:
 
 def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
     session = context.session
-    statement = streamed(_statement(given).order_by(Agreement.issued_at, Agreement.id))
-    for r in session.execute(statement):
+    statement = _statement(given).order_by(Agreement.issued_at, Agreement.id)
+    for r in each(context.session, statement):
         quote = Quote.from_snapshot(json.loads(r.snapshot_json))
         licensed = [line for line in quote.lines if line.route == "license"]
         application_uses = list(

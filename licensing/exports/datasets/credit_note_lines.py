@@ -34,7 +34,7 @@ from licensing.exports.base import (
 )
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import amount, places, streamed
+from licensing.exports.queries import amount, each, places
 from licensing.exports.recognition import proportional
 
 COLUMNS = (
@@ -95,7 +95,7 @@ def _statement(given: ExportFilter) -> Select[Any]:
 
 def credit_parts(context: ExportContext, statement: Select[Any]) -> Iterator[CreditPart]:
     """Each credit note's parts, line by line (`statement` as `_statement` builds it)."""
-    results = context.session.execute(streamed(statement))
+    results = each(context.session, statement)
     for _credit_id, group in itertools.groupby(results, key=lambda r: r.id):
         lines = list(group)  # one invoice's lines: a handful
         credit = lines[0]

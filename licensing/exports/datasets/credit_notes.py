@@ -21,7 +21,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import amount, streamed
+from licensing.exports.queries import amount, each
 
 COLUMNS = (
     Column("credit_note_id", INTEGER, "The credit note's id in the service."),
@@ -74,8 +74,8 @@ def _statement(given: ExportFilter) -> Select[Any]:
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
-    statement = streamed(_statement(given).order_by(CreditNote.issue_date, CreditNote.id))
-    for r in context.session.execute(statement):
+    statement = _statement(given).order_by(CreditNote.issue_date, CreditNote.id)
+    for r in each(context.session, statement):
         yield (
             r.id,
             r.number,

@@ -23,7 +23,7 @@ from licensing.exports.base import (
 )
 from licensing.exports.datasets.invoices import STATES
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, issued_invoices, streamed
+from licensing.exports.queries import amount, each, issued_invoices
 
 COLUMNS = (
     Column("invoice_id", INTEGER, "The invoice's id in the service."),
@@ -66,10 +66,8 @@ def _statement(given: ExportFilter) -> Select[Any]:
 
 def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
     ledger = context.ledger
-    statement = streamed(
-        _statement(given).order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
-    )
-    for r in context.session.execute(statement):
+    statement = _statement(given).order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
+    for r in each(context.session, statement):
         kind = ledger.kind(r.source_type)
         use = ledger.line_use(r.source_type, r.source_id, r.position)
         if given.use and use != given.use:

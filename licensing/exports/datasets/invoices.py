@@ -23,7 +23,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, day_of, issued_invoices, streamed
+from licensing.exports.queries import amount, day_of, each, issued_invoices
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 
@@ -73,8 +73,8 @@ def _statement(given: ExportFilter) -> Select[Any]:
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
-    statement = streamed(_statement(given).order_by(Invoice.issue_date, Invoice.id))
-    for r in context.session.execute(statement):
+    statement = _statement(given).order_by(Invoice.issue_date, Invoice.id)
+    for r in each(context.session, statement):
         owed = r.total - r.amount_paid - r.amount_credited if r.state in COLLECTIBLE else 0
         yield (
             r.id,

@@ -23,7 +23,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import PAID, ExportFilter
-from licensing.exports.queries import amount, day_of, payment_paid_between, streamed
+from licensing.exports.queries import amount, day_of, each, payment_paid_between
 
 COLUMNS = (
     Column("payment_id", INTEGER, "The payment's id in the service."),
@@ -85,8 +85,8 @@ def _statement(given: ExportFilter) -> Select[Any]:
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
-    statement = streamed(_statement(given).order_by(Payment.id))
-    for r in context.session.execute(statement):
+    statement = _statement(given).order_by(Payment.id)
+    for r in each(context.session, statement):
         yield (
             r.id,
             r.number,

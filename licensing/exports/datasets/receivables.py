@@ -30,7 +30,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
-from licensing.exports.queries import amount, payment_paid_between, streamed
+from licensing.exports.queries import amount, each, payment_paid_between
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "over_90")
 
@@ -119,8 +119,8 @@ def _statement(given: ExportFilter, as_of: date) -> Select[Any]:
 def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
     as_of = given.as_of
     assert as_of is not None  # the filter defaults it to today
-    statement = streamed(_statement(given, as_of).order_by(Invoice.due_date, Invoice.id))
-    for r in context.session.execute(statement):
+    statement = _statement(given, as_of).order_by(Invoice.due_date, Invoice.id)
+    for r in each(context.session, statement):
         paid = r.paid or Decimal(0)
         credited = r.credited or Decimal(0)
         balance = r.total - paid - credited

@@ -45,7 +45,7 @@ from licensing.exports.datasets.credit_note_lines import _statement as credit_li
 from licensing.exports.datasets.credit_note_lines import credit_parts
 from licensing.exports.filters import PERIOD, ExportFilter
 from licensing.exports.ledger import FEE, Ledger
-from licensing.exports.queries import amount, places, streamed
+from licensing.exports.queries import amount, each, places
 from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
 
 STRAIGHT_LINE = "straight_line_days"
@@ -122,7 +122,7 @@ def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]
         statement = statement.where(Invoice.currency == given.currency)
     if given.date_to:  # nothing is recognized before its invoice is issued
         statement = statement.where(Invoice.issue_date <= given.date_to)
-    yield from context.session.execute(streamed(statement))
+    yield from each(context.session, statement)
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
