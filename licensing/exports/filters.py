@@ -65,13 +65,6 @@ class ExportFilter:
         """The first instant after `date_to` at the office, in UTC (excluded)."""
         return office_day_start(self.date_to + timedelta(days=1)) if self.date_to else None
 
-    def contains(self, day: date | None) -> bool:
-        if day is None:
-            return not (self.date_from or self.date_to)
-        if self.date_from and day < self.date_from:
-            return False
-        return not (self.date_to and day > self.date_to)
-
 
 def office_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
