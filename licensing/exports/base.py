@@ -88,6 +88,7 @@ class Dataset:
 
 
 _REGISTRY: dict[str, Dataset] = {}
+_DISCOVERED: list[bool] = []
 
 
 def register(dataset: Dataset) -> Dataset:
@@ -106,8 +107,9 @@ def _discover() -> None:
 
 def all_datasets() -> dict[str, Dataset]:
     """Every dataset, by name, in the order the reference lists them."""
-    if not _REGISTRY:
+    if not _DISCOVERED:  # not `_REGISTRY`: importing one dataset module registers only it
         _discover()
+        _DISCOVERED.append(True)
     return dict(sorted(_REGISTRY.items(), key=lambda item: item[1].order))
 
 
