@@ -88,7 +88,7 @@ def exports_command(
         total = services.count(request)
     except DomainError as error:
         raise click.UsageError(_problems(error)) from None
-    note = f"licensing exports on the command line (user {getpass.getuser()})"
+    note = f"licensing exports on the command line (user {_os_user()})"
     tally = services.Tally()
     with _Progress(total) as progress:
         stream = services.stream(request, note=note, on_row=progress.step, tally=tally)
@@ -102,6 +102,13 @@ def exports_command(
         + ("" if output == "-" else f" -> {output}"),
         err=True,
     )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        return "unknown"
 
 
 def _write(chunks: Any, target: BinaryIO) -> None:
