@@ -10,7 +10,9 @@ when the client goes away; the generator's `finally` runs then).
 While it streams, writers are not kept waiting: on PostgreSQL a reading
 transaction blocks no writer; on SQLite the session's connection carries
 `db.READ_ONLY`, so its transaction begins DEFERRED, as a WAL reader, instead of
-taking the write lock as the service's other transactions do.
+taking the write lock as the service's other transactions do. Either way the
+export reads one snapshot (REPEATABLE READ on PostgreSQL; a WAL read
+transaction on SQLite).
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ def reading_session() -> Iterator[Session]:
     database = db.database()
     bind = database.sessionmaker.kw.get("bind")
     if isinstance(bind, Engine):
-        session = database.sessionmaker(bind=bind.execution_options(**{db.READ_ONLY: True}))
+        options: dict[str, object] = {db.READ_ONLY: True}
+        if bind.dialect.name == "postgresql":
+            # One snapshot for every query of the export (revenue recognition
+            # reads invoice lines, then credit notes): a credit note committed
+            # in between cannot make the file disagree with itself.
+            options["isolation_level"] = "REPEATABLE READ"
+        session = database.sessionmaker(bind=bind.execution_options(**options))
     else:  # the tests bind every session to one connection, rolled back at the end
         session = database.sessionmaker()
     try:

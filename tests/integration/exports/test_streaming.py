@@ -68,3 +68,24 @@ def test_a_write_succeeds_right_after_a_client_stops_reading_an_export_midway(
         assert after["complete"] is False
         assert 0 < after["rows"] < LINES
         assert after["bytes"] == len(first)
+
+
+def test_an_export_reads_one_snapshot_and_holds_no_write_lock(
+    committed_app: Flask, backend: str
+) -> None:
+    from sqlalchemy import text
+
+    from licensing.exports.streaming import reading_session
+
+    engine = committed_app.extensions["licensing.db"].engine
+    with committed_app.app_context(), reading_session() as session:
+        session.execute(text("SELECT count(*) FROM invoices")).scalar_one()
+        if backend == "postgresql":
+            level = session.execute(text("SHOW transaction_isolation")).scalar_one()
+            assert level == "repeatable read"
+        else:  # a WAL reader: a writer takes the lock at once, without waiting
+            with engine.connect() as other:
+                other.exec_driver_sql("PRAGMA busy_timeout = 0")
+                other.commit()
+                with other.begin():  # BEGIN IMMEDIATE: fails at once if the lock is held
+                    other.exec_driver_sql("UPDATE invoices SET memo = memo WHERE 0")
