@@ -118,6 +118,7 @@ def register(app: Flask) -> None:
     from licensing.agreements import cli as agreements_cli
     from licensing.audit import cli as audit_cli
     from licensing.billing import cli as billing_cli
+    from licensing.exports import cli as exports_cli
     from licensing.mail import cli as mail_cli
     from licensing.permissions import cli as permissions_cli
     from licensing.ratecards import cli as ratecards_cli
@@ -131,6 +132,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(mail_cli.outbox_group)
     app.cli.add_command(billing_cli.invoices_group)
     app.cli.add_command(billing_cli.payments_group)
+    app.cli.add_command(exports_cli.exports_command)
     app.cli.add_command(permissions_cli.permissions_group)
     app.cli.add_command(ratecards_cli.ratecards_group)
     app.cli.add_command(royalties_cli.reports_group)

@@ -11,10 +11,14 @@ import dataclasses
 import logging
 import os
 import secrets
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from types import MappingProxyType
+
+from licensing.pricing.vocabulary import USES
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,34 @@ def _percent(value: str, name: str) -> Decimal:
     if not number.is_finite() or number < 0 or number > 100:
         raise ConfigError(f"{name} must be between 0 and 100")
     return number
+
+
+# The kinds of charge an invoice line can be, for its general-ledger account.
+GL_KINDS = ("fee", "royalty", "late_fee", "manual")
+DEFAULT_GL_ACCOUNTS: Mapping[str, str] = MappingProxyType(
+    {"fee": "4000", "royalty": "4100", "late_fee": "4200", "manual": "4900"}
+)
+_GL_ACCOUNT_CHARACTERS = frozenset(string.ascii_letters + string.digits + ".-_:")
+
+
+def _gl_accounts(value: str, name: str) -> Mapping[str, str]:
+    """`fee=4000,fee.distribution=4010,royalty=4100`: an account per kind of
+    charge, optionally per use; what is not named keeps its default."""
+    accounts = dict(DEFAULT_GL_ACCOUNTS)
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        key, _, account = (part.strip() for part in item.partition("="))
+        kind, _, use = key.partition(".")
+        if kind not in GL_KINDS or (use and use not in USES):
+            raise ConfigError(
+                f"{name}: {key!r} is not a kind ({', '.join(GL_KINDS)}) "
+                f"optionally followed by .use ({', '.join(USES)})"
+            )
+        if not account or len(account) > 40 or not set(account) <= _GL_ACCOUNT_CHARACTERS:
+            raise ConfigError(f"{name}: {key} needs an account of letters, digits, . - _ :")
+        accounts[key] = account
+    return MappingProxyType(accounts)
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,9 @@ class Config:
         "Checks payable to CPT Licensing Office, PO Box 1000, Chicago, IL 60690|"
         "Quote the invoice number with every payment."
     )
+    # General-ledger account of each invoice line in exports, by kind of charge
+    # ("fee", "royalty", "late_fee", "manual") and optionally "kind.use".
+    gl_accounts: Mapping[str, str] = field(default_factory=lambda: DEFAULT_GL_ACCOUNTS)
     # Service-level target for deciding educational permission requests.
     permission_sla_days: int = 10
     log_level: str = "INFO"
@@ -152,6 +187,7 @@ class Config:
             ),
             billing_issuer=env.get("BILLING_ISSUER", defaults.billing_issuer),
             billing_remit_to=env.get("BILLING_REMIT_TO", defaults.billing_remit_to),
+            gl_accounts=_gl_accounts(env.get("EXPORT_GL_ACCOUNTS", ""), "EXPORT_GL_ACCOUNTS"),
             permission_sla_days=_int(
                 env.get("PERMISSION_SLA_DAYS", "10"), "PERMISSION_SLA_DAYS", 1
             ),

@@ -97,6 +97,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         agreements,
         applications,
         audit,
+        exports,
         invoices,
         meta,
         outbox,
@@ -118,4 +119,5 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         permissions.blp,
         invoices.blp,
         royalty_reports.blp,
+        exports.blp,
     ]

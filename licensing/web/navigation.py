@@ -48,7 +48,7 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("royalties.console_queue", "Royalty reports"),
         NavItem("accounts_console.organizations", "Organizations"),
         NavItem("ratecards_console.index", "Rate cards"),
-        NavItem("console.exports", "Exports"),
+        NavItem("exports_console.exports", "Exports"),
         NavItem("audit_console.audit_log", "Audit log"),
         NavItem("mail_console.outbox", "Outbox"),
         NavItem("accounts_console.users", "Users"),

@@ -82,3 +82,24 @@ def test_default_database_is_a_sqlite_file_under_instance() -> None:
     config = Config.from_env({"SECRET_KEY": "k"})
     assert config.database_url.startswith("sqlite:///")
     assert config.database_url.endswith("instance/licensing.db")
+
+
+def test_gl_accounts_named_in_the_environment_override_only_their_defaults() -> None:
+    config = Config.from_env(
+        {"SECRET_KEY": "k", "EXPORT_GL_ACCOUNTS": " fee.distribution=4010 , royalty=4101 ,"}
+    )
+    assert dict(config.gl_accounts) == {
+        "fee": "4000",
+        "fee.distribution": "4010",
+        "royalty": "4101",
+        "late_fee": "4200",
+        "manual": "4900",
+    }
+
+
+@pytest.mark.parametrize(
+    "value", ["fees=4000", "fee.streaming=4010", "royalty=", "late_fee=40 00", "fee=4000;x"]
+)
+def test_a_gl_account_setting_that_cannot_be_read_stops_the_service(value: str) -> None:
+    with pytest.raises(ConfigError, match="EXPORT_GL_ACCOUNTS"):
+        Config.from_env({"SECRET_KEY": "k", "EXPORT_GL_ACCOUNTS": value})

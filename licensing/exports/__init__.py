@@ -1,0 +1,14 @@
+"""Billing exports for finance: datasets streamed as CSV, JSON Lines or XLSX.
+
+- `base.py`: what a dataset is (columns, filters it accepts, its rows).
+- `datasets/`: one module per dataset; each registers itself, so adding a
+  dataset is adding one file (the package imports every module in it).
+- `filters.py`: the filter a caller gives (dates, organization, state, currency,
+  use, as-of date), read and checked once for the page, the API and the CLI.
+- `formats.py`: the file formats; `ledger.py`: general-ledger accounts and uses of
+  invoice lines; `recognition.py`: straight-line revenue schedules (pure).
+- `streaming.py`: the short-lived session an export reads from.
+- `services.py`: an export as bytes, audited with its filter, rows and SHA-256.
+
+The reference (every column of every dataset) is docs/exports.md.
+"""

@@ -1,0 +1,117 @@
+"""What a dataset is: its versioned columns, the filters it accepts, its rows.
+
+A dataset module in `licensing.exports.datasets` defines a `Dataset` and passes
+it to `register()`. Rows are tuples in column order holding typed values
+(`Decimal` money already at the currency's digits, `date`, `datetime`, `int`,
+`str` or None); the formats turn them into text.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from licensing.exports.filters import ExportFilter
+    from licensing.exports.ledger import Ledger
+
+TEXT = "text"
+INTEGER = "integer"
+MONEY = "money"
+DATE = "date"
+DATETIME = "datetime"
+KINDS = (TEXT, INTEGER, MONEY, DATE, DATETIME)
+
+# How many rows a database round trip fetches from the server-side cursor.
+BATCH = 1000
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    description: str
+
+    def __post_init__(self) -> None:
+        assert self.kind in KINDS, self.kind
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What rows need besides the filter: the session to read from and the
+    ledger that names accounts and uses."""
+
+    session: Session
+    ledger: Ledger
+
+
+RowsFunction = Callable[[ExportContext, "ExportFilter"], Generator[Row, None, None]]
+CountFunction = Callable[[ExportContext, "ExportFilter"], int | None]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One export. Within a `schema_version` columns are only ever added (at the
+    end), never renamed, removed or reordered; anything else is a new version.
+
+    `date_bases` are the dates a from/to range may apply to, the first being the
+    default (empty: the dataset takes no range). `filters` names the other
+    filters it accepts, among `organization`, `state`, `currency`, `use`, `as_of`;
+    `states` is the vocabulary of its `state` filter.
+    """
+
+    name: str
+    title: str
+    description: str
+    schema_version: int
+    columns: tuple[Column, ...]
+    rows: RowsFunction
+    count: CountFunction = lambda _context, _filter: None
+    date_bases: tuple[str, ...] = ()
+    filters: frozenset[str] = frozenset()
+    states: tuple[str, ...] = ()
+    # The column that carries each row's currency (money columns are in it).
+    currency_column: str = "currency"
+    # Where the dataset comes in lists (the page, the reference).
+    order: int = 100
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+
+_REGISTRY: dict[str, Dataset] = {}
+_DISCOVERED: list[bool] = []
+
+
+def register(dataset: Dataset) -> Dataset:
+    if dataset.name in _REGISTRY and _REGISTRY[dataset.name] is not dataset:
+        raise ValueError(f"two datasets named {dataset.name!r}")
+    _REGISTRY[dataset.name] = dataset
+    return dataset
+
+
+def _discover() -> None:
+    from licensing.exports import datasets
+
+    for module in pkgutil.iter_modules(datasets.__path__):
+        importlib.import_module(f"{datasets.__name__}.{module.name}")
+
+
+def all_datasets() -> dict[str, Dataset]:
+    """Every dataset, by name, in the order the reference lists them."""
+    if not _DISCOVERED:  # not `_REGISTRY`: importing one dataset module registers only it
+        _discover()
+        _DISCOVERED.append(True)
+    return dict(sorted(_REGISTRY.items(), key=lambda item: item[1].order))
+
+
+def get(name: str) -> Dataset | None:
+    return all_datasets().get(name)

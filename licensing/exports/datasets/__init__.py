@@ -1,0 +1,1 @@
+"""One module per dataset; each calls `licensing.exports.base.register()`."""

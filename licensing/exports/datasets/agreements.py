@@ -1,0 +1,168 @@
+"""agreements: the agreements register, one row per agreement."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
+
+from licensing.accounts.models import Organization
+from licensing.agreements.models import Agreement, ApplicationUse, QuoteVersion
+from licensing.agreements.states import AGREEMENT_STATES
+from licensing.exports.base import (
+    DATE,
+    INTEGER,
+    MONEY,
+    TEXT,
+    Column,
+    Dataset,
+    ExportContext,
+    Row,
+    register,
+)
+from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
+from licensing.exports.queries import amount, day_of, each
+from licensing.money import quantize
+from licensing.pricing import Quote
+
+COLUMNS = (
+    Column("agreement_number", TEXT, "CPT-YYYY-NNNNNN."),
+    Column("organization_id", INTEGER, "The licensee's id."),
+    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    Column("organization_type", TEXT, "commercial, nonprofit, academic, government, individual."),
+    Column("state", TEXT, "issued, active, expired, terminated or superseded."),
+    Column("term_start", DATE, "First day of the term."),
+    Column("term_end", DATE, "Last day of the term."),
+    Column("rate_card", TEXT, "The rate card version that priced it."),
+    Column("currency", TEXT, "ISO 4217 code."),
+    Column("term_fees", MONEY, "The approved quote's total for the term."),
+    Column("annual_fees", MONEY, "The term's fees for a whole rate-card period (÷ proration)."),
+    Column("up_front_fees", MONEY, "Of the term's fees, what is invoiced on activation."),
+    Column("uses", TEXT, "The licensed uses, separated by ';'."),
+    Column("issued_date", DATE, "Office day it was issued."),
+    Column("activated_date", DATE, "Office day it was accepted and became active."),
+    Column("ended_date", DATE, "Office day it expired, was terminated or superseded."),
+    Column("renewal_of", TEXT, "The agreement it renews."),
+)
+
+
+def _statement(given: ExportFilter) -> Select[Any]:
+    renewed = aliased(Agreement)
+    statement = (
+        select(
+            Agreement.number,
+            Agreement.organization_id,
+            Organization.legal_name,
+            Organization.organization_type,
+            Agreement.state,
+            Agreement.term_start,
+            Agreement.term_end,
+            Agreement.rate_card,
+            Agreement.currency,
+            Agreement.total,
+            Agreement.application_id,
+            QuoteVersion.snapshot_json,
+            Agreement.issued_at,
+            Agreement.activated_at,
+            Agreement.ended_at,
+            renewed.number.label("renewal_of"),
+        )
+        .join(Organization, Organization.id == Agreement.organization_id)
+        .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
+        .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
+    )
+    if given.organization_id is not None:
+        statement = statement.where(Agreement.organization_id == given.organization_id)
+    if given.state:
+        statement = statement.where(Agreement.state == given.state)
+    if given.currency:
+        statement = statement.where(Agreement.currency == given.currency)
+    if given.date_basis == PERIOD:
+        if given.date_from:
+            statement = statement.where(Agreement.term_end >= given.date_from)
+        if given.date_to:
+            statement = statement.where(Agreement.term_start <= given.date_to)
+    elif given.date_basis == ISSUED:
+        if given.starts():
+            statement = statement.where(Agreement.issued_at >= given.starts())
+        if given.ends():
+            statement = statement.where(Agreement.issued_at < given.ends())
+    return statement
+
+
+def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+    session = context.session
+    statement = _statement(given).order_by(Agreement.issued_at, Agreement.id)
+    for r in each(context.session, statement):
+        quote = Quote.from_snapshot(json.loads(r.snapshot_json))
+        licensed = [line for line in quote.lines if line.route == "license"]
+        application_uses = list(
+            session.scalars(
+                select(ApplicationUse.use)
+                .where(ApplicationUse.application_id == r.application_id)
+                .order_by(ApplicationUse.position)
+            )
+        )
+        uses = list(
+            dict.fromkeys(
+                application_uses[line.use_index]
+                for line in licensed
+                if line.use_index < len(application_uses)
+            )
+        )
+        if given.use and given.use not in uses:
+            continue
+        up_front = sum(
+            (line.breakdown.fixed for line in licensed if line.breakdown is not None),
+            start=quantize(0, r.currency),
+        )
+        annual = (
+            quantize(Fraction(r.total) / quote.proration, r.currency) if quote.proration else None
+        )
+        yield (
+            r.number,
+            r.organization_id,
+            r.legal_name,
+            r.organization_type,
+            r.state,
+            r.term_start,
+            r.term_end,
+            r.rate_card,
+            r.currency,
+            amount(r.total, r.currency),
+            annual,
+            amount(up_front, r.currency),
+            ";".join(uses),
+            day_of(r.issued_at),
+            day_of(r.activated_at),
+            day_of(r.ended_at),
+            r.renewal_of,
+        )
+
+
+def count(context: ExportContext, given: ExportFilter) -> int | None:
+    if given.use:
+        return None
+    subquery = _statement(given).subquery()
+    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+
+DATASET = register(
+    Dataset(
+        name="agreements",
+        title="Agreements register",
+        description="Every agreement: licensee, term, rate card, fees and state.",
+        schema_version=1,
+        columns=COLUMNS,
+        rows=rows,
+        count=count,
+        date_bases=(PERIOD, ISSUED),
+        filters=frozenset({"organization", "state", "currency", "use"}),
+        states=AGREEMENT_STATES,
+        order=60,
+    )
+)

@@ -1,0 +1,158 @@
+"""credit_note_lines: what each credit note reverses, line by line.
+
+A credit note has one amount. We split it over the lines of the invoice it
+credits in proportion to their amounts (cumulatively rounded, so the parts add
+up to the credit note exactly), and each part reverses its line's
+general-ledger account. Proportional rather than line by line because the
+credit note does not say which line it corrects, and proportional is the
+reading that leaves every account's share of the invoice unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from licensing.accounts.models import Organization
+from licensing.billing.models import CreditNote, Invoice, InvoiceLine
+from licensing.exports.base import (
+    DATE,
+    INTEGER,
+    MONEY,
+    TEXT,
+    Column,
+    Dataset,
+    ExportContext,
+    Row,
+    register,
+)
+from licensing.exports.datasets.credit_notes import credit_notes_matching
+from licensing.exports.filters import ISSUED, ExportFilter
+from licensing.exports.queries import amount, each, places
+from licensing.exports.recognition import proportional
+
+COLUMNS = (
+    Column("credit_note_number", TEXT, "CN-YYYY-NNNNNN."),
+    Column("invoice_number", TEXT, "The invoice it credits."),
+    Column("line_position", INTEGER, "The invoice line this part reverses."),
+    Column("organization_id", INTEGER, "The licensee's id."),
+    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    Column("currency", TEXT, "ISO 4217 code."),
+    Column("issue_date", DATE, "The credit note's issue date."),
+    Column("kind", TEXT, "The reversed line's kind."),
+    Column("use", TEXT, "The reversed line's use; empty when it has none."),
+    Column("gl_account", TEXT, "The reversed line's general-ledger account."),
+    Column("description", TEXT, "The reversed line's description."),
+    Column("amount", MONEY, "This part of the credit (positive: it reverses the line)."),
+)
+
+
+@dataclass(frozen=True)
+class CreditPart:
+    """One invoice line's share of a credit note."""
+
+    credit: Any  # the credit note's row
+    position: int
+    description: str
+    source_type: str
+    source_id: int | None
+    issue_date: date  # the invoice's
+    line_amount: Decimal
+    amount: Decimal
+
+
+def _statement(given: ExportFilter) -> Select[Any]:
+    return credit_notes_matching(
+        select(
+            CreditNote.id,
+            CreditNote.number,
+            Invoice.number.label("invoice_number"),
+            Invoice.state.label("invoice_state"),
+            CreditNote.organization_id,
+            Organization.legal_name,
+            CreditNote.currency,
+            CreditNote.issue_date,
+            CreditNote.amount,
+            Invoice.source_type,
+            Invoice.source_id,
+            Invoice.issue_date.label("invoice_issue_date"),
+            InvoiceLine.position,
+            InvoiceLine.description,
+            InvoiceLine.amount.label("line_amount"),
+        )
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .join(Organization, Organization.id == CreditNote.organization_id),
+        given,
+    ).order_by(CreditNote.issue_date, CreditNote.id, InvoiceLine.position)
+
+
+def credit_parts(context: ExportContext, statement: Select[Any]) -> Iterator[CreditPart]:
+    """Each credit note's parts, line by line (`statement` as `_statement` builds it)."""
+    results = each(context.session, statement)
+    for _credit_id, group in itertools.groupby(results, key=lambda r: r.id):
+        lines = list(group)  # one invoice's lines: a handful
+        credit = lines[0]
+        shares = proportional(
+            credit.amount, [line.line_amount for line in lines], places(credit.currency)
+        )
+        for line, share in zip(lines, shares, strict=True):
+            if share:
+                yield CreditPart(
+                    credit,
+                    line.position,
+                    line.description,
+                    line.source_type,
+                    line.source_id,
+                    line.invoice_issue_date,
+                    line.line_amount,
+                    share,
+                )
+
+
+def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+    ledger = context.ledger
+    for part in credit_parts(context, _statement(given)):
+        credit = part.credit
+        kind = ledger.kind(part.source_type)
+        use = ledger.line_use(part.source_type, part.source_id, part.position)
+        if given.use and use != given.use:
+            continue
+        yield (
+            credit.number,
+            credit.invoice_number,
+            part.position,
+            credit.organization_id,
+            credit.legal_name,
+            credit.currency,
+            credit.issue_date,
+            kind,
+            use,
+            ledger.account(kind, use),
+            part.description,
+            amount(part.amount, credit.currency),
+        )
+
+
+DATASET = register(
+    Dataset(
+        name="credit_note_lines",
+        title="Credit note lines",
+        description=(
+            "Each credit note split over its invoice's lines in proportion to their "
+            "amounts; each part reverses that line's general-ledger account."
+        ),
+        schema_version=1,
+        columns=COLUMNS,
+        rows=rows,
+        date_bases=(ISSUED,),
+        filters=frozenset({"organization", "currency", "use"}),
+        order=50,
+    )
+)

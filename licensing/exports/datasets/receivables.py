@@ -1,0 +1,168 @@
+"""receivables: accounts receivable as of a date, with aging buckets.
+
+An invoice is receivable on the as-of date when it was issued by then, was not
+void by then, and its total exceeds the payments received and credit notes
+issued by then. So a past date gives the ledger as it stood that day, even for
+invoices paid or voided since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+
+from licensing.accounts.models import Organization
+from licensing.billing.models import CreditNote, Invoice, Payment
+from licensing.billing.states import DRAFT, SUCCEEDED, VOID
+from licensing.exports.base import (
+    DATE,
+    INTEGER,
+    MONEY,
+    TEXT,
+    Column,
+    Dataset,
+    ExportContext,
+    Row,
+    register,
+)
+from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
+from licensing.exports.queries import amount, each, payment_paid_between
+
+BUCKETS = ("current", "1-30", "31-60", "61-90", "over_90")
+
+COLUMNS = (
+    Column("as_of", DATE, "The day the balances are as of."),
+    Column("invoice_number", TEXT, "INV-YYYY-NNNNNN."),
+    Column("organization_id", INTEGER, "The licensee's id."),
+    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    Column("state", TEXT, "The invoice's state today (open, uncollectible, paid, void)."),
+    Column("currency", TEXT, "ISO 4217 code."),
+    Column("issue_date", DATE, "The invoice's issue date."),
+    Column("due_date", DATE, "The invoice's due date."),
+    Column("days_past_due", INTEGER, "Days after the due date on the as-of date (0 if not due)."),
+    Column("total", MONEY, "The invoice's total."),
+    Column("paid_to_date", MONEY, "Payments received by the as-of date."),
+    Column("credited_to_date", MONEY, "Credit notes issued by the as-of date."),
+    Column("balance", MONEY, "What was owed on the as-of date."),
+    Column("bucket", TEXT, "current, 1-30, 31-60, 61-90 or over_90 (days past due)."),
+    Column("current", MONEY, "The balance if not yet past due, else 0."),
+    Column("days_1_30", MONEY, "The balance if 1-30 days past due, else 0."),
+    Column("days_31_60", MONEY, "The balance if 31-60 days past due, else 0."),
+    Column("days_61_90", MONEY, "The balance if 61-90 days past due, else 0."),
+    Column("over_90", MONEY, "The balance if over 90 days past due, else 0."),
+)
+
+
+def bucket(days_past_due: int) -> str:
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "1-30"
+    if days_past_due <= 60:
+        return "31-60"
+    if days_past_due <= 90:
+        return "61-90"
+    return "over_90"
+
+
+def _statement(given: ExportFilter, as_of: date) -> Select[Any]:
+    paid = (
+        select(func.sum(Payment.amount))
+        .where(
+            Payment.invoice_id == Invoice.id,
+            Payment.state == SUCCEEDED,
+            payment_paid_between(None, as_of),
+        )
+        .scalar_subquery()
+    )
+    credited = (
+        select(func.sum(CreditNote.amount))
+        .where(CreditNote.invoice_id == Invoice.id, CreditNote.issue_date <= as_of)
+        .scalar_subquery()
+    )
+    end_of_day = office_day_start(as_of + timedelta(days=1))
+    statement = (
+        select(
+            Invoice.number,
+            Invoice.organization_id,
+            Organization.legal_name,
+            Invoice.state,
+            Invoice.currency,
+            Invoice.issue_date,
+            Invoice.due_date,
+            Invoice.total,
+            paid.label("paid"),
+            credited.label("credited"),
+        )
+        .join(Organization, Organization.id == Invoice.organization_id)
+        .where(
+            Invoice.state != DRAFT,
+            Invoice.issue_date <= as_of,
+            or_(Invoice.state != VOID, Invoice.voided_at >= end_of_day),
+        )
+    )
+    if given.organization_id is not None:
+        statement = statement.where(Invoice.organization_id == given.organization_id)
+    if given.currency:
+        statement = statement.where(Invoice.currency == given.currency)
+    if given.date_from:
+        statement = statement.where(Invoice.issue_date >= given.date_from)
+    if given.date_to:
+        statement = statement.where(Invoice.issue_date <= given.date_to)
+    return statement
+
+
+def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+    as_of = given.as_of
+    assert as_of is not None  # the filter defaults it to today
+    statement = _statement(given, as_of).order_by(Invoice.due_date, Invoice.id)
+    for r in each(context.session, statement):
+        paid = r.paid or Decimal(0)
+        credited = r.credited or Decimal(0)
+        balance = r.total - paid - credited
+        if balance <= 0:
+            continue
+        overdue = max((as_of - r.due_date).days, 0) if r.due_date else 0
+        which = bucket(overdue)
+        currency = r.currency
+        zero = amount(Decimal(0), currency)
+        owed = amount(balance, currency)
+        yield (
+            as_of,
+            r.number,
+            r.organization_id,
+            r.legal_name,
+            r.state,
+            currency,
+            r.issue_date,
+            r.due_date,
+            overdue,
+            amount(r.total, currency),
+            amount(paid, currency),
+            amount(credited, currency),
+            owed,
+            which,
+            *(owed if name == which else zero for name in BUCKETS),
+        )
+
+
+DATASET = register(
+    Dataset(
+        name="receivables",
+        title="Accounts receivable (aging)",
+        description=(
+            "What each invoice owed on the as-of date (today unless given), "
+            "in aging buckets by days past due."
+        ),
+        schema_version=1,
+        columns=COLUMNS,
+        rows=rows,
+        date_bases=(ISSUED,),
+        filters=frozenset({"organization", "currency", "as_of"}),
+        order=70,
+    )
+)

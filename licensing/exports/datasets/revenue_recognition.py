@@ -1,0 +1,200 @@
+"""revenue_recognition: when each invoice line's revenue is earned, month by month.
+
+- Up-front fees of an agreement (kind `fee`): straight-line by days over the
+  agreement's term (`licensing.exports.recognition`); term months before the
+  invoice's month are caught up in it.
+- Royalties: in the period they report. Until royalty reports exist (being
+  built), a royalty invoice's lines are recognized in their invoice's issue
+  month; once reports exist, their period will be used instead.
+- Late fees and manual charges, and fee lines whose agreement cannot be found:
+  in the invoice's issue month.
+- Credit notes reverse their invoice lines' revenue proportionally (as in
+  `credit_note_lines`), on the same schedule, negative, never before the credit
+  note's own month.
+- Void invoices (issued in error) and their credit notes recognize nothing.
+
+Summed over all periods, the amounts equal the non-void invoices' totals less
+their credit notes, to the cent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from licensing.accounts.models import Organization
+from licensing.billing.models import Invoice, InvoiceLine
+from licensing.billing.states import DRAFT, VOID
+from licensing.exports.base import (
+    DATE,
+    INTEGER,
+    MONEY,
+    TEXT,
+    Column,
+    Dataset,
+    ExportContext,
+    Row,
+    register,
+)
+from licensing.exports.datasets.credit_note_lines import _statement as credit_lines_statement
+from licensing.exports.datasets.credit_note_lines import credit_parts
+from licensing.exports.filters import PERIOD, ExportFilter
+from licensing.exports.ledger import FEE, Ledger
+from licensing.exports.queries import amount, each, places
+from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
+
+STRAIGHT_LINE = "straight_line_days"
+POINT_IN_TIME = "point_in_time"
+
+COLUMNS = (
+    Column("document_type", TEXT, "invoice or credit_note."),
+    Column("document_number", TEXT, "INV-... or CN-..."),
+    Column("invoice_number", TEXT, "The invoice the line belongs to."),
+    Column("line_position", INTEGER, "The invoice line, from 1."),
+    Column("organization_id", INTEGER, "The licensee's id."),
+    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    Column("currency", TEXT, "ISO 4217 code."),
+    Column("kind", TEXT, "fee, royalty, late_fee or manual."),
+    Column("use", TEXT, "The line's use; empty when it has none."),
+    Column("gl_account", TEXT, "The line's general-ledger account."),
+    Column("basis", TEXT, "straight_line_days or point_in_time."),
+    Column("period", TEXT, "The month the amount is recognized in, YYYY-MM."),
+    Column("service_from", DATE, "First service day this amount is for."),
+    Column("service_to", DATE, "Last service day this amount is for."),
+    Column("days", INTEGER, "Service days this amount is for (straight-line only)."),
+    Column("amount", MONEY, "Revenue recognized (negative for a credit note)."),
+)
+
+
+def _schedule(
+    ledger: Ledger,
+    source_type: str,
+    source_id: int | None,
+    line_amount: Decimal,
+    currency: str,
+    document_date: date,
+) -> tuple[str, list[Slice]]:
+    facts = ledger.agreement(source_type, source_id)
+    if ledger.kind(source_type) == FEE and facts is not None:
+        slices = straight_line(
+            line_amount,
+            facts.term_start,
+            facts.term_end,
+            places=places(currency),
+            document_date=document_date,
+        )
+        return STRAIGHT_LINE, slices
+    return POINT_IN_TIME, point_in_time(line_amount, document_date)
+
+
+def _in_range(piece: Slice, given: ExportFilter) -> bool:
+    if given.date_to and piece.period > given.date_to:
+        return False
+    return not (given.date_from and month_end(piece.period) < given.date_from)
+
+
+def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]:
+    statement = (
+        select(
+            Invoice.number,
+            Invoice.organization_id,
+            Organization.legal_name,
+            Invoice.currency,
+            Invoice.issue_date,
+            Invoice.source_type,
+            Invoice.source_id,
+            InvoiceLine.position,
+            InvoiceLine.amount,
+        )
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .join(Organization, Organization.id == Invoice.organization_id)
+        .where(Invoice.state.not_in((DRAFT, VOID)))
+        .order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
+    )
+    if given.organization_id is not None:
+        statement = statement.where(Invoice.organization_id == given.organization_id)
+    if given.currency:
+        statement = statement.where(Invoice.currency == given.currency)
+    if given.date_to:  # nothing is recognized before its invoice is issued
+        statement = statement.where(Invoice.issue_date <= given.date_to)
+    yield from each(context.session, statement)
+
+
+def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+    ledger = context.ledger
+
+    def emit(
+        document: tuple[str, str, str, int],
+        who: Any,
+        source: tuple[str, int | None],
+        schedule: tuple[str, list[Slice]],
+    ) -> Iterator[Row]:
+        kind = ledger.kind(source[0])
+        use = ledger.line_use(source[0], source[1], document[3])
+        if given.use and use != given.use:
+            return
+        basis, slices = schedule
+        for piece in slices:
+            if _in_range(piece, given):
+                yield (
+                    *document,
+                    who.organization_id,
+                    who.legal_name,
+                    who.currency,
+                    kind,
+                    use,
+                    ledger.account(kind, use),
+                    basis,
+                    f"{piece.period:%Y-%m}",
+                    piece.service_from,
+                    piece.service_to,
+                    piece.days,
+                    amount(piece.amount, who.currency),
+                )
+
+    for line in _invoice_lines(context, given):
+        schedule = _schedule(
+            ledger, line.source_type, line.source_id, line.amount, line.currency, line.issue_date
+        )
+        document = ("invoice", line.number, line.number, line.position)
+        yield from emit(document, line, (line.source_type, line.source_id), schedule)
+
+    credits = credit_lines_statement(dataclasses.replace(given, date_from=None, use=None)).where(
+        Invoice.state != VOID
+    )
+    for part in credit_parts(context, credits):
+        credit = part.credit
+        schedule = _schedule(
+            ledger,
+            part.source_type,
+            part.source_id,
+            -part.amount,
+            credit.currency,
+            credit.issue_date,
+        )
+        document = ("credit_note", credit.number, credit.invoice_number, part.position)
+        yield from emit(document, credit, (part.source_type, part.source_id), schedule)
+
+
+DATASET = register(
+    Dataset(
+        name="revenue_recognition",
+        title="Revenue recognition schedule",
+        description=(
+            "Each invoice line's revenue by the month it is earned: fees straight-line "
+            "by days over the agreement's term, everything else when invoiced; credit "
+            "notes reverse it."
+        ),
+        schema_version=1,
+        columns=COLUMNS,
+        rows=rows,
+        date_bases=(PERIOD,),
+        filters=frozenset({"organization", "currency", "use"}),
+        order=80,
+    )
+)

@@ -1,0 +1,130 @@
+"""The filter of one export, read from a query string, a form or CLI options.
+
+Every problem is reported at once, keyed by the parameter's name, and a filter
+the dataset does not take is refused rather than silently ignored (an export
+that quietly ignored `use=` would not reconcile with what the reader expects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from licensing.calendar import OFFICE_TIMEZONE
+from licensing.errors import InvalidInput
+from licensing.exports.base import Dataset
+from licensing.money import is_currency
+from licensing.pricing.vocabulary import USES
+
+ISSUED = "issued"
+PAID = "paid"
+PERIOD = "period"
+
+# Query parameter -> the filter it sets (the page, the API and the CLI use these names).
+PARAMETERS = ("from", "to", "by", "organization", "state", "currency", "use", "as_of")
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Dates are office days (America/Chicago), both ends included."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    date_basis: str | None = None
+    organization_id: int | None = None
+    state: str | None = None
+    currency: str | None = None
+    use: str | None = None
+    as_of: date | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The filter as the parameters that would repeat it (audit log, file headers)."""
+        values = {
+            "from": self.date_from,
+            "to": self.date_to,
+            "by": self.date_basis if (self.date_from or self.date_to) else None,
+            "organization": self.organization_id,
+            "state": self.state,
+            "currency": self.currency,
+            "use": self.use,
+            "as_of": self.as_of,
+        }
+        return {
+            key: value.isoformat() if isinstance(value, date) else value
+            for key, value in values.items()
+            if value is not None
+        }
+
+    def starts(self) -> datetime | None:
+        """The first instant of `date_from` at the office, in UTC."""
+        return office_day_start(self.date_from) if self.date_from else None
+
+    def ends(self) -> datetime | None:
+        """The first instant after `date_to` at the office, in UTC (excluded)."""
+        return office_day_start(self.date_to + timedelta(days=1)) if self.date_to else None
+
+
+def office_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
+
+
+def _date(raw: str, name: str, errors: dict[str, list[str]]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = [f"{raw!r} is not a date such as 2027-01-31."]
+        return None
+
+
+def parse(dataset: Dataset, given: Mapping[str, Any], *, today: date | None = None) -> ExportFilter:
+    """The filter `given` describes for `dataset`, or InvalidInput naming every problem."""
+    errors: dict[str, list[str]] = {}
+    raw = {name: str(given.get(name) or "").strip() for name in PARAMETERS}
+    accepted = set(dataset.filters) | ({"from", "to", "by"} if dataset.date_bases else set())
+    for name in PARAMETERS:
+        if raw[name] and name not in accepted:
+            takes = ", ".join(sorted(accepted)) or "no filter"
+            errors[name] = [
+                f"The {dataset.name} export does not filter by {name} (it takes {takes})."
+            ]
+    date_from = _date(raw["from"], "from", errors)
+    date_to = _date(raw["to"], "to", errors)
+    if date_from and date_to and date_to < date_from:
+        errors["to"] = ["Must be on or after the start date."]
+    basis = raw["by"] or (dataset.date_bases[0] if dataset.date_bases else None)
+    if raw["by"] and dataset.date_bases and basis not in dataset.date_bases:
+        errors["by"] = [f"Must be one of: {', '.join(dataset.date_bases)}."]
+    organization_id = None
+    if raw["organization"]:
+        if raw["organization"].isdigit() and 0 < int(raw["organization"]) < 2**31:
+            organization_id = int(raw["organization"])
+        else:
+            errors["organization"] = ["An organization id, a whole number."]
+    state = raw["state"] or None
+    if state and "state" in accepted and state not in dataset.states:
+        errors["state"] = [f"Must be one of: {', '.join(dataset.states)}."]
+    currency = raw["currency"].upper() or None
+    if currency and not is_currency(currency):
+        errors["currency"] = [f"{raw['currency']!r} is not an ISO 4217 currency code."]
+    use = raw["use"] or None
+    if use and use not in USES:
+        errors["use"] = [f"Must be one of: {', '.join(USES)}."]
+    as_of = _date(raw["as_of"], "as_of", errors)
+    if "as_of" in dataset.filters and as_of is None and not errors.get("as_of"):
+        as_of = today
+    if errors:
+        raise InvalidInput("The export's filter has problems.", errors)
+    return ExportFilter(
+        date_from=date_from,
+        date_to=date_to,
+        date_basis=basis,
+        organization_id=organization_id,
+        state=state,
+        currency=currency,
+        use=use,
+        as_of=as_of,
+    )

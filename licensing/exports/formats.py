@@ -1,0 +1,192 @@
+"""File formats: CSV, JSON Lines and XLSX, written as a stream of byte chunks.
+
+Every format carries the dataset's `schema_version`: CSV as its first column,
+JSON Lines in a header record (the first line), XLSX on an `about` sheet. Money
+is the decimal text with the currency's digits (a number formatted with those
+digits in XLSX), dates are ISO 8601, timestamps ISO 8601 in UTC.
+
+Text cells that a spreadsheet would run as a formula (starting with = + - @,
+a tab or a carriage return) are prefixed with an apostrophe in CSV and XLSX.
+Only text columns are: a money column's `-120.00` is a number, never a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Dataset, Row
+
+CHUNK = 64 * 1024
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Header:
+    """What every file says about itself."""
+
+    dataset: Dataset
+    generated_at: datetime
+    filter: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset.name,
+            "schema_version": self.dataset.schema_version,
+            "generated_at": self.generated_at.astimezone(UTC).isoformat(),
+            "filter": self.filter,
+        }
+
+
+def formula_safe(text: str) -> str:
+    """A cell a spreadsheet shows as text and never evaluates."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _text(kind: str, value: Any) -> str:
+    """A value as the text CSV and JSON Lines carry."""
+    if value is None:
+        return ""
+    if kind == MONEY:
+        return f"{value:f}"
+    if kind == DATETIME:
+        return str(value.astimezone(UTC).isoformat())
+    if kind == DATE:
+        return str(value.isoformat())
+    return str(value)
+
+
+def write_csv(header: Header, rows: Iterable[Row]) -> Iterator[bytes]:
+    kinds = [column.kind for column in header.dataset.columns]
+    version = str(header.dataset.schema_version)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["schema_version", *header.dataset.column_names])
+    for row in rows:
+        writer.writerow(
+            [
+                version,
+                *(
+                    formula_safe(_text(kind, value)) if kind == TEXT else _text(kind, value)
+                    for kind, value in zip(kinds, row, strict=True)
+                ),
+            ]
+        )
+        if buffer.tell() >= CHUNK:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def _json_value(kind: str, value: Any) -> Any:
+    if value is None or kind not in (MONEY, DATE, DATETIME):
+        return value
+    return _text(kind, value)
+
+
+def write_jsonl(header: Header, rows: Iterable[Row]) -> Iterator[bytes]:
+    columns = header.dataset.columns
+    first = {
+        **header.as_dict(),
+        "columns": [{"name": column.name, "type": column.kind} for column in columns],
+    }
+    lines = [json.dumps(first, ensure_ascii=False)]
+    size = len(lines[0])
+    for row in rows:
+        record = {
+            column.name: _json_value(column.kind, value)
+            for column, value in zip(columns, row, strict=True)
+        }
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        lines.append(line)
+        size += len(line)
+        if size >= CHUNK:
+            yield ("\n".join(lines) + "\n").encode("utf-8")
+            lines, size = [], 0
+    if lines:
+        yield ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def write_xlsx(header: Header, rows: Iterable[Row]) -> Iterator[bytes]:
+    """openpyxl in write-only mode keeps each row on disk as it is appended, so
+    memory stays flat; the file can only be sent once the workbook is saved."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(header.dataset.name[:31])
+    sheet.append(header.dataset.column_names)
+    formats: dict[int, str] = {}
+
+    def money(value: Decimal) -> WriteOnlyCell:
+        exponent = value.as_tuple().exponent
+        digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        if digits not in formats:
+            formats[digits] = "0." + "0" * digits if digits else "0"
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = formats[digits]
+        return cell
+
+    def text(value: str) -> str:
+        return formula_safe(ILLEGAL_CHARACTERS_RE.sub("", value))
+
+    def day(value: date) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "yyyy-mm-dd"
+        return cell
+
+    converters: dict[str, Callable[[Any], Any]] = {
+        MONEY: money,
+        TEXT: text,
+        DATE: day,
+        DATETIME: lambda value: value.astimezone(UTC).isoformat(),
+    }
+    kinds = [column.kind for column in header.dataset.columns]
+    for row in rows:
+        sheet.append(
+            [
+                None if value is None else converters.get(kind, _same)(value)
+                for kind, value in zip(kinds, row, strict=True)
+            ]
+        )
+    about = workbook.create_sheet("about")
+    for key, value in header.as_dict().items():
+        about.append([key, text(json.dumps(value) if isinstance(value, dict) else str(value))])
+    with tempfile.TemporaryFile() as spool:
+        workbook.save(spool)
+        spool.seek(0)
+        while chunk := spool.read(CHUNK):
+            yield chunk
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    media_type: str
+    extension: str
+    write: Callable[[Header, Iterable[Row]], Generator[bytes, None, None]]
+
+
+FORMATS: dict[str, Format] = {
+    "csv": Format("csv", "text/csv; charset=utf-8", "csv", write_csv),
+    "jsonl": Format("jsonl", "application/x-ndjson; charset=utf-8", "jsonl", write_jsonl),
+    "xlsx": Format(
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
+        write_xlsx,
+    ),
+}

@@ -1,0 +1,154 @@
+"""An export: checked up front, then streamed as bytes and audited.
+
+`prepare()` reads the dataset, format and filter and refuses bad input before
+a byte is sent. `stream()` yields the file's bytes from a session of its own
+(`streaming.reading_session`) and, when the stream ends (finished, failed or
+closed midway by the client), records the export in the audit log with its
+filter, row count, byte count and the SHA-256 of the bytes sent, in a
+transaction of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from flask import current_app
+
+from licensing import db
+from licensing.audit import services as audit
+from licensing.calendar import office_date
+from licensing.config import Config
+from licensing.db import utcnow
+from licensing.errors import InvalidInput, NotFound
+from licensing.exports import base, filters
+from licensing.exports.base import Dataset, ExportContext, Row
+from licensing.exports.formats import FORMATS, Format, Header
+from licensing.exports.ledger import Ledger
+from licensing.exports.streaming import reading_session
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    dataset: Dataset
+    filter: filters.ExportFilter
+    format: Format
+
+    def filename(self, moment: datetime) -> str:
+        return f"{self.dataset.name}-{moment:%Y%m%d-%H%M%S}.{self.format.extension}"
+
+
+def prepare(
+    dataset_name: str, format_name: str, given: Mapping[str, Any], *, today: date | None = None
+) -> ExportRequest:
+    dataset = base.get(dataset_name)
+    if dataset is None:
+        raise NotFound(
+            f"There is no {dataset_name!r} export; there are: {', '.join(base.all_datasets())}."
+        )
+    chosen = FORMATS.get((format_name or "csv").lower())
+    problems: dict[str, list[str]] = {}
+    if chosen is None:
+        problems["format"] = [f"Must be one of: {', '.join(FORMATS)}."]
+    try:
+        export_filter = filters.parse(dataset, given, today=today or office_date(utcnow()))
+    except InvalidInput as error:
+        problems.update(error.errors)
+    if problems:
+        raise InvalidInput("The export's filter has problems.", problems)
+    assert chosen is not None
+    return ExportRequest(dataset, export_filter, chosen)
+
+
+@dataclass
+class Tally:
+    """What has been sent so far."""
+
+    rows: int = 0
+    bytes: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)
+    complete: bool = False
+
+    def add(self, chunk: bytes) -> None:
+        self.bytes += len(chunk)
+        self.digest.update(chunk)
+
+
+def _config() -> Config:
+    config: Config = current_app.config["LICENSING"]
+    return config
+
+
+def _counted(rows: Iterable[Row], tally: Tally, on_row: Callable[[], None] | None) -> Iterator[Row]:
+    for row in rows:
+        tally.rows += 1
+        if on_row is not None:
+            on_row()
+        yield row
+
+
+def stream(
+    request: ExportRequest,
+    *,
+    note: str | None = None,
+    on_row: Callable[[], None] | None = None,
+    tally: Tally | None = None,
+) -> Iterator[bytes]:
+    """The export's bytes, chunk by chunk; audited when the stream ends however."""
+    tally = tally if tally is not None else Tally()
+    header = Header(request.dataset, utcnow(), request.filter.describe())
+    try:
+        with reading_session() as session:
+            context = ExportContext(session, Ledger(session, _config().gl_accounts))
+            rows = request.dataset.rows(context, request.filter)
+            chunks = request.format.write(header, _counted(rows, tally, on_row))
+            try:
+                for chunk in chunks:
+                    tally.add(chunk)
+                    yield chunk
+            finally:
+                # Stopped midway: close the writer, then the rows (which closes
+                # their server-side cursor), before the session itself closes.
+                chunks.close()
+                rows.close()
+        tally.complete = True
+    finally:
+        record_export(request, tally, note=note)
+
+
+def count(request: ExportRequest) -> int | None:
+    """How many rows the export will have, when the dataset can say cheaply."""
+    with reading_session() as session:
+        context = ExportContext(session, Ledger(session, _config().gl_accounts))
+        return request.dataset.count(context, request.filter)
+
+
+def record_export(request: ExportRequest, tally: Tally, *, note: str | None = None) -> None:
+    """The audit event of one export, in a transaction of its own (the stream's
+    session only reads, and may be gone)."""
+    session = db.database().sessionmaker()
+    try:
+        audit.record(
+            session,
+            action="export.downloaded" if tally.complete else "export.interrupted",
+            entity_type="export",
+            entity_id=request.dataset.name,
+            before=None,
+            after={
+                "dataset": request.dataset.name,
+                "schema_version": request.dataset.schema_version,
+                "format": request.format.name,
+                "filter": request.filter.describe(),
+                "rows": tally.rows,
+                "bytes": tally.bytes,
+                "sha256": tally.digest.hexdigest(),
+                "complete": tally.complete,
+            },
+            note=note if tally.complete else "The stream ended before the last row was sent.",
+        )
+        session.commit()
+    finally:
+        session.close()

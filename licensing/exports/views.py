@@ -1,0 +1,59 @@
+"""The console's Exports page (billing staff): choose a dataset, a format and a
+filter; the file downloads as a stream. Bad filters re-show the form with a
+message beside each field (422), before anything is exported."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template, request, stream_with_context
+
+from licensing import access, db
+from licensing.db import utcnow
+from licensing.errors import InvalidInput, NotFound
+from licensing.exports import base, queries, services, streaming
+from licensing.exports.formats import FORMATS
+from licensing.money import CURRENCIES
+from licensing.pricing.vocabulary import USES
+
+bp = Blueprint("exports_console", __name__, url_prefix="/console")
+
+
+@bp.route("/exports")
+@access.staff("billing")
+def exports() -> Response | tuple[str, int]:
+    """The form; with `dataset` in the query, the export itself."""
+    if not request.args.get("dataset"):
+        return _page({}, 200)
+    try:
+        export = services.prepare(
+            request.args.get("dataset", ""), request.args.get("format", "csv"), request.args
+        )
+    except InvalidInput as error:
+        return _page(error.errors, 422)
+    except NotFound as error:
+        return _page({"dataset": [error.detail]}, 422)
+    streaming.end_request_session()
+    return Response(
+        stream_with_context(services.stream(export)),
+        mimetype=export.format.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename(utcnow())}"',
+            "Cache-Control": "no-store",
+            "X-Export-Schema-Version": str(export.dataset.schema_version),
+        },
+    )
+
+
+def _page(errors: dict[str, list[str]], status: int) -> tuple[str, int]:
+    datasets = base.all_datasets()
+    states = sorted({state for dataset in datasets.values() for state in dataset.states})
+    return render_template(
+        "console/exports.html",
+        datasets=datasets,
+        formats=list(FORMATS),
+        organizations=queries.organization_choices(db.session()),
+        state_options=[(state, state.replace("_", " ")) for state in states],
+        currency_options=[(code, code) for code in sorted(CURRENCIES)],
+        use_options=[(use, use.replace("_", " ")) for use in USES],
+        values=request.args,
+        errors=errors,
+    ), status
