@@ -118,6 +118,7 @@ def register(app: Flask) -> None:
     from licensing.agreements import cli as agreements_cli
     from licensing.audit import cli as audit_cli
     from licensing.billing import cli as billing_cli
+    from licensing.finance import cli as finance_cli
     from licensing.mail import cli as mail_cli
     from licensing.permissions import cli as permissions_cli
     from licensing.ratecards import cli as ratecards_cli
@@ -129,6 +130,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(mail_cli.outbox_group)
     app.cli.add_command(billing_cli.invoices_group)
     app.cli.add_command(billing_cli.payments_group)
+    app.cli.add_command(finance_cli.finance_group)
     app.cli.add_command(permissions_cli.permissions_group)
     app.cli.add_command(ratecards_cli.ratecards_group)
     app.cli.add_command(setup)

@@ -28,6 +28,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from licensing.agreements import views as agreements_views
     from licensing.audit import views as audit_views
     from licensing.billing import views as billing_views
+    from licensing.finance import views as finance_views
     from licensing.mail import views as mail_views
     from licensing.permissions import views as permissions_views
     from licensing.ratecards import views as ratecards_views
@@ -50,6 +51,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         billing_views.console,
         billing_views.documents_bp,
         billing_views.webhooks,
+        finance_views.console,
         permissions_views.public,
         permissions_views.portal,
         permissions_views.console,

@@ -45,6 +45,7 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("permissions_console.queue", "Permissions"),
         NavItem("agreements_console.agreements_list", "Agreements"),
         NavItem("billing_console.invoices", "Invoices"),
+        NavItem("finance_console.dashboard", "Finance"),
         NavItem("accounts_console.organizations", "Organizations"),
         NavItem("ratecards_console.index", "Rate cards"),
         NavItem("console.exports", "Exports"),
