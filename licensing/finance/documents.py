@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.units import inch
-from reportlab.platypus import Flowable, Spacer
+from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from licensing import pdf
 from licensing.money import format_amount
@@ -74,6 +75,14 @@ def _axis_label(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _scale(axis: Any, data: list[list[float]]) -> None:
+    """From zero; an empty chart gets a 0-1 axis rather than a pile of zeros."""
+    axis.valueMin = 0
+    if not any(value for values in data for value in values):
+        axis.valueMax = 1
+        axis.valueStep = 1
+
+
 def _vertical_bars(
     categories: Sequence[str], series: Sequence[tuple[str, Sequence[Decimal]]]
 ) -> Drawing:
@@ -88,7 +97,7 @@ def _vertical_bars(
     chart.categoryAxis.labels.fontSize = 6.5
     chart.categoryAxis.labels.angle = 30
     chart.categoryAxis.labels.boxAnchor = "ne"
-    chart.valueAxis.valueMin = 0
+    _scale(chart.valueAxis, chart.data)
     chart.valueAxis.labels.fontName = pdf.FONT
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labelTextFormat = _axis_label
@@ -124,7 +133,7 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
     chart.categoryAxis.categoryNames = list(reversed(labels)) or [""]
     chart.categoryAxis.labels.fontName = pdf.FONT
     chart.categoryAxis.labels.fontSize = 7.5
-    chart.valueAxis.valueMin = 0
+    _scale(chart.valueAxis, chart.data)
     chart.valueAxis.labels.fontName = pdf.FONT
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labelTextFormat = _axis_label
@@ -161,14 +170,18 @@ def _trend(report: MonthlyReport) -> list[Flowable]:
         for row in report.trend
     ]
     return [
-        pdf.para("The last twelve months", "Heading"),
-        _vertical_bars(
-            periods,
+        KeepTogether(
             [
-                ("Invoiced", [row.invoiced for row in report.trend]),
-                ("Collected", [row.collected for row in report.trend]),
-                ("Outstanding", [row.outstanding for row in report.trend]),
-            ],
+                pdf.para("The last twelve months", "Heading"),
+                _vertical_bars(
+                    periods,
+                    [
+                        ("Invoiced", [row.invoiced for row in report.trend]),
+                        ("Collected", [row.collected for row in report.trend]),
+                        ("Outstanding", [row.outstanding for row in report.trend]),
+                    ],
+                ),
+            ]
         ),
         pdf.table(
             rows, [1.3 * inch] + [(pdf.CONTENT_WIDTH - 1.3 * inch) / 3] * 3, right_columns=(1, 2, 3)
@@ -177,12 +190,15 @@ def _trend(report: MonthlyReport) -> list[Flowable]:
 
 
 def _revenue(report: MonthlyReport) -> list[Flowable]:
-    story: list[Flowable] = [pdf.para("License revenue invoiced this month, by use", "Heading")]
+    heading = pdf.para("License revenue invoiced this month, by use", "Heading")
+    story: list[Flowable] = []
     if not report.revenue_by_use:
+        story.append(heading)
         story.append(pdf.para("No license fees or royalties were invoiced this month."))
     else:
         labels = [row.label.replace("_", " ") for row in report.revenue_by_use]
-        story.append(_horizontal_bars(labels, [row.amount for row in report.revenue_by_use]))
+        chart = _horizontal_bars(labels, [row.amount for row in report.revenue_by_use])
+        story.append(KeepTogether([heading, chart]))
         rows: list[list[object]] = [["Use", "Amount"]]
         rows += [
             [label, _money(report, row.amount)]
@@ -203,8 +219,14 @@ def _aging(report: MonthlyReport) -> list[Flowable]:
     rows: list[list[object]] = [["Days past due", "Invoices", "Balance"]]
     rows += [[row.label, str(row.count or 0), _money(report, row.amount)] for row in report.aging]
     return [
-        pdf.para(f"Receivables aging at the end of {report.month}", "Heading"),
-        _horizontal_bars([row.label for row in report.aging], [row.amount for row in report.aging]),
+        KeepTogether(
+            [
+                pdf.para(f"Receivables aging at the end of {report.month}", "Heading"),
+                _horizontal_bars(
+                    [row.label for row in report.aging], [row.amount for row in report.aging]
+                ),
+            ]
+        ),
         pdf.table(
             rows,
             [pdf.CONTENT_WIDTH - 3 * inch, 1 * inch, 2 * inch],

@@ -466,9 +466,9 @@ ON_TRACK = "on_track"
 DUE_SOON = "due_soon"
 PAST_TARGET = "past_target"
 BANDS = (
-    (ON_TRACK, "Under half the target"),
-    (DUE_SOON, "Half the target or more"),
-    (PAST_TARGET, "Past the target"),
+    (ON_TRACK, "On track"),  # younger than half the target
+    (DUE_SOON, "Due soon"),  # half the target or older
+    (PAST_TARGET, "Past target"),
 )
 
 
@@ -531,13 +531,13 @@ def queue_health(
     return [
         _health(
             "applications",
-            "License applications awaiting review",
+            "Applications awaiting review",
             application_target,
             application_ages,
         ),
         _health(
             "permissions",
-            "Educational permission requests with the office",
+            "Permission requests with staff",
             permission_target,
             permission_ages,
         ),

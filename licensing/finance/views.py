@@ -109,6 +109,7 @@ def _bar_chart(
     stacked: bool = False,
     horizontal: bool = False,
     line_series: tuple[str, ...] = (),
+    counts: bool = False,
 ) -> dict[str, Any]:
     """A chart as plain data: numbers stay decimal strings until the script draws."""
     return {
@@ -120,6 +121,7 @@ def _bar_chart(
         ],
         "stacked": stacked,
         "horizontal": horizontal,
+        "counts": counts,  # whole numbers: no fractional ticks
     }
 
 
@@ -170,6 +172,7 @@ def _queue_chart(rows: list[queries.QueueHealth]) -> dict[str, Any]:
         [(label, [str(row.bands[band]) for row in rows]) for band, label in queries.BANDS],
         stacked=True,
         horizontal=True,
+        counts=True,
     )
 
 

@@ -27,9 +27,10 @@
   function draw(canvas) {
     var spec = JSON.parse(canvas.dataset.chart);
     var horizontal = Boolean(spec.horizontal);
+    var ticks = spec.counts ? { precision: 0 } : {};
     var axes = {
-      x: { stacked: Boolean(spec.stacked), beginAtZero: true },
-      y: { stacked: Boolean(spec.stacked), beginAtZero: true }
+      x: { stacked: Boolean(spec.stacked), beginAtZero: true, ticks: horizontal ? ticks : {} },
+      y: { stacked: Boolean(spec.stacked), beginAtZero: true, ticks: horizontal ? {} : ticks }
     };
     canvas.chart = new Chart(canvas, {
       type: spec.type || "bar",

@@ -154,9 +154,13 @@ def test_billing_staff_see_the_figures_in_tables_beside_the_charts(
     page = signed_in(client, billing_staff).get(RANGE)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    for table in ("cash-table", "revenue-use-table", "aging-table", "licensees-table"):
+    for table in ("cash-table", "aging-table", "licensees-table"):
         assert f'id="{table}"' in html
         assert f'data-table="{table}"' in html  # its chart
+    # Manual invoices only: no license revenue, so a table saying so and no empty chart.
+    assert 'id="revenue-use-table"' in html
+    assert 'data-table="revenue-use-table"' not in html
+    assert "Nothing to chart." in html
     assert "3,100.00" in html  # outstanding at the end of February
     assert "1,250.50" in html  # and of March
     assert history.names["B"] in html
