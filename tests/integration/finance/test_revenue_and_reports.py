@@ -243,7 +243,7 @@ def test_a_report_for_a_month_that_is_not_one_is_a_400(
 
 
 def test_the_cli_queues_the_report_to_an_inbox_with_the_pdf_attached(
-    app: Any, history: History, mailbox: SMTPServer
+    app: Any, history: History, mailbox: SMTPServer, client: Any, signed_in: Any, admin: Any
 ) -> None:
     result = app.test_cli_runner().invoke(
         args=["finance", "report", "--month", "2027-03", "--email", "manager@office.example"]
@@ -253,6 +253,8 @@ def test_the_cli_queues_the_report_to_an_inbox_with_the_pdf_attached(
     message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
     assert message is not None
     assert [a.filename for a in message.attachments] == ["revenue-report-2027-03-USD.pdf"]
+    outbox_page = signed_in(client, admin).get(f"/console/outbox/{message.id}")
+    assert "revenue-report-2027-03-USD.pdf (application/pdf" in outbox_page.get_data(as_text=True)
 
     assert mail.deliver_due().sent >= 1
     (received,) = [m for m in mailbox.wait_for(1) if m["To"] == "manager@office.example"]
