@@ -24,6 +24,9 @@ from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 
 TREND_MONTHS = 12
+# Months the service reasons about: far enough either way for any ledger, and
+# clear of the calendar's ends (year 1 and 9999), where month arithmetic fails.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
 def _config() -> Config:
@@ -32,10 +35,12 @@ def _config() -> Config:
 
 
 def parse_month(text: str) -> date:
-    """`2027-03` -> 2027-03-01; ValueError for anything else."""
+    """`2027-03` -> 2027-03-01; ValueError for anything else (or out of range)."""
     year, dash, month = text.strip().partition("-")
     if not dash or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
         raise ValueError(f"{text!r} is not a month as YYYY-MM")
+    if not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside {FIRST_YEAR}-{LAST_YEAR}")
     return date(int(year), int(month), 1)
 
 

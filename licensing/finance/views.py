@@ -53,7 +53,10 @@ def _month(text: str, name: str, errors: dict[str, str]) -> date | None:
     try:
         return services.parse_month(text)
     except ValueError:
-        errors[name] = "Give a month as YYYY-MM, e.g. 2027-03."
+        errors[name] = (
+            f"Give a month as YYYY-MM, e.g. 2027-03, "
+            f"from {services.FIRST_YEAR}-01 to {services.LAST_YEAR}-12."
+        )
         return None
 
 
@@ -83,9 +86,18 @@ def parse_filters(args: Mapping[str, str], today: date, currencies: list[str]) -
         errors["currency"] = "Give an ISO 4217 currency code, e.g. USD."
     try:
         as_of = date.fromisoformat(values["as_of"])
+        if not services.FIRST_YEAR <= as_of.year <= services.LAST_YEAR:
+            raise ValueError(values["as_of"])
     except ValueError:
-        errors["as_of"] = "Give a date as YYYY-MM-DD."
+        errors["as_of"] = (
+            f"Give a date as YYYY-MM-DD, from {services.FIRST_YEAR} to {services.LAST_YEAR}."
+        )
     if errors or first is None or last is None:
+        return given
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    per_period = 3 if values["by"] == queries.QUARTER else 1
+    if months > MAX_PERIODS * per_period + 2:  # +2: quarters widen to whole quarters
+        errors["from"] = f"Show at most {MAX_PERIODS} periods; narrow the range or use quarters."
         return given
     filters = queries.Filters(first, last, values["by"], values["currency"], as_of)
     if len(filters.periods) > MAX_PERIODS:
@@ -258,7 +270,10 @@ def monthly_report() -> Response | tuple[str, int]:
     try:
         month = services.parse_month(month_text)
     except ValueError:
-        return _bad_request("Give the month as YYYY-MM, e.g. ?month=2027-03.")
+        return _bad_request(
+            f"Give the month as YYYY-MM, e.g. ?month=2027-03, "
+            f"from {services.FIRST_YEAR}-01 to {services.LAST_YEAR}-12."
+        )
     if not is_currency(currency):
         return _bad_request("Give an ISO 4217 currency code, e.g. currency=USD.")
     report = services.monthly_report(db.session(), month, currency=currency)

@@ -205,6 +205,10 @@ def test_vendors_and_strangers_are_refused(client: Any, signed_in: Any, vendor: 
         ("currency=XYZ", "ISO 4217"),
         ("as_of=someday", "Give a date as YYYY-MM-DD"),
         ("from=2000-01&to=2027-01", "at most 60 periods"),
+        ("from=1900-01&to=9998-12&by=quarter", "at most 60 periods"),
+        ("from=9999-11&to=9999-12", "Give a month as YYYY-MM"),
+        ("from=0001-01", "Give a month as YYYY-MM"),
+        ("as_of=0001-01-01", "Give a date as YYYY-MM-DD"),
     ],
 )
 def test_a_bad_filter_is_a_400_naming_the_field(

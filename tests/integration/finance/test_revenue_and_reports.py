@@ -234,10 +234,11 @@ def test_billing_staff_download_the_monthly_report_with_the_months_figures(
     assert history.names["B"] in text  # the top licensee
 
 
+@pytest.mark.parametrize("month", ["March", "0001-01", "9999-12", "2027-13"])
 def test_a_report_for_a_month_that_is_not_one_is_a_400(
-    client: Any, signed_in: Any, billing_staff: Any
+    client: Any, signed_in: Any, billing_staff: Any, month: str
 ) -> None:
-    response = signed_in(client, billing_staff).get("/console/finance/report.pdf?month=March")
+    response = signed_in(client, billing_staff).get(f"/console/finance/report.pdf?month={month}")
     assert response.status_code == 400
     assert "YYYY-MM" in response.get_data(as_text=True)
 
