@@ -119,6 +119,7 @@ def register(app: Flask) -> None:
     from licensing.audit import cli as audit_cli
     from licensing.billing import cli as billing_cli
     from licensing.exports import cli as exports_cli
+    from licensing.finance import cli as finance_cli
     from licensing.mail import cli as mail_cli
     from licensing.permissions import cli as permissions_cli
     from licensing.ratecards import cli as ratecards_cli
@@ -133,6 +134,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(billing_cli.invoices_group)
     app.cli.add_command(billing_cli.payments_group)
     app.cli.add_command(exports_cli.exports_command)
+    app.cli.add_command(finance_cli.finance_group)
     app.cli.add_command(permissions_cli.permissions_group)
     app.cli.add_command(ratecards_cli.ratecards_group)
     app.cli.add_command(royalties_cli.reports_group)

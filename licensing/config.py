@@ -137,6 +137,9 @@ class Config:
     gl_accounts: Mapping[str, str] = field(default_factory=lambda: DEFAULT_GL_ACCOUNTS)
     # Service-level target for deciding educational permission requests.
     permission_sla_days: int = 10
+    # Service-level target for deciding license applications (the finance
+    # dashboard's queue health measures the staff queue against it).
+    application_review_sla_days: int = 10
     log_level: str = "INFO"
     # Behind a load balancer, how many proxies set X-Forwarded-For/-Proto.
     trusted_proxies: int = 0
@@ -190,6 +193,9 @@ class Config:
             gl_accounts=_gl_accounts(env.get("EXPORT_GL_ACCOUNTS", ""), "EXPORT_GL_ACCOUNTS"),
             permission_sla_days=_int(
                 env.get("PERMISSION_SLA_DAYS", "10"), "PERMISSION_SLA_DAYS", 1
+            ),
+            application_review_sla_days=_int(
+                env.get("APPLICATION_REVIEW_SLA_DAYS", "10"), "APPLICATION_REVIEW_SLA_DAYS", 1
             ),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             trusted_proxies=_int(env.get("TRUSTED_PROXIES", "0"), "TRUSTED_PROXIES"),

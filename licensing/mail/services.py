@@ -31,7 +31,7 @@ from licensing import db
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
-from licensing.mail.models import SUBJECT_MAX, OutboxMessage
+from licensing.mail.models import FILENAME_MAX, SUBJECT_MAX, OutboxAttachment, OutboxMessage
 from licensing.mail.smtp import SMTPTransport, Transport
 from licensing.mail.states import OUTBOX, QUEUED
 
@@ -95,6 +95,36 @@ def _mail_domain() -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send with a message: `filename` as the recipient sees it."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def _checked_attachments(attachments: Sequence[Attachment]) -> list[OutboxAttachment]:
+    stored = []
+    for index, attachment in enumerate(attachments):
+        name = attachment.filename.strip()
+        if not name or len(name) > FILENAME_MAX or "/" in name or "\\" in name:
+            raise InvalidInput.for_field(
+                f"attachments.{index}.filename",
+                f"A file name of 1-{FILENAME_MAX} characters, without slashes.",
+            )
+        if attachment.content_type.count("/") != 1:
+            raise InvalidInput.for_field(
+                f"attachments.{index}.content_type", "A MIME type such as application/pdf."
+            )
+        stored.append(
+            OutboxAttachment(
+                filename=name, content_type=attachment.content_type, content=attachment.content
+            )
+        )
+    return stored
+
+
 def enqueue(
     session: Session,
     *,
@@ -102,15 +132,18 @@ def enqueue(
     subject: str,
     template: str,
     context: Mapping[str, Any],
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
     """Render `templates/emails/<template>.txt` (and `.html` when present) with
-    `context` and queue the message in the caller's transaction.
+    `context` and queue the message in the caller's transaction, with any
+    `attachments` stored beside it.
 
     The templates also receive `public_url` and `office_name`; build links
     with `absolute_url(endpoint, ...)`. Raises `InvalidInput` for an address
     that is not one.
     """
     recipients = _addresses(to)
+    files = _checked_attachments(attachments)
     text, html = _render(template, context)
     message = OutboxMessage(
         recipients=json.dumps(recipients),
@@ -122,6 +155,7 @@ def enqueue(
         attempts=0,
         next_attempt_at=utcnow(),
         message_id=make_msgid(domain=_mail_domain()),
+        attachments=files,
     )
     session.add(message)
     session.flush()
@@ -220,6 +254,11 @@ def _email(message: OutboxMessage) -> EmailMessage:
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        email.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return email
 
 

@@ -29,6 +29,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from licensing.audit import views as audit_views
     from licensing.billing import views as billing_views
     from licensing.exports import views as exports_views
+    from licensing.finance import views as finance_views
     from licensing.mail import views as mail_views
     from licensing.permissions import views as permissions_views
     from licensing.ratecards import views as ratecards_views
@@ -53,6 +54,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         billing_views.documents_bp,
         billing_views.webhooks,
         exports_views.bp,
+        finance_views.console,
         permissions_views.public,
         permissions_views.portal,
         permissions_views.console,

@@ -46,6 +46,7 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("agreements_console.agreements_list", "Agreements"),
         NavItem("billing_console.invoices", "Invoices"),
         NavItem("royalties.console_queue", "Royalty reports"),
+        NavItem("finance_console.dashboard", "Finance"),
         NavItem("accounts_console.organizations", "Organizations"),
         NavItem("ratecards_console.index", "Rate cards"),
         NavItem("exports_console.exports", "Exports"),

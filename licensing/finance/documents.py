@@ -1,0 +1,290 @@
+"""The monthly revenue report PDF: a pure renderer from plain data to bytes.
+
+Charts are drawn with reportlab's own graphics (`reportlab.graphics`), with the
+exact figures in a table under each; the bars take floats because they are
+geometry, the tables print the decimal strings. Deterministic like every other
+document (`licensing.pdf.build`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib import colors
+from reportlab.lib.units import inch
+from reportlab.platypus import Flowable, KeepTogether, Spacer
+
+from licensing import pdf
+from licensing.money import format_amount
+
+SERIES_COLOURS = (pdf.BRAND, colors.HexColor("#1d6b3a"), colors.HexColor("#a8472a"))
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    period: str
+    invoiced: Decimal
+    collected: Decimal
+    outstanding: Decimal
+
+
+@dataclass(frozen=True)
+class AmountRow:
+    label: str
+    amount: Decimal
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class LicenseeRow:
+    name: str
+    invoiced: Decimal
+    collected: Decimal
+    outstanding: Decimal
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    month: str  # "2027-03"
+    currency: str
+    issuer: str
+    generated_on: date
+    invoiced: Decimal
+    collected: Decimal
+    credited: Decimal
+    outstanding: Decimal  # at the month's end
+    trend: tuple[TrendRow, ...]  # the twelve months to this one
+    revenue_by_use: tuple[AmountRow, ...]
+    revenue_other: Decimal  # late fees and manual invoices
+    aging: tuple[AmountRow, ...]  # as of the month's end
+    top_licensees: tuple[LicenseeRow, ...]
+
+
+def _money(report: MonthlyReport, amount: Decimal) -> str:
+    return format_amount(amount, report.currency)
+
+
+def _axis_label(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _scale(axis: Any, data: list[list[float]]) -> None:
+    """From zero; an empty chart gets a 0-1 axis rather than a pile of zeros."""
+    axis.valueMin = 0
+    if not any(value for values in data for value in values):
+        axis.valueMax = 1
+        axis.valueStep = 1
+
+
+def _vertical_bars(
+    categories: Sequence[str], series: Sequence[tuple[str, Sequence[Decimal]]]
+) -> Drawing:
+    width, height = pdf.CONTENT_WIDTH, 2.3 * inch
+    drawing = Drawing(width, height)
+    chart = VerticalBarChart()
+    chart.x, chart.y = 50, 40
+    chart.width, chart.height = int(width - 70), int(height - 60)
+    chart.data = [[float(value) for value in values] for _, values in series]
+    chart.categoryAxis.categoryNames = list(categories)
+    chart.categoryAxis.labels.fontName = pdf.FONT
+    chart.categoryAxis.labels.fontSize = 6.5
+    chart.categoryAxis.labels.angle = 30
+    chart.categoryAxis.labels.boxAnchor = "ne"
+    _scale(chart.valueAxis, chart.data)
+    chart.valueAxis.labels.fontName = pdf.FONT
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.labelTextFormat = _axis_label
+    chart.barSpacing = 1
+    chart.groupSpacing = 6
+    for index in range(len(series)):
+        chart.bars[index].fillColor = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        chart.bars[index].strokeColor = None
+    drawing.add(chart)
+    legend = Legend()
+    legend.x, legend.y = 55, int(height - 6)
+    legend.fontName, legend.fontSize = pdf.FONT, 7.5
+    legend.alignment = "right"
+    legend.columnMaximum = 1
+    legend.deltax = 90
+    legend.colorNamePairs = [
+        (SERIES_COLOURS[index % len(SERIES_COLOURS)], name)
+        for index, (name, _) in enumerate(series)
+    ]
+    drawing.add(legend)
+    return drawing
+
+
+def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawing:
+    row = 0.28 * inch
+    width, height = pdf.CONTENT_WIDTH, max(len(labels), 1) * row + 30
+    drawing = Drawing(width, height)
+    chart = HorizontalBarChart()
+    chart.x, chart.y = 150, 20
+    chart.width, chart.height = int(width - 170), int(height - 30)
+    # Largest first from the top: reportlab draws the first category at the bottom.
+    chart.data = [[float(value) for value in reversed(values)] or [0.0]]
+    chart.categoryAxis.categoryNames = list(reversed(labels)) or [""]
+    chart.categoryAxis.labels.fontName = pdf.FONT
+    chart.categoryAxis.labels.fontSize = 7.5
+    _scale(chart.valueAxis, chart.data)
+    chart.valueAxis.labels.fontName = pdf.FONT
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.labelTextFormat = _axis_label
+    chart.bars[0].fillColor = pdf.BRAND
+    chart.bars[0].strokeColor = None
+    drawing.add(chart)
+    return drawing
+
+
+def _summary(report: MonthlyReport) -> Flowable:
+    return pdf.table(
+        [
+            ["", f"{report.month} ({report.currency})"],
+            ["Invoiced", _money(report, report.invoiced)],
+            ["Collected", _money(report, report.collected)],
+            ["Credited", _money(report, report.credited)],
+            ["Outstanding at the month's end", _money(report, report.outstanding)],
+        ],
+        [pdf.CONTENT_WIDTH - 2 * inch, 2 * inch],
+        right_columns=(1,),
+    )
+
+
+def _trend(report: MonthlyReport) -> list[Flowable]:
+    periods = [row.period for row in report.trend]
+    rows: list[list[object]] = [["Month", "Invoiced", "Collected", "Outstanding"]]
+    rows += [
+        [
+            row.period,
+            _money(report, row.invoiced),
+            _money(report, row.collected),
+            _money(report, row.outstanding),
+        ]
+        for row in report.trend
+    ]
+    return [
+        KeepTogether(
+            [
+                pdf.para("The last twelve months", "Heading"),
+                _vertical_bars(
+                    periods,
+                    [
+                        ("Invoiced", [row.invoiced for row in report.trend]),
+                        ("Collected", [row.collected for row in report.trend]),
+                        ("Outstanding", [row.outstanding for row in report.trend]),
+                    ],
+                ),
+            ]
+        ),
+        pdf.table(
+            rows, [1.3 * inch] + [(pdf.CONTENT_WIDTH - 1.3 * inch) / 3] * 3, right_columns=(1, 2, 3)
+        ),
+    ]
+
+
+def _revenue(report: MonthlyReport) -> list[Flowable]:
+    heading = pdf.para("License revenue invoiced this month, by use", "Heading")
+    story: list[Flowable] = []
+    if not report.revenue_by_use:
+        story.append(heading)
+        story.append(pdf.para("No license fees or royalties were invoiced this month."))
+    else:
+        labels = [row.label.replace("_", " ") for row in report.revenue_by_use]
+        chart = _horizontal_bars(labels, [row.amount for row in report.revenue_by_use])
+        story.append(KeepTogether([heading, chart]))
+        rows: list[list[object]] = [["Use", "Amount"]]
+        rows += [
+            [label, _money(report, row.amount)]
+            for label, row in zip(labels, report.revenue_by_use, strict=True)
+        ]
+        story.append(pdf.table(rows, [pdf.CONTENT_WIDTH - 2 * inch, 2 * inch], right_columns=(1,)))
+    story.append(
+        pdf.para(
+            f"Other invoices this month (late fees, manual): "
+            f"{_money(report, report.revenue_other)} {report.currency}.",
+            "Small",
+        )
+    )
+    return story
+
+
+def _aging(report: MonthlyReport) -> list[Flowable]:
+    rows: list[list[object]] = [["Days past due", "Invoices", "Balance"]]
+    rows += [[row.label, str(row.count or 0), _money(report, row.amount)] for row in report.aging]
+    return [
+        KeepTogether(
+            [
+                pdf.para(f"Receivables aging at the end of {report.month}", "Heading"),
+                _horizontal_bars(
+                    [row.label for row in report.aging], [row.amount for row in report.aging]
+                ),
+            ]
+        ),
+        pdf.table(
+            rows,
+            [pdf.CONTENT_WIDTH - 3 * inch, 1 * inch, 2 * inch],
+            right_columns=(1, 2),
+        ),
+    ]
+
+
+def _licensees(report: MonthlyReport) -> list[Flowable]:
+    story: list[Flowable] = [pdf.para("Top licensees this month", "Heading")]
+    if not report.top_licensees:
+        story.append(pdf.para("Nothing was invoiced this month."))
+        return story
+    rows: list[list[object]] = [["Licensee", "Invoiced", "Collected", "Outstanding"]]
+    rows += [
+        [
+            row.name,
+            _money(report, row.invoiced),
+            _money(report, row.collected),
+            _money(report, row.outstanding),
+        ]
+        for row in report.top_licensees
+    ]
+    amount_width = 1.3 * inch
+    story.append(
+        pdf.table(
+            rows,
+            [pdf.CONTENT_WIDTH - 3 * amount_width] + [amount_width] * 3,
+            right_columns=(1, 2, 3),
+        )
+    )
+    return story
+
+
+def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
+    story: list[Flowable] = [
+        pdf.para(f"Monthly revenue report: {report.month}", "Title"),
+        pdf.para(
+            f"{report.issuer}. Amounts in {report.currency}; prepared {report.generated_on}.",
+            "Subtitle",
+        ),
+        Spacer(1, 0.1 * inch),
+        _summary(report),
+        *_trend(report),
+        *_revenue(report),
+        *_aging(report),
+        *_licensees(report),
+        Spacer(1, 0.15 * inch),
+        pdf.para(
+            "Invoiced: issued invoices by issue date (void invoices excluded). Collected: "
+            "payments by the day received. Outstanding: balances still owed at the month's "
+            "end. Figures as defined in the service's finance dashboard documentation.",
+            "Small",
+        ),
+    ]
+    furniture = pdf.PageFurniture(
+        reference=f"Monthly revenue report {report.month}", issuer=report.issuer
+    )
+    return pdf.build(
+        story, furniture, title=f"Monthly revenue report {report.month}", subject="Revenue report"
+    )

@@ -1,0 +1,544 @@
+"""The finance dashboard's figures, read from the billing ledger.
+
+Definitions (docs/finance-dashboard.md says the same for readers):
+
+- **Invoiced**: totals of issued invoices (`open`, `paid`, `uncollectible`) by
+  issue date. Void invoices were issued in error and count nowhere.
+- **Collected**: succeeded payments, card and offline, by the day received
+  (an offline payment's `received_on`, else the office date it was applied).
+- **Credited**: credit notes by issue date.
+- **Outstanding**: receivables at the end of each period: for each invoice
+  issued by then, its total less payments received and credits issued by then
+  (never below zero, as a credit beyond the balance is a refund).
+- **Aging** of those balances as of a date, by days past the due date.
+
+Every figure is in one currency (the `currency` filter): amounts in different
+currencies are never added. Sums are exact decimals from the database; the
+receivables are computed per invoice in Python from narrow rows, leaving out
+invoices settled before the window (they owe nothing at any date in it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from licensing import calendar
+from licensing.accounts.models import Organization
+from licensing.agreements.models import Application
+from licensing.agreements.states import AWAITING_STAFF
+from licensing.billing.models import CreditNote, Invoice, InvoiceLine, Payment
+from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
+from licensing.finance.classification import AXES, RevenueLine, classify
+from licensing.permissions.models import PermissionRequest
+from licensing.permissions.states import WITH_STAFF
+
+ZERO = Decimal(0)
+MONTH = "month"
+QUARTER = "quarter"
+GRANULARITIES = (MONTH, QUARTER)
+NOT_COUNTED = (DRAFT, VOID)
+
+# Invoice sources whose lines are license revenue (fees and royalties), by kind.
+REVENUE_KINDS = {AGREEMENT: "up_front", ROYALTY_REPORT: "royalty"}
+
+
+# --- periods ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str  # "2027-03" or "2027-Q1"
+    start: date
+    end: date
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def periods(first: date, last: date, granularity: str) -> list[Period]:
+    """Calendar months (or quarters) from the one holding `first` to the one holding `last`."""
+    step = 3 if granularity == QUARTER else 1
+    cursor = month_start(first)
+    if granularity == QUARTER:
+        cursor = cursor.replace(month=(cursor.month - 1) // 3 * 3 + 1)
+    found = []
+    while cursor <= last:
+        end = month_end(add_months(cursor, step - 1))
+        key = (
+            f"{cursor.year}-Q{(cursor.month - 1) // 3 + 1}"
+            if granularity == QUARTER
+            else f"{cursor:%Y-%m}"
+        )
+        found.append(Period(key, cursor, end))
+        cursor = add_months(cursor, step)
+    return found
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the page and the report show: a range of months, one currency, and
+    the date the receivables are aged on."""
+
+    first_month: date
+    last_month: date
+    granularity: str = MONTH
+    currency: str = "USD"
+    as_of: date | None = None
+    top: int = 10
+
+    @property
+    def start(self) -> date:
+        return self.periods[0].start
+
+    @property
+    def end(self) -> date:
+        return self.periods[-1].end
+
+    @property
+    def aging_date(self) -> date:
+        return self.as_of or self.end
+
+    @property
+    def periods(self) -> list[Period]:
+        return periods(self.first_month, self.last_month, self.granularity)
+
+
+def _moment(day: date) -> datetime:
+    """The start of `day` in UTC, a day early: a bound loose enough for office dates."""
+    return datetime.combine(day - timedelta(days=1), time.min, tzinfo=UTC)
+
+
+# --- the ledger --------------------------------------------------------------------
+
+
+@dataclass
+class Receivable:
+    """One issued invoice and what settled it (payments and credits), with dates."""
+
+    invoice_id: int
+    organization_id: int
+    total: Decimal
+    issue_date: date
+    due_date: date
+    settlements: list[tuple[date, Decimal]] = field(default_factory=list)
+
+    def balance_on(self, day: date) -> Decimal:
+        if self.issue_date > day:
+            return ZERO
+        settled = sum((amount for when, amount in self.settlements if when <= day), ZERO)
+        return max(self.total - settled, ZERO)
+
+
+@dataclass(frozen=True)
+class Collection:
+    invoice_id: int
+    organization_id: int
+    amount: Decimal
+    received_on: date
+
+
+def _received_on(received_on: date | None, settled_at: datetime | None) -> date | None:
+    if received_on is not None:
+        return received_on
+    return calendar.office_date(settled_at) if settled_at is not None else None
+
+
+def _issued(currency: str) -> list[ColumnElement[bool]]:
+    return [Invoice.state.not_in(NOT_COUNTED), Invoice.currency == currency]
+
+
+def collections(session: Session, currency: str, start: date, end: date) -> list[Collection]:
+    """Succeeded payments received between `start` and `end` (inclusive)."""
+    rows = session.execute(
+        select(
+            Payment.invoice_id,
+            Payment.organization_id,
+            Payment.amount,
+            Payment.received_on,
+            Payment.settled_at,
+        ).where(
+            Payment.state == SUCCEEDED,
+            Payment.currency == currency,
+            or_(
+                Payment.received_on.between(start, end),
+                Payment.received_on.is_(None)
+                & Payment.settled_at.between(_moment(start), _moment(end + timedelta(days=3))),
+            ),
+        )
+    )
+    found = []
+    for row in rows:
+        day = _received_on(row.received_on, row.settled_at)
+        if day is not None and start <= day <= end:
+            found.append(Collection(row.invoice_id, row.organization_id, row.amount, day))
+    return found
+
+
+def receivables(session: Session, currency: str, since: date, until: date) -> list[Receivable]:
+    """Invoices issued by `until` that may owe something on some day from `since`
+    (those paid in full before `since` owe nothing in the window)."""
+    invoices = (
+        select(
+            Invoice.id,
+            Invoice.organization_id,
+            Invoice.total,
+            Invoice.issue_date,
+            Invoice.due_date,
+        )
+        .where(*_issued(currency), Invoice.issue_date <= until)
+        .where(or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since)))
+    )
+    ledger = {
+        row.id: Receivable(row.id, row.organization_id, row.total, row.issue_date, row.due_date)
+        for row in session.execute(invoices)
+    }
+    if not ledger:
+        return []
+    ids = select(invoices.subquery().c.id)
+    payments = session.execute(
+        select(Payment.invoice_id, Payment.amount, Payment.received_on, Payment.settled_at).where(
+            Payment.state == SUCCEEDED, Payment.invoice_id.in_(ids)
+        )
+    )
+    for row in payments:
+        day = _received_on(row.received_on, row.settled_at)
+        if day is not None:
+            ledger[row.invoice_id].settlements.append((day, row.amount))
+    credits = session.execute(
+        select(CreditNote.invoice_id, CreditNote.amount, CreditNote.issue_date).where(
+            CreditNote.invoice_id.in_(ids)
+        )
+    )
+    for credit in credits:
+        ledger[credit.invoice_id].settlements.append((credit.issue_date, credit.amount))
+    return list(ledger.values())
+
+
+# --- invoiced, collected, credited, outstanding by period -------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    period: Period
+    invoiced: Decimal
+    collected: Decimal
+    credited: Decimal
+    outstanding: Decimal  # at the period's end
+
+
+def _by_day(session: Session, statement: object) -> list[tuple[date, Decimal]]:
+    return [(row[0], row[1]) for row in session.execute(statement)]  # type: ignore[call-overload]
+
+
+def _bucket(amounts: Iterable[tuple[date, Decimal]], period: Period) -> Decimal:
+    return sum((amount for day, amount in amounts if period.contains(day)), ZERO)
+
+
+def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
+    start, end, currency = filters.start, filters.end, filters.currency
+    invoiced = _by_day(
+        session,
+        select(Invoice.issue_date, func.sum(Invoice.total))
+        .where(*_issued(currency), Invoice.issue_date.between(start, end))
+        .group_by(Invoice.issue_date),
+    )
+    credited = _by_day(
+        session,
+        select(CreditNote.issue_date, func.sum(CreditNote.amount))
+        .where(CreditNote.currency == currency, CreditNote.issue_date.between(start, end))
+        .group_by(CreditNote.issue_date),
+    )
+    collected = [(c.received_on, c.amount) for c in collections(session, currency, start, end)]
+    ledger = receivables(session, currency, start, end)
+    return [
+        PeriodFigures(
+            period,
+            invoiced=_bucket(invoiced, period),
+            collected=_bucket(collected, period),
+            credited=_bucket(credited, period),
+            outstanding=sum((r.balance_on(period.end) for r in ledger), ZERO),
+        )
+        for period in filters.periods
+    ]
+
+
+# --- aging ---------------------------------------------------------------------------
+
+AGING_BUCKETS = (
+    ("current", "Current (not yet due)"),
+    ("1_30", "1-30 days past due"),
+    ("31_60", "31-60 days past due"),
+    ("61_90", "61-90 days past due"),
+    ("over_90", "Over 90 days past due"),
+)
+
+
+def aging_bucket(days_past_due: int) -> str:
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "1_30"
+    if days_past_due <= 60:
+        return "31_60"
+    if days_past_due <= 90:
+        return "61_90"
+    return "over_90"
+
+
+@dataclass(frozen=True)
+class AgingRow:
+    key: str
+    label: str
+    invoices: int
+    amount: Decimal
+
+
+def aging(session: Session, currency: str, as_of: date) -> list[AgingRow]:
+    amounts: dict[str, Decimal] = defaultdict(Decimal)
+    counts: dict[str, int] = defaultdict(int)
+    for receivable in receivables(session, currency, as_of, as_of):
+        balance = receivable.balance_on(as_of)
+        if balance > 0:
+            key = aging_bucket((as_of - receivable.due_date).days)
+            amounts[key] += balance
+            counts[key] += 1
+    return [
+        AgingRow(key, label, counts[key], amounts.get(key, ZERO)) for key, label in AGING_BUCKETS
+    ]
+
+
+# --- top licensees --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Licensee:
+    organization_id: int
+    name: str
+    invoiced: Decimal
+    collected: Decimal
+    outstanding: Decimal  # at the end of the range
+
+
+def top_licensees(session: Session, filters: Filters) -> list[Licensee]:
+    """The organizations invoiced most in the range, largest first."""
+    start, end, currency = filters.start, filters.end, filters.currency
+    invoiced = dict(
+        session.execute(
+            select(Invoice.organization_id, func.sum(Invoice.total))
+            .where(*_issued(currency), Invoice.issue_date.between(start, end))
+            .group_by(Invoice.organization_id)
+        ).all()
+    )
+    ranked = sorted(invoiced.items(), key=lambda item: (-item[1], item[0]))[: filters.top]
+    chosen = {organization_id for organization_id, _ in ranked}
+    if not chosen:
+        return []
+    collected: dict[int, Decimal] = defaultdict(Decimal)
+    for payment in collections(session, currency, start, end):
+        if payment.organization_id in chosen:
+            collected[payment.organization_id] += payment.amount
+    outstanding: dict[int, Decimal] = defaultdict(Decimal)
+    for receivable in receivables(session, currency, end, end):
+        if receivable.organization_id in chosen:
+            outstanding[receivable.organization_id] += receivable.balance_on(end)
+    names = dict(
+        session.execute(
+            select(Organization.id, Organization.legal_name).where(Organization.id.in_(chosen))
+        ).all()
+    )
+    return [
+        Licensee(
+            organization_id,
+            names.get(organization_id, f"Organization {organization_id}"),
+            amount,
+            collected.get(organization_id, ZERO),
+            outstanding.get(organization_id, ZERO),
+        )
+        for organization_id, amount in ranked
+    ]
+
+
+# --- revenue by classification ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RevenueRow:
+    value: str
+    up_front: Decimal
+    royalty: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.up_front + self.royalty
+
+
+@dataclass(frozen=True)
+class Revenue:
+    """License revenue invoiced in the range by each classification axis, and
+    what else was invoiced (late fees, manual invoices) so the two add up."""
+
+    by_axis: dict[str, list[RevenueRow]]
+    total: Decimal
+    other: Decimal
+
+
+def revenue_lines(session: Session, filters: Filters) -> list[RevenueLine]:
+    rows = session.execute(
+        select(
+            InvoiceLine.id,
+            InvoiceLine.invoice_id,
+            Invoice.source_type,
+            Invoice.source_id,
+            InvoiceLine.position,
+            InvoiceLine.amount,
+        )
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            *_issued(filters.currency),
+            Invoice.issue_date.between(filters.start, filters.end),
+            Invoice.source_type.in_(sorted(REVENUE_KINDS)),
+        )
+    )
+    return [RevenueLine(*row) for row in rows]
+
+
+def revenue(session: Session, filters: Filters) -> Revenue:
+    lines = revenue_lines(session, filters)
+    classified = classify(session, lines)
+    sums: dict[str, dict[str, dict[str, Decimal]]] = {
+        axis: defaultdict(lambda: defaultdict(Decimal)) for axis in AXES
+    }
+    for line in lines:
+        kind = REVENUE_KINDS[line.source_type]
+        for axis in AXES:
+            sums[axis][classified[line.invoice_line_id].value(axis)][kind] += line.amount
+    by_axis = {
+        axis: sorted(
+            (
+                RevenueRow(value, kinds.get("up_front", ZERO), kinds.get("royalty", ZERO))
+                for value, kinds in values.items()
+            ),
+            key=lambda row: (-row.total, row.value),
+        )
+        for axis, values in sums.items()
+    }
+    total = sum((line.amount for line in lines), ZERO)
+    all_invoiced = session.scalar(
+        select(func.sum(Invoice.total)).where(
+            *_issued(filters.currency), Invoice.issue_date.between(filters.start, filters.end)
+        )
+    )
+    return Revenue(by_axis, total, (all_invoiced or ZERO) - total)
+
+
+def currencies(session: Session) -> list[str]:
+    """Currencies of issued invoices, for the filter."""
+    found = session.scalars(
+        select(Invoice.currency).where(Invoice.state.not_in(NOT_COUNTED)).distinct()
+    )
+    return sorted(found)
+
+
+# --- queue health ----------------------------------------------------------------------
+
+ON_TRACK = "on_track"
+DUE_SOON = "due_soon"
+PAST_TARGET = "past_target"
+BANDS = (
+    (ON_TRACK, "On track"),  # younger than half the target
+    (DUE_SOON, "Due soon"),  # half the target or older
+    (PAST_TARGET, "Past target"),
+)
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    key: str
+    title: str
+    target_days: int
+    bands: dict[str, int]
+    oldest_days: int
+
+    @property
+    def count(self) -> int:
+        return sum(self.bands.values())
+
+
+def _band(age_days: int, target_days: int, past: bool) -> str:
+    if past:
+        return PAST_TARGET
+    return DUE_SOON if age_days * 2 >= target_days else ON_TRACK
+
+
+def _health(key: str, title: str, target: int, ages: Sequence[tuple[int, bool]]) -> QueueHealth:
+    bands = {band: 0 for band, _ in BANDS}
+    for age, past in ages:
+        bands[_band(age, target, past)] += 1
+    return QueueHealth(key, title, target, bands, max((age for age, _ in ages), default=0))
+
+
+def queue_health(
+    session: Session, now: datetime, *, application_target: int, permission_target: int
+) -> list[QueueHealth]:
+    """Items waiting on licensing staff, by age in US business days against each
+    queue's service level: applications from submission (the target is
+    APPLICATION_REVIEW_SLA_DAYS), permission requests by their own deadline
+    (`sla_due_at`, PERMISSION_SLA_DAYS, which pauses while waiting on the requester)."""
+    today = calendar.office_date(now)
+    application_ages = []
+    for submitted_at, created_at in session.execute(
+        select(Application.submitted_at, Application.created_at).where(
+            Application.state.in_(AWAITING_STAFF)
+        )
+    ):
+        age = calendar.business_days_between(
+            calendar.office_date(submitted_at or created_at), today
+        )
+        application_ages.append((age, age > application_target))
+    permission_ages = []
+    for submitted_at, due_at in session.execute(
+        select(PermissionRequest.submitted_at, PermissionRequest.sla_due_at).where(
+            PermissionRequest.state.in_(WITH_STAFF)
+        )
+    ):
+        age = (
+            calendar.business_days_between(calendar.office_date(submitted_at), today)
+            if submitted_at
+            else 0
+        )
+        permission_ages.append((age, due_at is not None and due_at < now))
+    return [
+        _health(
+            "applications",
+            "Applications awaiting review",
+            application_target,
+            application_ages,
+        ),
+        _health(
+            "permissions",
+            "Permission requests with staff",
+            permission_target,
+            permission_ages,
+        ),
+    ]

@@ -1,0 +1,117 @@
+"""Finance use cases: the monthly revenue report, built and queued to an inbox.
+
+`monthly_report()` gathers the month's figures (read only); `send_monthly_report()`
+renders the PDF and queues it through the email outbox in its own transaction,
+with an audit record of who it went to and the PDF's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.audit import services as audit
+from licensing.calendar import office_date
+from licensing.config import Config
+from licensing.db import utcnow
+from licensing.finance import documents, queries
+from licensing.finance.documents import AmountRow, LicenseeRow, MonthlyReport, TrendRow
+from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
+
+TREND_MONTHS = 12
+# Months the service reasons about: far enough either way for any ledger, and
+# clear of the calendar's ends (year 1 and 9999), where month arithmetic fails.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+
+
+def _config() -> Config:
+    config: Config = current_app.config["LICENSING"]
+    return config
+
+
+def parse_month(text: str) -> date:
+    """`2027-03` -> 2027-03-01; ValueError for anything else (or out of range)."""
+    year, dash, month = text.strip().partition("-")
+    if not dash or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
+        raise ValueError(f"{text!r} is not a month as YYYY-MM")
+    if not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside {FIRST_YEAR}-{LAST_YEAR}")
+    return date(int(year), int(month), 1)
+
+
+def monthly_report(
+    session: Session, month: date, *, currency: str = "USD", now: datetime | None = None
+) -> MonthlyReport:
+    """The figures of `month` (its first day), with the twelve months to it."""
+    moment = now or utcnow()
+    this_month = queries.Filters(month, month, currency=currency, top=10)
+    trend = queries.cash_flow(
+        session,
+        queries.Filters(queries.add_months(month, 1 - TREND_MONTHS), month, currency=currency),
+    )
+    figures = trend[-1]
+    revenue = queries.revenue(session, this_month)
+    issuer = _config().billing_issuer.split("|")[0].strip()
+    return MonthlyReport(
+        month=f"{month:%Y-%m}",
+        currency=currency,
+        issuer=issuer,
+        generated_on=office_date(moment),
+        invoiced=figures.invoiced,
+        collected=figures.collected,
+        credited=figures.credited,
+        outstanding=figures.outstanding,
+        trend=tuple(
+            TrendRow(row.period.key, row.invoiced, row.collected, row.outstanding) for row in trend
+        ),
+        revenue_by_use=tuple(AmountRow(row.value, row.total) for row in revenue.by_axis["use"]),
+        revenue_other=revenue.other,
+        aging=tuple(
+            AmountRow(row.label, row.amount, row.invoices)
+            for row in queries.aging(session, currency, this_month.end)
+        ),
+        top_licensees=tuple(
+            LicenseeRow(row.name, row.invoiced, row.collected, row.outstanding)
+            for row in queries.top_licensees(session, this_month)
+        ),
+    )
+
+
+def report_filename(report: MonthlyReport) -> str:
+    return f"revenue-report-{report.month}-{report.currency}.pdf"
+
+
+def send_monthly_report(
+    month: date, to: str, *, currency: str = "USD", now: datetime | None = None
+) -> OutboxMessage:
+    """Queue the month's report PDF to `to` (the manager's inbox) via the outbox."""
+    with db.transaction() as session:
+        report = monthly_report(session, month, currency=currency, now=now)
+        content = documents.render_monthly_report_pdf(report)
+        message = mail.enqueue(
+            session,
+            to=to,
+            subject=f"Monthly revenue report {report.month} ({report.currency})",
+            template="finance_monthly_report",
+            context={"report": report},
+            attachments=[mail.Attachment(report_filename(report), "application/pdf", content)],
+        )
+        audit.record(
+            session,
+            action="finance.report_queued",
+            entity_type="outbox_message",
+            entity_id=message.id,
+            before=None,
+            after={
+                "month": report.month,
+                "currency": report.currency,
+                "to": message.to,
+                "sha256": hashlib.sha256(content).hexdigest(),
+            },
+        )
+        return message

@@ -1,0 +1,115 @@
+"""A small billing history made through the billing services, and the same
+history written down as plain (date, amount) facts, so the tests can add the
+expected figures up by hand, independently of the dashboard's queries.
+
+    A  INV 1000.00  issued 2027-01-10 (due 02-09); 400.00 wire received 02-05;
+                    credit note 100.00 on 03-02            -> owes 500.00
+    B  INV 2500.00  issued 2027-02-14 (due 03-16); paid in full 03-20
+    A  INV  300.00  issued 2027-03-03, void 03-04          -> counts nowhere
+    B  INV  750.50  issued 2027-03-15 (due 04-14), unpaid
+    A  INV  999.00 EUR issued 2027-02-01                   -> another currency
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+
+from licensing import db
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice
+from tests.support import factories
+
+
+def at(day: date) -> datetime:
+    """Mid-afternoon UTC: the same calendar day at the office (Chicago)."""
+    return datetime(day.year, day.month, day.day, 18, 0, tzinfo=UTC)
+
+
+@dataclass
+class History:
+    organizations: dict[str, int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    # (organization key, issue date, due date, total), issued USD invoices not voided
+    invoices: list[tuple[str, date, date, Decimal]] = field(default_factory=list)
+    # (organization key, invoice index, date, amount)
+    payments: list[tuple[str, int, date, Decimal]] = field(default_factory=list)
+    credits: list[tuple[int, date, Decimal]] = field(default_factory=list)
+
+
+def issue(organization_id: int, amount: str, day: date, currency: str = "USD") -> Invoice:
+    with db.transaction() as session:
+        return billing.create_invoice(
+            session,
+            organization_id=organization_id,
+            currency=currency,
+            charges=[billing.Charge("Annual development fee", Decimal(amount))],
+            source_type="manual",
+            now=at(day),
+        )
+
+
+@pytest.fixture
+def history(app: Flask) -> History:
+    session = db.session()
+    made = History()
+    for key in ("A", "B"):
+        organization = factories.make_organization(session)
+        made.organizations[key] = organization.id
+        made.names[key] = organization.legal_name
+    a, b = made.organizations["A"], made.organizations["B"]
+
+    first = issue(a, "1000.00", date(2027, 1, 10))
+    made.invoices.append(("A", date(2027, 1, 10), date(2027, 2, 9), Decimal("1000.00")))
+    billing.record_offline_payment(
+        first.id,
+        method="wire",
+        amount=Decimal("400.00"),
+        reference="WIRE-1",
+        received_on=date(2027, 2, 5),
+        now=at(date(2027, 2, 6)),
+    )
+    made.payments.append(("A", 0, date(2027, 2, 5), Decimal("400.00")))
+    billing.issue_credit_note(
+        first.id, amount=Decimal("100.00"), reason="Goodwill", now=at(date(2027, 3, 2))
+    )
+    made.credits.append((0, date(2027, 3, 2), Decimal("100.00")))
+
+    second = issue(b, "2500.00", date(2027, 2, 14))
+    made.invoices.append(("B", date(2027, 2, 14), date(2027, 3, 16), Decimal("2500.00")))
+    billing.record_offline_payment(
+        second.id,
+        method="ach",
+        amount=Decimal("2500.00"),
+        reference="ACH-7",
+        now=at(date(2027, 3, 20)),
+    )
+    made.payments.append(("B", 1, date(2027, 3, 20), Decimal("2500.00")))
+
+    voided = issue(a, "300.00", date(2027, 3, 3))
+    billing.void_invoice(voided.id, reason="Issued in error", now=at(date(2027, 3, 4)))
+
+    issue(b, "750.50", date(2027, 3, 15))
+    made.invoices.append(("B", date(2027, 3, 15), date(2027, 4, 14), Decimal("750.50")))
+
+    issue(a, "999.00", date(2027, 2, 1), currency="EUR")
+    return made
+
+
+def balance_on(history: History, index: int, day: date) -> Decimal:
+    """What invoice `index` still owed at the end of `day`, from the facts alone."""
+    _key, issued, _due, total = history.invoices[index]
+    if issued > day:
+        return Decimal(0)
+    paid = sum(
+        (amount for _k, i, when, amount in history.payments if i == index and when <= day),
+        Decimal(0),
+    )
+    credited = sum(
+        (amount for i, when, amount in history.credits if i == index and when <= day), Decimal(0)
+    )
+    return max(total - paid - credited, Decimal(0))
