@@ -2,8 +2,9 @@
 (docs/royalty-reports.md).
 
 `init_app(app)` registers the overdue-report check that holds an organization's
-standing at `pending_payment`, the vendor dashboard's due reports and the staff
-console's queue; blueprints are listed in `licensing.web` and `licensing.api`.
+standing at `pending_payment`, the vendor dashboard's due reports, the staff
+console's queue and the classifier of royalty invoice lines for finance;
+blueprints are listed in `licensing.web` and `licensing.api`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def overdue_reports(session: Session, organization_id: int, today: date) -> list
 
 def init_app(app: Flask) -> None:
     from licensing.accounts import services as accounts
+    from licensing.finance import classification
     from licensing.royalties import views  # noqa: F401 - registers dashboard and console items
+    from licensing.royalties.classification import classify_royalty_lines
 
     accounts.register_overdue_check("royalty_reports", overdue_reports)
+    classification.register_classifier("royalty_report", classify_royalty_lines)

@@ -240,3 +240,23 @@ def test_anomalies_flag_the_report_and_the_invoice_still_follows(
     assert "1 customers against 3 last period" in text
     assert "A on line 1: 60 to 40 end_users" in text
     assert second.total_due == Decimal("0.00")  # usage to date did not grow
+
+
+def test_royalty_invoice_lines_are_classified_for_finance_as_their_agreement_line(
+    vendor: Any, active_agreement: Any, file_report: Any
+) -> None:
+    from licensing.finance.classification import RevenueLine, classify
+
+    agreement = active_agreement(vendor, DEVELOPMENT, PAYER)
+    filed = file_report(vendor, agreement, 1, [row(2, "P1", unit="members", quantity=10)])
+    invoice = db.session().scalars(
+        select(Invoice).where(Invoice.number == filed.invoice_number)
+    ).one()
+    line = invoice.lines[0]
+    found = classify(
+        db.session(),
+        [RevenueLine(line.id, invoice.id, "royalty_report", invoice.source_id, 1, line.amount)],
+    )
+    assert found[line.id].use == "distribution"
+    assert found[line.id].user_type == "payer"
+    assert found[line.id].organization_type == "commercial"
