@@ -637,6 +637,7 @@ def _send_link(
             "link": mail.absolute_url(endpoint, token=raw),
             "expires_at": link.expires_at,
         },
+        secrets=[raw],
     )
 
 
@@ -742,6 +743,7 @@ def invite_member(organization_id: int, email: str, principal: Principal) -> One
                 "link": mail.absolute_url("accounts.accept_invitation", token=raw),
                 "expires_at": link.expires_at,
             },
+            secrets=[raw],
         )
         return link
 
@@ -1120,6 +1122,7 @@ def create_staff_user(
                     "link": mail.absolute_url("accounts.reset_password", token=raw),
                     "expires_at": link.expires_at,
                 },
+                secrets=[raw],
             )
         return user
 

@@ -1,7 +1,9 @@
-"""Server-side sign-out.
+"""Server-side sign-out, masked secrets in the outbox.
 
 - `users.session_generation`: part of every session's user id; sign-out and a
   new password move it on, ending every session of the account.
+- `outbox_messages.masked_text`/`masked_html`: what staff read of a message
+  that carries a one-time link (the secret masked).
 
 Revision ID: accounts_0002
 Revises: accounts_0001
@@ -24,8 +26,14 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("session_generation", sa.Integer(), server_default=sa.text("0"), nullable=False)
         )
+    with op.batch_alter_table("outbox_messages") as batch:
+        batch.add_column(sa.Column("masked_text", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("masked_html", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_messages") as batch:
+        batch.drop_column("masked_html")
+        batch.drop_column("masked_text")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("session_generation")
