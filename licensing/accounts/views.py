@@ -399,11 +399,11 @@ def tokens() -> Page:
         try:
             _confirm_recent_password(principal, form)
             created, secret = services.create_api_token(principal.user_id, form.name.data or "")
-        except (InvalidInput, AuthenticationRequired) as error:
-            if isinstance(error, InvalidInput):
-                show_errors(form, error)
-            else:
-                form.password.errors = [error.detail]
+        except InvalidInput as error:
+            show_errors(form, error)
+            status = 422
+        except AuthenticationRequired as error:
+            form.password.errors = [error.detail]
             status = 422
         else:
             form = forms.TokenForm(formdata=None)
