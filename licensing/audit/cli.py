@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from licensing import db
-from licensing.audit.seals import verify_documents
+from licensing.audit.seals import seal_unsealed, verify_documents
 from licensing.audit.services import verify_chain
 
 
@@ -54,4 +54,21 @@ def verify(accept_unkeyed_until: int) -> None:
         for problem in documents.problems:
             click.echo(f"  - {problem}", err=True)
     if not (chain.ok and documents.ok):
+        raise SystemExit(1)
+
+
+@audit_group.command("seal-unsealed")
+@with_appcontext
+def seal_unsealed_command() -> None:
+    """Seal issued documents that have no seal (issued before sealing existed).
+    Run once, right after upgrading: it trusts each document as it is then."""
+    sealed, refused = seal_unsealed()
+    click.echo(f"Sealed {len(sealed)} document(s).")
+    for name in sealed:
+        click.echo(f"  - {name}")
+    if refused:
+        click.echo(
+            f"Left unsealed, their PDF no longer matches its SHA-256: {', '.join(refused)}",
+            err=True,
+        )
         raise SystemExit(1)

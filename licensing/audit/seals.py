@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from licensing.agreements.models import Agreement
@@ -180,17 +180,40 @@ def _seal_text(kind: Kind, number: str, issued: str, amounts: str | None) -> str
 # --- sealing ----------------------------------------------------------------------
 
 
-def seal(document: Document) -> None:
-    """Store the document's digests and seal it with the current audit key."""
-    kind = _BY_MODEL[type(document)]
+def _seal_values(kind: Kind, document: Any) -> dict[str, Any]:
+    """The columns that seal `document` as it is now, under the current key."""
     issued = kind.issued_digest(document)
     amounts = kind.amounts_digest(document) if kind.amounts_digest else None
-    setattr(document, kind.issued_column, issued)
-    if kind.amounts_digest:
-        document.amounts_sha256 = amounts  # type: ignore[union-attr]
     key_id, key = audit_keys.current()
-    document.seal_key_id = key_id
-    document.seal = audit_keys.sign(key, _seal_text(kind, str(document.number), issued, amounts))
+    values = {
+        kind.issued_column: issued,
+        "seal_key_id": key_id,
+        "seal": audit_keys.sign(key, _seal_text(kind, str(document.number), issued, amounts)),
+    }
+    if kind.amounts_digest:
+        values["amounts_sha256"] = amounts
+    return values
+
+
+def seal(document: Document) -> None:
+    """Store the document's digests and seal it with the current audit key."""
+    for name, value in _seal_values(_BY_MODEL[type(document)], document).items():
+        setattr(document, name, value)
+
+
+def _issued_now(record: Any) -> bool:
+    """True when this flush issues the document: a record written issued, or an
+    invoice moving out of draft. Never a document issued earlier whose seal is
+    missing: resealing it would bless whatever edit was made meanwhile."""
+    kind = _BY_MODEL.get(type(record))
+    if kind is None or record.seal is not None or not kind.is_issued(record):
+        return False
+    state = inspect(record)
+    if state.pending or state.transient:
+        return True
+    if isinstance(record, Invoice):
+        return DRAFT in state.attrs.state.history.deleted
+    return False
 
 
 def _seal_issued_documents(session: Session, _context: Any, _instances: Any) -> None:
@@ -198,8 +221,7 @@ def _seal_issued_documents(session: Session, _context: Any, _instances: Any) -> 
     it. Invoices are issued by an update (draft to open); the others are
     written issued, and letters and agreements refuse later updates."""
     for record in list(session.new) + [r for r in session.dirty if isinstance(r, Invoice)]:
-        kind = _BY_MODEL.get(type(record))
-        if kind is not None and record.seal is None and kind.is_issued(record):
+        if _issued_now(record):
             seal(record)
 
 
@@ -207,6 +229,48 @@ def init_app() -> None:
     """Register the sealing listener (once per process: it is on every Session)."""
     if not event.contains(Session, "before_flush", _seal_issued_documents):
         event.listen(Session, "before_flush", _seal_issued_documents)
+
+
+def seal_unsealed() -> tuple[list[str], list[str]]:
+    """Seal the issued documents that have no seal: those issued before sealing
+    existed, in a database upgraded since. Run once, right after the upgrade:
+    it trusts each document as it is now. An agreement or letter whose PDF no
+    longer matches its stored SHA-256 is left unsealed and reported.
+
+    Returns (sealed, refused), each a list of "<kind> <number>"; each sealed
+    document is audited (`<kind>.sealed`).
+    """
+    from licensing import db
+    from licensing.audit.services import record
+
+    sealed: list[str] = []
+    refused: list[str] = []
+    with db.transaction() as session:
+        for kind in KINDS:
+            for document in _issued(session, kind):
+                if document.seal is not None:
+                    continue
+                name = f"{kind.label} {document.number}"
+                stored = getattr(document, kind.issued_column)
+                if stored is not None and stored != kind.issued_digest(document):
+                    refused.append(name)
+                    continue
+                values = _seal_values(kind, document)
+                # A Core UPDATE: letters refuse every ORM update once issued.
+                session.execute(
+                    update(kind.model).where(kind.model.id == document.id).values(**values)
+                )
+                record(
+                    session,
+                    action=f"{kind.label.replace(' ', '_')}.sealed",
+                    entity_type=kind.label.replace(" ", "_"),
+                    entity_id=document.id,
+                    before=None,
+                    after={"number": document.number, **values},
+                    note="sealed after an upgrade: issued before documents were sealed",
+                )
+                sealed.append(name)
+    return sealed, refused
 
 
 # --- verifying --------------------------------------------------------------------

@@ -208,6 +208,24 @@ def test_a_seal_removed_in_sql_is_named(app: Flask, vendor: Any) -> None:
     ]
 
 
+def test_a_removed_seal_is_not_restored_by_a_later_change_to_the_invoice(
+    app: Flask, vendor: Any
+) -> None:
+    invoice = _invoice(vendor)
+    db.session().execute(
+        text("UPDATE invoices SET seal = NULL, memo = 'edited' WHERE id = :id"),
+        {"id": invoice.id},
+    )
+    db.session().expire_all()
+    billing.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("100.00"), reference="W-2"
+    )
+    assert _problems() == [
+        f"invoice {invoice.number}: issued but not sealed (the seal was removed, or it "
+        "predates sealing)"
+    ]
+
+
 def test_documents_sealed_with_a_retired_key_still_verify(app: Flask, vendor: Any) -> None:
     import dataclasses
 
@@ -245,3 +263,37 @@ def test_admins_see_edited_documents_in_the_api_verification(
     assert tampered["document_problems"] == [
         f"invoice {invoice.number}: its amounts no longer match those issued (edited)"
     ]
+
+
+def test_documents_issued_before_sealing_are_sealed_once_by_the_command(
+    app: Flask, vendor: Any
+) -> None:
+    invoice = _invoice(vendor)
+    credit = billing.issue_credit_note(invoice.id, amount=Decimal("50.00"), reason="Goodwill")
+    letter = _letter()
+    # As a database from before sealing holds them.
+    db.session().execute(text("UPDATE invoices SET seal = NULL, issued_sha256 = NULL"))
+    db.session().execute(text("UPDATE credit_notes SET seal = NULL"))
+    db.session().execute(text("UPDATE permission_letters SET seal = NULL"))
+    assert len(_problems()) == 3
+    result = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert result.exit_code == 0, result.output
+    assert f"invoice {invoice.number}" in result.output
+    assert f"credit note {credit.number}" in result.output
+    assert f"permission letter {letter.number}" in result.output
+    assert _problems() == []
+    again = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert "Sealed 0 document(s)." in again.output
+    code, output = _verify(app)
+    assert code == 0, output
+
+
+def test_sealing_refuses_a_letter_whose_pdf_no_longer_matches_its_digest(app: Flask) -> None:
+    letter = _letter()
+    db.session().execute(
+        text("UPDATE permission_letters SET seal = NULL, pdf = :pdf"), {"pdf": b"%PDF-1.4 other"}
+    )
+    result = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert result.exit_code == 1
+    assert f"permission letter {letter.number}" in result.output
+    assert _problems() != []
