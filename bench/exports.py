@@ -36,7 +36,12 @@ BATCH = 2000
 
 def _app(url: str):  # type: ignore[no-untyped-def]
     return create_app(
-        Config(environment="testing", database_url=url, secret_key=secrets.token_hex(16))
+        Config(
+            environment="testing",
+            database_url=url,
+            secret_key=secrets.token_hex(16),
+            audit_hmac_key=secrets.token_hex(16),
+        )
     )
 
 

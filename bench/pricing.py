@@ -82,7 +82,12 @@ def bench_api() -> None:
 
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{Path(directory) / 'bench.db'}"
-        config = Config(database_url=url, secret_key=secrets.token_hex(16), quote_rate_limit="off")
+        config = Config(
+            database_url=url,
+            secret_key=secrets.token_hex(16),
+            audit_hmac_key=secrets.token_hex(16),
+            quote_rate_limit="off",
+        )
         upgrade(url)
         app = create_app(config)
         with app.app_context():

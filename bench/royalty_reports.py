@@ -83,6 +83,7 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
             environment="testing",
             database_url=database_url,
             secret_key="bench-secret-key",  # noqa: S106 - a throwaway database
+            audit_hmac_key="bench-audit-key",
             quote_rate_limit="off",
             overrides={"WTF_CSRF_ENABLED": False},
         )

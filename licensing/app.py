@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from licensing import access, accounts, api, billing, cli, db, mail, royalties, web
+from licensing import access, accounts, api, audit, billing, cli, db, mail, royalties, web
 from licensing.config import PROJECT_ROOT, Config
 from licensing.extensions import csrf, limiter, login_manager
 
@@ -91,6 +91,7 @@ def register_extensions(app: Flask, config: Config) -> None:
     access.init_app(app)
     accounts.init_app(app)  # who is calling: session on pages, bearer token on the API
     mail.init_app(app)  # deliver queued mail after the response, when configured
+    audit.init_app(app)  # seal invoices, credit notes, agreements and letters as issued
     billing.init_app(app)  # invoice agreements as they become active
     royalties.init_app(app)  # overdue reports count against an organization's standing
 

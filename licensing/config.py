@@ -100,6 +100,10 @@ class Config:
     environment: str = "development"
     database_url: str = f"sqlite:///{DEFAULT_INSTANCE_DIR / 'licensing.db'}"
     secret_key: str = ""
+    # Keys the audit log's hash chain and the seals of issued documents (HMAC);
+    # separate from SECRET_KEY. Retired keys still verify the rows they signed.
+    audit_hmac_key: str = ""
+    audit_hmac_retired_keys: tuple[str, ...] = ()
     public_url: str = "http://127.0.0.1:5000"
 
     stripe_secret_key: str = ""
@@ -166,6 +170,12 @@ class Config:
             environment=environment,
             database_url=env.get("DATABASE_URL", defaults.database_url),
             secret_key=env.get("SECRET_KEY", ""),
+            audit_hmac_key=env.get("AUDIT_HMAC_KEY", ""),
+            audit_hmac_retired_keys=tuple(
+                key.strip()
+                for key in env.get("AUDIT_HMAC_RETIRED_KEYS", "").split(",")
+                if key.strip()
+            ),
             public_url=env.get("PUBLIC_URL", defaults.public_url).rstrip("/"),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
@@ -204,32 +214,47 @@ class Config:
 
     def checked(self) -> Config:
         """Refuse settings that are unsafe; fill in development conveniences."""
-        if self.secret_key:
-            return self
-        if self.is_production:
-            raise ConfigError("SECRET_KEY must be set when LICENSING_ENV=production")
-        log.warning(
-            "SECRET_KEY is not set: using a generated development key from %s; "
-            "set SECRET_KEY in production",
-            DEV_SECRET_KEY_FILE,
-        )
-        return dataclasses.replace(self, secret_key=_development_secret_key())
+        config = self
+        if not config.secret_key:
+            if config.is_production:
+                raise ConfigError("SECRET_KEY must be set when LICENSING_ENV=production")
+            log.warning(
+                "SECRET_KEY is not set: using a generated development key from %s; "
+                "set SECRET_KEY in production",
+                DEV_SECRET_KEY_FILE,
+            )
+            config = dataclasses.replace(config, secret_key=_development_key(DEV_SECRET_KEY_FILE))
+        if not config.audit_hmac_key:
+            if config.is_production:
+                raise ConfigError("AUDIT_HMAC_KEY must be set when LICENSING_ENV=production")
+            log.warning(
+                "AUDIT_HMAC_KEY is not set: using a generated development key from %s; "
+                "set AUDIT_HMAC_KEY in production",
+                DEV_AUDIT_KEY_FILE,
+            )
+            config = dataclasses.replace(
+                config, audit_hmac_key=_development_key(DEV_AUDIT_KEY_FILE)
+            )
+        if config.audit_hmac_key == config.secret_key:
+            raise ConfigError("AUDIT_HMAC_KEY must differ from SECRET_KEY")
+        return config
 
 
 DEV_SECRET_KEY_FILE = DEFAULT_INSTANCE_DIR / "dev-secret-key"
+DEV_AUDIT_KEY_FILE = DEFAULT_INSTANCE_DIR / "dev-audit-key"
 
 
-def _development_secret_key() -> str:
-    """A random key kept under instance/, so that sessions survive restarts and
-    every worker of a development server signs cookies the same way."""
+def _development_key(path: Path) -> str:
+    """A random key kept under instance/, so that it survives restarts and every
+    worker of a development server uses the same one."""
     try:
-        key = DEV_SECRET_KEY_FILE.read_text().strip()
+        key = path.read_text().strip()
         if key:
             return key
     except FileNotFoundError:
         pass
     key = secrets.token_urlsafe(32)
-    DEV_SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DEV_SECRET_KEY_FILE.write_text(key + "\n")
-    DEV_SECRET_KEY_FILE.chmod(0o600)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
     return key

@@ -42,6 +42,7 @@ from tests.support.servers import (
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
+TEST_AUDIT_KEY = "test-audit-key-not-for-production"
 
 
 def unavailable(reason: str) -> None:
@@ -141,6 +142,7 @@ def make_config(database_url: str, **changes: Any) -> Config:
         "environment": "testing",
         "database_url": database_url,
         "secret_key": TEST_SECRET_KEY,
+        "audit_hmac_key": TEST_AUDIT_KEY,
         "public_url": "http://testserver",
         "quote_rate_limit": "off",
         "mail_from": "CPT Licensing <licensing@example.test>",

@@ -31,16 +31,20 @@ def is_api_request() -> bool:
 
 
 def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's user loader: the session stores `User.get_id()`, i.e.
-    "<id>:<fingerprint of the password hash>", so a password change ends
-    other sessions; a deactivated account's sessions end at once."""
-    user_id, _, fingerprint = session_id.partition(":")
-    if not user_id.isdigit():
+    """Flask-Login's user loader, on every request: the session stores
+    `User.get_id()`, "<id>:<fingerprint of the password hash>:<session
+    generation>". A password change or a sign-out moves the user's values on,
+    so every session signed in before ends (a copied cookie too); a
+    deactivated account's sessions end at once."""
+    user_id, fingerprint, generation = [*session_id.split(":"), "", ""][:3]
+    if not user_id.isdigit() or not generation.isdigit():
         return None
     user = db.session().get(User, int(user_id))
     if user is None or not user.is_active:
         return None
     if passwords.session_fingerprint(user.password_hash) != fingerprint:
+        return None
+    if str(user.session_generation) != generation:
         return None
     return user
 

@@ -176,6 +176,8 @@ class TokenForm(FlaskForm):
         validators=[REQUIRED, Length(max=TOKEN_NAME_MAX)],
         description="Say where it will be used, e.g. “billing system”.",
     )
+    # Asked for when the password was last given more than a few minutes ago.
+    password = PasswordField("Your password", validators=[Optional(), Length(max=1000)])
 
 
 class StandingForm(FlaskForm):

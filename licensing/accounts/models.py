@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.access import STAFF_ROLES
@@ -125,6 +125,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of every session's user id: signing out (or a new password) moves it
+    # on, so a copied session cookie stops working at once, server-side.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
 
@@ -162,8 +165,8 @@ class User(Base):
         }
 
     # Flask-Login's user protocol. The session stores `get_id()`, which changes
-    # with the password hash: changing or resetting a password signs out every
-    # other session of the account.
+    # with the password hash and the session generation: changing or resetting
+    # a password, or signing out, ends every session of the account.
     @property
     def is_authenticated(self) -> bool:
         return True
@@ -173,7 +176,8 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return f"{self.id}:{session_fingerprint(self.password_hash)}"
+        fingerprint = session_fingerprint(self.password_hash)
+        return f"{self.id}:{fingerprint}:{self.session_generation}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

@@ -10,6 +10,7 @@ through the outbox in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -60,9 +61,9 @@ from licensing.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
-    RateLimited,
 )
 from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 log = logging.getLogger(__name__)
@@ -668,6 +669,7 @@ def _send_link(
             "link": mail.absolute_url(endpoint, token=raw),
             "expires_at": link.expires_at,
         },
+        secrets=[raw],
     )
 
 
@@ -773,6 +775,7 @@ def invite_member(organization_id: int, email: str, principal: Principal) -> One
                 "link": mail.absolute_url("accounts.accept_invitation", token=raw),
                 "expires_at": link.expires_at,
             },
+            secrets=[raw],
         )
         return link
 
@@ -856,14 +859,25 @@ def set_user_active(user_id: int, active: bool, principal: Principal) -> User:
 # --- sign-in and passwords -----------------------------------------------------------
 
 
+# One answer for an unknown address, a wrong password and a locked account, so
+# that neither the status nor the words tell whether an address has an account.
+# The owner of a locked account learns of the lock by email.
+SIGN_IN_REFUSED = (
+    "The email or password is incorrect. After "
+    f"{LOCKOUT_THRESHOLD} failed attempts in a row an account is locked for "
+    f"{int(LOCKOUT_PERIOD.total_seconds() // 60)} minutes and its owner is emailed."
+)
+
+
 def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
     """Check a password; the user to sign in, or a refusal.
 
-    Raises `AuthenticationRequired` for a wrong email or password (the same
-    message for both), `RateLimited` while the account is locked after
-    `LOCKOUT_THRESHOLD` failures in a row, `PermissionDenied` for an
-    unconfirmed email or a deactivated account. Failures are counted in the
-    database, so the lockout holds across processes.
+    Raises `AuthenticationRequired` with the same message (`SIGN_IN_REFUSED`)
+    for an unknown email, a wrong password, and any password while the account
+    is locked after `LOCKOUT_THRESHOLD` failures in a row; each of these checks
+    a password hash, so they also take as long. `PermissionDenied` for an
+    unconfirmed email or a deactivated account (only with the right password).
+    Failures are counted in the database, so the lockout holds across processes.
     """
     moment = now or utcnow()
     refusal: Exception | None = None
@@ -875,11 +889,13 @@ def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
         user = queries.user_by_email(session, address) if address else None
         if user is None:
             passwords.waste_time_like_a_verification(password)
-            refusal = AuthenticationRequired("The email or password is incorrect.")
+            refusal = AuthenticationRequired(SIGN_IN_REFUSED)
         elif user.is_locked(moment):
-            refusal = _locked(user, moment)
+            passwords.verify_password(user.password_hash, password)  # the same work
+            refusal = AuthenticationRequired(SIGN_IN_REFUSED)
         elif not passwords.verify_password(user.password_hash, password):
-            refusal = _count_failure(session, user, moment)
+            _count_failure(session, user, moment)
+            refusal = AuthenticationRequired(SIGN_IN_REFUSED)
         elif not user.is_active:
             refusal = PermissionDenied(
                 "This account has been deactivated. Contact the licensing office, or a "
@@ -902,20 +918,12 @@ def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
     return user
 
 
-def _locked(user: User, now: datetime) -> RateLimited:
-    assert user.locked_until is not None
-    seconds = max(int((user.locked_until - now).total_seconds()), 1)
-    return RateLimited(
-        "Too many failed sign-in attempts: this account is locked until "
-        f"{user.locked_until:%H:%M} UTC. Reset your password to unlock it now.",
-        retry_after=seconds,
-    )
-
-
-def _count_failure(session: Session, user: User, now: datetime) -> Exception:
+def _count_failure(session: Session, user: User, now: datetime) -> None:
+    """One more failure in a row; at `LOCKOUT_THRESHOLD` the account is locked,
+    audited, and its owner emailed (the only place a lock is announced)."""
     user.failed_login_count += 1
     if user.failed_login_count < LOCKOUT_THRESHOLD:
-        return AuthenticationRequired("The email or password is incorrect.")
+        return
     user.failed_login_count = 0
     user.locked_until = now + LOCKOUT_PERIOD
     audit.record(
@@ -939,14 +947,52 @@ def _count_failure(session: Session, user: User, now: datetime) -> Exception:
             "reset_url": mail.absolute_url("accounts.reset"),
         },
     )
-    return _locked(user, now)
+
+
+def sign_out(user_id: int) -> None:
+    """End every session of the user, server-side: the next request with any
+    copy of their session cookie finds a stale session generation."""
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        if user is not None:
+            user.session_generation += 1
+
+
+def confirm_password(user_id: int, password: str, *, now: datetime | None = None) -> None:
+    """A signed-in user proves again that they know the password (before a
+    sensitive step such as creating an API token). A wrong one counts towards
+    the lockout like a failed sign-in; raises `AuthenticationRequired`."""
+    moment = now or utcnow()
+    refused = False
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationRequired("Sign in again.")
+        if user.is_locked(moment):
+            passwords.verify_password(user.password_hash, password)
+            refused = True
+        elif not passwords.verify_password(user.password_hash, password):
+            _count_failure(session, user, moment)
+            refused = True
+    if refused:
+        raise AuthenticationRequired(
+            "The password is incorrect (or the account is locked after repeated failures)."
+        )
+
+
+# Templates of the two answers to a reset request, counted together for the
+# hourly limit per address.
+_RESET_TEMPLATES = ("reset_password", "reset_no_account")
 
 
 def request_password_reset(email: str) -> None:
-    """Email a reset link (valid one hour) when the address has an active account.
+    """Email a reset link (valid one hour) when the address has an active
+    account, and otherwise a note that no account uses it.
 
-    Says nothing either way, so the form does not reveal who has an account;
-    at most `LINKS_PER_HOUR` links an hour per account.
+    Says nothing either way on the page, and does the same work either way
+    (one lookup, one count, one email queued in one write transaction), so
+    neither the answer nor its timing tells who has an account. At most
+    `LINKS_PER_HOUR` emails an hour per address.
     """
     try:
         normalized = normalize_email(email)
@@ -954,10 +1000,17 @@ def request_password_reset(email: str) -> None:
         return
     with db.transaction() as session:
         user = queries.user_by_email(session, normalized)
-        if user is None or not user.is_active:
+        if _recent_mail(session, _RESET_TEMPLATES, normalized) >= LINKS_PER_HOUR:
+            log.warning("password reset emails held back: hourly limit for the address")
             return
-        if _recent_links(session, RESET_PASSWORD, user.email) >= LINKS_PER_HOUR:
-            log.warning("password reset emails to user %s held back: hourly limit", user.id)
+        if user is None or not user.is_active:
+            mail.enqueue(
+                session,
+                to=normalized,
+                subject="Reset your password",
+                template="reset_no_account",
+                context={"email": normalized, "reset_url": mail.absolute_url("accounts.reset")},
+            )
             return
         _send_link(
             session,
@@ -967,6 +1020,19 @@ def request_password_reset(email: str) -> None:
             "reset_password",
             "accounts.reset_password",
         )
+
+
+def _recent_mail(session: Session, templates: tuple[str, ...], address: str) -> int:
+    """Emails of `templates` queued to `address` alone in the last hour."""
+    since = utcnow() - timedelta(hours=1)
+    count = session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.created_at >= since,
+            OutboxMessage.template.in_(templates),
+            OutboxMessage.recipients == json.dumps([address]),
+        )
+    )
+    return int(count or 0)
 
 
 def reset_password(raw: str, password: str) -> User:
@@ -994,6 +1060,7 @@ def reset_password(raw: str, password: str) -> User:
         link.revoked_at = None
         link.used_at = now
         user.password_hash = passwords.hash_password(password)
+        user.session_generation += 1
         user.failed_login_count = 0
         user.locked_until = None
         verified_now = user.email_verified_at is None
@@ -1087,6 +1154,7 @@ def create_staff_user(
                     "link": mail.absolute_url("accounts.reset_password", token=raw),
                     "expires_at": link.expires_at,
                 },
+                secrets=[raw],
             )
         return user
 

@@ -7,6 +7,7 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import flask_login
@@ -35,7 +36,6 @@ from licensing.errors import (
     Conflict,
     InvalidInput,
     PermissionDenied,
-    RateLimited,
 )
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -65,10 +65,30 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+# Creating an API token needs the password given this recently (at sign-in or
+# when asked again), so a stolen session cookie alone cannot mint a token.
+RECENT_PASSWORD = timedelta(minutes=10)
+_PASSWORD_CONFIRMED_AT = "password_confirmed_at"  # noqa: S105 - a session key, not a secret
+
+
 def _start_session(user: object) -> None:
     """A fresh session for the user: nothing from before signing in carries over."""
     session.clear()
     flask_login.login_user(user)  # type: ignore[arg-type]
+    _note_password_confirmed()
+
+
+def _note_password_confirmed() -> None:
+    # Whole seconds: the session's JSON reads fractions back as Decimal.
+    session[_PASSWORD_CONFIRMED_AT] = int(utcnow().timestamp())
+
+
+def _password_recently_confirmed() -> bool:
+    confirmed = session.get(_PASSWORD_CONFIRMED_AT)
+    if not isinstance(confirmed, int):
+        return False
+    age = utcnow().timestamp() - confirmed
+    return 0 <= age <= RECENT_PASSWORD.total_seconds()
 
 
 # --- sign-up, sign-in, sign-out ----------------------------------------------------
@@ -121,9 +141,6 @@ def sign_in() -> Page:
     if form.validate_on_submit():
         try:
             user = services.sign_in(form.email.data or "", form.password.data or "")
-        except RateLimited as error:
-            form.form_errors.append(error.detail)
-            status = 429
         except PermissionDenied as error:
             form.form_errors.append(error.detail)
             unverified = error.detail.startswith(services.UNCONFIRMED_EMAIL)
@@ -142,6 +159,9 @@ def sign_in() -> Page:
 @bp.route("/sign-out", methods=["POST"])
 @access.any_user
 def sign_out() -> Response:
+    """Sign out everywhere: the session ends server-side, not only in this
+    browser (a copy of the cookie stops working too)."""
+    services.sign_out(access.require_principal().user_id)
     flask_login.logout_user()
     session.clear()
     flash("You have signed out.", "success")
@@ -367,16 +387,23 @@ def deactivate_member(user_id: int) -> Response:
 @bp.route("/account/tokens", methods=["GET", "POST"])
 @access.any_user
 def tokens() -> Page:
-    """Personal API tokens: create (the secret is shown once), list, revoke."""
+    """Personal API tokens: create (the secret is shown once), list, revoke.
+
+    Creating one needs the password given in the last `RECENT_PASSWORD`
+    (at sign-in counts); otherwise the form asks for it."""
     principal = access.require_principal()
     form = forms.TokenForm()
     secret = None
     status = 200
     if form.validate_on_submit():
         try:
+            _confirm_recent_password(principal, form)
             created, secret = services.create_api_token(principal.user_id, form.name.data or "")
         except InvalidInput as error:
             show_errors(form, error)
+            status = 422
+        except AuthenticationRequired as error:
+            form.password.errors = [error.detail]
             status = 422
         else:
             form = forms.TokenForm(formdata=None)
@@ -387,8 +414,25 @@ def tokens() -> Page:
         "accounts/tokens.html",
         form=form,
         secret=secret,
+        ask_password=not _password_recently_confirmed(),
+        recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
         tokens=queries.tokens_of(db.session(), principal.user_id),
     ), status
+
+
+def _confirm_recent_password(principal: Principal, form: forms.TokenForm) -> None:
+    """Raise `AuthenticationRequired` unless the password was given recently,
+    or is given now (and right)."""
+    if _password_recently_confirmed():
+        return
+    password = form.password.data or ""
+    if not password:
+        raise AuthenticationRequired(
+            f"Enter your password: creating a token needs it when you signed in more than "
+            f"{int(RECENT_PASSWORD.total_seconds() // 60)} minutes ago."
+        )
+    services.confirm_password(principal.user_id, password)
+    _note_password_confirmed()
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -292,6 +292,11 @@ class Agreement(Base):
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # SHA-256 of the canonical amounts (currency, total, terms), sealed when issued.
+    amounts_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The seal of the issued document (see `licensing.audit.seals`).
+    seal_key_id: Mapped[str | None] = mapped_column(String(16))
+    seal: Mapped[str | None] = mapped_column(String(64))
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     termination_reason: Mapped[str | None] = mapped_column(Text)

@@ -9,6 +9,7 @@ import marshmallow as ma
 from licensing import access, db
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.audit import queries
+from licensing.audit.seals import verify_documents
 from licensing.audit.services import verify_chain
 
 blp = Blueprint(
@@ -66,6 +67,8 @@ class VerificationSchema(ma.Schema):
     events = ma.fields.Integer()
     head_seq = ma.fields.Integer()
     problems = ma.fields.List(ma.fields.String())
+    documents = ma.fields.Integer(metadata={"description": "Issued documents checked"})
+    document_problems = ma.fields.List(ma.fields.String())
 
 
 @blp.route("/audit-events")
@@ -87,11 +90,16 @@ def list_events(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, VerificationSchema)
 @blp.doc(**SECURED)
 def verification() -> dict[str, Any]:
-    """Recompute the hash chain (as `licensing audit verify` does) and report breaks."""
+    """Recompute the keyed hash chain and the seals of every issued invoice, credit
+    note, agreement and permission letter (as `licensing audit verify` does), and
+    report each break or edited document."""
     report = verify_chain(db.session())
+    documents = verify_documents(db.session())
     return {
-        "ok": report.ok,
+        "ok": report.ok and documents.ok,
         "events": report.events,
         "head_seq": report.head_seq,
         "problems": report.problems,
+        "documents": documents.documents,
+        "document_problems": documents.problems,
     }

@@ -39,7 +39,8 @@ class OutboxMessageSchema(ma.Schema):
     last_error = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
     sent_at = ma.fields.DateTime(allow_none=True)
-    body_text = ma.fields.String()
+    # Secrets (one-time links) masked: admins never read a live link.
+    body_text = ma.fields.String(attribute="display_text")
 
 
 class OutboxPageSchema(ma.Schema):

@@ -4,3 +4,15 @@
 `services.verify_chain()` (the `licensing audit verify` command) recomputes the
 chain and reports any row edited, deleted or reordered since it was written.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Seal issued documents (invoices, credit notes, agreements, letters) in
+    the flush that issues them; see `seals`."""
+    from licensing.audit import seals
+
+    seals.init_app()

@@ -1,4 +1,4 @@
-"""`licensing audit verify`: check that the audit log is intact."""
+"""`licensing audit verify`: check that the audit log and issued documents are intact."""
 
 from __future__ import annotations
 
@@ -6,28 +6,69 @@ import click
 from flask.cli import with_appcontext
 
 from licensing import db
+from licensing.audit.seals import seal_unsealed, verify_documents
 from licensing.audit.services import verify_chain
 
 
 @click.group("audit")
 def audit_group() -> None:
-    """The audit log."""
+    """The audit log and the seals of issued documents."""
 
 
 @audit_group.command("verify")
+@click.option(
+    "--accept-unkeyed-until",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Accept rows up to this seq without an audit key (written before the chain was "
+    "keyed, in a database upgraded from then); note the seq when you upgrade.",
+)
 @with_appcontext
-def verify() -> None:
-    """Recompute the hash chain; exit 1 and list each break if any row was
-    edited, deleted or reordered."""
-    report = verify_chain(db.session())
-    if report.ok:
+def verify(accept_unkeyed_until: int) -> None:
+    """Recompute the keyed hash chain, and every issued invoice's, credit note's,
+    agreement's and permission letter's digests and seal; exit 1 and list each
+    problem if any row was edited, deleted or reordered."""
+    session = db.session()
+    chain = verify_chain(session, unkeyed_until=accept_unkeyed_until)
+    documents = verify_documents(session)
+    if chain.ok:
+        legacy = f", {chain.unkeyed} from before the chain was keyed" if chain.unkeyed else ""
         click.echo(
-            f"Audit log intact: {report.events} events, chain head at seq {report.head_seq}."
+            f"Audit log intact: {chain.events} events{legacy}, chain head at seq {chain.head_seq}."
         )
-        return
-    click.echo(
-        f"Audit log BROKEN: {len(report.problems)} problem(s) in {report.events} events:", err=True
-    )
-    for problem in report.problems:
-        click.echo(f"  - {problem}", err=True)
-    raise SystemExit(1)
+    else:
+        click.echo(
+            f"Audit log BROKEN: {len(chain.problems)} problem(s) in {chain.events} events:",
+            err=True,
+        )
+        for problem in chain.problems:
+            click.echo(f"  - {problem}", err=True)
+    if documents.ok:
+        click.echo(f"Issued documents intact: {documents.documents} checked.")
+    else:
+        click.echo(
+            f"Issued documents TAMPERED: {len(documents.problems)} of {documents.documents}:",
+            err=True,
+        )
+        for problem in documents.problems:
+            click.echo(f"  - {problem}", err=True)
+    if not (chain.ok and documents.ok):
+        raise SystemExit(1)
+
+
+@audit_group.command("seal-unsealed")
+@with_appcontext
+def seal_unsealed_command() -> None:
+    """Seal issued documents that have no seal (issued before sealing existed).
+    Run once, right after upgrading: it trusts each document as it is then."""
+    sealed, refused = seal_unsealed()
+    click.echo(f"Sealed {len(sealed)} document(s).")
+    for name in sealed:
+        click.echo(f"  - {name}")
+    if refused:
+        click.echo(
+            f"Left unsealed, their PDF no longer matches its SHA-256: {', '.join(refused)}",
+            err=True,
+        )
+        raise SystemExit(1)

@@ -18,9 +18,12 @@ GENESIS_HASH = "0" * 64
 class AuditEvent(Base):
     """One state change: who did what to which record, with the values before and after.
 
-    Rows are only ever inserted. `hash` is the SHA-256 of a canonical JSON of
-    every other field, including `prev_hash` (the hash of the event before), so
-    editing, deleting or reordering a row breaks the chain.
+    Rows are only ever inserted. `hash` is the HMAC-SHA-256, under the audit
+    key named by `key_id`, of a canonical JSON of every other field, including
+    `prev_hash` (the hash of the event before), so editing, deleting or
+    reordering a row breaks the chain, and without the key nobody can forge a
+    new one. Rows written before the chain was keyed have no `key_id` and a
+    plain SHA-256.
     """
 
     __tablename__ = "audit_events"
@@ -43,6 +46,8 @@ class AuditEvent(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which audit key signed the row (see `audit.keys`); None before keying.
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
     @property
     def before_data(self) -> Any:

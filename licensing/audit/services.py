@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from licensing import access
+from licensing.audit import keys as audit_keys
 from licensing.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from licensing.db import utcnow
 
@@ -51,8 +52,11 @@ def canonical_json(value: Any) -> str:
     )
 
 
-def event_hash(event: AuditEvent) -> str:
-    """The SHA-256 of the event's fields (everything but `id` and `hash` itself)."""
+def event_hash(event: AuditEvent, keys: Mapping[str, bytes] | None = None) -> str:
+    """The HMAC-SHA-256 of the event's fields (everything but `id` and `hash`
+    itself) under the key its `key_id` names, from `keys` or the configured
+    ring. A row without a `key_id` (written before the chain was keyed) has
+    the plain SHA-256. Raises `keys.UnknownKey` for a key not configured."""
     payload = {
         "seq": event.seq,
         "occurred_at": _json_default(event.occurred_at),
@@ -68,7 +72,13 @@ def event_hash(event: AuditEvent) -> str:
         "client_ip": event.client_ip,
         "prev_hash": event.prev_hash,
     }
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    if event.key_id is None:
+        return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    payload["key_id"] = event.key_id
+    key = (audit_keys.ring() if keys is None else keys).get(event.key_id)
+    if key is None:
+        raise audit_keys.UnknownKey(event.key_id)
+    return audit_keys.sign(key, canonical_json(payload))
 
 
 def _current_actor() -> tuple[str, int | None]:
@@ -132,6 +142,7 @@ def record(
     """
     if actor is None:
         actor, actor_user_id = _current_actor()
+    key_id, key = audit_keys.current()
     head = _lock_head(session)
     event = AuditEvent(
         seq=head.seq + 1,
@@ -147,8 +158,9 @@ def record(
         request_id=g.get("request_id") if has_request_context() else None,
         client_ip=request.remote_addr if has_request_context() else None,
         prev_hash=head.hash,
+        key_id=key_id,
     )
-    event.hash = event_hash(event)
+    event.hash = event_hash(event, {key_id: key})
     session.add(event)
     head.seq = event.seq
     head.hash = event.hash
@@ -170,6 +182,8 @@ class ChainReport:
 
     events: int = 0
     head_seq: int = 0
+    # Rows from before the chain was keyed: checked by plain SHA-256 only.
+    unkeyed: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -177,15 +191,39 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chain(session: Session) -> ChainReport:
+def _check_event(event: AuditEvent, ring: Mapping[str, bytes], unkeyed_until: int) -> str | None:
+    """What is wrong with one row's own hash, if anything."""
+    if event.key_id is None and event.seq > unkeyed_until:
+        return (
+            f"seq {event.seq}: not signed with an audit key (row forged, or written before "
+            "the chain was keyed: see --accept-unkeyed-until)"
+        )
+    try:
+        expected = event_hash(event, ring)
+    except audit_keys.UnknownKey:
+        return (
+            f"seq {event.seq}: signed with audit key {event.key_id}, which is not configured "
+            "(add the old key to AUDIT_HMAC_RETIRED_KEYS, or the row is forged)"
+        )
+    if expected != event.hash:
+        return f"seq {event.seq}: contents do not match the stored hash (row edited)"
+    return None
+
+
+def verify_chain(session: Session, *, unkeyed_until: int = 0) -> ChainReport:
     """Recompute every event's hash and link, in sequence order.
 
-    Reports a row whose contents no longer match its hash (edited), a gap in
-    the sequence or a link to the wrong predecessor (deleted, inserted or
-    reordered rows), and a last row that is not the recorded chain head
-    (rows deleted from the end).
+    Reports a row whose contents no longer match its keyed hash (edited, even
+    if the hash was recomputed without the key), a gap in the sequence or a
+    link to the wrong predecessor (deleted, inserted or reordered rows), and a
+    last row that is not the recorded chain head (rows deleted from the end).
+    Every row must be signed with a configured key, except rows up to
+    `unkeyed_until`: written before the chain was keyed (an upgraded
+    database), they are checked by plain SHA-256. The bound comes from the
+    operator, not the database, which an attacker could edit.
     """
     report = ChainReport()
+    ring = audit_keys.ring()
     expected_seq = 1
     previous_hash = GENESIS_HASH
     rows = session.execute(
@@ -205,10 +243,11 @@ def verify_chain(session: Session) -> ChainReport:
                 report.problems.append(f"seq {event.seq}: {missing} missing (rows deleted)")
             else:
                 report.problems.append(f"seq {event.seq}: out of order (rows renumbered)")
-        if event_hash(event) != event.hash:
-            report.problems.append(
-                f"seq {event.seq}: contents do not match the stored hash (row edited)"
-            )
+        problem = _check_event(event, ring, unkeyed_until)
+        if problem:
+            report.problems.append(problem)
+        elif event.key_id is None:
+            report.unkeyed += 1
         if event.prev_hash != previous_hash:
             report.problems.append(
                 f"seq {event.seq}: does not link to the event before it "

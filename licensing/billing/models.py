@@ -110,6 +110,12 @@ class Invoice(Base):
     reminder_count: Mapped[int] = mapped_column(Integer, default=0)
     last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     late_fee_months_charged: Mapped[int] = mapped_column(Integer, default=0)
+    # SHA-256 of the issued content and of its amounts, sealed when issued.
+    issued_sha256: Mapped[str | None] = mapped_column(String(64))
+    amounts_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The seal of the issued document (see `licensing.audit.seals`).
+    seal_key_id: Mapped[str | None] = mapped_column(String(16))
+    seal: Mapped[str | None] = mapped_column(String(64))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
@@ -219,6 +225,12 @@ class CreditNote(Base):
     issue_date: Mapped[date] = mapped_column(Date)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     issued_by: Mapped[str] = mapped_column(String(254))
+    # SHA-256 of the issued content and of its amounts, sealed when issued.
+    issued_sha256: Mapped[str | None] = mapped_column(String(64))
+    amounts_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The seal of the issued document (see `licensing.audit.seals`).
+    seal_key_id: Mapped[str | None] = mapped_column(String(16))
+    seal: Mapped[str | None] = mapped_column(String(64))
 
     invoice: Mapped[Invoice] = relationship(back_populates="credit_notes")
 

@@ -19,6 +19,11 @@ FILENAME_MAX = 200
 class OutboxMessage(Base):
     """One email, rendered when queued, delivered later over SMTP.
 
+    A message that carries a secret (a one-time link) keeps it only in
+    `body_text`/`body_html`, the bodies delivered; staff see `display_text`,
+    where every secret is masked. Once sent, the delivered bodies are replaced
+    by the masked ones, so the secret leaves the database.
+
     `next_attempt_at` is when it is next due: a sender claiming it moves it a
     few minutes ahead (so a crashed sender's claim lapses), a failed attempt
     moves it by the backoff.
@@ -37,6 +42,9 @@ class OutboxMessage(Base):
     template: Mapped[str] = mapped_column(String(100))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # The bodies with each secret masked; None when the message carries none.
+    masked_text: Mapped[str | None] = mapped_column(Text)
+    masked_html: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -48,6 +56,11 @@ class OutboxMessage(Base):
     attachments: Mapped[list[OutboxAttachment]] = relationship(
         order_by="OutboxAttachment.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def display_text(self) -> str:
+        """The text staff may read: never a live secret."""
+        return self.masked_text if self.masked_text is not None else self.body_text
 
     @property
     def to(self) -> list[str]:

@@ -125,6 +125,20 @@ def _checked_attachments(attachments: Sequence[Attachment]) -> list[OutboxAttach
     return stored
 
 
+def mask(secret: str) -> str:
+    """How a secret appears to staff: its first characters, enough to tell two
+    links apart, and never enough to use one."""
+    return f"{secret[:4]}…[hidden]"
+
+
+def _masked(body: str | None, secrets: Sequence[str]) -> str | None:
+    if body is None:
+        return None
+    for secret in secrets:
+        body = body.replace(secret, mask(secret))
+    return body
+
+
 def enqueue(
     session: Session,
     *,
@@ -133,24 +147,30 @@ def enqueue(
     template: str,
     context: Mapping[str, Any],
     attachments: Sequence[Attachment] = (),
+    secrets: Sequence[str] = (),
 ) -> OutboxMessage:
     """Render `templates/emails/<template>.txt` (and `.html` when present) with
     `context` and queue the message in the caller's transaction, with any
     `attachments` stored beside it.
 
     The templates also receive `public_url` and `office_name`; build links
-    with `absolute_url(endpoint, ...)`. Raises `InvalidInput` for an address
-    that is not one.
+    with `absolute_url(endpoint, ...)`. Name in `secrets` every secret the
+    message carries (the token of a one-time link): staff then see it masked,
+    and it is erased from the stored message once sent. Raises `InvalidInput`
+    for an address that is not one.
     """
     recipients = _addresses(to)
     files = _checked_attachments(attachments)
     text, html = _render(template, context)
+    hidden = [secret for secret in secrets if secret]
     message = OutboxMessage(
         recipients=json.dumps(recipients),
         subject=" ".join(subject.split())[:SUBJECT_MAX],
         template=template,
         body_text=text,
         body_html=html,
+        masked_text=_masked(text, hidden) if hidden else None,
+        masked_html=_masked(html, hidden) if hidden else None,
         state=QUEUED,
         attempts=0,
         next_attempt_at=utcnow(),
@@ -263,10 +283,15 @@ def _email(message: OutboxMessage) -> EmailMessage:
 
 
 def _record_success(message_id: int, now: datetime) -> None:
+    """Mark the message sent; a secret it carried is erased (it was delivered,
+    and nobody needs to read it here again)."""
     with db.transaction() as session:
         message = _load(session, message_id)
         message.state = OUTBOX.step(message.state, "deliver")
         message.sent_at = now
+        if message.masked_text is not None:
+            message.body_text = message.masked_text
+            message.body_html = message.masked_html
 
 
 def _record_failure(message_id: int, error: BaseException, now: datetime) -> str:

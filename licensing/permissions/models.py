@@ -203,6 +203,9 @@ class PermissionLetter(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
+    # The seal of the issued document (see `licensing.audit.seals`).
+    seal_key_id: Mapped[str | None] = mapped_column(String(16))
+    seal: Mapped[str | None] = mapped_column(String(64))
 
     request: Mapped[PermissionRequest] = relationship(back_populates="letters")
 

@@ -365,6 +365,7 @@ def _tell_requester(
         subject=f"{subject} ({request.reference})",
         template=template,
         context={"request": request, "status_url": status_url(request), "label": label, **context},
+        secrets=[status_token(request)],
     )
 
 
@@ -437,6 +438,7 @@ def submit_request(values: Mapping[str, Any], *, now: datetime | None = None) ->
                 "expires_at": request.confirm_expires_at,
                 "label": label,
             },
+            secrets=[raw],
         )
         return request
 

@@ -156,7 +156,9 @@ def test_an_admin_deactivates_and_reactivates_through_the_api(
     actions = [
         event.action
         for event in db.session().scalars(
-            select(AuditEvent).where(AuditEvent.entity_id == str(vendor.id))
+            select(AuditEvent)
+            .where(AuditEvent.entity_id == str(vendor.id))
+            .order_by(AuditEvent.seq)  # without it PostgreSQL may return any order
         )
         if event.entity_type == "user"
     ]

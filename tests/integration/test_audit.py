@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import time_machine
@@ -173,6 +174,124 @@ def test_reordered_rows_are_detected(app: Flask) -> None:
     problems = audit.verify_chain(session).problems
     assert "seq 1: contents do not match the stored hash (row edited)" in problems
     assert "seq 2: contents do not match the stored hash (row edited)" in problems
+
+
+def _rewrite_chain_without_the_key(session: Any, keyed: bool) -> None:
+    """What someone with database access but no audit key can do: edit a row,
+    then recompute every hash, link and the head (plain SHA-256, or an HMAC
+    under a key they guessed)."""
+    import hashlib
+    import hmac
+
+    session.execute(text("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 2"))
+    previous = GENESIS_HASH
+    for event in _all():
+        event_payload = {
+            "seq": event.seq,
+            "occurred_at": audit._json_default(event.occurred_at),
+            "actor": event.actor,
+            "actor_user_id": event.actor_user_id,
+            "action": event.action,
+            "entity_type": event.entity_type,
+            "entity_id": event.entity_id,
+            "before": event.before,
+            "after": event.after,
+            "note": event.note,
+            "request_id": event.request_id,
+            "client_ip": event.client_ip,
+            "prev_hash": previous,
+        }
+        if keyed:
+            event_payload["key_id"] = event.key_id
+            digest = hmac.new(
+                b"a guessed key", audit.canonical_json(event_payload).encode(), hashlib.sha256
+            ).hexdigest()
+        else:
+            digest = hashlib.sha256(audit.canonical_json(event_payload).encode()).hexdigest()
+        session.execute(
+            text(
+                "UPDATE audit_events SET prev_hash = :prev, hash = :hash, key_id = :key "
+                "WHERE seq = :seq"
+            ),
+            {
+                "prev": previous,
+                "hash": digest,
+                "seq": event.seq,
+                "key": event.key_id if keyed else None,
+            },
+        )
+        previous = digest
+    session.execute(text("UPDATE audit_chain_head SET hash = :hash"), {"hash": previous})
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["guessed-key", "plain-sha256"])
+def test_a_chain_recomputed_without_the_audit_key_is_detected(app: Flask, keyed: bool) -> None:
+    _append(3)
+    _rewrite_chain_without_the_key(db.session(), keyed)
+    problems = audit.verify_chain(db.session()).problems
+    assert problems
+    assert all(problem.startswith("seq ") for problem in problems)
+    code, output = _cli(app, "audit", "verify")
+    assert code == 1
+    assert "seq 1:" in output
+
+
+def test_every_row_names_the_key_that_signed_it(app: Flask) -> None:
+    from licensing.audit.keys import key_id
+    from tests.conftest import TEST_AUDIT_KEY
+
+    _append(2)
+    assert {event.key_id for event in _all()} == {key_id(TEST_AUDIT_KEY)}
+
+
+def test_after_a_key_rotation_old_rows_verify_with_the_retired_key(app: Flask) -> None:
+    import dataclasses
+
+    _append(2)
+    config = app.config["LICENSING"]
+    app.config["LICENSING"] = dataclasses.replace(
+        config, audit_hmac_key="the-new-key", audit_hmac_retired_keys=(config.audit_hmac_key,)
+    )
+    try:
+        _append(2)
+        assert len({event.key_id for event in _all()}) == 2
+        assert audit.verify_chain(db.session()).ok
+        app.config["LICENSING"] = dataclasses.replace(
+            app.config["LICENSING"], audit_hmac_retired_keys=()
+        )
+        problems = audit.verify_chain(db.session()).problems
+        assert [problem.split(":")[0] for problem in problems] == ["seq 1", "seq 2"]
+        assert "not configured" in problems[0]
+    finally:
+        app.config["LICENSING"] = config
+
+
+def test_rows_from_before_keying_verify_only_up_to_the_bound_the_operator_gives(
+    app: Flask,
+) -> None:
+    _append(1)
+    session = db.session()
+    # The first row as a database from before keying holds it: no key, plain SHA-256.
+    first = _all()[0]
+    first.key_id = None
+    legacy_hash = audit.event_hash(first)
+    session.expunge_all()
+    session.execute(
+        text("UPDATE audit_events SET key_id = NULL, hash = :hash WHERE seq = 1"),
+        {"hash": legacy_hash},
+    )
+    session.execute(text("UPDATE audit_chain_head SET hash = :hash"), {"hash": legacy_hash})
+    problems = audit.verify_chain(session).problems
+    assert problems == [
+        "seq 1: not signed with an audit key (row forged, or written before the chain was "
+        "keyed: see --accept-unkeyed-until)"
+    ]
+    report = audit.verify_chain(session, unkeyed_until=1)
+    assert report.ok
+    assert report.unkeyed == 1
+    code, output = _cli(app, "audit", "verify", "--accept-unkeyed-until", "1")
+    assert code == 0, output
+    assert "1 from before the chain was keyed" in output
 
 
 def test_concurrent_writers_cannot_fork_the_chain(committed_app: Flask) -> None:

@@ -289,3 +289,96 @@ class TestDeliveryAfterTheRequest:
         _queue()
         client.get("/").close()
         assert mailbox.messages == []
+
+
+# --- secrets in mail -------------------------------------------------------------
+
+
+def _reset_message_for(vendor: User) -> tuple[OutboxMessage, str]:
+    """A real password reset email, and the secret token its link carries."""
+    import re
+
+    from licensing.accounts import services as accounts
+
+    accounts.request_password_reset(vendor.email)
+    message = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "reset_password"))
+        .one()
+    )
+    found = re.search(r"/reset/(\S+)", message.body_text)
+    assert found, message.body_text
+    return message, found.group(1)
+
+
+def test_admins_see_one_time_links_masked_on_the_outbox_page_and_api(
+    app: Flask, admin: User, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    _without_smtp(app)
+    message, secret = _reset_message_for(vendor)
+    client = signed_in(app.test_client(), admin)
+    page = client.get(f"/console/outbox/{message.id}").get_data(as_text=True)
+    assert secret not in page
+    assert f"/reset/{secret[:4]}…[hidden]" in page
+    api = client.get(f"/api/v1/outbox-messages/{message.id}", headers=bearer(admin)).get_json()
+    assert secret not in api["body_text"]
+    assert "…[hidden]" in api["body_text"]
+    listed = client.get("/api/v1/outbox-messages", headers=bearer(admin)).get_json()
+    assert secret not in str(listed)
+
+
+def test_the_recipient_gets_the_whole_link_and_it_is_erased_once_sent(
+    app: Flask, vendor: User, mailbox: SMTPServer
+) -> None:
+    message, secret = _reset_message_for(vendor)
+    assert mail.deliver_due().sent == 1
+    assert f"/reset/{secret}" in message_text(mailbox.wait_for(1)[0])
+    sent = _reload(message)
+    assert secret not in sent.body_text
+    assert secret not in (sent.body_html or "")
+    assert "…[hidden]" in sent.body_text
+
+
+@pytest.mark.parametrize("template", ["verify_email", "invitation", "staff_welcome"])
+def test_every_one_time_link_is_masked_for_staff(app: Flask, vendor: User, template: str) -> None:
+    import re
+
+    from licensing.accounts import services as accounts
+
+    if template == "verify_email":
+        accounts.resend_verification(
+            accounts.sign_up(
+                email="new.person@contoso.example",
+                password="amber-orchard-violin-88",
+                full_name="New Person",
+                organization={
+                    "legal_name": "Contoso Health Software",
+                    "organization_type": "commercial",
+                    "address_line1": "1 Main St",
+                    "city": "Springfield",
+                    "country": "US",
+                    "billing_contact_name": "New Person",
+                    "billing_email": "billing@contoso.example",
+                },
+            ).email
+        )
+    elif template == "invitation":
+        accounts.invite_member(
+            vendor.organization_id or 0,
+            "colleague@northwind.example",
+            accounts.principal_for(vendor),
+        )
+    else:
+        accounts.create_staff_user(
+            email="new.staff@licensing.example", roles=("billing",), full_name="New Staff"
+        )
+    message = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == template))
+        .first()
+    )
+    assert message is not None
+    found = re.search(r"http://testserver/\S+/(\S+)", message.body_text)
+    assert found, message.body_text
+    assert found.group(1) not in message.display_text
+    assert "…[hidden]" in message.display_text

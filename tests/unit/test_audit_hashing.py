@@ -64,3 +64,29 @@ def _event(**changes: object) -> AuditEvent:
 def test_any_change_to_an_event_changes_its_hash(change: dict[str, object]) -> None:
     assert event_hash(_event(**change)) != event_hash(_event())
     assert len(event_hash(_event())) == 64
+
+
+KEYS = {"k1": b"first audit key", "k2": b"second audit key"}
+
+
+def test_a_keyed_event_hash_is_an_hmac_that_depends_on_the_key() -> None:
+    keyed = _event(key_id="k1")
+    assert event_hash(keyed, KEYS) != event_hash(_event())
+    assert event_hash(keyed, KEYS) != event_hash(_event(key_id="k2"), KEYS)
+    assert event_hash(keyed, {"k1": b"a guessed key"}) != event_hash(keyed, KEYS)
+
+
+def test_an_event_signed_with_a_key_that_is_not_configured_cannot_be_hashed() -> None:
+    from licensing.audit.keys import UnknownKey
+
+    with pytest.raises(UnknownKey):
+        event_hash(_event(key_id="k9"), KEYS)
+
+
+def test_a_key_id_names_a_key_without_revealing_it() -> None:
+    from licensing.audit.keys import key_id
+
+    assert key_id("first audit key") == key_id("first audit key")
+    assert key_id("first audit key") != key_id("second audit key")
+    assert len(key_id("first audit key")) == 16
+    assert "first" not in key_id("first audit key")

@@ -16,9 +16,31 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
 
 
 def test_production_with_a_secret_key_sets_it() -> None:
-    config = Config.from_env({"LICENSING_ENV": "production", "SECRET_KEY": "s3cret-value"})
+    config = Config.from_env(
+        {"LICENSING_ENV": "production", "SECRET_KEY": "s3cret-value", "AUDIT_HMAC_KEY": "a-key"}
+    )
     assert config.is_production
     assert config.secret_key == "s3cret-value"
+    assert config.audit_hmac_key == "a-key"
+
+
+def test_production_refuses_to_start_without_an_audit_key() -> None:
+    with pytest.raises(ConfigError, match="AUDIT_HMAC_KEY"):
+        Config.from_env({"LICENSING_ENV": "production", "SECRET_KEY": "s3cret-value"})
+
+
+def test_the_audit_key_must_not_be_the_secret_key() -> None:
+    with pytest.raises(ConfigError, match="differ"):
+        Config.from_env(
+            {"LICENSING_ENV": "production", "SECRET_KEY": "same", "AUDIT_HMAC_KEY": "same"}
+        )
+
+
+def test_retired_audit_keys_are_read_as_a_list() -> None:
+    config = Config.from_env(
+        {"SECRET_KEY": "k", "AUDIT_HMAC_KEY": "new", "AUDIT_HMAC_RETIRED_KEYS": "old, older ,"}
+    )
+    assert config.audit_hmac_retired_keys == ("old", "older")
 
 
 def test_development_generates_a_key_and_keeps_it(
@@ -27,16 +49,20 @@ def test_development_generates_a_key_and_keeps_it(
     import licensing.config as module
 
     monkeypatch.setattr(module, "DEV_SECRET_KEY_FILE", tmp_path / "key")
+    monkeypatch.setattr(module, "DEV_AUDIT_KEY_FILE", tmp_path / "audit-key")
     first = Config.from_env({})
     second = Config.from_env({})
     assert first.secret_key
     assert first.secret_key == second.secret_key
+    assert first.audit_hmac_key
+    assert first.audit_hmac_key == second.audit_hmac_key != first.secret_key
 
 
 def test_environment_values_are_read_and_typed() -> None:
     config = Config.from_env(
         {
             "SECRET_KEY": "k",
+            "AUDIT_HMAC_KEY": "a",
             "DATABASE_URL": "postgresql://db/licensing",
             "STRIPE_API_BASE": "http://127.0.0.1:8420/",
             "AUTO_APPROVE": "no",

@@ -249,9 +249,9 @@ def test_royalty_invoice_lines_are_classified_for_finance_as_their_agreement_lin
 
     agreement = active_agreement(vendor, DEVELOPMENT, PAYER)
     filed = file_report(vendor, agreement, 1, [row(2, "P1", unit="members", quantity=10)])
-    invoice = db.session().scalars(
-        select(Invoice).where(Invoice.number == filed.invoice_number)
-    ).one()
+    invoice = (
+        db.session().scalars(select(Invoice).where(Invoice.number == filed.invoice_number)).one()
+    )
     line = invoice.lines[0]
     found = classify(
         db.session(),

@@ -1,0 +1,330 @@
+"""Seals on issued documents: invoices, credit notes, agreements, permission letters.
+
+When a document is issued, the flush that writes it stores the SHA-256 of its
+issued bytes (the stored PDF of an agreement or letter; for invoices and
+credit notes, whose PDFs are rendered on demand, the canonical JSON of the
+issued content they are rendered from) and the SHA-256 of its canonical
+amounts, and a seal: an HMAC under the audit key (see `audit.keys`) over the
+document's number and both digests. `verify_documents` recomputes all three
+for every issued document, so an edit made directly in the database is
+reported, even one that also rewrites the digests: that needs the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from licensing.agreements.models import Agreement
+from licensing.audit import keys as audit_keys
+from licensing.audit.services import canonical_json
+from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.states import DRAFT
+from licensing.permissions.models import PermissionLetter
+
+Document = Invoice | CreditNote | Agreement | PermissionLetter
+
+
+def _number(value: Decimal | None) -> str | None:
+    """An amount's value, whatever scale it was stored or typed with."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return "0" if text in {"-0", "0"} else text
+
+
+def _sha256(data: bytes | str) -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _digest(value: Any) -> str:
+    return _sha256(canonical_json(value))
+
+
+# --- what each kind of document is made of --------------------------------------
+
+
+def _invoice_content(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "number": invoice.number,
+        "organization_id": invoice.organization_id,
+        "currency": invoice.currency,
+        "source_type": invoice.source_type,
+        "source_id": invoice.source_id,
+        "source_reference": invoice.source_reference,
+        "parent_invoice_id": invoice.parent_invoice_id,
+        "payment_terms_days": invoice.payment_terms_days,
+        "late_fee_monthly_percent": _number(invoice.late_fee_monthly_percent),
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "bill_to": invoice.bill_to,
+        "memo": invoice.memo,
+        "total": _number(invoice.total),
+        "lines": [
+            {
+                "position": line.position,
+                "description": line.description,
+                "working": line.working,
+                "amount": _number(line.amount),
+            }
+            for line in sorted(invoice.lines, key=lambda line: line.position)
+        ],
+    }
+
+
+def _invoice_amounts(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "currency": invoice.currency,
+        "total": _number(invoice.total),
+        "late_fee_monthly_percent": _number(invoice.late_fee_monthly_percent),
+        "lines": [
+            _number(line.amount) for line in sorted(invoice.lines, key=lambda line: line.position)
+        ],
+    }
+
+
+def _credit_note_amounts(credit: CreditNote) -> dict[str, Any]:
+    return {
+        "currency": credit.currency,
+        "amount": _number(credit.amount),
+        "applied_to_balance": _number(credit.applied_to_balance),
+        "refund_due": _number(credit.refund_due),
+    }
+
+
+def _credit_note_content(credit: CreditNote) -> dict[str, Any]:
+    return {
+        **_credit_note_amounts(credit),
+        "number": credit.number,
+        "invoice_id": credit.invoice_id,
+        "organization_id": credit.organization_id,
+        "reason": credit.reason,
+        "issue_date": credit.issue_date,
+        "issued_by": credit.issued_by,
+    }
+
+
+def _agreement_amounts(agreement: Agreement) -> dict[str, Any]:
+    return {
+        "currency": agreement.currency,
+        "total": _number(agreement.total),
+        "late_fee_monthly_percent": _number(agreement.late_fee_monthly_percent),
+        "payment_terms_days": agreement.payment_terms_days,
+    }
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How to seal and check one kind of document."""
+
+    label: str
+    model: type[Any]
+    # The SHA-256 of the issued bytes, recomputed from the row.
+    issued_digest: Callable[[Any], str]
+    # Where that digest is stored on the row.
+    issued_column: str
+    amounts_digest: Callable[[Any], str] | None
+    is_issued: Callable[[Any], bool]
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        label="invoice",
+        model=Invoice,
+        issued_digest=lambda invoice: _digest(_invoice_content(invoice)),
+        issued_column="issued_sha256",
+        amounts_digest=lambda invoice: _digest(_invoice_amounts(invoice)),
+        is_issued=lambda invoice: invoice.state != DRAFT and invoice.number is not None,
+    ),
+    Kind(
+        label="credit note",
+        model=CreditNote,
+        issued_digest=lambda credit: _digest(_credit_note_content(credit)),
+        issued_column="issued_sha256",
+        amounts_digest=lambda credit: _digest(_credit_note_amounts(credit)),
+        is_issued=lambda _credit: True,
+    ),
+    Kind(
+        label="agreement",
+        model=Agreement,
+        issued_digest=lambda agreement: _sha256(agreement.pdf),
+        issued_column="pdf_sha256",
+        amounts_digest=lambda agreement: _digest(_agreement_amounts(agreement)),
+        is_issued=lambda _agreement: True,
+    ),
+    Kind(
+        label="permission letter",
+        model=PermissionLetter,
+        issued_digest=lambda letter: _sha256(letter.pdf),
+        issued_column="sha256",
+        amounts_digest=None,  # a letter states no amounts
+        is_issued=lambda _letter: True,
+    ),
+)
+_BY_MODEL = {kind.model: kind for kind in KINDS}
+
+
+def _seal_text(kind: Kind, number: str, issued: str, amounts: str | None) -> str:
+    return canonical_json(
+        {"kind": kind.label, "number": number, "issued_sha256": issued, "amounts_sha256": amounts}
+    )
+
+
+# --- sealing ----------------------------------------------------------------------
+
+
+def _seal_values(kind: Kind, document: Any) -> dict[str, Any]:
+    """The columns that seal `document` as it is now, under the current key."""
+    issued = kind.issued_digest(document)
+    amounts = kind.amounts_digest(document) if kind.amounts_digest else None
+    key_id, key = audit_keys.current()
+    values = {
+        kind.issued_column: issued,
+        "seal_key_id": key_id,
+        "seal": audit_keys.sign(key, _seal_text(kind, str(document.number), issued, amounts)),
+    }
+    if kind.amounts_digest:
+        values["amounts_sha256"] = amounts
+    return values
+
+
+def seal(document: Document) -> None:
+    """Store the document's digests and seal it with the current audit key."""
+    for name, value in _seal_values(_BY_MODEL[type(document)], document).items():
+        setattr(document, name, value)
+
+
+def _issued_now(record: Any) -> bool:
+    """True when this flush issues the document: a record written issued, or an
+    invoice moving out of draft. Never a document issued earlier whose seal is
+    missing: resealing it would bless whatever edit was made meanwhile."""
+    kind = _BY_MODEL.get(type(record))
+    if kind is None or record.seal is not None or not kind.is_issued(record):
+        return False
+    state = inspect(record)
+    if state.pending or state.transient:
+        return True
+    if isinstance(record, Invoice):
+        return DRAFT in state.attrs.state.history.deleted
+    return False
+
+
+def _seal_issued_documents(session: Session, _context: Any, _instances: Any) -> None:
+    """Seal each document in the flush that issues it, whichever service issues
+    it. Invoices are issued by an update (draft to open); the others are
+    written issued, and letters and agreements refuse later updates."""
+    for record in list(session.new) + [r for r in session.dirty if isinstance(r, Invoice)]:
+        if _issued_now(record):
+            seal(record)
+
+
+def init_app() -> None:
+    """Register the sealing listener (once per process: it is on every Session)."""
+    if not event.contains(Session, "before_flush", _seal_issued_documents):
+        event.listen(Session, "before_flush", _seal_issued_documents)
+
+
+def seal_unsealed() -> tuple[list[str], list[str]]:
+    """Seal the issued documents that have no seal: those issued before sealing
+    existed, in a database upgraded since. Run once, right after the upgrade:
+    it trusts each document as it is now. An agreement or letter whose PDF no
+    longer matches its stored SHA-256 is left unsealed and reported.
+
+    Returns (sealed, refused), each a list of "<kind> <number>"; each sealed
+    document is audited (`<kind>.sealed`).
+    """
+    from licensing import db
+    from licensing.audit.services import record
+
+    sealed: list[str] = []
+    refused: list[str] = []
+    with db.transaction() as session:
+        for kind in KINDS:
+            for document in _issued(session, kind):
+                if document.seal is not None:
+                    continue
+                name = f"{kind.label} {document.number}"
+                stored = getattr(document, kind.issued_column)
+                if stored is not None and stored != kind.issued_digest(document):
+                    refused.append(name)
+                    continue
+                values = _seal_values(kind, document)
+                # A Core UPDATE: letters refuse every ORM update once issued.
+                session.execute(
+                    update(kind.model).where(kind.model.id == document.id).values(**values)
+                )
+                record(
+                    session,
+                    action=f"{kind.label.replace(' ', '_')}.sealed",
+                    entity_type=kind.label.replace(" ", "_"),
+                    entity_id=document.id,
+                    before=None,
+                    after={"number": document.number, **values},
+                    note="sealed after an upgrade: issued before documents were sealed",
+                )
+                sealed.append(name)
+    return sealed, refused
+
+
+# --- verifying --------------------------------------------------------------------
+
+
+def _problem(kind: Kind, document: Any, ring: Mapping[str, bytes]) -> str | None:
+    name = f"{kind.label} {document.number}"
+    if document.seal is None:
+        return f"{name}: issued but not sealed (the seal was removed, or it predates sealing)"
+    key = ring.get(document.seal_key_id or "")
+    if key is None:
+        return (
+            f"{name}: sealed with audit key {document.seal_key_id}, which is not configured "
+            "(add the old key to AUDIT_HMAC_RETIRED_KEYS, or the seal is forged)"
+        )
+    stored_issued = getattr(document, kind.issued_column)
+    stored_amounts = document.amounts_sha256 if kind.amounts_digest else None
+    text = _seal_text(kind, str(document.number), stored_issued, stored_amounts)
+    if audit_keys.sign(key, text) != document.seal:
+        return f"{name}: its digests or number do not match its seal (edited)"
+    if kind.amounts_digest and kind.amounts_digest(document) != stored_amounts:
+        return f"{name}: its amounts no longer match those issued (edited)"
+    if kind.issued_digest(document) != stored_issued:
+        return f"{name}: its issued content no longer matches its SHA-256 (edited)"
+    return None
+
+
+def _issued(session: Session, kind: Kind) -> Iterator[Any]:
+    statement = select(kind.model).order_by(kind.model.id)
+    if kind.model is Invoice:
+        statement = statement.where(Invoice.state != DRAFT).options(selectinload(Invoice.lines))
+    yield from session.scalars(statement.execution_options(yield_per=500, populate_existing=True))
+
+
+@dataclass
+class DocumentReport:
+    """What `verify_documents` found: documents checked, and each mismatch."""
+
+    documents: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_documents(session: Session) -> DocumentReport:
+    """Check every issued document against its digests and seal."""
+    report = DocumentReport()
+    ring = audit_keys.ring()
+    for kind in KINDS:
+        for document in _issued(session, kind):
+            report.documents += 1
+            problem = _problem(kind, document, ring)
+            if problem:
+                report.problems.append(problem)
+    return report

@@ -1,0 +1,299 @@
+"""Issued documents are sealed when issued, and `licensing audit verify` names any
+invoice, credit note, agreement or permission letter edited in the database since."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select, text
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
+from licensing.audit import seals
+from licensing.audit.keys import key_id
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice
+from licensing.permissions import services as permissions
+from licensing.permissions.models import PermissionLetter
+from tests.conftest import TEST_AUDIT_KEY
+from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
+from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.permissions.conftest import last_mail, request_fields, token_in
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+
+
+def _invoice(vendor: Any) -> Invoice:
+    invoice = send_activation(activated(vendor.organization_id, ("1200.00", "350.50")))
+    assert invoice is not None
+    return invoice
+
+
+def _verify(app: Flask) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    return result.exit_code, result.output
+
+
+def _problems() -> list[str]:
+    db.session().expire_all()
+    return seals.verify_documents(db.session()).problems
+
+
+def _agreement(vendor: Any) -> Agreement:
+    principal = accounts.principal_for(vendor)
+    application = agreements.create_draft(principal, draft(AUTO_USE), now=NOW)
+    agreements.submit(application.id, principal, attest=True, now=NOW)
+    return (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+
+
+def _letter() -> PermissionLetter:
+    created = permissions.submit_request(request_fields())
+    confirmed = permissions.confirm_email(
+        token_in(last_mail(created.requester_email), "/permissions/confirm/")
+    )
+    permissions.approve(confirmed.id, conditions="Cite the source.")
+    return db.session().scalars(select(PermissionLetter)).one()
+
+
+def test_an_issued_invoice_is_sealed_and_verifies(app: Flask, vendor: Any) -> None:
+    invoice = _invoice(vendor)
+    assert len(invoice.issued_sha256 or "") == len(invoice.amounts_sha256 or "") == 64
+    assert invoice.seal is not None
+    assert invoice.seal_key_id == key_id(TEST_AUDIT_KEY)
+    code, output = _verify(app)
+    assert code == 0, output
+    assert "Issued documents intact: 1 checked." in output
+
+
+def test_an_invoice_total_edited_in_sql_makes_verify_fail_naming_it(
+    app: Flask, vendor: Any
+) -> None:
+    invoice = _invoice(vendor)
+    db.session().execute(
+        text("UPDATE invoices SET total = total * 2 WHERE id = :id"), {"id": invoice.id}
+    )
+    code, output = _verify(app)
+    assert code == 1
+    assert f"invoice {invoice.number}: its amounts no longer match those issued (edited)" in output
+
+
+def test_an_edited_invoice_line_is_named(app: Flask, vendor: Any) -> None:
+    invoice = _invoice(vendor)
+    db.session().execute(
+        text("UPDATE invoice_lines SET amount = amount * 2 WHERE invoice_id = :id"),
+        {"id": invoice.id},
+    )
+    assert _problems() == [
+        f"invoice {invoice.number}: its amounts no longer match those issued (edited)"
+    ]
+
+
+def test_an_edit_that_also_rewrites_the_digests_breaks_the_seal(app: Flask, vendor: Any) -> None:
+    invoice = _invoice(vendor)
+    db.session().execute(
+        text("UPDATE invoices SET memo = 'edited' WHERE id = :id"), {"id": invoice.id}
+    )
+    db.session().expire_all()
+    edited = db.session().get(Invoice, invoice.id)
+    assert edited is not None
+    kind = seals.KINDS[0]
+    db.session().execute(
+        text("UPDATE invoices SET issued_sha256 = :digest WHERE id = :id"),
+        {"digest": kind.issued_digest(edited), "id": invoice.id},
+    )
+    assert _problems() == [
+        f"invoice {invoice.number}: its digests or number do not match its seal (edited)"
+    ]
+
+
+def test_payments_and_credits_do_not_break_the_seal(app: Flask, vendor: Any) -> None:
+    invoice = _invoice(vendor)
+    credit = billing.issue_credit_note(invoice.id, amount=Decimal("100.00"), reason="Goodwill")
+    billing.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("1450.50"), reference="W-1"
+    )
+    assert credit.seal is not None
+    assert db.session().get(Invoice, invoice.id, populate_existing=True).state == "paid"  # type: ignore[union-attr]
+    assert _problems() == []
+
+
+def test_a_credit_note_edited_in_sql_is_named(app: Flask, vendor: Any) -> None:
+    invoice = _invoice(vendor)
+    credit = billing.issue_credit_note(invoice.id, amount=Decimal("100.00"), reason="Goodwill")
+    db.session().execute(
+        text("UPDATE credit_notes SET reason = 'Something else' WHERE id = :id"),
+        {"id": credit.id},
+    )
+    assert _problems() == [
+        f"credit note {credit.number}: its issued content no longer matches its SHA-256 (edited)"
+    ]
+
+
+def test_draft_invoices_are_not_sealed(app: Flask, vendor: Any) -> None:
+    from licensing.billing.services import Charge
+
+    draft_invoice = billing.create_draft(
+        organization_id=vendor.organization_id,
+        currency="USD",
+        charges=[Charge(description="Consulting", amount=Decimal("10.00"))],
+    )
+    assert draft_invoice.seal is None
+    assert _problems() == []
+    finalized = billing.finalize_invoice(draft_invoice.id)
+    assert finalized.seal is not None
+    assert _problems() == []
+
+
+def test_an_agreement_whose_pdf_and_digest_are_replaced_is_named(
+    app: Flask,
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    agreement = _agreement(vendor)
+    assert agreement.amounts_sha256 is not None
+    assert agreement.seal is not None
+    assert _problems() == []
+    forged = b"%PDF-1.4 another agreement"
+    db.session().execute(
+        text("UPDATE agreements SET pdf = :pdf, pdf_sha256 = :digest WHERE id = :id"),
+        {"pdf": forged, "digest": hashlib.sha256(forged).hexdigest(), "id": agreement.id},
+    )
+    assert _problems() == [
+        f"agreement {agreement.number}: its digests or number do not match its seal (edited)"
+    ]
+
+
+def test_an_agreement_total_edited_in_sql_is_named(
+    app: Flask,
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    agreement = _agreement(vendor)
+    db.session().execute(
+        text("UPDATE agreements SET total = total + total WHERE id = :id"), {"id": agreement.id}
+    )
+    assert _problems() == [
+        f"agreement {agreement.number}: its amounts no longer match those issued (edited)"
+    ]
+
+
+def test_a_permission_letter_edited_in_sql_is_named(app: Flask) -> None:
+    letter = _letter()
+    assert letter.seal is not None
+    assert _problems() == []
+    db.session().execute(
+        text("UPDATE permission_letters SET pdf = :pdf WHERE id = :id"),
+        {"pdf": b"%PDF-1.4 a different letter", "id": letter.id},
+    )
+    assert _problems() == [
+        f"permission letter {letter.number}: its issued content no longer matches its "
+        "SHA-256 (edited)"
+    ]
+
+
+def test_a_seal_removed_in_sql_is_named(app: Flask, vendor: Any) -> None:
+    invoice = _invoice(vendor)
+    db.session().execute(text("UPDATE invoices SET seal = NULL WHERE id = :id"), {"id": invoice.id})
+    assert _problems() == [
+        f"invoice {invoice.number}: issued but not sealed (the seal was removed, or it "
+        "predates sealing)"
+    ]
+
+
+def test_a_removed_seal_is_not_restored_by_a_later_change_to_the_invoice(
+    app: Flask, vendor: Any
+) -> None:
+    invoice = _invoice(vendor)
+    db.session().execute(
+        text("UPDATE invoices SET seal = NULL, memo = 'edited' WHERE id = :id"),
+        {"id": invoice.id},
+    )
+    db.session().expire_all()
+    billing.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("100.00"), reference="W-2"
+    )
+    assert _problems() == [
+        f"invoice {invoice.number}: issued but not sealed (the seal was removed, or it "
+        "predates sealing)"
+    ]
+
+
+def test_documents_sealed_with_a_retired_key_still_verify(app: Flask, vendor: Any) -> None:
+    import dataclasses
+
+    invoice = _invoice(vendor)
+    config = app.config["LICENSING"]
+    app.config["LICENSING"] = dataclasses.replace(
+        config, audit_hmac_key="the-new-key", audit_hmac_retired_keys=(config.audit_hmac_key,)
+    )
+    try:
+        assert _problems() == []
+        app.config["LICENSING"] = dataclasses.replace(
+            app.config["LICENSING"], audit_hmac_retired_keys=()
+        )
+        [problem] = _problems()
+        assert problem.startswith(f"invoice {invoice.number}: sealed with audit key ")
+    finally:
+        app.config["LICENSING"] = config
+
+
+def test_admins_see_edited_documents_in_the_api_verification(
+    app: Flask, vendor: Any, admin: Any
+) -> None:
+    from tests.support.factories import bearer
+
+    invoice = _invoice(vendor)
+    client = app.test_client()
+    url = "/api/v1/audit-events/verification"
+    intact = client.get(url, headers=bearer(admin)).get_json()
+    assert (intact["ok"], intact["documents"], intact["document_problems"]) == (True, 1, [])
+    db.session().execute(
+        text("UPDATE invoices SET total = total * 2 WHERE id = :id"), {"id": invoice.id}
+    )
+    tampered = client.get(url, headers=bearer(admin)).get_json()
+    assert tampered["ok"] is False
+    assert tampered["document_problems"] == [
+        f"invoice {invoice.number}: its amounts no longer match those issued (edited)"
+    ]
+
+
+def test_documents_issued_before_sealing_are_sealed_once_by_the_command(
+    app: Flask, vendor: Any
+) -> None:
+    invoice = _invoice(vendor)
+    credit = billing.issue_credit_note(invoice.id, amount=Decimal("50.00"), reason="Goodwill")
+    letter = _letter()
+    # As a database from before sealing holds them.
+    db.session().execute(text("UPDATE invoices SET seal = NULL, issued_sha256 = NULL"))
+    db.session().execute(text("UPDATE credit_notes SET seal = NULL"))
+    db.session().execute(text("UPDATE permission_letters SET seal = NULL"))
+    assert len(_problems()) == 3
+    result = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert result.exit_code == 0, result.output
+    assert f"invoice {invoice.number}" in result.output
+    assert f"credit note {credit.number}" in result.output
+    assert f"permission letter {letter.number}" in result.output
+    assert _problems() == []
+    again = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert "Sealed 0 document(s)." in again.output
+    code, output = _verify(app)
+    assert code == 0, output
+
+
+def test_sealing_refuses_a_letter_whose_pdf_no_longer_matches_its_digest(app: Flask) -> None:
+    letter = _letter()
+    db.session().execute(
+        text("UPDATE permission_letters SET seal = NULL, pdf = :pdf"), {"pdf": b"%PDF-1.4 other"}
+    )
+    result = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert result.exit_code == 1
+    assert f"permission letter {letter.number}" in result.output
+    assert _problems() != []
