@@ -8,7 +8,9 @@ call it. Functions taking a `session` run inside their caller's transaction
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ from licensing.billing.states import (
     MANUAL,
     OFFLINE_METHODS,
     OPEN,
+    OPEN_ATTEMPT,
     PAID,
     PAYMENT,
     PENDING,
@@ -58,9 +61,11 @@ from licensing.billing.states import (
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, DomainError, InvalidInput, NotFound
 from licensing.mail import services as mail
 from licensing.money import format_amount, from_minor_units, is_currency, quantize, to_minor_units
+
+log = logging.getLogger(__name__)
 
 # A reminder for an overdue invoice at most this often.
 REMINDER_INTERVAL = timedelta(days=7)
@@ -698,94 +703,273 @@ class CardAttempt:
     message: str
 
 
+@dataclass(frozen=True)
+class _OpenAttempt:
+    """The invoice's open card attempt as read under the invoice's lock."""
+
+    payment_id: int
+    state: str
+    invoice_id: int
+    invoice_number: str
+    amount: Decimal
+    currency: str
+    idempotency_key: str
+    intent_id: str | None
+    customer_id: str
+    # Its amount is no longer the balance due (a payment or credit came meanwhile).
+    stale: bool
+
+
+# Rounds of "close the old attempt, claim again" one request may take before it
+# gives up with a 409 (each round either reaches Stripe or closes an attempt).
+ATTEMPT_ROUNDS = 3
+
+
 def start_card_payment(
     invoice_id: int, *, card_token: str, principal: Principal, now: datetime | None = None
 ) -> CardAttempt:
     """Charge the balance due to the card Stripe.js tokenized in the page.
 
-    Records a pending payment first (so that a webhook arriving at once finds
-    it), then asks Stripe for a confirmed PaymentIntent for the balance due in
-    cents, with the invoice number in its metadata and this attempt's own
-    idempotency key. The payment is applied when Stripe reports success (the
-    webhook, or `licensing payments reconcile`), never here.
+    An invoice has at most one open card attempt (a card payment `pending` or
+    `failed`: its PaymentIntent may still take money), claimed with the invoice
+    row locked and guarded by a partial unique index. A request that finds one
+    reuses it, with its idempotency key, instead of charging again; a `failed`
+    one (declined) is canceled at Stripe first, so its intent can never be
+    confirmed later, and a new attempt starts.
+
+    Money moves in two steps so that correctness never rests on Stripe's
+    idempotency keys (localstripe has none): the PaymentIntent is created
+    unconfirmed and its id stored, committed, before it is confirmed. A
+    PaymentIntent succeeds at most once, and each attempt confirms only the
+    intent stored on it; an intent created by a request that lost a race is
+    canceled unconfirmed. The payment is applied when Stripe reports success
+    (the webhook, or `licensing payments reconcile`), never here.
     """
     now = now or utcnow()
     gateway = _gateway()
     if not card_token or not card_token.startswith("tok_") or len(card_token) > 255:
         raise InvalidInput.for_field("card", "The card details could not be read; try again.")
+    for _round in range(ATTEMPT_ROUNDS):
+        attempt = _claim_attempt(gateway, invoice_id, principal, now)
+        if attempt.state == FAILED or attempt.stale:
+            settled = _close_attempt(gateway, attempt, now)
+            if settled is not None:
+                return settled
+            continue
+        result = _charge(gateway, attempt, card_token, now)
+        if result is not None:
+            return result
+    raise Conflict(
+        "Another card payment for this invoice is being set up; wait a moment and try again."
+    )
+
+
+def _require_payable(invoice: Invoice) -> None:
+    """A 409 that says why an invoice takes no card payment."""
+    if invoice.state == PAID:
+        on = f" on {invoice.paid_at:%Y-%m-%d}" if invoice.paid_at else ""
+        raise Conflict(f"Invoice {invoice.label} is already paid{on}: nothing is owed on it.")
+    if invoice.state not in COLLECTIBLE:
+        raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+    if invoice.balance_due <= 0:
+        raise Conflict(f"Invoice {invoice.label} has nothing left to pay.")
+
+
+def _claim_attempt(
+    gateway: stripe_gateway.PaymentGateway, invoice_id: int, principal: Principal, now: datetime
+) -> _OpenAttempt:
+    """The invoice's open attempt, or a new pending one, with the invoice locked."""
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id, principal)
-        if invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
-            raise Conflict(f"Invoice {invoice.label} has nothing to pay.")
+        _require_payable(invoice)
         # Locked: two attempts at once by one organization create one Customer.
         organization = session.get(Organization, invoice.organization_id, with_for_update=True)
         assert organization is not None
         customer_id = _customer_id(session, gateway, organization)
-        payment = Payment(
+        payment = session.scalars(
+            select(Payment).where(
+                Payment.invoice_id == invoice.id,
+                Payment.method == CARD,
+                Payment.state.in_(OPEN_ATTEMPT),
+            )
+        ).one_or_none()  # read only: its changes lock the payment before the invoice
+        if payment is None:
+            payment = _new_attempt(session, invoice, principal, now)
+        assert payment.idempotency_key is not None
+        assert invoice.number is not None
+        return _OpenAttempt(
+            payment_id=payment.id,
+            state=payment.state,
             invoice_id=invoice.id,
-            organization_id=invoice.organization_id,
-            method=CARD,
-            state=PENDING,
-            currency=invoice.currency,
-            amount=invoice.balance_due,
-            idempotency_key=f"payment-{uuid.uuid4().hex}",
-            recorded_by=principal.email,
-            created_at=now,
-        )
-        session.add(payment)
-        session.flush()
-        audit.record(
-            session,
-            action="payment.started",
-            entity_type="payment",
-            entity_id=payment.id,
-            before=None,
-            after={
-                "invoice": invoice.number,
-                "method": CARD,
-                "amount": payment.amount,
-                "state": PENDING,
-            },
-        )
-        attempt = (
-            payment.id,
-            payment.idempotency_key,
-            payment.amount,
-            invoice.currency,
-            invoice.number,
-        )
-    payment_id, key, amount, currency, number = attempt
-    assert key is not None
-    assert number is not None
-    try:
-        card = gateway.attach_card(customer_id, card_token)
-        intent = gateway.create_payment_intent(
-            amount_minor=to_minor_units(amount, currency),
-            currency=currency,
+            invoice_number=invoice.number,
+            amount=payment.amount,
+            currency=payment.currency,
+            idempotency_key=payment.idempotency_key,
+            intent_id=payment.stripe_payment_intent_id,
             customer_id=customer_id,
+            stale=payment.amount != invoice.balance_due,
+        )
+
+
+def _new_attempt(
+    session: Session, invoice: Invoice, principal: Principal, now: datetime
+) -> Payment:
+    payment = Payment(
+        invoice_id=invoice.id,
+        organization_id=invoice.organization_id,
+        method=CARD,
+        state=PENDING,
+        currency=invoice.currency,
+        amount=invoice.balance_due,
+        idempotency_key=f"payment-{uuid.uuid4().hex}",
+        recorded_by=principal.email,
+        created_at=now,
+    )
+    session.add(payment)
+    session.flush()  # the partial unique index: a second open attempt fails here
+    audit.record(
+        session,
+        action="payment.started",
+        entity_type="payment",
+        entity_id=payment.id,
+        before=None,
+        after={
+            "invoice": invoice.number,
+            "method": CARD,
+            "amount": payment.amount,
+            "state": PENDING,
+        },
+    )
+    return payment
+
+
+def _close_attempt(
+    gateway: stripe_gateway.PaymentGateway, attempt: _OpenAttempt, now: datetime
+) -> CardAttempt | None:
+    """Cancel a declined or outdated attempt, at Stripe first, so that its intent
+    can never take money later. If Stripe says the intent did take (or is
+    taking) money after all, that outcome is applied and returned instead."""
+    if attempt.intent_id is not None:
+        try:
+            intent = gateway.cancel_payment_intent(
+                attempt.intent_id, idempotency_key=f"{attempt.idempotency_key}-cancel"
+            )
+        except stripe_gateway.StripeRefused:  # no longer cancelable: ask what it is
+            intent = gateway.retrieve_payment_intent(attempt.intent_id)
+        if intent.status != "canceled":
+            with db.transaction() as session:
+                apply_intent_outcome(session, intent, now=now)
+            return CardAttempt(
+                attempt.payment_id,
+                intent.status,
+                intent.client_secret,
+                _status_message(intent.status, intent.failure_message),
+            )
+    why = (
+        "Closed before a new card attempt: the card was declined."
+        if attempt.state == FAILED
+        else "Closed: its amount is no longer the balance due."
+    )
+    with db.transaction() as session:
+        payment = session.get(Payment, attempt.payment_id, with_for_update=True)
+        assert payment is not None
+        if payment.state in OPEN_ATTEMPT and payment.stripe_payment_intent_id == attempt.intent_id:
+            before = payment.state
+            payment.state = PAYMENT.step(before, "cancel")
+            payment.note = why
+            audit.record(
+                session,
+                action="payment.canceled",
+                entity_type="payment",
+                entity_id=payment.id,
+                before={"state": before},
+                after={"state": payment.state},
+                note=why,
+            )
+    return None
+
+
+def _charge(
+    gateway: stripe_gateway.PaymentGateway, attempt: _OpenAttempt, card_token: str, now: datetime
+) -> CardAttempt | None:
+    """Create (once) and confirm (once) the attempt's PaymentIntent. None when the
+    attempt was closed or declined by another request meanwhile: claim again."""
+    key = attempt.idempotency_key
+    intent: stripe_gateway.IntentStatus | None = None
+    intent_id = attempt.intent_id
+    if intent_id is None:
+        token_digest = hashlib.sha256(card_token.encode()).hexdigest()[:16]
+        card = gateway.attach_card(
+            attempt.customer_id, card_token, idempotency_key=f"{key}-card-{token_digest}"
+        )
+        created = gateway.create_payment_intent(
+            amount_minor=to_minor_units(attempt.amount, attempt.currency),
+            currency=attempt.currency,
+            customer_id=attempt.customer_id,
             payment_method=card,
             metadata={
-                "invoice_number": number,
-                "invoice_id": str(invoice_id),
-                "payment_id": str(payment_id),
+                "invoice_number": attempt.invoice_number,
+                "invoice_id": str(attempt.invoice_id),
+                "payment_id": str(attempt.payment_id),
             },
             idempotency_key=key,
         )
-    except Exception as error:  # any failure: the pending attempt must not linger
-        _cancel_attempt(payment_id, str(getattr(error, "detail", error)), now)
-        raise
-    with db.transaction() as session:
-        payment_row = session.get(Payment, payment_id, with_for_update=True)
-        assert payment_row is not None
-        payment_row.stripe_payment_intent_id = intent.id
-        if intent.status == "requires_payment_method" and intent.failure_message:
-            _fail(session, payment_row, intent.failure_message)
+        intent_id = _store_intent(attempt.payment_id, created.id)
+        if intent_id != created.id:  # lost the race: this intent is never confirmed
+            _cancel_unconfirmed(gateway, created.id, key)
+        else:
+            intent = created
+        if intent_id is None:
+            return None
+    if intent is None:
+        intent = gateway.retrieve_payment_intent(intent_id)
+    if intent.status == "requires_confirmation":
+        intent = _confirm(gateway, intent.id, key, now)
+    if intent.status in ("requires_payment_method", "canceled"):
+        with db.transaction() as session:
+            apply_intent_outcome(session, intent, now=now)
+        return None
     return CardAttempt(
-        payment_id,
+        attempt.payment_id,
         intent.status,
         intent.client_secret,
         _status_message(intent.status, intent.failure_message),
     )
+
+
+def _store_intent(payment_id: int, intent_id: str) -> str | None:
+    """Keep the first intent created for an attempt; returns the one kept, or
+    None when the attempt was closed before any was."""
+    with db.transaction() as session:
+        payment = session.get(Payment, payment_id, with_for_update=True)
+        assert payment is not None
+        if payment.stripe_payment_intent_id is None and payment.state == PENDING:
+            payment.stripe_payment_intent_id = intent_id
+        return payment.stripe_payment_intent_id
+
+
+def _cancel_unconfirmed(gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str) -> None:
+    try:
+        gateway.cancel_payment_intent(intent_id, idempotency_key=f"{key}-cancel-{intent_id}")
+    except DomainError:  # never confirmed, so it cannot take money: tidiness only
+        log.warning("could not cancel unconfirmed PaymentIntent %s", intent_id)
+
+
+def _confirm(
+    gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str, now: datetime
+) -> stripe_gateway.IntentStatus:
+    """Confirm the attempt's intent. A decline marks the attempt failed (it is
+    closed by the next attempt) and is a 422 with the bank's message; an intent
+    another request confirmed first is reported as it stands."""
+    try:
+        return gateway.confirm_payment_intent(intent_id, idempotency_key=f"{key}-confirm")
+    except InvalidInput:
+        declined = gateway.retrieve_payment_intent(intent_id)
+        with db.transaction() as session:
+            apply_intent_outcome(session, declined, now=now)
+        raise
+    except stripe_gateway.StripeRefused:
+        return gateway.retrieve_payment_intent(intent_id)
 
 
 def _status_message(status: str, failure: str | None) -> str:
@@ -796,24 +980,6 @@ def _status_message(status: str, failure: str | None) -> str:
     if status == "processing":
         return "The payment is processing; the invoice is marked paid when it completes."
     return failure or "The card was not charged; try another card."
-
-
-def _cancel_attempt(payment_id: int, note: str, now: datetime) -> None:
-    with db.transaction() as session:
-        payment = session.get(Payment, payment_id, with_for_update=True)
-        if payment is None or payment.state != PENDING:
-            return
-        payment.state = PAYMENT.step(payment.state, "cancel")
-        payment.note = note[:2000]
-        audit.record(
-            session,
-            action="payment.canceled",
-            entity_type="payment",
-            entity_id=payment.id,
-            before={"state": PENDING},
-            after={"state": payment.state},
-            note=note[:2000],
-        )
 
 
 def _fail(session: Session, payment: Payment, message: str | None) -> None:
