@@ -24,8 +24,9 @@ unique index), so a card can never be charged twice for it at once.
 
 Refund (of a credit note's refund due; offline ones are recorded `succeeded`):
 
-    pending ─succeed─▶ succeeded     (Stripe refunded the card)
-       └─fail─▶ failed               (Stripe could not: the amount is due again)
+    pending ─succeed─▶ succeeded ─fail─▶ failed   (Stripe refunded the card; rarely,
+       └─fail─▶ failed                            the bank returns it later)
+    A failed refund's amount is outstanding again.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ REFUND = StateMachine(
     {
         (PENDING, "succeed"): SUCCEEDED,
         (PENDING, "fail"): FAILED,
+        (SUCCEEDED, "fail"): FAILED,
     },
     REFUND_STATES,
 )

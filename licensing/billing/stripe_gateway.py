@@ -139,6 +139,28 @@ def _refund(found: Any) -> RefundStatus:
     )
 
 
+def refunds_from_event(
+    event_type: str, data_object: Mapping[str, Any]
+) -> list[RefundStatus] | None:
+    """The refunds a `charge.refunded` or `refund.*` event carries; None when a
+    charge does not carry its refunds (Stripe API versions from 2022-11-15 leave
+    them out): then ask Stripe. Entries that are not refunds are skipped."""
+    if event_type.startswith("refund."):
+        candidates: list[Any] = [data_object]
+    else:
+        listed = data_object.get("refunds")
+        if not isinstance(listed, Mapping) or not isinstance(listed.get("data"), list):
+            return None
+        candidates = listed["data"]
+    found: list[RefundStatus] = []
+    for candidate in candidates:
+        try:
+            found.append(_refund(candidate))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return found
+
+
 def intent_status_from_event(data_object: Mapping[str, Any]) -> IntentStatus:
     """A PaymentIntent as carried in a webhook event's `data.object`."""
     return _status(data_object)
