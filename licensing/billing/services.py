@@ -1214,8 +1214,9 @@ def reconcile_payments(
     *, now: datetime | None = None, older_than: timedelta = RECONCILE_AFTER, limit: int = 200
 ) -> ReconcileReport:
     """Ask Stripe about card payments still pending after `older_than` (their
-    webhook never came) and apply what it says. Each payment is claimed with
-    SKIP LOCKED on PostgreSQL, so several hosts may run this at once."""
+    webhook never came) and apply what it says; cancel attempts as old that
+    never stored a PaymentIntent. Each payment is claimed with SKIP LOCKED on
+    PostgreSQL, so several hosts may run this at once."""
     now = now or utcnow()
     gateway = _gateway()
     report = ReconcileReport()
@@ -1254,7 +1255,62 @@ def reconcile_payments(
             report.failed += 1
         else:
             report.unchanged += 1
+    for payment_id in _abandoned_attempts(now - older_than, limit):
+        if _cancel_abandoned(payment_id):
+            report.checked += 1
+            report.failed += 1
+            report.outcomes.append(f"payment {payment_id}: canceled, it never reached Stripe")
     return report
+
+
+def _abandoned_attempts(before: datetime, limit: int) -> list[int]:
+    session = db.session()
+    found = list(
+        session.scalars(
+            select(Payment.id)
+            .where(
+                Payment.method == CARD,
+                Payment.state == PENDING,
+                Payment.stripe_payment_intent_id.is_(None),
+                Payment.created_at <= before,
+            )
+            .order_by(Payment.id)
+            .limit(limit)
+        )
+    )
+    session.rollback()
+    return found
+
+
+def _cancel_abandoned(payment_id: int) -> bool:
+    """A pending card attempt that never stored a PaymentIntent: its request
+    died before Stripe answered. Any intent it made was never confirmed (the
+    page gets a client secret only once the id is stored), so it cannot take
+    money; canceling frees the invoice's page of a payment that is not coming."""
+    with db.transaction() as session:
+        statement = select(Payment).where(
+            Payment.id == payment_id,
+            Payment.state == PENDING,
+            Payment.stripe_payment_intent_id.is_(None),
+        )
+        if db.is_postgresql():
+            statement = statement.with_for_update(skip_locked=True)
+        payment = session.scalars(statement).one_or_none()
+        if payment is None:
+            return False
+        why = "Canceled by reconcile: the attempt never reached Stripe."
+        payment.state = PAYMENT.step(payment.state, "cancel")
+        payment.note = why
+        audit.record(
+            session,
+            action="payment.canceled",
+            entity_type="payment",
+            entity_id=payment.id,
+            before={"state": PENDING},
+            after={"state": payment.state},
+            note=why,
+        )
+        return True
 
 
 def accept_flagged_payment(

@@ -32,7 +32,7 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.billing import documents, forms, queries, services, stripe_gateway
 from licensing.billing.models import CreditNote, Invoice, Payment
-from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, INVOICE
+from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.db import utcnow
@@ -103,7 +103,10 @@ def pay(invoice_id: int) -> Page:
     invoice = queries.get_invoice(session, invoice_id)
     gateway = stripe_gateway.gateway()
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
-        flash("This invoice cannot be paid by card here.", "error")
+        why = "it is already paid" if invoice.state == PAID else "nothing is owed on it"
+        if gateway is None:
+            why = "card payments are not available; pay by wire, ACH or check"
+        flash(f"Invoice {invoice.label} cannot be paid by card: {why}.", "error")
         return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
     return render_template(
         "billing/pay.html",
@@ -314,6 +317,11 @@ def _refund_forms(
     """A refund form for each credit note that still owes a refund (the one
     just submitted keeps its values and messages)."""
     found: dict[int, forms.RefundForm] = {}
+    card_paid = stripe_gateway.gateway() is not None and any(
+        payment.method == CARD and payment.state == SUCCEEDED and payment.stripe_payment_intent_id
+        for credit in credit_notes
+        for payment in credit.invoice.payments
+    )
     for credit in credit_notes:
         prefix = f"refund-{credit.id}"
         if submitted is not None and submitted._prefix == prefix + "-":
@@ -324,7 +332,7 @@ def _refund_forms(
                 prefix=prefix,
                 data={
                     "amount": f"{credit.refund_outstanding:f}",
-                    "method": "card" if stripe_gateway.gateway() else "wire",
+                    "method": CARD if card_paid else "wire",
                 },
             )
     return found

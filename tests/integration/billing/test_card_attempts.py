@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,11 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from licensing import db
+from licensing import db, migrations
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.billing import services, stripe_gateway
 from licensing.billing.models import Invoice, Payment, StripeCustomer
+from licensing.db import utcnow
 from licensing.errors import ExternalServiceError
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
@@ -255,3 +257,91 @@ def test_the_database_refuses_a_second_open_card_attempt_for_an_invoice(
         session.add_all([attempt("failed", "k-1"), attempt("canceled", "k-2")])
     with pytest.raises(IntegrityError), session.begin_nested():
         session.add(attempt("pending", "k-3"))
+
+
+class _StripeDown(_FlakyConfirm):
+    """Stripe cannot be reached for PaymentIntents at all."""
+
+    def create_payment_intent(self, **kwargs: Any) -> Any:
+        raise ExternalServiceError("Stripe did not complete the request: connection refused")
+
+
+def test_an_attempt_that_never_reached_stripe_is_reused_by_a_retry_or_canceled_by_reconcile(
+    app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    principal = accounts.principal_for(vendor)
+    real = services._gateway()
+    retried_invoice, abandoned_invoice = invoice_for(vendor, ("30.00",)), invoice_for(vendor)
+    app.extensions["licensing.stripe"] = _StripeDown(real)
+    for invoice in (retried_invoice, abandoned_invoice):
+        with pytest.raises(ExternalServiceError):
+            services.start_card_payment(
+                invoice.id, card_token=card_token(localstripe), principal=principal
+            )
+    app.extensions["licensing.stripe"] = real
+    first = (
+        db.session().scalars(select(Payment).where(Payment.invoice_id == retried_invoice.id)).one()
+    )
+    assert (first.state, first.stripe_payment_intent_id) == ("pending", None)
+    retried = services.start_card_payment(
+        retried_invoice.id, card_token=card_token(localstripe), principal=principal
+    )
+    assert (retried.payment_id, retried.status) == (first.id, "succeeded")
+    later = (utcnow() + timedelta(hours=1)).isoformat()
+    result = app.test_cli_runner().invoke(args=["payments", "reconcile", "--now", later])
+    assert result.exit_code == 0, result.output
+    abandoned = (
+        db.session()
+        .scalars(select(Payment).where(Payment.invoice_id == abandoned_invoice.id))
+        .one()
+    )
+    db.session().refresh(abandoned)
+    assert abandoned.state == "canceled"
+    assert "never reached Stripe" in (abandoned.note or "")
+
+
+def test_upgrading_closes_duplicate_failed_attempts_and_stops_on_duplicate_pending_ones(
+    committed_app: Flask,
+) -> None:
+    """Databases written before billing_0002 may hold the double charge's traces."""
+    url = committed_app.config["LICENSING"].database_url
+    with committed_app.app_context():
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id, ("10.00",)))
+        assert invoice is not None
+        invoice_id, organization_id = invoice.id, vendor.organization_id
+    committed_app.extensions["licensing.db"].engine.dispose()
+    migrations.downgrade(url, "billing_0001")
+
+    def attempts(*states: str) -> list[int]:
+        with committed_app.app_context(), db.transaction() as session:
+            rows = [
+                Payment(
+                    invoice_id=invoice_id,
+                    organization_id=organization_id,
+                    method="card",
+                    state=state,
+                    currency="USD",
+                    amount=Decimal("10.00"),
+                    recorded_by="vendor@example.test",
+                )
+                for state in states
+            ]
+            session.add_all(rows)
+            session.flush()
+            ids = [row.id for row in rows]
+        committed_app.extensions["licensing.db"].engine.dispose()
+        return ids
+
+    older, newer = attempts("failed", "failed")
+    migrations.upgrade(url)
+    with committed_app.app_context():
+        states = {
+            row.id: row.state for row in db.session().execute(select(Payment.id, Payment.state))
+        }
+    committed_app.extensions["licensing.db"].engine.dispose()
+    assert (states[older], states[newer]) == ("canceled", "failed")
+    migrations.downgrade(url, "billing_0001")
+    attempts("pending", "pending")
+    with pytest.raises(RuntimeError, match="payments reconcile"):
+        migrations.upgrade(url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,8 @@ from licensing.billing import services, stripe_gateway
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
+from tests.integration.billing.conftest import activated, send_activation
+from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -324,3 +327,40 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     again = db.session().get(CreditNote, credit.id)
     assert again is not None
     assert again.refund_outstanding == Decimal("60.00")
+
+
+def test_two_staff_refunding_the_same_credit_note_at_once_refund_it_once(
+    committed_app: Flask,
+) -> None:
+    with committed_app.app_context():
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id, ("300.00",)))
+        assert invoice is not None
+        services.record_offline_payment(
+            invoice.id, method="ach", amount=Decimal("300.00"), reference="ACH-1"
+        )
+        credit = services.issue_credit_note(invoice.id, amount=Decimal("75.00"), reason="Error")
+        credit_id = credit.id
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def refund(reference: str) -> None:
+        with committed_app.app_context():
+            start.wait(timeout=30)
+            try:
+                services.record_offline_refund(
+                    credit_id, method="wire", amount=Decimal("75.00"), reference=reference
+                )
+                outcomes.append("refunded")
+            except services.Conflict as refused:
+                outcomes.append(refused.detail)
+
+    threads = [threading.Thread(target=refund, args=(f"R-{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes)[1] == "refunded"
+    assert "owes no refund" in sorted(outcomes)[0]
+    with committed_app.app_context():
+        assert len(db.session().scalars(select(Refund)).all()) == 1
