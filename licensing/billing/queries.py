@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from licensing.access import Principal
 from licensing.accounts.models import Organization
@@ -46,6 +46,11 @@ def invoices(
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
             Invoice.number.ilike(pattern) | Organization.legal_name.ilike(pattern)
         )
+    # Refund due and outstanding are read from each invoice's credit notes and
+    # their refunds: loaded in two queries for the whole list, not two per row.
+    statement = statement.options(
+        selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
+    )
     return session.scalars(scoped(statement, Invoice, principal).limit(limit)).all()
 
 

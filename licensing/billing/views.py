@@ -38,7 +38,7 @@ from licensing.config import Config
 from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
-from licensing.money import MoneyError, parse_decimal
+from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
 from licensing.web.forms import show_errors
@@ -331,7 +331,7 @@ def _refund_forms(
                 formdata=None,
                 prefix=prefix,
                 data={
-                    "amount": f"{credit.refund_outstanding:f}",
+                    "amount": format_amount(credit.refund_outstanding, credit.currency),
                     "method": CARD if card_paid else "wire",
                 },
             )
