@@ -345,3 +345,40 @@ def test_upgrading_closes_duplicate_failed_attempts_and_stops_on_duplicate_pendi
     attempts("pending", "pending")
     with pytest.raises(RuntimeError, match="payments reconcile"):
         migrations.upgrade(url)
+
+
+def test_a_request_that_loses_the_race_to_store_its_intent_cancels_it_unconfirmed(
+    app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Deterministically, the interleaving the threaded test may or may not hit:
+    while one request waits for Stripe to create its intent, another request
+    for the same invoice creates, stores and confirms its own."""
+    invoice = invoice_for(vendor, ("64.00",))
+    principal = accounts.principal_for(vendor)
+    real = services._gateway()
+    answers: list[services.CardAttempt] = []
+
+    class Interleaved(_FlakyConfirm):
+        def create_payment_intent(self, **kwargs: Any) -> Any:
+            created = self.real.create_payment_intent(**kwargs)
+            if not self.lost:  # the other request runs to the end before this answer lands
+                self.lost = True
+                answers.append(
+                    services.start_card_payment(
+                        invoice.id, card_token=card_token(localstripe), principal=principal
+                    )
+                )
+            return created
+
+    app.extensions["licensing.stripe"] = Interleaved(real)
+    late = services.start_card_payment(
+        invoice.id, card_token=card_token(localstripe), principal=principal
+    )
+    (first,) = answers
+    assert (late.payment_id, late.status) == (first.payment_id, "succeeded")
+    assert _statuses(_intents_of(localstripe, vendor.organization_id)) == ["canceled", "succeeded"]
+    payment = db.session().get(Payment, first.payment_id)
+    assert payment is not None
+    db.session().refresh(payment)
+    kept = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
+    assert kept["status"] == "succeeded"
