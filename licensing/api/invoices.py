@@ -406,7 +406,7 @@ def credit_note_pdf(credit_note_id: int) -> Response:
 @blp.response(200, RefundSchema(many=True))
 @blp.doc(**SECURED)
 def list_refunds(credit_note_id: int) -> list[Refund]:
-    """Refunds against a credit note, newest first."""
+    """Refunds against a credit note, newest first; vendors read their own."""
     credit = queries.get_credit_note(db.session(), credit_note_id)
     return list(queries.refunds(db.session(), credit_note_id=credit.id))
 
@@ -419,9 +419,13 @@ def list_refunds(credit_note_id: int) -> list[Refund]:
 @blp.alt_response(502, description="Stripe refused or could not be reached")
 @blp.doc(**SECURED)
 def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
-    """Refund what a credit note owes back (billing staff): `card` refunds the
-    card through Stripe (`pending` until Stripe confirms, then `succeeded`);
-    `wire`, `ach` or `check` records a refund sent (with its reference)."""
+    """Refund what a credit note owes back (billing staff).
+
+    `card` refunds the card that paid through Stripe: `pending` until Stripe
+    confirms, then `succeeded` (or `failed`, and the amount is outstanding
+    again). `wire`, `ach` or `check` records a refund already sent, with its
+    reference. Never more than the credit note's refund outstanding.
+    """
     if data["method"] == CARD:
         return services.refund_card(
             credit_note_id,
@@ -446,6 +450,7 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
 @blp.response(200, RefundSchema)
 @blp.doc(**SECURED)
 def get_refund(refund_id: int) -> Refund:
+    """One refund; vendors read their own organization's."""
     return queries.get_refund(db.session(), refund_id)
 
 
