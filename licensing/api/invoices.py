@@ -1,8 +1,9 @@
-"""/api/v1: invoices, their payments and credit notes.
+"""/api/v1: invoices, their payments, credit notes and refunds.
 
 Vendors read their own organization's invoices (another's is a 404); billing
-staff create drafts, finalize, void, record offline payments and issue credit
-notes. An issued invoice is immutable: `PATCH` on it is a 409.
+staff create drafts, finalize, void, record offline payments, issue credit
+notes and refund what a credit note owes back (to the card through Stripe, or
+recorded as sent offline). An issued invoice is immutable: `PATCH` on it is a 409.
 """
 
 from __future__ import annotations
@@ -25,12 +26,21 @@ from licensing.billing.models import (
     CreditNote,
     Invoice,
     Payment,
+    Refund,
 )
-from licensing.billing.states import DRAFT, INVOICE, OFFLINE_METHODS, PAYMENT, PAYMENT_METHODS
+from licensing.billing.states import (
+    CARD,
+    DRAFT,
+    INVOICE,
+    OFFLINE_METHODS,
+    PAYMENT,
+    PAYMENT_METHODS,
+    REFUND,
+)
 from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes, pdf_response
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import NotFound
+from licensing.errors import InvalidInput, NotFound
 from licensing.money import CURRENCIES
 
 blp = Blueprint(
@@ -72,6 +82,12 @@ class InvoiceSchema(ma.Schema):
     amount_paid = MoneyString()
     amount_credited = MoneyString()
     balance_due = MoneyString()
+    refund_due = MoneyString(
+        metadata={"description": "What the credit notes owe back (of a paid amount)"}
+    )
+    refund_outstanding = MoneyString(
+        metadata={"description": "Of the refund due, what is neither sent nor on its way"}
+    )
     days_overdue = ma.fields.Method("_days_overdue")
     finalized_at = ma.fields.DateTime(allow_none=True)
     paid_at = ma.fields.DateTime(allow_none=True)
@@ -121,9 +137,32 @@ class CreditNoteSchema(ma.Schema):
     amount = MoneyString()
     applied_to_balance = MoneyString()
     refund_due = MoneyString()
+    amount_refunded = MoneyString(
+        metadata={"description": "Refunds sent, or pending at Stripe, against refund_due"}
+    )
+    refund_outstanding = MoneyString()
     reason = ma.fields.String()
     issue_date = ma.fields.Date()
     issued_at = ma.fields.DateTime()
+
+
+class RefundSchema(ma.Schema):
+    id = ma.fields.Integer()
+    credit_note_id = ma.fields.Integer()
+    invoice_id = ma.fields.Integer()
+    payment_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The card payment refunded (card refunds)"}
+    )
+    method = ma.fields.String(metadata={"enum": list(PAYMENT_METHODS)})
+    state = ma.fields.String(metadata={"enum": list(REFUND.states)})
+    currency = ma.fields.String()
+    amount = MoneyString()
+    reference = ma.fields.String(allow_none=True)
+    sent_on = ma.fields.Date(allow_none=True)
+    stripe_refund_id = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    settled_at = ma.fields.DateTime(allow_none=True)
 
 
 class InvoiceQuerySchema(ma.Schema):
@@ -168,6 +207,25 @@ class OfflinePaymentInputSchema(ma.Schema):
 class CreditNoteInputSchema(ma.Schema):
     amount = DecimalText(required=True)
     reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+
+
+class RefundInputSchema(ma.Schema):
+    # `card`: a Stripe refund to the card that paid; the others record one sent offline.
+    method = vocabulary((CARD, *OFFLINE_METHODS), required=True)
+    amount = DecimalText(
+        load_default=None,
+        metadata={"description": "Required offline; for `card` defaults to all outstanding"},
+    )
+    reference = ma.fields.String(
+        load_default=None, validate=Length(min=1, max=REFERENCE_MAX), allow_none=True
+    )
+    sent_on = ma.fields.Date(load_default=None)
+    payment_id = ma.fields.Integer(
+        load_default=None,
+        validate=ma.validate.Range(1, 2**31 - 1),
+        metadata={"description": "`card`: the card payment to refund (default: the newest)"},
+    )
+    note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
 
 
 def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
@@ -341,6 +399,59 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.get_credit_note(db.session(), credit_note_id)
     return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
+
+
+@blp.route("/credit-notes/<int:credit_note_id>/refunds")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, RefundSchema(many=True))
+@blp.doc(**SECURED)
+def list_refunds(credit_note_id: int) -> list[Refund]:
+    """Refunds against a credit note, newest first; vendors read their own."""
+    credit = queries.get_credit_note(db.session(), credit_note_id)
+    return list(queries.refunds(db.session(), credit_note_id=credit.id))
+
+
+@blp.route("/credit-notes/<int:credit_note_id>/refunds", methods=["POST"])
+@access.staff("billing")
+@blp.arguments(RefundInputSchema)
+@blp.response(201, RefundSchema)
+@blp.alt_response(409, description="Nothing left to refund, or no card payment to refund")
+@blp.alt_response(502, description="Stripe refused or could not be reached")
+@blp.doc(**SECURED)
+def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
+    """Refund what a credit note owes back (billing staff).
+
+    `card` refunds the card that paid through Stripe: `pending` until Stripe
+    confirms, then `succeeded` (or `failed`, and the amount is outstanding
+    again). `wire`, `ach` or `check` records a refund already sent, with its
+    reference. Never more than the credit note's refund outstanding.
+    """
+    if data["method"] == CARD:
+        return services.refund_card(
+            credit_note_id,
+            amount=data.get("amount"),
+            payment_id=data.get("payment_id"),
+            note=data.get("note"),
+        )
+    if data.get("amount") is None:
+        raise InvalidInput.for_field("amount", "Give the amount refunded.")
+    return services.record_offline_refund(
+        credit_note_id,
+        method=data["method"],
+        amount=data["amount"],
+        reference=data.get("reference"),
+        sent_on=data.get("sent_on"),
+        note=data.get("note"),
+    )
+
+
+@blp.route("/refunds/<int:refund_id>")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, RefundSchema)
+@blp.doc(**SECURED)
+def get_refund(refund_id: int) -> Refund:
+    """One refund; vendors read their own organization's."""
+    return queries.get_refund(db.session(), refund_id)
 
 
 @blp.route("/payments/<int:payment_id>")

@@ -77,6 +77,8 @@ class CreditNoteDocument:
     amount: str
     applied_to_balance: str
     refund_due: str
+    # How a refund due is paid back (empty when nothing is owed back).
+    refund_note: str
     copyright_notice: str
     footer_notice: str
 
@@ -149,6 +151,13 @@ def credit_note_document(credit: CreditNote, *, issuer: str) -> CreditNoteDocume
         amount=_money(credit.amount, currency),
         applied_to_balance=_money(credit.applied_to_balance, currency),
         refund_due=_money(credit.refund_due, currency),
+        refund_note=(
+            f"The licensing office owes you {_money(credit.refund_due, currency)} under this "
+            "credit note. It is refunded to the card that paid the invoice, or else by "
+            "transfer or check; the invoice's page lists each refund as it is sent."
+            if credit.refund_due > 0
+            else ""
+        ),
         copyright_notice=copyright_notice(credit.issue_date.year),
         footer_notice=short_copyright_notice(credit.issue_date.year),
     )
@@ -260,6 +269,7 @@ def render_credit_note_pdf(doc: CreditNoteDocument) -> bytes:
             [pdf.CONTENT_WIDTH - 1.8 * inch, 1.8 * inch],
             right_columns=(1,),
         ),
+        *([Spacer(1, 0.1 * inch), pdf.para(doc.refund_note)] if doc.refund_note else []),
         Spacer(1, 0.15 * inch),
         pdf.para(doc.copyright_notice, "Small"),
     ]

@@ -10,6 +10,7 @@ from licensing.billing.models import REASON_MAX, REFERENCE_MAX
 from licensing.billing.states import OFFLINE_METHODS
 
 METHOD_LABELS = {"wire": "Wire transfer", "ach": "ACH transfer", "check": "Check"}
+REFUND_METHOD_LABELS = {"card": "To the card that paid (Stripe)", **METHOD_LABELS}
 
 
 class OfflinePaymentForm(FlaskForm):  # type: ignore[misc]
@@ -44,3 +45,17 @@ class CreditNoteForm(FlaskForm):  # type: ignore[misc]
         validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
         description="Printed on the credit note.",
     )
+
+
+class RefundForm(FlaskForm):  # type: ignore[misc]
+    """A refund against one credit note: to the card through Stripe, or sent offline."""
+
+    method = SelectField("How", choices=dict(REFUND_METHOD_LABELS), validate_choice=True)
+    amount = StringField("Amount to refund", validators=[InputRequired(message="Give the amount.")])
+    reference = StringField(
+        "Reference",
+        validators=[Optional(), Length(max=REFERENCE_MAX)],
+        description="For a wire, ACH or check: the bank's reference or the check number.",
+    )
+    sent_on = DateField("Sent on", validators=[Optional()])
+    note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])

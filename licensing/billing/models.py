@@ -18,12 +18,14 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     event,
     inspect,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -31,13 +33,17 @@ from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
 
 from .states import (
+    CARD,
     DRAFT,
     INVOICE,
     INVOICE_SOURCES,
     OPEN,
+    OPEN_ATTEMPT,
     PAID,
     PAYMENT,
     PAYMENT_METHODS,
+    REFUND,
+    REFUND_COUNTED,
     UNCOLLECTIBLE,
 )
 
@@ -154,6 +160,16 @@ class Invoice(Base):
         return max(self.total - self.amount_paid - self.amount_credited, Decimal(0))
 
     @property
+    def refund_due(self) -> Decimal:
+        """What the credit notes on this invoice say is owed back to the licensee."""
+        return sum((credit.refund_due for credit in self.credit_notes), Decimal(0))
+
+    @property
+    def refund_outstanding(self) -> Decimal:
+        """Of the refund due, what is neither sent nor on its way."""
+        return sum((credit.refund_outstanding for credit in self.credit_notes), Decimal(0))
+
+    @property
     def is_issued(self) -> bool:
         return self.state != DRAFT
 
@@ -233,6 +249,25 @@ class CreditNote(Base):
     seal: Mapped[str | None] = mapped_column(String(64))
 
     invoice: Mapped[Invoice] = relationship(back_populates="credit_notes")
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="credit_note", order_by="Refund.id", viewonly=True
+    )
+
+    @property
+    def amount_refunded(self) -> Decimal:
+        """Refunds sent or on their way (pending at Stripe) against `refund_due`."""
+        return sum(
+            (refund.amount for refund in self.refunds if refund.state in REFUND_COUNTED),
+            Decimal(0),
+        )
+
+    @property
+    def refund_outstanding(self) -> Decimal:
+        return max(self.refund_due - self.amount_refunded, Decimal(0))
+
+
+# The open card attempt of an invoice: a PaymentIntent that may still take money.
+OPEN_ATTEMPT_WHERE = f"method = '{CARD}' AND {_in('state', OPEN_ATTEMPT)}"
 
 
 class Payment(Base):
@@ -244,6 +279,14 @@ class Payment(Base):
         CheckConstraint(_in("state", PAYMENT.states), name="state"),
         CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        # At most one card payment in flight per invoice, whatever the code does.
+        Index(
+            "uq_payments_open_card_attempt",
+            "invoice_id",
+            unique=True,
+            sqlite_where=text(OPEN_ATTEMPT_WHERE),
+            postgresql_where=text(OPEN_ATTEMPT_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -267,6 +310,52 @@ class Payment(Base):
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="payment", order_by="Refund.id", viewonly=True
+    )
+
+    @property
+    def amount_refunded(self) -> Decimal:
+        return sum(
+            (refund.amount for refund in self.refunds if refund.state in REFUND_COUNTED),
+            Decimal(0),
+        )
+
+
+class Refund(Base):
+    """Money sent back against a credit note's refund due: to the card through
+    Stripe (a Refund on the payment's PaymentIntent), or offline (wire, ACH,
+    check) recorded by billing staff."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint(_in("state", REFUND.states), name="state"),
+        CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(f"method != '{CARD}' OR payment_id IS NOT NULL", name="card_has_payment"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # The card payment refunded (card refunds only).
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX))
+    sent_on: Mapped[date | None] = mapped_column(Date)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    credit_note: Mapped[CreditNote] = relationship(back_populates="refunds")
+    payment: Mapped[Payment | None] = relationship(back_populates="refunds")
 
 
 class StripeEvent(Base):

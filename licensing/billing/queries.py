@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.accounts.queries import get_owned, scoped
-from licensing.billing.models import CreditNote, Invoice, Payment
+from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED
 
 
@@ -46,6 +46,11 @@ def invoices(
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
             Invoice.number.ilike(pattern) | Organization.legal_name.ilike(pattern)
         )
+    # Refund due and outstanding are read from each invoice's credit notes and
+    # their refunds: loaded in two queries for the whole list, not two per row.
+    statement = statement.options(
+        selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
+    )
     return session.scalars(scoped(statement, Invoice, principal).limit(limit)).all()
 
 
@@ -57,6 +62,19 @@ def get_credit_note(
     session: Session, credit_note_id: int, principal: Principal | None = None
 ) -> CreditNote:
     return get_owned(session, CreditNote, credit_note_id, principal, entity="credit note")
+
+
+def get_refund(session: Session, refund_id: int, principal: Principal | None = None) -> Refund:
+    return get_owned(session, Refund, refund_id, principal, entity="refund")
+
+
+def refunds(
+    session: Session, principal: Principal | None = None, *, credit_note_id: int | None = None
+) -> Sequence[Refund]:
+    statement = select(Refund).order_by(Refund.id.desc())
+    if credit_note_id is not None:
+        statement = statement.where(Refund.credit_note_id == credit_note_id)
+    return session.scalars(scoped(statement, Refund, principal)).all()
 
 
 def get_payment(session: Session, payment_id: int, principal: Principal | None = None) -> Payment:

@@ -8,7 +8,9 @@ call it. Functions taking a `session` run inside their caller's transaction
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from licensing.billing.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    Refund,
     StripeCustomer,
     StripeEvent,
 )
@@ -49,18 +52,22 @@ from licensing.billing.states import (
     MANUAL,
     OFFLINE_METHODS,
     OPEN,
+    OPEN_ATTEMPT,
     PAID,
     PAYMENT,
     PENDING,
+    REFUND,
     SUCCEEDED,
     UNCOLLECTIBLE,
 )
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, DomainError, InvalidInput, NotFound
 from licensing.mail import services as mail
 from licensing.money import format_amount, from_minor_units, is_currency, quantize, to_minor_units
+
+log = logging.getLogger(__name__)
 
 # A reminder for an overdue invoice at most this often.
 REMINDER_INTERVAL = timedelta(days=7)
@@ -726,94 +733,273 @@ class CardAttempt:
     message: str
 
 
+@dataclass(frozen=True)
+class _OpenAttempt:
+    """The invoice's open card attempt as read under the invoice's lock."""
+
+    payment_id: int
+    state: str
+    invoice_id: int
+    invoice_number: str
+    amount: Decimal
+    currency: str
+    idempotency_key: str
+    intent_id: str | None
+    customer_id: str
+    # Its amount is no longer the balance due (a payment or credit came meanwhile).
+    stale: bool
+
+
+# Rounds of "close the old attempt, claim again" one request may take before it
+# gives up with a 409 (each round either reaches Stripe or closes an attempt).
+ATTEMPT_ROUNDS = 3
+
+
 def start_card_payment(
     invoice_id: int, *, card_token: str, principal: Principal, now: datetime | None = None
 ) -> CardAttempt:
     """Charge the balance due to the card Stripe.js tokenized in the page.
 
-    Records a pending payment first (so that a webhook arriving at once finds
-    it), then asks Stripe for a confirmed PaymentIntent for the balance due in
-    cents, with the invoice number in its metadata and this attempt's own
-    idempotency key. The payment is applied when Stripe reports success (the
-    webhook, or `licensing payments reconcile`), never here.
+    An invoice has at most one open card attempt (a card payment `pending` or
+    `failed`: its PaymentIntent may still take money), claimed with the invoice
+    row locked and guarded by a partial unique index. A request that finds one
+    reuses it, with its idempotency key, instead of charging again; a `failed`
+    one (declined) is canceled at Stripe first, so its intent can never be
+    confirmed later, and a new attempt starts.
+
+    Money moves in two steps so that correctness never rests on Stripe's
+    idempotency keys (localstripe has none): the PaymentIntent is created
+    unconfirmed and its id stored, committed, before it is confirmed. A
+    PaymentIntent succeeds at most once, and each attempt confirms only the
+    intent stored on it; an intent created by a request that lost a race is
+    canceled unconfirmed. The payment is applied when Stripe reports success
+    (the webhook, or `licensing payments reconcile`), never here.
     """
     now = now or utcnow()
     gateway = _gateway()
     if not card_token or not card_token.startswith("tok_") or len(card_token) > 255:
         raise InvalidInput.for_field("card", "The card details could not be read; try again.")
+    for _round in range(ATTEMPT_ROUNDS):
+        attempt = _claim_attempt(gateway, invoice_id, principal, now)
+        if attempt.state == FAILED or attempt.stale:
+            settled = _close_attempt(gateway, attempt, now)
+            if settled is not None:
+                return settled
+            continue
+        result = _charge(gateway, attempt, card_token, now)
+        if result is not None:
+            return result
+    raise Conflict(
+        "Another card payment for this invoice is being set up; wait a moment and try again."
+    )
+
+
+def _require_payable(invoice: Invoice) -> None:
+    """A 409 that says why an invoice takes no card payment."""
+    if invoice.state == PAID:
+        on = f" on {invoice.paid_at:%Y-%m-%d}" if invoice.paid_at else ""
+        raise Conflict(f"Invoice {invoice.label} is already paid{on}: nothing is owed on it.")
+    if invoice.state not in COLLECTIBLE:
+        raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+    if invoice.balance_due <= 0:
+        raise Conflict(f"Invoice {invoice.label} has nothing left to pay.")
+
+
+def _claim_attempt(
+    gateway: stripe_gateway.PaymentGateway, invoice_id: int, principal: Principal, now: datetime
+) -> _OpenAttempt:
+    """The invoice's open attempt, or a new pending one, with the invoice locked."""
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id, principal)
-        if invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
-            raise Conflict(f"Invoice {invoice.label} has nothing to pay.")
+        _require_payable(invoice)
         # Locked: two attempts at once by one organization create one Customer.
         organization = session.get(Organization, invoice.organization_id, with_for_update=True)
         assert organization is not None
         customer_id = _customer_id(session, gateway, organization)
-        payment = Payment(
+        payment = session.scalars(
+            select(Payment).where(
+                Payment.invoice_id == invoice.id,
+                Payment.method == CARD,
+                Payment.state.in_(OPEN_ATTEMPT),
+            )
+        ).one_or_none()  # read only: its changes lock the payment before the invoice
+        if payment is None:
+            payment = _new_attempt(session, invoice, principal, now)
+        assert payment.idempotency_key is not None
+        assert invoice.number is not None
+        return _OpenAttempt(
+            payment_id=payment.id,
+            state=payment.state,
             invoice_id=invoice.id,
-            organization_id=invoice.organization_id,
-            method=CARD,
-            state=PENDING,
-            currency=invoice.currency,
-            amount=invoice.balance_due,
-            idempotency_key=f"payment-{uuid.uuid4().hex}",
-            recorded_by=principal.email,
-            created_at=now,
-        )
-        session.add(payment)
-        session.flush()
-        audit.record(
-            session,
-            action="payment.started",
-            entity_type="payment",
-            entity_id=payment.id,
-            before=None,
-            after={
-                "invoice": invoice.number,
-                "method": CARD,
-                "amount": payment.amount,
-                "state": PENDING,
-            },
-        )
-        attempt = (
-            payment.id,
-            payment.idempotency_key,
-            payment.amount,
-            invoice.currency,
-            invoice.number,
-        )
-    payment_id, key, amount, currency, number = attempt
-    assert key is not None
-    assert number is not None
-    try:
-        card = gateway.attach_card(customer_id, card_token)
-        intent = gateway.create_payment_intent(
-            amount_minor=to_minor_units(amount, currency),
-            currency=currency,
+            invoice_number=invoice.number,
+            amount=payment.amount,
+            currency=payment.currency,
+            idempotency_key=payment.idempotency_key,
+            intent_id=payment.stripe_payment_intent_id,
             customer_id=customer_id,
+            stale=payment.amount != invoice.balance_due,
+        )
+
+
+def _new_attempt(
+    session: Session, invoice: Invoice, principal: Principal, now: datetime
+) -> Payment:
+    payment = Payment(
+        invoice_id=invoice.id,
+        organization_id=invoice.organization_id,
+        method=CARD,
+        state=PENDING,
+        currency=invoice.currency,
+        amount=invoice.balance_due,
+        idempotency_key=f"payment-{uuid.uuid4().hex}",
+        recorded_by=principal.email,
+        created_at=now,
+    )
+    session.add(payment)
+    session.flush()  # the partial unique index: a second open attempt fails here
+    audit.record(
+        session,
+        action="payment.started",
+        entity_type="payment",
+        entity_id=payment.id,
+        before=None,
+        after={
+            "invoice": invoice.number,
+            "method": CARD,
+            "amount": payment.amount,
+            "state": PENDING,
+        },
+    )
+    return payment
+
+
+def _close_attempt(
+    gateway: stripe_gateway.PaymentGateway, attempt: _OpenAttempt, now: datetime
+) -> CardAttempt | None:
+    """Cancel a declined or outdated attempt, at Stripe first, so that its intent
+    can never take money later. If Stripe says the intent did take (or is
+    taking) money after all, that outcome is applied and returned instead."""
+    if attempt.intent_id is not None:
+        try:
+            intent = gateway.cancel_payment_intent(
+                attempt.intent_id, idempotency_key=f"{attempt.idempotency_key}-cancel"
+            )
+        except stripe_gateway.StripeRefused:  # no longer cancelable: ask what it is
+            intent = gateway.retrieve_payment_intent(attempt.intent_id)
+        if intent.status != "canceled":
+            with db.transaction() as session:
+                apply_intent_outcome(session, intent, now=now)
+            return CardAttempt(
+                attempt.payment_id,
+                intent.status,
+                intent.client_secret,
+                _status_message(intent.status, intent.failure_message),
+            )
+    why = (
+        "Closed before a new card attempt: the card was declined."
+        if attempt.state == FAILED
+        else "Closed: its amount is no longer the balance due."
+    )
+    with db.transaction() as session:
+        payment = session.get(Payment, attempt.payment_id, with_for_update=True)
+        assert payment is not None
+        if payment.state in OPEN_ATTEMPT and payment.stripe_payment_intent_id == attempt.intent_id:
+            before = payment.state
+            payment.state = PAYMENT.step(before, "cancel")
+            payment.note = why
+            audit.record(
+                session,
+                action="payment.canceled",
+                entity_type="payment",
+                entity_id=payment.id,
+                before={"state": before},
+                after={"state": payment.state},
+                note=why,
+            )
+    return None
+
+
+def _charge(
+    gateway: stripe_gateway.PaymentGateway, attempt: _OpenAttempt, card_token: str, now: datetime
+) -> CardAttempt | None:
+    """Create (once) and confirm (once) the attempt's PaymentIntent. None when the
+    attempt was closed or declined by another request meanwhile: claim again."""
+    key = attempt.idempotency_key
+    intent: stripe_gateway.IntentStatus | None = None
+    intent_id = attempt.intent_id
+    if intent_id is None:
+        token_digest = hashlib.sha256(card_token.encode()).hexdigest()[:16]
+        card = gateway.attach_card(
+            attempt.customer_id, card_token, idempotency_key=f"{key}-card-{token_digest}"
+        )
+        created = gateway.create_payment_intent(
+            amount_minor=to_minor_units(attempt.amount, attempt.currency),
+            currency=attempt.currency,
+            customer_id=attempt.customer_id,
             payment_method=card,
             metadata={
-                "invoice_number": number,
-                "invoice_id": str(invoice_id),
-                "payment_id": str(payment_id),
+                "invoice_number": attempt.invoice_number,
+                "invoice_id": str(attempt.invoice_id),
+                "payment_id": str(attempt.payment_id),
             },
             idempotency_key=key,
         )
-    except Exception as error:  # any failure: the pending attempt must not linger
-        _cancel_attempt(payment_id, str(getattr(error, "detail", error)), now)
-        raise
-    with db.transaction() as session:
-        payment_row = session.get(Payment, payment_id, with_for_update=True)
-        assert payment_row is not None
-        payment_row.stripe_payment_intent_id = intent.id
-        if intent.status == "requires_payment_method" and intent.failure_message:
-            _fail(session, payment_row, intent.failure_message)
+        intent_id = _store_intent(attempt.payment_id, created.id)
+        if intent_id != created.id:  # lost the race: this intent is never confirmed
+            _cancel_unconfirmed(gateway, created.id, key)
+        else:
+            intent = created
+        if intent_id is None:
+            return None
+    if intent is None:
+        intent = gateway.retrieve_payment_intent(intent_id)
+    if intent.status == "requires_confirmation":
+        intent = _confirm(gateway, intent.id, key, now)
+    if intent.status in ("requires_payment_method", "canceled"):
+        with db.transaction() as session:
+            apply_intent_outcome(session, intent, now=now)
+        return None
     return CardAttempt(
-        payment_id,
+        attempt.payment_id,
         intent.status,
         intent.client_secret,
         _status_message(intent.status, intent.failure_message),
     )
+
+
+def _store_intent(payment_id: int, intent_id: str) -> str | None:
+    """Keep the first intent created for an attempt; returns the one kept, or
+    None when the attempt was closed before any was."""
+    with db.transaction() as session:
+        payment = session.get(Payment, payment_id, with_for_update=True)
+        assert payment is not None
+        if payment.stripe_payment_intent_id is None and payment.state == PENDING:
+            payment.stripe_payment_intent_id = intent_id
+        return payment.stripe_payment_intent_id
+
+
+def _cancel_unconfirmed(gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str) -> None:
+    try:
+        gateway.cancel_payment_intent(intent_id, idempotency_key=f"{key}-cancel-{intent_id}")
+    except DomainError:  # never confirmed, so it cannot take money: tidiness only
+        log.warning("could not cancel unconfirmed PaymentIntent %s", intent_id)
+
+
+def _confirm(
+    gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str, now: datetime
+) -> stripe_gateway.IntentStatus:
+    """Confirm the attempt's intent. A decline marks the attempt failed (it is
+    closed by the next attempt) and is a 422 with the bank's message; an intent
+    another request confirmed first is reported as it stands."""
+    try:
+        return gateway.confirm_payment_intent(intent_id, idempotency_key=f"{key}-confirm")
+    except InvalidInput:
+        declined = gateway.retrieve_payment_intent(intent_id)
+        with db.transaction() as session:
+            apply_intent_outcome(session, declined, now=now)
+        raise
+    except stripe_gateway.StripeRefused:
+        return gateway.retrieve_payment_intent(intent_id)
 
 
 def _status_message(status: str, failure: str | None) -> str:
@@ -824,24 +1010,6 @@ def _status_message(status: str, failure: str | None) -> str:
     if status == "processing":
         return "The payment is processing; the invoice is marked paid when it completes."
     return failure or "The card was not charged; try another card."
-
-
-def _cancel_attempt(payment_id: int, note: str, now: datetime) -> None:
-    with db.transaction() as session:
-        payment = session.get(Payment, payment_id, with_for_update=True)
-        if payment is None or payment.state != PENDING:
-            return
-        payment.state = PAYMENT.step(payment.state, "cancel")
-        payment.note = note[:2000]
-        audit.record(
-            session,
-            action="payment.canceled",
-            entity_type="payment",
-            entity_id=payment.id,
-            before={"state": PENDING},
-            after={"state": payment.state},
-            note=note[:2000],
-        )
 
 
 def _fail(session: Session, payment: Payment, message: str | None) -> None:
@@ -1019,6 +1187,11 @@ def handle_stripe_webhook(
     intent_id = (
         str(event.data_object.get("id", "")) if event.type.startswith("payment_intent.") else None
     )
+    refunds: list[stripe_gateway.RefundStatus] = []
+    if event.type in REFUND_EVENTS:  # before the transaction: it may ask Stripe
+        refunds = _refund_statuses(gateway, event)
+        carried = event.data_object.get("payment_intent")
+        intent_id = carried if isinstance(carried, str) else None
     try:
         with db.transaction() as session:
             if session.scalars(
@@ -1038,6 +1211,10 @@ def handle_stripe_webhook(
                 outcome = apply_intent_outcome(
                     session, stripe_gateway.intent_status_from_event(event.data_object), now=now
                 )
+            elif event.type in REFUND_EVENTS:
+                outcome = "; ".join(
+                    apply_refund_outcome(session, status, now=now) for status in refunds
+                ) or ("ignored: no refund in the event")
             else:
                 outcome = "ignored: event type not handled"
             stored.outcome = outcome[:200]
@@ -1065,8 +1242,9 @@ def reconcile_payments(
     *, now: datetime | None = None, older_than: timedelta = RECONCILE_AFTER, limit: int = 200
 ) -> ReconcileReport:
     """Ask Stripe about card payments still pending after `older_than` (their
-    webhook never came) and apply what it says. Each payment is claimed with
-    SKIP LOCKED on PostgreSQL, so several hosts may run this at once."""
+    webhook never came) and apply what it says; cancel attempts as old that
+    never stored a PaymentIntent. Each payment is claimed with SKIP LOCKED on
+    PostgreSQL, so several hosts may run this at once."""
     now = now or utcnow()
     gateway = _gateway()
     report = ReconcileReport()
@@ -1105,7 +1283,62 @@ def reconcile_payments(
             report.failed += 1
         else:
             report.unchanged += 1
+    for payment_id in _abandoned_attempts(now - older_than, limit):
+        if _cancel_abandoned(payment_id):
+            report.checked += 1
+            report.failed += 1
+            report.outcomes.append(f"payment {payment_id}: canceled, it never reached Stripe")
     return report
+
+
+def _abandoned_attempts(before: datetime, limit: int) -> list[int]:
+    session = db.session()
+    found = list(
+        session.scalars(
+            select(Payment.id)
+            .where(
+                Payment.method == CARD,
+                Payment.state == PENDING,
+                Payment.stripe_payment_intent_id.is_(None),
+                Payment.created_at <= before,
+            )
+            .order_by(Payment.id)
+            .limit(limit)
+        )
+    )
+    session.rollback()
+    return found
+
+
+def _cancel_abandoned(payment_id: int) -> bool:
+    """A pending card attempt that never stored a PaymentIntent: its request
+    died before Stripe answered. Any intent it made was never confirmed (the
+    page gets a client secret only once the id is stored), so it cannot take
+    money; canceling frees the invoice's page of a payment that is not coming."""
+    with db.transaction() as session:
+        statement = select(Payment).where(
+            Payment.id == payment_id,
+            Payment.state == PENDING,
+            Payment.stripe_payment_intent_id.is_(None),
+        )
+        if db.is_postgresql():
+            statement = statement.with_for_update(skip_locked=True)
+        payment = session.scalars(statement).one_or_none()
+        if payment is None:
+            return False
+        why = "Canceled by reconcile: the attempt never reached Stripe."
+        payment.state = PAYMENT.step(payment.state, "cancel")
+        payment.note = why
+        audit.record(
+            session,
+            action="payment.canceled",
+            entity_type="payment",
+            entity_id=payment.id,
+            before={"state": PENDING},
+            after={"state": payment.state},
+            note=why,
+        )
+        return True
 
 
 def accept_flagged_payment(
@@ -1141,6 +1374,336 @@ def accept_flagged_payment(
         )
         _apply(session, invoice, payment, now=now)
         return payment
+
+
+# --- refunds of what credit notes owe back ------------------------------------------
+
+
+def _locked_credit_note(session: Session, credit_note_id: int) -> CreditNote:
+    credit = session.scalars(
+        select(CreditNote).where(CreditNote.id == credit_note_id).with_for_update()
+    ).one_or_none()
+    if credit is None:
+        raise NotFound(f"There is no credit note {credit_note_id}.")
+    session.refresh(credit)
+    return credit
+
+
+def _check_refund_amount(credit: CreditNote, amount: Decimal) -> None:
+    outstanding = credit.refund_outstanding
+    if outstanding <= 0:
+        raise Conflict(
+            f"Credit note {credit.number} owes no refund"
+            + (" (it is refunded in full)." if credit.refund_due > 0 else ".")
+        )
+    if amount <= 0 or quantize(amount, credit.currency) != amount:
+        raise InvalidInput.for_field("amount", "Must be more than zero, in whole cents.")
+    if amount > outstanding:
+        raise InvalidInput.for_field(
+            "amount",
+            f"More than the refund outstanding on {credit.number} "
+            f"({_amount(outstanding, credit.currency)}).",
+        )
+
+
+def _refund_snapshot(refund: Refund, credit: CreditNote) -> dict[str, Any]:
+    return {
+        "credit_note": credit.number,
+        "method": refund.method,
+        "amount": refund.amount,
+        "state": refund.state,
+        "reference": refund.reference,
+        "payment_id": refund.payment_id,
+    }
+
+
+def _tell_refund_sent(session: Session, refund: Refund, credit: CreditNote) -> None:
+    organization = session.get(Organization, refund.organization_id)
+    assert organization is not None
+    session.flush()
+    session.expire(credit, ["refunds"])  # count the refund just recorded
+    invoice = credit.invoice
+    mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=f"Refund of {_amount(refund.amount, refund.currency)} for credit note "
+        f"{credit.number}",
+        template="refund_sent",
+        context={
+            **_mail_context(invoice, organization),
+            "refund": refund,
+            "credit": credit,
+            "amount": _amount(refund.amount, refund.currency),
+            "outstanding": _amount(credit.refund_outstanding, credit.currency),
+        },
+    )
+
+
+def record_offline_refund(
+    credit_note_id: int,
+    *,
+    method: str,
+    amount: Decimal,
+    reference: str | None,
+    sent_on: date | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Refund:
+    """Billing staff: a refund sent by wire, ACH or check against a credit note's
+    refund due; never more than what is outstanding on it."""
+    now = now or utcnow()
+    errors: dict[str, list[str]] = {}
+    if method not in OFFLINE_METHODS:
+        errors["method"] = [f"Must be one of: {', '.join(OFFLINE_METHODS)}."]
+    clean_reference = (reference or "").strip()
+    if not clean_reference:
+        errors["reference"] = ["Give the bank or check reference."]
+    elif len(clean_reference) > REFERENCE_MAX:
+        errors["reference"] = [f"At most {REFERENCE_MAX} characters."]
+    if sent_on is not None and sent_on > office_date(now):
+        errors["sent_on"] = ["Cannot be in the future."]
+    if errors:
+        raise InvalidInput("The refund has problems.", errors)
+    with db.transaction() as session:
+        credit = _locked_credit_note(session, credit_note_id)
+        _check_refund_amount(credit, amount)
+        refund = Refund(
+            credit_note_id=credit.id,
+            invoice_id=credit.invoice_id,
+            organization_id=credit.organization_id,
+            method=method,
+            state=SUCCEEDED,
+            currency=credit.currency,
+            amount=amount,
+            reference=clean_reference,
+            sent_on=sent_on or office_date(now),
+            note=(note or "").strip() or None,
+            recorded_by=_actor(),
+            created_at=now,
+            settled_at=now,
+        )
+        session.add(refund)
+        session.flush()
+        audit.record(
+            session,
+            action="refund.recorded",
+            entity_type="refund",
+            entity_id=refund.id,
+            before=None,
+            after=_refund_snapshot(refund, credit),
+            note=refund.note,
+        )
+        _tell_refund_sent(session, refund, credit)
+        return refund
+
+
+def _refundable_card_payment(
+    session: Session, credit: CreditNote, amount: Decimal, payment_id: int | None
+) -> Payment:
+    """The card payment to refund: the one named, else the newest on the invoice
+    with enough left to refund. Locked, so two refunds never exceed it."""
+    statement = (
+        select(Payment)
+        .where(
+            Payment.invoice_id == credit.invoice_id,
+            Payment.method == CARD,
+            Payment.state == SUCCEEDED,
+            Payment.stripe_payment_intent_id.is_not(None),
+        )
+        .order_by(Payment.id.desc())
+        .with_for_update()
+    )
+    if payment_id is not None:
+        statement = statement.where(Payment.id == payment_id)
+    candidates = list(session.scalars(statement))
+    for payment in candidates:
+        session.refresh(payment)
+        if payment.amount - payment.amount_refunded >= amount:
+            return payment
+    if payment_id is not None and candidates:
+        left = candidates[0].amount - candidates[0].amount_refunded
+        raise InvalidInput.for_field(
+            "amount",
+            f"More than is left to refund on card payment {payment_id} "
+            f"({_amount(left, credit.currency)}).",
+        )
+    raise Conflict(
+        f"Invoice {credit.invoice.number} has no card payment of this service with "
+        f"{_amount(amount, credit.currency)} left to refund; record an offline refund instead."
+    )
+
+
+def refund_card(
+    credit_note_id: int,
+    *,
+    amount: Decimal | None = None,
+    payment_id: int | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Refund:
+    """Billing staff: refund a credit note's refund due to the card that paid the
+    invoice (a Stripe Refund on its PaymentIntent; the whole outstanding amount
+    unless `amount` says less).
+
+    The refund is recorded `pending` first, which holds its amount against the
+    refund due, so a second request cannot refund it again; then Stripe is
+    asked, with the refund's own idempotency key and its id in the metadata (so
+    `charge.refunded` finds it even before its Stripe id is stored). Stripe's
+    answer, now or by webhook, moves it to `succeeded` or `failed` (the amount
+    is then outstanding again).
+    """
+    now = now or utcnow()
+    gateway = _gateway()
+    with db.transaction() as session:
+        credit = _locked_credit_note(session, credit_note_id)
+        wanted = credit.refund_outstanding if amount is None else amount
+        _check_refund_amount(credit, wanted)
+        payment = _refundable_card_payment(session, credit, wanted, payment_id)
+        refund = Refund(
+            credit_note_id=credit.id,
+            invoice_id=credit.invoice_id,
+            organization_id=credit.organization_id,
+            payment_id=payment.id,
+            method=CARD,
+            state=PENDING,
+            currency=credit.currency,
+            amount=wanted,
+            idempotency_key=f"refund-{uuid.uuid4().hex}",
+            note=(note or "").strip() or None,
+            recorded_by=_actor(),
+            created_at=now,
+        )
+        session.add(refund)
+        session.flush()
+        audit.record(
+            session,
+            action="refund.started",
+            entity_type="refund",
+            entity_id=refund.id,
+            before=None,
+            after=_refund_snapshot(refund, credit),
+            note=refund.note,
+        )
+        request = (
+            refund.id,
+            refund.idempotency_key,
+            payment.stripe_payment_intent_id,
+            credit.number,
+            credit.invoice_id,
+            credit.currency,
+        )
+    refund_id, key, intent_id, credit_number, invoice_id, currency = request
+    assert key is not None
+    assert intent_id is not None
+    try:
+        status = gateway.create_refund(
+            payment_intent_id=intent_id,
+            amount_minor=to_minor_units(wanted, currency),
+            metadata={
+                "refund_id": str(refund_id),
+                "credit_note_number": credit_number,
+                "invoice_id": str(invoice_id),
+            },
+            idempotency_key=key,
+        )
+    except stripe_gateway.StripeRefused as error:  # nothing was refunded
+        _refund_failed_at_once(refund_id, error.detail, now)
+        raise
+    # Any other failure leaves it pending (its outcome is unknown): the
+    # `charge.refunded` webhook settles it, and its amount stays held meanwhile.
+    with db.transaction() as session:
+        apply_refund_outcome(session, status, now=now)
+        found = session.get(Refund, refund_id)
+        assert found is not None
+        return found
+
+
+def _refund_failed_at_once(refund_id: int, why: str, now: datetime) -> None:
+    with db.transaction() as session:
+        refund = session.get(Refund, refund_id, with_for_update=True)
+        assert refund is not None
+        _refund_step(session, refund, "fail", why[:2000], now)
+
+
+def _refund_step(
+    session: Session, refund: Refund, action: str, note: str | None, now: datetime
+) -> None:
+    before = refund.state
+    refund.state = REFUND.step(before, action)
+    if refund.state == SUCCEEDED:
+        refund.settled_at = now
+        refund.sent_on = office_date(now)
+    if note:
+        refund.note = note
+    audit.record(
+        session,
+        action=f"refund.{refund.state}",
+        entity_type="refund",
+        entity_id=refund.id,
+        before={"state": before},
+        after={"state": refund.state, "stripe_refund_id": refund.stripe_refund_id},
+        note=note,
+    )
+
+
+def _refund_for(session: Session, status: stripe_gateway.RefundStatus) -> Refund | None:
+    found = session.scalars(
+        select(Refund).where(Refund.stripe_refund_id == status.id).with_for_update()
+    ).one_or_none()
+    if found is not None:
+        return found
+    # Stripe's answer may arrive (webhook) before the request stored its id.
+    raw = status.metadata.get("refund_id", "")
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    found = session.scalars(
+        select(Refund).where(Refund.id == int(raw), Refund.method == CARD).with_for_update()
+    ).one_or_none()
+    if found is None or found.stripe_refund_id not in (None, status.id):
+        return None
+    return found
+
+
+def apply_refund_outcome(
+    session: Session, status: stripe_gateway.RefundStatus, *, now: datetime
+) -> str:
+    """Apply what Stripe says about a Refund, idempotently and in any order."""
+    refund = _refund_for(session, status)
+    if refund is None:
+        return f"ignored: refund {status.id} was not made by this service"
+    if refund.stripe_refund_id is None:
+        refund.stripe_refund_id = status.id
+    expected = to_minor_units(refund.amount, refund.currency)
+    if status.currency != refund.currency or status.amount != expected:
+        note = f"Stripe reports {status.amount} {status.currency} minor units, asked {expected}"
+        log.warning("refund %s: %s", refund.id, note)
+    if status.status == "succeeded" and REFUND.can(refund.state, "succeed"):
+        _refund_step(session, refund, "succeed", None, now)
+        credit = session.get(CreditNote, refund.credit_note_id)
+        assert credit is not None
+        _tell_refund_sent(session, refund, credit)
+        return f"refunded: refund {refund.id}"
+    if status.status in ("failed", "canceled") and REFUND.can(refund.state, "fail"):
+        _refund_step(session, refund, "fail", status.failure_reason or status.status, now)
+        return f"refund failed: refund {refund.id}"
+    return f"no change: refund {refund.id} is {refund.state}, Stripe says {status.status}"
+
+
+REFUND_EVENTS = frozenset({"charge.refunded", "refund.updated", "refund.failed"})
+
+
+def _refund_statuses(
+    gateway: stripe_gateway.PaymentGateway, event: stripe_gateway.WebhookEvent
+) -> list[stripe_gateway.RefundStatus]:
+    """The refunds an event is about: carried in it, or (a charge without its
+    refunds, as newer Stripe API versions send) asked of Stripe."""
+    carried = stripe_gateway.refunds_from_event(event.type, event.data_object)
+    if carried is not None:
+        return carried
+    intent_id = event.data_object.get("payment_intent")
+    if not isinstance(intent_id, str) or not intent_id:
+        return []
+    return gateway.list_refunds(intent_id)
 
 
 # --- overdue invoices: reminders, late fees, standing -------------------------------

@@ -14,8 +14,19 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
 
     pending ─succeed─▶ succeeded
        │ ─fail─▶ failed ─succeed─▶ succeeded   (the customer retried the same intent)
+       │           └─cancel─▶ canceled        (closed at Stripe before a new attempt)
        │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
        └─cancel─▶ canceled                               └─reject─▶ canceled
+
+A card payment that is `pending` or `failed` is the invoice's *open attempt*:
+its PaymentIntent may still take money. An invoice has at most one (a partial
+unique index), so a card can never be charged twice for it at once.
+
+Refund (of a credit note's refund due; offline ones are recorded `succeeded`):
+
+    pending ─succeed─▶ succeeded ─fail─▶ failed   (Stripe refunded the card; rarely,
+       └─fail─▶ failed                            the bank returns it later)
+    A failed refund's amount is outstanding again.
 """
 
 from __future__ import annotations
@@ -69,6 +80,23 @@ PAYMENT = StateMachine(
     },
     PAYMENT_STATES,
 )
+
+# Card payment states in which the PaymentIntent may still take money.
+OPEN_ATTEMPT = (PENDING, FAILED)
+
+REFUND_STATES = (PENDING, SUCCEEDED, FAILED)
+
+REFUND = StateMachine(
+    "refund",
+    {
+        (PENDING, "succeed"): SUCCEEDED,
+        (PENDING, "fail"): FAILED,
+        (SUCCEEDED, "fail"): FAILED,
+    },
+    REFUND_STATES,
+)
+# Refunds that count against what is due: sent, or on their way.
+REFUND_COUNTED = (PENDING, SUCCEEDED)
 
 CARD = "card"
 WIRE = "wire"

@@ -39,6 +39,19 @@ class IntentStatus:
 
 
 @dataclass(frozen=True)
+class RefundStatus:
+    """What Stripe says about a Refund."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    payment_intent: str | None
+    metadata: Mapping[str, str]
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     id: str
     type: str
@@ -49,6 +62,12 @@ class SignatureError(Exception):
     """A webhook whose `Stripe-Signature` does not verify."""
 
 
+class StripeRefused(ExternalServiceError):
+    """Stripe understood the request and refused it (a 4xx other than a card
+    decline): nothing was done there, e.g. confirming an intent that already
+    succeeded. Callers ask Stripe for the object's state instead."""
+
+
 class PaymentGateway(Protocol):
     publishable_key: str
     js_url: str
@@ -57,7 +76,7 @@ class PaymentGateway(Protocol):
         self, *, name: str, email: str, organization_id: int, idempotency_key: str
     ) -> str: ...
 
-    def attach_card(self, customer_id: str, card_token: str) -> str: ...
+    def attach_card(self, customer_id: str, card_token: str, *, idempotency_key: str) -> str: ...
 
     def create_payment_intent(
         self,
@@ -68,9 +87,26 @@ class PaymentGateway(Protocol):
         payment_method: str,
         metadata: Mapping[str, str],
         idempotency_key: str,
-    ) -> IntentStatus: ...
+    ) -> IntentStatus:
+        """An intent NOT yet confirmed: no money moves until `confirm_payment_intent`."""
+        ...
+
+    def confirm_payment_intent(self, intent_id: str, *, idempotency_key: str) -> IntentStatus: ...
+
+    def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> IntentStatus: ...
 
     def retrieve_payment_intent(self, intent_id: str) -> IntentStatus: ...
+
+    def create_refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount_minor: int,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> RefundStatus: ...
+
+    def list_refunds(self, payment_intent_id: str) -> list[RefundStatus]: ...
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent: ...
 
@@ -88,6 +124,41 @@ def _status(found: Any) -> IntentStatus:
         metadata={str(k): str(v) for k, v in (intent.get("metadata") or {}).items()},
         failure_message=error.get("message") if error else None,
     )
+
+
+def _refund(found: Any) -> RefundStatus:
+    refund: Mapping[str, Any] = found.to_dict() if hasattr(found, "to_dict") else found
+    return RefundStatus(
+        id=str(refund["id"]),
+        status=str(refund.get("status") or "pending"),
+        amount=int(refund["amount"]),
+        currency=str(refund["currency"]).upper(),
+        payment_intent=refund.get("payment_intent"),
+        metadata={str(k): str(v) for k, v in (refund.get("metadata") or {}).items()},
+        failure_reason=refund.get("failure_reason"),
+    )
+
+
+def refunds_from_event(
+    event_type: str, data_object: Mapping[str, Any]
+) -> list[RefundStatus] | None:
+    """The refunds a `charge.refunded` or `refund.*` event carries; None when a
+    charge does not carry its refunds (Stripe API versions from 2022-11-15 leave
+    them out): then ask Stripe. Entries that are not refunds are skipped."""
+    if event_type.startswith("refund."):
+        candidates: list[Any] = [data_object]
+    else:
+        listed = data_object.get("refunds")
+        if not isinstance(listed, Mapping) or not isinstance(listed.get("data"), list):
+            return None
+        candidates = listed["data"]
+    found: list[RefundStatus] = []
+    for candidate in candidates:
+        try:
+            found.append(_refund(candidate))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return found
 
 
 def intent_status_from_event(data_object: Mapping[str, Any]) -> IntentStatus:
@@ -121,14 +192,14 @@ class StripeGateway:
         )
         return str(customer["id"])
 
-    def attach_card(self, customer_id: str, card_token: str) -> str:
+    def attach_card(self, customer_id: str, card_token: str, *, idempotency_key: str) -> str:
         """Save the card Stripe.js tokenized to the customer; its id pays the intent."""
         card = self._call(
             lambda params, options: self.client.v1.customers.payment_sources.create(
                 customer_id, params, options
             ),
             {"source": card_token},
-            {},
+            {"idempotency_key": idempotency_key},
         )
         return str(card["id"])
 
@@ -151,11 +222,32 @@ class StripeGateway:
                 "payment_method": payment_method,
                 "payment_method_types": ["card"],
                 "metadata": dict(metadata),
-                "confirm": True,
             },
             {"idempotency_key": idempotency_key},
         )
         return _status(intent)
+
+    def confirm_payment_intent(self, intent_id: str, *, idempotency_key: str) -> IntentStatus:
+        return _status(
+            self._call(
+                lambda params, options: self.client.v1.payment_intents.confirm(
+                    intent_id, params, options
+                ),
+                {},
+                {"idempotency_key": idempotency_key},
+            )
+        )
+
+    def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> IntentStatus:
+        return _status(
+            self._call(
+                lambda params, options: self.client.v1.payment_intents.cancel(
+                    intent_id, params, options
+                ),
+                {},
+                {"idempotency_key": idempotency_key},
+            )
+        )
 
     def retrieve_payment_intent(self, intent_id: str) -> IntentStatus:
         return _status(
@@ -163,6 +255,34 @@ class StripeGateway:
                 lambda params, options: self.client.v1.payment_intents.retrieve(intent_id), {}, {}
             )
         )
+
+    def create_refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount_minor: int,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> RefundStatus:
+        return _refund(
+            self._call(
+                self.client.v1.refunds.create,
+                {
+                    "payment_intent": payment_intent_id,
+                    "amount": amount_minor,
+                    "metadata": dict(metadata),
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        )
+
+    def list_refunds(self, payment_intent_id: str) -> list[RefundStatus]:
+        found = self._call(
+            lambda params, options: self.client.v1.refunds.list(params, options),
+            {"payment_intent": payment_intent_id, "limit": 100},
+            {},
+        )
+        return [_refund(refund) for refund in found["data"]]
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent:
         if not self.webhook_secret:
@@ -183,6 +303,8 @@ class StripeGateway:
             raise InvalidInput.for_field(
                 "card", exc.user_message or "The card was declined."
             ) from None
+        except stripe.InvalidRequestError as exc:
+            raise StripeRefused(f"Stripe refused the request: {exc.user_message or exc}") from None
         except stripe.StripeError as exc:
             raise ExternalServiceError(
                 f"Stripe did not complete the request: {exc.user_message or exc}"

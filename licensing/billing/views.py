@@ -32,13 +32,13 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.billing import documents, forms, queries, services, stripe_gateway
 from licensing.billing.models import CreditNote, Invoice, Payment
-from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, INVOICE
+from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.db import utcnow
-from licensing.errors import Conflict, DomainError, InvalidInput, NotFound
+from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
-from licensing.money import MoneyError, parse_decimal
+from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
 from licensing.web.forms import show_errors
@@ -103,7 +103,10 @@ def pay(invoice_id: int) -> Page:
     invoice = queries.get_invoice(session, invoice_id)
     gateway = stripe_gateway.gateway()
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
-        flash("This invoice cannot be paid by card here.", "error")
+        why = "it is already paid" if invoice.state == PAID else "nothing is owed on it"
+        if gateway is None:
+            why = "card payments are not available; pay by wire, ACH or check"
+        flash(f"Invoice {invoice.label} cannot be paid by card: {why}.", "error")
         return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
     return render_template(
         "billing/pay.html",
@@ -280,18 +283,21 @@ def _console_page(
     void_form: forms.ReasonForm | None = None,
     uncollectible_form: forms.ReasonForm | None = None,
     credit_form: forms.CreditNoteForm | None = None,
+    refund_form: forms.RefundForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = db.session()
     invoice = queries.get_invoice(session, invoice_id)
     organization = session.get(Organization, invoice.organization_id)
+    credit_notes = queries.credit_notes(session, invoice_id=invoice.id)
     return (
         render_template(
             "billing/console_invoice.html",
             invoice=invoice,
             organization=organization,
             payments=queries.payments(session, invoice_id=invoice.id),
-            credit_notes=queries.credit_notes(session, invoice_id=invoice.id),
+            credit_notes=credit_notes,
+            refund_forms=_refund_forms(credit_notes, refund_form),
             payment_form=payment_form or forms.OfflinePaymentForm(formdata=None),
             void_form=void_form or forms.ReasonForm(formdata=None, prefix="void"),
             uncollectible_form=uncollectible_form
@@ -303,6 +309,33 @@ def _console_page(
         ),
         status,
     )
+
+
+def _refund_forms(
+    credit_notes: Iterable[CreditNote], submitted: forms.RefundForm | None
+) -> dict[int, forms.RefundForm]:
+    """A refund form for each credit note that still owes a refund (the one
+    just submitted keeps its values and messages)."""
+    found: dict[int, forms.RefundForm] = {}
+    card_paid = stripe_gateway.gateway() is not None and any(
+        payment.method == CARD and payment.state == SUCCEEDED and payment.stripe_payment_intent_id
+        for credit in credit_notes
+        for payment in credit.invoice.payments
+    )
+    for credit in credit_notes:
+        prefix = f"refund-{credit.id}"
+        if submitted is not None and submitted._prefix == prefix + "-":
+            found[credit.id] = submitted
+        elif credit.refund_outstanding > 0:
+            found[credit.id] = forms.RefundForm(
+                formdata=None,
+                prefix=prefix,
+                data={
+                    "amount": format_amount(credit.refund_outstanding, credit.currency),
+                    "method": CARD if card_paid else "wire",
+                },
+            )
+    return found
 
 
 def _amount(text: str | None) -> Decimal:
@@ -332,7 +365,7 @@ def _invoice_action(
             message = act()
         except InvalidInput as error:
             show_errors(form, error)
-        except Conflict as error:
+        except (Conflict, ExternalServiceError) as error:
             form.form_errors.append(error.detail)
         else:
             flash(message, "success")
@@ -398,6 +431,34 @@ def credit_note(invoice_id: int) -> Page:
         return f"Credit note {credit.number} issued."
 
     return _invoice_action(invoice_id, form, "credit_form", act)
+
+
+@console.route("/credit-notes/<int:credit_note_id>/refunds", methods=["POST"])
+@access.staff("billing")
+def refund(credit_note_id: int) -> Page:
+    """Refund what a credit note owes: to the card through Stripe, or record one
+    sent by wire, ACH or check."""
+    credit = queries.get_credit_note(db.session(), credit_note_id)
+    form = forms.RefundForm(prefix=f"refund-{credit.id}")
+
+    def act() -> str:
+        amount = _amount(form.amount.data)
+        if form.method.data == "card":
+            done = services.refund_card(credit_note_id, amount=amount, note=form.note.data)
+            if done.state == "pending":
+                return "The card refund is on its way; Stripe will confirm it."
+        else:
+            done = services.record_offline_refund(
+                credit_note_id,
+                method=form.method.data or "",
+                amount=amount,
+                reference=form.reference.data,
+                sent_on=form.sent_on.data,
+                note=form.note.data,
+            )
+        return f"Refunded {money(done.amount, done.currency)} {done.currency} ({credit.number})."
+
+    return _invoice_action(credit.invoice_id, form, "refund_form", act)
 
 
 @console.route("/payments/<int:payment_id>/accept", methods=["POST"])

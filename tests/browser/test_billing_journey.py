@@ -125,3 +125,33 @@ def test_billing_staff_record_an_offline_wire_payment(page: Any, live_server: Li
     page.get_by_text("Recorded a wire transfer of 900.00 USD.").wait_for()
     assert "FEDWIRE 20270120-0042" in page.content()
     assert page.locator(".badge.state-paid").first.is_visible()
+
+
+def test_billing_staff_refund_a_credit_note_on_a_paid_invoice_by_wire(
+    page: Any, live_server: LiveServer
+) -> None:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    _email, invoice = _invoiced_vendor(live_server, ("600.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        billing.record_offline_payment(
+            invoice.id, method="wire", amount=Decimal("600.00"), reference="W-600"
+        )
+        credit = billing.issue_credit_note(
+            invoice.id, amount=Decimal("150.00"), reason="Overbilled"
+        )
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+    assert page.locator("#refund-outstanding").inner_text().startswith("150.00")
+    form = page.get_by_role("region", name=f"Refund credit note {credit.number}")
+    form.get_by_label("How").select_option("wire")
+    assert form.get_by_label("Amount to refund").input_value() == "150.00"
+    form.get_by_label("Reference").fill("FEDWIRE RF-0150")
+    form.get_by_role("button", name="Refund").click()
+    page.get_by_text(f"Refunded 150.00 USD ({credit.number}).").wait_for()
+    assert page.locator("#refund-outstanding").inner_text().startswith("0.00")
+    assert "FEDWIRE RF-0150" in page.locator("#refunds").inner_text()
+    assert page.get_by_role("region", name=f"Refund credit note {credit.number}").count() == 0

@@ -209,6 +209,34 @@ def _credit_note(session: Session, owner: User) -> Urls:
     return Urls(api=f"/api/v1/credit-notes/{credit.id}", page=f"/credit-notes/{credit.id}.pdf")
 
 
+@isolation_case("refund of a credit note")
+def _refund(session: Session, owner: User) -> Urls:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    invoice = _billing_invoice(owner)
+    billing.record_offline_payment(
+        invoice.id, method="wire", amount=invoice.balance_due, reference="W-ISO"
+    )
+    credit = billing.issue_credit_note(invoice.id, amount=Decimal("20.00"), reason="seat removed")
+    refund = billing.record_offline_refund(
+        credit.id, method="wire", amount=Decimal("20.00"), reference="R-ISO"
+    )
+    return Urls(api=f"/api/v1/refunds/{refund.id}")
+
+
+@isolation_case("refunds of a credit note")
+def _refunds(session: Session, owner: User) -> Urls:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    invoice = _billing_invoice(owner)
+    credit = billing.issue_credit_note(invoice.id, amount=Decimal("20.00"), reason="seat removed")
+    return Urls(api=f"/api/v1/credit-notes/{credit.id}/refunds")
+
+
 # --- the tests --------------------------------------------------------------------------
 
 

@@ -217,7 +217,7 @@ def test_an_event_for_an_intent_of_someone_else_is_ignored(
     assert _deliver(client, event).get_json()["outcome"].startswith("ignored")
 
 
-def test_a_declined_card_is_refused_with_a_message_and_the_attempt_canceled(
+def test_a_declined_card_is_refused_and_the_next_card_closes_that_attempt_at_stripe_first(
     app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("50.00",))
@@ -228,8 +228,19 @@ def test_a_declined_card_is_refused_with_a_message_and_the_attempt_canceled(
             principal=accounts.principal_for(vendor),
         )
     assert "card" in refused.value.errors
-    payments = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).all()
-    assert [p.state for p in payments] == ["canceled"]
+    declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+    assert declined.state == "failed"  # still the open attempt: its intent is alive at Stripe
+    paid = _pay(invoice, vendor, localstripe)
+    db.session().refresh(declined)
+    assert paid.id != declined.id
+    assert declined.state == "canceled"
+    gateway = services._gateway()
+    assert gateway.retrieve_payment_intent(declined.stripe_payment_intent_id or "").status == (
+        "canceled"
+    )
+    assert gateway.retrieve_payment_intent(paid.stripe_payment_intent_id or "").status == (
+        "succeeded"
+    )
 
 
 def test_reconcile_applies_what_stripe_says_about_payments_with_no_webhook(

@@ -1,0 +1,366 @@
+"""Refunds of what credit notes owe back: shown on the invoice and the credit
+note, recorded offline by billing staff, or refunded to the card through
+Stripe (localstripe) and confirmed by the `charge.refunded` webhook."""
+
+from __future__ import annotations
+
+import copy
+import io
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
+from licensing.billing import services, stripe_gateway
+from licensing.billing.models import CreditNote, Invoice, Payment, Refund
+from licensing.errors import ExternalServiceError
+from licensing.mail.models import OutboxMessage
+from tests.integration.billing.conftest import activated, send_activation
+from tests.support import factories
+from tests.support.factories import bearer
+from tests.support.servers import LocalStripe
+
+from .stripe_support import _call, card_token, events_for, signed, stripe_config
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _paid_offline_and_credited(
+    invoice_for: Callable[..., Invoice], vendor: User, credit: str = "100.00"
+) -> CreditNote:
+    invoice = invoice_for(vendor, ("500.00",))
+    services.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("500.00"), reference="W-1"
+    )
+    return services.issue_credit_note(invoice.id, amount=Decimal(credit), reason="Seat removed")
+
+
+def _deliver(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
+    payload, headers = signed(event)
+    response = client.post("/webhooks/stripe", data=payload, headers=headers)
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.get_json()
+    return answer
+
+
+def _paid_by_card(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice: Invoice
+) -> Payment:
+    attempt = services.start_card_payment(
+        invoice.id, card_token=card_token(localstripe), principal=accounts.principal_for(vendor)
+    )
+    payment = db.session().get(Payment, attempt.payment_id)
+    assert payment is not None
+    db.session().refresh(payment)
+    assert payment.stripe_payment_intent_id
+    (event,) = events_for(localstripe, payment.stripe_payment_intent_id, "payment_intent.succeeded")
+    assert _deliver(client, event)["outcome"].startswith("applied")
+    db.session().refresh(invoice)
+    assert invoice.state == "paid"
+    return payment
+
+
+def _charge_refunded_event(localstripe: LocalStripe, payment: Payment) -> dict[str, Any]:
+    """`charge.refunded` as Stripe sends it (localstripe keeps the charge but
+    sends no such event): the refunded charge, with its refunds."""
+    intent = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
+    charge = _call(localstripe, "GET", f"/v1/charges/{intent['latest_charge']['id']}")
+    return {
+        "id": f"evt_refunded_{charge['id']}",
+        "object": "event",
+        "type": "charge.refunded",
+        "created": charge["created"],
+        "data": {"object": charge},
+    }
+
+
+def _audited(action: str, entity_id: int) -> int:
+    return (
+        db.session().scalar(
+            select(func.count()).where(
+                AuditEvent.action == action, AuditEvent.entity_id == str(entity_id)
+            )
+        )
+        or 0
+    )
+
+
+def test_a_credit_note_on_a_paid_invoice_shows_the_refund_due_on_both_pages_and_its_pdf(
+    app: Flask,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    credit = _paid_offline_and_credited(invoice_for, vendor, "120.00")
+    assert credit.refund_due == Decimal("120.00")
+    portal = signed_in(app.test_client(), vendor).get(f"/portal/invoices/{credit.invoice_id}")
+    console = signed_in(app.test_client(), billing_staff).get(
+        f"/console/invoices/{credit.invoice_id}"
+    )
+    for page in (portal, console):
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200
+        assert 'id="refund-due"><span class="money">120.00 USD' in html
+        assert 'id="refund-outstanding"><span class="money">120.00 USD' in html
+    assert f"Refund credit note {credit.number}" in console.get_data(as_text=True)
+    assert "Refund credit note" not in portal.get_data(as_text=True)
+    pdf = (
+        app.test_client()
+        .get(f"/api/v1/credit-notes/{credit.id}/pdf", headers=bearer(vendor))
+        .get_data()
+    )
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Refund due to you" in text
+    assert "owes you 120.00 USD" in text
+
+
+def test_billing_staff_record_an_offline_refund_from_the_console_and_nothing_more_is_due(
+    app: Flask,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    credit = _paid_offline_and_credited(invoice_for, vendor)
+    staff = signed_in(app.test_client(), billing_staff)
+    prefix = f"refund-{credit.id}-"
+    form = {
+        f"{prefix}method": "wire",
+        f"{prefix}amount": "100.00",
+        f"{prefix}reference": "RF-2027-7",
+        f"{prefix}note": "Sent to the account on file",
+    }
+    sent = staff.post(f"/console/credit-notes/{credit.id}/refunds", data=form)
+    assert sent.status_code == 302, sent.get_data(as_text=True)[:2000]
+    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    assert (refund.state, refund.method, refund.amount) == ("succeeded", "wire", Decimal("100.00"))
+    assert _audited("refund.recorded", refund.id) == 1
+    told = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "refund_sent"))
+        .one()
+    )
+    assert vendor.organization.billing_email in told.recipients
+    db.session().expire_all()
+    assert db.session().get(CreditNote, credit.id).refund_outstanding == 0  # type: ignore[union-attr]
+    again = staff.post(f"/console/credit-notes/{credit.id}/refunds", data=form)
+    assert again.status_code == 422
+    assert f"Credit note {credit.number} owes no refund" in again.get_data(as_text=True)
+    assert len(db.session().scalars(select(Refund)).all()) == 1
+    page = signed_in(app.test_client(), vendor).get(f"/portal/invoices/{credit.invoice_id}")
+    assert 'id="refund-outstanding"><span class="money">0.00 USD' in page.get_data(as_text=True)
+    assert "RF-2027-7" in page.get_data(as_text=True)
+
+
+def test_the_refund_api_refuses_more_than_is_outstanding_and_vendors_and_stores_nothing(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    credit = _paid_offline_and_credited(invoice_for, vendor)
+    url = f"/api/v1/credit-notes/{credit.id}/refunds"
+    body = {"method": "check", "amount": "100.01", "reference": "CHK 1"}
+    too_much = client.post(url, json=body, headers=bearer(billing_staff))
+    assert too_much.status_code == 422
+    assert too_much.mimetype == "application/problem+json"
+    assert "100.00 USD" in too_much.get_data(as_text=True)
+    no_reference = client.post(
+        url, json={"method": "check", "amount": "10.00"}, headers=bearer(billing_staff)
+    )
+    assert no_reference.status_code == 422
+    as_vendor = client.post(url, json={**body, "amount": "1.00"}, headers=bearer(vendor))
+    assert as_vendor.status_code in (403, 404)
+    assert db.session().scalars(select(Refund)).all() == []
+    done = client.post(url, json={**body, "amount": "60.00"}, headers=bearer(billing_staff))
+    assert done.status_code == 201
+    assert done.get_json()["amount"] == "60.00"
+    note = client.get(f"/api/v1/credit-notes/{credit.id}", headers=bearer(vendor)).get_json()
+    assert (note["amount_refunded"], note["refund_outstanding"]) == ("60.00", "40.00")
+    invoice = client.get(f"/api/v1/invoices/{credit.invoice_id}", headers=bearer(vendor))
+    assert invoice.get_json()["refund_outstanding"] == "40.00"
+    listed = client.get(url, headers=bearer(vendor)).get_json()
+    assert [r["reference"] for r in listed] == ["CHK 1"]
+
+
+def test_a_card_refund_is_a_stripe_refund_on_the_payment_intent_and_its_webhook_applies_once(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = _paid_by_card(client, vendor, localstripe, invoice)
+    credit = services.issue_credit_note(invoice.id, amount=Decimal("40.00"), reason="Overbilled")
+    answer = client.post(
+        f"/api/v1/credit-notes/{credit.id}/refunds",
+        json={"method": "card"},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert (body["state"], body["amount"], body["payment_id"]) == ("succeeded", "40.00", payment.id)
+    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{body['stripe_refund_id']}")
+    assert (at_stripe["amount"], at_stripe["payment_intent"]) == (
+        4000,
+        payment.stripe_payment_intent_id,
+    )
+    assert at_stripe["metadata"]["credit_note_number"] == credit.number
+    event = _charge_refunded_event(localstripe, payment)
+    assert _deliver(client, event)["outcome"].startswith("no change")
+    assert _deliver(client, event)["duplicate"] is True
+    assert _audited("refund.succeeded", body["id"]) == 1
+    # Nothing more is owed, so a second card refund is refused and Stripe not asked.
+    again = client.post(
+        f"/api/v1/credit-notes/{credit.id}/refunds",
+        json={"method": "card"},
+        headers=bearer(billing_staff),
+    )
+    assert again.status_code == 409
+    assert len(_call(localstripe, "GET", "/v1/refunds?limit=100")["data"]) >= 1
+    refunds_of_intent = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
+    )["data"]
+    assert [r["amount"] for r in refunds_of_intent] == [4000]
+
+
+class _LostAnswer:
+    """The real gateway, except that the refund's answer is lost on the way back."""
+
+    def __init__(self, real: stripe_gateway.PaymentGateway) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def create_refund(self, **kwargs: Any) -> stripe_gateway.RefundStatus:
+        self.real.create_refund(**kwargs)
+        raise ExternalServiceError("Stripe did not complete the request: timed out")
+
+
+def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_it_meanwhile(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("90.00",))
+    payment = _paid_by_card(client, vendor, localstripe, invoice)
+    credit = services.issue_credit_note(invoice.id, amount=Decimal("90.00"), reason="Cancelled")
+    real = services._gateway()
+    app.extensions["licensing.stripe"] = _LostAnswer(real)
+    with pytest.raises(ExternalServiceError):
+        services.refund_card(credit.id)
+    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    assert (refund.state, refund.stripe_refund_id) == ("pending", None)
+    # Its amount is held: no second refund while Stripe's answer is unknown.
+    with pytest.raises(services.Conflict):
+        services.refund_card(credit.id)
+    app.extensions["licensing.stripe"] = real
+    event = _charge_refunded_event(localstripe, payment)
+    # As Stripe's newer API versions send it: the charge without its refunds.
+    bare = copy.deepcopy(event)
+    bare["id"] += "_bare"
+    del bare["data"]["object"]["refunds"]
+    assert _deliver(client, bare)["outcome"] == f"refunded: refund {refund.id}"
+    db.session().refresh(refund)
+    assert refund.state == "succeeded"
+    assert refund.stripe_refund_id
+    assert _deliver(client, event)["outcome"].startswith("no change")
+    assert _audited("refund.succeeded", refund.id) == 1
+
+
+def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("60.00",))
+    _paid_by_card(client, vendor, localstripe, invoice)
+    credit = services.issue_credit_note(invoice.id, amount=Decimal("60.00"), reason="Cancelled")
+    real = services._gateway()
+
+    class Refuses(_LostAnswer):
+        def create_refund(self, **kwargs: Any) -> stripe_gateway.RefundStatus:
+            raise stripe_gateway.StripeRefused("Stripe refused the request: charge disputed")
+
+    app.extensions["licensing.stripe"] = Refuses(real)
+    with pytest.raises(stripe_gateway.StripeRefused):
+        services.refund_card(credit.id)
+    refused = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    assert refused.state == "failed"
+    assert "charge disputed" in (refused.note or "")
+    app.extensions["licensing.stripe"] = real
+    done = services.refund_card(credit.id)
+    assert done.state == "succeeded"
+    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{done.stripe_refund_id}")
+    failed_later = {
+        "id": f"evt_failed_{at_stripe['id']}",
+        "object": "event",
+        "type": "refund.failed",
+        "created": at_stripe["created"],
+        "data": {
+            "object": {**at_stripe, "status": "failed", "failure_reason": "lost_or_stolen_card"}
+        },
+    }
+    assert _deliver(client, failed_later)["outcome"] == f"refund failed: refund {done.id}"
+    db.session().expire_all()
+    again = db.session().get(CreditNote, credit.id)
+    assert again is not None
+    assert again.refund_outstanding == Decimal("60.00")
+
+
+def test_two_staff_refunding_the_same_credit_note_at_once_refund_it_once(
+    committed_app: Flask,
+) -> None:
+    with committed_app.app_context():
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id, ("300.00",)))
+        assert invoice is not None
+        services.record_offline_payment(
+            invoice.id, method="ach", amount=Decimal("300.00"), reference="ACH-1"
+        )
+        credit = services.issue_credit_note(invoice.id, amount=Decimal("75.00"), reason="Error")
+        credit_id = credit.id
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def refund(reference: str) -> None:
+        with committed_app.app_context():
+            start.wait(timeout=30)
+            try:
+                services.record_offline_refund(
+                    credit_id, method="wire", amount=Decimal("75.00"), reference=reference
+                )
+                outcomes.append("refunded")
+            except services.Conflict as refused:
+                outcomes.append(refused.detail)
+
+    threads = [threading.Thread(target=refund, args=(f"R-{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes)[1] == "refunded"
+    assert "owes no refund" in sorted(outcomes)[0]
+    with committed_app.app_context():
+        assert len(db.session().scalars(select(Refund)).all()) == 1
