@@ -1050,6 +1050,13 @@ def request_reconsideration(
             )
         if application.reconsider_by is None:
             raise Conflict(f"The rejection of {application.reference} is final.")
+        if application.reconsideration_closed_at is not None:
+            # Closed by the expiry run: its clock decides, not the request's.
+            raise Conflict(
+                f"The 14 days to ask for reconsideration of {application.reference} ended on "
+                f"{application.reconsider_by:%Y-%m-%d %H:%M} UTC and the window was closed; "
+                "the rejection is final."
+            )
         if moment > application.reconsider_by:
             raise Conflict(
                 f"The 14 days to ask for reconsideration of {application.reference} ended on "
