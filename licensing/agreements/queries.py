@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, nulls_last, select
@@ -18,6 +19,7 @@ from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import scoped
 from licensing.agreements.models import Agreement, Application, ApplicationNote
 from licensing.agreements.states import AWAITING_STAFF, AWAITING_VENDOR
+from licensing.billing import queries as billing_queries
 from licensing.errors import NotFound
 
 __all__ = ["AWAITING_STAFF", "AWAITING_VENDOR"]
@@ -169,3 +171,9 @@ def renewals_of(session: Session, agreement_id: int) -> list[Application]:
             .order_by(Application.id.desc())
         )
     )
+
+
+@billing_queries.period_start_for("agreement")
+def _term_start(session: Session, agreement_id: int) -> date | None:
+    """An agreement's invoices bill its term (their copyright year is the term's)."""
+    return session.scalar(select(Agreement.term_start).where(Agreement.id == agreement_id))

@@ -1272,10 +1272,28 @@ def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
                     + (f" (rule {line.rule})" if line.rule else "")
                 ),
                 amount=line.breakdown.fixed,
-                working="; ".join(line.explanation),
+                working=_up_front_working(line, quote.currency),
             )
         )
     return tuple(charges)
+
+
+def _up_front_working(line: QuoteLine, currency: str) -> str:
+    """The line's working, ending in what the up-front invoice charges: its fixed
+    part (flat fees and the minimum's lift), not the line's whole estimate."""
+    assert line.breakdown is not None
+    breakdown = line.breakdown
+    steps = list(line.explanation)
+    if breakdown.variable > 0:
+        steps.append(
+            f"of this, {format_amount(breakdown.variable, currency)} is usage royalties, "
+            "invoiced on reported usage"
+        )
+    steps.append(
+        f"charged now (flat fees and the minimum's lift): "
+        f"{format_amount(breakdown.fixed, currency)} {currency}"
+    )
+    return "; ".join(steps)
 
 
 @dataclass(frozen=True)

@@ -188,14 +188,21 @@ def invoice_pdf_bytes(invoice: Invoice) -> bytes:
         raise Conflict("A draft has no PDF until it is finalized.")
     return documents.render_invoice_pdf(
         documents.invoice_document(
-            invoice, issuer=config.billing_issuer, remit_to=config.billing_remit_to
+            invoice,
+            issuer=config.billing_issuer,
+            remit_to=config.billing_remit_to,
+            period_start=queries.period_start(db.session(), invoice),
         )
     )
 
 
 def credit_note_pdf_bytes(credit: CreditNote) -> bytes:
     return documents.render_credit_note_pdf(
-        documents.credit_note_document(credit, issuer=_config().billing_issuer)
+        documents.credit_note_document(
+            credit,
+            issuer=_config().billing_issuer,
+            period_start=queries.period_start(db.session(), credit.invoice),
+        )
     )
 
 
