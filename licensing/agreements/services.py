@@ -64,6 +64,7 @@ from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
 from licensing.money import MoneyError, format_amount, minor_units, parse_decimal
 from licensing.pricing import Breakdown, ProposedUse, Quote, QuoteLine, QuoteRequest, Term
+from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
@@ -71,7 +72,6 @@ from licensing.ratecards import services as ratecards
 RESUBMIT_BUSINESS_DAYS = 5
 RECONSIDERATION_DAYS = 14
 DESCRIPTION_MAX = 2000
-MAX_QUANTITY = 10**12
 # Quantity units that measure the audience of an educational use, most specific first.
 AUDIENCE_UNITS = ("learners", "students", "end_users", "users", "copies")
 
@@ -132,8 +132,10 @@ def _quantity(value: Any, path: str, errors: _Errors) -> dict[str, int]:
             errors.add(path, "Unit names are 1 to 64 characters.")
         elif isinstance(amount, bool) or not isinstance(amount, int):
             errors.add(f"{path}.{unit}", "Must be a whole number.")
-        elif not 0 <= amount <= MAX_QUANTITY:
-            errors.add(f"{path}.{unit}", f"Must be between 0 and {MAX_QUANTITY}.")
+        elif amount < 0:
+            errors.add(f"{path}.{unit}", "Must be 0 or more.")
+        elif amount > ProposedUse.MAX_QUANTITY:
+            errors.add(f"{path}.{unit}", quantity_limit_message())
         else:
             quantities[unit.strip()] = amount
     return quantities
@@ -152,6 +154,9 @@ def _amount(value: Any, path: str, errors: _Errors) -> Decimal | None:
         return None
     if amount.as_tuple().exponent < -4:  # type: ignore[operator]
         errors.add(path, "At most 4 decimal places.")
+        return None
+    if amount > ProposedUse.MAX_REVENUE:
+        errors.add(path, revenue_limit_message())
         return None
     return amount
 

@@ -26,7 +26,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.states import APPLICATION
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import DecimalText, MoneyString, Quantities, vocabulary
+from licensing.api.fields import DecimalText, MoneyString, Quantities, revenue_field, vocabulary
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -58,7 +58,7 @@ class ApplicationUseInputSchema(ma.Schema):
         metadata={"example": ["en"]},
     )
     quantity = Quantities(load_default=dict)
-    revenue = DecimalText(load_default=None, allow_none=True)
+    revenue = revenue_field()
 
 
 class ApplicationInputSchema(ma.Schema):

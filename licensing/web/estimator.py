@@ -34,9 +34,11 @@ from licensing.pricing import (
     USER_TYPES,
     USES,
     PerUnitModel,
+    ProposedUse,
     Quote,
     SumModel,
 )
+from licensing.pricing.quote import quantity_limit_message
 from licensing.ratecards import queries, services
 
 bp = Blueprint("estimator", __name__)
@@ -146,6 +148,11 @@ def _quote_data(form: EstimateForm, units: list[str], args: MultiDict[str, str])
                 if not raw.isdigit():
                     raise errors.InvalidInput.for_field(
                         f"uses.{index}.quantity.{unit}", "Enter a whole number."
+                    )
+                # Refused by length first: int() of thousands of digits is itself refused.
+                if len(raw.lstrip("0")) > len(str(ProposedUse.MAX_QUANTITY)):
+                    raise errors.InvalidInput.for_field(
+                        f"uses.{index}.quantity.{unit}", quantity_limit_message()
                     )
                 quantity[unit] = int(raw)
         revenue_text = (entry.form.revenue.data or "").replace(",", "").strip()

@@ -66,3 +66,16 @@ def test_a_use_missing_its_quantity_is_explained_beside_the_field(page: Any, car
     error = page.locator("#uses-0-quantity-end_users-error")
     assert "end_users" in error.inner_text()
     assert page.locator("#uses-0-quantity-end_users").get_attribute("aria-invalid") == "true"
+
+
+def test_an_absurd_quantity_is_refused_beside_its_field_not_priced(page: Any, cards: None) -> None:
+    page.goto("/estimate")
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("saas")
+    page.locator("#term_start").fill("2027-01-01")
+    page.locator("#term_end").fill("2027-12-31")
+    page.locator("#uses-0-quantity-end_users").fill("99999999999999999999999")
+    page.get_by_role("button", name="Estimate the price").click()
+    assert page.get_by_role("heading", name="Estimated total").count() == 0
+    error = page.locator("#uses-0-quantity-end_users-error").inner_text()
+    assert "1,000,000,000,000" in error
