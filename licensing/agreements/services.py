@@ -505,7 +505,8 @@ def _store_quote(
     session.add(version)
     session.flush()
     session.expire(application, ["quotes"])
-    application.total = quote.total
+    # Unknown until staff price every licensed use: never a misleading 0.00.
+    application.total = quote.total if quote.fully_priced else None
     application.currency = quote.currency
     audit.record(
         session,
@@ -650,8 +651,12 @@ def submit(
                 else "a new application to review",
                 f"{application.organization.legal_name} "
                 f"{'resubmitted' if action == 'resubmit' else 'submitted'} "
-                f"{application.reference} ({len(application.uses)} uses, quoted "
-                f"{format_amount(quote.total, quote.currency)} {quote.currency}).",
+                f"{application.reference} ({len(application.uses)} uses, "
+                + (
+                    f"quoted {format_amount(quote.total, quote.currency)} {quote.currency})."
+                    if quote.fully_priced
+                    else "to be priced by staff)."
+                ),
             )
         return application
 

@@ -140,6 +140,12 @@ class Quote:
     requires_review: bool
     request: QuoteRequest | None = None
 
+    @property
+    def fully_priced(self) -> bool:
+        """False while a licensed use has no amount (staff price it by hand): the
+        total then covers only the priced uses and is not the price."""
+        return all(line.amount is not None for line in self.lines if line.route == "license")
+
     def to_contract_dict(self) -> dict[str, Any]:
         """The quote endpoint's response body, exactly as the contract shows it."""
         return {

@@ -79,3 +79,16 @@ def test_an_absurd_quantity_is_refused_beside_its_field_not_priced(page: Any, ca
     assert page.get_by_role("heading", name="Estimated total").count() == 0
     error = page.locator("#uses-0-quantity-end_users-error").inner_text()
     assert "1,000,000,000,000" in error
+
+
+def test_a_use_priced_by_staff_is_not_announced_as_costing_nothing(page: Any, cards: None) -> None:
+    page.goto("/estimate")
+    page.get_by_label("License term starts").fill("2027-01-01")
+    page.get_by_label("License term ends").fill("2027-12-31")
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("ai_model")
+    page.locator("#uses-0-user_type").select_option("provider")
+    page.get_by_role("button", name="Estimate the price").click()
+    heading = page.get_by_role("heading", name="Estimated total").inner_text()
+    assert heading == "Estimated total: to be priced by licensing staff"
+    assert "0.00 USD" not in heading
