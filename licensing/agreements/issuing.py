@@ -138,13 +138,20 @@ def clauses(context: dict[str, Any], uses: Sequence[ApplicationUse]) -> tuple[Cl
     return tuple(clause for text in rendered for clause in _parse_clauses(text))
 
 
-def _modification_notes(version: QuoteVersion) -> dict[int, str]:
+def _modification_notes(version: QuoteVersion, currency: str) -> dict[int, str]:
+    """Each amended line's note, in words: a use no rule priced had no amount to change."""
     notes: dict[int, str] = {}
     for change in version.modifications:
-        if change.get("line") is not None:
+        if change.get("line") is None:
+            continue
+        to = f"{change['to']} {currency}"
+        if change.get("from") is None:
             notes[int(change["line"])] = (
-                f"{change['field']} changed from {change['from']} to {change['to']}: "
-                f"{change['reason']}"
+                f"fee set at {to}, as no published rule prices this use: {change['reason']}"
+            )
+        else:
+            notes[int(change["line"])] = (
+                f"fee changed from {change['from']} {currency} to {to}: {change['reason']}"
             )
     return notes
 
@@ -179,7 +186,7 @@ def build_document(
     stored = ratecard_queries.get(session, quote.rate_card)
     card = ratecard_queries.domain_card(stored)
     rules = {rule.id: rule for rule in card.rules}
-    notes = _modification_notes(version)
+    notes = _modification_notes(version, quote.currency)
     uses_by_index = dict(enumerate(application.uses))
     licensed: list[LicensedUse] = []
     licensed_records: list[ApplicationUse] = []

@@ -129,6 +129,15 @@ class Application(Base):
         return submitted[-1] if submitted else None
 
     @property
+    def current_term(self) -> tuple[date | None, date | None]:
+        """The term of the latest quote (staff may change it at approval), else the
+        term the vendor asked for."""
+        if self.quotes:
+            latest = self.quotes[-1]
+            return latest.term_start, latest.term_end
+        return self.term_start, self.term_end
+
+    @property
     def to_be_priced(self) -> bool:
         """Submitted, but a licensed use has no price yet: staff price it by hand."""
         return self.submitted_at is not None and self.total is None
