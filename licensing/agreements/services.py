@@ -474,8 +474,54 @@ def _request(application: Application) -> QuoteRequest:
 def preview(application: Application) -> Quote:
     """The price the application would get if submitted now (nothing is stored);
     `InvalidInput` naming what is missing or cannot be priced."""
-    _check_complete(db.session(), application)
+    session = db.session()
+    _check_complete(session, application)
+    return _price(session, application)
+
+
+def _price(session: Session, application: Application) -> Quote:
+    """Price with the card the application names or the one in effect on its start;
+    a renewal for a year no card covers yet goes to staff to price by hand."""
+    if awaits_rate_card(session, application):
+        return _staff_priced_renewal(session, application)
     return ratecards.quote(_request(application))
+
+
+def awaits_rate_card(session: Session, application: Application) -> bool:
+    """A renewal whose term starts where no published rate card is in effect."""
+    return (
+        application.renewal_of_id is not None
+        and application.rate_card is None
+        and application.term_start is not None
+        and ratecard_queries.in_effect(session, application.term_start) is None
+    )
+
+
+def _staff_priced_renewal(session: Session, application: Application) -> Quote:
+    """Every use unpriced, `review: staff`, like a use no rule matches: the renewal is
+    submitted and staff price it by hand. The snapshot names the renewed agreement's
+    card (its rules are what the licensee has been paying under)."""
+    renewed = session.get(Agreement, application.renewal_of_id)
+    assert renewed is not None
+    assert application.term_start is not None
+    words = (
+        f"no rate card is published yet for a term starting {application.term_start:%Y-%m-%d}, "
+        f"so licensing staff will price this renewal of {renewed.number} by hand (it was "
+        f"priced with rate card {renewed.rate_card})"
+    )
+    lines = tuple(
+        QuoteLine(index, None, "license", "staff", None, (words,))
+        for index in range(len(application.uses))
+    )
+    return Quote(
+        rate_card=renewed.rate_card,
+        currency=renewed.currency,
+        proration=Fraction(1),
+        lines=lines,
+        total=Decimal(0).quantize(Decimal(1).scaleb(-minor_units(renewed.currency))),
+        requires_review=True,
+        request=_request(application),
+    )
 
 
 def _store_quote(
@@ -611,7 +657,7 @@ def submit(
             )
         accounts.ensure_good_standing(application.organization)
         _check_complete(session, application)
-        quote = ratecards.quote(_request(application))
+        quote = _price(session, application)
         if not issuing.licensed_lines(quote):
             raise InvalidInput.for_field(
                 "uses",
