@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.db import Base, UTCDateTime, utcnow
 
@@ -44,6 +44,13 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        back_populates="message",
+        order_by="OutboxAttachment.id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
     @property
     def to(self) -> list[str]:
         addresses: list[str] = json.loads(self.recipients)
@@ -51,3 +58,19 @@ class OutboxMessage(Base):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.state} {self.subject!r}>"
+
+
+class OutboxAttachment(Base):
+    """A file sent with a message (an invoice's PDF), stored as rendered when queued."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    message: Mapped[OutboxMessage] = relationship(back_populates="attachments")

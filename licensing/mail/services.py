@@ -31,7 +31,7 @@ from licensing import db
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
-from licensing.mail.models import SUBJECT_MAX, OutboxMessage
+from licensing.mail.models import SUBJECT_MAX, OutboxAttachment, OutboxMessage
 from licensing.mail.smtp import SMTPTransport, Transport
 from licensing.mail.states import OUTBOX, QUEUED
 
@@ -95,6 +95,15 @@ def _mail_domain() -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send with a message: stored with it, so it goes out as rendered now."""
+
+    filename: str
+    content_type: str  # "application/pdf"
+    content: bytes
+
+
 def enqueue(
     session: Session,
     *,
@@ -102,9 +111,11 @@ def enqueue(
     subject: str,
     template: str,
     context: Mapping[str, Any],
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
     """Render `templates/emails/<template>.txt` (and `.html` when present) with
-    `context` and queue the message in the caller's transaction.
+    `context` and queue the message, with its `attachments`, in the caller's
+    transaction.
 
     The templates also receive `public_url` and `office_name`; build links
     with `absolute_url(endpoint, ...)`. Raises `InvalidInput` for an address
@@ -122,6 +133,12 @@ def enqueue(
         attempts=0,
         next_attempt_at=utcnow(),
         message_id=make_msgid(domain=_mail_domain()),
+        attachments=[
+            OutboxAttachment(
+                filename=item.filename, content_type=item.content_type, content=item.content
+            )
+            for item in attachments
+        ],
     )
     session.add(message)
     session.flush()
@@ -220,6 +237,11 @@ def _email(message: OutboxMessage) -> EmailMessage:
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        email.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return email
 
 
