@@ -651,8 +651,9 @@ def submit(
         APPLICATION.step(application.state, action)
         if action == "resubmit" and application.resubmit_by and moment > application.resubmit_by:
             raise Conflict(
-                f"The deadline to resubmit {application.reference} passed on "
-                f"{application.resubmit_by:%Y-%m-%d}; the application has lapsed. "
+                f"The deadline to resubmit {application.reference} passed at "
+                f"{calendar.deadline_text(application.resubmit_by)}; the application has "
+                "lapsed. "
                 "Start a new application."
             )
         accounts.ensure_good_standing(application.organization)
@@ -812,8 +813,8 @@ def return_for_information(
             application,
             "more information needed",
             f"The licensing office needs more information: {text}\n\nChange the application "
-            f"and resubmit it by {application.resubmit_by:%Y-%m-%d} (end of the office's day, "
-            f"US Central time), or it lapses.",
+            f"and resubmit it by {calendar.deadline_text(application.resubmit_by)}, or it "
+            "lapses.",
         )
         return application
 
@@ -1084,7 +1085,7 @@ def reject(
             application,
             "rejected",
             f"Your application is rejected: {text}\n\nYou may ask for reconsideration, with "
-            f"your reasons, until {application.reconsider_by:%Y-%m-%d %H:%M} UTC.",
+            f"your reasons, until {calendar.deadline_text(application.reconsider_by)}.",
         )
         return application
 
@@ -1109,14 +1110,14 @@ def request_reconsideration(
         if application.reconsideration_closed_at is not None:
             # Closed by the expiry run: its clock decides, not the request's.
             raise Conflict(
-                f"The 14 days to ask for reconsideration of {application.reference} ended on "
-                f"{application.reconsider_by:%Y-%m-%d %H:%M} UTC and the window was closed; "
+                f"The 14 days to ask for reconsideration of {application.reference} ended "
+                f"{calendar.deadline_text(application.reconsider_by)} and the window was closed; "
                 "the rejection is final."
             )
         if moment > application.reconsider_by:
             raise Conflict(
-                f"The 14 days to ask for reconsideration of {application.reference} ended on "
-                f"{application.reconsider_by:%Y-%m-%d %H:%M} UTC; the rejection is final."
+                f"The 14 days to ask for reconsideration of {application.reference} ended "
+                f"{calendar.deadline_text(application.reconsider_by)}; the rejection is final."
             )
         _transition(
             session,
@@ -1624,7 +1625,8 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
                 session,
                 application,
                 "lapsed",
-                f"The application was not resubmitted by {application.resubmit_by:%Y-%m-%d}, so "
+                f"The application was not resubmitted by "
+                f"{calendar.deadline_text(application.resubmit_by)}, so "
                 "it has lapsed. Start a new application when you are ready.",
             )
         for application in _claim(

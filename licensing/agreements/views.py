@@ -32,6 +32,7 @@ from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quo
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.estimator import USE_LABELS
+from licensing.web.filters import vocab
 from licensing.web.portal import WaitingItem, waiting_provider
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -197,8 +198,8 @@ def _form_page(
         cards=ratecard_queries.all_cards(session),
         choices={
             "use": [(v, USE_LABELS.get(v, v)) for v in USES],
-            "product_type": [(v, v.replace("_", " ")) for v in PRODUCT_TYPES],
-            "user_type": [(v, v.replace("_", " ")) for v in USER_TYPES],
+            "product_type": [(v, vocab(v)) for v in PRODUCT_TYPES],
+            "user_type": [(v, vocab(v)) for v in USER_TYPES],
             "delivery": [(v, v.replace("_", " ")) for v in DELIVERIES],
         },
     ), status
@@ -478,7 +479,8 @@ def _waiting(
                 f"{application.reference} needs more information",
                 waiting_on="you",
                 detail=(
-                    f"Resubmit by {application.resubmit_by:%Y-%m-%d}: {application.return_reason}"
+                    f"Resubmit by {calendar.deadline_text(application.resubmit_by)}: "
+                    f"{application.return_reason}"
                 ),
                 url=url,
                 since=application.returned_at,

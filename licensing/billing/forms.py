@@ -10,6 +10,8 @@ from licensing.billing.models import REASON_MAX, REFERENCE_MAX
 from licensing.billing.states import OFFLINE_METHODS
 
 METHOD_LABELS = {"wire": "Wire transfer", "ach": "ACH transfer", "check": "Check"}
+# Inside a sentence ("Recorded an ACH transfer of ..."): the article, and ACH kept upper case.
+METHOD_IN_A_SENTENCE = {"wire": "a wire transfer", "ach": "an ACH transfer", "check": "a check"}
 
 
 class OfflinePaymentForm(FlaskForm):  # type: ignore[misc]

@@ -452,7 +452,7 @@ def record_payment(invoice_id: int) -> Page:
             note=form.note.data,
         )
         return (
-            f"Recorded a {forms.METHOD_LABELS[payment.method].lower()} of "
+            f"Recorded {forms.METHOD_IN_A_SENTENCE[payment.method]} of "
             f"{money(payment.amount, payment.currency)} {payment.currency}."
         )
 

@@ -40,6 +40,7 @@ from licensing.pricing import (
 )
 from licensing.pricing.quote import quantity_limit_message
 from licensing.ratecards import queries, services
+from licensing.web.filters import vocab
 
 bp = Blueprint("estimator", __name__)
 
@@ -55,9 +56,7 @@ USE_LABELS = {
 
 
 def _choices(values: tuple[str, ...], labels: dict[str, str] | None = None) -> list[SelectChoice]:
-    return [
-        SelectChoice(v, (labels or {}).get(v, v.replace("_", " ").capitalize())) for v in values
-    ]
+    return [SelectChoice(v, (labels or {}).get(v, vocab(v))) for v in values]
 
 
 def _decimal_text(_form: Form, field: StringField) -> None:

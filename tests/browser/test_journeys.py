@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +17,10 @@ from licensing.agreements.models import Agreement
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
 from tests.browser.test_application_journey import _people, _signed_in
+from tests.browser.test_billing_journey import _invoiced_vendor
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import card_document
+from tests.support import factories
 from tests.support.servers import LiveServer
 
 # No rule of the example card matches distribution of an AI model: staff price it.
@@ -173,3 +176,35 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
     console.fill("#reason-0", "2028 card not yet published: last year's price plus growth")
     console.get_by_role("button", name="Approve and issue the agreement").click()
     assert "the agreement is issued" in console.inner_text(".flashes")
+
+
+def test_a_returned_application_states_its_deadline_as_an_office_end_of_day(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, staff = _people(live_server)
+    with live_server.app.app_context():
+        principal = accounts.principal_for(vendor)
+        application = agreements.create_draft(principal, draft(STAFF_USE))
+        agreements.submit(application.id, principal, attest=True)
+        agreements.return_for_information(
+            application.id, "Confirm the revenue", accounts.principal_for(staff)
+        )
+        application_id = application.id
+    page = _signed_in(browser, live_server, vendor.email)
+    page.goto(f"/portal/applications/{application_id}")
+    deadline = page.get_by_text("Resubmit by").first.inner_text()
+    assert re.search(r"Resubmit by the end of \w+day, \w+ \d+, \d{4} \(US Central time\)", deadline)
+    assert "UTC" not in deadline
+
+
+def test_billing_staff_read_an_ach_payment_in_words(browser: Any, live_server: LiveServer) -> None:
+    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    console = _signed_in(browser, live_server, staff.email)
+    console.goto(f"/console/invoices/{invoice.id}")
+    console.get_by_label("Method").select_option("ach")
+    console.get_by_label("Amount").fill("900.00")
+    console.get_by_label("Reference").fill("ACH 20270120-7")
+    console.get_by_role("button", name="Record payment").click()
+    console.get_by_text("Recorded an ACH transfer of 900.00 USD.").wait_for()
