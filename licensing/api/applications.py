@@ -136,7 +136,14 @@ class ApplicationSchema(ma.Schema):
     term_start = ma.fields.Date(allow_none=True)
     term_end = ma.fields.Date(allow_none=True)
     rate_card = ma.fields.String(allow_none=True)
-    total = MoneyString(allow_none=True)
+    total = MoneyString(
+        allow_none=True,
+        metadata={
+            "nullable": True,
+            "description": "The latest quote's total; null before submission and while a "
+            "licensed use waits for licensing staff to price it.",
+        },
+    )
     currency = ma.fields.String(allow_none=True)
     uses = ma.fields.List(ma.fields.Nested(ApplicationUseSchema))
     quotes = ma.fields.List(ma.fields.Nested(QuoteVersionSchema))
