@@ -48,8 +48,7 @@ class OutboxMessage(Base):
         back_populates="message",
         order_by="OutboxAttachment.id",
         cascade="all, delete-orphan",
-        lazy="selectin",
-    )
+    )  # loaded only when the message is sent: lists of messages never read the files
 
     @property
     def to(self) -> list[str]:
