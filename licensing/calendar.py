@@ -68,3 +68,17 @@ def end_of_office_day(day: date) -> datetime:
 def business_deadline(moment: datetime, days: int) -> datetime:
     """The instant `days` business days after `moment` runs out (end of that office day)."""
     return end_of_office_day(add_business_days(office_date(moment), days))
+
+
+OFFICE_ZONE_NAME = "US Central time"
+
+
+def deadline_text(moment: datetime) -> str:
+    """A deadline as the office states it: "the end of Tuesday, November 10, 2026 (US
+    Central time)" when it is the end of an office day, else the office's time."""
+    local = moment.astimezone(OFFICE_TIMEZONE)
+    day = f"{local:%A, %B} {local.day}, {local.year}"
+    if moment >= end_of_office_day(local.date()) - timedelta(seconds=1):
+        return f"the end of {day} ({OFFICE_ZONE_NAME})"
+    clock = f"{local:%I:%M %p}".lstrip("0")
+    return f"{day} at {clock} ({OFFICE_ZONE_NAME})"

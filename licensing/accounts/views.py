@@ -37,6 +37,7 @@ from licensing.errors import (
     InvalidInput,
     PermissionDenied,
 )
+from licensing.web.filters import end_sentence
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 
@@ -241,15 +242,24 @@ def reset_password(token: str) -> Page:
         link = services.check_link(token, RESET_PASSWORD)
     except InvalidInput as error:
         return _link_problem(error, again=url_for("accounts.reset"))
+    # A new staff member's welcome link is the same link: they choose their first
+    # password and are signed in, rather than told to sign in again.
+    first = link.user is not None and link.user.last_sign_in_at is None
     form = forms.NewPasswordForm()
     if form.validate_on_submit():
         try:
-            services.reset_password(token, form.password.data or "")
+            user = services.reset_password(token, form.password.data or "")
         except InvalidInput as error:
             if "token" in error.errors:
                 return _link_problem(error, again=url_for("accounts.reset"))
             show_errors(form, error)
         else:
+            if first:
+                _start_session(user)
+                flash("Your password is set and you are signed in.", "success")
+                return redirect(
+                    url_for("portal.dashboard" if user.organization_id else "console.home")
+                )
             flask_login.logout_user()
             session.clear()
             flash("Your password is set. Sign in with it now.", "success")
@@ -258,6 +268,7 @@ def reset_password(token: str) -> Page:
         "accounts/reset_password.html",
         form=form,
         email=link.email,
+        first=first,
         password_hint=forms.PASSWORD_HINT,
     ), (422 if form.is_submitted() else 200)
 
@@ -282,7 +293,7 @@ def accept_invitation(token: str) -> Page:
             show_errors(form, error)
         else:
             _start_session(user)
-            flash(f"Welcome to {link.organization.legal_name}.", "success")  # type: ignore[union-attr]
+            flash(f"Welcome to {end_sentence(link.organization.legal_name)}", "success")  # type: ignore[union-attr]
             return redirect(url_for("portal.dashboard"))
     return render_template(
         "accounts/accept_invitation.html",

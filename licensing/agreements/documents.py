@@ -119,6 +119,8 @@ def _parties(doc: AgreementDocument) -> list[Flowable]:
             f"Term: {doc.term_start.isoformat()} to {doc.term_end.isoformat()} (both days "
             f"included). Royalties are computed with rate card {doc.rate_card}.",
         ),
+        # A term the Licensor changed at approval is stated with the term it changes.
+        *[pdf.para(note) for note in doc.notes],
     ]
 
 
@@ -134,7 +136,8 @@ def _clauses(doc: AgreementDocument) -> list[Flowable]:
 
 def _schedule(doc: AgreementDocument) -> list[Flowable]:
     rows: list[list[object]] = [
-        ["#", "Product", "Licensed use", "Delivery and territory", "Languages", "Annual fee"]
+        # Fees are for the term (prorated), whatever its length: not annual.
+        ["#", "Product", "Licensed use", "Delivery and territory", "Languages", "Fee for the term"]
     ]
     for index, use in enumerate(doc.uses, start=1):
         rows.append(
@@ -199,7 +202,6 @@ def _notices(doc: AgreementDocument) -> list[Flowable]:
         pdf.para(doc.copyright_notice, "Clause"),
         pdf.para(doc.trademark_notice, "Clause"),
     ]
-    story += [pdf.para(note, "Clause") for note in doc.notes]
     return story
 
 

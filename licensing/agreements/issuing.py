@@ -26,30 +26,15 @@ from licensing.agreements.documents import (
 )
 from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
 from licensing.mail.services import OFFICE_NAME
+from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.pricing import Quote, QuoteLine, describe_rule
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
 
-CONTENT_OWNER = "American Medical Association"
-TRADEMARK_NOTICE = "CPT® is a registered trademark of the American Medical Association."
 # Days after the end of each reporting period by which a royalty report is due.
 REPORT_DUE_DAYS = 30
 # How the working of a line staff changed records the change (services._amended_line).
 AMENDED = "amended by the licensor"
-
-
-def copyright_year(term_start: date) -> int:
-    """The copyright year of the CPT release a term uses.
-
-    The release for year N (the rate card year) is published in the autumn of
-    N - 1 and carries that year's copyright: a 2027 term licenses CPT 2027,
-    "CPT © 2026".
-    """
-    return term_start.year - 1
-
-
-def copyright_notice(term_start: date) -> str:
-    return f"CPT © {copyright_year(term_start)} {CONTENT_OWNER}. All rights reserved."
 
 
 def _words(value: str) -> str:
@@ -153,13 +138,20 @@ def clauses(context: dict[str, Any], uses: Sequence[ApplicationUse]) -> tuple[Cl
     return tuple(clause for text in rendered for clause in _parse_clauses(text))
 
 
-def _modification_notes(version: QuoteVersion) -> dict[int, str]:
+def _modification_notes(version: QuoteVersion, currency: str) -> dict[int, str]:
+    """Each amended line's note, in words: a use no rule priced had no amount to change."""
     notes: dict[int, str] = {}
     for change in version.modifications:
-        if change.get("line") is not None:
+        if change.get("line") is None:
+            continue
+        to = f"{change['to']} {currency}"
+        if change.get("from") is None:
             notes[int(change["line"])] = (
-                f"{change['field']} changed from {change['from']} to {change['to']}: "
-                f"{change['reason']}"
+                f"fee set at {to}, as no published rule prices this use: {change['reason']}"
+            )
+        else:
+            notes[int(change["line"])] = (
+                f"fee changed from {change['from']} {currency} to {to}: {change['reason']}"
             )
     return notes
 
@@ -194,7 +186,7 @@ def build_document(
     stored = ratecard_queries.get(session, quote.rate_card)
     card = ratecard_queries.domain_card(stored)
     rules = {rule.id: rule for rule in card.rules}
-    notes = _modification_notes(version)
+    notes = _modification_notes(version, quote.currency)
     uses_by_index = dict(enumerate(application.uses))
     licensed: list[LicensedUse] = []
     licensed_records: list[ApplicationUse] = []
@@ -261,9 +253,12 @@ def build_document(
         total=quote.total,
         obligations=obligations(quote, version.term_start, version.term_end),
         payment_terms=(
-            f"Fees due up front (flat fees and minimum royalties) are invoiced when this "
-            f"agreement becomes active; royalties on reported usage are invoiced after each "
-            f"report. Every invoice is payable within {payment_terms_days} days of its date."
+            "Fixed fees are invoiced when this agreement becomes active: flat fees, and, "
+            "where the usage estimated in the application falls short of a minimum royalty, "
+            "the difference. Royalties on reported usage are invoiced after each report; a "
+            "minimum royalty not invoiced up front is a floor charged with the first reports, "
+            "so the royalties for the term are never less than the minimum. Every invoice is "
+            f"payable within {payment_terms_days} days of its date."
         ),
         late_fee_terms=(
             f"Overdue amounts bear a late fee of {context['late_fee_percent']}% of the overdue "

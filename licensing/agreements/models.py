@@ -78,7 +78,8 @@ class Application(Base):
     term_end: Mapped[date | None] = mapped_column(Date)
     # A published version the vendor asked for; None: the card in effect on term_start.
     rate_card: Mapped[str | None] = mapped_column(String(64))
-    # The latest submitted quote's total and currency, for the staff queue's sorting.
+    # The latest quote's total and currency, for the staff queue's sorting; None
+    # while a licensed use waits for staff to price it (see `to_be_priced`).
     total: Mapped[Decimal | None] = mapped_column(Money())
     currency: Mapped[str | None] = mapped_column(String(3))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -126,6 +127,20 @@ class Application(Base):
     def submitted_quote(self) -> QuoteVersion | None:
         submitted = [q for q in self.quotes if q.kind == SUBMITTED]
         return submitted[-1] if submitted else None
+
+    @property
+    def current_term(self) -> tuple[date | None, date | None]:
+        """The term of the latest quote (staff may change it at approval), else the
+        term the vendor asked for."""
+        if self.quotes:
+            latest = self.quotes[-1]
+            return latest.term_start, latest.term_end
+        return self.term_start, self.term_end
+
+    @property
+    def to_be_priced(self) -> bool:
+        """Submitted, but a licensed use has no price yet: staff price it by hand."""
+        return self.submitted_at is not None and self.total is None
 
     def snapshot(self) -> dict[str, Any]:
         """The fields the audit log records."""

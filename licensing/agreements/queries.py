@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, nulls_last, select
@@ -18,6 +19,7 @@ from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import scoped
 from licensing.agreements.models import Agreement, Application, ApplicationNote
 from licensing.agreements.states import AWAITING_STAFF, AWAITING_VENDOR
+from licensing.billing import queries as billing_queries
 from licensing.errors import NotFound
 
 __all__ = ["AWAITING_STAFF", "AWAITING_VENDOR"]
@@ -169,3 +171,47 @@ def renewals_of(session: Session, agreement_id: int) -> list[Application]:
             .order_by(Application.id.desc())
         )
     )
+
+
+@billing_queries.period_start_for("agreement")
+def _term_start(session: Session, agreement_id: int) -> date | None:
+    """An agreement's invoices bill its term (their copyright year is the term's)."""
+    return session.scalar(select(Agreement.term_start).where(Agreement.id == agreement_id))
+
+
+# Staff see agreements ending within this many days, renewed or not, to follow up.
+RENEWAL_WINDOW_DAYS = 90
+# A renewal application in these states no longer renews anything.
+ENDED_RENEWALS = ("withdrawn", "lapsed", "rejected")
+
+
+def ending_soon(session: Session, today: date) -> Select[Any]:
+    """Active agreements whose term ends within `RENEWAL_WINDOW_DAYS` of `today`."""
+    return select(Agreement).where(
+        Agreement.state == "active",
+        Agreement.term_end >= today,
+        Agreement.term_end <= today + timedelta(days=RENEWAL_WINDOW_DAYS),
+    )
+
+
+def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Application | None]]:
+    """Agreements ending soon, soonest first, each with its live renewal (or None)."""
+    found = list(
+        session.scalars(
+            ending_soon(session, today)
+            .options(selectinload(Agreement.organization))
+            .order_by(Agreement.term_end, Agreement.id)
+        )
+    )
+    renewals = {
+        application.renewal_of_id: application
+        for application in session.scalars(
+            select(Application)
+            .where(
+                Application.renewal_of_id.in_([agreement.id for agreement in found]),
+                Application.state.not_in(ENDED_RENEWALS),
+            )
+            .order_by(Application.id)
+        )
+    }
+    return [(agreement, renewals.get(agreement.id)) for agreement in found]

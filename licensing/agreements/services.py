@@ -64,6 +64,7 @@ from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
 from licensing.money import MoneyError, format_amount, minor_units, parse_decimal
 from licensing.pricing import Breakdown, ProposedUse, Quote, QuoteLine, QuoteRequest, Term
+from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
@@ -71,7 +72,6 @@ from licensing.ratecards import services as ratecards
 RESUBMIT_BUSINESS_DAYS = 5
 RECONSIDERATION_DAYS = 14
 DESCRIPTION_MAX = 2000
-MAX_QUANTITY = 10**12
 # Quantity units that measure the audience of an educational use, most specific first.
 AUDIENCE_UNITS = ("learners", "students", "end_users", "users", "copies")
 
@@ -132,8 +132,10 @@ def _quantity(value: Any, path: str, errors: _Errors) -> dict[str, int]:
             errors.add(path, "Unit names are 1 to 64 characters.")
         elif isinstance(amount, bool) or not isinstance(amount, int):
             errors.add(f"{path}.{unit}", "Must be a whole number.")
-        elif not 0 <= amount <= MAX_QUANTITY:
-            errors.add(f"{path}.{unit}", f"Must be between 0 and {MAX_QUANTITY}.")
+        elif amount < 0:
+            errors.add(f"{path}.{unit}", "Must be 0 or more.")
+        elif amount > ProposedUse.MAX_QUANTITY:
+            errors.add(f"{path}.{unit}", quantity_limit_message())
         else:
             quantities[unit.strip()] = amount
     return quantities
@@ -152,6 +154,9 @@ def _amount(value: Any, path: str, errors: _Errors) -> Decimal | None:
         return None
     if amount.as_tuple().exponent < -4:  # type: ignore[operator]
         errors.add(path, "At most 4 decimal places.")
+        return None
+    if amount > ProposedUse.MAX_REVENUE:
+        errors.add(path, revenue_limit_message())
         return None
     return amount
 
@@ -469,8 +474,54 @@ def _request(application: Application) -> QuoteRequest:
 def preview(application: Application) -> Quote:
     """The price the application would get if submitted now (nothing is stored);
     `InvalidInput` naming what is missing or cannot be priced."""
-    _check_complete(db.session(), application)
+    session = db.session()
+    _check_complete(session, application)
+    return _price(session, application)
+
+
+def _price(session: Session, application: Application) -> Quote:
+    """Price with the card the application names or the one in effect on its start;
+    a renewal for a year no card covers yet goes to staff to price by hand."""
+    if awaits_rate_card(session, application):
+        return _staff_priced_renewal(session, application)
     return ratecards.quote(_request(application))
+
+
+def awaits_rate_card(session: Session, application: Application) -> bool:
+    """A renewal whose term starts where no published rate card is in effect."""
+    return (
+        application.renewal_of_id is not None
+        and application.rate_card is None
+        and application.term_start is not None
+        and ratecard_queries.in_effect(session, application.term_start) is None
+    )
+
+
+def _staff_priced_renewal(session: Session, application: Application) -> Quote:
+    """Every use unpriced, `review: staff`, like a use no rule matches: the renewal is
+    submitted and staff price it by hand. The snapshot names the renewed agreement's
+    card (its rules are what the licensee has been paying under)."""
+    renewed = session.get(Agreement, application.renewal_of_id)
+    assert renewed is not None
+    assert application.term_start is not None
+    words = (
+        f"no rate card is published yet for a term starting {application.term_start:%Y-%m-%d}, "
+        f"so licensing staff will price this renewal of {renewed.number} by hand (it was "
+        f"priced with rate card {renewed.rate_card})"
+    )
+    lines = tuple(
+        QuoteLine(index, None, "license", "staff", None, (words,))
+        for index in range(len(application.uses))
+    )
+    return Quote(
+        rate_card=renewed.rate_card,
+        currency=renewed.currency,
+        proration=Fraction(1),
+        lines=lines,
+        total=Decimal(0).quantize(Decimal(1).scaleb(-minor_units(renewed.currency))),
+        requires_review=True,
+        request=_request(application),
+    )
 
 
 def _store_quote(
@@ -500,7 +551,8 @@ def _store_quote(
     session.add(version)
     session.flush()
     session.expire(application, ["quotes"])
-    application.total = quote.total
+    # Unknown until staff price every licensed use: never a misleading 0.00.
+    application.total = quote.total if quote.fully_priced else None
     application.currency = quote.currency
     audit.record(
         session,
@@ -599,13 +651,14 @@ def submit(
         APPLICATION.step(application.state, action)
         if action == "resubmit" and application.resubmit_by and moment > application.resubmit_by:
             raise Conflict(
-                f"The deadline to resubmit {application.reference} passed on "
-                f"{application.resubmit_by:%Y-%m-%d}; the application has lapsed. "
+                f"The deadline to resubmit {application.reference} passed at "
+                f"{calendar.deadline_text(application.resubmit_by)}; the application has "
+                "lapsed. "
                 "Start a new application."
             )
         accounts.ensure_good_standing(application.organization)
         _check_complete(session, application)
-        quote = ratecards.quote(_request(application))
+        quote = _price(session, application)
         if not issuing.licensed_lines(quote):
             raise InvalidInput.for_field(
                 "uses",
@@ -645,8 +698,12 @@ def submit(
                 else "a new application to review",
                 f"{application.organization.legal_name} "
                 f"{'resubmitted' if action == 'resubmit' else 'submitted'} "
-                f"{application.reference} ({len(application.uses)} uses, quoted "
-                f"{format_amount(quote.total, quote.currency)} {quote.currency}).",
+                f"{application.reference} ({len(application.uses)} uses, "
+                + (
+                    f"quoted {format_amount(quote.total, quote.currency)} {quote.currency})."
+                    if quote.fully_priced
+                    else "to be priced by staff)."
+                ),
             )
         return application
 
@@ -756,8 +813,8 @@ def return_for_information(
             application,
             "more information needed",
             f"The licensing office needs more information: {text}\n\nChange the application "
-            f"and resubmit it by {application.resubmit_by:%Y-%m-%d} (end of the office's day, "
-            f"US Central time), or it lapses.",
+            f"and resubmit it by {calendar.deadline_text(application.resubmit_by)}, or it "
+            "lapses.",
         )
         return application
 
@@ -1028,7 +1085,7 @@ def reject(
             application,
             "rejected",
             f"Your application is rejected: {text}\n\nYou may ask for reconsideration, with "
-            f"your reasons, until {application.reconsider_by:%Y-%m-%d %H:%M} UTC.",
+            f"your reasons, until {calendar.deadline_text(application.reconsider_by)}.",
         )
         return application
 
@@ -1050,10 +1107,17 @@ def request_reconsideration(
             )
         if application.reconsider_by is None:
             raise Conflict(f"The rejection of {application.reference} is final.")
+        if application.reconsideration_closed_at is not None:
+            # Closed by the expiry run: its clock decides, not the request's.
+            raise Conflict(
+                f"The 14 days to ask for reconsideration of {application.reference} ended "
+                f"{calendar.deadline_text(application.reconsider_by)} and the window was closed; "
+                "the rejection is final."
+            )
         if moment > application.reconsider_by:
             raise Conflict(
-                f"The 14 days to ask for reconsideration of {application.reference} ended on "
-                f"{application.reconsider_by:%Y-%m-%d %H:%M} UTC; the rejection is final."
+                f"The 14 days to ask for reconsideration of {application.reference} ended "
+                f"{calendar.deadline_text(application.reconsider_by)}; the rejection is final."
             )
         _transition(
             session,
@@ -1265,10 +1329,28 @@ def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
                     + (f" (rule {line.rule})" if line.rule else "")
                 ),
                 amount=line.breakdown.fixed,
-                working="; ".join(line.explanation),
+                working=_up_front_working(line, quote.currency),
             )
         )
     return tuple(charges)
+
+
+def _up_front_working(line: QuoteLine, currency: str) -> str:
+    """The line's working, ending in what the up-front invoice charges: its fixed
+    part (flat fees and the minimum's lift), not the line's whole estimate."""
+    assert line.breakdown is not None
+    breakdown = line.breakdown
+    steps = list(line.explanation)
+    if breakdown.variable > 0:
+        steps.append(
+            f"of this, {format_amount(breakdown.variable, currency)} is usage royalties, "
+            "invoiced on reported usage"
+        )
+    steps.append(
+        f"charged now (flat fees and the minimum's lift): "
+        f"{format_amount(breakdown.fixed, currency)} {currency}"
+    )
+    return "; ".join(steps)
 
 
 @dataclass(frozen=True)
@@ -1543,7 +1625,8 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
                 session,
                 application,
                 "lapsed",
-                f"The application was not resubmitted by {application.resubmit_by:%Y-%m-%d}, so "
+                f"The application was not resubmitted by "
+                f"{calendar.deadline_text(application.resubmit_by)}, so "
                 "it has lapsed. Start a new application when you are ready.",
             )
         for application in _claim(

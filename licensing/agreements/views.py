@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from licensing import access, db
+from licensing import access, calendar, db
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
@@ -32,6 +32,7 @@ from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quo
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.estimator import USE_LABELS
+from licensing.web.filters import vocab
 from licensing.web.portal import WaitingItem, waiting_provider
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -197,8 +198,8 @@ def _form_page(
         cards=ratecard_queries.all_cards(session),
         choices={
             "use": [(v, USE_LABELS.get(v, v)) for v in USES],
-            "product_type": [(v, v.replace("_", " ")) for v in PRODUCT_TYPES],
-            "user_type": [(v, v.replace("_", " ")) for v in USER_TYPES],
+            "product_type": [(v, vocab(v)) for v in PRODUCT_TYPES],
+            "user_type": [(v, vocab(v)) for v in USER_TYPES],
             "delivery": [(v, v.replace("_", " ")) for v in DELIVERIES],
         },
     ), status
@@ -449,10 +450,16 @@ def renew(agreement_id: int) -> Page:
     except Conflict as error:
         flash(error.detail, "error")
         return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
-    flash(
-        f"{renewal.reference} renews the agreement: check the uses and quantities, then submit.",
-        "success",
+    message = (
+        f"{renewal.reference} renews the agreement: check the uses and quantities, then submit."
     )
+    if services.awaits_rate_card(db.session(), renewal):
+        assert renewal.term_start is not None
+        message += (
+            f" No rate card is published yet for a term starting {renewal.term_start:%Y-%m-%d}, "
+            "so the licensing office will price the renewal by hand once you submit it."
+        )
+    flash(message, "success")
     return redirect(url_for("agreements.edit_application", application_id=renewal.id))
 
 
@@ -472,7 +479,8 @@ def _waiting(
                 f"{application.reference} needs more information",
                 waiting_on="you",
                 detail=(
-                    f"Resubmit by {application.resubmit_by:%Y-%m-%d}: {application.return_reason}"
+                    f"Resubmit by {calendar.deadline_text(application.resubmit_by)}: "
+                    f"{application.return_reason}"
                 ),
                 url=url,
                 since=application.returned_at,
@@ -711,6 +719,17 @@ def agreements_list() -> str:
     )
 
 
+@console.route("/agreements/renewals-due")
+@access.staff("licensing", "billing")
+def renewals_due() -> str:
+    today = calendar.office_date(utcnow())
+    return render_template(
+        "agreements/pages/renewals_due.html",
+        due=queries.renewals_due(db.session(), today),
+        window=queries.RENEWAL_WINDOW_DAYS,
+    )
+
+
 @console.route("/agreements/<int:agreement_id>")
 @access.staff("licensing", "billing")
 def agreement_detail(agreement_id: int) -> Page:
@@ -740,6 +759,29 @@ def terminate(agreement_id: int) -> Page:
         )
     flash(f"Agreement {found.number} is terminated.", "success")
     return redirect(url_for("agreements_console.agreement_detail", agreement_id=agreement_id))
+
+
+@queue_summary
+def _renewals_due(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
+    due = queries.ending_soon(session, calendar.office_date(now)).subquery()
+    renewing = (
+        select(Application.id)
+        .where(
+            Application.renewal_of_id == due.c.id,
+            Application.state.not_in(queries.ENDED_RENEWALS),
+        )
+        .exists()
+    )
+    count, unrenewed = session.execute(
+        select(func.count(), func.count().filter(~renewing)).select_from(due)
+    ).one()
+    yield QueueSummary(
+        f"Agreements ending within {queries.RENEWAL_WINDOW_DAYS} days",
+        count=count,
+        endpoint="agreements_console.renewals_due",
+        attention=unrenewed,
+        attention_label="without a renewal",
+    )
 
 
 @queue_summary

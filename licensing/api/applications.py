@@ -26,7 +26,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.states import APPLICATION
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import DecimalText, MoneyString, Quantities, vocabulary
+from licensing.api.fields import DecimalText, MoneyString, Quantities, revenue_field, vocabulary
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -58,7 +58,7 @@ class ApplicationUseInputSchema(ma.Schema):
         metadata={"example": ["en"]},
     )
     quantity = Quantities(load_default=dict)
-    revenue = DecimalText(load_default=None, allow_none=True)
+    revenue = revenue_field()
 
 
 class ApplicationInputSchema(ma.Schema):
@@ -136,7 +136,14 @@ class ApplicationSchema(ma.Schema):
     term_start = ma.fields.Date(allow_none=True)
     term_end = ma.fields.Date(allow_none=True)
     rate_card = ma.fields.String(allow_none=True)
-    total = MoneyString(allow_none=True)
+    total = MoneyString(
+        allow_none=True,
+        metadata={
+            "nullable": True,
+            "description": "The latest quote's total; null before submission and while a "
+            "licensed use waits for licensing staff to price it.",
+        },
+    )
     currency = ma.fields.String(allow_none=True)
     uses = ma.fields.List(ma.fields.Nested(ApplicationUseSchema))
     quotes = ma.fields.List(ma.fields.Nested(QuoteVersionSchema))

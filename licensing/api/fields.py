@@ -9,9 +9,10 @@ from typing import Any
 import marshmallow as ma
 
 from licensing.money import MoneyError, format_amount, parse_decimal
+from licensing.pricing import ProposedUse
+from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 
 MAX_UNIT_NAME = 64
-MAX_QUANTITY = 10**12
 
 
 class DecimalText(ma.fields.Field):
@@ -34,6 +35,15 @@ class DecimalText(ma.fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else f"{value:f}"
+
+
+def revenue_field() -> DecimalText:
+    """A use's expected revenue: a decimal up to the use's limit (`ProposedUse`)."""
+    return DecimalText(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Range(max=ProposedUse.MAX_REVENUE, error=revenue_limit_message()),
+    )
 
 
 class MoneyString(ma.fields.Field):
@@ -100,8 +110,8 @@ class Quantities(ma.fields.Field):
                 problems[unit] = ["Must be a whole number."]
             elif amount < 0:
                 problems[unit] = ["Must not be negative."]
-            elif amount > MAX_QUANTITY:
-                problems[unit] = [f"Must be at most {MAX_QUANTITY}."]
+            elif amount > ProposedUse.MAX_QUANTITY:
+                problems[unit] = [quantity_limit_message()]
             else:
                 quantities[unit] = amount
         if problems:

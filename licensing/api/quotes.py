@@ -13,7 +13,7 @@ import marshmallow as ma
 
 from licensing import access
 from licensing.api.base import API_PREFIX, Blueprint
-from licensing.api.fields import DecimalText, Quantities, vocabulary
+from licensing.api.fields import Quantities, revenue_field, vocabulary
 from licensing.extensions import configured_limit, limiter
 from licensing.pricing import (
     ORGANIZATION_TYPES,
@@ -46,7 +46,7 @@ class UseSchema(ma.Schema):
     product_type = vocabulary(PRODUCT_TYPES, required=True)
     user_type = vocabulary(USER_TYPES, required=True)
     quantity = Quantities(load_default=dict)
-    revenue = DecimalText(load_default=None, allow_none=True)
+    revenue = revenue_field()
     languages = ma.fields.List(
         ma.fields.String(validate=ma.validate.Length(min=1, max=35)),
         load_default=list,

@@ -14,24 +14,16 @@ from decimal import Decimal
 from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Spacer
 
-from licensing import pdf
+from licensing import notices, pdf
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
 from licensing.money import format_amount
 
-CONTENT_OWNER = "American Medical Association"
-TRADEMARK_NOTICE = "CPT® is a registered trademark of the American Medical Association."
 
-
-def short_copyright_notice(year: int) -> str:
-    """The notice for a document issued in `year`: the CPT release licensed that
-    year carries the previous year's copyright."""
-    return f"CPT © {year - 1} {CONTENT_OWNER}. All rights reserved."
-
-
-def copyright_notice(year: int) -> str:
-    """The notice every billing document carries (CPT content is copyrighted)."""
-    return f"{short_copyright_notice(year)} {TRADEMARK_NOTICE}"
+def copyright_notice(period_start: date) -> str:
+    """The notice every billing document carries: CPT content is copyrighted, and the
+    year is the one rule of `licensing.notices` (the release the billed period uses)."""
+    return f"{notices.copyright_notice(period_start)} {notices.TRADEMARK_NOTICE}"
 
 
 @dataclass(frozen=True)
@@ -91,7 +83,11 @@ def _money(amount: Decimal, currency: str) -> str:
     return f"{format_amount(amount, currency)} {currency}"
 
 
-def invoice_document(invoice: Invoice, *, issuer: str, remit_to: str) -> InvoiceDocument:
+def invoice_document(
+    invoice: Invoice, *, issuer: str, remit_to: str, period_start: date
+) -> InvoiceDocument:
+    """The invoice's plain data; `period_start` is the first day of what it bills
+    (`queries.period_start`), which decides the copyright year."""
     assert invoice.number
     assert invoice.issue_date
     assert invoice.due_date
@@ -133,12 +129,15 @@ def invoice_document(invoice: Invoice, *, issuer: str, remit_to: str) -> Invoice
         credited=_money(invoice.amount_credited, currency),
         balance_due=_money(invoice.balance_due, currency),
         paid_on=invoice.paid_at.date() if invoice.paid_at else None,
-        copyright_notice=copyright_notice(invoice.issue_date.year),
-        footer_notice=short_copyright_notice(invoice.issue_date.year),
+        copyright_notice=copyright_notice(period_start),
+        footer_notice=notices.copyright_notice(period_start),
     )
 
 
-def credit_note_document(credit: CreditNote, *, issuer: str) -> CreditNoteDocument:
+def credit_note_document(
+    credit: CreditNote, *, issuer: str, period_start: date
+) -> CreditNoteDocument:
+    """The credit note's plain data; `period_start` is its invoice's."""
     currency = credit.currency
     return CreditNoteDocument(
         number=credit.number,
@@ -158,8 +157,8 @@ def credit_note_document(credit: CreditNote, *, issuer: str) -> CreditNoteDocume
             if credit.refund_due > 0
             else ""
         ),
-        copyright_notice=copyright_notice(credit.issue_date.year),
-        footer_notice=short_copyright_notice(credit.issue_date.year),
+        copyright_notice=copyright_notice(period_start),
+        footer_notice=notices.copyright_notice(period_start),
     )
 
 

@@ -11,6 +11,8 @@ from licensing.billing.states import OFFLINE_METHODS
 
 METHOD_LABELS = {"wire": "Wire transfer", "ach": "ACH transfer", "check": "Check"}
 REFUND_METHOD_LABELS = {"card": "To the card that paid (Stripe)", **METHOD_LABELS}
+# Inside a sentence ("Recorded an ACH transfer of ..."): the article, and ACH kept upper case.
+METHOD_IN_A_SENTENCE = {"wire": "a wire transfer", "ach": "an ACH transfer", "check": "a check"}
 
 
 class OfflinePaymentForm(FlaskForm):  # type: ignore[misc]

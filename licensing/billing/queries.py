@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from sqlalchemy import func, select
@@ -132,3 +132,37 @@ def outstanding(session: Session, organization_id: int) -> Sequence[Invoice]:
 def count_by_state(session: Session) -> dict[str, int]:
     rows = session.execute(select(Invoice.state, func.count()).group_by(Invoice.state))
     return dict(rows)
+
+
+# --- what period an invoice bills (for the copyright year of its documents) ----------
+
+PeriodStartOf = Callable[[Session, int], date | None]
+_PERIOD_STARTS: dict[str, PeriodStartOf] = {}
+
+
+def period_start_for(source_type: str) -> Callable[[PeriodStartOf], PeriodStartOf]:
+    """Register how to find the first day billed by invoices of `source_type`, given
+    their `source_id` (the package that invoices registers it: billing knows none)."""
+
+    def register(resolver: PeriodStartOf) -> PeriodStartOf:
+        _PERIOD_STARTS[source_type] = resolver
+        return resolver
+
+    return register
+
+
+def period_start(session: Session, invoice: Invoice) -> date:
+    """The first day of the period an invoice bills: its source's (an agreement's
+    term start), a late fee's parent invoice's, else the invoice's own date."""
+    seen: set[int] = set()
+    current: Invoice | None = invoice
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        resolver = _PERIOD_STARTS.get(current.source_type)
+        if resolver is not None and current.source_id is not None:
+            found = resolver(session, current.source_id)
+            if found is not None:
+                return found
+        parent = current.parent_invoice_id
+        current = session.get(Invoice, parent) if parent is not None else None
+    return invoice.issue_date or invoice.created_at.date()

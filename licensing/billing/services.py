@@ -29,7 +29,7 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.accounts.states import ACTIVE
 from licensing.audit import services as audit
-from licensing.billing import numbering, stripe_gateway
+from licensing.billing import links, numbering, pdfs, stripe_gateway
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     REFERENCE_MAX,
@@ -255,6 +255,11 @@ def finalize_in(session: Session, invoice: Invoice, *, now: datetime) -> Invoice
         ),
         template="invoice_issued",
         context=_mail_context(invoice, organization),
+        attachments=[
+            mail.Attachment(
+                f"{invoice.number}.pdf", "application/pdf", pdfs.invoice_pdf(session, invoice)
+            )
+        ],
     )
     return invoice
 
@@ -269,8 +274,9 @@ def _mail_context(invoice: Invoice, organization: Organization) -> dict[str, Any
         "organization": organization,
         "total": _amount(invoice.total, invoice.currency),
         "balance_due": _amount(invoice.balance_due, invoice.currency),
-        "invoice_url": mail.absolute_url("billing.invoice_detail", invoice_id=invoice.id),
-        "pdf_url": mail.absolute_url("billing_documents.invoice_pdf", invoice_id=invoice.id),
+        # Signed links: the billing contact may have no account (billing/links.py).
+        "invoice_url": links.invoice_url(invoice),
+        "pdf_url": links.pdf_url(invoice),
         "remit_to": _config().billing_remit_to,
     }
 
@@ -678,9 +684,7 @@ def credit_invoice(
             "credit": credit,
             "amount": _amount(amount, invoice.currency),
             "refund_due": _amount(credit.refund_due, invoice.currency),
-            "credit_pdf_url": mail.absolute_url(
-                "billing_documents.credit_note_pdf", credit_note_id=credit.id
-            ),
+            "credit_pdf_url": links.credit_note_pdf_url(invoice, credit.id),
         },
     )
     return credit

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
-from licensing.billing import documents, forms, queries, services, stripe_gateway
+from licensing.billing import documents, forms, links, pdfs, queries, services, stripe_gateway
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
 from licensing.calendar import office_date
@@ -186,20 +186,11 @@ def pdf_response(content: bytes, filename: str) -> Response:
 
 
 def invoice_pdf_bytes(invoice: Invoice) -> bytes:
-    config = _config()
-    if invoice.state == DRAFT:
-        raise Conflict("A draft has no PDF until it is finalized.")
-    return documents.render_invoice_pdf(
-        documents.invoice_document(
-            invoice, issuer=config.billing_issuer, remit_to=config.billing_remit_to
-        )
-    )
+    return pdfs.invoice_pdf(db.session(), invoice)
 
 
 def credit_note_pdf_bytes(credit: CreditNote) -> bytes:
-    return documents.render_credit_note_pdf(
-        documents.credit_note_document(credit, issuer=_config().billing_issuer)
-    )
+    return pdfs.credit_note_pdf(db.session(), credit)
 
 
 @documents_bp.route("/invoices/<int:invoice_id>.pdf")
@@ -214,6 +205,112 @@ def invoice_pdf(invoice_id: int) -> Response:
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.get_credit_note(db.session(), credit_note_id)
     return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
+
+
+# --- the billing contact's signed link: no account needed (billing/links.py) ------------
+
+LINK = "/invoice-links/<int:invoice_id>/<token>"
+
+
+def _linked(invoice_id: int, token: str) -> Invoice:
+    return links.invoice_for(db.session(), invoice_id, token, utcnow())
+
+
+@documents_bp.route(LINK)
+@access.public
+def linked_invoice(invoice_id: int, token: str) -> str:
+    session = db.session()
+    invoice = _linked(invoice_id, token)
+    return render_template(
+        "billing/linked_invoice.html",
+        invoice=invoice,
+        token=token,
+        payments=queries.payments(session, invoice_id=invoice.id),
+        credit_notes=queries.credit_notes(session, invoice_id=invoice.id),
+        card_enabled=stripe_gateway.gateway() is not None,
+        remit_to=documents._split(_config().billing_remit_to),
+        today=_today(),
+    )
+
+
+@documents_bp.route(f"{LINK}/invoice.pdf")
+@access.public
+def linked_invoice_pdf(invoice_id: int, token: str) -> Response:
+    invoice = _linked(invoice_id, token)
+    return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
+
+
+@documents_bp.route(f"{LINK}/credit-notes/<int:credit_note_id>.pdf")
+@access.public
+def linked_credit_note_pdf(invoice_id: int, token: str, credit_note_id: int) -> Response:
+    invoice = _linked(invoice_id, token)
+    credit = db.session().get(CreditNote, credit_note_id)
+    if credit is None or credit.invoice_id != invoice.id:
+        raise NotFound(f"Invoice {invoice.number} has no credit note {credit_note_id}.")
+    return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
+
+
+@documents_bp.route(f"{LINK}/pay")
+@access.public
+def linked_pay(invoice_id: int, token: str) -> Page:
+    """The portal's pay page, posting to the link's own payment route."""
+    invoice = _linked(invoice_id, token)
+    back = url_for("billing_documents.linked_invoice", invoice_id=invoice.id, token=token)
+    gateway = stripe_gateway.gateway()
+    if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
+        flash("This invoice cannot be paid by card here.", "error")
+        return redirect(back)
+    return render_template(
+        "billing/pay.html",
+        invoice=invoice,
+        publishable_key=gateway.publishable_key,
+        stripe_js_url=gateway.js_url,
+        invoice_url=back,
+        payment_url=url_for(
+            "billing_documents.linked_card_payment", invoice_id=invoice.id, token=token
+        ),
+    )
+
+
+@documents_bp.route(f"{LINK}/card-payments", methods=["POST"])
+@access.public
+@limiter.limit(CARD_ATTEMPTS_LIMIT, key_func=_caller_key)
+def linked_card_payment(invoice_id: int, token: str) -> tuple[Response, int]:
+    """The same card payment as the portal's, by the link's holder: the billing contact."""
+    invoice = _linked(invoice_id, token)
+    organization = db.session().get(Organization, invoice.organization_id)
+    assert organization is not None
+    body = request.get_json(silent=True) or {}
+    card = body.get("token") if isinstance(body, dict) else None
+    try:
+        attempt = services.start_card_payment(
+            invoice.id,
+            card_token=str(card or ""),
+            principal=links.payer(invoice, organization.billing_email),
+        )
+    except InvalidInput as error:
+        return jsonify(error=error.detail, errors=error.errors), 422
+    except Conflict as error:
+        return jsonify(error=error.detail), 409
+    except NotFound:
+        raise
+    except DomainError as error:  # Stripe could not be reached or refused the request
+        return jsonify(error=error.detail), 502
+    back = url_for(
+        "billing_documents.linked_invoice",
+        invoice_id=invoice.id,
+        token=token,
+        paying=attempt.payment_id,
+    )
+    return (
+        jsonify(
+            status=attempt.status,
+            client_secret=attempt.client_secret,
+            message=attempt.message,
+            redirect=back,
+        ),
+        200,
+    )
 
 
 # --- Stripe's webhook -------------------------------------------------------------------
@@ -388,7 +485,7 @@ def record_payment(invoice_id: int) -> Page:
             note=form.note.data,
         )
         return (
-            f"Recorded a {forms.METHOD_LABELS[payment.method].lower()} of "
+            f"Recorded {forms.METHOD_IN_A_SENTENCE[payment.method]} of "
             f"{money(payment.amount, payment.currency)} {payment.currency}."
         )
 

@@ -14,15 +14,9 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Spacer
 
 from licensing import pdf
+from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 
 OFFICE = "CPT Licensing Office"
-
-
-def copyright_notice(year: int) -> str:
-    return f"CPT © {year} American Medical Association. All rights reserved."
-
-
-TRADEMARK_NOTICE = "CPT® is a registered trademark of the American Medical Association."
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,7 @@ class GrantLetter:
 
     @property
     def copyright_notice(self) -> str:
-        return copyright_notice(self.issued_on.year)
+        return copyright_notice(self.valid_from)
 
 
 @dataclass(frozen=True)

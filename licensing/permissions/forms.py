@@ -103,6 +103,12 @@ class MessageForm(FlaskForm):
     body = TextAreaField("Your answer", validators=[REQUIRED, _at_most(MESSAGE_MAX)])
 
 
+class ReconsiderForm(MessageForm):
+    body = TextAreaField(
+        "Why should the decision be reconsidered?", validators=[REQUIRED, _at_most(MESSAGE_MAX)]
+    )
+
+
 class ConfirmForm(FlaskForm):
     """A button that only needs the CSRF token (withdraw, start review)."""
 

@@ -122,7 +122,7 @@ def _status_page(
         request_=found,
         token=token,
         answer_form=answer_form or forms.MessageForm(formdata=None),
-        reconsider_form=reconsider_form or forms.MessageForm(formdata=None),
+        reconsider_form=reconsider_form or forms.ReconsiderForm(formdata=None),
         withdraw_form=forms.ConfirmForm(formdata=None),
         can_withdraw=PERMISSION_REQUEST.can(found.state, "withdraw"),
         can_reconsider=services.reconsideration_open(found, now),
@@ -150,7 +150,10 @@ def _requester_step(token: str, form_name: str, act: Any, done: str) -> Page:
         found = services.request_for_link(token)
     except (services.LinkNotValid, services.LinkExpired) as error:
         return _link_problem(error)
-    form = forms.MessageForm() if form_name else forms.ConfirmForm()
+    form = {
+        "answer_form": forms.MessageForm,
+        "reconsider_form": forms.ReconsiderForm,
+    }.get(form_name, forms.ConfirmForm)()
     if form.validate_on_submit():
         try:
             act(form)

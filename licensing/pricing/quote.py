@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 from licensing.money import format_amount, minor_units, quantize
 
@@ -53,6 +53,14 @@ class Term:
 
 @dataclass(frozen=True)
 class ProposedUse:
+    """One use to price. Its quantities and revenue are bounded here, once, for the
+    quote API, the estimator and applications alike: far above any real product,
+    and small enough that every amount priced from them fits the money columns
+    (18 digits, 4 of them decimals)."""
+
+    MAX_QUANTITY: ClassVar[int] = 10**12
+    MAX_REVENUE: ClassVar[Decimal] = Decimal(10**12)
+
     use: str
     product_type: str
     user_type: str
@@ -131,6 +139,12 @@ class Quote:
     total: Decimal
     requires_review: bool
     request: QuoteRequest | None = None
+
+    @property
+    def fully_priced(self) -> bool:
+        """False while a licensed use has no amount (staff price it by hand): the
+        total then covers only the priced uses and is not the price."""
+        return all(line.amount is not None for line in self.lines if line.route == "license")
 
     def to_contract_dict(self) -> dict[str, Any]:
         """The quote endpoint's response body, exactly as the contract shows it."""
@@ -236,6 +250,8 @@ def _check_amounts(use: ProposedUse, prefix: str, errors: _Errors) -> None:
             errors.add(
                 f"{prefix}.quantity.{unit}", f"must be a whole number, 0 or more; got {count!r}"
             )
+        elif count > ProposedUse.MAX_QUANTITY:
+            errors.add(f"{prefix}.quantity.{unit}", quantity_limit_message())
     revenue = use.revenue
     if revenue is None:
         return
@@ -243,6 +259,16 @@ def _check_amounts(use: ProposedUse, prefix: str, errors: _Errors) -> None:
         errors.add(f"{prefix}.revenue", 'must be a decimal amount such as "1250.00"')
     elif not Decimal(revenue).is_finite() or revenue < 0:
         errors.add(f"{prefix}.revenue", "must be a decimal amount, 0 or more")
+    elif revenue > ProposedUse.MAX_REVENUE:
+        errors.add(f"{prefix}.revenue", revenue_limit_message())
+
+
+def quantity_limit_message() -> str:
+    return f"Must be at most {ProposedUse.MAX_QUANTITY:,}."
+
+
+def revenue_limit_message() -> str:
+    return f"Must be at most {ProposedUse.MAX_REVENUE:,.2f}."
 
 
 def _distinct_languages(languages: Sequence[str]) -> list[str]:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
+from licensing.billing import queries as billing_queries
+from licensing.billing.states import ROYALTY_REPORT
 from licensing.db import utcnow
 
 from .models import RoyaltyReport, RoyaltyReportRow
@@ -97,3 +99,9 @@ def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
             .order_by(RoyaltyReport.submitted_at)
         )
     )
+
+
+@billing_queries.period_start_for(ROYALTY_REPORT)
+def _reported_period_start(session: Session, report_id: int) -> date | None:
+    """A royalty invoice bills its report's period (for the copyright year it prints)."""
+    return session.scalar(select(RoyaltyReport.period_start).where(RoyaltyReport.id == report_id))

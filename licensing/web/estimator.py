@@ -34,10 +34,13 @@ from licensing.pricing import (
     USER_TYPES,
     USES,
     PerUnitModel,
+    ProposedUse,
     Quote,
     SumModel,
 )
+from licensing.pricing.quote import quantity_limit_message
 from licensing.ratecards import queries, services
+from licensing.web.filters import vocab
 
 bp = Blueprint("estimator", __name__)
 
@@ -53,9 +56,7 @@ USE_LABELS = {
 
 
 def _choices(values: tuple[str, ...], labels: dict[str, str] | None = None) -> list[SelectChoice]:
-    return [
-        SelectChoice(v, (labels or {}).get(v, v.replace("_", " ").capitalize())) for v in values
-    ]
+    return [SelectChoice(v, (labels or {}).get(v, vocab(v))) for v in values]
 
 
 def _decimal_text(_form: Form, field: StringField) -> None:
@@ -146,6 +147,11 @@ def _quote_data(form: EstimateForm, units: list[str], args: MultiDict[str, str])
                 if not raw.isdigit():
                     raise errors.InvalidInput.for_field(
                         f"uses.{index}.quantity.{unit}", "Enter a whole number."
+                    )
+                # Refused by length first: int() of thousands of digits is itself refused.
+                if len(raw.lstrip("0")) > len(str(ProposedUse.MAX_QUANTITY)):
+                    raise errors.InvalidInput.for_field(
+                        f"uses.{index}.quantity.{unit}", quantity_limit_message()
                     )
                 quantity[unit] = int(raw)
         revenue_text = (entry.form.revenue.data or "").replace(",", "").strip()

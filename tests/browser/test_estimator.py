@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,3 +67,57 @@ def test_a_use_missing_its_quantity_is_explained_beside_the_field(page: Any, car
     error = page.locator("#uses-0-quantity-end_users-error")
     assert "end_users" in error.inner_text()
     assert page.locator("#uses-0-quantity-end_users").get_attribute("aria-invalid") == "true"
+
+
+def test_an_absurd_quantity_is_refused_beside_its_field_not_priced(page: Any, cards: None) -> None:
+    page.goto("/estimate")
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("saas")
+    page.locator("#term_start").fill("2027-01-01")
+    page.locator("#term_end").fill("2027-12-31")
+    page.locator("#uses-0-quantity-end_users").fill("99999999999999999999999")
+    page.get_by_role("button", name="Estimate the price").click()
+    assert page.get_by_role("heading", name="Estimated total").count() == 0
+    error = page.locator("#uses-0-quantity-end_users-error").inner_text()
+    assert "1,000,000,000,000" in error
+
+
+def test_a_use_priced_by_staff_is_not_announced_as_costing_nothing(page: Any, cards: None) -> None:
+    page.goto("/estimate")
+    page.get_by_label("License term starts").fill("2027-01-01")
+    page.get_by_label("License term ends").fill("2027-12-31")
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("ai_model")
+    page.locator("#uses-0-user_type").select_option("provider")
+    page.get_by_role("button", name="Estimate the price").click()
+    heading = page.get_by_role("heading", name="Estimated total").inner_text()
+    assert heading == "Estimated total: to be priced by licensing staff"
+    assert "0.00 USD" not in heading
+
+
+def test_the_estimate_speaks_the_vendor_s_language(page: Any, cards: None) -> None:
+    page.goto("/estimate")
+    page.get_by_label("Your organization is").select_option("academic")
+    page.get_by_label("License term starts").fill("2027-07-01")
+    page.get_by_label("License term ends").fill("2027-12-31")
+    assert page.locator("#uses-0-product_type option[value=saas]").inner_text() == "SaaS"
+    assert page.locator("#uses-0-product_type option[value=ai_model]").inner_text() == "AI model"
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("saas")
+    page.locator("#uses-0-user_type").select_option("provider")
+    page.locator("#uses-0-quantity-end_users").fill("10")
+    page.get_by_role("button", name="Add another use").click()
+    page.locator("#uses-1-use").select_option("education")
+    page.locator("#uses-1-product_type").select_option("print")
+    page.locator("#uses-1-user_type").select_option("academic")
+    page.get_by_role("button", name="Estimate the price").click()
+    result = page.locator("main").inner_text()
+    assert "end_users" not in result
+    assert "10 end users" in result
+    assert not re.search(r"\d+/73", result)  # an exact fraction shown by its value
+    assert "= about 504.109589" in result  # the minimum 1000.00 x 184/365, discounted never
+    assert "proration" not in result
+    assert "prorated to 50.4% of the rate card period" in result
+    routed = page.locator("tbody tr").nth(1).inner_text()
+    assert "Permission request" in routed
+    assert "Automatic" not in routed

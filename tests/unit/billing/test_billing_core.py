@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
+from licensing import notices
 from licensing.billing import documents
 from licensing.billing.numbering import format_number
 from licensing.billing.services import months_between
@@ -62,8 +63,8 @@ def _document(state: str) -> documents.InvoiceDocument:
         credited="0.00 USD",
         balance_due="0.00 USD" if state == "paid" else "900.00 USD",
         paid_on=date(2027, 1, 20) if state == "paid" else None,
-        copyright_notice=documents.copyright_notice(2027),
-        footer_notice=documents.short_copyright_notice(2027),
+        copyright_notice=documents.copyright_notice(date(2027, 1, 1)),
+        footer_notice=notices.copyright_notice(date(2027, 1, 1)),
     )
 
 

@@ -1,0 +1,82 @@
+"""Signed links to one invoice, for its billing contact, who may have no account.
+
+The invoice email goes to the organization's billing contact, often someone in
+finance who never signed up. Its link opens the invoice, its PDF and the
+pay-by-card page without signing in. Like the permission status link, the
+secret is an HMAC of the invoice under `SECRET_KEY` (rotating the key
+invalidates old links), here over the invoice's id and number, so nothing needs
+storing and an email can repeat the link. A link stops working a year after the
+invoice is closed (paid or void).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from licensing.access import Principal
+from licensing.billing.models import Invoice
+from licensing.billing.states import DRAFT
+from licensing.errors import NotFound, PermissionDenied
+from licensing.mail import services as mail
+
+VALID_AFTER_CLOSE = timedelta(days=365)
+NOT_VALID = (
+    "This invoice link is not valid. Use the whole link from the invoice email, or sign in "
+    "to the vendor portal."
+)
+
+
+def token(invoice: Invoice) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    message = f"invoice-link:{invoice.id}:{invoice.number}".encode()
+    mac = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+
+
+def invoice_url(invoice: Invoice) -> str:
+    """The page of the invoice, for emails (absolute, under `PUBLIC_URL`)."""
+    return mail.absolute_url(
+        "billing_documents.linked_invoice", invoice_id=invoice.id, token=token(invoice)
+    )
+
+
+def pdf_url(invoice: Invoice) -> str:
+    return mail.absolute_url(
+        "billing_documents.linked_invoice_pdf", invoice_id=invoice.id, token=token(invoice)
+    )
+
+
+def credit_note_pdf_url(invoice: Invoice, credit_note_id: int) -> str:
+    return mail.absolute_url(
+        "billing_documents.linked_credit_note_pdf",
+        invoice_id=invoice.id,
+        token=token(invoice),
+        credit_note_id=credit_note_id,
+    )
+
+
+def invoice_for(session: Session, invoice_id: int, raw: str, now: datetime) -> Invoice:
+    """The invoice a link opens; `NotFound` for a wrong link, `PermissionDenied` once
+    it has expired."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None or invoice.state == DRAFT or not hmac.compare_digest(token(invoice), raw):
+        raise NotFound(NOT_VALID)
+    closed = invoice.paid_at or invoice.voided_at
+    if closed is not None and now > closed + VALID_AFTER_CLOSE:
+        raise PermissionDenied(
+            f"This link to invoice {invoice.number} expired on "
+            f"{closed + VALID_AFTER_CLOSE:%Y-%m-%d}: sign in to the vendor portal to see it."
+        )
+    return invoice
+
+
+def payer(invoice: Invoice, billing_email: str) -> Principal:
+    """Who pays through the link: the organization's billing contact, with no user
+    account (id 0), acting only on that organization's records."""
+    return Principal(user_id=0, email=billing_email, organization_id=invoice.organization_id)

@@ -1,0 +1,71 @@
+"""Issue 15, item 2, in Chromium: the billing contact, who has no account, gets the
+invoice email with the PDF attached, opens the invoice from its link without
+signing in, downloads the PDF and pays by card (localstripe); the webhook marks
+the invoice paid."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.mail import services as mail
+from tests.browser.test_billing_journey import _invoiced_vendor
+from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
+from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
+
+
+@pytest.fixture
+def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def test_the_billing_contact_opens_the_emailed_invoice_and_pays_it_without_an_account(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe, smtp_server: SMTPServer
+) -> None:
+    localstripe.register_webhook("licensing", f"{live_server.url}/webhooks/stripe", WEBHOOK_SECRET)
+    smtp_server.clear()
+    _vendor_email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    with live_server.app.app_context():
+        billing_email = (
+            db.session()
+            .scalars(
+                select(Organization.billing_email).where(Organization.id == invoice.organization_id)
+            )
+            .one()
+        )
+        mail.deliver_due()
+    (email,) = [m for m in smtp_server.wait_for(1) if "Invoice" in str(m["Subject"])]
+    assert billing_email in str(email["To"])
+    (attachment,) = list(email.iter_attachments())
+    assert attachment.get_filename() == f"{invoice.number}.pdf"
+    assert attachment.get_content().startswith(b"%PDF")
+    link = re.search(r"(http://127\.0\.0\.1:\d+/invoice-links/\S+)", message_text(email))
+    assert link is not None
+
+    page.goto(link.group(1))  # a fresh browser: nobody is signed in
+    page.get_by_role("heading", name=f"Invoice {invoice.number}").wait_for()
+    assert "/sign-in" not in page.url
+    pdf = page.request.get(page.get_attribute("text=Download PDF", "href"))
+    assert pdf.ok
+    assert pdf.headers["content-type"] == "application/pdf"
+
+    page.get_by_role("link", name="Pay 900.00 USD by card").click()
+    page.get_by_placeholder("number").fill("4242424242424242")
+    page.get_by_placeholder("exp_month").fill("12")
+    page.get_by_placeholder("exp_year").fill("30")
+    page.get_by_placeholder("cvc").fill("123")
+    page.get_by_placeholder("postal_code").fill("97201")
+    page.get_by_role("button", name="Pay 900.00 USD").click()
+    page.get_by_text("Your card payment is being confirmed").wait_for()
+    deadline = time.monotonic() + 20  # localstripe sends its webhook after a second
+    while "Paid on" not in page.content():
+        assert time.monotonic() < deadline, "the webhook never marked the invoice paid"
+        time.sleep(0.5)
+        page.reload()
+    assert "/invoice-links/" in page.url

@@ -1,0 +1,210 @@
+"""Issue 15 in Chromium: journeys that ended in a dead end or a wrong number."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from typing import Any
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
+from licensing.db import utcnow
+from licensing.ratecards import services as ratecards
+from tests.browser.test_application_journey import _people, _signed_in
+from tests.browser.test_billing_journey import _invoiced_vendor
+from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
+from tests.integration.pricing.conftest import card_document
+from tests.support import factories
+from tests.support.servers import LiveServer
+
+# No rule of the example card matches distribution of an AI model: staff price it.
+UNPRICED_USE = {
+    **STAFF_USE,
+    "product_name": "Coder Model",
+    "product_type": "ai_model",
+    "delivery": "hosted",
+    "revenue": None,
+}
+
+
+def test_unpriced_applications_read_to_be_priced_and_sort_apart_from_the_cheapest(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, staff = _people(live_server)
+    with live_server.app.app_context():
+        principal = accounts.principal_for(vendor)
+        references = {}
+        for name, use in (("priced", STAFF_USE), ("unpriced", UNPRICED_USE)):
+            application = agreements.create_draft(principal, draft(use))
+            agreements.submit(application.id, principal, attest=True)
+            references[name] = application.reference
+    console = _signed_in(browser, live_server, staff.email)
+    console.goto("/console/applications?sort=amount_low")
+    rows = console.locator("tbody tr").all_inner_texts()
+    assert [references["priced"] in rows[0], references["unpriced"] in rows[1]] == [True, True]
+    assert "to be priced" in rows[1]
+    assert "0.00 USD" not in rows[1]
+    assert "8,000.00 USD" in rows[0]
+
+
+def _pdf_text(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
+def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_console(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, staff = _people(live_server)
+    with live_server.app.app_context():
+        principal = accounts.principal_for(vendor)
+        application = agreements.create_draft(principal, draft(UNPRICED_USE))
+        agreements.submit(application.id, principal, attest=True)
+        application_id = application.id
+    console = _signed_in(browser, live_server, staff.email)
+    console.goto(f"/console/applications/{application_id}")
+    console.fill("#amount-0", "18000.00")
+    console.fill("#reason-0", "Pilot price for model licensing")
+    console.fill("#term_end", "2027-06-30")
+    console.fill("#term_reason", "A six-month pilot")
+    console.get_by_role("button", name="Approve and issue the agreement").click()
+    assert "the agreement is issued" in console.inner_text(".flashes")
+    console.reload()
+    facts = console.locator("dl").first.inner_text()
+    assert "2027-06-30" in facts, facts
+
+    with live_server.app.app_context():
+        agreement = (
+            db.session()
+            .scalars(select(Agreement).where(Agreement.application_id == application_id))
+            .one()
+        )
+        text = _pdf_text(agreement.pdf)
+    assert "None" not in text
+    assert "fee set at 18,000.00 USD" in text or "fee set at 18000.00 USD" in text
+    assert "Annual fee" not in text
+    assert "Fee for the term" in text
+    notices = text[text.index("Required notices") : text.index("Acceptance This agreement")]
+    assert "six-month pilot" not in notices
+    assert text.index("six-month pilot") < text.index("Schedule A")
+
+
+def _active_agreement(vendor: Any, application_draft: Any) -> Agreement:
+    principal = accounts.principal_for(vendor)
+    application = agreements.create_draft(principal, application_draft)
+    agreements.submit(application.id, principal, attest=True)
+    agreement = (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+    given = agreements.AcceptanceInput(
+        signer_name="Samira Haddad",
+        signer_title="Chief Executive",
+        authority_confirmed=True,
+        pdf_sha256=agreement.pdf_sha256,
+        ip_address="198.51.100.7",
+        user_agent="pytest",
+    )
+    return agreements.accept(agreement.id, principal, given)
+
+
+def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals_due(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, staff = _people(live_server)  # publishes 2027.1 only: nothing for 2028
+    today = utcnow().date()
+    with live_server.app.app_context():
+        # A card around today, so that an agreement can end within 90 days.
+        ratecards.import_card(
+            card_document(
+                version="window.1",
+                effective_from=(today - timedelta(days=200)).isoformat(),
+                effective_to=(today + timedelta(days=45)).isoformat(),
+            ),
+            published_by="tests",
+        )
+        renewing = _active_agreement(vendor, draft(AUTO_USE))  # 2027, renewed for 2028
+        ending = _active_agreement(
+            vendor,
+            agreements.Draft(
+                term_start=today - timedelta(days=100),
+                term_end=today + timedelta(days=30),
+                rate_card="window.1",
+                uses=(AUTO_USE,),
+            ),
+        )
+        renewing_id, ending_number = renewing.id, ending.number
+
+    # The vendor renews: told why staff will price it, and the submission goes through.
+    page = _signed_in(browser, live_server, vendor.email)
+    page.goto(f"/portal/agreements/{renewing_id}")
+    page.get_by_role("button", name="Renew for the next rate card year").click()
+    flashed = page.inner_text(".flashes")
+    assert "No rate card is published yet for a term starting 2028-01-01" in flashed
+    page.get_by_role("button", name="Save the draft").click()
+    text = page.inner_text("main")
+    assert "The price if you submit now: to be priced by licensing staff" in text
+    assert "no rate card is published yet for a term starting 2028-01-01" in text
+    page.check("#attest")
+    page.get_by_role("button", name="Submit for pricing and review").click()
+    assert "submitted" in page.get_by_role("heading", level=1).inner_text()
+    assert "name one with rate_card" not in page.inner_text("main")
+    reference = page.get_by_role("heading", level=1).inner_text().split()[0]
+
+    # Staff see the agreement ending within 90 days that nobody renews yet.
+    console = _signed_in(browser, live_server, staff.email)
+    console.goto("/console/")
+    row = console.locator("tr", has_text="Agreements ending within 90 days")
+    assert "1 without a renewal" in row.inner_text()
+    row.get_by_role("link").click()
+    listed = console.inner_text("main")
+    assert ending_number in listed
+    assert "No renewal yet" in listed
+
+    # Staff price the renewal by hand and issue its agreement.
+    console.goto("/console/applications")
+    console.get_by_role("link", name=reference).click()
+    assert "to be priced" in console.inner_text("main")
+    console.fill("#amount-0", "36000.00")
+    console.fill("#reason-0", "2028 card not yet published: last year's price plus growth")
+    console.get_by_role("button", name="Approve and issue the agreement").click()
+    assert "the agreement is issued" in console.inner_text(".flashes")
+
+
+def test_a_returned_application_states_its_deadline_as_an_office_end_of_day(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, staff = _people(live_server)
+    with live_server.app.app_context():
+        principal = accounts.principal_for(vendor)
+        application = agreements.create_draft(principal, draft(STAFF_USE))
+        agreements.submit(application.id, principal, attest=True)
+        agreements.return_for_information(
+            application.id, "Confirm the revenue", accounts.principal_for(staff)
+        )
+        application_id = application.id
+    page = _signed_in(browser, live_server, vendor.email)
+    page.goto(f"/portal/applications/{application_id}")
+    deadline = page.get_by_text("Resubmit by").first.inner_text()
+    assert re.search(r"Resubmit by the end of \w+day, \w+ \d+, \d{4} \(US Central time\)", deadline)
+    assert "UTC" not in deadline
+
+
+def test_billing_staff_read_an_ach_payment_in_words(browser: Any, live_server: LiveServer) -> None:
+    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    console = _signed_in(browser, live_server, staff.email)
+    console.goto(f"/console/invoices/{invoice.id}")
+    console.get_by_label("Method").select_option("ach")
+    console.get_by_label("Amount").fill("900.00")
+    console.get_by_label("Reference").fill("ACH 20270120-7")
+    console.get_by_role("button", name="Record payment").click()
+    console.get_by_text("Recorded an ACH transfer of 900.00 USD.").wait_for()

@@ -1,0 +1,104 @@
+"""Issue 15, items 3, 6 and 7: what the agreement and its up-front invoice say
+matches what is billed, and every document carries one copyright year."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services
+from licensing.agreements.models import Agreement, Application
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice
+from tests.integration.agreements.conftest import AUTO_USE, NOW
+
+# 10 end users on distribution-software: 185.00 of usage, lifted to the 1000.00 minimum.
+SMALL_USE = {**AUTO_USE, "product_name": "Clinic Pad", "quantity": {"end_users": 10}}
+
+
+def _text(content: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _activate(application: Application, vendor: Any) -> tuple[Agreement, Invoice | None]:
+    agreement = (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+    given = services.AcceptanceInput(
+        signer_name="Robin Castellanos",
+        signer_title="Chief Executive",
+        authority_confirmed=True,
+        pdf_sha256=agreement.pdf_sha256,
+        ip_address="198.51.100.7",
+        user_agent="pytest",
+    )
+    services.accept(agreement.id, accounts.principal_for(vendor), given, now=NOW)
+    invoice = (
+        db.session()
+        .scalars(
+            select(Invoice).where(
+                Invoice.source_type == "agreement", Invoice.source_id == agreement.id
+            )
+        )
+        .first()
+    )
+    return agreement, invoice
+
+
+def test_each_up_front_invoice_line_s_working_ends_in_the_amount_it_charges(
+    apply: Callable[..., Application], vendor: Any
+) -> None:
+    _, invoice = _activate(apply(vendor, SMALL_USE), vendor)
+    assert invoice is not None
+    (line,) = invoice.lines
+    assert line.amount == Decimal("815.00")
+    assert line.working is not None
+    assert line.working.endswith("815.00 USD"), line.working
+    assert "185.00 is usage royalties, invoiced on reported usage" in line.working
+
+
+def test_a_minimum_covered_by_the_estimate_is_not_said_to_be_invoiced_up_front(
+    apply: Callable[..., Application], vendor: Any
+) -> None:
+    agreement, invoice = _activate(apply(vendor, AUTO_USE), vendor)
+    assert invoice is None  # 33,800.00 of estimated usage is above the 1,000.00 minimum
+    text = _flat(_text(agreement.pdf))
+    assert "minimum annual royalty stated in Schedule A is invoiced at the start" not in text
+    assert "minimum royalties) are invoiced when this agreement becomes active" not in text
+    assert "charged with the first reports" in text
+    assert "any other shortfall is invoiced with the first royalty reports" in text
+
+
+def test_the_agreement_its_invoice_and_credit_note_carry_the_same_copyright_year(
+    apply: Callable[..., Application],
+    vendor: Any,
+    client: FlaskClient,
+    signed_in: Any,
+) -> None:
+    # Issued in 2026 for a 2027 term: the 2027 release, "CPT © 2026", everywhere.
+    agreement, invoice = _activate(apply(vendor, SMALL_USE), vendor)
+    assert invoice is not None
+    assert invoice.issue_date is not None
+    assert invoice.issue_date.year == 2026
+    credit = billing.issue_credit_note(invoice.id, amount=Decimal("15.00"), reason="Goodwill")
+    notice = "CPT © 2026 American Medical Association. All rights reserved."
+    assert notice in _flat(_text(agreement.pdf))
+    browser = signed_in(client, vendor)
+    for url in (f"/invoices/{invoice.id}.pdf", f"/credit-notes/{credit.id}.pdf"):
+        text = _flat(_text(browser.get(url).data))
+        assert notice in text, url
+        assert "CPT © 2025" not in text, url

@@ -1,0 +1,52 @@
+"""Pages speak the vendor's language (issue 15, item 12): vocabulary in words,
+exact fractions by their value, proration and deadlines as a person says them."""
+
+from datetime import UTC, date, datetime
+from fractions import Fraction
+
+from licensing import calendar
+from licensing.web import filters
+
+
+def test_vocabulary_identifiers_read_as_words_with_acronyms_kept() -> None:
+    assert filters.humanize("end_users") == "end users"
+    assert filters.vocab("saas") == "SaaS"
+    assert filters.vocab("ai_model") == "AI model"
+    assert filters.vocab("data_file") == "Data file"
+
+
+def test_a_working_step_shows_units_in_words_and_fractions_by_their_value() -> None:
+    step = (
+        "minimum 1000.00 x 181/365 (prorated) = 36200/73 (about 495.890411): 185.00 is "
+        "below it, so the minimum applies"
+    )
+    assert filters.working(step) == (
+        "minimum 1000.00 x 181/365 (prorated) = about 495.890411: 185.00 is below it, so the "
+        "minimum applies"
+    )
+    assert filters.working("2500 end_users, graduated: 100 x 18.50 = 1850.00") == (
+        "2500 end users, graduated: 100 x 18.50 = 1850.00"
+    )
+    assert filters.working("= 92000/73 (about 1260.273973)") == "= about 1260.273973"
+
+
+def test_proration_is_said_in_words() -> None:
+    assert filters.proration("1") == "the whole rate card period (no proration)"
+    assert filters.proration(Fraction(181, 365)) == "prorated to 49.6% of the rate card period"
+
+
+def test_a_sentence_after_a_name_ending_in_a_full_stop_gets_no_second_one() -> None:
+    assert filters.end_sentence("Acme Health Software, Inc.") == "Acme Health Software, Inc."
+    assert filters.end_sentence("Northwind Clinics") == "Northwind Clinics."
+
+
+def test_a_deadline_reads_as_an_end_of_day_at_the_office_not_a_utc_time() -> None:
+    end_of_day = calendar.end_of_office_day(date(2026, 11, 9))
+    assert end_of_day.astimezone(UTC).strftime("%H:%M") == "05:59"
+    assert calendar.deadline_text(end_of_day) == (
+        "the end of Monday, November 9, 2026 (US Central time)"
+    )
+    moment = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
+    assert (
+        calendar.deadline_text(moment) == "Monday, November 16, 2026 at 9:00 AM (US Central time)"
+    )
