@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from licensing import access, accounts, api, audit, billing, cli, db, mail, royalties, web
+from licensing import access, accounts, api, audit, billing, commands, db, mail, royalties, web
 from licensing.config import PROJECT_ROOT, Config
 from licensing.extensions import csrf, limiter, login_manager
 
@@ -40,7 +40,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_extensions(app, config)
     api.register(app)
     web.register(app)
-    cli.register(app)
+    commands.register(app)
     return app
 
 

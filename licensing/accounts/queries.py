@@ -113,6 +113,17 @@ def members(session: Session, organization_id: int) -> Sequence[User]:
     ).all()
 
 
+def vendor_recipients(session: Session, organization: Organization) -> list[str]:
+    """Who hears about the organization's records: its active users with a confirmed
+    address, else (nobody yet) its billing contact."""
+    found = [
+        user.email
+        for user in members(session, organization.id)
+        if user.is_active and user.email_verified
+    ]
+    return found or [organization.billing_email]
+
+
 def get_member(session: Session, user_id: int, principal: Principal | None = None) -> User:
     """A user the caller may see: staff see all users, vendors their colleagues."""
     return get_owned(session, User, user_id, principal, entity="user")

@@ -34,7 +34,7 @@ from licensing import calendar, db, signals
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import User
 from licensing.agreements import issuing, queries
 from licensing.agreements.documents import render_agreement_pdf
 from licensing.agreements.models import (
@@ -329,21 +329,12 @@ def _transition(
     )
 
 
-def _vendor_recipients(session: Session, organization: Organization) -> list[str]:
-    recipients = [
-        user.email
-        for user in account_queries.members(session, organization.id)
-        if user.is_active and user.email_verified
-    ]
-    return recipients or [organization.billing_email]
-
-
 def _tell_vendor(
     session: Session, application: Application, subject: str, message: str, **extra: Any
 ) -> None:
     mail.enqueue(
         session,
-        to=_vendor_recipients(session, application.organization),
+        to=account_queries.vendor_recipients(session, application.organization),
         subject=f"{application.reference}: {subject}",
         template="application_update",
         context={
@@ -1300,7 +1291,7 @@ def _agreement_step(
 def _tell_licensee(session: Session, agreement: Agreement, subject: str, message: str) -> None:
     mail.enqueue(
         session,
-        to=_vendor_recipients(session, agreement.organization),
+        to=account_queries.vendor_recipients(session, agreement.organization),
         subject=f"Agreement {agreement.number}: {subject}",
         template="agreement_update",
         context={

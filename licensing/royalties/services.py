@@ -1031,7 +1031,7 @@ def _ask_for_correction(session: Session, report: Any, actor: Any, note: str | N
     assert organization is not None
     mail.enqueue(
         session,
-        to=licensee_recipients(session, organization),
+        to=account_queries.vendor_recipients(session, organization),
         subject=f"Please correct royalty report {report.reference} for {agreement.number}",
         template="royalty_report_correction",
         context={
@@ -1124,7 +1124,7 @@ def _remind(session: Session, agreement: Agreement, today: date) -> int:
         )
         mail.enqueue(
             session,
-            to=licensee_recipients(session, agreement.organization),
+            to=account_queries.vendor_recipients(session, agreement.organization),
             subject=f"Royalty report for {agreement.number}, {period.label}: "
             + ("overdue" if overdue_days else f"due {period.due_on.isoformat()}"),
             template="royalty_report_reminder",
@@ -1177,10 +1177,3 @@ def _standing_days() -> int:
 
     days: int = current_app.config["LICENSING"].overdue_standing_days
     return days
-
-
-def licensee_recipients(session: Session, organization: Organization) -> list[str]:
-    """The organization's active, confirmed users, else its billing contact."""
-    members = account_queries.members(session, organization.id)
-    found = [user.email for user in members if user.is_active and user.email_verified]
-    return found or [organization.billing_email]

@@ -46,8 +46,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+): recreating these tables
+    # would drop a table that other tables' rows refer to, which SQLite refuses.
     for table, digests in _COLUMNS.items():
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, recreate="never") as batch:
             batch.drop_column("seal")
             batch.drop_column("seal_key_id")
             for name in reversed(digests):

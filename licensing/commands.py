@@ -1,0 +1,86 @@
+"""The app's own commands, attached to `app.cli` by `register(app)`: the schema,
+first-time setup, and every feature's command group. Batch commands are
+idempotent and safe to run on several hosts at once, so a scheduler may call
+them freely. (The console script that runs them is `licensing.cli`.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from licensing import migrations
+from licensing.accounts import cli as accounts_cli
+from licensing.agreements import cli as agreements_cli
+from licensing.audit import cli as audit_cli
+from licensing.billing import cli as billing_cli
+from licensing.exports import cli as exports_cli
+from licensing.finance import cli as finance_cli
+from licensing.mail import cli as mail_cli
+from licensing.permissions import cli as permissions_cli
+from licensing.ratecards import cli as ratecards_cli
+from licensing.royalties import cli as royalties_cli
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Bring the database schema up to date."""
+    url = current_app.config["LICENSING"].database_url
+    migrations.upgrade(url, revision)
+    click.echo(f"Database at revision {_revisions(url)}.")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Print the database's schema revision."""
+    click.echo(_revisions(current_app.config["LICENSING"].database_url))
+
+
+# Steps that `licensing setup` runs after migrating (e.g. loading the sample
+# rate cards). Each must be idempotent.
+def _setup_steps() -> list[tuple[str, Any]]:
+    return [("Sample rate cards", ratecards_cli.load_samples)]
+
+
+def _revisions(url: str) -> str:
+    return ", ".join(migrations.current(url)) or "base"
+
+
+@click.command("setup")
+@with_appcontext
+def setup() -> None:
+    """Prepare a fresh install: migrate, then load what quotes need (idempotent)."""
+    url = current_app.config["LICENSING"].database_url
+    migrations.upgrade(url)
+    click.echo(f"Database at revision {_revisions(url)}.")
+    for label, step in _setup_steps():
+        click.echo(f"{label}: {step()}")
+
+
+def register(app: Flask) -> None:
+    """Attach every command group to the app's CLI."""
+    app.cli.add_command(db_group)
+    app.cli.add_command(accounts_cli.users_group)
+    app.cli.add_command(accounts_cli.tokens_group)
+    app.cli.add_command(agreements_cli.applications_group)
+    app.cli.add_command(audit_cli.audit_group)
+    app.cli.add_command(mail_cli.outbox_group)
+    app.cli.add_command(billing_cli.invoices_group)
+    app.cli.add_command(billing_cli.payments_group)
+    app.cli.add_command(exports_cli.exports_command)
+    app.cli.add_command(finance_cli.finance_group)
+    app.cli.add_command(permissions_cli.permissions_group)
+    app.cli.add_command(ratecards_cli.ratecards_group)
+    app.cli.add_command(royalties_cli.reports_group)
+    app.cli.add_command(setup)
