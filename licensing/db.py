@@ -113,6 +113,10 @@ class Money(TypeDecorator[Decimal]):
         return Decimal(value)
 
 
+# Execution option of the engine behind `read_session()`.
+READ_ONLY_OPTION = "licensing_read_only"
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Make pysqlite transactional in the way SQLAlchemy documents.
 
@@ -139,7 +143,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader (see `read_session`) takes no write lock: writers go on while
+        # a long download reads its snapshot.
+        reading = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -162,6 +169,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(
+            bind=engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
 
     def bind_to(self, connection: Connection) -> None:
         """Tests: run every session inside `connection`'s outer transaction.
@@ -172,6 +182,7 @@ class Database:
         self.sessionmaker = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        self.read_sessionmaker = self.sessionmaker
 
     @property
     def dialect(self) -> str:
@@ -196,6 +207,16 @@ def session() -> Session:
         g.db_session = database().sessionmaker()
     current: Session = g.db_session
     return current
+
+
+def read_session() -> Session:
+    """A new session of the caller's own, for reading outside the request's unit
+    of work (streamed downloads, see `licensing.streaming`). The caller closes it.
+
+    On SQLite its transactions begin DEFERRED rather than IMMEDIATE: a reader
+    holds no write lock, so writers are not kept waiting while it reads.
+    """
+    return database().read_sessionmaker()
 
 
 def _close_session(_exc: BaseException | None) -> None:
