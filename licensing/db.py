@@ -113,6 +113,8 @@ class Money(TypeDecorator[Decimal]):
         return Decimal(value)
 
 
+# How long a SQLite writer queues for the write lock (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 15000
 # Execution option of the engine behind `read_session()`.
 READ_ONLY_OPTION = "licensing_read_only"
 
@@ -137,7 +139,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 15000")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
 
