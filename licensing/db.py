@@ -33,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -76,7 +78,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-MONEY_SCALE = 4
+# The money columns hold every amount the input bounds let in (licensing.money).
+MONEY_SCALE = AMOUNT_PLACES
+MONEY_PRECISION = AMOUNT_INTEGER_DIGITS + AMOUNT_PLACES
 
 
 class Money(TypeDecorator[Decimal]):
@@ -87,13 +91,13 @@ class Money(TypeDecorator[Decimal]):
     and summable in SQL. Values finer than four decimal places are refused.
     """
 
-    impl = Numeric(18, MONEY_SCALE)
+    impl = Numeric(MONEY_PRECISION, MONEY_SCALE)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(18, MONEY_SCALE, asdecimal=True))
+        return dialect.type_descriptor(Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> Any:
         if value is None:

@@ -62,7 +62,14 @@ from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
-from licensing.money import MoneyError, format_amount, minor_units, parse_decimal
+from licensing.money import (
+    MAX_QUANTITY,
+    MoneyError,
+    check_total,
+    format_amount,
+    minor_units,
+    parse_decimal,
+)
 from licensing.pricing import Breakdown, ProposedUse, Quote, QuoteLine, QuoteRequest, Term
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
 from licensing.ratecards import queries as ratecard_queries
@@ -71,7 +78,6 @@ from licensing.ratecards import services as ratecards
 RESUBMIT_BUSINESS_DAYS = 5
 RECONSIDERATION_DAYS = 14
 DESCRIPTION_MAX = 2000
-MAX_QUANTITY = 10**12
 # Quantity units that measure the audience of an educational use, most specific first.
 AUDIENCE_UNITS = ("learners", "students", "end_users", "users", "copies")
 
@@ -483,6 +489,14 @@ def _store_quote(
     now: datetime,
     modifications: Sequence[Mapping[str, Any]] = (),
 ) -> QuoteVersion:
+    try:
+        check_total(quote.total)
+    except MoneyError as error:
+        raise InvalidInput.for_field(
+            "total",
+            f"The quoted total {quote.total:f} is too large to record ({error}); "
+            "split the uses over several applications.",
+        ) from None
     version = QuoteVersion(
         application_id=application.id,
         version=len(application.quotes) + 1,

@@ -12,6 +12,7 @@ from licensing import access, db
 from licensing.audit import queries
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
+from licensing.limits import page_number
 from licensing.streaming import stream_rows
 
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
@@ -65,10 +66,7 @@ def filters_from(args: Mapping[str, str]) -> tuple[queries.AuditFilter, list[str
 @access.staff("admin")
 def audit_log() -> tuple[str, int]:
     filters, problems = filters_from(request.args)
-    try:
-        page = max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     session = db.session()
     events, total = queries.page(session, filters, page=page, per_page=PER_PAGE)
     entity_types, actions = queries.vocabulary(session)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -60,7 +60,16 @@ from licensing.config import Config
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.mail import services as mail
-from licensing.money import format_amount, from_minor_units, is_currency, quantize, to_minor_units
+from licensing.money import (
+    MoneyError,
+    check_bounds,
+    check_total,
+    format_amount,
+    from_minor_units,
+    is_currency,
+    quantize,
+    to_minor_units,
+)
 
 # A reminder for an overdue invoice at most this often.
 REMINDER_INTERVAL = timedelta(days=7)
@@ -113,11 +122,27 @@ def _check_charges(currency: str, charges: Sequence[Charge]) -> dict[str, list[s
             errors[f"lines.{index}.description"] = [f"At most {DESCRIPTION_MAX} characters."]
         if not isinstance(charge.amount, Decimal) or charge.amount < 0:
             errors[f"lines.{index}.amount"] = ["Must be zero or more."]
+        elif problem := _out_of_bounds(charge.amount):
+            errors[f"lines.{index}.amount"] = [problem]
         elif quantize(charge.amount, currency) != charge.amount:
             errors[f"lines.{index}.amount"] = [
                 f"Use at most the currency's minor unit ({format_amount(Decimal(0), currency)})."
             ]
+    if not errors:
+        total = sum((charge.amount for charge in charges), Decimal(0))
+        if problem := _out_of_bounds(total, check=check_total):
+            errors["lines"] = [f"The total {total:f} is too large: {problem}."]
     return errors
+
+
+def _out_of_bounds(amount: Decimal, check: Callable[[Decimal], None] = check_bounds) -> str:
+    """Why `amount` is beyond what the service records (checked before any
+    arithmetic on it), or an empty string."""
+    try:
+        check(amount)
+    except MoneyError as error:
+        return str(error)
+    return ""
 
 
 def create_invoice(

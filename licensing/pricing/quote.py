@@ -27,7 +27,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from licensing.money import format_amount, minor_units, quantize
+from licensing.money import (
+    MAX_QUANTITY,
+    MoneyError,
+    format_amount,
+    minor_units,
+    parse_decimal,
+    quantize,
+)
 
 from .models import Inputs, exact_text, needs_revenue, percent_text, units_needed, work
 from .ratecard import Adjustment, Model, RateCard, Rule
@@ -236,13 +243,20 @@ def _check_amounts(use: ProposedUse, prefix: str, errors: _Errors) -> None:
             errors.add(
                 f"{prefix}.quantity.{unit}", f"must be a whole number, 0 or more; got {count!r}"
             )
+        elif count > MAX_QUANTITY:
+            errors.add(f"{prefix}.quantity.{unit}", f"must be at most {MAX_QUANTITY}")
     revenue = use.revenue
     if revenue is None:
         return
     if isinstance(revenue, bool) or not isinstance(revenue, Decimal | int):
         errors.add(f"{prefix}.revenue", 'must be a decimal amount such as "1250.00"')
-    elif not Decimal(revenue).is_finite() or revenue < 0:
-        errors.add(f"{prefix}.revenue", "must be a decimal amount, 0 or more")
+        return
+    try:
+        # Bounded before any arithmetic: a huge revenue made an exact fraction
+        # that held a worker for a minute.
+        parse_decimal(revenue)
+    except MoneyError as error:
+        errors.add(f"{prefix}.revenue", f"must be a decimal amount, 0 or more: {error}")
 
 
 def _distinct_languages(languages: Sequence[str]) -> list[str]:

@@ -30,7 +30,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeAlias
 
-from licensing.money import MoneyError, is_currency, parse_decimal
+from licensing.money import RATE_PLACES, MoneyError, is_currency, parse_decimal
 
 from .vocabulary import AXES, MODEL_TYPES, REVIEW_MODES, TIER_MODES
 
@@ -436,7 +436,7 @@ class _Reader:
             self.problem(where, 'must be a decimal string such as "12.50"')
             return None
         try:
-            number = parse_decimal(value)
+            number = parse_decimal(value, places=RATE_PLACES)
         except MoneyError as error:
             self.problem(where, str(error))
             return None
