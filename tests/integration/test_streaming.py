@@ -5,15 +5,18 @@ that stops reading halfway leaves no lock (SQLite) and no transaction open
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from licensing import db
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
+from licensing.streaming import stream_rows
 from tests.support import factories
 
 # More rows than one chunk of the export, so that "halfway" is a real place.
@@ -111,6 +114,25 @@ def test_a_finished_export_has_every_row_and_leaves_no_transaction_behind(
     response = admin_client.get("/console/audit.csv", query_string={"action": "test.exported"})
     lines = response.get_data(as_text=True).splitlines()
     assert len(lines) == EVENTS + 1
+    assert _write_promptly(committed_app) < 2
+    if backend == "postgresql":
+        assert _idle_in_transaction(committed_app) == 0
+
+
+def test_a_stream_whose_rows_fail_midway_still_closes_its_session(
+    committed_app: Flask, backend: str
+) -> None:
+    def rows(session: Any) -> Iterator[list[object]]:
+        yield [session.scalar(select(func.count()).select_from(AuditEvent))]
+        raise RuntimeError("a row could not be read")
+
+    with committed_app.test_request_context("/console/audit.csv"):
+        response = stream_rows(rows, header=("count",), filename="count.csv", chunk_rows=1)
+    chunks = iter(response.response)
+    assert next(chunks).startswith("count")
+    with pytest.raises(RuntimeError):
+        list(chunks)
+    response.close()
     assert _write_promptly(committed_app) < 2
     if backend == "postgresql":
         assert _idle_in_transaction(committed_app) == 0
