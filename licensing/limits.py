@@ -131,6 +131,12 @@ def _printable(text: str) -> str:
     return _UNSTORABLE.sub("\ufffd", text)
 
 
+def storable(text: str) -> str:
+    """`text` with each unstorable character replaced by U+FFFD, for what is
+    recorded as received rather than refused (a browser's User-Agent)."""
+    return _printable(text)
+
+
 def unstorable_text(values: Mapping[str, Any]) -> dict[str, list[str]]:
     """Problems in a flat mapping of text (query parameters, form fields)."""
     problems: dict[str, list[str]] = {}

@@ -61,6 +61,7 @@ from licensing.agreements.states import AGREEMENT, APPLICATION, EDITABLE
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
+from licensing.limits import storable
 from licensing.mail import services as mail
 from licensing.money import (
     MAX_QUANTITY,
@@ -1338,7 +1339,7 @@ def accept(
             authority_confirmed=True,
             accepted_at=moment,
             ip_address=(given.ip_address or "unknown")[:64],
-            user_agent=(given.user_agent or "unknown")[:USER_AGENT_MAX],
+            user_agent=storable(given.user_agent or "unknown")[:USER_AGENT_MAX],
             pdf_sha256=digest,
         )
         session.add(acceptance)

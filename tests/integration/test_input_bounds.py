@@ -20,11 +20,19 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice, StripeEvent
 from licensing.limits import MAX_JSON_DEPTH, MAX_RECORD_ID
 from licensing.money import AMOUNT_INTEGER_DIGITS, MAX_AMOUNT
 from licensing.permissions.models import PermissionRequest
-from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
+from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a fixture
+    AUTO_USE,
+    NOW,
+    STAFF_USE,
+    apply,
+)
 from tests.integration.permissions.conftest import request_fields
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
@@ -375,6 +383,32 @@ def test_a_nul_in_a_search_or_path_is_a_4xx(
     headers = factories.bearer(billing_staff)
     assert client.get(f"/api/v1/invoices?q=a{NUL}", headers=headers).status_code == 422
     assert client.get("/api/v1/ratecards/2027%00", headers=headers).status_code in (404, 422)
+
+
+def test_a_user_agent_with_a_nul_is_recorded_readably_at_acceptance(
+    apply: Any,  # noqa: F811 - the fixture imported above
+    vendor: Any,
+) -> None:
+    application = apply(vendor, AUTO_USE)
+    agreement = (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+    accepted = agreements.accept(
+        agreement.id,
+        accounts.principal_for(vendor),
+        agreements.AcceptanceInput(
+            signer_name="Robin Castellanos",
+            signer_title="Chief Executive",
+            authority_confirmed=True,
+            pdf_sha256=agreement.pdf_sha256,
+            ip_address="198.51.100.7",
+            user_agent=f"contract-bot{NUL}/1.0",
+        ),
+        now=NOW,
+    )
+    assert accepted.acceptance.user_agent == "contract-bot\ufffd/1.0"
 
 
 # --- the estimator ------------------------------------------------------------------------
