@@ -228,6 +228,47 @@ def test_an_invoice_whose_lines_add_up_beyond_the_money_columns_is_a_422(
     assert db.session().scalar(select(func.count()).select_from(Invoice)) == 0
 
 
+@pytest.mark.parametrize("form", ["payments", "credit-notes"])
+def test_billing_forms_answer_absurd_amounts_with_a_field_message(
+    client: FlaskClient, staff: Any, open_invoice: int, signed_in: Any, form: str
+) -> None:
+    signed_in(client, staff)
+    for amount in ("100000000000000000000", "1e999999999", "9" * 100_000):
+        response = client.post(
+            f"/console/invoices/{open_invoice}/{form}",
+            data={"method": "wire", "amount": amount, "reference": "W-1", "reason": "Error"},
+        )
+        assert response.status_code == 422, amount[:30]
+        assert "Give an amount" in response.get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("example_card")
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("uses-0-revenue", "99999999999999999999.99", "14 digits before the decimal point"),
+        ("uses-0-quantity-end_users", "\u00b2", "whole number"),
+        ("uses-0-quantity-end_users", "9" * 5000, "at most 1000000000000"),
+    ],
+)
+def test_the_application_form_answers_absurd_numbers_with_a_field_message(
+    client: FlaskClient, vendor: Any, signed_in: Any, field: str, value: str, message: str
+) -> None:
+    signed_in(client, vendor)
+    form = {
+        "term_start": "2027-01-01",
+        "term_end": "2027-12-31",
+        **{
+            f"uses-0-{name}": str(value) for name, value in STAFF_USE.items() if name != "languages"
+        },
+        "uses-0-languages": "en",
+        field: value,
+    }
+    response = client.post("/portal/applications/new", data=form)
+    assert response.status_code == 422, response.status_code
+    assert message in response.get_data(as_text=True)
+
+
 # --- ids and pages --------------------------------------------------------------------
 
 
