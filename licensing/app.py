@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from flask import Flask, g, request
@@ -12,16 +11,31 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from licensing import access, accounts, api, audit, billing, commands, db, mail, royalties, web
+from licensing import (
+    access,
+    accounts,
+    api,
+    audit,
+    billing,
+    commands,
+    db,
+    limits,
+    mail,
+    royalties,
+    web,
+)
 from licensing.config import PROJECT_ROOT, Config
 from licensing.extensions import csrf, limiter, login_manager
 
 
 class JSONProvider(DefaultJSONProvider):
-    """JSON with exact decimals: numbers are read as `Decimal`, never float."""
+    """JSON with exact decimals: numbers are read as `Decimal`, never float, and
+    an absurd literal (`1e999999999`, a 100,000-digit integer) is refused before
+    it becomes a number (`licensing.limits`)."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        kwargs.setdefault("parse_float", Decimal)
+        kwargs.setdefault("parse_float", limits.json_decimal)
+        kwargs.setdefault("parse_int", limits.json_int)
         return super().loads(s, **kwargs)
 
 
@@ -37,6 +51,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.converters["int"] = RecordId
     configure(app, config)
     register_request_context(app)
+    limits.init_app(app)  # no unstorable text in the path, query or form
     register_extensions(app, config)
     api.register(app)
     web.register(app)
@@ -49,7 +64,7 @@ class RecordId(IntegerConverter):
     `integer`), so an id too large to exist is a 404 rather than a database error."""
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", limits.MAX_RECORD_ID)
         super().__init__(map, *args, **kwargs)
 
 

@@ -35,6 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -78,7 +80,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-MONEY_SCALE = 4
+# The money columns hold every amount the input bounds let in (licensing.money).
+MONEY_SCALE = AMOUNT_PLACES
+MONEY_PRECISION = AMOUNT_INTEGER_DIGITS + AMOUNT_PLACES
 
 
 class Money(TypeDecorator[Decimal]):
@@ -89,13 +93,13 @@ class Money(TypeDecorator[Decimal]):
     and summable in SQL. Values finer than four decimal places are refused.
     """
 
-    impl = Numeric(18, MONEY_SCALE)
+    impl = Numeric(MONEY_PRECISION, MONEY_SCALE)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(18, MONEY_SCALE, asdecimal=True))
+        return dialect.type_descriptor(Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> Any:
         if value is None:
@@ -113,6 +117,12 @@ class Money(TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             return Decimal(int(value)).scaleb(-MONEY_SCALE)
         return Decimal(value)
+
+
+# How long a SQLite writer queues for the write lock (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 15000
+# Execution option of the engine behind `read_session()`.
+READ_ONLY_OPTION = "licensing_read_only"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -137,13 +147,17 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 15000")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _WRITING.get() else "BEGIN")
+        # A unit of work takes the write lock at BEGIN; a reader (outside one, or a
+        # `read_session`) takes none, so writers go on while a download reads.
+        reading = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        writing = _WRITING.get() and not reading
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -166,6 +180,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(
+            bind=engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
 
     def bind_to(self, connection: Connection) -> None:
         """Tests: run every session inside `connection`'s outer transaction.
@@ -176,6 +193,7 @@ class Database:
         self.sessionmaker = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        self.read_sessionmaker = self.sessionmaker
 
     @property
     def dialect(self) -> str:
@@ -200,6 +218,16 @@ def session() -> Session:
         g.db_session = database().sessionmaker()
     current: Session = g.db_session
     return current
+
+
+def read_session() -> Session:
+    """A new session of the caller's own, for reading outside the request's unit
+    of work (streamed downloads, see `licensing.streaming`). The caller closes it.
+
+    On SQLite its transactions begin DEFERRED rather than IMMEDIATE: a reader
+    holds no write lock, so writers are not kept waiting while it reads.
+    """
+    return database().read_sessionmaker()
 
 
 def _close_session(_exc: BaseException | None) -> None:

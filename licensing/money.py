@@ -191,6 +191,24 @@ CURRENCIES = frozenset(
 )
 
 _DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+_QUANTITY_TEXT = re.compile(r"^[0-9]+$")
+
+# --- Bounds on every number the service reads ------------------------------------
+# The one place that says how large and how precise an amount or a quantity may
+# be, wherever it is read (API, pages, rate cards, CLI). They are checked on the
+# text or the Decimal's digits and exponent before any arithmetic, so an absurd
+# number (1e999999999) costs nothing; converting one to an exact fraction used to
+# hold a worker for a minute. The money columns (`licensing.db.Money`) are
+# NUMERIC(AMOUNT_INTEGER_DIGITS + AMOUNT_PLACES, AMOUNT_PLACES): every amount read
+# fits them.
+AMOUNT_INTEGER_DIGITS = 14  # digits before the decimal point
+AMOUNT_PLACES = 4  # digits after it
+RATE_PLACES = 10  # digits after the point in a rate card's prices and percentages
+MAX_AMOUNT = Decimal(10**AMOUNT_INTEGER_DIGITS) - Decimal(1).scaleb(-AMOUNT_PLACES)
+MAX_QUANTITY = 10**12  # a count of units (end users, copies, languages)
+# Longest decimal text read at all (digits, sign, point): anything longer is
+# refused before it is looked at further.
+MAX_DECIMAL_TEXT = AMOUNT_INTEGER_DIGITS + RATE_PLACES + 8
 
 
 class MoneyError(ValueError):
@@ -208,12 +226,15 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS_EXCEPTIONS.get(currency, 2)
 
 
-def parse_decimal(text: str | int | Decimal, *, allow_negative: bool = False) -> Decimal:
+def parse_decimal(
+    text: str | int | Decimal, *, allow_negative: bool = False, places: int = AMOUNT_PLACES
+) -> Decimal:
     """Read a plain decimal (`"12.50"`, `"0"`, `7`) exactly; refuse floats and exponents.
 
     JSON numbers arrive here as the text they were written with (the API parses
     them with `parse_float=Decimal`), so `12.5` is read as 12.5, never as a binary
-    float approximation.
+    float approximation. Amounts beyond the bounds above are refused, naming them;
+    `places` is the most digits after the point (a rate card's rates: RATE_PLACES).
     """
     if isinstance(text, bool | float):
         raise MoneyError("amounts must be decimal strings, not floating-point numbers")
@@ -221,17 +242,82 @@ def parse_decimal(text: str | int | Decimal, *, allow_negative: bool = False) ->
         if not text.is_finite():
             raise MoneyError("amount must be a finite number")
         value = text
+    elif isinstance(text, int):
+        if abs(text) > MAX_AMOUNT:  # comparing costs nothing; no digits are made
+            raise MoneyError(_too_large())
+        value = Decimal(text)
     else:
         raw = str(text).strip()
+        if len(raw) > MAX_DECIMAL_TEXT:
+            raise MoneyError(
+                f"{raw[:MAX_DECIMAL_TEXT]}... is longer than {MAX_DECIMAL_TEXT} characters; "
+                + _too_large()
+            )
         if not _DECIMAL_TEXT.match(raw):
             raise MoneyError(f"{raw!r} is not a decimal number such as 1250.00")
         try:
             value = Decimal(raw)
         except InvalidOperation:  # pragma: no cover - the pattern already rules this out
             raise MoneyError(f"{raw!r} is not a decimal number") from None
+    check_bounds(value, places=places)
     if value < 0 and not allow_negative:
         raise MoneyError("must not be negative")
     return value
+
+
+def check_bounds(value: Decimal, *, places: int = AMOUNT_PLACES) -> None:
+    """Refuse an amount with more digits before or after the point than the
+    bounds allow, from its digits and exponent alone (no arithmetic)."""
+    _sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise MoneyError("amount must be a finite number")
+    if len(digits) > MAX_DECIMAL_TEXT:
+        raise MoneyError(f"at most {MAX_DECIMAL_TEXT} digits")
+    if exponent > AMOUNT_INTEGER_DIGITS:  # even 0E+99: no such amount is written
+        raise MoneyError(_too_large())
+    if exponent < -MAX_DECIMAL_TEXT:
+        raise MoneyError(f"at most {places} decimal places")
+    significant = len(digits)
+    while significant > 1 and exponent < 0 and digits[significant - 1] == 0:
+        significant -= 1  # trailing zeros after the point ("12.50000") are harmless
+        exponent += 1
+    if digits[0] != 0 and significant + exponent > AMOUNT_INTEGER_DIGITS:
+        raise MoneyError(_too_large())
+    if exponent < -places and any(digits[:significant]):
+        raise MoneyError(f"at most {places} decimal places")
+
+
+def check_total(value: Decimal) -> None:
+    """Refuse a computed amount (a sum, a price) the money columns cannot hold."""
+    if abs(value) > MAX_AMOUNT:
+        raise MoneyError(_too_large())
+
+
+def _too_large() -> str:
+    return (
+        f"at most {AMOUNT_INTEGER_DIGITS} digits before the decimal point "
+        f"(the largest amount is {MAX_AMOUNT:f})"
+    )
+
+
+def parse_quantity(text: str | int) -> int:
+    """A count of units written as digits (`"2500"`) or an int: 0 to MAX_QUANTITY."""
+    if isinstance(text, bool):
+        raise MoneyError("must be a whole number")
+    if isinstance(text, int):
+        number = text
+    else:
+        raw = str(text).strip()
+        if len(raw) > len(str(MAX_QUANTITY)) + 2 or not _QUANTITY_TEXT.match(raw):
+            if _QUANTITY_TEXT.match(raw):
+                raise MoneyError(f"must be at most {MAX_QUANTITY}")
+            raise MoneyError("must be a whole number such as 2500")
+        number = int(raw)
+    if number < 0:
+        raise MoneyError("must not be negative")
+    if number > MAX_QUANTITY:
+        raise MoneyError(f"must be at most {MAX_QUANTITY}")
+    return number
 
 
 def round_fraction(amount: Fraction | Decimal | int, places: int) -> Decimal:

@@ -61,8 +61,15 @@ from licensing.agreements.states import AGREEMENT, APPLICATION, EDITABLE
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
+from licensing.limits import storable
 from licensing.mail import services as mail
-from licensing.money import MoneyError, format_amount, minor_units, parse_decimal
+from licensing.money import (
+    MoneyError,
+    check_total,
+    format_amount,
+    minor_units,
+    parse_decimal,
+)
 from licensing.pricing import Breakdown, ProposedUse, Quote, QuoteLine, QuoteRequest, Term
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
@@ -525,6 +532,14 @@ def _store_quote(
     now: datetime,
     modifications: Sequence[Mapping[str, Any]] = (),
 ) -> QuoteVersion:
+    try:
+        check_total(quote.total)
+    except MoneyError as error:
+        raise InvalidInput.for_field(
+            "total",
+            f"The quoted total {quote.total:f} is too large to record ({error}); "
+            "split the uses over several applications.",
+        ) from None
     version = QuoteVersion(
         application_id=application.id,
         version=len(application.quotes) + 1,
@@ -1397,7 +1412,7 @@ def accept(
             authority_confirmed=True,
             accepted_at=moment,
             ip_address=(given.ip_address or "unknown")[:64],
-            user_agent=(given.user_agent or "unknown")[:USER_AGENT_MAX],
+            user_agent=storable(given.user_agent or "unknown")[:USER_AGENT_MAX],
             pdf_sha256=digest,
         )
         session.add(acceptance)

@@ -28,6 +28,7 @@ from licensing.agreements.states import AGREEMENT, APPLICATION, AWAITING_STAFF, 
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
+from licensing.money import MoneyError, parse_quantity
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quote, SumModel
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web.console import QueueSummary, queue_summary
@@ -121,9 +122,18 @@ def _values_from(application: Application | None) -> dict[str, Any]:
     }
 
 
+def _row_number(text: str) -> bool:
+    # ASCII digits only ("²" is a digit to str.isdigit), and a handful of them.
+    return text.isascii() and text.isdigit() and len(text) <= 4
+
+
 def _values_from_form(form: MultiDict[str, str], units: list[str]) -> dict[str, Any]:
     rows = sorted(
-        {int(k.split("-")[1]) for k in form if k.startswith("uses-") and k.split("-")[1].isdigit()}
+        {
+            int(k.split("-")[1])
+            for k in form
+            if k.startswith("uses-") and _row_number(k.split("-")[1])
+        }
     )
     uses = []
     for row in rows:
@@ -162,12 +172,11 @@ def _draft(values: dict[str, Any]) -> services.Draft:
     for index, use in enumerate(values["uses"]):
         quantity: dict[str, int] = {}
         for unit, raw in use["quantity"].items():
-            text = raw.replace(",", "").strip()
-            if text.isdigit():
-                quantity[unit] = int(text)
-            else:
+            try:
+                quantity[unit] = parse_quantity(raw.replace(",", ""))
+            except MoneyError as error:
                 errors.setdefault(f"uses.{index}.quantity.{unit}", []).append(
-                    "Enter a whole number."
+                    f"Enter a whole number: {error}."
                 )
         uses.append({**use, "quantity": quantity, "revenue": use["revenue"] or None})
     draft = services.Draft(

@@ -7,13 +7,12 @@ listed here once.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 from flask import Flask, current_app, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from licensing import access
+from licensing import access, limits
 from licensing.api.base import API_PREFIX, MAX_BODY_BYTES, Api, reads_own_body
 from licensing.extensions import csrf
 
@@ -40,7 +39,7 @@ def _check_body() -> None:
     if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
         raise UnsupportedMediaType("Send the request body as application/json.")
     try:
-        json.loads(body.decode("utf-8"), parse_float=Decimal)
+        limits.loads(body.decode("utf-8"))  # InvalidInput (422) beyond the bounds
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}") from None
 

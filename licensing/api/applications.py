@@ -26,7 +26,14 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.states import APPLICATION
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import DecimalText, MoneyString, Quantities, revenue_field, vocabulary
+from licensing.api.fields import (
+    DecimalText,
+    MoneyString,
+    Quantities,
+    record_id,
+    revenue_field,
+    vocabulary,
+)
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -206,11 +213,15 @@ class ApplicationOptionalReasonSchema(ma.Schema):
 
 
 class ApplicationAssignSchema(ma.Schema):
-    assignee_id = ma.fields.Integer(required=True, allow_none=True)
+    assignee_id = record_id(required=True, allow_none=True)
 
 
 class LineChangeSchema(ma.Schema):
-    line = ma.fields.Integer(required=True, metadata={"description": "The use's index (0-based)"})
+    line = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(min=0, max=MAX_USES - 1),
+        metadata={"description": "The use's index (0-based)"},
+    )
     amount = DecimalText(required=True)
     reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
 

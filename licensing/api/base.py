@@ -7,9 +7,7 @@ a 415, and they are registered in `licensing.api.register`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
 import flask
@@ -17,6 +15,8 @@ import flask_smorest
 import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
+
+from licensing import limits
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,10 +26,6 @@ SECURED = {"security": [{"bearerAuth": []}]}
 
 # Everything the API accepts in one body; larger bodies are a 413.
 MAX_BODY_BYTES = 1_000_000
-
-
-def _refuse_constant(name: str) -> NoReturn:
-    raise json.JSONDecodeError(f"{name} is not a number", name, 0)
 
 
 class ApiParser(FlaskParser):
@@ -51,8 +47,7 @@ class ApiParser(FlaskParser):
             abort(413)
         if not body.strip():
             return core.missing
-        text = body.decode("utf-8")
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        return limits.loads(body.decode("utf-8"))
 
     def _handle_invalid_json_error(
         self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any

@@ -15,7 +15,7 @@ from flask import Response, stream_with_context
 
 from licensing import access
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import vocabulary
+from licensing.api.fields import record_id, vocabulary
 from licensing.db import utcnow
 from licensing.exports import base, services, streaming
 from licensing.exports.filters import ISSUED, PAID, PERIOD
@@ -42,7 +42,7 @@ class ExportQuerySchema(ma.Schema):
     to = ma.fields.Date(metadata={"description": "Last day, included"})
     # Which date from/to apply to; each dataset lists its own (GET /exports).
     by = vocabulary((ISSUED, PAID, PERIOD))
-    organization = ma.fields.Integer(metadata={"description": "An organization id"})
+    organization = record_id(metadata={"description": "An organization id"})
     state = ma.fields.String(validate=Length(max=30))
     currency = ma.fields.String(validate=Length(equal=3))
     use = vocabulary(USES)

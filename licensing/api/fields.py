@@ -8,11 +8,23 @@ from typing import Any
 
 import marshmallow as ma
 
+from licensing.limits import MAX_PAGE, MAX_RECORD_ID
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.pricing import ProposedUse
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 
 MAX_UNIT_NAME = 64
+
+
+def record_id(**kwargs: Any) -> ma.fields.Integer:
+    """The id of a record, bounded to the id columns' range: a larger number is a
+    422 naming the range, never a database overflow."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_RECORD_ID), **kwargs)
+
+
+def page_number() -> ma.fields.Integer:
+    """`page` of a paginated list: 1 to MAX_PAGE."""
+    return ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
 
 
 class DecimalText(ma.fields.Field):

@@ -20,9 +20,10 @@ from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
 from licensing.api.fields import vocabulary
 from licensing.errors import InvalidInput, NotFound
+from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
 from licensing.royalties import queries, services
-from licensing.royalties.models import REVIEW_NOTE_MAX
+from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX
 from licensing.royalties.rows import (
     COLUMNS,
     Upload,
@@ -199,19 +200,29 @@ _SUBMISSION_BODY = {
                     "required": ["rows"],
                     "properties": {
                         "attest": {"type": "boolean"},
-                        "amends": {"type": "integer", "nullable": True},
+                        "amends": {
+                            "type": "integer",
+                            "nullable": True,
+                            "minimum": 1,
+                            "maximum": MAX_RECORD_ID,
+                        },
                         "reason": {"type": "string"},
                         "rows": {
                             "type": "array",
                             "items": {
                                 "type": "object",
                                 "properties": {
-                                    "line": {"type": "integer"},
+                                    "line": {"type": "integer", "minimum": 1, "maximum": 1000},
                                     "customer_id": {"type": "string"},
                                     "customer_name": {"type": "string"},
                                     "country": {"type": "string"},
                                     "unit": {"type": "string"},
-                                    "quantity": {"type": "integer", "nullable": True},
+                                    "quantity": {
+                                        "type": "integer",
+                                        "nullable": True,
+                                        "minimum": 0,
+                                        "maximum": QUANTITY_MAX,
+                                    },
                                     "revenue": {"type": "string", "nullable": True},
                                 },
                             },
@@ -224,7 +235,12 @@ _SUBMISSION_BODY = {
     },
     "parameters": [
         {"name": "attest", "in": "query", "schema": {"type": "boolean"}, "required": False},
-        {"name": "amends", "in": "query", "schema": {"type": "integer"}, "required": False},
+        {
+            "name": "amends",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RECORD_ID},
+            "required": False,
+        },
         {"name": "reason", "in": "query", "schema": {"type": "string"}, "required": False},
     ],
 }

@@ -63,7 +63,10 @@ def page(
 def iterate(session: Session, filters: AuditFilter) -> Iterator[AuditEvent]:
     """Every matching event, oldest first, fetched in batches (for exports)."""
     statement = filters.apply(select(AuditEvent)).order_by(AuditEvent.seq)
-    yield from session.scalars(statement.execution_options(yield_per=500))
+    # Closed on exit, also when the consumer stops early: yield_per holds a
+    # server-side cursor on PostgreSQL.
+    with session.scalars(statement.execution_options(yield_per=500)) as events:
+        yield from events
 
 
 def events_for(

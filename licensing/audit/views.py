@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Mapping
 from datetime import date
 
-from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask import Blueprint, Response, render_template, request
+from sqlalchemy.orm import Session
 
 from licensing import access, db
 from licensing.audit import queries
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
+from licensing.limits import page_number
+from licensing.streaming import stream_rows
 
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
 
@@ -65,10 +66,7 @@ def filters_from(args: Mapping[str, str]) -> tuple[queries.AuditFilter, list[str
 @access.staff("admin")
 def audit_log() -> tuple[str, int]:
     filters, problems = filters_from(request.args)
-    try:
-        page = max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     session = db.session()
     events, total = queries.page(session, filters, page=page, per_page=PER_PAGE)
     entity_types, actions = queries.vocabulary(session)
@@ -86,14 +84,8 @@ def audit_log() -> tuple[str, int]:
     ), (422 if problems else 200)
 
 
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _row(event: AuditEvent) -> list[str]:
-    return [_cell(getattr(event, column)) for column in CSV_COLUMNS]
+def _row(event: AuditEvent) -> list[object]:
+    return [getattr(event, column) for column in CSV_COLUMNS]
 
 
 @bp.route("/audit.csv")
@@ -101,23 +93,9 @@ def _row(event: AuditEvent) -> list[str]:
 def audit_log_csv() -> Response:
     """Every event the filters match, oldest first, as CSV."""
     filters, _problems = filters_from(request.args)
-    session = db.session()
 
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for count, event in enumerate(queries.iterate(session, filters), start=1):
-            writer.writerow(_row(event))
-            if count % 200 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+    def rows(session: Session) -> Iterator[list[object]]:
+        for event in queries.iterate(session, filters):
+            yield _row(event)
 
-    filename = f"audit-log-{utcnow():%Y%m%d-%H%M%S}.csv"
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return stream_rows(rows, header=CSV_COLUMNS, filename=f"audit-log-{utcnow():%Y%m%d-%H%M%S}.csv")

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -65,7 +65,16 @@ from licensing.config import Config
 from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, InvalidInput, NotFound
 from licensing.mail import services as mail
-from licensing.money import format_amount, from_minor_units, is_currency, quantize, to_minor_units
+from licensing.money import (
+    MoneyError,
+    check_bounds,
+    check_total,
+    format_amount,
+    from_minor_units,
+    is_currency,
+    quantize,
+    to_minor_units,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +133,29 @@ def _check_charges(
             errors[f"lines.{index}.description"] = [f"At most {DESCRIPTION_MAX} characters."]
         if not isinstance(charge.amount, Decimal) or (charge.amount < 0 and not deductions):
             errors[f"lines.{index}.amount"] = ["Must be zero or more."]
+        elif problem := _out_of_bounds(charge.amount):
+            errors[f"lines.{index}.amount"] = [problem]
         elif quantize(charge.amount, currency) != charge.amount:
             errors[f"lines.{index}.amount"] = [
                 f"Use at most the currency's minor unit ({format_amount(Decimal(0), currency)})."
             ]
-    if deductions and not errors and sum(c.amount for c in charges) <= 0:
-        errors["lines"] = ["An invoice with deductions must still total more than zero."]
+    if not errors:
+        total = sum((charge.amount for charge in charges), Decimal(0))
+        if problem := _out_of_bounds(total, check=check_total):
+            errors["lines"] = [f"The total {total:f} is too large: {problem}."]
+        elif deductions and total <= 0:
+            errors["lines"] = ["An invoice with deductions must still total more than zero."]
     return errors
+
+
+def _out_of_bounds(amount: Decimal, check: Callable[[Decimal], None] = check_bounds) -> str:
+    """Why `amount` is beyond what the service records (checked before any
+    arithmetic on it), or an empty string."""
+    try:
+        check(amount)
+    except MoneyError as error:
+        return str(error)
+    return ""
 
 
 def create_invoice(

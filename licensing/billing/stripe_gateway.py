@@ -68,6 +68,11 @@ class StripeRefused(ExternalServiceError):
     succeeded. Callers ask Stripe for the object's state instead."""
 
 
+class MalformedEvent(Exception):
+    """A webhook whose signature verifies but whose body is not the event it
+    claims to be (not an object, no `data.object`, an intent without `status`)."""
+
+
 class PaymentGateway(Protocol):
     publishable_key: str
     js_url: str
@@ -163,7 +168,13 @@ def refunds_from_event(
 
 def intent_status_from_event(data_object: Mapping[str, Any]) -> IntentStatus:
     """A PaymentIntent as carried in a webhook event's `data.object`."""
-    return _status(data_object)
+    try:
+        return _status(data_object)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedEvent(
+            "data.object is not a PaymentIntent: it needs id, status, amount and currency "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
 
 
 class StripeGateway:
@@ -289,11 +300,19 @@ class StripeGateway:
             raise SignatureError("STRIPE_WEBHOOK_SECRET is not set")
         try:
             event = self.client.construct_event(payload, signature, self.webhook_secret)
-        except (stripe.SignatureVerificationError, ValueError) as exc:
+        except stripe.SignatureVerificationError as exc:
             raise SignatureError(str(exc)) from None
-        data = event["data"]["object"]
-        data = data.to_dict() if hasattr(data, "to_dict") else dict(data)
-        return WebhookEvent(id=str(event["id"]), type=str(event["type"]), data_object=data)
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # Verified first: the signature was good, the body is not an event.
+            raise MalformedEvent(f"the body is not a Stripe event ({exc})") from None
+        try:
+            data = event["data"]["object"]
+            data = data.to_dict() if hasattr(data, "to_dict") else dict(data)
+            return WebhookEvent(id=str(event["id"]), type=str(event["type"]), data_object=data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise MalformedEvent(
+                f"an event needs id, type and data.object ({type(exc).__name__}: {exc})"
+            ) from None
 
     @staticmethod
     def _call(method: Any, params: dict[str, Any], options: dict[str, Any]) -> Any:

@@ -333,6 +333,16 @@ def stripe_webhook() -> tuple[Response, int]:
         )
         response.mimetype = "application/problem+json"
         return response, 400
+    except stripe_gateway.MalformedEvent as error:
+        current_app.logger.warning("refused a signed but malformed Stripe webhook: %s", error)
+        response = jsonify(
+            type="about:blank",
+            title="Malformed event",
+            status=400,
+            detail=f"The event was not applied: {error}.",
+        )
+        response.mimetype = "application/problem+json"
+        return response, 400
     return jsonify(
         received=result.event_id, outcome=result.outcome, duplicate=result.duplicate
     ), 200

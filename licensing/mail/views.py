@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.access import Principal
 from licensing.errors import Conflict
+from licensing.limits import page_number
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
 from licensing.mail.states import FAILED, OUTBOX, QUEUED
@@ -31,10 +32,7 @@ PER_PAGE = 50
 def outbox() -> str:
     state = request.args.get("state") if request.args.get("state") in OUTBOX.states else None
     recipient = (request.args.get("to") or "").strip()[:254] or None
-    try:
-        page = max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     session = db.session()
     found, total = queries.messages(
         session, state=state, recipient=recipient, page=page, per_page=PER_PAGE

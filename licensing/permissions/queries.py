@@ -19,6 +19,7 @@ from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import User
 from licensing.accounts.queries import get_owned, scoped
+from licensing.limits import record_id
 
 from .models import PermissionLetter, PermissionRequest
 from .states import OPEN_STATES, STATES, WITH_STAFF
@@ -44,7 +45,7 @@ class QueueFilter:
         if state not in (None, "open", *STATES):
             state = "open"
         assignee = args.get("assignee") or None
-        if assignee not in (None, MINE, UNASSIGNED) and not str(assignee).isdigit():
+        if assignee not in (None, MINE, UNASSIGNED) and record_id(assignee) is None:
             assignee = None
         search = (args.get("q") or "").strip()[:200] or None
         overdue = str(args.get("overdue", "")).lower() in {"1", "true", "on", "yes"}
@@ -64,8 +65,8 @@ def queue(
         statement = statement.where(PermissionRequest.assignee_id.is_(None))
     elif filters.assignee == MINE and principal is not None:
         statement = statement.where(PermissionRequest.assignee_id == principal.user_id)
-    elif filters.assignee and filters.assignee.isdigit():
-        statement = statement.where(PermissionRequest.assignee_id == int(filters.assignee))
+    elif filters.assignee and (assignee_id := record_id(filters.assignee)) is not None:
+        statement = statement.where(PermissionRequest.assignee_id == assignee_id)
     if filters.search:
         pattern = f"%{filters.search.lower()}%"
         statement = statement.where(

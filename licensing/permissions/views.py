@@ -24,6 +24,7 @@ from licensing.accounts.models import Organization
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
+from licensing.limits import record_id
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -312,7 +313,7 @@ def queue() -> str:
 @access.staff("licensing")
 def bulk_assign() -> Response:
     form = _assign_form(db.session())
-    ids = [int(value) for value in request.form.getlist("request_ids") if value.isdigit()]
+    ids = [i for i in map(record_id, request.form.getlist("request_ids")) if i is not None]
     if form.validate_on_submit():
         assignee = form.assignee_id.data
         try:

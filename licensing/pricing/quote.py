@@ -27,7 +27,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, ClassVar
 
-from licensing.money import format_amount, minor_units, quantize
+from licensing.money import (
+    MAX_QUANTITY,
+    MoneyError,
+    format_amount,
+    minor_units,
+    parse_decimal,
+    quantize,
+)
 
 from .models import Inputs, exact_text, needs_revenue, percent_text, units_needed, work
 from .ratecard import Adjustment, Model, RateCard, Rule
@@ -58,7 +65,7 @@ class ProposedUse:
     and small enough that every amount priced from them fits the money columns
     (18 digits, 4 of them decimals)."""
 
-    MAX_QUANTITY: ClassVar[int] = 10**12
+    MAX_QUANTITY: ClassVar[int] = MAX_QUANTITY  # licensing.money: every count of units
     MAX_REVENUE: ClassVar[Decimal] = Decimal(10**12)
 
     use: str
@@ -257,7 +264,15 @@ def _check_amounts(use: ProposedUse, prefix: str, errors: _Errors) -> None:
         return
     if isinstance(revenue, bool) or not isinstance(revenue, Decimal | int):
         errors.add(f"{prefix}.revenue", 'must be a decimal amount such as "1250.00"')
-    elif not Decimal(revenue).is_finite() or revenue < 0:
+        return
+    try:
+        # Bounded before any arithmetic: a huge revenue made an exact fraction
+        # that held a worker for a minute.
+        parse_decimal(revenue)
+    except MoneyError as error:
+        errors.add(f"{prefix}.revenue", f"must be a decimal amount, 0 or more: {error}")
+        return
+    if revenue < 0:
         errors.add(f"{prefix}.revenue", "must be a decimal amount, 0 or more")
     elif revenue > ProposedUse.MAX_REVENUE:
         errors.add(f"{prefix}.revenue", revenue_limit_message())

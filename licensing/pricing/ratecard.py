@@ -30,7 +30,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeAlias
 
-from licensing.money import MoneyError, is_currency, parse_decimal
+from licensing.money import MAX_QUANTITY, RATE_PLACES, MoneyError, is_currency, parse_decimal
 
 from .vocabulary import AXES, MODEL_TYPES, REVIEW_MODES, TIER_MODES
 
@@ -436,7 +436,7 @@ class _Reader:
             self.problem(where, 'must be a decimal string such as "12.50"')
             return None
         try:
-            number = parse_decimal(value)
+            number = parse_decimal(value, places=RATE_PLACES)
         except MoneyError as error:
             self.problem(where, str(error))
             return None
@@ -527,6 +527,9 @@ def _up_to(
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         reader.problem(where, f"must be a positive whole number or null; got {value!r}")
+        return None
+    if value > MAX_QUANTITY:
+        reader.problem(where, f"must be at most {MAX_QUANTITY}, the largest quantity priced")
         return None
     if is_last:
         reader.problem(

@@ -325,6 +325,28 @@ class Submission:
 
 
 _TOP_LEVEL = ("attest", "rows", "amends", "reason")
+# What the JSON parser (yajl, in C) must never see: it crashes the process on an
+# integer of thousands of digits and on very deep nesting. A report needs neither:
+# no number has 41 digits, and nothing nests deeper than a row's fields.
+_LONG_NUMBER = re.compile(rb"[:,\[]\s*-?[0-9]{41}|[0-9][eE][-+]?[0-9]{10}")
+_DEEP_NESTING = re.compile(rb"(?:[\[{]\s*){33}")
+_SCAN_CHUNK = 1024 * 1024
+_SCAN_OVERLAP = 256
+
+
+def _unsafe_json(file: IO[bytes]) -> str | None:
+    """Why the JSON body must not reach the parser, if it must not."""
+    file.seek(0)
+    tail = b","  # so that a number at the very start is seen as one
+    while block := file.read(_SCAN_CHUNK):
+        window = tail + block
+        if _LONG_NUMBER.search(window):
+            return "A number in the body is too long (over 40 digits, or a 10-digit exponent)."
+        if _DEEP_NESTING.search(window):
+            return "The body nests deeper than 32 levels."
+        tail = window[-_SCAN_OVERLAP:]
+    file.seek(0)
+    return None
 
 
 def json_submission(upload: Upload) -> Submission:
@@ -333,6 +355,9 @@ def json_submission(upload: Upload) -> Submission:
     submission = Submission("json", upload)
     problems: dict[str, list[str]] = {}
     seen_rows = False
+    if unsafe := _unsafe_json(upload.file):
+        submission.problems = {"_body": [unsafe]}
+        return submission
     try:
         events = ijson.parse(upload.file, use_float=False)
         prefix, event, _ = next(events)
@@ -355,7 +380,10 @@ def json_submission(upload: Upload) -> Submission:
                     seen_rows = True
                 elif prefix == "rows" and event not in ("end_array",):
                     problems["rows"] = ["Must be a list of rows (an empty list for a nil report)."]
-    except (ijson.JSONError, ijson.IncompleteJSONError, StopIteration, UnicodeDecodeError):
+    except (ijson.JSONError, StopIteration, ValueError, ArithmeticError, RecursionError):
+        # ValueError: undecodable bytes, or a number too long to convert (Python
+        # refuses integers of thousands of digits).
+
         problems["_body"] = ["The body is not valid JSON."]
     if not seen_rows and not problems:
         problems["rows"] = ["Give the rows (an empty list for a nil report)."]

@@ -27,18 +27,16 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from licensing import access, db, errors
 from licensing.api.quotes import request_from
 from licensing.extensions import configured_limit, limiter
-from licensing.money import MoneyError, parse_decimal
+from licensing.money import MoneyError, parse_decimal, parse_quantity
 from licensing.pricing import (
     ORGANIZATION_TYPES,
     PRODUCT_TYPES,
     USER_TYPES,
     USES,
     PerUnitModel,
-    ProposedUse,
     Quote,
     SumModel,
 )
-from licensing.pricing.quote import quantity_limit_message
 from licensing.ratecards import queries, services
 from licensing.web.filters import vocab
 
@@ -144,16 +142,12 @@ def _quote_data(form: EstimateForm, units: list[str], args: MultiDict[str, str])
         for unit in units:
             raw = (args.get(f"uses-{index}-quantity-{unit}") or "").replace(",", "").strip()
             if raw:
-                if not raw.isdigit():
+                try:
+                    quantity[unit] = parse_quantity(raw)
+                except MoneyError as error:
                     raise errors.InvalidInput.for_field(
-                        f"uses.{index}.quantity.{unit}", "Enter a whole number."
-                    )
-                # Refused by length first: int() of thousands of digits is itself refused.
-                if len(raw.lstrip("0")) > len(str(ProposedUse.MAX_QUANTITY)):
-                    raise errors.InvalidInput.for_field(
-                        f"uses.{index}.quantity.{unit}", quantity_limit_message()
-                    )
-                quantity[unit] = int(raw)
+                        f"uses.{index}.quantity.{unit}", f"Enter a whole number: {error}."
+                    ) from None
         revenue_text = (entry.form.revenue.data or "").replace(",", "").strip()
         uses.append(
             {

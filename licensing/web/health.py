@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from licensing import access, db
 
 bp = Blueprint("health", __name__)
+
+# How long readiness waits for SQLite's write lock (milliseconds): a load
+# balancer's probe must answer well within its own timeout.
+PROBE_LOCK_WAIT_MS = 1000
+
+
+class NotWritable(Exception):
+    """The database answers but a write transaction cannot begin or commit."""
 
 
 @bp.route("/healthz")
@@ -20,18 +30,59 @@ def healthz():  # type: ignore[no-untyped-def]
 @bp.route("/readyz")
 @access.public
 def readyz():  # type: ignore[no-untyped-def]
-    """The database answers: this instance can take traffic."""
-    # A bare DBAPI round trip: no transaction, so no lock to wait for.
+    """This instance can take traffic: the database answers and a write
+    transaction can begin (not locked, not read-only, not out of disk)."""
     engine = db.database().engine
     try:
         connection = engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute("SELECT 1")
-            cursor.close()
-        finally:
-            connection.close()
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
         current_app.logger.exception("readiness check: database unreachable")
         return jsonify(status="unavailable", database="unreachable"), 503
+    try:
+        if engine.dialect.name == "sqlite":
+            _probe_sqlite(connection)
+        else:
+            _probe_postgresql(connection)
+    except (NotWritable, engine.dialect.loaded_dbapi.Error) as error:
+        current_app.logger.warning("readiness check: database not writable: %s", error)
+        return jsonify(status="unavailable", database="not writable", detail=str(error)), 503
+    finally:
+        connection.close()
     return jsonify(status="ok", database="ok")
+
+
+def _probe_sqlite(connection: Any) -> None:
+    """Take the write lock (briefly), then commit a change that changes nothing:
+    the header's user version set to itself. A locked database, a read-only
+    file and a full disk each refuse one of these steps."""
+    cursor = connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {PROBE_LOCK_WAIT_MS}")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(cursor.execute("PRAGMA user_version").fetchone()[0])
+            cursor.execute(f"PRAGMA user_version = {version}")
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {db.SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+
+def _probe_postgresql(connection: Any) -> None:
+    """Begin a transaction and take a transaction id, which a read-only
+    database (standby, `default_transaction_read_only`) refuses; waits at most
+    a second for anything."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("SET LOCAL statement_timeout = '1s'")
+        cursor.execute("SET LOCAL lock_timeout = '1s'")
+        read_only = cursor.execute("SHOW transaction_read_only").fetchone()[0]
+        if read_only == "on":
+            raise NotWritable("the database is read-only")
+        cursor.execute("SELECT pg_current_xact_id()")
+    finally:
+        connection.rollback()
+        cursor.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from typing import Any
 
 import pytest
@@ -10,6 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import access
+from licensing.app import create_app
+from tests.conftest import make_config
 
 PROBLEM = "application/problem+json"
 
@@ -42,8 +46,10 @@ def test_healthz_answers_without_the_database(client: FlaskClient) -> None:
     assert response.get_json() == {"status": "ok"}
 
 
-def test_readyz_reports_the_database_reachable(client: FlaskClient) -> None:
-    response = client.get("/readyz")
+def test_readyz_reports_the_database_ready(committed_app: Flask) -> None:
+    # committed_app: the `app` fixture's outer test transaction holds SQLite's
+    # write lock, which readiness rightly reports.
+    response = committed_app.test_client().get("/readyz")
     assert response.status_code == 200
     assert response.get_json()["database"] == "ok"
 
@@ -177,3 +183,46 @@ def test_an_id_too_large_for_any_record_is_404_not_a_database_error(
     huge = 10**20
     assert client.get(f"/api/v1/invoices/{huge}", headers=bearer(admin)).status_code == 404
     assert client.get(f"/api/v1/invoices/{2**31 - 1}", headers=bearer(admin)).status_code == 404
+
+
+def test_readyz_is_503_while_another_writer_holds_the_sqlite_database(
+    committed_app: Flask, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("SQLite's single write lock")
+    path = committed_app.extensions["licensing.db"].engine.url.database
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        response = committed_app.test_client().get("/readyz")
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "not writable"
+    assert "locked" in response.get_json()["detail"]
+    assert waited < 5
+    assert committed_app.test_client().get("/readyz").status_code == 200
+
+
+def test_readyz_is_503_when_the_database_is_read_only(
+    database_template: Any, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = database_template.new_url()
+    if backend == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    else:
+        database = url.rsplit("/", 1)[-1]
+        request.getfixturevalue("postgres_server").execute(
+            f'ALTER DATABASE "{database}" SET default_transaction_read_only = on'
+        )
+    application = create_app(make_config(url))
+    try:
+        response = application.test_client().get("/readyz")
+    finally:
+        application.extensions["licensing.db"].engine.dispose()
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "not writable"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from fractions import Fraction
 
@@ -61,3 +62,63 @@ def test_cents_round_trip_through_the_stripe_edge(cents: int) -> None:
     amount = money.from_minor_units(cents, "USD")
     assert money.to_minor_units(amount, "USD") == cents
     assert money.format_amount(amount, "USD") == f"{amount:.2f}"
+
+
+@pytest.mark.parametrize(
+    ("value", "limit"),
+    [
+        ("100000000000000", "14 digits before"),
+        ("99999999999999999999.99", "14 digits before"),
+        (Decimal("1E+999999999"), "14 digits before"),
+        (Decimal("0E+999"), "14 digits before"),
+        (10**20, "14 digits before"),
+        ("1" * 100_000, "longer than 32 characters"),
+        ("1.00001", "4 decimal places"),
+        (Decimal("1E-999999999"), "4 decimal places"),
+        (Decimal("0E-999999999"), "4 decimal places"),
+    ],
+)
+def test_parse_decimal_refuses_amounts_beyond_the_bounds_naming_them(
+    value: str | int | Decimal, limit: str
+) -> None:
+    with pytest.raises(money.MoneyError, match=limit):
+        money.parse_decimal(value)
+
+
+def test_the_bounds_are_checked_without_arithmetic_on_the_number() -> None:
+    started = time.monotonic()
+    for _ in range(1000):
+        with pytest.raises(money.MoneyError):
+            money.parse_decimal(Decimal("1E+999999999"))
+    assert time.monotonic() - started < 1
+
+
+def test_the_largest_amount_and_trailing_zeros_are_accepted() -> None:
+    assert money.parse_decimal(f"{money.MAX_AMOUNT}") == money.MAX_AMOUNT
+    assert money.parse_decimal("12.50000") == Decimal("12.5")
+    assert money.parse_decimal("0.000125", places=money.RATE_PLACES) == Decimal("0.000125")
+
+
+def test_the_money_columns_hold_every_amount_the_bounds_let_in() -> None:
+    from licensing.db import MONEY_PRECISION, MONEY_SCALE
+
+    assert MONEY_SCALE == money.AMOUNT_PLACES
+    assert MONEY_PRECISION - MONEY_SCALE == money.AMOUNT_INTEGER_DIGITS
+    # SQLite keeps 1/10,000ths in a signed 64-bit integer.
+    assert money.MAX_AMOUNT.scaleb(MONEY_SCALE) < 2**63
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("\u00b2", "whole number"),
+        ("12.5", "whole number"),
+        ("9" * 5000, "at most"),
+        (-1, "negative"),
+    ],
+)
+def test_parse_quantity_reads_ascii_digits_up_to_the_bound(text: str | int, message: str) -> None:
+    with pytest.raises(money.MoneyError, match=message):
+        money.parse_quantity(text)
+    assert money.parse_quantity(" 2500 ") == 2500
+    assert money.parse_quantity(money.MAX_QUANTITY) == money.MAX_QUANTITY

@@ -268,3 +268,25 @@ def test_staff_read_every_report_and_review_a_flagged_one(
     assert Decimal(asked.get_json()["total_due"]) == Decimal("0.00")
     body = json.dumps(asked.get_json())
     assert "Customer B is missing." not in body  # the note goes by email, not into the report
+
+
+def test_hostile_json_bodies_are_refused_before_they_reach_the_parser(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    """The C JSON parser crashes the worker on an integer of thousands of digits
+    and on very deep nesting: such bodies are a 422, and nothing is stored."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = {**factories.bearer(vendor), "Content-Type": "application/json"}
+    bodies = [
+        b'{"attest": true, "rows": [{"line": ' + b"9" * 100_000 + b"}]}",
+        b'{"attest": true, "rows": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}",
+        b'{"attest": true, "rows": [{"line": 1, "revenue": 1e' + b"9" * 5000 + b"}]}",
+        b"9" * 5000,
+        b'{"attest": true, "rows": [{"line": 1, "customer_id": "\\ud800"}]}',
+    ]
+    with time_machine.travel(AFTER[1], tick=False):
+        for body in bodies:
+            response = client.post(url(agreement, "/2027-01-01"), data=body, headers=headers)
+            assert response.status_code == 422, body[:60]
+            assert response.mimetype == "application/problem+json"
+    assert db.session().scalars(select(RoyaltyReport)).all() == []

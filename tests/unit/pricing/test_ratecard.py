@@ -629,3 +629,17 @@ def test_among_overlapping_cards_the_latest_start_then_the_highest_version_wins(
     ninth = _card("2027.9", date(2027, 1, 1), date(2027, 12, 31))
     tenth = _card("2027.10", date(2027, 1, 1), date(2027, 12, 31))
     assert select_card([tenth, ninth], date(2027, 3, 1)) is tenth
+
+
+def test_a_rate_cards_numbers_are_bounded_naming_the_limit(example_document: Document) -> None:
+    rule = next(r for r in example_document["rules"] if r["id"] == "distribution-software")
+    index = example_document["rules"].index(rule)
+    model = rule["model"]
+    model["tiers"][0]["up_to"] = 10**30
+    model["tiers"][1]["unit_price"] = Decimal("1E+999999999")
+    model["tiers"][2]["unit_price"] = "0.00000000001"
+    errors = problems_of(example_document)
+    tiers = f"rules.{index}.model.tiers"
+    assert "at most 1000000000000" in errors[f"{tiers}.0.up_to"][0]
+    assert "14 digits before the decimal point" in errors[f"{tiers}.1.unit_price"][0]
+    assert "at most 10 decimal places" in errors[f"{tiers}.2.unit_price"][0]

@@ -1,0 +1,195 @@
+"""Bounds on what a request may carry, checked once at the edge.
+
+Amounts and quantities are bounded in `licensing.money` (the pricing core may
+import nothing else); this module bounds the rest of what arrives, before any
+handler sees it:
+
+- JSON bodies: numbers of at most MAX_JSON_NUMBER_CHARS characters and a
+  magnitude below 10**MAX_JSON_NUMBER_CHARS (checked on the literal, before it
+  becomes a number), nesting of at most MAX_JSON_DEPTH levels;
+- text anywhere (JSON strings and keys, query parameters, form fields, the
+  path): no NUL character (PostgreSQL cannot store it) and no lone UTF-16
+  surrogate such as "\\ud800" (no database can encode it);
+- record ids and page numbers read from text: digits only, within the id
+  columns' range (MAX_RECORD_ID) and MAX_PAGE.
+
+Each refusal is an `InvalidInput` (422) naming the field and the limit: a
+problem document on the API, an error page elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, request
+
+from licensing.errors import InvalidInput
+
+MAX_JSON_DEPTH = 32
+MAX_JSON_NUMBER_CHARS = 40
+# The id columns are PostgreSQL `integer`.
+MAX_RECORD_ID = 2**31 - 1
+MAX_PAGE = 100_000
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_RECORD_ID = re.compile(r"[0-9]{1,10}")
+_UNSTORABLE_MESSAGE = (
+    "Contains a character that cannot be stored: a NUL character or a lone UTF-16 "
+    "surrogate (such as \\ud800). Remove it and try again."
+)
+
+
+class NumberOutOfRange(ValueError):
+    """A JSON number literal beyond the bounds (raised while parsing)."""
+
+    def __init__(self, literal: str) -> None:
+        shown = literal if len(literal) <= 24 else literal[:20] + "..."
+        super().__init__(
+            f"The number {shown} is out of range: a JSON number has at most "
+            f"{MAX_JSON_NUMBER_CHARS} characters and is less than "
+            f"1e{MAX_JSON_NUMBER_CHARS} in size."
+        )
+
+
+def json_decimal(literal: str) -> Decimal:
+    """`parse_float` for JSON: the literal as an exact Decimal, if within bounds."""
+    if len(literal) > MAX_JSON_NUMBER_CHARS:
+        raise NumberOutOfRange(literal)
+    number = Decimal(literal)
+    if number and abs(number.adjusted()) >= MAX_JSON_NUMBER_CHARS:  # no arithmetic
+        raise NumberOutOfRange(literal)
+    return number
+
+
+def json_int(literal: str) -> int:
+    """`parse_int` for JSON: refuses a literal too long before making an int of it."""
+    if len(literal) > MAX_JSON_NUMBER_CHARS:
+        raise NumberOutOfRange(literal)
+    return int(literal)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a number", name, 0)
+
+
+def loads(text: str) -> Any:
+    """Parse a request body: exact decimals, bounded numbers, depth and text.
+
+    `json.JSONDecodeError` when it is not JSON; `InvalidInput` when it is JSON
+    beyond the bounds.
+    """
+    try:
+        document = json.loads(
+            text, parse_float=json_decimal, parse_int=json_int, parse_constant=_refuse_constant
+        )
+    except NumberOutOfRange as error:
+        raise InvalidInput(str(error), {"_body": [str(error)]}) from None
+    except RecursionError:
+        raise _too_deep("_body") from None
+    problems = _walk(document)
+    if problems:
+        raise InvalidInput("The request has values that cannot be accepted; see errors.", problems)
+    return document
+
+
+def _too_deep(path: str) -> InvalidInput:
+    message = f"Nested deeper than {MAX_JSON_DEPTH} levels."
+    return InvalidInput(
+        f"The body is nested deeper than {MAX_JSON_DEPTH} levels.", {path: [message]}
+    )
+
+
+def _walk(document: Any) -> dict[str, list[str]]:
+    """Problems by field path (`uses.0.description`); iterative, so depth is cheap."""
+    problems: dict[str, list[str]] = {}
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while stack and len(problems) < 20:
+        value, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep(path or "_body")
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                problems[path or "_body"] = [_UNSTORABLE_MESSAGE]
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if _UNSTORABLE.search(key):
+                    problems[_printable(where)] = [f"A field name. {_UNSTORABLE_MESSAGE}"]
+                    continue
+                stack.append((item, where, depth + 1))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                stack.append((item, f"{path}.{index}" if path else str(index), depth + 1))
+    return problems
+
+
+def _printable(text: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def storable(text: str) -> str:
+    """`text` with each unstorable character replaced by U+FFFD, for what is
+    recorded as received rather than refused (a browser's User-Agent)."""
+    return _printable(text)
+
+
+def unstorable_text(values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Problems in a flat mapping of text (query parameters, form fields)."""
+    problems: dict[str, list[str]] = {}
+    getlist = getattr(values, "getlist", None)
+    for key in values:
+        items = getlist(key) if getlist else [values[key]]
+        if _UNSTORABLE.search(key) or any(
+            isinstance(item, str) and _UNSTORABLE.search(item) for item in items
+        ):
+            problems[_printable(key)] = [_UNSTORABLE_MESSAGE]
+    return problems
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def check_request_text() -> None:
+    """Before every request: no unstorable character in the path, the query
+    string or a submitted form (JSON bodies are checked by `loads`)."""
+    problems = {}
+    if _UNSTORABLE.search(request.path):
+        problems["path"] = [_UNSTORABLE_MESSAGE]
+    problems.update(unstorable_text(request.args))
+    if request.mimetype in _FORM_TYPES:
+        # Cache the raw body first, so that whoever reads it next (the API's
+        # body check, which answers a form with 415) still finds it.
+        request.get_data(cache=True, parse_form_data=False)
+        problems.update(unstorable_text(request.form))
+    if problems:
+        fields = ", ".join(sorted(problems))
+        raise InvalidInput(
+            f"These fields contain a character that cannot be stored (NUL or a lone "
+            f"surrogate): {fields}. Remove it and try again.",
+            problems,
+        )
+
+
+def record_id(text: str | None) -> int | None:
+    """An id typed or passed as text (`"42"`): None unless it is ASCII digits
+    within the id columns' range, so it can never overflow a query."""
+    if text is None or not _RECORD_ID.fullmatch(text.strip()):
+        return None
+    number = int(text.strip())
+    return number if 1 <= number <= MAX_RECORD_ID else None
+
+
+def page_number(text: str | None) -> int:
+    """A page number from a query string: 1 unless it is digits, at most MAX_PAGE."""
+    raw = (text or "").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(MAX_PAGE)):
+        return 1
+    return min(max(int(raw), 1), MAX_PAGE)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_request_text)

@@ -1,0 +1,123 @@
+"""Streamed downloads (CSV exports) that own their database session.
+
+A streamed response is read by the client after the view has returned and the
+request's session has been closed. A body generator that kept using the
+request's session (or `stream_with_context`) left a transaction open after the
+request: on SQLite it held the write lock, so every other request waited and
+failed with "database is locked"; on PostgreSQL it left a connection "idle in
+transaction". So a stream here
+
+- opens a session of its own (`db.read_session()`: on SQLite its reads take no
+  write lock, so writers go on while a slow client downloads) when the client
+  starts reading, inside an app context of its own;
+- always closes it, when the last row is sent, when a row fails, and when the
+  client goes away midway (the WSGI server then calls the response's `close()`,
+  which closes the generator and runs its `finally`).
+
+Usage, in a view::
+
+    def rows(session: Session) -> Iterator[Sequence[object]]:
+        for invoice in session.scalars(select(Invoice).execution_options(yield_per=500)):
+            yield (invoice.number, invoice.total)
+
+    return stream_rows(rows, header=("number", "total"), filename="invoices.csv")
+
+`rows` may return a query's result (`session.scalars(...)`) or a generator; it
+is closed with the stream, so a generator should read its results in a `with`
+block. Read everything the rows need from the request (filters, the caller) *before*
+calling `stream_rows`: the request is gone by the time `rows` runs. Inside
+`rows`, `db.session()` is the stream's own session too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy.orm import Session
+
+from licensing import db
+
+# Rows written per chunk sent to the client.
+CHUNK_ROWS = 200
+
+# What a spreadsheet would run as a formula when a cell starts with it.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (`'=1+1`)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def stream_with_session(
+    produce: Callable[[Session], Iterable[str | bytes]],
+    *,
+    mimetype: str,
+    filename: str,
+) -> Response:
+    """A download whose body `produce(session)` generates while the client reads,
+    with a session of its own that is always closed (see the module's docstring)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return Response(
+        _owning_session(app, produce),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def stream_rows(
+    rows: Callable[[Session], Iterable[Sequence[object]]],
+    *,
+    header: Sequence[str],
+    filename: str,
+    cell: Callable[[object], str] = csv_cell,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Response:
+    """A CSV download: `header`, then every row `rows(session)` yields, each value
+    written with `cell` (by default safe from spreadsheet formulas), sent in
+    chunks of `chunk_rows` rows while the client reads."""
+
+    def produce(session: Session) -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        source = rows(session)
+        try:
+            for count, row in enumerate(source, start=1):
+                writer.writerow([cell(value) for value in row])
+                if count % chunk_rows == 0:
+                    yield _drain(buffer)
+            yield _drain(buffer)
+        finally:
+            # A result read with yield_per holds a server-side cursor on
+            # PostgreSQL: close it with the stream, not when it is collected.
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    return stream_with_session(produce, mimetype="text/csv", filename=filename)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def _owning_session(
+    app: Flask, produce: Callable[[Session], Iterable[str | bytes]]
+) -> Iterator[str | bytes]:
+    # Nothing is opened until the client starts reading; `finally` runs on the
+    # last chunk, on an error, and on close() when the client goes away.
+    with app.app_context():
+        session = db.read_session()
+        g.db_session = session  # db.session() inside `produce` is this one too
+        try:
+            yield from produce(session)
+        finally:
+            session.close()
