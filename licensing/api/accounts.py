@@ -289,6 +289,7 @@ def me() -> dict[str, Any]:
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(OrganizationQuerySchema, location="query")
 @blp.response(200, OrganizationSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_organizations(query: dict[str, Any]) -> list[Organization]:
     """Organizations: a vendor sees their own; staff see all, by standing or name."""
@@ -333,6 +334,7 @@ def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
 @blp.route("/organizations/<int:organization_id>/members")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, UserSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_members(organization_id: int) -> list[User]:
     """The organization's users."""
@@ -344,6 +346,7 @@ def list_members(organization_id: int) -> list[User]:
 @blp.route("/organizations/<int:organization_id>/invitations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, InvitationSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_invitations(organization_id: int) -> list[OneTimeToken]:
     """Invitations to join the organization, newest first."""
@@ -387,6 +390,7 @@ def revoke_invitation(invitation_id: int) -> None:
 @access.staff("admin")
 @blp.arguments(UserQuerySchema, location="query")
 @blp.response(200, UserSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_users(query: dict[str, Any]) -> list[User]:
     """Every account (admins)."""
@@ -438,6 +442,7 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 @blp.route("/tokens")
 @access.any_user
 @blp.response(200, TokenSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_tokens() -> list[ApiToken]:
     """The caller's own API tokens (never their secrets)."""

@@ -98,6 +98,7 @@ class AgreementTerminationSchema(ma.Schema):
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(AgreementQuerySchema, location="query")
 @blp.response(200, AgreementSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_agreements(query: dict[str, Any]) -> list[Agreement]:
     """Agreements, newest first: a vendor sees their own."""

@@ -246,6 +246,7 @@ def _draft(data: dict[str, Any]) -> services.Draft:
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(ApplicationQuerySchema, location="query")
 @blp.response(200, ApplicationSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_applications(query: dict[str, Any]) -> list[Application]:
     """Applications: a vendor sees their own; staff filter the queue by state and
@@ -435,6 +436,7 @@ def approve_application(data: dict[str, Any], application_id: int) -> Applicatio
 @blp.route("/applications/<int:application_id>/notes")
 @access.staff("licensing")
 @blp.response(200, ApplicationNoteSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_notes(application_id: int) -> list[ApplicationNote]:
     """Internal notes (licensing staff only; never shown to the vendor)."""

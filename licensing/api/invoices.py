@@ -181,6 +181,7 @@ def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
 @access.allow(vendor=True, staff=READERS)
 @blp.arguments(InvoiceQuerySchema, location="query")
 @blp.response(200, InvoiceSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_invoices(query: dict[str, Any]) -> list[Invoice]:
     """Invoices newest first (overdue ones by due date); vendors see their own, issued ones."""
@@ -283,6 +284,7 @@ def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>/payments")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, PaymentSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_payments(invoice_id: int) -> list[Payment]:
     invoice = _readable(invoice_id)
@@ -310,6 +312,7 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
 @blp.route("/invoices/<int:invoice_id>/credit-notes")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, CreditNoteSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_credit_notes(invoice_id: int) -> list[CreditNote]:
     invoice = _readable(invoice_id)
@@ -355,6 +358,7 @@ def get_payment(payment_id: int) -> Payment:
 @access.staff(*READERS)
 @blp.arguments(ma.Schema.from_dict({"state": vocabulary(PAYMENT.states)})(), location="query")
 @blp.response(200, PaymentSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_payments_all(query: dict[str, Any]) -> list[Payment]:
     """Payments newest first (staff); `state=flagged` lists those needing review."""

@@ -331,6 +331,7 @@ def status_letter(token: str, letter_id: int) -> Response:
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(PermissionQueueQuerySchema, location="query")
 @blp.response(200, PermissionRequestSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_requests(query: dict[str, Any]) -> list[PermissionRequest]:
     """The queue (staff; open requests unless `state` says otherwise), or a
