@@ -26,7 +26,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.states import APPLICATION
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import DecimalText, MoneyString, Quantities, vocabulary
+from licensing.api.fields import DecimalText, MoneyString, Quantities, record_id, vocabulary
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -199,7 +199,7 @@ class ApplicationOptionalReasonSchema(ma.Schema):
 
 
 class ApplicationAssignSchema(ma.Schema):
-    assignee_id = ma.fields.Integer(required=True, allow_none=True)
+    assignee_id = record_id(required=True, allow_none=True)
 
 
 class LineChangeSchema(ma.Schema):

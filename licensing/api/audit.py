@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from licensing import access, db
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import API_PREFIX, MAX_PAGE, SECURED, Blueprint
 from licensing.audit import queries
 from licensing.audit.services import verify_chain
 
@@ -31,7 +31,7 @@ class AuditQuerySchema(ma.Schema):
     )
     since = ma.fields.Date(metadata={"description": "First UTC day, included"})
     until = ma.fields.Date(metadata={"description": "Last UTC day, included"})
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     per_page = ma.fields.Integer(
         load_default=100, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)
     )

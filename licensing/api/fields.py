@@ -12,6 +12,14 @@ from licensing.money import MoneyError, format_amount, parse_decimal
 
 MAX_UNIT_NAME = 64
 MAX_QUANTITY = 10**12
+# Ids are PostgreSQL `integer` columns; a larger number names no record and
+# would make the database raise rather than find nothing.
+MAX_RECORD_ID = 2**31 - 1
+
+
+def record_id(**kwargs: Any) -> ma.fields.Integer:
+    """The id of a record given in a body or query (paths bound theirs in `app.RecordId`)."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_RECORD_ID), **kwargs)
 
 
 class DecimalText(ma.fields.Field):

@@ -16,7 +16,7 @@ from flask import Response
 
 from licensing import access, db
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import DecimalText, MoneyString, vocabulary
+from licensing.api.fields import DecimalText, MoneyString, record_id, vocabulary
 from licensing.billing import queries, services
 from licensing.billing.models import (
     DESCRIPTION_MAX,
@@ -129,7 +129,7 @@ class CreditNoteSchema(ma.Schema):
 class InvoiceQuerySchema(ma.Schema):
     state = vocabulary(INVOICE.states)
     overdue = ma.fields.Boolean()
-    organization_id = ma.fields.Integer()
+    organization_id = record_id()
     q = ma.fields.String(validate=Length(max=200))
 
 
@@ -140,7 +140,7 @@ class LineInputSchema(ma.Schema):
 
 
 class InvoiceInputSchema(ma.Schema):
-    organization_id = ma.fields.Integer(required=True)
+    organization_id = record_id(required=True)
     currency = vocabulary(sorted(CURRENCIES), load_default="USD")
     lines = ma.fields.List(ma.fields.Nested(LineInputSchema), required=True, validate=Length(min=1))
     payment_terms_days = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 365))

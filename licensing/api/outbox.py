@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from licensing import access, db
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import API_PREFIX, MAX_PAGE, SECURED, Blueprint
 from licensing.api.fields import vocabulary
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
@@ -24,7 +24,7 @@ blp = Blueprint(
 class OutboxQuerySchema(ma.Schema):
     state = vocabulary(OUTBOX.states)
     to = ma.fields.String(validate=ma.validate.Length(max=254))
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 

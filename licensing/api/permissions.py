@@ -18,7 +18,7 @@ from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import vocabulary
+from licensing.api.fields import record_id, vocabulary
 from licensing.db import utcnow
 from licensing.permissions import queries, services
 from licensing.permissions.models import (
@@ -209,10 +209,8 @@ class PermissionNoteSchema(ma.Schema):
 
 
 class PermissionAssignmentSchema(ma.Schema):
-    request_ids = ma.fields.List(
-        ma.fields.Integer(), required=True, validate=Length(min=1, max=500)
-    )
-    assignee_id = ma.fields.Integer(required=True, allow_none=True)
+    request_ids = ma.fields.List(record_id(), required=True, validate=Length(min=1, max=500))
+    assignee_id = record_id(required=True, allow_none=True)
 
 
 class PermissionTokenSchema(ma.Schema):

@@ -150,3 +150,34 @@ def test_unknown_query_arguments_are_still_refused_on_a_paginated_list(
     response = client.get("/api/v1/invoices?page=1&colour=blue", headers=staff_headers)
     assert response.status_code == 422
     assert "query.colour" in response.get_json()["errors"]
+
+
+HUGE = 2**64  # past PostgreSQL's bigint: the database would raise, not find nothing
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", f"/api/v1/audit-events?page={HUGE}", None),
+        ("get", f"/api/v1/outbox-messages?page={HUGE}", None),
+        ("get", f"/api/v1/invoices?organization_id={HUGE}", None),
+        ("post", "/api/v1/permission-requests/assignments",
+         {"request_ids": [1, HUGE], "assignee_id": None}),
+        ("post", "/api/v1/permission-requests/assignments",
+         {"request_ids": [1], "assignee_id": HUGE}),
+        ("put", "/api/v1/applications/1/assignee", {"assignee_id": HUGE}),
+        ("post", "/api/v1/invoices",
+         {"organization_id": HUGE, "lines": [{"description": "Fee", "amount": "1.00"}]}),
+    ],
+)  # fmt: skip
+def test_numbers_past_any_record_id_or_page_are_a_422_not_a_server_error(
+    client: FlaskClient,
+    staff_headers: dict[str, str],
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    """Found by schemathesis (tests/integration/test_api_schemathesis.py)."""
+    response = client.open(path, method=method.upper(), json=body, headers=staff_headers)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
