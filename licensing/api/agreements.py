@@ -115,7 +115,11 @@ def get_agreement(agreement_id: int) -> Agreement:
 
 @blp.route("/agreements/<int:agreement_id>/pdf")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, description="The agreement PDF, exactly as issued and accepted")
+@blp.response(
+    200,
+    description="The agreement PDF, exactly as issued and accepted",
+    content_type="application/pdf",
+)
 @blp.doc(**SECURED)
 def get_agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF (`application/pdf`); never regenerated."""

@@ -168,6 +168,22 @@ class Blueprint(flask_smorest.Blueprint):
     # The page arguments only: the route's own query schema checks the rest.
     PAGINATION_ARGUMENTS_PARSER = FlaskParser()
 
+    def response(self, status_code: int | str, schema: Any = None, **kwargs: Any) -> Any:
+        """A success that is not JSON (a PDF) is documented as bytes of its
+        content type, so clients and schemathesis know what to expect."""
+        decorator = super().response(status_code, schema, **kwargs)
+        content_type = kwargs.get("content_type")
+        if schema is not None or not content_type or content_type.endswith("json"):
+            return decorator
+
+        def documented(view: Callable[..., Any]) -> Any:
+            wrapper = decorator(view)
+            for doc in wrapper._apidoc["response"]["responses"][status_code]:
+                doc.setdefault("schema", {"type": "string", "format": "binary"})
+            return wrapper
+
+        return documented
+
     def alt_response(self, status_code: int | str, response: Any = None, **kwargs: Any) -> Any:
         """An error response documented by status and description alone is a
         problem document, like every other error."""

@@ -57,6 +57,18 @@ def test_every_documented_error_response_is_a_problem_document(client: FlaskClie
     assert wrong == []
 
 
+def test_every_success_with_a_body_names_its_content_type(client: FlaskClient) -> None:
+    document = _document(client)
+    undocumented = [
+        f"{method.upper()} {path} {status}"
+        for method, path, operation in _operations(document)
+        for status, response in operation["responses"].items()
+        if status not in ("default", "204") and int(status) < 300
+        and not _resolve(document, response).get("content")
+    ]  # fmt: skip
+    assert undocumented == []
+
+
 def test_every_documented_list_is_paginated(client: FlaskClient) -> None:
     document = _document(client)
     lists = []
