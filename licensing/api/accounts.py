@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.access import STAFF_ROLES
@@ -291,11 +292,9 @@ def me() -> dict[str, Any]:
 @blp.response(200, OrganizationSchema(many=True))
 @blp.paginate()
 @blp.doc(**SECURED)
-def list_organizations(query: dict[str, Any]) -> list[Organization]:
+def list_organizations(query: dict[str, Any]) -> Select[Any]:
     """Organizations: a vendor sees their own; staff see all, by standing or name."""
-    return list(
-        queries.organizations(db.session(), standing=query.get("standing"), search=query.get("q"))
-    )
+    return queries.organizations_query(standing=query.get("standing"), search=query.get("q"))
 
 
 @blp.route("/organizations/<int:organization_id>")
@@ -392,9 +391,9 @@ def revoke_invitation(invitation_id: int) -> None:
 @blp.response(200, UserSchema(many=True))
 @blp.paginate()
 @blp.doc(**SECURED)
-def list_users(query: dict[str, Any]) -> list[User]:
+def list_users(query: dict[str, Any]) -> Select[Any]:
     """Every account (admins)."""
-    return list(queries.users(db.session(), kind=query.get("kind"), search=query.get("q")))
+    return queries.users_query(kind=query.get("kind"), search=query.get("q"))
 
 
 @blp.route("/users", methods=["POST"])

@@ -11,6 +11,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.agreements import queries, services
@@ -100,9 +101,9 @@ class AgreementTerminationSchema(ma.Schema):
 @blp.response(200, AgreementSchema(many=True))
 @blp.paginate()
 @blp.doc(**SECURED)
-def list_agreements(query: dict[str, Any]) -> list[Agreement]:
+def list_agreements(query: dict[str, Any]) -> Select[Any]:
     """Agreements, newest first: a vendor sees their own."""
-    return queries.agreements(db.session(), states=query.get("state") or ())
+    return queries.agreements_query(states=query.get("state") or ())
 
 
 @blp.route("/agreements/<int:agreement_id>")

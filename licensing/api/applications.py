@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.agreements import queries, services
@@ -248,15 +249,14 @@ def _draft(data: dict[str, Any]) -> services.Draft:
 @blp.response(200, ApplicationSchema(many=True))
 @blp.paginate()
 @blp.doc(**SECURED)
-def list_applications(query: dict[str, Any]) -> list[Application]:
+def list_applications(query: dict[str, Any]) -> Select[Any]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
     assignee: str | int | None = query.get("assignee")
     if isinstance(assignee, str) and assignee.isascii() and assignee.isdigit():
         # A user id; past the id column's range it matches nobody.
         assignee = int(assignee) if len(assignee) <= 9 else -1
-    return queries.applications(
-        db.session(),
+    return queries.applications_query(
         queue=queries.QueueFilter(
             states=query.get("state") or (), assignee=assignee, sort=query["sort"]
         ),

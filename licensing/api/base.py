@@ -27,10 +27,12 @@ import flask
 import flask_smorest
 import marshmallow as ma
 from flask_smorest.utils import unpack_tuple_response
+from sqlalchemy import Select, func, select
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
 
+from licensing import db
 from licensing.api.problems import PROBLEM_MIMETYPE
 
 API_PREFIX = "/api/v1"
@@ -125,6 +127,18 @@ def page_headers(page: int, per_page: int, total: int) -> dict[str, str]:
     return {"Link": link, "X-Total-Count": str(total)}
 
 
+def _one_page(result: Any, start: int, size: int) -> tuple[Sequence[Any], int]:
+    """The items from `start` and how many there are in all. A view may return
+    a SELECT statement (the database counts and returns just this page) or a
+    list it has already loaded (sliced here)."""
+    if isinstance(result, Select):
+        session = db.session()
+        total = session.scalar(select(func.count()).select_from(result.order_by(None).subquery()))
+        return session.scalars(result.limit(size).offset(start)).all(), total or 0
+    items = list(result)
+    return items[start : start + size], len(items)
+
+
 class ApiParser(FlaskParser):
     """Reads JSON numbers as exact decimals and insists on a JSON content type."""
 
@@ -204,11 +218,10 @@ class Blueprint(flask_smorest.Blueprint):
                     PageQuerySchema, flask.request, location="query"
                 )
                 result, status, headers = unpack_tuple_response(view(*args, **kwargs))
-                items: Sequence[Any] = list(result)
                 page, per_page = params["page"], params["per_page"]
-                start = (page - 1) * per_page
-                extra = page_headers(page, per_page, len(items))
-                return items[start : start + per_page], status, {**(headers or {}), **extra}
+                items, total = _one_page(result, (page - 1) * per_page, per_page)
+                extra = page_headers(page, per_page, total)
+                return items, status, {**(headers or {}), **extra}
 
             setattr(wrapper, PAGINATED_ATTRIBUTE, True)
             wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # type: ignore[attr-defined]

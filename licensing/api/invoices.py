@@ -13,6 +13,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
@@ -183,11 +184,10 @@ def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
 @blp.response(200, InvoiceSchema(many=True))
 @blp.paginate()
 @blp.doc(**SECURED)
-def list_invoices(query: dict[str, Any]) -> list[Invoice]:
+def list_invoices(query: dict[str, Any]) -> Select[Any]:
     """Invoices newest first (overdue ones by due date); vendors see their own, issued ones."""
     principal = access.require_principal()
-    return queries.invoices(
-        db.session(),
+    return queries.invoices_query(
         state=query.get("state"),
         overdue_on=office_date(utcnow()) if query.get("overdue") else None,
         organization_id=query.get("organization_id"),
@@ -360,6 +360,6 @@ def get_payment(payment_id: int) -> Payment:
 @blp.response(200, PaymentSchema(many=True))
 @blp.paginate()
 @blp.doc(**SECURED)
-def list_payments_all(query: dict[str, Any]) -> list[Payment]:
+def list_payments_all(query: dict[str, Any]) -> Select[Any]:
     """Payments newest first (staff); `state=flagged` lists those needing review."""
-    return list(queries.payments(db.session(), state=query.get("state")))
+    return queries.payments_query(state=query.get("state"))

@@ -193,3 +193,34 @@ def test_numbers_past_any_record_id_or_page_are_a_422_not_a_server_error(
     response = client.open(path, method=method.upper(), json=body, headers=staff_headers)
     assert response.status_code == 422, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
+
+
+def test_the_database_pages_a_scoped_list_and_counts_only_what_the_caller_may_see(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    """Applications are paged in SQL, through the query's joins and the vendor scope."""
+    from licensing.accounts import services as accounts
+    from licensing.agreements import services as agreements
+    from licensing.ratecards import services as ratecards
+    from tests.integration.agreements.conftest import draft
+    from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
+    from tests.integration.pricing.conftest import example_document
+
+    session = db.session()
+    ratecards.import_card(example_document(), published_by="tests")
+    vendor, other = factories.make_vendor(session), factories.make_vendor(session)
+    made = [
+        agreements.create_draft(accounts.principal_for(vendor), draft(DEVELOPMENT_USE)).id
+        for _ in range(3)
+    ]
+    agreements.create_draft(accounts.principal_for(other), draft(DEVELOPMENT_USE))
+
+    headers = factories.bearer(vendor)
+    first = client.get("/api/v1/applications?per_page=2", headers=headers)
+    second = client.get("/api/v1/applications?per_page=2&page=2", headers=headers)
+    assert first.headers["X-Total-Count"] == second.headers["X-Total-Count"] == "3"
+    assert len(first.get_json()) == 2
+    assert len(second.get_json()) == 1
+    assert sorted(item["id"] for item in first.get_json() + second.get_json()) == sorted(made)
+    everyone = client.get("/api/v1/applications?per_page=1", headers=staff_headers)
+    assert everyone.headers["X-Total-Count"] == "4"
