@@ -206,10 +206,11 @@ class Blueprint(flask_smorest.Blueprint):
             kwargs.setdefault("content_type", PROBLEM_MIMETYPE)
         return super().alt_response(status_code, response, **kwargs)
 
-    def paginate(self, pager: Any = None, **_: Any) -> Callable[[Any], Any]:
-        """Return one page of the list the view returns (`page`, `per_page`),
-        with `Link` and `X-Total-Count` headers. Replaces flask-smorest's own,
-        whose argument is `page_size` and whose metadata is a JSON header."""
+    def paginate(self) -> Callable[[Any], Any]:  # type: ignore[override]
+        """Answer one page (`page`, `per_page`) of what the view returns, a
+        list or a SELECT, with `Link` and `X-Total-Count` headers. Replaces
+        flask-smorest's own, whose argument is `page_size` and whose metadata
+        is a JSON header."""
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(view)
