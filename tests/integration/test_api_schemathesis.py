@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,9 +24,16 @@ from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
 from licensing.app import create_app
+from licensing.billing import services as billing
 from licensing.ratecards import services as ratecards
 from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate, make_config, unavailable
+from tests.integration.agreements.conftest import draft
+from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
+from tests.integration.permissions.conftest import routed_use, send_routed
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.servers import GunicornServer, ServerUnavailable
@@ -51,11 +59,12 @@ def served(sqlite_template: DatabaseTemplate) -> Iterator[Served]:
     database_url = sqlite_template.new_url()
     app = create_app(make_config(database_url))
     with app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
         session = db.session()
+        vendor = factories.make_vendor(session)
+        _records_of(vendor)
         callers = {
             "anonymous": {},
-            "vendor": factories.bearer(factories.make_vendor(session)),
+            "vendor": factories.bearer(vendor),
             "admin": factories.bearer(factories.make_staff(session, roles=("admin",))),
         }
     app.extensions["licensing.db"].engine.dispose()
@@ -78,6 +87,26 @@ def served(sqlite_template: DatabaseTemplate) -> Iterator[Served]:
         yield Served(server.url, callers, document)
     finally:
         server.stop()
+
+
+def _records_of(vendor: Any) -> None:
+    """One of each kind of record, owned by `vendor`'s organization, so that
+    small ids (which the generator favours) find real records and their bodies
+    are checked against the schemas too: a rate card, an approved application
+    with its agreement, an invoice with a payment and a credit note, and a
+    permission request."""
+    ratecards.import_card(example_document(), published_by="tests")
+    principal = accounts.principal_for(vendor)
+    application = agreements.create_draft(principal, draft(DEVELOPMENT_USE))
+    agreements.submit(application.id, principal, attest=True)
+    invoice = send_activation(activated(vendor.organization_id, ("900.00", "100.00")))
+    assert invoice is not None
+    billing.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("300.00"), reference="WIRE-0001"
+    )
+    billing.issue_credit_note(invoice.id, amount=Decimal("50.00"), reason="Goodwill")
+    organization = vendor.organization
+    send_routed(routed_use(organization.id, organization.legal_name))
 
 
 def _describe(error: BaseException) -> str:
