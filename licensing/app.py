@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
@@ -19,6 +18,7 @@ from licensing import (
     billing,
     commands,
     db,
+    headers,
     limits,
     mail,
     royalties,
@@ -112,17 +112,6 @@ def register_extensions(app: Flask, config: Config) -> None:
 
 
 def register_request_context(app: Flask) -> None:
-    """A request id for logs and the audit trail, echoed back to the client."""
-
-    @app.before_request
-    def _assign_request_id() -> None:
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if 8 <= len(incoming) <= 64 else uuid.uuid4().hex
-
-    @app.after_request
-    def _security_headers(response):  # type: ignore[no-untyped-def]
-        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    """A request id for logs and the audit trail, echoed back to the client, and
+    the security headers (CSP, HSTS in production, ...) on every response."""
+    headers.init_app(app)

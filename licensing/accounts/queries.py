@@ -98,13 +98,23 @@ def organizations(
     standing: str | None = None,
     search: str | None = None,
 ) -> Sequence[Organization]:
+    query = organizations_query(principal, standing=standing, search=search)
+    return session.scalars(query).all()
+
+
+def organizations_query(
+    principal: Principal | None = None,
+    *,
+    standing: str | None = None,
+    search: str | None = None,
+) -> Select[Any]:
     """Organizations the caller may see, by name; optionally one standing or a name search."""
-    statement = select(Organization).order_by(func.lower(Organization.legal_name))
+    statement = select(Organization).order_by(func.lower(Organization.legal_name), Organization.id)
     if standing:
         statement = statement.where(Organization.standing == standing)
     if search:
         statement = statement.where(Organization.legal_name.ilike(f"%{search.strip()}%"))
-    return session.scalars(scoped(statement, Organization, principal)).all()
+    return scoped(statement, Organization, principal)
 
 
 def members(session: Session, organization_id: int) -> Sequence[User]:
@@ -169,6 +179,10 @@ def get_own_token(session: Session, token_id: int, principal: Principal) -> ApiT
 def users(
     session: Session, *, kind: str | None = None, search: str | None = None
 ) -> Sequence[User]:
+    return session.scalars(users_query(kind=kind, search=search)).all()
+
+
+def users_query(*, kind: str | None = None, search: str | None = None) -> Select[Any]:
     """Every user (staff console): `kind` is "staff" or "vendor"; `search` matches
     email or name."""
     statement = select(User).order_by(User.email)
@@ -181,7 +195,7 @@ def users(
         statement = statement.where(
             or_(User.email.like(pattern), func.lower(User.full_name).like(pattern))
         )
-    return session.scalars(statement).all()
+    return statement
 
 
 def active_admin_count(session: Session) -> int:

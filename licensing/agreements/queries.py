@@ -90,6 +90,13 @@ def _ordered(statement: Select[Any], sort: str) -> Select[Any]:
 def applications(
     session: Session, principal: Principal | None = None, queue: QueueFilter | None = None
 ) -> list[Application]:
+    return list(session.scalars(applications_query(principal, queue)))
+
+
+def applications_query(
+    principal: Principal | None = None, queue: QueueFilter | None = None
+) -> Select[Any]:
+    """Applications the caller may see, filtered and sorted as the queue asks."""
     queue = queue or QueueFilter()
     statement = (
         select(Application)
@@ -114,7 +121,7 @@ def applications(
     elif isinstance(queue.assignee, int):
         statement = statement.where(Application.assignee_id == queue.assignee)
     statement = _ordered(statement, queue.sort)
-    return list(session.scalars(scoped(statement, Application, principal)))
+    return scoped(statement, Application, principal)
 
 
 def notes(session: Session, application_id: int) -> list[ApplicationNote]:
@@ -135,6 +142,17 @@ def agreements(
     states: Sequence[str] = (),
     organization_id: int | None = None,
 ) -> list[Agreement]:
+    query = agreements_query(principal, states=states, organization_id=organization_id)
+    return list(session.scalars(query))
+
+
+def agreements_query(
+    principal: Principal | None = None,
+    *,
+    states: Sequence[str] = (),
+    organization_id: int | None = None,
+) -> Select[Any]:
+    """Agreements the caller may see, newest first."""
     statement = (
         select(Agreement)
         .order_by(Agreement.issued_at.desc(), Agreement.id.desc())
@@ -144,7 +162,7 @@ def agreements(
         statement = statement.where(Agreement.state.in_(list(states)))
     if organization_id is not None:
         statement = statement.where(Agreement.organization_id == organization_id)
-    return list(session.scalars(scoped(statement, Agreement, principal)))
+    return scoped(statement, Agreement, principal)
 
 
 def agreement_for_application(session: Session, application_id: int) -> Agreement | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.access import STAFF_ROLES
@@ -289,12 +290,11 @@ def me() -> dict[str, Any]:
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(OrganizationQuerySchema, location="query")
 @blp.response(200, OrganizationSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
-def list_organizations(query: dict[str, Any]) -> list[Organization]:
+def list_organizations(query: dict[str, Any]) -> Select[Any]:
     """Organizations: a vendor sees their own; staff see all, by standing or name."""
-    return list(
-        queries.organizations(db.session(), standing=query.get("standing"), search=query.get("q"))
-    )
+    return queries.organizations_query(standing=query.get("standing"), search=query.get("q"))
 
 
 @blp.route("/organizations/<int:organization_id>")
@@ -333,6 +333,7 @@ def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
 @blp.route("/organizations/<int:organization_id>/members")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, UserSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_members(organization_id: int) -> list[User]:
     """The organization's users."""
@@ -344,6 +345,7 @@ def list_members(organization_id: int) -> list[User]:
 @blp.route("/organizations/<int:organization_id>/invitations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, InvitationSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_invitations(organization_id: int) -> list[OneTimeToken]:
     """Invitations to join the organization, newest first."""
@@ -387,10 +389,11 @@ def revoke_invitation(invitation_id: int) -> None:
 @access.staff("admin")
 @blp.arguments(UserQuerySchema, location="query")
 @blp.response(200, UserSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
-def list_users(query: dict[str, Any]) -> list[User]:
+def list_users(query: dict[str, Any]) -> Select[Any]:
     """Every account (admins)."""
-    return list(queries.users(db.session(), kind=query.get("kind"), search=query.get("q")))
+    return queries.users_query(kind=query.get("kind"), search=query.get("q"))
 
 
 @blp.route("/users", methods=["POST"])
@@ -438,6 +441,7 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 @blp.route("/tokens")
 @access.any_user
 @blp.response(200, TokenSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_tokens() -> list[ApiToken]:
     """The caller's own API tokens (never their secrets)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.agreements import queries, services
@@ -98,10 +99,11 @@ class AgreementTerminationSchema(ma.Schema):
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(AgreementQuerySchema, location="query")
 @blp.response(200, AgreementSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
-def list_agreements(query: dict[str, Any]) -> list[Agreement]:
+def list_agreements(query: dict[str, Any]) -> Select[Any]:
     """Agreements, newest first: a vendor sees their own."""
-    return queries.agreements(db.session(), states=query.get("state") or ())
+    return queries.agreements_query(states=query.get("state") or ())
 
 
 @blp.route("/agreements/<int:agreement_id>")
@@ -114,7 +116,11 @@ def get_agreement(agreement_id: int) -> Agreement:
 
 @blp.route("/agreements/<int:agreement_id>/pdf")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, description="The agreement PDF, exactly as issued and accepted")
+@blp.response(
+    200,
+    description="The agreement PDF, exactly as issued and accepted",
+    content_type="application/pdf",
+)
 @blp.doc(**SECURED)
 def get_agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF (`application/pdf`); never regenerated."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.agreements import queries, services
@@ -264,16 +265,16 @@ def _draft(data: dict[str, Any]) -> services.Draft:
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(ApplicationQuerySchema, location="query")
 @blp.response(200, ApplicationSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
-def list_applications(query: dict[str, Any]) -> list[Application]:
+def list_applications(query: dict[str, Any]) -> Select[Any]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
     assignee: str | int | None = query.get("assignee")
     if isinstance(assignee, str) and assignee.isascii() and assignee.isdigit():
         # A user id; past the id column's range it matches nobody.
         assignee = int(assignee) if len(assignee) <= 9 else -1
-    return queries.applications(
-        db.session(),
+    return queries.applications_query(
         queue=queries.QueueFilter(
             states=query.get("state") or (), assignee=assignee, sort=query["sort"]
         ),
@@ -453,6 +454,7 @@ def approve_application(data: dict[str, Any], application_id: int) -> Applicatio
 @blp.route("/applications/<int:application_id>/notes")
 @access.staff("licensing")
 @blp.response(200, ApplicationNoteSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_notes(application_id: int) -> list[ApplicationNote]:
     """Internal notes (licensing staff only; never shown to the vendor)."""

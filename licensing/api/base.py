@@ -3,22 +3,35 @@
 Feature API modules create their blueprint with `Blueprint(...)` from here, so
 request bodies are parsed with `Decimal` numbers and a body that is not JSON is
 a 415, and they are registered in `licensing.api.register`.
+
+Two things every route gets from here rather than from its own decorators:
+- every error response is documented as `application/problem+json` with the
+  `Problem` schema (the shape `licensing.api.problems` writes);
+- `@blp.paginate()` on a list route reads `page` and `per_page` (bounded), returns
+  that page of the list and says where the others are in a `Link` header
+  (RFC 8288: first, prev, next, last) and the total in `X-Total-Count`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import http
+from collections.abc import Callable, Sequence
+from copy import deepcopy
+from functools import wraps
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlencode
 
 import flask
 import flask_smorest
 import marshmallow as ma
+from flask_smorest.utils import unpack_tuple_response
+from sqlalchemy import Select, func, select
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
+from werkzeug.datastructures import MultiDict
 
-from licensing import limits
-
-F = TypeVar("F", bound=Callable[..., Any])
+from licensing import db, limits
+from licensing.api.problems import PROBLEM_MIMETYPE
 
 API_PREFIX = "/api/v1"
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
@@ -26,6 +39,101 @@ SECURED = {"security": [{"bearerAuth": []}]}
 
 # Everything the API accepts in one body; larger bodies are a 413.
 MAX_BODY_BYTES = 1_000_000
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# Pagination of list routes: a page is at most MAX_PER_PAGE items; pages past
+# MAX_PAGE are refused (use filters instead of walking that far).
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 100
+MAX_PAGE = 100_000
+PAGE_ARGUMENTS = ("page", "per_page")
+PAGINATED_ATTRIBUTE = "__paginated__"
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem document, as every API error is answered."""
+
+    class Meta:
+        unknown = ma.INCLUDE  # problem documents may carry extension members
+
+    type = ma.fields.String(required=True, metadata={"example": "about:blank"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Messages by field path, e.g. `uses.0.quantity`."},
+    )
+    state = ma.fields.String(metadata={"description": "The record's state (409 only)."})
+    allowed_actions = ma.fields.List(
+        ma.fields.String(), metadata={"description": "What the state allows (409 only)."}
+    )
+
+
+class PageQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE  # the route's own query schema checks the other arguments
+
+    page = ma.fields.Integer(
+        load_default=1,
+        validate=ma.validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": "Page number, from 1."},
+    )
+    per_page = ma.fields.Integer(
+        load_default=DEFAULT_PER_PAGE,
+        validate=ma.validate.Range(min=1, max=MAX_PER_PAGE),
+        metadata={"description": f"Items per page (at most {MAX_PER_PAGE})."},
+    )
+
+
+PAGE_HEADERS = {
+    "Link": {
+        "description": "URLs of the first, prev, next and last pages (RFC 8288).",
+        "schema": {"type": "string"},
+    },
+    "X-Total-Count": {
+        "description": "How many items all pages hold together.",
+        "schema": {"type": "integer"},
+    },
+}
+
+
+def _is_paginated(req: flask.Request) -> bool:
+    view = flask.current_app.view_functions.get(req.endpoint or "")
+    return bool(getattr(view, PAGINATED_ATTRIBUTE, False))
+
+
+def _page_link(page: int, per_page: int) -> str:
+    args = MultiDict(flask.request.args)
+    args["page"], args["per_page"] = str(page), str(per_page)
+    return f"{flask.request.base_url}?{urlencode(list(args.items(multi=True)))}"
+
+
+def page_headers(page: int, per_page: int, total: int) -> dict[str, str]:
+    last = max(1, -(-total // per_page))
+    links = {"first": 1, "last": last}
+    if page > 1:
+        links["prev"] = min(page - 1, last)
+    if page < last:
+        links["next"] = page + 1
+    link = ", ".join(f'<{_page_link(n, per_page)}>; rel="{rel}"' for rel, n in links.items())
+    return {"Link": link, "X-Total-Count": str(total)}
+
+
+def _one_page(result: Any, start: int, size: int) -> tuple[Sequence[Any], int]:
+    """The items from `start` and how many there are in all. A view may return
+    a SELECT statement (the database counts and returns just this page) or a
+    list it has already loaded (sliced here)."""
+    if isinstance(result, Select):
+        session = db.session()
+        total = session.scalar(select(func.count()).select_from(result.order_by(None).subquery()))
+        return session.scalars(result.limit(size).offset(start)).all(), total or 0
+    items = list(result)
+    return items[start : start + size], len(items)
 
 
 class ApiParser(FlaskParser):
@@ -49,6 +157,16 @@ class ApiParser(FlaskParser):
             return core.missing
         return limits.loads(body.decode("utf-8"))
 
+    def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
+        """On a paginated route `page` and `per_page` belong to the pager, not
+        to the route's own query schema (which refuses unknown arguments)."""
+        if not _is_paginated(req):
+            return super().load_querystring(req, schema)
+        args = MultiDict(req.args)
+        for name in PAGE_ARGUMENTS:
+            args.poplist(name)
+        return self._makeproxy(args, schema)
+
     def _handle_invalid_json_error(
         self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any
     ) -> NoReturn:
@@ -71,10 +189,87 @@ def reads_own_body(view: Any) -> bool:
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ApiParser()
+    # The page arguments only: the route's own query schema checks the rest.
+    PAGINATION_ARGUMENTS_PARSER = FlaskParser()
+
+    def response(self, status_code: int | str, schema: Any = None, **kwargs: Any) -> Any:
+        """A success that is not JSON (a PDF) is documented as bytes of its
+        content type, so clients and schemathesis know what to expect."""
+        decorator = super().response(status_code, schema, **kwargs)
+        content_type = kwargs.get("content_type")
+        if schema is not None or not content_type or content_type.endswith("json"):
+            return decorator
+
+        def documented(view: Callable[..., Any]) -> Any:
+            wrapper = decorator(view)
+            for doc in wrapper._apidoc["response"]["responses"][status_code]:
+                doc.setdefault("schema", {"type": "string", "format": "binary"})
+            return wrapper
+
+        return documented
+
+    def alt_response(self, status_code: int | str, response: Any = None, **kwargs: Any) -> Any:
+        """An error response documented by status and description alone is a
+        problem document, like every other error."""
+        if int(status_code) >= 400 and response is None and kwargs.get("schema") is None:
+            kwargs["schema"] = ProblemSchema
+            kwargs.setdefault("content_type", PROBLEM_MIMETYPE)
+        return super().alt_response(status_code, response, **kwargs)
+
+    def paginate(self) -> Callable[[Any], Any]:  # type: ignore[override]
+        """Answer one page (`page`, `per_page`) of what the view returns, a
+        list or a SELECT, with `Link` and `X-Total-Count` headers. Replaces
+        flask-smorest's own, whose argument is `page_size` and whose metadata
+        is a JSON header."""
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                params = self.PAGINATION_ARGUMENTS_PARSER.parse(
+                    PageQuerySchema, flask.request, location="query"
+                )
+                result, status, headers = unpack_tuple_response(view(*args, **kwargs))
+                page, per_page = params["page"], params["per_page"]
+                items, total = _one_page(result, (page - 1) * per_page, per_page)
+                extra = page_headers(page, per_page, total)
+                return items, status, {**(headers or {}), **extra}
+
+            setattr(wrapper, PAGINATED_ATTRIBUTE, True)
+            wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # type: ignore[attr-defined]
+            wrapper._apidoc["pagination"] = {  # type: ignore[attr-defined]
+                "parameters": {"in": "query", "schema": PageQuerySchema},
+                "response": {422: http.HTTPStatus(422).name},
+            }
+            return wrapper
+
+        return decorator
+
+    def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
+        resp_doc.setdefault("headers", {}).update(deepcopy(PAGE_HEADERS))
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api, with errors left to `licensing.app` (problem+json)."""
+    """flask-smorest's Api, with errors left to `licensing.app` (problem+json),
+    and documented as such."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         return None
+
+    def _register_responses(self) -> None:
+        """flask-smorest's shared responses (one per status, and the default
+        error), with `application/problem+json` as their content type."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = {PROBLEM_MIMETYPE: {"schema": ProblemSchema}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            self.DEFAULT_ERROR_RESPONSE_NAME,
+            {
+                "description": "An error, as a problem document (RFC 9457)",
+                "content": {PROBLEM_MIMETYPE: {"schema": ProblemSchema}},
+            },
+            lazy=True,
+        )

@@ -72,6 +72,7 @@ class DatasetSchema(ma.Schema):
 @blp.route("/exports")
 @access.staff("billing")
 @blp.response(200, DatasetSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_exports() -> list[base.Dataset]:
     """Every dataset with its schema version, columns and the filters it takes."""
@@ -99,10 +100,10 @@ def _media_types() -> dict[str, Any]:
             ),
             "content": _media_types(),
         },
-        "404": {"description": "No such dataset"},
-        "422": {"description": "A filter the dataset does not take, or a bad value"},
     },
 )
+@blp.alt_response(404, description="No such dataset")
+@blp.alt_response(422, description="A filter the dataset does not take, or a bad value")
 def export(query: dict[str, Any], dataset: str) -> Response:
     """Stream one dataset. Money is a decimal string with the currency's digits,
     dates ISO 8601; `from`/`to` apply to the date `by` names (each dataset's

@@ -14,6 +14,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
@@ -239,12 +240,12 @@ def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
 @access.allow(vendor=True, staff=READERS)
 @blp.arguments(InvoiceQuerySchema, location="query")
 @blp.response(200, InvoiceSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
-def list_invoices(query: dict[str, Any]) -> list[Invoice]:
+def list_invoices(query: dict[str, Any]) -> Select[Any]:
     """Invoices newest first (overdue ones by due date); vendors see their own, issued ones."""
     principal = access.require_principal()
-    return queries.invoices(
-        db.session(),
+    return queries.invoices_query(
         state=query.get("state"),
         overdue_on=office_date(utcnow()) if query.get("overdue") else None,
         organization_id=query.get("organization_id"),
@@ -341,6 +342,7 @@ def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>/payments")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, PaymentSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_payments(invoice_id: int) -> list[Payment]:
     invoice = _readable(invoice_id)
@@ -368,6 +370,7 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
 @blp.route("/invoices/<int:invoice_id>/credit-notes")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, CreditNoteSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_credit_notes(invoice_id: int) -> list[CreditNote]:
     invoice = _readable(invoice_id)
@@ -404,6 +407,7 @@ def credit_note_pdf(credit_note_id: int) -> Response:
 @blp.route("/credit-notes/<int:credit_note_id>/refunds")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, RefundSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_refunds(credit_note_id: int) -> list[Refund]:
     """Refunds against a credit note, newest first; vendors read their own."""
@@ -466,7 +470,8 @@ def get_payment(payment_id: int) -> Payment:
 @access.staff(*READERS)
 @blp.arguments(ma.Schema.from_dict({"state": vocabulary(PAYMENT.states)})(), location="query")
 @blp.response(200, PaymentSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
-def list_payments_all(query: dict[str, Any]) -> list[Payment]:
+def list_payments_all(query: dict[str, Any]) -> Select[Any]:
     """Payments newest first (staff); `state=flagged` lists those needing review."""
-    return list(queries.payments(db.session(), state=query.get("state")))
+    return queries.payments_query(state=query.get("state"))

@@ -13,6 +13,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response
+from sqlalchemy import Select
 
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
@@ -329,8 +330,9 @@ def status_letter(token: str, letter_id: int) -> Response:
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(PermissionQueueQuerySchema, location="query")
 @blp.response(200, PermissionRequestSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
-def list_requests(query: dict[str, Any]) -> list[PermissionRequest]:
+def list_requests(query: dict[str, Any]) -> Select[Any]:
     """The queue (staff; open requests unless `state` says otherwise), or a
     vendor's own organization's requests."""
     principal = access.require_principal()
@@ -340,7 +342,7 @@ def list_requests(query: dict[str, Any]) -> list[PermissionRequest]:
         search=query.get("q"),
         overdue=bool(query.get("overdue")),
     )
-    return list(queries.queue(db.session(), filters, principal, utcnow()))
+    return queries.queue_query(filters, principal, utcnow())
 
 
 @blp.route("/permission-requests/metrics")

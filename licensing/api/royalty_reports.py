@@ -161,6 +161,7 @@ def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
 @blp.route("/agreements/<int:agreement_id>/royalty-reports")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, PeriodStatusSchema(many=True))
+@blp.paginate()
 @blp.doc(**SECURED)
 def list_periods(agreement_id: int) -> list[dict[str, Any]]:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
@@ -172,7 +173,7 @@ def list_periods(agreement_id: int) -> list[dict[str, Any]]:
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>/template")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, description="CSV template (text/csv)")
+@blp.response(200, description="The period's CSV template", content_type="text/csv")
 @blp.doc(**SECURED)
 def get_template(agreement_id: int, period_start: str) -> Response:
     """The period's CSV template: one row per reportable line and unit, and the customers
@@ -314,7 +315,7 @@ def get_report(report_id: int) -> dict[str, Any]:
 
 @blp.route("/royalty-reports/<int:report_id>/rows")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, description="The report's rows as submitted (text/csv)")
+@blp.response(200, description="The report's rows as submitted", content_type="text/csv")
 @blp.doc(**SECURED)
 def get_rows(report_id: int) -> Response:
     """The report's rows as submitted, as CSV in the template's columns."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from licensing.access import Principal
@@ -26,6 +27,27 @@ def invoices(
     issued_only: bool = False,
     limit: int = 500,
 ) -> Sequence[Invoice]:
+    """At most `limit` invoices, as `invoices_query` selects them."""
+    query = invoices_query(
+        principal,
+        state=state,
+        overdue_on=overdue_on,
+        organization_id=organization_id,
+        search=search,
+        issued_only=issued_only,
+    )
+    return session.scalars(query.limit(limit)).all()
+
+
+def invoices_query(
+    principal: Principal | None = None,
+    *,
+    state: str | None = None,
+    overdue_on: date | None = None,
+    organization_id: int | None = None,
+    search: str | None = None,
+    issued_only: bool = False,
+) -> Select[Any]:
     """Invoices newest first; `overdue_on` keeps those past due on that date;
     `issued_only` leaves drafts out (in SQL, so they never crowd out the limit)."""
     statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
@@ -51,7 +73,7 @@ def invoices(
     statement = statement.options(
         selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
     )
-    return session.scalars(scoped(statement, Invoice, principal).limit(limit)).all()
+    return scoped(statement, Invoice, principal)
 
 
 def get_invoice(session: Session, invoice_id: int, principal: Principal | None = None) -> Invoice:
@@ -97,12 +119,22 @@ def payments(
     invoice_id: int | None = None,
     state: str | None = None,
 ) -> Sequence[Payment]:
+    return session.scalars(payments_query(principal, invoice_id=invoice_id, state=state)).all()
+
+
+def payments_query(
+    principal: Principal | None = None,
+    *,
+    invoice_id: int | None = None,
+    state: str | None = None,
+) -> Select[Any]:
+    """Payments newest first, of one invoice or in one state."""
     statement = select(Payment).order_by(Payment.id.desc())
     if invoice_id is not None:
         statement = statement.where(Payment.invoice_id == invoice_id)
     if state:
         statement = statement.where(Payment.state == state)
-    return session.scalars(scoped(statement, Payment, principal)).all()
+    return scoped(statement, Payment, principal)
 
 
 def flagged_payments(session: Session) -> Sequence[Payment]:

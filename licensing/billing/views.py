@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from licensing import access, db
+from licensing import access, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.billing import documents, forms, links, pdfs, queries, services, stripe_gateway
@@ -108,6 +108,7 @@ def pay(invoice_id: int) -> Page:
             why = "card payments are not available; pay by wire, ACH or check"
         flash(f"Invoice {invoice.label} cannot be paid by card: {why}.", "error")
         return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
+    headers.allow_stripe_js()  # the one page whose policy admits Stripe.js
     return render_template(
         "billing/pay.html",
         invoice=invoice,

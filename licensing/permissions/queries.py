@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar
@@ -55,6 +56,10 @@ class QueueFilter:
 def queue(
     session: Session, filters: QueueFilter, principal: Principal | None, now: datetime
 ) -> Sequence[PermissionRequest]:
+    return session.scalars(queue_query(filters, principal, now)).all()
+
+
+def queue_query(filters: QueueFilter, principal: Principal | None, now: datetime) -> Select[Any]:
     """Requests for the staff queue, the oldest service-level deadline first."""
     statement = select(PermissionRequest).where(PermissionRequest.state != "unconfirmed")
     if filters.state == "open":
@@ -85,7 +90,7 @@ def queue(
     statement = statement.order_by(
         PermissionRequest.sla_due_at.is_(None), PermissionRequest.sla_due_at, PermissionRequest.id
     )
-    return session.scalars(scoped(statement, PermissionRequest, principal)).all()
+    return scoped(statement, PermissionRequest, principal)
 
 
 def get_request(

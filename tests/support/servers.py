@@ -274,3 +274,46 @@ class LiveServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(10)
+
+
+class GunicornServer:
+    """The service as production runs it: `licensing serve` (gunicorn, several
+    worker processes) in a subprocess, configured through the environment."""
+
+    def __init__(self, environment: dict[str, str], workers: int = 2) -> None:
+        self.port = free_port()
+        self.workers = workers
+        self.environment = environment
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> GunicornServer:
+        executable = Path(sys.executable).with_name("licensing")
+        if not executable.exists():
+            raise ServerUnavailable("the licensing console script is not installed")
+        self.process = subprocess.Popen(
+            [str(executable), "serve", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.workers)],
+            env={**os.environ, **self.environment},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_for_port(self.port)
+        return self
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)

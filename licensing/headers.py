@@ -1,0 +1,99 @@
+"""Security headers on every response, and the request id.
+
+The Content-Security-Policy allows scripts and styles from this service only:
+no inline script or style anywhere (templates load theirs from static/), no
+`unsafe-inline`, no `unsafe-eval`. Stripe.js is the one script that must come
+from elsewhere; only the card payment page allows it, by calling
+`allow_stripe_js()` while it renders.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, request
+
+# A client's X-Request-Id is kept only when it is this plain (no spaces, no
+# control characters, nothing a log line or header could be split on).
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+BASE_POLICY: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    # Swagger UI's stylesheet draws its icons as data: SVGs.
+    "img-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "frame-src": ["'none'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+
+REAL_STRIPE_JS = "https://js.stripe.com"
+
+
+def request_id(incoming: str) -> str:
+    """The client's id when it matches the strict pattern, else a new one."""
+    return incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def stripe_sources(stripe_js_url: str) -> dict[str, list[str]]:
+    """What Stripe.js needs beyond our own origin: its script, its card frames
+    and its API. A stand-in (localstripe in the tests) serves all three itself."""
+    js = _origin(stripe_js_url)
+    if js == REAL_STRIPE_JS:
+        return {
+            "script-src": [js],
+            "frame-src": [js, "https://hooks.stripe.com"],
+            "connect-src": ["https://api.stripe.com"],
+        }
+    return {"script-src": [js], "frame-src": [js], "connect-src": [js]}
+
+
+def content_security_policy(extra: dict[str, list[str]] | None = None) -> str:
+    policy = {name: list(sources) for name, sources in BASE_POLICY.items()}
+    for name, sources in (extra or {}).items():
+        kept = [s for s in policy[name] if s != "'none'"]
+        policy[name] = kept + [s for s in sources if s not in kept]
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy.items())
+
+
+def allow_stripe_js() -> None:
+    """Let this response load Stripe.js (the card payment page only)."""
+    g.csp_allow_stripe = True
+
+
+def _start_request() -> None:
+    g.request_id = request_id(request.headers.get("X-Request-Id", ""))
+    # `g` outlives a request when a caller holds the app context (tests, CLI).
+    g.csp_allow_stripe = False
+
+
+def _security_headers(response: Response) -> Response:
+    config = current_app.config["LICENSING"]
+    extra = stripe_sources(config.stripe_js_url) if g.get("csp_allow_stripe") else None
+    response.headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
+    response.headers["Content-Security-Policy"] = content_security_policy(extra)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for older browsers
+    # A page whose URL carries a secret may ask for less (no-referrer).
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if config.is_production:
+        response.headers["Strict-Transport-Security"] = HSTS
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start_request)
+    app.after_request(_security_headers)

@@ -1,0 +1,226 @@
+"""The OpenAPI document keeps its promises: every error is documented as a
+problem document, and every list is paginated with `page` and `per_page`,
+answered with a `Link` header and `X-Total-Count`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.api.base import MAX_PER_PAGE
+from tests.support import factories
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _document(client: FlaskClient) -> dict[str, Any]:
+    document: dict[str, Any] = client.get("/api/v1/openapi.json").get_json()
+    return document
+
+
+def _resolve(document: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in item:
+        section, name = item["$ref"].split("/")[-2:]
+        item = document["components"][section][name]
+    return item
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+def test_every_documented_error_response_is_a_problem_document(client: FlaskClient) -> None:
+    document = _document(client)
+    wrong = []
+    for method, path, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if status != "default" and int(status) < 400:
+                continue
+            content = _resolve(document, response).get("content", {})
+            if list(content) != ["application/problem+json"]:
+                wrong.append(f"{method.upper()} {path} {status}: {sorted(content)}")
+            elif content["application/problem+json"]["schema"] != {
+                "$ref": "#/components/schemas/Problem"
+            }:
+                wrong.append(f"{method.upper()} {path} {status}: not the Problem schema")
+        assert "default" in operation["responses"], f"{method.upper()} {path}"
+    assert wrong == []
+
+
+def test_every_success_with_a_body_names_its_content_type(client: FlaskClient) -> None:
+    document = _document(client)
+    undocumented = [
+        f"{method.upper()} {path} {status}"
+        for method, path, operation in _operations(document)
+        for status, response in operation["responses"].items()
+        if status not in ("default", "204") and int(status) < 300
+        and not _resolve(document, response).get("content")
+    ]  # fmt: skip
+    assert undocumented == []
+
+
+def test_every_documented_list_is_paginated(client: FlaskClient) -> None:
+    document = _document(client)
+    lists = []
+    for method, path, operation in _operations(document):
+        ok = operation["responses"].get("200", {})
+        schema = _resolve(document, ok).get("content", {}).get("application/json", {})
+        shape = _resolve(document, schema.get("schema", {}))
+        is_list = shape.get("type") == "array" or "items" in shape.get("properties", {})
+        if method != "get" or not is_list:
+            continue
+        lists.append(path)
+        names = {parameter["name"] for parameter in operation.get("parameters", [])}
+        assert {"page", "per_page"} <= names, path
+        per_page = next(p for p in operation["parameters"] if p["name"] == "per_page")
+        assert per_page["schema"]["maximum"] <= 500, path
+        if shape.get("type") == "array":
+            assert {"Link", "X-Total-Count"} <= set(ok.get("headers", {})), path
+    assert len(lists) >= 14  # the walk found the lists it is meant to check
+
+
+@pytest.fixture
+def staff_headers(app: Flask) -> dict[str, str]:
+    return factories.bearer(factories.make_staff(db.session(), roles=("admin",)))
+
+
+def _links(response: Any) -> dict[str, str]:
+    return {
+        rel: url
+        for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers.get("Link", ""))
+    }
+
+
+def test_a_list_answers_one_page_and_links_to_the_others(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    session = db.session()
+    made = [
+        factories.make_organization(session, legal_name=f"Pagewise Health {n}") for n in range(5)
+    ]
+    ids = {organization.id for organization in made}
+    url = "/api/v1/organizations?q=Pagewise&per_page=2"
+    first = client.get(url, headers=staff_headers)
+    assert first.status_code == 200
+    assert len(first.get_json()) == 2
+    assert first.headers["X-Total-Count"] == "5"
+    links = _links(first)
+    assert set(links) == {"first", "next", "last"}
+    assert "q=Pagewise" in links["next"]
+    assert "page=2" in links["next"]
+    assert "page=3" in links["last"]
+
+    seen = [item["id"] for item in first.get_json()]
+    next_url = links["next"]
+    while next_url:
+        response = client.get(next_url, headers=staff_headers)
+        seen += [item["id"] for item in response.get_json()]
+        next_url = _links(response).get("next", "")
+    assert sorted(seen) == sorted(ids)  # every item once, none twice
+
+    past = client.get(url + "&page=9", headers=staff_headers)
+    assert past.status_code == 200
+    assert past.get_json() == []
+    assert "page=3" in _links(past)["prev"]
+
+
+def test_lists_default_to_fifty_items_a_page(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    response = client.get("/api/v1/users", headers=staff_headers)
+    assert response.status_code == 200
+    assert "per_page=50" in response.headers["Link"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["per_page=0", f"per_page={MAX_PER_PAGE + 1}", "page=0", "page=-1", "page=abc",
+     f"page={2**64}", "per_page=1e3"],
+)  # fmt: skip
+def test_page_arguments_out_of_bounds_are_a_422_problem(
+    client: FlaskClient, staff_headers: dict[str, str], query: str
+) -> None:
+    response = client.get(f"/api/v1/invoices?{query}", headers=staff_headers)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert set(response.get_json()["errors"]) <= {"query.page", "query.per_page"}
+
+
+def test_unknown_query_arguments_are_still_refused_on_a_paginated_list(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    response = client.get("/api/v1/invoices?page=1&colour=blue", headers=staff_headers)
+    assert response.status_code == 422
+    assert "query.colour" in response.get_json()["errors"]
+
+
+HUGE = 2**64  # past PostgreSQL's bigint: the database would raise, not find nothing
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", f"/api/v1/audit-events?page={HUGE}", None),
+        ("get", f"/api/v1/outbox-messages?page={HUGE}", None),
+        ("get", f"/api/v1/invoices?organization_id={HUGE}", None),
+        ("post", "/api/v1/permission-requests/assignments",
+         {"request_ids": [1, HUGE], "assignee_id": None}),
+        ("post", "/api/v1/permission-requests/assignments",
+         {"request_ids": [1], "assignee_id": HUGE}),
+        ("put", "/api/v1/applications/1/assignee", {"assignee_id": HUGE}),
+        ("post", "/api/v1/invoices",
+         {"organization_id": HUGE, "lines": [{"description": "Fee", "amount": "1.00"}]}),
+    ],
+)  # fmt: skip
+def test_numbers_past_any_record_id_or_page_are_a_422_not_a_server_error(
+    client: FlaskClient,
+    staff_headers: dict[str, str],
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    """Found by schemathesis (tests/integration/test_api_schemathesis.py)."""
+    response = client.open(path, method=method.upper(), json=body, headers=staff_headers)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+
+
+def test_the_database_pages_a_scoped_list_and_counts_only_what_the_caller_may_see(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    """Applications are paged in SQL, through the query's joins and the vendor scope."""
+    from licensing.accounts import services as accounts
+    from licensing.agreements import services as agreements
+    from licensing.ratecards import services as ratecards
+    from tests.integration.agreements.conftest import draft
+    from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
+    from tests.integration.pricing.conftest import example_document
+
+    session = db.session()
+    ratecards.import_card(example_document(), published_by="tests")
+    vendor, other = factories.make_vendor(session), factories.make_vendor(session)
+    made = [
+        agreements.create_draft(accounts.principal_for(vendor), draft(DEVELOPMENT_USE)).id
+        for _ in range(3)
+    ]
+    agreements.create_draft(accounts.principal_for(other), draft(DEVELOPMENT_USE))
+
+    headers = factories.bearer(vendor)
+    first = client.get("/api/v1/applications?per_page=2", headers=headers)
+    second = client.get("/api/v1/applications?per_page=2&page=2", headers=headers)
+    assert first.headers["X-Total-Count"] == second.headers["X-Total-Count"] == "3"
+    assert len(first.get_json()) == 2
+    assert len(second.get_json()) == 1
+    assert sorted(item["id"] for item in first.get_json() + second.get_json()) == sorted(made)
+    everyone = client.get("/api/v1/applications?per_page=1", headers=staff_headers)
+    assert everyone.headers["X-Total-Count"] == "4"

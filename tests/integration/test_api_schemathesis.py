@@ -1,0 +1,160 @@
+"""Schemathesis over the OpenAPI document against the service as production
+runs it (gunicorn, two workers, its own SQLite database), as an anonymous
+caller, a vendor and an admin (bearer tokens).
+
+For every operation it generates requests from the document and checks that
+the answer is never a 5xx, that its status code, content type and body are the
+ones the document states. Examples per operation are few and derived from a
+fixed seed, so the run is bounded and repeatable; a failure names the
+operation and the request that broke it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis import checks as st_checks
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from licensing.app import create_app
+from licensing.billing import services as billing
+from licensing.ratecards import services as ratecards
+from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate, make_config, unavailable
+from tests.integration.agreements.conftest import draft
+from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
+from tests.integration.permissions.conftest import routed_use, send_routed
+from tests.integration.pricing.conftest import example_document
+from tests.support import factories
+from tests.support.servers import GunicornServer, ServerUnavailable
+
+EXAMPLES_PER_OPERATION = 5
+CHECKS = [
+    st_checks.not_a_server_error,
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_schema_conformance,
+]
+
+
+@dataclass
+class Served:
+    url: str
+    headers: dict[str, dict[str, str]]  # by caller
+    document: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def served(sqlite_template: DatabaseTemplate) -> Iterator[Served]:
+    database_url = sqlite_template.new_url()
+    app = create_app(make_config(database_url))
+    with app.app_context():
+        session = db.session()
+        vendor = factories.make_vendor(session)
+        _records_of(vendor)
+        callers = {
+            "anonymous": {},
+            "vendor": factories.bearer(vendor),
+            "admin": factories.bearer(factories.make_staff(session, roles=("admin",))),
+        }
+    app.extensions["licensing.db"].engine.dispose()
+    server = GunicornServer(
+        {
+            "LICENSING_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET_KEY,
+            "QUOTE_RATE_LIMIT": "off",
+            "AUTH_RATE_LIMIT": "off",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        unavailable(f"gunicorn: {exc}")
+    try:
+        document = requests.get(f"{server.url}/api/v1/openapi.json", timeout=30).json()
+        yield Served(server.url, callers, document)
+    finally:
+        server.stop()
+
+
+def _records_of(vendor: Any) -> None:
+    """One of each kind of record, owned by `vendor`'s organization, so that
+    small ids (which the generator favours) find real records and their bodies
+    are checked against the schemas too: a rate card, an approved application
+    with its agreement, an invoice with a payment and a credit note, and a
+    permission request."""
+    ratecards.import_card(example_document(), published_by="tests")
+    principal = accounts.principal_for(vendor)
+    application = agreements.create_draft(principal, draft(DEVELOPMENT_USE))
+    agreements.submit(application.id, principal, attest=True)
+    invoice = send_activation(activated(vendor.organization_id, ("900.00", "100.00")))
+    assert invoice is not None
+    billing.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("300.00"), reference="WIRE-0001"
+    )
+    billing.issue_credit_note(invoice.id, amount=Decimal("50.00"), reason="Goodwill")
+    organization = vendor.organization
+    send_routed(routed_use(organization.id, organization.legal_name))
+
+
+def _describe(error: BaseException) -> str:
+    """The group's summary (with a curl command that reproduces the request),
+    then each failure's details (what was received, what is documented)."""
+    if isinstance(error, BaseExceptionGroup):
+        return "\n".join([str(error), *(_describe(inner) for inner in error.exceptions)])
+    return f"{type(error).__name__}: {error}"
+
+
+# One gunicorn for the three callers: keep them on one xdist worker.
+@pytest.mark.xdist_group("schemathesis")
+@pytest.mark.parametrize("caller", ["anonymous", "vendor", "admin"])
+def test_every_operation_answers_as_the_openapi_document_says(served: Served, caller: str) -> None:
+    schema = schemathesis.openapi.from_dict(served.document)
+    headers = served.headers[caller]
+    failures: list[str] = []
+    session = requests.Session()  # keep-alive: the run is mostly round trips
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        # Valid requests, and requests that break the document (wrong types,
+        # missing fields, out of range): both must be answered as documented.
+        @given(
+            case=st.one_of(
+                operation.as_strategy(GenerationMode.POSITIVE),
+                operation.as_strategy(GenerationMode.NEGATIVE),
+            )
+        )
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case: Any) -> None:
+            case.call_and_validate(
+                base_url=served.url, session=session, headers=headers, checks=CHECKS
+            )
+
+        try:
+            check()
+        # One report for every operation, not the first only. Schemathesis
+        # raises a BaseExceptionGroup of its failures, which `Exception` misses.
+        except (Exception, BaseExceptionGroup) as exc:
+            failures.append(f"{operation.label}: {_describe(exc)}")
+    session.close()
+    assert not failures, f"{len(failures)} operation(s) broke their contract:\n" + "\n\n".join(
+        failures
+    )

@@ -1,0 +1,68 @@
+"""Every response, page or API, carries the security headers; HSTS only in
+production; a client's request id only when it is plain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing.app import create_app
+from tests.conftest import make_config
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/estimate", "/sign-in", "/api/v1/", "/api/v1/docs", "/api/v1/nowhere"]
+)
+def test_pages_and_api_answers_carry_the_security_headers(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert "stripe" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in response.headers  # not in testing
+
+
+def test_production_adds_hsts(app: Flask) -> None:
+    config = make_config(
+        app.config["LICENSING"].database_url, environment="production", overrides={}
+    )
+    response = create_app(config).test_client().get("/healthz")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_development_sends_no_hsts(app: Flask) -> None:
+    config = make_config(app.config["LICENSING"].database_url, environment="development")
+    response = create_app(config).test_client().get("/healthz")
+    assert "Strict-Transport-Security" not in response.headers
+
+
+@pytest.mark.parametrize("incoming", ["abc\tdefghij", "x" * 65, "ids/with/slashes", "é" * 10])
+def test_a_request_id_that_is_not_plain_is_replaced(client: FlaskClient, incoming: str) -> None:
+    echoed = client.get("/healthz", headers={"X-Request-Id": incoming}).headers["X-Request-Id"]
+    assert echoed != incoming
+    assert len(echoed) == 32
+
+
+def test_a_plain_request_id_is_echoed(client: FlaskClient) -> None:
+    echoed = client.get("/healthz", headers={"X-Request-Id": "lb-2027.01_15-0042"})
+    assert echoed.headers["X-Request-Id"] == "lb-2027.01_15-0042"
+
+
+def test_the_api_documentation_page_has_no_inline_script(client: FlaskClient) -> None:
+    html = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "<script>" not in html
+    assert "/static/js/api-docs.js" in html
+    assert 'data-spec-url="/api/v1/openapi.json"' in html
+
+
+def test_errors_pages_carry_the_headers_too(client: FlaskClient) -> None:
+    response: Any = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
