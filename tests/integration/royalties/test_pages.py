@@ -5,7 +5,11 @@ review of flagged reports and the console home."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
 import html
+import io
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +22,7 @@ from sqlalchemy import func, select
 from licensing import db
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
+from licensing.mail.models import OutboxMessage
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
 from tests.integration.royalties.conftest import AFTER, QUARTERS, SOFTWARE, row
 
@@ -216,3 +221,374 @@ def test_a_nil_report_is_filed_with_one_click_and_the_attestation(
     assert "(FORM, 0 rows)" in text
     assert "1 0 end users 1,000.00 USD 0.00 USD 1,000.00 USD" in text
     assert "minimum 1000.00" in text
+
+
+# --- the CSV template ----------------------------------------------------------------
+
+
+def test_a_csv_upload_is_previewed_then_submitted_from_the_carried_file_byte_for_byte(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    url = period_url(agreement, 1)
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        template = client.get(f"{url}/template.csv")
+        assert template.mimetype == "text/csv"
+        assert "attachment" in template.headers["Content-Disposition"]
+        assert template.get_data(as_text=True).splitlines() == [HEADER, "1,,,,end_users,,"]
+        # Saved by a spreadsheet: Windows line ends, a byte-order mark.
+        content = (
+            "\ufeff"
+            + HEADER
+            + "\r\n1,A,Clinic A,US,end_users,60,\r\n1,B,Clinic B,CA,end_users,30,\r\n"
+        )
+        data = content.encode("utf-8")
+        preview = client.post(
+            url,
+            data={"mode": "csv", "action": "preview", "file": (io.BytesIO(data), "q1.csv")},
+            content_type="multipart/form-data",
+        )
+        text = text_of(preview)
+        assert "Preview: what this report would charge" in text
+        assert "Total due 1,665.00 USD" in text
+        assert "The file you previewed, q1.csv" in text
+        carried = hidden(preview, "carried_csv")
+        assert carried is not None
+        assert base64.b64decode(carried) == data
+        assert reports_of(agreement) == []
+
+        filed = client.post(
+            url,
+            data={
+                "mode": "csv",
+                "action": "submit",
+                "attest": "yes",
+                "carried_csv": carried,
+                "carried_name": "q1.csv",
+            },
+            content_type="multipart/form-data",
+        )
+    assert filed.status_code == 302, text_of(filed)
+    (report,) = reports_of(agreement)
+    assert report.source == "csv"
+    assert report.row_count == 2
+    assert report.file_sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_csv_with_problems_names_the_lines_of_the_file_and_is_not_kept(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    data = f"{HEADER}\n1,A,Clinic A,US,end_users,60,\n1,B,Clinic B,US,end_users,lots,\n"
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        refused = client.post(
+            period_url(agreement, 1),
+            data={
+                "mode": "csv",
+                "action": "submit",
+                "attest": "yes",
+                "file": (io.BytesIO(data.encode()), "q1.csv"),
+            },
+            content_type="multipart/form-data",
+        )
+        missing = client.post(period_url(agreement, 1), data={"mode": "csv", "action": "preview"})
+    text = text_of(refused)
+    assert "Line 3 of the file, quantity: Must be a whole number, 0 or more." in text
+    assert hidden(refused, "carried_csv") is None
+    assert reports_of(agreement) == []
+    assert "CSV file: Choose the CSV file to upload." in text_of(missing)
+
+
+def test_a_file_too_large_to_carry_in_the_page_is_chosen_again_rather_than_refused(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    lines = [HEADER] + [
+        f"1,C{n:05d},Clinic number {n:05d} of the northern district,US,end_users,1,"
+        for n in range(6000)
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    assert len(data) > 400_000  # its base64 is above Flask's 500,000-byte form field limit
+    url = period_url(agreement, 1)
+
+    def upload(action: str, **extra: str) -> Any:
+        return client.post(
+            url,
+            data={"mode": "csv", "action": action, "file": (io.BytesIO(data), "big.csv"), **extra},
+            content_type="multipart/form-data",
+        )
+
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        preview = upload("preview")
+        assert preview.status_code == 200
+        assert "6000 end users" in text_of(preview)
+        assert hidden(preview, "carried_csv") is None
+        assert "too large to keep in the page: choose it again" in text_of(preview)
+        filed = upload("submit", attest="yes")
+    assert filed.status_code == 302
+    (report,) = reports_of(agreement)
+    assert report.row_count == 6000
+
+
+# --- amendments, order, the report and its downloads ---------------------------------
+
+
+def test_an_amendment_needs_a_reason_and_supersedes_the_filed_report(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any, file_report: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    url = period_url(agreement, 1)
+    rows = typed(row(1, "A", quantity=80))
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(url)
+        assert f"You are amending report {first.report.reference}" in text_of(page)
+        assert hidden(page, "amends") == str(first.report.id)
+        amend = {"mode": "form", "action": "submit", "attest": "yes", "amends": first.report.id}
+        unexplained = client.post(url, data={**amend, **rows})
+        assert "Reason for the amendment: Say why the report is amended." in text_of(unexplained)
+        assert len(reports_of(agreement)) == 1
+        amended = client.post(url, data={**amend, **rows, "reason": "Clinic A had 80 users"})
+        assert amended.status_code == 302
+        old_page = client.get(f"/portal/royalty-reports/report/{first.report.id}")
+    old, new = reports_of(agreement)
+    assert (old.state, new.state) == ("superseded", "submitted")
+    assert new.amends_id == old.id
+    assert new.total_due == 370  # 20 more end users at 18.50
+    text = text_of(old_page)
+    assert f"This report was superseded by an amendment, report {new.reference}" in text
+    assert "Amend this report" not in text
+
+
+def test_a_later_period_filed_out_of_order_is_refused_with_a_link_to_the_first_missing(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(period_url(agreement, 2))
+        assert "first report the period 2027-01-01 to 2027-03-31" in text_of(page)
+        refused = client.post(
+            period_url(agreement, 2), data={"mode": "nil", "action": "submit", "attest": "yes"}
+        )
+        upcoming = client.get(period_url(agreement, 3))
+    assert "The report was not filed Reports are filed in period order" in text_of(refused)
+    assert reports_of(agreement) == []
+    assert "This period can be reported from 2027-10-01." in text_of(upcoming)
+    assert 'name="mode"' not in upcoming.get_data(as_text=True)
+
+
+def test_the_report_page_offers_its_rows_as_filed_and_other_organizations_get_not_found(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    other_vendor: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60), row(1, "B", quantity=30)])
+    report_url = f"/portal/royalty-reports/report/{filed.report.id}"
+    rows_url = f"/royalty-reports/report/{filed.report.id}/rows.csv"
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(report_url)
+        assert f'href="{rows_url}"' in page.get_data(as_text=True)
+        download = client.get(rows_url)
+        # Read the streamed download now: its generator reads through a session of its own.
+        downloaded = download.get_data(as_text=True)
+        template = client.get(f"{period_url(agreement, 2)}/template.csv")
+        client.post("/sign-out")
+        signed_in(client, other_vendor)
+        foreign = [
+            client.get(url).status_code
+            for url in (
+                report_url,
+                rows_url,
+                period_url(agreement, 2),
+                f"{period_url(agreement, 2)}/template.csv",
+            )
+        ]
+    assert download.mimetype == "text/csv"
+    assert list(csv.reader(io.StringIO(downloaded))) == [
+        HEADER.split(","),
+        ["1", "A", "Clinic A", "US", "end_users", "60", ""],
+        ["1", "B", "Clinic B", "US", "end_users", "30", ""],
+    ]
+    # Next period's template lists last period's customers, quantities left blank.
+    assert template.get_data(as_text=True).splitlines()[1:] == [
+        "1,A,Clinic A,US,end_users,,",
+        "1,B,Clinic B,US,end_users,,",
+    ]
+    assert foreign == [404, 404, 404, 404]
+
+
+# --- the vendor's dashboard ----------------------------------------------------------
+
+
+def test_the_dashboard_shows_the_report_due_next_and_then_the_overdue_one(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    with time_machine.travel(datetime(2027, 3, 15, 15, 0, tzinfo=UTC), tick=False):
+        before = text_of(signed_in(client, vendor).get("/portal/"))
+    with time_machine.travel(AFTER[1], tick=False):
+        due = client.get("/portal/")
+    with time_machine.travel(MID_MAY, tick=False):
+        overdue = text_of(signed_in(client, vendor).get("/portal/"))
+    assert f"Next {title[0].lower()}{title[1:]} Due by 2027-04-30. you, from 2027-04-01" in before
+    assert f"{title} Due by 2027-04-30. you" in text_of(due)
+    assert f'href="{period_url(agreement, 1)}"' in due.get_data(as_text=True)
+    assert f"{title} Overdue: it was due on 2027-04-30. you" in overdue
+
+
+# --- the staff console ---------------------------------------------------------------
+
+
+def test_the_console_queue_shows_ages_and_filters_by_state_agreement_organization_and_period(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    punctual = active_agreement(vendor, SOFTWARE)
+    late = active_agreement(other_vendor, SOFTWARE)
+    file_report(vendor, punctual, 1, [row(1, "A", quantity=60)])
+    punctual_name = punctual.organization.legal_name
+    late_name = late.organization.legal_name
+
+    def queue(**filters: Any) -> str:
+        return text_of(client.get("/console/royalty-reports", query_string=filters))
+
+    with time_machine.travel(MID_MAY, tick=False):
+        signed_in(client, licensing_staff)
+        everything = queue()
+        overdue = queue(state="overdue")
+        by_agreement = queue(agreement=late.number.lower())
+        by_organization = queue(organization=punctual.organization_id)
+        by_period = queue(period="2027-04-01", state="upcoming")
+        nonsense = client.get(
+            "/console/royalty-reports",
+            query_string={"state": "x", "organization": "9" * 40, "period": "soon"},
+        )
+    assert "2 reporting periods, oldest due first" in everything
+    assert (
+        f"{late_name} {late.number} 2027-01-01 to 2027-03-31 2027-04-30 overdue 15 days overdue"
+        in everything
+    )
+    assert (
+        f"{punctual_name} {punctual.number} 2027-01-01 to 2027-03-31 2027-04-30 submitted "
+        "filed 2027-04-02 15:00 UTC 1,110.00 USD" in everything
+    )
+    assert punctual.number not in overdue.split("Filter")[-1]
+    assert late.number in overdue
+    assert punctual.number not in by_agreement.split("Filter")[-1]
+    assert "1 reporting period, oldest due first" in by_organization
+    assert late_name in by_organization  # still a choice of the organization filter
+    assert "2 reporting periods" in by_period
+    assert "2027-04-01 to 2027-06-30 2027-07-30 upcoming" in by_period
+    assert nonsense.status_code == 200
+
+
+def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=100), row(1, "B", quantity=50)])
+    flagged = file_report(vendor, agreement, 2, [row(1, "A", quantity=40)]).report
+    assert flagged.review_state == "flagged"
+    url = f"/console/royalty-reports/{flagged.id}"
+    with time_machine.travel(AFTER[3], tick=False):
+        signed_in(client, licensing_staff)
+        queue = text_of(client.get("/console/royalty-reports"))
+        page = client.get(url)
+        silent = client.post(url, data={"action": "request_correction", "note": " "})
+        asked = client.post(
+            url, data={"action": "request_correction", "note": "Clinic B is missing."}
+        )
+        after_asking = text_of(client.get(url))
+        reviewed = client.post(url, data={"action": "mark_reviewed"})
+        after_review = client.get(url)
+        queue_after = text_of(client.get("/console/royalty-reports"))
+    assert "Flagged reports waiting for review (1)" in queue
+    assert (
+        f"{flagged.reference} from {agreement.organization.legal_name} ({agreement.number})"
+        in queue
+    )
+    assert "Ask for a corrected report" in page.get_data(as_text=True)
+    assert "Say what the licensee should correct." in text_of(silent)
+    assert silent.status_code == 200
+    assert asked.status_code == 302
+    assert "The licensee is asked, by email, for a corrected report." in after_asking
+    assert "correction requested" in after_asking
+    (message,) = db.session().scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.subject == f"Please correct royalty report {flagged.reference} "
+            f"for {agreement.number}"
+        )
+    )
+    assert vendor.email in message.to
+    assert "Clinic B is missing." in message.body_text
+    assert reviewed.status_code == 302
+    assert "Mark reviewed" not in after_review.get_data(as_text=True)
+    assert "Reviewed " in text_of(after_review)
+    assert "Flagged reports waiting for review" not in queue_after
+
+
+def test_the_console_home_counts_reports_due_overdue_and_flagged(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    other_vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    flagged_agreement = active_agreement(vendor, SOFTWARE)
+    active_agreement(other_vendor, SOFTWARE)
+    file_report(vendor, flagged_agreement, 1, [row(1, "A", quantity=100)])
+    file_report(vendor, flagged_agreement, 2, [row(1, "A", quantity=10)])
+    with time_machine.travel(datetime(2027, 7, 15, 15, 0, tzinfo=UTC), tick=False):
+        home = text_of(signed_in(client, billing_staff).get("/console/"))
+    # The other vendor's first quarter is overdue and its second due.
+    assert "Royalty reports due or overdue 2 1 overdue 2027-04-01 00:00 UTC" in home
+    assert "Flagged royalty reports to review 1 1 flagged" in home
+
+
+def test_vendors_cannot_open_the_console_pages_nor_staff_the_portal_pages(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        vendor_sees = [
+            client.get(url).status_code
+            for url in ("/console/royalty-reports", f"/console/royalty-reports/{filed.report.id}")
+        ]
+        client.post("/sign-out")
+        signed_in(client, licensing_staff)
+        staff_sees = [
+            client.get(url).status_code
+            for url in ("/portal/royalty-reports", period_url(agreement, 2))
+        ]
+    assert vendor_sees == [403, 403]
+    assert staff_sees == [403, 403]
