@@ -1,9 +1,18 @@
-/* Royalty report rows form: "Add rows" adds a blank row in the page instead of
- * asking the server (which it still does when this script does not run). The new
+/* Royalty report period page. "Add rows" adds a blank row in the page instead of
+ * asking the server (which it still does when this script does not run); the new
  * row copies the last one's line and unit choices, with its fields emptied and
- * renumbered. */
+ * renumbered. A refused filing's error summary takes the focus. */
 (function () {
   "use strict";
+  // After a refused filing, start keyboard and screen-reader users at the list of
+  // problems: once loaded, as scrolling to the form's #fragment moves the focus.
+  var summary = document.querySelector(".error-summary");
+  if (summary) {
+    window.addEventListener("load", function () {
+      window.setTimeout(function () { summary.focus(); }, 0);
+    });
+  }
+
   var button = document.querySelector("button[data-add-rows]");
   var table = document.querySelector("table.rows-form");
   if (!button || !table) { return; }

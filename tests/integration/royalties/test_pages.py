@@ -87,10 +87,14 @@ def test_the_list_shows_every_period_with_its_state_and_a_filed_reports_invoice(
     text = text_of(page)
     assert f"{agreement.number} 2027-01-01 to 2027-03-31 2027-04-30 submitted 1,110.00 USD" in text
     assert filed.invoice_number in text
+    assert f'href="/portal/invoices/{filed.report.invoice_id}"' in page.get_data(as_text=True)
     assert f"Report {filed.report.reference}" in text
     # The second quarter has ended and is due; the last two are still to come.
     assert "2027-04-01 to 2027-06-30 2027-07-30 due" in text
-    assert f'href="{period_url(agreement, 2)}"' in page.get_data(as_text=True)
+    assert (
+        f'href="{period_url(agreement, 2)}" aria-label="File the report for '
+        f'{agreement.number}, 2027-04-01 to 2027-06-30"'
+    ) in page.get_data(as_text=True)
     assert "from 2027-10-01" in text
     assert "from 2028-01-01" in text
 
