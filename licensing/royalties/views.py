@@ -125,6 +125,7 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
             (s for s in statuses if s.period.index < status.period.index and s.report is None),
             None,
         ),
+        "filing_open": agreement.state in services.REPORTING_STATES,
         "form": form,
         "rows": form.padded([], BLANK_ROWS),
         "errors": {},

@@ -20,6 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
@@ -596,3 +598,30 @@ def test_vendors_cannot_open_the_console_pages_nor_staff_the_portal_pages(
         ]
     assert vendor_sees == [403, 403]
     assert staff_sees == [403, 403]
+
+
+def test_a_terminated_agreements_period_offers_no_form_and_a_forced_filing_is_explained(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    agreements.terminate(
+        agreement.id,
+        "Licensee ceased trading",
+        accounts.principal_for(licensing_staff),
+        now=AFTER[1],
+    )
+    nil = {"mode": "nil", "action": "submit", "attest": "yes"}
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        page = client.get(period_url(agreement, 1))
+        forced = client.post(period_url(agreement, 1), data=nil)
+        early = client.post(period_url(agreement, 2), data=nil)
+    assert f"Agreement {agreement.number} is terminated: reports are filed" in text_of(page)
+    assert 'name="mode"' not in page.get_data(as_text=True)
+    assert "The report was not filed Agreement" in text_of(forced)
+    assert "The report was not filed" in text_of(early)
+    assert reports_of(agreement) == []
