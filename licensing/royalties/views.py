@@ -523,6 +523,7 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
         "Flagged royalty reports to review",
         count=len(flagged),
         endpoint="royalties.console_queue",
+        params={"_anchor": "flagged-heading"},
         attention=len(flagged),
         attention_label="flagged",
         oldest=flagged[0].submitted_at if flagged else None,

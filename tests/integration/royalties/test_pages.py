@@ -568,10 +568,12 @@ def test_the_console_home_counts_reports_due_overdue_and_flagged(
     file_report(vendor, flagged_agreement, 1, [row(1, "A", quantity=100)])
     file_report(vendor, flagged_agreement, 2, [row(1, "A", quantity=10)])
     with time_machine.travel(datetime(2027, 7, 15, 15, 0, tzinfo=UTC), tick=False):
-        home = text_of(signed_in(client, billing_staff).get("/console/"))
+        page = signed_in(client, billing_staff).get("/console/")
+    home = text_of(page)
     # The other vendor's first quarter is overdue and its second due.
     assert "Royalty reports due or overdue 2 1 overdue 2027-04-01 00:00 UTC" in home
     assert "Flagged royalty reports to review 1 1 flagged" in home
+    assert 'href="/console/royalty-reports#flagged-heading"' in page.get_data(as_text=True)
 
 
 def test_vendors_cannot_open_the_console_pages_nor_staff_the_portal_pages(
