@@ -94,14 +94,16 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         page.get_by_role("button", name="Add rows").click()
         assert rows_form.locator("tbody tr").count() == 4
         assert page.get_by_label("Row 4, customer ID").is_visible()
-        # A typing mistake: the problems are listed in the labels' words, focused.
-        page.get_by_label("Row 1, customer ID").fill("C-100")
-        page.get_by_label("Row 1, customer name").fill("Harbor Clinic")
-        page.get_by_label("Row 1, country").fill("ZZ")
-        page.get_by_label("Row 1, quantity").fill("60")
+        # A typing mistake in the added row: blank rows are left out, so it comes
+        # back as row 1, and the problems are listed in the labels' words, focused.
+        page.get_by_label("Row 4, customer ID").fill("C-100")
+        page.get_by_label("Row 4, customer name").fill("Harbor Clinic")
+        page.get_by_label("Row 4, country").fill("ZZ")
+        page.get_by_label("Row 4, quantity").fill("60")
         page.locator("#report-form").get_by_role("button", name="Preview the royalty").click()
         summary = page.locator("#report-form .error-summary")
         assert "Row 1, country: Not an ISO 3166-1 alpha-2" in summary.inner_text()
+        assert page.get_by_label("Row 1, customer name").input_value() == "Harbor Clinic"
         page.wait_for_function("document.activeElement.classList.contains('error-summary')")
         assert page.get_by_label("Row 1, country").get_attribute("aria-invalid") == "true"
 
