@@ -300,11 +300,22 @@ def test_a_csv_with_problems_names_the_lines_of_the_file_and_is_not_kept(
             content_type="multipart/form-data",
         )
         missing = client.post(period_url(agreement, 1), data={"mode": "csv", "action": "preview"})
+        latin1 = client.post(
+            period_url(agreement, 1),
+            data={
+                "mode": "csv",
+                "action": "preview",
+                "file": (io.BytesIO("1,Clinique Hélène\n".encode("latin-1")), "x.csv"),
+            },
+            content_type="multipart/form-data",
+        )
     text = text_of(refused)
     assert "Line 3 of the file, quantity: Must be a whole number, 0 or more." in text
     assert hidden(refused, "carried_csv") is None
     assert reports_of(agreement) == []
     assert "CSV file: Choose the CSV file to upload." in text_of(missing)
+    assert "The file: The file must be UTF-8 text." in text_of(latin1)
+    assert 'id="file-error"' in latin1.get_data(as_text=True)
 
 
 def test_a_file_too_large_to_carry_in_the_page_is_chosen_again_rather_than_refused(
