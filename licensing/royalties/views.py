@@ -60,6 +60,8 @@ COLUMN_LABELS = {
     "quantity": "Quantity",
     "revenue": "Revenue",
 }
+# The same labels inside a sentence: "Row 2, quantity: ...", "Row 2, customer ID".
+COLUMN_WORDS = {column: label[:1].lower() + label[1:] for column, label in COLUMN_LABELS.items()}
 # The columns a vendor types; a row with none of them is a blank row (its line
 # and unit may be preselected).
 TYPED_COLUMNS = ("customer_id", "customer_name", "country", "quantity", "revenue")
@@ -127,6 +129,8 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         ),
         "filing_open": agreement.state in services.REPORTING_STATES,
         "form": form,
+        "column_labels": COLUMN_LABELS,
+        "column_words": COLUMN_WORDS,
         "rows": form.padded([], BLANK_ROWS),
         "errors": {},
         "refusal": None,
@@ -319,13 +323,9 @@ def _problem(path: str, message: str, mode: str | None) -> Problem:
     parts = path.split(".")
     if parts[0] == "rows" and len(parts) > 1 and parts[1].isdigit():
         column = parts[2] if len(parts) > 2 else ""
-        label = COLUMN_LABELS.get(column, column.replace("_", " "))
+        words = COLUMN_WORDS.get(column, column.replace("_", " "))
         where = f"Line {parts[1]} of the file" if mode == "csv" else f"Row {parts[1]}"
-        text = (
-            f"{where}, {label[:1].lower()}{label[1:]}: {message}"
-            if label
-            else f"{where}: {message}"
-        )
+        text = f"{where}, {words}: {message}" if words else f"{where}: {message}"
         if mode == "csv":
             return Problem(text, "file")
         return Problem(text, f"rows-{parts[1]}-{column if column in COLUMNS else 'customer_id'}")
