@@ -71,13 +71,20 @@ class QueueFilter:
 
 
 def staff_queue(
-    actor: Actor, chosen: QueueFilter, *, now: datetime | None = None
+    actor: Actor,
+    chosen: QueueFilter,
+    *,
+    now: datetime | None = None,
+    statuses: list[PeriodStatus] | None = None,
 ) -> list[PeriodStatus]:
-    """Reports due, overdue and submitted across organizations, oldest due first."""
-    statuses = all_periods(actor, now=now or utcnow(), organization_id=chosen.organization_id)
+    """Reports due, overdue and submitted across organizations, oldest due first
+    (from `statuses` when the caller has already read every period)."""
+    if statuses is None:
+        statuses = all_periods(actor, now=now or utcnow(), organization_id=chosen.organization_id)
     found = [
         status
         for status in statuses
+        if chosen.organization_id in (None, status.organization_id)
         if status.state != "upcoming" or chosen.state == "upcoming"
         if chosen.state in (None, "", status.state)
         if not chosen.agreement or chosen.agreement.strip().upper() in status.agreement_number
@@ -105,3 +112,10 @@ def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
 def _reported_period_start(session: Session, report_id: int) -> date | None:
     """A royalty invoice bills its report's period (for the copyright year it prints)."""
     return session.scalar(select(RoyaltyReport.period_start).where(RoyaltyReport.id == report_id))
+
+
+def amended_by(session: Session, report_id: int) -> RoyaltyReport | None:
+    """The report that superseded this one, if an amendment did."""
+    return session.scalars(
+        select(RoyaltyReport).where(RoyaltyReport.amends_id == report_id)
+    ).first()

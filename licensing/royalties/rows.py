@@ -1,7 +1,8 @@
 """Reading a report's rows: JSON, CSV or a form, checked row by row.
 
-Every problem is keyed `rows.N.FIELD` (N: the row's 0-based index in JSON and
-in the form, its line number in a CSV file, the header being line 1) and all are
+Every problem is keyed `rows.N.FIELD` (N: the row's 0-based index in JSON, its
+number on the page in the portal's form (from 1), its line number in a CSV file,
+the header being line 1) and all are
 reported at once, up to `MAX_PROBLEMS`. Rows are read one at a time from a
 spooled copy of the upload, so a report of 200,000 rows is checked in bounded
 memory.
@@ -315,13 +316,15 @@ class Submission:
     amends: Any = None
     reason: Any = None
     problems: dict[str, list[str]] = field(default_factory=dict)
+    # The number of the first row of a JSON or form submission (0 in the API).
+    first_row: int = 0
 
     def rows(self) -> Iterator[tuple[int, Any]]:
         """(number, fields) for each row, read afresh from the spooled upload."""
         self.upload.file.seek(0)
         if self.source == "csv":
             return _csv_rows(self.upload.file)
-        return _json_rows(self.upload.file)
+        return _json_rows(self.upload.file, self.first_row)
 
 
 _TOP_LEVEL = ("attest", "rows", "amends", "reason")
@@ -391,8 +394,8 @@ def json_submission(upload: Upload) -> Submission:
     return submission
 
 
-def _json_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
-    yield from enumerate(ijson.items(file, "rows.item", use_float=False))
+def _json_rows(file: IO[bytes], first: int = 0) -> Iterator[tuple[int, Any]]:
+    yield from enumerate(ijson.items(file, "rows.item", use_float=False), start=first)
 
 
 def csv_submission(upload: Upload, *, attest: Any, amends: Any, reason: Any) -> Submission:
@@ -445,9 +448,18 @@ def template_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def form_submission(
-    rows: list[dict[str, Any]], *, attest: Any, amends: Any, reason: Any
+    rows: list[dict[str, Any]], *, attest: Any, amends: Any, reason: Any, first_row: int = 0
 ) -> Submission:
-    """Rows typed into the portal's form: stored like an upload of their JSON."""
+    """Rows typed into the portal's form: stored like an upload of their JSON, numbered
+    from `first_row` (the page numbers its rows from 1, so its errors and the rows
+    kept say "row 1" for the row the vendor sees as row 1)."""
     body = {"attest": attest, "rows": rows}
     data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return Submission("form", Upload.of_bytes(data), attest=attest, amends=amends, reason=reason)
+    return Submission(
+        "form",
+        Upload.of_bytes(data),
+        attest=attest,
+        amends=amends,
+        reason=reason,
+        first_row=first_row,
+    )

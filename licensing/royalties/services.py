@@ -863,10 +863,13 @@ def _after_filing(
     moment: datetime,
 ) -> None:
     accounts.restore_standing_if_clear(session, agreement.organization_id, office_date(moment))
-    if filing.flags:
+    # A notice for staff (anomalies, a console link): never the licensee's; with no
+    # staff to tell, the report still waits in the console's flagged queue.
+    recipients = mail.staff_recipients("licensing") if filing.flags else []
+    if recipients:
         mail.enqueue(
             session,
-            to=mail.staff_recipients("licensing") or [agreement.organization.billing_email],
+            to=recipients,
             subject=f"Royalty report {report.reference} for {agreement.number} is flagged",
             template="royalty_report_flagged",
             context={

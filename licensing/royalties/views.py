@@ -4,11 +4,14 @@ console's queue and review of flagged reports."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -23,18 +26,45 @@ from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.royalties import queries, services
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, form_submission
 from licensing.royalties.services import Filing
-from licensing.royalties.states import DUE, OVERDUE, REVIEW, SUBMITTED
+from licensing.royalties.states import (
+    CORRECTION_REQUESTED,
+    DUE,
+    OVERDUE,
+    PERIOD_STATES,
+    REVIEW,
+    SUBMITTED,
+    UPCOMING,
+)
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 
 bp = Blueprint("royalties", __name__)
 
-# A previewed CSV upload is carried to the submit button in the page, up to this size;
-# larger files are submitted directly (or through the API).
-CARRIED_CSV_MAX = 2 * 1024 * 1024
+# How a vendor files from the period page: customers typed row by row, a CSV upload
+# of the template, or a nil report. Each has its own form on the page.
+MODES = ("form", "csv", "nil")
 # Blank rows the form offers, and how many more "Add rows" gives.
 BLANK_ROWS = 3
 MORE_ROWS = 5
+# Pages parse forms with Flask's limits (MAX_FORM_PARTS, 1000 fields by default,
+# read before the view by the CSRF check): 7 fields a row keeps 100 rows well
+# inside. More customers than that go in the CSV template.
+FORM_ROWS_MAX = 100
+# The column labels of the rows form, used as they are in the error summary.
+COLUMN_LABELS = {
+    "line": "Line",
+    "customer_id": "Customer ID",
+    "customer_name": "Customer name",
+    "country": "Country",
+    "unit": "Unit",
+    "quantity": "Quantity",
+    "revenue": "Revenue",
+}
+# The same labels inside a sentence: "Row 2, quantity: ...", "Row 2, customer ID".
+COLUMN_WORDS = {column: label[:1].lower() + label[1:] for column, label in COLUMN_LABELS.items()}
+# The columns a vendor types; a row with none of them is a blank row (its line
+# and unit may be preselected).
+TYPED_COLUMNS = ("customer_id", "customer_name", "country", "quantity", "revenue")
 
 Page = str | Response
 
@@ -69,6 +99,14 @@ def portal_reports() -> str:
     )
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One line of a page's error summary, and the field it links to."""
+
+    text: str
+    anchor: str | None = None
+
+
 @bp.route("/portal/royalty-reports/<int:agreement_id>/<period_start>", methods=["GET", "POST"])
 @access.vendor
 def portal_period(agreement_id: int, period_start: str) -> Page:
@@ -80,65 +118,111 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
     if status is None:
         raise NotFound("There is no such reporting period.")
     obligation = services.obligations(db.session(), agreement)
+    form = RowsForm.of(obligation)
     context: dict[str, Any] = {
         "agreement": agreement,
         "status": status,
         "obligation": obligation,
-        "rows": _blank_rows(BLANK_ROWS),
+        "earlier_unreported": next(
+            (s for s in statuses if s.period.index < status.period.index and s.report is None),
+            None,
+        ),
+        "filing_open": agreement.state in services.REPORTING_STATES,
+        "form": form,
+        "column_labels": COLUMN_LABELS,
+        "column_words": COLUMN_WORDS,
+        "rows": form.padded([], BLANK_ROWS),
         "errors": {},
+        "refusal": None,
         "filing": None,
-        "carried_csv": None,
-        "mode": "form",
-        "columns": COLUMNS,
+        "carried": None,
+        "mode": None,
         "reason": "",
     }
     if request.method == "POST":
-        outcome = _post_filing(agreement_id, start, actor, status, context)
+        outcome = _post_filing(agreement_id, start, actor, form, context)
         if outcome is not None:
             return outcome
+    context["problems"] = _problems(context["errors"], context["mode"])
     return render_template("royalties/portal_period.html", **context)
 
 
-def _blank_rows(count: int) -> list[dict[str, str]]:
-    return [dict.fromkeys(COLUMNS, "") for _ in range(count)]
+@dataclass(frozen=True)
+class RowsForm:
+    """The rows form's choices: the reportable lines and the units they count."""
+
+    lines: list[tuple[str, str]]
+    units: list[str]
+    default_line: str
+    default_unit: str
+    max_rows: int = FORM_ROWS_MAX
+
+    @classmethod
+    def of(cls, obligation: services.Obligations) -> RowsForm:
+        lines = [
+            (str(line.number), f"{line.number}: {obligation.product_names[line.number]}")
+            for line in obligation.lines
+        ]
+        units = sorted({unit for line in obligation.lines for unit in line.units})
+        only = obligation.lines[0] if len(obligation.lines) == 1 else None
+        default_unit = ""
+        if only is not None and len(only.units) == 1 and not only.takes_revenue:
+            default_unit = only.units[0]
+        return cls(lines, units, str(only.number) if only else "", default_unit)
+
+    def blank(self) -> dict[str, str]:
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(line=self.default_line, unit=self.default_unit)
+        return row
+
+    def padded(self, rows: list[dict[str, str]], blanks: int) -> list[dict[str, str]]:
+        room = max(0, min(blanks, self.max_rows - len(rows)))
+        return rows + [self.blank() for _ in range(room)]
+
+
+def _blank_row(row: dict[str, str]) -> bool:
+    return not any(row[column] for column in TYPED_COLUMNS)
 
 
 def _form_rows() -> list[dict[str, str]]:
-    """Rows typed into the form (`rows-N-column`), blank ones left out."""
+    """Rows typed into the form (`rows-N-column`, N from 1), blank ones left out."""
     numbers = sorted(
         {
-            int(key.split("-")[1])
-            for key in request.form
-            if key.startswith("rows-") and key.count("-") == 2 and key.split("-")[1].isdigit()
+            int(parts[1])
+            for parts in (key.split("-") for key in request.form)
+            if len(parts) == 3 and parts[0] == "rows" and parts[1].isdigit() and len(parts[1]) < 6
         }
     )
     rows = []
-    for number in numbers[:500]:
+    for number in numbers:
         row = {
             column: request.form.get(f"rows-{number}-{column}", "").strip() for column in COLUMNS
         }
-        if any(row.values()):
+        if not _blank_row(row):
             rows.append(row)
     return rows
 
 
 def _post_filing(
-    agreement_id: int, start: date, actor: Actor, status: Any, context: dict[str, Any]
+    agreement_id: int, start: date, actor: Actor, form: RowsForm, context: dict[str, Any]
 ) -> Response | None:
     action = request.form.get("action", "preview")
-    mode = request.form.get("mode", "form")
-    attest = request.form.get("attest") == "yes" or None
-    reason = request.form.get("reason", "").strip()
-    amends = status.report.id if status.report is not None and request.form.get("amend") else None
-    context.update(mode=mode, reason=reason)
+    mode = request.form.get("mode", "")
+    mode = mode if mode in MODES else "form"
+    context.update(mode=mode, reason=request.form.get("reason", "").strip())
     rows = _form_rows() if mode == "form" else []
-    context["rows"] = rows + _blank_rows(BLANK_ROWS)
-    if action == "add_rows":
-        context["rows"] = rows + _blank_rows(MORE_ROWS)
-        return None
-    submission = _submission(
-        mode, rows, attest=attest, amends=amends, reason=reason, context=context
-    )
+    context["rows"] = form.padded(rows, BLANK_ROWS)
+    if mode == "form":
+        if action == "add_rows":
+            context["rows"] = form.padded(rows, MORE_ROWS)
+            if len(rows) >= form.max_rows:
+                context["errors"] = {"rows": [_too_many_rows()]}
+            return None
+        refused = _form_refusal(rows, form)
+        if refused:
+            context["errors"] = {"rows": [refused]}
+            return None
+    submission = _submission(mode, rows, context)
     if submission is None:
         return None
     try:
@@ -149,9 +233,10 @@ def _post_filing(
             return None
     except InvalidInput as problem:
         context["errors"] = problem.errors
+        context["carried"] = None  # a file with problems is chosen again once corrected
         return None
-    except Conflict as refused:
-        flash(refused.detail, "error")
+    except Conflict as refused_filing:
+        context["refusal"] = refused_filing.detail
         return None
     finally:
         submission.upload.close()
@@ -160,33 +245,100 @@ def _post_filing(
     return redirect(url_for("royalties.portal_report", report_id=filing.report.id))
 
 
-def _submission(
-    mode: str,
-    rows: list[dict[str, str]],
-    *,
-    attest: Any,
-    amends: int | None,
-    reason: str,
-    context: dict[str, Any],
-) -> Any:
-    amendment = {"amends": amends, "reason": reason or None}
-    if mode == "nil":
-        return form_submission([], attest=attest, **amendment)
-    if mode == "form":
-        return form_submission(rows, attest=attest, **amendment)
-    upload = request.files.get("file")
-    if upload is not None and upload.filename:
-        spooled = Upload.read(upload.stream)
+def _too_many_rows() -> str:
+    return f"The form takes at most {FORM_ROWS_MAX} customers; for more, upload the CSV template."
+
+
+def _form_refusal(rows: list[dict[str, str]], form: RowsForm) -> str | None:
+    if not rows:
+        return (
+            "Type at least one customer's row. If there is nothing to report this period, "
+            "file a nil report instead."
+        )
+    if len(rows) > form.max_rows:
+        return _too_many_rows()
+    return None
+
+
+def _submission(mode: str, rows: list[dict[str, str]], context: dict[str, Any]) -> Any:
+    attest = request.form.get("attest") == "yes" or None
+    amends = request.form.get("amends", "").strip() or None
+    reason = context["reason"] or None
+    if mode == "csv":
+        upload = _csv_upload(context)
+        if upload is None:
+            return None
+        return csv_submission(upload, attest=attest, amends=amends, reason=reason)
+    typed = rows if mode == "form" else []
+    return form_submission(typed, attest=attest, amends=amends, reason=reason, first_row=1)
+
+
+@dataclass(frozen=True)
+class CarriedFile:
+    """A previewed CSV file, carried in the page to its submit button: base64, so
+    its bytes (and so its SHA-256) arrive exactly as uploaded."""
+
+    name: str
+    sha256: str
+    size: int
+    data: str | None  # None when too large to carry: the vendor chooses it again
+
+
+def _carry_limit() -> int:
+    """The largest file carried: its base64 must fit one form field."""
+    limit = current_app.config.get("MAX_FORM_MEMORY_SIZE") or 500_000
+    return int(limit) * 3 // 4 - 4096
+
+
+def _csv_upload(context: dict[str, Any]) -> Upload | None:
+    chosen = request.files.get("file")
+    if chosen is not None and chosen.filename:
+        upload = Upload.read(chosen.stream)
+        name = chosen.filename
     elif request.form.get("carried_csv"):
-        spooled = Upload.of_bytes(request.form["carried_csv"].encode("utf-8"))
+        try:
+            data = base64.b64decode(request.form["carried_csv"], validate=True)
+        except (binascii.Error, ValueError):
+            context["errors"] = {"file": ["The previewed file was not kept; choose it again."]}
+            return None
+        upload = Upload.of_bytes(data)
+        name = request.form.get("carried_name", "")
     else:
         context["errors"] = {"file": ["Choose the CSV file to upload."]}
         return None
-    if spooled.size <= CARRIED_CSV_MAX:
-        spooled.file.seek(0)
-        context["carried_csv"] = spooled.file.read().decode("utf-8", errors="replace")
-        spooled.file.seek(0)
-    return csv_submission(spooled, attest=attest, **amendment)
+    data_text = None
+    if upload.size <= _carry_limit():
+        data_text = base64.b64encode(upload.file.read()).decode("ascii")
+        upload.file.seek(0)
+    context["carried"] = CarriedFile(name[:200], upload.sha256, upload.size, data_text)
+    return upload
+
+
+def _problems(errors: dict[str, list[str]], mode: str | None) -> list[Problem]:
+    """The error summary in the words of the page's labels ("Row 2, quantity: ...")."""
+    return [_problem(path, " ".join(messages), mode) for path, messages in errors.items()]
+
+
+def _problem(path: str, message: str, mode: str | None) -> Problem:
+    parts = path.split(".")
+    if parts[0] == "rows" and len(parts) > 1 and parts[1].isdigit():
+        column = parts[2] if len(parts) > 2 else ""
+        words = COLUMN_WORDS.get(column, column.replace("_", " "))
+        where = f"Line {parts[1]} of the file" if mode == "csv" else f"Row {parts[1]}"
+        text = f"{where}, {words}: {message}" if words else f"{where}: {message}"
+        if mode == "csv":
+            return Problem(text, "file")
+        return Problem(text, f"rows-{parts[1]}-{column if column in COLUMNS else 'customer_id'}")
+    named = {
+        "attest": ("Attestation", f"attest-{mode}"),
+        "reason": ("Reason for the amendment", f"reason-{mode}"),
+        "amends": ("Amendment", None),
+        "file": ("CSV file", "file"),
+        "_body": ("The file" if mode == "csv" else "The report", "file" if mode == "csv" else None),
+        "rows": ("Rows", "rows-1-customer_id" if mode == "form" else None),
+    }
+    label, anchor = named.get(path, (path.replace("_", " ").capitalize(), None))
+    return Problem(f"{label}: {message}", anchor)
 
 
 def _filed_message(filing: Filing) -> str:
@@ -202,7 +354,10 @@ def _filed_message(filing: Filing) -> str:
 def portal_report(report_id: int) -> str:
     report = services.get_report(report_id, _actor())
     return render_template(
-        "royalties/report.html", filing=services.filing_of(report), console=False
+        "royalties/report.html",
+        filing=services.filing_of(report),
+        console=False,
+        amended_by=queries.amended_by(db.session(), report.id),
     )
 
 
@@ -218,23 +373,51 @@ def report_rows(report_id: int) -> Response:
     return rows_response(report_id, _actor())
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
+
+
 @waiting_provider
 def _due_reports(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
+    """Reports due or overdue (waiting on the vendor), and each agreement's next
+    report when none of its reports is due yet."""
+    waiting: set[int] = set()
+    upcoming: dict[int, services.PeriodStatus] = {}
     for status in services.all_periods(Actor.of(principal)):
+        link = url_for(
+            "royalties.portal_period",
+            agreement_id=status.agreement_id,
+            period_start=status.period.start.isoformat(),
+        )
+        title = f"Royalty report for {status.agreement_number}, {status.period.label}"
         if status.state in (DUE, OVERDUE):
+            waiting.add(status.agreement_id)
+            detail = (
+                f"Overdue: it was due on {status.due_on.isoformat()}."
+                if status.state == OVERDUE
+                else f"Due by {status.due_on.isoformat()}."
+            )
             yield WaitingItem(
-                f"Royalty report for {status.agreement_number}, {status.period.label}",
+                title,
                 waiting_on=YOU,
-                detail=f"{status.state}: due {status.due_on.isoformat()}",
+                detail=detail,
+                url=link,
+                since=_midnight(status.period.first_filing_day),
+            )
+        elif status.state == UPCOMING:
+            upcoming.setdefault(status.agreement_id, status)
+    for agreement_id, status in upcoming.items():
+        if agreement_id not in waiting:
+            yield WaitingItem(
+                f"Next royalty report for {status.agreement_number}, {status.period.label}",
+                waiting_on=f"you, from {status.period.first_filing_day.isoformat()}",
+                detail=f"Due by {status.due_on.isoformat()}.",
                 url=url_for(
                     "royalties.portal_period",
                     agreement_id=status.agreement_id,
                     period_start=status.period.start.isoformat(),
-                ),
-                since=datetime.combine(status.period.first_filing_day, datetime.min.time()).replace(
-                    tzinfo=utcnow().tzinfo
                 ),
             )
 
@@ -249,9 +432,10 @@ def _queue_filter() -> queries.QueueFilter:
         period_start = date.fromisoformat(period) if period else None
     except ValueError:
         period_start = None
+    state = request.args.get("state", "").strip()
     return queries.QueueFilter(
-        state=request.args.get("state", "").strip() or None,
-        agreement=request.args.get("agreement", "").strip() or None,
+        state=state if state in PERIOD_STATES else None,
+        agreement=request.args.get("agreement", "").strip()[:40] or None,
         organization_id=int(organization)
         if organization.isdigit() and len(organization) < 10
         else None,
@@ -262,17 +446,29 @@ def _queue_filter() -> queries.QueueFilter:
 @bp.route("/console/royalty-reports")
 @access.staff("licensing", "billing")
 def console_queue() -> str:
+    actor = _actor()
     chosen = _queue_filter()
-    statuses = queries.staff_queue(_actor(), chosen)
-    organizations = {(s.organization_id, s.organization_name) for s in statuses}
+    everything = services.all_periods(actor)
+    agreements = {status.agreement_id: status for status in everything}
     return render_template(
         "royalties/console_queue.html",
-        statuses=statuses,
+        statuses=queries.staff_queue(actor, chosen, statuses=everything),
         flagged=queries.flagged_reports(),
+        agreements=agreements,
         chosen=chosen,
-        organizations=sorted(organizations, key=lambda item: item[1]),
+        organizations=sorted(
+            {(s.organization_id, s.organization_name) for s in everything},
+            key=lambda item: (item[1].casefold(), item[0]),
+        ),
+        periods=sorted({s.period.start: s.period for s in everything}.values(), key=_by_start),
+        period_states=PERIOD_STATES,
         today=_today(),
     )
+
+
+def _by_start(period: Any) -> date:
+    start: date = period.start
+    return start
 
 
 @bp.route("/console/royalty-reports/<int:report_id>", methods=["GET", "POST"])
@@ -280,12 +476,12 @@ def console_queue() -> str:
 def console_report(report_id: int) -> Page:
     actor = _actor()
     errors: dict[str, list[str]] = {}
+    note = ""
     if request.method == "POST":
+        note = request.form.get("note", "")
         try:
-            services.review(
-                report_id, request.form.get("action", ""), actor, note=request.form.get("note")
-            )
-            flash("The review is recorded.", "success")
+            report = services.review(report_id, request.form.get("action", ""), actor, note=note)
+            flash(_reviewed_message(report.review_state), "success")
             return redirect(url_for("royalties.console_report", report_id=report_id))
         except InvalidInput as problem:
             errors = problem.errors
@@ -296,22 +492,39 @@ def console_report(report_id: int) -> Page:
         "royalties/report.html",
         filing=services.filing_of(report),
         console=True,
+        organization=db.session().get(Organization, report.organization_id),
+        amended_by=queries.amended_by(db.session(), report.id),
         review_actions=REVIEW.allowed(report.review_state),
         errors=errors,
+        note=note,
     )
+
+
+def _reviewed_message(state: str) -> str:
+    if state == CORRECTION_REQUESTED:
+        return "The licensee is asked, by email, for a corrected report."
+    return "The report is marked reviewed."
 
 
 @queue_summary
 def _report_queue(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
     statuses = services.all_periods(Actor.of(principal), now=now)
-    overdue = [s for s in statuses if s.state == OVERDUE]
-    due = [s for s in statuses if s.state == DUE]
-    flagged = queries.flagged_reports(session)
+    waiting = [s for s in statuses if s.state in (DUE, OVERDUE)]
     yield QueueSummary(
         "Royalty reports due or overdue",
-        count=len(overdue) + len(due),
+        count=len(waiting),
         endpoint="royalties.console_queue",
-        attention=len(overdue),
+        attention=sum(1 for s in waiting if s.state == OVERDUE),
         attention_label="overdue",
-        detail=f"{len(flagged)} flagged report(s) wait for review" if flagged else "",
+        oldest=min((_midnight(s.period.first_filing_day) for s in waiting), default=None),
+    )
+    flagged = queries.flagged_reports(session)
+    yield QueueSummary(
+        "Flagged royalty reports to review",
+        count=len(flagged),
+        endpoint="royalties.console_queue",
+        params={"_anchor": "flagged-heading"},
+        attention=len(flagged),
+        attention_label="flagged",
+        oldest=flagged[0].submitted_at if flagged else None,
     )

@@ -1,0 +1,47 @@
+/* Royalty report period page. "Add rows" adds a blank row in the page instead of
+ * asking the server (which it still does when this script does not run); the new
+ * row copies the last one's line and unit choices, with its fields emptied and
+ * renumbered. A refused filing's error summary takes the focus. */
+(function () {
+  "use strict";
+  // After a refused filing, start keyboard and screen-reader users at the list of
+  // problems: once loaded, as scrolling to the form's #fragment moves the focus.
+  var summary = document.querySelector(".error-summary");
+  if (summary) {
+    window.addEventListener("load", function () {
+      window.setTimeout(function () { summary.focus(); }, 0);
+    });
+  }
+
+  var button = document.querySelector("button[data-add-rows]");
+  var table = document.querySelector("table.rows-form");
+  if (!button || !table) { return; }
+  var body = table.tBodies[0];
+  var max = parseInt(table.dataset.maxRows || "100", 10);
+
+  function renumber(row, number) {
+    row.querySelector("th").textContent = String(number);
+    row.querySelectorAll("input, select").forEach(function (field) {
+      var column = field.name.replace(/^rows-\d+-/, "");
+      field.name = field.id = "rows-" + number + "-" + column;
+      var label = field.getAttribute("aria-label") || "";
+      field.setAttribute("aria-label", label.replace(/^Row \d+/, "Row " + number));
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("aria-describedby");
+      if (field.tagName === "INPUT") { field.value = ""; }
+    });
+    row.querySelectorAll("td").forEach(function (cell) { cell.classList.remove("has-error"); });
+    row.querySelectorAll(".error").forEach(function (message) { message.remove(); });
+  }
+
+  button.addEventListener("click", function (event) {
+    var last = body.rows[body.rows.length - 1];
+    if (!last || body.rows.length >= max) { return; }  // the server explains the limit
+    event.preventDefault();
+    var row = last.cloneNode(true);
+    renumber(row, body.rows.length + 1);
+    body.appendChild(row);
+    var first = row.querySelector("input");
+    if (first) { first.focus(); }
+  });
+})();

@@ -1,0 +1,640 @@
+"""The royalty report pages: the vendor's periods and filing (rows typed in a form,
+a CSV upload carried from its preview to its submission, a nil report, an
+amendment), the report and its downloads, the dashboard; the staff queue, the
+review of flagged reports and the console home."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import html
+import io
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import time_machine
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
+from licensing.billing.models import Invoice
+from licensing.mail.models import OutboxMessage
+from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
+from tests.integration.royalties.conftest import AFTER, QUARTERS, SOFTWARE, row
+
+HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
+# Mid-May 2027: the first quarter's report (due 2027-04-30) is 15 days overdue.
+MID_MAY = datetime(2027, 5, 15, 15, 0, tzinfo=UTC)
+
+SignIn = Callable[..., FlaskClient]
+
+
+def period_url(agreement: Agreement, quarter: int) -> str:
+    return f"/portal/royalty-reports/{agreement.id}/{QUARTERS[quarter].isoformat()}"
+
+
+def typed(*rows: dict[str, Any]) -> dict[str, str]:
+    """The rows form's fields for `rows` (numbered from 1, as on the page)."""
+    fields = {}
+    for number, values in enumerate(rows, start=1):
+        for column, value in values.items():
+            fields[f"rows-{number}-{column}"] = str(value)
+    return fields
+
+
+def text_of(response: Any) -> str:
+    """The page's text, tags dropped and spaces squeezed, for sentences."""
+    without_tags = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return re.sub(r"\s+", " ", html.unescape(without_tags))
+
+
+def reports_of(agreement: Agreement) -> list[RoyaltyReport]:
+    return list(
+        db.session().scalars(
+            select(RoyaltyReport)
+            .where(RoyaltyReport.agreement_id == agreement.id)
+            .order_by(RoyaltyReport.id)
+        )
+    )
+
+
+def stored_rows() -> int:
+    return db.session().scalar(select(func.count()).select_from(RoyaltyReportRow)) or 0
+
+
+def hidden(response: Any, name: str) -> str | None:
+    found = re.search(
+        rf'<input type="hidden" name="{name}" value="([^"]*)"', response.get_data(as_text=True)
+    )
+    return html.unescape(found.group(1)) if found else None
+
+
+# --- the vendor's periods ------------------------------------------------------------
+
+
+def test_the_list_shows_every_period_with_its_state_and_a_filed_reports_invoice(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any, file_report: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    with time_machine.travel(AFTER[2], tick=False):
+        page = signed_in(client, vendor).get("/portal/royalty-reports")
+    assert page.status_code == 200
+    text = text_of(page)
+    assert f"{agreement.number} 2027-01-01 to 2027-03-31 2027-04-30 submitted 1,110.00 USD" in text
+    assert filed.invoice_number in text
+    assert f'href="/portal/invoices/{filed.report.invoice_id}"' in page.get_data(as_text=True)
+    assert f"Report {filed.report.reference}" in text
+    # The second quarter has ended and is due; the last two are still to come.
+    assert "2027-04-01 to 2027-06-30 2027-07-30 due" in text
+    assert (
+        f'href="{period_url(agreement, 2)}" aria-label="File the report for '
+        f'{agreement.number}, 2027-04-01 to 2027-06-30"'
+    ) in page.get_data(as_text=True)
+    assert "from 2027-10-01" in text
+    assert "from 2028-01-01" in text
+
+
+def test_a_vendor_types_rows_adds_more_previews_and_submits_with_attestation(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    url = period_url(agreement, 1)
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        page = client.get(url)
+        assert page.status_code == 200
+        body = page.get_data(as_text=True)
+        # Three blank rows, labelled for screen readers, the only line preselected.
+        assert 'aria-label="Row 3, customer ID"' in body
+        assert 'id="rows-4-customer_id"' not in body
+        assert '<option value="1" selected>1: Scrubber Pro</option>' in body
+
+        first = row(1, "A", quantity=60)
+        more = client.post(url, data={"mode": "form", "action": "add_rows", **typed(first)})
+        body = more.get_data(as_text=True)
+        assert 'id="rows-6-customer_id"' in body  # the typed row and five blank ones
+        assert 'id="rows-1-customer_id" name="rows-1-customer_id" value="A"' in body
+
+        rows = typed(first, row(1, "B", quantity=30))
+        preview = client.post(url, data={"mode": "form", "action": "preview", **rows})
+        text = text_of(preview)
+        assert "Preview: what this report would charge" in text
+        assert "90 end users" in text
+        assert "Total due 1,665.00 USD" in text
+        assert reports_of(agreement) == []
+
+        unattested = client.post(url, data={"mode": "form", "action": "submit", **rows})
+        assert "Attestation: Attest that the report is complete" in text_of(unattested)
+        assert 'href="#attest-form"' in unattested.get_data(as_text=True)
+        assert reports_of(agreement) == []
+
+        filed = client.post(url, data={"mode": "form", "action": "submit", "attest": "yes", **rows})
+        shown = client.get(filed.headers["Location"])
+    assert filed.status_code == 302
+    (report,) = reports_of(agreement)
+    assert filed.headers["Location"].endswith(f"/portal/royalty-reports/report/{report.id}")
+    assert report.source == "form"
+    assert report.row_count == 2
+    # The rows are kept numbered as the vendor saw them.
+    numbers = db.session().scalars(
+        select(RoyaltyReportRow.row_number).where(RoyaltyReportRow.report_id == report.id)
+    )
+    assert sorted(numbers) == [1, 2]
+    invoice = db.session().get(Invoice, report.invoice_id)
+    text = text_of(shown)
+    assert f"Report filed. Invoice {invoice.number} is issued for the royalty due." in text
+    assert f'href="/portal/invoices/{invoice.id}"' in shown.get_data(as_text=True)
+    assert "Royalty due 1,665.00 USD" in text
+
+
+def test_row_errors_are_listed_by_row_and_column_in_the_labels_words_and_nothing_is_stored(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    url = period_url(agreement, 1)
+    rows = typed(row(1, "A", quantity=60, country="ZZ"), row(1, "B", quantity="many"))
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        refused = client.post(
+            url, data={"mode": "form", "action": "submit", "attest": "yes", **rows}
+        )
+    assert refused.status_code == 200
+    body = refused.get_data(as_text=True)
+    text = text_of(refused)
+    assert "Please correct the following; nothing was stored" in text
+    assert "Row 1, country: Not an ISO 3166-1 alpha-2 country code" in text
+    assert "Row 2, quantity: Must be a whole number, 0 or more." in text
+    assert '<a href="#rows-2-quantity">' in body
+    # The field itself says what is wrong, and the typed values are kept.
+    assert re.search(r'id="rows-2-quantity"[^>]*value="many"[^>]*aria-invalid="true"', body)
+    assert 'aria-describedby="rows-2-quantity-error"' in body
+    assert reports_of(agreement) == []
+    assert stored_rows() == 0
+
+
+def test_a_customer_given_twice_is_named_by_the_rows_the_vendor_sees(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    rows = typed(row(1, "A", quantity=60), row(1, " a ", quantity=70))
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        refused = client.post(period_url(agreement, 1), data={"mode": "form", **rows})
+    assert "Row 2, customer ID: Rows 1 and 2 both report customer 'a'" in text_of(refused)
+
+
+def test_an_empty_rows_form_is_refused_rather_than_filed_as_a_nil_report(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        refused = client.post(
+            period_url(agreement, 1),
+            data={
+                "mode": "form",
+                "action": "submit",
+                "attest": "yes",
+                **typed({"line": 1, "unit": "end_users"}),
+            },
+        )
+    assert "Rows: Type at least one customer's row" in text_of(refused)
+    assert reports_of(agreement) == []
+
+
+def test_a_nil_report_is_filed_with_one_click_and_the_attestation(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        filed = client.post(
+            period_url(agreement, 1), data={"mode": "nil", "action": "submit", "attest": "yes"}
+        )
+        shown = client.get(filed.headers["Location"])
+    assert filed.status_code == 302
+    (report,) = reports_of(agreement)
+    assert report.row_count == 0
+    # Nothing used yet, but the rule's minimum (not invoiced up front) is due.
+    text = text_of(shown)
+    assert "(FORM, 0 rows)" in text
+    assert "1 0 end users 1,000.00 USD 0.00 USD 1,000.00 USD" in text
+    assert "minimum 1000.00" in text
+
+
+# --- the CSV template ----------------------------------------------------------------
+
+
+def test_a_csv_upload_is_previewed_then_submitted_from_the_carried_file_byte_for_byte(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    url = period_url(agreement, 1)
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        template = client.get(f"{url}/template.csv")
+        assert template.mimetype == "text/csv"
+        assert "attachment" in template.headers["Content-Disposition"]
+        assert template.get_data(as_text=True).splitlines() == [HEADER, "1,,,,end_users,,"]
+        # Saved by a spreadsheet: Windows line ends, a byte-order mark.
+        content = (
+            "\ufeff"
+            + HEADER
+            + "\r\n1,A,Clinic A,US,end_users,60,\r\n1,B,Clinic B,CA,end_users,30,\r\n"
+        )
+        data = content.encode("utf-8")
+        preview = client.post(
+            url,
+            data={"mode": "csv", "action": "preview", "file": (io.BytesIO(data), "q1.csv")},
+            content_type="multipart/form-data",
+        )
+        text = text_of(preview)
+        assert "Preview: what this report would charge" in text
+        assert "Total due 1,665.00 USD" in text
+        assert "The file you previewed, q1.csv" in text
+        carried = hidden(preview, "carried_csv")
+        assert carried is not None
+        assert base64.b64decode(carried) == data
+        assert reports_of(agreement) == []
+
+        filed = client.post(
+            url,
+            data={
+                "mode": "csv",
+                "action": "submit",
+                "attest": "yes",
+                "carried_csv": carried,
+                "carried_name": "q1.csv",
+            },
+            content_type="multipart/form-data",
+        )
+    assert filed.status_code == 302, text_of(filed)
+    (report,) = reports_of(agreement)
+    assert report.source == "csv"
+    assert report.row_count == 2
+    assert report.file_sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_csv_with_problems_names_the_lines_of_the_file_and_is_not_kept(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    data = f"{HEADER}\n1,A,Clinic A,US,end_users,60,\n1,B,Clinic B,US,end_users,lots,\n"
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        refused = client.post(
+            period_url(agreement, 1),
+            data={
+                "mode": "csv",
+                "action": "submit",
+                "attest": "yes",
+                "file": (io.BytesIO(data.encode()), "q1.csv"),
+            },
+            content_type="multipart/form-data",
+        )
+        missing = client.post(period_url(agreement, 1), data={"mode": "csv", "action": "preview"})
+        latin1 = client.post(
+            period_url(agreement, 1),
+            data={
+                "mode": "csv",
+                "action": "preview",
+                "file": (io.BytesIO("1,Clinique Hélène\n".encode("latin-1")), "x.csv"),
+            },
+            content_type="multipart/form-data",
+        )
+    text = text_of(refused)
+    assert "Line 3 of the file, quantity: Must be a whole number, 0 or more." in text
+    assert hidden(refused, "carried_csv") is None
+    assert reports_of(agreement) == []
+    assert "CSV file: Choose the CSV file to upload." in text_of(missing)
+    assert "The file: The file must be UTF-8 text." in text_of(latin1)
+    assert 'id="file-error"' in latin1.get_data(as_text=True)
+
+
+def test_a_file_too_large_to_carry_in_the_page_is_chosen_again_rather_than_refused(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    lines = [HEADER] + [
+        f"1,C{n:05d},Clinic number {n:05d} of the northern district,US,end_users,1,"
+        for n in range(6000)
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    assert len(data) > 400_000  # its base64 is above Flask's 500,000-byte form field limit
+    url = period_url(agreement, 1)
+
+    def upload(action: str, **extra: str) -> Any:
+        return client.post(
+            url,
+            data={"mode": "csv", "action": action, "file": (io.BytesIO(data), "big.csv"), **extra},
+            content_type="multipart/form-data",
+        )
+
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        preview = upload("preview")
+        assert preview.status_code == 200
+        assert "6000 end users" in text_of(preview)
+        assert hidden(preview, "carried_csv") is None
+        assert "too large to keep in the page: choose it again" in text_of(preview)
+        filed = upload("submit", attest="yes")
+    assert filed.status_code == 302
+    (report,) = reports_of(agreement)
+    assert report.row_count == 6000
+
+
+# --- amendments, order, the report and its downloads ---------------------------------
+
+
+def test_an_amendment_needs_a_reason_and_supersedes_the_filed_report(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any, file_report: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    url = period_url(agreement, 1)
+    rows = typed(row(1, "A", quantity=80))
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(url)
+        assert f"You are amending report {first.report.reference}" in text_of(page)
+        assert hidden(page, "amends") == str(first.report.id)
+        amend = {"mode": "form", "action": "submit", "attest": "yes", "amends": first.report.id}
+        unexplained = client.post(url, data={**amend, **rows})
+        assert "Reason for the amendment: Say why the report is amended." in text_of(unexplained)
+        assert len(reports_of(agreement)) == 1
+        amended = client.post(url, data={**amend, **rows, "reason": "Clinic A had 80 users"})
+        assert amended.status_code == 302
+        old_page = client.get(f"/portal/royalty-reports/report/{first.report.id}")
+    old, new = reports_of(agreement)
+    assert (old.state, new.state) == ("superseded", "submitted")
+    assert new.amends_id == old.id
+    assert new.total_due == 370  # 20 more end users at 18.50
+    text = text_of(old_page)
+    assert f"This report was superseded by an amendment, report {new.reference}" in text
+    assert "Amend this report" not in text
+
+
+def test_a_later_period_filed_out_of_order_is_refused_with_a_link_to_the_first_missing(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(period_url(agreement, 2))
+        assert "first report the period 2027-01-01 to 2027-03-31" in text_of(page)
+        refused = client.post(
+            period_url(agreement, 2), data={"mode": "nil", "action": "submit", "attest": "yes"}
+        )
+        upcoming = client.get(period_url(agreement, 3))
+    assert "The report was not filed Reports are filed in period order" in text_of(refused)
+    assert reports_of(agreement) == []
+    assert "This period can be reported from 2027-10-01." in text_of(upcoming)
+    assert 'name="mode"' not in upcoming.get_data(as_text=True)
+
+
+def test_the_report_page_offers_its_rows_as_filed_and_other_organizations_get_not_found(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    other_vendor: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60), row(1, "B", quantity=30)])
+    report_url = f"/portal/royalty-reports/report/{filed.report.id}"
+    rows_url = f"/royalty-reports/report/{filed.report.id}/rows.csv"
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(report_url)
+        assert f'href="{rows_url}"' in page.get_data(as_text=True)
+        download = client.get(rows_url)
+        # Read the streamed download now: its generator reads through a session of its own.
+        downloaded = download.get_data(as_text=True)
+        template = client.get(f"{period_url(agreement, 2)}/template.csv")
+        client.post("/sign-out")
+        signed_in(client, other_vendor)
+        foreign = [
+            client.get(url).status_code
+            for url in (
+                report_url,
+                rows_url,
+                period_url(agreement, 2),
+                f"{period_url(agreement, 2)}/template.csv",
+            )
+        ]
+    assert download.mimetype == "text/csv"
+    assert list(csv.reader(io.StringIO(downloaded))) == [
+        HEADER.split(","),
+        ["1", "A", "Clinic A", "US", "end_users", "60", ""],
+        ["1", "B", "Clinic B", "US", "end_users", "30", ""],
+    ]
+    # Next period's template lists last period's customers, quantities left blank.
+    assert template.get_data(as_text=True).splitlines()[1:] == [
+        "1,A,Clinic A,US,end_users,,",
+        "1,B,Clinic B,US,end_users,,",
+    ]
+    assert foreign == [404, 404, 404, 404]
+
+
+# --- the vendor's dashboard ----------------------------------------------------------
+
+
+def test_the_dashboard_shows_the_report_due_next_and_then_the_overdue_one(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    with time_machine.travel(datetime(2027, 3, 15, 15, 0, tzinfo=UTC), tick=False):
+        before = text_of(signed_in(client, vendor).get("/portal/"))
+    with time_machine.travel(AFTER[1], tick=False):
+        due = client.get("/portal/")
+    with time_machine.travel(MID_MAY, tick=False):
+        overdue = text_of(signed_in(client, vendor).get("/portal/"))
+    assert f"Next {title[0].lower()}{title[1:]} Due by 2027-04-30. you, from 2027-04-01" in before
+    assert f"{title} Due by 2027-04-30. you" in text_of(due)
+    assert f'href="{period_url(agreement, 1)}"' in due.get_data(as_text=True)
+    assert f"{title} Overdue: it was due on 2027-04-30. you" in overdue
+
+
+# --- the staff console ---------------------------------------------------------------
+
+
+def test_the_console_queue_shows_ages_and_filters_by_state_agreement_organization_and_period(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    punctual = active_agreement(vendor, SOFTWARE)
+    late = active_agreement(other_vendor, SOFTWARE)
+    file_report(vendor, punctual, 1, [row(1, "A", quantity=60)])
+    punctual_name = punctual.organization.legal_name
+    late_name = late.organization.legal_name
+
+    def queue(**filters: Any) -> str:
+        return text_of(client.get("/console/royalty-reports", query_string=filters))
+
+    with time_machine.travel(MID_MAY, tick=False):
+        signed_in(client, licensing_staff)
+        everything = queue()
+        overdue = queue(state="overdue")
+        by_agreement = queue(agreement=late.number.lower())
+        by_organization = queue(organization=punctual.organization_id)
+        by_period = queue(period="2027-04-01", state="upcoming")
+        nonsense = client.get(
+            "/console/royalty-reports",
+            query_string={"state": "x", "organization": "9" * 40, "period": "soon"},
+        )
+    assert "2 reporting periods, oldest due first" in everything
+    assert (
+        f"{late_name} {late.number} 2027-01-01 to 2027-03-31 2027-04-30 overdue 15 days overdue"
+        in everything
+    )
+    assert (
+        f"{punctual_name} {punctual.number} 2027-01-01 to 2027-03-31 2027-04-30 submitted "
+        "filed 2027-04-02 15:00 UTC 1,110.00 USD" in everything
+    )
+    assert punctual.number not in overdue.split("Filter")[-1]
+    assert late.number in overdue
+    assert punctual.number not in by_agreement.split("Filter")[-1]
+    assert "1 reporting period, oldest due first" in by_organization
+    assert late_name in by_organization  # still a choice of the organization filter
+    assert "2 reporting periods" in by_period
+    assert "2027-04-01 to 2027-06-30 2027-07-30 upcoming" in by_period
+    assert nonsense.status_code == 200
+
+
+def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=100), row(1, "B", quantity=50)])
+    flagged = file_report(vendor, agreement, 2, [row(1, "A", quantity=40)]).report
+    assert flagged.review_state == "flagged"
+    url = f"/console/royalty-reports/{flagged.id}"
+    with time_machine.travel(AFTER[3], tick=False):
+        signed_in(client, licensing_staff)
+        queue = text_of(client.get("/console/royalty-reports"))
+        page = client.get(url)
+        silent = client.post(url, data={"action": "request_correction", "note": " "})
+        asked = client.post(
+            url, data={"action": "request_correction", "note": "Clinic B is missing."}
+        )
+        after_asking = text_of(client.get(url))
+        reviewed = client.post(url, data={"action": "mark_reviewed"})
+        after_review = client.get(url)
+        queue_after = text_of(client.get("/console/royalty-reports"))
+    assert "Flagged reports waiting for review (1)" in queue
+    assert (
+        f"{flagged.reference} from {agreement.organization.legal_name} ({agreement.number})"
+        in queue
+    )
+    assert "Ask for a corrected report" in page.get_data(as_text=True)
+    assert "Say what the licensee should correct." in text_of(silent)
+    assert silent.status_code == 200
+    assert asked.status_code == 302
+    assert "The licensee is asked, by email, for a corrected report." in after_asking
+    assert "correction requested" in after_asking
+    (message,) = db.session().scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.subject == f"Please correct royalty report {flagged.reference} "
+            f"for {agreement.number}"
+        )
+    )
+    assert vendor.email in message.to
+    assert "Clinic B is missing." in message.body_text
+    assert reviewed.status_code == 302
+    assert "Mark reviewed" not in after_review.get_data(as_text=True)
+    assert "Reviewed " in text_of(after_review)
+    assert "Flagged reports waiting for review" not in queue_after
+
+
+def test_the_console_home_counts_reports_due_overdue_and_flagged(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    other_vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    flagged_agreement = active_agreement(vendor, SOFTWARE)
+    active_agreement(other_vendor, SOFTWARE)
+    file_report(vendor, flagged_agreement, 1, [row(1, "A", quantity=100)])
+    file_report(vendor, flagged_agreement, 2, [row(1, "A", quantity=10)])
+    with time_machine.travel(datetime(2027, 7, 15, 15, 0, tzinfo=UTC), tick=False):
+        page = signed_in(client, billing_staff).get("/console/")
+    home = text_of(page)
+    # The other vendor's first quarter is overdue and its second due.
+    assert "Royalty reports due or overdue 2 1 overdue 2027-04-01 00:00 UTC" in home
+    assert "Flagged royalty reports to review 1 1 flagged" in home
+    assert 'href="/console/royalty-reports#flagged-heading"' in page.get_data(as_text=True)
+
+
+def test_vendors_cannot_open_the_console_pages_nor_staff_the_portal_pages(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        vendor_sees = [
+            client.get(url).status_code
+            for url in ("/console/royalty-reports", f"/console/royalty-reports/{filed.report.id}")
+        ]
+        client.post("/sign-out")
+        signed_in(client, licensing_staff)
+        staff_sees = [
+            client.get(url).status_code
+            for url in ("/portal/royalty-reports", period_url(agreement, 2))
+        ]
+    assert vendor_sees == [403, 403]
+    assert staff_sees == [403, 403]
+
+
+def test_a_terminated_agreements_period_offers_no_form_and_a_forced_filing_is_explained(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    agreements.terminate(
+        agreement.id,
+        "Licensee ceased trading",
+        accounts.principal_for(licensing_staff),
+        now=AFTER[1],
+    )
+    nil = {"mode": "nil", "action": "submit", "attest": "yes"}
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        page = client.get(period_url(agreement, 1))
+        forced = client.post(period_url(agreement, 1), data=nil)
+        early = client.post(period_url(agreement, 2), data=nil)
+    assert f"Agreement {agreement.number} is terminated: reports are filed" in text_of(page)
+    assert 'name="mode"' not in page.get_data(as_text=True)
+    assert "The report was not filed Agreement" in text_of(forced)
+    assert "The report was not filed" in text_of(early)
+    assert reports_of(agreement) == []
