@@ -9,6 +9,9 @@ once, so a scheduler may call them freely.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
 from typing import Any
 
 import click
@@ -89,9 +92,16 @@ def setup() -> None:
     help="Worker processes [default: 2 x CPUs + 1].",
 )
 @click.option("--timeout", type=int, default=60, show_default=True)
-def serve(bind: str, workers: int | None, timeout: int) -> None:
+@click.option(
+    "--with-worker",
+    is_flag=True,
+    help="Also run `licensing worker` (the periodic jobs) beside the server, stopped with it.",
+)
+def serve(bind: str, workers: int | None, timeout: int, with_worker: bool) -> None:
     """Serve the app with gunicorn (the production server)."""
     from gunicorn.app.base import BaseApplication
+
+    jobs = _WorkerProcess() if with_worker else None
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -102,6 +112,9 @@ def serve(bind: str, workers: int | None, timeout: int) -> None:
                 "accesslog": "-",
                 "forwarded_allow_ips": "*",
             }
+            if jobs is not None:  # gunicorn calls these hooks in its master process only
+                options["when_ready"] = jobs.start
+                options["on_exit"] = jobs.stop
             for key, value in options.items():
                 self.cfg.set(key, value)
 
@@ -110,6 +123,63 @@ def serve(bind: str, workers: int | None, timeout: int) -> None:
 
     click.echo(f"Serving on http://{bind}")
     Server().run()
+
+
+class _WorkerProcess:
+    """`licensing worker` as a child of the server's master process: started when
+    the server is ready, stopped when it exits (and, should the master be killed,
+    the worker notices its parent is gone and stops by itself)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, _server: object) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "licensing.cli",
+            "worker",
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        self.process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+        click.echo(
+            f"Worker started (pid {self.process.pid}): the periodic jobs run beside the server"
+        )
+
+    def stop(self, _server: object) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run each job once, then exit (1 if one failed).")
+@click.option("--parent-pid", type=int, default=None, hidden=True)
+@with_appcontext
+def worker(once: bool, parent_pid: int | None) -> None:
+    """Run every periodic job on its schedule, without cron: the outbox every
+    minute; applications expire, permissions expire, payments reconcile and
+    reports remind hourly; invoices overdue daily.
+
+    Safe with several workers on one database (each job claims its rows).
+    Each run is logged; SIGTERM or Ctrl-C stops after the job in hand.
+    """
+    from licensing.worker import Worker
+
+    runner = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    if once:
+        runs = runner.run_due()
+        if not all(run.ok for run in runs):
+            raise SystemExit(1)
+        return
+    runner.handle_signals()
+    runner.run_forever(parent_pid=parent_pid)
 
 
 def register(app: Flask) -> None:
@@ -136,3 +206,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(royalties_cli.reports_group)
     app.cli.add_command(setup)
     app.cli.add_command(serve)
+    app.cli.add_command(worker)
+
+
+if __name__ == "__main__":  # `python -m licensing.cli`: how `serve --with-worker` starts the worker
+    main()
