@@ -63,9 +63,13 @@ def db_current() -> None:
 # Steps that `licensing setup` runs after migrating (e.g. loading the sample
 # rate cards). Each must be idempotent.
 def _setup_steps() -> list[tuple[str, Any]]:
+    from licensing.accounts import cli as accounts_cli
     from licensing.ratecards import cli as ratecards_cli
 
-    return [("Sample rate cards", ratecards_cli.load_samples)]
+    return [
+        ("Sample rate cards", ratecards_cli.load_samples),
+        ("Admin", accounts_cli.first_admin),
+    ]
 
 
 def _revisions(url: str) -> str:

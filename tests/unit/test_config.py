@@ -82,3 +82,22 @@ def test_default_database_is_a_sqlite_file_under_instance() -> None:
     config = Config.from_env({"SECRET_KEY": "k"})
     assert config.database_url.startswith("sqlite:///")
     assert config.database_url.endswith("instance/licensing.db")
+
+
+def test_the_development_mail_viewer_is_on_in_development_and_off_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import licensing.config as module
+
+    monkeypatch.setattr(module, "DEV_SECRET_KEY_FILE", tmp_path / "key")
+    assert Config.from_env({}).dev_mail_viewer is True
+    assert Config.from_env({"DEV_MAIL_VIEWER": "false"}).dev_mail_viewer is False
+    assert Config.from_env({"LICENSING_ENV": "testing"}).dev_mail_viewer is False
+    assert Config.from_env({"LICENSING_ENV": "testing", "DEV_MAIL_VIEWER": "on"}).dev_mail_viewer
+    production = {"LICENSING_ENV": "production", "SECRET_KEY": "k"}
+    assert Config.from_env(production).dev_mail_viewer is False
+
+
+def test_production_refuses_to_start_with_the_development_mail_viewer() -> None:
+    with pytest.raises(ConfigError, match="DEV_MAIL_VIEWER"):
+        Config.from_env({"LICENSING_ENV": "production", "SECRET_KEY": "k", "DEV_MAIL_VIEWER": "1"})
