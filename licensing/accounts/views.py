@@ -634,8 +634,22 @@ def set_roles(user_id: int) -> Page:
 
 @console.route("/users/<int:user_id>/active", methods=["POST"])
 @access.staff("admin")
-def set_active(user_id: int) -> Response:
+def set_active(user_id: int) -> Page:
     active = request.form.get("active") == "true"
+    if not active and not confirm.confirmed():  # removing access asks first
+        user = queries.get_member(db.session(), user_id)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Deactivate {user.full_name}'s account?",
+                consequences=[
+                    f"{user.email} can no longer sign in, and their API tokens stop working.",
+                    "Their past actions stay on record. An admin can reactivate the account.",
+                ],
+                button="Deactivate the account",
+                cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                cancel_label="Keep the account active",
+            )
+        )
     try:
         user = services.set_user_active(user_id, active, access.require_principal())
     except (InvalidInput, Conflict) as error:
