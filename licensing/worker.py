@@ -95,6 +95,14 @@ JOBS: tuple[Job, ...] = (
 )
 
 
+def _every(interval: timedelta) -> str:
+    for unit, name in ((DAY, "day"), (HOUR, "hour"), (MINUTE, "minute")):
+        if interval % unit == timedelta(0):
+            count = interval // unit
+            return f"every {name}" if count == 1 else f"every {count} {name}s"
+    return f"every {interval.total_seconds():g} seconds"
+
+
 @dataclass(frozen=True)
 class Run:
     """One run of one job, as logged."""
@@ -139,7 +147,7 @@ class Worker:
     def run_forever(self, *, parent_pid: int | None = None) -> None:
         """Until `stop()` (SIGTERM, SIGINT) or, with `parent_pid`, until that
         process is gone (a worker started by `licensing serve` dies with it)."""
-        log.info("worker started: %s", ", ".join(f"{j.name} every {j.every}" for j in self.jobs))
+        log.info("worker started: %s", "; ".join(f"{j.name} {_every(j.every)}" for j in self.jobs))
         while not self.stopping.is_set():
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.info("worker: the server that started it has gone; stopping")
