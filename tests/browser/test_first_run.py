@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 
 VENDOR = "samira@bluefin.example"
@@ -41,6 +42,7 @@ def test_a_newcomer_confirms_their_email_from_the_development_mail_viewer(
 
     page.get_by_role("link", name="Mail (development)").click()
     page.get_by_role("heading", name="Mail sent by this server").wait_for()
+    assert_accessible(page)
     page.get_by_role("link", name=re.compile("verify-email")).first.click()
     page.wait_for_url("**/sign-in")
     assert "is confirmed" in page.inner_text(".flashes")

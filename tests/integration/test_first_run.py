@@ -109,3 +109,11 @@ def test_setup_outside_development_creates_no_admin_and_says_how(app: Flask) -> 
     said = accounts_cli.first_admin()
     assert said == "none yet; create the first with `licensing users create-admin EMAIL`"
     assert accounts_queries.active_admin_count(db.session()) == 0
+
+
+def test_the_console_outbox_points_admins_to_the_mail_viewer(
+    app: Flask, admin: Any, signed_in: Any
+) -> None:
+    client = signed_in(app.test_client(), admin)
+    page = client.get("/console/outbox").get_data(as_text=True)
+    assert '<a href="/dev/mail/">development mail viewer</a>' in page
