@@ -23,6 +23,7 @@ from licensing.mail import cli as mail_cli
 from licensing.permissions import cli as permissions_cli
 from licensing.ratecards import cli as ratecards_cli
 from licensing.royalties import cli as royalties_cli
+from licensing.worker import Worker
 
 
 @click.group("db")
@@ -50,7 +51,10 @@ def db_current() -> None:
 # Steps that `licensing setup` runs after migrating (e.g. loading the sample
 # rate cards). Each must be idempotent.
 def _setup_steps() -> list[tuple[str, Any]]:
-    return [("Sample rate cards", ratecards_cli.load_samples)]
+    return [
+        ("Sample rate cards", ratecards_cli.load_samples),
+        ("Admin", accounts_cli.first_admin),
+    ]
 
 
 def _revisions(url: str) -> str:
@@ -66,6 +70,28 @@ def setup() -> None:
     click.echo(f"Database at revision {_revisions(url)}.")
     for label, step in _setup_steps():
         click.echo(f"{label}: {step()}")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run each job once, then exit (1 if one failed).")
+@click.option("--parent-pid", type=int, default=None, hidden=True)
+@with_appcontext
+def worker(once: bool, parent_pid: int | None) -> None:
+    """Run every periodic job on its schedule, without cron: the outbox every
+    minute; applications expire, permissions expire, payments reconcile and
+    reports remind hourly; invoices overdue daily.
+
+    Safe with several workers on one database (each job claims its rows).
+    Each run is logged; SIGTERM or Ctrl-C stops after the job in hand.
+    """
+    runner = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    if once:
+        runs = runner.run_due()
+        if not all(run.ok for run in runs):
+            raise SystemExit(1)
+        return
+    runner.handle_signals()
+    runner.run_forever(parent_pid=parent_pid)
 
 
 def register(app: Flask) -> None:
@@ -84,3 +110,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(ratecards_cli.ratecards_group)
     app.cli.add_command(royalties_cli.reports_group)
     app.cli.add_command(setup)
+    app.cli.add_command(worker)

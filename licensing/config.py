@@ -115,6 +115,9 @@ class Config:
     smtp_url: str = ""
     mail_from: str = "CPT Licensing <licensing@localhost>"
     send_mail_after_request: bool = False
+    # Development only: every email readable at /dev/mail, served by the app to
+    # loopback clients. Never in production (refused at start-up).
+    dev_mail_viewer: bool = False
 
     quote_rate_limit: str = "120 per minute"
     # Per client address on sign-in, sign-up, password reset and verification
@@ -187,6 +190,10 @@ class Config:
             send_mail_after_request=_flag(
                 env.get("SEND_MAIL_AFTER_REQUEST", "false"), "SEND_MAIL_AFTER_REQUEST"
             ),
+            dev_mail_viewer=_flag(
+                env.get("DEV_MAIL_VIEWER", "true" if environment == "development" else "false"),
+                "DEV_MAIL_VIEWER",
+            ),
             quote_rate_limit=env.get("QUOTE_RATE_LIMIT", defaults.quote_rate_limit),
             auth_rate_limit=env.get("AUTH_RATE_LIMIT", defaults.auth_rate_limit),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
@@ -214,6 +221,11 @@ class Config:
 
     def checked(self) -> Config:
         """Refuse settings that are unsafe; fill in development conveniences."""
+        if self.is_production and self.dev_mail_viewer:
+            raise ConfigError(
+                "DEV_MAIL_VIEWER shows every email to anyone who can reach the server; "
+                "it cannot be turned on when LICENSING_ENV=production"
+            )
         config = self
         if not config.secret_key:
             if config.is_production:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
-from licensing.accounts import passwords, services
+from licensing import db
+from licensing.accounts import passwords, queries, services
 from licensing.errors import InvalidInput, NotFound
+
+# The admin `licensing setup` creates in development (example.com never receives mail).
+DEVELOPMENT_ADMIN = "admin@example.com"
 
 
 @click.group("users")
@@ -81,3 +87,30 @@ def create_token(email: str, name: str) -> None:
         )
         raise click.ClickException(problems or error.detail) from None
     click.echo(secret)
+
+
+def first_admin() -> str:
+    """`licensing setup`: say how to sign in as an admin.
+
+    In development, when there is no admin yet, create one with a generated
+    password, printed this once (a lost one: `licensing users create-admin`, or
+    a password reset read in the development mail viewer). Elsewhere, never
+    create one: say how.
+    """
+    config = current_app.config["LICENSING"]
+    if queries.active_admin_count(db.session()):
+        return "an admin exists; add another with `licensing users create-admin EMAIL`"
+    if config.environment != "development":
+        return "none yet; create the first with `licensing users create-admin EMAIL`"
+    password = secrets.token_urlsafe(15)
+    try:
+        user = services.create_admin(DEVELOPMENT_ADMIN, password, full_name="Development admin")
+    except InvalidInput as error:
+        problems = "; ".join(" ".join(messages) for messages in error.errors.values())
+        return f"could not create {DEVELOPMENT_ADMIN} ({problems or error.detail}); " + (
+            "create one with `licensing users create-admin EMAIL`"
+        )
+    return (
+        f"created {user.email} with password {password} (development only; shown this once) "
+        f"- sign in at {config.public_url}/sign-in"
+    )

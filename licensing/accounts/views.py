@@ -37,6 +37,7 @@ from licensing.errors import (
     InvalidInput,
     PermissionDenied,
 )
+from licensing.web import confirm
 from licensing.web.filters import end_sentence
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -386,8 +387,25 @@ def revoke_invitation(invitation_id: int) -> Response:
 
 @bp.route("/organization/members/<int:user_id>/deactivate", methods=["POST"])
 @access.vendor
-def deactivate_member(user_id: int) -> Response:
-    user = services.set_user_active(user_id, False, access.require_principal())
+def deactivate_member(user_id: int) -> Page:
+    principal = access.require_principal()
+    if not confirm.confirmed():
+        member = queries.get_member(db.session(), user_id, principal)
+        organization = queries.own_organization(db.session(), principal)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Remove {member.full_name}'s access?",
+                consequences=[
+                    f"{member.full_name} ({member.email}) can no longer sign in to "
+                    f"{organization.legal_name}'s account, and their API tokens stop working.",
+                    "Their past actions stay on record. To give access again, invite them.",
+                ],
+                button="Remove access",
+                cancel_url=url_for("accounts.organization", _anchor="members"),
+                cancel_label="Keep their access",
+            )
+        )
+    user = services.set_user_active(user_id, False, principal)
     flash(f"{user.full_name} can no longer sign in.", "success")
     return redirect(url_for("accounts.organization"))
 
@@ -671,8 +689,22 @@ def set_roles(user_id: int) -> Page:
 
 @console.route("/users/<int:user_id>/active", methods=["POST"])
 @access.staff("admin")
-def set_active(user_id: int) -> Response:
+def set_active(user_id: int) -> Page:
     active = request.form.get("active") == "true"
+    if not active and not confirm.confirmed():  # removing access asks first
+        user = queries.get_member(db.session(), user_id)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Deactivate {user.full_name}'s account?",
+                consequences=[
+                    f"{user.email} can no longer sign in, and their API tokens stop working.",
+                    "Their past actions stay on record. An admin can reactivate the account.",
+                ],
+                button="Deactivate the account",
+                cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                cancel_label="Keep the account active",
+            )
+        )
     try:
         user = services.set_user_active(user_id, active, access.require_principal())
     except (InvalidInput, Conflict) as error:

@@ -31,6 +31,7 @@ from licensing.errors import Conflict, InvalidInput
 from licensing.money import MoneyError, parse_quantity
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quote, SumModel
 from licensing.ratecards import queries as ratecard_queries
+from licensing.web import confirm
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.estimator import USE_LABELS
 from licensing.web.filters import vocab
@@ -348,6 +349,21 @@ def submit(application_id: int) -> Page:
 @access.vendor
 def withdraw(application_id: int) -> Page:
     principal = access.require_principal()
+    if not confirm.confirmed():
+        found = queries.get_application(db.session(), application_id)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Withdraw application {found.reference}?",
+                consequences=[
+                    "The licensing office stops working on it, and no agreement is issued.",
+                    "A withdrawn application cannot be submitted again; to apply later, "
+                    "start a new application.",
+                ],
+                button="Withdraw the application",
+                cancel_url=url_for("agreements.application", application_id=application_id),
+                cancel_label="Keep the application",
+            )
+        )
     return _vendor_action(
         application_id,
         lambda: services.withdraw(application_id, principal),

@@ -19,7 +19,12 @@ class OfflinePaymentForm(FlaskForm):  # type: ignore[misc]
     method = SelectField(
         "Method", choices={m: METHOD_LABELS[m] for m in OFFLINE_METHODS}, validate_choice=True
     )
-    amount = StringField("Amount", validators=[InputRequired(message="Give the amount received.")])
+    # Ids distinct from the credit note form's, which shares the invoice page.
+    amount = StringField(
+        "Amount",
+        id="payment-amount",
+        validators=[InputRequired(message="Give the amount received.")],
+    )
     reference = StringField(
         "Reference",
         validators=[
@@ -41,9 +46,14 @@ class ReasonForm(FlaskForm):  # type: ignore[misc]
 
 
 class CreditNoteForm(FlaskForm):  # type: ignore[misc]
-    amount = StringField("Amount to credit", validators=[InputRequired(message="Give the amount.")])
+    amount = StringField(
+        "Amount to credit",
+        id="credit-amount",
+        validators=[InputRequired(message="Give the amount.")],
+    )
     reason = TextAreaField(
         "Reason",
+        id="credit-reason",
         validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
         description="Printed on the credit note.",
     )

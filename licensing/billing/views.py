@@ -39,6 +39,7 @@ from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.money import MoneyError, format_amount, parse_decimal
+from licensing.web import confirm
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
 from licensing.web.forms import show_errors
@@ -464,11 +465,15 @@ def _invoice_action(
     form: FlaskForm,
     form_name: str,
     act: Callable[[], str],
+    confirmation: confirm.Confirmation | None = None,
 ) -> Page:
-    """A billing action from the invoice's console page: validate the form, run
-    `act` (which returns the success message), and redirect back; on a refusal,
-    the page again with the form's or the rule's message."""
+    """A billing action from the invoice's console page: validate the form, ask
+    for `confirmation` when given, run `act` (which returns the success message),
+    and redirect back; on a refusal, the page again with the form's or the rule's
+    message."""
     if form.validate_on_submit():
+        if confirmation is not None and not confirm.confirmed():
+            return confirm.ask(confirmation)
         try:
             message = act()
         except InvalidInput as error:
@@ -512,7 +517,19 @@ def void(invoice_id: int) -> Page:
         invoice = services.void_invoice(invoice_id, reason=form.reason.data)
         return f"Invoice {invoice.number} is void."
 
-    return _invoice_action(invoice_id, form, "void_form", act)
+    invoice = queries.get_invoice(db.session(), invoice_id)
+    confirmation = confirm.Confirmation(
+        title=f"Void invoice {invoice.number or invoice.id}?",
+        consequences=[
+            f"It no longer asks {money(invoice.total, invoice.currency)} {invoice.currency} "
+            "of the licensee; its number stays used, and voiding cannot be undone.",
+            f"Reason recorded in the audit log: {form.reason.data}",
+        ],
+        button="Void the invoice",
+        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice_id),
+        cancel_label="Keep the invoice",
+    )
+    return _invoice_action(invoice_id, form, "void_form", act, confirmation)
 
 
 @console.route("/invoices/<int:invoice_id>/uncollectible", methods=["POST"])

@@ -32,7 +32,7 @@ from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.mail.models import FILENAME_MAX, SUBJECT_MAX, OutboxAttachment, OutboxMessage
-from licensing.mail.smtp import SMTPTransport, Transport
+from licensing.mail.smtp import DevMailViewer, SMTPTransport, Transport
 from licensing.mail.states import OUTBOX, QUEUED
 
 MAX_ATTEMPTS = 8
@@ -218,6 +218,8 @@ class DeliveryReport:
     failed: int = 0
     skipped: str | None = None
     errors: list[str] = field(default_factory=list)
+    # Where "sent" went, when not to an SMTP server.
+    destination: str | None = None
 
     @property
     def attempted(self) -> int:
@@ -226,8 +228,9 @@ class DeliveryReport:
     def __str__(self) -> str:
         if self.skipped:
             return f"Nothing sent: {self.skipped}."
+        sent = f"{self.sent} sent" + (f" to {self.destination}" if self.destination else "")
         text = (
-            f"{self.sent} sent, {self.deferred} to retry later, "
+            f"{sent}, {self.deferred} to retry later, "
             f"{self.failed} failed after {MAX_ATTEMPTS} attempts"
         )
         return text + (f" (last error: {self.errors[-1]})" if self.errors else "")
@@ -328,14 +331,19 @@ def deliver_due(
     Safe to run on several hosts at once. A message the server refuses, or
     that cannot be sent because the server is down, stays queued with its
     attempt counted and is retried after `backoff()`; after `MAX_ATTEMPTS`
-    it becomes `failed`. Without `SMTP_URL` nothing is sent.
+    it becomes `failed`. Without `SMTP_URL` nothing is sent, except in
+    development, where mail is delivered to the mail viewer at /dev/mail.
     """
-    if transport is None:
-        url = current_app.config["LICENSING"].smtp_url
-        if not url:
-            return DeliveryReport(skipped="SMTP_URL is not set, so messages stay in the outbox")
-        transport = SMTPTransport.from_url(url)
     report = DeliveryReport()
+    if transport is None:
+        config = current_app.config["LICENSING"]
+        if config.smtp_url:
+            transport = SMTPTransport.from_url(config.smtp_url)
+        elif config.dev_mail_viewer:
+            transport = DevMailViewer()
+            report.destination = DevMailViewer.NAME
+        else:
+            return DeliveryReport(skipped="SMTP_URL is not set, so messages stay in the outbox")
     while report.attempted < limit:
         moment = now or utcnow()
         claimed = _claim(moment, min(CLAIM_BATCH, limit - report.attempted))

@@ -74,6 +74,22 @@ class _SMTPConnection:
             raise smtplib.SMTPRecipientsRefused(refused)
 
 
+class _Nowhere:
+    def send(self, message: EmailMessage) -> None:
+        """The message is already stored in the outbox, which is what the viewer reads."""
+
+
+class DevMailViewer:
+    """Development without an SMTP server: delivery "to" the mail viewer at
+    /dev/mail, which lists the outbox itself, so sending only marks messages sent."""
+
+    NAME = "the development mail viewer (/dev/mail)"
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        yield _Nowhere()
+
+
 class SMTPTransport:
     """Delivers over SMTP; a failure raises `smtplib.SMTPException` or `OSError`."""
 

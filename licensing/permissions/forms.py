@@ -138,3 +138,12 @@ class DenyForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     assignee_id = SelectField("Assign to", choices=[], validate_choice=False)
+
+
+class BulkAssignForm(FlaskForm):
+    """The queue's bulk assignment. No default: unassigning is a choice of its own
+    (and asks for confirmation), never what an untouched form does."""
+
+    assignee_id = SelectField(
+        "Assign the selected requests to", choices=[], validate_choice=False, id="bulk-assignee"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -25,6 +26,7 @@ from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
+from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -185,6 +187,23 @@ def answer(token: str) -> Page:
 @public.route("/status/<token>/withdraw", methods=["POST"])
 @access.public
 def withdraw(token: str) -> Page:
+    if not confirm_step.confirmed():
+        try:
+            found = services.request_for_link(token)
+        except (services.LinkNotValid, services.LinkExpired) as error:
+            return _link_problem(error)
+        return confirm_step.ask(
+            confirm_step.Confirmation(
+                title=f"Withdraw permission request {found.reference}?",
+                consequences=[
+                    "The licensing office stops working on it, and no permission is granted.",
+                    "A withdrawn request cannot be reopened; to ask again, send a new request.",
+                ],
+                button="Withdraw the request",
+                cancel_url=url_for("permissions_public.status", token=token),
+                cancel_label="Keep the request",
+            )
+        )
     return _requester_step(
         token, "", lambda form: services.withdraw(token), "Your request is withdrawn."
     )
@@ -287,44 +306,97 @@ def _assign_form(session: Session) -> forms.AssignForm:
     return form
 
 
-@console.route("/")
-@access.staff("licensing")
-def queue() -> str:
-    """The queue: filters, search, age against the service level, bulk assignment."""
+# The queue's filters, carried through the bulk action so staff return to the same list.
+QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue")
+NOBODY = "nobody"
+
+
+def _bulk_form(session: Session) -> forms.BulkAssignForm:
+    form = forms.BulkAssignForm()
+    form.assignee_id.choices = [
+        SelectChoice("", "Choose a person"),
+        *(SelectChoice(str(user.id), user.full_name) for user in queries.licensing_staff(session)),
+        SelectChoice(NOBODY, "Nobody: unassign them"),
+    ]
+    return form
+
+
+def _filter_args(args: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {key: value for key, value in args if key in QUEUE_FILTER_KEYS}
+
+
+def _queue_page(
+    args: dict[str, str],
+    *,
+    bulk_form: forms.BulkAssignForm | None = None,
+    selected: frozenset[int] = frozenset(),
+    status: int = 200,
+) -> tuple[str, int]:
     session = db.session()
     principal = access.require_principal()
     now = utcnow()
-    filters = queries.QueueFilter.from_args(request.args.to_dict())
+    filters = queries.QueueFilter.from_args(args)
     found = queries.queue(session, filters, principal, now)
-    return render_template(
+    page = render_template(
         "permissions/console_queue.html",
         requests=found,
         levels={item.id: queries.service_level(item, now) for item in found},
         filters=filters,
+        filter_query=urlencode(args),
         states=[s for s in STATES if s != "unconfirmed"],
         staff=queries.licensing_staff(session),
-        assign_form=_assign_form(session),
+        assign_form=bulk_form or _bulk_form(session),
+        selected=selected,
         metrics=services.metrics(session, now=now),
         label=services.label,
     )
+    return page, status
+
+
+@console.route("/")
+@access.staff("licensing")
+def queue() -> Page:
+    """The queue: filters, search, age against the service level, bulk assignment."""
+    return _queue_page(_filter_args(request.args.items()))
 
 
 @console.route("/assign", methods=["POST"])
 @access.staff("licensing")
-def bulk_assign() -> Response:
-    form = _assign_form(db.session())
+def bulk_assign() -> Page:
+    """Assign (or, once confirmed, unassign) the selected requests, then back to the
+    queue with its filters as they were."""
+    form = _bulk_form(db.session())
     ids = [i for i in map(record_id, request.form.getlist("request_ids")) if i is not None]
-    if form.validate_on_submit():
-        assignee = form.assignee_id.data
-        try:
-            changed = services.assign(ids, int(assignee) if assignee else None)
-        except InvalidInput as error:
-            flash(" ".join(m for ms in error.errors.values() for m in ms) or error.detail, "error")
-        else:
-            flash(f"{len(changed)} request(s) assigned.", "success")
-    else:
-        flash("The form expired; try again.", "error")
-    return redirect(request.referrer or url_for("permissions_console.queue"))
+    filters = _filter_args(parse_qsl(request.form.get("filters", "")))
+    back = url_for("permissions_console.queue", **filters)
+    choice = form.assignee_id.data if form.validate_on_submit() else None
+    if not ids:
+        form.form_errors.append("Select at least one request.")
+    if not choice or (choice != NOBODY and not choice.isdigit()):
+        form.assignee_id.errors = ["Choose who to assign the selected requests to."]
+    if form.form_errors or form.assignee_id.errors:
+        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
+    if choice == NOBODY and not confirm_step.confirmed():
+        return confirm_step.ask(
+            confirm_step.Confirmation(
+                title=f"Unassign {len(ids)} request{'s' if len(ids) != 1 else ''}?",
+                consequences=[
+                    "Nobody will be working on them until someone is assigned; they stay "
+                    "in the queue and keep counting against the service level."
+                ],
+                button="Unassign them",
+                cancel_url=back,
+                cancel_label="Back to the queue",
+            )
+        )
+    try:
+        changed = services.assign(ids, None if choice == NOBODY else int(choice or 0))
+    except InvalidInput as error:
+        form.form_errors.extend(m for ms in error.errors.values() for m in ms)
+        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
+    verb = "unassigned" if choice == NOBODY else "assigned"
+    flash(f"{len(changed)} request{'s' if len(changed) != 1 else ''} {verb}.", "success")
+    return redirect(back)
 
 
 def _detail_page(

@@ -21,6 +21,10 @@ def register(app: Flask) -> None:
     navigation.register(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
+    if app.config["LICENSING"].dev_mail_viewer:  # development only: absent otherwise
+        from licensing.mail import viewer
+
+        app.register_blueprint(viewer.bp)
 
 
 def _blueprints() -> list:  # type: ignore[type-arg]

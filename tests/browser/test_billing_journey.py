@@ -119,7 +119,7 @@ def test_billing_staff_record_an_offline_wire_payment(page: Any, live_server: Li
     page.goto("/console/invoices?overdue=&state=open")
     page.get_by_role("link", name=invoice.number).click()
     page.get_by_label("Method").select_option("wire")
-    page.get_by_label("Amount").fill("900.00")
+    page.get_by_label("Amount", exact=True).fill("900.00")
     page.get_by_label("Reference").fill("FEDWIRE 20270120-0042")
     page.get_by_role("button", name="Record payment").click()
     page.get_by_text("Recorded a wire transfer of 900.00 USD.").wait_for()

@@ -148,6 +148,21 @@ def test_revoking_an_accepted_invitation_is_a_409(client: FlaskClient, vendor: U
     assert "accepted" in response.get_json()["detail"]
 
 
+def test_removing_a_colleagues_access_asks_first_and_changes_nothing_until_confirmed(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    from tests.support import factories
+
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    client = signed_in(app.test_client(), vendor)
+    asked = client.post(f"/organization/members/{colleague.id}/deactivate")
+    assert asked.status_code == 200
+    assert f"Remove {colleague.full_name}&#39;s access?" in asked.get_data(as_text=True)
+    refreshed = db.session().get(User, colleague.id, populate_existing=True)
+    assert refreshed is not None
+    assert refreshed.is_active is True
+
+
 def test_a_vendor_removes_a_colleagues_access_but_not_their_own(
     app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
@@ -155,7 +170,10 @@ def test_a_vendor_removes_a_colleagues_access_but_not_their_own(
 
     colleague = factories.make_vendor(db.session(), organization=vendor.organization)
     client = signed_in(app.test_client(), vendor)
-    assert client.post(f"/organization/members/{colleague.id}/deactivate").status_code == 302
+    removed = client.post(
+        f"/organization/members/{colleague.id}/deactivate", data={"confirmed": "yes"}
+    )
+    assert removed.status_code == 302
     refreshed = db.session().get(User, colleague.id, populate_existing=True)
     assert refreshed is not None
     assert refreshed.is_active is False

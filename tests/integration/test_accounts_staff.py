@@ -171,3 +171,20 @@ def test_vendors_cannot_give_themselves_roles(client: FlaskClient, vendor: User)
     )
     assert response.status_code == 422
     assert _user(vendor.id).roles == frozenset()
+
+
+def test_an_admin_confirms_before_deactivating_an_account_on_its_page(
+    app: Flask, admin: User, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), admin)
+    url = f"/console/users/{vendor.id}/active"
+    asked = client.post(url, data={"active": "false"})
+    assert asked.status_code == 200
+    assert f"Deactivate {vendor.full_name}&#39;s account?" in asked.get_data(as_text=True)
+    assert db.session().get(User, vendor.id, populate_existing=True).is_active is True
+    done = client.post(url, data={"active": "false", "confirmed": "yes"})
+    assert done.status_code == 302
+    assert db.session().get(User, vendor.id, populate_existing=True).is_active is False
+    again = client.post(url, data={"active": "true"})  # giving access back asks nothing
+    assert again.status_code == 302
+    assert db.session().get(User, vendor.id, populate_existing=True).is_active is True

@@ -129,3 +129,30 @@ def test_gl_accounts_named_in_the_environment_override_only_their_defaults() -> 
 def test_a_gl_account_setting_that_cannot_be_read_stops_the_service(value: str) -> None:
     with pytest.raises(ConfigError, match="EXPORT_GL_ACCOUNTS"):
         Config.from_env({"SECRET_KEY": "k", "EXPORT_GL_ACCOUNTS": value})
+
+
+def test_the_development_mail_viewer_is_on_in_development_and_off_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import licensing.config as module
+
+    monkeypatch.setattr(module, "DEV_SECRET_KEY_FILE", tmp_path / "key")
+    monkeypatch.setattr(module, "DEV_AUDIT_KEY_FILE", tmp_path / "audit-key")
+    assert Config.from_env({}).dev_mail_viewer is True
+    assert Config.from_env({"DEV_MAIL_VIEWER": "false"}).dev_mail_viewer is False
+    assert Config.from_env({"LICENSING_ENV": "testing"}).dev_mail_viewer is False
+    assert Config.from_env({"LICENSING_ENV": "testing", "DEV_MAIL_VIEWER": "on"}).dev_mail_viewer
+    production = {"LICENSING_ENV": "production", "SECRET_KEY": "k", "AUDIT_HMAC_KEY": "a"}
+    assert Config.from_env(production).dev_mail_viewer is False
+
+
+def test_production_refuses_to_start_with_the_development_mail_viewer() -> None:
+    with pytest.raises(ConfigError, match="DEV_MAIL_VIEWER"):
+        Config.from_env(
+            {
+                "LICENSING_ENV": "production",
+                "SECRET_KEY": "k",
+                "AUDIT_HMAC_KEY": "a",
+                "DEV_MAIL_VIEWER": "1",
+            }
+        )

@@ -52,7 +52,10 @@ def test_billing_staff_forms_show_the_fields_problems_and_store_nothing(
     )
     assert credit.status_code == 422
     assert "Give an amount" in credit.get_data(as_text=True)
-    void = client.post(f"/console/invoices/{invoice.id}/void", data={"void-reason": "duplicate"})
+    void = client.post(
+        f"/console/invoices/{invoice.id}/void",
+        data={"void-reason": "duplicate", "confirmed": "yes"},
+    )
     assert void.status_code == 302
     listing = client.get("/console/invoices?state=void").get_data(as_text=True)
     assert invoice.number in listing

@@ -196,10 +196,10 @@ def test_the_requester_withdraws_before_a_decision_and_cannot_twice(
     client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
 ) -> None:
     request, token = submit()
-    response = client.post(f"/permissions/status/{token}/withdraw")
+    response = client.post(f"/permissions/status/{token}/withdraw", data={"confirmed": "yes"})
     assert response.status_code == 302
     assert db.session().get(PermissionRequest, request.id).state == "withdrawn"
-    again = client.post(f"/permissions/status/{token}/withdraw")
+    again = client.post(f"/permissions/status/{token}/withdraw", data={"confirmed": "yes"})
     assert again.status_code == 409
     assert "Cannot withdraw a permission request that is withdrawn" in again.get_data(as_text=True)
     api = client.post(f"/api/v1/permission-status/{token}/withdrawal")

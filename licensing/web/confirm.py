@@ -1,0 +1,42 @@
+"""A confirmation step before a destructive action, that works without JavaScript.
+
+The action's form posts as usual. When the post does not carry `confirmed=yes`,
+the view answers with a page that says what will happen and posts the very same
+fields again, now with `confirmed=yes` (or offers a way back). Nothing changes
+until then, so a stray click or an old form cannot remove, withdraw or void.
+
+    if not confirm.confirmed():
+        return confirm.ask(confirm.Confirmation(title=..., consequences=[...], ...))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flask import render_template, request
+
+FIELD = "confirmed"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    title: str  # the question, e.g. "Void invoice INV-2027-000001?"
+    consequences: Sequence[str]  # what happens, one sentence each
+    button: str  # the confirming button, e.g. "Void the invoice"
+    cancel_url: str  # where "Keep it" leads (the page the action came from)
+    cancel_label: str = "Cancel"
+
+
+def confirmed() -> bool:
+    return request.form.get(FIELD) == "yes"
+
+
+def ask(confirmation: Confirmation) -> tuple[str, int]:
+    """The confirmation page, re-posting the fields just received."""
+    fields = [(name, value) for name, value in request.form.items(multi=True) if name != FIELD]
+    action = request.full_path.rstrip("?")
+    page = render_template(
+        "layout/confirm.html", confirmation=confirmation, action=action, fields=fields
+    )
+    return page, 200

@@ -1,0 +1,137 @@
+"""Destructive actions ask first, without needing JavaScript: removing a colleague's
+access, withdrawing an application or a permission request, voiding an invoice and
+unassigning requests in bulk. The permission queue has a select-all box, no default
+assignee, and keeps its filters after the bulk action."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from licensing.permissions import services as permissions
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import STAFF_USE, draft
+from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.permissions.conftest import last_mail, request_fields
+from tests.integration.pricing.conftest import example_document
+from tests.support import factories
+from tests.support.axe import assert_accessible
+from tests.support.servers import LiveServer
+
+
+def _sign_in(page: Any, email: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def _permission_request(institution: str) -> tuple[str, str]:
+    """A confirmed public request: its reference and status token."""
+    created = permissions.submit_request(request_fields(institution=institution))
+    link = re.search(r"/permissions/confirm/(\S+)", last_mail(created.requester_email).body_text)
+    assert link is not None
+    confirmed = permissions.confirm_email(link.group(1))
+    return confirmed.reference, permissions.status_token(confirmed)
+
+
+def test_a_vendor_confirms_before_removing_access_and_withdrawing_an_application(
+    page: Any, live_server: LiveServer
+) -> None:
+    with live_server.app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        vendor = factories.make_vendor(db.session())
+        colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+        principal = accounts.principal_for(vendor)
+        application = agreements.create_draft(principal, draft(STAFF_USE))
+        application = agreements.submit(application.id, principal, attest=True)
+    _sign_in(page, vendor.email)
+
+    page.goto("/organization")
+    page.get_by_role("button", name="Remove access").click()
+    page.get_by_role("heading", name=f"Remove {colleague.full_name}'s access?").wait_for()
+    assert_accessible(page)
+    page.get_by_role("link", name="Keep their access").click()
+    page.get_by_role("heading", name="Members").wait_for()
+    page.get_by_role("button", name="Remove access").click()
+    page.get_by_role("button", name="Remove access").click()
+    assert f"{colleague.full_name} can no longer sign in." in page.inner_text(".flashes")
+
+    page.goto(f"/portal/applications/{application.id}")
+    page.get_by_role("button", name="Withdraw the application").click()
+    page.get_by_role("heading", name=f"Withdraw application {application.reference}?").wait_for()
+    page.get_by_role("button", name="Withdraw the application").click()
+    assert "The application is withdrawn." in page.inner_text(".flashes")
+
+
+def test_a_requester_confirms_before_withdrawing_and_staff_before_voiding(
+    page: Any, live_server: LiveServer
+) -> None:
+    with live_server.app.app_context():
+        reference, token = _permission_request("Cedar Ridge Community College")
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id or 0, ("900.00",)))
+        assert invoice is not None
+        staff = factories.make_staff(db.session(), roles=("billing",))
+
+    page.goto(f"/permissions/status/{token}")
+    page.get_by_role("button", name="Withdraw the request").click()
+    page.get_by_role("heading", name=f"Withdraw permission request {reference}?").wait_for()
+    page.get_by_role("button", name="Withdraw the request").click()
+    assert "Your request is withdrawn." in page.inner_text(".flashes")
+
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+    page.locator("#void-reason").fill("Issued twice by mistake")
+    page.get_by_role("button", name="Void invoice").click()
+    page.get_by_role("heading", name=f"Void invoice {invoice.number}?").wait_for()
+    assert "Issued twice by mistake" in page.inner_text("main")
+    page.get_by_role("button", name="Void the invoice").click()
+    assert f"Invoice {invoice.number} is void." in page.inner_text(".flashes")
+
+
+def test_staff_select_all_assign_and_unassign_in_bulk_keeping_their_filters(
+    page: Any, live_server: LiveServer
+) -> None:
+    with live_server.app.app_context():
+        references = [_permission_request("Harborlight University")[0] for _ in range(3)]
+        other, _ = _permission_request("Cedar Ridge Community College")
+        staff = factories.make_staff(db.session(), roles=("licensing",))
+    _sign_in(page, staff.email)
+    page.goto("/console/permissions/?q=harborlight&state=open")
+    rows = page.locator("input[name=request_ids]")
+    assert rows.count() == 3
+    assert_accessible(page)
+
+    select_all = page.get_by_label("Select every request in this list")
+    select_all.check()
+    assert all(rows.nth(i).is_checked() for i in range(3))
+    rows.nth(0).uncheck()
+    assert select_all.evaluate("box => box.indeterminate")
+    select_all.check()
+
+    # No assignee is chosen for them: the form says so and keeps the selection.
+    page.get_by_role("button", name="Assign the selected requests").click()
+    assert "Choose who to assign the selected requests to." in page.inner_text("main")
+    assert all(rows.nth(i).is_checked() for i in range(3))
+
+    page.get_by_label("Assign the selected requests to").select_option(label=staff.full_name)
+    page.get_by_role("button", name="Assign the selected requests").click()
+    assert "3 requests assigned." in page.inner_text(".flashes")
+    assert page.url.endswith("/console/permissions/?q=harborlight&state=open")
+    assert other not in page.inner_text("main")
+    for reference in references:
+        assert reference in page.inner_text("main")
+
+    page.get_by_label("Select every request in this list").check()
+    page.get_by_label("Assign the selected requests to").select_option("nobody")
+    page.get_by_role("button", name="Assign the selected requests").click()
+    page.get_by_role("heading", name="Unassign 3 requests?").wait_for()
+    page.get_by_role("button", name="Unassign them").click()
+    assert "3 requests unassigned." in page.inner_text(".flashes")
+    assert page.url.endswith("/console/permissions/?q=harborlight&state=open")
+    assert staff.full_name not in page.locator("table.queue").inner_text()

@@ -1,0 +1,144 @@
+"""`licensing worker` runs every periodic job against the real database, several
+workers at once without stepping on each other, and `licensing serve --with-worker`
+(what `make run` does) starts one beside the server and stops it with the server."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from licensing import db
+from licensing.config import PROJECT_ROOT
+from licensing.db import utcnow
+from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
+from licensing.worker import JOBS, Worker
+from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate
+from tests.support.servers import SMTPServer, free_port
+
+
+@pytest.fixture
+def config_changes(smtp_server: SMTPServer) -> dict[str, Any]:
+    return {"smtp_url": smtp_server.url}
+
+
+def _queue(to: str) -> None:
+    with db.transaction() as session:
+        mail.enqueue(
+            session,
+            to=to,
+            subject="Reset your password",
+            template="reset_password",
+            context={
+                "user": {"full_name": "Robin", "email": to},
+                "link": "http://x/y",
+                "expires_at": utcnow(),
+            },
+        )
+
+
+def test_worker_once_runs_every_job_logs_each_run_and_delivers_due_mail(
+    app: Flask, mailbox: SMTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    _queue("robin@northwind.example")
+    with caplog.at_level(logging.INFO, logger="licensing.worker"):
+        result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output + caplog.text
+    for job in JOBS:
+        assert f"worker: {job.name}: " in caplog.text
+    assert "worker: outbox send: 1 sent" in caplog.text
+    assert "worker: payments reconcile: skipped: card payments are not configured" in caplog.text
+    assert [str(m["To"]) for m in mailbox.wait_for(1)] == ["robin@northwind.example"]
+
+
+def test_several_workers_on_one_database_run_every_job_and_send_each_message_once(
+    committed_app: Flask, mailbox: SMTPServer
+) -> None:
+    committed_app.config["LICENSING"] = dataclasses.replace(
+        committed_app.config["LICENSING"], smtp_url=mailbox.url
+    )
+    count, workers = 12, 3
+    with committed_app.app_context():
+        for number in range(count):
+            _queue(f"reader{number}@northwind.example")
+    start = threading.Barrier(workers)
+    outcomes: list[Any] = []
+
+    def work() -> None:
+        start.wait()
+        outcomes.extend(Worker(committed_app).run_due())
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [run for run in outcomes if not run.ok] == []
+    assert len(outcomes) == workers * len(JOBS)
+    received = mailbox.wait_for(count)
+    assert sorted(str(m["To"]) for m in received) == sorted(
+        f"reader{n}@northwind.example" for n in range(count)
+    )
+    with committed_app.app_context():
+        assert {m.state for m in db.session().scalars(select(OutboxMessage))} == {"sent"}
+
+
+def _wait_for_text(path: Path, text: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = path.read_text() if path.exists() else ""
+        if text in content:
+            return content
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared in {path}:\n{content}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_serve_with_worker_runs_the_jobs_beside_the_server_and_stops_them_with_it(
+    sqlite_template: DatabaseTemplate, tmp_path: Path
+) -> None:
+    environment = {
+        **os.environ,
+        "LICENSING_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "DATABASE_URL": sqlite_template.new_url(),
+    }
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    command = [sys.executable, "-m", "licensing.cli", "serve", "--workers", "1", "--with-worker"]
+    command += ["--bind", f"127.0.0.1:{free_port()}"]
+    with out.open("w") as stdout, err.open("w") as stderr:
+        server = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=environment, stdout=stdout, stderr=stderr
+        )
+    try:
+        started = _wait_for_text(out, "Worker started (pid ")
+        worker_pid = int(started.split("Worker started (pid ")[1].split(")")[0])
+        _wait_for_text(err, "worker: invoices overdue: ")
+        assert _alive(worker_pid)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        assert not _alive(worker_pid)
+        assert "worker stopped" in err.read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

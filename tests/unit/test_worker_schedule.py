@@ -1,0 +1,102 @@
+"""The worker's schedule: each job runs when due, again after its interval, and a
+failing job is logged without stopping the others."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from licensing.config import Config
+from licensing.worker import JOBS, Job, Worker
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _app() -> Flask:
+    app = Flask("worker-test")
+    app.config["LICENSING"] = Config(secret_key="k", environment="testing")
+    return app
+
+
+def _recording(name: str, every: timedelta, ran: list[str]) -> Job:
+    def run() -> str:
+        ran.append(name)
+        return f"{name} done"
+
+    return Job(name, every, run)
+
+
+def test_every_job_is_due_when_the_worker_starts_then_after_its_interval() -> None:
+    ran: list[str] = []
+    clock = FakeClock()
+    worker = Worker(
+        _app(),
+        [
+            _recording("minutely", timedelta(minutes=1), ran),
+            _recording("hourly", timedelta(hours=1), ran),
+        ],
+        clock=clock,
+    )
+    assert [run.job for run in worker.run_due()] == ["minutely", "hourly"]
+    clock.advance(59)
+    assert worker.run_due() == []
+    assert worker.seconds_to_next() == pytest.approx(1)
+    clock.advance(1)
+    assert [run.job for run in worker.run_due()] == ["minutely"]
+    clock.advance(3600)
+    assert [run.job for run in worker.run_due()] == ["minutely", "hourly"]
+    assert ran == ["minutely", "hourly", "minutely", "minutely", "hourly"]
+
+
+def test_a_failing_job_is_logged_and_the_other_jobs_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ran: list[str] = []
+
+    def broken() -> str:
+        raise RuntimeError("the database went away")
+
+    worker = Worker(
+        _app(),
+        [Job("broken", timedelta(minutes=1), broken), _recording("fine", timedelta(hours=1), ran)],
+        clock=FakeClock(),
+    )
+    with caplog.at_level(logging.INFO, logger="licensing.worker"):
+        runs = worker.run_due()
+    assert [(run.job, run.ok) for run in runs] == [("broken", False), ("fine", True)]
+    assert ran == ["fine"]
+    assert "worker: broken: failed: RuntimeError: the database went away" in caplog.text
+    assert "worker: fine: fine done" in caplog.text
+
+
+def test_a_stopped_worker_starts_no_further_job() -> None:
+    ran: list[str] = []
+    worker = Worker(_app(), [_recording("a", timedelta(minutes=1), ran)], clock=FakeClock())
+    worker.stop()
+    assert worker.run_due() == []
+    worker.run_forever()  # returns at once
+    assert ran == []
+
+
+def test_the_schedule_is_the_one_operators_are_told_about() -> None:
+    schedule = {job.name: job.every for job in JOBS}
+    assert schedule == {
+        "outbox send": timedelta(minutes=1),
+        "applications expire": timedelta(hours=1),
+        "permissions expire": timedelta(hours=1),
+        "payments reconcile": timedelta(hours=1),
+        "reports remind": timedelta(hours=1),
+        "invoices overdue": timedelta(days=1),
+    }
