@@ -262,6 +262,7 @@ def linked_pay(invoice_id: int, token: str) -> Page:
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
         flash("This invoice cannot be paid by card here.", "error")
         return redirect(back)
+    headers.allow_stripe_js()  # the pay page, reached by the emailed link
     return render_template(
         "billing/pay.html",
         invoice=invoice,

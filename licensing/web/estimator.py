@@ -37,6 +37,7 @@ from licensing.pricing import (
     Quote,
     SumModel,
 )
+from licensing.pricing.quote import quantity_limit_message
 from licensing.ratecards import queries, services
 from licensing.web.filters import vocab
 
@@ -144,9 +145,14 @@ def _quote_data(form: EstimateForm, units: list[str], args: MultiDict[str, str])
             if raw:
                 try:
                     quantity[unit] = parse_quantity(raw)
-                except MoneyError as error:
+                except MoneyError:
+                    message = (
+                        quantity_limit_message()  # digits, but more than any product has
+                        if raw.isascii() and raw.isdigit()
+                        else "Enter a whole number, 0 or more."
+                    )
                     raise errors.InvalidInput.for_field(
-                        f"uses.{index}.quantity.{unit}", f"Enter a whole number: {error}."
+                        f"uses.{index}.quantity.{unit}", message
                     ) from None
         revenue_text = (entry.form.revenue.data or "").replace(",", "").strip()
         uses.append(

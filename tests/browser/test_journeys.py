@@ -204,7 +204,7 @@ def test_billing_staff_read_an_ach_payment_in_words(browser: Any, live_server: L
     console = _signed_in(browser, live_server, staff.email)
     console.goto(f"/console/invoices/{invoice.id}")
     console.get_by_label("Method").select_option("ach")
-    console.get_by_label("Amount").fill("900.00")
+    console.get_by_label("Amount", exact=True).fill("900.00")
     console.get_by_label("Reference").fill("ACH 20270120-7")
     console.get_by_role("button", name="Record payment").click()
     console.get_by_text("Recorded an ACH transfer of 900.00 USD.").wait_for()
