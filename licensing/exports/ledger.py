@@ -8,9 +8,10 @@ accounts of the lines they credit.
 Invoice lines store no use, so it is found the way the line was made: an
 agreement's up-front invoice has one line per licensed quote line with a fixed
 part above zero, in quote order (`agreements.services._charges`), so line N is
-the Nth such quote line, whose use is the application's. Royalty-report invoices
-will name their lines' uses once royalty reports exist; until then their use is
-empty, like late fees and manual invoices.
+the Nth such quote line, whose use is the application's. A royalty-report
+invoice has one line per report line whose due is not zero, in line order
+(`royalties.services`), so line N is the Nth such report line, whose use is its
+agreement line's. Late fees and manual invoices have no use.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from licensing.agreements.models import Agreement, ApplicationUse, QuoteVersion
 from licensing.billing.states import AGREEMENT, LATE_FEE, MANUAL, ROYALTY_REPORT
 from licensing.pricing import Quote
+from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine
 
 FEE = "fee"
 ROYALTY = "royalty"
@@ -34,6 +37,15 @@ KIND_BY_SOURCE = {AGREEMENT: FEE, ROYALTY_REPORT: ROYALTY, LATE_FEE: "late_fee",
 # Agreements remembered at once while an export runs: enough for locality (lines
 # come invoice by invoice), bounded so memory stays flat on any export.
 _CACHE_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class RoyaltyFacts:
+    """A royalty report's period and the use of each line of its invoice."""
+
+    period_start: date
+    period_end: date
+    line_uses: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class Ledger:
         self.session = session
         self.accounts = accounts
         self._agreements: dict[int, AgreementFacts | None] = {}
+        self._reports: dict[int, RoyaltyFacts | None] = {}
 
     @staticmethod
     def kind(source_type: str) -> str:
@@ -71,11 +84,42 @@ class Ledger:
             self._agreements[source_id] = self._load(source_id)
         return self._agreements[source_id]
 
+    def royalty(self, source_type: str, source_id: int | None) -> RoyaltyFacts | None:
+        """The royalty report a royalty invoice was issued for, if it exists."""
+        if source_type != ROYALTY_REPORT or source_id is None:
+            return None
+        if source_id not in self._reports:
+            if len(self._reports) >= _CACHE_LIMIT:
+                self._reports.clear()
+            self._reports[source_id] = self._load_report(source_id)
+        return self._reports[source_id]
+
     def line_use(self, source_type: str, source_id: int | None, position: int) -> str | None:
-        facts = self.agreement(source_type, source_id)
+        facts = self.agreement(source_type, source_id) or self.royalty(source_type, source_id)
         if facts is None or not 1 <= position <= len(facts.line_uses):
             return None
         return facts.line_uses[position - 1]
+
+    def _load_report(self, report_id: int) -> RoyaltyFacts | None:
+        report = self.session.get(RoyaltyReport, report_id)
+        if report is None:
+            return None
+        agreement = self.session.get(Agreement, report.agreement_id)
+        assert agreement is not None
+        quote = Quote.from_snapshot(agreement.quote.snapshot)
+        request = quote.request
+        licensed = [line for line in quote.lines if line.route == "license"]
+        numbers = self.session.scalars(
+            select(RoyaltyReportLine.line)
+            .where(RoyaltyReportLine.report_id == report_id, RoyaltyReportLine.due != Decimal(0))
+            .order_by(RoyaltyReportLine.line)
+        )
+        uses = tuple(
+            request.uses[licensed[number - 1].use_index].use if request else ""
+            for number in numbers
+            if 1 <= number <= len(licensed)
+        )
+        return RoyaltyFacts(report.period_start, report.period_end, uses)
 
     def _load(self, agreement_id: int) -> AgreementFacts | None:
         found = self.session.execute(

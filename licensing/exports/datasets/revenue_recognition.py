@@ -3,9 +3,8 @@
 - Up-front fees of an agreement (kind `fee`): straight-line by days over the
   agreement's term (`licensing.exports.recognition`); term months before the
   invoice's month are caught up in it.
-- Royalties: in the period they report. Until royalty reports exist (being
-  built), a royalty invoice's lines are recognized in their invoice's issue
-  month; once reports exist, their period will be used instead.
+- Royalties: in the period they report, straight-line by days over the
+  report's period (a quarter), whenever the report was filed.
 - Late fees and manual charges, and fee lines whose agreement cannot be found:
   in the invoice's issue month.
 - Credit notes reverse their invoice lines' revenue proportionally (as in
@@ -78,6 +77,8 @@ def _schedule(
     line_amount: Decimal,
     currency: str,
     document_date: date,
+    *,
+    reversal: bool = False,
 ) -> tuple[str, list[Slice]]:
     facts = ledger.agreement(source_type, source_id)
     if ledger.kind(source_type) == FEE and facts is not None:
@@ -87,6 +88,18 @@ def _schedule(
             facts.term_end,
             places=places(currency),
             document_date=document_date,
+        )
+        return STRAIGHT_LINE, slices
+    royalty = ledger.royalty(source_type, source_id)
+    if royalty is not None:
+        slices = straight_line(
+            line_amount,
+            royalty.period_start,
+            royalty.period_end,
+            places=places(currency),
+            # Earned in the period, not when filed; a credit note still reverses
+            # nothing before its own month.
+            document_date=document_date if reversal else royalty.period_start,
         )
         return STRAIGHT_LINE, slices
     return POINT_IN_TIME, point_in_time(line_amount, document_date)
@@ -176,6 +189,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
             -part.amount,
             credit.currency,
             credit.issue_date,
+            reversal=True,
         )
         document = ("credit_note", credit.number, credit.invoice_number, part.position)
         yield from emit(document, credit, (part.source_type, part.source_id), schedule)

@@ -234,7 +234,7 @@ def test_bad_filters_are_a_422_naming_each_field_before_anything_is_exported(
         "/api/v1/exports/payments", query_string={"from": "2027-02-30"}, headers=headers
     )
     assert bad_date.status_code == 422
-    assert client.get("/api/v1/exports/royalty_report_lines", headers=headers).status_code == 404
+    assert client.get("/api/v1/exports/no_such_dataset", headers=headers).status_code == 404
     assert (
         client.get(
             "/api/v1/exports/invoices", query_string={"format": "pdf"}, headers=headers
