@@ -10,9 +10,9 @@ reads it back from there:
   above zero, in Schedule A order (`licensing.agreements.services._charges`);
   a line is classified only when its position and amount both match, never
   guessed.
-- `royalty_report`: not yet registered. The royalty-reports feature registers
-  one with `register_classifier("royalty_report", ...)`, reading its own report
-  line table (report line -> agreement line -> `agreement_lines()` below).
+- `royalty_report`: registered by the royalties package
+  (`licensing.royalties.classification`), reading its own report line table
+  (report line -> agreement line -> `agreement_lines()` below).
 
 Lines without a classifier (late fees, manual invoices) or that cannot be
 matched are reported as unclassified rather than dropped, so the totals by

@@ -21,7 +21,7 @@ invoices settled before the window (they owe nothing at any date in it).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -498,6 +498,20 @@ def _health(key: str, title: str, target: int, ages: Sequence[tuple[int, bool]])
     return QueueHealth(key, title, target, bands, max((age for age, _ in ages), default=0))
 
 
+# Other queues a package adds (royalty reports): each gives its QueueHealth.
+QueueSource = Callable[[Session, datetime], QueueHealth]
+_QUEUE_SOURCES: dict[str, QueueSource] = {}
+
+
+def register_queue(key: str, source: QueueSource) -> None:
+    _QUEUE_SOURCES[key] = source
+
+
+def health(key: str, title: str, target: int, ages: Sequence[tuple[int, bool]]) -> QueueHealth:
+    """A queue's health from each item's (age, past its target)."""
+    return _health(key, title, target, ages)
+
+
 def queue_health(
     session: Session, now: datetime, *, application_target: int, permission_target: int
 ) -> list[QueueHealth]:
@@ -541,4 +555,5 @@ def queue_health(
             permission_target,
             permission_ages,
         ),
+        *(source(session, now) for source in _QUEUE_SOURCES.values()),
     ]

@@ -26,8 +26,13 @@ def overdue_reports(session: Session, organization_id: int, today: date) -> list
 def init_app(app: Flask) -> None:
     from licensing.accounts import services as accounts
     from licensing.finance import classification
-    from licensing.royalties import views  # noqa: F401 - registers dashboard and console items
+    from licensing.finance import queries as finance_queries
+    from licensing.royalties import (
+        queries,
+        views,  # noqa: F401 - registers dashboard and console items
+    )
     from licensing.royalties.classification import classify_royalty_lines
 
     accounts.register_overdue_check("royalty_reports", overdue_reports)
     classification.register_classifier("royalty_report", classify_royalty_lines)
+    finance_queries.register_queue("royalty_reports", queries.report_queue_health)

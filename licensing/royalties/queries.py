@@ -16,12 +16,15 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.billing import queries as billing_queries
 from licensing.billing.states import ROYALTY_REPORT
+from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.finance.queries import QueueHealth, health
 
 from .models import RoyaltyReport, RoyaltyReportRow
+from .periods import REPORT_DUE_DAYS
 from .rows import COLUMNS
 from .services import PeriodStatus, all_periods
-from .states import CORRECTION_REQUESTED, FLAGGED
+from .states import CORRECTION_REQUESTED, DUE, FLAGGED, OVERDUE
 
 ROWS_PER_READ = 2000
 
@@ -119,3 +122,18 @@ def amended_by(session: Session, report_id: int) -> RoyaltyReport | None:
     return session.scalars(
         select(RoyaltyReport).where(RoyaltyReport.amends_id == report_id)
     ).first()
+
+
+def report_queue_health(session: Session, now: datetime) -> QueueHealth:
+    """Reports waiting on licensees, for the Finance page: age in days since the
+    period ended, against the 30 days a report is due in."""
+    statuses = all_periods(Actor.SYSTEM, now=now)
+    today = office_date(now)
+    ages = [
+        ((today - status.period.end).days, status.state == OVERDUE)
+        for status in statuses
+        if status.state in (DUE, OVERDUE)
+    ]
+    return health(
+        "royalty_reports", "Royalty reports due or overdue (licensees)", REPORT_DUE_DAYS, ages
+    )

@@ -91,3 +91,22 @@ def test_tokens_create_prints_a_working_token_for_an_active_user(
     )
     assert unknown.exit_code == 1
     assert "no active user" in unknown.output
+
+
+def test_the_finance_queue_health_counts_reports_due_and_overdue(
+    app: Flask, vendor: Any, active_agreement: Any, billing_staff: Any, client: Any
+) -> None:
+    from licensing.finance import queries as finance_queries
+
+    active_agreement(vendor, SOFTWARE)
+    # 2027-07-02: Q1 (due 2027-04-30) is overdue, Q2 (ended 2027-06-30) is due.
+    queues = finance_queries.queue_health(
+        db.session(),
+        datetime(2027, 7, 2, 15, 0, tzinfo=UTC),
+        application_target=10,
+        permission_target=10,
+    )
+    reports = next(queue for queue in queues if queue.key == "royalty_reports")
+    assert reports.count == 2
+    assert reports.bands["past_target"] == 1
+    assert reports.oldest_days == (datetime(2027, 7, 2) - datetime(2027, 3, 31)).days
