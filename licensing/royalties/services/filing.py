@@ -1,0 +1,377 @@
+"""Filing (and previewing) a period's report, and amending it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements.models import Agreement
+from licensing.audit import services as audit
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput
+from licensing.mail import services as mail
+
+from ..models import (
+    LINE_REVENUE_MAX,
+    REASON_MAX,
+    RoyaltyReport,
+    RoyaltyReportLine,
+    RoyaltyReportRow,
+)
+from ..periods import Period
+from ..rows import Problems, Row, Submission, check_row
+from ..states import (
+    CLEAR,
+    FLAGGED,
+    REPORT,
+    SUBMITTED,
+)
+from .anomalies import _anomalies
+from .obligations import (
+    REPORTING_STATES,
+    Filing,
+    Obligations,
+    _agreement,
+    current_reports,
+    obligations,
+)
+from .settlement import _settle_the_change
+from .usage import _charged_to_date, _last_reported, _usage
+
+# An amendment of a period of an agreement that ended longer ago is refused.
+AMENDMENT_WINDOW = timedelta(days=365)
+# Rows stored per INSERT.
+BATCH = 5000
+
+
+class _Preview(Exception):
+    """Carries a preview's result out of its transaction, which then rolls back."""
+
+    def __init__(self, filing: Filing) -> None:
+        self.filing = filing
+
+
+def preview(
+    agreement_id: int,
+    period_start: date,
+    submission: Submission,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+) -> Filing:
+    """The computation of a report, storing nothing."""
+    try:
+        with db.transaction() as session:
+            filing = _file(session, agreement_id, period_start, submission, actor, now, True)
+            raise _Preview(filing)
+    except _Preview as done:
+        return done.filing
+
+
+def submit(
+    agreement_id: int,
+    period_start: date,
+    submission: Submission,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+) -> Filing:
+    """File (or, with `amends`, amend) a period's report; the royalty follows at once."""
+    with db.transaction() as session:
+        return _file(session, agreement_id, period_start, submission, actor, now, False)
+
+
+def _file(
+    session: Session,
+    agreement_id: int,
+    period_start: date,
+    submission: Submission,
+    actor: Actor,
+    now: datetime | None,
+    previewing: bool,
+) -> Filing:
+    moment = now or utcnow()
+    if actor.is_staff:
+        raise Conflict("Reports are filed by the licensee's users, who attest to them.")
+    agreement = _agreement(session, agreement_id, actor, lock=True)
+    obligation = obligations(session, agreement)
+    if not obligation.lines:
+        raise Conflict(
+            f"Agreement {agreement.number} has no usage-based lines, so it has no royalty reports."
+        )
+    period = obligation.period(period_start)
+    _check_submission(submission, previewing)
+    reports = current_reports(session, agreement.id)
+    amended = _check_period(session, obligation, period, reports, submission, moment)
+    last_before = _last_reported(reports)
+    charged_before = _charged_to_date(session, obligation, last_before)
+    if amended is not None:
+        REPORT.apply(
+            session, amended, "supersede", actor=actor, note=_reason(submission.reason), at=moment
+        )
+    report = RoyaltyReport(
+        agreement_id=agreement.id,
+        organization_id=agreement.organization_id,
+        period_index=period.index,
+        period_start=period.start,
+        period_end=period.end,
+        state=SUBMITTED,
+        review_state=CLEAR,
+        amends_id=amended.id if amended else None,
+        amendment_reason=_reason(submission.reason) if amended else None,
+        source=submission.source,
+        file_sha256=submission.upload.sha256,
+        currency=agreement.currency,
+        total_due=Decimal(0),
+        submitted_by_id=actor.user_id,
+        submitted_by=actor.name,
+        submitted_at=moment,
+    )
+    session.add(report)
+    session.flush()
+    revenue = _store_rows(session, report, obligation, submission)
+    last = max(last_before, period.index)
+    filing = Filing(
+        agreement.number,
+        period,
+        agreement.currency,
+        amended.id if amended else None,
+        lines=[
+            obligation.pricer.royalty(
+                line,
+                _usage(session, obligation, line, last, revenue.get(line.number)),
+                charged_before[line.number],
+            )
+            for line in obligation.lines
+        ],
+    )
+    filing.flags = _anomalies(session, obligation, report, filing, last)
+    if previewing:
+        return filing
+    _store_lines(session, report, filing, revenue)
+    report.total_due = filing.total_due
+    report.flags_json = json.dumps(filing.flags)
+    report.review_state = FLAGGED if filing.flags else CLEAR
+    filing.report = report
+    _settle_the_change(session, obligation, report, filing, actor, moment)
+    audit.record(
+        session,
+        action="royalty_report.submitted" if amended is None else "royalty_report.amended",
+        entity_type="royalty_report",
+        entity_id=report.id,
+        before=None if amended is None else {"current_report": amended.id},
+        after={
+            **report.snapshot(),
+            "agreement": agreement.number,
+            "invoice": filing.invoice_number,
+            "credit_notes": filing.credit_notes,
+            "flags": len(filing.flags),
+        },
+        note=report.amendment_reason,
+        actor=actor.name,
+        actor_user_id=actor.user_id,
+    )
+    _after_filing(session, agreement, report, filing, moment)
+    return filing
+
+
+def _reason(reason: Any) -> str:
+    return reason.strip() if isinstance(reason, str) else ""
+
+
+def _check_submission(submission: Submission, previewing: bool) -> None:
+    problems = dict(submission.problems)
+    if not previewing and submission.attest is not True:
+        problems.setdefault("attest", []).append(
+            "Attest that the report is complete and accurate (attest: true)."
+        )
+    if submission.amends is not None:
+        if _report_id(submission.amends) is None:
+            problems.setdefault("amends", []).append("Give the id of the report amended.")
+        reason = _reason(submission.reason)
+        if not reason:
+            problems.setdefault("reason", []).append("Say why the report is amended.")
+        elif len(reason) > REASON_MAX:
+            problems.setdefault("reason", []).append(f"At most {REASON_MAX} characters.")
+    if problems:
+        raise InvalidInput("The report has problems.", problems)
+
+
+def _report_id(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 10:
+        return _report_id(int(value.strip()))
+    return None
+
+
+def _check_period(
+    session: Session,
+    obligation: Obligations,
+    period: Period,
+    reports: Mapping[date, RoyaltyReport],
+    submission: Submission,
+    moment: datetime,
+) -> RoyaltyReport | None:
+    """The report amended (None for a first filing), or 409 saying why not."""
+    agreement = obligation.agreement
+    today = office_date(moment)
+    if agreement.state not in REPORTING_STATES:
+        raise Conflict(
+            f"Agreement {agreement.number} is {agreement.state}; reports are filed for active "
+            "and expired agreements."
+        )
+    current = reports.get(period.start)
+    if submission.amends is not None:
+        amends = _report_id(submission.amends)
+        if current is None or current.id != amends:
+            named = f"report {current.id}" if current else "no report yet"
+            raise Conflict(
+                f"Report {amends} is not the current report of the period {period.label} "
+                f"(which has {named}); amend the current report."
+            )
+        if today > agreement.term_end + AMENDMENT_WINDOW:
+            raise Conflict(
+                f"Agreement {agreement.number} ended on {agreement.term_end}, more than a year "
+                "ago; its reports can no longer be amended."
+            )
+        return current
+    if current is not None:
+        raise Conflict(
+            f"The period {period.label} already has report {current.id}; to correct it, "
+            f"amend it (amends: {current.id}, with a reason)."
+        )
+    missing = next(
+        (p for p in obligation.periods[: period.index - 1] if p.start not in reports), None
+    )
+    if missing is not None:
+        raise Conflict(
+            f"Reports are filed in period order: first report the period {missing.label}."
+        )
+    if today < period.first_filing_day:
+        raise Conflict(
+            f"The period {period.label} has not ended; report it from "
+            f"{period.first_filing_day.isoformat()}."
+        )
+    return None
+
+
+def _store_rows(
+    session: Session, report: RoyaltyReport, obligation: Obligations, submission: Submission
+) -> dict[int, Decimal]:
+    """Check and store every row; the revenue reported per line. Raises
+    `InvalidInput` with every problem found (the caller's transaction then
+    rolls back, so nothing is stored)."""
+    lines = {line.number: line for line in obligation.lines}
+    problems = Problems()
+    seen: dict[tuple[int, str, str], int] = {}
+    revenue = {line.number: Decimal(0) for line in obligation.lines if line.takes_revenue}
+    batch: list[dict[str, Any]] = []
+    count = 0
+    for number, fields in submission.rows():
+        if isinstance(fields, str):  # a row the reader could not split
+            problems.add(f"rows.{number}" if number >= 0 else "_body", fields)
+            continue
+        row = check_row(number, fields, lines, problems)
+        if row is None:
+            continue
+        key = (row.line, row.unit, row.customer_key)
+        if key in seen:
+            problems.add(
+                f"rows.{number}.customer_id",
+                f"Rows {seen[key]} and {number} both report customer {row.customer_id!r} "
+                f"on line {row.line}" + (f" in {row.unit}" if row.unit else "") + "; "
+                "give each customer once per line and unit.",
+            )
+            continue
+        seen[key] = number
+        count += 1
+        if row.revenue is not None:
+            revenue[row.line] += row.revenue
+        if problems:
+            continue  # nothing will be stored: stop writing, keep checking
+        batch.append(_row_values(report.id, row))
+        if len(batch) >= BATCH:
+            session.execute(insert(RoyaltyReportRow), batch)
+            batch.clear()
+    for number, total in revenue.items():
+        if total >= LINE_REVENUE_MAX:
+            problems.add("rows", f"Line {number}'s revenue adds up to more than the service holds.")
+    if problems:
+        raise InvalidInput("Some rows of the report have problems.", problems.summary())
+    if batch:
+        session.execute(insert(RoyaltyReportRow), batch)
+    report.row_count = count
+    return revenue
+
+
+def _row_values(report_id: int, row: Row) -> dict[str, Any]:
+    return {
+        "report_id": report_id,
+        "row_number": row.number,
+        "line": row.line,
+        "customer_id": row.customer_id,
+        "customer_key": row.customer_key,
+        "customer_name": row.customer_name,
+        "country": row.country,
+        "unit": row.unit,
+        "quantity": row.quantity,
+        "revenue": row.revenue,
+    }
+
+
+def _store_lines(
+    session: Session, report: RoyaltyReport, filing: Filing, revenue: Mapping[int, Decimal]
+) -> None:
+    for line in filing.lines:
+        session.add(
+            RoyaltyReportLine(
+                report_id=report.id,
+                line=line.line,
+                revenue_reported=revenue.get(line.line),
+                quantities_json=json.dumps(dict(line.quantities_to_date), sort_keys=True),
+                revenue_to_date=line.revenue_to_date,
+                amount_to_date=line.amount_to_date,
+                charged_before=line.charged_before,
+                charged_to_date=line.charged_to_date,
+                due=line.due,
+                explanation_json=json.dumps(list(line.explanation)),
+            )
+        )
+    session.flush()
+
+
+def _after_filing(
+    session: Session,
+    agreement: Agreement,
+    report: RoyaltyReport,
+    filing: Filing,
+    moment: datetime,
+) -> None:
+    accounts.restore_standing_if_clear(session, agreement.organization_id, office_date(moment))
+    # A notice for staff (anomalies, a console link): never the licensee's; with no
+    # staff to tell, the report still waits in the console's flagged queue.
+    recipients = mail.staff_recipients("licensing") if filing.flags else []
+    if recipients:
+        mail.enqueue(
+            session,
+            to=recipients,
+            subject=f"Royalty report {report.reference} for {agreement.number} is flagged",
+            template="royalty_report_flagged",
+            context={
+                "report": report,
+                "agreement": agreement,
+                "flags": filing.flags,
+                "link": mail.absolute_url("royalties.console_report", report_id=report.id),
+            },
+        )

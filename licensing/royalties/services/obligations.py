@@ -1,0 +1,202 @@
+"""What an agreement must report: its reportable lines, periods and their states."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.agreements.models import Agreement
+from licensing.billing.models import Invoice
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import NotFound
+from licensing.pricing import Quote
+from licensing.ratecards import queries as ratecard_queries
+
+from ..computation import LineRoyalty, Pricer, ReportableLine, reportable_lines
+from ..models import (
+    RoyaltyReport,
+)
+from ..periods import Period, period_starting, reporting_periods
+from ..states import (
+    DUE,
+    OVERDUE,
+    SUBMITTED,
+    UPCOMING,
+)
+
+# Agreements whose reports may be filed: active ones, and expired ones for their
+# last periods.
+REPORTING_STATES = ("active", "expired")
+
+
+@dataclass(frozen=True)
+class Obligations:
+    """An agreement's reporting duties: its periods, reportable lines and pricer."""
+
+    agreement: Agreement
+    periods: tuple[Period, ...]
+    lines: tuple[ReportableLine, ...]
+    pricer: Pricer
+    product_names: Mapping[int, str]
+
+    @property
+    def currency(self) -> str:
+        return self.agreement.currency
+
+    def line(self, number: int) -> ReportableLine:
+        return next(line for line in self.lines if line.number == number)
+
+    def period(self, start: date) -> Period:
+        found = period_starting(self.periods, start)
+        if found is None:
+            starts = ", ".join(p.start.isoformat() for p in self.periods)
+            raise NotFound(
+                f"Agreement {self.agreement.number} has no reporting period starting "
+                f"{start.isoformat()} (its periods start {starts})."
+            )
+        return found
+
+
+def obligations(session: Session, agreement: Agreement) -> Obligations:
+    quote = Quote.from_snapshot(agreement.quote.snapshot)
+    card = ratecard_queries.domain_card(ratecard_queries.get(session, agreement.rate_card))
+    lines = reportable_lines(quote, card)
+    organization_type = (
+        quote.request.organization_type
+        if quote.request is not None
+        else agreement.organization.organization_type
+    )
+    uses = agreement.application.uses
+    names = {line.number: uses[line.use_index].product_name for line in lines}
+    periods = reporting_periods(agreement.term_start, agreement.term_end) if lines else ()
+    pricer = Pricer(card, organization_type, agreement.term_start, agreement.term_end)
+    return Obligations(agreement, periods, lines, pricer, names)
+
+
+def _agreement(session: Session, agreement_id: int, actor: Actor, *, lock: bool) -> Agreement:
+    statement = select(Agreement).where(Agreement.id == agreement_id)
+    if lock:
+        statement = statement.with_for_update()
+    agreement = session.scalars(statement).one_or_none()
+    if agreement is None or not actor.may_see(agreement.organization_id):
+        raise NotFound(f"There is no agreement {agreement_id}.")
+    return agreement
+
+
+def current_reports(session: Session, agreement_id: int) -> dict[date, RoyaltyReport]:
+    reports = session.scalars(
+        select(RoyaltyReport).where(
+            RoyaltyReport.agreement_id == agreement_id, RoyaltyReport.state == SUBMITTED
+        )
+    )
+    return {report.period_start: report for report in reports}
+
+
+@dataclass(frozen=True)
+class PeriodStatus:
+    agreement_id: int
+    agreement_number: str
+    organization_id: int
+    organization_name: str
+    period: Period
+    state: str
+    report: RoyaltyReport | None
+    invoice_number: str | None
+
+    @property
+    def due_on(self) -> date:
+        return self.period.due_on
+
+
+def period_state(period: Period, report: RoyaltyReport | None, today: date) -> str:
+    if report is not None:
+        return SUBMITTED
+    if today < period.first_filing_day:
+        return UPCOMING
+    return DUE if today <= period.due_on else OVERDUE
+
+
+def _statuses(session: Session, obligation: Obligations, today: date) -> list[PeriodStatus]:
+    agreement = obligation.agreement
+    reports = current_reports(session, agreement.id)
+    invoices = _invoice_numbers(session, [r.invoice_id for r in reports.values() if r.invoice_id])
+    return [
+        PeriodStatus(
+            agreement.id,
+            agreement.number,
+            agreement.organization_id,
+            agreement.organization.legal_name,
+            period,
+            period_state(period, reports.get(period.start), today),
+            reports.get(period.start),
+            invoices.get(reports[period.start].invoice_id or 0)
+            if period.start in reports
+            else None,
+        )
+        for period in obligation.periods
+    ]
+
+
+def _invoice_numbers(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Invoice.id, Invoice.number).where(Invoice.id.in_(ids)))
+    return {row.id: row.number or "" for row in rows}
+
+
+def agreement_periods(
+    agreement_id: int, actor: Actor, *, now: datetime | None = None
+) -> tuple[Agreement, list[PeriodStatus]]:
+    """Every reporting period of an agreement, with its state and current report."""
+    today = office_date(now or utcnow())
+    session = db.session()
+    agreement = _agreement(session, agreement_id, actor, lock=False)
+    return agreement, _statuses(session, obligations(session, agreement), today)
+
+
+def reporting_agreements(session: Session, organization_id: int | None = None) -> list[Agreement]:
+    statement = select(Agreement).where(Agreement.state.in_(REPORTING_STATES))
+    if organization_id is not None:
+        statement = statement.where(Agreement.organization_id == organization_id)
+    return list(session.scalars(statement.order_by(Agreement.term_start, Agreement.id)))
+
+
+def all_periods(
+    actor: Actor, *, now: datetime | None = None, organization_id: int | None = None
+) -> list[PeriodStatus]:
+    """The reporting periods of every agreement the actor may see."""
+    today = office_date(now or utcnow())
+    session = db.session()
+    if actor.is_vendor:
+        organization_id = actor.organization_id
+    statuses: list[PeriodStatus] = []
+    for agreement in reporting_agreements(session, organization_id):
+        statuses.extend(_statuses(session, obligations(session, agreement), today))
+    return statuses
+
+
+@dataclass
+class Filing:
+    """A report's computation: what preview shows and submit stores."""
+
+    agreement_number: str
+    period: Period
+    currency: str
+    amends: int | None
+    lines: list[LineRoyalty]
+    flags: list[str] = field(default_factory=list)
+    report: RoyaltyReport | None = None
+    invoice_number: str | None = None
+    credit_notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_due(self) -> Decimal:
+        return sum((line.due for line in self.lines), Decimal(0))

@@ -1,0 +1,121 @@
+"""Reading stored reports, their rows, and a period's CSV template."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.agreements.models import Agreement
+from licensing.billing.models import Invoice
+from licensing.errors import NotFound
+
+from ..computation import LineRoyalty
+from ..models import (
+    RoyaltyReport,
+    RoyaltyReportRow,
+)
+from .obligations import Filing, Obligations, _agreement, current_reports, obligations
+
+
+def get_report(report_id: int, actor: Actor) -> RoyaltyReport:
+    report = db.session().get(RoyaltyReport, report_id)
+    if report is None or not actor.may_see(report.organization_id):
+        raise NotFound(f"There is no royalty report {report_id}.")
+    return report
+
+
+def filing_of(report: RoyaltyReport) -> Filing:
+    """A stored report as a `Filing` (its lines as computed when it was filed)."""
+    session = db.session()
+    agreement = session.get(Agreement, report.agreement_id)
+    assert agreement is not None
+    obligation = obligations(session, agreement)
+    invoice = session.get(Invoice, report.invoice_id) if report.invoice_id else None
+    return Filing(
+        agreement.number,
+        obligation.period(report.period_start),
+        report.currency,
+        report.amends_id,
+        lines=[
+            LineRoyalty(
+                line=line.line,
+                quantities_to_date=line.quantities,
+                revenue_to_date=line.revenue_to_date,
+                amount_to_date=line.amount_to_date,
+                charged_before=line.charged_before,
+                charged_to_date=line.charged_to_date,
+                explanation=tuple(line.explanation),
+            )
+            for line in report.lines
+        ],
+        flags=report.flags,
+        report=report,
+        invoice_number=invoice.number if invoice else None,
+        credit_notes=report.credit_notes,
+    )
+
+
+def report_rows(report_id: int, actor: Actor) -> Iterator[RoyaltyReportRow]:
+    """A report's rows in their submitted order, read in batches."""
+    get_report(report_id, actor)
+    return iter(
+        db.session().scalars(
+            select(RoyaltyReportRow)
+            .where(RoyaltyReportRow.report_id == report_id)
+            .order_by(RoyaltyReportRow.row_number)
+            .execution_options(yield_per=2000)
+        )
+    )
+
+
+def template_rows(
+    agreement_id: int, period_start: date, actor: Actor
+) -> tuple[Obligations, list[dict[str, Any]]]:
+    """The CSV template of a period: one row per reportable line and unit, and the
+    customers of the previous period's current report."""
+    session = db.session()
+    agreement = _agreement(session, agreement_id, actor, lock=False)
+    obligation = obligations(session, agreement)
+    period = obligation.period(period_start)
+    previous = current_reports(session, agreement.id)
+    earlier = next((p for p in obligation.periods if p.index == period.index - 1), None)
+    last = previous.get(earlier.start) if earlier else None
+    rows: list[dict[str, Any]] = []
+    if last is not None:
+        for row in session.scalars(
+            select(RoyaltyReportRow)
+            .where(RoyaltyReportRow.report_id == last.id)
+            .order_by(RoyaltyReportRow.row_number)
+        ):
+            rows.append(
+                {
+                    "line": row.line,
+                    "customer_id": row.customer_id,
+                    "customer_name": row.customer_name,
+                    "country": row.country,
+                    "unit": row.unit,
+                    "quantity": "",
+                    "revenue": "",
+                }
+            )
+    reported = {(r["line"], r["unit"]) for r in rows}
+    for line in obligation.lines:
+        for unit in line.units or ("",):
+            if (line.number, unit) not in reported:
+                rows.append(
+                    {
+                        "line": line.number,
+                        "customer_id": "",
+                        "customer_name": "",
+                        "country": "",
+                        "unit": unit,
+                        "quantity": "",
+                        "revenue": "",
+                    }
+                )
+    return obligation, rows

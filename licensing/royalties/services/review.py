@@ -1,0 +1,74 @@
+"""Staff review of flagged reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts import queries as account_queries
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.agreements.models import Agreement
+from licensing.db import utcnow
+from licensing.errors import InvalidInput, NotFound
+from licensing.mail import services as mail
+
+from ..models import (
+    REVIEW_NOTE_MAX,
+    RoyaltyReport,
+)
+from ..states import (
+    REVIEW,
+)
+
+
+def review(
+    report_id: int, action: str, actor: Actor, *, note: str | None, now: datetime | None = None
+) -> RoyaltyReport:
+    """Staff: mark a flagged report reviewed, or ask the licensee for a corrected
+    report (emailed, with the note)."""
+    actor.require_role("licensing", "billing")
+    cleaned = (note or "").strip()
+    if action == "request_correction" and not cleaned:
+        raise InvalidInput.for_field("note", "Say what the licensee should correct.")
+    if len(cleaned) > REVIEW_NOTE_MAX:
+        raise InvalidInput.for_field("note", f"At most {REVIEW_NOTE_MAX} characters.")
+    moment = now or utcnow()
+    with db.transaction() as session:
+        report = session.scalars(
+            select(RoyaltyReport).where(RoyaltyReport.id == report_id).with_for_update()
+        ).one_or_none()
+        if report is None:
+            raise NotFound(f"There is no royalty report {report_id}.")
+        report.reviewed_by = actor.name
+        report.review_note = cleaned or None
+        REVIEW.apply(session, report, action, actor=actor, note=cleaned or None, at=moment)
+        return report
+
+
+@REVIEW.on("request_correction")
+def _ask_for_correction(session: Session, report: Any, actor: Any, note: str | None) -> None:
+    agreement = session.get(Agreement, report.agreement_id)
+    organization = session.get(Organization, report.organization_id)
+    assert agreement is not None
+    assert organization is not None
+    mail.enqueue(
+        session,
+        to=account_queries.vendor_recipients(session, organization),
+        subject=f"Please correct royalty report {report.reference} for {agreement.number}",
+        template="royalty_report_correction",
+        context={
+            "report": report,
+            "agreement": agreement,
+            "note": note,
+            "link": mail.absolute_url(
+                "royalties.portal_period",
+                agreement_id=agreement.id,
+                period_start=report.period_start.isoformat(),
+            ),
+        },
+    )

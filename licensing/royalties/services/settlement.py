@@ -1,0 +1,126 @@
+"""Invoicing or crediting the change a filing makes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing.actors import Actor
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice
+from licensing.billing.states import COLLECTIBLE, PAID, ROYALTY_REPORT
+from licensing.errors import Conflict
+from licensing.money import format_amount
+
+from ..models import (
+    RoyaltyReport,
+)
+from .obligations import Filing, Obligations
+
+
+def _settle_the_change(
+    session: Session,
+    obligation: Obligations,
+    report: RoyaltyReport,
+    filing: Filing,
+    actor: Actor,
+    moment: datetime,
+) -> None:
+    total = filing.total_due
+    if total > 0:
+        invoice = _invoice(session, obligation, report, filing, moment)
+        report.invoice_id = invoice.id
+        filing.invoice_number = invoice.number
+    elif total < 0:
+        filing.credit_notes = _credit(session, obligation, report, -total, actor, moment)
+        report.credit_notes_json = json.dumps(filing.credit_notes)
+
+
+def _invoice(
+    session: Session,
+    obligation: Obligations,
+    report: RoyaltyReport,
+    filing: Filing,
+    moment: datetime,
+) -> Invoice:
+    agreement = obligation.agreement
+    what = "Amended royalty" if report.amends_id else "Royalty"
+    charges = [
+        billing.Charge(
+            description=(
+                f"{what}, line {line.line} ({obligation.product_names[line.line]}), "
+                f"period {filing.period.label}" + (" (deduction)" if line.due < 0 else "")
+            ),
+            amount=line.due,
+            working="; ".join(line.explanation),
+        )
+        for line in filing.lines
+        if line.due != 0
+    ]
+    return billing.create_invoice(
+        session,
+        organization_id=agreement.organization_id,
+        currency=agreement.currency,
+        charges=charges,
+        source_type=ROYALTY_REPORT,
+        source_id=report.id,
+        source_reference=f"{agreement.number} {filing.period.start.isoformat()}",
+        payment_terms_days=agreement.payment_terms_days,
+        late_fee_monthly_percent=agreement.late_fee_monthly_percent,
+        memo=(
+            f"Royalty report {report.reference} under license agreement {agreement.number} "
+            f"for the period {filing.period.label}"
+            + (f", amending report {report.amends_id}" if report.amends_id else "")
+            + "."
+        ),
+        deductions=True,
+        now=moment,
+    )
+
+
+def _credit(
+    session: Session,
+    obligation: Obligations,
+    report: RoyaltyReport,
+    amount: Decimal,
+    actor: Actor,
+    moment: datetime,
+) -> list[str]:
+    """Credit `amount` against the agreement's royalty invoices, newest first."""
+    invoices = session.scalars(
+        select(Invoice)
+        .join(RoyaltyReport, RoyaltyReport.id == Invoice.source_id)
+        .where(
+            Invoice.source_type == ROYALTY_REPORT,
+            RoyaltyReport.agreement_id == obligation.agreement.id,
+            Invoice.state.in_(sorted({*COLLECTIBLE, PAID})),
+        )
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        .with_for_update()
+    ).all()
+    numbers = []
+    remaining = amount
+    reason = (
+        f"Royalty report {report.reference} for {report.period_start.isoformat()} lowers the "
+        f"royalty of agreement {obligation.agreement.number}"
+    )
+    for invoice in invoices:
+        creditable = invoice.total - invoice.amount_credited
+        if remaining <= 0 or creditable <= 0:
+            continue
+        portion = min(remaining, creditable)
+        note = billing.credit_invoice(
+            session, invoice, amount=portion, reason=reason, actor=actor.name, now=moment
+        )
+        numbers.append(note.number)
+        remaining -= portion
+    if remaining > 0:
+        raise Conflict(
+            f"The report lowers the royalty by {format_amount(amount, report.currency)}, more "
+            "than the agreement's royalty invoices leave to credit; ask billing staff."
+        )
+    return numbers
