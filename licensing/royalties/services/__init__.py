@@ -1,8 +1,6 @@
-"""Royalty report use cases, one module per use case; each public function owns
-its transaction and takes the `Actor` who acts.
-
-it, staff review of flagged reports. Each public function owns its transaction
-and takes the `Actor` who acts.
+"""Royalty report use cases, one module per use case: filing (and previewing) a
+period's report and amending it, staff review of flagged reports, reminders.
+Each public function owns its transaction and takes the `Actor` who acts.
 
 Filing, in one transaction (the agreement's row locked, so two filings of one
 agreement take turns):
