@@ -18,6 +18,7 @@ from sqlalchemy import Select
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
+from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import record_id, vocabulary
 from licensing.db import utcnow
@@ -237,6 +238,10 @@ class PermissionMetricsSchema(ma.Schema):
     median_days_to_decision = ma.fields.Decimal(as_string=True, allow_none=True)
 
 
+def _actor() -> Actor:
+    return Actor.of(access.require_principal())
+
+
 def _pdf(letter: PermissionLetter) -> Response:
     response = Response(letter.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
@@ -383,20 +388,21 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
     `approve` (with `conditions`, optional `permitted_use` and validity dates)
     or `deny` (with `reason`). Decisions issue the letter."""
     queries.get_request(db.session(), request_id)
-    action = data["action"]
+    action, actor = data["action"], _actor()
     if action == "start_review":
-        return services.start_review(request_id)
+        return services.start_review(request_id, actor)
     if action == "ask_for_info":
-        return services.ask_for_info(request_id, data.get("message", ""))
+        return services.ask_for_info(request_id, data.get("message", ""), actor)
     if action == "approve":
         return services.approve(
             request_id,
+            actor,
             conditions=data.get("conditions") or [],
             permitted_use=data.get("permitted_use"),
             valid_from=data.get("valid_from"),
             valid_until=data.get("valid_until"),
         )
-    return services.deny(request_id, data.get("reason", ""))
+    return services.deny(request_id, data.get("reason", ""), actor)
 
 
 @blp.route("/permission-requests/<int:request_id>/notes", methods=["POST"])
@@ -406,7 +412,7 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
 @blp.doc(**SECURED)
 def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
     """An internal note: staff only, never shown to the requester."""
-    return services.add_note(request_id, data["body"])
+    return services.add_note(request_id, data["body"], _actor())
 
 
 @blp.route("/permission-requests/assignments", methods=["POST"])
@@ -416,4 +422,4 @@ def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
 @blp.doc(**SECURED)
 def assign(data: dict[str, Any]) -> list[PermissionRequest]:
     """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns."""
-    return services.assign(data["request_ids"], data["assignee_id"])
+    return services.assign(data["request_ids"], data["assignee_id"], _actor())

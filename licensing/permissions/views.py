@@ -22,6 +22,7 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
@@ -390,7 +391,7 @@ def bulk_assign() -> Page:
             )
         )
     try:
-        changed = services.assign(ids, None if choice == NOBODY else int(choice or 0))
+        changed = services.assign(ids, None if choice == NOBODY else int(choice or 0), _actor())
     except InvalidInput as error:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
         return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
@@ -438,6 +439,10 @@ def detail(request_id: int) -> Page:
     return _detail_page(request_id)
 
 
+def _actor() -> Actor:
+    return Actor.of(access.require_principal())
+
+
 def _staff_step(request_id: int, form: Any, form_name: str, act: Any, done: str) -> Page:
     queries.get_request(db.session(), request_id)  # 404 before reading the form
     if form.validate_on_submit():
@@ -460,7 +465,7 @@ def start_review(request_id: int) -> Page:
         request_id,
         forms.ConfirmForm(),
         "review_form",
-        lambda form: services.start_review(request_id),
+        lambda form: services.start_review(request_id, _actor()),
         "Review started.",
     )
 
@@ -472,7 +477,7 @@ def ask(request_id: int) -> Page:
         request_id,
         forms.AskForm(),
         "ask_form",
-        lambda form: services.ask_for_info(request_id, form.message.data or ""),
+        lambda form: services.ask_for_info(request_id, form.message.data or "", _actor()),
         "Question sent; the requester has 5 business days to answer.",
     )
 
@@ -486,6 +491,7 @@ def approve(request_id: int) -> Page:
         "approve_form",
         lambda form: services.approve(
             request_id,
+            _actor(),
             conditions=form.conditions.data,
             permitted_use=form.permitted_use.data,
             valid_from=form.valid_from.data,
@@ -502,7 +508,7 @@ def deny(request_id: int) -> Page:
         request_id,
         forms.DenyForm(),
         "deny_form",
-        lambda form: services.deny(request_id, form.reason.data or ""),
+        lambda form: services.deny(request_id, form.reason.data or "", _actor()),
         "Denied: the letter is issued and the requester notified.",
     )
 
@@ -514,7 +520,7 @@ def note(request_id: int) -> Page:
         request_id,
         forms.NoteForm(),
         "note_form",
-        lambda form: services.add_note(request_id, form.body.data or ""),
+        lambda form: services.add_note(request_id, form.body.data or "", _actor()),
         "Note added (staff only).",
     )
 
@@ -528,7 +534,7 @@ def assign(request_id: int) -> Page:
         form,
         "assign_form",
         lambda f: services.assign(
-            [request_id], int(f.assignee_id.data) if f.assignee_id.data else None
+            [request_id], int(f.assignee_id.data) if f.assignee_id.data else None, _actor()
         ),
         "Assignment saved.",
     )

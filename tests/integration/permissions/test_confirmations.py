@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from licensing import db
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
+from tests.integration.permissions.conftest import OFFICE
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 
@@ -70,7 +71,7 @@ def test_unassigning_in_bulk_asks_first_then_returns_to_the_same_filtered_queue(
 ) -> None:
     first, _ = submit()
     second, _ = submit(requester_name="Tomas Lindqvist", institution="Harborlight University")
-    services.assign([first.id, second.id], licensing_staff.id)
+    services.assign([first.id, second.id], licensing_staff.id, OFFICE)
     client = signed_in(app.test_client(), licensing_staff)
     fields = {
         "request_ids": [str(first.id), str(second.id)],

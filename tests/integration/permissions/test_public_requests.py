@@ -19,6 +19,7 @@ from licensing.permissions import services
 from licensing.permissions.models import PermissionMessage, PermissionRequest
 from licensing.permissions.states import SUBMITTED, UNCONFIRMED
 from tests.integration.permissions.conftest import (
+    OFFICE,
     count,
     last_mail,
     link_in,
@@ -212,8 +213,8 @@ def test_internal_notes_are_never_shown_to_the_requester(
 ) -> None:
     request, token = submit()
     make_staff(db.session())
-    services.add_note(request.id, "Checked with the dean's office: a genuine course.")
-    services.ask_for_info(request.id, "Which unit of the course uses the content?")
+    services.add_note(request.id, "Checked with the dean's office: a genuine course.", OFFICE)
+    services.ask_for_info(request.id, "Which unit of the course uses the content?", OFFICE)
     page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
     assert "Which unit of the course" in page
     assert "dean's office" not in page
