@@ -32,7 +32,7 @@ from ..models import (
     ROLES,
     PermissionRequest,
 )
-from ..states import PERMISSION_REQUEST, UNCONFIRMED
+from ..states import EXPIRED, PERMISSION_REQUEST, UNCONFIRMED
 from ._common import (
     CONFIRM_LINK_VALIDITY,
     NOT_VALID_MESSAGE,
@@ -227,6 +227,9 @@ def confirm_email(raw: str, *, now: datetime | None = None) -> PermissionRequest
         ).one_or_none()
         if request is None:
             raise LinkNotValid(NOT_VALID_MESSAGE)
+        if request.state == EXPIRED and request.submitted_at is None:
+            # Never confirmed, closed by the expiry job: there is no status page to open.
+            raise _confirmation_expired(request)
         if request.state != UNCONFIRMED:
             check_live(request, moment)
             return request  # already confirmed: the view opens the status page

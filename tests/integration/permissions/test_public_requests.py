@@ -177,6 +177,26 @@ def test_an_expired_confirmation_link_is_refused_and_the_request_stays_unconfirm
     assert stored.state == UNCONFIRMED
 
 
+def test_a_confirmation_link_followed_after_the_expiry_job_says_it_expired(
+    client: FlaskClient, app: Flask
+) -> None:
+    """Once `permissions expire` has closed an unconfirmed request, its link must
+    still say "expired, submit again", not send the requester to a status page
+    that was never issued (which answered "this link is not valid")."""
+    created = services.submit_request(request_fields())
+    raw = token_in(last_mail(EMAIL), "/permissions/confirm/")
+    services.expire_due(utcnow() + timedelta(hours=49))
+    page = client.get(f"/permissions/confirm/{raw}")
+    assert page.status_code == 403
+    assert "This confirmation link expired on" in page.get_data(as_text=True)
+    api = client.post("/api/v1/permission-confirmations", json={"token": raw})
+    assert api.status_code == 403
+    assert "Submit the request again" in api.get_json()["detail"]
+    stored = db.session().get(PermissionRequest, created.id)
+    db.session().refresh(stored)
+    assert (stored.state, stored.status_token_hash) == ("expired", None)
+
+
 def test_an_expired_status_link_is_a_403_and_changes_nothing(
     client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
 ) -> None:
