@@ -373,7 +373,7 @@ def bulk_assign() -> Page:
     choice = form.assignee_id.data if form.validate_on_submit() else None
     if not ids:
         form.form_errors.append("Select at least one request.")
-    if not choice or (choice != NOBODY and not choice.isdigit()):
+    if not choice or (choice != NOBODY and record_id(choice) is None):
         form.assignee_id.errors = ["Choose who to assign the selected requests to."]
     if form.form_errors or form.assignee_id.errors:
         return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
@@ -391,7 +391,7 @@ def bulk_assign() -> Page:
             )
         )
     try:
-        changed = services.assign(ids, None if choice == NOBODY else int(choice or 0), _actor())
+        changed = services.assign(ids, None if choice == NOBODY else record_id(choice), _actor())
     except InvalidInput as error:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
         return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
@@ -525,6 +525,17 @@ def note(request_id: int) -> Page:
     )
 
 
+def _chosen_assignee(value: str | None) -> int | None:
+    """The assignee chosen on the detail page ("" is nobody); a value that is no
+    record id (the choices are not enforced) names nobody on the staff."""
+    if not value:
+        return None
+    chosen = record_id(value)
+    if chosen is None:
+        raise InvalidInput.for_field("assignee_id", services.NOT_LICENSING_STAFF)
+    return chosen
+
+
 @console.route("/<int:request_id>/assign", methods=["POST"])
 @access.staff("licensing")
 def assign(request_id: int) -> Page:
@@ -533,9 +544,7 @@ def assign(request_id: int) -> Page:
         request_id,
         form,
         "assign_form",
-        lambda f: services.assign(
-            [request_id], int(f.assignee_id.data) if f.assignee_id.data else None, _actor()
-        ),
+        lambda f: services.assign([request_id], _chosen_assignee(f.assignee_id.data), _actor()),
         "Assignment saved.",
     )
 

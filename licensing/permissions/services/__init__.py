@@ -39,7 +39,7 @@ from .requests import (
     request_for_link,
     submit_request,
 )
-from .review import add_note, answer, ask_for_info, assign, start_review
+from .review import NOT_LICENSING_STAFF, add_note, answer, ask_for_info, assign, start_review
 from .withdrawal import withdraw
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "MAX_CONDITIONS",
     "MAX_VALIDITY_YEARS",
     "METRICS_WINDOW",
+    "NOT_LICENSING_STAFF",
     "NOT_VALID_MESSAGE",
     "RECONSIDERATION_DAYS",
     "STATUS_LINK_AFTER_CLOSING",

@@ -33,6 +33,7 @@ from ._common import (
 )
 
 STAFF_ROLE = "licensing"
+NOT_LICENSING_STAFF = "Choose an active member of the licensing staff."
 
 
 def _licensing_staff(session: Session, user_id: int) -> User:
@@ -43,9 +44,7 @@ def _licensing_staff(session: Session, user_id: int) -> User:
         or not user.is_active
         or not ({STAFF_ROLE, "admin"} & set(user.roles))
     ):
-        raise InvalidInput.for_field(
-            "assignee_id", "Choose an active member of the licensing staff."
-        )
+        raise InvalidInput.for_field("assignee_id", NOT_LICENSING_STAFF)
     return user
 
 
