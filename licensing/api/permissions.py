@@ -36,11 +36,11 @@ from licensing.permissions.models import (
     PURPOSES,
     REASON_MAX,
     ROLES,
-    PermissionLetter,
     PermissionMessage,
     PermissionRequest,
 )
 from licensing.permissions.states import PERMISSION_REQUEST, STAFF_ACTIONS, STATES
+from licensing.permissions.views import letter_response
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 blp = Blueprint(
@@ -242,12 +242,6 @@ def _actor() -> Actor:
     return Actor.of(access.require_principal())
 
 
-def _pdf(letter: PermissionLetter) -> Response:
-    response = Response(letter.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
-    return response
-
-
 # --- the public request and the requester's link ----------------------------------------------
 
 
@@ -325,7 +319,7 @@ def reconsideration(data: dict[str, Any], token: str) -> PermissionRequest:
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
 def status_letter(token: str, letter_id: int) -> Response:
     request = services.request_for_link(token)
-    return _pdf(queries.get_letter(db.session(), request, letter_id))
+    return letter_response(queries.get_letter(db.session(), request, letter_id))
 
 
 # --- staff and the owning vendor -----------------------------------------------------------------
@@ -374,7 +368,9 @@ def get_request(request_id: int) -> PermissionRequest:
 @blp.doc(**SECURED)
 def get_letter(request_id: int, letter_id: int) -> Response:
     session = db.session()
-    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+    return letter_response(
+        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
+    )
 
 
 @blp.route("/permission-requests/<int:request_id>/actions", methods=["POST"])

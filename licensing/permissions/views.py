@@ -43,7 +43,9 @@ console = Blueprint("permissions_console", __name__, url_prefix="/console/permis
 Page = str | tuple[str, int] | Response
 
 
-def _pdf(letter: PermissionLetter) -> Response:
+def letter_response(letter: PermissionLetter) -> Response:
+    """A letter's issued bytes, for pages and the API alike: it names the
+    requester, so no cache may keep it (the public link carries no credentials)."""
     response = Response(letter.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
     response.headers["Cache-Control"] = "private, no-store"
@@ -228,7 +230,7 @@ def letter(token: str, letter_id: int) -> Page:
         found = services.request_for_link(token)
     except (services.LinkNotValid, services.LinkExpired) as error:
         return _link_problem(error)
-    return _pdf(queries.get_letter(db.session(), found, letter_id))
+    return letter_response(queries.get_letter(db.session(), found, letter_id))
 
 
 # --- vendor portal -----------------------------------------------------------------------------
@@ -265,7 +267,9 @@ def portal_detail(request_id: int) -> str:
 @access.vendor
 def portal_letter(request_id: int, letter_id: int) -> Response:
     session = db.session()
-    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+    return letter_response(
+        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
+    )
 
 
 @waiting_provider
@@ -553,7 +557,9 @@ def assign(request_id: int) -> Page:
 @access.staff("licensing")
 def console_letter(request_id: int, letter_id: int) -> Response:
     session = db.session()
-    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+    return letter_response(
+        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
+    )
 
 
 @queue_summary

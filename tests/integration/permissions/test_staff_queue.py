@@ -84,6 +84,28 @@ def test_staff_ask_the_requester_answers_and_staff_approve_with_a_condition_thro
     assert "approved" in last_mail(request.requester_email).subject
 
 
+def test_a_letter_is_never_stored_by_a_cache_wherever_it_is_fetched(
+    client: FlaskClient, submit: Submit, licensing_staff: Any
+) -> None:
+    """The letter names the requester; the public API's link has no credentials
+    for a shared cache to key on, so every route says private, no-store."""
+    request, token = submit()
+    services.approve(request.id, OFFICE, conditions="Cite the source.")
+    letter = db.session().scalars(select(PermissionLetter)).one()
+    fetched = {
+        "api, by link": client.get(f"/api/v1/permission-status/{token}/letters/{letter.id}"),
+        "api, staff": client.get(
+            f"/api/v1/permission-requests/{request.id}/letters/{letter.id}",
+            headers=bearer(licensing_staff),
+        ),
+        "page, by link": client.get(f"/permissions/status/{token}/letters/{letter.id}"),
+    }
+    for where, response in fetched.items():
+        assert response.status_code == 200, where
+        assert response.data == letter.pdf, where
+        assert response.headers.get("Cache-Control") == "private, no-store", where
+
+
 def test_an_illegal_step_is_a_409_naming_the_allowed_actions(
     client: FlaskClient, submit: Submit, licensing_staff: Any
 ) -> None:
