@@ -59,6 +59,8 @@ def request_reconsideration(
             raise _refuse(request)
         before = request.snapshot()
         request.reconsidered = True
+        # Undecided and open again: the service level runs until the second decision.
+        request.decided_at = None
         request.closed_at = None
         request.status_expires_at = None
         request.reconsideration_due_at = None

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from licensing import calendar, db
 from licensing.errors import Conflict, IllegalTransition
-from licensing.permissions import services
+from licensing.permissions import queries, services
 from licensing.permissions.models import LetterIsImmutable, PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import OFFICE, last_mail, routed_use, send_routed
 from tests.support.factories import bearer, make_staff
@@ -279,6 +279,25 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
     assert "The audience is a paying public." in first
     assert "reconsider" in first
     assert "final" in _pdf_text(letters[1].pdf)
+
+
+def test_a_request_back_under_reconsideration_ages_until_now_not_until_its_denial(
+    app: Flask, submit: Submit
+) -> None:
+    request, token = submit()
+    submitted = request.submitted_at
+    services.deny(request.id, "A paying audience.", OFFICE, now=submitted + timedelta(days=1))
+    services.request_reconsideration(
+        token, "The course is free to students.", now=submitted + timedelta(days=2)
+    )
+    reopened = db.session().get(PermissionRequest, request.id, populate_existing=True)
+    later = submitted + timedelta(days=28)
+    level = queries.service_level(reopened, later)
+    assert level.running
+    assert level.age_days == calendar.business_days_between(
+        calendar.office_date(submitted), calendar.office_date(later)
+    )
+    assert reopened.decided_at is None  # undecided again, until the second decision
 
 
 def test_the_expire_command_reports_what_it_closed(app: Flask, submit: Submit) -> None:
