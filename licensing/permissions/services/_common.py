@@ -21,6 +21,7 @@ from licensing.errors import InvalidInput, NotFound, PermissionDenied
 from licensing.mail import services as mail
 
 from ..models import MESSAGE_MAX, PermissionMessage, PermissionRequest
+from ..states import PERMISSION_REQUEST
 
 CONFIRM_LINK_VALIDITY = timedelta(hours=48)
 # After a request is closed its status link keeps working this long (to fetch the letter).
@@ -145,12 +146,23 @@ def close(request: PermissionRequest, now: datetime) -> None:
     request.status_expires_at = now + STATUS_LINK_AFTER_CLOSING
 
 
-def changes_since(before: dict[str, Any], request: PermissionRequest) -> dict[str, Any]:
-    """The audited fields a use case changed besides the state, for the step's
-    audit event (`StateMachine.apply` records the state itself)."""
-    _, after = audit.changed_fields(before, request.snapshot())
-    after.pop("state", None)
-    return after
+def step(
+    session: Session,
+    request: PermissionRequest,
+    action: str,
+    actor: Actor,
+    *,
+    since: dict[str, Any],
+    at: datetime | None,
+    note: str | None = None,
+) -> None:
+    """Take the step `action` (`PERMISSION_REQUEST.apply`): its audit event also
+    records what the use case changed since the snapshot `since` was taken."""
+    _, changed = audit.changed_fields(since, request.snapshot())
+    changed.pop("state", None)
+    PERMISSION_REQUEST.apply(
+        session, request, action, actor=actor, note=note, changes=changed, at=at
+    )
 
 
 def record_event(

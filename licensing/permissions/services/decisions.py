@@ -21,12 +21,12 @@ from . import letters
 from ._common import (
     RECONSIDERATION_DAYS,
     STATUS_LINK_AFTER_CLOSING,
-    changes_since,
     close,
     label,
     locked,
     message_text,
     status_url,
+    step,
     tell_requester,
 )
 from .review import STAFF_ROLE
@@ -70,15 +70,7 @@ def _decide(
     """Store the decision's letter, then take the step (audited with the letter)."""
     kind, number, data = letter
     stored = letters.store(session, request, kind, number, data, now)
-    PERMISSION_REQUEST.apply(
-        session,
-        request,
-        action,
-        actor=actor,
-        note=letters.described(stored),
-        changes=changes_since(before, request),
-        at=now,
-    )
+    step(session, request, action, actor, since=before, at=now, note=letters.described(stored))
 
 
 def approve(

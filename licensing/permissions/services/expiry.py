@@ -17,13 +17,13 @@ from licensing.actors import Actor
 from licensing.db import utcnow
 
 from ..models import PermissionRequest
-from ..states import DENIED, NEEDS_INFO, PERMISSION_REQUEST, UNCONFIRMED
+from ..states import DENIED, NEEDS_INFO, UNCONFIRMED
 from ._common import (
     ANSWER_BUSINESS_DAYS,
     RECONSIDERATION_DAYS,
-    changes_since,
     close,
     record_event,
+    step,
     tell_requester,
 )
 
@@ -72,15 +72,7 @@ def _each_due(act: Callable[[Session, PermissionRequest], None], *conditions: An
 def _expire(session: Session, request: PermissionRequest, now: datetime, note: str) -> None:
     before = request.snapshot()
     close(request, now)
-    PERMISSION_REQUEST.apply(
-        session,
-        request,
-        "expire",
-        actor=Actor.SYSTEM,
-        note=note,
-        changes=changes_since(before, request),
-        at=now,
-    )
+    step(session, request, "expire", Actor.SYSTEM, since=before, at=now, note=note)
 
 
 def expire_due(now: datetime | None = None) -> ExpiryReport:

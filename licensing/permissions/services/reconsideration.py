@@ -18,10 +18,10 @@ from ._common import (
     RECONSIDERATION_DAYS,
     add_requester_message,
     by_status_token,
-    changes_since,
     message_text,
     requester,
     sla_deadline,
+    step,
     tell_staff,
 )
 
@@ -65,13 +65,8 @@ def request_reconsideration(
         request.status_expires_at = None
         request.reconsideration_due_at = None
         request.sla_due_at = sla_deadline(moment)
-        PERMISSION_REQUEST.apply(
-            session,
-            request,
-            "request_reconsideration",
-            actor=requester(request),
-            changes=changes_since(before, request),
-            at=moment,
+        step(
+            session, request, "request_reconsideration", requester(request), since=before, at=moment
         )
         add_requester_message(session, request, text, moment)
         return request

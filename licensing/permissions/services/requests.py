@@ -39,7 +39,6 @@ from ._common import (
     LinkExpired,
     LinkNotValid,
     by_status_token,
-    changes_since,
     check_live,
     digest,
     label,
@@ -47,6 +46,7 @@ from ._common import (
     requester,
     sla_deadline,
     status_token,
+    step,
     tell_requester,
     tell_staff,
 )
@@ -238,14 +238,7 @@ def confirm_email(raw: str, *, now: datetime | None = None) -> PermissionRequest
             raise _confirmation_expired(request)
         before = request.snapshot()
         _enter_queue(request, moment)
-        PERMISSION_REQUEST.apply(
-            session,
-            request,
-            "confirm",
-            actor=requester(request),
-            changes=changes_since(before, request),
-            at=moment,
-        )
+        step(session, request, "confirm", requester(request), since=before, at=moment)
         return request
 
 

@@ -23,11 +23,11 @@ from ._common import (
     add_requester_message,
     add_staff_message,
     by_status_token,
-    changes_since,
     locked,
     message_text,
     record_event,
     requester,
+    step,
     tell_requester,
     tell_staff,
 )
@@ -91,14 +91,7 @@ def start_review(
         before = request.snapshot()
         if request.assignee_id is None:
             request.assignee_id = actor.user_id
-        PERMISSION_REQUEST.apply(
-            session,
-            request,
-            "start_review",
-            actor=actor,
-            changes=changes_since(before, request),
-            at=now,
-        )
+        step(session, request, "start_review", actor, since=before, at=now)
         return request
 
 
@@ -114,14 +107,7 @@ def ask_for_info(
         request = locked(session, request_id)
         before = request.snapshot()
         request.answer_due_at = calendar.business_deadline(moment, ANSWER_BUSINESS_DAYS)
-        PERMISSION_REQUEST.apply(
-            session,
-            request,
-            "ask_for_info",
-            actor=actor,
-            changes=changes_since(before, request),
-            at=moment,
-        )
+        step(session, request, "ask_for_info", actor, since=before, at=moment)
         add_staff_message(session, request, text, actor, moment)
         tell_requester(
             session,
@@ -141,14 +127,7 @@ def answer(raw: str, body: str, *, now: datetime | None = None) -> PermissionReq
         request = by_status_token(session, raw, moment, lock=True)
         before = request.snapshot()
         request.answer_due_at = None
-        PERMISSION_REQUEST.apply(
-            session,
-            request,
-            "answer",
-            actor=requester(request),
-            changes=changes_since(before, request),
-            at=moment,
-        )
+        step(session, request, "answer", requester(request), since=before, at=moment)
         add_requester_message(session, request, text, moment)
         return request
 

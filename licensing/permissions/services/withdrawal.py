@@ -16,9 +16,9 @@ from ..states import PERMISSION_REQUEST
 from ._common import (
     add_requester_message,
     by_status_token,
-    changes_since,
     close,
     requester,
+    step,
     tell_requester,
     tell_staff,
 )
@@ -37,14 +37,7 @@ def withdraw(
         before = request.snapshot()
         request.answer_due_at = None
         close(request, moment)
-        PERMISSION_REQUEST.apply(
-            session,
-            request,
-            "withdraw",
-            actor=requester(request),
-            changes=changes_since(before, request),
-            at=moment,
-        )
+        step(session, request, "withdraw", requester(request), since=before, at=moment)
         if text:
             add_requester_message(session, request, f"Withdrawn: {text}", moment)
         return request
