@@ -24,6 +24,7 @@ from licensing.api.fields import record_id, vocabulary
 from licensing.db import utcnow
 from licensing.permissions import queries, services
 from licensing.permissions.models import (
+    AUDIENCE_MAX,
     CONDITIONS_MAX,
     CONTENT_MAX,
     DURATION_MAX,
@@ -80,7 +81,7 @@ class PermissionRequestInputSchema(ma.Schema):
     )
     medium = vocabulary(MEDIA, required=True)
     audience_size = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=1, max=10_000_000)
+        required=True, validate=ma.validate.Range(min=1, max=AUDIENCE_MAX)
     )
     duration = _text(DURATION_MAX, metadata={"example": "Spring 2027 semester"})
     noncommercial = ma.fields.Boolean(

@@ -22,6 +22,7 @@ from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.signals import RoutedUse
 
 from ..models import (
+    AUDIENCE_MAX,
     CONTENT_MAX,
     DURATION_MAX,
     INSTITUTION_MAX,
@@ -114,8 +115,8 @@ def _audience_size(values: Mapping[str, Any], errors: dict[str, list[str]]) -> i
         return None
     if number is None:
         errors["audience_size"] = ["Give the expected audience size."]
-    elif not 1 <= number <= 10_000_000:
-        errors["audience_size"] = ["Give a number between 1 and 10,000,000."]
+    elif not 1 <= number <= AUDIENCE_MAX:
+        errors["audience_size"] = [f"Give a number between 1 and {AUDIENCE_MAX:,}."]
     return number
 
 
