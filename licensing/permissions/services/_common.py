@@ -120,7 +120,9 @@ def by_status_token(
 
 
 def requester(request: PermissionRequest) -> Actor:
-    """The requester, who acts through the link emailed to them (no account)."""
+    """The requester, who acts through the link emailed to them (no account).
+    Only for the audit: an actor without a user counts as the system in role
+    checks, so requester use cases make none (the link is their authority)."""
     return Actor(request.requester_email)
 
 
