@@ -21,6 +21,7 @@ from licensing import (
     headers,
     limits,
     mail,
+    permissions,
     royalties,
     web,
 )
@@ -109,6 +110,7 @@ def register_extensions(app: Flask, config: Config) -> None:
     audit.init_app(app)  # seal invoices, credit notes, agreements and letters as issued
     billing.init_app(app)  # invoice agreements as they become active
     royalties.init_app(app)  # overdue reports count against an organization's standing
+    permissions.init_app(app)  # uses routed from license applications join the queue
 
 
 def register_request_context(app: Flask) -> None:

@@ -18,11 +18,13 @@ from sqlalchemy import Select
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
+from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import record_id, vocabulary
 from licensing.db import utcnow
 from licensing.permissions import queries, services
 from licensing.permissions.models import (
+    AUDIENCE_MAX,
     CONDITIONS_MAX,
     CONTENT_MAX,
     DURATION_MAX,
@@ -35,11 +37,11 @@ from licensing.permissions.models import (
     PURPOSES,
     REASON_MAX,
     ROLES,
-    PermissionLetter,
     PermissionMessage,
     PermissionRequest,
 )
 from licensing.permissions.states import PERMISSION_REQUEST, STAFF_ACTIONS, STATES
+from licensing.permissions.views import letter_response
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 blp = Blueprint(
@@ -79,7 +81,7 @@ class PermissionRequestInputSchema(ma.Schema):
     )
     medium = vocabulary(MEDIA, required=True)
     audience_size = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=1, max=10_000_000)
+        required=True, validate=ma.validate.Range(min=1, max=AUDIENCE_MAX)
     )
     duration = _text(DURATION_MAX, metadata={"example": "Spring 2027 semester"})
     noncommercial = ma.fields.Boolean(
@@ -237,10 +239,8 @@ class PermissionMetricsSchema(ma.Schema):
     median_days_to_decision = ma.fields.Decimal(as_string=True, allow_none=True)
 
 
-def _pdf(letter: PermissionLetter) -> Response:
-    response = Response(letter.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
-    return response
+def _actor() -> Actor:
+    return Actor.of(access.require_principal())
 
 
 # --- the public request and the requester's link ----------------------------------------------
@@ -320,7 +320,7 @@ def reconsideration(data: dict[str, Any], token: str) -> PermissionRequest:
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
 def status_letter(token: str, letter_id: int) -> Response:
     request = services.request_for_link(token)
-    return _pdf(queries.get_letter(db.session(), request, letter_id))
+    return letter_response(queries.get_letter(db.session(), request, letter_id))
 
 
 # --- staff and the owning vendor -----------------------------------------------------------------
@@ -369,7 +369,9 @@ def get_request(request_id: int) -> PermissionRequest:
 @blp.doc(**SECURED)
 def get_letter(request_id: int, letter_id: int) -> Response:
     session = db.session()
-    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+    return letter_response(
+        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
+    )
 
 
 @blp.route("/permission-requests/<int:request_id>/actions", methods=["POST"])
@@ -383,20 +385,21 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
     `approve` (with `conditions`, optional `permitted_use` and validity dates)
     or `deny` (with `reason`). Decisions issue the letter."""
     queries.get_request(db.session(), request_id)
-    action = data["action"]
+    action, actor = data["action"], _actor()
     if action == "start_review":
-        return services.start_review(request_id)
+        return services.start_review(request_id, actor)
     if action == "ask_for_info":
-        return services.ask_for_info(request_id, data.get("message", ""))
+        return services.ask_for_info(request_id, data.get("message", ""), actor)
     if action == "approve":
         return services.approve(
             request_id,
+            actor,
             conditions=data.get("conditions") or [],
             permitted_use=data.get("permitted_use"),
             valid_from=data.get("valid_from"),
             valid_until=data.get("valid_until"),
         )
-    return services.deny(request_id, data.get("reason", ""))
+    return services.deny(request_id, data.get("reason", ""), actor)
 
 
 @blp.route("/permission-requests/<int:request_id>/notes", methods=["POST"])
@@ -406,7 +409,7 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
 @blp.doc(**SECURED)
 def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
     """An internal note: staff only, never shown to the requester."""
-    return services.add_note(request_id, data["body"])
+    return services.add_note(request_id, data["body"], _actor())
 
 
 @blp.route("/permission-requests/assignments", methods=["POST"])
@@ -416,4 +419,4 @@ def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
 @blp.doc(**SECURED)
 def assign(data: dict[str, Any]) -> list[PermissionRequest]:
     """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns."""
-    return services.assign(data["request_ids"], data["assignee_id"])
+    return services.assign(data["request_ids"], data["assignee_id"], _actor())

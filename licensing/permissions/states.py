@@ -63,6 +63,19 @@ PERMISSION_REQUEST = StateMachine(
         (DENIED, "request_reconsideration"): RECONSIDERATION,
     },
     STATES,
+    # The audit log's names for the steps (`permission_request.confirmed`, ...).
+    events={
+        "confirm": "confirmed",
+        "start_review": "review_started",
+        "ask_for_info": "information_requested",
+        "answer": "answered",
+        "approve": "approved",
+        "deny": "denied",
+        "withdraw": "withdrawn",
+        "expire": "expired",
+        "request_reconsideration": "reconsideration_requested",
+    },
+    stamps={"confirm": "submitted_at", "approve": "decided_at", "deny": "decided_at"},
 )
 
 # Actions staff take in the console or the API; the others are the requester's

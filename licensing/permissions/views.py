@@ -22,6 +22,7 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
@@ -42,7 +43,9 @@ console = Blueprint("permissions_console", __name__, url_prefix="/console/permis
 Page = str | tuple[str, int] | Response
 
 
-def _pdf(letter: PermissionLetter) -> Response:
+def letter_response(letter: PermissionLetter) -> Response:
+    """A letter's issued bytes, for pages and the API alike: it names the
+    requester, so no cache may keep it (the public link carries no credentials)."""
     response = Response(letter.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
     response.headers["Cache-Control"] = "private, no-store"
@@ -227,7 +230,7 @@ def letter(token: str, letter_id: int) -> Page:
         found = services.request_for_link(token)
     except (services.LinkNotValid, services.LinkExpired) as error:
         return _link_problem(error)
-    return _pdf(queries.get_letter(db.session(), found, letter_id))
+    return letter_response(queries.get_letter(db.session(), found, letter_id))
 
 
 # --- vendor portal -----------------------------------------------------------------------------
@@ -264,7 +267,9 @@ def portal_detail(request_id: int) -> str:
 @access.vendor
 def portal_letter(request_id: int, letter_id: int) -> Response:
     session = db.session()
-    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+    return letter_response(
+        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
+    )
 
 
 @waiting_provider
@@ -372,7 +377,7 @@ def bulk_assign() -> Page:
     choice = form.assignee_id.data if form.validate_on_submit() else None
     if not ids:
         form.form_errors.append("Select at least one request.")
-    if not choice or (choice != NOBODY and not choice.isdigit()):
+    if not choice or (choice != NOBODY and record_id(choice) is None):
         form.assignee_id.errors = ["Choose who to assign the selected requests to."]
     if form.form_errors or form.assignee_id.errors:
         return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
@@ -390,7 +395,7 @@ def bulk_assign() -> Page:
             )
         )
     try:
-        changed = services.assign(ids, None if choice == NOBODY else int(choice or 0))
+        changed = services.assign(ids, None if choice == NOBODY else record_id(choice), _actor())
     except InvalidInput as error:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
         return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
@@ -438,6 +443,10 @@ def detail(request_id: int) -> Page:
     return _detail_page(request_id)
 
 
+def _actor() -> Actor:
+    return Actor.of(access.require_principal())
+
+
 def _staff_step(request_id: int, form: Any, form_name: str, act: Any, done: str) -> Page:
     queries.get_request(db.session(), request_id)  # 404 before reading the form
     if form.validate_on_submit():
@@ -460,7 +469,7 @@ def start_review(request_id: int) -> Page:
         request_id,
         forms.ConfirmForm(),
         "review_form",
-        lambda form: services.start_review(request_id),
+        lambda form: services.start_review(request_id, _actor()),
         "Review started.",
     )
 
@@ -472,7 +481,7 @@ def ask(request_id: int) -> Page:
         request_id,
         forms.AskForm(),
         "ask_form",
-        lambda form: services.ask_for_info(request_id, form.message.data or ""),
+        lambda form: services.ask_for_info(request_id, form.message.data or "", _actor()),
         "Question sent; the requester has 5 business days to answer.",
     )
 
@@ -486,6 +495,7 @@ def approve(request_id: int) -> Page:
         "approve_form",
         lambda form: services.approve(
             request_id,
+            _actor(),
             conditions=form.conditions.data,
             permitted_use=form.permitted_use.data,
             valid_from=form.valid_from.data,
@@ -502,7 +512,7 @@ def deny(request_id: int) -> Page:
         request_id,
         forms.DenyForm(),
         "deny_form",
-        lambda form: services.deny(request_id, form.reason.data or ""),
+        lambda form: services.deny(request_id, form.reason.data or "", _actor()),
         "Denied: the letter is issued and the requester notified.",
     )
 
@@ -514,9 +524,20 @@ def note(request_id: int) -> Page:
         request_id,
         forms.NoteForm(),
         "note_form",
-        lambda form: services.add_note(request_id, form.body.data or ""),
+        lambda form: services.add_note(request_id, form.body.data or "", _actor()),
         "Note added (staff only).",
     )
+
+
+def _chosen_assignee(value: str | None) -> int | None:
+    """The assignee chosen on the detail page ("" is nobody); a value that is no
+    record id (the choices are not enforced) names nobody on the staff."""
+    if not value:
+        return None
+    chosen = record_id(value)
+    if chosen is None:
+        raise InvalidInput.for_field("assignee_id", services.NOT_LICENSING_STAFF)
+    return chosen
 
 
 @console.route("/<int:request_id>/assign", methods=["POST"])
@@ -527,9 +548,7 @@ def assign(request_id: int) -> Page:
         request_id,
         form,
         "assign_form",
-        lambda f: services.assign(
-            [request_id], int(f.assignee_id.data) if f.assignee_id.data else None
-        ),
+        lambda f: services.assign([request_id], _chosen_assignee(f.assignee_id.data), _actor()),
         "Assignment saved.",
     )
 
@@ -538,7 +557,9 @@ def assign(request_id: int) -> Page:
 @access.staff("licensing")
 def console_letter(request_id: int, letter_id: int) -> Response:
     session = db.session()
-    return _pdf(queries.get_letter(session, queries.get_request(session, request_id), letter_id))
+    return letter_response(
+        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
+    )
 
 
 @queue_summary

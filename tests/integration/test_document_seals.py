@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.audit import seals
@@ -59,7 +60,7 @@ def _letter() -> PermissionLetter:
     confirmed = permissions.confirm_email(
         token_in(last_mail(created.requester_email), "/permissions/confirm/")
     )
-    permissions.approve(confirmed.id, conditions="Cite the source.")
+    permissions.approve(confirmed.id, Actor.SYSTEM, conditions="Cite the source.")
     return db.session().scalars(select(PermissionLetter)).one()
 
 

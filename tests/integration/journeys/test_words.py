@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements.models import Application
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
@@ -27,7 +28,7 @@ def test_the_reconsideration_field_asks_for_the_grounds_not_an_answer(
     confirmed = permissions.confirm_email(
         token_in(last_mail(created.requester_email), "/permissions/confirm/")
     )
-    permissions.deny(confirmed.id, "The audience is a paying public.")
+    permissions.deny(confirmed.id, "The audience is a paying public.", Actor.SYSTEM)
     page = client.get(f"/permissions/status/{permissions.status_token(confirmed)}")
     text = page.get_data(as_text=True)
     assert "Why should the decision be reconsidered?" in text

@@ -13,10 +13,14 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from licensing.signals import RoutedUse, use_routed_to_permissions
+
+# Staff steps taken directly through the services, as the office (no person).
+OFFICE = Actor.SYSTEM
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from licensing import db
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
+from tests.integration.permissions.conftest import OFFICE
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 
@@ -70,7 +71,7 @@ def test_unassigning_in_bulk_asks_first_then_returns_to_the_same_filtered_queue(
 ) -> None:
     first, _ = submit()
     second, _ = submit(requester_name="Tomas Lindqvist", institution="Harborlight University")
-    services.assign([first.id, second.id], licensing_staff.id)
+    services.assign([first.id, second.id], licensing_staff.id, OFFICE)
     client = signed_in(app.test_client(), licensing_staff)
     fields = {
         "request_ids": [str(first.id), str(second.id)],
@@ -106,3 +107,32 @@ def test_assigning_in_bulk_needs_no_confirmation_and_keeps_the_filters(
     assert done.status_code == 302
     assert done.headers["Location"] == "/console/permissions/?state=open&overdue=1"
     assert _reloaded(first.id).assignee_id == licensing_staff.id
+
+
+def test_assigning_one_request_to_an_id_that_is_no_choice_is_a_422_not_a_500(
+    app: Flask, submit: Submit, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    request, _ = submit()
+    client = signed_in(app.test_client(), licensing_staff)
+    for posted in ("someone", "99999999999999999999"):
+        refused = client.post(
+            f"/console/permissions/{request.id}/assign", data={"assignee_id": posted}
+        )
+        assert refused.status_code == 422, posted
+        assert "Choose an active member of the licensing staff." in refused.get_data(as_text=True)
+    assert _reloaded(request.id).assignee_id is None
+
+
+def test_assigning_in_bulk_to_an_id_that_is_no_choice_is_a_422_not_a_500(
+    app: Flask, submit: Submit, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    request, _ = submit()
+    client = signed_in(app.test_client(), licensing_staff)
+    for posted in ("²", "99999999999999999999"):  # "²".isdigit() is true; int("²") fails
+        refused = client.post(
+            "/console/permissions/assign",
+            data={"request_ids": [str(request.id)], "assignee_id": posted, "filters": ""},
+        )
+        assert refused.status_code == 422, posted
+        assert "Choose who to assign the selected requests to." in refused.get_data(as_text=True)
+    assert _reloaded(request.id).assignee_id is None

@@ -19,6 +19,7 @@ from licensing.permissions import services
 from licensing.permissions.models import PermissionMessage, PermissionRequest
 from licensing.permissions.states import SUBMITTED, UNCONFIRMED
 from tests.integration.permissions.conftest import (
+    OFFICE,
     count,
     last_mail,
     link_in,
@@ -176,6 +177,26 @@ def test_an_expired_confirmation_link_is_refused_and_the_request_stays_unconfirm
     assert stored.state == UNCONFIRMED
 
 
+def test_a_confirmation_link_followed_after_the_expiry_job_says_it_expired(
+    client: FlaskClient, app: Flask
+) -> None:
+    """Once `permissions expire` has closed an unconfirmed request, its link must
+    still say "expired, submit again", not send the requester to a status page
+    that was never issued (which answered "this link is not valid")."""
+    created = services.submit_request(request_fields())
+    raw = token_in(last_mail(EMAIL), "/permissions/confirm/")
+    services.expire_due(utcnow() + timedelta(hours=49))
+    page = client.get(f"/permissions/confirm/{raw}")
+    assert page.status_code == 403
+    assert "This confirmation link expired on" in page.get_data(as_text=True)
+    api = client.post("/api/v1/permission-confirmations", json={"token": raw})
+    assert api.status_code == 403
+    assert "Submit the request again" in api.get_json()["detail"]
+    stored = db.session().get(PermissionRequest, created.id)
+    db.session().refresh(stored)
+    assert (stored.state, stored.status_token_hash) == ("expired", None)
+
+
 def test_an_expired_status_link_is_a_403_and_changes_nothing(
     client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
 ) -> None:
@@ -212,8 +233,8 @@ def test_internal_notes_are_never_shown_to_the_requester(
 ) -> None:
     request, token = submit()
     make_staff(db.session())
-    services.add_note(request.id, "Checked with the dean's office: a genuine course.")
-    services.ask_for_info(request.id, "Which unit of the course uses the content?")
+    services.add_note(request.id, "Checked with the dean's office: a genuine course.", OFFICE)
+    services.ask_for_info(request.id, "Which unit of the course uses the content?", OFFICE)
     page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
     assert "Which unit of the course" in page
     assert "dean's office" not in page

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from licensing import calendar, db
 from licensing.errors import Conflict, IllegalTransition
-from licensing.permissions import services
+from licensing.permissions import queries, services
 from licensing.permissions.models import LetterIsImmutable, PermissionLetter, PermissionRequest
-from tests.integration.permissions.conftest import last_mail, routed_use, send_routed
+from tests.integration.permissions.conftest import OFFICE, last_mail, routed_use, send_routed
 from tests.support.factories import bearer, make_staff
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -84,11 +84,33 @@ def test_staff_ask_the_requester_answers_and_staff_approve_with_a_condition_thro
     assert "approved" in last_mail(request.requester_email).subject
 
 
+def test_a_letter_is_never_stored_by_a_cache_wherever_it_is_fetched(
+    client: FlaskClient, submit: Submit, licensing_staff: Any
+) -> None:
+    """The letter names the requester; the public API's link has no credentials
+    for a shared cache to key on, so every route says private, no-store."""
+    request, token = submit()
+    services.approve(request.id, OFFICE, conditions="Cite the source.")
+    letter = db.session().scalars(select(PermissionLetter)).one()
+    fetched = {
+        "api, by link": client.get(f"/api/v1/permission-status/{token}/letters/{letter.id}"),
+        "api, staff": client.get(
+            f"/api/v1/permission-requests/{request.id}/letters/{letter.id}",
+            headers=bearer(licensing_staff),
+        ),
+        "page, by link": client.get(f"/permissions/status/{token}/letters/{letter.id}"),
+    }
+    for where, response in fetched.items():
+        assert response.status_code == 200, where
+        assert response.data == letter.pdf, where
+        assert response.headers.get("Cache-Control") == "private, no-store", where
+
+
 def test_an_illegal_step_is_a_409_naming_the_allowed_actions(
     client: FlaskClient, submit: Submit, licensing_staff: Any
 ) -> None:
     request, _token = submit()
-    services.approve(request.id, conditions="Cite the source.")
+    services.approve(request.id, OFFICE, conditions="Cite the source.")
     response = client.post(
         f"/api/v1/permission-requests/{request.id}/actions",
         json={"action": "deny", "reason": "Changed our mind"},
@@ -178,16 +200,16 @@ def test_metrics_give_the_median_days_to_decision_over_the_last_90_days(
     decided = []
     for days in (2, 4, 9):
         request, _ = submit()
-        services.approve(request.id, now=request.submitted_at + timedelta(days=days))
+        services.approve(request.id, OFFICE, now=request.submitted_at + timedelta(days=days))
         decided.append(request)
     old, _ = submit()
-    services.deny(old.id, "Out of scope", now=old.submitted_at + timedelta(days=1))
+    services.deny(old.id, "Out of scope", OFFICE, now=old.submitted_at + timedelta(days=1))
     with db.transaction() as session:  # decided long ago: outside the window
         stored = session.get(PermissionRequest, old.id)
         stored.decided_at = datetime.now(UTC) - timedelta(days=120)
         stored.submitted_at = stored.decided_at - timedelta(days=30)
     open_one, _ = submit()
-    services.ask_for_info(open_one.id, "Which course?")
+    services.ask_for_info(open_one.id, "Which course?", OFFICE)
     result = services.metrics(db.session(), now=datetime.now(UTC) + timedelta(days=10))
     assert result.median_days_to_decision == Decimal("4.0")
     assert result.decided_last_90_days == 3
@@ -203,7 +225,7 @@ def test_an_unanswered_question_expires_after_5_business_days_and_not_before(
     app: Flask, submit: Submit
 ) -> None:
     request, token = submit()
-    services.ask_for_info(request.id, "Which course?", now=MONDAY)
+    services.ask_for_info(request.id, "Which course?", OFFICE, now=MONDAY)
     stored = db.session().get(PermissionRequest, request.id)
     # Asked on Monday 1 March: the fifth business day is Monday 8 March, until
     # the end of that day at the office.
@@ -229,8 +251,8 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
 ) -> None:
     within, within_token = submit()
     late, late_token = submit(requester_name="Ana Brooks")
-    services.deny(within.id, "The audience is a paying public.", now=MONDAY)
-    services.deny(late.id, "The audience is a paying public.", now=MONDAY)
+    services.deny(within.id, "The audience is a paying public.", OFFICE, now=MONDAY)
+    services.deny(late.id, "The audience is a paying public.", OFFICE, now=MONDAY)
     day_14 = MONDAY + timedelta(days=14) - timedelta(minutes=1)
     reopened = services.request_reconsideration(
         within_token, "The course is free to students.", now=day_14
@@ -244,7 +266,7 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
         )
     assert _state(late.id) == "denied"
     # A second denial, after reconsideration, is final.
-    services.deny(within.id, "Still a paying audience.", now=MONDAY + timedelta(days=15))
+    services.deny(within.id, "Still a paying audience.", OFFICE, now=MONDAY + timedelta(days=15))
     with pytest.raises(Conflict, match="final"):
         services.request_reconsideration(within_token, "Again?", now=MONDAY + timedelta(days=16))
     letters = (
@@ -259,9 +281,30 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
     assert "final" in _pdf_text(letters[1].pdf)
 
 
+def test_a_request_back_under_reconsideration_ages_until_now_not_until_its_denial(
+    app: Flask, submit: Submit
+) -> None:
+    request, token = submit()
+    submitted = request.submitted_at
+    services.deny(request.id, "A paying audience.", OFFICE, now=submitted + timedelta(days=1))
+    services.request_reconsideration(
+        token, "The course is free to students.", now=submitted + timedelta(days=2)
+    )
+    reopened = db.session().get(PermissionRequest, request.id, populate_existing=True)
+    later = submitted + timedelta(days=28)
+    level = queries.service_level(reopened, later)
+    assert level.running
+    assert level.age_days == calendar.business_days_between(
+        calendar.office_date(submitted), calendar.office_date(later)
+    )
+    assert reopened.decided_at is None  # undecided again, until the second decision
+
+
 def test_the_expire_command_reports_what_it_closed(app: Flask, submit: Submit) -> None:
     request, _ = submit()
-    services.ask_for_info(request.id, "Which course?", now=datetime.now(UTC) - timedelta(days=30))
+    services.ask_for_info(
+        request.id, "Which course?", OFFICE, now=datetime.now(UTC) - timedelta(days=30)
+    )
     result = app.test_cli_runner().invoke(args=["permissions", "expire"])
     assert result.exit_code == 0, result.output
     assert f"1 unanswered request(s) expired ({request.reference})" in result.output
@@ -271,7 +314,7 @@ def test_the_expire_command_reports_what_it_closed(app: Flask, submit: Submit) -
 
 def test_an_issued_letter_never_changes(app: Flask, submit: Submit) -> None:
     request, _ = submit()
-    services.approve(request.id, conditions="Cite the source.")
+    services.approve(request.id, OFFICE, conditions="Cite the source.")
     letter = db.session().scalars(select(PermissionLetter)).one()
     letter.pdf = b"%PDF-forged"
     with pytest.raises(LetterIsImmutable):

@@ -1,0 +1,85 @@
+"""Permission-request use cases, one module per use case: `requests` (the
+public form, its confirmation, uses routed from license applications),
+`review` (the staff queue and the requester's answers), `decisions` (grant or
+deny, with `letters`), `reconsideration`, `withdrawal`, `expiry` (the
+scheduled job) and `metrics`.
+
+Each use case owns its transaction (`with db.transaction() as s:`), except the
+routed-use receiver, which runs inside the sender's. Steps go through
+`PERMISSION_REQUEST.apply` (state, time stamp, audit event, notification
+hooks), in the same transaction. Staff use cases take the acting `Actor` and
+check its role; the requester acts through the secret in their link. Use
+cases that depend on the time take `now`, so tests control the clock.
+"""
+
+from ._common import (
+    ANSWER_BUSINESS_DAYS,
+    CONFIRM_LINK_VALIDITY,
+    LABELS,
+    NOT_VALID_MESSAGE,
+    RECONSIDERATION_DAYS,
+    STATUS_LINK_AFTER_CLOSING,
+    LinkExpired,
+    LinkNotValid,
+    label,
+    status_token,
+    status_url,
+)
+from .decisions import DEFAULT_VALIDITY, MAX_CONDITIONS, MAX_VALIDITY_YEARS, approve, deny
+from .expiry import EXPIRY_BATCH, ExpiryReport, expire_due
+from .metrics import METRICS_WINDOW, QueueMetrics, metrics
+from .reconsideration import reconsideration_open, request_reconsideration
+from .requests import (
+    COMMERCIAL_MESSAGE,
+    CommercialUse,
+    clean_request,
+    confirm_email,
+    create_from_routed_use,
+    on_routed_use,
+    request_for_link,
+    submit_request,
+)
+from .review import NOT_LICENSING_STAFF, add_note, answer, ask_for_info, assign, start_review
+from .withdrawal import withdraw
+
+__all__ = [
+    "ANSWER_BUSINESS_DAYS",
+    "COMMERCIAL_MESSAGE",
+    "CONFIRM_LINK_VALIDITY",
+    "DEFAULT_VALIDITY",
+    "EXPIRY_BATCH",
+    "LABELS",
+    "MAX_CONDITIONS",
+    "MAX_VALIDITY_YEARS",
+    "METRICS_WINDOW",
+    "NOT_LICENSING_STAFF",
+    "NOT_VALID_MESSAGE",
+    "RECONSIDERATION_DAYS",
+    "STATUS_LINK_AFTER_CLOSING",
+    "CommercialUse",
+    "ExpiryReport",
+    "LinkExpired",
+    "LinkNotValid",
+    "QueueMetrics",
+    "add_note",
+    "answer",
+    "approve",
+    "ask_for_info",
+    "assign",
+    "clean_request",
+    "confirm_email",
+    "create_from_routed_use",
+    "deny",
+    "expire_due",
+    "label",
+    "metrics",
+    "on_routed_use",
+    "reconsideration_open",
+    "request_for_link",
+    "request_reconsideration",
+    "start_review",
+    "status_token",
+    "status_url",
+    "submit_request",
+    "withdraw",
+]

@@ -1,0 +1,288 @@
+"""What several permission use cases share: the periods they count, the
+requester's links, loading a request, messages and the emails they send."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import calendar
+from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.errors import InvalidInput, NotFound, PermissionDenied
+from licensing.mail import services as mail
+
+from ..models import MESSAGE_MAX, PermissionMessage, PermissionRequest
+from ..states import PERMISSION_REQUEST
+
+CONFIRM_LINK_VALIDITY = timedelta(hours=48)
+# After a request is closed its status link keeps working this long (to fetch the letter).
+STATUS_LINK_AFTER_CLOSING = timedelta(days=365)
+ANSWER_BUSINESS_DAYS = 5
+RECONSIDERATION_DAYS = 14
+
+LABELS = {
+    "faculty": "Faculty",
+    "student": "Student",
+    "researcher": "Researcher",
+    "other": "Other",
+    "course_materials": "Course materials",
+    "textbook": "Non-commercial textbook",
+    "research": "Research",
+    "exam_preparation": "Exam preparation",
+    "presentation": "Presentation",
+    "other_educational": "Other educational use",
+    "commercial": "A commercial product, service or publication",
+    "print": "Print",
+    "electronic": "Electronic",
+    "lms": "Learning-management system",
+}
+
+
+def label(value: str | None) -> str:
+    return LABELS.get(value or "", (value or "").replace("_", " "))
+
+
+class LinkNotValid(NotFound):
+    """A requester's link that matches no request (mistyped or made up)."""
+
+
+class LinkExpired(PermissionDenied):
+    """A requester's link that did match, but no longer works."""
+
+
+NOT_VALID_MESSAGE = (
+    "This link is not valid. Check that you used the whole link from our email; nothing "
+    "has been changed."
+)
+
+
+def message_text(body: str | None, *, what: str, limit: int = MESSAGE_MAX, field_name: str) -> str:
+    text = (body or "").strip()
+    if not text:
+        raise InvalidInput.for_field(field_name, f"{what} is required.")
+    if len(text) > limit:
+        raise InvalidInput.for_field(
+            field_name, f"Use at most {limit:,} characters ({len(text):,} given)."
+        )
+    return text
+
+
+# --- links -------------------------------------------------------------------------
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def status_token(request: PermissionRequest) -> str:
+    """The secret in the requester's status link, derived from SECRET_KEY, so the
+    database alone (which keeps only its digest) cannot produce a working link."""
+    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    message = f"permission-status:{request.id}:{request.link_salt}".encode()
+    mac = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+
+
+def status_url(request: PermissionRequest) -> str:
+    return mail.absolute_url("permissions_public.status", token=status_token(request))
+
+
+def check_live(request: PermissionRequest, now: datetime) -> None:
+    if request.status_expires_at is not None and request.status_expires_at <= now:
+        raise LinkExpired(
+            f"This link expired on {request.status_expires_at:%Y-%m-%d}. The request "
+            f"{request.reference} is closed; contact the licensing office about it."
+        )
+
+
+def by_status_token(
+    session: Session, raw: str, now: datetime, *, lock: bool = False
+) -> PermissionRequest:
+    statement = select(PermissionRequest).where(
+        PermissionRequest.status_token_hash == digest(raw or "")
+    )
+    if lock:
+        statement = statement.with_for_update()
+    found = session.scalars(statement).one_or_none()
+    if found is None:
+        raise LinkNotValid(NOT_VALID_MESSAGE)
+    check_live(found, now)
+    return found
+
+
+def requester(request: PermissionRequest) -> Actor:
+    """The requester, who acts through the link emailed to them (no account).
+    Only for the audit: an actor without a user counts as the system in role
+    checks, so requester use cases make none (the link is their authority)."""
+    return Actor(request.requester_email)
+
+
+# --- loading and changing a request ------------------------------------------------
+
+
+def locked(session: Session, request_id: int) -> PermissionRequest:
+    found = session.scalars(
+        select(PermissionRequest).where(PermissionRequest.id == request_id).with_for_update()
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no permission request {request_id}.")
+    return found
+
+
+def sla_deadline(now: datetime) -> datetime:
+    days = int(current_app.config["LICENSING"].permission_sla_days)
+    return calendar.business_deadline(now, days)
+
+
+def close(request: PermissionRequest, now: datetime) -> None:
+    request.closed_at = now
+    request.status_expires_at = now + STATUS_LINK_AFTER_CLOSING
+
+
+def step(
+    session: Session,
+    request: PermissionRequest,
+    action: str,
+    actor: Actor,
+    *,
+    since: dict[str, Any],
+    at: datetime | None,
+    note: str | None = None,
+) -> None:
+    """Take the step `action` (`PERMISSION_REQUEST.apply`): its audit event also
+    records what the use case changed since the snapshot `since` was taken."""
+    _, changed = audit.changed_fields(since, request.snapshot())
+    changed.pop("state", None)
+    PERMISSION_REQUEST.apply(
+        session, request, action, actor=actor, note=note, changes=changed, at=at
+    )
+
+
+def record_event(
+    session: Session,
+    request: PermissionRequest,
+    event: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    *,
+    actor: Actor | None,
+    note: str | None = None,
+) -> None:
+    """An audit event that is no step of the machine (creation, assignment, a
+    note). Without an `actor`, the log names the request's caller."""
+    audit.record(
+        session,
+        action=f"permission_request.{event}",
+        entity_type="permission_request",
+        entity_id=request.id,
+        before=before,
+        after=after,
+        note=note,
+        actor=actor.name if actor else None,
+        actor_user_id=actor.user_id if actor else None,
+    )
+
+
+def add_message(
+    session: Session,
+    request: PermissionRequest,
+    body: str,
+    *,
+    author: str,
+    author_name: str,
+    author_user_id: int | None = None,
+    internal: bool = False,
+    now: datetime,
+) -> PermissionMessage:
+    message = PermissionMessage(
+        request_id=request.id,
+        author=author,
+        author_name=author_name,
+        author_user_id=author_user_id,
+        internal=internal,
+        body=body,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    session.expire(request, ["messages"])
+    return message
+
+
+def add_requester_message(
+    session: Session, request: PermissionRequest, body: str, now: datetime
+) -> PermissionMessage:
+    return add_message(
+        session, request, body, author="requester", author_name=request.requester_name, now=now
+    )
+
+
+def add_staff_message(
+    session: Session,
+    request: PermissionRequest,
+    body: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    internal: bool = False,
+) -> PermissionMessage:
+    """A message from the acting staff member (the office, when the system acts)."""
+    user = None if actor.is_system else session.get(User, actor.user_id)
+    name = user.full_name if user else (mail.OFFICE_NAME if actor.is_system else actor.name)
+    return add_message(
+        session,
+        request,
+        body,
+        author="staff",
+        author_name=name,
+        author_user_id=actor.user_id,
+        internal=internal,
+        now=now,
+    )
+
+
+# --- email ---------------------------------------------------------------------------
+
+
+def tell_requester(
+    session: Session, request: PermissionRequest, template: str, subject: str, **context: Any
+) -> None:
+    mail.enqueue(
+        session,
+        to=request.requester_email,
+        subject=f"{subject} ({request.reference})",
+        template=template,
+        context={"request": request, "status_url": status_url(request), "label": label, **context},
+        secrets=[status_token(request)],
+    )
+
+
+def tell_staff(session: Session, request: PermissionRequest, event: str) -> None:
+    recipients = (
+        [request.assignee.email]
+        if request.assignee is not None and request.assignee.is_active
+        else mail.staff_recipients("licensing")
+    )
+    if not recipients:
+        return
+    mail.enqueue(
+        session,
+        to=recipients,
+        subject=f"Permission request {request.reference}: {event}",
+        template="permission_staff_notice",
+        context={
+            "request": request,
+            "event": event,
+            "console_url": mail.absolute_url("permissions_console.detail", request_id=request.id),
+            "label": label,
+        },
+    )

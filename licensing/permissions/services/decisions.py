@@ -1,0 +1,170 @@
+"""Deciding a request: a grant with its conditions and validity, or a denial
+with its reason; each issues its letter and tells the requester."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from licensing import calendar, db
+from licensing.actors import Actor
+from licensing.db import utcnow
+from licensing.errors import InvalidInput
+
+from .. import documents
+from ..models import CONDITIONS_MAX, PERMITTED_USE_MAX, REASON_MAX, PermissionRequest
+from ..states import PERMISSION_REQUEST
+from . import letters
+from ._common import (
+    RECONSIDERATION_DAYS,
+    STATUS_LINK_AFTER_CLOSING,
+    close,
+    label,
+    locked,
+    message_text,
+    status_url,
+    step,
+    tell_requester,
+)
+from .review import STAFF_ROLE
+
+DEFAULT_VALIDITY = timedelta(days=365)
+MAX_VALIDITY_YEARS = 5
+MAX_CONDITIONS = 20
+
+
+def _conditions(raw: str | Iterable[str] | None) -> tuple[str, ...]:
+    items = raw.splitlines() if isinstance(raw, str) else list(raw or [])
+    conditions = tuple(item.strip() for item in items if item and item.strip())
+    if sum(len(c) for c in conditions) > CONDITIONS_MAX:
+        raise InvalidInput.for_field("conditions", f"Use at most {CONDITIONS_MAX:,} characters.")
+    if len(conditions) > MAX_CONDITIONS:
+        raise InvalidInput.for_field("conditions", f"Give at most {MAX_CONDITIONS} conditions.")
+    return conditions
+
+
+def _validity(today: date, valid_from: date | None, valid_until: date | None) -> tuple[date, date]:
+    start = valid_from or today
+    end = valid_until or (start + DEFAULT_VALIDITY - timedelta(days=1))
+    if end < start:
+        raise InvalidInput.for_field("valid_until", "The end of validity must follow its start.")
+    if (end - start).days > 366 * MAX_VALIDITY_YEARS:
+        raise InvalidInput.for_field(
+            "valid_until", f"A permission is valid for at most {MAX_VALIDITY_YEARS} years."
+        )
+    return start, end
+
+
+def _decide(
+    session: Session,
+    request: PermissionRequest,
+    action: str,
+    before: dict[str, Any],
+    actor: Actor,
+    letter: tuple[str, str, bytes],
+    now: datetime,
+) -> None:
+    """Store the decision's letter, then take the step (audited with the letter)."""
+    kind, number, data = letter
+    stored = letters.store(session, request, kind, number, data, now)
+    step(session, request, action, actor, since=before, at=now, note=letters.described(stored))
+
+
+def approve(
+    request_id: int,
+    actor: Actor,
+    *,
+    conditions: str | Iterable[str] | None = None,
+    permitted_use: str | None = None,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+    now: datetime | None = None,
+) -> PermissionRequest:
+    """Grant the request with its conditions and validity period, and issue the
+    grant letter (stored, never re-rendered)."""
+    actor.require_role(STAFF_ROLE)
+    moment = now or utcnow()
+    today = calendar.office_date(moment)
+    start, end = _validity(today, valid_from, valid_until)
+    chosen = _conditions(conditions)
+    with db.transaction() as session:
+        request = locked(session, request_id)
+        use_text = (permitted_use or "").strip() or request.content_requested
+        if len(use_text) > PERMITTED_USE_MAX:
+            raise InvalidInput.for_field(
+                "permitted_use", f"Use at most {PERMITTED_USE_MAX:,} characters."
+            )
+        PERMISSION_REQUEST.step(request.state, "approve")  # 409 before the letter is made
+        before = request.snapshot()
+        request.permitted_use = use_text
+        request.conditions = "\n".join(chosen) or None
+        request.valid_from, request.valid_until = start, end
+        request.answer_due_at = None
+        close(request, moment)
+        number = letters.next_number(request, letters.GRANT)
+        data = documents.render_grant_letter(
+            documents.GrantLetter(
+                number=number,
+                request_reference=request.reference,
+                issued_on=today,
+                requester=letters.addressee(request),
+                permitted_use=use_text,
+                purpose=label(request.purpose),
+                medium=label(request.medium),
+                audience_size=request.audience_size,
+                conditions=chosen,
+                valid_from=start,
+                valid_until=end,
+            )
+        )
+        _decide(session, request, "approve", before, actor, (letters.GRANT, number, data), moment)
+        return request
+
+
+@PERMISSION_REQUEST.on("approve")
+def _granted(session: Session, request: Any, actor: Any, note: str | None) -> None:
+    tell_requester(session, request, "permission_decided", "Your permission request is approved")
+
+
+def deny(
+    request_id: int, reason: str, actor: Actor, *, now: datetime | None = None
+) -> PermissionRequest:
+    """Deny the request with a reason and issue the denial letter, which explains
+    how to ask for reconsideration within 14 days (once)."""
+    actor.require_role(STAFF_ROLE)
+    moment = now or utcnow()
+    text = message_text(reason, what="The reason", limit=REASON_MAX, field_name="reason")
+    with db.transaction() as session:
+        request = locked(session, request_id)
+        PERMISSION_REQUEST.step(request.state, "deny")  # 409 before the letter is made
+        before = request.snapshot()
+        request.denial_reason = text
+        request.answer_due_at = None
+        close(request, moment)
+        due = None if request.reconsidered else moment + timedelta(days=RECONSIDERATION_DAYS)
+        request.reconsideration_due_at = due
+        if due is not None:
+            request.status_expires_at = due + STATUS_LINK_AFTER_CLOSING
+        number = letters.next_number(request, letters.DENIAL)
+        data = documents.render_denial_letter(
+            documents.DenialLetter(
+                number=number,
+                request_reference=request.reference,
+                issued_on=calendar.office_date(moment),
+                requester=letters.addressee(request),
+                content_requested=request.content_requested,
+                reason=text,
+                reconsideration_until=calendar.office_date(due) if due else None,
+                status_url=status_url(request),
+            )
+        )
+        _decide(session, request, "deny", before, actor, (letters.DENIAL, number, data), moment)
+        return request
+
+
+@PERMISSION_REQUEST.on("deny")
+def _denied(session: Session, request: Any, actor: Any, note: str | None) -> None:
+    tell_requester(session, request, "permission_decided", "Decision on your permission request")

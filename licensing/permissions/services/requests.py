@@ -1,0 +1,332 @@
+"""Requests arriving: the public form (stored `unconfirmed` until the requester
+follows the emailed link), and uses a license application's rate card routes
+to the queue (from a verified vendor user, so no confirmation step)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts.services import normalize_email
+from licensing.actors import Actor
+from licensing.db import utcnow
+from licensing.errors import InvalidInput
+from licensing.mail import services as mail
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.signals import RoutedUse
+
+from ..models import (
+    AUDIENCE_MAX,
+    CONTENT_MAX,
+    DURATION_MAX,
+    INSTITUTION_MAX,
+    MEDIA,
+    NAME_MAX,
+    PURPOSE_DETAIL_MAX,
+    PURPOSES,
+    ROLES,
+    PermissionRequest,
+)
+from ..states import EXPIRED, PERMISSION_REQUEST, UNCONFIRMED
+from ._common import (
+    CONFIRM_LINK_VALIDITY,
+    NOT_VALID_MESSAGE,
+    LinkExpired,
+    LinkNotValid,
+    by_status_token,
+    check_live,
+    digest,
+    label,
+    record_event,
+    requester,
+    sla_deadline,
+    status_token,
+    step,
+    tell_requester,
+    tell_staff,
+)
+
+
+class CommercialUse(InvalidInput):
+    """A commercial purpose is licensed, not permitted: the requester is sent to
+    the price estimator and the license application instead."""
+
+
+COMMERCIAL_MESSAGE = (
+    "A commercial purpose is not an educational permission: it needs a license. "
+    "Estimate the price with the price estimator (/estimate), then apply for a license "
+    "(/sign-up)."
+)
+
+
+# --- input -----------------------------------------------------------------------
+
+
+def _text(
+    values: Mapping[str, Any],
+    name: str,
+    limit: int,
+    errors: dict[str, list[str]],
+    *,
+    required: bool = True,
+    what: str = "This field",
+) -> str:
+    raw = values.get(name)
+    text = "" if raw is None else str(raw).strip()
+    if not text and required:
+        errors[name] = [f"{what} is required."]
+    elif len(text) > limit:
+        errors[name] = [f"Use at most {limit:,} characters ({len(text):,} given)."]
+    return text
+
+
+def _choice(
+    values: Mapping[str, Any],
+    name: str,
+    allowed: tuple[str, ...],
+    errors: dict[str, list[str]],
+) -> str:
+    value = str(values.get(name) or "").strip()
+    if not value:
+        errors[name] = ["Choose one."]
+    elif value not in allowed:
+        errors[name] = [f"Choose one of: {', '.join(allowed)}."]
+    return value
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on", "y"}
+    return value is True
+
+
+def _audience_size(values: Mapping[str, Any], errors: dict[str, list[str]]) -> int | None:
+    audience = values.get("audience_size")
+    try:
+        number = int(str(audience).strip()) if audience not in (None, "") else None
+    except ValueError:
+        errors["audience_size"] = ["Give the audience size as a whole number."]
+        return None
+    if number is None:
+        errors["audience_size"] = ["Give the expected audience size."]
+    elif not 1 <= number <= AUDIENCE_MAX:
+        errors["audience_size"] = [f"Give a number between 1 and {AUDIENCE_MAX:,}."]
+    return number
+
+
+def clean_request(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The public form's fields, trimmed and checked; `InvalidInput` lists every
+    problem, `CommercialUse` when the purpose is commercial."""
+    if str(values.get("purpose") or "").strip() == "commercial":
+        raise CommercialUse(COMMERCIAL_MESSAGE, {"purpose": [COMMERCIAL_MESSAGE]})
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {
+        "requester_name": _text(values, "requester_name", NAME_MAX, errors, what="Your name"),
+        "institution": _text(values, "institution", INSTITUTION_MAX, errors, what="Institution"),
+        "role": _choice(values, "role", ROLES, errors),
+        "organization_type": _choice(values, "organization_type", ORGANIZATION_TYPES, errors),
+        "purpose": _choice(values, "purpose", tuple(p for p in PURPOSES), errors),
+        "purpose_detail": _text(
+            values, "purpose_detail", PURPOSE_DETAIL_MAX, errors, what="The purpose"
+        ),
+        "content_requested": _text(
+            values, "content_requested", CONTENT_MAX, errors, what="The content requested"
+        ),
+        "medium": _choice(values, "medium", MEDIA, errors),
+        "duration": _text(values, "duration", DURATION_MAX, errors, what="The duration"),
+    }
+    try:
+        clean["requester_email"] = normalize_email(str(values.get("requester_email") or ""))
+    except InvalidInput as exc:
+        errors["requester_email"] = [m for ms in exc.errors.values() for m in ms]
+    clean["audience_size"] = _audience_size(values, errors)
+    if not _truthy(values.get("noncommercial")):
+        errors["noncommercial"] = [
+            "Confirm that the use is non-commercial; a commercial use needs a license."
+        ]
+    if errors:
+        raise InvalidInput("Some fields need correcting; nothing was sent.", errors)
+    return clean
+
+
+# --- the public form -----------------------------------------------------------------
+
+
+def _new_request(session: Session, now: datetime, **fields: Any) -> PermissionRequest:
+    request = PermissionRequest(
+        reference=f"pending-{secrets.token_hex(6)}",
+        link_salt=secrets.token_hex(16),
+        created_at=now,
+        reconsidered=False,
+        **fields,
+    )
+    session.add(request)
+    session.flush()
+    request.reference = f"PR-{now.year}-{request.id:06d}"
+    return request
+
+
+def submit_request(values: Mapping[str, Any], *, now: datetime | None = None) -> PermissionRequest:
+    """A request from the public form: stored `unconfirmed`, and a confirmation
+    link (valid 48 hours) emailed to the requester. Nothing is stored when a
+    field is wrong or the purpose is commercial."""
+    moment = now or utcnow()
+    clean = clean_request(values)
+    raw = secrets.token_urlsafe(32)
+    with db.transaction() as session:
+        request = _new_request(
+            session,
+            moment,
+            state=UNCONFIRMED,
+            source="public",
+            noncommercial_attested_at=moment,
+            confirm_token_hash=digest(raw),
+            confirm_expires_at=moment + CONFIRM_LINK_VALIDITY,
+            **clean,
+        )
+        # Creation is no step of the machine: the event records the whole request.
+        record_event(session, request, "created", None, request.snapshot(), actor=None)
+        mail.enqueue(
+            session,
+            to=request.requester_email,
+            subject=f"Confirm your permission request ({request.reference})",
+            template="permission_confirm",
+            context={
+                "request": request,
+                "link": mail.absolute_url("permissions_public.confirm", token=raw),
+                "expires_at": request.confirm_expires_at,
+                "label": label,
+            },
+            secrets=[raw],
+        )
+        return request
+
+
+def _confirmation_expired(request: PermissionRequest) -> LinkExpired:
+    return LinkExpired(
+        "This confirmation link expired on "
+        f"{request.confirm_expires_at:%Y-%m-%d at %H:%M} UTC. Submit the request "
+        "again; nothing was sent to the office."
+    )
+
+
+def confirm_email(raw: str, *, now: datetime | None = None) -> PermissionRequest:
+    """Follow the confirmation link: the request enters the staff queue, and the
+    requester is emailed their status link. Following it again changes nothing."""
+    moment = now or utcnow()
+    with db.transaction() as session:
+        request = session.scalars(
+            select(PermissionRequest)
+            .where(PermissionRequest.confirm_token_hash == digest(raw or ""))
+            .with_for_update()
+        ).one_or_none()
+        if request is None:
+            raise LinkNotValid(NOT_VALID_MESSAGE)
+        if request.state == EXPIRED and request.submitted_at is None:
+            # Never confirmed, closed by the expiry job: there is no status page to open.
+            raise _confirmation_expired(request)
+        if request.state != UNCONFIRMED:
+            check_live(request, moment)
+            return request  # already confirmed: the view opens the status page
+        assert request.confirm_expires_at is not None
+        if request.confirm_expires_at <= moment:
+            raise _confirmation_expired(request)
+        before = request.snapshot()
+        _enter_queue(request, moment)
+        step(session, request, "confirm", requester(request), since=before, at=moment)
+        return request
+
+
+def _enter_queue(request: PermissionRequest, now: datetime) -> None:
+    request.sla_due_at = sla_deadline(now)
+    request.status_token_hash = digest(status_token(request))
+
+
+@PERMISSION_REQUEST.on("confirm")
+def _announce(session: Session, request: Any, actor: Any, note: str | None) -> None:
+    """In the queue: the requester gets their status link, the office a notice."""
+    tell_requester(session, request, "permission_received", "We received your permission request")
+    tell_staff(session, request, "new request")
+
+
+def request_for_link(raw: str, *, now: datetime | None = None) -> PermissionRequest:
+    """The request a status link opens (for its page), or `LinkNotValid` / `LinkExpired`."""
+    return by_status_token(db.session(), raw, now or utcnow())
+
+
+# --- requests routed from license applications ------------------------------------------
+
+
+def create_from_routed_use(
+    session: Session, use: RoutedUse, *, now: datetime | None = None
+) -> PermissionRequest:
+    """A permission request for a use that the rate card routes to the queue, in
+    the caller's (the application's) transaction. The vendor user is verified, so
+    there is no confirmation step; they are emailed the status link. Sending the
+    same use twice creates one request."""
+    existing = session.scalars(
+        select(PermissionRequest).where(
+            PermissionRequest.application_id == use.application_id,
+            PermissionRequest.application_line == use.line_index,
+        )
+    ).one_or_none()
+    if existing is not None:
+        return existing
+    moment = now or utcnow()
+    request = _new_request(
+        session,
+        moment,
+        state=PERMISSION_REQUEST.step(UNCONFIRMED, "confirm"),
+        submitted_at=moment,
+        **_routed_fields(use),
+    )
+    _enter_queue(request, moment)
+    record_event(
+        session,
+        request,
+        "created",
+        None,
+        request.snapshot(),
+        actor=None,
+        note=f"routed to the permissions queue from application {use.application_reference}",
+    )
+    _announce(session, request, Actor.SYSTEM, None)
+    return request
+
+
+def _routed_fields(use: RoutedUse) -> dict[str, Any]:
+    medium = "print" if use.product_type == "print" else "electronic"
+    description = " ".join(part for part in (use.product_name, use.description) if part)
+    return {
+        "source": "application",
+        "organization_id": use.organization_id,
+        "application_id": use.application_id,
+        "application_line": use.line_index,
+        "application_reference": use.application_reference,
+        "requester_name": use.requester_name[:NAME_MAX],
+        "requester_email": normalize_email(use.requester_email),
+        "institution": use.organization_name[:INSTITUTION_MAX],
+        "role": "other",
+        "organization_type": use.organization_type,
+        "purpose": "other_educational",
+        "purpose_detail": (
+            f"From license application {use.application_reference}, use {use.line_index + 1} "
+            f"({use.use.replace('_', ' ')}, {use.product_type.replace('_', ' ')} for "
+            f"{use.user_type} users). {use.explanation}"
+        )[:PURPOSE_DETAIL_MAX],
+        "content_requested": (description or use.use)[:CONTENT_MAX],
+        "medium": medium,
+        "audience_size": use.audience_size,
+        "duration": f"{use.term_start.isoformat()} to {use.term_end.isoformat()}",
+    }
+
+
+def on_routed_use(sender: RoutedUse, **kwargs: Any) -> None:
+    """Receiver of `use_routed_to_permissions` (connected in `licensing.permissions.init_app`)."""
+    create_from_routed_use(kwargs["session"], sender)

@@ -1,0 +1,151 @@
+"""The staff queue: assigning requests, starting a review, asking the requester
+for information (and their answer, through their link), internal notes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import calendar, db
+from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.db import utcnow
+from licensing.errors import InvalidInput, NotFound
+
+from ..models import PermissionMessage, PermissionRequest
+from ..states import PERMISSION_REQUEST
+from ._common import (
+    ANSWER_BUSINESS_DAYS,
+    add_requester_message,
+    add_staff_message,
+    by_status_token,
+    locked,
+    message_text,
+    record_event,
+    requester,
+    step,
+    tell_requester,
+    tell_staff,
+)
+
+STAFF_ROLE = "licensing"
+NOT_LICENSING_STAFF = "Choose an active member of the licensing staff."
+
+
+def _licensing_staff(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if (
+        user is None
+        or not user.is_staff
+        or not user.is_active
+        or not ({STAFF_ROLE, "admin"} & set(user.roles))
+    ):
+        raise InvalidInput.for_field("assignee_id", NOT_LICENSING_STAFF)
+    return user
+
+
+def assign(
+    request_ids: Iterable[int], assignee_id: int | None, actor: Actor
+) -> list[PermissionRequest]:
+    """Assign requests (one or many) to a licensing staff member, or unassign them."""
+    actor.require_role(STAFF_ROLE)
+    ids = sorted(set(request_ids))
+    if not ids:
+        raise InvalidInput.for_field("request_ids", "Select at least one request.")
+    with db.transaction() as session:
+        assignee = _licensing_staff(session, assignee_id) if assignee_id is not None else None
+        found = session.scalars(
+            select(PermissionRequest)
+            .where(PermissionRequest.id.in_(ids))
+            .order_by(PermissionRequest.id)
+            .with_for_update()
+        ).all()
+        missing = set(ids) - {request.id for request in found}
+        if missing:
+            raise NotFound(
+                "There is no permission request "
+                + ", ".join(str(number) for number in sorted(missing))
+                + "."
+            )
+        new_id = assignee.id if assignee else None
+        for request in found:
+            if request.assignee_id == new_id:
+                continue
+            before = {"assignee_id": request.assignee_id}
+            request.assignee_id = new_id
+            record_event(session, request, "assigned", before, {"assignee_id": new_id}, actor=actor)
+        return list(found)
+
+
+def start_review(
+    request_id: int, actor: Actor, *, now: datetime | None = None
+) -> PermissionRequest:
+    """Take up a request; an unassigned one becomes the reviewer's."""
+    actor.require_role(STAFF_ROLE)
+    with db.transaction() as session:
+        request = locked(session, request_id)
+        before = request.snapshot()
+        if request.assignee_id is None:
+            request.assignee_id = actor.user_id
+        step(session, request, "start_review", actor, since=before, at=now)
+        return request
+
+
+def ask_for_info(
+    request_id: int, question: str, actor: Actor, *, now: datetime | None = None
+) -> PermissionRequest:
+    """Ask the requester a question; they have 5 US business days to answer
+    through their link, after which `licensing permissions expire` closes it."""
+    actor.require_role(STAFF_ROLE)
+    moment = now or utcnow()
+    text = message_text(question, what="The question", field_name="message")
+    with db.transaction() as session:
+        request = locked(session, request_id)
+        before = request.snapshot()
+        request.answer_due_at = calendar.business_deadline(moment, ANSWER_BUSINESS_DAYS)
+        step(session, request, "ask_for_info", actor, since=before, at=moment)
+        add_staff_message(session, request, text, actor, moment)
+        tell_requester(
+            session,
+            request,
+            "permission_needs_info",
+            "We need more information about your request",
+            question=text,
+        )
+        return request
+
+
+def answer(raw: str, body: str, *, now: datetime | None = None) -> PermissionRequest:
+    """The requester answers a request for information, through their link; back to review."""
+    moment = now or utcnow()
+    text = message_text(body, what="Your answer", field_name="body")
+    with db.transaction() as session:
+        request = by_status_token(session, raw, moment, lock=True)
+        before = request.snapshot()
+        request.answer_due_at = None
+        step(session, request, "answer", requester(request), since=before, at=moment)
+        add_requester_message(session, request, text, moment)
+        return request
+
+
+@PERMISSION_REQUEST.on("answer")
+def _answered(session: Session, request: Any, actor: Any, note: str | None) -> None:
+    tell_staff(session, request, "the requester answered")
+
+
+def add_note(
+    request_id: int, body: str, actor: Actor, *, now: datetime | None = None
+) -> PermissionMessage:
+    """An internal note: staff only, never shown to the requester."""
+    actor.require_role(STAFF_ROLE)
+    moment = now or utcnow()
+    text = message_text(body, what="The note", field_name="body")
+    with db.transaction() as session:
+        request = locked(session, request_id)
+        note = add_staff_message(session, request, text, actor, moment, internal=True)
+        record_event(session, request, "note_added", None, {"note_id": note.id}, actor=actor)
+        return note
