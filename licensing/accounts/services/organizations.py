@@ -1,0 +1,75 @@
+"""An organization's record: creating it and changing its profile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.access import Principal
+from licensing.accounts import queries
+from licensing.accounts.models import Organization
+from licensing.accounts.services._common import STAFF_ONLY, _clean_organization, _refuse
+from licensing.accounts.states import APPLYING
+from licensing.audit import services as audit
+from licensing.db import utcnow
+
+
+def create_organization(
+    session: Session, *, actor: str | None = None, **fields: Any
+) -> Organization:
+    """A new organization in standing `applying`, in the caller's transaction.
+
+    `fields` are the profile fields (`Organization.PROFILE_FIELDS`); raises
+    `InvalidInput` with every field's problem at once.
+    """
+    clean, errors = _clean_organization(fields)
+    _refuse(errors)
+    organization = Organization(**clean, standing=APPLYING, created_at=utcnow())
+    session.add(organization)
+    session.flush()
+    audit.record(
+        session,
+        action="organization.created",
+        entity_type="organization",
+        entity_id=organization.id,
+        before=None,
+        after=organization.snapshot(),
+        actor=actor,
+    )
+    return organization
+
+
+def update_organization(
+    organization_id: int, changes: Mapping[str, Any], principal: Principal
+) -> Organization:
+    """Change profile fields. Vendors change contact and address fields of their
+    own organization; staff change any field, including legal name and type."""
+    with db.transaction() as session:
+        organization = queries.get_owned(session, Organization, organization_id, principal)
+        clean, errors = _clean_organization(changes, partial=True)
+        if not principal.is_staff:
+            for name in STAFF_ONLY:
+                if name in changes and clean.get(name, getattr(organization, name)) != getattr(
+                    organization, name
+                ):
+                    errors[name] = [
+                        "Only the licensing office can change this; contact them to correct it."
+                    ]
+        _refuse(errors)
+        before_snapshot = organization.snapshot()
+        for name, value in clean.items():
+            setattr(organization, name, value)
+        before, after = audit.changed_fields(before_snapshot, organization.snapshot())
+        if after:
+            audit.record(
+                session,
+                action="organization.updated",
+                entity_type="organization",
+                entity_id=organization.id,
+                before=before,
+                after=after,
+            )
+        return organization
