@@ -19,7 +19,7 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts import passwords
 from licensing.accounts.models import User
-from licensing.api.base import API_PREFIX
+from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired
 from licensing.extensions import configured_limit, limiter, login_manager
 
