@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.access import Principal
 from licensing.accounts import passwords, queries
 from licensing.accounts.countries import COUNTRIES
 from licensing.accounts.models import (
@@ -32,6 +33,8 @@ from licensing.accounts.models import (
     Organization,
     User,
 )
+from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail import services as mail
@@ -44,18 +47,14 @@ LINK_VALIDITY = {
     INVITATION: timedelta(days=7),
 }
 
-
 # Per account: at most this many verification or reset emails an hour, so the
 # form cannot be used to flood someone's inbox (held in the database, so across
 # every process).
 LINKS_PER_HOUR = 3
 
-
 VENDOR_EDITABLE = Organization.VENDOR_EDITABLE_FIELDS
 
-
 STAFF_ONLY = Organization.STAFF_ONLY_FIELDS
-
 
 _REQUIRED = frozenset(
     {
@@ -68,7 +67,6 @@ _REQUIRED = frozenset(
         "billing_email",
     }
 )
-
 
 _LIMITS = {
     "legal_name": LEGAL_NAME_MAX,
@@ -294,3 +292,45 @@ def _insert_user(session: Session, user: User) -> None:
         raise InvalidInput.for_field(
             "email", "An account already uses this email address. Sign in, or reset your password."
         ) from None
+
+
+# --- who acts ------------------------------------------------------------------------
+
+
+def _as_actor(caller: Actor | Principal) -> Actor:
+    """The actor of a use case. Callers outside the package (tests, other
+    packages) still pass the request's `Principal`; the edges pass an `Actor`."""
+    return caller if isinstance(caller, Actor) else Actor.of(caller)
+
+
+def _user_actor(user: User) -> Actor:
+    """A user acting by a link they followed (no session to read them from)."""
+    return Actor(user.email, user.id, user.organization_id, user.roles)
+
+
+def _audit(
+    session: Session,
+    action: str,
+    entity_id: int,
+    *,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    actor: Actor | None,
+    note: str | None = None,
+) -> None:
+    """Write the audit event `action` (`user.created`: entity type `user`).
+
+    `actor=None` leaves the audit log to name the request's caller, for the
+    steps taken before anyone is known (a failed sign-in that locks an account).
+    """
+    audit.record(
+        session,
+        action=action,
+        entity_type=action.partition(".")[0],
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        note=note,
+        actor=actor.name if actor else None,
+        actor_user_id=actor.user_id if actor else None,
+    )

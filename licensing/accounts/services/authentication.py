@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import User
-from licensing.accounts.services._common import normalize_email
-from licensing.audit import services as audit
+from licensing.accounts.services._common import _audit, normalize_email
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
@@ -19,13 +18,10 @@ from licensing.mail import services as mail
 # row the account is locked for LOCKOUT_PERIOD (a password reset unlocks it).
 LOCKOUT_THRESHOLD = 5
 
-
 LOCKOUT_PERIOD = timedelta(minutes=15)
-
 
 # How a refusal to sign in with an unconfirmed address begins (pages offer a new link).
 UNCONFIRMED_EMAIL = "Confirm your email address first"
-
 
 # One answer for an unknown address, a wrong password and a locked account, so
 # that neither the status nor the words tell whether an address has an account.
@@ -94,14 +90,14 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
         return
     user.failed_login_count = 0
     user.locked_until = now + LOCKOUT_PERIOD
-    audit.record(
+    _audit(
         session,
-        action="user.locked",
-        entity_type="user",
-        entity_id=user.id,
+        "user.locked",
+        user.id,
         before={"locked_until": None},
         after={"locked_until": user.locked_until},
         note=f"{LOCKOUT_THRESHOLD} failed sign-in attempts in a row",
+        actor=None,
     )
     mail.enqueue(
         session,

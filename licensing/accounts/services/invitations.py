@@ -6,10 +6,17 @@ from licensing import db
 from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
-from licensing.accounts.services._common import _find_link, _issue_link, normalize_email
+from licensing.accounts.services._common import (
+    _as_actor,
+    _audit,
+    _find_link,
+    _issue_link,
+    _user_actor,
+    normalize_email,
+)
 from licensing.accounts.services.registration import create_vendor_user
 from licensing.accounts.states import CLOSED
-from licensing.audit import services as audit
+from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.mail import services as mail
@@ -17,14 +24,15 @@ from licensing.mail import services as mail
 MAX_PENDING_INVITATIONS = 25
 
 
-def invite_member(organization_id: int, email: str, principal: Principal) -> OneTimeToken:
+def invite_member(organization_id: int, email: str, caller: Actor | Principal) -> OneTimeToken:
     """A vendor invites a colleague to their organization by email (valid 7 days).
 
     A new invitation to the same address replaces a pending one. Raises
     `InvalidInput` when the address already has an account.
     """
+    actor = _as_actor(caller)
     with db.transaction() as session:
-        organization = queries.get_owned(session, Organization, organization_id, principal)
+        organization = queries.get_owned(session, Organization, organization_id, actor)
         if organization.standing == CLOSED:
             raise Conflict("A closed organization cannot invite members.")
         address = normalize_email(email)
@@ -46,25 +54,25 @@ def invite_member(organization_id: int, email: str, principal: Principal) -> One
                 "email",
                 f"{MAX_PENDING_INVITATIONS} invitations are already waiting; revoke some first.",
             )
-        inviter = session.get(User, principal.user_id)
+        inviter = session.get(User, actor.user_id)
         link, raw = _issue_link(
             session,
             INVITATION,
             email=address,
             organization=organization,
-            created_by_id=principal.user_id,
+            created_by_id=actor.user_id,
         )
-        audit.record(
+        _audit(
             session,
-            action="invitation.created",
-            entity_type="invitation",
-            entity_id=link.id,
+            "invitation.created",
+            link.id,
             before=None,
             after={
                 "email": address,
                 "organization_id": organization.id,
                 "expires_at": link.expires_at,
             },
+            actor=actor,
         )
         mail.enqueue(
             session,
@@ -82,21 +90,22 @@ def invite_member(organization_id: int, email: str, principal: Principal) -> One
         return link
 
 
-def revoke_invitation(invitation_id: int, principal: Principal) -> OneTimeToken:
+def revoke_invitation(invitation_id: int, caller: Actor | Principal) -> OneTimeToken:
     """Withdraw a pending invitation (its link stops working)."""
+    actor = _as_actor(caller)
     with db.transaction() as session:
-        link = queries.get_invitation(session, invitation_id, principal)
+        link = queries.get_invitation(session, invitation_id, actor)
         status = link.status(utcnow())
         if status != "pending":
             raise Conflict(f"This invitation is {status} and can no longer be revoked.")
         link.revoked_at = utcnow()
-        audit.record(
+        _audit(
             session,
-            action="invitation.revoked",
-            entity_type="invitation",
-            entity_id=link.id,
+            "invitation.revoked",
+            link.id,
             before={"revoked_at": None},
             after={"revoked_at": link.revoked_at},
+            actor=actor,
         )
         return link
 
@@ -119,14 +128,12 @@ def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
         )
         link.used_at = utcnow()
         link.user_id = user.id
-        audit.record(
+        _audit(
             session,
-            action="invitation.accepted",
-            entity_type="invitation",
-            entity_id=link.id,
+            "invitation.accepted",
+            link.id,
             before={"used_at": None},
             after={"used_at": link.used_at, "user_id": user.id},
-            actor=user.email,
-            actor_user_id=user.id,
+            actor=_user_actor(user),
         )
         return user

@@ -11,8 +11,15 @@ from licensing import db
 from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
-from licensing.accounts.services._common import STAFF_ONLY, _clean_organization, _refuse
+from licensing.accounts.services._common import (
+    STAFF_ONLY,
+    _as_actor,
+    _audit,
+    _clean_organization,
+    _refuse,
+)
 from licensing.accounts.states import APPLYING
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 
@@ -30,27 +37,29 @@ def create_organization(
     organization = Organization(**clean, standing=APPLYING, created_at=utcnow())
     session.add(organization)
     session.flush()
-    audit.record(
+    _audit(
         session,
-        action="organization.created",
-        entity_type="organization",
-        entity_id=organization.id,
+        "organization.created",
+        organization.id,
         before=None,
         after=organization.snapshot(),
-        actor=actor,
+        actor=Actor(actor) if actor else None,
     )
     return organization
 
 
 def update_organization(
-    organization_id: int, changes: Mapping[str, Any], principal: Principal
+    organization_id: int, changes: Mapping[str, Any], caller: Actor | Principal
 ) -> Organization:
     """Change profile fields. Vendors change contact and address fields of their
-    own organization; staff change any field, including legal name and type."""
+    own organization; licensing staff change any field, including legal name and type."""
+    actor = _as_actor(caller)
+    if not actor.is_vendor:
+        actor.require_role("licensing")
     with db.transaction() as session:
-        organization = queries.get_owned(session, Organization, organization_id, principal)
+        organization = queries.get_owned(session, Organization, organization_id, actor)
         clean, errors = _clean_organization(changes, partial=True)
-        if not principal.is_staff:
+        if actor.is_vendor:
             for name in STAFF_ONLY:
                 if name in changes and clean.get(name, getattr(organization, name)) != getattr(
                     organization, name
@@ -64,12 +73,12 @@ def update_organization(
             setattr(organization, name, value)
         before, after = audit.changed_fields(before_snapshot, organization.snapshot())
         if after:
-            audit.record(
+            _audit(
                 session,
-                action="organization.updated",
-                entity_type="organization",
-                entity_id=organization.id,
+                "organization.updated",
+                organization.id,
                 before=before,
                 after=after,
+                actor=actor,
             )
         return organization

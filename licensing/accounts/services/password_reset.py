@@ -14,11 +14,12 @@ from licensing.accounts import passwords, queries
 from licensing.accounts.models import RESET_PASSWORD, OneTimeToken, User
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
+    _audit,
     _find_link,
     _send_link,
+    _user_actor,
     normalize_email,
 )
-from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail import services as mail
@@ -112,14 +113,12 @@ def reset_password(raw: str, password: str) -> User:
         verified_now = user.email_verified_at is None
         if verified_now:
             user.email_verified_at = now
-        audit.record(
+        _audit(
             session,
-            action="user.password_reset",
-            entity_type="user",
-            entity_id=user.id,
+            "user.password_reset",
+            user.id,
             before=None,
             after={"email_verified_at": user.email_verified_at} if verified_now else None,
-            actor=user.email,
-            actor_user_id=user.id,
+            actor=_user_actor(user),
         )
         return user

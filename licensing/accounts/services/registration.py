@@ -13,17 +13,19 @@ from licensing.accounts import passwords, queries
 from licensing.accounts.models import VERIFY_EMAIL, Organization, User
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
+    _audit,
     _clean_organization,
     _find_link,
     _insert_user,
     _recent_links,
     _refuse,
     _send_link,
+    _user_actor,
     _user_errors,
     normalize_email,
 )
 from licensing.accounts.services.organizations import create_organization
-from licensing.audit import services as audit
+from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 
@@ -67,15 +69,13 @@ def create_vendor_user(
         created_at=now,
     )
     _insert_user(session, user)
-    audit.record(
+    _audit(
         session,
-        action="user.created",
-        entity_type="user",
-        entity_id=user.id,
+        "user.created",
+        user.id,
         before=None,
         after=user.snapshot(),
-        actor=actor,
-        actor_user_id=user.id if actor else None,
+        actor=Actor(actor, user.id) if actor else None,
     )
     return user
 
@@ -133,15 +133,13 @@ def verify_email(raw: str) -> User:
         link.used_at = now
         if user.email_verified_at is None:
             user.email_verified_at = now
-            audit.record(
+            _audit(
                 session,
-                action="user.email_verified",
-                entity_type="user",
-                entity_id=user.id,
+                "user.email_verified",
+                user.id,
                 before={"email_verified_at": None},
                 after={"email_verified_at": now},
-                actor=user.email,
-                actor_user_id=user.id,
+                actor=_user_actor(user),
             )
         return user
 

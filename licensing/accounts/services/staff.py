@@ -6,12 +6,20 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
 from licensing import db
 from licensing.access import STAFF_ROLES
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import RESET_PASSWORD, User
-from licensing.accounts.services._common import _insert_user, _issue_link, _refuse, _user_errors
-from licensing.audit import services as audit
+from licensing.accounts.services._common import (
+    _audit,
+    _insert_user,
+    _issue_link,
+    _refuse,
+    _user_errors,
+)
+from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.mail import services as mail
@@ -37,9 +45,11 @@ def create_staff_user(
     roles: Iterable[str],
     full_name: str,
     password: str | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> User:
     """A staff account. With `password` (the CLI) it can sign in at once; without
     (an admin in the console) it is emailed a link to choose one (valid 7 days)."""
+    actor.require_role("admin")
     chosen = _clean_roles(roles)
     with db.transaction() as session:
         normalized, errors = _user_errors(
@@ -64,13 +74,13 @@ def create_staff_user(
         )
         user.roles = chosen
         _insert_user(session, user)
-        audit.record(
+        _audit(
             session,
-            action="user.created",
-            entity_type="user",
-            entity_id=user.id,
+            "user.created",
+            user.id,
             before=None,
             after=user.snapshot(),
+            actor=actor,
         )
         if password is None:
             link, raw = _issue_link(
@@ -101,13 +111,12 @@ def create_admin(email: str, password: str, full_name: str = "Administrator") ->
     return create_staff_user(email=email, roles=("admin",), full_name=full_name, password=password)
 
 
-def set_staff_roles(user_id: int, roles: Iterable[str]) -> User:
+def set_staff_roles(user_id: int, roles: Iterable[str], *, actor: Actor) -> User:
     """Admin: replace a staff member's roles (the last active admin keeps `admin`)."""
+    actor.require_role("admin")
     chosen = _clean_roles(roles)
     with db.transaction() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFound(f"There is no user {user_id}.")
+        user = _user(session, user_id)
         if not user.is_staff:
             raise InvalidInput.for_field("roles", "Vendor users have no staff roles.")
         before = sorted(user.roles)
@@ -120,34 +129,40 @@ def set_staff_roles(user_id: int, roles: Iterable[str]) -> User:
             raise Conflict("This is the last active admin; make someone else an admin first.")
         user.roles = chosen
         if before != sorted(chosen):
-            audit.record(
+            _audit(
                 session,
-                action="user.roles_changed",
-                entity_type="user",
-                entity_id=user.id,
+                "user.roles_changed",
+                user.id,
                 before={"roles": before},
                 after={"roles": sorted(chosen)},
+                actor=actor,
             )
         return user
 
 
-def unlock_user(user_id: int) -> User:
+def unlock_user(user_id: int, *, actor: Actor) -> User:
     """Admin: lift a sign-in lockout before it expires."""
+    actor.require_role("admin")
     with db.transaction() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFound(f"There is no user {user_id}.")
+        user = _user(session, user_id)
         if user.locked_until is None and user.failed_login_count == 0:
             return user
         before = {"locked_until": user.locked_until}
         user.locked_until = None
         user.failed_login_count = 0
-        audit.record(
+        _audit(
             session,
-            action="user.unlocked",
-            entity_type="user",
-            entity_id=user.id,
+            "user.unlocked",
+            user.id,
             before=before,
             after={"locked_until": None},
+            actor=actor,
         )
         return user
+
+
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    return user

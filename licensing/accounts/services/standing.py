@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from flask import has_request_context
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import access, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.states import (
@@ -19,7 +20,8 @@ from licensing.accounts.states import (
     STANDING,
     SUSPENDED,
 )
-from licensing.audit import services as audit
+from licensing.actors import Actor
+from licensing.audit.services import ANONYMOUS
 from licensing.errors import Conflict, InvalidInput
 from licensing.mail import services as mail
 
@@ -96,6 +98,7 @@ def change_standing(
     *,
     reason: str | None,
     notify: bool = True,
+    actor: Actor | None = None,
 ) -> None:
     """Move the organization's standing by `action`, through `states.STANDING`.
 
@@ -103,40 +106,40 @@ def change_standing(
     the table does not allow, `InvalidInput` when `suspend`, `close` or
     `mark_pending_payment` come without a reason. Writes the audit event
     (the reason as its note) and, with `notify`, emails the organization's
-    members and billing contact.
+    members and billing contact. Without an `actor`, the request's caller
+    acts (the system outside a request), for callers in other packages that
+    do not name theirs yet.
     """
-    new_standing = STANDING.step(organization.standing, action)
-    note = _reason(reason, required=action in REASON_REQUIRED, action=action)
     before = organization.standing
-    organization.standing = new_standing
-    audit.record(
-        session,
-        action="organization.standing_changed",
-        entity_type="organization",
-        entity_id=organization.id,
-        before={"standing": before},
-        after={"standing": new_standing},
-        note=note,
-    )
+    STANDING.step(before, action)  # an illegal step is refused before a missing reason
+    note = _reason(reason, required=action in REASON_REQUIRED, action=action)
+    after = STANDING.apply(session, organization, action, actor=actor or _caller(), note=note)
     if notify:
         _notify_organization(
             session,
             organization,
-            subject=f"Your account standing is now {new_standing.replace('_', ' ')}",
+            subject=f"Your account standing is now {after.replace('_', ' ')}",
             template="standing_changed",
             before=before,
-            after=new_standing,
+            after=after,
             reason=note,
             dashboard_url=mail.absolute_url("portal.dashboard"),
         )
+
+
+def _caller() -> Actor:
+    """Who the audit log would name for this request: its principal, else anonymous;
+    the system outside a request."""
+    if not has_request_context():
+        return Actor.SYSTEM
+    principal = access.current_principal()
+    return Actor.of(principal) if principal is not None else Actor(ANONYMOUS)
 
 
 # What an organization is behind on (an overdue invoice, an overdue royalty
 # report): each package that creates such obligations registers a check in its
 # `init_app`; `pending_payment` lasts while any check names something.
 OverdueCheck = Callable[[Session, int, date], list[str]]
-
-
 _OVERDUE_CHECKS: dict[str, OverdueCheck] = {}
 
 
@@ -153,7 +156,9 @@ def overdue_obligations(session: Session, organization_id: int, today: date) -> 
     ]
 
 
-def restore_standing_if_clear(session: Session, organization_id: int, today: date) -> None:
+def restore_standing_if_clear(
+    session: Session, organization_id: int, today: date, *, actor: Actor | None = None
+) -> None:
     """Back to `active` from `pending_payment` once nothing is overdue any longer."""
     organization = session.get(Organization, organization_id, with_for_update=True)
     if organization is None or organization.standing != PENDING_PAYMENT:
@@ -161,15 +166,20 @@ def restore_standing_if_clear(session: Session, organization_id: int, today: dat
     if overdue_obligations(session, organization_id, today):
         return
     change_standing(
-        session, organization, "payment_received", reason="Nothing is overdue any longer."
+        session,
+        organization,
+        "payment_received",
+        reason="Nothing is overdue any longer.",
+        actor=actor,
     )
 
 
 def change_organization_standing(
-    organization_id: int, action: str, *, reason: str | None
+    organization_id: int, action: str, *, reason: str | None, actor: Actor
 ) -> Organization:
-    """Staff: change an organization's standing (see `change_standing`)."""
+    """Licensing or billing staff: change an organization's standing (see `change_standing`)."""
+    actor.require_role("licensing", "billing")
     with db.transaction() as session:
-        organization = queries.get_owned(session, Organization, organization_id)
-        change_standing(session, organization, action, reason=reason)
+        organization = queries.get_owned(session, Organization, organization_id, actor)
+        change_standing(session, organization, action, reason=reason, actor=actor)
         return organization

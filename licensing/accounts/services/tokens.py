@@ -11,17 +11,15 @@ from licensing import db
 from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import TOKEN_NAME_MAX, ApiToken, User
-from licensing.accounts.services._common import _digest
-from licensing.audit import services as audit
+from licensing.accounts.services._common import _as_actor, _audit, _digest
+from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 
 MAX_ACTIVE_TOKENS = 20
 
-
 # Writing `last_used_at` on every API call would make every read a write.
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
-
 
 API_TOKEN_PREFIX = "lic_"  # noqa: S105 - a visible marker, not a secret
 
@@ -62,10 +60,13 @@ def create_api_token_for(email: str, name: str) -> tuple[ApiToken, str]:
     return create_api_token(user_id, name)
 
 
-def create_api_token(user_id: int, name: str) -> tuple[ApiToken, str]:
+def create_api_token(
+    user_id: int, name: str, *, actor: Actor = Actor.SYSTEM
+) -> tuple[ApiToken, str]:
     """A named personal token for the API; returns it and its secret, shown once.
 
-    Only its SHA-256 is stored. It carries the user's own permissions.
+    Only its SHA-256 is stored. It carries the user's own permissions. `actor`
+    is the user themselves on pages and the API, the system from the CLI.
     """
     label = (name or "").strip()
     if not label:
@@ -91,29 +92,30 @@ def create_api_token(user_id: int, name: str) -> tuple[ApiToken, str]:
         )
         session.add(token)
         session.flush()
-        audit.record(
+        _audit(
             session,
-            action="api_token.created",
-            entity_type="api_token",
-            entity_id=token.id,
+            "api_token.created",
+            token.id,
             before=None,
             after=token.snapshot(),
+            actor=actor,
         )
         return token, raw
 
 
-def revoke_api_token(token_id: int, principal: Principal) -> ApiToken:
+def revoke_api_token(token_id: int, caller: Actor | Principal) -> ApiToken:
     """Revoke one of the caller's tokens; it stops working at once."""
+    actor = _as_actor(caller)
     with db.transaction() as session:
-        token = queries.get_own_token(session, token_id, principal)
+        token = queries.get_own_token(session, token_id, actor)
         if token.revoked_at is None:
             token.revoked_at = utcnow()
-            audit.record(
+            _audit(
                 session,
-                action="api_token.revoked",
-                entity_type="api_token",
-                entity_id=token.id,
+                "api_token.revoked",
+                token.id,
                 before={"revoked_at": None},
                 after={"revoked_at": token.revoked_at},
+                actor=actor,
             )
         return token
