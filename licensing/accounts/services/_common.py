@@ -29,6 +29,7 @@ from licensing.accounts.models import (
     RESET_PASSWORD,
     TAX_ID_MAX,
     VERIFY_EMAIL,
+    ApiToken,
     OneTimeToken,
     Organization,
     User,
@@ -95,6 +96,15 @@ def normalize_email(value: str) -> str:
         return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise InvalidInput.for_field("email", f"This is not an email address: {exc}") from None
+
+
+def _address_or_none(value: str) -> str | None:
+    """The normalized address, or None for input that is not one (forms that
+    must not say whether an address has an account answer it like any other)."""
+    try:
+        return normalize_email(value)
+    except InvalidInput:
+        return None
 
 
 def _field_errors(error: InvalidInput, path: str) -> dict[str, list[str]]:
@@ -283,8 +293,11 @@ def _send_link(
     )
 
 
-def _insert_user(session: Session, user: User) -> None:
-    """Add the user; a concurrent sign-up with the same email loses cleanly."""
+def _insert_user(
+    session: Session, user: User, *, actor: Actor | None, themselves: bool = False
+) -> None:
+    """Add the user and audit `user.created` (by `actor`, or by the user
+    `themselves` signing up); a concurrent sign-up with the same email loses cleanly."""
     try:
         with session.begin_nested():
             session.add(user)
@@ -292,6 +305,8 @@ def _insert_user(session: Session, user: User) -> None:
         raise InvalidInput.for_field(
             "email", "An account already uses this email address. Sign in, or reset your password."
         ) from None
+    who = _user_actor(user) if themselves else actor
+    _audit(session, "user.created", user.id, before=None, after=user.snapshot(), actor=who)
 
 
 # --- who acts ------------------------------------------------------------------------
@@ -333,4 +348,17 @@ def _audit(
         note=note,
         actor=actor.name if actor else None,
         actor_user_id=actor.user_id if actor else None,
+    )
+
+
+def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, actor: Actor) -> None:
+    """Withdraw a link or token now (it stops working at once), audited as `action`."""
+    record.revoked_at = utcnow()
+    _audit(
+        session,
+        action,
+        record.id,
+        before={"revoked_at": None},
+        after={"revoked_at": record.revoked_at},
+        actor=actor,
     )

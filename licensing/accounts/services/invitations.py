@@ -11,6 +11,7 @@ from licensing.accounts.services._common import (
     _audit,
     _find_link,
     _issue_link,
+    _revoke,
     _user_actor,
     normalize_email,
 )
@@ -98,15 +99,7 @@ def revoke_invitation(invitation_id: int, caller: Actor | Principal) -> OneTimeT
         status = link.status(utcnow())
         if status != "pending":
             raise Conflict(f"This invitation is {status} and can no longer be revoked.")
-        link.revoked_at = utcnow()
-        _audit(
-            session,
-            "invitation.revoked",
-            link.id,
-            before={"revoked_at": None},
-            after={"revoked_at": link.revoked_at},
-            actor=actor,
-        )
+        _revoke(session, link, "invitation.revoked", actor)
         return link
 
 

@@ -14,11 +14,11 @@ from licensing.accounts import passwords, queries
 from licensing.accounts.models import RESET_PASSWORD, OneTimeToken, User
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
+    _address_or_none,
     _audit,
     _find_link,
     _send_link,
     _user_actor,
-    normalize_email,
 )
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
@@ -41,9 +41,8 @@ def request_password_reset(email: str) -> None:
     neither the answer nor its timing tells who has an account. At most
     `LINKS_PER_HOUR` emails an hour per address.
     """
-    try:
-        normalized = normalize_email(email)
-    except InvalidInput:
+    normalized = _address_or_none(email)
+    if normalized is None:
         return
     with db.transaction() as session:
         user = queries.user_by_email(session, normalized)

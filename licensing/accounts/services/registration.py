@@ -13,6 +13,7 @@ from licensing.accounts import passwords, queries
 from licensing.accounts.models import VERIFY_EMAIL, Organization, User
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
+    _address_or_none,
     _audit,
     _clean_organization,
     _find_link,
@@ -22,12 +23,10 @@ from licensing.accounts.services._common import (
     _send_link,
     _user_actor,
     _user_errors,
-    normalize_email,
 )
 from licensing.accounts.services.organizations import create_organization
-from licensing.actors import Actor
 from licensing.db import utcnow
-from licensing.errors import InvalidInput, NotFound
+from licensing.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +67,8 @@ def create_vendor_user(
         is_active=True,
         created_at=now,
     )
-    _insert_user(session, user)
-    _audit(
-        session,
-        "user.created",
-        user.id,
-        before=None,
-        after=user.snapshot(),
-        actor=Actor(actor, user.id) if actor else None,
-    )
+    # `actor` names the person signing up (or accepting an invitation): the user.
+    _insert_user(session, user, actor=None, themselves=actor is not None)
     return user
 
 
@@ -148,9 +140,8 @@ def resend_verification(email: str) -> None:
     """Send a fresh verification link, when the address belongs to an unverified
     account and fewer than `LINKS_PER_HOUR` were sent in the last hour. Says
     nothing either way, so the form does not reveal which addresses have accounts."""
-    try:
-        normalized = normalize_email(email)
-    except InvalidInput:
+    normalized = _address_or_none(email)
+    if normalized is None:
         return
     with db.transaction() as session:
         user = queries.user_by_email(session, normalized)

@@ -73,15 +73,7 @@ def create_staff_user(
             created_at=now,
         )
         user.roles = chosen
-        _insert_user(session, user)
-        _audit(
-            session,
-            "user.created",
-            user.id,
-            before=None,
-            after=user.snapshot(),
-            actor=actor,
-        )
+        _insert_user(session, user, actor=actor)
         if password is None:
             link, raw = _issue_link(
                 session,

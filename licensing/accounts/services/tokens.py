@@ -11,7 +11,7 @@ from licensing import db
 from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import TOKEN_NAME_MAX, ApiToken, User
-from licensing.accounts.services._common import _as_actor, _audit, _digest
+from licensing.accounts.services._common import _as_actor, _audit, _digest, _revoke
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
@@ -109,13 +109,5 @@ def revoke_api_token(token_id: int, caller: Actor | Principal) -> ApiToken:
     with db.transaction() as session:
         token = queries.get_own_token(session, token_id, actor)
         if token.revoked_at is None:
-            token.revoked_at = utcnow()
-            _audit(
-                session,
-                "api_token.revoked",
-                token.id,
-                before={"revoked_at": None},
-                after={"revoked_at": token.revoked_at},
-                actor=actor,
-            )
+            _revoke(session, token, "api_token.revoked", actor)
         return token
