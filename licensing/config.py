@@ -27,6 +27,11 @@ DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 ENVIRONMENTS = ("development", "production", "testing")
 
+# Where the API is mounted. Here, not in `licensing.api`, because recognising a
+# caller (`accounts.auth`) must tell API requests from pages without importing
+# the API layer.
+API_PREFIX = "/api/v1"
+
 
 class ConfigError(ValueError):
     """The environment does not describe a service that may start."""

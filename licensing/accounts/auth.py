@@ -19,7 +19,8 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts import passwords
 from licensing.accounts.models import User
-from licensing.api.base import API_PREFIX
+from licensing.accounts.services import authenticate_token, principal_for
+from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired
 from licensing.extensions import configured_limit, limiter, login_manager
 
@@ -56,8 +57,6 @@ def principal_from_session() -> Principal | None:
     user = flask_login.current_user
     if not isinstance(user, User):
         return None
-    from licensing.accounts.services import principal_for
-
     return principal_for(user)
 
 
@@ -71,8 +70,6 @@ def principal_from_bearer_token() -> Principal | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired("Send your API token as `Authorization: Bearer <token>`.")
-    from licensing.accounts.services import authenticate_token
-
     principal = authenticate_token(token.strip())
     if principal is None:
         raise AuthenticationRequired("The API token is not valid, or has been revoked.")

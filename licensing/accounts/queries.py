@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session
 from licensing import access
 from licensing.access import Principal
 from licensing.accounts.models import INVITATION, ApiToken, OneTimeToken, Organization, User
+from licensing.actors import Actor
 from licensing.errors import NotFound
 
 T = TypeVar("T")
+# Who asks: the request's principal, or a use case's actor.
+Caller = Principal | Actor
 
 
 def _organization_column(model: type[Any]) -> ColumnElement[Any]:
@@ -36,7 +39,7 @@ def _organization_column(model: type[Any]) -> ColumnElement[Any]:
 def scoped(
     statement: Select[Any],
     model: type[Any],
-    principal: Principal | None = None,
+    principal: Caller | None = None,
     *,
     organization_column: ColumnElement[Any] | None = None,
 ) -> Select[Any]:
@@ -54,7 +57,7 @@ def scoped(
     caller = principal or access.current_principal()
     if caller is None:
         return statement.where(false())
-    if caller.is_staff:
+    if caller.is_staff or (isinstance(caller, Actor) and caller.is_system):
         return statement
     column = organization_column if organization_column is not None else _organization_column(model)
     return statement.where(column == caller.organization_id)
@@ -64,7 +67,7 @@ def get_owned(
     session: Session,
     model: type[T],
     record_id: int,
-    principal: Principal | None = None,
+    principal: Caller | None = None,
     *,
     organization_column: ColumnElement[Any] | None = None,
     entity: str | None = None,
@@ -134,7 +137,7 @@ def vendor_recipients(session: Session, organization: Organization) -> list[str]
     return found or [organization.billing_email]
 
 
-def get_member(session: Session, user_id: int, principal: Principal | None = None) -> User:
+def get_member(session: Session, user_id: int, principal: Caller | None = None) -> User:
     """A user the caller may see: staff see all users, vendors their colleagues."""
     return get_owned(session, User, user_id, principal, entity="user")
 
@@ -148,7 +151,7 @@ def invitations(session: Session, organization_id: int) -> Sequence[OneTimeToken
 
 
 def get_invitation(
-    session: Session, invitation_id: int, principal: Principal | None = None
+    session: Session, invitation_id: int, principal: Caller | None = None
 ) -> OneTimeToken:
     statement = select(OneTimeToken).where(
         OneTimeToken.id == invitation_id, OneTimeToken.purpose == INVITATION
@@ -165,7 +168,7 @@ def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
     ).all()
 
 
-def get_own_token(session: Session, token_id: int, principal: Principal) -> ApiToken:
+def get_own_token(session: Session, token_id: int, principal: Caller) -> ApiToken:
     """An API token of the caller's own (tokens are personal: colleagues and staff
     do not see each other's)."""
     found = session.scalars(

@@ -25,22 +25,28 @@ CLOSED = "closed"
 STANDINGS = (APPLYING, ACTIVE, PENDING_PAYMENT, SUSPENDED, CLOSED)
 GOOD_STANDING = frozenset({APPLYING, ACTIVE})
 
+_STEPS = {
+    (APPLYING, "activate"): ACTIVE,
+    (APPLYING, "suspend"): SUSPENDED,
+    (APPLYING, "close"): CLOSED,
+    (ACTIVE, "mark_pending_payment"): PENDING_PAYMENT,
+    (ACTIVE, "suspend"): SUSPENDED,
+    (ACTIVE, "close"): CLOSED,
+    (PENDING_PAYMENT, "payment_received"): ACTIVE,
+    (PENDING_PAYMENT, "suspend"): SUSPENDED,
+    (PENDING_PAYMENT, "close"): CLOSED,
+    (SUSPENDED, "reinstate"): ACTIVE,
+    (SUSPENDED, "close"): CLOSED,
+}
+
+# Every step is audited as one event, `organization.standing_changed`, with
+# before/after `{"standing": ...}` (what the audit pages and exports read).
 STANDING = StateMachine(
     "organization",
-    {
-        (APPLYING, "activate"): ACTIVE,
-        (APPLYING, "suspend"): SUSPENDED,
-        (APPLYING, "close"): CLOSED,
-        (ACTIVE, "mark_pending_payment"): PENDING_PAYMENT,
-        (ACTIVE, "suspend"): SUSPENDED,
-        (ACTIVE, "close"): CLOSED,
-        (PENDING_PAYMENT, "payment_received"): ACTIVE,
-        (PENDING_PAYMENT, "suspend"): SUSPENDED,
-        (PENDING_PAYMENT, "close"): CLOSED,
-        (SUSPENDED, "reinstate"): ACTIVE,
-        (SUSPENDED, "close"): CLOSED,
-    },
+    _STEPS,
     STANDINGS,
+    field="standing",
+    events={action: "standing_changed" for _, action in _STEPS},
 )
 
 # Actions whose effect is serious enough that staff must say why.

@@ -29,6 +29,7 @@ from licensing.accounts import forms, queries, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import INVITATION, RESET_PASSWORD, Organization
 from licensing.accounts.states import PENDING_PAYMENT, STANDING, SUSPENDED
+from licensing.actors import Actor
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import (
@@ -46,6 +47,11 @@ bp = Blueprint("accounts", __name__)
 console = Blueprint("accounts_console", __name__, url_prefix="/console")
 
 Page = str | tuple[str, int] | Response
+
+
+def _actor() -> Actor:
+    """The signed-in caller, as the use cases take them."""
+    return Actor.of(access.require_principal())
 
 
 def home_for(principal: Principal | None) -> str:
@@ -349,9 +355,8 @@ def update_profile() -> Page:
     own = queries.own_organization(db.session(), principal)
     if form.validate_on_submit():
         try:
-            services.update_organization(
-                own.id, {name: form[name].data for name in forms.ContactForm.FIELDS}, principal
-            )
+            changes = {name: form[name].data for name in forms.ContactForm.FIELDS}
+            services.update_organization(own.id, changes, Actor.of(principal))
         except InvalidInput as error:
             show_errors(form, error)
         else:
@@ -368,7 +373,7 @@ def invite() -> Page:
     own = queries.own_organization(db.session(), principal)
     if form.validate_on_submit():
         try:
-            link = services.invite_member(own.id, form.email.data or "", principal)
+            link = services.invite_member(own.id, form.email.data or "", Actor.of(principal))
         except InvalidInput as error:
             show_errors(form, error)
         else:
@@ -380,7 +385,7 @@ def invite() -> Page:
 @bp.route("/organization/invitations/<int:invitation_id>/revoke", methods=["POST"])
 @access.vendor
 def revoke_invitation(invitation_id: int) -> Response:
-    link = services.revoke_invitation(invitation_id, access.require_principal())
+    link = services.revoke_invitation(invitation_id, _actor())
     flash(f"The invitation to {link.email} is withdrawn.", "success")
     return redirect(url_for("accounts.organization"))
 
@@ -405,7 +410,7 @@ def deactivate_member(user_id: int) -> Page:
                 cancel_label="Keep their access",
             )
         )
-    user = services.set_user_active(user_id, False, principal)
+    user = services.set_user_active(user_id, False, Actor.of(principal))
     flash(f"{user.full_name} can no longer sign in.", "success")
     return redirect(url_for("accounts.organization"))
 
@@ -427,7 +432,9 @@ def tokens() -> Page:
     if form.validate_on_submit():
         try:
             _confirm_recent_password(principal, form)
-            created, secret = services.create_api_token(principal.user_id, form.name.data or "")
+            created, secret = services.create_api_token(
+                principal.user_id, form.name.data or "", actor=Actor.of(principal)
+            )
         except InvalidInput as error:
             show_errors(form, error)
             status = 422
@@ -467,7 +474,7 @@ def _confirm_recent_password(principal: Principal, form: forms.TokenForm) -> Non
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
 @access.any_user
 def revoke_token(token_id: int) -> Response:
-    token = services.revoke_api_token(token_id, access.require_principal())
+    token = services.revoke_api_token(token_id, _actor())
     flash(f"Token “{token.name}” is revoked.", "success")
     return redirect(url_for("accounts.tokens"))
 
@@ -572,7 +579,7 @@ def change_standing(organization_id: int) -> Page:
             return _console_organization_page(found, standing_form=form, status=422)
         try:
             services.change_organization_standing(
-                organization_id, form.action.data, reason=form.reason.data
+                organization_id, form.action.data, reason=form.reason.data, actor=_actor()
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -596,7 +603,7 @@ def update_organization(organization_id: int) -> Page:
             services.update_organization(
                 organization_id,
                 {name: form[name].data for name in forms.OrganizationForm.FIELDS},
-                access.require_principal(),
+                _actor(),
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -623,6 +630,7 @@ def users() -> Page:
                 email=form.email.data or "",
                 roles=form.roles.data or (),
                 full_name=form.full_name.data or "",
+                actor=_actor(),
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -676,7 +684,7 @@ def set_roles(user_id: int) -> Page:
     form = forms.RolesForm()
     if form.validate_on_submit():
         try:
-            services.set_staff_roles(user_id, form.roles.data or ())
+            services.set_staff_roles(user_id, form.roles.data or (), actor=_actor())
         except InvalidInput as error:
             show_errors(form, error)
         except Conflict as error:
@@ -706,7 +714,7 @@ def set_active(user_id: int) -> Page:
             )
         )
     try:
-        user = services.set_user_active(user_id, active, access.require_principal())
+        user = services.set_user_active(user_id, active, _actor())
     except (InvalidInput, Conflict) as error:
         flash(error.detail, "error")
     else:
@@ -719,6 +727,6 @@ def set_active(user_id: int) -> Page:
 @console.route("/users/<int:user_id>/unlock", methods=["POST"])
 @access.staff("admin")
 def unlock(user_id: int) -> Response:
-    user = services.unlock_user(user_id)
+    user = services.unlock_user(user_id, actor=_actor())
     flash(f"{user.email} may sign in again at once.", "success")
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))

@@ -34,6 +34,7 @@ from licensing.accounts.models import (
 from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING
+from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import vocabulary
 from licensing.db import utcnow
@@ -48,6 +49,11 @@ blp = Blueprint(
 )
 
 Length = ma.validate.Length
+
+
+def _actor() -> Actor:
+    """The caller of this request, as the use cases take them."""
+    return Actor.of(access.require_principal())
 
 
 def _text(limit: int, *, required: bool = False, **kwargs: Any) -> ma.fields.String:
@@ -314,7 +320,7 @@ def get_organization(organization_id: int) -> Organization:
 def update_organization(changes: dict[str, Any], organization_id: int) -> Organization:
     """Change profile fields. The legal name and organization type decide the
     license, so only licensing staff change them."""
-    return services.update_organization(organization_id, changes, access.require_principal())
+    return services.update_organization(organization_id, changes, _actor())
 
 
 @blp.route("/organizations/<int:organization_id>/standing", methods=["POST"])
@@ -326,7 +332,7 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
 def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
     """Change the organization's standing (staff); audited and emailed to its members."""
     return services.change_organization_standing(
-        organization_id, data["action"], reason=data.get("reason")
+        organization_id, data["action"], reason=data.get("reason"), actor=_actor()
     )
 
 
@@ -361,7 +367,7 @@ def list_invitations(organization_id: int) -> list[OneTimeToken]:
 @blp.doc(**SECURED)
 def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToken:
     """Invite a colleague by email; the link in the email works for 7 days."""
-    return services.invite_member(organization_id, data["email"], access.require_principal())
+    return services.invite_member(organization_id, data["email"], _actor())
 
 
 @blp.route("/invitations/<int:invitation_id>")
@@ -379,7 +385,7 @@ def get_invitation(invitation_id: int) -> OneTimeToken:
 @blp.doc(**SECURED)
 def revoke_invitation(invitation_id: int) -> None:
     """Withdraw a pending invitation."""
-    services.revoke_invitation(invitation_id, access.require_principal())
+    services.revoke_invitation(invitation_id, _actor())
 
 
 # --- users ---------------------------------------------------------------------------
@@ -404,7 +410,7 @@ def list_users(query: dict[str, Any]) -> Select[Any]:
 def create_staff_user(data: dict[str, Any]) -> User:
     """Add a staff member (admins); they are emailed a link to choose a password."""
     return services.create_staff_user(
-        email=data["email"], roles=data["roles"], full_name=data["full_name"]
+        email=data["email"], roles=data["roles"], full_name=data["full_name"], actor=_actor()
     )
 
 
@@ -424,14 +430,14 @@ def get_user(user_id: int) -> User:
 @blp.doc(**SECURED)
 def update_user(data: dict[str, Any], user_id: int) -> User:
     """Admins change staff roles; admins and colleagues deactivate or reactivate."""
-    principal = access.require_principal()
-    user = queries.get_member(db.session(), user_id, principal)
+    actor = _actor()
+    user = queries.get_member(db.session(), user_id, actor)
     if "roles" in data:
-        if not principal.has_role("admin"):
+        if not actor.has_role("admin"):
             raise InvalidInput.for_field("roles", "Only admins change staff roles.")
-        user = services.set_staff_roles(user_id, data["roles"])
+        user = services.set_staff_roles(user_id, data["roles"], actor=actor)
     if "is_active" in data:
-        user = services.set_user_active(user_id, data["is_active"], principal)
+        user = services.set_user_active(user_id, data["is_active"], actor)
     return user
 
 
@@ -455,7 +461,10 @@ def list_tokens() -> list[ApiToken]:
 @blp.doc(**SECURED)
 def create_token(data: dict[str, Any]) -> dict[str, Any]:
     """Create a personal token; its secret is in this response only."""
-    token, secret = services.create_api_token(access.require_principal().user_id, data["name"])
+    principal = access.require_principal()
+    token, secret = services.create_api_token(
+        principal.user_id, data["name"], actor=Actor.of(principal)
+    )
     fields = ("id", "name", "prefix", "is_active", "created_at", "last_used_at", "revoked_at")
     return {**{name: getattr(token, name) for name in fields}, "token": secret}
 
@@ -474,4 +483,4 @@ def get_token(token_id: int) -> ApiToken:
 @blp.doc(**SECURED)
 def revoke_token(token_id: int) -> None:
     """Revoke a token: it stops working at once."""
-    services.revoke_api_token(token_id, access.require_principal())
+    services.revoke_api_token(token_id, _actor())

@@ -32,8 +32,8 @@ from werkzeug.datastructures import MultiDict
 
 from licensing import db, limits
 from licensing.api.problems import PROBLEM_MIMETYPE
+from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
 
-API_PREFIX = "/api/v1"
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
 SECURED = {"security": [{"bearerAuth": []}]}
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services
 from licensing.accounts.models import Organization, User
+from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
-from licensing.errors import Conflict, IllegalTransition, InvalidInput
+from licensing.errors import Conflict, IllegalTransition, InvalidInput, PermissionDenied
 from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.factories import bearer
@@ -322,3 +323,43 @@ def test_the_console_asks_for_a_change_and_refuses_one_the_standing_does_not_all
     assert stale.status_code == 422
     assert "allowed actions: close, mark_pending_payment, suspend" in stale.get_data(as_text=True)
     assert _organization(vendor).standing == "active"
+
+
+def test_a_standing_change_is_audited_as_the_actor_who_made_it(
+    app: Flask, vendor: User, billing_staff: User
+) -> None:
+    services.change_organization_standing(
+        _organization(vendor).id,
+        "suspend",
+        reason="Cheque bounced",
+        actor=Actor.of(services.principal_for(billing_staff)),
+    )
+    event = _events("organization.standing_changed")[-1]
+    assert (event.actor, event.actor_user_id) == (billing_staff.email, billing_staff.id)
+    assert (event.before_data, event.after_data) == (
+        {"standing": "active"},
+        {"standing": "suspended"},
+    )
+
+
+def test_a_standing_change_without_a_named_actor_outside_a_request_is_the_systems(
+    app: Flask, vendor: User
+) -> None:
+    services.change_standing(db.session(), _organization(vendor), "suspend", reason="Batch")
+    event = _events("organization.standing_changed")[-1]
+    assert (event.actor, event.actor_user_id) == ("system", None)
+
+
+def test_only_licensing_or_billing_staff_change_a_standing_whichever_edge_calls(
+    app: Flask, vendor: User
+) -> None:
+    before = len(_events("organization.standing_changed"))
+    with pytest.raises(PermissionDenied):
+        services.change_organization_standing(
+            _organization(vendor).id,
+            "suspend",
+            reason="Not mine to do",
+            actor=Actor.of(services.principal_for(vendor)),
+        )
+    assert _organization(vendor).standing == "active"
+    assert len(_events("organization.standing_changed")) == before

@@ -102,6 +102,7 @@ def test_signing_up_is_audited_with_the_new_user_as_actor(client: FlaskClient) -
     events = db.session().scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     assert [event.action for event in events][-2:] == ["organization.created", "user.created"]
     assert {event.actor for event in events[-2:]} == {"samira@bluefin.example"}
+    assert events[-1].actor_user_id == int(events[-1].entity_id)
     assert "password" not in (events[-1].after or "")
 
 

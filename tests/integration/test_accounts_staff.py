@@ -13,8 +13,9 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
-from licensing.errors import Conflict, DomainError, InvalidInput
+from licensing.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from licensing.mail.models import OutboxMessage
 from tests.support.factories import bearer
 
@@ -93,12 +94,13 @@ def test_changing_roles_is_audited(
 def test_the_last_active_admin_keeps_the_admin_role_and_nobody_deactivates_themselves(
     app: Flask, admin: User
 ) -> None:
+    as_admin = Actor.of(services.principal_for(admin))
     with pytest.raises(Conflict, match="last active admin"):
-        services.set_staff_roles(admin.id, ["licensing"])
+        services.set_staff_roles(admin.id, ["licensing"], actor=as_admin)
     with pytest.raises(InvalidInput, match="your own account"):
         services.set_user_active(admin.id, False, services.principal_for(admin))
     second = services.create_admin("second-admin@licensing-office.example", PASSWORD)
-    services.set_staff_roles(admin.id, ["licensing"])
+    services.set_staff_roles(admin.id, ["licensing"], actor=as_admin)
     assert _user(admin.id).roles == frozenset({"licensing"})
     assert _user(second.id).roles == frozenset({"admin"})
 
@@ -188,3 +190,14 @@ def test_an_admin_confirms_before_deactivating_an_account_on_its_page(
     again = client.post(url, data={"active": "true"})  # giving access back asks nothing
     assert again.status_code == 302
     assert db.session().get(User, vendor.id, populate_existing=True).is_active is True
+
+
+def test_only_an_admin_changes_roles_or_lifts_a_lockout_whichever_edge_calls(
+    app: Flask, admin: User, licensing_staff: User
+) -> None:
+    not_an_admin = Actor.of(services.principal_for(licensing_staff))
+    with pytest.raises(PermissionDenied):
+        services.set_staff_roles(licensing_staff.id, ["admin"], actor=not_an_admin)
+    with pytest.raises(PermissionDenied):
+        services.unlock_user(admin.id, actor=not_an_admin)
+    assert _user(licensing_staff.id).roles == frozenset({"licensing"})

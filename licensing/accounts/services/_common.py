@@ -1,0 +1,364 @@
+"""Helpers shared by the accounts use cases: field checks, one-time links, secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.access import Principal
+from licensing.accounts import passwords, queries
+from licensing.accounts.countries import COUNTRIES
+from licensing.accounts.models import (
+    ADDRESS_LINE_MAX,
+    CITY_MAX,
+    EMAIL_MAX,
+    INVITATION,
+    LEGAL_NAME_MAX,
+    PERSON_NAME_MAX,
+    POSTAL_CODE_MAX,
+    REGION_MAX,
+    RESET_PASSWORD,
+    TAX_ID_MAX,
+    VERIFY_EMAIL,
+    ApiToken,
+    OneTimeToken,
+    Organization,
+    User,
+)
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.db import utcnow
+from licensing.errors import InvalidInput
+from licensing.mail import services as mail
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+
+# Links sent by email, and how long each stays valid.
+LINK_VALIDITY = {
+    VERIFY_EMAIL: timedelta(hours=48),
+    RESET_PASSWORD: timedelta(hours=1),
+    INVITATION: timedelta(days=7),
+}
+
+# Per account: at most this many verification or reset emails an hour, so the
+# form cannot be used to flood someone's inbox (held in the database, so across
+# every process).
+LINKS_PER_HOUR = 3
+
+VENDOR_EDITABLE = Organization.VENDOR_EDITABLE_FIELDS
+
+STAFF_ONLY = Organization.STAFF_ONLY_FIELDS
+
+_REQUIRED = frozenset(
+    {
+        "legal_name",
+        "organization_type",
+        "address_line1",
+        "city",
+        "country",
+        "billing_contact_name",
+        "billing_email",
+    }
+)
+
+_LIMITS = {
+    "legal_name": LEGAL_NAME_MAX,
+    "address_line1": ADDRESS_LINE_MAX,
+    "address_line2": ADDRESS_LINE_MAX,
+    "city": CITY_MAX,
+    "region": REGION_MAX,
+    "postal_code": POSTAL_CODE_MAX,
+    "billing_contact_name": PERSON_NAME_MAX,
+    "billing_email": EMAIL_MAX,
+    "tax_id": TAX_ID_MAX,
+}
+
+
+def normalize_email(value: str) -> str:
+    """The address as stored: validated, then lower-cased (unique regardless of case).
+
+    Raises `InvalidInput` (field `email`) when it is not an address.
+    """
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput.for_field("email", "Enter an email address.")
+    if len(text) > EMAIL_MAX:
+        raise InvalidInput.for_field("email", f"Use at most {EMAIL_MAX} characters.")
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidInput.for_field("email", f"This is not an email address: {exc}") from None
+
+
+def _address_or_none(value: str) -> str | None:
+    """The normalized address, or None for input that is not one (forms that
+    must not say whether an address has an account answer it like any other)."""
+    try:
+        return normalize_email(value)
+    except InvalidInput:
+        return None
+
+
+def _field_errors(error: InvalidInput, path: str) -> dict[str, list[str]]:
+    """An error raised for `email` reported under another field path."""
+    return {path: [message for messages in error.errors.values() for message in messages]}
+
+
+def _clean_organization(
+    values: Mapping[str, Any], *, prefix: str = "", partial: bool = False
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Organization fields trimmed and checked; returns (clean values, errors by path)."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    unknown = set(values) - set(Organization.PROFILE_FIELDS)
+    for name in sorted(unknown):
+        errors[prefix + name] = ["Unknown field."]
+    for name in Organization.PROFILE_FIELDS:
+        if partial and name not in values:
+            continue
+        raw = values.get(name)
+        text = "" if raw is None else str(raw).strip()
+        path = prefix + name
+        if not text:
+            if name in _REQUIRED:
+                errors[path] = ["This field is required."]
+            else:
+                clean[name] = None
+            continue
+        limit = _LIMITS.get(name)
+        if limit and len(text) > limit:
+            errors[path] = [f"Use at most {limit} characters ({len(text)} given)."]
+            continue
+        if name == "organization_type" and text not in ORGANIZATION_TYPES:
+            errors[path] = [
+                f"Unknown organization type {text!r}; choose one of "
+                + ", ".join(ORGANIZATION_TYPES)
+                + "."
+            ]
+            continue
+        if name == "country":
+            text = text.upper()
+            if text not in COUNTRIES:
+                errors[path] = [
+                    f"Unknown country code {text!r}; use the two-letter ISO 3166-1 code, "
+                    "such as US or DE."
+                ]
+                continue
+        if name == "billing_email":
+            try:
+                text = normalize_email(text)
+            except InvalidInput as exc:
+                errors.update(_field_errors(exc, path))
+                continue
+        clean[name] = text
+    return clean, errors
+
+
+def _user_errors(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    names: Iterable[str] = (),
+) -> tuple[str, dict[str, list[str]]]:
+    """(normalized email, errors by field) for a new user's email, password and name."""
+    errors: dict[str, list[str]] = {}
+    normalized = ""
+    try:
+        normalized = normalize_email(email)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    else:
+        if queries.user_by_email(session, normalized) is not None:
+            errors["email"] = [
+                "An account already uses this email address. Sign in, or reset your password."
+            ]
+    name = (full_name or "").strip()
+    if not name:
+        errors["full_name"] = ["Enter your full name."]
+    elif len(name) > PERSON_NAME_MAX:
+        errors["full_name"] = [f"Use at most {PERSON_NAME_MAX} characters ({len(name)} given)."]
+    problems = passwords.password_problems(
+        password or "", email=normalized or email, names=(name, *names)
+    )
+    if problems:
+        errors["password"] = problems
+    return normalized, errors
+
+
+def _refuse(errors: Mapping[str, list[str]], detail: str = "Some fields need correcting.") -> None:
+    if errors:
+        raise InvalidInput(detail, errors)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _issue_link(
+    session: Session,
+    purpose: str,
+    *,
+    email: str,
+    user: User | None = None,
+    organization: Organization | None = None,
+    created_by_id: int | None = None,
+    valid_for: timedelta | None = None,
+) -> tuple[OneTimeToken, str]:
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    link = OneTimeToken(
+        purpose=purpose,
+        token_hash=_digest(raw),
+        email=email,
+        user_id=user.id if user else None,
+        organization_id=organization.id if organization else None,
+        created_by_id=created_by_id,
+        created_at=now,
+        expires_at=now + (valid_for or LINK_VALIDITY[purpose]),
+    )
+    session.add(link)
+    session.flush()
+    return link, raw
+
+
+def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
+    """The pending link for `raw`, or `InvalidInput` saying what is wrong with it."""
+    link = session.scalars(
+        select(OneTimeToken).where(
+            OneTimeToken.token_hash == _digest(raw or ""), OneTimeToken.purpose == purpose
+        )
+    ).one_or_none()
+    if link is None:
+        raise InvalidInput.for_field(
+            "token",
+            "This link is not valid. Check that you used the whole link from the email, "
+            "or ask for a new one.",
+        )
+    status = link.status(utcnow())
+    if status in {"used", "accepted"}:
+        raise InvalidInput.for_field("token", "This link has already been used.")
+    if status == "revoked":
+        raise InvalidInput.for_field("token", "This link has been withdrawn.")
+    if status == "expired":
+        raise InvalidInput.for_field(
+            "token",
+            f"This link expired on {link.expires_at:%Y-%m-%d at %H:%M} UTC. Ask for a new one.",
+        )
+    return link
+
+
+def check_link(raw: str, purpose: str) -> OneTimeToken:
+    """The pending link for `raw` (to show its form), or `InvalidInput` explaining why not."""
+    return _find_link(db.session(), raw, purpose)
+
+
+def _recent_links(session: Session, purpose: str, email: str) -> int:
+    since = utcnow() - timedelta(hours=1)
+    count = session.scalar(
+        select(func.count(OneTimeToken.id)).where(
+            OneTimeToken.purpose == purpose,
+            OneTimeToken.email == email,
+            OneTimeToken.created_at >= since,
+        )
+    )
+    return int(count or 0)
+
+
+def _send_link(
+    session: Session, user: User, purpose: str, subject: str, template: str, endpoint: str
+) -> None:
+    """Issue a one-time link for `purpose` and mail it to the user."""
+    link, raw = _issue_link(session, purpose, email=user.email, user=user)
+    mail.enqueue(
+        session,
+        to=user.email,
+        subject=subject,
+        template=template,
+        context={
+            "user": user,
+            "link": mail.absolute_url(endpoint, token=raw),
+            "expires_at": link.expires_at,
+        },
+        secrets=[raw],
+    )
+
+
+def _insert_user(
+    session: Session, user: User, *, actor: Actor | None, themselves: bool = False
+) -> None:
+    """Add the user and audit `user.created` (by `actor`, or by the user
+    `themselves` signing up); a concurrent sign-up with the same email loses cleanly."""
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        raise InvalidInput.for_field(
+            "email", "An account already uses this email address. Sign in, or reset your password."
+        ) from None
+    who = _user_actor(user) if themselves else actor
+    _audit(session, "user.created", user.id, before=None, after=user.snapshot(), actor=who)
+
+
+# --- who acts ------------------------------------------------------------------------
+
+
+def _as_actor(caller: Actor | Principal) -> Actor:
+    """The actor of a use case. Callers outside the package (tests, other
+    packages) still pass the request's `Principal`; the edges pass an `Actor`."""
+    return caller if isinstance(caller, Actor) else Actor.of(caller)
+
+
+def _user_actor(user: User) -> Actor:
+    """A user acting by a link they followed (no session to read them from)."""
+    return Actor(user.email, user.id, user.organization_id, user.roles)
+
+
+def _audit(
+    session: Session,
+    action: str,
+    entity_id: int,
+    *,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    actor: Actor | None,
+    note: str | None = None,
+) -> None:
+    """Write the audit event `action` (`user.created`: entity type `user`).
+
+    `actor=None` leaves the audit log to name the request's caller, for the
+    steps taken before anyone is known (a failed sign-in that locks an account).
+    """
+    audit.record(
+        session,
+        action=action,
+        entity_type=action.partition(".")[0],
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        note=note,
+        actor=actor.name if actor else None,
+        actor_user_id=actor.user_id if actor else None,
+    )
+
+
+def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, actor: Actor) -> None:
+    """Withdraw a link or token now (it stops working at once), audited as `action`."""
+    record.revoked_at = utcnow()
+    _audit(
+        session,
+        action,
+        record.id,
+        before={"revoked_at": None},
+        after={"revoked_at": record.revoked_at},
+        actor=actor,
+    )

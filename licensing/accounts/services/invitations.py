@@ -1,0 +1,132 @@
+"""A vendor invites colleagues to their organization by email."""
+
+from __future__ import annotations
+
+from licensing import db
+from licensing.access import Principal
+from licensing.accounts import queries
+from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
+from licensing.accounts.services._common import (
+    _as_actor,
+    _audit,
+    _find_link,
+    _issue_link,
+    _revoke,
+    _user_actor,
+    normalize_email,
+)
+from licensing.accounts.services.registration import create_vendor_user
+from licensing.accounts.states import CLOSED
+from licensing.actors import Actor
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput
+from licensing.mail import services as mail
+
+MAX_PENDING_INVITATIONS = 25
+
+
+def invite_member(organization_id: int, email: str, caller: Actor | Principal) -> OneTimeToken:
+    """A vendor invites a colleague to their organization by email (valid 7 days).
+
+    A new invitation to the same address replaces a pending one. Raises
+    `InvalidInput` when the address already has an account.
+    """
+    actor = _as_actor(caller)
+    with db.transaction() as session:
+        organization = queries.get_owned(session, Organization, organization_id, actor)
+        if organization.standing == CLOSED:
+            raise Conflict("A closed organization cannot invite members.")
+        address = normalize_email(email)
+        if queries.user_by_email(session, address) is not None:
+            raise InvalidInput.for_field(
+                "email", "This address already has an account; accounts cannot change organization."
+            )
+        now = utcnow()
+        pending = [
+            link
+            for link in queries.invitations(session, organization.id)
+            if link.status(now) == "pending"
+        ]
+        for link in pending:
+            if link.email == address:
+                link.revoked_at = now
+        if len([link for link in pending if link.email != address]) >= MAX_PENDING_INVITATIONS:
+            raise InvalidInput.for_field(
+                "email",
+                f"{MAX_PENDING_INVITATIONS} invitations are already waiting; revoke some first.",
+            )
+        inviter = session.get(User, actor.user_id)
+        link, raw = _issue_link(
+            session,
+            INVITATION,
+            email=address,
+            organization=organization,
+            created_by_id=actor.user_id,
+        )
+        _audit(
+            session,
+            "invitation.created",
+            link.id,
+            before=None,
+            after={
+                "email": address,
+                "organization_id": organization.id,
+                "expires_at": link.expires_at,
+            },
+            actor=actor,
+        )
+        mail.enqueue(
+            session,
+            to=address,
+            subject=f"Join {organization.legal_name} on the {mail.OFFICE_NAME}",
+            template="invitation",
+            context={
+                "organization": organization,
+                "inviter": inviter,
+                "link": mail.absolute_url("accounts.accept_invitation", token=raw),
+                "expires_at": link.expires_at,
+            },
+            secrets=[raw],
+        )
+        return link
+
+
+def revoke_invitation(invitation_id: int, caller: Actor | Principal) -> OneTimeToken:
+    """Withdraw a pending invitation (its link stops working)."""
+    actor = _as_actor(caller)
+    with db.transaction() as session:
+        link = queries.get_invitation(session, invitation_id, actor)
+        status = link.status(utcnow())
+        if status != "pending":
+            raise Conflict(f"This invitation is {status} and can no longer be revoked.")
+        _revoke(session, link, "invitation.revoked", actor)
+        return link
+
+
+def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
+    """Follow an invitation link: a verified user of the inviting organization."""
+    with db.transaction() as session:
+        link = _find_link(session, raw, INVITATION)
+        organization = link.organization
+        if organization is None or organization.standing == CLOSED:
+            raise InvalidInput.for_field("token", "This organization's account is closed.")
+        user = create_vendor_user(
+            session,
+            organization,
+            email=link.email,
+            password=password,
+            full_name=full_name,
+            verified=True,
+            actor=link.email,
+        )
+        link.used_at = utcnow()
+        link.user_id = user.id
+        _audit(
+            session,
+            "invitation.accepted",
+            link.id,
+            before={"used_at": None},
+            after={"used_at": link.used_at, "user_id": user.id},
+            actor=_user_actor(user),
+        )
+        return user

@@ -1,0 +1,38 @@
+"""Who may sign in: deactivating and reactivating accounts."""
+
+from __future__ import annotations
+
+from licensing import db
+from licensing.access import Principal
+from licensing.accounts import queries
+from licensing.accounts.models import User
+from licensing.accounts.services._common import _as_actor, _audit
+from licensing.actors import Actor
+from licensing.errors import Conflict, InvalidInput, PermissionDenied
+
+
+def set_user_active(user_id: int, active: bool, caller: Actor | Principal) -> User:
+    """Deactivate (or reactivate) an account: a vendor for a colleague in their
+    organization, an admin for anyone. Nobody deactivates themselves, and the
+    last active admin stays."""
+    actor = _as_actor(caller)
+    with db.transaction() as session:
+        user = queries.get_member(session, user_id, actor)
+        if actor.is_staff and not actor.has_role("admin"):
+            raise PermissionDenied("Only admins change who may sign in.")
+        if user.id == actor.user_id:
+            raise InvalidInput.for_field("user", "You cannot deactivate your own account.")
+        if user.is_active == active:
+            return user
+        if not active and "admin" in user.roles and queries.active_admin_count(session) <= 1:
+            raise Conflict("This is the last active admin; make someone else an admin first.")
+        user.is_active = active
+        _audit(
+            session,
+            "user.reactivated" if active else "user.deactivated",
+            user.id,
+            before={"is_active": not active},
+            after={"is_active": active},
+            actor=actor,
+        )
+        return user

@@ -1,0 +1,84 @@
+"""An organization's record: creating it and changing its profile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.access import Principal
+from licensing.accounts import queries
+from licensing.accounts.models import Organization
+from licensing.accounts.services._common import (
+    STAFF_ONLY,
+    _as_actor,
+    _audit,
+    _clean_organization,
+    _refuse,
+)
+from licensing.accounts.states import APPLYING
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.db import utcnow
+
+
+def create_organization(
+    session: Session, *, actor: str | None = None, **fields: Any
+) -> Organization:
+    """A new organization in standing `applying`, in the caller's transaction.
+
+    `fields` are the profile fields (`Organization.PROFILE_FIELDS`); raises
+    `InvalidInput` with every field's problem at once.
+    """
+    clean, errors = _clean_organization(fields)
+    _refuse(errors)
+    organization = Organization(**clean, standing=APPLYING, created_at=utcnow())
+    session.add(organization)
+    session.flush()
+    _audit(
+        session,
+        "organization.created",
+        organization.id,
+        before=None,
+        after=organization.snapshot(),
+        actor=Actor(actor) if actor else None,
+    )
+    return organization
+
+
+def update_organization(
+    organization_id: int, changes: Mapping[str, Any], caller: Actor | Principal
+) -> Organization:
+    """Change profile fields. Vendors change contact and address fields of their
+    own organization; licensing staff change any field, including legal name and type."""
+    actor = _as_actor(caller)
+    if not actor.is_vendor:
+        actor.require_role("licensing")
+    with db.transaction() as session:
+        organization = queries.get_owned(session, Organization, organization_id, actor)
+        clean, errors = _clean_organization(changes, partial=True)
+        if actor.is_vendor:
+            for name in STAFF_ONLY:
+                if name in changes and clean.get(name, getattr(organization, name)) != getattr(
+                    organization, name
+                ):
+                    errors[name] = [
+                        "Only the licensing office can change this; contact them to correct it."
+                    ]
+        _refuse(errors)
+        before_snapshot = organization.snapshot()
+        for name, value in clean.items():
+            setattr(organization, name, value)
+        before, after = audit.changed_fields(before_snapshot, organization.snapshot())
+        if after:
+            _audit(
+                session,
+                "organization.updated",
+                organization.id,
+                before=before,
+                after=after,
+                actor=actor,
+            )
+        return organization

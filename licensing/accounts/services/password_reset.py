@@ -1,0 +1,123 @@
+"""A forgotten password: a reset link by email, and the new password."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts import passwords, queries
+from licensing.accounts.models import RESET_PASSWORD, OneTimeToken, User
+from licensing.accounts.services._common import (
+    LINKS_PER_HOUR,
+    _address_or_none,
+    _audit,
+    _find_link,
+    _send_link,
+    _user_actor,
+)
+from licensing.db import utcnow
+from licensing.errors import InvalidInput
+from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# Templates of the two answers to a reset request, counted together for the
+# hourly limit per address.
+_RESET_TEMPLATES = ("reset_password", "reset_no_account")
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link (valid one hour) when the address has an active
+    account, and otherwise a note that no account uses it.
+
+    Says nothing either way on the page, and does the same work either way
+    (one lookup, one count, one email queued in one write transaction), so
+    neither the answer nor its timing tells who has an account. At most
+    `LINKS_PER_HOUR` emails an hour per address.
+    """
+    normalized = _address_or_none(email)
+    if normalized is None:
+        return
+    with db.transaction() as session:
+        user = queries.user_by_email(session, normalized)
+        if _recent_mail(session, _RESET_TEMPLATES, normalized) >= LINKS_PER_HOUR:
+            log.warning("password reset emails held back: hourly limit for the address")
+            return
+        if user is None or not user.is_active:
+            mail.enqueue(
+                session,
+                to=normalized,
+                subject="Reset your password",
+                template="reset_no_account",
+                context={"email": normalized, "reset_url": mail.absolute_url("accounts.reset")},
+            )
+            return
+        _send_link(
+            session,
+            user,
+            RESET_PASSWORD,
+            "Reset your password",
+            "reset_password",
+            "accounts.reset_password",
+        )
+
+
+def _recent_mail(session: Session, templates: tuple[str, ...], address: str) -> int:
+    """Emails of `templates` queued to `address` alone in the last hour."""
+    since = utcnow() - timedelta(hours=1)
+    count = session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.created_at >= since,
+            OutboxMessage.template.in_(templates),
+            OutboxMessage.recipients == json.dumps([address]),
+        )
+    )
+    return int(count or 0)
+
+
+def reset_password(raw: str, password: str) -> User:
+    """Follow a reset link: set a new password, unlock the account, confirm the
+    address, and sign out every other session (they carry the old hash)."""
+    with db.transaction() as session:
+        link = _find_link(session, raw, RESET_PASSWORD)
+        user = link.user
+        if user is None or not user.is_active:
+            raise InvalidInput.for_field("token", "This account can no longer sign in.")
+        names = (user.full_name, user.organization.legal_name if user.organization else "")
+        problems = passwords.password_problems(password, email=user.email, names=names)
+        if problems:
+            raise InvalidInput("Choose a stronger password.", {"password": problems})
+        now = utcnow()
+        for other in session.scalars(
+            select(OneTimeToken).where(
+                OneTimeToken.user_id == user.id,
+                OneTimeToken.purpose == RESET_PASSWORD,
+                OneTimeToken.used_at.is_(None),
+                OneTimeToken.revoked_at.is_(None),
+            )
+        ):
+            other.revoked_at = now
+        link.revoked_at = None
+        link.used_at = now
+        user.password_hash = passwords.hash_password(password)
+        user.session_generation += 1
+        user.failed_login_count = 0
+        user.locked_until = None
+        verified_now = user.email_verified_at is None
+        if verified_now:
+            user.email_verified_at = now
+        _audit(
+            session,
+            "user.password_reset",
+            user.id,
+            before=None,
+            after={"email_verified_at": user.email_verified_at} if verified_now else None,
+            actor=_user_actor(user),
+        )
+        return user

@@ -1,0 +1,153 @@
+"""A vendor signs up, and confirms their email address."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts import passwords, queries
+from licensing.accounts.models import VERIFY_EMAIL, Organization, User
+from licensing.accounts.services._common import (
+    LINKS_PER_HOUR,
+    _address_or_none,
+    _audit,
+    _clean_organization,
+    _find_link,
+    _insert_user,
+    _recent_links,
+    _refuse,
+    _send_link,
+    _user_actor,
+    _user_errors,
+)
+from licensing.accounts.services.organizations import create_organization
+from licensing.db import utcnow
+from licensing.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+def create_vendor_user(
+    session: Session,
+    organization: Organization,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    verified: bool = False,
+    actor: str | None = None,
+) -> User:
+    """A user of `organization`, in the caller's transaction.
+
+    Raises `InvalidInput` for a duplicate or malformed email, a weak
+    password or a missing name. `verified` marks the address confirmed
+    (e.g. the user arrived by an emailed invitation).
+    """
+    normalized, errors = _user_errors(
+        session,
+        email=email,
+        password=password,
+        full_name=full_name,
+        names=(organization.legal_name,),
+    )
+    _refuse(errors)
+    now = utcnow()
+    user = User(
+        email=normalized,
+        password_hash=passwords.hash_password(password),
+        full_name=full_name.strip(),
+        organization_id=organization.id,
+        staff_roles="",
+        email_verified_at=now if verified else None,
+        failed_login_count=0,
+        is_active=True,
+        created_at=now,
+    )
+    # `actor` names the person signing up (or accepting an invitation): the user.
+    _insert_user(session, user, actor=None, themselves=actor is not None)
+    return user
+
+
+def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[str, Any]) -> User:
+    """A vendor signs up: their organization (standing `applying`), their user
+    (unverified), and an email with a verification link.
+
+    Raises `InvalidInput` with every problem at once; organization fields are
+    reported under `organization.<field>`. Nothing is stored on error.
+    """
+    with db.transaction() as session:
+        clean, errors = _clean_organization(organization, prefix="organization.")
+        normalized, user_errors = _user_errors(
+            session,
+            email=email,
+            password=password,
+            full_name=full_name,
+            names=(str(organization.get("legal_name") or ""),),
+        )
+        errors.update(user_errors)
+        _refuse(errors)
+        created = create_organization(session, actor=normalized, **clean)
+        user = create_vendor_user(
+            session,
+            created,
+            email=normalized,
+            password=password,
+            full_name=full_name,
+            actor=normalized,
+        )
+        _send_verification(session, user)
+        return user
+
+
+def _send_verification(session: Session, user: User) -> None:
+    _send_link(
+        session,
+        user,
+        VERIFY_EMAIL,
+        "Confirm your email address",
+        "verify_email",
+        "accounts.verify_email",
+    )
+
+
+def verify_email(raw: str) -> User:
+    """Follow a verification link: the address is confirmed and the link used up."""
+    with db.transaction() as session:
+        link = _find_link(session, raw, VERIFY_EMAIL)
+        user = link.user
+        if user is None:  # pragma: no cover - verification links always name their user
+            raise NotFound("This link does not belong to an account.")
+        now = utcnow()
+        link.used_at = now
+        if user.email_verified_at is None:
+            user.email_verified_at = now
+            _audit(
+                session,
+                "user.email_verified",
+                user.id,
+                before={"email_verified_at": None},
+                after={"email_verified_at": now},
+                actor=_user_actor(user),
+            )
+        return user
+
+
+def resend_verification(email: str) -> None:
+    """Send a fresh verification link, when the address belongs to an unverified
+    account and fewer than `LINKS_PER_HOUR` were sent in the last hour. Says
+    nothing either way, so the form does not reveal which addresses have accounts."""
+    normalized = _address_or_none(email)
+    if normalized is None:
+        return
+    with db.transaction() as session:
+        user = queries.user_by_email(session, normalized)
+        if user is None or user.email_verified or not user.is_active:
+            return
+        if _recent_links(session, VERIFY_EMAIL, user.email) >= LINKS_PER_HOUR:
+            log.warning("verification emails to user %s held back: hourly limit", user.id)
+            return
+        _send_verification(session, user)

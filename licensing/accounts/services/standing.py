@@ -1,0 +1,185 @@
+"""An organization's standing: whether it may apply, and how it changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from flask import has_request_context
+from sqlalchemy.orm import Session
+
+from licensing import access, db
+from licensing.accounts import queries
+from licensing.accounts.models import Organization
+from licensing.accounts.states import (
+    CLOSED,
+    GOOD_STANDING,
+    PENDING_PAYMENT,
+    REASON_REQUIRED,
+    STANDING,
+    SUSPENDED,
+)
+from licensing.actors import Actor
+from licensing.audit.services import ANONYMOUS
+from licensing.errors import Conflict, InvalidInput
+from licensing.mail import services as mail
+
+REASON_MAX = 2000
+
+
+def organization_in_good_standing(organization: Organization) -> bool:
+    """True when the organization may apply for licenses (`applying` or `active`)."""
+    return organization.standing in GOOD_STANDING
+
+
+def standing_block_reason(organization: Organization) -> str | None:
+    """Why the organization may not apply for a license now, in words for the
+    vendor; None when it is in good standing."""
+    messages = {
+        PENDING_PAYMENT: (
+            f"{organization.legal_name} has an overdue invoice, so new license applications "
+            "are on hold until it is paid. Pay it from the Invoices page, or contact the "
+            "licensing office's billing team."
+        ),
+        SUSPENDED: (
+            f"{organization.legal_name}'s account is suspended, so it cannot apply for "
+            "licenses. Contact the licensing office."
+        ),
+        CLOSED: (
+            f"{organization.legal_name}'s account is closed, so it cannot apply for licenses. "
+            "Contact the licensing office to reopen it."
+        ),
+    }
+    return None if organization_in_good_standing(organization) else messages[organization.standing]
+
+
+def ensure_good_standing(organization: Organization) -> None:
+    """Raise `Conflict` (409) with `standing_block_reason` unless in good standing."""
+    reason = standing_block_reason(organization)
+    if reason:
+        raise Conflict(reason)
+
+
+def _reason(reason: str | None, *, required: bool, action: str) -> str | None:
+    text = (reason or "").strip()
+    if required and not text:
+        raise InvalidInput.for_field(
+            "reason", f"Give a reason to {action.replace('_', ' ')}: it is recorded and sent."
+        )
+    if len(text) > REASON_MAX:
+        raise InvalidInput.for_field("reason", f"Use at most {REASON_MAX} characters.")
+    return text or None
+
+
+def _notify_organization(
+    session: Session, organization: Organization, *, subject: str, template: str, **context: Any
+) -> None:
+    recipients = [
+        user.email
+        for user in queries.members(session, organization.id)
+        if user.is_active and user.email_verified
+    ]
+    if organization.billing_email not in recipients:
+        recipients.append(organization.billing_email)
+    mail.enqueue(
+        session,
+        to=recipients,
+        subject=subject,
+        template=template,
+        context={"organization": organization, **context},
+    )
+
+
+def change_standing(
+    session: Session,
+    organization: Organization,
+    action: str,
+    *,
+    reason: str | None,
+    notify: bool = True,
+    actor: Actor | None = None,
+) -> None:
+    """Move the organization's standing by `action`, through `states.STANDING`.
+
+    Raises `IllegalTransition` (409, naming the allowed actions) for a step
+    the table does not allow, `InvalidInput` when `suspend`, `close` or
+    `mark_pending_payment` come without a reason. Writes the audit event
+    (the reason as its note) and, with `notify`, emails the organization's
+    members and billing contact. Without an `actor`, the request's caller
+    acts (the system outside a request), for callers in other packages that
+    do not name theirs yet.
+    """
+    before = organization.standing
+    STANDING.step(before, action)  # an illegal step is refused before a missing reason
+    note = _reason(reason, required=action in REASON_REQUIRED, action=action)
+    after = STANDING.apply(session, organization, action, actor=actor or _caller(), note=note)
+    if notify:
+        _notify_organization(
+            session,
+            organization,
+            subject=f"Your account standing is now {after.replace('_', ' ')}",
+            template="standing_changed",
+            before=before,
+            after=after,
+            reason=note,
+            dashboard_url=mail.absolute_url("portal.dashboard"),
+        )
+
+
+def _caller() -> Actor:
+    """Who the audit log would name for this request: its principal, else anonymous;
+    the system outside a request."""
+    if not has_request_context():
+        return Actor.SYSTEM
+    principal = access.current_principal()
+    return Actor.of(principal) if principal is not None else Actor(ANONYMOUS)
+
+
+# What an organization is behind on (an overdue invoice, an overdue royalty
+# report): each package that creates such obligations registers a check in its
+# `init_app`; `pending_payment` lasts while any check names something.
+OverdueCheck = Callable[[Session, int, date], list[str]]
+_OVERDUE_CHECKS: dict[str, OverdueCheck] = {}
+
+
+def register_overdue_check(name: str, check: OverdueCheck) -> None:
+    _OVERDUE_CHECKS[name] = check
+
+
+def overdue_obligations(session: Session, organization_id: int, today: date) -> list[str]:
+    """Everything overdue beyond the standing threshold, in words, from every check."""
+    return [
+        reason
+        for check in _OVERDUE_CHECKS.values()
+        for reason in check(session, organization_id, today)
+    ]
+
+
+def restore_standing_if_clear(
+    session: Session, organization_id: int, today: date, *, actor: Actor | None = None
+) -> None:
+    """Back to `active` from `pending_payment` once nothing is overdue any longer."""
+    organization = session.get(Organization, organization_id, with_for_update=True)
+    if organization is None or organization.standing != PENDING_PAYMENT:
+        return
+    if overdue_obligations(session, organization_id, today):
+        return
+    change_standing(
+        session,
+        organization,
+        "payment_received",
+        reason="Nothing is overdue any longer.",
+        actor=actor,
+    )
+
+
+def change_organization_standing(
+    organization_id: int, action: str, *, reason: str | None, actor: Actor
+) -> Organization:
+    """Licensing or billing staff: change an organization's standing (see `change_standing`)."""
+    actor.require_role("licensing", "billing")
+    with db.transaction() as session:
+        organization = queries.get_owned(session, Organization, organization_id, actor)
+        change_standing(session, organization, action, reason=reason, actor=actor)
+        return organization
