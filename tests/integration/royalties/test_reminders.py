@@ -5,7 +5,7 @@ it is filed. And `licensing tokens create`, for scripts that drive the API."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask
@@ -109,4 +109,4 @@ def test_the_finance_queue_health_counts_reports_due_and_overdue(
     reports = next(queue for queue in queues if queue.key == "royalty_reports")
     assert reports.count == 2
     assert reports.bands["past_target"] == 1
-    assert reports.oldest_days == (datetime(2027, 7, 2) - datetime(2027, 3, 31)).days
+    assert reports.oldest_days == (date(2027, 7, 2) - date(2027, 3, 31)).days
