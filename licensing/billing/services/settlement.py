@@ -1,0 +1,168 @@
+"""Money received against an invoice: offline payments, accepted flagged card
+payments, and counting a succeeded payment against what is owed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.audit import services as audit
+from licensing.billing.models import REFERENCE_MAX, Invoice, Payment
+from licensing.billing.services._common import (
+    _actor,
+    _amount,
+    _locked_invoice,
+    _mail_context,
+    _reason,
+    _settle_if_cleared,
+)
+from licensing.billing.states import COLLECTIBLE, FLAGGED, OFFLINE_METHODS, PAYMENT, SUCCEEDED
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.mail import services as mail
+from licensing.money import quantize
+
+
+def _apply(session: Session, invoice: Invoice, payment: Payment, *, now: datetime) -> None:
+    """Count a succeeded payment against the invoice (once: callers step the
+    payment's state machine first, which refuses a second `succeed`)."""
+    invoice.amount_paid += payment.amount
+    payment.settled_at = now
+    audit.record(
+        session,
+        action="invoice.payment_applied",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        before=None,
+        after={
+            "payment_id": payment.id,
+            "amount": payment.amount,
+            "method": payment.method,
+            "amount_paid": invoice.amount_paid,
+        },
+        note=payment.reference,
+    )
+    _settle_if_cleared(session, invoice, now=now, note=f"{payment.method} payment {payment.id}")
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=f"Payment received for invoice {invoice.number}",
+        template="payment_received",
+        context={
+            **_mail_context(invoice, organization),
+            "payment": payment,
+            "amount": _amount(payment.amount, payment.currency),
+        },
+    )
+
+
+def record_offline_payment(
+    invoice_id: int,
+    *,
+    method: str,
+    amount: Decimal,
+    reference: str | None,
+    received_on: date | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Payment:
+    """Billing staff: a wire, ACH or check payment, in the same ledger as cards."""
+    now = now or utcnow()
+    errors: dict[str, list[str]] = {}
+    if method not in OFFLINE_METHODS:
+        errors["method"] = [f"Must be one of: {', '.join(OFFLINE_METHODS)}."]
+    clean_reference = (reference or "").strip()
+    if not clean_reference:
+        errors["reference"] = ["Give the bank or check reference."]
+    elif len(clean_reference) > REFERENCE_MAX:
+        errors["reference"] = [f"At most {REFERENCE_MAX} characters."]
+    if amount <= 0:
+        errors["amount"] = ["Must be more than zero."]
+    if received_on is not None and received_on > office_date(now):
+        errors["received_on"] = ["Cannot be in the future."]
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id)
+        if not errors and quantize(amount, invoice.currency) != amount:
+            errors["amount"] = ["Use at most the currency's minor unit (cents)."]
+        if invoice.state not in COLLECTIBLE:
+            raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+        if not errors and amount > invoice.balance_due:
+            errors["amount"] = [
+                f"More than the balance due ({_amount(invoice.balance_due, invoice.currency)})."
+            ]
+        if errors:
+            raise InvalidInput("The payment has problems.", errors)
+        payment = Payment(
+            invoice_id=invoice.id,
+            organization_id=invoice.organization_id,
+            method=method,
+            state=SUCCEEDED,
+            currency=invoice.currency,
+            amount=amount,
+            reference=clean_reference,
+            received_on=received_on or office_date(now),
+            note=(note or "").strip() or None,
+            recorded_by=_actor(),
+            created_at=now,
+        )
+        session.add(payment)
+        session.flush()
+        audit.record(
+            session,
+            action="payment.recorded",
+            entity_type="payment",
+            entity_id=payment.id,
+            before=None,
+            after={
+                "invoice": invoice.number,
+                "method": method,
+                "amount": amount,
+                "reference": clean_reference,
+                "state": SUCCEEDED,
+            },
+        )
+        _apply(session, invoice, payment, now=now)
+        return payment
+
+
+def accept_flagged_payment(
+    payment_id: int, *, note: str | None, now: datetime | None = None
+) -> Payment:
+    """Billing staff accept a flagged card payment for what was actually received."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        payment = session.get(Payment, payment_id, with_for_update=True)
+        if payment is None:
+            raise NotFound(f"There is no payment {payment_id}.")
+        invoice = _locked_invoice(session, payment.invoice_id)
+        reason = _reason(note)
+        received = payment.amount_received or Decimal(0)
+        if PAYMENT.can(payment.state, "accept") and (
+            invoice.state not in COLLECTIBLE or received <= 0 or received > invoice.balance_due
+        ):
+            raise Conflict(
+                f"{_amount(received, payment.currency)} cannot be applied to {invoice.label} "
+                f"(balance due {_amount(invoice.balance_due, invoice.currency)}); "
+                "refund it at Stripe."
+            )
+        payment.state = PAYMENT.step(payment.state, "accept")
+        payment.amount = received
+        audit.record(
+            session,
+            action="payment.accepted",
+            entity_type="payment",
+            entity_id=payment.id,
+            before={"state": FLAGGED},
+            after={"state": SUCCEEDED, "amount": received},
+            note=reason,
+        )
+        _apply(session, invoice, payment, now=now)
+        return payment
