@@ -643,7 +643,7 @@ def _settle_the_change(
 ) -> None:
     total = filing.total_due
     if total > 0:
-        invoice = _invoice(session, obligation, report, filing, moment)
+        invoice = _invoice(session, obligation, report, filing, actor, moment)
         report.invoice_id = invoice.id
         filing.invoice_number = invoice.number
     elif total < 0:
@@ -656,6 +656,7 @@ def _invoice(
     obligation: Obligations,
     report: RoyaltyReport,
     filing: Filing,
+    actor: Actor,
     moment: datetime,
 ) -> Invoice:
     agreement = obligation.agreement
@@ -689,6 +690,7 @@ def _invoice(
             + "."
         ),
         deductions=True,
+        actor=actor,
         now=moment,
     )
 
@@ -725,7 +727,7 @@ def _credit(
             continue
         portion = min(remaining, creditable)
         note = billing.credit_invoice(
-            session, invoice, amount=portion, reason=reason, actor=actor.name, now=moment
+            session, invoice, amount=portion, reason=reason, actor=actor, now=moment
         )
         numbers.append(note.number)
         remaining -= portion

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
-from licensing.audit import services as audit
+from licensing.actors import Actor
 from licensing.billing import links, stripe_gateway
-from licensing.billing.models import Invoice
-from licensing.billing.states import COLLECTIBLE, INVOICE, PAID
+from licensing.billing.models import REFERENCE_MAX, Invoice
+from licensing.billing.states import COLLECTIBLE, INVOICE, OFFLINE_METHODS
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -30,16 +31,11 @@ def _config() -> Config:
     return config
 
 
-def _actor() -> str:
-    from flask import has_request_context
-
-    from licensing import access
-
-    if has_request_context():
-        principal = access.current_principal()
-        if principal is not None:
-            return principal.email
-    return audit.SYSTEM
+def _as(actor: Actor) -> dict[str, Any]:
+    """The audit log's actor fields for `actor`, for events that are not a step of a
+    state machine (`apply()` names the actor itself). A link payer's user id is 0:
+    no user."""
+    return {"actor": actor.name, "actor_user_id": actor.user_id or None}
 
 
 def _amount(amount: Decimal, currency: str) -> str:
@@ -80,31 +76,53 @@ def _reason(reason: str | None) -> str:
     return text
 
 
-def _settle(session: Session, invoice: Invoice, *, now: datetime, note: str) -> None:
-    before = invoice.state
-    invoice.state = INVOICE.step(invoice.state, "settle")
-    invoice.paid_at = now
-    audit.record(
+def _offline_errors(
+    method: str, reference: str | None, on: date | None, on_field: str, now: datetime
+) -> tuple[dict[str, list[str]], str]:
+    """Problems with an offline payment's or refund's method, bank reference and
+    date (`on_field` names the date), and the reference cleaned of spaces."""
+    errors: dict[str, list[str]] = {}
+    if method not in OFFLINE_METHODS:
+        errors["method"] = [f"Must be one of: {', '.join(OFFLINE_METHODS)}."]
+    clean_reference = (reference or "").strip()
+    if not clean_reference:
+        errors["reference"] = ["Give the bank or check reference."]
+    elif len(clean_reference) > REFERENCE_MAX:
+        errors["reference"] = [f"At most {REFERENCE_MAX} characters."]
+    if on is not None and on > office_date(now):
+        errors[on_field] = ["Cannot be in the future."]
+    return errors, clean_reference
+
+
+def _due_ids(statement: Select[Any]) -> list[Any]:
+    """What a batch job will claim one row at a time (`db.claim`), read outside any
+    transaction so that no lock is held while the rows are worked through."""
+    session = db.session()
+    found = list(session.scalars(statement))
+    session.rollback()
+    return found
+
+
+def _settle(session: Session, invoice: Invoice, *, actor: Actor, now: datetime, note: str) -> None:
+    INVOICE.apply(
         session,
-        action="invoice.paid",
-        entity_type="invoice",
-        entity_id=invoice.id,
-        before={"state": before},
-        after={
-            "state": PAID,
-            "amount_paid": invoice.amount_paid,
-            "amount_credited": invoice.amount_credited,
-        },
+        invoice,
+        "settle",
+        actor=actor,
         note=note,
+        at=now,
+        changes={"amount_paid": invoice.amount_paid, "amount_credited": invoice.amount_credited},
     )
 
 
-def _settle_if_cleared(session: Session, invoice: Invoice, *, now: datetime, note: str) -> None:
+def _settle_if_cleared(
+    session: Session, invoice: Invoice, *, actor: Actor, now: datetime, note: str
+) -> None:
     if (
         invoice.state in COLLECTIBLE
         and invoice.total - invoice.amount_paid - invoice.amount_credited <= 0
     ):
-        _settle(session, invoice, now=now, note=note)
+        _settle(session, invoice, actor=actor, now=now, note=note)
         _restore_standing(session, invoice.organization_id, now)
 
 

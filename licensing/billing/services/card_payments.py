@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import stripe_gateway
 from licensing.billing.models import Invoice, Payment, StripeCustomer
-from licensing.billing.services._common import _amount, _gateway, _locked_invoice
+from licensing.billing.services._common import _amount, _as, _due_ids, _gateway, _locked_invoice
 from licensing.billing.services.settlement import _apply
 from licensing.billing.states import (
     CARD,
@@ -45,7 +46,10 @@ RECONCILE_AFTER = timedelta(minutes=30)
 
 
 def _customer_id(
-    session: Session, gateway: stripe_gateway.PaymentGateway, organization: Organization
+    session: Session,
+    gateway: stripe_gateway.PaymentGateway,
+    organization: Organization,
+    actor: Actor,
 ) -> str:
     """The organization's Stripe Customer, created once (the idempotency key and
     the unique row make a second creation a no-op)."""
@@ -69,6 +73,7 @@ def _customer_id(
         entity_id=organization.id,
         before=None,
         after={"stripe_customer_id": customer_id},
+        **_as(actor),
     )
     return customer_id
 
@@ -96,6 +101,8 @@ class _OpenAttempt:
     customer_id: str
     # Its amount is no longer the balance due (a payment or credit came meanwhile).
     stale: bool
+    # Who pays: a vendor user, or the billing contact following the invoice's link.
+    actor: Actor
 
 
 # Rounds of "close the old attempt, claim again" one request may take before it
@@ -122,13 +129,16 @@ def start_card_payment(
     intent stored on it; an intent created by a request that lost a race is
     canceled unconfirmed. The payment is applied when Stripe reports success
     (the webhook, or `licensing payments reconcile`), never here.
+
+    `principal` is who pays: a vendor user or the billing contact's link
+    (`links.payer`); the invoice must be their organization's.
     """
     now = now or utcnow()
     gateway = _gateway()
     if not card_token or not card_token.startswith("tok_") or len(card_token) > 255:
         raise InvalidInput.for_field("card", "The card details could not be read; try again.")
     for _round in range(ATTEMPT_ROUNDS):
-        attempt = _claim_attempt(gateway, invoice_id, principal, now)
+        attempt = _claim_attempt(gateway, invoice_id, principal, Actor.of(principal), now)
         if attempt.state == FAILED or attempt.stale:
             settled = _close_attempt(gateway, attempt, now)
             if settled is not None:
@@ -154,7 +164,11 @@ def _require_payable(invoice: Invoice) -> None:
 
 
 def _claim_attempt(
-    gateway: stripe_gateway.PaymentGateway, invoice_id: int, principal: Principal, now: datetime
+    gateway: stripe_gateway.PaymentGateway,
+    invoice_id: int,
+    principal: Principal,
+    actor: Actor,
+    now: datetime,
 ) -> _OpenAttempt:
     """The invoice's open attempt, or a new pending one, with the invoice locked."""
     with db.transaction() as session:
@@ -163,7 +177,7 @@ def _claim_attempt(
         # Locked: two attempts at once by one organization create one Customer.
         organization = session.get(Organization, invoice.organization_id, with_for_update=True)
         assert organization is not None
-        customer_id = _customer_id(session, gateway, organization)
+        customer_id = _customer_id(session, gateway, organization, actor)
         payment = session.scalars(
             select(Payment).where(
                 Payment.invoice_id == invoice.id,
@@ -172,7 +186,7 @@ def _claim_attempt(
             )
         ).one_or_none()  # read only: its changes lock the payment before the invoice
         if payment is None:
-            payment = _new_attempt(session, invoice, principal, now)
+            payment = _new_attempt(session, invoice, actor, now)
         assert payment.idempotency_key is not None
         assert invoice.number is not None
         return _OpenAttempt(
@@ -186,12 +200,11 @@ def _claim_attempt(
             intent_id=payment.stripe_payment_intent_id,
             customer_id=customer_id,
             stale=payment.amount != invoice.balance_due,
+            actor=actor,
         )
 
 
-def _new_attempt(
-    session: Session, invoice: Invoice, principal: Principal, now: datetime
-) -> Payment:
+def _new_attempt(session: Session, invoice: Invoice, actor: Actor, now: datetime) -> Payment:
     payment = Payment(
         invoice_id=invoice.id,
         organization_id=invoice.organization_id,
@@ -200,7 +213,7 @@ def _new_attempt(
         currency=invoice.currency,
         amount=invoice.balance_due,
         idempotency_key=f"payment-{uuid.uuid4().hex}",
-        recorded_by=principal.email,
+        recorded_by=actor.name,
         created_at=now,
     )
     session.add(payment)
@@ -217,6 +230,7 @@ def _new_attempt(
             "amount": payment.amount,
             "state": PENDING,
         },
+        **_as(actor),
     )
     return payment
 
@@ -236,7 +250,7 @@ def _close_attempt(
             intent = gateway.retrieve_payment_intent(attempt.intent_id)
         if intent.status != "canceled":
             with db.transaction() as session:
-                apply_intent_outcome(session, intent, now=now)
+                apply_intent_outcome(session, intent, now=now, actor=attempt.actor)
             return CardAttempt(
                 attempt.payment_id,
                 intent.status,
@@ -252,18 +266,8 @@ def _close_attempt(
         payment = session.get(Payment, attempt.payment_id, with_for_update=True)
         assert payment is not None
         if payment.state in OPEN_ATTEMPT and payment.stripe_payment_intent_id == attempt.intent_id:
-            before = payment.state
-            payment.state = PAYMENT.step(before, "cancel")
             payment.note = why
-            audit.record(
-                session,
-                action="payment.canceled",
-                entity_type="payment",
-                entity_id=payment.id,
-                before={"state": before},
-                after={"state": payment.state},
-                note=why,
-            )
+            PAYMENT.apply(session, payment, "cancel", actor=attempt.actor, note=why)
     return None
 
 
@@ -302,10 +306,10 @@ def _charge(
     if intent is None:
         intent = gateway.retrieve_payment_intent(intent_id)
     if intent.status == "requires_confirmation":
-        intent = _confirm(gateway, intent.id, key, now)
+        intent = _confirm(gateway, intent.id, key, now, attempt.actor)
     if intent.status in ("requires_payment_method", "canceled"):
         with db.transaction() as session:
-            apply_intent_outcome(session, intent, now=now)
+            apply_intent_outcome(session, intent, now=now, actor=attempt.actor)
         return None
     return CardAttempt(
         attempt.payment_id,
@@ -334,7 +338,7 @@ def _cancel_unconfirmed(gateway: stripe_gateway.PaymentGateway, intent_id: str, 
 
 
 def _confirm(
-    gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str, now: datetime
+    gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str, now: datetime, actor: Actor
 ) -> stripe_gateway.IntentStatus:
     """Confirm the attempt's intent. A decline marks the attempt failed (it is
     closed by the next attempt) and is a 422 with the bank's message; an intent
@@ -344,7 +348,7 @@ def _confirm(
     except InvalidInput:
         declined = gateway.retrieve_payment_intent(intent_id)
         with db.transaction() as session:
-            apply_intent_outcome(session, declined, now=now)
+            apply_intent_outcome(session, declined, now=now, actor=actor)
         raise
     except stripe_gateway.StripeRefused:
         return gateway.retrieve_payment_intent(intent_id)
@@ -360,65 +364,65 @@ def _status_message(status: str, failure: str | None) -> str:
     return failure or "The card was not charged; try another card."
 
 
-def _fail(session: Session, payment: Payment, message: str | None) -> None:
-    if not PAYMENT.can(payment.state, "fail"):
-        return
-    before = payment.state
-    payment.state = PAYMENT.step(payment.state, "fail")
-    payment.note = message
-    audit.record(
-        session,
-        action="payment.failed",
-        entity_type="payment",
-        entity_id=payment.id,
-        before={"state": before},
-        after={"state": payment.state},
-        note=message,
-    )
-
-
-def _flag(session: Session, invoice: Invoice, payment: Payment, received: Decimal, why: str) -> str:
-    before = payment.state
-    payment.state = PAYMENT.step(payment.state, "flag")
-    payment.amount_received = received
-    payment.note = why
-    audit.record(
-        session,
-        action="payment.flagged",
-        entity_type="payment",
-        entity_id=payment.id,
-        before={"state": before},
-        after={"state": FLAGGED, "amount_received": received},
-        note=why,
-    )
+@PAYMENT.on("flag")
+def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: str | None) -> None:
+    """A flagged card payment waits for billing staff: tell them."""
     recipients = mail.staff_recipients("billing")
-    if recipients:
-        mail.enqueue(
-            session,
-            to=recipients,
-            subject=f"Card payment for {invoice.number} needs review",
-            template="payment_flagged",
-            context={
-                "invoice": invoice,
-                "payment": payment,
-                "why": why,
-                "console_url": mail.absolute_url(
-                    "billing_console.invoice_detail", invoice_id=invoice.id
-                ),
-            },
+    if not recipients:
+        return
+    invoice = session.get(Invoice, payment.invoice_id)
+    assert invoice is not None
+    mail.enqueue(
+        session,
+        to=recipients,
+        subject=f"Card payment for {invoice.number} needs review",
+        template="payment_flagged",
+        context={
+            "invoice": invoice,
+            "payment": payment,
+            "why": why,
+            "console_url": mail.absolute_url(
+                "billing_console.invoice_detail", invoice_id=invoice.id
+            ),
+        },
+    )
+
+
+def _what_arrived(
+    intent: stripe_gateway.IntentStatus, payment: Payment, invoice: Invoice
+) -> tuple[Decimal, str | None]:
+    """What a succeeded intent brought, and why billing staff must look at it
+    before it counts (None: it is what was asked and still owed)."""
+    if intent.currency != payment.currency:
+        return Decimal(0), f"currency {intent.currency} received, {payment.currency} asked"
+    received = from_minor_units(intent.amount_received or intent.amount, intent.currency)
+    if received != payment.amount:
+        return received, (
+            f"received {_amount(received, payment.currency)}, "
+            f"asked {_amount(payment.amount, payment.currency)}"
         )
-    return f"flagged: {why}"
+    if invoice.state not in COLLECTIBLE or received > invoice.balance_due:
+        return received, (
+            f"invoice {invoice.number} owed "
+            f"{_amount(invoice.balance_due, invoice.currency)} when the card payment arrived"
+        )
+    return received, None
 
 
 def apply_intent_outcome(
-    session: Session, intent: stripe_gateway.IntentStatus, *, now: datetime
+    session: Session,
+    intent: stripe_gateway.IntentStatus,
+    *,
+    now: datetime,
+    actor: Actor = Actor.SYSTEM,
 ) -> str:
     """Apply what Stripe says about a PaymentIntent to its payment, idempotently.
 
     Safe to call any number of times and in any order: a succeeded payment is
     never applied twice, a late failure after success changes nothing, and an
     amount that does not match what was asked is flagged for billing staff.
-    Returns what was done (kept with the webhook event).
+    Returns what was done (kept with the webhook event). `actor`: the payer
+    when their own request learns the outcome, else the system.
     """
     payment = _payment_for(session, intent)
     if payment is None:
@@ -430,65 +434,36 @@ def apply_intent_outcome(
     if intent.status == "succeeded":
         if payment.state in (SUCCEEDED, FLAGGED) or not PAYMENT.can(payment.state, "succeed"):
             return f"no change: payment {payment.id} is already {payment.state}"
-        received = (
-            from_minor_units(intent.amount_received or intent.amount, intent.currency)
-            if intent.currency == payment.currency
-            else None
-        )
-        if received is None:
-            return _flag(
+        received, why = _what_arrived(intent, payment, invoice)
+        if why is not None:
+            payment.amount_received = received
+            payment.note = why
+            PAYMENT.apply(
                 session,
-                invoice,
                 payment,
-                Decimal(0),
-                f"currency {intent.currency} received, {payment.currency} asked",
+                "flag",
+                actor=actor,
+                note=why,
+                changes={"amount_received": received},
             )
-        if received != payment.amount:
-            return _flag(
-                session,
-                invoice,
-                payment,
-                received,
-                f"received {_amount(received, payment.currency)}, "
-                f"asked {_amount(payment.amount, payment.currency)}",
-            )
-        if invoice.state not in COLLECTIBLE or received > invoice.balance_due:
-            return _flag(
-                session,
-                invoice,
-                payment,
-                received,
-                f"invoice {invoice.number} owed "
-                f"{_amount(invoice.balance_due, invoice.currency)} when the card payment arrived",
-            )
-        before = payment.state
-        payment.state = PAYMENT.step(payment.state, "succeed")
-        audit.record(
+            return f"flagged: {why}"
+        PAYMENT.apply(
             session,
-            action="payment.succeeded",
-            entity_type="payment",
-            entity_id=payment.id,
-            before={"state": before},
-            after={"state": SUCCEEDED, "stripe_payment_intent_id": intent.id},
+            payment,
+            "succeed",
+            actor=actor,
+            changes={"stripe_payment_intent_id": intent.id},
         )
-        _apply(session, invoice, payment, now=now)
+        _apply(session, invoice, payment, actor=actor, now=now)
         return f"applied: payment {payment.id} to {invoice.number}"
     if intent.status in ("requires_payment_method", "canceled"):
         if payment.state != PENDING:
             return f"no change: payment {payment.id} is already {payment.state}"
         if intent.status == "canceled":
-            payment.state = PAYMENT.step(payment.state, "cancel")
-            audit.record(
-                session,
-                action="payment.canceled",
-                entity_type="payment",
-                entity_id=payment.id,
-                before={"state": PENDING},
-                after={"state": payment.state},
-                note="canceled at Stripe",
-            )
+            PAYMENT.apply(session, payment, "cancel", actor=actor, note="canceled at Stripe")
             return f"canceled: payment {payment.id}"
-        _fail(session, payment, intent.failure_message or "The card was declined.")
+        payment.note = intent.failure_message or "The card was declined."
+        PAYMENT.apply(session, payment, "fail", actor=actor, note=payment.note)
         return f"failed: payment {payment.id}"
     return f"no change: intent is {intent.status}"
 
@@ -533,34 +508,29 @@ def reconcile_payments(
 ) -> ReconcileReport:
     """Ask Stripe about card payments still pending after `older_than` (their
     webhook never came) and apply what it says; cancel attempts as old that
-    never stored a PaymentIntent. Each payment is claimed with SKIP LOCKED on
-    PostgreSQL, so several hosts may run this at once."""
+    never stored a PaymentIntent. Each payment is claimed (`db.claim`), so
+    several hosts may run this at once."""
     now = now or utcnow()
     gateway = _gateway()
     report = ReconcileReport()
-    session = db.session()
-    candidates = list(
-        session.scalars(
-            select(Payment.id)
-            .where(
-                Payment.method == CARD,
-                Payment.state.in_((PENDING, FAILED)),
-                Payment.stripe_payment_intent_id.is_not(None),
-                Payment.created_at <= now - older_than,
-            )
-            .order_by(Payment.id)
-            .limit(limit)
+    candidates = _due_ids(
+        select(Payment.id)
+        .where(
+            Payment.method == CARD,
+            Payment.state.in_(OPEN_ATTEMPT),
+            Payment.stripe_payment_intent_id.is_not(None),
+            Payment.created_at <= now - older_than,
         )
+        .order_by(Payment.id)
+        .limit(limit)
     )
-    session.rollback()
     for payment_id in candidates:
         with db.transaction() as session:
-            statement = select(Payment).where(
-                Payment.id == payment_id, Payment.state.in_((PENDING, FAILED))
-            )
-            if db.is_postgresql():
-                statement = statement.with_for_update(skip_locked=True)
-            payment = session.scalars(statement).one_or_none()
+            payment = session.scalars(
+                db.claim(
+                    select(Payment).where(Payment.id == payment_id, Payment.state.in_(OPEN_ATTEMPT))
+                )
+            ).one_or_none()
             if payment is None or payment.stripe_payment_intent_id is None:
                 continue
             intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
@@ -582,22 +552,17 @@ def reconcile_payments(
 
 
 def _abandoned_attempts(before: datetime, limit: int) -> list[int]:
-    session = db.session()
-    found = list(
-        session.scalars(
-            select(Payment.id)
-            .where(
-                Payment.method == CARD,
-                Payment.state == PENDING,
-                Payment.stripe_payment_intent_id.is_(None),
-                Payment.created_at <= before,
-            )
-            .order_by(Payment.id)
-            .limit(limit)
+    return _due_ids(
+        select(Payment.id)
+        .where(
+            Payment.method == CARD,
+            Payment.state == PENDING,
+            Payment.stripe_payment_intent_id.is_(None),
+            Payment.created_at <= before,
         )
+        .order_by(Payment.id)
+        .limit(limit)
     )
-    session.rollback()
-    return found
 
 
 def _cancel_abandoned(payment_id: int) -> bool:
@@ -606,26 +571,18 @@ def _cancel_abandoned(payment_id: int) -> bool:
     page gets a client secret only once the id is stored), so it cannot take
     money; canceling frees the invoice's page of a payment that is not coming."""
     with db.transaction() as session:
-        statement = select(Payment).where(
-            Payment.id == payment_id,
-            Payment.state == PENDING,
-            Payment.stripe_payment_intent_id.is_(None),
-        )
-        if db.is_postgresql():
-            statement = statement.with_for_update(skip_locked=True)
-        payment = session.scalars(statement).one_or_none()
+        payment = session.scalars(
+            db.claim(
+                select(Payment).where(
+                    Payment.id == payment_id,
+                    Payment.state == PENDING,
+                    Payment.stripe_payment_intent_id.is_(None),
+                )
+            )
+        ).one_or_none()
         if payment is None:
             return False
         why = "Canceled by reconcile: the attempt never reached Stripe."
-        payment.state = PAYMENT.step(payment.state, "cancel")
         payment.note = why
-        audit.record(
-            session,
-            action="payment.canceled",
-            entity_type="payment",
-            entity_id=payment.id,
-            before={"state": PENDING},
-            after={"state": payment.state},
-            note=why,
-        )
+        PAYMENT.apply(session, payment, "cancel", actor=Actor.SYSTEM, note=why)
         return True

@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import links, numbering
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.services._common import (
-    _actor,
     _amount,
+    _as,
     _locked_invoice,
     _mail_context,
     _reason,
@@ -29,15 +30,19 @@ from licensing.money import quantize
 
 
 def issue_credit_note(
-    invoice_id: int, *, amount: Decimal, reason: str | None, now: datetime | None = None
+    invoice_id: int,
+    *,
+    amount: Decimal,
+    reason: str | None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> CreditNote:
     """Billing staff: a credit note against an open or paid invoice (see `credit_invoice`)."""
+    actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
-        return credit_invoice(
-            session, invoice, amount=amount, reason=reason, actor=_actor(), now=now
-        )
+        return credit_invoice(session, invoice, amount=amount, reason=reason, actor=actor, now=now)
 
 
 def credit_invoice(
@@ -46,7 +51,7 @@ def credit_invoice(
     *,
     amount: Decimal,
     reason: str | None,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> CreditNote:
     """A credit note against `invoice` (locked by the caller), in the caller's
@@ -80,7 +85,7 @@ def credit_invoice(
         reason=note,
         issue_date=issued,
         issued_at=now,
-        issued_by=actor,
+        issued_by=actor.name,
     )
     session.add(credit)
     invoice.amount_credited += amount
@@ -99,8 +104,9 @@ def credit_invoice(
             "refund_due": credit.refund_due,
         },
         note=note,
+        **_as(actor),
     )
-    _settle_if_cleared(session, invoice, now=now, note=f"credit note {credit.number}")
+    _settle_if_cleared(session, invoice, actor=actor, now=now, note=f"credit note {credit.number}")
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
     mail.enqueue(

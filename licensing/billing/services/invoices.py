@@ -12,18 +12,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import numbering, pdfs
 from licensing.billing.models import DESCRIPTION_MAX, Invoice, InvoiceLine
 from licensing.billing.services._common import (
     _amount,
+    _as,
     _config,
     _locked_invoice,
     _mail_context,
@@ -31,7 +32,7 @@ from licensing.billing.services._common import (
     _restore_standing,
     _settle,
 )
-from licensing.billing.states import DRAFT, INVOICE, MANUAL, OPEN
+from licensing.billing.states import DRAFT, INVOICE, MANUAL
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -44,6 +45,7 @@ from licensing.money import (
     is_currency,
     quantize,
 )
+from licensing.signals import ActivatedAgreement
 
 
 @dataclass(frozen=True)
@@ -114,11 +116,13 @@ def create_invoice(
     finalize: bool = True,
     deductions: bool = False,
     now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> Invoice:
     """Create an invoice for `charges`, finalized (numbered, open) unless
     `finalize=False` leaves a draft. The one function every invoice comes from.
     `deductions` admits negative lines (a royalty lowered on one line of a report
-    that raises it on another)."""
+    that raises it on another). `actor` is who the audit log names (the system
+    when an invoice follows from another record's step, as a late fee does)."""
     now = now or utcnow()
     config = _config()
     errors = _check_charges(currency, charges, deductions=deductions)
@@ -164,9 +168,10 @@ def create_invoice(
         entity_id=invoice.id,
         before=None,
         after={**invoice.snapshot(), "source": f"{source_type} {source_reference or ''}".strip()},
+        **_as(actor),
     )
     if finalize:
-        finalize_in(session, invoice, now=now)
+        finalize_in(session, invoice, now=now, actor=actor)
     return invoice
 
 
@@ -186,31 +191,30 @@ def _bill_to(organization: Organization) -> str:
     return json.dumps({"lines": lines, "email": organization.billing_email})
 
 
-def finalize_in(session: Session, invoice: Invoice, *, now: datetime) -> Invoice:
+def finalize_in(
+    session: Session, invoice: Invoice, *, now: datetime, actor: Actor = Actor.SYSTEM
+) -> Invoice:
     """Issue a draft: take the next number (in this transaction), fix the dates
     and the bill-to, and email the billing contact."""
-    next_state = INVOICE.step(invoice.state, "finalize")
+    INVOICE.step(invoice.state, "finalize")  # refused before a number is taken
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
     issued = office_date(now)
     number = numbering.next_number(session, numbering.INVOICE_SERIES, issued.year)
-    invoice.state = next_state
     invoice.number = number
     invoice.issue_date = issued
     invoice.due_date = issued + timedelta(days=invoice.payment_terms_days)
     invoice.bill_to = _bill_to(organization)
-    invoice.finalized_at = now
-    session.flush()
-    audit.record(
+    INVOICE.apply(
         session,
-        action="invoice.finalized",
-        entity_type="invoice",
-        entity_id=invoice.id,
-        before={"state": DRAFT},
-        after={"state": OPEN, "number": invoice.number, "due_date": invoice.due_date},
+        invoice,
+        "finalize",
+        actor=actor,
+        at=now,
+        changes={"number": invoice.number, "due_date": invoice.due_date},
     )
     if invoice.total == 0:  # nothing to pay: settled at once
-        _settle(session, invoice, now=now, note="nothing to pay")
+        _settle(session, invoice, actor=actor, now=now, note="nothing to pay")
     mail.enqueue(
         session,
         to=organization.billing_email,
@@ -236,8 +240,10 @@ def create_draft(
     charges: Sequence[Charge],
     payment_terms_days: int | None = None,
     memo: str | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> Invoice:
     """Billing staff: a manual draft invoice, to be checked and finalized."""
+    actor.require_role("billing")
     with db.transaction() as session:
         return create_invoice(
             session,
@@ -248,13 +254,18 @@ def create_draft(
             payment_terms_days=payment_terms_days,
             memo=memo,
             finalize=False,
+            actor=actor,
         )
 
 
-def finalize_invoice(invoice_id: int, *, now: datetime | None = None) -> Invoice:
+def finalize_invoice(
+    invoice_id: int, *, now: datetime | None = None, actor: Actor = Actor.SYSTEM
+) -> Invoice:
+    """Billing staff: issue a draft (see `finalize_in`)."""
+    actor.require_role("billing")
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
-        return finalize_in(session, invoice, now=now or utcnow())
+        return finalize_in(session, invoice, now=now or utcnow(), actor=actor)
 
 
 def update_draft(
@@ -263,9 +274,11 @@ def update_draft(
     charges: Sequence[Charge] | None = None,
     memo: str | None = None,
     payment_terms_days: int | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> Invoice:
     """Change a draft. An issued invoice is immutable: a 409 that says to issue
     a credit note instead."""
+    actor.require_role("billing")
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
         if invoice.state != DRAFT:
@@ -303,66 +316,56 @@ def update_draft(
             entity_id=invoice.id,
             before=None,
             after=invoice.snapshot(),
+            **_as(actor),
         )
         return invoice
 
 
-def void_invoice(invoice_id: int, *, reason: str | None, now: datetime | None = None) -> Invoice:
+def void_invoice(
+    invoice_id: int,
+    *,
+    reason: str | None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Invoice:
     """Void an invoice issued in error. One with money received cannot be voided:
     issue a credit note (and refund) instead."""
+    actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
         note = _reason(reason)
-        before = invoice.state
-        next_state = INVOICE.step(invoice.state, "void")
-        if invoice.amount_paid > 0:
+        if INVOICE.can(invoice.state, "void") and invoice.amount_paid > 0:
             raise Conflict(
                 f"Invoice {invoice.label} has payments of "
                 f"{_amount(invoice.amount_paid, invoice.currency)}; issue a credit note instead."
             )
-        invoice.state = next_state
-        invoice.voided_at = now
         invoice.state_reason = note
-        audit.record(
-            session,
-            action="invoice.voided",
-            entity_type="invoice",
-            entity_id=invoice.id,
-            before={"state": before},
-            after={"state": invoice.state},
-            note=note,
-        )
+        INVOICE.apply(session, invoice, "void", actor=actor, note=note, at=now)
         _restore_standing(session, invoice.organization_id, now)
         return invoice
 
 
 def mark_uncollectible(
-    invoice_id: int, *, reason: str | None, now: datetime | None = None
+    invoice_id: int,
+    *,
+    reason: str | None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> Invoice:
-    now = now or utcnow()
+    """Billing staff: write an invoice off as uncollectible (it stays owed)."""
+    actor.require_role("billing")
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
         note = _reason(reason)
-        before = invoice.state
-        invoice.state = INVOICE.step(invoice.state, "mark_uncollectible")
         invoice.state_reason = note
-        audit.record(
-            session,
-            action="invoice.marked_uncollectible",
-            entity_type="invoice",
-            entity_id=invoice.id,
-            before={"state": before},
-            after={"state": invoice.state},
-            note=note,
-        )
+        INVOICE.apply(session, invoice, "mark_uncollectible", actor=actor, note=note, at=now)
         return invoice
 
 
-def invoice_activated_agreement(session: Session, agreement: Any) -> Invoice | None:
-    """The up-front invoice for an agreement that became active (in its transaction).
-
-    `agreement` is a `licensing.signals.ActivatedAgreement`. Nothing to invoice
+def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement) -> Invoice | None:
+    """The up-front invoice for an agreement that became active (in its transaction),
+    issued by the system: it follows from the licensee's acceptance. Nothing to invoice
     (no charges, or all zero) makes no invoice. A second signal for the same
     agreement finds the first invoice and makes no other.
     """

@@ -13,9 +13,10 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.accounts.states import ACTIVE
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice
-from licensing.billing.services._common import _amount, _config, _mail_context
+from licensing.billing.services._common import _amount, _as, _config, _due_ids, _mail_context
 from licensing.billing.services.invoices import Charge, create_invoice
 from licensing.billing.states import COLLECTIBLE, LATE_FEE, OPEN
 from licensing.calendar import office_date
@@ -55,26 +56,21 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
 
     Idempotent (reminders at most weekly, each month's late fee once, standing
     through its state machine) and safe on several hosts: each invoice and
-    organization is claimed with SKIP LOCKED on PostgreSQL.
+    organization is claimed (`db.claim`) in its own transaction.
     """
     now = now or utcnow()
     today = office_date(now)
     report = OverdueReport()
-    session = db.session()
-    overdue_ids = list(
-        session.scalars(
-            select(Invoice.id)
-            .where(Invoice.state == OPEN, Invoice.due_date < today)
-            .order_by(Invoice.due_date, Invoice.id)
-        )
+    overdue_ids = _due_ids(
+        select(Invoice.id)
+        .where(Invoice.state == OPEN, Invoice.due_date < today)
+        .order_by(Invoice.due_date, Invoice.id)
     )
-    session.rollback()
     for invoice_id in overdue_ids:
         with db.transaction() as session:
-            statement = select(Invoice).where(Invoice.id == invoice_id, Invoice.state == OPEN)
-            if db.is_postgresql():
-                statement = statement.with_for_update(skip_locked=True)
-            invoice = session.scalars(statement).one_or_none()
+            invoice = session.scalars(
+                db.claim(select(Invoice).where(Invoice.id == invoice_id, Invoice.state == OPEN))
+            ).one_or_none()
             if invoice is None:
                 continue
             report.overdue += 1
@@ -84,24 +80,23 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
             if fee is not None:
                 report.late_fee_invoices.append(fee)
     threshold = _config().overdue_standing_days
-    organization_ids = list(
-        session.scalars(
-            select(Invoice.organization_id)
-            .where(
-                Invoice.state.in_(sorted(COLLECTIBLE)),
-                Invoice.due_date < today - timedelta(days=threshold),
-            )
-            .distinct()
+    organization_ids = _due_ids(
+        select(Invoice.organization_id)
+        .where(
+            Invoice.state.in_(sorted(COLLECTIBLE)),
+            Invoice.due_date < today - timedelta(days=threshold),
         )
+        .distinct()
     )
-    session.rollback()
     for organization_id in organization_ids:
         with db.transaction() as session:
-            claim = select(Organization).where(
-                Organization.id == organization_id, Organization.standing == ACTIVE
-            )
-            claim = claim.with_for_update(skip_locked=True) if db.is_postgresql() else claim
-            organization = session.scalars(claim).one_or_none()
+            organization = session.scalars(
+                db.claim(
+                    select(Organization).where(
+                        Organization.id == organization_id, Organization.standing == ACTIVE
+                    )
+                )
+            ).one_or_none()
             if organization is None:
                 continue
             late = _overdue_beyond(session, organization_id, today, threshold)
@@ -144,6 +139,7 @@ def _remind(session: Session, invoice: Invoice, *, now: datetime, today: date) -
         entity_id=invoice.id,
         before=None,
         after={"reminder_count": invoice.reminder_count},
+        **_as(Actor.SYSTEM),
     )
     return True
 

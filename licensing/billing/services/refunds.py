@@ -13,11 +13,18 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import stripe_gateway
-from licensing.billing.models import REFERENCE_MAX, CreditNote, Payment, Refund
-from licensing.billing.services._common import _actor, _amount, _gateway, _mail_context
-from licensing.billing.states import CARD, OFFLINE_METHODS, PENDING, REFUND, SUCCEEDED
+from licensing.billing.models import CreditNote, Payment, Refund
+from licensing.billing.services._common import (
+    _amount,
+    _as,
+    _gateway,
+    _mail_context,
+    _offline_errors,
+)
+from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -65,9 +72,13 @@ def _refund_snapshot(refund: Refund, credit: CreditNote) -> dict[str, Any]:
     }
 
 
-def _tell_refund_sent(session: Session, refund: Refund, credit: CreditNote) -> None:
+@REFUND.on("succeed")
+def _tell_refund_sent(session: Session, refund: Refund, actor: Actor, note: str | None) -> None:
+    """The money is on its way back: tell the billing contact."""
     organization = session.get(Organization, refund.organization_id)
+    credit = session.get(CreditNote, refund.credit_note_id)
     assert organization is not None
+    assert credit is not None
     session.flush()
     session.expire(credit, ["refunds"])  # count the refund just recorded
     invoice = credit.invoice
@@ -87,6 +98,42 @@ def _tell_refund_sent(session: Session, refund: Refund, credit: CreditNote) -> N
     )
 
 
+def _new_refund(
+    session: Session,
+    credit: CreditNote,
+    *,
+    action: str,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    **fields: Any,
+) -> Refund:
+    """Record a refund of `credit`'s refund due (its audit event is `action`)."""
+    refund = Refund(
+        credit_note_id=credit.id,
+        invoice_id=credit.invoice_id,
+        organization_id=credit.organization_id,
+        currency=credit.currency,
+        note=(note or "").strip() or None,
+        recorded_by=actor.name,
+        created_at=now,
+        **fields,
+    )
+    session.add(refund)
+    session.flush()
+    audit.record(
+        session,
+        action=action,
+        entity_type="refund",
+        entity_id=refund.id,
+        before=None,
+        after=_refund_snapshot(refund, credit),
+        note=refund.note,
+        **_as(actor),
+    )
+    return refund
+
+
 def record_offline_refund(
     credit_note_id: int,
     *,
@@ -96,52 +143,33 @@ def record_offline_refund(
     sent_on: date | None = None,
     note: str | None = None,
     now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> Refund:
     """Billing staff: a refund sent by wire, ACH or check against a credit note's
     refund due; never more than what is outstanding on it."""
+    actor.require_role("billing")
     now = now or utcnow()
-    errors: dict[str, list[str]] = {}
-    if method not in OFFLINE_METHODS:
-        errors["method"] = [f"Must be one of: {', '.join(OFFLINE_METHODS)}."]
-    clean_reference = (reference or "").strip()
-    if not clean_reference:
-        errors["reference"] = ["Give the bank or check reference."]
-    elif len(clean_reference) > REFERENCE_MAX:
-        errors["reference"] = [f"At most {REFERENCE_MAX} characters."]
-    if sent_on is not None and sent_on > office_date(now):
-        errors["sent_on"] = ["Cannot be in the future."]
+    errors, clean_reference = _offline_errors(method, reference, sent_on, "sent_on", now)
     if errors:
         raise InvalidInput("The refund has problems.", errors)
     with db.transaction() as session:
         credit = _locked_credit_note(session, credit_note_id)
         _check_refund_amount(credit, amount)
-        refund = Refund(
-            credit_note_id=credit.id,
-            invoice_id=credit.invoice_id,
-            organization_id=credit.organization_id,
+        refund = _new_refund(
+            session,
+            credit,
+            action="refund.recorded",
+            actor=actor,
+            note=note,
+            now=now,
             method=method,
             state=SUCCEEDED,
-            currency=credit.currency,
             amount=amount,
             reference=clean_reference,
             sent_on=sent_on or office_date(now),
-            note=(note or "").strip() or None,
-            recorded_by=_actor(),
-            created_at=now,
             settled_at=now,
         )
-        session.add(refund)
-        session.flush()
-        audit.record(
-            session,
-            action="refund.recorded",
-            entity_type="refund",
-            entity_id=refund.id,
-            before=None,
-            after=_refund_snapshot(refund, credit),
-            note=refund.note,
-        )
-        _tell_refund_sent(session, refund, credit)
+        _tell_refund_sent(session, refund, actor, None)
         return refund
 
 
@@ -188,6 +216,7 @@ def refund_card(
     payment_id: int | None = None,
     note: str | None = None,
     now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> Refund:
     """Billing staff: refund a credit note's refund due to the card that paid the
     invoice (a Stripe Refund on its PaymentIntent; the whole outstanding amount
@@ -200,6 +229,7 @@ def refund_card(
     answer, now or by webhook, moves it to `succeeded` or `failed` (the amount
     is then outstanding again).
     """
+    actor.require_role("billing")
     now = now or utcnow()
     gateway = _gateway()
     with db.transaction() as session:
@@ -207,30 +237,18 @@ def refund_card(
         wanted = credit.refund_outstanding if amount is None else amount
         _check_refund_amount(credit, wanted)
         payment = _refundable_card_payment(session, credit, wanted, payment_id)
-        refund = Refund(
-            credit_note_id=credit.id,
-            invoice_id=credit.invoice_id,
-            organization_id=credit.organization_id,
+        refund = _new_refund(
+            session,
+            credit,
+            action="refund.started",
+            actor=actor,
+            note=note,
+            now=now,
             payment_id=payment.id,
             method=CARD,
             state=PENDING,
-            currency=credit.currency,
             amount=wanted,
             idempotency_key=f"refund-{uuid.uuid4().hex}",
-            note=(note or "").strip() or None,
-            recorded_by=_actor(),
-            created_at=now,
-        )
-        session.add(refund)
-        session.flush()
-        audit.record(
-            session,
-            action="refund.started",
-            entity_type="refund",
-            entity_id=refund.id,
-            before=None,
-            after=_refund_snapshot(refund, credit),
-            note=refund.note,
         )
         request = (
             refund.id,
@@ -255,42 +273,39 @@ def refund_card(
             idempotency_key=key,
         )
     except stripe_gateway.StripeRefused as error:  # nothing was refunded
-        _refund_failed_at_once(refund_id, error.detail, now)
+        _refund_failed_at_once(refund_id, error.detail, now, actor)
         raise
     # Any other failure leaves it pending (its outcome is unknown): the
     # `charge.refunded` webhook settles it, and its amount stays held meanwhile.
     with db.transaction() as session:
-        apply_refund_outcome(session, status, now=now)
+        apply_refund_outcome(session, status, now=now, actor=actor)
         found = session.get(Refund, refund_id)
         assert found is not None
         return found
 
 
-def _refund_failed_at_once(refund_id: int, why: str, now: datetime) -> None:
+def _refund_failed_at_once(refund_id: int, why: str, now: datetime, actor: Actor) -> None:
     with db.transaction() as session:
         refund = session.get(Refund, refund_id, with_for_update=True)
         assert refund is not None
-        _refund_step(session, refund, "fail", why[:2000], now)
+        _refund_step(session, refund, "fail", why[:2000], now, actor)
 
 
 def _refund_step(
-    session: Session, refund: Refund, action: str, note: str | None, now: datetime
+    session: Session, refund: Refund, action: str, note: str | None, now: datetime, actor: Actor
 ) -> None:
-    before = refund.state
-    refund.state = REFUND.step(before, action)
-    if refund.state == SUCCEEDED:
-        refund.settled_at = now
-        refund.sent_on = office_date(now)
     if note:
         refund.note = note
-    audit.record(
+    if action == "succeed":
+        refund.sent_on = office_date(now)
+    REFUND.apply(
         session,
-        action=f"refund.{refund.state}",
-        entity_type="refund",
-        entity_id=refund.id,
-        before={"state": before},
-        after={"state": refund.state, "stripe_refund_id": refund.stripe_refund_id},
+        refund,
+        action,
+        actor=actor,
         note=note,
+        at=now,
+        changes={"stripe_refund_id": refund.stripe_refund_id},
     )
 
 
@@ -313,9 +328,14 @@ def _refund_for(session: Session, status: stripe_gateway.RefundStatus) -> Refund
 
 
 def apply_refund_outcome(
-    session: Session, status: stripe_gateway.RefundStatus, *, now: datetime
+    session: Session,
+    status: stripe_gateway.RefundStatus,
+    *,
+    now: datetime,
+    actor: Actor = Actor.SYSTEM,
 ) -> str:
-    """Apply what Stripe says about a Refund, idempotently and in any order."""
+    """Apply what Stripe says about a Refund, idempotently and in any order
+    (`actor`: billing staff when their own request learns it, else the system)."""
     refund = _refund_for(session, status)
     if refund is None:
         return f"ignored: refund {status.id} was not made by this service"
@@ -326,13 +346,10 @@ def apply_refund_outcome(
         note = f"Stripe reports {status.amount} {status.currency} minor units, asked {expected}"
         log.warning("refund %s: %s", refund.id, note)
     if status.status == "succeeded" and REFUND.can(refund.state, "succeed"):
-        _refund_step(session, refund, "succeed", None, now)
-        credit = session.get(CreditNote, refund.credit_note_id)
-        assert credit is not None
-        _tell_refund_sent(session, refund, credit)
+        _refund_step(session, refund, "succeed", None, now, actor)
         return f"refunded: refund {refund.id}"
     if status.status in ("failed", "canceled") and REFUND.can(refund.state, "fail"):
-        _refund_step(session, refund, "fail", status.failure_reason or status.status, now)
+        _refund_step(session, refund, "fail", status.failure_reason or status.status, now, actor)
         return f"refund failed: refund {refund.id}"
     return f"no change: refund {refund.id} is {refund.state}, Stripe says {status.status}"
 

@@ -11,17 +11,19 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing.models import REFERENCE_MAX, Invoice, Payment
+from licensing.billing.models import Invoice, Payment
 from licensing.billing.services._common import (
-    _actor,
     _amount,
+    _as,
     _locked_invoice,
     _mail_context,
+    _offline_errors,
     _reason,
     _settle_if_cleared,
 )
-from licensing.billing.states import COLLECTIBLE, FLAGGED, OFFLINE_METHODS, PAYMENT, SUCCEEDED
+from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -29,7 +31,9 @@ from licensing.mail import services as mail
 from licensing.money import quantize
 
 
-def _apply(session: Session, invoice: Invoice, payment: Payment, *, now: datetime) -> None:
+def _apply(
+    session: Session, invoice: Invoice, payment: Payment, *, actor: Actor, now: datetime
+) -> None:
     """Count a succeeded payment against the invoice (once: callers step the
     payment's state machine first, which refuses a second `succeed`)."""
     invoice.amount_paid += payment.amount
@@ -47,8 +51,11 @@ def _apply(session: Session, invoice: Invoice, payment: Payment, *, now: datetim
             "amount_paid": invoice.amount_paid,
         },
         note=payment.reference,
+        **_as(actor),
     )
-    _settle_if_cleared(session, invoice, now=now, note=f"{payment.method} payment {payment.id}")
+    _settle_if_cleared(
+        session, invoice, actor=actor, now=now, note=f"{payment.method} payment {payment.id}"
+    )
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
     mail.enqueue(
@@ -73,21 +80,14 @@ def record_offline_payment(
     received_on: date | None = None,
     note: str | None = None,
     now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
 ) -> Payment:
     """Billing staff: a wire, ACH or check payment, in the same ledger as cards."""
+    actor.require_role("billing")
     now = now or utcnow()
-    errors: dict[str, list[str]] = {}
-    if method not in OFFLINE_METHODS:
-        errors["method"] = [f"Must be one of: {', '.join(OFFLINE_METHODS)}."]
-    clean_reference = (reference or "").strip()
-    if not clean_reference:
-        errors["reference"] = ["Give the bank or check reference."]
-    elif len(clean_reference) > REFERENCE_MAX:
-        errors["reference"] = [f"At most {REFERENCE_MAX} characters."]
+    errors, clean_reference = _offline_errors(method, reference, received_on, "received_on", now)
     if amount <= 0:
         errors["amount"] = ["Must be more than zero."]
-    if received_on is not None and received_on > office_date(now):
-        errors["received_on"] = ["Cannot be in the future."]
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
         if not errors and quantize(amount, invoice.currency) != amount:
@@ -110,7 +110,7 @@ def record_offline_payment(
             reference=clean_reference,
             received_on=received_on or office_date(now),
             note=(note or "").strip() or None,
-            recorded_by=_actor(),
+            recorded_by=actor.name,
             created_at=now,
         )
         session.add(payment)
@@ -128,15 +128,17 @@ def record_offline_payment(
                 "reference": clean_reference,
                 "state": SUCCEEDED,
             },
+            **_as(actor),
         )
-        _apply(session, invoice, payment, now=now)
+        _apply(session, invoice, payment, actor=actor, now=now)
         return payment
 
 
 def accept_flagged_payment(
-    payment_id: int, *, note: str | None, now: datetime | None = None
+    payment_id: int, *, note: str | None, now: datetime | None = None, actor: Actor = Actor.SYSTEM
 ) -> Payment:
     """Billing staff accept a flagged card payment for what was actually received."""
+    actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
         payment = session.get(Payment, payment_id, with_for_update=True)
@@ -153,16 +155,9 @@ def accept_flagged_payment(
                 f"(balance due {_amount(invoice.balance_due, invoice.currency)}); "
                 "refund it at Stripe."
             )
-        payment.state = PAYMENT.step(payment.state, "accept")
         payment.amount = received
-        audit.record(
-            session,
-            action="payment.accepted",
-            entity_type="payment",
-            entity_id=payment.id,
-            before={"state": FLAGGED},
-            after={"state": SUCCEEDED, "amount": received},
-            note=reason,
+        PAYMENT.apply(
+            session, payment, "accept", actor=actor, note=reason, changes={"amount": received}
         )
-        _apply(session, invoice, payment, now=now)
+        _apply(session, invoice, payment, actor=actor, now=now)
         return payment
