@@ -56,14 +56,6 @@ READERS = ("billing", "licensing")
 Length = ma.validate.Length
 
 
-class LineSchema(ma.Schema):
-    position = ma.fields.Integer(dump_only=True)
-    description = ma.fields.String(required=True, validate=Length(min=1, max=DESCRIPTION_MAX))
-    working = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=4000))
-    amount = MoneyString(currency_attribute="currency", dump_only=True)
-    amount_in = DecimalText(required=True, load_only=True, data_key="amount")
-
-
 class InvoiceSchema(ma.Schema):
     id = ma.fields.Integer()
     number = ma.fields.String(allow_none=True)
