@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,8 @@ from licensing.billing.states import COLLECTIBLE, INVOICE, OFFLINE_METHODS
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.money import format_amount
+from licensing.mail import services as mail
+from licensing.money import format_amount, quantize
 
 
 def _config() -> Config:
@@ -42,17 +44,46 @@ def _amount(amount: Decimal, currency: str) -> str:
     return f"{format_amount(amount, currency)} {currency}"
 
 
-def _mail_context(invoice: Invoice, organization: Organization) -> dict[str, Any]:
-    return {
-        "invoice": invoice,
-        "organization": organization,
-        "total": _amount(invoice.total, invoice.currency),
-        "balance_due": _amount(invoice.balance_due, invoice.currency),
-        # Signed links: the billing contact may have no account (billing/links.py).
-        "invoice_url": links.invoice_url(invoice),
-        "pdf_url": links.pdf_url(invoice),
-        "remit_to": _config().billing_remit_to,
-    }
+def _email_billing_contact(
+    session: Session,
+    invoice: Invoice,
+    *,
+    subject: str,
+    template: str,
+    attachments: Sequence[mail.Attachment] = (),
+    **context: Any,
+) -> None:
+    """Queue `template` about `invoice` to its organization's billing contact, with
+    the invoice's amounts and signed links (the contact may have no account,
+    billing/links.py) besides `context`."""
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=subject,
+        template=template,
+        context={
+            "invoice": invoice,
+            "organization": organization,
+            "total": _amount(invoice.total, invoice.currency),
+            "balance_due": _amount(invoice.balance_due, invoice.currency),
+            "invoice_url": links.invoice_url(invoice),
+            "pdf_url": links.pdf_url(invoice),
+            "remit_to": _config().billing_remit_to,
+            **context,
+        },
+        attachments=attachments,
+    )
+
+
+def _check_amount(amount: Decimal, currency: str, most: Decimal, beyond: str) -> None:
+    """An amount to credit or refund: more than zero, in whole minor units, and at
+    most `most` (`beyond` says what that limit is)."""
+    if amount <= 0 or quantize(amount, currency) != amount:
+        raise InvalidInput.for_field("amount", "Must be more than zero, in whole cents.")
+    if amount > most:
+        raise InvalidInput.for_field("amount", f"More than {beyond} ({_amount(most, currency)}).")
 
 
 def _locked_invoice(

@@ -8,7 +8,6 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import links, numbering
@@ -16,17 +15,16 @@ from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.services._common import (
     _amount,
     _as,
+    _check_amount,
+    _email_billing_contact,
     _locked_invoice,
-    _mail_context,
     _reason,
     _settle_if_cleared,
 )
 from licensing.billing.states import OPEN, PAID, UNCOLLECTIBLE
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput
-from licensing.mail import services as mail
-from licensing.money import quantize
+from licensing.errors import Conflict
 
 
 def issue_credit_note(
@@ -64,14 +62,7 @@ def credit_invoice(
             "against open or paid invoices."
         )
     creditable = invoice.total - invoice.amount_credited
-    if amount <= 0 or quantize(amount, invoice.currency) != amount:
-        raise InvalidInput.for_field("amount", "Must be more than zero, in whole cents.")
-    if amount > creditable:
-        raise InvalidInput.for_field(
-            "amount",
-            f"More than can be credited on {invoice.number} "
-            f"({_amount(creditable, invoice.currency)}).",
-        )
+    _check_amount(amount, invoice.currency, creditable, f"can be credited on {invoice.number}")
     applied = min(amount, invoice.balance_due)
     issued = office_date(now)
     credit = CreditNote(
@@ -107,19 +98,14 @@ def credit_invoice(
         **_as(actor),
     )
     _settle_if_cleared(session, invoice, actor=actor, now=now, note=f"credit note {credit.number}")
-    organization = session.get(Organization, invoice.organization_id)
-    assert organization is not None
-    mail.enqueue(
+    _email_billing_contact(
         session,
-        to=organization.billing_email,
+        invoice,
         subject=f"Credit note {credit.number} for invoice {invoice.number}",
         template="invoice_credit_note",
-        context={
-            **_mail_context(invoice, organization),
-            "credit": credit,
-            "amount": _amount(amount, invoice.currency),
-            "refund_due": _amount(credit.refund_due, invoice.currency),
-            "credit_pdf_url": links.credit_note_pdf_url(invoice, credit.id),
-        },
+        credit=credit,
+        amount=_amount(amount, invoice.currency),
+        refund_due=_amount(credit.refund_due, invoice.currency),
+        credit_pdf_url=links.credit_note_pdf_url(invoice, credit.id),
     )
     return credit

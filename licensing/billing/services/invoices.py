@@ -26,8 +26,8 @@ from licensing.billing.services._common import (
     _amount,
     _as,
     _config,
+    _email_billing_contact,
     _locked_invoice,
-    _mail_context,
     _reason,
     _restore_standing,
     _settle,
@@ -215,15 +215,14 @@ def finalize_in(
     )
     if invoice.total == 0:  # nothing to pay: settled at once
         _settle(session, invoice, actor=actor, now=now, note="nothing to pay")
-    mail.enqueue(
+    _email_billing_contact(
         session,
-        to=organization.billing_email,
+        invoice,
         subject=(
             f"Invoice {invoice.number}: {_amount(invoice.total, invoice.currency)} "
             f"due {invoice.due_date}"
         ),
         template="invoice_issued",
-        context=_mail_context(invoice, organization),
         attachments=[
             mail.Attachment(
                 f"{invoice.number}.pdf", "application/pdf", pdfs.invoice_pdf(session, invoice)

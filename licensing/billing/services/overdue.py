@@ -16,12 +16,17 @@ from licensing.accounts.states import ACTIVE
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice
-from licensing.billing.services._common import _amount, _as, _config, _due_ids, _mail_context
+from licensing.billing.services._common import (
+    _amount,
+    _as,
+    _config,
+    _due_ids,
+    _email_billing_contact,
+)
 from licensing.billing.services.invoices import Charge, create_invoice
 from licensing.billing.states import COLLECTIBLE, LATE_FEE, OPEN
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.mail import services as mail
 from licensing.money import quantize
 
 # A reminder for an overdue invoice at most this often.
@@ -117,20 +122,15 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
 def _remind(session: Session, invoice: Invoice, *, now: datetime, today: date) -> bool:
     if invoice.last_reminder_at is not None and now - invoice.last_reminder_at < REMINDER_INTERVAL:
         return False
-    organization = session.get(Organization, invoice.organization_id)
-    assert organization is not None
     invoice.reminder_count += 1
     invoice.last_reminder_at = now
-    mail.enqueue(
+    _email_billing_contact(
         session,
-        to=organization.billing_email,
+        invoice,
         subject=f"Reminder: invoice {invoice.number} is {invoice.days_overdue(today)} days overdue",
         template="invoice_overdue",
-        context={
-            **_mail_context(invoice, organization),
-            "days_overdue": invoice.days_overdue(today),
-            "late_fee_percent": invoice.late_fee_monthly_percent,
-        },
+        days_overdue=invoice.days_overdue(today),
+        late_fee_percent=invoice.late_fee_monthly_percent,
     )
     audit.record(
         session,

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import stripe_gateway
@@ -20,16 +19,16 @@ from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services._common import (
     _amount,
     _as,
+    _check_amount,
+    _email_billing_contact,
     _gateway,
-    _mail_context,
     _offline_errors,
 )
 from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.mail import services as mail
-from licensing.money import quantize, to_minor_units
+from licensing.money import to_minor_units
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +50,9 @@ def _check_refund_amount(credit: CreditNote, amount: Decimal) -> None:
             f"Credit note {credit.number} owes no refund"
             + (" (it is refunded in full)." if credit.refund_due > 0 else ".")
         )
-    if amount <= 0 or quantize(amount, credit.currency) != amount:
-        raise InvalidInput.for_field("amount", "Must be more than zero, in whole cents.")
-    if amount > outstanding:
-        raise InvalidInput.for_field(
-            "amount",
-            f"More than the refund outstanding on {credit.number} "
-            f"({_amount(outstanding, credit.currency)}).",
-        )
+    _check_amount(
+        amount, credit.currency, outstanding, f"the refund outstanding on {credit.number}"
+    )
 
 
 def _refund_snapshot(refund: Refund, credit: CreditNote) -> dict[str, Any]:
@@ -75,26 +69,20 @@ def _refund_snapshot(refund: Refund, credit: CreditNote) -> dict[str, Any]:
 @REFUND.on("succeed")
 def _tell_refund_sent(session: Session, refund: Refund, actor: Actor, note: str | None) -> None:
     """The money is on its way back: tell the billing contact."""
-    organization = session.get(Organization, refund.organization_id)
     credit = session.get(CreditNote, refund.credit_note_id)
-    assert organization is not None
     assert credit is not None
     session.flush()
     session.expire(credit, ["refunds"])  # count the refund just recorded
-    invoice = credit.invoice
-    mail.enqueue(
+    _email_billing_contact(
         session,
-        to=organization.billing_email,
+        credit.invoice,
         subject=f"Refund of {_amount(refund.amount, refund.currency)} for credit note "
         f"{credit.number}",
         template="refund_sent",
-        context={
-            **_mail_context(invoice, organization),
-            "refund": refund,
-            "credit": credit,
-            "amount": _amount(refund.amount, refund.currency),
-            "outstanding": _amount(credit.refund_outstanding, credit.currency),
-        },
+        refund=refund,
+        credit=credit,
+        amount=_amount(refund.amount, refund.currency),
+        outstanding=_amount(credit.refund_outstanding, credit.currency),
     )
 
 

@@ -10,15 +10,14 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services._common import (
     _amount,
     _as,
+    _email_billing_contact,
     _locked_invoice,
-    _mail_context,
     _offline_errors,
     _reason,
     _settle_if_cleared,
@@ -27,7 +26,6 @@ from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.mail import services as mail
 from licensing.money import quantize
 
 
@@ -56,18 +54,13 @@ def _apply(
     _settle_if_cleared(
         session, invoice, actor=actor, now=now, note=f"{payment.method} payment {payment.id}"
     )
-    organization = session.get(Organization, invoice.organization_id)
-    assert organization is not None
-    mail.enqueue(
+    _email_billing_contact(
         session,
-        to=organization.billing_email,
+        invoice,
         subject=f"Payment received for invoice {invoice.number}",
         template="payment_received",
-        context={
-            **_mail_context(invoice, organization),
-            "payment": payment,
-            "amount": _amount(payment.amount, payment.currency),
-        },
+        payment=payment,
+        amount=_amount(payment.amount, payment.currency),
     )
 
 
