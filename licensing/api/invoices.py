@@ -17,6 +17,7 @@ from flask import Response
 from sqlalchemy import Select
 
 from licensing import access, db
+from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import DecimalText, MoneyString, record_id, vocabulary
 from licensing.billing import queries, services
@@ -53,14 +54,6 @@ blp = Blueprint(
 
 READERS = ("billing", "licensing")
 Length = ma.validate.Length
-
-
-class LineSchema(ma.Schema):
-    position = ma.fields.Integer(dump_only=True)
-    description = ma.fields.String(required=True, validate=Length(min=1, max=DESCRIPTION_MAX))
-    working = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=4000))
-    amount = MoneyString(currency_attribute="currency", dump_only=True)
-    amount_in = DecimalText(required=True, load_only=True, data_key="amount")
 
 
 class InvoiceSchema(ma.Schema):
@@ -267,7 +260,12 @@ def create_invoice(data: dict[str, Any]) -> Invoice:
         charges=_charges(data["lines"]),
         payment_terms_days=data.get("payment_terms_days"),
         memo=data.get("memo"),
+        actor=_caller(),
     )
+
+
+def _caller() -> Actor:
+    return Actor.of(access.require_principal())
 
 
 def _readable(invoice_id: int) -> Invoice:
@@ -299,6 +297,7 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
         charges=_charges(data["lines"]) if "lines" in data else None,
         memo=data.get("memo"),
         payment_terms_days=data.get("payment_terms_days"),
+        actor=_caller(),
     )
 
 
@@ -318,7 +317,7 @@ def invoice_pdf(invoice_id: int) -> Response:
 @blp.doc(**SECURED)
 def finalize_invoice(invoice_id: int) -> Invoice:
     """Issue a draft: it takes the next INV-YYYY-NNNNNN number and becomes immutable."""
-    return services.finalize_invoice(invoice_id)
+    return services.finalize_invoice(invoice_id, actor=_caller())
 
 
 @blp.route("/invoices/<int:invoice_id>/void", methods=["POST"])
@@ -327,7 +326,7 @@ def finalize_invoice(invoice_id: int) -> Invoice:
 @blp.response(200, InvoiceSchema)
 @blp.doc(**SECURED)
 def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
-    return services.void_invoice(invoice_id, reason=data["reason"])
+    return services.void_invoice(invoice_id, reason=data["reason"], actor=_caller())
 
 
 @blp.route("/invoices/<int:invoice_id>/mark-uncollectible", methods=["POST"])
@@ -336,7 +335,7 @@ def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.response(200, InvoiceSchema)
 @blp.doc(**SECURED)
 def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
-    return services.mark_uncollectible(invoice_id, reason=data["reason"])
+    return services.mark_uncollectible(invoice_id, reason=data["reason"], actor=_caller())
 
 
 @blp.route("/invoices/<int:invoice_id>/payments")
@@ -364,6 +363,7 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
         reference=data["reference"],
         received_on=received_on,
         note=data.get("note"),
+        actor=_caller(),
     )
 
 
@@ -384,7 +384,9 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 @blp.doc(**SECURED)
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""
-    return services.issue_credit_note(invoice_id, amount=data["amount"], reason=data["reason"])
+    return services.issue_credit_note(
+        invoice_id, amount=data["amount"], reason=data["reason"], actor=_caller()
+    )
 
 
 @blp.route("/credit-notes/<int:credit_note_id>")
@@ -436,6 +438,7 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
             amount=data.get("amount"),
             payment_id=data.get("payment_id"),
             note=data.get("note"),
+            actor=_caller(),
         )
     if data.get("amount") is None:
         raise InvalidInput.for_field("amount", "Give the amount refunded.")
@@ -446,6 +449,7 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
         reference=data.get("reference"),
         sent_on=data.get("sent_on"),
         note=data.get("note"),
+        actor=_caller(),
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from licensing.access import Principal
@@ -159,11 +159,6 @@ def outstanding(session: Session, organization_id: int) -> Sequence[Invoice]:
         .where(Invoice.organization_id == organization_id, Invoice.state.in_(sorted(COLLECTIBLE)))
         .order_by(Invoice.due_date, Invoice.id)
     ).all()
-
-
-def count_by_state(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Invoice.state, func.count()).group_by(Invoice.state))
-    return dict(rows)
 
 
 # --- what period an invoice bills (for the copyright year of its documents) ----------

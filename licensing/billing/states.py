@@ -55,6 +55,13 @@ INVOICE = StateMachine(
         (UNCOLLECTIBLE, "void"): VOID,
     },
     INVOICE_STATES,
+    events={
+        "finalize": "finalized",
+        "settle": "paid",
+        "void": "voided",
+        "mark_uncollectible": "marked_uncollectible",
+    },
+    stamps={"finalize": "finalized_at", "settle": "paid_at", "void": "voided_at"},
 )
 
 PENDING = "pending"
@@ -79,6 +86,14 @@ PAYMENT = StateMachine(
         (FLAGGED, "reject"): CANCELED,
     },
     PAYMENT_STATES,
+    events={
+        "succeed": "succeeded",
+        "fail": "failed",
+        "flag": "flagged",
+        "cancel": "canceled",
+        "accept": "accepted",
+        "reject": "rejected",
+    },
 )
 
 # Card payment states in which the PaymentIntent may still take money.
@@ -94,6 +109,8 @@ REFUND = StateMachine(
         (SUCCEEDED, "fail"): FAILED,
     },
     REFUND_STATES,
+    events={"succeed": "succeeded", "fail": "failed"},
+    stamps={"succeed": "settled_at"},
 )
 # Refunds that count against what is due: sent, or on their way.
 REFUND_COUNTED = (PENDING, SUCCEEDED)

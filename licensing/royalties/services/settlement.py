@@ -32,7 +32,7 @@ def _settle_the_change(
 ) -> None:
     total = filing.total_due
     if total > 0:
-        invoice = _invoice(session, obligation, report, filing, moment)
+        invoice = _invoice(session, obligation, report, filing, actor, moment)
         report.invoice_id = invoice.id
         filing.invoice_number = invoice.number
     elif total < 0:
@@ -45,6 +45,7 @@ def _invoice(
     obligation: Obligations,
     report: RoyaltyReport,
     filing: Filing,
+    actor: Actor,
     moment: datetime,
 ) -> Invoice:
     agreement = obligation.agreement
@@ -78,6 +79,7 @@ def _invoice(
             + "."
         ),
         deductions=True,
+        actor=actor,
         now=moment,
     )
 
@@ -114,7 +116,7 @@ def _credit(
             continue
         portion = min(remaining, creditable)
         note = billing.credit_invoice(
-            session, invoice, amount=portion, reason=reason, actor=actor.name, now=moment
+            session, invoice, amount=portion, reason=reason, actor=actor, now=moment
         )
         numbers.append(note.number)
         remaining -= portion

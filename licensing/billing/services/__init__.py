@@ -1,0 +1,84 @@
+"""Billing use cases, one module a use case; each public function owns its transaction.
+
+Functions taking a `session` run inside their caller's transaction (the
+agreement's acceptance, an overdue run); the others open their own. Every
+public name is importable from here, as it was from the single module.
+"""
+
+from __future__ import annotations
+
+from licensing.billing.services._common import _gateway
+from licensing.billing.services.card_payments import (
+    ATTEMPT_ROUNDS,
+    RECONCILE_AFTER,
+    CardAttempt,
+    ReconcileReport,
+    apply_intent_outcome,
+    reconcile_payments,
+    start_card_payment,
+)
+from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
+from licensing.billing.services.invoices import (
+    Charge,
+    create_draft,
+    create_invoice,
+    finalize_in,
+    finalize_invoice,
+    invoice_activated_agreement,
+    mark_uncollectible,
+    update_draft,
+    void_invoice,
+)
+from licensing.billing.services.overdue import (
+    REMINDER_INTERVAL,
+    OverdueReport,
+    months_between,
+    overdue_invoices,
+    process_overdue,
+)
+from licensing.billing.services.refunds import (
+    REFUND_EVENTS,
+    apply_refund_outcome,
+    record_offline_refund,
+    refund_card,
+)
+from licensing.billing.services.settlement import accept_flagged_payment, record_offline_payment
+from licensing.billing.services.webhooks import HANDLED_EVENTS, WebhookResult, handle_stripe_webhook
+from licensing.errors import Conflict  # callers catch it as services.Conflict
+
+__all__ = [
+    "ATTEMPT_ROUNDS",
+    "HANDLED_EVENTS",
+    "RECONCILE_AFTER",
+    "REFUND_EVENTS",
+    "REMINDER_INTERVAL",
+    "CardAttempt",
+    "Charge",
+    "Conflict",
+    "OverdueReport",
+    "ReconcileReport",
+    "WebhookResult",
+    "_gateway",
+    "accept_flagged_payment",
+    "apply_intent_outcome",
+    "apply_refund_outcome",
+    "create_draft",
+    "create_invoice",
+    "credit_invoice",
+    "finalize_in",
+    "finalize_invoice",
+    "handle_stripe_webhook",
+    "invoice_activated_agreement",
+    "issue_credit_note",
+    "mark_uncollectible",
+    "months_between",
+    "overdue_invoices",
+    "process_overdue",
+    "reconcile_payments",
+    "record_offline_payment",
+    "record_offline_refund",
+    "refund_card",
+    "start_card_payment",
+    "update_draft",
+    "void_invoice",
+]

@@ -1,0 +1,169 @@
+"""Helpers shared by the billing use-case modules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.access import Principal
+from licensing.accounts import queries as account_queries
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.billing import links, stripe_gateway
+from licensing.billing.models import REFERENCE_MAX, Invoice
+from licensing.billing.states import COLLECTIBLE, INVOICE, OFFLINE_METHODS
+from licensing.calendar import office_date
+from licensing.config import Config
+from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.mail import services as mail
+from licensing.money import format_amount, quantize
+
+
+def _config() -> Config:
+    from flask import current_app
+
+    config: Config = current_app.config["LICENSING"]
+    return config
+
+
+def _as(actor: Actor) -> dict[str, Any]:
+    """The audit log's actor fields for `actor`, for events that are not a step of a
+    state machine (`apply()` names the actor itself). A link payer's user id is 0:
+    no user."""
+    return {"actor": actor.name, "actor_user_id": actor.user_id or None}
+
+
+def _amount(amount: Decimal, currency: str) -> str:
+    return f"{format_amount(amount, currency)} {currency}"
+
+
+def _email_billing_contact(
+    session: Session,
+    invoice: Invoice,
+    *,
+    subject: str,
+    template: str,
+    attachments: Sequence[mail.Attachment] = (),
+    **context: Any,
+) -> None:
+    """Queue `template` about `invoice` to its organization's billing contact, with
+    the invoice's amounts and signed links (the contact may have no account,
+    billing/links.py) besides `context`."""
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=subject,
+        template=template,
+        context={
+            "invoice": invoice,
+            "organization": organization,
+            "total": _amount(invoice.total, invoice.currency),
+            "balance_due": _amount(invoice.balance_due, invoice.currency),
+            "invoice_url": links.invoice_url(invoice),
+            "pdf_url": links.pdf_url(invoice),
+            "remit_to": _config().billing_remit_to,
+            **context,
+        },
+        attachments=attachments,
+    )
+
+
+def _check_amount(amount: Decimal, currency: str, most: Decimal, beyond: str) -> None:
+    """An amount to credit or refund: more than zero, in whole minor units, and at
+    most `most` (`beyond` says what that limit is)."""
+    if amount <= 0 or quantize(amount, currency) != amount:
+        raise InvalidInput.for_field("amount", "Must be more than zero, in whole cents.")
+    if amount > most:
+        raise InvalidInput.for_field("amount", f"More than {beyond} ({_amount(most, currency)}).")
+
+
+def _locked_invoice(
+    session: Session, invoice_id: int, principal: Principal | None = None
+) -> Invoice:
+    """The invoice, row-locked until the transaction ends (vendor-scoped)."""
+    statement = select(Invoice).where(Invoice.id == invoice_id).with_for_update()
+    if principal is not None:  # a vendor acting; staff and the system are unrestricted
+        statement = account_queries.scoped(statement, Invoice, principal)
+    found = session.scalars(statement).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no invoice {invoice_id}.")
+    session.refresh(found)
+    return found
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput.for_field("reason", "Say why.")
+    return text
+
+
+def _offline_errors(
+    method: str, reference: str | None, on: date | None, on_field: str, now: datetime
+) -> tuple[dict[str, list[str]], str]:
+    """Problems with an offline payment's or refund's method, bank reference and
+    date (`on_field` names the date), and the reference cleaned of spaces."""
+    errors: dict[str, list[str]] = {}
+    if method not in OFFLINE_METHODS:
+        errors["method"] = [f"Must be one of: {', '.join(OFFLINE_METHODS)}."]
+    clean_reference = (reference or "").strip()
+    if not clean_reference:
+        errors["reference"] = ["Give the bank or check reference."]
+    elif len(clean_reference) > REFERENCE_MAX:
+        errors["reference"] = [f"At most {REFERENCE_MAX} characters."]
+    if on is not None and on > office_date(now):
+        errors[on_field] = ["Cannot be in the future."]
+    return errors, clean_reference
+
+
+def _due_ids(statement: Select[Any]) -> list[Any]:
+    """What a batch job will claim one row at a time (`db.claim`), read outside any
+    transaction so that no lock is held while the rows are worked through."""
+    session = db.session()
+    found = list(session.scalars(statement))
+    session.rollback()
+    return found
+
+
+def _settle(session: Session, invoice: Invoice, *, actor: Actor, now: datetime, note: str) -> None:
+    INVOICE.apply(
+        session,
+        invoice,
+        "settle",
+        actor=actor,
+        note=note,
+        at=now,
+        changes={"amount_paid": invoice.amount_paid, "amount_credited": invoice.amount_credited},
+    )
+
+
+def _settle_if_cleared(
+    session: Session, invoice: Invoice, *, actor: Actor, now: datetime, note: str
+) -> None:
+    if (
+        invoice.state in COLLECTIBLE
+        and invoice.total - invoice.amount_paid - invoice.amount_credited <= 0
+    ):
+        _settle(session, invoice, actor=actor, now=now, note=note)
+        _restore_standing(session, invoice.organization_id, now)
+
+
+def _restore_standing(session: Session, organization_id: int, now: datetime) -> None:
+    """Back to `active` once nothing is overdue beyond the threshold."""
+    accounts.restore_standing_if_clear(session, organization_id, office_date(now))
+
+
+def _gateway() -> stripe_gateway.PaymentGateway:
+    found = stripe_gateway.gateway()
+    if found is None:
+        raise Conflict("Card payments are not available; pay by wire, ACH or check.")
+    return found

@@ -1,0 +1,588 @@
+"""Card payments through Stripe: one open attempt per invoice, Stripe's answers
+applied idempotently, and reconciling attempts whose webhook never came.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.access import Principal
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.billing import stripe_gateway
+from licensing.billing.models import Invoice, Payment, StripeCustomer
+from licensing.billing.services._common import _amount, _as, _due_ids, _gateway, _locked_invoice
+from licensing.billing.services.settlement import _apply
+from licensing.billing.states import (
+    CARD,
+    COLLECTIBLE,
+    FAILED,
+    FLAGGED,
+    OPEN_ATTEMPT,
+    PAID,
+    PAYMENT,
+    PENDING,
+    SUCCEEDED,
+)
+from licensing.db import utcnow
+from licensing.errors import Conflict, DomainError, InvalidInput
+from licensing.mail import services as mail
+from licensing.money import from_minor_units, to_minor_units
+
+log = logging.getLogger(__name__)
+
+# A card payment with no webhook after this long is asked about (reconcile).
+RECONCILE_AFTER = timedelta(minutes=30)
+
+
+def _customer_id(
+    session: Session,
+    gateway: stripe_gateway.PaymentGateway,
+    organization: Organization,
+    actor: Actor,
+) -> str:
+    """The organization's Stripe Customer, created once (the idempotency key and
+    the unique row make a second creation a no-op)."""
+    existing = session.scalars(
+        select(StripeCustomer).where(StripeCustomer.organization_id == organization.id)
+    ).one_or_none()
+    if existing is not None:
+        return existing.stripe_customer_id
+    customer_id = gateway.create_customer(
+        name=organization.legal_name,
+        email=organization.billing_email,
+        organization_id=organization.id,
+        idempotency_key=f"organization-{organization.id}-customer",
+    )
+    session.add(StripeCustomer(organization_id=organization.id, stripe_customer_id=customer_id))
+    session.flush()
+    audit.record(
+        session,
+        action="organization.stripe_customer_created",
+        entity_type="organization",
+        entity_id=organization.id,
+        before=None,
+        after={"stripe_customer_id": customer_id},
+        **_as(actor),
+    )
+    return customer_id
+
+
+@dataclass(frozen=True)
+class CardAttempt:
+    payment_id: int
+    status: str
+    client_secret: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class _OpenAttempt:
+    """The invoice's open card attempt as read under the invoice's lock."""
+
+    payment_id: int
+    state: str
+    invoice_id: int
+    invoice_number: str
+    amount: Decimal
+    currency: str
+    idempotency_key: str
+    intent_id: str | None
+    customer_id: str
+    # Its amount is no longer the balance due (a payment or credit came meanwhile).
+    stale: bool
+    # Who pays: a vendor user, or the billing contact following the invoice's link.
+    actor: Actor
+
+
+# Rounds of "close the old attempt, claim again" one request may take before it
+# gives up with a 409 (each round either reaches Stripe or closes an attempt).
+ATTEMPT_ROUNDS = 3
+
+
+def start_card_payment(
+    invoice_id: int, *, card_token: str, principal: Principal, now: datetime | None = None
+) -> CardAttempt:
+    """Charge the balance due to the card Stripe.js tokenized in the page.
+
+    An invoice has at most one open card attempt (a card payment `pending` or
+    `failed`: its PaymentIntent may still take money), claimed with the invoice
+    row locked and guarded by a partial unique index. A request that finds one
+    reuses it, with its idempotency key, instead of charging again; a `failed`
+    one (declined) is canceled at Stripe first, so its intent can never be
+    confirmed later, and a new attempt starts.
+
+    Money moves in two steps so that correctness never rests on Stripe's
+    idempotency keys (localstripe has none): the PaymentIntent is created
+    unconfirmed and its id stored, committed, before it is confirmed. A
+    PaymentIntent succeeds at most once, and each attempt confirms only the
+    intent stored on it; an intent created by a request that lost a race is
+    canceled unconfirmed. The payment is applied when Stripe reports success
+    (the webhook, or `licensing payments reconcile`), never here.
+
+    `principal` is who pays: a vendor user or the billing contact's link
+    (`links.payer`); the invoice must be their organization's.
+    """
+    now = now or utcnow()
+    gateway = _gateway()
+    if not card_token or not card_token.startswith("tok_") or len(card_token) > 255:
+        raise InvalidInput.for_field("card", "The card details could not be read; try again.")
+    for _round in range(ATTEMPT_ROUNDS):
+        attempt = _claim_attempt(gateway, invoice_id, principal, Actor.of(principal), now)
+        if attempt.state == FAILED or attempt.stale:
+            settled = _close_attempt(gateway, attempt, now)
+            if settled is not None:
+                return settled
+            continue
+        result = _charge(gateway, attempt, card_token, now)
+        if result is not None:
+            return result
+    raise Conflict(
+        "Another card payment for this invoice is being set up; wait a moment and try again."
+    )
+
+
+def _require_payable(invoice: Invoice) -> None:
+    """A 409 that says why an invoice takes no card payment."""
+    if invoice.state == PAID:
+        on = f" on {invoice.paid_at:%Y-%m-%d}" if invoice.paid_at else ""
+        raise Conflict(f"Invoice {invoice.label} is already paid{on}: nothing is owed on it.")
+    if invoice.state not in COLLECTIBLE:
+        raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+    if invoice.balance_due <= 0:
+        raise Conflict(f"Invoice {invoice.label} has nothing left to pay.")
+
+
+def _claim_attempt(
+    gateway: stripe_gateway.PaymentGateway,
+    invoice_id: int,
+    principal: Principal,
+    actor: Actor,
+    now: datetime,
+) -> _OpenAttempt:
+    """The invoice's open attempt, or a new pending one, with the invoice locked."""
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id, principal)
+        _require_payable(invoice)
+        # Locked: two attempts at once by one organization create one Customer.
+        organization = session.get(Organization, invoice.organization_id, with_for_update=True)
+        assert organization is not None
+        customer_id = _customer_id(session, gateway, organization, actor)
+        payment = session.scalars(
+            select(Payment).where(
+                Payment.invoice_id == invoice.id,
+                Payment.method == CARD,
+                Payment.state.in_(OPEN_ATTEMPT),
+            )
+        ).one_or_none()  # read only: its changes lock the payment before the invoice
+        if payment is None:
+            payment = _new_attempt(session, invoice, actor, now)
+        assert payment.idempotency_key is not None
+        assert invoice.number is not None
+        return _OpenAttempt(
+            payment_id=payment.id,
+            state=payment.state,
+            invoice_id=invoice.id,
+            invoice_number=invoice.number,
+            amount=payment.amount,
+            currency=payment.currency,
+            idempotency_key=payment.idempotency_key,
+            intent_id=payment.stripe_payment_intent_id,
+            customer_id=customer_id,
+            stale=payment.amount != invoice.balance_due,
+            actor=actor,
+        )
+
+
+def _new_attempt(session: Session, invoice: Invoice, actor: Actor, now: datetime) -> Payment:
+    payment = Payment(
+        invoice_id=invoice.id,
+        organization_id=invoice.organization_id,
+        method=CARD,
+        state=PENDING,
+        currency=invoice.currency,
+        amount=invoice.balance_due,
+        idempotency_key=f"payment-{uuid.uuid4().hex}",
+        recorded_by=actor.name,
+        created_at=now,
+    )
+    session.add(payment)
+    session.flush()  # the partial unique index: a second open attempt fails here
+    audit.record(
+        session,
+        action="payment.started",
+        entity_type="payment",
+        entity_id=payment.id,
+        before=None,
+        after={
+            "invoice": invoice.number,
+            "method": CARD,
+            "amount": payment.amount,
+            "state": PENDING,
+        },
+        **_as(actor),
+    )
+    return payment
+
+
+def _close_attempt(
+    gateway: stripe_gateway.PaymentGateway, attempt: _OpenAttempt, now: datetime
+) -> CardAttempt | None:
+    """Cancel a declined or outdated attempt, at Stripe first, so that its intent
+    can never take money later. If Stripe says the intent did take (or is
+    taking) money after all, that outcome is applied and returned instead."""
+    if attempt.intent_id is not None:
+        try:
+            intent = gateway.cancel_payment_intent(
+                attempt.intent_id, idempotency_key=f"{attempt.idempotency_key}-cancel"
+            )
+        except stripe_gateway.StripeRefused:  # no longer cancelable: ask what it is
+            intent = gateway.retrieve_payment_intent(attempt.intent_id)
+        if intent.status != "canceled":
+            with db.transaction() as session:
+                apply_intent_outcome(session, intent, now=now, actor=attempt.actor)
+            return CardAttempt(
+                attempt.payment_id,
+                intent.status,
+                intent.client_secret,
+                _status_message(intent.status, intent.failure_message),
+            )
+    why = (
+        "Closed before a new card attempt: the card was declined."
+        if attempt.state == FAILED
+        else "Closed: its amount is no longer the balance due."
+    )
+    with db.transaction() as session:
+        payment = session.get(Payment, attempt.payment_id, with_for_update=True)
+        assert payment is not None
+        if payment.state in OPEN_ATTEMPT and payment.stripe_payment_intent_id == attempt.intent_id:
+            payment.note = why
+            PAYMENT.apply(session, payment, "cancel", actor=attempt.actor, note=why)
+    return None
+
+
+def _charge(
+    gateway: stripe_gateway.PaymentGateway, attempt: _OpenAttempt, card_token: str, now: datetime
+) -> CardAttempt | None:
+    """Create (once) and confirm (once) the attempt's PaymentIntent. None when the
+    attempt was closed or declined by another request meanwhile: claim again."""
+    key = attempt.idempotency_key
+    intent: stripe_gateway.IntentStatus | None = None
+    intent_id = attempt.intent_id
+    if intent_id is None:
+        token_digest = hashlib.sha256(card_token.encode()).hexdigest()[:16]
+        card = gateway.attach_card(
+            attempt.customer_id, card_token, idempotency_key=f"{key}-card-{token_digest}"
+        )
+        created = gateway.create_payment_intent(
+            amount_minor=to_minor_units(attempt.amount, attempt.currency),
+            currency=attempt.currency,
+            customer_id=attempt.customer_id,
+            payment_method=card,
+            metadata={
+                "invoice_number": attempt.invoice_number,
+                "invoice_id": str(attempt.invoice_id),
+                "payment_id": str(attempt.payment_id),
+            },
+            idempotency_key=key,
+        )
+        intent_id = _store_intent(attempt.payment_id, created.id)
+        if intent_id != created.id:  # lost the race: this intent is never confirmed
+            _cancel_unconfirmed(gateway, created.id, key)
+        else:
+            intent = created
+        if intent_id is None:
+            return None
+    if intent is None:
+        intent = gateway.retrieve_payment_intent(intent_id)
+    if intent.status == "requires_confirmation":
+        intent = _confirm(gateway, intent.id, key, now, attempt.actor)
+    if intent.status in ("requires_payment_method", "canceled"):
+        with db.transaction() as session:
+            apply_intent_outcome(session, intent, now=now, actor=attempt.actor)
+        return None
+    return CardAttempt(
+        attempt.payment_id,
+        intent.status,
+        intent.client_secret,
+        _status_message(intent.status, intent.failure_message),
+    )
+
+
+def _store_intent(payment_id: int, intent_id: str) -> str | None:
+    """Keep the first intent created for an attempt; returns the one kept, or
+    None when the attempt was closed before any was."""
+    with db.transaction() as session:
+        payment = session.get(Payment, payment_id, with_for_update=True)
+        assert payment is not None
+        if payment.stripe_payment_intent_id is None and payment.state == PENDING:
+            payment.stripe_payment_intent_id = intent_id
+        return payment.stripe_payment_intent_id
+
+
+def _cancel_unconfirmed(gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str) -> None:
+    try:
+        gateway.cancel_payment_intent(intent_id, idempotency_key=f"{key}-cancel-{intent_id}")
+    except DomainError:  # never confirmed, so it cannot take money: tidiness only
+        log.warning("could not cancel unconfirmed PaymentIntent %s", intent_id)
+
+
+def _confirm(
+    gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str, now: datetime, actor: Actor
+) -> stripe_gateway.IntentStatus:
+    """Confirm the attempt's intent. A decline marks the attempt failed (it is
+    closed by the next attempt) and is a 422 with the bank's message; an intent
+    another request confirmed first is reported as it stands."""
+    try:
+        return gateway.confirm_payment_intent(intent_id, idempotency_key=f"{key}-confirm")
+    except InvalidInput:
+        declined = gateway.retrieve_payment_intent(intent_id)
+        with db.transaction() as session:
+            apply_intent_outcome(session, declined, now=now, actor=actor)
+        raise
+    except stripe_gateway.StripeRefused:
+        return gateway.retrieve_payment_intent(intent_id)
+
+
+def _status_message(status: str, failure: str | None) -> str:
+    if status == "succeeded":
+        return "Payment received: the invoice is marked paid as soon as Stripe confirms it."
+    if status == "requires_action":
+        return "Your bank asks you to confirm this payment."
+    if status == "processing":
+        return "The payment is processing; the invoice is marked paid when it completes."
+    return failure or "The card was not charged; try another card."
+
+
+@PAYMENT.on("flag")
+def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: str | None) -> None:
+    """A flagged card payment waits for billing staff: tell them."""
+    recipients = mail.staff_recipients("billing")
+    if not recipients:
+        return
+    invoice = session.get(Invoice, payment.invoice_id)
+    assert invoice is not None
+    mail.enqueue(
+        session,
+        to=recipients,
+        subject=f"Card payment for {invoice.number} needs review",
+        template="payment_flagged",
+        context={
+            "invoice": invoice,
+            "payment": payment,
+            "why": why,
+            "console_url": mail.absolute_url(
+                "billing_console.invoice_detail", invoice_id=invoice.id
+            ),
+        },
+    )
+
+
+def _what_arrived(
+    intent: stripe_gateway.IntentStatus, payment: Payment, invoice: Invoice
+) -> tuple[Decimal, str | None]:
+    """What a succeeded intent brought, and why billing staff must look at it
+    before it counts (None: it is what was asked and still owed)."""
+    if intent.currency != payment.currency:
+        return Decimal(0), f"currency {intent.currency} received, {payment.currency} asked"
+    received = from_minor_units(intent.amount_received or intent.amount, intent.currency)
+    if received != payment.amount:
+        return received, (
+            f"received {_amount(received, payment.currency)}, "
+            f"asked {_amount(payment.amount, payment.currency)}"
+        )
+    if invoice.state not in COLLECTIBLE or received > invoice.balance_due:
+        return received, (
+            f"invoice {invoice.number} owed "
+            f"{_amount(invoice.balance_due, invoice.currency)} when the card payment arrived"
+        )
+    return received, None
+
+
+def apply_intent_outcome(
+    session: Session,
+    intent: stripe_gateway.IntentStatus,
+    *,
+    now: datetime,
+    actor: Actor = Actor.SYSTEM,
+) -> str:
+    """Apply what Stripe says about a PaymentIntent to its payment, idempotently.
+
+    Safe to call any number of times and in any order: a succeeded payment is
+    never applied twice, a late failure after success changes nothing, and an
+    amount that does not match what was asked is flagged for billing staff.
+    Returns what was done (kept with the webhook event). `actor`: the payer
+    when their own request learns the outcome, else the system.
+    """
+    payment = _payment_for(session, intent)
+    if payment is None:
+        return "ignored: not a payment of this service"
+    if payment.stripe_payment_intent_id is None:
+        payment.stripe_payment_intent_id = intent.id
+    payment.last_checked_at = now
+    invoice = _locked_invoice(session, payment.invoice_id)
+    if intent.status == "succeeded":
+        if payment.state in (SUCCEEDED, FLAGGED) or not PAYMENT.can(payment.state, "succeed"):
+            return f"no change: payment {payment.id} is already {payment.state}"
+        received, why = _what_arrived(intent, payment, invoice)
+        if why is not None:
+            payment.amount_received = received
+            payment.note = why
+            PAYMENT.apply(
+                session,
+                payment,
+                "flag",
+                actor=actor,
+                note=why,
+                changes={"amount_received": received},
+            )
+            return f"flagged: {why}"
+        PAYMENT.apply(
+            session,
+            payment,
+            "succeed",
+            actor=actor,
+            changes={"stripe_payment_intent_id": intent.id},
+        )
+        _apply(session, invoice, payment, actor=actor, now=now)
+        return f"applied: payment {payment.id} to {invoice.number}"
+    if intent.status in ("requires_payment_method", "canceled"):
+        if payment.state != PENDING:
+            return f"no change: payment {payment.id} is already {payment.state}"
+        if intent.status == "canceled":
+            PAYMENT.apply(session, payment, "cancel", actor=actor, note="canceled at Stripe")
+            return f"canceled: payment {payment.id}"
+        payment.note = intent.failure_message or "The card was declined."
+        PAYMENT.apply(session, payment, "fail", actor=actor, note=payment.note)
+        return f"failed: payment {payment.id}"
+    return f"no change: intent is {intent.status}"
+
+
+def _payment_for(session: Session, intent: stripe_gateway.IntentStatus) -> Payment | None:
+    payment = session.scalars(
+        select(Payment).where(Payment.stripe_payment_intent_id == intent.id).with_for_update()
+    ).one_or_none()
+    if payment is not None:
+        return payment
+    # The webhook may arrive before the page's request has stored the intent id.
+    raw = intent.metadata.get("payment_id", "")
+    if not raw.isdigit():
+        return None
+    found = session.scalars(
+        select(Payment).where(Payment.id == int(raw), Payment.method == CARD).with_for_update()
+    ).one_or_none()
+    if found is None or found.stripe_payment_intent_id not in (None, intent.id):
+        return None
+    if intent.metadata.get("invoice_id") != str(found.invoice_id):
+        return None
+    return found
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    applied: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    outcomes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.checked} card payment(s) checked: {self.applied} applied, "
+            f"{self.failed} failed or canceled, {self.unchanged} unchanged"
+        )
+
+
+def reconcile_payments(
+    *, now: datetime | None = None, older_than: timedelta = RECONCILE_AFTER, limit: int = 200
+) -> ReconcileReport:
+    """Ask Stripe about card payments still pending after `older_than` (their
+    webhook never came) and apply what it says; cancel attempts as old that
+    never stored a PaymentIntent. Each payment is claimed (`db.claim`), so
+    several hosts may run this at once."""
+    now = now or utcnow()
+    gateway = _gateway()
+    report = ReconcileReport()
+    candidates = _due_ids(
+        select(Payment.id)
+        .where(
+            Payment.method == CARD,
+            Payment.state.in_(OPEN_ATTEMPT),
+            Payment.stripe_payment_intent_id.is_not(None),
+            Payment.created_at <= now - older_than,
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    for payment_id in candidates:
+        with db.transaction() as session:
+            payment = session.scalars(
+                db.claim(
+                    select(Payment).where(Payment.id == payment_id, Payment.state.in_(OPEN_ATTEMPT))
+                )
+            ).one_or_none()
+            if payment is None or payment.stripe_payment_intent_id is None:
+                continue
+            intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+            outcome = apply_intent_outcome(session, intent, now=now)
+        report.checked += 1
+        report.outcomes.append(f"payment {payment_id}: {outcome}")
+        if outcome.startswith("applied"):
+            report.applied += 1
+        elif outcome.startswith(("failed", "canceled")):
+            report.failed += 1
+        else:
+            report.unchanged += 1
+    for payment_id in _abandoned_attempts(now - older_than, limit):
+        if _cancel_abandoned(payment_id):
+            report.checked += 1
+            report.failed += 1
+            report.outcomes.append(f"payment {payment_id}: canceled, it never reached Stripe")
+    return report
+
+
+def _abandoned_attempts(before: datetime, limit: int) -> list[int]:
+    return _due_ids(
+        select(Payment.id)
+        .where(
+            Payment.method == CARD,
+            Payment.state == PENDING,
+            Payment.stripe_payment_intent_id.is_(None),
+            Payment.created_at <= before,
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+
+
+def _cancel_abandoned(payment_id: int) -> bool:
+    """A pending card attempt that never stored a PaymentIntent: its request
+    died before Stripe answered. Any intent it made was never confirmed (the
+    page gets a client secret only once the id is stored), so it cannot take
+    money; canceling frees the invoice's page of a payment that is not coming."""
+    with db.transaction() as session:
+        payment = session.scalars(
+            db.claim(
+                select(Payment).where(
+                    Payment.id == payment_id,
+                    Payment.state == PENDING,
+                    Payment.stripe_payment_intent_id.is_(None),
+                )
+            )
+        ).one_or_none()
+        if payment is None:
+            return False
+        why = "Canceled by reconcile: the attempt never reached Stripe."
+        payment.note = why
+        PAYMENT.apply(session, payment, "cancel", actor=Actor.SYSTEM, note=why)
+        return True

@@ -1,0 +1,111 @@
+"""Credit notes: corrections to an issued invoice, and the refund a paid one then owes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.billing import links, numbering
+from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.services._common import (
+    _amount,
+    _as,
+    _check_amount,
+    _email_billing_contact,
+    _locked_invoice,
+    _reason,
+    _settle_if_cleared,
+)
+from licensing.billing.states import OPEN, PAID, UNCOLLECTIBLE
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import Conflict
+
+
+def issue_credit_note(
+    invoice_id: int,
+    *,
+    amount: Decimal,
+    reason: str | None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> CreditNote:
+    """Billing staff: a credit note against an open or paid invoice (see `credit_invoice`)."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id)
+        return credit_invoice(session, invoice, amount=amount, reason=reason, actor=actor, now=now)
+
+
+def credit_invoice(
+    session: Session,
+    invoice: Invoice,
+    *,
+    amount: Decimal,
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+) -> CreditNote:
+    """A credit note against `invoice` (locked by the caller), in the caller's
+    transaction. It reduces the balance due; what exceeds the balance (a paid
+    invoice) is a refund owed. The credits on an invoice never exceed its total."""
+    note = _reason(reason)
+    if invoice.state not in (OPEN, PAID, UNCOLLECTIBLE):
+        raise Conflict(
+            f"Invoice {invoice.label} is {invoice.state}; credit notes are issued "
+            "against open or paid invoices."
+        )
+    creditable = invoice.total - invoice.amount_credited
+    _check_amount(amount, invoice.currency, creditable, f"can be credited on {invoice.number}")
+    applied = min(amount, invoice.balance_due)
+    issued = office_date(now)
+    credit = CreditNote(
+        number=numbering.next_number(session, numbering.CREDIT_NOTE_SERIES, issued.year),
+        invoice_id=invoice.id,
+        organization_id=invoice.organization_id,
+        currency=invoice.currency,
+        amount=amount,
+        applied_to_balance=applied,
+        refund_due=amount - applied,
+        reason=note,
+        issue_date=issued,
+        issued_at=now,
+        issued_by=actor.name,
+    )
+    session.add(credit)
+    invoice.amount_credited += amount
+    session.flush()
+    audit.record(
+        session,
+        action="credit_note.issued",
+        entity_type="credit_note",
+        entity_id=credit.id,
+        before=None,
+        after={
+            "number": credit.number,
+            "invoice": invoice.number,
+            "amount": amount,
+            "applied_to_balance": applied,
+            "refund_due": credit.refund_due,
+        },
+        note=note,
+        **_as(actor),
+    )
+    _settle_if_cleared(session, invoice, actor=actor, now=now, note=f"credit note {credit.number}")
+    _email_billing_contact(
+        session,
+        invoice,
+        subject=f"Credit note {credit.number} for invoice {invoice.number}",
+        template="invoice_credit_note",
+        credit=credit,
+        amount=_amount(amount, invoice.currency),
+        refund_due=_amount(credit.refund_due, invoice.currency),
+        credit_pdf_url=links.credit_note_pdf_url(invoice, credit.id),
+    )
+    return credit

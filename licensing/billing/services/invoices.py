@@ -1,0 +1,398 @@
+"""Creating, drafting, issuing, voiding and writing off invoices.
+
+`create_invoice()` is the one way an invoice comes into being: the receiver
+for activated agreements calls it, late fees call it, and royalty reports
+call it. Functions taking a `session` run inside their caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.billing import numbering, pdfs
+from licensing.billing.models import DESCRIPTION_MAX, Invoice, InvoiceLine
+from licensing.billing.services._common import (
+    _amount,
+    _as,
+    _config,
+    _email_billing_contact,
+    _locked_invoice,
+    _reason,
+    _restore_standing,
+    _settle,
+)
+from licensing.billing.states import DRAFT, INVOICE, MANUAL
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.mail import services as mail
+from licensing.money import (
+    MoneyError,
+    check_bounds,
+    check_total,
+    format_amount,
+    is_currency,
+    quantize,
+)
+from licensing.signals import ActivatedAgreement
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One line to invoice: what it is, the amount, and how it was reached."""
+
+    description: str
+    amount: Decimal
+    working: str | None = None
+
+
+def _check_charges(
+    currency: str, charges: Sequence[Charge], *, deductions: bool = False
+) -> dict[str, list[str]]:
+    """Problems with `charges`; a negative line (a deduction) only with `deductions`,
+    and then the total must still be more than zero."""
+    errors: dict[str, list[str]] = {}
+    if not is_currency(currency):
+        errors["currency"] = [f"{currency!r} is not an ISO 4217 currency code."]
+        return errors
+    if not charges:
+        errors["lines"] = ["An invoice needs at least one line."]
+    for index, charge in enumerate(charges):
+        if not charge.description.strip():
+            errors[f"lines.{index}.description"] = ["Describe the charge."]
+        elif len(charge.description) > DESCRIPTION_MAX:
+            errors[f"lines.{index}.description"] = [f"At most {DESCRIPTION_MAX} characters."]
+        if not isinstance(charge.amount, Decimal) or (charge.amount < 0 and not deductions):
+            errors[f"lines.{index}.amount"] = ["Must be zero or more."]
+        elif problem := _out_of_bounds(charge.amount):
+            errors[f"lines.{index}.amount"] = [problem]
+        elif quantize(charge.amount, currency) != charge.amount:
+            errors[f"lines.{index}.amount"] = [
+                f"Use at most the currency's minor unit ({format_amount(Decimal(0), currency)})."
+            ]
+    if not errors:
+        total = sum((charge.amount for charge in charges), Decimal(0))
+        if problem := _out_of_bounds(total, check=check_total):
+            errors["lines"] = [f"The total {total:f} is too large: {problem}."]
+        elif deductions and total <= 0:
+            errors["lines"] = ["An invoice with deductions must still total more than zero."]
+    return errors
+
+
+def _out_of_bounds(amount: Decimal, check: Callable[[Decimal], None] = check_bounds) -> str:
+    """Why `amount` is beyond what the service records (checked before any
+    arithmetic on it), or an empty string."""
+    try:
+        check(amount)
+    except MoneyError as error:
+        return str(error)
+    return ""
+
+
+def create_invoice(
+    session: Session,
+    *,
+    organization_id: int,
+    currency: str,
+    charges: Sequence[Charge],
+    source_type: str,
+    source_id: int | None = None,
+    source_reference: str | None = None,
+    payment_terms_days: int | None = None,
+    late_fee_monthly_percent: Decimal | None = None,
+    parent_invoice_id: int | None = None,
+    memo: str | None = None,
+    finalize: bool = True,
+    deductions: bool = False,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Invoice:
+    """Create an invoice for `charges`, finalized (numbered, open) unless
+    `finalize=False` leaves a draft. The one function every invoice comes from.
+    `deductions` admits negative lines (a royalty lowered on one line of a report
+    that raises it on another). `actor` is who the audit log names (the system
+    when an invoice follows from another record's step, as a late fee does)."""
+    now = now or utcnow()
+    config = _config()
+    errors = _check_charges(currency, charges, deductions=deductions)
+    terms = config.payment_terms_days if payment_terms_days is None else payment_terms_days
+    if terms < 0:
+        errors["payment_terms_days"] = ["Must be zero or more."]
+    if errors:
+        raise InvalidInput("The invoice has problems.", errors)
+    if session.get(Organization, organization_id) is None:
+        raise NotFound(f"There is no organization {organization_id}.")
+    invoice = Invoice(
+        organization_id=organization_id,
+        state=DRAFT,
+        currency=currency,
+        source_type=source_type,
+        source_id=source_id,
+        source_reference=source_reference,
+        parent_invoice_id=parent_invoice_id,
+        payment_terms_days=terms,
+        late_fee_monthly_percent=(
+            config.late_fee_monthly_percent
+            if late_fee_monthly_percent is None
+            else late_fee_monthly_percent
+        ),
+        memo=memo,
+        total=sum((c.amount for c in charges), Decimal(0)),
+        amount_paid=Decimal(0),
+        amount_credited=Decimal(0),
+        created_at=now,
+    )
+    invoice.lines = [
+        InvoiceLine(
+            position=i, description=c.description.strip(), working=c.working, amount=c.amount
+        )
+        for i, c in enumerate(charges, start=1)
+    ]
+    session.add(invoice)
+    session.flush()
+    audit.record(
+        session,
+        action="invoice.created",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        before=None,
+        after={**invoice.snapshot(), "source": f"{source_type} {source_reference or ''}".strip()},
+        **_as(actor),
+    )
+    if finalize:
+        finalize_in(session, invoice, now=now, actor=actor)
+    return invoice
+
+
+def _bill_to(organization: Organization) -> str:
+    lines = [organization.legal_name, organization.address_line1]
+    if organization.address_line2:
+        lines.append(organization.address_line2)
+    locality = " ".join(
+        part
+        for part in (organization.city + ",", organization.region, organization.postal_code)
+        if part
+    ).rstrip(",")
+    lines += [locality, organization.country]
+    lines.append(f"Attn: {organization.billing_contact_name} <{organization.billing_email}>")
+    if organization.tax_id:
+        lines.append(f"Tax id: {organization.tax_id}")
+    return json.dumps({"lines": lines, "email": organization.billing_email})
+
+
+def finalize_in(
+    session: Session, invoice: Invoice, *, now: datetime, actor: Actor = Actor.SYSTEM
+) -> Invoice:
+    """Issue a draft: take the next number (in this transaction), fix the dates
+    and the bill-to, and email the billing contact."""
+    INVOICE.step(invoice.state, "finalize")  # refused before a number is taken
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    issued = office_date(now)
+    number = numbering.next_number(session, numbering.INVOICE_SERIES, issued.year)
+    invoice.number = number
+    invoice.issue_date = issued
+    invoice.due_date = issued + timedelta(days=invoice.payment_terms_days)
+    invoice.bill_to = _bill_to(organization)
+    INVOICE.apply(
+        session,
+        invoice,
+        "finalize",
+        actor=actor,
+        at=now,
+        changes={"number": invoice.number, "due_date": invoice.due_date},
+    )
+    if invoice.total == 0:  # nothing to pay: settled at once
+        _settle(session, invoice, actor=actor, now=now, note="nothing to pay")
+    _email_billing_contact(
+        session,
+        invoice,
+        subject=(
+            f"Invoice {invoice.number}: {_amount(invoice.total, invoice.currency)} "
+            f"due {invoice.due_date}"
+        ),
+        template="invoice_issued",
+        attachments=[
+            mail.Attachment(
+                f"{invoice.number}.pdf", "application/pdf", pdfs.invoice_pdf(session, invoice)
+            )
+        ],
+    )
+    return invoice
+
+
+def create_draft(
+    *,
+    organization_id: int,
+    currency: str,
+    charges: Sequence[Charge],
+    payment_terms_days: int | None = None,
+    memo: str | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Invoice:
+    """Billing staff: a manual draft invoice, to be checked and finalized."""
+    actor.require_role("billing")
+    with db.transaction() as session:
+        return create_invoice(
+            session,
+            organization_id=organization_id,
+            currency=currency,
+            charges=charges,
+            source_type=MANUAL,
+            payment_terms_days=payment_terms_days,
+            memo=memo,
+            finalize=False,
+            actor=actor,
+        )
+
+
+def finalize_invoice(
+    invoice_id: int, *, now: datetime | None = None, actor: Actor = Actor.SYSTEM
+) -> Invoice:
+    """Billing staff: issue a draft (see `finalize_in`)."""
+    actor.require_role("billing")
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id)
+        return finalize_in(session, invoice, now=now or utcnow(), actor=actor)
+
+
+def update_draft(
+    invoice_id: int,
+    *,
+    charges: Sequence[Charge] | None = None,
+    memo: str | None = None,
+    payment_terms_days: int | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Invoice:
+    """Change a draft. An issued invoice is immutable: a 409 that says to issue
+    a credit note instead."""
+    actor.require_role("billing")
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id)
+        if invoice.state != DRAFT:
+            raise Conflict(
+                f"Invoice {invoice.label} is {invoice.state} and cannot be edited; "
+                "issue a credit note to correct it."
+            )
+        if charges is not None:
+            errors = _check_charges(invoice.currency, charges)
+            if errors:
+                raise InvalidInput("The invoice has problems.", errors)
+            invoice.lines.clear()
+            session.flush()
+            invoice.lines.extend(
+                InvoiceLine(
+                    position=i,
+                    description=c.description.strip(),
+                    working=c.working,
+                    amount=c.amount,
+                )
+                for i, c in enumerate(charges, start=1)
+            )
+            invoice.total = sum((c.amount for c in charges), Decimal(0))
+        if memo is not None:
+            invoice.memo = memo
+        if payment_terms_days is not None:
+            if payment_terms_days < 0:
+                raise InvalidInput.for_field("payment_terms_days", "Must be zero or more.")
+            invoice.payment_terms_days = payment_terms_days
+        session.flush()
+        audit.record(
+            session,
+            action="invoice.draft_updated",
+            entity_type="invoice",
+            entity_id=invoice.id,
+            before=None,
+            after=invoice.snapshot(),
+            **_as(actor),
+        )
+        return invoice
+
+
+def void_invoice(
+    invoice_id: int,
+    *,
+    reason: str | None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Invoice:
+    """Void an invoice issued in error. One with money received cannot be voided:
+    issue a credit note (and refund) instead."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id)
+        note = _reason(reason)
+        if INVOICE.can(invoice.state, "void") and invoice.amount_paid > 0:
+            raise Conflict(
+                f"Invoice {invoice.label} has payments of "
+                f"{_amount(invoice.amount_paid, invoice.currency)}; issue a credit note instead."
+            )
+        invoice.state_reason = note
+        INVOICE.apply(session, invoice, "void", actor=actor, note=note, at=now)
+        _restore_standing(session, invoice.organization_id, now)
+        return invoice
+
+
+def mark_uncollectible(
+    invoice_id: int,
+    *,
+    reason: str | None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Invoice:
+    """Billing staff: write an invoice off as uncollectible (it stays owed)."""
+    actor.require_role("billing")
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id)
+        note = _reason(reason)
+        invoice.state_reason = note
+        INVOICE.apply(session, invoice, "mark_uncollectible", actor=actor, note=note, at=now)
+        return invoice
+
+
+def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement) -> Invoice | None:
+    """The up-front invoice for an agreement that became active (in its transaction),
+    issued by the system: it follows from the licensee's acceptance. Nothing to invoice
+    (no charges, or all zero) makes no invoice. A second signal for the same
+    agreement finds the first invoice and makes no other.
+    """
+    charges = [
+        Charge(description=c.description, amount=c.amount, working=c.working)
+        for c in agreement.charges
+        if c.amount > 0
+    ]
+    if not charges:
+        return None
+    existing = session.scalars(
+        select(Invoice).where(
+            Invoice.source_type == "agreement", Invoice.source_id == agreement.agreement_id
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    return create_invoice(
+        session,
+        organization_id=agreement.organization_id,
+        currency=agreement.currency,
+        charges=charges,
+        source_type="agreement",
+        source_id=agreement.agreement_id,
+        source_reference=agreement.number,
+        payment_terms_days=agreement.payment_terms_days,
+        late_fee_monthly_percent=agreement.late_fee_monthly_percent,
+        memo=f"License agreement {agreement.number}, term {agreement.term_start} to "
+        f"{agreement.term_end} (rate card {agreement.rate_card_version}).",
+        now=agreement.activated_at,
+    )

@@ -1,0 +1,359 @@
+"""Refunds of what credit notes owe back: offline, or to the card through Stripe."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.billing import stripe_gateway
+from licensing.billing.models import CreditNote, Payment, Refund
+from licensing.billing.services._common import (
+    _amount,
+    _as,
+    _check_amount,
+    _email_billing_contact,
+    _gateway,
+    _offline_errors,
+)
+from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.money import to_minor_units
+
+log = logging.getLogger(__name__)
+
+
+def _locked_credit_note(session: Session, credit_note_id: int) -> CreditNote:
+    credit = session.scalars(
+        select(CreditNote).where(CreditNote.id == credit_note_id).with_for_update()
+    ).one_or_none()
+    if credit is None:
+        raise NotFound(f"There is no credit note {credit_note_id}.")
+    session.refresh(credit)
+    return credit
+
+
+def _check_refund_amount(credit: CreditNote, amount: Decimal) -> None:
+    outstanding = credit.refund_outstanding
+    if outstanding <= 0:
+        raise Conflict(
+            f"Credit note {credit.number} owes no refund"
+            + (" (it is refunded in full)." if credit.refund_due > 0 else ".")
+        )
+    _check_amount(
+        amount, credit.currency, outstanding, f"the refund outstanding on {credit.number}"
+    )
+
+
+def _refund_snapshot(refund: Refund, credit: CreditNote) -> dict[str, Any]:
+    return {
+        "credit_note": credit.number,
+        "method": refund.method,
+        "amount": refund.amount,
+        "state": refund.state,
+        "reference": refund.reference,
+        "payment_id": refund.payment_id,
+    }
+
+
+@REFUND.on("succeed")
+def _tell_refund_sent(session: Session, refund: Refund, actor: Actor, note: str | None) -> None:
+    """The money is on its way back: tell the billing contact."""
+    credit = session.get(CreditNote, refund.credit_note_id)
+    assert credit is not None
+    session.flush()
+    session.expire(credit, ["refunds"])  # count the refund just recorded
+    _email_billing_contact(
+        session,
+        credit.invoice,
+        subject=f"Refund of {_amount(refund.amount, refund.currency)} for credit note "
+        f"{credit.number}",
+        template="refund_sent",
+        refund=refund,
+        credit=credit,
+        amount=_amount(refund.amount, refund.currency),
+        outstanding=_amount(credit.refund_outstanding, credit.currency),
+    )
+
+
+def _new_refund(
+    session: Session,
+    credit: CreditNote,
+    *,
+    action: str,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    **fields: Any,
+) -> Refund:
+    """Record a refund of `credit`'s refund due (its audit event is `action`)."""
+    refund = Refund(
+        credit_note_id=credit.id,
+        invoice_id=credit.invoice_id,
+        organization_id=credit.organization_id,
+        currency=credit.currency,
+        note=(note or "").strip() or None,
+        recorded_by=actor.name,
+        created_at=now,
+        **fields,
+    )
+    session.add(refund)
+    session.flush()
+    audit.record(
+        session,
+        action=action,
+        entity_type="refund",
+        entity_id=refund.id,
+        before=None,
+        after=_refund_snapshot(refund, credit),
+        note=refund.note,
+        **_as(actor),
+    )
+    return refund
+
+
+def record_offline_refund(
+    credit_note_id: int,
+    *,
+    method: str,
+    amount: Decimal,
+    reference: str | None,
+    sent_on: date | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Refund:
+    """Billing staff: a refund sent by wire, ACH or check against a credit note's
+    refund due; never more than what is outstanding on it."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    errors, clean_reference = _offline_errors(method, reference, sent_on, "sent_on", now)
+    if errors:
+        raise InvalidInput("The refund has problems.", errors)
+    with db.transaction() as session:
+        credit = _locked_credit_note(session, credit_note_id)
+        _check_refund_amount(credit, amount)
+        refund = _new_refund(
+            session,
+            credit,
+            action="refund.recorded",
+            actor=actor,
+            note=note,
+            now=now,
+            method=method,
+            state=SUCCEEDED,
+            amount=amount,
+            reference=clean_reference,
+            sent_on=sent_on or office_date(now),
+            settled_at=now,
+        )
+        _tell_refund_sent(session, refund, actor, None)
+        return refund
+
+
+def _refundable_card_payment(
+    session: Session, credit: CreditNote, amount: Decimal, payment_id: int | None
+) -> Payment:
+    """The card payment to refund: the one named, else the newest on the invoice
+    with enough left to refund. Locked, so two refunds never exceed it."""
+    statement = (
+        select(Payment)
+        .where(
+            Payment.invoice_id == credit.invoice_id,
+            Payment.method == CARD,
+            Payment.state == SUCCEEDED,
+            Payment.stripe_payment_intent_id.is_not(None),
+        )
+        .order_by(Payment.id.desc())
+        .with_for_update()
+    )
+    if payment_id is not None:
+        statement = statement.where(Payment.id == payment_id)
+    candidates = list(session.scalars(statement))
+    for payment in candidates:
+        session.refresh(payment)
+        if payment.amount - payment.amount_refunded >= amount:
+            return payment
+    if payment_id is not None and candidates:
+        left = candidates[0].amount - candidates[0].amount_refunded
+        raise InvalidInput.for_field(
+            "amount",
+            f"More than is left to refund on card payment {payment_id} "
+            f"({_amount(left, credit.currency)}).",
+        )
+    raise Conflict(
+        f"Invoice {credit.invoice.number} has no card payment of this service with "
+        f"{_amount(amount, credit.currency)} left to refund; record an offline refund instead."
+    )
+
+
+def refund_card(
+    credit_note_id: int,
+    *,
+    amount: Decimal | None = None,
+    payment_id: int | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Refund:
+    """Billing staff: refund a credit note's refund due to the card that paid the
+    invoice (a Stripe Refund on its PaymentIntent; the whole outstanding amount
+    unless `amount` says less).
+
+    The refund is recorded `pending` first, which holds its amount against the
+    refund due, so a second request cannot refund it again; then Stripe is
+    asked, with the refund's own idempotency key and its id in the metadata (so
+    `charge.refunded` finds it even before its Stripe id is stored). Stripe's
+    answer, now or by webhook, moves it to `succeeded` or `failed` (the amount
+    is then outstanding again).
+    """
+    actor.require_role("billing")
+    now = now or utcnow()
+    gateway = _gateway()
+    with db.transaction() as session:
+        credit = _locked_credit_note(session, credit_note_id)
+        wanted = credit.refund_outstanding if amount is None else amount
+        _check_refund_amount(credit, wanted)
+        payment = _refundable_card_payment(session, credit, wanted, payment_id)
+        refund = _new_refund(
+            session,
+            credit,
+            action="refund.started",
+            actor=actor,
+            note=note,
+            now=now,
+            payment_id=payment.id,
+            method=CARD,
+            state=PENDING,
+            amount=wanted,
+            idempotency_key=f"refund-{uuid.uuid4().hex}",
+        )
+        request = (
+            refund.id,
+            refund.idempotency_key,
+            payment.stripe_payment_intent_id,
+            credit.number,
+            credit.invoice_id,
+            credit.currency,
+        )
+    refund_id, key, intent_id, credit_number, invoice_id, currency = request
+    assert key is not None
+    assert intent_id is not None
+    try:
+        status = gateway.create_refund(
+            payment_intent_id=intent_id,
+            amount_minor=to_minor_units(wanted, currency),
+            metadata={
+                "refund_id": str(refund_id),
+                "credit_note_number": credit_number,
+                "invoice_id": str(invoice_id),
+            },
+            idempotency_key=key,
+        )
+    except stripe_gateway.StripeRefused as error:  # nothing was refunded
+        _refund_failed_at_once(refund_id, error.detail, now, actor)
+        raise
+    # Any other failure leaves it pending (its outcome is unknown): the
+    # `charge.refunded` webhook settles it, and its amount stays held meanwhile.
+    with db.transaction() as session:
+        apply_refund_outcome(session, status, now=now, actor=actor)
+        found = session.get(Refund, refund_id)
+        assert found is not None
+        return found
+
+
+def _refund_failed_at_once(refund_id: int, why: str, now: datetime, actor: Actor) -> None:
+    with db.transaction() as session:
+        refund = session.get(Refund, refund_id, with_for_update=True)
+        assert refund is not None
+        _refund_step(session, refund, "fail", why[:2000], now, actor)
+
+
+def _refund_step(
+    session: Session, refund: Refund, action: str, note: str | None, now: datetime, actor: Actor
+) -> None:
+    if note:
+        refund.note = note
+    if action == "succeed":
+        refund.sent_on = office_date(now)
+    REFUND.apply(
+        session,
+        refund,
+        action,
+        actor=actor,
+        note=note,
+        at=now,
+        changes={"stripe_refund_id": refund.stripe_refund_id},
+    )
+
+
+def _refund_for(session: Session, status: stripe_gateway.RefundStatus) -> Refund | None:
+    found = session.scalars(
+        select(Refund).where(Refund.stripe_refund_id == status.id).with_for_update()
+    ).one_or_none()
+    if found is not None:
+        return found
+    # Stripe's answer may arrive (webhook) before the request stored its id.
+    raw = status.metadata.get("refund_id", "")
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    found = session.scalars(
+        select(Refund).where(Refund.id == int(raw), Refund.method == CARD).with_for_update()
+    ).one_or_none()
+    if found is None or found.stripe_refund_id not in (None, status.id):
+        return None
+    return found
+
+
+def apply_refund_outcome(
+    session: Session,
+    status: stripe_gateway.RefundStatus,
+    *,
+    now: datetime,
+    actor: Actor = Actor.SYSTEM,
+) -> str:
+    """Apply what Stripe says about a Refund, idempotently and in any order
+    (`actor`: billing staff when their own request learns it, else the system)."""
+    refund = _refund_for(session, status)
+    if refund is None:
+        return f"ignored: refund {status.id} was not made by this service"
+    if refund.stripe_refund_id is None:
+        refund.stripe_refund_id = status.id
+    expected = to_minor_units(refund.amount, refund.currency)
+    if status.currency != refund.currency or status.amount != expected:
+        note = f"Stripe reports {status.amount} {status.currency} minor units, asked {expected}"
+        log.warning("refund %s: %s", refund.id, note)
+    if status.status == "succeeded" and REFUND.can(refund.state, "succeed"):
+        _refund_step(session, refund, "succeed", None, now, actor)
+        return f"refunded: refund {refund.id}"
+    if status.status in ("failed", "canceled") and REFUND.can(refund.state, "fail"):
+        _refund_step(session, refund, "fail", status.failure_reason or status.status, now, actor)
+        return f"refund failed: refund {refund.id}"
+    return f"no change: refund {refund.id} is {refund.state}, Stripe says {status.status}"
+
+
+REFUND_EVENTS = frozenset({"charge.refunded", "refund.updated", "refund.failed"})
+
+
+def _refund_statuses(
+    gateway: stripe_gateway.PaymentGateway, event: stripe_gateway.WebhookEvent
+) -> list[stripe_gateway.RefundStatus]:
+    """The refunds an event is about: carried in it, or (a charge without its
+    refunds, as newer Stripe API versions send) asked of Stripe."""
+    carried = stripe_gateway.refunds_from_event(event.type, event.data_object)
+    if carried is not None:
+        return carried
+    intent_id = event.data_object.get("payment_intent")
+    if not isinstance(intent_id, str) or not intent_id:
+        return []
+    return gateway.list_refunds(intent_id)

@@ -1,0 +1,156 @@
+"""Money received against an invoice: offline payments, accepted flagged card
+payments, and counting a succeeded payment against what is owed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.billing.models import Invoice, Payment
+from licensing.billing.services._common import (
+    _amount,
+    _as,
+    _email_billing_contact,
+    _locked_invoice,
+    _offline_errors,
+    _reason,
+    _settle_if_cleared,
+)
+from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.money import quantize
+
+
+def _apply(
+    session: Session, invoice: Invoice, payment: Payment, *, actor: Actor, now: datetime
+) -> None:
+    """Count a succeeded payment against the invoice (once: callers step the
+    payment's state machine first, which refuses a second `succeed`)."""
+    invoice.amount_paid += payment.amount
+    payment.settled_at = now
+    audit.record(
+        session,
+        action="invoice.payment_applied",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        before=None,
+        after={
+            "payment_id": payment.id,
+            "amount": payment.amount,
+            "method": payment.method,
+            "amount_paid": invoice.amount_paid,
+        },
+        note=payment.reference,
+        **_as(actor),
+    )
+    _settle_if_cleared(
+        session, invoice, actor=actor, now=now, note=f"{payment.method} payment {payment.id}"
+    )
+    _email_billing_contact(
+        session,
+        invoice,
+        subject=f"Payment received for invoice {invoice.number}",
+        template="payment_received",
+        payment=payment,
+        amount=_amount(payment.amount, payment.currency),
+    )
+
+
+def record_offline_payment(
+    invoice_id: int,
+    *,
+    method: str,
+    amount: Decimal,
+    reference: str | None,
+    received_on: date | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+    actor: Actor = Actor.SYSTEM,
+) -> Payment:
+    """Billing staff: a wire, ACH or check payment, in the same ledger as cards."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    errors, clean_reference = _offline_errors(method, reference, received_on, "received_on", now)
+    if amount <= 0:
+        errors["amount"] = ["Must be more than zero."]
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id)
+        if not errors and quantize(amount, invoice.currency) != amount:
+            errors["amount"] = ["Use at most the currency's minor unit (cents)."]
+        if invoice.state not in COLLECTIBLE:
+            raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+        if not errors and amount > invoice.balance_due:
+            errors["amount"] = [
+                f"More than the balance due ({_amount(invoice.balance_due, invoice.currency)})."
+            ]
+        if errors:
+            raise InvalidInput("The payment has problems.", errors)
+        payment = Payment(
+            invoice_id=invoice.id,
+            organization_id=invoice.organization_id,
+            method=method,
+            state=SUCCEEDED,
+            currency=invoice.currency,
+            amount=amount,
+            reference=clean_reference,
+            received_on=received_on or office_date(now),
+            note=(note or "").strip() or None,
+            recorded_by=actor.name,
+            created_at=now,
+        )
+        session.add(payment)
+        session.flush()
+        audit.record(
+            session,
+            action="payment.recorded",
+            entity_type="payment",
+            entity_id=payment.id,
+            before=None,
+            after={
+                "invoice": invoice.number,
+                "method": method,
+                "amount": amount,
+                "reference": clean_reference,
+                "state": SUCCEEDED,
+            },
+            **_as(actor),
+        )
+        _apply(session, invoice, payment, actor=actor, now=now)
+        return payment
+
+
+def accept_flagged_payment(
+    payment_id: int, *, note: str | None, now: datetime | None = None, actor: Actor = Actor.SYSTEM
+) -> Payment:
+    """Billing staff accept a flagged card payment for what was actually received."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    with db.transaction() as session:
+        payment = session.get(Payment, payment_id, with_for_update=True)
+        if payment is None:
+            raise NotFound(f"There is no payment {payment_id}.")
+        invoice = _locked_invoice(session, payment.invoice_id)
+        reason = _reason(note)
+        received = payment.amount_received or Decimal(0)
+        if PAYMENT.can(payment.state, "accept") and (
+            invoice.state not in COLLECTIBLE or received <= 0 or received > invoice.balance_due
+        ):
+            raise Conflict(
+                f"{_amount(received, payment.currency)} cannot be applied to {invoice.label} "
+                f"(balance due {_amount(invoice.balance_due, invoice.currency)}); "
+                "refund it at Stripe."
+            )
+        payment.amount = received
+        PAYMENT.apply(
+            session, payment, "accept", actor=actor, note=reason, changes={"amount": received}
+        )
+        _apply(session, invoice, payment, actor=actor, now=now)
+        return payment

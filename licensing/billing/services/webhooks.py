@@ -1,0 +1,73 @@
+"""Stripe webhooks: verified, stored once, applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from licensing import db
+from licensing.billing import stripe_gateway
+from licensing.billing.models import StripeEvent
+from licensing.billing.services.card_payments import apply_intent_outcome
+from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
+from licensing.db import utcnow
+
+HANDLED_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
+
+
+@dataclass
+class WebhookResult:
+    event_id: str
+    outcome: str
+    duplicate: bool = False
+
+
+def handle_stripe_webhook(
+    payload: bytes, signature: str | None, *, now: datetime | None = None
+) -> WebhookResult:
+    """Verify, store once, apply. `SignatureError` for a forged or stale signature."""
+    now = now or utcnow()
+    gateway = stripe_gateway.webhook_gateway()
+    if gateway is None:
+        raise stripe_gateway.SignatureError("Stripe webhooks are not configured")
+    event = gateway.verify_webhook(payload, signature)
+    intent_id = (
+        str(event.data_object.get("id", "")) if event.type.startswith("payment_intent.") else None
+    )
+    refunds: list[stripe_gateway.RefundStatus] = []
+    if event.type in REFUND_EVENTS:  # before the transaction: it may ask Stripe
+        refunds = _refund_statuses(gateway, event)
+        carried = event.data_object.get("payment_intent")
+        intent_id = carried if isinstance(carried, str) else None
+    try:
+        with db.transaction() as session:
+            if session.scalars(
+                select(StripeEvent.id).where(StripeEvent.event_id == event.id)
+            ).first():
+                return WebhookResult(event.id, "duplicate", duplicate=True)
+            stored = StripeEvent(
+                event_id=event.id,
+                event_type=event.type[:100],
+                payment_intent_id=intent_id,
+                outcome="received",
+                received_at=now,
+            )
+            session.add(stored)
+            session.flush()  # the unique event id: a concurrent replay fails here
+            if event.type in HANDLED_EVENTS:
+                outcome = apply_intent_outcome(
+                    session, stripe_gateway.intent_status_from_event(event.data_object), now=now
+                )
+            elif event.type in REFUND_EVENTS:
+                outcome = "; ".join(
+                    apply_refund_outcome(session, status, now=now) for status in refunds
+                ) or ("ignored: no refund in the event")
+            else:
+                outcome = "ignored: event type not handled"
+            stored.outcome = outcome[:200]
+            return WebhookResult(event.id, outcome)
+    except IntegrityError:
+        return WebhookResult(event.id, "duplicate", duplicate=True)
