@@ -6,7 +6,7 @@ beside the floor, a raw bulk INSERT (executemany) of the same rows. Synthetic
 data from a fixed seed; SQLite always, PostgreSQL when `--postgresql URL` is given.
 Prints figures; asserts nothing (performance is never asserted in tests).
 
-    .venv/bin/python bench/royalty_reports.py [--rows 200000] [--postgresql URL]
+    .venv/bin/python bench/royalty_reports.py [--rows 200000] [--postgresql URL|auto]
 """
 
 from __future__ import annotations
@@ -225,7 +225,11 @@ def run_case(case: str, database: str, count: int, body: Path) -> dict[str, Any]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--postgresql", help="a PostgreSQL URL whose database may be dropped into")
+    parser.add_argument(
+        "--postgresql",
+        help="a PostgreSQL URL to file into, or 'auto' to start a throwaway server as the "
+        "test suite does (Debian's PostgreSQL binaries)",
+    )
     parser.add_argument("--child", dest="case")
     parser.add_argument("--database")
     parser.add_argument("--body")
@@ -234,6 +238,12 @@ def main() -> None:
         child(args)
         return
     targets = []
+    server = None
+    if args.postgresql == "auto":
+        from tests.support.servers import PostgresServer
+
+        server = PostgresServer().start()
+        args.postgresql = server.create_database("bench_royalties")
     with tempfile.TemporaryDirectory() as directory:
         bodies = {"csv": Path(directory) / "report.csv", "json": Path(directory) / "report.json"}
         write_csv(bodies["csv"], args.rows)
@@ -244,8 +254,12 @@ def main() -> None:
         if args.postgresql:
             targets += [("postgresql", kind, args.postgresql) for kind in ("csv", "json", "floor")]
         figures: dict[tuple[str, str], dict[str, Any]] = {}
-        for backend, kind, url in targets:
-            figures[(backend, kind)] = run_case(kind, url, args.rows, bodies[kind])
+        try:
+            for backend, kind, url in targets:
+                figures[(backend, kind)] = run_case(kind, url, args.rows, bodies[kind])
+        finally:
+            if server is not None:
+                server.stop()
         print(f"royalty report of {args.rows:,} rows, submit to invoice (fresh process each)")
         for backend in ("sqlite", "postgresql"):
             base = figures.get((backend, "floor"))
