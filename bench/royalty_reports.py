@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -91,7 +92,16 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
     moment = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
     with app.app_context():
         ratecards_cli.load_samples()
-        vendor = factories.make_vendor(db.session())
+        # Each case files into the same database on PostgreSQL: a licensee of its own.
+        tag = uuid.uuid4().hex[:8]
+        organization = factories.make_organization(
+            db.session(),
+            legal_name=f"Bench Licensee {tag}",
+            billing_email=f"billing-{tag}@bench.example",
+        )
+        vendor = factories.make_vendor(
+            db.session(), organization, email=f"vendor-{tag}@bench.example"
+        )
         db.session().commit()
         principal = accounts.principal_for(vendor)
         use = {
@@ -212,12 +222,17 @@ def child(args: argparse.Namespace) -> None:
 
 def run_case(case: str, database: str, count: int, body: Path) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", case, "--database", database]
-    output = subprocess.run(
+    finished = subprocess.run(
         [*command, "--rows", str(count), "--body", str(body)],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    if finished.returncode != 0:
+        raise SystemExit(
+            f"{case} on {database.split(':')[0]} failed:\n{finished.stdout}{finished.stderr}"
+        )
+    output = finished.stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
 
