@@ -1,0 +1,96 @@
+"""Renewal: a new draft prefilled from an active or expired agreement, for the next
+rate card year."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.access import Principal
+from licensing.accounts import queries as account_queries
+from licensing.accounts import services as accounts
+from licensing.agreements import issuing, queries
+from licensing.agreements.models import (
+    Agreement,
+    Application,
+)
+from licensing.agreements.services._common import _now, _require_vendor, _write_uses
+from licensing.audit import services as audit
+from licensing.errors import Conflict
+from licensing.pricing import Quote
+from licensing.ratecards import queries as ratecard_queries
+
+
+def _next_term(session: Session, agreement: Agreement) -> tuple[date, date, str | None]:
+    start = agreement.term_end + timedelta(days=1)
+    card = ratecard_queries.in_effect(session, start)
+    if card is not None:
+        return start, card.effective_to, card.version
+    try:
+        end = start.replace(year=start.year + 1) - timedelta(days=1)
+    except ValueError:  # 29 February
+        end = start + timedelta(days=364)
+    return start, end, None
+
+
+def start_renewal(
+    agreement_id: int, principal: Principal, *, now: datetime | None = None
+) -> Application:
+    """A new draft application prefilled from the agreement, for the next rate card
+    year; when its agreement is accepted this one becomes superseded."""
+    _require_vendor(principal)
+    moment = _now(now)
+    with db.transaction() as session:
+        agreement = queries.get_agreement(session, agreement_id, principal, lock=True)
+        if agreement.state not in ("active", "expired"):
+            raise Conflict(
+                f"Agreement {agreement.number} is {agreement.state}; only active or expired "
+                "agreements are renewed."
+            )
+        pending = session.scalars(
+            select(Application).where(
+                Application.renewal_of_id == agreement.id,
+                Application.state.not_in(("withdrawn", "lapsed", "rejected")),
+            )
+        ).first()
+        if pending is not None:
+            raise Conflict(f"{pending.reference} already renews agreement {agreement.number}.")
+        organization = account_queries.own_organization(session, principal)
+        accounts.ensure_good_standing(organization)
+        start, end, card = _next_term(session, agreement)
+        quote = Quote.from_snapshot(agreement.quote.snapshot)
+        licensed = {line.use_index for line in issuing.licensed_lines(quote)}
+        application = Application(
+            organization_id=organization.id,
+            created_by_id=principal.user_id,
+            state="draft",
+            term_start=start,
+            term_end=end,
+            rate_card=card,
+            renewal_of_id=agreement.id,
+            created_at=moment,
+            updated_at=moment,
+        )
+        application.organization = organization
+        _write_uses(
+            application,
+            [
+                use.fields()
+                for index, use in enumerate(agreement.application.uses)
+                if index in licensed
+            ],
+        )
+        session.add(application)
+        session.flush()
+        audit.record(
+            session,
+            action="application.created",
+            entity_type="application",
+            entity_id=application.id,
+            before=None,
+            after={**application.snapshot(), "renewal_of": agreement.number},
+        )
+        return application

@@ -1,0 +1,402 @@
+"""Staff review of a submitted application: start, assign, internal notes, return
+for information, escalate, approve (as quoted or modified) and reject."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from licensing import calendar, db
+from licensing.access import Principal
+from licensing.accounts.models import User
+from licensing.agreements import issuing, queries
+from licensing.agreements.models import (
+    MODIFIED,
+    NOTE_MAX,
+    Application,
+    ApplicationNote,
+)
+from licensing.agreements.services._common import (
+    RECONSIDERATION_DAYS,
+    RESUBMIT_BUSINESS_DAYS,
+    _approve,
+    _Errors,
+    _now,
+    _owned,
+    _reason,
+    _require_licensing,
+    _store_quote,
+    _tell_staff,
+    _tell_vendor,
+    _transition,
+)
+from licensing.agreements.states import APPLICATION
+from licensing.audit import services as audit
+from licensing.errors import Conflict, InvalidInput
+from licensing.money import (
+    MoneyError,
+    format_amount,
+    minor_units,
+    parse_decimal,
+)
+from licensing.pricing import Breakdown, Quote, QuoteLine, Term
+from licensing.ratecards import services as ratecards
+
+
+def start_review(
+    application_id: int, principal: Principal, *, now: datetime | None = None
+) -> Application:
+    _require_licensing(principal)
+    moment = _now(now)
+    with db.transaction() as session:
+        application = _owned(session, application_id, principal)
+        _transition(session, application, "start_review", moment)
+        if application.assignee_id is None:
+            _set_assignee(session, application, principal.user_id)
+        return application
+
+
+def _set_assignee(session: Session, application: Application, assignee_id: int | None) -> None:
+    assignee = None if assignee_id is None else session.get(User, assignee_id)
+    if assignee_id is not None and (
+        assignee is None or not assignee.is_active or not {"licensing", "admin"} & assignee.roles
+    ):
+        raise InvalidInput.for_field(
+            "assignee_id", "Choose an active member of the licensing staff."
+        )
+    before = application.assignee_id
+    application.assignee = assignee
+    application.assignee_id = assignee_id
+    audit.record(
+        session,
+        action="application.assigned",
+        entity_type="application",
+        entity_id=application.id,
+        before={"assignee_id": before},
+        after={"assignee_id": assignee_id},
+    )
+
+
+def assign(application_id: int, assignee_id: int | None, principal: Principal) -> Application:
+    """Give the application to a reviewer (or to nobody)."""
+    _require_licensing(principal)
+    with db.transaction() as session:
+        application = _owned(session, application_id, principal)
+        if application.state not in (*queries.AWAITING_STAFF, "returned"):
+            raise Conflict(f"{application.reference} is decided; there is nothing to assign.")
+        _set_assignee(session, application, assignee_id)
+        return application
+
+
+def add_note(application_id: int, body: str, principal: Principal) -> ApplicationNote:
+    """An internal note: staff only, never shown to the vendor."""
+    _require_licensing(principal)
+    text = (body or "").strip()
+    if not text:
+        raise InvalidInput.for_field("body", "Write the note.")
+    if len(text) > NOTE_MAX:
+        raise InvalidInput.for_field("body", f"At most {NOTE_MAX} characters.")
+    with db.transaction() as session:
+        application = _owned(session, application_id, principal)
+        note = ApplicationNote(
+            application_id=application.id, author_id=principal.user_id, body=text
+        )
+        session.add(note)
+        session.flush()
+        audit.record(
+            session,
+            action="application.note_added",
+            entity_type="application",
+            entity_id=application.id,
+            before=None,
+            after={"note_id": note.id},
+            note=text,
+        )
+        return note
+
+
+def return_for_information(
+    application_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+) -> Application:
+    """Ask the vendor for missing information: 5 US business days to resubmit."""
+    _require_licensing(principal)
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        application = _owned(session, application_id, principal)
+        _transition(session, application, "return", moment, note=text)
+        application.return_reason = text
+        application.returned_at = moment
+        application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
+        _tell_vendor(
+            session,
+            application,
+            "more information needed",
+            f"The licensing office needs more information: {text}\n\nChange the application "
+            f"and resubmit it by {calendar.deadline_text(application.resubmit_by)}, or it "
+            "lapses.",
+        )
+        return application
+
+
+def escalate(
+    application_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+) -> Application:
+    """Send the application to a second reviewer (who then decides it)."""
+    _require_licensing(principal)
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        application = _owned(session, application_id, principal)
+        _transition(
+            session,
+            application,
+            "escalate",
+            moment,
+            note=text,
+        )
+        application.escalated_by_id = principal.user_id
+        if application.assignee_id == principal.user_id:
+            _set_assignee(session, application, None)
+        _tell_staff(
+            session,
+            application,
+            "escalated for a second review",
+            f"Escalated by {principal.email}: {text}",
+        )
+        return application
+
+
+def _check_second_reviewer(application: Application, principal: Principal) -> None:
+    if application.state == "escalated" and application.escalated_by_id == principal.user_id:
+        raise Conflict(f"You escalated {application.reference}: a second reviewer decides it.")
+
+
+@dataclass(frozen=True)
+class LineChange:
+    line: int
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Modifications:
+    """Staff changes on approval: amounts per line, and the term, each with a reason."""
+
+    lines: Sequence[LineChange] = ()
+    term_start: date | None = None
+    term_end: date | None = None
+    term_reason: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines and self.term_start is None and self.term_end is None
+
+
+def _amended_line(line: QuoteLine, amount: Decimal, currency: str, reason: str) -> QuoteLine:
+    old = "unpriced" if line.amount is None else format_amount(line.amount, currency)
+    new = format_amount(amount, currency)
+    breakdown = line.breakdown
+    if breakdown is None:  # a use no rule priced: the amount staff set is due up front
+        breakdown = _fixed_breakdown(amount)
+    else:
+        # Keep the share of the line that is due up front; an unpriced or zero
+        # line becomes all up front.
+        if line.amount:
+            fixed = (breakdown.fixed * amount / line.amount).quantize(
+                Decimal(1).scaleb(-minor_units(currency))
+            )
+            fixed = min(fixed, amount)
+        else:
+            fixed = amount
+        breakdown = dataclasses.replace(breakdown, fixed=fixed, variable=amount - fixed)
+    return dataclasses.replace(
+        line,
+        amount=amount,
+        breakdown=breakdown,
+        explanation=(*line.explanation, f"{issuing.AMENDED} from {old} to {new}: {reason}"),
+    )
+
+
+def _fixed_breakdown(amount: Decimal) -> Breakdown:
+    return Breakdown(
+        model_type="flat",
+        raw=Fraction(amount),
+        discount_id=None,
+        discount_percent=Decimal(0),
+        discounted=Fraction(amount),
+        minimum_prorated=None,
+        maximum_prorated=None,
+        bound_applied=None,
+        unrounded=Fraction(amount),
+        fixed=amount,
+        variable=Decimal(0),
+    )
+
+
+def _modified_quote(
+    session: Session, application: Application, original: Quote, changes: Modifications
+) -> tuple[Quote, list[dict[str, Any]]]:
+    errors = _Errors()
+    records: list[dict[str, Any]] = []
+    quote = original
+    assert original.request is not None
+    if changes.term_start is not None or changes.term_end is not None:
+        start = changes.term_start or original.request.term.start
+        end = changes.term_end or original.request.term.end
+        reason = (changes.term_reason or "").strip()
+        if not reason:
+            errors.add("term_reason", "Give the reason for changing the term.")
+        errors.raise_if_any("Every change needs a reason.")
+        if (start, end) != (original.request.term.start, original.request.term.end):
+            request = dataclasses.replace(original.request, term=Term(start, end))
+            try:
+                quote = ratecards.quote(request)
+            except InvalidInput as invalid:
+                raise InvalidInput(
+                    "The new term cannot be priced.",
+                    {
+                        f"term.{k}" if not k.startswith("term") else k: v
+                        for k, v in invalid.errors.items()
+                    },
+                ) from None
+            for name, old, new in (
+                ("term_start", original.request.term.start, start),
+                ("term_end", original.request.term.end, end),
+            ):
+                if old != new:
+                    records.append(
+                        {
+                            "field": name,
+                            "line": None,
+                            "from": old.isoformat(),
+                            "to": new.isoformat(),
+                            "reason": reason,
+                        }
+                    )
+    lines = list(quote.lines)
+    places = minor_units(quote.currency)
+    for index, change in enumerate(changes.lines):
+        path = f"lines.{index}"
+        if not 0 <= change.line < len(lines) or lines[change.line].route != "license":
+            errors.add(f"{path}.line", "Choose a licensed use of this application.")
+            continue
+        if not change.reason.strip():
+            errors.add(f"{path}.reason", "Give the reason for changing the amount.")
+            continue
+        if change.amount < 0 or change.amount != change.amount.quantize(Decimal(1).scaleb(-places)):
+            errors.add(f"{path}.amount", f"An amount of 0 or more with at most {places} decimals.")
+            continue
+        line = lines[change.line]
+        records.append(
+            {
+                "field": "amount",
+                "line": change.line,
+                "from": None if line.amount is None else format_amount(line.amount, quote.currency),
+                "to": format_amount(change.amount, quote.currency),
+                "reason": change.reason.strip(),
+            }
+        )
+        lines[change.line] = _amended_line(
+            line, change.amount, quote.currency, change.reason.strip()
+        )
+    errors.raise_if_any("Some changes need correcting.")
+    total = sum((line.amount for line in lines if line.amount is not None), Decimal(0))
+    return dataclasses.replace(quote, lines=tuple(lines), total=total), records
+
+
+def approve(
+    application_id: int,
+    principal: Principal,
+    *,
+    modifications: Modifications | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Application:
+    """Approve as quoted, or with modified amounts or term (each with a reason;
+    a new quote version is stored and the submitted one kept); issues the agreement."""
+    _require_licensing(principal)
+    moment = _now(now)
+    with db.transaction() as session:
+        application = _owned(session, application_id, principal)
+        APPLICATION.step(application.state, "approve")
+        _check_second_reviewer(application, principal)
+        submitted = application.submitted_quote
+        assert submitted is not None
+        quote = Quote.from_snapshot(submitted.snapshot)
+        if modifications is not None and not modifications.empty:
+            modified, records = _modified_quote(session, application, quote, modifications)
+            _store_quote(
+                session,
+                application,
+                modified,
+                kind=MODIFIED,
+                actor=principal.email,
+                now=moment,
+                modifications=records,
+            )
+        else:
+            unpriced = [
+                line.use_index + 1 for line in issuing.licensed_lines(quote) if line.amount is None
+            ]
+            if unpriced:
+                raise InvalidInput.for_field(
+                    "lines",
+                    f"Use {', '.join(map(str, unpriced))} has no price on the rate card: approve "
+                    "with modifications giving its amount.",
+                )
+        _transition(
+            session,
+            application,
+            "approve",
+            moment,
+            note=(note or "").strip() or None,
+            extra={"total": application.total},
+        )
+        _approve(session, application, actor=principal.email, now=moment)
+        return application
+
+
+def reject(
+    application_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+) -> Application:
+    """Reject with a reason; the vendor may ask for reconsideration within 14 days."""
+    _require_licensing(principal)
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        application = _owned(session, application_id, principal)
+        APPLICATION.step(application.state, "reject")
+        _check_second_reviewer(application, principal)
+        _transition(session, application, "reject", moment, note=text)
+        application.decision_reason = text
+        application.decided_at = moment
+        application.decided_by = principal.email
+        application.reconsider_by = moment + timedelta(days=RECONSIDERATION_DAYS)
+        _tell_vendor(
+            session,
+            application,
+            "rejected",
+            f"Your application is rejected: {text}\n\nYou may ask for reconsideration, with "
+            f"your reasons, until {calendar.deadline_text(application.reconsider_by)}.",
+        )
+        return application
+
+
+def ages(applications: Iterable[Application], now: datetime) -> dict[int, timedelta]:
+    return {a.id: now - (a.submitted_at or a.created_at) for a in applications}
+
+
+def parse_amount(text: str) -> Decimal:
+    """An amount typed by staff (`1,250.00`); InvalidInput otherwise."""
+    try:
+        return parse_decimal(text.replace(",", "").strip())
+    except (MoneyError, InvalidOperation):
+        raise InvalidInput.for_field("amount", 'Enter an amount such as "1250.00".') from None
