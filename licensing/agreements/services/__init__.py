@@ -16,7 +16,7 @@ rules take `now` so that tests control the clock:
 | --- | --- |
 | `drafts` | a vendor writes and changes an application |
 | `submission` | price and submit it (auto-approval), withdraw it |
-| `review` | staff assign, note, return, escalate, approve, reject |
+| `review` | staff assign, note, return, escalate, approve, reject; `review()` by name |
 | `reconsideration` | the vendor asks once within 14 days; staff grant or deny |
 | `acceptance` | the licensee accepts the issued agreement; staff terminate one |
 | `renewal` | a draft for the next term, prefilled from an agreement |
@@ -25,6 +25,7 @@ rules take `now` so that tests control the clock:
 Everything public is importable from here, as it was from the single module.
 """
 
+from licensing.agreements.models import DESCRIPTION_MAX
 from licensing.agreements.services._common import (
     RECONSIDERATION_DAYS,
     RESUBMIT_BUSINESS_DAYS,
@@ -36,7 +37,7 @@ from licensing.agreements.services.acceptance import (
     accept,
     terminate,
 )
-from licensing.agreements.services.drafts import DESCRIPTION_MAX, Draft, create_draft, update_draft
+from licensing.agreements.services.drafts import Draft, create_draft, update_draft
 from licensing.agreements.services.expiry import ExpiryReport, expire
 from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
@@ -45,6 +46,7 @@ from licensing.agreements.services.reconsideration import (
 )
 from licensing.agreements.services.renewal import start_renewal
 from licensing.agreements.services.review import (
+    REVIEW_ACTIONS,
     LineChange,
     Modifications,
     _amended_line,
@@ -56,6 +58,7 @@ from licensing.agreements.services.review import (
     parse_amount,
     reject,
     return_for_information,
+    review,
     start_review,
 )
 from licensing.agreements.services.submission import (
@@ -71,6 +74,7 @@ __all__ = [
     "DESCRIPTION_MAX",
     "RECONSIDERATION_DAYS",
     "RESUBMIT_BUSINESS_DAYS",
+    "REVIEW_ACTIONS",
     "AcceptanceInput",
     "Draft",
     "ExpiryReport",
@@ -95,6 +99,7 @@ __all__ = [
     "reject",
     "request_reconsideration",
     "return_for_information",
+    "review",
     "start_renewal",
     "start_review",
     "submit",

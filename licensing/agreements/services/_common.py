@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import update
@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
-from licensing.agreements import issuing, queries
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.agreements import issuing
 from licensing.agreements.documents import render_agreement_pdf
 from licensing.agreements.models import (
     REASON_MAX,
@@ -28,10 +30,9 @@ from licensing.agreements.models import (
     ApplicationUse,
     QuoteVersion,
 )
-from licensing.agreements.states import AGREEMENT, APPLICATION
 from licensing.audit import services as audit
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, PermissionDenied
+from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from licensing.mail import services as mail
 from licensing.money import (
     MoneyError,
@@ -39,6 +40,8 @@ from licensing.money import (
     format_amount,
 )
 from licensing.pricing import Quote
+
+T = TypeVar("T", Application, Agreement)
 
 RESUBMIT_BUSINESS_DAYS = 5
 RECONSIDERATION_DAYS = 14
@@ -89,18 +92,15 @@ def _now(now: datetime | None) -> datetime:
     return now or utcnow()
 
 
-def _actor(principal: Principal | None) -> str:
-    return principal.email if principal else audit.SYSTEM
+def as_actor(caller: Actor | Principal) -> Actor:
+    """The use cases' actor; a request's `Principal` is still accepted so that
+    callers written before `Actor` keep working."""
+    return caller if isinstance(caller, Actor) else Actor.of(caller)
 
 
-def _require_vendor(principal: Principal) -> None:
-    if not principal.is_vendor:
+def _require_vendor(actor: Actor) -> None:
+    if not actor.is_vendor:
         raise PermissionDenied("Only the organization's own users do this.")
-
-
-def _require_licensing(principal: Principal) -> None:
-    if not principal.has_role("licensing"):
-        raise PermissionDenied("Only licensing staff review applications.")
 
 
 def _reason(value: str | None, path: str = "reason", *, required: bool = True) -> str | None:
@@ -114,49 +114,20 @@ def _reason(value: str | None, path: str = "reason", *, required: bool = True) -
     return cleaned
 
 
-def _owned(session: Session, application_id: int, principal: Principal | None) -> Application:
-    return queries.get_application(session, application_id, principal, lock=True)
+def _owned(session: Session, model: type[T], record_id: int, actor: Actor) -> T:
+    """The record, locked, if the actor may see it; "not found" otherwise."""
+    found = session.get(model, record_id, with_for_update=True)
+    if found is None or not actor.may_see(found.organization_id):
+        raise NotFound(f"There is no {model.__name__.lower()} {record_id}.")
+    return found
 
 
-# The audit log's name for each step of an application.
-_APPLICATION_EVENTS = {
-    "submit": "submitted",
-    "resubmit": "resubmitted",
-    "withdraw": "withdrawn",
-    "lapse": "lapsed",
-    "start_review": "review_started",
-    "return": "returned",
-    "escalate": "escalated",
-    "approve": "approved",
-    "auto_approve": "auto_approved",
-    "reject": "rejected",
-    "request_reconsideration": "reconsideration_requested",
-    "grant_reconsideration": "reconsideration_granted",
-    "deny_reconsideration": "reconsideration_denied",
-}
-
-
-def _transition(
-    session: Session,
-    application: Application,
-    action: str,
-    now: datetime,
-    *,
-    note: str | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> None:
-    before = application.state
-    application.state = APPLICATION.step(before, action)
-    application.updated_at = now
-    audit.record(
-        session,
-        action=f"application.{_APPLICATION_EVENTS[action]}",
-        entity_type="application",
-        entity_id=application.id,
-        before={"state": before},
-        after={"state": application.state, **(extra or {})},
-        note=note,
-    )
+def _own_organization(session: Session, actor: Actor) -> Organization:
+    """The vendor's organization (the use case has checked that `actor` is a vendor)."""
+    organization = session.get(Organization, actor.organization_id)
+    if organization is None:
+        raise NotFound("There is no organization.")
+    return organization
 
 
 def _tell_vendor(
@@ -351,35 +322,6 @@ def _issue_agreement(
         },
     )
     return agreement
-
-
-_AGREEMENT_EVENTS = {
-    "accept": "accepted",
-    "expire": "expired",
-    "terminate": "terminated",
-    "supersede": "superseded",
-}
-
-
-def _agreement_step(
-    session: Session,
-    agreement: Agreement,
-    action: str,
-    *,
-    note: str | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> None:
-    before = agreement.state
-    agreement.state = AGREEMENT.step(before, action)
-    audit.record(
-        session,
-        action=f"agreement.{_AGREEMENT_EVENTS[action]}",
-        entity_type="agreement",
-        entity_id=agreement.id,
-        before={"state": before},
-        after={"state": agreement.state, **(extra or {})},
-        note=note,
-    )
 
 
 def _tell_licensee(session: Session, agreement: Agreement, subject: str, message: str) -> None:

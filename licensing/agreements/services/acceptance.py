@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from licensing import db, signals
 from licensing.access import Principal
 from licensing.accounts import services as accounts
-from licensing.agreements import issuing, queries
+from licensing.actors import Actor
+from licensing.agreements import issuing
 from licensing.agreements.models import (
     SIGNER_MAX,
     USER_AGENT_MAX,
@@ -20,13 +21,13 @@ from licensing.agreements.models import (
     Agreement,
 )
 from licensing.agreements.services._common import (
-    _agreement_step,
     _Errors,
     _now,
+    _owned,
     _reason,
-    _require_licensing,
     _tell_licensee,
     _text,
+    as_actor,
 )
 from licensing.agreements.states import AGREEMENT
 from licensing.errors import Conflict, PermissionDenied
@@ -90,13 +91,14 @@ class AcceptanceInput:
 
 def accept(
     agreement_id: int,
-    principal: Principal,
+    actor: Actor | Principal,
     given: AcceptanceInput,
     *,
     now: datetime | None = None,
 ) -> Agreement:
     """Click-through acceptance of the exact PDF the signer was shown: the agreement
     becomes active and billing is told (`signals.agreement_activated`)."""
+    actor = as_actor(actor)
     moment = _now(now)
     errors = _Errors()
     name = _text(given.signer_name, "signer_name", SIGNER_MAX, errors)
@@ -114,8 +116,8 @@ def accept(
         errors.add("pdf_sha256", "The SHA-256 of the agreement PDF, 64 hexadecimal digits.")
     errors.raise_if_any()
     with db.transaction() as session:
-        agreement = queries.get_agreement(session, agreement_id, principal, lock=True)
-        if principal.organization_id != agreement.organization_id:
+        agreement = _owned(session, Agreement, agreement_id, actor)
+        if actor.organization_id != agreement.organization_id:
             raise PermissionDenied("Only the licensee's own users accept an agreement.")
         AGREEMENT.step(agreement.state, "accept")
         if digest != agreement.pdf_sha256:
@@ -125,7 +127,7 @@ def accept(
             )
         acceptance = Acceptance(
             agreement_id=agreement.id,
-            user_id=principal.user_id,
+            user_id=actor.user_id,
             signer_name=name,
             signer_title=title,
             authority_confirmed=True,
@@ -135,12 +137,13 @@ def accept(
             pdf_sha256=digest,
         )
         session.add(acceptance)
-        agreement.activated_at = moment
-        _agreement_step(
+        AGREEMENT.apply(
             session,
             agreement,
             "accept",
-            extra={
+            actor=actor,
+            at=moment,
+            changes={
                 "signer_name": name,
                 "signer_title": title,
                 "accepted_at": moment,
@@ -158,7 +161,7 @@ def accept(
                 reason=f"agreement {agreement.number} accepted",
                 notify=False,
             )
-        _supersede_renewed(session, agreement, moment)
+        _supersede_renewed(session, agreement, actor, moment)
         session.flush()
         signals.agreement_activated.send(
             signals.ActivatedAgreement(
@@ -188,33 +191,37 @@ def accept(
         return agreement
 
 
-def _supersede_renewed(session: Session, renewal: Agreement, now: datetime) -> None:
+def _supersede_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:
     if renewal.renewal_of_id is None:
         return
     old = session.get(Agreement, renewal.renewal_of_id, with_for_update=True)
     if old is None or not AGREEMENT.can(old.state, "supersede"):
         return
     old.superseded_by_id = renewal.id
-    old.ended_at = now
-    _agreement_step(session, old, "supersede", extra={"superseded_by": renewal.number})
+    AGREEMENT.apply(
+        session, old, "supersede", actor=actor, changes={"superseded_by": renewal.number}, at=now
+    )
 
 
 def terminate(
-    agreement_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+    agreement_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Agreement:
     """Staff end an agreement early, with a reason (the licensee is told)."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     moment = _now(now)
     text = _reason(reason)
     with db.transaction() as session:
-        agreement = queries.get_agreement(session, agreement_id, principal, lock=True)
-        _agreement_step(session, agreement, "terminate", note=text)
+        agreement = _owned(session, Agreement, agreement_id, actor)
         agreement.termination_reason = text
-        agreement.ended_at = moment
-        _tell_licensee(
-            session,
-            agreement,
-            "terminated",
-            f"The licensing office terminated the agreement: {text}",
-        )
+        AGREEMENT.apply(session, agreement, "terminate", actor=actor, note=text, at=moment)
         return agreement
+
+
+@AGREEMENT.on("terminate")
+def _tell_terminated(
+    session: Session, agreement: Agreement, actor: Actor, note: str | None
+) -> None:
+    _tell_licensee(
+        session, agreement, "terminated", f"The licensing office terminated the agreement: {note}"
+    )

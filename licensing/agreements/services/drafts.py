@@ -12,8 +12,8 @@ from typing import Any
 
 from licensing import db
 from licensing.access import Principal
-from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements.models import (
     DELIVERIES,
     DESCRIPTION_MAX,
@@ -26,10 +26,12 @@ from licensing.agreements.models import (
 from licensing.agreements.services._common import (
     _Errors,
     _now,
+    _own_organization,
     _owned,
     _require_vendor,
     _text,
     _write_uses,
+    as_actor,
 )
 from licensing.agreements.states import EDITABLE
 from licensing.audit import services as audit
@@ -158,17 +160,20 @@ def _clean(draft: Draft) -> tuple[Draft, list[dict[str, Any]]]:
     return dataclasses.replace(draft, rate_card=rate_card), uses
 
 
-def create_draft(principal: Principal, draft: Draft, *, now: datetime | None = None) -> Application:
+def create_draft(
+    actor: Actor | Principal, draft: Draft, *, now: datetime | None = None
+) -> Application:
     """A new draft application of the vendor's organization (good standing required)."""
+    actor = as_actor(actor)
     moment = _now(now)
-    _require_vendor(principal)
+    _require_vendor(actor)
     cleaned, uses = _clean(draft)
     with db.transaction() as session:
-        organization = account_queries.own_organization(session, principal)
+        organization = _own_organization(session, actor)
         accounts.ensure_good_standing(organization)
         application = Application(
             organization_id=organization.id,
-            created_by_id=principal.user_id,
+            created_by_id=actor.user_id,
             state="draft",
             term_start=cleaned.term_start,
             term_end=cleaned.term_end,
@@ -192,13 +197,14 @@ def create_draft(principal: Principal, draft: Draft, *, now: datetime | None = N
 
 
 def update_draft(
-    application_id: int, principal: Principal, draft: Draft, *, now: datetime | None = None
+    application_id: int, actor: Actor | Principal, draft: Draft, *, now: datetime | None = None
 ) -> Application:
     """Save the vendor's changes to a draft or a returned application."""
-    _require_vendor(principal)
+    actor = as_actor(actor)
+    _require_vendor(actor)
     cleaned, uses = _clean(draft)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
+        application = _owned(session, Application, application_id, actor)
         if application.state not in EDITABLE:
             raise Conflict(
                 f"{application.reference} is {application.state.replace('_', ' ')}; only drafts "

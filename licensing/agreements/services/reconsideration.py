@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from licensing import calendar, db
 from licensing.access import Principal
+from licensing.actors import Actor
 from licensing.agreements.models import (
     Application,
 )
@@ -14,25 +17,25 @@ from licensing.agreements.services._common import (
     _now,
     _owned,
     _reason,
-    _require_licensing,
     _require_vendor,
     _tell_staff,
     _tell_vendor,
-    _transition,
+    as_actor,
 )
 from licensing.agreements.states import APPLICATION
 from licensing.errors import Conflict
 
 
 def request_reconsideration(
-    application_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """The vendor asks staff to reconsider a rejection: once, within 14 days."""
-    _require_vendor(principal)
+    actor = as_actor(actor)
+    _require_vendor(actor)
     moment = _now(now)
     text = _reason(reason)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
+        application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "request_reconsideration")
         if application.reconsideration_requested_at is not None:
             raise Conflict(
@@ -53,75 +56,79 @@ def request_reconsideration(
                 f"The 14 days to ask for reconsideration of {application.reference} ended "
                 f"{calendar.deadline_text(application.reconsider_by)}; the rejection is final."
             )
-        _transition(
-            session,
-            application,
-            "request_reconsideration",
-            moment,
-            note=text,
-        )
         application.reconsideration_reason = text
         application.reconsideration_requested_at = moment
-        _tell_staff(session, application, "reconsideration requested", f"The vendor asks: {text}")
+        APPLICATION.apply(
+            session, application, "request_reconsideration", actor=actor, note=text, at=moment
+        )
         return application
+
+
+@APPLICATION.on("request_reconsideration")
+def _tell_reconsideration_requested(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    _tell_staff(session, application, "reconsideration requested", f"The vendor asks: {note}")
 
 
 def grant_reconsideration(
     application_id: int,
-    principal: Principal,
+    actor: Actor | Principal,
     *,
     reason: str | None = None,
     now: datetime | None = None,
 ) -> Application:
     """Staff reopen a rejected application: it goes back to review."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     moment = _now(now)
     text = _reason(reason, required=False)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
-        _transition(
-            session,
-            application,
-            "grant_reconsideration",
-            moment,
-            note=text,
-        )
+        application = _owned(session, Application, application_id, actor)
         application.decision_reason = None
         application.decided_at = None
         application.decided_by = None
-        _tell_vendor(
-            session,
-            application,
-            "reconsideration granted",
-            "The licensing office will review your application again."
-            + (f" {text}" if text else ""),
+        APPLICATION.apply(
+            session, application, "grant_reconsideration", actor=actor, note=text, at=moment
         )
         return application
+
+
+@APPLICATION.on("grant_reconsideration")
+def _tell_granted(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    _tell_vendor(
+        session,
+        application,
+        "reconsideration granted",
+        "The licensing office will review your application again." + (f" {note}" if note else ""),
+    )
 
 
 def deny_reconsideration(
-    application_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Staff confirm the rejection; it is final."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     moment = _now(now)
     text = _reason(reason)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
-        _transition(
-            session,
-            application,
-            "deny_reconsideration",
-            moment,
-            note=text,
-        )
+        application = _owned(session, Application, application_id, actor)
         application.decision_reason = text
         application.decided_at = moment
-        application.decided_by = principal.email
-        _tell_vendor(
-            session,
-            application,
-            "reconsideration denied",
-            f"The rejection stands and is final: {text}",
+        application.decided_by = actor.name
+        APPLICATION.apply(
+            session, application, "deny_reconsideration", actor=actor, note=text, at=moment
         )
         return application
+
+
+@APPLICATION.on("deny_reconsideration")
+def _tell_denied(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    _tell_vendor(
+        session, application, "reconsideration denied", f"The rejection stands and is final: {note}"
+    )

@@ -10,14 +10,21 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.access import Principal
-from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.agreements import issuing, queries
+from licensing.actors import Actor
+from licensing.agreements import issuing
 from licensing.agreements.models import (
     Agreement,
     Application,
 )
-from licensing.agreements.services._common import _now, _require_vendor, _write_uses
+from licensing.agreements.services._common import (
+    _now,
+    _own_organization,
+    _owned,
+    _require_vendor,
+    _write_uses,
+    as_actor,
+)
 from licensing.audit import services as audit
 from licensing.errors import Conflict
 from licensing.pricing import Quote
@@ -37,14 +44,15 @@ def _next_term(session: Session, agreement: Agreement) -> tuple[date, date, str 
 
 
 def start_renewal(
-    agreement_id: int, principal: Principal, *, now: datetime | None = None
+    agreement_id: int, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """A new draft application prefilled from the agreement, for the next rate card
     year; when its agreement is accepted this one becomes superseded."""
-    _require_vendor(principal)
+    actor = as_actor(actor)
+    _require_vendor(actor)
     moment = _now(now)
     with db.transaction() as session:
-        agreement = queries.get_agreement(session, agreement_id, principal, lock=True)
+        agreement = _owned(session, Agreement, agreement_id, actor)
         if agreement.state not in ("active", "expired"):
             raise Conflict(
                 f"Agreement {agreement.number} is {agreement.state}; only active or expired "
@@ -58,14 +66,14 @@ def start_renewal(
         ).first()
         if pending is not None:
             raise Conflict(f"{pending.reference} already renews agreement {agreement.number}.")
-        organization = account_queries.own_organization(session, principal)
+        organization = _own_organization(session, actor)
         accounts.ensure_good_standing(organization)
         start, end, card = _next_term(session, agreement)
         quote = Quote.from_snapshot(agreement.quote.snapshot)
         licensed = {line.use_index for line in issuing.licensed_lines(quote)}
         application = Application(
             organization_id=organization.id,
-            created_by_id=principal.user_id,
+            created_by_id=actor.user_id,
             state="draft",
             term_start=start,
             term_end=end,

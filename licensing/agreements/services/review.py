@@ -4,7 +4,7 @@ for information, escalate, approve (as quoted or modified) and reject."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar, db
 from licensing.access import Principal
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.agreements import issuing, queries
 from licensing.agreements.models import (
     MODIFIED,
@@ -31,11 +32,14 @@ from licensing.agreements.services._common import (
     _now,
     _owned,
     _reason,
-    _require_licensing,
     _store_quote,
     _tell_staff,
     _tell_vendor,
-    _transition,
+    as_actor,
+)
+from licensing.agreements.services.reconsideration import (
+    deny_reconsideration,
+    grant_reconsideration,
 )
 from licensing.agreements.states import APPLICATION
 from licensing.audit import services as audit
@@ -51,15 +55,16 @@ from licensing.ratecards import services as ratecards
 
 
 def start_review(
-    application_id: int, principal: Principal, *, now: datetime | None = None
+    application_id: int, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     moment = _now(now)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
-        _transition(session, application, "start_review", moment)
+        application = _owned(session, Application, application_id, actor)
+        APPLICATION.apply(session, application, "start_review", actor=actor, at=moment)
         if application.assignee_id is None:
-            _set_assignee(session, application, principal.user_id)
+            _set_assignee(session, application, actor.user_id)
         return application
 
 
@@ -84,30 +89,30 @@ def _set_assignee(session: Session, application: Application, assignee_id: int |
     )
 
 
-def assign(application_id: int, assignee_id: int | None, principal: Principal) -> Application:
+def assign(application_id: int, assignee_id: int | None, actor: Actor | Principal) -> Application:
     """Give the application to a reviewer (or to nobody)."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
+        application = _owned(session, Application, application_id, actor)
         if application.state not in (*queries.AWAITING_STAFF, "returned"):
             raise Conflict(f"{application.reference} is decided; there is nothing to assign.")
         _set_assignee(session, application, assignee_id)
         return application
 
 
-def add_note(application_id: int, body: str, principal: Principal) -> ApplicationNote:
+def add_note(application_id: int, body: str, actor: Actor | Principal) -> ApplicationNote:
     """An internal note: staff only, never shown to the vendor."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     text = (body or "").strip()
     if not text:
         raise InvalidInput.for_field("body", "Write the note.")
     if len(text) > NOTE_MAX:
         raise InvalidInput.for_field("body", f"At most {NOTE_MAX} characters.")
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
-        note = ApplicationNote(
-            application_id=application.id, author_id=principal.user_id, body=text
-        )
+        application = _owned(session, Application, application_id, actor)
+        note = ApplicationNote(application_id=application.id, author_id=actor.user_id, body=text)
         session.add(note)
         session.flush()
         audit.record(
@@ -123,59 +128,62 @@ def add_note(application_id: int, body: str, principal: Principal) -> Applicatio
 
 
 def return_for_information(
-    application_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Ask the vendor for missing information: 5 US business days to resubmit."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     moment = _now(now)
     text = _reason(reason)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
-        _transition(session, application, "return", moment, note=text)
+        application = _owned(session, Application, application_id, actor)
         application.return_reason = text
         application.returned_at = moment
         application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
-        _tell_vendor(
-            session,
-            application,
-            "more information needed",
-            f"The licensing office needs more information: {text}\n\nChange the application "
-            f"and resubmit it by {calendar.deadline_text(application.resubmit_by)}, or it "
-            "lapses.",
-        )
+        APPLICATION.apply(session, application, "return", actor=actor, note=text, at=moment)
         return application
 
 
+@APPLICATION.on("return")
+def _ask_for_information(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    assert application.resubmit_by is not None
+    _tell_vendor(
+        session,
+        application,
+        "more information needed",
+        f"The licensing office needs more information: {note}\n\nChange the application "
+        f"and resubmit it by {calendar.deadline_text(application.resubmit_by)}, or it "
+        "lapses.",
+    )
+
+
 def escalate(
-    application_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Send the application to a second reviewer (who then decides it)."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     moment = _now(now)
     text = _reason(reason)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
-        _transition(
-            session,
-            application,
-            "escalate",
-            moment,
-            note=text,
-        )
-        application.escalated_by_id = principal.user_id
-        if application.assignee_id == principal.user_id:
+        application = _owned(session, Application, application_id, actor)
+        APPLICATION.apply(session, application, "escalate", actor=actor, note=text, at=moment)
+        application.escalated_by_id = actor.user_id
+        if application.assignee_id == actor.user_id:
             _set_assignee(session, application, None)
         _tell_staff(
             session,
             application,
             "escalated for a second review",
-            f"Escalated by {principal.email}: {text}",
+            f"Escalated by {actor.name}: {text}",
         )
         return application
 
 
-def _check_second_reviewer(application: Application, principal: Principal) -> None:
-    if application.state == "escalated" and application.escalated_by_id == principal.user_id:
+def _check_second_reviewer(application: Application, actor: Actor) -> None:
+    if application.state == "escalated" and application.escalated_by_id == actor.user_id:
         raise Conflict(f"You escalated {application.reference}: a second reviewer decides it.")
 
 
@@ -314,7 +322,7 @@ def _modified_quote(
 
 def approve(
     application_id: int,
-    principal: Principal,
+    actor: Actor | Principal,
     *,
     modifications: Modifications | None = None,
     note: str | None = None,
@@ -322,12 +330,13 @@ def approve(
 ) -> Application:
     """Approve as quoted, or with modified amounts or term (each with a reason;
     a new quote version is stored and the submitted one kept); issues the agreement."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     moment = _now(now)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
+        application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "approve")
-        _check_second_reviewer(application, principal)
+        _check_second_reviewer(application, actor)
         submitted = application.submitted_quote
         assert submitted is not None
         quote = Quote.from_snapshot(submitted.snapshot)
@@ -338,7 +347,7 @@ def approve(
                 application,
                 modified,
                 kind=MODIFIED,
-                actor=principal.email,
+                actor=actor.name,
                 now=moment,
                 modifications=records,
             )
@@ -352,42 +361,91 @@ def approve(
                     f"Use {', '.join(map(str, unpriced))} has no price on the rate card: approve "
                     "with modifications giving its amount.",
                 )
-        _transition(
+        APPLICATION.apply(
             session,
             application,
             "approve",
-            moment,
+            actor=actor,
             note=(note or "").strip() or None,
-            extra={"total": application.total},
+            changes={"total": application.total},
+            at=moment,
         )
-        _approve(session, application, actor=principal.email, now=moment)
+        _approve(session, application, actor=actor.name, now=moment)
         return application
 
 
 def reject(
-    application_id: int, reason: str, principal: Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Reject with a reason; the vendor may ask for reconsideration within 14 days."""
-    _require_licensing(principal)
+    actor = as_actor(actor)
+    actor.require_role("licensing")
     moment = _now(now)
     text = _reason(reason)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
-        APPLICATION.step(application.state, "reject")
-        _check_second_reviewer(application, principal)
-        _transition(session, application, "reject", moment, note=text)
+        application = _owned(session, Application, application_id, actor)
+        _check_second_reviewer(application, actor)
         application.decision_reason = text
         application.decided_at = moment
-        application.decided_by = principal.email
+        application.decided_by = actor.name
         application.reconsider_by = moment + timedelta(days=RECONSIDERATION_DAYS)
-        _tell_vendor(
-            session,
-            application,
-            "rejected",
-            f"Your application is rejected: {text}\n\nYou may ask for reconsideration, with "
-            f"your reasons, until {calendar.deadline_text(application.reconsider_by)}.",
-        )
+        APPLICATION.apply(session, application, "reject", actor=actor, note=text, at=moment)
         return application
+
+
+@APPLICATION.on("reject")
+def _tell_rejected(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    assert application.reconsider_by is not None
+    _tell_vendor(
+        session,
+        application,
+        "rejected",
+        f"Your application is rejected: {note}\n\nYou may ask for reconsideration, with "
+        f"your reasons, until {calendar.deadline_text(application.reconsider_by)}.",
+    )
+
+
+# The staff review steps `review()` takes by name, and what each needs.
+_STEPS: dict[
+    str, Callable[[int, Actor, str, Modifications | None, datetime | None], Application]
+] = {
+    "start_review": lambda i, actor, reason, changes, now: start_review(i, actor, now=now),
+    "return": lambda i, actor, reason, changes, now: return_for_information(
+        i, reason, actor, now=now
+    ),
+    "escalate": lambda i, actor, reason, changes, now: escalate(i, reason, actor, now=now),
+    "approve": lambda i, actor, reason, changes, now: approve(
+        i, actor, modifications=changes, note=reason, now=now
+    ),
+    "reject": lambda i, actor, reason, changes, now: reject(i, reason, actor, now=now),
+    "grant_reconsideration": lambda i, actor, reason, changes, now: grant_reconsideration(
+        i, actor, reason=reason, now=now
+    ),
+    "deny_reconsideration": lambda i, actor, reason, changes, now: deny_reconsideration(
+        i, reason, actor, now=now
+    ),
+}
+REVIEW_ACTIONS = tuple(_STEPS)
+
+
+def review(
+    application_id: int,
+    action: str,
+    actor: Actor | Principal,
+    *,
+    reason: str | None = None,
+    modifications: Modifications | None = None,
+    now: datetime | None = None,
+) -> Application:
+    """One staff review step, named as in the application's state machine: what the
+    console's review form and the API's review endpoints call. `reason` is the
+    step's reason (the note, on approval); `modifications` apply to approval only."""
+    step = _STEPS.get(action)
+    if step is None:
+        raise InvalidInput.for_field("action", "Choose an action.")
+    return step(application_id, as_actor(actor), reason or "", modifications, now)
 
 
 def ages(applications: Iterable[Application], now: datetime) -> dict[int, timedelta]:

@@ -15,6 +15,7 @@ from licensing import calendar, db, signals
 from licensing.access import Principal
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.models import (
     SUBMITTED,
@@ -30,7 +31,7 @@ from licensing.agreements.services._common import (
     _require_vendor,
     _store_quote,
     _tell_staff,
-    _transition,
+    as_actor,
 )
 from licensing.agreements.states import APPLICATION
 from licensing.audit import services as audit
@@ -140,10 +141,10 @@ def _staff_priced_renewal(session: Session, application: Application) -> Quote:
 
 
 def _route_to_permissions(
-    session: Session, application: Application, quote: Quote, principal: Principal, now: datetime
+    session: Session, application: Application, quote: Quote, actor: Actor, now: datetime
 ) -> None:
     """Send each use the card routes to the permissions queue, once."""
-    user = session.get(User, principal.user_id)
+    user = session.get(User, actor.user_id)
     for line in quote.lines:
         use = application.uses[line.use_index]
         if line.route != "permission_request" or use.routed_at is not None:
@@ -161,8 +162,8 @@ def _route_to_permissions(
                 organization_id=application.organization_id,
                 organization_name=application.organization.legal_name,
                 organization_type=application.organization.organization_type,
-                requester_name=user.full_name if user else principal.email,
-                requester_email=principal.email,
+                requester_name=user.full_name if user else actor.name,
+                requester_email=actor.name,
                 line_index=line.use_index,
                 product_name=use.product_name,
                 description=use.description,
@@ -199,7 +200,7 @@ def _auto_approvable(application: Application, quote: Quote) -> bool:
 
 def submit(
     application_id: int,
-    principal: Principal,
+    actor: Actor | Principal,
     *,
     attest: bool,
     response: str | None = None,
@@ -207,14 +208,15 @@ def submit(
 ) -> Application:
     """Price the application, store the quote snapshot and send it for review
     (or approve it at once when every licensed line is `review: auto`)."""
-    _require_vendor(principal)
+    actor = as_actor(actor)
+    _require_vendor(actor)
     moment = _now(now)
     if not attest:
         raise InvalidInput.for_field(
             "attest", "Confirm that the information in the application is accurate."
         )
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
+        application = _owned(session, Application, application_id, actor)
         action = "resubmit" if application.state == "returned" else "submit"
         APPLICATION.step(application.state, action)
         if action == "resubmit" and application.resubmit_by and moment > application.resubmit_by:
@@ -233,29 +235,25 @@ def submit(
                 "Every use in this application is educational use that goes to the "
                 "permissions queue: request permission instead of a license.",
             )
-        _store_quote(session, application, quote, kind=SUBMITTED, actor=principal.email, now=moment)
-        application.attested_by_id = principal.user_id
+        _store_quote(session, application, quote, kind=SUBMITTED, actor=actor.name, now=moment)
+        application.attested_by_id = actor.user_id
         application.attested_at = moment
         application.submitted_at = application.submitted_at or moment
         if action == "resubmit":
             application.vendor_response = _reason(response, "response", required=False)
             application.return_reason = None
             application.resubmit_by = None
-        _transition(
+        APPLICATION.apply(
             session,
             application,
             action,
-            moment,
-            extra={"attested_by": principal.email, "total": quote.total},
+            actor=actor,
+            changes={"attested_by": actor.name, "total": quote.total},
+            at=moment,
         )
-        _route_to_permissions(session, application, quote, principal, moment)
+        _route_to_permissions(session, application, quote, actor, moment)
         if _auto_approvable(application, quote):
-            _transition(
-                session,
-                application,
-                "auto_approve",
-                moment,
-            )
+            APPLICATION.apply(session, application, "auto_approve", actor=Actor.SYSTEM, at=moment)
             _approve(session, application, actor=audit.SYSTEM, now=moment, automatic=True)
         else:
             _tell_staff(
@@ -277,12 +275,13 @@ def submit(
 
 
 def withdraw(
-    application_id: int, principal: Principal, *, now: datetime | None = None
+    application_id: int, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """The vendor takes the application back, at any time before a decision."""
-    _require_vendor(principal)
+    actor = as_actor(actor)
+    _require_vendor(actor)
     moment = _now(now)
     with db.transaction() as session:
-        application = _owned(session, application_id, principal)
-        _transition(session, application, "withdraw", moment)
+        application = _owned(session, Application, application_id, actor)
+        APPLICATION.apply(session, application, "withdraw", actor=actor, at=moment)
         return application
