@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
+from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import issuing
@@ -86,6 +87,47 @@ def _write_uses(application: Application, uses: list[dict[str, Any]]) -> None:
             application.uses.append(record)
     for extra in existing[len(uses) :]:
         application.uses.remove(extra)
+
+
+def _new_draft(
+    session: Session,
+    actor: Actor,
+    *,
+    term: tuple[date | None, date | None],
+    rate_card: str | None,
+    uses: list[dict[str, Any]],
+    now: datetime,
+    renewal_of: Agreement | None = None,
+) -> Application:
+    """A new draft of the vendor's organization (good standing required), audited
+    as created; a renewal names the agreement it renews."""
+    organization = _own_organization(session, actor)
+    accounts.ensure_good_standing(organization)
+    application = Application(
+        organization_id=organization.id,
+        created_by_id=actor.user_id,
+        state="draft",
+        term_start=term[0],
+        term_end=term[1],
+        rate_card=rate_card,
+        renewal_of_id=renewal_of.id if renewal_of else None,
+        created_at=now,
+        updated_at=now,
+    )
+    application.organization = organization
+    _write_uses(application, uses)
+    session.add(application)
+    session.flush()
+    renews = {"renewal_of": renewal_of.number} if renewal_of else {}
+    audit.record(
+        session,
+        action="application.created",
+        entity_type="application",
+        entity_id=application.id,
+        before=None,
+        after={**application.snapshot(), **renews},
+    )
+    return application
 
 
 def _now(now: datetime | None) -> datetime:

@@ -12,7 +12,6 @@ from typing import Any
 
 from licensing import db
 from licensing.access import Principal
-from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import (
     DELIVERIES,
@@ -25,8 +24,8 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.services._common import (
     _Errors,
+    _new_draft,
     _now,
-    _own_organization,
     _owned,
     _require_vendor,
     _text,
@@ -169,31 +168,14 @@ def create_draft(
     _require_vendor(actor)
     cleaned, uses = _clean(draft)
     with db.transaction() as session:
-        organization = _own_organization(session, actor)
-        accounts.ensure_good_standing(organization)
-        application = Application(
-            organization_id=organization.id,
-            created_by_id=actor.user_id,
-            state="draft",
-            term_start=cleaned.term_start,
-            term_end=cleaned.term_end,
-            rate_card=cleaned.rate_card,
-            created_at=moment,
-            updated_at=moment,
-        )
-        application.organization = organization
-        _write_uses(application, uses)
-        session.add(application)
-        session.flush()
-        audit.record(
+        return _new_draft(
             session,
-            action="application.created",
-            entity_type="application",
-            entity_id=application.id,
-            before=None,
-            after=application.snapshot(),
+            actor,
+            term=(cleaned.term_start, cleaned.term_end),
+            rate_card=cleaned.rate_card,
+            uses=uses,
+            now=moment,
         )
-        return application
 
 
 def update_draft(

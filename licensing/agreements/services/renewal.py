@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.access import Principal
-from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.models import (
@@ -18,14 +17,12 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
+    _new_draft,
     _now,
-    _own_organization,
     _owned,
     _require_vendor,
-    _write_uses,
     as_actor,
 )
-from licensing.audit import services as audit
 from licensing.errors import Conflict
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
@@ -66,39 +63,16 @@ def start_renewal(
         ).first()
         if pending is not None:
             raise Conflict(f"{pending.reference} already renews agreement {agreement.number}.")
-        organization = _own_organization(session, actor)
-        accounts.ensure_good_standing(organization)
         start, end, card = _next_term(session, agreement)
         quote = Quote.from_snapshot(agreement.quote.snapshot)
         licensed = {line.use_index for line in issuing.licensed_lines(quote)}
-        application = Application(
-            organization_id=organization.id,
-            created_by_id=actor.user_id,
-            state="draft",
-            term_start=start,
-            term_end=end,
-            rate_card=card,
-            renewal_of_id=agreement.id,
-            created_at=moment,
-            updated_at=moment,
-        )
-        application.organization = organization
-        _write_uses(
-            application,
-            [
-                use.fields()
-                for index, use in enumerate(agreement.application.uses)
-                if index in licensed
-            ],
-        )
-        session.add(application)
-        session.flush()
-        audit.record(
+        uses = agreement.application.uses
+        return _new_draft(
             session,
-            action="application.created",
-            entity_type="application",
-            entity_id=application.id,
-            before=None,
-            after={**application.snapshot(), "renewal_of": agreement.number},
+            actor,
+            term=(start, end),
+            rate_card=card,
+            uses=[use.fields() for index, use in enumerate(uses) if index in licensed],
+            now=moment,
+            renewal_of=agreement,
         )
-        return application
