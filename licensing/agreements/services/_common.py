@@ -119,8 +119,9 @@ def _new_draft(
     session.add(application)
     session.flush()
     renews = {"renewal_of": renewal_of.number} if renewal_of else {}
-    audit.record(
+    _audit(
         session,
+        actor,
         action="application.created",
         entity_type="application",
         entity_id=application.id,
@@ -128,6 +129,11 @@ def _new_draft(
         after={**application.snapshot(), **renews},
     )
     return application
+
+
+def _audit(session: Session, actor: Actor, **event: Any) -> None:
+    """An audit event written as the use case's actor (not the request's caller)."""
+    audit.record(session, actor=actor.name, actor_user_id=actor.user_id, **event)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -218,7 +224,7 @@ def _store_quote(
     quote: Quote,
     *,
     kind: str,
-    actor: str,
+    actor: Actor,
     now: datetime,
     modifications: Sequence[Mapping[str, Any]] = (),
 ) -> QuoteVersion:
@@ -242,7 +248,7 @@ def _store_quote(
         snapshot_json=json.dumps(quote.to_snapshot(), sort_keys=True),
         modifications_json=json.dumps(list(modifications), sort_keys=True, default=str),
         created_at=now,
-        created_by=actor,
+        created_by=actor.name,
     )
     session.add(version)
     session.flush()
@@ -250,8 +256,9 @@ def _store_quote(
     # Unknown until staff price every licensed use: never a misleading 0.00.
     application.total = quote.total if quote.fully_priced else None
     application.currency = quote.currency
-    audit.record(
+    _audit(
         session,
+        actor,
         action="application.quote_stored",
         entity_type="application",
         entity_id=application.id,
@@ -271,15 +278,15 @@ def _approve(
     session: Session,
     application: Application,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
     automatic: bool = False,
 ) -> Agreement:
     application.decided_at = now
-    application.decided_by = actor
+    application.decided_by = actor.name
     application.decision_reason = None
     version = application.quotes[-1]
-    agreement = _issue_agreement(session, application, version, now)
+    agreement = _issue_agreement(session, application, version, actor, now)
     how = "approved automatically" if automatic else "approved"
     _tell_vendor(
         session,
@@ -315,7 +322,7 @@ def _next_number(session: Session, year: int) -> str:
 
 
 def _issue_agreement(
-    session: Session, application: Application, version: QuoteVersion, now: datetime
+    session: Session, application: Application, version: QuoteVersion, actor: Actor, now: datetime
 ) -> Agreement:
     settings = current_app.config["LICENSING"]
     number = _next_number(session, version.term_start.year)
@@ -351,8 +358,9 @@ def _issue_agreement(
     )
     session.add(agreement)
     session.flush()
-    audit.record(
+    _audit(
         session,
+        actor,
         action="agreement.issued",
         entity_type="agreement",
         entity_id=agreement.id,

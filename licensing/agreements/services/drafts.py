@@ -23,6 +23,7 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
+    _audit,
     _Errors,
     _new_draft,
     _now,
@@ -200,8 +201,9 @@ def update_draft(
         application.updated_at = _now(now)
         session.flush()
         old, new = audit.changed_fields(before, application.snapshot())
-        audit.record(
+        _audit(
             session,
+            actor,
             action="application.updated",
             entity_type="application",
             entity_id=application.id,

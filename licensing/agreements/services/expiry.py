@@ -16,12 +16,12 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
+    _audit,
     _now,
     _tell_licensee,
     _tell_vendor,
 )
 from licensing.agreements.states import AGREEMENT, APPLICATION
-from licensing.audit import services as audit
 
 
 @dataclass
@@ -66,8 +66,9 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
             ),
         ):
             application.reconsideration_closed_at = moment
-            audit.record(
+            _audit(
                 session,
+                Actor.SYSTEM,
                 action="application.reconsideration_window_closed",
                 entity_type="application",
                 entity_id=application.id,

@@ -28,6 +28,7 @@ from licensing.agreements.services._common import (
     RECONSIDERATION_DAYS,
     RESUBMIT_BUSINESS_DAYS,
     _approve,
+    _audit,
     _Errors,
     _now,
     _owned,
@@ -42,7 +43,6 @@ from licensing.agreements.services.reconsideration import (
     grant_reconsideration,
 )
 from licensing.agreements.states import APPLICATION
-from licensing.audit import services as audit
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
     MoneyError,
@@ -64,11 +64,13 @@ def start_review(
         application = _owned(session, Application, application_id, actor)
         APPLICATION.apply(session, application, "start_review", actor=actor, at=moment)
         if application.assignee_id is None:
-            _set_assignee(session, application, actor.user_id)
+            _set_assignee(session, application, actor.user_id, actor)
         return application
 
 
-def _set_assignee(session: Session, application: Application, assignee_id: int | None) -> None:
+def _set_assignee(
+    session: Session, application: Application, assignee_id: int | None, actor: Actor
+) -> None:
     assignee = None if assignee_id is None else session.get(User, assignee_id)
     if assignee_id is not None and (
         assignee is None or not assignee.is_active or not {"licensing", "admin"} & assignee.roles
@@ -79,8 +81,9 @@ def _set_assignee(session: Session, application: Application, assignee_id: int |
     before = application.assignee_id
     application.assignee = assignee
     application.assignee_id = assignee_id
-    audit.record(
+    _audit(
         session,
+        actor,
         action="application.assigned",
         entity_type="application",
         entity_id=application.id,
@@ -97,7 +100,7 @@ def assign(application_id: int, assignee_id: int | None, actor: Actor | Principa
         application = _owned(session, Application, application_id, actor)
         if application.state not in (*queries.AWAITING_STAFF, "returned"):
             raise Conflict(f"{application.reference} is decided; there is nothing to assign.")
-        _set_assignee(session, application, assignee_id)
+        _set_assignee(session, application, assignee_id, actor)
         return application
 
 
@@ -115,8 +118,9 @@ def add_note(application_id: int, body: str, actor: Actor | Principal) -> Applic
         note = ApplicationNote(application_id=application.id, author_id=actor.user_id, body=text)
         session.add(note)
         session.flush()
-        audit.record(
+        _audit(
             session,
+            actor,
             action="application.note_added",
             entity_type="application",
             entity_id=application.id,
@@ -172,7 +176,7 @@ def escalate(
         APPLICATION.apply(session, application, "escalate", actor=actor, note=text, at=moment)
         application.escalated_by_id = actor.user_id
         if application.assignee_id == actor.user_id:
-            _set_assignee(session, application, None)
+            _set_assignee(session, application, None, actor)
         _tell_staff(
             session,
             application,
@@ -347,7 +351,7 @@ def approve(
                 application,
                 modified,
                 kind=MODIFIED,
-                actor=actor.name,
+                actor=actor,
                 now=moment,
                 modifications=records,
             )
@@ -370,7 +374,7 @@ def approve(
             changes={"total": application.total},
             at=moment,
         )
-        _approve(session, application, actor=actor.name, now=moment)
+        _approve(session, application, actor=actor, now=moment)
         return application
 
 

@@ -24,6 +24,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.services._common import (
     _approve,
+    _audit,
     _Errors,
     _now,
     _owned,
@@ -34,7 +35,6 @@ from licensing.agreements.services._common import (
     as_actor,
 )
 from licensing.agreements.states import APPLICATION
-from licensing.audit import services as audit
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
     format_amount,
@@ -178,8 +178,9 @@ def _route_to_permissions(
             ),
             session=session,
         )
-        audit.record(
+        _audit(
             session,
+            actor,
             action="application.use_routed_to_permissions",
             entity_type="application",
             entity_id=application.id,
@@ -235,7 +236,7 @@ def submit(
                 "Every use in this application is educational use that goes to the "
                 "permissions queue: request permission instead of a license.",
             )
-        _store_quote(session, application, quote, kind=SUBMITTED, actor=actor.name, now=moment)
+        _store_quote(session, application, quote, kind=SUBMITTED, actor=actor, now=moment)
         application.attested_by_id = actor.user_id
         application.attested_at = moment
         application.submitted_at = application.submitted_at or moment
@@ -254,7 +255,7 @@ def submit(
         _route_to_permissions(session, application, quote, actor, moment)
         if _auto_approvable(application, quote):
             APPLICATION.apply(session, application, "auto_approve", actor=Actor.SYSTEM, at=moment)
-            _approve(session, application, actor=audit.SYSTEM, now=moment, automatic=True)
+            _approve(session, application, actor=Actor.SYSTEM, now=moment, automatic=True)
         else:
             _tell_staff(
                 session,

@@ -77,10 +77,19 @@ def test_review_passes_the_reason_and_the_step_is_audited_as_the_reviewer(
     )
 
 
-def test_automatic_approval_is_audited_as_the_system(apply: Apply, vendor: Any) -> None:
+def test_the_vendor_s_steps_are_audited_as_the_vendor_and_automatic_approval_as_the_system(
+    apply: Apply, vendor: Any
+) -> None:
     application = apply(vendor, AUTO_USE)
     assert application.state == "approved"
-    submitted = _event(application.id, "application.submitted")
-    assert submitted.actor == vendor.email
+    for action in ("application.created", "application.quote_stored", "application.submitted"):
+        event = _event(application.id, action)
+        assert (event.actor, event.actor_user_id) == (vendor.email, vendor.id), action
     approved = _event(application.id, "application.auto_approved")
     assert (approved.actor, approved.actor_user_id) == ("system", None)
+    issued = (
+        db.session()
+        .scalars(select(AuditEvent).where(AuditEvent.action == "agreement.issued"))
+        .one()
+    )
+    assert issued.actor == "system"
