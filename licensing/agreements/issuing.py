@@ -33,7 +33,7 @@ from licensing.ratecards import queries as ratecard_queries
 
 # Days after the end of each reporting period by which a royalty report is due.
 REPORT_DUE_DAYS = 30
-# How the working of a line staff changed records the change (services._amended_line).
+# How the working of a line staff changed records the change (services/review.py, _amended_line).
 AMENDED = "amended by the licensor"
 
 

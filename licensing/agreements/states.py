@@ -56,24 +56,45 @@ AGREEMENT_LIVE = ("issued", "active")
 
 _DECIDABLE = ("submitted", "in_review", "escalated")
 
+_APPLICATION_STEPS = {
+    ("draft", "submit"): "submitted",
+    ("returned", "resubmit"): "submitted",
+    ("submitted", "auto_approve"): "approved",
+    ("submitted", "start_review"): "in_review",
+    ("in_review", "escalate"): "escalated",
+    **{(state, "return"): "returned" for state in _DECIDABLE},
+    **{(state, "approve"): "approved" for state in _DECIDABLE},
+    **{(state, "reject"): "rejected" for state in _DECIDABLE},
+    **{(state, "withdraw"): "withdrawn" for state in UNDECIDED},
+    ("returned", "lapse"): "lapsed",
+    ("rejected", "request_reconsideration"): "reconsideration_requested",
+    ("reconsideration_requested", "grant_reconsideration"): "in_review",
+    ("reconsideration_requested", "deny_reconsideration"): "rejected",
+}
+
 APPLICATION = StateMachine(
     "application",
-    {
-        ("draft", "submit"): "submitted",
-        ("returned", "resubmit"): "submitted",
-        ("submitted", "auto_approve"): "approved",
-        ("submitted", "start_review"): "in_review",
-        ("in_review", "escalate"): "escalated",
-        **{(state, "return"): "returned" for state in _DECIDABLE},
-        **{(state, "approve"): "approved" for state in _DECIDABLE},
-        **{(state, "reject"): "rejected" for state in _DECIDABLE},
-        **{(state, "withdraw"): "withdrawn" for state in UNDECIDED},
-        ("returned", "lapse"): "lapsed",
-        ("rejected", "request_reconsideration"): "reconsideration_requested",
-        ("reconsideration_requested", "grant_reconsideration"): "in_review",
-        ("reconsideration_requested", "deny_reconsideration"): "rejected",
-    },
+    _APPLICATION_STEPS,
     APPLICATION_STATES,
+    # The audit log's name for each step.
+    events={
+        "submit": "submitted",
+        "resubmit": "resubmitted",
+        "withdraw": "withdrawn",
+        "lapse": "lapsed",
+        "start_review": "review_started",
+        "return": "returned",
+        "escalate": "escalated",
+        "approve": "approved",
+        "auto_approve": "auto_approved",
+        "reject": "rejected",
+        "request_reconsideration": "reconsideration_requested",
+        "grant_reconsideration": "reconsideration_granted",
+        "deny_reconsideration": "reconsideration_denied",
+    },
+    # Every step changes the application; the use cases stamp what else a step
+    # records (`decided_at`, `returned_at`, ...), since one column per step is named here.
+    stamps={action: "updated_at" for _, action in _APPLICATION_STEPS},
 )
 
 AGREEMENT_STATES = ("issued", "active", "expired", "terminated", "superseded")
@@ -89,4 +110,16 @@ AGREEMENT = StateMachine(
         ("active", "terminate"): "terminated",
     },
     AGREEMENT_STATES,
+    events={
+        "accept": "accepted",
+        "expire": "expired",
+        "terminate": "terminated",
+        "supersede": "superseded",
+    },
+    stamps={
+        "accept": "activated_at",
+        "expire": "ended_at",
+        "terminate": "ended_at",
+        "supersede": "ended_at",
+    },
 )

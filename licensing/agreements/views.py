@@ -22,6 +22,7 @@ from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import DELIVERIES, MAX_USES, Agreement, Application
 from licensing.agreements.states import AGREEMENT, APPLICATION, AWAITING_STAFF, EDITABLE
@@ -55,6 +56,11 @@ USE_FIELDS = (
 
 
 # --- the application form ------------------------------------------------------------------
+
+
+def _actor() -> Actor:
+    """The request's caller, as the use cases take it."""
+    return Actor.of(access.require_principal())
 
 
 def _units(session: Session) -> list[str]:
@@ -216,7 +222,7 @@ def _form_page(
 
 
 def _save(application: Application | None) -> Page:
-    principal = access.require_principal()
+    actor = _actor()
     units = _units(db.session())
     values = _values_from_form(request.form, units)
     if "add_use" in request.form or any(k.startswith("remove-") for k in request.form):
@@ -224,9 +230,9 @@ def _save(application: Application | None) -> Page:
     try:
         draft = _draft(values)
         if application is None:
-            saved = services.create_draft(principal, draft)
+            saved = services.create_draft(actor, draft)
         else:
-            saved = services.update_draft(application.id, principal, draft)
+            saved = services.update_draft(application.id, actor, draft)
     except InvalidInput as error:
         return _form_page(
             values,
@@ -332,12 +338,12 @@ def _vendor_action(application_id: int, call: Any, done: str) -> Page:
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @access.vendor
 def submit(application_id: int) -> Page:
-    principal = access.require_principal()
+    actor = _actor()
     return _vendor_action(
         application_id,
         lambda: services.submit(
             application_id,
-            principal,
+            actor,
             attest=request.form.get("attest") == "yes",
             response=request.form.get("response"),
         ),
@@ -348,7 +354,7 @@ def submit(application_id: int) -> Page:
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 @access.vendor
 def withdraw(application_id: int) -> Page:
-    principal = access.require_principal()
+    actor = _actor()
     if not confirm.confirmed():
         found = queries.get_application(db.session(), application_id)
         return confirm.ask(
@@ -366,7 +372,7 @@ def withdraw(application_id: int) -> Page:
         )
     return _vendor_action(
         application_id,
-        lambda: services.withdraw(application_id, principal),
+        lambda: services.withdraw(application_id, actor),
         "The application is withdrawn.",
     )
 
@@ -374,11 +380,11 @@ def withdraw(application_id: int) -> Page:
 @bp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
 @access.vendor
 def request_reconsideration(application_id: int) -> Page:
-    principal = access.require_principal()
+    actor = _actor()
     return _vendor_action(
         application_id,
         lambda: services.request_reconsideration(
-            application_id, request.form.get("reason", ""), principal
+            application_id, request.form.get("reason", ""), actor
         ),
         "Your request for reconsideration is sent to the licensing office.",
     )
@@ -440,7 +446,7 @@ def agreement_pdf(agreement_id: int) -> Response:
 @bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])
 @access.vendor
 def accept(agreement_id: int) -> Page:
-    principal = access.require_principal()
+    actor = _actor()
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
     given = services.AcceptanceInput(
@@ -452,7 +458,7 @@ def accept(agreement_id: int) -> Page:
         user_agent=request.user_agent.string or "unknown",
     )
     try:
-        services.accept(agreement_id, principal, given)
+        services.accept(agreement_id, actor, given)
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
         errors = getattr(error, "errors", None) or {"_": [error.detail]}
@@ -471,7 +477,7 @@ def accept(agreement_id: int) -> Page:
 @access.vendor
 def renew(agreement_id: int) -> Page:
     try:
-        renewal = services.start_renewal(agreement_id, access.require_principal())
+        renewal = services.start_renewal(agreement_id, _actor())
     except Conflict as error:
         flash(error.detail, "error")
         return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
@@ -629,7 +635,7 @@ def assign(application_id: int) -> Page:
     assignee = _user_id(request.form.get("assignee_id", ""))
     return _staff_action(
         application_id,
-        lambda: services.assign(application_id, assignee, access.require_principal()),
+        lambda: services.assign(application_id, assignee, _actor()),
         "The assignee is saved.",
     )
 
@@ -639,23 +645,19 @@ def assign(application_id: int) -> Page:
 def add_note(application_id: int) -> Page:
     return _staff_action(
         application_id,
-        lambda: services.add_note(
-            application_id, request.form.get("body", ""), access.require_principal()
-        ),
+        lambda: services.add_note(application_id, request.form.get("body", ""), _actor()),
         "The internal note is saved.",
     )
 
 
-_REVIEW_ACTIONS = {
-    "start_review": (lambda i, r, p: services.start_review(i, p), "Review started."),
-    "return": (services.return_for_information, "Returned to the vendor for information."),
-    "escalate": (services.escalate, "Escalated for a second review."),
-    "reject": (services.reject, "The application is rejected."),
-    "grant_reconsideration": (
-        lambda i, r, p: services.grant_reconsideration(i, p, reason=r),
-        "Reconsideration granted: the application is back in review.",
-    ),
-    "deny_reconsideration": (services.deny_reconsideration, "Reconsideration denied."),
+# What the console says after each step of its review form.
+_REVIEW_DONE = {
+    "start_review": "Review started.",
+    "return": "Returned to the vendor for information.",
+    "escalate": "Escalated for a second review.",
+    "reject": "The application is rejected.",
+    "grant_reconsideration": "Reconsideration granted: the application is back in review.",
+    "deny_reconsideration": "Reconsideration denied.",
 }
 
 
@@ -663,16 +665,17 @@ _REVIEW_ACTIONS = {
 @access.staff(*LICENSING)
 def review(application_id: int) -> Page:
     action = request.form.get("action", "")
-    if action not in _REVIEW_ACTIONS:
+    if action not in _REVIEW_DONE:  # approval has its own form, with the changes
         return _console_page(
             queries.get_application(db.session(), application_id),
             errors={"action": ["Choose an action."]},
             status=422,
         )
-    call, done = _REVIEW_ACTIONS[action]
     reason = request.form.get("reason", "")
     return _staff_action(
-        application_id, lambda: call(application_id, reason, access.require_principal()), done
+        application_id,
+        lambda: services.review(application_id, action, _actor(), reason=reason),
+        _REVIEW_DONE[action],
     )
 
 
@@ -708,14 +711,18 @@ def _modifications(application: Application) -> services.Modifications:
 @access.staff(*LICENSING)
 def approve(application_id: int) -> Page:
     application = queries.get_application(db.session(), application_id)
-    principal = access.require_principal()
+    actor = _actor()
 
     def call() -> None:
         changes = _modifications(application)
         # Line errors come back as `lines.N.reason`: show them beside use N's inputs.
         try:
-            services.approve(
-                application_id, principal, modifications=changes, note=request.form.get("note")
+            services.review(
+                application_id,
+                "approve",
+                actor,
+                reason=request.form.get("note"),
+                modifications=changes,
             )
         except InvalidInput as error:
             errors: dict[str, list[str]] = {}
@@ -772,7 +779,7 @@ def terminate(agreement_id: int) -> Page:
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
     try:
-        services.terminate(agreement_id, request.form.get("reason", ""), access.require_principal())
+        services.terminate(agreement_id, request.form.get("reason", ""), _actor())
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
         return _agreement_page(

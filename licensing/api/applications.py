@@ -14,9 +14,11 @@ import marshmallow as ma
 from sqlalchemy import Select
 
 from licensing import access, db
+from licensing.actors import Actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import (
     DELIVERIES,
+    DESCRIPTION_MAX,
     MAX_USES,
     NOTE_MAX,
     PRODUCT_NAME_MAX,
@@ -37,6 +39,12 @@ from licensing.api.fields import (
 )
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
+
+def _actor() -> Actor:
+    """The request's caller, as the use cases take it."""
+    return Actor.of(access.require_principal())
+
+
 blp = Blueprint(
     "applications_api",
     __name__,
@@ -51,7 +59,7 @@ class ApplicationUseInputSchema(ma.Schema):
     product_name = ma.fields.String(
         load_default="", validate=Length(max=PRODUCT_NAME_MAX), metadata={"example": "Scrubber Pro"}
     )
-    description = ma.fields.String(load_default="", validate=Length(max=2000))
+    description = ma.fields.String(load_default="", validate=Length(max=DESCRIPTION_MAX))
     use = vocabulary(USES, required=True)
     product_type = vocabulary(PRODUCT_TYPES, required=True)
     user_type = vocabulary(USER_TYPES, required=True)
@@ -289,7 +297,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 @blp.doc(**SECURED)
 def create_application(data: dict[str, Any]) -> Application:
     """Save a new draft (nothing is priced until it is submitted)."""
-    return services.create_draft(access.require_principal(), _draft(data))
+    return services.create_draft(_actor(), _draft(data))
 
 
 @blp.route("/applications/<int:application_id>")
@@ -308,7 +316,7 @@ def get_application(application_id: int) -> Application:
 @blp.doc(**SECURED)
 def update_application(data: dict[str, Any], application_id: int) -> Application:
     """Replace the term and uses of a draft or a returned application."""
-    return services.update_draft(application_id, access.require_principal(), _draft(data))
+    return services.update_draft(application_id, _actor(), _draft(data))
 
 
 @blp.route("/applications/<int:application_id>/submit", methods=["POST"])
@@ -321,7 +329,7 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
     """Submit (or resubmit) with the attestation: prices it, stores the quote snapshot,
     and approves it at once when every licensed line is `review: auto`."""
     return services.submit(
-        application_id, access.require_principal(), attest=data["attest"], response=data["response"]
+        application_id, _actor(), attest=data["attest"], response=data["response"]
     )
 
 
@@ -331,7 +339,7 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
 @blp.doc(**SECURED)
 def withdraw_application(application_id: int) -> Application:
     """Withdraw, at any time before a decision."""
-    return services.withdraw(application_id, access.require_principal())
+    return services.withdraw(application_id, _actor())
 
 
 @blp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
@@ -342,9 +350,7 @@ def withdraw_application(application_id: int) -> Application:
 @blp.doc(**SECURED)
 def request_reconsideration(data: dict[str, Any], application_id: int) -> Application:
     """Ask staff to reconsider a rejection: once, within 14 days of it."""
-    return services.request_reconsideration(
-        application_id, data["reason"], access.require_principal()
-    )
+    return services.request_reconsideration(application_id, data["reason"], _actor())
 
 
 @blp.route("/applications/<int:application_id>/assignee", methods=["PUT"])
@@ -354,24 +360,12 @@ def request_reconsideration(data: dict[str, Any], application_id: int) -> Applic
 @blp.doc(**SECURED)
 def assign_application(data: dict[str, Any], application_id: int) -> Application:
     """Assign a reviewer (or nobody, with null)."""
-    return services.assign(application_id, data["assignee_id"], access.require_principal())
+    return services.assign(application_id, data["assignee_id"], _actor())
 
 
 def _staff_step(action: str) -> Any:
     def step(data: dict[str, Any], application_id: int) -> Application:
-        principal = access.require_principal()
-        reason = data.get("reason")
-        if action == "start_review":
-            return services.start_review(application_id, principal)
-        if action == "grant_reconsideration":
-            return services.grant_reconsideration(application_id, principal, reason=reason)
-        call = {
-            "return": services.return_for_information,
-            "escalate": services.escalate,
-            "reject": services.reject,
-            "deny_reconsideration": services.deny_reconsideration,
-        }[action]
-        return call(application_id, reason or "", principal)
+        return services.review(application_id, action, _actor(), reason=data.get("reason"))
 
     return step
 
@@ -446,8 +440,8 @@ def approve_application(data: dict[str, Any], application_id: int) -> Applicatio
         term_end=data.get("term_end"),
         term_reason=data.get("term_reason"),
     )
-    return services.approve(
-        application_id, access.require_principal(), modifications=changes, note=data.get("note")
+    return services.review(
+        application_id, "approve", _actor(), reason=data.get("note"), modifications=changes
     )
 
 
@@ -470,4 +464,4 @@ def list_notes(application_id: int) -> list[ApplicationNote]:
 @blp.doc(**SECURED)
 def add_note(data: dict[str, Any], application_id: int) -> ApplicationNote:
     """Add an internal note."""
-    return services.add_note(application_id, data["body"], access.require_principal())
+    return services.add_note(application_id, data["body"], _actor())

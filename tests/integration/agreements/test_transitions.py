@@ -50,24 +50,32 @@ ACTIONS = (
 )
 
 
+# The reason each staff step is given (none where the step takes none).
+REASONS = {
+    "return": "More",
+    "escalate": "Second look",
+    "reject": "No",
+    "deny_reconsideration": "Final",
+}
+
+
 def _run(action: str, application_id: int, vendor: Any, staff: Any, escalator: Any) -> None:
-    v, s = accounts.principal_for(vendor), accounts.principal_for(staff)
+    if action in services.REVIEW_ACTIONS:
+        reviewer = escalator if action == "escalate" else staff
+        services.review(
+            application_id,
+            action,
+            accounts.principal_for(reviewer),
+            reason=REASONS.get(action),
+            now=NOW,
+        )
+        return
+    v = accounts.principal_for(vendor)
     calls: dict[str, Callable[[], object]] = {
         "submit": lambda: services.submit(application_id, v, attest=True, now=NOW),
         "withdraw": lambda: services.withdraw(application_id, v, now=NOW),
-        "start_review": lambda: services.start_review(application_id, s, now=NOW),
-        "return": lambda: services.return_for_information(application_id, "More", s, now=NOW),
-        "escalate": lambda: services.escalate(
-            application_id, "Second look", accounts.principal_for(escalator), now=NOW
-        ),
-        "approve": lambda: services.approve(application_id, s, now=NOW),
-        "reject": lambda: services.reject(application_id, "No", s, now=NOW),
         "request_reconsideration": lambda: services.request_reconsideration(
             application_id, "Please", v, now=NOW
-        ),
-        "grant_reconsideration": lambda: services.grant_reconsideration(application_id, s, now=NOW),
-        "deny_reconsideration": lambda: services.deny_reconsideration(
-            application_id, "Final", s, now=NOW
         ),
         "lapse": lambda: services.expire(now=NOW + timedelta(days=30)),
     }

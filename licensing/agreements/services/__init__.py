@@ -1,0 +1,109 @@
+"""License applications and agreements: the use cases, one module each.
+
+Each public function owns its transaction (`with db.transaction()`), moves the
+record through its state machine (`states.APPLICATION` / `states.AGREEMENT`),
+writes the audit log and queues email in the same transaction. Time-based
+rules take `now` so that tests control the clock:
+
+- a returned application must be resubmitted within 5 US business days
+  (`calendar.business_deadline`), else `expire()` lapses it;
+- a rejected application may ask for reconsideration within 14 days of the
+  rejection, once; afterwards the request is refused and `expire()` closes the
+  window;
+- an agreement whose term has ended is expired by `expire()`.
+
+| module | use cases |
+| --- | --- |
+| `drafts` | a vendor writes and changes an application |
+| `submission` | price and submit it (auto-approval), withdraw it |
+| `review` | staff assign, note, return, escalate, approve, reject; `review()` by name |
+| `reconsideration` | the vendor asks once within 14 days; staff grant or deny |
+| `acceptance` | the licensee accepts the issued agreement; staff terminate one |
+| `renewal` | a draft for the next term, prefilled from an agreement |
+| `expiry` | the scheduled job: lapse, close windows, expire agreements |
+
+Everything public is importable from here, as it was from the single module.
+"""
+
+from licensing.agreements.models import DESCRIPTION_MAX
+from licensing.agreements.services._common import (
+    RECONSIDERATION_DAYS,
+    RESUBMIT_BUSINESS_DAYS,
+    _next_number,
+)
+from licensing.agreements.services.acceptance import (
+    AcceptanceInput,
+    _charges,
+    accept,
+    terminate,
+)
+from licensing.agreements.services.drafts import Draft, create_draft, update_draft
+from licensing.agreements.services.expiry import ExpiryReport, expire
+from licensing.agreements.services.reconsideration import (
+    deny_reconsideration,
+    grant_reconsideration,
+    request_reconsideration,
+)
+from licensing.agreements.services.renewal import start_renewal
+from licensing.agreements.services.review import (
+    REVIEW_ACTIONS,
+    LineChange,
+    Modifications,
+    _amended_line,
+    add_note,
+    ages,
+    approve,
+    assign,
+    escalate,
+    parse_amount,
+    reject,
+    return_for_information,
+    review,
+    start_review,
+)
+from licensing.agreements.services.submission import (
+    AUDIENCE_UNITS,
+    awaits_rate_card,
+    preview,
+    submit,
+    withdraw,
+)
+
+__all__ = [
+    "AUDIENCE_UNITS",
+    "DESCRIPTION_MAX",
+    "RECONSIDERATION_DAYS",
+    "RESUBMIT_BUSINESS_DAYS",
+    "REVIEW_ACTIONS",
+    "AcceptanceInput",
+    "Draft",
+    "ExpiryReport",
+    "LineChange",
+    "Modifications",
+    "_amended_line",
+    "_charges",
+    "_next_number",
+    "accept",
+    "add_note",
+    "ages",
+    "approve",
+    "assign",
+    "awaits_rate_card",
+    "create_draft",
+    "deny_reconsideration",
+    "escalate",
+    "expire",
+    "grant_reconsideration",
+    "parse_amount",
+    "preview",
+    "reject",
+    "request_reconsideration",
+    "return_for_information",
+    "review",
+    "start_renewal",
+    "start_review",
+    "submit",
+    "terminate",
+    "update_draft",
+    "withdraw",
+]

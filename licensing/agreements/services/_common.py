@@ -1,0 +1,389 @@
+"""Helpers several of the agreements use cases share: input errors, role checks,
+loading an application under lock, the audit steps, emails, storing a quote and
+issuing the agreement on approval."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from licensing import calendar
+from licensing.access import Principal
+from licensing.accounts import queries as account_queries
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.agreements import issuing
+from licensing.agreements.documents import render_agreement_pdf
+from licensing.agreements.models import (
+    REASON_MAX,
+    Agreement,
+    AgreementNumberSequence,
+    Application,
+    ApplicationUse,
+    QuoteVersion,
+)
+from licensing.audit import services as audit
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from licensing.mail import services as mail
+from licensing.money import (
+    MoneyError,
+    check_total,
+    format_amount,
+)
+from licensing.pricing import Quote
+
+T = TypeVar("T", Application, Agreement)
+
+RESUBMIT_BUSINESS_DAYS = 5
+RECONSIDERATION_DAYS = 14
+
+
+class _Errors(dict[str, list[str]]):
+    def add(self, path: str, message: str) -> None:
+        self.setdefault(path, []).append(message)
+
+    def raise_if_any(self, detail: str = "Some fields need correcting.") -> None:
+        if self:
+            raise InvalidInput(detail, self)
+
+
+def _text(value: Any, path: str, limit: int, errors: _Errors) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors.add(path, "Must be text.")
+        return ""
+    cleaned = " ".join(value.split()) if limit <= 400 else value.strip()
+    if len(cleaned) > limit:
+        errors.add(path, f"At most {limit} characters.")
+    return cleaned
+
+
+def _write_uses(application: Application, uses: list[dict[str, Any]]) -> None:
+    """Make the application's uses `uses`, in order (rows are updated in place, so
+    positions stay unique while the change is flushed)."""
+    existing = list(application.uses)
+    for position, values in enumerate(uses):
+        record = existing[position] if position < len(existing) else ApplicationUse()
+        record.position = position
+        for name in ("product_name", "description", "use", "product_type", "user_type"):
+            setattr(record, name, values[name])
+        record.delivery = values["delivery"]
+        record.territories = values["territories"]
+        record.languages = ", ".join(values["languages"])
+        record.revenue = values["revenue"]
+        record.quantity = values["quantity"]
+        if position >= len(existing):
+            application.uses.append(record)
+    for extra in existing[len(uses) :]:
+        application.uses.remove(extra)
+
+
+def _new_draft(
+    session: Session,
+    actor: Actor,
+    *,
+    term: tuple[date | None, date | None],
+    rate_card: str | None,
+    uses: list[dict[str, Any]],
+    now: datetime,
+    renewal_of: Agreement | None = None,
+) -> Application:
+    """A new draft of the vendor's organization (good standing required), audited
+    as created; a renewal names the agreement it renews."""
+    organization = _own_organization(session, actor)
+    accounts.ensure_good_standing(organization)
+    application = Application(
+        organization_id=organization.id,
+        created_by_id=actor.user_id,
+        state="draft",
+        term_start=term[0],
+        term_end=term[1],
+        rate_card=rate_card,
+        renewal_of_id=renewal_of.id if renewal_of else None,
+        created_at=now,
+        updated_at=now,
+    )
+    application.organization = organization
+    _write_uses(application, uses)
+    session.add(application)
+    session.flush()
+    renews = {"renewal_of": renewal_of.number} if renewal_of else {}
+    _audit(
+        session,
+        actor,
+        action="application.created",
+        entity_type="application",
+        entity_id=application.id,
+        before=None,
+        after={**application.snapshot(), **renews},
+    )
+    return application
+
+
+def _audit(session: Session, actor: Actor, **event: Any) -> None:
+    """An audit event written as the use case's actor (not the request's caller)."""
+    audit.record(session, actor=actor.name, actor_user_id=actor.user_id, **event)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or utcnow()
+
+
+def as_actor(caller: Actor | Principal) -> Actor:
+    """The use cases' actor; a request's `Principal` is still accepted so that
+    callers written before `Actor` keep working."""
+    return caller if isinstance(caller, Actor) else Actor.of(caller)
+
+
+def _require_vendor(actor: Actor) -> None:
+    if not actor.is_vendor:
+        raise PermissionDenied("Only the organization's own users do this.")
+
+
+def _reason(value: str | None, path: str = "reason", *, required: bool = True) -> str | None:
+    cleaned = (value or "").strip()
+    if not cleaned:
+        if required:
+            raise InvalidInput.for_field(path, "Give a reason.")
+        return None
+    if len(cleaned) > REASON_MAX:
+        raise InvalidInput.for_field(path, f"At most {REASON_MAX} characters.")
+    return cleaned
+
+
+def _owned(session: Session, model: type[T], record_id: int, actor: Actor) -> T:
+    """The record, locked, if the actor may see it; "not found" otherwise."""
+    found = session.get(model, record_id, with_for_update=True)
+    if found is None or not actor.may_see(found.organization_id):
+        raise NotFound(f"There is no {model.__name__.lower()} {record_id}.")
+    return found
+
+
+def _own_organization(session: Session, actor: Actor) -> Organization:
+    """The vendor's organization (the use case has checked that `actor` is a vendor)."""
+    organization = session.get(Organization, actor.organization_id)
+    if organization is None:
+        raise NotFound("There is no organization.")
+    return organization
+
+
+def _tell_vendor(
+    session: Session, application: Application, subject: str, message: str, **extra: Any
+) -> None:
+    mail.enqueue(
+        session,
+        to=account_queries.vendor_recipients(session, application.organization),
+        subject=f"{application.reference}: {subject}",
+        template="application_update",
+        context={
+            "application": application,
+            "headline": subject,
+            "message": message,
+            "link": mail.absolute_url("agreements.application", application_id=application.id),
+            **extra,
+        },
+    )
+
+
+def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:
+    recipients = mail.staff_recipients("licensing")
+    if application.assignee is not None and application.assignee.is_active:
+        recipients = [application.assignee.email]
+    if not recipients:
+        return
+    mail.enqueue(
+        session,
+        to=recipients,
+        subject=f"{application.reference} waits for you: {subject}",
+        template="application_waiting",
+        context={
+            "application": application,
+            "headline": subject,
+            "message": message,
+            "link": mail.absolute_url(
+                "agreements_console.application", application_id=application.id
+            ),
+        },
+    )
+
+
+def _store_quote(
+    session: Session,
+    application: Application,
+    quote: Quote,
+    *,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    modifications: Sequence[Mapping[str, Any]] = (),
+) -> QuoteVersion:
+    try:
+        check_total(quote.total)
+    except MoneyError as error:
+        raise InvalidInput.for_field(
+            "total",
+            f"The quoted total {quote.total:f} is too large to record ({error}); "
+            "split the uses over several applications.",
+        ) from None
+    version = QuoteVersion(
+        application_id=application.id,
+        version=len(application.quotes) + 1,
+        kind=kind,
+        rate_card=quote.rate_card,
+        currency=quote.currency,
+        total=quote.total,
+        term_start=quote.request.term.start if quote.request else application.term_start,
+        term_end=quote.request.term.end if quote.request else application.term_end,
+        snapshot_json=json.dumps(quote.to_snapshot(), sort_keys=True),
+        modifications_json=json.dumps(list(modifications), sort_keys=True, default=str),
+        created_at=now,
+        created_by=actor.name,
+    )
+    session.add(version)
+    session.flush()
+    session.expire(application, ["quotes"])
+    # Unknown until staff price every licensed use: never a misleading 0.00.
+    application.total = quote.total if quote.fully_priced else None
+    application.currency = quote.currency
+    _audit(
+        session,
+        actor,
+        action="application.quote_stored",
+        entity_type="application",
+        entity_id=application.id,
+        before=None,
+        after={
+            "quote_version": version.version,
+            "kind": kind,
+            "rate_card": quote.rate_card,
+            "total": format_amount(quote.total, quote.currency),
+            "modifications": list(modifications),
+        },
+    )
+    return version
+
+
+def _approve(
+    session: Session,
+    application: Application,
+    *,
+    actor: Actor,
+    now: datetime,
+    automatic: bool = False,
+) -> Agreement:
+    application.decided_at = now
+    application.decided_by = actor.name
+    application.decision_reason = None
+    version = application.quotes[-1]
+    agreement = _issue_agreement(session, application, version, actor, now)
+    how = "approved automatically" if automatic else "approved"
+    _tell_vendor(
+        session,
+        application,
+        f"{how}: agreement {agreement.number} is ready to accept",
+        f"Your application is {how}. License agreement {agreement.number} is issued for "
+        f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
+        f"{format_amount(version.total, version.currency)} {version.currency}. Read it and "
+        "accept it online to make it active.",
+        agreement_link=mail.absolute_url("agreements.agreement", agreement_id=agreement.id),
+    )
+    return agreement
+
+
+def _next_number(session: Session, year: int) -> str:
+    """`CPT-YYYY-NNNNNN`: one counter row per year, incremented under its row lock,
+    so concurrent issuers never draw the same number."""
+    for _attempt in range(3):
+        bumped = session.execute(
+            update(AgreementNumberSequence)
+            .where(AgreementNumberSequence.year == year)
+            .values(last=AgreementNumberSequence.last + 1)
+            .returning(AgreementNumberSequence.last)
+        ).scalar_one_or_none()
+        if bumped is not None:
+            return f"CPT-{year}-{bumped:06d}"
+        try:
+            with session.begin_nested():
+                session.add(AgreementNumberSequence(year=year, last=0))
+        except IntegrityError:
+            continue  # another issuer created the year's row first: bump it
+    raise Conflict("Could not allocate an agreement number; try again.")
+
+
+def _issue_agreement(
+    session: Session, application: Application, version: QuoteVersion, actor: Actor, now: datetime
+) -> Agreement:
+    settings = current_app.config["LICENSING"]
+    number = _next_number(session, version.term_start.year)
+    renewal_of = application.renewal_of
+    document = issuing.build_document(
+        session,
+        number=number,
+        issued_on=calendar.office_date(now),
+        application=application,
+        version=version,
+        payment_terms_days=settings.payment_terms_days,
+        late_fee_percent=settings.late_fee_monthly_percent,
+        renewal_of=renewal_of.number if renewal_of else None,
+    )
+    pdf = render_agreement_pdf(document)
+    agreement = Agreement(
+        number=number,
+        organization_id=application.organization_id,
+        application_id=application.id,
+        quote_id=version.id,
+        state="issued",
+        term_start=version.term_start,
+        term_end=version.term_end,
+        rate_card=version.rate_card,
+        currency=version.currency,
+        total=version.total,
+        payment_terms_days=settings.payment_terms_days,
+        late_fee_monthly_percent=settings.late_fee_monthly_percent,
+        pdf=pdf,
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+        issued_at=now,
+        renewal_of_id=application.renewal_of_id,
+    )
+    session.add(agreement)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        action="agreement.issued",
+        entity_type="agreement",
+        entity_id=agreement.id,
+        before=None,
+        after={
+            **agreement.snapshot(),
+            "application_id": application.id,
+            "quote_version": version.version,
+        },
+    )
+    return agreement
+
+
+def _tell_licensee(session: Session, agreement: Agreement, subject: str, message: str) -> None:
+    mail.enqueue(
+        session,
+        to=account_queries.vendor_recipients(session, agreement.organization),
+        subject=f"Agreement {agreement.number}: {subject}",
+        template="agreement_update",
+        context={
+            "agreement": agreement,
+            "headline": subject,
+            "message": message,
+            "link": mail.absolute_url("agreements.agreement", agreement_id=agreement.id),
+        },
+    )

@@ -1,0 +1,227 @@
+"""The issued agreement: click-through acceptance of its exact PDF (billing is told
+through `signals.agreement_activated`), the renewed agreement superseded, and
+staff termination."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from licensing import db, signals
+from licensing.access import Principal
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import issuing
+from licensing.agreements.models import (
+    SIGNER_MAX,
+    USER_AGENT_MAX,
+    Acceptance,
+    Agreement,
+)
+from licensing.agreements.services._common import (
+    _Errors,
+    _now,
+    _owned,
+    _reason,
+    _tell_licensee,
+    _text,
+    as_actor,
+)
+from licensing.agreements.states import AGREEMENT
+from licensing.errors import Conflict, PermissionDenied
+from licensing.limits import storable
+from licensing.money import (
+    format_amount,
+)
+from licensing.pricing import Quote, QuoteLine
+
+
+def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
+    quote = Quote.from_snapshot(agreement.quote.snapshot)
+    uses = agreement.application.uses
+    charges = []
+    for line in issuing.licensed_lines(quote):
+        if line.breakdown is None or line.breakdown.fixed <= 0:
+            continue
+        use = uses[line.use_index]
+        charges.append(
+            signals.UpFrontCharge(
+                line_index=line.use_index,
+                description=(
+                    f"{use.product_name}: {use.use.replace('_', ' ')} of "
+                    f"{use.product_type.replace('_', ' ')}"
+                    + (f" (rule {line.rule})" if line.rule else "")
+                ),
+                amount=line.breakdown.fixed,
+                working=_up_front_working(line, quote.currency),
+            )
+        )
+    return tuple(charges)
+
+
+def _up_front_working(line: QuoteLine, currency: str) -> str:
+    """The line's working, ending in what the up-front invoice charges: its fixed
+    part (flat fees and the minimum's lift), not the line's whole estimate."""
+    assert line.breakdown is not None
+    breakdown = line.breakdown
+    steps = list(line.explanation)
+    if breakdown.variable > 0:
+        steps.append(
+            f"of this, {format_amount(breakdown.variable, currency)} is usage royalties, "
+            "invoiced on reported usage"
+        )
+    steps.append(
+        f"charged now (flat fees and the minimum's lift): "
+        f"{format_amount(breakdown.fixed, currency)} {currency}"
+    )
+    return "; ".join(steps)
+
+
+@dataclass(frozen=True)
+class AcceptanceInput:
+    signer_name: str
+    signer_title: str
+    authority_confirmed: bool
+    pdf_sha256: str
+    ip_address: str
+    user_agent: str
+
+
+def accept(
+    agreement_id: int,
+    actor: Actor | Principal,
+    given: AcceptanceInput,
+    *,
+    now: datetime | None = None,
+) -> Agreement:
+    """Click-through acceptance of the exact PDF the signer was shown: the agreement
+    becomes active and billing is told (`signals.agreement_activated`)."""
+    actor = as_actor(actor)
+    moment = _now(now)
+    errors = _Errors()
+    name = _text(given.signer_name, "signer_name", SIGNER_MAX, errors)
+    title = _text(given.signer_title, "signer_title", SIGNER_MAX, errors)
+    if not name:
+        errors.add("signer_name", "Give your full name.")
+    if not title:
+        errors.add("signer_title", "Give your title.")
+    if not given.authority_confirmed:
+        errors.add(
+            "authority_confirmed", "Confirm that you are authorised to bind the organization."
+        )
+    digest = (given.pdf_sha256 or "").strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        errors.add("pdf_sha256", "The SHA-256 of the agreement PDF, 64 hexadecimal digits.")
+    errors.raise_if_any()
+    with db.transaction() as session:
+        agreement = _owned(session, Agreement, agreement_id, actor)
+        if actor.organization_id != agreement.organization_id:
+            raise PermissionDenied("Only the licensee's own users accept an agreement.")
+        AGREEMENT.step(agreement.state, "accept")
+        if digest != agreement.pdf_sha256:
+            raise Conflict(
+                "The document you accepted is not this agreement's PDF (its SHA-256 differs); "
+                "download it again and accept the copy you read."
+            )
+        acceptance = Acceptance(
+            agreement_id=agreement.id,
+            user_id=actor.user_id,
+            signer_name=name,
+            signer_title=title,
+            authority_confirmed=True,
+            accepted_at=moment,
+            ip_address=(given.ip_address or "unknown")[:64],
+            user_agent=storable(given.user_agent or "unknown")[:USER_AGENT_MAX],
+            pdf_sha256=digest,
+        )
+        session.add(acceptance)
+        AGREEMENT.apply(
+            session,
+            agreement,
+            "accept",
+            actor=actor,
+            at=moment,
+            changes={
+                "signer_name": name,
+                "signer_title": title,
+                "accepted_at": moment,
+                "ip_address": acceptance.ip_address,
+                "user_agent": acceptance.user_agent,
+                "pdf_sha256": digest,
+            },
+        )
+        organization = agreement.organization
+        if organization.standing == "applying":
+            accounts.change_standing(
+                session,
+                organization,
+                "activate",
+                reason=f"agreement {agreement.number} accepted",
+                notify=False,
+            )
+        _supersede_renewed(session, agreement, actor, moment)
+        session.flush()
+        signals.agreement_activated.send(
+            signals.ActivatedAgreement(
+                agreement_id=agreement.id,
+                number=agreement.number,
+                organization_id=agreement.organization_id,
+                currency=agreement.currency,
+                activated_at=moment,
+                term_start=agreement.term_start,
+                term_end=agreement.term_end,
+                rate_card_version=agreement.rate_card,
+                payment_terms_days=agreement.payment_terms_days,
+                late_fee_monthly_percent=agreement.late_fee_monthly_percent,
+                charges=_charges(agreement),
+            ),
+            session=session,
+        )
+        _tell_licensee(
+            session,
+            agreement,
+            "accepted and active",
+            f"{name} ({title}) accepted agreement {agreement.number} on "
+            f"{moment:%Y-%m-%d %H:%M} UTC. The license is active from "
+            f"{agreement.term_start.isoformat()} to {agreement.term_end.isoformat()}.",
+        )
+        session.refresh(agreement, ["acceptance"])
+        return agreement
+
+
+def _supersede_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:
+    if renewal.renewal_of_id is None:
+        return
+    old = session.get(Agreement, renewal.renewal_of_id, with_for_update=True)
+    if old is None or not AGREEMENT.can(old.state, "supersede"):
+        return
+    old.superseded_by_id = renewal.id
+    AGREEMENT.apply(
+        session, old, "supersede", actor=actor, changes={"superseded_by": renewal.number}, at=now
+    )
+
+
+def terminate(
+    agreement_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+) -> Agreement:
+    """Staff end an agreement early, with a reason (the licensee is told)."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        agreement = _owned(session, Agreement, agreement_id, actor)
+        agreement.termination_reason = text
+        AGREEMENT.apply(session, agreement, "terminate", actor=actor, note=text, at=moment)
+        return agreement
+
+
+@AGREEMENT.on("terminate")
+def _tell_terminated(
+    session: Session, agreement: Agreement, actor: Actor, note: str | None
+) -> None:
+    _tell_licensee(
+        session, agreement, "terminated", f"The licensing office terminated the agreement: {note}"
+    )

@@ -1,0 +1,114 @@
+"""The scheduled expiry run: lapse returned applications past their 5 business
+days, close reconsideration windows past 14 days, expire agreements past their term."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import calendar, db
+from licensing.actors import Actor
+from licensing.agreements.models import (
+    Agreement,
+    Application,
+)
+from licensing.agreements.services._common import (
+    _audit,
+    _now,
+    _tell_licensee,
+    _tell_vendor,
+)
+from licensing.agreements.states import AGREEMENT, APPLICATION
+
+
+@dataclass
+class ExpiryReport:
+    lapsed: list[str] = field(default_factory=list)
+    windows_closed: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.lapsed)} applications lapsed, {len(self.windows_closed)} reconsideration "
+            f"windows closed, {len(self.expired)} agreements expired"
+        )
+
+
+def expire(*, now: datetime | None = None) -> ExpiryReport:
+    """Lapse returned applications past their 5 business days, close reconsideration
+        windows past 14 days, expire agreements past their term. Idempotent; safe on
+        several hosts at once (each row is claimed with `db.claim`, and the claim
+    re-checks that it is still due)."""
+    moment = _now(now)
+    today = calendar.office_date(moment)
+    report = ExpiryReport()
+    with db.transaction() as session:
+        for application in session.scalars(
+            db.claim(
+                select(Application).where(
+                    Application.state == "returned", Application.resubmit_by < moment
+                )
+            ),
+        ):
+            APPLICATION.apply(session, application, "lapse", actor=Actor.SYSTEM, at=moment)
+            report.lapsed.append(application.reference)
+        for application in session.scalars(
+            db.claim(
+                select(Application).where(
+                    Application.state == "rejected",
+                    Application.reconsider_by < moment,
+                    Application.reconsideration_requested_at.is_(None),
+                    Application.reconsideration_closed_at.is_(None),
+                )
+            ),
+        ):
+            application.reconsideration_closed_at = moment
+            _audit(
+                session,
+                Actor.SYSTEM,
+                action="application.reconsideration_window_closed",
+                entity_type="application",
+                entity_id=application.id,
+                before={"reconsideration_closed_at": None},
+                after={"reconsideration_closed_at": moment},
+            )
+            report.windows_closed.append(application.reference)
+        for agreement in session.scalars(
+            db.claim(
+                select(Agreement).where(
+                    Agreement.state.in_(("issued", "active")), Agreement.term_end < today
+                )
+            ),
+        ):
+            AGREEMENT.apply(session, agreement, "expire", actor=Actor.SYSTEM, at=moment)
+            report.expired.append(agreement.number)
+    return report
+
+
+@APPLICATION.on("lapse")
+def _tell_lapsed(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    assert application.resubmit_by is not None
+    _tell_vendor(
+        session,
+        application,
+        "lapsed",
+        f"The application was not resubmitted by "
+        f"{calendar.deadline_text(application.resubmit_by)}, so "
+        "it has lapsed. Start a new application when you are ready.",
+    )
+
+
+@AGREEMENT.on("expire")
+def _tell_expired(session: Session, agreement: Agreement, actor: Actor, note: str | None) -> None:
+    _tell_licensee(
+        session,
+        agreement,
+        "expired",
+        f"The term ended on {agreement.term_end.isoformat()}. Renew it from the "
+        "agreement's page to keep using CPT content.",
+    )

@@ -1,0 +1,134 @@
+"""Reconsideration of a rejection: the vendor asks once within 14 days; staff
+grant it (back to review) or deny it (final)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from licensing import calendar, db
+from licensing.access import Principal
+from licensing.actors import Actor
+from licensing.agreements.models import (
+    Application,
+)
+from licensing.agreements.services._common import (
+    _now,
+    _owned,
+    _reason,
+    _require_vendor,
+    _tell_staff,
+    _tell_vendor,
+    as_actor,
+)
+from licensing.agreements.states import APPLICATION
+from licensing.errors import Conflict
+
+
+def request_reconsideration(
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+) -> Application:
+    """The vendor asks staff to reconsider a rejection: once, within 14 days."""
+    actor = as_actor(actor)
+    _require_vendor(actor)
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        APPLICATION.step(application.state, "request_reconsideration")
+        if application.reconsideration_requested_at is not None:
+            raise Conflict(
+                f"Reconsideration of {application.reference} was already requested and decided; "
+                "it can be asked for once."
+            )
+        if application.reconsider_by is None:
+            raise Conflict(f"The rejection of {application.reference} is final.")
+        if application.reconsideration_closed_at is not None:
+            # Closed by the expiry run: its clock decides, not the request's.
+            raise Conflict(
+                f"The 14 days to ask for reconsideration of {application.reference} ended "
+                f"{calendar.deadline_text(application.reconsider_by)} and the window was closed; "
+                "the rejection is final."
+            )
+        if moment > application.reconsider_by:
+            raise Conflict(
+                f"The 14 days to ask for reconsideration of {application.reference} ended "
+                f"{calendar.deadline_text(application.reconsider_by)}; the rejection is final."
+            )
+        application.reconsideration_reason = text
+        application.reconsideration_requested_at = moment
+        APPLICATION.apply(
+            session, application, "request_reconsideration", actor=actor, note=text, at=moment
+        )
+        return application
+
+
+@APPLICATION.on("request_reconsideration")
+def _tell_reconsideration_requested(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    _tell_staff(session, application, "reconsideration requested", f"The vendor asks: {note}")
+
+
+def grant_reconsideration(
+    application_id: int,
+    actor: Actor | Principal,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Application:
+    """Staff reopen a rejected application: it goes back to review."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    moment = _now(now)
+    text = _reason(reason, required=False)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        application.decision_reason = None
+        application.decided_at = None
+        application.decided_by = None
+        APPLICATION.apply(
+            session, application, "grant_reconsideration", actor=actor, note=text, at=moment
+        )
+        return application
+
+
+@APPLICATION.on("grant_reconsideration")
+def _tell_granted(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    _tell_vendor(
+        session,
+        application,
+        "reconsideration granted",
+        "The licensing office will review your application again." + (f" {note}" if note else ""),
+    )
+
+
+def deny_reconsideration(
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+) -> Application:
+    """Staff confirm the rejection; it is final."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        application.decision_reason = text
+        application.decided_at = moment
+        application.decided_by = actor.name
+        APPLICATION.apply(
+            session, application, "deny_reconsideration", actor=actor, note=text, at=moment
+        )
+        return application
+
+
+@APPLICATION.on("deny_reconsideration")
+def _tell_denied(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    _tell_vendor(
+        session, application, "reconsideration denied", f"The rejection stands and is final: {note}"
+    )

@@ -1,0 +1,78 @@
+"""Renewal: a new draft prefilled from an active or expired agreement, for the next
+rate card year."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.access import Principal
+from licensing.actors import Actor
+from licensing.agreements import issuing
+from licensing.agreements.models import (
+    Agreement,
+    Application,
+)
+from licensing.agreements.services._common import (
+    _new_draft,
+    _now,
+    _owned,
+    _require_vendor,
+    as_actor,
+)
+from licensing.errors import Conflict
+from licensing.pricing import Quote
+from licensing.ratecards import queries as ratecard_queries
+
+
+def _next_term(session: Session, agreement: Agreement) -> tuple[date, date, str | None]:
+    start = agreement.term_end + timedelta(days=1)
+    card = ratecard_queries.in_effect(session, start)
+    if card is not None:
+        return start, card.effective_to, card.version
+    try:
+        end = start.replace(year=start.year + 1) - timedelta(days=1)
+    except ValueError:  # 29 February
+        end = start + timedelta(days=364)
+    return start, end, None
+
+
+def start_renewal(
+    agreement_id: int, actor: Actor | Principal, *, now: datetime | None = None
+) -> Application:
+    """A new draft application prefilled from the agreement, for the next rate card
+    year; when its agreement is accepted this one becomes superseded."""
+    actor = as_actor(actor)
+    _require_vendor(actor)
+    moment = _now(now)
+    with db.transaction() as session:
+        agreement = _owned(session, Agreement, agreement_id, actor)
+        if agreement.state not in ("active", "expired"):
+            raise Conflict(
+                f"Agreement {agreement.number} is {agreement.state}; only active or expired "
+                "agreements are renewed."
+            )
+        pending = session.scalars(
+            select(Application).where(
+                Application.renewal_of_id == agreement.id,
+                Application.state.not_in(("withdrawn", "lapsed", "rejected")),
+            )
+        ).first()
+        if pending is not None:
+            raise Conflict(f"{pending.reference} already renews agreement {agreement.number}.")
+        start, end, card = _next_term(session, agreement)
+        quote = Quote.from_snapshot(agreement.quote.snapshot)
+        licensed = {line.use_index for line in issuing.licensed_lines(quote)}
+        uses = agreement.application.uses
+        return _new_draft(
+            session,
+            actor,
+            term=(start, end),
+            rate_card=card,
+            uses=[use.fields() for index, use in enumerate(uses) if index in licensed],
+            now=moment,
+            renewal_of=agreement,
+        )

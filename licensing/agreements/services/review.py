@@ -1,0 +1,464 @@
+"""Staff review of a submitted application: start, assign, internal notes, return
+for information, escalate, approve (as quoted or modified) and reject."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from licensing import calendar, db
+from licensing.access import Principal
+from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.agreements import issuing, queries
+from licensing.agreements.models import (
+    MODIFIED,
+    NOTE_MAX,
+    Application,
+    ApplicationNote,
+)
+from licensing.agreements.services._common import (
+    RECONSIDERATION_DAYS,
+    RESUBMIT_BUSINESS_DAYS,
+    _approve,
+    _audit,
+    _Errors,
+    _now,
+    _owned,
+    _reason,
+    _store_quote,
+    _tell_staff,
+    _tell_vendor,
+    as_actor,
+)
+from licensing.agreements.services.reconsideration import (
+    deny_reconsideration,
+    grant_reconsideration,
+)
+from licensing.agreements.states import APPLICATION
+from licensing.errors import Conflict, InvalidInput
+from licensing.money import (
+    MoneyError,
+    format_amount,
+    minor_units,
+    parse_decimal,
+)
+from licensing.pricing import Breakdown, Quote, QuoteLine, Term
+from licensing.ratecards import services as ratecards
+
+
+def start_review(
+    application_id: int, actor: Actor | Principal, *, now: datetime | None = None
+) -> Application:
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    moment = _now(now)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        APPLICATION.apply(session, application, "start_review", actor=actor, at=moment)
+        if application.assignee_id is None:
+            _set_assignee(session, application, actor.user_id, actor)
+        return application
+
+
+def _set_assignee(
+    session: Session, application: Application, assignee_id: int | None, actor: Actor
+) -> None:
+    assignee = None if assignee_id is None else session.get(User, assignee_id)
+    if assignee_id is not None and (
+        assignee is None or not assignee.is_active or not {"licensing", "admin"} & assignee.roles
+    ):
+        raise InvalidInput.for_field(
+            "assignee_id", "Choose an active member of the licensing staff."
+        )
+    before = application.assignee_id
+    application.assignee = assignee
+    application.assignee_id = assignee_id
+    _audit(
+        session,
+        actor,
+        action="application.assigned",
+        entity_type="application",
+        entity_id=application.id,
+        before={"assignee_id": before},
+        after={"assignee_id": assignee_id},
+    )
+
+
+def assign(application_id: int, assignee_id: int | None, actor: Actor | Principal) -> Application:
+    """Give the application to a reviewer (or to nobody)."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        if application.state not in (*queries.AWAITING_STAFF, "returned"):
+            raise Conflict(f"{application.reference} is decided; there is nothing to assign.")
+        _set_assignee(session, application, assignee_id, actor)
+        return application
+
+
+def add_note(application_id: int, body: str, actor: Actor | Principal) -> ApplicationNote:
+    """An internal note: staff only, never shown to the vendor."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    text = (body or "").strip()
+    if not text:
+        raise InvalidInput.for_field("body", "Write the note.")
+    if len(text) > NOTE_MAX:
+        raise InvalidInput.for_field("body", f"At most {NOTE_MAX} characters.")
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        note = ApplicationNote(application_id=application.id, author_id=actor.user_id, body=text)
+        session.add(note)
+        session.flush()
+        _audit(
+            session,
+            actor,
+            action="application.note_added",
+            entity_type="application",
+            entity_id=application.id,
+            before=None,
+            after={"note_id": note.id},
+            note=text,
+        )
+        return note
+
+
+def return_for_information(
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+) -> Application:
+    """Ask the vendor for missing information: 5 US business days to resubmit."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        application.return_reason = text
+        application.returned_at = moment
+        application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
+        APPLICATION.apply(session, application, "return", actor=actor, note=text, at=moment)
+        return application
+
+
+@APPLICATION.on("return")
+def _ask_for_information(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    assert application.resubmit_by is not None
+    _tell_vendor(
+        session,
+        application,
+        "more information needed",
+        f"The licensing office needs more information: {note}\n\nChange the application "
+        f"and resubmit it by {calendar.deadline_text(application.resubmit_by)}, or it "
+        "lapses.",
+    )
+
+
+def escalate(
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+) -> Application:
+    """Send the application to a second reviewer (who then decides it)."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        APPLICATION.apply(session, application, "escalate", actor=actor, note=text, at=moment)
+        application.escalated_by_id = actor.user_id
+        if application.assignee_id == actor.user_id:
+            _set_assignee(session, application, None, actor)
+        _tell_staff(
+            session,
+            application,
+            "escalated for a second review",
+            f"Escalated by {actor.name}: {text}",
+        )
+        return application
+
+
+def _check_second_reviewer(application: Application, actor: Actor) -> None:
+    if application.state == "escalated" and application.escalated_by_id == actor.user_id:
+        raise Conflict(f"You escalated {application.reference}: a second reviewer decides it.")
+
+
+@dataclass(frozen=True)
+class LineChange:
+    line: int
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Modifications:
+    """Staff changes on approval: amounts per line, and the term, each with a reason."""
+
+    lines: Sequence[LineChange] = ()
+    term_start: date | None = None
+    term_end: date | None = None
+    term_reason: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines and self.term_start is None and self.term_end is None
+
+
+def _amended_line(line: QuoteLine, amount: Decimal, currency: str, reason: str) -> QuoteLine:
+    old = "unpriced" if line.amount is None else format_amount(line.amount, currency)
+    new = format_amount(amount, currency)
+    breakdown = line.breakdown
+    if breakdown is None:  # a use no rule priced: the amount staff set is due up front
+        breakdown = _fixed_breakdown(amount)
+    else:
+        # Keep the share of the line that is due up front; an unpriced or zero
+        # line becomes all up front.
+        if line.amount:
+            fixed = (breakdown.fixed * amount / line.amount).quantize(
+                Decimal(1).scaleb(-minor_units(currency))
+            )
+            fixed = min(fixed, amount)
+        else:
+            fixed = amount
+        breakdown = dataclasses.replace(breakdown, fixed=fixed, variable=amount - fixed)
+    return dataclasses.replace(
+        line,
+        amount=amount,
+        breakdown=breakdown,
+        explanation=(*line.explanation, f"{issuing.AMENDED} from {old} to {new}: {reason}"),
+    )
+
+
+def _fixed_breakdown(amount: Decimal) -> Breakdown:
+    return Breakdown(
+        model_type="flat",
+        raw=Fraction(amount),
+        discount_id=None,
+        discount_percent=Decimal(0),
+        discounted=Fraction(amount),
+        minimum_prorated=None,
+        maximum_prorated=None,
+        bound_applied=None,
+        unrounded=Fraction(amount),
+        fixed=amount,
+        variable=Decimal(0),
+    )
+
+
+def _modified_quote(
+    session: Session, application: Application, original: Quote, changes: Modifications
+) -> tuple[Quote, list[dict[str, Any]]]:
+    errors = _Errors()
+    records: list[dict[str, Any]] = []
+    quote = original
+    assert original.request is not None
+    if changes.term_start is not None or changes.term_end is not None:
+        start = changes.term_start or original.request.term.start
+        end = changes.term_end or original.request.term.end
+        reason = (changes.term_reason or "").strip()
+        if not reason:
+            errors.add("term_reason", "Give the reason for changing the term.")
+        errors.raise_if_any("Every change needs a reason.")
+        if (start, end) != (original.request.term.start, original.request.term.end):
+            request = dataclasses.replace(original.request, term=Term(start, end))
+            try:
+                quote = ratecards.quote(request)
+            except InvalidInput as invalid:
+                raise InvalidInput(
+                    "The new term cannot be priced.",
+                    {
+                        f"term.{k}" if not k.startswith("term") else k: v
+                        for k, v in invalid.errors.items()
+                    },
+                ) from None
+            for name, old, new in (
+                ("term_start", original.request.term.start, start),
+                ("term_end", original.request.term.end, end),
+            ):
+                if old != new:
+                    records.append(
+                        {
+                            "field": name,
+                            "line": None,
+                            "from": old.isoformat(),
+                            "to": new.isoformat(),
+                            "reason": reason,
+                        }
+                    )
+    lines = list(quote.lines)
+    places = minor_units(quote.currency)
+    for index, change in enumerate(changes.lines):
+        path = f"lines.{index}"
+        if not 0 <= change.line < len(lines) or lines[change.line].route != "license":
+            errors.add(f"{path}.line", "Choose a licensed use of this application.")
+            continue
+        if not change.reason.strip():
+            errors.add(f"{path}.reason", "Give the reason for changing the amount.")
+            continue
+        if change.amount < 0 or change.amount != change.amount.quantize(Decimal(1).scaleb(-places)):
+            errors.add(f"{path}.amount", f"An amount of 0 or more with at most {places} decimals.")
+            continue
+        line = lines[change.line]
+        records.append(
+            {
+                "field": "amount",
+                "line": change.line,
+                "from": None if line.amount is None else format_amount(line.amount, quote.currency),
+                "to": format_amount(change.amount, quote.currency),
+                "reason": change.reason.strip(),
+            }
+        )
+        lines[change.line] = _amended_line(
+            line, change.amount, quote.currency, change.reason.strip()
+        )
+    errors.raise_if_any("Some changes need correcting.")
+    total = sum((line.amount for line in lines if line.amount is not None), Decimal(0))
+    return dataclasses.replace(quote, lines=tuple(lines), total=total), records
+
+
+def approve(
+    application_id: int,
+    actor: Actor | Principal,
+    *,
+    modifications: Modifications | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Application:
+    """Approve as quoted, or with modified amounts or term (each with a reason;
+    a new quote version is stored and the submitted one kept); issues the agreement."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    moment = _now(now)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        APPLICATION.step(application.state, "approve")
+        _check_second_reviewer(application, actor)
+        submitted = application.submitted_quote
+        assert submitted is not None
+        quote = Quote.from_snapshot(submitted.snapshot)
+        if modifications is not None and not modifications.empty:
+            modified, records = _modified_quote(session, application, quote, modifications)
+            _store_quote(
+                session,
+                application,
+                modified,
+                kind=MODIFIED,
+                actor=actor,
+                now=moment,
+                modifications=records,
+            )
+        else:
+            unpriced = [
+                line.use_index + 1 for line in issuing.licensed_lines(quote) if line.amount is None
+            ]
+            if unpriced:
+                raise InvalidInput.for_field(
+                    "lines",
+                    f"Use {', '.join(map(str, unpriced))} has no price on the rate card: approve "
+                    "with modifications giving its amount.",
+                )
+        APPLICATION.apply(
+            session,
+            application,
+            "approve",
+            actor=actor,
+            note=(note or "").strip() or None,
+            changes={"total": application.total},
+            at=moment,
+        )
+        _approve(session, application, actor=actor, now=moment)
+        return application
+
+
+def reject(
+    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+) -> Application:
+    """Reject with a reason; the vendor may ask for reconsideration within 14 days."""
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    moment = _now(now)
+    text = _reason(reason)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        _check_second_reviewer(application, actor)
+        application.decision_reason = text
+        application.decided_at = moment
+        application.decided_by = actor.name
+        application.reconsider_by = moment + timedelta(days=RECONSIDERATION_DAYS)
+        APPLICATION.apply(session, application, "reject", actor=actor, note=text, at=moment)
+        return application
+
+
+@APPLICATION.on("reject")
+def _tell_rejected(
+    session: Session, application: Application, actor: Actor, note: str | None
+) -> None:
+    assert application.reconsider_by is not None
+    _tell_vendor(
+        session,
+        application,
+        "rejected",
+        f"Your application is rejected: {note}\n\nYou may ask for reconsideration, with "
+        f"your reasons, until {calendar.deadline_text(application.reconsider_by)}.",
+    )
+
+
+# The staff review steps `review()` takes by name, and what each needs.
+_STEPS: dict[
+    str, Callable[[int, Actor, str, Modifications | None, datetime | None], Application]
+] = {
+    "start_review": lambda i, actor, reason, changes, now: start_review(i, actor, now=now),
+    "return": lambda i, actor, reason, changes, now: return_for_information(
+        i, reason, actor, now=now
+    ),
+    "escalate": lambda i, actor, reason, changes, now: escalate(i, reason, actor, now=now),
+    "approve": lambda i, actor, reason, changes, now: approve(
+        i, actor, modifications=changes, note=reason, now=now
+    ),
+    "reject": lambda i, actor, reason, changes, now: reject(i, reason, actor, now=now),
+    "grant_reconsideration": lambda i, actor, reason, changes, now: grant_reconsideration(
+        i, actor, reason=reason, now=now
+    ),
+    "deny_reconsideration": lambda i, actor, reason, changes, now: deny_reconsideration(
+        i, reason, actor, now=now
+    ),
+}
+REVIEW_ACTIONS = tuple(_STEPS)
+
+
+def review(
+    application_id: int,
+    action: str,
+    actor: Actor | Principal,
+    *,
+    reason: str | None = None,
+    modifications: Modifications | None = None,
+    now: datetime | None = None,
+) -> Application:
+    """One staff review step, named as in the application's state machine: what the
+    console's review form and the API's review endpoints call. `reason` is the
+    step's reason (the note, on approval); `modifications` apply to approval only."""
+    step = _STEPS.get(action)
+    if step is None:
+        raise InvalidInput.for_field("action", "Choose an action.")
+    return step(application_id, as_actor(actor), reason or "", modifications, now)
+
+
+def ages(applications: Iterable[Application], now: datetime) -> dict[int, timedelta]:
+    return {a.id: now - (a.submitted_at or a.created_at) for a in applications}
+
+
+def parse_amount(text: str) -> Decimal:
+    """An amount typed by staff (`1,250.00`); InvalidInput otherwise."""
+    try:
+        return parse_decimal(text.replace(",", "").strip())
+    except (MoneyError, InvalidOperation):
+        raise InvalidInput.for_field("amount", 'Enter an amount such as "1250.00".') from None

@@ -1,0 +1,288 @@
+"""Submission: price the application, store the quote snapshot and send it for
+review (or approve it at once when every licensed line is `review: auto`);
+withdrawal before a decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from licensing import calendar, db, signals
+from licensing.access import Principal
+from licensing.accounts import services as accounts
+from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.agreements import issuing
+from licensing.agreements.models import (
+    SUBMITTED,
+    Agreement,
+    Application,
+)
+from licensing.agreements.services._common import (
+    _approve,
+    _audit,
+    _Errors,
+    _now,
+    _owned,
+    _reason,
+    _require_vendor,
+    _store_quote,
+    _tell_staff,
+    as_actor,
+)
+from licensing.agreements.states import APPLICATION
+from licensing.errors import Conflict, InvalidInput
+from licensing.money import (
+    format_amount,
+    minor_units,
+)
+from licensing.pricing import ProposedUse, Quote, QuoteLine, QuoteRequest, Term
+from licensing.ratecards import queries as ratecard_queries
+from licensing.ratecards import services as ratecards
+
+# Quantity units that measure the audience of an educational use, most specific first.
+AUDIENCE_UNITS = ("learners", "students", "end_users", "users", "copies")
+
+
+def _check_complete(session: Session, application: Application) -> None:
+    """What submission needs beyond a draft: a term and every use described."""
+    errors = _Errors()
+    if application.term_start is None:
+        errors.add("term_start", "Give the first day of the license term.")
+    if application.term_end is None:
+        errors.add("term_end", "Give the last day of the license term.")
+    for index, use in enumerate(application.uses):
+        if not use.product_name:
+            errors.add(f"uses.{index}.product_name", "Name the product.")
+        if not use.territories:
+            errors.add(f"uses.{index}.territories", "Say where the product is used or sold.")
+    if not application.uses:
+        errors.add("uses", "Describe at least one use.")
+    errors.raise_if_any("The application is not complete yet.")
+
+
+def _request(application: Application) -> QuoteRequest:
+    assert application.term_start
+    assert application.term_end
+    return QuoteRequest(
+        organization_type=application.organization.organization_type,
+        term=Term(application.term_start, application.term_end),
+        rate_card=application.rate_card,
+        uses=tuple(
+            ProposedUse(
+                use=use.use,
+                product_type=use.product_type,
+                user_type=use.user_type,
+                quantity=use.quantity,
+                revenue=use.revenue,
+                languages=tuple(use.language_list),
+                description=use.product_name,
+            )
+            for use in application.uses
+        ),
+    )
+
+
+def preview(application: Application) -> Quote:
+    """The price the application would get if submitted now (nothing is stored);
+    `InvalidInput` naming what is missing or cannot be priced."""
+    session = db.session()
+    _check_complete(session, application)
+    return _price(session, application)
+
+
+def _price(session: Session, application: Application) -> Quote:
+    """Price with the card the application names or the one in effect on its start;
+    a renewal for a year no card covers yet goes to staff to price by hand."""
+    if awaits_rate_card(session, application):
+        return _staff_priced_renewal(session, application)
+    return ratecards.quote(_request(application))
+
+
+def awaits_rate_card(session: Session, application: Application) -> bool:
+    """A renewal whose term starts where no published rate card is in effect."""
+    return (
+        application.renewal_of_id is not None
+        and application.rate_card is None
+        and application.term_start is not None
+        and ratecard_queries.in_effect(session, application.term_start) is None
+    )
+
+
+def _staff_priced_renewal(session: Session, application: Application) -> Quote:
+    """Every use unpriced, `review: staff`, like a use no rule matches: the renewal is
+    submitted and staff price it by hand. The snapshot names the renewed agreement's
+    card (its rules are what the licensee has been paying under)."""
+    renewed = session.get(Agreement, application.renewal_of_id)
+    assert renewed is not None
+    assert application.term_start is not None
+    words = (
+        f"no rate card is published yet for a term starting {application.term_start:%Y-%m-%d}, "
+        f"so licensing staff will price this renewal of {renewed.number} by hand (it was "
+        f"priced with rate card {renewed.rate_card})"
+    )
+    lines = tuple(
+        QuoteLine(index, None, "license", "staff", None, (words,))
+        for index in range(len(application.uses))
+    )
+    return Quote(
+        rate_card=renewed.rate_card,
+        currency=renewed.currency,
+        proration=Fraction(1),
+        lines=lines,
+        total=Decimal(0).quantize(Decimal(1).scaleb(-minor_units(renewed.currency))),
+        requires_review=True,
+        request=_request(application),
+    )
+
+
+def _route_to_permissions(
+    session: Session, application: Application, quote: Quote, actor: Actor, now: datetime
+) -> None:
+    """Send each use the card routes to the permissions queue, once."""
+    user = session.get(User, actor.user_id)
+    for line in quote.lines:
+        use = application.uses[line.use_index]
+        if line.route != "permission_request" or use.routed_at is not None:
+            continue
+        use.routed_at = now
+        audience = next(
+            (use.quantity[unit] for unit in AUDIENCE_UNITS if unit in use.quantity), None
+        )
+        assert application.term_start
+        assert application.term_end
+        signals.use_routed_to_permissions.send(
+            signals.RoutedUse(
+                application_id=application.id,
+                application_reference=application.reference,
+                organization_id=application.organization_id,
+                organization_name=application.organization.legal_name,
+                organization_type=application.organization.organization_type,
+                requester_name=user.full_name if user else actor.name,
+                requester_email=actor.name,
+                line_index=line.use_index,
+                product_name=use.product_name,
+                description=use.description,
+                use=use.use,
+                product_type=use.product_type,
+                user_type=use.user_type,
+                delivery=use.delivery,
+                audience_size=audience,
+                term_start=application.term_start,
+                term_end=application.term_end,
+                explanation="; ".join(line.explanation),
+            ),
+            session=session,
+        )
+        _audit(
+            session,
+            actor,
+            action="application.use_routed_to_permissions",
+            entity_type="application",
+            entity_id=application.id,
+            before=None,
+            after={"line": line.use_index, "product_name": use.product_name},
+        )
+
+
+def _auto_approvable(application: Application, quote: Quote) -> bool:
+    licensed = issuing.licensed_lines(quote)
+    return (
+        current_app.config["LICENSING"].auto_approve
+        and bool(licensed)
+        and all(line.review == "auto" and line.amount is not None for line in licensed)
+        and accounts.organization_in_good_standing(application.organization)
+    )
+
+
+def submit(
+    application_id: int,
+    actor: Actor | Principal,
+    *,
+    attest: bool,
+    response: str | None = None,
+    now: datetime | None = None,
+) -> Application:
+    """Price the application, store the quote snapshot and send it for review
+    (or approve it at once when every licensed line is `review: auto`)."""
+    actor = as_actor(actor)
+    _require_vendor(actor)
+    moment = _now(now)
+    if not attest:
+        raise InvalidInput.for_field(
+            "attest", "Confirm that the information in the application is accurate."
+        )
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        action = "resubmit" if application.state == "returned" else "submit"
+        APPLICATION.step(application.state, action)
+        if action == "resubmit" and application.resubmit_by and moment > application.resubmit_by:
+            raise Conflict(
+                f"The deadline to resubmit {application.reference} passed at "
+                f"{calendar.deadline_text(application.resubmit_by)}; the application has "
+                "lapsed. "
+                "Start a new application."
+            )
+        accounts.ensure_good_standing(application.organization)
+        _check_complete(session, application)
+        quote = _price(session, application)
+        if not issuing.licensed_lines(quote):
+            raise InvalidInput.for_field(
+                "uses",
+                "Every use in this application is educational use that goes to the "
+                "permissions queue: request permission instead of a license.",
+            )
+        _store_quote(session, application, quote, kind=SUBMITTED, actor=actor, now=moment)
+        application.attested_by_id = actor.user_id
+        application.attested_at = moment
+        application.submitted_at = application.submitted_at or moment
+        if action == "resubmit":
+            application.vendor_response = _reason(response, "response", required=False)
+            application.return_reason = None
+            application.resubmit_by = None
+        APPLICATION.apply(
+            session,
+            application,
+            action,
+            actor=actor,
+            changes={"attested_by": actor.name, "total": quote.total},
+            at=moment,
+        )
+        _route_to_permissions(session, application, quote, actor, moment)
+        if _auto_approvable(application, quote):
+            APPLICATION.apply(session, application, "auto_approve", actor=Actor.SYSTEM, at=moment)
+            _approve(session, application, actor=Actor.SYSTEM, now=moment, automatic=True)
+        else:
+            _tell_staff(
+                session,
+                application,
+                "resubmitted with more information"
+                if action == "resubmit"
+                else "a new application to review",
+                f"{application.organization.legal_name} "
+                f"{'resubmitted' if action == 'resubmit' else 'submitted'} "
+                f"{application.reference} ({len(application.uses)} uses, "
+                + (
+                    f"quoted {format_amount(quote.total, quote.currency)} {quote.currency})."
+                    if quote.fully_priced
+                    else "to be priced by staff)."
+                ),
+            )
+        return application
+
+
+def withdraw(
+    application_id: int, actor: Actor | Principal, *, now: datetime | None = None
+) -> Application:
+    """The vendor takes the application back, at any time before a decision."""
+    actor = as_actor(actor)
+    _require_vendor(actor)
+    moment = _now(now)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        APPLICATION.apply(session, application, "withdraw", actor=actor, at=moment)
+        return application
