@@ -233,3 +233,9 @@ def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Applica
         )
     }
     return [(agreement, renewals.get(agreement.id)) for agreement in found]
+
+
+def application_count(session: Session, organization_id: int) -> int:
+    """How many applications an organization has made (drafts included)."""
+    statement = select(func.count()).where(Application.organization_id == organization_id)
+    return int(session.scalar(statement) or 0)

@@ -38,7 +38,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from licensing.permissions import views as permissions_views
     from licensing.ratecards import views as ratecards_views
     from licensing.royalties import views as royalties_views
-    from licensing.web import console, estimator, portal
+    from licensing.web import console, estimator, portal, profile
 
     return [
         health.bp,
@@ -48,6 +48,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         accounts_views.bp,
         accounts_views.console,
         portal.bp,
+        profile.bp,
         console.bp,
         agreements_views.bp,
         agreements_views.console,

@@ -94,6 +94,7 @@ def register(app: Flask) -> None:
             "navigation": visible_menu,
             "principal": access.current_principal,
             "link_to": link_to,
+            "apply_url": apply_url,
         }
 
 
@@ -102,3 +103,16 @@ def link_to(endpoint: str, **values: object) -> str | None:
     if endpoint not in current_app.view_functions:
         return None
     return url_for(endpoint, **values)
+
+
+def apply_url(carry: str = "") -> str | None:
+    """Where "Apply for a license" leads: a vendor to a new application (carrying
+    `carry`, an estimate's query string, so the application starts with its
+    uses), anyone signed out to sign-up, staff nowhere."""
+    principal = access.current_principal()
+    if principal is None:
+        return link_to("accounts.sign_up")
+    if not principal.is_vendor or link_to("agreements.new_application") is None:
+        return None
+    url = url_for("agreements.new_application")
+    return f"{url}?{carry}" if carry else url
