@@ -592,8 +592,10 @@ def queue() -> str:
     sort = request.args.get("sort", "oldest")
     if sort not in queries.SORTS:
         sort = "oldest"
+    search = request.args.get("q", "").strip()[: queries.SEARCH_MAX]
     found = queries.applications(
-        session, queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort)
+        session,
+        queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search),
     )
     now = utcnow()
     return render_template(
@@ -606,6 +608,8 @@ def queue() -> str:
         reviewers=queries.reviewers(session),
         sort=sort,
         sorts=queries.SORTS,
+        search=search,
+        levels=queries.review_levels(found, now),
     )
 
 

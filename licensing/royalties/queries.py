@@ -119,3 +119,15 @@ def amended_by(session: Session, report_id: int) -> RoyaltyReport | None:
     return session.scalars(
         select(RoyaltyReport).where(RoyaltyReport.amends_id == report_id)
     ).first()
+
+
+def reports_of(session: Session, organization_id: int, limit: int = 100) -> list[RoyaltyReport]:
+    """An organization's filed royalty reports, newest period first."""
+    return list(
+        session.scalars(
+            select(RoyaltyReport)
+            .where(RoyaltyReport.organization_id == organization_id)
+            .order_by(RoyaltyReport.period_start.desc(), RoyaltyReport.id.desc())
+            .limit(limit)
+        )
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from licensing import access
-from licensing.web import errors, filters, health, navigation, public
+from licensing.web import errors, filters, health, navigation, organization_records, public, records
 
 
 def register(app: Flask) -> None:
@@ -19,6 +19,8 @@ def register(app: Flask) -> None:
     errors.register(app)
     filters.register(app)
     navigation.register(app)
+    organization_records.register(app)
+    records.register(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     if app.config["LICENSING"].dev_mail_viewer:  # development only: absent otherwise
