@@ -11,6 +11,7 @@ from licensing.agreements import services as agreements
 from tests.browser.test_application_journey import _people, _signed_in
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.support import factories
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 
 
@@ -39,14 +40,19 @@ def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
     assert references[0] in rows[0]
     assert "Quillon Audit Feed" in rows[0]
     assert "of 10" in rows[0]  # business days against APPLICATION_REVIEW_SLA_DAYS
+    assert_accessible(tab)
 
     tab.locator("tbody tr").first.locator("td").nth(1).get_by_role("link").click()
     tab.wait_for_url("**/console/organizations/*")
     applications = tab.locator("h2#applications + div table").inner_text()
     assert references[0] in applications
     assert references[1] in applications
+    assert_accessible(tab)
 
+    tab.goto("/console/audit?actor=nobody-here")
+    assert "No actor's email address contains" in tab.locator("tbody").inner_text()
     tab.goto("/console/audit")
+    assert_accessible(tab)
     tab.get_by_role("link", name=references[1]).first.click()
     tab.wait_for_url("**/console/applications/*")
     assert references[1] in tab.locator("h1").inner_text()

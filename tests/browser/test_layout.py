@@ -16,6 +16,7 @@ from licensing.agreements import services as agreements
 from tests.browser.test_application_journey import _people
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.support import factories
+from tests.support.axe import assert_accessible
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
 
@@ -121,6 +122,7 @@ def test_on_a_phone_pages_fit_and_the_navigation_folds_into_one_menu(
     assert menu.is_visible()
     assert not tab.get_by_role("link", name="Rate cards").is_visible()
     menu.locator("summary").click()
+    assert_accessible(tab)
     tab.get_by_role("link", name="Rate cards").click()
     tab.wait_for_url("**/console/rate-cards**")
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.mail.models import OutboxMessage
 from tests.browser.test_application_journey import _people, _signed_in
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 
 ESTIMATE = {
@@ -75,6 +76,7 @@ def test_every_signed_in_user_has_a_profile_with_a_password_change(
         facts = tab.inner_text("dl.facts")
         assert person.full_name in facts
         assert person.email in facts
+        assert_accessible(tab)
         tab.get_by_role("button", name="Send me a link to change my password").click()
         assert f"We sent a link to {person.email}" in tab.inner_text(".flashes")
     with live_server.app.app_context():
