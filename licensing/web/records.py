@@ -40,6 +40,23 @@ _PAGES = {
 }
 
 
+# The same records on the vendor portal (a vendor only ever sees their own).
+_PORTAL_PAGES = {
+    "application": ("agreements.application", "application_id"),
+    "agreement": ("agreements.agreement", "agreement_id"),
+    "invoice": ("billing.invoice_detail", "invoice_id"),
+}
+
+
+def _page_of(entity_type: str) -> tuple[str, str] | None:
+    """The page that shows a record of `entity_type` to the viewer, if any."""
+    for pages in (_PAGES, _PORTAL_PAGES):
+        page = pages.get(entity_type)
+        if page and may_open(page[0]):
+            return page
+    return None
+
+
 def _numbered() -> dict[str, tuple[Any, Any]]:
     """entity type -> (model, the column people name it by)."""
     from licensing.agreements.models import Agreement
@@ -87,10 +104,10 @@ def record_refs(pairs: Iterable[tuple[str, object]]) -> dict[tuple[str, str], Re
     for entity_type, entity_id in given:
         key = (entity_type, str(entity_id))
         label = labels.get(key, f"{entity_type.replace('_', ' ')} {entity_id}")
-        page = _PAGES.get(entity_type)
+        page = _page_of(entity_type)
         number = _digits(entity_id)
         url = None
-        if page and number is not None and may_open(page[0]):
+        if page and number is not None:
             values: dict[str, Any] = {page[1]: number}
             url = url_for(page[0], **values)
         refs[key] = RecordRef(label, url)
@@ -114,5 +131,18 @@ def find_reference(text: str) -> tuple[str, str] | None:
     return None
 
 
+def record_ref(entity_type: str, entity_id: object) -> RecordRef:
+    """One record's name and link (`record_refs` for a whole table)."""
+    return record_refs([(entity_type, entity_id)])[(entity_type, str(entity_id))]
+
+
+def reference_ref(text: str | None) -> RecordRef | None:
+    """A reference stored as text (a permission request's APP-000042) as a link."""
+    named = find_reference(text) if text else None
+    return record_ref(*named) if named else None
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals["record_refs"] = record_refs
+    app.jinja_env.globals["record_ref"] = record_ref
+    app.jinja_env.globals["reference_ref"] = reference_ref

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import calendar, db
-from licensing.agreements.queries import review_level
+from licensing.agreements.queries import agreement_for_application, review_level
 from licensing.audit.models import AuditEvent
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 
@@ -116,3 +116,18 @@ def test_an_audit_filter_that_finds_nothing_says_why(
     assert "no event matches all of them together" in why(
         entity_type="application", action=invoice_action
     )
+
+
+def test_an_agreement_links_its_application_for_staff_and_for_the_vendor(
+    client: FlaskClient, vendor: Any, licensing_staff: Any, apply: Any, signed_in: Any
+) -> None:
+    application = apply(vendor, AUTO_USE)  # approved automatically: the agreement is issued
+    agreement = agreement_for_application(db.session(), application.id)
+    assert agreement is not None
+    signed_in(client, licensing_staff)
+    page = client.get(f"/console/agreements/{agreement.id}").get_data(as_text=True)
+    assert f'<a href="/console/applications/{application.id}">{application.reference}</a>' in page
+    client.post("/sign-out")
+    signed_in(client, vendor)
+    page = client.get(f"/portal/agreements/{agreement.id}").get_data(as_text=True)
+    assert f'<a href="/portal/applications/{application.id}">{application.reference}</a>' in page
