@@ -75,10 +75,17 @@ def _tab(browser: Any, live_server: LiveServer, email: str, width: int) -> Any:
 
 
 def _assert_fits(tab: Any, path: str) -> None:
-    tab.goto(path)
+    response = tab.goto(path)
+    assert response.ok, (path, response.status)
     result = tab.evaluate(_OVERFLOWING)
     assert result["found"] == [], (path, result)
     assert result["page"] <= result["width"], (path, result)
+
+
+def _organization(tab: Any) -> str:
+    """The console page of the first organization listed."""
+    tab.goto("/console/organizations")
+    return str(tab.locator("tbody a").first.get_attribute("href"))
 
 
 CONSOLE_PAGES = (
@@ -90,6 +97,13 @@ CONSOLE_PAGES = (
     "/console/audit",
     "/console/users",
     "/console/permissions",
+    "/console/finance/",
+    "/console/rate-cards/",
+    "/console/exports",
+    "/console/outbox",
+    "/console/royalty-reports",
+    "/console/agreements/renewals-due",
+    "/account/",
 )
 
 
@@ -98,7 +112,7 @@ def test_console_pages_fit_a_1366_pixel_screen_and_use_its_width(
 ) -> None:
     staff, _, application_id = _staff_and_a_queue(live_server)
     tab = _tab(browser, live_server, staff.email, 1366)
-    for path in (*CONSOLE_PAGES, f"/console/applications/{application_id}"):
+    for path in (*CONSOLE_PAGES, f"/console/applications/{application_id}", _organization(tab)):
         _assert_fits(tab, path)
     tab.goto("/console/applications")
     main = tab.locator("main").bounding_box()
@@ -112,7 +126,8 @@ def test_on_a_phone_pages_fit_and_the_navigation_folds_into_one_menu(
 ) -> None:
     staff, vendor_email, application_id = _staff_and_a_queue(live_server)
     tab = _tab(browser, live_server, staff.email, 375)
-    for path in (*CONSOLE_PAGES, f"/console/applications/{application_id}", "/estimate"):
+    pages = (*CONSOLE_PAGES, f"/console/applications/{application_id}", _organization(tab))
+    for path in (*pages, "/estimate"):
         _assert_fits(tab, path)
     tab.goto("/console/applications")
     bars = tab.locator("nav.menu").all()
