@@ -95,6 +95,7 @@ def register(app: Flask) -> None:
             "principal": access.current_principal,
             "link_to": link_to,
             "apply_url": apply_url,
+            "sign_in_to_apply_url": sign_in_to_apply_url,
         }
 
 
@@ -114,5 +115,19 @@ def apply_url(carry: str = "") -> str | None:
         return link_to("accounts.sign_up")
     if not principal.is_vendor or link_to("agreements.new_application") is None:
         return None
+    return _new_application(carry)
+
+
+def _new_application(carry: str) -> str:
     url = url_for("agreements.new_application")
     return f"{url}?{carry}" if carry else url
+
+
+def sign_in_to_apply_url(carry: str) -> str | None:
+    """For a visitor with an account: sign in, then the new application carrying
+    the estimate's uses (the sign-in page follows a local `next`)."""
+    if access.current_principal() is not None or link_to("accounts.sign_in") is None:
+        return None
+    if link_to("agreements.new_application") is None:
+        return None
+    return url_for("accounts.sign_in", next=_new_application(carry))

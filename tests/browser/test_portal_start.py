@@ -12,6 +12,7 @@ from licensing import db
 from licensing.mail.models import OutboxMessage
 from tests.browser.test_application_journey import _people, _signed_in
 from tests.support.axe import assert_accessible
+from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
 
 ESTIMATE = {
@@ -83,3 +84,17 @@ def test_every_signed_in_user_has_a_profile_with_a_password_change(
         recipients = " ".join(db.session().scalars(select(OutboxMessage.recipients)).all())
     assert vendor.email in recipients
     assert staff.email in recipients
+
+
+def test_a_signed_out_vendor_signs_in_from_the_estimate_and_applies_with_its_uses(
+    page: Any, live_server: LiveServer
+) -> None:
+    vendor, _ = _people(live_server)
+    page.goto("/estimate?" + urlencode(ESTIMATE))
+    page.get_by_role("link", name="Sign in and apply with these uses").click()
+    page.get_by_label("Email address").fill(vendor.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/portal/applications/new?**")
+    assert page.input_value("#uses-0-product_name") == "Claims Scrubber"
+    assert page.input_value("#uses-0-quantity-end_users") == "2500"
