@@ -131,3 +131,13 @@ def sign_in_to_apply_url(carry: str) -> str | None:
     if link_to("agreements.new_application") is None:
         return None
     return url_for("accounts.sign_in", next=_new_application(carry))
+
+
+def may_open(endpoint: str) -> bool:
+    """Whether the page exists and the viewer may open it (its access declaration)."""
+    declaration = access.declaration_for(current_app, endpoint)
+    return (
+        endpoint in current_app.view_functions
+        and declaration is not None
+        and declaration.admits(access.current_principal())
+    )

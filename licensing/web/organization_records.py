@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
-from licensing import access, db
+from licensing import db
+from licensing.web.navigation import may_open
 
 LIMIT = 50  # the newest of each; the feature's own list has the rest
 
@@ -26,17 +27,6 @@ class OrganizationRecords:
     invoices: list[Any] | None = None
     balance: dict[str, Decimal] = field(default_factory=dict)  # owed, per currency
     reports: list[Any] | None = None
-
-
-def may_open(endpoint: str) -> bool:
-    """Whether the page exists and the viewer may open it."""
-    declaration = access.declaration_for(current_app, endpoint)
-    principal = access.current_principal()
-    return (
-        endpoint in current_app.view_functions
-        and declaration is not None
-        and declaration.admits(principal)
-    )
 
 
 def organization_records(organization_id: int) -> OrganizationRecords:

@@ -18,7 +18,7 @@ from flask import Flask, url_for
 from sqlalchemy import select
 
 from licensing import db
-from licensing.web.organization_records import may_open
+from licensing.web.navigation import may_open
 
 
 @dataclass(frozen=True)
