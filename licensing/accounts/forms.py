@@ -4,6 +4,7 @@ are shown beside the fields by `licensing.web.forms.show_errors`."""
 
 from __future__ import annotations
 
+from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -13,11 +14,12 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from licensing import db
 from licensing.access import STAFF_ROLES
-from licensing.accounts import passwords
+from licensing.accounts import passwords, queries
 from licensing.accounts.countries import country_choices
 from licensing.accounts.models import (
     ADDRESS_LINE_MAX,
@@ -118,6 +120,44 @@ class SignUpForm(FlaskForm, _IdentityFields, _ContactFields):
     confirm = _confirm()
 
     ORGANIZATION_FIELDS = Organization.PROFILE_FIELDS
+
+    # The service's rules, checked here too so that one submission reports every
+    # problem (the service only runs once the form is valid). The service still
+    # decides: these only repeat its checks, in its words.
+    def validate_email(self, field: EmailField) -> None:
+        address = _email_address(field.data)
+        if queries.user_by_email(db.session(), address) is not None:
+            raise ValidationError(
+                "An account already uses this email address. Sign in, or reset your password."
+            )
+
+    def validate_billing_email(self, field: EmailField) -> None:
+        _email_address(field.data)
+
+    def validate_password(self, field: PasswordField) -> None:
+        names = (self.full_name.data or "", self.legal_name.data or "")
+        problems = passwords.password_problems(
+            field.data or "", email=(self.email.data or "").strip(), names=names
+        )
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+    # An unknown choice can only come from a crafted request: the service names it.
+    def validate_organization_type(self, field: SelectField) -> None:
+        if not field.data:
+            raise ValidationError("This field is required.")
+
+    def validate_country(self, field: SelectField) -> None:
+        if not field.data:
+            raise ValidationError("This field is required.")
+
+
+def _email_address(text: str | None) -> str:
+    """The address as the service stores it, or the service's message about it."""
+    try:
+        return validate_email((text or "").strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise ValidationError(f"This is not an email address: {error}") from None
 
 
 class SignInForm(FlaskForm):

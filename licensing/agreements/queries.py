@@ -6,18 +6,21 @@ NotFound, exactly as for a record that does not exist); staff see all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, nulls_last, select
+from flask import current_app
+from sqlalchemy import ColumnElement, Select, func, nulls_last, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
+from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import scoped
-from licensing.agreements.models import Agreement, Application, ApplicationNote
+from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
 from licensing.agreements.states import AWAITING_STAFF, AWAITING_VENDOR
 from licensing.billing import queries as billing_queries
 from licensing.errors import NotFound
@@ -71,6 +74,7 @@ class QueueFilter:
     assignee: str | int | None = None  # a user id, "me" or "nobody"
     organization_id: int | None = None
     sort: str = "oldest"
+    search: str = ""  # a reference (APP-000042, 42), an organization or a product
 
 
 def _ordered(statement: Select[Any], sort: str) -> Select[Any]:
@@ -120,8 +124,61 @@ def applications_query(
         statement = statement.where(Application.assignee_id == principal.user_id)
     elif isinstance(queue.assignee, int):
         statement = statement.where(Application.assignee_id == queue.assignee)
+    if queue.search.strip():
+        statement = statement.where(_matching(queue.search.strip()))
     statement = _ordered(statement, queue.sort)
     return scoped(statement, Application, principal)
+
+
+SEARCH_MAX = 100
+_REFERENCE = re.compile(r"^(?:APP-?)?0*(\d{1,9})$", re.IGNORECASE)
+
+
+def _matching(text: str) -> ColumnElement[bool]:
+    """Applications whose reference is `text`, or whose organization or a product
+    name contains it (case-insensitive)."""
+    pattern = "%" + text[:SEARCH_MAX].replace("\\", "").replace("%", "").replace("_", "") + "%"
+    product = (
+        select(ApplicationUse.id)
+        .where(
+            ApplicationUse.application_id == Application.id,
+            ApplicationUse.product_name.ilike(pattern),
+        )
+        .exists()
+    )
+    found = or_(Organization.legal_name.ilike(pattern), product)
+    reference = _REFERENCE.match(text)
+    if reference:
+        found = or_(found, Application.id == int(reference.group(1)))
+    return found
+
+
+@dataclass(frozen=True)
+class ReviewLevel:
+    """An application's age against the review target, in US business days
+    (APPLICATION_REVIEW_SLA_DAYS), counted from its submission."""
+
+    age_days: int
+    target_days: int
+    due_at: datetime | None
+    overdue: bool
+    running: bool  # False while it waits on the vendor, or once decided
+
+
+def review_level(application: Application, now: datetime) -> ReviewLevel:
+    target = int(current_app.config["LICENSING"].application_review_sla_days)
+    if application.submitted_at is None:
+        return ReviewLevel(0, target, None, False, False)
+    age = calendar.business_days_between(
+        calendar.office_date(application.submitted_at), calendar.office_date(now)
+    )
+    due = calendar.business_deadline(application.submitted_at, target)
+    running = application.state in AWAITING_STAFF
+    return ReviewLevel(age, target, due, running and due < now, running)
+
+
+def review_levels(applications: Sequence[Application], now: datetime) -> dict[int, ReviewLevel]:
+    return {application.id: review_level(application, now) for application in applications}
 
 
 def notes(session: Session, application_id: int) -> list[ApplicationNote]:
@@ -233,3 +290,9 @@ def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Applica
         )
     }
     return [(agreement, renewals.get(agreement.id)) for agreement in found]
+
+
+def application_count(session: Session, organization_id: int) -> int:
+    """How many applications an organization has made (drafts included)."""
+    statement = select(func.count()).where(Application.organization_id == organization_id)
+    return int(session.scalar(statement) or 0)

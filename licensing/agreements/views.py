@@ -129,6 +129,23 @@ def _values_from(application: Application | None) -> dict[str, Any]:
     }
 
 
+def _values_from_estimate(args: MultiDict[str, str]) -> dict[str, Any]:
+    """A new application's form filled from the estimator's query string (its
+    fields share the application's names; its description names the product)."""
+    values = _values_from_form(args, _units(db.session()))
+    if not values["term_start"]:
+        values["term_start"], values["term_end"] = _default_term(db.session())
+    values["uses"] = [
+        {
+            **_blank_use(),
+            **{name: value for name, value in use.items() if value},
+            "product_name": use.get("product_name") or use.get("description", ""),
+        }
+        for use in values["uses"]
+    ]
+    return values
+
+
 def _row_number(text: str) -> bool:
     # ASCII digits only ("²" is a digit to str.isdigit), and a handful of them.
     return text.isascii() and text.isdigit() and len(text) <= 4
@@ -173,6 +190,14 @@ def _date(text: str, path: str, errors: dict[str, list[str]]) -> date | None:
         return None
 
 
+def _quantity_message(raw: str, error: MoneyError) -> str:
+    """Why a count was refused: too many, or not a count at all (`-5`, `lots`)."""
+    digits = raw.replace(",", "").strip()
+    if digits.isascii() and digits.isdigit():
+        return f"Enter a whole number: {error}."
+    return "Enter a whole number, 0 or more."
+
+
 def _draft(values: dict[str, Any]) -> services.Draft:
     errors: dict[str, list[str]] = {}
     uses = []
@@ -183,7 +208,7 @@ def _draft(values: dict[str, Any]) -> services.Draft:
                 quantity[unit] = parse_quantity(raw.replace(",", ""))
             except MoneyError as error:
                 errors.setdefault(f"uses.{index}.quantity.{unit}", []).append(
-                    f"Enter a whole number: {error}."
+                    _quantity_message(raw, error)
                 )
         uses.append({**use, "quantity": quantity, "revenue": use["revenue"] or None})
     draft = services.Draft(
@@ -271,6 +296,8 @@ def new_application() -> Page:
         return redirect(url_for("agreements.applications"))
     if request.method == "POST":
         return _save(None)
+    if any(key.startswith("uses-") for key in request.args):
+        return _form_page(_values_from_estimate(request.args), application=None)
     return _form_page(_values_from(None), application=None)
 
 
@@ -571,8 +598,10 @@ def queue() -> str:
     sort = request.args.get("sort", "oldest")
     if sort not in queries.SORTS:
         sort = "oldest"
+    search = request.args.get("q", "").strip()[: queries.SEARCH_MAX]
     found = queries.applications(
-        session, queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort)
+        session,
+        queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search),
     )
     now = utcnow()
     return render_template(
@@ -585,6 +614,8 @@ def queue() -> str:
         reviewers=queries.reviewers(session),
         sort=sort,
         sorts=queries.SORTS,
+        search=search,
+        levels=queries.review_levels(found, now),
     )
 
 

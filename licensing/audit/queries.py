@@ -88,3 +88,57 @@ def vocabulary(session: Session) -> tuple[list[str], list[str]]:
     )
     actions = session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
     return list(types), list(actions)
+
+
+def _count(session: Session, filters: AuditFilter) -> int:
+    statement = filters.apply(select(AuditEvent))
+    return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+
+def why_nothing_matches(session: Session, filters: AuditFilter) -> list[str]:
+    """Why a filter finds no event, in words: the filters that alone find nothing,
+    or that each finds events but no event meets them all."""
+    if filters.since and filters.until and filters.since > filters.until:
+        return [f"From ({filters.since}) is after To ({filters.until}): no day is in between."]
+    record = AuditFilter(entity_type=filters.entity_type, entity_id=filters.entity_id)
+    alone = {
+        "record": (
+            record,
+            f"No event is about {(filters.entity_type or 'a record').replace('_', ' ')}"
+            + (f" {filters.entity_id}" if filters.entity_id else "")
+            + ".",
+        ),
+        "actor": (
+            AuditFilter(actor=filters.actor),
+            f"No actor's email address contains {filters.actor!r}.",
+        ),
+        "action": (
+            AuditFilter(action=filters.action),
+            f"No event has the action {filters.action!r}.",
+        ),
+        "dates": (
+            AuditFilter(since=filters.since, until=filters.until),
+            "No event happened between the From and To dates.",
+        ),
+    }
+    given = {
+        "record": bool(filters.entity_type or filters.entity_id),
+        "actor": bool(filters.actor),
+        "action": bool(filters.action),
+        "dates": bool(filters.since or filters.until),
+    }
+    reasons = [
+        message
+        for name, (alone_filter, message) in alone.items()
+        if given[name] and _count(session, alone_filter) == 0
+    ]
+    if filters.entity_id and not filters.entity_id.isdigit():
+        reasons.append(
+            "Record id is the record's number, or a reference such as APP-000042, "
+            "INV-2027-000001 or CPT-2027-000001."
+        )
+    if not reasons and sum(given.values()) > 1:
+        reasons.append(
+            "Each filter matches some events, but no event matches all of them together."
+        )
+    return reasons

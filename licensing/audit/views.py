@@ -14,10 +14,12 @@ from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.limits import page_number
 from licensing.streaming import stream_rows
+from licensing.web import records
 
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
 
 PER_PAGE = 50
+FILTER_NAMES = ("entity_type", "entity_id", "actor", "action", "since", "until")
 CSV_COLUMNS = (
     "seq",
     "occurred_at",
@@ -49,10 +51,15 @@ def filters_from(args: Mapping[str, str]) -> tuple[queries.AuditFilter, list[str
     def text(name: str) -> str | None:
         return (args.get(name) or "").strip()[:200] or None
 
+    entity_type, entity_id = text("entity_type"), text("entity_id")
+    if entity_id and not entity_id.isdigit():  # a reference people use: APP-000042
+        named = records.find_reference(entity_id)
+        if named and entity_type in (None, named[0]):
+            entity_type, entity_id = named
     return (
         queries.AuditFilter(
-            entity_type=text("entity_type"),
-            entity_id=text("entity_id"),
+            entity_type=entity_type,
+            entity_id=entity_id,
             actor=text("actor"),
             action=text("action"),
             since=dates["since"],
@@ -70,6 +77,7 @@ def audit_log() -> tuple[str, int]:
     session = db.session()
     events, total = queries.page(session, filters, page=page, per_page=PER_PAGE)
     entity_types, actions = queries.vocabulary(session)
+    empty = total == 0 and not problems and any(request.args.get(k) for k in FILTER_NAMES)
     return render_template(
         "console/audit_log.html",
         events=events,
@@ -78,6 +86,8 @@ def audit_log() -> tuple[str, int]:
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
         filters=filters,
         problems=problems,
+        why_empty=queries.why_nothing_matches(session, filters) if empty else [],
+        refs=records.record_refs((e.entity_type, e.entity_id) for e in events),
         entity_types=entity_types,
         actions=actions,
         query={key: value for key, value in request.args.items() if key != "page" and value},

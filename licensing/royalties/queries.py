@@ -137,3 +137,15 @@ def report_queue_health(session: Session, now: datetime) -> QueueHealth:
     return health(
         "royalty_reports", "Royalty reports due or overdue (licensees)", REPORT_DUE_DAYS, ages
     )
+
+
+def reports_of(session: Session, organization_id: int, limit: int = 100) -> list[RoyaltyReport]:
+    """An organization's filed royalty reports, newest period first."""
+    return list(
+        session.scalars(
+            select(RoyaltyReport)
+            .where(RoyaltyReport.organization_id == organization_id)
+            .order_by(RoyaltyReport.period_start.desc(), RoyaltyReport.id.desc())
+            .limit(limit)
+        )
+    )

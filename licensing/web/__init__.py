@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from licensing import access
-from licensing.web import errors, filters, health, navigation, public
+from licensing.web import errors, filters, health, navigation, organization_records, public, records
 
 
 def register(app: Flask) -> None:
@@ -19,6 +19,8 @@ def register(app: Flask) -> None:
     errors.register(app)
     filters.register(app)
     navigation.register(app)
+    organization_records.register(app)
+    records.register(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     if app.config["LICENSING"].dev_mail_viewer:  # development only: absent otherwise
@@ -38,7 +40,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from licensing.permissions import views as permissions_views
     from licensing.ratecards import views as ratecards_views
     from licensing.royalties import views as royalties_views
-    from licensing.web import console, estimator, portal
+    from licensing.web import console, estimator, portal, profile
 
     return [
         health.bp,
@@ -48,6 +50,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         accounts_views.bp,
         accounts_views.console,
         portal.bp,
+        profile.bp,
         console.bp,
         agreements_views.bp,
         agreements_views.console,

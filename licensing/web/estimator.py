@@ -136,24 +136,33 @@ def _rows_requested(args: MultiDict[str, str]) -> MultiDict[str, str]:
     return data
 
 
-def _quote_data(form: EstimateForm, units: list[str], args: MultiDict[str, str]) -> dict[str, Any]:
-    uses = []
-    for index, entry in enumerate(form.uses.entries):
+def _quantities(
+    form: EstimateForm, units: list[str], args: MultiDict[str, str]
+) -> tuple[list[dict[str, int]], dict[str, list[str]]]:
+    """Each use's counts, and every count that is not one (all of them, at once)."""
+    counts: list[dict[str, int]] = []
+    problems: dict[str, list[str]] = {}
+    for index in range(len(form.uses.entries)):
         quantity: dict[str, int] = {}
         for unit in units:
             raw = (args.get(f"uses-{index}-quantity-{unit}") or "").replace(",", "").strip()
-            if raw:
-                try:
-                    quantity[unit] = parse_quantity(raw)
-                except MoneyError:
-                    message = (
-                        quantity_limit_message()  # digits, but more than any product has
-                        if raw.isascii() and raw.isdigit()
-                        else "Enter a whole number, 0 or more."
-                    )
-                    raise errors.InvalidInput.for_field(
-                        f"uses.{index}.quantity.{unit}", message
-                    ) from None
+            if not raw:
+                continue
+            try:
+                quantity[unit] = parse_quantity(raw)
+            except MoneyError:
+                problems[f"uses.{index}.quantity.{unit}"] = [
+                    quantity_limit_message()  # digits, but more than any product has
+                    if raw.isascii() and raw.isdigit()
+                    else "Enter a whole number, 0 or more."
+                ]
+        counts.append(quantity)
+    return counts, problems
+
+
+def _quote_data(form: EstimateForm, counts: list[dict[str, int]]) -> dict[str, Any]:
+    uses = []
+    for entry, quantity in zip(form.uses.entries, counts, strict=True):
         revenue_text = (entry.form.revenue.data or "").replace(",", "").strip()
         uses.append(
             {
@@ -206,11 +215,15 @@ def estimate() -> str:
         and "add_use" not in request.args
         and not any(k.startswith("remove-") for k in request.args)
     )
-    if wants_quote and form.validate():
-        try:
-            quote = services.quote(request_from(_quote_data(form, units, args)))
-        except errors.InvalidInput as invalid:
-            field_errors = invalid.errors
+    if wants_quote:
+        # The form's problems and the counts' are reported together, in one pass.
+        valid = form.validate()
+        counts, field_errors = _quantities(form, units, args)
+        if valid and not field_errors:
+            try:
+                quote = services.quote(request_from(_quote_data(form, counts)))
+            except errors.InvalidInput as invalid:
+                field_errors = invalid.errors
     return render_template(
         "estimator/estimate.html",
         form=form,

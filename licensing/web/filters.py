@@ -83,7 +83,83 @@ def deadline(value: datetime | None) -> str:
     return "—" if value is None else calendar.deadline_text(value)
 
 
+# Labels of fields whose errors come back by path (services, hand-built forms), in
+# the words their pages use. A path's parts are looked up here, else read as words.
+FIELD_LABELS = {
+    "attest": "Confirmation that the information is accurate",
+    "authority_confirmed": "Authority to sign",
+    "signer_name": "Your name",
+    "signer_title": "Your title",
+    "term": "The term",
+    "term_start": "Term starts",
+    "term_end": "Term ends",
+    "term_reason": "Reason for a change of term",
+    "start": "starts",
+    "end": "ends",
+    "rate_card": "Rate card",
+    "action": "Decision",
+    "reason": "Reason",
+    "amount": "Amount",
+    "assignee_id": "Assigned to",
+    "body": "Note",
+    "lines": "Prices of the uses",
+    "uses": "Uses",
+    "revenue": "Expected annual revenue",
+    "quantity": "Expected number of",
+    "term.start": "License term starts",
+    "term.end": "License term ends",
+}
+# A collection's items are numbered from 1, as the forms number them ("Use 1").
+_ITEM_NAMES = {"uses": "Use", "lines": "Use", "rows": "Row"}
+# `reason-0`, `amount-2`: a per-use input of a hand-built form.
+_PER_ITEM = re.compile(r"^([a-z_]+)-(\d+)$")
+# Wording meant for API clients, and what a page says instead.
+_PAGE_WORDING = (
+    ("; name one with rate_card.", "; choose a published rate card for the term."),
+    ("rate_card", "rate card"),
+)
+
+
+_SEPARATOR = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
+
+
+def field_words(path: str) -> str:
+    """`uses.0.quantity.end_users` -> `Use 1 > expected number of end users` (with a
+    typographic angle); `reason-0` -> `Use 1 > Reason`; `_` (the whole form) -> ``."""
+    if path in ("", "_", "__all__"):
+        return ""
+    if path in FIELD_LABELS:
+        return FIELD_LABELS[path]
+    per_item = _PER_ITEM.match(path)
+    if per_item:
+        name, index = per_item.groups()
+        return f"Use {int(index) + 1}{_SEPARATOR}{FIELD_LABELS.get(name, vocab(name))}"
+    words: list[str] = []
+    parts = path.split(".")
+    for position, part in enumerate(parts):
+        if part.isdigit():
+            collection = parts[position - 1] if position else ""
+            words.append(f"{_ITEM_NAMES.get(collection, 'Item')} {int(part) + 1}")
+        elif position + 1 < len(parts) and parts[position + 1].isdigit():
+            continue  # named by its item: "Use 1", not "Uses, Use 1"
+        elif position and parts[position - 1] == "quantity":
+            words[-1] = f"{words[-1]} {humanize(part)}"
+        else:
+            words.append(FIELD_LABELS.get(part, humanize(part)))
+    text = _SEPARATOR.join(words)
+    return text[:1].upper() + text[1:]
+
+
+def page_wording(message: str) -> str:
+    """A service's message as a page should say it (no API field names)."""
+    for api, page in _PAGE_WORDING:
+        message = message.replace(api, page)
+    return message
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.filters["field_words"] = field_words
+    app.jinja_env.filters["page_wording"] = page_wording
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["humanize"] = humanize

@@ -94,6 +94,8 @@ def register(app: Flask) -> None:
             "navigation": visible_menu,
             "principal": access.current_principal,
             "link_to": link_to,
+            "apply_url": apply_url,
+            "sign_in_to_apply_url": sign_in_to_apply_url,
         }
 
 
@@ -102,3 +104,40 @@ def link_to(endpoint: str, **values: object) -> str | None:
     if endpoint not in current_app.view_functions:
         return None
     return url_for(endpoint, **values)
+
+
+def apply_url(carry: str = "") -> str | None:
+    """Where "Apply for a license" leads: a vendor to a new application (carrying
+    `carry`, an estimate's query string, so the application starts with its
+    uses), anyone signed out to sign-up, staff nowhere."""
+    principal = access.current_principal()
+    if principal is None:
+        return link_to("accounts.sign_up")
+    if not principal.is_vendor or link_to("agreements.new_application") is None:
+        return None
+    return _new_application(carry)
+
+
+def _new_application(carry: str) -> str:
+    url = url_for("agreements.new_application")
+    return f"{url}?{carry}" if carry else url
+
+
+def sign_in_to_apply_url(carry: str) -> str | None:
+    """For a visitor with an account: sign in, then the new application carrying
+    the estimate's uses (the sign-in page follows a local `next`)."""
+    if access.current_principal() is not None or link_to("accounts.sign_in") is None:
+        return None
+    if link_to("agreements.new_application") is None:
+        return None
+    return url_for("accounts.sign_in", next=_new_application(carry))
+
+
+def may_open(endpoint: str) -> bool:
+    """Whether the page exists and the viewer may open it (its access declaration)."""
+    declaration = access.declaration_for(current_app, endpoint)
+    return (
+        endpoint in current_app.view_functions
+        and declaration is not None
+        and declaration.admits(access.current_principal())
+    )

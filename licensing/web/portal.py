@@ -81,4 +81,12 @@ def dashboard() -> str:
         block_reason=services.standing_block_reason(organization),
         members=[user for user in queries.members(session, organization.id) if user.is_active],
         waiting=waiting_items(session, principal, organization),
+        first_application=_no_applications_yet(session, organization),
     )
+
+
+def _no_applications_yet(session: Session, organization: Organization) -> bool:
+    """An empty dashboard offers the first application."""
+    from licensing.agreements import queries as agreement_queries  # a feature of the portal
+
+    return agreement_queries.application_count(session, organization.id) == 0

@@ -1,0 +1,148 @@
+"""How pages name a record an audit event (or any page) refers to: by the
+reference people use (APP-000042, INV-2027-000001, CPT-2027-000001, PR-...),
+linked to its console page when the viewer may open it.
+
+`record_refs(pairs)` reads the numbers of every invoice, agreement, credit note
+and permission request in one query per type (a page of audit rows is one call).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, url_for
+from sqlalchemy import select
+
+from licensing import db
+from licensing.web.navigation import may_open
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    label: str
+    url: str | None
+
+
+# entity type -> (console endpoint, its id parameter)
+_PAGES = {
+    "application": ("agreements_console.application", "application_id"),
+    "agreement": ("agreements_console.agreement_detail", "agreement_id"),
+    "invoice": ("billing_console.invoice_detail", "invoice_id"),
+    "organization": ("accounts_console.organization_detail", "organization_id"),
+    "user": ("accounts_console.user_detail", "user_id"),
+    "permission_request": ("permissions_console.detail", "request_id"),
+    "royalty_report": ("royalties.console_report", "report_id"),
+    "outbox_message": ("mail_console.outbox_message", "message_id"),
+}
+
+
+# The same records on the vendor portal (a vendor only ever sees their own).
+_PORTAL_PAGES = {
+    "application": ("agreements.application", "application_id"),
+    "agreement": ("agreements.agreement", "agreement_id"),
+    "invoice": ("billing.invoice_detail", "invoice_id"),
+}
+
+
+def _page_of(entity_type: str) -> tuple[str, str] | None:
+    """The page that shows a record of `entity_type` to the viewer, if any."""
+    for pages in (_PAGES, _PORTAL_PAGES):
+        page = pages.get(entity_type)
+        if page and may_open(page[0]):
+            return page
+    return None
+
+
+def _numbered() -> dict[str, tuple[Any, Any]]:
+    """entity type -> (model, the column people name it by)."""
+    from licensing.agreements.models import Agreement
+    from licensing.billing.models import CreditNote, Invoice
+    from licensing.permissions.models import PermissionRequest
+
+    return {
+        "invoice": (Invoice, Invoice.number),
+        "agreement": (Agreement, Agreement.number),
+        "credit_note": (CreditNote, CreditNote.number),
+        "permission_request": (PermissionRequest, PermissionRequest.reference),
+    }
+
+
+def _digits(value: object) -> int | None:
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
+def _labels(pairs: list[tuple[str, object]]) -> dict[tuple[str, str], str]:
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for entity_type, entity_id in pairs:
+        if (number := _digits(entity_id)) is not None:
+            wanted[entity_type].add(number)
+    labels: dict[tuple[str, str], str] = {}
+    for number in wanted.get("application", ()):
+        labels[("application", str(number))] = f"APP-{number:06d}"
+    session = db.session()
+    for entity_type, (model, column) in _numbered().items():
+        ids = wanted.get(entity_type)
+        if ids:
+            for record_id, name in session.execute(
+                select(model.id, column).where(model.id.in_(sorted(ids)))
+            ):
+                if name:
+                    labels[(entity_type, str(record_id))] = str(name)
+    return labels
+
+
+def record_refs(pairs: Iterable[tuple[str, object]]) -> dict[tuple[str, str], RecordRef]:
+    """(entity type, id) -> how to name and link it, for every pair given."""
+    given = list(pairs)
+    labels = _labels(given)
+    refs: dict[tuple[str, str], RecordRef] = {}
+    for entity_type, entity_id in given:
+        key = (entity_type, str(entity_id))
+        label = labels.get(key, f"{entity_type.replace('_', ' ')} {entity_id}")
+        page = _page_of(entity_type)
+        number = _digits(entity_id)
+        url = None
+        if page and number is not None:
+            values: dict[str, Any] = {page[1]: number}
+            url = url_for(page[0], **values)
+        refs[key] = RecordRef(label, url)
+    return refs
+
+
+_APPLICATION = re.compile(r"^APP-?0*(\d{1,9})$", re.IGNORECASE)
+
+
+def find_reference(text: str) -> tuple[str, str] | None:
+    """The (entity type, id) a typed reference names: APP-000042, INV-2027-000001,
+    CPT-2027-000001, CN-..., a permission request's reference; None otherwise."""
+    value = text.strip()
+    if found := _APPLICATION.match(value):
+        return "application", str(int(found.group(1)))
+    session = db.session()
+    for entity_type, (model, column) in _numbered().items():
+        record_id = session.scalar(select(model.id).where(column == value.upper()))
+        if record_id is not None:
+            return entity_type, str(record_id)
+    return None
+
+
+def record_ref(entity_type: str, entity_id: object) -> RecordRef:
+    """One record's name and link (`record_refs` for a whole table)."""
+    return record_refs([(entity_type, entity_id)])[(entity_type, str(entity_id))]
+
+
+def reference_ref(text: str | None) -> RecordRef | None:
+    """A reference stored as text (a permission request's APP-000042) as a link."""
+    named = find_reference(text) if text else None
+    return record_ref(*named) if named else None
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals["record_refs"] = record_refs
+    app.jinja_env.globals["record_ref"] = record_ref
+    app.jinja_env.globals["reference_ref"] = reference_ref

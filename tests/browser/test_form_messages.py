@@ -1,0 +1,49 @@
+"""Issue 15, item 10 in Chromium: error summaries in the words of the labels,
+every problem at once, each linked to its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.test_application_journey import _people, _signed_in
+from tests.support.servers import LiveServer
+
+SEP = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
+
+
+def test_the_estimator_lists_every_problem_in_words_and_links_each_field(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, _ = _people(live_server)
+    tab = _signed_in(browser, live_server, vendor.email)
+    tab.goto("/estimate")
+    tab.fill("#uses-0-quantity-end_users", "-5")
+    tab.fill("#uses-0-revenue", "a lot")
+    tab.get_by_role("button", name="Estimate the price").click()
+    summary = tab.locator(".error-summary").inner_text()
+    assert f"Use 1{SEP}Expected annual revenue (USD): Enter an amount" in summary
+    assert f"Use 1{SEP}Expected number of end users: Enter a whole number, 0 or more." in summary
+    assert "{" not in summary
+    assert "Use 0" not in summary
+    tab.locator(".error-summary a", has_text="Expected annual revenue").click()
+    assert tab.evaluate("document.activeElement.id") == "uses-0-revenue"
+
+
+def test_the_application_form_and_submission_name_their_fields_as_labelled(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, _ = _people(live_server)
+    tab = _signed_in(browser, live_server, vendor.email)
+    tab.goto("/portal/applications/new")
+    tab.fill("#uses-0-product_name", "Scrubber Pro")
+    tab.fill("#uses-0-quantity-end_users", "-5")
+    tab.get_by_role("button", name="Save the draft").click()
+    summary = tab.locator(".error-summary").inner_text()
+    assert f"Use 1{SEP}Expected number of end users: Enter a whole number, 0 or more." in summary
+    assert "uses." not in summary
+    tab.fill("#uses-0-quantity-end_users", "2500")
+    tab.get_by_role("button", name="Save the draft").click()
+    tab.get_by_role("button", name="Submit for pricing and review").click()
+    summary = tab.locator(".error-summary").inner_text()
+    assert "Confirmation that the information is accurate:" in summary
+    assert "attest" not in summary

@@ -1,0 +1,148 @@
+"""Issue 15, item 17: pages fit the screen, on a 1366 px laptop and on a 375 px phone.
+
+Nothing may stick out past the viewport: an element wider than the screen is
+allowed only inside a box that scrolls sideways by itself (a wide table on a
+phone). On a phone the navigation bars fold into one menu that opens without
+JavaScript.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import services as agreements
+from tests.browser.test_application_journey import _people
+from tests.integration.agreements.conftest import STAFF_USE, draft
+from tests.support import factories
+from tests.support.axe import assert_accessible
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.servers import LiveServer
+
+# Elements whose right edge passes the viewport and that no scrolling box holds.
+_OVERFLOWING = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = (el) => {
+    for (let box = el.parentElement; box; box = box.parentElement) {
+      const style = getComputedStyle(box);
+      if (["auto", "scroll", "hidden"].includes(style.overflowX)
+          && box.getBoundingClientRect().right <= width + 1) return true;
+    }
+    return false;
+  };
+  const found = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || getComputedStyle(el).visibility === "hidden") continue;
+    if (box.right > width + 1 && !scrolls(el)) {
+      found.push(`${el.tagName.toLowerCase()}.${el.className} right=${Math.round(box.right)}`);
+    }
+  }
+  return {found: found.slice(0, 5), page: document.documentElement.scrollWidth, width};
+}
+"""
+
+
+def _staff_and_a_queue(live_server: LiveServer) -> tuple[Any, str, int]:
+    vendor, _ = _people(live_server)
+    with live_server.app.app_context():
+        session = db.session()
+        staff = factories.make_staff(session, roles=("licensing", "billing", "admin"))
+        session.commit()
+        principal = accounts.principal_for(vendor)
+        for name in ("Wide Table Coder With A Long Product Name", "Second Product"):
+            application = agreements.create_draft(
+                principal, draft({**STAFF_USE, "product_name": name})
+            )
+            agreements.submit(application.id, principal, attest=True)
+        return staff, vendor.email, application.id
+
+
+def _tab(browser: Any, live_server: LiveServer, email: str, width: int) -> Any:
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": 800}
+    )
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.goto("/sign-in")
+    tab.get_by_label("Email address").fill(email)
+    tab.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.wait_for_load_state()
+    return tab
+
+
+def _assert_fits(tab: Any, path: str) -> None:
+    response = tab.goto(path)
+    assert response.ok, (path, response.status)
+    result = tab.evaluate(_OVERFLOWING)
+    assert result["found"] == [], (path, result)
+    assert result["page"] <= result["width"], (path, result)
+
+
+def _organization(tab: Any) -> str:
+    """The console page of the first organization listed."""
+    tab.goto("/console/organizations")
+    return str(tab.locator("tbody a").first.get_attribute("href"))
+
+
+CONSOLE_PAGES = (
+    "/console/",
+    "/console/applications",
+    "/console/agreements",
+    "/console/invoices",
+    "/console/organizations",
+    "/console/audit",
+    "/console/users",
+    "/console/permissions",
+    "/console/finance/",
+    "/console/rate-cards/",
+    "/console/exports",
+    "/console/outbox",
+    "/console/royalty-reports",
+    "/console/agreements/renewals-due",
+    "/account/",
+)
+
+
+def test_console_pages_fit_a_1366_pixel_screen_and_use_its_width(
+    browser: Any, live_server: LiveServer
+) -> None:
+    staff, _, application_id = _staff_and_a_queue(live_server)
+    tab = _tab(browser, live_server, staff.email, 1366)
+    for path in (*CONSOLE_PAGES, f"/console/applications/{application_id}", _organization(tab)):
+        _assert_fits(tab, path)
+    tab.goto("/console/applications")
+    main = tab.locator("main").bounding_box()
+    assert main["width"] > 1300  # not a 1152 px column in the middle of the screen
+    assert tab.locator("nav.menu").first.is_visible()
+    assert not tab.locator("details.phone-menu").is_visible()
+
+
+def test_on_a_phone_pages_fit_and_the_navigation_folds_into_one_menu(
+    browser: Any, live_server: LiveServer
+) -> None:
+    staff, vendor_email, application_id = _staff_and_a_queue(live_server)
+    tab = _tab(browser, live_server, staff.email, 375)
+    pages = (*CONSOLE_PAGES, f"/console/applications/{application_id}", _organization(tab))
+    for path in (*pages, "/estimate"):
+        _assert_fits(tab, path)
+    tab.goto("/console/applications")
+    bars = tab.locator("nav.menu").all()
+    assert bars
+    assert not any(nav.is_visible() for nav in bars)
+    menu = tab.locator("details.phone-menu")
+    assert menu.is_visible()
+    assert not tab.get_by_role("link", name="Rate cards").is_visible()
+    menu.locator("summary").click()
+    assert_accessible(tab)
+    tab.get_by_role("link", name="Rate cards").click()
+    tab.wait_for_url("**/console/rate-cards**")
+
+    vendor = _tab(browser, live_server, vendor_email, 375)
+    for path in ("/portal/", "/portal/applications", f"/portal/applications/{application_id}"):
+        _assert_fits(vendor, path)
+    vendor.locator("details.phone-menu summary").click()
+    assert vendor.get_by_role("link", name="Invoices").is_visible()

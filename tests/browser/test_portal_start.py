@@ -1,0 +1,100 @@
+"""Issue 15, item 14: a signed-in vendor's way into a first application, and a
+profile page for every signed-in user."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+
+from licensing import db
+from licensing.mail.models import OutboxMessage
+from tests.browser.test_application_journey import _people, _signed_in
+from tests.support.axe import assert_accessible
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.servers import LiveServer
+
+ESTIMATE = {
+    "organization_type": "commercial",
+    "term_start": "2027-01-01",
+    "term_end": "2027-12-31",
+    "rate_card": "",
+    "uses-0-use": "distribution",
+    "uses-0-product_type": "saas",
+    "uses-0-user_type": "provider",
+    "uses-0-quantity-end_users": "2500",
+    "uses-0-description": "Claims Scrubber",
+}
+
+
+def test_an_empty_dashboard_offers_the_first_application(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, _ = _people(live_server)
+    tab = _signed_in(browser, live_server, vendor.email)
+    tab.goto("/portal/")
+    tab.get_by_role("link", name="Start an application").click()
+    tab.wait_for_url("**/portal/applications/new")
+    assert tab.locator("h1").inner_text() == "Apply for a license"
+
+
+def test_apply_from_an_estimate_opens_a_new_application_with_the_estimates_uses(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, _ = _people(live_server)
+    tab = _signed_in(browser, live_server, vendor.email)
+    tab.goto("/estimate?" + urlencode(ESTIMATE))
+    assert "Estimated total" in tab.inner_text("main")
+    tab.get_by_role("link", name="Apply for a license with these uses").click()
+    tab.wait_for_url("**/portal/applications/new?**")
+    assert "sign-up" not in tab.url
+    assert tab.input_value("#uses-0-product_name") == "Claims Scrubber"
+    assert tab.input_value("#uses-0-quantity-end_users") == "2500"
+    assert tab.input_value("#uses-0-product_type") == "saas"
+    assert tab.input_value("#term_start") == "2027-01-01"
+    tab.get_by_role("button", name="Save the draft").click()
+    assert "is saved as a draft" in tab.inner_text(".flashes")
+
+
+def test_signed_out_visitors_are_sent_to_sign_up_from_the_estimate(
+    page: Any, live_server: LiveServer
+) -> None:
+    _people(live_server)  # publishes the rate card
+    page.goto("/estimate?" + urlencode(ESTIMATE))
+    link = page.get_by_role("link", name="Apply for a license", exact=True)
+    assert link.get_attribute("href") == "/sign-up"
+
+
+def test_every_signed_in_user_has_a_profile_with_a_password_change(
+    browser: Any, live_server: LiveServer
+) -> None:
+    vendor, staff = _people(live_server)
+    for person in (vendor, staff):
+        tab = _signed_in(browser, live_server, person.email)
+        tab.get_by_role("link", name=person.email).click()
+        tab.wait_for_url("**/account/")
+        facts = tab.inner_text("dl.facts")
+        assert person.full_name in facts
+        assert person.email in facts
+        assert_accessible(tab)
+        tab.get_by_role("button", name="Send me a link to change my password").click()
+        assert f"We sent a link to {person.email}" in tab.inner_text(".flashes")
+    with live_server.app.app_context():
+        recipients = " ".join(db.session().scalars(select(OutboxMessage.recipients)).all())
+    assert vendor.email in recipients
+    assert staff.email in recipients
+
+
+def test_a_signed_out_vendor_signs_in_from_the_estimate_and_applies_with_its_uses(
+    page: Any, live_server: LiveServer
+) -> None:
+    vendor, _ = _people(live_server)
+    page.goto("/estimate?" + urlencode(ESTIMATE))
+    page.get_by_role("link", name="Sign in and apply with these uses").click()
+    page.get_by_label("Email address").fill(vendor.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/portal/applications/new?**")
+    assert page.input_value("#uses-0-product_name") == "Claims Scrubber"
+    assert page.input_value("#uses-0-quantity-end_users") == "2500"
