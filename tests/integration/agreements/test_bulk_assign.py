@@ -23,7 +23,7 @@ def _assignees(*applications: Application) -> list[int | None]:
     session.expire_all()
     ids = [application.id for application in applications]
     query = select(Application.id, Application.assignee_id).where(Application.id.in_(ids))
-    current: dict[int, int | None] = dict(session.execute(query).all())  # type: ignore[arg-type]
+    current = dict(session.execute(query).all())
     return [current[number] for number in ids]
 
 
