@@ -92,6 +92,17 @@ def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(
         assert "Your password is changed" in tab.inner_text(".flashes")
         assert tab.url.endswith("/account/")  # still signed in
 
+        new_email = f"moved.{person.email}"
+        tab.get_by_label("New email address").fill(new_email)
+        tab.locator("#email-current-password").fill(DEFAULT_PASSWORD)  # the old one
+        tab.get_by_role("button", name="Send a confirmation link").click()
+        assert "This is not your current password" in tab.inner_text("main")
+        assert_accessible(tab)
+        tab.locator("#email-current-password").fill(NEW_PASSWORD)
+        tab.get_by_role("button", name="Send a confirmation link").click()
+        assert f"We sent a link to {new_email}" in tab.inner_text(".flashes")
+        assert person.email in tab.inner_text("dl.facts")  # until the link is followed
+
 
 def test_a_signed_out_vendor_signs_in_from_the_estimate_and_applies_with_its_uses(
     page: Any, live_server: LiveServer
