@@ -10,8 +10,6 @@ from the account's; `verify_email` applies the change when it is followed.
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,8 +37,6 @@ from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput
 from licensing.mail import services as mail
-
-log = logging.getLogger(__name__)
 
 NOT_THE_CURRENT_ONE = (
     "This is not your current password (or the account is locked after repeated failures)."
