@@ -247,3 +247,48 @@ class StaffUserForm(FlaskForm):
 
 class RolesForm(FlaskForm):
     roles = MultiCheckboxField("Roles", choices=_role_choices, validate_choice=False)
+
+
+# --- your profile ------------------------------------------------------------------
+# Three forms on one page: their fields have ids of their own, so each label
+# focuses its own field.
+
+
+def _current_password(field_id: str) -> PasswordField:
+    return PasswordField(
+        "Current password",
+        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+        id=field_id,
+    )
+
+
+class NameForm(FlaskForm):
+    full_name = StringField(
+        "Full name",
+        validators=[REQUIRED, Length(max=PERSON_NAME_MAX)],
+        render_kw={"autocomplete": "name"},
+    )
+
+
+class EmailChangeForm(FlaskForm):
+    new_email = EmailField(
+        "New email address",
+        validators=[REQUIRED, Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "email"},
+    )
+    current_password = _current_password("email-current-password")
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = _current_password("password-current-password")
+    new_password = PasswordField(
+        "New password",
+        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
+        render_kw={"autocomplete": "new-password", "minlength": passwords.MIN_LENGTH},
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[REQUIRED, EqualTo("new_password", message="The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
+from wtforms import SelectChoice
 
 from licensing import access, calendar, db
 from licensing.access import Principal
@@ -24,11 +26,13 @@ from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import queries, services
+from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import DELIVERIES, MAX_USES, Agreement, Application
 from licensing.agreements.states import AGREEMENT, APPLICATION, AWAITING_STAFF, EDITABLE
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
+from licensing.limits import record_id
 from licensing.money import MoneyError, parse_quantity
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quote, SumModel
 from licensing.ratecards import queries as ratecard_queries
@@ -36,6 +40,7 @@ from licensing.web import confirm
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.estimator import USE_LABELS
 from licensing.web.filters import vocab
+from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -582,29 +587,59 @@ def _user_id(raw: str) -> int | None:
     return int(raw) if len(raw) <= 9 else -1
 
 
+# The queue's filters, carried through the bulk assignment so staff return to the same list.
+QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort")
+NOBODY = "nobody"
+
+
+def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
+    return MultiDict([(key, value) for key, value in pairs if key in QUEUE_FILTER_KEYS])
+
+
+def _bulk_form(session: Session) -> BulkAssignForm:
+    form = BulkAssignForm()
+    form.assignee_id.choices = [
+        SelectChoice("", "Choose a person"),
+        *(SelectChoice(str(user.id), user.full_name) for user in queries.reviewers(session)),
+        SelectChoice(NOBODY, "Nobody: unassign them"),
+    ]
+    return form
+
+
 @console.route("/applications")
 @access.staff(*LICENSING)
-def queue() -> str:
+def queue() -> Page:
+    """The queue: search, filters, age against the service level, bulk assignment."""
+    return _queue_page(_queue_filters(request.args.items(multi=True)))
+
+
+def _queue_page(
+    args: MultiDict[str, str],
+    *,
+    bulk_form: BulkAssignForm | None = None,
+    selected: frozenset[int] = frozenset(),
+    status: int = 200,
+) -> tuple[str, int]:
     session = db.session()
-    states = [s for s in request.args.getlist("state") if s in APPLICATION.states]
-    if "state" not in request.args:
+    states = [s for s in args.getlist("state") if s in APPLICATION.states]
+    if "state" not in args:
         states = list(AWAITING_STAFF)
-    assignee_arg = request.args.get("assignee", "")
+    assignee_arg = args.get("assignee", "")
     assignee: str | int | None = None
     if assignee_arg in queries.ASSIGNEE_FILTERS:
         assignee = assignee_arg
     elif (user_id := _user_id(assignee_arg)) is not None:
         assignee = user_id
-    sort = request.args.get("sort", "oldest")
+    sort = args.get("sort", "oldest")
     if sort not in queries.SORTS:
         sort = "oldest"
-    search = request.args.get("q", "").strip()[: queries.SEARCH_MAX]
+    search = args.get("q", "").strip()[: queries.SEARCH_MAX]
     found = queries.applications(
         session,
         queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search),
     )
     now = utcnow()
-    return render_template(
+    page = render_template(
         "agreements/pages/queue.html",
         applications=found,
         ages=services.ages(found, now),
@@ -616,7 +651,52 @@ def queue() -> str:
         sorts=queries.SORTS,
         search=search,
         levels=queries.review_levels(found, now),
+        assign_form=bulk_form or _bulk_form(session),
+        selected=selected,
+        filter_query=urlencode(list(args.items(multi=True))),
     )
+    return page, status
+
+
+@console.route("/applications/assign", methods=["POST"])
+@access.staff(*LICENSING)
+def bulk_assign() -> Page:
+    """Assign (or, once confirmed, unassign) the selected applications, all or none,
+    then back to the queue with its filters as they were."""
+    form = _bulk_form(db.session())
+    ids = [i for i in map(record_id, request.form.getlist("application_ids")) if i is not None]
+    filters = _queue_filters(parse_qsl(request.form.get("filters", "")))
+    back = url_for("agreements_console.queue") + (
+        f"?{urlencode(list(filters.items(multi=True)))}" if filters else ""
+    )
+    choice = form.assignee_id.data if form.validate_on_submit() else None
+    if not ids:
+        form.form_errors.append("Select at least one application.")
+    if not choice or (choice != NOBODY and record_id(choice) is None):
+        form.assignee_id.errors = ["Choose who to assign the selected applications to."]
+    if form.form_errors or form.assignee_id.errors:
+        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
+    count = f"{len(ids)} application{'s' if len(ids) != 1 else ''}"
+    if choice == NOBODY and not confirm.confirmed():
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Unassign {count}?",
+                consequences=[
+                    "Nobody will be reviewing them until someone is assigned; they stay in "
+                    "the queue and keep counting against the service level."
+                ],
+                button="Unassign them",
+                cancel_url=back,
+                cancel_label="Back to the queue",
+            )
+        )
+    try:
+        services.assign_many(ids, None if choice == NOBODY else record_id(choice), _actor())
+    except InvalidInput as error:
+        show_errors(form, error)
+        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
+    flash(f"{count} {'unassigned' if choice == NOBODY else 'assigned'}.", "success")
+    return redirect(back)
 
 
 def _console_page(

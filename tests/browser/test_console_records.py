@@ -42,7 +42,9 @@ def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
     assert "of 10" in rows[0]  # business days against APPLICATION_REVIEW_SLA_DAYS
     assert_accessible(tab)
 
-    tab.locator("tbody tr").first.locator("td").nth(1).get_by_role("link").click()
+    tab.locator("tbody tr").first.locator("td").nth(2).get_by_role(
+        "link"
+    ).click()  # after Select and Application
     tab.wait_for_url("**/console/organizations/*")
     applications = tab.locator("h2#applications + div table").inner_text()
     assert references[0] in applications

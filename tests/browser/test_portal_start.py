@@ -6,14 +6,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
-
-from licensing import db
-from licensing.mail.models import OutboxMessage
 from tests.browser.test_application_journey import _people, _signed_in
 from tests.support.axe import assert_accessible
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
+
+NEW_PASSWORD = "a much longer passphrase 42"
 
 ESTIMATE = {
     "organization_type": "commercial",
@@ -66,7 +64,7 @@ def test_signed_out_visitors_are_sent_to_sign_up_from_the_estimate(
     assert link.get_attribute("href") == "/sign-up"
 
 
-def test_every_signed_in_user_has_a_profile_with_a_password_change(
+def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(
     browser: Any, live_server: LiveServer
 ) -> None:
     vendor, staff = _people(live_server)
@@ -78,12 +76,32 @@ def test_every_signed_in_user_has_a_profile_with_a_password_change(
         assert person.full_name in facts
         assert person.email in facts
         assert_accessible(tab)
-        tab.get_by_role("button", name="Send me a link to change my password").click()
-        assert f"We sent a link to {person.email}" in tab.inner_text(".flashes")
-    with live_server.app.app_context():
-        recipients = " ".join(db.session().scalars(select(OutboxMessage.recipients)).all())
-    assert vendor.email in recipients
-    assert staff.email in recipients
+        tab.get_by_label("Full name").fill(f"{person.full_name} Junior")
+        tab.get_by_role("button", name="Save the name").click()
+        assert f"{person.full_name} Junior" in tab.inner_text("dl.facts")
+        tab.locator("#password-current-password").fill("not my password")
+        tab.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+        tab.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
+        tab.get_by_role("button", name="Change the password").click()
+        assert "This is not your current password" in tab.inner_text("main")
+        assert_accessible(tab)
+        tab.locator("#password-current-password").fill(DEFAULT_PASSWORD)
+        tab.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+        tab.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
+        tab.get_by_role("button", name="Change the password").click()
+        assert "Your password is changed" in tab.inner_text(".flashes")
+        assert tab.url.endswith("/account/")  # still signed in
+
+        new_email = f"moved.{person.email}"
+        tab.get_by_label("New email address").fill(new_email)
+        tab.locator("#email-current-password").fill(DEFAULT_PASSWORD)  # the old one
+        tab.get_by_role("button", name="Send a confirmation link").click()
+        assert "This is not your current password" in tab.inner_text("main")
+        assert_accessible(tab)
+        tab.locator("#email-current-password").fill(NEW_PASSWORD)
+        tab.get_by_role("button", name="Send a confirmation link").click()
+        assert f"We sent a link to {new_email}" in tab.inner_text(".flashes")
+        assert person.email in tab.inner_text("dl.facts")  # until the link is followed
 
 
 def test_a_signed_out_vendor_signs_in_from_the_estimate_and_applies_with_its_uses(

@@ -1,4 +1,5 @@
-"""Accounts use cases: sign-up, sign-in, links by email, organizations, staff, tokens.
+"""Accounts use cases: sign-up, sign-in, links by email, one's profile, organizations,
+staff, tokens.
 
 One module per use case; this package re-exports their public names, so the
 rest of the service imports them from `licensing.accounts.services` alone.
@@ -38,6 +39,11 @@ from licensing.accounts.services.invitations import (
 from licensing.accounts.services.members import set_user_active
 from licensing.accounts.services.organizations import create_organization, update_organization
 from licensing.accounts.services.password_reset import request_password_reset, reset_password
+from licensing.accounts.services.profile import (
+    change_name,
+    change_password,
+    request_email_change,
+)
 from licensing.accounts.services.registration import (
     create_vendor_user,
     resend_verification,
@@ -92,7 +98,9 @@ __all__ = [
     "OverdueCheck",
     "accept_invitation",
     "authenticate_token",
+    "change_name",
     "change_organization_standing",
+    "change_password",
     "change_standing",
     "check_link",
     "confirm_password",
@@ -109,6 +117,7 @@ __all__ = [
     "overdue_obligations",
     "principal_for",
     "register_overdue_check",
+    "request_email_change",
     "request_password_reset",
     "resend_verification",
     "reset_password",

@@ -25,6 +25,7 @@ from licensing.accounts.services._common import (
     _user_errors,
 )
 from licensing.accounts.services.organizations import create_organization
+from licensing.accounts.services.profile import apply_email_change
 from licensing.db import utcnow
 from licensing.errors import NotFound
 
@@ -115,12 +116,16 @@ def _send_verification(session: Session, user: User) -> None:
 
 
 def verify_email(raw: str) -> User:
-    """Follow a verification link: the address is confirmed and the link used up."""
+    """Follow a verification link: the address is confirmed and the link used up.
+    A link sent to a new address (`request_email_change`) makes it the account's."""
     with db.transaction() as session:
         link = _find_link(session, raw, VERIFY_EMAIL)
         user = link.user
         if user is None:  # pragma: no cover - verification links always name their user
             raise NotFound("This link does not belong to an account.")
+        if link.email != user.email:  # a link to a new address: the change takes effect
+            apply_email_change(session, link, user)
+            return user
         now = utcnow()
         link.used_at = now
         if user.email_verified_at is None:

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
@@ -53,6 +54,9 @@ from licensing.money import (
 from licensing.pricing import Breakdown, Quote, QuoteLine, Term
 from licensing.ratecards import services as ratecards
 
+# Applications with staff work still to do (or waiting on the vendor's answer).
+ASSIGNABLE = (*queries.AWAITING_STAFF, "returned")
+
 
 def start_review(
     application_id: int, actor: Actor | Principal, *, now: datetime | None = None
@@ -68,9 +72,8 @@ def start_review(
         return application
 
 
-def _set_assignee(
-    session: Session, application: Application, assignee_id: int | None, actor: Actor
-) -> None:
+def _reviewer(session: Session, assignee_id: int | None) -> User | None:
+    """The user to assign (None for nobody): an active member of the licensing staff."""
     assignee = None if assignee_id is None else session.get(User, assignee_id)
     if assignee_id is not None and (
         assignee is None or not assignee.is_active or not {"licensing", "admin"} & assignee.roles
@@ -78,6 +81,13 @@ def _set_assignee(
         raise InvalidInput.for_field(
             "assignee_id", "Choose an active member of the licensing staff."
         )
+    return assignee
+
+
+def _set_assignee(
+    session: Session, application: Application, assignee_id: int | None, actor: Actor
+) -> None:
+    assignee = _reviewer(session, assignee_id)
     before = application.assignee_id
     application.assignee = assignee
     application.assignee_id = assignee_id
@@ -98,10 +108,53 @@ def assign(application_id: int, assignee_id: int | None, actor: Actor | Principa
     actor.require_role("licensing")
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
-        if application.state not in (*queries.AWAITING_STAFF, "returned"):
+        if application.state not in ASSIGNABLE:
             raise Conflict(f"{application.reference} is decided; there is nothing to assign.")
         _set_assignee(session, application, assignee_id, actor)
         return application
+
+
+def assign_many(
+    application_ids: Iterable[int], assignee_id: int | None, actor: Actor | Principal
+) -> list[Application]:
+    """The queue's bulk assignment: give every selected application to one reviewer
+    (or to nobody), all of them or none.
+
+    One transaction: an application that does not exist or is decided refuses the
+    whole request, naming it (`InvalidInput` on `application_ids`), and nothing is
+    changed. Each application whose assignee changes is audited on its own.
+    """
+    actor = as_actor(actor)
+    actor.require_role("licensing")
+    ids = sorted(set(application_ids))
+    if not ids:
+        raise InvalidInput.for_field("application_ids", "Select at least one application.")
+    with db.transaction() as session:
+        found = list(
+            session.scalars(
+                select(Application)
+                .where(Application.id.in_(ids))
+                .order_by(Application.id)
+                .with_for_update()
+            )
+        )
+        problems = [f"There is no application {number}." for number in _missing(ids, found)]
+        problems += [
+            f"{application.reference} is decided; there is nothing to assign."
+            for application in found
+            if application.state not in ASSIGNABLE
+        ]
+        if problems:
+            raise InvalidInput("Nothing was assigned.", {"application_ids": problems})
+        _reviewer(session, assignee_id)  # refused even when nothing would change
+        for application in found:
+            if application.assignee_id != assignee_id:
+                _set_assignee(session, application, assignee_id, actor)
+        return found
+
+
+def _missing(ids: Sequence[int], found: Sequence[Application]) -> list[int]:
+    return sorted(set(ids) - {application.id for application in found})
 
 
 def add_note(application_id: int, body: str, actor: Actor | Principal) -> ApplicationNote:

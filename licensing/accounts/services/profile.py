@@ -1,0 +1,230 @@
+"""A signed-in user changes their own name, password or email address.
+
+The password is changed in place, but only with the current one, and the
+change signs out every session of the account (the page signs the user back
+in). A new email address takes effect only once its owner follows the one-time
+link sent to it: until then the account keeps signing in with the old one. The
+link is an ordinary verification link (`VERIFY_EMAIL`) whose address differs
+from the account's; `verify_email` applies the change when it is followed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts import passwords, queries
+from licensing.accounts.models import (
+    PERSON_NAME_MAX,
+    RESET_PASSWORD,
+    VERIFY_EMAIL,
+    OneTimeToken,
+    User,
+)
+from licensing.accounts.services._common import (
+    LINKS_PER_HOUR,
+    _audit,
+    _issue_link,
+    _recent_links,
+    _refuse,
+    _user_actor,
+    normalize_email,
+)
+from licensing.accounts.services.authentication import _count_failure
+from licensing.actors import Actor
+from licensing.db import utcnow
+from licensing.errors import AuthenticationRequired, InvalidInput
+from licensing.mail import services as mail
+
+NOT_THE_CURRENT_ONE = (
+    "This is not your current password (or the account is locked after repeated failures)."
+)
+TAKEN = "Another account already uses this email address."
+
+
+def change_name(actor: Actor, full_name: str) -> User:
+    """The signed-in user's name, as the office and their colleagues see it."""
+    name = (full_name or "").strip()
+    if not name:
+        raise InvalidInput.for_field("full_name", "Enter your full name.")
+    if len(name) > PERSON_NAME_MAX:
+        raise InvalidInput.for_field(
+            "full_name", f"Use at most {PERSON_NAME_MAX} characters ({len(name)} given)."
+        )
+    with db.transaction() as session:
+        user = _own_account(session, actor)
+        if user.full_name != name:
+            before = {"full_name": user.full_name}
+            user.full_name = name
+            _audit(
+                session,
+                "user.name_changed",
+                user.id,
+                before=before,
+                after={"full_name": name},
+                actor=actor,
+            )
+        return user
+
+
+def change_password(actor: Actor, current_password: str, new_password: str) -> User:
+    """A new password, given the current one. Ends every session of the account
+    (they carry the old one) and withdraws any pending reset link.
+
+    A wrong current password counts towards the lockout (that much is
+    committed); nothing else changes while any field is wrong."""
+    errors: dict[str, list[str]] = {}
+    with db.transaction() as session:
+        user = _own_account(session, actor)
+        if not _password_is(session, user, current_password):
+            errors["current_password"] = [NOT_THE_CURRENT_ONE]
+        names = (user.full_name, user.organization.legal_name if user.organization else "")
+        problems = passwords.password_problems(new_password or "", email=user.email, names=names)
+        if problems:
+            errors["new_password"] = problems
+        elif new_password == current_password:
+            errors["new_password"] = ["Choose a password different from the current one."]
+        if not errors:
+            now = utcnow()
+            for link in _pending_links(session, user, RESET_PASSWORD):
+                link.revoked_at = now
+            user.password_hash = passwords.hash_password(new_password)
+            user.session_generation += 1
+            user.failed_login_count = 0
+            _audit(session, "user.password_changed", user.id, before=None, after=None, actor=actor)
+    _refuse(errors)
+    return user
+
+
+def request_email_change(actor: Actor, new_email: str, current_password: str) -> OneTimeToken:
+    """Send a one-time link to the new address; the account's address changes
+    only when it is followed (`verify_email`). The current password is needed,
+    so a session left open cannot move the account to another mailbox."""
+    errors: dict[str, list[str]] = {}
+    normalized = ""
+    try:
+        normalized = normalize_email(new_email)
+    except InvalidInput as exc:
+        errors["new_email"] = [m for ms in exc.errors.values() for m in ms]
+    link: OneTimeToken | None = None
+    with db.transaction() as session:
+        user = _own_account(session, actor)
+        wrong = not _password_is(session, user, current_password)
+        if normalized and normalized == user.email:
+            errors["new_email"] = ["This is already your email address."]
+        elif normalized and queries.user_by_email(session, normalized) is not None:
+            errors["new_email"] = [TAKEN]
+        elif normalized and _recent_links(session, VERIFY_EMAIL, normalized) >= LINKS_PER_HOUR:
+            errors["new_email"] = [
+                f"We sent {LINKS_PER_HOUR} links to this address in the last hour; try again later."
+            ]
+        if wrong:
+            errors["current_password"] = [NOT_THE_CURRENT_ONE]
+        if not errors:  # otherwise only a wrong password's failure count is written
+            link = _send_confirmation(session, user, normalized, actor)
+    if errors or link is None:
+        raise InvalidInput("Some fields need correcting.", errors)
+    return link
+
+
+def _send_confirmation(session: Session, user: User, normalized: str, actor: Actor) -> OneTimeToken:
+    now = utcnow()
+    for earlier in _pending_links(session, user, VERIFY_EMAIL):
+        if earlier.email != user.email:  # a previous change not confirmed: replaced
+            earlier.revoked_at = now
+    link, raw = _issue_link(session, VERIFY_EMAIL, email=normalized, user=user)
+    mail.enqueue(
+        session,
+        to=normalized,
+        subject="Confirm your new email address",
+        template="confirm_new_email",
+        context={
+            "user": user,
+            "new_email": normalized,
+            "link": mail.absolute_url("accounts.verify_email", token=raw),
+            "expires_at": link.expires_at,
+        },
+        secrets=[raw],
+    )
+    _audit(
+        session,
+        "user.email_change_requested",
+        user.id,
+        before={"email": user.email},
+        after={"pending_email": normalized},
+        actor=actor,
+    )
+    return link
+
+
+def apply_email_change(session: Session, link: OneTimeToken, user: User) -> None:
+    """Follow a link to a new address: it becomes the account's, confirmed.
+
+    Called by `verify_email` in its transaction; the old address is told, so
+    an unexpected change does not go unnoticed.
+    """
+    if not user.is_active:
+        raise InvalidInput.for_field("token", "This account can no longer sign in.")
+    if queries.user_by_email(session, link.email) is not None:
+        raise InvalidInput.for_field("token", TAKEN)
+    now = utcnow()
+    old = user.email
+    before = {"email": old, "email_verified_at": user.email_verified_at}
+    try:
+        with session.begin_nested():
+            user.email = link.email
+            user.email_verified_at = now
+    except IntegrityError:
+        raise InvalidInput.for_field("token", TAKEN) from None
+    link.used_at = now
+    for other in _pending_links(session, user, VERIFY_EMAIL):
+        other.revoked_at = now
+    _audit(
+        session,
+        "user.email_changed",
+        user.id,
+        before=before,
+        after={"email": user.email, "email_verified_at": now},
+        actor=_user_actor(user),
+    )
+    mail.enqueue(
+        session,
+        to=old,
+        subject="Your email address was changed",
+        template="email_changed",
+        context={"user": user, "old_email": old},
+    )
+
+
+def _own_account(session: Session, actor: Actor) -> User:
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.is_active:
+        raise AuthenticationRequired("Sign in again.")
+    return user
+
+
+def _password_is(session: Session, user: User, password: str) -> bool:
+    """Whether `password` is the user's; a wrong one counts towards the lockout,
+    and a locked account accepts none (checked all the same, for even timing)."""
+    now = utcnow()
+    right = passwords.verify_password(user.password_hash, password or "")
+    if user.is_locked(now):
+        return False
+    if not right:
+        _count_failure(session, user, now)
+    return right
+
+
+def _pending_links(session: Session, user: User, purpose: str) -> list[OneTimeToken]:
+    return list(
+        session.scalars(
+            select(OneTimeToken).where(
+                OneTimeToken.user_id == user.id,
+                OneTimeToken.purpose == purpose,
+                OneTimeToken.used_at.is_(None),
+                OneTimeToken.revoked_at.is_(None),
+            )
+        )
+    )

@@ -1,0 +1,242 @@
+"""Issue 15, item 14: a signed-in user changes their own name, password and email
+address from the profile page."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.accounts import passwords
+from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
+from licensing.mail.models import OutboxMessage
+from tests.support.factories import DEFAULT_PASSWORD
+
+NEW_PASSWORD = "a much longer passphrase 42"
+COOKIE = "licensing_session"
+
+
+def _user(user_id: int) -> User:
+    db.session().expire_all()
+    found = db.session().get(User, user_id)
+    assert found is not None
+    return found
+
+
+def _events(action: str, user_id: int) -> list[AuditEvent]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == action, AuditEvent.entity_id == str(user_id)
+            )
+        )
+    )
+
+
+def _messages_to(address: str) -> list[OutboxMessage]:
+    return [
+        message
+        for message in db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        if address in message.recipients
+    ]
+
+
+def _link_in(message: OutboxMessage) -> str:
+    found = re.search(r"http://testserver(/\S+)", message.body_text)
+    assert found, message.body_text
+    return found.group(1)
+
+
+def _outbox_count() -> int:
+    return int(db.session().scalar(select(func.count(OutboxMessage.id))) or 0)
+
+
+def test_a_user_changes_their_own_name_and_it_is_audited(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    response = client.post("/account/name", data={"full_name": "  Robin Example-Vendor "})
+    assert response.status_code == 302
+    assert _user(vendor.id).full_name == "Robin Example-Vendor"
+    [event] = _events("user.name_changed", vendor.id)
+    assert json.loads(event.after or "{}") == {"full_name": "Robin Example-Vendor"}
+    assert "Robin Example-Vendor" in client.get("/account/").get_data(as_text=True)
+
+
+def test_an_empty_name_is_refused_beside_the_field(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    name = vendor.full_name
+    response = client.post("/account/name", data={"full_name": "   "})
+    assert response.status_code == 422
+    assert 'id="full_name-error"' in response.get_data(as_text=True)
+    assert _user(vendor.id).full_name == name
+
+
+def test_a_password_changes_in_place_and_other_sessions_end(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    other = signed_in(app.test_client(), vendor)
+    generation = _user(vendor.id).session_generation
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": DEFAULT_PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    user = _user(vendor.id)
+    assert passwords.verify_password(user.password_hash, NEW_PASSWORD)
+    assert user.session_generation == generation + 1
+    assert client.get("/account/").status_code == 200  # the changer stays signed in
+    assert other.get("/account/").status_code == 302  # every other session ends
+    assert len(_events("user.password_changed", vendor.id)) == 1
+    signed_in(app.test_client(), vendor, password=NEW_PASSWORD)
+
+
+def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failure(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    before = _user(vendor.id).password_hash
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": "not the password at all",
+            "new_password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="password-current-password-error"' in page
+    assert "This is not your current password" in page
+    user = _user(vendor.id)
+    assert user.password_hash == before
+    assert user.failed_login_count == 1
+    assert _events("user.password_changed", vendor.id) == []
+
+
+def test_a_weak_or_mistyped_new_password_is_refused_with_every_problem_at_once(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    mistyped = client.post(
+        "/account/password",
+        data={"current_password": "wrong", "new_password": NEW_PASSWORD, "confirm": "other"},
+    )
+    assert mistyped.status_code == 422
+    assert "The two passwords differ." in mistyped.get_data(as_text=True)
+    weak = client.post(
+        "/account/password",
+        data={"current_password": "wrong", "new_password": "short", "confirm": "short"},
+    )
+    page = weak.get_data(as_text=True)
+    assert weak.status_code == 422
+    assert 'id="new_password-error"' in page
+    assert 'id="password-current-password-error"' in page
+    assert passwords.verify_password(_user(vendor.id).password_hash, DEFAULT_PASSWORD)
+
+
+def test_a_new_email_address_takes_effect_only_once_its_link_is_followed(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    old = vendor.email
+    response = client.post(
+        "/account/email",
+        data={"new_email": "Robin.New@Northwind.example", "current_password": DEFAULT_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert _user(vendor.id).email == old  # not yet
+    [message] = _messages_to("robin.new@northwind.example")
+    link = _link_in(message)
+    assert link.startswith("/verify-email/")
+    assert link.rsplit("/", 1)[-1] not in message.display_text
+    assert len(_events("user.email_change_requested", vendor.id)) == 1
+
+    followed = app.test_client().get(link)
+    assert followed.status_code == 302
+    user = _user(vendor.id)
+    assert user.email == "robin.new@northwind.example"
+    assert user.email_verified_at is not None
+    [event] = _events("user.email_changed", vendor.id)
+    assert json.loads(event.before or "{}")["email"] == old
+    assert [m.subject for m in _messages_to(old)][-1] == "Your email address was changed"
+    assert app.test_client().get(link).status_code == 400  # used once only
+    signed_in(app.test_client(), user)
+
+
+def test_an_email_change_needs_the_current_password_and_a_free_address(
+    app: Flask, vendor: User, other_vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    before = _outbox_count()
+    taken = client.post(
+        "/account/email",
+        data={"new_email": other_vendor.email, "current_password": "not the password"},
+    )
+    page = taken.get_data(as_text=True)
+    assert taken.status_code == 422
+    assert "Another account already uses this email address." in page
+    assert 'id="email-current-password-error"' in page
+    not_an_address = client.post(
+        "/account/email", data={"new_email": "nobody at all", "current_password": DEFAULT_PASSWORD}
+    )
+    assert not_an_address.status_code == 422
+    assert 'id="new_email-error"' in not_an_address.get_data(as_text=True)
+    assert _outbox_count() == before
+    assert _user(vendor.id).email == vendor.email
+
+
+def test_a_newer_email_change_withdraws_the_link_of_the_earlier_one(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    for address in ("first@northwind.example", "second@northwind.example"):
+        client.post(
+            "/account/email", data={"new_email": address, "current_password": DEFAULT_PASSWORD}
+        )
+    first = _link_in(_messages_to("first@northwind.example")[0])
+    assert app.test_client().get(first).status_code == 400
+    assert _user(vendor.id).email == vendor.email
+    second = _link_in(_messages_to("second@northwind.example")[0])
+    assert app.test_client().get(second).status_code == 302
+    assert _user(vendor.id).email == "second@northwind.example"
+
+
+def test_a_link_to_an_address_taken_meanwhile_changes_nothing(
+    app: Flask, vendor: User, other_vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    client.post(
+        "/account/email",
+        data={"new_email": "wanted@northwind.example", "current_password": DEFAULT_PASSWORD},
+    )
+    link = _link_in(_messages_to("wanted@northwind.example")[0])
+    with db.transaction() as session:
+        taker = session.get(User, other_vendor.id)
+        assert taker is not None
+        taker.email = "wanted@northwind.example"
+    response = app.test_client().get(link)
+    assert response.status_code == 400
+    assert "Another account already uses this email address." in response.get_data(as_text=True)
+    assert _user(vendor.id).email == vendor.email
+
+
+def test_staff_change_their_own_name_too(
+    app: Flask, licensing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), licensing_staff)
+    assert client.post("/account/name", data={"full_name": "Sam Reviewer"}).status_code == 302
+    assert _user(licensing_staff.id).full_name == "Sam Reviewer"
