@@ -142,6 +142,15 @@ class PaymentGateway(Protocol):
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent: ...
 
 
+def _card_message(code: Any, message: str) -> str:
+    """The bank's message, saying "declined" when it is a decline: Stripe's
+    words for one are sometimes only the reason ("Your card has insufficient
+    funds."), and a payer must know the card was declined, not canceled."""
+    if code == "card_declined" and "declined" not in message.lower():
+        return f"The card was declined: {message}"
+    return message
+
+
 def _status(found: Any) -> IntentStatus:
     intent: Mapping[str, Any] = found.to_dict() if hasattr(found, "to_dict") else found
     error = intent.get("last_payment_error") or {}
@@ -153,7 +162,9 @@ def _status(found: Any) -> IntentStatus:
         currency=str(intent["currency"]).upper(),
         client_secret=intent.get("client_secret"),
         metadata={str(k): str(v) for k, v in (intent.get("metadata") or {}).items()},
-        failure_message=error.get("message") if error else None,
+        failure_message=_card_message(error.get("code"), error["message"])
+        if error and error.get("message")
+        else None,
         card=_charge_card(intent.get("latest_charge")),
     )
 
@@ -386,7 +397,7 @@ class StripeGateway:
             return method(params, options)
         except stripe.CardError as exc:
             raise InvalidInput.for_field(
-                "card", exc.user_message or "The card was declined."
+                "card", _card_message(exc.code, exc.user_message or "The card was declined.")
             ) from None
         except stripe.InvalidRequestError as exc:
             raise StripeRefused(f"Stripe refused the request: {exc.user_message or exc}") from None

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
 from licensing.billing import links, services
 from licensing.billing.models import Invoice, Payment
 from licensing.db import utcnow
@@ -123,6 +124,12 @@ def test_a_declined_card_reads_declined_even_after_the_next_card_closes_the_atte
     assert declined.state == "failed"
     assert declined.declined
     assert declined.card_label == "Visa ending 0341"
+    audited = db.session().scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.entity_type == "payment", AuditEvent.entity_id == str(declined.id)
+        )
+    )
+    assert "payment.declined" in set(audited)
     signed_in(client, vendor)
     status = client.get(_status_url(invoice, declined)).get_json()
     assert status["outcome"] == "declined"
