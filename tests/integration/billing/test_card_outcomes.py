@@ -21,6 +21,7 @@ from licensing.billing import links, services
 from licensing.billing.models import Invoice, Payment
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
+from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.servers import LocalStripe
 
@@ -90,6 +91,12 @@ def test_stripes_report_stores_the_brand_and_last_four_shown_on_pages_and_in_the
     signed_in(client, vendor)
     page = client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True)
     assert "Visa ending 4444" in page
+    receipt = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "payment_received"))
+        .one()
+    )
+    assert "received 80.00 USD (Visa ending 4444)" in receipt.body_text
     listed = client.get(f"/api/v1/invoices/{invoice.id}/payments", headers=factories.bearer(vendor))
     assert listed.status_code == 200, listed.get_data(as_text=True)
     found = listed.get_json()
