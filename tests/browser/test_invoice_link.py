@@ -16,6 +16,7 @@ from licensing.accounts.models import Organization
 from licensing.mail import services as mail
 from tests.browser.test_billing_journey import _invoiced_vendor
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
 
 
@@ -66,6 +67,7 @@ def test_the_billing_contact_opens_the_emailed_invoice_and_pays_it_without_an_ac
     status = page.locator("#payment-status")
     status.get_by_role("heading", name="Paid", exact=True).wait_for(timeout=20_000)
     assert "Visa ending 4242" in status.inner_text()
+    assert_accessible(page)  # the pay page as it ends: the outcome, announced politely
     status.get_by_role("link", name=f"Go to invoice {invoice.number}").click()
     page.get_by_text("Paid on").wait_for()
     assert "/invoice-links/" in page.url
