@@ -200,7 +200,12 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
         message = f"{amount} received{on_card}: {rest}"
     elif payment.declined:
         outcome, title = "declined", "Declined"
-        message = f"The card was declined{on_card}: {payment.note or 'try another card.'}"
+        # The bank's words when they say why; the state's name never ("canceled").
+        said = payment.note if payment.note and "declined" in payment.note.lower() else None
+        which = f" ({payment.card_label})" if payment.card_label else ""
+        message = (
+            f"{said or 'The card was declined.'} Nothing was charged{which}; try another card."
+        )
     elif payment.state == FLAGGED:
         outcome, title = "review", "Received, being checked"
         message = "Stripe reported a different amount; billing staff check it before it counts."

@@ -141,6 +141,9 @@ def test_a_declined_card_reads_declined_even_after_the_next_card_closes_the_atte
     status = client.get(_status_url(invoice, declined)).get_json()
     assert status["outcome"] == "declined"
     assert status["title"] == "Declined"
+    assert status["message"] == (
+        "Your card was declined. Nothing was charged (Visa ending 0341); try another card."
+    )
 
     _pay(invoice, vendor, localstripe)
     db.session().refresh(declined)
