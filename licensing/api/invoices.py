@@ -118,6 +118,27 @@ class PaymentSchema(ma.Schema):
     reference = ma.fields.String(allow_none=True)
     received_on = ma.fields.Date(allow_none=True)
     stripe_payment_intent_id = ma.fields.String(allow_none=True)
+    card_brand = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The card's brand as Stripe names it (visa, mastercard, ...)"},
+    )
+    card_last4 = ma.fields.String(allow_none=True, metadata={"description": "Its last four digits"})
+    card = ma.fields.String(
+        attribute="card_label",
+        allow_none=True,
+        metadata={"description": "The card as people name it: Visa ending 4242"},
+    )
+    declined = ma.fields.Boolean(
+        metadata={
+            "description": "The bank declined the card (state failed, or canceled when the "
+            "next card was tried)"
+        }
+    )
+    outcome = ma.fields.String(
+        metadata={
+            "description": "The state as pages show it: declined for a card decline, else state"
+        }
+    )
     note = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
     settled_at = ma.fields.DateTime(allow_none=True)

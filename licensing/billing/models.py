@@ -32,9 +32,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
 
+from .cards import card_label
 from .states import (
+    CANCELED,
     CARD,
     DRAFT,
+    FAILED,
     INVOICE,
     INVOICE_SOURCES,
     OPEN,
@@ -308,6 +311,13 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The card Stripe charged (its brand as Stripe names it, e.g. `visa`, and
+    # last four digits), stored when Stripe reports the outcome.
+    card_brand: Mapped[str | None] = mapped_column(String(30))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    # When the bank declined the card: the attempt reads "declined" whether it
+    # is still `failed` or was `canceled` when the next card was tried.
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
     refunds: Mapped[list[Refund]] = relationship(
@@ -320,6 +330,23 @@ class Payment(Base):
             (refund.amount for refund in self.refunds if refund.state in REFUND_COUNTED),
             Decimal(0),
         )
+
+    @property
+    def declined(self) -> bool:
+        """A card decline: the attempt failed, or was closed after failing."""
+        return self.declined_at is not None and self.state in (FAILED, CANCELED)
+
+    @property
+    def outcome(self) -> str:
+        """The state as people read it: `declined` for a card decline, else the state."""
+        return "declined" if self.declined else self.state
+
+    @property
+    def card_label(self) -> str | None:
+        """The card as people name it (`Visa ending 4242`), when Stripe said which."""
+        if self.card_brand is None or self.card_last4 is None:
+            return None
+        return card_label(self.card_brand, self.card_last4)
 
 
 class Refund(Base):

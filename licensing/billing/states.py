@@ -88,7 +88,9 @@ PAYMENT = StateMachine(
     PAYMENT_STATES,
     events={
         "succeed": "succeeded",
-        "fail": "failed",
+        # Only a card payment fails, and only when the bank declines the card:
+        # its audit event says so (`payment.declined`); the state stays `failed`.
+        "fail": "declined",
         "flag": "flagged",
         "cancel": "canceled",
         "accept": "accepted",

@@ -14,14 +14,36 @@ sent (real Stripe honours them; localstripe ignores them).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import stripe
 from flask import current_app
 
+from licensing.billing.cards import BRAND_MAX, CardUsed
 from licensing.config import Config
 from licensing.errors import ExternalServiceError, InvalidInput
+
+
+def _card_used(details: Any) -> CardUsed | None:
+    """Brand and last four from a `card` mapping (a charge's
+    `payment_method_details.card`, a PaymentMethod's `card`, or a Card source)."""
+    if not isinstance(details, Mapping):
+        return None
+    brand, last4 = details.get("brand"), details.get("last4")
+    if not isinstance(brand, str) or not isinstance(last4, str):
+        return None
+    if not brand or len(last4) != 4 or not last4.isdigit():
+        return None
+    return CardUsed(brand=brand.lower()[:BRAND_MAX], last4=last4)
+
+
+def _charge_card(charge: Any) -> CardUsed | None:
+    """The card of an expanded charge: `payment_method_details.card`."""
+    if not isinstance(charge, Mapping):
+        return None
+    details = charge.get("payment_method_details")
+    return _card_used(details.get("card")) if isinstance(details, Mapping) else None
 
 
 @dataclass(frozen=True)
@@ -36,6 +58,8 @@ class IntentStatus:
     client_secret: str | None
     metadata: Mapping[str, str]
     failure_message: str | None = None
+    # The card its latest charge was made on, when Stripe said (expanded charge).
+    card: CardUsed | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +124,9 @@ class PaymentGateway(Protocol):
 
     def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> IntentStatus: ...
 
-    def retrieve_payment_intent(self, intent_id: str) -> IntentStatus: ...
+    def retrieve_payment_intent(self, intent_id: str) -> IntentStatus:
+        """The intent as it stands, with the card of its latest charge when it has one."""
+        ...
 
     def create_refund(
         self,
@@ -116,6 +142,15 @@ class PaymentGateway(Protocol):
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent: ...
 
 
+def _card_message(code: Any, message: str) -> str:
+    """The bank's message, saying "declined" when it is a decline: Stripe's
+    words for one are sometimes only the reason ("Your card has insufficient
+    funds."), and a payer must know the card was declined, not canceled."""
+    if code == "card_declined" and "declined" not in message.lower():
+        return f"The card was declined: {message}"
+    return message
+
+
 def _status(found: Any) -> IntentStatus:
     intent: Mapping[str, Any] = found.to_dict() if hasattr(found, "to_dict") else found
     error = intent.get("last_payment_error") or {}
@@ -127,8 +162,18 @@ def _status(found: Any) -> IntentStatus:
         currency=str(intent["currency"]).upper(),
         client_secret=intent.get("client_secret"),
         metadata={str(k): str(v) for k, v in (intent.get("metadata") or {}).items()},
-        failure_message=error.get("message") if error else None,
+        failure_message=_card_message(error.get("code"), error["message"])
+        if error and error.get("message")
+        else None,
+        card=_charge_card(intent.get("latest_charge")),
     )
+
+
+def status_charge(found: Any) -> Mapping[str, Any] | None:
+    """An intent's latest charge when it is expanded (a mapping), else None."""
+    intent: Mapping[str, Any] = found.to_dict() if hasattr(found, "to_dict") else found
+    charge = intent.get("latest_charge")
+    return charge if isinstance(charge, Mapping) else None
 
 
 def _refund(found: Any) -> RefundStatus:
@@ -239,12 +284,12 @@ class StripeGateway:
         return _status(intent)
 
     def confirm_payment_intent(self, intent_id: str, *, idempotency_key: str) -> IntentStatus:
-        return _status(
+        return self._with_card(
             self._call(
                 lambda params, options: self.client.v1.payment_intents.confirm(
                     intent_id, params, options
                 ),
-                {},
+                {"expand": ["latest_charge"]},
                 {"idempotency_key": idempotency_key},
             )
         )
@@ -261,11 +306,43 @@ class StripeGateway:
         )
 
     def retrieve_payment_intent(self, intent_id: str) -> IntentStatus:
-        return _status(
+        return self._with_card(
             self._call(
-                lambda params, options: self.client.v1.payment_intents.retrieve(intent_id), {}, {}
+                lambda params, options: self.client.v1.payment_intents.retrieve(
+                    intent_id, params, options
+                ),
+                {"expand": ["latest_charge"]},
+                {},
             )
         )
+
+    def _with_card(self, found: Any) -> IntentStatus:
+        """The intent, with the card its latest charge was made on. Stripe puts
+        it in the charge's `payment_method_details`; a charge without them
+        (localstripe's) names its payment method, which is asked for instead.
+        The card is a courtesy on receipts: failing to learn it fails nothing."""
+        status = _status(found)
+        charge = status_charge(found)
+        if status.card is not None or charge is None:
+            return status
+        method = charge.get("payment_method")
+        if not isinstance(method, str) or not method:
+            return status
+        try:
+            payment_method = self._call(
+                lambda params, options: self.client.v1.payment_methods.retrieve(
+                    method, params, options
+                ),
+                {},
+                {},
+            )
+        except ExternalServiceError:
+            return status
+        found_method: Mapping[str, Any] = (
+            payment_method.to_dict() if hasattr(payment_method, "to_dict") else payment_method
+        )
+        card = _card_used(found_method.get("card")) or _card_used(found_method)
+        return replace(status, card=card)
 
     def create_refund(
         self,
@@ -320,7 +397,7 @@ class StripeGateway:
             return method(params, options)
         except stripe.CardError as exc:
             raise InvalidInput.for_field(
-                "card", exc.user_message or "The card was declined."
+                "card", _card_message(exc.code, exc.user_message or "The card was declined.")
             ) from None
         except stripe.InvalidRequestError as exc:
             raise StripeRefused(f"Stripe refused the request: {exc.user_message or exc}") from None

@@ -157,9 +157,76 @@ def card_payment(invoice_id: int) -> tuple[Response, int]:
             redirect=url_for(
                 "billing.invoice_detail", invoice_id=invoice_id, paying=attempt.payment_id
             ),
+            status_url=url_for(
+                "billing.card_payment_status", invoice_id=invoice_id, payment_id=attempt.payment_id
+            ),
         ),
         200,
     )
+
+
+@bp.route("/invoices/<int:invoice_id>/card-payments/<int:payment_id>")
+@access.vendor
+def card_payment_status(invoice_id: int, payment_id: int) -> Response:
+    """What the pay page polls after confirming: the attempt's outcome so far."""
+    session = db.session()
+    invoice = queries.get_invoice(session, invoice_id)
+    payment = _attempt_of(invoice, queries.get_payment(session, payment_id))
+    return _status_response(
+        payment, invoice, url_for("billing.invoice_detail", invoice_id=invoice.id)
+    )
+
+
+def _attempt_of(invoice: Invoice, payment: Payment) -> Payment:
+    if payment.invoice_id != invoice.id or payment.method != CARD:
+        raise NotFound(f"Invoice {invoice.label} has no card payment {payment.id}.")
+    return payment
+
+
+def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Response:
+    """The attempt as the pay page shows it: `paid`, `declined`, `processing`
+    (Stripe has not reported yet), `review` (the amount differed: staff check
+    it) or `closed` (canceled without a decline)."""
+    amount = f"{money(payment.amount, payment.currency)} {payment.currency}"
+    on_card = f" on {payment.card_label}" if payment.card_label else ""
+    if payment.state == SUCCEEDED:
+        outcome, title = "paid", "Paid"
+        rest = (
+            f"invoice {invoice.label} is paid in full."
+            if invoice.state == PAID
+            else f"the balance due is now {money(invoice.balance_due, invoice.currency)} "
+            f"{invoice.currency}."
+        )
+        message = f"{amount} received{on_card}: {rest}"
+    elif payment.declined:
+        outcome, title = "declined", "Declined"
+        # The bank's words when they say why; the state's name never ("canceled").
+        said = payment.note if payment.note and "declined" in payment.note.lower() else None
+        which = f" ({payment.card_label})" if payment.card_label else ""
+        message = (
+            f"{said or 'The card was declined.'} Nothing was charged{which}; try another card."
+        )
+    elif payment.state == FLAGGED:
+        outcome, title = "review", "Received, being checked"
+        message = "Stripe reported a different amount; billing staff check it before it counts."
+    elif payment.state == "canceled":
+        outcome, title = "closed", "Closed"
+        message = payment.note or "This card attempt was closed; nothing was charged by it."
+    else:
+        outcome, title = "processing", "Still processing"
+        message = (
+            f"Your payment of {amount} is being confirmed by Stripe; "
+            "the invoice shows it once it is."
+        )
+    response = jsonify(
+        outcome=outcome,
+        title=title,
+        message=message,
+        card=payment.card_label,
+        invoice_url=invoice_url,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @waiting_provider
@@ -317,8 +384,29 @@ def linked_card_payment(invoice_id: int, token: str) -> tuple[Response, int]:
             client_secret=attempt.client_secret,
             message=attempt.message,
             redirect=back,
+            status_url=url_for(
+                "billing_documents.linked_card_payment_status",
+                invoice_id=invoice.id,
+                token=token,
+                payment_id=attempt.payment_id,
+            ),
         ),
         200,
+    )
+
+
+@documents_bp.route(f"{LINK}/card-payments/<int:payment_id>")
+@access.public
+def linked_card_payment_status(invoice_id: int, token: str, payment_id: int) -> Response:
+    """The linked pay page's poll: only attempts on the link's own invoice."""
+    invoice = _linked(invoice_id, token)
+    payment = db.session().get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"Invoice {invoice.label} has no card payment {payment_id}.")
+    return _status_response(
+        _attempt_of(invoice, payment),
+        invoice,
+        url_for("billing_documents.linked_invoice", invoice_id=invoice.id, token=token),
     )
 
 

@@ -20,6 +20,7 @@ from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import stripe_gateway
+from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.services._common import _amount, _as, _due_ids, _gateway, _locked_invoice
 from licensing.billing.services.settlement import _apply
@@ -430,6 +431,7 @@ def apply_intent_outcome(
     if payment.stripe_payment_intent_id is None:
         payment.stripe_payment_intent_id = intent.id
     payment.last_checked_at = now
+    _note_card(payment, intent.card)
     invoice = _locked_invoice(session, payment.invoice_id)
     if intent.status == "succeeded":
         if payment.state in (SUCCEEDED, FLAGGED) or not PAYMENT.can(payment.state, "succeed"):
@@ -463,9 +465,20 @@ def apply_intent_outcome(
             PAYMENT.apply(session, payment, "cancel", actor=actor, note="canceled at Stripe")
             return f"canceled: payment {payment.id}"
         payment.note = intent.failure_message or "The card was declined."
-        PAYMENT.apply(session, payment, "fail", actor=actor, note=payment.note)
-        return f"failed: payment {payment.id}"
+        payment.declined_at = now
+        PAYMENT.apply(
+            session, payment, "fail", actor=actor, note=payment.note, changes={"declined": True}
+        )
+        return f"declined: payment {payment.id}"
     return f"no change: intent is {intent.status}"
+
+
+def _note_card(payment: Payment, card: CardUsed | None) -> None:
+    """Keep the card Stripe charged, for receipts ("Visa ending 4242")."""
+    if card is None:
+        return
+    payment.card_brand = card.brand
+    payment.card_last4 = card.last4
 
 
 def _payment_for(session: Session, intent: stripe_gateway.IntentStatus) -> Payment | None:
@@ -499,7 +512,7 @@ class ReconcileReport:
     def __str__(self) -> str:
         return (
             f"{self.checked} card payment(s) checked: {self.applied} applied, "
-            f"{self.failed} failed or canceled, {self.unchanged} unchanged"
+            f"{self.failed} declined or canceled, {self.unchanged} unchanged"
         )
 
 
@@ -539,7 +552,7 @@ def reconcile_payments(
         report.outcomes.append(f"payment {payment_id}: {outcome}")
         if outcome.startswith("applied"):
             report.applied += 1
-        elif outcome.startswith(("failed", "canceled")):
+        elif outcome.startswith(("declined", "canceled")):
             report.failed += 1
         else:
             report.unchanged += 1

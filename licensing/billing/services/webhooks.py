@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from licensing.billing.models import StripeEvent
 from licensing.billing.services.card_payments import apply_intent_outcome
 from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
 from licensing.db import utcnow
+from licensing.errors import DomainError
 
 HANDLED_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
 
@@ -37,6 +38,9 @@ def handle_stripe_webhook(
     intent_id = (
         str(event.data_object.get("id", "")) if event.type.startswith("payment_intent.") else None
     )
+    intent: stripe_gateway.IntentStatus | None = None
+    if event.type in HANDLED_EVENTS:  # before the transaction: it may ask Stripe
+        intent = _with_card(gateway, stripe_gateway.intent_status_from_event(event.data_object))
     refunds: list[stripe_gateway.RefundStatus] = []
     if event.type in REFUND_EVENTS:  # before the transaction: it may ask Stripe
         refunds = _refund_statuses(gateway, event)
@@ -57,10 +61,8 @@ def handle_stripe_webhook(
             )
             session.add(stored)
             session.flush()  # the unique event id: a concurrent replay fails here
-            if event.type in HANDLED_EVENTS:
-                outcome = apply_intent_outcome(
-                    session, stripe_gateway.intent_status_from_event(event.data_object), now=now
-                )
+            if intent is not None:
+                outcome = apply_intent_outcome(session, intent, now=now)
             elif event.type in REFUND_EVENTS:
                 outcome = "; ".join(
                     apply_refund_outcome(session, status, now=now) for status in refunds
@@ -71,3 +73,20 @@ def handle_stripe_webhook(
             return WebhookResult(event.id, outcome)
     except IntegrityError:
         return WebhookResult(event.id, "duplicate", duplicate=True)
+
+
+def _with_card(
+    gateway: stripe_gateway.PaymentGateway, intent: stripe_gateway.IntentStatus
+) -> stripe_gateway.IntentStatus:
+    """The event's intent with the card it was charged on. An event carries its
+    latest charge as an id, so one of this service's intents that was charged
+    is asked for; the event's own status stays what is applied. Not learning
+    the card (Stripe unreachable, keys absent on this host) fails nothing."""
+    charged = intent.status in ("succeeded", "requires_payment_method", "processing")
+    if intent.card is not None or not charged or "payment_id" not in intent.metadata:
+        return intent
+    try:
+        card = gateway.retrieve_payment_intent(intent.id).card
+    except DomainError:
+        return intent
+    return replace(intent, card=card)

@@ -161,7 +161,7 @@ def test_a_late_failure_after_success_changes_nothing_and_failure_then_success_a
     failed["data"]["object"]["status"] = "requires_payment_method"
     failed["data"]["object"]["last_payment_error"] = {"message": "Your card was declined."}
     # Out of order: the failure of an earlier attempt arrives first, then the success.
-    assert _deliver(client, failed).get_json()["outcome"].startswith("failed")
+    assert _deliver(client, failed).get_json()["outcome"].startswith("declined")
     assert _deliver(client, succeeded).get_json()["outcome"].startswith("applied")
     late = copy.deepcopy(failed)
     late["id"] += "_late"
