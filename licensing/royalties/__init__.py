@@ -14,25 +14,21 @@ from datetime import date
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
+from licensing.accounts import services as accounts
+from licensing.finance import classification as finance_classification
+from licensing.finance import queries as finance_queries
+from licensing.royalties import queries, services, views
+from licensing.royalties.classification import classify_royalty_lines
+
 
 def overdue_reports(session: Session, organization_id: int, today: date) -> list[str]:
     """Reports unfiled longer than the standing threshold after their due date."""
-    from licensing.royalties import services
-
     days = current_app.config["LICENSING"].overdue_standing_days
     return services.overdue_reports(session, organization_id, today, days)
 
 
 def init_app(app: Flask) -> None:
-    from licensing.accounts import services as accounts
-    from licensing.finance import classification
-    from licensing.finance import queries as finance_queries
-    from licensing.royalties import (
-        queries,
-        views,  # noqa: F401 - registers dashboard and console items
-    )
-    from licensing.royalties.classification import classify_royalty_lines
-
     accounts.register_overdue_check("royalty_reports", overdue_reports)
-    classification.register_classifier("royalty_report", classify_royalty_lines)
+    finance_classification.register_classifier("royalty_report", classify_royalty_lines)
     finance_queries.register_queue("royalty_reports", queries.report_queue_health)
+    views.register_dashboard_items()

@@ -377,7 +377,6 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
 
 
-@waiting_provider
 def _due_reports(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
@@ -506,7 +505,6 @@ def _reviewed_message(state: str) -> str:
     return "The report is marked reviewed."
 
 
-@queue_summary
 def _report_queue(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
     statuses = services.all_periods(Actor.of(principal), now=now)
     waiting = [s for s in statuses if s.state in (DUE, OVERDUE)]
@@ -528,3 +526,10 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
         attention_label="flagged",
         oldest=flagged[0].submitted_at if flagged else None,
     )
+
+
+def register_dashboard_items() -> None:
+    """The vendor dashboard's due reports and the console home's report queue
+    (called by `licensing.royalties.init_app`; registering twice is a no-op)."""
+    waiting_provider(_due_reports)
+    queue_summary(_report_queue)
