@@ -3,7 +3,7 @@
 `render_agreement_pdf(AgreementDocument) -> bytes` knows nothing of the
 database: the agreements service gathers the parties, the licensed uses and the
 royalty terms from the quote snapshot, renders the standard clauses from the
-Jinja templates under templates/agreements/, and passes it all here.
+Jinja templates under templates/agreements/clauses/, and passes it all here.
 """
 
 from __future__ import annotations

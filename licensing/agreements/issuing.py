@@ -3,7 +3,7 @@
 Everything the PDF says about money comes from the approved quote snapshot
 (the amounts, each line's working) and from the published rate card it names
 (each rule in plain words); the standard clauses come from the Jinja
-templates under templates/agreements/.
+templates under templates/agreements/clauses/.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _parse_clauses(text: str) -> list[Clause]:
 def clauses(context: dict[str, Any], uses: Sequence[ApplicationUse]) -> tuple[Clause, ...]:
     """general.txt, then the file of each use category licensed, in vocabulary order."""
     environment = current_app.jinja_env
-    rendered = [environment.get_template("agreements/general.txt").render(context, uses=[])]
+    rendered = [environment.get_template("agreements/clauses/general.txt").render(context, uses=[])]
     for category in USES:
         of_category = [
             {
@@ -133,7 +133,7 @@ def clauses(context: dict[str, Any], uses: Sequence[ApplicationUse]) -> tuple[Cl
             if use.use == category
         ]
         if of_category:
-            template = environment.get_template(f"agreements/{category}.txt")
+            template = environment.get_template(f"agreements/clauses/{category}.txt")
             rendered.append(template.render(context, uses=of_category))
     return tuple(clause for text in rendered for clause in _parse_clauses(text))
 

@@ -236,7 +236,7 @@ def _form_page(
 ) -> tuple[str, int]:
     session = db.session()
     return render_template(
-        "agreements/pages/application_form.html",
+        "agreements/application_form.html",
         values=values,
         application=application,
         errors=errors or {},
@@ -284,7 +284,7 @@ def applications() -> str:
     session = db.session()
     organization = account_queries.own_organization(session, principal)
     return render_template(
-        "agreements/pages/applications.html",
+        "agreements/applications.html",
         applications=queries.applications(session, principal, queries.QueueFilter(sort="newest")),
         block_reason=account_services.standing_block_reason(organization),
     )
@@ -334,7 +334,7 @@ def _vendor_page(
         except InvalidInput as problem:
             estimate_problems = problem.errors or {"_": [problem.detail]}
     return render_template(
-        "agreements/pages/application.html",
+        "agreements/application.html",
         application=application,
         estimate=estimate,
         estimate_problems=estimate_problems,
@@ -429,7 +429,7 @@ def request_reconsideration(application_id: int) -> Page:
 @access.vendor
 def agreements() -> str:
     return render_template(
-        "agreements/pages/agreements.html", agreements=queries.agreements(db.session())
+        "agreements/agreements.html", agreements=queries.agreements(db.session())
     )
 
 
@@ -460,7 +460,7 @@ def _agreement_page(
 @access.vendor
 def agreement(agreement_id: int) -> Page:
     found = queries.get_agreement(db.session(), agreement_id)
-    return _agreement_page(found, "agreements/pages/agreement.html")
+    return _agreement_page(found, "agreements/agreement.html")
 
 
 @bp.route("/agreements/<int:agreement_id>/agreement.pdf")
@@ -496,7 +496,7 @@ def accept(agreement_id: int) -> Page:
         errors = getattr(error, "errors", None) or {"_": [error.detail]}
         return _agreement_page(
             found,
-            "agreements/pages/agreement.html",
+            "agreements/agreement.html",
             errors=errors,
             values=dict(request.form),
             status=422 if isinstance(error, InvalidInput) else 409,
@@ -640,7 +640,7 @@ def _queue_page(
     )
     now = utcnow()
     page = render_template(
-        "agreements/pages/queue.html",
+        "agreements/queue.html",
         applications=found,
         ages=services.ages(found, now),
         states=APPLICATION.states,
@@ -705,7 +705,7 @@ def _console_page(
     session = db.session()
     submitted = application.submitted_quote
     return render_template(
-        "agreements/pages/review.html",
+        "agreements/review.html",
         application=application,
         submitted=Quote.from_snapshot(submitted.snapshot) if submitted else None,
         versions=[(v, Quote.from_snapshot(v.snapshot)) for v in application.quotes],
@@ -854,7 +854,7 @@ def approve(application_id: int) -> Page:
 def agreements_list() -> str:
     states = [s for s in request.args.getlist("state") if s in AGREEMENT.states]
     return render_template(
-        "agreements/pages/agreements.html",
+        "agreements/agreements.html",
         detail_endpoint="agreements_console.agreement_detail",
         agreements=queries.agreements(db.session(), states=states),
         states=AGREEMENT.states,
@@ -867,7 +867,7 @@ def agreements_list() -> str:
 def renewals_due() -> str:
     today = calendar.office_date(utcnow())
     return render_template(
-        "agreements/pages/renewals_due.html",
+        "agreements/renewals_due.html",
         due=queries.renewals_due(db.session(), today),
         window=queries.RENEWAL_WINDOW_DAYS,
     )
@@ -879,7 +879,7 @@ def agreement_detail(agreement_id: int) -> Page:
     found = queries.get_agreement(db.session(), agreement_id)
     return _agreement_page(
         found,
-        "agreements/pages/console_agreement.html",
+        "agreements/console_agreement.html",
         history=audit_queries.events_for(db.session(), "agreement", found.id),
     )
 
@@ -895,7 +895,7 @@ def terminate(agreement_id: int) -> Page:
         session.refresh(found)
         return _agreement_page(
             found,
-            "agreements/pages/console_agreement.html",
+            "agreements/console_agreement.html",
             errors=getattr(error, "errors", None) or {"_": [error.detail]},
             history=audit_queries.events_for(session, "agreement", found.id),
             status=422 if isinstance(error, InvalidInput) else 409,
