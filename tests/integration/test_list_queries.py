@@ -34,6 +34,7 @@ SMALL, LARGE = 10, 100
 SLACK = 2
 
 VENDOR_PAGES = (
+    "/portal/",
     "/portal/applications",
     "/portal/agreements",
     "/portal/invoices",
@@ -41,10 +42,14 @@ VENDOR_PAGES = (
     "/portal/permissions/",
 )
 STAFF_PAGES = (
+    "/console/",
     "/console/applications",
     "/console/applications?state=submitted&state=approved&state=draft",
     "/console/agreements",
+    "/console/agreements/renewals-due",
     "/console/invoices",
+    "/console/invoices?overdue=1",
+    "/console/finance/",
     "/console/organizations",
     "/console/users",
     "/console/permissions/",
