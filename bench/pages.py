@@ -1,14 +1,16 @@
 """List pages with 1,000 applications: the vendor dashboard and the staff queue.
 
-In-process with the Flask test client, on a fresh SQLite database: one application
-is made through the real services (priced, submitted, audited), then copied to 1,000
-rows (the pages read rows; making each through the services would only slow the set-up).
+In-process with the Flask test client, on a fresh SQLite database and, with
+`--postgresql`, an empty PostgreSQL one. One application is made through the real
+services (priced, submitted, audited), then copied to 1,000 rows (the pages read rows;
+making each through the services would only slow the set-up).
 Each page is measured against its floor, a bare Flask app rendering a Jinja table of
 the same number of rows and columns from memory, in the same run. Prints the median,
 p99 and the ratio (floor time / page time, so 1.0 would be as fast as the floor);
 asserts nothing (performance is never asserted in tests).
 
     .venv/bin/python bench/pages.py [--applications 1000] [--requests 40]
+        [--postgresql URL|auto]
 """
 
 from __future__ import annotations
@@ -183,33 +185,53 @@ def report(label: str, page: list[float], floor: list[float], shape: tuple[int, 
     )
 
 
+def measure(backend: str, url: str, applications: int, requests: int) -> None:
+    started = time.perf_counter()
+    app, vendor_email, staff_email = prepare(url, applications)
+    print(
+        f"{backend}, {applications} applications (set up in "
+        f"{time.perf_counter() - started:.1f} s), {requests} requests per page, "
+        "Flask test client in-process; ratio = floor median / page median"
+    )
+    pages = (
+        ("vendor dashboard /portal/", vendor_email, "/portal/"),
+        ("vendor applications", vendor_email, "/portal/applications"),
+        ("staff queue /console/applications", staff_email, "/console/applications"),
+    )
+    for label, email, path in pages:
+        client = signed_in(app, email)
+        page, html = timings(lambda c=client, p=path: c.get(p), requests)
+        shape = table_shape(html)
+        floor_client = floor_app(*shape).test_client()
+        floor, _html = timings(lambda c=floor_client: c.get("/"), requests)
+        report(label, page, floor, shape)
+    app.extensions["licensing.db"].engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--applications", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
+    parser.add_argument(
+        "--postgresql",
+        help="also on PostgreSQL: an empty database's URL, or 'auto' to start a throwaway "
+        "server as the test suite does",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        started = time.perf_counter()
-        url = f"sqlite:///{directory}/bench.db"
-        app, vendor_email, staff_email = prepare(url, args.applications)
-        print(
-            f"SQLite, {args.applications} applications (set up in "
-            f"{time.perf_counter() - started:.1f} s), {args.requests} requests per page, "
-            "Flask test client in-process; ratio = floor median / page median"
-        )
-        pages = (
-            ("vendor dashboard /portal/", vendor_email, "/portal/"),
-            ("vendor applications", vendor_email, "/portal/applications"),
-            ("staff queue /console/applications", staff_email, "/console/applications"),
-        )
-        for label, email, path in pages:
-            client = signed_in(app, email)
-            page, html = timings(lambda c=client, p=path: c.get(p), args.requests)
-            shape = table_shape(html)
-            floor_client = floor_app(*shape).test_client()
-            floor, _html = timings(lambda c=floor_client: c.get("/"), args.requests)
-            report(label, page, floor, shape)
-        app.extensions["licensing.db"].engine.dispose()
+    server = None
+    if args.postgresql == "auto":
+        from tests.support.servers import PostgresServer
+
+        server = PostgresServer().start()
+        args.postgresql = server.create_database("bench_pages")
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            measure("SQLite", f"sqlite:///{directory}/bench.db", args.applications, args.requests)
+        if args.postgresql:
+            measure("PostgreSQL", args.postgresql, args.applications, args.requests)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":
