@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from flask import has_request_context
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from licensing import access
 from licensing.access import Principal
@@ -188,7 +188,8 @@ def users(
 def users_query(*, kind: str | None = None, search: str | None = None) -> Select[Any]:
     """Every user (staff console): `kind` is "staff" or "vendor"; `search` matches
     email or name."""
-    statement = select(User).order_by(User.email)
+    # The lists show each vendor's organization: load them with the page, not per row.
+    statement = select(User).order_by(User.email).options(selectinload(User.organization))
     if kind == "staff":
         statement = statement.where(User.organization_id.is_(None))
     elif kind == "vendor":

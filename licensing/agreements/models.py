@@ -117,6 +117,10 @@ class Application(Base):
         back_populates="application", order_by="QuoteVersion.version", viewonly=True
     )
     renewal_of: Mapped[Agreement | None] = relationship(foreign_keys=[renewal_of_id])
+    # The agreement issued from it (at most one), for lists that show it on every row.
+    agreement: Mapped[Agreement | None] = relationship(
+        foreign_keys="Agreement.application_id", uselist=False, viewonly=True
+    )
 
     @property
     def reference(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import marshmallow as ma
 from sqlalchemy import Select
+from sqlalchemy.orm import selectinload
 
 from licensing import access, db
 from licensing.actors import Actor
@@ -24,6 +25,7 @@ from licensing.agreements.models import (
     PRODUCT_NAME_MAX,
     REASON_MAX,
     TERRITORIES_MAX,
+    Agreement,
     Application,
     ApplicationNote,
 )
@@ -188,6 +190,10 @@ class ApplicationSchema(ma.Schema):
         return application.renewal_of.number if application.renewal_of else None
 
     def _agreement(self, application: Application) -> int | None:
+        if self.many:
+            # A list loads every row's agreement with the page (see list_applications).
+            listed = application.agreement
+            return listed.id if listed else None
         found = queries.agreement_for_application(db.session(), application.id)
         return found.id if found else None
 
@@ -282,10 +288,19 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
     if isinstance(assignee, str) and assignee.isascii() and assignee.isdigit():
         # A user id; past the id column's range it matches nobody.
         assignee = int(assignee) if len(assignee) <= 9 else -1
-    return queries.applications_query(
-        queue=queries.QueueFilter(
-            states=query.get("state") or (), assignee=assignee, sort=query["sort"]
-        ),
+    return (
+        queries.applications_query(
+            queue=queries.QueueFilter(
+                states=query.get("state") or (), assignee=assignee, sort=query["sort"]
+            ),
+        )
+        .options(
+            # What ApplicationSchema shows of every row, with the page (the PDF left unread);
+            # populate_existing so rows already in the session show their latest agreement.
+            selectinload(Application.quotes),
+            selectinload(Application.agreement).load_only(Agreement.id),
+        )
+        .execution_options(populate_existing=True)
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 from sqlalchemy import Select
+from sqlalchemy.orm import selectinload
 
 from licensing import access, db
 from licensing.actors import Actor
@@ -265,7 +266,7 @@ def list_invoices(query: dict[str, Any]) -> Select[Any]:
         organization_id=query.get("organization_id"),
         search=query.get("q"),
         issued_only=not principal.is_staff,
-    )
+    ).options(selectinload(Invoice.lines))  # InvoiceSchema shows every row's lines
 
 
 @blp.route("/invoices", methods=["POST"])

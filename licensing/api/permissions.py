@@ -14,6 +14,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 from sqlalchemy import Select
+from sqlalchemy.orm import selectinload
 
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
@@ -37,6 +38,7 @@ from licensing.permissions.models import (
     PURPOSES,
     REASON_MAX,
     ROLES,
+    PermissionLetter,
     PermissionMessage,
     PermissionRequest,
 )
@@ -342,7 +344,11 @@ def list_requests(query: dict[str, Any]) -> Select[Any]:
         search=query.get("q"),
         overdue=bool(query.get("overdue")),
     )
-    return queries.queue_query(filters, principal, utcnow())
+    return queries.queue_query(filters, principal, utcnow()).options(
+        # What PermissionRequestSchema shows of every row, with the page (no letter PDFs).
+        selectinload(PermissionRequest.messages),
+        selectinload(PermissionRequest.letters).defer(PermissionLetter.pdf),
+    )
 
 
 @blp.route("/permission-requests/metrics")

@@ -8,17 +8,18 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.agreements.models import Agreement
+from licensing.agreements.models import Agreement, Application
 from licensing.billing.models import Invoice
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import NotFound
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
+from licensing.ratecards.models import RateCardRecord
 
 from ..computation import LineRoyalty, Pricer, ReportableLine, reportable_lines
 from ..models import (
@@ -65,9 +66,15 @@ class Obligations:
         return found
 
 
-def obligations(session: Session, agreement: Agreement) -> Obligations:
+def obligations(
+    session: Session, agreement: Agreement, cards: dict[str, RateCardRecord] | None = None
+) -> Obligations:
+    """`cards`: rate cards already read, by version (a list of agreements shares them)."""
     quote = Quote.from_snapshot(agreement.quote.snapshot)
-    card = ratecard_queries.domain_card(ratecard_queries.get(session, agreement.rate_card))
+    cards = {} if cards is None else cards
+    if agreement.rate_card not in cards:
+        cards[agreement.rate_card] = ratecard_queries.get(session, agreement.rate_card)
+    card = ratecard_queries.domain_card(cards[agreement.rate_card])
     lines = reportable_lines(quote, card)
     organization_type = (
         quote.request.organization_type
@@ -125,9 +132,18 @@ def period_state(period: Period, report: RoyaltyReport | None, today: date) -> s
 
 
 def _statuses(session: Session, obligation: Obligations, today: date) -> list[PeriodStatus]:
-    agreement = obligation.agreement
-    reports = current_reports(session, agreement.id)
+    reports = current_reports(session, obligation.agreement.id)
     invoices = _invoice_numbers(session, [r.invoice_id for r in reports.values() if r.invoice_id])
+    return _period_statuses(obligation, reports, invoices, today)
+
+
+def _period_statuses(
+    obligation: Obligations,
+    reports: Mapping[date, RoyaltyReport],
+    invoices: Mapping[int, str],
+    today: date,
+) -> list[PeriodStatus]:
+    agreement = obligation.agreement
     return [
         PeriodStatus(
             agreement.id,
@@ -163,7 +179,16 @@ def agreement_periods(
 
 
 def reporting_agreements(session: Session, organization_id: int | None = None) -> list[Agreement]:
-    statement = select(Agreement).where(Agreement.state.in_(REPORTING_STATES))
+    statement = (
+        select(Agreement)
+        .where(Agreement.state.in_(REPORTING_STATES))
+        # What obligations() and the period list read of every agreement.
+        .options(
+            selectinload(Agreement.quote),
+            selectinload(Agreement.organization),
+            selectinload(Agreement.application).selectinload(Application.uses),
+        )
+    )
     if organization_id is not None:
         statement = statement.where(Agreement.organization_id == organization_id)
     return list(session.scalars(statement.order_by(Agreement.term_start, Agreement.id)))
@@ -177,10 +202,39 @@ def all_periods(
     session = db.session()
     if actor.is_vendor:
         organization_id = actor.organization_id
+    # One query each for the agreements (with what obligations() reads of them), their
+    # current reports and those reports' invoice numbers, however many agreements.
+    agreements = reporting_agreements(session, organization_id)
+    reports = _current_reports_of(session, [agreement.id for agreement in agreements])
+    invoices = _invoice_numbers(
+        session,
+        [r.invoice_id for by_start in reports.values() for r in by_start.values() if r.invoice_id],
+    )
+    cards: dict[str, RateCardRecord] = {}
     statuses: list[PeriodStatus] = []
-    for agreement in reporting_agreements(session, organization_id):
-        statuses.extend(_statuses(session, obligations(session, agreement), today))
+    for agreement in agreements:
+        obligation = obligations(session, agreement, cards)
+        statuses.extend(
+            _period_statuses(obligation, reports.get(agreement.id, {}), invoices, today)
+        )
     return statuses
+
+
+def _current_reports_of(
+    session: Session, agreement_ids: Sequence[int]
+) -> dict[int, dict[date, RoyaltyReport]]:
+    """The current (submitted) reports of these agreements, by agreement and period start."""
+    found: dict[int, dict[date, RoyaltyReport]] = {}
+    if not agreement_ids:
+        return found
+    reports = session.scalars(
+        select(RoyaltyReport).where(
+            RoyaltyReport.agreement_id.in_(agreement_ids), RoyaltyReport.state == SUBMITTED
+        )
+    )
+    for report in reports:
+        found.setdefault(report.agreement_id, {})[report.period_start] = report
+    return found
 
 
 @dataclass

@@ -1,0 +1,238 @@
+"""List pages with 1,000 applications: the vendor dashboard and the staff queue.
+
+In-process with the Flask test client, on a fresh SQLite database and, with
+`--postgresql`, an empty PostgreSQL one. One application is made through the real
+services (priced, submitted, audited), then copied to 1,000 rows (the pages read rows;
+making each through the services would only slow the set-up).
+Each page is measured against its floor, a bare Flask app rendering a Jinja table of
+the same number of rows and columns from memory, in the same run. Prints the median,
+p99 and the ratio (floor time / page time, so 1.0 would be as fast as the floor);
+asserts nothing (performance is never asserted in tests).
+
+    .venv/bin/python bench/pages.py [--applications 1000] [--requests 40]
+        [--postgresql URL|auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# distribution-data is `review: staff`: a submitted application waits in the queue.
+STAFF_USE = {
+    "product_name": "Fernhill Code Feed",
+    "description": "A nightly data file for billing systems",
+    "use": "distribution",
+    "product_type": "data_file",
+    "user_type": "provider",
+    "delivery": "data_feed",
+    "territories": "United States, Canada",
+    "languages": ["en", "fr"],
+    "revenue": "80000.00",
+}
+MOMENT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+
+FLOOR_TEMPLATE = """<!doctype html><html><head><title>Floor</title></head><body><main>
+<table><thead><tr>{% for name in columns %}<th>{{ name }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table></main></body></html>"""
+
+
+def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
+    """A migrated database with the sample card, a vendor with `count` submitted
+    applications, and a licensing staff member."""
+    from licensing import db, migrations
+    from licensing.accounts import services as accounts
+    from licensing.agreements import services as agreements
+    from licensing.app import create_app
+    from licensing.config import Config
+    from licensing.ratecards import cli as ratecards_cli
+    from tests.support import factories
+
+    migrations.upgrade(database_url)
+    app = create_app(
+        Config(
+            environment="testing",
+            database_url=database_url,
+            secret_key="bench-secret-key",  # noqa: S106 - a throwaway database
+            audit_hmac_key="bench-audit-key",
+            quote_rate_limit="off",
+            overrides={"WTF_CSRF_ENABLED": False},
+        )
+    )
+    with app.app_context():
+        ratecards_cli.load_samples()
+        session = db.session()
+        vendor = factories.make_vendor(session, email="vendor@bench.example")
+        staff = factories.make_staff(session, roles=("licensing",), email="staff@bench.example")
+        principal = accounts.principal_for(vendor)
+        draft = agreements.Draft(
+            term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=(STAFF_USE,)
+        )
+        application = agreements.create_draft(principal, draft, now=MOMENT)
+        agreements.submit(application.id, principal, attest=True, now=MOMENT)
+        copy_application(application.id, count - 1)
+        return app, vendor.email, staff.email
+
+
+def copy_application(application_id: int, copies: int) -> None:
+    """`copies` more applications like this one (its uses and quotes too), each with
+    its own product name."""
+    from sqlalchemy import inspect, select
+
+    from licensing import db
+    from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
+
+    def columns(record: Any, *skip: str) -> dict[str, Any]:
+        keys = [a.key for a in inspect(type(record)).column_attrs]
+        return {k: getattr(record, k) for k in keys if k not in ("id", *skip)}
+
+    session = db.session()
+    original = session.get(Application, application_id)
+    assert original is not None
+    uses = list(original.uses)
+    quotes = list(
+        session.scalars(select(QuoteVersion).where(QuoteVersion.application_id == application_id))
+    )
+    for number in range(copies):
+        copy = Application(**columns(original))
+        copy.uses = [
+            ApplicationUse(
+                **{**columns(use, "application_id"), "product_name": f"Invented Feed {number}"}
+            )
+            for use in uses
+        ]
+        session.add(copy)
+        session.flush()
+        session.add_all(
+            QuoteVersion(**{**columns(quote), "application_id": copy.id}) for quote in quotes
+        )
+    session.commit()
+
+
+def signed_in(app: Any, email: str) -> Any:
+    from tests.support.factories import DEFAULT_PASSWORD
+
+    client = app.test_client()
+    response = client.post("/sign-in", data={"email": email, "password": DEFAULT_PASSWORD})
+    if response.status_code != 302:
+        raise SystemExit(f"sign-in as {email}: {response.status_code}")
+    return client
+
+
+def timings(get: Callable[[], Any], requests: int) -> tuple[list[float], str]:
+    """Seconds per request (after two warm-up requests) and the last page's HTML."""
+    for _ in range(2):
+        html = get().get_data(as_text=True)
+    seconds = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = get()
+        body = response.get_data(as_text=True)
+        seconds.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise SystemExit(f"{response.status_code}: {body[:300]}")
+        html = body
+    return seconds, html
+
+
+def table_shape(html: str) -> tuple[int, int]:
+    """Rows and columns of the page's biggest table body (what the floor renders)."""
+    bodies = re.findall(r"<tbody>(.*?)</tbody>", html, re.DOTALL) or [""]
+    body = max(bodies, key=len)
+    rows = re.findall(r"<tr\b.*?</tr>", body, re.DOTALL)
+    columns = max((len(re.findall(r"<t[dh]\b", row)) for row in rows), default=1)
+    return len(rows), columns
+
+
+def floor_app(rows: int, columns: int) -> Any:
+    from flask import Flask, render_template_string
+
+    app = Flask("floor")
+    data = [[f"Invented cell {r}-{c}" for c in range(columns)] for r in range(rows)]
+    names = [f"Column {c}" for c in range(columns)]
+
+    @app.get("/")
+    def table() -> str:
+        return render_template_string(FLOOR_TEMPLATE, columns=names, rows=data)
+
+    return app
+
+
+def p99(seconds: list[float]) -> float:
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def report(label: str, page: list[float], floor: list[float], shape: tuple[int, int]) -> None:
+    page_median, floor_median = statistics.median(page), statistics.median(floor)
+    print(
+        f"{label:<34} {shape[0]:>5} rows x {shape[1]:>2} cols  "
+        f"median {page_median * 1000:7.1f} ms  p99 {p99(page) * 1000:7.1f} ms  |  "
+        f"floor median {floor_median * 1000:6.1f} ms  p99 {p99(floor) * 1000:6.1f} ms  |  "
+        f"ratio {floor_median / page_median:5.2f}x"
+    )
+
+
+def measure(backend: str, url: str, applications: int, requests: int) -> None:
+    started = time.perf_counter()
+    app, vendor_email, staff_email = prepare(url, applications)
+    print(
+        f"{backend}, {applications} applications (set up in "
+        f"{time.perf_counter() - started:.1f} s), {requests} requests per page, "
+        "Flask test client in-process; ratio = floor median / page median"
+    )
+    pages = (
+        ("vendor dashboard /portal/", vendor_email, "/portal/"),
+        ("vendor applications", vendor_email, "/portal/applications"),
+        ("staff queue /console/applications", staff_email, "/console/applications"),
+    )
+    for label, email, path in pages:
+        client = signed_in(app, email)
+        page, html = timings(lambda c=client, p=path: c.get(p), requests)
+        shape = table_shape(html)
+        floor_client = floor_app(*shape).test_client()
+        floor, _html = timings(lambda c=floor_client: c.get("/"), requests)
+        report(label, page, floor, shape)
+    app.extensions["licensing.db"].engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--applications", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
+    parser.add_argument(
+        "--postgresql",
+        help="also on PostgreSQL: an empty database's URL, or 'auto' to start a throwaway "
+        "server as the test suite does",
+    )
+    args = parser.parse_args()
+    server = None
+    if args.postgresql == "auto":
+        from tests.support.servers import PostgresServer
+
+        server = PostgresServer().start()
+        args.postgresql = server.create_database("bench_pages")
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            measure("SQLite", f"sqlite:///{directory}/bench.db", args.applications, args.requests)
+        if args.postgresql:
+            measure("PostgreSQL", args.postgresql, args.applications, args.requests)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

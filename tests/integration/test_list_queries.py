@@ -1,0 +1,178 @@
+"""No list page runs a query per row: the SQL statements a page issues do not grow
+with its records (checked at 10 and at 100 of them, on both backends).
+
+Each page is asked twice at each size and the second request is counted, so caches
+filled on first use (rate cards, sessions) do not blur the figure. The difference
+allowed, `SLACK`, covers a page that shows one extra summary when it has more rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from licensing import db
+from tests.integration.agreements.conftest import STAFF_USE
+from tests.integration.agreements.conftest import apply as apply
+from tests.integration.permissions.conftest import routed_use, send_routed
+from tests.integration.pricing.conftest import example_card as example_card
+from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
+    SMALL_SOFTWARE,
+    active_agreement,
+    file_report,
+    row,
+)
+from tests.support import factories
+
+SMALL, LARGE = 10, 100
+SLACK = 2
+
+VENDOR_PAGES = (
+    "/portal/",
+    "/portal/applications",
+    "/portal/agreements",
+    "/portal/invoices",
+    "/portal/royalty-reports",
+    "/portal/permissions/",
+)
+STAFF_PAGES = (
+    "/console/",
+    "/console/applications",
+    "/console/applications?state=submitted&state=approved&state=draft",
+    "/console/agreements",
+    "/console/agreements/renewals-due",
+    "/console/invoices",
+    "/console/invoices?overdue=1",
+    "/console/finance/",
+    "/console/organizations",
+    "/console/users",
+    "/console/permissions/",
+    "/console/royalty-reports",
+    "/console/audit",
+    "/console/outbox",
+)
+VENDOR_API = (
+    "/api/v1/applications",
+    "/api/v1/agreements",
+    "/api/v1/invoices",
+    "/api/v1/tokens",
+)
+STAFF_API = (
+    "/api/v1/applications",
+    "/api/v1/agreements",
+    "/api/v1/invoices",
+    "/api/v1/payments",
+    "/api/v1/organizations",
+    "/api/v1/users",
+    "/api/v1/permission-requests",
+    "/api/v1/audit-events",
+    "/api/v1/outbox-messages",
+)
+
+
+@contextmanager
+def counting(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements sent while inside, on every connection of the app's engine."""
+    statements: list[str] = []
+    engine = app.extensions["licensing.db"].engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def statements_for(app: Flask, client: FlaskClient, url: str, **kwargs: Any) -> int:
+    warm = client.get(url, **kwargs)
+    assert warm.status_code == 200, (url, warm.status_code, warm.get_data(as_text=True)[:500])
+    with counting(app) as statements:
+        response = client.get(url, **kwargs)
+    assert response.status_code == 200, url
+    return len(statements)
+
+
+@pytest.fixture
+def seed(
+    app: Flask,
+    vendor: Any,
+    apply: Callable[..., Any],
+    active_agreement: Callable[..., Any],  # noqa: F811
+    file_report: Callable[..., Any],  # noqa: F811
+) -> Callable[[int], None]:
+    """`seed(n)`: n more of every listed record, the vendor's own where they can be:
+    organizations with a user each, applications awaiting staff, active agreements
+    with their invoices, royalty reports, and permission requests (audit events and
+    outbox messages come with them)."""
+    made = {"count": 0}
+    organization = vendor.organization
+
+    def more(count: int) -> None:
+        for _ in range(count):
+            index = made["count"] = made["count"] + 1
+            factories.make_vendor(db.session())
+            apply(vendor, STAFF_USE)
+            agreement = active_agreement(vendor, SMALL_SOFTWARE)
+            file_report(vendor, agreement, 1, [row(1, f"C-{index}", quantity=10)])
+            send_routed(
+                routed_use(
+                    organization.id,
+                    organization.legal_name,
+                    application_id=90000 + index,
+                    requester_email=f"requester{index}@bluefin.example",
+                )
+            )
+        db.session().commit()
+
+    return more
+
+
+def counts(
+    app: Flask, clients: list[tuple[str, FlaskClient, tuple[str, ...], dict[str, Any]]]
+) -> dict[str, int]:
+    """Statements per page, keyed `who url`."""
+    found: dict[str, int] = {}
+    for who, client, urls, kwargs in clients:
+        for url in urls:
+            found[f"{who} {url}"] = statements_for(app, client, url, **kwargs)
+    return found
+
+
+def test_no_list_page_or_api_list_runs_a_query_per_record(
+    app: Flask,
+    vendor: Any,
+    admin: Any,
+    seed: Callable[[int], None],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    vendor_client = signed_in(app.test_client(), vendor)
+    staff_client = signed_in(app.test_client(), admin)
+    vendor_api = {"headers": factories.bearer(vendor)}
+    staff_api = {"headers": factories.bearer(admin)}
+    clients = [
+        ("vendor", vendor_client, VENDOR_PAGES, {}),
+        ("staff", staff_client, STAFF_PAGES, {}),
+        ("vendor", app.test_client(), VENDOR_API, vendor_api),
+        ("staff", app.test_client(), STAFF_API, staff_api),
+    ]
+
+    seed(SMALL)
+    at_small = counts(app, clients)
+    seed(LARGE - SMALL)
+    at_large = counts(app, clients)
+
+    growing = {
+        url: (at_small[url], at_large[url])
+        for url in at_small
+        if at_large[url] - at_small[url] > SLACK
+    }
+    assert growing == {}, f"statements at {SMALL} and {LARGE} records: {growing}"
