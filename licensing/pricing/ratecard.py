@@ -81,11 +81,20 @@ class Condition:
     product_type: tuple[str, ...] | None = None
     user_type: tuple[str, ...] | None = None
     organization_type: tuple[str, ...] | None = None
+    _constrained: tuple[tuple[str, tuple[str, ...]], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
+
+    def __post_init__(self) -> None:
+        # Computed once: a card is immutable and classifies every use of every
+        # quote against each rule's condition.
+        found = ((axis, getattr(self, axis)) for axis in AXES)
+        constrained = tuple((axis, values) for axis, values in found if values is not None)
+        object.__setattr__(self, "_constrained", constrained)
 
     def constraints(self) -> list[tuple[str, tuple[str, ...]]]:
         """The constrained axes and their values, in vocabulary order."""
-        found = ((axis, getattr(self, axis)) for axis in AXES)
-        return [(axis, values) for axis, values in found if values is not None]
+        return list(self._constrained)
 
     @property
     def is_empty(self) -> bool:
@@ -98,7 +107,7 @@ class Condition:
             "user_type": user_type,
             "organization_type": organization_type,
         }
-        return all(given[axis] in values for axis, values in self.constraints())
+        return all(given[axis] in values for axis, values in self._constrained)
 
     def to_document(self) -> dict[str, str | list[str]]:
         # One value is written as a string, several as a list: the form staff write.

@@ -106,21 +106,22 @@ def import_card(document: Mapping[str, Any], *, published_by: str) -> ImportResu
 def quote(request: QuoteRequest) -> Quote:
     """Price a request with the card it names, or the card in effect on its start date."""
     session = db.session()
+    card: RateCard | None
     if request.rate_card is not None:
-        stored = queries.by_version(session, request.rate_card)
-        if stored is None:
+        card = queries.card_by_version(session, request.rate_card)
+        if card is None:
             raise errors.InvalidInput.for_field(
                 "rate_card", f"There is no published rate card {request.rate_card!r}."
             )
     else:
-        stored = queries.in_effect(session, request.term.start)
-        if stored is None:
+        card = queries.card_in_effect(session, request.term.start)
+        if card is None:
             raise errors.InvalidInput.for_field(
                 "term.start",
                 f"No rate card is in effect on {request.term.start.isoformat()}; "
                 "name one with rate_card.",
             )
     try:
-        return price(queries.domain_card(stored), request)
+        return price(card, request)
     except QuoteInputError as invalid:
         raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None

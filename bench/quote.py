@@ -1,0 +1,235 @@
+"""Quote API throughput against its floor, a bare Flask JSON echo, served alike.
+
+Both apps run under gunicorn with 2 sync workers on loopback; a load generator in
+this script (threads, one http.client connection each; sync workers close the
+connection after every response, so each request reconnects, as under wrk) posts
+for a bounded time and count. Prints requests/s for the floor and the quote API,
+each with the same 1-use and 25-use bodies, and the ratio to the floor. Asserts
+nothing; `make bench` runs it.
+
+Options via environment: BENCH_SECONDS (per target, default 5), BENCH_CONNECTIONS
+(default 8), BENCH_MAX_REQUESTS (per target, default 50000).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SEED = 1627
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "50000"))
+WORKERS = 2
+GOAL = 0.6
+
+ECHO_APP = """
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.post("/echo")
+def echo():
+    return jsonify(request.get_json())
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    requests: int
+    errors: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def gunicorn(app: str, directory: Path, env: dict[str, str]) -> Iterator[int]:
+    """A gunicorn server with 2 sync workers on loopback; yields its port."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(directory),
+            "--log-level",
+            "warning",
+            app,
+        ],
+        env={**os.environ, **env},
+    )
+    try:
+        wait_for(port, server)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not start within 60 s")
+
+
+def load(port: int, path: str, bodies: list[bytes], seconds: float = SECONDS) -> Result:
+    """POST `bodies` round-robin from CONNECTIONS threads for `seconds` (or MAX_REQUESTS)."""
+    done = [0] * CONNECTIONS
+    failed = [0] * CONNECTIONS
+    budget = threading.Semaphore(MAX_REQUESTS)
+    stop = threading.Event()
+    headers = {"Content-Type": "application/json"}
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        turn = index
+        while not stop.is_set() and budget.acquire(blocking=False):
+            connection.request("POST", path, body=bodies[turn % len(bodies)], headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status == 200:
+                done[index] += 1
+            else:
+                failed[index] += 1
+            turn += 1
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CONNECTIONS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    stop.wait(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return Result(sum(done), sum(failed), time.perf_counter() - started)
+
+
+def quote_bodies(uses: int, rng: random.Random, count: int = 32) -> list[bytes]:
+    """Synthetic quote requests priced by the sample card (fixed seed)."""
+    bodies = []
+    for _ in range(count):
+        body = {
+            "organization_type": "commercial",
+            "term": {"start": "2027-01-01", "end": "2027-06-30"},
+            "uses": [
+                {
+                    "use": "distribution",
+                    "product_type": "saas",
+                    "user_type": "provider",
+                    "quantity": {"end_users": rng.randint(1, 50_000)},
+                    "description": f"Invented product {index}",
+                }
+                for index in range(uses)
+            ],
+        }
+        bodies.append(json.dumps(body).encode())
+    return bodies
+
+
+def prepare_database(url: str) -> None:
+    from licensing.app import create_app
+    from licensing.config import Config
+    from licensing.migrations import upgrade
+    from licensing.ratecards.cli import load_samples
+
+    upgrade(url)
+    app = create_app(
+        Config(
+            database_url=url,
+            secret_key=secrets.token_hex(16),
+            audit_hmac_key=secrets.token_hex(16),
+        )
+    )
+    with app.app_context():
+        load_samples()
+    app.extensions["licensing.db"].engine.dispose()
+
+
+def report(label: str, result: Result, floor: Result | None) -> None:
+    line = f"{label:<38} {result.per_second:8,.0f} requests/s"
+    line += f"  ({result.requests} in {result.seconds:.1f} s"
+    line += f", {result.errors} errors)" if result.errors else ")"
+    if floor is not None:
+        ratio = result.per_second / floor.per_second
+        line += f"  ratio {ratio:.2f}x of the floor (goal >= {GOAL}x)"
+    print(line, flush=True)
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    repository = Path(__file__).resolve().parents[1]
+    print(
+        f"gunicorn {WORKERS} sync workers, {CONNECTIONS} client threads, "
+        f"{SECONDS:g} s per target, SQLite",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        where = Path(directory)
+        (where / "echo_app.py").write_text(ECHO_APP)
+        url = f"sqlite:///{where / 'bench.db'}"
+        prepare_database(url)
+        one, many = quote_bodies(1, rng), quote_bodies(25, rng)
+
+        # The floor echoes the same bodies: parsing and sending 25 uses is not free.
+        with gunicorn("echo_app:app", where, {}) as port:
+            load(port, "/echo", one, seconds=1)  # warm-up, not counted
+            floor_one = load(port, "/echo", one)
+            report("floor: bare Flask JSON echo, 1 use", floor_one, None)
+            floor_many = load(port, "/echo", many)
+            report("floor: bare Flask JSON echo, 25 uses", floor_many, None)
+
+        env = {
+            "DATABASE_URL": url,
+            "SECRET_KEY": secrets.token_hex(16),
+            "AUDIT_HMAC_KEY": secrets.token_hex(16),
+            "QUOTE_RATE_LIMIT": "off",
+            "LOG_LEVEL": "WARNING",
+        }
+        with gunicorn("wsgi:app", repository, env) as port:
+            load(port, "/api/v1/quotes", one, seconds=1)
+            report("POST /api/v1/quotes, 1 use", load(port, "/api/v1/quotes", one), floor_one)
+            several = load(port, "/api/v1/quotes", many)
+            report("POST /api/v1/quotes, 25 uses", several, floor_many)
+
+
+if __name__ == "__main__":
+    main()
