@@ -170,7 +170,10 @@ class Pricer:
         assert amount is not None
         charged = max(line.up_front, amount)
         currency = self.card.currency
-        show = lambda value: format_amount(value, currency)  # noqa: E731 - local shorthand
+
+        def show(value: Decimal) -> str:
+            return format_amount(value, currency)
+
         steps = [_usage_words(line, usage, currency), *priced.explanation]
         steps.append(
             f"charged to date = the larger of the up-front {show(line.up_front)} and the "

@@ -40,7 +40,7 @@ def _next_quarter_start(day: date) -> date:
 
 def reporting_periods(term_start: date, term_end: date) -> tuple[Period, ...]:
     """Calendar quarters from `term_start` to `term_end`, the first and last clipped."""
-    periods = []
+    periods: list[Period] = []
     cursor = term_start
     while cursor <= term_end:
         following = _next_quarter_start(cursor)

@@ -47,7 +47,7 @@ def _unit_totals(session: Session, report_id: int) -> dict[tuple[int, str], tupl
         .where(RoyaltyReportRow.report_id == report_id, RoyaltyReportRow.unit != "")
         .group_by(RoyaltyReportRow.line, RoyaltyReportRow.unit)
     )
-    return {(line, unit): (int(count), int(total)) for line, unit, count, total in rows}
+    return {(line, unit): (int(count), int(total or 0)) for line, unit, count, total in rows}
 
 
 def _dropped(before: int, after: int) -> bool:

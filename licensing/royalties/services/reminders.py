@@ -28,7 +28,7 @@ from .obligations import current_reports, obligations, reporting_agreements
 def overdue_reports(session: Session, organization_id: int, today: date, days: int) -> list[str]:
     """The periods of the organization's agreements unreported more than `days`
     after their due date (for its standing)."""
-    late = []
+    late: list[str] = []
     for agreement in reporting_agreements(session, organization_id):
         obligation = obligations(session, agreement)
         reports = current_reports(session, agreement.id)
