@@ -13,9 +13,9 @@ from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, current_app, request
+from flask import Response, request
 
-from licensing import access, db
+from licensing import access
 from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
 from licensing.api.fields import vocabulary
@@ -33,6 +33,7 @@ from licensing.royalties.rows import (
 )
 from licensing.royalties.services import Filing, PeriodStatus
 from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES
+from licensing.streaming import stream_rows
 
 blp = Blueprint(
     "royalty_reports_api",
@@ -324,12 +325,10 @@ def get_rows(report_id: int) -> Response:
 
 def rows_response(report_id: int, actor: Actor) -> Response:
     services.get_report(report_id, actor)
-    db.session().close()  # the download reads through a session of its own
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    return Response(
-        queries.rows_csv(app, report_id),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="royalty-report-{report_id}.csv"'},
+    return stream_rows(
+        lambda session: queries.report_rows(session, report_id),
+        header=COLUMNS,
+        filename=f"royalty-report-{report_id}.csv",
     )
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,47 +19,32 @@ from licensing.finance.queries import QueueHealth, health
 
 from .models import RoyaltyReport, RoyaltyReportRow
 from .periods import REPORT_DUE_DAYS
-from .rows import COLUMNS
 from .services import PeriodStatus, all_periods
 from .states import CORRECTION_REQUESTED, DUE, FLAGGED, OVERDUE
 
 ROWS_PER_READ = 2000
 
 
-def rows_csv(app: Flask, report_id: int) -> Iterator[str]:
-    """The report's rows as CSV lines, read in batches through a session of its own
-    that is closed when the download ends, also when the client stops reading."""
-    with app.app_context():
-        session = db.database().sessionmaker()
-        try:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            rows = session.scalars(
-                select(RoyaltyReportRow)
-                .where(RoyaltyReportRow.report_id == report_id)
-                .order_by(RoyaltyReportRow.row_number)
-                .execution_options(yield_per=ROWS_PER_READ)
+def report_rows(session: Session, report_id: int) -> Iterator[tuple[object, ...]]:
+    """A report's rows as submitted, in the template's columns, read in batches (for
+    `licensing.streaming.stream_rows`, which owns the session and closes it)."""
+    rows = session.scalars(
+        select(RoyaltyReportRow)
+        .where(RoyaltyReportRow.report_id == report_id)
+        .order_by(RoyaltyReportRow.row_number)
+        .execution_options(yield_per=ROWS_PER_READ)
+    )
+    with rows:
+        for row in rows:
+            yield (
+                row.line,
+                row.customer_id,
+                row.customer_name,
+                row.country,
+                row.unit,
+                row.quantity,
+                None if row.revenue is None else f"{row.revenue.normalize():f}",
             )
-            for count, row in enumerate(rows):
-                writer.writerow(
-                    [
-                        row.line,
-                        row.customer_id,
-                        row.customer_name,
-                        row.country,
-                        row.unit,
-                        "" if row.quantity is None else row.quantity,
-                        "" if row.revenue is None else f"{row.revenue.normalize():f}",
-                    ]
-                )
-                if count % 500 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-        finally:
-            session.close()
 
 
 @dataclass(frozen=True)
