@@ -69,7 +69,7 @@ def _anomalies(
             count, quantity = now_totals.get((line, unit), (0, 0))
             if _dropped(customers, count):
                 flags.append(
-                    f"Line {line}, {unit}: {count} customers against {customers} last period "
+                    f"Line {line}, {unit}: {_customers(count)} against {customers} last period "
                     "(a drop of more than 20%)."
                 )
             if _dropped(total, quantity):
@@ -111,7 +111,12 @@ def _falling_customers(session: Session, report_id: int, previous_id: int) -> li
         for line, unit, customer, was, now_ in falling[:5]
     )
     more = f" and {count - 5} more" if count > 5 else ""
-    return [f"{count} customers report less than last period ({shown}{more})."]
+    verb = "reports" if count == 1 else "report"
+    return [f"{_customers(count)} {verb} less than last period ({shown}{more})."]
+
+
+def _customers(count: int) -> str:
+    return f"{count} customer" if count == 1 else f"{count} customers"
 
 
 def _below_estimate(obligation: Obligations, filing: Filing) -> list[str]:

@@ -237,8 +237,9 @@ def test_anomalies_flag_the_report_and_the_invoice_still_follows(
     second = file_report(vendor, agreement, 2, [row(1, "A", quantity=40)])
     assert second.report.review_state == "flagged"
     text = " ".join(second.flags)
-    assert "1 customers against 3 last period" in text
+    assert "1 customer against 3 last period" in text
     assert "A on line 1: 60 to 40 end_users" in text
+    assert "1 customer reports less than last period" in text
     assert second.total_due == Decimal("0.00")  # usage to date did not grow
 
 
