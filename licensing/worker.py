@@ -64,9 +64,9 @@ def _expire_permissions() -> object:
 
 
 def _reconcile_payments() -> object:
-    from licensing.billing.services import reconcile_payments
+    from licensing.billing.services import reconcile_payments, reconcile_refunds
 
-    return reconcile_payments()
+    return f"{reconcile_payments()}; {reconcile_refunds()}"
 
 
 def _remind_reports() -> object:

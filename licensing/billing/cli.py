@@ -26,21 +26,25 @@ def payments_group() -> None:
     type=click.IntRange(min=0),
     default=30,
     show_default=True,
-    help="Ask Stripe about card payments still pending after this long without a webhook.",
+    help="Ask Stripe about card payments and refunds still pending after this long "
+    "without a webhook.",
 )
 @click.option("--now", "now_text", default=None, help=NOW_HELP)
 @with_appcontext
 def reconcile(older_than_minutes: int, now_text: str | None) -> None:
-    """Apply what Stripe says about card payments whose outcome is unknown."""
+    """Apply what Stripe says about card payments and card refunds whose outcome is unknown."""
+    now, older_than = _moment(now_text), timedelta(minutes=older_than_minutes)
     try:
-        report = services.reconcile_payments(
-            now=_moment(now_text), older_than=timedelta(minutes=older_than_minutes)
+        reports = (
+            services.reconcile_payments(now=now, older_than=older_than),
+            services.reconcile_refunds(now=now, older_than=older_than),
         )
     except DomainError as error:
         raise click.ClickException(error.detail) from None
-    for line in report.outcomes:
-        click.echo(line)
-    click.echo(str(report))
+    for report in reports:
+        for line in report.outcomes:
+            click.echo(line)
+        click.echo(str(report))
 
 
 @click.group("invoices")

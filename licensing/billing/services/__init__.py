@@ -39,6 +39,7 @@ from licensing.billing.services.overdue import (
 from licensing.billing.services.refunds import (
     REFUND_EVENTS,
     apply_refund_outcome,
+    reconcile_refunds,
     record_offline_refund,
     refund_card,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "overdue_invoices",
     "process_overdue",
     "reconcile_payments",
+    "reconcile_refunds",
     "record_offline_payment",
     "record_offline_refund",
     "refund_card",

@@ -508,10 +508,11 @@ class ReconcileReport:
     failed: int = 0
     unchanged: int = 0
     outcomes: list[str] = field(default_factory=list)
+    subject: str = "card payment(s)"
 
     def __str__(self) -> str:
         return (
-            f"{self.checked} card payment(s) checked: {self.applied} applied, "
+            f"{self.checked} {self.subject} checked: {self.applied} applied, "
             f"{self.failed} declined or canceled, {self.unchanged} unchanged"
         )
 

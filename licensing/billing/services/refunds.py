@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,10 +20,12 @@ from licensing.billing.services._common import (
     _amount,
     _as,
     _check_amount,
+    _due_ids,
     _email_billing_contact,
     _gateway,
     _offline_errors,
 )
+from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport
 from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -357,3 +359,65 @@ def _refund_statuses(
     if not isinstance(intent_id, str) or not intent_id:
         return []
     return gateway.list_refunds(intent_id)
+
+
+def reconcile_refunds(
+    *, now: datetime | None = None, older_than: timedelta = RECONCILE_AFTER, limit: int = 200
+) -> ReconcileReport:
+    """Settle card refunds still pending after `older_than`: Stripe's answer to the
+    request was lost and no webhook came. Stripe is asked for the refunds of the
+    payment's PaymentIntent, and the one carrying this refund's id (its own Stripe
+    id, or the `refund_id` metadata the request sent) is applied as a webhook
+    would. A refund Stripe has no trace of never reached it: it fails, so its
+    amount is outstanding again and staff can refund it anew. Each refund is
+    claimed (`db.claim`), so several hosts may run this at once."""
+    now = now or utcnow()
+    gateway = _gateway()
+    report = ReconcileReport(subject="card refund(s)")
+    candidates = _due_ids(
+        select(Refund.id)
+        .where(
+            Refund.method == CARD,
+            Refund.state == PENDING,
+            Refund.created_at <= now - older_than,
+        )
+        .order_by(Refund.id)
+        .limit(limit)
+    )
+    for refund_id in candidates:
+        with db.transaction() as session:
+            refund = session.scalars(
+                db.claim(select(Refund).where(Refund.id == refund_id, Refund.state == PENDING))
+            ).one_or_none()
+            payment = None if refund is None else session.get(Payment, refund.payment_id)
+            if refund is None or payment is None or payment.stripe_payment_intent_id is None:
+                continue
+            outcome = _reconcile_refund(session, gateway, refund, payment, now)
+        report.checked += 1
+        report.outcomes.append(f"refund {refund_id}: {outcome}")
+        if outcome.startswith("refunded"):
+            report.applied += 1
+        elif outcome.startswith(("refund failed", "failed")):
+            report.failed += 1
+        else:
+            report.unchanged += 1
+    return report
+
+
+def _reconcile_refund(
+    session: Session,
+    gateway: stripe_gateway.PaymentGateway,
+    refund: Refund,
+    payment: Payment,
+    now: datetime,
+) -> str:
+    assert payment.stripe_payment_intent_id is not None
+    for status in gateway.list_refunds(payment.stripe_payment_intent_id):
+        if status.id == refund.stripe_refund_id or status.metadata.get("refund_id") == str(
+            refund.id
+        ):
+            return apply_refund_outcome(session, status, now=now)
+    if refund.stripe_refund_id is not None:
+        return f"no change: Stripe does not list refund {refund.stripe_refund_id} yet"
+    _refund_step(session, refund, "fail", "The refund never reached Stripe.", now, Actor.SYSTEM)
+    return "failed: it never reached Stripe"

@@ -8,6 +8,7 @@ import copy
 import io
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -285,6 +286,68 @@ def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_i
     assert refund.stripe_refund_id
     assert _deliver(client, event)["outcome"].startswith("no change")
     assert _audited("refund.succeeded", refund.id) == 1
+
+
+class _NeverSent(_LostAnswer):
+    """The real gateway, except that the refund request never leaves this host."""
+
+    def create_refund(self, **kwargs: Any) -> stripe_gateway.RefundStatus:
+        raise ExternalServiceError("Stripe could not be reached: connection refused")
+
+
+def test_reconcile_settles_a_card_refund_whose_answer_was_lost_when_no_webhook_comes(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("90.00",))
+    _paid_by_card(client, vendor, localstripe, invoice)
+    credit = services.issue_credit_note(invoice.id, amount=Decimal("90.00"), reason="Cancelled")
+    real = services._gateway()
+    app.extensions["licensing.stripe"] = _LostAnswer(real)
+    with pytest.raises(ExternalServiceError):
+        services.refund_card(credit.id)
+    app.extensions["licensing.stripe"] = real
+    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    # Too recent: its webhook may still come.
+    assert services.reconcile_refunds().checked == 0
+    later = refund.created_at + timedelta(minutes=31)
+    report = services.reconcile_refunds(now=later)
+    assert report.outcomes == [f"refund {refund.id}: refunded: refund {refund.id}"]
+    assert (report.checked, report.applied) == (1, 1)
+    db.session().refresh(refund)
+    assert refund.state == "succeeded"
+    assert refund.stripe_refund_id
+    assert services.reconcile_refunds(now=later).checked == 0
+    assert _audited("refund.succeeded", refund.id) == 1
+
+
+def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_again(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("90.00",))
+    _paid_by_card(client, vendor, localstripe, invoice)
+    credit = services.issue_credit_note(invoice.id, amount=Decimal("90.00"), reason="Cancelled")
+    real = services._gateway()
+    app.extensions["licensing.stripe"] = _NeverSent(real)
+    with pytest.raises(ExternalServiceError):
+        services.refund_card(credit.id)
+    app.extensions["licensing.stripe"] = real
+    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    report = services.reconcile_refunds(now=refund.created_at + timedelta(minutes=31))
+    assert report.outcomes == [f"refund {refund.id}: failed: it never reached Stripe"]
+    db.session().refresh(refund)
+    db.session().refresh(credit)
+    assert refund.state == "failed"
+    assert credit.refund_outstanding == Decimal("90.00")
+    # Due again: staff can refund it anew, and this time Stripe answers.
+    assert services.refund_card(credit.id).state == "succeeded"
 
 
 def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(

@@ -252,6 +252,7 @@ def test_reconcile_applies_what_stripe_says_about_payments_with_no_webhook(
     early = runner.invoke(args=["payments", "reconcile"])
     assert early.exit_code == 0
     assert "0 card payment(s) checked" in early.output
+    assert "0 card refund(s) checked" in early.output
     later = (utcnow() + timedelta(hours=1)).isoformat()
     result = runner.invoke(args=["payments", "reconcile", "--now", later])
     assert result.exit_code == 0, result.output
