@@ -295,6 +295,27 @@ class _NeverSent(_LostAnswer):
         raise ExternalServiceError("Stripe could not be reached: connection refused")
 
 
+def _card_refund_through(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    gateway: Callable[[stripe_gateway.PaymentGateway], Any],
+) -> tuple[CreditNote, Refund]:
+    """A card-paid invoice credited in full, refunded through `gateway`, which fails."""
+    invoice = invoice_for(vendor, ("90.00",))
+    _paid_by_card(client, vendor, localstripe, invoice)
+    credit = services.issue_credit_note(invoice.id, amount=Decimal("90.00"), reason="Cancelled")
+    real = services._gateway()
+    app.extensions["licensing.stripe"] = gateway(real)
+    with pytest.raises(ExternalServiceError):
+        services.refund_card(credit.id)
+    app.extensions["licensing.stripe"] = real
+    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    return credit, refund
+
+
 def test_reconcile_settles_a_card_refund_whose_answer_was_lost_when_no_webhook_comes(
     app: Flask,
     client: FlaskClient,
@@ -302,15 +323,7 @@ def test_reconcile_settles_a_card_refund_whose_answer_was_lost_when_no_webhook_c
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("90.00",))
-    _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(invoice.id, amount=Decimal("90.00"), reason="Cancelled")
-    real = services._gateway()
-    app.extensions["licensing.stripe"] = _LostAnswer(real)
-    with pytest.raises(ExternalServiceError):
-        services.refund_card(credit.id)
-    app.extensions["licensing.stripe"] = real
-    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    _, refund = _card_refund_through(app, client, vendor, localstripe, invoice_for, _LostAnswer)
     # Too recent: its webhook may still come.
     assert services.reconcile_refunds().checked == 0
     later = refund.created_at + timedelta(minutes=31)
@@ -331,15 +344,7 @@ def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_ag
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("90.00",))
-    _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(invoice.id, amount=Decimal("90.00"), reason="Cancelled")
-    real = services._gateway()
-    app.extensions["licensing.stripe"] = _NeverSent(real)
-    with pytest.raises(ExternalServiceError):
-        services.refund_card(credit.id)
-    app.extensions["licensing.stripe"] = real
-    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    credit, refund = _card_refund_through(app, client, vendor, localstripe, invoice_for, _NeverSent)
     report = services.reconcile_refunds(now=refund.created_at + timedelta(minutes=31))
     assert report.outcomes == [f"refund {refund.id}: failed: it never reached Stripe"]
     db.session().refresh(refund)
