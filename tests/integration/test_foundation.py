@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import sqlite3
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +18,7 @@ from flask.testing import FlaskClient
 
 from licensing import access
 from licensing.app import create_app
-from tests.conftest import make_config
+from tests.conftest import make_config, unavailable
 
 PROBLEM = "application/problem+json"
 
@@ -227,3 +232,55 @@ def test_readyz_is_503_when_the_database_is_read_only(
         application.extensions["licensing.db"].engine.dispose()
     assert response.status_code == 503
     assert response.get_json()["database"] == "not writable"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB filesystem of its own (tmpfs), to be filled up; mounting needs root,
+    which CI has."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        unavailable("mounting a small tmpfs to fill up needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        unavailable(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(path: Path) -> None:
+    with path.open("wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+
+
+def test_readyz_is_503_when_the_sqlite_disk_is_full_and_200_once_there_is_room(
+    sqlite_template: Any, small_disk: Path
+) -> None:
+    # SQLite only: the database file lives on this host's disk.
+    source = Path(sqlite_template.new_url().removeprefix("sqlite:///"))
+    database = small_disk / "licensing.db"
+    shutil.copyfile(source, database)
+    application = create_app(make_config(f"sqlite:///{database}"))
+    try:
+        assert application.test_client().get("/readyz").status_code == 200
+        _fill(small_disk / "filler")
+        response = application.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.get_json()["database"] == "not writable"
+        (small_disk / "filler").unlink()
+        assert application.test_client().get("/readyz").status_code == 200
+    finally:
+        application.extensions["licensing.db"].engine.dispose()
