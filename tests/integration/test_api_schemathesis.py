@@ -1,5 +1,5 @@
 """Schemathesis over the OpenAPI document against the service as production
-runs it (gunicorn, two workers, its own SQLite database), as an anonymous
+runs it (gunicorn, two workers, its own database: SQLite and PostgreSQL), as an anonymous
 caller, a vendor and an admin (bearer tokens).
 
 For every operation it generates requests from the document and checks that
@@ -55,8 +55,8 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(sqlite_template: DatabaseTemplate) -> Iterator[Served]:
-    database_url = sqlite_template.new_url()
+def served(database_template: DatabaseTemplate) -> Iterator[Served]:
+    database_url = database_template.new_url()
     app = create_app(make_config(database_url))
     with app.app_context():
         session = db.session()
