@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import AnyStr
 
 from flask import Flask, Response, current_app, g
 from sqlalchemy.orm import Session
@@ -54,7 +55,7 @@ def csv_cell(value: object) -> str:
 
 
 def stream_with_session(
-    produce: Callable[[Session], Iterable[str | bytes]],
+    produce: Callable[[Session], Iterable[AnyStr]],
     *,
     mimetype: str,
     filename: str,
@@ -109,9 +110,7 @@ def _drain(buffer: io.StringIO) -> str:
     return text
 
 
-def _owning_session(
-    app: Flask, produce: Callable[[Session], Iterable[str | bytes]]
-) -> Iterator[str | bytes]:
+def _owning_session(app: Flask, produce: Callable[[Session], Iterable[AnyStr]]) -> Iterator[AnyStr]:
     # Nothing is opened until the client starts reading; `finally` runs on the
     # last chunk, on an error, and on close() when the client goes away.
     with app.app_context():
