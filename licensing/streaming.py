@@ -62,6 +62,7 @@ def stream_with_session(
 ) -> Response:
     """A download whose body `produce(session)` generates while the client reads,
     with a session of its own that is always closed (see the module's docstring)."""
+    # current_app is typed as the app it stands for, so its proxy method is unknown.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     return Response(
         _owning_session(app, produce),
