@@ -36,7 +36,7 @@ run: setup ## Install, migrate, load the sample rate card, serve on http://$(HOS
 test: install lint ## Lint, then run the whole test suite
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-lint: install ## ruff (lint and format check) and mypy (strict on the money and pricing core)
+lint: install ## ruff (lint and format check) and mypy (strict, the whole package)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
