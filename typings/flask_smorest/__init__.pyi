@@ -40,6 +40,17 @@ class Blueprint(flask.Blueprint):
         *,
         description: str = "",
     ) -> None: ...
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        provide_automatic_options: bool | None = None,
+        *,
+        parameters: Iterable[str | dict[str, Any]] | None = None,
+        tags: Iterable[str] | None = None,
+        **options: Any,
+    ) -> None: ...
     def route(
         self,
         rule: str,
@@ -135,5 +146,3 @@ class Page:
     def items(self) -> list[Any]: ...
     @property
     def item_count(self) -> int: ...
-
-current_api: Api

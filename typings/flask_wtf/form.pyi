@@ -16,4 +16,5 @@ class FlaskForm(wtforms.Form):  # type: ignore[misc]
     @property
     def errors(self) -> dict[str, Sequence[str]]: ...
 
-Form = FlaskForm
+# flask_wtf re-exports WTForms' own Form under this name.
+Form = wtforms.Form
