@@ -36,10 +36,13 @@ run: setup ## Install, migrate, load the sample rate card, serve on http://$(HOS
 test: install lint ## Lint, then run the whole test suite
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-lint: install ## ruff (lint and format check) and mypy (strict on the money and pricing core)
+lint: install ## ruff (lint and format check), mypy (strict, the whole package) and our stubs against their libraries
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	# The stubs in typings/ must match the installed flask-smorest and Flask-WTF.
+	MYPYPATH=typings $(BIN)/python -m mypy.stubtest flask_smorest flask_wtf --ignore-missing-stub \
+		--mypy-config-file pyproject.toml --allowlist typings/stubtest-allowlist.txt
 
 format: install ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import insert
 
 from licensing import db, migrations
@@ -34,7 +35,7 @@ LINES_PER_INVOICE = 5
 BATCH = 2000
 
 
-def _app(url: str):  # type: ignore[no-untyped-def]
+def _app(url: str) -> Flask:
     return create_app(
         Config(
             environment="testing",

@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -200,10 +201,10 @@ def measure(backend: str, url: str, applications: int, requests: int) -> None:
     )
     for label, email, path in pages:
         client = signed_in(app, email)
-        page, html = timings(lambda c=client, p=path: c.get(p), requests)
+        page, html = timings(partial(client.get, path), requests)
         shape = table_shape(html)
         floor_client = floor_app(*shape).test_client()
-        floor, _html = timings(lambda c=floor_client: c.get("/"), requests)
+        floor, _html = timings(partial(floor_client.get, "/"), requests)
         report(label, page, floor, shape)
     app.extensions["licensing.db"].engine.dispose()
 

@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -24,7 +25,8 @@ ROUNDS = 5
 
 def sample_card_document() -> dict[str, object]:
     text = resources.files("licensing.ratecards").joinpath("samples/2027.1.json").read_text()
-    return json.loads(text)
+    document: dict[str, object] = json.loads(text)
+    return document
 
 
 def request_with(uses: int) -> QuoteRequest:
@@ -65,13 +67,11 @@ def measure(label: str, action: Callable[[], object], repeat: int) -> None:
 
 def bench_core() -> None:
     document = sample_card_document()
-    measure("parse + validate the sample rate card", lambda: parse_rate_card(document), 200)
+    measure("parse + validate the sample rate card", partial(parse_rate_card, document), 200)
     card = parse_rate_card(document)
     for uses in USES_PER_REQUEST:
         request = request_with(uses)
-        measure(
-            f"price a request of {uses} use(s), pure core", lambda r=request: price(card, r), 200
-        )
+        measure(f"price a request of {uses} use(s), pure core", partial(price, card, request), 200)
 
 
 def bench_api() -> None:
@@ -94,7 +94,7 @@ def bench_api() -> None:
             load_samples()
         client = app.test_client()
         for uses in USES_PER_REQUEST:
-            body = {
+            body: dict[str, object] = {
                 "organization_type": "commercial",
                 "term": {"start": "2027-01-01", "end": "2027-06-30"},
                 "uses": [

@@ -91,6 +91,7 @@ def configure(app: Flask, config: Config) -> None:
     logging.basicConfig(level=config.log_level)
     app.logger.setLevel(config.log_level)
     if config.trusted_proxies:
+        # Flask's documented way to wrap its WSGI app, which mypy sees as a method.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,
             x_for=config.trusted_proxies,

@@ -57,7 +57,7 @@ def serve(bind: str, workers: int | None, timeout: int, with_worker: bool) -> No
 
     jobs = _WorkerProcess() if with_worker else None
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": bind,

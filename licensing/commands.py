@@ -84,6 +84,7 @@ def worker(once: bool, parent_pid: int | None) -> None:
     Safe with several workers on one database (each job claims its rows).
     Each run is logged; SIGTERM or Ctrl-C stops after the job in hand.
     """
+    # current_app is typed as the app it stands for, so its proxy method is unknown.
     runner = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
     if once:
         runs = runner.run_due()

@@ -12,10 +12,10 @@ same bytes, so a document's SHA-256 identifies its content.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from xml.sax.saxutils import escape
 
 import reportlab
@@ -159,6 +159,9 @@ class _NumberedCanvas(Canvas):
     """Defers page output to the end so that every page can say "Page N of M"."""
 
     furniture: PageFurniture
+    # reportlab's own members, which its stubs leave out as private.
+    _pagesize: tuple[float, float]
+    _startPage: Callable[[], None]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -214,8 +217,12 @@ def build(
         invariant=True,
     )
 
-    canvas_class = type("DocumentCanvas", (_NumberedCanvas,), {"furniture": furniture})
-    document.build(list(story), canvasmaker=canvas_class)
+    def numbered_canvas(filename: str | IO[bytes], /, **options: Any) -> Canvas:
+        canvas = _NumberedCanvas(filename, **options)
+        canvas.furniture = furniture
+        return canvas
+
+    document.build(list(story), canvasmaker=numbered_canvas)
     return buffer.getvalue()
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import AnyStr
 
 from flask import Flask, Response, current_app, g
 from sqlalchemy.orm import Session
@@ -54,13 +55,14 @@ def csv_cell(value: object) -> str:
 
 
 def stream_with_session(
-    produce: Callable[[Session], Iterable[str | bytes]],
+    produce: Callable[[Session], Iterable[AnyStr]],
     *,
     mimetype: str,
     filename: str,
 ) -> Response:
     """A download whose body `produce(session)` generates while the client reads,
     with a session of its own that is always closed (see the module's docstring)."""
+    # current_app is typed as the app it stands for, so its proxy method is unknown.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     return Response(
         _owning_session(app, produce),
@@ -109,9 +111,7 @@ def _drain(buffer: io.StringIO) -> str:
     return text
 
 
-def _owning_session(
-    app: Flask, produce: Callable[[Session], Iterable[str | bytes]]
-) -> Iterator[str | bytes]:
+def _owning_session(app: Flask, produce: Callable[[Session], Iterable[AnyStr]]) -> Iterator[AnyStr]:
     # Nothing is opened until the client starts reading; `finally` runs on the
     # last chunk, on an error, and on close() when the client goes away.
     with app.app_context():

@@ -112,6 +112,8 @@ def auth_rate_limit() -> Callable[[F], F]:
     that tries a password or sends a link: sign-in, sign-up, reset and
     verification requests. Accounts are also locked in the database after
     repeated failures (see `services.sign_in`)."""
+    # flask-limiter types its decorator as taking a view or a blueprint; on a view
+    # it returns the view, wrapped.
     return limiter.shared_limit(  # type: ignore[return-value]
         _auth_limit,
         scope="auth",

@@ -230,7 +230,8 @@ class StandingForm(FlaskForm):
     )
 
 
-class MultiCheckboxField(SelectMultipleField):
+# WTForms ships no types (see typings/flask_wtf), so its field classes are Any.
+class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 

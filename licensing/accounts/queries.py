@@ -25,6 +25,10 @@ from licensing.accounts.models import INVITATION, ApiToken, OneTimeToken, Organi
 from licensing.actors import Actor
 from licensing.errors import NotFound
 
+# A statement keeps its type through `scoped` (`where` returns the same kind).
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
+
+
 T = TypeVar("T")
 # Who asks: the request's principal, or a use case's actor.
 Caller = Principal | Actor
@@ -36,13 +40,19 @@ def _organization_column(model: type[Any]) -> ColumnElement[Any]:
     return column
 
 
+def id_column(model: type[Any]) -> ColumnElement[int]:
+    """`model.id`, the integer primary key every model has."""
+    column: ColumnElement[int] = model.id
+    return column
+
+
 def scoped(
-    statement: Select[Any],
+    statement: S,
     model: type[Any],
     principal: Caller | None = None,
     *,
     organization_column: ColumnElement[Any] | None = None,
-) -> Select[Any]:
+) -> S:
     """Restrict `statement` (a select of `model`) to what the caller may see.
 
     The caller is `principal`, or the current request's. Staff: unrestricted.
@@ -73,7 +83,7 @@ def get_owned(
     entity: str | None = None,
 ) -> T:
     """The record `record_id` if the caller may see it, else `NotFound` (404)."""
-    statement = select(model).where(model.id == record_id)  # type: ignore[attr-defined]
+    statement = select(model).where(id_column(model) == record_id)
     found = session.scalars(
         scoped(statement, model, principal, organization_column=organization_column)
     ).one_or_none()

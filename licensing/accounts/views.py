@@ -82,7 +82,7 @@ _PASSWORD_CONFIRMED_AT = "password_confirmed_at"  # noqa: S105 - a session key, 
 def _start_session(user: object) -> None:
     """A fresh session for the user: nothing from before signing in carries over."""
     session.clear()
-    flask_login.login_user(user)  # type: ignore[arg-type]
+    flask_login.login_user(user)
     _note_password_confirmed()
 
 
@@ -300,7 +300,8 @@ def accept_invitation(token: str) -> Page:
             show_errors(form, error)
         else:
             _start_session(user)
-            flash(f"Welcome to {end_sentence(link.organization.legal_name)}", "success")  # type: ignore[union-attr]
+            assert link.organization is not None  # an invitation always names its organization
+            flash(f"Welcome to {end_sentence(link.organization.legal_name)}", "success")
             return redirect(url_for("portal.dashboard"))
     return render_template(
         "accounts/accept_invitation.html",

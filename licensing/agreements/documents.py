@@ -101,7 +101,10 @@ def _title_block(doc: AgreementDocument) -> list[Flowable]:
 
 def _parties(doc: AgreementDocument) -> list[Flowable]:
     def block(role: str, party: Party) -> list[Flowable]:
-        lines = [pdf.markup(f"<b>{pdf.text(role)}</b>", "Cell"), pdf.para(party.name, "Cell")]
+        lines: list[Flowable] = [
+            pdf.markup(f"<b>{pdf.text(role)}</b>", "Cell"),
+            pdf.para(party.name, "Cell"),
+        ]
         lines += [pdf.para(line, "Cell") for line in party.address_lines]
         if party.detail:
             lines.append(pdf.para(party.detail, "Small"))

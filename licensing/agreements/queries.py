@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User
-from licensing.accounts.queries import scoped
+from licensing.accounts.queries import id_column, scoped
 from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
 from licensing.agreements.states import AWAITING_STAFF, AWAITING_VENDOR
 from licensing.billing import queries as billing_queries
@@ -45,7 +45,7 @@ ASSIGNEE_FILTERS = ("me", "nobody")
 def _get(
     session: Session, model: type[T], record_id: int, principal: Principal | None, lock: bool
 ) -> T:
-    statement = select(model).where(model.id == record_id)  # type: ignore[attr-defined]
+    statement = select(model).where(id_column(model) == record_id)
     if lock:
         statement = statement.with_for_update(of=model)
     found = session.scalars(scoped(statement, model, principal)).one_or_none()

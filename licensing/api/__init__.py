@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, current_app, request, send_from_directory
+from flask import Flask, Response, current_app, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
@@ -18,6 +18,7 @@ from licensing.api.base import (
     CHECKED_JSON_BODY,
     MAX_BODY_BYTES,
     Api,
+    Blueprint,
     reads_own_body,
 )
 from licensing.extensions import csrf
@@ -52,7 +53,7 @@ def _check_body() -> None:
         raise BadRequest(f"The body is not valid JSON: {exc}") from None
 
 
-def _swagger_asset(filename: str):  # type: ignore[no-untyped-def]
+def _swagger_asset(filename: str) -> Response:
     return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
 
 
@@ -97,7 +98,7 @@ def register(app: Flask) -> Api:
     return api
 
 
-def _blueprints() -> list:  # type: ignore[type-arg]
+def _blueprints() -> list[Blueprint]:
     """Each feature's API blueprint, in the order the document lists them."""
     from licensing.api import (
         accounts,

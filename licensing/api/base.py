@@ -18,7 +18,7 @@ import http
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 from urllib.parse import urlencode
 
 import flask
@@ -35,7 +35,7 @@ from licensing.api.problems import PROBLEM_MIMETYPE
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
 
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
-SECURED = {"security": [{"bearerAuth": []}]}
+SECURED: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 
 # Everything the API accepts in one body; larger bodies are a 413.
 MAX_BODY_BYTES = 1_000_000
@@ -54,6 +54,8 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 100_000
 PAGE_ARGUMENTS = ("page", "per_page")
 PAGINATED_ATTRIBUTE = "__paginated__"
+# Where flask-smorest's decorators leave a view's OpenAPI documentation.
+APIDOC_ATTRIBUTE = "_apidoc"
 
 
 class ProblemSchema(ma.Schema):
@@ -197,23 +199,27 @@ class Blueprint(flask_smorest.Blueprint):
     # The page arguments only: the route's own query schema checks the rest.
     PAGINATION_ARGUMENTS_PARSER = FlaskParser()
 
-    def response(self, status_code: int | str, schema: Any = None, **kwargs: Any) -> Any:
+    def response(
+        self, status_code: int | str, schema: Any = None, **kwargs: Any
+    ) -> Callable[[F], F]:
         """A success that is not JSON (a PDF) is documented as bytes of its
         content type, so clients and schemathesis know what to expect."""
-        decorator = super().response(status_code, schema, **kwargs)
+        decorator: Callable[[F], F] = super().response(status_code, schema, **kwargs)
         content_type = kwargs.get("content_type")
         if schema is not None or not content_type or content_type.endswith("json"):
             return decorator
 
-        def documented(view: Callable[..., Any]) -> Any:
+        def documented(view: F) -> F:
             wrapper = decorator(view)
-            for doc in wrapper._apidoc["response"]["responses"][status_code]:
+            for doc in getattr(wrapper, APIDOC_ATTRIBUTE)["response"]["responses"][status_code]:
                 doc.setdefault("schema", {"type": "string", "format": "binary"})
             return wrapper
 
         return documented
 
-    def alt_response(self, status_code: int | str, response: Any = None, **kwargs: Any) -> Any:
+    def alt_response(
+        self, status_code: int | str, response: Any = None, **kwargs: Any
+    ) -> Callable[[F], F]:
         """An error response documented by status and description alone is a
         problem document, like every other error."""
         if int(status_code) >= 400 and response is None and kwargs.get("schema") is None:
@@ -221,13 +227,15 @@ class Blueprint(flask_smorest.Blueprint):
             kwargs.setdefault("content_type", PROBLEM_MIMETYPE)
         return super().alt_response(status_code, response, **kwargs)
 
-    def paginate(self) -> Callable[[Any], Any]:  # type: ignore[override]
+    # Takes none of flask-smorest's arguments (its pager, `page_size`): one
+    # pagination for the whole API.
+    def paginate(self) -> Callable[[F], F]:  # type: ignore[override]
         """Answer one page (`page`, `per_page`) of what the view returns, a
         list or a SELECT, with `Link` and `X-Total-Count` headers. Replaces
         flask-smorest's own, whose argument is `page_size` and whose metadata
         is a JSON header."""
 
-        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        def decorator(view: F) -> F:
             @wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 params = self.PAGINATION_ARGUMENTS_PARSER.parse(
@@ -240,12 +248,13 @@ class Blueprint(flask_smorest.Blueprint):
                 return items, status, {**(headers or {}), **extra}
 
             setattr(wrapper, PAGINATED_ATTRIBUTE, True)
-            wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # type: ignore[attr-defined]
-            wrapper._apidoc["pagination"] = {  # type: ignore[attr-defined]
+            apidoc = deepcopy(getattr(wrapper, APIDOC_ATTRIBUTE, {}))
+            apidoc["pagination"] = {
                 "parameters": {"in": "query", "schema": PageQuerySchema},
                 "response": {422: http.HTTPStatus(422).name},
             }
-            return wrapper
+            setattr(wrapper, APIDOC_ATTRIBUTE, apidoc)
+            return cast(F, wrapper)  # `wraps` keeps the view's signature
 
         return decorator
 

@@ -27,15 +27,20 @@ def page_number() -> ma.fields.Integer:
     return ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
 
 
-class DecimalText(ma.fields.Field):
+class DecimalText(ma.fields.Field[Decimal]):
     """A non-negative decimal given as a string ("1250.00") or a JSON number,
     read exactly as its decimal text; never a binary float."""
 
-    def __init__(self, *, allow_negative: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        allow_negative: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        metadata = {"type": "string", "example": "120000.00", **(metadata or {})}
+        super().__init__(metadata=metadata, **kwargs)
         self.allow_negative = allow_negative
-        self.metadata.setdefault("type", "string")
-        self.metadata.setdefault("example", "120000.00")
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
@@ -58,25 +63,30 @@ def revenue_field() -> DecimalText:
     )
 
 
-class MoneyString(ma.fields.Field):
+class MoneyString(ma.fields.Field[Decimal]):
     """An amount leaving the service: a string with the currency's minor-unit digits.
 
     The currency is read from `currency_attribute` of the object being dumped.
     """
 
-    def __init__(self, currency_attribute: str = "currency", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        currency_attribute: str = "currency",
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        metadata = {"type": "string", "example": "33800.00", **(metadata or {})}
+        super().__init__(metadata=metadata, **kwargs)
         self.currency_attribute = currency_attribute
-        self.metadata.setdefault("type", "string")
-        self.metadata.setdefault("example", "33800.00")
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
         if isinstance(value, str):
             return value
-        currency = (
-            obj.get(self.currency_attribute)
+        currency: str = (
+            obj[self.currency_attribute]
             if isinstance(obj, Mapping)
             else getattr(obj, self.currency_attribute)
         )
@@ -93,17 +103,20 @@ def vocabulary(values: Iterable[str], **kwargs: Any) -> ma.fields.String:
     )
 
 
-class Quantities(ma.fields.Field):
+class Quantities(ma.fields.Field[dict[str, int]]):
     """`{"end_users": 2500}`: unit names to non-negative whole numbers.
 
     Errors are keyed by the unit, so their path reads `uses.0.quantity.end_users`.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.metadata.setdefault("type", "object")
-        self.metadata.setdefault("additionalProperties", {"type": "integer", "minimum": 0})
-        self.metadata.setdefault("example", {"end_users": 2500})
+    def __init__(self, *, metadata: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        metadata = {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 0},
+            "example": {"end_users": 2500},
+            **(metadata or {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Any, **kwargs: Any

@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.actors import Actor

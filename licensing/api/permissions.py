@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
@@ -150,7 +150,10 @@ class PermissionStatusSchema(ma.Schema):
         return (request.conditions or "").splitlines()
 
     def _messages(self, request: PermissionRequest) -> list[dict[str, Any]]:
-        return PermissionMessageSchema(many=True).dump(request.public_messages)  # type: ignore[no-any-return]
+        messages: list[dict[str, Any]] = PermissionMessageSchema(many=True).dump(
+            request.public_messages
+        )
+        return messages
 
     def _allowed(self, request: PermissionRequest) -> list[str]:
         return PERMISSION_REQUEST.allowed(request.state)
@@ -175,10 +178,14 @@ class PermissionRequestSchema(PermissionStatusSchema):
         shown: list[PermissionMessage] = (
             request.messages if principal and principal.is_staff else request.public_messages
         )
-        return PermissionMessageSchema(many=True).dump(shown)  # type: ignore[no-any-return]
+        messages: list[dict[str, Any]] = PermissionMessageSchema(many=True).dump(shown)
+        return messages
 
     def _level(self, request: PermissionRequest) -> dict[str, Any]:
-        return PermissionServiceLevelSchema().dump(queries.service_level(request, utcnow()))  # type: ignore[no-any-return]
+        level: dict[str, Any] = PermissionServiceLevelSchema().dump(
+            queries.service_level(request, utcnow())
+        )
+        return level
 
 
 class PermissionQueueQuerySchema(ma.Schema):

@@ -185,7 +185,7 @@ def _seal_values(kind: Kind, document: Any) -> dict[str, Any]:
     issued = kind.issued_digest(document)
     amounts = kind.amounts_digest(document) if kind.amounts_digest else None
     key_id, key = audit_keys.current()
-    values = {
+    values: dict[str, Any] = {
         kind.issued_column: issued,
         "seal_key_id": key_id,
         "seal": audit_keys.sign(key, _seal_text(kind, str(document.number), issued, amounts)),

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from flask import g, has_request_context, request
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from licensing import access
@@ -98,11 +98,15 @@ def _lock_head(session: Session) -> AuditChainHead:
     here until the first commits, then reads the new head: concurrent writers
     take turns and cannot fork the chain.
     """
-    locked = session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == HEAD_ID)
-        .values(seq=AuditChainHead.seq)
-        .execution_options(synchronize_session=False)
+    # An UPDATE's result is a CursorResult: it counts the rows matched.
+    locked = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(AuditChainHead)
+            .where(AuditChainHead.id == HEAD_ID)
+            .values(seq=AuditChainHead.seq)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if locked.rowcount == 0:  # a database created without the migration's first row
         head = AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH)

@@ -15,7 +15,7 @@ REFUND_METHOD_LABELS = {"card": "To the card that paid (Stripe)", **METHOD_LABEL
 METHOD_IN_A_SENTENCE = {"wire": "a wire transfer", "ach": "an ACH transfer", "check": "a check"}
 
 
-class OfflinePaymentForm(FlaskForm):  # type: ignore[misc]
+class OfflinePaymentForm(FlaskForm):
     method = SelectField(
         "Method", choices={m: METHOD_LABELS[m] for m in OFFLINE_METHODS}, validate_choice=True
     )
@@ -37,7 +37,7 @@ class OfflinePaymentForm(FlaskForm):  # type: ignore[misc]
     note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
 
 
-class ReasonForm(FlaskForm):  # type: ignore[misc]
+class ReasonForm(FlaskForm):
     reason = TextAreaField(
         "Reason",
         validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
@@ -45,7 +45,7 @@ class ReasonForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class CreditNoteForm(FlaskForm):  # type: ignore[misc]
+class CreditNoteForm(FlaskForm):
     amount = StringField(
         "Amount to credit",
         id="credit-amount",
@@ -59,7 +59,7 @@ class CreditNoteForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class RefundForm(FlaskForm):  # type: ignore[misc]
+class RefundForm(FlaskForm):
     """A refund against one credit note: to the card through Stripe, or sent offline."""
 
     method = SelectField("How", choices=dict(REFUND_METHOD_LABELS), validate_choice=True)

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -63,7 +63,7 @@ def _text(kind: str, value: Any) -> str:
     return str(value)
 
 
-def write_csv(header: Header, rows: Iterable[Row]) -> Iterator[bytes]:
+def write_csv(header: Header, rows: Iterable[Row]) -> Generator[bytes, None, None]:
     kinds = [column.kind for column in header.dataset.columns]
     version = str(header.dataset.schema_version)
     buffer = io.StringIO()
@@ -92,7 +92,7 @@ def _json_value(kind: str, value: Any) -> Any:
     return _text(kind, value)
 
 
-def write_jsonl(header: Header, rows: Iterable[Row]) -> Iterator[bytes]:
+def write_jsonl(header: Header, rows: Iterable[Row]) -> Generator[bytes, None, None]:
     columns = header.dataset.columns
     first = {
         **header.as_dict(),
@@ -115,7 +115,7 @@ def write_jsonl(header: Header, rows: Iterable[Row]) -> Iterator[bytes]:
         yield ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def write_xlsx(header: Header, rows: Iterable[Row]) -> Iterator[bytes]:
+def write_xlsx(header: Header, rows: Iterable[Row]) -> Generator[bytes, None, None]:
     """openpyxl in write-only mode keeps each row on disk as it is appended, so
     memory stays flat; the file can only be sent once the workbook is saved."""
     from openpyxl import Workbook

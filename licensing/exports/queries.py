@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import Session
@@ -18,6 +18,10 @@ from licensing.calendar import office_date
 from licensing.exports.base import BATCH
 from licensing.exports.filters import ISSUED, PAID, ExportFilter, office_day_start
 from licensing.money import minor_units
+
+# A SELECT of any columns: SQLAlchemy 2.1 types a statement by its columns'
+# types, and the datasets' statements differ in those.
+Statement: TypeAlias = Select[*tuple[Any, ...]]
 
 
 @lru_cache(maxsize=64)
@@ -38,19 +42,19 @@ def day_of(moment: Any) -> date | None:
     return None if moment is None else office_date(moment)
 
 
-def streamed(statement: Select[Any]) -> Select[Any]:
+def streamed(statement: Statement) -> Statement:
     """Fetched in batches from a server-side cursor: memory stays flat."""
     return statement.execution_options(yield_per=BATCH)
 
 
-def each(session: Session, statement: Select[Any]) -> Iterator[Any]:
+def each(session: Session, statement: Statement) -> Iterator[Any]:
     """The statement's rows from a server-side cursor, which is closed when the
     rows run out or when the export stops midway (the generator is closed)."""
     with session.execute(streamed(statement)) as result:
         yield from result
 
 
-def issued_invoices(statement: Select[Any], given: ExportFilter) -> Select[Any]:
+def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
     """Issued invoices (drafts are not documents yet) matching the filter."""
     statement = statement.where(Invoice.state != DRAFT)
     if given.organization_id is not None:
@@ -77,8 +81,11 @@ def issued_invoices(statement: Select[Any], given: ExportFilter) -> Select[Any]:
 def payment_paid_between(start: date | None, end: date | None) -> ColumnElement[bool]:
     """A payment's paid date (the day received for offline payments, the office
     day Stripe settled it for cards) within start..end, both included."""
-    offline = [Payment.received_on.is_not(None)]
-    card = [Payment.received_on.is_(None), Payment.settled_at.is_not(None)]
+    offline: list[ColumnElement[bool]] = [Payment.received_on.is_not(None)]
+    card: list[ColumnElement[bool]] = [
+        Payment.received_on.is_(None),
+        Payment.settled_at.is_not(None),
+    ]
     if start:
         offline.append(Payment.received_on >= start)
         card.append(Payment.settled_at >= office_day_start(start))

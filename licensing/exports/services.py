@@ -10,8 +10,9 @@ transaction of its own.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -72,7 +73,7 @@ class Tally:
     digest: Any = field(default_factory=hashlib.sha256)
     complete: bool = False
 
-    def add(self, chunk: bytes) -> None:
+    def add(self, chunk: builtins.bytes) -> None:  # the field `bytes` shadows the type
         self.bytes += len(chunk)
         self.digest.update(chunk)
 
@@ -96,7 +97,7 @@ def stream(
     note: str | None = None,
     on_row: Callable[[], None] | None = None,
     tally: Tally | None = None,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The export's bytes, chunk by chunk; audited when the stream ends however."""
     tally = tally if tally is not None else Tally()
     header = Header(request.dataset, utcnow(), request.filter.describe())

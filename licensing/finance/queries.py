@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar
@@ -247,8 +248,8 @@ class PeriodFigures:
     outstanding: Decimal  # at the period's end
 
 
-def _by_day(session: Session, statement: object) -> list[tuple[date, Decimal]]:
-    return [(row[0], row[1]) for row in session.execute(statement)]  # type: ignore[call-overload]
+def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:
+    return [(row[0], row[1]) for row in session.execute(statement)]
 
 
 def _bucket(amounts: Iterable[tuple[date, Decimal]], period: Period) -> Decimal:

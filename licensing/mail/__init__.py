@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
             # Services have committed by now, so the thread sees the messages.
             # Not `response.call_on_close`: a server may close the response
             # long after the client has it (werkzeug's first drains the socket).
+            # current_app is typed as the app it stands for, so its proxy method is unknown.
             target = current_app._get_current_object()  # type: ignore[attr-defined]
             threading.Thread(
                 target=_deliver_in_background, args=(target,), name="outbox", daemon=True

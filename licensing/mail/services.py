@@ -46,7 +46,8 @@ OFFICE_NAME = "CPT Licensing Office"
 
 def backoff(attempts: int) -> timedelta:
     """How long to wait after the `attempts`-th failed attempt: 1, 2, 4 ... 60 minutes."""
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+    factor: int = 2 ** max(attempts - 1, 0)  # typeshed types int ** int as Any
+    return min(BACKOFF_BASE * factor, BACKOFF_MAX)
 
 
 def absolute_url(endpoint: str, **values: Any) -> str:

@@ -372,7 +372,7 @@ def bulk_assign() -> Page:
     queue with its filters as they were."""
     form = _bulk_form(db.session())
     ids = [i for i in map(record_id, request.form.getlist("request_ids")) if i is not None]
-    filters = _filter_args(parse_qsl(request.form.get("filters", "")))
+    filters: dict[str, Any] = _filter_args(parse_qsl(request.form.get("filters", "")))
     back = url_for("permissions_console.queue", **filters)
     choice = form.assignee_id.data if form.validate_on_submit() else None
     if not ids:

@@ -17,17 +17,22 @@ from licensing.ratecards import queries, services
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
 
+class _CardLoader(yaml.SafeLoader):
+    """The safe loader, reading YAML floats (which would be binary) as their text."""
+
+
+def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    return Decimal(loader.construct_scalar(node))
+
+
+_CardLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
+
+
 def read_card_file(path: Path) -> Any:
     """A card from JSON, or YAML with the same structure; decimals stay exact."""
     content = path.read_text(encoding="utf-8")
     if path.suffix.lower() in {".yaml", ".yml"}:
-        # Safe loader; YAML floats would be binary, so read them as their text.
-        loader = type("CardLoader", (yaml.SafeLoader,), {})
-        loader.add_constructor(
-            "tag:yaml.org,2002:float",
-            lambda ld, node: Decimal(ld.construct_scalar(node)),
-        )
-        return yaml.load(content, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(content, Loader=_CardLoader)  # noqa: S506 - a SafeLoader subclass
     return json.loads(content, parse_float=Decimal)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from licensing import db, errors
 from licensing.audit.services import record as audit
@@ -38,8 +37,9 @@ class ImportResult:
         return "created" if self.created else "unchanged"
 
 
-def validate(document: Mapping[str, Any]) -> RateCard:
-    """The card as the pricing core reads it, or `InvalidInput` listing every problem."""
+def validate(document: object) -> RateCard:
+    """The card as the pricing core reads it, or `InvalidInput` listing every problem.
+    `document` is whatever the file or request body held: not an object is invalid too."""
     if not isinstance(document, Mapping):
         raise errors.InvalidInput(
             "A rate card is a JSON object.", {"_body": ["A rate card is a JSON object."]}
@@ -58,7 +58,7 @@ def canonical_json(card: RateCard) -> str:
     return json.dumps(card.to_document(), sort_keys=True, separators=(",", ":"))
 
 
-def import_card(document: Mapping[str, Any], *, published_by: str) -> ImportResult:
+def import_card(document: object, *, published_by: str) -> ImportResult:
     """Publish a card; a no-op for an identical re-import, a conflict for a changed one."""
     card = validate(document)
     digest = content_digest(card)

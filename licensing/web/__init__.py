@@ -7,7 +7,7 @@ pages elsewhere).
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from licensing import access
 from licensing.web import errors, filters, health, navigation, organization_records, public, records
@@ -29,7 +29,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(viewer.bp)
 
 
-def _blueprints() -> list:  # type: ignore[type-arg]
+def _blueprints() -> list[Blueprint]:
     from licensing.accounts import views as accounts_views
     from licensing.agreements import views as agreements_views
     from licensing.audit import views as audit_views

@@ -7,10 +7,11 @@ unexpected exceptions are logged with the request id and answered with 500.
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, redirect, render_template, request, url_for
+from flask import Flask, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
 
 from licensing import errors
 from licensing.api import problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from licensing import access, db
@@ -22,14 +22,14 @@ class NotWritable(Exception):
 
 @bp.route("/healthz")
 @access.public
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> Response:
     """The process is up and serving requests."""
     return jsonify(status="ok")
 
 
 @bp.route("/readyz")
 @access.public
-def readyz():  # type: ignore[no-untyped-def]
+def readyz() -> Response | tuple[Response, int]:
     """This instance can take traffic: the database answers and a write
     transaction can begin (not locked, not read-only, not out of disk)."""
     engine = db.database().engine

@@ -8,6 +8,7 @@ refuse the viewer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app, request, url_for
 
@@ -99,7 +100,7 @@ def register(app: Flask) -> None:
         }
 
 
-def link_to(endpoint: str, **values: object) -> str | None:
+def link_to(endpoint: str, **values: Any) -> str | None:
     """The URL of a page, or None when the page does not exist in this build."""
     if endpoint not in current_app.view_functions:
         return None

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from fractions import Fraction
-from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
@@ -25,7 +24,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import amount, day_of, each
+from licensing.exports.queries import Statement, amount, day_of, each
 from licensing.money import quantize
 from licensing.pricing import Quote
 
@@ -50,7 +49,7 @@ COLUMNS = (
 )
 
 
-def _statement(given: ExportFilter) -> Select[Any]:
+def _statement(given: ExportFilter) -> Statement:
     renewed = aliased(Agreement)
     statement = (
         select(
@@ -94,7 +93,7 @@ def _statement(given: ExportFilter) -> Select[Any]:
     return statement
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     session = context.session
     statement = _statement(given).order_by(Agreement.issued_at, Agreement.id)
     for r in each(context.session, statement):

@@ -11,13 +11,13 @@ reading that leaves every account's share of the invoice unchanged.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, InvoiceLine
@@ -34,7 +34,7 @@ from licensing.exports.base import (
 )
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import amount, each, places
+from licensing.exports.queries import Statement, amount, each, places
 from licensing.exports.recognition import proportional
 
 COLUMNS = (
@@ -67,7 +67,7 @@ class CreditPart:
     amount: Decimal
 
 
-def _statement(given: ExportFilter) -> Select[Any]:
+def _statement(given: ExportFilter) -> Statement:
     return credit_notes_matching(
         select(
             CreditNote.id,
@@ -93,7 +93,7 @@ def _statement(given: ExportFilter) -> Select[Any]:
     ).order_by(CreditNote.issue_date, CreditNote.id, InvoiceLine.position)
 
 
-def credit_parts(context: ExportContext, statement: Select[Any]) -> Iterator[CreditPart]:
+def credit_parts(context: ExportContext, statement: Statement) -> Iterator[CreditPart]:
     """Each credit note's parts, line by line (`statement` as `_statement` builds it)."""
     results = each(context.session, statement)
     for _credit_id, group in itertools.groupby(results, key=lambda r: r.id):
@@ -116,7 +116,7 @@ def credit_parts(context: ExportContext, statement: Select[Any]) -> Iterator[Cre
                 )
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     ledger = context.ledger
     for part in credit_parts(context, _statement(given)):
         credit = part.credit

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice
@@ -21,7 +20,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import amount, each
+from licensing.exports.queries import Statement, amount, each
 
 COLUMNS = (
     Column("credit_note_id", INTEGER, "The credit note's id in the service."),
@@ -39,7 +38,7 @@ COLUMNS = (
 )
 
 
-def credit_notes_matching(statement: Select[Any], given: ExportFilter) -> Select[Any]:
+def credit_notes_matching(statement: Statement, given: ExportFilter) -> Statement:
     if given.organization_id is not None:
         statement = statement.where(CreditNote.organization_id == given.organization_id)
     if given.currency:
@@ -51,7 +50,7 @@ def credit_notes_matching(statement: Select[Any], given: ExportFilter) -> Select
     return statement
 
 
-def _statement(given: ExportFilter) -> Select[Any]:
+def _statement(given: ExportFilter) -> Statement:
     return credit_notes_matching(
         select(
             CreditNote.id,
@@ -73,7 +72,7 @@ def _statement(given: ExportFilter) -> Select[Any]:
     )
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     statement = _statement(given).order_by(CreditNote.issue_date, CreditNote.id)
     for r in each(context.session, statement):
         yield (

@@ -3,10 +3,9 @@ general-ledger account (see `licensing.exports.ledger`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
@@ -23,7 +22,7 @@ from licensing.exports.base import (
 )
 from licensing.exports.datasets.invoices import STATES
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, each, issued_invoices
+from licensing.exports.queries import Statement, amount, each, issued_invoices
 
 COLUMNS = (
     Column("invoice_id", INTEGER, "The invoice's id in the service."),
@@ -42,7 +41,7 @@ COLUMNS = (
 )
 
 
-def _statement(given: ExportFilter) -> Select[Any]:
+def _statement(given: ExportFilter) -> Statement:
     return issued_invoices(
         select(
             Invoice.id,
@@ -64,7 +63,7 @@ def _statement(given: ExportFilter) -> Select[Any]:
     )
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     ledger = context.ledger
     statement = _statement(given).order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
     for r in each(context.session, statement):

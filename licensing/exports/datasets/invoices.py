@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice
@@ -23,7 +22,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, day_of, each, issued_invoices
+from licensing.exports.queries import Statement, amount, day_of, each, issued_invoices
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 
@@ -48,7 +47,7 @@ COLUMNS = (
 )
 
 
-def _statement(given: ExportFilter) -> Select[Any]:
+def _statement(given: ExportFilter) -> Statement:
     return issued_invoices(
         select(
             Invoice.id,
@@ -72,7 +71,7 @@ def _statement(given: ExportFilter) -> Select[Any]:
     )
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     statement = _statement(given).order_by(Invoice.issue_date, Invoice.id)
     for r in each(context.session, statement):
         owed = r.total - r.amount_paid - r.amount_credited if r.state in COLLECTIBLE else 0

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, Payment, StripeCustomer
@@ -23,7 +22,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import PAID, ExportFilter
-from licensing.exports.queries import amount, day_of, each, payment_paid_between
+from licensing.exports.queries import Statement, amount, day_of, each, payment_paid_between
 
 COLUMNS = (
     Column("payment_id", INTEGER, "The payment's id in the service."),
@@ -45,7 +44,7 @@ COLUMNS = (
 )
 
 
-def _statement(given: ExportFilter) -> Select[Any]:
+def _statement(given: ExportFilter) -> Statement:
     statement = (
         select(
             Payment.id,
@@ -84,7 +83,7 @@ def _statement(given: ExportFilter) -> Select[Any]:
     return statement
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     statement = _statement(given).order_by(Payment.id)
     for r in each(context.session, statement):
         yield (

@@ -8,12 +8,11 @@ invoices paid or voided since.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, Payment
@@ -30,7 +29,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
-from licensing.exports.queries import amount, each, payment_paid_between
+from licensing.exports.queries import Statement, amount, each, payment_paid_between
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "over_90")
 
@@ -69,7 +68,7 @@ def bucket(days_past_due: int) -> str:
     return "over_90"
 
 
-def _statement(given: ExportFilter, as_of: date) -> Select[Any]:
+def _statement(given: ExportFilter, as_of: date) -> Statement:
     paid = (
         select(func.sum(Payment.amount))
         .where(
@@ -116,7 +115,7 @@ def _statement(given: ExportFilter, as_of: date) -> Select[Any]:
     return statement
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     as_of = given.as_of
     assert as_of is not None  # the filter defaults it to today
     statement = _statement(given, as_of).order_by(Invoice.due_date, Invoice.id)

@@ -19,7 +19,7 @@ their credit notes, to the cent.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -138,7 +138,7 @@ def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]
     yield from each(context.session, statement)
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     ledger = context.ledger
 
     def emit(

@@ -4,10 +4,9 @@ computed it (superseded reports included, marked, so amendments can be followed)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement
@@ -25,7 +24,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import amount, each
+from licensing.exports.queries import Statement, amount, each
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine
 from licensing.royalties.states import REPORT_STATES
 
@@ -51,7 +50,7 @@ COLUMNS = (
 )
 
 
-def _statement(given: ExportFilter) -> Select[Any]:
+def _statement(given: ExportFilter) -> Statement:
     statement = (
         select(
             RoyaltyReport.id,
@@ -97,7 +96,7 @@ def _statement(given: ExportFilter) -> Select[Any]:
     return statement
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
+def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     statement = _statement(given).order_by(
         RoyaltyReport.period_start, RoyaltyReport.id, RoyaltyReportLine.line
     )

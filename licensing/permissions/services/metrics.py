@@ -58,6 +58,7 @@ def metrics(session: Session, *, now: datetime | None = None) -> QueueMetrics:
     durations = [
         Decimal(int((decided_at - submitted_at).total_seconds())) / Decimal(86400)
         for submitted_at, decided_at in decided
+        if submitted_at is not None and decided_at is not None  # as the query asks
     ]
     median = Decimal(statistics.median(durations)).quantize(Decimal("0.1")) if durations else None
     return QueueMetrics(

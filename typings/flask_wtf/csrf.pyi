@@ -1,0 +1,23 @@
+from typing import TypeVar
+
+from flask import Flask
+from werkzeug.exceptions import BadRequest
+
+_Exempt = TypeVar("_Exempt")
+
+def generate_csrf(secret_key: str | None = None, token_key: str | None = None) -> str: ...
+def validate_csrf(
+    data: str | None,
+    secret_key: str | None = None,
+    time_limit: int | None = None,
+    token_key: str | None = None,
+) -> None: ...
+
+class CSRFProtect:
+    def __init__(self, app: Flask | None = None) -> None: ...
+    def init_app(self, app: Flask) -> None: ...
+    def protect(self, apply_exemptions: bool = False) -> None: ...
+    # A view function, a blueprint or an endpoint name; returned unchanged.
+    def exempt(self, view: _Exempt) -> _Exempt: ...
+
+class CSRFError(BadRequest): ...
