@@ -163,7 +163,9 @@ def _configure_sqlite(engine: Engine) -> None:
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        # A `file:...?uri=true` database is a URI, not a path: SQLite opens it as given.
+        is_uri = parsed.query.get("uri") == "true"
+        if parsed.database and parsed.database != ":memory:" and not is_uri:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         _configure_sqlite(engine)

@@ -284,3 +284,22 @@ def test_readyz_is_503_when_the_sqlite_disk_is_full_and_200_once_there_is_room(
         assert application.test_client().get("/readyz").status_code == 200
     finally:
         application.extensions["licensing.db"].engine.dispose()
+
+
+def test_a_sqlite_uri_database_makes_no_folder_named_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from licensing.db import make_engine
+
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "data" / "licensing.db"
+    database.parent.mkdir()
+    sqlite3.connect(database).close()
+    engine = make_engine(f"sqlite:///file:{database}?mode=rw&uri=true")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    engine.dispose()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    # A plain path still gets its folder made.
+    make_engine(f"sqlite:///{tmp_path}/new/licensing.db").dispose()
+    assert (tmp_path / "new").is_dir()
