@@ -121,7 +121,9 @@ class _TypedText(StringField):
         raise NotImplementedError
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        text = (valuelist[0] if valuelist else "").replace(",", "").strip()
+        if not valuelist:  # not sent: the default (or the saved value) stands
+            return
+        text = str(valuelist[0]).replace(",", "").strip()
         self.data = self.read(text) if text else None
 
     def _value(self) -> str:
