@@ -62,6 +62,18 @@ def _one_of(values: tuple[str, ...]) -> Callable[[Any, Any], None]:
     return check
 
 
+def _vocabulary(
+    label: str, values: tuple[str, ...], choices: Callable[[], list[SelectChoice]] | None = None
+) -> Any:
+    """A select of a vocabulary, "Choose…" first; the choice is checked by `_one_of`."""
+    return SelectField(
+        label,
+        choices=choices or (lambda: _choices(values)),
+        validate_choice=False,
+        validators=[_one_of(values)],
+    )
+
+
 def _audience(_form: Any, field: Any) -> None:
     text = (field.data or "").strip()
     if not text:
@@ -102,24 +114,11 @@ class PermissionRequestForm(FlaskForm):
     institution = StringField(
         "Institution", validators=[FILLED, _at_most(INSTITUTION_MAX)], filters=[_trimmed]
     )
-    role = SelectField(
-        "Your role",
-        choices=lambda: _choices(ROLES),
-        validate_choice=False,
-        validators=[_one_of(ROLES)],
+    role = _vocabulary("Your role", ROLES)
+    organization_type = _vocabulary(
+        "Type of institution", ORGANIZATION_TYPES, choices=_organization_types
     )
-    organization_type = SelectField(
-        "Type of institution",
-        choices=_organization_types,
-        validate_choice=False,
-        validators=[_one_of(ORGANIZATION_TYPES)],
-    )
-    purpose = SelectField(
-        "Purpose",
-        choices=lambda: _choices(PURPOSES),
-        validate_choice=False,
-        validators=[_one_of(PURPOSES)],
-    )
+    purpose = _vocabulary("Purpose", PURPOSES)
     purpose_detail = TextAreaField(
         "Describe the purpose",
         validators=[FILLED, _at_most(PURPOSE_DETAIL_MAX)],
@@ -128,12 +127,7 @@ class PermissionRequestForm(FlaskForm):
     content_requested = TextAreaField(
         "Content requested", validators=[FILLED, _at_most(CONTENT_MAX)], filters=[_trimmed]
     )
-    medium = SelectField(
-        "Medium",
-        choices=lambda: _choices(MEDIA),
-        validate_choice=False,
-        validators=[_one_of(MEDIA)],
-    )
+    medium = _vocabulary("Medium", MEDIA)
     audience_size = StringField(
         "Audience size", validators=[_audience], render_kw={"inputmode": "numeric"}
     )
