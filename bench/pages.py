@@ -78,8 +78,8 @@ def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
         vendor = factories.make_vendor(session, email="vendor@bench.example")
         staff = factories.make_staff(session, roles=("licensing",), email="staff@bench.example")
         principal = accounts.principal_for(vendor)
-        draft = agreements.Draft(
-            term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=(STAFF_USE,)
+        draft = agreements.ApplicationDraft.from_fields(
+            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (STAFF_USE,)}
         )
         application = agreements.create_draft(principal, draft, now=MOMENT)
         agreements.submit(application.id, principal, attest=True, now=MOMENT)

@@ -115,8 +115,8 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
             "languages": ["en"],
             "quantity": {"end_users": 2500},
         }
-        draft = agreements.Draft(
-            term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=(use,)
+        draft = agreements.ApplicationDraft.from_fields(
+            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (use,)}
         )
         application = agreements.create_draft(principal, draft, now=moment)
         agreements.submit(application.id, principal, attest=True, now=moment)

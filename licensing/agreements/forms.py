@@ -1,9 +1,403 @@
-"""Page forms of the application console (Flask-WTF: CSRF-protected)."""
+"""Page forms of applications (Flask-WTF: CSRF-protected) and the use rows the
+public estimator shares with them.
+
+The forms check the shape of what a page sends, with the limits the models
+define (`agreements/models.py`, `ProposedUse`); the use cases check the business
+rules. A use row's inputs are named `uses-N-field`, its counts
+`uses-N-quantity-UNIT`; errors are reported by the services' paths
+(`uses.0.quantity.end_users`) so one error summary reads them all.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    DateField,
+    Field,
+    FieldList,
+    Form,
+    FormField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import Length, Optional, ValidationError
+
+from licensing.agreements.commands import (
+    ApplicationDraft,
+    distinct_languages,
+    languages_text,
+    one_line,
+)
+from licensing.agreements.models import (
+    DELIVERIES,
+    DESCRIPTION_MAX,
+    LANGUAGES_MAX,
+    MAX_USES,
+    PRODUCT_NAME_MAX,
+    RATE_CARD_MAX,
+    TERRITORIES_MAX,
+)
+from licensing.money import MoneyError, parse_decimal, parse_quantity
+from licensing.pricing import (
+    PRODUCT_TYPES,
+    USER_TYPES,
+    USES,
+    PerUnitModel,
+    ProposedUse,
+    RateCard,
+    SumModel,
+)
+from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
+from licensing.web.filters import vocab
+
+USE_LABELS = {
+    "development": "Develop, test, maintain or service a product",
+    "distribution": "Distribute a product to others (installed or hosted)",
+    "internal_use": "Use inside our own organization",
+    "derivative_work": "Create a derivative work",
+    "translation": "Translate or localize",
+    "education": "Education or training material",
+}
+# What a new use row starts with on the application form.
+BLANK_USE: Mapping[str, str] = {
+    "use": "distribution",
+    "product_type": "software",
+    "user_type": "provider",
+    "delivery": "installed",
+    "territories": "United States",
+    "languages": "en",
+}
+QUANTITY_PREFIX = "quantity-"
+
+
+def _choices(values: Iterable[str], labels: Mapping[str, str] | None = None) -> list[SelectChoice]:
+    return [SelectChoice(v, (labels or {}).get(v, vocab(v))) for v in values]
+
+
+def quantity_units(cards: Iterable[RateCard]) -> list[str]:
+    """Every quantity unit the cards price by: the rows' count inputs."""
+    units: set[str] = set()
+
+    def walk(model: Any) -> None:
+        if isinstance(model, PerUnitModel):
+            units.add(model.unit)
+        elif isinstance(model, SumModel):
+            for part in model.parts:
+                walk(part)
+
+    for card in cards:
+        for rule in card.rules:
+            walk(rule.model)
+    return sorted(units)
+
+
+def default_term(cards: Iterable[Any], today: date) -> tuple[date, date] | None:
+    """The next card's period, else the current one's: what a vendor usually asks
+    (`cards`: anything with `effective_from` and `effective_to`)."""
+    listed = list(cards)
+    upcoming = [c for c in listed if c.effective_from > today]
+    current = [c for c in listed if c.effective_from <= today <= c.effective_to]
+    chosen = min(upcoming, key=lambda c: c.effective_from) if upcoming else None
+    chosen = chosen or (current[0] if current else None)
+    return (chosen.effective_from, chosen.effective_to) if chosen else None
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+
+class _TypedText(StringField):
+    """A text input whose data is read from the text (None when left empty); a
+    refused text is shown again as typed."""
+
+    def read(self, text: str) -> Any:  # pragma: no cover - every subclass reads its own
+        raise NotImplementedError
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:  # not sent: the default (or the saved value) stands
+            return
+        text = str(valuelist[0]).replace(",", "").strip()
+        self.data = self.read(text) if text else None
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return "" if self.data is None else self.show(self.data)
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+
+class QuantityField(_TypedText):
+    """A count of units ("2,500"): a whole number, 0 to `ProposedUse.MAX_QUANTITY`."""
+
+    def read(self, text: str) -> int:
+        try:
+            return parse_quantity(text)
+        except MoneyError:
+            self.data = None
+            # Digits, but more than any product has; else not a count at all (`-5`, `lots`).
+            too_many = text.isascii() and text.isdigit()
+            raise ValueError(
+                quantity_limit_message() if too_many else "Enter a whole number, 0 or more."
+            ) from None
+
+
+class RevenueField(_TypedText):
+    """An amount of money ("120,000.00"), exact, 0 to `ProposedUse.MAX_REVENUE`."""
+
+    def read(self, text: str) -> Decimal:
+        try:
+            amount = parse_decimal(text)
+        except MoneyError as exc:
+            self.data = None
+            raise ValueError(f"Enter an amount such as 120000.00 ({exc}).") from None
+        if amount > ProposedUse.MAX_REVENUE:
+            self.data = None
+            raise ValueError(revenue_limit_message())
+        return amount
+
+    def show(self, value: Any) -> str:
+        return f"{Decimal(value).normalize():f}"
+
+
+class LanguagesField(StringField):
+    """Languages, comma-separated: their stored form fits `LANGUAGES_MAX`."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist:
+            self.data = distinct_languages(str(valuelist[0]))
+
+    def _value(self) -> str:
+        return ", ".join(self.data or ())
+
+    def pre_validate(self, form: Any) -> None:
+        if len(languages_text(self.data)) > LANGUAGES_MAX:
+            raise ValidationError(f"At most {LANGUAGES_MAX} characters in all.")
+
+
+def _within(limit: int) -> Length:
+    return Length(max=limit, message=f"At most {limit} characters.")
+
+
+def _stripped(text: str | None) -> str:
+    return (text or "").strip()
+
+
+# --- use rows ----------------------------------------------------------------------------------
+
+
+class ClassifiedUseForm(Form):
+    """What the estimator and the application both ask of a use: how it is
+    classified, its revenue and languages (counts: `with_quantities`)."""
+
+    use = SelectField("Use", choices=_choices(USES, USE_LABELS))
+    product_type = SelectField("Product type", choices=_choices(PRODUCT_TYPES))
+    user_type = SelectField("Who uses the product", choices=_choices(USER_TYPES))
+    revenue = RevenueField("Expected annual revenue (USD)")
+    languages = LanguagesField("Languages (comma-separated)")
+
+
+class EstimatedUseForm(ClassifiedUseForm):
+    """A use on the estimator: its description becomes the product's name when
+    the vendor goes on to apply."""
+
+    description = StringField(
+        "Product name or description", [_within(PRODUCT_NAME_MAX)], filters=[one_line]
+    )
+
+
+class ProposedUseForm(ClassifiedUseForm):
+    """A use on the application form."""
+
+    product_name = StringField("Product name", [_within(PRODUCT_NAME_MAX)], filters=[one_line])
+    description = StringField(
+        "What the product does", [_within(DESCRIPTION_MAX)], filters=[_stripped]
+    )
+    delivery = SelectField("Delivery", choices=_choices(DELIVERIES))
+    territories = StringField("Territories", [_within(TERRITORIES_MAX)], filters=[one_line])
+
+
+@lru_cache(maxsize=32)
+def with_quantities(row: type[Form], units: tuple[str, ...]) -> type[Form]:
+    """`row` with a count input per unit (`uses-N-quantity-UNIT`): the units come
+    from the published rate cards, so the class is made for them."""
+    fields = {
+        f"{QUANTITY_PREFIX}{unit}": QuantityField(
+            f"Expected number of {unit.replace('_', ' ')}", render_kw={"inputmode": "numeric"}
+        )
+        for unit in units
+    }
+    return type(f"{row.__name__}With{len(units)}Units", (row,), fields)
+
+
+def quantities(row: Form) -> dict[str, int]:
+    """The counts given on a row, by unit."""
+    return {
+        name[len(QUANTITY_PREFIX) :]: field.data
+        for name, field in row._fields.items()
+        if name.startswith(QUANTITY_PREFIX) and field.data is not None
+    }
+
+
+def _row_number(text: str) -> bool:
+    # ASCII digits only ("²" is a digit to str.isdigit), and a handful of them.
+    return text.isascii() and text.isdigit() and len(text) <= 4
+
+
+def rows_requested(
+    data: MultiDict[str, str], limit: int, blank: Mapping[str, str]
+) -> MultiDict[str, str]:
+    """The submitted rows with the add and remove buttons applied, numbered from 0
+    (at most `limit` + 1 of them, so that one too many is still reported)."""
+    rows = sorted(
+        {
+            int(key.split("-")[1])
+            for key in data
+            if key.startswith("uses-") and key.count("-") >= 2 and _row_number(key.split("-")[1])
+        }
+    )
+    kept = MultiDict([(k, v) for k, v in data.items(multi=True) if not k.startswith("uses-")])
+    keep = [row for row in rows if f"remove-{row}" not in data][: limit + 1]
+    if "add_use" in data and len(keep) < limit:
+        keep.append(max(rows, default=-1) + 1)
+    for new_index, old_index in enumerate(keep):
+        old, new = f"uses-{old_index}-", f"uses-{new_index}-"
+        for key, value in data.items(multi=True):
+            if key.startswith(old):
+                kept.add(new + key[len(old) :], value)
+        if not any(key.startswith(new) for key in kept):
+            for name, value in blank.items():
+                kept.add(new + name, value)
+    return kept
+
+
+def changes_rows(data: Mapping[str, Any]) -> bool:
+    """Whether the button pressed adds or removes a row (no validation then)."""
+    return "add_use" in data or any(key.startswith("remove-") for key in data)
+
+
+# --- the application form ----------------------------------------------------------------------
+
+
+class ApplicationForm(FlaskForm):
+    """A vendor's application: the term, a rate card and its uses (rows made by
+    `application_form`, with the units of the published cards)."""
+
+    term_start = DateField(
+        "License term starts", [Optional()], invalid_value_message="Enter a date as YYYY-MM-DD."
+    )
+    term_end = DateField(
+        "License term ends", [Optional()], invalid_value_message="Enter a date as YYYY-MM-DD."
+    )
+    rate_card = StringField("Rate card", [_within(RATE_CARD_MAX)], filters=[_stripped])
+    uses = FieldList(FormField(ProposedUseForm), min_entries=1)
+
+    def validate_uses(self, field: FieldList) -> None:
+        if len(field.entries) > MAX_USES:
+            raise ValidationError(f"At most {MAX_USES} uses in one application.")
+
+    def command(self) -> ApplicationDraft:
+        """The draft the form describes (after `validate()`)."""
+        return ApplicationDraft.from_fields(
+            {
+                "term_start": self.term_start.data,
+                "term_end": self.term_end.data,
+                "rate_card": self.rate_card.data,
+                "uses": [
+                    {**entry.form.data, "quantity": quantities(entry.form)}
+                    for entry in self.uses.entries
+                ],
+            }
+        )
+
+
+@lru_cache(maxsize=32)
+def _application_form_class(units: tuple[str, ...]) -> type[ApplicationForm]:
+    row = with_quantities(ProposedUseForm, units)
+    uses = FieldList(FormField(row), min_entries=1)
+    return type("ApplicationFormWithUnits", (ApplicationForm,), {"uses": uses})
+
+
+def application_form(
+    units: Iterable[str], formdata: MultiDict[str, str] | None = None, **data: Any
+) -> ApplicationForm:
+    """The application form for these count units, read from `formdata` (a
+    submitted form or the estimator's query) or filled with `data`."""
+    form_class = _application_form_class(tuple(units))
+    if formdata is not None:
+        return form_class(formdata=rows_requested(formdata, MAX_USES, BLANK_USE))
+    return form_class(formdata=None, data=data)
+
+
+# --- errors by path ----------------------------------------------------------------------------
+
+
+def _path(name: str) -> str:
+    return (
+        name.replace(QUANTITY_PREFIX, "quantity.", 1) if name.startswith(QUANTITY_PREFIX) else name
+    )
+
+
+def error_paths(form: Form) -> dict[str, list[str]]:
+    """The form's errors by the paths the services use (`uses.0.quantity.end_users`)."""
+    paths: dict[str, list[str]] = {}
+    for name, field in form._fields.items():
+        if isinstance(field, FieldList):
+            for index, entry in enumerate(field.entries):
+                for sub_name, sub in entry.form._fields.items():
+                    if sub.errors:
+                        paths[f"{name}.{index}.{_path(sub_name)}"] = list(sub.errors)
+            own = [error for error in field.errors if isinstance(error, str)]
+            if own:
+                paths[name] = own
+        elif field.errors:
+            paths[name] = list(field.errors)
+    return paths
+
+
+def field_at(form: Form, path: str) -> Field | None:
+    """The field a service's error path names, if the form has it."""
+    head, _, rest = path.partition(".")
+    field = form._fields.get(head)
+    if not rest or field is None:
+        return field
+    if not isinstance(field, FieldList):
+        return None
+    index, _, name = rest.partition(".")
+    if not _row_number(index) or int(index) >= len(field.entries) or not name:
+        return None
+    row = field.entries[int(index)].form
+    return row._fields.get(name.replace("quantity.", QUANTITY_PREFIX, 1))
+
+
+def attach_errors(form: Form, errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Show a service's errors beside the fields they name; what names no field
+    is returned, for the summary."""
+    rest: dict[str, list[str]] = {}
+    for path, messages in errors.items():
+        field = field_at(form, path)
+        if field is None or isinstance(field, FieldList):
+            rest[path] = list(messages)
+        else:
+            field.errors = [*field.errors, *messages]
+    for field in form:
+        if isinstance(field, FieldList):
+            # A list keeps its rows' errors from validation: bring them up to date.
+            rows = [entry.errors for entry in field.entries]
+            own = [error for error in field.errors if isinstance(error, str)]
+            field.errors = [*rows, *own] if any(rows) else own
+    return rest
+
+
+# --- the console queue -------------------------------------------------------------------------
 
 
 class BulkAssignForm(FlaskForm):

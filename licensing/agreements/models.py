@@ -45,6 +45,8 @@ REASON_MAX = 4000
 NOTE_MAX = 8000
 SIGNER_MAX = 200
 USER_AGENT_MAX = 500
+RATE_CARD_MAX = 64  # a rate card's version, as an application names it
+LANGUAGE_MAX = 35  # one language's name or tag
 MAX_USES = 20
 
 # How a licensed product reaches its users (the agreement's schedule says so).
@@ -77,7 +79,7 @@ class Application(Base):
     term_start: Mapped[date | None] = mapped_column(Date)
     term_end: Mapped[date | None] = mapped_column(Date)
     # A published version the vendor asked for; None: the card in effect on term_start.
-    rate_card: Mapped[str | None] = mapped_column(String(64))
+    rate_card: Mapped[str | None] = mapped_column(String(RATE_CARD_MAX))
     # The latest quote's total and currency, for the staff queue's sorting; None
     # while a licensed use waits for staff to price it (see `to_be_priced`).
     total: Mapped[Decimal | None] = mapped_column(Money())

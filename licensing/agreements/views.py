@@ -17,7 +17,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectChoice
+from wtforms import SelectChoice, SelectField
 
 from licensing import access, calendar, db
 from licensing.access import Principal
@@ -25,21 +25,18 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
-from licensing.agreements import queries, services
+from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
-from licensing.agreements.models import DELIVERIES, MAX_USES, Agreement, Application
+from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.states import AGREEMENT, APPLICATION, AWAITING_STAFF, EDITABLE
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
-from licensing.money import MoneyError, parse_quantity
-from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quote, SumModel
+from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import confirm
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.estimator import USE_LABELS
-from licensing.web.filters import vocab
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 
@@ -47,17 +44,6 @@ bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
 
 Page = str | tuple[str, int] | Response
-USE_FIELDS = (
-    "product_name",
-    "description",
-    "use",
-    "product_type",
-    "user_type",
-    "delivery",
-    "territories",
-    "languages",
-    "revenue",
-)
 
 
 # --- the application form ------------------------------------------------------------------
@@ -70,122 +56,110 @@ def _actor() -> Actor:
 
 def _units(session: Session) -> list[str]:
     """Every quantity unit the published cards price by: the form's quantity inputs."""
-    units: set[str] = set()
-
-    def walk(model: Any) -> None:
-        if isinstance(model, PerUnitModel):
-            units.add(model.unit)
-        elif isinstance(model, SumModel):
-            for part in model.parts:
-                walk(part)
-
-    for stored in ratecard_queries.all_cards(session):
-        for rule in ratecard_queries.domain_card(stored).rules:
-            walk(rule.model)
-    return sorted(units)
+    return forms.quantity_units(
+        ratecard_queries.domain_card(stored) for stored in ratecard_queries.all_cards(session)
+    )
 
 
-def _blank_use() -> dict[str, Any]:
+def _default_term(session: Session) -> tuple[date | None, date | None]:
+    """The next rate card's period, else the current one's: what a vendor usually asks."""
+    term = forms.default_term(ratecard_queries.all_cards(session), utcnow().date())
+    return term or (None, None)
+
+
+def _use_data(use: ApplicationUse) -> dict[str, Any]:
     return {
-        "product_name": "",
-        "description": "",
-        "use": "distribution",
-        "product_type": "software",
-        "user_type": "provider",
-        "delivery": "installed",
-        "territories": "United States",
-        "languages": "en",
-        "revenue": "",
-        "quantity": {},
+        **use.fields(),
+        **{f"{forms.QUANTITY_PREFIX}{unit}": count for unit, count in use.quantity.items()},
     }
 
 
-def _default_term(session: Session) -> tuple[str, str]:
-    """The next rate card's period, else the current one's: what a vendor usually asks."""
-    today = utcnow().date()
-    cards = ratecard_queries.all_cards(session)
-    upcoming = [c for c in cards if c.effective_from > today]
-    current = [c for c in cards if c.effective_from <= today <= c.effective_to]
-    chosen = min(upcoming, key=lambda c: c.effective_from) if upcoming else None
-    chosen = chosen or (current[0] if current else None)
-    if chosen is None:
-        return "", ""
-    return chosen.effective_from.isoformat(), chosen.effective_to.isoformat()
-
-
-def _values_from(application: Application | None) -> dict[str, Any]:
+def _form_of(application: Application | None, units: list[str]) -> forms.ApplicationForm:
+    """The form filled from a saved application, or a new one with a blank use."""
     if application is None:
         start, end = _default_term(db.session())
-        return {"term_start": start, "term_end": end, "rate_card": "", "uses": [_blank_use()]}
-    return {
-        "term_start": application.term_start.isoformat() if application.term_start else "",
-        "term_end": application.term_end.isoformat() if application.term_end else "",
-        "rate_card": application.rate_card or "",
-        "uses": [
-            {
-                **use.fields(),
-                "languages": ", ".join(use.language_list),
-                "revenue": "" if use.revenue is None else f"{use.revenue.normalize():f}",
-                "quantity": {k: str(v) for k, v in use.quantity.items()},
-            }
-            for use in application.uses
-        ]
-        or [_blank_use()],
-    }
+        return forms.application_form(
+            units, term_start=start, term_end=end, uses=[dict(forms.BLANK_USE)]
+        )
+    return forms.application_form(
+        units,
+        term_start=application.term_start,
+        term_end=application.term_end,
+        rate_card=application.rate_card or "",
+        uses=[_use_data(use) for use in application.uses] or [dict(forms.BLANK_USE)],
+    )
 
 
-def _values_from_estimate(args: MultiDict[str, str]) -> dict[str, Any]:
+def _form_from_estimate(args: MultiDict[str, str], units: list[str]) -> forms.ApplicationForm:
     """A new application's form filled from the estimator's query string (its
     fields share the application's names; its description names the product)."""
-    values = _values_from_form(args, _units(db.session()))
-    if not values["term_start"]:
-        values["term_start"], values["term_end"] = _default_term(db.session())
-    values["uses"] = [
-        {
-            **_blank_use(),
-            **{name: value for name, value in use.items() if value},
-            "product_name": use.get("product_name") or use.get("description", ""),
-        }
-        for use in values["uses"]
-    ]
-    return values
-
-
-def _row_number(text: str) -> bool:
-    # ASCII digits only ("²" is a digit to str.isdigit), and a handful of them.
-    return text.isascii() and text.isdigit() and len(text) <= 4
-
-
-def _values_from_form(form: MultiDict[str, str], units: list[str]) -> dict[str, Any]:
-    rows = sorted(
-        {
-            int(k.split("-")[1])
-            for k in form
-            if k.startswith("uses-") and _row_number(k.split("-")[1])
-        }
-    )
-    uses = []
+    data = MultiDict(args)
+    rows = {key.split("-")[1] for key in args if key.startswith("uses-") and key.count("-") >= 2}
     for row in rows:
-        if f"remove-{row}" in form:
-            continue
-        use = {name: form.get(f"uses-{row}-{name}", "") for name in USE_FIELDS}
-        use["quantity"] = {
-            unit: form.get(f"uses-{row}-quantity-{unit}", "").strip()
-            for unit in units
-            if form.get(f"uses-{row}-quantity-{unit}", "").strip()
-        }
-        uses.append(use)
-    if "add_use" in form and len(uses) < MAX_USES:
-        uses.append(_blank_use())
+        for name, value in forms.BLANK_USE.items():
+            if not args.get(f"uses-{row}-{name}"):
+                data[f"uses-{row}-{name}"] = value
+        if not args.get(f"uses-{row}-product_name"):
+            data[f"uses-{row}-product_name"] = args.get(f"uses-{row}-description", "")
+    if not args.get("term_start"):
+        start, end = _default_term(db.session())
+        data["term_start"] = start.isoformat() if start else ""
+        data["term_end"] = end.isoformat() if end else ""
+    return forms.application_form(units, data)
+
+
+def _shown(field: Any) -> Any:
+    """What an input shows: the choice made, or the text as typed."""
+    return field.data if isinstance(field, SelectField) else field._value()
+
+
+def _values(form: forms.ApplicationForm) -> dict[str, Any]:
+    """What the form's inputs show, for the template."""
+    prefix = forms.QUANTITY_PREFIX
     return {
-        "term_start": form.get("term_start", ""),
-        "term_end": form.get("term_end", ""),
-        "rate_card": form.get("rate_card", ""),
-        "uses": uses or [_blank_use()],
+        "term_start": form.term_start._value(),
+        "term_end": form.term_end._value(),
+        "rate_card": form.rate_card._value(),
+        "uses": [
+            {
+                **{n: _shown(f) for n, f in entry.form._fields.items() if not n.startswith(prefix)},
+                "quantity": {
+                    n[len(prefix) :]: f._value()
+                    for n, f in entry.form._fields.items()
+                    if n.startswith(prefix)
+                },
+            }
+            for entry in form.uses.entries
+        ],
     }
+
+
+def _form_page(
+    form: forms.ApplicationForm,
+    *,
+    application: Application | None,
+    units: list[str],
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    row = form.uses.entries[0].form
+    return render_template(
+        "agreements/application_form.html",
+        values=_values(form),
+        application=application,
+        errors=errors or {},
+        units=units,
+        max_uses=MAX_USES,
+        cards=ratecard_queries.all_cards(db.session()),
+        choices={
+            name: [(choice.value, choice.label) for choice in row[name].iter_choices()]
+            for name in ("use", "product_type", "user_type", "delivery")
+        },
+    ), status
 
 
 def _date(text: str, path: str, errors: dict[str, list[str]]) -> date | None:
+    """A date typed on the console's approval form (empty: none)."""
     if not text.strip():
         return None
     try:
@@ -195,78 +169,24 @@ def _date(text: str, path: str, errors: dict[str, list[str]]) -> date | None:
         return None
 
 
-def _quantity_message(raw: str, error: MoneyError) -> str:
-    """Why a count was refused: too many, or not a count at all (`-5`, `lots`)."""
-    digits = raw.replace(",", "").strip()
-    if digits.isascii() and digits.isdigit():
-        return f"Enter a whole number: {error}."
-    return "Enter a whole number, 0 or more."
-
-
-def _draft(values: dict[str, Any]) -> services.Draft:
-    errors: dict[str, list[str]] = {}
-    uses = []
-    for index, use in enumerate(values["uses"]):
-        quantity: dict[str, int] = {}
-        for unit, raw in use["quantity"].items():
-            try:
-                quantity[unit] = parse_quantity(raw.replace(",", ""))
-            except MoneyError as error:
-                errors.setdefault(f"uses.{index}.quantity.{unit}", []).append(
-                    _quantity_message(raw, error)
-                )
-        uses.append({**use, "quantity": quantity, "revenue": use["revenue"] or None})
-    draft = services.Draft(
-        term_start=_date(values["term_start"], "term_start", errors),
-        term_end=_date(values["term_end"], "term_end", errors),
-        rate_card=values["rate_card"] or None,
-        uses=uses,
-    )
-    if errors:
-        raise InvalidInput("Some fields need correcting.", errors)
-    return draft
-
-
-def _form_page(
-    values: dict[str, Any],
-    *,
-    application: Application | None,
-    errors: dict[str, list[str]] | None = None,
-    status: int = 200,
-) -> tuple[str, int]:
-    session = db.session()
-    return render_template(
-        "agreements/application_form.html",
-        values=values,
-        application=application,
-        errors=errors or {},
-        units=_units(session),
-        cards=ratecard_queries.all_cards(session),
-        choices={
-            "use": [(v, USE_LABELS.get(v, v)) for v in USES],
-            "product_type": [(v, vocab(v)) for v in PRODUCT_TYPES],
-            "user_type": [(v, vocab(v)) for v in USER_TYPES],
-            "delivery": [(v, v.replace("_", " ")) for v in DELIVERIES],
-        },
-    ), status
-
-
 def _save(application: Application | None) -> Page:
     actor = _actor()
     units = _units(db.session())
-    values = _values_from_form(request.form, units)
-    if "add_use" in request.form or any(k.startswith("remove-") for k in request.form):
-        return _form_page(values, application=application)
+    form = forms.application_form(units, request.form)
+    if forms.changes_rows(request.form):
+        return _form_page(form, application=application, units=units)
     try:
-        draft = _draft(values)
+        if not form.validate():
+            raise InvalidInput("Some fields need correcting.", forms.error_paths(form))
         if application is None:
-            saved = services.create_draft(actor, draft)
+            saved = services.create_draft(actor, form.command())
         else:
-            saved = services.update_draft(application.id, actor, draft)
+            saved = services.update_draft(application.id, actor, form.command())
     except InvalidInput as error:
         return _form_page(
-            values,
+            form,
             application=application,
+            units=units,
             errors=error.errors or {"_": [error.detail]},
             status=422,
         )
@@ -301,9 +221,10 @@ def new_application() -> Page:
         return redirect(url_for("agreements.applications"))
     if request.method == "POST":
         return _save(None)
+    units = _units(db.session())
     if any(key.startswith("uses-") for key in request.args):
-        return _form_page(_values_from_estimate(request.args), application=None)
-    return _form_page(_values_from(None), application=None)
+        return _form_page(_form_from_estimate(request.args, units), application=None, units=units)
+    return _form_page(_form_of(None, units), application=None, units=units)
 
 
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
@@ -315,7 +236,8 @@ def edit_application(application_id: int) -> Page:
         return redirect(url_for("agreements.application", application_id=application_id))
     if request.method == "POST":
         return _save(application)
-    return _form_page(_values_from(application), application=application)
+    units = _units(db.session())
+    return _form_page(_form_of(application, units), application=application, units=units)
 
 
 def _quote_of(application: Application) -> Quote | None:

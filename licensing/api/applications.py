@@ -17,12 +17,16 @@ from sqlalchemy.orm import selectinload
 from licensing import access, db
 from licensing.actors import Actor
 from licensing.agreements import queries, services
+from licensing.agreements.commands import ApplicationDraft, languages_text
 from licensing.agreements.models import (
     DELIVERIES,
     DESCRIPTION_MAX,
+    LANGUAGE_MAX,
+    LANGUAGES_MAX,
     MAX_USES,
     NOTE_MAX,
     PRODUCT_NAME_MAX,
+    RATE_CARD_MAX,
     REASON_MAX,
     TERRITORIES_MAX,
     Agreement,
@@ -57,6 +61,12 @@ blp = Blueprint(
 Length = ma.validate.Length
 
 
+def _languages_fit(languages: list[str]) -> None:
+    """The languages as the use stores them fit its column."""
+    if len(languages_text(languages)) > LANGUAGES_MAX:
+        raise ma.ValidationError(f"At most {LANGUAGES_MAX} characters in all.")
+
+
 class ApplicationUseInputSchema(ma.Schema):
     product_name = ma.fields.String(
         load_default="", validate=Length(max=PRODUCT_NAME_MAX), metadata={"example": "Scrubber Pro"}
@@ -70,9 +80,9 @@ class ApplicationUseInputSchema(ma.Schema):
         load_default="", validate=Length(max=TERRITORIES_MAX), metadata={"example": "United States"}
     )
     languages = ma.fields.List(
-        ma.fields.String(validate=Length(min=1, max=35)),
+        ma.fields.String(validate=Length(min=1, max=LANGUAGE_MAX)),
         load_default=list,
-        validate=Length(max=50),
+        validate=_languages_fit,
         metadata={"example": ["en"]},
     )
     quantity = Quantities(load_default=dict)
@@ -86,7 +96,9 @@ class ApplicationInputSchema(ma.Schema):
     term_end = ma.fields.Date(
         load_default=None, allow_none=True, metadata={"example": "2027-12-31"}
     )
-    rate_card = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=64))
+    rate_card = ma.fields.String(
+        load_default=None, allow_none=True, validate=Length(max=RATE_CARD_MAX)
+    )
     uses = ma.fields.List(
         ma.fields.Nested(ApplicationUseInputSchema),
         required=True,
@@ -266,15 +278,6 @@ class ApplicationNoteSchema(ma.Schema):
         return note.author.email
 
 
-def _draft(data: dict[str, Any]) -> services.Draft:
-    return services.Draft(
-        term_start=data.get("term_start"),
-        term_end=data.get("term_end"),
-        rate_card=data.get("rate_card"),
-        uses=data["uses"],
-    )
-
-
 @blp.route("/applications")
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(ApplicationQuerySchema, location="query")
@@ -312,7 +315,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 @blp.doc(**SECURED)
 def create_application(data: dict[str, Any]) -> Application:
     """Save a new draft (nothing is priced until it is submitted)."""
-    return services.create_draft(_actor(), _draft(data))
+    return services.create_draft(_actor(), ApplicationDraft.from_fields(data))
 
 
 @blp.route("/applications/<int:application_id>")
@@ -331,7 +334,7 @@ def get_application(application_id: int) -> Application:
 @blp.doc(**SECURED)
 def update_application(data: dict[str, Any], application_id: int) -> Application:
     """Replace the term and uses of a draft or a returned application."""
-    return services.update_draft(application_id, _actor(), _draft(data))
+    return services.update_draft(application_id, _actor(), ApplicationDraft.from_fields(data))
 
 
 @blp.route("/applications/<int:application_id>/submit", methods=["POST"])

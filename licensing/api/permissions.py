@@ -56,8 +56,13 @@ blp = Blueprint(
 Length = ma.validate.Length
 
 
+def _filled(text: str) -> None:
+    if not text.strip():
+        raise ma.ValidationError("Must not be blank.")
+
+
 def _text(limit: int, **kwargs: Any) -> ma.fields.String:
-    return ma.fields.String(required=True, validate=Length(min=1, max=limit), **kwargs)
+    return ma.fields.String(required=True, validate=[Length(min=1, max=limit), _filled], **kwargs)
 
 
 # --- schemas -----------------------------------------------------------------------
@@ -269,7 +274,7 @@ def submit(data: dict[str, Any]) -> dict[str, Any]:
     emailed to them (valid 48 hours); then it enters the staff queue and they
     are emailed their status link.
     """
-    request = services.submit_request(data)
+    request = services.submit_request(services.PermissionRequestInput.from_fields(data))
     return {
         "reference": request.reference,
         "state": request.state,

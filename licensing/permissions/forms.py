@@ -1,7 +1,11 @@
-"""Page forms (Flask-WTF: CSRF-protected). They check shape only; the services
-decide the rules and their messages are shown beside the fields."""
+"""Page forms (Flask-WTF: CSRF-protected). They check shape only, with the limits
+on the models; the request form builds the use case's `PermissionRequestInput`.
+The services decide the rules and their messages are shown beside the fields."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -13,13 +17,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
 
 from licensing.accounts.forms import ORGANIZATION_TYPE_LABELS
 from licensing.accounts.models import EMAIL_MAX
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
+from .commands import TEXT_FIELDS, PermissionRequestInput
 from .models import (
+    AUDIENCE_MAX,
     CONDITIONS_MAX,
     CONTENT_MAX,
     DURATION_MAX,
@@ -36,6 +42,46 @@ from .models import (
 from .services import label
 
 REQUIRED = InputRequired(message="This field is required.")
+# After trimming: a field of spaces is as empty as a blank one.
+FILLED = DataRequired(message="This field is required.")
+
+
+def _trimmed(text: str | None) -> str:
+    return (text or "").strip()
+
+
+def _one_of(values: tuple[str, ...]) -> Callable[[Any, Any], None]:
+    """A choice from a vocabulary, in the words the requester reads."""
+
+    def check(_form: Any, field: Any) -> None:
+        if not field.data:
+            raise StopValidation("Choose one.")
+        if field.data not in values:
+            raise StopValidation(f"Choose one of: {', '.join(values)}.")
+
+    return check
+
+
+def _vocabulary(
+    label: str, values: tuple[str, ...], choices: Callable[[], list[SelectChoice]] | None = None
+) -> Any:
+    """A select of a vocabulary, "Choose…" first; the choice is checked by `_one_of`."""
+    return SelectField(
+        label,
+        choices=choices or (lambda: _choices(values)),
+        validate_choice=False,
+        validators=[_one_of(values)],
+    )
+
+
+def _audience(_form: Any, field: Any) -> None:
+    text = (field.data or "").strip()
+    if not text:
+        raise StopValidation("Give the expected audience size.")
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(AUDIENCE_MAX)):
+        raise StopValidation("Give the audience size as a whole number.")
+    if not 1 <= int(text) <= AUDIENCE_MAX:
+        raise StopValidation(f"Give a number between 1 and {AUDIENCE_MAX:,}.")
 
 
 def _at_most(limit: int) -> Length:
@@ -56,45 +102,49 @@ def _organization_types() -> list[SelectChoice]:
 class PermissionRequestForm(FlaskForm):
     """The public request form; field names are the service's."""
 
-    requester_name = StringField("Your name", validators=[REQUIRED, _at_most(NAME_MAX)])
+    requester_name = StringField(
+        "Your name", validators=[FILLED, _at_most(NAME_MAX)], filters=[_trimmed]
+    )
     requester_email = EmailField(
         "Your email address",
-        validators=[REQUIRED, _at_most(EMAIL_MAX)],
+        validators=[FILLED, _at_most(EMAIL_MAX)],
+        filters=[_trimmed],
         render_kw={"autocomplete": "email"},
     )
-    institution = StringField("Institution", validators=[REQUIRED, _at_most(INSTITUTION_MAX)])
-    role = SelectField("Your role", choices=lambda: _choices(ROLES), validate_choice=False)
-    organization_type = SelectField(
-        "Type of institution", choices=_organization_types, validate_choice=False
+    institution = StringField(
+        "Institution", validators=[FILLED, _at_most(INSTITUTION_MAX)], filters=[_trimmed]
     )
-    purpose = SelectField("Purpose", choices=lambda: _choices(PURPOSES), validate_choice=False)
+    role = _vocabulary("Your role", ROLES)
+    organization_type = _vocabulary(
+        "Type of institution", ORGANIZATION_TYPES, choices=_organization_types
+    )
+    purpose = _vocabulary("Purpose", PURPOSES)
     purpose_detail = TextAreaField(
-        "Describe the purpose", validators=[REQUIRED, _at_most(PURPOSE_DETAIL_MAX)]
+        "Describe the purpose",
+        validators=[FILLED, _at_most(PURPOSE_DETAIL_MAX)],
+        filters=[_trimmed],
     )
     content_requested = TextAreaField(
-        "Content requested", validators=[REQUIRED, _at_most(CONTENT_MAX)]
+        "Content requested", validators=[FILLED, _at_most(CONTENT_MAX)], filters=[_trimmed]
     )
-    medium = SelectField("Medium", choices=lambda: _choices(MEDIA), validate_choice=False)
+    medium = _vocabulary("Medium", MEDIA)
     audience_size = StringField(
-        "Audience size", validators=[REQUIRED], render_kw={"inputmode": "numeric"}
+        "Audience size", validators=[_audience], render_kw={"inputmode": "numeric"}
     )
-    duration = StringField("Duration of the use", validators=[REQUIRED, _at_most(DURATION_MAX)])
+    duration = StringField(
+        "Duration of the use", validators=[FILLED, _at_most(DURATION_MAX)], filters=[_trimmed]
+    )
     noncommercial = BooleanField("I confirm that the use is non-commercial")
 
-    FIELDS = (
-        "requester_name",
-        "requester_email",
-        "institution",
-        "role",
-        "organization_type",
-        "purpose",
-        "purpose_detail",
-        "content_requested",
-        "medium",
-        "audience_size",
-        "duration",
-        "noncommercial",
-    )
+    def command(self) -> PermissionRequestInput:
+        """The request the form describes (after `validate()`)."""
+        return PermissionRequestInput.from_fields(
+            {
+                **{name: self[name].data for name in TEXT_FIELDS},
+                "audience_size": int(self.audience_size.data.strip()),
+                "noncommercial": bool(self.noncommercial.data),
+            }
+        )
 
 
 class MessageForm(FlaskForm):

@@ -68,7 +68,7 @@ def new_request() -> Page:
     form = forms.PermissionRequestForm()
     if form.validate_on_submit():
         try:
-            created = services.submit_request({name: form[name].data for name in form.FIELDS})
+            created = services.submit_request(form.command())
         except services.CommercialUse as error:
             return render_template("permissions/commercial.html", detail=error.detail), 422
         except InvalidInput as error:

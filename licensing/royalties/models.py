@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.db import Base, Money, UTCDateTime, utcnow
+from licensing.money import MAX_QUANTITY
 
 from .states import CLEAR, REPORT_STATES, REVIEW_STATES, SOURCES, SUBMITTED
 
@@ -36,7 +37,7 @@ from .states import CLEAR, REPORT_STATES, REVIEW_STATES, SOURCES, SUBMITTED
 CUSTOMER_ID_MAX = 100
 CUSTOMER_NAME_MAX = 200
 UNIT_MAX = 40
-QUANTITY_MAX = 10**12  # the same bound as an application's estimated quantities
+QUANTITY_MAX = MAX_QUANTITY  # the same bound as an application's estimated quantities
 REVENUE_MAX_DIGITS = 12  # whole digits of one row's revenue
 REVENUE_PLACES = 4  # decimal places kept (money columns hold four)
 LINE_REVENUE_MAX = Decimal(10) ** 13  # a line's revenue in one report

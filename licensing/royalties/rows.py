@@ -40,7 +40,7 @@ CSV_HEADER = ",".join(COLUMNS)
 MAX_PROBLEMS = 1000
 SPOOL_IN_MEMORY = 1024 * 1024
 _DECIMAL_TEXT = re.compile(rf"\d{{1,{REVENUE_MAX_DIGITS}}}(\.\d{{1,{REVENUE_PLACES}}})?")
-_WHOLE_TEXT = re.compile(r"\d{1,13}")
+_WHOLE_TEXT = re.compile(rf"\d{{1,{len(str(QUANTITY_MAX))}}}")
 
 
 class Problems:

@@ -15,7 +15,7 @@ from licensing.permissions import services as permissions
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
-from tests.integration.permissions.conftest import last_mail, request_fields
+from tests.integration.permissions.conftest import last_mail, request_input
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.axe import assert_accessible
@@ -32,7 +32,7 @@ def _sign_in(page: Any, email: str) -> None:
 
 def _permission_request(institution: str) -> tuple[str, str]:
     """A confirmed public request: its reference and status token."""
-    created = permissions.submit_request(request_fields(institution=institution))
+    created = permissions.submit_request(request_input(institution=institution))
     link = re.search(r"/permissions/confirm/(\S+)", last_mail(created.requester_email).body_text)
     assert link is not None
     confirmed = permissions.confirm_email(link.group(1))

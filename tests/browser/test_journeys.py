@@ -133,11 +133,13 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
         renewing = _active_agreement(vendor, draft(AUTO_USE))  # 2027, renewed for 2028
         ending = _active_agreement(
             vendor,
-            agreements.Draft(
-                term_start=today - timedelta(days=100),
-                term_end=today + timedelta(days=30),
-                rate_card="window.1",
-                uses=(AUTO_USE,),
+            agreements.ApplicationDraft.from_fields(
+                {
+                    "term_start": today - timedelta(days=100),
+                    "term_end": today + timedelta(days=30),
+                    "rate_card": "window.1",
+                    "uses": (AUTO_USE,),
+                }
             ),
         )
         renewing_id, ending_number = renewing.id, ending.number

@@ -46,8 +46,8 @@ def _active_agreement(live_server: LiveServer) -> tuple[str, Agreement]:
         vendor = factories.make_vendor(session)
         staff = accounts.principal_for(factories.make_staff(session, roles=("licensing",)))
         principal = accounts.principal_for(vendor)
-        draft = agreements.Draft(
-            term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=(SOFTWARE,)
+        draft = agreements.ApplicationDraft.from_fields(
+            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (SOFTWARE,)}
         )
         application = agreements.create_draft(principal, draft, now=NOW)
         application = agreements.submit(application.id, principal, attest=True, now=NOW)

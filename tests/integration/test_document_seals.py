@@ -24,7 +24,11 @@ from licensing.permissions.models import PermissionLetter
 from tests.conftest import TEST_AUDIT_KEY
 from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
 from tests.integration.billing.conftest import activated, send_activation
-from tests.integration.permissions.conftest import last_mail, request_fields, token_in
+from tests.integration.permissions.conftest import (
+    last_mail,
+    request_input,
+    token_in,
+)
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 
 
@@ -56,7 +60,7 @@ def _agreement(vendor: Any) -> Agreement:
 
 
 def _letter() -> PermissionLetter:
-    created = permissions.submit_request(request_fields())
+    created = permissions.submit_request(request_input())
     confirmed = permissions.confirm_email(
         token_in(last_mail(created.requester_email), "/permissions/confirm/")
     )

@@ -252,7 +252,8 @@ def test_billing_forms_answer_absurd_amounts_with_a_field_message(
     [
         ("uses-0-revenue", "99999999999999999999.99", "14 digits before the decimal point"),
         ("uses-0-quantity-end_users", "\u00b2", "whole number"),
-        ("uses-0-quantity-end_users", "9" * 5000, "at most 1000000000000"),
+        # The limit in the words the estimator and the API use for it too.
+        ("uses-0-quantity-end_users", "9" * 5000, "at most 1,000,000,000,000"),
     ],
 )
 def test_the_application_form_answers_absurd_numbers_with_a_field_message(

@@ -25,7 +25,7 @@ rules take `now` so that tests control the clock:
 Everything public is importable from here, as it was from the single module.
 """
 
-from licensing.agreements.models import DESCRIPTION_MAX
+from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
 from licensing.agreements.services._common import (
     RECONSIDERATION_DAYS,
     RESUBMIT_BUSINESS_DAYS,
@@ -37,7 +37,7 @@ from licensing.agreements.services.acceptance import (
     accept,
     terminate,
 )
-from licensing.agreements.services.drafts import Draft, create_draft, update_draft
+from licensing.agreements.services.drafts import create_draft, update_draft
 from licensing.agreements.services.expiry import ExpiryReport, expire
 from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
@@ -72,15 +72,15 @@ from licensing.agreements.services.submission import (
 
 __all__ = [
     "AUDIENCE_UNITS",
-    "DESCRIPTION_MAX",
     "RECONSIDERATION_DAYS",
     "RESUBMIT_BUSINESS_DAYS",
     "REVIEW_ACTIONS",
     "AcceptanceInput",
-    "Draft",
+    "ApplicationDraft",
     "ExpiryReport",
     "LineChange",
     "Modifications",
+    "ProposedUseInput",
     "_amended_line",
     "_charges",
     "_next_number",

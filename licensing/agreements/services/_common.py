@@ -22,6 +22,7 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import issuing
+from licensing.agreements.commands import ProposedUseInput, languages_text
 from licensing.agreements.documents import render_agreement_pdf
 from licensing.agreements.models import (
     REASON_MAX,
@@ -69,20 +70,20 @@ def _text(value: Any, path: str, limit: int, errors: _Errors) -> str:
     return cleaned
 
 
-def _write_uses(application: Application, uses: list[dict[str, Any]]) -> None:
+def _write_uses(application: Application, uses: Sequence[ProposedUseInput]) -> None:
     """Make the application's uses `uses`, in order (rows are updated in place, so
     positions stay unique while the change is flushed)."""
     existing = list(application.uses)
-    for position, values in enumerate(uses):
+    for position, use in enumerate(uses):
         record = existing[position] if position < len(existing) else ApplicationUse()
         record.position = position
         for name in ("product_name", "description", "use", "product_type", "user_type"):
-            setattr(record, name, values[name])
-        record.delivery = values["delivery"]
-        record.territories = values["territories"]
-        record.languages = ", ".join(values["languages"])
-        record.revenue = values["revenue"]
-        record.quantity = values["quantity"]
+            setattr(record, name, getattr(use, name))
+        record.delivery = use.delivery
+        record.territories = use.territories
+        record.languages = languages_text(use.languages)
+        record.revenue = use.revenue
+        record.quantity = dict(use.quantity)
         if position >= len(existing):
             application.uses.append(record)
     for extra in existing[len(uses) :]:
@@ -95,7 +96,7 @@ def _new_draft(
     *,
     term: tuple[date | None, date | None],
     rate_card: str | None,
-    uses: list[dict[str, Any]],
+    uses: Sequence[ProposedUseInput],
     now: datetime,
     renewal_of: Agreement | None = None,
 ) -> Application:

@@ -12,6 +12,7 @@ from licensing import db
 from licensing.access import Principal
 from licensing.actors import Actor
 from licensing.agreements import issuing
+from licensing.agreements.commands import ProposedUseInput
 from licensing.agreements.models import (
     Agreement,
     Application,
@@ -72,7 +73,11 @@ def start_renewal(
             actor,
             term=(start, end),
             rate_card=card,
-            uses=[use.fields() for index, use in enumerate(uses) if index in licensed],
+            uses=[
+                ProposedUseInput.from_fields(use.fields())
+                for index, use in enumerate(uses)
+                if index in licensed
+            ],
             now=moment,
             renewal_of=agreement,
         )

@@ -12,6 +12,7 @@ check its role; the requester acts through the secret in their link. Use
 cases that depend on the time take `now`, so tests control the clock.
 """
 
+from ..commands import PermissionRequestInput
 from ._common import (
     ANSWER_BUSINESS_DAYS,
     CONFIRM_LINK_VALIDITY,
@@ -60,6 +61,7 @@ __all__ = [
     "ExpiryReport",
     "LinkExpired",
     "LinkNotValid",
+    "PermissionRequestInput",
     "QueueMetrics",
     "add_note",
     "answer",

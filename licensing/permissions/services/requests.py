@@ -5,7 +5,6 @@ to the queue (from a verified vendor user, so no confirmation step)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +20,10 @@ from licensing.mail import services as mail
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.signals import RoutedUse
 
+from ..commands import TEXT_FIELDS, PermissionRequestInput
 from ..models import (
     AUDIENCE_MAX,
     CONTENT_MAX,
-    DURATION_MAX,
     INSTITUTION_MAX,
     MEDIA,
     NAME_MAX,
@@ -67,86 +66,34 @@ COMMERCIAL_MESSAGE = (
 
 # --- input -----------------------------------------------------------------------
 
-
-def _text(
-    values: Mapping[str, Any],
-    name: str,
-    limit: int,
-    errors: dict[str, list[str]],
-    *,
-    required: bool = True,
-    what: str = "This field",
-) -> str:
-    raw = values.get(name)
-    text = "" if raw is None else str(raw).strip()
-    if not text and required:
-        errors[name] = [f"{what} is required."]
-    elif len(text) > limit:
-        errors[name] = [f"Use at most {limit:,} characters ({len(text):,} given)."]
-    return text
+# The request's classification and the words it may take.
+_VOCABULARY = (
+    ("role", ROLES),
+    ("organization_type", ORGANIZATION_TYPES),
+    ("purpose", PURPOSES),
+    ("medium", MEDIA),
+)
 
 
-def _choice(
-    values: Mapping[str, Any],
-    name: str,
-    allowed: tuple[str, ...],
-    errors: dict[str, list[str]],
-) -> str:
-    value = str(values.get(name) or "").strip()
-    if not value:
-        errors[name] = ["Choose one."]
-    elif value not in allowed:
-        errors[name] = [f"Choose one of: {', '.join(allowed)}."]
-    return value
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on", "y"}
-    return value is True
-
-
-def _audience_size(values: Mapping[str, Any], errors: dict[str, list[str]]) -> int | None:
-    audience = values.get("audience_size")
-    try:
-        number = int(str(audience).strip()) if audience not in (None, "") else None
-    except ValueError:
-        errors["audience_size"] = ["Give the audience size as a whole number."]
-        return None
-    if number is None:
-        errors["audience_size"] = ["Give the expected audience size."]
-    elif not 1 <= number <= AUDIENCE_MAX:
-        errors["audience_size"] = [f"Give a number between 1 and {AUDIENCE_MAX:,}."]
-    return number
-
-
-def clean_request(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The public form's fields, trimmed and checked; `InvalidInput` lists every
-    problem, `CommercialUse` when the purpose is commercial."""
-    if str(values.get("purpose") or "").strip() == "commercial":
+def clean_request(given: PermissionRequestInput) -> dict[str, Any]:
+    """The request's fields as stored, after its rules: an educational purpose
+    (`CommercialUse` otherwise), known words, an address, the attestation. Its
+    shape and sizes were checked at the edge; `InvalidInput` lists every problem."""
+    if given.purpose == "commercial":
         raise CommercialUse(COMMERCIAL_MESSAGE, {"purpose": [COMMERCIAL_MESSAGE]})
     errors: dict[str, list[str]] = {}
-    clean: dict[str, Any] = {
-        "requester_name": _text(values, "requester_name", NAME_MAX, errors, what="Your name"),
-        "institution": _text(values, "institution", INSTITUTION_MAX, errors, what="Institution"),
-        "role": _choice(values, "role", ROLES, errors),
-        "organization_type": _choice(values, "organization_type", ORGANIZATION_TYPES, errors),
-        "purpose": _choice(values, "purpose", tuple(p for p in PURPOSES), errors),
-        "purpose_detail": _text(
-            values, "purpose_detail", PURPOSE_DETAIL_MAX, errors, what="The purpose"
-        ),
-        "content_requested": _text(
-            values, "content_requested", CONTENT_MAX, errors, what="The content requested"
-        ),
-        "medium": _choice(values, "medium", MEDIA, errors),
-        "duration": _text(values, "duration", DURATION_MAX, errors, what="The duration"),
-    }
+    for name, allowed in _VOCABULARY:
+        if getattr(given, name) not in allowed:
+            errors[name] = [f"Choose one of: {', '.join(allowed)}."]
+    clean = {name: getattr(given, name) for name in TEXT_FIELDS if name != "requester_email"}
     try:
-        clean["requester_email"] = normalize_email(str(values.get("requester_email") or ""))
+        clean["requester_email"] = normalize_email(given.requester_email)
     except InvalidInput as exc:
         errors["requester_email"] = [m for ms in exc.errors.values() for m in ms]
-    clean["audience_size"] = _audience_size(values, errors)
-    if not _truthy(values.get("noncommercial")):
+    if not 1 <= given.audience_size <= AUDIENCE_MAX:
+        errors["audience_size"] = [f"Give a number between 1 and {AUDIENCE_MAX:,}."]
+    clean["audience_size"] = given.audience_size
+    if not given.noncommercial:
         errors["noncommercial"] = [
             "Confirm that the use is non-commercial; a commercial use needs a license."
         ]
@@ -172,12 +119,14 @@ def _new_request(session: Session, now: datetime, **fields: Any) -> PermissionRe
     return request
 
 
-def submit_request(values: Mapping[str, Any], *, now: datetime | None = None) -> PermissionRequest:
+def submit_request(
+    given: PermissionRequestInput, *, now: datetime | None = None
+) -> PermissionRequest:
     """A request from the public form: stored `unconfirmed`, and a confirmation
     link (valid 48 hours) emailed to the requester. Nothing is stored when a
     field is wrong or the purpose is commercial."""
     moment = now or utcnow()
-    clean = clean_request(values)
+    clean = clean_request(given)
     raw = secrets.token_urlsafe(32)
     with db.transaction() as session:
         request = _new_request(

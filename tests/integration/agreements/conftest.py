@@ -42,9 +42,13 @@ STAFF_USE = {
 }
 
 
-def draft(*uses: dict[str, Any]) -> services.Draft:
-    return services.Draft(
-        term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=uses or (AUTO_USE,)
+def draft(*uses: dict[str, Any]) -> services.ApplicationDraft:
+    return services.ApplicationDraft.from_fields(
+        {
+            "term_start": date(2027, 1, 1),
+            "term_end": date(2027, 12, 31),
+            "uses": uses or (AUTO_USE,),
+        }
     )
 
 

@@ -80,7 +80,9 @@ def test_a_draft_is_saved_and_changed_before_submission(apply: Apply, vendor: An
     changed = services.update_draft(
         application.id,
         _p(vendor),
-        services.Draft(uses=[{**AUTO_USE, "product_name": "Scrubber Lite"}]),
+        services.ApplicationDraft.from_fields(
+            {"uses": [{**AUTO_USE, "product_name": "Scrubber Lite"}]}
+        ),
     )
     assert [use.product_name for use in changed.uses] == ["Scrubber Lite"]
     assert _actions(application.id) == ["application.created", "application.updated"]
@@ -94,7 +96,9 @@ def test_submission_needs_the_attestation_and_a_complete_application(
         services.submit(application.id, _p(vendor), attest=False)
     assert "attest" in refused.value.errors
     services.update_draft(
-        application.id, _p(vendor), services.Draft(uses=[{**AUTO_USE, "product_name": ""}])
+        application.id,
+        _p(vendor),
+        services.ApplicationDraft.from_fields({"uses": [{**AUTO_USE, "product_name": ""}]}),
     )
     with pytest.raises(InvalidInput) as incomplete:
         services.submit(application.id, _p(vendor), attest=True)
@@ -159,10 +163,12 @@ def test_staff_return_the_vendor_resubmits_and_staff_approve_with_a_modified_amo
     services.update_draft(
         application.id,
         _p(vendor),
-        services.Draft(
-            term_start=returned.term_start,
-            term_end=returned.term_end,
-            uses=[AUTO_USE, {**STAFF_USE, "revenue": "90000.00"}],
+        services.ApplicationDraft.from_fields(
+            {
+                "term_start": returned.term_start,
+                "term_end": returned.term_end,
+                "uses": [AUTO_USE, {**STAFF_USE, "revenue": "90000.00"}],
+            }
         ),
     )
     resubmitted = services.submit(
@@ -398,7 +404,9 @@ def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_accepted(
     services.update_draft(
         renewal.id,
         _p(vendor),
-        services.Draft(term_start=old.term_start, term_end=old.term_end, uses=[AUTO_USE]),
+        services.ApplicationDraft.from_fields(
+            {"term_start": old.term_start, "term_end": old.term_end, "uses": [AUTO_USE]}
+        ),
     )
     submitted = services.submit(renewal.id, _p(vendor), attest=True, now=NOW)
     new = _agreement(submitted)

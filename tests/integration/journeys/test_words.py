@@ -17,14 +17,18 @@ from licensing.agreements.models import Application
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
 from tests.integration.agreements.conftest import AUTO_USE
-from tests.integration.permissions.conftest import last_mail, request_fields, token_in
+from tests.integration.permissions.conftest import (
+    last_mail,
+    request_input,
+    token_in,
+)
 from tests.support import factories
 
 
 def test_the_reconsideration_field_asks_for_the_grounds_not_an_answer(
     client: FlaskClient, app: Any
 ) -> None:
-    created = permissions.submit_request(request_fields())
+    created = permissions.submit_request(request_input())
     confirmed = permissions.confirm_email(
         token_in(last_mail(created.requester_email), "/permissions/confirm/")
     )

@@ -49,6 +49,12 @@ def request_fields(**overrides: Any) -> dict[str, Any]:
     return fields
 
 
+def request_input(**overrides: Any) -> services.PermissionRequestInput:
+    """The command the form and the API build from `request_fields()`."""
+    fields = {**request_fields(), "audience_size": 45, "noncommercial": True, **overrides}
+    return services.PermissionRequestInput.from_fields(fields)
+
+
 def count(model: Any) -> int:
     return int(db.session().scalar(select(func.count()).select_from(model)) or 0)
 
@@ -76,7 +82,7 @@ def submit(app: Flask) -> Callable[..., tuple[PermissionRequest, str]]:
     """`submit(**fields)`: a confirmed public request and its status token."""
 
     def make(**overrides: Any) -> tuple[PermissionRequest, str]:
-        created = services.submit_request(request_fields(**overrides))
+        created = services.submit_request(request_input(**overrides))
         raw = token_in(last_mail(created.requester_email), "/permissions/confirm/")
         confirmed = services.confirm_email(raw)
         return confirmed, services.status_token(confirmed)

@@ -12,10 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.api.permissions import PermissionRequestInputSchema
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
-from licensing.permissions import services
+from licensing.permissions import forms, services
 from licensing.permissions.models import PermissionMessage, PermissionRequest
 from licensing.permissions.states import SUBMITTED, UNCONFIRMED
 from tests.integration.permissions.conftest import (
@@ -24,6 +25,7 @@ from tests.integration.permissions.conftest import (
     last_mail,
     link_in,
     request_fields,
+    request_input,
     token_in,
 )
 from tests.support.factories import make_staff
@@ -168,7 +170,7 @@ def test_a_wrong_status_link_is_a_clear_404_and_changes_nothing(
 def test_an_expired_confirmation_link_is_refused_and_the_request_stays_unconfirmed(
     client: FlaskClient, app: Flask
 ) -> None:
-    created = services.submit_request(request_fields())
+    created = services.submit_request(request_input())
     raw = token_in(last_mail(EMAIL), "/permissions/confirm/")
     with pytest.raises(services.LinkExpired):
         services.confirm_email(raw, now=utcnow() + timedelta(hours=49))
@@ -183,7 +185,7 @@ def test_a_confirmation_link_followed_after_the_expiry_job_says_it_expired(
     """Once `permissions expire` has closed an unconfirmed request, its link must
     still say "expired, submit again", not send the requester to a status page
     that was never issued (which answered "this link is not valid")."""
-    created = services.submit_request(request_fields())
+    created = services.submit_request(request_input())
     raw = token_in(last_mail(EMAIL), "/permissions/confirm/")
     services.expire_due(utcnow() + timedelta(hours=49))
     page = client.get(f"/permissions/confirm/{raw}")
@@ -258,3 +260,38 @@ def test_the_public_form_is_rate_limited_per_client_address(
         for _ in range(3)
     ]
     assert statuses == [422, 422, 429]
+
+
+def test_the_form_and_the_api_body_make_the_same_request_command(app: Flask) -> None:
+    fields = request_fields(requester_name="  Lena Ortiz ", duration=" Spring 2027 semester")
+    with app.test_request_context(method="POST", data=fields):
+        form = forms.PermissionRequestForm()
+        assert form.validate(), form.errors
+        from_page = form.command()
+    body = {**fields, "audience_size": 45, "noncommercial": True}
+    from_api = services.PermissionRequestInput.from_fields(
+        PermissionRequestInputSchema().load(body)
+    )
+    assert from_page == from_api == request_input()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"institution": "   "}, "institution"),
+        ({"audience_size": "0"}, "audience_size"),
+        ({"audience_size": "9" * 40}, "audience_size"),
+        ({"medium": "smoke signals"}, "medium"),
+    ],
+)
+def test_the_form_refuses_the_shapes_the_api_refuses(
+    app: Flask, changes: dict[str, str], field: str
+) -> None:
+    with app.test_request_context(method="POST", data=request_fields(**changes)):
+        form = forms.PermissionRequestForm()
+        assert not form.validate()
+        assert field in form.errors
+    body = {**request_fields(), "audience_size": 45, "noncommercial": True, **changes}
+    if field == "audience_size":
+        body["audience_size"] = int(changes["audience_size"])
+    assert field in PermissionRequestInputSchema().validate(body)

@@ -79,3 +79,13 @@ def test_a_bad_revenue_is_a_field_message_not_an_error_page(
 ) -> None:
     page = estimate(client, **{"uses-0-revenue": "a lot"})
     assert "Enter an amount such as 120000.00" in page
+
+
+def test_a_row_number_that_is_no_number_is_ignored_not_an_error_page(
+    client: FlaskClient, example_card: str
+) -> None:
+    for junk in ("uses-\u00b2-use", "uses-x-use", "uses-99999999999999999999-use"):
+        response = client.get(
+            "/estimate?" + urlencode({"organization_type": "commercial", junk: "development"})
+        )
+        assert response.status_code == 200, junk

@@ -94,8 +94,8 @@ def active_agreement(
 
     def make(vendor: Any, *uses: dict[str, Any]) -> Agreement:
         principal = accounts.principal_for(vendor)
-        draft = agreements.Draft(
-            term_start=date(2027, 1, 1), term_end=date(2027, 12, 31), uses=uses
+        draft = agreements.ApplicationDraft.from_fields(
+            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": uses}
         )
         application = agreements.create_draft(principal, draft, now=NOW)
         application = agreements.submit(application.id, principal, attest=True, now=NOW)
