@@ -113,7 +113,7 @@ def default_term(cards: Iterable[Any], today: date) -> tuple[date, date] | None:
 # --- fields ------------------------------------------------------------------------------------
 
 
-class _TypedText(StringField):
+class _TypedText(StringField):  # type: ignore[misc]  # WTForms ships no types
     """A text input whose data is read from the text (None when left empty); a
     refused text is shown again as typed."""
 
@@ -168,7 +168,7 @@ class RevenueField(_TypedText):
         return f"{Decimal(value).normalize():f}"
 
 
-class LanguagesField(StringField):
+class LanguagesField(StringField):  # type: ignore[misc]  # WTForms ships no types
     """Languages, comma-separated: their stored form fits `LANGUAGES_MAX`."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
@@ -194,7 +194,7 @@ def _stripped(text: str | None) -> str:
 # --- use rows ----------------------------------------------------------------------------------
 
 
-class ClassifiedUseForm(Form):
+class ClassifiedUseForm(Form):  # type: ignore[misc]  # WTForms ships no types
     """What the estimator and the application both ask of a use: how it is
     classified, its revenue and languages (counts: `with_quantities`)."""
 

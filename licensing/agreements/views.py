@@ -17,6 +17,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import SelectChoice, SelectField
 
 from licensing import access, calendar, db
@@ -43,7 +44,8 @@ from licensing.web.portal import WaitingItem, waiting_provider
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
 
-Page = str | tuple[str, int] | Response
+# flask's redirect() gives werkzeug's Response, the base of flask's.
+Page = str | tuple[str, int] | WerkzeugResponse
 
 
 # --- the application form ------------------------------------------------------------------
@@ -465,8 +467,10 @@ def _waiting(
                 waiting_on="you",
                 detail=(
                     f"Resubmit by {calendar.deadline_text(application.resubmit_by)}: "
-                    f"{application.return_reason}"
-                ),
+                    if application.resubmit_by is not None
+                    else "Resubmit: "
+                )
+                + (application.return_reason or ""),
                 url=url,
                 since=application.returned_at,
             )

@@ -36,7 +36,7 @@ MAX_ROWS = 10
 BLANK_ROW = {"use": "distribution"}
 
 
-class EstimateForm(Form):
+class EstimateForm(Form):  # type: ignore[misc]  # WTForms ships no types
     organization_type = SelectField(
         "Your organization is",
         choices=[SelectChoice(v, vocab(v)) for v in ORGANIZATION_TYPES],
