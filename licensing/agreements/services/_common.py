@@ -34,6 +34,7 @@ from licensing.agreements.models import (
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from licensing.links import links
 from licensing.mail import services as mail
 from licensing.money import (
     MoneyError,
@@ -190,7 +191,7 @@ def _tell_vendor(
             "application": application,
             "headline": subject,
             "message": message,
-            "link": mail.absolute_url("agreements.application", application_id=application.id),
+            "link": links().application(application.id),
             **extra,
         },
     )
@@ -211,9 +212,7 @@ def _tell_staff(session: Session, application: Application, subject: str, messag
             "application": application,
             "headline": subject,
             "message": message,
-            "link": mail.absolute_url(
-                "agreements_console.application", application_id=application.id
-            ),
+            "link": links().application_review(application.id),
         },
     )
 
@@ -296,7 +295,7 @@ def _approve(
         f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
         f"{format_amount(version.total, version.currency)} {version.currency}. Read it and "
         "accept it online to make it active.",
-        agreement_link=mail.absolute_url("agreements.agreement", agreement_id=agreement.id),
+        agreement_link=links().agreement(agreement.id),
     )
     return agreement
 
@@ -384,6 +383,6 @@ def _tell_licensee(session: Session, agreement: Agreement, subject: str, message
             "agreement": agreement,
             "headline": subject,
             "message": message,
-            "link": mail.absolute_url("agreements.agreement", agreement_id=agreement.id),
+            "link": links().agreement(agreement.id),
         },
     )

@@ -16,6 +16,7 @@ from licensing.accounts.states import ACTIVE
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.links import links
 from licensing.mail import services as mail
 
 from ..models import (
@@ -125,11 +126,7 @@ def _remind(session: Session, agreement: Agreement, today: date) -> int:
                 "period": period,
                 "headline": headline,
                 "overdue_days": overdue_days,
-                "link": mail.absolute_url(
-                    "royalties.portal_period",
-                    agreement_id=agreement.id,
-                    period_start=period.start.isoformat(),
-                ),
+                "link": links().royalty_period(agreement.id, period.start),
             },
         )
         count += 1
