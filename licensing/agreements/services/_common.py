@@ -31,6 +31,7 @@ from licensing.agreements.models import (
     ApplicationUse,
     QuoteVersion,
 )
+from licensing.agreements.states import DRAFT, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -107,7 +108,7 @@ def _new_draft(
     application = Application(
         organization_id=organization.id,
         created_by_id=actor.user_id,
-        state="draft",
+        state=DRAFT,
         term_start=term[0],
         term_end=term[1],
         rate_card=rate_card,
@@ -342,7 +343,7 @@ def _issue_agreement(
         organization_id=application.organization_id,
         application_id=application.id,
         quote_id=version.id,
-        state="issued",
+        state=ISSUED,
         term_start=version.term_start,
         term_end=version.term_end,
         rate_card=version.rate_card,

@@ -18,7 +18,7 @@ from licensing import calendar, db
 from licensing.access import Principal
 from licensing.accounts.models import User
 from licensing.actors import Actor
-from licensing.agreements import issuing, queries
+from licensing.agreements import issuing
 from licensing.agreements.models import (
     MODIFIED,
     NOTE_MAX,
@@ -43,7 +43,7 @@ from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
     grant_reconsideration,
 )
-from licensing.agreements.states import APPLICATION
+from licensing.agreements.states import APPLICATION, AWAITING_STAFF, ESCALATED, RETURNED
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
     MoneyError,
@@ -55,7 +55,7 @@ from licensing.pricing import Breakdown, Quote, QuoteLine, Term
 from licensing.ratecards import services as ratecards
 
 # Applications with staff work still to do (or waiting on the vendor's answer).
-ASSIGNABLE = (*queries.AWAITING_STAFF, "returned")
+ASSIGNABLE = (*AWAITING_STAFF, RETURNED)
 
 
 def start_review(
@@ -240,7 +240,7 @@ def escalate(
 
 
 def _check_second_reviewer(application: Application, actor: Actor) -> None:
-    if application.state == "escalated" and application.escalated_by_id == actor.user_id:
+    if application.state == ESCALATED and application.escalated_by_id == actor.user_id:
         raise Conflict(f"You escalated {application.reference}: a second reviewer decides it.")
 
 
