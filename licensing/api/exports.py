@@ -17,10 +17,11 @@ from licensing import access
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import record_id, vocabulary
 from licensing.db import utcnow
-from licensing.exports import base, services, streaming
+from licensing.exports import base, services
 from licensing.exports.filters import ISSUED, PAID, PERIOD
 from licensing.exports.formats import FORMATS
 from licensing.pricing.vocabulary import USES
+from licensing.streaming import end_request_session
 
 blp = Blueprint(
     "exports_api",
@@ -110,7 +111,7 @@ def export(query: dict[str, Any], dataset: str) -> Response:
     first date basis by default)."""
     given = {key.rstrip("_"): value for key, value in query.items()}
     request = services.prepare(dataset, given.pop("format"), given)
-    streaming.end_request_session()
+    end_request_session()
     return Response(
         stream_with_context(services.stream(request)),
         mimetype=request.format.media_type,
