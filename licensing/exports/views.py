@@ -32,6 +32,14 @@ def exports() -> Response | tuple[str, int]:
         return _page(error.errors, 422)
     except NotFound as error:
         return _page({"dataset": [error.detail]}, 422)
+    return download(export)
+
+
+def download(export: services.ExportRequest) -> Response:
+    """The export as a file streamed to the client, for the page and the API alike.
+
+    It keeps the request's context (the audit record names who exported) but
+    not the request's session, whose transaction ends before the first byte."""
     end_request_session()
     return Response(
         stream_with_context(services.stream(export)),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
@@ -25,7 +25,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import amount, day_of, each
+from licensing.exports.queries import amount, at_times, count_rows, day_of, each, matching
 from licensing.money import quantize
 from licensing.pricing import Quote
 
@@ -75,22 +75,20 @@ def _statement(given: ExportFilter) -> Select[Any]:
         .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
         .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
     )
-    if given.organization_id is not None:
-        statement = statement.where(Agreement.organization_id == given.organization_id)
-    if given.state:
-        statement = statement.where(Agreement.state == given.state)
-    if given.currency:
-        statement = statement.where(Agreement.currency == given.currency)
-    if given.date_basis == PERIOD:
+    statement = matching(
+        statement,
+        given,
+        organization=Agreement.organization_id,
+        currency=Agreement.currency,
+        state=Agreement.state,
+    )
+    if given.date_basis == PERIOD:  # terms that overlap the range
         if given.date_from:
             statement = statement.where(Agreement.term_end >= given.date_from)
         if given.date_to:
             statement = statement.where(Agreement.term_start <= given.date_to)
     elif given.date_basis == ISSUED:
-        if given.starts():
-            statement = statement.where(Agreement.issued_at >= given.starts())
-        if given.ends():
-            statement = statement.where(Agreement.issued_at < given.ends())
+        statement = at_times(statement, Agreement.issued_at, given)
     return statement
 
 
@@ -147,8 +145,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
 def count(context: ExportContext, given: ExportFilter) -> int | None:
     if given.use:
         return None
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
@@ -23,7 +23,7 @@ from licensing.exports.base import (
 )
 from licensing.exports.datasets.invoices import STATES
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, each, issued_invoices
+from licensing.exports.queries import amount, count_rows, each, issued_invoices
 
 COLUMNS = (
     Column("invoice_id", INTEGER, "The invoice's id in the service."),
@@ -92,8 +92,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
 def count(context: ExportContext, given: ExportFilter) -> int | None:
     if given.use:  # the use is found line by line, not in SQL
         return None
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

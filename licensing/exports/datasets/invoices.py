@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice
@@ -23,7 +23,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, day_of, each, issued_invoices
+from licensing.exports.queries import amount, count_rows, day_of, each, issued_invoices
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 
@@ -98,8 +98,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
 
 
 def count(context: ExportContext, given: ExportFilter) -> int:
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, Payment, StripeCustomer
@@ -23,7 +23,14 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import PAID, ExportFilter
-from licensing.exports.queries import amount, day_of, each, payment_paid_between
+from licensing.exports.queries import (
+    amount,
+    count_rows,
+    day_of,
+    each,
+    matching,
+    payment_paid_between,
+)
 
 COLUMNS = (
     Column("payment_id", INTEGER, "The payment's id in the service."),
@@ -73,12 +80,13 @@ def _statement(given: ExportFilter) -> Select[Any]:
             & (Payment.method == "card"),
         )
     )
-    if given.organization_id is not None:
-        statement = statement.where(Payment.organization_id == given.organization_id)
-    if given.state:
-        statement = statement.where(Payment.state == given.state)
-    if given.currency:
-        statement = statement.where(Payment.currency == given.currency)
+    statement = matching(
+        statement,
+        given,
+        organization=Payment.organization_id,
+        currency=Payment.currency,
+        state=Payment.state,
+    )
     if given.date_from or given.date_to:
         statement = statement.where(payment_paid_between(given.date_from, given.date_to))
     return statement
@@ -108,8 +116,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Iterator[Row]:
 
 
 def count(context: ExportContext, given: ExportFilter) -> int:
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(
