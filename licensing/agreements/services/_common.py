@@ -148,6 +148,18 @@ def as_actor(caller: Actor | Principal) -> Actor:
     return caller if isinstance(caller, Actor) else Actor.of(caller)
 
 
+def _licensing_staff(caller: Actor | Principal) -> Actor:
+    """The opening check of every licensing-staff use case: the role, first."""
+    actor = as_actor(caller)
+    actor.require_role("licensing")
+    return actor
+
+
+def _licensing_step(caller: Actor | Principal, now: datetime | None) -> tuple[Actor, datetime]:
+    """A licensing-staff step: the actor, checked first, and the step's time."""
+    return _licensing_staff(caller), _now(now)
+
+
 def _require_vendor(actor: Actor) -> None:
     if not actor.is_vendor:
         raise PermissionDenied("Only the organization's own users do this.")
