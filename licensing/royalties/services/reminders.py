@@ -11,8 +11,6 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization
-from licensing.accounts.states import ACTIVE
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -140,13 +138,7 @@ def _hold_standing(run: ReminderRun, today: date, moment: datetime) -> None:
     session.rollback()
     for organization_id in organization_ids:
         with db.transaction() as session:
-            organization = session.scalars(
-                db.claim(
-                    select(Organization).where(
-                        Organization.id == organization_id, Organization.standing == ACTIVE
-                    )
-                )
-            ).one_or_none()
+            organization = account_queries.claim_active_organization(session, organization_id)
             if organization is None:
                 continue
             late = overdue_reports(session, organization_id, today, threshold)
