@@ -20,6 +20,7 @@ from licensing import (
     db,
     headers,
     limits,
+    links,
     mail,
     permissions,
     royalties,
@@ -106,6 +107,7 @@ def register_extensions(app: Flask, config: Config) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     access.init_app(app)
+    links.init_app(app)  # the pages that emails link to, under PUBLIC_URL
     accounts.init_app(app)  # who is calling: session on pages, bearer token on the API
     mail.init_app(app)  # deliver queued mail after the response, when configured
     audit.init_app(app)  # seal invoices, credit notes, agreements and letters as issued

@@ -7,9 +7,9 @@ request: on SQLite it held the write lock, so every other request waited and
 failed with "database is locked"; on PostgreSQL it left a connection "idle in
 transaction". So a stream here
 
-- opens a session of its own (`db.read_session()`: on SQLite its reads take no
-  write lock, so writers go on while a slow client downloads) when the client
-  starts reading, inside an app context of its own;
+- opens a session of its own (`reading_session()`, on `db.read_session()`: on
+  SQLite its reads take no write lock, so writers go on while a slow client
+  downloads) when the client starts reading, inside an app context of its own;
 - always closes it, when the last row is sent, when a row fails, and when the
   client goes away midway (the WSGI server then calls the response's `close()`,
   which closes the generator and runs its `finally`).
@@ -27,6 +27,13 @@ is closed with the stream, so a generator should read its results in a `with`
 block. Read everything the rows need from the request (filters, the caller) *before*
 calling `stream_rows`: the request is gone by the time `rows` runs. Inside
 `rows`, `db.session()` is the stream's own session too.
+
+A download whose several queries must agree with each other reads through
+`reading_session(snapshot=True)`: every query then reads one snapshot
+(REPEATABLE READ on PostgreSQL; SQLite's WAL read transaction is one already).
+Billing exports do (`licensing.exports.services`: revenue recognition reads
+invoice lines, then credit notes), streaming with the request's context kept
+for their audit record, after `end_request_session()`.
 """
 
 from __future__ import annotations
@@ -34,9 +41,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import AnyStr
 
 from flask import Flask, Response, current_app, g
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -52,6 +61,37 @@ def csv_cell(value: object) -> str:
     """A CSV cell that a spreadsheet will not run as a formula (`'=1+1`)."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+@contextmanager
+def reading_session(*, snapshot: bool = False) -> Iterator[Session]:
+    """A session of the caller's own for a long read, closed on leaving (ending
+    its transaction and returning its connection to the pool). It holds no write
+    lock on SQLite; with `snapshot`, its queries read one snapshot on PostgreSQL."""
+    session = _snapshot_session() if snapshot else db.read_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _snapshot_session() -> Session:
+    database = db.database()
+    bind = database.read_sessionmaker.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        return database.read_sessionmaker(
+            bind=bind.execution_options(isolation_level="REPEATABLE READ")
+        )
+    # SQLite: a WAL read transaction is one snapshot already. The tests bind
+    # every session to one connection, rolled back at the end.
+    return database.read_sessionmaker()
+
+
+def end_request_session() -> None:
+    """End the request's own transaction before a long stream starts, so the
+    response holds nothing of the request's (on SQLite, its write lock) while
+    the client reads."""
+    db.session().close()
 
 
 def stream_with_session(
@@ -114,10 +154,6 @@ def _drain(buffer: io.StringIO) -> str:
 def _owning_session(app: Flask, produce: Callable[[Session], Iterable[AnyStr]]) -> Iterator[AnyStr]:
     # Nothing is opened until the client starts reading; `finally` runs on the
     # last chunk, on an error, and on close() when the client goes away.
-    with app.app_context():
-        session = db.read_session()
+    with app.app_context(), reading_session() as session:
         g.db_session = session  # db.session() inside `produce` is this one too
-        try:
-            yield from produce(session)
-        finally:
-            session.close()
+        yield from produce(session)

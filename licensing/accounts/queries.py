@@ -19,9 +19,10 @@ from flask import has_request_context
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from licensing import access
+from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import INVITATION, ApiToken, OneTimeToken, Organization, User
+from licensing.accounts.states import ACTIVE
 from licensing.actors import Actor
 from licensing.errors import NotFound
 
@@ -98,6 +99,19 @@ def own_organization(session: Session, principal: Principal) -> Organization:
     if principal.organization_id is None:
         raise NotFound("Staff accounts do not belong to an organization.")
     return get_owned(session, Organization, principal.organization_id, principal)
+
+
+def claim_active_organization(session: Session, organization_id: int) -> Organization | None:
+    """The organization while it is active, claimed for the caller's unit of work
+    (`db.claim`: None when another host's batch job holds it), for batch jobs that
+    change an organization's standing."""
+    return session.scalars(
+        db.claim(
+            select(Organization).where(
+                Organization.id == organization_id, Organization.standing == ACTIVE
+            )
+        )
+    ).one_or_none()
 
 
 def user_by_email(session: Session, email: str) -> User | None:

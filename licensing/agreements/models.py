@@ -33,7 +33,7 @@ from licensing.accounts.models import Organization, User
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
 
-from .states import AGREEMENT, APPLICATION
+from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 
 # Field sizes: the columns, the forms and the API schemas all read these.
 PRODUCT_NAME_MAX = 200
@@ -75,7 +75,7 @@ class Application(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    state: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    state: Mapped[str] = mapped_column(String(30), default=DRAFT, index=True)
     term_start: Mapped[date | None] = mapped_column(Date)
     term_end: Mapped[date | None] = mapped_column(Date)
     # A published version the vendor asked for; None: the card in effect on term_start.
@@ -302,7 +302,7 @@ class Agreement(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
     quote_id: Mapped[int] = mapped_column(ForeignKey("application_quotes.id"))
-    state: Mapped[str] = mapped_column(String(20), default="issued", index=True)
+    state: Mapped[str] = mapped_column(String(20), default=ISSUED, index=True)
     term_start: Mapped[date] = mapped_column(Date)
     term_end: Mapped[date] = mapped_column(Date, index=True)
     rate_card: Mapped[str] = mapped_column(String(64))

@@ -21,7 +21,14 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import id_column, scoped
 from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
-from licensing.agreements.states import AWAITING_STAFF, AWAITING_VENDOR
+from licensing.agreements.states import (
+    ACTIVE,
+    AWAITING_STAFF,
+    AWAITING_VENDOR,
+    LAPSED,
+    REJECTED,
+    WITHDRAWN,
+)
 from licensing.billing import queries as billing_queries
 from licensing.errors import NotFound
 
@@ -257,13 +264,13 @@ def _term_start(session: Session, agreement_id: int) -> date | None:
 # Staff see agreements ending within this many days, renewed or not, to follow up.
 RENEWAL_WINDOW_DAYS = 90
 # A renewal application in these states no longer renews anything.
-ENDED_RENEWALS = ("withdrawn", "lapsed", "rejected")
+ENDED_RENEWALS = (WITHDRAWN, LAPSED, REJECTED)
 
 
 def ending_soon(session: Session, today: date) -> Select[Any]:
     """Active agreements whose term ends within `RENEWAL_WINDOW_DAYS` of `today`."""
     return select(Agreement).where(
-        Agreement.state == "active",
+        Agreement.state == ACTIVE,
         Agreement.term_end >= today,
         Agreement.term_end <= today + timedelta(days=RENEWAL_WINDOW_DAYS),
     )

@@ -30,46 +30,64 @@ from __future__ import annotations
 
 from licensing.statemachine import StateMachine
 
+DRAFT = "draft"
+SUBMITTED = "submitted"
+RETURNED = "returned"
+IN_REVIEW = "in_review"
+ESCALATED = "escalated"
+APPROVED = "approved"
+REJECTED = "rejected"
+WITHDRAWN = "withdrawn"
+LAPSED = "lapsed"
+RECONSIDERATION_REQUESTED = "reconsideration_requested"
+
 APPLICATION_STATES = (
-    "draft",
-    "submitted",
-    "returned",
-    "in_review",
-    "escalated",
-    "approved",
-    "rejected",
-    "withdrawn",
-    "lapsed",
-    "reconsideration_requested",
+    DRAFT,
+    SUBMITTED,
+    RETURNED,
+    IN_REVIEW,
+    ESCALATED,
+    APPROVED,
+    REJECTED,
+    WITHDRAWN,
+    LAPSED,
+    RECONSIDERATION_REQUESTED,
 )
 
-# States in which the application waits on licensing staff (the staff queue).
-AWAITING_STAFF = ("submitted", "in_review", "escalated", "reconsideration_requested")
-# States in which it waits on the vendor.
-AWAITING_VENDOR = ("draft", "returned")
-# Before a decision: the vendor may still withdraw.
-UNDECIDED = ("draft", "submitted", "returned", "in_review", "escalated")
-# Which application states the vendor may still edit (its uses and term).
-EDITABLE = ("draft", "returned")
-# Agreement states in which the license is (or is about to be) in force.
-AGREEMENT_LIVE = ("issued", "active")
+# Agreement states.
+ISSUED = "issued"
+ACTIVE = "active"
+EXPIRED = "expired"
+TERMINATED = "terminated"
+SUPERSEDED = "superseded"
 
-_DECIDABLE = ("submitted", "in_review", "escalated")
+# States in which the application waits on licensing staff (the staff queue).
+AWAITING_STAFF = (SUBMITTED, IN_REVIEW, ESCALATED, RECONSIDERATION_REQUESTED)
+# States in which it waits on the vendor.
+AWAITING_VENDOR = (DRAFT, RETURNED)
+# Before a decision: the vendor may still withdraw.
+UNDECIDED = (DRAFT, SUBMITTED, RETURNED, IN_REVIEW, ESCALATED)
+# Which application states the vendor may still edit (its uses and term).
+EDITABLE = (DRAFT, RETURNED)
+# Agreement states in which the license is (or is about to be) in force.
+AGREEMENT_LIVE = (ISSUED, ACTIVE)
+
+_DECIDABLE = (SUBMITTED, IN_REVIEW, ESCALATED)
 
 _APPLICATION_STEPS = {
-    ("draft", "submit"): "submitted",
-    ("returned", "resubmit"): "submitted",
-    ("submitted", "auto_approve"): "approved",
-    ("submitted", "start_review"): "in_review",
-    ("in_review", "escalate"): "escalated",
-    **{(state, "return"): "returned" for state in _DECIDABLE},
-    **{(state, "approve"): "approved" for state in _DECIDABLE},
-    **{(state, "reject"): "rejected" for state in _DECIDABLE},
-    **{(state, "withdraw"): "withdrawn" for state in UNDECIDED},
-    ("returned", "lapse"): "lapsed",
-    ("rejected", "request_reconsideration"): "reconsideration_requested",
-    ("reconsideration_requested", "grant_reconsideration"): "in_review",
-    ("reconsideration_requested", "deny_reconsideration"): "rejected",
+    (DRAFT, "submit"): SUBMITTED,
+    (RETURNED, "resubmit"): SUBMITTED,
+    (SUBMITTED, "auto_approve"): APPROVED,
+    (SUBMITTED, "start_review"): IN_REVIEW,
+    (IN_REVIEW, "escalate"): ESCALATED,
+    **{(state, "return"): RETURNED for state in _DECIDABLE},
+    **{(state, "approve"): APPROVED for state in _DECIDABLE},
+    **{(state, "reject"): REJECTED for state in _DECIDABLE},
+    **{(state, "withdraw"): WITHDRAWN for state in UNDECIDED},
+    (RETURNED, "lapse"): LAPSED,
+    (REJECTED, "request_reconsideration"): RECONSIDERATION_REQUESTED,
+    (RECONSIDERATION_REQUESTED, "grant_reconsideration"): IN_REVIEW,
+    (RECONSIDERATION_REQUESTED, "deny_reconsideration"): REJECTED,
 }
 
 APPLICATION = StateMachine(
@@ -97,17 +115,17 @@ APPLICATION = StateMachine(
     stamps={action: "updated_at" for _, action in _APPLICATION_STEPS},
 )
 
-AGREEMENT_STATES = ("issued", "active", "expired", "terminated", "superseded")
+AGREEMENT_STATES = (ISSUED, ACTIVE, EXPIRED, TERMINATED, SUPERSEDED)
 
 AGREEMENT = StateMachine(
     "agreement",
     {
-        ("issued", "accept"): "active",
-        ("issued", "expire"): "expired",
-        ("active", "expire"): "expired",
-        ("active", "supersede"): "superseded",
-        ("issued", "terminate"): "terminated",
-        ("active", "terminate"): "terminated",
+        (ISSUED, "accept"): ACTIVE,
+        (ISSUED, "expire"): EXPIRED,
+        (ACTIVE, "expire"): EXPIRED,
+        (ACTIVE, "supersede"): SUPERSEDED,
+        (ISSUED, "terminate"): TERMINATED,
+        (ACTIVE, "terminate"): TERMINATED,
     },
     AGREEMENT_STATES,
     events={

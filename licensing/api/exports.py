@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, stream_with_context
+from flask import Response
 
 from licensing import access
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import record_id, vocabulary
-from licensing.db import utcnow
-from licensing.exports import base, services, streaming
+from licensing.exports import base, services
 from licensing.exports.filters import ISSUED, PAID, PERIOD
 from licensing.exports.formats import FORMATS
+from licensing.exports.views import download
 from licensing.pricing.vocabulary import USES
 
 blp = Blueprint(
@@ -109,14 +109,4 @@ def export(query: dict[str, Any], dataset: str) -> Response:
     dates ISO 8601; `from`/`to` apply to the date `by` names (each dataset's
     first date basis by default)."""
     given = {key.rstrip("_"): value for key, value in query.items()}
-    request = services.prepare(dataset, given.pop("format"), given)
-    streaming.end_request_session()
-    return Response(
-        stream_with_context(services.stream(request)),
-        mimetype=request.format.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{request.filename(utcnow())}"',
-            "Cache-Control": "no-store",
-            "X-Export-Schema-Version": str(request.dataset.schema_version),
-        },
-    )
+    return download(services.prepare(dataset, given.pop("format"), given))

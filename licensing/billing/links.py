@@ -23,7 +23,7 @@ from licensing.access import Principal
 from licensing.billing.models import Invoice
 from licensing.billing.states import DRAFT
 from licensing.errors import NotFound, PermissionDenied
-from licensing.mail import services as mail
+from licensing.links import links
 
 VALID_AFTER_CLOSE = timedelta(days=365)
 NOT_VALID = (
@@ -41,24 +41,15 @@ def token(invoice: Invoice) -> str:
 
 def invoice_url(invoice: Invoice) -> str:
     """The page of the invoice, for emails (absolute, under `PUBLIC_URL`)."""
-    return mail.absolute_url(
-        "billing_documents.linked_invoice", invoice_id=invoice.id, token=token(invoice)
-    )
+    return links().invoice(invoice.id, token(invoice))
 
 
 def pdf_url(invoice: Invoice) -> str:
-    return mail.absolute_url(
-        "billing_documents.linked_invoice_pdf", invoice_id=invoice.id, token=token(invoice)
-    )
+    return links().invoice_pdf(invoice.id, token(invoice))
 
 
 def credit_note_pdf_url(invoice: Invoice, credit_note_id: int) -> str:
-    return mail.absolute_url(
-        "billing_documents.linked_credit_note_pdf",
-        invoice_id=invoice.id,
-        token=token(invoice),
-        credit_note_id=credit_note_id,
-    )
+    return links().credit_note_pdf(invoice.id, token(invoice), credit_note_id)
 
 
 def invoice_for(session: Session, invoice_id: int, raw: str, now: datetime) -> Invoice:

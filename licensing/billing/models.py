@@ -59,6 +59,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def _counted(refunds: list[Refund]) -> Decimal:
+    """The refunds that count against what is owed back: sent, or pending at Stripe."""
+    return sum((refund.amount for refund in refunds if refund.state in REFUND_COUNTED), Decimal(0))
+
+
 class NumberSequence(Base):
     """The last number issued in one series (INV or CN) and year: one row each,
     locked while a number is taken, so numbers have no gaps and no duplicates."""
@@ -259,10 +264,7 @@ class CreditNote(Base):
     @property
     def amount_refunded(self) -> Decimal:
         """Refunds sent or on their way (pending at Stripe) against `refund_due`."""
-        return sum(
-            (refund.amount for refund in self.refunds if refund.state in REFUND_COUNTED),
-            Decimal(0),
-        )
+        return _counted(self.refunds)
 
     @property
     def refund_outstanding(self) -> Decimal:
@@ -326,10 +328,7 @@ class Payment(Base):
 
     @property
     def amount_refunded(self) -> Decimal:
-        return sum(
-            (refund.amount for refund in self.refunds if refund.state in REFUND_COUNTED),
-            Decimal(0),
-        )
+        return _counted(self.refunds)
 
     @property
     def declined(self) -> bool:

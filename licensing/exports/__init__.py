@@ -7,8 +7,9 @@
   use, as-of date), read and checked once for the page, the API and the CLI.
 - `formats.py`: the file formats; `ledger.py`: general-ledger accounts and uses of
   invoice lines; `recognition.py`: straight-line revenue schedules (pure).
-- `streaming.py`: the short-lived session an export reads from.
-- `services.py`: an export as bytes, audited with its filter, rows and SHA-256.
+- `services.py`: an export as bytes, read from one snapshot in a session of its
+  own (`licensing.streaming.reading_session`), audited with its filter, rows and
+  SHA-256.
 
 The reference (every column of every dataset) is docs/exports.md.
 """

@@ -1,5 +1,6 @@
-"""Query pieces the datasets share: filters on invoices, amounts at the
-currency's digits, and the paid date of a payment."""
+"""Query pieces the datasets share: the filter's organization, currency, state
+and dates on any dataset's columns, filters on invoices, amounts at the
+currency's digits, the paid date of a payment, and counting rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.billing.models import Invoice, Payment
@@ -54,27 +55,63 @@ def each(session: Session, statement: Statement) -> Iterator[Any]:
         yield from result
 
 
+def count_rows(session: Session, statement: Statement) -> int:
+    """How many rows `statement` returns, counted by the database."""
+    return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+
+def matching(
+    statement: Statement,
+    given: ExportFilter,
+    *,
+    organization: Any,
+    currency: Any,
+    state: Any = None,
+) -> Statement:
+    """The filter's organization, currency and state on the dataset's own columns
+    (`state` only for a dataset that filters by state)."""
+    if given.organization_id is not None:
+        statement = statement.where(organization == given.organization_id)
+    if given.currency:
+        statement = statement.where(currency == given.currency)
+    if given.state and state is not None:
+        statement = statement.where(state == given.state)
+    return statement
+
+
+def on_days(statement: Statement, day: Any, given: ExportFilter) -> Statement:
+    """A date column within the filter's days, both included."""
+    if given.date_from:
+        statement = statement.where(day >= given.date_from)
+    if given.date_to:
+        statement = statement.where(day <= given.date_to)
+    return statement
+
+
+def at_times(statement: Statement, moment: Any, given: ExportFilter) -> Statement:
+    """A time stamp within the filter's days at the office (UTC bounds)."""
+    if given.starts():
+        statement = statement.where(moment >= given.starts())
+    if given.ends():
+        statement = statement.where(moment < given.ends())
+    return statement
+
+
 def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
     """Issued invoices (drafts are not documents yet) matching the filter."""
-    statement = statement.where(Invoice.state != DRAFT)
-    if given.organization_id is not None:
-        statement = statement.where(Invoice.organization_id == given.organization_id)
-    if given.state:
-        statement = statement.where(Invoice.state == given.state)
-    if given.currency:
-        statement = statement.where(Invoice.currency == given.currency)
+    statement = matching(
+        statement.where(Invoice.state != DRAFT),
+        given,
+        organization=Invoice.organization_id,
+        currency=Invoice.currency,
+        state=Invoice.state,
+    )
     if given.date_basis == ISSUED:
-        if given.date_from:
-            statement = statement.where(Invoice.issue_date >= given.date_from)
-        if given.date_to:
-            statement = statement.where(Invoice.issue_date <= given.date_to)
+        statement = on_days(statement, Invoice.issue_date, given)
     elif given.date_basis == PAID:
         if given.date_from or given.date_to:
             statement = statement.where(Invoice.paid_at.is_not(None))
-        if given.starts():
-            statement = statement.where(Invoice.paid_at >= given.starts())
-        if given.ends():
-            statement = statement.where(Invoice.paid_at < given.ends())
+        statement = at_times(statement, Invoice.paid_at, given)
     return statement
 
 
@@ -97,8 +134,6 @@ def payment_paid_between(start: date | None, end: date | None) -> ColumnElement[
 
 def organization_choices(session: Any) -> list[tuple[int, str]]:
     """Every organization by name, for the console's filter."""
-    from sqlalchemy import select
-
     from licensing.accounts.models import Organization
 
     rows = session.execute(

@@ -2,7 +2,9 @@
 
 `prepare()` reads the dataset, format and filter and refuses bad input before
 a byte is sent. `stream()` yields the file's bytes from a session of its own
-(`streaming.reading_session`) and, when the stream ends (finished, failed or
+that reads one snapshot (`licensing.streaming.reading_session(snapshot=True)`:
+REPEATABLE READ on PostgreSQL, so a credit note committed midway cannot make the
+file disagree with itself) and, when the stream ends (finished, failed or
 closed midway by the client), records the export in the audit log with its
 filter, row count, byte count and the SHA-256 of the bytes sent, in a
 transaction of its own.
@@ -29,7 +31,7 @@ from licensing.exports import base, filters
 from licensing.exports.base import Dataset, ExportContext, Row
 from licensing.exports.formats import FORMATS, Format, Header
 from licensing.exports.ledger import Ledger
-from licensing.exports.streaming import reading_session
+from licensing.streaming import reading_session
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def stream(
     tally = tally if tally is not None else Tally()
     header = Header(request.dataset, utcnow(), request.filter.describe())
     try:
-        with reading_session() as session:
+        with reading_session(snapshot=True) as session:
             context = ExportContext(session, Ledger(session, _config().gl_accounts))
             rows = request.dataset.rows(context, request.filter)
             chunks = request.format.write(header, _counted(rows, tally, on_row))
@@ -122,7 +124,7 @@ def stream(
 
 def count(request: ExportRequest) -> int | None:
     """How many rows the export will have, when the dataset can say cheaply."""
-    with reading_session() as session:
+    with reading_session(snapshot=True) as session:
         context = ExportContext(session, Ledger(session, _config().gl_accounts))
         return request.dataset.count(context, request.filter)
 

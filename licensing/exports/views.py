@@ -9,10 +9,11 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from licensing import access, db
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
-from licensing.exports import base, queries, services, streaming
+from licensing.exports import base, queries, services
 from licensing.exports.formats import FORMATS
 from licensing.money import CURRENCIES
 from licensing.pricing.vocabulary import USES
+from licensing.streaming import end_request_session
 
 bp = Blueprint("exports_console", __name__, url_prefix="/console")
 
@@ -31,7 +32,15 @@ def exports() -> Response | tuple[str, int]:
         return _page(error.errors, 422)
     except NotFound as error:
         return _page({"dataset": [error.detail]}, 422)
-    streaming.end_request_session()
+    return download(export)
+
+
+def download(export: services.ExportRequest) -> Response:
+    """The export as a file streamed to the client, for the page and the API alike.
+
+    It keeps the request's context (the audit record names who exported) but
+    not the request's session, whose transaction ends before the first byte."""
+    end_request_session()
     return Response(
         stream_with_context(services.stream(export)),
         mimetype=export.format.media_type,

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, g, has_request_context
@@ -48,15 +47,6 @@ def backoff(attempts: int) -> timedelta:
     """How long to wait after the `attempts`-th failed attempt: 1, 2, 4 ... 60 minutes."""
     factor: int = 2 ** max(attempts - 1, 0)  # typeshed types int ** int as Any
     return min(BACKOFF_BASE * factor, BACKOFF_MAX)
-
-
-def absolute_url(endpoint: str, **values: Any) -> str:
-    """A link for an email: the page's URL under `PUBLIC_URL`, built without a request."""
-    public = urlsplit(current_app.config["LICENSING"].public_url)
-    adapter = current_app.url_map.bind(
-        public.netloc, script_name=public.path or "/", url_scheme=public.scheme or "http"
-    )
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def _addresses(to: str | Sequence[str]) -> list[str]:
@@ -154,8 +144,8 @@ def enqueue(
     `context` and queue the message in the caller's transaction, with any
     `attachments` stored beside it.
 
-    The templates also receive `public_url` and `office_name`; build links
-    with `absolute_url(endpoint, ...)`. Name in `secrets` every secret the
+    The templates also receive `public_url` and `office_name`; links
+    come from `licensing.links.links()`. Name in `secrets` every secret the
     message carries (the token of a one-time link): staff then see it masked,
     and it is erased from the stored message once sent. Raises `InvalidInput`
     for an address that is not one.

@@ -20,7 +20,7 @@ from licensing.finance.queries import QueueHealth, health
 from .models import RoyaltyReport, RoyaltyReportRow
 from .periods import REPORT_DUE_DAYS
 from .services import PeriodStatus, all_periods
-from .states import CORRECTION_REQUESTED, DUE, FLAGGED, OVERDUE
+from .states import CORRECTION_REQUESTED, DUE, FLAGGED, OVERDUE, SUBMITTED
 
 ROWS_PER_READ = 2000
 
@@ -85,7 +85,7 @@ def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
         current.scalars(
             select(RoyaltyReport)
             .where(
-                RoyaltyReport.state == "submitted",
+                RoyaltyReport.state == SUBMITTED,
                 RoyaltyReport.review_state.in_((FLAGGED, CORRECTION_REQUESTED)),
             )
             .order_by(RoyaltyReport.submitted_at)

@@ -11,6 +11,8 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+from playwright.sync_api import expect
+
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.agreements import services as agreements
@@ -123,9 +125,11 @@ def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_
     page.fill("#response", "About 10,000 of it from Canada.")
     page.check("#attest")
     page.get_by_role("button", name="Resubmit for pricing and review").click()
-    assert "submitted" in page.get_by_role("heading", level=1).inner_text()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("submitted")
 
     # Staff approve with a modified amount for the data file, giving the reason.
+    # Their page still shows the return and does not update itself: reload it
+    # once, now that the vendor's page shows the resubmission is stored.
     console.reload()
     console.fill("#amount-1", "7500.00")
     console.fill("#reason-1", "Pilot rate for the first year")

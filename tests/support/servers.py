@@ -13,6 +13,7 @@ import email.policy
 import glob
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -150,7 +151,8 @@ class SMTPServer:
         from aiosmtpd.controller import Controller
 
         self.port = self.port or free_port()
-        self._lock = threading.Lock()
+        # Notified as each message arrives, so tests wait for mail without polling.
+        self._arrived = threading.Condition()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
@@ -158,8 +160,9 @@ class SMTPServer:
             return "451 Requested action aborted: try again later"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        with self._lock:
+        with self._arrived:
             self.messages.append(message)
+            self._arrived.notify_all()
         return "250 Message accepted for delivery"
 
     @property
@@ -174,22 +177,37 @@ class SMTPServer:
         self._controller.stop()
 
     def clear(self) -> None:
-        with self._lock:
+        with self._arrived:
             self.messages.clear()
         self.refuse = False
 
     def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.messages) >= count:
-                    return list(self.messages)
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} message(s), got {len(self.messages)}")
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.messages) >= count, timeout):
+                raise AssertionError(f"expected {count} message(s), got {len(self.messages)}")
+            return list(self.messages)
 
     def to(self, address: str) -> list[EmailMessage]:
-        with self._lock:
+        with self._arrived:
             return [m for m in self.messages if address in str(m["To"])]
+
+    def link_to(self, address: str, path: str, timeout: float = 15.0) -> str:
+        """The newest link to `path` on the loopback app in the mail `address`
+        received, waiting for it to arrive."""
+        pattern = re.compile(rf"(http://127\.0\.0\.1:\d+{path}\S*)")
+
+        def newest() -> str | None:
+            for message in reversed(self.to(address)):
+                found = pattern.search(message_text(message))
+                if found:
+                    return found.group(1)
+            return None
+
+        with self._arrived:
+            link = self._arrived.wait_for(newest, timeout)
+        if link is None:
+            raise AssertionError(f"no {path} link emailed to {address}")
+        return link
 
 
 def message_text(message: EmailMessage) -> str:

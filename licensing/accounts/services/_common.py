@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -275,9 +275,15 @@ def _recent_links(session: Session, purpose: str, email: str) -> int:
 
 
 def _send_link(
-    session: Session, user: User, purpose: str, subject: str, template: str, endpoint: str
+    session: Session,
+    user: User,
+    purpose: str,
+    subject: str,
+    template: str,
+    page: Callable[[str], str],
 ) -> None:
-    """Issue a one-time link for `purpose` and mail it to the user."""
+    """Issue a one-time link for `purpose` and mail it to the user; `page` makes
+    the link's URL from its token (a method of `links()`)."""
     link, raw = _issue_link(session, purpose, email=user.email, user=user)
     mail.enqueue(
         session,
@@ -286,7 +292,7 @@ def _send_link(
         template=template,
         context={
             "user": user,
-            "link": mail.absolute_url(endpoint, token=raw),
+            "link": page(raw),
             "expires_at": link.expires_at,
         },
         secrets=[raw],

@@ -12,6 +12,7 @@ from licensing.accounts.models import User
 from licensing.accounts.services._common import _audit, normalize_email
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput, PermissionDenied
+from licensing.links import links
 from licensing.mail import services as mail
 
 # Sign-in lockout, per account, in the database: after this many failures in a
@@ -108,7 +109,7 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
             "user": user,
             "attempts": LOCKOUT_THRESHOLD,
             "locked_until": user.locked_until,
-            "reset_url": mail.absolute_url("accounts.reset"),
+            "reset_url": links().password_reset_request(),
         },
     )
 

@@ -20,6 +20,7 @@ from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 
 MAX_PENDING_INVITATIONS = 25
@@ -83,7 +84,7 @@ def invite_member(organization_id: int, email: str, caller: Actor | Principal) -
             context={
                 "organization": organization,
                 "inviter": inviter,
-                "link": mail.absolute_url("accounts.accept_invitation", token=raw),
+                "link": links().invitation(raw),
                 "expires_at": link.expires_at,
             },
             secrets=[raw],

@@ -22,6 +22,7 @@ from licensing.accounts.services._common import (
 )
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 
@@ -55,7 +56,7 @@ def request_password_reset(email: str) -> None:
                 to=normalized,
                 subject="Reset your password",
                 template="reset_no_account",
-                context={"email": normalized, "reset_url": mail.absolute_url("accounts.reset")},
+                context={"email": normalized, "reset_url": links().password_reset_request()},
             )
             return
         _send_link(
@@ -64,7 +65,7 @@ def request_password_reset(email: str) -> None:
             RESET_PASSWORD,
             "Reset your password",
             "reset_password",
-            "accounts.reset_password",
+            links().password_reset,
         )
 
 

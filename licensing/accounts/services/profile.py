@@ -36,6 +36,7 @@ from licensing.accounts.services.authentication import _count_failure
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 
 NOT_THE_CURRENT_ONE = (
@@ -143,7 +144,7 @@ def _send_confirmation(session: Session, user: User, normalized: str, actor: Act
         context={
             "user": user,
             "new_email": normalized,
-            "link": mail.absolute_url("accounts.verify_email", token=raw),
+            "link": links().email_verification(raw),
             "expires_at": link.expires_at,
         },
         secrets=[raw],

@@ -28,6 +28,7 @@ from licensing.accounts.services.organizations import create_organization
 from licensing.accounts.services.profile import apply_email_change
 from licensing.db import utcnow
 from licensing.errors import NotFound
+from licensing.links import links
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def _send_verification(session: Session, user: User) -> None:
         VERIFY_EMAIL,
         "Confirm your email address",
         "verify_email",
-        "accounts.verify_email",
+        links().email_verification,
     )
 
 

@@ -22,6 +22,7 @@ from licensing.accounts.services._common import (
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.links import links
 from licensing.mail import services as mail
 
 STAFF_WELCOME_VALIDITY = timedelta(days=7)
@@ -90,7 +91,7 @@ def create_staff_user(
                 context={
                     "user": user,
                     "roles": sorted(chosen),
-                    "link": mail.absolute_url("accounts.reset_password", token=raw),
+                    "link": links().password_reset(raw),
                     "expires_at": link.expires_at,
                 },
                 secrets=[raw],

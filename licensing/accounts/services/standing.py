@@ -23,6 +23,7 @@ from licensing.accounts.states import (
 from licensing.actors import Actor
 from licensing.audit.services import ANONYMOUS
 from licensing.errors import Conflict, InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 
 REASON_MAX = 2000
@@ -123,7 +124,7 @@ def change_standing(
             before=before,
             after=after,
             reason=note,
-            dashboard_url=mail.absolute_url("portal.dashboard"),
+            dashboard_url=links().vendor_dashboard(),
         )
 
 

@@ -32,9 +32,11 @@ from licensing.agreements.models import (
     ApplicationUse,
     QuoteVersion,
 )
+from licensing.agreements.states import DRAFT, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from licensing.links import links
 from licensing.mail import services as mail
 from licensing.money import (
     MoneyError,
@@ -107,7 +109,7 @@ def _new_draft(
     application = Application(
         organization_id=organization.id,
         created_by_id=actor.user_id,
-        state="draft",
+        state=DRAFT,
         term_start=term[0],
         term_end=term[1],
         rate_card=rate_card,
@@ -145,6 +147,18 @@ def as_actor(caller: Actor | Principal) -> Actor:
     """The use cases' actor; a request's `Principal` is still accepted so that
     callers written before `Actor` keep working."""
     return caller if isinstance(caller, Actor) else Actor.of(caller)
+
+
+def _licensing_staff(caller: Actor | Principal) -> Actor:
+    """The opening check of every licensing-staff use case: the role, first."""
+    actor = as_actor(caller)
+    actor.require_role("licensing")
+    return actor
+
+
+def _licensing_step(caller: Actor | Principal, now: datetime | None) -> tuple[Actor, datetime]:
+    """A licensing-staff step: the actor, checked first, and the step's time."""
+    return _licensing_staff(caller), _now(now)
 
 
 def _require_vendor(actor: Actor) -> None:
@@ -191,7 +205,7 @@ def _tell_vendor(
             "application": application,
             "headline": subject,
             "message": message,
-            "link": mail.absolute_url("agreements.application", application_id=application.id),
+            "link": links().application(application.id),
             **extra,
         },
     )
@@ -212,9 +226,7 @@ def _tell_staff(session: Session, application: Application, subject: str, messag
             "application": application,
             "headline": subject,
             "message": message,
-            "link": mail.absolute_url(
-                "agreements_console.application", application_id=application.id
-            ),
+            "link": links().application_review(application.id),
         },
     )
 
@@ -297,7 +309,7 @@ def _approve(
         f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
         f"{format_amount(version.total, version.currency)} {version.currency}. Read it and "
         "accept it online to make it active.",
-        agreement_link=mail.absolute_url("agreements.agreement", agreement_id=agreement.id),
+        agreement_link=links().agreement(agreement.id),
     )
     return agreement
 
@@ -344,7 +356,7 @@ def _issue_agreement(
         organization_id=application.organization_id,
         application_id=application.id,
         quote_id=version.id,
-        state="issued",
+        state=ISSUED,
         term_start=version.term_start,
         term_end=version.term_end,
         rate_card=version.rate_card,
@@ -385,6 +397,6 @@ def _tell_licensee(session: Session, agreement: Agreement, subject: str, message
             "agreement": agreement,
             "headline": subject,
             "message": message,
-            "link": mail.absolute_url("agreements.agreement", agreement_id=agreement.id),
+            "link": links().agreement(agreement.id),
         },
     )

@@ -22,6 +22,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.services._common import (
     _Errors,
+    _licensing_step,
     _now,
     _owned,
     _reason,
@@ -207,9 +208,7 @@ def terminate(
     agreement_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Agreement:
     """Staff end an agreement early, with a reason (the licensee is told)."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
-    moment = _now(now)
+    actor, moment = _licensing_step(actor, now)
     text = _reason(reason)
     with db.transaction() as session:
         agreement = _owned(session, Agreement, agreement_id, actor)

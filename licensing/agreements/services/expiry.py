@@ -21,7 +21,13 @@ from licensing.agreements.services._common import (
     _tell_licensee,
     _tell_vendor,
 )
-from licensing.agreements.states import AGREEMENT, APPLICATION
+from licensing.agreements.states import (
+    AGREEMENT,
+    AGREEMENT_LIVE,
+    APPLICATION,
+    REJECTED,
+    RETURNED,
+)
 
 
 @dataclass
@@ -49,7 +55,7 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
         for application in session.scalars(
             db.claim(
                 select(Application).where(
-                    Application.state == "returned", Application.resubmit_by < moment
+                    Application.state == RETURNED, Application.resubmit_by < moment
                 )
             ),
         ):
@@ -58,7 +64,7 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
         for application in session.scalars(
             db.claim(
                 select(Application).where(
-                    Application.state == "rejected",
+                    Application.state == REJECTED,
                     Application.reconsider_by < moment,
                     Application.reconsideration_requested_at.is_(None),
                     Application.reconsideration_closed_at.is_(None),
@@ -79,7 +85,7 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
         for agreement in session.scalars(
             db.claim(
                 select(Agreement).where(
-                    Agreement.state.in_(("issued", "active")), Agreement.term_end < today
+                    Agreement.state.in_(AGREEMENT_LIVE), Agreement.term_end < today
                 )
             ),
         ):

@@ -14,6 +14,7 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
+    _licensing_step,
     _now,
     _owned,
     _reason,
@@ -79,9 +80,7 @@ def grant_reconsideration(
     now: datetime | None = None,
 ) -> Application:
     """Staff reopen a rejected application: it goes back to review."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
-    moment = _now(now)
+    actor, moment = _licensing_step(actor, now)
     text = _reason(reason, required=False)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
@@ -110,9 +109,7 @@ def deny_reconsideration(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Staff confirm the rejection; it is final."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
-    moment = _now(now)
+    actor, moment = _licensing_step(actor, now)
     text = _reason(reason)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.access import Principal
 from licensing.actors import Actor
-from licensing.agreements import issuing
+from licensing.agreements import issuing, queries
 from licensing.agreements.commands import ProposedUseInput
 from licensing.agreements.models import (
     Agreement,
@@ -24,9 +24,13 @@ from licensing.agreements.services._common import (
     _require_vendor,
     as_actor,
 )
+from licensing.agreements.states import ACTIVE, EXPIRED
 from licensing.errors import Conflict
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
+
+# Agreements a vendor may renew: in force, or ended by its term (not terminated).
+RENEWABLE = (ACTIVE, EXPIRED)
 
 
 def _next_term(session: Session, agreement: Agreement) -> tuple[date, date, str | None]:
@@ -51,7 +55,7 @@ def start_renewal(
     moment = _now(now)
     with db.transaction() as session:
         agreement = _owned(session, Agreement, agreement_id, actor)
-        if agreement.state not in ("active", "expired"):
+        if agreement.state not in RENEWABLE:
             raise Conflict(
                 f"Agreement {agreement.number} is {agreement.state}; only active or expired "
                 "agreements are renewed."
@@ -59,7 +63,7 @@ def start_renewal(
         pending = session.scalars(
             select(Application).where(
                 Application.renewal_of_id == agreement.id,
-                Application.state.not_in(("withdrawn", "lapsed", "rejected")),
+                Application.state.not_in(queries.ENDED_RENEWALS),
             )
         ).first()
         if pending is not None:

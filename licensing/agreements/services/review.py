@@ -18,7 +18,7 @@ from licensing import calendar, db
 from licensing.access import Principal
 from licensing.accounts.models import User
 from licensing.actors import Actor
-from licensing.agreements import issuing, queries
+from licensing.agreements import issuing
 from licensing.agreements.models import (
     MODIFIED,
     NOTE_MAX,
@@ -31,7 +31,8 @@ from licensing.agreements.services._common import (
     _approve,
     _audit,
     _Errors,
-    _now,
+    _licensing_staff,
+    _licensing_step,
     _owned,
     _reason,
     _store_quote,
@@ -43,7 +44,7 @@ from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
     grant_reconsideration,
 )
-from licensing.agreements.states import APPLICATION
+from licensing.agreements.states import APPLICATION, AWAITING_STAFF, ESCALATED, RETURNED
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
     MoneyError,
@@ -55,15 +56,13 @@ from licensing.pricing import Breakdown, Quote, QuoteLine, Term
 from licensing.ratecards import services as ratecards
 
 # Applications with staff work still to do (or waiting on the vendor's answer).
-ASSIGNABLE = (*queries.AWAITING_STAFF, "returned")
+ASSIGNABLE = (*AWAITING_STAFF, RETURNED)
 
 
 def start_review(
     application_id: int, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
-    actor = as_actor(actor)
-    actor.require_role("licensing")
-    moment = _now(now)
+    actor, moment = _licensing_step(actor, now)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         APPLICATION.apply(session, application, "start_review", actor=actor, at=moment)
@@ -104,8 +103,7 @@ def _set_assignee(
 
 def assign(application_id: int, assignee_id: int | None, actor: Actor | Principal) -> Application:
     """Give the application to a reviewer (or to nobody)."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
+    actor = _licensing_staff(actor)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         if application.state not in ASSIGNABLE:
@@ -124,8 +122,7 @@ def assign_many(
     whole request, naming it (`InvalidInput` on `application_ids`), and nothing is
     changed. Each application whose assignee changes is audited on its own.
     """
-    actor = as_actor(actor)
-    actor.require_role("licensing")
+    actor = _licensing_staff(actor)
     ids = sorted(set(application_ids))
     if not ids:
         raise InvalidInput.for_field("application_ids", "Select at least one application.")
@@ -159,8 +156,7 @@ def _missing(ids: Sequence[int], found: Sequence[Application]) -> list[int]:
 
 def add_note(application_id: int, body: str, actor: Actor | Principal) -> ApplicationNote:
     """An internal note: staff only, never shown to the vendor."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
+    actor = _licensing_staff(actor)
     text = (body or "").strip()
     if not text:
         raise InvalidInput.for_field("body", "Write the note.")
@@ -188,9 +184,7 @@ def return_for_information(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Ask the vendor for missing information: 5 US business days to resubmit."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
-    moment = _now(now)
+    actor, moment = _licensing_step(actor, now)
     text = _reason(reason)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
@@ -220,9 +214,7 @@ def escalate(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Send the application to a second reviewer (who then decides it)."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
-    moment = _now(now)
+    actor, moment = _licensing_step(actor, now)
     text = _reason(reason)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
@@ -240,7 +232,7 @@ def escalate(
 
 
 def _check_second_reviewer(application: Application, actor: Actor) -> None:
-    if application.state == "escalated" and application.escalated_by_id == actor.user_id:
+    if application.state == ESCALATED and application.escalated_by_id == actor.user_id:
         raise Conflict(f"You escalated {application.reference}: a second reviewer decides it.")
 
 
@@ -387,9 +379,7 @@ def approve(
 ) -> Application:
     """Approve as quoted, or with modified amounts or term (each with a reason;
     a new quote version is stored and the submitted one kept); issues the agreement."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
-    moment = _now(now)
+    actor, moment = _licensing_step(actor, now)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "approve")
@@ -435,9 +425,7 @@ def reject(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Reject with a reason; the vendor may ask for reconsideration within 14 days."""
-    actor = as_actor(actor)
-    actor.require_role("licensing")
-    moment = _now(now)
+    actor, moment = _licensing_step(actor, now)
     text = _reason(reason)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)

@@ -34,7 +34,7 @@ from licensing.agreements.services._common import (
     _tell_staff,
     as_actor,
 )
-from licensing.agreements.states import APPLICATION
+from licensing.agreements.states import APPLICATION, RETURNED
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
     format_amount,
@@ -218,7 +218,7 @@ def submit(
         )
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
-        action = "resubmit" if application.state == "returned" else "submit"
+        action = "resubmit" if application.state == RETURNED else "submit"
         APPLICATION.step(application.state, action)
         if action == "resubmit" and application.resubmit_by and moment > application.resubmit_by:
             raise Conflict(

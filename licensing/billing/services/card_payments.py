@@ -37,6 +37,7 @@ from licensing.billing.states import (
 )
 from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 from licensing.money import from_minor_units, to_minor_units
 
@@ -382,9 +383,7 @@ def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: s
             "invoice": invoice,
             "payment": payment,
             "why": why,
-            "console_url": mail.absolute_url(
-                "billing_console.invoice_detail", invoice_id=invoice.id
-            ),
+            "console_url": links().invoice_review(invoice.id),
         },
     )
 

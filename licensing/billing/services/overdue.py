@@ -10,9 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization
-from licensing.accounts.states import ACTIVE
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice
@@ -95,13 +94,7 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
     )
     for organization_id in organization_ids:
         with db.transaction() as session:
-            organization = session.scalars(
-                db.claim(
-                    select(Organization).where(
-                        Organization.id == organization_id, Organization.standing == ACTIVE
-                    )
-                )
-            ).one_or_none()
+            organization = account_queries.claim_active_organization(session, organization_id)
             if organization is None:
                 continue
             late = _overdue_beyond(session, organization_id, today, threshold)

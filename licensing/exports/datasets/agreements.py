@@ -6,7 +6,7 @@ import json
 from collections.abc import Generator
 from fractions import Fraction
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
@@ -24,7 +24,15 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import Statement, amount, day_of, each
+from licensing.exports.queries import (
+    Statement,
+    amount,
+    at_times,
+    count_rows,
+    day_of,
+    each,
+    matching,
+)
 from licensing.money import quantize
 from licensing.pricing import Quote
 
@@ -51,7 +59,7 @@ COLUMNS = (
 
 def _statement(given: ExportFilter) -> Statement:
     renewed = aliased(Agreement)
-    statement = (
+    statement: Statement = (
         select(
             Agreement.number,
             Agreement.organization_id,
@@ -74,22 +82,20 @@ def _statement(given: ExportFilter) -> Statement:
         .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
         .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
     )
-    if given.organization_id is not None:
-        statement = statement.where(Agreement.organization_id == given.organization_id)
-    if given.state:
-        statement = statement.where(Agreement.state == given.state)
-    if given.currency:
-        statement = statement.where(Agreement.currency == given.currency)
-    if given.date_basis == PERIOD:
+    statement = matching(
+        statement,
+        given,
+        organization=Agreement.organization_id,
+        currency=Agreement.currency,
+        state=Agreement.state,
+    )
+    if given.date_basis == PERIOD:  # terms that overlap the range
         if given.date_from:
             statement = statement.where(Agreement.term_end >= given.date_from)
         if given.date_to:
             statement = statement.where(Agreement.term_start <= given.date_to)
     elif given.date_basis == ISSUED:
-        if given.starts():
-            statement = statement.where(Agreement.issued_at >= given.starts())
-        if given.ends():
-            statement = statement.where(Agreement.issued_at < given.ends())
+        statement = at_times(statement, Agreement.issued_at, given)
     return statement
 
 
@@ -146,8 +152,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 def count(context: ExportContext, given: ExportFilter) -> int | None:
     if given.use:
         return None
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice
@@ -20,7 +20,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import Statement, amount, each
+from licensing.exports.queries import Statement, amount, count_rows, each, matching, on_days
 
 COLUMNS = (
     Column("credit_note_id", INTEGER, "The credit note's id in the service."),
@@ -39,15 +39,10 @@ COLUMNS = (
 
 
 def credit_notes_matching(statement: Statement, given: ExportFilter) -> Statement:
-    if given.organization_id is not None:
-        statement = statement.where(CreditNote.organization_id == given.organization_id)
-    if given.currency:
-        statement = statement.where(CreditNote.currency == given.currency)
-    if given.date_from:
-        statement = statement.where(CreditNote.issue_date >= given.date_from)
-    if given.date_to:
-        statement = statement.where(CreditNote.issue_date <= given.date_to)
-    return statement
+    statement = matching(
+        statement, given, organization=CreditNote.organization_id, currency=CreditNote.currency
+    )
+    return on_days(statement, CreditNote.issue_date, given)
 
 
 def _statement(given: ExportFilter) -> Statement:
@@ -92,8 +87,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 
 
 def count(context: ExportContext, given: ExportFilter) -> int:
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
@@ -22,7 +22,7 @@ from licensing.exports.base import (
 )
 from licensing.exports.datasets.invoices import STATES
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import Statement, amount, each, issued_invoices
+from licensing.exports.queries import Statement, amount, count_rows, each, issued_invoices
 
 COLUMNS = (
     Column("invoice_id", INTEGER, "The invoice's id in the service."),
@@ -91,8 +91,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 def count(context: ExportContext, given: ExportFilter) -> int | None:
     if given.use:  # the use is found line by line, not in SQL
         return None
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

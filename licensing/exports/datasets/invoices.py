@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice
@@ -22,7 +22,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import Statement, amount, day_of, each, issued_invoices
+from licensing.exports.queries import Statement, amount, count_rows, day_of, each, issued_invoices
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 
@@ -97,8 +97,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 
 
 def count(context: ExportContext, given: ExportFilter) -> int:
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, Payment, StripeCustomer
@@ -22,7 +22,15 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import PAID, ExportFilter
-from licensing.exports.queries import Statement, amount, day_of, each, payment_paid_between
+from licensing.exports.queries import (
+    Statement,
+    amount,
+    count_rows,
+    day_of,
+    each,
+    matching,
+    payment_paid_between,
+)
 
 COLUMNS = (
     Column("payment_id", INTEGER, "The payment's id in the service."),
@@ -45,7 +53,7 @@ COLUMNS = (
 
 
 def _statement(given: ExportFilter) -> Statement:
-    statement = (
+    statement: Statement = (
         select(
             Payment.id,
             Invoice.number,
@@ -72,12 +80,13 @@ def _statement(given: ExportFilter) -> Statement:
             & (Payment.method == "card"),
         )
     )
-    if given.organization_id is not None:
-        statement = statement.where(Payment.organization_id == given.organization_id)
-    if given.state:
-        statement = statement.where(Payment.state == given.state)
-    if given.currency:
-        statement = statement.where(Payment.currency == given.currency)
+    statement = matching(
+        statement,
+        given,
+        organization=Payment.organization_id,
+        currency=Payment.currency,
+        state=Payment.state,
+    )
     if given.date_from or given.date_to:
         statement = statement.where(payment_paid_between(given.date_from, given.date_to))
     return statement
@@ -107,8 +116,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 
 
 def count(context: ExportContext, given: ExportFilter) -> int:
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

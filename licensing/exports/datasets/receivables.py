@@ -29,7 +29,14 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
-from licensing.exports.queries import Statement, amount, each, payment_paid_between
+from licensing.exports.queries import (
+    Statement,
+    amount,
+    each,
+    matching,
+    on_days,
+    payment_paid_between,
+)
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "over_90")
 
@@ -104,15 +111,10 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
             or_(Invoice.state != VOID, Invoice.voided_at >= end_of_day),
         )
     )
-    if given.organization_id is not None:
-        statement = statement.where(Invoice.organization_id == given.organization_id)
-    if given.currency:
-        statement = statement.where(Invoice.currency == given.currency)
-    if given.date_from:
-        statement = statement.where(Invoice.issue_date >= given.date_from)
-    if given.date_to:
-        statement = statement.where(Invoice.issue_date <= given.date_to)
-    return statement
+    statement = matching(
+        statement, given, organization=Invoice.organization_id, currency=Invoice.currency
+    )
+    return on_days(statement, Invoice.issue_date, given)
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:

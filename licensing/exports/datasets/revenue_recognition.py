@@ -44,7 +44,7 @@ from licensing.exports.datasets.credit_note_lines import _statement as credit_li
 from licensing.exports.datasets.credit_note_lines import credit_parts
 from licensing.exports.filters import PERIOD, ExportFilter
 from licensing.exports.ledger import FEE, Ledger
-from licensing.exports.queries import amount, each, places
+from licensing.exports.queries import amount, each, matching, places
 from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
 
 STRAIGHT_LINE = "straight_line_days"
@@ -129,10 +129,9 @@ def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]
         .where(Invoice.state.not_in((DRAFT, VOID)))
         .order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
     )
-    if given.organization_id is not None:
-        statement = statement.where(Invoice.organization_id == given.organization_id)
-    if given.currency:
-        statement = statement.where(Invoice.currency == given.currency)
+    statement = matching(
+        statement, given, organization=Invoice.organization_id, currency=Invoice.currency
+    )
     if given.date_to:  # nothing is recognized before its invoice is issued
         statement = statement.where(Invoice.issue_date <= given.date_to)
     yield from each(context.session, statement)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement
@@ -24,7 +24,15 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import Statement, amount, each
+from licensing.exports.queries import (
+    Statement,
+    amount,
+    at_times,
+    count_rows,
+    each,
+    matching,
+    on_days,
+)
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine
 from licensing.royalties.states import REPORT_STATES
 
@@ -77,23 +85,17 @@ def _statement(given: ExportFilter) -> Statement:
         .join(Organization, Organization.id == RoyaltyReport.organization_id)
         .outerjoin(Invoice, Invoice.id == RoyaltyReport.invoice_id)
     )
-    if given.organization_id is not None:
-        statement = statement.where(RoyaltyReport.organization_id == given.organization_id)
-    if given.currency:
-        statement = statement.where(RoyaltyReport.currency == given.currency)
-    if given.state:
-        statement = statement.where(RoyaltyReport.state == given.state)
+    statement = matching(
+        statement,
+        given,
+        organization=RoyaltyReport.organization_id,
+        currency=RoyaltyReport.currency,
+        state=RoyaltyReport.state,
+    )
     if given.date_basis == ISSUED:
-        if given.date_from:
-            statement = statement.where(RoyaltyReport.submitted_at >= given.starts())
-        if given.date_to:
-            statement = statement.where(RoyaltyReport.submitted_at < given.ends())
-    else:  # the reporting period: reports of periods starting in the range
-        if given.date_from:
-            statement = statement.where(RoyaltyReport.period_start >= given.date_from)
-        if given.date_to:
-            statement = statement.where(RoyaltyReport.period_start <= given.date_to)
-    return statement
+        return at_times(statement, RoyaltyReport.submitted_at, given)
+    # The reporting period: reports of periods starting in the range.
+    return on_days(statement, RoyaltyReport.period_start, given)
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
@@ -124,8 +126,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 
 
 def count(context: ExportContext, given: ExportFilter) -> int:
-    subquery = _statement(given).subquery()
-    return int(context.session.scalar(select(func.count()).select_from(subquery)) or 0)
+    return count_rows(context.session, _statement(given))
 
 
 DATASET = register(

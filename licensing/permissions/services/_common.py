@@ -18,6 +18,7 @@ from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.errors import InvalidInput, NotFound, PermissionDenied
+from licensing.links import links
 from licensing.mail import services as mail
 
 from ..models import MESSAGE_MAX, PermissionMessage, PermissionRequest
@@ -93,7 +94,7 @@ def status_token(request: PermissionRequest) -> str:
 
 
 def status_url(request: PermissionRequest) -> str:
-    return mail.absolute_url("permissions_public.status", token=status_token(request))
+    return links().permission_status(status_token(request))
 
 
 def check_live(request: PermissionRequest, now: datetime) -> None:
@@ -282,7 +283,7 @@ def tell_staff(session: Session, request: PermissionRequest, event: str) -> None
         context={
             "request": request,
             "event": event,
-            "console_url": mail.absolute_url("permissions_console.detail", request_id=request.id),
+            "console_url": links().permission_request_review(request.id),
             "label": label,
         },
     )

@@ -16,6 +16,7 @@ from licensing.accounts.services import normalize_email
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.signals import RoutedUse
@@ -148,7 +149,7 @@ def submit_request(
             template="permission_confirm",
             context={
                 "request": request,
-                "link": mail.absolute_url("permissions_public.confirm", token=raw),
+                "link": links().permission_confirmation(raw),
                 "expires_at": request.confirm_expires_at,
                 "label": label,
             },

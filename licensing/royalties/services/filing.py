@@ -19,6 +19,7 @@ from licensing.audit import services as audit
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 
 from ..models import (
@@ -372,6 +373,6 @@ def _after_filing(
                 "report": report,
                 "agreement": agreement,
                 "flags": filing.flags,
-                "link": mail.absolute_url("royalties.console_report", report_id=report.id),
+                "link": links().royalty_report_review(report.id),
             },
         )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from licensing import db
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement, Application
+from licensing.agreements.states import ACTIVE, EXPIRED
 from licensing.billing.models import Invoice
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -35,7 +36,7 @@ from ..states import (
 
 # Agreements whose reports may be filed: active ones, and expired ones for their
 # last periods.
-REPORTING_STATES = ("active", "expired")
+REPORTING_STATES = (ACTIVE, EXPIRED)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization
-from licensing.accounts.states import ACTIVE
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.links import links
 from licensing.mail import services as mail
 
 from ..models import (
@@ -125,11 +124,7 @@ def _remind(session: Session, agreement: Agreement, today: date) -> int:
                 "period": period,
                 "headline": headline,
                 "overdue_days": overdue_days,
-                "link": mail.absolute_url(
-                    "royalties.portal_period",
-                    agreement_id=agreement.id,
-                    period_start=period.start.isoformat(),
-                ),
+                "link": links().royalty_period(agreement.id, period.start),
             },
         )
         count += 1
@@ -143,13 +138,7 @@ def _hold_standing(run: ReminderRun, today: date, moment: datetime) -> None:
     session.rollback()
     for organization_id in organization_ids:
         with db.transaction() as session:
-            organization = session.scalars(
-                db.claim(
-                    select(Organization).where(
-                        Organization.id == organization_id, Organization.standing == ACTIVE
-                    )
-                )
-            ).one_or_none()
+            organization = account_queries.claim_active_organization(session, organization_id)
             if organization is None:
                 continue
             late = overdue_reports(session, organization_id, today, threshold)

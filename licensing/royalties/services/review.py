@@ -15,6 +15,7 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
+from licensing.links import links
 from licensing.mail import services as mail
 
 from ..models import (
@@ -65,10 +66,6 @@ def _ask_for_correction(session: Session, report: Any, actor: Any, note: str | N
             "report": report,
             "agreement": agreement,
             "note": note,
-            "link": mail.absolute_url(
-                "royalties.portal_period",
-                agreement_id=agreement.id,
-                period_start=report.period_start.isoformat(),
-            ),
+            "link": links().royalty_period(agreement.id, report.period_start),
         },
     )

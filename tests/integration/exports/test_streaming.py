@@ -75,10 +75,10 @@ def test_an_export_reads_one_snapshot_and_holds_no_write_lock(
 ) -> None:
     from sqlalchemy import text
 
-    from licensing.exports.streaming import reading_session
+    from licensing.streaming import reading_session
 
     engine = committed_app.extensions["licensing.db"].engine
-    with committed_app.app_context(), reading_session() as session:
+    with committed_app.app_context(), reading_session(snapshot=True) as session:
         session.execute(text("SELECT count(*) FROM invoices")).scalar_one()
         if backend == "postgresql":
             level = session.execute(text("SHOW transaction_isolation")).scalar_one()

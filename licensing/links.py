@@ -1,0 +1,140 @@
+"""Links in emails: the one port through which services point at pages.
+
+A service that mails a link asks `links()` for it by what the link is
+(`links().agreement(agreement_id)`), never by a web endpoint's name, so the
+use cases do not know how the web edge spells its routes. The app installs
+`PublicUrlLinks` (absolute URLs under `PUBLIC_URL`, built from the app's URL map
+without a request, so batch commands mail the same links as pages do); a test
+or another edge may install any other `Links` with `install(app, links)`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app
+
+EXTENSION = "licensing.links"
+
+
+class Links(Protocol):
+    """Absolute URLs for emails, one method per page a message may point at."""
+
+    # accounts
+    def email_verification(self, token: str) -> str: ...
+    def invitation(self, token: str) -> str: ...
+    def password_reset(self, token: str) -> str: ...
+    def password_reset_request(self) -> str: ...
+    def vendor_dashboard(self) -> str: ...
+
+    # applications and agreements
+    def application(self, application_id: int) -> str: ...
+    def application_review(self, application_id: int) -> str: ...
+    def agreement(self, agreement_id: int) -> str: ...
+
+    # invoices: the signed links open them without an account (billing/links.py)
+    def invoice(self, invoice_id: int, token: str) -> str: ...
+    def invoice_pdf(self, invoice_id: int, token: str) -> str: ...
+    def credit_note_pdf(self, invoice_id: int, token: str, credit_note_id: int) -> str: ...
+    def invoice_review(self, invoice_id: int) -> str: ...
+
+    # educational permission requests
+    def permission_confirmation(self, token: str) -> str: ...
+    def permission_status(self, token: str) -> str: ...
+    def permission_request_review(self, request_id: int) -> str: ...
+
+    # royalty reports
+    def royalty_period(self, agreement_id: int, period_start: date) -> str: ...
+    def royalty_report_review(self, report_id: int) -> str: ...
+
+
+class PublicUrlLinks:
+    """The web edge's pages under `PUBLIC_URL`, read at each call (tests and
+    `make run PORT=...` learn the public address only after the app is built)."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+
+    def _url(self, endpoint: str, **values: Any) -> str:
+        public = urlsplit(self._app.config["LICENSING"].public_url)
+        adapter = self._app.url_map.bind(
+            public.netloc, script_name=public.path or "/", url_scheme=public.scheme or "http"
+        )
+        return adapter.build(endpoint, values, force_external=True)
+
+    def email_verification(self, token: str) -> str:
+        return self._url("accounts.verify_email", token=token)
+
+    def invitation(self, token: str) -> str:
+        return self._url("accounts.accept_invitation", token=token)
+
+    def password_reset(self, token: str) -> str:
+        return self._url("accounts.reset_password", token=token)
+
+    def password_reset_request(self) -> str:
+        return self._url("accounts.reset")
+
+    def vendor_dashboard(self) -> str:
+        return self._url("portal.dashboard")
+
+    def application(self, application_id: int) -> str:
+        return self._url("agreements.application", application_id=application_id)
+
+    def application_review(self, application_id: int) -> str:
+        return self._url("agreements_console.application", application_id=application_id)
+
+    def agreement(self, agreement_id: int) -> str:
+        return self._url("agreements.agreement", agreement_id=agreement_id)
+
+    def invoice(self, invoice_id: int, token: str) -> str:
+        return self._url("billing_documents.linked_invoice", invoice_id=invoice_id, token=token)
+
+    def invoice_pdf(self, invoice_id: int, token: str) -> str:
+        return self._url("billing_documents.linked_invoice_pdf", invoice_id=invoice_id, token=token)
+
+    def credit_note_pdf(self, invoice_id: int, token: str, credit_note_id: int) -> str:
+        return self._url(
+            "billing_documents.linked_credit_note_pdf",
+            invoice_id=invoice_id,
+            token=token,
+            credit_note_id=credit_note_id,
+        )
+
+    def invoice_review(self, invoice_id: int) -> str:
+        return self._url("billing_console.invoice_detail", invoice_id=invoice_id)
+
+    def permission_confirmation(self, token: str) -> str:
+        return self._url("permissions_public.confirm", token=token)
+
+    def permission_status(self, token: str) -> str:
+        return self._url("permissions_public.status", token=token)
+
+    def permission_request_review(self, request_id: int) -> str:
+        return self._url("permissions_console.detail", request_id=request_id)
+
+    def royalty_period(self, agreement_id: int, period_start: date) -> str:
+        return self._url(
+            "royalties.portal_period",
+            agreement_id=agreement_id,
+            period_start=period_start.isoformat(),
+        )
+
+    def royalty_report_review(self, report_id: int) -> str:
+        return self._url("royalties.console_report", report_id=report_id)
+
+
+def install(app: Flask, links: Links) -> None:
+    """Make `links` the app's port for email links."""
+    app.extensions[EXTENSION] = links
+
+
+def init_app(app: Flask) -> None:
+    install(app, PublicUrlLinks(app))
+
+
+def links() -> Links:
+    """The current app's links port."""
+    port: Links = current_app.extensions[EXTENSION]
+    return port

@@ -1,0 +1,95 @@
+"""The links port: services ask `links()` for the pages their emails point at."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services
+from licensing.accounts.models import User
+from licensing.links import EXTENSION, Links, PublicUrlLinks, links
+from licensing.mail.models import OutboxMessage
+from tests.support.factories import DEFAULT_PASSWORD
+
+SAMPLE_ARGUMENTS: dict[str, Any] = {"int": 7, "str": "a-token", "date": date(2027, 1, 1)}
+
+
+def _link_kinds() -> list[str]:
+    return [name for name, _ in inspect.getmembers(Links, inspect.isfunction) if name[0] != "_"]
+
+
+def _sample_link(adapter: Links, kind: str) -> str:
+    method = getattr(adapter, kind)
+    arguments = [
+        SAMPLE_ARGUMENTS[parameter.annotation]
+        for parameter in inspect.signature(method).parameters.values()
+    ]
+    url: str = method(*arguments)
+    return url
+
+
+class LinksElsewhere:
+    """Another edge's links: every kind of link on a host of its own, with its arguments."""
+
+    def __getattr__(self, kind: str) -> Any:
+        if kind not in _link_kinds():
+            raise AttributeError(kind)
+        return lambda *values: "/".join(["https://elsewhere.test", kind, *map(str, values)])
+
+
+def test_a_service_mails_the_links_of_the_adapter_the_app_is_given(
+    app: Flask, vendor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.extensions, EXTENSION, LinksElsewhere())
+
+    services.request_password_reset(vendor.email)
+
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    assert message.subject == "Reset your password"
+    assert "https://elsewhere.test/password_reset/" in message.body_text
+    assert "http://testserver/reset" not in message.body_text
+
+
+def test_a_link_from_another_adapter_still_carries_a_working_token(
+    app: Flask, vendor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.extensions, EXTENSION, LinksElsewhere())
+    services.request_password_reset(vendor.email)
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    token = message.body_text.split("https://elsewhere.test/password_reset/")[1].split()[0]
+
+    services.reset_password(token, DEFAULT_PASSWORD + "-renewed")
+
+    assert services.sign_in(vendor.email, DEFAULT_PASSWORD + "-renewed").id == vendor.id
+
+
+@pytest.mark.parametrize("kind", _link_kinds())
+def test_every_kind_of_email_link_opens_a_page_the_app_serves(app: Flask, kind: str) -> None:
+    url = _sample_link(links(), kind)
+
+    assert url.startswith("http://testserver/")
+    endpoint, _ = app.url_map.bind("testserver").match(url.removeprefix("http://testserver"))
+    assert endpoint  # a route answers this path: the port and the routes agree
+
+
+def test_links_follow_the_public_url_with_its_path_prefix(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    public = dataclasses.replace(
+        app.config["LICENSING"], public_url="https://licensing.example.test/office"
+    )
+    monkeypatch.setitem(app.config, "LICENSING", public)
+
+    url = PublicUrlLinks(app).agreement(7)
+
+    assert url.startswith("https://licensing.example.test/office/")
+    assert url.endswith("/7")
