@@ -1,4 +1,5 @@
-"""What a vendor asks for in an application, as typed commands the use cases take.
+"""What a vendor asks for in an application, and the changes staff make on
+approving one, as typed commands the use cases take.
 
 The edges check the shape of what arrives (marshmallow on the API,
 `agreements/forms.py` on the pages, both reading the limits on the models) and
@@ -10,7 +11,7 @@ same command.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -95,3 +96,26 @@ class ApplicationDraft:
             rate_card=(fields.get("rate_card") or "").strip() or None,
             uses=tuple(ProposedUseInput.from_fields(use) for use in fields.get("uses") or ()),
         )
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A staff amount for one use (`line`, from 0), with the reason the agreement shows."""
+
+    line: int
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Modifications:
+    """Staff changes on approval: amounts per line, and the term, each with a reason."""
+
+    lines: Sequence[LineChange] = ()
+    term_start: date | None = None
+    term_end: date | None = None
+    term_reason: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines and self.term_start is None and self.term_end is None

@@ -32,6 +32,8 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from licensing.agreements.commands import (
     ApplicationDraft,
+    LineChange,
+    Modifications,
     distinct_languages,
     languages_text,
     one_line,
@@ -76,6 +78,7 @@ BLANK_USE: Mapping[str, str] = {
     "languages": "en",
 }
 QUANTITY_PREFIX = "quantity-"
+DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
 
 
 def _choices(values: Iterable[str], labels: Mapping[str, str] | None = None) -> list[SelectChoice]:
@@ -166,6 +169,21 @@ class RevenueField(_TypedText):
 
     def show(self, value: Any) -> str:
         return f"{Decimal(value).normalize():f}"
+
+
+class AmountField(_TypedText):
+    """An amount staff type for a line ("1,250.00"): exact; the use case checks
+    it against the line."""
+
+    def read(self, text: str) -> Decimal:
+        try:
+            return parse_decimal(text)
+        except MoneyError:
+            self.data = None
+            raise ValueError('Enter an amount such as "1250.00".') from None
+
+    def show(self, value: Any) -> str:
+        return f"{Decimal(value):f}"
 
 
 class LanguagesField(StringField):  # type: ignore[misc]  # WTForms ships no types
@@ -291,12 +309,8 @@ class ApplicationForm(FlaskForm):
     """A vendor's application: the term, a rate card and its uses (rows made by
     `application_form`, with the units of the published cards)."""
 
-    term_start = DateField(
-        "License term starts", [Optional()], invalid_value_message="Enter a date as YYYY-MM-DD."
-    )
-    term_end = DateField(
-        "License term ends", [Optional()], invalid_value_message="Enter a date as YYYY-MM-DD."
-    )
+    term_start = DateField("License term starts", [Optional()], invalid_value_message=DATE_MESSAGE)
+    term_end = DateField("License term ends", [Optional()], invalid_value_message=DATE_MESSAGE)
     rate_card = StringField("Rate card", [_within(RATE_CARD_MAX)], filters=[_stripped])
     uses = FieldList(FormField(ProposedUseForm), min_entries=1)
 
@@ -395,6 +409,50 @@ def attach_errors(form: Form, errors: Mapping[str, list[str]]) -> dict[str, list
             own = [error for error in field.errors if isinstance(error, str)]
             field.errors = [*rows, *own] if any(rows) else own
     return rest
+
+
+# --- the console's approval --------------------------------------------------------------------
+
+
+class ApprovalForm(FlaskForm):
+    """Staff changes on approving: a new amount per use (`amount-N`, with
+    `reason-N`; rows made by `approval_form`) and the term, with its reason."""
+
+    term_start = DateField("Starts", [Optional()], invalid_value_message=DATE_MESSAGE)
+    term_end = DateField("Ends", [Optional()], invalid_value_message=DATE_MESSAGE)
+    term_reason = StringField("Reason for a change of term", filters=[_stripped])
+
+    def modifications(self, asked: tuple[date | None, date | None]) -> Modifications:
+        """The changes the form describes (after `validate()`): lines with an
+        amount, and the term where it differs from the `asked` one."""
+        lines = [
+            LineChange(index, amount, self[f"reason-{index}"].data)
+            for index in range(self.line_count)
+            if (amount := self[f"amount-{index}"].data) is not None
+        ]
+        start, end = self.term_start.data, self.term_end.data
+        return Modifications(
+            lines=lines,
+            term_start=start if start != asked[0] else None,
+            term_end=end if end != asked[1] else None,
+            term_reason=self.term_reason.data,
+        )
+
+    line_count = 0
+
+
+@lru_cache(maxsize=32)
+def _approval_form_class(line_count: int) -> type[ApprovalForm]:
+    rows: dict[str, Any] = {"line_count": line_count}
+    for index in range(line_count):
+        rows[f"amount-{index}"] = AmountField(f"New amount for use {index + 1}")
+        rows[f"reason-{index}"] = StringField(f"Reason for use {index + 1}", filters=[_stripped])
+    return type("ApprovalFormWithLines", (ApprovalForm,), rows)
+
+
+def approval_form(line_count: int, formdata: MultiDict[str, str]) -> ApprovalForm:
+    """The approval form of an application with `line_count` uses, as submitted."""
+    return _approval_form_class(line_count)(formdata=formdata)
 
 
 # --- the console queue -------------------------------------------------------------------------

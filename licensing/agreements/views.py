@@ -160,17 +160,6 @@ def _form_page(
     ), status
 
 
-def _date(text: str, path: str, errors: dict[str, list[str]]) -> date | None:
-    """A date typed on the console's approval form (empty: none)."""
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        errors.setdefault(path, []).append("Enter a date as YYYY-MM-DD.")
-        return None
-
-
 def _save(application: Application | None) -> Page:
     actor = _actor()
     units = _units(db.session())
@@ -718,30 +707,10 @@ def review(application_id: int) -> Page:
 
 def _modifications(application: Application) -> services.Modifications:
     """Per-line amounts (`amount-N`, `reason-N`) and the term, from the approval form."""
-    errors: dict[str, list[str]] = {}
-    changes = []
-    for index, _use in enumerate(application.uses):
-        raw = request.form.get(f"amount-{index}", "").strip()
-        if not raw:
-            continue
-        try:
-            amount = services.parse_amount(raw)
-        except InvalidInput:
-            errors[f"amount-{index}"] = ['Enter an amount such as "1250.00".']
-            continue
-        changes.append(
-            services.LineChange(index, amount, request.form.get(f"reason-{index}", "").strip())
-        )
-    term_start = _date(request.form.get("term_start", ""), "term_start", errors)
-    term_end = _date(request.form.get("term_end", ""), "term_end", errors)
-    if errors:
-        raise InvalidInput("Some changes need correcting.", errors)
-    return services.Modifications(
-        lines=changes,
-        term_start=term_start if term_start != application.term_start else None,
-        term_end=term_end if term_end != application.term_end else None,
-        term_reason=request.form.get("term_reason", ""),
-    )
+    form = forms.approval_form(len(application.uses), request.form)
+    if not form.validate():
+        raise InvalidInput("Some changes need correcting.", forms.error_paths(form))
+    return form.modifications((application.term_start, application.term_end))
 
 
 @console.route("/applications/<int:application_id>/approve", methods=["POST"])

@@ -25,7 +25,12 @@ rules take `now` so that tests control the clock:
 Everything public is importable from here, as it was from the single module.
 """
 
-from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
+from licensing.agreements.commands import (
+    ApplicationDraft,
+    LineChange,
+    Modifications,
+    ProposedUseInput,
+)
 from licensing.agreements.services._common import (
     RECONSIDERATION_DAYS,
     RESUBMIT_BUSINESS_DAYS,
@@ -47,8 +52,6 @@ from licensing.agreements.services.reconsideration import (
 from licensing.agreements.services.renewal import start_renewal
 from licensing.agreements.services.review import (
     REVIEW_ACTIONS,
-    LineChange,
-    Modifications,
     _amended_line,
     add_note,
     ages,
@@ -56,7 +59,6 @@ from licensing.agreements.services.review import (
     assign,
     assign_many,
     escalate,
-    parse_amount,
     reject,
     return_for_information,
     review,
@@ -96,7 +98,6 @@ __all__ = [
     "escalate",
     "expire",
     "grant_reconsideration",
-    "parse_amount",
     "preview",
     "reject",
     "request_reconsideration",

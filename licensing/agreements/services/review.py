@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -19,6 +18,7 @@ from licensing.access import Principal
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import issuing
+from licensing.agreements.commands import Modifications
 from licensing.agreements.models import (
     MODIFIED,
     NOTE_MAX,
@@ -47,10 +47,8 @@ from licensing.agreements.services.reconsideration import (
 from licensing.agreements.states import APPLICATION, AWAITING_STAFF, ESCALATED, RETURNED
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
-    MoneyError,
     format_amount,
     minor_units,
-    parse_decimal,
 )
 from licensing.pricing import Breakdown, Quote, QuoteLine, Term
 from licensing.ratecards import services as ratecards
@@ -234,27 +232,6 @@ def escalate(
 def _check_second_reviewer(application: Application, actor: Actor) -> None:
     if application.state == ESCALATED and application.escalated_by_id == actor.user_id:
         raise Conflict(f"You escalated {application.reference}: a second reviewer decides it.")
-
-
-@dataclass(frozen=True)
-class LineChange:
-    line: int
-    amount: Decimal
-    reason: str
-
-
-@dataclass(frozen=True)
-class Modifications:
-    """Staff changes on approval: amounts per line, and the term, each with a reason."""
-
-    lines: Sequence[LineChange] = ()
-    term_start: date | None = None
-    term_end: date | None = None
-    term_reason: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.lines and self.term_start is None and self.term_end is None
 
 
 def _amended_line(line: QuoteLine, amount: Decimal, currency: str, reason: str) -> QuoteLine:
@@ -495,11 +472,3 @@ def review(
 
 def ages(applications: Iterable[Application], now: datetime) -> dict[int, timedelta]:
     return {a.id: now - (a.submitted_at or a.created_at) for a in applications}
-
-
-def parse_amount(text: str) -> Decimal:
-    """An amount typed by staff (`1,250.00`); InvalidInput otherwise."""
-    try:
-        return parse_decimal(text.replace(",", "").strip())
-    except (MoneyError, InvalidOperation):
-        raise InvalidInput.for_field("amount", 'Enter an amount such as "1250.00".') from None

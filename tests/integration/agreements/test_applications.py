@@ -539,3 +539,37 @@ def test_the_vendor_is_emailed_at_each_decision_and_staff_when_something_waits(
     to_staff = [m.subject for m in _mail("application_waiting")]
     assert len(to_staff) == 3  # submitted, resubmitted, reconsideration requested
     assert all(licensing_staff.email in m.recipients for m in _mail("application_waiting"))
+
+
+def test_the_console_approval_form_shows_field_messages_and_approves_with_its_changes(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = apply(vendor, AUTO_USE, STAFF_USE)
+    services.start_review(application.id, _p(licensing_staff), now=NOW)
+    staff = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/applications/{application.id}/approve"
+    refused = staff.post(
+        url, data={"amount-1": "lots", "reason-1": "pilot", "term_end": "next year"}
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Enter an amount such as &#34;1250.00&#34;." in page or 'such as "1250.00"' in page
+    assert "Enter a date as YYYY-MM-DD." in page
+    assert db.session().get(Application, application.id).state == "in_review"
+    # The use case's own rule (a reason for each change), shown beside use 1's inputs.
+    no_reason = staff.post(url, data={"amount-1": "7,500.00", "reason-1": " "})
+    assert no_reason.status_code == 422
+    assert db.session().get(Application, application.id).state == "in_review"
+    same_term = application.term_start.isoformat()
+    approved = staff.post(
+        url,
+        data={"amount-1": "7,500.00", "reason-1": " pilot rate ", "term_start": same_term},
+    )
+    assert approved.status_code == 302
+    done = db.session().get(Application, application.id)
+    db.session().refresh(done)
+    assert done.state == "approved"
+    modified = done.quotes[-1]
+    assert modified.kind == "modified"
+    assert [(m["line"], m["reason"]) for m in modified.modifications] == [(1, "pilot rate")]
+    assert modified.total == Decimal("33800.00") + Decimal("7500.00")
