@@ -58,7 +58,7 @@ def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
     from licensing.app import create_app
     from licensing.config import Config
     from licensing.ratecards import cli as ratecards_cli
-    from tests.support import factories
+    from tests.support import copies, factories
 
     migrations.upgrade(database_url)
     app = create_app(
@@ -82,43 +82,8 @@ def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
         )
         application = agreements.create_draft(principal, draft, now=MOMENT)
         agreements.submit(application.id, principal, attest=True, now=MOMENT)
-        copy_application(application.id, count - 1)
+        copies.copy_application(session, application.id, count - 1)
         return app, vendor.email, staff.email
-
-
-def copy_application(application_id: int, copies: int) -> None:
-    """`copies` more applications like this one (its uses and quotes too), each with
-    its own product name."""
-    from sqlalchemy import inspect, select
-
-    from licensing import db
-    from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
-
-    def columns(record: Any, *skip: str) -> dict[str, Any]:
-        keys = [a.key for a in inspect(type(record)).column_attrs]
-        return {k: getattr(record, k) for k in keys if k not in ("id", *skip)}
-
-    session = db.session()
-    original = session.get(Application, application_id)
-    assert original is not None
-    uses = list(original.uses)
-    quotes = list(
-        session.scalars(select(QuoteVersion).where(QuoteVersion.application_id == application_id))
-    )
-    for number in range(copies):
-        copy = Application(**columns(original))
-        copy.uses = [
-            ApplicationUse(
-                **{**columns(use, "application_id"), "product_name": f"Invented Feed {number}"}
-            )
-            for use in uses
-        ]
-        session.add(copy)
-        session.flush()
-        session.add_all(
-            QuoteVersion(**{**columns(quote), "application_id": copy.id}) for quote in quotes
-        )
-    session.commit()
 
 
 def signed_in(app: Any, email: str) -> Any:

@@ -23,7 +23,7 @@ from licensing import access, calendar, db
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import queries, services
 from licensing.agreements.forms import BulkAssignForm
@@ -36,11 +36,12 @@ from licensing.limits import record_id
 from licensing.money import MoneyError, parse_quantity
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, PerUnitModel, Quote, SumModel
 from licensing.ratecards import queries as ratecard_queries
-from licensing.web import confirm
+from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.estimator import USE_LABELS
 from licensing.web.filters import vocab
 from licensing.web.forms import show_errors
+from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -283,10 +284,21 @@ def applications() -> str:
     principal = access.require_principal()
     session = db.session()
     organization = account_queries.own_organization(session, principal)
+    states = [state for state in request.args.getlist("state") if state in APPLICATION.states]
+    found = paging.read_page(
+        session,
+        queries.application_rows_query(
+            principal, queries.QueueFilter(states=states, sort="newest")
+        ),
+        rows=lambda window: queries.application_rows(session, window),
+    )
     return render_template(
         "agreements/applications.html",
-        applications=queries.applications(session, principal, queries.QueueFilter(sort="newest")),
+        applications=found.items,
+        page=found,
+        states=states,
         block_reason=account_services.standing_block_reason(organization),
+        application_url=url_pattern("agreements.application", "application_id"),
     )
 
 
@@ -588,7 +600,7 @@ def _user_id(raw: str) -> int | None:
 
 
 # The queue's filters, carried through the bulk assignment so staff return to the same list.
-QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort")
+QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page")
 NOBODY = "nobody"
 
 
@@ -596,11 +608,11 @@ def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
     return MultiDict([(key, value) for key, value in pairs if key in QUEUE_FILTER_KEYS])
 
 
-def _bulk_form(session: Session) -> BulkAssignForm:
+def _bulk_form(reviewers: list[User]) -> BulkAssignForm:
     form = BulkAssignForm()
     form.assignee_id.choices = [
         SelectChoice("", "Choose a person"),
-        *(SelectChoice(str(user.id), user.full_name) for user in queries.reviewers(session)),
+        *(SelectChoice(str(user.id), user.full_name) for user in reviewers),
         SelectChoice(NOBODY, "Nobody: unassign them"),
     ]
     return form
@@ -634,26 +646,34 @@ def _queue_page(
     if sort not in queries.SORTS:
         sort = "oldest"
     search = args.get("q", "").strip()[: queries.SEARCH_MAX]
-    found = queries.applications(
-        session,
-        queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search),
+    statement = queries.application_rows_query(
+        queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
     )
-    now = utcnow()
+    found = paging.read_page(
+        session,
+        statement,
+        args=args,
+        path=url_for("agreements_console.queue"),
+        rows=lambda window: queries.application_rows(session, window),
+    )
+    reviewers = queries.reviewers(session)
     page = render_template(
         "agreements/queue.html",
-        applications=found,
-        ages=services.ages(found, now),
+        applications=found.items,
+        page=found,
         states=APPLICATION.states,
         chosen=states,
         assignee=assignee_arg,
-        reviewers=queries.reviewers(session),
+        reviewers=reviewers,
         sort=sort,
         sorts=queries.SORTS,
         search=search,
-        levels=queries.review_levels(found, now),
-        assign_form=bulk_form or _bulk_form(session),
+        levels=queries.review_levels(found.items, utcnow()),
+        assign_form=bulk_form or _bulk_form(reviewers),
         selected=selected,
         filter_query=urlencode(list(args.items(multi=True))),
+        application_url=url_pattern("agreements_console.application", "application_id"),
+        organization_url=url_pattern("accounts_console.organization_detail", "organization_id"),
     )
     return page, status
 
@@ -663,7 +683,7 @@ def _queue_page(
 def bulk_assign() -> Page:
     """Assign (or, once confirmed, unassign) the selected applications, all or none,
     then back to the queue with its filters as they were."""
-    form = _bulk_form(db.session())
+    form = _bulk_form(queries.reviewers(db.session()))
     ids = [i for i in map(record_id, request.form.getlist("application_ids")) if i is not None]
     filters = _queue_filters(parse_qsl(request.form.get("filters", "")))
     back = url_for("agreements_console.queue") + (
