@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, func, nulls_last, or_, select
-from sqlalchemy.orm import Session, aliased, contains_eager, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eager, selectinload
 
 from licensing import calendar
 from licensing.access import Principal
@@ -404,6 +404,30 @@ def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Applica
         )
     }
     return [(agreement, renewals.get(agreement.id)) for agreement in found]
+
+
+def application_state_counts(session: Session, principal: Principal) -> dict[str, int]:
+    """How many applications the caller may see are in each state."""
+    statement = select(Application.state, func.count()).group_by(Application.state)
+    found = session.execute(scoped(statement, Application, principal))
+    return {state: int(count) for state, count in found}
+
+
+def oldest_applications(
+    session: Session,
+    principal: Principal,
+    states: Sequence[str],
+    since: InstrumentedAttribute[Any],
+    limit: int,
+) -> list[Application]:
+    """The `limit` applications in `states` that have waited longest (`since`)."""
+    statement = (
+        select(Application)
+        .where(Application.state.in_(list(states)))
+        .order_by(since, Application.id)
+        .limit(limit)
+    )
+    return list(session.scalars(scoped(statement, Application, principal)))
 
 
 def application_count(session: Session, organization_id: int) -> int:

@@ -541,40 +541,51 @@ def renew(agreement_id: int) -> Page:
 # --- vendor dashboard: what waits on whom ---------------------------------------------------------
 
 
+# The dashboard names this many of the applications in each group (the oldest); the
+# rest are counted, with a link to them in the applications list. A dashboard that
+# names a thousand applications under review says less than one that counts them.
+WAITING_NAMED = 5
+# Each group: its states, on whom it waits, when each began waiting, and how to say
+# how many more there are (one, several).
+_WAITING_GROUPS = (
+    (
+        ("returned",),
+        "you",
+        Application.returned_at,
+        "needs more information",
+        "need more information",
+    ),
+    (("draft",), "you", Application.created_at, "is a draft", "are drafts"),
+    (
+        AWAITING_STAFF,
+        "the licensing office",
+        Application.submitted_at,
+        "is being reviewed",
+        "are being reviewed",
+    ),
+)
+
+
 @waiting_provider
 def _waiting(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
-    for application in queries.applications(
-        session, principal, queries.QueueFilter(states=("draft", "returned", *AWAITING_STAFF))
-    ):
-        url = url_for("agreements.application", application_id=application.id)
-        if application.state == "returned":
+    counts = queries.application_state_counts(session, principal)
+    for states, waiting_on, since, one, several in _WAITING_GROUPS:
+        count = sum(counts.get(state, 0) for state in states)
+        if not count:
+            continue
+        for application in queries.oldest_applications(
+            session, principal, states, since, WAITING_NAMED
+        ):
+            yield _waiting_item(application)
+        if count > WAITING_NAMED:
+            more = count - WAITING_NAMED
             yield WaitingItem(
-                f"{application.reference} needs more information",
-                waiting_on="you",
-                detail=(
-                    f"Resubmit by {calendar.deadline_text(application.resubmit_by)}: "
-                    f"{application.return_reason}"
-                ),
-                url=url,
-                since=application.returned_at,
-            )
-        elif application.state == "draft":
-            yield WaitingItem(
-                f"{application.reference} is a draft",
-                waiting_on="you",
-                detail="Finish it and submit it when ready.",
-                url=url,
-                since=application.created_at,
-            )
-        else:
-            yield WaitingItem(
-                f"{application.reference} is being reviewed",
-                waiting_on="the licensing office",
-                detail=application.state.replace("_", " "),
-                url=url,
-                since=application.submitted_at,
+                f"1 more application {one}" if more == 1 else f"{more} more applications {several}",
+                waiting_on=waiting_on,
+                detail="The oldest are listed above.",
+                url=url_for("agreements.applications", state=list(states)),
             )
     for found in queries.agreements(session, principal, states=("issued",)):
         yield WaitingItem(
@@ -584,6 +595,36 @@ def _waiting(
             url=url_for("agreements.agreement", agreement_id=found.id),
             since=found.issued_at,
         )
+
+
+def _waiting_item(application: Application) -> WaitingItem:
+    url = url_for("agreements.application", application_id=application.id)
+    if application.state == "returned":
+        return WaitingItem(
+            f"{application.reference} needs more information",
+            waiting_on="you",
+            detail=(
+                f"Resubmit by {calendar.deadline_text(application.resubmit_by)}: "
+                f"{application.return_reason}"
+            ),
+            url=url,
+            since=application.returned_at,
+        )
+    if application.state == "draft":
+        return WaitingItem(
+            f"{application.reference} is a draft",
+            waiting_on="you",
+            detail="Finish it and submit it when ready.",
+            url=url,
+            since=application.created_at,
+        )
+    return WaitingItem(
+        f"{application.reference} is being reviewed",
+        waiting_on="the licensing office",
+        detail=application.state.replace("_", " "),
+        url=url,
+        since=application.submitted_at,
+    )
 
 
 # --- staff console: the queue and the review ------------------------------------------------------

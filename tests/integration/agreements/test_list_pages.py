@@ -1,6 +1,7 @@
 """Issue 16: the application lists show a page of fifty at a time, say how many
 there are, and lead to the pages either side with the filters and order kept;
-vendors page through their own organization's applications only."""
+vendors page through their own organization's applications only; the dashboard
+names the oldest applications that wait and counts the rest."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from licensing import calendar, db
-from licensing.agreements import queries
+from licensing.accounts import services as accounts
+from licensing.agreements import queries, services
 from licensing.agreements.models import Application
 from licensing.web.navigation import url_pattern
 from tests.integration.agreements.conftest import NOW, STAFF_USE
@@ -189,6 +191,43 @@ def test_a_vendor_s_list_filtered_by_state_keeps_the_filter_on_every_page(
     every = _get(own, "/portal/applications") + _get(own, "/portal/applications?page=2")
     assert f"Applications 51{DASH}56 of 56" in every
     assert _reference(draft.id) in _references(every)
+
+
+def test_the_dashboard_names_the_oldest_applications_under_review_and_counts_the_rest(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    first = apply(vendor, STAFF_USE)
+    made = [first.id, *copies.copy_application(db.session(), first.id, 7)]
+    _received_one_minute_apart(made)  # the first is the newest, the last the oldest
+    returned = apply(vendor, STAFF_USE)
+    services.return_for_information(
+        returned.id, "Send the revenue", accounts.principal_for(licensing_staff), now=NOW
+    )
+    own = signed_in(client, vendor)
+
+    page = _get(own, "/portal/")
+    named = [f"{_reference(i)} is being reviewed" for i in made]
+    assert all(text in page for text in named[3:])  # the five oldest
+    assert not any(text in page for text in named[:3])
+    assert f"{returned.reference} needs more information" in page
+    assert "3 more applications are being reviewed" in page
+    link = re.search(r'<a href="([^"]+)">3 more applications', page)
+    assert link is not None
+    listed = _references(_get(own, html.unescape(link.group(1))))
+    assert sorted(listed) == sorted(_reference(i) for i in made)
+
+
+def test_the_dashboard_counts_a_single_application_beyond_the_named_ones(
+    client: FlaskClient, signed_in: Callable[..., FlaskClient], vendor: Any, apply: Apply
+) -> None:
+    first = apply(vendor, STAFF_USE)
+    copies.copy_application(db.session(), first.id, 5)
+    page = _get(signed_in(client, vendor), "/portal/")
+    assert "1 more application is being reviewed" in page
 
 
 def test_review_levels_count_each_application_s_own_day_of_submission(
