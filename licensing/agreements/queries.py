@@ -174,6 +174,11 @@ class ApplicationRow:
     def to_be_priced(self) -> bool:
         return self.submitted_at is not None and self.total is None
 
+    @property
+    def products(self) -> str:
+        """The named products, in the uses' order ("" when none is named yet)."""
+        return ", ".join(use.product_name for use in self.uses if use.product_name)
+
 
 # The columns of `ApplicationRow`, with the joins they need; the agreement an
 # application renews gives its number. Built once (a select is immutable; each
