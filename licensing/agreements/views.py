@@ -285,12 +285,12 @@ def applications() -> str:
     session = db.session()
     organization = account_queries.own_organization(session, principal)
     states = [state for state in request.args.getlist("state") if state in APPLICATION.states]
+    listed = queries.QueueFilter(states=states, sort="newest")
     found = paging.read_page(
         session,
-        queries.application_rows_query(
-            principal, queries.QueueFilter(states=states, sort="newest")
-        ),
+        queries.application_rows_query(principal, listed),
         rows=lambda window: queries.application_rows(session, window),
+        count=queries.application_count_query(principal, listed),
     )
     return render_template(
         "agreements/applications.html",
@@ -687,15 +687,14 @@ def _queue_page(
     if sort not in queries.SORTS:
         sort = "oldest"
     search = args.get("q", "").strip()[: queries.SEARCH_MAX]
-    statement = queries.application_rows_query(
-        queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
-    )
+    queue = queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
     found = paging.read_page(
         session,
-        statement,
+        queries.application_rows_query(queue=queue),
         args=args,
         path=url_for("agreements_console.queue"),
         rows=lambda window: queries.application_rows(session, window),
+        count=queries.application_count_query(queue=queue),
     )
     reviewers = queries.reviewers(session)
     page = render_template(

@@ -78,14 +78,18 @@ def read_page(
     path: str | None = None,
     per_page: int = PER_PAGE,
     rows: Callable[[Select[Any]], Sequence[T]] | None = None,
+    count: Select[Any] | None = None,
 ) -> Page[T]:
     """The page that `args` (by default the request's query string) asks for of what
     `statement` selects; past the last page, the last page. The database counts the
     rows and returns only the page's; `rows` reads them (by default the statement's
     first column, e.g. ORM entities). The page's links lead to `path` (by default the
-    request's) with `args` kept."""
+    request's) with `args` kept. `count`, when given, selects how many rows
+    `statement` has more cheaply than counting its rows as selected."""
     args = request.args if args is None else args
-    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    if count is None:
+        count = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = session.scalar(count)
     total = int(total or 0)
     number = min(page_number(args.get("page")), max(1, -(-total // per_page)))
     window = statement.limit(per_page).offset((number - 1) * per_page)

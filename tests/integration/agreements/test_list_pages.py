@@ -20,7 +20,7 @@ from licensing.accounts import services as accounts
 from licensing.agreements import queries, services
 from licensing.agreements.models import Application
 from licensing.web.navigation import url_pattern
-from tests.integration.agreements.conftest import NOW, STAFF_USE
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import copies
 
 Apply = Callable[..., Application]
@@ -105,6 +105,41 @@ def test_the_queue_s_pages_keep_its_search_filters_and_order(
     assert f"Applications 51{DASH}70 of 70" in page_two
     assert _references(page_one) + _references(page_two) == [_reference(i) for i in made]
     assert _link(page_two, "prev") == "/console/applications?q=Invented&state=submitted&sort=newest"
+
+
+def test_the_count_agrees_with_the_rows_listed_for_every_filter_and_order(
+    client: FlaskClient,
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    licensing_staff: Any,
+    vendor: Any,
+    other_vendor: Any,
+    apply: Apply,
+) -> None:
+    """The pages count without the joins the rows need: the two must still agree."""
+    own = [apply(vendor, STAFF_USE) for _ in range(3)]
+    apply(vendor, STAFF_USE, submit=False)
+    apply(other_vendor, STAFF_USE)
+    apply(other_vendor, AUTO_USE)
+    services.assign(own[0].id, licensing_staff.id, accounts.principal_for(licensing_staff))
+    staff = signed_in(client, licensing_staff)
+    own_client = signed_in(app.test_client(), vendor)
+    other_name = other_vendor.organization.legal_name
+    pages = [
+        (staff, "/console/applications"),
+        (staff, "/console/applications?assignee=me"),
+        (staff, "/console/applications?assignee=nobody&sort=assignee"),
+        (staff, "/console/applications?q=Scrubber&state=approved&state=submitted"),
+        (staff, f"/console/applications?q={other_name}&sort=organization"),
+        (staff, "/console/applications?state=draft&state=submitted&sort=amount_high"),
+        (own_client, "/portal/applications"),
+        (own_client, "/portal/applications?state=draft"),
+    ]
+    for who, url in pages:
+        page = _get(who, url)
+        listed = len(_references(page))
+        assert listed > 0, url
+        assert f"{DASH}{listed} of {listed}" in page, url
 
 
 def test_a_page_past_the_last_shows_the_last_page(
