@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from flask import Flask, current_app, g
 from sqlalchemy import (
@@ -36,6 +36,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES
+
+# A SELECT of any columns: SQLAlchemy 2.1 types a statement by its columns' types,
+# and helpers that filter or count statements take any of them.
+Statement: TypeAlias = Select[*tuple[Any, ...]]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -70,7 +71,16 @@ class Application(Base):
     """A vendor's request for a license: proposed uses, a term, and its review."""
 
     __tablename__ = "applications"
-    __table_args__ = (CheckConstraint(_in("state", APPLICATION.states), name="state"),)
+    __table_args__ = (
+        CheckConstraint(_in("state", APPLICATION.states), name="state"),
+        # The vendor's dashboard: counts by state, and the oldest waiting in a state.
+        Index(
+            "ix_applications_organization_state_submitted",
+            "organization_id",
+            "state",
+            "submitted_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)

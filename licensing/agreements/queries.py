@@ -10,11 +10,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, func, nulls_last, or_, select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eager, selectinload
 
 from licensing import calendar
 from licensing.access import Principal
@@ -30,6 +31,7 @@ from licensing.agreements.states import (
     WITHDRAWN,
 )
 from licensing.billing import queries as billing_queries
+from licensing.db import Statement
 from licensing.errors import NotFound
 
 __all__ = ["AWAITING_STAFF", "AWAITING_VENDOR"]
@@ -108,7 +110,6 @@ def applications_query(
     principal: Principal | None = None, queue: QueueFilter | None = None
 ) -> Select[Any]:
     """Applications the caller may see, filtered and sorted as the queue asks."""
-    queue = queue or QueueFilter()
     statement = (
         select(Application)
         .join(Organization, Organization.id == Application.organization_id)
@@ -121,6 +122,14 @@ def applications_query(
             selectinload(Application.renewal_of),
         )
     )
+    return _filtered(statement, principal, queue or QueueFilter())
+
+
+def _filtered(
+    statement: Statement, principal: Principal | None, queue: QueueFilter, *, order: bool = True
+) -> Statement:
+    """`statement` (joined to the organization, and to the assignee when ordered) as
+    the queue asks, scoped to what the caller may see."""
     if queue.states:
         statement = statement.where(Application.state.in_(list(queue.states)))
     if queue.organization_id is not None:
@@ -133,8 +142,125 @@ def applications_query(
         statement = statement.where(Application.assignee_id == queue.assignee)
     if queue.search.strip():
         statement = statement.where(_matching(queue.search.strip()))
-    statement = _ordered(statement, queue.sort)
+    if order:
+        statement = _ordered(statement, queue.sort)
     return scoped(statement, Application, principal)
+
+
+@dataclass(frozen=True)
+class UseRow:
+    product_name: str
+    use: str
+    product_type: str
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    """What a list page shows of an application, read as columns rather than as
+    entities with their relations (a page of rows is two queries and no ORM
+    bookkeeping; the profile of a 1,000-row queue had the ORM at 30%)."""
+
+    id: int
+    state: str
+    organization_id: int
+    organization: str
+    assignee: str | None
+    total: Decimal | None
+    currency: str | None
+    term_start: date | None
+    term_end: date | None
+    submitted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    renews: str | None  # the number of the agreement it renews
+    uses: tuple[UseRow, ...] = ()
+
+    @property
+    def reference(self) -> str:
+        return f"APP-{self.id:06d}"
+
+    @property
+    def to_be_priced(self) -> bool:
+        return self.submitted_at is not None and self.total is None
+
+    @property
+    def products(self) -> str:
+        """The named products, in the uses' order ("" when none is named yet)."""
+        return ", ".join(use.product_name for use in self.uses if use.product_name)
+
+
+# The columns of `ApplicationRow`, with the joins they need; the agreement an
+# application renews gives its number. Built once (a select is immutable; each
+# request adds its filters to a copy): building the alias and the columns per
+# request was a sixth of the queue's time.
+_RENEWED = aliased(Agreement, name="renewed")
+_ROWS = (
+    select(
+        Application.id,
+        Application.state,
+        Application.organization_id,
+        Organization.legal_name.label("organization"),
+        User.full_name.label("assignee"),
+        Application.total,
+        Application.currency,
+        Application.term_start,
+        Application.term_end,
+        Application.submitted_at,
+        Application.created_at,
+        Application.updated_at,
+        _RENEWED.number.label("renews"),
+    )
+    .select_from(Application)
+    .join(Organization, Organization.id == Application.organization_id)
+    .outerjoin(User, User.id == Application.assignee_id)
+    .outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
+)
+
+
+_ROW_NAMES = tuple(_ROWS.selected_columns.keys())
+
+
+def application_rows_query(
+    principal: Principal | None = None, queue: QueueFilter | None = None
+) -> Select[Any]:
+    """The columns of `ApplicationRow` for the applications `applications_query` finds."""
+    return _filtered(_ROWS, principal, queue or QueueFilter())
+
+
+def application_count_query(
+    principal: Principal | None = None, queue: QueueFilter | None = None
+) -> Select[Any]:
+    """How many applications `application_rows_query` finds, without the joins only
+    its columns and orders need (a third of the count's time at 1,000 rows)."""
+    statement = (
+        select(func.count())
+        .select_from(Application)
+        .join(Organization, Organization.id == Application.organization_id)
+    )
+    return _filtered(statement, principal, queue or QueueFilter(), order=False)
+
+
+def application_rows(session: Session, statement: Select[Any]) -> list[ApplicationRow]:
+    """The rows `statement` (from `application_rows_query`) selects, with their uses."""
+    found = session.execute(statement).all()
+    uses: dict[int, list[UseRow]] = {}
+    if found:
+        for application_id, *use in session.execute(
+            select(
+                ApplicationUse.application_id,
+                ApplicationUse.product_name,
+                ApplicationUse.use,
+                ApplicationUse.product_type,
+            )
+            .where(ApplicationUse.application_id.in_([row.id for row in found]))
+            .order_by(ApplicationUse.application_id, ApplicationUse.position)
+        ):
+            uses.setdefault(application_id, []).append(UseRow(*use))
+    # By the select's own column names: a row's `_mapping` was a fifth of this function.
+    return [
+        ApplicationRow(**dict(zip(_ROW_NAMES, row, strict=True)), uses=tuple(uses.get(row.id, ())))
+        for row in found
+    ]
 
 
 SEARCH_MAX = 100
@@ -172,20 +298,36 @@ class ReviewLevel:
     running: bool  # False while it waits on the vendor, or once decided
 
 
-def review_level(application: Application, now: datetime) -> ReviewLevel:
+def review_level(application: Application | ApplicationRow, now: datetime) -> ReviewLevel:
+    return review_levels([application], now)[application.id]
+
+
+def review_levels(
+    applications: Sequence[Application | ApplicationRow], now: datetime
+) -> dict[int, ReviewLevel]:
+    """Each application's review level. The business days are counted once per day
+    of submission, not once per row (a page's applications share a few days)."""
     target = int(current_app.config["LICENSING"].application_review_sla_days)
-    if application.submitted_at is None:
-        return ReviewLevel(0, target, None, False, False)
-    age = calendar.business_days_between(
-        calendar.office_date(application.submitted_at), calendar.office_date(now)
-    )
-    due = calendar.business_deadline(application.submitted_at, target)
-    running = application.state in AWAITING_STAFF
-    return ReviewLevel(age, target, due, running and due < now, running)
-
-
-def review_levels(applications: Sequence[Application], now: datetime) -> dict[int, ReviewLevel]:
-    return {application.id: review_level(application, now) for application in applications}
+    today = calendar.office_date(now)
+    by_day: dict[date, tuple[int, datetime]] = {}
+    levels = {}
+    for application in applications:
+        submitted = application.submitted_at
+        if submitted is None:
+            levels[application.id] = ReviewLevel(0, target, None, False, False)
+            continue
+        day = calendar.office_date(submitted)
+        if day not in by_day:
+            # Both depend on the office day of submission only (business_deadline counts
+            # from it to the end of an office day).
+            by_day[day] = (
+                calendar.business_days_between(day, today),
+                calendar.end_of_office_day(calendar.add_business_days(day, target)),
+            )
+        age, due = by_day[day]
+        running = application.state in AWAITING_STAFF
+        levels[application.id] = ReviewLevel(age, target, due, running and due < now, running)
+    return levels
 
 
 def notes(session: Session, application_id: int) -> list[ApplicationNote]:
@@ -297,6 +439,30 @@ def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Applica
         )
     }
     return [(agreement, renewals.get(agreement.id)) for agreement in found]
+
+
+def application_state_counts(session: Session, principal: Principal) -> dict[str, int]:
+    """How many applications the caller may see are in each state."""
+    statement = select(Application.state, func.count()).group_by(Application.state)
+    found = session.execute(scoped(statement, Application, principal))
+    return {state: int(count) for state, count in found}
+
+
+def oldest_applications(
+    session: Session,
+    principal: Principal,
+    states: Sequence[str],
+    since: InstrumentedAttribute[Any],
+    limit: int,
+) -> list[Application]:
+    """The `limit` applications in `states` that have waited longest (`since`)."""
+    statement = (
+        select(Application)
+        .where(Application.state.in_(list(states)))
+        .order_by(since, Application.id)
+        .limit(limit)
+    )
+    return list(session.scalars(scoped(statement, Application, principal)))
 
 
 def application_count(session: Session, organization_id: int) -> int:

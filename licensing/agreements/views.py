@@ -24,7 +24,7 @@ from licensing import access, calendar, db
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
@@ -36,9 +36,10 @@ from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
-from licensing.web import confirm
+from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
+from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -194,10 +195,21 @@ def applications() -> str:
     principal = access.require_principal()
     session = db.session()
     organization = account_queries.own_organization(session, principal)
+    states = [state for state in request.args.getlist("state") if state in APPLICATION.states]
+    listed = queries.QueueFilter(states=states, sort="newest")
+    found = paging.read_page(
+        session,
+        queries.application_rows_query(principal, listed),
+        rows=lambda window: queries.application_rows(session, window),
+        count=queries.application_count_query(principal, listed),
+    )
     return render_template(
         "agreements/applications.html",
-        applications=queries.applications(session, principal, queries.QueueFilter(sort="newest")),
+        applications=found.items,
+        page=found,
+        states=states,
         block_reason=account_services.standing_block_reason(organization),
+        application_url=url_pattern("agreements.application", "application_id"),
     )
 
 
@@ -442,42 +454,51 @@ def renew(agreement_id: int) -> Page:
 # --- vendor dashboard: what waits on whom ---------------------------------------------------------
 
 
+# The dashboard names this many of the applications in each group (the oldest); the
+# rest are counted, with a link to them in the applications list. A dashboard that
+# names a thousand applications under review says less than one that counts them.
+WAITING_NAMED = 5
+# Each group: its states, on whom it waits, when each began waiting, and how to say
+# how many more there are (one, several).
+_WAITING_GROUPS = (
+    (
+        ("returned",),
+        "you",
+        Application.returned_at,
+        "needs more information",
+        "need more information",
+    ),
+    (("draft",), "you", Application.created_at, "is a draft", "are drafts"),
+    (
+        AWAITING_STAFF,
+        "the licensing office",
+        Application.submitted_at,
+        "is being reviewed",
+        "are being reviewed",
+    ),
+)
+
+
 @waiting_provider
 def _waiting(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
-    for application in queries.applications(
-        session, principal, queries.QueueFilter(states=("draft", "returned", *AWAITING_STAFF))
-    ):
-        url = url_for("agreements.application", application_id=application.id)
-        if application.state == "returned":
+    counts = queries.application_state_counts(session, principal)
+    for states, waiting_on, since, one, several in _WAITING_GROUPS:
+        count = sum(counts.get(state, 0) for state in states)
+        if not count:
+            continue
+        for application in queries.oldest_applications(
+            session, principal, states, since, WAITING_NAMED
+        ):
+            yield _waiting_item(application)
+        if count > WAITING_NAMED:
+            more = count - WAITING_NAMED
             yield WaitingItem(
-                f"{application.reference} needs more information",
-                waiting_on="you",
-                detail=(
-                    f"Resubmit by {calendar.deadline_text(application.resubmit_by)}: "
-                    if application.resubmit_by is not None
-                    else "Resubmit: "
-                )
-                + (application.return_reason or ""),
-                url=url,
-                since=application.returned_at,
-            )
-        elif application.state == "draft":
-            yield WaitingItem(
-                f"{application.reference} is a draft",
-                waiting_on="you",
-                detail="Finish it and submit it when ready.",
-                url=url,
-                since=application.created_at,
-            )
-        else:
-            yield WaitingItem(
-                f"{application.reference} is being reviewed",
-                waiting_on="the licensing office",
-                detail=application.state.replace("_", " "),
-                url=url,
-                since=application.submitted_at,
+                f"1 more application {one}" if more == 1 else f"{more} more applications {several}",
+                waiting_on=waiting_on,
+                detail="The oldest are listed above.",
+                url=url_for("agreements.applications", state=list(states)),
             )
     for found in queries.agreements(session, principal, states=("issued",)):
         yield WaitingItem(
@@ -487,6 +508,38 @@ def _waiting(
             url=url_for("agreements.agreement", agreement_id=found.id),
             since=found.issued_at,
         )
+
+
+def _waiting_item(application: Application) -> WaitingItem:
+    url = url_for("agreements.application", application_id=application.id)
+    if application.state == "returned":
+        return WaitingItem(
+            f"{application.reference} needs more information",
+            waiting_on="you",
+            detail=(
+                f"Resubmit by {calendar.deadline_text(application.resubmit_by)}: "
+                if application.resubmit_by is not None
+                else "Resubmit: "
+            )
+            + (application.return_reason or ""),
+            url=url,
+            since=application.returned_at,
+        )
+    if application.state == "draft":
+        return WaitingItem(
+            f"{application.reference} is a draft",
+            waiting_on="you",
+            detail="Finish it and submit it when ready.",
+            url=url,
+            since=application.created_at,
+        )
+    return WaitingItem(
+        f"{application.reference} is being reviewed",
+        waiting_on="the licensing office",
+        detail=application.state.replace("_", " "),
+        url=url,
+        since=application.submitted_at,
+    )
 
 
 # --- staff console: the queue and the review ------------------------------------------------------
@@ -503,7 +556,7 @@ def _user_id(raw: str) -> int | None:
 
 
 # The queue's filters, carried through the bulk assignment so staff return to the same list.
-QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort")
+QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page")
 NOBODY = "nobody"
 
 
@@ -511,11 +564,11 @@ def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
     return MultiDict([(key, value) for key, value in pairs if key in QUEUE_FILTER_KEYS])
 
 
-def _bulk_form(session: Session) -> BulkAssignForm:
+def _bulk_form(reviewers: list[User]) -> BulkAssignForm:
     form = BulkAssignForm()
     form.assignee_id.choices = [
         SelectChoice("", "Choose a person"),
-        *(SelectChoice(str(user.id), user.full_name) for user in queries.reviewers(session)),
+        *(SelectChoice(str(user.id), user.full_name) for user in reviewers),
         SelectChoice(NOBODY, "Nobody: unassign them"),
     ]
     return form
@@ -549,26 +602,33 @@ def _queue_page(
     if sort not in queries.SORTS:
         sort = "oldest"
     search = args.get("q", "").strip()[: queries.SEARCH_MAX]
-    found = queries.applications(
+    queue = queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
+    found = paging.read_page(
         session,
-        queue=queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search),
+        queries.application_rows_query(queue=queue),
+        args=args,
+        path=url_for("agreements_console.queue"),
+        rows=lambda window: queries.application_rows(session, window),
+        count=queries.application_count_query(queue=queue),
     )
-    now = utcnow()
+    reviewers = queries.reviewers(session)
     page = render_template(
         "agreements/queue.html",
-        applications=found,
-        ages=services.ages(found, now),
+        applications=found.items,
+        page=found,
         states=APPLICATION.states,
         chosen=states,
         assignee=assignee_arg,
-        reviewers=queries.reviewers(session),
+        reviewers=reviewers,
         sort=sort,
         sorts=queries.SORTS,
         search=search,
-        levels=queries.review_levels(found, now),
-        assign_form=bulk_form or _bulk_form(session),
+        levels=queries.review_levels(found.items, utcnow()),
+        assign_form=bulk_form or _bulk_form(reviewers),
         selected=selected,
         filter_query=urlencode(list(args.items(multi=True))),
+        application_url=url_pattern("agreements_console.application", "application_id"),
+        organization_url=url_pattern("accounts_console.organization_detail", "organization_id"),
     )
     return page, status
 
@@ -578,7 +638,7 @@ def _queue_page(
 def bulk_assign() -> Page:
     """Assign (or, once confirmed, unassign) the selected applications, all or none,
     then back to the queue with its filters as they were."""
-    form = _bulk_form(db.session())
+    form = _bulk_form(queries.reviewers(db.session()))
     ids = [i for i in map(record_id, request.form.getlist("application_ids")) if i is not None]
     filters = _queue_filters(parse_qsl(request.form.get("filters", "")))
     back = url_for("agreements_console.queue") + (

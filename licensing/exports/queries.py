@@ -8,21 +8,18 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
+from licensing.db import Statement
 from licensing.exports.base import BATCH
 from licensing.exports.filters import ISSUED, PAID, ExportFilter, office_day_start
 from licensing.money import minor_units
-
-# A SELECT of any columns: SQLAlchemy 2.1 types a statement by its columns'
-# types, and the datasets' statements differ in those.
-Statement: TypeAlias = Select[*tuple[Any, ...]]
 
 
 @lru_cache(maxsize=64)

@@ -7,6 +7,7 @@ refuse the viewer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,28 @@ def link_to(endpoint: str, **values: Any) -> str | None:
     if endpoint not in current_app.view_functions:
         return None
     return url_for(endpoint, **values)
+
+
+# A record id no page has, stood in for the real ones while a URL pattern is built.
+_PLACEHOLDER = 987654321
+
+
+def url_pattern(endpoint: str, parameter: str) -> Callable[[int], str] | None:
+    """The URL of `endpoint` for a record id (its `parameter`), as a function built
+    once per page: werkzeug builds a URL in about 10 µs, and a list page needs one or
+    two for each of its rows. None when the page does not exist in this build."""
+    url = link_to(endpoint, **{parameter: _PLACEHOLDER})
+    if url is None:
+        return None
+    before, found, after = url.partition(str(_PLACEHOLDER))
+    if not found or str(_PLACEHOLDER) in after:
+
+        def build(record_id: int) -> str:
+            values: dict[str, Any] = {parameter: record_id}
+            return url_for(endpoint, **values)
+
+        return build
+    return lambda record_id: f"{before}{int(record_id)}{after}"
 
 
 def apply_url(carry: str = "") -> str | None:

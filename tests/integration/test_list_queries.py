@@ -1,6 +1,9 @@
 """No list page runs a query per row: the SQL statements a page issues do not grow
 with its records (checked at 10 and at 100 of them, on both backends).
 
+The application lists show a page of `paging.PER_PAGE` rows (at 100 records, page 2
+is asked too); their statements must not grow with the pages behind them either.
+
 Each page is asked twice at each size and the second request is counted, so caches
 filled on first use (rate cards, sessions) do not blur the figure. The difference
 allowed, `SLACK`, covers a page that shows one extra summary when it has more rows.
@@ -36,6 +39,7 @@ SLACK = 2
 VENDOR_PAGES = (
     "/portal/",
     "/portal/applications",
+    "/portal/applications?state=submitted&page=2",
     "/portal/agreements",
     "/portal/invoices",
     "/portal/royalty-reports",
@@ -45,6 +49,7 @@ STAFF_PAGES = (
     "/console/",
     "/console/applications",
     "/console/applications?state=submitted&state=approved&state=draft",
+    "/console/applications?page=2&sort=organization",
     "/console/agreements",
     "/console/agreements/renewals-due",
     "/console/invoices",

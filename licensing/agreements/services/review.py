@@ -468,7 +468,3 @@ def review(
     if step is None:
         raise InvalidInput.for_field("action", "Choose an action.")
     return step(application_id, as_actor(actor), reason or "", modifications, now)
-
-
-def ages(applications: Iterable[Application], now: datetime) -> dict[int, timedelta]:
-    return {a.id: now - (a.submitted_at or a.created_at) for a in applications}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, ApplicationUse, QuoteVersion
 from licensing.agreements.states import AGREEMENT_STATES
+from licensing.db import Statement
 from licensing.exports.base import (
     DATE,
     INTEGER,
@@ -25,7 +26,6 @@ from licensing.exports.base import (
 )
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
 from licensing.exports.queries import (
-    Statement,
     amount,
     at_times,
     count_rows,

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, InvoiceLine
+from licensing.db import Statement
 from licensing.exports.base import (
     DATE,
     INTEGER,
@@ -34,7 +35,7 @@ from licensing.exports.base import (
 )
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import Statement, amount, each, places
+from licensing.exports.queries import amount, each, places
 from licensing.exports.recognition import proportional
 
 COLUMNS = (

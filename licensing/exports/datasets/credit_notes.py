@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice
+from licensing.db import Statement
 from licensing.exports.base import (
     DATE,
     INTEGER,
@@ -20,7 +21,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import Statement, amount, count_rows, each, matching, on_days
+from licensing.exports.queries import amount, count_rows, each, matching, on_days
 
 COLUMNS = (
     Column("credit_note_id", INTEGER, "The credit note's id in the service."),

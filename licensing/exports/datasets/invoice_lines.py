@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
+from licensing.db import Statement
 from licensing.exports.base import (
     DATE,
     INTEGER,
@@ -22,7 +23,7 @@ from licensing.exports.base import (
 )
 from licensing.exports.datasets.invoices import STATES
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import Statement, amount, count_rows, each, issued_invoices
+from licensing.exports.queries import amount, count_rows, each, issued_invoices
 
 COLUMNS = (
     Column("invoice_id", INTEGER, "The invoice's id in the service."),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice
 from licensing.billing.states import COLLECTIBLE, INVOICE_STATES
+from licensing.db import Statement
 from licensing.exports.base import (
     DATE,
     INTEGER,
@@ -22,7 +23,7 @@ from licensing.exports.base import (
     register,
 )
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import Statement, amount, count_rows, day_of, each, issued_invoices
+from licensing.exports.queries import amount, count_rows, day_of, each, issued_invoices
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.states import PAYMENT_STATES
+from licensing.db import Statement
 from licensing.exports.base import (
     DATE,
     DATETIME,
@@ -23,7 +24,6 @@ from licensing.exports.base import (
 )
 from licensing.exports.filters import PAID, ExportFilter
 from licensing.exports.queries import (
-    Statement,
     amount,
     count_rows,
     day_of,

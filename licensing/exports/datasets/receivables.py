@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import DRAFT, SUCCEEDED, VOID
+from licensing.db import Statement
 from licensing.exports.base import (
     DATE,
     INTEGER,
@@ -30,7 +31,6 @@ from licensing.exports.base import (
 )
 from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
 from licensing.exports.queries import (
-    Statement,
     amount,
     each,
     matching,

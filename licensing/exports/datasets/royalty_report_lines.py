@@ -11,6 +11,7 @@ from sqlalchemy import select
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
+from licensing.db import Statement
 from licensing.exports.base import (
     DATE,
     DATETIME,
@@ -25,7 +26,6 @@ from licensing.exports.base import (
 )
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
 from licensing.exports.queries import (
-    Statement,
     amount,
     at_times,
     count_rows,
