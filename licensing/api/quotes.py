@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import flask
 import marshmallow as ma
 from flask import Response, jsonify
 
@@ -306,6 +307,16 @@ RESPONSE_EXAMPLE = {
 
 
 _quote_limit, _quote_limit_off = configured_limit("quote_rate_limit")
+
+
+@limiter.request_filter
+def _quote_limit_is_off() -> bool:
+    # With QUOTE_RATE_LIMIT "off" the route has no limit at all; saying so here
+    # spares the limiter's own checks (exempt_when alone still resolved and
+    # evaluated the limits: a tenth of a 1-use quote). No other limit applies to
+    # the route: the app sets no default or application-wide limits.
+    return flask.request.endpoint == f"{blp.name}.create_quote" and _quote_limit_off()
+
 
 # One schema instance for every request: given the class, webargs builds a new
 # schema (and its nested ones) per request, a tenth of a quote's time. Loading
