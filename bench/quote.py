@@ -1,14 +1,16 @@
 """Quote API throughput against its floor, a bare Flask JSON echo, served alike.
 
-Both apps run under gunicorn with 2 sync workers on loopback; a load generator in
-this script (threads, one http.client connection each; sync workers close the
-connection after every response, so each request reconnects, as under wrk) posts
-for a bounded time and count. Prints requests/s for the floor and the quote API,
-each with the same 1-use and 25-use bodies, and the ratio to the floor. Asserts
-nothing; `make bench` runs it.
+Both apps run under gunicorn with 2 sync workers on loopback, loaded alike by
+`wrk` when it is installed (`wrk -t1 -c8`, the issue's measurement; a Lua script
+posts the bodies round-robin), else by a load generator in this script (threads,
+one http.client connection each; sync workers close the connection after every
+response, so each request reconnects, as under wrk), for a bounded time. Prints
+requests/s for the floor and the quote API, each with the same 1-use and 25-use
+bodies, and the ratio to the floor. Asserts nothing; `make bench` runs it.
 
 Options via environment: BENCH_SECONDS (per target, default 5), BENCH_CONNECTIONS
-(default 8), BENCH_MAX_REQUESTS (per target, default 50000).
+(default 8), BENCH_MAX_REQUESTS (per target, default 50000, Python client only),
+BENCH_CLIENT (`wrk` or `python`; default wrk when it is on the PATH).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import http.client
 import json
 import os
 import random
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,6 +39,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "50000"))
 WORKERS = 2
 GOAL = 0.6
+WRK = shutil.which("wrk")
+CLIENT = os.environ.get("BENCH_CLIENT", "wrk" if WRK else "python")
 
 ECHO_APP = """
 from flask import Flask, jsonify, request
@@ -111,6 +117,13 @@ def wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
 
 
 def load(port: int, path: str, bodies: list[bytes], seconds: float = SECONDS) -> Result:
+    """POST `bodies` round-robin from CONNECTIONS clients for `seconds`."""
+    if CLIENT == "wrk":
+        return load_with_wrk(port, path, bodies, seconds)
+    return load_with_threads(port, path, bodies, seconds)
+
+
+def load_with_threads(port: int, path: str, bodies: list[bytes], seconds: float) -> Result:
     """POST `bodies` round-robin from CONNECTIONS threads for `seconds` (or MAX_REQUESTS)."""
     done = [0] * CONNECTIONS
     failed = [0] * CONNECTIONS
@@ -141,6 +154,46 @@ def load(port: int, path: str, bodies: list[bytes], seconds: float = SECONDS) ->
     for thread in threads:
         thread.join()
     return Result(sum(done), sum(failed), time.perf_counter() - started)
+
+
+# wrk posts the bodies in turn; each is a Lua long string (JSON never holds "]==]").
+WRK_SCRIPT = """
+bodies = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = bodies[(counter %% #bodies) + 1]
+  return wrk.format("POST", "%s", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def load_with_wrk(port: int, path: str, bodies: list[bytes], seconds: float) -> Result:
+    """`wrk -t1 -cCONNECTIONS` for `seconds`, posting `bodies` round-robin."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        listed = ",".join(f"[==[{body.decode()}]==]" for body in bodies)
+        script.write(WRK_SCRIPT % (listed, path))
+    try:
+        command = [WRK or "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s"]
+        output = subprocess.run(
+            [*command, "-s", script.name, f"http://127.0.0.1:{port}{path}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    done = re.search(r"(\d+) requests in ([\d.]+)(m?s)", output)
+    if done is None:
+        raise SystemExit(f"wrk printed no result:\n{output}")
+    total = int(done.group(1))
+    elapsed = float(done.group(2)) / (1000 if done.group(3) == "ms" else 1)
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = int(failed.group(1)) if failed else 0
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    if socket_errors:
+        print(f"  wrk socket errors: {socket_errors.group(1)}", flush=True)
+    return Result(total - errors, errors, elapsed)
 
 
 def quote_bodies(uses: int, rng: random.Random, count: int = 32) -> list[bytes]:
@@ -198,8 +251,8 @@ def main() -> None:
     rng = random.Random(SEED)
     repository = Path(__file__).resolve().parents[1]
     print(
-        f"gunicorn {WORKERS} sync workers, {CONNECTIONS} client threads, "
-        f"{SECONDS:g} s per target, SQLite",
+        f"gunicorn {WORKERS} sync workers, {CONNECTIONS} connections, "
+        f"{SECONDS:g} s per target, SQLite, client: {CLIENT}",
         flush=True,
     )
     with tempfile.TemporaryDirectory() as directory:
