@@ -295,6 +295,15 @@ def test_the_generated_requests_reach_every_kind_of_answer(
     assert [phrase for phrase in STEPS if not any(phrase in text for text in texts)] == []
 
 
+def recording(outcomes: dict[str, list[dict[str, Any]]]) -> str:
+    """The recording as JSON, one request's outcome a line."""
+    cards = [
+        f"{json.dumps(name)}: [\n" + ",\n".join(json.dumps(item, sort_keys=True) for item in items)
+        for name, items in outcomes.items()
+    ]
+    return "{\n" + "\n],\n".join(cards) + "\n]\n}\n"
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
-    RECORDED.write_text(json.dumps(all_outcomes(), indent=0, sort_keys=True) + "\n")
+    RECORDED.write_text(recording(all_outcomes()))
     print(f"recorded {RECORDED}")
