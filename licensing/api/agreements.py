@@ -20,7 +20,7 @@ from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Appli
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import MoneyString, vocabulary
+from licensing.api.fields import Day, MoneyString, vocabulary
 
 
 def _actor() -> Actor:
@@ -55,8 +55,8 @@ class AgreementSchema(ma.Schema):
     application_id = ma.fields.Integer()
     state = ma.fields.String(metadata={"enum": list(AGREEMENT.states)})
     allowed_actions = ma.fields.Method("_allowed")
-    term_start = ma.fields.Date()
-    term_end = ma.fields.Date()
+    term_start = Day()
+    term_end = Day()
     rate_card = ma.fields.String()
     currency = ma.fields.String()
     total = MoneyString()

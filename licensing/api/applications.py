@@ -36,6 +36,7 @@ from licensing.agreements.models import (
 from licensing.agreements.states import APPLICATION
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import (
+    Day,
     DecimalText,
     MoneyString,
     Quantities,
@@ -90,12 +91,8 @@ class ApplicationUseInputSchema(ma.Schema):
 
 
 class ApplicationInputSchema(ma.Schema):
-    term_start = ma.fields.Date(
-        load_default=None, allow_none=True, metadata={"example": "2027-01-01"}
-    )
-    term_end = ma.fields.Date(
-        load_default=None, allow_none=True, metadata={"example": "2027-12-31"}
-    )
+    term_start = Day(load_default=None, allow_none=True, metadata={"example": "2027-01-01"})
+    term_end = Day(load_default=None, allow_none=True, metadata={"example": "2027-12-31"})
     rate_card = ma.fields.String(
         load_default=None, allow_none=True, validate=Length(max=RATE_CARD_MAX)
     )
@@ -129,8 +126,8 @@ class QuoteVersionSchema(ma.Schema):
     rate_card = ma.fields.String()
     currency = ma.fields.String()
     total = MoneyString()
-    term_start = ma.fields.Date()
-    term_end = ma.fields.Date()
+    term_start = Day()
+    term_end = Day()
     created_at = ma.fields.DateTime()
     modifications = ma.fields.List(ma.fields.Dict())
     quote = ma.fields.Method(
@@ -163,8 +160,8 @@ class ApplicationSchema(ma.Schema):
     organization_id = ma.fields.Integer()
     state = ma.fields.String(metadata={"enum": list(APPLICATION.states)})
     allowed_actions = ma.fields.Method("_allowed")
-    term_start = ma.fields.Date(allow_none=True)
-    term_end = ma.fields.Date(allow_none=True)
+    term_start = Day(allow_none=True)
+    term_end = Day(allow_none=True)
     rate_card = ma.fields.String(allow_none=True)
     total = MoneyString(
         allow_none=True,
@@ -255,8 +252,8 @@ class LineChangeSchema(ma.Schema):
 
 class ApplicationApproveSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(LineChangeSchema), load_default=list)
-    term_start = ma.fields.Date(load_default=None, allow_none=True)
-    term_end = ma.fields.Date(load_default=None, allow_none=True)
+    term_start = Day(load_default=None, allow_none=True)
+    term_end = Day(load_default=None, allow_none=True)
     term_reason = ma.fields.String(
         load_default=None, allow_none=True, validate=Length(max=REASON_MAX)
     )

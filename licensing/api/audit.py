@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from licensing import access, db
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import page_number
+from licensing.api.fields import Day, page_number
 from licensing.audit import queries
 from licensing.audit.seals import verify_documents
 from licensing.audit.services import verify_chain
@@ -31,8 +31,8 @@ class AuditQuerySchema(ma.Schema):
         validate=ma.validate.Length(max=100),
         metadata={"description": "An action, or a prefix ending in '.', e.g. 'user.'"},
     )
-    since = ma.fields.Date(metadata={"description": "First UTC day, included"})
-    until = ma.fields.Date(metadata={"description": "Last UTC day, included"})
+    since = Day(metadata={"description": "First UTC day, included"})
+    until = Day(metadata={"description": "Last UTC day, included"})
     page = page_number()
     per_page = ma.fields.Integer(
         load_default=100, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)

@@ -15,7 +15,7 @@ from flask import Response
 
 from licensing import access
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import record_id, vocabulary
+from licensing.api.fields import Day, record_id, vocabulary
 from licensing.exports import base, services
 from licensing.exports.filters import ISSUED, PAID, PERIOD
 from licensing.exports.formats import FORMATS
@@ -38,15 +38,15 @@ Length = ma.validate.Length
 
 class ExportQuerySchema(ma.Schema):
     format = vocabulary(FORMATS, load_default="csv")
-    from_ = ma.fields.Date(data_key="from", metadata={"description": "First day, included"})
-    to = ma.fields.Date(metadata={"description": "Last day, included"})
+    from_ = Day(data_key="from", metadata={"description": "First day, included"})
+    to = Day(metadata={"description": "Last day, included"})
     # Which date from/to apply to; each dataset lists its own (GET /exports).
     by = vocabulary((ISSUED, PAID, PERIOD))
     organization = record_id(metadata={"description": "An organization id"})
     state = ma.fields.String(validate=Length(max=30))
     currency = ma.fields.String(validate=Length(equal=3))
     use = vocabulary(USES)
-    as_of = ma.fields.Date(metadata={"description": "receivables: the day (default today)"})
+    as_of = Day(metadata={"description": "receivables: the day (default today)"})
 
 
 class ColumnSchema(ma.Schema):

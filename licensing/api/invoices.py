@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import DecimalText, MoneyString, record_id, vocabulary
+from licensing.api.fields import Day, DecimalText, MoneyString, record_id, vocabulary
 from licensing.billing import queries, services
 from licensing.billing.models import (
     DESCRIPTION_MAX,
@@ -66,8 +66,8 @@ class InvoiceSchema(ma.Schema):
     currency = ma.fields.String()
     source_type = ma.fields.String()
     source_reference = ma.fields.String(allow_none=True)
-    issue_date = ma.fields.Date(allow_none=True)
-    due_date = ma.fields.Date(allow_none=True)
+    issue_date = Day(allow_none=True)
+    due_date = Day(allow_none=True)
     payment_terms_days = ma.fields.Integer()
     late_fee_monthly_percent = DecimalText()
     bill_to = ma.fields.Method("_bill_to")
@@ -117,7 +117,7 @@ class PaymentSchema(ma.Schema):
     amount = MoneyString()
     amount_received = MoneyString(allow_none=True)
     reference = ma.fields.String(allow_none=True)
-    received_on = ma.fields.Date(allow_none=True)
+    received_on = Day(allow_none=True)
     stripe_payment_intent_id = ma.fields.String(allow_none=True)
     card_brand = ma.fields.String(
         allow_none=True,
@@ -158,7 +158,7 @@ class CreditNoteSchema(ma.Schema):
     )
     refund_outstanding = MoneyString()
     reason = ma.fields.String()
-    issue_date = ma.fields.Date()
+    issue_date = Day()
     issued_at = ma.fields.DateTime()
 
 
@@ -174,7 +174,7 @@ class RefundSchema(ma.Schema):
     currency = ma.fields.String()
     amount = MoneyString()
     reference = ma.fields.String(allow_none=True)
-    sent_on = ma.fields.Date(allow_none=True)
+    sent_on = Day(allow_none=True)
     stripe_refund_id = ma.fields.String(allow_none=True)
     note = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
@@ -216,7 +216,7 @@ class OfflinePaymentInputSchema(ma.Schema):
     method = vocabulary(OFFLINE_METHODS, required=True)
     amount = DecimalText(required=True)
     reference = ma.fields.String(required=True, validate=Length(min=1, max=REFERENCE_MAX))
-    received_on = ma.fields.Date(load_default=None)
+    received_on = Day(load_default=None)
     note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
 
 
@@ -235,7 +235,7 @@ class RefundInputSchema(ma.Schema):
     reference = ma.fields.String(
         load_default=None, validate=Length(min=1, max=REFERENCE_MAX), allow_none=True
     )
-    sent_on = ma.fields.Date(load_default=None)
+    sent_on = Day(load_default=None)
     payment_id = ma.fields.Integer(
         load_default=None,
         validate=ma.validate.Range(1, 2**31 - 1),

@@ -21,7 +21,7 @@ from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
 from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import record_id, vocabulary
+from licensing.api.fields import Day, record_id, vocabulary
 from licensing.db import utcnow
 from licensing.permissions import queries, services
 from licensing.permissions.models import (
@@ -143,8 +143,8 @@ class PermissionStatusSchema(ma.Schema):
     decided_at = ma.fields.DateTime(allow_none=True)
     permitted_use = ma.fields.String(allow_none=True)
     conditions = ma.fields.Method("_conditions")
-    valid_from = ma.fields.Date(allow_none=True)
-    valid_until = ma.fields.Date(allow_none=True)
+    valid_from = Day(allow_none=True)
+    valid_until = Day(allow_none=True)
     denial_reason = ma.fields.String(allow_none=True)
     reconsideration_due_at = ma.fields.DateTime(allow_none=True)
     messages = ma.fields.Method("_messages")
@@ -214,8 +214,8 @@ class PermissionActionSchema(ma.Schema):
         validate=Length(max=20),
         metadata={"description": "approve: each condition is written into the grant letter"},
     )
-    valid_from = ma.fields.Date()
-    valid_until = ma.fields.Date()
+    valid_from = Day()
+    valid_until = Day()
     reason = ma.fields.String(
         validate=Length(max=REASON_MAX), metadata={"description": "deny: required"}
     )

@@ -7,14 +7,27 @@ rate card (missing quantities or revenue, terms outside the card's period).
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeGuard
 
+import flask
 import marshmallow as ma
+from flask import Response, jsonify
 
 from licensing import access
+from licensing.agreements.models import DESCRIPTION_MAX, RATE_CARD_MAX
 from licensing.api.base import API_PREFIX, Blueprint
-from licensing.api.fields import Quantities, revenue_field, vocabulary
+from licensing.api.fields import (
+    ISO_DAY,
+    MAX_UNIT_NAME,
+    Day,
+    Quantities,
+    revenue_field,
+    vocabulary,
+)
 from licensing.extensions import configured_limit, limiter
+from licensing.money import MoneyError, parse_decimal
 from licensing.pricing import (
     ORGANIZATION_TYPES,
     PRODUCT_TYPES,
@@ -34,11 +47,14 @@ blp = Blueprint(
 )
 
 MAX_USES = 100
+# A quote's limits, read by the schemas and the plain-body reader alike.
+LANGUAGE_MAX = 35  # one language tag
+LANGUAGES_LISTED_MAX = 200
 
 
 class TermSchema(ma.Schema):
-    start = ma.fields.Date(required=True, metadata={"example": "2027-01-01"})
-    end = ma.fields.Date(required=True, metadata={"example": "2027-12-31"})
+    start = Day(required=True, metadata={"example": "2027-01-01"})
+    end = Day(required=True, metadata={"example": "2027-12-31"})
 
 
 class UseSchema(ma.Schema):
@@ -48,25 +64,29 @@ class UseSchema(ma.Schema):
     quantity = Quantities(load_default=dict)
     revenue = revenue_field()
     languages = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(min=1, max=35)),
+        ma.fields.String(validate=ma.validate.Length(min=1, max=LANGUAGE_MAX)),
         load_default=list,
-        validate=ma.validate.Length(max=200),
+        validate=ma.validate.Length(max=LANGUAGES_LISTED_MAX),
         metadata={"example": ["es", "fr"]},
     )
     description = ma.fields.String(
         load_default="",
-        validate=ma.validate.Length(max=2000),
+        validate=ma.validate.Length(max=DESCRIPTION_MAX),
         metadata={"example": "Claims scrubber"},
     )
 
 
 class QuoteRequestSchema(ma.Schema):
+    """The quote request. A body that is plainly valid is read by `plain_request`
+    (a fifth of the cost for 25 uses); anything else, every error included, by
+    marshmallow, so its messages and paths are the only ones a client sees."""
+
     organization_type = vocabulary(ORGANIZATION_TYPES, required=True)
     term = ma.fields.Nested(TermSchema, required=True)
     rate_card = ma.fields.String(
         load_default=None,
         allow_none=True,
-        validate=ma.validate.Length(min=1, max=64),
+        validate=ma.validate.Length(min=1, max=RATE_CARD_MAX),
         metadata={"description": "A published version; default: the card in effect on term.start"},
     )
     uses = ma.fields.List(
@@ -78,6 +98,21 @@ class QuoteRequestSchema(ma.Schema):
     @ma.post_load
     def to_request(self, data: dict[str, Any], **_: Any) -> QuoteRequest:
         return request_from(data)
+
+    def load(self, data: Any, **kwargs: Any) -> Any:
+        if (
+            not kwargs.get("many")
+            and not kwargs.get("partial")
+            and kwargs.get("unknown")
+            in {
+                None,
+                ma.RAISE,
+            }
+        ):
+            plain = plain_request(data)
+            if plain is not None:
+                return plain
+        return super().load(data, **kwargs)
 
 
 def request_from(data: dict[str, Any]) -> QuoteRequest:
@@ -98,6 +133,130 @@ def request_from(data: dict[str, Any]) -> QuoteRequest:
             )
             for use in data["uses"]
         ),
+    )
+
+
+# --- the plain-body reader ----------------------------------------------------------------
+#
+# It accepts a body only where the schemas above would accept it and load the
+# same request (tests/unit/test_quote_request_reader.py checks both on generated
+# bodies); on anything else it returns None and marshmallow reads the body.
+
+_REQUEST_KEYS = frozenset({"organization_type", "term", "rate_card", "uses"})
+_USE_KEYS = frozenset(
+    {"use", "product_type", "user_type", "quantity", "revenue", "languages", "description"}
+)
+_ORGANIZATION_TYPES = frozenset(ORGANIZATION_TYPES)
+_USES, _PRODUCT_TYPES, _USER_TYPES = (
+    frozenset(USES),
+    frozenset(PRODUCT_TYPES),
+    frozenset(USER_TYPES),
+)
+
+
+def plain_request(body: Any) -> QuoteRequest | None:
+    """The request of a body with nothing unusual or wrong in it, or None."""
+    if not isinstance(body, dict) or not body.keys() <= _REQUEST_KEYS:
+        return None
+    if not _known(body.get("organization_type"), _ORGANIZATION_TYPES):
+        return None
+    term, rate_card, uses = body.get("term"), body.get("rate_card"), body.get("uses")
+    if rate_card is not None and not (
+        isinstance(rate_card, str) and 1 <= len(rate_card) <= RATE_CARD_MAX
+    ):
+        return None
+    if not isinstance(uses, list) or not 1 <= len(uses) <= MAX_USES:
+        return None
+    start, end = _plain_term(term)
+    if start is None or end is None:
+        return None
+    proposed = []
+    for item in uses:
+        use = _plain_use(item)
+        if use is None:
+            return None
+        proposed.append(use)
+    return QuoteRequest(body["organization_type"], Term(start, end), tuple(proposed), rate_card)
+
+
+def _known(value: Any, vocabulary: frozenset[str]) -> TypeGuard[str]:
+    return isinstance(value, str) and value in vocabulary
+
+
+def _plain_term(term: Any) -> tuple[date | None, date | None]:
+    if not isinstance(term, dict) or term.keys() != {"start", "end"}:
+        return None, None
+    return _plain_day(term["start"]), _plain_day(term["end"])
+
+
+def _plain_day(value: Any) -> date | None:
+    if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _plain_use(item: Any) -> ProposedUse | None:
+    if not isinstance(item, dict) or not item.keys() <= _USE_KEYS:
+        return None
+    use, product_type, user_type = item.get("use"), item.get("product_type"), item.get("user_type")
+    if not (
+        _known(use, _USES)
+        and _known(product_type, _PRODUCT_TYPES)
+        and _known(user_type, _USER_TYPES)
+    ):
+        return None
+    quantity = _plain_quantity(item.get("quantity", {}))
+    plain_revenue, revenue = _plain_revenue(item.get("revenue"))
+    languages = item.get("languages", [])
+    description = item.get("description", "")
+    if quantity is None or not plain_revenue or not _plain_languages(languages):
+        return None
+    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
+        return None
+    return ProposedUse(
+        use=use,
+        product_type=product_type,
+        user_type=user_type,
+        quantity=quantity,
+        revenue=revenue,
+        languages=tuple(languages),
+        description=description,
+    )
+
+
+def _plain_quantity(value: Any) -> dict[str, int] | None:
+    if not isinstance(value, dict):
+        return None
+    for unit, amount in value.items():
+        if not isinstance(unit, str) or not unit.strip() or len(unit) > MAX_UNIT_NAME:
+            return None
+        if type(amount) is not int or not 0 <= amount <= ProposedUse.MAX_QUANTITY:
+            return None
+    return dict(value)
+
+
+def _plain_revenue(value: Any) -> tuple[bool, Decimal | None]:
+    """Whether the revenue is plain, and what it is (None when not given);
+    marshmallow judges what is not plain."""
+    if value is None:
+        return True, None
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        return False, None
+    try:
+        revenue = parse_decimal(value)
+    except MoneyError:
+        return False, None
+    return (True, revenue) if revenue <= ProposedUse.MAX_REVENUE else (False, None)
+
+
+def _plain_languages(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= LANGUAGES_LISTED_MAX
+        and all(isinstance(name, str) and 1 <= len(name) <= LANGUAGE_MAX for name in value)
     )
 
 
@@ -161,6 +320,16 @@ RESPONSE_EXAMPLE = {
 
 _quote_limit, _quote_limit_off = configured_limit("quote_rate_limit")
 
+
+@limiter.request_filter
+def _quote_limit_is_off() -> bool:
+    # With QUOTE_RATE_LIMIT "off" the route has no limit at all; saying so here
+    # spares the limiter's own checks (exempt_when alone still resolved and
+    # evaluated the limits: a tenth of a 1-use quote). No other limit applies to
+    # the route: the app sets no default or application-wide limits.
+    return flask.request.endpoint == f"{blp.name}.create_quote" and _quote_limit_off()
+
+
 # One schema instance for every request: given the class, webargs builds a new
 # schema (and its nested ones) per request, a tenth of a quote's time. Loading
 # keeps no state on the instance, so sharing it between threads is safe.
@@ -174,11 +343,13 @@ QUOTE_REQUEST_SCHEMA = QuoteRequestSchema()
 @blp.response(200, QuoteSchema, example=RESPONSE_EXAMPLE)
 @blp.alt_response(422, description="Invalid fields; `errors` maps each field path to messages")
 @blp.alt_response(429, description="Over the rate limit; see Retry-After")
-def create_quote(request: QuoteRequest) -> dict[str, Any]:
+def create_quote(request: QuoteRequest) -> Response:
     """Price proposed uses.
 
     Classifies each use with the first matching rule of the rate card (named, or
     in effect on `term.start`), prices it, and explains every step. No account is
     needed. Rate limited per client address.
     """
-    return services.quote(request).to_contract_dict()
+    # The contract body is already what QuoteSchema would dump (strings, numbers,
+    # booleans; tests/unit/test_quote_request_reader.py checks it): sent as it is.
+    return jsonify(services.quote(request).to_contract_dict())

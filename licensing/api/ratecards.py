@@ -11,6 +11,7 @@ from flask import request
 from licensing import access, db
 from licensing.access import require_principal
 from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.fields import Day
 from licensing.pricing import describe_rule
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
@@ -27,8 +28,8 @@ class RateCardSummarySchema(ma.Schema):
     version = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
     currency = ma.fields.String(required=True)
-    effective_from = ma.fields.Date(required=True)
-    effective_to = ma.fields.Date(required=True)
+    effective_from = Day(required=True)
+    effective_to = Day(required=True)
     digest = ma.fields.String(required=True, metadata={"description": "SHA-256 of the content"})
     published_at = ma.fields.DateTime(required=True)
 

@@ -18,7 +18,7 @@ from flask import Response, request
 from licensing import access
 from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
-from licensing.api.fields import vocabulary
+from licensing.api.fields import Day, vocabulary
 from licensing.errors import InvalidInput, NotFound
 from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
@@ -63,13 +63,13 @@ def _period_start(text: str) -> date:
 
 
 class PeriodSchema(ma.Schema):
-    start = ma.fields.Date()
-    end = ma.fields.Date()
+    start = Day()
+    end = Day()
 
 
 class PeriodStatusSchema(ma.Schema):
     period = ma.fields.Nested(PeriodSchema)
-    due_on = ma.fields.Date()
+    due_on = Day()
     state = ma.fields.String(metadata={"enum": list(PERIOD_STATES)})
     report_id = ma.fields.Integer(allow_none=True, metadata={"description": "the current report"})
     total_due = ma.fields.String(allow_none=True, metadata={"example": "9830.00"})

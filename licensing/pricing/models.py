@@ -1,26 +1,49 @@
 """The raw amount of each pricing model, exactly, with a working an analyst can check.
 
-Everything here is `Fraction` arithmetic: no rounding happens in this module (the
-one rounding step of the contract is in `quote.py`). Each model also yields the
-steps of its working, e.g.
+No rounding happens in this module (the one rounding step of the contract is in
+`quote.py`). Each model also yields the steps of its working, e.g.
 
     2500 end_users, graduated: 100 x 18.50 + 900 x 15.50 + 1500 x 12.00 = 33800.00
     flat 2500.00 x 181/365 (prorated) = 90500/73 (about 1239.726027)
 
 Intermediate values are shown exactly: as a decimal when it terminates, else as
 the fraction itself followed by an approximation.
+
+How the arithmetic stays exact without `Fraction` (whose pure-Python operations
+were most of a quote's time): with the proration factor `p = n/d` in lowest
+terms, every amount the contract computes is a terminating decimal once
+multiplied by `d` (card amounts, quantities and revenues are decimals; only `p`
+brings another denominator). So amounts are held *scaled*, as the `Decimal`
+`v * d` (see `Scale`), and added, multiplied and compared in the `EXACT` context,
+which traps any rounding: a result is exact or an error, never silently rounded.
+`Fraction`s are made only for what callers keep (`Working`, the quote's
+breakdown), from the scaled value in one step. Each model is compiled once per
+card (`compile_model`): tier tables with their running totals and the text of
+every price, so that pricing a use is a few multiplications and one f-string.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
-
-from licensing.money import round_fraction
+from math import gcd
+from typing import NamedTuple
 
 from .ratecard import FlatModel, Model, PercentOfRevenueModel, PerUnitModel, SumModel, Tier
+
+# Far wider than any amount the bounds of `licensing.money` allow (a product of a
+# quantity, a price, a discount and a proration denominator has under 80 digits);
+# an operation that would still round raises `Inexact` instead.
+EXACT = Context(
+    prec=1000,
+    Emax=999_999,
+    Emin=-999_999,
+    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
+)
+_ZERO = Decimal(0)
 
 # --- showing exact numbers ---------------------------------------------------------------
 
@@ -52,12 +75,35 @@ def exact_text(value: Fraction | Decimal | int, places: int = 2) -> str:
     `12` -> "12.00".
     """
     exact = Fraction(value)
-    needed = _terminating_digits(exact.denominator)
+    return ratio_text(exact.numerator, exact.denominator, places)
+
+
+def ratio_text(numerator: int, denominator: int, places: int) -> str:
+    """`exact_text` of numerator/denominator, given in lowest terms."""
+    needed = _terminating_digits(denominator)
     if needed is None:
-        about = round_fraction(exact, places + 4)
-        return f"{exact.numerator}/{exact.denominator} (about {about})"
+        about = round_ratio(numerator, denominator, places + 4)
+        return f"{numerator}/{denominator} (about {about})"
     digits = max(needed, places)
-    return _point(exact.numerator * 10**digits // exact.denominator, digits)
+    return _point(numerator * 10**digits // denominator, digits)
+
+
+def round_ratio(numerator: int, denominator: int, places: int) -> Decimal:
+    """`licensing.money.round_fraction` of numerator/denominator (denominator > 0),
+    in integers: half-up, ties away from zero, exactly `places` decimals."""
+    rounded = (2 * abs(numerator) * 10**places + denominator) // (2 * denominator)
+    return Decimal(-rounded if numerator < 0 else rounded).scaleb(-places, EXACT)
+
+
+def decimal_text(value: Decimal, places: int) -> str:
+    """`exact_text` of a Decimal, from its digits: "0.030" -> "0.03", "12" -> "12.00"."""
+    if not value:
+        return _point(0, places)  # also for -0, which exact_text shows as 0
+    whole, _, decimals = f"{value:f}".partition(".")
+    decimals = decimals.rstrip("0")
+    if len(decimals) < places:
+        decimals = decimals.ljust(places, "0")
+    return f"{whole}.{decimals}" if decimals else whole
 
 
 def percent_text(value: Decimal | Fraction) -> str:
@@ -67,6 +113,62 @@ def percent_text(value: Decimal | Fraction) -> str:
 
 def proration_text(proration: Fraction) -> str:
     return str(proration)
+
+
+class Scale:
+    """Exact amounts of one quote (one proration factor), held scaled.
+
+    With `proration = n/d` in lowest terms, an amount `v` is held as the Decimal
+    `v * d`, which always terminates (see the module notes). This class turns
+    decimals into scaled amounts and scaled amounts into what a reader or a
+    caller sees: the exact text, the `Fraction`, the half-up rounding.
+    """
+
+    __slots__ = ("denominator", "is_one", "key", "numerator", "places", "proration", "text")
+
+    def __init__(self, proration: Fraction, places: int) -> None:
+        self.proration = proration
+        self.numerator = proration.numerator
+        self.denominator = proration.denominator
+        self.key = (self.numerator, self.denominator)
+        self.is_one = proration == 1
+        self.text = str(proration)
+        self.places = places
+
+    def scaled(self, value: Decimal) -> Decimal:
+        """An amount that is not prorated (a decimal), scaled."""
+        return value if self.denominator == 1 else EXACT.multiply(value, self.denominator)
+
+    def prorated(self, annual: Decimal) -> Decimal:
+        """`annual * proration`, scaled."""
+        return EXACT.multiply(annual, self.numerator)
+
+    def _ratio(self, scaled: Decimal) -> tuple[int, int]:
+        numerator, denominator = scaled.as_integer_ratio()  # lowest terms
+        if self.denominator == 1:
+            return numerator, denominator
+        denominator *= self.denominator
+        common = gcd(numerator, denominator)
+        return numerator // common, denominator // common
+
+    def show(self, scaled: Decimal) -> str:
+        """`exact_text` of the amount."""
+        if self.denominator == 1:
+            return decimal_text(scaled, self.places)
+        return ratio_text(*self._ratio(scaled), self.places)
+
+    def fraction(self, scaled: Decimal) -> Fraction:
+        numerator, denominator = scaled.as_integer_ratio()
+        return Fraction(numerator, denominator * self.denominator)
+
+    def round(self, scaled: Decimal) -> Decimal:
+        """The amount rounded half-up to `places`: `round_fraction`, exactly."""
+        numerator, denominator = scaled.as_integer_ratio()
+        return round_ratio(numerator, denominator * self.denominator, self.places)
+
+    def equals(self, rounded: Decimal, scaled: Decimal) -> bool:
+        """Whether a decimal (not scaled) is the scaled amount."""
+        return EXACT.multiply(rounded, self.denominator) == scaled
 
 
 # --- per-unit tiers ----------------------------------------------------------------------
@@ -82,42 +184,80 @@ def tier_bounds(tiers: tuple[Tier, ...]) -> list[tuple[int, int | None, Tier]]:
     return bounds
 
 
-def graduated_slices(tiers: tuple[Tier, ...], quantity: int) -> list[tuple[int, Tier]]:
-    """The tiers a quantity reaches, each with how many of the units fall in it."""
-    slices: list[tuple[int, Tier]] = []
-    for lower, upper, tier in tier_bounds(tiers):
-        if quantity <= lower:
-            break
-        top = quantity if upper is None else min(quantity, upper)
-        slices.append((top - lower, tier))
-    return slices
+class TierTable:
+    """A per-unit model's tiers, ready to price any quantity.
 
+    Built once per card: for each tier, the price and flat with their texts, and
+    (for graduated pricing) the amount and working of every tier below it taken
+    whole, so a quantity costs one lookup, one multiplication and one f-string.
+    The tiers must be as a valid card has them: ascending `up_to`, the last None.
+    """
 
-def volume_tier(tiers: tuple[Tier, ...], quantity: int) -> Tier:
-    """The tier the whole quantity falls in (quantity >= 1)."""
-    for lower, upper, tier in tier_bounds(tiers):
-        if lower < quantity and (upper is None or quantity <= upper):
-            return tier
-    raise ValueError(f"no tier covers the quantity {quantity}")  # a valid card always has one
+    __slots__ = ("_below", "_lowers", "_prices", "_tops", "_words")
+
+    def __init__(self, tiers: tuple[Tier, ...], places: int) -> None:
+        tops = [tier.up_to for tier in tiers[:-1] if tier.up_to is not None]
+        if not tiers or tiers[-1].up_to is not None or len(tops) != len(tiers) - 1:
+            raise ValueError("only the last tier may be open-ended, and it must be")
+        if tops != sorted(set(tops)):
+            raise ValueError("tiers must have strictly ascending up_to")
+        self._tops = tops
+        self._lowers = [0, *self._tops]
+        # Per tier: the price of a unit, and what the tier adds once it is reached.
+        self._prices = [(tier.unit_price, tier.flat) for tier in tiers]
+        self._words = [
+            (
+                f" x {decimal_text(tier.unit_price, places)}",
+                f" + flat {decimal_text(tier.flat, places)}" if tier.flat else "",
+            )
+            for tier in tiers
+        ]
+        # Graduated: every tier below tier i, whole: (amount, working so far).
+        self._below: list[tuple[Decimal, str]] = [(_ZERO, "")]
+        for index, top in enumerate(self._tops):
+            units = top - self._lowers[index]
+            amount, words = self._below[index]
+            unit_price, flat = self._prices[index]
+            amount = EXACT.add(EXACT.add(amount, EXACT.multiply(units, unit_price)), flat)
+            price_words, flat_words = self._words[index]
+            self._below.append((amount, f"{words}{units}{price_words}{flat_words} + "))
+
+    def _tier(self, quantity: int) -> int:
+        """The index of the tier `quantity` (>= 1) falls in."""
+        return bisect_left(self._tops, quantity)
+
+    def graduated(self, quantity: int) -> tuple[Decimal, str]:
+        """Each unit at its own tier's price, plus the flat of every tier reached;
+        with the working's terms ("100 x 18.50 + 900 x 15.50 + 3 x 12.00")."""
+        index = self._tier(quantity)
+        below, words = self._below[index]
+        units = quantity - self._lowers[index]
+        unit_price, flat = self._prices[index]
+        amount = EXACT.add(EXACT.add(below, EXACT.multiply(units, unit_price)), flat)
+        price_words, flat_words = self._words[index]
+        return amount, f"{words}{units}{price_words}{flat_words}"
+
+    def volume(self, quantity: int) -> tuple[Decimal, str]:
+        """Every unit at the price of the tier the whole quantity falls in, plus its flat."""
+        index = self._tier(quantity)
+        unit_price, flat = self._prices[index]
+        amount = EXACT.add(EXACT.multiply(quantity, unit_price), flat)
+        price_words, flat_words = self._words[index]
+        return amount, f"{quantity}{price_words}{flat_words}"
 
 
 def graduated_amount(tiers: tuple[Tier, ...], quantity: int) -> Fraction:
     """Each unit at its own tier's price, plus the flat of every tier reached."""
-    return sum(
-        (
-            units * Fraction(tier.unit_price) + Fraction(tier.flat)
-            for units, tier in graduated_slices(tiers, quantity)
-        ),
-        Fraction(0),
-    )
+    if quantity == 0:
+        return Fraction(0)
+    return Fraction(TierTable(tiers, 0).graduated(quantity)[0])
 
 
 def volume_amount(tiers: tuple[Tier, ...], quantity: int) -> Fraction:
     """Every unit at the price of the tier the whole quantity falls in, plus its flat."""
     if quantity == 0:
         return Fraction(0)
-    tier = volume_tier(tiers, quantity)
-    return quantity * Fraction(tier.unit_price) + Fraction(tier.flat)
+    return Fraction(TierTable(tiers, 0).volume(quantity)[0])
 
 
 def per_unit_amount(model: PerUnitModel, quantity: int) -> Fraction:
@@ -186,64 +326,151 @@ class Working:
 
 def work(model: Model, inputs: Inputs, number: str = "") -> Working:
     """The raw amount of `model` with its working; `number` labels a part of a sum."""
-    label = f"part {number}: " if number else ""
-    if isinstance(model, SumModel):
-        return _work_sum(model, inputs, number, label)
-    if isinstance(model, FlatModel):
-        amount = flat_amount(model, inputs.proration)
-        return Working(amount, amount, (label + _flat_step(model, inputs, amount),))
-    if isinstance(model, PerUnitModel):
-        quantity = inputs.quantities[model.unit]
-        amount = per_unit_amount(model, quantity)
-        return Working(
-            amount, Fraction(0), (label + _per_unit_step(model, quantity, amount, inputs.places),)
-        )
-    if inputs.revenue is None:
-        raise ValueError("a percent_of_revenue model needs the use's revenue")
-    amount = percent_amount(model, inputs.revenue)
-    return Working(amount, Fraction(0), (label + _percent_step(model, inputs, amount),))
-
-
-def _work_sum(model: SumModel, inputs: Inputs, number: str, label: str) -> Working:
-    parts = [
-        work(part, inputs, f"{number}.{i}" if number else str(i))
-        for i, part in enumerate(model.parts, 1)
-    ]
-    amount = sum((part.amount for part in parts), Fraction(0))
-    fixed = sum((part.fixed for part in parts), Fraction(0))
-    shown = " + ".join(exact_text(part.amount, inputs.places) for part in parts)
-    total = f"{label}sum of the parts: {shown} = {exact_text(amount, inputs.places)}"
-    return Working(amount, fixed, (*(step for part in parts for step in part.steps), total))
-
-
-def _flat_step(model: FlatModel, inputs: Inputs, amount: Fraction) -> str:
-    fee = exact_text(model.amount, inputs.places)
-    result = exact_text(amount, inputs.places)
-    if not model.prorate:
-        return f"flat {fee}, not prorated = {result}"
-    if inputs.proration == 1:
-        return f"flat {fee} for the whole card period = {result}"
-    return f"flat {fee} x {proration_text(inputs.proration)} (prorated) = {result}"
-
-
-def _per_unit_step(model: PerUnitModel, quantity: int, amount: Fraction, places: int) -> str:
-    head = f"{quantity} {model.unit}, {model.mode}"
-    if quantity == 0:
-        return f"{head}: nothing to pay = {exact_text(0, places)}"
-    if model.mode == "graduated":
-        slices = graduated_slices(model.tiers, quantity)
-    else:
-        slices = [(quantity, volume_tier(model.tiers, quantity))]
-    terms: list[str] = []
-    for units, tier in slices:
-        terms.append(f"{units} x {exact_text(tier.unit_price, places)}")
-        if tier.flat:
-            terms.append(f"flat {exact_text(tier.flat, places)}")
-    return f"{head}: {' + '.join(terms)} = {exact_text(amount, places)}"
-
-
-def _percent_step(model: PercentOfRevenueModel, inputs: Inputs, amount: Fraction) -> str:
-    revenue = exact_text(inputs.revenue or 0, inputs.places)
-    return (
-        f"{percent_text(model.percent)}% of revenue {revenue} = {exact_text(amount, inputs.places)}"
+    scale = Scale(inputs.proration, inputs.places)
+    priced = compile_model(model, inputs.places, number).price(
+        scale, inputs.quantities, inputs.revenue
     )
+    return Working(scale.fraction(priced.amount), scale.fraction(priced.fixed), priced.steps)
+
+
+# --- compiled models --------------------------------------------------------------------
+
+# Entries a model keeps per proration factor (a card's terms give at most as many
+# factors as its period has days); past it, the working is computed afresh.
+_MEMO_LIMIT = 4096
+
+
+class Priced(NamedTuple):
+    """A model's raw amount and the part of it that is fixed fees, both scaled
+    (see `Scale`); its steps; and the amount's exact text."""
+
+    amount: Decimal
+    fixed: Decimal
+    steps: tuple[str, ...]
+    text: str
+
+
+class ModelPricer:
+    """A model compiled for one card: its numbers and words prepared once."""
+
+    __slots__ = ("label", "model_type")
+
+    def __init__(self, model: Model, number: str) -> None:
+        self.model_type = model.type
+        self.label = f"part {number}: " if number else ""
+
+    def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
+        raise NotImplementedError
+
+
+def compile_model(model: Model, places: int, number: str = "") -> ModelPricer:
+    """`model` ready to price uses, money shown with `places` decimals; `number`
+    labels a part of a sum ("1.2")."""
+    if isinstance(model, SumModel):
+        return _SumPricer(model, places, number)
+    if isinstance(model, FlatModel):
+        return _FlatPricer(model, places, number)
+    if isinstance(model, PerUnitModel):
+        return _PerUnitPricer(model, places, number)
+    return _PercentPricer(model, places, number)
+
+
+class _FlatPricer(ModelPricer):
+    __slots__ = ("_amount", "_fee", "_memo", "_prorate", "_unprorated", "_whole")
+
+    def __init__(self, model: FlatModel, places: int, number: str) -> None:
+        super().__init__(model, number)
+        self._amount = model.amount
+        self._prorate = model.prorate
+        self._fee = fee = decimal_text(model.amount, places)
+        self._unprorated = (f"{self.label}flat {fee}, not prorated = {fee}",)
+        self._whole = (f"{self.label}flat {fee} for the whole card period = {fee}",)
+        # Per proration factor: the prorated fee and its working.
+        self._memo: dict[tuple[int, int], Priced] = {}
+
+    def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
+        if not self._prorate:
+            amount = scale.scaled(self._amount)
+            return Priced(amount, amount, self._unprorated, self._fee)
+        if scale.is_one:
+            return Priced(self._amount, self._amount, self._whole, self._fee)
+        priced = self._memo.get(scale.key)
+        if priced is None:
+            amount = scale.prorated(self._amount)
+            text = scale.show(amount)
+            step = f"{self.label}flat {self._fee} x {scale.text} (prorated) = {text}"
+            priced = Priced(amount, amount, (step,), text)
+            if len(self._memo) < _MEMO_LIMIT:
+                self._memo[scale.key] = priced
+        return priced
+
+
+class _PerUnitPricer(ModelPricer):
+    __slots__ = ("_graduated", "_head", "_nothing", "_places", "_table", "_unit")
+
+    def __init__(self, model: PerUnitModel, places: int, number: str) -> None:
+        super().__init__(model, number)
+        self._unit = model.unit
+        self._table = TierTable(model.tiers, places)
+        self._graduated = model.mode == "graduated"
+        self._places = places
+        self._head = f" {model.unit}, {model.mode}: "
+        zero = _point(0, places)
+        self._nothing = Priced(
+            _ZERO, _ZERO, (f"{self.label}0{self._head}nothing to pay = {zero}",), zero
+        )
+
+    def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
+        quantity = quantities[self._unit]
+        if quantity == 0:
+            return self._nothing
+        table = self._table
+        amount, terms = table.graduated(quantity) if self._graduated else table.volume(quantity)
+        text = decimal_text(amount, self._places)
+        step = f"{self.label}{quantity}{self._head}{terms} = {text}"
+        return Priced(scale.scaled(amount), _ZERO, (step,), text)
+
+
+class _PercentPricer(ModelPricer):
+    __slots__ = ("_factor", "_percent", "_places")
+
+    def __init__(self, model: PercentOfRevenueModel, places: int, number: str) -> None:
+        super().__init__(model, number)
+        self._factor = model.percent.scaleb(-2, EXACT)  # percent / 100, exactly
+        self._percent = percent_text(model.percent)
+        self._places = places
+
+    def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
+        if revenue is None:
+            raise ValueError("a percent_of_revenue model needs the use's revenue")
+        revenue = Decimal(revenue)  # an int is accepted too
+        amount = EXACT.multiply(revenue, self._factor)
+        text = decimal_text(amount, self._places)
+        shown = decimal_text(revenue, self._places)
+        step = f"{self.label}{self._percent}% of revenue {shown} = {text}"
+        return Priced(scale.scaled(amount), _ZERO, (step,), text)
+
+
+class _SumPricer(ModelPricer):
+    __slots__ = ("_parts",)
+
+    def __init__(self, model: SumModel, places: int, number: str) -> None:
+        super().__init__(model, number)
+        self._parts = [
+            compile_model(part, places, f"{number}.{i}" if number else str(i))
+            for i, part in enumerate(model.parts, 1)
+        ]
+
+    def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
+        amount = fixed = _ZERO
+        steps: list[str] = []
+        shown: list[str] = []
+        for part in self._parts:
+            priced = part.price(scale, quantities, revenue)
+            amount = EXACT.add(amount, priced.amount)
+            fixed = EXACT.add(fixed, priced.fixed)
+            steps.extend(priced.steps)
+            shown.append(priced.text)
+        text = scale.show(amount)
+        steps.append(f"{self.label}sum of the parts: {' + '.join(shown)} = {text}")
+        return Priced(amount, fixed, tuple(steps), text)

@@ -3,7 +3,9 @@
 `price(card, request)` follows the contract's steps for each use: the first
 matching rule; the model's raw amount; the first matching adjustment's discount;
 the prorated minimum, then the prorated maximum; one half-up rounding to the
-currency's minor unit at the end. Arithmetic is exact (`Fraction`) until then.
+currency's minor unit at the end. Arithmetic is exact until then: scaled
+decimals in a context that traps any rounding (see `models`), with `Fraction`s
+made only for the breakdown that snapshots keep.
 
 Readings where the contract is silent:
 
@@ -36,8 +38,18 @@ from licensing.money import (
     quantize,
 )
 
-from .models import Inputs, exact_text, needs_revenue, percent_text, units_needed, work
-from .ratecard import Adjustment, Model, RateCard, Rule
+from .models import (
+    EXACT,
+    ModelPricer,
+    Priced,
+    Scale,
+    compile_model,
+    decimal_text,
+    needs_revenue,
+    percent_text,
+    units_needed,
+)
+from .ratecard import Adjustment, RateCard, Rule
 from .vocabulary import AXES, ORGANIZATION_TYPES
 
 SNAPSHOT_FORMAT = 1
@@ -216,15 +228,21 @@ class _Errors(dict[str, list[str]]):
         self.setdefault(path, []).append(message)
 
 
-@dataclass(frozen=True)
 class _Plan:
     """A use whose inputs have been checked: its rule, and what its model reads."""
 
-    index: int
-    use: ProposedUse
-    rule: Rule | None
-    quantities: Mapping[str, int]
-    notes: tuple[str, ...]
+    __slots__ = ("index", "notes", "priced", "quantities", "use")
+
+    def __init__(
+        self,
+        index: int,
+        use: ProposedUse,
+        priced: _PricedRule | None,
+        quantities: Mapping[str, int],
+        notes: tuple[str, ...],
+    ) -> None:
+        self.index, self.use, self.priced = index, use, priced
+        self.quantities, self.notes = quantities, notes
 
 
 def _check_term(card: RateCard, term: Term, errors: _Errors) -> None:
@@ -293,12 +311,12 @@ def _distinct_languages(languages: Sequence[str]) -> list[str]:
 
 
 def _model_inputs(
-    rule: Rule, model: Model, use: ProposedUse, prefix: str, errors: _Errors
+    rule: _PricedRule, use: ProposedUse, prefix: str, errors: _Errors
 ) -> tuple[dict[str, int], tuple[str, ...]]:
     """The quantities the model reads, and notes on any that were inferred."""
     quantities: dict[str, int] = {}
     notes: list[str] = []
-    for unit in units_needed(model):
+    for unit in rule.units:
         if unit in use.quantity:
             quantities[unit] = use.quantity[unit]
         elif unit == LANGUAGES and (listed := _distinct_languages(use.languages)):
@@ -309,27 +327,29 @@ def _model_inputs(
             )
         else:
             errors.add(
-                f"{prefix}.quantity.{unit}", f"required by rule {rule.id}: the number of {unit}"
+                f"{prefix}.quantity.{unit}",
+                f"required by rule {rule.rule.id}: the number of {unit}",
             )
-    if needs_revenue(model) and use.revenue is None:
+    if rule.takes_revenue and use.revenue is None:
         errors.add(
-            f"{prefix}.revenue", f"required by rule {rule.id}, which charges a share of revenue"
+            f"{prefix}.revenue",
+            f"required by rule {rule.rule.id}, which charges a share of revenue",
         )
     return quantities, tuple(notes)
 
 
-def _plan(card: RateCard, request: QuoteRequest, index: int, errors: _Errors) -> _Plan:
+def _plan(card: _PricedCard, request: QuoteRequest, index: int, errors: _Errors) -> _Plan:
     use = request.uses[index]
     prefix = f"uses.{index}"
     _check_amounts(use, prefix, errors)
     known = _check_vocabulary(use, prefix, errors)
     if not known or request.organization_type not in ORGANIZATION_TYPES:
         return _Plan(index, use, None, {}, ())
-    rule = card.rule_for(use.use, use.product_type, use.user_type, request.organization_type)
-    if rule is None or rule.model is None:
-        return _Plan(index, use, rule, {}, ())
-    quantities, notes = _model_inputs(rule, rule.model, use, prefix, errors)
-    return _Plan(index, use, rule, quantities, notes)
+    priced = card.rule_for(use.use, use.product_type, use.user_type, request.organization_type)
+    if priced is None or priced.pricer is None:
+        return _Plan(index, use, priced, {}, ())
+    quantities, notes = _model_inputs(priced, use, prefix, errors)
+    return _Plan(index, use, priced, quantities, notes)
 
 
 def _check_request(card: RateCard, request: QuoteRequest, errors: _Errors) -> None:
@@ -348,6 +368,114 @@ def _check_request(card: RateCard, request: QuoteRequest, errors: _Errors) -> No
         errors.add("uses", "give at least one proposed use")
 
 
+# --- a card, compiled for pricing ----------------------------------------------------------
+#
+# A card is immutable, so everything about it that does not depend on a use is
+# worked out once, on the first quote priced with it, and kept on the card
+# object: each rule's model compiled (`compile_model`), the quantities and
+# revenue it reads, its prorated minimum and maximum with their words for each
+# proration factor met, each adjustment's factor and words, and which rule and
+# adjustment each combination of the four axes meets (at most one entry per
+# combination of the vocabulary).
+
+
+class _PricedAdjustment:
+    __slots__ = ("adjustment", "keep", "note", "words")
+
+    def __init__(self, adjustment: Adjustment) -> None:
+        self.adjustment = adjustment
+        percent = adjustment.discount_percent
+        self.keep = EXACT.subtract(100, percent).scaleb(-2, EXACT)  # (100 - d) / 100
+        self.words = f"adjustment {adjustment.id}: {percent_text(percent)}% off "
+        self.note = " (discounts never lower a minimum)" if percent else ""
+
+
+class _Bound:
+    """A rule's minimum or maximum for one proration factor: scaled, in words."""
+
+    __slots__ = ("exact", "scaled", "text", "words")
+
+    def __init__(self, name: str, annual: Decimal, scale: Scale) -> None:
+        self.scaled = scale.prorated(annual)
+        self.exact = scale.fraction(self.scaled)
+        self.text = scale.show(self.scaled)
+        shown = decimal_text(annual, scale.places)
+        if scale.is_one:
+            self.words = f"{name} {shown} (the term is the whole card period)"
+        else:
+            self.words = f"{name} {shown} x {scale.text} (prorated) = {self.text}"
+
+
+class _PricedRule:
+    __slots__ = ("_bounds", "pricer", "rule", "takes_revenue", "units")
+
+    def __init__(self, rule: Rule, places: int) -> None:
+        self.rule = rule
+        model = rule.model
+        self.pricer = None if model is None else compile_model(model, places)
+        self.units = () if model is None else units_needed(model)
+        self.takes_revenue = model is not None and needs_revenue(model)
+        self._bounds: dict[tuple[str, int, int], _Bound] = {}
+
+    def bound(self, name: str, annual: Decimal, scale: Scale) -> _Bound:
+        key = (name, *scale.key)
+        found = self._bounds.get(key)
+        if found is None:
+            found = _Bound(name, annual, scale)
+            if len(self._bounds) < 4096:  # a card's terms give at most ~2 x its days
+                self._bounds[key] = found
+        return found
+
+
+_Met = tuple[_PricedRule | None, _PricedAdjustment | None]  # what a use meets on a card
+
+
+class _PricedCard:
+    __slots__ = ("_adjustments", "_met", "_rules", "card", "places", "zero")
+
+    def __init__(self, card: RateCard) -> None:
+        self.card = card
+        self.places = minor_units(card.currency)
+        self.zero = quantize(0, card.currency)
+        self._rules = [_PricedRule(rule, self.places) for rule in card.rules]
+        self._adjustments = [_PricedAdjustment(item) for item in card.adjustments]
+        self._met: dict[tuple[str, str, str, str], _Met] = {}
+
+    def _meet(self, axes: tuple[str, str, str, str]) -> _Met:
+        met = self._met.get(axes)
+        if met is None:
+            rule = next((item for item in self._rules if item.rule.when.matches(*axes)), None)
+            adjustment = next(
+                (item for item in self._adjustments if item.adjustment.when.matches(*axes)), None
+            )
+            met = self._met[axes] = (rule, adjustment)  # vocabulary values only: bounded
+        return met
+
+    def rule_for(
+        self, use: str, product_type: str, user_type: str, organization_type: str
+    ) -> _PricedRule | None:
+        """The first rule whose `when` matches (values of the vocabulary only)."""
+        return self._meet((use, product_type, user_type, organization_type))[0]
+
+    def adjustment_for(
+        self, use: str, product_type: str, user_type: str, organization_type: str
+    ) -> _PricedAdjustment | None:
+        return self._meet((use, product_type, user_type, organization_type))[1]
+
+
+def _priced_card(card: RateCard) -> _PricedCard:
+    """The card compiled for pricing, made on first use and kept on the card."""
+    compiled = card.__dict__.get(_COMPILED)
+    if compiled is None:
+        compiled = _PricedCard(card)
+        object.__setattr__(card, _COMPILED, compiled)  # frozen: a cache, not a field
+    assert isinstance(compiled, _PricedCard)
+    return compiled
+
+
+_COMPILED = "_priced"
+
+
 # --- pricing ---------------------------------------------------------------------------
 
 
@@ -359,35 +487,40 @@ def price(card: RateCard, request: QuoteRequest) -> Quote:
     per-unit model counting `languages` falls back on the number of distinct
     languages the use lists when it gives no such quantity (see the module notes).
     """
+    compiled = _priced_card(card)
     errors = _Errors()
     _check_request(card, request, errors)
-    plans = [_plan(card, request, index, errors) for index in range(len(request.uses))]
+    plans = [_plan(compiled, request, index, errors) for index in range(len(request.uses))]
     if errors:
         raise QuoteInputError(errors)
     proration = Fraction(request.term.days, card.period_days)
-    lines = tuple(_line(card, request, plan, proration) for plan in plans)
-    total = sum((Fraction(line.amount) for line in lines if line.amount is not None), Fraction(0))
+    scale = Scale(proration, compiled.places)
+    lines = tuple(_line(compiled, request, plan, scale) for plan in plans)
+    total = compiled.zero
+    for line in lines:
+        if line.amount is not None:
+            total = EXACT.add(total, line.amount)
     return Quote(
         rate_card=card.version,
         currency=card.currency,
         proration=proration,
         lines=lines,
-        total=quantize(total, card.currency),
+        total=total,
         requires_review=any(line.review == "staff" for line in lines),
         request=request,
     )
 
 
-def _line(card: RateCard, request: QuoteRequest, plan: _Plan, proration: Fraction) -> QuoteLine:
-    rule = plan.rule
-    if rule is None:
-        return _unmatched_line(card, request, plan)
-    if rule.model is None:
-        return _routed_line(card, rule, plan)
+def _line(card: _PricedCard, request: QuoteRequest, plan: _Plan, scale: Scale) -> QuoteLine:
+    priced = plan.priced
+    if priced is None:
+        return _unmatched_line(card.card, request, plan)
+    if priced.pricer is None:
+        return _routed_line(card, priced.rule, plan)
     use = plan.use
     axes = (use.use, use.product_type, use.user_type, request.organization_type)
     adjustment = card.adjustment_for(*axes)
-    return _Pricing(card, rule, rule.model, plan, adjustment, proration).line()
+    return _Pricing(card, priced, priced.pricer, plan, adjustment, scale).line()
 
 
 def _unmatched_line(card: RateCard, request: QuoteRequest, plan: _Plan) -> QuoteLine:
@@ -400,134 +533,125 @@ def _unmatched_line(card: RateCard, request: QuoteRequest, plan: _Plan) -> Quote
     return QuoteLine(plan.index, None, "license", "staff", None, (words,))
 
 
-def _routed_line(card: RateCard, rule: Rule, plan: _Plan) -> QuoteLine:
+def _routed_line(card: _PricedCard, rule: Rule, plan: _Plan) -> QuoteLine:
     steps = [f"rule {rule.id}: {rule.description}"] if rule.description else []
     steps.append("goes to the educational permissions queue: no fee, and not part of any invoice")
-    zero = quantize(0, card.currency)
-    return QuoteLine(plan.index, rule.id, "permission_request", rule.review, zero, tuple(steps))
+    return QuoteLine(
+        plan.index, rule.id, "permission_request", rule.review, card.zero, tuple(steps)
+    )
 
 
 class _Pricing:
-    """The contract's five steps for one licensed use, recording each in words."""
+    """The contract's five steps for one licensed use, recording each in words.
+
+    Amounts are scaled (`Scale`): exact Decimals, compared and added as they are;
+    each amount's text is kept beside it, so no value is written out twice.
+    """
+
+    __slots__ = ("adjustment", "card", "plan", "pricer", "rule", "scale", "steps")
 
     def __init__(
         self,
-        card: RateCard,
-        rule: Rule,
-        model: Model,
+        card: _PricedCard,
+        rule: _PricedRule,
+        pricer: ModelPricer,
         plan: _Plan,
-        adjustment: Adjustment | None,
-        proration: Fraction,
+        adjustment: _PricedAdjustment | None,
+        scale: Scale,
     ) -> None:
-        self.card, self.rule, self.model, self.plan = card, rule, model, plan
+        self.card, self.rule, self.pricer, self.plan = card, rule, pricer, plan
         self.adjustment = adjustment
-        self.proration = proration
-        self.places = minor_units(card.currency)
+        self.scale = scale
         self.steps: list[str] = list(plan.notes)
 
-    def show(self, value: Fraction | Decimal | int) -> str:
-        return exact_text(value, self.places)
-
     def line(self) -> QuoteLine:
+        scale, rule = self.scale, self.rule.rule
         revenue = self.plan.use.revenue
-        inputs = Inputs(self.plan.quantities, revenue, self.proration, self.places)
-        working = work(self.model, inputs)  # 1. raw
-        self.steps.extend(working.steps)
-        discounted, fixed = self.discount(working.amount, working.fixed)  # 2-3.
-        amount, fixed, bound, floor, ceiling = self.bounds(discounted, fixed)  # 4.
-        rounded = self.round(amount)  # 5.
-        fixed_rounded = quantize(fixed, self.card.currency)
+        raw = self.pricer.price(scale, self.plan.quantities, revenue)  # 1. raw
+        self.steps.extend(raw.steps)
+        discounted, fixed, text = self.discount(raw)  # 2-3.
+        amount, text, fixed, bound, floor, ceiling = self.bounds(discounted, fixed, text)  # 4.
+        rounded = self.round(amount, text)  # 5.
+        fixed_rounded = scale.round(fixed)
+        raw_exact = scale.fraction(raw.amount)
+        discounted_exact = raw_exact if discounted is raw.amount else scale.fraction(discounted)
+        if bound == "minimum" and floor is not None:
+            unrounded = floor.exact
+        elif bound == "maximum" and ceiling is not None:
+            unrounded = ceiling.exact
+        else:
+            unrounded = discounted_exact
+        adjustment = None if self.adjustment is None else self.adjustment.adjustment
         breakdown = Breakdown(
-            model_type=self.model.type,
-            raw=working.amount,
-            discount_id=self.adjustment.id if self.adjustment else None,
-            discount_percent=self.adjustment.discount_percent if self.adjustment else Decimal(0),
-            discounted=discounted,
-            minimum_prorated=floor,
-            maximum_prorated=ceiling,
+            model_type=self.pricer.model_type,
+            raw=raw_exact,
+            discount_id=adjustment.id if adjustment else None,
+            discount_percent=adjustment.discount_percent if adjustment else Decimal(0),
+            discounted=discounted_exact,
+            minimum_prorated=None if floor is None else floor.exact,
+            maximum_prorated=None if ceiling is None else ceiling.exact,
             bound_applied=bound,
-            unrounded=amount,
+            unrounded=unrounded,
             fixed=fixed_rounded,
-            variable=rounded - fixed_rounded,
+            variable=EXACT.subtract(rounded, fixed_rounded),
             quantities=dict(self.plan.quantities),
-            revenue=revenue if revenue is not None and needs_revenue(self.model) else None,
+            revenue=revenue if revenue is not None and self.rule.takes_revenue else None,
         )
         return QuoteLine(
-            self.plan.index,
-            self.rule.id,
-            "license",
-            self.rule.review,
-            rounded,
-            tuple(self.steps),
-            breakdown,
+            self.plan.index, rule.id, "license", rule.review, rounded, tuple(self.steps), breakdown
         )
 
-    def discount(self, raw: Fraction, fixed: Fraction) -> tuple[Fraction, Fraction]:
-        if self.adjustment is None:
+    def discount(self, raw: Priced) -> tuple[Decimal, Decimal, str]:
+        """The discounted amount and fixed part, scaled, and the amount's text."""
+        adjustment = self.adjustment
+        if adjustment is None:
             self.steps.append("no adjustment applies")
-            return raw, fixed
-        percent = self.adjustment.discount_percent
-        keep = (100 - Fraction(percent)) / 100
-        discounted = raw * keep
-        self.steps.append(
-            f"adjustment {self.adjustment.id}: {percent_text(percent)}% off "
-            f"{self.show(raw)} = {self.show(discounted)}"
-        )
-        return discounted, fixed * keep
-
-    def prorated(self, name: str, annual: Decimal) -> tuple[Fraction, str]:
-        value = Fraction(annual) * self.proration
-        if self.proration == 1:
-            return value, f"{name} {self.show(annual)} (the term is the whole card period)"
-        return (
-            value,
-            f"{name} {self.show(annual)} x {self.proration} (prorated) = {self.show(value)}",
-        )
+            return raw.amount, raw.fixed, raw.text
+        discounted = EXACT.multiply(raw.amount, adjustment.keep)
+        text = self.scale.show(discounted)
+        self.steps.append(f"{adjustment.words}{raw.text} = {text}")
+        return discounted, EXACT.multiply(raw.fixed, adjustment.keep), text
 
     def bounds(
-        self, amount: Fraction, fixed: Fraction
-    ) -> tuple[Fraction, Fraction, str | None, Fraction | None, Fraction | None]:
+        self, amount: Decimal, fixed: Decimal, text: str
+    ) -> tuple[Decimal, str, Decimal, str | None, _Bound | None, _Bound | None]:
+        rule = self.rule.rule
         bound: str | None = None
         floor = ceiling = None
-        if self.rule.minimum is not None:
-            floor, words = self.prorated("minimum", self.rule.minimum)
-            if amount < floor:
+        if rule.minimum is not None:
+            floor = self.rule.bound("minimum", rule.minimum, self.scale)
+            if amount < floor.scaled:
                 # The minimum lifts the amount: the lift is a fixed fee, not usage.
-                fixed += floor - amount
+                fixed = EXACT.add(fixed, EXACT.subtract(floor.scaled, amount))
+                note = "" if self.adjustment is None else self.adjustment.note
                 self.steps.append(
-                    f"{words}: {self.show(amount)} is below it, so the minimum applies"
-                    + self.discount_note()
+                    f"{floor.words}: {text} is below it, so the minimum applies{note}"
                 )
-                amount, bound = floor, "minimum"
+                amount, text, bound = floor.scaled, floor.text, "minimum"
             else:
-                self.steps.append(f"{words}: {self.show(amount)} is not below it")
-        if self.rule.maximum is not None:
-            ceiling, words = self.prorated("maximum", self.rule.maximum)
-            if amount > ceiling:
+                self.steps.append(f"{floor.words}: {text} is not below it")
+        if rule.maximum is not None:
+            ceiling = self.rule.bound("maximum", rule.maximum, self.scale)
+            if amount > ceiling.scaled:
                 # The cap cuts usage royalties first, fixed fees only below them.
-                variable = amount - fixed
-                fixed -= max(Fraction(0), (amount - ceiling) - variable)
-                self.steps.append(
-                    f"{words}: {self.show(amount)} is above it, so the maximum applies"
-                )
-                amount, bound = ceiling, "maximum"
+                variable = EXACT.subtract(amount, fixed)
+                cut = EXACT.subtract(EXACT.subtract(amount, ceiling.scaled), variable)
+                if cut > 0:
+                    fixed = EXACT.subtract(fixed, cut)
+                self.steps.append(f"{ceiling.words}: {text} is above it, so the maximum applies")
+                amount, text, bound = ceiling.scaled, ceiling.text, "maximum"
             else:
-                self.steps.append(f"{words}: {self.show(amount)} is not above it")
-        return amount, fixed, bound, floor, ceiling
+                self.steps.append(f"{ceiling.words}: {text} is not above it")
+        return amount, text, fixed, bound, floor, ceiling
 
-    def discount_note(self) -> str:
-        if self.adjustment is not None and self.adjustment.discount_percent:
-            return " (discounts never lower a minimum)"
-        return ""
-
-    def round(self, amount: Fraction) -> Decimal:
-        currency = self.card.currency
-        rounded = quantize(amount, currency)
-        result = f"{format_amount(rounded, currency)} {currency}"
-        if rounded == amount:
+    def round(self, amount: Decimal, text: str) -> Decimal:
+        currency = self.card.card.currency
+        rounded = self.scale.round(amount)
+        result = f"{rounded:f} {currency}"
+        if self.scale.equals(rounded, amount):
             self.steps.append(f"amount: {result}")
         else:
-            self.steps.append(f"amount: {self.show(amount)} rounded half-up to {result}")
+            self.steps.append(f"amount: {text} rounded half-up to {result}")
         return rounded
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+import sqlite3
+import threading
+import weakref
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from licensing import errors
@@ -83,6 +87,13 @@ def _parse(digest: str, document: str) -> RateCard:
 # read at, and re-reads them when the generation it sees differs (a card
 # published by another process, or a test's rolled-back card replaced by another
 # under the same id). The generation is one aggregate query over a few rows.
+#
+# On a SQLite file, outside a transaction, even that query is skipped while
+# nothing at all has been committed to the database since the catalogue was
+# read: `_CommitCounter` tells, in microseconds, where the query costs a pooled
+# connection, a transaction and a round trip (a sixth of a 1-use quote). A
+# session inside a transaction (a unit of work, or a test's rolled-back one) may
+# see rows not yet committed, so it always asks the table.
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,9 @@ class _Entry:
 class _Catalogue:
     generation: tuple[Any, ...]
     entries: tuple[_Entry, ...]
+    # `_CommitCounter.read()` just before the generation was read; None when the
+    # catalogue was read inside a transaction or on another database.
+    commits: tuple[int, int] | None = None
 
 
 _CATALOGUES: dict[str, _Catalogue] = {}
@@ -115,6 +129,74 @@ _GENERATION = select(
 )
 
 
+class _CommitCounter:
+    """Whether anything was committed to a SQLite database file, by any
+    connection of any process, between two reads.
+
+    `PRAGMA data_version` changes whenever another connection commits; read on a
+    connection of this counter's own that never writes, every commit counts.
+    The connection is reopened in a new process (after a fork) or when the file
+    at the path is another file (replaced); each opening starts a new series,
+    so readings of two connections never compare equal.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._identity: tuple[int, int, int] | None = None
+        self._openings = 0
+
+    def read(self) -> tuple[int, int] | None:
+        """A reading equal to an earlier one only if nothing was committed
+        between them; None if the file cannot be read."""
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return None
+        identity = (os.getpid(), found.st_dev, found.st_ino)
+        with self._lock:
+            if self._connection is None or self._identity != identity:
+                self._open(identity)
+            assert self._connection is not None
+            # fetchall: the statement runs to its end and holds no read snapshot.
+            version = self._connection.execute("PRAGMA data_version").fetchall()[0][0]
+            return self._openings, int(version)
+
+    def _open(self, identity: tuple[int, int, int]) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._identity = identity
+        self._openings += 1
+
+
+_COUNTERS: dict[str, _CommitCounter] = {}
+_KEYS: weakref.WeakKeyDictionary[Engine, tuple[str, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _database_key(engine: Engine) -> tuple[str, str | None]:
+    """The catalogue's key (the database URL), and the SQLite file, if any."""
+    known = _KEYS.get(engine)
+    if known is None:
+        url = engine.url
+        path = url.database if url.get_backend_name() == "sqlite" and not url.query else None
+        if path in {None, "", ":memory:"} or (path or "").startswith("file:"):
+            path = None
+        known = _KEYS[engine] = (url.render_as_string(hide_password=False), path)
+    return known
+
+
+def _commits(session: Session, path: str | None) -> tuple[int, int] | None:
+    """The commit counter's reading, where it can stand in for the generation."""
+    if path is None or session.in_transaction() or not isinstance(session.get_bind(), Engine):
+        return None
+    counter = _COUNTERS.get(path)
+    if counter is None:
+        counter = _COUNTERS.setdefault(path, _CommitCounter(path))
+    return counter.read()
+
+
 def _generation(session: Session) -> tuple[Any, ...]:
     # Core on the session's connection (same transaction): the ORM layer would
     # add a fifth of the check's time for a row of plain values.
@@ -122,12 +204,22 @@ def _generation(session: Session) -> tuple[Any, ...]:
 
 
 def _catalogue(session: Session) -> _Catalogue:
-    key = session.get_bind().engine.url.render_as_string(hide_password=False)
-    generation = _generation(session)
+    key, path = _database_key(session.get_bind().engine)
+    commits = _commits(session, path)  # before the generation: a commit after it counts
     cached = _CATALOGUES.get(key)
-    if cached is not None and cached.generation == generation:
+    if cached is not None and commits is not None and cached.commits == commits:
         return cached
-    entries = tuple(
+    generation = _generation(session)
+    if cached is not None and cached.generation == generation:
+        fresh = replace(cached, commits=commits)
+    else:
+        fresh = _Catalogue(generation, _entries(session), commits)
+    _CATALOGUES[key] = fresh
+    return fresh
+
+
+def _entries(session: Session) -> tuple[_Entry, ...]:
+    return tuple(
         _Entry(
             id=stored.id,
             version=stored.version,
@@ -138,9 +230,6 @@ def _catalogue(session: Session) -> _Catalogue:
         )
         for stored in session.scalars(select(RateCardRecord))
     )
-    fresh = _Catalogue(generation, entries)
-    _CATALOGUES[key] = fresh
-    return fresh
 
 
 def card_by_version(session: Session, version: str) -> RateCard | None:

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing.extensions import limiter
 from licensing.ratecards import services
 from tests.integration.pricing.conftest import card_document
 
@@ -162,6 +163,9 @@ def test_revenue_given_as_a_json_number_is_read_as_its_decimal_text(
         (quote_body(uses=[]), "uses"),
         (quote_body(term={"start": "2027-13-01", "end": "2027-12-31"}), "term.start"),
         (quote_body(term={"start": "2027-01-01"}), "term.end"),
+        # The contract writes days YYYY-MM-DD; Python also reads these two forms.
+        (quote_body(term={"start": "20270101", "end": "2027-12-31"}), "term.start"),
+        (quote_body(term={"start": "2027-01-01", "end": "2027-W52-5"}), "term.end"),
         (
             {"term": {"start": "2027-01-01", "end": "2027-12-31"}, "uses": [use()]},
             "organization_type",
@@ -267,3 +271,12 @@ class TestRateLimitOff:
         statuses = {post(client, quote_body()).status_code for _ in range(5)}
         assert statuses == {200}
         assert not [r for r in caplog.records if r.name.startswith("flask-limiter")]
+
+    def test_off_spares_the_limiter_evaluating_any_limit(
+        self, client: FlaskClient, example_card: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def exemption_scope(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("the limiter evaluated limits for a route with none")
+
+        monkeypatch.setattr(limiter.limit_manager, "exemption_scope", exemption_scope)
+        assert post(client, quote_body()).status_code == 200

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from sqlalchemy import event
 
 from licensing.app import create_app
 from licensing.ratecards import services
@@ -61,3 +62,33 @@ def test_an_unknown_version_stays_unknown_until_it_is_published_elsewhere(
     publish(committed_app, "2027.5")
 
     assert quoted_card(second_app, rate_card="2027.5") == "2027.5"
+
+
+def _statements(app: Flask) -> list[str]:
+    """Every SQL statement the app's engine runs from now on."""
+    seen: list[str] = []
+    engine = app.extensions["licensing.db"].engine
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_on_sqlite_a_quote_reads_no_table_until_something_is_committed(
+    committed_app: Flask, second_app: Flask
+) -> None:
+    publish(committed_app, "2027.1")
+    assert quoted_card(second_app) == "2027.1"
+    statements = _statements(second_app)
+
+    quoted_card(second_app)
+    quoted_card(second_app)
+    reads = [sql for sql in statements if "rate_cards" in sql]
+    if second_app.extensions["licensing.db"].dialect == "sqlite":
+        assert reads == []
+    else:  # PostgreSQL: the generation is read each time
+        assert len(reads) == 2
+
+    with committed_app.extensions["licensing.db"].engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE unrelated_commit (id INTEGER)")
+    statements.clear()
+    assert quoted_card(second_app) == "2027.1"
+    assert [sql for sql in statements if "rate_cards" in sql]  # the generation, read again

@@ -251,3 +251,81 @@ def test_a_generated_card_round_trips_through_its_document(
 ) -> None:
     card = card_with(model, minimum=minimum, discount=discount)
     assert parse_rate_card(card.to_document()) == card
+
+
+# --- the arithmetic against the contract's formulas, written plainly --------------------
+
+
+def _contract_raw(model: Model, seats: int, revenue: Decimal, p: Fraction) -> Fraction:
+    """The contract's raw amount in `Fraction`s, one model type per line: the oracle
+    the scaled-Decimal arithmetic of the core is checked against."""
+    if isinstance(model, FlatModel):
+        return Fraction(model.amount) * (p if model.prorate else 1)
+    if isinstance(model, PercentOfRevenueModel):
+        return Fraction(revenue) * Fraction(model.percent) / 100
+    if isinstance(model, SumModel):
+        return sum((_contract_raw(part, seats, revenue, p) for part in model.parts), Fraction(0))
+    lower, total = 0, Fraction(0)
+    for tier in model.tiers:
+        upper = tier.up_to
+        inside = seats > lower and (upper is None or seats <= upper)
+        if model.mode == "graduated" and seats > lower:
+            top = seats if upper is None else min(seats, upper)
+            total += (top - lower) * Fraction(tier.unit_price) + Fraction(tier.flat)
+        elif model.mode == "volume" and inside:
+            total = seats * Fraction(tier.unit_price) + Fraction(tier.flat)
+        lower = upper if upper is not None else lower
+    return total
+
+
+def _tier_edges(model: Model) -> list[int]:
+    if isinstance(model, SumModel):
+        return [edge for part in model.parts for edge in _tier_edges(part)]
+    if isinstance(model, PerUnitModel):
+        return [tier.up_to for tier in model.tiers if tier.up_to is not None]
+    return []
+
+
+@given(
+    models,
+    st.none() | fees,
+    st.none() | fees,
+    st.none() | percents,
+    terms(),
+    st.data(),
+    fees,
+    st.sampled_from(["USD", "JPY", "KWD"]),
+)
+def test_every_amount_is_the_contracts_formula_computed_in_fractions(
+    model: Model,
+    minimum: Decimal | None,
+    maximum: Decimal | None,
+    discount: Decimal | None,
+    term: Term,
+    data: st.DataObject,
+    revenue: Decimal,
+    currency: str,
+) -> None:
+    # Tier boundaries and their neighbours, where an off-by-one would hide.
+    edges = sorted({edge + step for edge in _tier_edges(model) for step in (-1, 0, 1)})
+    seats = data.draw(quantities | st.sampled_from(edges or [0]), label="seats")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        minimum, maximum = maximum, minimum
+    card = card_with(model, currency=currency, minimum=minimum, maximum=maximum, discount=discount)
+    use = ProposedUse(
+        "development", "software", "internal", {"seats": seats, "copies": seats}, revenue
+    )
+    line = price(card, QuoteRequest("commercial", term, (use,))).lines[0]
+    p = Fraction(term.days, card.period_days)
+    raw = _contract_raw(model, seats, revenue, p)
+    discounted = raw * (100 - Fraction(discount or 0)) / 100
+    amount = discounted
+    if minimum is not None:
+        amount = max(amount, Fraction(minimum) * p)
+    if maximum is not None:
+        amount = min(amount, Fraction(maximum) * p)
+    assert line.breakdown is not None
+    assert (line.breakdown.raw, line.breakdown.discounted) == (raw, discounted)
+    assert line.breakdown.unrounded == amount
+    assert line.amount == quantize(amount, currency)
+    assert str(line.amount) == str(quantize(amount, currency))
