@@ -29,7 +29,15 @@ from licensing.actors import Actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
-from licensing.agreements.states import AGREEMENT, APPLICATION, AWAITING_STAFF, EDITABLE
+from licensing.agreements.states import (
+    AGREEMENT,
+    APPLICATION,
+    AWAITING_STAFF,
+    DRAFT,
+    EDITABLE,
+    ISSUED,
+    RETURNED,
+)
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
@@ -462,13 +470,13 @@ WAITING_NAMED = 5
 # how many more there are (one, several).
 _WAITING_GROUPS = (
     (
-        ("returned",),
+        (RETURNED,),
         "you",
         Application.returned_at,
         "needs more information",
         "need more information",
     ),
-    (("draft",), "you", Application.created_at, "is a draft", "are drafts"),
+    ((DRAFT,), "you", Application.created_at, "is a draft", "are drafts"),
     (
         AWAITING_STAFF,
         "the licensing office",
@@ -500,7 +508,7 @@ def _waiting(
                 detail="The oldest are listed above.",
                 url=url_for("agreements.applications", state=list(states)),
             )
-    for found in queries.agreements(session, principal, states=("issued",)):
+    for found in queries.agreements(session, principal, states=(ISSUED,)):
         yield WaitingItem(
             f"Agreement {found.number} waits for your acceptance",
             waiting_on="you",
@@ -512,7 +520,7 @@ def _waiting(
 
 def _waiting_item(application: Application) -> WaitingItem:
     url = url_for("agreements.application", application_id=application.id)
-    if application.state == "returned":
+    if application.state == RETURNED:
         return WaitingItem(
             f"{application.reference} needs more information",
             waiting_on="you",
@@ -525,7 +533,7 @@ def _waiting_item(application: Application) -> WaitingItem:
             url=url,
             since=application.returned_at,
         )
-    if application.state == "draft":
+    if application.state == DRAFT:
         return WaitingItem(
             f"{application.reference} is a draft",
             waiting_on="you",

@@ -16,7 +16,7 @@ import marshmallow as ma
 from flask import Response, jsonify
 
 from licensing import access
-from licensing.agreements.models import DESCRIPTION_MAX, RATE_CARD_MAX
+from licensing.agreements.models import DESCRIPTION_MAX, LANGUAGE_MAX, RATE_CARD_MAX
 from licensing.api.base import API_PREFIX, Blueprint
 from licensing.api.fields import (
     ISO_DAY,
@@ -48,7 +48,6 @@ blp = Blueprint(
 
 MAX_USES = 100
 # A quote's limits, read by the schemas and the plain-body reader alike.
-LANGUAGE_MAX = 35  # one language tag
 LANGUAGES_LISTED_MAX = 200
 
 
