@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from flask import has_request_context
-from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from licensing import access
@@ -88,6 +88,25 @@ def own_organization(session: Session, principal: Principal) -> Organization:
     if principal.organization_id is None:
         raise NotFound("Staff accounts do not belong to an organization.")
     return get_owned(session, Organization, principal.organization_id, principal)
+
+
+# What a page request needs of the user its session cookie names: the columns
+# that check the session is still valid and those the principal is made of.
+_SESSION_USER = select(
+    User.id,
+    User.email,
+    User.organization_id,
+    User.staff_roles,
+    User.password_hash,
+    User.session_generation,
+).where(User.id == bindparam("user_id"), User.is_active.is_(True))
+
+
+def session_user(session: Session, user_id: int) -> Row[Any] | None:
+    """The active user `user_id` as a row of `_SESSION_USER`, or None: one Core
+    query on the request's connection. Every signed-in page runs it, and loading
+    the ORM entity instead cost a fifth of a page that does nothing else."""
+    return session.connection().execute(_SESSION_USER, {"user_id": user_id}).one_or_none()
 
 
 def user_by_email(session: Session, email: str) -> User | None:
