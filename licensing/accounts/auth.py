@@ -34,6 +34,16 @@ def is_api_request() -> bool:
 
 
 @dataclass(frozen=True)
+class OrganizationStanding:
+    """A vendor's organization as pages show it beside their own work: its name and
+    standing (`services.standing_block_reason` reads these)."""
+
+    id: int
+    legal_name: str
+    standing: str
+
+
+@dataclass(frozen=True)
 class SessionUser:
     """The user a page's session cookie names, as a request needs it: the
     principal it acts as, and its session id for Flask-Login. Made from one
@@ -42,6 +52,7 @@ class SessionUser:
 
     principal: Principal
     session_id: str
+    organization: OrganizationStanding | None = None
 
     # Flask-Login's user protocol: only active users are ever loaded.
     is_authenticated: ClassVar[bool] = True
@@ -76,7 +87,10 @@ def load_session_user(session_id: str) -> SessionUser | None:
         organization_id=row.organization_id,
         roles=parse_roles(row.staff_roles),
     )
-    return SessionUser(principal, session_id)
+    organization = None
+    if row.organization_id is not None:
+        organization = OrganizationStanding(row.organization_id, row.legal_name, row.standing)
+    return SessionUser(principal, session_id, organization)
 
 
 def principal_from_session() -> Principal | None:
@@ -89,6 +103,18 @@ def principal_from_session() -> Principal | None:
     if isinstance(user, User):  # signed in by this very request (`login_user`)
         return principal_for(user)
     return None
+
+
+def own_standing(principal: Principal) -> OrganizationStanding:
+    """The vendor's organization's name and standing: on a page, as read with the
+    session user at the start of this request (no further query; a suspension
+    shows from the next request on, as everything else read then); otherwise
+    read now. NotFound for staff, who have no organization."""
+    user = flask_login.current_user if has_request_context() else None
+    if isinstance(user, SessionUser) and user.principal == principal and user.organization:
+        return user.organization
+    organization = queries.own_organization(db.session(), principal)
+    return OrganizationStanding(organization.id, organization.legal_name, organization.standing)
 
 
 def principal_from_bearer_token() -> Principal | None:

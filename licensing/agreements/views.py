@@ -21,6 +21,7 @@ from wtforms import SelectChoice
 
 from licensing import access, calendar, db
 from licensing.access import Principal
+from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
@@ -283,7 +284,7 @@ def _save(application: Application | None) -> Page:
 def applications() -> str:
     principal = access.require_principal()
     session = db.session()
-    organization = account_queries.own_organization(session, principal)
+    organization = auth.own_standing(principal)
     states = [state for state in request.args.getlist("state") if state in APPLICATION.states]
     listed = queries.QueueFilter(states=states, sort="newest")
     found = paging.read_page(

@@ -127,3 +127,21 @@ def test_a_signed_in_page_reads_its_user_with_one_query(
         event.remove(engine, "before_cursor_execute", note)
     reads_of_users = [s for s in statements if re.search(r"\bFROM users\b", s)]
     assert len(reads_of_users) == 1, reads_of_users
+
+
+def test_a_suspension_shows_on_the_vendors_applications_list_from_the_next_request(
+    app: Flask, vendor: User, licensing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    before = client.get("/portal/applications").get_data(as_text=True)
+    assert "Apply for a license" in before
+    assert "suspended" not in before
+    staff = signed_in(app.test_client(), licensing_staff)
+    suspended = staff.post(
+        f"/console/organizations/{vendor.organization_id}/standing",
+        data={"action": "suspend", "reason": "Audit pending"},
+    )
+    assert suspended.status_code == 302
+    after = client.get("/portal/applications").get_data(as_text=True)
+    assert "account is suspended, so it cannot apply for licenses" in after
+    assert ">Apply for a license</a>" not in after
