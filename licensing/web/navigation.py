@@ -86,7 +86,11 @@ def _menu_for(principal: access.Principal | None) -> dict[str, MenuEntries]:
     depends only on the routes' declarations, which are fixed once the app is
     made, on the principal's admission (`Principal.admission`: whether a vendor,
     which roles), read afresh from the database on every request, and on the
-    script root the URLs start with. A change of roles shows in the next page."""
+    script root the URLs start with. A change of roles shows in the next page.
+    (With a `url_defaults` function, which may read the request, it is made each
+    time.)"""
+    if current_app.url_default_functions:
+        return _make_menu(principal)
     admission = principal.admission if principal is not None else None
     key = (request.script_root, admission)
     menus: dict[object, dict[str, MenuEntries]] = current_app.extensions.setdefault(
@@ -151,9 +155,10 @@ _CACHED_URLS = 256
 def _fixed_url(endpoint: str, **values: str) -> str:
     """The URL of a route with no arguments (or a static file), built once per
     process and script root: every page's layout links the same dozen, and
-    werkzeug builds each in about 10 µs. The app registers no `url_defaults`,
-    so such a URL depends on nothing else."""
-    if not has_request_context():
+    werkzeug builds each in about 10 µs. Such a URL depends on nothing else
+    unless a `url_defaults` function adds to it (none is registered; should one
+    be, every URL is built each time)."""
+    if not has_request_context() or current_app.url_default_functions:
         return url_for(endpoint, **values)
     urls: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = (
         current_app.extensions.setdefault("licensing.fixed_urls", {})

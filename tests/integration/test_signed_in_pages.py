@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
@@ -145,3 +145,21 @@ def test_a_suspension_shows_on_the_vendors_applications_list_from_the_next_reque
     after = client.get("/portal/applications").get_data(as_text=True)
     assert "account is suspended, so it cannot apply for licenses" in after
     assert ">Apply for a license</a>" not in after
+
+
+def test_links_are_built_each_time_once_the_app_adds_url_defaults(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """A `url_defaults` function may depend on the request (a language, say), so
+    with one registered no URL is kept between requests."""
+
+    @app.url_defaults
+    def _language(endpoint: str, values: dict[str, object]) -> None:
+        if endpoint in ("public.home", "portal.dashboard"):
+            values.setdefault("lang", request.args.get("lang", "en"))
+
+    client = signed_in(app.test_client(), vendor)
+    assert 'class="brand" href="/?lang=fr"' in client.get("/portal/?lang=fr").get_data(as_text=True)
+    german = client.get("/portal/?lang=de").get_data(as_text=True)
+    assert 'class="brand" href="/?lang=de"' in german
+    assert "/portal/?lang=de" in _menu_paths(german, "Vendor portal")
