@@ -24,7 +24,7 @@ from licensing.access import Principal
 from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import queries, services
 from licensing.agreements.forms import BulkAssignForm
@@ -650,7 +650,7 @@ def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
     return MultiDict([(key, value) for key, value in pairs if key in QUEUE_FILTER_KEYS])
 
 
-def _bulk_form(reviewers: list[User]) -> BulkAssignForm:
+def _bulk_form(reviewers: list[queries.Reviewer]) -> BulkAssignForm:
     form = BulkAssignForm()
     form.assignee_id.choices = [
         SelectChoice("", "Choose a person"),
