@@ -147,6 +147,14 @@ def organizations_query(
     return scoped(statement, Organization, principal)
 
 
+def active_member_count(session: Session, organization_id: int) -> int:
+    """How many active users the organization has (the vendor dashboard says)."""
+    statement = select(func.count()).where(
+        User.organization_id == organization_id, User.is_active.is_(True)
+    )
+    return int(session.scalar(statement) or 0)
+
+
 def members(session: Session, organization_id: int) -> Sequence[User]:
     return session.scalars(
         select(User).where(User.organization_id == organization_id).order_by(User.id)

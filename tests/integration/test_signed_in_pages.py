@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 from flask import Flask, request
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from tests.support.factories import bearer
 
 
@@ -163,3 +163,18 @@ def test_links_are_built_each_time_once_the_app_adds_url_defaults(
     german = client.get("/portal/?lang=de").get_data(as_text=True)
     assert 'class="brand" href="/?lang=de"' in german
     assert "/portal/?lang=de" in _menu_paths(german, "Vendor portal")
+
+
+def test_the_dashboard_counts_the_organizations_active_members(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    from tests.support import factories
+
+    session = db.session()
+    organization = session.get(Organization, vendor.organization_id)
+    factories.make_vendor(session, organization=organization)
+    leaver = factories.make_vendor(session, organization=organization)
+    session.execute(update(User).where(User.id == leaver.id).values(is_active=False))
+    session.commit()
+    page = signed_in(app.test_client(), vendor).get("/portal/").get_data(as_text=True)
+    assert "<dt>Members</dt><dd>2</dd>" in page
