@@ -58,6 +58,14 @@ class Principal:
         """Admins hold every staff role."""
         return self.is_staff and ("admin" in self.roles or bool(self.roles & set(roles)))
 
+    @property
+    def admission(self) -> tuple[bool, frozenset[str]]:
+        """All that `Access.admits` reads of a principal: whether it belongs to an
+        organization, and its roles. Principals alike in these are admitted to the
+        same routes, so what depends only on that (the navigation) is kept per
+        admission rather than made for every request."""
+        return (self.organization_id is not None, self.roles)
+
 
 @dataclass(frozen=True)
 class Access:
@@ -70,6 +78,8 @@ class Access:
     any_user: bool = False
 
     def admits(self, principal: Principal | None) -> bool:
+        # Reads only `principal.admission` (is_vendor, is_staff, has_role derive
+        # from it): the navigation is cached by it.
         if self.public:
             return True
         if principal is None:

@@ -10,19 +10,21 @@ unknown or revoked is a 401 problem document, on every API route.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import flask_login
 from flask import Flask, g, has_request_context, request, request_started
 
 from licensing import access, db
 from licensing.access import Principal
-from licensing.accounts import passwords
-from licensing.accounts.models import User
+from licensing.accounts import passwords, queries
+from licensing.accounts.models import User, parse_roles
 from licensing.accounts.services import authenticate_token, principal_for
 from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired
 from licensing.extensions import configured_limit, limiter, login_manager
+from licensing.limits import MAX_RECORD_ID
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,23 +33,64 @@ def is_api_request() -> bool:
     return request.path.startswith(API_PREFIX + "/")
 
 
-def load_session_user(session_id: str) -> User | None:
+@dataclass(frozen=True)
+class OrganizationStanding:
+    """A vendor's organization as pages show it beside their own work: its name and
+    standing (`services.standing_block_reason` reads these)."""
+
+    id: int
+    legal_name: str
+    standing: str
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """The user a page's session cookie names, as a request needs it: the
+    principal it acts as, and its session id for Flask-Login. Made from one
+    Core query (`queries.session_user`) on every signed-in page, rather than an
+    ORM `User`, which nothing on a page uses beyond these."""
+
+    principal: Principal
+    session_id: str
+    organization: OrganizationStanding | None = None
+
+    # Flask-Login's user protocol: only active users are ever loaded.
+    is_authenticated: ClassVar[bool] = True
+    is_active: ClassVar[bool] = True
+    is_anonymous: ClassVar[bool] = False
+
+    def get_id(self) -> str:
+        return self.session_id
+
+
+def load_session_user(session_id: str) -> SessionUser | None:
     """Flask-Login's user loader, on every request: the session stores
     `User.get_id()`, "<id>:<fingerprint of the password hash>:<session
     generation>". A password change or a sign-out moves the user's values on,
     so every session signed in before ends (a copied cookie too); a
-    deactivated account's sessions end at once."""
+    deactivated account's sessions end at once. Read afresh from the database
+    on every request (never cached), so that a sign-out, a deactivation or a
+    change of roles takes effect on the next request in every process."""
     user_id, fingerprint, generation = [*session_id.split(":"), "", ""][:3]
-    if not user_id.isdigit() or not generation.isdigit():
+    if not user_id.isdigit() or not generation.isdigit() or int(user_id) > MAX_RECORD_ID:
         return None
-    user = db.session().get(User, int(user_id))
-    if user is None or not user.is_active:
+    row = queries.session_user(db.session(), int(user_id))
+    if row is None:
         return None
-    if passwords.session_fingerprint(user.password_hash) != fingerprint:
+    if passwords.session_fingerprint(row.password_hash) != fingerprint:
         return None
-    if str(user.session_generation) != generation:
+    if str(row.session_generation) != generation:
         return None
-    return user
+    principal = Principal(
+        user_id=row.id,
+        email=row.email,
+        organization_id=row.organization_id,
+        roles=parse_roles(row.staff_roles),
+    )
+    organization = None
+    if row.organization_id is not None:
+        organization = OrganizationStanding(row.organization_id, row.legal_name, row.standing)
+    return SessionUser(principal, session_id, organization)
 
 
 def principal_from_session() -> Principal | None:
@@ -55,9 +98,23 @@ def principal_from_session() -> Principal | None:
     if not has_request_context() or is_api_request():
         return None
     user = flask_login.current_user
-    if not isinstance(user, User):
-        return None
-    return principal_for(user)
+    if isinstance(user, SessionUser):
+        return user.principal
+    if isinstance(user, User):  # signed in by this very request (`login_user`)
+        return principal_for(user)
+    return None
+
+
+def own_standing(principal: Principal) -> OrganizationStanding:
+    """The vendor's organization's name and standing: on a page, as read with the
+    session user at the start of this request (no further query; a suspension
+    shows from the next request on, as everything else read then); otherwise
+    read now. NotFound for staff, who have no organization."""
+    user = flask_login.current_user if has_request_context() else None
+    if isinstance(user, SessionUser) and user.principal == principal and user.organization:
+        return user.organization
+    organization = queries.own_organization(db.session(), principal)
+    return OrganizationStanding(organization.id, organization.legal_name, organization.standing)
 
 
 def principal_from_bearer_token() -> Principal | None:

@@ -42,6 +42,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def parse_roles(staff_roles: str) -> frozenset[str]:
+    """The roles of a `users.staff_roles` value ("admin,billing")."""
+    return frozenset(role for role in staff_roles.split(",") if role)
+
+
 class Organization(Base):
     """A licensee or applicant: the party a license is issued to."""
 
@@ -133,7 +138,7 @@ class User(Base):
 
     @property
     def roles(self) -> frozenset[str]:
-        return frozenset(role for role in self.staff_roles.split(",") if role)
+        return parse_roles(self.staff_roles)
 
     @roles.setter
     def roles(self, roles: frozenset[str] | set[str] | tuple[str, ...]) -> None:

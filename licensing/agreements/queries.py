@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eag
 
 from licensing import calendar
 from licensing.access import Principal
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import Organization, User, parse_roles
 from licensing.accounts.queries import id_column, scoped
 from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
 from licensing.agreements.states import (
@@ -377,14 +377,31 @@ def agreement_for_application(session: Session, application_id: int) -> Agreemen
     ).one_or_none()
 
 
-def reviewers(session: Session) -> list[User]:
-    """Active staff who may review applications (licensing or admin), by name."""
-    staff = session.scalars(
-        select(User)
-        .where(User.organization_id.is_(None), User.is_active.is_(True))
-        .order_by(User.full_name)
-    )
-    return [user for user in staff if {"licensing", "admin"} & user.roles]
+@dataclass(frozen=True)
+class Reviewer:
+    """A staff member applications can be assigned to, as the pages name them."""
+
+    id: int
+    full_name: str
+    email: str
+
+
+_REVIEWERS = (
+    select(User.id, User.full_name, User.email, User.staff_roles)
+    .where(User.organization_id.is_(None), User.is_active.is_(True))
+    .order_by(User.full_name, User.id)
+)
+
+
+def reviewers(session: Session) -> list[Reviewer]:
+    """Active staff who may review applications (licensing or admin), by name: the
+    columns the queue's filter and assignment form show (the staff queue read them
+    as ORM users, 4% of the page)."""
+    return [
+        Reviewer(row.id, row.full_name, row.email)
+        for row in session.execute(_REVIEWERS)
+        if {"licensing", "admin"} & parse_roles(row.staff_roles)
+    ]
 
 
 def renewals_of(session: Session, agreement_id: int) -> list[Application]:

@@ -22,9 +22,10 @@ from wtforms import SelectChoice, SelectField
 
 from licensing import access, calendar, db
 from licensing.access import Principal
+from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
@@ -202,7 +203,7 @@ def _save(application: Application | None) -> Page:
 def applications() -> str:
     principal = access.require_principal()
     session = db.session()
-    organization = account_queries.own_organization(session, principal)
+    organization = auth.own_standing(principal)
     states = [state for state in request.args.getlist("state") if state in APPLICATION.states]
     listed = queries.QueueFilter(states=states, sort="newest")
     found = paging.read_page(
@@ -572,7 +573,7 @@ def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
     return MultiDict([(key, value) for key, value in pairs if key in QUEUE_FILTER_KEYS])
 
 
-def _bulk_form(reviewers: list[User]) -> BulkAssignForm:
+def _bulk_form(reviewers: list[queries.Reviewer]) -> BulkAssignForm:
     form = BulkAssignForm()
     form.assignee_id.choices = [
         SelectChoice("", "Choose a person"),

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from flask import Flask
 
@@ -42,12 +43,16 @@ def when(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
+# The vocabulary's identifiers and states are few and a list page shows each on every
+# row: each is put in words once per process.
+@lru_cache(maxsize=1024)
 def humanize(value: str | None) -> str:
     """`end_users` -> `end users`, `saas` -> `SaaS`: an identifier in words."""
     words = (value or "").replace("_", " ").split(" ")
     return " ".join(ACRONYMS.get(word, word) for word in words)
 
 
+@lru_cache(maxsize=1024)
 def vocab(value: str | None) -> str:
     """A vocabulary value as a label: `ai_model` -> `AI model`, `data_file` -> `Data file`."""
     text = humanize(value)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 
 from licensing import access
 
@@ -67,26 +67,64 @@ class Link:
 
 
 def visible_menu() -> dict[str, list[Link]]:
-    principal = access.current_principal()
-    menu: dict[str, list[Link]] = {}
+    """The menu of the sections and pages the viewer may open, the current page marked."""
+    current = request.endpoint
+    return {
+        section: [Link(url, label, endpoint == current) for endpoint, url, label in entries]
+        for section, entries in _menu_for(access.current_principal()).items()
+    }
+
+
+# Entries of a menu section: (endpoint, URL, label).
+MenuEntries = tuple[tuple[str, str, str], ...]
+# Distinct menus kept per app: one per admission (vendor, or a set of staff roles,
+# or nobody) and script root, a handful in practice; the bound only stops growth.
+_CACHED_MENUS = 64
+
+
+def _menu_for(principal: access.Principal | None) -> dict[str, MenuEntries]:
+    """The menu for viewers admitted like `principal`, made once per process: it
+    depends only on the routes' declarations, which are fixed once the app is
+    made, on the principal's admission (`Principal.admission`: whether a vendor,
+    which roles), read afresh from the database on every request, and on the
+    script root the URLs start with. A change of roles shows in the next page.
+    (With a `url_defaults` function, which may read the request, it is made each
+    time.)"""
+    if current_app.url_default_functions:
+        return _make_menu(principal)
+    admission = principal.admission if principal is not None else None
+    key = (request.script_root, admission)
+    menus: dict[object, dict[str, MenuEntries]] = current_app.extensions.setdefault(
+        "licensing.navigation", {}
+    )
+    menu = menus.get(key)
+    if menu is None:
+        if len(menus) >= _CACHED_MENUS:
+            menus.clear()
+        menu = menus[key] = _make_menu(principal)
+    return menu
+
+
+def _make_menu(principal: access.Principal | None) -> dict[str, MenuEntries]:
+    menu: dict[str, MenuEntries] = {}
     for section, items in MENU.items():
         if section == VENDOR and not (principal and principal.is_vendor):
             continue
         if section == STAFF and not (principal and principal.is_staff):
             continue
-        links = []
-        for item in items:
-            declaration = access.declaration_for(current_app, item.endpoint)
-            if item.endpoint not in current_app.view_functions and declaration is None:
-                continue
-            if declaration is None or not declaration.admits(principal):
-                continue
-            links.append(
-                Link(url_for(item.endpoint), item.label, request.endpoint == item.endpoint)
-            )
-        if links:
-            menu[section] = links
+        entries = tuple(
+            (item.endpoint, url_for(item.endpoint), item.label)
+            for item in items
+            if _admitted(item.endpoint, principal)
+        )
+        if entries:
+            menu[section] = entries
     return menu
+
+
+def _admitted(endpoint: str, principal: access.Principal | None) -> bool:
+    declaration = access.declaration_for(current_app, endpoint)
+    return declaration is not None and declaration.admits(principal)
 
 
 def register(app: Flask) -> None:
@@ -96,6 +134,7 @@ def register(app: Flask) -> None:
             "navigation": visible_menu,
             "principal": access.current_principal,
             "link_to": link_to,
+            "asset_url": asset_url,
             "apply_url": apply_url,
             "sign_in_to_apply_url": sign_in_to_apply_url,
         }
@@ -105,7 +144,38 @@ def link_to(endpoint: str, **values: Any) -> str | None:
     """The URL of a page, or None when the page does not exist in this build."""
     if endpoint not in current_app.view_functions:
         return None
-    return url_for(endpoint, **values)
+    if values or endpoint.startswith("."):
+        return url_for(endpoint, **values)
+    return _fixed_url(endpoint)
+
+
+# Fixed URLs kept per app: the layout's dozen, and the bound only stops growth.
+_CACHED_URLS = 256
+
+
+def _fixed_url(endpoint: str, **values: Any) -> str:
+    """The URL of a route with no arguments (or a static file), built once per
+    process and script root: every page's layout links the same dozen, and
+    werkzeug builds each in about 10 µs. Such a URL depends on nothing else
+    unless a `url_defaults` function adds to it (none is registered; should one
+    be, every URL is built each time)."""
+    if not has_request_context() or current_app.url_default_functions:
+        return url_for(endpoint, **values)
+    urls: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = (
+        current_app.extensions.setdefault("licensing.fixed_urls", {})
+    )
+    key = (request.script_root, endpoint, tuple(sorted(values.items())))
+    url = urls.get(key)
+    if url is None:
+        if len(urls) >= _CACHED_URLS:
+            urls.clear()
+        url = urls[key] = url_for(endpoint, **values)
+    return url
+
+
+def asset_url(filename: str) -> str:
+    """The URL of a file under static/ (the templates name them literally)."""
+    return _fixed_url("static", filename=filename)
 
 
 # A record id no page has, stood in for the real ones while a URL pattern is built.

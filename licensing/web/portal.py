@@ -79,7 +79,7 @@ def dashboard() -> str:
         organization=organization,
         good_standing=services.organization_in_good_standing(organization),
         block_reason=services.standing_block_reason(organization),
-        members=[user for user in queries.members(session, organization.id) if user.is_active],
+        member_count=queries.active_member_count(session, organization.id),
         waiting=waiting_items(session, principal, organization),
         first_application=_no_applications_yet(session, organization),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from flask import has_request_context
 from sqlalchemy.orm import Session
@@ -29,12 +29,23 @@ from licensing.mail import services as mail
 REASON_MAX = 2000
 
 
-def organization_in_good_standing(organization: Organization) -> bool:
+class NamedStanding(Protocol):
+    """What the standing checks read of an organization: an `Organization`, or the
+    `OrganizationStanding` a page request reads with its session user."""
+
+    @property
+    def legal_name(self) -> str: ...
+
+    @property
+    def standing(self) -> str: ...
+
+
+def organization_in_good_standing(organization: NamedStanding) -> bool:
     """True when the organization may apply for licenses (`applying` or `active`)."""
     return organization.standing in GOOD_STANDING
 
 
-def standing_block_reason(organization: Organization) -> str | None:
+def standing_block_reason(organization: NamedStanding) -> str | None:
     """Why the organization may not apply for a license now, in words for the
     vendor; None when it is in good standing."""
     messages = {

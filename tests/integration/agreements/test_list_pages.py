@@ -305,3 +305,26 @@ def test_a_url_pattern_builds_the_same_urls_as_url_for(app: Flask) -> None:
                 "agreements_console.application", application_id=application_id
             )
         assert url_pattern("no_such.page", "application_id") is None
+
+
+def test_the_queue_offers_active_licensing_staff_and_admins_by_name_as_assignees(
+    app: Flask, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    from tests.support import factories
+
+    session = db.session()
+    admin = factories.make_staff(session, roles=("admin",))
+    billing = factories.make_staff(session, roles=("billing",))
+    gone = factories.make_staff(session, roles=("licensing",))
+    session.execute(update(type(gone)).where(type(gone).id == gone.id).values(is_active=False))
+    session.commit()
+    names = [reviewer.full_name for reviewer in queries.reviewers(session)]
+    assert names == sorted([licensing_staff.full_name, admin.full_name])
+    page = signed_in(app.test_client(), licensing_staff).get("/console/applications")
+    options = re.findall(
+        r'<option value="(\d+)"[^>]*>([^<]+)</option>', page.get_data(as_text=True)
+    )
+    offered = {int(user_id) for user_id, _name in options}
+    assert {licensing_staff.id, admin.id} <= offered
+    assert billing.id not in offered
+    assert gone.id not in offered
