@@ -281,7 +281,7 @@ def _store_rows(
     # Core, not the ORM's bulk INSERT: the rows are never loaded as objects here,
     # and the ORM's per-row bookkeeping was a fifth of storing them (profiled).
     connection = session.connection()
-    insert_rows = insert(RoyaltyReportRow.__table__)
+    insert_rows = insert(RoyaltyReportRow)
     report_id = report.id
     for number, fields in submission.rows():
         if isinstance(fields, str):  # a row the reader could not split
