@@ -255,10 +255,14 @@ def main() -> None:
     targets = []
     server = None
     if args.postgresql == "auto":
-        from tests.support.servers import PostgresServer
+        from tests.support.servers import PostgresServer, ServerUnavailable
 
-        server = PostgresServer().start()
-        args.postgresql = server.create_database("bench_royalties")
+        try:
+            server = PostgresServer().start()
+            args.postgresql = server.create_database("bench_royalties")
+        except ServerUnavailable as why:  # SQLite alone, saying why
+            print(f"PostgreSQL skipped: {why}")
+            args.postgresql = None
     with tempfile.TemporaryDirectory() as directory:
         bodies = {"csv": Path(directory) / "report.csv", "json": Path(directory) / "report.json"}
         write_csv(bodies["csv"], args.rows)
