@@ -1,22 +1,29 @@
-"""Reading a JSON report quickly must read it exactly as reading it plainly did."""
+"""Reading a report quickly must read it exactly as reading it plainly did."""
 
 from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import ijson
-from hypothesis import example, given
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from licensing.royalties.models import QUANTITY_MAX
 from licensing.royalties.rows import (
     _DEEP_NESTING,
     _LONG_NUMBER,
     _TOP_LEVEL,
+    Problems,
     Upload,
+    _check_row,
     _deep_nesting,
     _long_number,
+    _plain_row,
+    check_row,
     json_submission,
 )
 
@@ -104,3 +111,91 @@ def test_the_shape_of_a_json_report_is_read_as_looking_at_every_event_read_it(
     if submission.problems.get("_body", [""])[0].startswith(("A number", "The body nests")):
         return  # refused before the parser, as before
     assert found == _plain_reading(body)
+
+
+def _line(number: int, units: tuple[str, ...], takes_revenue: bool) -> Any:
+    """What checking a row asks of a reportable line."""
+    return SimpleNamespace(
+        number=number, units=units, takes_revenue=takes_revenue, rule=SimpleNamespace(id="r")
+    )
+
+
+LINES = {1: _line(1, ("end_users",), False), 2: _line(2, (), True), 3: _line(3, ("users",), True)}
+CELLS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 10**13 + 2),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.sampled_from(["", " ", "1", " 2 ", "3", "-1", "1.5", "0.00", "12.345", "1e3", "x\x00"]),
+    st.sampled_from(["US", " ca ", "ZZ", "end_users", " users ", "CUST-1", "\ud800", "é" * 201]),
+    st.text(max_size=8),
+)
+# A good row of each line; the rows tried change or drop a cell or two of one.
+GOOD = (
+    {"line": 1, "customer_id": "C-1", "customer_name": "Clinic", "country": "US",
+     "unit": "end_users", "quantity": 7, "revenue": None},
+    {"line": 2, "customer_id": " c-2 ", "customer_name": "Lab", "country": "de",
+     "unit": "", "quantity": None, "revenue": "10.00"},
+    {"line": "3", "customer_id": "C-3", "customer_name": "Ward", "country": "CA",
+     "unit": "users", "quantity": "7", "revenue": "0"},
+)  # fmt: skip
+NAMES = (*GOOD[0], "other")
+
+
+def _changed(good: dict[str, Any], changes: dict[str, Any], dropped: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in {**good, **changes}.items() if k not in dropped}
+
+
+FIELDS = st.one_of(
+    st.builds(
+        _changed,
+        st.sampled_from(GOOD),
+        st.dictionaries(st.sampled_from(NAMES), CELLS, max_size=2),
+        st.sets(st.sampled_from(NAMES), max_size=1),
+    ),
+    st.lists(CELLS, max_size=2),
+)
+
+
+EDGES = [  # (which good row, what changes): GOOD[0] counts a unit, GOOD[1] revenue only
+    (1, {"quantity": "5"}),  # a quantity without a unit
+    (1, {"unit": " ", "quantity": " "}),
+    (0, {"customer_name": "é" * 201}),
+    (2, {"customer_id": "C\x1f"}),
+    (0, {"quantity": -1}),
+    (0, {"quantity": True}),
+    (0, {"quantity": QUANTITY_MAX + 1}),
+    (0, {"quantity": str(QUANTITY_MAX)}),
+    (0, {"unit": "users"}),  # another line's unit
+    (0, {"revenue": "1.00"}),  # revenue on a line that takes none
+    (2, {"revenue": "1e3"}),
+    (1, {"revenue": 5}),
+    (2, {"country": " "}),
+    (2, {"other": 1}),
+    (0, {"line": True}),
+]
+
+
+@settings(max_examples=400)
+@given(st.integers(0, 3), FIELDS)
+def test_a_row_is_checked_quickly_to_exactly_what_every_check_gives(
+    number: int, fields: Any
+) -> None:
+    quick, thorough = Problems(), Problems()
+    assert check_row(number, fields, LINES, quick) == _check_row(number, fields, LINES, thorough)
+    assert quick.errors == thorough.errors
+
+
+@pytest.mark.parametrize(("good", "changes"), EDGES)
+def test_rows_at_the_edge_of_plain_are_checked_to_exactly_what_every_check_gives(
+    good: int, changes: dict[str, Any]
+) -> None:
+    fields = _changed(GOOD[good], changes, set())
+    quick, thorough = Problems(), Problems()
+    assert check_row(0, fields, LINES, quick) == _check_row(0, fields, LINES, thorough)
+    assert quick.errors == thorough.errors
+
+
+@pytest.mark.parametrize("good", GOOD)
+def test_a_good_row_is_taken_by_the_quick_check(good: dict[str, Any]) -> None:
+    assert _plain_row(0, good, LINES) == _check_row(0, good, LINES, Problems()) is not None
