@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from licensing.errors import InvalidInput
@@ -256,6 +256,7 @@ def _cell_by_cell(rows: list[tuple[object, ...]]) -> str:
     return buffer.getvalue()
 
 
+@settings(deadline=None)  # up to 1,200 rows: a busy machine is no failure
 @given(
     st.lists(
         st.tuples(
