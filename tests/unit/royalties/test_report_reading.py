@@ -20,6 +20,7 @@ from licensing.royalties.rows import (
     Problems,
     Upload,
     _check_row,
+    _csv_rows,
     _deep_nesting,
     _long_number,
     _plain_row,
@@ -201,3 +202,19 @@ def test_rows_at_the_edge_of_plain_are_checked_to_exactly_what_every_check_gives
 @pytest.mark.parametrize("good", GOOD)
 def test_a_good_row_is_taken_by_the_quick_check(good: dict[str, Any]) -> None:
     assert _plain_row(0, good, LINES) == _check_row(0, good, LINES, Problems()) is not None
+
+
+def test_blank_csv_lines_are_skipped_and_rows_keep_their_line_in_the_file() -> None:
+    body = (
+        b"line,customer_id,customer_name,country,unit,quantity,revenue\n"
+        b"1,A,Clinic A,US,end_users,5,\n"
+        b"\n"
+        b",,,,,,\n"
+        b" , \t,,,,,\n"
+        b"1,B,Clinic B,US,end_users,6,\n"
+        b", x,,,,,\n"
+    )
+    rows = list(_csv_rows(io.BytesIO(body)))
+    assert [number for number, _ in rows] == [2, 6, 7]
+    assert rows[1][1]["customer_id"] == "B"
+    assert rows[2][1]["customer_id"] == " x"
