@@ -170,7 +170,8 @@ def submit(database_url: str, kind: str, body: Path) -> dict[str, Any]:
 
 
 def floor(database_url: str, count: int) -> dict[str, float]:
-    """A raw executemany of the same rows into a table of the same shape."""
+    """A raw executemany of the same rows into a table of the same shape; on
+    PostgreSQL also a COPY FROM STDIN of them (`copy_seconds`)."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
@@ -210,7 +211,29 @@ def floor(database_url: str, count: int) -> dict[str, float]:
             ),
             values,
         )
-    return {"seconds": time.perf_counter() - started, "peak_mb": peak_mb()}
+    figures = {"seconds": time.perf_counter() - started, "peak_mb": peak_mb()}
+    if engine.dialect.name == "postgresql":
+        figures["copy_seconds"] = _copy_floor(engine, values)
+    return figures
+
+
+def _copy_floor(engine: Any, values: list[dict[str, Any]]) -> float:
+    """The same rows again, with COPY FROM STDIN (the table emptied first)."""
+    from sqlalchemy import text
+
+    columns = list(values[0])
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE bench_rows"))
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        driver = connection.connection.driver_connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY bench_rows ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for value in values:
+                copy.write_row([value[column] for column in columns])
+    return time.perf_counter() - started
 
 
 def child(args: argparse.Namespace) -> None:
@@ -306,11 +329,17 @@ def main() -> None:
                 if not found or not base:
                     continue
                 ratio = found["seconds"] / base["seconds"]
+                copy = ""
+                if "copy_seconds" in base:
+                    copy = (
+                        f"; COPY: {base['copy_seconds']:5.2f} s  ratio "
+                        f"{found['seconds'] / base['copy_seconds']:5.1f}x"
+                    )
                 print(
                     f"  {backend:<10} {kind:<4} {found['seconds']:7.2f} s  peak RSS "
                     f"{found['peak_mb']:6.0f} MB (app before the request: "
                     f"{found['before_mb']:.0f} MB; body {found['body_mb']:.0f} MB)  "
-                    f"floor, bulk INSERT: {base['seconds']:5.2f} s  ratio {ratio:5.1f}x"
+                    f"floor, bulk INSERT: {base['seconds']:5.2f} s  ratio {ratio:5.1f}x{copy}"
                 )
 
 
