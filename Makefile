@@ -48,8 +48,19 @@ format: install ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## Run the benchmarks in bench/ and print their figures
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# Where a benchmark takes --postgresql, `make bench` also runs it on a throwaway
+# PostgreSQL server it starts as the test suite does (auto); off: SQLite alone.
+BENCH_POSTGRESQL ?= auto
+
+bench: install ## Run every benchmark in bench/ (SQLite, and PostgreSQL where a server starts): figure, floor, ratio
+	@for script in bench/*.py; do \
+		echo "== $$script"; \
+		extra=""; \
+		if [ "$(BENCH_POSTGRESQL)" != off ] && grep -q -- '"--postgresql"' $$script; then \
+			extra="--postgresql $(BENCH_POSTGRESQL)"; \
+		fi; \
+		$(BIN)/python $$script $$extra || exit 1; \
+	done
 
 clean: ## Remove the virtual environment, caches and the development database
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache .hypothesis

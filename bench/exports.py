@@ -1,41 +1,62 @@
-"""Export throughput and memory: N invoice lines streamed to /dev/null.
+"""Export of N invoice lines to CSV, against the database's own CSV dump of the same rows.
 
-Seeds a fresh database (SQLite in a temporary directory, or an empty
-PostgreSQL database given with --database-url) with invented invoices of five
-lines each, in a child process, then exports them through the same service the
-API and CLI use and prints the time and the process's peak RSS. The goal for
-1,000,000 lines is flat memory (peak RSS under 150 MB); asserts nothing.
+Seeds a fresh database (SQLite in a temporary directory; with `--postgresql`, an
+empty PostgreSQL database too) with invented invoices of five lines each, in
+two INSERT ... SELECT statements over a recursive CTE (1,000,000 lines in a few
+seconds), then, in the same run:
 
-    .venv/bin/python bench/exports.py --rows 20000 [--format csv|jsonl|xlsx]
+- the figure: a fresh process exports the `invoice_lines` dataset through the
+  same service the API and CLI use (`licensing.exports.services.stream`) to
+  /dev/null, and reports its time and peak RSS;
+- the floor: the same SELECT (the dataset's own statement, compiled) dumped by
+  the database itself, `sqlite3 -csv` (the CLI) on SQLite and `COPY (...) TO
+  STDOUT WITH CSV` on PostgreSQL; on SQLite also Python's sqlite3 module writing
+  the rows with the csv module, for reference (what any Python export costs).
+
+The floor writes the stored values as they are (on SQLite money is an integer
+of 1/10,000ths); the export also finds each line's kind, use and account and
+writes money with the currency's digits. Goal for 1,000,000 lines: at most 2x
+the floor's time, peak RSS under 150 MB. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/exports.py [--rows 100000] [--format csv|jsonl|xlsx]
+        [--postgresql URL|auto]
+
+The goal's size, 1,000,000 lines, takes a few minutes: `--rows 1000000`, or
+BENCH_EXPORT_ROWS=1000000 in the environment (`make bench` reads it too).
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import csv
+import io
+import json
+import logging
+import os
 import resource
 import secrets
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from flask import Flask
-from sqlalchemy import insert
-
-from licensing import db, migrations
-from licensing.accounts import services as accounts
-from licensing.app import create_app
-from licensing.billing.models import Invoice, InvoiceLine
-from licensing.config import Config
-from licensing.exports import services
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 LINES_PER_INVOICE = 5
-BATCH = 2000
+DEFAULT_ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "100000"))
+DATASET = "invoice_lines"
 
 
-def _app(url: str) -> Flask:
+def _app(url: str) -> Any:
+    from licensing.app import create_app
+    from licensing.config import Config
+
     return create_app(
         Config(
             environment="testing",
@@ -46,105 +67,253 @@ def _app(url: str) -> Flask:
     )
 
 
+def _engine(url: str) -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+
+
+# Invoices 1..:invoices, each with a number, an issue date spread over a year, a total.
+_INVOICES = """
+WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < :invoices)
+INSERT INTO invoices (id, organization_id, number, state, currency, source_type,
+    payment_terms_days, late_fee_monthly_percent, issue_date, due_date, total, amount_paid,
+    amount_credited, created_at, reminder_count, late_fee_months_charged)
+SELECT n, :organization_id, {number}, 'open', 'USD', 'manual', 30, :late_fee,
+    {issue_date}, {due_date}, :total, :zero, :zero, :created_at, 0, 0 FROM seq
+"""
+INVOICES_SQL = {
+    "sqlite": _INVOICES.format(
+        number="'INV-2027-' || printf('%06d', n)",
+        issue_date="date('2027-01-01', '+' || (n % 365) || ' days')",
+        due_date="date('2027-01-31', '+' || (n % 365) || ' days')",
+    ),
+    "postgresql": _INVOICES.format(
+        number="'INV-2027-' || lpad(n::text, 6, '0')",
+        issue_date="DATE '2027-01-01' + (n % 365)",
+        due_date="DATE '2027-01-31' + (n % 365)",
+    ),
+}
+# Five lines per invoice (LINES_PER_INVOICE), :rows in all.
+LINES_SQL = """
+WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < :invoices),
+positions(p) AS (SELECT 1 UNION ALL SELECT p + 1 FROM positions WHERE p < 5)
+INSERT INTO invoice_lines (invoice_id, position, description, amount)
+SELECT n, p, 'Harborlight Coder seats, bundle ' || p, :amount FROM seq, positions
+WHERE (n - 1) * 5 + p <= :rows ORDER BY n, p
+"""
+
+
 def seed(url: str, rows: int) -> None:
-    """Invoices and lines inserted in batches (no audit or mail: not what is measured)."""
+    """One organization, then invoices and their lines, each table in one INSERT ...
+    SELECT over a recursive CTE (no audit or mail: not what is measured)."""
+    from sqlalchemy import bindparam, text
+
+    from licensing import db
+    from licensing.accounts import services as accounts
+    from licensing.db import Money, UTCDateTime
+
     app = _app(url)
-    with app.app_context():
-        with db.transaction() as session:
-            organization = accounts.create_organization(
-                session,
-                legal_name="Quillstone Clinical Data Inc.",
-                organization_type="commercial",
-                address_line1="12 Harbor Way",
-                address_line2=None,
-                city="Portland",
-                region="OR",
-                postal_code="97201",
-                country="US",
-                billing_contact_name="Robin Castellanos",
-                billing_email="billing@quillstone.example",
-                tax_id=None,
-            )
-            organization_id = organization.id
-        invoices = (rows + LINES_PER_INVOICE - 1) // LINES_PER_INVOICE
-        now = datetime(2027, 1, 1, tzinfo=UTC)
-        for start in range(0, invoices, BATCH):
-            numbers = range(start + 1, min(start + BATCH, invoices) + 1)
-            with db.transaction() as session:
-                session.execute(
-                    insert(Invoice),
-                    [
-                        {
-                            "id": n,
-                            "organization_id": organization_id,
-                            "number": f"INV-2027-{n:06d}",
-                            "state": "open",
-                            "currency": "USD",
-                            "source_type": "manual",
-                            "payment_terms_days": 30,
-                            "late_fee_monthly_percent": Decimal("1.5"),
-                            "issue_date": date(2027, 1, 1) + timedelta(days=n % 365),
-                            "due_date": date(2027, 1, 31) + timedelta(days=n % 365),
-                            "total": Decimal("62.50") * LINES_PER_INVOICE,
-                            "amount_paid": Decimal(0),
-                            "amount_credited": Decimal(0),
-                            "created_at": now,
-                            "reminder_count": 0,
-                            "late_fee_months_charged": 0,
-                        }
-                        for n in numbers
-                    ],
-                )
-                session.execute(
-                    insert(InvoiceLine),
-                    [
-                        {
-                            "invoice_id": n,
-                            "position": p,
-                            "description": f"Harborlight Coder seats, bundle {p}",
-                            "amount": Decimal("62.50"),
-                        }
-                        for n in numbers
-                        for p in range(1, LINES_PER_INVOICE + 1)
-                        if (n - 1) * LINES_PER_INVOICE + p <= rows
-                    ],
-                )
+    with app.app_context(), db.transaction() as session:
+        organization = accounts.create_organization(
+            session,
+            legal_name="Quillstone Clinical Data Inc.",
+            organization_type="commercial",
+            address_line1="12 Harbor Way",
+            address_line2=None,
+            city="Portland",
+            region="OR",
+            postal_code="97201",
+            country="US",
+            billing_contact_name="Robin Castellanos",
+            billing_email="billing@quillstone.example",
+            tax_id=None,
+        )
+        organization_id = organization.id
+    engine = _engine(url)
+    invoices = (rows + LINES_PER_INVOICE - 1) // LINES_PER_INVOICE
+    insert_invoices = text(INVOICES_SQL[engine.dialect.name]).bindparams(
+        bindparam("late_fee", type_=Money()),
+        bindparam("total", type_=Money()),
+        bindparam("zero", type_=Money()),
+        bindparam("created_at", type_=UTCDateTime()),
+    )
+    insert_lines = text(LINES_SQL).bindparams(bindparam("amount", type_=Money()))
+    with engine.begin() as connection:
+        connection.execute(
+            insert_invoices,
+            {
+                "invoices": invoices,
+                "organization_id": organization_id,
+                "late_fee": Decimal("1.5"),
+                "total": Decimal("62.50") * LINES_PER_INVOICE,
+                "zero": Decimal(0),
+                "created_at": datetime(2027, 1, 1, tzinfo=UTC),
+            },
+        )
+        connection.execute(
+            insert_lines, {"invoices": invoices, "amount": Decimal("62.50"), "rows": rows}
+        )
+    engine.dispose()
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def export(url: str, format_name: str) -> dict[str, Any]:
+    """The figure, in a process of its own (its peak RSS is the export's)."""
+    from licensing.exports import services
+
+    app = _app(url)
+    with app.app_context():
+        before = peak_rss_mb()
+        request = services.prepare(DATASET, format_name, {})
+        tally = services.Tally()
+        started = time.perf_counter()
+        with open(os.devnull, "wb") as sink:
+            for chunk in services.stream(request, tally=tally):
+                sink.write(chunk)
+        elapsed = time.perf_counter() - started
+    return {
+        "seconds": elapsed,
+        "rows": tally.rows,
+        "mb": tally.bytes / 1e6,
+        "peak_mb": peak_rss_mb(),
+        "before_mb": before,
+    }
+
+
+def floor_query(url: str) -> str:
+    """The dataset's own SELECT, in its order, as the database's SQL."""
+    from licensing.exports import services
+    from licensing.exports.datasets import invoice_lines
+
+    app = _app(url)
+    engine = _engine(url)
+    with app.app_context():
+        request = services.prepare(DATASET, "csv", {})
+        statement = invoice_lines.ordered(invoice_lines._statement(request.filter))
+    return str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def sqlite_cli_floor(path: str, query: str) -> float:
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        subprocess.run(["sqlite3", "-csv", path, query], stdout=sink, check=True)
+    return time.perf_counter() - started
+
+
+def sqlite_python_floor(path: str, query: str) -> float:
+    started = time.perf_counter()
+    connection = sqlite3.connect(path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    with open(os.devnull, "wb") as sink:
+        cursor = connection.execute(query)
+        while batch := cursor.fetchmany(1000):
+            writer.writerows(batch)
+            sink.write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+    connection.close()
+    return time.perf_counter() - started
+
+
+def postgresql_copy_floor(url: str, query: str) -> float:
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    started = time.perf_counter()
+    with (
+        psycopg.connect(conninfo) as connection,
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY ({query}) TO STDOUT WITH CSV") as copy,
+        open(os.devnull, "wb") as sink,
+    ):
+        for block in copy:
+            sink.write(block)
+    return time.perf_counter() - started
+
+
+def run_export(url: str, format_name: str) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", "--database", url, "--format", format_name]
+    finished = subprocess.run(command, check=False, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise SystemExit(f"the export failed:\n{finished.stdout}{finished.stderr}")
+    result: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(backend: str, url: str, rows: int, format_name: str) -> None:
+    from licensing import migrations
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    migrations.upgrade(url)
+    started = time.perf_counter()
+    seed(url, rows)
+    print(f"  {backend}: seeded {rows:,} lines in {time.perf_counter() - started:.1f} s")
+    query = floor_query(url)
+    found = run_export(url, format_name)
+    if backend == "SQLite":
+        path = url.removeprefix("sqlite:///")
+        floors = {
+            "sqlite3 -csv (CLI)": sqlite_cli_floor(path, query),
+            "Python sqlite3 + csv module (reference)": sqlite_python_floor(path, query),
+        }
+    else:
+        floors = {"COPY (...) TO STDOUT WITH CSV": postgresql_copy_floor(url, query)}
+    print(
+        f"  {backend:<10} {DATASET} as {format_name}: {found['rows']:,} rows, {found['mb']:.1f} MB "
+        f"in {found['seconds']:.2f} s ({found['rows'] / found['seconds']:,.0f} rows/s); peak RSS "
+        f"{found['peak_mb']:.0f} MB (app before the export: {found['before_mb']:.0f} MB)"
+    )
+    for name, seconds in floors.items():
+        print(f"  {'':<10} floor, {name}: {seconds:.2f} s  ratio {found['seconds'] / seconds:.1f}x")
+
+
+def _postgresql(given: str | None) -> tuple[Any, str | None]:
+    """(server to stop, URL): `auto` starts a throwaway server as the test suite does,
+    or says why it cannot and goes on with SQLite alone."""
+    if given != "auto":
+        return None, given
+    from tests.support.servers import PostgresServer, ServerUnavailable
+
+    try:
+        server = PostgresServer().start()
+    except ServerUnavailable as why:
+        print(f"  PostgreSQL skipped: {why}")
+        return None, None
+    return server, server.create_database("bench_exports")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000, help="invoice lines (20000)")
+    parser.add_argument(
+        "--rows", type=int, default=DEFAULT_ROWS, help=f"invoice lines ({DEFAULT_ROWS})"
+    )
     parser.add_argument("--format", default="csv", choices=["csv", "jsonl", "xlsx"])
-    parser.add_argument("--dataset", default="invoice_lines")
-    parser.add_argument("--database-url", help="an empty PostgreSQL database (default SQLite)")
+    parser.add_argument(
+        "--postgresql",
+        help="also on PostgreSQL: an empty database's URL, or 'auto' to start a throwaway "
+        "server as the test suite does",
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        url = args.database_url or f"sqlite:///{Path(directory) / 'bench.db'}"
-        migrations.upgrade(url)
-        started = time.perf_counter()
-        child = multiprocessing.get_context("fork").Process(target=seed, args=(url, args.rows))
-        child.start()
-        child.join()
-        print(f"seeded {args.rows} lines in {time.perf_counter() - started:.1f} s")
-        app = _app(url)
-        with app.app_context():
-            before = peak_rss_mb()
-            request = services.prepare(args.dataset, args.format, {})
-            tally = services.Tally()
-            started = time.perf_counter()
-            with open("/dev/null", "wb") as sink:
-                for chunk in services.stream(request, tally=tally):
-                    sink.write(chunk)
-            elapsed = time.perf_counter() - started
-        print(
-            f"{args.dataset} as {args.format}: {tally.rows} rows, {tally.bytes / 1e6:.1f} MB "
-            f"in {elapsed:.2f} s ({tally.rows / elapsed:,.0f} rows/s); "
-            f"peak RSS {peak_rss_mb():.0f} MB (before the export {before:.0f} MB)"
-        )
+    if args.child:
+        print(json.dumps(export(args.database, args.format)))
+        return
+    print(f"export of {args.rows:,} invoice lines (the export in a fresh process)")
+    server, postgresql = _postgresql(args.postgresql)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            measure("SQLite", f"sqlite:///{directory}/bench.db", args.rows, args.format)
+        if postgresql:
+            measure("PostgreSQL", postgresql, args.rows, args.format)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":

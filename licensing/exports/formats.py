@@ -63,26 +63,72 @@ def _text(kind: str, value: Any) -> str:
     return str(value)
 
 
+def _csv_money(value: Decimal) -> str:
+    return f"{value:f}"
+
+
+def _csv_date(value: date) -> str:
+    return value.isoformat()
+
+
+def _csv_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+# How money, dates and timestamps become CSV cells (what `_text` gives). Text cells
+# are made formula-safe in the loop itself; integers are left to the csv module,
+# which writes them, and None, as `_text` does.
+_CSV_CELLS: dict[str, Callable[[Any], str]] = {
+    MONEY: _csv_money,
+    DATE: _csv_date,
+    DATETIME: _csv_datetime,
+}
+# Rows handed to the csv module at once.
+_CSV_BATCH = 500
+
+
 def write_csv(header: Header, rows: Iterable[Row]) -> Generator[bytes, None, None]:
-    kinds = [column.kind for column in header.dataset.columns]
+    """Each column converted by a function chosen up front for its kind, and rows
+    written in batches: dispatching every cell on its kind was most of an export's
+    time (profiled at 100,000 invoice lines)."""
+    columns = header.dataset.columns
+    texts = [index for index, column in enumerate(columns, start=1) if column.kind == TEXT]
+    converters = [
+        (index, _CSV_CELLS[column.kind])
+        for index, column in enumerate(columns, start=1)
+        if column.kind in _CSV_CELLS
+    ]
+    width = len(columns) + 1
     version = str(header.dataset.schema_version)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["schema_version", *header.dataset.column_names])
+    batch: list[list[Any]] = []
     for row in rows:
-        writer.writerow(
-            [
-                version,
-                *(
-                    formula_safe(_text(kind, value)) if kind == TEXT else _text(kind, value)
-                    for kind, value in zip(kinds, row, strict=True)
-                ),
-            ]
-        )
-        if buffer.tell() >= CHUNK:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
+        cells = [version, *row]
+        if len(cells) != width:
+            raise ValueError(f"a row of {len(row)} values for {width - 1} columns")
+        for index in texts:
+            value = cells[index]
+            if value is None:
+                continue
+            if value.__class__ is not str:
+                value = cells[index] = str(value)
+            if value.startswith(FORMULA_STARTS):
+                cells[index] = "'" + value
+        for index, convert in converters:
+            value = cells[index]
+            if value is not None:
+                cells[index] = convert(value)
+        batch.append(cells)
+        if len(batch) >= _CSV_BATCH:
+            writer.writerows(batch)
+            batch.clear()
+            if buffer.tell() >= CHUNK:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+    writer.writerows(batch)
     yield buffer.getvalue().encode("utf-8")
 
 

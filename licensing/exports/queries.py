@@ -47,9 +47,14 @@ def streamed(statement: Statement) -> Statement:
 
 def each(session: Session, statement: Statement) -> Iterator[Any]:
     """The statement's rows from a server-side cursor, which is closed when the
-    rows run out or when the export stops midway (the generator is closed)."""
-    with session.execute(streamed(statement)) as result:
-        yield from result
+    rows run out or when the export stops midway (the generator is closed).
+
+    Executed on the session's connection (Core): the statements select columns,
+    never entities, so the ORM's result processing would only cost time (a fifth
+    of an export of invoice lines, profiled)."""
+    with session.connection().execute(streamed(statement)) as result:
+        for rows in result.partitions():  # a batch at a time: fewer calls per row
+            yield from rows
 
 
 def count_rows(session: Session, statement: Statement) -> int:

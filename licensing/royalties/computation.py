@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from licensing.money import format_amount
 from licensing.pricing import (
@@ -52,12 +53,14 @@ class ReportableLine:
     estimate_quantities: Mapping[str, int] = field(default_factory=dict)
     estimate_revenue: Decimal | None = None
 
-    @property
+    # Cached: a rule never changes (rate cards are immutable), and every row of a
+    # report asks both.
+    @cached_property
     def units(self) -> tuple[str, ...]:
         assert self.rule.model is not None
         return units_needed(self.rule.model)
 
-    @property
+    @cached_property
     def takes_revenue(self) -> bool:
         assert self.rule.model is not None
         return needs_revenue(self.rule.model)

@@ -13,13 +13,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
+import operator
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import ijson
 
@@ -41,6 +43,10 @@ MAX_PROBLEMS = 1000
 SPOOL_IN_MEMORY = 1024 * 1024
 _DECIMAL_TEXT = re.compile(rf"\d{{1,{REVENUE_MAX_DIGITS}}}(\.\d{{1,{REVENUE_PLACES}}})?")
 _WHOLE_TEXT = re.compile(rf"\d{{1,{len(str(QUANTITY_MAX))}}}")
+# A control character, or a lone surrogate (what `ord(c) < 32` and the surrogate
+# range caught one character at a time, a third of a CSV report's checking).
+_CONTROL = re.compile("[\x00-\x1f\ud800-\udfff]")
+_COLUMN_SET = frozenset(COLUMNS)
 
 
 class Problems:
@@ -66,9 +72,9 @@ class Problems:
         return found
 
 
-@dataclass(frozen=True)
-class Row:
-    """A checked row."""
+class Row(NamedTuple):
+    """A checked row (a named tuple: a frozen dataclass took longer to make than
+    the rest of checking a plain row)."""
 
     number: int
     line: int
@@ -103,7 +109,7 @@ def _text(value: Any, path: str, limit: int, problems: Problems, what: str) -> s
     cleaned = value.strip()
     if len(cleaned) > limit:
         problems.add(path, f"The {what} is at most {limit} characters.")
-    elif any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in cleaned):
+    elif _CONTROL.search(cleaned):
         problems.add(path, f"The {what} contains a control character.")
     return cleaned
 
@@ -160,13 +166,100 @@ def check_row(
     problems: Problems,
 ) -> Row | None:
     """The row, or None with its problems added (keyed `rows.{number}.{field}`)."""
+    if fields.__class__ is dict:
+        row = _plain_row(number, fields, lines)
+        if row is not None:
+            return row
+    return _check_row(number, fields, lines, problems)
+
+
+def _plain_str(value: Any, limit: int) -> str | None:
+    """A text cell `_text` accepts as it is (None: let `_text` look at it)."""
+    if value.__class__ is not str:
+        return None
+    cleaned: str = value.strip()
+    if not cleaned or len(cleaned) > limit or _CONTROL.search(cleaned):
+        return None
+    return cleaned
+
+
+def _plain_whole(value: Any) -> int | None:
+    """A whole number `_whole` accepts as it is (None: let `_whole` look at it)."""
+    if value.__class__ is int:
+        number: int = value
+    elif value.__class__ is str and _WHOLE_TEXT.fullmatch(stripped := value.strip()):
+        number = int(stripped)
+    else:
+        return None
+    return number if 0 <= number <= QUANTITY_MAX else None
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (value.__class__ is str and not value.strip())
+
+
+def _plain_row(
+    number: int, fields: dict[str, Any], lines: Mapping[int, ReportableLine]
+) -> Row | None:
+    """The row when every cell is plainly good, as `_check_row` would give it; None
+    whenever a cell needs a closer look (`_check_row` then finds what, if anything,
+    is wrong). Most rows of a large report are plain: checking them here, without
+    the paths and messages a problem needs, halves the time to check a report."""
+    if not fields.keys() <= _COLUMN_SET:
+        return None
+    line_number = _plain_whole(fields.get("line"))
+    line = lines.get(line_number) if line_number is not None else None
+    customer_id = _plain_str(fields.get("customer_id"), CUSTOMER_ID_MAX)
+    customer_name = _plain_str(fields.get("customer_name"), CUSTOMER_NAME_MAX)
+    country = fields.get("country")
+    country = country.strip().upper() if country.__class__ is str else None
+    if line is None or customer_id is None or customer_name is None or country not in COUNTRIES:
+        return None
+    raw_unit, raw_quantity = fields.get("unit"), fields.get("quantity")
+    if _empty(raw_unit):
+        if not line.takes_revenue or not _empty(raw_quantity):
+            return None
+        unit, quantity = "", None
+    else:
+        unit = raw_unit.strip() if raw_unit.__class__ is str else ""
+        quantity = _plain_whole(raw_quantity)
+        if len(unit) > UNIT_MAX or unit not in line.units or quantity is None:
+            return None
+    raw_revenue = fields.get("revenue")
+    revenue: Decimal | None = None
+    if line.takes_revenue:
+        if raw_revenue.__class__ is not str or not _DECIMAL_TEXT.fullmatch(raw_revenue.strip()):
+            return None
+        revenue = Decimal(raw_revenue.strip())
+    elif not _empty(raw_revenue):
+        return None
+    return Row(
+        number=number,
+        line=line.number,
+        customer_id=customer_id,
+        customer_key=customer_key(customer_id),
+        customer_name=customer_name,
+        country=country,
+        unit=unit,
+        quantity=quantity,
+        revenue=revenue,
+    )
+
+
+def _check_row(
+    number: int,
+    fields: Any,
+    lines: Mapping[int, ReportableLine],
+    problems: Problems,
+) -> Row | None:
+    """Every check of a row, each problem with its path and message."""
     prefix = f"rows.{number}"
     if not isinstance(fields, Mapping):
         problems.add(prefix, "Each row must be an object with the report's columns.")
         return None
     before = len(problems.errors) + problems.more
-    unknown = sorted(str(key) for key in fields if key not in COLUMNS)
-    for key in unknown[:5]:
+    unknown = [key for key in fields if key not in _COLUMN_SET]
+    for key in sorted(str(key) for key in unknown)[:5]:
         problems.add(f"{prefix}.{key}", f"Unknown column; the columns are {', '.join(COLUMNS)}.")
     line_number = _whole(fields.get("line"), f"{prefix}.line", problems)
     line = lines.get(line_number) if line_number is not None else None
@@ -335,6 +428,24 @@ _LONG_NUMBER = re.compile(rb"[:,\[]\s*-?[0-9]{41}|[0-9][eE][-+]?[0-9]{10}")
 _DEEP_NESTING = re.compile(rb"(?:[\[{]\s*){33}")
 _SCAN_CHUNK = 1024 * 1024
 _SCAN_OVERLAP = 256
+# The patterns, scanned byte by byte, took longer than parsing the body; two
+# translations and substring searches (in C) answer first. Either pattern of
+# _LONG_NUMBER needs a run of 10 digits: without one it cannot match.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_TEN_DIGITS = b"0" * 10
+# _DEEP_NESTING exactly: 33 openers with only whitespace (what \s matches in a
+# bytes pattern) between them are 33 "[" once "{" reads "[" and whitespace goes.
+_OPENERS_AS_BRACKET = bytes.maketrans(b"{", b"[")
+_WHITESPACE = b" \t\n\r\f\v"
+_DEEP = b"[" * 33
+
+
+def _long_number(window: bytes) -> bool:
+    return _TEN_DIGITS in window.translate(_DIGITS_AS_ZERO) and bool(_LONG_NUMBER.search(window))
+
+
+def _deep_nesting(window: bytes) -> bool:
+    return _DEEP in window.translate(_OPENERS_AS_BRACKET, _WHITESPACE)
 
 
 def _unsafe_json(file: IO[bytes]) -> str | None:
@@ -343,13 +454,28 @@ def _unsafe_json(file: IO[bytes]) -> str | None:
     tail = b","  # so that a number at the very start is seen as one
     while block := file.read(_SCAN_CHUNK):
         window = tail + block
-        if _LONG_NUMBER.search(window):
+        if _long_number(window):
             return "A number in the body is too long (over 40 digits, or a 10-digit exponent)."
-        if _DEEP_NESTING.search(window):
+        if _deep_nesting(window):
             return "The body nests deeper than 32 levels."
         tail = window[-_SCAN_OVERLAP:]
     file.seek(0)
     return None
+
+
+# The prefixes of every event the shape check below acts on (a top-level key, the
+# value of attest, amends or reason, the rows array itself).
+_SHAPE_PREFIXES = frozenset(("", "attest", "amends", "reason", "rows"))
+
+
+def _top_level_events(file: IO[bytes]) -> Iterator[tuple[str, str, Any]]:
+    """The parser's events whose prefix is one of `_SHAPE_PREFIXES`, chosen in C:
+    the events of the rows' own fields (nearly all of them) never reach Python,
+    where looking at each one cost more than parsing it. The whole body is still
+    parsed, so invalid JSON anywhere raises as before."""
+    events, prefixes = itertools.tee(ijson.parse(file, use_float=False))
+    wanted = map(_SHAPE_PREFIXES.__contains__, map(operator.itemgetter(0), prefixes))
+    return itertools.compress(events, wanted)
 
 
 def json_submission(upload: Upload) -> Submission:
@@ -362,7 +488,7 @@ def json_submission(upload: Upload) -> Submission:
         submission.problems = {"_body": [unsafe]}
         return submission
     try:
-        events = ijson.parse(upload.file, use_float=False)
+        events = _top_level_events(upload.file)
         prefix, event, _ = next(events)
         if event != "start_map":
             problems["_body"] = ["The body must be a JSON object with attest and rows."]
@@ -424,8 +550,8 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
         for record in reader:
             number = start
             start = reader.line_num + 1
-            if not any(cell.strip() for cell in record):
-                continue  # blank lines are not rows
+            if not "".join(record).strip():
+                continue  # blank lines (no cell but whitespace) are not rows
             if len(record) != len(COLUMNS):
                 yield number, f"expected {len(COLUMNS)} columns, found {len(record)}"
                 continue

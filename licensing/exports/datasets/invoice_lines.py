@@ -64,28 +64,46 @@ def _statement(given: ExportFilter) -> Statement:
     )
 
 
+def ordered(statement: Statement) -> Statement:
+    """The export's order: invoice by invoice, each in line order."""
+    return statement.order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
+
+
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     ledger = context.ledger
-    statement = _statement(given).order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
-    for r in each(context.session, statement):
-        kind = ledger.kind(r.source_type)
-        use = ledger.line_use(r.source_type, r.source_id, r.position)
+    statement = ordered(_statement(given))
+    for (
+        invoice_id,
+        number,
+        position,
+        organization_id,
+        legal_name,
+        state,
+        currency,
+        issue_date,
+        source_type,
+        source_id,
+        description,
+        line_amount,
+    ) in each(context.session, statement):
+        kind = ledger.kind(source_type)
+        use = ledger.line_use(source_type, source_id, position)
         if given.use and use != given.use:
             continue
         yield (
-            r.id,
-            r.number,
-            r.position,
-            r.organization_id,
-            r.legal_name,
-            r.state,
-            r.currency,
-            r.issue_date,
+            invoice_id,
+            number,
+            position,
+            organization_id,
+            legal_name,
+            state,
+            currency,
+            issue_date,
             kind,
             use,
             ledger.account(kind, use),
-            r.description,
-            amount(r.amount, r.currency),
+            description,
+            amount(line_amount, currency),
         )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -17,7 +18,7 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.audit import services as audit
 from licensing.calendar import office_date
-from licensing.db import utcnow
+from licensing.db import Money, utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
@@ -277,8 +278,8 @@ def _store_rows(
     problems = Problems()
     seen: dict[tuple[int, str, str], int] = {}
     revenue = {line.number: Decimal(0) for line in obligation.lines if line.takes_revenue}
-    batch: list[dict[str, Any]] = []
     count = 0
+    writer = _RowWriter(session.connection(), report.id)
     for number, fields in submission.rows():
         if isinstance(fields, str):  # a row the reader could not split
             problems.add(f"rows.{number}" if number >= 0 else "_body", fields)
@@ -301,34 +302,86 @@ def _store_rows(
             revenue[row.line] += row.revenue
         if problems:
             continue  # nothing will be stored: stop writing, keep checking
-        batch.append(_row_values(report.id, row))
-        if len(batch) >= BATCH:
-            session.execute(insert(RoyaltyReportRow), batch)
-            batch.clear()
+        writer.add(row)
     for number, total in revenue.items():
         if total >= LINE_REVENUE_MAX:
             problems.add("rows", f"Line {number}'s revenue adds up to more than the service holds.")
     if problems:
         raise InvalidInput("Some rows of the report have problems.", problems.summary())
-    if batch:
-        session.execute(insert(RoyaltyReportRow), batch)
+    writer.flush()
     report.row_count = count
     return revenue
 
 
-def _row_values(report_id: int, row: Row) -> dict[str, Any]:
-    return {
-        "report_id": report_id,
-        "row_number": row.number,
-        "line": row.line,
-        "customer_id": row.customer_id,
-        "customer_key": row.customer_key,
-        "customer_name": row.customer_name,
-        "country": row.country,
-        "unit": row.unit,
-        "quantity": row.quantity,
-        "revenue": row.revenue,
-    }
+_ROW_COLUMNS = (
+    "report_id",
+    "row_number",
+    "line",
+    "customer_id",
+    "customer_key",
+    "customer_name",
+    "country",
+    "unit",
+    "quantity",
+    "revenue",
+)
+
+
+class _RowWriter:
+    """Stores checked rows, `BATCH` at a time, the way each database takes many
+    rows fastest; the rows are never loaded as objects here, so not through the
+    ORM, whose per-row bookkeeping was a fifth of storing them (profiled).
+
+    SQLite: the driver's executemany, with tuples (Core's parameter processing,
+    row by row, was a sixth of filing a large report). PostgreSQL: COPY FROM
+    STDIN, in the same transaction. Either way the revenue is first put in its
+    stored form by the Money type, as Core would. Other databases: Core's
+    executemany."""
+
+    def __init__(self, connection: Connection, report_id: int) -> None:
+        self.connection = connection
+        self.report_id = report_id
+        self.batch: list[tuple[Any, ...]] = []
+        self.dialect = connection.dialect
+        self.money = Money()  # the revenue column's type
+        self.insert = insert(RoyaltyReportRow)
+        compiled = self.insert.compile(dialect=self.dialect, column_keys=list(_ROW_COLUMNS))
+        if self.dialect.name == "sqlite":
+            assert compiled.positiontup == list(_ROW_COLUMNS)
+        self.sql = str(compiled)
+
+    def add(self, row: Row) -> None:
+        revenue = row.revenue
+        stored = None if revenue is None else self.money.process_bind_param(revenue, self.dialect)
+        self.batch.append((self.report_id, *row[:-1], stored))  # Row's order: _ROW_COLUMNS[1:]
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        if self.dialect.name == "sqlite":
+            self.connection.exec_driver_sql(self.sql, self.batch)
+        elif self.dialect.name == "postgresql":
+            self._copy()
+        else:
+            self.connection.execute(
+                self.insert, [dict(zip(_ROW_COLUMNS, values, strict=True)) for values in self.batch]
+            )
+        self.batch = []
+
+    def _copy(self) -> None:
+        from psycopg import sql
+
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(RoyaltyReportRow.__tablename__),
+            sql.SQL(", ").join(sql.Identifier(name) for name in _ROW_COLUMNS),
+        )
+        driver = self.connection.connection.driver_connection
+        assert driver is not None  # a connection checked out of the pool
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for values in self.batch:
+                copy.write_row(values)
 
 
 def _store_lines(

@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import select
 
 from licensing import db
-from licensing.royalties.models import RoyaltyReport
+from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
 from tests.integration.royalties.conftest import AFTER, DATA_FILE, SOFTWARE, row
 from tests.support import factories
 
@@ -290,3 +290,34 @@ def test_hostile_json_bodies_are_refused_before_they_reach_the_parser(
             assert response.status_code == 422, body[:60]
             assert response.mimetype == "application/problem+json"
     assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_each_row_is_stored_as_filed_with_its_revenue_to_the_cent(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, DATA_FILE)
+    rows = [
+        row(1, " Cust-A ", unit="", revenue="60000.05"),
+        row(1, "B", unit="", revenue="0.10"),
+        row(1, "C", unit="", revenue="0"),
+    ]
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = client.post(
+            url(agreement, "/2027-01-01"),
+            json={"attest": True, "rows": rows},
+            headers=factories.bearer(vendor),
+        )
+    assert filed.status_code == 201, filed.get_json()
+    stored = db.session().scalars(
+        select(RoyaltyReportRow)
+        .where(RoyaltyReportRow.report_id == filed.get_json()["id"])
+        .order_by(RoyaltyReportRow.row_number)
+    )
+    assert [
+        (r.row_number, r.line, r.customer_id, r.customer_key, r.unit, r.quantity, r.revenue)
+        for r in stored
+    ] == [
+        (0, 1, "Cust-A", "cust-a", "", None, Decimal("60000.05")),
+        (1, 1, "B", "b", "", None, Decimal("0.10")),
+        (2, 1, "C", "c", "", None, Decimal("0")),
+    ]

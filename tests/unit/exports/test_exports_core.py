@@ -9,13 +9,20 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from licensing.errors import InvalidInput
 from licensing.exports import base, filters
-from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset
-from licensing.exports.formats import Header, formula_safe, write_csv, write_jsonl, write_xlsx
+from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column, Dataset
+from licensing.exports.formats import (
+    Header,
+    _text,
+    formula_safe,
+    write_csv,
+    write_jsonl,
+    write_xlsx,
+)
 from licensing.exports.recognition import month_end, proportional, straight_line
 
 TINY = Dataset(
@@ -215,3 +222,65 @@ def test_every_dataset_has_a_version_and_unique_described_columns() -> None:
         assert len(names) == len(set(names)), dataset.name
         assert dataset.schema_version >= 1
         assert all(column.description for column in dataset.columns)
+
+
+EVERY_KIND = Dataset(
+    name="every_kind",
+    title="Every kind",
+    description="For tests.",
+    schema_version=2,
+    columns=(
+        Column("name", TEXT, "Text."),
+        Column("count", INTEGER, "A whole number."),
+        Column("amount", MONEY, "An amount."),
+        Column("day", DATE, "A day."),
+        Column("at", DATETIME, "A moment."),
+    ),
+    rows=lambda _context, _filter: iter(()),
+)
+
+
+def _cell_by_cell(rows: list[tuple[object, ...]]) -> str:
+    """The CSV each cell's own conversion gives (`_text`, and `formula_safe` for text)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["schema_version", *EVERY_KIND.column_names])
+    for row in rows:
+        cells = [
+            formula_safe(_text(column.kind, value))
+            if column.kind == TEXT
+            else _text(column.kind, value)
+            for column, value in zip(EVERY_KIND.columns, row, strict=True)
+        ]
+        writer.writerow(["2", *cells])
+    return buffer.getvalue()
+
+
+@settings(deadline=None)  # up to 1,200 rows: a busy machine is no failure
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.text(), st.integers()),
+            st.one_of(st.none(), st.integers()),
+            st.one_of(
+                st.none(),
+                st.decimals(allow_nan=False, allow_infinity=False, places=2),
+                st.decimals(allow_nan=False, allow_infinity=False, places=4),
+            ),
+            st.one_of(st.none(), st.dates()),
+            st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
+        ),
+        max_size=1200,  # more than one batch of rows
+    )
+)
+def test_csv_cells_are_what_each_value_s_own_conversion_gives_in_every_kind(
+    rows: list[tuple[object, ...]],
+) -> None:
+    header = Header(EVERY_KIND, datetime(2027, 2, 1, tzinfo=UTC), {})
+    assert b"".join(write_csv(header, rows)).decode("utf-8") == _cell_by_cell(rows)
+
+
+def test_a_row_with_a_value_too_many_or_too_few_is_refused_not_written() -> None:
+    header = Header(EVERY_KIND, datetime(2027, 2, 1, tzinfo=UTC), {})
+    with pytest.raises(ValueError, match="a row of 4 values for 5 columns"):
+        b"".join(write_csv(header, [("a", 1, Decimal("1.00"), None)]))

@@ -1,0 +1,246 @@
+"""Agreement and invoice PDFs, each against a minimal reportlab document of its size.
+
+An agreement of three licensed uses is made through the real services (priced,
+submitted, approved automatically, accepted, so its up-front invoice is issued)
+on a fresh SQLite database. Then, in the same run, each document is rendered
+`--repeat` times by the service's own renderers:
+
+- agreement: `render_agreement_pdf` of the document `issuing.build_document`
+  gathers (clauses from the templates, the working of each fee);
+- invoice: `billing.pdfs.invoice_pdf`, as the pages, the API and emails call it;
+
+and its floor as often: a reportlab document with the same number of pages and
+tables (the same rows and columns, one short string a cell), the built-in
+Helvetica and reportlab's sample styles, no page furniture. The renderers embed
+and subset the Bitstream Vera fonts (a CPT notice needs © and ®) and number every
+page "Page N of M"; the floor does neither, which is what the ratio prices.
+Prints the median time per document, the floor's and the ratio (goal <= 1.5x);
+asserts nothing.
+
+    .venv/bin/python bench/pdfs.py [--repeat 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import logging
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Three licensed uses: two with a fixed fee, so the up-front invoice has lines.
+USES: tuple[tuple[str, str, str, dict[str, int]], ...] = (
+    ("Bench Scrubber", "distribution", "saas", {"end_users": 2500}),
+    ("Bench Coder Assist", "development", "software", {}),
+    ("Bench Claims Desk", "internal_use", "software", {"users": 40}),
+)
+
+
+def _app(url: str) -> Any:
+    from licensing.app import create_app
+    from licensing.config import Config
+
+    return create_app(
+        Config(
+            environment="testing",
+            database_url=url,
+            secret_key=secrets.token_hex(16),
+            audit_hmac_key=secrets.token_hex(16),
+            quote_rate_limit="off",
+        )
+    )
+
+
+def _use(product: str, use: str, product_type: str, quantity: dict[str, int]) -> dict[str, Any]:
+    return {
+        "product_name": product,
+        "description": f"{product}: claims scrubbing for clinics and billing offices",
+        "use": use,
+        "product_type": product_type,
+        "user_type": "provider",
+        "delivery": "hosted",
+        "territories": "United States",
+        "languages": ["en"],
+        "quantity": quantity,
+    }
+
+
+def issue(app: Any) -> tuple[int, int]:
+    """(agreement id, invoice id): an agreement issued and accepted, its invoice issued."""
+    from sqlalchemy import select
+
+    from licensing import db
+    from licensing.accounts import services as accounts
+    from licensing.agreements import services as agreements
+    from licensing.agreements.models import Agreement
+    from licensing.billing.models import Invoice
+    from licensing.ratecards import cli as ratecards_cli
+    from tests.support import factories
+
+    moment = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+    with app.app_context():
+        ratecards_cli.load_samples()
+        organization = factories.make_organization(db.session())
+        vendor = factories.make_vendor(db.session(), organization)
+        db.session().commit()
+        principal = accounts.principal_for(vendor)
+        draft = agreements.ApplicationDraft.from_fields(
+            {
+                "term_start": date(2027, 1, 1),
+                "term_end": date(2027, 12, 31),
+                "uses": [_use(*use) for use in USES],
+            }
+        )
+        application = agreements.create_draft(principal, draft, now=moment)
+        agreements.submit(application.id, principal, attest=True, now=moment)
+        session = db.session()
+        agreement = session.scalars(
+            select(Agreement).where(Agreement.application_id == application.id)
+        ).one()
+        agreements.accept(
+            agreement.id,
+            principal,
+            agreements.AcceptanceInput(
+                "Bench Signer", "CEO", True, agreement.pdf_sha256, "127.0.0.1", "bench"
+            ),
+            now=moment,
+        )
+        invoice = session.scalars(
+            select(Invoice).where(Invoice.source_type == "agreement").order_by(Invoice.id)
+        ).first()
+        assert invoice is not None, "accepting the agreement issued no invoice"
+        return agreement.id, invoice.id
+
+
+def _shape(render: Callable[[], bytes]) -> tuple[int, list[tuple[int, int]]]:
+    """The pages of the rendered document and the (rows, columns) of each table in
+    its story (the story is caught on its way to `licensing.pdf.build`)."""
+    from pypdf import PdfReader
+    from reportlab.platypus import Table
+
+    from licensing import pdf
+
+    stories: list[list[Any]] = []
+    original = pdf.build
+
+    def catching(story: Any, *args: Any, **kwargs: Any) -> bytes:
+        stories.append(list(story))
+        return original(story, *args, **kwargs)
+
+    pdf.build = catching
+    try:
+        content = render()
+    finally:
+        pdf.build = original
+    tables: list[tuple[int, int]] = []
+
+    def walk(flowable: Any) -> None:
+        if isinstance(flowable, Table):
+            # reportlab keeps the cells in an attribute its stubs do not declare.
+            rows = flowable._cellvalues  # type: ignore[attr-defined]
+            tables.append((len(rows), len(rows[0]) if rows else 0))
+        for inner in getattr(flowable, "_content", None) or []:  # KeepTogether
+            walk(inner)
+
+    for flowable in stories[0]:
+        walk(flowable)
+    return len(PdfReader(io.BytesIO(content)).pages), tables
+
+
+def floor_document(pages: int, tables: list[tuple[int, int]]) -> bytes:
+    """A minimal reportlab document: `pages` pages holding tables of these shapes."""
+    from reportlab.lib.pagesizes import LETTER
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table
+
+    styles = getSampleStyleSheet()
+    story: list[Any] = []
+    for page in range(pages):
+        if page:
+            story.append(PageBreak())
+        story.append(Paragraph(f"Page {page + 1}", styles["Heading2"]))
+        for index, (rows, columns) in enumerate(tables):
+            if index * pages // max(len(tables), 1) == page:
+                story.append(Table([["cell"] * columns for _ in range(rows)]))
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, pagesize=LETTER, invariant=True).build(story)
+    return buffer.getvalue()
+
+
+def paired_medians(
+    render: Callable[[], bytes], floor: Callable[[], bytes], repeat: int
+) -> tuple[float, float]:
+    """Median seconds of each, rendered in turn (a busy machine slows both alike)."""
+    render(), floor()  # warm: imports, font and style caches
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for index, make in enumerate((render, floor)):
+            started = time.perf_counter()
+            make()
+            times[index].append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20, help="renders of each document (20)")
+    args = parser.parse_args()
+    from licensing import db, migrations
+    from licensing.agreements import issuing
+    from licensing.agreements.documents import render_agreement_pdf
+    from licensing.agreements.models import Agreement
+    from licensing.billing import pdfs
+    from licensing.billing.models import Invoice
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{directory}/bench.db"
+        migrations.upgrade(url)
+        app = _app(url)
+        agreement_id, invoice_id = issue(app)
+        with app.app_context(), app.test_request_context():
+            session = db.session()
+            agreement = session.get(Agreement, agreement_id)
+            invoice = session.get(Invoice, invoice_id)
+            assert agreement is not None
+            assert invoice is not None
+            document = issuing.build_document(
+                session,
+                number=agreement.number,
+                issued_on=date(2026, 11, 2),
+                application=agreement.application,
+                version=agreement.quote,
+                payment_terms_days=agreement.payment_terms_days,
+                late_fee_percent=agreement.late_fee_monthly_percent,
+                renewal_of=None,
+            )
+            cases: dict[str, Callable[[], bytes]] = {
+                "agreement": lambda: render_agreement_pdf(document),
+                "invoice": lambda: pdfs.invoice_pdf(session, invoice),
+            }
+            print(f"PDFs: median of {args.repeat} renders each, floor in the same run")
+            for name, render in cases.items():
+                pages, tables = _shape(render)
+                figure, floor = paired_medians(
+                    render, functools.partial(floor_document, pages, tables), args.repeat
+                )
+                print(
+                    f"  {name:<10} {figure * 1000:7.1f} ms  ({pages} pages, {len(tables)} "
+                    f"tables, {len(render()) / 1024:.0f} KB)  floor, minimal reportlab: "
+                    f"{floor * 1000:6.1f} ms  ratio {figure / floor:4.1f}x"
+                )
+
+
+if __name__ == "__main__":
+    main()
