@@ -86,17 +86,19 @@ def stripe_policy(stripe_js_url: str) -> str:
 
 
 def _start_request() -> None:
-    g.request_id = request_id(request.headers.get("X-Request-Id", ""))
+    context = g._get_current_object()  # type: ignore[attr-defined]  # one context lookup
+    context.request_id = request_id(request.headers.get("X-Request-Id", ""))
     # `g` outlives a request when a caller holds the app context (tests, CLI).
-    g.csp_allow_stripe = False
+    context.csp_allow_stripe = False
 
 
 def _security_headers(response: Response) -> Response:
     config = current_app.config["LICENSING"]
+    context = g._get_current_object()  # type: ignore[attr-defined]
     headers = response.headers
-    headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
+    headers["X-Request-Id"] = context.get("request_id") or uuid.uuid4().hex
     headers["Content-Security-Policy"] = (
-        stripe_policy(config.stripe_js_url) if g.get("csp_allow_stripe") else DEFAULT_POLICY
+        stripe_policy(config.stripe_js_url) if context.get("csp_allow_stripe") else DEFAULT_POLICY
     )
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for older browsers
