@@ -24,6 +24,7 @@ from licensing import (
     mail,
     permissions,
     royalties,
+    sessions,
     web,
 )
 from licensing.config import PROJECT_ROOT, Config
@@ -103,6 +104,7 @@ def configure(app: Flask, config: Config) -> None:
 
 def register_extensions(app: Flask, config: Config) -> None:
     db.init_app(app, config.database_url)
+    sessions.init_app(app)  # the cookie session on pages only: the API never reads it
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

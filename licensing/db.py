@@ -226,6 +226,19 @@ def session() -> Session:
     return current
 
 
+def idle_engine() -> Engine | None:
+    """The engine, while this context holds no open transaction and its sessions
+    bind the engine itself: a read may then learn from a cache of the process
+    that nothing changed without opening a session (`ratecards.queries`). None
+    inside a transaction, and in tests that bind every session to one
+    connection."""
+    current = g.get("db_session")
+    if current is not None and current.in_transaction():
+        return None
+    bind = database().sessionmaker.kw.get("bind")
+    return bind if isinstance(bind, Engine) else None
+
+
 def read_session() -> Session:
     """A new session of the caller's own, for reading outside the request's unit
     of work (streamed downloads, see `licensing.streaming`). The caller closes it.

@@ -9,6 +9,7 @@ from elsewhere; only the card payment page allows it, by calling
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from urllib.parse import urlsplit
@@ -74,23 +75,37 @@ def allow_stripe_js() -> None:
     g.csp_allow_stripe = True
 
 
+# The policies depend on the configuration only, so each is built once per
+# process rather than on every response.
+DEFAULT_POLICY = content_security_policy()
+
+
+@functools.lru_cache(maxsize=8)
+def stripe_policy(stripe_js_url: str) -> str:
+    return content_security_policy(stripe_sources(stripe_js_url))
+
+
 def _start_request() -> None:
-    g.request_id = request_id(request.headers.get("X-Request-Id", ""))
+    context = g._get_current_object()  # type: ignore[attr-defined]  # one context lookup
+    context.request_id = request_id(request.headers.get("X-Request-Id", ""))
     # `g` outlives a request when a caller holds the app context (tests, CLI).
-    g.csp_allow_stripe = False
+    context.csp_allow_stripe = False
 
 
 def _security_headers(response: Response) -> Response:
     config = current_app.config["LICENSING"]
-    extra = stripe_sources(config.stripe_js_url) if g.get("csp_allow_stripe") else None
-    response.headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
-    response.headers["Content-Security-Policy"] = content_security_policy(extra)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for older browsers
+    context = g._get_current_object()  # type: ignore[attr-defined]
+    headers = response.headers
+    headers["X-Request-Id"] = context.get("request_id") or uuid.uuid4().hex
+    headers["Content-Security-Policy"] = (
+        stripe_policy(config.stripe_js_url) if context.get("csp_allow_stripe") else DEFAULT_POLICY
+    )
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for older browsers
     # A page whose URL carries a secret may ask for less (no-referrer).
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Referrer-Policy", "same-origin")
     if config.is_production:
-        response.headers["Strict-Transport-Security"] = HSTS
+        headers["Strict-Transport-Security"] = HSTS
     return response
 
 

@@ -185,14 +185,15 @@ def check_request_text() -> None:
     """Before every request: no unstorable character in the path, the query
     string or a submitted form (JSON bodies are checked by `loads`)."""
     problems = {}
-    if _UNSTORABLE.search(request.path):
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup
+    if _UNSTORABLE.search(req.path):
         problems["path"] = [_UNSTORABLE_MESSAGE]
-    problems.update(unstorable_text(request.args))
-    if request.mimetype in _FORM_TYPES:
+    problems.update(unstorable_text(req.args))
+    if req.mimetype in _FORM_TYPES:
         # Cache the raw body first, so that whoever reads it next (the API's
         # body check, which answers a form with 415) still finds it.
-        request.get_data(cache=True, parse_form_data=False)
-        problems.update(unstorable_text(request.form))
+        req.get_data(cache=True, parse_form_data=False)
+        problems.update(unstorable_text(req.form))
     if problems:
         fields = ", ".join(sorted(problems))
         raise InvalidInput(

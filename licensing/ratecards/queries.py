@@ -107,15 +107,32 @@ class _Entry:
 
 
 @dataclass(frozen=True)
-class _Catalogue:
+class Catalogue:
     generation: tuple[Any, ...]
     entries: tuple[_Entry, ...]
     # `_CommitCounter.read()` just before the generation was read; None when the
     # catalogue was read inside a transaction or on another database.
     commits: tuple[int, int] | None = None
 
+    def by_version(self, version: str) -> RateCard | None:
+        """The parsed card published as `version`."""
+        for entry in self.entries:
+            if entry.version == version:
+                return entry.card
+        return None
 
-_CATALOGUES: dict[str, _Catalogue] = {}
+    def in_effect(self, on: date) -> RateCard | None:
+        """The parsed card `in_effect` would return, without loading or parsing it."""
+        candidates = [
+            entry for entry in self.entries if entry.effective_from <= on <= entry.effective_to
+        ]
+        if not candidates:
+            return None
+        latest = max(candidates, key=lambda e: (e.effective_from, e.published_at, e.id))
+        return latest.card
+
+
+_CATALOGUES: dict[str, Catalogue] = {}
 
 
 _GENERATION = select(
@@ -203,7 +220,7 @@ def _generation(session: Session) -> tuple[Any, ...]:
     return tuple(session.connection().execute(_GENERATION).one())
 
 
-def _catalogue(session: Session) -> _Catalogue:
+def _catalogue(session: Session) -> Catalogue:
     key, path = _database_key(session.get_bind().engine)
     commits = _commits(session, path)  # before the generation: a commit after it counts
     cached = _CATALOGUES.get(key)
@@ -213,7 +230,7 @@ def _catalogue(session: Session) -> _Catalogue:
     if cached is not None and cached.generation == generation:
         fresh = replace(cached, commits=commits)
     else:
-        fresh = _Catalogue(generation, _entries(session), commits)
+        fresh = Catalogue(generation, _entries(session), commits)
     _CATALOGUES[key] = fresh
     return fresh
 
@@ -232,22 +249,29 @@ def _entries(session: Session) -> tuple[_Entry, ...]:
     )
 
 
+def unchanged_catalogue(engine: Engine) -> Catalogue | None:
+    """The catalogue read before from `engine`'s SQLite file, when its commit
+    counter shows nothing committed since: no session and no query at all (a
+    quote would otherwise open and close a session just to learn this). None
+    when it cannot tell; read `catalogue(session)` then."""
+    key, path = _database_key(engine)
+    cached = _CATALOGUES.get(key)
+    counter = _COUNTERS.get(path) if path is not None else None
+    if cached is None or cached.commits is None or counter is None:
+        return None
+    return cached if counter.read() == cached.commits else None
+
+
+def catalogue(session: Session) -> Catalogue:
+    """The parsed published cards, as of `session`'s view of the database."""
+    return _catalogue(session)
+
+
 def card_by_version(session: Session, version: str) -> RateCard | None:
     """The parsed card published as `version`, without loading its document."""
-    for entry in _catalogue(session).entries:
-        if entry.version == version:
-            return entry.card
-    return None
+    return _catalogue(session).by_version(version)
 
 
 def card_in_effect(session: Session, on: date) -> RateCard | None:
     """The parsed card `in_effect` would return, without loading or parsing it."""
-    candidates = [
-        entry
-        for entry in _catalogue(session).entries
-        if entry.effective_from <= on <= entry.effective_to
-    ]
-    if not candidates:
-        return None
-    latest = max(candidates, key=lambda e: (e.effective_from, e.published_at, e.id))
-    return latest.card
+    return _catalogue(session).in_effect(on)

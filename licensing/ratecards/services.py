@@ -105,16 +105,16 @@ def import_card(document: object, *, published_by: str) -> ImportResult:
 
 def quote(request: QuoteRequest) -> Quote:
     """Price a request with the card it names, or the card in effect on its start date."""
-    session = db.session()
+    cards = _catalogue()
     card: RateCard | None
     if request.rate_card is not None:
-        card = queries.card_by_version(session, request.rate_card)
+        card = cards.by_version(request.rate_card)
         if card is None:
             raise errors.InvalidInput.for_field(
                 "rate_card", f"There is no published rate card {request.rate_card!r}."
             )
     else:
-        card = queries.card_in_effect(session, request.term.start)
+        card = cards.in_effect(request.term.start)
         if card is None:
             raise errors.InvalidInput.for_field(
                 "term.start",
@@ -125,3 +125,11 @@ def quote(request: QuoteRequest) -> Quote:
         return price(card, request)
     except QuoteInputError as invalid:
         raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None
+
+
+def _catalogue() -> queries.Catalogue:
+    """The published cards: without a session while the process's copy is
+    known to be current (SQLite), else through the request's session."""
+    engine = db.idle_engine()
+    unchanged = queries.unchanged_catalogue(engine) if engine is not None else None
+    return unchanged or queries.catalogue(db.session())

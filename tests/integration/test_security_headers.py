@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing import access, headers
 from licensing.app import create_app
 from tests.conftest import make_config
 
@@ -66,3 +67,20 @@ def test_errors_pages_carry_the_headers_too(client: FlaskClient) -> None:
     response: Any = client.get("/no-such-page")
     assert response.status_code == 404
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_only_the_response_that_allows_stripe_js_carries_its_sources(app: Flask) -> None:
+    def payment_like_page() -> str:
+        headers.allow_stripe_js()
+        return "card form"
+
+    app.add_url_rule("/test-stripe-page", "test_stripe_page", access.public(payment_like_page))
+    client = app.test_client()
+    stripe_origin = headers._origin(app.config["LICENSING"].stripe_js_url)
+    first = client.get("/test-stripe-page").headers["Content-Security-Policy"]
+    assert f"script-src 'self' {stripe_origin}" in first
+    assert "frame-src 'none'" not in first
+    after = client.get("/").headers["Content-Security-Policy"]
+    assert after == headers.content_security_policy()
+    assert "stripe" not in after
+    assert client.get("/test-stripe-page").headers["Content-Security-Policy"] == first

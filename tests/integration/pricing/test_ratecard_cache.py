@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.app import create_app
 from licensing.ratecards import services
 from tests.conftest import make_config
@@ -92,3 +94,27 @@ def test_on_sqlite_a_quote_reads_no_table_until_something_is_committed(
     statements.clear()
     assert quoted_card(second_app) == "2027.1"
     assert [sql for sql in statements if "rate_cards" in sql]  # the generation, read again
+
+
+def test_on_sqlite_a_quote_opens_no_database_session_while_the_cards_are_current(
+    committed_app: Flask, second_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(committed_app, "2027.1")
+    assert quoted_card(second_app) == "2027.1"
+    opened: list[object] = []
+    real_session = db.session
+
+    def counting_session() -> Session:
+        opened.append(object())
+        return real_session()
+
+    monkeypatch.setattr(db, "session", counting_session)
+    assert quoted_card(second_app) == "2027.1"
+    assert quoted_card(second_app, rate_card="2027.1") == "2027.1"
+    sqlite = second_app.extensions["licensing.db"].dialect == "sqlite"
+    assert len(opened) == (0 if sqlite else 2)
+
+    publish(committed_app, "2027.2")
+    opened.clear()
+    assert quoted_card(second_app, rate_card="2027.2") == "2027.2"  # the commit is seen
+    assert len(opened) == 1
