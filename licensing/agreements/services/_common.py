@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -32,7 +32,7 @@ from licensing.agreements.models import (
     ApplicationUse,
     QuoteVersion,
 )
-from licensing.agreements.states import DRAFT, ISSUED
+from licensing.agreements.states import APPLICATION, DRAFT, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -211,6 +211,34 @@ def _tell_vendor(
     )
 
 
+VendorMessage = Callable[[Application, "str | None"], str]
+
+
+def _vendor_notice(action: str, subject: str) -> Callable[[VendorMessage], VendorMessage]:
+    """Declare the email the vendor gets after the application's `action`: the
+    decorated function writes its text from the application and the step's note."""
+
+    def register(message: VendorMessage) -> VendorMessage:
+        def tell(
+            session: Session, application: Application, actor: Actor, note: str | None
+        ) -> None:
+            _tell_vendor(session, application, subject, message(application, note))
+
+        APPLICATION.on(action)(tell)
+        return message
+
+    return register
+
+
+def _record_decision(
+    application: Application, reason: str | None, actor: Actor, moment: datetime
+) -> None:
+    """Who decided the application, when, and why (no reason on approval)."""
+    application.decision_reason = reason
+    application.decided_at = moment
+    application.decided_by = actor.name
+
+
 def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:
     recipients = mail.staff_recipients("licensing")
     if application.assignee is not None and application.assignee.is_active:
@@ -295,9 +323,7 @@ def _approve(
     now: datetime,
     automatic: bool = False,
 ) -> Agreement:
-    application.decided_at = now
-    application.decided_by = actor.name
-    application.decision_reason = None
+    _record_decision(application, None, actor, now)
     version = application.quotes[-1]
     agreement = _issue_agreement(session, application, version, actor, now)
     how = "approved automatically" if automatic else "approved"

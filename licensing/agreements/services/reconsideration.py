@@ -18,9 +18,10 @@ from licensing.agreements.services._common import (
     _now,
     _owned,
     _reason,
+    _record_decision,
     _require_vendor,
     _tell_staff,
-    _tell_vendor,
+    _vendor_notice,
     as_actor,
 )
 from licensing.agreements.states import APPLICATION
@@ -93,16 +94,9 @@ def grant_reconsideration(
         return application
 
 
-@APPLICATION.on("grant_reconsideration")
-def _tell_granted(
-    session: Session, application: Application, actor: Actor, note: str | None
-) -> None:
-    _tell_vendor(
-        session,
-        application,
-        "reconsideration granted",
-        "The licensing office will review your application again." + (f" {note}" if note else ""),
-    )
+@_vendor_notice("grant_reconsideration", "reconsideration granted")
+def _tell_granted(application: Application, note: str | None) -> str:
+    return "The licensing office will review your application again." + (f" {note}" if note else "")
 
 
 def deny_reconsideration(
@@ -113,19 +107,13 @@ def deny_reconsideration(
     text = _reason(reason)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
-        application.decision_reason = text
-        application.decided_at = moment
-        application.decided_by = actor.name
+        _record_decision(application, text, actor, moment)
         APPLICATION.apply(
             session, application, "deny_reconsideration", actor=actor, note=text, at=moment
         )
         return application
 
 
-@APPLICATION.on("deny_reconsideration")
-def _tell_denied(
-    session: Session, application: Application, actor: Actor, note: str | None
-) -> None:
-    _tell_vendor(
-        session, application, "reconsideration denied", f"The rejection stands and is final: {note}"
-    )
+@_vendor_notice("deny_reconsideration", "reconsideration denied")
+def _tell_denied(application: Application, note: str | None) -> str:
+    return f"The rejection stands and is final: {note}"
