@@ -240,14 +240,10 @@ def _record_decision(
 
 
 def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:
-    recipients = mail.staff_recipients("licensing")
-    if application.assignee is not None and application.assignee.is_active:
-        recipients = [application.assignee.email]
-    if not recipients:
-        return
-    mail.enqueue(
+    mail.notify_staff(
         session,
-        to=recipients,
+        "licensing",
+        assignee=application.assignee,
         subject=f"{application.reference} waits for you: {subject}",
         template="application_waiting",
         context={

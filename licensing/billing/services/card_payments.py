@@ -369,14 +369,11 @@ def _status_message(status: str, failure: str | None) -> str:
 @PAYMENT.on("flag")
 def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: str | None) -> None:
     """A flagged card payment waits for billing staff: tell them."""
-    recipients = mail.staff_recipients("billing")
-    if not recipients:
-        return
     invoice = session.get(Invoice, payment.invoice_id)
     assert invoice is not None
-    mail.enqueue(
+    mail.notify_staff(
         session,
-        to=recipients,
+        "billing",
         subject=f"Card payment for {invoice.number} needs review",
         template="payment_flagged",
         context={
