@@ -25,7 +25,7 @@ from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
@@ -50,11 +50,6 @@ Page = str | tuple[str, int] | WerkzeugResponse
 
 
 # --- the application form ------------------------------------------------------------------
-
-
-def _actor() -> Actor:
-    """The request's caller, as the use cases take it."""
-    return Actor.of(access.require_principal())
 
 
 def _units(session: Session) -> list[str]:
@@ -162,7 +157,7 @@ def _form_page(
 
 
 def _save(application: Application | None) -> Page:
-    actor = _actor()
+    actor = current_actor()
     units = _units(db.session())
     form = forms.application_form(units, request.form)
     if forms.changes_rows(request.form):
@@ -295,7 +290,7 @@ def _vendor_action(application_id: int, call: Any, done: str) -> Page:
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @access.vendor
 def submit(application_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     return _vendor_action(
         application_id,
         lambda: services.submit(
@@ -311,7 +306,7 @@ def submit(application_id: int) -> Page:
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 @access.vendor
 def withdraw(application_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     if not confirm.confirmed():
         found = queries.get_application(db.session(), application_id)
         return confirm.ask(
@@ -337,7 +332,7 @@ def withdraw(application_id: int) -> Page:
 @bp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
 @access.vendor
 def request_reconsideration(application_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     return _vendor_action(
         application_id,
         lambda: services.request_reconsideration(
@@ -403,7 +398,7 @@ def agreement_pdf(agreement_id: int) -> Response:
 @bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])
 @access.vendor
 def accept(agreement_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
     given = services.AcceptanceInput(
@@ -434,7 +429,7 @@ def accept(agreement_id: int) -> Page:
 @access.vendor
 def renew(agreement_id: int) -> Page:
     try:
-        renewal = services.start_renewal(agreement_id, _actor())
+        renewal = services.start_renewal(agreement_id, current_actor())
     except Conflict as error:
         flash(error.detail, "error")
         return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
@@ -666,7 +661,7 @@ def bulk_assign() -> Page:
             )
         )
     try:
-        services.assign_many(ids, None if choice == NOBODY else record_id(choice), _actor())
+        services.assign_many(ids, None if choice == NOBODY else record_id(choice), current_actor())
     except InvalidInput as error:
         show_errors(form, error)
         return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
@@ -721,7 +716,7 @@ def assign(application_id: int) -> Page:
     assignee = _user_id(request.form.get("assignee_id", ""))
     return _staff_action(
         application_id,
-        lambda: services.assign(application_id, assignee, _actor()),
+        lambda: services.assign(application_id, assignee, current_actor()),
         "The assignee is saved.",
     )
 
@@ -731,7 +726,7 @@ def assign(application_id: int) -> Page:
 def add_note(application_id: int) -> Page:
     return _staff_action(
         application_id,
-        lambda: services.add_note(application_id, request.form.get("body", ""), _actor()),
+        lambda: services.add_note(application_id, request.form.get("body", ""), current_actor()),
         "The internal note is saved.",
     )
 
@@ -760,7 +755,7 @@ def review(application_id: int) -> Page:
     reason = request.form.get("reason", "")
     return _staff_action(
         application_id,
-        lambda: services.review(application_id, action, _actor(), reason=reason),
+        lambda: services.review(application_id, action, current_actor(), reason=reason),
         _REVIEW_DONE[action],
     )
 
@@ -777,7 +772,7 @@ def _modifications(application: Application) -> services.Modifications:
 @access.staff(*LICENSING)
 def approve(application_id: int) -> Page:
     application = queries.get_application(db.session(), application_id)
-    actor = _actor()
+    actor = current_actor()
 
     def call() -> None:
         changes = _modifications(application)
@@ -845,7 +840,7 @@ def terminate(agreement_id: int) -> Page:
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
     try:
-        services.terminate(agreement_id, request.form.get("reason", ""), _actor())
+        services.terminate(agreement_id, request.form.get("reason", ""), current_actor())
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
         return _agreement_page(

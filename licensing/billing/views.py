@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.billing import documents, forms, links, pdfs, queries, services, stripe_gateway
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
@@ -55,11 +55,6 @@ csrf.exempt(webhooks)  # Stripe signs its requests; there is no session to forge
 Page = str | tuple[str, int] | Response
 BILLING_READERS = ("billing", "licensing")
 CARD_ATTEMPTS_LIMIT = "10 per hour"
-
-
-def _caller() -> Actor:
-    """The signed-in staff member a console action is taken by."""
-    return Actor.of(access.require_principal())
 
 
 def _config() -> Config:
@@ -594,7 +589,7 @@ def record_payment(invoice_id: int) -> Page:
             reference=form.reference.data,
             received_on=form.received_on.data,
             note=form.note.data,
-            actor=_caller(),
+            actor=current_actor(),
         )
         return (
             f"Recorded {forms.METHOD_IN_A_SENTENCE[payment.method]} of "
@@ -610,7 +605,7 @@ def void(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="void")
 
     def act() -> str:
-        invoice = services.void_invoice(invoice_id, reason=form.reason.data, actor=_caller())
+        invoice = services.void_invoice(invoice_id, reason=form.reason.data, actor=current_actor())
         return f"Invoice {invoice.number} is void."
 
     invoice = queries.get_invoice(db.session(), invoice_id)
@@ -634,7 +629,9 @@ def uncollectible(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="uncollectible")
 
     def act() -> str:
-        invoice = services.mark_uncollectible(invoice_id, reason=form.reason.data, actor=_caller())
+        invoice = services.mark_uncollectible(
+            invoice_id, reason=form.reason.data, actor=current_actor()
+        )
         return f"Invoice {invoice.number} is marked uncollectible."
 
     return _invoice_action(invoice_id, form, "uncollectible_form", act)
@@ -647,7 +644,10 @@ def credit_note(invoice_id: int) -> Page:
 
     def act() -> str:
         credit = services.issue_credit_note(
-            invoice_id, amount=_amount(form.amount.data), reason=form.reason.data, actor=_caller()
+            invoice_id,
+            amount=_amount(form.amount.data),
+            reason=form.reason.data,
+            actor=current_actor(),
         )
         return f"Credit note {credit.number} issued."
 
@@ -666,7 +666,7 @@ def refund(credit_note_id: int) -> Page:
         amount = _amount(form.amount.data)
         if form.method.data == "card":
             done = services.refund_card(
-                credit_note_id, amount=amount, note=form.note.data, actor=_caller()
+                credit_note_id, amount=amount, note=form.note.data, actor=current_actor()
             )
             if done.state == "pending":
                 return "The card refund is on its way; Stripe will confirm it."
@@ -678,7 +678,7 @@ def refund(credit_note_id: int) -> Page:
                 reference=form.reference.data,
                 sent_on=form.sent_on.data,
                 note=form.note.data,
-                actor=_caller(),
+                actor=current_actor(),
             )
         return f"Refunded {money(done.amount, done.currency)} {done.currency} ({credit.number})."
 
@@ -693,7 +693,9 @@ def accept_payment(payment_id: int) -> Response:
     invoice_id = payment.invoice_id
     if form.validate_on_submit():
         try:
-            services.accept_flagged_payment(payment_id, note=form.reason.data, actor=_caller())
+            services.accept_flagged_payment(
+                payment_id, note=form.reason.data, actor=current_actor()
+            )
         except (InvalidInput, Conflict) as error:
             flash(error.detail, "error")
         else:
