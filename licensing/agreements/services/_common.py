@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
@@ -228,6 +228,32 @@ def _vendor_notice(action: str, subject: str) -> Callable[[VendorMessage], Vendo
         return message
 
     return register
+
+
+StepFields = Callable[[Application, "str | None", Actor, datetime], None]
+
+
+def _reasoned_step(
+    application_id: int,
+    action: str,
+    caller: Actor | Principal,
+    now: datetime | None,
+    reason: str | None,
+    fields: StepFields,
+    *,
+    reason_required: bool = True,
+) -> Application:
+    """A licensing-staff review step with a reason: the caller and the reason are
+    checked, the application locked, `fields(application, reason, actor, moment)`
+    sets what the step records, and the step is taken (stamped, audited, notified)
+    in one transaction."""
+    actor, moment = _licensing_step(caller, now)
+    text = _reason(reason, required=reason_required)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        fields(application, text, actor, moment)
+        APPLICATION.apply(session, application, action, actor=actor, note=text, at=moment)
+        return application
 
 
 def _record_decision(

@@ -14,10 +14,10 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
-    _licensing_step,
     _now,
     _owned,
     _reason,
+    _reasoned_step,
     _record_decision,
     _require_vendor,
     _tell_staff,
@@ -81,17 +81,15 @@ def grant_reconsideration(
     now: datetime | None = None,
 ) -> Application:
     """Staff reopen a rejected application: it goes back to review."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason, required=False)
-    with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
+
+    def reopen(application: Application, _text: str | None, _actor: Actor, _at: datetime) -> None:
         application.decision_reason = None
         application.decided_at = None
         application.decided_by = None
-        APPLICATION.apply(
-            session, application, "grant_reconsideration", actor=actor, note=text, at=moment
-        )
-        return application
+
+    return _reasoned_step(
+        application_id, "grant_reconsideration", actor, now, reason, reopen, reason_required=False
+    )
 
 
 @_vendor_notice("grant_reconsideration", "reconsideration granted")
@@ -103,15 +101,9 @@ def deny_reconsideration(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Staff confirm the rejection; it is final."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason)
-    with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
-        _record_decision(application, text, actor, moment)
-        APPLICATION.apply(
-            session, application, "deny_reconsideration", actor=actor, note=text, at=moment
-        )
-        return application
+    return _reasoned_step(
+        application_id, "deny_reconsideration", actor, now, reason, _record_decision
+    )
 
 
 @_vendor_notice("deny_reconsideration", "reconsideration denied")

@@ -35,6 +35,7 @@ from licensing.agreements.services._common import (
     _licensing_step,
     _owned,
     _reason,
+    _reasoned_step,
     _record_decision,
     _store_quote,
     _tell_staff,
@@ -183,15 +184,13 @@ def return_for_information(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Ask the vendor for missing information: 5 US business days to resubmit."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason)
-    with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
+
+    def ask(application: Application, text: str | None, _actor: Actor, moment: datetime) -> None:
         application.return_reason = text
         application.returned_at = moment
         application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
-        APPLICATION.apply(session, application, "return", actor=actor, note=text, at=moment)
-        return application
+
+    return _reasoned_step(application_id, "return", actor, now, reason, ask)
 
 
 @_vendor_notice("return", "more information needed")
@@ -398,15 +397,13 @@ def reject(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Reject with a reason; the vendor may ask for reconsideration within 14 days."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason)
-    with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
+
+    def decide(application: Application, text: str | None, actor: Actor, moment: datetime) -> None:
         _check_second_reviewer(application, actor)
         _record_decision(application, text, actor, moment)
         application.reconsider_by = moment + timedelta(days=RECONSIDERATION_DAYS)
-        APPLICATION.apply(session, application, "reject", actor=actor, note=text, at=moment)
-        return application
+
+    return _reasoned_step(application_id, "reject", actor, now, reason, decide)
 
 
 @_vendor_notice("reject", "rejected")
