@@ -22,7 +22,14 @@ from licensing.audit import services as audit
 from licensing.billing import stripe_gateway
 from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
-from licensing.billing.services._common import _amount, _as, _due_ids, _gateway, _locked_invoice
+from licensing.billing.services._common import (
+    _amount,
+    _as,
+    _card_record_for,
+    _due_ids,
+    _gateway,
+    _locked_invoice,
+)
 from licensing.billing.services.settlement import _apply
 from licensing.billing.states import (
     CARD,
@@ -478,20 +485,12 @@ def _note_card(payment: Payment, card: CardUsed | None) -> None:
 
 
 def _payment_for(session: Session, intent: stripe_gateway.IntentStatus) -> Payment | None:
-    payment = session.scalars(
-        select(Payment).where(Payment.stripe_payment_intent_id == intent.id).with_for_update()
-    ).one_or_none()
-    if payment is not None:
-        return payment
-    # The webhook may arrive before the page's request has stored the intent id.
-    raw = intent.metadata.get("payment_id", "")
-    if not raw.isdigit():
-        return None
-    found = session.scalars(
-        select(Payment).where(Payment.id == int(raw), Payment.method == CARD).with_for_update()
-    ).one_or_none()
-    if found is None or found.stripe_payment_intent_id not in (None, intent.id):
-        return None
+    found = _card_record_for(
+        session, Payment, "stripe_payment_intent_id", intent.id, intent.metadata, "payment_id"
+    )
+    if found is None or found.stripe_payment_intent_id == intent.id:
+        return found
+    # Found by its metadata alone: the intent must also name the payment's invoice.
     if intent.metadata.get("invoice_id") != str(found.invoice_id):
         return None
     return found

@@ -19,6 +19,7 @@ from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services._common import (
     _amount,
     _as,
+    _card_record_for,
     _check_amount,
     _due_ids,
     _email_billing_contact,
@@ -300,21 +301,9 @@ def _refund_step(
 
 
 def _refund_for(session: Session, status: stripe_gateway.RefundStatus) -> Refund | None:
-    found = session.scalars(
-        select(Refund).where(Refund.stripe_refund_id == status.id).with_for_update()
-    ).one_or_none()
-    if found is not None:
-        return found
-    # Stripe's answer may arrive (webhook) before the request stored its id.
-    raw = status.metadata.get("refund_id", "")
-    if not raw.isdigit() or len(raw) > 18:
-        return None
-    found = session.scalars(
-        select(Refund).where(Refund.id == int(raw), Refund.method == CARD).with_for_update()
-    ).one_or_none()
-    if found is None or found.stripe_refund_id not in (None, status.id):
-        return None
-    return found
+    return _card_record_for(
+        session, Refund, "stripe_refund_id", status.id, status.metadata, "refund_id"
+    )
 
 
 def apply_refund_outcome(
