@@ -511,6 +511,19 @@ class ReconcileReport:
             f"{self.failed} declined or canceled, {self.unchanged} unchanged"
         )
 
+    def count(
+        self, record: str, outcome: str, *, applied: tuple[str, ...], failed: tuple[str, ...]
+    ) -> None:
+        """Count one record checked, by how its outcome begins."""
+        self.checked += 1
+        self.outcomes.append(f"{record}: {outcome}")
+        if outcome.startswith(applied):
+            self.applied += 1
+        elif outcome.startswith(failed):
+            self.failed += 1
+        else:
+            self.unchanged += 1
+
 
 def reconcile_payments(
     *, now: datetime | None = None, older_than: timedelta = RECONCILE_AFTER, limit: int = 200
@@ -544,14 +557,9 @@ def reconcile_payments(
                 continue
             intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
             outcome = apply_intent_outcome(session, intent, now=now)
-        report.checked += 1
-        report.outcomes.append(f"payment {payment_id}: {outcome}")
-        if outcome.startswith("applied"):
-            report.applied += 1
-        elif outcome.startswith(("declined", "canceled")):
-            report.failed += 1
-        else:
-            report.unchanged += 1
+        report.count(
+            f"payment {payment_id}", outcome, applied=("applied",), failed=("declined", "canceled")
+        )
     for payment_id in _abandoned_attempts(now - older_than, limit):
         if _cancel_abandoned(payment_id):
             report.checked += 1

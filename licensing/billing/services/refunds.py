@@ -382,14 +382,12 @@ def reconcile_refunds(
             if refund is None or payment is None or payment.stripe_payment_intent_id is None:
                 continue
             outcome = _reconcile_refund(session, gateway, refund, payment, now)
-        report.checked += 1
-        report.outcomes.append(f"refund {refund_id}: {outcome}")
-        if outcome.startswith("refunded"):
-            report.applied += 1
-        elif outcome.startswith(("refund failed", "failed")):
-            report.failed += 1
-        else:
-            report.unchanged += 1
+        report.count(
+            f"refund {refund_id}",
+            outcome,
+            applied=("refunded",),
+            failed=("refund failed", "failed"),
+        )
     return report
 
 
