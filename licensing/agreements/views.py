@@ -32,6 +32,7 @@ from licensing.agreements.models import MAX_USES, Agreement, Application, Applic
 from licensing.agreements.states import AGREEMENT, APPLICATION, AWAITING_STAFF, EDITABLE
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
+from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
 from licensing.pricing import Quote
@@ -388,11 +389,7 @@ def agreement(agreement_id: int) -> Page:
 def agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF, byte for byte: what was shown, and what was accepted."""
     found = queries.get_agreement(db.session(), agreement_id)
-    response = Response(found.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{found.number}.pdf"'
-    response.headers["X-Content-SHA256"] = found.pdf_sha256
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return pdf_response(found.pdf, f"{found.number}.pdf", sha256=found.pdf_sha256)
 
 
 @bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])

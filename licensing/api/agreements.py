@@ -21,6 +21,7 @@ from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import Day, MoneyString, vocabulary
+from licensing.downloads import pdf_response
 
 blp = Blueprint(
     "agreements_api",
@@ -126,11 +127,9 @@ def get_agreement(agreement_id: int) -> Agreement:
 def get_agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF (`application/pdf`); never regenerated."""
     found = queries.get_agreement(db.session(), agreement_id)
-    response = Response(found.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{found.number}.pdf"'
-    response.headers["X-Content-SHA256"] = found.pdf_sha256
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return pdf_response(
+        found.pdf, f"{found.number}.pdf", disposition="attachment", sha256=found.pdf_sha256
+    )
 
 
 @blp.route("/agreements/<int:agreement_id>/acceptance", methods=["POST"])

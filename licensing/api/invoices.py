@@ -40,9 +40,10 @@ from licensing.billing.states import (
     PAYMENT_METHODS,
     REFUND,
 )
-from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes, pdf_response
+from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.downloads import pdf_response
 from licensing.errors import InvalidInput, NotFound
 from licensing.money import CURRENCIES
 

@@ -16,7 +16,6 @@ from flask import (
     current_app,
     flash,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
@@ -37,6 +36,7 @@ from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE,
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.db import utcnow
+from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.money import MoneyError, format_amount, parse_decimal
@@ -245,14 +245,6 @@ def _open_invoices(
 
 
 # --- PDFs (vendors of the organization, and staff) ------------------------------------
-
-
-def pdf_response(content: bytes, filename: str) -> Response:
-    response = make_response(content)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 def invoice_pdf_bytes(invoice: Invoice) -> bytes:

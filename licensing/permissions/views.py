@@ -25,6 +25,7 @@ from licensing.accounts.models import Organization
 from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
+from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
 from licensing.web import confirm as confirm_step
@@ -46,10 +47,7 @@ Page = str | tuple[str, int] | Response
 def letter_response(letter: PermissionLetter) -> Response:
     """A letter's issued bytes, for pages and the API alike: it names the
     requester, so no cache may keep it (the public link carries no credentials)."""
-    response = Response(letter.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return pdf_response(letter.pdf, letter.filename, disposition="attachment")
 
 
 def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[str, int]:
