@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -83,19 +84,24 @@ def invoices() -> str:
 @bp.route("/invoices/<int:invoice_id>")
 @access.vendor
 def invoice_detail(invoice_id: int) -> str:
-    session = db.session()
-    invoice = queries.get_invoice(session, invoice_id)
+    invoice = queries.get_invoice(db.session(), invoice_id)
     if invoice.state == DRAFT:
         raise NotFound(f"There is no invoice {invoice_id}.")
-    return render_template(
-        "billing/portal_invoice.html",
-        invoice=invoice,
-        payments=queries.payments(session, invoice_id=invoice.id),
-        credit_notes=queries.credit_notes(session, invoice_id=invoice.id),
-        card_enabled=stripe_gateway.gateway() is not None,
-        remit_to=documents._split(_config().billing_remit_to),
-        today=_today(),
-    )
+    return render_template("billing/portal_invoice.html", **_payer_view(invoice))
+
+
+def _payer_view(invoice: Invoice) -> dict[str, Any]:
+    """What the payer's invoice pages (the portal's and the emailed link's) show: the
+    invoice, its payments and credit notes, and how to pay it."""
+    session = db.session()
+    return {
+        "invoice": invoice,
+        "payments": queries.payments(session, invoice_id=invoice.id),
+        "credit_notes": queries.credit_notes(session, invoice_id=invoice.id),
+        "card_enabled": stripe_gateway.gateway() is not None,
+        "remit_to": documents._split(_config().billing_remit_to),
+        "today": _today(),
+    }
 
 
 @bp.route("/invoices/<int:invoice_id>/pay")
@@ -281,18 +287,8 @@ def _linked(invoice_id: int, token: str) -> Invoice:
 @documents_bp.route(LINK)
 @access.public
 def linked_invoice(invoice_id: int, token: str) -> str:
-    session = db.session()
     invoice = _linked(invoice_id, token)
-    return render_template(
-        "billing/linked_invoice.html",
-        invoice=invoice,
-        token=token,
-        payments=queries.payments(session, invoice_id=invoice.id),
-        credit_notes=queries.credit_notes(session, invoice_id=invoice.id),
-        card_enabled=stripe_gateway.gateway() is not None,
-        remit_to=documents._split(_config().billing_remit_to),
-        today=_today(),
-    )
+    return render_template("billing/linked_invoice.html", token=token, **_payer_view(invoice))
 
 
 @documents_bp.route(f"{LINK}/invoice.pdf")
