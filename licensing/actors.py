@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from licensing.access import Principal
+from licensing.access import Principal, require_principal
 from licensing.errors import NotFound, PermissionDenied
 
 
@@ -63,3 +63,9 @@ class Actor:
 
 
 Actor.SYSTEM = Actor("system")
+
+
+def current_actor() -> Actor:
+    """The current request's caller, as the use cases take it: what every page and
+    API route passes on."""
+    return Actor.of(require_principal())

@@ -86,7 +86,7 @@ def stripe_policy(stripe_js_url: str) -> str:
 
 
 def _start_request() -> None:
-    context = g._get_current_object()  # type: ignore[attr-defined]  # one context lookup
+    context = g._get_current_object()  # one context lookup
     context.request_id = request_id(request.headers.get("X-Request-Id", ""))
     # `g` outlives a request when a caller holds the app context (tests, CLI).
     context.csp_allow_stripe = False
@@ -94,7 +94,7 @@ def _start_request() -> None:
 
 def _security_headers(response: Response) -> Response:
     config = current_app.config["LICENSING"]
-    context = g._get_current_object()  # type: ignore[attr-defined]
+    context = g._get_current_object()
     headers = response.headers
     headers["X-Request-Id"] = context.get("request_id") or uuid.uuid4().hex
     headers["Content-Security-Policy"] = (

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from licensing.access import STAFF_ROLES
 from licensing.db import Base, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.records import Snapshotted, one_of
 
 from .passwords import session_fingerprint
 from .states import STANDING
@@ -38,22 +39,18 @@ INVITATION = "invitation"
 TOKEN_PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, INVITATION)
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 def parse_roles(staff_roles: str) -> frozenset[str]:
     """The roles of a `users.staff_roles` value ("admin,billing")."""
     return frozenset(role for role in staff_roles.split(",") if role)
 
 
-class Organization(Base):
+class Organization(Snapshotted, Base):
     """A licensee or applicant: the party a license is issued to."""
 
     __tablename__ = "organizations"
     __table_args__ = (
-        CheckConstraint(_in("organization_type", ORGANIZATION_TYPES), name="organization_type"),
-        CheckConstraint(_in("standing", STANDING.states), name="standing"),
+        one_of("organization_type", ORGANIZATION_TYPES),
+        one_of("standing", STANDING.states),
     )
     # The column that vendor isolation (queries.scoped) compares with the
     # caller's organization: this record *is* the organization.
@@ -93,12 +90,7 @@ class Organization(Base):
         "tax_id",
     )
     PROFILE_FIELDS: ClassVar[tuple[str, ...]] = STAFF_ONLY_FIELDS + VENDOR_EDITABLE_FIELDS
-
-    def snapshot(self) -> dict[str, Any]:
-        """The organization's fields as the audit log records them."""
-        values = {name: getattr(self, name) for name in self.PROFILE_FIELDS}
-        values["standing"] = self.standing
-        return values
+    SNAPSHOT = (*PROFILE_FIELDS, "standing")
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.legal_name!r} {self.standing}>"
@@ -188,7 +180,7 @@ class User(Base):
         return f"<User {self.id} {self.email}>"
 
 
-class ApiToken(Base):
+class ApiToken(Snapshotted, Base):
     """A named personal token for `Authorization: Bearer`, acting as its user."""
 
     __tablename__ = "api_tokens"
@@ -208,16 +200,10 @@ class ApiToken(Base):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "name": self.name,
-            "prefix": self.prefix,
-            "revoked_at": self.revoked_at,
-        }
+    SNAPSHOT = ("user_id", "name", "prefix", "revoked_at")
 
 
-class OneTimeToken(Base):
+class OneTimeToken(Snapshotted, Base):
     """A link sent by email: verify an address, reset a password, or join an organization.
 
     Valid once, until `expires_at`. Invitations carry the organization and the
@@ -226,7 +212,7 @@ class OneTimeToken(Base):
 
     __tablename__ = "one_time_tokens"
     __table_args__ = (
-        CheckConstraint(_in("purpose", TOKEN_PURPOSES), name="purpose"),
+        one_of("purpose", TOKEN_PURPOSES),
         Index("ix_one_time_tokens_purpose_email", "purpose", "email"),
     )
 
@@ -256,13 +242,12 @@ class OneTimeToken(Base):
             return "expired"
         return "pending"
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "purpose": self.purpose,
-            "email": self.email,
-            "user_id": self.user_id,
-            "organization_id": self.organization_id,
-            "expires_at": self.expires_at,
-            "used_at": self.used_at,
-            "revoked_at": self.revoked_at,
-        }
+    SNAPSHOT = (
+        "purpose",
+        "email",
+        "user_id",
+        "organization_id",
+        "expires_at",
+        "used_at",
+        "revoked_at",
+    )

@@ -29,7 +29,7 @@ from licensing.accounts import forms, queries, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import INVITATION, RESET_PASSWORD, Organization
 from licensing.accounts.states import PENDING_PAYMENT, STANDING, SUSPENDED
-from licensing.actors import Actor
+from licensing.actors import Actor, current_actor
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
 from licensing.errors import (
@@ -47,11 +47,6 @@ bp = Blueprint("accounts", __name__)
 console = Blueprint("accounts_console", __name__, url_prefix="/console")
 
 Page = str | tuple[str, int] | Response
-
-
-def _actor() -> Actor:
-    """The signed-in caller, as the use cases take them."""
-    return Actor.of(access.require_principal())
 
 
 def home_for(principal: Principal | None) -> str:
@@ -386,7 +381,7 @@ def invite() -> Page:
 @bp.route("/organization/invitations/<int:invitation_id>/revoke", methods=["POST"])
 @access.vendor
 def revoke_invitation(invitation_id: int) -> Response:
-    link = services.revoke_invitation(invitation_id, _actor())
+    link = services.revoke_invitation(invitation_id, current_actor())
     flash(f"The invitation to {link.email} is withdrawn.", "success")
     return redirect(url_for("accounts.organization"))
 
@@ -475,7 +470,7 @@ def _confirm_recent_password(principal: Principal, form: forms.TokenForm) -> Non
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
 @access.any_user
 def revoke_token(token_id: int) -> Response:
-    token = services.revoke_api_token(token_id, _actor())
+    token = services.revoke_api_token(token_id, current_actor())
     flash(f"Token “{token.name}” is revoked.", "success")
     return redirect(url_for("accounts.tokens"))
 
@@ -580,7 +575,7 @@ def change_standing(organization_id: int) -> Page:
             return _console_organization_page(found, standing_form=form, status=422)
         try:
             services.change_organization_standing(
-                organization_id, form.action.data, reason=form.reason.data, actor=_actor()
+                organization_id, form.action.data, reason=form.reason.data, actor=current_actor()
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -604,7 +599,7 @@ def update_organization(organization_id: int) -> Page:
             services.update_organization(
                 organization_id,
                 {name: form[name].data for name in forms.OrganizationForm.FIELDS},
-                _actor(),
+                current_actor(),
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -631,7 +626,7 @@ def users() -> Page:
                 email=form.email.data or "",
                 roles=form.roles.data or (),
                 full_name=form.full_name.data or "",
-                actor=_actor(),
+                actor=current_actor(),
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -685,7 +680,7 @@ def set_roles(user_id: int) -> Page:
     form = forms.RolesForm()
     if form.validate_on_submit():
         try:
-            services.set_staff_roles(user_id, form.roles.data or (), actor=_actor())
+            services.set_staff_roles(user_id, form.roles.data or (), actor=current_actor())
         except InvalidInput as error:
             show_errors(form, error)
         except Conflict as error:
@@ -715,7 +710,7 @@ def set_active(user_id: int) -> Page:
             )
         )
     try:
-        user = services.set_user_active(user_id, active, _actor())
+        user = services.set_user_active(user_id, active, current_actor())
     except (InvalidInput, Conflict) as error:
         flash(error.detail, "error")
     else:
@@ -728,6 +723,6 @@ def set_active(user_id: int) -> Page:
 @console.route("/users/<int:user_id>/unlock", methods=["POST"])
 @access.staff("admin")
 def unlock(user_id: int) -> Response:
-    user = services.unlock_user(user_id, actor=_actor())
+    user = services.unlock_user(user_id, actor=current_actor())
     flash(f"{user.email} may sign in again at once.", "success")
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))

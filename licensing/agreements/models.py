@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from licensing.accounts.models import Organization, User
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
+from licensing.records import Snapshotted, one_of
 
 from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 
@@ -59,10 +59,6 @@ MODIFIED = "modified"
 QUOTE_KINDS = (SUBMITTED, MODIFIED)
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class ImmutableRecordChanged(RuntimeError):
     """Code tried to change or delete a record that is written once."""
 
@@ -72,7 +68,7 @@ class Application(Base):
 
     __tablename__ = "applications"
     __table_args__ = (
-        CheckConstraint(_in("state", APPLICATION.states), name="state"),
+        one_of("state", APPLICATION.states),
         # The vendor's dashboard: counts by state, and the oldest waiting in a state.
         Index(
             "ix_applications_organization_state_submitted",
@@ -180,9 +176,9 @@ class ApplicationUse(Base):
     __tablename__ = "application_uses"
     __table_args__ = (
         UniqueConstraint("application_id", "position"),
-        CheckConstraint(_in("use", USES), name="use"),
-        CheckConstraint(_in("product_type", PRODUCT_TYPES), name="product_type"),
-        CheckConstraint(_in("user_type", USER_TYPES), name="user_type"),
+        one_of("use", USES),
+        one_of("product_type", PRODUCT_TYPES),
+        one_of("user_type", USER_TYPES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -246,7 +242,7 @@ class QuoteVersion(Base):
     __tablename__ = "application_quotes"
     __table_args__ = (
         UniqueConstraint("application_id", "version"),
-        CheckConstraint(_in("kind", QUOTE_KINDS), name="kind"),
+        one_of("kind", QUOTE_KINDS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,11 +297,11 @@ class AgreementNumberSequence(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Agreement(Base):
+class Agreement(Snapshotted, Base):
     """The issued license: its number, term, PDF (stored, never regenerated) and state."""
 
     __tablename__ = "agreements"
-    __table_args__ = (CheckConstraint(_in("state", AGREEMENT.states), name="state"),)
+    __table_args__ = (one_of("state", AGREEMENT.states),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -348,15 +344,7 @@ class Agreement(Base):
     def reference(self) -> str:
         return self.number
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "state": self.state,
-            "term_start": self.term_start,
-            "term_end": self.term_end,
-            "total": self.total,
-            "pdf_sha256": self.pdf_sha256,
-        }
+    SNAPSHOT = ("number", "state", "term_start", "term_end", "total", "pdf_sha256")
 
     def __repr__(self) -> str:
         return f"<Agreement {self.number} {self.state}>"

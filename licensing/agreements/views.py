@@ -26,7 +26,7 @@ from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
@@ -41,6 +41,7 @@ from licensing.agreements.states import (
 )
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
+from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
 from licensing.pricing import Quote
@@ -59,11 +60,6 @@ Page = str | tuple[str, int] | WerkzeugResponse
 
 
 # --- the application form ------------------------------------------------------------------
-
-
-def _actor() -> Actor:
-    """The request's caller, as the use cases take it."""
-    return Actor.of(access.require_principal())
 
 
 def _units(session: Session) -> list[str]:
@@ -171,7 +167,7 @@ def _form_page(
 
 
 def _save(application: Application | None) -> Page:
-    actor = _actor()
+    actor = current_actor()
     units = _units(db.session())
     form = forms.application_form(units, request.form)
     if forms.changes_rows(request.form):
@@ -304,7 +300,7 @@ def _vendor_action(application_id: int, call: Any, done: str) -> Page:
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @access.vendor
 def submit(application_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     return _vendor_action(
         application_id,
         lambda: services.submit(
@@ -320,7 +316,7 @@ def submit(application_id: int) -> Page:
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 @access.vendor
 def withdraw(application_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     if not confirm.confirmed():
         found = queries.get_application(db.session(), application_id)
         return confirm.ask(
@@ -346,7 +342,7 @@ def withdraw(application_id: int) -> Page:
 @bp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
 @access.vendor
 def request_reconsideration(application_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     return _vendor_action(
         application_id,
         lambda: services.request_reconsideration(
@@ -402,17 +398,13 @@ def agreement(agreement_id: int) -> Page:
 def agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF, byte for byte: what was shown, and what was accepted."""
     found = queries.get_agreement(db.session(), agreement_id)
-    response = Response(found.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{found.number}.pdf"'
-    response.headers["X-Content-SHA256"] = found.pdf_sha256
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return pdf_response(found.pdf, f"{found.number}.pdf", sha256=found.pdf_sha256)
 
 
 @bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])
 @access.vendor
 def accept(agreement_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
     given = services.AcceptanceInput(
@@ -443,7 +435,7 @@ def accept(agreement_id: int) -> Page:
 @access.vendor
 def renew(agreement_id: int) -> Page:
     try:
-        renewal = services.start_renewal(agreement_id, _actor())
+        renewal = services.start_renewal(agreement_id, current_actor())
     except Conflict as error:
         flash(error.detail, "error")
         return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
@@ -675,7 +667,7 @@ def bulk_assign() -> Page:
             )
         )
     try:
-        services.assign_many(ids, None if choice == NOBODY else record_id(choice), _actor())
+        services.assign_many(ids, None if choice == NOBODY else record_id(choice), current_actor())
     except InvalidInput as error:
         show_errors(form, error)
         return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
@@ -730,7 +722,7 @@ def assign(application_id: int) -> Page:
     assignee = _user_id(request.form.get("assignee_id", ""))
     return _staff_action(
         application_id,
-        lambda: services.assign(application_id, assignee, _actor()),
+        lambda: services.assign(application_id, assignee, current_actor()),
         "The assignee is saved.",
     )
 
@@ -740,7 +732,7 @@ def assign(application_id: int) -> Page:
 def add_note(application_id: int) -> Page:
     return _staff_action(
         application_id,
-        lambda: services.add_note(application_id, request.form.get("body", ""), _actor()),
+        lambda: services.add_note(application_id, request.form.get("body", ""), current_actor()),
         "The internal note is saved.",
     )
 
@@ -769,7 +761,7 @@ def review(application_id: int) -> Page:
     reason = request.form.get("reason", "")
     return _staff_action(
         application_id,
-        lambda: services.review(application_id, action, _actor(), reason=reason),
+        lambda: services.review(application_id, action, current_actor(), reason=reason),
         _REVIEW_DONE[action],
     )
 
@@ -786,7 +778,7 @@ def _modifications(application: Application) -> services.Modifications:
 @access.staff(*LICENSING)
 def approve(application_id: int) -> Page:
     application = queries.get_application(db.session(), application_id)
-    actor = _actor()
+    actor = current_actor()
 
     def call() -> None:
         changes = _modifications(application)
@@ -854,7 +846,7 @@ def terminate(agreement_id: int) -> Page:
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
     try:
-        services.terminate(agreement_id, request.form.get("reason", ""), _actor())
+        services.terminate(agreement_id, request.form.get("reason", ""), current_actor())
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
         return _agreement_page(

@@ -34,7 +34,7 @@ from licensing.accounts.models import (
 from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING
-from licensing.actors import Actor
+from licensing.actors import Actor, current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import vocabulary
 from licensing.db import utcnow
@@ -49,11 +49,6 @@ blp = Blueprint(
 )
 
 Length = ma.validate.Length
-
-
-def _actor() -> Actor:
-    """The caller of this request, as the use cases take them."""
-    return Actor.of(access.require_principal())
 
 
 def _text(limit: int, *, required: bool = False, **kwargs: Any) -> ma.fields.String:
@@ -320,7 +315,7 @@ def get_organization(organization_id: int) -> Organization:
 def update_organization(changes: dict[str, Any], organization_id: int) -> Organization:
     """Change profile fields. The legal name and organization type decide the
     license, so only licensing staff change them."""
-    return services.update_organization(organization_id, changes, _actor())
+    return services.update_organization(organization_id, changes, current_actor())
 
 
 @blp.route("/organizations/<int:organization_id>/standing", methods=["POST"])
@@ -332,7 +327,7 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
 def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
     """Change the organization's standing (staff); audited and emailed to its members."""
     return services.change_organization_standing(
-        organization_id, data["action"], reason=data.get("reason"), actor=_actor()
+        organization_id, data["action"], reason=data.get("reason"), actor=current_actor()
     )
 
 
@@ -367,7 +362,7 @@ def list_invitations(organization_id: int) -> list[OneTimeToken]:
 @blp.doc(**SECURED)
 def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToken:
     """Invite a colleague by email; the link in the email works for 7 days."""
-    return services.invite_member(organization_id, data["email"], _actor())
+    return services.invite_member(organization_id, data["email"], current_actor())
 
 
 @blp.route("/invitations/<int:invitation_id>")
@@ -385,7 +380,7 @@ def get_invitation(invitation_id: int) -> OneTimeToken:
 @blp.doc(**SECURED)
 def revoke_invitation(invitation_id: int) -> None:
     """Withdraw a pending invitation."""
-    services.revoke_invitation(invitation_id, _actor())
+    services.revoke_invitation(invitation_id, current_actor())
 
 
 # --- users ---------------------------------------------------------------------------
@@ -410,7 +405,7 @@ def list_users(query: dict[str, Any]) -> Select[Any]:
 def create_staff_user(data: dict[str, Any]) -> User:
     """Add a staff member (admins); they are emailed a link to choose a password."""
     return services.create_staff_user(
-        email=data["email"], roles=data["roles"], full_name=data["full_name"], actor=_actor()
+        email=data["email"], roles=data["roles"], full_name=data["full_name"], actor=current_actor()
     )
 
 
@@ -430,7 +425,7 @@ def get_user(user_id: int) -> User:
 @blp.doc(**SECURED)
 def update_user(data: dict[str, Any], user_id: int) -> User:
     """Admins change staff roles; admins and colleagues deactivate or reactivate."""
-    actor = _actor()
+    actor = current_actor()
     user = queries.get_member(db.session(), user_id, actor)
     if "roles" in data:
         if not actor.has_role("admin"):
@@ -483,4 +478,4 @@ def get_token(token_id: int) -> ApiToken:
 @blp.doc(**SECURED)
 def revoke_token(token_id: int) -> None:
     """Revoke a token: it stops working at once."""
-    services.revoke_api_token(token_id, _actor())
+    services.revoke_api_token(token_id, current_actor())

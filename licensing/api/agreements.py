@@ -14,19 +14,14 @@ from flask import Response, request
 from sqlalchemy import Select
 
 from licensing import access, db
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Application
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import Day, MoneyString, vocabulary
-
-
-def _actor() -> Actor:
-    """The request's caller, as the use cases take it."""
-    return Actor.of(access.require_principal())
-
+from licensing.downloads import pdf_response
 
 blp = Blueprint(
     "agreements_api",
@@ -132,11 +127,9 @@ def get_agreement(agreement_id: int) -> Agreement:
 def get_agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF (`application/pdf`); never regenerated."""
     found = queries.get_agreement(db.session(), agreement_id)
-    response = Response(found.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{found.number}.pdf"'
-    response.headers["X-Content-SHA256"] = found.pdf_sha256
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return pdf_response(
+        found.pdf, f"{found.number}.pdf", disposition="attachment", sha256=found.pdf_sha256
+    )
 
 
 @blp.route("/agreements/<int:agreement_id>/acceptance", methods=["POST"])
@@ -150,7 +143,7 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     agent and the PDF's SHA-256; the agreement becomes active."""
     return services.accept(
         agreement_id,
-        _actor(),
+        current_actor(),
         services.AcceptanceInput(
             signer_name=data["signer_name"],
             signer_title=data["signer_title"],
@@ -170,7 +163,7 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
 def renew_agreement(agreement_id: int) -> Application:
     """Start a renewal: a draft application prefilled from the agreement for the next
     rate card year. When its agreement is accepted, this one is superseded."""
-    return services.start_renewal(agreement_id, _actor())
+    return services.start_renewal(agreement_id, current_actor())
 
 
 @blp.route("/agreements/<int:agreement_id>/termination", methods=["POST"])
@@ -181,4 +174,4 @@ def renew_agreement(agreement_id: int) -> Application:
 @blp.doc(**SECURED)
 def terminate_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Terminate (licensing staff, with a reason sent to the licensee)."""
-    return services.terminate(agreement_id, data["reason"], _actor())
+    return services.terminate(agreement_id, data["reason"], current_actor())

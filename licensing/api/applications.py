@@ -15,7 +15,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
 from licensing import access, db
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.agreements import queries, services
 from licensing.agreements.commands import ApplicationDraft, languages_text
 from licensing.agreements.models import (
@@ -45,12 +45,6 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
-
-
-def _actor() -> Actor:
-    """The request's caller, as the use cases take it."""
-    return Actor.of(access.require_principal())
-
 
 blp = Blueprint(
     "applications_api",
@@ -312,7 +306,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 @blp.doc(**SECURED)
 def create_application(data: dict[str, Any]) -> Application:
     """Save a new draft (nothing is priced until it is submitted)."""
-    return services.create_draft(_actor(), ApplicationDraft.from_fields(data))
+    return services.create_draft(current_actor(), ApplicationDraft.from_fields(data))
 
 
 @blp.route("/applications/<int:application_id>")
@@ -331,7 +325,9 @@ def get_application(application_id: int) -> Application:
 @blp.doc(**SECURED)
 def update_application(data: dict[str, Any], application_id: int) -> Application:
     """Replace the term and uses of a draft or a returned application."""
-    return services.update_draft(application_id, _actor(), ApplicationDraft.from_fields(data))
+    return services.update_draft(
+        application_id, current_actor(), ApplicationDraft.from_fields(data)
+    )
 
 
 @blp.route("/applications/<int:application_id>/submit", methods=["POST"])
@@ -344,7 +340,7 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
     """Submit (or resubmit) with the attestation: prices it, stores the quote snapshot,
     and approves it at once when every licensed line is `review: auto`."""
     return services.submit(
-        application_id, _actor(), attest=data["attest"], response=data["response"]
+        application_id, current_actor(), attest=data["attest"], response=data["response"]
     )
 
 
@@ -354,7 +350,7 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
 @blp.doc(**SECURED)
 def withdraw_application(application_id: int) -> Application:
     """Withdraw, at any time before a decision."""
-    return services.withdraw(application_id, _actor())
+    return services.withdraw(application_id, current_actor())
 
 
 @blp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
@@ -365,7 +361,7 @@ def withdraw_application(application_id: int) -> Application:
 @blp.doc(**SECURED)
 def request_reconsideration(data: dict[str, Any], application_id: int) -> Application:
     """Ask staff to reconsider a rejection: once, within 14 days of it."""
-    return services.request_reconsideration(application_id, data["reason"], _actor())
+    return services.request_reconsideration(application_id, data["reason"], current_actor())
 
 
 @blp.route("/applications/<int:application_id>/assignee", methods=["PUT"])
@@ -375,12 +371,12 @@ def request_reconsideration(data: dict[str, Any], application_id: int) -> Applic
 @blp.doc(**SECURED)
 def assign_application(data: dict[str, Any], application_id: int) -> Application:
     """Assign a reviewer (or nobody, with null)."""
-    return services.assign(application_id, data["assignee_id"], _actor())
+    return services.assign(application_id, data["assignee_id"], current_actor())
 
 
 def _staff_step(action: str) -> Any:
     def step(data: dict[str, Any], application_id: int) -> Application:
-        return services.review(application_id, action, _actor(), reason=data.get("reason"))
+        return services.review(application_id, action, current_actor(), reason=data.get("reason"))
 
     return step
 
@@ -456,7 +452,7 @@ def approve_application(data: dict[str, Any], application_id: int) -> Applicatio
         term_reason=data.get("term_reason"),
     )
     return services.review(
-        application_id, "approve", _actor(), reason=data.get("note"), modifications=changes
+        application_id, "approve", current_actor(), reason=data.get("note"), modifications=changes
     )
 
 
@@ -479,4 +475,4 @@ def list_notes(application_id: int) -> list[ApplicationNote]:
 @blp.doc(**SECURED)
 def add_note(data: dict[str, Any], application_id: int) -> ApplicationNote:
     """Add an internal note."""
-    return services.add_note(application_id, data["body"], _actor())
+    return services.add_note(application_id, data["body"], current_actor())

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from licensing import access, db
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import Day, DecimalText, MoneyString, record_id, vocabulary
 from licensing.billing import queries, services
@@ -40,9 +40,10 @@ from licensing.billing.states import (
     PAYMENT_METHODS,
     REFUND,
 )
-from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes, pdf_response
+from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.downloads import pdf_response
 from licensing.errors import InvalidInput, NotFound
 from licensing.money import CURRENCIES
 
@@ -282,12 +283,8 @@ def create_invoice(data: dict[str, Any]) -> Invoice:
         charges=_charges(data["lines"]),
         payment_terms_days=data.get("payment_terms_days"),
         memo=data.get("memo"),
-        actor=_caller(),
+        actor=current_actor(),
     )
-
-
-def _caller() -> Actor:
-    return Actor.of(access.require_principal())
 
 
 def _readable(invoice_id: int) -> Invoice:
@@ -319,7 +316,7 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
         charges=_charges(data["lines"]) if "lines" in data else None,
         memo=data.get("memo"),
         payment_terms_days=data.get("payment_terms_days"),
-        actor=_caller(),
+        actor=current_actor(),
     )
 
 
@@ -339,7 +336,7 @@ def invoice_pdf(invoice_id: int) -> Response:
 @blp.doc(**SECURED)
 def finalize_invoice(invoice_id: int) -> Invoice:
     """Issue a draft: it takes the next INV-YYYY-NNNNNN number and becomes immutable."""
-    return services.finalize_invoice(invoice_id, actor=_caller())
+    return services.finalize_invoice(invoice_id, actor=current_actor())
 
 
 @blp.route("/invoices/<int:invoice_id>/void", methods=["POST"])
@@ -348,7 +345,7 @@ def finalize_invoice(invoice_id: int) -> Invoice:
 @blp.response(200, InvoiceSchema)
 @blp.doc(**SECURED)
 def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
-    return services.void_invoice(invoice_id, reason=data["reason"], actor=_caller())
+    return services.void_invoice(invoice_id, reason=data["reason"], actor=current_actor())
 
 
 @blp.route("/invoices/<int:invoice_id>/mark-uncollectible", methods=["POST"])
@@ -357,7 +354,7 @@ def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.response(200, InvoiceSchema)
 @blp.doc(**SECURED)
 def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
-    return services.mark_uncollectible(invoice_id, reason=data["reason"], actor=_caller())
+    return services.mark_uncollectible(invoice_id, reason=data["reason"], actor=current_actor())
 
 
 @blp.route("/invoices/<int:invoice_id>/payments")
@@ -385,7 +382,7 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
         reference=data["reference"],
         received_on=received_on,
         note=data.get("note"),
-        actor=_caller(),
+        actor=current_actor(),
     )
 
 
@@ -407,7 +404,7 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""
     return services.issue_credit_note(
-        invoice_id, amount=data["amount"], reason=data["reason"], actor=_caller()
+        invoice_id, amount=data["amount"], reason=data["reason"], actor=current_actor()
     )
 
 
@@ -460,7 +457,7 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
             amount=data.get("amount"),
             payment_id=data.get("payment_id"),
             note=data.get("note"),
-            actor=_caller(),
+            actor=current_actor(),
         )
     if data.get("amount") is None:
         raise InvalidInput.for_field("amount", "Give the amount refunded.")
@@ -471,7 +468,7 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
         reference=data.get("reference"),
         sent_on=data.get("sent_on"),
         note=data.get("note"),
-        actor=_caller(),
+        actor=current_actor(),
     )
 
 

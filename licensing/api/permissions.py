@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import Day, record_id, vocabulary
 from licensing.db import utcnow
@@ -253,10 +253,6 @@ class PermissionMetricsSchema(ma.Schema):
     median_days_to_decision = ma.fields.Decimal(as_string=True, allow_none=True)
 
 
-def _actor() -> Actor:
-    return Actor.of(access.require_principal())
-
-
 # --- the public request and the requester's link ----------------------------------------------
 
 
@@ -403,7 +399,7 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
     `approve` (with `conditions`, optional `permitted_use` and validity dates)
     or `deny` (with `reason`). Decisions issue the letter."""
     queries.get_request(db.session(), request_id)
-    action, actor = data["action"], _actor()
+    action, actor = data["action"], current_actor()
     if action == "start_review":
         return services.start_review(request_id, actor)
     if action == "ask_for_info":
@@ -427,7 +423,7 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
 @blp.doc(**SECURED)
 def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
     """An internal note: staff only, never shown to the requester."""
-    return services.add_note(request_id, data["body"], _actor())
+    return services.add_note(request_id, data["body"], current_actor())
 
 
 @blp.route("/permission-requests/assignments", methods=["POST"])
@@ -437,4 +433,4 @@ def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
 @blp.doc(**SECURED)
 def assign(data: dict[str, Any]) -> list[PermissionRequest]:
     """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns."""
-    return services.assign(data["request_ids"], data["assignee_id"], _actor())
+    return services.assign(data["request_ids"], data["assignee_id"], current_actor())

@@ -16,7 +16,7 @@ import marshmallow as ma
 from flask import Response, request
 
 from licensing import access
-from licensing.actors import Actor
+from licensing.actors import Actor, current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
 from licensing.api.fields import Day, vocabulary
 from licensing.errors import InvalidInput, NotFound
@@ -44,10 +44,6 @@ blp = Blueprint(
 
 # The largest report body accepted (about 200,000 rows of CSV or JSON, with room).
 MAX_REPORT_BYTES = 64 * 1024 * 1024
-
-
-def _actor() -> Actor:
-    return Actor.of(access.require_principal())
 
 
 def _period_start(text: str) -> date:
@@ -168,7 +164,7 @@ def list_periods(agreement_id: int) -> list[dict[str, Any]]:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
     with its due date, state (`upcoming`, `due`, `overdue`, `submitted`) and current
     report. An agreement without usage-based lines has none."""
-    agreement, statuses = services.agreement_periods(agreement_id, _actor())
+    agreement, statuses = services.agreement_periods(agreement_id, current_actor())
     return [status_document(status, agreement.currency) for status in statuses]
 
 
@@ -179,7 +175,7 @@ def list_periods(agreement_id: int) -> list[dict[str, Any]]:
 def get_template(agreement_id: int, period_start: str) -> Response:
     """The period's CSV template: one row per reportable line and unit, and the customers
     of the previous period's current report."""
-    return template_response(agreement_id, _period_start(period_start), _actor())
+    return template_response(agreement_id, _period_start(period_start), current_actor())
 
 
 def template_response(agreement_id: int, start: date, actor: Actor) -> Response:
@@ -271,7 +267,7 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
     submission = _submission()
     try:
         act = services.preview if previewing else services.submit
-        return filing_document(act(agreement_id, start, submission, _actor()))
+        return filing_document(act(agreement_id, start, submission, current_actor()))
     finally:
         submission.upload.close()
 
@@ -311,7 +307,7 @@ def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 @blp.doc(**SECURED)
 def get_report(report_id: int) -> dict[str, Any]:
     """One report with its lines as computed when it was filed."""
-    return filing_document(services.filing_of(services.get_report(report_id, _actor())))
+    return filing_document(services.filing_of(services.get_report(report_id, current_actor())))
 
 
 @blp.route("/royalty-reports/<int:report_id>/rows")
@@ -320,7 +316,7 @@ def get_report(report_id: int) -> dict[str, Any]:
 @blp.doc(**SECURED)
 def get_rows(report_id: int) -> Response:
     """The report's rows as submitted, as CSV in the template's columns."""
-    return rows_response(report_id, _actor())
+    return rows_response(report_id, current_actor())
 
 
 def rows_response(report_id: int, actor: Actor) -> Response:
@@ -345,5 +341,5 @@ class ReviewSchema(ma.Schema):
 @blp.doc(**SECURED)
 def review_report(data: dict[str, Any], report_id: int) -> dict[str, Any]:
     """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report."""
-    report = services.review(report_id, data["action"], _actor(), note=data.get("note"))
+    report = services.review(report_id, data["action"], current_actor(), note=data.get("note"))
     return filing_document(services.filing_of(report))

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
+from licensing.records import Snapshotted, in_sql, one_of
 
 from .cards import card_label
 from .states import (
@@ -53,10 +54,6 @@ from .states import (
 DESCRIPTION_MAX = 500
 REFERENCE_MAX = 100
 REASON_MAX = 2000
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def _counted(refunds: list[Refund]) -> Decimal:
@@ -86,11 +83,11 @@ class StripeCustomer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Invoice(Base):
+class Invoice(Snapshotted, Base):
     __tablename__ = "invoices"
     __table_args__ = (
-        CheckConstraint(_in("state", INVOICE.states), name="state"),
-        CheckConstraint(_in("source_type", INVOICE_SOURCES), name="source_type"),
+        one_of("state", INVOICE.states),
+        one_of("source_type", INVOICE_SOURCES),
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("amount_paid >= 0 AND amount_credited >= 0", name="settled_not_negative"),
         CheckConstraint("state = 'draft' OR number IS NOT NULL", name="issued_has_number"),
@@ -204,14 +201,7 @@ class Invoice(Base):
     def label(self) -> str:
         return self.number or f"Draft invoice {self.id}"
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "number": self.number,
-            "total": self.total,
-            "amount_paid": self.amount_paid,
-            "amount_credited": self.amount_credited,
-        }
+    SNAPSHOT = ("state", "number", "total", "amount_paid", "amount_credited")
 
 
 class InvoiceLine(Base):
@@ -272,7 +262,7 @@ class CreditNote(Base):
 
 
 # The open card attempt of an invoice: a PaymentIntent that may still take money.
-OPEN_ATTEMPT_WHERE = f"method = '{CARD}' AND {_in('state', OPEN_ATTEMPT)}"
+OPEN_ATTEMPT_WHERE = f"method = '{CARD}' AND {in_sql('state', OPEN_ATTEMPT)}"
 
 
 class Payment(Base):
@@ -281,8 +271,8 @@ class Payment(Base):
 
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint(_in("state", PAYMENT.states), name="state"),
-        CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
+        one_of("state", PAYMENT.states),
+        one_of("method", PAYMENT_METHODS),
         CheckConstraint("amount > 0", name="amount_positive"),
         # At most one card payment in flight per invoice, whatever the code does.
         Index(
@@ -355,8 +345,8 @@ class Refund(Base):
 
     __tablename__ = "refunds"
     __table_args__ = (
-        CheckConstraint(_in("state", REFUND.states), name="state"),
-        CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
+        one_of("state", REFUND.states),
+        one_of("method", PAYMENT_METHODS),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(f"method != '{CARD}' OR payment_id IS NOT NULL", name="card_has_payment"),
     )

@@ -93,10 +93,7 @@ def get_refund(session: Session, refund_id: int, principal: Principal | None = N
 def refunds(
     session: Session, principal: Principal | None = None, *, credit_note_id: int | None = None
 ) -> Sequence[Refund]:
-    statement = select(Refund).order_by(Refund.id.desc())
-    if credit_note_id is not None:
-        statement = statement.where(Refund.credit_note_id == credit_note_id)
-    return session.scalars(scoped(statement, Refund, principal)).all()
+    return session.scalars(_newest_first(Refund, principal, credit_note_id=credit_note_id)).all()
 
 
 def get_payment(session: Session, payment_id: int, principal: Principal | None = None) -> Payment:
@@ -106,10 +103,7 @@ def get_payment(session: Session, payment_id: int, principal: Principal | None =
 def credit_notes(
     session: Session, principal: Principal | None = None, *, invoice_id: int | None = None
 ) -> Sequence[CreditNote]:
-    statement = select(CreditNote).order_by(CreditNote.id.desc())
-    if invoice_id is not None:
-        statement = statement.where(CreditNote.invoice_id == invoice_id)
-    return session.scalars(scoped(statement, CreditNote, principal)).all()
+    return session.scalars(_newest_first(CreditNote, principal, invoice_id=invoice_id)).all()
 
 
 def payments(
@@ -129,12 +123,16 @@ def payments_query(
     state: str | None = None,
 ) -> Select[Any]:
     """Payments newest first, of one invoice or in one state."""
-    statement = select(Payment).order_by(Payment.id.desc())
-    if invoice_id is not None:
-        statement = statement.where(Payment.invoice_id == invoice_id)
-    if state:
-        statement = statement.where(Payment.state == state)
-    return scoped(statement, Payment, principal)
+    return _newest_first(Payment, principal, invoice_id=invoice_id, state=state)
+
+
+def _newest_first(
+    model: type[Payment | CreditNote | Refund], principal: Principal | None, **equal: object
+) -> Select[Any]:
+    """`model`'s rows newest first, where each column named equals its value (None or
+    an empty string: that column does not filter), as far as `principal` may see."""
+    wanted = {column: value for column, value in equal.items() if value not in (None, "")}
+    return scoped(select(model).order_by(model.id.desc()).filter_by(**wanted), model, principal)
 
 
 def flagged_payments(session: Session) -> Sequence[Payment]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from flask import (
     Blueprint,
     current_app,
     flash,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
@@ -30,13 +30,14 @@ from werkzeug.wrappers import Response
 from licensing import access, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.billing import documents, forms, links, pdfs, queries, services, stripe_gateway
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.db import utcnow
+from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.money import MoneyError, format_amount, parse_decimal
@@ -55,11 +56,6 @@ csrf.exempt(webhooks)  # Stripe signs its requests; there is no session to forge
 Page = str | tuple[str, int] | Response
 BILLING_READERS = ("billing", "licensing")
 CARD_ATTEMPTS_LIMIT = "10 per hour"
-
-
-def _caller() -> Actor:
-    """The signed-in staff member a console action is taken by."""
-    return Actor.of(access.require_principal())
 
 
 def _config() -> Config:
@@ -88,19 +84,24 @@ def invoices() -> str:
 @bp.route("/invoices/<int:invoice_id>")
 @access.vendor
 def invoice_detail(invoice_id: int) -> str:
-    session = db.session()
-    invoice = queries.get_invoice(session, invoice_id)
+    invoice = queries.get_invoice(db.session(), invoice_id)
     if invoice.state == DRAFT:
         raise NotFound(f"There is no invoice {invoice_id}.")
-    return render_template(
-        "billing/portal_invoice.html",
-        invoice=invoice,
-        payments=queries.payments(session, invoice_id=invoice.id),
-        credit_notes=queries.credit_notes(session, invoice_id=invoice.id),
-        card_enabled=stripe_gateway.gateway() is not None,
-        remit_to=documents._split(_config().billing_remit_to),
-        today=_today(),
-    )
+    return render_template("billing/portal_invoice.html", **_payer_view(invoice))
+
+
+def _payer_view(invoice: Invoice) -> dict[str, Any]:
+    """What the payer's invoice pages (the portal's and the emailed link's) show: the
+    invoice, its payments and credit notes, and how to pay it."""
+    session = db.session()
+    return {
+        "invoice": invoice,
+        "payments": queries.payments(session, invoice_id=invoice.id),
+        "credit_notes": queries.credit_notes(session, invoice_id=invoice.id),
+        "card_enabled": stripe_gateway.gateway() is not None,
+        "remit_to": documents._split(_config().billing_remit_to),
+        "today": _today(),
+    }
 
 
 @bp.route("/invoices/<int:invoice_id>/pay")
@@ -252,14 +253,6 @@ def _open_invoices(
 # --- PDFs (vendors of the organization, and staff) ------------------------------------
 
 
-def pdf_response(content: bytes, filename: str) -> Response:
-    response = make_response(content)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 def invoice_pdf_bytes(invoice: Invoice) -> bytes:
     return pdfs.invoice_pdf(db.session(), invoice)
 
@@ -294,18 +287,8 @@ def _linked(invoice_id: int, token: str) -> Invoice:
 @documents_bp.route(LINK)
 @access.public
 def linked_invoice(invoice_id: int, token: str) -> str:
-    session = db.session()
     invoice = _linked(invoice_id, token)
-    return render_template(
-        "billing/linked_invoice.html",
-        invoice=invoice,
-        token=token,
-        payments=queries.payments(session, invoice_id=invoice.id),
-        credit_notes=queries.credit_notes(session, invoice_id=invoice.id),
-        card_enabled=stripe_gateway.gateway() is not None,
-        remit_to=documents._split(_config().billing_remit_to),
-        today=_today(),
-    )
+    return render_template("billing/linked_invoice.html", token=token, **_payer_view(invoice))
 
 
 @documents_bp.route(f"{LINK}/invoice.pdf")
@@ -594,7 +577,7 @@ def record_payment(invoice_id: int) -> Page:
             reference=form.reference.data,
             received_on=form.received_on.data,
             note=form.note.data,
-            actor=_caller(),
+            actor=current_actor(),
         )
         return (
             f"Recorded {forms.METHOD_IN_A_SENTENCE[payment.method]} of "
@@ -610,7 +593,7 @@ def void(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="void")
 
     def act() -> str:
-        invoice = services.void_invoice(invoice_id, reason=form.reason.data, actor=_caller())
+        invoice = services.void_invoice(invoice_id, reason=form.reason.data, actor=current_actor())
         return f"Invoice {invoice.number} is void."
 
     invoice = queries.get_invoice(db.session(), invoice_id)
@@ -634,7 +617,9 @@ def uncollectible(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="uncollectible")
 
     def act() -> str:
-        invoice = services.mark_uncollectible(invoice_id, reason=form.reason.data, actor=_caller())
+        invoice = services.mark_uncollectible(
+            invoice_id, reason=form.reason.data, actor=current_actor()
+        )
         return f"Invoice {invoice.number} is marked uncollectible."
 
     return _invoice_action(invoice_id, form, "uncollectible_form", act)
@@ -647,7 +632,10 @@ def credit_note(invoice_id: int) -> Page:
 
     def act() -> str:
         credit = services.issue_credit_note(
-            invoice_id, amount=_amount(form.amount.data), reason=form.reason.data, actor=_caller()
+            invoice_id,
+            amount=_amount(form.amount.data),
+            reason=form.reason.data,
+            actor=current_actor(),
         )
         return f"Credit note {credit.number} issued."
 
@@ -666,7 +654,7 @@ def refund(credit_note_id: int) -> Page:
         amount = _amount(form.amount.data)
         if form.method.data == "card":
             done = services.refund_card(
-                credit_note_id, amount=amount, note=form.note.data, actor=_caller()
+                credit_note_id, amount=amount, note=form.note.data, actor=current_actor()
             )
             if done.state == "pending":
                 return "The card refund is on its way; Stripe will confirm it."
@@ -678,7 +666,7 @@ def refund(credit_note_id: int) -> Page:
                 reference=form.reference.data,
                 sent_on=form.sent_on.data,
                 note=form.note.data,
-                actor=_caller(),
+                actor=current_actor(),
             )
         return f"Refunded {money(done.amount, done.currency)} {done.currency} ({credit.number})."
 
@@ -693,7 +681,9 @@ def accept_payment(payment_id: int) -> Response:
     invoice_id = payment.invoice_id
     if form.validate_on_submit():
         try:
-            services.accept_flagged_payment(payment_id, note=form.reason.data, actor=_caller())
+            services.accept_flagged_payment(
+                payment_id, note=form.reason.data, actor=current_actor()
+            )
         except (InvalidInput, Conflict) as error:
             flash(error.detail, "error")
         else:

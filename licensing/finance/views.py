@@ -24,6 +24,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from licensing import access, db
 from licensing.calendar import office_date
 from licensing.config import Config
+from licensing.downloads import pdf_response
 from licensing.finance import documents, queries, services
 from licensing.finance.classification import AXES
 from licensing.money import format_amount, is_currency
@@ -277,12 +278,11 @@ def monthly_report() -> Response | tuple[str, int]:
     if not is_currency(currency):
         return _bad_request("Give an ISO 4217 currency code, e.g. currency=USD.")
     report = services.monthly_report(db.session(), month, currency=currency)
-    response = Response(documents.render_monthly_report_pdf(report), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{services.report_filename(report)}"'
+    return pdf_response(
+        documents.render_monthly_report_pdf(report),
+        services.report_filename(report),
+        disposition="attachment",
     )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 def _bad_request(detail: str) -> tuple[str, int]:

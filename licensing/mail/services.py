@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import Any
+from typing import Any, Protocol
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, g, has_request_context
@@ -195,6 +195,31 @@ def staff_recipients(role: str) -> list[str]:
     if not holders:
         holders = [user.email for user in members if "admin" in user.roles]
     return sorted(holders)
+
+
+class Assignee(Protocol):
+    email: str
+    is_active: bool
+
+
+def notify_staff(
+    session: Session,
+    role: str,
+    *,
+    assignee: Assignee | None = None,
+    subject: str,
+    template: str,
+    context: Mapping[str, Any],
+) -> OutboxMessage | None:
+    """Queue a notice for staff: the record's assignee while they are active, else
+    everyone who holds `role` (`staff_recipients`). With nobody to tell, nothing is
+    queued: the record still waits in its console queue."""
+    recipients = (
+        [assignee.email] if assignee is not None and assignee.is_active else staff_recipients(role)
+    )
+    if not recipients:
+        return None
+    return enqueue(session, to=recipients, subject=subject, template=template, context=context)
 
 
 # --- delivery --------------------------------------------------------------------

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from licensing.accounts.models import EMAIL_MAX, PERSON_NAME_MAX, Organization, User
 from licensing.db import Base, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.records import Snapshotted, one_of
 
 from .states import STATES
 
@@ -59,21 +59,17 @@ LETTER_KINDS = ("grant", "denial")
 AUTHORS = ("requester", "staff", "system")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-class PermissionRequest(Base):
+class PermissionRequest(Snapshotted, Base):
     """One request for non-commercial educational use, decided with a letter."""
 
     __tablename__ = "permission_requests"
     __table_args__ = (
-        CheckConstraint(_in("state", STATES), name="state"),
-        CheckConstraint(_in("role", ROLES), name="role"),
-        CheckConstraint(_in("purpose", PURPOSES), name="purpose"),
-        CheckConstraint(_in("medium", MEDIA), name="medium"),
-        CheckConstraint(_in("source", SOURCES), name="source"),
-        CheckConstraint(_in("organization_type", ORGANIZATION_TYPES), name="organization_type"),
+        one_of("state", STATES),
+        one_of("role", ROLES),
+        one_of("purpose", PURPOSES),
+        one_of("medium", MEDIA),
+        one_of("source", SOURCES),
+        one_of("organization_type", ORGANIZATION_TYPES),
         UniqueConstraint("application_id", "application_line"),
         Index("ix_permission_requests_state_sla_due_at", "state", "sla_due_at"),
     )
@@ -146,26 +142,25 @@ class PermissionRequest(Base):
         """What the requester sees: never the staff's internal notes."""
         return [message for message in self.messages if not message.internal]
 
-    def snapshot(self) -> dict[str, Any]:
-        """The request's fields as the audit log records them (never link digests)."""
-        return {
-            "reference": self.reference,
-            "state": self.state,
-            "source": self.source,
-            "organization_id": self.organization_id,
-            "application_reference": self.application_reference,
-            "requester_email": self.requester_email,
-            "institution": self.institution,
-            "purpose": self.purpose,
-            "medium": self.medium,
-            "assignee_id": self.assignee_id,
-            "sla_due_at": self.sla_due_at,
-            "answer_due_at": self.answer_due_at,
-            "conditions": self.conditions,
-            "valid_from": self.valid_from,
-            "valid_until": self.valid_until,
-            "denial_reason": self.denial_reason,
-        }
+    # The request's fields as the audit log records them (never link digests).
+    SNAPSHOT = (
+        "reference",
+        "state",
+        "source",
+        "organization_id",
+        "application_reference",
+        "requester_email",
+        "institution",
+        "purpose",
+        "medium",
+        "assignee_id",
+        "sla_due_at",
+        "answer_due_at",
+        "conditions",
+        "valid_from",
+        "valid_until",
+        "denial_reason",
+    )
 
     def __repr__(self) -> str:
         return f"<PermissionRequest {self.reference} {self.state}>"
@@ -176,7 +171,7 @@ class PermissionMessage(Base):
     (`internal`: staff only, never shown to the requester)."""
 
     __tablename__ = "permission_messages"
-    __table_args__ = (CheckConstraint(_in("author", AUTHORS), name="author"),)
+    __table_args__ = (one_of("author", AUTHORS),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("permission_requests.id"), index=True)
@@ -194,7 +189,7 @@ class PermissionLetter(Base):
     """An issued decision letter: the PDF's exact bytes and their SHA-256."""
 
     __tablename__ = "permission_letters"
-    __table_args__ = (CheckConstraint(_in("kind", LETTER_KINDS), name="kind"),)
+    __table_args__ = (one_of("kind", LETTER_KINDS),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("permission_requests.id"), index=True)

@@ -22,9 +22,10 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
 from licensing.db import utcnow
+from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
 from licensing.web import confirm as confirm_step
@@ -46,10 +47,7 @@ Page = str | tuple[str, int] | Response
 def letter_response(letter: PermissionLetter) -> Response:
     """A letter's issued bytes, for pages and the API alike: it names the
     requester, so no cache may keep it (the public link carries no credentials)."""
-    response = Response(letter.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{letter.filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return pdf_response(letter.pdf, letter.filename, disposition="attachment")
 
 
 def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[str, int]:
@@ -395,7 +393,9 @@ def bulk_assign() -> Page:
             )
         )
     try:
-        changed = services.assign(ids, None if choice == NOBODY else record_id(choice), _actor())
+        changed = services.assign(
+            ids, None if choice == NOBODY else record_id(choice), current_actor()
+        )
     except InvalidInput as error:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
         return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
@@ -443,10 +443,6 @@ def detail(request_id: int) -> Page:
     return _detail_page(request_id)
 
 
-def _actor() -> Actor:
-    return Actor.of(access.require_principal())
-
-
 def _staff_step(request_id: int, form: Any, form_name: str, act: Any, done: str) -> Page:
     queries.get_request(db.session(), request_id)  # 404 before reading the form
     if form.validate_on_submit():
@@ -469,7 +465,7 @@ def start_review(request_id: int) -> Page:
         request_id,
         forms.ConfirmForm(),
         "review_form",
-        lambda form: services.start_review(request_id, _actor()),
+        lambda form: services.start_review(request_id, current_actor()),
         "Review started.",
     )
 
@@ -481,7 +477,7 @@ def ask(request_id: int) -> Page:
         request_id,
         forms.AskForm(),
         "ask_form",
-        lambda form: services.ask_for_info(request_id, form.message.data or "", _actor()),
+        lambda form: services.ask_for_info(request_id, form.message.data or "", current_actor()),
         "Question sent; the requester has 5 business days to answer.",
     )
 
@@ -495,7 +491,7 @@ def approve(request_id: int) -> Page:
         "approve_form",
         lambda form: services.approve(
             request_id,
-            _actor(),
+            current_actor(),
             conditions=form.conditions.data,
             permitted_use=form.permitted_use.data,
             valid_from=form.valid_from.data,
@@ -512,7 +508,7 @@ def deny(request_id: int) -> Page:
         request_id,
         forms.DenyForm(),
         "deny_form",
-        lambda form: services.deny(request_id, form.reason.data or "", _actor()),
+        lambda form: services.deny(request_id, form.reason.data or "", current_actor()),
         "Denied: the letter is issued and the requester notified.",
     )
 
@@ -524,7 +520,7 @@ def note(request_id: int) -> Page:
         request_id,
         forms.NoteForm(),
         "note_form",
-        lambda form: services.add_note(request_id, form.body.data or "", _actor()),
+        lambda form: services.add_note(request_id, form.body.data or "", current_actor()),
         "Note added (staff only).",
     )
 
@@ -548,7 +544,9 @@ def assign(request_id: int) -> Page:
         request_id,
         form,
         "assign_form",
-        lambda f: services.assign([request_id], _chosen_assignee(f.assignee_id.data), _actor()),
+        lambda f: services.assign(
+            [request_id], _chosen_assignee(f.assignee_id.data), current_actor()
+        ),
         "Assignment saved.",
     )
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.money import MAX_QUANTITY
+from licensing.records import one_of
 
 from .states import CLEAR, REPORT_STATES, REVIEW_STATES, SOURCES, SUBMITTED
 
@@ -45,16 +45,12 @@ REASON_MAX = 2000
 REVIEW_NOTE_MAX = 2000
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class RoyaltyReport(Base):
     __tablename__ = "royalty_reports"
     __table_args__ = (
-        CheckConstraint(_in("state", REPORT_STATES), name="state"),
-        CheckConstraint(_in("review_state", REVIEW_STATES), name="review_state"),
-        CheckConstraint(_in("source", SOURCES), name="source"),
+        one_of("state", REPORT_STATES),
+        one_of("review_state", REVIEW_STATES),
+        one_of("source", SOURCES),
         # One current report per period, whoever files at the same moment.
         Index(
             "uq_royalty_reports_current_period",

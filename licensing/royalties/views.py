@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
-from licensing.actors import Actor
+from licensing.actors import Actor, current_actor
 from licensing.api.royalty_reports import rows_response, template_response
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -69,10 +69,6 @@ TYPED_COLUMNS = ("customer_id", "customer_name", "country", "quantity", "revenue
 Page = str | Response
 
 
-def _actor() -> Actor:
-    return Actor.of(access.require_principal())
-
-
 def _start(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -91,7 +87,7 @@ def _today() -> date:
 @access.vendor
 def portal_reports() -> str:
     """Every reporting period of the organization's agreements."""
-    statuses = services.all_periods(_actor())
+    statuses = services.all_periods(current_actor())
     return render_template(
         "royalties/portal_reports.html",
         statuses=sorted(statuses, key=lambda s: (s.state == SUBMITTED, s.due_on)),
@@ -111,7 +107,7 @@ class Problem:
 @access.vendor
 def portal_period(agreement_id: int, period_start: str) -> Page:
     """One period: its current report, and filing or amending it."""
-    actor = _actor()
+    actor = current_actor()
     start = _start(period_start)
     agreement, statuses = services.agreement_periods(agreement_id, actor)
     status = next((s for s in statuses if s.period.start == start), None)
@@ -352,7 +348,7 @@ def _filed_message(filing: Filing) -> str:
 @bp.route("/portal/royalty-reports/report/<int:report_id>")
 @access.vendor
 def portal_report(report_id: int) -> str:
-    report = services.get_report(report_id, _actor())
+    report = services.get_report(report_id, current_actor())
     return render_template(
         "royalties/report.html",
         filing=services.filing_of(report),
@@ -364,13 +360,13 @@ def portal_report(report_id: int) -> str:
 @bp.route("/portal/royalty-reports/<int:agreement_id>/<period_start>/template.csv")
 @access.vendor
 def portal_template(agreement_id: int, period_start: str) -> Response:
-    return template_response(agreement_id, _start(period_start), _actor())
+    return template_response(agreement_id, _start(period_start), current_actor())
 
 
 @bp.route("/royalty-reports/report/<int:report_id>/rows.csv")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 def report_rows(report_id: int) -> Response:
-    return rows_response(report_id, _actor())
+    return rows_response(report_id, current_actor())
 
 
 def _midnight(day: date) -> datetime:
@@ -445,7 +441,7 @@ def _queue_filter() -> queries.QueueFilter:
 @bp.route("/console/royalty-reports")
 @access.staff("licensing", "billing")
 def console_queue() -> str:
-    actor = _actor()
+    actor = current_actor()
     chosen = _queue_filter()
     everything = services.all_periods(actor)
     agreements = {status.agreement_id: status for status in everything}
@@ -473,7 +469,7 @@ def _by_start(period: Any) -> date:
 @bp.route("/console/royalty-reports/<int:report_id>", methods=["GET", "POST"])
 @access.staff("licensing", "billing")
 def console_report(report_id: int) -> Page:
-    actor = _actor()
+    actor = current_actor()
     errors: dict[str, list[str]] = {}
     note = ""
     if request.method == "POST":

@@ -22,7 +22,7 @@ from licensing.accounts.forms import (
     PasswordChangeForm,
 )
 from licensing.accounts.models import Organization, User
-from licensing.actors import Actor
+from licensing.actors import current_actor
 from licensing.errors import InvalidInput
 from licensing.web.forms import show_errors
 
@@ -76,7 +76,7 @@ def change_name() -> Page:
     if not form.validate_on_submit():
         return _page(name_form=form, status=422)
     try:
-        services.change_name(_actor(), form.full_name.data or "")
+        services.change_name(current_actor(), form.full_name.data or "")
     except InvalidInput as error:
         show_errors(form, error)
         return _page(name_form=form, status=422)
@@ -94,7 +94,7 @@ def change_email() -> Page:
         return _page(email_form=form, status=422)
     try:
         link = services.request_email_change(
-            _actor(), form.new_email.data or "", form.current_password.data or ""
+            current_actor(), form.new_email.data or "", form.current_password.data or ""
         )
     except InvalidInput as error:
         show_errors(form, error)
@@ -118,7 +118,7 @@ def change_password() -> Page:
         return _page(password_form=form, status=422)
     try:
         user = services.change_password(
-            _actor(), form.current_password.data or "", form.new_password.data or ""
+            current_actor(), form.current_password.data or "", form.new_password.data or ""
         )
     except InvalidInput as error:
         show_errors(form, error)
@@ -126,7 +126,3 @@ def change_password() -> Page:
     flask_login.login_user(user)
     flash("Your password is changed. Every other session of your account is signed out.", "success")
     return redirect(url_for("profile.profile"))
-
-
-def _actor() -> Actor:
-    return Actor.of(access.require_principal())

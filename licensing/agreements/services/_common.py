@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
@@ -32,7 +32,7 @@ from licensing.agreements.models import (
     ApplicationUse,
     QuoteVersion,
 )
-from licensing.agreements.states import DRAFT, ISSUED
+from licensing.agreements.states import APPLICATION, DRAFT, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -211,15 +211,65 @@ def _tell_vendor(
     )
 
 
+VendorMessage = Callable[[Application, "str | None"], str]
+
+
+def _vendor_notice(action: str, subject: str) -> Callable[[VendorMessage], VendorMessage]:
+    """Declare the email the vendor gets after the application's `action`: the
+    decorated function writes its text from the application and the step's note."""
+
+    def register(message: VendorMessage) -> VendorMessage:
+        def tell(
+            session: Session, application: Application, actor: Actor, note: str | None
+        ) -> None:
+            _tell_vendor(session, application, subject, message(application, note))
+
+        APPLICATION.on(action)(tell)
+        return message
+
+    return register
+
+
+StepFields = Callable[[Application, "str | None", Actor, datetime], None]
+
+
+def _reasoned_step(
+    application_id: int,
+    action: str,
+    caller: Actor | Principal,
+    now: datetime | None,
+    reason: str | None,
+    fields: StepFields,
+    *,
+    reason_required: bool = True,
+) -> Application:
+    """A licensing-staff review step with a reason: the caller and the reason are
+    checked, the application locked, `fields(application, reason, actor, moment)`
+    sets what the step records, and the step is taken (stamped, audited, notified)
+    in one transaction."""
+    actor, moment = _licensing_step(caller, now)
+    text = _reason(reason, required=reason_required)
+    with db.transaction() as session:
+        application = _owned(session, Application, application_id, actor)
+        fields(application, text, actor, moment)
+        APPLICATION.apply(session, application, action, actor=actor, note=text, at=moment)
+        return application
+
+
+def _record_decision(
+    application: Application, reason: str | None, actor: Actor, moment: datetime
+) -> None:
+    """Who decided the application, when, and why (no reason on approval)."""
+    application.decision_reason = reason
+    application.decided_at = moment
+    application.decided_by = actor.name
+
+
 def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:
-    recipients = mail.staff_recipients("licensing")
-    if application.assignee is not None and application.assignee.is_active:
-        recipients = [application.assignee.email]
-    if not recipients:
-        return
-    mail.enqueue(
+    mail.notify_staff(
         session,
-        to=recipients,
+        "licensing",
+        assignee=application.assignee,
         subject=f"{application.reference} waits for you: {subject}",
         template="application_waiting",
         context={
@@ -295,9 +345,7 @@ def _approve(
     now: datetime,
     automatic: bool = False,
 ) -> Agreement:
-    application.decided_at = now
-    application.decided_by = actor.name
-    application.decision_reason = None
+    _record_decision(application, None, actor, now)
     version = application.quotes[-1]
     agreement = _issue_agreement(session, application, version, actor, now)
     how = "approved automatically" if automatic else "approved"

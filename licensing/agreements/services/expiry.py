@@ -19,7 +19,7 @@ from licensing.agreements.services._common import (
     _audit,
     _now,
     _tell_licensee,
-    _tell_vendor,
+    _vendor_notice,
 )
 from licensing.agreements.states import (
     AGREEMENT,
@@ -94,18 +94,13 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
     return report
 
 
-@APPLICATION.on("lapse")
-def _tell_lapsed(
-    session: Session, application: Application, actor: Actor, note: str | None
-) -> None:
+@_vendor_notice("lapse", "lapsed")
+def _tell_lapsed(application: Application, note: str | None) -> str:
     assert application.resubmit_by is not None
-    _tell_vendor(
-        session,
-        application,
-        "lapsed",
+    return (
         f"The application was not resubmitted by "
         f"{calendar.deadline_text(application.resubmit_by)}, so "
-        "it has lapsed. Start a new application when you are ready.",
+        "it has lapsed. Start a new application when you are ready."
     )
 
 

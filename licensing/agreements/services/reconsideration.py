@@ -14,13 +14,14 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
-    _licensing_step,
     _now,
     _owned,
     _reason,
+    _reasoned_step,
+    _record_decision,
     _require_vendor,
     _tell_staff,
-    _tell_vendor,
+    _vendor_notice,
     as_actor,
 )
 from licensing.agreements.states import APPLICATION
@@ -80,52 +81,31 @@ def grant_reconsideration(
     now: datetime | None = None,
 ) -> Application:
     """Staff reopen a rejected application: it goes back to review."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason, required=False)
-    with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
+
+    def reopen(application: Application, _text: str | None, _actor: Actor, _at: datetime) -> None:
         application.decision_reason = None
         application.decided_at = None
         application.decided_by = None
-        APPLICATION.apply(
-            session, application, "grant_reconsideration", actor=actor, note=text, at=moment
-        )
-        return application
 
-
-@APPLICATION.on("grant_reconsideration")
-def _tell_granted(
-    session: Session, application: Application, actor: Actor, note: str | None
-) -> None:
-    _tell_vendor(
-        session,
-        application,
-        "reconsideration granted",
-        "The licensing office will review your application again." + (f" {note}" if note else ""),
+    return _reasoned_step(
+        application_id, "grant_reconsideration", actor, now, reason, reopen, reason_required=False
     )
+
+
+@_vendor_notice("grant_reconsideration", "reconsideration granted")
+def _tell_granted(application: Application, note: str | None) -> str:
+    return "The licensing office will review your application again." + (f" {note}" if note else "")
 
 
 def deny_reconsideration(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Staff confirm the rejection; it is final."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason)
-    with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
-        application.decision_reason = text
-        application.decided_at = moment
-        application.decided_by = actor.name
-        APPLICATION.apply(
-            session, application, "deny_reconsideration", actor=actor, note=text, at=moment
-        )
-        return application
-
-
-@APPLICATION.on("deny_reconsideration")
-def _tell_denied(
-    session: Session, application: Application, actor: Actor, note: str | None
-) -> None:
-    _tell_vendor(
-        session, application, "reconsideration denied", f"The rejection stands and is final: {note}"
+    return _reasoned_step(
+        application_id, "deny_reconsideration", actor, now, reason, _record_decision
     )
+
+
+@_vendor_notice("deny_reconsideration", "reconsideration denied")
+def _tell_denied(application: Application, note: str | None) -> str:
+    return f"The rejection stands and is final: {note}"

@@ -35,9 +35,11 @@ from licensing.agreements.services._common import (
     _licensing_step,
     _owned,
     _reason,
+    _reasoned_step,
+    _record_decision,
     _store_quote,
     _tell_staff,
-    _tell_vendor,
+    _vendor_notice,
     as_actor,
 )
 from licensing.agreements.services.reconsideration import (
@@ -182,29 +184,22 @@ def return_for_information(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Ask the vendor for missing information: 5 US business days to resubmit."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason)
-    with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
+
+    def ask(application: Application, text: str | None, _actor: Actor, moment: datetime) -> None:
         application.return_reason = text
         application.returned_at = moment
         application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
-        APPLICATION.apply(session, application, "return", actor=actor, note=text, at=moment)
-        return application
+
+    return _reasoned_step(application_id, "return", actor, now, reason, ask)
 
 
-@APPLICATION.on("return")
-def _ask_for_information(
-    session: Session, application: Application, actor: Actor, note: str | None
-) -> None:
+@_vendor_notice("return", "more information needed")
+def _ask_for_information(application: Application, note: str | None) -> str:
     assert application.resubmit_by is not None
-    _tell_vendor(
-        session,
-        application,
-        "more information needed",
+    return (
         f"The licensing office needs more information: {note}\n\nChange the application "
         f"and resubmit it by {calendar.deadline_text(application.resubmit_by)}, or it "
-        "lapses.",
+        "lapses."
     )
 
 
@@ -402,30 +397,21 @@ def reject(
     application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
 ) -> Application:
     """Reject with a reason; the vendor may ask for reconsideration within 14 days."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason)
-    with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
+
+    def decide(application: Application, text: str | None, actor: Actor, moment: datetime) -> None:
         _check_second_reviewer(application, actor)
-        application.decision_reason = text
-        application.decided_at = moment
-        application.decided_by = actor.name
+        _record_decision(application, text, actor, moment)
         application.reconsider_by = moment + timedelta(days=RECONSIDERATION_DAYS)
-        APPLICATION.apply(session, application, "reject", actor=actor, note=text, at=moment)
-        return application
+
+    return _reasoned_step(application_id, "reject", actor, now, reason, decide)
 
 
-@APPLICATION.on("reject")
-def _tell_rejected(
-    session: Session, application: Application, actor: Actor, note: str | None
-) -> None:
+@_vendor_notice("reject", "rejected")
+def _tell_rejected(application: Application, note: str | None) -> str:
     assert application.reconsider_by is not None
-    _tell_vendor(
-        session,
-        application,
-        "rejected",
+    return (
         f"Your application is rejected: {note}\n\nYou may ask for reconsideration, with "
-        f"your reasons, until {calendar.deadline_text(application.reconsider_by)}.",
+        f"your reasons, until {calendar.deadline_text(application.reconsider_by)}."
     )
 
 

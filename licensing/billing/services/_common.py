@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -17,8 +17,8 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.billing import links, stripe_gateway
-from licensing.billing.models import REFERENCE_MAX, Invoice
-from licensing.billing.states import COLLECTIBLE, INVOICE, OFFLINE_METHODS
+from licensing.billing.models import REFERENCE_MAX, Invoice, Payment, Refund
+from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS
 from licensing.calendar import office_date
 from licensing.config import Config
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -166,4 +166,35 @@ def _gateway() -> stripe_gateway.PaymentGateway:
     found = stripe_gateway.gateway()
     if found is None:
         raise Conflict("Card payments are not available; pay by wire, ACH or check.")
+    return found
+
+
+CardRecord = TypeVar("CardRecord", Payment, Refund)
+
+
+def _card_record_for(
+    session: Session,
+    model: type[CardRecord],
+    stripe_column: str,
+    stripe_id: str,
+    metadata: Mapping[str, str],
+    id_key: str,
+) -> CardRecord | None:
+    """The card payment or refund Stripe answers about, locked: by its Stripe id, or,
+    when Stripe answers (a webhook) before the request that asked stored that id, by
+    our id in the metadata, if the record's Stripe id is still unset or is this one."""
+    stripe_attribute = getattr(model, stripe_column)
+    found = session.scalars(
+        select(model).where(stripe_attribute == stripe_id).with_for_update()
+    ).one_or_none()
+    if found is not None:
+        return found
+    raw = metadata.get(id_key, "")
+    if not raw.isdigit() or len(raw) > 18:  # not one of our ids (a BIGINT has 19 digits)
+        return None
+    found = session.scalars(
+        select(model).where(model.id == int(raw), model.method == CARD).with_for_update()
+    ).one_or_none()
+    if found is None or getattr(found, stripe_column) not in (None, stripe_id):
+        return None
     return found

@@ -22,7 +22,14 @@ from licensing.audit import services as audit
 from licensing.billing import stripe_gateway
 from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
-from licensing.billing.services._common import _amount, _as, _due_ids, _gateway, _locked_invoice
+from licensing.billing.services._common import (
+    _amount,
+    _as,
+    _card_record_for,
+    _due_ids,
+    _gateway,
+    _locked_invoice,
+)
 from licensing.billing.services.settlement import _apply
 from licensing.billing.states import (
     CARD,
@@ -369,14 +376,11 @@ def _status_message(status: str, failure: str | None) -> str:
 @PAYMENT.on("flag")
 def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: str | None) -> None:
     """A flagged card payment waits for billing staff: tell them."""
-    recipients = mail.staff_recipients("billing")
-    if not recipients:
-        return
     invoice = session.get(Invoice, payment.invoice_id)
     assert invoice is not None
-    mail.enqueue(
+    mail.notify_staff(
         session,
-        to=recipients,
+        "billing",
         subject=f"Card payment for {invoice.number} needs review",
         template="payment_flagged",
         context={
@@ -481,20 +485,12 @@ def _note_card(payment: Payment, card: CardUsed | None) -> None:
 
 
 def _payment_for(session: Session, intent: stripe_gateway.IntentStatus) -> Payment | None:
-    payment = session.scalars(
-        select(Payment).where(Payment.stripe_payment_intent_id == intent.id).with_for_update()
-    ).one_or_none()
-    if payment is not None:
-        return payment
-    # The webhook may arrive before the page's request has stored the intent id.
-    raw = intent.metadata.get("payment_id", "")
-    if not raw.isdigit():
-        return None
-    found = session.scalars(
-        select(Payment).where(Payment.id == int(raw), Payment.method == CARD).with_for_update()
-    ).one_or_none()
-    if found is None or found.stripe_payment_intent_id not in (None, intent.id):
-        return None
+    found = _card_record_for(
+        session, Payment, "stripe_payment_intent_id", intent.id, intent.metadata, "payment_id"
+    )
+    if found is None or found.stripe_payment_intent_id == intent.id:
+        return found
+    # Found by its metadata alone: the intent must also name the payment's invoice.
     if intent.metadata.get("invoice_id") != str(found.invoice_id):
         return None
     return found
@@ -514,6 +510,19 @@ class ReconcileReport:
             f"{self.checked} {self.subject} checked: {self.applied} applied, "
             f"{self.failed} declined or canceled, {self.unchanged} unchanged"
         )
+
+    def count(
+        self, record: str, outcome: str, *, applied: tuple[str, ...], failed: tuple[str, ...]
+    ) -> None:
+        """Count one record checked, by how its outcome begins."""
+        self.checked += 1
+        self.outcomes.append(f"{record}: {outcome}")
+        if outcome.startswith(applied):
+            self.applied += 1
+        elif outcome.startswith(failed):
+            self.failed += 1
+        else:
+            self.unchanged += 1
 
 
 def reconcile_payments(
@@ -548,14 +557,9 @@ def reconcile_payments(
                 continue
             intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
             outcome = apply_intent_outcome(session, intent, now=now)
-        report.checked += 1
-        report.outcomes.append(f"payment {payment_id}: {outcome}")
-        if outcome.startswith("applied"):
-            report.applied += 1
-        elif outcome.startswith(("declined", "canceled")):
-            report.failed += 1
-        else:
-            report.unchanged += 1
+        report.count(
+            f"payment {payment_id}", outcome, applied=("applied",), failed=("declined", "canceled")
+        )
     for payment_id in _abandoned_attempts(now - older_than, limit):
         if _cancel_abandoned(payment_id):
             report.checked += 1

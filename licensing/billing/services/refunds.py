@@ -19,6 +19,7 @@ from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services._common import (
     _amount,
     _as,
+    _card_record_for,
     _check_amount,
     _due_ids,
     _email_billing_contact,
@@ -300,21 +301,9 @@ def _refund_step(
 
 
 def _refund_for(session: Session, status: stripe_gateway.RefundStatus) -> Refund | None:
-    found = session.scalars(
-        select(Refund).where(Refund.stripe_refund_id == status.id).with_for_update()
-    ).one_or_none()
-    if found is not None:
-        return found
-    # Stripe's answer may arrive (webhook) before the request stored its id.
-    raw = status.metadata.get("refund_id", "")
-    if not raw.isdigit() or len(raw) > 18:
-        return None
-    found = session.scalars(
-        select(Refund).where(Refund.id == int(raw), Refund.method == CARD).with_for_update()
-    ).one_or_none()
-    if found is None or found.stripe_refund_id not in (None, status.id):
-        return None
-    return found
+    return _card_record_for(
+        session, Refund, "stripe_refund_id", status.id, status.metadata, "refund_id"
+    )
 
 
 def apply_refund_outcome(
@@ -393,14 +382,12 @@ def reconcile_refunds(
             if refund is None or payment is None or payment.stripe_payment_intent_id is None:
                 continue
             outcome = _reconcile_refund(session, gateway, refund, payment, now)
-        report.checked += 1
-        report.outcomes.append(f"refund {refund_id}: {outcome}")
-        if outcome.startswith("refunded"):
-            report.applied += 1
-        elif outcome.startswith(("refund failed", "failed")):
-            report.failed += 1
-        else:
-            report.unchanged += 1
+        report.count(
+            f"refund {refund_id}",
+            outcome,
+            applied=("refunded",),
+            failed=("refund failed", "failed"),
+        )
     return report
 
 

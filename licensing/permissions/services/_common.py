@@ -268,16 +268,10 @@ def tell_requester(
 
 
 def tell_staff(session: Session, request: PermissionRequest, event: str) -> None:
-    recipients = (
-        [request.assignee.email]
-        if request.assignee is not None and request.assignee.is_active
-        else mail.staff_recipients("licensing")
-    )
-    if not recipients:
-        return
-    mail.enqueue(
+    mail.notify_staff(
         session,
-        to=recipients,
+        "licensing",
+        assignee=request.assignee,
         subject=f"Permission request {request.reference}: {event}",
         template="permission_staff_notice",
         context={

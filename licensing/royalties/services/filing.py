@@ -415,11 +415,10 @@ def _after_filing(
     accounts.restore_standing_if_clear(session, agreement.organization_id, office_date(moment))
     # A notice for staff (anomalies, a console link): never the licensee's; with no
     # staff to tell, the report still waits in the console's flagged queue.
-    recipients = mail.staff_recipients("licensing") if filing.flags else []
-    if recipients:
-        mail.enqueue(
+    if filing.flags:
+        mail.notify_staff(
             session,
-            to=recipients,
+            "licensing",
             subject=f"Royalty report {report.reference} for {agreement.number} is flagged",
             template="royalty_report_flagged",
             context={

@@ -1,0 +1,31 @@
+"""What every feature's models share: a column limited to a vocabulary, and the
+audit snapshot of a record (the fields the audit log records before and after a
+change)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from sqlalchemy import CheckConstraint
+
+
+def in_sql(column: str, values: Iterable[str]) -> str:
+    """`column IN ('a', 'b')`: a CHECK's or a partial index's condition."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def one_of(column: str, values: Iterable[str]) -> CheckConstraint:
+    """A CHECK that keeps `column` to `values`, named after the column (the naming
+    convention makes it `ck_<table>_<column>`, as the migrations create it)."""
+    return CheckConstraint(in_sql(column, values), name=column)
+
+
+class Snapshotted:
+    """A model whose audit snapshot is some of its attributes, under their own names
+    and in the order `SNAPSHOT` lists them."""
+
+    SNAPSHOT: ClassVar[tuple[str, ...]] = ()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.SNAPSHOT}
