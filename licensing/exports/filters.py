@@ -7,14 +7,13 @@ that quietly ignored `use=` would not reconcile with what the reader expects).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from licensing.calendar import OFFICE_TIMEZONE
 from licensing.errors import InvalidInput
-from licensing.exports.base import Dataset
 from licensing.money import is_currency
 from licensing.pricing.vocabulary import USES
 
@@ -80,7 +79,22 @@ def _date(raw: str, name: str, errors: dict[str, list[str]]) -> date | None:
         return None
 
 
-def parse(dataset: Dataset, given: Mapping[str, Any], *, today: date | None = None) -> ExportFilter:
+class Filterable(Protocol):
+    """What a filter needs to know of its dataset (`exports.base.Dataset` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def filters(self) -> Collection[str]: ...
+    @property
+    def date_bases(self) -> Sequence[str]: ...
+    @property
+    def states(self) -> Sequence[str]: ...
+
+
+def parse(
+    dataset: Filterable, given: Mapping[str, Any], *, today: date | None = None
+) -> ExportFilter:
     """The filter `given` describes for `dataset`, or InvalidInput naming every problem."""
     errors: dict[str, list[str]] = {}
     raw = {name: str(given.get(name) or "").strip() for name in PARAMETERS}
