@@ -6,8 +6,10 @@ the cookie on every API request, and Flask-Login's after-request hook reads the
 session, so Flask would then save it and add `Vary: Cookie`: a tenth of a
 1-use quote, and a header that tells caches an API answer depends on a cookie
 it never reads. Here an API request gets an empty session of its own that is
-never read from nor written to the cookie; pages keep the signed cookie
-session (sign-in, CSRF tokens, server-side sign-out) exactly as before.
+never read from nor written to the cookie; so do the other routes that serve no
+signed-in page (health checks, Stripe's webhook, static files). Pages keep the
+signed cookie session (sign-in, CSRF tokens, server-side sign-out) exactly as
+before.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class PageSessionInterface(SecureCookieSessionInterface):
         self._signer: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith(API_PREFIX + "/"):
+        if _cookieless(app, request.path):
             return ApiSession()
         return super().open_session(app, request)
 
@@ -50,6 +52,17 @@ class PageSessionInterface(SecureCookieSessionInterface):
         if self._signer is None or self._signer[0] != keys:
             self._signer = (keys, super().get_signing_serializer(app))
         return self._signer[1]
+
+
+# Routes that never serve a signed-in page: no cookie is read, saved or varied on.
+_COOKIELESS_PREFIXES = (API_PREFIX + "/", "/webhooks/")
+_COOKIELESS_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def _cookieless(app: Flask, path: str) -> bool:
+    if path.startswith(_COOKIELESS_PREFIXES) or path in _COOKIELESS_PATHS:
+        return True
+    return app.static_url_path is not None and path.startswith(app.static_url_path + "/")
 
 
 def init_app(app: Flask) -> None:

@@ -110,3 +110,25 @@ def test_a_cookie_signed_with_a_replaced_secret_key_is_refused(app: Flask) -> No
     finally:
         app.secret_key = original
         app.config["SECRET_KEY_FALLBACKS"] = []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/static/css/app.css"),
+        ("POST", "/webhooks/stripe"),
+    ],
+)
+def test_health_checks_static_files_and_the_webhook_neither_set_nor_vary_on_the_cookie(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient], method: str, path: str
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    response = client.open(path, method=method, data=b"{}")
+    # (Readiness may answer 503 here: the test's database is held in one transaction.)
+    assert response.status_code != 500
+    assert _cookie_header_values(response) == []
+    assert "Cookie" not in response.vary
+    # The page session itself is untouched: the vendor is still signed in.
+    assert client.get("/portal/").status_code == 200
