@@ -13,39 +13,22 @@ from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, ApplicationUse, QuoteVersion
 from licensing.agreements.states import AGREEMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row, register
+from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import (
-    amount,
-    at_times,
-    count_rows,
-    day_of,
-    each,
-    matching,
-)
+from licensing.exports.queries import amount, at_times, counter, day_of, each, licensee, of_licensee
 from licensing.money import quantize
 from licensing.pricing import Quote
 
 COLUMNS = (
-    Column("agreement_number", TEXT, "CPT-YYYY-NNNNNN."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    AGREEMENT_NUMBER,
+    *LICENSEE,
     Column("organization_type", TEXT, "commercial, nonprofit, academic, government, individual."),
     Column("state", TEXT, "issued, active, expired, terminated or superseded."),
     Column("term_start", DATE, "First day of the term."),
     Column("term_end", DATE, "Last day of the term."),
     Column("rate_card", TEXT, "The rate card version that priced it."),
-    Column("currency", TEXT, "ISO 4217 code."),
+    CURRENCY,
     Column("term_fees", MONEY, "The approved quote's total for the term."),
     Column("annual_fees", MONEY, "The term's fees for a whole rate-card period (÷ proration)."),
     Column("up_front_fees", MONEY, "Of the term's fees, what is invoiced on activation."),
@@ -62,8 +45,7 @@ def _statement(given: ExportFilter) -> Statement:
     statement: Statement = (
         select(
             Agreement.number,
-            Agreement.organization_id,
-            Organization.legal_name,
+            *licensee(Agreement),
             Organization.organization_type,
             Agreement.state,
             Agreement.term_start,
@@ -78,17 +60,10 @@ def _statement(given: ExportFilter) -> Statement:
             Agreement.ended_at,
             renewed.number.label("renewal_of"),
         )
-        .join(Organization, Organization.id == Agreement.organization_id)
         .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
         .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
     )
-    statement = matching(
-        statement,
-        given,
-        organization=Agreement.organization_id,
-        currency=Agreement.currency,
-        state=Agreement.state,
-    )
+    statement = of_licensee(statement, Agreement, given, by_state=True)
     if given.date_basis == PERIOD:  # terms that overlap the range
         if given.date_from:
             statement = statement.where(Agreement.term_end >= given.date_from)
@@ -149,10 +124,8 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         )
 
 
-def count(context: ExportContext, given: ExportFilter) -> int | None:
-    if given.use:
-        return None
-    return count_rows(context.session, _statement(given))
+# The use is found agreement by agreement: no count when the filter names one.
+count = counter(_statement, use_by_row=True)
 
 
 DATASET = register(
