@@ -69,6 +69,18 @@ def _remembered(cache: dict[int, Facts], key: int, load: Callable[[int], Facts])
     return cache[key]
 
 
+def application_uses(session: Session, application_id: int) -> list[str]:
+    """The uses an application asked for, in its order (a quote line's
+    `use_index` points into this list)."""
+    return list(
+        session.scalars(
+            select(ApplicationUse.use)
+            .where(ApplicationUse.application_id == application_id)
+            .order_by(ApplicationUse.position)
+        )
+    )
+
+
 class Ledger:
     """Accounts, kinds and uses for one export (it caches what it looks up)."""
 
@@ -147,13 +159,7 @@ class Ledger:
         ).first()
         if found is None:
             return None
-        uses = list(
-            self.session.scalars(
-                select(ApplicationUse.use)
-                .where(ApplicationUse.application_id == found.application_id)
-                .order_by(ApplicationUse.position)
-            )
-        )
+        uses = application_uses(self.session, found.application_id)
         quote = Quote.from_snapshot(json.loads(found.snapshot_json))
         line_uses = tuple(
             uses[line.use_index]

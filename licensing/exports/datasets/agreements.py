@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
-from licensing.agreements.models import Agreement, ApplicationUse, QuoteVersion
+from licensing.agreements.models import Agreement, QuoteVersion
 from licensing.agreements.states import AGREEMENT_STATES
 from licensing.db import Statement
 from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row, register
 from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
+from licensing.exports.ledger import application_uses
 from licensing.exports.queries import amount, at_times, counter, day_of, each, licensee, of_licensee
 from licensing.money import quantize
 from licensing.pricing import Quote
@@ -80,19 +81,9 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
     for r in each(context.session, statement):
         quote = Quote.from_snapshot(json.loads(r.snapshot_json))
         licensed = [line for line in quote.lines if line.route == "license"]
-        application_uses = list(
-            session.scalars(
-                select(ApplicationUse.use)
-                .where(ApplicationUse.application_id == r.application_id)
-                .order_by(ApplicationUse.position)
-            )
-        )
+        asked = application_uses(session, r.application_id)
         uses = list(
-            dict.fromkeys(
-                application_uses[line.use_index]
-                for line in licensed
-                if line.use_index < len(application_uses)
-            )
+            dict.fromkeys(asked[line.use_index] for line in licensed if line.use_index < len(asked))
         )
         if given.use and given.use not in uses:
             continue
