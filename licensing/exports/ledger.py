@@ -17,10 +17,11 @@ agreement line's. Late fees and manual invoices have no use.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +39,8 @@ KIND_BY_SOURCE = {AGREEMENT: FEE, ROYALTY_REPORT: ROYALTY, LATE_FEE: "late_fee",
 # come invoice by invoice), bounded so memory stays flat on any export.
 _CACHE_LIMIT = 5000
 
+Facts = TypeVar("Facts")
+
 
 @dataclass(frozen=True)
 class RoyaltyFacts:
@@ -54,6 +57,28 @@ class AgreementFacts:
     term_end: date
     # The use of each line of the agreement's up-front invoice, line 1 first.
     line_uses: tuple[str, ...]
+
+
+def _remembered(cache: dict[int, Facts], key: int, load: Callable[[int], Facts]) -> Facts:
+    """`load(key)`, looked up once while it stays in `cache`, which is emptied when
+    full (bounded memory on any export)."""
+    if key not in cache:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = load(key)
+    return cache[key]
+
+
+def application_uses(session: Session, application_id: int) -> list[str]:
+    """The uses an application asked for, in its order (a quote line's
+    `use_index` points into this list)."""
+    return list(
+        session.scalars(
+            select(ApplicationUse.use)
+            .where(ApplicationUse.application_id == application_id)
+            .order_by(ApplicationUse.position)
+        )
+    )
 
 
 class Ledger:
@@ -74,25 +99,25 @@ class Ledger:
             return self.accounts[f"{kind}.{use}"]
         return self.accounts.get(kind, "")
 
+    def classify(
+        self, source_type: str, source_id: int | None, position: int
+    ) -> tuple[str, str | None, str]:
+        """An invoice line's kind, use (None when it has none) and account."""
+        kind = KIND_BY_SOURCE.get(source_type, "manual")
+        use = self.line_use(source_type, source_id, position)
+        return kind, use, self.account(kind, use)
+
     def agreement(self, source_type: str, source_id: int | None) -> AgreementFacts | None:
         """The agreement an up-front fee invoice was issued for, if it exists."""
         if source_type != AGREEMENT or source_id is None:
             return None
-        if source_id not in self._agreements:
-            if len(self._agreements) >= _CACHE_LIMIT:
-                self._agreements.clear()
-            self._agreements[source_id] = self._load(source_id)
-        return self._agreements[source_id]
+        return _remembered(self._agreements, source_id, self._load)
 
     def royalty(self, source_type: str, source_id: int | None) -> RoyaltyFacts | None:
         """The royalty report a royalty invoice was issued for, if it exists."""
         if source_type != ROYALTY_REPORT or source_id is None:
             return None
-        if source_id not in self._reports:
-            if len(self._reports) >= _CACHE_LIMIT:
-                self._reports.clear()
-            self._reports[source_id] = self._load_report(source_id)
-        return self._reports[source_id]
+        return _remembered(self._reports, source_id, self._load_report)
 
     def line_use(self, source_type: str, source_id: int | None, position: int) -> str | None:
         facts = self.agreement(source_type, source_id) or self.royalty(source_type, source_id)
@@ -134,13 +159,7 @@ class Ledger:
         ).first()
         if found is None:
             return None
-        uses = list(
-            self.session.scalars(
-                select(ApplicationUse.use)
-                .where(ApplicationUse.application_id == found.application_id)
-                .order_by(ApplicationUse.position)
-            )
-        )
+        uses = application_uses(self.session, found.application_id)
         quote = Quote.from_snapshot(json.loads(found.snapshot_json))
         line_uses = tuple(
             uses[line.use_index]

@@ -1,10 +1,12 @@
-"""Query pieces the datasets share: the filter's organization, currency, state
-and dates on any dataset's columns, filters on invoices, amounts at the
-currency's digits, the paid date of a payment, and counting rows."""
+"""Query pieces the datasets share: the licensee joined and the filter's
+organization, currency, state and dates on any dataset's columns, filters on
+invoices, amounts at the currency's digits, the paid date of a payment,
+counting rows, and `Listing`, a dataset that is one SELECT and a row per result."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -13,11 +15,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
 from licensing.db import Statement
-from licensing.exports.base import BATCH
+from licensing.exports.base import BATCH, CountFunction, ExportContext, Row
 from licensing.exports.filters import ISSUED, PAID, ExportFilter, office_day_start
 from licensing.money import minor_units
 
@@ -62,22 +65,26 @@ def count_rows(session: Session, statement: Statement) -> int:
     return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
 
 
-def matching(
-    statement: Statement,
-    given: ExportFilter,
-    *,
-    organization: Any,
-    currency: Any,
-    state: Any = None,
+def licensee(record: Any) -> tuple[Any, Any]:
+    """What a statement selects for `columns.LICENSEE` beside a record the
+    organization owns (with `of_licensee`, which joins the organization)."""
+    return record.organization_id, Organization.legal_name
+
+
+def of_licensee(
+    statement: Statement, record: Any, given: ExportFilter, *, by_state: bool = False
 ) -> Statement:
-    """The filter's organization, currency and state on the dataset's own columns
-    (`state` only for a dataset that filters by state)."""
+    """`statement` joined to the organization that owns `record` (for its name),
+    kept to the filter's organization, currency and, `by_state`, state, on the
+    record's own columns (`record` is a model with `organization_id`,
+    `currency` and `state`, or an alias of one)."""
+    statement = statement.join(Organization, Organization.id == record.organization_id)
     if given.organization_id is not None:
-        statement = statement.where(organization == given.organization_id)
+        statement = statement.where(record.organization_id == given.organization_id)
     if given.currency:
-        statement = statement.where(currency == given.currency)
-    if given.state and state is not None:
-        statement = statement.where(state == given.state)
+        statement = statement.where(record.currency == given.currency)
+    if by_state and given.state:
+        statement = statement.where(record.state == given.state)
     return statement
 
 
@@ -100,14 +107,8 @@ def at_times(statement: Statement, moment: Any, given: ExportFilter) -> Statemen
 
 
 def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
-    """Issued invoices (drafts are not documents yet) matching the filter."""
-    statement = matching(
-        statement.where(Invoice.state != DRAFT),
-        given,
-        organization=Invoice.organization_id,
-        currency=Invoice.currency,
-        state=Invoice.state,
-    )
+    """Issued invoices (drafts are not documents yet) of the filter's licensees."""
+    statement = of_licensee(statement.where(Invoice.state != DRAFT), Invoice, given, by_state=True)
     if given.date_basis == ISSUED:
         statement = on_days(statement, Invoice.issue_date, given)
     elif given.date_basis == PAID:
@@ -136,9 +137,39 @@ def payment_paid_between(start: date | None, end: date | None) -> ColumnElement[
 
 def organization_choices(session: Any) -> list[tuple[int, str]]:
     """Every organization by name, for the console's filter."""
-    from licensing.accounts.models import Organization
-
     rows = session.execute(
         select(Organization.id, Organization.legal_name).order_by(Organization.legal_name)
     )
     return [(row.id, row.legal_name) for row in rows]
+
+
+def counter(
+    statement: Callable[[ExportFilter], Statement], *, use_by_row: bool = False
+) -> CountFunction:
+    """A dataset's `count`: its statement's rows, counted by the database; unknown
+    (None) when the dataset finds a line's use row by row and the filter names one."""
+
+    def count(context: ExportContext, given: ExportFilter) -> int | None:
+        if use_by_row and given.use:
+            return None
+        return count_rows(context.session, statement(given))
+
+    return count
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A dataset that is one SELECT and one row per result: the statement the
+    filter selects, the export's order, and how a result becomes a row."""
+
+    statement: Callable[[ExportFilter], Statement]
+    order: tuple[Any, ...]
+    row: Callable[[Any], Row]
+
+    def rows(self, context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
+        row = self.row
+        for result in each(context.session, self.statement(given).order_by(*self.order)):
+            yield row(result)
+
+    def count(self, context: ExportContext, given: ExportFilter) -> int:
+        return count_rows(context.session, self.statement(given))

@@ -10,42 +10,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
-from licensing.agreements.models import Agreement, ApplicationUse, QuoteVersion
+from licensing.agreements.models import Agreement, QuoteVersion
 from licensing.agreements.states import AGREEMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row, register
+from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import (
-    amount,
-    at_times,
-    count_rows,
-    day_of,
-    each,
-    matching,
-)
+from licensing.exports.ledger import application_uses
+from licensing.exports.queries import amount, at_times, counter, day_of, each, licensee, of_licensee
 from licensing.money import quantize
 from licensing.pricing import Quote
 
 COLUMNS = (
-    Column("agreement_number", TEXT, "CPT-YYYY-NNNNNN."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    AGREEMENT_NUMBER,
+    *LICENSEE,
     Column("organization_type", TEXT, "commercial, nonprofit, academic, government, individual."),
     Column("state", TEXT, "issued, active, expired, terminated or superseded."),
     Column("term_start", DATE, "First day of the term."),
     Column("term_end", DATE, "Last day of the term."),
     Column("rate_card", TEXT, "The rate card version that priced it."),
-    Column("currency", TEXT, "ISO 4217 code."),
+    CURRENCY,
     Column("term_fees", MONEY, "The approved quote's total for the term."),
     Column("annual_fees", MONEY, "The term's fees for a whole rate-card period (÷ proration)."),
     Column("up_front_fees", MONEY, "Of the term's fees, what is invoiced on activation."),
@@ -62,8 +46,7 @@ def _statement(given: ExportFilter) -> Statement:
     statement: Statement = (
         select(
             Agreement.number,
-            Agreement.organization_id,
-            Organization.legal_name,
+            *licensee(Agreement),
             Organization.organization_type,
             Agreement.state,
             Agreement.term_start,
@@ -78,17 +61,10 @@ def _statement(given: ExportFilter) -> Statement:
             Agreement.ended_at,
             renewed.number.label("renewal_of"),
         )
-        .join(Organization, Organization.id == Agreement.organization_id)
         .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
         .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
     )
-    statement = matching(
-        statement,
-        given,
-        organization=Agreement.organization_id,
-        currency=Agreement.currency,
-        state=Agreement.state,
-    )
+    statement = of_licensee(statement, Agreement, given, by_state=True)
     if given.date_basis == PERIOD:  # terms that overlap the range
         if given.date_from:
             statement = statement.where(Agreement.term_end >= given.date_from)
@@ -105,19 +81,9 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
     for r in each(context.session, statement):
         quote = Quote.from_snapshot(json.loads(r.snapshot_json))
         licensed = [line for line in quote.lines if line.route == "license"]
-        application_uses = list(
-            session.scalars(
-                select(ApplicationUse.use)
-                .where(ApplicationUse.application_id == r.application_id)
-                .order_by(ApplicationUse.position)
-            )
-        )
+        asked = application_uses(session, r.application_id)
         uses = list(
-            dict.fromkeys(
-                application_uses[line.use_index]
-                for line in licensed
-                if line.use_index < len(application_uses)
-            )
+            dict.fromkeys(asked[line.use_index] for line in licensed if line.use_index < len(asked))
         )
         if given.use and given.use not in uses:
             continue
@@ -149,10 +115,8 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         )
 
 
-def count(context: ExportContext, given: ExportFilter) -> int | None:
-    if given.use:
-        return None
-    return count_rows(context.session, _statement(given))
+# The use is found agreement by agreement: no count when the filter names one.
+count = counter(_statement, use_by_row=True)
 
 
 DATASET = register(

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, InvoiceLine
 from licensing.db import Statement
 from licensing.exports.base import (
@@ -33,18 +32,18 @@ from licensing.exports.base import (
     Row,
     register,
 )
+from licensing.exports.columns import CREDIT_NOTE_NUMBER, CREDITED_INVOICE, CURRENCY, LICENSEE
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import amount, each, places
+from licensing.exports.queries import amount, each, licensee, places
 from licensing.exports.recognition import proportional
 
 COLUMNS = (
-    Column("credit_note_number", TEXT, "CN-YYYY-NNNNNN."),
-    Column("invoice_number", TEXT, "The invoice it credits."),
+    CREDIT_NOTE_NUMBER,
+    CREDITED_INVOICE,
     Column("line_position", INTEGER, "The invoice line this part reverses."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
-    Column("currency", TEXT, "ISO 4217 code."),
+    *LICENSEE,
+    CURRENCY,
     Column("issue_date", DATE, "The credit note's issue date."),
     Column("kind", TEXT, "The reversed line's kind."),
     Column("use", TEXT, "The reversed line's use; empty when it has none."),
@@ -75,8 +74,7 @@ def _statement(given: ExportFilter) -> Statement:
             CreditNote.number,
             Invoice.number.label("invoice_number"),
             Invoice.state.label("invoice_state"),
-            CreditNote.organization_id,
-            Organization.legal_name,
+            *licensee(CreditNote),
             CreditNote.currency,
             CreditNote.issue_date,
             CreditNote.amount,
@@ -88,8 +86,7 @@ def _statement(given: ExportFilter) -> Statement:
             InvoiceLine.amount.label("line_amount"),
         )
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .join(Organization, Organization.id == CreditNote.organization_id),
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id),
         given,
     ).order_by(CreditNote.issue_date, CreditNote.id, InvoiceLine.position)
 
@@ -118,11 +115,10 @@ def credit_parts(context: ExportContext, statement: Statement) -> Iterator[Credi
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    ledger = context.ledger
+    classify = context.ledger.classify
     for part in credit_parts(context, _statement(given)):
         credit = part.credit
-        kind = ledger.kind(part.source_type)
-        use = ledger.line_use(part.source_type, part.source_id, part.position)
+        kind, use, account = classify(part.source_type, part.source_id, part.position)
         if given.use and use != given.use:
             continue
         yield (
@@ -135,7 +131,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             credit.issue_date,
             kind,
             use,
-            ledger.account(kind, use),
+            account,
             part.description,
             amount(part.amount, credit.currency),
         )

@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from typing import Any
 
 from sqlalchemy import select
 
-from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice
 from licensing.db import Statement
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
+from licensing.exports.base import INTEGER, MONEY, TEXT, Column, Dataset, Row, register
+from licensing.exports.columns import (
+    CREDIT_NOTE_NUMBER,
+    CREDITED_INVOICE,
+    CURRENCY,
+    ISSUE_DATE,
+    LICENSEE,
 )
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import amount, count_rows, each, matching, on_days
+from licensing.exports.queries import Listing, amount, licensee, of_licensee, on_days
 
 COLUMNS = (
     Column("credit_note_id", INTEGER, "The credit note's id in the service."),
-    Column("credit_note_number", TEXT, "CN-YYYY-NNNNNN."),
-    Column("invoice_number", TEXT, "The invoice it credits."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
-    Column("currency", TEXT, "ISO 4217 code."),
-    Column("issue_date", DATE, "The day it was issued."),
+    CREDIT_NOTE_NUMBER,
+    CREDITED_INVOICE,
+    *LICENSEE,
+    CURRENCY,
+    ISSUE_DATE,
     Column("amount", MONEY, "The amount credited."),
     Column("applied_to_balance", MONEY, "Of the amount, what reduced the balance due."),
     Column("refund_due", MONEY, "Of the amount, what is owed back (the invoice was paid)."),
@@ -40,10 +35,8 @@ COLUMNS = (
 
 
 def credit_notes_matching(statement: Statement, given: ExportFilter) -> Statement:
-    statement = matching(
-        statement, given, organization=CreditNote.organization_id, currency=CreditNote.currency
-    )
-    return on_days(statement, CreditNote.issue_date, given)
+    """Credit notes of the filter's licensees issued on its days (the licensee joined)."""
+    return on_days(of_licensee(statement, CreditNote, given), CreditNote.issue_date, given)
 
 
 def _statement(given: ExportFilter) -> Statement:
@@ -52,8 +45,7 @@ def _statement(given: ExportFilter) -> Statement:
             CreditNote.id,
             CreditNote.number,
             Invoice.number.label("invoice_number"),
-            CreditNote.organization_id,
-            Organization.legal_name,
+            *licensee(CreditNote),
             CreditNote.currency,
             CreditNote.issue_date,
             CreditNote.amount,
@@ -61,35 +53,29 @@ def _statement(given: ExportFilter) -> Statement:
             CreditNote.refund_due,
             CreditNote.reason,
             CreditNote.issued_by,
-        )
-        .join(Invoice, Invoice.id == CreditNote.invoice_id)
-        .join(Organization, Organization.id == CreditNote.organization_id),
+        ).join(Invoice, Invoice.id == CreditNote.invoice_id),
         given,
     )
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    statement = _statement(given).order_by(CreditNote.issue_date, CreditNote.id)
-    for r in each(context.session, statement):
-        yield (
-            r.id,
-            r.number,
-            r.invoice_number,
-            r.organization_id,
-            r.legal_name,
-            r.currency,
-            r.issue_date,
-            amount(r.amount, r.currency),
-            amount(r.applied_to_balance, r.currency),
-            amount(r.refund_due, r.currency),
-            r.reason,
-            r.issued_by,
-        )
+def _row(r: Any) -> Row:
+    return (
+        r.id,
+        r.number,
+        r.invoice_number,
+        r.organization_id,
+        r.legal_name,
+        r.currency,
+        r.issue_date,
+        amount(r.amount, r.currency),
+        amount(r.applied_to_balance, r.currency),
+        amount(r.refund_due, r.currency),
+        r.reason,
+        r.issued_by,
+    )
 
 
-def count(context: ExportContext, given: ExportFilter) -> int:
-    return count_rows(context.session, _statement(given))
-
+LISTING = Listing(_statement, (CreditNote.issue_date, CreditNote.id), _row)
 
 DATASET = register(
     Dataset(
@@ -98,8 +84,8 @@ DATASET = register(
         description="Every credit note, oldest issue first.",
         schema_version=1,
         columns=COLUMNS,
-        rows=rows,
-        count=count,
+        rows=LISTING.rows,
+        count=LISTING.count,
         date_bases=(ISSUED,),
         filters=frozenset({"organization", "currency"}),
         order=40,

@@ -7,11 +7,9 @@ from collections.abc import Generator
 
 from sqlalchemy import select
 
-from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
 from licensing.db import Statement
 from licensing.exports.base import (
-    DATE,
     INTEGER,
     MONEY,
     TEXT,
@@ -21,19 +19,25 @@ from licensing.exports.base import (
     Row,
     register,
 )
+from licensing.exports.columns import (
+    CURRENCY,
+    INVOICE_ID,
+    INVOICE_ISSUE_DATE,
+    INVOICE_NUMBER,
+    LICENSEE,
+)
 from licensing.exports.datasets.invoices import STATES
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, count_rows, each, issued_invoices
+from licensing.exports.queries import amount, counter, each, issued_invoices, licensee
 
 COLUMNS = (
-    Column("invoice_id", INTEGER, "The invoice's id in the service."),
-    Column("invoice_number", TEXT, "INV-YYYY-NNNNNN."),
+    INVOICE_ID,
+    INVOICE_NUMBER,
     Column("line_position", INTEGER, "The line's number on the invoice, from 1."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    *LICENSEE,
     Column("invoice_state", TEXT, "The invoice's state."),
-    Column("currency", TEXT, "ISO 4217 code."),
-    Column("issue_date", DATE, "The invoice's issue date."),
+    CURRENCY,
+    INVOICE_ISSUE_DATE,
     Column("kind", TEXT, "fee (up front, from an agreement), royalty, late_fee or manual."),
     Column("use", TEXT, "The licensed use the line charges for; empty when it has none."),
     Column("gl_account", TEXT, "General-ledger revenue account (EXPORT_GL_ACCOUNTS)."),
@@ -48,8 +52,7 @@ def _statement(given: ExportFilter) -> Statement:
             Invoice.id,
             Invoice.number,
             InvoiceLine.position,
-            Invoice.organization_id,
-            Organization.legal_name,
+            *licensee(Invoice),
             Invoice.state,
             Invoice.currency,
             Invoice.issue_date,
@@ -57,9 +60,7 @@ def _statement(given: ExportFilter) -> Statement:
             Invoice.source_id,
             InvoiceLine.description,
             InvoiceLine.amount,
-        )
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .join(Organization, Organization.id == Invoice.organization_id),
+        ).join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id),
         given,
     )
 
@@ -70,8 +71,10 @@ def ordered(statement: Statement) -> Statement:
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    ledger = context.ledger
-    statement = ordered(_statement(given))
+    # Its own loop, not a `Listing`: the largest export (bench/exports.py times
+    # it), so results are unpacked, many times faster than by attribute, and a
+    # line's use is found here, row by row.
+    classify = context.ledger.classify
     for (
         invoice_id,
         number,
@@ -85,9 +88,8 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         source_id,
         description,
         line_amount,
-    ) in each(context.session, statement):
-        kind = ledger.kind(source_type)
-        use = ledger.line_use(source_type, source_id, position)
+    ) in each(context.session, ordered(_statement(given))):
+        kind, use, account = classify(source_type, source_id, position)
         if given.use and use != given.use:
             continue
         yield (
@@ -101,17 +103,14 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             issue_date,
             kind,
             use,
-            ledger.account(kind, use),
+            account,
             description,
             amount(line_amount, currency),
         )
 
 
-def count(context: ExportContext, given: ExportFilter) -> int | None:
-    if given.use:  # the use is found line by line, not in SQL
-        return None
-    return count_rows(context.session, _statement(given))
-
+# The use is found line by line, not in SQL: no count when the filter names one.
+count = counter(_statement, use_by_row=True)
 
 DATASET = register(
     Dataset(

@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
-from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice
 from licensing.billing.states import COLLECTIBLE, INVOICE_STATES
 from licensing.db import Statement
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, Row, register
+from licensing.exports.columns import CURRENCY, INVOICE_ID, INVOICE_NUMBER, ISSUE_DATE, LICENSEE
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, count_rows, day_of, each, issued_invoices
+from licensing.exports.queries import Listing, amount, day_of, issued_invoices, licensee
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 
 COLUMNS = (
-    Column("invoice_id", INTEGER, "The invoice's id in the service."),
-    Column("invoice_number", TEXT, "INV-YYYY-NNNNNN."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    INVOICE_ID,
+    INVOICE_NUMBER,
+    *LICENSEE,
     Column("state", TEXT, "open, paid, void or uncollectible."),
     Column("source_type", TEXT, "agreement, royalty_report, late_fee or manual."),
     Column("source_reference", TEXT, "The agreement number (or the source's reference)."),
-    Column("currency", TEXT, "ISO 4217 code."),
-    Column("issue_date", DATE, "The day it was issued."),
+    CURRENCY,
+    ISSUE_DATE,
     Column("due_date", DATE, "The day payment is due."),
     Column("paid_date", DATE, "The office day it became paid, if it is."),
     Column("voided_date", DATE, "The office day it was voided, if it was."),
@@ -53,8 +42,7 @@ def _statement(given: ExportFilter) -> Statement:
         select(
             Invoice.id,
             Invoice.number,
-            Invoice.organization_id,
-            Organization.legal_name,
+            *licensee(Invoice),
             Invoice.state,
             Invoice.source_type,
             Invoice.source_reference,
@@ -67,39 +55,35 @@ def _statement(given: ExportFilter) -> Statement:
             Invoice.total,
             Invoice.amount_paid,
             Invoice.amount_credited,
-        ).join(Organization, Organization.id == Invoice.organization_id),
+        ),
         given,
     )
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    statement = _statement(given).order_by(Invoice.issue_date, Invoice.id)
-    for r in each(context.session, statement):
-        owed = r.total - r.amount_paid - r.amount_credited if r.state in COLLECTIBLE else 0
-        yield (
-            r.id,
-            r.number,
-            r.organization_id,
-            r.legal_name,
-            r.state,
-            r.source_type,
-            r.source_reference,
-            r.currency,
-            r.issue_date,
-            r.due_date,
-            day_of(r.paid_at),
-            day_of(r.voided_at),
-            r.payment_terms_days,
-            amount(r.total, r.currency),
-            amount(r.amount_paid, r.currency),
-            amount(r.amount_credited, r.currency),
-            amount(max(Decimal(owed), Decimal(0)), r.currency),
-        )
+def _row(r: Any) -> Row:
+    owed = r.total - r.amount_paid - r.amount_credited if r.state in COLLECTIBLE else 0
+    return (
+        r.id,
+        r.number,
+        r.organization_id,
+        r.legal_name,
+        r.state,
+        r.source_type,
+        r.source_reference,
+        r.currency,
+        r.issue_date,
+        r.due_date,
+        day_of(r.paid_at),
+        day_of(r.voided_at),
+        r.payment_terms_days,
+        amount(r.total, r.currency),
+        amount(r.amount_paid, r.currency),
+        amount(r.amount_credited, r.currency),
+        amount(max(Decimal(owed), Decimal(0)), r.currency),
+    )
 
 
-def count(context: ExportContext, given: ExportFilter) -> int:
-    return count_rows(context.session, _statement(given))
-
+LISTING = Listing(_statement, (Invoice.issue_date, Invoice.id), _row)
 
 DATASET = register(
     Dataset(
@@ -108,8 +92,8 @@ DATASET = register(
         description="Every issued invoice (drafts are not documents yet), oldest issue first.",
         schema_version=1,
         columns=COLUMNS,
-        rows=rows,
-        count=count,
+        rows=LISTING.rows,
+        count=LISTING.count,
         date_bases=(ISSUED, PAID),
         filters=frozenset({"organization", "state", "currency"}),
         states=STATES,

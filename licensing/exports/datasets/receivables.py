@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 
-from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import DRAFT, SUCCEEDED, VOID
 from licensing.db import Statement
@@ -29,11 +28,13 @@ from licensing.exports.base import (
     Row,
     register,
 )
+from licensing.exports.columns import CURRENCY, INVOICE_ISSUE_DATE, INVOICE_NUMBER, LICENSEE
 from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
 from licensing.exports.queries import (
     amount,
     each,
-    matching,
+    licensee,
+    of_licensee,
     on_days,
     payment_paid_between,
 )
@@ -42,12 +43,11 @@ BUCKETS = ("current", "1-30", "31-60", "61-90", "over_90")
 
 COLUMNS = (
     Column("as_of", DATE, "The day the balances are as of."),
-    Column("invoice_number", TEXT, "INV-YYYY-NNNNNN."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    INVOICE_NUMBER,
+    *LICENSEE,
     Column("state", TEXT, "The invoice's state today (open, uncollectible, paid, void)."),
-    Column("currency", TEXT, "ISO 4217 code."),
-    Column("issue_date", DATE, "The invoice's issue date."),
+    CURRENCY,
+    INVOICE_ISSUE_DATE,
     Column("due_date", DATE, "The invoice's due date."),
     Column("days_past_due", INTEGER, "Days after the due date on the as-of date (0 if not due)."),
     Column("total", MONEY, "The invoice's total."),
@@ -94,8 +94,7 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
     statement = (
         select(
             Invoice.number,
-            Invoice.organization_id,
-            Organization.legal_name,
+            *licensee(Invoice),
             Invoice.state,
             Invoice.currency,
             Invoice.issue_date,
@@ -104,16 +103,12 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
             paid.label("paid"),
             credited.label("credited"),
         )
-        .join(Organization, Organization.id == Invoice.organization_id)
-        .where(
-            Invoice.state != DRAFT,
-            Invoice.issue_date <= as_of,
-            or_(Invoice.state != VOID, Invoice.voided_at >= end_of_day),
-        )
+    ).where(
+        Invoice.state != DRAFT,
+        Invoice.issue_date <= as_of,
+        or_(Invoice.state != VOID, Invoice.voided_at >= end_of_day),
     )
-    statement = matching(
-        statement, given, organization=Invoice.organization_id, currency=Invoice.currency
-    )
+    statement = of_licensee(statement, Invoice, given)
     return on_days(statement, Invoice.issue_date, given)
 
 

@@ -26,7 +26,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
 from licensing.billing.states import DRAFT, VOID
 from licensing.exports.base import (
@@ -40,11 +39,12 @@ from licensing.exports.base import (
     Row,
     register,
 )
+from licensing.exports.columns import CURRENCY, LICENSEE
 from licensing.exports.datasets.credit_note_lines import _statement as credit_lines_statement
 from licensing.exports.datasets.credit_note_lines import credit_parts
 from licensing.exports.filters import PERIOD, ExportFilter
 from licensing.exports.ledger import FEE, Ledger
-from licensing.exports.queries import amount, each, matching, places
+from licensing.exports.queries import amount, each, licensee, of_licensee, places
 from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
 
 STRAIGHT_LINE = "straight_line_days"
@@ -55,9 +55,8 @@ COLUMNS = (
     Column("document_number", TEXT, "INV-... or CN-..."),
     Column("invoice_number", TEXT, "The invoice the line belongs to."),
     Column("line_position", INTEGER, "The invoice line, from 1."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
-    Column("currency", TEXT, "ISO 4217 code."),
+    *LICENSEE,
+    CURRENCY,
     Column("kind", TEXT, "fee, royalty, late_fee or manual."),
     Column("use", TEXT, "The line's use; empty when it has none."),
     Column("gl_account", TEXT, "The line's general-ledger account."),
@@ -115,8 +114,7 @@ def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]
     statement = (
         select(
             Invoice.number,
-            Invoice.organization_id,
-            Organization.legal_name,
+            *licensee(Invoice),
             Invoice.currency,
             Invoice.issue_date,
             Invoice.source_type,
@@ -125,13 +123,10 @@ def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]
             InvoiceLine.amount,
         )
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .join(Organization, Organization.id == Invoice.organization_id)
         .where(Invoice.state.not_in((DRAFT, VOID)))
         .order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
     )
-    statement = matching(
-        statement, given, organization=Invoice.organization_id, currency=Invoice.currency
-    )
+    statement = of_licensee(statement, Invoice, given)
     if given.date_to:  # nothing is recognized before its invoice is issued
         statement = statement.where(Invoice.issue_date <= given.date_to)
     yield from each(context.session, statement)
@@ -146,8 +141,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         source: tuple[str, int | None],
         schedule: tuple[str, list[Slice]],
     ) -> Iterator[Row]:
-        kind = ledger.kind(source[0])
-        use = ledger.line_use(source[0], source[1], document[3])
+        kind, use, account = ledger.classify(source[0], source[1], document[3])
         if given.use and use != given.use:
             return
         basis, slices = schedule
@@ -160,7 +154,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
                     who.currency,
                     kind,
                     use,
-                    ledger.account(kind, use),
+                    account,
                     basis,
                     f"{piece.period:%Y-%m}",
                     piece.service_from,

@@ -4,11 +4,10 @@ computed it (superseded reports included, marked, so amendments can be followed)
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from typing import Any
 
 from sqlalchemy import select
 
-from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.db import Statement
@@ -20,19 +19,12 @@ from licensing.exports.base import (
     TEXT,
     Column,
     Dataset,
-    ExportContext,
     Row,
     register,
 )
+from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import (
-    amount,
-    at_times,
-    count_rows,
-    each,
-    matching,
-    on_days,
-)
+from licensing.exports.queries import Listing, amount, at_times, licensee, of_licensee, on_days
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine
 from licensing.royalties.states import REPORT_STATES
 
@@ -40,15 +32,14 @@ COLUMNS = (
     Column("report_id", INTEGER, "The report's id in the service."),
     Column("report_state", TEXT, "submitted (the period's current report) or superseded."),
     Column("amends_report_id", INTEGER, "The report this one amended, if any."),
-    Column("agreement_number", TEXT, "CPT-YYYY-NNNNNN."),
-    Column("organization_id", INTEGER, "The licensee's id."),
-    Column("organization", TEXT, "The licensee's legal name (today's)."),
+    AGREEMENT_NUMBER,
+    *LICENSEE,
     Column("period_start", DATE, "First day of the reporting period."),
     Column("period_end", DATE, "Last day of the reporting period."),
     Column("submitted_at", DATETIME, "When the report was filed (UTC)."),
     Column("line", INTEGER, "The agreement line (Schedule A number)."),
     Column("quantities_to_date", TEXT, 'Usage to date per unit, as JSON ({"end_users": 1340}).'),
-    Column("currency", TEXT, "ISO 4217 code."),
+    CURRENCY,
     Column("revenue_to_date", MONEY, "Revenue to date, on lines that take a share of it."),
     Column("amount_to_date", MONEY, "The line's amount for the usage to date (A)."),
     Column("charged_before", MONEY, "What the line had been charged before this report."),
@@ -65,8 +56,7 @@ def _statement(given: ExportFilter) -> Statement:
             RoyaltyReport.state,
             RoyaltyReport.amends_id,
             Agreement.number.label("agreement_number"),
-            RoyaltyReport.organization_id,
-            Organization.legal_name,
+            *licensee(RoyaltyReport),
             RoyaltyReport.period_start,
             RoyaltyReport.period_end,
             RoyaltyReport.submitted_at,
@@ -82,52 +72,40 @@ def _statement(given: ExportFilter) -> Statement:
         )
         .join(RoyaltyReport, RoyaltyReport.id == RoyaltyReportLine.report_id)
         .join(Agreement, Agreement.id == RoyaltyReport.agreement_id)
-        .join(Organization, Organization.id == RoyaltyReport.organization_id)
         .outerjoin(Invoice, Invoice.id == RoyaltyReport.invoice_id)
     )
-    statement = matching(
-        statement,
-        given,
-        organization=RoyaltyReport.organization_id,
-        currency=RoyaltyReport.currency,
-        state=RoyaltyReport.state,
-    )
+    statement = of_licensee(statement, RoyaltyReport, given, by_state=True)
     if given.date_basis == ISSUED:
         return at_times(statement, RoyaltyReport.submitted_at, given)
     # The reporting period: reports of periods starting in the range.
     return on_days(statement, RoyaltyReport.period_start, given)
 
 
-def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    statement = _statement(given).order_by(
-        RoyaltyReport.period_start, RoyaltyReport.id, RoyaltyReportLine.line
+def _row(r: Any) -> Row:
+    return (
+        r.id,
+        r.state,
+        r.amends_id,
+        r.agreement_number,
+        r.organization_id,
+        r.legal_name,
+        r.period_start,
+        r.period_end,
+        r.submitted_at,
+        r.line,
+        json.dumps(json.loads(r.quantities_json), sort_keys=True),
+        r.currency,
+        amount(r.revenue_to_date, r.currency),
+        amount(r.amount_to_date, r.currency),
+        amount(r.charged_before, r.currency),
+        amount(r.charged_to_date, r.currency),
+        amount(r.due, r.currency),
+        r.invoice_number,
     )
-    for r in each(context.session, statement):
-        yield (
-            r.id,
-            r.state,
-            r.amends_id,
-            r.agreement_number,
-            r.organization_id,
-            r.legal_name,
-            r.period_start,
-            r.period_end,
-            r.submitted_at,
-            r.line,
-            json.dumps(json.loads(r.quantities_json), sort_keys=True),
-            r.currency,
-            amount(r.revenue_to_date, r.currency),
-            amount(r.amount_to_date, r.currency),
-            amount(r.charged_before, r.currency),
-            amount(r.charged_to_date, r.currency),
-            amount(r.due, r.currency),
-            r.invoice_number,
-        )
 
 
-def count(context: ExportContext, given: ExportFilter) -> int:
-    return count_rows(context.session, _statement(given))
-
+ORDER = (RoyaltyReport.period_start, RoyaltyReport.id, RoyaltyReportLine.line)
+LISTING = Listing(_statement, ORDER, _row)
 
 DATASET = register(
     Dataset(
@@ -139,8 +117,8 @@ DATASET = register(
         ),
         schema_version=1,
         columns=COLUMNS,
-        rows=rows,
-        count=count,
+        rows=LISTING.rows,
+        count=LISTING.count,
         date_bases=(PERIOD, ISSUED),
         filters=frozenset({"organization", "state", "currency"}),
         states=REPORT_STATES,

@@ -1,0 +1,27 @@
+"""Columns several datasets write with the same name and the same meaning.
+
+A dataset composes its `COLUMNS` from these and its own. One definition each, so
+the licensee or a document number means the same in every file finance reads;
+a column that only shares a name (`amount`, `kind`, `total`) but means something
+else in each dataset stays in its dataset.
+"""
+
+from __future__ import annotations
+
+from licensing.exports.base import DATE, INTEGER, TEXT, Column
+
+# The organization that owns the record: every dataset has both, side by side.
+LICENSEE = (
+    Column("organization_id", INTEGER, "The licensee's id."),
+    Column("organization", TEXT, "The licensee's legal name (today's)."),
+)
+CURRENCY = Column("currency", TEXT, "ISO 4217 code.")
+
+INVOICE_ID = Column("invoice_id", INTEGER, "The invoice's id in the service.")
+INVOICE_NUMBER = Column("invoice_number", TEXT, "INV-YYYY-NNNNNN.")
+INVOICE_ISSUE_DATE = Column("issue_date", DATE, "The invoice's issue date.")
+AGREEMENT_NUMBER = Column("agreement_number", TEXT, "CPT-YYYY-NNNNNN.")
+CREDIT_NOTE_NUMBER = Column("credit_note_number", TEXT, "CN-YYYY-NNNNNN.")
+CREDITED_INVOICE = Column("invoice_number", TEXT, "The invoice it credits.")
+# A document's own issue date (an invoice's, a credit note's).
+ISSUE_DATE = Column("issue_date", DATE, "The day it was issued.")
