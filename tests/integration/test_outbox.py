@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.mail import services as mail
@@ -366,11 +367,14 @@ def test_every_one_time_link_is_masked_for_staff(app: Flask, vendor: User, templ
         accounts.invite_member(
             vendor.organization_id or 0,
             "colleague@northwind.example",
-            accounts.principal_for(vendor),
+            Actor.of(accounts.principal_for(vendor)),
         )
     else:
         accounts.create_staff_user(
-            email="new.staff@licensing.example", roles=("billing",), full_name="New Staff"
+            email="new.staff@licensing.example",
+            roles=("billing",),
+            full_name="New Staff",
+            actor=Actor.SYSTEM,
         )
     message = (
         db.session()
