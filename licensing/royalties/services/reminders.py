@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -149,6 +150,7 @@ def _hold_standing(run: ReminderRun, today: date, moment: datetime) -> None:
                     "mark_pending_payment",
                     reason=f"{late[0][0].upper()}{late[0][1:]}; it is more than {threshold} "
                     "days overdue.",
+                    actor=Actor.SYSTEM,
                 )
                 run.pending_payment.append(organization.legal_name)
 
