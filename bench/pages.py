@@ -63,6 +63,7 @@ def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
     applications, and a licensing staff member."""
     from licensing import db, migrations
     from licensing.accounts import services as accounts
+    from licensing.actors import Actor
     from licensing.agreements import services as agreements
     from licensing.app import create_app
     from licensing.config import Config
@@ -89,8 +90,8 @@ def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
         draft = agreements.ApplicationDraft.from_fields(
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (STAFF_USE,)}
         )
-        application = agreements.create_draft(principal, draft, now=MOMENT)
-        agreements.submit(application.id, principal, attest=True, now=MOMENT)
+        application = agreements.create_draft(Actor.of(principal), draft, now=MOMENT)
+        agreements.submit(application.id, Actor.of(principal), attest=True, now=MOMENT)
         copies.copy_application(session, application.id, count - 1)
         return app, vendor.email, staff.email
 

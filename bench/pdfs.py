@@ -82,6 +82,7 @@ def issue(app: Any) -> tuple[int, int]:
 
     from licensing import db
     from licensing.accounts import services as accounts
+    from licensing.actors import Actor
     from licensing.agreements import services as agreements
     from licensing.agreements.models import Agreement
     from licensing.billing.models import Invoice
@@ -102,15 +103,15 @@ def issue(app: Any) -> tuple[int, int]:
                 "uses": [_use(*use) for use in USES],
             }
         )
-        application = agreements.create_draft(principal, draft, now=moment)
-        agreements.submit(application.id, principal, attest=True, now=moment)
+        application = agreements.create_draft(Actor.of(principal), draft, now=moment)
+        agreements.submit(application.id, Actor.of(principal), attest=True, now=moment)
         session = db.session()
         agreement = session.scalars(
             select(Agreement).where(Agreement.application_id == application.id)
         ).one()
         agreements.accept(
             agreement.id,
-            principal,
+            Actor.of(principal),
             agreements.AcceptanceInput(
                 "Bench Signer", "CEO", True, agreement.pdf_sha256, "127.0.0.1", "bench"
             ),

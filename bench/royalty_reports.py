@@ -71,6 +71,7 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
 
     from licensing import db, migrations
     from licensing.accounts import services as accounts
+    from licensing.actors import Actor
     from licensing.agreements import services as agreements
     from licensing.agreements.models import Agreement
     from licensing.app import create_app
@@ -118,8 +119,8 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
         draft = agreements.ApplicationDraft.from_fields(
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (use,)}
         )
-        application = agreements.create_draft(principal, draft, now=moment)
-        agreements.submit(application.id, principal, attest=True, now=moment)
+        application = agreements.create_draft(Actor.of(principal), draft, now=moment)
+        agreements.submit(application.id, Actor.of(principal), attest=True, now=moment)
         agreement = (
             db.session()
             .scalars(select(Agreement).where(Agreement.application_id == application.id))
@@ -127,7 +128,7 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
         )
         agreements.accept(
             agreement.id,
-            principal,
+            Actor.of(principal),
             agreements.AcceptanceInput(
                 "Bench Signer", "CEO", True, agreement.pdf_sha256, "127.0.0.1", "bench"
             ),

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import IllegalTransition
 
+if TYPE_CHECKING:
+    from licensing.actors import Actor
+
 # hook(session, record, actor, note): runs after the step, in the same transaction.
-Hook = Callable[[Any, Any, Any, "str | None"], None]
+Hook = Callable[[Any, Any, "Actor", "str | None"], None]
 
 
 class StateMachine:
@@ -93,7 +96,7 @@ class StateMachine:
         record: Any,
         action: str,
         *,
-        actor: Any,
+        actor: Actor,
         note: str | None = None,
         changes: Mapping[str, Any] | None = None,
         at: datetime | None = None,
@@ -101,7 +104,7 @@ class StateMachine:
         """Step `record` (which has `id` and the state field) by `action`, in the caller's
         transaction: state, time stamp, audit event, then the action's hooks.
 
-        `actor` is a `licensing.actors.Actor`; `changes` adds to the audit
+        `actor` is who acts (a user or `Actor.SYSTEM`); `changes` adds to the audit
         event's `after` the other fields the use case changed with the step.
         """
         before = getattr(record, self.field)

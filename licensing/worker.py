@@ -70,9 +70,11 @@ def _reconcile_payments() -> object:
 
 
 def _remind_reports() -> object:
+    from flask import current_app
+
     from licensing.royalties.services import send_reminders
 
-    return send_reminders()
+    return send_reminders(standing_days=current_app.config["LICENSING"].overdue_standing_days)
 
 
 def _process_overdue() -> object:

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from licensing import access, db
+from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import page_number, vocabulary
 from licensing.mail import queries, services
@@ -82,4 +83,4 @@ def get_message(message_id: int) -> OutboxMessage:
 @blp.doc(**SECURED)
 def retry_message(message_id: int) -> OutboxMessage:
     """Queue a failed message again with a fresh count of attempts."""
-    return services.retry_message(message_id)
+    return services.retry_message(message_id, actor=current_actor())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from licensing.actors import Actor
 from licensing.errors import DomainError
 from licensing.finance import services
 from licensing.money import is_currency
@@ -31,7 +32,9 @@ def report(month: str, to: str, currency: str) -> None:
     if not is_currency(currency.upper()):
         raise click.BadParameter("an ISO 4217 code, e.g. USD", param_hint="--currency")
     try:
-        message = services.send_monthly_report(first_day, to, currency=currency.upper())
+        message = services.send_monthly_report(
+            first_day, to, currency=currency.upper(), actor=Actor.SYSTEM
+        )
     except DomainError as error:
         raise click.ClickException(error.detail) from None
     click.echo(

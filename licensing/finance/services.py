@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.calendar import office_date
 from licensing.config import Config
@@ -87,7 +88,7 @@ def report_filename(report: MonthlyReport) -> str:
 
 
 def send_monthly_report(
-    month: date, to: str, *, currency: str = "USD", now: datetime | None = None
+    month: date, to: str, *, currency: str = "USD", now: datetime | None = None, actor: Actor
 ) -> OutboxMessage:
     """Queue the month's report PDF to `to` (the manager's inbox) via the outbox."""
     with db.transaction() as session:
@@ -113,5 +114,7 @@ def send_monthly_report(
                 "to": message.to,
                 "sha256": hashlib.sha256(content).hexdigest(),
             },
+            actor=actor.name,
+            actor_user_id=actor.user_id,
         )
         return message

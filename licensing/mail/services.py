@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
@@ -402,8 +403,9 @@ def _send_batch(
 # --- staff -----------------------------------------------------------------------
 
 
-def retry_message(message_id: int) -> OutboxMessage:
-    """Queue a failed message again, with a fresh count of attempts (staff)."""
+def retry_message(message_id: int, *, actor: Actor) -> OutboxMessage:
+    """Admins: queue a failed message again, with a fresh count of attempts."""
+    actor.require_role("admin")
     with db.transaction() as session:
         message = _load(session, message_id)
         before = {"state": message.state, "attempts": message.attempts}
@@ -417,5 +419,7 @@ def retry_message(message_id: int) -> OutboxMessage:
             entity_id=message.id,
             before=before,
             after={"state": message.state, "attempts": message.attempts},
+            actor=actor.name,
+            actor_user_id=actor.user_id,
         )
         return message

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.access import Principal
+from licensing.actors import current_actor
 from licensing.errors import Conflict
 from licensing.limits import page_number
 from licensing.mail import queries, services
@@ -66,7 +67,7 @@ def outbox_message(message_id: int) -> str:
 @access.staff("admin")
 def retry(message_id: int) -> Response:
     try:
-        services.retry_message(message_id)
+        services.retry_message(message_id, actor=current_actor())
     except Conflict as error:
         flash(error.detail, "error")
     else:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.ratecards import services as ratecards
@@ -29,8 +30,8 @@ def _sign_in(page: Any, email: str) -> None:
 
 def _apply(vendor: Any, use: dict[str, Any]) -> Application:
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(principal, draft(use))
-    return agreements.submit(application.id, principal, attest=True)
+    application = agreements.create_draft(Actor.of(principal), draft(use))
+    return agreements.submit(application.id, Actor.of(principal), attest=True)
 
 
 def test_staff_assign_applications_in_bulk_all_or_none_keeping_their_filters(

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
@@ -175,15 +176,15 @@ def test_a_rejection_can_be_reconsidered_within_14_days_and_not_after(
     vendor, staff = _people(live_server)
     with live_server.app.app_context():
         vendor_principal = accounts.principal_for(vendor)
-        staff_principal = accounts.principal_for(staff)
+        staff_actor = Actor.of(accounts.principal_for(staff))
         ids = []
         for days_ago in (13, 15):
-            application = agreements.create_draft(vendor_principal, draft(STAFF_USE))
-            agreements.submit(application.id, vendor_principal, attest=True)
+            application = agreements.create_draft(Actor.of(vendor_principal), draft(STAFF_USE))
+            agreements.submit(application.id, Actor.of(vendor_principal), attest=True)
             agreements.reject(
                 application.id,
                 "Revenue not evidenced",
-                staff_principal,
+                staff_actor,
                 now=utcnow() - timedelta(days=days_ago),
             )
             ids.append(application.id)

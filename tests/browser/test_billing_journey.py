@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
@@ -53,8 +54,8 @@ def _approved_application(live_server: LiveServer) -> tuple[str, int]:
         ratecards.import_card(example_document(), published_by="tests")
         vendor = factories.make_vendor(db.session())
         principal = accounts.principal_for(vendor)
-        application = agreements.create_draft(principal, draft(DEVELOPMENT_USE))
-        application = agreements.submit(application.id, principal, attest=True)
+        application = agreements.create_draft(Actor.of(principal), draft(DEVELOPMENT_USE))
+        application = agreements.submit(application.id, Actor.of(principal), attest=True)
         assert application.state == "approved"
         return vendor.email, application.id
 
@@ -142,10 +143,17 @@ def test_billing_staff_refund_a_credit_note_on_a_paid_invoice_by_wire(
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
         billing.record_offline_payment(
-            invoice.id, method="wire", amount=Decimal("600.00"), reference="W-600"
+            invoice.id,
+            method="wire",
+            amount=Decimal("600.00"),
+            reference="W-600",
+            actor=Actor.of(accounts.principal_for(staff)),
         )
         credit = billing.issue_credit_note(
-            invoice.id, amount=Decimal("150.00"), reason="Overbilled"
+            invoice.id,
+            amount=Decimal("150.00"),
+            reason="Overbilled",
+            actor=Actor.of(accounts.principal_for(staff)),
         )
     _sign_in(page, staff.email)
     page.goto(f"/console/invoices/{invoice.id}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.permissions import services as permissions
 from licensing.ratecards import services as ratecards
@@ -47,8 +48,8 @@ def test_a_vendor_confirms_before_removing_access_and_withdrawing_an_application
         vendor = factories.make_vendor(db.session())
         colleague = factories.make_vendor(db.session(), organization=vendor.organization)
         principal = accounts.principal_for(vendor)
-        application = agreements.create_draft(principal, draft(STAFF_USE))
-        application = agreements.submit(application.id, principal, attest=True)
+        application = agreements.create_draft(Actor.of(principal), draft(STAFF_USE))
+        application = agreements.submit(application.id, Actor.of(principal), attest=True)
     _sign_in(page, vendor.email)
 
     page.goto("/organization")

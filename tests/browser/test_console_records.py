@@ -7,6 +7,7 @@ from typing import Any
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from tests.browser.test_application_journey import _people, _signed_in
 from tests.integration.agreements.conftest import STAFF_USE, draft
@@ -27,9 +28,9 @@ def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
         references = []
         for name in ("Quillon Audit Feed", "Fernhill Code Feed"):
             application = agreements.create_draft(
-                principal, draft({**STAFF_USE, "product_name": name})
+                Actor.of(principal), draft({**STAFF_USE, "product_name": name})
             )
-            agreements.submit(application.id, principal, attest=True)
+            agreements.submit(application.id, Actor.of(principal), attest=True)
             references.append(application.reference)
     tab = _signed_in(browser, live_server, staff.email)
     tab.goto("/console/applications")

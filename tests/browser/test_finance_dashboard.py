@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing import services as billing
@@ -23,6 +24,7 @@ from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
 from tests.integration.finance.conftest import at, issue
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
+from tests.support.factories import billing_clerk
 from tests.support.servers import LiveServer
 
 SCREENSHOT = os.environ.get("FINANCE_SCREENSHOT", "")
@@ -35,12 +37,12 @@ def _accepted_agreement() -> Decimal:
     ratecards.import_card(example_document(), published_by="tests")
     vendor = factories.make_vendor(db.session())
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(principal, draft(DEVELOPMENT_USE), now=NOW)
-    agreements.submit(application.id, principal, attest=True, now=NOW)
+    application = agreements.create_draft(Actor.of(principal), draft(DEVELOPMENT_USE), now=NOW)
+    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
     agreement = db.session().scalars(select(Agreement)).one()
     agreements.accept(
         agreement.id,
-        principal,
+        Actor.of(principal),
         agreements.AcceptanceInput(
             signer_name="Robin Castellanos",
             signer_title="Chief Executive",
@@ -51,8 +53,8 @@ def _accepted_agreement() -> Decimal:
         ),
         now=NOW,
     )
-    waiting = agreements.create_draft(principal, draft(STAFF_USE), now=NOW)
-    agreements.submit(waiting.id, principal, attest=True, now=NOW)
+    waiting = agreements.create_draft(Actor.of(principal), draft(STAFF_USE), now=NOW)
+    agreements.submit(waiting.id, Actor.of(principal), attest=True, now=NOW)
     invoice = db.session().scalars(select(Invoice)).one()
     return invoice.total
 
@@ -71,6 +73,7 @@ def _billing_history(live_server: LiveServer) -> tuple[str, Decimal]:
             reference="WIRE-20270201",
             received_on=date(2027, 2, 1),
             now=at(date(2027, 2, 2)),
+            actor=billing_clerk(),
         )
         issue(second.id, "640.25", date(2027, 2, 20))
         staff = factories.make_staff(session, roles=("billing",))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.db import utcnow
@@ -42,8 +43,8 @@ def test_unpriced_applications_read_to_be_priced_and_sort_apart_from_the_cheapes
         principal = accounts.principal_for(vendor)
         references = {}
         for name, use in (("priced", STAFF_USE), ("unpriced", UNPRICED_USE)):
-            application = agreements.create_draft(principal, draft(use))
-            agreements.submit(application.id, principal, attest=True)
+            application = agreements.create_draft(Actor.of(principal), draft(use))
+            agreements.submit(application.id, Actor.of(principal), attest=True)
             references[name] = application.reference
     console = _signed_in(browser, live_server, staff.email)
     console.goto("/console/applications?sort=amount_low")
@@ -65,8 +66,8 @@ def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_c
     vendor, staff = _people(live_server)
     with live_server.app.app_context():
         principal = accounts.principal_for(vendor)
-        application = agreements.create_draft(principal, draft(UNPRICED_USE))
-        agreements.submit(application.id, principal, attest=True)
+        application = agreements.create_draft(Actor.of(principal), draft(UNPRICED_USE))
+        agreements.submit(application.id, Actor.of(principal), attest=True)
         application_id = application.id
     console = _signed_in(browser, live_server, staff.email)
     console.goto(f"/console/applications/{application_id}")
@@ -97,8 +98,8 @@ def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_c
 
 def _active_agreement(vendor: Any, application_draft: Any) -> Agreement:
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(principal, application_draft)
-    agreements.submit(application.id, principal, attest=True)
+    application = agreements.create_draft(Actor.of(principal), application_draft)
+    agreements.submit(application.id, Actor.of(principal), attest=True)
     agreement = (
         db.session()
         .scalars(select(Agreement).where(Agreement.application_id == application.id))
@@ -112,7 +113,7 @@ def _active_agreement(vendor: Any, application_draft: Any) -> Agreement:
         ip_address="198.51.100.7",
         user_agent="pytest",
     )
-    return agreements.accept(agreement.id, principal, given)
+    return agreements.accept(agreement.id, Actor.of(principal), given)
 
 
 def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals_due(
@@ -186,10 +187,10 @@ def test_a_returned_application_states_its_deadline_as_an_office_end_of_day(
     vendor, staff = _people(live_server)
     with live_server.app.app_context():
         principal = accounts.principal_for(vendor)
-        application = agreements.create_draft(principal, draft(STAFF_USE))
-        agreements.submit(application.id, principal, attest=True)
+        application = agreements.create_draft(Actor.of(principal), draft(STAFF_USE))
+        agreements.submit(application.id, Actor.of(principal), attest=True)
         agreements.return_for_information(
-            application.id, "Confirm the revenue", accounts.principal_for(staff)
+            application.id, "Confirm the revenue", Actor.of(accounts.principal_for(staff))
         )
         application_id = application.id
     page = _signed_in(browser, live_server, vendor.email)

@@ -12,6 +12,7 @@ from typing import Any
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from tests.browser.test_application_journey import _people
 from tests.integration.agreements.conftest import STAFF_USE, draft
@@ -54,9 +55,9 @@ def _staff_and_a_queue(live_server: LiveServer) -> tuple[Any, str, int]:
         principal = accounts.principal_for(vendor)
         for name in ("Wide Table Coder With A Long Product Name", "Second Product"):
             application = agreements.create_draft(
-                principal, draft({**STAFF_USE, "product_name": name})
+                Actor.of(principal), draft({**STAFF_USE, "product_name": name})
             )
-            agreements.submit(application.id, principal, attest=True)
+            agreements.submit(application.id, Actor.of(principal), attest=True)
         return staff, vendor.email, application.id
 
 

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from tests.support.servers import LiveServer, SMTPServer
 
 REQUESTER = "lena.ortiz@cedar-ridge.example"
@@ -60,7 +61,11 @@ def test_a_requester_is_granted_permission_after_answering_a_question(
     # Licensing staff ask for more information from the console.
     with live_server.app.app_context():
         accounts.create_staff_user(
-            email=STAFF, roles=("licensing",), full_name="Morgan Reyes", password=STAFF_PASSWORD
+            email=STAFF,
+            roles=("licensing",),
+            full_name="Morgan Reyes",
+            password=STAFF_PASSWORD,
+            actor=Actor.SYSTEM,
         )
     staff_context = browser.new_context(base_url=live_server.url)
     try:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
@@ -44,13 +45,15 @@ def _active_agreement(live_server: LiveServer) -> tuple[str, Agreement]:
         ratecards.import_card(example_document(), published_by="tests")
         session = db.session()
         vendor = factories.make_vendor(session)
-        staff = accounts.principal_for(factories.make_staff(session, roles=("licensing",)))
+        staff = Actor.of(
+            accounts.principal_for(factories.make_staff(session, roles=("licensing",)))
+        )
         principal = accounts.principal_for(vendor)
         draft = agreements.ApplicationDraft.from_fields(
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (SOFTWARE,)}
         )
-        application = agreements.create_draft(principal, draft, now=NOW)
-        application = agreements.submit(application.id, principal, attest=True, now=NOW)
+        application = agreements.create_draft(Actor.of(principal), draft, now=NOW)
+        application = agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
         if application.state != "approved":
             agreements.start_review(application.id, staff, now=NOW)
             agreements.approve(application.id, staff, now=NOW)
@@ -59,7 +62,7 @@ def _active_agreement(live_server: LiveServer) -> tuple[str, Agreement]:
         ).one()
         agreements.accept(
             agreement.id,
-            principal,
+            Actor.of(principal),
             agreements.AcceptanceInput(
                 signer_name="Robin Castellanos",
                 signer_title="Chief Executive",

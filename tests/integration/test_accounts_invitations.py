@@ -14,6 +14,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
@@ -68,7 +69,9 @@ def test_a_colleague_accepts_an_invitation_and_joins_the_organization_signed_in(
 
 
 def test_an_invitation_link_works_once(app: Flask, vendor: User) -> None:
-    services.invite_member(vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor))
+    services.invite_member(
+        vendor.organization_id or 0, COLLEAGUE, Actor.of(services.principal_for(vendor))
+    )
     link = _invitation_link(COLLEAGUE)
     client = app.test_client()
     client.post(link, data={"full_name": "Priya Raman", "password": PASSWORD, "confirm": PASSWORD})
@@ -78,7 +81,9 @@ def test_an_invitation_link_works_once(app: Flask, vendor: User) -> None:
 
 
 def test_an_invitation_expires_after_seven_days(app: Flask, vendor: User) -> None:
-    services.invite_member(vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor))
+    services.invite_member(
+        vendor.organization_id or 0, COLLEAGUE, Actor.of(services.principal_for(vendor))
+    )
     link = _invitation_link(COLLEAGUE)
     with time_machine.travel(utcnow() + timedelta(days=7, minutes=1), tick=False):
         response = app.test_client().get(link)
@@ -90,7 +95,7 @@ def test_a_withdrawn_invitation_no_longer_works(
     app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
     link = services.invite_member(
-        vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor)
+        vendor.organization_id or 0, COLLEAGUE, Actor.of(services.principal_for(vendor))
     )
     url = _invitation_link(COLLEAGUE)
     client = signed_in(app.test_client(), vendor)
@@ -124,7 +129,9 @@ def test_inviting_the_same_address_again_replaces_the_pending_invitation(
 def test_a_weak_password_on_acceptance_is_explained_and_nothing_is_created(
     app: Flask, vendor: User
 ) -> None:
-    services.invite_member(vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor))
+    services.invite_member(
+        vendor.organization_id or 0, COLLEAGUE, Actor.of(services.principal_for(vendor))
+    )
     link = _invitation_link(COLLEAGUE)
     response = app.test_client().post(
         link,
@@ -138,7 +145,7 @@ def test_a_weak_password_on_acceptance_is_explained_and_nothing_is_created(
 
 def test_revoking_an_accepted_invitation_is_a_409(client: FlaskClient, vendor: User) -> None:
     link = services.invite_member(
-        vendor.organization_id or 0, COLLEAGUE, services.principal_for(vendor)
+        vendor.organization_id or 0, COLLEAGUE, Actor.of(services.principal_for(vendor))
     )
     services.accept_invitation(
         _invitation_link(COLLEAGUE).rsplit("/", 1)[-1], full_name="Priya Raman", password=PASSWORD

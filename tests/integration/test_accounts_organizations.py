@@ -53,7 +53,9 @@ def test_each_allowed_standing_step_moves_the_organization_and_is_audited(
     ]
     for action, expected in steps:
         before = organization.standing
-        services.change_standing(session, organization, action, reason=f"because {action}")
+        services.change_standing(
+            session, organization, action, reason=f"because {action}", actor=Actor.SYSTEM
+        )
         assert organization.standing == expected
         event = _events("organization.standing_changed")[-1]
         assert event.before_data == {"standing": before}
@@ -67,7 +69,9 @@ def test_an_illegal_standing_step_is_refused_naming_the_allowed_ones(
 ) -> None:
     organization = _organization(vendor)
     with pytest.raises(IllegalTransition) as refused:
-        services.change_standing(db.session(), organization, "payment_received", reason=None)
+        services.change_standing(
+            db.session(), organization, "payment_received", reason=None, actor=Actor.SYSTEM
+        )
     assert refused.value.allowed == ["close", "mark_pending_payment", "suspend"]
     assert organization.standing == "active"
 
@@ -76,7 +80,9 @@ def test_an_illegal_standing_step_is_refused_naming_the_allowed_ones(
 def test_serious_standing_changes_need_a_reason(app: Flask, vendor: User, action: str) -> None:
     organization = _organization(vendor)
     with pytest.raises(InvalidInput) as refused:
-        services.change_standing(db.session(), organization, action, reason="  ")
+        services.change_standing(
+            db.session(), organization, action, reason="  ", actor=Actor.SYSTEM
+        )
     assert "reason" in refused.value.errors
     db.session().rollback()
     assert _organization(vendor).standing == "active"
@@ -84,7 +90,9 @@ def test_serious_standing_changes_need_a_reason(app: Flask, vendor: User, action
 
 def test_a_standing_change_emails_the_members_and_billing_contact(app: Flask, vendor: User) -> None:
     organization = _organization(vendor)
-    services.change_standing(db.session(), organization, "suspend", reason="Unpaid since May")
+    services.change_standing(
+        db.session(), organization, "suspend", reason="Unpaid since May", actor=Actor.SYSTEM
+    )
     message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
     assert message is not None
     assert set(message.to) == {vendor.email, organization.billing_email}
@@ -291,7 +299,11 @@ def test_the_dashboard_shows_the_standing_and_what_waits_on_the_vendor(
     app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
     services.change_standing(
-        db.session(), _organization(vendor), "mark_pending_payment", reason="INV overdue"
+        db.session(),
+        _organization(vendor),
+        "mark_pending_payment",
+        reason="INV overdue",
+        actor=Actor.SYSTEM,
     )
     db.session().commit()
     page = signed_in(app.test_client(), vendor).get("/portal/").get_data(as_text=True)
@@ -342,10 +354,12 @@ def test_a_standing_change_is_audited_as_the_actor_who_made_it(
     )
 
 
-def test_a_standing_change_without_a_named_actor_outside_a_request_is_the_systems(
+def test_a_standing_change_by_a_batch_job_is_audited_as_the_system(
     app: Flask, vendor: User
 ) -> None:
-    services.change_standing(db.session(), _organization(vendor), "suspend", reason="Batch")
+    services.change_standing(
+        db.session(), _organization(vendor), "suspend", reason="Batch", actor=Actor.SYSTEM
+    )
     event = _events("organization.standing_changed")[-1]
     assert (event.actor, event.actor_user_id) == ("system", None)
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.app import create_app
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
@@ -77,7 +78,7 @@ def test_an_unconfirmed_email_cannot_sign_in_yet(client: FlaskClient, app: Flask
 def test_a_deactivated_account_cannot_sign_in(
     client: FlaskClient, vendor: User, admin: User
 ) -> None:
-    services.set_user_active(vendor.id, False, services.principal_for(admin))
+    services.set_user_active(vendor.id, False, Actor.of(services.principal_for(admin)))
     response = _sign_in(client, vendor.email, DEFAULT_PASSWORD)
     assert response.status_code == 403
     assert "deactivated" in response.get_data(as_text=True)

@@ -98,7 +98,7 @@ def test_the_last_active_admin_keeps_the_admin_role_and_nobody_deactivates_thems
     with pytest.raises(Conflict, match="last active admin"):
         services.set_staff_roles(admin.id, ["licensing"], actor=as_admin)
     with pytest.raises(InvalidInput, match="your own account"):
-        services.set_user_active(admin.id, False, services.principal_for(admin))
+        services.set_user_active(admin.id, False, Actor.of(services.principal_for(admin)))
     second = services.create_admin("second-admin@licensing-office.example", PASSWORD)
     services.set_staff_roles(admin.id, ["licensing"], actor=as_admin)
     assert _user(admin.id).roles == frozenset({"licensing"})

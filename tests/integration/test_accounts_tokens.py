@@ -15,6 +15,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services
 from licensing.accounts.models import ApiToken, User
+from licensing.actors import Actor
 from licensing.db import utcnow
 from tests.support.factories import bearer
 
@@ -55,7 +56,9 @@ def test_a_token_carries_its_users_permissions(
 
 
 def test_a_revoked_token_is_refused_with_a_401_problem(client: FlaskClient, vendor: User) -> None:
-    token, raw = services.create_api_token(vendor.id, "laptop")
+    token, raw = services.create_api_token(
+        vendor.id, "laptop", actor=Actor.of(services.principal_for(vendor))
+    )
     headers = {"Authorization": f"Bearer {raw}"}
     assert client.get("/api/v1/me", headers=headers).status_code == 200
     assert client.delete(f"/api/v1/tokens/{token.id}", headers=headers).status_code == 204
@@ -95,12 +98,14 @@ def test_a_deactivated_users_tokens_stop_working(
     client: FlaskClient, vendor: User, admin: User
 ) -> None:
     headers = bearer(vendor)
-    services.set_user_active(vendor.id, False, services.principal_for(admin))
+    services.set_user_active(vendor.id, False, Actor.of(services.principal_for(admin)))
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 
 def test_last_use_is_noted_to_the_minute(client: FlaskClient, vendor: User) -> None:
-    token, raw = services.create_api_token(vendor.id, "ci")
+    token, raw = services.create_api_token(
+        vendor.id, "ci", actor=Actor.of(services.principal_for(vendor))
+    )
     headers = {"Authorization": f"Bearer {raw}"}
     client.get("/api/v1/me", headers=headers)
     first = _token(token.id).last_used_at
@@ -145,7 +150,9 @@ def test_colleagues_do_not_see_each_others_tokens(client: FlaskClient, vendor: U
     from tests.support import factories
 
     colleague = factories.make_vendor(db.session(), organization=vendor.organization)
-    token, _raw = services.create_api_token(colleague.id, "theirs")
+    token, _raw = services.create_api_token(
+        colleague.id, "theirs", actor=Actor.of(services.principal_for(colleague))
+    )
     response = client.get(f"/api/v1/tokens/{token.id}", headers=bearer(vendor))
     assert response.status_code == 404
     revoke = client.delete(f"/api/v1/tokens/{token.id}", headers=bearer(vendor))
@@ -156,7 +163,9 @@ def test_colleagues_do_not_see_each_others_tokens(client: FlaskClient, vendor: U
 def test_revoking_on_the_page_stops_the_token(
     app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
-    token, raw = services.create_api_token(vendor.id, "old laptop")
+    token, raw = services.create_api_token(
+        vendor.id, "old laptop", actor=Actor.of(services.principal_for(vendor))
+    )
     client = signed_in(app.test_client(), vendor)
     assert client.post(f"/account/tokens/{token.id}/revoke").status_code == 302
     assert _token(token.id).revoked_at is not None

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.api.base import MAX_PER_PAGE
 from tests.support import factories
 
@@ -210,10 +211,10 @@ def test_the_database_pages_a_scoped_list_and_counts_only_what_the_caller_may_se
     ratecards.import_card(example_document(), published_by="tests")
     vendor, other = factories.make_vendor(session), factories.make_vendor(session)
     made = [
-        agreements.create_draft(accounts.principal_for(vendor), draft(DEVELOPMENT_USE)).id
+        agreements.create_draft(Actor.of(accounts.principal_for(vendor)), draft(DEVELOPMENT_USE)).id
         for _ in range(3)
     ]
-    agreements.create_draft(accounts.principal_for(other), draft(DEVELOPMENT_USE))
+    agreements.create_draft(Actor.of(accounts.principal_for(other)), draft(DEVELOPMENT_USE))
 
     headers = factories.bearer(vendor)
     first = client.get("/api/v1/applications?per_page=2", headers=headers)

@@ -25,6 +25,7 @@ from schemathesis import checks as st_checks
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.app import create_app
 from licensing.billing import services as billing
@@ -36,6 +37,7 @@ from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
 from tests.integration.permissions.conftest import routed_use, send_routed
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
+from tests.support.factories import billing_clerk
 from tests.support.servers import GunicornServer, ServerUnavailable
 
 EXAMPLES_PER_OPERATION = 5
@@ -97,14 +99,20 @@ def _records_of(vendor: Any) -> None:
     permission request."""
     ratecards.import_card(example_document(), published_by="tests")
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(principal, draft(DEVELOPMENT_USE))
-    agreements.submit(application.id, principal, attest=True)
+    application = agreements.create_draft(Actor.of(principal), draft(DEVELOPMENT_USE))
+    agreements.submit(application.id, Actor.of(principal), attest=True)
     invoice = send_activation(activated(vendor.organization_id, ("900.00", "100.00")))
     assert invoice is not None
     billing.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("300.00"), reference="WIRE-0001"
+        invoice.id,
+        method="wire",
+        amount=Decimal("300.00"),
+        reference="WIRE-0001",
+        actor=billing_clerk(),
     )
-    billing.issue_credit_note(invoice.id, amount=Decimal("50.00"), reason="Goodwill")
+    billing.issue_credit_note(
+        invoice.id, amount=Decimal("50.00"), reason="Goodwill", actor=billing_clerk()
+    )
     organization = vendor.organization
     send_routed(routed_use(organization.id, organization.legal_name))
 

@@ -30,6 +30,7 @@ from tests.integration.permissions.conftest import (
     token_in,
 )
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.factories import billing_clerk
 
 
 def _invoice(vendor: Any) -> Invoice:
@@ -50,8 +51,8 @@ def _problems() -> list[str]:
 
 def _agreement(vendor: Any) -> Agreement:
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(principal, draft(AUTO_USE), now=NOW)
-    agreements.submit(application.id, principal, attest=True, now=NOW)
+    application = agreements.create_draft(Actor.of(principal), draft(AUTO_USE), now=NOW)
+    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
     return (
         db.session()
         .scalars(select(Agreement).where(Agreement.application_id == application.id))
@@ -121,9 +122,11 @@ def test_an_edit_that_also_rewrites_the_digests_breaks_the_seal(app: Flask, vend
 
 def test_payments_and_credits_do_not_break_the_seal(app: Flask, vendor: Any) -> None:
     invoice = _invoice(vendor)
-    credit = billing.issue_credit_note(invoice.id, amount=Decimal("100.00"), reason="Goodwill")
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("100.00"), reason="Goodwill", actor=billing_clerk()
+    )
     billing.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("1450.50"), reference="W-1"
+        invoice.id, method="wire", amount=Decimal("1450.50"), reference="W-1", actor=billing_clerk()
     )
     assert credit.seal is not None
     assert db.session().get(Invoice, invoice.id, populate_existing=True).state == "paid"  # type: ignore[union-attr]
@@ -132,7 +135,9 @@ def test_payments_and_credits_do_not_break_the_seal(app: Flask, vendor: Any) -> 
 
 def test_a_credit_note_edited_in_sql_is_named(app: Flask, vendor: Any) -> None:
     invoice = _invoice(vendor)
-    credit = billing.issue_credit_note(invoice.id, amount=Decimal("100.00"), reason="Goodwill")
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("100.00"), reason="Goodwill", actor=billing_clerk()
+    )
     db.session().execute(
         text("UPDATE credit_notes SET reason = 'Something else' WHERE id = :id"),
         {"id": credit.id},
@@ -149,10 +154,11 @@ def test_draft_invoices_are_not_sealed(app: Flask, vendor: Any) -> None:
         organization_id=vendor.organization_id,
         currency="USD",
         charges=[Charge(description="Consulting", amount=Decimal("10.00"))],
+        actor=billing_clerk(),
     )
     assert draft_invoice.seal is None
     assert _problems() == []
-    finalized = billing.finalize_invoice(draft_invoice.id)
+    finalized = billing.finalize_invoice(draft_invoice.id, actor=billing_clerk())
     assert finalized.seal is not None
     assert _problems() == []
 
@@ -223,7 +229,7 @@ def test_a_removed_seal_is_not_restored_by_a_later_change_to_the_invoice(
     )
     db.session().expire_all()
     billing.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("100.00"), reference="W-2"
+        invoice.id, method="wire", amount=Decimal("100.00"), reference="W-2", actor=billing_clerk()
     )
     assert _problems() == [
         f"invoice {invoice.number}: issued but not sealed (the seal was removed, or it "
@@ -274,7 +280,9 @@ def test_documents_issued_before_sealing_are_sealed_once_by_the_command(
     app: Flask, vendor: Any
 ) -> None:
     invoice = _invoice(vendor)
-    credit = billing.issue_credit_note(invoice.id, amount=Decimal("50.00"), reason="Goodwill")
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("50.00"), reason="Goodwill", actor=billing_clerk()
+    )
     letter = _letter()
     # As a database from before sealing holds them.
     db.session().execute(text("UPDATE invoices SET seal = NULL, issued_sha256 = NULL"))

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice, StripeEvent
@@ -443,7 +444,7 @@ def test_a_user_agent_with_a_nul_is_recorded_readably_at_acceptance(
     )
     accepted = agreements.accept(
         agreement.id,
-        accounts.principal_for(vendor),
+        Actor.of(accounts.principal_for(vendor)),
         agreements.AcceptanceInput(
             signer_name="Robin Castellanos",
             signer_title="Chief Executive",

@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import services
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from tests.support import factories
-from tests.support.factories import bearer
+from tests.support.factories import bearer, billing_clerk
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,18 @@ def _member(session: Session, owner: User) -> Urls:
 
 @isolation_case("api token")
 def _token(session: Session, owner: User) -> Urls:
-    token, _secret = services.create_api_token(owner.id, "owned by B")
+    token, _secret = services.create_api_token(
+        owner.id, "owned by B", actor=Actor.of(services.principal_for(owner))
+    )
     return Urls(api=f"/api/v1/tokens/{token.id}")
 
 
 @isolation_case("invitation")
 def _invitation(session: Session, owner: User) -> Urls:
     link = services.invite_member(
-        owner.organization_id or 0, "newcomer@bluefin.example", services.principal_for(owner)
+        owner.organization_id or 0,
+        "newcomer@bluefin.example",
+        Actor.of(services.principal_for(owner)),
     )
     return Urls(api=f"/api/v1/invitations/{link.id}")
 
@@ -126,8 +131,8 @@ def _auto_approved_application(owner: User) -> object:
 
     ratecards.import_card(example_document(), published_by="tests")
     principal = services.principal_for(owner)
-    application = agreements.create_draft(principal, draft(AUTO_USE))
-    return agreements.submit(application.id, principal, attest=True)
+    application = agreements.create_draft(Actor.of(principal), draft(AUTO_USE))
+    return agreements.submit(application.id, Actor.of(principal), attest=True)
 
 
 @isolation_case("application")
@@ -193,7 +198,7 @@ def _invoice_payments(session: Session, owner: User) -> Urls:
 
     invoice = _billing_invoice(owner)
     payment = billing.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("20.00"), reference="W-ISO"
+        invoice.id, method="wire", amount=Decimal("20.00"), reference="W-ISO", actor=billing_clerk()
     )
     return Urls(api=f"/api/v1/payments/{payment.id}")
 
@@ -205,7 +210,9 @@ def _credit_note(session: Session, owner: User) -> Urls:
     from licensing.billing import services as billing
 
     invoice = _billing_invoice(owner)
-    credit = billing.issue_credit_note(invoice.id, amount=Decimal("20.00"), reason="seat removed")
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("20.00"), reason="seat removed", actor=billing_clerk()
+    )
     return Urls(api=f"/api/v1/credit-notes/{credit.id}", page=f"/credit-notes/{credit.id}.pdf")
 
 
@@ -217,11 +224,17 @@ def _refund(session: Session, owner: User) -> Urls:
 
     invoice = _billing_invoice(owner)
     billing.record_offline_payment(
-        invoice.id, method="wire", amount=invoice.balance_due, reference="W-ISO"
+        invoice.id,
+        method="wire",
+        amount=invoice.balance_due,
+        reference="W-ISO",
+        actor=billing_clerk(),
     )
-    credit = billing.issue_credit_note(invoice.id, amount=Decimal("20.00"), reason="seat removed")
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("20.00"), reason="seat removed", actor=billing_clerk()
+    )
     refund = billing.record_offline_refund(
-        credit.id, method="wire", amount=Decimal("20.00"), reference="R-ISO"
+        credit.id, method="wire", amount=Decimal("20.00"), reference="R-ISO", actor=billing_clerk()
     )
     return Urls(api=f"/api/v1/refunds/{refund.id}")
 
@@ -233,7 +246,9 @@ def _refunds(session: Session, owner: User) -> Urls:
     from licensing.billing import services as billing
 
     invoice = _billing_invoice(owner)
-    credit = billing.issue_credit_note(invoice.id, amount=Decimal("20.00"), reason="seat removed")
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("20.00"), reason="seat removed", actor=billing_clerk()
+    )
     return Urls(api=f"/api/v1/credit-notes/{credit.id}/refunds")
 
 
@@ -290,7 +305,9 @@ def test_vendors_cannot_change_another_organizations_records(
     client: FlaskClient, vendor: User, other_vendor: User
 ) -> None:
     link = services.invite_member(
-        other_vendor.organization_id or 0, "x@bluefin.example", services.principal_for(other_vendor)
+        other_vendor.organization_id or 0,
+        "x@bluefin.example",
+        Actor.of(services.principal_for(other_vendor)),
     )
     headers = bearer(vendor)
     attempts = [

@@ -16,8 +16,11 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.accounts.services import principal_for
+from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from licensing.mail.smtp import SMTPSettings, SMTPTransport
@@ -167,6 +170,32 @@ def test_a_message_fails_after_the_last_attempt_and_staff_can_retry_it(
     mailbox.refuse = False
     assert mail.deliver_due().sent == 1
     assert _reload(message).state == "sent"
+
+
+def test_a_retry_is_audited_as_the_admin_who_asked_and_refused_to_anyone_else(
+    app: Flask, mailbox: SMTPServer, admin: User, billing_staff: User
+) -> None:
+    message = _queue()
+    mailbox.refuse = True
+    moment = utcnow()
+    for _ in range(mail.MAX_ATTEMPTS):
+        mail.deliver_due(now=moment)
+        moment = _reload(message).next_attempt_at
+    with pytest.raises(PermissionDenied):
+        mail.retry_message(message.id, actor=Actor.of(principal_for(billing_staff)))
+    assert _reload(message).state == "failed"
+    mail.retry_message(message.id, actor=Actor.of(principal_for(admin)))
+    event = (
+        db.session()
+        .scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "outbox_message.retried")
+            .order_by(AuditEvent.seq.desc())
+        )
+        .first()
+    )
+    assert event is not None
+    assert (event.actor, event.actor_user_id) == (admin.email, admin.id)
 
 
 def test_retrying_a_message_that_has_not_failed_is_a_409(client: FlaskClient, admin: User) -> None:
@@ -366,11 +395,14 @@ def test_every_one_time_link_is_masked_for_staff(app: Flask, vendor: User, templ
         accounts.invite_member(
             vendor.organization_id or 0,
             "colleague@northwind.example",
-            accounts.principal_for(vendor),
+            Actor.of(accounts.principal_for(vendor)),
         )
     else:
         accounts.create_staff_user(
-            email="new.staff@licensing.example", roles=("billing",), full_name="New Staff"
+            email="new.staff@licensing.example",
+            roles=("billing",),
+            full_name="New Staff",
+            actor=Actor.SYSTEM,
         )
     message = (
         db.session()

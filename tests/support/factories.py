@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.accounts import services
 from licensing.accounts.models import Organization, User
 from licensing.accounts.states import APPLYING, STANDING
+from licensing.actors import Actor
 
 DEFAULT_PASSWORD = "plum-harbour-lantern-42"
 
@@ -79,7 +81,12 @@ def make_organization(session: Session, **overrides: Any) -> Organization:
     organization = services.create_organization(session, **organization_fields(**overrides))
     for action in _path_to(standing):
         services.change_standing(
-            session, organization, action, reason="set up by the test", notify=False
+            session,
+            organization,
+            action,
+            reason="set up by the test",
+            notify=False,
+            actor=Actor.SYSTEM,
         )
     session.commit()
     return organization
@@ -123,11 +130,22 @@ def make_staff(
         roles=roles,
         full_name=f"Jordan Okafor {number}",
         password=password,
+        actor=Actor.SYSTEM,
     )
     return user
 
 
+def staff_actor(roles: tuple[str, ...] = ("licensing",)) -> Actor:
+    """A new staff member with `roles`, as a use case takes the one acting."""
+    return Actor.of(services.principal_for(make_staff(db.session(), roles)))
+
+
+def billing_clerk() -> Actor:
+    """A new billing staff member: who records payments, credits and refunds."""
+    return staff_actor(("billing",))
+
+
 def bearer(user: User, name: str = "tests") -> dict[str, str]:
     """`Authorization` headers with a real API token of `user`'s, made by the service."""
-    _token, secret = services.create_api_token(user.id, name)
+    _token, secret = services.create_api_token(user.id, name, actor=Actor.SYSTEM)
     return {"Authorization": f"Bearer {secret}"}

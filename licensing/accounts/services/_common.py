@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.access import Principal
 from licensing.accounts import passwords, queries
 from licensing.accounts.countries import COUNTRIES
 from licensing.accounts.models import (
@@ -316,12 +315,6 @@ def _insert_user(
 
 
 # --- who acts ------------------------------------------------------------------------
-
-
-def _as_actor(caller: Actor | Principal) -> Actor:
-    """The actor of a use case. Callers outside the package (tests, other
-    packages) still pass the request's `Principal`; the edges pass an `Actor`."""
-    return caller if isinstance(caller, Actor) else Actor.of(caller)
 
 
 def _user_actor(user: User) -> Actor:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from licensing import db
-from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
 from licensing.accounts.services._common import (
-    _as_actor,
     _audit,
     _find_link,
     _issue_link,
@@ -26,13 +24,12 @@ from licensing.mail import services as mail
 MAX_PENDING_INVITATIONS = 25
 
 
-def invite_member(organization_id: int, email: str, caller: Actor | Principal) -> OneTimeToken:
+def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToken:
     """A vendor invites a colleague to their organization by email (valid 7 days).
 
     A new invitation to the same address replaces a pending one. Raises
     `InvalidInput` when the address already has an account.
     """
-    actor = _as_actor(caller)
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
         if organization.standing == CLOSED:
@@ -92,9 +89,8 @@ def invite_member(organization_id: int, email: str, caller: Actor | Principal) -
         return link
 
 
-def revoke_invitation(invitation_id: int, caller: Actor | Principal) -> OneTimeToken:
+def revoke_invitation(invitation_id: int, actor: Actor) -> OneTimeToken:
     """Withdraw a pending invitation (its link stops working)."""
-    actor = _as_actor(caller)
     with db.transaction() as session:
         link = queries.get_invitation(session, invitation_id, actor)
         status = link.status(utcnow())

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from licensing import db
-from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import User
-from licensing.accounts.services._common import _as_actor, _audit
+from licensing.accounts.services._common import _audit
 from licensing.actors import Actor
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 
 
-def set_user_active(user_id: int, active: bool, caller: Actor | Principal) -> User:
+def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
     """Deactivate (or reactivate) an account: a vendor for a colleague in their
     organization, an admin for anyone. Nobody deactivates themselves, and the
     last active admin stays."""
-    actor = _as_actor(caller)
     with db.transaction() as session:
         user = queries.get_member(session, user_id, actor)
         if actor.is_staff and not actor.has_role("admin"):

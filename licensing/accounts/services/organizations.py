@@ -8,12 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.services._common import (
     STAFF_ONLY,
-    _as_actor,
     _audit,
     _clean_organization,
     _refuse,
@@ -49,11 +47,10 @@ def create_organization(
 
 
 def update_organization(
-    organization_id: int, changes: Mapping[str, Any], caller: Actor | Principal
+    organization_id: int, changes: Mapping[str, Any], actor: Actor
 ) -> Organization:
     """Change profile fields. Vendors change contact and address fields of their
     own organization; licensing staff change any field, including legal name and type."""
-    actor = _as_actor(caller)
     if not actor.is_vendor:
         actor.require_role("licensing")
     with db.transaction() as session:

@@ -46,7 +46,7 @@ def create_staff_user(
     roles: Iterable[str],
     full_name: str,
     password: str | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> User:
     """A staff account. With `password` (the CLI) it can sign in at once; without
     (an admin in the console) it is emailed a link to choose one (valid 7 days)."""
@@ -101,7 +101,9 @@ def create_staff_user(
 
 def create_admin(email: str, password: str, full_name: str = "Administrator") -> User:
     """The first admin (what `licensing users create-admin` calls)."""
-    return create_staff_user(email=email, roles=("admin",), full_name=full_name, password=password)
+    return create_staff_user(
+        email=email, roles=("admin",), full_name=full_name, password=password, actor=Actor.SYSTEM
+    )
 
 
 def set_staff_roles(user_id: int, roles: Iterable[str], *, actor: Actor) -> User:

@@ -6,10 +6,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
-from flask import has_request_context
 from sqlalchemy.orm import Session
 
-from licensing import access, db
+from licensing import db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.states import (
@@ -21,7 +20,6 @@ from licensing.accounts.states import (
     SUSPENDED,
 )
 from licensing.actors import Actor
-from licensing.audit.services import ANONYMOUS
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
@@ -110,7 +108,7 @@ def change_standing(
     *,
     reason: str | None,
     notify: bool = True,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> None:
     """Move the organization's standing by `action`, through `states.STANDING`.
 
@@ -118,14 +116,12 @@ def change_standing(
     the table does not allow, `InvalidInput` when `suspend`, `close` or
     `mark_pending_payment` come without a reason. Writes the audit event
     (the reason as its note) and, with `notify`, emails the organization's
-    members and billing contact. Without an `actor`, the request's caller
-    acts (the system outside a request), for callers in other packages that
-    do not name theirs yet.
+    members and billing contact, naming `actor` in the audit log.
     """
     before = organization.standing
     STANDING.step(before, action)  # an illegal step is refused before a missing reason
     note = _reason(reason, required=action in REASON_REQUIRED, action=action)
-    after = STANDING.apply(session, organization, action, actor=actor or _caller(), note=note)
+    after = STANDING.apply(session, organization, action, actor=actor, note=note)
     if notify:
         _notify_organization(
             session,
@@ -137,15 +133,6 @@ def change_standing(
             reason=note,
             dashboard_url=links().vendor_dashboard(),
         )
-
-
-def _caller() -> Actor:
-    """Who the audit log would name for this request: its principal, else anonymous;
-    the system outside a request."""
-    if not has_request_context():
-        return Actor.SYSTEM
-    principal = access.current_principal()
-    return Actor.of(principal) if principal is not None else Actor(ANONYMOUS)
 
 
 # What an organization is behind on (an overdue invoice, an overdue royalty
@@ -169,7 +156,7 @@ def overdue_obligations(session: Session, organization_id: int, today: date) -> 
 
 
 def restore_standing_if_clear(
-    session: Session, organization_id: int, today: date, *, actor: Actor | None = None
+    session: Session, organization_id: int, today: date, *, actor: Actor
 ) -> None:
     """Back to `active` from `pending_payment` once nothing is overdue any longer."""
     organization = session.get(Organization, organization_id, with_for_update=True)

@@ -11,7 +11,7 @@ from licensing import db
 from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import TOKEN_NAME_MAX, ApiToken, User
-from licensing.accounts.services._common import _as_actor, _audit, _digest, _revoke
+from licensing.accounts.services._common import _audit, _digest, _revoke
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
@@ -57,12 +57,10 @@ def create_api_token_for(email: str, name: str) -> tuple[ApiToken, str]:
         if user is None or not user.is_active:
             raise NotFound(f"There is no active user {email}.")
         user_id = user.id
-    return create_api_token(user_id, name)
+    return create_api_token(user_id, name, actor=Actor.SYSTEM)
 
 
-def create_api_token(
-    user_id: int, name: str, *, actor: Actor = Actor.SYSTEM
-) -> tuple[ApiToken, str]:
+def create_api_token(user_id: int, name: str, *, actor: Actor) -> tuple[ApiToken, str]:
     """A named personal token for the API; returns it and its secret, shown once.
 
     Only its SHA-256 is stored. It carries the user's own permissions. `actor`
@@ -103,9 +101,8 @@ def create_api_token(
         return token, raw
 
 
-def revoke_api_token(token_id: int, caller: Actor | Principal) -> ApiToken:
+def revoke_api_token(token_id: int, actor: Actor) -> ApiToken:
     """Revoke one of the caller's tokens; it stops working at once."""
-    actor = _as_actor(caller)
     with db.transaction() as session:
         token = queries.get_own_token(session, token_id, actor)
         if token.revoked_at is None:

@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
-from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
@@ -143,20 +142,13 @@ def _now(now: datetime | None) -> datetime:
     return now or utcnow()
 
 
-def as_actor(caller: Actor | Principal) -> Actor:
-    """The use cases' actor; a request's `Principal` is still accepted so that
-    callers written before `Actor` keep working."""
-    return caller if isinstance(caller, Actor) else Actor.of(caller)
-
-
-def _licensing_staff(caller: Actor | Principal) -> Actor:
+def _licensing_staff(actor: Actor) -> Actor:
     """The opening check of every licensing-staff use case: the role, first."""
-    actor = as_actor(caller)
     actor.require_role("licensing")
     return actor
 
 
-def _licensing_step(caller: Actor | Principal, now: datetime | None) -> tuple[Actor, datetime]:
+def _licensing_step(caller: Actor, now: datetime | None) -> tuple[Actor, datetime]:
     """A licensing-staff step: the actor, checked first, and the step's time."""
     return _licensing_staff(caller), _now(now)
 
@@ -236,7 +228,7 @@ StepFields = Callable[[Application, "str | None", Actor, datetime], None]
 def _reasoned_step(
     application_id: int,
     action: str,
-    caller: Actor | Principal,
+    caller: Actor,
     now: datetime | None,
     reason: str | None,
     fields: StepFields,

@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from licensing import db, signals
-from licensing.access import Principal
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import issuing
@@ -28,7 +27,6 @@ from licensing.agreements.services._common import (
     _reason,
     _tell_licensee,
     _text,
-    as_actor,
 )
 from licensing.agreements.states import AGREEMENT
 from licensing.errors import Conflict, PermissionDenied
@@ -92,14 +90,13 @@ class AcceptanceInput:
 
 def accept(
     agreement_id: int,
-    actor: Actor | Principal,
+    actor: Actor,
     given: AcceptanceInput,
     *,
     now: datetime | None = None,
 ) -> Agreement:
     """Click-through acceptance of the exact PDF the signer was shown: the agreement
     becomes active and billing is told (`signals.agreement_activated`)."""
-    actor = as_actor(actor)
     moment = _now(now)
     errors = _Errors()
     name = _text(given.signer_name, "signer_name", SIGNER_MAX, errors)
@@ -161,6 +158,7 @@ def accept(
                 "activate",
                 reason=f"agreement {agreement.number} accepted",
                 notify=False,
+                actor=actor,
             )
         _supersede_renewed(session, agreement, actor, moment)
         session.flush()
@@ -205,7 +203,7 @@ def _supersede_renewed(session: Session, renewal: Agreement, actor: Actor, now: 
 
 
 def terminate(
-    agreement_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+    agreement_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Agreement:
     """Staff end an agreement early, with a reason (the licensee is told)."""
     actor, moment = _licensing_step(actor, now)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from licensing import db
-from licensing.access import Principal
 from licensing.actors import Actor
 from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
 from licensing.agreements.models import DELIVERIES, MAX_USES, Application
@@ -19,7 +18,6 @@ from licensing.agreements.services._common import (
     _owned,
     _require_vendor,
     _write_uses,
-    as_actor,
 )
 from licensing.agreements.states import EDITABLE
 from licensing.audit import services as audit
@@ -56,10 +54,9 @@ def _check(draft: ApplicationDraft) -> None:
 
 
 def create_draft(
-    actor: Actor | Principal, draft: ApplicationDraft, *, now: datetime | None = None
+    actor: Actor, draft: ApplicationDraft, *, now: datetime | None = None
 ) -> Application:
     """A new draft application of the vendor's organization (good standing required)."""
-    actor = as_actor(actor)
     moment = _now(now)
     _require_vendor(actor)
     _check(draft)
@@ -76,13 +73,12 @@ def create_draft(
 
 def update_draft(
     application_id: int,
-    actor: Actor | Principal,
+    actor: Actor,
     draft: ApplicationDraft,
     *,
     now: datetime | None = None,
 ) -> Application:
     """Save the vendor's changes to a draft or a returned application."""
-    actor = as_actor(actor)
     _require_vendor(actor)
     _check(draft)
     with db.transaction() as session:

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
-from licensing.access import Principal
 from licensing.actors import Actor
 from licensing.agreements.models import (
     Application,
@@ -22,17 +21,15 @@ from licensing.agreements.services._common import (
     _require_vendor,
     _tell_staff,
     _vendor_notice,
-    as_actor,
 )
 from licensing.agreements.states import APPLICATION
 from licensing.errors import Conflict
 
 
 def request_reconsideration(
-    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Application:
     """The vendor asks staff to reconsider a rejection: once, within 14 days."""
-    actor = as_actor(actor)
     _require_vendor(actor)
     moment = _now(now)
     text = _reason(reason)
@@ -75,7 +72,7 @@ def _tell_reconsideration_requested(
 
 def grant_reconsideration(
     application_id: int,
-    actor: Actor | Principal,
+    actor: Actor,
     *,
     reason: str | None = None,
     now: datetime | None = None,
@@ -98,7 +95,7 @@ def _tell_granted(application: Application, note: str | None) -> str:
 
 
 def deny_reconsideration(
-    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Application:
     """Staff confirm the rejection; it is final."""
     return _reasoned_step(

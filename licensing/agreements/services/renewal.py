@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.access import Principal
 from licensing.actors import Actor
 from licensing.agreements import issuing, queries
 from licensing.agreements.commands import ProposedUseInput
@@ -22,7 +21,6 @@ from licensing.agreements.services._common import (
     _now,
     _owned,
     _require_vendor,
-    as_actor,
 )
 from licensing.agreements.states import ACTIVE, EXPIRED
 from licensing.errors import Conflict
@@ -45,12 +43,9 @@ def _next_term(session: Session, agreement: Agreement) -> tuple[date, date, str 
     return start, end, None
 
 
-def start_renewal(
-    agreement_id: int, actor: Actor | Principal, *, now: datetime | None = None
-) -> Application:
+def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = None) -> Application:
     """A new draft application prefilled from the agreement, for the next rate card
     year; when its agreement is accepted this one becomes superseded."""
-    actor = as_actor(actor)
     _require_vendor(actor)
     moment = _now(now)
     with db.transaction() as session:

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
-from licensing.access import Principal
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import issuing
@@ -40,7 +39,6 @@ from licensing.agreements.services._common import (
     _store_quote,
     _tell_staff,
     _vendor_notice,
-    as_actor,
 )
 from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
@@ -59,9 +57,7 @@ from licensing.ratecards import services as ratecards
 ASSIGNABLE = (*AWAITING_STAFF, RETURNED)
 
 
-def start_review(
-    application_id: int, actor: Actor | Principal, *, now: datetime | None = None
-) -> Application:
+def start_review(application_id: int, actor: Actor, *, now: datetime | None = None) -> Application:
     actor, moment = _licensing_step(actor, now)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
@@ -101,7 +97,7 @@ def _set_assignee(
     )
 
 
-def assign(application_id: int, assignee_id: int | None, actor: Actor | Principal) -> Application:
+def assign(application_id: int, assignee_id: int | None, actor: Actor) -> Application:
     """Give the application to a reviewer (or to nobody)."""
     actor = _licensing_staff(actor)
     with db.transaction() as session:
@@ -113,7 +109,7 @@ def assign(application_id: int, assignee_id: int | None, actor: Actor | Principa
 
 
 def assign_many(
-    application_ids: Iterable[int], assignee_id: int | None, actor: Actor | Principal
+    application_ids: Iterable[int], assignee_id: int | None, actor: Actor
 ) -> list[Application]:
     """The queue's bulk assignment: give every selected application to one reviewer
     (or to nobody), all of them or none.
@@ -154,7 +150,7 @@ def _missing(ids: Sequence[int], found: Sequence[Application]) -> list[int]:
     return sorted(set(ids) - {application.id for application in found})
 
 
-def add_note(application_id: int, body: str, actor: Actor | Principal) -> ApplicationNote:
+def add_note(application_id: int, body: str, actor: Actor) -> ApplicationNote:
     """An internal note: staff only, never shown to the vendor."""
     actor = _licensing_staff(actor)
     text = (body or "").strip()
@@ -181,7 +177,7 @@ def add_note(application_id: int, body: str, actor: Actor | Principal) -> Applic
 
 
 def return_for_information(
-    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Application:
     """Ask the vendor for missing information: 5 US business days to resubmit."""
 
@@ -204,7 +200,7 @@ def _ask_for_information(application: Application, note: str | None) -> str:
 
 
 def escalate(
-    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Application:
     """Send the application to a second reviewer (who then decides it)."""
     actor, moment = _licensing_step(actor, now)
@@ -343,7 +339,7 @@ def _modified_quote(
 
 def approve(
     application_id: int,
-    actor: Actor | Principal,
+    actor: Actor,
     *,
     modifications: Modifications | None = None,
     note: str | None = None,
@@ -394,7 +390,7 @@ def approve(
 
 
 def reject(
-    application_id: int, reason: str, actor: Actor | Principal, *, now: datetime | None = None
+    application_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Application:
     """Reject with a reason; the vendor may ask for reconsideration within 14 days."""
 
@@ -441,7 +437,7 @@ REVIEW_ACTIONS = tuple(_STEPS)
 def review(
     application_id: int,
     action: str,
-    actor: Actor | Principal,
+    actor: Actor,
     *,
     reason: str | None = None,
     modifications: Modifications | None = None,
@@ -453,4 +449,4 @@ def review(
     step = _STEPS.get(action)
     if step is None:
         raise InvalidInput.for_field("action", "Choose an action.")
-    return step(application_id, as_actor(actor), reason or "", modifications, now)
+    return step(application_id, actor, reason or "", modifications, now)

@@ -12,7 +12,6 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db, signals
-from licensing.access import Principal
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.actors import Actor
@@ -32,7 +31,6 @@ from licensing.agreements.services._common import (
     _require_vendor,
     _store_quote,
     _tell_staff,
-    as_actor,
 )
 from licensing.agreements.states import APPLICATION, RETURNED
 from licensing.errors import Conflict, InvalidInput
@@ -201,7 +199,7 @@ def _auto_approvable(application: Application, quote: Quote) -> bool:
 
 def submit(
     application_id: int,
-    actor: Actor | Principal,
+    actor: Actor,
     *,
     attest: bool,
     response: str | None = None,
@@ -209,7 +207,6 @@ def submit(
 ) -> Application:
     """Price the application, store the quote snapshot and send it for review
     (or approve it at once when every licensed line is `review: auto`)."""
-    actor = as_actor(actor)
     _require_vendor(actor)
     moment = _now(now)
     if not attest:
@@ -275,11 +272,8 @@ def submit(
         return application
 
 
-def withdraw(
-    application_id: int, actor: Actor | Principal, *, now: datetime | None = None
-) -> Application:
+def withdraw(application_id: int, actor: Actor, *, now: datetime | None = None) -> Application:
     """The vendor takes the application back, at any time before a decision."""
-    actor = as_actor(actor)
     _require_vendor(actor)
     moment = _now(now)
     with db.transaction() as session:

@@ -154,12 +154,12 @@ def _settle_if_cleared(
         and invoice.total - invoice.amount_paid - invoice.amount_credited <= 0
     ):
         _settle(session, invoice, actor=actor, now=now, note=note)
-        _restore_standing(session, invoice.organization_id, now)
+        _restore_standing(session, invoice.organization_id, now, actor)
 
 
-def _restore_standing(session: Session, organization_id: int, now: datetime) -> None:
+def _restore_standing(session: Session, organization_id: int, now: datetime, actor: Actor) -> None:
     """Back to `active` once nothing is overdue beyond the threshold."""
-    accounts.restore_standing_if_clear(session, organization_id, office_date(now))
+    accounts.restore_standing_if_clear(session, organization_id, office_date(now), actor=actor)
 
 
 def _gateway() -> stripe_gateway.PaymentGateway:

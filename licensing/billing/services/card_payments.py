@@ -418,7 +418,7 @@ def apply_intent_outcome(
     intent: stripe_gateway.IntentStatus,
     *,
     now: datetime,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> str:
     """Apply what Stripe says about a PaymentIntent to its payment, idempotently.
 
@@ -556,7 +556,7 @@ def reconcile_payments(
             if payment is None or payment.stripe_payment_intent_id is None:
                 continue
             intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
-            outcome = apply_intent_outcome(session, intent, now=now)
+            outcome = apply_intent_outcome(session, intent, now=now, actor=Actor.SYSTEM)
         report.count(
             f"payment {payment_id}", outcome, applied=("applied",), failed=("declined", "canceled")
         )

@@ -33,7 +33,7 @@ def issue_credit_note(
     amount: Decimal,
     reason: str | None,
     now: datetime | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> CreditNote:
     """Billing staff: a credit note against an open or paid invoice (see `credit_invoice`)."""
     actor.require_role("billing")

@@ -116,7 +116,7 @@ def create_invoice(
     finalize: bool = True,
     deductions: bool = False,
     now: datetime | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> Invoice:
     """Create an invoice for `charges`, finalized (numbered, open) unless
     `finalize=False` leaves a draft. The one function every invoice comes from.
@@ -191,9 +191,7 @@ def _bill_to(organization: Organization) -> str:
     return json.dumps({"lines": lines, "email": organization.billing_email})
 
 
-def finalize_in(
-    session: Session, invoice: Invoice, *, now: datetime, actor: Actor = Actor.SYSTEM
-) -> Invoice:
+def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Actor) -> Invoice:
     """Issue a draft: take the next number (in this transaction), fix the dates
     and the bill-to, and email the billing contact."""
     INVOICE.step(invoice.state, "finalize")  # refused before a number is taken
@@ -239,7 +237,7 @@ def create_draft(
     charges: Sequence[Charge],
     payment_terms_days: int | None = None,
     memo: str | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> Invoice:
     """Billing staff: a manual draft invoice, to be checked and finalized."""
     actor.require_role("billing")
@@ -257,9 +255,7 @@ def create_draft(
         )
 
 
-def finalize_invoice(
-    invoice_id: int, *, now: datetime | None = None, actor: Actor = Actor.SYSTEM
-) -> Invoice:
+def finalize_invoice(invoice_id: int, *, now: datetime | None = None, actor: Actor) -> Invoice:
     """Billing staff: issue a draft (see `finalize_in`)."""
     actor.require_role("billing")
     with db.transaction() as session:
@@ -273,7 +269,7 @@ def update_draft(
     charges: Sequence[Charge] | None = None,
     memo: str | None = None,
     payment_terms_days: int | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> Invoice:
     """Change a draft. An issued invoice is immutable: a 409 that says to issue
     a credit note instead."""
@@ -325,7 +321,7 @@ def void_invoice(
     *,
     reason: str | None,
     now: datetime | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> Invoice:
     """Void an invoice issued in error. One with money received cannot be voided:
     issue a credit note (and refund) instead."""
@@ -341,7 +337,7 @@ def void_invoice(
             )
         invoice.state_reason = note
         INVOICE.apply(session, invoice, "void", actor=actor, note=note, at=now)
-        _restore_standing(session, invoice.organization_id, now)
+        _restore_standing(session, invoice.organization_id, now, actor)
         return invoice
 
 
@@ -350,7 +346,7 @@ def mark_uncollectible(
     *,
     reason: str | None,
     now: datetime | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> Invoice:
     """Billing staff: write an invoice off as uncollectible (it stays owed)."""
     actor.require_role("billing")
@@ -395,4 +391,5 @@ def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement)
         memo=f"License agreement {agreement.number}, term {agreement.term_start} to "
         f"{agreement.term_end} (rate card {agreement.rate_card_version}).",
         now=agreement.activated_at,
+        actor=Actor.SYSTEM,
     )

@@ -107,6 +107,7 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
                 "mark_pending_payment",
                 reason=f"Invoice {first.number} is {first.days_overdue(today)} days overdue "
                 f"({_amount(first.balance_due, first.currency)} due {first.due_date}).",
+                actor=Actor.SYSTEM,
             )
             report.pending_payment.append(organization.legal_name)
     return report
@@ -179,6 +180,7 @@ def _charge_late_fees(
         payment_terms_days=0,
         late_fee_monthly_percent=Decimal(0),
         now=now,
+        actor=Actor.SYSTEM,
     )
     return late.number
 

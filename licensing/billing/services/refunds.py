@@ -134,7 +134,7 @@ def record_offline_refund(
     sent_on: date | None = None,
     note: str | None = None,
     now: datetime | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> Refund:
     """Billing staff: a refund sent by wire, ACH or check against a credit note's
     refund due; never more than what is outstanding on it."""
@@ -207,7 +207,7 @@ def refund_card(
     payment_id: int | None = None,
     note: str | None = None,
     now: datetime | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> Refund:
     """Billing staff: refund a credit note's refund due to the card that paid the
     invoice (a Stripe Refund on its PaymentIntent; the whole outstanding amount
@@ -311,7 +311,7 @@ def apply_refund_outcome(
     status: stripe_gateway.RefundStatus,
     *,
     now: datetime,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> str:
     """Apply what Stripe says about a Refund, idempotently and in any order
     (`actor`: billing staff when their own request learns it, else the system)."""
@@ -403,7 +403,7 @@ def _reconcile_refund(
         if status.id == refund.stripe_refund_id or status.metadata.get("refund_id") == str(
             refund.id
         ):
-            return apply_refund_outcome(session, status, now=now)
+            return apply_refund_outcome(session, status, now=now, actor=Actor.SYSTEM)
     if refund.stripe_refund_id is not None:
         return f"no change: Stripe does not list refund {refund.stripe_refund_id} yet"
     _refund_step(session, refund, "fail", "The refund never reached Stripe.", now, Actor.SYSTEM)

@@ -73,7 +73,7 @@ def record_offline_payment(
     received_on: date | None = None,
     note: str | None = None,
     now: datetime | None = None,
-    actor: Actor = Actor.SYSTEM,
+    actor: Actor,
 ) -> Payment:
     """Billing staff: a wire, ACH or check payment, in the same ledger as cards."""
     actor.require_role("billing")
@@ -128,7 +128,7 @@ def record_offline_payment(
 
 
 def accept_flagged_payment(
-    payment_id: int, *, note: str | None, now: datetime | None = None, actor: Actor = Actor.SYSTEM
+    payment_id: int, *, note: str | None, now: datetime | None = None, actor: Actor
 ) -> Payment:
     """Billing staff accept a flagged card payment for what was actually received."""
     actor.require_role("billing")

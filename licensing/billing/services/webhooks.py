@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.billing import stripe_gateway
 from licensing.billing.models import StripeEvent
 from licensing.billing.services.card_payments import apply_intent_outcome
@@ -62,10 +63,11 @@ def handle_stripe_webhook(
             session.add(stored)
             session.flush()  # the unique event id: a concurrent replay fails here
             if intent is not None:
-                outcome = apply_intent_outcome(session, intent, now=now)
+                outcome = apply_intent_outcome(session, intent, now=now, actor=Actor.SYSTEM)
             elif event.type in REFUND_EVENTS:
                 outcome = "; ".join(
-                    apply_refund_outcome(session, status, now=now) for status in refunds
+                    apply_refund_outcome(session, status, now=now, actor=Actor.SYSTEM)
+                    for status in refunds
                 ) or ("ignored: no refund in the event")
             else:
                 outcome = "ignored: event type not handled"

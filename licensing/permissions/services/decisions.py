@@ -125,7 +125,7 @@ def approve(
 
 
 @PERMISSION_REQUEST.on("approve")
-def _granted(session: Session, request: Any, actor: Any, note: str | None) -> None:
+def _granted(session: Session, request: Any, actor: Actor, note: str | None) -> None:
     tell_requester(session, request, "permission_decided", "Your permission request is approved")
 
 
@@ -166,5 +166,5 @@ def deny(
 
 
 @PERMISSION_REQUEST.on("deny")
-def _denied(session: Session, request: Any, actor: Any, note: str | None) -> None:
+def _denied(session: Session, request: Any, actor: Actor, note: str | None) -> None:
     tell_requester(session, request, "permission_decided", "Decision on your permission request")

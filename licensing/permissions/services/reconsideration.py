@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict
 
@@ -74,6 +75,6 @@ def request_reconsideration(
 
 @PERMISSION_REQUEST.on("request_reconsideration")
 def _reconsideration_requested(
-    session: Session, request: Any, actor: Any, note: str | None
+    session: Session, request: Any, actor: Actor, note: str | None
 ) -> None:
     tell_staff(session, request, "reconsideration requested")

@@ -199,7 +199,7 @@ def _enter_queue(request: PermissionRequest, now: datetime) -> None:
 
 
 @PERMISSION_REQUEST.on("confirm")
-def _announce(session: Session, request: Any, actor: Any, note: str | None) -> None:
+def _announce(session: Session, request: Any, actor: Actor, note: str | None) -> None:
     """In the queue: the requester gets their status link, the office a notice."""
     tell_requester(session, request, "permission_received", "We received your permission request")
     tell_staff(session, request, "new request")

@@ -133,7 +133,7 @@ def answer(raw: str, body: str, *, now: datetime | None = None) -> PermissionReq
 
 
 @PERMISSION_REQUEST.on("answer")
-def _answered(session: Session, request: Any, actor: Any, note: str | None) -> None:
+def _answered(session: Session, request: Any, actor: Actor, note: str | None) -> None:
     tell_staff(session, request, "the requester answered")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 
@@ -44,6 +45,6 @@ def withdraw(
 
 
 @PERMISSION_REQUEST.on("withdraw")
-def _withdrawn(session: Session, request: Any, actor: Any, note: str | None) -> None:
+def _withdrawn(session: Session, request: Any, actor: Actor, note: str | None) -> None:
     tell_requester(session, request, "permission_withdrawn", "Your request is withdrawn")
     tell_staff(session, request, "withdrawn by the requester")

@@ -183,7 +183,7 @@ def _file(
         actor=actor.name,
         actor_user_id=actor.user_id,
     )
-    _after_filing(session, agreement, report, filing, moment)
+    _after_filing(session, agreement, report, filing, moment, actor)
     return filing
 
 
@@ -411,8 +411,11 @@ def _after_filing(
     report: RoyaltyReport,
     filing: Filing,
     moment: datetime,
+    actor: Actor,
 ) -> None:
-    accounts.restore_standing_if_clear(session, agreement.organization_id, office_date(moment))
+    accounts.restore_standing_if_clear(
+        session, agreement.organization_id, office_date(moment), actor=actor
+    )
     # A notice for staff (anomalies, a console link): never the licensee's; with no
     # staff to tell, the report still waits in the console's flagged queue.
     if filing.flags:

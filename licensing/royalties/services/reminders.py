@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -66,10 +67,11 @@ class ReminderRun:
         return f"{self.reminders} reminders sent; now pending payment: {marked}"
 
 
-def send_reminders(*, now: datetime | None = None) -> ReminderRun:
+def send_reminders(*, standing_days: int, now: datetime | None = None) -> ReminderRun:
     """Remind licensees of reports coming due, due and overdue (each stage once per
     period), and hold at `pending_payment` the organizations with a report overdue
-    beyond the standing threshold. Idempotent, and safe on several hosts: each
+    more than `standing_days` (the `OVERDUE_STANDING_DAYS` setting, passed by the
+    command). Idempotent, and safe on several hosts: each
     agreement is claimed (SKIP LOCKED on PostgreSQL) and each reminder is a unique row."""
     moment = now or utcnow()
     today = office_date(moment)
@@ -84,7 +86,7 @@ def send_reminders(*, now: datetime | None = None) -> ReminderRun:
             ).one_or_none()
             if agreement is not None:
                 run.reminders += _remind(session, agreement, today)
-    _hold_standing(run, today, moment)
+    _hold_standing(run, today, moment, standing_days)
     return run
 
 
@@ -131,8 +133,7 @@ def _remind(session: Session, agreement: Agreement, today: date) -> int:
     return count
 
 
-def _hold_standing(run: ReminderRun, today: date, moment: datetime) -> None:
-    threshold = _standing_days()
+def _hold_standing(run: ReminderRun, today: date, moment: datetime, threshold: int) -> None:
     session = db.session()
     organization_ids = sorted({a.organization_id for a in reporting_agreements(session)})
     session.rollback()
@@ -149,12 +150,6 @@ def _hold_standing(run: ReminderRun, today: date, moment: datetime) -> None:
                     "mark_pending_payment",
                     reason=f"{late[0][0].upper()}{late[0][1:]}; it is more than {threshold} "
                     "days overdue.",
+                    actor=Actor.SYSTEM,
                 )
                 run.pending_payment.append(organization.legal_name)
-
-
-def _standing_days() -> int:
-    from flask import current_app
-
-    days: int = current_app.config["LICENSING"].overdue_standing_days
-    return days

@@ -52,7 +52,7 @@ def review(
 
 
 @REVIEW.on("request_correction")
-def _ask_for_correction(session: Session, report: Any, actor: Any, note: str | None) -> None:
+def _ask_for_correction(session: Session, report: Any, actor: Actor, note: str | None) -> None:
     agreement = session.get(Agreement, report.agreement_id)
     organization = session.get(Organization, report.organization_id)
     assert agreement is not None

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
@@ -58,9 +59,9 @@ def apply(app: Flask, example_card: str) -> Callable[..., Application]:  # noqa:
 
     def make(vendor: Any, *uses: dict[str, Any], submit: bool = True) -> Application:
         principal = accounts.principal_for(vendor)
-        application = services.create_draft(principal, draft(*uses), now=NOW)
+        application = services.create_draft(Actor.of(principal), draft(*uses), now=NOW)
         if submit:
-            application = services.submit(application.id, principal, attest=True, now=NOW)
+            application = services.submit(application.id, Actor.of(principal), attest=True, now=NOW)
         return application
 
     return make

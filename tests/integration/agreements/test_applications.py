@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from licensing import db, signals
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement, Application, ImmutableRecordChanged
 from licensing.audit.models import AuditEvent
@@ -36,8 +37,9 @@ from tests.support import factories
 Apply = Callable[..., Application]
 
 
-def _p(user: Any) -> Any:
-    return accounts.principal_for(user)
+def _p(user: Any) -> Actor:
+    """`user` as the use cases take the one acting."""
+    return Actor.of(accounts.principal_for(user))
 
 
 def _accept(agreement: Agreement, vendor: Any, **changes: Any) -> Agreement:

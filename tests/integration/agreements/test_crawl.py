@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement, Application
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
@@ -68,7 +69,7 @@ def records(apply: Callable[..., Application], vendor: Any) -> dict[str, Any]:
     )
     services.accept(
         agreement.id,
-        principal,
+        Actor.of(principal),
         services.AcceptanceInput(
             signer_name="Robin Castellanos",
             signer_title="Chief Executive",

@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import forms, services
 from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
 from licensing.agreements.models import (
@@ -149,11 +150,11 @@ def test_the_use_case_checks_the_business_rules_of_a_draft_it_is_given(
         uses=(unknown, ProposedUseInput.from_fields(AUTO_USE)),
     )
     with pytest.raises(InvalidInput) as refused:
-        services.create_draft(principal, backwards, now=NOW)
+        services.create_draft(Actor.of(principal), backwards, now=NOW)
     assert set(refused.value.errors) == {"term_end", "uses.0.use"}
     too_many = ApplicationDraft(uses=(ProposedUseInput.from_fields(AUTO_USE),) * (MAX_USES + 1))
     with pytest.raises(InvalidInput) as crowded:
-        services.create_draft(principal, too_many, now=NOW)
+        services.create_draft(Actor.of(principal), too_many, now=NOW)
     assert list(crowded.value.errors) == ["uses"]
     assert db.session().query(Application).count() == 0
 

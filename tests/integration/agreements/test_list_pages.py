@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from licensing import calendar, db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import Application
 from licensing.web.navigation import url_pattern
@@ -121,7 +122,9 @@ def test_the_count_agrees_with_the_rows_listed_for_every_filter_and_order(
     apply(vendor, STAFF_USE, submit=False)
     apply(other_vendor, STAFF_USE)
     apply(other_vendor, AUTO_USE)
-    services.assign(own[0].id, licensing_staff.id, accounts.principal_for(licensing_staff))
+    services.assign(
+        own[0].id, licensing_staff.id, Actor.of(accounts.principal_for(licensing_staff))
+    )
     staff = signed_in(client, licensing_staff)
     own_client = signed_in(app.test_client(), vendor)
     other_name = other_vendor.organization.legal_name
@@ -240,7 +243,7 @@ def test_the_dashboard_names_the_oldest_applications_under_review_and_counts_the
     _received_one_minute_apart(made)  # the first is the newest, the last the oldest
     returned = apply(vendor, STAFF_USE)
     services.return_for_information(
-        returned.id, "Send the revenue", accounts.principal_for(licensing_staff), now=NOW
+        returned.id, "Send the revenue", Actor.of(accounts.principal_for(licensing_staff)), now=NOW
     )
     own = signed_in(client, vendor)
 

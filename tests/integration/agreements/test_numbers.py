@@ -7,6 +7,7 @@ import threading
 from flask import Flask
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.agreements.services import _next_number
 
 
@@ -60,8 +61,8 @@ def test_two_hosts_running_expire_at_once_lapse_each_application_once(
     with committed_app.app_context():
         ratecards.import_card(example_document(), published_by="tests")
         session = db.session()
-        vendor = accounts.principal_for(factories.make_vendor(session))
-        staff = accounts.principal_for(factories.make_staff(session))
+        vendor = Actor.of(accounts.principal_for(factories.make_vendor(session)))
+        staff = Actor.of(accounts.principal_for(factories.make_staff(session)))
         references = []
         for _ in range(4):
             application = services.create_draft(vendor, draft(STAFF_USE))

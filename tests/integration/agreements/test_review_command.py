@@ -57,7 +57,9 @@ def test_a_vendor_cannot_take_a_review_step(apply: Apply, vendor: Any) -> None:
     application = apply(vendor, STAFF_USE)
     for action in services.REVIEW_ACTIONS:
         with pytest.raises(PermissionDenied):
-            services.review(application.id, action, accounts.principal_for(vendor), reason="x")
+            services.review(
+                application.id, action, Actor.of(accounts.principal_for(vendor)), reason="x"
+            )
     assert _state(application.id) == "submitted"
 
 

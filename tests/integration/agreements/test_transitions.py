@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
 from licensing.agreements.states import APPLICATION
@@ -65,12 +66,12 @@ def _run(action: str, application_id: int, vendor: Any, staff: Any, escalator: A
         services.review(
             application_id,
             action,
-            accounts.principal_for(reviewer),
+            Actor.of(accounts.principal_for(reviewer)),
             reason=REASONS.get(action),
             now=NOW,
         )
         return
-    v = accounts.principal_for(vendor)
+    v = Actor.of(accounts.principal_for(vendor))
     calls: dict[str, Callable[[], object]] = {
         "submit": lambda: services.submit(application_id, v, attest=True, now=NOW),
         "withdraw": lambda: services.withdraw(application_id, v, now=NOW),

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
@@ -26,8 +27,10 @@ def test_accepting_an_agreement_issues_its_invoice_for_the_up_front_amounts(
     example_card: str,  # noqa: F811
 ) -> None:
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(principal, draft(AUTO_USE, DEVELOPMENT_USE), now=NOW)
-    agreements.submit(application.id, principal, attest=True, now=NOW)
+    application = agreements.create_draft(
+        Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
+    )
+    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
     agreement = (
         db.session()
         .scalars(select(Agreement).where(Agreement.application_id == application.id))
@@ -36,7 +39,7 @@ def test_accepting_an_agreement_issues_its_invoice_for_the_up_front_amounts(
     assert db.session().scalars(select(Invoice)).all() == []
     agreements.accept(
         agreement.id,
-        principal,
+        Actor.of(principal),
         agreements.AcceptanceInput(
             signer_name="Robin Castellanos",
             signer_title="Chief Executive",

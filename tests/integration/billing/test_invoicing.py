@@ -21,7 +21,7 @@ from licensing.billing.models import Invoice
 from licensing.errors import Conflict, IllegalTransition
 from licensing.mail.models import OutboxMessage
 from licensing.signals import agreement_activated
-from tests.support.factories import bearer
+from tests.support.factories import bearer, billing_clerk
 
 from .conftest import activated, send_activation
 
@@ -112,7 +112,7 @@ def test_an_open_invoice_cannot_be_edited_by_the_service_or_the_orm(
 ) -> None:
     invoice = invoice_for(vendor)
     with pytest.raises(Conflict, match="credit note"):
-        services.update_draft(invoice.id, memo="changed")
+        services.update_draft(invoice.id, memo="changed", actor=billing_clerk())
 
     def edit_total() -> None:
         with db.transaction() as session:
@@ -269,12 +269,12 @@ def test_voiding_needs_a_reason_and_refuses_an_invoice_with_payments(
 ) -> None:
     invoice = invoice_for(vendor, ("500.00",))
     services.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("100.00"), reference="W-1"
+        invoice.id, method="wire", amount=Decimal("100.00"), reference="W-1", actor=billing_clerk()
     )
     with pytest.raises(Conflict, match="credit note"):
-        services.void_invoice(invoice.id, reason="issued in error")
+        services.void_invoice(invoice.id, reason="issued in error", actor=billing_clerk())
     other = invoice_for(vendor, ("500.00",))
-    voided = services.void_invoice(other.id, reason="issued in error")
+    voided = services.void_invoice(other.id, reason="issued in error", actor=billing_clerk())
     assert voided.state == "void"
     with pytest.raises(IllegalTransition):
-        services.void_invoice(other.id, reason="again")
+        services.void_invoice(other.id, reason="again", actor=billing_clerk())

@@ -9,9 +9,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.billing import services
 from licensing.billing.models import Invoice
 from tests.support import factories
+from tests.support.factories import billing_clerk
 
 THREADS = 8
 PER_THREAD = 3
@@ -34,8 +36,10 @@ def test_invoices_finalized_from_many_threads_get_consecutive_unique_numbers(
                     ],
                     source_type="manual",
                     finalize=False,
+                    actor=Actor.SYSTEM,
                 )
                 draft_ids.append(draft.id)
+        clerk = billing_clerk()
     barrier = threading.Barrier(THREADS)
     failures: list[BaseException] = []
 
@@ -44,7 +48,7 @@ def test_invoices_finalized_from_many_threads_get_consecutive_unique_numbers(
             with committed_app.app_context():
                 barrier.wait(timeout=30)
                 for invoice_id in ids:
-                    services.finalize_invoice(invoice_id)
+                    services.finalize_invoice(invoice_id, actor=clerk)
         except BaseException as exc:  # reported below, with the thread's own error
             failures.append(exc)
 

@@ -28,7 +28,7 @@ from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
-from tests.support.factories import bearer
+from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
 from .stripe_support import _call, card_token, events_for, signed, stripe_config
@@ -44,9 +44,11 @@ def _paid_offline_and_credited(
 ) -> CreditNote:
     invoice = invoice_for(vendor, ("500.00",))
     services.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("500.00"), reference="W-1"
+        invoice.id, method="wire", amount=Decimal("500.00"), reference="W-1", actor=billing_clerk()
     )
-    return services.issue_credit_note(invoice.id, amount=Decimal(credit), reason="Seat removed")
+    return services.issue_credit_note(
+        invoice.id, amount=Decimal(credit), reason="Seat removed", actor=billing_clerk()
+    )
 
 
 def _deliver(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +209,9 @@ def test_a_card_refund_is_a_stripe_refund_on_the_payment_intent_and_its_webhook_
 ) -> None:
     invoice = invoice_for(vendor, ("250.00",))
     payment = _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(invoice.id, amount=Decimal("40.00"), reason="Overbilled")
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
     answer = client.post(
         f"/api/v1/credit-notes/{credit.id}/refunds",
         json={"method": "card"},
@@ -264,16 +268,18 @@ def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_i
 ) -> None:
     invoice = invoice_for(vendor, ("90.00",))
     payment = _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(invoice.id, amount=Decimal("90.00"), reason="Cancelled")
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
+    )
     real = services._gateway()
     app.extensions["licensing.stripe"] = _LostAnswer(real)
     with pytest.raises(ExternalServiceError):
-        services.refund_card(credit.id)
+        services.refund_card(credit.id, actor=billing_clerk())
     refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
     assert (refund.state, refund.stripe_refund_id) == ("pending", None)
     # Its amount is held: no second refund while Stripe's answer is unknown.
     with pytest.raises(services.Conflict):
-        services.refund_card(credit.id)
+        services.refund_card(credit.id, actor=billing_clerk())
     app.extensions["licensing.stripe"] = real
     event = _charge_refunded_event(localstripe, payment)
     # As Stripe's newer API versions send it: the charge without its refunds.
@@ -306,11 +312,13 @@ def _card_refund_through(
     """A card-paid invoice credited in full, refunded through `gateway`, which fails."""
     invoice = invoice_for(vendor, ("90.00",))
     _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(invoice.id, amount=Decimal("90.00"), reason="Cancelled")
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
+    )
     real = services._gateway()
     app.extensions["licensing.stripe"] = gateway(real)
     with pytest.raises(ExternalServiceError):
-        services.refund_card(credit.id)
+        services.refund_card(credit.id, actor=billing_clerk())
     app.extensions["licensing.stripe"] = real
     refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
     return credit, refund
@@ -352,7 +360,7 @@ def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_ag
     assert refund.state == "failed"
     assert credit.refund_outstanding == Decimal("90.00")
     # Due again: staff can refund it anew, and this time Stripe answers.
-    assert services.refund_card(credit.id).state == "succeeded"
+    assert services.refund_card(credit.id, actor=billing_clerk()).state == "succeeded"
 
 
 def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
@@ -364,7 +372,9 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
 ) -> None:
     invoice = invoice_for(vendor, ("60.00",))
     _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(invoice.id, amount=Decimal("60.00"), reason="Cancelled")
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("60.00"), reason="Cancelled", actor=billing_clerk()
+    )
     real = services._gateway()
 
     class Refuses(_LostAnswer):
@@ -373,12 +383,12 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
 
     app.extensions["licensing.stripe"] = Refuses(real)
     with pytest.raises(stripe_gateway.StripeRefused):
-        services.refund_card(credit.id)
+        services.refund_card(credit.id, actor=billing_clerk())
     refused = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
     assert refused.state == "failed"
     assert "charge disputed" in (refused.note or "")
     app.extensions["licensing.stripe"] = real
-    done = services.refund_card(credit.id)
+    done = services.refund_card(credit.id, actor=billing_clerk())
     assert done.state == "succeeded"
     at_stripe = _call(localstripe, "GET", f"/v1/refunds/{done.stripe_refund_id}")
     failed_later = {
@@ -405,9 +415,15 @@ def test_two_staff_refunding_the_same_credit_note_at_once_refund_it_once(
         invoice = send_activation(activated(vendor.organization_id, ("300.00",)))
         assert invoice is not None
         services.record_offline_payment(
-            invoice.id, method="ach", amount=Decimal("300.00"), reference="ACH-1"
+            invoice.id,
+            method="ach",
+            amount=Decimal("300.00"),
+            reference="ACH-1",
+            actor=billing_clerk(),
         )
-        credit = services.issue_credit_note(invoice.id, amount=Decimal("75.00"), reason="Error")
+        credit = services.issue_credit_note(
+            invoice.id, amount=Decimal("75.00"), reason="Error", actor=billing_clerk()
+        )
         credit_id = credit.id
     start = threading.Barrier(2)
     outcomes: list[str] = []
@@ -417,7 +433,11 @@ def test_two_staff_refunding_the_same_credit_note_at_once_refund_it_once(
             start.wait(timeout=30)
             try:
                 services.record_offline_refund(
-                    credit_id, method="wire", amount=Decimal("75.00"), reference=reference
+                    credit_id,
+                    method="wire",
+                    amount=Decimal("75.00"),
+                    reference=reference,
+                    actor=billing_clerk(),
                 )
                 outcomes.append("refunded")
             except services.Conflict as refused:

@@ -18,7 +18,7 @@ from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.errors import Conflict, InvalidInput
 from licensing.mail.models import OutboxMessage
-from tests.support.factories import bearer
+from tests.support.factories import bearer, billing_clerk
 
 from .test_invoicing import pdf_text
 
@@ -34,13 +34,21 @@ def test_partial_offline_payments_reduce_the_balance_until_the_invoice_is_paid(
 ) -> None:
     invoice = invoice_for(vendor, ("1000.00",))
     services.record_offline_payment(
-        invoice.id, method="check", amount=Decimal("400.00"), reference="CHK 1001"
+        invoice.id,
+        method="check",
+        amount=Decimal("400.00"),
+        reference="CHK 1001",
+        actor=billing_clerk(),
     )
     db.session().refresh(invoice)
     assert invoice.state == "open"
     assert invoice.balance_due == Decimal("600.00")
     services.record_offline_payment(
-        invoice.id, method="ach", amount=Decimal("600.00"), reference="ACH-77"
+        invoice.id,
+        method="ach",
+        amount=Decimal("600.00"),
+        reference="ACH-77",
+        actor=billing_clerk(),
     )
     db.session().refresh(invoice)
     assert invoice.state == "paid"
@@ -54,12 +62,16 @@ def test_an_offline_payment_over_the_balance_or_without_reference_is_refused_and
     invoice = invoice_for(vendor, ("100.00",))
     with pytest.raises(InvalidInput) as refused:
         services.record_offline_payment(
-            invoice.id, method="wire", amount=Decimal("100.01"), reference="W"
+            invoice.id,
+            method="wire",
+            amount=Decimal("100.01"),
+            reference="W",
+            actor=billing_clerk(),
         )
     assert "amount" in refused.value.errors
     with pytest.raises(InvalidInput) as missing:
         services.record_offline_payment(
-            invoice.id, method="cash", amount=Decimal("1"), reference=" "
+            invoice.id, method="cash", amount=Decimal("1"), reference=" ", actor=billing_clerk()
         )
     assert {"method", "reference"} <= set(missing.value.errors)
     db.session().refresh(invoice)
@@ -88,7 +100,7 @@ def test_a_credit_note_reduces_the_balance_and_credits_never_exceed_the_total(
 ) -> None:
     invoice = invoice_for(vendor, ("1000.00",))
     credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("250.00"), reason="Term shortened"
+        invoice.id, amount=Decimal("250.00"), reason="Term shortened", actor=billing_clerk()
     )
     assert credit.number.startswith("CN-")
     assert credit.applied_to_balance == Decimal("250.00")
@@ -97,8 +109,12 @@ def test_a_credit_note_reduces_the_balance_and_credits_never_exceed_the_total(
     assert invoice.balance_due == Decimal("750.00")
     assert invoice.total == invoice.amount_paid + invoice.amount_credited + invoice.balance_due
     with pytest.raises(InvalidInput):
-        services.issue_credit_note(invoice.id, amount=Decimal("750.01"), reason="too much")
-    services.issue_credit_note(invoice.id, amount=Decimal("750.00"), reason="Cancelled")
+        services.issue_credit_note(
+            invoice.id, amount=Decimal("750.01"), reason="too much", actor=billing_clerk()
+        )
+    services.issue_credit_note(
+        invoice.id, amount=Decimal("750.00"), reason="Cancelled", actor=billing_clerk()
+    )
     db.session().refresh(invoice)
     assert invoice.state == "paid"
     assert invoice.balance_due == 0
@@ -112,10 +128,10 @@ def test_a_credit_note_on_a_paid_invoice_is_a_refund_due_and_its_pdf_says_so(
 ) -> None:
     invoice = invoice_for(vendor, ("300.00",))
     services.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("300.00"), reference="W-5"
+        invoice.id, method="wire", amount=Decimal("300.00"), reference="W-5", actor=billing_clerk()
     )
     credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("100.00"), reason="Overcharged one seat"
+        invoice.id, amount=Decimal("100.00"), reason="Overcharged one seat", actor=billing_clerk()
     )
     assert credit.applied_to_balance == 0
     assert credit.refund_due == Decimal("100.00")
@@ -135,9 +151,11 @@ def test_a_credit_note_against_a_void_invoice_is_refused(
     app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("10.00",))
-    services.void_invoice(invoice.id, reason="duplicate")
+    services.void_invoice(invoice.id, reason="duplicate", actor=billing_clerk())
     with pytest.raises(Conflict):
-        services.issue_credit_note(invoice.id, amount=Decimal("1.00"), reason="x")
+        services.issue_credit_note(
+            invoice.id, amount=Decimal("1.00"), reason="x", actor=billing_clerk()
+        )
 
 
 DAY_AFTER_DUE = datetime(2027, 2, 15, 18, 0, tzinfo=UTC)  # the invoice is due 2027-02-14
@@ -198,6 +216,7 @@ def test_an_organization_overdue_beyond_the_threshold_is_pending_payment_until_p
         amount=Decimal("1000.00"),
         reference="LATE-1",
         now=datetime(2027, 3, 20, 18, 0, tzinfo=UTC),
+        actor=billing_clerk(),
     )
     db.session().refresh(organization)
     assert organization.standing == "active"

@@ -22,6 +22,7 @@ from licensing.billing.models import Invoice, Payment, StripeCustomer, StripeEve
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail.models import OutboxMessage
+from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
 from .stripe_support import card_token, events_for, signed, stripe_config
@@ -199,7 +200,9 @@ def test_an_amount_that_does_not_match_is_flagged_for_billing_staff_not_applied(
     assert flagged_mail
     assert billing_staff.email in flagged_mail[0].recipients
     # Billing staff review it and accept what was received.
-    services.accept_flagged_payment(payment.id, note="Customer's bank deducted a fee")
+    services.accept_flagged_payment(
+        payment.id, note="Customer's bank deducted a fee", actor=billing_clerk()
+    )
     db.session().refresh(invoice)
     assert invoice.amount_paid == Decimal("299.99")
     assert invoice.balance_due == Decimal("0.01")

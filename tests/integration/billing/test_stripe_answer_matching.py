@@ -13,6 +13,7 @@ import pytest
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.states import CARD, PENDING
@@ -53,7 +54,7 @@ def _declined(intent_id: str, metadata: dict[str, str]) -> IntentStatus:
 
 def _apply(intent: IntentStatus) -> str:
     with db.transaction() as session:
-        return services.apply_intent_outcome(session, intent, now=NOW)
+        return services.apply_intent_outcome(session, intent, now=NOW, actor=Actor.SYSTEM)
 
 
 def test_an_answer_before_the_intent_id_is_stored_finds_the_payment_by_its_metadata(

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
 from licensing.billing import services as billing
@@ -26,6 +27,7 @@ from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
+from tests.support.factories import billing_clerk
 
 # A flat development fee (invoiced up front, line 1 of the invoice although it
 # is the application's second use) beside per-user distribution royalties.
@@ -65,13 +67,15 @@ class Ledger:
 
 def _real_agreement_invoice(vendor: User) -> Invoice:
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(principal, draft(AUTO_USE, DEVELOPMENT_USE), now=NOW)
-    agreements.submit(application.id, principal, attest=True, now=NOW)
+    application = agreements.create_draft(
+        Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
+    )
+    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
     agreement = agreement_queries.agreement_for_application(db.session(), application.id)
     assert agreement is not None
     agreements.accept(
         agreement.id,
-        principal,
+        Actor.of(principal),
         agreements.AcceptanceInput(
             signer_name="Robin Castellanos",
             signer_title="Chief Executive",
@@ -120,10 +124,15 @@ def ledger(app: Flask, vendor: User, example_card: str) -> Ledger:  # noqa: F811
         reference="WIRE-0001",
         received_on=date(2027, 2, 1),
         now=at(date(2027, 2, 2)),
+        actor=billing_clerk(),
     )
     credited_paid = issue(org_b, ("999.99",), date(2027, 3, 10))
     billing.issue_credit_note(
-        credited_paid.id, amount=Decimal("100.00"), reason="Fewer seats", now=at(date(2027, 4, 5))
+        credited_paid.id,
+        amount=Decimal("100.00"),
+        reason="Fewer seats",
+        now=at(date(2027, 4, 5)),
+        actor=billing_clerk(),
     )
     billing.record_offline_payment(
         credited_paid.id,
@@ -132,16 +141,20 @@ def ledger(app: Flask, vendor: User, example_card: str) -> Ledger:  # noqa: F811
         reference="CHK-77",
         received_on=date(2027, 4, 20),
         now=at(date(2027, 4, 21)),
+        actor=billing_clerk(),
     )
     voided = issue(org_b, ("75.00",), date(2027, 2, 20))
-    billing.void_invoice(voided.id, reason="Issued in error", now=at(date(2027, 2, 21)))
+    billing.void_invoice(
+        voided.id, reason="Issued in error", now=at(date(2027, 2, 21)), actor=billing_clerk()
+    )
     euro = issue(org_b, ("410.10", "0.05"), date(2027, 5, 2), currency="EUR")
     manual = billing.create_draft(
         organization_id=org_a,
         currency="USD",
         charges=[billing.Charge('=HYPERLINK("http://x.example") setup', Decimal("42.42"))],
+        actor=billing_clerk(),
     )
-    manual = billing.finalize_invoice(manual.id, now=at(date(2027, 6, 1)))
+    manual = billing.finalize_invoice(manual.id, now=at(date(2027, 6, 1)), actor=billing_clerk())
     return Ledger(org_a, org_b, agreement_invoice, partly_paid, credited_paid, voided, euro, manual)
 
 

@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services as billing
 from licensing.billing.models import Payment
@@ -26,15 +27,16 @@ def test_a_write_succeeds_right_after_a_client_stops_reading_an_export_midway(
     with app.app_context():
         session = db.session()
         organization = factories.make_organization(session)
-        headers = factories.bearer(factories.make_staff(session, roles=("billing",)))
+        clerk = factories.staff_actor(("billing",))
+        headers = factories.bearer(session.get(User, clerk.user_id))
         charges = [
             billing.Charge(f"Seat bundle {n}, Harborlight Coder annual support", Decimal("1.00"))
             for n in range(LINES)
         ]
         draft = billing.create_draft(
-            organization_id=organization.id, currency="USD", charges=charges
+            organization_id=organization.id, currency="USD", charges=charges, actor=clerk
         )
-        invoice_id = billing.finalize_invoice(draft.id).id
+        invoice_id = billing.finalize_invoice(draft.id, actor=clerk).id
     engine = app.extensions["licensing.db"].engine
     client = app.test_client()
 

@@ -20,9 +20,11 @@ import pytest
 from flask import Flask
 
 from licensing import db
+from licensing.actors import Actor
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from tests.support import factories
+from tests.support.factories import billing_clerk
 
 
 def at(day: date) -> datetime:
@@ -50,6 +52,7 @@ def issue(organization_id: int, amount: str, day: date, currency: str = "USD") -
             charges=[billing.Charge("Annual development fee", Decimal(amount))],
             source_type="manual",
             now=at(day),
+            actor=Actor.SYSTEM,
         )
 
 
@@ -72,10 +75,15 @@ def history(app: Flask) -> History:
         reference="WIRE-1",
         received_on=date(2027, 2, 5),
         now=at(date(2027, 2, 6)),
+        actor=billing_clerk(),
     )
     made.payments.append(("A", 0, date(2027, 2, 5), Decimal("400.00")))
     billing.issue_credit_note(
-        first.id, amount=Decimal("100.00"), reason="Goodwill", now=at(date(2027, 3, 2))
+        first.id,
+        amount=Decimal("100.00"),
+        reason="Goodwill",
+        now=at(date(2027, 3, 2)),
+        actor=billing_clerk(),
     )
     made.credits.append((0, date(2027, 3, 2), Decimal("100.00")))
 
@@ -87,11 +95,14 @@ def history(app: Flask) -> History:
         amount=Decimal("2500.00"),
         reference="ACH-7",
         now=at(date(2027, 3, 20)),
+        actor=billing_clerk(),
     )
     made.payments.append(("B", 1, date(2027, 3, 20), Decimal("2500.00")))
 
     voided = issue(a, "300.00", date(2027, 3, 3))
-    billing.void_invoice(voided.id, reason="Issued in error", now=at(date(2027, 3, 4)))
+    billing.void_invoice(
+        voided.id, reason="Issued in error", now=at(date(2027, 3, 4)), actor=billing_clerk()
+    )
 
     issue(b, "750.50", date(2027, 3, 15))
     made.invoices.append(("B", date(2027, 3, 15), date(2027, 4, 14), Decimal("750.50")))

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing import services as billing
@@ -49,8 +50,10 @@ def config_changes(smtp_server: SMTPServer) -> dict[str, Any]:
 def _accepted_agreement(vendor: Any) -> Invoice:
     """The real path: apply, auto-approve, accept; the agreement's invoice."""
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(principal, draft(AUTO_USE, DEVELOPMENT_USE), now=NOW)
-    agreements.submit(application.id, principal, attest=True, now=NOW)
+    application = agreements.create_draft(
+        Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
+    )
+    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
     agreement = (
         db.session()
         .scalars(select(Agreement).where(Agreement.application_id == application.id))
@@ -58,7 +61,7 @@ def _accepted_agreement(vendor: Any) -> Invoice:
     )
     agreements.accept(
         agreement.id,
-        principal,
+        Actor.of(principal),
         agreements.AcceptanceInput(
             signer_name="Robin Castellanos",
             signer_title="Chief Executive",
@@ -130,6 +133,7 @@ def test_royalty_report_lines_are_counted_as_royalties_once_a_classifier_is_plug
             source_type="royalty_report",
             source_id=77,
             now=at(date(2027, 4, 20)),
+            actor=Actor.SYSTEM,
         )
     filters = Filters(date(2027, 4, 1), date(2027, 4, 1))
     unplugged = queries.revenue(db.session(), filters)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
 from tests.integration.agreements.conftest import NOW, STAFF_USE
@@ -23,7 +24,7 @@ def test_a_window_closed_by_the_expiry_run_refuses_a_later_request_with_409(
     services.reject(
         application.id,
         "Revenue not evidenced",
-        accounts.principal_for(licensing_staff),
+        Actor.of(accounts.principal_for(licensing_staff)),
         now=rejected_at,
     )
     report = services.expire(now=rejected_at + timedelta(days=15))

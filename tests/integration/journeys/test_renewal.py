@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement, Application
 from licensing.pricing import Quote
@@ -35,7 +36,7 @@ def _active(apply: Callable[..., Application], vendor: Any) -> Agreement:
         ip_address="198.51.100.7",
         user_agent="pytest",
     )
-    return services.accept(agreement.id, accounts.principal_for(vendor), given, now=NOW)
+    return services.accept(agreement.id, Actor.of(accounts.principal_for(vendor)), given, now=NOW)
 
 
 def _renew_and_submit(client: FlaskClient, vendor: Any, agreement: Agreement) -> Any:

@@ -43,7 +43,10 @@ def test_a_new_staff_member_chooses_a_password_and_is_signed_in(
     client: FlaskClient, app: Any
 ) -> None:
     accounts.create_staff_user(
-        email="dana.ruiz@licensing.example", roles=("billing",), full_name="Dana Ruiz"
+        email="dana.ruiz@licensing.example",
+        roles=("billing",),
+        full_name="Dana Ruiz",
+        actor=Actor.SYSTEM,
     )
     welcome = last_mail("dana.ruiz@licensing.example")
     path = re.search(r"http://[^/\s]+(/reset/\S+)", welcome.body_text)

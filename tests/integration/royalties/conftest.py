@@ -97,10 +97,10 @@ def active_agreement(
         draft = agreements.ApplicationDraft.from_fields(
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": uses}
         )
-        application = agreements.create_draft(principal, draft, now=NOW)
-        application = agreements.submit(application.id, principal, attest=True, now=NOW)
+        application = agreements.create_draft(Actor.of(principal), draft, now=NOW)
+        application = agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
         if application.state != "approved":
-            staff = accounts.principal_for(licensing_staff)
+            staff = Actor.of(accounts.principal_for(licensing_staff))
             agreements.start_review(application.id, staff, now=NOW)
             agreements.approve(application.id, staff, now=NOW)
         agreement = (
@@ -110,7 +110,7 @@ def active_agreement(
         )
         agreements.accept(
             agreement.id,
-            principal,
+            Actor.of(principal),
             agreements.AcceptanceInput(
                 signer_name="Robin Castellanos",
                 signer_title="Chief Executive",

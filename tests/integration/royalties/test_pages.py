@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
@@ -624,7 +625,7 @@ def test_a_terminated_agreements_period_offers_no_form_and_a_forced_filing_is_ex
     agreements.terminate(
         agreement.id,
         "Licensee ceased trading",
-        accounts.principal_for(licensing_staff),
+        Actor.of(accounts.principal_for(licensing_staff)),
         now=AFTER[1],
     )
     nil = {"mode": "nil", "action": "submit", "attest": "yes"}

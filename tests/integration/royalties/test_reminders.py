@@ -4,6 +4,7 @@ it is filed. And `licensing tokens create`, for scripts that drive the API."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime
 from typing import Any
@@ -58,10 +59,12 @@ def test_a_report_long_overdue_holds_the_standing_until_it_is_filed(
     agreement = active_agreement(vendor, SOFTWARE)
     organization = db.session().get(Organization, vendor.organization_id)
     assert organization.standing == "active"
-    send_reminders(now=datetime(2027, 5, 30, 15, 0, tzinfo=UTC))  # 30 days: not yet
+    send_reminders(
+        standing_days=30, now=datetime(2027, 5, 30, 15, 0, tzinfo=UTC)
+    )  # 30 days: not yet
     db.session().refresh(organization)
     assert organization.standing == "active"
-    run = send_reminders(now=datetime(2027, 6, 1, 15, 0, tzinfo=UTC))
+    run = send_reminders(standing_days=30, now=datetime(2027, 6, 1, 15, 0, tzinfo=UTC))
     db.session().refresh(organization)
     assert organization.standing == "pending_payment"
     assert run.pending_payment == [organization.legal_name]
@@ -110,3 +113,22 @@ def test_the_finance_queue_health_counts_reports_due_and_overdue(
     assert reports.count == 2
     assert reports.bands["past_target"] == 1
     assert reports.oldest_days == (date(2027, 7, 2) - date(2027, 3, 31)).days
+
+
+def test_the_remind_command_holds_the_standing_after_the_configured_number_of_days(
+    app: Flask, vendor: Any, active_agreement: Any
+) -> None:
+    active_agreement(vendor, SOFTWARE)
+    organization = db.session().get(Organization, vendor.organization_id)
+    settings = app.config["LICENSING"]
+    app.config["LICENSING"] = dataclasses.replace(settings, overdue_standing_days=60)
+    try:
+        remind(app, "2027-06-01T15:00:00+00:00")  # 31 days overdue: within 60
+        db.session().refresh(organization)
+        assert organization.standing == "active"
+        output = remind(app, "2027-07-15T15:00:00+00:00")  # beyond 60 days overdue
+    finally:
+        app.config["LICENSING"] = settings
+    db.session().refresh(organization)
+    assert organization.standing == "pending_payment"
+    assert organization.legal_name in output
