@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, request
+
+# The request environ key that says a request queued mail.
+MAIL_ENQUEUED = "licensing.mail_enqueued"
 
 
 def _deliver_in_background(app: Flask) -> None:
@@ -30,7 +33,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _deliver_after_response(response: Response) -> Response:
         config = current_app.config["LICENSING"]
-        if g.pop("mail_enqueued", False) and config.send_mail_after_request and config.smtp_url:
+        queued = request.environ.pop(MAIL_ENQUEUED, False)
+        if queued and config.send_mail_after_request and config.smtp_url:
             # Services have committed by now, so the thread sees the messages.
             # Not `response.call_on_close`: a server may close the response
             # long after the client has it (werkzeug's first drains the socket).

@@ -21,7 +21,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any, Protocol
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, g, has_request_context
+from flask import current_app, has_request_context, request
 from jinja2 import TemplateNotFound
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
+from licensing.mail import MAIL_ENQUEUED
 from licensing.mail.models import FILENAME_MAX, SUBJECT_MAX, OutboxAttachment, OutboxMessage
 from licensing.mail.smtp import DevMailViewer, SMTPTransport, Transport
 from licensing.mail.states import OUTBOX, QUEUED
@@ -172,7 +173,9 @@ def enqueue(
     session.add(message)
     session.flush()
     if has_request_context():  # delivered after the response, when configured
-        g.mail_enqueued = True
+        # Marked on the request itself, not `g`: an app context (a test's, a
+        # CLI's) may outlive one request and carry `g` into the next.
+        request.environ[MAIL_ENQUEUED] = True
     return message
 
 

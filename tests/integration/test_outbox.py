@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -298,10 +298,24 @@ def test_staff_recipients_are_the_holders_of_a_role_or_else_the_admins(
     assert mail.staff_recipients("licensing") == [admin.email]
 
 
+def _join_deliveries() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "outbox":
+            thread.join(timeout=30)
+
+
 class TestDeliveryAfterTheRequest:
     @pytest.fixture
     def config_changes(self, smtp_server: SMTPServer) -> dict[str, Any]:
         return {"smtp_url": smtp_server.url, "send_mail_after_request": True}
+
+    @pytest.fixture(autouse=True)
+    def deliveries_finish(self) -> Iterator[None]:
+        """A delivery thread still writing when the test's database connection is
+        rolled back and closed crashed SQLite's driver (a segmentation fault):
+        each test waits for its deliveries."""
+        yield
+        _join_deliveries()
 
     def test_mail_queued_by_a_request_is_sent_right_after_it(
         self, client: FlaskClient, vendor: User, mailbox: SMTPServer
@@ -315,8 +329,9 @@ class TestDeliveryAfterTheRequest:
     def test_a_request_that_queued_nothing_sends_nothing(
         self, client: FlaskClient, mailbox: SMTPServer
     ) -> None:
-        _queue()
+        _queue()  # outside the request: the request itself queues nothing
         client.get("/").close()
+        _join_deliveries()  # had the request started a delivery, it is done now
         assert mailbox.messages == []
 
 
