@@ -36,6 +36,7 @@ from licensing.royalties.states import (
     UPCOMING,
 )
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 
 bp = Blueprint("royalties", __name__)
@@ -524,8 +525,14 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
     )
 
 
+def _organization_reports(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
+    return {"reports": queries.reports_of(session, organization_id, limit)}
+
+
 def register_dashboard_items() -> None:
-    """The vendor dashboard's due reports and the console home's report queue
-    (called by `licensing.royalties.init_app`; registering twice is a no-op)."""
+    """The vendor dashboard's due reports, the console home's report queue and the
+    organization page's reports (called by `licensing.royalties.init_app`;
+    registering twice is a no-op)."""
     waiting_provider(_due_reports)
     queue_summary(_report_queue)
+    organization_section("royalties.console_report")(_organization_reports)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, render_template
 from sqlalchemy.orm import Session
@@ -55,6 +56,19 @@ def waiting_provider(provider: WaitingProvider) -> WaitingProvider:
     return provider
 
 
+# (session, organization) -> more of the dashboard template's variables
+ContextProvider = Callable[[Session, Organization], dict[str, Any]]
+_CONTEXT: list[ContextProvider] = []
+
+
+def dashboard_context(provider: ContextProvider) -> ContextProvider:
+    """Register variables for the dashboard's template (a feature's own panel, such
+    as the first application's), so this module imports no feature."""
+    if provider not in _CONTEXT:
+        _CONTEXT.append(provider)
+    return provider
+
+
 def _order(item: WaitingItem) -> tuple[bool, float]:
     return (item.waiting_on != YOU, item.since.timestamp() if item.since else float("inf"))
 
@@ -81,12 +95,13 @@ def dashboard() -> str:
         block_reason=services.standing_block_reason(organization),
         member_count=queries.active_member_count(session, organization.id),
         waiting=waiting_items(session, principal, organization),
-        first_application=_no_applications_yet(session, organization),
+        **_context(session, organization),
     )
 
 
-def _no_applications_yet(session: Session, organization: Organization) -> bool:
-    """An empty dashboard offers the first application."""
-    from licensing.agreements import queries as agreement_queries  # a feature of the portal
-
-    return agreement_queries.application_count(session, organization.id) == 0
+def _context(session: Session, organization: Organization) -> dict[str, Any]:
+    return {
+        name: value
+        for provider in _CONTEXT
+        for name, value in provider(session, organization).items()
+    }
