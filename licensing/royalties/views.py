@@ -19,11 +19,11 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
-from licensing.api.royalty_reports import rows_response, template_response
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.royalties import queries, services
+from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, form_submission
 from licensing.royalties.services import Filing
 from licensing.royalties.states import (
