@@ -28,6 +28,7 @@ from licensing import (
     web,
 )
 from licensing.accounts import views as accounts_views
+from licensing.agreements import estimator
 from licensing.agreements import views as agreements_views
 from licensing.api import accounts as accounts_api
 from licensing.api import agreements as agreements_api
@@ -52,7 +53,7 @@ from licensing.mail import views as mail_views
 from licensing.permissions import views as permissions_views
 from licensing.ratecards import views as ratecards_views
 from licensing.royalties import views as royalties_views
-from licensing.web import console, estimator, health, portal, profile, public
+from licensing.web import console, health, portal, profile, public
 
 
 class JSONProvider(DefaultJSONProvider):
