@@ -27,6 +27,7 @@ from licensing import (
     sessions,
     web,
 )
+from licensing.accounts import dashboard, profile
 from licensing.accounts import views as accounts_views
 from licensing.agreements import estimator
 from licensing.agreements import views as agreements_views
@@ -53,7 +54,7 @@ from licensing.mail import views as mail_views
 from licensing.permissions import views as permissions_views
 from licensing.ratecards import views as ratecards_views
 from licensing.royalties import views as royalties_views
-from licensing.web import console, health, portal, profile, public
+from licensing.web import console, health, public
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -112,7 +113,7 @@ def register_blueprints(app: Flask) -> None:
         ratecards_views.bp,
         accounts_views.bp,
         accounts_views.console,
-        portal.bp,
+        dashboard.bp,
         profile.bp,
         console.bp,
         agreements_views.bp,

@@ -1,4 +1,5 @@
-"""The vendor portal's home: the organization, its standing, and what waits on whom.
+"""What the vendor portal's home lists (the page itself is `licensing.accounts.dashboard`):
+what waits on whom, and each feature's own panel.
 
 Features add to the "what is waiting on whom" list by registering a provider:
 
@@ -21,15 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, render_template
 from sqlalchemy.orm import Session
 
-from licensing import access, db
 from licensing.access import Principal
-from licensing.accounts import queries, services
-from licensing.accounts.models import Organization
 
-bp = Blueprint("portal", __name__, url_prefix="/portal")
+# The vendor's organization (`licensing.accounts.models.Organization`): this
+# module sits below the features, so it names no model.
+Organization = Any
 
 YOU = "you"
 
@@ -81,25 +80,8 @@ def waiting_items(
     return sorted(items, key=_order)
 
 
-@bp.route("/")
-@access.vendor
-def dashboard() -> str:
-    """The vendor's home after signing in."""
-    principal = access.require_principal()
-    session = db.session()
-    organization = queries.own_organization(session, principal)
-    return render_template(
-        "portal/dashboard.html",
-        organization=organization,
-        good_standing=services.organization_in_good_standing(organization),
-        block_reason=services.standing_block_reason(organization),
-        member_count=queries.active_member_count(session, organization.id),
-        waiting=waiting_items(session, principal, organization),
-        **_context(session, organization),
-    )
-
-
-def _context(session: Session, organization: Organization) -> dict[str, Any]:
+def dashboard_context_for(session: Session, organization: Organization) -> dict[str, Any]:
+    """Every registered panel's variables for the dashboard's template."""
     return {
         name: value
         for provider in _CONTEXT

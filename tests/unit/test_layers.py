@@ -64,6 +64,16 @@ def test_no_page_module_imports_a_feature_from_inside_a_function() -> None:
     assert found == {}
 
 
+def test_the_page_toolkit_imports_no_feature_at_all() -> None:
+    # Features import web/ (registries, navigation, forms); app.py lists their blueprints.
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((PACKAGE / "web").glob("*.py"))
+        if (names := _features_named(_imports(path)))
+    }
+    assert found == {}
+
+
 def test_the_outbox_knows_no_user_model() -> None:
     found = {
         str(path.relative_to(ROOT)): names
