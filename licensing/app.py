@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter, Map
 from licensing import (
     access,
     accounts,
+    agreements,
     api,
     audit,
     billing,
@@ -188,6 +189,7 @@ def register_extensions(app: Flask, config: Config) -> None:
     mail.init_app(app)  # deliver queued mail after the response, when configured
     audit.init_app(app)  # seal invoices, credit notes, agreements and letters as issued
     billing.init_app(app)  # invoice agreements as they become active
+    agreements.init_app(app)  # seal agreements as they are issued
     royalties.init_app(app)  # overdue reports count against an organization's standing
     permissions.init_app(app)  # uses routed from license applications join the queue
 

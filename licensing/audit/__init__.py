@@ -11,8 +11,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Seal issued documents (invoices, credit notes, agreements, letters) in
-    the flush that issues them; see `seals`."""
+    """Seal issued documents in the flush that issues them; each feature registers
+    its kinds (invoices, credit notes, agreements, letters); see `seals`."""
     from licensing.audit import seals
 
     seals.init_app()

@@ -93,3 +93,17 @@ def test_the_royalty_reports_api_imports_on_its_own() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_audit_log_imports_no_other_feature() -> None:
+    # Every feature writes the audit log and registers the documents it seals.
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((PACKAGE / "audit").glob("*.py"))
+        if (
+            names := {
+                n for n in _features_named(_imports(path)) if not n.startswith("licensing.audit")
+            }
+        )
+    }
+    assert found == {}
