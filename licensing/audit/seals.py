@@ -21,8 +21,10 @@ from typing import Any
 from sqlalchemy import Select, event, inspect, select, update
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.audit import keys as audit_keys
 from licensing.audit.services import canonical_json
+from licensing.audit.services import record as audit_record
 
 
 def number_text(value: Decimal | None) -> str | None:
@@ -152,9 +154,6 @@ def seal_unsealed() -> tuple[list[str], list[str]]:
     Returns (sealed, refused), each a list of "<kind> <number>"; each sealed
     document is audited (`<kind>.sealed`).
     """
-    from licensing import db
-    from licensing.audit.services import record
-
     sealed: list[str] = []
     refused: list[str] = []
     with db.transaction() as session:
@@ -172,7 +171,7 @@ def seal_unsealed() -> tuple[list[str], list[str]]:
                 session.execute(
                     update(kind.model).where(kind.model.id == document.id).values(**values)
                 )
-                record(
+                audit_record(
                     session,
                     action=f"{kind.label.replace(' ', '_')}.sealed",
                     entity_type=kind.label.replace(" ", "_"),
