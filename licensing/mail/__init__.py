@@ -12,10 +12,10 @@ import threading
 
 from flask import Flask, Response, current_app, g
 
+from licensing.mail.services import deliver_due
+
 
 def _deliver_in_background(app: Flask) -> None:
-    from licensing.mail.services import deliver_due
-
     with app.app_context():
         try:
             report = deliver_due()

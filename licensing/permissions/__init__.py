@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from licensing.permissions import seals, services
+from licensing.signals import use_routed_to_permissions
+
 
 def init_app(app: Flask) -> None:
-    from licensing.permissions import seals, services
-    from licensing.signals import use_routed_to_permissions
-
     # blinker keys receivers by identity: a second app connects nothing more.
     use_routed_to_permissions.connect(services.on_routed_use, weak=False)
     seals.register()  # letters are sealed as they are issued
