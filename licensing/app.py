@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter, Map
 from licensing import (
     access,
     accounts,
+    agreements,
     api,
     audit,
     billing,
@@ -27,8 +28,34 @@ from licensing import (
     sessions,
     web,
 )
+from licensing.accounts import dashboard, profile
+from licensing.accounts import views as accounts_views
+from licensing.agreements import estimator
+from licensing.agreements import views as agreements_views
+from licensing.api import accounts as accounts_api
+from licensing.api import agreements as agreements_api
+from licensing.api import applications as applications_api
+from licensing.api import audit as audit_api
+from licensing.api import exports as exports_api
+from licensing.api import invoices as invoices_api
+from licensing.api import meta as meta_api
+from licensing.api import outbox as outbox_api
+from licensing.api import permissions as permissions_api
+from licensing.api import quotes as quotes_api
+from licensing.api import ratecards as ratecards_api
+from licensing.api import royalty_reports as royalty_reports_api
+from licensing.audit import views as audit_views
+from licensing.billing import views as billing_views
 from licensing.config import PROJECT_ROOT, Config
+from licensing.exports import views as exports_views
 from licensing.extensions import csrf, limiter, login_manager
+from licensing.finance import views as finance_views
+from licensing.mail import viewer as mail_viewer
+from licensing.mail import views as mail_views
+from licensing.permissions import views as permissions_views
+from licensing.ratecards import views as ratecards_views
+from licensing.royalties import views as royalties_views
+from licensing.web import console, health, public
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -56,10 +83,58 @@ def create_app(config: Config | None = None) -> Flask:
     register_request_context(app)
     limits.init_app(app)  # no unstorable text in the path, query or form
     register_extensions(app, config)
-    api.register(app)
-    web.register(app)
+    register_blueprints(app)
     commands.register(app)
     return app
+
+
+def register_blueprints(app: Flask) -> None:
+    """Every page and API blueprint, in the order their routes are matched and the
+    API document lists them (`api` and `web` install what all of them share)."""
+    api.register(
+        app,
+        meta_api.blp,
+        quotes_api.blp,
+        ratecards_api.blp,
+        accounts_api.blp,
+        audit_api.blp,
+        outbox_api.blp,
+        applications_api.blp,
+        agreements_api.blp,
+        permissions_api.blp,
+        invoices_api.blp,
+        royalty_reports_api.blp,
+        exports_api.blp,
+    )
+    web.register(app)
+    for blueprint in (
+        health.bp,
+        public.bp,
+        estimator.bp,
+        ratecards_views.bp,
+        accounts_views.bp,
+        accounts_views.console,
+        dashboard.bp,
+        profile.bp,
+        console.bp,
+        agreements_views.bp,
+        agreements_views.console,
+        audit_views.bp,
+        mail_views.bp,
+        billing_views.bp,
+        billing_views.console,
+        billing_views.documents_bp,
+        billing_views.webhooks,
+        exports_views.bp,
+        finance_views.console,
+        permissions_views.public,
+        permissions_views.portal,
+        permissions_views.console,
+        royalties_views.bp,
+    ):
+        app.register_blueprint(blueprint)
+    if app.config["LICENSING"].dev_mail_viewer:  # development only: absent otherwise
+        app.register_blueprint(mail_viewer.bp)
 
 
 class RecordId(IntegerConverter):
@@ -114,6 +189,7 @@ def register_extensions(app: Flask, config: Config) -> None:
     mail.init_app(app)  # deliver queued mail after the response, when configured
     audit.init_app(app)  # seal invoices, credit notes, agreements and letters as issued
     billing.init_app(app)  # invoice agreements as they become active
+    agreements.init_app(app)  # seal agreements as they are issued
     royalties.init_app(app)  # overdue reports count against an organization's standing
     permissions.init_app(app)  # uses routed from license applications join the queue
 

@@ -1,6 +1,6 @@
 """Domain errors.
 
-They carry no HTTP status: `licensing.api.problems` and `licensing.web.errors`
+They carry no HTTP status: `licensing.problems` and `licensing.web.errors`
 each map them, in one table, to what their audience sees. Raise them from
 services and the domain; never raise `werkzeug` exceptions there.
 """

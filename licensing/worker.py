@@ -23,9 +23,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
 
-from flask import Flask
+from flask import Flask, current_app
 
+from licensing.agreements import services as agreements
+from licensing.billing import services as billing
 from licensing.config import Config
+from licensing.mail import services as mail
+from licensing.permissions import services as permissions
+from licensing.royalties import services as royalties
 
 log = logging.getLogger("licensing.worker")
 
@@ -46,41 +51,29 @@ class Job:
 
 
 def _deliver_mail() -> object:
-    from licensing.mail.services import deliver_due
-
-    return deliver_due()
+    return mail.deliver_due()
 
 
 def _expire_applications() -> object:
-    from licensing.agreements.services import expire
-
-    return expire()
+    return agreements.expire()
 
 
 def _expire_permissions() -> object:
-    from licensing.permissions.services import expire_due
-
-    return expire_due()
+    return permissions.expire_due()
 
 
 def _reconcile_payments() -> object:
-    from licensing.billing.services import reconcile_payments, reconcile_refunds
-
-    return f"{reconcile_payments()}; {reconcile_refunds()}"
+    return f"{billing.reconcile_payments()}; {billing.reconcile_refunds()}"
 
 
 def _remind_reports() -> object:
-    from flask import current_app
-
-    from licensing.royalties.services import send_reminders
-
-    return send_reminders(standing_days=current_app.config["LICENSING"].overdue_standing_days)
+    return royalties.send_reminders(
+        standing_days=current_app.config["LICENSING"].overdue_standing_days
+    )
 
 
 def _process_overdue() -> object:
-    from licensing.billing.services import process_overdue
-
-    return process_overdue()
+    return billing.process_overdue()
 
 
 def _needs_stripe(config: Config) -> str | None:

@@ -196,6 +196,26 @@ def vendor_recipients(session: Session, organization: Organization) -> list[str]
     return found or [organization.billing_email]
 
 
+def staff_recipients(session: Session, role: str) -> list[str]:
+    """Addresses of the active staff who hold `role`, for notifications.
+
+    Admins hold every role for access, but are written to only when nobody
+    holds the role itself, so that a notice never goes nowhere.
+    """
+    staff = session.scalars(
+        select(User).where(
+            User.organization_id.is_(None),
+            User.is_active.is_(True),
+            User.email_verified_at.is_not(None),
+        )
+    )
+    members = list(staff)
+    holders = [user.email for user in members if role in user.roles]
+    if not holders:
+        holders = [user.email for user in members if "admin" in user.roles]
+    return sorted(holders)
+
+
 def get_member(session: Session, user_id: int, principal: Caller | None = None) -> User:
     """A user the caller may see: staff see all users, vendors their colleagues."""
     return get_owned(session, User, user_id, principal, entity="user")

@@ -50,7 +50,9 @@ from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
 from licensing.web.navigation import url_pattern
-from licensing.web.portal import WaitingItem, waiting_provider
+from licensing.web.organization_records import organization_section
+from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
+from licensing.web.records import numbered_record
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
@@ -478,6 +480,28 @@ _WAITING_GROUPS = (
         "are being reviewed",
     ),
 )
+
+
+numbered_record("agreement", Agreement, Agreement.number)
+
+
+@dashboard_context
+def _first_application(session: Session, organization: Organization) -> dict[str, Any]:
+    """An empty dashboard offers the first application."""
+    return {"first_application": queries.application_count(session, organization.id) == 0}
+
+
+@organization_section("agreements_console.application")
+def _organization_applications(
+    session: Session, organization_id: int, limit: int
+) -> dict[str, Any]:
+    chosen = queries.QueueFilter(organization_id=organization_id, sort="newest")
+    return {"applications": queries.applications(session, queue=chosen)[:limit]}
+
+
+@organization_section("agreements_console.agreement_detail")
+def _organization_agreements(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
+    return {"agreements": queries.agreements(session, organization_id=organization_id)[:limit]}
 
 
 @waiting_provider

@@ -6,7 +6,7 @@ a 415, and they are registered in `licensing.api.register`.
 
 Two things every route gets from here rather than from its own decorators:
 - every error response is documented as `application/problem+json` with the
-  `Problem` schema (the shape `licensing.api.problems` writes);
+  `Problem` schema (the shape `licensing.problems` writes);
 - `@blp.paginate()` on a list route reads `page` and `per_page` (bounded), returns
   that page of the list and says where the others are in a `Link` header
   (RFC 8288: first, prev, next, last) and the total in `X-Total-Count`.
@@ -31,8 +31,8 @@ from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
 
 from licensing import db, limits
-from licensing.api.problems import PROBLEM_MIMETYPE
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
+from licensing.problems import PROBLEM_MIMETYPE
 
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
 SECURED: dict[str, Any] = {"security": [{"bearerAuth": []}]}

@@ -96,7 +96,7 @@ class QuoteRequestSchema(ma.Schema):
 
     @ma.post_load
     def to_request(self, data: dict[str, Any], **_: Any) -> QuoteRequest:
-        return request_from(data)
+        return services.request_from(data)
 
     def load(self, data: Any, **kwargs: Any) -> Any:
         if (
@@ -112,27 +112,6 @@ class QuoteRequestSchema(ma.Schema):
             if plain is not None:
                 return plain
         return super().load(data, **kwargs)
-
-
-def request_from(data: dict[str, Any]) -> QuoteRequest:
-    """The pricing core's request from validated fields (also used by the estimator)."""
-    return QuoteRequest(
-        organization_type=data["organization_type"],
-        term=Term(start=data["term"]["start"], end=data["term"]["end"]),
-        rate_card=data.get("rate_card"),
-        uses=tuple(
-            ProposedUse(
-                use=use["use"],
-                product_type=use["product_type"],
-                user_type=use["user_type"],
-                quantity=dict(use.get("quantity") or {}),
-                revenue=use.get("revenue"),
-                languages=tuple(use.get("languages") or ()),
-                description=use.get("description") or "",
-            )
-            for use in data["uses"]
-        ),
-    )
 
 
 # --- the plain-body reader ----------------------------------------------------------------

@@ -16,24 +16,18 @@ import marshmallow as ma
 from flask import Response, request
 
 from licensing import access
-from licensing.actors import Actor, current_actor
+from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
 from licensing.api.fields import Day, vocabulary
 from licensing.errors import InvalidInput, NotFound
 from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
-from licensing.royalties import queries, services
+from licensing.royalties import services
+from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX
-from licensing.royalties.rows import (
-    COLUMNS,
-    Upload,
-    csv_submission,
-    json_submission,
-    template_csv,
-)
+from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
 from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES
-from licensing.streaming import stream_rows
 
 blp = Blueprint(
     "royalty_reports_api",
@@ -178,14 +172,6 @@ def get_template(agreement_id: int, period_start: str) -> Response:
     return template_response(agreement_id, _period_start(period_start), current_actor())
 
 
-def template_response(agreement_id: int, start: date, actor: Actor) -> Response:
-    obligation, rows = services.template_rows(agreement_id, start, actor)
-    name = f"{obligation.agreement.number}-{start.isoformat()}-royalty-report.csv"
-    response = Response(template_csv(rows), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
 # --- preview and submission -------------------------------------------------------------------
 
 _SUBMISSION_BODY = {
@@ -317,15 +303,6 @@ def get_report(report_id: int) -> dict[str, Any]:
 def get_rows(report_id: int) -> Response:
     """The report's rows as submitted, as CSV in the template's columns."""
     return rows_response(report_id, current_actor())
-
-
-def rows_response(report_id: int, actor: Actor) -> Response:
-    services.get_report(report_id, actor)
-    return stream_rows(
-        lambda session: queries.report_rows(session, report_id),
-        header=COLUMNS,
-        filename=f"royalty-report-{report_id}.csv",
-    )
 
 
 class ReviewSchema(ma.Schema):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from licensing.audit import seals
+
 
 def init_app(app: Flask) -> None:
-    """Seal issued documents (invoices, credit notes, agreements, letters) in
-    the flush that issues them; see `seals`."""
-    from licensing.audit import seals
-
+    """Seal issued documents in the flush that issues them; each feature registers
+    its kinds (invoices, credit notes, agreements, letters); see `seals`."""
     seals.init_app()

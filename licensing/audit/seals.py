@@ -18,20 +18,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, event, inspect, select, update
+from sqlalchemy.orm import Session
 
-from licensing.agreements.models import Agreement
+from licensing import db
 from licensing.audit import keys as audit_keys
 from licensing.audit.services import canonical_json
-from licensing.billing.models import CreditNote, Invoice
-from licensing.billing.states import DRAFT
-from licensing.permissions.models import PermissionLetter
-
-Document = Invoice | CreditNote | Agreement | PermissionLetter
+from licensing.audit.services import record as audit_record
 
 
-def _number(value: Decimal | None) -> str | None:
+def number_text(value: Decimal | None) -> str | None:
     """An amount's value, whatever scale it was stored or typed with."""
     if value is None:
         return None
@@ -39,85 +35,16 @@ def _number(value: Decimal | None) -> str | None:
     return "0" if text in {"-0", "0"} else text
 
 
-def _sha256(data: bytes | str) -> str:
+def sha256(data: bytes | str) -> str:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     return hashlib.sha256(raw).hexdigest()
 
 
-def _digest(value: Any) -> str:
-    return _sha256(canonical_json(value))
+def digest(value: Any) -> str:
+    return sha256(canonical_json(value))
 
 
-# --- what each kind of document is made of --------------------------------------
-
-
-def _invoice_content(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "number": invoice.number,
-        "organization_id": invoice.organization_id,
-        "currency": invoice.currency,
-        "source_type": invoice.source_type,
-        "source_id": invoice.source_id,
-        "source_reference": invoice.source_reference,
-        "parent_invoice_id": invoice.parent_invoice_id,
-        "payment_terms_days": invoice.payment_terms_days,
-        "late_fee_monthly_percent": _number(invoice.late_fee_monthly_percent),
-        "issue_date": invoice.issue_date,
-        "due_date": invoice.due_date,
-        "bill_to": invoice.bill_to,
-        "memo": invoice.memo,
-        "total": _number(invoice.total),
-        "lines": [
-            {
-                "position": line.position,
-                "description": line.description,
-                "working": line.working,
-                "amount": _number(line.amount),
-            }
-            for line in sorted(invoice.lines, key=lambda line: line.position)
-        ],
-    }
-
-
-def _invoice_amounts(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "currency": invoice.currency,
-        "total": _number(invoice.total),
-        "late_fee_monthly_percent": _number(invoice.late_fee_monthly_percent),
-        "lines": [
-            _number(line.amount) for line in sorted(invoice.lines, key=lambda line: line.position)
-        ],
-    }
-
-
-def _credit_note_amounts(credit: CreditNote) -> dict[str, Any]:
-    return {
-        "currency": credit.currency,
-        "amount": _number(credit.amount),
-        "applied_to_balance": _number(credit.applied_to_balance),
-        "refund_due": _number(credit.refund_due),
-    }
-
-
-def _credit_note_content(credit: CreditNote) -> dict[str, Any]:
-    return {
-        **_credit_note_amounts(credit),
-        "number": credit.number,
-        "invoice_id": credit.invoice_id,
-        "organization_id": credit.organization_id,
-        "reason": credit.reason,
-        "issue_date": credit.issue_date,
-        "issued_by": credit.issued_by,
-    }
-
-
-def _agreement_amounts(agreement: Agreement) -> dict[str, Any]:
-    return {
-        "currency": agreement.currency,
-        "total": _number(agreement.total),
-        "late_fee_monthly_percent": _number(agreement.late_fee_monthly_percent),
-        "payment_terms_days": agreement.payment_terms_days,
-    }
+# --- the kinds of document, each registered by the feature that issues it --------
 
 
 @dataclass(frozen=True)
@@ -132,43 +59,24 @@ class Kind:
     issued_column: str
     amounts_digest: Callable[[Any], str] | None
     is_issued: Callable[[Any], bool]
+    # Issued by an update out of this state (an invoice leaves draft); None: the
+    # document is written issued.
+    issued_from: str | None = None
+    # Narrows the query for the issued documents (and loads what the digests read).
+    narrow: Callable[[Select[Any]], Select[Any]] = lambda statement: statement
 
 
-KINDS: tuple[Kind, ...] = (
-    Kind(
-        label="invoice",
-        model=Invoice,
-        issued_digest=lambda invoice: _digest(_invoice_content(invoice)),
-        issued_column="issued_sha256",
-        amounts_digest=lambda invoice: _digest(_invoice_amounts(invoice)),
-        is_issued=lambda invoice: invoice.state != DRAFT and invoice.number is not None,
-    ),
-    Kind(
-        label="credit note",
-        model=CreditNote,
-        issued_digest=lambda credit: _digest(_credit_note_content(credit)),
-        issued_column="issued_sha256",
-        amounts_digest=lambda credit: _digest(_credit_note_amounts(credit)),
-        is_issued=lambda _credit: True,
-    ),
-    Kind(
-        label="agreement",
-        model=Agreement,
-        issued_digest=lambda agreement: _sha256(agreement.pdf),
-        issued_column="pdf_sha256",
-        amounts_digest=lambda agreement: _digest(_agreement_amounts(agreement)),
-        is_issued=lambda _agreement: True,
-    ),
-    Kind(
-        label="permission letter",
-        model=PermissionLetter,
-        issued_digest=lambda letter: _sha256(letter.pdf),
-        issued_column="sha256",
-        amounts_digest=None,  # a letter states no amounts
-        is_issued=lambda _letter: True,
-    ),
-)
-_BY_MODEL = {kind.model: kind for kind in KINDS}
+# In the order `licensing audit verify` checks them: the order they are registered in.
+KINDS: list[Kind] = []
+_BY_MODEL: dict[type[Any], Kind] = {}
+
+
+def register_kind(kind: Kind) -> None:
+    """Seal documents of `kind` as they are issued and check them in `verify_documents`
+    (a feature's `init_app` registers its own; registering again changes nothing)."""
+    if kind.model not in _BY_MODEL:
+        KINDS.append(kind)
+        _BY_MODEL[kind.model] = kind
 
 
 def _seal_text(kind: Kind, number: str, issued: str, amounts: str | None) -> str:
@@ -195,7 +103,7 @@ def _seal_values(kind: Kind, document: Any) -> dict[str, Any]:
     return values
 
 
-def seal(document: Document) -> None:
+def seal(document: Any) -> None:
     """Store the document's digests and seal it with the current audit key."""
     for name, value in _seal_values(_BY_MODEL[type(document)], document).items():
         setattr(document, name, value)
@@ -211,16 +119,22 @@ def _issued_now(record: Any) -> bool:
     state = inspect(record)
     if state.pending or state.transient:
         return True
-    if isinstance(record, Invoice):
-        return DRAFT in state.attrs.state.history.deleted
+    if kind.issued_from is not None:
+        return kind.issued_from in state.attrs.state.history.deleted
     return False
+
+
+def _issued_by_update(record: Any) -> bool:
+    kind = _BY_MODEL.get(type(record))
+    return kind is not None and kind.issued_from is not None
 
 
 def _seal_issued_documents(session: Session, _context: Any, _instances: Any) -> None:
     """Seal each document in the flush that issues it, whichever service issues
     it. Invoices are issued by an update (draft to open); the others are
     written issued, and letters and agreements refuse later updates."""
-    for record in list(session.new) + [r for r in session.dirty if isinstance(r, Invoice)]:
+    updated = [r for r in session.dirty if _issued_by_update(r)]
+    for record in list(session.new) + updated:
         if _issued_now(record):
             seal(record)
 
@@ -240,9 +154,6 @@ def seal_unsealed() -> tuple[list[str], list[str]]:
     Returns (sealed, refused), each a list of "<kind> <number>"; each sealed
     document is audited (`<kind>.sealed`).
     """
-    from licensing import db
-    from licensing.audit.services import record
-
     sealed: list[str] = []
     refused: list[str] = []
     with db.transaction() as session:
@@ -260,7 +171,7 @@ def seal_unsealed() -> tuple[list[str], list[str]]:
                 session.execute(
                     update(kind.model).where(kind.model.id == document.id).values(**values)
                 )
-                record(
+                audit_record(
                     session,
                     action=f"{kind.label.replace(' ', '_')}.sealed",
                     entity_type=kind.label.replace(" ", "_"),
@@ -299,9 +210,7 @@ def _problem(kind: Kind, document: Any, ring: Mapping[str, bytes]) -> str | None
 
 
 def _issued(session: Session, kind: Kind) -> Iterator[Any]:
-    statement = select(kind.model).order_by(kind.model.id)
-    if kind.model is Invoice:
-        statement = statement.where(Invoice.state != DRAFT).options(selectinload(Invoice.lines))
+    statement = kind.narrow(select(kind.model).order_by(kind.model.id))
     yield from session.scalars(statement.execution_options(yield_per=500, populate_existing=True))
 
 

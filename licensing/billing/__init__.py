@@ -2,8 +2,7 @@
 
 `init_app(app)` connects the receiver that invoices an agreement when it becomes
 active (`licensing.signals.agreement_activated`) and registers the vendor
-dashboard's "waiting on whom" items; blueprints are listed in `licensing.web`
-and `licensing.api`.
+dashboard's "waiting on whom" items; blueprints are listed in `licensing.app`.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ def init_app(app: Flask) -> None:
     # Imported for their side effects: the signal receiver (connected once, at
     # import) and the dashboard provider.
     from licensing.accounts import services as accounts
-    from licensing.billing import receivers, services, views  # noqa: F401
+    from licensing.billing import receivers, seals, services, views  # noqa: F401
 
+    seals.register()  # invoices and credit notes are sealed as they are issued
     accounts.register_overdue_check("invoices", services.overdue_invoices)

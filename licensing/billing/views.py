@@ -45,7 +45,9 @@ from licensing.web import confirm
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
 from licensing.web.forms import show_errors
+from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
+from licensing.web.records import numbered_record
 
 bp = Blueprint("billing", __name__, url_prefix="/portal")
 console = Blueprint("billing_console", __name__, url_prefix="/console")
@@ -228,6 +230,20 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+numbered_record("invoice", Invoice, Invoice.number)
+numbered_record("credit_note", CreditNote, CreditNote.number)
+
+
+@organization_section("billing_console.invoice_detail")
+def _organization_invoices(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
+    """The newest invoices, and the balance owed in each currency."""
+    balance: dict[str, Decimal] = {}
+    for invoice in queries.outstanding(session, organization_id):
+        balance[invoice.currency] = balance.get(invoice.currency, Decimal(0)) + invoice.balance_due
+    invoices = list(queries.invoices(session, organization_id=organization_id))[:limit]
+    return {"invoices": invoices, "balance": balance}
 
 
 @waiting_provider

@@ -12,13 +12,10 @@ import threading
 
 from flask import Flask, Response, current_app, request
 
-# The request environ key that says a request queued mail.
-MAIL_ENQUEUED = "licensing.mail_enqueued"
+from licensing.mail.services import MAIL_ENQUEUED, deliver_due
 
 
 def _deliver_in_background(app: Flask) -> None:
-    from licensing.mail.services import deliver_due
-
     with app.app_context():
         try:
             report = deliver_due()

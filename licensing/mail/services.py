@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import smtplib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -21,7 +21,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any, Protocol
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from jinja2 import TemplateNotFound
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,11 +31,12 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
-from licensing.mail import MAIL_ENQUEUED
 from licensing.mail.models import FILENAME_MAX, SUBJECT_MAX, OutboxAttachment, OutboxMessage
 from licensing.mail.smtp import DevMailViewer, SMTPTransport, Transport
 from licensing.mail.states import OUTBOX, QUEUED
 
+# The request environ key that says a request queued mail (delivered after it).
+MAIL_ENQUEUED = "licensing.mail_enqueued"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
@@ -179,26 +180,22 @@ def enqueue(
     return message
 
 
+# (session, role) -> the addresses of the staff to notify; accounts installs it
+StaffDirectory = Callable[[Session, str], list[str]]
+_STAFF_DIRECTORY = "licensing.staff_directory"
+
+
+def install_staff_directory(app: Flask, directory: StaffDirectory) -> None:
+    """Say who the staff holding a role are: the outbox knows addresses, not users
+    (`licensing.accounts.init_app` installs its own)."""
+    app.extensions[_STAFF_DIRECTORY] = directory
+
+
 def staff_recipients(role: str) -> list[str]:
-    """Addresses of the active staff who hold `role`, for notifications.
-
-    Admins hold every role for access, but are written to only when nobody
-    holds the role itself, so that a notice never goes nowhere.
-    """
-    from licensing.accounts.models import User
-
-    staff = db.session().scalars(
-        select(User).where(
-            User.organization_id.is_(None),
-            User.is_active.is_(True),
-            User.email_verified_at.is_not(None),
-        )
-    )
-    members = list(staff)
-    holders = [user.email for user in members if role in user.roles]
-    if not holders:
-        holders = [user.email for user in members if "admin" in user.roles]
-    return sorted(holders)
+    """Addresses of the staff to notify of what `role` handles (the directory
+    decides: accounts writes to the active holders of the role, else the admins)."""
+    directory: StaffDirectory = current_app.extensions[_STAFF_DIRECTORY]
+    return directory(db.session(), role)
 
 
 class Assignee(Protocol):

@@ -20,6 +20,7 @@ from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import User
 from licensing.accounts.queries import get_owned, scoped
+from licensing.errors import NotFound
 from licensing.limits import record_id
 
 from .models import PermissionLetter, PermissionRequest
@@ -107,8 +108,6 @@ def for_organization(session: Session, principal: Principal) -> Sequence[Permiss
 
 
 def get_letter(session: Session, request: PermissionRequest, letter_id: int) -> PermissionLetter:
-    from licensing.errors import NotFound
-
     letter = session.get(PermissionLetter, letter_id)
     if letter is None or letter.request_id != request.id:
         raise NotFound(f"There is no letter {letter_id} for request {request.reference}.")

@@ -32,6 +32,7 @@ from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
+from licensing.web.records import numbered_record
 
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
@@ -40,6 +41,8 @@ from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES, WITH_ST
 public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
 portal = Blueprint("permissions_portal", __name__, url_prefix="/portal/permissions")
 console = Blueprint("permissions_console", __name__, url_prefix="/console/permissions")
+
+numbered_record("permission_request", PermissionRequest, PermissionRequest.reference)
 
 Page = str | tuple[str, int] | Response
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from licensing import db, errors
 from licensing.audit.services import record as audit
 from licensing.pricing import (
+    ProposedUse,
     Quote,
     QuoteInputError,
     QuoteRequest,
     RateCard,
     RateCardInvalid,
+    Term,
     content_digest,
     parse_rate_card,
     price,
@@ -101,6 +104,27 @@ def import_card(document: object, *, published_by: str) -> ImportResult:
             },
         )
     return ImportResult(card.version, created=True)
+
+
+def request_from(data: dict[str, Any]) -> QuoteRequest:
+    """The pricing core's request from validated fields (the API's and the estimator's)."""
+    return QuoteRequest(
+        organization_type=data["organization_type"],
+        term=Term(start=data["term"]["start"], end=data["term"]["end"]),
+        rate_card=data.get("rate_card"),
+        uses=tuple(
+            ProposedUse(
+                use=use["use"],
+                product_type=use["product_type"],
+                user_type=use["user_type"],
+                quantity=dict(use.get("quantity") or {}),
+                revenue=use.get("revenue"),
+                languages=tuple(use.get("languages") or ()),
+                description=use.get("description") or "",
+            )
+            for use in data["uses"]
+        ),
+    )
 
 
 def quote(request: QuoteRequest) -> Quote:

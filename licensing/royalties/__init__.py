@@ -4,7 +4,7 @@
 `init_app(app)` registers the overdue-report check that holds an organization's
 standing at `pending_payment`, the vendor dashboard's due reports, the staff
 console's queue and the classifier of royalty invoice lines for finance;
-blueprints are listed in `licensing.web` and `licensing.api`.
+blueprints are listed in `licensing.app`.
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
-from licensing.api.royalty_reports import rows_response, template_response
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.royalties import queries, services
+from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, form_submission
 from licensing.royalties.services import Filing
 from licensing.royalties.states import (
@@ -36,6 +36,7 @@ from licensing.royalties.states import (
     UPCOMING,
 )
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 
 bp = Blueprint("royalties", __name__)
@@ -524,8 +525,14 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
     )
 
 
+def _organization_reports(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
+    return {"reports": queries.reports_of(session, organization_id, limit)}
+
+
 def register_dashboard_items() -> None:
-    """The vendor dashboard's due reports and the console home's report queue
-    (called by `licensing.royalties.init_app`; registering twice is a no-op)."""
+    """The vendor dashboard's due reports, the console home's report queue and the
+    organization page's reports (called by `licensing.royalties.init_app`;
+    registering twice is a no-op)."""
     waiting_provider(_due_reports)
     queue_summary(_report_queue)
+    organization_section("royalties.console_report")(_organization_reports)

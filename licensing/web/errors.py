@@ -13,8 +13,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from licensing import errors
-from licensing.api import problems
+from licensing import errors, problems
 
 MACHINE_PREFIXES = ("/api/", "/webhooks/")
 

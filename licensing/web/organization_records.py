@@ -2,17 +2,24 @@
 applications, agreements, invoices with the balance it owes, and royalty reports.
 
 A template global (`organization_records(id)`), so the accounts package's view
-needs no knowledge of the other features; each list is read only when the viewer
-may open its records' pages (billing staff see invoices, and so on).
+needs no knowledge of the other features. Each feature registers what it lists
+(`organization_section`), and a section is read only when the viewer may open its
+records' pages (billing staff see invoices, and so on):
+
+    @organization_section("billing_console.invoice_detail")
+    def _invoices(session, organization_id, limit):
+        return {"invoices": [...], "balance": {...}}
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.web.navigation import may_open
@@ -29,29 +36,30 @@ class OrganizationRecords:
     reports: list[Any] | None = None
 
 
+# (session, organization id, how many) -> OrganizationRecords fields and their values
+SectionProvider = Callable[[Session, int, int], dict[str, Any]]
+_SECTIONS: list[tuple[str, SectionProvider]] = []
+
+
+def organization_section(endpoint: str) -> Callable[[SectionProvider], SectionProvider]:
+    """Register a section of the organization page, read when the viewer may open
+    `endpoint` (see the module's docstring)."""
+
+    def register(provider: SectionProvider) -> SectionProvider:
+        if (endpoint, provider) not in _SECTIONS:
+            _SECTIONS.append((endpoint, provider))
+        return provider
+
+    return register
+
+
 def organization_records(organization_id: int) -> OrganizationRecords:
     session = db.session()
     found = OrganizationRecords()
-    if may_open("agreements_console.application"):
-        from licensing.agreements import queries as agreements
-
-        chosen = agreements.QueueFilter(organization_id=organization_id, sort="newest")
-        found.applications = agreements.applications(session, queue=chosen)[:LIMIT]
-    if may_open("agreements_console.agreement_detail"):
-        from licensing.agreements import queries as agreements
-
-        found.agreements = agreements.agreements(session, organization_id=organization_id)[:LIMIT]
-    if may_open("billing_console.invoice_detail"):
-        from licensing.billing import queries as billing
-
-        found.invoices = list(billing.invoices(session, organization_id=organization_id))[:LIMIT]
-        for invoice in billing.outstanding(session, organization_id):
-            owed = found.balance.get(invoice.currency, Decimal(0))
-            found.balance[invoice.currency] = owed + invoice.balance_due
-    if may_open("royalties.console_report"):
-        from licensing.royalties import queries as royalties
-
-        found.reports = royalties.reports_of(session, organization_id, LIMIT)
+    for endpoint, provider in _SECTIONS:
+        if may_open(endpoint):
+            for name, value in provider(session, organization_id, LIMIT).items():
+                setattr(found, name, value)
     return found
 
 

@@ -1,4 +1,5 @@
-"""The vendor portal's home: the organization, its standing, and what waits on whom.
+"""What the vendor portal's home lists (the page itself is `licensing.accounts.dashboard`):
+what waits on whom, and each feature's own panel.
 
 Features add to the "what is waiting on whom" list by registering a provider:
 
@@ -19,16 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from flask import Blueprint, render_template
 from sqlalchemy.orm import Session
 
-from licensing import access, db
 from licensing.access import Principal
-from licensing.accounts import queries, services
-from licensing.accounts.models import Organization
 
-bp = Blueprint("portal", __name__, url_prefix="/portal")
+# The vendor's organization (`licensing.accounts.models.Organization`): this
+# module sits below the features, so it names no model.
+Organization = Any
 
 YOU = "you"
 
@@ -55,6 +55,19 @@ def waiting_provider(provider: WaitingProvider) -> WaitingProvider:
     return provider
 
 
+# (session, organization) -> more of the dashboard template's variables
+ContextProvider = Callable[[Session, Organization], dict[str, Any]]
+_CONTEXT: list[ContextProvider] = []
+
+
+def dashboard_context(provider: ContextProvider) -> ContextProvider:
+    """Register variables for the dashboard's template (a feature's own panel, such
+    as the first application's), so this module imports no feature."""
+    if provider not in _CONTEXT:
+        _CONTEXT.append(provider)
+    return provider
+
+
 def _order(item: WaitingItem) -> tuple[bool, float]:
     return (item.waiting_on != YOU, item.since.timestamp() if item.since else float("inf"))
 
@@ -67,26 +80,10 @@ def waiting_items(
     return sorted(items, key=_order)
 
 
-@bp.route("/")
-@access.vendor
-def dashboard() -> str:
-    """The vendor's home after signing in."""
-    principal = access.require_principal()
-    session = db.session()
-    organization = queries.own_organization(session, principal)
-    return render_template(
-        "portal/dashboard.html",
-        organization=organization,
-        good_standing=services.organization_in_good_standing(organization),
-        block_reason=services.standing_block_reason(organization),
-        member_count=queries.active_member_count(session, organization.id),
-        waiting=waiting_items(session, principal, organization),
-        first_application=_no_applications_yet(session, organization),
-    )
-
-
-def _no_applications_yet(session: Session, organization: Organization) -> bool:
-    """An empty dashboard offers the first application."""
-    from licensing.agreements import queries as agreement_queries  # a feature of the portal
-
-    return agreement_queries.application_count(session, organization.id) == 0
+def dashboard_context_for(session: Session, organization: Organization) -> dict[str, Any]:
+    """Every registered panel's variables for the dashboard's template."""
+    return {
+        name: value
+        for provider in _CONTEXT
+        for name, value in provider(session, organization).items()
+    }

@@ -3,7 +3,9 @@ reference people use (APP-000042, INV-2027-000001, CPT-2027-000001, PR-...),
 linked to its console page when the viewer may open it.
 
 `record_refs(pairs)` reads the numbers of every invoice, agreement, credit note
-and permission request in one query per type (a page of audit rows is one call).
+and permission request in one query per type (a page of audit rows is one call);
+each feature registers its numbered records (`numbered_record`), so this module
+imports none of them.
 """
 
 from __future__ import annotations
@@ -57,18 +59,18 @@ def _page_of(entity_type: str) -> tuple[str, str] | None:
     return None
 
 
-def _numbered() -> dict[str, tuple[Any, Any]]:
-    """entity type -> (model, the column people name it by)."""
-    from licensing.agreements.models import Agreement
-    from licensing.billing.models import CreditNote, Invoice
-    from licensing.permissions.models import PermissionRequest
+# entity type -> (model, the column people name it by), registered by each feature
+_NUMBERED: dict[str, tuple[Any, Any]] = {}
 
-    return {
-        "invoice": (Invoice, Invoice.number),
-        "agreement": (Agreement, Agreement.number),
-        "credit_note": (CreditNote, CreditNote.number),
-        "permission_request": (PermissionRequest, PermissionRequest.reference),
-    }
+
+def numbered_record(entity_type: str, model: Any, column: Any) -> None:
+    """Let pages name and find records of `entity_type` by `column` (a number such
+    as INV-2027-000001); a feature registers its numbered records at import."""
+    _NUMBERED[entity_type] = (model, column)
+
+
+def _numbered() -> dict[str, tuple[Any, Any]]:
+    return _NUMBERED
 
 
 def _digits(value: object) -> int | None:

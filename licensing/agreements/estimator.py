@@ -23,7 +23,6 @@ from wtforms.validators import InputRequired
 
 from licensing import access, db, errors
 from licensing.agreements import forms
-from licensing.api.quotes import request_from
 from licensing.extensions import configured_limit, limiter
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
@@ -107,7 +106,7 @@ def estimate() -> str:
     refused = False
     if submitted and not forms.changes_rows(request.args) and form.validate():
         try:
-            quote = services.quote(request_from(_quote_data(form)))
+            quote = services.quote(services.request_from(_quote_data(form)))
         except errors.InvalidInput as invalid:
             # Beside the fields they name; the rest (the term, a use) in the summary.
             field_errors = forms.attach_errors(form, invalid.errors)

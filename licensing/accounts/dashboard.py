@@ -1,0 +1,30 @@
+"""The vendor portal's home: the organization, its standing, and what waits on whom
+(each feature adds its items and panels through `licensing.web.portal`)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from licensing import access, db
+from licensing.accounts import queries, services
+from licensing.web.portal import dashboard_context_for, waiting_items
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+
+@bp.route("/")
+@access.vendor
+def dashboard() -> str:
+    """The vendor's home after signing in."""
+    principal = access.require_principal()
+    session = db.session()
+    organization = queries.own_organization(session, principal)
+    return render_template(
+        "portal/dashboard.html",
+        organization=organization,
+        good_standing=services.organization_in_good_standing(organization),
+        block_reason=services.standing_block_reason(organization),
+        member_count=queries.active_member_count(session, organization.id),
+        waiting=waiting_items(session, principal, organization),
+        **dashboard_context_for(session, organization),
+    )

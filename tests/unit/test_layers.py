@@ -1,0 +1,109 @@
+"""The layers hold: a lower package never imports a higher one, not even from
+inside a function, where an import would hide a cycle (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "licensing"
+FEATURES = (
+    "accounts",
+    "agreements",
+    "api",
+    "audit",
+    "billing",
+    "exports",
+    "finance",
+    "mail",
+    "permissions",
+    "ratecards",
+    "royalties",
+)
+
+
+def _imported(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        if node.module == "licensing":
+            return [f"licensing.{alias.name}" for alias in node.names]
+        return [node.module]
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    return []
+
+
+def _imports(path: Path, *, in_functions_only: bool = False) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    scopes: list[ast.AST] = [tree]
+    if in_functions_only:
+        scopes = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+    return {name for scope in scopes for node in ast.walk(scope) for name in _imported(node)}
+
+
+def _features_named(names: set[str]) -> set[str]:
+    return {
+        name
+        for name in names
+        if any(name == f"licensing.{f}" or name.startswith(f"licensing.{f}.") for f in FEATURES)
+    }
+
+
+def test_no_page_module_imports_a_feature_from_inside_a_function() -> None:
+    found = {
+        str(path.relative_to(ROOT)): hidden
+        for path in sorted((PACKAGE / "web").glob("*.py"))
+        if (hidden := _features_named(_imports(path, in_functions_only=True)))
+    }
+    assert found == {}
+
+
+def test_the_page_toolkit_imports_no_feature_at_all() -> None:
+    # Features import web/ (registries, navigation, forms); app.py lists their blueprints.
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((PACKAGE / "web").glob("*.py"))
+        if (names := _features_named(_imports(path)))
+    }
+    assert found == {}
+
+
+def test_the_outbox_knows_no_user_model() -> None:
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((PACKAGE / "mail").glob("*.py"))
+        if (names := {n for n in _imports(path) if n.startswith("licensing.accounts")})
+    }
+    assert found == {}
+
+
+def test_the_royalty_reports_api_imports_on_its_own() -> None:
+    # It and the royalty pages once imported each other: the first one loaded failed.
+    result = subprocess.run(
+        [sys.executable, "-c", "import licensing.api.royalty_reports"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_audit_log_imports_no_other_feature() -> None:
+    # Every feature writes the audit log and registers the documents it seals.
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((PACKAGE / "audit").glob("*.py"))
+        if (
+            names := {
+                n for n in _features_named(_imports(path)) if not n.startswith("licensing.audit")
+            }
+        )
+    }
+    assert found == {}
