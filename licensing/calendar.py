@@ -8,6 +8,7 @@ gets the same deadline as the office sees on its calendar.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -15,6 +16,17 @@ from zoneinfo import ZoneInfo
 import holidays
 
 OFFICE_TIMEZONE = ZoneInfo("America/Chicago")
+
+# A day as the contracts and every form write it. Python 3.11's date.fromisoformat
+# also reads "20270101" and "2027-W01-1", which no page or API promises.
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str) -> date:
+    """A calendar day written YYYY-MM-DD and no other way; ValueError otherwise."""
+    if not ISO_DAY.fullmatch(text):
+        raise ValueError(f"{text!r} is not a day written YYYY-MM-DD")
+    return date.fromisoformat(text)
 
 
 @lru_cache(maxsize=32)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -10,19 +9,18 @@ from typing import Any
 
 import marshmallow as ma
 
+from licensing.calendar import ISO_DAY
 from licensing.limits import MAX_PAGE, MAX_RECORD_ID
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.pricing import ProposedUse
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 
 MAX_UNIT_NAME = 64
-# A day as the contracts write it. Python 3.11's date.fromisoformat, which
-# marshmallow's Date uses, also reads "20270101" and "2027-W01-1".
-ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class Day(ma.fields.Date):
-    """A calendar day written YYYY-MM-DD, and no other way."""
+    """A calendar day written YYYY-MM-DD, and no other way (`calendar.ISO_DAY`:
+    marshmallow's Date would also read "20270101")."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
         if not isinstance(value, str) or not ISO_DAY.fullmatch(value):

@@ -19,13 +19,13 @@ from licensing import access
 from licensing.agreements.models import DESCRIPTION_MAX, LANGUAGE_MAX, RATE_CARD_MAX
 from licensing.api.base import API_PREFIX, Blueprint
 from licensing.api.fields import (
-    ISO_DAY,
     MAX_UNIT_NAME,
     Day,
     Quantities,
     revenue_field,
     vocabulary,
 )
+from licensing.calendar import ISO_DAY
 from licensing.extensions import configured_limit, limiter
 from licensing.money import MoneyError, parse_decimal
 from licensing.pricing import (

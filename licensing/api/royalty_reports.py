@@ -19,6 +19,7 @@ from licensing import access
 from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
 from licensing.api.fields import Day, vocabulary
+from licensing.calendar import parse_day
 from licensing.errors import InvalidInput, NotFound
 from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
@@ -42,7 +43,7 @@ MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 def _period_start(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise NotFound(
             f"{text!r} is not the first day of a reporting period (YYYY-MM-DD)."

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from licensing import access, db
 from licensing.audit import queries
 from licensing.audit.models import AuditEvent
+from licensing.calendar import parse_day
 from licensing.db import utcnow
 from licensing.limits import page_number
 from licensing.streaming import stream_rows
@@ -43,7 +44,7 @@ def filters_from(args: Mapping[str, str]) -> tuple[queries.AuditFilter, list[str
     for name, label in (("since", "From"), ("until", "To")):
         raw = (args.get(name) or "").strip()
         try:
-            dates[name] = date.fromisoformat(raw) if raw else None
+            dates[name] = parse_day(raw) if raw else None
         except ValueError:
             problems.append(f"{label}: {raw!r} is not a date such as 2026-01-31.")
             dates[name] = None

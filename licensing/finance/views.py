@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from licensing import access, db
-from licensing.calendar import office_date
+from licensing.calendar import office_date, parse_day
 from licensing.config import Config
 from licensing.downloads import pdf_response
 from licensing.finance import documents, queries, services
@@ -86,7 +86,7 @@ def parse_filters(args: Mapping[str, str], today: date, currencies: list[str]) -
     if not is_currency(values["currency"]):
         errors["currency"] = "Give an ISO 4217 currency code, e.g. USD."
     try:
-        as_of = date.fromisoformat(values["as_of"])
+        as_of = parse_day(values["as_of"])
         if not services.FIRST_YEAR <= as_of.year <= services.LAST_YEAR:
             raise ValueError(values["as_of"])
     except ValueError:

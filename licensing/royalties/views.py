@@ -19,7 +19,7 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
-from licensing.calendar import office_date
+from licensing.calendar import office_date, parse_day
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.royalties import queries, services
@@ -72,7 +72,7 @@ Page = str | Response
 
 def _start(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise NotFound("There is no such reporting period.") from None
 
@@ -425,7 +425,7 @@ def _queue_filter() -> queries.QueueFilter:
     organization = request.args.get("organization", "").strip()
     period = request.args.get("period", "").strip()
     try:
-        period_start = date.fromisoformat(period) if period else None
+        period_start = parse_day(period) if period else None
     except ValueError:
         period_start = None
     state = request.args.get("state", "").strip()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from licensing import calendar
 
 
@@ -42,3 +44,16 @@ def test_a_deadline_runs_to_the_end_of_the_office_day() -> None:
 def test_the_office_date_is_local_to_the_office() -> None:
     late_utc = datetime(2027, 3, 6, 3, 0, tzinfo=UTC)  # still 5 March in Chicago
     assert calendar.office_date(late_utc) == date(2027, 3, 5)
+
+
+@pytest.mark.parametrize("text", ["20270101", "2027-W01-5", "2027-001", "2027-1-1", " 2027-01-01"])
+def test_a_day_is_read_only_as_yyyy_mm_dd(text: str) -> None:
+    # Python 3.11's date.fromisoformat reads the first three of these.
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        calendar.parse_day(text)
+
+
+def test_a_day_written_yyyy_mm_dd_is_read_and_checked_as_a_date() -> None:
+    assert calendar.parse_day("2027-02-28") == date(2027, 2, 28)
+    with pytest.raises(ValueError, match="day is out of range"):
+        calendar.parse_day("2027-02-30")

@@ -204,6 +204,12 @@ def test_a_good_filter_is_read_with_the_default_date_basis() -> None:
         filters.parse(TINY, {"from": "2027-03-01", "to": "2027-01-01"})
 
 
+def test_a_filter_day_is_written_yyyy_mm_dd_as_on_the_api() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        filters.parse(TINY, {"from": "20270101", "to": "2027-W13-3"})
+    assert set(caught.value.errors) == {"from", "to"}
+
+
 def test_every_dataset_has_a_version_and_unique_described_columns() -> None:
     datasets = base.all_datasets()
     assert list(datasets) == [
