@@ -329,7 +329,8 @@ def _plain_body_first(view: Callable[..., Response]) -> Callable[..., Response]:
 def _answer(request: QuoteRequest) -> Response:
     # The contract body is already what QuoteSchema would dump (strings, numbers,
     # booleans; tests/unit/test_quote_request_reader.py checks it): sent as it is.
-    return jsonify(services.quote(request).to_contract_dict())
+    # It shows no breakdown, and the quote is not kept: none is made.
+    return jsonify(services.quote(request, breakdowns=False).to_contract_dict())
 
 
 @blp.route("/quotes", methods=["POST"])
