@@ -26,6 +26,7 @@ from licensing.agreements.states import (
     ACTIVE,
     AWAITING_STAFF,
     AWAITING_VENDOR,
+    ISSUED,
     LAPSED,
     REJECTED,
     WITHDRAWN,
@@ -465,21 +466,74 @@ def application_state_counts(session: Session, principal: Principal) -> dict[str
     return {state: int(count) for state, count in found}
 
 
+@dataclass(frozen=True)
+class WaitingApplication:
+    """What the dashboard says of an application waiting on someone, read as
+    columns: as ORM entities the dashboard's oldest applications and agreements
+    awaiting acceptance were a fifth of its time."""
+
+    id: int
+    state: str
+    created_at: datetime
+    submitted_at: datetime | None
+    returned_at: datetime | None
+    resubmit_by: datetime | None
+    return_reason: str | None
+
+    @property
+    def reference(self) -> str:
+        return f"APP-{self.id:06d}"
+
+
+_WAITING_APPLICATIONS = select(
+    Application.id,
+    Application.state,
+    Application.created_at,
+    Application.submitted_at,
+    Application.returned_at,
+    Application.resubmit_by,
+    Application.return_reason,
+)
+
+
 def oldest_applications(
     session: Session,
     principal: Principal,
     states: Sequence[str],
     since: InstrumentedAttribute[Any],
     limit: int,
-) -> list[Application]:
+) -> list[WaitingApplication]:
     """The `limit` applications in `states` that have waited longest (`since`)."""
     statement = (
-        select(Application)
-        .where(Application.state.in_(list(states)))
+        _WAITING_APPLICATIONS.where(Application.state.in_(list(states)))
         .order_by(since, Application.id)
         .limit(limit)
     )
-    return list(session.scalars(scoped(statement, Application, principal)))
+    found = session.execute(scoped(statement, Application, principal))
+    return [WaitingApplication(*row) for row in found]
+
+
+@dataclass(frozen=True)
+class AgreementToAccept:
+    """An issued agreement the licensee has not accepted yet (dashboard)."""
+
+    id: int
+    number: str
+    issued_at: datetime
+
+
+_TO_ACCEPT = (
+    select(Agreement.id, Agreement.number, Agreement.issued_at)
+    .where(Agreement.state == ISSUED)
+    .order_by(Agreement.issued_at.desc(), Agreement.id.desc())
+)
+
+
+def agreements_to_accept(session: Session, principal: Principal) -> list[AgreementToAccept]:
+    """The issued agreements the caller may see, newest first: what
+    `agreements(session, principal, states=(ISSUED,))` finds, as columns."""
+    found = session.execute(scoped(_TO_ACCEPT, Agreement, principal))
+    return [AgreementToAccept(*row) for row in found]
 
 
 def application_count(session: Session, organization_id: int) -> int:

@@ -36,7 +36,6 @@ from licensing.agreements.states import (
     AWAITING_STAFF,
     DRAFT,
     EDITABLE,
-    ISSUED,
     RETURNED,
 )
 from licensing.audit import queries as audit_queries
@@ -525,7 +524,7 @@ def _waiting(
                 detail="The oldest are listed above.",
                 url=url_for("agreements.applications", state=list(states)),
             )
-    for found in queries.agreements(session, principal, states=(ISSUED,)):
+    for found in queries.agreements_to_accept(session, principal):
         yield WaitingItem(
             f"Agreement {found.number} waits for your acceptance",
             waiting_on="you",
@@ -535,7 +534,7 @@ def _waiting(
         )
 
 
-def _waiting_item(application: Application) -> WaitingItem:
+def _waiting_item(application: queries.WaitingApplication) -> WaitingItem:
     url = url_for("agreements.application", application_id=application.id)
     if application.state == RETURNED:
         return WaitingItem(
