@@ -87,18 +87,22 @@ class QueueFilter:
     search: str = ""  # a reference (APP-000042, 42), an organization or a product
 
 
+_RECEIVED = func.coalesce(Application.submitted_at, Application.created_at)
+# Each order's clauses, built once: expressions are immutable, and building all
+# seven per request (to use one) was a fifth of building the list's statements.
+_ORDERS: dict[str, tuple[Any, ...]] = {
+    "oldest": (_RECEIVED.asc(), Application.id),
+    "newest": (_RECEIVED.desc(), Application.id),
+    "amount_high": (nulls_last(Application.total.desc()), Application.id),
+    "amount_low": (nulls_last(Application.total.asc()), Application.id),
+    "state": (Application.state.asc(), _RECEIVED.asc(), Application.id),
+    "assignee": (nulls_last(User.full_name.asc()), _RECEIVED.asc(), Application.id),
+    "organization": (Organization.legal_name.asc(), _RECEIVED.asc(), Application.id),
+}
+
+
 def _ordered(statement: Select[Any], sort: str) -> Select[Any]:
-    received = func.coalesce(Application.submitted_at, Application.created_at)
-    orders: dict[str, tuple[Any, ...]] = {
-        "oldest": (received.asc(),),
-        "newest": (received.desc(),),
-        "amount_high": (nulls_last(Application.total.desc()),),
-        "amount_low": (nulls_last(Application.total.asc()),),
-        "state": (Application.state.asc(), received.asc()),
-        "assignee": (nulls_last(User.full_name.asc()), received.asc()),
-        "organization": (Organization.legal_name.asc(), received.asc()),
-    }
-    return statement.order_by(*orders.get(sort, orders["oldest"]), Application.id)
+    return statement.order_by(*_ORDERS.get(sort, _ORDERS["oldest"]))
 
 
 def applications(
