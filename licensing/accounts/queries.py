@@ -171,12 +171,30 @@ def organizations_query(
     return scoped(statement, Organization, principal)
 
 
-def active_member_count(session: Session, organization_id: int) -> int:
-    """How many active users the organization has (the vendor dashboard says)."""
-    statement = select(func.count()).where(
-        User.organization_id == organization_id, User.is_active.is_(True)
+_ACTIVE_MEMBERS = (
+    select(func.count())
+    .where(User.organization_id == Organization.id, User.is_active.is_(True))
+    .correlate(Organization)
+    .scalar_subquery()
+)
+
+
+def own_organization_and_members(
+    session: Session, principal: Principal
+) -> tuple[Organization, int]:
+    """The vendor's own organization (as `own_organization`) and how many active
+    users it has, in one query: the dashboard's header (two queries were a tenth
+    of its time)."""
+    if principal.organization_id is None:
+        raise NotFound("Staff accounts do not belong to an organization.")
+    statement = select(Organization, _ACTIVE_MEMBERS).where(
+        Organization.id == principal.organization_id
     )
-    return int(session.scalar(statement) or 0)
+    found = session.execute(scoped(statement, Organization, principal)).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no organization {principal.organization_id}.")
+    organization, members = found
+    return organization, int(members)
 
 
 def members(session: Session, organization_id: int) -> Sequence[User]:
