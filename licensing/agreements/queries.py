@@ -14,13 +14,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, func, nulls_last, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, nulls_last, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eager, selectinload
 
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User, parse_roles
-from licensing.accounts.queries import id_column, scoped
+from licensing.accounts.queries import ScopedStatement, id_column, scoped
 from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
 from licensing.agreements.states import (
     ACTIVE,
@@ -463,10 +463,16 @@ def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Applica
     return [(agreement, renewals.get(agreement.id)) for agreement in found]
 
 
+# The dashboard's statements are kept per process (`ScopedStatement`): built per
+# visit, building them and their cache keys was a third of their time.
+_STATE_COUNTS = ScopedStatement(
+    select(Application.state, func.count()).group_by(Application.state), Application
+)
+
+
 def application_state_counts(session: Session, principal: Principal) -> dict[str, int]:
     """How many applications the caller may see are in each state."""
-    statement = select(Application.state, func.count()).group_by(Application.state)
-    found = session.execute(scoped(statement, Application, principal))
+    found = session.execute(*_STATE_COUNTS.for_caller(principal))
     return {state: int(count) for state, count in found}
 
 
@@ -508,13 +514,22 @@ def oldest_applications(
     limit: int,
 ) -> list[WaitingApplication]:
     """The `limit` applications in `states` that have waited longest (`since`)."""
-    statement = (
-        _WAITING_APPLICATIONS.where(Application.state.in_(list(states)))
-        .order_by(since, Application.id)
-        .limit(limit)
-    )
-    found = session.execute(scoped(statement, Application, principal))
+    key = (tuple(states), since.key, limit)
+    kept = _OLDEST.get(key)
+    if kept is None:
+        statement = (
+            _WAITING_APPLICATIONS.where(Application.state.in_(list(states)))
+            .order_by(since, Application.id)
+            .limit(limit)
+        )
+        kept = ScopedStatement(statement, Application)
+        if len(_OLDEST) < 64:  # the dashboard asks for three
+            _OLDEST[key] = kept
+    found = session.execute(*kept.for_caller(principal))
     return [WaitingApplication(*row) for row in found]
+
+
+_OLDEST: dict[tuple[tuple[str, ...], str, int], ScopedStatement[Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -526,21 +541,26 @@ class AgreementToAccept:
     issued_at: datetime
 
 
-_TO_ACCEPT = (
+_TO_ACCEPT = ScopedStatement(
     select(Agreement.id, Agreement.number, Agreement.issued_at)
     .where(Agreement.state == ISSUED)
-    .order_by(Agreement.issued_at.desc(), Agreement.id.desc())
+    .order_by(Agreement.issued_at.desc(), Agreement.id.desc()),
+    Agreement,
 )
 
 
 def agreements_to_accept(session: Session, principal: Principal) -> list[AgreementToAccept]:
     """The issued agreements the caller may see, newest first: what
     `agreements(session, principal, states=(ISSUED,))` finds, as columns."""
-    found = session.execute(scoped(_TO_ACCEPT, Agreement, principal))
+    found = session.execute(*_TO_ACCEPT.for_caller(principal))
     return [AgreementToAccept(*row) for row in found]
+
+
+_COUNT_OF_ORGANIZATION = select(func.count()).where(
+    Application.organization_id == bindparam("organization_id")
+)
 
 
 def application_count(session: Session, organization_id: int) -> int:
     """How many applications an organization has made (drafts included)."""
-    statement = select(func.count()).where(Application.organization_id == organization_id)
-    return int(session.scalar(statement) or 0)
+    return int(session.scalar(_COUNT_OF_ORGANIZATION, {"organization_id": organization_id}) or 0)
