@@ -245,21 +245,27 @@ def application_count_query(
     return _filtered(statement, principal, queue or QueueFilter(), order=False)
 
 
+# The uses of a page's applications; kept per process, the ids a bound list (built
+# per page, building it and its cache key was 40% of the query's time).
+_USES_OF = (
+    select(
+        ApplicationUse.application_id,
+        ApplicationUse.product_name,
+        ApplicationUse.use,
+        ApplicationUse.product_type,
+    )
+    .where(ApplicationUse.application_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ApplicationUse.application_id, ApplicationUse.position)
+)
+
+
 def application_rows(session: Session, statement: Select[Any]) -> list[ApplicationRow]:
     """The rows `statement` (from `application_rows_query`) selects, with their uses."""
     found = session.execute(statement).all()
     uses: dict[int, list[UseRow]] = {}
     if found:
-        for application_id, *use in session.execute(
-            select(
-                ApplicationUse.application_id,
-                ApplicationUse.product_name,
-                ApplicationUse.use,
-                ApplicationUse.product_type,
-            )
-            .where(ApplicationUse.application_id.in_([row.id for row in found]))
-            .order_by(ApplicationUse.application_id, ApplicationUse.position)
-        ):
+        ids = {"ids": [row.id for row in found]}
+        for application_id, *use in session.execute(_USES_OF, ids):
             uses.setdefault(application_id, []).append(UseRow(*use))
     # By the select's own column names: a row's `_mapping` was a fifth of this function.
     return [
