@@ -63,7 +63,20 @@ def scoped(
     through a join). A request with nobody signed in: no rows. Outside a
     request (CLI commands, scheduled jobs) the system acts: unrestricted.
     """
-    seen = _seen_by(principal)
+    return scoped_to(statement, model, seen_by(principal), organization_column=organization_column)
+
+
+_EVERYTHING, _NOTHING = object(), object()
+
+
+def scoped_to(
+    statement: S,
+    model: type[Any],
+    seen: object,
+    *,
+    organization_column: ColumnElement[Any] | None = None,
+) -> S:
+    """`statement` restricted to what `seen_by` said a caller sees."""
     if seen is _EVERYTHING:
         return statement
     if seen is _NOTHING:
@@ -72,13 +85,11 @@ def scoped(
     return statement.where(column == seen)
 
 
-_EVERYTHING, _NOTHING = object(), object()
-
-
-def _seen_by(principal: Caller | None) -> object:
-    """What `scoped` lets the caller see: `_EVERYTHING`, `_NOTHING`, or the rows
-    of one organization (its id; None for a caller with neither an organization
-    nor a staff role, who then sees rows of no organization)."""
+def seen_by(principal: Caller | None) -> object:
+    """What `scoped` lets the caller see: everything, nothing, or the rows of one
+    organization (its id; None for a caller with neither an organization nor a
+    staff role, who then sees rows of no organization). Hashable: statements
+    built for one caller are right for every caller it is equal for."""
     if principal is None and not has_request_context():
         return _EVERYTHING
     caller = principal or access.current_principal()
@@ -118,7 +129,7 @@ class ScopedStatement(Generic[S]):
 
     def for_caller(self, principal: Caller | None = None) -> tuple[S, dict[str, Any]]:
         """The statement and its parameters, seen as `scoped` would let the caller."""
-        seen = _seen_by(principal)
+        seen = seen_by(principal)
         if seen is _EVERYTHING:
             return self._everything, {}
         if seen is _NOTHING:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -20,7 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eag
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User, parse_roles
-from licensing.accounts.queries import ScopedStatement, id_column, scoped
+from licensing.accounts.queries import ScopedStatement, id_column, scoped, scoped_to, seen_by
 from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
 from licensing.agreements.states import (
     ACTIVE,
@@ -135,21 +136,32 @@ def _filtered(
 ) -> Statement:
     """`statement` (joined to the organization, and to the assignee when ordered) as
     the queue asks, scoped to what the caller may see."""
+    return _filtered_for(statement, queue, _me(principal, queue), seen_by(principal), order)
+
+
+def _me(principal: Principal | None, queue: QueueFilter) -> int | None:
+    """The user "me" names, when the filter asks for the caller's own applications."""
+    return principal.user_id if queue.assignee == "me" and principal is not None else None
+
+
+def _filtered_for(
+    statement: Statement, queue: QueueFilter, me: int | None, seen: object, order: bool
+) -> Statement:
     if queue.states:
         statement = statement.where(Application.state.in_(list(queue.states)))
     if queue.organization_id is not None:
         statement = statement.where(Application.organization_id == queue.organization_id)
     if queue.assignee == "nobody":
         statement = statement.where(Application.assignee_id.is_(None))
-    elif queue.assignee == "me" and principal is not None:
-        statement = statement.where(Application.assignee_id == principal.user_id)
+    elif queue.assignee == "me" and me is not None:
+        statement = statement.where(Application.assignee_id == me)
     elif isinstance(queue.assignee, int):
         statement = statement.where(Application.assignee_id == queue.assignee)
     if queue.search.strip():
         statement = statement.where(_matching(queue.search.strip()))
     if order:
         statement = _ordered(statement, queue.sort)
-    return scoped(statement, Application, principal)
+    return scoped_to(statement, Application, seen)
 
 
 @dataclass(frozen=True)
@@ -229,20 +241,57 @@ def application_rows_query(
     principal: Principal | None = None, queue: QueueFilter | None = None
 ) -> Select[Any]:
     """The columns of `ApplicationRow` for the applications `applications_query` finds."""
-    return _filtered(_ROWS, principal, queue or QueueFilter())
+    return _kept_list_statement("rows", principal, queue or QueueFilter())
+
+
+# Counting needs none of the joins only the rows' columns and orders need (a third
+# of the count's time at 1,000 rows).
+_COUNT = (
+    select(func.count())
+    .select_from(Application)
+    .join(Organization, Organization.id == Application.organization_id)
+)
 
 
 def application_count_query(
     principal: Principal | None = None, queue: QueueFilter | None = None
 ) -> Select[Any]:
-    """How many applications `application_rows_query` finds, without the joins only
-    its columns and orders need (a third of the count's time at 1,000 rows)."""
-    statement = (
-        select(func.count())
-        .select_from(Application)
-        .join(Organization, Organization.id == Application.organization_id)
+    """How many applications `application_rows_query` finds."""
+    return _kept_list_statement("count", principal, queue or QueueFilter())
+
+
+def _kept_list_statement(kind: str, principal: Principal | None, queue: QueueFilter) -> Select[Any]:
+    """A list's rows or count statement, kept per process for each filter and kind
+    of caller (`seen_by`): built per request, building the statements and their
+    SQLAlchemy cache keys was about a tenth of a list page. Statements are
+    immutable, and each is made from nothing but its key."""
+    return _list_statement(
+        kind,
+        seen_by(principal),
+        _me(principal, queue),
+        tuple(queue.states),
+        queue.assignee,
+        queue.organization_id,
+        queue.sort if kind == "rows" else "",
+        queue.search,
     )
-    return _filtered(statement, principal, queue or QueueFilter(), order=False)
+
+
+@lru_cache(maxsize=256)
+def _list_statement(
+    kind: str,
+    seen: object,
+    me: int | None,
+    states: tuple[str, ...],
+    assignee: str | int | None,
+    organization_id: int | None,
+    sort: str,
+    search: str,
+) -> Select[Any]:
+    queue = QueueFilter(states, assignee, organization_id, sort or "oldest", search)
+    if kind == "rows":
+        return _filtered_for(_ROWS, queue, me, seen, order=True)
+    return _filtered_for(_COUNT, queue, me, seen, order=False)
 
 
 # The uses of a page's applications; kept per process, the ids a bound list (built
@@ -259,9 +308,12 @@ _USES_OF = (
 )
 
 
-def application_rows(session: Session, statement: Select[Any]) -> list[ApplicationRow]:
-    """The rows `statement` (from `application_rows_query`) selects, with their uses."""
-    found = session.execute(statement).all()
+def application_rows(
+    session: Session, statement: Select[Any], parameters: dict[str, Any] | None = None
+) -> list[ApplicationRow]:
+    """The rows `statement` (from `application_rows_query`, with `parameters`, such
+    as a page's) selects, with their uses."""
+    found = session.execute(statement, parameters or {}).all()
     uses: dict[int, list[UseRow]] = {}
     if found:
         ids = {"ids": [row.id for row in found]}

@@ -206,7 +206,7 @@ def applications() -> str:
     found = paging.read_page(
         session,
         queries.application_rows_query(principal, listed),
-        rows=lambda window: queries.application_rows(session, window),
+        rows=lambda window, parameters: queries.application_rows(session, window, parameters),
         count=queries.application_count_query(principal, listed),
     )
     return render_template(
@@ -632,7 +632,7 @@ def _queue_page(
         queries.application_rows_query(queue=queue),
         args=args,
         path=url_for("agreements_console.queue"),
-        rows=lambda window: queries.application_rows(session, window),
+        rows=lambda window, parameters: queries.application_rows(session, window, parameters),
         count=queries.application_count_query(queue=queue),
     )
     reviewers = queries.reviewers(session)

@@ -44,3 +44,27 @@ def test_each_caller_sees_through_a_kept_statement_what_scoped_shows(
     assert _alike(Principal(user_id=0, email="x@example.com")) == [licensing_staff.id]
     with app.test_request_context():
         assert _alike(None) == []  # a request with nobody signed in
+
+
+def test_a_list_statement_is_kept_per_filter_and_caller_and_never_shared_across_them(
+    app: Flask, vendor: User, other_vendor: User, licensing_staff: User
+) -> None:
+    from licensing.agreements import queries
+
+    own, theirs, staff = (
+        accounts.principal_for(user) for user in (vendor, other_vendor, licensing_staff)
+    )
+    listed = queries.QueueFilter(states=["submitted"], sort="newest")
+    kept = queries.application_rows_query(own, listed)
+    again = queries.QueueFilter(["submitted"], sort="newest")
+    assert queries.application_rows_query(own, again) is kept
+    others = [
+        queries.application_rows_query(theirs, listed),
+        queries.application_rows_query(staff, listed),
+        queries.application_rows_query(own, queries.QueueFilter(states=["draft"], sort="newest")),
+        queries.application_rows_query(own, queries.QueueFilter(states=["submitted"])),
+        queries.application_count_query(own, listed),
+    ]
+    assert all(statement is not kept for statement in others)
+    # What each lists is held by tests/integration/agreements/test_list_pages.py
+    # (two vendors' lists in one process, every filter and order counted).
