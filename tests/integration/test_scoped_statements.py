@@ -68,3 +68,22 @@ def test_a_list_statement_is_kept_per_filter_and_caller_and_never_shared_across_
     assert all(statement is not kept for statement in others)
     # What each lists is held by tests/integration/agreements/test_list_pages.py
     # (two vendors' lists in one process, every filter and order counted).
+
+
+def test_a_vendor_s_dashboard_and_list_show_their_own_permission_requests_only(
+    app: Flask, vendor: User, other_vendor: User, signed_in: Any
+) -> None:
+    from tests.integration.permissions.conftest import routed_use, send_routed
+
+    def routed(owner: User, application_id: int) -> Any:
+        organization = owner.organization
+        assert organization is not None
+        use = routed_use(organization.id, organization.legal_name, application_id=application_id)
+        return send_routed(use)
+
+    own, theirs = routed(vendor, 4101), routed(other_vendor, 4102)
+    client = signed_in(app.test_client(), vendor)
+    for page in ("/portal/", "/portal/permissions/"):
+        text = client.get(page).get_data(as_text=True)
+        assert own.reference in text, page
+        assert theirs.reference not in text, page
