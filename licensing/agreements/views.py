@@ -627,13 +627,15 @@ def _queue_page(
         sort = "oldest"
     search = args.get("q", "").strip()[: queries.SEARCH_MAX]
     queue = queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
+    # The principal names "me" (assignee=me): without it the filter matched everyone.
+    principal = access.require_principal()
     found = paging.read_page(
         session,
-        queries.application_rows_query(queue=queue),
+        queries.application_rows_query(principal, queue),
         args=args,
         path=url_for("agreements_console.queue"),
         rows=lambda window, parameters: queries.application_rows(session, window, parameters),
-        count=queries.application_count_query(queue=queue),
+        count=queries.application_count_query(principal, queue),
     )
     reviewers = queries.reviewers(session)
     page = render_template(

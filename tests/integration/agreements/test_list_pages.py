@@ -361,3 +361,17 @@ def test_the_queue_offers_active_licensing_staff_and_admins_by_name_as_assignees
     assert {licensing_staff.id, admin.id} <= offered
     assert billing.id not in offered
     assert gone.id not in offered
+
+
+def test_the_queue_filtered_to_me_lists_only_the_applications_assigned_to_me(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    mine, other = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
+    services.assign(mine.id, licensing_staff.id, Actor.of(accounts.principal_for(licensing_staff)))
+    page = _get(signed_in(client, licensing_staff), "/console/applications?assignee=me")
+    assert _references(page) == [mine.reference]
+    assert other.reference not in page
