@@ -41,6 +41,7 @@ from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.money import MoneyError, format_amount, parse_decimal
+from licensing.problems import problem
 from licensing.web import confirm
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
@@ -415,24 +416,12 @@ def stripe_webhook() -> tuple[Response, int]:
         result = services.handle_stripe_webhook(payload, request.headers.get("Stripe-Signature"))
     except stripe_gateway.SignatureError as error:
         current_app.logger.warning("refused a Stripe webhook: %s", error)
-        response = jsonify(
-            type="about:blank",
-            title="Invalid signature",
-            status=400,
-            detail="The Stripe-Signature header does not verify.",
-        )
-        response.mimetype = "application/problem+json"
-        return response, 400
+        return problem(
+            400, "Invalid signature", "The Stripe-Signature header does not verify."
+        ), 400
     except stripe_gateway.MalformedEvent as error:
         current_app.logger.warning("refused a signed but malformed Stripe webhook: %s", error)
-        response = jsonify(
-            type="about:blank",
-            title="Malformed event",
-            status=400,
-            detail=f"The event was not applied: {error}.",
-        )
-        response.mimetype = "application/problem+json"
-        return response, 400
+        return problem(400, "Malformed event", f"The event was not applied: {error}."), 400
     return jsonify(
         received=result.event_id, outcome=result.outcome, duplicate=result.duplicate
     ), 200
