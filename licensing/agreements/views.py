@@ -45,13 +45,7 @@ from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
-from licensing.web import confirm, paging
-from licensing.web.assignment import (
-    assignee_choices,
-    bulk_assignment,
-    counted,
-    unassign_confirmation,
-)
+from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
 from licensing.web.navigation import url_pattern
@@ -595,7 +589,9 @@ def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
 
 def _bulk_form(reviewers: list[queries.Reviewer]) -> BulkAssignForm:
     form = BulkAssignForm()
-    form.assignee_id.choices = assignee_choices((user.id, user.full_name) for user in reviewers)
+    form.assignee_id.choices = assignment.assignee_choices(
+        (user.id, user.full_name) for user in reviewers
+    )
     return form
 
 
@@ -664,16 +660,16 @@ def bulk_assign() -> Page:
     """Assign (or, once confirmed, unassign) the selected applications, all or none,
     then back to the queue with its filters as they were."""
     form = _bulk_form(queries.reviewers(db.session()))
-    wanted = bulk_assignment(form, "application_ids", "application")
+    wanted = assignment.bulk_assignment(form, "application_ids", "application")
     filters = _queue_filters(parse_qsl(request.form.get("filters", "")))
     back = url_for("agreements_console.queue") + (
         f"?{urlencode(list(filters.items(multi=True)))}" if filters else ""
     )
     if not wanted.valid:
         return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
-    count = counted(len(wanted.ids), "application")
+    count = assignment.counted(len(wanted.ids), "application")
     if wanted.unassigns and not confirm.confirmed():
-        return confirm.ask(unassign_confirmation(count, "reviewing", back))
+        return confirm.ask(assignment.unassign_confirmation(count, "reviewing", back))
     try:
         services.assign_many(wanted.ids, wanted.assignee_id, current_actor())
     except InvalidInput as error:

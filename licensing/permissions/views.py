@@ -28,13 +28,8 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
+from licensing.web import assignment
 from licensing.web import confirm as confirm_step
-from licensing.web.assignment import (
-    assignee_choices,
-    bulk_assignment,
-    counted,
-    unassign_confirmation,
-)
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -325,7 +320,9 @@ QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue")
 def _bulk_form(session: Session) -> forms.BulkAssignForm:
     form = forms.BulkAssignForm()
     staff = queries.licensing_staff(session)
-    form.assignee_id.choices = assignee_choices((user.id, user.full_name) for user in staff)
+    form.assignee_id.choices = assignment.assignee_choices(
+        (user.id, user.full_name) for user in staff
+    )
     return form
 
 
@@ -374,14 +371,16 @@ def bulk_assign() -> Page:
     """Assign (or, once confirmed, unassign) the selected requests, then back to the
     queue with its filters as they were."""
     form = _bulk_form(db.session())
-    wanted = bulk_assignment(form, "request_ids", "request")
+    wanted = assignment.bulk_assignment(form, "request_ids", "request")
     filters: dict[str, Any] = _filter_args(parse_qsl(request.form.get("filters", "")))
     back = url_for("permissions_console.queue", **filters)
     if not wanted.valid:
         return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
     if wanted.unassigns and not confirm_step.confirmed():
         return confirm_step.ask(
-            unassign_confirmation(counted(len(wanted.ids), "request"), "working on", back)
+            assignment.unassign_confirmation(
+                assignment.counted(len(wanted.ids), "request"), "working on", back
+            )
         )
     try:
         changed = services.assign(wanted.ids, wanted.assignee_id, current_actor())
@@ -389,7 +388,7 @@ def bulk_assign() -> Page:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
         return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
     verb = "unassigned" if wanted.unassigns else "assigned"
-    flash(f"{counted(len(changed), 'request')} {verb}.", "success")
+    flash(f"{assignment.counted(len(changed), 'request')} {verb}.", "success")
     return redirect(back)
 
 
