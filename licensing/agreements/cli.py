@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 from flask.cli import with_appcontext
 
 from licensing.agreements import services
+from licensing.clock import NOW_HELP, parse_now
 
 
 @click.group("applications")
@@ -16,12 +15,7 @@ def applications_group() -> None:
 
 
 @applications_group.command("expire")
-@click.option(
-    "--now",
-    "now_text",
-    default=None,
-    help="Act as if it were this moment (ISO 8601 with a zone); for replays and tests.",
-)
+@click.option("--now", "now_text", default=None, help=NOW_HELP)
 @with_appcontext
 def expire(now_text: str | None) -> None:
     """Lapse returned applications not resubmitted within 5 US business days, close
@@ -30,15 +24,7 @@ def expire(now_text: str | None) -> None:
     Idempotent and safe on several hosts at once: run it from a scheduler, e.g.
     every hour.
     """
-    now = None
-    if now_text:
-        try:
-            now = datetime.fromisoformat(now_text)
-        except ValueError:
-            raise click.BadParameter("use ISO 8601, e.g. 2027-01-05T00:00:00+00:00") from None
-        if now.tzinfo is None:
-            raise click.BadParameter("give a time zone, e.g. 2027-01-05T00:00:00+00:00")
-    report = services.expire(now=now)
+    report = services.expire(now=parse_now(now_text))
     click.echo(str(report))
     for label, items in (
         ("lapsed", report.lapsed),
