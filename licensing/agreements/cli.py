@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask.cli import with_appcontext
 
 from licensing.agreements import services
-from licensing.clock import NOW_HELP, parse_now
+from licensing.clock import now_option
 
 
 @click.group("applications")
@@ -15,16 +17,16 @@ def applications_group() -> None:
 
 
 @applications_group.command("expire")
-@click.option("--now", "now_text", default=None, help=NOW_HELP)
+@now_option
 @with_appcontext
-def expire(now_text: str | None) -> None:
+def expire(now: datetime) -> None:
     """Lapse returned applications not resubmitted within 5 US business days, close
     reconsideration windows after 14 days, and expire agreements past their term.
 
     Idempotent and safe on several hosts at once: run it from a scheduler, e.g.
     every hour.
     """
-    report = services.expire(now=parse_now(now_text))
+    report = services.expire(now=now)
     click.echo(str(report))
     for label, items in (
         ("lapsed", report.lapsed),
