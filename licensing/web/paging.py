@@ -28,6 +28,11 @@ T = TypeVar("T")
 PER_PAGE = 50
 
 
+def page_count(total: int, per_page: int) -> int:
+    """How many pages `total` rows fill; an empty list is one (empty) page."""
+    return max(1, -(-total // per_page))
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a list, numbered from 1, and where it sits in the whole list."""
@@ -41,7 +46,7 @@ class Page(Generic[T]):
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return page_count(self.total, self.per_page)
 
     @property
     def first_shown(self) -> int:
