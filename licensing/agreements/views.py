@@ -8,7 +8,7 @@ service's `InvalidInput` is shown beside the fields it names (paths such as
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -285,17 +285,34 @@ def application(application_id: int) -> Page:
 
 
 def _vendor_action(application_id: int, call: Any, done: str) -> Page:
+    return _application_step(
+        application_id, call, done, page=_vendor_page, back="agreements.application"
+    )
+
+
+def _application_step(
+    application_id: int,
+    call: Callable[[], object],
+    done: str,
+    *,
+    page: Callable[..., tuple[str, int]],
+    back: str,
+) -> Page:
+    """Take a step on the application, then say `done` on the page `back` names; on a
+    refusal, the application's `page` again, as it now stands, with the messages
+    (422 for the input, 409 for a step its state does not allow)."""
     try:
         call()
     except (InvalidInput, Conflict) as error:
-        application = queries.get_application(db.session(), application_id)
-        db.session().refresh(application)
+        session = db.session()
+        application = queries.get_application(session, application_id)
+        session.refresh(application)
         errors = getattr(error, "errors", None) or {"_": [error.detail]}
-        return _vendor_page(
+        return page(
             application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
         )
     flash(done, "success")
-    return redirect(url_for("agreements.application", application_id=application_id))
+    return redirect(url_for(back, application_id=application_id))
 
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
@@ -706,18 +723,9 @@ def application_review(application_id: int) -> Page:
 
 
 def _staff_action(application_id: int, call: Any, done: str) -> Page:
-    try:
-        call()
-    except (InvalidInput, Conflict) as error:
-        session = db.session()
-        application = queries.get_application(session, application_id)
-        session.refresh(application)
-        errors = getattr(error, "errors", None) or {"_": [error.detail]}
-        return _console_page(
-            application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
-        )
-    flash(done, "success")
-    return redirect(url_for("agreements_console.application", application_id=application_id))
+    return _application_step(
+        application_id, call, done, page=_console_page, back="agreements_console.application"
+    )
 
 
 @console.route("/applications/<int:application_id>/assign", methods=["POST"])
