@@ -22,6 +22,7 @@ from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
 from licensing.mail.states import FAILED, OUTBOX, QUEUED
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.paging import page_count
 
 bp = Blueprint("mail_console", __name__, url_prefix="/console")
 
@@ -43,7 +44,7 @@ def outbox() -> str:
         messages=found,
         total=total,
         page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        pages=page_count(total, PER_PAGE),
         counts=queries.counts(session),
         states=OUTBOX.states,
         state=state,

@@ -28,6 +28,7 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
+from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
@@ -314,16 +315,14 @@ def _assign_form(session: Session) -> forms.AssignForm:
 
 # The queue's filters, carried through the bulk action so staff return to the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue")
-NOBODY = "nobody"
 
 
 def _bulk_form(session: Session) -> forms.BulkAssignForm:
     form = forms.BulkAssignForm()
-    form.assignee_id.choices = [
-        SelectChoice("", "Choose a person"),
-        *(SelectChoice(str(user.id), user.full_name) for user in queries.licensing_staff(session)),
-        SelectChoice(NOBODY, "Nobody: unassign them"),
-    ]
+    staff = queries.licensing_staff(session)
+    form.assignee_id.choices = assignment.assignee_choices(
+        (user.id, user.full_name) for user in staff
+    )
     return form
 
 
@@ -372,38 +371,24 @@ def bulk_assign() -> Page:
     """Assign (or, once confirmed, unassign) the selected requests, then back to the
     queue with its filters as they were."""
     form = _bulk_form(db.session())
-    ids = [i for i in map(record_id, request.form.getlist("request_ids")) if i is not None]
+    wanted = assignment.bulk_assignment(form, "request_ids", "request")
     filters: dict[str, Any] = _filter_args(parse_qsl(request.form.get("filters", "")))
     back = url_for("permissions_console.queue", **filters)
-    choice = form.assignee_id.data if form.validate_on_submit() else None
-    if not ids:
-        form.form_errors.append("Select at least one request.")
-    if not choice or (choice != NOBODY and record_id(choice) is None):
-        form.assignee_id.errors = ["Choose who to assign the selected requests to."]
-    if form.form_errors or form.assignee_id.errors:
-        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
-    if choice == NOBODY and not confirm_step.confirmed():
+    if not wanted.valid:
+        return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
+    if wanted.unassigns and not confirm_step.confirmed():
         return confirm_step.ask(
-            confirm_step.Confirmation(
-                title=f"Unassign {len(ids)} request{'s' if len(ids) != 1 else ''}?",
-                consequences=[
-                    "Nobody will be working on them until someone is assigned; they stay "
-                    "in the queue and keep counting against the service level."
-                ],
-                button="Unassign them",
-                cancel_url=back,
-                cancel_label="Back to the queue",
+            assignment.unassign_confirmation(
+                assignment.counted(len(wanted.ids), "request"), "working on", back
             )
         )
     try:
-        changed = services.assign(
-            ids, None if choice == NOBODY else record_id(choice), current_actor()
-        )
+        changed = services.assign(wanted.ids, wanted.assignee_id, current_actor())
     except InvalidInput as error:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
-        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
-    verb = "unassigned" if choice == NOBODY else "assigned"
-    flash(f"{len(changed)} request{'s' if len(changed) != 1 else ''} {verb}.", "success")
+        return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
+    verb = "unassigned" if wanted.unassigns else "assigned"
+    flash(f"{assignment.counted(len(changed), 'request')} {verb}.", "success")
     return redirect(back)
 
 

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -92,24 +91,18 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
         )
         .distinct()
     )
-    for organization_id in organization_ids:
-        with db.transaction() as session:
-            organization = account_queries.claim_active_organization(session, organization_id)
-            if organization is None:
-                continue
-            late = _overdue_beyond(session, organization_id, today, threshold)
-            if not late:
-                continue
-            first = late[0]
-            accounts.change_standing(
-                session,
-                organization,
-                "mark_pending_payment",
-                reason=f"Invoice {first.number} is {first.days_overdue(today)} days overdue "
-                f"({_amount(first.balance_due, first.currency)} due {first.due_date}).",
-                actor=Actor.SYSTEM,
-            )
-            report.pending_payment.append(organization.legal_name)
+
+    def overdue_invoice(session: Session, organization_id: int) -> str | None:
+        late = _overdue_beyond(session, organization_id, today, threshold)
+        if not late:
+            return None
+        first = late[0]
+        return (
+            f"Invoice {first.number} is {first.days_overdue(today)} days overdue "
+            f"({_amount(first.balance_due, first.currency)} due {first.due_date})."
+        )
+
+    report.pending_payment += accounts.hold_for_overdue(organization_ids, overdue_invoice)
     return report
 
 
