@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from licensing.billing import services
 from licensing.clock import NOW_HELP, parse_now
+from licensing.config import current_config
 from licensing.errors import DomainError
 
 _moment = parse_now
@@ -59,7 +60,9 @@ def overdue(now_text: str | None) -> None:
     """Email reminders for overdue invoices (at most weekly), issue late-fee
     invoices per the agreement's terms, and move organizations with an invoice
     overdue beyond OVERDUE_STANDING_DAYS to pending_payment. Idempotent."""
-    report = services.process_overdue(now=_moment(now_text))
+    report = services.process_overdue(
+        standing_days=current_config().overdue_standing_days, now=_moment(now_text)
+    )
     for number in report.late_fee_invoices:
         click.echo(f"late fee invoice {number}")
     for name in report.pending_payment:
