@@ -29,6 +29,7 @@ from licensing.agreements import services as agreements
 from licensing.billing import services as billing
 from licensing.config import Config, current_config
 from licensing.mail import services as mail
+from licensing.mail.smtp import Delivery
 from licensing.permissions import services as permissions
 from licensing.royalties import services as royalties
 
@@ -51,7 +52,7 @@ class Job:
 
 
 def _deliver_mail() -> object:
-    return mail.deliver_due()
+    return mail.deliver_due(Delivery.from_config(current_config()))
 
 
 def _expire_applications() -> object:

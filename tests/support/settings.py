@@ -6,6 +6,7 @@ from __future__ import annotations
 from licensing.agreements.settings import IssuingPolicy
 from licensing.billing.settings import InvoiceTerms
 from licensing.config import current_config
+from licensing.mail.smtp import Delivery
 
 
 def issuing() -> IssuingPolicy:
@@ -22,3 +23,8 @@ def invoice_terms() -> InvoiceTerms:
 
 def standing_days() -> int:
     return current_config().overdue_standing_days
+
+
+def delivery() -> Delivery:
+    """Where the test app's outbox delivers (its SMTP_URL, or the mail viewer)."""
+    return Delivery.from_config(current_config())

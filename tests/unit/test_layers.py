@@ -113,9 +113,9 @@ def test_the_audit_log_imports_no_other_feature() -> None:
 # (docs/architecture.md, "Settings"). Left on purpose, with the reason:
 READS_SETTINGS_ITSELF = {
     "licensing/mail/services.py": (
-        "the outbox adapter: every use case queues mail in its own transaction, and the "
-        "outbox stamps From, the Message-ID domain and PUBLIC_URL and picks the SMTP "
-        "transport itself"
+        "the outbox adapter: every use case queues mail in its own transaction, and "
+        "enqueue() renders with PUBLIC_URL and the app's templates and takes the "
+        "Message-ID domain from MAIL_FROM (delivery takes a Delivery argument)"
     ),
 }
 _APP_STATE = {("flask", "current_app"), ("licensing.config", "current_config")}

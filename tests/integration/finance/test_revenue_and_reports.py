@@ -38,7 +38,7 @@ from tests.integration.finance.conftest import History, at
 from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.servers import SMTPServer
-from tests.support.settings import issuing
+from tests.support.settings import delivery, issuing
 
 DEVELOPMENT_USE = {**AUTO_USE, "use": "development", "product_name": "Scrubber Pro SDK"}
 
@@ -264,7 +264,7 @@ def test_the_cli_queues_the_report_to_an_inbox_with_the_pdf_attached(
     outbox_page = signed_in(client, admin).get(f"/console/outbox/{message.id}")
     assert "revenue-report-2027-03-USD.pdf (application/pdf" in outbox_page.get_data(as_text=True)
 
-    assert mail.deliver_due().sent >= 1
+    assert mail.deliver_due(delivery()).sent >= 1
     (received,) = [m for m in mailbox.wait_for(1) if m["To"] == "manager@office.example"]
     assert received["Subject"] == "Monthly revenue report 2027-03 (USD)"
     (attachment,) = list(received.iter_attachments())
