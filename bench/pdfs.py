@@ -88,6 +88,7 @@ def issue(app: Any) -> tuple[int, int]:
     from licensing.billing.models import Invoice
     from licensing.ratecards import cli as ratecards_cli
     from tests.support import factories
+    from tests.support.settings import issuing
 
     moment = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
     with app.app_context():
@@ -104,7 +105,9 @@ def issue(app: Any) -> tuple[int, int]:
             }
         )
         application = agreements.create_draft(Actor.of(principal), draft, now=moment)
-        agreements.submit(application.id, Actor.of(principal), attest=True, now=moment)
+        agreements.submit(
+            application.id, Actor.of(principal), policy=issuing(), attest=True, now=moment
+        )
         session = db.session()
         agreement = session.scalars(
             select(Agreement).where(Agreement.application_id == application.id)

@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from flask import current_app
 from sqlalchemy import ColumnElement, Select, func, nulls_last, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eager, selectinload
 
@@ -298,23 +297,25 @@ class ReviewLevel:
     running: bool  # False while it waits on the vendor, or once decided
 
 
-def review_level(application: Application | ApplicationRow, now: datetime) -> ReviewLevel:
-    return review_levels([application], now)[application.id]
+def review_level(
+    application: Application | ApplicationRow, now: datetime, *, target_days: int
+) -> ReviewLevel:
+    return review_levels([application], now, target_days=target_days)[application.id]
 
 
 def review_levels(
-    applications: Sequence[Application | ApplicationRow], now: datetime
+    applications: Sequence[Application | ApplicationRow], now: datetime, *, target_days: int
 ) -> dict[int, ReviewLevel]:
-    """Each application's review level. The business days are counted once per day
-    of submission, not once per row (a page's applications share a few days)."""
-    target = int(current_app.config["LICENSING"].application_review_sla_days)
+    """Each application's review level against `target_days` (the setting
+    APPLICATION_REVIEW_SLA_DAYS). The business days are counted once per day of
+    submission, not once per row (a page's applications share a few days)."""
     today = calendar.office_date(now)
     by_day: dict[date, tuple[int, datetime]] = {}
     levels = {}
     for application in applications:
         submitted = application.submitted_at
         if submitted is None:
-            levels[application.id] = ReviewLevel(0, target, None, False, False)
+            levels[application.id] = ReviewLevel(0, target_days, None, False, False)
             continue
         day = calendar.office_date(submitted)
         if day not in by_day:
@@ -322,11 +323,11 @@ def review_levels(
             # from it to the end of an office day).
             by_day[day] = (
                 calendar.business_days_between(day, today),
-                calendar.end_of_office_day(calendar.add_business_days(day, target)),
+                calendar.end_of_office_day(calendar.add_business_days(day, target_days)),
             )
         age, due = by_day[day]
         running = application.state in AWAITING_STAFF
-        levels[application.id] = ReviewLevel(age, target, due, running and due < now, running)
+        levels[application.id] = ReviewLevel(age, target_days, due, running and due < now, running)
     return levels
 
 

@@ -30,6 +30,7 @@ from licensing.actors import current_actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
+from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
     AGREEMENT,
     APPLICATION,
@@ -40,6 +41,7 @@ from licensing.agreements.states import (
     RETURNED,
 )
 from licensing.audit import queries as audit_queries
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
@@ -324,6 +326,7 @@ def submit(application_id: int) -> Page:
         lambda: services.submit(
             application_id,
             actor,
+            policy=IssuingPolicy.from_config(current_config()),
             attest=request.form.get("attest") == "yes",
             response=request.form.get("response"),
         ),
@@ -661,7 +664,9 @@ def _queue_page(
         sort=sort,
         sorts=queries.SORTS,
         search=search,
-        levels=queries.review_levels(found.items, utcnow()),
+        levels=queries.review_levels(
+            found.items, utcnow(), target_days=current_config().application_review_sla_days
+        ),
         assign_form=bulk_form or _bulk_form(reviewers),
         selected=selected,
         filter_query=urlencode(list(args.items(multi=True))),
@@ -773,7 +778,13 @@ def review(application_id: int) -> Page:
     reason = request.form.get("reason", "")
     return _staff_action(
         application_id,
-        lambda: services.review(application_id, action, current_actor(), reason=reason),
+        lambda: services.review(
+            application_id,
+            action,
+            current_actor(),
+            policy=IssuingPolicy.from_config(current_config()),
+            reason=reason,
+        ),
         _REVIEW_DONE[action],
     )
 
@@ -800,6 +811,7 @@ def approve(application_id: int) -> Page:
                 application_id,
                 "approve",
                 actor,
+                policy=IssuingPolicy.from_config(current_config()),
                 reason=request.form.get("note"),
                 modifications=changes,
             )

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from licensing.billing import services
 from licensing.clock import now_option
+from licensing.config import current_config
 from licensing.errors import DomainError
 
 
@@ -57,7 +58,7 @@ def overdue(now: datetime) -> None:
     """Email reminders for overdue invoices (at most weekly), issue late-fee
     invoices per the agreement's terms, and move organizations with an invoice
     overdue beyond OVERDUE_STANDING_DAYS to pending_payment. Idempotent."""
-    report = services.process_overdue(now=now)
+    report = services.process_overdue(standing_days=current_config().overdue_standing_days, now=now)
     for number in report.late_fee_invoices:
         click.echo(f"late fee invoice {number}")
     for name in report.pending_payment:

@@ -32,10 +32,10 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import current_actor
 from licensing.billing import documents, forms, links, pdfs, queries, services, stripe_gateway
+from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
 from licensing.calendar import office_date
-from licensing.config import Config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
@@ -59,11 +59,6 @@ csrf.exempt(webhooks)  # Stripe signs its requests; there is no session to forge
 Page = str | tuple[str, int] | Response
 BILLING_READERS = ("billing", "licensing")
 CARD_ATTEMPTS_LIMIT = "10 per hour"
-
-
-def _config() -> Config:
-    config: Config = current_app.config["LICENSING"]
-    return config
 
 
 def _today() -> date:
@@ -102,7 +97,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "payments": queries.payments(session, invoice_id=invoice.id),
         "credit_notes": queries.credit_notes(session, invoice_id=invoice.id),
         "card_enabled": stripe_gateway.gateway() is not None,
-        "remit_to": documents._split(_config().billing_remit_to),
+        "remit_to": documents._split(letterhead().remit_to),
         "today": _today(),
     }
 

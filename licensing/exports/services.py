@@ -19,12 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from flask import current_app
-
 from licensing import db
 from licensing.audit import services as audit
 from licensing.calendar import office_date
-from licensing.config import Config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.exports import base, filters
@@ -80,11 +77,6 @@ class Tally:
         self.digest.update(chunk)
 
 
-def _config() -> Config:
-    config: Config = current_app.config["LICENSING"]
-    return config
-
-
 def _counted(rows: Iterable[Row], tally: Tally, on_row: Callable[[], None] | None) -> Iterator[Row]:
     for row in rows:
         tally.rows += 1
@@ -96,16 +88,19 @@ def _counted(rows: Iterable[Row], tally: Tally, on_row: Callable[[], None] | Non
 def stream(
     request: ExportRequest,
     *,
+    gl_accounts: Mapping[str, str],
     note: str | None = None,
     on_row: Callable[[], None] | None = None,
     tally: Tally | None = None,
 ) -> Generator[bytes, None, None]:
-    """The export's bytes, chunk by chunk; audited when the stream ends however."""
+    """The export's bytes, chunk by chunk, each invoice line under its account in
+    `gl_accounts` (the setting EXPORT_GL_ACCOUNTS); audited when the stream ends
+    however."""
     tally = tally if tally is not None else Tally()
     header = Header(request.dataset, utcnow(), request.filter.describe())
     try:
         with reading_session(snapshot=True) as session:
-            context = ExportContext(session, Ledger(session, _config().gl_accounts))
+            context = ExportContext(session, Ledger(session, gl_accounts))
             rows = request.dataset.rows(context, request.filter)
             chunks = request.format.write(header, _counted(rows, tally, on_row))
             try:
@@ -122,10 +117,10 @@ def stream(
         record_export(request, tally, note=note)
 
 
-def count(request: ExportRequest) -> int | None:
+def count(request: ExportRequest, *, gl_accounts: Mapping[str, str]) -> int | None:
     """How many rows the export will have, when the dataset can say cheaply."""
     with reading_session(snapshot=True) as session:
-        context = ExportContext(session, Ledger(session, _config().gl_accounts))
+        context = ExportContext(session, Ledger(session, gl_accounts))
         return request.dataset.count(context, request.filter)
 
 

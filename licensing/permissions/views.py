@@ -24,6 +24,7 @@ from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization
 from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
@@ -102,7 +103,7 @@ def request_sent() -> str:
 def confirm(token: str) -> Page:
     """The link in the confirmation email."""
     try:
-        confirmed = services.confirm_email(token)
+        confirmed = services.confirm_email(token, sla_days=current_config().permission_sla_days)
     except (services.LinkNotValid, services.LinkExpired) as error:
         return _link_problem(error)
     flash(
@@ -220,7 +221,9 @@ def reconsideration(token: str) -> Page:
     return _requester_step(
         token,
         "reconsider_form",
-        lambda form: services.request_reconsideration(token, form.body.data or ""),
+        lambda form: services.request_reconsideration(
+            token, form.body.data or "", sla_days=current_config().permission_sla_days
+        ),
         "Your request for reconsideration is with the licensing office.",
     )
 
@@ -340,12 +343,13 @@ def _queue_page(
     session = db.session()
     principal = access.require_principal()
     now = utcnow()
+    target = current_config().permission_sla_days
     filters = queries.QueueFilter.from_args(args)
     found = queries.queue(session, filters, principal, now)
     page = render_template(
         "permissions/console_queue.html",
         requests=found,
-        levels={item.id: queries.service_level(item, now) for item in found},
+        levels={item.id: queries.service_level(item, now, target_days=target) for item in found},
         filters=filters,
         filter_query=urlencode(args),
         states=[s for s in STATES if s != "unconfirmed"],
@@ -413,7 +417,7 @@ def _detail_page(
     return render_template(
         "permissions/console_detail.html",
         request_=found,
-        level=queries.service_level(found, now),
+        level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
         allowed=PERMISSION_REQUEST.allowed(found.state),
         history=audit_queries.events_for(session, "permission_request", found.id),
         error=error,

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from licensing.clock import now_option
+from licensing.config import current_config
 from licensing.royalties import services
 
 
@@ -25,5 +25,5 @@ def remind(now: datetime) -> None:
     """Email reminders 14 days before a report is due, on the due date and every 14 days
     while it is overdue; hold at pending_payment an organization with a report overdue
     beyond the standing threshold (30 days). Idempotent; run it daily or hourly."""
-    days = current_app.config["LICENSING"].overdue_standing_days
+    days = current_config().overdue_standing_days
     click.echo(str(services.send_reminders(standing_days=days, now=now)))

@@ -20,6 +20,7 @@ from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.conftest import DatabaseTemplate, make_config
+from tests.support.settings import delivery
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_the_mail_viewer_answers_only_on_this_computer(app: Flask) -> None:
 
 def test_in_development_without_smtp_mail_is_delivered_to_the_viewer(app: Flask) -> None:
     message = _queue("http://127.0.0.1:5000/x")
-    report = mail.deliver_due()
+    report = mail.deliver_due(delivery())
     assert str(report).startswith("1 sent to the development mail viewer (/dev/mail)")
     db.session().refresh(message)
     assert message.state == "sent"

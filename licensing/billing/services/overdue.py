@@ -17,7 +17,6 @@ from licensing.billing.models import Invoice
 from licensing.billing.services._common import (
     _amount,
     _as,
-    _config,
     _due_ids,
     _email_billing_contact,
 )
@@ -54,8 +53,10 @@ def months_between(start: date, end: date) -> int:
     return max(months, 0)
 
 
-def process_overdue(*, now: datetime | None = None) -> OverdueReport:
-    """Remind, charge late fees and move standing for overdue invoices.
+def process_overdue(*, standing_days: int, now: datetime | None = None) -> OverdueReport:
+    """Remind, charge late fees and move standing for overdue invoices (an
+    organization with one more than `standing_days` overdue, the setting
+    OVERDUE_STANDING_DAYS, to `pending_payment`).
 
     Idempotent (reminders at most weekly, each month's late fee once, standing
     through its state machine) and safe on several hosts: each invoice and
@@ -82,7 +83,7 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
             fee = _charge_late_fees(session, invoice, now=now, today=today)
             if fee is not None:
                 report.late_fee_invoices.append(fee)
-    threshold = _config().overdue_standing_days
+    threshold = standing_days
     organization_ids = _due_ids(
         select(Invoice.organization_id)
         .where(
@@ -194,12 +195,12 @@ def _overdue_beyond(
     )
 
 
-def overdue_invoices(session: Session, organization_id: int, today: date) -> list[str]:
-    """The organization's invoices overdue beyond the standing threshold, in words
-    (registered with accounts as an overdue check)."""
+def overdue_invoices(
+    session: Session, organization_id: int, today: date, standing_days: int
+) -> list[str]:
+    """The organization's invoices overdue more than `standing_days`, in words (for
+    accounts' overdue check, registered in `licensing.billing.init_app`)."""
     return [
         f"invoice {invoice.number} is {invoice.days_overdue(today)} days overdue"
-        for invoice in _overdue_beyond(
-            session, organization_id, today, _config().overdue_standing_days
-        )
+        for invoice in _overdue_beyond(session, organization_id, today, standing_days)
     ]
