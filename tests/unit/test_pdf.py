@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
-from reportlab.platypus import PageBreak
+from reportlab.lib.units import inch
+from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
 
@@ -39,3 +43,51 @@ def test_the_same_content_gives_the_same_bytes() -> None:
     first = pdf.build(_story(2), pdf.PageFurniture("X"), title="Test")
     second = pdf.build(_story(2), pdf.PageFurniture("X"), title="Test")
     assert first == second
+
+
+# Plain text that skips reportlab's markup parser must come out exactly as parsed.
+_PLAIN = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,;:-'\"()/·—©®éÅŁčß\n\t\xa0<>&")), max_size=80
+)
+
+
+@given(value=_PLAIN, style=st.sampled_from(["Body", "Cell", "CellRight", "Heading", "Small"]))
+@settings(max_examples=300, deadline=None)
+def test_a_plain_paragraph_has_the_fragments_reportlabs_parser_gives(
+    value: str, style: str
+) -> None:
+    fast = pdf.para(value, style)
+    parsed = Paragraph(pdf.text(value), pdf.STYLES[style])
+    assert [f.__dict__ for f in fast.frags] == [f.__dict__ for f in parsed.frags]
+    assert fast.text == parsed.text
+
+
+def _clauses(make: Callable[[str, str], Flowable]) -> list[Flowable]:
+    words = "Zoë Łódź licensee «royalty» © ® " * 40
+    story: list[Flowable] = []
+    for number in range(12):
+        heading = "Façade & Co. <i>kept</i>" if number % 2 else "Łódź and Zoë"
+        story.append(make(f"{number}. {heading}", "Heading"))
+        story.append(make(f"{number}.1  {words} {number}", "Clause"))
+    rows = [["Product", "Fee"]] + [[f"Product {n} of Zoë", f"{n}.00 USD"] for n in range(40)]
+    story.append(pdf.table(rows, [4 * inch, 2 * inch], right_columns=(1,)))
+    return story
+
+
+def test_a_document_of_plain_paragraphs_has_the_bytes_reportlabs_parser_gives() -> None:
+    def parsed(value: str, style: str) -> Flowable:
+        return Paragraph(pdf.text(value), pdf.STYLES[style])
+
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    fast = pdf.build(_clauses(pdf.para), furniture, title="T")
+    assert len(PdfReader(io.BytesIO(fast)).pages) > 2  # paragraphs and the table split
+    assert fast == pdf.build(_clauses(parsed), furniture, title="T")
+
+
+def test_a_paragraph_wrapped_again_at_another_width_breaks_its_lines_again() -> None:
+    paragraph = pdf.para("words " * 60)
+    _, narrow = paragraph.wrap(100, 1000)
+    _, wide = paragraph.wrap(400, 1000)
+    assert wide < narrow
+    assert paragraph.wrap(100, 1000) == (100, narrow)
+    assert len(paragraph.blPara.lines) == narrow / pdf.STYLES["Body"].leading
