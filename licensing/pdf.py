@@ -38,15 +38,49 @@ FONT_BOLD = "Vera-Bold"
 FONT_ITALIC = "Vera-Italic"
 
 
+class _EmbeddedFont(TTFont):
+    """A TrueType font embedded as a subset, mapping text already seen in a
+    document in one C call.
+
+    reportlab maps every character of every line drawn to its code in the
+    document's subset in a Python loop (a tenth of an agreement's time). Once
+    the document has given each character of a text a code in the first subset,
+    `str.translate` gives the same bytes; any other text (a new character, one
+    the font lacks, a second subset) takes reportlab's loop, which assigns the
+    codes as before.
+    """
+
+    def splitString(
+        self, text: str | bytes, doc: Any, encoding: str = "utf-8"
+    ) -> list[tuple[int, bytes]]:
+        state: Any = self.state.get(doc)
+        known: frozenset[str] | None = getattr(state, "known_characters", None)
+        if known is not None and isinstance(text, str) and text and known.issuperset(text):
+            return [(0, text.translate(state.first_subset_codes).encode("latin-1"))]
+        chunks: list[tuple[int, bytes]] = super().splitString(text, doc, encoding)
+        _remember_codes(self.state[doc])
+        return chunks
+
+
+def _remember_codes(state: Any) -> None:
+    """Keep beside reportlab's state the codes of the first subset, as a
+    translation table (a no-break space is drawn as the space, as reportlab does)."""
+    codes = {char: code for char, code in state.assignments.items() if code < 256}
+    if 32 in codes:
+        codes[0xA0] = codes[32]
+    state.first_subset_codes = codes
+    state.known_characters = frozenset(map(chr, codes))
+
+
 def _register_fonts() -> None:
     """Bitstream Vera ships with reportlab: embedded, it renders every Latin-1
     name and the © and ® signs the notices need, on any machine."""
     if FONT in pdfmetrics.getRegisteredFontNames():
         return
-    pdfmetrics.registerFont(TTFont(FONT, str(_FONT_DIR / "Vera.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(_FONT_DIR / "VeraBd.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_ITALIC, str(_FONT_DIR / "VeraIt.ttf")))
-    pdfmetrics.registerFont(TTFont("Vera-BoldItalic", str(_FONT_DIR / "VeraBI.ttf")))
+    pdfmetrics.registerFont(_EmbeddedFont(FONT, str(_FONT_DIR / "Vera.ttf")))
+    pdfmetrics.registerFont(_EmbeddedFont(FONT_BOLD, str(_FONT_DIR / "VeraBd.ttf")))
+    pdfmetrics.registerFont(_EmbeddedFont(FONT_ITALIC, str(_FONT_DIR / "VeraIt.ttf")))
+    pdfmetrics.registerFont(_EmbeddedFont("Vera-BoldItalic", str(_FONT_DIR / "VeraBI.ttf")))
     pdfmetrics.registerFontFamily(
         FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic="Vera-BoldItalic"
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 from reportlab.lib.units import inch
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
@@ -91,3 +92,24 @@ def test_a_paragraph_wrapped_again_at_another_width_breaks_its_lines_again() -> 
     assert wide < narrow
     assert paragraph.wrap(100, 1000) == (100, narrow)
     assert len(paragraph.blPara.lines) == narrow / pdf.STYLES["Body"].leading
+
+
+class _Document:
+    """What reportlab keys a font's subsets by: any document object."""
+
+
+# Vera's own characters (more than one subset of 256 holds), and some it lacks.
+_VERA = "".join(map(chr, sorted(TTFont("V", str(pdf._FONT_DIR / "Vera.ttf")).face.charToGlyph)))
+_DRAWN = st.text(alphabet=st.sampled_from(list(_VERA + "\xa0řǅ中")), max_size=30)
+
+
+@given(texts=st.lists(_DRAWN, min_size=1, max_size=40))
+@example(texts=[_VERA[:150], _VERA[150:] + "ř", "\xa0 " + _VERA[::-1]])  # a second subset
+@settings(max_examples=200, deadline=None)
+def test_text_is_mapped_into_the_font_subset_as_reportlab_maps_it(texts: list[str]) -> None:
+    ours = pdf._EmbeddedFont("VeraOurs", str(pdf._FONT_DIR / "Vera.ttf"))
+    theirs = TTFont("VeraTheirs", str(pdf._FONT_DIR / "Vera.ttf"))
+    our_document, their_document = _Document(), _Document()
+    for value in texts * 2:  # the second time round every character is known
+        assert ours.splitString(value, our_document) == theirs.splitString(value, their_document)
+    assert ours.state[our_document].subsets == theirs.state[their_document].subsets
