@@ -194,6 +194,33 @@ def markup(value: str, style: str = "Body") -> Paragraph:
     return _Paragraph(value, STYLES[style])
 
 
+# reportlab's default left and right padding of a table cell, which our tables keep.
+_CELL_PADDING = 6
+
+
+def _cell(value: object, style: str, width: float) -> Any:
+    """A table cell of plain text: the text itself when it fits on one line,
+    drawn by the table in the style's font; else a paragraph that wraps it.
+
+    A string is drawn where a one-line paragraph of the same style draws it
+    (the table's font, size, leading and colour are the Cell style's, so the
+    row's height and the baseline are the same), without the paragraph's
+    layout; an empty cell is an empty list of flowables, which like an empty
+    paragraph has no height and draws nothing.
+    """
+    cleaned = cleanBlockQuotedText(str(value))
+    if not cleaned:
+        return []
+    font = STYLES[style]
+    fits = width - 2 * _CELL_PADDING - 0.01
+    if (
+        "\xa0" not in cleaned
+        and pdfmetrics.stringWidth(cleaned, font.fontName, font.fontSize) < fits
+    ):
+        return cleaned
+    return para(value, style)
+
+
 def table(
     rows: Sequence[Sequence[Any]],
     col_widths: Sequence[float],
@@ -202,7 +229,7 @@ def table(
     right_columns: Sequence[int] = (),
     total_rows: int = 0,
 ) -> Table:
-    """A ruled table; string cells become wrapped paragraphs."""
+    """A ruled table; string cells are drawn on one line, or wrapped as paragraphs."""
     cells = []
     for index, row in enumerate(rows):
         line = []
@@ -212,24 +239,41 @@ def table(
             ):
                 line.append(cell)  # flowables, or a list of them, stack in the cell
                 continue
-            style = "CellBold" if header and index == 0 else "Cell"
-            if column in right_columns:
-                style = "CellRight"
-            line.append(para(cell, style))
+            line.append(
+                _cell(cell, _cell_style(index, column, header, right_columns), col_widths[column])
+            )
         cells.append(line)
     result = Table(cells, colWidths=list(col_widths), repeatRows=1 if header else 0)
+    body = STYLES["Cell"]
     commands: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.4, LINE),
         ("TOPPADDING", (0, 0), (-1, -1), 3),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        # Plain-text cells are drawn as the Cell styles' paragraphs would be.
+        ("FONTNAME", (0, 0), (-1, -1), body.fontName),
+        ("FONTSIZE", (0, 0), (-1, -1), body.fontSize),
+        ("LEADING", (0, 0), (-1, -1), body.leading),
+        ("TEXTCOLOR", (0, 0), (-1, -1), body.textColor),
     ]
     if header:
         commands.append(("BACKGROUND", (0, 0), (-1, 0), WASH))
+        commands.append(("FONTNAME", (0, 0), (-1, 0), STYLES["CellBold"].fontName))
+    for column in right_columns:
+        commands.append(("ALIGN", (column, 0), (column, -1), "RIGHT"))
+        commands.append(("FONTNAME", (column, 0), (column, -1), STYLES["CellRight"].fontName))
     if total_rows:
         commands.append(("LINEABOVE", (0, -total_rows), (-1, -total_rows), 0.8, INK))
     result.setStyle(TableStyle(commands))
     return result
+
+
+def _cell_style(row: int, column: int, header: bool, right_columns: Sequence[int]) -> str:
+    if column in right_columns:
+        return "CellRight"  # its header too is not bold
+    return "CellBold" if header and row == 0 else "Cell"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -113,3 +114,47 @@ def test_text_is_mapped_into_the_font_subset_as_reportlab_maps_it(texts: list[st
     for value in texts * 2:  # the second time round every character is known
         assert ours.splitString(value, our_document) == theirs.splitString(value, their_document)
     assert ours.state[our_document].subsets == theirs.state[their_document].subsets
+
+
+def _placed_text(content: bytes) -> list[tuple[str, float, float, str, float]]:
+    """Every run of text on the first page: where it starts, in points, its font and size."""
+    placed: list[tuple[str, float, float, str, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if text.strip():
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            name = str(font["/BaseFont"]).partition("+")[2]  # without the subset's tag
+            placed.append((text.strip(), round(x, 3), round(y, 3), name, size))
+
+    PdfReader(io.BytesIO(content)).pages[0].extract_text(visitor_text=visit)
+    return sorted(placed)
+
+
+def test_plain_table_cells_are_drawn_where_paragraphs_would_be() -> None:
+    rows = [
+        ["#", "Product", "Fee"],
+        ["1", "Zoë's Scrubber", "33,800.00 USD"],
+        ["2", "A product whose name is far too long for its column " * 2, "822.50 USD"],
+        ["", "", ""],  # an empty row has no height, as with empty paragraphs
+        ["", "Total", "34,622.50 USD"],
+    ]
+    widths = [0.4 * inch, 3 * inch, 1.5 * inch]
+
+    def as_paragraphs(index: int, column: int, cell: str) -> Flowable:
+        style = "CellRight" if column == 2 else "CellBold" if index == 0 else "Cell"
+        return pdf.para(cell, style)
+
+    paragraphs = [
+        [as_paragraphs(i, c, cell) for c, cell in enumerate(r)] for i, r in enumerate(rows)
+    ]
+    plain = pdf.table(rows, widths, right_columns=(2,), total_rows=1)
+    assert any(isinstance(cell, str) for row in plain._cellvalues for cell in row)  # type: ignore[attr-defined]
+    drawn = [
+        pdf.build([table], pdf.PageFurniture("X"), title="T")
+        for table in (plain, pdf.table(paragraphs, widths, right_columns=(2,), total_rows=1))
+    ]
+    assert _placed_text(drawn[0]) == _placed_text(drawn[1])
+    assert plain.wrap(pdf.CONTENT_WIDTH, 600) == pdf.table(
+        paragraphs, widths, right_columns=(2,), total_rows=1
+    ).wrap(pdf.CONTENT_WIDTH, 600)
