@@ -158,3 +158,14 @@ def test_plain_table_cells_are_drawn_where_paragraphs_would_be() -> None:
     assert plain.wrap(pdf.CONTENT_WIDTH, 600) == pdf.table(
         paragraphs, widths, right_columns=(2,), total_rows=1
     ).wrap(pdf.CONTENT_WIDTH, 600)
+
+
+def test_names_beyond_latin_1_are_drawn_with_their_own_letters() -> None:
+    # Ł, Č, Đ, ć and Ş are beyond WinAnsi (reportlab's built-in fonts): Vera has them.
+    names = "Łukasz Čapek & Đurđević, Şahin, Œuvre Zoë"
+    story = [
+        pdf.para(names),
+        pdf.table([["Licensee", names]], [1.5 * inch, 5 * inch], header=False),
+    ]
+    data = pdf.build(story, pdf.PageFurniture("X"), title="T")
+    assert PdfReader(io.BytesIO(data)).pages[0].extract_text().count(names) == 2
