@@ -28,7 +28,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
-from reportlab.platypus.paragraph import cleanBlockQuotedText
+
+# split and strip: the whitespace splitting reportlab breaks lines with (not in the stubs).
+from reportlab.platypus.paragraph import cleanBlockQuotedText, split, strip  # type: ignore[attr-defined]
 from reportlab.platypus.paraparser import ParaFrag
 from reportlab.rl_config import _FUZZ
 
@@ -155,6 +157,98 @@ class _Paragraph(Paragraph):
         size: tuple[float, float] = super().wrap(availWidth, availHeight)
         self._wrapped_width = availWidth if availWidth >= _FUZZ else None
         return size
+
+    def breakLines(self, width: Any) -> Any:
+        lines = self._plain_lines(width if isinstance(width, list | tuple) else [width])
+        return lines if lines is not None else super().breakLines(width)
+
+    def _plain_lines(self, widths: Sequence[float]) -> Any:
+        """reportlab's own line breaking of one fragment of plain text (its
+        simple case), with each word measured once per process; None where
+        reportlab does more (markup, bullets, hyphens, no-break spaces, a word
+        longer than the line), and then reportlab breaks the lines itself.
+
+        The loop is reportlab's, step for step with the same arithmetic, so the
+        lines and their widths are the same floats; measuring every word through
+        `stringWidth` was most of the time it took.
+        """
+        style = self.style
+        if not _plain_breaking(self, style):
+            return None
+        fragment = self.frags[0]
+        words = split(strip(fragment.text))
+        if not words or "\xad" in fragment.text or "\xa0" in fragment.text:
+            return None
+        font, size = fragment.fontName, fragment.fontSize
+        measured = _measured_words(font, size)
+        space = _word_width(measured, " ", font, size)
+        shrink = style.spaceShrinkage * space
+        last = len(widths) - 1
+        self.height = self._splitLongWordCount = self._hyphenations = 0
+        widest: float = 0
+        lines: list[tuple[float, list[str]]] = []
+        line: list[str] = []
+        line_number, line_width, current = 0, widths[0], -space
+        for word in words:
+            width = measured.get(word)
+            if width is None:
+                width = _word_width(measured, word, font, size)
+            new = current + space + width
+            if new > line_width + shrink * len(line):
+                if width > widths[min(line_number, last)]:
+                    return None  # reportlab splits a word longer than the line
+                if line:
+                    widest = max(widest, current)
+                    lines.append((line_width - current, line))
+                    line, current = [word], width
+                    line_number += 1
+                    line_width = widths[min(last, line_number)]
+                    continue
+            line.append(word)
+            current = new
+        self._width_max = max(widest, current)
+        lines.append((line_width - current, line))
+        ascent, descent = pdfmetrics.getAscentDescent(font, size)
+        return fragment.clone(kind=0, lines=lines, ascent=ascent, descent=descent, fontSize=size)
+
+
+def _plain_breaking(paragraph: Paragraph, style: ParagraphStyle) -> bool:
+    """Whether reportlab breaks this paragraph's lines in its simple way: one
+    fragment of text, no bullet, no hyphenation, shaping, bidi or leaders."""
+    frags = paragraph.frags
+    if len(frags) != 1 or paragraph.bulletText:
+        return False
+    fragment = frags[0]
+    return (
+        type(fragment) is ParaFrag
+        and "text" in fragment.__dict__
+        and not hasattr(fragment, "cbDefn")
+        and not hasattr(fragment, "backColor")
+        and not (style.hyphenationLang or style.uriWasteReduce or style.embeddedHyphenation)
+        and not (style.shaping or style.endDots or style.wordWrap)
+        and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
+    )
+
+
+# The width of every word measured, by font and size: documents repeat their
+# words (the clauses are the same in every agreement). Emptied when it grows past
+# a bound, as a process may see any number of distinct names and numbers.
+_WORD_WIDTHS: dict[tuple[str, float], dict[str, float]] = {}
+_WORD_WIDTHS_BOUND = 200_000
+
+
+def _measured_words(font: str, size: float) -> dict[str, float]:
+    measured = _WORD_WIDTHS.get((font, size))
+    if measured is None:
+        measured = _WORD_WIDTHS[font, size] = {}
+    return measured
+
+
+def _word_width(measured: dict[str, float], word: str, font: str, size: float) -> float:
+    if len(measured) >= _WORD_WIDTHS_BOUND:
+        measured.clear()
+    width = measured[word] = pdfmetrics.stringWidth(word, font, size, "utf8")
+    return width
 
 
 # The fragment reportlab's parser makes for plain text in each style, by style name.

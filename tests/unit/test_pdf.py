@@ -169,3 +169,38 @@ def test_names_beyond_latin_1_are_drawn_with_their_own_letters() -> None:
     ]
     data = pdf.build(story, pdf.PageFurniture("X"), title="T")
     assert PdfReader(io.BytesIO(data)).pages[0].extract_text().count(names) == 2
+
+
+_WORDS = st.lists(
+    st.text(alphabet=st.sampled_from(list("aeilmwWM019.,-'©é")), min_size=1, max_size=25),
+    min_size=1,
+    max_size=60,
+)
+
+
+@given(
+    words=_WORDS,
+    spaces=st.sampled_from([" ", "  ", "\n", " \t"]),
+    first=st.floats(20, 400),
+    later=st.floats(20, 400),
+    style=st.sampled_from(["Body", "Clause", "Cell", "CellRight", "Heading", "Title"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_lines_are_broken_as_reportlab_breaks_them(
+    words: list[str], spaces: str, first: float, later: float, style: str
+) -> None:
+    value = spaces.join(words)
+    ours, theirs = pdf.para(value, style), Paragraph(pdf.text(value), pdf.STYLES[style])
+    assert ours.breakLines([first, later]).__dict__ == theirs.breakLines([first, later]).__dict__
+    assert ours._width_max == theirs._width_max  # type: ignore[attr-defined]
+
+
+def test_the_remembered_word_widths_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_WORD_WIDTHS", {})
+    monkeypatch.setattr(pdf, "_WORD_WIDTHS_BOUND", 5)
+    paragraph = pdf.para("one two three four five six seven eight nine ten eleven")
+    paragraph.wrap(60, 1000)
+    assert 0 < len(pdf._WORD_WIDTHS[pdf.FONT, 9.5]) <= 5
+    reference = Paragraph(paragraph.text, pdf.STYLES["Body"])
+    reference.wrap(60, 1000)
+    assert paragraph.blPara.lines == reference.blPara.lines
