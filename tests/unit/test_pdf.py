@@ -6,11 +6,13 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 from reportlab.lib.units import inch
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
@@ -204,3 +206,36 @@ def test_the_remembered_word_widths_are_emptied_past_their_bound(monkeypatch: An
     reference = Paragraph(paragraph.text, pdf.STYLES["Body"])
     reference.wrap(60, 1000)
     assert paragraph.blPara.lines == reference.blPara.lines
+
+
+def _letter(name: str) -> bytes:
+    story = [
+        pdf.para("Letter", "Title"),
+        pdf.para(f"Dear {name},"),
+        pdf.para("Sincerely.", "Small"),
+    ]
+    return pdf.build(story, pdf.PageFurniture(f"Letter to {name}"), title="T")
+
+
+def _alone(name: str) -> bytes:
+    """The letter built with no subset remembered."""
+    pdf._SUBSETS.clear()
+    pdf._COMPRESSED.clear()
+    return _letter(name)
+
+
+@pytest.mark.parametrize("bound", [64, 1])
+def test_documents_reusing_a_font_subset_have_the_bytes_of_one_built_alone(
+    bound: int, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(pdf, "_SUBSETS_BOUND", bound)
+    names = ["Kestrel Coding Ltd", "Harbor Health", "Zoë Fjord AS", "Łukasz Čapek", "Zoë Fjord AS"]
+    alone = [_alone(name) for name in names]
+    pdf._SUBSETS.clear()
+    in_turn = [_letter(name) for name in names]
+    assert in_turn == alone
+    # ASCII text shares one subset of each font; each new character makes another.
+    assert len(pdf._SUBSETS) == (4 if bound == 64 else 1)
+    for font in (pdf.FONT, pdf.FONT_BOLD):  # and reportlab's own faces build the same
+        monkeypatch.setattr(pdfmetrics.getFont(font).face, "__class__", TTFontFace)
+    assert [_letter(name) for name in names] == alone
