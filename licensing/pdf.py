@@ -41,9 +41,9 @@ FONT_ITALIC = "Vera-Italic"
 
 
 # Font files of subsets already built, by face and subset (the characters in the
-# order a document first drew them), and each one's compressed form. The bold
-# subset of every invoice, credit note or letter in one state holds the same
-# headings in the same order; emptied past a bound.
+# order a document first drew them), and each one's compressed form. reportlab
+# keeps ASCII at its own codes, so every document of ASCII text, or with the same
+# other characters in the same order, has the same subsets; emptied past a bound.
 _SUBSETS: dict[tuple[str, tuple[int, ...]], bytes] = {}
 _COMPRESSED: dict[bytes, bytes] = {}
 _SUBSETS_BOUND = 64
@@ -134,7 +134,8 @@ def _remember_codes(state: Any) -> None:
 
 def _register_fonts() -> None:
     """Bitstream Vera ships with reportlab: embedded, it renders every Latin-1
-    name and the © and ® signs the notices need, on any machine."""
+    name, Ł, Č, Đ, Ş and more beyond WinAnsi, and the © and ® signs the notices
+    need, the same on any machine (docs/pdfs.md)."""
     if FONT in pdfmetrics.getRegisteredFontNames():
         return
     pdfmetrics.registerFont(_EmbeddedFont(FONT, str(_FONT_DIR / "Vera.ttf")))
