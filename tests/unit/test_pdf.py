@@ -236,6 +236,7 @@ def test_documents_reusing_a_font_subset_have_the_bytes_of_one_built_alone(
     assert in_turn == alone
     # ASCII text shares one subset of each font; each new character makes another.
     assert len(pdf._SUBSETS) == (4 if bound == 64 else 1)
-    for font in (pdf.FONT, pdf.FONT_BOLD):  # and reportlab's own faces build the same
+    for font in (pdf.FONT, pdf.FONT_BOLD):  # and reportlab's own fonts build the same
+        monkeypatch.setattr(pdfmetrics.getFont(font), "__class__", TTFont)
         monkeypatch.setattr(pdfmetrics.getFont(font).face, "__class__", TTFontFace)
     assert [_letter(name) for name in names] == alone
