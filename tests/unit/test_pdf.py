@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
-from reportlab.platypus import PageBreak
+from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
+from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
 
@@ -39,3 +47,196 @@ def test_the_same_content_gives_the_same_bytes() -> None:
     first = pdf.build(_story(2), pdf.PageFurniture("X"), title="Test")
     second = pdf.build(_story(2), pdf.PageFurniture("X"), title="Test")
     assert first == second
+
+
+# Plain text that skips reportlab's markup parser must come out exactly as parsed.
+_PLAIN = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,;:-'\"()/·—©®éÅŁčß\n\t\xa0<>&")), max_size=80
+)
+
+
+@given(value=_PLAIN, style=st.sampled_from(["Body", "Cell", "CellRight", "Heading", "Small"]))
+@settings(max_examples=300, deadline=None)
+def test_a_plain_paragraph_has_the_fragments_reportlabs_parser_gives(
+    value: str, style: str
+) -> None:
+    fast = pdf.para(value, style)
+    parsed = Paragraph(pdf.text(value), pdf.STYLES[style])
+    assert [f.__dict__ for f in fast.frags] == [f.__dict__ for f in parsed.frags]
+    assert fast.text == parsed.text
+
+
+def _clauses(make: Callable[[str, str], Flowable]) -> list[Flowable]:
+    words = "Zoë Łódź licensee «royalty» © ® " * 40
+    story: list[Flowable] = []
+    for number in range(12):
+        heading = "Façade & Co. <i>kept</i>" if number % 2 else "Łódź and Zoë"
+        story.append(make(f"{number}. {heading}", "Heading"))
+        story.append(make(f"{number}.1  {words} {number}", "Clause"))
+    rows = [["Product", "Fee"]] + [[f"Product {n} of Zoë", f"{n}.00 USD"] for n in range(40)]
+    story.append(pdf.table(rows, [4 * inch, 2 * inch], right_columns=(1,)))
+    return story
+
+
+def test_a_document_of_plain_paragraphs_has_the_bytes_reportlabs_parser_gives() -> None:
+    def parsed(value: str, style: str) -> Flowable:
+        return Paragraph(pdf.text(value), pdf.STYLES[style])
+
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    fast = pdf.build(_clauses(pdf.para), furniture, title="T")
+    assert len(PdfReader(io.BytesIO(fast)).pages) > 2  # paragraphs and the table split
+    assert fast == pdf.build(_clauses(parsed), furniture, title="T")
+
+
+def test_a_paragraph_wrapped_again_at_another_width_breaks_its_lines_again() -> None:
+    paragraph = pdf.para("words " * 60)
+    _, narrow = paragraph.wrap(100, 1000)
+    _, wide = paragraph.wrap(400, 1000)
+    assert wide < narrow
+    assert paragraph.wrap(100, 1000) == (100, narrow)
+    assert len(paragraph.blPara.lines) == narrow / pdf.STYLES["Body"].leading
+
+
+class _Document:
+    """What reportlab keys a font's subsets by: any document object."""
+
+
+# Vera's own characters (more than one subset of 256 holds), and some it lacks.
+_VERA = "".join(map(chr, sorted(TTFont("V", str(pdf._FONT_DIR / "Vera.ttf")).face.charToGlyph)))
+_DRAWN = st.text(alphabet=st.sampled_from(list(_VERA + "\xa0řǅ中")), max_size=30)
+
+
+@given(texts=st.lists(_DRAWN, min_size=1, max_size=40))
+@example(texts=[_VERA[:150], _VERA[150:] + "ř", "\xa0 " + _VERA[::-1]])  # a second subset
+@settings(max_examples=200, deadline=None)
+def test_text_is_mapped_into_the_font_subset_as_reportlab_maps_it(texts: list[str]) -> None:
+    ours = pdf._EmbeddedFont("VeraOurs", str(pdf._FONT_DIR / "Vera.ttf"))
+    theirs = TTFont("VeraTheirs", str(pdf._FONT_DIR / "Vera.ttf"))
+    our_document, their_document = _Document(), _Document()
+    for value in texts * 2:  # the second time round every character is known
+        assert ours.splitString(value, our_document) == theirs.splitString(value, their_document)
+    assert ours.state[our_document].subsets == theirs.state[their_document].subsets
+
+
+def _placed_text(content: bytes) -> list[tuple[str, float, float, str, float]]:
+    """Every run of text on the first page: where it starts, in points, its font and size."""
+    placed: list[tuple[str, float, float, str, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if text.strip():
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            name = str(font["/BaseFont"]).partition("+")[2]  # without the subset's tag
+            placed.append((text.strip(), round(x, 3), round(y, 3), name, size))
+
+    PdfReader(io.BytesIO(content)).pages[0].extract_text(visitor_text=visit)
+    return sorted(placed)
+
+
+def test_plain_table_cells_are_drawn_where_paragraphs_would_be() -> None:
+    rows = [
+        ["#", "Product", "Fee"],
+        ["1", "Zoë's Scrubber", "33,800.00 USD"],
+        ["2", "A product whose name is far too long for its column " * 2, "822.50 USD"],
+        ["", "", ""],  # an empty row has no height, as with empty paragraphs
+        ["", "Total", "34,622.50 USD"],
+    ]
+    widths = [0.4 * inch, 3 * inch, 1.5 * inch]
+
+    def as_paragraphs(index: int, column: int, cell: str) -> Flowable:
+        style = "CellRight" if column == 2 else "CellBold" if index == 0 else "Cell"
+        return pdf.para(cell, style)
+
+    paragraphs = [
+        [as_paragraphs(i, c, cell) for c, cell in enumerate(r)] for i, r in enumerate(rows)
+    ]
+    plain = pdf.table(rows, widths, right_columns=(2,), total_rows=1)
+    assert any(isinstance(cell, str) for row in plain._cellvalues for cell in row)  # type: ignore[attr-defined]
+    drawn = [
+        pdf.build([table], pdf.PageFurniture("X"), title="T")
+        for table in (plain, pdf.table(paragraphs, widths, right_columns=(2,), total_rows=1))
+    ]
+    assert _placed_text(drawn[0]) == _placed_text(drawn[1])
+    assert plain.wrap(pdf.CONTENT_WIDTH, 600) == pdf.table(
+        paragraphs, widths, right_columns=(2,), total_rows=1
+    ).wrap(pdf.CONTENT_WIDTH, 600)
+
+
+def test_names_beyond_latin_1_are_drawn_with_their_own_letters() -> None:
+    # Ł, Č, Đ, ć and Ş are beyond WinAnsi (reportlab's built-in fonts): Vera has them.
+    names = "Łukasz Čapek & Đurđević, Şahin, Œuvre Zoë"
+    story = [
+        pdf.para(names),
+        pdf.table([["Licensee", names]], [1.5 * inch, 5 * inch], header=False),
+    ]
+    data = pdf.build(story, pdf.PageFurniture("X"), title="T")
+    assert PdfReader(io.BytesIO(data)).pages[0].extract_text().count(names) == 2
+
+
+_WORDS = st.lists(
+    st.text(alphabet=st.sampled_from(list("aeilmwWM019.,-'©é")), min_size=1, max_size=25),
+    min_size=1,
+    max_size=60,
+)
+
+
+@given(
+    words=_WORDS,
+    spaces=st.sampled_from([" ", "  ", "\n", " \t"]),
+    first=st.floats(20, 400),
+    later=st.floats(20, 400),
+    style=st.sampled_from(["Body", "Clause", "Cell", "CellRight", "Heading", "Title"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_lines_are_broken_as_reportlab_breaks_them(
+    words: list[str], spaces: str, first: float, later: float, style: str
+) -> None:
+    value = spaces.join(words)
+    ours, theirs = pdf.para(value, style), Paragraph(pdf.text(value), pdf.STYLES[style])
+    assert ours.breakLines([first, later]).__dict__ == theirs.breakLines([first, later]).__dict__
+    assert ours._width_max == theirs._width_max  # type: ignore[attr-defined]
+
+
+def test_the_remembered_word_widths_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_WORD_WIDTHS", {})
+    monkeypatch.setattr(pdf, "_WORD_WIDTHS_BOUND", 5)
+    paragraph = pdf.para("one two three four five six seven eight nine ten eleven")
+    paragraph.wrap(60, 1000)
+    assert 0 < len(pdf._WORD_WIDTHS[pdf.FONT, 9.5]) <= 5
+    reference = Paragraph(paragraph.text, pdf.STYLES["Body"])
+    reference.wrap(60, 1000)
+    assert paragraph.blPara.lines == reference.blPara.lines
+
+
+def _letter(name: str) -> bytes:
+    story = [
+        pdf.para("Letter", "Title"),
+        pdf.para(f"Dear {name},"),
+        pdf.para("Sincerely.", "Small"),
+    ]
+    return pdf.build(story, pdf.PageFurniture(f"Letter to {name}"), title="T")
+
+
+def _alone(name: str) -> bytes:
+    """The letter built with no subset remembered."""
+    pdf._SUBSETS.clear()
+    pdf._COMPRESSED.clear()
+    return _letter(name)
+
+
+@pytest.mark.parametrize("bound", [64, 1])
+def test_documents_reusing_a_font_subset_have_the_bytes_of_one_built_alone(
+    bound: int, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(pdf, "_SUBSETS_BOUND", bound)
+    names = ["Kestrel Coding Ltd", "Harbor Health", "Zoë Fjord AS", "Łukasz Čapek", "Zoë Fjord AS"]
+    alone = [_alone(name) for name in names]
+    pdf._SUBSETS.clear()
+    in_turn = [_letter(name) for name in names]
+    assert in_turn == alone
+    # ASCII text shares one subset of each font; each new character makes another.
+    assert len(pdf._SUBSETS) == (4 if bound == 64 else 1)
+    for font in (pdf.FONT, pdf.FONT_BOLD):  # and reportlab's own fonts build the same
+        monkeypatch.setattr(pdfmetrics.getFont(font), "__class__", TTFont)
+        monkeypatch.setattr(pdfmetrics.getFont(font).face, "__class__", TTFontFace)
+    assert [_letter(name) for name in names] == alone
