@@ -5,7 +5,7 @@ counting rows, and `Listing`, a dataset that is one SELECT and a row per result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -46,6 +46,12 @@ def day_of(moment: Any) -> date | None:
 def streamed(statement: Statement) -> Statement:
     """Fetched in batches from a server-side cursor: memory stays flat."""
     return statement.execution_options(yield_per=BATCH)
+
+
+def each_batch(session: Session, statement: Statement) -> Iterator[Sequence[Any]]:
+    """The statement's rows a batch at a time (see `each`)."""
+    with session.connection().execute(streamed(statement)) as result:
+        yield from result.partitions()
 
 
 def each(session: Session, statement: Statement) -> Iterator[Any]:

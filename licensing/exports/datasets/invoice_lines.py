@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from sqlalchemy import select
+from sqlalchemy import String, case, cast, func, literal, select
 
+from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
+from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.db import Statement
+from licensing.exports import sqlcsv
 from licensing.exports.base import (
     INTEGER,
     MONEY,
@@ -28,8 +31,17 @@ from licensing.exports.columns import (
 )
 from licensing.exports.datasets.invoices import STATES
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, counter, each, issued_invoices, licensee
+from licensing.exports.ledger import KIND_BY_SOURCE
+from licensing.exports.queries import (
+    amount,
+    counter,
+    each,
+    each_batch,
+    issued_invoices,
+    licensee,
+)
 
+DATASET_VERSION = 1
 COLUMNS = (
     INVOICE_ID,
     INVOICE_NUMBER,
@@ -112,12 +124,117 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 # The use is found line by line, not in SQL: no count when the filter names one.
 count = counter(_statement, use_by_row=True)
 
+# Lines whose use (and so account) only the ledger knows: the rest have none.
+_USED_BY = (AGREEMENT, ROYALTY_REPORT)
+# Distinct (source, line) cells remembered at once: bounded, like the ledger's.
+_MIDDLES_LIMIT = 20000
+
+
+def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
+    """Each line as CSV text (`exports.sqlcsv`), in the export's order: (the whole
+    line, None, None) when it has no use, else (the cells before `use`, its
+    ledger key "source_type:source_id:position", the cells after `gl_account`)."""
+    dialect = context.session.get_bind().dialect.name
+    kinds = {source: sqlcsv.constant_cell(kind) for source, kind in KIND_BY_SOURCE.items()}
+    manual = sqlcsv.constant_cell(context.ledger.kind(""))
+    kind_cell = case(
+        *((Invoice.source_type == source, literal(cell)) for source, cell in kinds.items()),
+        else_=literal(manual),
+    )
+    head = sqlcsv.joined(
+        [
+            literal(str(DATASET_VERSION)),
+            sqlcsv.integer_cell(Invoice.id),
+            sqlcsv.text_cell(dialect, Invoice.number),
+            sqlcsv.integer_cell(InvoiceLine.position),
+            sqlcsv.integer_cell(Invoice.organization_id),
+            sqlcsv.text_cell(dialect, Organization.legal_name),
+            sqlcsv.text_cell(dialect, Invoice.state),
+            sqlcsv.text_cell(dialect, Invoice.currency),
+            sqlcsv.date_cell(dialect, Invoice.issue_date),
+            kind_cell,
+        ]
+    )
+    tail = sqlcsv.joined(
+        [
+            sqlcsv.text_cell(dialect, InvoiceLine.description),
+            sqlcsv.money_cell(dialect, InvoiceLine.amount, Invoice.currency),
+        ]
+    )
+    # No use: the account is the kind's own, known before the query runs.
+    accounts = {
+        source: f",,{sqlcsv.constant_cell(context.ledger.account(kind, None))},"
+        for source, kind in KIND_BY_SOURCE.items()
+        if source not in _USED_BY
+    }
+    unused = case(
+        *((Invoice.source_type == source, literal(cell)) for source, cell in accounts.items()),
+        else_=literal(f",,{sqlcsv.constant_cell(context.ledger.account('manual', None))},"),
+    )
+    used = Invoice.source_type.in_(_USED_BY)
+    key = (
+        Invoice.source_type
+        + ":"
+        + func.coalesce(cast(Invoice.source_id, String()), "")
+        + ":"
+        + cast(InvoiceLine.position, String())
+    )
+    statement = issued_invoices(
+        select(
+            case((used, head), else_=head + unused + tail),
+            case((used, key)),
+            case((used, "," + tail)),
+        )
+        .select_from(Invoice)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id),
+        given,
+    )
+    if given.use:  # a line without a use never has the one asked for
+        statement = statement.where(used)
+    return ordered(statement)
+
+
+def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str], None, None]:
+    """The CSV lines, formatted by the database; Python adds the use and account
+    of lines the ledger classifies (once per source and line number)."""
+    middles: dict[str, str | None] = {}
+
+    def middle(key: str) -> str | None:
+        """ ",use,account," for a ledger key; None when the filter's use drops it."""
+        source_type, source_id, position = key.split(":")
+        _kind, use, account = context.ledger.classify(
+            source_type, int(source_id) if source_id else None, int(position)
+        )
+        if len(middles) >= _MIDDLES_LIMIT:
+            middles.clear()
+        found = middles[key] = (
+            None
+            if given.use and use != given.use
+            else f",{sqlcsv.constant_cell(use)},{sqlcsv.constant_cell(account)}"
+        )
+        return found
+
+    missing = object()
+    for batch in each_batch(context.session, _csv_statement(context, given)):
+        lines = []
+        for line, key, tail in batch:
+            if key is None:
+                lines.append(line)
+                continue
+            cells = middles.get(key, missing)
+            if cells is missing:
+                cells = middle(key)
+            if cells is not None:
+                lines.append(line + cells + tail)
+        yield lines
+
+
 DATASET = register(
     Dataset(
         name="invoice_lines",
         title="Invoice lines",
         description="Every line of every issued invoice, with its general-ledger account.",
-        schema_version=1,
+        schema_version=DATASET_VERSION,
         columns=COLUMNS,
         rows=rows,
         count=count,
@@ -125,5 +242,6 @@ DATASET = register(
         filters=frozenset({"organization", "state", "currency", "use"}),
         states=STATES,
         order=20,
+        csv_lines=csv_lines,
     )
 )
