@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from sqlalchemy import String, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, String, case, cast, func, literal, select, true
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
@@ -130,68 +130,96 @@ _USED_BY = (AGREEMENT, ROYALTY_REPORT)
 _MIDDLES_LIMIT = 20000
 
 
+def _kind_cells(context: ExportContext) -> tuple[ColumnElement[str], ColumnElement[str]]:
+    """The kind's cell, and ",,account," of a line without a use (the kind's own
+    account): both known before the query runs, one constant per source type."""
+    kind = case(
+        *(
+            (Invoice.source_type == source, literal(sqlcsv.constant_cell(kind)))
+            for source, kind in KIND_BY_SOURCE.items()
+        ),
+        else_=literal(sqlcsv.constant_cell(context.ledger.kind(""))),
+    )
+
+    def unused_cells(kind: str) -> str:
+        return f",,{sqlcsv.constant_cell(context.ledger.account(kind, None))},"
+
+    unused = case(
+        *(
+            (Invoice.source_type == source, literal(unused_cells(kind)))
+            for source, kind in KIND_BY_SOURCE.items()
+            if source not in _USED_BY
+        ),
+        else_=literal(unused_cells(context.ledger.kind(""))),
+    )
+    return kind, unused
+
+
 def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
     """Each line as CSV text (`exports.sqlcsv`), in the export's order: (the whole
     line, None, None) when it has no use, else (the cells before `use`, its
-    ledger key "source_type:source_id:position", the cells after `gl_account`)."""
+    ledger key "source_type:source_id:position", the cells after `gl_account`).
+
+    An invoice's own cells are formatted once per invoice, in a materialized
+    CTE, rather than once per line (the text cells were most of the database's
+    work); its lines add their position, description and amount."""
     dialect = context.session.get_bind().dialect.name
-    kinds = {source: sqlcsv.constant_cell(kind) for source, kind in KIND_BY_SOURCE.items()}
-    manual = sqlcsv.constant_cell(context.ledger.kind(""))
-    kind_cell = case(
-        *((Invoice.source_type == source, literal(cell)) for source, cell in kinds.items()),
-        else_=literal(manual),
-    )
-    head = sqlcsv.joined(
-        [
-            literal(str(DATASET_VERSION)),
-            sqlcsv.integer_cell(Invoice.id),
-            sqlcsv.text_cell(dialect, Invoice.number),
-            sqlcsv.integer_cell(InvoiceLine.position),
-            sqlcsv.integer_cell(Invoice.organization_id),
-            sqlcsv.text_cell(dialect, Organization.legal_name),
-            sqlcsv.text_cell(dialect, Invoice.state),
-            sqlcsv.text_cell(dialect, Invoice.currency),
-            sqlcsv.date_cell(dialect, Invoice.issue_date),
-            kind_cell,
-        ]
-    )
-    tail = sqlcsv.joined(
-        [
-            sqlcsv.text_cell(dialect, InvoiceLine.description),
-            sqlcsv.money_cell(dialect, InvoiceLine.amount, Invoice.currency),
-        ]
-    )
-    # No use: the account is the kind's own, known before the query runs.
-    accounts = {
-        source: f",,{sqlcsv.constant_cell(context.ledger.account(kind, None))},"
-        for source, kind in KIND_BY_SOURCE.items()
-        if source not in _USED_BY
-    }
-    unused = case(
-        *((Invoice.source_type == source, literal(cell)) for source, cell in accounts.items()),
-        else_=literal(f",,{sqlcsv.constant_cell(context.ledger.account('manual', None))},"),
-    )
+    kind, unused = _kind_cells(context)
     used = Invoice.source_type.in_(_USED_BY)
-    key = (
-        Invoice.source_type
-        + ":"
-        + func.coalesce(cast(Invoice.source_id, String()), "")
-        + ":"
-        + cast(InvoiceLine.position, String())
-    )
-    statement = issued_invoices(
+    invoice_cells = issued_invoices(
         select(
-            case((used, head), else_=head + unused + tail),
-            case((used, key)),
-            case((used, "," + tail)),
-        )
-        .select_from(Invoice)
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id),
+            Invoice.id,
+            Invoice.issue_date,
+            Invoice.currency,
+            used.label("used"),
+            (
+                Invoice.source_type + ":" + func.coalesce(cast(Invoice.source_id, String()), "")
+            ).label("source"),
+            sqlcsv.joined(
+                [
+                    literal(str(DATASET_VERSION)),
+                    sqlcsv.integer_cell(Invoice.id),
+                    sqlcsv.text_cell(dialect, Invoice.number),
+                    literal(""),  # the line's position follows
+                ]
+            ).label("before"),
+            sqlcsv.joined(
+                [
+                    literal(""),  # after the line's position
+                    sqlcsv.integer_cell(Invoice.organization_id),
+                    sqlcsv.text_cell(dialect, Organization.legal_name),
+                    sqlcsv.text_cell(dialect, Invoice.state),
+                    sqlcsv.text_cell(dialect, Invoice.currency),
+                    sqlcsv.date_cell(dialect, Invoice.issue_date),
+                    kind,
+                ]
+            ).label("after"),
+            unused.label("unused"),
+        ),
         given,
     )
     if given.use:  # a line without a use never has the one asked for
-        statement = statement.where(used)
-    return ordered(statement)
+        invoice_cells = invoice_cells.where(used)
+    heads = invoice_cells.cte("invoice_cells").prefix_with("MATERIALIZED")
+    position = sqlcsv.integer_cell(InvoiceLine.position)
+    head = heads.c.before + position + heads.c.after
+    tail = sqlcsv.joined(
+        [
+            sqlcsv.text_cell(dialect, InvoiceLine.description),
+            sqlcsv.money_cell(dialect, InvoiceLine.amount, heads.c.currency),
+        ]
+    )
+    is_used = heads.c.used == true()
+    return (
+        select(
+            case((is_used, head), else_=head + heads.c.unused + tail),
+            case((is_used, heads.c.source + ":" + position)),
+            case((is_used, "," + tail)),
+        )
+        .select_from(heads)
+        .join(InvoiceLine, InvoiceLine.invoice_id == heads.c.id)
+        .order_by(heads.c.issue_date, heads.c.id, InvoiceLine.position)
+    )
 
 
 def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str], None, None]:
