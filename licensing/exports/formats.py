@@ -50,7 +50,7 @@ def formula_safe(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _text(kind: str, value: Any) -> str:
+def value_text(kind: str, value: Any) -> str:
     """A value as the text CSV and JSON Lines carry."""
     if value is None:
         return ""
@@ -75,9 +75,9 @@ def _csv_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-# How money, dates and timestamps become CSV cells (what `_text` gives). Text cells
+# How money, dates and timestamps become CSV cells (what `value_text` gives). Text cells
 # are made formula-safe in the loop itself; integers are left to the csv module,
-# which writes them, and None, as `_text` does.
+# which writes them, and None, as `value_text` does.
 _CSV_CELLS: dict[str, Callable[[Any], str]] = {
     MONEY: _csv_money,
     DATE: _csv_date,
@@ -156,7 +156,7 @@ def write_csv_lines(header: Header, batches: Iterable[list[str]]) -> Generator[b
 def _json_value(kind: str, value: Any) -> Any:
     if value is None or kind not in (MONEY, DATE, DATETIME):
         return value
-    return _text(kind, value)
+    return value_text(kind, value)
 
 
 def write_jsonl(header: Header, rows: Iterable[Row]) -> Generator[bytes, None, None]:

@@ -24,27 +24,35 @@ writer on generated hostile text and amounts, on both databases.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, String, case, cast, func, literal, type_coerce
 
 from licensing.db import MONEY_SCALE
-from licensing.exports.formats import FORMULA_STARTS, formula_safe
+from licensing.exports.base import TEXT
+from licensing.exports.formats import FORMULA_STARTS, formula_safe, value_text
 from licensing.money import CURRENCIES, minor_units
 
 SQLITE = "sqlite"
 _QUOTED = (",", '"', "\r", "\n")
 
 
-def constant_cell(value: str | None) -> str:
-    """A text cell computed once in Python (a constant the SELECT carries)."""
+def python_cell(kind: str, value: Any) -> str:
+    """One cell as `formats.write_csv` writes it, computed in Python (for a
+    value the database cannot format: a ledger's account, an office day)."""
     if value is None:
         return ""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow([formula_safe(value), ""])
-    return buffer.getvalue()[:-1]  # the row is "cell," with the empty second cell
+    text = value_text(kind, value)
+    if kind == TEXT:
+        text = formula_safe(text)
+    if any(character in text for character in _QUOTED):  # what the csv module quotes
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def constant_cell(value: str | None) -> str:
+    """A text cell computed once in Python (a constant the SELECT carries)."""
+    return python_cell(TEXT, value)
 
 
 def _text(value: Any) -> ColumnElement[str]:
