@@ -123,7 +123,7 @@ class Declared:
     ) -> Generator[list[str], None, None]:
         """The CSV lines: each run of fields the database formats comes back as
         one text; Python writes the other fields' cells and joins the line."""
-        dialect = context.session.get_bind().dialect.name
+        dialect = sqlcsv.prepare(context.session)
         currency = self._currency().value
         texts: list[ColumnElement[str]] = []
         pieces: list[tuple[bool, int]] = []  # (the database's text?, its index)

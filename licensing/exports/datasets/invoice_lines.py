@@ -163,7 +163,7 @@ def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
     An invoice's own cells are formatted once per invoice, in a materialized
     CTE, rather than once per line (the text cells were most of the database's
     work); its lines add their position, description and amount."""
-    dialect = context.session.get_bind().dialect.name
+    dialect = sqlcsv.prepare(context.session)
     kind, unused = _kind_cells(context)
     used = Invoice.source_type.in_(_USED_BY)
     invoice_cells = issued_invoices(
