@@ -162,15 +162,40 @@ def _currencies_by_digits() -> dict[int, tuple[str, ...]]:
     return {digits: tuple(codes) for digits, codes in by_digits.items()}
 
 
-def money_cell(dialect: str, value: Any, currency: Any) -> ColumnElement[str]:
-    """The amount with exactly its currency's digits (two unless listed otherwise)."""
+def _other_digits() -> list[tuple[int, tuple[str, ...]]]:
+    """Currencies whose minor unit is not two digits, by their digits."""
+    return sorted((d, codes) for d, codes in _currencies_by_digits().items() if d != 2)
+
+
+def currency_digits(currency: Any) -> ColumnElement[int]:
+    """The currency's minor-unit digits (two unless listed otherwise)."""
+    return case(*((currency.in_(codes), digits) for digits, codes in _other_digits()), else_=2)
+
+
+def _money(
+    dialect: str, value: Any, branches: list[tuple[ColumnElement[bool], int]]
+) -> ColumnElement[str]:
+    """The amount in the digits of the first branch that holds, else two."""
     units = _units(dialect, value)
-    others = sorted((d, codes) for d, codes in _currencies_by_digits().items() if d != 2)
     text = case(
-        *((currency.in_(codes), _digits_text(dialect, units, digits)) for digits, codes in others),
+        *((holds, _digits_text(dialect, units, digits)) for holds, digits in branches),
         else_=_digits_text(dialect, units, 2),
     )
     return func.coalesce(case((units.is_(None), None), else_=text), "")
+
+
+def money_cell(dialect: str, value: Any, currency: Any) -> ColumnElement[str]:
+    """The amount with exactly its currency's digits."""
+    return _money(
+        dialect, value, [(currency.in_(codes), digits) for digits, codes in _other_digits()]
+    )
+
+
+def money_cell_in_digits(dialect: str, value: Any, digits: Any) -> ColumnElement[str]:
+    """The amount with `digits` digits: `currency_digits` selected once per
+    invoice, so that each line compares one integer instead of the lists of
+    currency codes (`invoice_lines`)."""
+    return _money(dialect, value, [(digits == count, count) for count, _ in _other_digits()])
 
 
 def joined(cells: list[ColumnElement[str]]) -> ColumnElement[str]:

@@ -170,7 +170,7 @@ def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
         select(
             Invoice.id,
             Invoice.issue_date,
-            Invoice.currency,
+            sqlcsv.currency_digits(Invoice.currency).label("digits"),
             used.label("used"),
             (
                 Invoice.source_type + ":" + func.coalesce(cast(Invoice.source_id, String()), "")
@@ -206,7 +206,7 @@ def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
     tail = sqlcsv.joined(
         [
             sqlcsv.text_cell(dialect, InvoiceLine.description),
-            sqlcsv.money_cell(dialect, InvoiceLine.amount, heads.c.currency),
+            sqlcsv.money_cell_in_digits(dialect, InvoiceLine.amount, heads.c.digits),
         ]
     )
     is_used = heads.c.used == true()
