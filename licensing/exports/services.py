@@ -26,7 +26,7 @@ from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.exports import base, filters
 from licensing.exports.base import Dataset, ExportContext, Row
-from licensing.exports.formats import FORMATS, Format, Header
+from licensing.exports.formats import FORMATS, Format, Header, write_csv_lines
 from licensing.exports.ledger import Ledger
 from licensing.streaming import reading_session
 
@@ -85,6 +85,33 @@ def _counted(rows: Iterable[Row], tally: Tally, on_row: Callable[[], None] | Non
         yield row
 
 
+def _counted_lines(
+    batches: Iterable[list[str]], tally: Tally, on_row: Callable[[], None] | None
+) -> Iterator[list[str]]:
+    for lines in batches:
+        tally.rows += len(lines)
+        if on_row is not None:
+            for _line in lines:
+                on_row()
+        yield lines
+
+
+def _chunks(
+    request: ExportRequest,
+    context: ExportContext,
+    header: Header,
+    tally: Tally,
+    on_row: Callable[[], None] | None,
+) -> tuple[Generator[bytes, None, None], Generator[Any, None, None]]:
+    """The file's chunks and the generator of rows (or CSV lines) they come from."""
+    dataset = request.dataset
+    if request.format.name == "csv" and dataset.csv_lines is not None:
+        lines = dataset.csv_lines(context, request.filter)
+        return write_csv_lines(header, _counted_lines(lines, tally, on_row)), lines
+    rows = dataset.rows(context, request.filter)
+    return request.format.write(header, _counted(rows, tally, on_row)), rows
+
+
 def stream(
     request: ExportRequest,
     *,
@@ -101,8 +128,7 @@ def stream(
     try:
         with reading_session(snapshot=True) as session:
             context = ExportContext(session, Ledger(session, gl_accounts))
-            rows = request.dataset.rows(context, request.filter)
-            chunks = request.format.write(header, _counted(rows, tally, on_row))
+            chunks, rows = _chunks(request, context, header, tally, on_row)
             try:
                 for chunk in chunks:
                     tally.add(chunk)
