@@ -13,7 +13,7 @@ and its floor as often: a reportlab document with the same number of pages and
 tables (the same rows and columns, one short string a cell), the built-in
 Helvetica and reportlab's sample styles, no page furniture, made with the same
 settings as ours (invariant, reportlab's default page compression). The renderers
-embed and subset the Bitstream Vera fonts (names beyond Latin-1, such as Łódź,
+embed and subset the DejaVu Sans fonts (names beyond Latin-1, such as Łódź,
 and the © and ® of the notices) and number every page "Page N of M"; the floor
 does neither, which is what the ratio prices.
 

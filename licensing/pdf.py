@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
-import reportlab
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
@@ -34,10 +33,13 @@ from reportlab.platypus.paragraph import cleanBlockQuotedText, split, strip  # t
 from reportlab.platypus.paraparser import ParaFrag
 from reportlab.rl_config import _FUZZ
 
-_FONT_DIR = Path(reportlab.__file__).parent / "fonts"
-FONT = "Vera"
-FONT_BOLD = "Vera-Bold"
-FONT_ITALIC = "Vera-Italic"
+# DejaVu Sans, shipped in the package (licensing/fonts, with its licence): nothing
+# is read from the system or downloaded, so a document draws the same anywhere.
+_FONT_DIR = Path(__file__).parent / "fonts"
+FONT = "DejaVuSans"
+FONT_BOLD = "DejaVuSans-Bold"
+FONT_ITALIC = "DejaVuSans-Oblique"
+FONT_BOLD_ITALIC = "DejaVuSans-BoldOblique"
 
 
 # Font files of subsets already built, by face and subset (the characters in the
@@ -161,17 +163,18 @@ def _remember_codes(state: Any) -> None:
 
 
 def _register_fonts() -> None:
-    """Bitstream Vera ships with reportlab: embedded, it renders every Latin-1
-    name, Ł, Č, Đ, Ş and more beyond WinAnsi, and the © and ® signs the notices
-    need, the same on any machine (docs/pdfs.md)."""
+    """DejaVu Sans, embedded: Bitstream Vera's successor, with Vera's Latin-1
+    glyphs, widths and vertical metrics (so Latin-1 text is laid out and drawn
+    as with Vera), and glyphs for Latin Extended, Greek and Cyrillic, where
+    Vera drew the names of licensees such as Dvořák, Erdős or Łódź with empty
+    boxes (docs/pdfs.md). Registered once per process; each face is parsed
+    here, the subsets per document."""
     if FONT in pdfmetrics.getRegisteredFontNames():
         return
-    pdfmetrics.registerFont(_EmbeddedFont(FONT, str(_FONT_DIR / "Vera.ttf")))
-    pdfmetrics.registerFont(_EmbeddedFont(FONT_BOLD, str(_FONT_DIR / "VeraBd.ttf")))
-    pdfmetrics.registerFont(_EmbeddedFont(FONT_ITALIC, str(_FONT_DIR / "VeraIt.ttf")))
-    pdfmetrics.registerFont(_EmbeddedFont("Vera-BoldItalic", str(_FONT_DIR / "VeraBI.ttf")))
+    for name in (FONT, FONT_BOLD, FONT_ITALIC, FONT_BOLD_ITALIC):
+        pdfmetrics.registerFont(_EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf")))
     pdfmetrics.registerFontFamily(
-        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic="Vera-BoldItalic"
+        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic=FONT_BOLD_ITALIC
     )
 
 

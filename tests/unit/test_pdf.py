@@ -16,6 +16,7 @@ from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
+from tests.support.glyphs import EUROPEAN_NAMES, drawn_without_glyph
 
 
 def _story(pages: int) -> list:  # type: ignore[type-arg]
@@ -101,17 +102,23 @@ class _Document:
     """What reportlab keys a font's subsets by: any document object."""
 
 
-# Vera's own characters (more than one subset of 256 holds), and some it lacks.
-_VERA = "".join(map(chr, sorted(TTFont("V", str(pdf._FONT_DIR / "Vera.ttf")).face.charToGlyph)))
-_DRAWN = st.text(alphabet=st.sampled_from(list(_VERA + "\xa0řǅ中")), max_size=30)
+# Characters of the embedded face (more than one subset of 256 holds), and some it lacks.
+_FACE = "".join(map(chr, sorted(pdfmetrics.getFont(pdf.FONT).face.charToGlyph)))
+_DRAWN = st.text(
+    alphabet=st.sampled_from(list(_FACE[:400] + _FACE[-200:] + "\xa0中가")), max_size=30
+)
+
+
+# Parsed once (a face of 6,000 characters); each example maps into its own document.
+_OURS = pdf._EmbeddedFont("FaceOurs", str(pdf._FONT_DIR / f"{pdf.FONT}.ttf"))
+_THEIRS = TTFont("FaceTheirs", str(pdf._FONT_DIR / f"{pdf.FONT}.ttf"))
 
 
 @given(texts=st.lists(_DRAWN, min_size=1, max_size=40))
-@example(texts=[_VERA[:150], _VERA[150:] + "ř", "\xa0 " + _VERA[::-1]])  # a second subset
+@example(texts=[_FACE[:150], _FACE[150:300] + "中", "\xa0 " + _FACE[300::-1]])  # a second subset
 @settings(max_examples=200, deadline=None)
 def test_text_is_mapped_into_the_font_subset_as_reportlab_maps_it(texts: list[str]) -> None:
-    ours = pdf._EmbeddedFont("VeraOurs", str(pdf._FONT_DIR / "Vera.ttf"))
-    theirs = TTFont("VeraTheirs", str(pdf._FONT_DIR / "Vera.ttf"))
+    ours, theirs = _OURS, _THEIRS
     our_document, their_document = _Document(), _Document()
     for value in texts * 2:  # the second time round every character is known
         assert ours.splitString(value, our_document) == theirs.splitString(value, their_document)
@@ -163,7 +170,7 @@ def test_plain_table_cells_are_drawn_where_paragraphs_would_be() -> None:
 
 
 def test_names_beyond_latin_1_are_drawn_with_their_own_letters() -> None:
-    # Ł, Č, Đ, ć and Ş are beyond WinAnsi (reportlab's built-in fonts): Vera has them.
+    # Ł, Č, Đ, ć and Ş are beyond WinAnsi (reportlab's built-in fonts).
     names = "Łukasz Čapek & Đurđević, Şahin, Œuvre Zoë"
     story = [
         pdf.para(names),
@@ -171,6 +178,47 @@ def test_names_beyond_latin_1_are_drawn_with_their_own_letters() -> None:
     ]
     data = pdf.build(story, pdf.PageFurniture("X"), title="T")
     assert PdfReader(io.BytesIO(data)).pages[0].extract_text().count(names) == 2
+    # Read back is not drawn: Vera had Đ in its map, drawn as its empty box.
+    assert drawn_without_glyph(data, names) == []
+
+
+@pytest.mark.parametrize("language", sorted(EUROPEAN_NAMES))
+def test_european_names_are_drawn_with_a_glyph_for_every_letter(language: str) -> None:
+    name = EUROPEAN_NAMES[language]
+    story = [
+        pdf.para(name, "Title"),
+        pdf.para(f"Licensee: {name}"),
+        pdf.markup(f"<b>{pdf.text(name)}</b> <i>{pdf.text(name)}</i>"),
+        pdf.markup(f"<b><i>{pdf.text(name)}</i></b>"),
+        pdf.table([["Organization", name]], [1.5 * inch, 5 * inch], header=False),
+    ]
+    data = pdf.build(story, pdf.PageFurniture(f"Agreement for {name}"), title=name)
+    text = " ".join(PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
+    assert text.count(name) == 7  # title, body, bold, italic, both, cell, running header
+    assert drawn_without_glyph(data, name) == []
+    # in each face: regular, bold (the title, <b>), oblique (<i>) and bold oblique
+    faces = {str(font["/BaseFont"]).partition("+")[2] for font in _embedded(data)}
+    assert faces == {
+        "DejaVuSans",
+        "DejaVuSans-Bold",
+        "DejaVuSans-Oblique",
+        "DejaVuSans-BoldOblique",
+    }
+
+
+def test_a_character_no_font_has_is_reported_as_drawn_without_a_glyph() -> None:
+    # The check itself can fail: DejaVu Sans has no CJK, so 中 is the empty box.
+    data = pdf.build([pdf.para("Zoë 中")], pdf.PageFurniture("X"), title="T")
+    assert drawn_without_glyph(data, "Zoë 中") == ["中"]
+
+
+def _embedded(data: bytes) -> list[Any]:
+    return [
+        font.get_object()
+        for page in PdfReader(io.BytesIO(data)).pages
+        for font in page["/Resources"]["/Font"].values()
+        if "/FontDescriptor" in font.get_object()
+    ]
 
 
 _WORDS = st.lists(
