@@ -163,6 +163,7 @@ def peak_rss_mb() -> float:
 
 def export(url: str, format_name: str) -> dict[str, Any]:
     """The figure, in a process of its own (its peak RSS is the export's)."""
+    from licensing.config import current_config
     from licensing.exports import services
 
     app = _app(url)
@@ -172,7 +173,9 @@ def export(url: str, format_name: str) -> dict[str, Any]:
         tally = services.Tally()
         started = time.perf_counter()
         with open(os.devnull, "wb") as sink:
-            for chunk in services.stream(request, tally=tally):
+            for chunk in services.stream(
+                request, gl_accounts=current_config().gl_accounts, tally=tally
+            ):
                 sink.write(chunk)
         elapsed = time.perf_counter() - started
     return {

@@ -69,6 +69,7 @@ def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
     from licensing.config import Config
     from licensing.ratecards import cli as ratecards_cli
     from tests.support import copies, factories
+    from tests.support.settings import issuing
 
     migrations.upgrade(database_url)
     app = create_app(
@@ -91,7 +92,9 @@ def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (STAFF_USE,)}
         )
         application = agreements.create_draft(Actor.of(principal), draft, now=MOMENT)
-        agreements.submit(application.id, Actor.of(principal), attest=True, now=MOMENT)
+        agreements.submit(
+            application.id, Actor.of(principal), policy=issuing(), attest=True, now=MOMENT
+        )
         copies.copy_application(session, application.id, count - 1)
         return app, vendor.email, staff.email
 

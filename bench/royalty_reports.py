@@ -78,6 +78,7 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
     from licensing.config import Config
     from licensing.ratecards import cli as ratecards_cli
     from tests.support import factories
+    from tests.support.settings import issuing
 
     migrations.upgrade(database_url)
     app = create_app(
@@ -120,7 +121,9 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (use,)}
         )
         application = agreements.create_draft(Actor.of(principal), draft, now=moment)
-        agreements.submit(application.id, Actor.of(principal), attest=True, now=moment)
+        agreements.submit(
+            application.id, Actor.of(principal), policy=issuing(), attest=True, now=moment
+        )
         agreement = (
             db.session()
             .scalars(select(Agreement).where(Agreement.application_id == application.id))

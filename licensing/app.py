@@ -26,6 +26,7 @@ from licensing import (
     permissions,
     royalties,
     sessions,
+    signing,
     web,
 )
 from licensing.accounts import dashboard, profile
@@ -185,6 +186,7 @@ def register_extensions(app: Flask, config: Config) -> None:
     login_manager.init_app(app)
     access.init_app(app)
     links.init_app(app)  # the pages that emails link to, under PUBLIC_URL
+    signing.init_app(app)  # the tokens in signed links, under SECRET_KEY
     accounts.init_app(app)  # who is calling: session on pages, bearer token on the API
     mail.init_app(app)  # deliver queued mail after the response, when configured
     audit.init_app(app)  # seal invoices, credit notes, agreements and letters as issued

@@ -1,8 +1,10 @@
 """Typed configuration, read once from the environment.
 
 `Config.from_env()` is the only place in the service that reads `os.environ`.
-Everything else receives a `Config` (through `current_app.config["LICENSING"]`
-or as an argument), so tests build one directly with the values they need.
+The edges (pages, API, CLI, the worker) read the running app's `Config` with
+`current_config()` and pass use cases the settings they need as arguments;
+services and queries never read it themselves (docs/architecture.md), so tests
+build one directly with the values they need.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
+
+from flask import current_app
 
 from licensing.pricing.vocabulary import USES
 
@@ -255,6 +259,13 @@ class Config:
         if config.audit_hmac_key == config.secret_key:
             raise ConfigError("AUDIT_HMAC_KEY must differ from SECRET_KEY")
         return config
+
+
+def current_config() -> Config:
+    """The running app's settings: for the edges only, which hand use cases the
+    values they need (a test asserts no service or query calls this)."""
+    config: Config = current_app.config["LICENSING"]
+    return config
 
 
 DEV_SECRET_KEY_FILE = DEFAULT_INSTANCE_DIR / "dev-secret-key"

@@ -11,7 +11,7 @@ One `Session` per app context (a request, a CLI command) is reached with
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -31,6 +31,8 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    func,
+    select,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -289,6 +291,23 @@ def claim(statement: Select[Any]) -> Select[Any]:
     if is_postgresql():
         return statement.with_for_update(skip_locked=True)
     return statement
+
+
+def count_rows(session: Session, statement: Select[Any]) -> int:
+    """How many rows `statement` selects, counted by the database (without its
+    ORDER BY, which changes no count)."""
+    counting = select(func.count()).select_from(statement.order_by(None).subquery())
+    return int(session.scalar(counting) or 0)
+
+
+def one_page(
+    session: Session, statement: Select[Any], *, page: int, per_page: int
+) -> tuple[Sequence[Any], int]:
+    """Page `page` (from 1) of what `statement` selects, in its order, and how many
+    rows it selects in all."""
+    total = count_rows(session, statement)
+    window = statement.limit(per_page).offset((max(page, 1) - 1) * per_page)
+    return session.scalars(window).all(), total
 
 
 def is_postgresql() -> bool:

@@ -18,34 +18,163 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
-import reportlab
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1
 from reportlab.lib.units import inch
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase import pdfdoc, pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 
-_FONT_DIR = Path(reportlab.__file__).parent / "fonts"
-FONT = "Vera"
-FONT_BOLD = "Vera-Bold"
-FONT_ITALIC = "Vera-Italic"
+# split and strip: the whitespace splitting reportlab breaks lines with (not in the stubs).
+from reportlab.platypus.paragraph import cleanBlockQuotedText, split, strip  # type: ignore[attr-defined]
+from reportlab.platypus.paraparser import ParaFrag
+from reportlab.rl_config import _FUZZ
+
+# DejaVu Sans, shipped in the package (licensing/fonts, with its licence): nothing
+# is read from the system or downloaded, so a document draws the same anywhere.
+_FONT_DIR = Path(__file__).parent / "fonts"
+FONT = "DejaVuSans"
+FONT_BOLD = "DejaVuSans-Bold"
+FONT_ITALIC = "DejaVuSans-Oblique"
+FONT_BOLD_ITALIC = "DejaVuSans-BoldOblique"
+
+
+# Font files of subsets already built, by face and subset (the characters in the
+# order a document first drew them), and each one's compressed form. reportlab
+# keeps ASCII at its own codes, so every document of ASCII text, or with the same
+# other characters in the same order, has the same subsets; emptied past a bound.
+_SUBSETS: dict[tuple[str, tuple[int, ...]], bytes] = {}
+_COMPRESSED: dict[bytes | str, bytes] = {}
+_FORMATTED_WIDTHS: dict[tuple[bytes, tuple[Any, ...]], bytes] = {}
+_SUBSETS_BOUND = 64
+
+
+class _SubsetFace(TTFontFace):
+    """A TrueType face that builds and compresses each distinct subset once.
+
+    reportlab builds the subset's font file (glyphs, metrics, the name table
+    and hinting) and zlib-compresses it for every document: about 0.6 ms a font,
+    a third of a one-page invoice. Both are pure functions of the face and the
+    subset, so a document whose subset was seen before gets the same bytes
+    again; reportlab still writes every object of the document itself.
+    """
+
+    def makeSubset(self, subset: Sequence[int]) -> bytes:
+        key = (str(self.filename), tuple(subset))
+        font_file = _SUBSETS.get(key)
+        if font_file is None:
+            if len(_SUBSETS) >= _SUBSETS_BOUND:
+                _SUBSETS.clear()
+                _COMPRESSED.clear()
+                _FORMATTED_WIDTHS.clear()
+            font_file = _SUBSETS[key] = super().makeSubset(subset)
+        return font_file
+
+    def addSubsetObjects(self, doc: Any, fontname: str, subset: Sequence[int]) -> Any:
+        descriptor = super().addSubsetObjects(doc, fontname, subset)  # type: ignore[no-untyped-call]
+        # reportlab's own names for the streams of the font file and of its
+        # character map (ttfonts.TTFont.addObjects and addSubsetObjects).
+        for name in (f"fontFile:{self.filename}({fontname})", f"toUnicodeCMap:{fontname}"):
+            stream = doc.idToObject.get(name)
+            if stream is not None and stream.filters == [pdfdoc.PDFZCompress]:
+                stream.filters = [_REMEMBERED_FLATE]
+        return descriptor
+
+
+class _RememberedFlate:
+    """reportlab's Flate filter (`zlib.compress`, the same bytes) for font files,
+    compressing each distinct font file once."""
+
+    pdfname = "FlateDecode"
+
+    def encode(self, content: bytes | str) -> bytes:
+        compressed = _COMPRESSED.get(content)
+        if compressed is None:
+            compressed = _COMPRESSED[content] = pdfdoc.PDFZCompress.encode(content)
+        return compressed
+
+
+_REMEMBERED_FLATE = _RememberedFlate()
+
+
+class _RememberedWidths(pdfdoc.PDFArray):
+    """A font subset's widths (128 numbers or more, formatted one by one by
+    reportlab: 0.2 ms a font), formatted once per distinct subset."""
+
+    def format(self, document: Any, IND: bytes = b"\n ") -> bytes:
+        key = (IND, tuple(self.sequence))
+        formatted = _FORMATTED_WIDTHS.get(key)
+        if formatted is None:
+            formatted = _FORMATTED_WIDTHS[key] = super().format(document, IND)
+        return formatted
+
+
+class _EmbeddedFont(TTFont):
+    """A TrueType font embedded as a subset, mapping text already seen in a
+    document in one C call.
+
+    reportlab maps every character of every line drawn to its code in the
+    document's subset in a Python loop (a tenth of an agreement's time). Once
+    the document has given each character of a text a code in the first subset,
+    `str.translate` gives the same bytes; any other text (a new character, one
+    the font lacks, a second subset) takes reportlab's loop, which assigns the
+    codes as before.
+    """
+
+    def __init__(self, name: str, filename: str) -> None:
+        super().__init__(name, filename)
+        self.face.__class__ = _SubsetFace  # the face reportlab parsed, with the cache
+
+    def addObjects(self, doc: Any) -> None:
+        super().addObjects(doc)
+        for font in doc.idToObject["BasicFonts"].dict.values():
+            widths = getattr(font, "Widths", None)
+            if isinstance(font, pdfdoc.PDFTrueTypeFont) and type(widths) is pdfdoc.PDFArray:
+                _set_widths(font, _RememberedWidths(widths.sequence))
+
+    def splitString(
+        self, text: str | bytes, doc: Any, encoding: str = "utf-8"
+    ) -> list[tuple[int, bytes]]:
+        state: Any = self.state.get(doc)
+        known: frozenset[str] | None = getattr(state, "known_characters", None)
+        if known is not None and isinstance(text, str) and text and known.issuperset(text):
+            return [(0, text.translate(state.first_subset_codes).encode("latin-1"))]
+        chunks: list[tuple[int, bytes]] = super().splitString(text, doc, encoding)
+        _remember_codes(self.state[doc])
+        return chunks
+
+
+def _set_widths(font: Any, widths: pdfdoc.PDFArray) -> None:
+    """reportlab's font objects take attributes its stubs leave out."""
+    font.Widths = widths
+
+
+def _remember_codes(state: Any) -> None:
+    """Keep beside reportlab's state the codes of the first subset, as a
+    translation table (a no-break space is drawn as the space, as reportlab does)."""
+    codes = {char: code for char, code in state.assignments.items() if code < 256}
+    if 32 in codes:
+        codes[0xA0] = codes[32]
+    state.first_subset_codes = codes
+    state.known_characters = frozenset(map(chr, codes))
 
 
 def _register_fonts() -> None:
-    """Bitstream Vera ships with reportlab: embedded, it renders every Latin-1
-    name and the © and ® signs the notices need, on any machine."""
+    """DejaVu Sans, embedded: Bitstream Vera's successor, with Vera's Latin-1
+    glyphs, widths and vertical metrics (so Latin-1 text is laid out and drawn
+    as with Vera), and glyphs for Latin Extended, Greek and Cyrillic, where
+    Vera drew the names of licensees such as Dvořák, Erdős or Łódź with empty
+    boxes (docs/pdfs.md). Registered once per process; each face is parsed
+    here, the subsets per document."""
     if FONT in pdfmetrics.getRegisteredFontNames():
         return
-    pdfmetrics.registerFont(TTFont(FONT, str(_FONT_DIR / "Vera.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(_FONT_DIR / "VeraBd.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_ITALIC, str(_FONT_DIR / "VeraIt.ttf")))
-    pdfmetrics.registerFont(TTFont("Vera-BoldItalic", str(_FONT_DIR / "VeraBI.ttf")))
+    for name in (FONT, FONT_BOLD, FONT_ITALIC, FONT_BOLD_ITALIC):
+        pdfmetrics.registerFont(_EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf")))
     pdfmetrics.registerFontFamily(
-        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic="Vera-BoldItalic"
+        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic=FONT_BOLD_ITALIC
     )
 
 
@@ -99,13 +228,181 @@ def text(value: object) -> str:
     return escape(str(value))
 
 
+class _Paragraph(Paragraph):
+    """A reportlab Paragraph that breaks its lines once per width.
+
+    Frames, tables and KeepTogether each ask a paragraph to wrap before they draw
+    or split it, mostly at the same width, and reportlab breaks the lines again
+    every time (a third of the wraps of an agreement). The lines depend on the
+    text, the style and the width alone, so a second wrap at the same width
+    returns what the first found; `split` deletes `blPara` when it gives up,
+    which forces a fresh wrap.
+    """
+
+    _wrapped_width: float | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        if availWidth == self._wrapped_width and "blPara" in self.__dict__:
+            return self.width, self.height
+        size: tuple[float, float] = super().wrap(availWidth, availHeight)
+        self._wrapped_width = availWidth if availWidth >= _FUZZ else None
+        return size
+
+    def breakLines(self, width: Any) -> Any:
+        lines = self._plain_lines(width if isinstance(width, list | tuple) else [width])
+        return lines if lines is not None else super().breakLines(width)
+
+    def _plain_lines(self, widths: Sequence[float]) -> Any:
+        """reportlab's own line breaking of one fragment of plain text (its
+        simple case), with each word measured once per process; None where
+        reportlab does more (markup, bullets, hyphens, no-break spaces, a word
+        longer than the line), and then reportlab breaks the lines itself.
+
+        The loop is reportlab's, step for step with the same arithmetic, so the
+        lines and their widths are the same floats; measuring every word through
+        `stringWidth` was most of the time it took.
+        """
+        style = self.style
+        if not _plain_breaking(self, style):
+            return None
+        fragment = self.frags[0]
+        words = split(strip(fragment.text))
+        if not words or "\xad" in fragment.text or "\xa0" in fragment.text:
+            return None
+        font, size = fragment.fontName, fragment.fontSize
+        measured = _measured_words(font, size)
+        space = _word_width(measured, " ", font, size)
+        shrink = style.spaceShrinkage * space
+        last = len(widths) - 1
+        self.height = self._splitLongWordCount = self._hyphenations = 0
+        widest: float = 0
+        lines: list[tuple[float, list[str]]] = []
+        line: list[str] = []
+        line_number, line_width, current = 0, widths[0], -space
+        for word in words:
+            width = measured.get(word)
+            if width is None:
+                width = _word_width(measured, word, font, size)
+            new = current + space + width
+            if new > line_width + shrink * len(line):
+                if width > widths[min(line_number, last)]:
+                    return None  # reportlab splits a word longer than the line
+                if line:
+                    widest = max(widest, current)
+                    lines.append((line_width - current, line))
+                    line, current = [word], width
+                    line_number += 1
+                    line_width = widths[min(last, line_number)]
+                    continue
+            line.append(word)
+            current = new
+        self._width_max = max(widest, current)
+        lines.append((line_width - current, line))
+        ascent, descent = pdfmetrics.getAscentDescent(font, size)
+        return fragment.clone(kind=0, lines=lines, ascent=ascent, descent=descent, fontSize=size)
+
+
+def _plain_breaking(paragraph: Paragraph, style: ParagraphStyle) -> bool:
+    """Whether reportlab breaks this paragraph's lines in its simple way: one
+    fragment of text, no bullet, no hyphenation, shaping, bidi or leaders."""
+    frags = paragraph.frags
+    if len(frags) != 1 or paragraph.bulletText:
+        return False
+    fragment = frags[0]
+    return (
+        type(fragment) is ParaFrag
+        and "text" in fragment.__dict__
+        and not hasattr(fragment, "cbDefn")
+        and not hasattr(fragment, "backColor")
+        and not (style.hyphenationLang or style.uriWasteReduce or style.embeddedHyphenation)
+        and not (style.shaping or style.endDots or style.wordWrap)
+        and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
+    )
+
+
+# The width of every word measured, by font and size: documents repeat their
+# words (the clauses are the same in every agreement). Emptied when it grows past
+# a bound, as a process may see any number of distinct names and numbers.
+_WORD_WIDTHS: dict[tuple[str, float], dict[str, float]] = {}
+_WORD_WIDTHS_BOUND = 200_000
+
+
+def _measured_words(font: str, size: float) -> dict[str, float]:
+    measured = _WORD_WIDTHS.get((font, size))
+    if measured is None:
+        measured = _WORD_WIDTHS[font, size] = {}
+    return measured
+
+
+def _word_width(measured: dict[str, float], word: str, font: str, size: float) -> float:
+    if len(measured) >= _WORD_WIDTHS_BOUND:
+        measured.clear()
+    width = measured[word] = pdfmetrics.stringWidth(word, font, size, "utf8")
+    return width
+
+
+# The fragment reportlab's parser makes for plain text in each style, by style name.
+_PLAIN_FRAGMENTS: dict[str, ParaFrag] = {}
+
+
+def _plain_fragment(style: str) -> ParaFrag:
+    fragment = _PLAIN_FRAGMENTS.get(style)
+    if fragment is None:
+        parsed: ParaFrag = Paragraph("x", STYLES[style]).frags[0]
+        fragment = _PLAIN_FRAGMENTS[style] = parsed
+    return fragment
+
+
+def _needs_parser(value: str) -> bool:
+    return "<" in value or "&" in value or ">" in value
+
+
 def para(value: object, style: str = "Body") -> Paragraph:
-    return Paragraph(text(value), STYLES[style])
+    """A paragraph of plain text (user-supplied or not), never read as markup.
+
+    Text with nothing the markup parser would act on skips the parser (a fifth
+    of an agreement's time): its single fragment is the one the parser gives for
+    any plain text in this style, carrying this text, so the lines and the bytes
+    are the same. Text with <, > or & is escaped and parsed as before.
+    """
+    raw = str(value)
+    cleaned = cleanBlockQuotedText(raw)
+    if not cleaned or _needs_parser(cleaned):
+        return _Paragraph(text(raw), STYLES[style])
+    fragment = _plain_fragment(style).clone(text=cleaned, link=[], us_lines=[])
+    return _Paragraph(cleaned, STYLES[style], frags=[fragment])
 
 
 def markup(value: str, style: str = "Body") -> Paragraph:
     """A paragraph whose text is already safe markup (our own templates, escaped values)."""
-    return Paragraph(value, STYLES[style])
+    return _Paragraph(value, STYLES[style])
+
+
+# reportlab's default left and right padding of a table cell, which our tables keep.
+_CELL_PADDING = 6
+
+
+def _cell(value: object, style: str, width: float) -> Any:
+    """A table cell of plain text: the text itself when it fits on one line,
+    drawn by the table in the style's font; else a paragraph that wraps it.
+
+    A string is drawn where a one-line paragraph of the same style draws it
+    (the table's font, size, leading and colour are the Cell style's, so the
+    row's height and the baseline are the same), without the paragraph's
+    layout; an empty cell is an empty list of flowables, which like an empty
+    paragraph has no height and draws nothing.
+    """
+    cleaned = cleanBlockQuotedText(str(value))
+    if not cleaned:
+        return []
+    font = STYLES[style]
+    fits = width - 2 * _CELL_PADDING - 0.01
+    if (
+        "\xa0" not in cleaned
+        and pdfmetrics.stringWidth(cleaned, font.fontName, font.fontSize) < fits
+    ):
+        return cleaned
+    return para(value, style)
 
 
 def table(
@@ -116,7 +413,7 @@ def table(
     right_columns: Sequence[int] = (),
     total_rows: int = 0,
 ) -> Table:
-    """A ruled table; string cells become wrapped paragraphs."""
+    """A ruled table; string cells are drawn on one line, or wrapped as paragraphs."""
     cells = []
     for index, row in enumerate(rows):
         line = []
@@ -126,24 +423,41 @@ def table(
             ):
                 line.append(cell)  # flowables, or a list of them, stack in the cell
                 continue
-            style = "CellBold" if header and index == 0 else "Cell"
-            if column in right_columns:
-                style = "CellRight"
-            line.append(Paragraph(text(cell), STYLES[style]))
+            line.append(
+                _cell(cell, _cell_style(index, column, header, right_columns), col_widths[column])
+            )
         cells.append(line)
     result = Table(cells, colWidths=list(col_widths), repeatRows=1 if header else 0)
+    body = STYLES["Cell"]
     commands: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.4, LINE),
         ("TOPPADDING", (0, 0), (-1, -1), 3),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        # Plain-text cells are drawn as the Cell styles' paragraphs would be.
+        ("FONTNAME", (0, 0), (-1, -1), body.fontName),
+        ("FONTSIZE", (0, 0), (-1, -1), body.fontSize),
+        ("LEADING", (0, 0), (-1, -1), body.leading),
+        ("TEXTCOLOR", (0, 0), (-1, -1), body.textColor),
     ]
     if header:
         commands.append(("BACKGROUND", (0, 0), (-1, 0), WASH))
+        commands.append(("FONTNAME", (0, 0), (-1, 0), STYLES["CellBold"].fontName))
+    for column in right_columns:
+        commands.append(("ALIGN", (column, 0), (column, -1), "RIGHT"))
+        commands.append(("FONTNAME", (column, 0), (column, -1), STYLES["CellRight"].fontName))
     if total_rows:
         commands.append(("LINEABOVE", (0, -total_rows), (-1, -total_rows), 0.8, INK))
     result.setStyle(TableStyle(commands))
     return result
+
+
+def _cell_style(row: int, column: int, header: bool, right_columns: Sequence[int]) -> str:
+    if column in right_columns:
+        return "CellRight"  # its header too is not bold
+    return "CellBold" if header and row == 0 else "Cell"
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
 
-from flask import Flask, current_app
+from flask import Flask
 
 from licensing.agreements import services as agreements
 from licensing.billing import services as billing
-from licensing.config import Config
+from licensing.config import Config, current_config
 from licensing.mail import services as mail
+from licensing.mail.smtp import Delivery
 from licensing.permissions import services as permissions
 from licensing.royalties import services as royalties
 
@@ -51,7 +52,7 @@ class Job:
 
 
 def _deliver_mail() -> object:
-    return mail.deliver_due()
+    return mail.deliver_due(Delivery.from_config(current_config()))
 
 
 def _expire_applications() -> object:
@@ -67,13 +68,11 @@ def _reconcile_payments() -> object:
 
 
 def _remind_reports() -> object:
-    return royalties.send_reminders(
-        standing_days=current_app.config["LICENSING"].overdue_standing_days
-    )
+    return royalties.send_reminders(standing_days=current_config().overdue_standing_days)
 
 
 def _process_overdue() -> object:
-    return billing.process_overdue()
+    return billing.process_overdue(standing_days=current_config().overdue_standing_days)
 
 
 def _needs_stripe(config: Config) -> str | None:

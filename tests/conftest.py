@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 
 from licensing import migrations
 from licensing.app import create_app
@@ -38,6 +39,12 @@ from tests.support.servers import (
     ServerUnavailable,
     SMTPServer,
 )
+
+# Timing is never asserted in tests (BENCHMARKS.md measures it): Hypothesis's
+# per-example deadline and its too-slow health check failed properties at random
+# on a loaded two-core machine, saying nothing about their behaviour.
+settings.register_profile("licensing", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("licensing")
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")

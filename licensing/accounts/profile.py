@@ -8,8 +8,11 @@ it is followed, so a typo cannot lock anyone out of their account.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flask_login
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from licensing import access, db
@@ -73,15 +76,12 @@ def profile() -> Page:
 @access.any_user
 def change_name() -> Page:
     form = NameForm()
-    if not form.validate_on_submit():
-        return _page(name_form=form, status=422)
-    try:
+
+    def act() -> str:
         services.change_name(current_actor(), form.full_name.data or "")
-    except InvalidInput as error:
-        show_errors(form, error)
-        return _page(name_form=form, status=422)
-    flash("Your name is saved.", "success")
-    return redirect(url_for("profile.profile"))
+        return "Your name is saved."
+
+    return _profile_step(form, "name_form", act)
 
 
 @bp.route("/email", methods=["POST"])
@@ -90,21 +90,17 @@ def change_name() -> Page:
 def change_email() -> Page:
     """Send a confirmation link to the new address; nothing changes until it is followed."""
     form = EmailChangeForm()
-    if not form.validate_on_submit():
-        return _page(email_form=form, status=422)
-    try:
+
+    def act() -> str:
         link = services.request_email_change(
             current_actor(), form.new_email.data or "", form.current_password.data or ""
         )
-    except InvalidInput as error:
-        show_errors(form, error)
-        return _page(email_form=form, status=422)
-    flash(
-        f"We sent a link to {link.email}: follow it to start using that address. "
-        "Until then you keep signing in with your current one.",
-        "success",
-    )
-    return redirect(url_for("profile.profile"))
+        return (
+            f"We sent a link to {link.email}: follow it to start using that address. "
+            "Until then you keep signing in with your current one."
+        )
+
+    return _profile_step(form, "email_form", act)
 
 
 @bp.route("/password", methods=["POST"])
@@ -114,15 +110,27 @@ def change_password() -> Page:
     """A new password in place. Every session of the account ends; this one
     starts again, so the person changing it stays signed in."""
     form = PasswordChangeForm()
-    if not form.validate_on_submit():
-        return _page(password_form=form, status=422)
-    try:
+
+    def act() -> str:
         user = services.change_password(
             current_actor(), form.current_password.data or "", form.new_password.data or ""
         )
-    except InvalidInput as error:
-        show_errors(form, error)
-        return _page(password_form=form, status=422)
-    flask_login.login_user(user)
-    flash("Your password is changed. Every other session of your account is signed out.", "success")
-    return redirect(url_for("profile.profile"))
+        flask_login.login_user(user)
+        return "Your password is changed. Every other session of your account is signed out."
+
+    return _profile_step(form, "password_form", act)
+
+
+def _profile_step(form: FlaskForm, form_name: str, act: Callable[[], str]) -> Page:
+    """Run one of the profile's forms: when it and the use case accept it, say what
+    `act` did and go back to the profile; else the profile again, this form showing
+    its input and messages."""
+    if form.validate_on_submit():
+        try:
+            message = act()
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash(message, "success")
+            return redirect(url_for("profile.profile"))
+    return _page(status=422, **{form_name: form})

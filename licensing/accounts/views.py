@@ -6,7 +6,7 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -194,22 +194,13 @@ def verify_email(token: str) -> Page:
 @access.public
 @auth_rate_limit()
 def resend_verification() -> Page:
-    form = forms.EmailForm()
-    if form.validate_on_submit():
-        services.resend_verification(form.email.data or "")
-        flash(
-            "If that address belongs to an account still waiting for confirmation, a new "
-            "link is on its way.",
-            "success",
-        )
-        return redirect(url_for("accounts.sign_in"))
-    return render_template(
-        "accounts/email_request.html",
-        form=form,
+    return _email_request(
+        services.resend_verification,
+        sent="If that address belongs to an account still waiting for confirmation, a new "
+        "link is on its way.",
         title="Send a new confirmation link",
         intro="Enter the address you signed up with; we will send a new link to confirm it.",
-        button="Send the link",
-    ), (422 if form.is_submitted() else 200)
+    )
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -217,22 +208,26 @@ def resend_verification() -> Page:
 @auth_rate_limit()
 def reset() -> Page:
     """Ask for a password reset link."""
-    form = forms.EmailForm()
-    if form.validate_on_submit():
-        services.request_password_reset(form.email.data or "")
-        flash(
-            "If an account uses that address, we have sent it a link to choose a new "
-            "password. The link works for one hour.",
-            "success",
-        )
-        return redirect(url_for("accounts.sign_in"))
-    return render_template(
-        "accounts/email_request.html",
-        form=form,
+    return _email_request(
+        services.request_password_reset,
+        sent="If an account uses that address, we have sent it a link to choose a new "
+        "password. The link works for one hour.",
         title="Reset your password",
         intro="Enter your account's email address and we will send you a link to choose a "
         "new password.",
-        button="Send the link",
+    )
+
+
+def _email_request(send: Callable[[str], None], *, sent: str, title: str, intro: str) -> Page:
+    """A page that mails a link to the address typed in. It says the same whether or
+    not an account has that address, so it cannot be used to find accounts."""
+    form = forms.EmailForm()
+    if form.validate_on_submit():
+        send(form.email.data or "")
+        flash(sent, "success")
+        return redirect(url_for("accounts.sign_in"))
+    return render_template(
+        "accounts/email_request.html", form=form, title=title, intro=intro, button="Send the link"
     ), (422 if form.is_submitted() else 200)
 
 

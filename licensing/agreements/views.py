@@ -8,7 +8,7 @@ service's `InvalidInput` is shown beside the fields it names (paths such as
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
-from wtforms import SelectChoice, SelectField
+from wtforms import SelectField
 
 from licensing import access, calendar, db
 from licensing.access import Principal
@@ -30,6 +30,7 @@ from licensing.actors import current_actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
+from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
     AGREEMENT,
     APPLICATION,
@@ -39,13 +40,13 @@ from licensing.agreements.states import (
     RETURNED,
 )
 from licensing.audit import queries as audit_queries
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
-from licensing.limits import record_id
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
-from licensing.web import confirm, paging
+from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
 from licensing.web.navigation import url_pattern
@@ -285,17 +286,34 @@ def application(application_id: int) -> Page:
 
 
 def _vendor_action(application_id: int, call: Any, done: str) -> Page:
+    return _application_step(
+        application_id, call, done, page=_vendor_page, back="agreements.application"
+    )
+
+
+def _application_step(
+    application_id: int,
+    call: Callable[[], object],
+    done: str,
+    *,
+    page: Callable[..., tuple[str, int]],
+    back: str,
+) -> Page:
+    """Take a step on the application, then say `done` on the page `back` names; on a
+    refusal, the application's `page` again, as it now stands, with the messages
+    (422 for the input, 409 for a step its state does not allow)."""
     try:
         call()
     except (InvalidInput, Conflict) as error:
-        application = queries.get_application(db.session(), application_id)
-        db.session().refresh(application)
+        session = db.session()
+        application = queries.get_application(session, application_id)
+        session.refresh(application)
         errors = getattr(error, "errors", None) or {"_": [error.detail]}
-        return _vendor_page(
+        return page(
             application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
         )
     flash(done, "success")
-    return redirect(url_for("agreements.application", application_id=application_id))
+    return redirect(url_for(back, application_id=application_id))
 
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
@@ -307,6 +325,7 @@ def submit(application_id: int) -> Page:
         lambda: services.submit(
             application_id,
             actor,
+            policy=IssuingPolicy.from_config(current_config()),
             attest=request.form.get("attest") == "yes",
             response=request.form.get("response"),
         ),
@@ -581,7 +600,6 @@ def _user_id(raw: str) -> int | None:
 
 # The queue's filters, carried through the bulk assignment so staff return to the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page")
-NOBODY = "nobody"
 
 
 def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
@@ -590,11 +608,9 @@ def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
 
 def _bulk_form(reviewers: list[queries.Reviewer]) -> BulkAssignForm:
     form = BulkAssignForm()
-    form.assignee_id.choices = [
-        SelectChoice("", "Choose a person"),
-        *(SelectChoice(str(user.id), user.full_name) for user in reviewers),
-        SelectChoice(NOBODY, "Nobody: unassign them"),
-    ]
+    form.assignee_id.choices = assignment.assignee_choices(
+        (user.id, user.full_name) for user in reviewers
+    )
     return form
 
 
@@ -649,7 +665,9 @@ def _queue_page(
         sort=sort,
         sorts=queries.SORTS,
         search=search,
-        levels=queries.review_levels(found.items, utcnow()),
+        levels=queries.review_levels(
+            found.items, utcnow(), target_days=current_config().application_review_sla_days
+        ),
         assign_form=bulk_form or _bulk_form(reviewers),
         selected=selected,
         filter_query=urlencode(list(args.items(multi=True))),
@@ -665,38 +683,22 @@ def bulk_assign() -> Page:
     """Assign (or, once confirmed, unassign) the selected applications, all or none,
     then back to the queue with its filters as they were."""
     form = _bulk_form(queries.reviewers(db.session()))
-    ids = [i for i in map(record_id, request.form.getlist("application_ids")) if i is not None]
+    wanted = assignment.bulk_assignment(form, "application_ids", "application")
     filters = _queue_filters(parse_qsl(request.form.get("filters", "")))
     back = url_for("agreements_console.queue") + (
         f"?{urlencode(list(filters.items(multi=True)))}" if filters else ""
     )
-    choice = form.assignee_id.data if form.validate_on_submit() else None
-    if not ids:
-        form.form_errors.append("Select at least one application.")
-    if not choice or (choice != NOBODY and record_id(choice) is None):
-        form.assignee_id.errors = ["Choose who to assign the selected applications to."]
-    if form.form_errors or form.assignee_id.errors:
-        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
-    count = f"{len(ids)} application{'s' if len(ids) != 1 else ''}"
-    if choice == NOBODY and not confirm.confirmed():
-        return confirm.ask(
-            confirm.Confirmation(
-                title=f"Unassign {count}?",
-                consequences=[
-                    "Nobody will be reviewing them until someone is assigned; they stay in "
-                    "the queue and keep counting against the service level."
-                ],
-                button="Unassign them",
-                cancel_url=back,
-                cancel_label="Back to the queue",
-            )
-        )
+    if not wanted.valid:
+        return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
+    count = assignment.counted(len(wanted.ids), "application")
+    if wanted.unassigns and not confirm.confirmed():
+        return confirm.ask(assignment.unassign_confirmation(count, "reviewing", back))
     try:
-        services.assign_many(ids, None if choice == NOBODY else record_id(choice), current_actor())
+        services.assign_many(wanted.ids, wanted.assignee_id, current_actor())
     except InvalidInput as error:
         show_errors(form, error)
-        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
-    flash(f"{count} {'unassigned' if choice == NOBODY else 'assigned'}.", "success")
+        return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
+    flash(f"{count} {'unassigned' if wanted.unassigns else 'assigned'}.", "success")
     return redirect(back)
 
 
@@ -727,18 +729,9 @@ def application_review(application_id: int) -> Page:
 
 
 def _staff_action(application_id: int, call: Any, done: str) -> Page:
-    try:
-        call()
-    except (InvalidInput, Conflict) as error:
-        session = db.session()
-        application = queries.get_application(session, application_id)
-        session.refresh(application)
-        errors = getattr(error, "errors", None) or {"_": [error.detail]}
-        return _console_page(
-            application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
-        )
-    flash(done, "success")
-    return redirect(url_for("agreements_console.application", application_id=application_id))
+    return _application_step(
+        application_id, call, done, page=_console_page, back="agreements_console.application"
+    )
 
 
 @console.route("/applications/<int:application_id>/assign", methods=["POST"])
@@ -786,7 +779,13 @@ def review(application_id: int) -> Page:
     reason = request.form.get("reason", "")
     return _staff_action(
         application_id,
-        lambda: services.review(application_id, action, current_actor(), reason=reason),
+        lambda: services.review(
+            application_id,
+            action,
+            current_actor(),
+            policy=IssuingPolicy.from_config(current_config()),
+            reason=reason,
+        ),
         _REVIEW_DONE[action],
     )
 
@@ -813,6 +812,7 @@ def approve(application_id: int) -> Page:
                 application_id,
                 "approve",
                 actor,
+                policy=IssuingPolicy.from_config(current_config()),
                 reason=request.form.get("note"),
                 modifications=changes,
             )

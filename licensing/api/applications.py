@@ -33,6 +33,7 @@ from licensing.agreements.models import (
     Application,
     ApplicationNote,
 )
+from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import (
@@ -44,6 +45,7 @@ from licensing.api.fields import (
     revenue_field,
     vocabulary,
 )
+from licensing.config import current_config
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -342,7 +344,11 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
     """Submit (or resubmit) with the attestation: prices it, stores the quote snapshot,
     and approves it at once when every licensed line is `review: auto`."""
     return services.submit(
-        application_id, current_actor(), attest=data["attest"], response=data["response"]
+        application_id,
+        current_actor(),
+        policy=IssuingPolicy.from_config(current_config()),
+        attest=data["attest"],
+        response=data["response"],
     )
 
 
@@ -378,7 +384,13 @@ def assign_application(data: dict[str, Any], application_id: int) -> Application
 
 def _staff_step(action: str) -> Any:
     def step(data: dict[str, Any], application_id: int) -> Application:
-        return services.review(application_id, action, current_actor(), reason=data.get("reason"))
+        return services.review(
+            application_id,
+            action,
+            current_actor(),
+            policy=IssuingPolicy.from_config(current_config()),
+            reason=data.get("reason"),
+        )
 
     return step
 
@@ -454,7 +466,12 @@ def approve_application(data: dict[str, Any], application_id: int) -> Applicatio
         term_reason=data.get("term_reason"),
     )
     return services.review(
-        application_id, "approve", current_actor(), reason=data.get("note"), modifications=changes
+        application_id,
+        "approve",
+        current_actor(),
+        policy=IssuingPolicy.from_config(current_config()),
+        reason=data.get("note"),
+        modifications=changes,
     )
 
 

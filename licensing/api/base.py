@@ -25,7 +25,7 @@ import flask
 import flask_smorest
 import marshmallow as ma
 from flask_smorest.utils import unpack_tuple_response
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
@@ -135,8 +135,8 @@ def _one_page(result: Any, start: int, size: int) -> tuple[Sequence[Any], int]:
     list it has already loaded (sliced here)."""
     if isinstance(result, Select):
         session = db.session()
-        total = session.scalar(select(func.count()).select_from(result.order_by(None).subquery()))
-        return session.scalars(result.limit(size).offset(start)).all(), total or 0
+        total = db.count_rows(session, result)
+        return session.scalars(result.limit(size).offset(start)).all(), total
     items = list(result)
     return items[start : start + size], len(items)
 

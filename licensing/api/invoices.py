@@ -31,6 +31,7 @@ from licensing.billing.models import (
     Payment,
     Refund,
 )
+from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import (
     CARD,
     DRAFT,
@@ -42,6 +43,7 @@ from licensing.billing.states import (
 )
 from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes
 from licensing.calendar import office_date
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import InvalidInput, NotFound
@@ -281,6 +283,7 @@ def create_invoice(data: dict[str, Any]) -> Invoice:
         organization_id=data["organization_id"],
         currency=data["currency"],
         charges=_charges(data["lines"]),
+        standard=InvoiceTerms.from_config(current_config()),
         payment_terms_days=data.get("payment_terms_days"),
         memo=data.get("memo"),
         actor=current_actor(),

@@ -22,6 +22,7 @@ from licensing.accounts.models import EMAIL_MAX
 from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
 from licensing.api.fields import Day, record_id, vocabulary
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.permissions import queries, services
 from licensing.permissions.models import (
@@ -188,7 +189,9 @@ class PermissionRequestSchema(PermissionStatusSchema):
 
     def _level(self, request: PermissionRequest) -> dict[str, Any]:
         level: dict[str, Any] = PermissionServiceLevelSchema().dump(
-            queries.service_level(request, utcnow())
+            queries.service_level(
+                request, utcnow(), target_days=current_config().permission_sla_days
+            )
         )
         return level
 
@@ -284,7 +287,7 @@ def submit(data: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, PermissionStatusSchema)
 def confirm(data: dict[str, Any]) -> PermissionRequest:
     """Confirm the requester's email with the token from the confirmation link."""
-    return services.confirm_email(data["token"])
+    return services.confirm_email(data["token"], sla_days=current_config().permission_sla_days)
 
 
 @blp.route("/permission-status/<token>")
@@ -322,7 +325,9 @@ def withdraw(data: dict[str, Any], token: str) -> PermissionRequest:
 @blp.alt_response(409, description="Not denied, already reconsidered, or the 14 days have passed")
 def reconsideration(data: dict[str, Any], token: str) -> PermissionRequest:
     """Ask, once and within 14 days of a denial, for it to be reconsidered."""
-    return services.request_reconsideration(token, data["body"])
+    return services.request_reconsideration(
+        token, data["body"], sla_days=current_config().permission_sla_days
+    )
 
 
 @blp.route("/permission-status/<token>/letters/<int:letter_id>")

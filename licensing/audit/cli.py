@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 from flask.cli import with_appcontext
 
@@ -32,29 +34,29 @@ def verify(accept_unkeyed_until: int) -> None:
     session = db.session()
     chain = verify_chain(session, unkeyed_until=accept_unkeyed_until)
     documents = verify_documents(session)
-    if chain.ok:
-        legacy = f", {chain.unkeyed} from before the chain was keyed" if chain.unkeyed else ""
-        click.echo(
-            f"Audit log intact: {chain.events} events{legacy}, chain head at seq {chain.head_seq}."
-        )
-    else:
-        click.echo(
-            f"Audit log BROKEN: {len(chain.problems)} problem(s) in {chain.events} events:",
-            err=True,
-        )
-        for problem in chain.problems:
-            click.echo(f"  - {problem}", err=True)
-    if documents.ok:
-        click.echo(f"Issued documents intact: {documents.documents} checked.")
-    else:
-        click.echo(
-            f"Issued documents TAMPERED: {len(documents.problems)} of {documents.documents}:",
-            err=True,
-        )
-        for problem in documents.problems:
-            click.echo(f"  - {problem}", err=True)
+    legacy = f", {chain.unkeyed} from before the chain was keyed" if chain.unkeyed else ""
+    _verdict(
+        chain.problems,
+        f"Audit log intact: {chain.events} events{legacy}, chain head at seq {chain.head_seq}.",
+        f"Audit log BROKEN: {len(chain.problems)} problem(s) in {chain.events} events:",
+    )
+    _verdict(
+        documents.problems,
+        f"Issued documents intact: {documents.documents} checked.",
+        f"Issued documents TAMPERED: {len(documents.problems)} of {documents.documents}:",
+    )
     if not (chain.ok and documents.ok):
         raise SystemExit(1)
+
+
+def _verdict(problems: Sequence[str], intact: str, broken: str) -> None:
+    """One check's line on standard output, or its problems listed on standard error."""
+    if not problems:
+        click.echo(intact)
+        return
+    click.echo(broken, err=True)
+    for problem in problems:
+        click.echo(f"  - {problem}", err=True)
 
 
 @audit_group.command("seal-unsealed")

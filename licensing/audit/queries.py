@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.audit.models import AuditEvent
 
 
@@ -50,14 +51,8 @@ def page(
     session: Session, filters: AuditFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[Sequence[AuditEvent], int]:
     """One page of matching events, newest first, and how many match in all."""
-    statement = filters.apply(select(AuditEvent))
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    events = session.scalars(
-        statement.order_by(AuditEvent.seq.desc())
-        .limit(per_page)
-        .offset((max(page, 1) - 1) * per_page)
-    ).all()
-    return events, int(total)
+    statement = filters.apply(select(AuditEvent)).order_by(AuditEvent.seq.desc())
+    return db.one_page(session, statement, page=page, per_page=per_page)
 
 
 def iterate(session: Session, filters: AuditFilter) -> Iterator[AuditEvent]:
@@ -91,8 +86,7 @@ def vocabulary(session: Session) -> tuple[list[str], list[str]]:
 
 
 def _count(session: Session, filters: AuditFilter) -> int:
-    statement = filters.apply(select(AuditEvent))
-    return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+    return db.count_rows(session, filters.apply(select(AuditEvent)))
 
 
 def why_nothing_matches(session: Session, filters: AuditFilter) -> list[str]:

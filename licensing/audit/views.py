@@ -16,6 +16,7 @@ from licensing.db import utcnow
 from licensing.limits import page_number
 from licensing.streaming import stream_rows
 from licensing.web import records
+from licensing.web.paging import page_count
 
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
 
@@ -84,7 +85,7 @@ def audit_log() -> tuple[str, int]:
         events=events,
         total=total,
         page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        pages=page_count(total, PER_PAGE),
         filters=filters,
         problems=problems,
         why_empty=queries.why_nothing_matches(session, filters) if empty else [],

@@ -14,7 +14,8 @@ def init_app(app: Flask) -> None:
     # Imported for their side effects: the signal receiver (connected once, at
     # import) and the dashboard provider.
     from licensing.accounts import services as accounts
-    from licensing.billing import receivers, seals, services, views  # noqa: F401
+    from licensing.billing import letterhead, receivers, seals, views  # noqa: F401
 
+    letterhead.init_app(app)  # the issuer and remit-to on documents and emails
     seals.register()  # invoices and credit notes are sealed as they are issued
-    accounts.register_overdue_check("invoices", services.overdue_invoices)
+    accounts.register_overdue_check("invoices", receivers.overdue_invoices)

@@ -3,16 +3,15 @@ scheduler, on any number of hosts (rows are claimed with SKIP LOCKED)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
 
 from licensing.billing import services
-from licensing.clock import NOW_HELP, parse_now
+from licensing.clock import now_option
+from licensing.config import current_config
 from licensing.errors import DomainError
-
-_moment = parse_now
 
 
 @click.group("payments")
@@ -29,11 +28,11 @@ def payments_group() -> None:
     help="Ask Stripe about card payments and refunds still pending after this long "
     "without a webhook.",
 )
-@click.option("--now", "now_text", default=None, help=NOW_HELP)
+@now_option
 @with_appcontext
-def reconcile(older_than_minutes: int, now_text: str | None) -> None:
+def reconcile(older_than_minutes: int, now: datetime) -> None:
     """Apply what Stripe says about card payments and card refunds whose outcome is unknown."""
-    now, older_than = _moment(now_text), timedelta(minutes=older_than_minutes)
+    older_than = timedelta(minutes=older_than_minutes)
     try:
         reports = (
             services.reconcile_payments(now=now, older_than=older_than),
@@ -53,13 +52,13 @@ def invoices_group() -> None:
 
 
 @invoices_group.command("overdue")
-@click.option("--now", "now_text", default=None, help=NOW_HELP)
+@now_option
 @with_appcontext
-def overdue(now_text: str | None) -> None:
+def overdue(now: datetime) -> None:
     """Email reminders for overdue invoices (at most weekly), issue late-fee
     invoices per the agreement's terms, and move organizations with an invoice
     overdue beyond OVERDUE_STANDING_DAYS to pending_payment. Idempotent."""
-    report = services.process_overdue(now=_moment(now_text))
+    report = services.process_overdue(standing_days=current_config().overdue_standing_days, now=now)
     for number in report.late_fee_invoices:
         click.echo(f"late fee invoice {number}")
     for name in report.pending_payment:

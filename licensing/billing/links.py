@@ -3,20 +3,18 @@
 The invoice email goes to the organization's billing contact, often someone in
 finance who never signed up. Its link opens the invoice, its PDF and the
 pay-by-card page without signing in. Like the permission status link, the
-secret is an HMAC of the invoice under `SECRET_KEY` (rotating the key
-invalidates old links), here over the invoice's id and number, so nothing needs
-storing and an email can repeat the link. A link stops working a year after the
+secret is an HMAC of the invoice under `SECRET_KEY` (the signing port,
+licensing/signing.py; rotating the key invalidates old links), here over the
+invoice's id and number, so nothing needs storing and an email can repeat the
+link. A link stops working a year after the
 invoice is closed (paid or void).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from licensing.access import Principal
@@ -24,6 +22,7 @@ from licensing.billing.models import Invoice
 from licensing.billing.states import DRAFT
 from licensing.errors import NotFound, PermissionDenied
 from licensing.links import links
+from licensing.signing import signer
 
 VALID_AFTER_CLOSE = timedelta(days=365)
 NOT_VALID = (
@@ -33,10 +32,7 @@ NOT_VALID = (
 
 
 def token(invoice: Invoice) -> str:
-    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
-    message = f"invoice-link:{invoice.id}:{invoice.number}".encode()
-    mac = hmac.new(key, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+    return signer().token(f"invoice-link:{invoice.id}:{invoice.number}")
 
 
 def invoice_url(invoice: Invoice) -> str:

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from licensing.billing import documents, queries
+from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import DRAFT
-from licensing.config import Config
 from licensing.errors import Conflict
 
 
-def _config() -> Config:
-    config: Config = current_app.config["LICENSING"]
-    return config
-
-
 def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
-    config = _config()
+    office = letterhead()
     if invoice.state == DRAFT:
         raise Conflict("A draft has no PDF until it is finalized.")
     return documents.render_invoice_pdf(
         documents.invoice_document(
             invoice,
-            issuer=config.billing_issuer,
-            remit_to=config.billing_remit_to,
+            issuer=office.issuer,
+            remit_to=office.remit_to,
             period_start=queries.period_start(session, invoice),
         )
     )
@@ -35,7 +29,7 @@ def credit_note_pdf(session: Session, credit: CreditNote) -> bytes:
     return documents.render_credit_note_pdf(
         documents.credit_note_document(
             credit,
-            issuer=_config().billing_issuer,
+            issuer=letterhead().issuer,
             period_start=queries.period_start(session, credit.invoice),
         )
     )

@@ -32,15 +32,16 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import current_actor
 from licensing.billing import documents, forms, links, pdfs, queries, services, stripe_gateway
+from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
 from licensing.calendar import office_date
-from licensing.config import Config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.money import MoneyError, format_amount, parse_decimal
+from licensing.problems import problem
 from licensing.web import confirm
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
@@ -58,11 +59,6 @@ csrf.exempt(webhooks)  # Stripe signs its requests; there is no session to forge
 Page = str | tuple[str, int] | Response
 BILLING_READERS = ("billing", "licensing")
 CARD_ATTEMPTS_LIMIT = "10 per hour"
-
-
-def _config() -> Config:
-    config: Config = current_app.config["LICENSING"]
-    return config
 
 
 def _today() -> date:
@@ -101,7 +97,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "payments": queries.payments(session, invoice_id=invoice.id),
         "credit_notes": queries.credit_notes(session, invoice_id=invoice.id),
         "card_enabled": stripe_gateway.gateway() is not None,
-        "remit_to": documents._split(_config().billing_remit_to),
+        "remit_to": documents._split(letterhead().remit_to),
         "today": _today(),
     }
 
@@ -138,11 +134,33 @@ def _caller_key() -> str:
 @limiter.limit(CARD_ATTEMPTS_LIMIT, key_func=_caller_key)
 def card_payment(invoice_id: int) -> tuple[Response, int]:
     """Called by the pay page's script with the token Stripe.js made of the card."""
+    return _start_card_payment(
+        invoice_id,
+        access.require_principal(),
+        invoice_url=lambda paying: url_for(
+            "billing.invoice_detail", invoice_id=invoice_id, paying=paying
+        ),
+        status_url=lambda payment_id: url_for(
+            "billing.card_payment_status", invoice_id=invoice_id, payment_id=payment_id
+        ),
+    )
+
+
+def _start_card_payment(
+    invoice_id: int,
+    payer: Principal,
+    *,
+    invoice_url: Callable[[int], str],
+    status_url: Callable[[int], str],
+) -> tuple[Response, int]:
+    """Start a card attempt with the token in the JSON body, for the pay page's
+    script: what Stripe.js confirms, and where to look next (both by payment id).
+    Refusals are JSON too: 422 bad input, 409 the invoice's state, 502 Stripe."""
     body = request.get_json(silent=True) or {}
     token = body.get("token") if isinstance(body, dict) else None
     try:
         attempt = services.start_card_payment(
-            invoice_id, card_token=str(token or ""), principal=access.require_principal()
+            invoice_id, card_token=str(token or ""), principal=payer
         )
     except InvalidInput as error:
         return jsonify(error=error.detail, errors=error.errors), 422
@@ -157,12 +175,8 @@ def card_payment(invoice_id: int) -> tuple[Response, int]:
             status=attempt.status,
             client_secret=attempt.client_secret,
             message=attempt.message,
-            redirect=url_for(
-                "billing.invoice_detail", invoice_id=invoice_id, paying=attempt.payment_id
-            ),
-            status_url=url_for(
-                "billing.card_payment_status", invoice_id=invoice_id, payment_id=attempt.payment_id
-            ),
+            redirect=invoice_url(attempt.payment_id),
+            status_url=status_url(attempt.payment_id),
         ),
         200,
     )
@@ -355,42 +369,18 @@ def linked_card_payment(invoice_id: int, token: str) -> tuple[Response, int]:
     invoice = _linked(invoice_id, token)
     organization = db.session().get(Organization, invoice.organization_id)
     assert organization is not None
-    body = request.get_json(silent=True) or {}
-    card = body.get("token") if isinstance(body, dict) else None
-    try:
-        attempt = services.start_card_payment(
-            invoice.id,
-            card_token=str(card or ""),
-            principal=links.payer(invoice, organization.billing_email),
-        )
-    except InvalidInput as error:
-        return jsonify(error=error.detail, errors=error.errors), 422
-    except Conflict as error:
-        return jsonify(error=error.detail), 409
-    except NotFound:
-        raise
-    except DomainError as error:  # Stripe could not be reached or refused the request
-        return jsonify(error=error.detail), 502
-    back = url_for(
-        "billing_documents.linked_invoice",
-        invoice_id=invoice.id,
-        token=token,
-        paying=attempt.payment_id,
-    )
-    return (
-        jsonify(
-            status=attempt.status,
-            client_secret=attempt.client_secret,
-            message=attempt.message,
-            redirect=back,
-            status_url=url_for(
-                "billing_documents.linked_card_payment_status",
-                invoice_id=invoice.id,
-                token=token,
-                payment_id=attempt.payment_id,
-            ),
+    return _start_card_payment(
+        invoice.id,
+        links.payer(invoice, organization.billing_email),
+        invoice_url=lambda paying: url_for(
+            "billing_documents.linked_invoice", invoice_id=invoice.id, token=token, paying=paying
         ),
-        200,
+        status_url=lambda payment_id: url_for(
+            "billing_documents.linked_card_payment_status",
+            invoice_id=invoice.id,
+            token=token,
+            payment_id=payment_id,
+        ),
     )
 
 
@@ -421,24 +411,12 @@ def stripe_webhook() -> tuple[Response, int]:
         result = services.handle_stripe_webhook(payload, request.headers.get("Stripe-Signature"))
     except stripe_gateway.SignatureError as error:
         current_app.logger.warning("refused a Stripe webhook: %s", error)
-        response = jsonify(
-            type="about:blank",
-            title="Invalid signature",
-            status=400,
-            detail="The Stripe-Signature header does not verify.",
-        )
-        response.mimetype = "application/problem+json"
-        return response, 400
+        return problem(
+            400, "Invalid signature", "The Stripe-Signature header does not verify."
+        ), 400
     except stripe_gateway.MalformedEvent as error:
         current_app.logger.warning("refused a signed but malformed Stripe webhook: %s", error)
-        response = jsonify(
-            type="about:blank",
-            title="Malformed event",
-            status=400,
-            detail=f"The event was not applied: {error}.",
-        )
-        response.mimetype = "application/problem+json"
-        return response, 400
+        return problem(400, "Malformed event", f"The event was not applied: {error}."), 400
     return jsonify(
         received=result.event_id, outcome=result.outcome, duplicate=result.duplicate
     ), 200

@@ -54,6 +54,9 @@ class ExportContext:
 
 RowsFunction = Callable[[ExportContext, "ExportFilter"], Generator[Row, None, None]]
 CountFunction = Callable[[ExportContext, "ExportFilter"], int | None]
+# Batches of finished CSV lines (without line ends), the schema_version column
+# first: what `formats.write_csv` would write for the same rows, byte for byte.
+CsvLinesFunction = Callable[[ExportContext, "ExportFilter"], Generator[list[str], None, None]]
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class Dataset:
     currency_column: str = "currency"
     # Where the dataset comes in lists (the page, the reference).
     order: int = 100
+    # The CSV written by the database (`exports.sqlcsv`), for a large dataset
+    # whose columns SQL can format; None: `formats.write_csv` writes `rows`.
+    csv_lines: CsvLinesFunction | None = None
 
     @property
     def column_names(self) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import click
 from flask.cli import with_appcontext
 
+from licensing.config import current_config
 from licensing.errors import DomainError, InvalidInput
 from licensing.exports import base, services
 from licensing.exports.formats import FORMATS
@@ -85,13 +86,16 @@ def exports_command(
     given = {"from": date_from, "to": date_to, **filters}
     try:
         request = services.prepare(dataset, format_name, given)
-        total = services.count(request)
+        gl_accounts = current_config().gl_accounts
+        total = services.count(request, gl_accounts=gl_accounts)
     except DomainError as error:
         raise click.UsageError(_problems(error)) from None
     note = f"licensing exports on the command line (user {_os_user()})"
     tally = services.Tally()
     with _Progress(total) as progress:
-        stream = services.stream(request, note=note, on_row=progress.step, tally=tally)
+        stream = services.stream(
+            request, gl_accounts=gl_accounts, note=note, on_row=progress.step, tally=tally
+        )
         with closing(stream) as chunks:  # audited as interrupted if writing fails
             if output == "-":
                 _write(chunks, sys.stdout.buffer)

@@ -50,7 +50,7 @@ def formula_safe(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _text(kind: str, value: Any) -> str:
+def value_text(kind: str, value: Any) -> str:
     """A value as the text CSV and JSON Lines carry."""
     if value is None:
         return ""
@@ -75,9 +75,9 @@ def _csv_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-# How money, dates and timestamps become CSV cells (what `_text` gives). Text cells
+# How money, dates and timestamps become CSV cells (what `value_text` gives). Text cells
 # are made formula-safe in the loop itself; integers are left to the csv module,
-# which writes them, and None, as `_text` does.
+# which writes them, and None, as `value_text` does.
 _CSV_CELLS: dict[str, Callable[[Any], str]] = {
     MONEY: _csv_money,
     DATE: _csv_date,
@@ -132,10 +132,31 @@ def write_csv(header: Header, rows: Iterable[Row]) -> Generator[bytes, None, Non
     yield buffer.getvalue().encode("utf-8")
 
 
+def write_csv_lines(header: Header, batches: Iterable[list[str]]) -> Generator[bytes, None, None]:
+    """The CSV file from lines the database formatted (`Dataset.csv_lines`): the
+    same header and line ends as `write_csv`; Python only joins the lines."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(
+        ["schema_version", *header.dataset.column_names]
+    )
+    pending = [buffer.getvalue()]
+    size = len(pending[0])
+    for lines in batches:
+        if not lines:
+            continue
+        text = "\r\n".join(lines) + "\r\n"
+        pending.append(text)
+        size += len(text)
+        if size >= CHUNK:
+            yield "".join(pending).encode("utf-8")
+            pending, size = [], 0
+    yield "".join(pending).encode("utf-8")
+
+
 def _json_value(kind: str, value: Any) -> Any:
     if value is None or kind not in (MONEY, DATE, DATETIME):
         return value
-    return _text(kind, value)
+    return value_text(kind, value)
 
 
 def write_jsonl(header: Header, rows: Iterable[Row]) -> Generator[bytes, None, None]:

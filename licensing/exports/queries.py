@@ -1,12 +1,11 @@
 """Query pieces the datasets share: the licensee joined and the filter's
 organization, currency, state and dates on any dataset's columns, filters on
 invoices, amounts at the currency's digits, the paid date of a payment,
-counting rows, and `Listing`, a dataset that is one SELECT and a row per result."""
+and counting rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -20,7 +19,7 @@ from licensing.billing.models import Invoice, Payment
 from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
 from licensing.db import Statement
-from licensing.exports.base import BATCH, CountFunction, ExportContext, Row
+from licensing.exports.base import BATCH, CountFunction, ExportContext
 from licensing.exports.filters import ISSUED, PAID, ExportFilter, office_day_start
 from licensing.money import minor_units
 
@@ -46,6 +45,12 @@ def day_of(moment: Any) -> date | None:
 def streamed(statement: Statement) -> Statement:
     """Fetched in batches from a server-side cursor: memory stays flat."""
     return statement.execution_options(yield_per=BATCH)
+
+
+def each_batch(session: Session, statement: Statement) -> Iterator[Sequence[Any]]:
+    """The statement's rows a batch at a time (see `each`)."""
+    with session.connection().execute(streamed(statement)) as result:
+        yield from result.partitions()
 
 
 def each(session: Session, statement: Statement) -> Iterator[Any]:
@@ -155,21 +160,3 @@ def counter(
         return count_rows(context.session, statement(given))
 
     return count
-
-
-@dataclass(frozen=True)
-class Listing:
-    """A dataset that is one SELECT and one row per result: the statement the
-    filter selects, the export's order, and how a result becomes a row."""
-
-    statement: Callable[[ExportFilter], Statement]
-    order: tuple[Any, ...]
-    row: Callable[[Any], Row]
-
-    def rows(self, context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-        row = self.row
-        for result in each(context.session, self.statement(given).order_by(*self.order)):
-            yield row(result)
-
-    def count(self, context: ExportContext, given: ExportFilter) -> int:
-        return count_rows(context.session, self.statement(given))

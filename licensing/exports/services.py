@@ -19,17 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from flask import current_app
-
 from licensing import db
 from licensing.audit import services as audit
 from licensing.calendar import office_date
-from licensing.config import Config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.exports import base, filters
 from licensing.exports.base import Dataset, ExportContext, Row
-from licensing.exports.formats import FORMATS, Format, Header
+from licensing.exports.formats import FORMATS, Format, Header, write_csv_lines
 from licensing.exports.ledger import Ledger
 from licensing.streaming import reading_session
 
@@ -80,11 +77,6 @@ class Tally:
         self.digest.update(chunk)
 
 
-def _config() -> Config:
-    config: Config = current_app.config["LICENSING"]
-    return config
-
-
 def _counted(rows: Iterable[Row], tally: Tally, on_row: Callable[[], None] | None) -> Iterator[Row]:
     for row in rows:
         tally.rows += 1
@@ -93,21 +85,50 @@ def _counted(rows: Iterable[Row], tally: Tally, on_row: Callable[[], None] | Non
         yield row
 
 
+def _counted_lines(
+    batches: Iterable[list[str]], tally: Tally, on_row: Callable[[], None] | None
+) -> Iterator[list[str]]:
+    for lines in batches:
+        tally.rows += len(lines)
+        if on_row is not None:
+            for _line in lines:
+                on_row()
+        yield lines
+
+
+def _chunks(
+    request: ExportRequest,
+    context: ExportContext,
+    header: Header,
+    tally: Tally,
+    on_row: Callable[[], None] | None,
+) -> tuple[Generator[bytes, None, None], Generator[Any, None, None]]:
+    """The file's chunks and the generator of rows (or CSV lines) they come from."""
+    dataset = request.dataset
+    if request.format.name == "csv" and dataset.csv_lines is not None:
+        lines = dataset.csv_lines(context, request.filter)
+        return write_csv_lines(header, _counted_lines(lines, tally, on_row)), lines
+    rows = dataset.rows(context, request.filter)
+    return request.format.write(header, _counted(rows, tally, on_row)), rows
+
+
 def stream(
     request: ExportRequest,
     *,
+    gl_accounts: Mapping[str, str],
     note: str | None = None,
     on_row: Callable[[], None] | None = None,
     tally: Tally | None = None,
 ) -> Generator[bytes, None, None]:
-    """The export's bytes, chunk by chunk; audited when the stream ends however."""
+    """The export's bytes, chunk by chunk, each invoice line under its account in
+    `gl_accounts` (the setting EXPORT_GL_ACCOUNTS); audited when the stream ends
+    however."""
     tally = tally if tally is not None else Tally()
     header = Header(request.dataset, utcnow(), request.filter.describe())
     try:
         with reading_session(snapshot=True) as session:
-            context = ExportContext(session, Ledger(session, _config().gl_accounts))
-            rows = request.dataset.rows(context, request.filter)
-            chunks = request.format.write(header, _counted(rows, tally, on_row))
+            context = ExportContext(session, Ledger(session, gl_accounts))
+            chunks, rows = _chunks(request, context, header, tally, on_row)
             try:
                 for chunk in chunks:
                     tally.add(chunk)
@@ -122,10 +143,10 @@ def stream(
         record_export(request, tally, note=note)
 
 
-def count(request: ExportRequest) -> int | None:
+def count(request: ExportRequest, *, gl_accounts: Mapping[str, str]) -> int | None:
     """How many rows the export will have, when the dataset can say cheaply."""
     with reading_session(snapshot=True) as session:
-        context = ExportContext(session, Ledger(session, _config().gl_accounts))
+        context = ExportContext(session, Ledger(session, gl_accounts))
         return request.dataset.count(context, request.filter)
 
 

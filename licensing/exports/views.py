@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request, stream_with_context
 
 from licensing import access, db
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.exports import base, queries, services
@@ -42,7 +43,7 @@ def download(export: services.ExportRequest) -> Response:
     not the request's session, whose transaction ends before the first byte."""
     end_request_session()
     return Response(
-        stream_with_context(services.stream(export)),
+        stream_with_context(services.stream(export, gl_accounts=current_config().gl_accounts)),
         mimetype=export.format.media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{export.filename(utcnow())}"',

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from licensing.agreements.issuing import licensed_lines
-from licensing.agreements.models import Agreement, Application
+from licensing.agreements.models import Agreement
+from licensing.agreements.queries import with_terms
 from licensing.pricing.quote import Quote
 
 UNCLASSIFIED = "unclassified"
@@ -134,15 +135,7 @@ def agreement_lines(agreement: Agreement) -> list[AgreementLine]:
 def _agreements(session: Session, ids: set[int]) -> dict[int, Agreement]:
     if not ids:
         return {}
-    found = session.scalars(
-        select(Agreement)
-        .where(Agreement.id.in_(ids))
-        .options(
-            selectinload(Agreement.quote),
-            selectinload(Agreement.organization),
-            selectinload(Agreement.application).selectinload(Application.uses),
-        )
-    )
+    found = session.scalars(with_terms(select(Agreement).where(Agreement.id.in_(ids))))
     return {agreement.id: agreement for agreement in found}
 
 

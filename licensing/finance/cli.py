@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from licensing.actors import Actor
+from licensing.config import current_config
 from licensing.errors import DomainError
 from licensing.finance import services
 from licensing.money import is_currency
@@ -33,7 +34,11 @@ def report(month: str, to: str, currency: str) -> None:
         raise click.BadParameter("an ISO 4217 code, e.g. USD", param_hint="--currency")
     try:
         message = services.send_monthly_report(
-            first_day, to, currency=currency.upper(), actor=Actor.SYSTEM
+            first_day,
+            to,
+            billing_issuer=current_config().billing_issuer,
+            currency=currency.upper(),
+            actor=Actor.SYSTEM,
         )
     except DomainError as error:
         raise click.ClickException(error.detail) from None

@@ -157,18 +157,27 @@ def _summary(report: MonthlyReport) -> Flowable:
     )
 
 
-def _trend(report: MonthlyReport) -> list[Flowable]:
-    periods = [row.period for row in report.trend]
-    rows: list[list[object]] = [["Month", "Invoiced", "Collected", "Outstanding"]]
+def _flow_rows(
+    report: MonthlyReport, heading: str, labelled: Sequence[tuple[str, TrendRow | LicenseeRow]]
+) -> list[list[object]]:
+    """A table of what was invoiced, collected and left outstanding, one row a label
+    (a month of the trend, a top licensee)."""
+    rows: list[list[object]] = [[heading, "Invoiced", "Collected", "Outstanding"]]
     rows += [
         [
-            row.period,
+            label,
             _money(report, row.invoiced),
             _money(report, row.collected),
             _money(report, row.outstanding),
         ]
-        for row in report.trend
+        for label, row in labelled
     ]
+    return rows
+
+
+def _trend(report: MonthlyReport) -> list[Flowable]:
+    periods = [row.period for row in report.trend]
+    rows = _flow_rows(report, "Month", [(row.period, row) for row in report.trend])
     return [
         KeepTogether(
             [
@@ -240,16 +249,7 @@ def _licensees(report: MonthlyReport) -> list[Flowable]:
     if not report.top_licensees:
         story.append(pdf.para("Nothing was invoiced this month."))
         return story
-    rows: list[list[object]] = [["Licensee", "Invoiced", "Collected", "Outstanding"]]
-    rows += [
-        [
-            row.name,
-            _money(report, row.invoiced),
-            _money(report, row.collected),
-            _money(report, row.outstanding),
-        ]
-        for row in report.top_licensees
-    ]
+    rows = _flow_rows(report, "Licensee", [(row.name, row) for row in report.top_licensees])
     amount_width = 1.3 * inch
     story.append(
         pdf.table(

@@ -10,14 +10,12 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.calendar import office_date
-from licensing.config import Config
 from licensing.db import utcnow
 from licensing.finance import documents, queries
 from licensing.finance.documents import AmountRow, LicenseeRow, MonthlyReport, TrendRow
@@ -28,11 +26,6 @@ TREND_MONTHS = 12
 # Months the service reasons about: far enough either way for any ledger, and
 # clear of the calendar's ends (year 1 and 9999), where month arithmetic fails.
 FIRST_YEAR, LAST_YEAR = 1900, 9998
-
-
-def _config() -> Config:
-    config: Config = current_app.config["LICENSING"]
-    return config
 
 
 def parse_month(text: str) -> date:
@@ -46,9 +39,16 @@ def parse_month(text: str) -> date:
 
 
 def monthly_report(
-    session: Session, month: date, *, currency: str = "USD", now: datetime | None = None
+    session: Session,
+    month: date,
+    *,
+    billing_issuer: str,
+    currency: str = "USD",
+    now: datetime | None = None,
 ) -> MonthlyReport:
-    """The figures of `month` (its first day), with the twelve months to it."""
+    """The figures of `month` (its first day), with the twelve months to it, under
+    the name of the office that issues invoices (the first line of
+    `billing_issuer`, the setting BILLING_ISSUER)."""
     moment = now or utcnow()
     this_month = queries.Filters(month, month, currency=currency, top=10)
     trend = queries.cash_flow(
@@ -57,7 +57,7 @@ def monthly_report(
     )
     figures = trend[-1]
     revenue = queries.revenue(session, this_month)
-    issuer = _config().billing_issuer.split("|")[0].strip()
+    issuer = billing_issuer.split("|")[0].strip()
     return MonthlyReport(
         month=f"{month:%Y-%m}",
         currency=currency,
@@ -88,11 +88,19 @@ def report_filename(report: MonthlyReport) -> str:
 
 
 def send_monthly_report(
-    month: date, to: str, *, currency: str = "USD", now: datetime | None = None, actor: Actor
+    month: date,
+    to: str,
+    *,
+    billing_issuer: str,
+    currency: str = "USD",
+    now: datetime | None = None,
+    actor: Actor,
 ) -> OutboxMessage:
     """Queue the month's report PDF to `to` (the manager's inbox) via the outbox."""
     with db.transaction() as session:
-        report = monthly_report(session, month, currency=currency, now=now)
+        report = monthly_report(
+            session, month, billing_issuer=billing_issuer, currency=currency, now=now
+        )
         content = documents.render_monthly_report_pdf(report)
         message = mail.enqueue(
             session,

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 
 from licensing import access, db
 from licensing.calendar import office_date, parse_day
-from licensing.config import Config
+from licensing.config import current_config
 from licensing.downloads import pdf_response
 from licensing.finance import documents, queries, services
 from licensing.finance.classification import AXES
@@ -189,13 +189,8 @@ def _queue_chart(rows: list[queries.QueueHealth]) -> dict[str, Any]:
     )
 
 
-def _config() -> Config:
-    config: Config = current_app.config["LICENSING"]
-    return config
-
-
 def _queues(now: Any) -> list[queries.QueueHealth]:
-    config = _config()
+    config = current_config()
     return queries.queue_health(
         db.session(),
         now,
@@ -277,7 +272,9 @@ def monthly_report() -> Response | tuple[str, int]:
         )
     if not is_currency(currency):
         return _bad_request("Give an ISO 4217 currency code, e.g. currency=USD.")
-    report = services.monthly_report(db.session(), month, currency=currency)
+    report = services.monthly_report(
+        db.session(), month, billing_issuer=current_config().billing_issuer, currency=currency
+    )
     return pdf_response(
         documents.render_monthly_report_pdf(report),
         services.report_filename(report),

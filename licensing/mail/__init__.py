@@ -13,12 +13,13 @@ import threading
 from flask import Flask, Response, current_app, request
 
 from licensing.mail.services import MAIL_ENQUEUED, deliver_due
+from licensing.mail.smtp import Delivery
 
 
-def _deliver_in_background(app: Flask) -> None:
+def _deliver_in_background(app: Flask, delivery: Delivery) -> None:
     with app.app_context():
         try:
-            report = deliver_due()
+            report = deliver_due(delivery)
         except Exception:  # nobody is waiting for it: log, the CLI will retry
             app.logger.exception("outbox: delivery after the request failed")
             return
@@ -38,6 +39,9 @@ def init_app(app: Flask) -> None:
             # current_app is typed as the app it stands for, so its proxy method is unknown.
             target = current_app._get_current_object()  # type: ignore[attr-defined]
             threading.Thread(
-                target=_deliver_in_background, args=(target,), name="outbox", daemon=True
+                target=_deliver_in_background,
+                args=(target, Delivery.from_config(config)),
+                name="outbox",
+                daemon=True,
             ).start()
         return response

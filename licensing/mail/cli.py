@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from licensing.config import current_config
 from licensing.mail.services import deliver_due
+from licensing.mail.smtp import Delivery
 
 
 @click.group("outbox")
@@ -29,7 +31,7 @@ def send(limit: int) -> None:
     sender. Exits 1 when the SMTP server could not be reached or refused
     messages (they stay queued for the next run).
     """
-    report = deliver_due(limit=limit)
+    report = deliver_due(Delivery.from_config(current_config()), limit=limit)
     click.echo(str(report))
     if report.deferred or report.failed:
         raise SystemExit(1)

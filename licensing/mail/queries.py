@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.errors import NotFound
 from licensing.mail.models import OutboxMessage
 
@@ -26,13 +27,8 @@ def messages(
     if recipient:
         pattern = f"%{recipient.strip().lower()}%"
         statement = statement.where(func.lower(OutboxMessage.recipients).like(pattern))
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    found = session.scalars(
-        statement.order_by(OutboxMessage.id.desc())
-        .limit(per_page)
-        .offset((max(page, 1) - 1) * per_page)
-    ).all()
-    return found, int(total)
+    newest_first = statement.order_by(OutboxMessage.id.desc())
+    return db.one_page(session, newest_first, page=page, per_page=per_page)
 
 
 def counts(session: Session) -> dict[str, int]:

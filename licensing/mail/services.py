@@ -32,7 +32,7 @@ from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.mail.models import FILENAME_MAX, SUBJECT_MAX, OutboxAttachment, OutboxMessage
-from licensing.mail.smtp import DevMailViewer, SMTPTransport, Transport
+from licensing.mail.smtp import Delivery, Transport
 from licensing.mail.states import OUTBOX, QUEUED
 
 # The request environ key that says a request queued mail (delivered after it).
@@ -84,9 +84,12 @@ def _render(template: str, context: Mapping[str, Any]) -> tuple[str, str | None]
     return text, html
 
 
+def _domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
 def _mail_domain() -> str:
-    address = parseaddr(current_app.config["LICENSING"].mail_from)[1]
-    return address.rpartition("@")[2] or "localhost"
+    return _domain(current_app.config["LICENSING"].mail_from)
 
 
 @dataclass(frozen=True)
@@ -284,13 +287,13 @@ def _load(session: Session, message_id: int) -> OutboxMessage:
     return message
 
 
-def _email(message: OutboxMessage) -> EmailMessage:
+def _email(message: OutboxMessage, sender: str) -> EmailMessage:
     email = EmailMessage()
-    email["From"] = current_app.config["LICENSING"].mail_from
+    email["From"] = sender
     email["To"] = ", ".join(message.to)
     email["Subject"] = message.subject
     email["Date"] = formatdate(usegmt=True)
-    email["Message-ID"] = message.message_id or make_msgid(domain=_mail_domain())
+    email["Message-ID"] = message.message_id or make_msgid(domain=_domain(sender))
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
@@ -341,38 +344,33 @@ def _tally(report: DeliveryReport, state: str, error: BaseException) -> None:
 
 
 def deliver_due(
-    now: datetime | None = None, *, transport: Transport | None = None, limit: int = 500
+    delivery: Delivery, now: datetime | None = None, *, limit: int = 500
 ) -> DeliveryReport:
-    """Send every message due at `now` (default: the current time), at most `limit`.
+    """Send every message due at `now` (default: the current time), at most `limit`,
+    as `delivery` says (`Delivery.from_config`: over `SMTP_URL`, else in
+    development to the mail viewer at /dev/mail; with neither nothing is sent).
 
     Safe to run on several hosts at once. A message the server refuses, or
     that cannot be sent because the server is down, stays queued with its
     attempt counted and is retried after `backoff()`; after `MAX_ATTEMPTS`
-    it becomes `failed`. Without `SMTP_URL` nothing is sent, except in
-    development, where mail is delivered to the mail viewer at /dev/mail.
+    it becomes `failed`.
     """
-    report = DeliveryReport()
+    transport = delivery.transport
     if transport is None:
-        config = current_app.config["LICENSING"]
-        if config.smtp_url:
-            transport = SMTPTransport.from_url(config.smtp_url)
-        elif config.dev_mail_viewer:
-            transport = DevMailViewer()
-            report.destination = DevMailViewer.NAME
-        else:
-            return DeliveryReport(skipped="SMTP_URL is not set, so messages stay in the outbox")
+        return DeliveryReport(skipped="SMTP_URL is not set, so messages stay in the outbox")
+    report = DeliveryReport(destination=delivery.destination)
     while report.attempted < limit:
         moment = now or utcnow()
         claimed = _claim(moment, min(CLAIM_BATCH, limit - report.attempted))
         if not claimed:
             break
-        if not _send_batch(claimed, transport, moment, report):
+        if not _send_batch(claimed, transport, delivery.sender, moment, report):
             break
     return report
 
 
 def _send_batch(
-    claimed: list[int], transport: Transport, now: datetime, report: DeliveryReport
+    claimed: list[int], transport: Transport, sender: str, now: datetime, report: DeliveryReport
 ) -> bool:
     """Send the claimed messages over one connection; False when the server is unreachable."""
     pending = list(claimed)
@@ -380,7 +378,7 @@ def _send_batch(
         with transport.connect() as connection:
             while pending:
                 message_id = pending[0]
-                email = _email(_load(db.session(), message_id))
+                email = _email(_load(db.session(), message_id), sender)
                 try:
                     connection.send(email)
                 except _CONNECTION_ERRORS:

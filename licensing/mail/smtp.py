@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from licensing.config import ConfigError
+from licensing.config import Config, ConfigError
 
 DEFAULT_TIMEOUT = 15.0
 
@@ -124,3 +124,22 @@ class SMTPTransport:
                 client.quit()
             except (smtplib.SMTPException, OSError):
                 client.close()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the outbox delivers and as whom: built from the settings at the edge
+    that sends (`licensing outbox send`, the worker, the console's "send now", the
+    delivery after a request), from SMTP_URL, else DEV_MAIL_VIEWER, and MAIL_FROM."""
+
+    transport: Transport | None  # None: nowhere to send, so mail stays queued
+    sender: str
+    destination: str | None = None  # named in the report when not an SMTP server
+
+    @classmethod
+    def from_config(cls, config: Config) -> Delivery:
+        if config.smtp_url:
+            return cls(SMTPTransport.from_url(config.smtp_url), config.mail_from)
+        if config.dev_mail_viewer:
+            return cls(DevMailViewer(), config.mail_from, DevMailViewer.NAME)
+        return cls(None, config.mail_from)

@@ -18,7 +18,9 @@ from markupsafe import Markup, escape
 
 from licensing import access, db
 from licensing.errors import NotFound
+from licensing.limits import page_number
 from licensing.mail import queries
+from licensing.web.paging import page_count
 
 bp = Blueprint("dev_mail", __name__, url_prefix="/dev/mail")
 
@@ -53,16 +55,13 @@ def _from_this_computer() -> bool:
 def inbox() -> str:
     if not _from_this_computer():
         raise NotFound("The development mail viewer answers only on this computer.")
-    try:
-        page = max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     found, total = queries.messages(db.session(), page=page, per_page=PER_PAGE)
     return render_template(
         "dev/mail.html",
         messages=found,
         total=total,
         page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        pages=page_count(total, PER_PAGE),
         linkify=linkify,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -16,12 +16,15 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.access import Principal
 from licensing.actors import current_actor
+from licensing.config import current_config
 from licensing.errors import Conflict
 from licensing.limits import page_number
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
+from licensing.mail.smtp import Delivery
 from licensing.mail.states import FAILED, OUTBOX, QUEUED
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.paging import page_count
 
 bp = Blueprint("mail_console", __name__, url_prefix="/console")
 
@@ -43,12 +46,12 @@ def outbox() -> str:
         messages=found,
         total=total,
         page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        pages=page_count(total, PER_PAGE),
         counts=queries.counts(session),
         states=OUTBOX.states,
         state=state,
         recipient=recipient or "",
-        smtp_configured=bool(current_app.config["LICENSING"].smtp_url),
+        smtp_configured=bool(current_config().smtp_url),
         max_attempts=services.MAX_ATTEMPTS,
     )
 
@@ -79,7 +82,7 @@ def retry(message_id: int) -> Response:
 @access.staff("admin")
 def send_now() -> Response:
     """Deliver what is due now, rather than waiting for `licensing outbox send`."""
-    report = services.deliver_due()
+    report = services.deliver_due(Delivery.from_config(current_config()))
     flash(str(report), "error" if report.failed or report.skipped else "success")
     return redirect(url_for("mail_console.outbox"))
 

@@ -8,13 +8,24 @@ blueprints are listed in `licensing.app`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
+from licensing.config import current_config
 from licensing.permissions import seals, services
-from licensing.signals import use_routed_to_permissions
+from licensing.signals import RoutedUse, use_routed_to_permissions
+
+
+def on_routed_use(sender: RoutedUse, **kwargs: Any) -> None:
+    """Receiver of `use_routed_to_permissions`: the edge of this use case, so it
+    reads the service-level target from the running app's settings."""
+    services.create_from_routed_use(
+        kwargs["session"], sender, sla_days=current_config().permission_sla_days
+    )
 
 
 def init_app(app: Flask) -> None:
     # blinker keys receivers by identity: a second app connects nothing more.
-    use_routed_to_permissions.connect(services.on_routed_use, weak=False)
+    use_routed_to_permissions.connect(on_routed_use, weak=False)
     seals.register()  # letters are sealed as they are issued

@@ -77,12 +77,10 @@ def _addressee(requester: Requester) -> list[Flowable]:
     ]
 
 
-def _signature() -> list[Flowable]:
-    return [
-        Spacer(1, 0.25 * inch),
-        pdf.para("Sincerely,"),
-        pdf.para(OFFICE),
-    ]
+def _signed(story: list[Flowable], title: str, subject: str) -> bytes:
+    """The letter signed by the office, as PDF bytes titled (and footed) `title`."""
+    signature = [Spacer(1, 0.25 * inch), pdf.para("Sincerely,"), pdf.para(OFFICE)]
+    return pdf.build([*story, *signature], pdf.PageFurniture(title), title=title, subject=subject)
 
 
 def render_grant_letter(letter: GrantLetter) -> bytes:
@@ -143,13 +141,11 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
         ),
         pdf.para(letter.copyright_notice, "Clause"),
         pdf.para(TRADEMARK_NOTICE, "Clause"),
-        *_signature(),
     ]
-    return pdf.build(
+    return _signed(
         story,
-        pdf.PageFurniture(f"Permission letter {letter.number}"),
-        title=f"Permission letter {letter.number}",
-        subject=f"Grant of permission for request {letter.request_reference}",
+        f"Permission letter {letter.number}",
+        f"Grant of permission for request {letter.request_reference}",
     )
 
 
@@ -198,11 +194,9 @@ def render_denial_letter(letter: DenialLetter) -> bytes:
             "Clause",
         ),
         pdf.para(TRADEMARK_NOTICE, "Small"),
-        *_signature(),
     ]
-    return pdf.build(
+    return _signed(
         story,
-        pdf.PageFurniture(f"Decision letter {letter.number}"),
-        title=f"Decision letter {letter.number}",
-        subject=f"Denial of request {letter.request_reference}",
+        f"Decision letter {letter.number}",
+        f"Denial of request {letter.request_reference}",
     )

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -140,14 +139,14 @@ class ServiceLevel:
     running: bool  # False while waiting on the requester, or once closed
 
 
-def service_level(request: PermissionRequest, now: datetime) -> ServiceLevel:
-    target = int(current_app.config["LICENSING"].permission_sla_days)
+def service_level(request: PermissionRequest, now: datetime, *, target_days: int) -> ServiceLevel:
+    """The request's service level against `target_days` (PERMISSION_SLA_DAYS)."""
     if request.submitted_at is None:
-        return ServiceLevel(0, target, None, False, False)
+        return ServiceLevel(0, target_days, None, False, False)
     end = request.decided_at or request.closed_at or now
     age = calendar.business_days_between(
         calendar.office_date(request.submitted_at), calendar.office_date(end)
     )
     running = request.state in WITH_STAFF
     overdue = running and request.sla_due_at is not None and request.sla_due_at < now
-    return ServiceLevel(age, target, request.sla_due_at, overdue, running)
+    return ServiceLevel(age, target_days, request.sla_due_at, overdue, running)

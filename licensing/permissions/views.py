@@ -24,10 +24,12 @@ from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization
 from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
+from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
@@ -101,7 +103,7 @@ def request_sent() -> str:
 def confirm(token: str) -> Page:
     """The link in the confirmation email."""
     try:
-        confirmed = services.confirm_email(token)
+        confirmed = services.confirm_email(token, sla_days=current_config().permission_sla_days)
     except (services.LinkNotValid, services.LinkExpired) as error:
         return _link_problem(error)
     flash(
@@ -219,7 +221,9 @@ def reconsideration(token: str) -> Page:
     return _requester_step(
         token,
         "reconsider_form",
-        lambda form: services.request_reconsideration(token, form.body.data or ""),
+        lambda form: services.request_reconsideration(
+            token, form.body.data or "", sla_days=current_config().permission_sla_days
+        ),
         "Your request for reconsideration is with the licensing office.",
     )
 
@@ -314,16 +318,14 @@ def _assign_form(session: Session) -> forms.AssignForm:
 
 # The queue's filters, carried through the bulk action so staff return to the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue")
-NOBODY = "nobody"
 
 
 def _bulk_form(session: Session) -> forms.BulkAssignForm:
     form = forms.BulkAssignForm()
-    form.assignee_id.choices = [
-        SelectChoice("", "Choose a person"),
-        *(SelectChoice(str(user.id), user.full_name) for user in queries.licensing_staff(session)),
-        SelectChoice(NOBODY, "Nobody: unassign them"),
-    ]
+    staff = queries.licensing_staff(session)
+    form.assignee_id.choices = assignment.assignee_choices(
+        (user.id, user.full_name) for user in staff
+    )
     return form
 
 
@@ -341,12 +343,13 @@ def _queue_page(
     session = db.session()
     principal = access.require_principal()
     now = utcnow()
+    target = current_config().permission_sla_days
     filters = queries.QueueFilter.from_args(args)
     found = queries.queue(session, filters, principal, now)
     page = render_template(
         "permissions/console_queue.html",
         requests=found,
-        levels={item.id: queries.service_level(item, now) for item in found},
+        levels={item.id: queries.service_level(item, now, target_days=target) for item in found},
         filters=filters,
         filter_query=urlencode(args),
         states=[s for s in STATES if s != "unconfirmed"],
@@ -372,38 +375,24 @@ def bulk_assign() -> Page:
     """Assign (or, once confirmed, unassign) the selected requests, then back to the
     queue with its filters as they were."""
     form = _bulk_form(db.session())
-    ids = [i for i in map(record_id, request.form.getlist("request_ids")) if i is not None]
+    wanted = assignment.bulk_assignment(form, "request_ids", "request")
     filters: dict[str, Any] = _filter_args(parse_qsl(request.form.get("filters", "")))
     back = url_for("permissions_console.queue", **filters)
-    choice = form.assignee_id.data if form.validate_on_submit() else None
-    if not ids:
-        form.form_errors.append("Select at least one request.")
-    if not choice or (choice != NOBODY and record_id(choice) is None):
-        form.assignee_id.errors = ["Choose who to assign the selected requests to."]
-    if form.form_errors or form.assignee_id.errors:
-        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
-    if choice == NOBODY and not confirm_step.confirmed():
+    if not wanted.valid:
+        return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
+    if wanted.unassigns and not confirm_step.confirmed():
         return confirm_step.ask(
-            confirm_step.Confirmation(
-                title=f"Unassign {len(ids)} request{'s' if len(ids) != 1 else ''}?",
-                consequences=[
-                    "Nobody will be working on them until someone is assigned; they stay "
-                    "in the queue and keep counting against the service level."
-                ],
-                button="Unassign them",
-                cancel_url=back,
-                cancel_label="Back to the queue",
+            assignment.unassign_confirmation(
+                assignment.counted(len(wanted.ids), "request"), "working on", back
             )
         )
     try:
-        changed = services.assign(
-            ids, None if choice == NOBODY else record_id(choice), current_actor()
-        )
+        changed = services.assign(wanted.ids, wanted.assignee_id, current_actor())
     except InvalidInput as error:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
-        return _queue_page(filters, bulk_form=form, selected=frozenset(ids), status=422)
-    verb = "unassigned" if choice == NOBODY else "assigned"
-    flash(f"{len(changed)} request{'s' if len(changed) != 1 else ''} {verb}.", "success")
+        return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
+    verb = "unassigned" if wanted.unassigns else "assigned"
+    flash(f"{assignment.counted(len(changed), 'request')} {verb}.", "success")
     return redirect(back)
 
 
@@ -428,7 +417,7 @@ def _detail_page(
     return render_template(
         "permissions/console_detail.html",
         request_=found,
-        level=queries.service_level(found, now),
+        level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
         allowed=PERMISSION_REQUEST.allowed(found.state),
         history=audit_queries.events_for(session, "permission_request", found.id),
         error=error,

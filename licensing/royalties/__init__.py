@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from licensing.accounts import services as accounts
+from licensing.config import current_config
 from licensing.finance import classification as finance_classification
 from licensing.finance import queries as finance_queries
 from licensing.royalties import queries, services, views
@@ -22,8 +23,10 @@ from licensing.royalties.classification import classify_royalty_lines
 
 
 def overdue_reports(session: Session, organization_id: int, today: date) -> list[str]:
-    """Reports unfiled longer than the standing threshold after their due date."""
-    days = current_app.config["LICENSING"].overdue_standing_days
+    """Reports unfiled longer than the standing threshold after their due date: the
+    edge between accounts' standing rule and this use case, so it reads the
+    threshold (OVERDUE_STANDING_DAYS) from the running app's settings."""
+    days = current_config().overdue_standing_days
     return services.overdue_reports(session, organization_id, today, days)
 
 

@@ -3,11 +3,13 @@ scheduler, on any number of hosts."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-from licensing.clock import NOW_HELP, parse_now
+from licensing.clock import now_option
+from licensing.config import current_config
 from licensing.royalties import services
 
 
@@ -17,11 +19,11 @@ def reports_group() -> None:
 
 
 @reports_group.command("remind")
-@click.option("--now", "now_text", default=None, help=NOW_HELP)
+@now_option
 @with_appcontext
-def remind(now_text: str | None) -> None:
+def remind(now: datetime) -> None:
     """Email reminders 14 days before a report is due, on the due date and every 14 days
     while it is overdue; hold at pending_payment an organization with a report overdue
     beyond the standing threshold (30 days). Idempotent; run it daily or hourly."""
-    days = current_app.config["LICENSING"].overdue_standing_days
-    click.echo(str(services.send_reminders(standing_days=days, now=parse_now(now_text))))
+    days = current_config().overdue_standing_days
+    click.echo(str(services.send_reminders(standing_days=days, now=now)))

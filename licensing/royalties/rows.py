@@ -92,6 +92,30 @@ def customer_key(customer_id: str) -> str:
     return customer_id.strip().casefold()
 
 
+def _row(
+    number: int,
+    line: int,
+    customer_id: str,
+    customer_name: str,
+    country: str,
+    unit: str,
+    quantity: int | None,
+    revenue: Decimal | None,
+) -> Row:
+    """The checked row, by either path (`_plain_row`, `_check_row`), with its key."""
+    return Row(
+        number=number,
+        line=line,
+        customer_id=customer_id,
+        customer_key=customer_key(customer_id),
+        customer_name=customer_name,
+        country=country,
+        unit=unit,
+        quantity=quantity,
+        revenue=revenue,
+    )
+
+
 # --- one row ----------------------------------------------------------------------------
 
 
@@ -233,17 +257,7 @@ def _plain_row(
         revenue = Decimal(raw_revenue.strip())
     elif not _empty(raw_revenue):
         return None
-    return Row(
-        number=number,
-        line=line.number,
-        customer_id=customer_id,
-        customer_key=customer_key(customer_id),
-        customer_name=customer_name,
-        country=country,
-        unit=unit,
-        quantity=quantity,
-        revenue=revenue,
-    )
+    return _row(number, line.number, customer_id, customer_name, country, unit, quantity, revenue)
 
 
 def _check_row(
@@ -285,17 +299,7 @@ def _check_row(
     revenue = _row_revenue(fields.get("revenue"), prefix, line, problems)
     if len(problems.errors) + problems.more > before or line is None:
         return None
-    return Row(
-        number=number,
-        line=line.number,
-        customer_id=customer_id,
-        customer_key=customer_key(customer_id),
-        customer_name=customer_name,
-        country=country,
-        unit=unit,
-        quantity=quantity,
-        revenue=revenue,
-    )
+    return _row(number, line.number, customer_id, customer_name, country, unit, quantity, revenue)
 
 
 def _country(value: Any, path: str, problems: Problems) -> str:

@@ -16,16 +16,22 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
+from licensing import db
 from licensing.limits import page_number
 
 T = TypeVar("T")
 
 # Rows a list page shows at once: the API's default page size too.
 PER_PAGE = 50
+
+
+def page_count(total: int, per_page: int) -> int:
+    """How many pages `total` rows fill; an empty list is one (empty) page."""
+    return max(1, -(-total // per_page))
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class Page(Generic[T]):
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return page_count(self.total, self.per_page)
 
     @property
     def first_shown(self) -> int:
@@ -88,10 +94,7 @@ def read_page(
     `statement` has more cheaply than counting its rows as selected. `rows` gets
     the page's statement and the parameters to execute it with."""
     args = request.args if args is None else args
-    if count is None:
-        count = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = session.scalar(count)
-    total = int(total or 0)
+    total = db.count_rows(session, statement) if count is None else int(session.scalar(count) or 0)
     number = min(page_number(args.get("page")), max(1, -(-total // per_page)))
     window = _window(statement)
     parameters = {LIMIT: per_page, OFFSET: (number - 1) * per_page}

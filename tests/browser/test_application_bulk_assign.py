@@ -18,6 +18,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 
 def _sign_in(page: Any, email: str) -> None:
@@ -31,7 +32,7 @@ def _sign_in(page: Any, email: str) -> None:
 def _apply(vendor: Any, use: dict[str, Any]) -> Application:
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), draft(use))
-    return agreements.submit(application.id, Actor.of(principal), attest=True)
+    return agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
 
 
 def test_staff_assign_applications_in_bulk_all_or_none_keeping_their_filters(

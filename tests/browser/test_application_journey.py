@@ -24,6 +24,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 
 def _people(live_server: LiveServer) -> tuple[Any, Any]:
@@ -180,7 +181,9 @@ def test_a_rejection_can_be_reconsidered_within_14_days_and_not_after(
         ids = []
         for days_ago in (13, 15):
             application = agreements.create_draft(Actor.of(vendor_principal), draft(STAFF_USE))
-            agreements.submit(application.id, Actor.of(vendor_principal), attest=True)
+            agreements.submit(
+                application.id, Actor.of(vendor_principal), policy=issuing(), attest=True
+            )
             agreements.reject(
                 application.id,
                 "Revenue not evidenced",

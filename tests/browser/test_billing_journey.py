@@ -26,6 +26,7 @@ from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.servers import LiveServer, LocalStripe
+from tests.support.settings import issuing
 
 
 @pytest.fixture
@@ -55,7 +56,9 @@ def _approved_application(live_server: LiveServer) -> tuple[str, int]:
         vendor = factories.make_vendor(db.session())
         principal = accounts.principal_for(vendor)
         application = agreements.create_draft(Actor.of(principal), draft(DEVELOPMENT_USE))
-        application = agreements.submit(application.id, Actor.of(principal), attest=True)
+        application = agreements.submit(
+            application.id, Actor.of(principal), policy=issuing(), attest=True
+        )
         assert application.state == "approved"
         return vendor.email, application.id
 

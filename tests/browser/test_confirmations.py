@@ -21,6 +21,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing, permission_sla_days
 
 
 def _sign_in(page: Any, email: str) -> None:
@@ -36,7 +37,7 @@ def _permission_request(institution: str) -> tuple[str, str]:
     created = permissions.submit_request(request_input(institution=institution))
     link = re.search(r"/permissions/confirm/(\S+)", last_mail(created.requester_email).body_text)
     assert link is not None
-    confirmed = permissions.confirm_email(link.group(1))
+    confirmed = permissions.confirm_email(link.group(1), sla_days=permission_sla_days())
     return confirmed.reference, permissions.status_token(confirmed)
 
 
@@ -49,7 +50,9 @@ def test_a_vendor_confirms_before_removing_access_and_withdrawing_an_application
         colleague = factories.make_vendor(db.session(), organization=vendor.organization)
         principal = accounts.principal_for(vendor)
         application = agreements.create_draft(Actor.of(principal), draft(STAFF_USE))
-        application = agreements.submit(application.id, Actor.of(principal), attest=True)
+        application = agreements.submit(
+            application.id, Actor.of(principal), policy=issuing(), attest=True
+        )
     _sign_in(page, vendor.email)
 
     page.goto("/organization")

@@ -14,6 +14,7 @@ from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 
 def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
@@ -30,7 +31,7 @@ def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
             application = agreements.create_draft(
                 Actor.of(principal), draft({**STAFF_USE, "product_name": name})
             )
-            agreements.submit(application.id, Actor.of(principal), attest=True)
+            agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
             references.append(application.reference)
     tab = _signed_in(browser, live_server, staff.email)
     tab.goto("/console/applications")

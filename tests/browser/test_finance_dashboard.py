@@ -26,6 +26,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.factories import billing_clerk
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 SCREENSHOT = os.environ.get("FINANCE_SCREENSHOT", "")
 
@@ -38,7 +39,7 @@ def _accepted_agreement() -> Decimal:
     vendor = factories.make_vendor(db.session())
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), draft(DEVELOPMENT_USE), now=NOW)
-    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
     agreement = db.session().scalars(select(Agreement)).one()
     agreements.accept(
         agreement.id,
@@ -54,7 +55,7 @@ def _accepted_agreement() -> Decimal:
         now=NOW,
     )
     waiting = agreements.create_draft(Actor.of(principal), draft(STAFF_USE), now=NOW)
-    agreements.submit(waiting.id, Actor.of(principal), attest=True, now=NOW)
+    agreements.submit(waiting.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
     invoice = db.session().scalars(select(Invoice)).one()
     return invoice.total
 

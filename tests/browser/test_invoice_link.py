@@ -18,6 +18,7 @@ from tests.browser.test_billing_journey import _invoiced_vendor
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
+from tests.support.settings import delivery
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_the_billing_contact_opens_the_emailed_invoice_and_pays_it_without_an_ac
             )
             .one()
         )
-        mail.deliver_due()
+        mail.deliver_due(delivery())
     (email,) = [m for m in smtp_server.wait_for(1) if "Invoice" in str(m["Subject"])]
     assert billing_email in str(email["To"])
     (attachment,) = list(email.iter_attachments())

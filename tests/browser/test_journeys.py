@@ -24,6 +24,7 @@ from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import card_document
 from tests.support import factories
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 # No rule of the example card matches distribution of an AI model: staff price it.
 UNPRICED_USE = {
@@ -44,7 +45,7 @@ def test_unpriced_applications_read_to_be_priced_and_sort_apart_from_the_cheapes
         references = {}
         for name, use in (("priced", STAFF_USE), ("unpriced", UNPRICED_USE)):
             application = agreements.create_draft(Actor.of(principal), draft(use))
-            agreements.submit(application.id, Actor.of(principal), attest=True)
+            agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
             references[name] = application.reference
     console = _signed_in(browser, live_server, staff.email)
     console.goto("/console/applications?sort=amount_low")
@@ -67,7 +68,7 @@ def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_c
     with live_server.app.app_context():
         principal = accounts.principal_for(vendor)
         application = agreements.create_draft(Actor.of(principal), draft(UNPRICED_USE))
-        agreements.submit(application.id, Actor.of(principal), attest=True)
+        agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
         application_id = application.id
     console = _signed_in(browser, live_server, staff.email)
     console.goto(f"/console/applications/{application_id}")
@@ -99,7 +100,7 @@ def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_c
 def _active_agreement(vendor: Any, application_draft: Any) -> Agreement:
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), application_draft)
-    agreements.submit(application.id, Actor.of(principal), attest=True)
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
     agreement = (
         db.session()
         .scalars(select(Agreement).where(Agreement.application_id == application.id))
@@ -188,7 +189,7 @@ def test_a_returned_application_states_its_deadline_as_an_office_end_of_day(
     with live_server.app.app_context():
         principal = accounts.principal_for(vendor)
         application = agreements.create_draft(Actor.of(principal), draft(STAFF_USE))
-        agreements.submit(application.id, Actor.of(principal), attest=True)
+        agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
         agreements.return_for_information(
             application.id, "Confirm the revenue", Actor.of(accounts.principal_for(staff))
         )

@@ -20,6 +20,7 @@ from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 # Elements whose right edge passes the viewport and that no scrolling box holds.
 _OVERFLOWING = """
@@ -57,7 +58,7 @@ def _staff_and_a_queue(live_server: LiveServer) -> tuple[Any, str, int]:
             application = agreements.create_draft(
                 Actor.of(principal), draft({**STAFF_USE, "product_name": name})
             )
-            agreements.submit(application.id, Actor.of(principal), attest=True)
+            agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
         return staff, vendor.email, application.id
 
 

@@ -28,6 +28,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.integration.royalties.conftest import AFTER, SOFTWARE
 from tests.support import factories
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
 
@@ -53,10 +54,12 @@ def _active_agreement(live_server: LiveServer) -> tuple[str, Agreement]:
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (SOFTWARE,)}
         )
         application = agreements.create_draft(Actor.of(principal), draft, now=NOW)
-        application = agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
+        application = agreements.submit(
+            application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW
+        )
         if application.state != "approved":
             agreements.start_review(application.id, staff, now=NOW)
-            agreements.approve(application.id, staff, now=NOW)
+            agreements.approve(application.id, staff, policy=issuing(), now=NOW)
         agreement = session.scalars(
             select(Agreement).where(Agreement.application_id == application.id)
         ).one()

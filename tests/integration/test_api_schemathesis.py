@@ -39,6 +39,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.factories import billing_clerk
 from tests.support.servers import GunicornServer, ServerUnavailable
+from tests.support.settings import issuing
 
 EXAMPLES_PER_OPERATION = 5
 CHECKS = [
@@ -100,7 +101,7 @@ def _records_of(vendor: Any) -> None:
     ratecards.import_card(example_document(), published_by="tests")
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), draft(DEVELOPMENT_USE))
-    agreements.submit(application.id, Actor.of(principal), attest=True)
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
     invoice = send_activation(activated(vendor.organization_id, ("900.00", "100.00")))
     assert invoice is not None
     billing.record_offline_payment(

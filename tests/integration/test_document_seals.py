@@ -31,6 +31,7 @@ from tests.integration.permissions.conftest import (
 )
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.factories import billing_clerk
+from tests.support.settings import invoice_terms, issuing, permission_sla_days
 
 
 def _invoice(vendor: Any) -> Invoice:
@@ -52,7 +53,7 @@ def _problems() -> list[str]:
 def _agreement(vendor: Any) -> Agreement:
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), draft(AUTO_USE), now=NOW)
-    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
     return (
         db.session()
         .scalars(select(Agreement).where(Agreement.application_id == application.id))
@@ -63,7 +64,8 @@ def _agreement(vendor: Any) -> Agreement:
 def _letter() -> PermissionLetter:
     created = permissions.submit_request(request_input())
     confirmed = permissions.confirm_email(
-        token_in(last_mail(created.requester_email), "/permissions/confirm/")
+        token_in(last_mail(created.requester_email), "/permissions/confirm/"),
+        sla_days=permission_sla_days(),
     )
     permissions.approve(confirmed.id, Actor.SYSTEM, conditions="Cite the source.")
     return db.session().scalars(select(PermissionLetter)).one()
@@ -154,6 +156,7 @@ def test_draft_invoices_are_not_sealed(app: Flask, vendor: Any) -> None:
         organization_id=vendor.organization_id,
         currency="USD",
         charges=[Charge(description="Consulting", amount=Decimal("10.00"))],
+        standard=invoice_terms(),
         actor=billing_clerk(),
     )
     assert draft_invoice.seal is None

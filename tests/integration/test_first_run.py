@@ -20,6 +20,7 @@ from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.conftest import DatabaseTemplate, make_config
+from tests.support.settings import delivery
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_the_mail_viewer_answers_only_on_this_computer(app: Flask) -> None:
 
 def test_in_development_without_smtp_mail_is_delivered_to_the_viewer(app: Flask) -> None:
     message = _queue("http://127.0.0.1:5000/x")
-    report = mail.deliver_due()
+    report = mail.deliver_due(delivery())
     assert str(report).startswith("1 sent to the development mail viewer (/dev/mail)")
     db.session().refresh(message)
     assert message.state == "sent"
@@ -117,3 +118,11 @@ def test_the_console_outbox_points_admins_to_the_mail_viewer(
     client = signed_in(app.test_client(), admin)
     page = client.get("/console/outbox").get_data(as_text=True)
     assert '<a href="/dev/mail/">development mail viewer</a>' in page
+
+
+def test_the_mail_viewer_reads_a_page_number_out_of_range_as_the_first_page(app: Flask) -> None:
+    _queue("http://127.0.0.1:5000/x")
+    for page in ("99999999999999999999999", "-3", "\u0661"):
+        found = app.test_client().get(f"/dev/mail/?page={page}")
+        assert found.status_code == 200, page
+        assert "Reset your password</h2>" in found.get_data(as_text=True), page

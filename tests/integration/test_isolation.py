@@ -32,6 +32,7 @@ from licensing.accounts.models import User
 from licensing.actors import Actor
 from tests.support import factories
 from tests.support.factories import bearer, billing_clerk
+from tests.support.settings import issuing
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def _auto_approved_application(owner: User) -> object:
     ratecards.import_card(example_document(), published_by="tests")
     principal = services.principal_for(owner)
     application = agreements.create_draft(Actor.of(principal), draft(AUTO_USE))
-    return agreements.submit(application.id, Actor.of(principal), attest=True)
+    return agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
 
 
 @isolation_case("application")

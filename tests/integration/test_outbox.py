@@ -19,13 +19,15 @@ from licensing.accounts.models import User
 from licensing.accounts.services import principal_for
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
-from licensing.mail.smtp import SMTPSettings, SMTPTransport
+from licensing.mail.smtp import Delivery, SMTPSettings, SMTPTransport
 from tests.support.factories import bearer
 from tests.support.servers import SMTPServer, free_port, message_text
+from tests.support.settings import delivery
 
 
 @pytest.fixture
@@ -94,7 +96,7 @@ def test_an_address_that_is_not_one_is_refused(app: Flask) -> None:
 
 def test_due_messages_are_delivered_to_the_smtp_server(app: Flask, mailbox: SMTPServer) -> None:
     message = _queue()
-    report = mail.deliver_due()
+    report = mail.deliver_due(delivery())
     assert (report.sent, report.deferred, report.failed) == (1, 0, 0)
     received = mailbox.wait_for(1)[0]
     assert received["To"] == "robin@northwind.example"
@@ -105,7 +107,7 @@ def test_due_messages_are_delivered_to_the_smtp_server(app: Flask, mailbox: SMTP
     sent = _reload(message)
     assert (sent.state, sent.attempts) == ("sent", 1)
     assert sent.sent_at is not None
-    assert mail.deliver_due().attempted == 0  # never sent twice
+    assert mail.deliver_due(delivery()).attempted == 0  # never sent twice
 
 
 def test_a_refusing_server_leaves_the_message_queued_for_a_retry(
@@ -114,15 +116,17 @@ def test_a_refusing_server_leaves_the_message_queued_for_a_retry(
     message = _queue()
     mailbox.refuse = True
     now = utcnow()
-    report = mail.deliver_due(now=now)
+    report = mail.deliver_due(delivery(), now=now)
     assert (report.sent, report.deferred) == (0, 1)
     waiting = _reload(message)
     assert (waiting.state, waiting.attempts) == ("queued", 1)
     assert "451" in (waiting.last_error or "")
     assert waiting.next_attempt_at == now + mail.backoff(1)
     mailbox.refuse = False
-    assert mail.deliver_due(now=now + timedelta(seconds=30)).attempted == 0  # not due yet
-    later = mail.deliver_due(now=now + timedelta(minutes=2))
+    assert (
+        mail.deliver_due(delivery(), now=now + timedelta(seconds=30)).attempted == 0
+    )  # not due yet
+    later = mail.deliver_due(delivery(), now=now + timedelta(minutes=2))
     assert later.sent == 1
     assert len(mailbox.wait_for(1)) == 1
     assert _reload(message).attempts == 2
@@ -131,7 +135,7 @@ def test_a_refusing_server_leaves_the_message_queued_for_a_retry(
 def test_a_server_that_is_down_leaves_every_message_queued(app: Flask) -> None:
     first, second = _queue(), _queue(to="sam@bluefin.example")
     closed = SMTPTransport(SMTPSettings.from_url(f"smtp://127.0.0.1:{free_port()}", timeout=2))
-    report = mail.deliver_due(transport=closed)
+    report = mail.deliver_due(Delivery(closed, current_config().mail_from))
     assert (report.sent, report.deferred, report.failed) == (0, 2, 0)
     for message in (first, second):
         waiting = _reload(message)
@@ -155,11 +159,11 @@ def test_a_message_fails_after_the_last_attempt_and_staff_can_retry_it(
     mailbox.refuse = True
     moment = utcnow()
     for _ in range(mail.MAX_ATTEMPTS):
-        mail.deliver_due(now=moment)
+        mail.deliver_due(delivery(), now=moment)
         moment = _reload(message).next_attempt_at
     failed = _reload(message)
     assert (failed.state, failed.attempts) == ("failed", mail.MAX_ATTEMPTS)
-    assert mail.deliver_due(now=moment + timedelta(days=1)).attempted == 0
+    assert mail.deliver_due(delivery(), now=moment + timedelta(days=1)).attempted == 0
 
     client = signed_in(app.test_client(), admin)
     page = client.get(f"/console/outbox/{message.id}").get_data(as_text=True)
@@ -168,7 +172,7 @@ def test_a_message_fails_after_the_last_attempt_and_staff_can_retry_it(
     retried = _reload(message)
     assert (retried.state, retried.attempts) == ("queued", 0)
     mailbox.refuse = False
-    assert mail.deliver_due().sent == 1
+    assert mail.deliver_due(delivery()).sent == 1
     assert _reload(message).state == "sent"
 
 
@@ -179,7 +183,7 @@ def test_a_retry_is_audited_as_the_admin_who_asked_and_refused_to_anyone_else(
     mailbox.refuse = True
     moment = utcnow()
     for _ in range(mail.MAX_ATTEMPTS):
-        mail.deliver_due(now=moment)
+        mail.deliver_due(delivery(), now=moment)
         moment = _reload(message).next_attempt_at
     with pytest.raises(PermissionDenied):
         mail.retry_message(message.id, actor=Actor.of(principal_for(billing_staff)))
@@ -210,7 +214,7 @@ def test_without_smtp_mail_stays_queued_and_readable_by_staff(
 ) -> None:
     _without_smtp(app)
     message = _queue()
-    report = mail.deliver_due()
+    report = mail.deliver_due(delivery())
     assert report.skipped
     assert _reload(message).state == "queued"
     client = signed_in(app.test_client(), admin)
@@ -231,8 +235,8 @@ def test_a_claimed_message_is_left_alone_by_other_senders_until_its_lease_lapses
     message = _queue()
     now = utcnow()
     assert mail._claim(now, 10) == [message.id]  # a sender that then crashed
-    assert mail.deliver_due(now=now).attempted == 0
-    later = mail.deliver_due(now=now + mail.CLAIM_LEASE + timedelta(seconds=1))
+    assert mail.deliver_due(delivery(), now=now).attempted == 0
+    later = mail.deliver_due(delivery(), now=now + mail.CLAIM_LEASE + timedelta(seconds=1))
     assert later.sent == 1
     assert _reload(message).attempts == 2
 
@@ -254,7 +258,7 @@ def test_senders_running_at_once_deliver_each_message_exactly_once(
         try:
             with committed_app.app_context():
                 start.wait()
-                mail.deliver_due()
+                mail.deliver_due(delivery())
         except BaseException as exc:  # reported below
             failures.append(exc)
 
@@ -375,7 +379,7 @@ def test_the_recipient_gets_the_whole_link_and_it_is_erased_once_sent(
     app: Flask, vendor: User, mailbox: SMTPServer
 ) -> None:
     message, secret = _reset_message_for(vendor)
-    assert mail.deliver_due().sent == 1
+    assert mail.deliver_due(delivery()).sent == 1
     assert f"/reset/{secret}" in message_text(mailbox.wait_for(1)[0])
     sent = _reload(message)
     assert secret not in sent.body_text

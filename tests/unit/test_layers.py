@@ -107,3 +107,72 @@ def test_the_audit_log_imports_no_other_feature() -> None:
         )
     }
     assert found == {}
+
+
+# Use cases take their settings as arguments, built from `Config` at the edges
+# (docs/architecture.md, "Settings"). Left on purpose, with the reason:
+READS_SETTINGS_ITSELF = {
+    "licensing/mail/services.py": (
+        "the outbox adapter: every use case queues mail in its own transaction, and "
+        "enqueue() renders with PUBLIC_URL and the app's templates and takes the "
+        "Message-ID domain from MAIL_FROM (delivery takes a Delivery argument)"
+    ),
+}
+_APP_STATE = {("flask", "current_app"), ("licensing.config", "current_config")}
+
+
+def _reads_app_state(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found |= {
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if (node.module, alias.name) in _APP_STATE
+            }
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name == "flask"}
+    return found
+
+
+# Modules the use cases call that are neither services nor queries by name.
+USE_CASE_HELPERS = ("billing/links.py", "billing/pdfs.py")
+
+
+def _use_case_modules() -> list[Path]:
+    modules = [PACKAGE / name for name in USE_CASE_HELPERS]
+    for feature in FEATURES:
+        package = PACKAGE / feature
+        modules += [package / "services.py", package / "queries.py"]
+        modules += sorted((package / "services").glob("*.py"))
+    return [path for path in modules if path.exists()]
+
+
+def test_use_cases_and_queries_take_their_settings_as_arguments() -> None:
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in _use_case_modules()
+        if (names := _reads_app_state(path))
+        and str(path.relative_to(ROOT)) not in READS_SETTINGS_ITSELF
+    }
+    assert found == {}
+
+
+def test_the_settings_check_sees_a_service_that_reads_the_app(tmp_path: Path) -> None:
+    service = tmp_path / "services.py"
+    service.write_text(
+        "from flask import current_app\n"
+        "def days() -> int:\n"
+        '    return current_app.config["LICENSING"].permission_sla_days\n'
+    )
+    assert _reads_app_state(service) == {"flask.current_app"}
+    edge = tmp_path / "views.py"
+    edge.write_text("from licensing.config import Config, current_config\n")
+    assert _reads_app_state(edge) == {"licensing.config.current_config"}
+
+
+def test_every_module_left_reading_its_settings_still_exists_and_still_does() -> None:
+    # An entry that no longer applies would quietly allow the next one.
+    for name in READS_SETTINGS_ITSELF:
+        assert _reads_app_state(ROOT / name), name

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from licensing import links
+from licensing import links, signing
 from licensing.billing import links as invoice_links
 from licensing.billing.models import Invoice
 
@@ -25,7 +25,7 @@ class RecordingLinks:
 @pytest.fixture
 def bare_app() -> Iterator[Flask]:
     app = Flask("links-test")
-    app.config["SECRET_KEY"] = "unit-test-key"
+    signing.install(app, signing.Signer("unit-test-key"))
     links.install(app, RecordingLinks())  # type: ignore[arg-type]  # two methods suffice here
     with app.app_context():
         yield app

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
-from reportlab.platypus import PageBreak
+from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
+from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
+from tests.support.glyphs import EUROPEAN_NAMES, drawn_without_glyph
 
 
 def _story(pages: int) -> list:  # type: ignore[type-arg]
@@ -39,3 +48,243 @@ def test_the_same_content_gives_the_same_bytes() -> None:
     first = pdf.build(_story(2), pdf.PageFurniture("X"), title="Test")
     second = pdf.build(_story(2), pdf.PageFurniture("X"), title="Test")
     assert first == second
+
+
+# Plain text that skips reportlab's markup parser must come out exactly as parsed.
+_PLAIN = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,;:-'\"()/·—©®éÅŁčß\n\t\xa0<>&")), max_size=80
+)
+
+
+@given(value=_PLAIN, style=st.sampled_from(["Body", "Cell", "CellRight", "Heading", "Small"]))
+@settings(max_examples=300, deadline=None)
+def test_a_plain_paragraph_has_the_fragments_reportlabs_parser_gives(
+    value: str, style: str
+) -> None:
+    fast = pdf.para(value, style)
+    parsed = Paragraph(pdf.text(value), pdf.STYLES[style])
+    assert [f.__dict__ for f in fast.frags] == [f.__dict__ for f in parsed.frags]
+    assert fast.text == parsed.text
+
+
+def _clauses(make: Callable[[str, str], Flowable]) -> list[Flowable]:
+    words = "Zoë Łódź licensee «royalty» © ® " * 40
+    story: list[Flowable] = []
+    for number in range(12):
+        heading = "Façade & Co. <i>kept</i>" if number % 2 else "Łódź and Zoë"
+        story.append(make(f"{number}. {heading}", "Heading"))
+        story.append(make(f"{number}.1  {words} {number}", "Clause"))
+    rows = [["Product", "Fee"]] + [[f"Product {n} of Zoë", f"{n}.00 USD"] for n in range(40)]
+    story.append(pdf.table(rows, [4 * inch, 2 * inch], right_columns=(1,)))
+    return story
+
+
+def test_a_document_of_plain_paragraphs_has_the_bytes_reportlabs_parser_gives() -> None:
+    def parsed(value: str, style: str) -> Flowable:
+        return Paragraph(pdf.text(value), pdf.STYLES[style])
+
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    fast = pdf.build(_clauses(pdf.para), furniture, title="T")
+    assert len(PdfReader(io.BytesIO(fast)).pages) > 2  # paragraphs and the table split
+    assert fast == pdf.build(_clauses(parsed), furniture, title="T")
+
+
+def test_a_paragraph_wrapped_again_at_another_width_breaks_its_lines_again() -> None:
+    paragraph = pdf.para("words " * 60)
+    _, narrow = paragraph.wrap(100, 1000)
+    _, wide = paragraph.wrap(400, 1000)
+    assert wide < narrow
+    assert paragraph.wrap(100, 1000) == (100, narrow)
+    assert len(paragraph.blPara.lines) == narrow / pdf.STYLES["Body"].leading
+
+
+class _Document:
+    """What reportlab keys a font's subsets by: any document object."""
+
+
+# Characters of the embedded face (more than one subset of 256 holds), and some it lacks.
+_FACE = "".join(map(chr, sorted(pdfmetrics.getFont(pdf.FONT).face.charToGlyph)))
+_DRAWN = st.text(
+    alphabet=st.sampled_from(list(_FACE[:400] + _FACE[-200:] + "\xa0中가")), max_size=30
+)
+
+
+# Parsed once (a face of 6,000 characters); each example maps into its own document.
+_OURS = pdf._EmbeddedFont("FaceOurs", str(pdf._FONT_DIR / f"{pdf.FONT}.ttf"))
+_THEIRS = TTFont("FaceTheirs", str(pdf._FONT_DIR / f"{pdf.FONT}.ttf"))
+
+
+@given(texts=st.lists(_DRAWN, min_size=1, max_size=40))
+@example(texts=[_FACE[:150], _FACE[150:300] + "中", "\xa0 " + _FACE[300::-1]])  # a second subset
+@settings(max_examples=200, deadline=None)
+def test_text_is_mapped_into_the_font_subset_as_reportlab_maps_it(texts: list[str]) -> None:
+    ours, theirs = _OURS, _THEIRS
+    our_document, their_document = _Document(), _Document()
+    for value in texts * 2:  # the second time round every character is known
+        assert ours.splitString(value, our_document) == theirs.splitString(value, their_document)
+    assert ours.state[our_document].subsets == theirs.state[their_document].subsets
+
+
+def _placed_text(content: bytes) -> list[tuple[str, float, float, str, float]]:
+    """Every run of text on the first page: where it starts, in points, its font and size."""
+    placed: list[tuple[str, float, float, str, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if text.strip():
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            name = str(font["/BaseFont"]).partition("+")[2]  # without the subset's tag
+            placed.append((text.strip(), round(x, 3), round(y, 3), name, size))
+
+    PdfReader(io.BytesIO(content)).pages[0].extract_text(visitor_text=visit)
+    return sorted(placed)
+
+
+def test_plain_table_cells_are_drawn_where_paragraphs_would_be() -> None:
+    rows = [
+        ["#", "Product", "Fee"],
+        ["1", "Zoë's Scrubber", "33,800.00 USD"],
+        ["2", "A product whose name is far too long for its column " * 2, "822.50 USD"],
+        ["", "", ""],  # an empty row has no height, as with empty paragraphs
+        ["", "Total", "34,622.50 USD"],
+    ]
+    widths = [0.4 * inch, 3 * inch, 1.5 * inch]
+
+    def as_paragraphs(index: int, column: int, cell: str) -> Flowable:
+        style = "CellRight" if column == 2 else "CellBold" if index == 0 else "Cell"
+        return pdf.para(cell, style)
+
+    paragraphs = [
+        [as_paragraphs(i, c, cell) for c, cell in enumerate(r)] for i, r in enumerate(rows)
+    ]
+    plain = pdf.table(rows, widths, right_columns=(2,), total_rows=1)
+    assert any(isinstance(cell, str) for row in plain._cellvalues for cell in row)  # type: ignore[attr-defined]
+    drawn = [
+        pdf.build([table], pdf.PageFurniture("X"), title="T")
+        for table in (plain, pdf.table(paragraphs, widths, right_columns=(2,), total_rows=1))
+    ]
+    assert _placed_text(drawn[0]) == _placed_text(drawn[1])
+    assert plain.wrap(pdf.CONTENT_WIDTH, 600) == pdf.table(
+        paragraphs, widths, right_columns=(2,), total_rows=1
+    ).wrap(pdf.CONTENT_WIDTH, 600)
+
+
+def test_names_beyond_latin_1_are_drawn_with_their_own_letters() -> None:
+    # Ł, Č, Đ, ć and Ş are beyond WinAnsi (reportlab's built-in fonts).
+    names = "Łukasz Čapek & Đurđević, Şahin, Œuvre Zoë"
+    story = [
+        pdf.para(names),
+        pdf.table([["Licensee", names]], [1.5 * inch, 5 * inch], header=False),
+    ]
+    data = pdf.build(story, pdf.PageFurniture("X"), title="T")
+    assert PdfReader(io.BytesIO(data)).pages[0].extract_text().count(names) == 2
+    # Read back is not drawn: Vera had Đ in its map, drawn as its empty box.
+    assert drawn_without_glyph(data, names) == []
+
+
+@pytest.mark.parametrize("language", sorted(EUROPEAN_NAMES))
+def test_european_names_are_drawn_with_a_glyph_for_every_letter(language: str) -> None:
+    name = EUROPEAN_NAMES[language]
+    story = [
+        pdf.para(name, "Title"),
+        pdf.para(f"Licensee: {name}"),
+        pdf.markup(f"<b>{pdf.text(name)}</b> <i>{pdf.text(name)}</i>"),
+        pdf.markup(f"<b><i>{pdf.text(name)}</i></b>"),
+        pdf.table([["Organization", name]], [1.5 * inch, 5 * inch], header=False),
+    ]
+    data = pdf.build(story, pdf.PageFurniture(f"Agreement for {name}"), title=name)
+    text = " ".join(PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
+    assert text.count(name) == 7  # title, body, bold, italic, both, cell, running header
+    assert drawn_without_glyph(data, name) == []
+    # in each face: regular, bold (the title, <b>), oblique (<i>) and bold oblique
+    faces = {str(font["/BaseFont"]).partition("+")[2] for font in _embedded(data)}
+    assert faces == {
+        "DejaVuSans",
+        "DejaVuSans-Bold",
+        "DejaVuSans-Oblique",
+        "DejaVuSans-BoldOblique",
+    }
+
+
+def test_a_character_no_font_has_is_reported_as_drawn_without_a_glyph() -> None:
+    # The check itself can fail: DejaVu Sans has no CJK, so 中 is the empty box.
+    data = pdf.build([pdf.para("Zoë 中")], pdf.PageFurniture("X"), title="T")
+    assert drawn_without_glyph(data, "Zoë 中") == ["中"]
+
+
+def _embedded(data: bytes) -> list[Any]:
+    return [
+        font.get_object()
+        for page in PdfReader(io.BytesIO(data)).pages
+        for font in page["/Resources"]["/Font"].values()
+        if "/FontDescriptor" in font.get_object()
+    ]
+
+
+_WORDS = st.lists(
+    st.text(alphabet=st.sampled_from(list("aeilmwWM019.,-'©é")), min_size=1, max_size=25),
+    min_size=1,
+    max_size=60,
+)
+
+
+@given(
+    words=_WORDS,
+    spaces=st.sampled_from([" ", "  ", "\n", " \t"]),
+    first=st.floats(20, 400),
+    later=st.floats(20, 400),
+    style=st.sampled_from(["Body", "Clause", "Cell", "CellRight", "Heading", "Title"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_lines_are_broken_as_reportlab_breaks_them(
+    words: list[str], spaces: str, first: float, later: float, style: str
+) -> None:
+    value = spaces.join(words)
+    ours, theirs = pdf.para(value, style), Paragraph(pdf.text(value), pdf.STYLES[style])
+    assert ours.breakLines([first, later]).__dict__ == theirs.breakLines([first, later]).__dict__
+    assert ours._width_max == theirs._width_max  # type: ignore[attr-defined]
+
+
+def test_the_remembered_word_widths_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_WORD_WIDTHS", {})
+    monkeypatch.setattr(pdf, "_WORD_WIDTHS_BOUND", 5)
+    paragraph = pdf.para("one two three four five six seven eight nine ten eleven")
+    paragraph.wrap(60, 1000)
+    assert 0 < len(pdf._WORD_WIDTHS[pdf.FONT, 9.5]) <= 5
+    reference = Paragraph(paragraph.text, pdf.STYLES["Body"])
+    reference.wrap(60, 1000)
+    assert paragraph.blPara.lines == reference.blPara.lines
+
+
+def _letter(name: str) -> bytes:
+    story = [
+        pdf.para("Letter", "Title"),
+        pdf.para(f"Dear {name},"),
+        pdf.para("Sincerely.", "Small"),
+    ]
+    return pdf.build(story, pdf.PageFurniture(f"Letter to {name}"), title="T")
+
+
+def _alone(name: str) -> bytes:
+    """The letter built with no subset remembered."""
+    pdf._SUBSETS.clear()
+    pdf._COMPRESSED.clear()
+    return _letter(name)
+
+
+@pytest.mark.parametrize("bound", [64, 1])
+def test_documents_reusing_a_font_subset_have_the_bytes_of_one_built_alone(
+    bound: int, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(pdf, "_SUBSETS_BOUND", bound)
+    names = ["Kestrel Coding Ltd", "Harbor Health", "Zoë Fjord AS", "Łukasz Čapek", "Zoë Fjord AS"]
+    alone = [_alone(name) for name in names]
+    pdf._SUBSETS.clear()
+    in_turn = [_letter(name) for name in names]
+    assert in_turn == alone
+    # ASCII text shares one subset of each font; each new character makes another.
+    assert len(pdf._SUBSETS) == (4 if bound == 64 else 1)
+    for font in (pdf.FONT, pdf.FONT_BOLD):  # and reportlab's own fonts build the same
+        monkeypatch.setattr(pdfmetrics.getFont(font), "__class__", TTFont)
+        monkeypatch.setattr(pdfmetrics.getFont(font).face, "__class__", TTFontFace)
+    assert [_letter(name) for name in names] == alone

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from licensing.config import ConfigError
-from licensing.mail.smtp import SMTPSettings
+from licensing.config import Config, ConfigError
+from licensing.mail.smtp import Delivery, DevMailViewer, SMTPSettings, SMTPTransport
 
 
 def test_a_plain_url_uses_port_25_without_tls() -> None:
@@ -38,3 +38,20 @@ def test_an_explicit_port_wins() -> None:
 def test_other_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigError):
         SMTPSettings.from_url(url)
+
+
+def test_delivery_goes_over_smtp_url_else_to_the_mail_viewer_else_nowhere() -> None:
+    sender = "CPT Licensing <licensing@example.test>"
+    smtp = Delivery.from_config(
+        Config(smtp_url="smtp://mail.example.org", dev_mail_viewer=True, mail_from=sender)
+    )
+    assert isinstance(smtp.transport, SMTPTransport)
+    assert (smtp.transport.settings.host, smtp.sender, smtp.destination) == (
+        "mail.example.org",
+        sender,
+        None,
+    )
+    viewer = Delivery.from_config(Config(dev_mail_viewer=True))
+    assert isinstance(viewer.transport, DevMailViewer)
+    assert viewer.destination == DevMailViewer.NAME
+    assert Delivery.from_config(Config(dev_mail_viewer=False)).transport is None

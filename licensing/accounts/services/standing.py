@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, Protocol
 
@@ -153,6 +153,29 @@ def overdue_obligations(session: Session, organization_id: int, today: date) -> 
         for check in _OVERDUE_CHECKS.values()
         for reason in check(session, organization_id, today)
     ]
+
+
+def hold_for_overdue(
+    organization_ids: Iterable[int], overdue: Callable[[Session, int], str | None]
+) -> list[str]:
+    """The standing rule of the batch jobs: hold at `pending_payment` each organization
+    still active for which `overdue` names something overdue too long (the reason, in
+    words), each in its own unit of work with the organization claimed, so several
+    hosts never hold one twice. The legal names of those held, in order."""
+    held = []
+    for organization_id in organization_ids:
+        with db.transaction() as session:
+            organization = queries.claim_active_organization(session, organization_id)
+            if organization is None:
+                continue
+            reason = overdue(session, organization_id)
+            if reason is None:
+                continue
+            change_standing(
+                session, organization, "mark_pending_payment", reason=reason, actor=Actor.SYSTEM
+            )
+            held.append(organization.legal_name)
+    return held
 
 
 def restore_standing_if_clear(

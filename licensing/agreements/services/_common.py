@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from licensing.agreements.models import (
     ApplicationUse,
     QuoteVersion,
 )
+from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION, DRAFT, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
@@ -334,12 +334,13 @@ def _approve(
     application: Application,
     *,
     actor: Actor,
+    policy: IssuingPolicy,
     now: datetime,
     automatic: bool = False,
 ) -> Agreement:
     _record_decision(application, None, actor, now)
     version = application.quotes[-1]
-    agreement = _issue_agreement(session, application, version, actor, now)
+    agreement = _issue_agreement(session, application, version, actor, policy, now)
     how = "approved automatically" if automatic else "approved"
     _tell_vendor(
         session,
@@ -375,9 +376,13 @@ def _next_number(session: Session, year: int) -> str:
 
 
 def _issue_agreement(
-    session: Session, application: Application, version: QuoteVersion, actor: Actor, now: datetime
+    session: Session,
+    application: Application,
+    version: QuoteVersion,
+    actor: Actor,
+    settings: IssuingPolicy,
+    now: datetime,
 ) -> Agreement:
-    settings = current_app.config["LICENSING"]
     number = _next_number(session, version.term_start.year)
     renewal_of = application.renewal_of
     document = issuing.build_document(

@@ -44,6 +44,7 @@ from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
     grant_reconsideration,
 )
+from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION, AWAITING_STAFF, ESCALATED, RETURNED
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
@@ -341,12 +342,14 @@ def approve(
     application_id: int,
     actor: Actor,
     *,
+    policy: IssuingPolicy,
     modifications: Modifications | None = None,
     note: str | None = None,
     now: datetime | None = None,
 ) -> Application:
     """Approve as quoted, or with modified amounts or term (each with a reason;
-    a new quote version is stored and the submitted one kept); issues the agreement."""
+    a new quote version is stored and the submitted one kept); issues the agreement
+    on the policy's terms."""
     actor, moment = _licensing_step(actor, now)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
@@ -385,7 +388,7 @@ def approve(
             changes={"total": application.total},
             at=moment,
         )
-        _approve(session, application, actor=actor, now=moment)
+        _approve(session, application, actor=actor, policy=policy, now=moment)
         return application
 
 
@@ -412,22 +415,23 @@ def _tell_rejected(application: Application, note: str | None) -> str:
 
 
 # The staff review steps `review()` takes by name, and what each needs.
-_STEPS: dict[
-    str, Callable[[int, Actor, str, Modifications | None, datetime | None], Application]
-] = {
-    "start_review": lambda i, actor, reason, changes, now: start_review(i, actor, now=now),
-    "return": lambda i, actor, reason, changes, now: return_for_information(
+_Step = Callable[
+    [int, Actor, str, Modifications | None, IssuingPolicy, datetime | None], Application
+]
+_STEPS: dict[str, _Step] = {
+    "start_review": lambda i, actor, reason, changes, policy, now: start_review(i, actor, now=now),
+    "return": lambda i, actor, reason, changes, policy, now: return_for_information(
         i, reason, actor, now=now
     ),
-    "escalate": lambda i, actor, reason, changes, now: escalate(i, reason, actor, now=now),
-    "approve": lambda i, actor, reason, changes, now: approve(
-        i, actor, modifications=changes, note=reason, now=now
+    "escalate": lambda i, actor, reason, changes, policy, now: escalate(i, reason, actor, now=now),
+    "approve": lambda i, actor, reason, changes, policy, now: approve(
+        i, actor, policy=policy, modifications=changes, note=reason, now=now
     ),
-    "reject": lambda i, actor, reason, changes, now: reject(i, reason, actor, now=now),
-    "grant_reconsideration": lambda i, actor, reason, changes, now: grant_reconsideration(
+    "reject": lambda i, actor, reason, changes, policy, now: reject(i, reason, actor, now=now),
+    "grant_reconsideration": lambda i, actor, reason, changes, policy, now: grant_reconsideration(
         i, actor, reason=reason, now=now
     ),
-    "deny_reconsideration": lambda i, actor, reason, changes, now: deny_reconsideration(
+    "deny_reconsideration": lambda i, actor, reason, changes, policy, now: deny_reconsideration(
         i, reason, actor, now=now
     ),
 }
@@ -439,14 +443,16 @@ def review(
     action: str,
     actor: Actor,
     *,
+    policy: IssuingPolicy,
     reason: str | None = None,
     modifications: Modifications | None = None,
     now: datetime | None = None,
 ) -> Application:
     """One staff review step, named as in the application's state machine: what the
     console's review form and the API's review endpoints call. `reason` is the
-    step's reason (the note, on approval); `modifications` apply to approval only."""
+    step's reason (the note, on approval); `modifications` and `policy` (the terms
+    of the agreement issued) apply to approval only."""
     step = _STEPS.get(action)
     if step is None:
         raise InvalidInput.for_field("action", "Choose an action.")
-    return step(application_id, actor, reason or "", modifications, now)
+    return step(application_id, actor, reason or "", modifications, policy, now)

@@ -8,7 +8,6 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db, signals
@@ -32,6 +31,7 @@ from licensing.agreements.services._common import (
     _store_quote,
     _tell_staff,
 )
+from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION, RETURNED
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
@@ -187,10 +187,10 @@ def _route_to_permissions(
         )
 
 
-def _auto_approvable(application: Application, quote: Quote) -> bool:
+def _auto_approvable(application: Application, quote: Quote, policy: IssuingPolicy) -> bool:
     licensed = issuing.licensed_lines(quote)
     return (
-        current_app.config["LICENSING"].auto_approve
+        policy.auto_approve
         and bool(licensed)
         and all(line.review == "auto" and line.amount is not None for line in licensed)
         and accounts.organization_in_good_standing(application.organization)
@@ -201,12 +201,14 @@ def submit(
     application_id: int,
     actor: Actor,
     *,
+    policy: IssuingPolicy,
     attest: bool,
     response: str | None = None,
     now: datetime | None = None,
 ) -> Application:
     """Price the application, store the quote snapshot and send it for review
-    (or approve it at once when every licensed line is `review: auto`)."""
+    (or approve it at once when `policy` allows and every licensed line is
+    `review: auto`, issuing the agreement on the policy's terms)."""
     _require_vendor(actor)
     moment = _now(now)
     if not attest:
@@ -250,9 +252,16 @@ def submit(
             at=moment,
         )
         _route_to_permissions(session, application, quote, actor, moment)
-        if _auto_approvable(application, quote):
+        if _auto_approvable(application, quote, policy):
             APPLICATION.apply(session, application, "auto_approve", actor=Actor.SYSTEM, at=moment)
-            _approve(session, application, actor=Actor.SYSTEM, now=moment, automatic=True)
+            _approve(
+                session,
+                application,
+                actor=Actor.SYSTEM,
+                policy=policy,
+                now=moment,
+                automatic=True,
+            )
         else:
             _tell_staff(
                 session,

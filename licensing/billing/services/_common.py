@@ -17,20 +17,13 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.billing import links, stripe_gateway
+from licensing.billing.letterhead import letterhead
 from licensing.billing.models import REFERENCE_MAX, Invoice, Payment, Refund
 from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS
 from licensing.calendar import office_date
-from licensing.config import Config
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.mail import services as mail
 from licensing.money import format_amount, quantize
-
-
-def _config() -> Config:
-    from flask import current_app
-
-    config: Config = current_app.config["LICENSING"]
-    return config
 
 
 def _as(actor: Actor) -> dict[str, Any]:
@@ -70,7 +63,7 @@ def _email_billing_contact(
             "balance_due": _amount(invoice.balance_due, invoice.currency),
             "invoice_url": links.invoice_url(invoice),
             "pdf_url": links.pdf_url(invoice),
-            "remit_to": _config().billing_remit_to,
+            "remit_to": letterhead().remit_to,
             **context,
         },
         attachments=attachments,

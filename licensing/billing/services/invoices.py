@@ -25,13 +25,13 @@ from licensing.billing.models import DESCRIPTION_MAX, Invoice, InvoiceLine
 from licensing.billing.services._common import (
     _amount,
     _as,
-    _config,
     _email_billing_contact,
     _locked_invoice,
     _reason,
     _restore_standing,
     _settle,
 )
+from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import DRAFT, INVOICE, MANUAL
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -109,8 +109,8 @@ def create_invoice(
     source_type: str,
     source_id: int | None = None,
     source_reference: str | None = None,
-    payment_terms_days: int | None = None,
-    late_fee_monthly_percent: Decimal | None = None,
+    payment_terms_days: int,
+    late_fee_monthly_percent: Decimal,
     parent_invoice_id: int | None = None,
     memo: str | None = None,
     finalize: bool = True,
@@ -122,12 +122,11 @@ def create_invoice(
     `finalize=False` leaves a draft. The one function every invoice comes from.
     `deductions` admits negative lines (a royalty lowered on one line of a report
     that raises it on another). `actor` is who the audit log names (the system
-    when an invoice follows from another record's step, as a late fee does)."""
+    when an invoice follows from another record's step, as a late fee does). The
+    terms are the agreement's, or the office's standard ones (`InvoiceTerms`)."""
     now = now or utcnow()
-    config = _config()
     errors = _check_charges(currency, charges, deductions=deductions)
-    terms = config.payment_terms_days if payment_terms_days is None else payment_terms_days
-    if terms < 0:
+    if payment_terms_days < 0:
         errors["payment_terms_days"] = ["Must be zero or more."]
     if errors:
         raise InvalidInput("The invoice has problems.", errors)
@@ -141,12 +140,8 @@ def create_invoice(
         source_id=source_id,
         source_reference=source_reference,
         parent_invoice_id=parent_invoice_id,
-        payment_terms_days=terms,
-        late_fee_monthly_percent=(
-            config.late_fee_monthly_percent
-            if late_fee_monthly_percent is None
-            else late_fee_monthly_percent
-        ),
+        payment_terms_days=payment_terms_days,
+        late_fee_monthly_percent=late_fee_monthly_percent,
         memo=memo,
         total=sum((c.amount for c in charges), Decimal(0)),
         amount_paid=Decimal(0),
@@ -235,11 +230,13 @@ def create_draft(
     organization_id: int,
     currency: str,
     charges: Sequence[Charge],
+    standard: InvoiceTerms,
     payment_terms_days: int | None = None,
     memo: str | None = None,
     actor: Actor,
 ) -> Invoice:
-    """Billing staff: a manual draft invoice, to be checked and finalized."""
+    """Billing staff: a manual draft invoice, to be checked and finalized, on the
+    office's `standard` terms unless staff give the payment terms."""
     actor.require_role("billing")
     with db.transaction() as session:
         return create_invoice(
@@ -248,7 +245,10 @@ def create_draft(
             currency=currency,
             charges=charges,
             source_type=MANUAL,
-            payment_terms_days=payment_terms_days,
+            payment_terms_days=(
+                standard.payment_terms_days if payment_terms_days is None else payment_terms_days
+            ),
+            late_fee_monthly_percent=standard.late_fee_monthly_percent,
             memo=memo,
             finalize=False,
             actor=actor,

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -18,7 +17,6 @@ from licensing.billing.models import Invoice
 from licensing.billing.services._common import (
     _amount,
     _as,
-    _config,
     _due_ids,
     _email_billing_contact,
 )
@@ -55,8 +53,10 @@ def months_between(start: date, end: date) -> int:
     return max(months, 0)
 
 
-def process_overdue(*, now: datetime | None = None) -> OverdueReport:
-    """Remind, charge late fees and move standing for overdue invoices.
+def process_overdue(*, standing_days: int, now: datetime | None = None) -> OverdueReport:
+    """Remind, charge late fees and move standing for overdue invoices (an
+    organization with one more than `standing_days` overdue, the setting
+    OVERDUE_STANDING_DAYS, to `pending_payment`).
 
     Idempotent (reminders at most weekly, each month's late fee once, standing
     through its state machine) and safe on several hosts: each invoice and
@@ -83,7 +83,7 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
             fee = _charge_late_fees(session, invoice, now=now, today=today)
             if fee is not None:
                 report.late_fee_invoices.append(fee)
-    threshold = _config().overdue_standing_days
+    threshold = standing_days
     organization_ids = _due_ids(
         select(Invoice.organization_id)
         .where(
@@ -92,24 +92,18 @@ def process_overdue(*, now: datetime | None = None) -> OverdueReport:
         )
         .distinct()
     )
-    for organization_id in organization_ids:
-        with db.transaction() as session:
-            organization = account_queries.claim_active_organization(session, organization_id)
-            if organization is None:
-                continue
-            late = _overdue_beyond(session, organization_id, today, threshold)
-            if not late:
-                continue
-            first = late[0]
-            accounts.change_standing(
-                session,
-                organization,
-                "mark_pending_payment",
-                reason=f"Invoice {first.number} is {first.days_overdue(today)} days overdue "
-                f"({_amount(first.balance_due, first.currency)} due {first.due_date}).",
-                actor=Actor.SYSTEM,
-            )
-            report.pending_payment.append(organization.legal_name)
+
+    def overdue_invoice(session: Session, organization_id: int) -> str | None:
+        late = _overdue_beyond(session, organization_id, today, threshold)
+        if not late:
+            return None
+        first = late[0]
+        return (
+            f"Invoice {first.number} is {first.days_overdue(today)} days overdue "
+            f"({_amount(first.balance_due, first.currency)} due {first.due_date})."
+        )
+
+    report.pending_payment += accounts.hold_for_overdue(organization_ids, overdue_invoice)
     return report
 
 
@@ -201,12 +195,12 @@ def _overdue_beyond(
     )
 
 
-def overdue_invoices(session: Session, organization_id: int, today: date) -> list[str]:
-    """The organization's invoices overdue beyond the standing threshold, in words
-    (registered with accounts as an overdue check)."""
+def overdue_invoices(
+    session: Session, organization_id: int, today: date, standing_days: int
+) -> list[str]:
+    """The organization's invoices overdue more than `standing_days`, in words (for
+    accounts' overdue check, registered in `licensing.billing.init_app`)."""
     return [
         f"invoice {invoice.number} is {invoice.days_overdue(today)} days overdue"
-        for invoice in _overdue_beyond(
-            session, organization_id, today, _config().overdue_standing_days
-        )
+        for invoice in _overdue_beyond(session, organization_id, today, standing_days)
     ]

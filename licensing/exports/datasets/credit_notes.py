@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-
 from licensing.billing.models import CreditNote, Invoice
 from licensing.db import Statement
-from licensing.exports.base import INTEGER, MONEY, TEXT, Column, Dataset, Row, register
+from licensing.exports.base import INTEGER, MONEY, TEXT, Column, register
 from licensing.exports.columns import (
     CREDIT_NOTE_NUMBER,
     CREDITED_INVOICE,
@@ -16,22 +12,9 @@ from licensing.exports.columns import (
     ISSUE_DATE,
     LICENSEE,
 )
+from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import Listing, amount, licensee, of_licensee, on_days
-
-COLUMNS = (
-    Column("credit_note_id", INTEGER, "The credit note's id in the service."),
-    CREDIT_NOTE_NUMBER,
-    CREDITED_INVOICE,
-    *LICENSEE,
-    CURRENCY,
-    ISSUE_DATE,
-    Column("amount", MONEY, "The amount credited."),
-    Column("applied_to_balance", MONEY, "Of the amount, what reduced the balance due."),
-    Column("refund_due", MONEY, "Of the amount, what is owed back (the invoice was paid)."),
-    Column("reason", TEXT, "Why it was issued."),
-    Column("issued_by", TEXT, "Who issued it."),
-)
+from licensing.exports.queries import licensee, of_licensee, on_days
 
 
 def credit_notes_matching(statement: Statement, given: ExportFilter) -> Statement:
@@ -39,53 +22,45 @@ def credit_notes_matching(statement: Statement, given: ExportFilter) -> Statemen
     return on_days(of_licensee(statement, CreditNote, given), CreditNote.issue_date, given)
 
 
-def _statement(given: ExportFilter) -> Statement:
+def _source(statement: Statement, given: ExportFilter) -> Statement:
     return credit_notes_matching(
-        select(
-            CreditNote.id,
-            CreditNote.number,
-            Invoice.number.label("invoice_number"),
-            *licensee(CreditNote),
-            CreditNote.currency,
-            CreditNote.issue_date,
-            CreditNote.amount,
-            CreditNote.applied_to_balance,
-            CreditNote.refund_due,
-            CreditNote.reason,
-            CreditNote.issued_by,
-        ).join(Invoice, Invoice.id == CreditNote.invoice_id),
+        statement.select_from(CreditNote).join(Invoice, Invoice.id == CreditNote.invoice_id),
         given,
     )
 
 
-def _row(r: Any) -> Row:
-    return (
-        r.id,
-        r.number,
-        r.invoice_number,
-        r.organization_id,
-        r.legal_name,
-        r.currency,
-        r.issue_date,
-        amount(r.amount, r.currency),
-        amount(r.applied_to_balance, r.currency),
-        amount(r.refund_due, r.currency),
-        r.reason,
-        r.issued_by,
-    )
-
-
-LISTING = Listing(_statement, (CreditNote.issue_date, CreditNote.id), _row)
+DECLARED = Declared(
+    fields=(
+        Field(
+            Column("credit_note_id", INTEGER, "The credit note's id in the service."), CreditNote.id
+        ),
+        Field(CREDIT_NOTE_NUMBER, CreditNote.number),
+        Field(CREDITED_INVOICE, Invoice.number),
+        *map(Field, LICENSEE, licensee(CreditNote)),
+        Field(CURRENCY, CreditNote.currency),
+        Field(ISSUE_DATE, CreditNote.issue_date),
+        Field(Column("amount", MONEY, "The amount credited."), CreditNote.amount),
+        Field(
+            Column("applied_to_balance", MONEY, "Of the amount, what reduced the balance due."),
+            CreditNote.applied_to_balance,
+        ),
+        Field(
+            Column("refund_due", MONEY, "Of the amount, what is owed back (the invoice was paid)."),
+            CreditNote.refund_due,
+        ),
+        Field(Column("reason", TEXT, "Why it was issued."), CreditNote.reason),
+        Field(Column("issued_by", TEXT, "Who issued it."), CreditNote.issued_by),
+    ),
+    source=_source,
+    order=(CreditNote.issue_date, CreditNote.id),
+)
 
 DATASET = register(
-    Dataset(
+    DECLARED.dataset(
         name="credit_notes",
         title="Credit notes",
         description="Every credit note, oldest issue first.",
         schema_version=1,
-        columns=COLUMNS,
-        rows=LISTING.rows,
-        count=LISTING.count,
         date_bases=(ISSUED,),
         filters=frozenset({"organization", "currency"}),
         order=40,

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, case, cast, func, literal, select, true
 
+from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
+from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.db import Statement
+from licensing.exports import sqlcsv
 from licensing.exports.base import (
     INTEGER,
     MONEY,
@@ -28,8 +31,17 @@ from licensing.exports.columns import (
 )
 from licensing.exports.datasets.invoices import STATES
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import amount, counter, each, issued_invoices, licensee
+from licensing.exports.ledger import KIND_BY_SOURCE
+from licensing.exports.queries import (
+    amount,
+    counter,
+    each,
+    each_batch,
+    issued_invoices,
+    licensee,
+)
 
+DATASET_VERSION = 1
 COLUMNS = (
     INVOICE_ID,
     INVOICE_NUMBER,
@@ -112,12 +124,145 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 # The use is found line by line, not in SQL: no count when the filter names one.
 count = counter(_statement, use_by_row=True)
 
+# Lines whose use (and so account) only the ledger knows: the rest have none.
+_USED_BY = (AGREEMENT, ROYALTY_REPORT)
+# Distinct (source, line) cells remembered at once: bounded, like the ledger's.
+_MIDDLES_LIMIT = 20000
+
+
+def _kind_cells(context: ExportContext) -> tuple[ColumnElement[str], ColumnElement[str]]:
+    """The kind's cell, and ",,account," of a line without a use (the kind's own
+    account): both known before the query runs, one constant per source type."""
+    kind = case(
+        *(
+            (Invoice.source_type == source, literal(sqlcsv.constant_cell(kind)))
+            for source, kind in KIND_BY_SOURCE.items()
+        ),
+        else_=literal(sqlcsv.constant_cell(context.ledger.kind(""))),
+    )
+
+    def unused_cells(kind: str) -> str:
+        return f",,{sqlcsv.constant_cell(context.ledger.account(kind, None))},"
+
+    unused = case(
+        *(
+            (Invoice.source_type == source, literal(unused_cells(kind)))
+            for source, kind in KIND_BY_SOURCE.items()
+            if source not in _USED_BY
+        ),
+        else_=literal(unused_cells(context.ledger.kind(""))),
+    )
+    return kind, unused
+
+
+def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
+    """Each line as CSV text (`exports.sqlcsv`), in the export's order: (the whole
+    line, None, None) when it has no use, else (the cells before `use`, its
+    ledger key "source_type:source_id:position", the cells after `gl_account`).
+
+    An invoice's own cells are formatted once per invoice, in a materialized
+    CTE, rather than once per line (the text cells were most of the database's
+    work); its lines add their position, description and amount."""
+    dialect = sqlcsv.prepare(context.session)
+    kind, unused = _kind_cells(context)
+    used = Invoice.source_type.in_(_USED_BY)
+    invoice_cells = issued_invoices(
+        select(
+            Invoice.id,
+            Invoice.issue_date,
+            sqlcsv.currency_digits(Invoice.currency).label("digits"),
+            used.label("used"),
+            (
+                Invoice.source_type + ":" + func.coalesce(cast(Invoice.source_id, String()), "")
+            ).label("source"),
+            sqlcsv.joined(
+                [
+                    literal(str(DATASET_VERSION)),
+                    sqlcsv.integer_cell(Invoice.id),
+                    sqlcsv.text_cell(dialect, Invoice.number),
+                    literal(""),  # the line's position follows
+                ]
+            ).label("before"),
+            sqlcsv.joined(
+                [
+                    literal(""),  # after the line's position
+                    sqlcsv.integer_cell(Invoice.organization_id),
+                    sqlcsv.text_cell(dialect, Organization.legal_name),
+                    sqlcsv.text_cell(dialect, Invoice.state),
+                    sqlcsv.text_cell(dialect, Invoice.currency),
+                    sqlcsv.date_cell(dialect, Invoice.issue_date),
+                    kind,
+                ]
+            ).label("after"),
+            unused.label("unused"),
+        ),
+        given,
+    )
+    if given.use:  # a line without a use never has the one asked for
+        invoice_cells = invoice_cells.where(used)
+    heads = invoice_cells.cte("invoice_cells").prefix_with("MATERIALIZED")
+    position = sqlcsv.integer_cell(InvoiceLine.position)
+    head = heads.c.before + position + heads.c.after
+    tail = sqlcsv.joined(
+        [
+            sqlcsv.text_cell(dialect, InvoiceLine.description),
+            sqlcsv.money_cell_in_digits(dialect, InvoiceLine.amount, heads.c.digits),
+        ]
+    )
+    is_used = heads.c.used == true()
+    return (
+        select(
+            case((is_used, head), else_=head + heads.c.unused + tail),
+            case((is_used, heads.c.source + ":" + position)),
+            case((is_used, "," + tail)),
+        )
+        .select_from(heads)
+        .join(InvoiceLine, InvoiceLine.invoice_id == heads.c.id)
+        .order_by(heads.c.issue_date, heads.c.id, InvoiceLine.position)
+    )
+
+
+def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str], None, None]:
+    """The CSV lines, formatted by the database; Python adds the use and account
+    of lines the ledger classifies (once per source and line number)."""
+    middles: dict[str, str | None] = {}
+
+    def middle(key: str) -> str | None:
+        """ ",use,account," for a ledger key; None when the filter's use drops it."""
+        source_type, source_id, position = key.split(":")
+        _kind, use, account = context.ledger.classify(
+            source_type, int(source_id) if source_id else None, int(position)
+        )
+        if len(middles) >= _MIDDLES_LIMIT:
+            middles.clear()
+        found = middles[key] = (
+            None
+            if given.use and use != given.use
+            else f",{sqlcsv.constant_cell(use)},{sqlcsv.constant_cell(account)}"
+        )
+        return found
+
+    missing = object()
+    for batch in each_batch(context.session, _csv_statement(context, given)):
+        lines = []
+        for line, key, tail in batch:
+            if key is None:
+                lines.append(line)
+                continue
+            cells = middles.get(key, missing)
+            if cells is missing:
+                cells = middle(key)
+            if cells is not None:
+                lines.append(line + cells + tail)
+        yield lines
+
+
 DATASET = register(
     Dataset(
         name="invoice_lines",
         title="Invoice lines",
         description="Every line of every issued invoice, with its general-ledger account.",
-        schema_version=1,
+        schema_version=DATASET_VERSION,
         columns=COLUMNS,
         rows=rows,
         count=count,
@@ -125,5 +270,6 @@ DATASET = register(
         filters=frozenset({"organization", "state", "currency", "use"}),
         states=STATES,
         order=20,
+        csv_lines=csv_lines,
     )
 )

@@ -3,97 +3,84 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, literal, type_coerce
 
 from licensing.billing.models import Invoice
 from licensing.billing.states import COLLECTIBLE, INVOICE_STATES
-from licensing.db import Statement
-from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, Row, register
+from licensing.db import Money, Statement
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, register
 from licensing.exports.columns import CURRENCY, INVOICE_ID, INVOICE_NUMBER, ISSUE_DATE, LICENSEE
+from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
-from licensing.exports.queries import Listing, amount, day_of, issued_invoices, licensee
+from licensing.exports.queries import day_of, issued_invoices, licensee
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 
-COLUMNS = (
-    INVOICE_ID,
-    INVOICE_NUMBER,
-    *LICENSEE,
-    Column("state", TEXT, "open, paid, void or uncollectible."),
-    Column("source_type", TEXT, "agreement, royalty_report, late_fee or manual."),
-    Column("source_reference", TEXT, "The agreement number (or the source's reference)."),
-    CURRENCY,
-    ISSUE_DATE,
-    Column("due_date", DATE, "The day payment is due."),
-    Column("paid_date", DATE, "The office day it became paid, if it is."),
-    Column("voided_date", DATE, "The office day it was voided, if it was."),
-    Column("payment_terms_days", INTEGER, "Net days."),
-    Column("total", MONEY, "The sum of its lines."),
-    Column("amount_paid", MONEY, "Payments applied to it."),
-    Column("amount_credited", MONEY, "Credit notes issued against it."),
-    Column("balance_due", MONEY, "What is still owed (0 unless open or uncollectible)."),
+_OWED = type_coerce(Invoice.total - Invoice.amount_paid - Invoice.amount_credited, Money())
+# What is still owed: only an open or uncollectible invoice owes, and never less than 0.
+_BALANCE_DUE = type_coerce(
+    case(
+        (Invoice.state.in_(COLLECTIBLE) & (literal(Decimal(0), Money()) < _OWED), _OWED),
+        else_=literal(Decimal(0), Money()),
+    ),
+    Money(),
 )
 
 
-def _statement(given: ExportFilter) -> Statement:
-    return issued_invoices(
-        select(
-            Invoice.id,
-            Invoice.number,
-            *licensee(Invoice),
-            Invoice.state,
+def _source(statement: Statement, given: ExportFilter) -> Statement:
+    return issued_invoices(statement.select_from(Invoice), given)
+
+
+DECLARED = Declared(
+    fields=(
+        Field(INVOICE_ID, Invoice.id),
+        Field(INVOICE_NUMBER, Invoice.number),
+        *map(Field, LICENSEE, licensee(Invoice)),
+        Field(Column("state", TEXT, "open, paid, void or uncollectible."), Invoice.state),
+        Field(
+            Column("source_type", TEXT, "agreement, royalty_report, late_fee or manual."),
             Invoice.source_type,
+        ),
+        Field(
+            Column("source_reference", TEXT, "The agreement number (or the source's reference)."),
             Invoice.source_reference,
-            Invoice.currency,
-            Invoice.issue_date,
-            Invoice.due_date,
+        ),
+        Field(CURRENCY, Invoice.currency),
+        Field(ISSUE_DATE, Invoice.issue_date),
+        Field(Column("due_date", DATE, "The day payment is due."), Invoice.due_date),
+        Field(
+            Column("paid_date", DATE, "The office day it became paid, if it is."),
             Invoice.paid_at,
+            day_of,
+        ),
+        Field(
+            Column("voided_date", DATE, "The office day it was voided, if it was."),
             Invoice.voided_at,
-            Invoice.payment_terms_days,
-            Invoice.total,
-            Invoice.amount_paid,
+            day_of,
+        ),
+        Field(Column("payment_terms_days", INTEGER, "Net days."), Invoice.payment_terms_days),
+        Field(Column("total", MONEY, "The sum of its lines."), Invoice.total),
+        Field(Column("amount_paid", MONEY, "Payments applied to it."), Invoice.amount_paid),
+        Field(
+            Column("amount_credited", MONEY, "Credit notes issued against it."),
             Invoice.amount_credited,
         ),
-        given,
-    )
-
-
-def _row(r: Any) -> Row:
-    owed = r.total - r.amount_paid - r.amount_credited if r.state in COLLECTIBLE else 0
-    return (
-        r.id,
-        r.number,
-        r.organization_id,
-        r.legal_name,
-        r.state,
-        r.source_type,
-        r.source_reference,
-        r.currency,
-        r.issue_date,
-        r.due_date,
-        day_of(r.paid_at),
-        day_of(r.voided_at),
-        r.payment_terms_days,
-        amount(r.total, r.currency),
-        amount(r.amount_paid, r.currency),
-        amount(r.amount_credited, r.currency),
-        amount(max(Decimal(owed), Decimal(0)), r.currency),
-    )
-
-
-LISTING = Listing(_statement, (Invoice.issue_date, Invoice.id), _row)
+        Field(
+            Column("balance_due", MONEY, "What is still owed (0 unless open or uncollectible)."),
+            _BALANCE_DUE,
+        ),
+    ),
+    source=_source,
+    order=(Invoice.issue_date, Invoice.id),
+)
 
 DATASET = register(
-    Dataset(
+    DECLARED.dataset(
         name="invoices",
         title="Invoices",
         description="Every issued invoice (drafts are not documents yet), oldest issue first.",
         schema_version=1,
-        columns=COLUMNS,
-        rows=LISTING.rows,
-        count=LISTING.count,
         date_bases=(ISSUED, PAID),
         filters=frozenset({"organization", "state", "currency"}),
         states=STATES,

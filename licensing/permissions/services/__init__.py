@@ -36,7 +36,6 @@ from .requests import (
     clean_request,
     confirm_email,
     create_from_routed_use,
-    on_routed_use,
     request_for_link,
     submit_request,
 )
@@ -75,7 +74,6 @@ __all__ = [
     "expire_due",
     "label",
     "metrics",
-    "on_routed_use",
     "reconsideration_open",
     "request_for_link",
     "request_reconsideration",

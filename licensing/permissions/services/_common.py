@@ -3,13 +3,10 @@ requester's links, loading a request, messages and the emails they send."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +17,7 @@ from licensing.audit import services as audit
 from licensing.errors import InvalidInput, NotFound, PermissionDenied
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.signing import signer
 
 from ..models import MESSAGE_MAX, PermissionMessage, PermissionRequest
 from ..states import PERMISSION_REQUEST
@@ -87,10 +85,7 @@ def digest(raw: str) -> str:
 def status_token(request: PermissionRequest) -> str:
     """The secret in the requester's status link, derived from SECRET_KEY, so the
     database alone (which keeps only its digest) cannot produce a working link."""
-    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
-    message = f"permission-status:{request.id}:{request.link_salt}".encode()
-    mac = hmac.new(key, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
+    return signer().token(f"permission-status:{request.id}:{request.link_salt}")
 
 
 def status_url(request: PermissionRequest) -> str:
@@ -139,9 +134,10 @@ def locked(session: Session, request_id: int) -> PermissionRequest:
     return found
 
 
-def sla_deadline(now: datetime) -> datetime:
-    days = int(current_app.config["LICENSING"].permission_sla_days)
-    return calendar.business_deadline(now, days)
+def sla_deadline(now: datetime, sla_days: int) -> datetime:
+    """When staff should have decided a request that enters the queue `now`:
+    `sla_days` US business days later (the setting PERMISSION_SLA_DAYS)."""
+    return calendar.business_deadline(now, sla_days)
 
 
 def close(request: PermissionRequest, now: datetime) -> None:

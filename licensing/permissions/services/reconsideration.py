@@ -48,9 +48,10 @@ def _refuse(request: PermissionRequest) -> Conflict:
 
 
 def request_reconsideration(
-    raw: str, grounds: str, *, now: datetime | None = None
+    raw: str, grounds: str, *, sla_days: int, now: datetime | None = None
 ) -> PermissionRequest:
-    """The requester asks, once and within 14 days of a denial, for it to be reconsidered."""
+    """The requester asks, once and within 14 days of a denial, for it to be
+    reconsidered; staff should decide again within `sla_days` business days."""
     moment = now or utcnow()
     text = message_text(grounds, what="Your grounds for reconsideration", field_name="body")
     with db.transaction() as session:
@@ -65,7 +66,7 @@ def request_reconsideration(
         request.closed_at = None
         request.status_expires_at = None
         request.reconsideration_due_at = None
-        request.sla_due_at = sla_deadline(moment)
+        request.sla_due_at = sla_deadline(moment, sla_days)
         step(
             session, request, "request_reconsideration", requester(request), since=before, at=moment
         )

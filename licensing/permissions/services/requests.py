@@ -166,9 +166,10 @@ def _confirmation_expired(request: PermissionRequest) -> LinkExpired:
     )
 
 
-def confirm_email(raw: str, *, now: datetime | None = None) -> PermissionRequest:
-    """Follow the confirmation link: the request enters the staff queue, and the
-    requester is emailed their status link. Following it again changes nothing."""
+def confirm_email(raw: str, *, sla_days: int, now: datetime | None = None) -> PermissionRequest:
+    """Follow the confirmation link: the request enters the staff queue (to be
+    decided within `sla_days` business days), and the requester is emailed their
+    status link. Following it again changes nothing."""
     moment = now or utcnow()
     with db.transaction() as session:
         request = session.scalars(
@@ -188,13 +189,13 @@ def confirm_email(raw: str, *, now: datetime | None = None) -> PermissionRequest
         if request.confirm_expires_at <= moment:
             raise _confirmation_expired(request)
         before = request.snapshot()
-        _enter_queue(request, moment)
+        _enter_queue(request, moment, sla_days)
         step(session, request, "confirm", requester(request), since=before, at=moment)
         return request
 
 
-def _enter_queue(request: PermissionRequest, now: datetime) -> None:
-    request.sla_due_at = sla_deadline(now)
+def _enter_queue(request: PermissionRequest, now: datetime, sla_days: int) -> None:
+    request.sla_due_at = sla_deadline(now, sla_days)
     request.status_token_hash = digest(status_token(request))
 
 
@@ -214,7 +215,7 @@ def request_for_link(raw: str, *, now: datetime | None = None) -> PermissionRequ
 
 
 def create_from_routed_use(
-    session: Session, use: RoutedUse, *, now: datetime | None = None
+    session: Session, use: RoutedUse, *, sla_days: int, now: datetime | None = None
 ) -> PermissionRequest:
     """A permission request for a use that the rate card routes to the queue, in
     the caller's (the application's) transaction. The vendor user is verified, so
@@ -236,7 +237,7 @@ def create_from_routed_use(
         submitted_at=moment,
         **_routed_fields(use),
     )
-    _enter_queue(request, moment)
+    _enter_queue(request, moment, sla_days)
     record_event(
         session,
         request,
@@ -275,8 +276,3 @@ def _routed_fields(use: RoutedUse) -> dict[str, Any]:
         "audience_size": use.audience_size,
         "duration": f"{use.term_start.isoformat()} to {use.term_end.isoformat()}",
     }
-
-
-def on_routed_use(sender: RoutedUse, **kwargs: Any) -> None:
-    """Receiver of `use_routed_to_permissions` (connected in `licensing.permissions.init_app`)."""
-    create_from_routed_use(kwargs["session"], sender)

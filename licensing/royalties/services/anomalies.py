@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.money import format_amount
 
 from ..models import (
@@ -105,7 +106,7 @@ def _falling_customers(session: Session, report_id: int, previous_id: int) -> li
     falling = session.execute(statement.limit(6)).all()
     if not falling:
         return []
-    count = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    count = db.count_rows(session, statement)
     shown = "; ".join(
         f"{customer} on line {line}: {was} to {now_} {unit}"
         for line, unit, customer, was, now_ in falling[:5]

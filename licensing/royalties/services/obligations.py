@@ -8,11 +8,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.agreements.models import Agreement, Application
+from licensing.agreements.models import Agreement
+from licensing.agreements.queries import with_terms
 from licensing.agreements.states import ACTIVE, EXPIRED
 from licensing.billing.models import Invoice
 from licensing.calendar import office_date
@@ -180,16 +181,8 @@ def agreement_periods(
 
 
 def reporting_agreements(session: Session, organization_id: int | None = None) -> list[Agreement]:
-    statement = (
-        select(Agreement)
-        .where(Agreement.state.in_(REPORTING_STATES))
-        # What obligations() and the period list read of every agreement.
-        .options(
-            selectinload(Agreement.quote),
-            selectinload(Agreement.organization),
-            selectinload(Agreement.application).selectinload(Application.uses),
-        )
-    )
+    # What obligations() and the period list read of every agreement.
+    statement = with_terms(select(Agreement).where(Agreement.state.in_(REPORTING_STATES)))
     if organization_id is not None:
         statement = statement.where(Agreement.organization_id == organization_id)
     return list(session.scalars(statement.order_by(Agreement.term_start, Agreement.id)))

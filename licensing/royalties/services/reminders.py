@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -137,19 +136,11 @@ def _hold_standing(run: ReminderRun, today: date, moment: datetime, threshold: i
     session = db.session()
     organization_ids = sorted({a.organization_id for a in reporting_agreements(session)})
     session.rollback()
-    for organization_id in organization_ids:
-        with db.transaction() as session:
-            organization = account_queries.claim_active_organization(session, organization_id)
-            if organization is None:
-                continue
-            late = overdue_reports(session, organization_id, today, threshold)
-            if late:
-                accounts.change_standing(
-                    session,
-                    organization,
-                    "mark_pending_payment",
-                    reason=f"{late[0][0].upper()}{late[0][1:]}; it is more than {threshold} "
-                    "days overdue.",
-                    actor=Actor.SYSTEM,
-                )
-                run.pending_payment.append(organization.legal_name)
+
+    def overdue_report(session: Session, organization_id: int) -> str | None:
+        late = overdue_reports(session, organization_id, today, threshold)
+        if not late:
+            return None
+        return f"{late[0][0].upper()}{late[0][1:]}; it is more than {threshold} days overdue."
+
+    run.pending_payment += accounts.hold_for_overdue(organization_ids, overdue_report)

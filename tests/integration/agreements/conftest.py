@@ -14,6 +14,7 @@ from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.settings import issuing
 
 # Monday 2026-11-02, 15:00 UTC: a fixed clock for time-based steps.
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -61,7 +62,9 @@ def apply(app: Flask, example_card: str) -> Callable[..., Application]:  # noqa:
         principal = accounts.principal_for(vendor)
         application = services.create_draft(Actor.of(principal), draft(*uses), now=NOW)
         if submit:
-            application = services.submit(application.id, Actor.of(principal), attest=True, now=NOW)
+            application = services.submit(
+                application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW
+            )
         return application
 
     return make

@@ -3,6 +3,7 @@ modifications, reconsideration windows, expiry, acceptance and renewal."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement, Application, ImmutableRecordChanged
+from licensing.agreements.settings import IssuingPolicy
 from licensing.audit.models import AuditEvent
 from licensing.errors import (
     Conflict,
@@ -33,6 +35,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
+from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
 
@@ -95,7 +98,7 @@ def test_submission_needs_the_attestation_and_a_complete_application(
 ) -> None:
     application = apply(vendor, submit=False)
     with pytest.raises(InvalidInput) as refused:
-        services.submit(application.id, _p(vendor), attest=False)
+        services.submit(application.id, _p(vendor), policy=issuing(), attest=False)
     assert "attest" in refused.value.errors
     services.update_draft(
         application.id,
@@ -103,7 +106,7 @@ def test_submission_needs_the_attestation_and_a_complete_application(
         services.ApplicationDraft.from_fields({"uses": [{**AUTO_USE, "product_name": ""}]}),
     )
     with pytest.raises(InvalidInput) as incomplete:
-        services.submit(application.id, _p(vendor), attest=True)
+        services.submit(application.id, _p(vendor), policy=issuing(), attest=True)
     assert {"term_start", "term_end", "uses.0.product_name"} <= set(incomplete.value.errors)
     assert db.session().get(Application, application.id).state == "draft"
 
@@ -126,6 +129,26 @@ def test_every_auto_reviewed_line_in_good_standing_is_approved_at_submission(
 @pytest.mark.parametrize("config_changes", [{"auto_approve": False}])
 def test_auto_approval_can_be_switched_off(apply: Apply, vendor: Any) -> None:
     assert apply(vendor, AUTO_USE).state == "submitted"
+
+
+def test_submission_follows_the_issuing_policy_it_is_given_not_the_app_configuration(
+    apply: Apply, vendor: Any
+) -> None:
+    held = IssuingPolicy(
+        auto_approve=False, payment_terms_days=45, late_fee_monthly_percent=Decimal("2")
+    )
+    application = apply(vendor, AUTO_USE, submit=False)
+    submitted = services.submit(application.id, _p(vendor), policy=held, attest=True, now=NOW)
+    assert submitted.state == "submitted"
+
+    terms = dataclasses.replace(held, auto_approve=True)
+    approved = apply(vendor, AUTO_USE, submit=False)
+    services.submit(approved.id, _p(vendor), policy=terms, attest=True, now=NOW)
+    agreement = _agreement(approved)
+    assert (agreement.payment_terms_days, agreement.late_fee_monthly_percent) == (
+        45,
+        Decimal("2"),
+    )
 
 
 def test_an_organization_not_in_good_standing_cannot_apply(apply: Apply) -> None:
@@ -174,13 +197,19 @@ def test_staff_return_the_vendor_resubmits_and_staff_approve_with_a_modified_amo
         ),
     )
     resubmitted = services.submit(
-        application.id, _p(vendor), attest=True, response="About 10000", now=NOW + timedelta(days=1)
+        application.id,
+        _p(vendor),
+        policy=issuing(),
+        attest=True,
+        response="About 10000",
+        now=NOW + timedelta(days=1),
     )
     assert resubmitted.state == "submitted"
     services.start_review(application.id, staff, now=NOW)
     approved = services.approve(
         application.id,
         staff,
+        policy=issuing(),
         modifications=services.Modifications(
             lines=[services.LineChange(1, Decimal("7500.00"), "pilot rate for the first year")]
         ),
@@ -224,6 +253,7 @@ def test_a_modification_needs_a_reason_and_an_unpriced_line_needs_an_amount(
         services.approve(
             application.id,
             staff,
+            policy=issuing(),
             modifications=services.Modifications(
                 lines=[services.LineChange(0, Decimal("1.00"), " ")]
             ),
@@ -269,7 +299,7 @@ def test_an_escalated_application_is_decided_by_a_second_reviewer(
     services.escalate(application.id, "Unusual territory", first)
     with pytest.raises(Conflict, match="second reviewer"):
         services.reject(application.id, "No", first)
-    assert services.approve(application.id, second).state == "approved"
+    assert services.approve(application.id, second, policy=issuing()).state == "approved"
 
 
 def test_reconsideration_inside_the_14_days_is_granted_and_outside_refused(
@@ -320,7 +350,7 @@ def test_a_returned_application_lapses_after_5_business_days_and_only_once(
     assert services.expire(now=NOW + timedelta(days=13)).lapsed == []
     assert db.session().get(Application, application.id).state == "lapsed"
     with pytest.raises(IllegalTransition):
-        services.submit(application.id, _p(vendor), attest=True)
+        services.submit(application.id, _p(vendor), policy=issuing(), attest=True)
 
 
 def test_acceptance_records_the_signer_and_the_pdf_digest_and_signals_billing(
@@ -410,7 +440,7 @@ def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_accepted(
             {"term_start": old.term_start, "term_end": old.term_end, "uses": [AUTO_USE]}
         ),
     )
-    submitted = services.submit(renewal.id, _p(vendor), attest=True, now=NOW)
+    submitted = services.submit(renewal.id, _p(vendor), policy=issuing(), attest=True, now=NOW)
     new = _agreement(submitted)
     _accept(new, vendor)
     assert db.session().get(Agreement, old.id).state == "superseded"
@@ -526,11 +556,11 @@ def test_the_vendor_is_emailed_at_each_decision_and_staff_when_something_waits(
     staff = _p(licensing_staff)
     application = apply(vendor, STAFF_USE)
     services.return_for_information(application.id, "Send the revenue", staff, now=NOW)
-    services.submit(application.id, _p(vendor), attest=True, now=NOW)
+    services.submit(application.id, _p(vendor), policy=issuing(), attest=True, now=NOW)
     services.reject(application.id, "Not evidenced", staff, now=NOW)
     services.request_reconsideration(application.id, "Evidence attached", _p(vendor), now=NOW)
     services.grant_reconsideration(application.id, staff, now=NOW)
-    services.approve(application.id, staff, now=NOW)
+    services.approve(application.id, staff, policy=issuing(), now=NOW)
     to_vendor = [m.subject for m in _mail("application_update") if vendor.email in m.recipients]
     assert [subject.split(": ", 1)[1] for subject in to_vendor] == [
         "more information needed",

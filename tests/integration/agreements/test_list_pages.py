@@ -316,7 +316,7 @@ def test_review_levels_count_each_application_s_own_day_of_submission(
     later = NOW + timedelta(days=20)
 
     found = [queries.get_application(session, i) for i in made]
-    levels = queries.review_levels(found, later)
+    levels = queries.review_levels(found, later, target_days=10)
 
     for application in found:
         assert application.submitted_at is not None

@@ -9,6 +9,7 @@ from flask import Flask
 from licensing import db
 from licensing.actors import Actor
 from licensing.agreements.services import _next_number
+from tests.support.settings import issuing
 
 
 def test_concurrent_issuers_never_draw_the_same_number(committed_app: Flask) -> None:
@@ -66,7 +67,7 @@ def test_two_hosts_running_expire_at_once_lapse_each_application_once(
         references = []
         for _ in range(4):
             application = services.create_draft(vendor, draft(STAFF_USE))
-            services.submit(application.id, vendor, attest=True, now=NOW)
+            services.submit(application.id, vendor, policy=issuing(), attest=True, now=NOW)
             services.return_for_information(application.id, "More", staff, now=NOW)
             references.append(application.reference)
     lapsed: list[str] = []

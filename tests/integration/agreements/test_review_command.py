@@ -17,6 +17,7 @@ from licensing.agreements.models import Application
 from licensing.audit.models import AuditEvent
 from licensing.errors import InvalidInput, PermissionDenied
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
+from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
 
@@ -47,7 +48,10 @@ def test_review_refuses_an_action_that_is_not_a_staff_review_step(
     for action in ("withdraw", "submit", "lapse", ""):
         with pytest.raises(InvalidInput) as refused:
             services.review(
-                application.id, action, Actor.of(accounts.principal_for(licensing_staff))
+                application.id,
+                action,
+                Actor.of(accounts.principal_for(licensing_staff)),
+                policy=issuing(),
             )
         assert refused.value.errors == {"action": ["Choose an action."]}
     assert _state(application.id) == "submitted"
@@ -58,7 +62,11 @@ def test_a_vendor_cannot_take_a_review_step(apply: Apply, vendor: Any) -> None:
     for action in services.REVIEW_ACTIONS:
         with pytest.raises(PermissionDenied):
             services.review(
-                application.id, action, Actor.of(accounts.principal_for(vendor)), reason="x"
+                application.id,
+                action,
+                Actor.of(accounts.principal_for(vendor)),
+                policy=issuing(),
+                reason="x",
             )
     assert _state(application.id) == "submitted"
 
@@ -68,7 +76,9 @@ def test_review_passes_the_reason_and_the_step_is_audited_as_the_reviewer(
 ) -> None:
     application = apply(vendor, STAFF_USE)
     staff = Actor.of(accounts.principal_for(licensing_staff))
-    rejected = services.review(application.id, "reject", staff, reason="Not evidenced", now=NOW)
+    rejected = services.review(
+        application.id, "reject", staff, policy=issuing(), reason="Not evidenced", now=NOW
+    )
     assert rejected.state == "rejected"
     assert rejected.decision_reason == "Not evidenced"
     event = _event(application.id, "application.rejected")

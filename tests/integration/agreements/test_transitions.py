@@ -21,6 +21,7 @@ from licensing.audit.models import AuditEvent
 from licensing.errors import IllegalTransition
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
+from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
 
@@ -67,13 +68,16 @@ def _run(action: str, application_id: int, vendor: Any, staff: Any, escalator: A
             application_id,
             action,
             Actor.of(accounts.principal_for(reviewer)),
+            policy=issuing(),
             reason=REASONS.get(action),
             now=NOW,
         )
         return
     v = Actor.of(accounts.principal_for(vendor))
     calls: dict[str, Callable[[], object]] = {
-        "submit": lambda: services.submit(application_id, v, attest=True, now=NOW),
+        "submit": lambda: services.submit(
+            application_id, v, policy=issuing(), attest=True, now=NOW
+        ),
         "withdraw": lambda: services.withdraw(application_id, v, now=NOW),
         "request_reconsideration": lambda: services.request_reconsideration(
             application_id, "Please", v, now=NOW

@@ -15,6 +15,7 @@ from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.settings import issuing
 
 # A flat development fee (due up front) beside per-user distribution royalties
 # (reported later, so not invoiced at acceptance).
@@ -30,7 +31,7 @@ def test_accepting_an_agreement_issues_its_invoice_for_the_up_front_amounts(
     application = agreements.create_draft(
         Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
     )
-    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
     agreement = (
         db.session()
         .scalars(select(Agreement).where(Agreement.application_id == application.id))

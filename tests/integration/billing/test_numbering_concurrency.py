@@ -35,6 +35,8 @@ def test_invoices_finalized_from_many_threads_get_consecutive_unique_numbers(
                         services.Charge(f"Internal use, seat block {index}", Decimal("10.00"))
                     ],
                     source_type="manual",
+                    payment_terms_days=30,
+                    late_fee_monthly_percent=Decimal("1.5"),
                     finalize=False,
                     actor=Actor.SYSTEM,
                 )

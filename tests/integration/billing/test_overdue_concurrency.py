@@ -16,6 +16,7 @@ from licensing.billing import services
 from licensing.billing.models import Invoice
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
+from tests.support.settings import standing_days
 
 INVOICES = 4
 # 2027-03-17: every invoice (due 2027-02-14) is 31 days overdue: a reminder, the
@@ -40,7 +41,7 @@ def test_two_hosts_processing_overdue_invoices_at_once_act_on_each_once(
         try:
             with committed_app.app_context():
                 start.wait(timeout=30)
-                reports.append(services.process_overdue(now=LATE))
+                reports.append(services.process_overdue(standing_days=standing_days(), now=LATE))
         except BaseException as exc:  # reported below, with the thread's own error
             failures.append(exc)
 

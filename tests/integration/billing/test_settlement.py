@@ -19,6 +19,7 @@ from licensing.billing.models import Invoice
 from licensing.errors import Conflict, InvalidInput
 from licensing.mail.models import OutboxMessage
 from tests.support.factories import bearer, billing_clerk
+from tests.support.settings import standing_days
 
 from .test_invoicing import pdf_text
 
@@ -165,10 +166,25 @@ def test_an_overdue_invoice_gets_a_reminder_at_most_weekly(
     app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice_for(vendor, ("1000.00",))
-    assert services.process_overdue(now=datetime(2027, 2, 14, 18, 0, tzinfo=UTC)).reminders == 0
-    assert services.process_overdue(now=DAY_AFTER_DUE).reminders == 1
-    assert services.process_overdue(now=DAY_AFTER_DUE.replace(day=20)).reminders == 0
-    assert services.process_overdue(now=DAY_AFTER_DUE.replace(day=23)).reminders == 1
+    assert (
+        services.process_overdue(
+            standing_days=standing_days(), now=datetime(2027, 2, 14, 18, 0, tzinfo=UTC)
+        ).reminders
+        == 0
+    )
+    assert services.process_overdue(standing_days=standing_days(), now=DAY_AFTER_DUE).reminders == 1
+    assert (
+        services.process_overdue(
+            standing_days=standing_days(), now=DAY_AFTER_DUE.replace(day=20)
+        ).reminders
+        == 0
+    )
+    assert (
+        services.process_overdue(
+            standing_days=standing_days(), now=DAY_AFTER_DUE.replace(day=23)
+        ).reminders
+        == 1
+    )
     assert len(_outbox("invoice_overdue")) == 2
 
 
@@ -177,12 +193,18 @@ def test_a_late_fee_is_invoiced_once_per_whole_month_overdue_per_the_terms(
 ) -> None:
     invoice = invoice_for(vendor, ("1000.00",))
     assert (
-        services.process_overdue(now=datetime(2027, 3, 13, 18, 0, tzinfo=UTC)).late_fee_invoices
+        services.process_overdue(
+            standing_days=standing_days(), now=datetime(2027, 3, 13, 18, 0, tzinfo=UTC)
+        ).late_fee_invoices
         == []
     )
-    first = services.process_overdue(now=datetime(2027, 3, 14, 18, 0, tzinfo=UTC))
+    first = services.process_overdue(
+        standing_days=standing_days(), now=datetime(2027, 3, 14, 18, 0, tzinfo=UTC)
+    )
     assert len(first.late_fee_invoices) == 1
-    again = services.process_overdue(now=datetime(2027, 3, 15, 18, 0, tzinfo=UTC))
+    again = services.process_overdue(
+        standing_days=standing_days(), now=datetime(2027, 3, 15, 18, 0, tzinfo=UTC)
+    )
     assert again.late_fee_invoices == []
     fee = db.session().scalars(select(Invoice).where(Invoice.parent_invoice_id == invoice.id)).one()
     assert fee.total == Decimal("15.00")  # 1.5% of 1,000.00
@@ -197,10 +219,14 @@ def test_an_organization_overdue_beyond_the_threshold_is_pending_payment_until_p
     invoice = invoice_for(vendor, ("1000.00",), late_fee="0")
     organization = db.session().get(Organization, vendor.organization_id)
     assert organization is not None
-    services.process_overdue(now=datetime(2027, 3, 16, 18, 0, tzinfo=UTC))  # 30 days overdue
+    services.process_overdue(
+        standing_days=standing_days(), now=datetime(2027, 3, 16, 18, 0, tzinfo=UTC)
+    )  # 30 days overdue
     db.session().refresh(organization)
     assert organization.standing == "active"
-    report = services.process_overdue(now=datetime(2027, 3, 17, 18, 0, tzinfo=UTC))  # 31 days
+    report = services.process_overdue(
+        standing_days=standing_days(), now=datetime(2027, 3, 17, 18, 0, tzinfo=UTC)
+    )  # 31 days
     assert report.pending_payment == [organization.legal_name]
     db.session().refresh(organization)
     assert organization.standing == "pending_payment"
@@ -208,7 +234,10 @@ def test_an_organization_overdue_beyond_the_threshold_is_pending_payment_until_p
         accounts.standing_block_reason(organization) or ""
     ).lower() or accounts.standing_block_reason(organization)
     assert (
-        services.process_overdue(now=datetime(2027, 3, 18, 18, 0, tzinfo=UTC)).pending_payment == []
+        services.process_overdue(
+            standing_days=standing_days(), now=datetime(2027, 3, 18, 18, 0, tzinfo=UTC)
+        ).pending_payment
+        == []
     )
     services.record_offline_payment(
         invoice.id,

@@ -28,6 +28,7 @@ from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
 from tests.support.factories import billing_clerk
+from tests.support.settings import invoice_terms, issuing
 
 # A flat development fee (invoiced up front, line 1 of the invoice although it
 # is the application's second use) beside per-user distribution royalties.
@@ -70,7 +71,7 @@ def _real_agreement_invoice(vendor: User) -> Invoice:
     application = agreements.create_draft(
         Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
     )
-    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
     agreement = agreement_queries.agreement_for_application(db.session(), application.id)
     assert agreement is not None
     agreements.accept(
@@ -152,6 +153,7 @@ def ledger(app: Flask, vendor: User, example_card: str) -> Ledger:  # noqa: F811
         organization_id=org_a,
         currency="USD",
         charges=[billing.Charge('=HYPERLINK("http://x.example") setup', Decimal("42.42"))],
+        standard=invoice_terms(),
         actor=billing_clerk(),
     )
     manual = billing.finalize_invoice(manual.id, now=at(date(2027, 6, 1)), actor=billing_clerk())

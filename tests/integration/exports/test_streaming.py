@@ -16,6 +16,7 @@ from licensing.audit.models import AuditEvent
 from licensing.billing import services as billing
 from licensing.billing.models import Payment
 from tests.support import factories
+from tests.support.settings import invoice_terms
 
 LINES = 1500
 
@@ -34,7 +35,11 @@ def test_a_write_succeeds_right_after_a_client_stops_reading_an_export_midway(
             for n in range(LINES)
         ]
         draft = billing.create_draft(
-            organization_id=organization.id, currency="USD", charges=charges, actor=clerk
+            organization_id=organization.id,
+            currency="USD",
+            charges=charges,
+            standard=invoice_terms(),
+            actor=clerk,
         )
         invoice_id = billing.finalize_invoice(draft.id, actor=clerk).id
     engine = app.extensions["licensing.db"].engine

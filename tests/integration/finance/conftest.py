@@ -51,6 +51,8 @@ def issue(organization_id: int, amount: str, day: date, currency: str = "USD") -
             currency=currency,
             charges=[billing.Charge("Annual development fee", Decimal(amount))],
             source_type="manual",
+            payment_terms_days=30,
+            late_fee_monthly_percent=Decimal("1.5"),
             now=at(day),
             actor=Actor.SYSTEM,
         )

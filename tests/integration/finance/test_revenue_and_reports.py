@@ -38,6 +38,7 @@ from tests.integration.finance.conftest import History, at
 from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.servers import SMTPServer
+from tests.support.settings import delivery, issuing
 
 DEVELOPMENT_USE = {**AUTO_USE, "use": "development", "product_name": "Scrubber Pro SDK"}
 
@@ -53,7 +54,7 @@ def _accepted_agreement(vendor: Any) -> Invoice:
     application = agreements.create_draft(
         Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
     )
-    agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
     agreement = (
         db.session()
         .scalars(select(Agreement).where(Agreement.application_id == application.id))
@@ -132,6 +133,8 @@ def test_royalty_report_lines_are_counted_as_royalties_once_a_classifier_is_plug
             charges=[billing.Charge("Royalty, line 1, 2027 Q1", Decimal("812.40"))],
             source_type="royalty_report",
             source_id=77,
+            payment_terms_days=30,
+            late_fee_monthly_percent=Decimal("1.5"),
             now=at(date(2027, 4, 20)),
             actor=Actor.SYSTEM,
         )
@@ -261,7 +264,7 @@ def test_the_cli_queues_the_report_to_an_inbox_with_the_pdf_attached(
     outbox_page = signed_in(client, admin).get(f"/console/outbox/{message.id}")
     assert "revenue-report-2027-03-USD.pdf (application/pdf" in outbox_page.get_data(as_text=True)
 
-    assert mail.deliver_due().sent >= 1
+    assert mail.deliver_due(delivery()).sent >= 1
     (received,) = [m for m in mailbox.wait_for(1) if m["To"] == "manager@office.example"]
     assert received["Subject"] == "Monthly revenue report 2027-03 (USD)"
     (attachment,) = list(received.iter_attachments())

@@ -61,8 +61,8 @@ def test_queue_rows_show_uses_products_and_the_age_against_the_review_target(
     [row] = [r for r in _rows(page) if application.reference in r]
     assert "Fernhill Code Feed · distribution, Data file" in row
     assert "Scrubber Pro" in row
-    level = review_level(application, db.utcnow())
     target = app.config["LICENSING"].application_review_sla_days
+    level = review_level(application, db.utcnow(), target_days=target)
     age = calendar.business_days_between(
         calendar.office_date(NOW), calendar.office_date(db.utcnow())
     )

@@ -16,6 +16,7 @@ from licensing.billing.models import Invoice
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.support.servers import SMTPServer, message_text
+from tests.support.settings import delivery
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def test_an_attachment_is_stored_with_its_message_and_sent_with_it(
             context={"user": {"full_name": "Robin"}, "link": "http://x/y", "expires_at": None},
             attachments=[mail.Attachment("INV-1.pdf", "application/pdf", b"%PDF-1.4 test")],
         )
-    assert mail.deliver_due().sent == 1
+    assert mail.deliver_due(delivery()).sent == 1
     received = mailbox.wait_for(1)[0]
     (attachment,) = list(received.iter_attachments())
     assert attachment.get_filename() == "INV-1.pdf"

@@ -23,6 +23,7 @@ from tests.integration.permissions.conftest import (
     token_in,
 )
 from tests.support import factories
+from tests.support.settings import permission_sla_days
 
 
 def test_the_reconsideration_field_asks_for_the_grounds_not_an_answer(
@@ -30,7 +31,8 @@ def test_the_reconsideration_field_asks_for_the_grounds_not_an_answer(
 ) -> None:
     created = permissions.submit_request(request_input())
     confirmed = permissions.confirm_email(
-        token_in(last_mail(created.requester_email), "/permissions/confirm/")
+        token_in(last_mail(created.requester_email), "/permissions/confirm/"),
+        sla_days=permission_sla_days(),
     )
     permissions.deny(confirmed.id, "The audience is a paying public.", Actor.SYSTEM)
     page = client.get(f"/permissions/status/{permissions.status_token(confirmed)}")

@@ -18,6 +18,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from licensing.signals import RoutedUse, use_routed_to_permissions
+from tests.support.settings import permission_sla_days
 
 # Staff steps taken directly through the services, as the office (no person).
 OFFICE = Actor.SYSTEM
@@ -84,7 +85,7 @@ def submit(app: Flask) -> Callable[..., tuple[PermissionRequest, str]]:
     def make(**overrides: Any) -> tuple[PermissionRequest, str]:
         created = services.submit_request(request_input(**overrides))
         raw = token_in(last_mail(created.requester_email), "/permissions/confirm/")
-        confirmed = services.confirm_email(raw)
+        confirmed = services.confirm_email(raw, sla_days=permission_sla_days())
         return confirmed, services.status_token(confirmed)
 
     return make

@@ -29,6 +29,7 @@ from tests.integration.permissions.conftest import (
     token_in,
 )
 from tests.support.factories import make_staff
+from tests.support.settings import permission_sla_days
 
 EMAIL = "lena.ortiz@cedar-ridge.example"
 
@@ -173,7 +174,9 @@ def test_an_expired_confirmation_link_is_refused_and_the_request_stays_unconfirm
     created = services.submit_request(request_input())
     raw = token_in(last_mail(EMAIL), "/permissions/confirm/")
     with pytest.raises(services.LinkExpired):
-        services.confirm_email(raw, now=utcnow() + timedelta(hours=49))
+        services.confirm_email(
+            raw, sla_days=permission_sla_days(), now=utcnow() + timedelta(hours=49)
+        )
     stored = db.session().get(PermissionRequest, created.id)
     db.session().refresh(stored)
     assert stored.state == UNCONFIRMED

@@ -21,6 +21,7 @@ from licensing.permissions import queries, services
 from licensing.permissions.models import LetterIsImmutable, PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import OFFICE, last_mail, routed_use, send_routed
 from tests.support.factories import bearer, make_staff
+from tests.support.settings import permission_sla_days
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 MONDAY = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # a Monday with no holiday that week
@@ -255,20 +256,25 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
     services.deny(late.id, "The audience is a paying public.", OFFICE, now=MONDAY)
     day_14 = MONDAY + timedelta(days=14) - timedelta(minutes=1)
     reopened = services.request_reconsideration(
-        within_token, "The course is free to students.", now=day_14
+        within_token, "The course is free to students.", sla_days=permission_sla_days(), now=day_14
     )
     assert reopened.state == "reconsideration"
     report = services.expire_due(MONDAY + timedelta(days=14, minutes=1))
     assert report.windows_closed == [late.reference]
     with pytest.raises(Conflict, match="14-day window to request reconsideration closed"):
         services.request_reconsideration(
-            late_token, "Please look again.", now=MONDAY + timedelta(days=15)
+            late_token,
+            "Please look again.",
+            sla_days=permission_sla_days(),
+            now=MONDAY + timedelta(days=15),
         )
     assert _state(late.id) == "denied"
     # A second denial, after reconsideration, is final.
     services.deny(within.id, "Still a paying audience.", OFFICE, now=MONDAY + timedelta(days=15))
     with pytest.raises(Conflict, match="final"):
-        services.request_reconsideration(within_token, "Again?", now=MONDAY + timedelta(days=16))
+        services.request_reconsideration(
+            within_token, "Again?", sla_days=permission_sla_days(), now=MONDAY + timedelta(days=16)
+        )
     letters = (
         db.session()
         .scalars(select(PermissionLetter).where(PermissionLetter.request_id == within.id))
@@ -288,11 +294,14 @@ def test_a_request_back_under_reconsideration_ages_until_now_not_until_its_denia
     submitted = request.submitted_at
     services.deny(request.id, "A paying audience.", OFFICE, now=submitted + timedelta(days=1))
     services.request_reconsideration(
-        token, "The course is free to students.", now=submitted + timedelta(days=2)
+        token,
+        "The course is free to students.",
+        sla_days=permission_sla_days(),
+        now=submitted + timedelta(days=2),
     )
     reopened = db.session().get(PermissionRequest, request.id, populate_existing=True)
     later = submitted + timedelta(days=28)
-    level = queries.service_level(reopened, later)
+    level = queries.service_level(reopened, later, target_days=permission_sla_days())
     assert level.running
     assert level.age_days == calendar.business_days_between(
         calendar.office_date(submitted), calendar.office_date(later)

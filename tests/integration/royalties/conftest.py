@@ -21,6 +21,7 @@ from licensing.royalties.rows import form_submission
 from licensing.royalties.services import Filing
 from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.settings import issuing
 
 SOFTWARE = {
     "product_name": "Scrubber Pro",
@@ -98,11 +99,13 @@ def active_agreement(
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": uses}
         )
         application = agreements.create_draft(Actor.of(principal), draft, now=NOW)
-        application = agreements.submit(application.id, Actor.of(principal), attest=True, now=NOW)
+        application = agreements.submit(
+            application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW
+        )
         if application.state != "approved":
             staff = Actor.of(accounts.principal_for(licensing_staff))
             agreements.start_review(application.id, staff, now=NOW)
-            agreements.approve(application.id, staff, now=NOW)
+            agreements.approve(application.id, staff, policy=issuing(), now=NOW)
         agreement = (
             db.session()
             .scalars(select(Agreement).where(Agreement.application_id == application.id))

@@ -77,3 +77,26 @@ def test_royalties_are_recognized_over_the_period_they_report_with_their_use(
     assert sum((Decimal(r["amount"]) for r in rows), Decimal(0)) == Decimal("1850.00")
     # 31, 28 and 31 of the quarter's 90 days, rounded cumulatively.
     assert [r["amount"] for r in rows] == ["637.22", "575.56", "637.22"]
+
+
+def test_the_database_writes_the_same_csv_as_the_python_writer_for_royalty_lines(
+    vendor: Any, active_agreement: Any, file_report: Any
+) -> None:
+    from licensing.exports.datasets import invoice_lines, royalty_report_lines
+    from licensing.exports.filters import ExportFilter
+    from tests.integration.exports.test_sql_csv import both
+
+    agreement = active_agreement(vendor, SOFTWARE, PAYER)
+    file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=60), row(2, "P", unit="members", quantity=1000000)],
+    )
+    for dataset in (invoice_lines.DATASET, royalty_report_lines.DATASET):
+        for use in (None, "distribution", "development"):
+            if use and dataset is royalty_report_lines.DATASET:
+                continue
+            fast, reference = both(ExportFilter(use=use), dataset)
+            assert fast == reference
+            assert fast.count(b"\r\n") > 1 or use == "development"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from licensing.agreements.documents import (
     Party,
     render_agreement_pdf,
 )
+from tests.support.glyphs import EUROPEAN_NAMES, drawn_without_glyph
 
 
 def _document(**changes: object) -> AgreementDocument:
@@ -101,3 +103,16 @@ def test_a_use_priced_by_staff_and_an_amendment_are_shown() -> None:
 
 def test_the_same_agreement_renders_to_the_same_bytes() -> None:
     assert render_agreement_pdf(_document()) == render_agreement_pdf(_document())
+
+
+def test_licensee_names_in_any_european_script_are_drawn_letter_for_letter() -> None:
+    names = EUROPEAN_NAMES.values()
+    licensee = Party("Dvořák s.r.o. & Erdős Kft.", tuple(names), "a commercial organization")
+    use = replace(_document().uses[0], product="Łódź Scrubber Ψ", description="Для клиник")
+    data = render_agreement_pdf(_document(licensee=licensee, uses=(use,)))
+    text, _ = _text(data)
+    text = " ".join(text.split())
+    for value in (licensee.name, *names, use.product, use.description):
+        assert value in text
+    drawn = "".join(names) + licensee.name + use.product + use.description
+    assert drawn_without_glyph(data, drawn) == []

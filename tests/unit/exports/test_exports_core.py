@@ -17,8 +17,8 @@ from licensing.exports import base, filters
 from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column, Dataset
 from licensing.exports.formats import (
     Header,
-    _text,
     formula_safe,
+    value_text,
     write_csv,
     write_jsonl,
     write_xlsx,
@@ -247,15 +247,15 @@ EVERY_KIND = Dataset(
 
 
 def _cell_by_cell(rows: list[tuple[object, ...]]) -> str:
-    """The CSV each cell's own conversion gives (`_text`, and `formula_safe` for text)."""
+    """The CSV each cell's own conversion gives (`value_text`, and `formula_safe` for text)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["schema_version", *EVERY_KIND.column_names])
     for row in rows:
         cells = [
-            formula_safe(_text(column.kind, value))
+            formula_safe(value_text(column.kind, value))
             if column.kind == TEXT
-            else _text(column.kind, value)
+            else value_text(column.kind, value)
             for column, value in zip(EVERY_KIND.columns, row, strict=True)
         ]
         writer.writerow(["2", *cells])

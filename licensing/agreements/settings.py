@@ -1,0 +1,28 @@
+"""The settings the agreements use cases take as arguments, built from `Config`
+once at the edge (pages, API, CLI) so that a use case never reads the app's
+configuration itself (docs/architecture.md, "Settings")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from licensing.config import Config
+
+
+@dataclass(frozen=True)
+class IssuingPolicy:
+    """Whether submission may approve an application at once, and the commercial
+    terms written into every agreement issued on approval."""
+
+    auto_approve: bool
+    payment_terms_days: int
+    late_fee_monthly_percent: Decimal
+
+    @classmethod
+    def from_config(cls, config: Config) -> IssuingPolicy:
+        return cls(
+            auto_approve=config.auto_approve,
+            payment_terms_days=config.payment_terms_days,
+            late_fee_monthly_percent=config.late_fee_monthly_percent,
+        )

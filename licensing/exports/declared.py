@@ -1,0 +1,202 @@
+"""A dataset declared as a table of fields: each column beside its SQL expression.
+
+From one table come the dataset's columns, the SELECT, the typed rows JSON
+Lines and XLSX write (and CSV's reference writer), and the CSV the database
+writes (`exports.sqlcsv`). A field the database cannot format (an office day
+from a timestamp, a timestamp itself, normalised JSON) names a Python
+`convert` of the values it selects; the database formats the runs of fields
+between such fields, and Python writes those fields' cells the way
+`formats.write_csv` does. Money is rounded to the row's currency either way.
+
+    DECLARED = Declared(
+        fields=(Field(INVOICE_ID, Invoice.id), Field(PAID_DATE, Invoice.paid_at, day_of), ...),
+        source=lambda statement, given: issued_invoices(statement, given),
+        order=(Invoice.issue_date, Invoice.id),
+    )
+    DATASET = register(DECLARED.dataset(name="invoices", ...))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import ColumnElement, literal, select
+
+from licensing.db import Statement
+from licensing.exports import sqlcsv
+from licensing.exports.base import (
+    DATE,
+    DATETIME,
+    INTEGER,
+    MONEY,
+    TEXT,
+    Column,
+    Dataset,
+    ExportContext,
+    Row,
+)
+from licensing.exports.filters import ExportFilter
+from licensing.exports.queries import amount, count_rows, each, each_batch
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: the SQL expression it selects and, when the database cannot
+    format it, `convert(value, *more)` giving its value in Python."""
+
+    column: Column
+    value: Any
+    convert: Callable[..., Any] | None = None
+    more: tuple[Any, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[Any, ...]:
+        return (self.value, *self.more)
+
+    @property
+    def in_sql(self) -> bool:
+        """Whether the database writes its CSV cell (timestamps stay in Python:
+        SQLite keeps them as text that is not the ISO form the files carry)."""
+        return self.convert is None and self.column.kind != DATETIME
+
+
+def _sql_cell(dialect: str, field: Field, currency: Any) -> ColumnElement[str]:
+    kind = field.column.kind
+    if kind == TEXT:
+        return sqlcsv.text_cell(dialect, field.value)
+    if kind == INTEGER:
+        return sqlcsv.integer_cell(field.value)
+    if kind == DATE:
+        return sqlcsv.date_cell(dialect, field.value)
+    assert kind == MONEY, kind
+    return sqlcsv.money_cell(dialect, field.value, currency)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """The fields, how a SELECT of them is joined and filtered (`source`), the
+    export's order, and the field whose value is each row's currency."""
+
+    fields: tuple[Field, ...]
+    source: Callable[[Statement, ExportFilter], Statement]
+    order: tuple[Any, ...]
+    currency: str = "currency"
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return tuple(field.column for field in self.fields)
+
+    def _currency(self) -> Field:
+        return next(field for field in self.fields if field.column.name == self.currency)
+
+    def statement(self, given: ExportFilter) -> Statement:
+        return self.source(select(*_inputs(self.fields)), given)
+
+    def _readers(self, fields: tuple[Field, ...], offset: int = 0) -> dict[int, Reader]:
+        """How a result whose columns from `offset` on are `fields`' inputs gives
+        each of those fields' typed value, by the field's index in `self.fields`."""
+        starts: dict[int, int] = {}
+        at = offset
+        for field in fields:
+            starts[id(field)] = at
+            at += len(field.inputs)
+        currency_at = starts.get(id(self._currency()))
+        readers: dict[int, Reader] = {}
+        for index, field in enumerate(self.fields):
+            if id(field) in starts:
+                readers[index] = _reader(field, starts[id(field)], currency_at)
+        return readers
+
+    def rows(self, context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
+        readers = list(self._readers(self.fields).values())
+        for result in each(context.session, self.statement(given).order_by(*self.order)):
+            yield tuple(read(result) for read in readers)
+
+    def count(self, context: ExportContext, given: ExportFilter) -> int:
+        return count_rows(context.session, self.statement(given))
+
+    def csv_lines(
+        self, version: int, context: ExportContext, given: ExportFilter
+    ) -> Generator[list[str], None, None]:
+        """The CSV lines: each run of fields the database formats comes back as
+        one text; Python writes the other fields' cells and joins the line."""
+        dialect = sqlcsv.prepare(context.session)
+        currency = self._currency().value
+        texts: list[ColumnElement[str]] = []
+        pieces: list[tuple[bool, int]] = []  # (the database's text?, its index)
+        run: list[ColumnElement[str]] = [literal(str(version))]
+        for index, field in enumerate(self.fields):
+            if field.in_sql:
+                run.append(_sql_cell(dialect, field, currency))
+                continue
+            if run:
+                pieces.append((True, len(texts)))
+                texts.append(sqlcsv.joined(run))
+                run = []
+            pieces.append((False, index))
+        if run:
+            pieces.append((True, len(texts)))
+            texts.append(sqlcsv.joined(run))
+        # Python's fields read their own inputs (and the currency, for money).
+        in_python = tuple(field for field in self.fields if not field.in_sql)
+        if any(field.column.kind == MONEY for field in in_python):
+            in_python = (*in_python, self._currency())
+        readers = self._readers(in_python, offset=len(texts))
+        kinds = [field.column.kind for field in self.fields]
+        statement = self.source(select(*texts, *_inputs(in_python)), given)
+        for batch in each_batch(context.session, statement.order_by(*self.order)):
+            yield [
+                ",".join(
+                    result[at] if in_sql else sqlcsv.python_cell(kinds[at], readers[at](result))
+                    for in_sql, at in pieces
+                )
+                for result in batch
+            ]
+
+    def dataset(self, *, schema_version: int, **described: Any) -> Dataset:
+        """The `Dataset` these fields make (`described`: name, title, filters...)."""
+
+        def csv_lines(
+            context: ExportContext, given: ExportFilter
+        ) -> Generator[list[str], None, None]:
+            return self.csv_lines(schema_version, context, given)
+
+        return Dataset(
+            schema_version=schema_version,
+            columns=self.columns,
+            rows=self.rows,
+            count=self.count,
+            currency_column=self.currency,
+            csv_lines=csv_lines,
+            **described,
+        )
+
+
+Reader = Callable[[Any], Any]
+
+
+def _inputs(fields: tuple[Field, ...]) -> list[Any]:
+    return [value for field in fields for value in field.inputs]
+
+
+def _reader(field: Field, at: int, currency_at: int | None) -> Reader:
+    """A field's typed value from a result holding its inputs from `at` on."""
+    read: Reader = itemgetter(at)
+    if field.convert is not None:
+        convert, end = field.convert, at + len(field.inputs)
+
+        def read(result: Any) -> Any:
+            return convert(*result[at:end])
+
+    if field.column.kind != MONEY:
+        return read
+    assert currency_at is not None, "money needs the row's currency"
+    raw = read
+
+    def read_money(result: Any) -> Any:
+        return amount(raw(result), result[currency_at])
+
+    return read_money

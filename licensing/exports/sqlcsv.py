@@ -1,0 +1,206 @@
+"""CSV cells the database writes: exactly the text `formats.write_csv` gives.
+
+The Python writer (`formats.write_csv`) is the reference. Where a dataset is
+large and its columns are plain (`invoice_lines`), the SELECT itself returns
+each row as its CSV text, so Python only joins lines: fetching one text column
+instead of a dozen typed ones, then converting and quoting each in Python, was
+most of an export's time (profiled at 100,000 lines). Each function here
+returns an expression for one cell, never NULL (NULL is an empty cell, as the
+csv module writes None), on SQLite or PostgreSQL:
+
+- text: made formula-safe (a leading `= + - @`, tab or carriage return gets an
+  apostrophe), then quoted as the csv module quotes with its defaults: only a
+  value holding a comma, a double quote, a carriage return or a line feed, with
+  double quotes doubled;
+- integer: its decimal digits;
+- date: YYYY-MM-DD;
+- money: the stored amount rounded half-even to the currency's minor-unit
+  digits (what `Decimal.quantize` does), `-` before any negative amount, even
+  one that rounds to zero (`-0.00`, as `f"{Decimal('-0.001').quantize(...):f}"`).
+
+`tests/integration/exports/test_sql_csv.py` compares these with the Python
+writer on generated hostile text and amounts, on both databases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    type_coerce,
+)
+from sqlalchemy import (
+    text as sql,
+)
+from sqlalchemy.orm import Session
+
+from licensing.db import MONEY_SCALE
+from licensing.exports.base import TEXT
+from licensing.exports.formats import FORMULA_STARTS, formula_safe, value_text
+from licensing.money import CURRENCIES, minor_units
+
+SQLITE = "sqlite"
+_QUOTED = (",", '"', "\r", "\n")
+
+
+def prepare(session: Session) -> str:
+    """The session's database ("sqlite" or "postgresql"), made ready to format.
+
+    On PostgreSQL, JIT compilation is turned off for the export's transaction:
+    compiling these long expressions (tens of CASE branches per line) took
+    longer than the export it would speed up (1.8 s of JIT for 200,000 lines
+    when the planner's estimate crossed `jit_above_cost`, measured)."""
+    dialect = session.get_bind().dialect.name
+    if dialect != SQLITE:
+        session.execute(sql("SET LOCAL jit = off"))
+    return dialect
+
+
+def python_cell(kind: str, value: Any) -> str:
+    """One cell as `formats.write_csv` writes it, computed in Python (for a
+    value the database cannot format: a ledger's account, an office day)."""
+    if value is None:
+        return ""
+    text = value_text(kind, value)
+    if kind == TEXT:
+        text = formula_safe(text)
+    if any(character in text for character in _QUOTED):  # what the csv module quotes
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def constant_cell(value: str | None) -> str:
+    """A text cell computed once in Python (a constant the SELECT carries)."""
+    return python_cell(TEXT, value)
+
+
+def _text(value: Any) -> ColumnElement[str]:
+    return type_coerce(value, String())
+
+
+def _contains(dialect: str, value: ColumnElement[str], character: str) -> ColumnElement[bool]:
+    found = func.instr(value, character) if dialect == SQLITE else func.strpos(value, character)
+    return found > 0
+
+
+def text_cell(dialect: str, value: Any) -> ColumnElement[str]:
+    text = _text(value)
+    safe = case(
+        (func.substr(text, 1, 1).in_(FORMULA_STARTS), literal("'", String()) + text),
+        else_=text,
+    )
+    needs_quotes = _contains(dialect, text, _QUOTED[0])
+    for character in _QUOTED[1:]:
+        needs_quotes = needs_quotes | _contains(dialect, text, character)
+    quoted = literal('"', String()) + func.replace(safe, '"', '""') + literal('"', String())
+    return func.coalesce(case((needs_quotes, quoted), else_=safe), "")
+
+
+def integer_cell(value: Any) -> ColumnElement[str]:
+    return func.coalesce(cast(value, String()), "")
+
+
+def date_cell(dialect: str, value: Any) -> ColumnElement[str]:
+    # SQLite keeps a date as its ISO text already; PostgreSQL's text form
+    # depends on DateStyle, so it is spelled out.
+    if dialect == SQLITE:
+        return func.coalesce(_text(value), "")
+    return func.coalesce(func.to_char(value, "YYYY-MM-DD"), "")
+
+
+def _units(dialect: str, value: Any) -> ColumnElement[int]:
+    """The stored amount in 1/10,000ths, as an integer."""
+    if dialect == SQLITE:  # stored so already (licensing.db.Money)
+        return type_coerce(value, BigInteger())
+    return cast(type_coerce(value, BigInteger()) * 10**MONEY_SCALE, BigInteger())
+
+
+def _divided(units: ColumnElement[int], by: int) -> ColumnElement[int]:
+    """Integer division of a non-negative integer (SQLAlchemy's `//` adds FLOOR(),
+    which SQLite may lack)."""
+    return units.op("/", precedence=8, return_type=BigInteger())(by)
+
+
+def _rounded(units: ColumnElement[int], digits: int) -> ColumnElement[int]:
+    """|units| in the currency's minor units, rounded half to even."""
+    step = 10 ** (MONEY_SCALE - digits)
+    if step == 1:
+        return func.abs(units)
+    whole = _divided(func.abs(units), step)
+    rest = func.abs(units) % step
+    up = (rest * 2 > step) | ((rest * 2 == step) & (whole % 2 == 1))
+    return whole + case((up, 1), else_=0)
+
+
+def _digits_text(dialect: str, units: ColumnElement[int], digits: int) -> ColumnElement[str]:
+    minor = _rounded(units, digits)
+    sign = case((units < 0, "-"), else_="")
+    if digits == 0:
+        return sign + cast(minor, String())
+    scale = 10**digits
+    if dialect == SQLITE:
+        return sign + func.printf(f"%d.%0{digits}d", _divided(minor, scale), minor % scale)
+    return (
+        sign
+        + cast(_divided(minor, scale), String())
+        + "."
+        + func.lpad(cast(minor % scale, String()), digits, "0")
+    )
+
+
+def _currencies_by_digits() -> dict[int, tuple[str, ...]]:
+    by_digits: dict[int, list[str]] = {}
+    for code in sorted(CURRENCIES):
+        by_digits.setdefault(minor_units(code), []).append(code)
+    return {digits: tuple(codes) for digits, codes in by_digits.items()}
+
+
+def _other_digits() -> list[tuple[int, tuple[str, ...]]]:
+    """Currencies whose minor unit is not two digits, by their digits."""
+    return sorted((d, codes) for d, codes in _currencies_by_digits().items() if d != 2)
+
+
+def currency_digits(currency: Any) -> ColumnElement[int]:
+    """The currency's minor-unit digits (two unless listed otherwise)."""
+    return case(*((currency.in_(codes), digits) for digits, codes in _other_digits()), else_=2)
+
+
+def _money(
+    dialect: str, value: Any, branches: list[tuple[ColumnElement[bool], int]]
+) -> ColumnElement[str]:
+    """The amount in the digits of the first branch that holds, else two."""
+    units = _units(dialect, value)
+    text = case(
+        *((holds, _digits_text(dialect, units, digits)) for holds, digits in branches),
+        else_=_digits_text(dialect, units, 2),
+    )
+    return func.coalesce(case((units.is_(None), None), else_=text), "")
+
+
+def money_cell(dialect: str, value: Any, currency: Any) -> ColumnElement[str]:
+    """The amount with exactly its currency's digits."""
+    return _money(
+        dialect, value, [(currency.in_(codes), digits) for digits, codes in _other_digits()]
+    )
+
+
+def money_cell_in_digits(dialect: str, value: Any, digits: Any) -> ColumnElement[str]:
+    """The amount with `digits` digits: `currency_digits` selected once per
+    invoice, so that each line compares one integer instead of the lists of
+    currency codes (`invoice_lines`)."""
+    return _money(dialect, value, [(digits == count, count) for count, _ in _other_digits()])
+
+
+def joined(cells: list[ColumnElement[str]]) -> ColumnElement[str]:
+    """Cells as one CSV line (without its line end)."""
+    line = cells[0]
+    for cell in cells[1:]:
+        line = line + "," + cell
+    return line

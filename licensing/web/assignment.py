@@ -1,0 +1,80 @@
+"""A staff queue's bulk assignment: the selected records and the person chosen for
+them (or nobody, which unassigns them and asks for confirmation first).
+
+The applications' and the permission requests' queues read the same post the same
+way; each gives its own ids field, noun and assign use case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+from wtforms import SelectChoice
+
+from licensing.limits import record_id
+from licensing.web import confirm
+
+NOBODY = "nobody"  # the choice that unassigns
+
+
+def assignee_choices(people: Iterable[tuple[int, str]]) -> list[SelectChoice]:
+    """No default: unassigning is a choice of its own, never what an untouched form does."""
+    return [
+        SelectChoice("", "Choose a person"),
+        *(SelectChoice(str(user_id), name) for user_id, name in people),
+        SelectChoice(NOBODY, "Nobody: unassign them"),
+    ]
+
+
+@dataclass(frozen=True)
+class BulkAssignment:
+    ids: tuple[int, ...]
+    choice: str | None  # a user id as text, NOBODY, or None when none was chosen
+    valid: bool  # false: the form carries the messages
+
+    @property
+    def unassigns(self) -> bool:
+        return self.choice == NOBODY
+
+    @property
+    def assignee_id(self) -> int | None:
+        return None if self.unassigns else record_id(self.choice)
+
+    @property
+    def selected(self) -> frozenset[int]:
+        return frozenset(self.ids)
+
+
+def bulk_assignment(form: Any, ids_field: str, noun: str) -> BulkAssignment:
+    """The post read; without a selection or a choice, each missing one's message
+    is left on `form` (a FlaskForm with an `assignee_id` select) and `valid` is false."""
+    ids = tuple(i for i in map(record_id, request.form.getlist(ids_field)) if i is not None)
+    choice = form.assignee_id.data if form.validate_on_submit() else None
+    if not ids:
+        form.form_errors.append(f"Select at least one {noun}.")
+    if not choice or (choice != NOBODY and record_id(choice) is None):
+        form.assignee_id.errors = [f"Choose who to assign the selected {noun}s to."]
+    valid = not (form.form_errors or form.assignee_id.errors)
+    return BulkAssignment(ids, choice, valid)
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 application`, `3 applications`."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def unassign_confirmation(count: str, nobody_will: str, back: str) -> confirm.Confirmation:
+    """What unassigning `count` records means, asked before it is done."""
+    return confirm.Confirmation(
+        title=f"Unassign {count}?",
+        consequences=[
+            f"Nobody will be {nobody_will} them until someone is assigned; they stay in "
+            "the queue and keep counting against the service level."
+        ],
+        button="Unassign them",
+        cancel_url=back,
+        cancel_label="Back to the queue",
+    )

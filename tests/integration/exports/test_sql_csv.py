@@ -1,0 +1,239 @@
+"""The CSV the database writes (`exports.sqlcsv`, `Dataset.csv_lines`) is byte for
+byte what the Python writer (`formats.write_csv`, the reference) writes for the
+same rows: hostile text, amounts in every digit count, NULLs, every filter."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, update
+
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice, InvoiceLine
+from licensing.config import DEFAULT_GL_ACCOUNTS
+from licensing.errors import InvalidInput
+from licensing.exports import base, filters
+from licensing.exports.base import Dataset, ExportContext
+from licensing.exports.datasets import invoice_lines
+from licensing.exports.filters import ExportFilter
+from licensing.exports.formats import Header, write_csv, write_csv_lines
+from licensing.exports.ledger import Ledger
+from tests.integration.exports.conftest import Ledger as Made
+from tests.integration.exports.conftest import at
+from tests.support import factories
+from tests.support.factories import billing_clerk
+
+# An account a spreadsheet would read as a formula, to check constants are made safe too.
+ACCOUNTS = {**DEFAULT_GL_ACCOUNTS, "manual": "-4900", "fee.development": "4010"}
+MOMENT = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
+
+# Characters the csv module quotes for, a spreadsheet runs, or that are easy to get wrong.
+HOSTILE = [
+    '"',
+    ",",
+    "\n",
+    "\r",
+    "\r\n",
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "'",
+    " ",
+    "\\",
+    "é",
+    "日本",
+    "😀",
+]
+_CHARACTERS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+TEXT = st.lists(
+    st.one_of(st.sampled_from(HOSTILE), st.text(_CHARACTERS, max_size=4)), max_size=5
+).map("".join)
+
+
+@pytest.fixture
+def config_changes() -> dict[str, Any]:
+    return {"gl_accounts": ACCOUNTS}
+
+
+def both(
+    given_filter: ExportFilter | None = None, dataset: Dataset = invoice_lines.DATASET
+) -> tuple[bytes, bytes]:
+    """(the database's CSV, the Python writer's) for the rows in the session."""
+    given_filter = given_filter or ExportFilter()
+    session = db.session()
+    context = ExportContext(session, Ledger(session, ACCOUNTS))
+    header = Header(dataset, MOMENT, given_filter.describe())
+    assert dataset.csv_lines is not None
+    fast = b"".join(write_csv_lines(header, dataset.csv_lines(context, given_filter)))
+    reference = b"".join(write_csv(header, dataset.rows(context, given_filter)))
+    return fast, reference
+
+
+LINE = st.tuples(
+    TEXT,  # description (empty text is not NULL, and must still be an empty cell)
+    # 1/10,000ths: small ones meet halves and negative zeros often, large ones the bounds.
+    st.one_of(st.integers(-(10**6), 10**6), st.integers(-(10**18) + 1, 10**18 - 1)),
+)
+INVOICE = st.fixed_dictionaries(
+    {
+        "number": TEXT.map(lambda text: text[:19]),
+        # States and sources are vocabularies the database checks.
+        "state": st.sampled_from(["open", "paid", "void", "uncollectible"]),
+        "currency": st.sampled_from(["USD", "JPY", "KWD", "CLF", "EUR"]),
+        "source_type": st.sampled_from(["manual", "late_fee", "agreement", "royalty_report"]),
+        "source_id": st.one_of(st.none(), st.integers(1, 10**6)),
+        "issue_date": st.one_of(st.none(), st.dates(date(1000, 1, 1), date(9999, 12, 31))),
+        "lines": st.lists(LINE, min_size=1, max_size=3),
+    }
+)
+
+
+def _insert(organization_id: int, invoices: list[dict[str, Any]]) -> None:
+    session = db.session()
+    ids = itertools.count(10**6)
+    for number, invoice in enumerate(invoices):
+        invoice_id = next(ids)
+        session.execute(
+            Invoice.__table__.insert().values(
+                id=invoice_id,
+                organization_id=organization_id,
+                # Unique: the drawn text, then a suffix of its own.
+                number=f"{invoice['number']}{number:x}"[-20:],
+                state=invoice["state"],
+                currency=invoice["currency"],
+                source_type=invoice["source_type"],
+                source_id=invoice["source_id"],
+                payment_terms_days=30,
+                late_fee_monthly_percent=Decimal("1.5"),
+                issue_date=invoice["issue_date"],
+                due_date=None,
+                total=Decimal(0),
+                amount_paid=Decimal(0),
+                amount_credited=Decimal(0),
+                created_at=MOMENT,
+                reminder_count=0,
+                late_fee_months_charged=0,
+            )
+        )
+        for position, (description, units) in enumerate(invoice["lines"], start=1):
+            session.execute(
+                InvoiceLine.__table__.insert().values(
+                    invoice_id=invoice_id,
+                    position=position,
+                    description=description,
+                    amount=Decimal(units).scaleb(-4),
+                )
+            )
+
+
+def test_the_database_writes_the_same_csv_as_the_python_writer_for_hostile_rows(
+    app: Flask,
+) -> None:
+    session = db.session()
+    organization_id = factories.make_organization(session).id
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(legal_name=TEXT.filter(bool), invoices=st.lists(INVOICE, min_size=1, max_size=4))
+    def check(legal_name: str, invoices: list[dict[str, Any]]) -> None:
+        session.execute(
+            update(Organization)
+            .where(Organization.id == organization_id)
+            .values(legal_name=legal_name)
+        )
+        try:
+            _insert(organization_id, invoices)
+            fast, reference = both()
+            assert fast == reference
+        finally:
+            session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id >= 10**6))
+            session.execute(delete(Invoice).where(Invoice.id >= 10**6))
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "given_filter",
+    [
+        ExportFilter(),
+        ExportFilter(use="development"),
+        ExportFilter(use="distribution"),
+        ExportFilter(currency="EUR"),
+        ExportFilter(state="open"),
+        ExportFilter(date_from=date(2027, 1, 1), date_to=date(2027, 3, 31), date_basis="issued"),
+        ExportFilter(date_from=date(2027, 1, 1), date_basis="paid"),
+    ],
+    ids=lambda f: ",".join(f"{k}={v}" for k, v in f.describe().items()) or "none",
+)
+def test_the_database_writes_the_same_csv_as_the_python_writer_for_every_filter(
+    ledger: Made, given_filter: ExportFilter
+) -> None:
+    fast, reference = both(given_filter)
+    assert fast == reference
+    assert fast.count(b"\r\n") > 1 or given_filter.use == "distribution"
+
+
+HOSTILE_TEXT = '=HYPERLINK("x"), "quoted"\r\nnext line'
+DECLARED = [name for name, dataset in base.all_datasets().items() if dataset.csv_lines]
+FILTERS: list[dict[str, Any]] = [
+    {},
+    {"currency": "EUR"},
+    {"state": "open"},
+    {"state": "succeeded"},
+    {"from": "2027-01-01", "to": "2027-03-31"},
+    {"from": "2027-02-01", "by": "paid"},
+]
+
+
+def test_every_dataset_the_database_writes_is_listed_here() -> None:
+    assert DECLARED == [
+        "invoices",
+        "invoice_lines",
+        "payments",
+        "credit_notes",
+        "royalty_report_lines",
+    ]
+
+
+@pytest.mark.parametrize("name", DECLARED)
+def test_each_declared_dataset_s_csv_from_the_database_is_the_python_writer_s(
+    ledger: Made, name: str
+) -> None:
+    # Free text a clerk typed, beside the fixture's hostile invoice line.
+    billing.issue_credit_note(
+        ledger.euro.id,
+        amount=Decimal("0.05"),
+        reason=HOSTILE_TEXT,
+        now=at(date(2027, 6, 3)),
+        actor=billing_clerk(),
+    )
+    billing.record_offline_payment(
+        ledger.manual.id,
+        method="check",
+        amount=Decimal("2.42"),
+        reference='-1, "x"',
+        received_on=date(2027, 6, 2),
+        now=at(date(2027, 6, 3)),
+        actor=billing_clerk(),
+    )
+    dataset = base.all_datasets()[name]
+    compared = 0
+    for parameters in FILTERS:
+        try:
+            given_filter = filters.parse(dataset, parameters, today=date(2027, 12, 31))
+        except InvalidInput:
+            continue  # a filter this dataset does not take
+        fast, reference = both(given_filter, dataset)
+        assert fast == reference, parameters
+        compared += 1
+    assert compared >= 3
