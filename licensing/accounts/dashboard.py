@@ -18,13 +18,13 @@ def dashboard() -> str:
     """The vendor's home after signing in."""
     principal = access.require_principal()
     session = db.session()
-    organization = queries.own_organization(session, principal)
+    organization, member_count = queries.own_organization_and_members(session, principal)
     return render_template(
         "portal/dashboard.html",
         organization=organization,
         good_standing=services.organization_in_good_standing(organization),
         block_reason=services.standing_block_reason(organization),
-        member_count=queries.active_member_count(session, organization.id),
+        member_count=member_count,
         waiting=waiting_items(session, principal, organization),
         **dashboard_context_for(session, organization),
     )

@@ -37,7 +37,6 @@ from licensing.agreements.states import (
     AWAITING_STAFF,
     DRAFT,
     EDITABLE,
-    ISSUED,
     RETURNED,
 )
 from licensing.audit import queries as audit_queries
@@ -208,7 +207,7 @@ def applications() -> str:
     found = paging.read_page(
         session,
         queries.application_rows_query(principal, listed),
-        rows=lambda window: queries.application_rows(session, window),
+        rows=lambda window, parameters: queries.application_rows(session, window, parameters),
         count=queries.application_count_query(principal, listed),
     )
     return render_template(
@@ -544,7 +543,7 @@ def _waiting(
                 detail="The oldest are listed above.",
                 url=url_for("agreements.applications", state=list(states)),
             )
-    for found in queries.agreements(session, principal, states=(ISSUED,)):
+    for found in queries.agreements_to_accept(session, principal):
         yield WaitingItem(
             f"Agreement {found.number} waits for your acceptance",
             waiting_on="you",
@@ -554,7 +553,7 @@ def _waiting(
         )
 
 
-def _waiting_item(application: Application) -> WaitingItem:
+def _waiting_item(application: queries.WaitingApplication) -> WaitingItem:
     url = url_for("agreements.application", application_id=application.id)
     if application.state == RETURNED:
         return WaitingItem(
@@ -644,13 +643,15 @@ def _queue_page(
         sort = "oldest"
     search = args.get("q", "").strip()[: queries.SEARCH_MAX]
     queue = queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
+    # The principal names "me" (assignee=me): without it the filter matched everyone.
+    principal = access.require_principal()
     found = paging.read_page(
         session,
-        queries.application_rows_query(queue=queue),
+        queries.application_rows_query(principal, queue),
         args=args,
         path=url_for("agreements_console.queue"),
-        rows=lambda window: queries.application_rows(session, window),
-        count=queries.application_count_query(queue=queue),
+        rows=lambda window, parameters: queries.application_rows(session, window, parameters),
+        count=queries.application_count_query(principal, queue),
     )
     reviewers = queries.reviewers(session)
     page = render_template(

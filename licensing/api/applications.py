@@ -286,7 +286,9 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
         assignee = int(assignee) if len(assignee) <= 9 else -1
     return (
         queries.applications_query(
-            queue=queries.QueueFilter(
+            # The caller names "me": without it, assignee=me matched everyone.
+            access.require_principal(),
+            queries.QueueFilter(
                 states=query.get("state") or (), assignee=assignee, sort=query["sort"]
             ),
         )

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from licensing.access import Principal
@@ -150,13 +150,21 @@ def organization_names(session: Session, ids: set[int]) -> dict[int, str]:
     return {row.id: row.legal_name for row in rows}
 
 
+# Kept per process, the organization a bound parameter: the vendor dashboard asks
+# on every visit, and a statement built per call also pays for its cache key.
+_OUTSTANDING = (
+    select(Invoice)
+    .where(
+        Invoice.organization_id == bindparam("organization_id"),
+        Invoice.state.in_(sorted(COLLECTIBLE)),
+    )
+    .order_by(Invoice.due_date, Invoice.id)
+)
+
+
 def outstanding(session: Session, organization_id: int) -> Sequence[Invoice]:
     """An organization's invoices still owed, oldest due first."""
-    return session.scalars(
-        select(Invoice)
-        .where(Invoice.organization_id == organization_id, Invoice.state.in_(sorted(COLLECTIBLE)))
-        .order_by(Invoice.due_date, Invoice.id)
-    ).all()
+    return session.scalars(_OUTSTANDING, {"organization_id": organization_id}).all()
 
 
 # --- what period an invoice bills (for the copyright year of its documents) ----------

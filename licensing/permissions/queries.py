@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import User
-from licensing.accounts.queries import get_owned, scoped
+from licensing.accounts.queries import ScopedStatement, get_owned, scoped
 from licensing.errors import NotFound
 from licensing.limits import record_id
 
@@ -100,10 +100,15 @@ def get_request(
     return get_owned(session, PermissionRequest, request_id, principal, entity="permission request")
 
 
+# Kept per process (`ScopedStatement`): the vendor dashboard asks on every visit.
+_OF_ORGANIZATION = ScopedStatement(
+    select(PermissionRequest).order_by(PermissionRequest.id.desc()), PermissionRequest
+)
+
+
 def for_organization(session: Session, principal: Principal) -> Sequence[PermissionRequest]:
     """The vendor's organization's requests, newest first."""
-    statement = select(PermissionRequest).order_by(PermissionRequest.id.desc())
-    return session.scalars(scoped(statement, PermissionRequest, principal)).all()
+    return session.scalars(*_OF_ORGANIZATION.for_caller(principal)).all()
 
 
 def get_letter(session: Session, request: PermissionRequest, letter_id: int) -> PermissionLetter:

@@ -479,9 +479,14 @@ _COMPILED = "_priced"
 # --- pricing ---------------------------------------------------------------------------
 
 
-def price(card: RateCard, request: QuoteRequest) -> Quote:
+def price(card: RateCard, request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
     """Price every use of `request` with `card`; raise `QuoteInputError` listing every
     problem with the request at once.
+
+    With `breakdowns=False` the licensed lines carry no `Breakdown` (None), which
+    is about a third of pricing a use: for an answer that shows only amounts and
+    explanations (the quote API's), never for a quote that is kept or invoiced,
+    where a missing breakdown means a line priced by hand.
 
     `organization_type` comes from the request and is matched with each use. A
     per-unit model counting `languages` falls back on the number of distinct
@@ -495,7 +500,7 @@ def price(card: RateCard, request: QuoteRequest) -> Quote:
         raise QuoteInputError(errors)
     proration = Fraction(request.term.days, card.period_days)
     scale = Scale(proration, compiled.places)
-    lines = tuple(_line(compiled, request, plan, scale) for plan in plans)
+    lines = tuple(_line(compiled, request, plan, scale, breakdowns) for plan in plans)
     total = compiled.zero
     for line in lines:
         if line.amount is not None:
@@ -511,7 +516,9 @@ def price(card: RateCard, request: QuoteRequest) -> Quote:
     )
 
 
-def _line(card: _PricedCard, request: QuoteRequest, plan: _Plan, scale: Scale) -> QuoteLine:
+def _line(
+    card: _PricedCard, request: QuoteRequest, plan: _Plan, scale: Scale, breakdown: bool
+) -> QuoteLine:
     priced = plan.priced
     if priced is None:
         return _unmatched_line(card.card, request, plan)
@@ -520,7 +527,7 @@ def _line(card: _PricedCard, request: QuoteRequest, plan: _Plan, scale: Scale) -
     use = plan.use
     axes = (use.use, use.product_type, use.user_type, request.organization_type)
     adjustment = card.adjustment_for(*axes)
-    return _Pricing(card, priced, priced.pricer, plan, adjustment, scale).line()
+    return _Pricing(card, priced, priced.pricer, plan, adjustment, scale).line(breakdown)
 
 
 def _unmatched_line(card: RateCard, request: QuoteRequest, plan: _Plan) -> QuoteLine:
@@ -564,7 +571,7 @@ class _Pricing:
         self.scale = scale
         self.steps: list[str] = list(plan.notes)
 
-    def line(self) -> QuoteLine:
+    def line(self, breakdown: bool) -> QuoteLine:
         scale, rule = self.scale, self.rule.rule
         revenue = self.plan.use.revenue
         raw = self.pricer.price(scale, self.plan.quantities, revenue)  # 1. raw
@@ -572,6 +579,10 @@ class _Pricing:
         discounted, fixed, text = self.discount(raw)  # 2-3.
         amount, text, fixed, bound, floor, ceiling = self.bounds(discounted, fixed, text)  # 4.
         rounded = self.round(amount, text)  # 5.
+        if not breakdown:
+            return QuoteLine(
+                self.plan.index, rule.id, "license", rule.review, rounded, tuple(self.steps)
+            )
         fixed_rounded = scale.round(fixed)
         raw_exact = scale.fraction(raw.amount)
         discounted_exact = raw_exact if discounted is raw.amount else scale.fraction(discounted)
@@ -582,7 +593,7 @@ class _Pricing:
         else:
             unrounded = discounted_exact
         adjustment = None if self.adjustment is None else self.adjustment.adjustment
-        breakdown = Breakdown(
+        numbers = Breakdown(
             model_type=self.pricer.model_type,
             raw=raw_exact,
             discount_id=adjustment.id if adjustment else None,
@@ -598,7 +609,7 @@ class _Pricing:
             revenue=revenue if revenue is not None and self.rule.takes_revenue else None,
         )
         return QuoteLine(
-            self.plan.index, rule.id, "license", rule.review, rounded, tuple(self.steps), breakdown
+            self.plan.index, rule.id, "license", rule.review, rounded, tuple(self.steps), numbers
         )
 
     def discount(self, raw: Priced) -> tuple[Decimal, Decimal, str]:

@@ -127,8 +127,9 @@ def request_from(data: dict[str, Any]) -> QuoteRequest:
     )
 
 
-def quote(request: QuoteRequest) -> Quote:
-    """Price a request with the card it names, or the card in effect on its start date."""
+def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
+    """Price a request with the card it names, or the card in effect on its start
+    date. `breakdowns=False` for an answer that is shown, never kept (`price`)."""
     cards = _catalogue()
     card: RateCard | None
     if request.rate_card is not None:
@@ -146,7 +147,7 @@ def quote(request: QuoteRequest) -> Quote:
                 "name one with rate_card.",
             )
     try:
-        return price(card, request)
+        return price(card, request, breakdowns=breakdowns)
     except QuoteInputError as invalid:
         raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None
 

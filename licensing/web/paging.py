@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import Select
+from sqlalchemy import Select, bindparam
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -83,7 +83,7 @@ def read_page(
     args: MultiDict[str, str] | None = None,
     path: str | None = None,
     per_page: int = PER_PAGE,
-    rows: Callable[[Select[Any]], Sequence[T]] | None = None,
+    rows: Callable[[Select[Any], dict[str, int]], Sequence[T]] | None = None,
     count: Select[Any] | None = None,
 ) -> Page[T]:
     """The page that `args` (by default the request's query string) asks for of what
@@ -91,11 +91,33 @@ def read_page(
     rows and returns only the page's; `rows` reads them (by default the statement's
     first column, e.g. ORM entities). The page's links lead to `path` (by default the
     request's) with `args` kept. `count`, when given, selects how many rows
-    `statement` has more cheaply than counting its rows as selected."""
+    `statement` has more cheaply than counting its rows as selected. `rows` gets
+    the page's statement and the parameters to execute it with."""
     args = request.args if args is None else args
     total = db.count_rows(session, statement) if count is None else int(session.scalar(count) or 0)
     number = min(page_number(args.get("page")), max(1, -(-total // per_page)))
-    window = statement.limit(per_page).offset((number - 1) * per_page)
-    items = rows(window) if rows else list(session.scalars(window))
+    window = _window(statement)
+    parameters = {LIMIT: per_page, OFFSET: (number - 1) * per_page}
+    items = rows(window, parameters) if rows else list(session.scalars(window, parameters))
     query = tuple((key, value) for key, value in args.items(multi=True) if key != "page")
     return Page(items, number, per_page, total, path or request.path, query)
+
+
+LIMIT, OFFSET = "paging_limit", "paging_offset"
+# Each statement's page window, by the statement's identity; the entry holds the
+# statement, so no other object can take its id while it is kept.
+_WINDOWS: dict[int, tuple[Select[Any], Select[Any]]] = {}
+
+
+def _window(statement: Select[Any]) -> Select[Any]:
+    """`statement` with LIMIT and OFFSET as bound parameters, kept per statement: a
+    statement its query module keeps per process (`agreements.queries`) is then
+    executed with SQLAlchemy's cache key computed once, not once per page."""
+    kept = _WINDOWS.get(id(statement))
+    if kept is not None and kept[0] is statement:
+        return kept[1]
+    window = statement.limit(bindparam(LIMIT)).offset(bindparam(OFFSET))
+    if len(_WINDOWS) >= 256:
+        _WINDOWS.clear()
+    _WINDOWS[id(statement)] = (statement, window)
+    return window

@@ -166,8 +166,9 @@ def test_links_are_built_each_time_once_the_app_adds_url_defaults(
 
 
 def test_the_dashboard_counts_the_organizations_active_members(
-    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+    app: Flask, vendor: User, other_vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
+    # other_vendor is an active member of another organization: not counted.
     from tests.support import factories
 
     session = db.session()

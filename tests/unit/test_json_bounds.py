@@ -66,6 +66,18 @@ def test_a_wide_body_nested_past_the_limit_is_refused_naming_the_depth() -> None
     assert "Nested deeper than 32 levels." in str(refused.value.errors)
 
 
+@pytest.mark.parametrize("depth", [limits.MAX_JSON_DEPTH - 1, limits.MAX_JSON_DEPTH])
+def test_objects_and_lists_nested_alike_are_read_up_to_the_limit_and_refused_past_it(
+    depth: int,
+) -> None:
+    document: Any = "deepest"
+    for level in range(depth):
+        document = {"inner": document, "beside": [1, {}]} if level % 2 else [{}, document]
+    text = json.dumps([document, *([{}] * 40)])
+    assert outcome(text) == walked(json.loads(text))
+    assert (outcome(text)[0] == "refused") == (depth == limits.MAX_JSON_DEPTH)
+
+
 def test_brackets_inside_strings_do_not_make_a_body_too_deep() -> None:
     document = {"description": "[{" * 50}
     assert limits.loads(json.dumps(document)) == document

@@ -123,3 +123,18 @@ def test_another_organizations_vendor_cannot_act_on_an_application_or_agreement(
     )
     assert accept.status_code == 404
     assert client.get("/api/v1/applications", headers=intruder).get_json() == []
+
+
+def test_the_queue_filtered_to_me_lists_only_the_caller_s_applications(
+    client: Any, apply: Any, vendor: Any, licensing_staff: Any
+) -> None:
+    from licensing.accounts.services import principal_for
+    from licensing.actors import Actor
+    from licensing.agreements import services
+
+    mine, other = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
+    services.assign(mine.id, licensing_staff.id, Actor.of(principal_for(licensing_staff)))
+    listed = client.get("/api/v1/applications?assignee=me", headers=bearer(licensing_staff))
+    assert listed.status_code == 200
+    assert [item["id"] for item in listed.get_json()] == [mine.id]
+    assert other.id != mine.id

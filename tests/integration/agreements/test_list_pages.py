@@ -268,6 +268,36 @@ def test_the_dashboard_counts_a_single_application_beyond_the_named_ones(
     assert "1 more application is being reviewed" in page
 
 
+def test_the_dashboard_names_only_the_vendor_s_own_waiting_records_with_their_details(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    # Read as columns, not entities: every detail the dashboard shows must still come.
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    returned = apply(vendor, STAFF_USE)
+    services.return_for_information(returned.id, "Send the revenue", staff, now=NOW)
+    draft = apply(vendor, STAFF_USE, submit=False)
+    issued = queries.agreement_for_application(db.session(), apply(vendor, AUTO_USE).id)
+    theirs = queries.agreement_for_application(db.session(), apply(other_vendor, AUTO_USE).id)
+    assert issued is not None
+    assert theirs is not None
+    their_draft = apply(other_vendor, STAFF_USE, submit=False)
+
+    page = html.unescape(_get(signed_in(client, vendor), "/portal/"))
+    assert f"{returned.reference} needs more information" in page
+    assert re.search(r"Resubmit by [^<]*: Send the revenue", page)
+    assert f"{draft.reference} is a draft" in page
+    assert f'href="/portal/applications/{draft.id}"' in page
+    assert f"Agreement {issued.number} waits for your acceptance" in page
+    assert f'href="/portal/agreements/{issued.id}"' in page
+    assert theirs.number not in page
+    assert their_draft.reference not in page
+
+
 def test_review_levels_count_each_application_s_own_day_of_submission(
     app: Flask, vendor: Any, apply: Apply
 ) -> None:
@@ -331,3 +361,17 @@ def test_the_queue_offers_active_licensing_staff_and_admins_by_name_as_assignees
     assert {licensing_staff.id, admin.id} <= offered
     assert billing.id not in offered
     assert gone.id not in offered
+
+
+def test_the_queue_filtered_to_me_lists_only_the_applications_assigned_to_me(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    mine, other = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
+    services.assign(mine.id, licensing_staff.id, Actor.of(accounts.principal_for(licensing_staff)))
+    page = _get(signed_in(client, licensing_staff), "/console/applications?assignee=me")
+    assert _references(page) == [mine.reference]
+    assert other.reference not in page

@@ -20,6 +20,7 @@ import hashlib
 import json
 import random
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,7 @@ from licensing.pricing import (
     AXES,
     ORGANIZATION_TYPES,
     ProposedUse,
+    Quote,
     QuoteInputError,
     QuoteRequest,
     RateCard,
@@ -249,6 +251,30 @@ def test_every_generated_request_is_answered_exactly_as_recorded(
     for seed, before in enumerate(expected):
         request = request_for(card, seed)
         assert outcome(card, request) == before, f"seed {seed}: {request}"
+
+
+def _answer(card: RateCard, request: QuoteRequest, breakdowns: bool) -> Any:
+    try:
+        return price(card, request, breakdowns=breakdowns)
+    except QuoteInputError as error:
+        return error.errors
+
+
+@pytest.mark.parametrize("name", list(cards()))
+def test_without_breakdowns_every_request_is_answered_alike_but_for_them(name: str) -> None:
+    # The quote API prices with breakdowns=False: its answer must not change.
+    card = cards()[name]
+    for seed in range(REQUESTS_PER_CARD):
+        request = request_for(card, seed)
+        whole, bare = _answer(card, request, True), _answer(card, request, False)
+        if not isinstance(whole, Quote):
+            assert bare == whole, f"seed {seed}"  # the same errors
+            continue
+        assert bare.to_contract_dict() == whole.to_contract_dict(), f"seed {seed}"
+        assert [line.breakdown for line in bare.lines] == [None] * len(whole.lines)
+        assert bare == replace(
+            whole, lines=tuple(replace(line, breakdown=None) for line in whole.lines)
+        )
 
 
 # A phrase of each kind of step the explanations have: the generated requests
