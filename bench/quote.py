@@ -8,7 +8,10 @@ response, so each request reconnects, as under wrk), in short rounds, the floor
 and the quote API in turn, so that the load of a shared machine falls on both
 alike. Prints requests/s for the floor and the quote API, each with the same
 1-use and 25-use bodies, and the median ratio of the rounds to the floor.
-Asserts nothing; `make bench` runs it.
+Beside them, CPU time per request: each server's workers, split into the time
+inside the app (the WSGI call, what an in-process measurement sees) and
+gunicorn's own work around it, and the load generator's; on a shared machine
+these move less than requests/s. Asserts nothing; `make bench` runs it.
 
 Options via environment: BENCH_SECONDS (per target, split over the rounds,
 default 6), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 8),
@@ -25,6 +28,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -78,9 +82,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(app: str, directory: Path, env: dict[str, str]) -> Iterator[int]:
-    """A gunicorn server with 2 sync workers on loopback; yields its port once
-    every worker has loaded the app.
+def gunicorn(app: str, directory: Path, env: dict[str, str]) -> Iterator[Server]:
+    """A gunicorn server with 2 sync workers on loopback; yields it once every
+    worker has loaded the app.
 
     The master listens at once, while each worker still imports its app (the
     service takes seconds on a busy machine, the echo a fraction of one): timing
@@ -114,21 +118,93 @@ def gunicorn(app: str, directory: Path, env: dict[str, str]) -> Iterator[int]:
     )
     try:
         wait_for(ready, server)
-        yield port
+        yield Server(port, ready)
     finally:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(ready, ignore_errors=True)
 
 
-# A gunicorn config file: each worker leaves a file once its app is loaded.
+# A gunicorn config file: each worker leaves a file once its app is loaded, and
+# counts its requests and the CPU time spent inside the app (the WSGI call) and
+# in all (gunicorn's own work included); on SIGWINCH it writes the running
+# totals to `cpu-<pid>` (a worker has no other use for the signal).
 READY_HOOK = """
+import os
 import pathlib
+import signal
+import time
 
 
 def post_worker_init(worker):
+    app = worker.wsgi
+    totals = [0, 0.0]  # requests, CPU seconds inside the app
+
+    def counted(environ, start_response):
+        started = time.process_time()
+        try:
+            return app(environ, start_response)
+        finally:
+            totals[0] += 1
+            totals[1] += time.process_time() - started
+
+    def write_totals(signum, frame):
+        line = f"{{totals[0]}} {{totals[1]}} {{time.process_time()}}"
+        pathlib.Path({ready!r}, f"cpu-{{worker.pid}}").write_text(line)
+
+    worker.wsgi = counted
+    signal.signal(signal.SIGWINCH, write_totals)
     pathlib.Path({ready!r}, f"worker-{{worker.pid}}").touch()
 """
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """Running totals of a server's workers: requests, and CPU seconds inside
+    the app and in all."""
+
+    requests: int = 0
+    app: float = 0.0
+    worker: float = 0.0
+
+    def __sub__(self, earlier: Cpu) -> Cpu:
+        return Cpu(
+            self.requests - earlier.requests,
+            self.app - earlier.app,
+            self.worker - earlier.worker,
+        )
+
+    def __add__(self, other: Cpu) -> Cpu:
+        return Cpu(
+            self.requests + other.requests,
+            self.app + other.app,
+            self.worker + other.worker,
+        )
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    ready: Path
+
+    def cpu(self) -> Cpu:
+        """Asks every worker for its totals and adds them up."""
+        workers = [int(path.name.removeprefix("worker-")) for path in self.ready.glob("worker-*")]
+        for stale in self.ready.glob("cpu-*"):
+            stale.unlink()
+        for pid in workers:
+            os.kill(pid, signal.SIGWINCH)
+        deadline = time.monotonic() + 10
+        answers = [self.ready / f"cpu-{pid}" for pid in workers]
+        while not all(path.exists() and path.read_text() for path in answers):
+            if time.monotonic() > deadline:
+                raise SystemExit("gunicorn's workers did not report their CPU time")
+            time.sleep(0.01)
+        found = Cpu()
+        for path in answers:
+            requests, app, worker = path.read_text().split()
+            found = found + Cpu(int(requests), float(app), float(worker))
+        return found
 
 
 def wait_for(ready: Path, server: subprocess.Popen[bytes]) -> None:
@@ -271,6 +347,26 @@ def total(results: list[Result]) -> Result:
     )
 
 
+def report_cpu(label: str, cpu: Cpu, load_generator: float) -> None:
+    """CPU time per request: the server's workers (inside the app, and gunicorn
+    around it) and the load generator (wrk, or this script's threads)."""
+    if not cpu.requests:
+        return
+    per = 1e6 / cpu.requests
+    print(
+        f"  {label:<36} CPU per request: worker {cpu.worker * per:4.0f} us "
+        f"(app {cpu.app * per:4.0f}, around it {(cpu.worker - cpu.app) * per:4.0f}), "
+        f"load generator {load_generator * per:3.0f} us",
+        flush=True,
+    )
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's waited-for children (wrk) and its own threads."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def report(label: str, results: list[Result], floors: list[Result] | None) -> None:
     """The rate over every round; against the floor, the median of the ratios of
     the rounds (each quote round ran right after its floor round)."""
@@ -315,16 +411,24 @@ def main() -> None:
             gunicorn("wsgi:app", repository, env) as service,
         ):
             targets = {"floor": (echo, "/echo"), "quote": (service, "/api/v1/quotes")}
-            for port, path in targets.values():
-                load(port, path, bodies[1], seconds=1)  # warm-up, not counted
+            for server, path in targets.values():
+                load(server.port, path, bodies[1], seconds=1)  # warm-up, not counted
             for uses, sent in bodies.items():
                 runs: dict[str, list[Result]] = {"floor": [], "quote": []}
+                cpu = {"floor": Cpu(), "quote": Cpu()}
+                generator = {"floor": 0.0, "quote": 0.0}
                 for _ in range(ROUNDS):
-                    for name, (port, path) in targets.items():
-                        runs[name].append(load(port, path, sent, seconds=SECONDS / ROUNDS))
+                    for name, (server, path) in targets.items():
+                        before = server.cpu()
+                        spent = children_cpu() + time.process_time()
+                        runs[name].append(load(server.port, path, sent, seconds=SECONDS / ROUNDS))
+                        generator[name] += children_cpu() + time.process_time() - spent
+                        cpu[name] = cpu[name] + (server.cpu() - before)
                 what = "1 use" if uses == 1 else f"{uses} uses"
                 report(f"floor: bare Flask JSON echo, {what}", runs["floor"], None)
                 report(f"POST /api/v1/quotes, {what}", runs["quote"], runs["floor"])
+                for name, label in (("floor", "echo"), ("quote", "quote")):
+                    report_cpu(f"{label}, {what}:", cpu[name], generator[name])
 
 
 if __name__ == "__main__":

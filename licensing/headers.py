@@ -92,18 +92,39 @@ def _start_request() -> None:
     context.csp_allow_stripe = False
 
 
+# The headers every response carries whatever the request: (name, lower-case
+# name, value).
+_FIXED_HEADERS = (
+    ("X-Content-Type-Options", "x-content-type-options", "nosniff"),
+    ("X-Frame-Options", "x-frame-options", "DENY"),  # frame-ancestors, for older browsers
+)
+
+
 def _security_headers(response: Response) -> Response:
     config = current_app.config["LICENSING"]
     context = g._get_current_object()
     headers = response.headers
-    headers["X-Request-Id"] = context.get("request_id") or uuid.uuid4().hex
-    headers["Content-Security-Policy"] = (
+    policy = (
         stripe_policy(config.stripe_js_url) if context.get("csp_allow_stripe") else DEFAULT_POLICY
     )
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for older browsers
+    ours = (
+        ("X-Request-Id", "x-request-id", context.get("request_id") or uuid.uuid4().hex),
+        ("Content-Security-Policy", "content-security-policy", policy),
+        *_FIXED_HEADERS,
+    )
+    # Views almost never set these themselves: read the response's header names
+    # once and append ours, rather than have `headers[name] = value` search the
+    # list for each (it was about 6% of a quote's CPU time in process). A header
+    # the view did set is replaced in place, as assignment does.
+    present = {name.lower() for name, _value in headers}
+    for name, lowered, value in ours:
+        if lowered in present:
+            headers[name] = value
+        else:
+            headers.add(name, value)
     # A page whose URL carries a secret may ask for less (no-referrer).
-    headers.setdefault("Referrer-Policy", "same-origin")
+    if "referrer-policy" not in present:
+        headers.add("Referrer-Policy", "same-origin")
     if config.is_production:
         headers["Strict-Transport-Security"] = HSTS
     return response

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, Response
 from flask.testing import FlaskClient
 
 from licensing import access, headers
@@ -84,3 +84,37 @@ def test_only_the_response_that_allows_stripe_js_carries_its_sources(app: Flask)
     assert after == headers.content_security_policy()
     assert "stripe" not in after
     assert client.get("/test-stripe-page").headers["Content-Security-Policy"] == first
+
+
+def test_a_response_that_set_our_headers_itself_carries_each_once(app: Flask) -> None:
+    with app.test_request_context("/"):
+        headers._start_request()
+        response = Response(
+            "x",
+            headers={
+                "x-frame-options": "SAMEORIGIN",
+                "Referrer-Policy": "no-referrer",
+                "X-Request-Id": "from-the-view",
+                "Content-Security-Policy": "default-src *",
+            },
+        )
+        headers._security_headers(response)
+    assert response.headers.getlist("X-Frame-Options") == ["DENY"]
+    assert response.headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert response.headers.getlist("Content-Security-Policy") == [headers.DEFAULT_POLICY]
+    [request_id] = response.headers.getlist("X-Request-Id")
+    assert request_id != "from-the-view"
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+
+
+def test_an_api_answer_lists_the_security_headers_after_its_own_in_a_fixed_order(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/api/v1/nowhere")
+    assert [name for name, _value in response.headers][-5:] == [
+        "X-Request-Id",
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+    ]
