@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from sqlalchemy import ColumnElement, String, case, cast, func, literal, select, true
+from sqlalchemy import CTE, ColumnElement, String, Subquery, case, cast, func, literal, select, true
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
@@ -155,6 +155,21 @@ def _kind_cells(context: ExportContext) -> tuple[ColumnElement[str], ColumnEleme
     return kind, unused
 
 
+def _heads(dialect: str, invoice_cells: Statement) -> CTE | Subquery:
+    """The invoices' cells as a table computed once, not once per line.
+
+    On PostgreSQL an ordered subquery (OFFSET 0 keeps the planner from
+    merging it into the outer SELECT): the planner then walks the invoices in
+    the export's order and takes each one's lines by index, sorting only each
+    invoice's few lines rather than every line (an external sort of the whole
+    export: a sixth of its server time at 200,000 lines). PostgreSQL 15 does
+    not carry a CTE's order outside it. On SQLite the same subquery measured
+    half again slower than the materialized CTE, which stays."""
+    if dialect == sqlcsv.SQLITE:
+        return invoice_cells.cte("invoice_cells").prefix_with("MATERIALIZED")
+    return invoice_cells.order_by(Invoice.issue_date, Invoice.id).offset(0).subquery("heads")
+
+
 def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
     """Each line as CSV text (`exports.sqlcsv`), in the export's order: (the whole
     line, None, None) when it has no use, else (the cells before `use`, its
@@ -200,7 +215,7 @@ def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
     )
     if given.use:  # a line without a use never has the one asked for
         invoice_cells = invoice_cells.where(used)
-    heads = invoice_cells.cte("invoice_cells").prefix_with("MATERIALIZED")
+    heads = _heads(dialect, invoice_cells)
     position = sqlcsv.integer_cell(InvoiceLine.position)
     head = heads.c.before + position + heads.c.after
     tail = sqlcsv.joined(

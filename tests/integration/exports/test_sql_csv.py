@@ -162,6 +162,48 @@ def test_the_database_writes_the_same_csv_as_the_python_writer_for_hostile_rows(
     check()
 
 
+# 1/10,000ths around every rounding step: halves with an odd and an even kept
+# digit, either side of them, negatives that round to zero, and the bounds.
+EDGE_UNITS = sorted(
+    {
+        sign * units
+        for sign in (1, -1)
+        for step in (1, 10, 100, 10**4)
+        for units in (step // 2 - 1, step // 2, step // 2 + 1, 3 * step // 2, 5 * step // 2)
+        if units > 0
+    }
+    | {0, 10**18 - 1, -(10**18) + 1, 5 * 10**17 + 50, 12345678}
+)
+
+
+def test_the_database_rounds_every_half_and_negative_zero_as_the_python_writer_does(
+    app: Flask,
+) -> None:
+    session = db.session()
+    organization_id = factories.make_organization(session).id
+    lines = [("x", units) for units in EDGE_UNITS]
+    _insert(
+        organization_id,
+        [
+            {
+                "number": currency,
+                "state": "open",
+                "currency": currency,
+                "source_type": "manual",
+                "source_id": None,
+                "issue_date": date(2027, 1, 1),
+                "lines": lines,
+            }
+            for currency in ("USD", "JPY", "KWD", "CLF")
+        ],
+    )
+    fast, reference = both()
+    assert fast == reference
+    # What is compared: a negative zero, and a half rounded to its even digit.
+    assert b",-0.00\r\n" in reference
+    assert b",0.02\r\n" in reference
+
+
 @pytest.mark.parametrize(
     "given_filter",
     [
