@@ -162,23 +162,28 @@ def _remember_codes(state: Any) -> None:
     state.known_characters = frozenset(map(chr, codes))
 
 
-def _register_fonts() -> None:
+def register_fonts() -> None:
     """DejaVu Sans, embedded: Bitstream Vera's successor, with Vera's Latin-1
     glyphs, widths and vertical metrics (so Latin-1 text is laid out and drawn
     as with Vera), and glyphs for Latin Extended, Greek and Cyrillic, where
     Vera drew the names of licensees such as Dvořák, Erdős or Łódź with empty
-    boxes (docs/pdfs.md). Registered once per process; each face is parsed
-    here, the subsets per document."""
-    if FONT in pdfmetrics.getRegisteredFontNames():
+    boxes (docs/pdfs.md). Registered once per process, by the first document
+    (`para`, `markup`, a table cell or `build`), not on import: parsed, the four
+    faces hold about 12 MB, which processes that never draw a document (exports,
+    the scheduled jobs) need not carry. Each face is parsed here, the subsets per
+    document."""
+    global _fonts_registered
+    if _fonts_registered:
         return
     for name in (FONT, FONT_BOLD, FONT_ITALIC, FONT_BOLD_ITALIC):
         pdfmetrics.registerFont(_EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf")))
     pdfmetrics.registerFontFamily(
         FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic=FONT_BOLD_ITALIC
     )
+    _fonts_registered = True
 
 
-_register_fonts()
+_fonts_registered = False
 
 INK = colors.HexColor("#1b2430")
 MUTED = colors.HexColor("#55606e")
@@ -365,6 +370,7 @@ def para(value: object, style: str = "Body") -> Paragraph:
     any plain text in this style, carrying this text, so the lines and the bytes
     are the same. Text with <, > or & is escaped and parsed as before.
     """
+    register_fonts()
     raw = str(value)
     cleaned = cleanBlockQuotedText(raw)
     if not cleaned or _needs_parser(cleaned):
@@ -375,6 +381,7 @@ def para(value: object, style: str = "Body") -> Paragraph:
 
 def markup(value: str, style: str = "Body") -> Paragraph:
     """A paragraph whose text is already safe markup (our own templates, escaped values)."""
+    register_fonts()
     return _Paragraph(value, STYLES[style])
 
 
@@ -395,6 +402,7 @@ def _cell(value: object, style: str, width: float) -> Any:
     cleaned = cleanBlockQuotedText(str(value))
     if not cleaned:
         return []
+    register_fonts()  # the cell is measured here, before the document is built
     font = STYLES[style]
     fits = width - 2 * _CELL_PADDING - 0.01
     if (
@@ -516,6 +524,7 @@ def build(
     subject: str = "",
 ) -> bytes:
     """Lay out `story` on Letter pages with the running header and footer."""
+    register_fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,6 +106,7 @@ class _Document:
 
 
 # Characters of the embedded face (more than one subset of 256 holds), and some it lacks.
+pdf.register_fonts()
 _FACE = "".join(map(chr, sorted(pdfmetrics.getFont(pdf.FONT).face.charToGlyph)))
 _DRAWN = st.text(
     alphabet=st.sampled_from(list(_FACE[:400] + _FACE[-200:] + "\xa0中가")), max_size=30
@@ -288,3 +292,39 @@ def test_documents_reusing_a_font_subset_have_the_bytes_of_one_built_alone(
         monkeypatch.setattr(pdfmetrics.getFont(font), "__class__", TTFont)
         monkeypatch.setattr(pdfmetrics.getFont(font).face, "__class__", TTFontFace)
     assert [_letter(name) for name in names] == alone
+
+
+_FONTS_ON_FIRST_USE = """
+import sys
+from reportlab.pdfbase import pdfmetrics
+import wsgi  # the whole app, every feature's documents module with it
+from licensing import pdf
+
+before = pdf.FONT in pdfmetrics.getRegisteredFontNames()
+cell = pdf.table([["Name"], ["Dvořák s.r.o."]], [200])
+during = pdf.FONT in pdfmetrics.getRegisteredFontNames()
+document = pdf.build([cell, pdf.para("Erdős Kft.")], pdf.PageFurniture("Test"), title="t")
+sys.stdout.write(f"{before} {during} {document[:5].decode()}")
+"""
+
+
+def test_the_fonts_are_parsed_by_the_first_document_not_when_the_app_is_imported(
+    tmp_path: Any,
+) -> None:
+    # A fresh interpreter: this test session has drawn documents already.
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+        "SECRET_KEY": "s" * 40,
+        "AUDIT_HMAC_KEY": "a" * 40,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _FONTS_ON_FIRST_USE],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == "False True %PDF-"
