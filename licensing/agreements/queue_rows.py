@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from markupsafe import escape
 
-from licensing.agreements.queries import ApplicationRow, ReviewLevel
+from licensing.agreements.queries import QueueApplication, ReviewLevel
 from licensing.web.filters import humanize, money, vocab
 
 NO_VALUE = "—"
@@ -79,7 +79,7 @@ def _product_type_label(value: str) -> str:
 
 
 def queue_rows(
-    applications: Iterable[ApplicationRow],
+    applications: Iterable[QueueApplication],
     levels: Mapping[int, ReviewLevel],
     *,
     selected: frozenset[int],
@@ -91,38 +91,29 @@ def queue_rows(
     for application in applications:
         level = levels[application.id]
         currency = application.currency or DEFAULT_CURRENCY
+        total = application.total
         rows.append(
             QueueRow(
-                overdue=level.overdue,
-                id=application.id,
-                reference=_text(application.reference),
-                checked=application.id in selected,
-                href=_text(application_url(application.id)),
-                organization_href=(
-                    _text(organization_url(application.organization_id))
-                    if organization_url
-                    else None
+                level.overdue,
+                application.id,
+                application.reference,  # APP- and digits: nothing to escape
+                application.id in selected,
+                _text(application_url(application.id)),
+                _text(organization_url(application.organization_id)) if organization_url else None,
+                _text(application.organization),
+                tuple(
+                    (_text(product or NO_VALUE), _use_label(use), _product_type_label(product_type))
+                    for product, use, product_type in application.uses
                 ),
-                organization=_text(application.organization),
-                uses=tuple(
-                    (
-                        _text(use.product_name or NO_VALUE),
-                        _use_label(use.use),
-                        _product_type_label(use.product_type),
-                    )
-                    for use in application.uses
-                ),
-                state=_text(application.state),
-                state_label=_state_label(application.state),
-                running=level.running,
-                age_days=level.age_days,
-                target_days=level.target_days,
-                to_be_priced=application.to_be_priced,
-                amount=None
-                if application.total is None
-                else _text(money(application.total, currency)),
-                currency=_text(currency),
-                assignee=_text(application.assignee or NO_VALUE),
+                _text(application.state),
+                _state_label(application.state),
+                level.running,
+                level.age_days,
+                level.target_days,
+                application.submitted_at is not None and total is None,
+                None if total is None else _text(money(total, currency)),
+                _text(currency),
+                _text(application.assignee or NO_VALUE),
             )
         )
     return rows

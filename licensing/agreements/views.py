@@ -648,10 +648,10 @@ def _queue_page(
     principal = access.require_principal()
     found = paging.read_page(
         session,
-        queries.application_rows_query(principal, queue),
+        queries.queue_rows_query(principal, queue),
         args=args,
         path=url_for("agreements_console.queue"),
-        rows=lambda window, parameters: queries.application_rows(session, window, parameters),
+        rows=lambda window, parameters: queries.queue_applications(session, window, parameters),
         count=queries.application_count_query(principal, queue),
     )
     reviewers = queries.reviewers(session)
