@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -21,6 +22,8 @@ from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
+from licensing.config import current_config
+from licensing.db import utcnow
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.support import factories
 
@@ -98,6 +101,34 @@ def test_a_row_keeps_the_markup_the_page_always_had(
         '      <td class="nowrap">'
     ) in row
     assert '<td class="num"><span class="money">8,000.00 USD</span></td>\n      <td>—</td>' in row
+
+
+def test_an_application_past_its_review_target_is_marked_overdue_and_a_fresh_one_is_not(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    late, fresh = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
+    session = db.session()
+    for application, submitted in ((late, utcnow() - timedelta(days=60)), (fresh, utcnow())):
+        session.execute(
+            update(Application)
+            .where(Application.id == application.id)
+            .values(submitted_at=submitted)
+        )
+    session.commit()
+    target = current_config().application_review_sla_days
+    page = _queue(signed_in(client, licensing_staff))
+    late_row, fresh_row = _row(page, late), _row(page, fresh)
+    assert late_row.startswith('<tr class="overdue">')
+    assert re.search(
+        rf'<td class="nowrap">\d+ of {target} <span class="badge overdue">overdue</span></td>',
+        late_row,
+    )
+    assert fresh_row.startswith("<tr>")
+    assert f'<td class="nowrap">0 of {target}</td>' in fresh_row
 
 
 def test_a_new_reviewer_is_offered_for_bulk_assignment_on_the_next_page(
