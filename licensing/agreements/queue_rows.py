@@ -1,6 +1,6 @@
 """The staff queue's rows as the page prints them.
 
-A page of the queue is 50 rows of 8 cells. Printed from `ApplicationRow`s, every
+A page of the queue is 50 rows of 8 cells. Printed from the rows as read, every
 cell went through Jinja's attribute lookups, filters (`humanize`, `vocab`,
 `money`, `replace`), a URL function and autoescaping (about 19 escaped values a
 row): a third of the page's time. Here each row becomes one tuple of text that is
@@ -10,8 +10,9 @@ without a lookup, filter or call per cell. The markup stays in the template.
 
 Everything textual in a `QueueRow` is escaped here, once (`_text`); integers are
 printed as they are. A field added to `QueueRow` must be escaped the same way:
-`tests/integration/agreements/test_queue_rows.py` puts markup in every value a
-row shows.
+`tests/integration/agreements/test_queue_rows.py` puts markup in every free text
+a row shows (organization, product, assignee); the rest are identifiers, labels
+and amounts, escaped all the same.
 """
 
 from __future__ import annotations
