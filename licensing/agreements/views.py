@@ -30,6 +30,7 @@ from licensing.actors import current_actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
+from licensing.agreements.queue_rows import queue_rows
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
     AGREEMENT,
@@ -647,16 +648,28 @@ def _queue_page(
     principal = access.require_principal()
     found = paging.read_page(
         session,
-        queries.application_rows_query(principal, queue),
+        queries.queue_rows_query(principal, queue),
         args=args,
         path=url_for("agreements_console.queue"),
-        rows=lambda window, parameters: queries.application_rows(session, window, parameters),
+        rows=lambda window, parameters: queries.queue_applications(session, window, parameters),
         count=queries.application_count_query(principal, queue),
     )
     reviewers = queries.reviewers(session)
+    levels = queries.review_levels(
+        found.items, utcnow(), target_days=current_config().application_review_sla_days
+    )
+    assign_form = bulk_form or _bulk_form(reviewers)
+    application_url = url_pattern("agreements_console.application", "application_id")
+    assert application_url is not None  # the queue's own blueprint has the review page
     page = render_template(
         "agreements/queue.html",
-        applications=found.items,
+        rows=queue_rows(
+            found.items,
+            levels,
+            selected=selected,
+            application_url=application_url,
+            organization_url=url_pattern("accounts_console.organization_detail", "organization_id"),
+        ),
         page=found,
         states=APPLICATION.states,
         chosen=states,
@@ -665,14 +678,9 @@ def _queue_page(
         sort=sort,
         sorts=queries.SORTS,
         search=search,
-        levels=queries.review_levels(
-            found.items, utcnow(), target_days=current_config().application_review_sla_days
-        ),
-        assign_form=bulk_form or _bulk_form(reviewers),
-        selected=selected,
+        assign_form=assign_form,
+        assignee_select=assignment.assignee_select(assign_form),
         filter_query=urlencode(list(args.items(multi=True))),
-        application_url=url_pattern("agreements_console.application", "application_id"),
-        organization_url=url_pattern("accounts_console.organization_detail", "organization_id"),
     )
     return page, status
 

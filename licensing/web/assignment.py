@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
+from flask import current_app, get_template_attribute, request
+from markupsafe import Markup
 from wtforms import SelectChoice
 
 from licensing.limits import record_id
@@ -27,6 +28,41 @@ def assignee_choices(people: Iterable[tuple[int, str]]) -> list[SelectChoice]:
         *(SelectChoice(str(user_id), name) for user_id, name in people),
         SelectChoice(NOBODY, "Nobody: unassign them"),
     ]
+
+
+# Bulk-assignment selects kept per app: one per queue and set of reviewers.
+_CACHED_SELECTS = 32
+
+
+def assignee_select(form: Any) -> Markup:
+    """`form.assignee_id` (a bulk-assignment form's select) drawn by
+    layout/forms.html's `field` macro. Drawn untouched (nothing chosen, no error),
+    it depends only on the form's class, which fixes its id, label and flags, and on
+    its choices (the reviewers), so it is drawn once per app for each set of them:
+    WTForms drew it with a call per option, a twentieth of a queue page. A form
+    sent back with a choice or an error, and any page in debug mode (templates may
+    change under it), is drawn each time."""
+    field = form.assignee_id
+    if field.data is not None or field.errors or current_app.debug:
+        return _drawn(field)
+    if any(choice.render_kw or choice.optgroup for choice in field.choices):
+        return _drawn(field)
+    key = (type(form), field.name, tuple((c.value, c.label) for c in field.choices))
+    selects: dict[Any, Markup] = current_app.extensions.setdefault("licensing.assignee_selects", {})
+    drawn = selects.get(key)
+    if drawn is None:
+        if len(selects) >= _CACHED_SELECTS:
+            selects.clear()
+        drawn = selects[key] = _drawn(field)
+    return drawn
+
+
+def _drawn(field: Any) -> Markup:
+    drawn = get_template_attribute("layout/forms.html", "field")(field)
+    # A macro of an autoescaping template returns Markup, its values escaped.
+    if not isinstance(drawn, Markup):
+        raise TypeError("layout/forms.html must be autoescaped")
+    return drawn
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,9 @@ def test_a_list_statement_is_kept_per_filter_and_caller_and_never_shared_across_
         queries.application_rows_query(own, queries.QueueFilter(states=["draft"], sort="newest")),
         queries.application_rows_query(own, queries.QueueFilter(states=["submitted"])),
         queries.application_count_query(own, listed),
+        queries.queue_rows_query(own, listed),
     ]
+    assert queries.queue_rows_query(own, again) is queries.queue_rows_query(own, listed)
     assert all(statement is not kept for statement in others)
     # What each lists is held by tests/integration/agreements/test_list_pages.py
     # (two vendors' lists in one process, every filter and order counted).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -31,6 +31,26 @@ def test_zero_days_is_the_same_day() -> None:
 def test_business_days_between_counts_the_end_but_not_the_start() -> None:
     assert calendar.business_days_between(date(2027, 3, 5), date(2027, 3, 12)) == 5
     assert calendar.business_days_between(date(2027, 3, 12), date(2027, 3, 5)) == 0
+
+
+def test_business_days_between_agrees_with_counting_day_by_day() -> None:
+    """Across weekends, holidays observed on another day and years' ends (New
+    Year's Day 2022 and 2028 fall on a Saturday)."""
+
+    def day_by_day(start: date, end: date) -> int:
+        days = (end - start).days
+        return sum(
+            1 for n in range(1, days + 1) if calendar.is_business_day(start + timedelta(days=n))
+        )
+
+    for start in (date(2021, 12, 1) + timedelta(days=5 * n) for n in range(60)):
+        for length in (*range(0, 15), 30, 59, 200, 366, 800):
+            end = start + timedelta(days=length)
+            assert calendar.business_days_between(start, end) == day_by_day(start, end)
+    for start in (date(2027, 12, 20) + timedelta(days=n) for n in range(20)):
+        for length in range(0, 40):
+            end = start + timedelta(days=length)
+            assert calendar.business_days_between(start, end) == day_by_day(start, end)
 
 
 def test_a_deadline_runs_to_the_end_of_the_office_day() -> None:

@@ -1,0 +1,201 @@
+"""Issue 16: the staff queue prints its rows from text escaped once in Python
+(licensing/agreements/queue_rows.py) and keeps its bulk-assignment select per set
+of reviewers. What staff see must not change: every value escaped exactly as
+Jinja escapes it, the rows' markup as before, and the select always offering the
+current reviewers and what a refused form chose."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from markupsafe import escape
+from sqlalchemy import update
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.agreements import services
+from licensing.agreements.models import Application
+from licensing.config import current_config
+from licensing.db import utcnow
+from tests.integration.agreements.conftest import STAFF_USE
+from tests.support import factories
+
+Apply = Callable[..., Application]
+HOSTILE = "<b>\"Quoted\" & 'Sons'</b>"
+
+
+def _queue(client: FlaskClient, query: str = "") -> str:
+    response = client.get(f"/console/applications{query}")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def _row(page: str, application: Application) -> str:
+    found = re.search(
+        rf"<tr[^>]*>\s*<td><input[^>]*value=\"{application.id}\".*?</tr>", page, re.DOTALL
+    )
+    assert found, f"no row for {application.reference}"
+    return found.group(0)
+
+
+def _bulk_select(page: str) -> str:
+    found = re.search(r'<select[^>]*id="bulk-assignee".*?</select>', page, re.DOTALL)
+    assert found, "no bulk-assignment select"
+    return found.group(0)
+
+
+def test_every_text_in_a_row_is_escaped_once_as_jinja_escapes_it(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    session = db.session()
+    organization = factories.make_organization(session, legal_name=f"{HOSTILE} Ltd")
+    vendor = factories.make_vendor(session, organization=organization)
+    application = apply(vendor, {**STAFF_USE, "product_name": f"{HOSTILE} Feed"})
+    session.execute(
+        update(User).where(User.id == licensing_staff.id).values(full_name=f"{HOSTILE} Reviewer")
+    )
+    session.commit()
+    services.assign(
+        application.id, licensing_staff.id, Actor.of(accounts.principal_for(licensing_staff))
+    )
+    row = _row(_queue(signed_in(client, licensing_staff)), application)
+    escaped = str(escape(HOSTILE))
+    assert f">{escaped} Ltd</a></td>" in row
+    assert f"<li>{escaped} Feed <span" in row
+    assert f"<td>{escaped} Reviewer</td>" in row
+    assert "<b>" not in row
+    assert "&amp;lt;" not in row
+
+
+def test_a_row_keeps_the_markup_the_page_always_had(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    row = _row(_queue(signed_in(client, licensing_staff)), application)
+    reference = application.reference
+    assert row.startswith("<tr")
+    assert (
+        f'<td><input type="checkbox" name="application_ids" value="{application.id}" '
+        f'aria-label="Select {reference}"></td>\n'
+        f'      <td><a href="/console/applications/{application.id}">{reference}</a></td>\n'
+        f'      <td><a href="/console/organizations/{vendor.organization_id}">'
+    ) in row
+    assert (
+        '<td><ul class="plain"><li>Fernhill Code Feed <span class="muted">· distribution, '
+        "Data file</span></li></ul></td>\n"
+        '      <td><span class="badge state-submitted">submitted</span></td>\n'
+        '      <td class="nowrap">'
+    ) in row
+    assert '<td class="num"><span class="money">8,000.00 USD</span></td>\n      <td>—</td>' in row
+
+
+def test_an_application_past_its_review_target_is_marked_overdue_and_a_fresh_one_is_not(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    late, fresh = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
+    session = db.session()
+    for application, submitted in ((late, utcnow() - timedelta(days=60)), (fresh, utcnow())):
+        session.execute(
+            update(Application)
+            .where(Application.id == application.id)
+            .values(submitted_at=submitted)
+        )
+    session.commit()
+    target = current_config().application_review_sla_days
+    page = _queue(signed_in(client, licensing_staff))
+    late_row, fresh_row = _row(page, late), _row(page, fresh)
+    assert late_row.startswith('<tr class="overdue">')
+    assert re.search(
+        rf'<td class="nowrap">\d+ of {target} <span class="badge overdue">overdue</span></td>',
+        late_row,
+    )
+    assert fresh_row.startswith("<tr>")
+    assert f'<td class="nowrap">0 of {target}</td>' in fresh_row
+
+
+def test_a_new_reviewer_is_offered_for_bulk_assignment_on_the_next_page(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    apply(vendor, STAFF_USE)
+    staff = signed_in(client, licensing_staff)
+    before = _bulk_select(_queue(staff))
+    newcomer = factories.make_staff(db.session(), roles=("licensing",))
+    after = _bulk_select(_queue(staff))
+    assert f'value="{newcomer.id}"' not in before
+    assert f'<option value="{newcomer.id}">{newcomer.full_name}</option>' in after
+
+
+def test_a_refused_bulk_assignment_shows_its_choice_and_the_next_page_chooses_nobody(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    apply(vendor, STAFF_USE)
+    staff = signed_in(client, licensing_staff)
+    untouched = _bulk_select(_queue(staff))
+    refused = staff.post(
+        "/console/applications/assign",
+        data={"application_ids": [], "assignee_id": str(licensing_staff.id), "filters": ""},
+    )
+    assert refused.status_code == 422
+    chosen = _bulk_select(refused.get_data(as_text=True))
+    assert f'<option selected value="{licensing_staff.id}">' in chosen
+    assert _bulk_select(_queue(staff)) == untouched
+    assert "selected" not in untouched
+
+
+def test_a_bulk_assignment_without_a_choice_marks_the_select_invalid(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    waiting = apply(vendor, STAFF_USE)
+    staff = signed_in(client, licensing_staff)
+    refused = staff.post(
+        "/console/applications/assign",
+        data={"application_ids": [str(waiting.id)], "assignee_id": "", "filters": ""},
+    )
+    assert refused.status_code == 422
+    assert 'aria-invalid="true"' in _bulk_select(refused.get_data(as_text=True))
+    assert "aria-invalid" not in _bulk_select(_queue(staff))
+
+
+def test_the_select_is_drawn_alike_kept_or_not(app: Flask) -> None:
+    """The kept select is the `field` macro's own drawing of the untouched form."""
+    from flask import get_template_attribute
+
+    from licensing.agreements.forms import BulkAssignForm
+    from licensing.web import assignment
+
+    with app.test_request_context("/console/applications"):
+        form = BulkAssignForm()
+        form.assignee_id.choices = assignment.assignee_choices([(7, "Avery Stone")])
+        drawn = get_template_attribute("layout/forms.html", "field")(form.assignee_id)
+        assert assignment.assignee_select(form) == drawn
+        assert assignment.assignee_select(form) == drawn
