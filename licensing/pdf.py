@@ -12,6 +12,7 @@ same bytes, so a document's SHA-256 identifies its content.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,28 +163,37 @@ def _remember_codes(state: Any) -> None:
     state.known_characters = frozenset(map(chr, codes))
 
 
-def register_fonts() -> None:
+def register_fonts(*, oblique: bool = False) -> None:
     """DejaVu Sans, embedded: Bitstream Vera's successor, with Vera's Latin-1
     glyphs, widths and vertical metrics (so Latin-1 text is laid out and drawn
     as with Vera), and glyphs for Latin Extended, Greek and Cyrillic, where
     Vera drew the names of licensees such as Dvořák, Erdős or Łódź with empty
-    boxes (docs/pdfs.md). Registered once per process, by the first document
-    (`para`, `markup`, a table cell or `build`), not on import: parsed, the four
-    faces hold about 12 MB, which processes that never draw a document (exports,
-    the scheduled jobs) need not carry. Each face is parsed here, the subsets per
-    document."""
-    global _fonts_registered
-    if _fonts_registered:
+    boxes (docs/pdfs.md).
+
+    Registered once per process, by the first document (`para`, `markup`, a
+    table cell or `build`), not on import, and the two oblique faces only for
+    markup that asks for them (no document does today): parsed, each face holds
+    about 3 MB, which processes that never draw a document (exports, the
+    scheduled jobs) or never draw italics need not carry. Each face is parsed
+    here, the subsets per document."""
+    wanted = _FACES + (_OBLIQUE_FACES if oblique else ())
+    if _registered.issuperset(wanted):
         return
-    for name in (FONT, FONT_BOLD, FONT_ITALIC, FONT_BOLD_ITALIC):
-        pdfmetrics.registerFont(_EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf")))
+    for name in wanted:
+        if name not in _registered:
+            pdfmetrics.registerFont(_EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf")))
+            _registered.add(name)
+    # The family maps <b> and <i> to face names; an oblique face is registered
+    # above before any markup that draws with it is built.
     pdfmetrics.registerFontFamily(
         FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic=FONT_BOLD_ITALIC
     )
-    _fonts_registered = True
 
 
-_fonts_registered = False
+_FACES = (FONT, FONT_BOLD)
+_OBLIQUE_FACES = (FONT_ITALIC, FONT_BOLD_ITALIC)
+_registered: set[str] = set()
+_OBLIQUE_MARKUP = re.compile(r"<\s*(i|em)\b", re.IGNORECASE)
 
 INK = colors.HexColor("#1b2430")
 MUTED = colors.HexColor("#55606e")
@@ -381,7 +391,7 @@ def para(value: object, style: str = "Body") -> Paragraph:
 
 def markup(value: str, style: str = "Body") -> Paragraph:
     """A paragraph whose text is already safe markup (our own templates, escaped values)."""
-    register_fonts()
+    register_fonts(oblique=_OBLIQUE_MARKUP.search(value) is not None)
     return _Paragraph(value, STYLES[style])
 
 

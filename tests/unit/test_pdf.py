@@ -300,15 +300,24 @@ from reportlab.pdfbase import pdfmetrics
 import wsgi  # the whole app, every feature's documents module with it
 from licensing import pdf
 
-before = pdf.FONT in pdfmetrics.getRegisteredFontNames()
+def registered():
+    names = pdfmetrics.getRegisteredFontNames()
+    return "".join("1" if face in names else "0" for face in (
+        pdf.FONT, pdf.FONT_BOLD, pdf.FONT_ITALIC, pdf.FONT_BOLD_ITALIC))
+
+seen = [registered()]
 cell = pdf.table([["Name"], ["Dvořák s.r.o."]], [200])
-during = pdf.FONT in pdfmetrics.getRegisteredFontNames()
-document = pdf.build([cell, pdf.para("Erdős Kft.")], pdf.PageFurniture("Test"), title="t")
-sys.stdout.write(f"{before} {during} {document[:5].decode()}")
+seen.append(registered())
+plain = pdf.build([cell, pdf.markup("<b>Erdős</b> Kft.")], pdf.PageFurniture("T"), title="t")
+seen.append(registered())
+italics = pdf.markup("<i>Łódź</i> and <b><i>Ankara</i></b>")
+slanted = pdf.build([italics], pdf.PageFurniture("T"), title="t")
+seen.append(registered())
+sys.stdout.write(" ".join([*seen, plain[:5].decode(), slanted[:5].decode()]))
 """
 
 
-def test_the_fonts_are_parsed_by_the_first_document_not_when_the_app_is_imported(
+def test_the_fonts_are_parsed_by_the_first_document_and_the_oblique_faces_by_italics(
     tmp_path: Any,
 ) -> None:
     # A fresh interpreter: this test session has drawn documents already.
@@ -327,4 +336,4 @@ def test_the_fonts_are_parsed_by_the_first_document_not_when_the_app_is_imported
         text=True,
         check=True,
     )
-    assert done.stdout == "False True %PDF-"
+    assert done.stdout == "0000 1100 1100 1111 %PDF- %PDF-"
