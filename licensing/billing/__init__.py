@@ -11,11 +11,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    # Imported for their side effects: the signal receiver (connected once, at
-    # import) and the dashboard provider.
+    # views is imported for its side effect: the dashboard provider.
     from licensing.accounts import services as accounts
     from licensing.billing import letterhead, receivers, seals, views  # noqa: F401
+    from licensing.signals import agreement_activated
 
+    agreement_activated.connect(receivers.invoice_agreement, weak=False)
     letterhead.init_app(app)  # the issuer and remit-to on documents and emails
     seals.register()  # invoices and credit notes are sealed as they are issued
     accounts.register_overdue_check("invoices", receivers.overdue_invoices)

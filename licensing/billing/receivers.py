@@ -2,8 +2,8 @@
 accounts' standing rule calls: the edges through which other packages start
 billing's use cases, so they read the settings those take from the running app.
 
-Connected once, when this module is first imported (`licensing.billing.init_app`);
-blinker keys receivers by identity, so importing again connects nothing more.
+Connected by `licensing.billing.init_app`, as every package connects its
+receivers; blinker keys receivers by identity, so a second app connects nothing more.
 """
 
 from __future__ import annotations
@@ -15,16 +15,13 @@ from sqlalchemy.orm import Session
 
 from licensing.billing import services
 from licensing.config import current_config
-from licensing.signals import ActivatedAgreement, agreement_activated
+from licensing.signals import ActivatedAgreement
 
 
 def invoice_agreement(sender: ActivatedAgreement, *, session: Session, **_: Any) -> None:
     """An agreement became active: issue the invoice for its up-front amounts in
     the same transaction, so acceptance and invoice commit or roll back together."""
     services.invoice_activated_agreement(session, sender)
-
-
-agreement_activated.connect(invoice_agreement, weak=False)
 
 
 def overdue_invoices(session: Session, organization_id: int, today: date) -> list[str]:

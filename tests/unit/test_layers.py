@@ -176,3 +176,37 @@ def test_every_module_left_reading_its_settings_still_exists_and_still_does() ->
     # An entry that no longer applies would quietly allow the next one.
     for name in READS_SETTINGS_ITSELF:
         assert _reads_app_state(ROOT / name), name
+
+
+def _module_level_connects(source: str) -> list[int]:
+    """Lines where a module connects a receiver as it is imported (outside any function)."""
+    found = []
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "connect"
+                and node.args
+            ):
+                found.append(node.lineno)
+    return found
+
+
+def test_signal_receivers_are_connected_in_init_app_not_on_import() -> None:
+    """Issue 11 item 5: a receiver connected on import runs for whichever app
+    imported the module first, and hides the wiring from `init_app`."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for line in _module_level_connects(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+def test_the_connect_check_sees_a_receiver_connected_on_import() -> None:
+    source = "from x import signal\n\ndef on(sender): ...\n\nsignal.connect(on, weak=False)\n"
+    assert _module_level_connects(source) == [5]
+    assert _module_level_connects("def init_app(app):\n    signal.connect(on)\n") == []
