@@ -210,3 +210,23 @@ def test_the_connect_check_sees_a_receiver_connected_on_import() -> None:
     source = "from x import signal\n\ndef on(sender): ...\n\nsignal.connect(on, weak=False)\n"
     assert _module_level_connects(source) == [5]
     assert _module_level_connects("def init_app(app):\n    signal.connect(on)\n") == []
+
+
+def test_an_app_that_serves_requests_loads_neither_stripe_nor_alembic() -> None:
+    # Each is loaded by the few processes that use it (a card payment or a
+    # webhook; a migration), not by every worker: together 25 MB and half a
+    # second of each process's start.
+    script = (
+        "import sys\n"
+        "from licensing.app import create_app\n"
+        "from licensing.config import Config\n"
+        "app = create_app(Config(environment='testing', database_url='sqlite://',"
+        " secret_key='k' * 32, audit_hmac_key='a' * 32))\n"
+        "app.test_client().get('/')\n"
+        "print(sorted(name for name in ('stripe', 'alembic') if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -19,7 +19,7 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing import stripe_gateway
+from licensing.billing import payment_gateway
 from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.services._common import (
@@ -56,7 +56,7 @@ RECONCILE_AFTER = timedelta(minutes=30)
 
 def _customer_id(
     session: Session,
-    gateway: stripe_gateway.PaymentGateway,
+    gateway: payment_gateway.PaymentGateway,
     organization: Organization,
     actor: Actor,
 ) -> str:
@@ -173,7 +173,7 @@ def _require_payable(invoice: Invoice) -> None:
 
 
 def _claim_attempt(
-    gateway: stripe_gateway.PaymentGateway,
+    gateway: payment_gateway.PaymentGateway,
     invoice_id: int,
     principal: Principal,
     actor: Actor,
@@ -245,7 +245,7 @@ def _new_attempt(session: Session, invoice: Invoice, actor: Actor, now: datetime
 
 
 def _close_attempt(
-    gateway: stripe_gateway.PaymentGateway, attempt: _OpenAttempt, now: datetime
+    gateway: payment_gateway.PaymentGateway, attempt: _OpenAttempt, now: datetime
 ) -> CardAttempt | None:
     """Cancel a declined or outdated attempt, at Stripe first, so that its intent
     can never take money later. If Stripe says the intent did take (or is
@@ -255,7 +255,7 @@ def _close_attempt(
             intent = gateway.cancel_payment_intent(
                 attempt.intent_id, idempotency_key=f"{attempt.idempotency_key}-cancel"
             )
-        except stripe_gateway.StripeRefused:  # no longer cancelable: ask what it is
+        except payment_gateway.StripeRefused:  # no longer cancelable: ask what it is
             intent = gateway.retrieve_payment_intent(attempt.intent_id)
         if intent.status != "canceled":
             with db.transaction() as session:
@@ -281,12 +281,12 @@ def _close_attempt(
 
 
 def _charge(
-    gateway: stripe_gateway.PaymentGateway, attempt: _OpenAttempt, card_token: str, now: datetime
+    gateway: payment_gateway.PaymentGateway, attempt: _OpenAttempt, card_token: str, now: datetime
 ) -> CardAttempt | None:
     """Create (once) and confirm (once) the attempt's PaymentIntent. None when the
     attempt was closed or declined by another request meanwhile: claim again."""
     key = attempt.idempotency_key
-    intent: stripe_gateway.IntentStatus | None = None
+    intent: payment_gateway.IntentStatus | None = None
     intent_id = attempt.intent_id
     if intent_id is None:
         token_digest = hashlib.sha256(card_token.encode()).hexdigest()[:16]
@@ -339,7 +339,7 @@ def _store_intent(payment_id: int, intent_id: str) -> str | None:
         return payment.stripe_payment_intent_id
 
 
-def _cancel_unconfirmed(gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str) -> None:
+def _cancel_unconfirmed(gateway: payment_gateway.PaymentGateway, intent_id: str, key: str) -> None:
     try:
         gateway.cancel_payment_intent(intent_id, idempotency_key=f"{key}-cancel-{intent_id}")
     except DomainError:  # never confirmed, so it cannot take money: tidiness only
@@ -347,8 +347,8 @@ def _cancel_unconfirmed(gateway: stripe_gateway.PaymentGateway, intent_id: str, 
 
 
 def _confirm(
-    gateway: stripe_gateway.PaymentGateway, intent_id: str, key: str, now: datetime, actor: Actor
-) -> stripe_gateway.IntentStatus:
+    gateway: payment_gateway.PaymentGateway, intent_id: str, key: str, now: datetime, actor: Actor
+) -> payment_gateway.IntentStatus:
     """Confirm the attempt's intent. A decline marks the attempt failed (it is
     closed by the next attempt) and is a 422 with the bank's message; an intent
     another request confirmed first is reported as it stands."""
@@ -359,7 +359,7 @@ def _confirm(
         with db.transaction() as session:
             apply_intent_outcome(session, declined, now=now, actor=actor)
         raise
-    except stripe_gateway.StripeRefused:
+    except payment_gateway.StripeRefused:
         return gateway.retrieve_payment_intent(intent_id)
 
 
@@ -393,7 +393,7 @@ def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: s
 
 
 def _what_arrived(
-    intent: stripe_gateway.IntentStatus, payment: Payment, invoice: Invoice
+    intent: payment_gateway.IntentStatus, payment: Payment, invoice: Invoice
 ) -> tuple[Decimal, str | None]:
     """What a succeeded intent brought, and why billing staff must look at it
     before it counts (None: it is what was asked and still owed)."""
@@ -415,7 +415,7 @@ def _what_arrived(
 
 def apply_intent_outcome(
     session: Session,
-    intent: stripe_gateway.IntentStatus,
+    intent: payment_gateway.IntentStatus,
     *,
     now: datetime,
     actor: Actor,
@@ -484,7 +484,7 @@ def _note_card(payment: Payment, card: CardUsed | None) -> None:
     payment.card_last4 = card.last4
 
 
-def _payment_for(session: Session, intent: stripe_gateway.IntentStatus) -> Payment | None:
+def _payment_for(session: Session, intent: payment_gateway.IntentStatus) -> Payment | None:
     found = _card_record_for(
         session, Payment, "stripe_payment_intent_id", intent.id, intent.metadata, "payment_id"
     )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing import stripe_gateway
+from licensing.billing import payment_gateway
 from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services._common import (
     _amount,
@@ -263,7 +263,7 @@ def refund_card(
             },
             idempotency_key=key,
         )
-    except stripe_gateway.StripeRefused as error:  # nothing was refunded
+    except payment_gateway.StripeRefused as error:  # nothing was refunded
         _refund_failed_at_once(refund_id, error.detail, now, actor)
         raise
     # Any other failure leaves it pending (its outcome is unknown): the
@@ -300,7 +300,7 @@ def _refund_step(
     )
 
 
-def _refund_for(session: Session, status: stripe_gateway.RefundStatus) -> Refund | None:
+def _refund_for(session: Session, status: payment_gateway.RefundStatus) -> Refund | None:
     return _card_record_for(
         session, Refund, "stripe_refund_id", status.id, status.metadata, "refund_id"
     )
@@ -308,7 +308,7 @@ def _refund_for(session: Session, status: stripe_gateway.RefundStatus) -> Refund
 
 def apply_refund_outcome(
     session: Session,
-    status: stripe_gateway.RefundStatus,
+    status: payment_gateway.RefundStatus,
     *,
     now: datetime,
     actor: Actor,
@@ -337,11 +337,11 @@ REFUND_EVENTS = frozenset({"charge.refunded", "refund.updated", "refund.failed"}
 
 
 def _refund_statuses(
-    gateway: stripe_gateway.PaymentGateway, event: stripe_gateway.WebhookEvent
-) -> list[stripe_gateway.RefundStatus]:
+    gateway: payment_gateway.PaymentGateway, event: payment_gateway.WebhookEvent
+) -> list[payment_gateway.RefundStatus]:
     """The refunds an event is about: carried in it, or (a charge without its
     refunds, as newer Stripe API versions send) asked of Stripe."""
-    carried = stripe_gateway.refunds_from_event(event.type, event.data_object)
+    carried = payment_gateway.refunds_from_event(event.type, event.data_object)
     if carried is not None:
         return carried
     intent_id = event.data_object.get("payment_intent")
@@ -393,7 +393,7 @@ def reconcile_refunds(
 
 def _reconcile_refund(
     session: Session,
-    gateway: stripe_gateway.PaymentGateway,
+    gateway: payment_gateway.PaymentGateway,
     refund: Refund,
     payment: Payment,
     now: datetime,

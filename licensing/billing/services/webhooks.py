@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.billing import stripe_gateway
+from licensing.billing import payment_gateway
 from licensing.billing.models import StripeEvent
 from licensing.billing.services.card_payments import apply_intent_outcome
 from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
@@ -32,17 +32,17 @@ def handle_stripe_webhook(
 ) -> WebhookResult:
     """Verify, store once, apply. `SignatureError` for a forged or stale signature."""
     now = now or utcnow()
-    gateway = stripe_gateway.webhook_gateway()
+    gateway = payment_gateway.webhook_gateway()
     if gateway is None:
-        raise stripe_gateway.SignatureError("Stripe webhooks are not configured")
+        raise payment_gateway.SignatureError("Stripe webhooks are not configured")
     event = gateway.verify_webhook(payload, signature)
     intent_id = (
         str(event.data_object.get("id", "")) if event.type.startswith("payment_intent.") else None
     )
-    intent: stripe_gateway.IntentStatus | None = None
+    intent: payment_gateway.IntentStatus | None = None
     if event.type in HANDLED_EVENTS:  # before the transaction: it may ask Stripe
-        intent = _with_card(gateway, stripe_gateway.intent_status_from_event(event.data_object))
-    refunds: list[stripe_gateway.RefundStatus] = []
+        intent = _with_card(gateway, payment_gateway.intent_status_from_event(event.data_object))
+    refunds: list[payment_gateway.RefundStatus] = []
     if event.type in REFUND_EVENTS:  # before the transaction: it may ask Stripe
         refunds = _refund_statuses(gateway, event)
         carried = event.data_object.get("payment_intent")
@@ -78,8 +78,8 @@ def handle_stripe_webhook(
 
 
 def _with_card(
-    gateway: stripe_gateway.PaymentGateway, intent: stripe_gateway.IntentStatus
-) -> stripe_gateway.IntentStatus:
+    gateway: payment_gateway.PaymentGateway, intent: payment_gateway.IntentStatus
+) -> payment_gateway.IntentStatus:
     """The event's intent with the card it was charged on. An event carries its
     latest charge as an id, so one of this service's intents that was charged
     is asked for; the event's own status stays what is applied. Not learning

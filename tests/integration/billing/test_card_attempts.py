@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from licensing import db, migrations
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
-from licensing.billing import services, stripe_gateway
+from licensing.billing import payment_gateway, services
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.db import utcnow
 from licensing.errors import ExternalServiceError
@@ -156,7 +156,7 @@ class _FlakyConfirm:
     """The real gateway, recording idempotency keys; the first confirm reaches
     Stripe but its answer is lost (as when the connection drops)."""
 
-    def __init__(self, real: stripe_gateway.PaymentGateway) -> None:
+    def __init__(self, real: payment_gateway.PaymentGateway) -> None:
         self.real = real
         self.keys: list[tuple[str, str]] = []
         self.lost = False

@@ -22,7 +22,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
-from licensing.billing import services, stripe_gateway
+from licensing.billing import payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
@@ -247,13 +247,13 @@ def test_a_card_refund_is_a_stripe_refund_on_the_payment_intent_and_its_webhook_
 class _LostAnswer:
     """The real gateway, except that the refund's answer is lost on the way back."""
 
-    def __init__(self, real: stripe_gateway.PaymentGateway) -> None:
+    def __init__(self, real: payment_gateway.PaymentGateway) -> None:
         self.real = real
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def create_refund(self, **kwargs: Any) -> stripe_gateway.RefundStatus:
+    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
         self.real.create_refund(**kwargs)
         raise ExternalServiceError("Stripe did not complete the request: timed out")
 
@@ -297,7 +297,7 @@ def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_i
 class _NeverSent(_LostAnswer):
     """The real gateway, except that the refund request never leaves this host."""
 
-    def create_refund(self, **kwargs: Any) -> stripe_gateway.RefundStatus:
+    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
         raise ExternalServiceError("Stripe could not be reached: connection refused")
 
 
@@ -307,7 +307,7 @@ def _card_refund_through(
     vendor: User,
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
-    gateway: Callable[[stripe_gateway.PaymentGateway], Any],
+    gateway: Callable[[payment_gateway.PaymentGateway], Any],
 ) -> tuple[CreditNote, Refund]:
     """A card-paid invoice credited in full, refunded through `gateway`, which fails."""
     invoice = invoice_for(vendor, ("90.00",))
@@ -378,11 +378,11 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     real = services._gateway()
 
     class Refuses(_LostAnswer):
-        def create_refund(self, **kwargs: Any) -> stripe_gateway.RefundStatus:
-            raise stripe_gateway.StripeRefused("Stripe refused the request: charge disputed")
+        def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
+            raise payment_gateway.StripeRefused("Stripe refused the request: charge disputed")
 
     app.extensions["licensing.stripe"] = Refuses(real)
-    with pytest.raises(stripe_gateway.StripeRefused):
+    with pytest.raises(payment_gateway.StripeRefused):
         services.refund_card(credit.id, actor=billing_clerk())
     refused = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
     assert refused.state == "failed"

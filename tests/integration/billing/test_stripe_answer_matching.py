@@ -16,8 +16,8 @@ from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
+from licensing.billing.payment_gateway import IntentStatus
 from licensing.billing.states import CARD, PENDING
-from licensing.billing.stripe_gateway import IntentStatus
 
 NOW = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
 

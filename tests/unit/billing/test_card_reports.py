@@ -3,7 +3,7 @@ and a decline always called a decline."""
 
 from __future__ import annotations
 
-from licensing.billing import stripe_gateway
+from licensing.billing import payment_gateway
 from licensing.billing.cards import CardUsed, card_label
 
 
@@ -13,20 +13,20 @@ def _intent(**changes: object) -> dict[str, object]:
 
 def test_an_expanded_charge_gives_the_cards_brand_and_last_four() -> None:
     charge = {"payment_method_details": {"card": {"brand": "mastercard", "last4": "4444"}}}
-    status = stripe_gateway.intent_status_from_event(_intent(latest_charge=charge))
+    status = payment_gateway.intent_status_from_event(_intent(latest_charge=charge))
     assert status.card == CardUsed("mastercard", "4444")
     assert status.card.label == "Mastercard ending 4444"
 
 
 def test_a_charge_given_as_an_id_or_without_card_details_gives_no_card() -> None:
-    assert stripe_gateway.intent_status_from_event(_intent(latest_charge="ch_1")).card is None
+    assert payment_gateway.intent_status_from_event(_intent(latest_charge="ch_1")).card is None
     no_details = {"id": "ch_1", "payment_method": "card_1"}
-    assert stripe_gateway.intent_status_from_event(_intent(latest_charge=no_details)).card is None
+    assert payment_gateway.intent_status_from_event(_intent(latest_charge=no_details)).card is None
 
 
 def test_last_four_that_are_not_four_digits_are_not_kept() -> None:
     charge = {"payment_method_details": {"card": {"brand": "visa", "last4": "42a2"}}}
-    assert stripe_gateway.intent_status_from_event(_intent(latest_charge=charge)).card is None
+    assert payment_gateway.intent_status_from_event(_intent(latest_charge=charge)).card is None
 
 
 def test_brands_read_as_people_name_them_whatever_stripes_spelling() -> None:
@@ -38,12 +38,12 @@ def test_brands_read_as_people_name_them_whatever_stripes_spelling() -> None:
 
 def test_a_decline_whose_message_gives_only_the_reason_says_declined() -> None:
     error = {"code": "card_declined", "message": "Your card has insufficient funds."}
-    status = stripe_gateway.intent_status_from_event(
+    status = payment_gateway.intent_status_from_event(
         _intent(status="requires_payment_method", last_payment_error=error)
     )
     assert status.failure_message == "The card was declined: Your card has insufficient funds."
     same = {"code": "card_declined", "message": "Your card was declined."}
-    status = stripe_gateway.intent_status_from_event(
+    status = payment_gateway.intent_status_from_event(
         _intent(status="requires_payment_method", last_payment_error=same)
     )
     assert status.failure_message == "Your card was declined."
