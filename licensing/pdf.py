@@ -212,6 +212,7 @@ _CJK = re.compile(
     "[\u1100-\u11ff\u2e80-\u2fdf\u2ff0-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
     "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]"
 )
+_CJK_RUN = re.compile(_CJK.pattern + "+")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff65-\uff9f]")
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\uffa0-\uffdc]")
 _BOPOMOFO = re.compile("[\u3100-\u312f\u31a0-\u31bf]")
@@ -254,13 +255,25 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     dejavu = cast(TTFont, pdfmetrics.getFont(FONT)).face.charToGlyph
 
     def font_of(character: str) -> str | None:
-        if ord(character) in dejavu or not _CJK.match(character):
+        if ord(character) in dejavu:
             return None
         if _KANA.match(character):
             return CJK_JAPANESE
         return CJK_KOREAN if _HANGUL.match(character) else han
 
-    runs = [(font, "".join(run)) for font, run in itertools.groupby(value, font_of)]
+    # Only the CJK characters are looked at one by one: the rest of a long
+    # paragraph is one run found by the regular expression.
+    pieces: list[tuple[str | None, str]] = []
+    end = 0
+    for found in _CJK_RUN.finditer(value):
+        pieces.append((None, value[end : found.start()]))
+        pieces += [(font, "".join(run)) for font, run in itertools.groupby(found[0], font_of)]
+        end = found.end()
+    pieces.append((None, value[end:]))
+    runs = [
+        (font, "".join(piece for _, piece in same))
+        for font, same in itertools.groupby((p for p in pieces if p[1]), key=lambda p: p[0])
+    ]
     for font, _ in runs:
         if font is not None:
             _register_cid_font(font)
