@@ -30,6 +30,15 @@ EUROPEAN_NAMES = {
     "Cyrillic": "ООО «Дмитрий Шостакович», Ђорђе Јовановић, Їжак Ґудзь",  # noqa: RUF001
 }
 
+# Invented names in Chinese, Japanese and Korean, each with the CID font its CJK
+# characters must be drawn in: kana make the Han of the same text Japanese (東京支店,
+# after a space, too); Han alone is drawn in the Simplified Chinese font.
+CJK_NAMES = {
+    "Japanese": ("株式会社テスト 東京支店", "HeiseiKakuGo-W5"),
+    "Chinese": ("北京测试有限公司", "STSong-Light"),
+    "Korean": ("테스트 주식회사", "HYGothic-Medium"),
+}
+
 # reportlab writes the ToUnicode map of a subset as pairs "<code> <UTF-16BE>".
 _PAIR = re.compile(rb"<([0-9A-Fa-f]{2})>\s*<([0-9A-Fa-f]{4,})>")
 
@@ -68,3 +77,52 @@ def drawn_without_glyph(data: bytes, text: str) -> list[str]:
         if not character.isspace()
         and (not drawn.get(character) or drawn[character] & {".notdef", "empty"})
     )
+
+
+def fonts_drawing(data: bytes) -> dict[str, set[str]]:
+    """Each character (but white space) the pages' content streams draw, with
+    the fonts it is drawn in: their names without a subset's tag."""
+    drawn: dict[str, set[str]] = {}
+
+    def visit(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
+        if font is None:
+            return
+        name = str(font["/BaseFont"]).lstrip("/").split("+")[-1]
+        for character in text:
+            if not character.isspace():
+                drawn.setdefault(character, set()).add(name)
+
+    for page in PdfReader(io.BytesIO(data)).pages:
+        page.extract_text(visitor_text=visit)
+    return drawn
+
+
+def standard_cid_fonts(data: bytes) -> dict[str, str]:
+    """The fonts of the pages that are CID fonts left to the viewer (Type 0, not
+    embedded), by name, with their Adobe character collection (e.g. Japan1)."""
+    found: dict[str, str] = {}
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            if font["/Subtype"] != "/Type0":
+                continue
+            cid_font = font["/DescendantFonts"][0].get_object()
+            descriptor = cid_font["/FontDescriptor"].get_object()
+            if not {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor):
+                found[str(font["/BaseFont"]).lstrip("/")] = str(
+                    cid_font["/CIDSystemInfo"]["/Ordering"]
+                )
+    return found
+
+
+def misdrawn(data: bytes, text: str, cid_font: str) -> list[str]:
+    """The characters of `text` not drawn as they should be: a CJK character
+    drawn in any font but `cid_font` (or not at all), any other (but white
+    space) without a glyph of its own in the embedded fonts."""
+    from licensing.pdf import has_cjk
+
+    drawn = fonts_drawing(data)
+    cjk = {character for character in text if has_cjk(character)}
+    wrong = {character for character in cjk if drawn.get(character) != {cid_font}}
+    others = "".join(character for character in text if character not in cjk)
+    return sorted(wrong.union(drawn_without_glyph(data, others)))

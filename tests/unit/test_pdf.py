@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,7 +20,14 @@ from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
-from tests.support.glyphs import EUROPEAN_NAMES, drawn_without_glyph
+from tests.support.glyphs import (
+    CJK_NAMES,
+    EUROPEAN_NAMES,
+    drawn_without_glyph,
+    fonts_drawing,
+    glyphs_drawn,
+    standard_cid_fonts,
+)
 
 
 def _story(pages: int) -> list:  # type: ignore[type-arg]
@@ -211,9 +219,81 @@ def test_european_names_are_drawn_with_a_glyph_for_every_letter(language: str) -
 
 
 def test_a_character_no_font_has_is_reported_as_drawn_without_a_glyph() -> None:
-    # The check itself can fail: DejaVu Sans has no CJK, so 中 is the empty box.
-    data = pdf.build([pdf.para("Zoë 中")], pdf.PageFurniture("X"), title="T")
-    assert drawn_without_glyph(data, "Zoë 中") == ["中"]
+    # The check itself can fail: DejaVu Sans has no Thai, so ก is the empty box.
+    data = pdf.build([pdf.para("Zoë ก")], pdf.PageFurniture("X"), title="T")
+    assert drawn_without_glyph(data, "Zoë ก") == ["ก"]
+
+
+_DEJAVU = {pdf.FONT, pdf.FONT_BOLD, pdf.FONT_ITALIC, pdf.FONT_BOLD_ITALIC}
+_COLLECTION = {"HeiseiKakuGo-W5": "Japan1", "STSong-Light": "GB1", "HYGothic-Medium": "Korea1"}
+
+
+@pytest.mark.parametrize("language", sorted(CJK_NAMES))
+def test_cjk_names_are_drawn_in_the_cid_font_of_their_script_everywhere_text_is_drawn(
+    language: str,
+) -> None:
+    name, cid_font = CJK_NAMES[language]
+    mixed = f"{name} (Zoë Łódź K.K.)"
+    story = [
+        pdf.para(mixed, "Title"),
+        pdf.para(f"Licensee: {mixed} & <Partners>"),
+        pdf.markup(f"<b>{pdf.text(mixed)}</b> for <i>{pdf.text(name)}</i>"),
+        pdf.table(
+            [["Organization", mixed, "Fee"], ["Licensee", mixed, name]],
+            [1.2 * inch, 4 * inch, 1.5 * inch],
+            right_columns=(2,),
+        ),
+    ]
+    furniture = pdf.PageFurniture(f"Agreement for {name}", issuer=mixed, footer_note=f"© {name}")
+    data = pdf.build(story, furniture, title=mixed)
+    text = " ".join(PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
+    # title, body, bold, header cell, cell and issuer; italics, cell, reference, footer
+    assert text.count(mixed) == 6
+    assert text.count(name) == 10
+    drawn = fonts_drawing(data)
+    cjk = {character for character in name if pdf.has_cjk(character)}
+    assert {character: drawn[character] for character in cjk} == {c: {cid_font} for c in cjk}
+    others = set(mixed + "Licensee: &<Partners>©") - cjk - {" "}
+    assert set().union(*(drawn[character] for character in others)) <= _DEJAVU
+    assert drawn_without_glyph(data, "".join(others)) == []
+    assert cjk.isdisjoint(glyphs_drawn(data))  # nothing CJK in the DejaVu subsets
+    assert standard_cid_fonts(data) == {cid_font: _COLLECTION[cid_font]}
+
+
+_MIXED = st.text(alphabet=st.sampled_from(list("ab Zoë&<>·—株テ東한ㄅ（ｶ、ก𠮷\xa0")), max_size=40)  # noqa: RUF001
+
+
+@given(value=_MIXED)
+@settings(max_examples=300, deadline=None)
+def test_runs_give_back_the_text_and_only_cjk_characters_leave_dejavu(value: str) -> None:
+    runs = pdf.font_runs(value)
+    assert "".join(run for _, run in runs) == value
+    assert all(first[0] != second[0] for first, second in itertools.pairwise(runs))
+    for font, run in runs:
+        assert all(pdf.has_cjk(character) == (font is not None) for character in run)
+
+
+_JA, _KO = pdf.CJK_JAPANESE, pdf.CJK_KOREAN
+_ZH, _TW = pdf.CJK_SIMPLIFIED_CHINESE, pdf.CJK_TRADITIONAL_CHINESE
+
+
+@pytest.mark.parametrize(
+    ("value", "runs"),
+    [
+        ("Zoë Łódź GmbH", [(None, "Zoë Łódź GmbH")]),
+        ("東京支店 テスト", [(_JA, "東京支店"), (None, " "), (_JA, "テスト")]),
+        ("東京支店", [(_ZH, "東京支店")]),  # Han alone: the Simplified Chinese font
+        ("臺灣測試（股）", [(_ZH, "臺灣測試（股）")]),  # noqa: RUF001 (traditional forms too)
+        ("三星 전자 Ltd", [(_KO, "三星"), (None, " "), (_KO, "전자"), (None, " Ltd")]),
+        ("ㄅㄆ 臺北", [(_TW, "ㄅㄆ"), (None, " "), (_TW, "臺北")]),  # bopomofo: Taiwan
+        ("ｶﾌﾞｼｷ 中 한", [(_JA, "ｶﾌﾞｼｷ"), (None, " "), (_JA, "中"), (None, " "), (_KO, "한")]),
+        ("ก 中", [(None, "ก "), (_ZH, "中")]),  # a script no font here has stays as it was
+    ],
+)
+def test_text_is_split_into_runs_of_dejavu_and_of_the_cid_font_its_script_asks_for(
+    value: str, runs: list[tuple[str | None, str]]
+) -> None:
+    assert pdf.font_runs(value) == runs
 
 
 def _embedded(data: bytes) -> list[Any]:
@@ -317,10 +397,9 @@ sys.stdout.write(" ".join([*seen, plain[:5].decode(), slanted[:5].decode()]))
 """
 
 
-def test_the_fonts_are_parsed_by_the_first_document_and_the_oblique_faces_by_italics(
-    tmp_path: Any,
-) -> None:
-    # A fresh interpreter: this test session has drawn documents already.
+def _in_a_fresh_interpreter(script: str, tmp_path: Any) -> str:
+    """What `script` writes, run by a fresh interpreter: this test session has
+    drawn documents already."""
     root = Path(__file__).resolve().parents[2]
     env = {
         "PATH": "/usr/bin:/bin",
@@ -329,11 +408,49 @@ def test_the_fonts_are_parsed_by_the_first_document_and_the_oblique_faces_by_ita
         "AUDIT_HMAC_KEY": "a" * 40,
     }
     done = subprocess.run(
-        [sys.executable, "-c", _FONTS_ON_FIRST_USE],
+        [sys.executable, "-c", script],
         cwd=root,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    assert done.stdout == "0000 1100 1100 1111 %PDF- %PDF-"
+    return done.stdout
+
+
+def test_the_fonts_are_parsed_by_the_first_document_and_the_oblique_faces_by_italics(
+    tmp_path: Any,
+) -> None:
+    output = _in_a_fresh_interpreter(_FONTS_ON_FIRST_USE, tmp_path)
+    assert output == "0000 1100 1100 1111 %PDF- %PDF-"
+
+
+_CID_FONTS_ON_FIRST_USE = """
+import sys
+from reportlab.pdfbase import pdfmetrics
+import wsgi
+from licensing import pdf
+
+def registered():
+    names = pdfmetrics.getRegisteredFontNames()
+    fonts = (
+        pdf.CJK_JAPANESE, pdf.CJK_SIMPLIFIED_CHINESE, pdf.CJK_KOREAN, pdf.CJK_TRADITIONAL_CHINESE
+    )
+    module = "reportlab.pdfbase.cidfonts" in sys.modules
+    return "".join("1" if font in names else "0" for font in fonts) + ("+" if module else "-")
+
+seen = [registered()]
+latin = [pdf.para("Łódź Zoë"), pdf.table([["Erdős Kft."]], [200])]
+pdf.build(latin, pdf.PageFurniture("T"), title="t")
+seen.append(registered())
+pdf.build([pdf.para("株式会社テスト")], pdf.PageFurniture("Ltd"), title="t")
+seen.append(registered())
+pdf.build([pdf.table([["北京测试有限公司"]], [200])], pdf.PageFurniture("테스트"), title="t")
+seen.append(registered())
+sys.stdout.write(" ".join(seen))
+"""
+
+
+def test_a_cid_font_is_registered_by_the_first_text_drawn_in_it(tmp_path: Any) -> None:
+    output = _in_a_fresh_interpreter(_CID_FONTS_ON_FIRST_USE, tmp_path)
+    assert output == "0000- 0000- 1000+ 1110+"

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from pypdf import PdfReader
 
 from licensing.agreements.documents import (
@@ -17,7 +18,7 @@ from licensing.agreements.documents import (
     Party,
     render_agreement_pdf,
 )
-from tests.support.glyphs import EUROPEAN_NAMES, drawn_without_glyph
+from tests.support.glyphs import CJK_NAMES, EUROPEAN_NAMES, drawn_without_glyph, misdrawn
 
 
 def _document(**changes: object) -> AgreementDocument:
@@ -116,3 +117,18 @@ def test_licensee_names_in_any_european_script_are_drawn_letter_for_letter() -> 
         assert value in text
     drawn = "".join(names) + licensee.name + use.product + use.description
     assert drawn_without_glyph(data, drawn) == []
+
+
+@pytest.mark.parametrize("language", sorted(CJK_NAMES))
+def test_licensee_names_in_chinese_japanese_and_korean_are_drawn_in_their_cid_font(
+    language: str,
+) -> None:
+    name, cid_font = CJK_NAMES[language]
+    licensee = Party(f"{name} (Kestrel K.K.)", (f"{name} 1-2-3", "Zoë Tower"), "a company")
+    use = replace(_document().uses[0], product=f"{name} Scrubber", description=f"Für {name}")
+    data = render_agreement_pdf(_document(licensee=licensee, uses=(use,)))
+    text = " ".join(_text(data)[0].split())
+    values = (licensee.name, *licensee.address_lines, use.product, use.description)
+    for value in values:
+        assert value in text
+    assert misdrawn(data, "".join(values), cid_font) == []

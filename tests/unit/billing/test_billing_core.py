@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -14,6 +15,7 @@ from licensing.billing.numbering import format_number
 from licensing.billing.services import months_between
 from licensing.billing.states import INVOICE, PAYMENT
 from licensing.errors import IllegalTransition
+from tests.support.glyphs import CJK_NAMES, misdrawn
 
 
 def test_numbers_are_series_year_and_six_digits() -> None:
@@ -43,8 +45,8 @@ def test_an_issued_invoice_cannot_go_back_to_draft_and_a_paid_one_is_final() -> 
     assert PAYMENT.can("failed", "succeed")
 
 
-def _document(state: str) -> documents.InvoiceDocument:
-    return documents.InvoiceDocument(
+def _document(state: str, **changes: object) -> documents.InvoiceDocument:
+    document = documents.InvoiceDocument(
         number="INV-2027-000007",
         state=state,
         issuer=("CPT Licensing Office", "100 Lakeshore Plaza"),
@@ -66,6 +68,7 @@ def _document(state: str) -> documents.InvoiceDocument:
         copyright_notice=documents.copyright_notice(date(2027, 1, 1)),
         footer_notice=notices.copyright_notice(date(2027, 1, 1)),
     )
+    return replace(document, **changes)  # type: ignore[arg-type]
 
 
 def _text(content: bytes) -> str:
@@ -81,3 +84,17 @@ def test_the_invoice_pdf_is_deterministic_and_stamped_paid_only_when_paid() -> N
     assert "Meadowlark Practice Systems Inc." in paid
     assert "CPT © 2026 American Medical Association" in paid
     assert "Nothing is due on this invoice." in paid
+
+
+@pytest.mark.parametrize("language", sorted(CJK_NAMES))
+def test_an_invoice_billed_to_a_chinese_japanese_or_korean_name_draws_it_in_its_cid_font(
+    language: str,
+) -> None:
+    name, cid_font = CJK_NAMES[language]
+    bill_to = (f"{name} (Meadowlark Ltd)", f"{name} 12", "Zoë Building")
+    line = documents.DocumentLine(f"Distribution of {name}", "flat 900.00", "900.00")
+    data = documents.render_invoice_pdf(_document("open", bill_to=bill_to, lines=(line,)))
+    text = " ".join(_text(data).split())
+    for value in (*bill_to, line.description):
+        assert value in text
+    assert misdrawn(data, "".join(bill_to) + line.description, cid_font) == []

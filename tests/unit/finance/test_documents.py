@@ -4,9 +4,11 @@ figures, exact to the cent, and charts that cope with a month of nothing."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from pypdf import PdfReader
 
 from licensing.finance.documents import (
@@ -17,6 +19,7 @@ from licensing.finance.documents import (
     render_monthly_report_pdf,
 )
 from licensing.finance.queries import AGING_BUCKETS
+from tests.support.glyphs import CJK_NAMES, misdrawn
 
 
 def _report(scale: int = 1) -> MonthlyReport:
@@ -72,3 +75,14 @@ def test_a_month_with_nothing_invoiced_still_renders_with_empty_charts() -> None
     text = _text(render_monthly_report_pdf(_report(scale=0)))
     assert "No license fees or royalties were invoiced this month." in text
     assert "Nothing was invoiced this month." in text
+
+
+@pytest.mark.parametrize("language", sorted(CJK_NAMES))
+def test_top_licensees_named_in_chinese_japanese_and_korean_are_drawn_in_their_cid_font(
+    language: str,
+) -> None:
+    name, font = CJK_NAMES[language]
+    row = LicenseeRow(f"{name} Inc.", Decimal("12345.67"), Decimal(0), Decimal(0))
+    data = render_monthly_report_pdf(replace(_report(), top_licensees=(row,)))
+    assert row.name in _text(data)
+    assert misdrawn(data, row.name, font) == []

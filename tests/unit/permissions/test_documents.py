@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 from datetime import date
 
+import pytest
 from pypdf import PdfReader
 
 from licensing.permissions import documents
+from tests.support.glyphs import CJK_NAMES, misdrawn
 
 REQUESTER = documents.Requester(
     name="Lena Ortiz",
@@ -72,3 +74,17 @@ def test_a_denial_letter_gives_the_reason_and_how_to_ask_for_reconsideration() -
     assert "charges tuition to the general public <b>for profit</b>." in text
     assert "until 2027-02-17" in text
     assert "Request reconsideration" in text
+
+
+@pytest.mark.parametrize("language", sorted(CJK_NAMES))
+def test_a_letter_to_a_chinese_japanese_or_korean_requester_draws_the_names_in_their_cid_font(
+    language: str,
+) -> None:
+    name, cid_font = CJK_NAMES[language]
+    requester = documents.Requester(f"{name} Ortiz", "x@example.test", f"{name} College", "Faculty")
+    data = documents.render_grant_letter(_grant(requester=requester, purpose=f"Kurs {name}"))
+    text = _text(data)
+    for value in (requester.name, requester.institution, f"Kurs {name}"):
+        assert value in text
+    drawn = requester.name + requester.institution + f"Kurs {name}"
+    assert misdrawn(data, drawn, cid_font) == []
