@@ -46,6 +46,7 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.config import current_config
+from licensing.errors import InvalidInput
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -56,6 +57,8 @@ blp = Blueprint(
 )
 
 Length = ma.validate.Length
+
+ASSIGNEE_IS_FOR_STAFF = "assignee is a staff filter: vendors are never assigned applications."
 
 
 def _languages_fit(languages: list[str]) -> None:
@@ -206,7 +209,11 @@ class ApplicationSchema(ma.Schema):
 class ApplicationQuerySchema(ma.Schema):
     state = ma.fields.List(vocabulary(APPLICATION.states))
     assignee = ma.fields.String(
-        metadata={"description": "`me`, `nobody` or a staff user id"}, validate=Length(max=20)
+        metadata={
+            "description": "`me`, `nobody` or a staff user id (staff only: a vendor "
+            "caller gets a 422 naming `query.assignee`)"
+        },
+        validate=Length(max=20),
     )
     sort = vocabulary(tuple(queries.SORTS), load_default="oldest")
 
@@ -280,6 +287,10 @@ class ApplicationNoteSchema(ma.Schema):
 def list_applications(query: dict[str, Any]) -> Select[Any]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
+    principal = access.require_principal()
+    if principal.is_vendor and "assignee" in query:
+        # Vendors are never assignees: an empty list would look like an answer.
+        raise InvalidInput.for_field("query.assignee", ASSIGNEE_IS_FOR_STAFF)
     assignee: str | int | None = query.get("assignee")
     if isinstance(assignee, str) and assignee.isascii() and assignee.isdigit():
         # A user id; past the id column's range it matches nobody.
@@ -287,7 +298,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
     return (
         queries.applications_query(
             # The caller names "me": without it, assignee=me matched everyone.
-            access.require_principal(),
+            principal,
             queries.QueueFilter(
                 states=query.get("state") or (), assignee=assignee, sort=query["sort"]
             ),
