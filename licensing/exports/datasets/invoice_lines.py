@@ -277,12 +277,15 @@ def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str
 
 
 def unknown_currencies(given: ExportFilter) -> Statement:
-    """(currency, invoice number) of the export's lines in a currency the service
-    does not know, in its order (corruption: currencies are checked when stored)."""
-    unknown = _statement(given).with_only_columns(
-        Invoice.currency, Invoice.number.label("invoice_number")
+    """(currency, invoice number) of the export's invoices in a currency the service
+    does not know, in its order (corruption: currencies are checked when stored).
+    Read from the invoices, not their lines: a check before every export that
+    scanned each line would cost a second pass over the largest one."""
+    has_lines = select(InvoiceLine.id).where(InvoiceLine.invoice_id == Invoice.id).exists()
+    unknown = select(Invoice.currency, Invoice.number.label("invoice_number")).where(
+        sqlcsv.unknown(Invoice.currency), has_lines
     )
-    return ordered(unknown.where(sqlcsv.unknown(Invoice.currency)))
+    return issued_invoices(unknown, given).order_by(Invoice.issue_date, Invoice.id)
 
 
 DATASET = register(
