@@ -35,7 +35,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint, refuse_staff_filter
 from licensing.api.fields import (
     Day,
     DecimalText,
@@ -46,7 +46,6 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.config import current_config
-from licensing.errors import InvalidInput
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -57,8 +56,6 @@ blp = Blueprint(
 )
 
 Length = ma.validate.Length
-
-ASSIGNEE_IS_FOR_STAFF = "assignee is a staff filter: vendors are never assigned applications."
 
 
 def _languages_fit(languages: list[str]) -> None:
@@ -288,9 +285,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
     principal = access.require_principal()
-    if principal.is_vendor and "assignee" in query:
-        # Vendors are never assignees: an empty list would look like an answer.
-        raise InvalidInput.for_field("query.assignee", ASSIGNEE_IS_FOR_STAFF)
+    refuse_staff_filter(principal, query, "assignee", "applications")
     assignee: str | int | None = query.get("assignee")
     if isinstance(assignee, str) and assignee.isascii() and assignee.isdigit():
         # A user id; past the id column's range it matches nobody.
