@@ -149,7 +149,7 @@ class Declared:
         statement = self.source(select(*texts, *_inputs(in_python)), given)
         for batch in each_batch(context.session, statement.order_by(*self.order)):
             try:
-                yield [
+                lines = [
                     ",".join(
                         result[at] if in_sql else sqlcsv.python_cell(kinds[at], readers[at](result))
                         for in_sql, at in pieces
@@ -160,6 +160,7 @@ class Declared:
                 if not any(text is None for result in batch for text in result[: len(texts)]):
                     raise
                 sqlcsv.refuse_line(context.session, self.unknown_currencies(given))
+            yield lines
 
     def unknown_currencies(self, given: ExportFilter) -> Statement:
         """(currency, the row's first field: its id) of the export's rows in a
