@@ -267,7 +267,7 @@ def refuse_line(session: Session, first_unknown: Select[Any]) -> NoReturn:
     code = session.scalars(first_unknown.limit(1)).first()
     if code is not None:
         minor_units(code)  # raises MoneyError naming it, as the Python writer's rows do
-    raise AssertionError(f"a NULL line, yet no unknown currency ({code!r})")
+    raise RuntimeError(f"the database wrote a NULL line, yet no currency is unknown ({code!r})")
 
 
 def unknown(currency: Any) -> ColumnElement[bool]:
