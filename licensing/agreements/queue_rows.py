@@ -1,12 +1,7 @@
-"""The staff queue's rows as the page prints them.
+"""The staff queue's rows as the page prints them (the pattern: `licensing/web/rows.py`).
 
-A page of the queue is 50 rows of 8 cells. Printed from the rows as read, every
-cell went through Jinja's attribute lookups, filters (`humanize`, `vocab`,
-`money`, `replace`), a URL function and autoescaping (about 19 escaped values a
-row): a third of the page's time. Here each row becomes one tuple of text that is
-already escaped, plus the flags the template branches on, so that
-`templates/agreements/queue.html` prints the cells under `{% autoescape false %}`
-without a lookup, filter or call per cell. The markup stays in the template.
+A page of the queue is 50 rows of 8 cells (about 19 escaped values a row), printed
+by `templates/agreements/queue.html` under `{% autoescape false %}`.
 
 Everything textual in a `QueueRow` is escaped here, once (`_text`); integers are
 printed as they are. A field added to `QueueRow` must be escaped the same way:
@@ -17,17 +12,16 @@ and amounts, escaped all the same.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
-from markupsafe import escape
-
 from licensing.agreements.queries import QueueApplication, ReviewLevel
 from licensing.web.filters import humanize, money, vocab
+from licensing.web.rows import NO_VALUE
+from licensing.web.rows import escaped as _text
+from licensing.web.rows import state_label as _state_label
 
-NO_VALUE = "—"
 DEFAULT_CURRENCY = "USD"  # what the page has always shown for an amount without one
 
 
@@ -51,22 +45,6 @@ class QueueRow(NamedTuple):
     amount: str | None  # None: no quote yet (shown as —)
     currency: str
     assignee: str
-
-
-# What HTML escaping changes; most of a row's text has none of it.
-_SPECIAL = re.compile(r"[&<>\"']")
-
-
-def _text(value: str) -> str:
-    """`value` escaped as Jinja escapes it (markupsafe); looking first is cheaper
-    than escaping, which makes two new strings even when nothing changes."""
-    return str(escape(value)) if _SPECIAL.search(value) else value
-
-
-@lru_cache(maxsize=256)
-def _state_label(value: str) -> str:
-    """A state in words, escaped (there are a dozen states)."""
-    return _text(value.replace("_", " "))
 
 
 @lru_cache(maxsize=256)

@@ -35,7 +35,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint, refuse_staff_filter
 from licensing.api.fields import (
     Day,
     DecimalText,
@@ -206,7 +206,11 @@ class ApplicationSchema(ma.Schema):
 class ApplicationQuerySchema(ma.Schema):
     state = ma.fields.List(vocabulary(APPLICATION.states))
     assignee = ma.fields.String(
-        metadata={"description": "`me`, `nobody` or a staff user id"}, validate=Length(max=20)
+        metadata={
+            "description": "`me`, `nobody` or a staff user id (staff only: a vendor "
+            "caller gets a 422 naming `query.assignee`)"
+        },
+        validate=Length(max=20),
     )
     sort = vocabulary(tuple(queries.SORTS), load_default="oldest")
 
@@ -280,6 +284,8 @@ class ApplicationNoteSchema(ma.Schema):
 def list_applications(query: dict[str, Any]) -> Select[Any]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
+    principal = access.require_principal()
+    refuse_staff_filter(principal, query, "assignee", "applications")
     assignee: str | int | None = query.get("assignee")
     if isinstance(assignee, str) and assignee.isascii() and assignee.isdigit():
         # A user id; past the id column's range it matches nobody.
@@ -287,7 +293,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
     return (
         queries.applications_query(
             # The caller names "me": without it, assignee=me matched everyone.
-            access.require_principal(),
+            principal,
             queries.QueueFilter(
                 states=query.get("state") or (), assignee=assignee, sort=query["sort"]
             ),

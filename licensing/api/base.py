@@ -15,7 +15,7 @@ Two things every route gets from here rather than from its own decorators:
 from __future__ import annotations
 
 import http
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from copy import deepcopy
 from functools import wraps
 from typing import Any, NoReturn, TypeVar, cast
@@ -32,6 +32,7 @@ from werkzeug.datastructures import MultiDict
 
 from licensing import db, limits
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
+from licensing.errors import InvalidInput
 from licensing.problems import PROBLEM_MIMETYPE
 
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
@@ -139,6 +140,16 @@ def _one_page(result: Any, start: int, size: int) -> tuple[Sequence[Any], int]:
         return session.scalars(result.limit(size).offset(start)).all(), total
     items = list(result)
     return items[start : start + size], len(items)
+
+
+def refuse_staff_filter(principal: Any, query: Mapping[str, Any], name: str, records: str) -> None:
+    """A query filter by assignee from a vendor caller is a 422 naming it
+    (`query.NAME`): vendors are never assigned `records`, so the empty list it
+    found would look like an answer (docs/api.md)."""
+    if principal.is_vendor and name in query:
+        raise InvalidInput.for_field(
+            f"query.{name}", f"{name} is a staff filter: vendors are never assigned {records}."
+        )
 
 
 class ApiParser(FlaskParser):

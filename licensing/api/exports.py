@@ -104,6 +104,11 @@ def _media_types() -> dict[str, Any]:
 )
 @blp.alt_response(404, description="No such dataset")
 @blp.alt_response(422, description="A filter the dataset does not take, or a bad value")
+@blp.alt_response(
+    409,
+    description="The rows hold a currency the service does not know (a record changed in "
+    "the database): nothing is exported; the detail names the first record",
+)
 def export(query: dict[str, Any], dataset: str) -> Response:
     """Stream one dataset. Money is a decimal string with the currency's digits,
     dates ISO 8601; `from`/`to` apply to the date `by` names (each dataset's

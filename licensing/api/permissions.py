@@ -20,7 +20,7 @@ from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
 from licensing.actors import current_actor
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import API_PREFIX, SECURED, Blueprint, refuse_staff_filter
 from licensing.api.fields import Day, record_id, vocabulary
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -199,7 +199,11 @@ class PermissionRequestSchema(PermissionStatusSchema):
 class PermissionQueueQuerySchema(ma.Schema):
     state = vocabulary(("open", *STATES))
     assignee = ma.fields.String(
-        validate=Length(max=20), metadata={"description": "a user id, `me` or `none`"}
+        validate=Length(max=20),
+        metadata={
+            "description": "a user id, `me` or `none` (staff only: a vendor caller gets a "
+            "422 naming `query.assignee`)"
+        },
     )
     q = ma.fields.String(validate=Length(max=200))
     overdue = ma.fields.Boolean()
@@ -351,6 +355,7 @@ def list_requests(query: dict[str, Any]) -> Select[Any]:
     """The queue (staff; open requests unless `state` says otherwise), or a
     vendor's own organization's requests."""
     principal = access.require_principal()
+    refuse_staff_filter(principal, query, "assignee", "permission requests")
     filters = queries.QueueFilter(
         state=query.get("state", "open"),
         assignee=query.get("assignee"),

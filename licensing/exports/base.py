@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
+    from licensing.db import Statement
     from licensing.exports.filters import ExportFilter
     from licensing.exports.ledger import Ledger
 
@@ -57,6 +58,9 @@ CountFunction = Callable[[ExportContext, "ExportFilter"], int | None]
 # Batches of finished CSV lines (without line ends), the schema_version column
 # first: what `formats.write_csv` would write for the same rows, byte for byte.
 CsvLinesFunction = Callable[[ExportContext, "ExportFilter"], Generator[list[str], None, None]]
+# (currency, the record's reference) of the rows in a currency the service does not
+# know, in the export's order: corruption, refused before a byte is sent.
+UnknownCurrenciesFunction = Callable[["ExportFilter"], "Statement"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ class Dataset:
     # The CSV written by the database (`exports.sqlcsv`), for a large dataset
     # whose columns SQL can format; None: `formats.write_csv` writes `rows`.
     csv_lines: CsvLinesFunction | None = None
+    # Where the database can find them cheaply; None: the rows raise MoneyError
+    # when they meet one (`queries.amount`), midway through the file.
+    unknown_currencies: UnknownCurrenciesFunction | None = None
 
     @property
     def column_names(self) -> list[str]:

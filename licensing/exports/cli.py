@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -90,6 +91,16 @@ def exports_command(
         total = services.count(request, gl_accounts=gl_accounts)
     except DomainError as error:
         raise click.UsageError(_problems(error)) from None
+    try:
+        services.check_records(request)
+        _export(request, gl_accounts, total, output)
+    except services.CorruptRecords as error:  # no file is left (see _write_file)
+        raise click.ClickException(error.detail) from None
+
+
+def _export(
+    request: services.ExportRequest, gl_accounts: Mapping[str, str], total: int | None, output: str
+) -> None:
     note = f"licensing exports on the command line (user {_os_user()})"
     tally = services.Tally()
     with _Progress(total) as progress:

@@ -1,13 +1,14 @@
 """An export: checked up front, then streamed as bytes and audited.
 
 `prepare()` reads the dataset, format and filter and refuses bad input before
-a byte is sent. `stream()` yields the file's bytes from a session of its own
-that reads one snapshot (`licensing.streaming.reading_session(snapshot=True)`:
-REPEATABLE READ on PostgreSQL, so a credit note committed midway cannot make the
-file disagree with itself) and, when the stream ends (finished, failed or
-closed midway by the client), records the export in the audit log with its
-filter, row count, byte count and the SHA-256 of the bytes sent, in a
-transaction of its own.
+a byte is sent; `check_records()` refuses rows the service would never have
+stored (a currency it does not know), naming the first. `stream()` yields the
+file's bytes from a session of its own that reads one snapshot
+(`licensing.streaming.reading_session(snapshot=True)`: REPEATABLE READ on
+PostgreSQL, so a credit note committed midway cannot make the file disagree
+with itself) and, when the stream ends (finished, failed or closed midway by
+the client), records the export in the audit log with its filter, row count,
+byte count and the SHA-256 of the bytes sent, in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from licensing import db
 from licensing.audit import services as audit
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import InvalidInput, NotFound
+from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.exports import base, filters
 from licensing.exports.base import Dataset, ExportContext, Row
 from licensing.exports.formats import FORMATS, Format, Header, write_csv_lines
 from licensing.exports.ledger import Ledger
+from licensing.money import MoneyError
 from licensing.streaming import reading_session
 
 
@@ -63,6 +65,36 @@ def prepare(
     return ExportRequest(dataset, export_filter, chosen)
 
 
+class CorruptRecords(Conflict):
+    """The export's rows hold what the service never stores (a currency it does
+    not know): the database was changed behind it. Nothing is exported."""
+
+    title = "Records the service cannot export"
+
+
+_CORRUPT = (
+    "Currencies are checked when they are stored, so the record was changed in "
+    "the database; correct it and export again."
+)
+
+
+def check_records(request: ExportRequest) -> None:
+    """Refuse, before a byte is written, an export whose rows hold a currency the
+    service does not know, naming the first such record (where the dataset can
+    find them in the database; the others stop at that row: see `stream`)."""
+    find = request.dataset.unknown_currencies
+    if find is None:
+        return
+    with reading_session() as session:
+        found = session.execute(find(request.filter).limit(1)).first()
+    if found is not None:
+        currency, record = found
+        raise CorruptRecords(
+            f"The {request.dataset.name} export was not started: {found._fields[1]} {record} "
+            f"has amounts in {currency!r}, a currency the service does not know. {_CORRUPT}"
+        )
+
+
 @dataclass
 class Tally:
     """What has been sent so far."""
@@ -71,6 +103,7 @@ class Tally:
     bytes: int = 0
     digest: Any = field(default_factory=hashlib.sha256)
     complete: bool = False
+    failure: str | None = None  # why the stream stopped, when it was refused midway
 
     def add(self, chunk: builtins.bytes) -> None:  # the field `bytes` shadows the type
         self.bytes += len(chunk)
@@ -133,6 +166,12 @@ def stream(
                 for chunk in chunks:
                     tally.add(chunk)
                     yield chunk
+            except MoneyError as error:  # met midway (`check_records` did not look)
+                tally.failure = (
+                    f"The {request.dataset.name} export stopped after {tally.rows} rows: "
+                    f"{error}. {_CORRUPT}"
+                )
+                raise CorruptRecords(tally.failure) from error
             finally:
                 # Stopped midway: close the writer, then the rows (which closes
                 # their server-side cursor), before the session itself closes.
@@ -171,7 +210,9 @@ def record_export(request: ExportRequest, tally: Tally, *, note: str | None = No
                 "sha256": tally.digest.hexdigest(),
                 "complete": tally.complete,
             },
-            note=note if tally.complete else "The stream ended before the last row was sent.",
+            note=note
+            if tally.complete
+            else tally.failure or "The stream ended before the last row was sent.",
         )
         session.commit()
     finally:

@@ -18,7 +18,12 @@ csv module writes None), on SQLite or PostgreSQL:
   digits (what `Decimal.quantize` does), `-` before any negative amount, even
   one that rounds to zero (`-0.00`, as `f"{Decimal('-0.001').quantize(...):f}"`):
   on SQLite in integer arithmetic on the stored 1/10,000ths, on PostgreSQL
-  with `round()` on the NUMERIC and the two cases where it differs.
+  with `round()` on the NUMERIC and the two cases where it differs. An amount
+  in a currency `licensing.money` does not know is NULL, never two digits
+  guessed: currencies are checked when they are stored, so one in the database
+  is corruption, and the Python writer refuses it (`money.minor_units` raises).
+  The NULL makes the whole line NULL (`||` with NULL is NULL on both
+  databases); the dataset then raises the same error with `refuse_line()`.
 
 `tests/integration/exports/test_sql_csv.py` compares these with the Python
 writer on generated hostile text and amounts, on both databases.
@@ -27,13 +32,14 @@ writer on generated hostile text and amounts, on both databases.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
     Numeric,
+    Select,
     String,
     case,
     cast,
@@ -169,14 +175,15 @@ def _currencies_by_digits() -> dict[int, tuple[str, ...]]:
     return {digits: tuple(codes) for digits, codes in by_digits.items()}
 
 
-def _other_digits() -> list[tuple[int, tuple[str, ...]]]:
-    """Currencies whose minor unit is not two digits, by their digits."""
-    return sorted((d, codes) for d, codes in _currencies_by_digits().items() if d != 2)
+def _every_digits() -> list[tuple[int, tuple[str, ...]]]:
+    """Every known currency, by its minor-unit digits: two first, the digits of
+    nearly every row, so a CASE of them usually stops at its first branch."""
+    return sorted(_currencies_by_digits().items(), key=lambda item: (item[0] != 2, item[0]))
 
 
 def currency_digits(currency: Any) -> ColumnElement[int]:
-    """The currency's minor-unit digits (two unless listed otherwise)."""
-    return case(*((currency.in_(codes), digits) for digits, codes in _other_digits()), else_=2)
+    """The currency's minor-unit digits; NULL for a currency no one knows."""
+    return case(*((currency.in_(codes), digits) for digits, codes in _every_digits()))
 
 
 def _constant(value: int | Decimal) -> ColumnElement[Any]:
@@ -223,37 +230,49 @@ def _numeric_text(amount: ColumnElement[Decimal], digits: int) -> ColumnElement[
 def _money(
     dialect: str, value: Any, branches: list[tuple[ColumnElement[bool], int]]
 ) -> ColumnElement[str]:
-    """The amount in the digits of the first branch that holds, else two
-    (NULL in every branch when there is no amount)."""
+    """The amount in the digits of the first branch that holds: an empty cell
+    when there is no amount (as the Python writer, which never asks the
+    currency then), NULL when no branch holds (an unknown currency)."""
     if dialect != SQLITE:
         amount = type_coerce(value, Numeric())
-        return func.coalesce(
-            case(
-                *((holds, _numeric_text(amount, digits)) for holds, digits in branches),
-                else_=_numeric_text(amount, 2),
-            ),
-            "",
+        return case(
+            (amount.is_(None), ""),
+            *((holds, _numeric_text(amount, digits)) for holds, digits in branches),
         )
     units = _units(value)
-    text = case(
+    return case(
+        (units.is_(None), ""),
         *((holds, _digits_text(units, digits)) for holds, digits in branches),
-        else_=_digits_text(units, 2),
     )
-    return func.coalesce(case((units.is_(None), None), else_=text), "")
 
 
 def money_cell(dialect: str, value: Any, currency: Any) -> ColumnElement[str]:
-    """The amount with exactly its currency's digits."""
+    """The amount with exactly its currency's digits (NULL: unknown currency)."""
     return _money(
-        dialect, value, [(currency.in_(codes), digits) for digits, codes in _other_digits()]
+        dialect, value, [(currency.in_(codes), digits) for digits, codes in _every_digits()]
     )
 
 
 def money_cell_in_digits(dialect: str, value: Any, digits: Any) -> ColumnElement[str]:
     """The amount with `digits` digits: `currency_digits` selected once per
     invoice, so that each line compares one integer instead of the lists of
-    currency codes (`invoice_lines`)."""
-    return _money(dialect, value, [(digits == count, count) for count, _ in _other_digits()])
+    currency codes (`invoice_lines`). NULL digits (unknown currency): NULL."""
+    return _money(dialect, value, [(digits == count, count) for count, _ in _every_digits()])
+
+
+def refuse_line(session: Session, first_unknown: Select[Any]) -> NoReturn:
+    """Raise what the Python writer raises for a line the database left NULL:
+    `first_unknown` selects the currency of the export's rows whose currency is
+    unknown, in the export's order (read only now that one was met)."""
+    code = session.scalars(first_unknown.limit(1)).first()
+    if code is not None:
+        minor_units(code)  # raises MoneyError naming it, as the Python writer's rows do
+    raise RuntimeError(f"the database wrote a NULL line, yet no currency is unknown ({code!r})")
+
+
+def unknown(currency: Any) -> ColumnElement[bool]:
+    """Whether `currency` (a column or expression) is one the service does not know."""
+    return _text(currency).not_in(sorted(CURRENCIES))
 
 
 def joined(cells: list[ColumnElement[str]]) -> ColumnElement[str]:

@@ -33,14 +33,19 @@ def exports() -> Response | tuple[str, int]:
         return _page(error.errors, 422)
     except NotFound as error:
         return _page({"dataset": [error.detail]}, 422)
-    return download(export)
+    try:
+        return download(export)
+    except services.CorruptRecords as error:
+        return _page({"dataset": [error.detail]}, 409)
 
 
 def download(export: services.ExportRequest) -> Response:
     """The export as a file streamed to the client, for the page and the API alike.
 
     It keeps the request's context (the audit record names who exported) but
-    not the request's session, whose transaction ends before the first byte."""
+    not the request's session, whose transaction ends before the first byte.
+    Rows the service cannot export are refused first (`services.CorruptRecords`)."""
+    services.check_records(export)
     end_request_session()
     return Response(
         stream_with_context(services.stream(export, gl_accounts=current_config().gl_accounts)),

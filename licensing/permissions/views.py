@@ -21,7 +21,7 @@ from wtforms import SelectChoice
 from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
 from licensing.config import current_config
@@ -33,11 +33,13 @@ from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import show_errors
+from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
 
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
+from .queue_rows import queue_rows
 from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES, WITH_STAFF
 
 public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
@@ -320,9 +322,8 @@ def _assign_form(session: Session) -> forms.AssignForm:
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue")
 
 
-def _bulk_form(session: Session) -> forms.BulkAssignForm:
+def _bulk_form(staff: list[User]) -> forms.BulkAssignForm:
     form = forms.BulkAssignForm()
-    staff = queries.licensing_staff(session)
     form.assignee_id.choices = assignment.assignee_choices(
         (user.id, user.full_name) for user in staff
     )
@@ -343,21 +344,27 @@ def _queue_page(
     session = db.session()
     principal = access.require_principal()
     now = utcnow()
-    target = current_config().permission_sla_days
     filters = queries.QueueFilter.from_args(args)
-    found = queries.queue(session, filters, principal, now)
+    request_url = url_pattern("permissions_console.detail", "request_id")
+    assert request_url is not None  # the queue's own blueprint has the request's page
+    staff = queries.licensing_staff(session)
+    assign_form = bulk_form or _bulk_form(staff)
     page = render_template(
         "permissions/console_queue.html",
-        requests=found,
-        levels={item.id: queries.service_level(item, now, target_days=target) for item in found},
+        rows=queue_rows(
+            queries.queue_requests(session, filters, principal, now),
+            now,
+            target_days=current_config().permission_sla_days,
+            selected=selected,
+            request_url=request_url,
+        ),
         filters=filters,
         filter_query=urlencode(args),
         states=[s for s in STATES if s != "unconfirmed"],
-        staff=queries.licensing_staff(session),
-        assign_form=bulk_form or _bulk_form(session),
-        selected=selected,
+        staff=staff,
+        assign_form=assign_form,
+        assignee_select=assignment.assignee_select(assign_form),
         metrics=services.metrics(session, now=now),
-        label=services.label,
     )
     return page, status
 
@@ -374,7 +381,7 @@ def queue() -> Page:
 def bulk_assign() -> Page:
     """Assign (or, once confirmed, unassign) the selected requests, then back to the
     queue with its filters as they were."""
-    form = _bulk_form(db.session())
+    form = _bulk_form(queries.licensing_staff(db.session()))
     wanted = assignment.bulk_assignment(form, "request_ids", "request")
     filters: dict[str, Any] = _filter_args(parse_qsl(request.form.get("filters", "")))
     back = url_for("permissions_console.queue", **filters)

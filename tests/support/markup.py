@@ -3,6 +3,7 @@ ARIA references."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from html.parser import HTMLParser
 
@@ -44,3 +45,11 @@ def dangling_references(html: str) -> list[str]:
 def none_attributes(html: str) -> list[str]:
     """Attributes rendered from a Python None (`aria-invalid="None"`)."""
     return [f"<{tag} {name}>" for tag, name, value in _collect(html).attributes if value == "None"]
+
+
+def selectable_row(page: str, record_id: int) -> str:
+    """A queue's table row (`<tr>` to `</tr>`) whose first cell's checkbox selects
+    `record_id`, as the page wrote it."""
+    found = re.search(rf"<tr[^>]*>\s*<td><input[^>]*value=\"{record_id}\".*?</tr>", page, re.DOTALL)
+    assert found, f"no row selecting {record_id}"
+    return found.group(0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
+
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.support.factories import bearer
 
@@ -138,3 +140,16 @@ def test_the_queue_filtered_to_me_lists_only_the_caller_s_applications(
     assert listed.status_code == 200
     assert [item["id"] for item in listed.get_json()] == [mine.id]
     assert other.id != mine.id
+
+
+@pytest.mark.parametrize("assignee", ["me", "nobody", "1"])
+def test_a_vendor_filtering_applications_by_assignee_is_told_it_is_a_staff_filter(
+    client: Any, apply: Any, vendor: Any, assignee: str
+) -> None:
+    apply(vendor, STAFF_USE)
+    refused = client.get(f"/api/v1/applications?assignee={assignee}", headers=bearer(vendor))
+    assert refused.status_code == 422
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["errors"] == {
+        "query.assignee": ["assignee is a staff filter: vendors are never assigned applications."]
+    }

@@ -231,6 +231,17 @@ def test_a_vendor_s_list_filtered_by_state_keeps_the_filter_on_every_page(
     assert _reference(draft.id) in _references(every)
 
 
+def test_a_vendor_s_list_ignores_the_staff_assignee_filter_like_any_filter_it_does_not_offer(
+    client: FlaskClient, signed_in: Callable[..., FlaskClient], vendor: Any, apply: Apply
+) -> None:
+    own = signed_in(client, vendor)
+    submitted, draft = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE, submit=False)
+    listed = {_reference(submitted.id), _reference(draft.id)}
+    for assignee in ("me", "nobody", "1"):
+        page = _get(own, f"/portal/applications?assignee={assignee}")
+        assert set(_references(page)) == listed
+
+
 def test_the_dashboard_names_the_oldest_applications_under_review_and_counts_the_rest(
     client: FlaskClient,
     signed_in: Callable[..., FlaskClient],

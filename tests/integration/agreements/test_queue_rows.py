@@ -26,6 +26,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.support import factories
+from tests.support.markup import selectable_row
 
 Apply = Callable[..., Application]
 HOSTILE = "<b>\"Quoted\" & 'Sons'</b>"
@@ -35,14 +36,6 @@ def _queue(client: FlaskClient, query: str = "") -> str:
     response = client.get(f"/console/applications{query}")
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     return response.get_data(as_text=True)
-
-
-def _row(page: str, application: Application) -> str:
-    found = re.search(
-        rf"<tr[^>]*>\s*<td><input[^>]*value=\"{application.id}\".*?</tr>", page, re.DOTALL
-    )
-    assert found, f"no row for {application.reference}"
-    return found.group(0)
 
 
 def _bulk_select(page: str) -> str:
@@ -68,7 +61,7 @@ def test_every_text_in_a_row_is_escaped_once_as_jinja_escapes_it(
     services.assign(
         application.id, licensing_staff.id, Actor.of(accounts.principal_for(licensing_staff))
     )
-    row = _row(_queue(signed_in(client, licensing_staff)), application)
+    row = selectable_row(_queue(signed_in(client, licensing_staff)), application.id)
     escaped = str(escape(HOSTILE))
     assert f">{escaped} Ltd</a></td>" in row
     assert f"<li>{escaped} Feed <span" in row
@@ -85,7 +78,7 @@ def test_a_row_keeps_the_markup_the_page_always_had(
     apply: Apply,
 ) -> None:
     application = apply(vendor, STAFF_USE)
-    row = _row(_queue(signed_in(client, licensing_staff)), application)
+    row = selectable_row(_queue(signed_in(client, licensing_staff)), application.id)
     reference = application.reference
     assert row.startswith("<tr")
     assert (
@@ -121,7 +114,7 @@ def test_an_application_past_its_review_target_is_marked_overdue_and_a_fresh_one
     session.commit()
     target = current_config().application_review_sla_days
     page = _queue(signed_in(client, licensing_staff))
-    late_row, fresh_row = _row(page, late), _row(page, fresh)
+    late_row, fresh_row = selectable_row(page, late.id), selectable_row(page, fresh.id)
     assert late_row.startswith('<tr class="overdue">')
     assert re.search(
         rf'<td class="nowrap">\d+ of {target} <span class="badge overdue">overdue</span></td>',

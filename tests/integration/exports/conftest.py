@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -22,7 +23,7 @@ from licensing.actors import Actor
 from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
 from licensing.billing import services as billing
-from licensing.billing.models import Invoice
+from licensing.billing.models import CreditNote, Invoice, Payment
 from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
@@ -158,6 +159,23 @@ def ledger(app: Flask, vendor: User, example_card: str) -> Ledger:  # noqa: F811
     )
     manual = billing.finalize_invoice(manual.id, now=at(date(2027, 6, 1)), actor=billing_clerk())
     return Ledger(org_a, org_b, agreement_invoice, partly_paid, credited_paid, voided, euro, manual)
+
+
+# In no ISO 4217 list: what a currency edited in the database behind the service looks like.
+UNKNOWN_CURRENCY = "XQQ"
+
+
+def corrupt_currency(invoice_id: int) -> None:
+    """The invoice's currency, and its payments' and credit notes', edited in the
+    database (the service refuses an unknown currency on the way in)."""
+    session = db.session()
+    for model in (Payment, CreditNote):
+        session.execute(
+            update(model).where(model.invoice_id == invoice_id).values(currency=UNKNOWN_CURRENCY)
+        )
+    session.execute(
+        update(Invoice).where(Invoice.id == invoice_id).values(currency=UNKNOWN_CURRENCY)
+    )
 
 
 def read_jsonl(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:

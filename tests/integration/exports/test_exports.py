@@ -23,7 +23,13 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import CreditNote
 from licensing.config import DEFAULT_GL_ACCOUNTS
-from tests.integration.exports.conftest import Ledger, read_jsonl, total
+from tests.integration.exports.conftest import (
+    UNKNOWN_CURRENCY,
+    Ledger,
+    corrupt_currency,
+    read_jsonl,
+    total,
+)
 from tests.support.factories import bearer
 
 Export = Callable[..., list[dict[str, Any]]]
@@ -323,3 +329,57 @@ def test_the_command_refuses_a_bad_filter_and_writes_nothing(app: Flask, tmp_pat
     assert result.exit_code == 2
     assert "--state" in result.output
     assert not target.exists()
+
+
+def test_an_export_holding_a_currency_edited_in_the_database_is_refused_naming_the_record(
+    ledger: Ledger, client: FlaskClient, billing_staff: User, signed_in: Any
+) -> None:
+    corrupt_currency(ledger.credited_paid.id)
+    named = f"invoice_id {ledger.credited_paid.id} has amounts in {UNKNOWN_CURRENCY!r}"
+    api = client.get(
+        "/api/v1/exports/invoices", query_string={"format": "csv"}, headers=bearer(billing_staff)
+    )
+    assert api.status_code == 409
+    assert api.mimetype == "application/problem+json"
+    assert named in api.get_json()["detail"]
+    signed_in(client, billing_staff)
+    page = client.get("/console/exports", query_string={"dataset": "payments", "format": "jsonl"})
+    assert page.status_code == 409
+    assert "a currency the service does not know" in page.get_data(as_text=True)
+    # Rows that hold only known currencies still export.
+    org_a = client.get(
+        "/console/exports", query_string={"dataset": "invoices", "organization": ledger.org_a}
+    )
+    assert org_a.status_code == 200
+    assert ledger.manual.number in org_a.get_data(as_text=True)
+    logged = db.session().scalars(select(AuditEvent).where(AuditEvent.entity_type == "export"))
+    assert [event.action for event in logged] == ["export.downloaded"]
+
+
+def test_the_command_refuses_an_export_holding_an_unknown_currency_and_writes_no_file(
+    ledger: Ledger, app: Flask, tmp_path: Path
+) -> None:
+    corrupt_currency(ledger.credited_paid.id)
+    target = tmp_path / "lines.csv"
+    result = app.test_cli_runner().invoke(
+        args=["exports", "invoice_lines", "--output", str(target)]
+    )
+    assert result.exit_code == 1
+    assert f"invoice_number {ledger.credited_paid.number} has amounts in 'XQQ'" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_that_meets_an_unknown_currency_midway_leaves_no_file_and_audits_why(
+    ledger: Ledger, app: Flask, tmp_path: Path
+) -> None:
+    corrupt_currency(ledger.credited_paid.id)
+    target = tmp_path / "credits.csv"
+    result = app.test_cli_runner().invoke(
+        args=["exports", "credit_note_lines", "--output", str(target)]
+    )
+    assert result.exit_code == 1
+    assert "export stopped after 0 rows: unknown currency 'XQQ'" in result.output
+    assert list(tmp_path.iterdir()) == []
+    event = db.session().scalars(select(AuditEvent).where(AuditEvent.entity_type == "export")).one()
+    assert event.action == "export.interrupted"
+    assert "unknown currency 'XQQ'" in (event.note or "")

@@ -27,8 +27,9 @@ from licensing.exports.datasets import invoice_lines
 from licensing.exports.filters import ExportFilter
 from licensing.exports.formats import Header, write_csv, write_csv_lines
 from licensing.exports.ledger import Ledger
+from licensing.money import MoneyError
+from tests.integration.exports.conftest import UNKNOWN_CURRENCY, at, corrupt_currency
 from tests.integration.exports.conftest import Ledger as Made
-from tests.integration.exports.conftest import at
 from tests.support import factories
 from tests.support.factories import billing_clerk
 
@@ -66,18 +67,26 @@ def config_changes() -> dict[str, Any]:
     return {"gl_accounts": ACCOUNTS}
 
 
+def written(dataset: Dataset, given_filter: ExportFilter, *, by_database: bool) -> bytes:
+    """The CSV of the rows in the session, from the database or the Python writer."""
+    session = db.session()
+    context = ExportContext(session, Ledger(session, ACCOUNTS))
+    header = Header(dataset, MOMENT, given_filter.describe())
+    if not by_database:
+        return b"".join(write_csv(header, dataset.rows(context, given_filter)))
+    assert dataset.csv_lines is not None
+    return b"".join(write_csv_lines(header, dataset.csv_lines(context, given_filter)))
+
+
 def both(
     given_filter: ExportFilter | None = None, dataset: Dataset = invoice_lines.DATASET
 ) -> tuple[bytes, bytes]:
     """(the database's CSV, the Python writer's) for the rows in the session."""
     given_filter = given_filter or ExportFilter()
-    session = db.session()
-    context = ExportContext(session, Ledger(session, ACCOUNTS))
-    header = Header(dataset, MOMENT, given_filter.describe())
-    assert dataset.csv_lines is not None
-    fast = b"".join(write_csv_lines(header, dataset.csv_lines(context, given_filter)))
-    reference = b"".join(write_csv(header, dataset.rows(context, given_filter)))
-    return fast, reference
+    return (
+        written(dataset, given_filter, by_database=True),
+        written(dataset, given_filter, by_database=False),
+    )
 
 
 LINE = st.tuples(
@@ -279,3 +288,22 @@ def test_each_declared_dataset_s_csv_from_the_database_is_the_python_writer_s(
         assert fast == reference, parameters
         compared += 1
     assert compared >= 3
+
+
+@pytest.mark.parametrize("name", ["invoices", "invoice_lines", "payments", "credit_notes"])
+def test_an_unknown_currency_in_the_database_stops_both_writers_with_the_same_error(
+    ledger: Made, name: str
+) -> None:
+    corrupt_currency(ledger.credited_paid.id)  # an invoice with a payment and a credit note
+    dataset = base.all_datasets()[name]
+    with pytest.raises(MoneyError) as by_python:
+        written(dataset, ExportFilter(), by_database=False)
+    with pytest.raises(MoneyError) as by_database:
+        written(dataset, ExportFilter(), by_database=True)
+    assert (
+        str(by_database.value) == str(by_python.value) == f"unknown currency {UNKNOWN_CURRENCY!r}"
+    )
+    # Rows in known currencies only: both write them alike, as before.
+    fast, reference = both(ExportFilter(organization_id=ledger.org_a), dataset)
+    assert fast == reference
+    assert fast.count(b"\r\n") > 1 or name == "credit_notes"  # org_b's only

@@ -355,6 +355,22 @@ def test_a_use_routed_from_an_application_becomes_a_request_for_that_organizatio
     assert client.get("/api/v1/permission-requests", headers=bearer(other_vendor)).get_json() == []
 
 
+@pytest.mark.parametrize("assignee", ["me", "none", "1"])
+def test_a_vendor_filtering_their_requests_by_assignee_is_told_it_is_a_staff_filter(
+    client: FlaskClient, vendor: Any, assignee: str
+) -> None:
+    organization = vendor.organization
+    send_routed(routed_use(organization.id, organization.legal_name))
+    refused = client.get(f"/api/v1/permission-requests?assignee={assignee}", headers=bearer(vendor))
+    assert refused.status_code == 422
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["errors"] == {
+        "query.assignee": [
+            "assignee is a staff filter: vendors are never assigned permission requests."
+        ]
+    }
+
+
 def test_public_requests_are_reached_by_their_link_only(
     client: FlaskClient, submit: Submit, vendor: Any, licensing_staff: Any
 ) -> None:

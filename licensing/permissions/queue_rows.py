@@ -1,0 +1,86 @@
+"""The console's permission-request queue as the page prints it (the pattern:
+`licensing/web/rows.py`, shared with the applications queue).
+
+Each request becomes one `PermissionQueueRow` of text escaped here, once, and
+the flags `templates/permissions/console_queue.html` branches on; it prints them
+under `{% autoescape false %}`. A field added to the row must be escaped the same
+way: `tests/integration/permissions/test_queue_rows.py` puts markup in every
+free text a row shows (requester, institution, application reference, assignee).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
+
+from licensing.web.filters import when
+from licensing.web.rows import NO_VALUE, escaped, state_label
+
+from .queries import QueueRequest, service_level
+from .services import label
+from .states import NEEDS_INFO
+
+
+class PermissionQueueRow(NamedTuple):
+    """One row of the queue, in the order the template unpacks it. Text is escaped."""
+
+    overdue: bool  # the row is marked, and its deadline says "overdue"
+    id: int
+    reference: str
+    checked: bool  # selected before a bulk assignment the page refused
+    href: str  # the request's page in the console
+    application_reference: str | None  # None: a public request (no application)
+    requester: str
+    institution: str
+    purpose: str
+    state: str  # the identifier, for the badge's class
+    state_label: str
+    assignee: str
+    age_days: int
+    target_days: int
+    due: str  # the service level's deadline (or —)
+    waiting_on_requester: bool  # the clock stopped while the requester answers
+
+
+@lru_cache(maxsize=64)
+def _purpose(value: str) -> str:
+    """A purpose in words, escaped (there are a handful)."""
+    return escaped(label(value))
+
+
+def queue_rows(
+    requests: Iterable[QueueRequest],
+    now: datetime,
+    *,
+    target_days: int,
+    selected: frozenset[int],
+    request_url: Callable[[int], str],
+) -> list[PermissionQueueRow]:
+    """The page's rows, each with its service level against `target_days`."""
+    rows = []
+    for request in requests:
+        level = service_level(request, now, target_days=target_days)
+        from_application = request.source == "application"
+        rows.append(
+            PermissionQueueRow(
+                level.overdue,
+                request.id,
+                escaped(request.reference),
+                request.id in selected,
+                escaped(request_url(request.id)),
+                escaped(request.application_reference or NO_VALUE) if from_application else None,
+                escaped(request.requester_name),
+                escaped(request.institution),
+                _purpose(request.purpose),
+                escaped(request.state),
+                state_label(request.state),
+                escaped(request.assignee or NO_VALUE),
+                level.age_days,
+                level.target_days,
+                escaped(when(level.due_at)),
+                not level.running and request.state == NEEDS_INFO,
+            )
+        )
+    return rows
