@@ -1,0 +1,93 @@
+"""Round 2 of the vendor's journeys: what a vendor tripped on walking from sign-up
+to royalty reports (docs/journeys.md, "Round 2")."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+import time_machine
+from flask.testing import FlaskClient
+
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    AFTER,
+    QUARTERS,
+    SOFTWARE,
+    active_agreement,
+    file_report,
+    row,
+)
+
+SignIn = Callable[..., FlaskClient]
+
+
+def text_of(response: Any) -> str:
+    """The page's text, tags dropped and spaces squeezed, for sentences."""
+    without_tags = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return re.sub(r"\s+", " ", html.unescape(without_tags))
+
+
+def field_value(response: Any, name: str) -> str | None:
+    """The value of the text field `name` on the page (None when there is none)."""
+    found = re.search(
+        rf'<input type="text" id="{re.escape(name)}" name="{re.escape(name)}" value="([^"]*)"',
+        response.get_data(as_text=True),
+    )
+    return html.unescape(found.group(1)) if found else None
+
+
+def selected(response: Any, name: str) -> str | None:
+    """The selected option's value of the select `name`."""
+    page = response.get_data(as_text=True)
+    select = re.search(rf'<select id="{re.escape(name)}".*?</select>', page, re.S)
+    if select is None:
+        return None
+    chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
+    return html.unescape(chosen.group(1)) if chosen else None
+
+
+# --- amending a royalty report ---------------------------------------------------------
+
+
+def test_amending_a_report_starts_from_its_rows_as_filed_rather_than_an_empty_form(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=60), row(1, "B", quantity=30)])
+    url = f"/portal/royalty-reports/{agreement.id}/{QUARTERS[1].isoformat()}"
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(url)
+    assert [field_value(page, f"rows-{n}-customer_id") for n in (1, 2, 3)] == ["A", "B", ""]
+    assert [field_value(page, f"rows-{n}-quantity") for n in (1, 2)] == ["60", "30"]
+    assert field_value(page, "rows-1-customer_name") == "Clinic A"
+    assert field_value(page, "rows-1-country") == "US"
+    assert (selected(page, "rows-1-line"), selected(page, "rows-1-unit")) == ("1", "end_users")
+    assert "The form starts with its 2 rows as filed" in text_of(page)
+
+
+def test_a_report_too_long_for_the_form_is_amended_from_its_rows_as_filed_in_a_file(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    many = [row(1, f"C{n}", quantity=1) for n in range(101)]
+    filed = file_report(vendor, agreement, 1, many)
+    url = f"/portal/royalty-reports/{agreement.id}/{QUARTERS[1].isoformat()}"
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(url)
+    assert field_value(page, "rows-1-customer_id") == ""
+    text = text_of(page)
+    assert "has 101 rows, more than the form takes" in text
+    rows_url = f"/royalty-reports/report/{filed.report.id}/rows.csv"
+    assert f'href="{rows_url}"' in page.get_data(as_text=True)
