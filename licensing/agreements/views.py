@@ -286,7 +286,7 @@ def application(application_id: int) -> Page:
     return _vendor_page(queries.get_application(db.session(), application_id))
 
 
-def _vendor_action(application_id: int, call: Any, done: str) -> Page:
+def _vendor_action(application_id: int, call: Any, done: str | Callable[[Any], str]) -> Page:
     return _application_step(
         application_id, call, done, page=_vendor_page, back="agreements.application"
     )
@@ -295,16 +295,17 @@ def _vendor_action(application_id: int, call: Any, done: str) -> Page:
 def _application_step(
     application_id: int,
     call: Callable[[], object],
-    done: str,
+    done: str | Callable[[Any], str],
     *,
     page: Callable[..., tuple[str, int]],
     back: str,
 ) -> Page:
-    """Take a step on the application, then say `done` on the page `back` names; on a
-    refusal, the application's `page` again, as it now stands, with the messages
-    (422 for the input, 409 for a step its state does not allow)."""
+    """Take a step on the application, then say `done` (or what `done` makes of the
+    step's result) on the page `back` names; on a refusal, the application's `page`
+    again, as it now stands, with the messages (422 for the input, 409 for a step
+    its state does not allow)."""
     try:
-        call()
+        result = call()
     except (InvalidInput, Conflict) as error:
         session = db.session()
         application = queries.get_application(session, application_id)
@@ -313,7 +314,7 @@ def _application_step(
         return page(
             application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
         )
-    flash(done, "success")
+    flash(done if isinstance(done, str) else done(result), "success")
     return redirect(url_for(back, application_id=application_id))
 
 
@@ -330,8 +331,36 @@ def submit(application_id: int) -> Page:
             attest=request.form.get("attest") == "yes",
             response=request.form.get("response"),
         ),
-        "The application is submitted.",
+        _submitted_message,
     )
+
+
+def _submitted_message(application: Application) -> str:
+    """What submitting did, and who acts next: approval at submission issues the
+    agreement at once, so "submitted" alone sent vendors waiting for staff."""
+    quote = _quote_of(application)
+    routed = (
+        [line.use_index + 1 for line in quote.lines if line.route != "license"] if quote else []
+    )
+    if application.state == "approved":
+        agreement = queries.agreement_for_application(db.session(), application.id)
+        number = agreement.number if agreement else "the agreement"
+        message = (
+            f"{application.reference} is approved and agreement {number} is issued: "
+            "read it and accept it below."
+        )
+    else:
+        message = (
+            f"{application.reference} is submitted. Licensing staff review it before it is "
+            "approved; we email you when they decide."
+        )
+    if routed:
+        uses = ", ".join(str(n) for n in routed)
+        message += (
+            f" Use{'s' if len(routed) > 1 else ''} {uses} went to the educational permissions "
+            "queue as a permission request (see Permissions): no license fee."
+        )
+    return message
 
 
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])

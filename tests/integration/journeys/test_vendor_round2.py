@@ -11,6 +11,8 @@ from typing import Any
 import time_machine
 from flask.testing import FlaskClient
 
+from licensing import db
+from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     QUARTERS,
@@ -19,6 +21,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     file_report,
     row,
 )
+from tests.support import factories
 
 SignIn = Callable[..., FlaskClient]
 
@@ -91,3 +94,62 @@ def test_a_report_too_long_for_the_form_is_amended_from_its_rows_as_filed_in_a_f
     assert "has 101 rows, more than the form takes" in text
     rows_url = f"/royalty-reports/report/{filed.report.id}/rows.csv"
     assert f'href="{rows_url}"' in page.get_data(as_text=True)
+
+
+# --- submitting an application -----------------------------------------------------------
+
+
+def test_an_application_approved_at_submission_says_so_and_names_the_agreement_to_accept(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, apply: Any
+) -> None:
+    application = apply(vendor, AUTO_USE, submit=False)
+    signed_in(client, vendor)
+    page = client.post(
+        f"/portal/applications/{application.id}/submit",
+        data={"attest": "yes"},
+        follow_redirects=True,
+    )
+    text = text_of(page)
+    assert application.state == "approved"
+    assert (
+        f"{application.reference} is approved and agreement CPT-2027-000001 is issued: "
+        "read it and accept it below." in text
+    )
+    assert "The application is submitted." not in text
+
+
+def test_an_application_submitted_for_review_says_who_acts_next(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, apply: Any
+) -> None:
+    application = apply(vendor, AUTO_USE, STAFF_USE, submit=False)
+    signed_in(client, vendor)
+    page = client.post(
+        f"/portal/applications/{application.id}/submit",
+        data={"attest": "yes"},
+        follow_redirects=True,
+    )
+    assert (
+        f"{application.reference} is submitted. Licensing staff review it before it is "
+        "approved; we email you when they decide." in text_of(page)
+    )
+
+
+def test_a_use_sent_to_the_permissions_queue_is_named_when_the_application_is_submitted(
+    client: FlaskClient, signed_in: SignIn, apply: Any
+) -> None:
+    session = db.session()
+    academic = factories.make_vendor(
+        session, organization=factories.make_organization(session, organization_type="academic")
+    )
+    education = {**AUTO_USE, "use": "education", "quantity": {"students": 40}}
+    application = apply(academic, AUTO_USE, education, submit=False)
+    signed_in(client, academic)
+    page = client.post(
+        f"/portal/applications/{application.id}/submit",
+        data={"attest": "yes"},
+        follow_redirects=True,
+    )
+    assert (
+        "Use 2 went to the educational permissions queue as a permission request "
+        "(see Permissions): no license fee." in text_of(page)
+    )
