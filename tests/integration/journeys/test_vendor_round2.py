@@ -153,3 +153,25 @@ def test_a_use_sent_to_the_permissions_queue_is_named_when_the_application_is_su
         "Use 2 went to the educational permissions queue as a permission request "
         "(see Permissions): no license fee." in text_of(page)
     )
+
+
+# --- the royalty report page -------------------------------------------------------------
+
+
+def test_a_filed_report_says_in_words_how_it_was_filed(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    typed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    nil = file_report(vendor, agreement, 2, [])
+    with time_machine.travel(AFTER[3], tick=False):
+        signed_in(client, vendor)
+        typed_page = text_of(client.get(f"/portal/royalty-reports/report/{typed.report.id}"))
+        nil_page = text_of(client.get(f"/portal/royalty-reports/report/{nil.report.id}"))
+    assert f"by {vendor.email} (typed in the form, 1 row)" in typed_page
+    assert f"by {vendor.email} (a nil report: no rows)" in nil_page
+    assert "FORM" not in typed_page + nil_page
