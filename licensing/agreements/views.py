@@ -49,6 +49,7 @@ from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.filters import money
 from licensing.web.forms import show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
@@ -477,8 +478,25 @@ def accept(agreement_id: int) -> Page:
             values=dict(request.form),
             status=422 if isinstance(error, InvalidInput) else 409,
         )
-    flash(f"Agreement {found.number} is accepted and active.", "success")
+    flash(_accepted_message(session, found), "success")
     return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
+
+
+def _accepted_message(session: Session, agreement: Agreement) -> str:
+    """Acceptance, and what it invoiced: vendors looked for an up-front invoice that
+    an agreement charged only on reported usage never has."""
+    done = f"Agreement {agreement.number} is accepted and active."
+    invoice = queries.upfront_invoice(session, agreement.id)
+    if invoice is None:
+        return (
+            f"{done} Nothing is due up front: royalties on usage are invoiced when you "
+            "file your royalty reports."
+        )
+    return (
+        f"{done} Invoice {invoice.number} is issued for "
+        f"{money(invoice.total, invoice.currency)} {invoice.currency} due up front: "
+        "pay it from Invoices."
+    )
 
 
 @bp.route("/agreements/<int:agreement_id>/renew", methods=["POST"])

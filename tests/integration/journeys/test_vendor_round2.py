@@ -10,12 +10,16 @@ from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
+from licensing.agreements.models import Agreement
+from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     QUARTERS,
+    SMALL_SOFTWARE,
     SOFTWARE,
     active_agreement,
     file_report,
@@ -175,3 +179,60 @@ def test_a_filed_report_says_in_words_how_it_was_filed(
     assert f"by {vendor.email} (typed in the form, 1 row)" in typed_page
     assert f"by {vendor.email} (a nil report: no rows)" in nil_page
     assert "FORM" not in typed_page + nil_page
+
+
+# --- accepting an agreement ----------------------------------------------------------------
+
+
+def _accept_on_the_page(client: FlaskClient, agreement: Agreement) -> str:
+    page = client.post(
+        f"/portal/agreements/{agreement.id}/accept",
+        data={
+            "signer_name": "Robin Castellanos",
+            "signer_title": "Chief Executive",
+            "authority_confirmed": "yes",
+            "pdf_sha256": agreement.pdf_sha256,
+        },
+        follow_redirects=True,
+    )
+    return text_of(page)
+
+
+def _agreement_of(application: Any) -> Agreement:
+    return (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+
+
+def test_accepting_an_agreement_names_the_invoice_issued_for_what_is_due_up_front(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, apply: Any
+) -> None:
+    agreement = _agreement_of(apply(vendor, SMALL_SOFTWARE))
+    signed_in(client, vendor)
+    text = _accept_on_the_page(client, agreement)
+    invoice = db.session().scalars(select(Invoice)).one()
+    assert (
+        f"Agreement {agreement.number} is accepted and active. Invoice {invoice.number} "
+        "is issued for 815.00 USD due up front: pay it from Invoices." in text
+    )
+
+
+def test_accepting_an_agreement_with_nothing_due_up_front_says_royalties_follow_reports(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, apply: Any
+) -> None:
+    agreement = _agreement_of(apply(vendor, SOFTWARE))
+    signed_in(client, vendor)
+    text = _accept_on_the_page(client, agreement)
+    assert db.session().scalars(select(Invoice)).all() == []
+    assert (
+        f"Agreement {agreement.number} is accepted and active. Nothing is due up front: "
+        "royalties on usage are invoiced when you file your royalty reports." in text
+    )
+    invoices = text_of(client.get("/portal/invoices"))
+    assert "An invoice is issued when an agreement becomes active, and" not in invoices
+    assert (
+        "No invoices yet. An invoice is issued when an agreement with fees due up front "
+        "becomes active, and when a royalty report has royalties due." in invoices
+    )
