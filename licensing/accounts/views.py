@@ -31,6 +31,7 @@ from licensing.accounts.models import INVITATION, RESET_PASSWORD, Organization
 from licensing.accounts.states import PENDING_PAYMENT, STANDING, SUSPENDED
 from licensing.actors import Actor, current_actor
 from licensing.audit import queries as audit_queries
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import (
     AuthenticationRequired,
@@ -479,9 +480,12 @@ def _accounts_waiting(
 ) -> Iterable[WaitingItem]:
     if organization.standing == PENDING_PAYMENT:
         yield WaitingItem(
-            "An overdue invoice is holding up new applications",
+            "An overdue invoice or royalty report is holding up new applications",
             waiting_on="you",
-            detail=services.standing_block_reason(organization) or "",
+            detail=services.standing_block_reason_now(
+                db_session, organization, organization.id, office_date(utcnow())
+            )
+            or "",
         )
     elif organization.standing == SUSPENDED:
         yield WaitingItem(

@@ -217,8 +217,16 @@ def applications() -> str:
         applications=found.items,
         page=found,
         states=states,
-        block_reason=account_services.standing_block_reason(organization),
+        block_reason=_block_reason(organization),
         application_url=url_pattern("agreements.application", "application_id"),
+    )
+
+
+def _block_reason(organization: Organization | auth.OrganizationStanding) -> str | None:
+    """Why the vendor may not apply now, naming what is overdue."""
+    today = calendar.office_date(utcnow())
+    return account_services.standing_block_reason_now(
+        db.session(), organization, organization.id, today
     )
 
 
@@ -227,7 +235,7 @@ def applications() -> str:
 def new_application() -> Page:
     principal = access.require_principal()
     organization = account_queries.own_organization(db.session(), principal)
-    reason = account_services.standing_block_reason(organization)
+    reason = _block_reason(organization)
     if reason:
         flash(reason, "error")
         return redirect(url_for("agreements.applications"))

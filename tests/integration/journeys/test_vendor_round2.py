@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import time_machine
@@ -13,6 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
@@ -236,3 +240,34 @@ def test_accepting_an_agreement_with_nothing_due_up_front_says_royalties_follow_
         "No invoices yet. An invoice is issued when an agreement with fees due up front "
         "becomes active, and when a royalty report has royalties due." in invoices
     )
+
+
+# --- held at pending payment ---------------------------------------------------------------
+
+
+def test_an_organization_held_for_an_overdue_report_is_told_which_report_not_an_invoice(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)  # nothing due up front: no invoice
+    organization = db.session().get(Organization, vendor.organization_id)
+    with time_machine.travel(datetime(2027, 6, 15, 15, 0, tzinfo=UTC), tick=False):
+        accounts.change_standing(
+            db.session(),
+            organization,
+            "mark_pending_payment",
+            reason="the first quarter's report is overdue",
+            actor=Actor.SYSTEM,
+        )
+        signed_in(client, vendor)
+        dashboard = text_of(client.get("/portal/"))
+        refused = text_of(client.get("/portal/applications/new", follow_redirects=True))
+    overdue = (
+        f"the royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due 2027-04-30"
+    )
+    for page in (dashboard, refused):
+        assert overdue in page
+        assert "has an overdue invoice" not in page
+    assert "An overdue invoice or royalty report is holding up new applications" in dashboard
