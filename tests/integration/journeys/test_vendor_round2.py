@@ -17,9 +17,12 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
+from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
+from tests.integration.pricing.conftest import card_document
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     QUARTERS,
@@ -30,6 +33,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.support import factories
+from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
 
@@ -271,3 +275,50 @@ def test_an_organization_held_for_an_overdue_report_is_told_which_report_not_an_
         assert overdue in page
         assert "has an overdue invoice" not in page
     assert "An overdue invoice or royalty report is holding up new applications" in dashboard
+
+
+# --- renewal ---------------------------------------------------------------------------------
+
+
+def _accept(agreement: Agreement, vendor: Any, now: datetime) -> Agreement:
+    given = agreements.AcceptanceInput(
+        signer_name="Robin Castellanos",
+        signer_title="Chief Executive",
+        authority_confirmed=True,
+        pdf_sha256=agreement.pdf_sha256,
+        ip_address="198.51.100.7",
+        user_agent="pytest",
+    )
+    return agreements.accept(agreement.id, Actor.of(accounts.principal_for(vendor)), given, now=now)
+
+
+def test_an_agreement_superseded_by_its_renewal_still_reports_its_last_periods(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    ratecards.import_card(
+        card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"),
+        published_by="tests",
+    )
+    old = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, old, 1, [row(1, "A", quantity=60)])
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    renewing = datetime(2027, 11, 16, 15, 0, tzinfo=UTC)  # renewed before the term ends
+    draft = agreements.start_renewal(old.id, vendor_actor, now=renewing)
+    renewal = agreements.submit(draft.id, vendor_actor, policy=issuing(), attest=True, now=renewing)
+    assert renewal.state == "approved"
+    _accept(_agreement_of(renewal), vendor, renewing)
+    db.session().refresh(old)
+    assert old.state == "superseded"
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        listed = text_of(client.get("/portal/royalty-reports"))
+        filed = client.post(
+            f"/portal/royalty-reports/{old.id}/{QUARTERS[2].isoformat()}",
+            data={"mode": "nil", "action": "submit", "attest": "yes"},
+        )
+    assert f"{old.number} 2027-04-01 to 2027-06-30" in listed
+    assert filed.status_code == 302, text_of(filed)
