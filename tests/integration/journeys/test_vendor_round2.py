@@ -322,3 +322,25 @@ def test_an_agreement_superseded_by_its_renewal_still_reports_its_last_periods(
         )
     assert f"{old.number} 2027-04-01 to 2027-06-30" in listed
     assert filed.status_code == 302, text_of(filed)
+
+
+# --- working in words -----------------------------------------------------------------------
+
+
+def test_a_royalty_reports_working_and_its_invoice_read_units_as_words(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=2600)])
+    invoice = db.session().scalars(select(Invoice).where(Invoice.number == filed.invoice_number))
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        report = text_of(client.get(f"/portal/royalty-reports/report/{filed.report.id}"))
+        invoiced = text_of(client.get(f"/portal/invoices/{invoice.one().id}"))
+    for page in (report, invoiced):
+        assert "usage to date 2600 end users" in page
+        assert "end_users" not in page
