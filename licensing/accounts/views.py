@@ -102,7 +102,10 @@ def _password_recently_confirmed() -> bool:
 @access.public
 @auth_rate_limit()
 def sign_up() -> Page:
-    """A vendor creates their organization's account."""
+    """A vendor creates their organization's account. A local `next` (an estimate's
+    application) is kept in the browser's session, so that signing in after the
+    email is confirmed leads there."""
+    after_sign_in = _safe_next(request.args.get("next"))
     form = forms.SignUpForm()
     if request.method == "GET":
         form.country.data = form.country.data or "US"
@@ -124,11 +127,26 @@ def sign_up() -> Page:
                 "email address, then sign in.",
                 "success",
             )
-            return redirect(url_for("accounts.sign_in"))
+            if after_sign_in:
+                session[_AFTER_SIGN_IN] = after_sign_in
+            return redirect(_sign_in_url())
     status = 422 if form.is_submitted() else 200
     return render_template(
-        "accounts/sign_up.html", form=form, password_hint=forms.PASSWORD_HINT
+        "accounts/sign_up.html",
+        form=form,
+        password_hint=forms.PASSWORD_HINT,
+        after_sign_in=after_sign_in,
     ), status
+
+
+# Where a new account goes once it first signs in (an estimate's application):
+# the email's confirmation link opens a page without it, in the same browser.
+_AFTER_SIGN_IN = "after_sign_in"
+
+
+def _sign_in_url() -> str:
+    after = _safe_next(session.get(_AFTER_SIGN_IN))
+    return url_for("accounts.sign_in", next=after) if after else url_for("accounts.sign_in")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -188,7 +206,7 @@ def verify_email(token: str) -> Page:
     except InvalidInput as error:
         return _link_problem(error, again=url_for("accounts.resend_verification"))
     flash(f"Thank you: {user.email} is confirmed. You can sign in now.", "success")
-    return redirect(url_for("accounts.sign_in"))
+    return redirect(_sign_in_url())
 
 
 @bp.route("/verify-email", methods=["GET", "POST"])

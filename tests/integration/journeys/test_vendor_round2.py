@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import time_machine
 from flask.testing import FlaskClient
@@ -20,9 +21,10 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
+from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
-from tests.integration.pricing.conftest import card_document
+from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     QUARTERS,
@@ -344,3 +346,56 @@ def test_a_royalty_reports_working_and_its_invoice_read_units_as_words(
     for page in (report, invoiced):
         assert "usage to date 2600 end users" in page
         assert "end_users" not in page
+
+
+# --- from an estimate to a first application -------------------------------------------
+
+
+ESTIMATE = {
+    "organization_type": "commercial",
+    "term_start": "2027-01-01",
+    "term_end": "2027-12-31",
+    "uses-0-use": "distribution",
+    "uses-0-product_type": "saas",
+    "uses-0-user_type": "provider",
+    "uses-0-quantity-end_users": "300",
+    "uses-0-description": "Clinic Pad",
+}
+
+
+def test_a_visitor_who_signs_up_from_an_estimate_lands_on_an_application_with_its_uses(
+    client: FlaskClient,
+    example_card: str,  # noqa: F811
+) -> None:
+    estimate = client.get(f"/estimate?{urlencode(ESTIMATE)}").get_data(as_text=True)
+    found = re.search(r'<a href="([^"]+)">Apply for a license with these uses</a>', estimate)
+    assert found, "no link to apply with the estimate's uses"
+    sign_up_url = html.unescape(found.group(1))
+    assert sign_up_url.startswith("/sign-up?next=")
+    fields = factories.organization_fields(legal_name="Bluefin Claims Analytics LLC")
+    form = {name: value or "" for name, value in fields.items()}
+    password = "a long and unguessable passphrase 7"
+    form.update(
+        full_name="Samira Haddad",
+        email="samira@bluefin.example",
+        password=password,
+        confirm=password,
+    )
+    signed_up = client.post(sign_up_url, data=form)
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    verify = re.search(r"http://[^/\s]+(/verify-email/\S+)", message.body_text)
+    assert verify is not None
+    verified = client.get(verify.group(1))
+    for redirect_ in (signed_up, verified):
+        assert redirect_.status_code == 302
+        assert "/sign-in?next=" in redirect_.headers["Location"]
+    signed_in = client.post(
+        verified.headers["Location"],
+        data={"email": "samira@bluefin.example", "password": password},
+    )
+    assert signed_in.status_code == 302
+    landing = signed_in.headers["Location"]
+    assert landing.startswith("/portal/applications/new?")
+    application_form = client.get(landing).get_data(as_text=True)
+    assert 'value="Clinic Pad"' in application_form
