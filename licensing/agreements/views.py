@@ -438,6 +438,7 @@ def _agreement_page(
         quote=Quote.from_snapshot(agreement.quote.snapshot),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
+        ended_renewals=queries.ENDED_RENEWALS,
         allowed=AGREEMENT.allowed(agreement.state),
         errors=errors or {},
         values=values or {},

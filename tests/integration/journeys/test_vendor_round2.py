@@ -399,3 +399,22 @@ def test_a_visitor_who_signs_up_from_an_estimate_lands_on_an_application_with_it
     assert landing.startswith("/portal/applications/new?")
     application_form = client.get(landing).get_data(as_text=True)
     assert 'value="Clinic Pad"' in application_form
+
+
+def test_an_agreement_with_a_renewal_under_way_offers_to_continue_it_not_to_renew_again(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    signed_in(client, vendor)
+    before = client.get(f"/portal/agreements/{agreement.id}").get_data(as_text=True)
+    renewed = client.post(f"/portal/agreements/{agreement.id}/renew")
+    assert renewed.status_code == 302
+    after = client.get(f"/portal/agreements/{agreement.id}")
+    assert "Renew for the next rate card year" in before
+    assert "Renew for the next rate card year" not in after.get_data(as_text=True)
+    draft_url = renewed.headers["Location"].removesuffix("/edit")
+    assert "APP-000002 renews this agreement (draft): continue it" in text_of(after)
+    assert f'href="{draft_url}"' in after.get_data(as_text=True)
