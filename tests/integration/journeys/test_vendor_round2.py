@@ -418,3 +418,29 @@ def test_an_agreement_with_a_renewal_under_way_offers_to_continue_it_not_to_rene
     draft_url = renewed.headers["Location"].removesuffix("/edit")
     assert "APP-000002 renews this agreement (draft): continue it" in text_of(after)
     assert f'href="{draft_url}"' in after.get_data(as_text=True)
+
+
+def test_the_periods_list_shows_an_amendments_due_as_a_change_with_its_credit_notes(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    lowered = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=2900)],
+        amends=first.report.id,
+        reason="Clinic A had 2900 users",
+    )
+    assert lowered.credit_notes
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        listed = text_of(client.get("/portal/royalty-reports"))
+    assert f"{lowered.report.total_due:,.2f}"[1:] in listed  # the amount, without its sign
+    assert "(change by amendment)" in listed
+    assert f"credit note {lowered.credit_notes[0]}" in listed
