@@ -444,3 +444,16 @@ def test_the_periods_list_shows_an_amendments_due_as_a_change_with_its_credit_no
     assert f"{lowered.report.total_due:,.2f}"[1:] in listed  # the amount, without its sign
     assert "(change by amendment)" in listed
     assert f"credit note {lowered.credit_notes[0]}" in listed
+
+
+# --- sign-up ------------------------------------------------------------------------------
+
+
+def test_the_sign_up_error_summary_lists_the_fields_in_the_order_of_the_page(
+    client: FlaskClient,
+) -> None:
+    page = client.post("/sign-up", data={}).get_data(as_text=True)
+    summary = page[page.index("Please correct the following") :]
+    labels = ["Legal name of the organization", "Type of organization", "Address", "City"]
+    positions = [summary.index(f"{label}: This field is required.") for label in labels]
+    assert positions == sorted(positions)
