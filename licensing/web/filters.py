@@ -113,6 +113,15 @@ FIELD_LABELS = {
     "quantity": "Expected number of",
     "term.start": "License term starts",
     "term.end": "License term ends",
+    # The application form's fields, as its labels read ("Use 1 > Product name").
+    "product_name": "Product name",
+    "product_type": "Product type",
+    "user_type": "Who uses the product",
+    "delivery": "Delivery",
+    "territories": "Territories",
+    "languages": "Languages",
+    # The answer a vendor gives when resubmitting a returned application.
+    "response": "Your answer to the licensing office",
 }
 # A collection's items are numbered from 1, as the forms number them ("Use 1").
 _ITEM_NAMES = {"uses": "Use", "lines": "Use", "rows": "Row"}

@@ -457,3 +457,35 @@ def test_the_sign_up_error_summary_lists_the_fields_in_the_order_of_the_page(
     labels = ["Legal name of the organization", "Type of organization", "Address", "City"]
     positions = [summary.index(f"{label}: This field is required.") for label in labels]
     assert positions == sorted(positions)
+
+
+# --- the error summary's words -------------------------------------------------------------
+
+
+SEP = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
+
+
+def test_a_product_name_too_long_and_a_long_answer_are_named_by_their_labels(
+    client: FlaskClient, vendor: Any, signed_in: SignIn, apply: Any
+) -> None:
+    signed_in(client, vendor)
+    form = {
+        "term_start": "2027-01-01",
+        "term_end": "2027-12-31",
+        **{f"uses-0-{k}": str(v) for k, v in STAFF_USE.items() if k != "languages"},
+        "uses-0-languages": "en",
+        "uses-0-product_name": "z" * 3000,
+    }
+    long_name = text_of(client.post("/portal/applications/new", data=form))
+    application = apply(vendor, STAFF_USE)
+    staff = Actor.of(accounts.principal_for(factories.make_staff(db.session())))
+    agreements.start_review(application.id, staff)
+    agreements.return_for_information(application.id, "Split revenue by country.", staff)
+    long_answer = text_of(
+        client.post(
+            f"/portal/applications/{application.id}/submit",
+            data={"attest": "yes", "response": "y" * 5000},
+        )
+    )
+    assert f"Use 1{SEP}Product name: At most 200 characters." in long_name
+    assert "Your answer to the licensing office: At most 4000 characters." in long_answer
