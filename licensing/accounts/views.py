@@ -175,7 +175,9 @@ def sign_in() -> Page:
             return redirect(target or home_for(services.principal_for(user)))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/sign_in.html", form=form, unverified=unverified), status
+    return render_template(
+        "accounts/sign_in.html", form=form, unverified=unverified, after_sign_in=target
+    ), status
 
 
 @bp.route("/sign-out", methods=["POST"])

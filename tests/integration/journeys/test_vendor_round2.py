@@ -489,3 +489,16 @@ def test_a_product_name_too_long_and_a_long_answer_are_named_by_their_labels(
     )
     assert f"Use 1{SEP}Product name: At most 200 characters." in long_name
     assert "Your answer to the licensing office: At most 4000 characters." in long_answer
+
+
+def test_switching_between_sign_in_and_sign_up_keeps_where_the_visitor_was_going(
+    client: FlaskClient,
+) -> None:
+    going = "/portal/applications/new?uses-0-use=distribution"
+    sign_in_page = client.get("/sign-in", query_string={"next": going}).get_data(as_text=True)
+    sign_up_page = client.get("/sign-up", query_string={"next": going}).get_data(as_text=True)
+    carried = "next=/portal/applications/new?uses-0-use%3Ddistribution"
+    assert f'href="/sign-up?{carried}"' in sign_in_page
+    assert f'href="/sign-in?{carried}"' in sign_up_page
+    foreign = client.get("/sign-in", query_string={"next": "https://evil.example/"})
+    assert 'href="/sign-up"' in foreign.get_data(as_text=True)
