@@ -76,7 +76,7 @@ def test_amending_a_report_starts_from_its_rows_as_filed_rather_than_an_empty_fo
     file_report: Any,  # noqa: F811
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
-    file_report(vendor, agreement, 1, [row(1, "A", quantity=60), row(1, "B", quantity=30)])
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60), row(1, "B", quantity=30)])
     url = f"/portal/royalty-reports/{agreement.id}/{QUARTERS[1].isoformat()}"
     with time_machine.travel(AFTER[2], tick=False):
         signed_in(client, vendor)
@@ -87,6 +87,9 @@ def test_amending_a_report_starts_from_its_rows_as_filed_rather_than_an_empty_fo
     assert field_value(page, "rows-1-country") == "US"
     assert (selected(page, "rows-1-line"), selected(page, "rows-1-unit")) == ("1", "end_users")
     assert "The form starts with its 2 rows as filed" in text_of(page)
+    rows_url = f"/royalty-reports/report/{filed.report.id}/rows.csv"
+    assert f"download report {filed.report.reference}'s rows as filed" in text_of(page)
+    assert f'href="{rows_url}"' in page.get_data(as_text=True)
 
 
 def test_a_report_too_long_for_the_form_is_amended_from_its_rows_as_filed_in_a_file(
