@@ -419,7 +419,8 @@ def test_an_agreement_with_a_renewal_under_way_offers_to_continue_it_not_to_rene
     assert "Renew for the next rate card year" in before
     assert "Renew for the next rate card year" not in after.get_data(as_text=True)
     draft_url = renewed.headers["Location"].removesuffix("/edit")
-    assert "APP-000002 renews this agreement (draft): continue it" in text_of(after)
+    draft = f"APP-{int(draft_url.rsplit('/', 1)[1]):06d}"
+    assert f"{draft} renews this agreement (draft): continue it" in text_of(after)
     assert f'href="{draft_url}"' in after.get_data(as_text=True)
 
 
