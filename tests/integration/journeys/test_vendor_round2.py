@@ -506,3 +506,15 @@ def test_switching_between_sign_in_and_sign_up_keeps_where_the_visitor_was_going
     assert f'href="/sign-in?{carried}"' in sign_up_page
     foreign = client.get("/sign-in", query_string={"next": "https://evil.example/"})
     assert 'href="/sign-up"' in foreign.get_data(as_text=True)
+
+
+def test_a_priced_application_names_the_rate_card_it_was_priced_with(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, apply: Any
+) -> None:
+    application = apply(vendor, AUTO_USE)
+    draft = apply(vendor, AUTO_USE, submit=False)
+    signed_in(client, vendor)
+    priced = text_of(client.get(f"/portal/applications/{application.id}"))
+    unpriced = text_of(client.get(f"/portal/applications/{draft.id}"))
+    assert "Rate card 2027.1 (the card in effect on the start date)" in priced
+    assert "Rate card the card in effect on the start date" in unpriced
