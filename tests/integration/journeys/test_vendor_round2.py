@@ -7,6 +7,7 @@ import html
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlencode
 
@@ -518,3 +519,23 @@ def test_a_priced_application_names_the_rate_card_it_was_priced_with(
     unpriced = text_of(client.get(f"/portal/applications/{draft.id}"))
     assert "Rate card 2027.1 (the card in effect on the start date)" in priced
     assert "Rate card the card in effect on the start date" in unpriced
+
+
+def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, app: Any
+) -> None:
+    organization = db.session().get(Organization, vendor.organization_id)
+    accounts.change_standing(
+        db.session(),
+        organization,
+        "suspend",
+        reason="Unlicensed redistribution",
+        actor=Actor.SYSTEM,
+    )
+    signed_in(client, vendor)
+    dashboard = text_of(client.get("/portal/"))
+    address = parseaddr(app.config["LICENSING"].mail_from)[1]
+    assert (
+        f"{organization.legal_name}'s account is suspended, so it cannot apply for licenses. "
+        f"Contact the licensing office at {address} (or reply to any of its emails)."
+    ) in dashboard
