@@ -64,6 +64,12 @@ def working(step: str) -> str:
     exact fraction shown by its decimal value only ("about 495.890411"), which is
     what the rounding step rounds."""
     text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", step)
+    return identifiers_in_words(text)
+
+
+def identifiers_in_words(text: str) -> str:
+    """Vocabulary identifiers inside a sentence in words ("2500 end_users" -> "2500
+    end users"), the rest unchanged (documents keep their exact fractions)."""
     return _IDENTIFIER.sub(lambda found: humanize(found.group(0)), text)
 
 

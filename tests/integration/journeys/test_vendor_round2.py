@@ -4,6 +4,7 @@ to royalty reports (docs/journeys.md, "Round 2")."""
 from __future__ import annotations
 
 import html
+import io
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from urllib.parse import urlencode
 
 import time_machine
 from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
@@ -539,3 +541,17 @@ def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
         f"{organization.legal_name}'s account is suspended, so it cannot apply for licenses. "
         f"Contact the licensing office at {address} (or reply to any of its emails)."
     ) in dashboard
+
+
+# --- the agreement a vendor reads before accepting ------------------------------------------
+
+
+def test_the_agreement_pdf_names_uses_and_units_in_words(vendor: Any, apply: Any) -> None:
+    agreement = _agreement_of(apply(vendor, AUTO_USE))  # SaaS, 2500 end users
+    text = " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(agreement.pdf)).pages
+    )
+    assert "SaaS for provider users" in text
+    assert "2500 end users, graduated" in text
+    assert "end_users" not in text
+    assert "saas for" not in text
