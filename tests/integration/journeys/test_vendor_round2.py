@@ -555,3 +555,21 @@ def test_the_agreement_pdf_names_uses_and_units_in_words(vendor: Any, apply: Any
     assert "2500 end users, graduated" in text
     assert "end_users" not in text
     assert "saas for" not in text
+
+
+def test_an_application_with_a_use_sent_to_the_permissions_queue_links_its_requests(
+    client: FlaskClient, signed_in: SignIn, apply: Any
+) -> None:
+    session = db.session()
+    academic = factories.make_vendor(
+        session, organization=factories.make_organization(session, organization_type="academic")
+    )
+    education = {**AUTO_USE, "use": "education", "quantity": {"students": 40}}
+    application = apply(academic, AUTO_USE, education)
+    signed_in(client, academic)
+    page = client.get(f"/portal/applications/{application.id}")
+    assert (
+        "Use 2 went to the educational permissions queue as a permission request, decided "
+        "by the licensing office with a letter: see Permissions" in text_of(page)
+    )
+    assert 'href="/portal/permissions/"' in page.get_data(as_text=True)
