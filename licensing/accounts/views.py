@@ -511,7 +511,10 @@ def _accounts_waiting(
         yield WaitingItem(
             "Your organization's account is suspended",
             waiting_on="the licensing office",
-            detail=services.standing_block_reason(organization) or "",
+            detail=services.standing_block_reason_now(
+                db_session, organization, organization.id, office_date(utcnow())
+            )
+            or "",
         )
     now = utcnow()
     for link in queries.invitations(db_session, organization.id):

@@ -541,6 +541,8 @@ def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
         f"{organization.legal_name}'s account is suspended, so it cannot apply for licenses. "
         f"Contact the licensing office at {address} (or reply to any of its emails)."
     ) in dashboard
+    # Both the standing panel and the row of what waits on whom say it.
+    assert dashboard.count(f"Contact the licensing office at {address}") == 2
 
 
 # --- the agreement a vendor reads before accepting ------------------------------------------
