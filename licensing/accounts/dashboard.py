@@ -7,6 +7,8 @@ from flask import Blueprint, render_template
 
 from licensing import access, db
 from licensing.accounts import queries, services
+from licensing.calendar import office_date
+from licensing.db import utcnow
 from licensing.web.portal import dashboard_context_for, waiting_items
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -23,7 +25,9 @@ def dashboard() -> str:
         "portal/dashboard.html",
         organization=organization,
         good_standing=services.organization_in_good_standing(organization),
-        block_reason=services.standing_block_reason(organization),
+        block_reason=services.standing_block_reason_now(
+            session, organization, organization.id, office_date(utcnow())
+        ),
         member_count=member_count,
         waiting=waiting_items(session, principal, organization),
         **dashboard_context_for(session, organization),

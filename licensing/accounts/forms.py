@@ -74,6 +74,19 @@ def _confirm() -> PasswordField:
     )
 
 
+class _IdentityFields:
+    """Legal name and type: they decide the license, so only staff change them later.
+    Declared before the contact fields: WTForms orders fields by creation, and the
+    error summary lists them in that order, as the sign-up page shows them."""
+
+    legal_name = StringField(
+        "Legal name of the organization", validators=[REQUIRED, Length(max=LEGAL_NAME_MAX)]
+    )
+    organization_type = SelectField(
+        "Type of organization", choices=_organization_type_choices, validate_choice=False
+    )
+
+
 class _ContactFields:
     """Address and billing contact: what a vendor may keep up to date."""
 
@@ -95,17 +108,6 @@ class _ContactFields:
     )
     tax_id = StringField(
         "Tax identification number (optional)", validators=[Optional(), Length(max=TAX_ID_MAX)]
-    )
-
-
-class _IdentityFields:
-    """Legal name and type: they decide the license, so only staff change them later."""
-
-    legal_name = StringField(
-        "Legal name of the organization", validators=[REQUIRED, Length(max=LEGAL_NAME_MAX)]
-    )
-    organization_type = SelectField(
-        "Type of organization", choices=_organization_type_choices, validate_choice=False
     )
 
 

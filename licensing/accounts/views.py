@@ -31,6 +31,7 @@ from licensing.accounts.models import INVITATION, RESET_PASSWORD, Organization
 from licensing.accounts.states import PENDING_PAYMENT, STANDING, SUSPENDED
 from licensing.actors import Actor, current_actor
 from licensing.audit import queries as audit_queries
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import (
     AuthenticationRequired,
@@ -101,7 +102,10 @@ def _password_recently_confirmed() -> bool:
 @access.public
 @auth_rate_limit()
 def sign_up() -> Page:
-    """A vendor creates their organization's account."""
+    """A vendor creates their organization's account. A local `next` (an estimate's
+    application) is kept in the browser's session, so that signing in after the
+    email is confirmed leads there."""
+    after_sign_in = _safe_next(request.args.get("next"))
     form = forms.SignUpForm()
     if request.method == "GET":
         form.country.data = form.country.data or "US"
@@ -123,11 +127,26 @@ def sign_up() -> Page:
                 "email address, then sign in.",
                 "success",
             )
-            return redirect(url_for("accounts.sign_in"))
+            if after_sign_in:
+                session[_AFTER_SIGN_IN] = after_sign_in
+            return redirect(_sign_in_url())
     status = 422 if form.is_submitted() else 200
     return render_template(
-        "accounts/sign_up.html", form=form, password_hint=forms.PASSWORD_HINT
+        "accounts/sign_up.html",
+        form=form,
+        password_hint=forms.PASSWORD_HINT,
+        after_sign_in=after_sign_in,
     ), status
+
+
+# Where a new account goes once it first signs in (an estimate's application):
+# the email's confirmation link opens a page without it, in the same browser.
+_AFTER_SIGN_IN = "after_sign_in"
+
+
+def _sign_in_url() -> str:
+    after = _safe_next(session.get(_AFTER_SIGN_IN))
+    return url_for("accounts.sign_in", next=after) if after else url_for("accounts.sign_in")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -156,7 +175,9 @@ def sign_in() -> Page:
             return redirect(target or home_for(services.principal_for(user)))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/sign_in.html", form=form, unverified=unverified), status
+    return render_template(
+        "accounts/sign_in.html", form=form, unverified=unverified, after_sign_in=target
+    ), status
 
 
 @bp.route("/sign-out", methods=["POST"])
@@ -187,7 +208,7 @@ def verify_email(token: str) -> Page:
     except InvalidInput as error:
         return _link_problem(error, again=url_for("accounts.resend_verification"))
     flash(f"Thank you: {user.email} is confirmed. You can sign in now.", "success")
-    return redirect(url_for("accounts.sign_in"))
+    return redirect(_sign_in_url())
 
 
 @bp.route("/verify-email", methods=["GET", "POST"])
@@ -479,15 +500,21 @@ def _accounts_waiting(
 ) -> Iterable[WaitingItem]:
     if organization.standing == PENDING_PAYMENT:
         yield WaitingItem(
-            "An overdue invoice is holding up new applications",
+            "An overdue invoice or royalty report is holding up new applications",
             waiting_on="you",
-            detail=services.standing_block_reason(organization) or "",
+            detail=services.standing_block_reason_now(
+                db_session, organization, organization.id, office_date(utcnow())
+            )
+            or "",
         )
     elif organization.standing == SUSPENDED:
         yield WaitingItem(
             "Your organization's account is suspended",
             waiting_on="the licensing office",
-            detail=services.standing_block_reason(organization) or "",
+            detail=services.standing_block_reason_now(
+                db_session, organization, organization.id, office_date(utcnow())
+            )
+            or "",
         )
     now = utcnow()
     for link in queries.invitations(db_session, organization.id):

@@ -30,6 +30,7 @@ from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.pricing import Quote, QuoteLine, describe_rule
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
+from licensing.web.filters import humanize, identifiers_in_words
 
 # Days after the end of each reporting period by which a royalty report is due.
 REPORT_DUE_DAYS = 30
@@ -210,15 +211,21 @@ def build_document(
             LicensedUse(
                 product=use.product_name,
                 description=use.description,
-                use=use.use,
-                product_type=use.product_type,
-                user_type=use.user_type,
+                # In words, as the pages say them ("SaaS", "end users"): the PDF is
+                # what the licensee reads before accepting.
+                use=humanize(use.use),
+                product_type=humanize(use.product_type),
+                user_type=humanize(use.user_type),
                 delivery=_words(use.delivery),
                 territories=use.territories,
                 languages=", ".join(use.language_list),
                 royalty_terms=terms,
                 # An amendment is stated once, below the working, with its reason.
-                working=tuple(step for step in line.explanation if not step.startswith(AMENDED)),
+                working=tuple(
+                    identifiers_in_words(step)
+                    for step in line.explanation
+                    if not step.startswith(AMENDED)
+                ),
                 amount=line.amount,
                 rule=line.rule,
                 modification_note=notes.get(line.use_index, ""),

@@ -32,6 +32,8 @@ from licensing.agreements.states import (
     WITHDRAWN,
 )
 from licensing.billing import queries as billing_queries
+from licensing.billing.models import Invoice
+from licensing.billing.states import AGREEMENT as INVOICE_FOR_AGREEMENT
 from licensing.db import Statement
 from licensing.errors import NotFound
 
@@ -502,6 +504,17 @@ def agreements_query(
     if organization_id is not None:
         statement = statement.where(Agreement.organization_id == organization_id)
     return scoped(statement, Agreement, principal)
+
+
+def upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:
+    """The invoice issued when the agreement became active, for what was due up front
+    (none when every line is charged on reported usage)."""
+    return session.scalars(
+        select(Invoice)
+        .where(Invoice.source_type == INVOICE_FOR_AGREEMENT, Invoice.source_id == agreement_id)
+        .order_by(Invoice.id)
+        .limit(1)
+    ).one_or_none()
 
 
 def agreement_for_application(session: Session, application_id: int) -> Agreement | None:

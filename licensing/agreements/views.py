@@ -49,6 +49,7 @@ from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.filters import money
 from licensing.web.forms import show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
@@ -216,8 +217,16 @@ def applications() -> str:
         applications=found.items,
         page=found,
         states=states,
-        block_reason=account_services.standing_block_reason(organization),
+        block_reason=_block_reason(organization),
         application_url=url_pattern("agreements.application", "application_id"),
+    )
+
+
+def _block_reason(organization: Organization | auth.OrganizationStanding) -> str | None:
+    """Why the vendor may not apply now, naming what is overdue."""
+    today = calendar.office_date(utcnow())
+    return account_services.standing_block_reason_now(
+        db.session(), organization, organization.id, today
     )
 
 
@@ -226,7 +235,7 @@ def applications() -> str:
 def new_application() -> Page:
     principal = access.require_principal()
     organization = account_queries.own_organization(db.session(), principal)
-    reason = account_services.standing_block_reason(organization)
+    reason = _block_reason(organization)
     if reason:
         flash(reason, "error")
         return redirect(url_for("agreements.applications"))
@@ -286,7 +295,7 @@ def application(application_id: int) -> Page:
     return _vendor_page(queries.get_application(db.session(), application_id))
 
 
-def _vendor_action(application_id: int, call: Any, done: str) -> Page:
+def _vendor_action(application_id: int, call: Any, done: str | Callable[[Any], str]) -> Page:
     return _application_step(
         application_id, call, done, page=_vendor_page, back="agreements.application"
     )
@@ -295,16 +304,17 @@ def _vendor_action(application_id: int, call: Any, done: str) -> Page:
 def _application_step(
     application_id: int,
     call: Callable[[], object],
-    done: str,
+    done: str | Callable[[Any], str],
     *,
     page: Callable[..., tuple[str, int]],
     back: str,
 ) -> Page:
-    """Take a step on the application, then say `done` on the page `back` names; on a
-    refusal, the application's `page` again, as it now stands, with the messages
-    (422 for the input, 409 for a step its state does not allow)."""
+    """Take a step on the application, then say `done` (or what `done` makes of the
+    step's result) on the page `back` names; on a refusal, the application's `page`
+    again, as it now stands, with the messages (422 for the input, 409 for a step
+    its state does not allow)."""
     try:
-        call()
+        result = call()
     except (InvalidInput, Conflict) as error:
         session = db.session()
         application = queries.get_application(session, application_id)
@@ -313,7 +323,7 @@ def _application_step(
         return page(
             application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
         )
-    flash(done, "success")
+    flash(done if isinstance(done, str) else done(result), "success")
     return redirect(url_for(back, application_id=application_id))
 
 
@@ -330,8 +340,36 @@ def submit(application_id: int) -> Page:
             attest=request.form.get("attest") == "yes",
             response=request.form.get("response"),
         ),
-        "The application is submitted.",
+        _submitted_message,
     )
+
+
+def _submitted_message(application: Application) -> str:
+    """What submitting did, and who acts next: approval at submission issues the
+    agreement at once, so "submitted" alone sent vendors waiting for staff."""
+    quote = _quote_of(application)
+    routed = (
+        [line.use_index + 1 for line in quote.lines if line.route != "license"] if quote else []
+    )
+    if application.state == "approved":
+        agreement = queries.agreement_for_application(db.session(), application.id)
+        number = agreement.number if agreement else "the agreement"
+        message = (
+            f"{application.reference} is approved and agreement {number} is issued: "
+            "read it and accept it below."
+        )
+    else:
+        message = (
+            f"{application.reference} is submitted. Licensing staff review it before it is "
+            "approved; we email you when they decide."
+        )
+    if routed:
+        uses = ", ".join(str(n) for n in routed)
+        message += (
+            f" Use{'s' if len(routed) > 1 else ''} {uses} went to the educational permissions "
+            "queue as a permission request (see Permissions): no license fee."
+        )
+    return message
 
 
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
@@ -400,6 +438,7 @@ def _agreement_page(
         quote=Quote.from_snapshot(agreement.quote.snapshot),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
+        ended_renewals=queries.ENDED_RENEWALS,
         allowed=AGREEMENT.allowed(agreement.state),
         errors=errors or {},
         values=values or {},
@@ -448,8 +487,25 @@ def accept(agreement_id: int) -> Page:
             values=dict(request.form),
             status=422 if isinstance(error, InvalidInput) else 409,
         )
-    flash(f"Agreement {found.number} is accepted and active.", "success")
+    flash(_accepted_message(session, found), "success")
     return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
+
+
+def _accepted_message(session: Session, agreement: Agreement) -> str:
+    """Acceptance, and what it invoiced: vendors looked for an up-front invoice that
+    an agreement charged only on reported usage never has."""
+    done = f"Agreement {agreement.number} is accepted and active."
+    invoice = queries.upfront_invoice(session, agreement.id)
+    if invoice is None:
+        return (
+            f"{done} Nothing is due up front: royalties on usage are invoiced when you "
+            "file your royalty reports."
+        )
+    return (
+        f"{done} Invoice {invoice.number} is issued for "
+        f"{money(invoice.total, invoice.currency)} {invoice.currency} due up front: "
+        "pay it from Invoices."
+    )
 
 
 @bp.route("/agreements/<int:agreement_id>/renew", methods=["POST"])

@@ -92,6 +92,12 @@ def _mail_domain() -> str:
     return _domain(current_app.config["LICENSING"].mail_from)
 
 
+def sender_address() -> str:
+    """The office's address every email comes from (MAIL_FROM), which its replies
+    reach: the address pages give for contacting the licensing office."""
+    return parseaddr(current_app.config["LICENSING"].mail_from)[1]
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file to send with a message: `filename` as the recipient sees it."""

@@ -19,6 +19,7 @@ from licensing.finance.queries import QueueHealth, health
 
 from .models import RoyaltyReport, RoyaltyReportRow
 from .periods import REPORT_DUE_DAYS
+from .rows import COLUMNS
 from .services import PeriodStatus, all_periods
 from .states import CORRECTION_REQUESTED, DUE, FLAGGED, OVERDUE, SUBMITTED
 
@@ -45,6 +46,22 @@ def report_rows(session: Session, report_id: int) -> Iterator[tuple[object, ...]
                 row.quantity,
                 None if row.revenue is None else f"{row.revenue.normalize():f}",
             )
+
+
+def rows_to_amend(
+    session: Session, report: RoyaltyReport, limit: int
+) -> list[dict[str, str]] | None:
+    """The report's rows as filed, as the rows form shows them, to start its
+    amendment from; None when it has more than `limit` rows (the form's bound)."""
+    if report.row_count > limit:
+        return None
+    return [
+        {
+            column: "" if value is None else str(value)
+            for column, value in zip(COLUMNS, values, strict=True)
+        }
+        for values in report_rows(session, report.id)
+    ]
 
 
 @dataclass(frozen=True)

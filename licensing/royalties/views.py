@@ -24,6 +24,7 @@ from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.royalties import queries, services
 from licensing.royalties.downloads import rows_response, template_response
+from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, form_submission
 from licensing.royalties.services import Filing
 from licensing.royalties.states import (
@@ -135,13 +136,27 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         "carried": None,
         "mode": None,
         "reason": "",
+        "prefilled": False,
     }
+    if status.report is not None and context["filing_open"]:
+        _start_amendment_from_filed_rows(status.report, form, context)
     if request.method == "POST":
         outcome = _post_filing(agreement_id, start, actor, form, context)
         if outcome is not None:
             return outcome
     context["problems"] = _problems(context["errors"], context["mode"])
     return render_template("royalties/portal_period.html", **context)
+
+
+def _start_amendment_from_filed_rows(
+    report: RoyaltyReport, form: RowsForm, context: dict[str, Any]
+) -> None:
+    """An amendment usually corrects a few rows: the form starts with the current
+    report's rows as filed (when they fit it) instead of asking for all again."""
+    filed = queries.rows_to_amend(db.session(), report, form.max_rows)
+    if filed is not None:
+        context["rows"] = form.padded(filed, BLANK_ROWS)
+        context["prefilled"] = True
 
 
 @dataclass(frozen=True)

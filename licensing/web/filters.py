@@ -64,6 +64,12 @@ def working(step: str) -> str:
     exact fraction shown by its decimal value only ("about 495.890411"), which is
     what the rounding step rounds."""
     text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", step)
+    return identifiers_in_words(text)
+
+
+def identifiers_in_words(text: str) -> str:
+    """Vocabulary identifiers inside a sentence in words ("2500 end_users" -> "2500
+    end users"), the rest unchanged (documents keep their exact fractions)."""
     return _IDENTIFIER.sub(lambda found: humanize(found.group(0)), text)
 
 
@@ -113,6 +119,15 @@ FIELD_LABELS = {
     "quantity": "Expected number of",
     "term.start": "License term starts",
     "term.end": "License term ends",
+    # The application form's fields, as its labels read ("Use 1 > Product name").
+    "product_name": "Product name",
+    "product_type": "Product type",
+    "user_type": "Who uses the product",
+    "delivery": "Delivery",
+    "territories": "Territories",
+    "languages": "Languages",
+    # The answer a vendor gives when resubmitting a returned application.
+    "response": "Your answer to the licensing office",
 }
 # A collection's items are numbered from 1, as the forms number them ("Use 1").
 _ITEM_NAMES = {"uses": "Use", "lines": "Use", "rows": "Row"}

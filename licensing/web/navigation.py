@@ -203,10 +203,14 @@ def url_pattern(endpoint: str, parameter: str) -> Callable[[int], str] | None:
 def apply_url(carry: str = "") -> str | None:
     """Where "Apply for a license" leads: a vendor to a new application (carrying
     `carry`, an estimate's query string, so the application starts with its
-    uses), anyone signed out to sign-up, staff nowhere."""
+    uses), anyone signed out to sign-up (which leads on to that application once
+    the new account signs in), staff nowhere."""
     principal = access.current_principal()
     if principal is None:
-        return link_to("accounts.sign_up")
+        sign_up = link_to("accounts.sign_up")
+        if sign_up is None or not carry or link_to("agreements.new_application") is None:
+            return sign_up
+        return url_for("accounts.sign_up", next=_new_application(carry))
     if not principal.is_vendor or link_to("agreements.new_application") is None:
         return None
     return _new_application(carry)

@@ -55,13 +55,18 @@ def test_apply_from_an_estimate_opens_a_new_application_with_the_estimates_uses(
     assert "is saved as a draft" in tab.inner_text(".flashes")
 
 
-def test_signed_out_visitors_are_sent_to_sign_up_from_the_estimate(
+def test_signed_out_visitors_are_sent_to_sign_up_from_the_estimate_with_its_uses(
     page: Any, live_server: LiveServer
 ) -> None:
     _people(live_server)  # publishes the rate card
     page.goto("/estimate?" + urlencode(ESTIMATE))
-    link = page.get_by_role("link", name="Apply for a license", exact=True)
-    assert link.get_attribute("href") == "/sign-up"
+    link = page.get_by_role("link", name="Apply for a license with these uses", exact=True)
+    href = link.get_attribute("href") or ""
+    # Sign-up leads on, after the first sign-in, to the application with these uses.
+    assert href.startswith("/sign-up?next=/portal/applications/new?organization_type%3D")
+    link.click()
+    page.wait_for_url("**/sign-up?next=**")
+    assert "Create your organization" in page.inner_text("h1")
 
 
 def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(

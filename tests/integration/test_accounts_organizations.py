@@ -308,7 +308,7 @@ def test_the_dashboard_shows_the_standing_and_what_waits_on_the_vendor(
     db.session().commit()
     page = signed_in(app.test_client(), vendor).get("/portal/").get_data(as_text=True)
     assert "pending payment" in page
-    assert "An overdue invoice is holding up new applications" in page
+    assert "An overdue invoice or royalty report is holding up new applications" in page
     assert "What is waiting on whom" in page
 
 

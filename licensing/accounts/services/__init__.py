@@ -69,6 +69,7 @@ from licensing.accounts.services.standing import (
     register_overdue_check,
     restore_standing_if_clear,
     standing_block_reason,
+    standing_block_reason_now,
 )
 from licensing.accounts.services.tokens import (
     API_TOKEN_PREFIX,
@@ -132,6 +133,7 @@ __all__ = [
     "sign_out",
     "sign_up",
     "standing_block_reason",
+    "standing_block_reason_now",
     "unlock_user",
     "update_organization",
     "verify_email",

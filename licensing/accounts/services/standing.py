@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -43,25 +43,59 @@ def organization_in_good_standing(organization: NamedStanding) -> bool:
     return organization.standing in GOOD_STANDING
 
 
-def standing_block_reason(organization: NamedStanding) -> str | None:
+# What settles `pending_payment`, whatever holds it there.
+_SETTLE = (
+    "Pay overdue invoices from the Invoices page and file overdue royalty reports from "
+    "the Royalty reports page, or contact the licensing office's billing team."
+)
+
+
+def standing_block_reason(
+    organization: NamedStanding, overdue: Sequence[str] = (), contact: str | None = None
+) -> str | None:
     """Why the organization may not apply for a license now, in words for the
-    vendor; None when it is in good standing."""
+    vendor; None when it is in good standing. `overdue` names what holds it at
+    `pending_payment` (`overdue_obligations`), and `contact` the office's address,
+    when the caller knows them."""
+    office = (
+        f"the licensing office at {contact} (or reply to any of its emails)"
+        if contact
+        else "the licensing office"
+    )
+    held = (
+        f"{organization.legal_name} is behind: {'; '.join(overdue)}. New license "
+        "applications are on hold until that is settled."
+        if overdue
+        else f"{organization.legal_name} has an overdue invoice or royalty report, so new "
+        "license applications are on hold until it is settled."
+    )
     messages = {
-        PENDING_PAYMENT: (
-            f"{organization.legal_name} has an overdue invoice, so new license applications "
-            "are on hold until it is paid. Pay it from the Invoices page, or contact the "
-            "licensing office's billing team."
-        ),
+        PENDING_PAYMENT: f"{held} {_SETTLE}",
         SUSPENDED: (
             f"{organization.legal_name}'s account is suspended, so it cannot apply for "
-            "licenses. Contact the licensing office."
+            f"licenses. Contact {office}."
         ),
         CLOSED: (
             f"{organization.legal_name}'s account is closed, so it cannot apply for licenses. "
-            "Contact the licensing office to reopen it."
+            f"Contact {office} to reopen it."
         ),
     }
     return None if organization_in_good_standing(organization) else messages[organization.standing]
+
+
+def standing_block_reason_now(
+    session: Session, organization: NamedStanding, organization_id: int, today: date
+) -> str | None:
+    """`standing_block_reason` naming what is overdue (an organization held for a
+    royalty report was told it had an overdue invoice, and paid everything in vain)
+    and how to reach the office (a suspended one was told to contact it, and no page
+    said how)."""
+    overdue = (
+        overdue_obligations(session, organization_id, today)
+        if organization.standing == PENDING_PAYMENT
+        else []
+    )
+    return standing_block_reason(organization, overdue, contact=mail.sender_address())
 
 
 def ensure_good_standing(organization: Organization) -> None:

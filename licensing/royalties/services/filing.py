@@ -231,7 +231,7 @@ def _check_period(
     if agreement.state not in REPORTING_STATES:
         raise Conflict(
             f"Agreement {agreement.number} is {agreement.state}; reports are filed for active "
-            "and expired agreements."
+            "agreements, and for expired or renewed ones for their last periods."
         )
     current = reports.get(period.start)
     if submission.amends is not None:

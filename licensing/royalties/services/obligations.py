@@ -14,7 +14,7 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.agreements.queries import with_terms
-from licensing.agreements.states import ACTIVE, EXPIRED
+from licensing.agreements.states import ACTIVE, EXPIRED, SUPERSEDED
 from licensing.billing.models import Invoice
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -35,9 +35,11 @@ from ..states import (
     UPCOMING,
 )
 
-# Agreements whose reports may be filed: active ones, and expired ones for their
-# last periods.
-REPORTING_STATES = (ACTIVE, EXPIRED)
+# Agreements whose reports may be filed: active ones, and expired or superseded ones
+# for their last periods. A renewal accepted before the term ends supersedes the
+# agreement at once: its remaining periods (and any overdue) must still be reported,
+# as the usage happened under it.
+REPORTING_STATES = (ACTIVE, EXPIRED, SUPERSEDED)
 
 
 @dataclass(frozen=True)

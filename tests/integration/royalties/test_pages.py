@@ -225,7 +225,7 @@ def test_a_nil_report_is_filed_with_one_click_and_the_attestation(
     assert report.row_count == 0
     # Nothing used yet, but the rule's minimum (not invoiced up front) is due.
     text = text_of(shown)
-    assert "(FORM, 0 rows)" in text
+    assert "(a nil report: no rows)" in text
     assert "1 0 end users 1,000.00 USD 0.00 USD 1,000.00 USD" in text
     assert "minimum 1000.00" in text
 
