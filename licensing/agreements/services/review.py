@@ -21,6 +21,7 @@ from licensing.agreements.commands import Modifications
 from licensing.agreements.models import (
     MODIFIED,
     NOTE_MAX,
+    REASON_MAX,
     Application,
     ApplicationNote,
 )
@@ -267,6 +268,11 @@ def _fixed_breakdown(amount: Decimal) -> Breakdown:
     )
 
 
+# Reasons are printed into the modified quote and the agreement PDF: bounded as the
+# API's schema bounds them, for every caller (the console's form has no schema).
+_TOO_LONG = f"At most {REASON_MAX} characters."
+
+
 def _modified_quote(
     session: Session, application: Application, original: Quote, changes: Modifications
 ) -> tuple[Quote, list[dict[str, Any]]]:
@@ -280,6 +286,8 @@ def _modified_quote(
         reason = (changes.term_reason or "").strip()
         if not reason:
             errors.add("term_reason", "Give the reason for changing the term.")
+        elif len(reason) > REASON_MAX:
+            errors.add("term_reason", _TOO_LONG)
         errors.raise_if_any("Every change needs a reason.")
         if (start, end) != (original.request.term.start, original.request.term.end):
             request = dataclasses.replace(original.request, term=Term(start, end))
@@ -317,6 +325,9 @@ def _modified_quote(
         if not change.reason.strip():
             errors.add(f"{path}.reason", "Give the reason for changing the amount.")
             continue
+        if len(change.reason.strip()) > REASON_MAX:
+            errors.add(f"{path}.reason", _TOO_LONG)
+            continue
         if change.amount < 0 or change.amount != change.amount.quantize(Decimal(1).scaleb(-places)):
             errors.add(f"{path}.amount", f"An amount of 0 or more with at most {places} decimals.")
             continue
@@ -351,6 +362,7 @@ def approve(
     a new quote version is stored and the submitted one kept); issues the agreement
     on the policy's terms."""
     actor, moment = _licensing_step(actor, now)
+    note = _reason(note, "note", required=False)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "approve")
@@ -384,7 +396,7 @@ def approve(
             application,
             "approve",
             actor=actor,
-            note=(note or "").strip() or None,
+            note=note,
             changes={"total": application.total},
             at=moment,
         )

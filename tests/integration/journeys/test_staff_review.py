@@ -1,0 +1,58 @@
+"""Round 2 of the staff journeys: what licensing staff tripped on while reviewing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services
+from licensing.agreements.models import REASON_MAX, Application
+from licensing.errors import InvalidInput
+from tests.integration.agreements.conftest import NOW, STAFF_USE
+from tests.support.settings import issuing
+
+Apply = Callable[..., Application]
+
+
+def _in_review(apply: Apply, vendor: Any, staff: Any) -> Application:
+    application = apply(vendor, STAFF_USE)
+    services.start_review(application.id, Actor.of(accounts.principal_for(staff)), now=NOW)
+    return application
+
+
+def test_an_approval_whose_reasons_are_longer_than_any_reason_may_be_is_refused_on_the_page(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    staff = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/applications/{application.id}/approve"
+    too_long = "pilot rate " * (REASON_MAX // 10)
+    for data in (
+        {"amount-0": "5000.00", "reason-0": too_long},
+        {"term_end": "2027-06-30", "term_reason": too_long},
+    ):
+        refused = staff.post(url, data=data)
+        assert refused.status_code == 422
+        assert f"At most {REASON_MAX} characters." in refused.get_data(as_text=True)
+        assert db.session().get(Application, application.id).state == "in_review"
+    approved = staff.post(url, data={"amount-0": "5000.00", "reason-0": "pilot rate"})
+    assert approved.status_code == 302
+
+
+def test_an_approval_note_longer_than_a_reason_may_be_is_refused_by_the_use_case(
+    apply: Apply, vendor: Any, licensing_staff: Any, app: Flask
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    actor = Actor.of(accounts.principal_for(licensing_staff))
+    with pytest.raises(InvalidInput) as refused:
+        services.approve(
+            application.id, actor, policy=issuing(), note="n" * (REASON_MAX + 1), now=NOW
+        )
+    assert refused.value.errors == {"note": [f"At most {REASON_MAX} characters."]}
+    assert db.session().get(Application, application.id).state == "in_review"
