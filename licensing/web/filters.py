@@ -88,6 +88,12 @@ def deadline(value: datetime | None) -> str:
     return "—" if value is None else calendar.deadline_text(value)
 
 
+def office_day(value: datetime | None) -> str:
+    """The office's date of an instant (a deadline's day, for a table's cell): the end
+    of an office day is already the next day in UTC."""
+    return "—" if value is None else calendar.office_date(value).isoformat()
+
+
 # Labels of fields whose errors come back by path (services, hand-built forms), in
 # the words their pages use. A path's parts are looked up here, else read as words.
 FIELD_LABELS = {
@@ -173,3 +179,4 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["proration"] = proration
     app.jinja_env.filters["end_sentence"] = end_sentence
     app.jinja_env.filters["deadline"] = deadline
+    app.jinja_env.filters["office_day"] = office_day

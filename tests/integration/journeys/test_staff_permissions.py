@@ -1,0 +1,41 @@
+"""Round 2 of the staff journeys: the educational permission queue as staff use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from licensing import calendar
+from licensing.permissions.models import PermissionRequest
+from tests.integration.permissions.conftest import (
+    last_mail,
+    submit,  # noqa: F401 - the fixture
+)
+
+Submit = Callable[..., tuple[PermissionRequest, str]]
+
+
+def test_staff_read_a_requests_decision_deadline_at_the_office_as_the_requester_does(
+    licensing_staff: Any,  # first: the staff notice goes to the licensing staff there are
+    submit: Submit,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, _token = submit()
+    assert request.sla_due_at is not None
+    office_day = calendar.office_date(request.sla_due_at)
+    # The end of an office day is early the next morning in UTC: the console printed
+    # that UTC instant, a day later than the requester was promised.
+    assert request.sla_due_at.date() != office_day
+    utc_text = request.sla_due_at.strftime("%Y-%m-%d %H:%M UTC")
+    staff = signed_in(app.test_client(), licensing_staff)
+    detail = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert f"decision due {calendar.deadline_text(request.sla_due_at)}" in detail
+    queue = staff.get("/console/permissions/").get_data(as_text=True)
+    assert office_day.isoformat() in queue
+    staff_notice = last_mail(licensing_staff.email).body_text
+    assert calendar.deadline_text(request.sla_due_at) in staff_notice
+    for text in (detail, queue, staff_notice):
+        assert utc_text not in text
