@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import (
     last_mail,
@@ -39,3 +40,32 @@ def test_staff_read_a_requests_decision_deadline_at_the_office_as_the_requester_
     assert calendar.deadline_text(request.sla_due_at) in staff_notice
     for text in (detail, queue, staff_notice):
         assert utc_text not in text
+
+
+def test_a_grant_whose_validity_has_already_ended_is_refused_with_the_fields_message(
+    submit: Submit,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, _token = submit()
+    staff = signed_in(app.test_client(), licensing_staff)
+    refused = staff.post(
+        f"/console/permissions/{request.id}/approve",
+        data={"valid_from": "1900-01-01", "valid_until": "1900-06-01"},
+    )
+    assert refused.status_code == 422
+    today = calendar.office_date(datetime.now(UTC))
+    assert (
+        f"The permission would have ended already: choose a date from {today.isoformat()} on."
+        in refused.get_data(as_text=True)
+    )
+    db.session().refresh(request)
+    assert request.state == "submitted"
+    assert request.letters == []
+    # Backdated to the start of a course already under way, and still running, is fine.
+    granted = staff.post(
+        f"/console/permissions/{request.id}/approve",
+        data={"valid_from": (today - timedelta(days=30)).isoformat()},
+    )
+    assert granted.status_code == 302
