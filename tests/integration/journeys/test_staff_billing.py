@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -77,3 +78,20 @@ def test_a_refund_sent_before_its_credit_note_was_issued_is_refused_with_the_fie
     )
     db.session().refresh(credit)
     assert credit.refunds == []
+
+
+def test_the_refund_panel_names_the_currency_once(
+    invoice_for: InvoiceFor, vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    invoice = invoice_for(vendor, at=datetime.now(UTC) - timedelta(days=3))
+    services.record_offline_payment(
+        invoice.id, method="wire", amount=invoice.total, reference="W-1", actor=billing_clerk()
+    )
+    services.issue_credit_note(
+        invoice.id, amount=Decimal("199.50"), reason="Seat removed", actor=billing_clerk()
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    owed = re.search(r"<p>(.*?) is still owed back to the licensee\.</p>", page)
+    assert owed is not None
+    assert re.sub(r"<[^>]+>", "", owed.group(1)) == "199.50 USD"
