@@ -161,6 +161,10 @@ def _clean_organization(
     return clean, errors
 
 
+# Said to someone signing up: the account is probably their own.
+EMAIL_TAKEN = "An account already uses this email address. Sign in, or reset your password."
+
+
 def _user_errors(
     session: Session,
     *,
@@ -168,8 +172,10 @@ def _user_errors(
     password: str,
     full_name: str,
     names: Iterable[str] = (),
+    taken: str = EMAIL_TAKEN,
 ) -> tuple[str, dict[str, list[str]]]:
-    """(normalized email, errors by field) for a new user's email, password and name."""
+    """(normalized email, errors by field) for a new user's email, password and name;
+    `taken` is what to say when the address has an account (to whom is asking)."""
     errors: dict[str, list[str]] = {}
     normalized = ""
     try:
@@ -178,9 +184,7 @@ def _user_errors(
         errors.update(exc.errors)
     else:
         if queries.user_by_email(session, normalized) is not None:
-            errors["email"] = [
-                "An account already uses this email address. Sign in, or reset your password."
-            ]
+            errors["email"] = [taken]
     name = (full_name or "").strip()
     if not name:
         errors["full_name"] = ["Enter your full name."]

@@ -40,6 +40,14 @@ def _clean_roles(roles: Iterable[str]) -> frozenset[str]:
     return chosen
 
 
+# Said to the admin adding someone: the account exists already, and roles are
+# changed on it (a vendor's account stays a vendor's: `set_staff_roles` refuses it).
+STAFF_EMAIL_TAKEN = (
+    "An account already uses this email address: find it under Users to change its "
+    "roles; a vendor's account cannot also be a staff member's."
+)
+
+
 def create_staff_user(
     *,
     email: str,
@@ -58,6 +66,7 @@ def create_staff_user(
             email=email,
             password=password if password is not None else "",
             full_name=full_name,
+            taken=STAFF_EMAIL_TAKEN,
         )
         if password is None:
             errors.pop("password", None)
