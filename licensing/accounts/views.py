@@ -697,6 +697,8 @@ def set_active(user_id: int) -> Page:
                 title=f"Deactivate {user.full_name}'s account?",
                 consequences=[
                     f"{user.email} can no longer sign in, and their API tokens stop working.",
+                    "Applications and permission requests assigned to them go back to their "
+                    "queues, unassigned.",
                     "Their past actions stay on record. An admin can reactivate the account.",
                 ],
                 button="Deactivate the account",

@@ -39,6 +39,7 @@ from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail import services as mail
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
 
 # Links sent by email, and how long each stays valid.
 LINK_VALIDITY = {
@@ -365,3 +366,19 @@ def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, acto
         after={"revoked_at": record.revoked_at},
         actor=actor,
     )
+
+
+# Who may be given reviews (applications, permission requests): their services
+# refuse an assignee without one of these roles.
+REVIEWING_ROLES = frozenset({"licensing", "admin"})
+
+
+def _withdraw_reviewer(
+    session: Session, user: User, roles_before: Iterable[str], why: str, actor: Actor
+) -> None:
+    """`user` may no longer review (deactivated, or without a reviewing role): the
+    packages that assign reviews take the work back, in this transaction."""
+    if user.is_staff and REVIEWING_ROLES & set(roles_before):
+        reviewer_withdrawn.send(
+            WithdrawnReviewer(user_id=user.id, why=why), session=session, actor=actor
+        )

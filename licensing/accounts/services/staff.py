@@ -13,11 +13,13 @@ from licensing.access import STAFF_ROLES
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import RESET_PASSWORD, User
 from licensing.accounts.services._common import (
+    REVIEWING_ROLES,
     _audit,
     _insert_user,
     _issue_link,
     _refuse,
     _user_errors,
+    _withdraw_reviewer,
 )
 from licensing.actors import Actor
 from licensing.db import utcnow
@@ -132,6 +134,14 @@ def set_staff_roles(user_id: int, roles: Iterable[str], *, actor: Actor) -> User
         ):
             raise Conflict("This is the last active admin; make someone else an admin first.")
         user.roles = chosen
+        if user.is_active and not REVIEWING_ROLES & chosen:
+            _withdraw_reviewer(
+                session,
+                user,
+                before,
+                f"{user.email} no longer reviews (roles: {', '.join(sorted(chosen))})",
+                actor,
+            )
         if before != sorted(chosen):
             _audit(
                 session,

@@ -54,6 +54,7 @@ from licensing.money import (
 )
 from licensing.pricing import Breakdown, Quote, QuoteLine, Term
 from licensing.ratecards import services as ratecards
+from licensing.signals import WithdrawnReviewer
 
 # Applications with staff work still to do (or waiting on the vendor's answer).
 ASSIGNABLE = (*AWAITING_STAFF, RETURNED)
@@ -82,7 +83,11 @@ def _reviewer(session: Session, assignee_id: int | None) -> User | None:
 
 
 def _set_assignee(
-    session: Session, application: Application, assignee_id: int | None, actor: Actor
+    session: Session,
+    application: Application,
+    assignee_id: int | None,
+    actor: Actor,
+    note: str | None = None,
 ) -> None:
     assignee = _reviewer(session, assignee_id)
     before = application.assignee_id
@@ -96,7 +101,24 @@ def _set_assignee(
         entity_id=application.id,
         before={"assignee_id": before},
         after={"assignee_id": assignee_id},
+        note=note,
     )
+
+
+def release_reviewer(session: Session, withdrawn: WithdrawnReviewer, actor: Actor) -> int:
+    """The undecided applications of a staff member who may no longer review go back
+    to the queue, unassigned (each audited, by whoever withdrew them, saying why):
+    otherwise they sit with someone who cannot take them up, and the console home
+    counts none of them as unassigned. In the caller's transaction."""
+    held = session.scalars(
+        select(Application)
+        .where(Application.assignee_id == withdrawn.user_id, Application.state.in_(ASSIGNABLE))
+        .order_by(Application.id)
+        .with_for_update()
+    ).all()
+    for application in held:
+        _set_assignee(session, application, None, actor, note=withdrawn.why)
+    return len(held)
 
 
 def assign(application_id: int, assignee_id: int | None, actor: Actor) -> Application:
