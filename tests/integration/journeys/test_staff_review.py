@@ -15,6 +15,7 @@ from licensing.agreements import services
 from licensing.agreements.models import REASON_MAX, Application
 from licensing.errors import InvalidInput
 from tests.integration.agreements.conftest import NOW, STAFF_USE
+from tests.support.factories import make_staff
 from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
@@ -56,3 +57,20 @@ def test_an_approval_note_longer_than_a_reason_may_be_is_refused_by_the_use_case
         )
     assert refused.value.errors == {"note": [f"At most {REASON_MAX} characters."]}
     assert db.session().get(Application, application.id).state == "in_review"
+
+
+def test_an_applications_history_names_the_person_it_was_assigned_to(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    reviewer = make_staff(db.session(), roles=("licensing",))
+    actor = Actor.of(accounts.principal_for(licensing_staff))
+    services.assign(application.id, reviewer.id, actor)
+    services.assign(application.id, None, actor)
+    staff = signed_in(app.test_client(), licensing_staff)
+    page = staff.get(f"/console/applications/{application.id}").get_data(as_text=True)
+    history = page[page.index("<h2>History</h2>") :]
+    # It read "assignee id: — → 7": nobody on the page could tell who that was.
+    assert f"assignee id: — → {reviewer.id}" not in history
+    assert f"Assignee: nobody → {reviewer.full_name}" in history
+    assert f"Assignee: {reviewer.full_name} → nobody" in history
