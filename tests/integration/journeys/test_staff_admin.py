@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from flask import Flask
@@ -127,3 +128,34 @@ def test_a_reviewer_who_keeps_a_reviewing_role_keeps_their_work(
     agreements.assign(waiting.id, reviewer.id, _actor(licensing_staff))
     accounts.set_staff_roles(reviewer.id, ["admin"], actor=_actor(admin))
     assert _assigned(Application, waiting.id) == reviewer.id
+
+
+def _console_home_link(page: str) -> list[str]:
+    return re.findall(r'<a href="/console/"[^>]*>([^<]+)</a>', page)
+
+
+def test_every_staff_role_can_go_back_to_the_work_waiting_from_any_console_page(
+    admin: Any, licensing_staff: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    for member, page in (
+        (licensing_staff, "/console/permissions/"),
+        (billing_staff, "/console/invoices"),
+        (admin, "/console/users"),
+    ):
+        console = signed_in(app.test_client(), member)
+        assert "Work waiting" in _console_home_link(console.get(page).get_data(as_text=True))
+    # A page the role may not open answers 403 with the way back to its own work,
+    # not only to the public home page.
+    refused = signed_in(app.test_client(), billing_staff).get("/console/applications")
+    assert refused.status_code == 403
+    assert "Return to the work waiting on the office" in _console_home_link(
+        refused.get_data(as_text=True)
+    )
+
+
+def test_a_vendor_refused_a_console_page_is_sent_back_to_their_dashboard(
+    vendor: Any, signed_in: Any, app: Flask
+) -> None:
+    refused = signed_in(app.test_client(), vendor).get("/console/invoices")
+    assert refused.status_code == 403
+    assert '<a href="/portal/">Return to your dashboard</a>' in refused.get_data(as_text=True)
