@@ -95,3 +95,29 @@ def test_the_refund_panel_names_the_currency_once(
     owed = re.search(r"<p>(.*?) is still owed back to the licensee\.</p>", page)
     assert owed is not None
     assert re.sub(r"<[^>]+>", "", owed.group(1)) == "199.50 USD"
+
+
+def test_payments_and_refunds_name_their_method_in_words_on_the_invoice_page(
+    invoice_for: InvoiceFor, vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    invoice = invoice_for(vendor, at=datetime.now(UTC) - timedelta(days=3))
+    services.record_offline_payment(
+        invoice.id, method="check", amount=invoice.total, reference="CHK-1", actor=billing_clerk()
+    )
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("10.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    services.record_offline_refund(
+        credit.id,
+        method="ach",
+        amount=Decimal("10.00"),
+        reference="ACH-1",
+        actor=billing_clerk(),
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    # They read "CHECK" and "ACH" in capitals, the database's words.
+    payments = re.findall(r"<tr><td>([^<]*)</td><td><span class=\"badge", page)
+    assert payments == ["Check"]
+    refunds = re.findall(rf"<tr><td>{credit.number}</td><td>([^<]*)</td>", page)
+    assert refunds == ["ACH transfer"]
