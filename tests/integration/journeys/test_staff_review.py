@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services
-from licensing.agreements.models import REASON_MAX, Application
+from licensing.agreements.models import REASON_MAX, Agreement, Application
 from licensing.errors import InvalidInput
-from tests.integration.agreements.conftest import NOW, STAFF_USE
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support.factories import make_staff
 from tests.support.settings import issuing
 
@@ -74,3 +76,32 @@ def test_an_applications_history_names_the_person_it_was_assigned_to(
     assert f"assignee id: — → {reviewer.id}" not in history
     assert f"Assignee: nobody → {reviewer.full_name}" in history
     assert f"Assignee: {reviewer.full_name} → nobody" in history
+
+
+def test_terminating_an_agreement_asks_for_confirmation_first(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = apply(vendor, AUTO_USE)  # approved automatically: the agreement is issued
+    agreement = (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+    staff = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/agreements/{agreement.id}/terminate"
+    reason = "Breach of the distribution clause"
+    # One click ended the license, irreversibly, and emailed the licensee.
+    asked = staff.post(url, data={"reason": reason})
+    assert asked.status_code == 200
+    page = html.unescape(asked.get_data(as_text=True))
+    assert f"Terminate agreement {agreement.number}?" in page
+    assert "cannot be undone" in page
+    assert reason in page
+    db.session().refresh(agreement)
+    assert agreement.state == "issued"
+    done = staff.post(url, data={"reason": reason, "confirmed": "yes"})
+    assert done.status_code == 302
+    db.session().refresh(agreement)
+    assert agreement.state == "terminated"
+    # Without a reason the form's message comes back at once, not a confirmation.
+    assert staff.post(url, data={"reason": " "}).status_code in (409, 422)
