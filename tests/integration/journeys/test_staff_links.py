@@ -53,3 +53,25 @@ def test_the_vendors_agreement_page_links_no_console_page(
     agreement = active_agreement(vendor, SOFTWARE)
     page = signed_in(app.test_client(), vendor).get(f"/portal/agreements/{agreement.id}")
     assert "/console/" not in page.get_data(as_text=True)
+
+
+def test_a_royalty_review_refused_answers_with_a_client_error_status(
+    active_agreement: Callable[..., Agreement],  # noqa: F811
+    file_report: Callable[..., Any],  # noqa: F811
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, agreement, 1, [row(1, "C1", quantity=100)])
+    flagged = file_report(vendor, agreement, 2, [row(1, "C1", quantity=10)]).report
+    staff = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/royalty-reports/{flagged.id}"
+    # The page came back with its message but a 200, as if the review were done.
+    missing_note = staff.post(url, data={"action": "request_correction", "note": ""})
+    assert missing_note.status_code == 422
+    assert "Say what the licensee should correct." in missing_note.get_data(as_text=True)
+    assert staff.post(url, data={"action": "mark_reviewed"}).status_code == 302
+    again = staff.post(url, data={"action": "mark_reviewed"})
+    assert again.status_code == 409
