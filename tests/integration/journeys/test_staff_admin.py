@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
@@ -159,3 +159,37 @@ def test_a_vendor_refused_a_console_page_is_sent_back_to_their_dashboard(
     refused = signed_in(app.test_client(), vendor).get("/console/invoices")
     assert refused.status_code == 403
     assert '<a href="/portal/">Return to your dashboard</a>' in refused.get_data(as_text=True)
+
+
+def test_closing_an_organization_asks_for_confirmation_first(
+    vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    console = signed_in(app.test_client(), billing_staff)
+    url = f"/console/organizations/{organization.id}/standing"
+    reason = "The licensee asked to end the relationship"
+    # "Close" sat in the same menu as "Suspend": one slip closed the account for
+    # good (closed allows no step back) and emailed the organization.
+    asked = console.post(url, data={"action": "close", "reason": reason})
+    assert asked.status_code == 200
+    page = html.unescape(asked.get_data(as_text=True))
+    assert f"Close {organization.legal_name}'s account?" in page
+    assert "cannot be undone" in page
+    db.session().refresh(organization)
+    assert organization.standing == "active"
+    done = console.post(url, data={"action": "close", "reason": reason, "confirmed": "yes"})
+    assert done.status_code == 302
+    db.session().refresh(organization)
+    assert organization.standing == "closed"
+
+
+def test_suspending_an_organization_needs_no_confirmation(
+    vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    console = signed_in(app.test_client(), billing_staff)
+    suspended = console.post(
+        f"/console/organizations/{vendor.organization_id}/standing",
+        data={"action": "suspend", "reason": "Unpaid invoices"},
+    )
+    assert suspended.status_code == 302
