@@ -831,6 +831,8 @@ def approve(application_id: int) -> Page:
                 if parts[0] == "lines" and len(parts) == 3 and parts[1].isdigit():
                     line = changes.lines[int(parts[1])].line
                     errors[f"{parts[2]}-{line}"] = messages
+                elif path in ("term.start", "term.end"):  # the new term's own dates
+                    errors[path.replace(".", "_")] = messages
                 else:
                     errors[path] = messages
             raise InvalidInput(error.detail, errors) from None

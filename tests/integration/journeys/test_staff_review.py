@@ -105,3 +105,21 @@ def test_terminating_an_agreement_asks_for_confirmation_first(
     assert agreement.state == "terminated"
     # Without a reason the form's message comes back at once, not a confirmation.
     assert staff.post(url, data={"reason": " "}).status_code in (409, 422)
+
+
+def test_a_term_that_ends_before_it_starts_is_reported_beside_the_ends_field(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    staff = signed_in(app.test_client(), licensing_staff)
+    refused = staff.post(
+        f"/console/applications/{application.id}/approve",
+        data={"term_start": "2027-12-31", "term_end": "2027-01-01", "term_reason": "A pilot"},
+    )
+    assert refused.status_code == 422
+    page = html.unescape(refused.get_data(as_text=True))
+    # The message was only in the summary at the top, its link leading nowhere.
+    ends = page.index('<input type="date" id="term_end"')
+    field = page[page.rindex('<div class="field', 0, ends) : ends]
+    assert "must not be before the term's start (2027-12-31)" in field
+    assert 'href="#term_end"' in page
