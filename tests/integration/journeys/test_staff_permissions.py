@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +11,9 @@ from typing import Any
 from flask import Flask
 
 from licensing import calendar, db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import (
     last_mail,
@@ -69,3 +74,35 @@ def test_a_grant_whose_validity_has_already_ended_is_refused_with_the_fields_mes
         data={"valid_from": (today - timedelta(days=30)).isoformat()},
     )
     assert granted.status_code == 302
+
+
+def _actions_line(page: str) -> str:
+    section = page[page.index('<h2 id="actions">') :]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section[: section.index("</p>")]))
+
+
+def test_the_actions_line_lists_only_what_staff_can_do_and_says_who_a_request_waits_on(
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, _token = submit()
+    staff = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/permissions/{request.id}"
+    # "withdraw" is the requester's step (from their link): no staff form offers it.
+    submitted = _actions_line(staff.get(url).get_data(as_text=True))
+    assert "Approve, ask for info, deny, start review" in submitted
+    assert "withdraw" not in submitted
+    services.ask_for_info(
+        request.id, "Which sections?", Actor.of(accounts.principal_for(licensing_staff))
+    )
+    db.session().refresh(request)
+    assert request.answer_due_at is not None
+    waiting = _actions_line(staff.get(url).get_data(as_text=True))
+    # It read "Allowed now: answer, expire, withdraw.": none of them a staff step.
+    assert "answer, expire" not in waiting
+    assert (
+        "Waiting on the requester's answer, due by "
+        f"{calendar.deadline_text(request.answer_due_at)}" in html.unescape(waiting)
+    )
