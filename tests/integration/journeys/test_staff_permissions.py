@@ -106,3 +106,26 @@ def test_the_actions_line_lists_only_what_staff_can_do_and_says_who_a_request_wa
         "Waiting on the requester's answer, due by "
         f"{calendar.deadline_text(request.answer_due_at)}" in html.unescape(waiting)
     )
+
+
+def test_a_requests_history_states_its_deadlines_at_the_office(
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, _token = submit()
+    services.ask_for_info(
+        request.id, "Which sections?", Actor.of(accounts.principal_for(licensing_staff))
+    )
+    db.session().refresh(request)
+    assert request.answer_due_at is not None
+    assert request.sla_due_at is not None
+    page = signed_in(app.test_client(), licensing_staff).get(f"/console/permissions/{request.id}")
+    history = html.unescape(page.get_data(as_text=True))
+    history = history[history.index(">History</h2>") :]
+    # It read "answer due at: — → 2026-12-09T05:59:59.999999+00:00": the UTC instant,
+    # a day after the office's deadline, as the database stores it.
+    assert request.answer_due_at.isoformat() not in history
+    assert f"answer due at: — → {calendar.deadline_text(request.answer_due_at)}" in history
+    assert f"sla due at: — → {calendar.deadline_text(request.sla_due_at)}" in history
