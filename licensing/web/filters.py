@@ -97,7 +97,12 @@ DEADLINE_FIELDS = frozenset(
 def audit_value(value: object, name: str = "") -> str:
     """A value an audit event recorded, as a history shows it: a deadline at the
     office ("the end of Tuesday, December 8, 2026 (US Central time)"), any other
-    instant in UTC to the minute, everything else as stored."""
+    instant in UTC to the minute, a list as its items ("billing, licensing", or
+    "none"), a flag as "yes" or "no", everything else as stored."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(audit_value(item) for item in value) or "none"
     if isinstance(value, str) and "T" in value:
         try:
             moment = datetime.fromisoformat(value)

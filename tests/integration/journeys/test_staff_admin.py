@@ -193,3 +193,17 @@ def test_suspending_an_organization_needs_no_confirmation(
         data={"action": "suspend", "reason": "Unpaid invoices"},
     )
     assert suspended.status_code == 302
+
+
+def test_a_users_history_reads_roles_and_flags_in_words(
+    admin: Any, signed_in: Any, app: Flask
+) -> None:
+    member = make_staff(db.session(), roles=("licensing", "billing"))
+    accounts.set_staff_roles(member.id, ["billing"], actor=_actor(admin))
+    page = signed_in(app.test_client(), admin).get(f"/console/users/{member.id}")
+    history = html.unescape(page.get_data(as_text=True))
+    history = history[history.index(">History</h2>") :]
+    # They read "roles: — → ['billing', 'licensing']" and "is active: — → True".
+    assert "['" not in history
+    assert "roles: billing, licensing → billing" in history
+    assert "is active: — → yes" in history
