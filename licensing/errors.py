@@ -57,9 +57,10 @@ class IllegalTransition(Conflict):
         self.action = action
         self.allowed = sorted(allowed)
         allowed_text = ", ".join(self.allowed) if self.allowed else "none"
+        article = "an" if entity[:1] in tuple("aeiou") else "a"  # "an invoice", "an application"
         super().__init__(
-            f"Cannot {action.replace('_', ' ')} a {entity} that is {state.replace('_', ' ')}; "
-            f"allowed actions: {allowed_text}"
+            f"Cannot {action.replace('_', ' ')} {article} {entity} that is "
+            f"{state.replace('_', ' ')}; allowed actions: {allowed_text}"
         )
 
 

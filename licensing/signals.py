@@ -84,3 +84,20 @@ use_routed_to_permissions = _signals.signal(
     doc="sent(RoutedUse, session=Session) for each use of a submitted application "
     "that the rate card routes to permission_request",
 )
+
+
+@dataclass(frozen=True)
+class WithdrawnReviewer:
+    """A staff member who may no longer be given reviews (deactivated, or holding
+    neither the licensing nor the admin role any more), and why, in words for the
+    audit log ("pat@office.example was deactivated")."""
+
+    user_id: int
+    why: str
+
+
+reviewer_withdrawn = _signals.signal(
+    "reviewer-withdrawn",
+    doc="sent(WithdrawnReviewer, session=Session, actor=Actor) when a staff member can "
+    "no longer review: the work assigned to them goes back to its queue, unassigned",
+)

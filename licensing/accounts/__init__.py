@@ -2,17 +2,27 @@
 
 `init_app` registers how a request's caller is recognised (see `auth`): the
 Flask-Login session on pages, a bearer token on the API; and tells the outbox
-who the staff holding a role are.
+who the staff holding a role are; and lets an audit history name the people it
+refers to by id (`people_in`, a template global).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from flask import Flask
 
+from licensing import db
 from licensing.accounts import auth, queries
 from licensing.mail import services as mail
+
+
+def _people_in(events: Sequence[Any]) -> dict[int, str]:
+    return queries.people_in(db.session(), events)
 
 
 def init_app(app: Flask) -> None:
     auth.init_app(app)
     mail.install_staff_directory(app, queries.staff_recipients)
+    app.jinja_env.globals["people_in"] = _people_in

@@ -595,6 +595,11 @@ def change_standing(organization_id: int) -> Page:
         if not form.action.data:
             form.action.errors = ["Choose the change to make."]
             return _console_organization_page(found, standing_form=form, status=422)
+        # Closing allows no step back and tells the organization: asked first (it sits
+        # in one menu with the reversible changes). A missing reason is the form's message.
+        reason = (form.reason.data or "").strip()
+        if form.action.data == "close" and reason and not confirm.confirmed():
+            return confirm.ask(_closing_question(found, reason))
         try:
             services.change_organization_standing(
                 organization_id, form.action.data, reason=form.reason.data, actor=current_actor()
@@ -609,6 +614,19 @@ def change_standing(organization_id: int) -> Page:
                 url_for("accounts_console.organization_detail", organization_id=organization_id)
             )
     return _console_organization_page(found, standing_form=form, status=422)
+
+
+def _closing_question(organization: Organization, reason: str) -> confirm.Confirmation:
+    return confirm.Confirmation(
+        title=f"Close {organization.legal_name}'s account?",
+        consequences=[
+            "It can no longer apply for licenses or invite members, and closing cannot be undone.",
+            f"The organization is emailed the reason: {reason}",
+        ],
+        button="Close the account",
+        cancel_url=url_for("accounts_console.organization_detail", organization_id=organization.id),
+        cancel_label="Keep the account open",
+    )
 
 
 @console.route("/organizations/<int:organization_id>/profile", methods=["POST"])
@@ -724,6 +742,8 @@ def set_active(user_id: int) -> Page:
                 title=f"Deactivate {user.full_name}'s account?",
                 consequences=[
                     f"{user.email} can no longer sign in, and their API tokens stop working.",
+                    "Applications and permission requests assigned to them go back to their "
+                    "queues, unassigned.",
                     "Their past actions stay on record. An admin can reactivate the account.",
                 ],
                 button="Deactivate the account",

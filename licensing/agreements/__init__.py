@@ -1,14 +1,25 @@
 """Applications, agreements, acceptance and the agreement PDF.
 
-`init_app(app)` has issued agreements sealed (`licensing.audit.seals`).
+`init_app(app)` has issued agreements sealed (`licensing.audit.seals`) and
+connects the receiver that takes back the applications of a staff member who may
+no longer review (`licensing.signals.reviewer_withdrawn`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
-from licensing.agreements import seals
+from licensing.agreements import seals, services
+from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
+
+
+def on_reviewer_withdrawn(sender: WithdrawnReviewer, **kwargs: Any) -> None:
+    services.release_reviewer(kwargs["session"], sender, kwargs["actor"])
 
 
 def init_app(app: Flask) -> None:
+    # blinker keys receivers by identity: a second app connects nothing more.
+    reviewer_withdrawn.connect(on_reviewer_withdrawn, weak=False)
     seals.register()

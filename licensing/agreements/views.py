@@ -887,6 +887,8 @@ def approve(application_id: int) -> Page:
                 if parts[0] == "lines" and len(parts) == 3 and parts[1].isdigit():
                     line = changes.lines[int(parts[1])].line
                     errors[f"{parts[2]}-{line}"] = messages
+                elif path in ("term.start", "term.end"):  # the new term's own dates
+                    errors[path.replace(".", "_")] = messages
                 else:
                     errors[path] = messages
             raise InvalidInput(error.detail, errors) from None
@@ -934,8 +936,13 @@ def agreement_detail(agreement_id: int) -> Page:
 def terminate(agreement_id: int) -> Page:
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
+    reason = request.form.get("reason", "")
+    # Ending a license cannot be undone and tells the licensee: asked first, like
+    # voiding an invoice (a missing reason is the form's message, without asking).
+    if reason.strip() and not confirm.confirmed():
+        return confirm.ask(_termination_question(found, reason.strip()))
     try:
-        services.terminate(agreement_id, request.form.get("reason", ""), current_actor())
+        services.terminate(agreement_id, reason, current_actor())
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
         return _agreement_page(
@@ -947,6 +954,22 @@ def terminate(agreement_id: int) -> Page:
         )
     flash(f"Agreement {found.number} is terminated.", "success")
     return redirect(url_for("agreements_console.agreement_detail", agreement_id=agreement_id))
+
+
+def _termination_question(agreement: Agreement, reason: str) -> confirm.Confirmation:
+    ends = (
+        "its license ends today" if agreement.state == "active" else "it can no longer be accepted"
+    )
+    return confirm.Confirmation(
+        title=f"Terminate agreement {agreement.number}?",
+        consequences=[
+            f"The agreement ends early: {ends}. Termination cannot be undone.",
+            f"The licensee is emailed the reason: {reason}",
+        ],
+        button="Terminate the agreement",
+        cancel_url=url_for("agreements_console.agreement_detail", agreement_id=agreement.id),
+        cancel_label="Keep the agreement",
+    )
 
 
 @queue_summary

@@ -14,7 +14,11 @@ def init_app(app: Flask) -> None:
     # views is imported for its side effect: the dashboard provider.
     from licensing.accounts import services as accounts
     from licensing.billing import letterhead, receivers, seals, views  # noqa: F401
+    from licensing.billing.forms import METHOD_LABELS
     from licensing.signals import agreement_activated
+
+    # "Wire transfer", "ACH transfer", "Check": the forms' words, not the stored "WIRE".
+    app.jinja_env.filters["payment_method"] = lambda method: METHOD_LABELS.get(method, method)
 
     agreement_activated.connect(receivers.invoice_agreement, weak=False)
     letterhead.init_app(app)  # the issuer and remit-to on documents and emails

@@ -49,7 +49,9 @@ def download(export: services.ExportRequest) -> Response:
     end_request_session()
     return Response(
         stream_with_context(services.stream(export, gl_accounts=current_config().gl_accounts)),
-        mimetype=export.format.media_type,
+        # As the format names it: given as `mimetype`, Werkzeug appended a second
+        # "; charset=utf-8" to the CSV's "text/csv; charset=utf-8".
+        content_type=export.format.media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{export.filename(utcnow())}"',
             "Cache-Control": "no-store",

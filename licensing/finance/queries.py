@@ -34,7 +34,7 @@ from licensing import calendar
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Application
 from licensing.agreements.states import AWAITING_STAFF
-from licensing.billing.models import CreditNote, Invoice, InvoiceLine, Payment
+from licensing.billing.models import CreditNote, Invoice, InvoiceLine, Payment, Refund
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.permissions.models import PermissionRequest
@@ -246,6 +246,31 @@ class PeriodFigures:
     collected: Decimal
     credited: Decimal
     outstanding: Decimal  # at the period's end
+    # Paid back on credit notes beyond what was owed: with it, invoiced - collected -
+    # credited + refunded is the change in outstanding once every refund owed is sent.
+    refunded: Decimal = ZERO
+
+
+def refunds(session: Session, currency: str, start: date, end: date) -> list[tuple[date, Decimal]]:
+    """Refunds sent (succeeded) between `start` and `end`, by the day sent: an
+    offline refund's `sent_on`, else the office date Stripe confirmed it."""
+    rows = session.execute(
+        select(Refund.amount, Refund.sent_on, Refund.settled_at).where(
+            Refund.state == SUCCEEDED,
+            Refund.currency == currency,
+            or_(
+                Refund.sent_on.between(start, end),
+                Refund.sent_on.is_(None)
+                & Refund.settled_at.between(_moment(start), _moment(end + timedelta(days=3))),
+            ),
+        )
+    )
+    found = []
+    for row in rows:
+        day = _received_on(row.sent_on, row.settled_at)
+        if day is not None and start <= day <= end:
+            found.append((day, row.amount))
+    return found
 
 
 def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:
@@ -271,6 +296,7 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
         .group_by(CreditNote.issue_date),
     )
     collected = [(c.received_on, c.amount) for c in collections(session, currency, start, end)]
+    refunded = refunds(session, currency, start, end)
     ledger = receivables(session, currency, start, end)
     return [
         PeriodFigures(
@@ -279,6 +305,7 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
             collected=_bucket(collected, period),
             credited=_bucket(credited, period),
             outstanding=sum((r.balance_on(period.end) for r in ledger), ZERO),
+            refunded=_bucket(refunded, period),
         )
         for period in filters.periods
     ]

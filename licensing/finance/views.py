@@ -213,6 +213,7 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
             "invoiced": sum((row.invoiced for row in cash_flow), queries.ZERO),
             "collected": sum((row.collected for row in cash_flow), queries.ZERO),
             "credited": sum((row.credited for row in cash_flow), queries.ZERO),
+            "refunded": sum((row.refunded for row in cash_flow), queries.ZERO),
         },
         "revenue": revenue,
         "revenue_charts": {axis: _revenue_chart(revenue.by_axis[axis], currency) for axis in AXES},

@@ -2,8 +2,9 @@
 
 `init_app(app)` connects the receiver that turns a use a license application's
 rate card routes to the queue (`licensing.signals.use_routed_to_permissions`)
-into a permission request, and has letters sealed as they are issued;
-blueprints are listed in `licensing.app`.
+into a permission request and the one that takes back the requests of a staff
+member who may no longer review (`licensing.signals.reviewer_withdrawn`), and
+has letters sealed as they are issued; blueprints are listed in `licensing.app`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from flask import Flask
 
 from licensing.config import current_config
 from licensing.permissions import seals, services
-from licensing.signals import RoutedUse, use_routed_to_permissions
+from licensing.signals import (
+    RoutedUse,
+    WithdrawnReviewer,
+    reviewer_withdrawn,
+    use_routed_to_permissions,
+)
 
 
 def on_routed_use(sender: RoutedUse, **kwargs: Any) -> None:
@@ -25,7 +31,14 @@ def on_routed_use(sender: RoutedUse, **kwargs: Any) -> None:
     )
 
 
+def on_reviewer_withdrawn(sender: WithdrawnReviewer, **kwargs: Any) -> None:
+    """Receiver of `reviewer_withdrawn`: the staff member's open requests go back
+    to the queue."""
+    services.release_reviewer(kwargs["session"], sender, kwargs["actor"])
+
+
 def init_app(app: Flask) -> None:
     # blinker keys receivers by identity: a second app connects nothing more.
     use_routed_to_permissions.connect(on_routed_use, weak=False)
+    reviewer_withdrawn.connect(on_reviewer_withdrawn, weak=False)
     seals.register()  # letters are sealed as they are issued

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from licensing.web.filters import when
+from licensing.web.filters import office_day
 from licensing.web.rows import NO_VALUE, escaped, state_label
 
 from .queries import QueueRequest, service_level
@@ -79,7 +79,7 @@ def queue_rows(
                 escaped(request.assignee or NO_VALUE),
                 level.age_days,
                 level.target_days,
-                escaped(when(level.due_at)),
+                escaped(office_day(level.due_at)),
                 not level.running and request.state == NEEDS_INFO,
             )
         )

@@ -46,6 +46,10 @@ public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
 portal = Blueprint("permissions_portal", __name__, url_prefix="/portal/permissions")
 console = Blueprint("permissions_console", __name__, url_prefix="/console/permissions")
 
+# The steps the console's forms take; the others (answer, withdraw, reconsideration)
+# are the requester's, from their link, and expiry is the clock's.
+STAFF_STEPS = ("start_review", "ask_for_info", "approve", "deny")
+
 numbered_record("permission_request", PermissionRequest, PermissionRequest.reference)
 
 Page = str | tuple[str, int] | Response
@@ -425,7 +429,7 @@ def _detail_page(
         "permissions/console_detail.html",
         request_=found,
         level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
-        allowed=PERMISSION_REQUEST.allowed(found.state),
+        allowed=[a for a in PERMISSION_REQUEST.allowed(found.state) if a in STAFF_STEPS],
         history=audit_queries.events_for(session, "permission_request", found.id),
         error=error,
         letter_url=lambda letter: url_for(

@@ -68,7 +68,7 @@ COLUMN_WORDS = {column: label[:1].lower() + label[1:] for column, label in COLUM
 # and unit may be preselected).
 TYPED_COLUMNS = ("customer_id", "customer_name", "country", "quantity", "revenue")
 
-Page = str | Response
+Page = str | tuple[str, int] | Response
 
 
 def _start(text: str) -> date:
@@ -488,6 +488,7 @@ def console_report(report_id: int) -> Page:
     actor = current_actor()
     errors: dict[str, list[str]] = {}
     note = ""
+    status = 200  # a refused review comes back with its message and a 4xx
     if request.method == "POST":
         note = request.form.get("note", "")
         try:
@@ -495,9 +496,10 @@ def console_report(report_id: int) -> Page:
             flash(_reviewed_message(report.review_state), "success")
             return redirect(url_for("royalties.console_report", report_id=report_id))
         except InvalidInput as problem:
-            errors = problem.errors
+            errors, status = problem.errors, 422
         except Conflict as refused:
             flash(refused.detail, "error")
+            status = 409
     report = services.get_report(report_id, actor)
     return render_template(
         "royalties/report.html",
@@ -508,7 +510,7 @@ def console_report(report_id: int) -> Page:
         review_actions=REVIEW.allowed(report.review_state),
         errors=errors,
         note=note,
-    )
+    ), status
 
 
 def _reviewed_message(state: str) -> str:

@@ -94,6 +94,37 @@ def deadline(value: datetime | None) -> str:
     return "—" if value is None else calendar.deadline_text(value)
 
 
+# Audit fields holding a deadline (stored as its UTC instant, the end of an office day).
+DEADLINE_FIELDS = frozenset(
+    {"sla_due_at", "answer_due_at", "reconsideration_due_at", "resubmit_by", "reconsider_by"}
+)
+
+
+def audit_value(value: object, name: str = "") -> str:
+    """A value an audit event recorded, as a history shows it: a deadline at the
+    office ("the end of Tuesday, December 8, 2026 (US Central time)"), any other
+    instant in UTC to the minute, a list as its items ("billing, licensing", or
+    "none"), a flag as "yes" or "no", everything else as stored."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(audit_value(item) for item in value) or "none"
+    if isinstance(value, str) and "T" in value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return deadline(moment) if name in DEADLINE_FIELDS else when(moment)
+    return str(value)
+
+
+def office_day(value: datetime | None) -> str:
+    """The office's date of an instant (a deadline's day, for a table's cell): the end
+    of an office day is already the next day in UTC."""
+    return "—" if value is None else calendar.office_date(value).isoformat()
+
+
 # Labels of fields whose errors come back by path (services, hand-built forms), in
 # the words their pages use. A path's parts are looked up here, else read as words.
 FIELD_LABELS = {
@@ -188,3 +219,5 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["proration"] = proration
     app.jinja_env.filters["end_sentence"] = end_sentence
     app.jinja_env.filters["deadline"] = deadline
+    app.jinja_env.filters["office_day"] = office_day
+    app.jinja_env.filters["audit_value"] = audit_value

@@ -43,6 +43,8 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("accounts.organization", "Organization"),
     ),
     STAFF: (
+        # The console home: staff land there after signing in and came back only by URL.
+        NavItem("console.home", "Work waiting"),
         NavItem("agreements_console.queue", "Applications"),
         NavItem("permissions_console.queue", "Permissions"),
         NavItem("agreements_console.agreements_list", "Agreements"),

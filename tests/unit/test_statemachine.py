@@ -25,6 +25,15 @@ def test_an_illegal_step_names_the_allowed_actions() -> None:
     assert "allowed actions: pay, void" in raised.value.detail
 
 
+def test_the_refusal_reads_as_a_sentence_with_the_entitys_article() -> None:
+    with pytest.raises(IllegalTransition) as raised:
+        MACHINE.step("open", "finalize")
+    assert raised.value.detail.startswith("Cannot finalize an invoice that is open;")
+    report = StateMachine("royalty report", {("due", "submit"): "submitted"}, ("due", "submitted"))
+    with pytest.raises(IllegalTransition, match=r"^Cannot submit a royalty report that is"):
+        report.step("submitted", "submit")
+
+
 def test_terminal_states_allow_nothing() -> None:
     assert MACHINE.is_terminal("paid")
     with pytest.raises(IllegalTransition, match="allowed actions: none"):

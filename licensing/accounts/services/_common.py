@@ -39,6 +39,7 @@ from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail import services as mail
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
 
 # Links sent by email, and how long each stays valid.
 LINK_VALIDITY = {
@@ -161,6 +162,10 @@ def _clean_organization(
     return clean, errors
 
 
+# Said to someone signing up: the account is probably their own.
+EMAIL_TAKEN = "An account already uses this email address. Sign in, or reset your password."
+
+
 def _user_errors(
     session: Session,
     *,
@@ -168,8 +173,10 @@ def _user_errors(
     password: str,
     full_name: str,
     names: Iterable[str] = (),
+    taken: str = EMAIL_TAKEN,
 ) -> tuple[str, dict[str, list[str]]]:
-    """(normalized email, errors by field) for a new user's email, password and name."""
+    """(normalized email, errors by field) for a new user's email, password and name;
+    `taken` is what to say when the address has an account (to whom is asking)."""
     errors: dict[str, list[str]] = {}
     normalized = ""
     try:
@@ -178,9 +185,7 @@ def _user_errors(
         errors.update(exc.errors)
     else:
         if queries.user_by_email(session, normalized) is not None:
-            errors["email"] = [
-                "An account already uses this email address. Sign in, or reset your password."
-            ]
+            errors["email"] = [taken]
     name = (full_name or "").strip()
     if not name:
         errors["full_name"] = ["Enter your full name."]
@@ -361,3 +366,19 @@ def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, acto
         after={"revoked_at": record.revoked_at},
         actor=actor,
     )
+
+
+# Who may be given reviews (applications, permission requests): their services
+# refuse an assignee without one of these roles.
+REVIEWING_ROLES = frozenset({"licensing", "admin"})
+
+
+def _withdraw_reviewer(
+    session: Session, user: User, roles_before: Iterable[str], why: str, actor: Actor
+) -> None:
+    """`user` may no longer review (deactivated, or without a reviewing role): the
+    packages that assign reviews take the work back, in this transaction."""
+    if user.is_staff and REVIEWING_ROLES & set(roles_before):
+        reviewer_withdrawn.send(
+            WithdrawnReviewer(user_id=user.id, why=why), session=session, actor=actor
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from licensing import db
 from licensing.accounts import queries
 from licensing.accounts.models import User
-from licensing.accounts.services._common import _audit
+from licensing.accounts.services._common import _audit, _withdraw_reviewer
 from licensing.actors import Actor
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 
@@ -33,4 +33,6 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
             after={"is_active": active},
             actor=actor,
         )
+        if not active:
+            _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
         return user

@@ -13,11 +13,13 @@ from licensing.access import STAFF_ROLES
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import RESET_PASSWORD, User
 from licensing.accounts.services._common import (
+    REVIEWING_ROLES,
     _audit,
     _insert_user,
     _issue_link,
     _refuse,
     _user_errors,
+    _withdraw_reviewer,
 )
 from licensing.actors import Actor
 from licensing.db import utcnow
@@ -40,6 +42,14 @@ def _clean_roles(roles: Iterable[str]) -> frozenset[str]:
     return chosen
 
 
+# Said to the admin adding someone: the account exists already, and roles are
+# changed on it (a vendor's account stays a vendor's: `set_staff_roles` refuses it).
+STAFF_EMAIL_TAKEN = (
+    "An account already uses this email address: find it under Users to change its "
+    "roles; a vendor's account cannot also be a staff member's."
+)
+
+
 def create_staff_user(
     *,
     email: str,
@@ -58,6 +68,7 @@ def create_staff_user(
             email=email,
             password=password if password is not None else "",
             full_name=full_name,
+            taken=STAFF_EMAIL_TAKEN,
         )
         if password is None:
             errors.pop("password", None)
@@ -123,6 +134,14 @@ def set_staff_roles(user_id: int, roles: Iterable[str], *, actor: Actor) -> User
         ):
             raise Conflict("This is the last active admin; make someone else an admin first.")
         user.roles = chosen
+        if user.is_active and not REVIEWING_ROLES & chosen:
+            _withdraw_reviewer(
+                session,
+                user,
+                before,
+                f"{user.email} no longer reviews (roles: {', '.join(sorted(chosen))})",
+                actor,
+            )
         if before != sorted(chosen):
             _audit(
                 session,

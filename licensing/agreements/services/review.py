@@ -21,6 +21,7 @@ from licensing.agreements.commands import Modifications
 from licensing.agreements.models import (
     MODIFIED,
     NOTE_MAX,
+    REASON_MAX,
     Application,
     ApplicationNote,
 )
@@ -53,6 +54,7 @@ from licensing.money import (
 )
 from licensing.pricing import Breakdown, Quote, QuoteLine, Term
 from licensing.ratecards import services as ratecards
+from licensing.signals import WithdrawnReviewer
 
 # Applications with staff work still to do (or waiting on the vendor's answer).
 ASSIGNABLE = (*AWAITING_STAFF, RETURNED)
@@ -81,7 +83,11 @@ def _reviewer(session: Session, assignee_id: int | None) -> User | None:
 
 
 def _set_assignee(
-    session: Session, application: Application, assignee_id: int | None, actor: Actor
+    session: Session,
+    application: Application,
+    assignee_id: int | None,
+    actor: Actor,
+    note: str | None = None,
 ) -> None:
     assignee = _reviewer(session, assignee_id)
     before = application.assignee_id
@@ -95,7 +101,24 @@ def _set_assignee(
         entity_id=application.id,
         before={"assignee_id": before},
         after={"assignee_id": assignee_id},
+        note=note,
     )
+
+
+def release_reviewer(session: Session, withdrawn: WithdrawnReviewer, actor: Actor) -> int:
+    """The undecided applications of a staff member who may no longer review go back
+    to the queue, unassigned (each audited, by whoever withdrew them, saying why):
+    otherwise they sit with someone who cannot take them up, and the console home
+    counts none of them as unassigned. In the caller's transaction."""
+    held = session.scalars(
+        select(Application)
+        .where(Application.assignee_id == withdrawn.user_id, Application.state.in_(ASSIGNABLE))
+        .order_by(Application.id)
+        .with_for_update()
+    ).all()
+    for application in held:
+        _set_assignee(session, application, None, actor, note=withdrawn.why)
+    return len(held)
 
 
 def assign(application_id: int, assignee_id: int | None, actor: Actor) -> Application:
@@ -267,6 +290,11 @@ def _fixed_breakdown(amount: Decimal) -> Breakdown:
     )
 
 
+# Reasons are printed into the modified quote and the agreement PDF: bounded as the
+# API's schema bounds them, for every caller (the console's form has no schema).
+_TOO_LONG = f"At most {REASON_MAX} characters."
+
+
 def _modified_quote(
     session: Session, application: Application, original: Quote, changes: Modifications
 ) -> tuple[Quote, list[dict[str, Any]]]:
@@ -280,6 +308,8 @@ def _modified_quote(
         reason = (changes.term_reason or "").strip()
         if not reason:
             errors.add("term_reason", "Give the reason for changing the term.")
+        elif len(reason) > REASON_MAX:
+            errors.add("term_reason", _TOO_LONG)
         errors.raise_if_any("Every change needs a reason.")
         if (start, end) != (original.request.term.start, original.request.term.end):
             request = dataclasses.replace(original.request, term=Term(start, end))
@@ -317,6 +347,9 @@ def _modified_quote(
         if not change.reason.strip():
             errors.add(f"{path}.reason", "Give the reason for changing the amount.")
             continue
+        if len(change.reason.strip()) > REASON_MAX:
+            errors.add(f"{path}.reason", _TOO_LONG)
+            continue
         if change.amount < 0 or change.amount != change.amount.quantize(Decimal(1).scaleb(-places)):
             errors.add(f"{path}.amount", f"An amount of 0 or more with at most {places} decimals.")
             continue
@@ -351,6 +384,7 @@ def approve(
     a new quote version is stored and the submitted one kept); issues the agreement
     on the policy's terms."""
     actor, moment = _licensing_step(actor, now)
+    note = _reason(note, "note", required=False)
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "approve")
@@ -384,7 +418,7 @@ def approve(
             application,
             "approve",
             actor=actor,
-            note=(note or "").strip() or None,
+            note=note,
             changes={"total": application.total},
             at=moment,
         )

@@ -145,6 +145,11 @@ def record_offline_refund(
         raise InvalidInput("The refund has problems.", errors)
     with db.transaction() as session:
         credit = _locked_credit_note(session, credit_note_id)
+        if sent_on is not None and sent_on < credit.issue_date:
+            raise InvalidInput.for_field(
+                "sent_on",
+                f"Cannot be before the credit note was issued ({credit.issue_date.isoformat()}).",
+            )
         _check_refund_amount(credit, amount)
         refund = _new_refund(
             session,

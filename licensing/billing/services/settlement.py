@@ -87,6 +87,13 @@ def record_offline_payment(
             errors["amount"] = ["Use at most the currency's minor unit (cents)."]
         if invoice.state not in COLLECTIBLE:
             raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+        issued = invoice.issue_date
+        if received_on is not None and issued is not None and received_on < issued:
+            # Money for this invoice cannot arrive before it exists: a mistyped date,
+            # which would also count the payment in a period the invoice is not in.
+            errors["received_on"] = [
+                f"Cannot be before the invoice was issued ({issued.isoformat()})."
+            ]
         if not errors and amount > invoice.balance_due:
             errors["amount"] = [
                 f"More than the balance due ({_amount(invoice.balance_due, invoice.currency)})."

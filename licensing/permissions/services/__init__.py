@@ -39,7 +39,15 @@ from .requests import (
     request_for_link,
     submit_request,
 )
-from .review import NOT_LICENSING_STAFF, add_note, answer, ask_for_info, assign, start_review
+from .review import (
+    NOT_LICENSING_STAFF,
+    add_note,
+    answer,
+    ask_for_info,
+    assign,
+    release_reviewer,
+    start_review,
+)
 from .withdrawal import withdraw
 
 __all__ = [
@@ -75,6 +83,7 @@ __all__ = [
     "label",
     "metrics",
     "reconsideration_open",
+    "release_reviewer",
     "request_for_link",
     "request_reconsideration",
     "start_review",

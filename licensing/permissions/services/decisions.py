@@ -51,6 +51,12 @@ def _validity(today: date, valid_from: date | None, valid_until: date | None) ->
     end = valid_until or (start + DEFAULT_VALIDITY - timedelta(days=1))
     if end < start:
         raise InvalidInput.for_field("valid_until", "The end of validity must follow its start.")
+    if end < today:
+        # A letter granting a use that has already ended grants nothing (a mistyped year).
+        raise InvalidInput.for_field(
+            "valid_until",
+            f"The permission would have ended already: choose a date from {today.isoformat()} on.",
+        )
     if (end - start).days > 366 * MAX_VALIDITY_YEARS:
         raise InvalidInput.for_field(
             "valid_until", f"A permission is valid for at most {MAX_VALIDITY_YEARS} years."

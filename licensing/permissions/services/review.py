@@ -15,9 +15,10 @@ from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
+from licensing.signals import WithdrawnReviewer
 
 from ..models import PermissionMessage, PermissionRequest
-from ..states import PERMISSION_REQUEST
+from ..states import OPEN_STATES, PERMISSION_REQUEST
 from ._common import (
     ANSWER_BUSINESS_DAYS,
     add_requester_message,
@@ -79,6 +80,34 @@ def assign(
             request.assignee_id = new_id
             record_event(session, request, "assigned", before, {"assignee_id": new_id}, actor=actor)
         return list(found)
+
+
+def release_reviewer(session: Session, withdrawn: WithdrawnReviewer, actor: Actor) -> int:
+    """The open requests of a staff member who may no longer review go back to the
+    queue, unassigned (each audited, by whoever withdrew them, saying why). In the
+    caller's transaction."""
+    held = session.scalars(
+        select(PermissionRequest)
+        .where(
+            PermissionRequest.assignee_id == withdrawn.user_id,
+            PermissionRequest.state.in_(OPEN_STATES),
+        )
+        .order_by(PermissionRequest.id)
+        .with_for_update()
+    ).all()
+    for request in held:
+        before = {"assignee_id": request.assignee_id}
+        request.assignee_id = None
+        record_event(
+            session,
+            request,
+            "assigned",
+            before,
+            {"assignee_id": None},
+            actor=actor,
+            note=withdrawn.why,
+        )
+    return len(held)
 
 
 def start_review(

@@ -548,7 +548,7 @@ def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
     )
     assert "Ask for a corrected report" in page.get_data(as_text=True)
     assert "Say what the licensee should correct." in text_of(silent)
-    assert silent.status_code == 200
+    assert silent.status_code == 422  # the page again, with the message
     assert asked.status_code == 302
     assert "The licensee is asked, by email, for a corrected report." in after_asking
     assert "correction requested" in after_asking

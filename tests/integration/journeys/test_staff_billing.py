@@ -1,0 +1,123 @@
+"""Round 2 of the staff journeys: what billing staff tripped on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+
+from licensing import db
+from licensing.billing import services
+from licensing.billing.models import Invoice
+from tests.support.factories import billing_clerk
+
+InvoiceFor = Callable[..., Invoice]
+
+
+def test_a_payment_received_before_the_invoice_was_issued_is_refused_with_the_fields_message(
+    invoice_for: InvoiceFor, vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    invoice = invoice_for(vendor, at=datetime.now(UTC) - timedelta(days=3))
+    assert invoice.issue_date is not None
+    staff = signed_in(app.test_client(), billing_staff)
+    url = f"/console/invoices/{invoice.id}/payments"
+    refused = staff.post(
+        url,
+        data={
+            "method": "wire",
+            "amount": "100.00",
+            "reference": "FW-1",
+            "received_on": "1900-01-01",
+        },
+    )
+    assert refused.status_code == 422
+    assert (
+        f"Cannot be before the invoice was issued ({invoice.issue_date.isoformat()})."
+        in refused.get_data(as_text=True)
+    )
+    db.session().refresh(invoice)
+    assert invoice.payments == []
+    assert invoice.amount_paid == Decimal(0)
+    same_day = staff.post(
+        url,
+        data={
+            "method": "wire",
+            "amount": "100.00",
+            "reference": "FW-1",
+            "received_on": invoice.issue_date.isoformat(),
+        },
+    )
+    assert same_day.status_code == 302
+
+
+def test_a_refund_sent_before_its_credit_note_was_issued_is_refused_with_the_fields_message(
+    invoice_for: InvoiceFor, vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    invoice = invoice_for(vendor, at=datetime.now(UTC) - timedelta(days=3))
+    services.record_offline_payment(
+        invoice.id, method="wire", amount=invoice.total, reference="W-1", actor=billing_clerk()
+    )
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("50.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    prefix = f"refund-{credit.id}-"
+    fields = {"method": "wire", "amount": "50.00", "reference": "RF-1", "sent_on": "1900-01-01"}
+    refused = staff.post(
+        f"/console/credit-notes/{credit.id}/refunds",
+        data={prefix + name: value for name, value in fields.items()},
+    )
+    assert refused.status_code == 422
+    assert (
+        f"Cannot be before the credit note was issued ({credit.issue_date.isoformat()})."
+        in refused.get_data(as_text=True)
+    )
+    db.session().refresh(credit)
+    assert credit.refunds == []
+
+
+def test_the_refund_panel_names_the_currency_once(
+    invoice_for: InvoiceFor, vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    invoice = invoice_for(vendor, at=datetime.now(UTC) - timedelta(days=3))
+    services.record_offline_payment(
+        invoice.id, method="wire", amount=invoice.total, reference="W-1", actor=billing_clerk()
+    )
+    services.issue_credit_note(
+        invoice.id, amount=Decimal("199.50"), reason="Seat removed", actor=billing_clerk()
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    owed = re.search(r"<p>(.*?) is still owed back to the licensee\.</p>", page)
+    assert owed is not None
+    assert re.sub(r"<[^>]+>", "", owed.group(1)) == "199.50 USD"
+
+
+def test_payments_and_refunds_name_their_method_in_words_on_the_invoice_page(
+    invoice_for: InvoiceFor, vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    invoice = invoice_for(vendor, at=datetime.now(UTC) - timedelta(days=3))
+    services.record_offline_payment(
+        invoice.id, method="check", amount=invoice.total, reference="CHK-1", actor=billing_clerk()
+    )
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("10.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    services.record_offline_refund(
+        credit.id,
+        method="ach",
+        amount=Decimal("10.00"),
+        reference="ACH-1",
+        actor=billing_clerk(),
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    # They read "CHECK" and "ACH" in capitals, the database's words.
+    payments = re.findall(r"<tr><td>([^<]*)</td><td><span class=\"badge", page)
+    assert payments == ["Check"]
+    refunds = re.findall(rf"<tr><td>{credit.number}</td><td>([^<]*)</td>", page)
+    assert refunds == ["ACH transfer"]
