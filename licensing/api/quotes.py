@@ -28,7 +28,7 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.calendar import ISO_DAY
-from licensing.extensions import configured_limit, limiter
+from licensing.extensions import configured_limit, limit_unless_off, limiter
 from licensing.money import MoneyError, parse_decimal
 from licensing.pricing import (
     ORGANIZATION_TYPES,
@@ -316,7 +316,7 @@ def _plain_body_first(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @wraps(view)
     def read_plain_first() -> Response:
-        req = flask.request
+        req = flask.request._get_current_object()  # type: ignore[attr-defined]
         if CHECKED_JSON_BODY in req.environ:  # else the body is absent or not plain
             plain = plain_request(blp.ARGUMENTS_PARSER.load_json(req, QUOTE_REQUEST_SCHEMA))
             if plain is not None:
@@ -335,7 +335,7 @@ def _answer(request: QuoteRequest) -> Response:
 
 @blp.route("/quotes", methods=["POST"])
 @access.public
-@limiter.limit(_quote_limit, exempt_when=_quote_limit_off)
+@limit_unless_off(_quote_limit, _quote_limit_off)
 @_plain_body_first
 @blp.arguments(QUOTE_REQUEST_SCHEMA, example=REQUEST_EXAMPLE)
 @blp.response(200, QuoteSchema, example=RESPONSE_EXAMPLE)
