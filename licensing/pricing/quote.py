@@ -50,7 +50,7 @@ from .models import (
     units_needed,
 )
 from .ratecard import Adjustment, RateCard, Rule
-from .vocabulary import AXES, ORGANIZATION_TYPES
+from .vocabulary import AXES, ORGANIZATION_TYPES, PRODUCT_TYPES, USER_TYPES, USES
 
 SNAPSHOT_FORMAT = 1
 LANGUAGES = "languages"
@@ -229,9 +229,10 @@ class _Errors(dict[str, list[str]]):
 
 
 class _Plan:
-    """A use whose inputs have been checked: its rule, and what its model reads."""
+    """A use whose inputs have been checked: its rule and adjustment, and what
+    its model reads."""
 
-    __slots__ = ("index", "notes", "priced", "quantities", "use")
+    __slots__ = ("adjustment", "index", "notes", "priced", "quantities", "use")
 
     def __init__(
         self,
@@ -240,9 +241,11 @@ class _Plan:
         priced: _PricedRule | None,
         quantities: Mapping[str, int],
         notes: tuple[str, ...],
+        adjustment: _PricedAdjustment | None = None,
     ) -> None:
         self.index, self.use, self.priced = index, use, priced
         self.quantities, self.notes = quantities, notes
+        self.adjustment = adjustment
 
 
 def _check_term(card: RateCard, term: Term, errors: _Errors) -> None:
@@ -256,7 +259,19 @@ def _check_term(card: RateCard, term: Term, errors: _Errors) -> None:
         )
 
 
+_USES, _PRODUCT_TYPES, _USER_TYPES = (
+    frozenset(USES),
+    frozenset(PRODUCT_TYPES),
+    frozenset(USER_TYPES),
+)
+
+
 def _check_vocabulary(use: ProposedUse, prefix: str, errors: _Errors) -> bool:
+    try:  # the usual answer, at once: every value known
+        if use.use in _USES and use.product_type in _PRODUCT_TYPES and use.user_type in _USER_TYPES:
+            return True
+    except TypeError:  # unhashable: not a value of the vocabulary; said below
+        pass
     known = True
     for axis in ("use", "product_type", "user_type"):
         value = getattr(use, axis)
@@ -345,11 +360,14 @@ def _plan(card: _PricedCard, request: QuoteRequest, index: int, errors: _Errors)
     known = _check_vocabulary(use, prefix, errors)
     if not known or request.organization_type not in ORGANIZATION_TYPES:
         return _Plan(index, use, None, {}, ())
-    priced = card.rule_for(use.use, use.product_type, use.user_type, request.organization_type)
+    # The rule and the adjustment the use meets: one look-up for both.
+    priced, adjustment = card.met(
+        use.use, use.product_type, use.user_type, request.organization_type
+    )
     if priced is None or priced.pricer is None:
         return _Plan(index, use, priced, {}, ())
     quantities, notes = _model_inputs(priced, use, prefix, errors)
-    return _Plan(index, use, priced, quantities, notes)
+    return _Plan(index, use, priced, quantities, notes, adjustment)
 
 
 def _check_request(card: RateCard, request: QuoteRequest, errors: _Errors) -> None:
@@ -451,16 +469,9 @@ class _PricedCard:
             met = self._met[axes] = (rule, adjustment)  # vocabulary values only: bounded
         return met
 
-    def rule_for(
-        self, use: str, product_type: str, user_type: str, organization_type: str
-    ) -> _PricedRule | None:
-        """The first rule whose `when` matches (values of the vocabulary only)."""
-        return self._meet((use, product_type, user_type, organization_type))[0]
-
-    def adjustment_for(
-        self, use: str, product_type: str, user_type: str, organization_type: str
-    ) -> _PricedAdjustment | None:
-        return self._meet((use, product_type, user_type, organization_type))[1]
+    def met(self, use: str, product_type: str, user_type: str, organization_type: str) -> _Met:
+        """The first rule and the first adjustment whose `when` matches."""
+        return self._meet((use, product_type, user_type, organization_type))
 
 
 def _priced_card(card: RateCard) -> _PricedCard:
@@ -524,10 +535,7 @@ def _line(
         return _unmatched_line(card.card, request, plan)
     if priced.pricer is None:
         return _routed_line(card, priced.rule, plan)
-    use = plan.use
-    axes = (use.use, use.product_type, use.user_type, request.organization_type)
-    adjustment = card.adjustment_for(*axes)
-    return _Pricing(card, priced, priced.pricer, plan, adjustment, scale).line(breakdown)
+    return _Pricing(card, priced, priced.pricer, plan, plan.adjustment, scale).line(breakdown)
 
 
 def _unmatched_line(card: RateCard, request: QuoteRequest, plan: _Plan) -> QuoteLine:

@@ -510,6 +510,8 @@ def test_a_term_that_ends_before_it_starts_is_refused(example_card: RateCard) ->
         (ProposedUse("dancing", "saas", "provider"), "uses.0.use"),
         (ProposedUse("distribution", "Saas", "provider"), "uses.0.product_type"),
         (ProposedUse("distribution", "saas", "robots"), "uses.0.user_type"),
+        # Not even hashable (the check's quick path looks values up in sets).
+        (ProposedUse(["distribution"], "saas", "provider"), "uses.0.use"),  # type: ignore[arg-type]
     ],
 )
 def test_an_unknown_vocabulary_value_is_an_error(
