@@ -168,17 +168,24 @@ def _plain_use(item: Any) -> ProposedUse | None:
     if not isinstance(item, dict) or not item.keys() <= _USE_KEYS:
         return None
     use, product_type, user_type = item.get("use"), item.get("product_type"), item.get("user_type")
+    # `_known` written out: this runs for every use of every quote.
     if not (
-        _known(use, _USES)
-        and _known(product_type, _PRODUCT_TYPES)
-        and _known(user_type, _USER_TYPES)
+        isinstance(use, str)
+        and use in _USES
+        and isinstance(product_type, str)
+        and product_type in _PRODUCT_TYPES
+        and isinstance(user_type, str)
+        and user_type in _USER_TYPES
     ):
         return None
     quantity = _plain_quantity(item.get("quantity", {}))
-    plain_revenue, revenue = _plain_revenue(item.get("revenue"))
+    revenue = item.get("revenue")
+    plain_revenue, revenue = (True, None) if revenue is None else _plain_revenue(revenue)
     languages = item.get("languages", [])
     description = item.get("description", "")
-    if quantity is None or not plain_revenue or not _plain_languages(languages):
+    if quantity is None or not plain_revenue:
+        return None
+    if languages != [] and not _plain_languages(languages):  # none listed: plainly fine
         return None
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         return None
