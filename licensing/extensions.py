@@ -7,12 +7,14 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app
+from flask import Response, current_app, session
 from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
+
+from licensing.sessions import ApiSession
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,8 +70,31 @@ class _Limiter(Limiter):
 
 limiter = _Limiter(key_func=get_remote_address)
 csrf = CSRFProtect()
+
+
+class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyped
+    """Flask-Login's manager, whose after-request hook returns at once on an
+    API request.
+
+    The hook manages the remember-me cookie from marks in the session
+    ("_remember", "_user_id"). An API request's session (`sessions.ApiSession`)
+    is never read from nor saved to a cookie, and while it is empty, as the
+    API leaves it, the hook could at most add a mark and take it out again:
+    three context lookups for nothing on every API request. Any other session
+    goes through the hook as before. It overrides the method the hook calls;
+    should Flask-Login rename it, this merely stops saving time.
+    """
+
+    def _update_remember_cookie(self, response: Response) -> Response:
+        current = session._get_current_object()  # type: ignore[attr-defined]
+        if isinstance(current, ApiSession) and not current:
+            return response
+        updated: Response = super()._update_remember_cookie(response)
+        return updated
+
+
 # Page sessions; the accounts package registers the user loader.
-login_manager = LoginManager()
+login_manager = _LoginManager()
 
 
 def configured_limit(setting: str) -> tuple[Callable[[], str], Callable[[], bool]]:
