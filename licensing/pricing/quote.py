@@ -449,7 +449,16 @@ _Met = tuple[_PricedRule | None, _PricedAdjustment | None]  # what a use meets o
 
 
 class _PricedCard:
-    __slots__ = ("_adjustments", "_met", "_rules", "card", "places", "zero")
+    __slots__ = (
+        "_adjustments",
+        "_met",
+        "_rules",
+        "_scales",
+        "card",
+        "period_days",
+        "places",
+        "zero",
+    )
 
     def __init__(self, card: RateCard) -> None:
         self.card = card
@@ -458,6 +467,17 @@ class _PricedCard:
         self._rules = [_PricedRule(rule, self.places) for rule in card.rules]
         self._adjustments = [_PricedAdjustment(item) for item in card.adjustments]
         self._met: dict[tuple[str, str, str, str], _Met] = {}
+        self.period_days = card.period_days
+        self._scales: dict[int, Scale] = {}
+
+    def scale(self, term_days: int) -> Scale:
+        """The proration factor term_days / the card's days, with its texts."""
+        found = self._scales.get(term_days)
+        if found is None:
+            found = Scale(Fraction(term_days, self.period_days), self.places)
+            if len(self._scales) < 4096:  # terms within the card: at most its days
+                self._scales[term_days] = found
+        return found
 
     def _meet(self, axes: tuple[str, str, str, str]) -> _Met:
         met = self._met.get(axes)
@@ -509,8 +529,8 @@ def price(card: RateCard, request: QuoteRequest, *, breakdowns: bool = True) -> 
     plans = [_plan(compiled, request, index, errors) for index in range(len(request.uses))]
     if errors:
         raise QuoteInputError(errors)
-    proration = Fraction(request.term.days, card.period_days)
-    scale = Scale(proration, compiled.places)
+    scale = compiled.scale(request.term.days)
+    proration = scale.proration
     lines = tuple(_line(compiled, request, plan, scale, breakdowns) for plan in plans)
     total = compiled.zero
     for line in lines:

@@ -590,3 +590,21 @@ def test_an_unknown_snapshot_format_is_refused(example_card: RateCard, ask: Ask)
     snapshot = _mixed_quote(example_card, ask).to_snapshot() | {"format": 99}
     with pytest.raises(ValueError, match="format"):
         Quote.from_snapshot(snapshot)
+
+
+def test_one_card_prices_terms_of_different_lengths_each_with_its_own_proration(
+    example_card: RateCard, ask: Ask
+) -> None:
+    # The compiled card keeps each term length's proration: asking in turn
+    # must never hand one term another's.
+    terms = [HALF_YEAR, {}, {"start": date(2027, 3, 1), "end": date(2027, 3, 31)}, HALF_YEAR]
+    quotes = [ask(example_card, saas(10), **term) for term in terms]
+    assert [q.proration for q in quotes] == [
+        Fraction(181, 365),
+        Fraction(1),
+        Fraction(31, 365),
+        Fraction(181, 365),
+    ]
+    totals = [q.total for q in quotes]
+    assert totals[0] == totals[3]
+    assert len(set(totals[:3])) == 3
