@@ -70,7 +70,15 @@ class Term:
         return (self.end - self.start).days + 1
 
 
-@dataclass(frozen=True)
+# A quote makes a ProposedUse and a QuoteLine for every use. The __init__ that
+# dataclasses write for a frozen class sets each field through
+# object.__setattr__, three times as long as filling the instance's __dict__
+# (about 0.8 µs an object, 2 µs a use of a 25-use quote); these two write
+# their own, taking the same arguments, with the same defaults. Every other
+# generated method (eq, hash, repr, replace, the refusal to assign) is kept.
+
+
+@dataclass(frozen=True, init=False)
 class ProposedUse:
     """One use to price. Its quantities and revenue are bounded here, once, for the
     quote API, the estimator and applications alike: far above any real product,
@@ -87,6 +95,22 @@ class ProposedUse:
     revenue: Decimal | None = None
     languages: tuple[str, ...] = ()
     description: str = ""
+
+    def __init__(
+        self,
+        use: str,
+        product_type: str,
+        user_type: str,
+        quantity: Mapping[str, int] | None = None,
+        revenue: Decimal | None = None,
+        languages: tuple[str, ...] = (),
+        description: str = "",
+    ) -> None:
+        fields = self.__dict__
+        fields["use"], fields["product_type"], fields["user_type"] = use, product_type, user_type
+        fields["quantity"] = {} if quantity is None else quantity  # a dict of its own
+        fields["revenue"], fields["languages"] = revenue, languages
+        fields["description"] = description
 
 
 @dataclass(frozen=True)
@@ -138,7 +162,7 @@ class Breakdown:
     revenue: Decimal | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class QuoteLine:
     use_index: int
     rule: str | None
@@ -147,6 +171,21 @@ class QuoteLine:
     amount: Decimal | None
     explanation: tuple[str, ...]
     breakdown: Breakdown | None = None
+
+    def __init__(  # see ProposedUse
+        self,
+        use_index: int,
+        rule: str | None,
+        route: str,
+        review: str,
+        amount: Decimal | None,
+        explanation: tuple[str, ...],
+        breakdown: Breakdown | None = None,
+    ) -> None:
+        fields = self.__dict__
+        fields["use_index"], fields["rule"], fields["route"] = use_index, rule, route
+        fields["review"], fields["amount"] = review, amount
+        fields["explanation"], fields["breakdown"] = explanation, breakdown
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import date
@@ -15,6 +16,7 @@ from licensing.pricing import (
     ProposedUse,
     Quote,
     QuoteInputError,
+    QuoteLine,
     QuoteRequest,
     RateCard,
     Term,
@@ -608,3 +610,33 @@ def test_one_card_prices_terms_of_different_lengths_each_with_its_own_proration(
     totals = [q.total for q in quotes]
     assert totals[0] == totals[3]
     assert len(set(totals[:3])) == 3
+
+
+def test_proposed_uses_and_quote_lines_behave_as_frozen_dataclasses() -> None:
+    # Both write their own __init__ (faster); what dataclasses give stays.
+    first, second = ProposedUse("a", "b", "c"), ProposedUse("a", "b", "c")
+    assert first == second
+    assert first.quantity == {}
+    assert first.quantity is not second.quantity  # a dict of its own
+    assert (first.revenue, first.languages, first.description) == (None, (), "")
+    given = ProposedUse(
+        use="a",
+        product_type="b",
+        user_type="c",
+        quantity={"seats": 2},
+        revenue=Decimal(5),
+        languages=("fr",),
+        description="d",
+    )
+    assert dataclasses.replace(given, description="e") == ProposedUse(
+        "a", "b", "c", {"seats": 2}, Decimal(5), ("fr",), "e"
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.use = "x"  # type: ignore[misc]
+    line = QuoteLine(0, "rule", "license", "auto", Decimal("1.00"), ("step",))
+    assert line.breakdown is None
+    assert hash(line) == hash(QuoteLine(0, "rule", "license", "auto", Decimal("1.00"), ("step",)))
+    assert dataclasses.replace(line, amount=None).amount is None
+    assert "use_index=0" in repr(line)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        line.amount = None  # type: ignore[misc]
