@@ -192,11 +192,14 @@ class MissingDeclaration(PermissionDenied):
 
 def enforce() -> None:
     """`before_request`: refuse callers the route's declaration does not admit."""
-    if request.endpoint is None:  # 404 and 405 are answered by their handlers
+    # Every request runs this: one proxy lookup each of the request and the app.
+    endpoint = request._get_current_object().endpoint  # type: ignore[attr-defined]
+    if endpoint is None:  # 404 and 405 are answered by their handlers
         return
-    declaration = declaration_for(current_app, request.endpoint)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    declaration = declaration_for(app, endpoint)
     if declaration is None:
-        current_app.logger.error("route %s has no access declaration", request.endpoint)
+        app.logger.error("route %s has no access declaration", endpoint)
         raise MissingDeclaration("This route is not available.")
     if declaration.public:
         return

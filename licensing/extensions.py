@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import current_app
+from flask import Response, current_app, session
+from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
+
+from licensing.sessions import ApiSession
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Limiter(Limiter):
@@ -31,11 +39,62 @@ class _Limiter(Limiter):
             return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
 
+    # Flask-Limiter keeps what a request's limit checks found (the limit to
+    # report in the headers, deductions to make once the response is known) on
+    # the request context, made on first use; its after-request hook reads it
+    # and its teardown resets it, making it first when the request had none.
+    # A request that made none (the quote with QUOTE_RATE_LIMIT off: the filter
+    # above answered before any check) has no headers to send, nothing to
+    # deduct and nothing to reset, so these return at once: three context
+    # lookups and a context built only to be emptied, on every such request.
+    # They override the methods the hooks call (name-mangled, as Flask-Limiter
+    # spells them); should it rename them, this merely stops saving time.
+
+    def _has_request_state(self) -> bool:
+        context = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        state = getattr(context, "_limiter_request_context", None)
+        return state is not None and self in state
+
+    def _Limiter__check_conditional_deductions(self, response: Any) -> None:
+        if self._has_request_state():
+            super()._Limiter__check_conditional_deductions(response)  # type: ignore[misc]
+
+    @property
+    def current_limit(self) -> Any:
+        return super().current_limit if self._has_request_state() else None
+
+    def _Limiter__release_context(self, _: BaseException | None = None) -> None:
+        if self._has_request_state():
+            super()._Limiter__release_context(_)  # type: ignore[misc]
+
 
 limiter = _Limiter(key_func=get_remote_address)
 csrf = CSRFProtect()
+
+
+class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyped
+    """Flask-Login's manager, whose after-request hook returns at once on an
+    API request.
+
+    The hook manages the remember-me cookie from marks in the session
+    ("_remember", "_user_id"). An API request's session (`sessions.ApiSession`)
+    is never read from nor saved to a cookie, and while it is empty, as the
+    API leaves it, the hook could at most add a mark and take it out again:
+    three context lookups for nothing on every API request. Any other session
+    goes through the hook as before. It overrides the method the hook calls;
+    should Flask-Login rename it, this merely stops saving time.
+    """
+
+    def _update_remember_cookie(self, response: Response) -> Response:
+        current = session._get_current_object()  # type: ignore[attr-defined]
+        if isinstance(current, ApiSession) and not current:
+            return response
+        updated: Response = super()._update_remember_cookie(response)
+        return updated
+
+
 # Page sessions; the accounts package registers the user loader.
-login_manager = LoginManager()
+login_manager = _LoginManager()
 
 
 def configured_limit(setting: str) -> tuple[Callable[[], str], Callable[[], bool]]:
@@ -47,9 +106,44 @@ def configured_limit(setting: str) -> tuple[Callable[[], str], Callable[[], bool
     """
 
     def off() -> bool:
-        return str(getattr(current_app.config["LICENSING"], setting)).strip().lower() == "off"
+        return _is_off(getattr(current_app.config["LICENSING"], setting))
 
     def limit() -> str:
         return "1 per day" if off() else str(getattr(current_app.config["LICENSING"], setting))
 
     return limit, off
+
+
+@functools.lru_cache(maxsize=32)
+def _is_off(limit: object) -> bool:
+    # A setting's few values, read on every request of a limited route.
+    return str(limit).strip().lower() == "off"
+
+
+def limit_unless_off(limit: Callable[[], str], off: Callable[[], bool]) -> Callable[[F], F]:
+    """`limiter.limit(limit, exempt_when=off)` for a view with no other limit
+    of its own, calling the view directly while `off()`.
+
+    Flask-Limiter's wrapper would look the request's endpoint up, resolve the
+    view's limits and only then find them exempt (a few proxy lookups and a
+    dozen calls a request, a twentieth of a 1-use quote). The limit is still
+    registered with the limiter as before, and applies exactly as before
+    whenever it is not off. The view must not be a coroutine function (Flask-
+    Limiter's wrapper would make it synchronous; this one calls it as it is).
+    """
+
+    def decorate(view: F) -> F:
+        if inspect.iscoroutinefunction(view):
+            raise TypeError("limit_unless_off wraps plain views only")
+        limited = limiter.limit(limit, exempt_when=off)(view)
+
+        # Flask-Limiter's wrapper marks itself (`wraps` copies the mark), so a
+        # limit stacked outside this one would leave the checks to it; hence
+        # "no other limit of its own".
+        @functools.wraps(limited)
+        def limited_unless_off(*args: Any, **kwargs: Any) -> Any:
+            return view(*args, **kwargs) if off() else limited(*args, **kwargs)
+
+        return limited_unless_off  # type: ignore[return-value]
+
+    return decorate

@@ -196,7 +196,8 @@ def check_request_text() -> None:
     req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup
     if _UNSTORABLE.search(req.path):
         problems["path"] = [_UNSTORABLE_MESSAGE]
-    problems.update(unstorable_text(req.args))
+    if req.query_string:  # else no arguments: not worth parsing them to find none
+        problems.update(unstorable_text(req.args))
     if req.mimetype in _FORM_TYPES:
         # Cache the raw body first, so that whoever reads it next (the API's
         # body check, which answers a form with 415) still finds it.

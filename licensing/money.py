@@ -8,6 +8,7 @@ edge (`to_minor_units` / `from_minor_units`).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -342,9 +343,17 @@ def quantize(amount: Fraction | Decimal | int, currency: str) -> Decimal:
 def format_amount(amount: Decimal | Fraction | int, currency: str) -> str:
     """The amount as a decimal string with exactly the currency's minor-unit digits."""
     places = minor_units(currency)
-    if isinstance(amount, Decimal) and amount == amount.quantize(Decimal(1).scaleb(-places)):
-        return f"{amount.quantize(Decimal(1).scaleb(-places)):f}"
+    if isinstance(amount, Decimal):
+        quantized = amount.quantize(_minor_unit(places))
+        if quantized == amount:
+            return f"{quantized:f}"
     return f"{round_fraction(amount, places):f}"
+
+
+@functools.lru_cache(maxsize=8)
+def _minor_unit(places: int) -> Decimal:
+    # Every amount written out (a quote writes each line's and the total) asks.
+    return Decimal(1).scaleb(-places)
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:

@@ -137,15 +137,18 @@ def _check_bearer_token_first() -> None:
     """Recognise a bearer token before any view runs, on public API routes too:
     a bad token is refused consistently, and the caller is known (and the
     token's use noted) before a service opens its transaction."""
-    if is_api_request() and "Authorization" in request.headers:
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one lookup
+    # HTTP_AUTHORIZATION: the environ's key for what `req.headers` calls Authorization.
+    if req.path.startswith(API_PREFIX + "/") and "HTTP_AUTHORIZATION" in req.environ:
         access.current_principal()
 
 
 def _forget_caller(sender: Flask, **_extra: object) -> None:
     """Each request recognises its caller afresh. (In production every request
     has its own `g`; the test client shares one app context across requests.)"""
-    g.pop("principal", None)
-    g.pop("_login_user", None)
+    context = g._get_current_object()  # one lookup
+    context.pop("principal", None)
+    context.pop("_login_user", None)
 
 
 def init_app(app: Flask) -> None:

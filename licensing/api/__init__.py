@@ -39,7 +39,8 @@ def _check_body() -> None:
         return
     if reads_own_body(current_app.view_functions.get(req.endpoint or "")):
         return
-    if req.content_length and req.content_length > MAX_BODY_BYTES:
+    length = req.content_length  # parsed from the header on each read
+    if length and length > MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
     body = req.get_data(cache=True)
     if not body:

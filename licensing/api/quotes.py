@@ -28,7 +28,7 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.calendar import ISO_DAY
-from licensing.extensions import configured_limit, limiter
+from licensing.extensions import configured_limit, limit_unless_off, limiter
 from licensing.money import MoneyError, parse_decimal
 from licensing.pricing import (
     ORGANIZATION_TYPES,
@@ -168,17 +168,24 @@ def _plain_use(item: Any) -> ProposedUse | None:
     if not isinstance(item, dict) or not item.keys() <= _USE_KEYS:
         return None
     use, product_type, user_type = item.get("use"), item.get("product_type"), item.get("user_type")
+    # `_known` written out: this runs for every use of every quote.
     if not (
-        _known(use, _USES)
-        and _known(product_type, _PRODUCT_TYPES)
-        and _known(user_type, _USER_TYPES)
+        isinstance(use, str)
+        and use in _USES
+        and isinstance(product_type, str)
+        and product_type in _PRODUCT_TYPES
+        and isinstance(user_type, str)
+        and user_type in _USER_TYPES
     ):
         return None
     quantity = _plain_quantity(item.get("quantity", {}))
-    plain_revenue, revenue = _plain_revenue(item.get("revenue"))
+    revenue = item.get("revenue")
+    plain_revenue, revenue = (True, None) if revenue is None else _plain_revenue(revenue)
     languages = item.get("languages", [])
     description = item.get("description", "")
-    if quantity is None or not plain_revenue or not _plain_languages(languages):
+    if quantity is None or not plain_revenue:
+        return None
+    if languages != [] and not _plain_languages(languages):  # none listed: plainly fine
         return None
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         return None
@@ -316,7 +323,7 @@ def _plain_body_first(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @wraps(view)
     def read_plain_first() -> Response:
-        req = flask.request
+        req = flask.request._get_current_object()  # type: ignore[attr-defined]
         if CHECKED_JSON_BODY in req.environ:  # else the body is absent or not plain
             plain = plain_request(blp.ARGUMENTS_PARSER.load_json(req, QUOTE_REQUEST_SCHEMA))
             if plain is not None:
@@ -335,7 +342,7 @@ def _answer(request: QuoteRequest) -> Response:
 
 @blp.route("/quotes", methods=["POST"])
 @access.public
-@limiter.limit(_quote_limit, exempt_when=_quote_limit_off)
+@limit_unless_off(_quote_limit, _quote_limit_off)
 @_plain_body_first
 @blp.arguments(QUOTE_REQUEST_SCHEMA, example=REQUEST_EXAMPLE)
 @blp.response(200, QuoteSchema, example=RESPONSE_EXAMPLE)

@@ -30,9 +30,10 @@ def _deliver_in_background(app: Flask, delivery: Delivery) -> None:
 def init_app(app: Flask) -> None:
     @app.after_request
     def _deliver_after_response(response: Response) -> Response:
+        if not request.environ.pop(MAIL_ENQUEUED, False):  # most requests queue none
+            return response
         config = current_app.config["LICENSING"]
-        queued = request.environ.pop(MAIL_ENQUEUED, False)
-        if queued and config.send_mail_after_request and config.smtp_url:
+        if config.send_mail_after_request and config.smtp_url:
             # Services have committed by now, so the thread sees the messages.
             # Not `response.call_on_close`: a server may close the response
             # long after the client has it (werkzeug's first drains the socket).

@@ -132,3 +132,45 @@ def test_health_checks_static_files_and_the_webhook_neither_set_nor_vary_on_the_
     assert "Cookie" not in response.vary
     # The page session itself is untouched: the vendor is still signed in.
     assert client.get("/portal/").status_code == 200
+
+
+def _remember_cookie_after(app: Flask, path: str, marks: dict[str, str]) -> list[str]:
+    """Set-Cookie headers Flask-Login's after-request hook adds to an answer at
+    `path` whose session holds `marks`."""
+    from licensing.extensions import login_manager
+
+    with app.test_request_context(path):
+        session.update(marks)
+        response = login_manager._update_remember_cookie(app.response_class("{}"))
+        return [v for v in _cookie_header_values(response) if v.startswith("remember_token=")]
+
+
+def test_flask_logins_hook_leaves_an_empty_api_session_alone_even_refreshing_each_request(
+    app: Flask,
+) -> None:
+    app.config["REMEMBER_COOKIE_REFRESH_EACH_REQUEST"] = True
+    with app.test_request_context("/api/v1/quotes"):
+        assert isinstance(session._get_current_object(), ApiSession)  # type: ignore[attr-defined]
+    assert _remember_cookie_after(app, "/api/v1/quotes", {}) == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/quotes", "/sign-in"])
+def test_flask_logins_hook_still_acts_on_marks_in_any_session(app: Flask, path: str) -> None:
+    # The hook returns at once only for an empty API session: marks left in
+    # one (no route leaves any) are acted on as on a page.
+    marks = {"_remember": "set", "_user_id": "1:fingerprint:0"}
+    assert len(_remember_cookie_after(app, path, marks)) == 1
+
+
+def test_an_api_request_skips_flask_logins_remember_cookie_work(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flask_login
+
+    def remember_cookie_work(self: object, response: object) -> object:
+        raise AssertionError("Flask-Login's hook ran for an empty API session")
+
+    monkeypatch.setattr(flask_login.LoginManager, "_update_remember_cookie", remember_cookie_work)
+    assert client.get("/api/v1/nowhere").status_code == 404
+    with pytest.raises(AssertionError, match="Flask-Login's hook ran"):
+        client.get("/sign-in")

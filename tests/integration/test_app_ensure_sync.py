@@ -57,3 +57,35 @@ def test_hooks_and_views_still_run_on_every_request(client: FlaskClient) -> None
         response = client.get("/api/v1/nowhere")
         assert response.status_code == 404
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_coroutine_function_whose_id_a_plain_one_had_is_not_taken_for_plain(
+    app: Flask,
+) -> None:
+    # Plain functions are remembered by id, with a weak reference to the
+    # function itself; an id freed and reused by another callable (CPython
+    # reuses memory) must not carry the answer over. Staged directly, as the
+    # reuse cannot be made to happen on demand.
+    def plain() -> None:
+        return None
+
+    async def view() -> None:
+        return None
+
+    assert app.ensure_sync(plain) is plain
+    remembered = app._plain_callables  # type: ignore[attr-defined]
+    remembered[id(view)] = remembered.pop(id(plain))
+    with pytest.raises(RuntimeError, match="async"):
+        app.ensure_sync(view)
+
+
+def test_a_plain_function_is_forgotten_when_it_is_gone(app: Flask) -> None:
+    def plain() -> None:
+        return None
+
+    assert app.ensure_sync(plain) is plain
+    freed = id(plain)
+    assert freed in app._plain_callables  # type: ignore[attr-defined]
+    del plain
+    gc.collect()
+    assert freed not in app._plain_callables  # type: ignore[attr-defined]

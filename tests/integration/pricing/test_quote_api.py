@@ -259,6 +259,16 @@ class TestRateLimit:
         )
         assert other.status_code == 200
 
+    def test_each_answer_within_the_limit_reports_what_is_left_of_it(
+        self, client: FlaskClient, example_card: str
+    ) -> None:
+        # The limiter's after-request hook reports only what this request's
+        # checks found (it skips requests that made no limiter state).
+        answers = [post(client, quote_body()) for _ in range(2)]
+        assert [a.headers["X-RateLimit-Limit"] for a in answers] == ["3", "3"]
+        assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1"]
+        assert all(int(a.headers["X-RateLimit-Reset"]) > 0 for a in answers)
+
 
 class TestRateLimitOff:
     @pytest.fixture
@@ -280,3 +290,16 @@ class TestRateLimitOff:
 
         monkeypatch.setattr(limiter.limit_manager, "exemption_scope", exemption_scope)
         assert post(client, quote_body()).status_code == 200
+
+    def test_off_leaves_no_limiter_state_to_report_or_reset(
+        self, client: FlaskClient, example_card: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Every read or write of the limiter's per-request state goes through
+        # `context`: neither the checks, the headers hook nor the teardown touch it.
+        def context(self: Any) -> Any:
+            raise AssertionError("the limiter kept state for a route with no limit")
+
+        monkeypatch.setattr(type(limiter), "context", property(context))
+        response = post(client, quote_body())
+        assert response.status_code == 200
+        assert not [name for name, _value in response.headers if name.startswith("X-RateLimit")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import date
@@ -15,6 +16,7 @@ from licensing.pricing import (
     ProposedUse,
     Quote,
     QuoteInputError,
+    QuoteLine,
     QuoteRequest,
     RateCard,
     Term,
@@ -510,6 +512,8 @@ def test_a_term_that_ends_before_it_starts_is_refused(example_card: RateCard) ->
         (ProposedUse("dancing", "saas", "provider"), "uses.0.use"),
         (ProposedUse("distribution", "Saas", "provider"), "uses.0.product_type"),
         (ProposedUse("distribution", "saas", "robots"), "uses.0.user_type"),
+        # Not even hashable (the check's quick path looks values up in sets).
+        (ProposedUse(["distribution"], "saas", "provider"), "uses.0.use"),  # type: ignore[arg-type]
     ],
 )
 def test_an_unknown_vocabulary_value_is_an_error(
@@ -588,3 +592,51 @@ def test_an_unknown_snapshot_format_is_refused(example_card: RateCard, ask: Ask)
     snapshot = _mixed_quote(example_card, ask).to_snapshot() | {"format": 99}
     with pytest.raises(ValueError, match="format"):
         Quote.from_snapshot(snapshot)
+
+
+def test_one_card_prices_terms_of_different_lengths_each_with_its_own_proration(
+    example_card: RateCard, ask: Ask
+) -> None:
+    # The compiled card keeps each term length's proration: asking in turn
+    # must never hand one term another's.
+    terms = [HALF_YEAR, {}, {"start": date(2027, 3, 1), "end": date(2027, 3, 31)}, HALF_YEAR]
+    quotes = [ask(example_card, saas(10), **term) for term in terms]
+    assert [q.proration for q in quotes] == [
+        Fraction(181, 365),
+        Fraction(1),
+        Fraction(31, 365),
+        Fraction(181, 365),
+    ]
+    totals = [q.total for q in quotes]
+    assert totals[0] == totals[3]
+    assert len(set(totals[:3])) == 3
+
+
+def test_proposed_uses_and_quote_lines_behave_as_frozen_dataclasses() -> None:
+    # Both write their own __init__ (faster); what dataclasses give stays.
+    first, second = ProposedUse("a", "b", "c"), ProposedUse("a", "b", "c")
+    assert first == second
+    assert first.quantity == {}
+    assert first.quantity is not second.quantity  # a dict of its own
+    assert (first.revenue, first.languages, first.description) == (None, (), "")
+    given = ProposedUse(
+        use="a",
+        product_type="b",
+        user_type="c",
+        quantity={"seats": 2},
+        revenue=Decimal(5),
+        languages=("fr",),
+        description="d",
+    )
+    assert dataclasses.replace(given, description="e") == ProposedUse(
+        "a", "b", "c", {"seats": 2}, Decimal(5), ("fr",), "e"
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.use = "x"  # type: ignore[misc]
+    line = QuoteLine(0, "rule", "license", "auto", Decimal("1.00"), ("step",))
+    assert line.breakdown is None
+    assert hash(line) == hash(QuoteLine(0, "rule", "license", "auto", Decimal("1.00"), ("step",)))
+    assert dataclasses.replace(line, amount=None).amount is None
+    assert "use_index=0" in repr(line)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        line.amount = None  # type: ignore[misc]
