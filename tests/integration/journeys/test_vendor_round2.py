@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
+from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
@@ -575,3 +577,27 @@ def test_an_application_with_a_use_sent_to_the_permissions_queue_links_its_reque
         "by the licensing office with a letter: see Permissions" in text_of(page)
     )
     assert 'href="/portal/permissions/"' in page.get_data(as_text=True)
+
+
+# --- payments in words -------------------------------------------------------------------
+
+
+def test_an_offline_payment_is_named_in_words_on_the_invoice_and_in_the_email(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Any,
+) -> None:
+    invoice = invoice_for(vendor, ("900.00",))
+    staff = Actor.of(accounts.principal_for(billing_staff))
+    billing.record_offline_payment(
+        invoice.id, method="check", amount=Decimal("900.00"), reference="CHK 1042", actor=staff
+    )
+    signed_in(client, vendor)
+    page = text_of(client.get(f"/portal/invoices/{invoice.id}"))
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    assert "Check succeeded 900.00 USD CHK 1042" in page
+    assert "CHECK" not in page
+    assert "(check, reference CHK 1042)" in message.body_text
