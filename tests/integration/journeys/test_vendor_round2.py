@@ -545,6 +545,8 @@ def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
     ) in dashboard
     # Both the standing panel and the row of what waits on whom say it.
     assert dashboard.count(f"Contact the licensing office at {address}") == 2
+    profile = text_of(client.get("/organization"))
+    assert f"to correct them, contact the licensing office at {address}" in profile
 
 
 # --- the agreement a vendor reads before accepting ------------------------------------------
