@@ -26,6 +26,7 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
+from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
@@ -281,9 +282,11 @@ def test_an_organization_held_for_an_overdue_report_is_told_which_report_not_an_
     overdue = (
         f"the royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due 2027-04-30"
     )
+    address = mail.sender_address()
     for page in (dashboard, refused):
         assert overdue in page
         assert "has an overdue invoice" not in page
+        assert f"contact the licensing office's billing team at {address}." in page
     assert "An overdue invoice or royalty report is holding up new applications" in dashboard
 
 
