@@ -200,6 +200,22 @@ def test_a_filed_report_says_in_words_how_it_was_filed(
     assert "FORM" not in typed_page + nil_page
 
 
+def test_a_filed_report_links_its_agreement(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(f"/portal/royalty-reports/report/{filed.report.id}")
+    agreement_link = f'<a href="/portal/agreements/{agreement.id}">{agreement.number}</a>'
+    assert agreement_link in page.get_data(as_text=True)
+
+
 # --- accepting an agreement ----------------------------------------------------------------
 
 
