@@ -39,6 +39,7 @@ from licensing.errors import (
     InvalidInput,
     PermissionDenied,
 )
+from licensing.mail import services as mail
 from licensing.web import confirm
 from licensing.web.filters import end_sentence
 from licensing.web.forms import show_errors
@@ -343,6 +344,7 @@ def _organization_page(
         members=queries.members(db_session, organization.id),
         invitations=queries.invitations(db_session, organization.id),
         now=utcnow(),
+        office_address=mail.sender_address(),
     ), status
 
 

@@ -13,14 +13,12 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     # views is imported for its side effect: the dashboard provider.
     from licensing.accounts import services as accounts
-    from licensing.billing import letterhead, receivers, seals, views  # noqa: F401
-    from licensing.billing.forms import METHOD_LABELS
+    from licensing.billing import forms, letterhead, receivers, seals, views  # noqa: F401
     from licensing.signals import agreement_activated
-
-    # "Wire transfer", "ACH transfer", "Check": the forms' words, not the stored "WIRE".
-    app.jinja_env.filters["payment_method"] = lambda method: METHOD_LABELS.get(method, method)
 
     agreement_activated.connect(receivers.invoice_agreement, weak=False)
     letterhead.init_app(app)  # the issuer and remit-to on documents and emails
+    app.add_template_filter(forms.method_label, "payment_method")
+    app.add_template_filter(forms.method_in_a_sentence, "payment_method_in_a_sentence")
     seals.register()  # invoices and credit notes are sealed as they are issued
     accounts.register_overdue_check("invoices", receivers.overdue_invoices)

@@ -15,6 +15,17 @@ REFUND_METHOD_LABELS = {"card": "To the card that paid (Stripe)", **METHOD_LABEL
 METHOD_IN_A_SENTENCE = {"wire": "a wire transfer", "ach": "an ACH transfer", "check": "a check"}
 
 
+def method_label(method: str) -> str:
+    """An offline method as a table cell says it ("Wire transfer"): pages and emails
+    printed the stored value upper-cased ("WIRE", "CHECK")."""
+    return METHOD_LABELS.get(method, method)
+
+
+def method_in_a_sentence(method: str) -> str:
+    """The same inside a sentence, without its article: "by wire transfer", "(check, ...)"."""
+    return METHOD_IN_A_SENTENCE.get(method, f"a {method}").split(" ", 1)[1]
+
+
 class OfflinePaymentForm(FlaskForm):
     method = SelectField(
         "Method", choices={m: METHOD_LABELS[m] for m in OFFLINE_METHODS}, validate_choice=True

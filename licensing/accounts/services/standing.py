@@ -43,13 +43,6 @@ def organization_in_good_standing(organization: NamedStanding) -> bool:
     return organization.standing in GOOD_STANDING
 
 
-# What settles `pending_payment`, whatever holds it there.
-_SETTLE = (
-    "Pay overdue invoices from the Invoices page and file overdue royalty reports from "
-    "the Royalty reports page, or contact the licensing office's billing team."
-)
-
-
 def standing_block_reason(
     organization: NamedStanding, overdue: Sequence[str] = (), contact: str | None = None
 ) -> str | None:
@@ -69,8 +62,18 @@ def standing_block_reason(
         else f"{organization.legal_name} has an overdue invoice or royalty report, so new "
         "license applications are on hold until it is settled."
     )
+    billing_team = (
+        f"the licensing office's billing team at {contact}"
+        if contact
+        else "the licensing office's billing team"
+    )
+    # What settles `pending_payment`, whatever holds it there.
+    settle = (
+        "Pay overdue invoices from the Invoices page and file overdue royalty reports from "
+        f"the Royalty reports page, or contact {billing_team}."
+    )
     messages = {
-        PENDING_PAYMENT: f"{held} {_SETTLE}",
+        PENDING_PAYMENT: f"{held} {settle}",
         SUSPENDED: (
             f"{organization.legal_name}'s account is suspended, so it cannot apply for "
             f"licenses. Contact {office}."

@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +24,9 @@ from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
+from licensing.billing import services as billing
 from licensing.billing.models import Invoice
+from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
@@ -197,6 +200,22 @@ def test_a_filed_report_says_in_words_how_it_was_filed(
     assert "FORM" not in typed_page + nil_page
 
 
+def test_a_filed_report_links_its_agreement(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(f"/portal/royalty-reports/report/{filed.report.id}")
+    agreement_link = f'<a href="/portal/agreements/{agreement.id}">{agreement.number}</a>'
+    assert agreement_link in page.get_data(as_text=True)
+
+
 # --- accepting an agreement ----------------------------------------------------------------
 
 
@@ -279,9 +298,11 @@ def test_an_organization_held_for_an_overdue_report_is_told_which_report_not_an_
     overdue = (
         f"the royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due 2027-04-30"
     )
+    address = mail.sender_address()
     for page in (dashboard, refused):
         assert overdue in page
         assert "has an overdue invoice" not in page
+        assert f"contact the licensing office's billing team at {address}." in page
     assert "An overdue invoice or royalty report is holding up new applications" in dashboard
 
 
@@ -543,6 +564,8 @@ def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
     ) in dashboard
     # Both the standing panel and the row of what waits on whom say it.
     assert dashboard.count(f"Contact the licensing office at {address}") == 2
+    profile = text_of(client.get("/organization"))
+    assert f"to correct them, contact the licensing office at {address}" in profile
 
 
 # --- the agreement a vendor reads before accepting ------------------------------------------
@@ -575,3 +598,27 @@ def test_an_application_with_a_use_sent_to_the_permissions_queue_links_its_reque
         "by the licensing office with a letter: see Permissions" in text_of(page)
     )
     assert 'href="/portal/permissions/"' in page.get_data(as_text=True)
+
+
+# --- payments in words -------------------------------------------------------------------
+
+
+def test_an_offline_payment_is_named_in_words_on_the_invoice_and_in_the_email(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Any,
+) -> None:
+    invoice = invoice_for(vendor, ("900.00",))
+    staff = Actor.of(accounts.principal_for(billing_staff))
+    billing.record_offline_payment(
+        invoice.id, method="check", amount=Decimal("900.00"), reference="CHK 1042", actor=staff
+    )
+    signed_in(client, vendor)
+    page = text_of(client.get(f"/portal/invoices/{invoice.id}"))
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    assert "Check succeeded 900.00 USD CHK 1042" in page
+    assert "CHECK" not in page
+    assert "(check, reference CHK 1042)" in message.body_text
