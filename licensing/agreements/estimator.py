@@ -26,7 +26,7 @@ from licensing.agreements import forms
 from licensing.extensions import configured_limit, limiter
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
-from licensing.web.filters import vocab
+from licensing.words import vocab
 
 bp = Blueprint("estimator", __name__)
 

@@ -58,7 +58,7 @@ from licensing.pricing import (
     SumModel,
 )
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
-from licensing.web.filters import vocab
+from licensing.words import vocab
 
 USE_LABELS = {
     "development": "Develop, test, maintain or service a product",

@@ -30,7 +30,7 @@ from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.pricing import Quote, QuoteLine, describe_rule
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
-from licensing.web.filters import humanize, identifiers_in_words
+from licensing.words import humanize, identifiers_in_words
 
 # Days after the end of each reporting period by which a royalty report is due.
 REPORT_DUE_DAYS = 30

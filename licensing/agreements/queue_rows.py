@@ -17,10 +17,11 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from licensing.agreements.queries import QueueApplication, ReviewLevel
-from licensing.web.filters import humanize, money, vocab
+from licensing.web.filters import money
 from licensing.web.rows import NO_VALUE
 from licensing.web.rows import escaped as _text
 from licensing.web.rows import state_label as _state_label
+from licensing.words import humanize, vocab
 
 DEFAULT_CURRENCY = "USD"  # what the page has always shown for an amount without one
 

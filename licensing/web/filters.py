@@ -6,17 +6,13 @@ import re
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from functools import lru_cache
 
 from flask import Flask
 
 from licensing import calendar
 from licensing.money import MoneyError, format_amount
+from licensing.words import humanize, identifiers_in_words, vocab
 
-# Words of the vocabulary that are acronyms: "saas" reads "SaaS", not "Saas".
-ACRONYMS = {"saas": "SaaS", "ai": "AI", "ach": "ACH", "api": "API", "cpt": "CPT"}
-# A vocabulary identifier inside a sentence of working: "end_users", "internal_use".
-_IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 # An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".
 _FRACTION_ABOUT = re.compile(r"-?\d+/\d+ \(about (-?\d+(?:\.\d+)?)\)")
 
@@ -43,34 +39,12 @@ def when(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
-# The vocabulary's identifiers and states are few and a list page shows each on every
-# row: each is put in words once per process.
-@lru_cache(maxsize=1024)
-def humanize(value: str | None) -> str:
-    """`end_users` -> `end users`, `saas` -> `SaaS`: an identifier in words."""
-    words = (value or "").replace("_", " ").split(" ")
-    return " ".join(ACRONYMS.get(word, word) for word in words)
-
-
-@lru_cache(maxsize=1024)
-def vocab(value: str | None) -> str:
-    """A vocabulary value as a label: `ai_model` -> `AI model`, `data_file` -> `Data file`."""
-    text = humanize(value)
-    return text[:1].upper() + text[1:]
-
-
 def working(step: str) -> str:
     """A step of a quote's working in a vendor's words: identifiers in words, and an
     exact fraction shown by its decimal value only ("about 495.890411"), which is
     what the rounding step rounds."""
     text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", step)
     return identifiers_in_words(text)
-
-
-def identifiers_in_words(text: str) -> str:
-    """Vocabulary identifiers inside a sentence in words ("2500 end_users" -> "2500
-    end users"), the rest unchanged (documents keep their exact fractions)."""
-    return _IDENTIFIER.sub(lambda found: humanize(found.group(0)), text)
 
 
 def proration(value: Fraction | str) -> str:

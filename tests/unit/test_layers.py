@@ -230,3 +230,17 @@ def test_an_app_that_serves_requests_loads_neither_stripe_nor_alembic() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_use_cases_documents_and_records_import_nothing_from_the_web_layer() -> None:
+    # An issued agreement's wording once came from the page filters: what a
+    # document says must not depend on how pages are drawn (licensing/words.py).
+    lower = ("services", "issuing.py", "documents.py", "queries.py", "models.py", "states.py")
+    found = {
+        str(path.relative_to(ROOT)): names
+        for feature in FEATURES
+        for path in sorted((PACKAGE / feature).rglob("*.py"))
+        if any(part in lower for part in path.relative_to(PACKAGE / feature).parts)
+        if (names := {n for n in _imports(path) if n.startswith("licensing.web")})
+    }
+    assert found == {}

@@ -4,15 +4,15 @@ exact fractions by their value, proration and deadlines as a person says them.""
 from datetime import UTC, date, datetime
 from fractions import Fraction
 
-from licensing import calendar
+from licensing import calendar, words
 from licensing.web import filters
 
 
 def test_vocabulary_identifiers_read_as_words_with_acronyms_kept() -> None:
-    assert filters.humanize("end_users") == "end users"
-    assert filters.vocab("saas") == "SaaS"
-    assert filters.vocab("ai_model") == "AI model"
-    assert filters.vocab("data_file") == "Data file"
+    assert words.humanize("end_users") == "end users"
+    assert words.vocab("saas") == "SaaS"
+    assert words.vocab("ai_model") == "AI model"
+    assert words.vocab("data_file") == "Data file"
 
 
 def test_a_working_step_shows_units_in_words_and_fractions_by_their_value() -> None:

@@ -1,0 +1,39 @@
+"""The pricing vocabulary in words, for pages, emails and documents alike.
+
+Issued documents (agreements, invoices) and pages must say "end users" and
+"SaaS" the same way, so the wording lives here, beside neither: features import
+it without depending on the web layer, and `web.filters` registers it for
+templates.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Words of the vocabulary that are acronyms: "saas" reads "SaaS", not "Saas".
+ACRONYMS = {"saas": "SaaS", "ai": "AI", "ach": "ACH", "api": "API", "cpt": "CPT"}
+# A vocabulary identifier inside a sentence of working: "end_users", "internal_use".
+_IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+# The vocabulary's identifiers and states are few and a list page shows each on every
+# row: each is put in words once per process.
+@lru_cache(maxsize=1024)
+def humanize(value: str | None) -> str:
+    """`end_users` -> `end users`, `saas` -> `SaaS`: an identifier in words."""
+    words = (value or "").replace("_", " ").split(" ")
+    return " ".join(ACRONYMS.get(word, word) for word in words)
+
+
+@lru_cache(maxsize=1024)
+def vocab(value: str | None) -> str:
+    """A vocabulary value as a label: `ai_model` -> `AI model`, `data_file` -> `Data file`."""
+    text = humanize(value)
+    return text[:1].upper() + text[1:]
+
+
+def identifiers_in_words(text: str) -> str:
+    """Vocabulary identifiers inside a sentence in words ("2500 end_users" -> "2500
+    end users"), the rest unchanged (documents keep their exact fractions)."""
+    return _IDENTIFIER.sub(lambda found: humanize(found.group(0)), text)
