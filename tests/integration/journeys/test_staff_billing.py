@@ -121,3 +121,16 @@ def test_payments_and_refunds_name_their_method_in_words_on_the_invoice_page(
     assert payments == ["Check"]
     refunds = re.findall(rf"<tr><td>{credit.number}</td><td>([^<]*)</td>", page)
     assert refunds == ["ACH transfer"]
+
+
+def test_the_console_homes_card_payments_to_check_opens_the_flagged_payments_not_overdue_invoices(
+    billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    staff = signed_in(app.test_client(), billing_staff)
+    home = staff.get("/console/").get_data(as_text=True)
+    [link] = re.findall(r'<a href="([^"]*)"[^>]*>Card payments to check', home)
+    # It opened "Overdue invoices": the flagged payments' panel sat above a list
+    # filtered to something else.
+    assert link == "/console/invoices#flagged-heading"
+    page = staff.get(link.split("#")[0]).get_data(as_text=True)
+    assert "<h1>Invoices</h1>" in page
