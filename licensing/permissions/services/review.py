@@ -73,7 +73,7 @@ def assign(
                 + "."
             )
         decided = [
-            f"{request.reference} is decided; there is nothing to assign."
+            f"{request.reference} is {request.state.replace('_', ' ')}; there is nothing to assign."
             for request in found
             if request.state not in OPEN_STATES
         ]

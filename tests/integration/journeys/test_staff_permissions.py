@@ -144,7 +144,7 @@ def test_a_decided_request_is_not_assigned_and_its_page_offers_no_assignment(
     # refuses that); the decided request's page still offered the assignment form.
     page = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
     assert f"/console/permissions/{request.id}/assign" not in page
-    message = f"{request.reference} is decided; there is nothing to assign."
+    message = f"{request.reference} is approved; there is nothing to assign."
     for url, data, status in (
         (
             f"/console/permissions/{request.id}/assign",
