@@ -25,7 +25,7 @@ from licensing.access import Principal
 from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
 from licensing.agreements import forms, queries, services
 from licensing.agreements.forms import BulkAssignForm
@@ -1001,10 +1001,14 @@ def _application_queues(
 ) -> Iterable[QueueSummary]:
     waiting = Application.state.in_(AWAITING_STAFF)
     received = func.coalesce(Application.submitted_at, Application.created_at)
-    count, unassigned, oldest = session.execute(
+    # Deactivating a reviewer hands their work back; work left with one deactivated
+    # before that was so needs someone too.
+    deactivated = Application.assignee_id.in_(select(User.id).where(User.is_active.is_(False)))
+    count, unassigned, orphaned, oldest = session.execute(
         select(
             func.count(),
             func.count().filter(Application.assignee_id.is_(None)),
+            func.count().filter(deactivated),
             func.min(received),
         ).where(waiting)
     ).one()
@@ -1012,8 +1016,8 @@ def _application_queues(
         "Applications awaiting review",
         count=count,
         endpoint="agreements_console.queue",
-        attention=unassigned,
-        attention_label="unassigned",
+        attention=unassigned + orphaned,
+        attention_label="unassigned or with a deactivated reviewer" if orphaned else "unassigned",
         oldest=oldest,
     )
     mine, my_oldest = session.execute(

@@ -707,7 +707,9 @@ def _billing_queues(
     yield QueueSummary(
         "Card payments to check (amount did not match)",
         count=flagged,
-        endpoint="billing_console.overdue",
+        # The invoices page lists them first; the overdue filter would hide their invoices.
+        endpoint="billing_console.invoices",
+        params={"_anchor": "flagged-heading"},
         attention=flagged,
         attention_label="flagged",
     )

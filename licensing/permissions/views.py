@@ -430,6 +430,7 @@ def _detail_page(
         request_=found,
         level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
         allowed=[a for a in PERMISSION_REQUEST.allowed(found.state) if a in STAFF_STEPS],
+        open_states=OPEN_STATES,
         history=audit_queries.events_for(session, "permission_request", found.id),
         error=error,
         letter_url=lambda letter: url_for(
@@ -547,11 +548,20 @@ def assign(request_id: int) -> Page:
         request_id,
         form,
         "assign_form",
-        lambda f: services.assign(
-            [request_id], _chosen_assignee(f.assignee_id.data), current_actor()
-        ),
+        lambda f: _assign_one(request_id, _chosen_assignee(f.assignee_id.data)),
         "Assignment saved.",
     )
+
+
+def _assign_one(request_id: int, assignee_id: int | None) -> None:
+    try:
+        services.assign([request_id], assignee_id, current_actor())
+    except InvalidInput as error:
+        # A decided request has no assignment form to show the message beside: the
+        # page says it as the state's refusal.
+        if "request_ids" in error.errors:
+            raise Conflict(" ".join(error.errors["request_ids"])) from None
+        raise
 
 
 @console.route("/<int:request_id>/letters/<int:letter_id>")

@@ -212,7 +212,9 @@ def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Act
         session,
         invoice,
         subject=(
-            f"Invoice {invoice.number}: {_amount(invoice.total, invoice.currency)} "
+            f"Invoice {invoice.number}: nothing to pay"
+            if invoice.total == 0
+            else f"Invoice {invoice.number}: {_amount(invoice.total, invoice.currency)} "
             f"due {invoice.due_date}"
         ),
         template="invoice_issued",

@@ -72,6 +72,13 @@ def assign(
                 + ", ".join(str(number) for number in sorted(missing))
                 + "."
             )
+        decided = [
+            f"{request.reference} is {request.state.replace('_', ' ')}; there is nothing to assign."
+            for request in found
+            if request.state not in OPEN_STATES
+        ]
+        if decided:  # all or none, as the application queue does
+            raise InvalidInput("Nothing was assigned.", {"request_ids": decided})
         new_id = assignee.id if assignee else None
         for request in found:
             if request.assignee_id == new_id:

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -207,3 +207,17 @@ def test_a_users_history_reads_roles_and_flags_in_words(
     assert "['" not in history
     assert "roles: billing, licensing → billing" in history
     assert "is active: — → yes" in history
+
+
+def test_the_console_home_counts_applications_left_with_a_reviewer_deactivated_before_the_fix(
+    apply: Any, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    reviewer = make_staff(db.session(), roles=("licensing",))
+    waiting = apply(vendor, STAFF_USE)
+    agreements.assign(waiting.id, reviewer.id, _actor(licensing_staff))
+    # Deactivated before deactivation handed the work back: the row as it was left.
+    db.session().execute(update(User).where(User.id == reviewer.id).values(is_active=False))
+    db.session().commit()
+    home = signed_in(app.test_client(), licensing_staff).get("/console/")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", home.get_data(as_text=True)))
+    assert "Applications awaiting review 1 1 unassigned or with a deactivated reviewer" in text

@@ -9,11 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 
 from licensing import db
 from licensing.billing import services
 from licensing.billing.models import Invoice
+from licensing.mail.models import OutboxMessage
 from tests.support.factories import billing_clerk
+from tests.support.settings import invoice_terms
 
 InvoiceFor = Callable[..., Invoice]
 
@@ -121,3 +124,45 @@ def test_payments_and_refunds_name_their_method_in_words_on_the_invoice_page(
     assert payments == ["Check"]
     refunds = re.findall(rf"<tr><td>{credit.number}</td><td>([^<]*)</td>", page)
     assert refunds == ["ACH transfer"]
+
+
+def test_the_console_homes_card_payments_to_check_opens_the_flagged_payments_not_overdue_invoices(
+    billing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    staff = signed_in(app.test_client(), billing_staff)
+    home = staff.get("/console/").get_data(as_text=True)
+    [link] = re.findall(r'<a href="([^"]*)"[^>]*>Card payments to check', home)
+    # It opened "Overdue invoices": the flagged payments' panel sat above a list
+    # filtered to something else.
+    assert link == "/console/invoices#flagged-heading"
+    page = staff.get(link.split("#")[0]).get_data(as_text=True)
+    assert "<h1>Invoices</h1>" in page
+
+
+def test_an_invoice_for_nothing_tells_the_billing_contact_nothing_is_due(
+    vendor: Any, app: Flask
+) -> None:
+    draft = services.create_draft(
+        organization_id=vendor.organization_id,
+        currency="USD",
+        charges=[services.Charge("Setup waived", Decimal("0.00"))],
+        standard=invoice_terms(),
+        actor=billing_clerk(),
+    )
+    issued = services.finalize_invoice(draft.id, actor=billing_clerk())
+    assert issued.state == "paid"
+    message = (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == "invoice_issued")
+            .order_by(OutboxMessage.id.desc())
+        )
+        .first()
+    )
+    assert message is not None
+    # It read "Invoice INV-...: 0.00 USD due 2027-01-31" with how to pay it.
+    assert message.subject == f"Invoice {issued.number}: nothing to pay"
+    assert "nothing is due" in message.body_text
+    assert "How to pay" not in message.body_text
+    assert " due " not in message.subject

@@ -42,6 +42,8 @@ def test_royalty_report_pages_and_the_agreement_page_link_the_organization_and_a
     assert organization in detail
     listed = staff.get("/console/agreements").get_data(as_text=True)
     assert organization in listed
+    invoices = staff.get("/console/invoices").get_data(as_text=True)
+    assert organization in invoices  # the agreement's up-front invoice
 
 
 def test_the_vendors_agreement_page_links_no_console_page(

@@ -129,3 +129,36 @@ def test_a_requests_history_states_its_deadlines_at_the_office(
     assert request.answer_due_at.isoformat() not in history
     assert f"answer due at: — → {calendar.deadline_text(request.answer_due_at)}" in history
     assert f"sla due at: — → {calendar.deadline_text(request.sla_due_at)}" in history
+
+
+def test_a_decided_request_is_not_assigned_and_its_page_offers_no_assignment(
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, _token = submit()
+    services.approve(request.id, Actor.of(accounts.principal_for(licensing_staff)))
+    staff = signed_in(app.test_client(), licensing_staff)
+    # A stale queue page assigned a request decided meanwhile (the application queue
+    # refuses that); the decided request's page still offered the assignment form.
+    page = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert f"/console/permissions/{request.id}/assign" not in page
+    message = f"{request.reference} is approved; there is nothing to assign."
+    for url, data, status in (
+        (
+            f"/console/permissions/{request.id}/assign",
+            {"assignee_id": str(licensing_staff.id)},
+            409,
+        ),
+        (
+            "/console/permissions/assign",
+            {"request_ids": [str(request.id)], "assignee_id": str(licensing_staff.id)},
+            422,
+        ),
+    ):
+        refused = staff.post(url, data=data)
+        assert refused.status_code == status
+        assert message in refused.get_data(as_text=True)
+    db.session().refresh(request)
+    assert request.assignee_id is None
