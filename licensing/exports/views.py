@@ -49,7 +49,9 @@ def download(export: services.ExportRequest) -> Response:
     end_request_session()
     return Response(
         stream_with_context(services.stream(export, gl_accounts=current_config().gl_accounts)),
-        mimetype=export.format.media_type,
+        # The format's media type already names its charset: as `mimetype`
+        # werkzeug would add a second one to a text/ type.
+        content_type=export.format.media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{export.filename(utcnow())}"',
             "Cache-Control": "no-store",
