@@ -20,7 +20,7 @@ from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Appli
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import Day, MoneyString, vocabulary
+from licensing.api.fields import Day, MoneyString, allowed_actions_field, vocabulary
 from licensing.downloads import pdf_response
 
 blp = Blueprint(
@@ -49,7 +49,7 @@ class AgreementSchema(ma.Schema):
     organization_id = ma.fields.Integer()
     application_id = ma.fields.Integer()
     state = ma.fields.String(metadata={"enum": list(AGREEMENT.states)})
-    allowed_actions = ma.fields.Method("_allowed")
+    allowed_actions = allowed_actions_field()
     term_start = Day()
     term_end = Day()
     rate_card = ma.fields.String()

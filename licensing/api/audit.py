@@ -23,6 +23,10 @@ blp = Blueprint(
 MAX_PER_PAGE = 500
 
 
+# The record's values before and after the change, as the audit event stored them.
+_VALUES = {"type": "object", "nullable": True, "additionalProperties": True}
+
+
 class AuditQuerySchema(ma.Schema):
     entity_type = ma.fields.String(validate=ma.validate.Length(max=50))
     entity_id = ma.fields.String(validate=ma.validate.Length(max=64))
@@ -47,8 +51,8 @@ class AuditEventSchema(ma.Schema):
     action = ma.fields.String()
     entity_type = ma.fields.String()
     entity_id = ma.fields.String()
-    before = ma.fields.Raw(attribute="before_data", allow_none=True)
-    after = ma.fields.Raw(attribute="after_data", allow_none=True)
+    before = ma.fields.Raw(attribute="before_data", allow_none=True, metadata=_VALUES)
+    after = ma.fields.Raw(attribute="after_data", allow_none=True, metadata=_VALUES)
     note = ma.fields.String(allow_none=True)
     request_id = ma.fields.String(allow_none=True)
     client_ip = ma.fields.String(allow_none=True)

@@ -15,7 +15,7 @@ from flask import Response
 
 from licensing import access
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import Day, record_id, vocabulary
+from licensing.api.fields import STRINGS, Day, documented, record_id, vocabulary
 from licensing.exports import base, services
 from licensing.exports.filters import ISSUED, PAID, PERIOD
 from licensing.exports.formats import FORMATS
@@ -62,7 +62,7 @@ class DatasetSchema(ma.Schema):
     schema_version = ma.fields.Integer()
     columns = ma.fields.List(ma.fields.Nested(ColumnSchema))
     date_bases = ma.fields.List(ma.fields.String())
-    filters = ma.fields.Method("_filters")
+    filters = documented("_filters", STRINGS)
     states = ma.fields.List(ma.fields.String())
 
     def _filters(self, dataset: base.Dataset) -> list[str]:

@@ -157,3 +157,30 @@ class Quantities(ma.fields.Field[dict[str, int]]):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return dict(value) if value is not None else None
+
+
+# --- what computed fields hold, for the OpenAPI document ------------------------------
+# A `fields.Method` is documented as nothing at all (`{"readOnly": true}`): these
+# say what it writes, so a client generated from the document knows the shape.
+
+
+def documented(method: str, schema: Mapping[str, Any], **kwargs: Any) -> ma.fields.Method:
+    """A computed field documented as the OpenAPI `schema` given."""
+    metadata = {**schema, **kwargs.pop("metadata", {})}
+    return ma.fields.Method(method, metadata=metadata, **kwargs)
+
+
+STRINGS: Mapping[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+
+def allowed_actions_field(method: str = "_allowed") -> ma.fields.Method:
+    """The actions the record's state allows, whoever may take them."""
+    return documented(
+        method,
+        STRINGS,
+        metadata={
+            "description": "What the record's state allows now (some of these are "
+            "steps of staff or of the service, not of the caller)",
+            "example": ["accept"],
+        },
+    )

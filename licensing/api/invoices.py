@@ -20,7 +20,16 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import Day, DecimalText, MoneyString, record_id, vocabulary
+from licensing.api.fields import (
+    STRINGS,
+    Day,
+    DecimalText,
+    MoneyString,
+    allowed_actions_field,
+    documented,
+    record_id,
+    vocabulary,
+)
 from licensing.billing import queries, services
 from licensing.billing.models import (
     DESCRIPTION_MAX,
@@ -60,11 +69,24 @@ READERS = ("billing", "licensing")
 Length = ma.validate.Length
 
 
+# One line of an invoice as `InvoiceSchema._lines` writes it.
+INVOICE_LINE = {
+    "type": "object",
+    "properties": {
+        "position": {"type": "integer", "description": "From 1"},
+        "description": {"type": "string"},
+        "working": {"type": "string", "nullable": True, "description": "How it was reached"},
+        "amount": {"type": "string", "example": "815.00"},
+    },
+    "required": ["position", "description", "working", "amount"],
+}
+
+
 class InvoiceSchema(ma.Schema):
     id = ma.fields.Integer()
     number = ma.fields.String(allow_none=True)
     state = ma.fields.String(metadata={"enum": list(INVOICE.states)})
-    allowed_actions = ma.fields.Method("_allowed")
+    allowed_actions = allowed_actions_field()
     organization_id = ma.fields.Integer()
     currency = ma.fields.String()
     source_type = ma.fields.String()
@@ -73,9 +95,11 @@ class InvoiceSchema(ma.Schema):
     due_date = Day(allow_none=True)
     payment_terms_days = ma.fields.Integer()
     late_fee_monthly_percent = DecimalText()
-    bill_to = ma.fields.Method("_bill_to")
+    bill_to = documented(
+        "_bill_to", STRINGS, metadata={"description": "The bill-to address, line by line"}
+    )
     memo = ma.fields.String(allow_none=True)
-    lines = ma.fields.Method("_lines")
+    lines = documented("_lines", {"type": "array", "items": INVOICE_LINE})
     total = MoneyString()
     amount_paid = MoneyString()
     amount_credited = MoneyString()
@@ -86,7 +110,10 @@ class InvoiceSchema(ma.Schema):
     refund_outstanding = MoneyString(
         metadata={"description": "Of the refund due, what is neither sent nor on its way"}
     )
-    days_overdue = ma.fields.Method("_days_overdue")
+    days_overdue = documented(
+        "_days_overdue",
+        {"type": "integer", "description": "Days past the due date at the office (0 if not)"},
+    )
     finalized_at = ma.fields.DateTime(allow_none=True)
     paid_at = ma.fields.DateTime(allow_none=True)
 

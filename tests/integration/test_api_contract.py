@@ -70,6 +70,55 @@ def test_every_success_with_a_body_names_its_content_type(client: FlaskClient) -
     assert undocumented == []
 
 
+def _untyped_properties(document: dict[str, Any]) -> list[str]:
+    """Every property of every schema, nested ones too, that says nothing of its
+    type: a client generated from the document would read it as anything."""
+    found: list[str] = []
+
+    def walk(where: str, schema: dict[str, Any]) -> None:
+        if not schema.keys() & {"type", "$ref", "allOf", "anyOf", "oneOf"}:
+            found.append(where)
+        for name, inner in schema.get("properties", {}).items():
+            walk(f"{where}.{name}", inner)
+        if isinstance(schema.get("items"), dict):
+            walk(f"{where}[]", schema["items"])
+        for inner in schema.get("allOf", []) + schema.get("anyOf", []):
+            if "$ref" not in inner:
+                walk(where, inner)
+
+    for name, schema in document["components"]["schemas"].items():
+        walk(name, schema)
+    return found
+
+
+def test_every_property_in_the_document_says_what_it_holds(client: FlaskClient) -> None:
+    # An invoice's lines and bill-to, every record's allowed_actions, a user's roles,
+    # a quote version's snapshot... used to be documented as `{"readOnly": true}`.
+    assert _untyped_properties(_document(client)) == []
+
+
+def test_an_invoice_as_served_has_the_fields_its_documented_lines_name(
+    client: FlaskClient, vendor: Any, billing_staff: Any
+) -> None:
+    document = _document(client)
+    invoice_schema = document["components"]["schemas"]["Invoice"]["properties"]
+    line_schema = _resolve(document, invoice_schema["lines"]["items"])
+    draft = client.post(
+        "/api/v1/invoices",
+        json={
+            "organization_id": vendor.organization_id,
+            "lines": [{"description": "Consulting", "amount": "120.00"}],
+        },
+        headers=factories.bearer(billing_staff),
+    )
+    assert draft.status_code == 201, draft.get_json()
+    served = draft.get_json()
+    assert set(served["lines"][0]) == set(line_schema["properties"])
+    assert set(line_schema["required"]) == set(line_schema["properties"])
+    assert invoice_schema["bill_to"]["items"] == {"type": "string"}
+    assert all(isinstance(text, str) for text in served["bill_to"])
+
+
 def test_every_documented_list_is_paginated(client: FlaskClient) -> None:
     document = _document(client)
     lists = []
