@@ -227,9 +227,40 @@ def test_a_submission_without_attestation_or_with_a_bad_body_stores_nothing(
     assert unattested.status_code == 422
     assert "attest" in unattested.get_json()["errors"]
     assert broken.status_code == 422
-    assert wrong_type.status_code == 422
+    assert wrong_type.status_code == 415
     assert not_a_period.status_code == 404
     assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_a_report_in_another_media_type_is_a_415_as_everywhere_in_the_api(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # It was a 422, where every other API body of the wrong type is a 415.
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = factories.bearer(vendor)
+    with time_machine.travel(AFTER[1], tick=False):
+        for tail in ("/2027-01-01", "/2027-01-01/preview"):
+            response = client.post(
+                url(agreement, tail),
+                data=b"line;customer_id",
+                headers={**headers, "Content-Type": "application/vnd.ms-excel"},
+            )
+            assert response.status_code == 415
+            assert response.mimetype == "application/problem+json"
+            assert "text/csv" in response.get_json()["detail"]
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_the_openapi_document_lists_how_a_report_is_refused(client: Any) -> None:
+    # Only 200/201 and 409 were listed: the 422 naming rows.N.FIELD, the most
+    # common answer to a report, was not.
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    base = "/api/v1/agreements/{agreement_id}/royalty-reports/{period_start}"
+    for path in (base, base + "/preview"):
+        responses = paths[path]["post"]["responses"]
+        assert {"409", "413", "415", "422"} <= set(responses)
+        assert "rows.N.FIELD" in responses["422"]["description"]
+        assert "application/problem+json" in responses["422"]["content"]
 
 
 def test_staff_read_every_report_and_review_a_flagged_one(
