@@ -145,9 +145,21 @@ def from_http_exception(error: HTTPException) -> Response:
             detail = "; ".join(flat["_body"])
         else:
             extra["errors"] = flat
-    if status == 429 and "Retry-After" not in headers:
-        headers["Retry-After"] = "60"
+    if status == 429:
+        headers.setdefault("Retry-After", "60")
+        detail = _over_the_limit(detail, headers["Retry-After"])
     return problem(status, error.name, detail, headers=headers, **extra)
+
+
+def _over_the_limit(limit: str | None, retry_after: str) -> str:
+    """Flask-Limiter's description is the bare limit ("120 per 1 minute"): say
+    what it is a limit of and when the client may try again."""
+    if not limit or limit == _HTTP_DETAILS[429]:
+        return f"Too many requests; try again in {retry_after} seconds."
+    return (
+        f"Too many requests from your address: the limit is {limit}; "
+        f"try again in {retry_after} seconds."
+    )
 
 
 def internal_error() -> Response:

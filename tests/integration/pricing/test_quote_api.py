@@ -251,6 +251,18 @@ class TestRateLimit:
         assert refused.mimetype == PROBLEM
         assert int(refused.headers["Retry-After"]) > 0
 
+    def test_the_429_says_what_the_limit_is_and_when_to_try_again(
+        self, client: FlaskClient, example_card: str
+    ) -> None:
+        # Its detail used to be Flask-Limiter's bare "3 per 1 minute".
+        for _ in range(3):
+            post(client, quote_body())
+        refused = post(client, quote_body())
+        detail = refused.get_json()["detail"]
+        assert detail.startswith("Too many requests")
+        assert "3 per 1 minute" in detail
+        assert f"try again in {refused.headers['Retry-After']} seconds" in detail
+
     def test_the_limit_is_per_client_address(self, client: FlaskClient, example_card: str) -> None:
         for _ in range(3):
             post(client, quote_body())
