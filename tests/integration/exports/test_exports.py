@@ -234,8 +234,17 @@ def test_bad_filters_are_a_422_naming_each_field_before_anything_is_exported(
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     errors = response.get_json()["errors"]
-    assert set(errors) == {"use", "state"}
-    assert "does not filter by use" in errors["use"][0]
+    # Named as every other query argument of the API is (`query.format`), so a
+    # client maps each to its input; they used to be bare (`use`, `state`).
+    assert set(errors) == {"query.use", "query.state"}
+    assert "does not filter by use" in errors["query.use"][0]
+    reversed_range = client.get(
+        "/api/v1/exports/invoices",
+        query_string={"from": "2027-03-31", "to": "2027-01-01"},
+        headers=headers,
+    )
+    assert reversed_range.status_code == 422
+    assert set(reversed_range.get_json()["errors"]) == {"query.to"}
     bad_date = client.get(
         "/api/v1/exports/payments", query_string={"from": "2027-02-30"}, headers=headers
     )
