@@ -57,8 +57,10 @@ class IllegalTransition(Conflict):
         self.action = action
         self.allowed = sorted(allowed)
         allowed_text = ", ".join(self.allowed) if self.allowed else "none"
+        article = "an" if entity[:1] in set("aeiou") else "a"  # entities are English nouns
         super().__init__(
-            f"Cannot {action.replace('_', ' ')} a {entity} that is {state.replace('_', ' ')}; "
+            f"Cannot {action.replace('_', ' ')} {article} {entity} that is "
+            f"{state.replace('_', ' ')}; "
             f"allowed actions: {allowed_text}"
         )
 
