@@ -119,6 +119,17 @@ def test_an_invoice_as_served_has_the_fields_its_documented_lines_name(
     assert all(isinstance(text, str) for text in served["bill_to"])
 
 
+def test_the_document_says_how_to_get_a_token(client: FlaskClient) -> None:
+    # It said to send a personal API token but not where one comes from.
+    document = _document(client)
+    for text in (
+        document["info"]["description"],
+        document["components"]["securitySchemes"]["bearerAuth"]["description"],
+    ):
+        assert "/account/tokens" in text
+    assert "/api/v1/signups" in document["info"]["description"]
+
+
 def test_every_documented_list_is_paginated(client: FlaskClient) -> None:
     document = _document(client)
     lists = []
