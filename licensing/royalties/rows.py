@@ -26,6 +26,7 @@ from typing import IO, Any, NamedTuple
 import ijson
 
 from licensing.accounts.countries import COUNTRIES
+from licensing.streaming import csv_cell_read
 
 from .computation import ReportableLine
 from .models import (
@@ -559,7 +560,9 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
             if len(record) != len(COLUMNS):
                 yield number, f"expected {len(COLUMNS)} columns, found {len(record)}"
                 continue
-            yield number, dict(zip(COLUMNS, record, strict=True))
+            # The rows download escapes formulas ('=...); read them back as filed.
+            cells = [csv_cell_read(cell) for cell in record]
+            yield number, dict(zip(COLUMNS, cells, strict=True))
     except UnicodeDecodeError:
         yield -1, "The file must be UTF-8 text."
     except csv.Error as exc:

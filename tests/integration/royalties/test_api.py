@@ -89,6 +89,34 @@ def test_a_json_report_is_filed_invoiced_and_read_back(
     ]
 
 
+def test_rows_downloaded_safe_for_spreadsheets_file_again_as_the_same_customers(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # The rows download writes '+44-7 so a spreadsheet does not run it as a formula;
+    # filing that file for the next period read "'+44-7" as a new customer, so the
+    # same clinic was counted twice and the royalty charged on both.
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = factories.bearer(vendor)
+    first = {"attest": True, "rows": [row(1, "+44-7", quantity=60, customer_name="@Home")]}
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = client.post(url(agreement, "/2027-01-01"), json=first, headers=headers)
+    assert filed.status_code == 201, filed.get_json()
+    download = client.get(f"/api/v1/royalty-reports/{filed.get_json()['id']}/rows", headers=headers)
+    text = download.get_data(as_text=True)
+    assert "'+44-7,'@Home" in text  # still safe to open in a spreadsheet
+    with time_machine.travel(AFTER[2], tick=False):
+        again = client.post(
+            url(agreement, "/2027-04-01?attest=true"),
+            data=text.encode(),
+            headers={**headers, "Content-Type": "text/csv"},
+        )
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["lines"][0]["quantities_to_date"] == {"end_users": 60}
+    assert again.get_json()["total_due"] == "0.00"
+    stored = db.session().scalars(select(RoyaltyReportRow.customer_id)).all()
+    assert set(stored) == {"+44-7"}
+
+
 def test_a_csv_report_keys_each_problem_by_its_line_in_the_file(
     client: Any, vendor: Any, active_agreement: Any
 ) -> None:
