@@ -26,7 +26,7 @@ from typing import IO, Any, NamedTuple
 import ijson
 
 from licensing.accounts.countries import COUNTRIES
-from licensing.streaming import csv_cell_read
+from licensing.streaming import csv_cell, csv_cell_read
 
 from .computation import ReportableLine
 from .models import (
@@ -572,11 +572,12 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
 
 
 def template_csv(rows: list[dict[str, Any]]) -> str:
-    """A CSV template in the report's columns."""
+    """A CSV template in the report's columns, each cell safe to open in a
+    spreadsheet as the rows download is (`csv_cell`; uploads read it back)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({name: csv_cell(row.get(name)) for name in COLUMNS} for row in rows)
     return buffer.getvalue()
 
 

@@ -104,6 +104,10 @@ def test_rows_downloaded_safe_for_spreadsheets_file_again_as_the_same_customers(
     download = client.get(f"/api/v1/royalty-reports/{filed.get_json()['id']}/rows", headers=headers)
     text = download.get_data(as_text=True)
     assert "'+44-7,'@Home" in text  # still safe to open in a spreadsheet
+    # The next period's template, prefilled with these customers, is as safe: it
+    # used to write @Home bare, which a spreadsheet runs as a formula (#NAME?).
+    template = client.get(url(agreement, "/2027-04-01/template"), headers=headers)
+    assert "1,'+44-7,'@Home,US,end_users,," in template.get_data(as_text=True).splitlines()
     with time_machine.travel(AFTER[2], tick=False):
         again = client.post(
             url(agreement, "/2027-04-01?attest=true"),
