@@ -86,7 +86,7 @@ def record_offline_payment(
         if not errors and quantize(amount, invoice.currency) != amount:
             errors["amount"] = ["Use at most the currency's minor unit (cents)."]
         if invoice.state not in COLLECTIBLE:
-            raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+            raise Conflict(f"{invoice.title} is {invoice.state}: nothing is owed on it.")
         if not errors and amount > invoice.balance_due:
             errors["amount"] = [
                 f"More than the balance due ({_amount(invoice.balance_due, invoice.currency)})."
