@@ -365,6 +365,7 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
 @blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 @access.vendor
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, description="Decided already; says which actions the state allows")
 @blp.doc(**SECURED)
 def withdraw_application(application_id: int) -> Application:
     """Withdraw, at any time before a decision."""
@@ -386,6 +387,7 @@ def request_reconsideration(data: dict[str, Any], application_id: int) -> Applic
 @access.staff("licensing")
 @blp.arguments(ApplicationAssignSchema)
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, description="The application is decided: nothing to assign")
 @blp.doc(**SECURED)
 def assign_application(data: dict[str, Any], application_id: int) -> Application:
     """Assign a reviewer (or nobody, with null)."""

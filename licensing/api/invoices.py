@@ -373,8 +373,10 @@ def finalize_invoice(invoice_id: int) -> Invoice:
 @access.staff("billing")
 @blp.arguments(ReasonSchema)
 @blp.response(200, InvoiceSchema)
+@blp.alt_response(409, description="Paid or void already; says which actions it allows")
 @blp.doc(**SECURED)
 def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
+    """Void a draft, open or uncollectible invoice with a reason (billing staff)."""
     return services.void_invoice(invoice_id, reason=data["reason"], actor=current_actor())
 
 
@@ -382,8 +384,10 @@ def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @access.staff("billing")
 @blp.arguments(ReasonSchema)
 @blp.response(200, InvoiceSchema)
+@blp.alt_response(409, description="Not open (paid, void...); says which actions it allows")
 @blp.doc(**SECURED)
 def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
+    """Mark an open invoice uncollectible with a reason (billing staff)."""
     return services.mark_uncollectible(invoice_id, reason=data["reason"], actor=current_actor())
 
 
@@ -401,6 +405,7 @@ def list_payments(invoice_id: int) -> list[Payment]:
 @access.staff("billing")
 @blp.arguments(OfflinePaymentInputSchema)
 @blp.response(201, PaymentSchema)
+@blp.alt_response(409, description="Nothing is owed on it (a draft, paid or void invoice)")
 @blp.doc(**SECURED)
 def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
     """Record a wire, ACH or check payment (billing staff); never more than the balance due."""
@@ -430,6 +435,7 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 @access.staff("billing")
 @blp.arguments(CreditNoteInputSchema)
 @blp.response(201, CreditNoteSchema)
+@blp.alt_response(409, description="The invoice is neither open nor paid")
 @blp.doc(**SECURED)
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""

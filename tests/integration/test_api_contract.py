@@ -130,6 +130,29 @@ def test_the_document_says_how_to_get_a_token(client: FlaskClient) -> None:
     assert "/api/v1/signups" in document["info"]["description"]
 
 
+# Steps a record's state can refuse (a 409 naming the state and, for a state
+# machine's step, the allowed actions), each seen answering 409 to a client.
+REFUSED_BY_STATE = [
+    ("post", "/api/v1/applications/{application_id}/withdraw"),
+    ("put", "/api/v1/applications/{application_id}/assignee"),
+    ("post", "/api/v1/invoices/{invoice_id}/void"),
+    ("post", "/api/v1/invoices/{invoice_id}/mark-uncollectible"),
+    ("post", "/api/v1/invoices/{invoice_id}/payments"),
+    ("post", "/api/v1/invoices/{invoice_id}/credit-notes"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), REFUSED_BY_STATE)
+def test_a_step_the_state_can_refuse_documents_its_409(
+    client: FlaskClient, method: str, path: str
+) -> None:
+    # These answered 409 (withdrawing an approved application, voiding a paid
+    # invoice, paying a draft) but documented only their success.
+    operation = _document(client)["paths"][path][method]
+    assert "409" in operation["responses"]
+    assert operation["summary"]
+
+
 def test_every_documented_list_is_paginated(client: FlaskClient) -> None:
     document = _document(client)
     lists = []
