@@ -173,6 +173,18 @@ def documented(method: str, schema: Mapping[str, Any], **kwargs: Any) -> ma.fiel
 STRINGS: Mapping[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 
+class Percent(ma.fields.Field[Decimal]):
+    """A percentage written as its plain decimal ("1.5"), whatever the column's
+    scale (a NUMERIC(7, 4) reads back as 1.5000)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "example": "1.5", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, dump_only=True, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else f"{Decimal(value).normalize():f}"
+
+
 def allowed_actions_field(method: str = "_allowed") -> ma.fields.Method:
     """The actions the record's state allows, whoever may take them."""
     return documented(

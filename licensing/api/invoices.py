@@ -25,6 +25,7 @@ from licensing.api.fields import (
     Day,
     DecimalText,
     MoneyString,
+    Percent,
     allowed_actions_field,
     documented,
     record_id,
@@ -94,7 +95,7 @@ class InvoiceSchema(ma.Schema):
     issue_date = Day(allow_none=True)
     due_date = Day(allow_none=True)
     payment_terms_days = ma.fields.Integer()
-    late_fee_monthly_percent = DecimalText()
+    late_fee_monthly_percent = Percent(metadata={"description": "Late fee per month, percent"})
     bill_to = documented(
         "_bill_to", STRINGS, metadata={"description": "The bill-to address, line by line"}
     )

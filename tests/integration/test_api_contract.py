@@ -130,6 +130,27 @@ def test_the_document_says_how_to_get_a_token(client: FlaskClient) -> None:
     assert "/api/v1/signups" in document["info"]["description"]
 
 
+def test_an_invoice_states_its_late_fee_as_the_agreement_does(
+    client: FlaskClient, vendor: Any, billing_staff: Any
+) -> None:
+    # Invoices said "1.5000" where agreements say "1.5", and the document's
+    # example for the percentage was "120000.00".
+    draft = client.post(
+        "/api/v1/invoices",
+        json={
+            "organization_id": vendor.organization_id,
+            "lines": [{"description": "Consulting", "amount": "120.00"}],
+        },
+        headers=factories.bearer(billing_staff),
+    ).get_json()
+    db.session().expire_all()  # read it back as stored, not as created
+    read = client.get(f"/api/v1/invoices/{draft['id']}", headers=factories.bearer(billing_staff))
+    assert read.get_json()["late_fee_monthly_percent"] == "1.5"
+    documented = _document(client)["components"]["schemas"]
+    for schema in ("Invoice", "Agreement"):
+        assert documented[schema]["properties"]["late_fee_monthly_percent"]["example"] == "1.5"
+
+
 # Steps a record's state can refuse (a 409 naming the state and, for a state
 # machine's step, the allowed actions), each seen answering 409 to a client.
 REFUSED_BY_STATE = [
