@@ -151,6 +151,19 @@ def test_an_invoice_states_its_late_fee_as_the_agreement_does(
         assert documented[schema]["properties"]["late_fee_monthly_percent"]["example"] == "1.5"
 
 
+def test_the_documentation_groups_operations_under_words_not_identifiers(
+    client: FlaskClient,
+) -> None:
+    # The docs page headed its groups "accounts_api", "royalty_reports_api".
+    document = _document(client)
+    names = [tag["name"] for tag in document["tags"]]
+    assert "Royalty reports" in names
+    assert "Accounts" in names
+    assert all("_" not in name for name in names)
+    for _method, path, operation in _operations(document):
+        assert set(operation["tags"]) <= set(names), path
+
+
 # Steps a record's state can refuse (a 409 naming the state and, for a state
 # machine's step, the allowed actions), each seen answering 409 to a client.
 REFUSED_BY_STATE = [
