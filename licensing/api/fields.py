@@ -9,7 +9,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from licensing.calendar import ISO_DAY
+from licensing.calendar import DAY_RANGE_TEXT, FIRST_DAY, ISO_DAY, LAST_DAY
 from licensing.limits import MAX_PAGE, MAX_RECORD_ID
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.pricing import ProposedUse
@@ -25,7 +25,10 @@ class Day(ma.fields.Date):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
         if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        day: date = super()._deserialize(value, attr, data, **kwargs)
+        if not FIRST_DAY <= day <= LAST_DAY:  # `calendar.parse_day`'s bounds
+            raise ma.ValidationError(f"Must be a day {DAY_RANGE_TEXT}.")
+        return day
 
 
 def record_id(**kwargs: Any) -> ma.fields.Integer:
