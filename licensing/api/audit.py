@@ -42,6 +42,14 @@ class AuditQuerySchema(ma.Schema):
         load_default=100, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)
     )
 
+    @ma.validates_schema
+    def _in_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """A range that ends before it starts matches nothing: say so, as the
+        exports do, rather than answer an empty page."""
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            raise ma.ValidationError("Must be on or after since.", field_name="until")
+
 
 class AuditEventSchema(ma.Schema):
     seq = ma.fields.Integer()
