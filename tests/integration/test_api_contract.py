@@ -164,6 +164,20 @@ def test_the_documentation_groups_operations_under_words_not_identifiers(
         assert set(operation["tags"]) <= set(names), path
 
 
+def test_a_path_with_a_trailing_slash_is_a_404_that_names_the_path_without_it(
+    client: FlaskClient, vendor: Any
+) -> None:
+    # "There is no such resource." left a client guessing what was wrong.
+    response = client.get("/api/v1/invoices/", headers=factories.bearer(vendor))
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert "/api/v1/invoices" in response.get_json()["detail"]
+    assert "trailing slash" in response.get_json()["detail"]
+    unknown = client.get("/api/v1/nothing-here/", headers=factories.bearer(vendor))
+    assert unknown.status_code == 404
+    assert unknown.get_json()["detail"] == "There is no such resource."
+
+
 # Steps a record's state can refuse (a 409 naming the state and, for a state
 # machine's step, the allowed actions), each seen answering 409 to a client.
 REFUSED_BY_STATE = [
