@@ -29,7 +29,16 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 
+from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired, PermissionDenied
+
+# What a caller without credentials is told: a person signs in; a program
+# calling the API sends a token, which its user creates on the API tokens page.
+SIGN_IN = "Sign in to continue."
+API_CREDENTIALS = (
+    "Send your API token as `Authorization: Bearer <token>`; "
+    "create one on the API tokens page (/account/tokens) after signing in."
+)
 
 STAFF_ROLES = ("licensing", "billing", "admin")
 
@@ -182,8 +191,13 @@ def current_principal() -> Principal | None:
 def require_principal() -> Principal:
     principal = current_principal()
     if principal is None:
-        raise AuthenticationRequired("Sign in to continue.")
+        raise _authentication_required()
     return principal
+
+
+def _authentication_required() -> AuthenticationRequired:
+    on_api = request.path.startswith(API_PREFIX + "/")
+    return AuthenticationRequired(API_CREDENTIALS if on_api else SIGN_IN)
 
 
 class MissingDeclaration(PermissionDenied):
@@ -205,7 +219,7 @@ def enforce() -> None:
         return
     principal = current_principal()
     if principal is None:
-        raise AuthenticationRequired("Sign in to continue.")
+        raise _authentication_required()
     if not declaration.admits(principal):
         raise PermissionDenied("Your account may not use this page or endpoint.")
 

@@ -20,13 +20,22 @@ OFFICE_TIMEZONE = ZoneInfo("America/Chicago")
 # A day as the contracts and every form write it. Python 3.11's date.fromisoformat
 # also reads "20270101" and "2027-W01-1", which no page or API promises.
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The days the service reads. Filters and periods step past the day they are
+# given (a filter to 9999-12-31 asked for the day after it: OverflowError), so a
+# year of room is kept at the end, as the finance page's years always kept.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+DAY_RANGE_TEXT = f"from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 
 
 def parse_day(text: str) -> date:
     """A calendar day written YYYY-MM-DD and no other way; ValueError otherwise."""
     if not ISO_DAY.fullmatch(text):
         raise ValueError(f"{text!r} is not a day written YYYY-MM-DD")
-    return date.fromisoformat(text)
+    day = date.fromisoformat(text)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{text!r} is not a day {DAY_RANGE_TEXT}")
+    return day
 
 
 @lru_cache(maxsize=32)

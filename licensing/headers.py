@@ -131,6 +131,22 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+# The answers that ask a client to wait before trying again (RFC 9110, 10.2.3).
+_RETRY_STATUSES = frozenset({429, 503})
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    """Flask-Limiter writes Retry-After on every answer of a rate-limited route, a
+    200 or a 422 too; a client reads it as "wait, then retry", which only a 429
+    (or a 503) means. Its X-RateLimit-* headers stay."""
+    if response.status_code not in _RETRY_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_start_request)
     app.after_request(_security_headers)
+    # Flask runs the last registered after-request hook first; at the front of
+    # the list this one runs last, after Flask-Limiter's has written its headers.
+    app.after_request_funcs.setdefault(None, []).insert(0, _retry_after_only_when_refused)

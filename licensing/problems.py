@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, current_app, json
+from flask import Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 from licensing import errors
 
@@ -145,9 +146,37 @@ def from_http_exception(error: HTTPException) -> Response:
             detail = "; ".join(flat["_body"])
         else:
             extra["errors"] = flat
-    if status == 429 and "Retry-After" not in headers:
-        headers["Retry-After"] = "60"
+    if status == 404 and not specific:
+        detail = _without_trailing_slash() or detail
+    if status == 429:
+        headers.setdefault("Retry-After", "60")
+        detail = _over_the_limit(detail, headers["Retry-After"])
     return problem(status, error.name, detail, headers=headers, **extra)
+
+
+def _without_trailing_slash() -> str | None:
+    """For a path that exists without its trailing slash, say so: routes end
+    without one, and "no such resource" leaves the caller guessing."""
+    path = request.path
+    if not path.endswith("/") or path == "/":
+        return None
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        adapter.match(path.rstrip("/"), method=request.method)
+    except (HTTPException, RoutingException):
+        return None  # no such route either, or only for another method
+    return f"There is no such resource; paths have no trailing slash: {path.rstrip('/')}"
+
+
+def _over_the_limit(limit: str | None, retry_after: str) -> str:
+    """Flask-Limiter's description is the bare limit ("120 per 1 minute"): say
+    what it is a limit of and when the client may try again."""
+    if not limit or limit == _HTTP_DETAILS[429]:
+        return f"Too many requests; try again in {retry_after} seconds."
+    return (
+        f"Too many requests from your address: the limit is {limit}; "
+        f"try again in {retry_after} seconds."
+    )
 
 
 def internal_error() -> Response:

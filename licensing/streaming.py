@@ -63,6 +63,14 @@ def csv_cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+def csv_cell_read(text: str) -> str:
+    """A cell of a CSV file this service wrote with `csv_cell`, as it was before:
+    a file downloaded from here and uploaded again means the same values."""
+    if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 @contextmanager
 def reading_session(*, snapshot: bool = False) -> Iterator[Session]:
     """A session of the caller's own for a long read, closed on leaving (ending

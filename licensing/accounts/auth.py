@@ -126,7 +126,7 @@ def principal_from_bearer_token() -> Principal | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationRequired("Send your API token as `Authorization: Bearer <token>`.")
+        raise AuthenticationRequired(access.API_CREDENTIALS)
     principal = authenticate_token(token.strip())
     if principal is None:
         raise AuthenticationRequired("The API token is not valid, or has been revoked.")

@@ -28,6 +28,15 @@ SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets"
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+# Where an integrator's token comes from (the OpenAPI document says it twice).
+GETTING_STARTED = (
+    "send `Authorization: Bearer <token>`. A token acts as the user who created it, "
+    "with their permissions: sign in and create one on the *API tokens* page "
+    "(`/account/tokens`; it is shown once), or with `POST /api/v1/tokens` using a "
+    "token you have. A new organization signs up at `/sign-up` or with "
+    "`POST /api/v1/signups`, then confirms the emailed link before signing in."
+)
+
 
 def _check_body() -> None:
     """Every API body is JSON: refuse other content types and unreadable JSON early,
@@ -72,15 +81,19 @@ def register(app: Flask, *blueprints: Blueprint) -> Api:
         API_SPEC_OPTIONS={
             "info": {
                 "description": (
-                    "Quotes, license applications, agreements, invoices, payments and "
-                    "educational permission requests. Authenticate with a personal API "
-                    "token: `Authorization: Bearer <token>`. Errors are "
+                    "Quotes, license applications, agreements, invoices, payments, "
+                    "royalty reports, billing exports and educational permission requests. "
+                    f"Authenticate with a personal API token: {GETTING_STARTED} Errors are "
                     "`application/problem+json` documents."
                 )
             },
             "components": {
                 "securitySchemes": {
-                    "bearerAuth": {"type": "http", "scheme": "bearer"},
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": GETTING_STARTED,
+                    },
                 }
             },
         },

@@ -36,7 +36,7 @@ from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING
 from licensing.actors import Actor, current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import vocabulary
+from licensing.api.fields import STRINGS, documented, vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
@@ -110,8 +110,8 @@ class OrganizationSchema(ma.Schema):
     billing_email = ma.fields.String()
     tax_id = ma.fields.String(allow_none=True)
     standing = ma.fields.String(metadata={"enum": list(STANDING.states)})
-    good_standing = ma.fields.Method("_good_standing")
-    allowed_standing_actions = ma.fields.Method("_allowed")
+    good_standing = documented("_good_standing", {"type": "boolean"})
+    allowed_standing_actions = documented("_allowed", STRINGS)
     created_at = ma.fields.DateTime()
 
     def _good_standing(self, organization: Organization) -> bool:
@@ -126,7 +126,9 @@ class UserSchema(ma.Schema):
     email = ma.fields.String()
     full_name = ma.fields.String()
     organization_id = ma.fields.Integer(allow_none=True)
-    roles = ma.fields.Method("_roles")
+    roles = documented(
+        "_roles", {"type": "array", "items": {"type": "string", "enum": list(STAFF_ROLES)}}
+    )
     email_verified = ma.fields.Boolean()
     is_active = ma.fields.Boolean()
     locked_until = ma.fields.DateTime(allow_none=True)
@@ -178,10 +180,10 @@ class InvitationSchema(ma.Schema):
     id = ma.fields.Integer()
     organization_id = ma.fields.Integer()
     email = ma.fields.String()
-    status = ma.fields.Method(
-        "_status", metadata={"enum": ["pending", "accepted", "revoked", "expired"]}
+    status = documented(
+        "_status", {"type": "string", "enum": ["pending", "accepted", "revoked", "expired"]}
     )
-    invited_by = ma.fields.Method("_invited_by")
+    invited_by = documented("_invited_by", {"type": "string", "nullable": True})
     created_at = ma.fields.DateTime()
     expires_at = ma.fields.DateTime()
     accepted_at = ma.fields.DateTime(attribute="used_at", allow_none=True)

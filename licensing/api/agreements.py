@@ -20,7 +20,7 @@ from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Appli
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import Day, MoneyString, vocabulary
+from licensing.api.fields import Day, MoneyString, Percent, allowed_actions_field, vocabulary
 from licensing.downloads import pdf_response
 
 blp = Blueprint(
@@ -49,14 +49,14 @@ class AgreementSchema(ma.Schema):
     organization_id = ma.fields.Integer()
     application_id = ma.fields.Integer()
     state = ma.fields.String(metadata={"enum": list(AGREEMENT.states)})
-    allowed_actions = ma.fields.Method("_allowed")
+    allowed_actions = allowed_actions_field()
     term_start = Day()
     term_end = Day()
     rate_card = ma.fields.String()
     currency = ma.fields.String()
     total = MoneyString()
     payment_terms_days = ma.fields.Integer()
-    late_fee_monthly_percent = ma.fields.Method("_late_fee", metadata={"type": "string"})
+    late_fee_monthly_percent = Percent(metadata={"description": "Late fee per month, percent"})
     pdf_sha256 = ma.fields.String()
     issued_at = ma.fields.DateTime()
     activated_at = ma.fields.DateTime(allow_none=True)
@@ -67,9 +67,6 @@ class AgreementSchema(ma.Schema):
 
     def _allowed(self, agreement: Agreement) -> list[str]:
         return AGREEMENT.allowed(agreement.state)
-
-    def _late_fee(self, agreement: Agreement) -> str:
-        return f"{agreement.late_fee_monthly_percent.normalize():f}"
 
     def _renewal_of(self, agreement: Agreement) -> str | None:
         return agreement.renewal_of.number if agreement.renewal_of else None

@@ -41,6 +41,8 @@ from licensing.api.fields import (
     DecimalText,
     MoneyString,
     Quantities,
+    allowed_actions_field,
+    documented,
     record_id,
     revenue_field,
     vocabulary,
@@ -126,8 +128,10 @@ class QuoteVersionSchema(ma.Schema):
     term_end = Day()
     created_at = ma.fields.DateTime()
     modifications = ma.fields.List(ma.fields.Dict())
-    quote = ma.fields.Method(
-        "_quote", metadata={"description": "The stored snapshot, lines with their explanation"}
+    quote = documented(
+        "_quote",
+        {"allOf": [{"$ref": "#/components/schemas/Quote"}]},
+        metadata={"description": "The stored snapshot, lines with their explanation"},
     )
 
     def _quote(self, version: Any) -> dict[str, Any]:
@@ -155,7 +159,7 @@ class ApplicationSchema(ma.Schema):
     reference = ma.fields.String(metadata={"example": "APP-000042"})
     organization_id = ma.fields.Integer()
     state = ma.fields.String(metadata={"enum": list(APPLICATION.states)})
-    allowed_actions = ma.fields.Method("_allowed")
+    allowed_actions = allowed_actions_field()
     term_start = Day(allow_none=True)
     term_end = Day(allow_none=True)
     rate_card = ma.fields.String(allow_none=True)
@@ -267,7 +271,7 @@ class ApplicationNoteInputSchema(ma.Schema):
 class ApplicationNoteSchema(ma.Schema):
     id = ma.fields.Integer()
     application_id = ma.fields.Integer()
-    author = ma.fields.Method("_author")
+    author = documented("_author", {"type": "string", "description": "The author's email"})
     body = ma.fields.String()
     created_at = ma.fields.DateTime()
 
@@ -361,6 +365,7 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
 @blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 @access.vendor
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, description="Decided already; says which actions the state allows")
 @blp.doc(**SECURED)
 def withdraw_application(application_id: int) -> Application:
     """Withdraw, at any time before a decision."""
@@ -382,6 +387,7 @@ def request_reconsideration(data: dict[str, Any], application_id: int) -> Applic
 @access.staff("licensing")
 @blp.arguments(ApplicationAssignSchema)
 @blp.response(200, ApplicationSchema)
+@blp.alt_response(409, description="The application is decided: nothing to assign")
 @blp.doc(**SECURED)
 def assign_application(data: dict[str, Any], application_id: int) -> Application:
     """Assign a reviewer (or nobody, with null)."""

@@ -23,6 +23,10 @@ blp = Blueprint(
 MAX_PER_PAGE = 500
 
 
+# The record's values before and after the change, as the audit event stored them.
+_VALUES = {"type": "object", "nullable": True, "additionalProperties": True}
+
+
 class AuditQuerySchema(ma.Schema):
     entity_type = ma.fields.String(validate=ma.validate.Length(max=50))
     entity_id = ma.fields.String(validate=ma.validate.Length(max=64))
@@ -38,6 +42,14 @@ class AuditQuerySchema(ma.Schema):
         load_default=100, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)
     )
 
+    @ma.validates_schema
+    def _in_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """A range that ends before it starts matches nothing: say so, as the
+        exports do, rather than answer an empty page."""
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            raise ma.ValidationError("Must be on or after since.", field_name="until")
+
 
 class AuditEventSchema(ma.Schema):
     seq = ma.fields.Integer()
@@ -47,8 +59,8 @@ class AuditEventSchema(ma.Schema):
     action = ma.fields.String()
     entity_type = ma.fields.String()
     entity_id = ma.fields.String()
-    before = ma.fields.Raw(attribute="before_data", allow_none=True)
-    after = ma.fields.Raw(attribute="after_data", allow_none=True)
+    before = ma.fields.Raw(attribute="before_data", allow_none=True, metadata=_VALUES)
+    after = ma.fields.Raw(attribute="after_data", allow_none=True, metadata=_VALUES)
     note = ma.fields.String(allow_none=True)
     request_id = ma.fields.String(allow_none=True)
     client_ip = ma.fields.String(allow_none=True)

@@ -15,7 +15,7 @@ Two things every route gets from here rather than from its own decorators:
 from __future__ import annotations
 
 import http
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
 from functools import wraps
 from typing import Any, NoReturn, TypeVar, cast
@@ -210,6 +210,25 @@ class Blueprint(flask_smorest.Blueprint):
     # The page arguments only: the route's own query schema checks the rest.
     PAGINATION_ARGUMENTS_PARSER = FlaskParser()
 
+    @property
+    def tag(self) -> str:
+        """The group its operations are listed under in the documentation, in words
+        ("Royalty reports"), where flask-smorest would use the blueprint's name
+        ("royalty_reports_api")."""
+        return self.name.removesuffix("_api").replace("_", " ").capitalize()
+
+    def route(
+        self,
+        rule: str,
+        *,
+        parameters: Iterable[str | dict[str, Any]] | None = None,
+        tags: Iterable[str] | None = None,
+        **options: Any,
+    ) -> Callable[[Any], Any]:
+        return super().route(
+            rule, parameters=parameters, tags=[self.tag] if tags is None else tags, **options
+        )
+
     def response(
         self, status_code: int | str, schema: Any = None, **kwargs: Any
     ) -> Callable[[F], F]:
@@ -278,6 +297,21 @@ class Api(flask_smorest.Api):
     and documented as such."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def register_blueprint(
+        self,
+        blp: flask_smorest.Blueprint,
+        *,
+        parameters: Any = None,
+        **options: Any,
+    ) -> None:
+        """Register as flask-smorest does; the group's tag is named in words
+        (`Blueprint.tag`), as its operations are."""
+        super().register_blueprint(blp, parameters=parameters, **options)
+        if isinstance(blp, Blueprint):
+            for tag in self.spec._tags:  # apispec keeps no public way to rename one
+                if tag["name"] == options.get("name", blp.name):
+                    tag["name"] = blp.tag
 
     def _register_error_handlers(self) -> None:
         return None

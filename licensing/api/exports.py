@@ -15,7 +15,8 @@ from flask import Response
 
 from licensing import access
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import Day, record_id, vocabulary
+from licensing.api.fields import STRINGS, Day, documented, record_id, vocabulary
+from licensing.errors import InvalidInput
 from licensing.exports import base, services
 from licensing.exports.filters import ISSUED, PAID, PERIOD
 from licensing.exports.formats import FORMATS
@@ -62,7 +63,7 @@ class DatasetSchema(ma.Schema):
     schema_version = ma.fields.Integer()
     columns = ma.fields.List(ma.fields.Nested(ColumnSchema))
     date_bases = ma.fields.List(ma.fields.String())
-    filters = ma.fields.Method("_filters")
+    filters = documented("_filters", STRINGS)
     states = ma.fields.List(ma.fields.String())
 
     def _filters(self, dataset: base.Dataset) -> list[str]:
@@ -114,4 +115,12 @@ def export(query: dict[str, Any], dataset: str) -> Response:
     dates ISO 8601; `from`/`to` apply to the date `by` names (each dataset's
     first date basis by default)."""
     given = {key.rstrip("_"): value for key, value in query.items()}
-    return download(services.prepare(dataset, given.pop("format"), given))
+    try:
+        export = services.prepare(dataset, given.pop("format"), given)
+    except InvalidInput as error:
+        # The service names the filters as the console's form fields; on the API
+        # they are query arguments, named `query.NAME` like every other one.
+        raise InvalidInput(
+            error.detail, {f"query.{name}": texts for name, texts in error.errors.items()}
+        ) from None
+    return download(export)

@@ -9,7 +9,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from licensing.calendar import ISO_DAY
+from licensing.calendar import DAY_RANGE_TEXT, FIRST_DAY, ISO_DAY, LAST_DAY
 from licensing.limits import MAX_PAGE, MAX_RECORD_ID
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.pricing import ProposedUse
@@ -25,7 +25,10 @@ class Day(ma.fields.Date):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
         if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        day: date = super()._deserialize(value, attr, data, **kwargs)
+        if not FIRST_DAY <= day <= LAST_DAY:  # `calendar.parse_day`'s bounds
+            raise ma.ValidationError(f"Must be a day {DAY_RANGE_TEXT}.")
+        return day
 
 
 def record_id(**kwargs: Any) -> ma.fields.Integer:
@@ -157,3 +160,42 @@ class Quantities(ma.fields.Field[dict[str, int]]):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return dict(value) if value is not None else None
+
+
+# --- what computed fields hold, for the OpenAPI document ------------------------------
+# A `fields.Method` is documented as nothing at all (`{"readOnly": true}`): these
+# say what it writes, so a client generated from the document knows the shape.
+
+
+def documented(method: str, schema: Mapping[str, Any], **kwargs: Any) -> ma.fields.Method:
+    """A computed field documented as the OpenAPI `schema` given."""
+    metadata = {**schema, **kwargs.pop("metadata", {})}
+    return ma.fields.Method(method, metadata=metadata, **kwargs)
+
+
+STRINGS: Mapping[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+
+class Percent(ma.fields.Field[Decimal]):
+    """A percentage written as its plain decimal ("1.5"), whatever the column's
+    scale (a NUMERIC(7, 4) reads back as 1.5000)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "example": "1.5", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, dump_only=True, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else f"{Decimal(value).normalize():f}"
+
+
+def allowed_actions_field(method: str = "_allowed") -> ma.fields.Method:
+    """The actions the record's state allows, whoever may take them."""
+    return documented(
+        method,
+        STRINGS,
+        metadata={
+            "description": "What the record's state allows now (some of these are "
+            "steps of staff or of the service, not of the caller)",
+            "example": ["accept"],
+        },
+    )

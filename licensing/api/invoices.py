@@ -20,7 +20,17 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import Day, DecimalText, MoneyString, record_id, vocabulary
+from licensing.api.fields import (
+    STRINGS,
+    Day,
+    DecimalText,
+    MoneyString,
+    Percent,
+    allowed_actions_field,
+    documented,
+    record_id,
+    vocabulary,
+)
 from licensing.billing import queries, services
 from licensing.billing.models import (
     DESCRIPTION_MAX,
@@ -60,11 +70,24 @@ READERS = ("billing", "licensing")
 Length = ma.validate.Length
 
 
+# One line of an invoice as `InvoiceSchema._lines` writes it.
+INVOICE_LINE = {
+    "type": "object",
+    "properties": {
+        "position": {"type": "integer", "description": "From 1"},
+        "description": {"type": "string"},
+        "working": {"type": "string", "nullable": True, "description": "How it was reached"},
+        "amount": {"type": "string", "example": "815.00"},
+    },
+    "required": ["position", "description", "working", "amount"],
+}
+
+
 class InvoiceSchema(ma.Schema):
     id = ma.fields.Integer()
     number = ma.fields.String(allow_none=True)
     state = ma.fields.String(metadata={"enum": list(INVOICE.states)})
-    allowed_actions = ma.fields.Method("_allowed")
+    allowed_actions = allowed_actions_field()
     organization_id = ma.fields.Integer()
     currency = ma.fields.String()
     source_type = ma.fields.String()
@@ -72,10 +95,12 @@ class InvoiceSchema(ma.Schema):
     issue_date = Day(allow_none=True)
     due_date = Day(allow_none=True)
     payment_terms_days = ma.fields.Integer()
-    late_fee_monthly_percent = DecimalText()
-    bill_to = ma.fields.Method("_bill_to")
+    late_fee_monthly_percent = Percent(metadata={"description": "Late fee per month, percent"})
+    bill_to = documented(
+        "_bill_to", STRINGS, metadata={"description": "The bill-to address, line by line"}
+    )
     memo = ma.fields.String(allow_none=True)
-    lines = ma.fields.Method("_lines")
+    lines = documented("_lines", {"type": "array", "items": INVOICE_LINE})
     total = MoneyString()
     amount_paid = MoneyString()
     amount_credited = MoneyString()
@@ -86,7 +111,10 @@ class InvoiceSchema(ma.Schema):
     refund_outstanding = MoneyString(
         metadata={"description": "Of the refund due, what is neither sent nor on its way"}
     )
-    days_overdue = ma.fields.Method("_days_overdue")
+    days_overdue = documented(
+        "_days_overdue",
+        {"type": "integer", "description": "Days past the due date at the office (0 if not)"},
+    )
     finalized_at = ma.fields.DateTime(allow_none=True)
     paid_at = ma.fields.DateTime(allow_none=True)
 
@@ -346,8 +374,10 @@ def finalize_invoice(invoice_id: int) -> Invoice:
 @access.staff("billing")
 @blp.arguments(ReasonSchema)
 @blp.response(200, InvoiceSchema)
+@blp.alt_response(409, description="Paid or void already; says which actions it allows")
 @blp.doc(**SECURED)
 def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
+    """Void a draft, open or uncollectible invoice with a reason (billing staff)."""
     return services.void_invoice(invoice_id, reason=data["reason"], actor=current_actor())
 
 
@@ -355,8 +385,10 @@ def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @access.staff("billing")
 @blp.arguments(ReasonSchema)
 @blp.response(200, InvoiceSchema)
+@blp.alt_response(409, description="Not open (paid, void...); says which actions it allows")
 @blp.doc(**SECURED)
 def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
+    """Mark an open invoice uncollectible with a reason (billing staff)."""
     return services.mark_uncollectible(invoice_id, reason=data["reason"], actor=current_actor())
 
 
@@ -374,6 +406,7 @@ def list_payments(invoice_id: int) -> list[Payment]:
 @access.staff("billing")
 @blp.arguments(OfflinePaymentInputSchema)
 @blp.response(201, PaymentSchema)
+@blp.alt_response(409, description="Nothing is owed on it (a draft, paid or void invoice)")
 @blp.doc(**SECURED)
 def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
     """Record a wire, ACH or check payment (billing staff); never more than the balance due."""
@@ -403,6 +436,7 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 @access.staff("billing")
 @blp.arguments(CreditNoteInputSchema)
 @blp.response(201, CreditNoteSchema)
+@blp.alt_response(409, description="The invoice is neither open nor paid")
 @blp.doc(**SECURED)
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""

@@ -21,7 +21,14 @@ from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
 from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint, refuse_staff_filter
-from licensing.api.fields import Day, record_id, vocabulary
+from licensing.api.fields import (
+    STRINGS,
+    Day,
+    allowed_actions_field,
+    documented,
+    record_id,
+    vocabulary,
+)
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.permissions import queries, services
@@ -127,6 +134,18 @@ class PermissionServiceLevelSchema(ma.Schema):
     overdue = ma.fields.Boolean()
 
 
+# The service level as `PermissionRequestSchema._level` writes it.
+SERVICE_LEVEL = {
+    "type": "object",
+    "properties": {
+        "age_days": {"type": "integer", "description": "US business days since submission"},
+        "target_days": {"type": "integer"},
+        "due_at": {"type": "string", "format": "date-time", "nullable": True},
+        "overdue": {"type": "boolean"},
+    },
+}
+
+
 class PermissionStatusSchema(ma.Schema):
     """What the requester sees: never internal notes, assignment or SLA."""
 
@@ -143,14 +162,17 @@ class PermissionStatusSchema(ma.Schema):
     answer_due_at = ma.fields.DateTime(allow_none=True)
     decided_at = ma.fields.DateTime(allow_none=True)
     permitted_use = ma.fields.String(allow_none=True)
-    conditions = ma.fields.Method("_conditions")
+    conditions = documented("_conditions", STRINGS)
     valid_from = Day(allow_none=True)
     valid_until = Day(allow_none=True)
     denial_reason = ma.fields.String(allow_none=True)
     reconsideration_due_at = ma.fields.DateTime(allow_none=True)
-    messages = ma.fields.Method("_messages")
+    messages = documented(
+        "_messages",
+        {"type": "array", "items": {"$ref": "#/components/schemas/PermissionMessage"}},
+    )
     letters = ma.fields.List(ma.fields.Nested(PermissionLetterSchema))
-    allowed_actions = ma.fields.Method("_allowed")
+    allowed_actions = allowed_actions_field()
 
     def _conditions(self, request: PermissionRequest) -> list[str]:
         return (request.conditions or "").splitlines()
@@ -177,7 +199,7 @@ class PermissionRequestSchema(PermissionStatusSchema):
     organization_type = ma.fields.String()
     purpose_detail = ma.fields.String()
     assignee_id = ma.fields.Integer(allow_none=True)
-    service_level = ma.fields.Method("_level")
+    service_level = documented("_level", SERVICE_LEVEL)
 
     def _messages(self, request: PermissionRequest) -> list[dict[str, Any]]:
         principal = access.current_principal()

@@ -14,13 +14,14 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from licensing import access
 from licensing.actors import current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
 from licensing.api.fields import Day, vocabulary
 from licensing.calendar import parse_day
-from licensing.errors import InvalidInput, NotFound
+from licensing.errors import NotFound
 from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
 from licensing.royalties import services
@@ -236,9 +237,8 @@ def _submission() -> Any:
     request.max_content_length = MAX_REPORT_BYTES
     mimetype = request.mimetype
     if mimetype not in ("application/json", "text/csv"):
-        raise InvalidInput.for_field(
-            "_body", "Send the report as application/json or as text/csv (UTF-8)."
-        )
+        # A 415, as every API body of another type is (`licensing.api._check_body`).
+        raise UnsupportedMediaType("Send the report as application/json or as text/csv (UTF-8).")
     upload = Upload.read(request.stream)
     if mimetype == "text/csv":
         query = request.args
@@ -247,6 +247,22 @@ def _submission() -> Any:
             upload, attest=attest, amends=query.get("amends"), reason=query.get("reason")
         )
     return json_submission(upload)
+
+
+def _refusals(view: Any) -> Any:
+    """How a report is refused besides the period's 409, documented on preview and submit."""
+    for status, description in (
+        (
+            422,
+            "Problems with the report, every one at once, keyed `rows.N.FIELD` (JSON: N "
+            "is the row's 0-based index; CSV: the line number, the header being line 1), "
+            "or `attest`, `amends`, `reason`, `_body`",
+        ),
+        (413, "Larger than the largest report accepted"),
+        (415, "Neither application/json nor text/csv"),
+    ):
+        view = blp.alt_response(status, description=description)(view)
+    return view
 
 
 def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str, Any]:
@@ -266,6 +282,7 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
 @large_body
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="The period cannot be reported now; says why")
+@_refusals
 @blp.doc(**SECURED, **_SUBMISSION_BODY)
 def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """The computation of a report, line by line, storing nothing (`id`, `state` and
@@ -278,6 +295,7 @@ def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 @large_body
 @blp.response(201, ReportSchema)
 @blp.alt_response(409, description="Reported already (amend it), out of order, or too early")
+@_refusals
 @blp.doc(**SECURED, **_SUBMISSION_BODY)
 def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """File the period's report (with `amends` and `reason`: amend the current one). The

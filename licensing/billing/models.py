@@ -201,6 +201,12 @@ class Invoice(Snapshotted, Base):
     def label(self) -> str:
         return self.number or f"Draft invoice {self.id}"
 
+    @property
+    def title(self) -> str:
+        """The invoice named at the start of a sentence or a heading: "Invoice
+        INV-2027-000001", or "Draft invoice 5" (never "Invoice Draft invoice 5")."""
+        return f"Invoice {self.number}" if self.number else self.label
+
     SNAPSHOT = ("state", "number", "total", "amount_paid", "amount_credited")
 
 

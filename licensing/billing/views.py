@@ -112,7 +112,7 @@ def pay(invoice_id: int) -> Page:
         why = "it is already paid" if invoice.state == PAID else "nothing is owed on it"
         if gateway is None:
             why = "card payments are not available; pay by wire, ACH or check"
-        flash(f"Invoice {invoice.label} cannot be paid by card: {why}.", "error")
+        flash(f"{invoice.title} cannot be paid by card: {why}.", "error")
         return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
     headers.allow_stripe_js()  # the one page whose policy admits Stripe.js
     return render_template(
@@ -196,7 +196,7 @@ def card_payment_status(invoice_id: int, payment_id: int) -> Response:
 
 def _attempt_of(invoice: Invoice, payment: Payment) -> Payment:
     if payment.invoice_id != invoice.id or payment.method != CARD:
-        raise NotFound(f"Invoice {invoice.label} has no card payment {payment.id}.")
+        raise NotFound(f"{invoice.title} has no card payment {payment.id}.")
     return payment
 
 
@@ -391,7 +391,7 @@ def linked_card_payment_status(invoice_id: int, token: str, payment_id: int) -> 
     invoice = _linked(invoice_id, token)
     payment = db.session().get(Payment, payment_id)
     if payment is None:
-        raise NotFound(f"Invoice {invoice.label} has no card payment {payment_id}.")
+        raise NotFound(f"{invoice.title} has no card payment {payment_id}.")
     return _status_response(
         _attempt_of(invoice, payment),
         invoice,

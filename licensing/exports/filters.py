@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from licensing.calendar import OFFICE_TIMEZONE, parse_day
+from licensing.calendar import DAY_RANGE_TEXT, OFFICE_TIMEZONE, parse_day
 from licensing.errors import InvalidInput
 from licensing.money import is_currency
 from licensing.pricing.vocabulary import USES
@@ -75,7 +75,7 @@ def _date(raw: str, name: str, errors: dict[str, list[str]]) -> date | None:
     try:
         return parse_day(raw)
     except ValueError:
-        errors[name] = [f"{raw!r} is not a date such as 2027-01-31."]
+        errors[name] = [f"{raw!r} is not a date such as 2027-01-31 ({DAY_RANGE_TEXT})."]
         return None
 
 

@@ -26,6 +26,7 @@ from typing import IO, Any, NamedTuple
 import ijson
 
 from licensing.accounts.countries import COUNTRIES
+from licensing.streaming import csv_cell, csv_cell_read
 
 from .computation import ReportableLine
 from .models import (
@@ -559,7 +560,9 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
             if len(record) != len(COLUMNS):
                 yield number, f"expected {len(COLUMNS)} columns, found {len(record)}"
                 continue
-            yield number, dict(zip(COLUMNS, record, strict=True))
+            # The rows download escapes formulas ('=...); read them back as filed.
+            cells = [csv_cell_read(cell) for cell in record]
+            yield number, dict(zip(COLUMNS, cells, strict=True))
     except UnicodeDecodeError:
         yield -1, "The file must be UTF-8 text."
     except csv.Error as exc:
@@ -569,11 +572,12 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
 
 
 def template_csv(rows: list[dict[str, Any]]) -> str:
-    """A CSV template in the report's columns."""
+    """A CSV template in the report's columns, each cell safe to open in a
+    spreadsheet as the rows download is (`csv_cell`; uploads read it back)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({name: csv_cell(row.get(name)) for name in COLUMNS} for row in rows)
     return buffer.getvalue()
 
 

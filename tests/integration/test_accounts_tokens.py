@@ -78,6 +78,20 @@ def test_an_unknown_token_is_a_401_even_on_a_public_route(client: FlaskClient) -
     assert "Bearer" in basic.get_json()["detail"]
 
 
+def test_an_api_call_without_a_token_says_how_to_send_one_and_where_to_get_it(
+    client: FlaskClient,
+) -> None:
+    # It used to answer "Sign in to continue.", which a program cannot do.
+    for path in ("/api/v1/me", "/api/v1/invoices", "/api/v1/exports"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert response.mimetype == PROBLEM
+        detail = response.get_json()["detail"]
+        assert "Authorization: Bearer" in detail
+        assert "/account/tokens" in detail
+        assert "Sign in" not in detail
+
+
 def test_the_api_ignores_the_session_cookie(
     app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:

@@ -70,6 +70,137 @@ def test_every_success_with_a_body_names_its_content_type(client: FlaskClient) -
     assert undocumented == []
 
 
+def _untyped_properties(document: dict[str, Any]) -> list[str]:
+    """Every property of every schema, nested ones too, that says nothing of its
+    type: a client generated from the document would read it as anything."""
+    found: list[str] = []
+
+    def walk(where: str, schema: dict[str, Any]) -> None:
+        if not schema.keys() & {"type", "$ref", "allOf", "anyOf", "oneOf"}:
+            found.append(where)
+        for name, inner in schema.get("properties", {}).items():
+            walk(f"{where}.{name}", inner)
+        if isinstance(schema.get("items"), dict):
+            walk(f"{where}[]", schema["items"])
+        for inner in schema.get("allOf", []) + schema.get("anyOf", []):
+            if "$ref" not in inner:
+                walk(where, inner)
+
+    for name, schema in document["components"]["schemas"].items():
+        walk(name, schema)
+    return found
+
+
+def test_every_property_in_the_document_says_what_it_holds(client: FlaskClient) -> None:
+    # An invoice's lines and bill-to, every record's allowed_actions, a user's roles,
+    # a quote version's snapshot... used to be documented as `{"readOnly": true}`.
+    assert _untyped_properties(_document(client)) == []
+
+
+def test_an_invoice_as_served_has_the_fields_its_documented_lines_name(
+    client: FlaskClient, vendor: Any, billing_staff: Any
+) -> None:
+    document = _document(client)
+    invoice_schema = document["components"]["schemas"]["Invoice"]["properties"]
+    line_schema = _resolve(document, invoice_schema["lines"]["items"])
+    draft = client.post(
+        "/api/v1/invoices",
+        json={
+            "organization_id": vendor.organization_id,
+            "lines": [{"description": "Consulting", "amount": "120.00"}],
+        },
+        headers=factories.bearer(billing_staff),
+    )
+    assert draft.status_code == 201, draft.get_json()
+    served = draft.get_json()
+    assert set(served["lines"][0]) == set(line_schema["properties"])
+    assert set(line_schema["required"]) == set(line_schema["properties"])
+    assert invoice_schema["bill_to"]["items"] == {"type": "string"}
+    assert all(isinstance(text, str) for text in served["bill_to"])
+
+
+def test_the_document_says_how_to_get_a_token(client: FlaskClient) -> None:
+    # It said to send a personal API token but not where one comes from.
+    document = _document(client)
+    for text in (
+        document["info"]["description"],
+        document["components"]["securitySchemes"]["bearerAuth"]["description"],
+    ):
+        assert "/account/tokens" in text
+    assert "/api/v1/signups" in document["info"]["description"]
+
+
+def test_an_invoice_states_its_late_fee_as_the_agreement_does(
+    client: FlaskClient, vendor: Any, billing_staff: Any
+) -> None:
+    # Invoices said "1.5000" where agreements say "1.5", and the document's
+    # example for the percentage was "120000.00".
+    draft = client.post(
+        "/api/v1/invoices",
+        json={
+            "organization_id": vendor.organization_id,
+            "lines": [{"description": "Consulting", "amount": "120.00"}],
+        },
+        headers=factories.bearer(billing_staff),
+    ).get_json()
+    db.session().expire_all()  # read it back as stored, not as created
+    read = client.get(f"/api/v1/invoices/{draft['id']}", headers=factories.bearer(billing_staff))
+    assert read.get_json()["late_fee_monthly_percent"] == "1.5"
+    documented = _document(client)["components"]["schemas"]
+    for schema in ("Invoice", "Agreement"):
+        assert documented[schema]["properties"]["late_fee_monthly_percent"]["example"] == "1.5"
+
+
+def test_the_documentation_groups_operations_under_words_not_identifiers(
+    client: FlaskClient,
+) -> None:
+    # The docs page headed its groups "accounts_api", "royalty_reports_api".
+    document = _document(client)
+    names = [tag["name"] for tag in document["tags"]]
+    assert "Royalty reports" in names
+    assert "Accounts" in names
+    assert all("_" not in name for name in names)
+    for _method, path, operation in _operations(document):
+        assert set(operation["tags"]) <= set(names), path
+
+
+def test_a_path_with_a_trailing_slash_is_a_404_that_names_the_path_without_it(
+    client: FlaskClient, vendor: Any
+) -> None:
+    # "There is no such resource." left a client guessing what was wrong.
+    response = client.get("/api/v1/invoices/", headers=factories.bearer(vendor))
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert "/api/v1/invoices" in response.get_json()["detail"]
+    assert "trailing slash" in response.get_json()["detail"]
+    unknown = client.get("/api/v1/nothing-here/", headers=factories.bearer(vendor))
+    assert unknown.status_code == 404
+    assert unknown.get_json()["detail"] == "There is no such resource."
+
+
+# Steps a record's state can refuse (a 409 naming the state and, for a state
+# machine's step, the allowed actions), each seen answering 409 to a client.
+REFUSED_BY_STATE = [
+    ("post", "/api/v1/applications/{application_id}/withdraw"),
+    ("put", "/api/v1/applications/{application_id}/assignee"),
+    ("post", "/api/v1/invoices/{invoice_id}/void"),
+    ("post", "/api/v1/invoices/{invoice_id}/mark-uncollectible"),
+    ("post", "/api/v1/invoices/{invoice_id}/payments"),
+    ("post", "/api/v1/invoices/{invoice_id}/credit-notes"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), REFUSED_BY_STATE)
+def test_a_step_the_state_can_refuse_documents_its_409(
+    client: FlaskClient, method: str, path: str
+) -> None:
+    # These answered 409 (withdrawing an approved application, voiding a paid
+    # invoice, paying a draft) but documented only their success.
+    operation = _document(client)["paths"][path][method]
+    assert "409" in operation["responses"]
+    assert operation["summary"]
+
+
 def test_every_documented_list_is_paginated(client: FlaskClient) -> None:
     document = _document(client)
     lists = []

@@ -81,3 +81,24 @@ def test_each_envelope_list_pages_as_the_api_reference_says(
     too_large = client.get(path, query_string={"per_page": 501}, headers=headers)
     assert too_large.status_code == 422
     assert "query.per_page" in too_large.get_json()["errors"]
+
+
+def test_an_audit_filter_whose_until_is_before_its_since_is_a_422_naming_until(
+    client: FlaskClient, admin: Any
+) -> None:
+    # It answered an empty page, which reads as "nothing happened then"; the
+    # exports refuse the same reversed range, and the audit page explains it.
+    response = client.get(
+        "/api/v1/audit-events",
+        query_string={"since": "2027-03-31", "until": "2027-01-01"},
+        headers=bearer(admin),
+    )
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert list(response.get_json()["errors"]) == ["query.until"]
+    same_day = client.get(
+        "/api/v1/audit-events",
+        query_string={"since": "2027-01-01", "until": "2027-01-01"},
+        headers=bearer(admin),
+    )
+    assert same_day.status_code == 200

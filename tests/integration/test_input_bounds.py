@@ -530,3 +530,32 @@ def test_ids_in_the_id_range_still_work(client: FlaskClient, staff: Any) -> None
     response = client.get(f"/api/v1/invoices?organization_id={MAX_RECORD_ID}", headers=headers)
     assert response.status_code == 200
     assert response.get_json() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "argument"),
+    [
+        ("/api/v1/exports/payments?to=9999-12-31", "query.to"),
+        ("/api/v1/exports/invoices?by=paid&to=9999-12-31", "query.to"),
+        ("/api/v1/exports/receivables?as_of=9999-12-31", "query.as_of"),
+        ("/api/v1/audit-events?until=9999-12-31", "query.until"),
+        ("/api/v1/exports/invoices?from=0001-01-01", "query.from"),
+    ],
+)
+def test_the_last_day_of_the_calendar_is_a_422_naming_the_argument_not_a_500(
+    client: FlaskClient, admin: Any, path: str, argument: str
+) -> None:
+    # A filter ending 9999-12-31 looked for the day after it: OverflowError, a 500
+    # (for exports, after the 200 and the header row had been sent).
+    response = client.get(path, headers=factories.bearer(admin))
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert argument in response.get_json()["errors"]
+
+
+def test_the_exports_page_answers_the_last_day_of_the_calendar_with_a_field_message(
+    client: FlaskClient, admin: Any, signed_in: Any
+) -> None:
+    page = signed_in(client, admin).get("/console/exports?dataset=payments&to=9999-12-31")
+    assert page.status_code == 422
+    assert "9998-12-31" in page.get_data(as_text=True)

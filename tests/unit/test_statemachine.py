@@ -43,3 +43,18 @@ def test_terminal_states_allow_nothing() -> None:
 def test_a_table_naming_unknown_states_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown states"):
         StateMachine("x", {("a", "go"): "b"}, ("a",))
+
+
+@pytest.mark.parametrize(
+    ("entity", "expected"),
+    [
+        ("agreement", "Cannot pay an agreement that is open"),
+        ("invoice", "Cannot pay an invoice that is open"),
+        ("outbox message", "Cannot pay an outbox message that is open"),
+        ("permission request", "Cannot pay a permission request that is open"),
+    ],
+)
+def test_the_refusal_reads_as_a_sentence_with_the_right_article(entity: str, expected: str) -> None:
+    # "Cannot accept a agreement that is active" is what a vendor read in a 409.
+    error = IllegalTransition(entity, "open", "pay", [])
+    assert error.detail.startswith(expected + ";")

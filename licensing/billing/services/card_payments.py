@@ -165,11 +165,11 @@ def _require_payable(invoice: Invoice) -> None:
     """A 409 that says why an invoice takes no card payment."""
     if invoice.state == PAID:
         on = f" on {invoice.paid_at:%Y-%m-%d}" if invoice.paid_at else ""
-        raise Conflict(f"Invoice {invoice.label} is already paid{on}: nothing is owed on it.")
+        raise Conflict(f"{invoice.title} is already paid{on}: nothing is owed on it.")
     if invoice.state not in COLLECTIBLE:
-        raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+        raise Conflict(f"{invoice.title} is {invoice.state}: nothing is owed on it.")
     if invoice.balance_due <= 0:
-        raise Conflict(f"Invoice {invoice.label} has nothing left to pay.")
+        raise Conflict(f"{invoice.title} has nothing left to pay.")
 
 
 def _claim_attempt(

@@ -58,7 +58,7 @@ def credit_invoice(
     note = _reason(reason)
     if invoice.state not in (OPEN, PAID, UNCOLLECTIBLE):
         raise Conflict(
-            f"Invoice {invoice.label} is {invoice.state}; credit notes are issued "
+            f"{invoice.title} is {invoice.state}; credit notes are issued "
             "against open or paid invoices."
         )
     creditable = invoice.total - invoice.amount_credited

@@ -280,7 +280,7 @@ def update_draft(
         invoice = _locked_invoice(session, invoice_id)
         if invoice.state != DRAFT:
             raise Conflict(
-                f"Invoice {invoice.label} is {invoice.state} and cannot be edited; "
+                f"{invoice.title} is {invoice.state} and cannot be edited; "
                 "issue a credit note to correct it."
             )
         if charges is not None:
@@ -334,7 +334,7 @@ def void_invoice(
         note = _reason(reason)
         if INVOICE.can(invoice.state, "void") and invoice.amount_paid > 0:
             raise Conflict(
-                f"Invoice {invoice.label} has payments of "
+                f"{invoice.title} has payments of "
                 f"{_amount(invoice.amount_paid, invoice.currency)}; issue a credit note instead."
             )
         invoice.state_reason = note

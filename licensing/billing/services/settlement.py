@@ -86,7 +86,7 @@ def record_offline_payment(
         if not errors and quantize(amount, invoice.currency) != amount:
             errors["amount"] = ["Use at most the currency's minor unit (cents)."]
         if invoice.state not in COLLECTIBLE:
-            raise Conflict(f"Invoice {invoice.label} is {invoice.state}: nothing is owed on it.")
+            raise Conflict(f"{invoice.title} is {invoice.state}: nothing is owed on it.")
         issued = invoice.issue_date
         if received_on is not None and issued is not None and received_on < issued:
             # Money for this invoice cannot arrive before it exists: a mistyped date,

@@ -278,3 +278,36 @@ def test_voiding_needs_a_reason_and_refuses_an_invoice_with_payments(
     assert voided.state == "void"
     with pytest.raises(IllegalTransition):
         services.void_invoice(other.id, reason="again", actor=billing_clerk())
+
+
+def test_a_draft_invoice_is_named_once_in_what_staff_read(
+    client: FlaskClient, vendor: User, billing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The API's 409 read "Invoice Draft invoice 5 is draft: ...", the console
+    # page's heading "Invoice Draft invoice 5".
+    headers = bearer(billing_staff)
+    draft = client.post(
+        "/api/v1/invoices",
+        json={
+            "organization_id": vendor.organization_id,
+            "lines": [{"description": "Consulting", "amount": "120.00"}],
+        },
+        headers=headers,
+    ).get_json()
+    paid = client.post(
+        f"/api/v1/invoices/{draft['id']}/payments",
+        json={"method": "wire", "amount": "1.00", "reference": "W-1"},
+        headers=headers,
+    )
+    credited = client.post(
+        f"/api/v1/invoices/{draft['id']}/credit-notes",
+        json={"amount": "1.00", "reason": "goodwill"},
+        headers=headers,
+    )
+    for refused in (paid, credited):
+        assert refused.status_code == 409
+        assert refused.get_json()["detail"].startswith(f"Draft invoice {draft['id']} is draft")
+    page = signed_in(client, billing_staff).get(f"/console/invoices/{draft['id']}")
+    text = page.get_data(as_text=True)
+    assert f"<h1>Draft invoice {draft['id']}</h1>" in text
+    assert "Invoice Draft invoice" not in text

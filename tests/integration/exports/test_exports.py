@@ -234,8 +234,17 @@ def test_bad_filters_are_a_422_naming_each_field_before_anything_is_exported(
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     errors = response.get_json()["errors"]
-    assert set(errors) == {"use", "state"}
-    assert "does not filter by use" in errors["use"][0]
+    # Named as every other query argument of the API is (`query.format`), so a
+    # client maps each to its input; they used to be bare (`use`, `state`).
+    assert set(errors) == {"query.use", "query.state"}
+    assert "does not filter by use" in errors["query.use"][0]
+    reversed_range = client.get(
+        "/api/v1/exports/invoices",
+        query_string={"from": "2027-03-31", "to": "2027-01-01"},
+        headers=headers,
+    )
+    assert reversed_range.status_code == 422
+    assert set(reversed_range.get_json()["errors"]) == {"query.to"}
     bad_date = client.get(
         "/api/v1/exports/payments", query_string={"from": "2027-02-30"}, headers=headers
     )
@@ -249,6 +258,27 @@ def test_bad_filters_are_a_422_naming_each_field_before_anything_is_exported(
     )
     logged = db.session().scalars(select(AuditEvent).where(AuditEvent.entity_type == "export"))
     assert list(logged) == []
+
+
+def test_each_export_format_names_its_media_type_and_charset_once(
+    app: Flask, client: FlaskClient, billing_staff: User, signed_in: Any
+) -> None:
+    # A CSV export used to say "text/csv; charset=utf-8; charset=utf-8".
+    headers = bearer(billing_staff)
+    expected = {
+        "csv": "text/csv; charset=utf-8",
+        "jsonl": "application/x-ndjson; charset=utf-8",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+    for export_format, content_type in expected.items():
+        api = client.get(f"/api/v1/exports/invoices?format={export_format}", headers=headers)
+        assert api.status_code == 200
+        assert api.data
+        assert api.headers["Content-Type"] == content_type
+    page = signed_in(client, billing_staff).get("/console/exports?dataset=invoices&format=csv")
+    assert page.status_code == 200
+    assert page.data
+    assert page.headers["Content-Type"] == "text/csv; charset=utf-8"
 
 
 def test_the_datasets_and_the_export_route_are_in_the_openapi_document(

@@ -251,6 +251,35 @@ class TestRateLimit:
         assert refused.mimetype == PROBLEM
         assert int(refused.headers["Retry-After"]) > 0
 
+    def test_the_429_says_what_the_limit_is_and_when_to_try_again(
+        self, client: FlaskClient, example_card: str
+    ) -> None:
+        # Its detail used to be Flask-Limiter's bare "3 per 1 minute".
+        for _ in range(3):
+            post(client, quote_body())
+        refused = post(client, quote_body())
+        detail = refused.get_json()["detail"]
+        assert detail.startswith("Too many requests")
+        assert "3 per 1 minute" in detail
+        assert f"try again in {refused.headers['Retry-After']} seconds" in detail
+
+    def test_only_the_429_tells_the_client_to_retry_after(
+        self, client: FlaskClient, example_card: str
+    ) -> None:
+        # Every answer of a limited route carried Retry-After (Flask-Limiter's
+        # headers), a 200 and a 422 too, as if the client should wait and retry.
+        answered = post(client, quote_body())
+        refused_body = post(client, {"uses": []})
+        assert answered.status_code == 200
+        assert refused_body.status_code == 422
+        for response in (answered, refused_body):
+            assert "Retry-After" not in response.headers
+            assert response.headers["X-RateLimit-Limit"] == "3"
+        post(client, quote_body())
+        limited = post(client, quote_body())
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) > 0
+
     def test_the_limit_is_per_client_address(self, client: FlaskClient, example_card: str) -> None:
         for _ in range(3):
             post(client, quote_body())

@@ -89,6 +89,38 @@ def test_a_json_report_is_filed_invoiced_and_read_back(
     ]
 
 
+def test_rows_downloaded_safe_for_spreadsheets_file_again_as_the_same_customers(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # The rows download writes '+44-7 so a spreadsheet does not run it as a formula;
+    # filing that file for the next period read "'+44-7" as a new customer, so the
+    # same clinic was counted twice and the royalty charged on both.
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = factories.bearer(vendor)
+    first = {"attest": True, "rows": [row(1, "+44-7", quantity=60, customer_name="@Home")]}
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = client.post(url(agreement, "/2027-01-01"), json=first, headers=headers)
+    assert filed.status_code == 201, filed.get_json()
+    download = client.get(f"/api/v1/royalty-reports/{filed.get_json()['id']}/rows", headers=headers)
+    text = download.get_data(as_text=True)
+    assert "'+44-7,'@Home" in text  # still safe to open in a spreadsheet
+    # The next period's template, prefilled with these customers, is as safe: it
+    # used to write @Home bare, which a spreadsheet runs as a formula (#NAME?).
+    template = client.get(url(agreement, "/2027-04-01/template"), headers=headers)
+    assert "1,'+44-7,'@Home,US,end_users,," in template.get_data(as_text=True).splitlines()
+    with time_machine.travel(AFTER[2], tick=False):
+        again = client.post(
+            url(agreement, "/2027-04-01?attest=true"),
+            data=text.encode(),
+            headers={**headers, "Content-Type": "text/csv"},
+        )
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["lines"][0]["quantities_to_date"] == {"end_users": 60}
+    assert again.get_json()["total_due"] == "0.00"
+    stored = db.session().scalars(select(RoyaltyReportRow.customer_id)).all()
+    assert set(stored) == {"+44-7"}
+
+
 def test_a_csv_report_keys_each_problem_by_its_line_in_the_file(
     client: Any, vendor: Any, active_agreement: Any
 ) -> None:
@@ -227,9 +259,40 @@ def test_a_submission_without_attestation_or_with_a_bad_body_stores_nothing(
     assert unattested.status_code == 422
     assert "attest" in unattested.get_json()["errors"]
     assert broken.status_code == 422
-    assert wrong_type.status_code == 422
+    assert wrong_type.status_code == 415
     assert not_a_period.status_code == 404
     assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_a_report_in_another_media_type_is_a_415_as_everywhere_in_the_api(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # It was a 422, where every other API body of the wrong type is a 415.
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = factories.bearer(vendor)
+    with time_machine.travel(AFTER[1], tick=False):
+        for tail in ("/2027-01-01", "/2027-01-01/preview"):
+            response = client.post(
+                url(agreement, tail),
+                data=b"line;customer_id",
+                headers={**headers, "Content-Type": "application/vnd.ms-excel"},
+            )
+            assert response.status_code == 415
+            assert response.mimetype == "application/problem+json"
+            assert "text/csv" in response.get_json()["detail"]
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_the_openapi_document_lists_how_a_report_is_refused(client: Any) -> None:
+    # Only 200/201 and 409 were listed: the 422 naming rows.N.FIELD, the most
+    # common answer to a report, was not.
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    base = "/api/v1/agreements/{agreement_id}/royalty-reports/{period_start}"
+    for path in (base, base + "/preview"):
+        responses = paths[path]["post"]["responses"]
+        assert {"409", "413", "415", "422"} <= set(responses)
+        assert "rows.N.FIELD" in responses["422"]["description"]
+        assert "application/problem+json" in responses["422"]["content"]
 
 
 def test_staff_read_every_report_and_review_a_flagged_one(
