@@ -1,0 +1,84 @@
+"""Round 2's loose ends: small defects the journey rounds found and left
+(docs/journeys.md, "Round 2: loose ends")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from flask import Flask
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.agreements.models import Application
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice
+from licensing.mail.models import OutboxMessage
+from licensing.web.filters import money
+from tests.integration.agreements.conftest import AUTO_USE
+from tests.support import factories
+from tests.support.factories import billing_clerk
+
+
+def _email(template: str) -> OutboxMessage:
+    return (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == template)
+            .order_by(OutboxMessage.id.desc())
+        )
+        .first()
+    ) or _missing(template)
+
+
+def _missing(template: str) -> OutboxMessage:
+    raise AssertionError(f"no {template} email")
+
+
+def test_billing_emails_group_thousands_in_amounts_as_pages_do(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("1200.00", "2350.50"))
+    issued = _email("invoice_issued")
+    assert f"Invoice {invoice.number}: 3,550.50 USD due" in issued.subject
+    assert "3,550.50 USD" in issued.body_text
+    assert "3550.50" not in issued.body_text + issued.subject
+
+    billing.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("3550.50"), reference="W-7", actor=billing_clerk()
+    )
+    assert (
+        "we received 3,550.50 USD (wire transfer, reference W-7)"
+        in _email("payment_received").body_text
+    )
+
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("1500.25"), reason="Seat removed", actor=billing_clerk()
+    )
+    credited = _email("invoice_credit_note").body_text
+    assert f"Credit note {credit.number} for 1,500.25 USD" in credited
+    assert "Of it, 1,500.25 USD is a refund due to you" in credited
+
+    billing.record_offline_refund(
+        credit.id, method="check", amount=Decimal("1200.00"), reference="C-1", actor=billing_clerk()
+    )
+    refund = _email("refund_sent")
+    assert refund.subject.startswith("Refund of 1,200.00 USD for credit note")
+    assert "We have refunded 1,200.00 USD to you" in refund.body_text
+    assert "A further 300.25 USD is still due to you" in refund.body_text
+
+
+def test_the_approval_email_groups_thousands_in_the_agreement_total(
+    apply: Callable[..., Application],
+) -> None:
+    session = db.session()
+    vendor = factories.make_vendor(session, organization=factories.make_organization(session))
+    session.commit()
+    application = apply(vendor, {**AUTO_USE, "quantity": {"end_users": 250000}})
+    assert application.total is not None
+    assert application.total >= 1000
+    body = _email("application_update").body_text
+    assert f"total {money(application.total, 'USD')} USD." in body
+    assert "," in money(application.total, "USD")
