@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 
 from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
@@ -17,6 +22,8 @@ from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
 from licensing.web.filters import money
 from tests.integration.agreements.conftest import AUTO_USE
+from tests.integration.finance.conftest import issue
+from tests.integration.journeys.test_staff_finance import _refunded_credit
 from tests.support import factories
 from tests.support.factories import billing_clerk
 
@@ -82,3 +89,49 @@ def test_the_approval_email_groups_thousands_in_the_agreement_total(
     body = _email("application_update").body_text
     assert f"total {money(application.total, 'USD')} USD." in body
     assert "," in money(application.total, "USD")
+
+
+def _pdf_figures(text: str) -> dict[str, Decimal]:
+    """The monthly report's summary figures, by their label."""
+    labels = (
+        "Outstanding at the month's start",
+        "Invoiced",
+        "Collected",
+        "Credited",
+        "Refunded",
+        "Outstanding at the month's end",
+    )
+    figures = {}
+    for label in labels:
+        found = re.search(rf"^{re.escape(label)}\s+(-?[\d,]+\.\d\d)$", text, re.M)
+        assert found is not None, label
+        figures[label] = Decimal(found.group(1).replace(",", ""))
+    return figures
+
+
+def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
+    app: Flask, billing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    organization = factories.make_organization(db.session())
+    issue(organization.id, "2000.00", date(2026, 12, 10))  # still owed in January
+    _refunded_credit(organization.id)  # January: 1,000.00 paid, 150.00 credited and refunded
+    response = signed_in(app.test_client(), billing_staff).get(
+        "/console/finance/report.pdf?month=2027-01&currency=USD"
+    )
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    figures = _pdf_figures(text)
+    assert figures["Refunded"] == Decimal("150.00")
+    assert figures["Outstanding at the month's start"] == Decimal("2000.00")
+    assert (
+        figures["Outstanding at the month's start"]
+        + figures["Invoiced"]
+        - figures["Collected"]
+        - figures["Credited"]
+        + figures["Refunded"]
+        == figures["Outstanding at the month's end"]
+    )
+    # The twelve months' table has the same columns as the Finance page.
+    table = text[text.index("Month\nInvoiced\nCollected\nCredited\nRefunded\nOutstanding") :]
+    row = re.search(r"^2027-01\n((?:[\d,.]+\n){5})", table, re.M)
+    assert row is not None
+    assert row.group(1).split() == ["1000.00", "1000.00", "150.00", "150.00", "2000.00"]
