@@ -135,3 +135,40 @@ def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
     row = re.search(r"^2027-01\n((?:[\d,.]+\n){5})", table, re.M)
     assert row is not None
     assert row.group(1).split() == ["1000.00", "1000.00", "150.00", "150.00", "2000.00"]
+
+
+def _list_pages(app: Flask) -> list[str]:
+    """The portal's and console's pages without a trailing slash or a variable part."""
+    return sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(("/portal/", "/console/"))
+        and "GET" in (rule.methods or ())
+        and not rule.arguments
+        and not rule.rule.endswith("/")
+        and "." not in rule.rule  # files: audit.csv, report.pdf
+    )
+
+
+def test_a_list_page_asked_with_a_trailing_slash_redirects_to_the_page(app: Flask) -> None:
+    client = app.test_client()
+    pages = _list_pages(app)
+    assert "/portal/agreements" in pages
+    assert "/console/royalty-reports" in pages
+    for page in pages:
+        response = client.get(f"{page}/?page=2")
+        assert response.status_code == 308, page
+        assert response.headers["Location"] == f"{page}?page=2", page
+    # As Werkzeug already redirects /console to /console/: one address per page.
+    assert client.get("/console").status_code == 308
+
+
+def test_a_trailing_slash_on_no_page_is_still_not_found_and_the_api_is_unchanged(
+    app: Flask,
+) -> None:
+    client = app.test_client()
+    assert client.get("/portal/no-such-page/").status_code == 404
+    assert client.post("/portal/agreements/").status_code == 404  # a form posts to its page
+    api = client.get("/api/v1/applications/")
+    assert api.status_code == 404
+    assert api.mimetype == "application/problem+json"
