@@ -51,11 +51,32 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         )
     if error.code == 404 and (page := _page_without_slash()) is not None:
         return redirect(page, 308)
+    if error.code == 413:
+        return _page(413, "Too large to send", _too_large())
     response = error.get_response()
     body, _status = _page(error.code or 500, error.name, error.description or "")
     response.set_data(body)
     response.mimetype = "text/html"
     return response
+
+
+def _too_large() -> str:
+    """What a 413 page says: the limit the form went over (MAX_CONTENT_LENGTH)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not limit:
+        return "What you sent is too large for the service to accept."
+    return (
+        f"What you sent (with any file) is larger than the {_size(limit)} the service "
+        "accepts at once. Choose a smaller file, or send less at a time, and try again."
+    )
+
+
+def _size(count: int) -> str:
+    """`5242880` -> `5 MB`; `1536` -> `1.5 KB` (binary units, as the limit is set)."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{count} bytes"
 
 
 def _page_without_slash() -> str | None:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -24,6 +25,7 @@ from licensing.web.filters import money
 from tests.integration.agreements.conftest import AUTO_USE
 from tests.integration.finance.conftest import issue
 from tests.integration.journeys.test_staff_finance import _refunded_credit
+from tests.integration.journeys.test_vendor_round2 import text_of
 from tests.support import factories
 from tests.support.factories import billing_clerk
 
@@ -172,3 +174,38 @@ def test_a_trailing_slash_on_no_page_is_still_not_found_and_the_api_is_unchanged
     api = client.get("/api/v1/applications/")
     assert api.status_code == 404
     assert api.mimetype == "application/problem+json"
+
+
+def _upload(client: FlaskClient, content: bytes) -> Any:
+    return client.post(
+        "/console/rate-cards/",
+        data={"card": (io.BytesIO(content), "card.json")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_a_rate_card_file_that_is_not_json_is_refused_in_words(
+    client: FlaskClient, signed_in: Callable[..., FlaskClient], admin: User
+) -> None:
+    signed_in(client, admin)
+    for content, expected in (
+        (b'{"version": "2027.1",', "The file is not valid JSON: "),
+        (b"\xff\xfe{}", "The file is not UTF-8 text"),
+        (b"[1, 2]", "Problems in the card A rate card is a JSON object."),
+    ):
+        refused = _upload(client, content)
+        assert refused.status_code == 422
+        page = text_of(refused)
+        assert expected in page, page
+        assert "_body" not in page
+
+
+def test_a_body_over_the_limit_says_the_limit_it_exceeds(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., FlaskClient], admin: User
+) -> None:
+    signed_in(client, admin)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    refused = _upload(client, b" " * (limit + 1))
+    assert refused.status_code == 413
+    page = text_of(refused)
+    assert f"larger than the {limit // (1024 * 1024)} MB" in page, page
