@@ -350,6 +350,21 @@ def format_amount(amount: Decimal | Fraction | int, currency: str) -> str:
     return f"{round_fraction(amount, places):f}"
 
 
+def format_grouped(amount: Decimal | Fraction | int, currency: str) -> str:
+    """`33800` -> `33,800.00`: the amount as people read it on pages and in emails,
+    thousands separated. Never for the API, CSV or PDFs, which keep `format_amount`."""
+    text = format_amount(amount, currency)
+    whole, _, fraction = text.lstrip("-").partition(".")
+    sign = "-" if text.startswith("-") else ""
+    grouped = f"{int(whole):,}"
+    return f"{sign}{grouped}.{fraction}" if fraction else f"{sign}{grouped}"
+
+
+def in_words(amount: Decimal | Fraction | int, currency: str) -> str:
+    """`1,500.50 USD`: an amount with its currency inside an email's sentence."""
+    return f"{format_grouped(amount, currency)} {currency}"
+
+
 @functools.lru_cache(maxsize=8)
 def _minor_unit(places: int) -> Decimal:
     # Every amount written out (a quote writes each line's and the total) asks.

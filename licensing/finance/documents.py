@@ -33,6 +33,8 @@ class TrendRow:
     invoiced: Decimal
     collected: Decimal
     outstanding: Decimal
+    credited: Decimal = Decimal(0)
+    refunded: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class MonthlyReport:
     invoiced: Decimal
     collected: Decimal
     credited: Decimal
+    refunded: Decimal  # refunds sent on credit notes
+    outstanding_at_start: Decimal  # at the previous month's end
     outstanding: Decimal  # at the month's end
     trend: tuple[TrendRow, ...]  # the twelve months to this one
     revenue_by_use: tuple[AmountRow, ...]
@@ -144,12 +148,17 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
 
 
 def _summary(report: MonthlyReport) -> Flowable:
+    """The month's figures in the order they add up: outstanding at the start,
+    + invoiced - collected - credited + refunded = outstanding at the end (once
+    every refund a credit note owes has been sent), as on the Finance page."""
     return pdf.table(
         [
             ["", f"{report.month} ({report.currency})"],
+            ["Outstanding at the month's start", _money(report, report.outstanding_at_start)],
             ["Invoiced", _money(report, report.invoiced)],
             ["Collected", _money(report, report.collected)],
             ["Credited", _money(report, report.credited)],
+            ["Refunded", _money(report, report.refunded)],
             ["Outstanding at the month's end", _money(report, report.outstanding)],
         ],
         [pdf.CONTENT_WIDTH - 2 * inch, 2 * inch],
@@ -175,9 +184,20 @@ def _flow_rows(
     return rows
 
 
+def _trend_rows(report: MonthlyReport) -> list[list[object]]:
+    """The Finance page's table: a month's row adds up to the change in outstanding."""
+    rows: list[list[object]] = [
+        ["Month", "Invoiced", "Collected", "Credited", "Refunded", "Outstanding"]
+    ]
+    for row in report.trend:
+        amounts = (row.invoiced, row.collected, row.credited, row.refunded, row.outstanding)
+        rows.append([row.period, *(_money(report, amount) for amount in amounts)])
+    return rows
+
+
 def _trend(report: MonthlyReport) -> list[Flowable]:
     periods = [row.period for row in report.trend]
-    rows = _flow_rows(report, "Month", [(row.period, row) for row in report.trend])
+    rows = _trend_rows(report)
     return [
         KeepTogether(
             [
@@ -193,7 +213,9 @@ def _trend(report: MonthlyReport) -> list[Flowable]:
             ]
         ),
         pdf.table(
-            rows, [1.3 * inch] + [(pdf.CONTENT_WIDTH - 1.3 * inch) / 3] * 3, right_columns=(1, 2, 3)
+            rows,
+            [1 * inch] + [(pdf.CONTENT_WIDTH - 1 * inch) / 5] * 5,
+            right_columns=(1, 2, 3, 4, 5),
         ),
     ]
 
@@ -277,8 +299,11 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
         Spacer(1, 0.15 * inch),
         pdf.para(
             "Invoiced: issued invoices by issue date (void invoices excluded). Collected: "
-            "payments by the day received. Outstanding: balances still owed at the month's "
-            "end. Figures as defined in the service's finance dashboard documentation.",
+            "payments by the day received. Credited: credit notes by issue date. Refunded: "
+            "refunds sent on credit notes, by the day sent. Outstanding: balances still owed "
+            "at the month's end; it changes by invoiced - collected - credited + refunded, "
+            "once every refund a credit note owes has been sent. Figures as defined in the "
+            "service's finance dashboard documentation.",
             "Small",
         ),
     ]

@@ -66,9 +66,19 @@ def monthly_report(
         invoiced=figures.invoiced,
         collected=figures.collected,
         credited=figures.credited,
+        refunded=figures.refunded,
+        outstanding_at_start=trend[-2].outstanding,  # the previous month's end
         outstanding=figures.outstanding,
         trend=tuple(
-            TrendRow(row.period.key, row.invoiced, row.collected, row.outstanding) for row in trend
+            TrendRow(
+                row.period.key,
+                row.invoiced,
+                row.collected,
+                row.outstanding,
+                credited=row.credited,
+                refunded=row.refunded,
+            )
+            for row in trend
         ),
         revenue_by_use=tuple(AmountRow(row.value, row.total) for row in revenue.by_axis["use"]),
         revenue_other=revenue.other,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -38,14 +39,8 @@ def publish() -> Response | tuple[str, int]:
     form = PublishForm()
     problems: dict[str, list[str]] = {}
     if form.validate_on_submit():
-        raw = form.card.data.read(MAX_CARD_BYTES + 1)
         try:
-            if len(raw) > MAX_CARD_BYTES:
-                raise errors.InvalidInput.for_field("_body", "The file is larger than 1 MB.")
-            try:
-                document = json.loads(raw.decode("utf-8"), parse_float=Decimal)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise errors.InvalidInput.for_field("_body", f"Not valid JSON: {exc}") from None
+            document = _card_document(form.card.data.read(MAX_CARD_BYTES + 1))
             result = services.import_card(document, published_by=access.require_principal().email)
         except errors.InvalidInput as invalid:
             problems = invalid.errors
@@ -62,6 +57,29 @@ def publish() -> Response | tuple[str, int]:
             return redirect(url_for(".detail", version=result.version))
     cards = queries.all_cards(db.session())
     return render_template("ratecards/list.html", cards=cards, form=form, problems=problems), 422
+
+
+def _card_document(raw: bytes) -> Any:
+    """The uploaded file read as JSON, or `InvalidInput` saying in words why not
+    (the whole file's problems under `_body`, as the card's own are)."""
+    if len(raw) > MAX_CARD_BYTES:
+        raise errors.InvalidInput.for_field(
+            "_body", f"The file is larger than {MAX_CARD_BYTES // 1_000_000} MB."
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.InvalidInput.for_field(
+            "_body", "The file is not UTF-8 text: save the card as a UTF-8 JSON file."
+        ) from None
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise errors.InvalidInput.for_field(
+            "_body",
+            f"The file is not valid JSON: {exc.msg.lower()} at line {exc.lineno}, "
+            f"column {exc.colno}.",
+        ) from None
 
 
 @bp.route("/<string:version>")

@@ -528,7 +528,7 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
         endpoint="royalties.console_queue",
         attention=sum(1 for s in waiting if s.state == OVERDUE),
         attention_label="overdue",
-        oldest=min((_midnight(s.period.first_filing_day) for s in waiting), default=None),
+        oldest_due=min((s.due_on for s in waiting), default=None),
     )
     flagged = queries.flagged_reports(session)
     yield QueueSummary(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, url_for
@@ -40,7 +40,10 @@ class QueueSummary:
     params: dict[str, Any] = field(default_factory=dict)
     attention: int = 0  # overdue, flagged or failed: shown highlighted
     attention_label: str = "overdue"
-    oldest: datetime | None = None
+    oldest: datetime | None = None  # when the oldest item arrived (submitted, queued)
+    # For work that waits on someone outside the office (a royalty report), what its
+    # oldest item has is a due date at the office, not a moment it arrived.
+    oldest_due: date | None = None
     detail: str = ""
 
     @property

@@ -7,7 +7,7 @@ unexpected exceptions are logged with the request id and answered with 500.
 
 from __future__ import annotations
 
-from flask import Flask, g, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import BuildError
@@ -49,11 +49,53 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
             "Form expired",
             "The form could not be verified (it may have expired). Go back, reload and try again.",
         )
+    if error.code == 404 and (page := _page_without_slash()) is not None:
+        return redirect(page, 308)
+    if error.code == 413:
+        return _page(413, "Too large to send", _too_large())
     response = error.get_response()
     body, _status = _page(error.code or 500, error.name, error.description or "")
     response.set_data(body)
     response.mimetype = "text/html"
     return response
+
+
+def _too_large() -> str:
+    """What a 413 page says: the limit the form went over (MAX_CONTENT_LENGTH)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not limit:
+        return "What you sent is too large for the service to accept."
+    return (
+        f"What you sent (with any file) is larger than the {_size(limit)} the service "
+        "accepts at once. Choose a smaller file, or send less at a time, and try again."
+    )
+
+
+def _size(count: int) -> str:
+    """`5242880` -> `5 MB`; `1536` -> `1.5 KB` (binary units, as the limit is set)."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{count} bytes"
+
+
+def _page_without_slash() -> str | None:
+    """The page a GET meant when its path ends in a slash that the page's route has
+    not (`/portal/agreements/`), with the query: the mirror of Werkzeug's
+    strict_slashes, which sends `/console` to `/console/`. None for any other 404,
+    and never under /api/ or /webhooks/ (their answers are a contract)."""
+    path = request.path
+    if request.endpoint is not None or request.method not in ("GET", "HEAD"):
+        return None  # the route matched and the view said 404, or a form posted
+    if len(path) < 2 or not path.endswith("/"):
+        return None
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        adapter.match(path[:-1], method=request.method)
+    except HTTPException:  # no such page either (or it redirects elsewhere)
+        return None
+    query = request.query_string.decode("latin-1")
+    return f"{request.script_root}{path[:-1]}" + (f"?{query}" if query else "")
 
 
 def handle_unexpected(error: BaseException) -> Response | tuple[str, int]:

@@ -10,7 +10,7 @@ from fractions import Fraction
 from flask import Flask
 
 from licensing import calendar
-from licensing.money import MoneyError, format_amount
+from licensing.money import MoneyError, format_grouped
 from licensing.words import humanize, identifiers_in_words, vocab
 
 # An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".
@@ -22,13 +22,9 @@ def money(amount: Decimal | None, currency: str = "USD") -> str:
     if amount is None:
         return "—"
     try:
-        text = format_amount(Decimal(amount), currency)
+        return format_grouped(Decimal(amount), currency)
     except MoneyError:
         return str(amount)
-    whole, _, fraction = text.lstrip("-").partition(".")
-    sign = "-" if text.startswith("-") else ""
-    grouped = f"{int(whole):,}"
-    return f"{sign}{grouped}.{fraction}" if fraction else f"{sign}{grouped}"
 
 
 def when(value: datetime | date | None) -> str:

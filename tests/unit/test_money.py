@@ -122,3 +122,10 @@ def test_parse_quantity_reads_ascii_digits_up_to_the_bound(text: str | int, mess
         money.parse_quantity(text)
     assert money.parse_quantity(" 2500 ") == 2500
     assert money.parse_quantity(money.MAX_QUANTITY) == money.MAX_QUANTITY
+
+
+def test_amounts_read_by_people_group_thousands_with_the_minor_unit_digits() -> None:
+    assert money.format_grouped(Decimal("33800"), "USD") == "33,800.00"
+    assert money.format_grouped(Decimal("-1500.5"), "USD") == "-1,500.50"
+    assert money.format_grouped(Decimal("1234567"), "JPY") == "1,234,567"
+    assert money.in_words(Decimal("999.99"), "USD") == "999.99 USD"

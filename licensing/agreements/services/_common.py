@@ -41,6 +41,7 @@ from licensing.money import (
     MoneyError,
     check_total,
     format_amount,
+    in_words,
 )
 from licensing.pricing import Quote
 
@@ -348,7 +349,7 @@ def _approve(
         f"{how}: agreement {agreement.number} is ready to accept",
         f"Your application is {how}. License agreement {agreement.number} is issued for "
         f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
-        f"{format_amount(version.total, version.currency)} {version.currency}. Read it and "
+        f"{in_words(version.total, version.currency)}. Read it and "
         "accept it online to make it active.",
         agreement_link=links().agreement(agreement.id),
     )

@@ -35,7 +35,7 @@ from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION, RETURNED
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
-    format_amount,
+    in_words,
     minor_units,
 )
 from licensing.pricing import ProposedUse, Quote, QuoteLine, QuoteRequest, Term
@@ -273,7 +273,7 @@ def submit(
                 f"{'resubmitted' if action == 'resubmit' else 'submitted'} "
                 f"{application.reference} ({len(application.uses)} uses, "
                 + (
-                    f"quoted {format_amount(quote.total, quote.currency)} {quote.currency})."
+                    f"quoted {in_words(quote.total, quote.currency)})."
                     if quote.fully_priced
                     else "to be priced by staff)."
                 ),

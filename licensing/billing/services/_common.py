@@ -23,7 +23,7 @@ from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS
 from licensing.calendar import office_date
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.mail import services as mail
-from licensing.money import format_amount, quantize
+from licensing.money import format_amount, in_words, quantize
 
 
 def _as(actor: Actor) -> dict[str, Any]:
@@ -59,8 +59,8 @@ def _email_billing_contact(
         context={
             "invoice": invoice,
             "organization": organization,
-            "total": _amount(invoice.total, invoice.currency),
-            "balance_due": _amount(invoice.balance_due, invoice.currency),
+            "total": in_words(invoice.total, invoice.currency),
+            "balance_due": in_words(invoice.balance_due, invoice.currency),
             "invoice_url": links.invoice_url(invoice),
             "pdf_url": links.pdf_url(invoice),
             "remit_to": letterhead().remit_to,

@@ -13,7 +13,6 @@ from licensing.audit import services as audit
 from licensing.billing import links, numbering
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.services._common import (
-    _amount,
     _as,
     _check_amount,
     _email_billing_contact,
@@ -25,6 +24,7 @@ from licensing.billing.states import OPEN, PAID, UNCOLLECTIBLE
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict
+from licensing.money import in_words
 
 
 def issue_credit_note(
@@ -104,8 +104,8 @@ def credit_invoice(
         subject=f"Credit note {credit.number} for invoice {invoice.number}",
         template="invoice_credit_note",
         credit=credit,
-        amount=_amount(amount, invoice.currency),
-        refund_due=_amount(credit.refund_due, invoice.currency),
+        amount=in_words(amount, invoice.currency),
+        refund_due=in_words(credit.refund_due, invoice.currency),
         credit_pdf_url=links.credit_note_pdf_url(invoice, credit.id),
     )
     return credit

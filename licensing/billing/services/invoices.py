@@ -42,6 +42,7 @@ from licensing.money import (
     check_bounds,
     check_total,
     format_amount,
+    in_words,
     is_currency,
     quantize,
 )
@@ -214,7 +215,7 @@ def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Act
         subject=(
             f"Invoice {invoice.number}: nothing to pay"
             if invoice.total == 0
-            else f"Invoice {invoice.number}: {_amount(invoice.total, invoice.currency)} "
+            else f"Invoice {invoice.number}: {in_words(invoice.total, invoice.currency)} "
             f"due {invoice.due_date}"
         ),
         template="invoice_issued",

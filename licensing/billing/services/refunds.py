@@ -31,7 +31,7 @@ from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.money import to_minor_units
+from licensing.money import in_words, to_minor_units
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +79,13 @@ def _tell_refund_sent(session: Session, refund: Refund, actor: Actor, note: str 
     _email_billing_contact(
         session,
         credit.invoice,
-        subject=f"Refund of {_amount(refund.amount, refund.currency)} for credit note "
+        subject=f"Refund of {in_words(refund.amount, refund.currency)} for credit note "
         f"{credit.number}",
         template="refund_sent",
         refund=refund,
         credit=credit,
-        amount=_amount(refund.amount, refund.currency),
-        outstanding=_amount(credit.refund_outstanding, credit.currency),
+        amount=in_words(refund.amount, refund.currency),
+        outstanding=in_words(credit.refund_outstanding, credit.currency),
     )
 
 

@@ -26,7 +26,7 @@ from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.money import quantize
+from licensing.money import in_words, quantize
 
 
 def _apply(
@@ -60,7 +60,7 @@ def _apply(
         subject=f"Payment received for invoice {invoice.number}",
         template="payment_received",
         payment=payment,
-        amount=_amount(payment.amount, payment.currency),
+        amount=in_words(payment.amount, payment.currency),
     )
 
 

@@ -174,6 +174,30 @@ def test_staff_work_the_queue_in_the_console(
     assert "This field is required." in empty.get_data(as_text=True)
 
 
+def test_a_bulk_selection_with_an_unknown_request_is_the_queue_again_with_a_422(
+    app: Flask, submit: Submit, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Like the applications queue: a request deleted (or never there) since the page
+    was drawn refuses the whole selection on the form, not with a 404 page."""
+    chosen, _ = submit()
+    client = signed_in(app.test_client(), licensing_staff)
+    refused = client.post(
+        "/console/permissions/assign",
+        data={
+            "request_ids": [str(chosen.id), "987654"],
+            "assignee_id": licensing_staff.id,
+            "filters": "",
+        },
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "There is no permission request 987654. Nothing was assigned." in page
+    assert f'aria-label="Select {chosen.reference}" checked>' in page  # the selection kept
+    stored = db.session().get(PermissionRequest, chosen.id, populate_existing=True)
+    assert stored is not None
+    assert stored.assignee_id is None
+
+
 def test_overdue_requests_are_highlighted_and_counted(
     app: Flask, submit: Submit, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
 ) -> None:

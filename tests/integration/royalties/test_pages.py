@@ -582,8 +582,11 @@ def test_the_console_home_counts_reports_due_overdue_and_flagged(
     with time_machine.travel(datetime(2027, 7, 15, 15, 0, tzinfo=UTC), tick=False):
         page = signed_in(client, billing_staff).get("/console/")
     home = text_of(page)
-    # The other vendor's first quarter is overdue and its second due.
-    assert "Royalty reports due or overdue 2 1 overdue 2027-04-01 00:00 UTC" in home
+    # The other vendor's first quarter is overdue and its second due. The oldest is
+    # its due date, not "2027-04-01 00:00 UTC" (the period's first filing day shown
+    # as an instant that nothing happened at).
+    assert "Royalty reports due or overdue 2 1 overdue due 2027-04-30" in home
+    assert "00:00 UTC" not in home
     assert "Flagged royalty reports to review 1 1 flagged" in home
     assert 'href="/console/royalty-reports#flagged-heading"' in page.get_data(as_text=True)
 

@@ -32,6 +32,8 @@ def _report(scale: int = 1) -> MonthlyReport:
         invoiced=Decimal("12345.67") * amount,
         collected=Decimal("2000.01") * amount,
         credited=Decimal(0),
+        refunded=Decimal(0),
+        outstanding_at_start=Decimal(0),
         outstanding=Decimal("10345.66") * amount,
         trend=tuple(
             TrendRow(

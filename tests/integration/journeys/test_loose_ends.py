@@ -1,0 +1,211 @@
+"""Round 2's loose ends: small defects the journey rounds found and left
+(docs/journeys.md, "Round 2: loose ends")."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.agreements.models import Application
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice
+from licensing.mail.models import OutboxMessage
+from licensing.web.filters import money
+from tests.integration.agreements.conftest import AUTO_USE
+from tests.integration.finance.conftest import issue
+from tests.integration.journeys.test_staff_finance import _refunded_credit
+from tests.integration.journeys.test_vendor_round2 import text_of
+from tests.support import factories
+from tests.support.factories import billing_clerk
+
+
+def _email(template: str) -> OutboxMessage:
+    return (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == template)
+            .order_by(OutboxMessage.id.desc())
+        )
+        .first()
+    ) or _missing(template)
+
+
+def _missing(template: str) -> OutboxMessage:
+    raise AssertionError(f"no {template} email")
+
+
+def test_billing_emails_group_thousands_in_amounts_as_pages_do(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("1200.00", "2350.50"))
+    issued = _email("invoice_issued")
+    assert f"Invoice {invoice.number}: 3,550.50 USD due" in issued.subject
+    assert "3,550.50 USD" in issued.body_text
+    assert "3550.50" not in issued.body_text + issued.subject
+
+    billing.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("3550.50"), reference="W-7", actor=billing_clerk()
+    )
+    assert (
+        "we received 3,550.50 USD (wire transfer, reference W-7)"
+        in _email("payment_received").body_text
+    )
+
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("1500.25"), reason="Seat removed", actor=billing_clerk()
+    )
+    credited = _email("invoice_credit_note").body_text
+    assert f"Credit note {credit.number} for 1,500.25 USD" in credited
+    assert "Of it, 1,500.25 USD is a refund due to you" in credited
+
+    billing.record_offline_refund(
+        credit.id, method="check", amount=Decimal("1200.00"), reference="C-1", actor=billing_clerk()
+    )
+    refund = _email("refund_sent")
+    assert refund.subject.startswith("Refund of 1,200.00 USD for credit note")
+    assert "We have refunded 1,200.00 USD to you" in refund.body_text
+    assert "A further 300.25 USD is still due to you" in refund.body_text
+
+
+def test_the_approval_email_groups_thousands_in_the_agreement_total(
+    apply: Callable[..., Application],
+) -> None:
+    session = db.session()
+    vendor = factories.make_vendor(session, organization=factories.make_organization(session))
+    session.commit()
+    application = apply(vendor, {**AUTO_USE, "quantity": {"end_users": 250000}})
+    assert application.total is not None
+    assert application.total >= 1000
+    body = _email("application_update").body_text
+    assert f"total {money(application.total, 'USD')} USD." in body
+    assert "," in money(application.total, "USD")
+
+
+def _pdf_figures(text: str) -> dict[str, Decimal]:
+    """The monthly report's summary figures, by their label."""
+    labels = (
+        "Outstanding at the month's start",
+        "Invoiced",
+        "Collected",
+        "Credited",
+        "Refunded",
+        "Outstanding at the month's end",
+    )
+    figures = {}
+    for label in labels:
+        found = re.search(rf"^{re.escape(label)}\s+(-?[\d,]+\.\d\d)$", text, re.M)
+        assert found is not None, label
+        figures[label] = Decimal(found.group(1).replace(",", ""))
+    return figures
+
+
+def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
+    app: Flask, billing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    organization = factories.make_organization(db.session())
+    issue(organization.id, "2000.00", date(2026, 12, 10))  # still owed in January
+    _refunded_credit(organization.id)  # January: 1,000.00 paid, 150.00 credited and refunded
+    response = signed_in(app.test_client(), billing_staff).get(
+        "/console/finance/report.pdf?month=2027-01&currency=USD"
+    )
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    figures = _pdf_figures(text)
+    assert figures["Refunded"] == Decimal("150.00")
+    assert figures["Outstanding at the month's start"] == Decimal("2000.00")
+    assert (
+        figures["Outstanding at the month's start"]
+        + figures["Invoiced"]
+        - figures["Collected"]
+        - figures["Credited"]
+        + figures["Refunded"]
+        == figures["Outstanding at the month's end"]
+    )
+    # The twelve months' table has the same columns as the Finance page.
+    table = text[text.index("Month\nInvoiced\nCollected\nCredited\nRefunded\nOutstanding") :]
+    row = re.search(r"^2027-01\n((?:[\d,.]+\n){5})", table, re.M)
+    assert row is not None
+    assert row.group(1).split() == ["1000.00", "1000.00", "150.00", "150.00", "2000.00"]
+
+
+def _list_pages(app: Flask) -> list[str]:
+    """The portal's and console's pages without a trailing slash or a variable part."""
+    return sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(("/portal/", "/console/"))
+        and "GET" in (rule.methods or ())
+        and not rule.arguments
+        and not rule.rule.endswith("/")
+        and "." not in rule.rule  # files: audit.csv, report.pdf
+    )
+
+
+def test_a_list_page_asked_with_a_trailing_slash_redirects_to_the_page(app: Flask) -> None:
+    client = app.test_client()
+    pages = _list_pages(app)
+    assert "/portal/agreements" in pages
+    assert "/console/royalty-reports" in pages
+    for page in pages:
+        response = client.get(f"{page}/?page=2")
+        assert response.status_code == 308, page
+        assert response.headers["Location"] == f"{page}?page=2", page
+    # As Werkzeug already redirects /console to /console/: one address per page.
+    assert client.get("/console").status_code == 308
+
+
+def test_a_trailing_slash_on_no_page_is_still_not_found_and_the_api_is_unchanged(
+    app: Flask,
+) -> None:
+    client = app.test_client()
+    assert client.get("/portal/no-such-page/").status_code == 404
+    assert client.post("/portal/agreements/").status_code == 404  # a form posts to its page
+    api = client.get("/api/v1/applications/")
+    assert api.status_code == 404
+    assert api.mimetype == "application/problem+json"
+
+
+def _upload(client: FlaskClient, content: bytes) -> Any:
+    return client.post(
+        "/console/rate-cards/",
+        data={"card": (io.BytesIO(content), "card.json")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_a_rate_card_file_that_is_not_json_is_refused_in_words(
+    client: FlaskClient, signed_in: Callable[..., FlaskClient], admin: User
+) -> None:
+    signed_in(client, admin)
+    for content, expected in (
+        (b'{"version": "2027.1",', "The file is not valid JSON: "),
+        (b"\xff\xfe{}", "The file is not UTF-8 text"),
+        (b"[1, 2]", "Problems in the card A rate card is a JSON object."),
+    ):
+        refused = _upload(client, content)
+        assert refused.status_code == 422
+        page = text_of(refused)
+        assert expected in page, page
+        assert "_body" not in page
+
+
+def test_a_body_over_the_limit_says_the_limit_it_exceeds(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., FlaskClient], admin: User
+) -> None:
+    signed_in(client, admin)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    refused = _upload(client, b" " * (limit + 1))
+    assert refused.status_code == 413
+    page = text_of(refused)
+    assert f"larger than the {limit // (1024 * 1024)} MB" in page, page
