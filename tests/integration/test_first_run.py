@@ -78,6 +78,36 @@ def test_in_development_without_smtp_mail_is_delivered_to_the_viewer(app: Flask)
     assert message.state == "sent"
 
 
+def _queue_with_secret(token: str) -> OutboxMessage:
+    with db.transaction() as session:
+        return mail.enqueue(
+            session,
+            to="robin@northwind.example",
+            subject="Confirm your email address",
+            template="reset_password",
+            context={
+                "user": {"full_name": "Robin", "email": "robin@northwind.example"},
+                "link": f"http://127.0.0.1:5000/verify-email/{token}",
+                "expires_at": utcnow(),
+            },
+            secrets=[token],
+        )
+
+
+def test_a_link_delivered_to_the_mail_viewer_stays_clickable_there(app: Flask) -> None:
+    # `make run` runs the worker, which delivers every minute: a newcomer who opens
+    # /dev/mail after that must still find the whole confirmation link.
+    token = "first-run-token-0123456789abcdef"
+    message = _queue_with_secret(token)
+    mail.deliver_due(delivery())
+    db.session().refresh(message)
+    assert message.state == "sent"
+    html = app.test_client().get("/dev/mail/").get_data(as_text=True)
+    assert f'<a href="http://127.0.0.1:5000/verify-email/{token}">' in html
+    # Staff still read it masked on the outbox page.
+    assert token not in (message.display_text or "")
+
+
 @pytest.fixture
 def production_app(database_template: DatabaseTemplate) -> Iterator[Flask]:
     application = create_app(make_config(database_template.url, environment="production"))
