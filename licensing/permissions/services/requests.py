@@ -65,6 +65,8 @@ COMMERCIAL_MESSAGE = (
 )
 
 
+NONCOMMERCIAL_MESSAGE = "Confirm that the use is non-commercial; a commercial use needs a license."
+
 # --- input -----------------------------------------------------------------------
 
 # The request's classification and the words it may take.
@@ -95,9 +97,7 @@ def clean_request(given: PermissionRequestInput) -> dict[str, Any]:
         errors["audience_size"] = [f"Give a number between 1 and {AUDIENCE_MAX:,}."]
     clean["audience_size"] = given.audience_size
     if not given.noncommercial:
-        errors["noncommercial"] = [
-            "Confirm that the use is non-commercial; a commercial use needs a license."
-        ]
+        errors["noncommercial"] = [NONCOMMERCIAL_MESSAGE]
     if errors:
         raise InvalidInput("Some fields need correcting; nothing was sent.", errors)
     return clean

@@ -117,6 +117,25 @@ def test_bad_input_is_shown_beside_the_field_and_nothing_is_stored(
     assert _stored() == before
 
 
+def test_one_submission_lists_every_problem_including_the_address_and_the_attestation(
+    client: FlaskClient,
+) -> None:
+    # The address and the attestation used to be checked only once every other
+    # field was right, so a requester corrected the form twice.
+    fields = request_fields(role="", requester_email="lena at cedar-ridge")
+    del fields["noncommercial"]
+    before = _stored()
+    response = client.post("/permissions/request", data=fields)
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    for field in ("role", "requester_email", "noncommercial"):
+        assert f'id="{field}-error"' in text, field
+        assert f'href="#{field}"' in text, field
+    assert "not an email address" in text
+    assert "Confirm that the use is non-commercial" in text
+    assert _stored() == before
+
+
 def test_a_commercial_purpose_is_sent_to_the_estimator_and_the_license_application(
     client: FlaskClient,
 ) -> None:
