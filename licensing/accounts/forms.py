@@ -86,7 +86,10 @@ class _ContactFields:
         "State, province or region", validators=[Optional(), Length(max=REGION_MAX)]
     )
     postal_code = StringField("Postal code", validators=[Optional(), Length(max=POSTAL_CODE_MAX)])
-    country = SelectField("Country", choices=_country_choices, validate_choice=False)
+    # An unknown choice can only come from a crafted request: the service names it.
+    country = SelectField(
+        "Country", choices=_country_choices, validate_choice=False, validators=[REQUIRED]
+    )
     billing_contact_name = StringField(
         "Billing contact name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)]
     )
@@ -105,7 +108,10 @@ class _IdentityFields:
         "Legal name of the organization", validators=[REQUIRED, Length(max=LEGAL_NAME_MAX)]
     )
     organization_type = SelectField(
-        "Type of organization", choices=_organization_type_choices, validate_choice=False
+        "Type of organization",
+        choices=_organization_type_choices,
+        validate_choice=False,
+        validators=[REQUIRED],
     )
 
 
@@ -141,15 +147,6 @@ class SignUpForm(FlaskForm, _IdentityFields, _ContactFields):
         )
         if problems:
             raise ValidationError(" ".join(problems))
-
-    # An unknown choice can only come from a crafted request: the service names it.
-    def validate_organization_type(self, field: SelectField) -> None:
-        if not field.data:
-            raise ValidationError("This field is required.")
-
-    def validate_country(self, field: SelectField) -> None:
-        if not field.data:
-            raise ValidationError("This field is required.")
 
 
 def _email_address(text: str | None) -> str:

@@ -59,6 +59,16 @@ def _trimmed(text: str | None) -> str:
     return (text or "").strip()
 
 
+_Check = Callable[[Any, Any], None]
+
+
+def _required(check: _Check) -> _Check:
+    """A check that refuses an empty field: the field is marked required, as
+    `InputRequired` marks the text fields (the star beside the label)."""
+    check.field_flags = {"required": True}  # type: ignore[attr-defined]  # read by WTForms
+    return check
+
+
 def _one_of(values: tuple[str, ...]) -> Callable[[Any, Any], None]:
     """A choice from a vocabulary, in the words the requester reads."""
 
@@ -68,7 +78,7 @@ def _one_of(values: tuple[str, ...]) -> Callable[[Any, Any], None]:
         if field.data not in values:
             raise StopValidation(f"Choose one of: {', '.join(values)}.")
 
-    return check
+    return _required(check)
 
 
 def _vocabulary(
@@ -83,6 +93,7 @@ def _vocabulary(
     )
 
 
+@_required
 def _audience(_form: Any, field: Any) -> None:
     text = (field.data or "").strip()
     if not text:
