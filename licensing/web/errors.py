@@ -7,9 +7,9 @@ unexpected exceptions are logged with the request id and answered with 500.
 
 from __future__ import annotations
 
-from flask import Flask, g, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
@@ -22,8 +22,22 @@ def wants_problem_json() -> bool:
     return request.path.startswith(MACHINE_PREFIXES)
 
 
-def _page(status: int, title: str, detail: str) -> tuple[str, int]:
-    return render_template("errors/error.html", status=status, title=title, detail=detail), status
+def _page(status: int, title: str, detail: str, form_url: str | None = None) -> tuple[str, int]:
+    page = render_template(
+        "errors/error.html", status=status, title=title, detail=detail, form_url=form_url
+    )
+    return page, status
+
+
+def _form_page() -> str | None:
+    """The page of the form just posted, when its address shows it (sign-in, sign-up,
+    the permission request...): where to fill it in again with a fresh token."""
+    adapter = current_app.url_map.bind("", url_scheme=request.scheme)
+    try:
+        adapter.match(request.path, method="GET")
+    except (NotFound, MethodNotAllowed):
+        return None
+    return request.path
 
 
 def handle_domain_error(error: errors.DomainError) -> Response | tuple[str, int]:
@@ -47,7 +61,9 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         return _page(
             400,
             "Form expired",
-            "The form could not be verified (it may have expired). Go back, reload and try again.",
+            "The form could not be verified: it was probably open for too long, or the "
+            "service restarted meanwhile. Nothing was saved; open the form again and resubmit.",
+            form_url=_form_page(),
         )
     response = error.get_response()
     body, _status = _page(error.code or 500, error.name, error.description or "")
@@ -57,8 +73,6 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
 
 
 def handle_unexpected(error: BaseException) -> Response | tuple[str, int]:
-    from flask import current_app
-
     original = getattr(error, "original_exception", None) or error
     current_app.logger.error(
         "unhandled error in request %s %s (request id %s)",
