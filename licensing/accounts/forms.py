@@ -74,6 +74,22 @@ def _confirm() -> PasswordField:
     )
 
 
+# Defined first: WTForms orders fields by creation, and the error summary lists
+# them in that order, which must be the page's (name and type above the address).
+class _IdentityFields:
+    """Legal name and type: they decide the license, so only staff change them later."""
+
+    legal_name = StringField(
+        "Legal name of the organization", validators=[REQUIRED, Length(max=LEGAL_NAME_MAX)]
+    )
+    organization_type = SelectField(
+        "Type of organization",
+        choices=_organization_type_choices,
+        validate_choice=False,
+        validators=[REQUIRED],
+    )
+
+
 class _ContactFields:
     """Address and billing contact: what a vendor may keep up to date."""
 
@@ -98,20 +114,6 @@ class _ContactFields:
     )
     tax_id = StringField(
         "Tax identification number (optional)", validators=[Optional(), Length(max=TAX_ID_MAX)]
-    )
-
-
-class _IdentityFields:
-    """Legal name and type: they decide the license, so only staff change them later."""
-
-    legal_name = StringField(
-        "Legal name of the organization", validators=[REQUIRED, Length(max=LEGAL_NAME_MAX)]
-    )
-    organization_type = SelectField(
-        "Type of organization",
-        choices=_organization_type_choices,
-        validate_choice=False,
-        validators=[REQUIRED],
     )
 
 

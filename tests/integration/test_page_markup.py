@@ -54,3 +54,16 @@ def test_every_field_a_public_form_requires_is_marked_required(client: FlaskClie
     required = set(re.findall(r'<a href="#([\w-]+)">', refused)) - {"main"}
     assert "organization_type" in required
     assert _marked_required(sign_up) == required
+
+
+def test_sign_up_lists_its_problems_in_the_order_of_the_fields_on_the_page(
+    client: FlaskClient,
+) -> None:
+    # The summary began with the address, below the organization's name and type.
+    page = client.get("/sign-up").get_data(as_text=True)
+    on_page = re.findall(r'<label for="([\w-]+)">', page)
+    refused = client.post("/sign-up", data={"country": ""}).get_data(as_text=True)
+    summary = refused.split('class="error-summary"', 1)[1].split("</ul>", 1)[0]
+    listed = re.findall(r'<a href="#([\w-]+)">', summary)
+    assert listed[:2] == ["legal_name", "organization_type"]
+    assert listed == [name for name in on_page if name in listed]
