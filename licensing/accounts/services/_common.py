@@ -230,13 +230,18 @@ def _issue_link(
     return link, raw
 
 
-def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
-    """The pending link for `raw`, or `InvalidInput` saying what is wrong with it."""
-    link = session.scalars(
+def _lookup_link(session: Session, raw: str, purpose: str) -> OneTimeToken | None:
+    """The link for `raw`, whatever its status."""
+    return session.scalars(
         select(OneTimeToken).where(
             OneTimeToken.token_hash == _digest(raw or ""), OneTimeToken.purpose == purpose
         )
     ).one_or_none()
+
+
+def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
+    """The pending link for `raw`, or `InvalidInput` saying what is wrong with it."""
+    link = _lookup_link(session, raw, purpose)
     if link is None:
         raise InvalidInput.for_field(
             "token",
