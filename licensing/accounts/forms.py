@@ -182,15 +182,41 @@ class EmailForm(FlaskForm):
     )
 
 
-class NewPasswordForm(FlaskForm):
+class _PasswordRules:
+    """The password rules the service applies, checked with the other fields so that
+    one submission reports every problem. The view names the account first
+    (`for_account`): the password may not contain its address or names."""
+
+    account_email = ""
+    account_names: tuple[str, ...] = ()
+
+    def for_account(self, email: str, *names: str | None) -> None:
+        self.account_email = email
+        self.account_names = tuple(name for name in names if name)
+
+    def _names(self) -> tuple[str, ...]:
+        return self.account_names
+
+    def validate_password(self, field: PasswordField) -> None:
+        problems = passwords.password_problems(
+            field.data or "", email=self.account_email, names=self._names()
+        )
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+
+class NewPasswordForm(FlaskForm, _PasswordRules):
     password = _password("New password")
     confirm = _confirm()
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(FlaskForm, _PasswordRules):
     full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
     password = _password()
     confirm = _confirm()
+
+    def _names(self) -> tuple[str, ...]:
+        return ((self.full_name.data or "").strip(), *self.account_names)
 
 
 class ContactForm(FlaskForm, _ContactFields):

@@ -243,6 +243,11 @@ def reset_password(token: str) -> Page:
     # password and are signed in, rather than told to sign in again.
     first = link.user is not None and link.user.last_sign_in_at is None
     form = forms.NewPasswordForm()
+    if link.user is not None:
+        organization = link.user.organization
+        form.for_account(
+            link.user.email, link.user.full_name, organization.legal_name if organization else None
+        )
     if form.validate_on_submit():
         try:
             user = services.reset_password(token, form.password.data or "")
@@ -279,6 +284,7 @@ def accept_invitation(token: str) -> Page:
     except InvalidInput as error:
         return _link_problem(error)
     form = forms.AcceptInvitationForm()
+    form.for_account(link.email, link.organization.legal_name if link.organization else None)
     if form.validate_on_submit():
         try:
             user = services.accept_invitation(
