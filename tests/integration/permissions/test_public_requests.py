@@ -136,6 +136,17 @@ def test_one_submission_lists_every_problem_including_the_address_and_the_attest
     assert _stored() == before
 
 
+def test_the_check_your_email_page_says_what_to_do_about_a_mistyped_address(
+    client: FlaskClient,
+) -> None:
+    # It used to end at "check your spam folder": a requester who saw their typo
+    # in the confirmation message above had no way onward.
+    page = client.get("/permissions/request/sent").get_data(as_text=True)
+    assert "Mistyped your address?" in page
+    assert '<a href="/permissions/request">send the request again</a>' in page
+    assert "the request with the wrong address is never sent to the office" in page
+
+
 def test_a_commercial_purpose_is_sent_to_the_estimator_and_the_license_application(
     client: FlaskClient,
 ) -> None:
