@@ -156,7 +156,13 @@ def sign_in() -> Page:
             return redirect(target or home_for(services.principal_for(user)))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/sign_in.html", form=form, unverified=unverified), status
+    return render_template(
+        "accounts/sign_in.html",
+        form=form,
+        unverified=unverified,
+        # Sent here from a page that needs a session (none yet, or it ended).
+        returning=target is not None and not form.is_submitted(),
+    ), status
 
 
 @bp.route("/sign-out", methods=["POST"])
