@@ -331,6 +331,34 @@ def test_an_issued_letter_never_changes(app: Flask, submit: Submit) -> None:
     db.session().rollback()
 
 
+def test_the_decision_email_carries_the_letter_the_requester_keeps(
+    app: Flask, submit: Submit
+) -> None:
+    # The letter was only on the status page, whose link stops working a year after
+    # the request closes: a grant valid longer left its holder without proof.
+    granted, _ = submit()
+    services.approve(
+        granted.id,
+        OFFICE,
+        valid_until=calendar.office_date(datetime.now(UTC)) + timedelta(days=730),
+    )
+    denied, _ = submit(requester_email="omar@cedar-ridge.example")
+    services.deny(denied.id, "The use is part of a product sold for profit.", OFFICE)
+    for request, kind in ((granted, "G"), (denied, "D")):
+        letter = (
+            db.session()
+            .scalars(select(PermissionLetter).where(PermissionLetter.request_id == request.id))
+            .one()
+        )
+        assert letter.number.endswith(f"-{kind}1")
+        message = last_mail(request.requester_email)
+        (attachment,) = message.attachments
+        assert attachment.filename == f"{letter.number}.pdf"
+        assert attachment.content_type == "application/pdf"
+        assert attachment.content == letter.pdf
+        assert "attached" in message.body_text
+
+
 def test_a_use_routed_from_an_application_becomes_a_request_for_that_organization(
     client: FlaskClient, vendor: Any, other_vendor: Any, licensing_staff: Any
 ) -> None:
