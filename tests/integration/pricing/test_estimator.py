@@ -89,3 +89,12 @@ def test_a_row_number_that_is_no_number_is_ignored_not_an_error_page(
             "/estimate?" + urlencode({"organization_type": "commercial", junk: "development"})
         )
         assert response.status_code == 200, junk
+
+
+def test_a_use_without_a_description_is_named_in_the_words_it_was_chosen_in(
+    client: FlaskClient, example_card: str
+) -> None:
+    # The table read "1. distribution": the identifier, not the choice the visitor made.
+    page = estimate(client, **{"uses-0-description": ""})
+    assert "<td>1. Distribute a product to others (installed or hosted)</td>" in page
+    assert "<td>1. distribution</td>" not in page
