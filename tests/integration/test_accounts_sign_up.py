@@ -132,6 +132,7 @@ def test_an_expired_verification_link_is_refused_and_offers_a_new_one(client: Fl
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "expired" in page
+    assert "(US Central time)" in page  # at the office, as the email said, not UTC
     assert "/verify-email" in page
 
 

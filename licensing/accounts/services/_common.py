@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import passwords, queries
 from licensing.accounts.countries import COUNTRIES
 from licensing.accounts.models import (
@@ -256,7 +256,7 @@ def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
     if status == "expired":
         raise InvalidInput.for_field(
             "token",
-            f"This link expired on {link.expires_at:%Y-%m-%d at %H:%M} UTC. Ask for a new one.",
+            f"This link expired on {calendar.deadline_text(link.expires_at)}. Ask for a new one.",
         )
     return link
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts.services import normalize_email
 from licensing.actors import Actor
 from licensing.db import utcnow
@@ -159,9 +159,10 @@ def submit_request(
 
 
 def _confirmation_expired(request: PermissionRequest) -> LinkExpired:
+    expired = request.confirm_expires_at
+    when = f" on {calendar.deadline_text(expired)}" if expired else ""
     return LinkExpired(
-        "This confirmation link expired on "
-        f"{request.confirm_expires_at:%Y-%m-%d at %H:%M} UTC. Submit the request "
+        f"This confirmation link expired{when}. Submit the request "
         "again; nothing was sent to the office."
     )
 

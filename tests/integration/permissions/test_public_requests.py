@@ -224,6 +224,7 @@ def test_a_confirmation_link_followed_after_the_expiry_job_says_it_expired(
     page = client.get(f"/permissions/confirm/{raw}")
     assert page.status_code == 403
     assert "This confirmation link expired on" in page.get_data(as_text=True)
+    assert "(US Central time)" in page.get_data(as_text=True)  # at the office, not UTC
     api = client.post("/api/v1/permission-confirmations", json={"token": raw})
     assert api.status_code == 403
     assert "Submit the request again" in api.get_json()["detail"]
