@@ -287,6 +287,23 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
     assert "final" in _pdf_text(letters[1].pdf)
 
 
+def test_under_reconsideration_the_requester_still_sees_the_denial_and_its_letter(
+    client: FlaskClient, submit: Submit
+) -> None:
+    # The status page said "No decision yet." and dropped the denial letter once
+    # reconsideration was asked for: the requester lost the letter they appealed.
+    request, token = submit()
+    services.deny(request.id, "The audience is a paying public.", OFFICE)
+    services.request_reconsideration(
+        token, "The course is free to students.", sla_days=permission_sla_days()
+    )
+    page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
+    assert "No decision yet on your request for reconsideration" in page
+    assert "The audience is a paying public." in page
+    letter = db.session().scalars(select(PermissionLetter)).one()
+    assert f"/permissions/status/{token}/letters/{letter.id}" in page
+
+
 def test_a_request_back_under_reconsideration_ages_until_now_not_until_its_denial(
     app: Flask, submit: Submit
 ) -> None:
