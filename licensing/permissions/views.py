@@ -40,7 +40,15 @@ from licensing.web.records import numbered_record
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
 from .queue_rows import queue_rows
-from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES, WITH_STAFF
+from .states import (
+    NEEDS_INFO,
+    OPEN_STATES,
+    PERMISSION_REQUEST,
+    REQUESTER_ACTIONS,
+    STAFF_ACTIONS,
+    STATES,
+    WITH_STAFF,
+)
 
 public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
 portal = Blueprint("permissions_portal", __name__, url_prefix="/portal/permissions")
@@ -425,7 +433,11 @@ def _detail_page(
         "permissions/console_detail.html",
         request_=found,
         level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
-        allowed=PERMISSION_REQUEST.allowed(found.state),
+        # The buttons this page has; the requester's own steps are named apart.
+        allowed=[a for a in PERMISSION_REQUEST.allowed(found.state) if a in STAFF_ACTIONS],
+        requester_may=[
+            a for a in PERMISSION_REQUEST.allowed(found.state) if a in REQUESTER_ACTIONS
+        ],
         history=audit_queries.events_for(session, "permission_request", found.id),
         error=error,
         letter_url=lambda letter: url_for(

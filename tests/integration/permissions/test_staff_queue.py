@@ -304,6 +304,21 @@ def test_under_reconsideration_the_requester_still_sees_the_denial_and_its_lette
     assert f"/permissions/status/{token}/letters/{letter.id}" in page
 
 
+def test_the_staff_page_offers_only_the_actions_staff_can_take(
+    client: FlaskClient, submit: Submit, licensing_staff: Any, signed_in: Any
+) -> None:
+    # It listed the requester's steps too ("..., start review, withdraw"), and said
+    # "no further action" while a question waited on the requester.
+    request, _ = submit()
+    signed_in(client, licensing_staff)
+    page = client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert "Allowed now: approve, ask for info, deny, start review." in page
+    services.ask_for_info(request.id, "Which sections?", OFFICE)
+    page = client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert "no further action" not in page
+    assert "Waiting on the requester, who may answer or withdraw the request." in page
+
+
 def test_a_request_back_under_reconsideration_ages_until_now_not_until_its_denial(
     app: Flask, submit: Submit
 ) -> None:
