@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from licensing.web.filters import when
+from licensing import calendar
 from licensing.web.rows import NO_VALUE, escaped, state_label
 
 from .queries import QueueRequest, service_level
@@ -45,6 +45,11 @@ class PermissionQueueRow(NamedTuple):
 
 
 @lru_cache(maxsize=64)
+def _due_day(due: datetime | None) -> str:
+    """The office day by whose end the decision is due (as the requester is told)."""
+    return NO_VALUE if due is None else calendar.office_date(due).isoformat()
+
+
 def _purpose(value: str) -> str:
     """A purpose in words, escaped (there are a handful)."""
     return escaped(label(value))
@@ -79,7 +84,7 @@ def queue_rows(
                 escaped(request.assignee or NO_VALUE),
                 level.age_days,
                 level.target_days,
-                escaped(when(level.due_at)),
+                escaped(_due_day(level.due_at)),
                 not level.running and request.state == NEEDS_INFO,
             )
         )
