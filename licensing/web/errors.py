@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
-from werkzeug.routing import BuildError
+from werkzeug.routing import BuildError, RequestRedirect
 from werkzeug.wrappers import Response
 
 from licensing import errors, problems
@@ -30,14 +30,23 @@ def _page(status: int, title: str, detail: str, form_url: str | None = None) -> 
 
 
 def _form_page() -> str | None:
-    """The page of the form just posted, when its address shows it (sign-in, sign-up,
-    the permission request...): where to fill it in again with a fresh token."""
+    """The page of the form just posted, when its address shows it: the address
+    itself (sign-in, sign-up, the permission request), or the page an action's
+    address extends (`/permissions/status/<token>/answer`): where to fill it in
+    again with a fresh token. Never the home page."""
     adapter = current_app.url_map.bind("", url_scheme=request.scheme)
-    try:
-        adapter.match(request.path, method="GET")
-    except (NotFound, MethodNotAllowed):
-        return None
-    return request.path
+    path = request.path.rstrip("/") or "/"
+    for candidate in (request.path, path.rsplit("/", 1)[0]):
+        if candidate in ("", "/"):
+            continue
+        try:
+            adapter.match(candidate, method="GET")
+        except RequestRedirect:  # the page, with its trailing slash
+            return candidate
+        except (NotFound, MethodNotAllowed):
+            continue
+        return candidate
+    return None
 
 
 def handle_domain_error(error: errors.DomainError) -> Response | tuple[str, int]:

@@ -34,3 +34,14 @@ def test_an_expired_form_with_no_page_of_its_own_offers_only_the_home_page(
     response = client.post("/sign-out", data={"csrf_token": "stale"})
     assert response.status_code == 400
     assert "Open the form again" not in response.get_data(as_text=True)
+
+
+def test_an_expired_form_posted_to_an_action_offers_the_page_it_was_on(
+    client: FlaskClient,
+) -> None:
+    # A form that posts to its page's action (an answer on the status page, a staff
+    # decision) offered only the home page: the requester lost their status page.
+    response = client.post("/permissions/status/some-token/answer", data={"body": "Unit 4."})
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert '<a href="/permissions/status/some-token">Open the form again</a>' in text
