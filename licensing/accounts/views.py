@@ -74,6 +74,10 @@ RECENT_PASSWORD = timedelta(minutes=10)
 _PASSWORD_CONFIRMED_AT = "password_confirmed_at"  # noqa: S105 - a session key, not a secret
 
 
+# The page a visitor signed up from (an estimate's application), for their first sign-in.
+_AFTER_SIGN_UP = "after_sign_up"
+
+
 def _start_session(user: object) -> None:
     """A fresh session for the user: nothing from before signing in carries over."""
     session.clear()
@@ -103,6 +107,7 @@ def _password_recently_confirmed() -> bool:
 def sign_up() -> Page:
     """A vendor creates their organization's account."""
     form = forms.SignUpForm()
+    target = _safe_next(request.args.get("next"))
     if request.method == "GET":
         form.country.data = form.country.data or "US"
     if form.validate_on_submit():
@@ -118,6 +123,10 @@ def sign_up() -> Page:
         except InvalidInput as error:
             show_errors(form, error)
         else:
+            if target:
+                # Kept in this browser's session until the first sign-in (the
+                # confirmation link in between carries nothing).
+                session[_AFTER_SIGN_UP] = target
             flash(
                 f"Almost done: we sent a link to {user.email}. Follow it to confirm your "
                 "email address, then sign in.",
@@ -126,7 +135,7 @@ def sign_up() -> Page:
             return redirect(url_for("accounts.sign_in"))
     status = 422 if form.is_submitted() else 200
     return render_template(
-        "accounts/sign_up.html", form=form, password_hint=forms.PASSWORD_HINT
+        "accounts/sign_up.html", form=form, password_hint=forms.PASSWORD_HINT, next=target
     ), status
 
 
@@ -152,8 +161,11 @@ def sign_in() -> Page:
             form.password.errors = [error.detail]
             status = 422
         else:
-            _start_session(user)
-            return redirect(target or home_for(services.principal_for(user)))
+            principal = services.principal_for(user)
+            if principal.is_vendor:  # the page a vendor signed up from (an application)
+                target = target or _safe_next(session.get(_AFTER_SIGN_UP))
+            _start_session(user)  # which forgets that page
+            return redirect(target or home_for(principal))
     elif form.is_submitted():
         status = 422
     return render_template(

@@ -207,6 +207,9 @@ def apply_url(carry: str = "") -> str | None:
     uses), anyone signed out to sign-up, staff nowhere."""
     principal = access.current_principal()
     if principal is None:
+        if carry and link_to("accounts.sign_up") and link_to("agreements.new_application"):
+            # The account's first sign-in leads to the application with these uses.
+            return url_for("accounts.sign_up", next=_new_application(carry))
         return link_to("accounts.sign_up")
     if not principal.is_vendor or link_to("agreements.new_application") is None:
         return None

@@ -61,7 +61,8 @@ def test_signed_out_visitors_are_sent_to_sign_up_from_the_estimate(
     _people(live_server)  # publishes the rate card
     page.goto("/estimate?" + urlencode(ESTIMATE))
     link = page.get_by_role("link", name="Apply for a license", exact=True)
-    assert link.get_attribute("href") == "/sign-up"
+    # The estimate's uses travel through sign-up to the first sign-in.
+    assert str(link.get_attribute("href")).startswith("/sign-up?next=/portal/applications/new")
 
 
 def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(
