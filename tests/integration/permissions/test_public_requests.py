@@ -249,6 +249,22 @@ def test_an_expired_status_link_is_a_403_and_changes_nothing(
     assert _stored() == before
 
 
+def test_a_closed_request_without_a_decision_offers_a_new_request(
+    client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
+) -> None:
+    # "The request expired without an answer." (or "You withdrew this request.")
+    # ended the page: the way to ask again was nowhere on it.
+    expired, expired_token = submit()
+    services.ask_for_info(expired.id, "Which sections?", OFFICE)
+    services.expire_due(utcnow() + timedelta(days=30))
+    _, withdrawn_token = submit(requester_email="omar@cedar-ridge.example")
+    services.withdraw(withdrawn_token)
+    for token in (expired_token, withdrawn_token):
+        page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
+        assert '<a href="/permissions/request">send a new request</a>' in page
+    assert db.session().get(PermissionRequest, expired.id).state == "expired"
+
+
 def test_the_requester_withdraws_before_a_decision_and_cannot_twice(
     client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
 ) -> None:
