@@ -74,16 +74,19 @@ def _confirm() -> PasswordField:
     )
 
 
+# Defined first: WTForms orders fields by creation, and the error summary lists
+# them in that order, which must be the page's (name and type above the address).
 class _IdentityFields:
-    """Legal name and type: they decide the license, so only staff change them later.
-    Declared before the contact fields: WTForms orders fields by creation, and the
-    error summary lists them in that order, as the sign-up page shows them."""
+    """Legal name and type: they decide the license, so only staff change them later."""
 
     legal_name = StringField(
         "Legal name of the organization", validators=[REQUIRED, Length(max=LEGAL_NAME_MAX)]
     )
     organization_type = SelectField(
-        "Type of organization", choices=_organization_type_choices, validate_choice=False
+        "Type of organization",
+        choices=_organization_type_choices,
+        validate_choice=False,
+        validators=[REQUIRED],
     )
 
 
@@ -99,7 +102,10 @@ class _ContactFields:
         "State, province or region", validators=[Optional(), Length(max=REGION_MAX)]
     )
     postal_code = StringField("Postal code", validators=[Optional(), Length(max=POSTAL_CODE_MAX)])
-    country = SelectField("Country", choices=_country_choices, validate_choice=False)
+    # An unknown choice can only come from a crafted request: the service names it.
+    country = SelectField(
+        "Country", choices=_country_choices, validate_choice=False, validators=[REQUIRED]
+    )
     billing_contact_name = StringField(
         "Billing contact name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)]
     )
@@ -144,15 +150,6 @@ class SignUpForm(FlaskForm, _IdentityFields, _ContactFields):
         if problems:
             raise ValidationError(" ".join(problems))
 
-    # An unknown choice can only come from a crafted request: the service names it.
-    def validate_organization_type(self, field: SelectField) -> None:
-        if not field.data:
-            raise ValidationError("This field is required.")
-
-    def validate_country(self, field: SelectField) -> None:
-        if not field.data:
-            raise ValidationError("This field is required.")
-
 
 def _email_address(text: str | None) -> str:
     """The address as the service stores it, or the service's message about it."""
@@ -185,15 +182,41 @@ class EmailForm(FlaskForm):
     )
 
 
-class NewPasswordForm(FlaskForm):
+class _PasswordRules:
+    """The password rules the service applies, checked with the other fields so that
+    one submission reports every problem. The view names the account first
+    (`for_account`): the password may not contain its address or names."""
+
+    account_email = ""
+    account_names: tuple[str, ...] = ()
+
+    def for_account(self, email: str, *names: str | None) -> None:
+        self.account_email = email
+        self.account_names = tuple(name for name in names if name)
+
+    def _names(self) -> tuple[str, ...]:
+        return self.account_names
+
+    def validate_password(self, field: PasswordField) -> None:
+        problems = passwords.password_problems(
+            field.data or "", email=self.account_email, names=self._names()
+        )
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+
+class NewPasswordForm(FlaskForm, _PasswordRules):
     password = _password("New password")
     confirm = _confirm()
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(FlaskForm, _PasswordRules):
     full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
     password = _password()
     confirm = _confirm()
+
+    def _names(self) -> tuple[str, ...]:
+        return ((self.full_name.data or "").strip(), *self.account_names)
 
 
 class ContactForm(FlaskForm, _ContactFields):

@@ -177,7 +177,15 @@ def sign_in() -> Page:
     elif form.is_submitted():
         status = 422
     return render_template(
-        "accounts/sign_in.html", form=form, unverified=unverified, after_sign_in=target
+        "accounts/sign_in.html",
+        form=form,
+        unverified=unverified,
+        after_sign_in=target,
+        # Sent here from a page that needs a session (none yet, or it ended); not
+        # on the way from sign-up to an estimate's application.
+        returning=target is not None
+        and not form.is_submitted()
+        and target != _safe_next(session.get(_AFTER_SIGN_IN)),
     ), status
 
 
@@ -265,6 +273,11 @@ def reset_password(token: str) -> Page:
     # password and are signed in, rather than told to sign in again.
     first = link.user is not None and link.user.last_sign_in_at is None
     form = forms.NewPasswordForm()
+    if link.user is not None:
+        organization = link.user.organization
+        form.for_account(
+            link.user.email, link.user.full_name, organization.legal_name if organization else None
+        )
     if form.validate_on_submit():
         try:
             user = services.reset_password(token, form.password.data or "")
@@ -301,6 +314,7 @@ def accept_invitation(token: str) -> Page:
     except InvalidInput as error:
         return _link_problem(error)
     form = forms.AcceptInvitationForm()
+    form.for_account(link.email, link.organization.legal_name if link.organization else None)
     if form.validate_on_submit():
         try:
             user = services.accept_invitation(

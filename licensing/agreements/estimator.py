@@ -119,4 +119,5 @@ def estimate() -> str:
         field_errors=field_errors,
         refused=refused,
         has_cards=bool(stored),
+        use_labels=forms.USE_LABELS,
     )

@@ -311,14 +311,14 @@ def _email(message: OutboxMessage, sender: str) -> EmailMessage:
     return email
 
 
-def _record_success(message_id: int, now: datetime) -> None:
+def _record_success(message_id: int, now: datetime, *, erase_secrets: bool) -> None:
     """Mark the message sent; a secret it carried is erased (it was delivered,
-    and nobody needs to read it here again)."""
+    and nobody needs to read it here again), unless the outbox is the mailbox."""
     with db.transaction() as session:
         message = _load(session, message_id)
         message.state = OUTBOX.step(message.state, "deliver")
         message.sent_at = now
-        if message.masked_text is not None:
+        if erase_secrets and message.masked_text is not None:
             message.body_text = message.masked_text
             message.body_html = message.masked_html
 
@@ -370,16 +370,21 @@ def deliver_due(
         claimed = _claim(moment, min(CLAIM_BATCH, limit - report.attempted))
         if not claimed:
             break
-        if not _send_batch(claimed, transport, delivery.sender, moment, report):
+        if not _send_batch(claimed, transport, delivery, moment, report):
             break
     return report
 
 
 def _send_batch(
-    claimed: list[int], transport: Transport, sender: str, now: datetime, report: DeliveryReport
+    claimed: list[int],
+    transport: Transport,
+    delivery: Delivery,
+    now: datetime,
+    report: DeliveryReport,
 ) -> bool:
     """Send the claimed messages over one connection; False when the server is unreachable."""
     pending = list(claimed)
+    sender = delivery.sender
     try:
         with transport.connect() as connection:
             while pending:
@@ -394,7 +399,7 @@ def _send_batch(
                     _tally(report, _record_failure(message_id, exc, now), exc)
                     continue
                 pending.pop(0)
-                _record_success(message_id, now)
+                _record_success(message_id, now, erase_secrets=delivery.erase_secrets)
                 report.sent += 1
     except _SEND_ERRORS as exc:
         current_app.logger.warning("outbox: SMTP server unavailable: %s", exc)

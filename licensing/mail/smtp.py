@@ -135,11 +135,14 @@ class Delivery:
     transport: Transport | None  # None: nowhere to send, so mail stays queued
     sender: str
     destination: str | None = None  # named in the report when not an SMTP server
+    # A delivered message's one-time links are erased from the outbox, except when
+    # the outbox is the mailbox (the development viewer reads the stored bodies).
+    erase_secrets: bool = True
 
     @classmethod
     def from_config(cls, config: Config) -> Delivery:
         if config.smtp_url:
             return cls(SMTPTransport.from_url(config.smtp_url), config.mail_from)
         if config.dev_mail_viewer:
-            return cls(DevMailViewer(), config.mail_from, DevMailViewer.NAME)
+            return cls(DevMailViewer(), config.mail_from, DevMailViewer.NAME, erase_secrets=False)
         return cls(None, config.mail_from)

@@ -17,10 +17,19 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
 from licensing.accounts.forms import ORGANIZATION_TYPE_LABELS
 from licensing.accounts.models import EMAIL_MAX
+from licensing.accounts.services import normalize_email
+from licensing.errors import InvalidInput
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 from .commands import TEXT_FIELDS, PermissionRequestInput
@@ -39,7 +48,7 @@ from .models import (
     REASON_MAX,
     ROLES,
 )
-from .services import label
+from .services import NONCOMMERCIAL_MESSAGE, label
 
 REQUIRED = InputRequired(message="This field is required.")
 # After trimming: a field of spaces is as empty as a blank one.
@@ -48,6 +57,16 @@ FILLED = DataRequired(message="This field is required.")
 
 def _trimmed(text: str | None) -> str:
     return (text or "").strip()
+
+
+_Check = Callable[[Any, Any], None]
+
+
+def _required(check: _Check) -> _Check:
+    """A check that refuses an empty field: the field is marked required, as
+    `InputRequired` marks the text fields (the star beside the label)."""
+    check.field_flags = {"required": True}  # type: ignore[attr-defined]  # read by WTForms
+    return check
 
 
 def _one_of(values: tuple[str, ...]) -> Callable[[Any, Any], None]:
@@ -59,7 +78,7 @@ def _one_of(values: tuple[str, ...]) -> Callable[[Any, Any], None]:
         if field.data not in values:
             raise StopValidation(f"Choose one of: {', '.join(values)}.")
 
-    return check
+    return _required(check)
 
 
 def _vocabulary(
@@ -74,6 +93,7 @@ def _vocabulary(
     )
 
 
+@_required
 def _audience(_form: Any, field: Any) -> None:
     text = (field.data or "").strip()
     if not text:
@@ -135,6 +155,20 @@ class PermissionRequestForm(FlaskForm):
         "Duration of the use", validators=[FILLED, _at_most(DURATION_MAX)], filters=[_trimmed]
     )
     noncommercial = BooleanField("I confirm that the use is non-commercial")
+
+    # The service's rules, repeated here so that one submission reports every
+    # problem (the service runs only once the form is valid, and still decides).
+    def validate_requester_email(self, field: EmailField) -> None:
+        try:
+            normalize_email(field.data or "")
+        except InvalidInput as invalid:
+            raise ValidationError(
+                " ".join(m for ms in invalid.errors.values() for m in ms)
+            ) from None
+
+    def validate_noncommercial(self, field: BooleanField) -> None:
+        if not field.data:
+            raise ValidationError(NONCOMMERCIAL_MESSAGE)
 
     def command(self) -> PermissionRequestInput:
         """The request the form describes (after `validate()`)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import lru_cache
 from typing import NamedTuple
 
 from licensing.web.filters import office_day
@@ -44,7 +43,6 @@ class PermissionQueueRow(NamedTuple):
     waiting_on_requester: bool  # the clock stopped while the requester answers
 
 
-@lru_cache(maxsize=64)
 def _purpose(value: str) -> str:
     """A purpose in words, escaped (there are a handful)."""
     return escaped(label(value))

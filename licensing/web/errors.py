@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
-from werkzeug.routing import BuildError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
+from werkzeug.routing import BuildError, RequestRedirect
 from werkzeug.wrappers import Response
 
 from licensing import errors, problems
@@ -22,8 +22,31 @@ def wants_problem_json() -> bool:
     return request.path.startswith(MACHINE_PREFIXES)
 
 
-def _page(status: int, title: str, detail: str) -> tuple[str, int]:
-    return render_template("errors/error.html", status=status, title=title, detail=detail), status
+def _page(status: int, title: str, detail: str, form_url: str | None = None) -> tuple[str, int]:
+    page = render_template(
+        "errors/error.html", status=status, title=title, detail=detail, form_url=form_url
+    )
+    return page, status
+
+
+def _form_page() -> str | None:
+    """The page of the form just posted, when its address shows it: the address
+    itself (sign-in, sign-up, the permission request), or the page an action's
+    address extends (`/permissions/status/<token>/answer`): where to fill it in
+    again with a fresh token. Never the home page."""
+    adapter = current_app.url_map.bind("", url_scheme=request.scheme)
+    path = request.path.rstrip("/") or "/"
+    for candidate in (request.path, path.rsplit("/", 1)[0]):
+        if candidate in ("", "/"):
+            continue
+        try:
+            adapter.match(candidate, method="GET")
+        except RequestRedirect:  # the page, with its trailing slash
+            return candidate
+        except (NotFound, MethodNotAllowed):
+            continue
+        return candidate
+    return None
 
 
 def handle_domain_error(error: errors.DomainError) -> Response | tuple[str, int]:
@@ -47,7 +70,9 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         return _page(
             400,
             "Form expired",
-            "The form could not be verified (it may have expired). Go back, reload and try again.",
+            "The form could not be verified: it was probably open for too long, or the "
+            "service restarted meanwhile. Nothing was saved; open the form again and resubmit.",
+            form_url=_form_page(),
         )
     if error.code == 404 and (page := _page_without_slash()) is not None:
         return redirect(page, 308)
@@ -99,8 +124,6 @@ def _page_without_slash() -> str | None:
 
 
 def handle_unexpected(error: BaseException) -> Response | tuple[str, int]:
-    from flask import current_app
-
     original = getattr(error, "original_exception", None) or error
     current_app.logger.error(
         "unhandled error in request %s %s (request id %s)",

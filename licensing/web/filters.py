@@ -171,11 +171,23 @@ def field_words(path: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# A term across two cards' periods: what a first-time licensee can do about it
+# (the estimator's and the application's pages alike).
+_ACROSS_CARDS = re.compile(
+    r"(must lie wholly inside the period of rate card \S+, "
+    r"(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2}))(?!:)"
+)
+
+
 def page_wording(message: str) -> str:
     """A service's message as a page should say it (no API field names)."""
     for api, page in _PAGE_WORDING:
         message = message.replace(api, page)
-    return message
+    return _ACROSS_CARDS.sub(
+        r"\1: keep the term within \2 to \3; a license is renewed for the next period "
+        r"on the next card",
+        message,
+    )
 
 
 def register(app: Flask) -> None:

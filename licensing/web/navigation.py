@@ -136,6 +136,7 @@ def register(app: Flask) -> None:
             "navigation": visible_menu,
             "principal": access.current_principal,
             "link_to": link_to,
+            "may_open": may_open,
             "asset_url": asset_url,
             "apply_url": apply_url,
             "sign_in_to_apply_url": sign_in_to_apply_url,

@@ -121,3 +121,13 @@ def test_the_estimate_speaks_the_vendor_s_language(page: Any, cards: None) -> No
     routed = page.locator("tbody tr").nth(1).inner_text()
     assert "Permission request" in routed
     assert "Automatic" not in routed
+
+
+def test_after_adding_a_use_the_keyboard_continues_in_the_new_use(page: Any, cards: None) -> None:
+    # The page came back at its top: a keyboard user tabbed through the menus and
+    # every field of the first use to reach the one just added.
+    page.goto("/estimate")
+    page.get_by_role("button", name="Add another use").click()
+    page.wait_for_load_state()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "uses-1-use"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.browser.test_application_journey import _people, _signed_in
 from tests.support.servers import LiveServer
 
@@ -47,3 +49,20 @@ def test_the_application_form_and_submission_name_their_fields_as_labelled(
     summary = tab.locator(".error-summary").inner_text()
     assert "Confirmation that the information is accurate:" in summary
     assert "attest" not in summary
+
+
+def test_after_a_refused_submission_the_keyboard_starts_at_the_list_of_problems(
+    page: Any,
+) -> None:
+    # Focus used to stay at the top of the page: a keyboard or screen-reader user
+    # had to find the summary past the header and the menus.
+    for path, button in (
+        ("/permissions/request", "Send the request"),
+        ("/sign-up", "Create the account"),
+        ("/sign-in", "Sign in"),
+    ):
+        page.goto(path)
+        page.get_by_role("button", name=button, exact=True).click()
+        expect(page.locator(".error-summary")).to_be_focused()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('.error-summary') !== null"), path

@@ -8,6 +8,7 @@ JavaScript.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from licensing import db
@@ -148,3 +149,36 @@ def test_on_a_phone_pages_fit_and_the_navigation_folds_into_one_menu(
         _assert_fits(vendor, path)
     vendor.locator("details.phone-menu summary").click()
     assert vendor.get_by_role("link", name="Invoices").is_visible()
+
+
+def test_a_long_link_in_a_requester_s_words_wraps_instead_of_widening_the_page(
+    browser: Any, live_server: LiveServer
+) -> None:
+    # A course link pasted into an answer stretched the status page (and the staff
+    # page) to the link's width: on a phone, thousands of pixels sideways.
+    from licensing.permissions import services as permissions
+    from tests.integration.permissions.conftest import last_mail, request_input
+    from tests.support.settings import permission_sla_days
+
+    link = "https://lms.cedar-ridge.example/course?id=104&session=" + "A7f3Q9z" * 40
+    with live_server.app.app_context():
+        created = permissions.submit_request(
+            request_input(content_requested=f"The guidelines quoted on {link}")
+        )
+        found = re.search(
+            r"/permissions/confirm/(\S+)", last_mail(created.requester_email).body_text
+        )
+        assert found
+        raw = found.group(1)
+        confirmed = permissions.confirm_email(raw, sla_days=permission_sla_days())
+        permissions.ask_for_info(confirmed.id, "Which sections?", Actor.SYSTEM)
+        token = permissions.status_token(confirmed)
+        permissions.answer(token, f"Those on {link}")
+    for width in (390, 1366):
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": width, "height": 800}
+        )
+        try:
+            _assert_fits(context.new_page(), f"/permissions/status/{token}")
+        finally:
+            context.close()

@@ -143,6 +143,23 @@ def test_a_weak_password_on_acceptance_is_explained_and_nothing_is_created(
     assert app.test_client().get(link).status_code == 200
 
 
+def test_acceptance_reports_a_missing_name_and_a_weak_password_together(
+    app: Flask, vendor: User
+) -> None:
+    # The password's rules used to be checked only once the name was given.
+    services.invite_member(
+        vendor.organization_id or 0, COLLEAGUE, Actor.of(services.principal_for(vendor))
+    )
+    response = app.test_client().post(
+        _invitation_link(COLLEAGUE), data={"password": "short", "confirm": "short"}
+    )
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert 'id="full_name-error"' in text
+    assert 'id="password-error"' in text
+    assert "Use at least 12 characters" in text
+
+
 def test_revoking_an_accepted_invitation_is_a_409(client: FlaskClient, vendor: User) -> None:
     link = services.invite_member(
         vendor.organization_id or 0, COLLEAGUE, Actor.of(services.principal_for(vendor))

@@ -122,6 +122,19 @@ def test_a_weak_new_password_is_refused_and_the_link_stays_usable(
     )
 
 
+def test_a_short_new_password_and_a_missing_repeat_are_reported_together(
+    client: FlaskClient, vendor: User
+) -> None:
+    # The password's rules used to be checked only once the repeat was given.
+    client.post("/reset", data={"email": vendor.email})
+    page = client.post(_reset_link(vendor.email), data={"password": "short"})
+    assert page.status_code == 422
+    text = page.get_data(as_text=True)
+    assert 'id="password-error"' in text
+    assert "Use at least 12 characters" in text
+    assert 'id="confirm-error"' in text
+
+
 def test_a_newer_reset_link_withdraws_the_older_ones_once_used(
     client: FlaskClient, vendor: User
 ) -> None:

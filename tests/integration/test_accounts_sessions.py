@@ -118,3 +118,25 @@ def test_a_wrong_confirmation_password_counts_towards_the_lockout(
     assert locked.status_code == 422
     assert db.session().get(User, vendor.id, populate_existing=True).locked_until is not None  # type: ignore[union-attr]
     assert _tokens_of(vendor) == 0
+
+
+def test_a_page_opened_after_the_session_ended_asks_to_sign_in_and_says_it_leads_back(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The sign-in page it led to said nothing: a vendor whose session had ended
+    # (signed out on another computer, a new password) could not tell why.
+    client = signed_in(app.test_client(), vendor)
+    other = _copy_of_the_cookie(app, client)
+    client.post("/sign-out")
+    page = other.get("/portal/applications", follow_redirects=True)
+    assert page.request.path == "/sign-in"
+    text = page.get_data(as_text=True)
+    assert "Sign in to open that page" in text
+    assert "Sign in to open that page" not in app.test_client().get("/sign-in").get_data(
+        as_text=True
+    )
+    signed_back = other.post(
+        "/sign-in?next=/portal/applications",
+        data={"email": vendor.email, "password": DEFAULT_PASSWORD},
+    )
+    assert signed_back.headers["Location"] == "/portal/applications"

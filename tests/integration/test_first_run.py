@@ -78,6 +78,36 @@ def test_in_development_without_smtp_mail_is_delivered_to_the_viewer(app: Flask)
     assert message.state == "sent"
 
 
+def _queue_with_secret(token: str) -> OutboxMessage:
+    with db.transaction() as session:
+        return mail.enqueue(
+            session,
+            to="robin@northwind.example",
+            subject="Confirm your email address",
+            template="reset_password",
+            context={
+                "user": {"full_name": "Robin", "email": "robin@northwind.example"},
+                "link": f"http://127.0.0.1:5000/verify-email/{token}",
+                "expires_at": utcnow(),
+            },
+            secrets=[token],
+        )
+
+
+def test_a_link_delivered_to_the_mail_viewer_stays_clickable_there(app: Flask) -> None:
+    # `make run` runs the worker, which delivers every minute: a newcomer who opens
+    # /dev/mail after that must still find the whole confirmation link.
+    token = "first-run-token-0123456789abcdef"
+    message = _queue_with_secret(token)
+    mail.deliver_due(delivery())
+    db.session().refresh(message)
+    assert message.state == "sent"
+    html = app.test_client().get("/dev/mail/").get_data(as_text=True)
+    assert f'<a href="http://127.0.0.1:5000/verify-email/{token}">' in html
+    # Staff still read it masked on the outbox page.
+    assert token not in (message.display_text or "")
+
+
 @pytest.fixture
 def production_app(database_template: DatabaseTemplate) -> Iterator[Flask]:
     application = create_app(make_config(database_template.url, environment="production"))
@@ -126,3 +156,23 @@ def test_the_mail_viewer_reads_a_page_number_out_of_range_as_the_first_page(app:
         found = app.test_client().get(f"/dev/mail/?page={page}")
         assert found.status_code == 200, page
         assert "Reset your password</h2>" in found.get_data(as_text=True), page
+
+
+def test_the_mail_viewer_names_the_files_a_message_carries(app: Flask) -> None:
+    # A decision letter or an invoice went out attached, and the viewer showed no
+    # sign of it: a developer could not tell the email carried the PDF.
+    with db.transaction() as session:
+        mail.enqueue(
+            session,
+            to="robin@northwind.example",
+            subject="Your permission request is approved",
+            template="reset_password",
+            context={
+                "user": {"full_name": "Robin", "email": "robin@northwind.example"},
+                "link": "http://127.0.0.1:5000/x",
+                "expires_at": utcnow(),
+            },
+            attachments=[mail.Attachment("PR-2027-000001-G1.pdf", "application/pdf", b"%PDF-1.4")],
+        )
+    html = app.test_client().get("/dev/mail/").get_data(as_text=True)
+    assert "<dt>Attached</dt><dd>PR-2027-000001-G1.pdf (PDF, 8 bytes)</dd>" in html

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import passwords, queries
 from licensing.accounts.countries import COUNTRIES
 from licensing.accounts.models import (
@@ -235,13 +235,18 @@ def _issue_link(
     return link, raw
 
 
-def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
-    """The pending link for `raw`, or `InvalidInput` saying what is wrong with it."""
-    link = session.scalars(
+def _lookup_link(session: Session, raw: str, purpose: str) -> OneTimeToken | None:
+    """The link for `raw`, whatever its status."""
+    return session.scalars(
         select(OneTimeToken).where(
             OneTimeToken.token_hash == _digest(raw or ""), OneTimeToken.purpose == purpose
         )
     ).one_or_none()
+
+
+def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
+    """The pending link for `raw`, or `InvalidInput` saying what is wrong with it."""
+    link = _lookup_link(session, raw, purpose)
     if link is None:
         raise InvalidInput.for_field(
             "token",
@@ -256,7 +261,7 @@ def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
     if status == "expired":
         raise InvalidInput.for_field(
             "token",
-            f"This link expired on {link.expires_at:%Y-%m-%d at %H:%M} UTC. Ask for a new one.",
+            f"This link expired on {calendar.deadline_text(link.expires_at)}. Ask for a new one.",
         )
     return link
 

@@ -18,6 +18,7 @@ from licensing.accounts.services._common import (
     _clean_organization,
     _find_link,
     _insert_user,
+    _lookup_link,
     _recent_links,
     _refuse,
     _send_link,
@@ -120,6 +121,9 @@ def verify_email(raw: str) -> User:
     """Follow a verification link: the address is confirmed and the link used up.
     A link sent to a new address (`request_email_change`) makes it the account's."""
     with db.transaction() as session:
+        confirmed = _already_confirmed(session, raw)
+        if confirmed is not None:
+            return confirmed
         link = _find_link(session, raw, VERIFY_EMAIL)
         user = link.user
         if user is None:  # pragma: no cover - verification links always name their user
@@ -140,6 +144,19 @@ def verify_email(raw: str) -> User:
                 actor=_user_actor(user),
             )
         return user
+
+
+def _already_confirmed(session: Session, raw: str) -> User | None:
+    """The account of a used link to the address it now has, confirmed: following
+    it again (a second click, a mail scanner that opened it first) changes nothing
+    and is no error, as a new link would never be sent to a confirmed address."""
+    link = _lookup_link(session, raw, VERIFY_EMAIL)
+    if link is None or link.used_at is None or link.user is None:
+        return None
+    user = link.user
+    if user.email != link.email or user.email_verified_at is None:
+        return None
+    return user
 
 
 def resend_verification(email: str) -> None:

@@ -32,6 +32,7 @@ from .metrics import METRICS_WINDOW, QueueMetrics, metrics
 from .reconsideration import reconsideration_open, request_reconsideration
 from .requests import (
     COMMERCIAL_MESSAGE,
+    NONCOMMERCIAL_MESSAGE,
     CommercialUse,
     clean_request,
     confirm_email,
@@ -60,6 +61,7 @@ __all__ = [
     "MAX_CONDITIONS",
     "MAX_VALIDITY_YEARS",
     "METRICS_WINDOW",
+    "NONCOMMERCIAL_MESSAGE",
     "NOT_LICENSING_STAFF",
     "NOT_VALID_MESSAGE",
     "RECONSIDERATION_DAYS",

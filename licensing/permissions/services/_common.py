@@ -4,6 +4,7 @@ requester's links, loading a request, messages and the emails they send."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -251,7 +252,13 @@ def add_staff_message(
 
 
 def tell_requester(
-    session: Session, request: PermissionRequest, template: str, subject: str, **context: Any
+    session: Session,
+    request: PermissionRequest,
+    template: str,
+    subject: str,
+    *,
+    attachments: Sequence[mail.Attachment] = (),
+    **context: Any,
 ) -> None:
     mail.enqueue(
         session,
@@ -260,6 +267,7 @@ def tell_requester(
         template=template,
         context={"request": request, "status_url": status_url(request), "label": label, **context},
         secrets=[status_token(request)],
+        attachments=attachments,
     )
 
 

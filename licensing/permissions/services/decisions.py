@@ -7,15 +7,23 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
+from licensing.mail import services as mail
 
 from .. import documents
-from ..models import CONDITIONS_MAX, PERMITTED_USE_MAX, REASON_MAX, PermissionRequest
+from ..models import (
+    CONDITIONS_MAX,
+    PERMITTED_USE_MAX,
+    REASON_MAX,
+    PermissionLetter,
+    PermissionRequest,
+)
 from ..states import PERMISSION_REQUEST
 from . import letters
 from ._common import (
@@ -130,9 +138,27 @@ def approve(
         return request
 
 
+def _letter_attached(session: Session, request: PermissionRequest) -> list[mail.Attachment]:
+    """The decision's letter, attached: the status link stops working a year after
+    the request closes, and a grant may be valid for longer."""
+    letter = session.scalars(
+        select(PermissionLetter)
+        .where(PermissionLetter.request_id == request.id)
+        .order_by(PermissionLetter.id.desc())
+        .limit(1)
+    ).one()
+    return [mail.Attachment(letter.filename, "application/pdf", letter.pdf)]
+
+
 @PERMISSION_REQUEST.on("approve")
 def _granted(session: Session, request: Any, actor: Actor, note: str | None) -> None:
-    tell_requester(session, request, "permission_decided", "Your permission request is approved")
+    tell_requester(
+        session,
+        request,
+        "permission_decided",
+        "Your permission request is approved",
+        attachments=_letter_attached(session, request),
+    )
 
 
 def deny(
@@ -173,4 +199,10 @@ def deny(
 
 @PERMISSION_REQUEST.on("deny")
 def _denied(session: Session, request: Any, actor: Actor, note: str | None) -> None:
-    tell_requester(session, request, "permission_decided", "Decision on your permission request")
+    tell_requester(
+        session,
+        request,
+        "permission_decided",
+        "Decision on your permission request",
+        attachments=_letter_attached(session, request),
+    )

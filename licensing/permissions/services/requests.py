@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts.services import normalize_email
 from licensing.actors import Actor
 from licensing.db import utcnow
@@ -65,6 +65,8 @@ COMMERCIAL_MESSAGE = (
 )
 
 
+NONCOMMERCIAL_MESSAGE = "Confirm that the use is non-commercial; a commercial use needs a license."
+
 # --- input -----------------------------------------------------------------------
 
 # The request's classification and the words it may take.
@@ -95,9 +97,7 @@ def clean_request(given: PermissionRequestInput) -> dict[str, Any]:
         errors["audience_size"] = [f"Give a number between 1 and {AUDIENCE_MAX:,}."]
     clean["audience_size"] = given.audience_size
     if not given.noncommercial:
-        errors["noncommercial"] = [
-            "Confirm that the use is non-commercial; a commercial use needs a license."
-        ]
+        errors["noncommercial"] = [NONCOMMERCIAL_MESSAGE]
     if errors:
         raise InvalidInput("Some fields need correcting; nothing was sent.", errors)
     return clean
@@ -159,9 +159,10 @@ def submit_request(
 
 
 def _confirmation_expired(request: PermissionRequest) -> LinkExpired:
+    expired = request.confirm_expires_at
+    when = f" on {calendar.deadline_text(expired)}" if expired else ""
     return LinkExpired(
-        "This confirmation link expired on "
-        f"{request.confirm_expires_at:%Y-%m-%d at %H:%M} UTC. Submit the request "
+        f"This confirmation link expired{when}. Submit the request "
         "again; nothing was sent to the office."
     )
 

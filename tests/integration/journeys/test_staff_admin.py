@@ -148,9 +148,7 @@ def test_every_staff_role_can_go_back_to_the_work_waiting_from_any_console_page(
     # not only to the public home page.
     refused = signed_in(app.test_client(), billing_staff).get("/console/applications")
     assert refused.status_code == 403
-    assert "Return to the work waiting on the office" in _console_home_link(
-        refused.get_data(as_text=True)
-    )
+    assert "Go to the console home" in _console_home_link(refused.get_data(as_text=True))
 
 
 def test_a_vendor_refused_a_console_page_is_sent_back_to_their_dashboard(
@@ -158,7 +156,7 @@ def test_a_vendor_refused_a_console_page_is_sent_back_to_their_dashboard(
 ) -> None:
     refused = signed_in(app.test_client(), vendor).get("/console/invoices")
     assert refused.status_code == 403
-    assert '<a href="/portal/">Return to your dashboard</a>' in refused.get_data(as_text=True)
+    assert '<a href="/portal/">Go to your dashboard</a>' in refused.get_data(as_text=True)
 
 
 def test_closing_an_organization_asks_for_confirmation_first(

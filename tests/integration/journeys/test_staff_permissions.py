@@ -38,7 +38,7 @@ def test_staff_read_a_requests_decision_deadline_at_the_office_as_the_requester_
     utc_text = request.sla_due_at.strftime("%Y-%m-%d %H:%M UTC")
     staff = signed_in(app.test_client(), licensing_staff)
     detail = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
-    assert f"decision due {calendar.deadline_text(request.sla_due_at)}" in detail
+    assert f"decision due by {calendar.deadline_text(request.sla_due_at)}" in detail
     queue = staff.get("/console/permissions/").get_data(as_text=True)
     assert office_day.isoformat() in queue
     staff_notice = last_mail(licensing_staff.email).body_text

@@ -86,3 +86,20 @@ def test_the_approval_email_keeps_the_agreement_number_and_one_full_stop(
         message.body_text
     )
     assert re.search(r"Approved automatically: agreement CPT-\d{4}-\d{6}", message.body_text)
+
+
+def test_emails_state_when_their_link_stops_working_at_the_office_not_in_utc(
+    client: FlaskClient, vendor: Any
+) -> None:
+    # "The link works until 2026-12-03 18:23 UTC" left a requester to convert it,
+    # while the same journey's other emails state deadlines at the office.
+    permissions.submit_request(request_input())
+    accounts.request_password_reset(vendor.email)
+    accounts.invite_member(
+        vendor.organization_id, "priya@northwind.example", Actor.of(accounts.principal_for(vendor))
+    )
+    for to in ("lena.ortiz@cedar-ridge.example", vendor.email, "priya@northwind.example"):
+        body = last_mail(to).body_text
+        assert "The link works" in body, to
+        assert "(US Central time)" in body, to
+        assert "UTC" not in body, to

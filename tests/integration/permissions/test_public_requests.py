@@ -117,6 +117,36 @@ def test_bad_input_is_shown_beside_the_field_and_nothing_is_stored(
     assert _stored() == before
 
 
+def test_one_submission_lists_every_problem_including_the_address_and_the_attestation(
+    client: FlaskClient,
+) -> None:
+    # The address and the attestation used to be checked only once every other
+    # field was right, so a requester corrected the form twice.
+    fields = request_fields(role="", requester_email="lena at cedar-ridge")
+    del fields["noncommercial"]
+    before = _stored()
+    response = client.post("/permissions/request", data=fields)
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    for field in ("role", "requester_email", "noncommercial"):
+        assert f'id="{field}-error"' in text, field
+        assert f'href="#{field}"' in text, field
+    assert "not an email address" in text
+    assert "Confirm that the use is non-commercial" in text
+    assert _stored() == before
+
+
+def test_the_check_your_email_page_says_what_to_do_about_a_mistyped_address(
+    client: FlaskClient,
+) -> None:
+    # It used to end at "check your spam folder": a requester who saw their typo
+    # in the confirmation message above had no way onward.
+    page = client.get("/permissions/request/sent").get_data(as_text=True)
+    assert "Mistyped your address?" in page
+    assert '<a href="/permissions/request">send the request again</a>' in page
+    assert "the request with the wrong address is never sent to the office" in page
+
+
 def test_a_commercial_purpose_is_sent_to_the_estimator_and_the_license_application(
     client: FlaskClient,
 ) -> None:
@@ -194,6 +224,7 @@ def test_a_confirmation_link_followed_after_the_expiry_job_says_it_expired(
     page = client.get(f"/permissions/confirm/{raw}")
     assert page.status_code == 403
     assert "This confirmation link expired on" in page.get_data(as_text=True)
+    assert "(US Central time)" in page.get_data(as_text=True)  # at the office, not UTC
     api = client.post("/api/v1/permission-confirmations", json={"token": raw})
     assert api.status_code == 403
     assert "Submit the request again" in api.get_json()["detail"]
@@ -216,6 +247,22 @@ def test_an_expired_status_link_is_a_403_and_changes_nothing(
     assert "This link expired on" in response.get_data(as_text=True)
     assert client.get(f"/api/v1/permission-status/{token}").status_code == 403
     assert _stored() == before
+
+
+def test_a_closed_request_without_a_decision_offers_a_new_request(
+    client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
+) -> None:
+    # "The request expired without an answer." (or "You withdrew this request.")
+    # ended the page: the way to ask again was nowhere on it.
+    expired, expired_token = submit()
+    services.ask_for_info(expired.id, "Which sections?", OFFICE)
+    services.expire_due(utcnow() + timedelta(days=30))
+    _, withdrawn_token = submit(requester_email="omar@cedar-ridge.example")
+    services.withdraw(withdrawn_token)
+    for token in (expired_token, withdrawn_token):
+        page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
+        assert '<a href="/permissions/request">send a new request</a>' in page
+    assert db.session().get(PermissionRequest, expired.id).state == "expired"
 
 
 def test_the_requester_withdraws_before_a_decision_and_cannot_twice(

@@ -77,6 +77,8 @@ def test_a_row_keeps_the_markup_the_page_always_had(
         assert stored is not None
         stored.submitted_at = datetime.now(UTC) - timedelta(days=30)
         stored.sla_due_at = calendar.business_deadline(stored.submitted_at, 10)
+        # The office's day, as the requester is told ("by the end of ..."): in UTC
+        # the end of that day read as the next morning ("2026-12-16 05:59 UTC").
         due = calendar.office_date(stored.sla_due_at).isoformat()
     page = _queue(signed_in(client, licensing_staff), "?state=")
     target = permission_sla_days()

@@ -311,6 +311,39 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
     assert "final" in _pdf_text(letters[1].pdf)
 
 
+def test_under_reconsideration_the_requester_still_sees_the_denial_and_its_letter(
+    client: FlaskClient, submit: Submit
+) -> None:
+    # The status page said "No decision yet." and dropped the denial letter once
+    # reconsideration was asked for: the requester lost the letter they appealed.
+    request, token = submit()
+    services.deny(request.id, "The audience is a paying public.", OFFICE)
+    services.request_reconsideration(
+        token, "The course is free to students.", sla_days=permission_sla_days()
+    )
+    page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
+    assert "No decision yet on your request for reconsideration" in page
+    assert "The audience is a paying public." in page
+    letter = db.session().scalars(select(PermissionLetter)).one()
+    assert f"/permissions/status/{token}/letters/{letter.id}" in page
+
+
+def test_the_staff_page_offers_only_the_actions_staff_can_take(
+    client: FlaskClient, submit: Submit, licensing_staff: Any, signed_in: Any
+) -> None:
+    # It listed the requester's steps too ("..., start review, withdraw"), and said
+    # "no further action" while a question waited on the requester.
+    request, _ = submit()
+    signed_in(client, licensing_staff)
+    page = client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert "Allowed now: Approve, ask for info, deny, start review." in page
+    assert "; decision due by the end of " in page  # at the office, as the requester reads
+    services.ask_for_info(request.id, "Which sections?", OFFICE)
+    page = client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert "no further action" not in page
+    assert "Waiting on the requester's answer, due by " in page
+
+
 def test_a_request_back_under_reconsideration_ages_until_now_not_until_its_denial(
     app: Flask, submit: Submit
 ) -> None:
@@ -353,6 +386,34 @@ def test_an_issued_letter_never_changes(app: Flask, submit: Submit) -> None:
     with pytest.raises(LetterIsImmutable):
         db.session().flush()
     db.session().rollback()
+
+
+def test_the_decision_email_carries_the_letter_the_requester_keeps(
+    app: Flask, submit: Submit
+) -> None:
+    # The letter was only on the status page, whose link stops working a year after
+    # the request closes: a grant valid longer left its holder without proof.
+    granted, _ = submit()
+    services.approve(
+        granted.id,
+        OFFICE,
+        valid_until=calendar.office_date(datetime.now(UTC)) + timedelta(days=730),
+    )
+    denied, _ = submit(requester_email="omar@cedar-ridge.example")
+    services.deny(denied.id, "The use is part of a product sold for profit.", OFFICE)
+    for request, kind in ((granted, "G"), (denied, "D")):
+        letter = (
+            db.session()
+            .scalars(select(PermissionLetter).where(PermissionLetter.request_id == request.id))
+            .one()
+        )
+        assert letter.number.endswith(f"-{kind}1")
+        message = last_mail(request.requester_email)
+        (attachment,) = message.attachments
+        assert attachment.filename == f"{letter.number}.pdf"
+        assert attachment.content_type == "application/pdf"
+        assert attachment.content == letter.pdf
+        assert "attached" in message.body_text
 
 
 def test_a_use_routed_from_an_application_becomes_a_request_for_that_organization(

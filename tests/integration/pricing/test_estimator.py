@@ -89,3 +89,26 @@ def test_a_row_number_that_is_no_number_is_ignored_not_an_error_page(
             "/estimate?" + urlencode({"organization_type": "commercial", junk: "development"})
         )
         assert response.status_code == 200, junk
+
+
+def test_a_use_without_a_description_is_named_in_the_words_it_was_chosen_in(
+    client: FlaskClient, example_card: str
+) -> None:
+    # The table read "1. distribution": the identifier, not the choice the visitor made.
+    page = estimate(client, **{"uses-0-description": ""})
+    assert "<td>1. Distribute a product to others (installed or hosted)</td>" in page
+    assert "<td>1. distribution</td>" not in page
+
+
+def test_a_term_across_two_card_periods_says_how_to_make_it_fit(
+    client: FlaskClient, example_card: str
+) -> None:
+    # A first-time licensee asking for a year from July was told the term "must lie
+    # wholly inside the period of rate card 2027.1" and not what to do about it.
+    page = estimate(client, term_start="2027-07-01", term_end="2028-06-30")
+    assert "Estimated total" not in page
+    assert "must lie wholly inside the period of rate card 2027.1" in page
+    assert (
+        "keep the term within 2027-01-01 to 2027-12-31; a license is renewed for the "
+        "next period on the next card" in page
+    )

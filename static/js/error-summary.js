@@ -1,0 +1,12 @@
+/* A page that comes back with an error summary (a refused form) starts keyboard
+ * and screen-reader users at the list of problems, not at the top of the page:
+ * the summary takes the focus once the page has loaded, unless the address names
+ * a place on the page (the browser then moves there). Its links lead to the fields. */
+(function () {
+  "use strict";
+  var summary = document.querySelector(".error-summary");
+  if (!summary || window.location.hash) { return; }
+  window.addEventListener("load", function () {
+    window.setTimeout(function () { summary.focus(); }, 0);
+  });
+})();
