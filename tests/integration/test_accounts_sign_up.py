@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import timedelta
 from typing import Any
@@ -295,31 +294,3 @@ def test_a_sign_up_that_loses_a_race_for_its_email_is_refused_by_the_database(
         select(func.count(User.id)).where(User.email == "race@bluefin.example")
     )
     assert found == 1
-
-
-@pytest.mark.usefixtures("example_card")
-def test_a_visitor_who_signs_up_from_an_estimate_lands_on_an_application_with_its_uses(
-    client: FlaskClient,
-) -> None:
-    # "Apply for a license" sent a visitor without an account to a bare sign-up:
-    # after confirming their address and signing in they landed on the dashboard,
-    # and the estimate they had made was gone.
-    estimate = (
-        "organization_type=commercial&term_start=2027-01-01&term_end=2027-12-31"
-        "&uses-0-use=distribution&uses-0-product_type=saas&uses-0-user_type=provider"
-        "&uses-0-quantity-end_users=2500"
-    )
-    page = client.get(f"/estimate?{estimate}").get_data(as_text=True)
-    found = re.search(r'<a href="(/sign-up\?next=[^"]+)">Apply for a license</a>', page)
-    assert found, page
-    sign_up = html.unescape(found.group(1))
-    form = client.get(sign_up).get_data(as_text=True)
-    action = re.search(r'<form method="post" action="([^"]+)"', form)
-    assert action
-    assert client.post(html.unescape(action.group(1)), data=_form()).status_code == 302
-    client.get(_link_in(_last_message()))  # confirms the address
-    signed_in = client.post(
-        "/sign-in", data={"email": "samira@bluefin.example", "password": PASSWORD}
-    )
-    assert signed_in.status_code == 302
-    assert signed_in.headers["Location"] == f"/portal/applications/new?{estimate}"
