@@ -39,6 +39,7 @@ from licensing.errors import (
     InvalidInput,
     PermissionDenied,
 )
+from licensing.limits import shows_unstorable_on_form
 from licensing.mail import services as mail
 from licensing.web import confirm
 from licensing.web.filters import end_sentence
@@ -102,6 +103,7 @@ def _password_recently_confirmed() -> bool:
 @bp.route("/sign-up", methods=["GET", "POST"])
 @access.public
 @auth_rate_limit()
+@shows_unstorable_on_form
 def sign_up() -> Page:
     """A vendor creates their organization's account. A local `next` (an estimate's
     application) is kept in the browser's session, so that signing in after the

@@ -28,7 +28,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.limits import record_id
+from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
@@ -72,6 +72,7 @@ def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[
 @public.route("/request", methods=["GET", "POST"])
 @access.public
 @auth_rate_limit()
+@shows_unstorable_on_form
 def new_request() -> Page:
     """The public request form (no account needed)."""
     form = forms.PermissionRequestForm()
