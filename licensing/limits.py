@@ -236,11 +236,15 @@ def check_request_text() -> None:
         raise _refusal(req, problems)
 
 
+def shows_on_form(view: object) -> bool:
+    """Whether `view` is declared with `shows_unstorable_on_form`."""
+    return bool(getattr(view, _SHOWS_ON_FORM, False))
+
+
 def _form_shows_them(req: Request) -> bool:
     if req.path.startswith(_MACHINE_PREFIXES) or req.endpoint is None:
         return False
-    view = current_app.view_functions.get(req.endpoint)
-    return bool(getattr(view, _SHOWS_ON_FORM, False))
+    return shows_on_form(current_app.view_functions.get(req.endpoint))
 
 
 def _refusal(req: Request, problems: dict[str, list[str]]) -> InvalidInput:

@@ -188,6 +188,7 @@ def _requester_step(token: str, form_name: str, act: Any, done: str) -> Page:
 
 @public.route("/status/<token>/answer", methods=["POST"])
 @access.public
+@shows_unstorable_on_form
 def answer(token: str) -> Page:
     return _requester_step(
         token,
@@ -224,6 +225,7 @@ def withdraw(token: str) -> Page:
 
 @public.route("/status/<token>/reconsideration", methods=["POST"])
 @access.public
+@shows_unstorable_on_form
 def reconsideration(token: str) -> Page:
     return _requester_step(
         token,
@@ -480,6 +482,7 @@ def start_review(request_id: int) -> Page:
 
 @console.route("/<int:request_id>/ask", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def ask(request_id: int) -> Page:
     return _staff_step(
         request_id,
@@ -492,6 +495,7 @@ def ask(request_id: int) -> Page:
 
 @console.route("/<int:request_id>/approve", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def approve(request_id: int) -> Page:
     return _staff_step(
         request_id,
@@ -511,6 +515,7 @@ def approve(request_id: int) -> Page:
 
 @console.route("/<int:request_id>/deny", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def deny(request_id: int) -> Page:
     return _staff_step(
         request_id,
@@ -523,6 +528,7 @@ def deny(request_id: int) -> Page:
 
 @console.route("/<int:request_id>/notes", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def note(request_id: int) -> Page:
     return _staff_step(
         request_id,

@@ -17,8 +17,10 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
+from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
+from licensing.limits import shows_on_form
 from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a fixture
     AUTO_USE,
@@ -146,15 +148,23 @@ def test_a_nul_in_a_name_the_form_has_no_field_for_is_in_its_summary(
 
 
 def test_a_page_whose_view_does_not_show_it_on_its_form_keeps_the_generic_refusal(
-    client: FlaskClient, vendor: Any, signed_in: Any
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
 ) -> None:
-    signed_in(client, vendor)
-    response = client.post("/account/tokens", data={"name": f"CI{NUL} pipeline"})
+    application = apply(vendor, AUTO_USE)
+    signed_in(client, licensing_staff)
+    response = client.post(
+        f"/console/applications/{application.id}/notes", data={"body": f"Call{NUL} back"}
+    )
     page = _page(response)
     assert response.status_code == 422
     assert "Go back (your browser keeps what you typed)" in page
-    assert "in: Name." in page  # the field by its label, not its raw key
+    assert "in: Note." in page  # the field by its label, not its raw key
     assert MESSAGE not in page
+    assert agreement_queries.notes(db.session(), application.id) == []
 
 
 def test_the_api_keeps_its_problem_document(client: FlaskClient) -> None:
@@ -198,3 +208,107 @@ def test_every_page_form_derives_from_the_base_that_shows_the_message(app: Flask
         if cls.__module__.startswith("licensing.") and not issubclass(cls, PageForm)
     }
     assert strays == set()
+
+
+# Every page endpoint that takes a POST, by what a NUL in its form gets. A new
+# form must be put in one of the two, so none is left out silently.
+SHOWN_ON_FORM = {
+    "accounts.accept_invitation",
+    "accounts.invite",
+    "accounts.resend_verification",
+    "accounts.reset",
+    "accounts.reset_password",
+    "accounts.sign_in",
+    "accounts.sign_up",
+    "accounts.tokens",
+    "accounts.update_profile",
+    "accounts_console.change_standing",
+    "accounts_console.update_organization",
+    "accounts_console.users",
+    "agreements.edit_application",
+    "agreements.new_application",
+    "agreements_console.approve",
+    "billing_console.credit_note",
+    "billing_console.record_payment",
+    "billing_console.refund",
+    "billing_console.uncollectible",
+    "billing_console.void",
+    "permissions_console.approve",
+    "permissions_console.ask",
+    "permissions_console.deny",
+    "permissions_console.note",
+    "permissions_public.answer",
+    "permissions_public.new_request",
+    "permissions_public.reconsideration",
+    "profile.change_email",
+    "profile.change_name",
+    "profile.change_password",
+}
+BUTTON = "a button or a choice, no text typed"
+HAND_PARSED = "reads request.form itself: the generic page, naming the field"
+GENERIC_REFUSAL = {
+    "accounts.deactivate_member": BUTTON,
+    "accounts.revoke_invitation": BUTTON,
+    "accounts.revoke_token": BUTTON,
+    "accounts.sign_out": BUTTON,
+    "accounts_console.set_active": BUTTON,
+    "accounts_console.set_roles": BUTTON,
+    "accounts_console.unlock": BUTTON,
+    "agreements.accept": HAND_PARSED,
+    "agreements.renew": BUTTON,
+    "agreements.request_reconsideration": HAND_PARSED,
+    "agreements.submit": HAND_PARSED,
+    "agreements.withdraw": BUTTON,
+    "agreements_console.add_note": HAND_PARSED,
+    "agreements_console.assign": BUTTON,
+    "agreements_console.bulk_assign": BUTTON,
+    "agreements_console.review": HAND_PARSED,
+    "agreements_console.terminate": HAND_PARSED,
+    "billing.card_payment": BUTTON,
+    "billing_console.accept_payment": "answers with a flash message on the invoice page",
+    "billing_documents.linked_card_payment": BUTTON,
+    "mail_console.retry": BUTTON,
+    "mail_console.send_now": BUTTON,
+    "permissions_console.assign": BUTTON,
+    "permissions_console.bulk_assign": BUTTON,
+    "permissions_console.start_review": BUTTON,
+    "permissions_public.withdraw": BUTTON,
+    "ratecards_console.publish": "a file upload (its content is checked as JSON)",
+    "royalties.console_report": HAND_PARSED,
+    "royalties.portal_period": HAND_PARSED,
+}
+
+
+def test_every_page_form_post_is_listed_by_whether_its_form_shows_the_message(
+    app: Flask,
+) -> None:
+    page_posts = {
+        rule.endpoint: shows_on_form(app.view_functions[rule.endpoint])
+        for rule in app.url_map.iter_rules()
+        if "POST" in (rule.methods or ()) and not rule.rule.startswith(("/api/", "/webhooks/"))
+    }
+    assert SHOWN_ON_FORM.isdisjoint(GENERIC_REFUSAL)
+    assert set(page_posts) == SHOWN_ON_FORM | set(GENERIC_REFUSAL)
+    assert {endpoint for endpoint, shown in page_posts.items() if shown} == SHOWN_ON_FORM
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "kept"),
+    [
+        ("/account/name", {"full_name": f"Dana{NUL} Whitfield"}, "Dana\ufffd Whitfield"),
+        ("/account/tokens", {"name": f"CI{NUL} pipeline"}, "CI\ufffd pipeline"),
+    ],
+    ids=["profile name", "API token"],
+)
+def test_other_declared_forms_show_the_message_too(
+    client: FlaskClient,
+    vendor: Any,
+    signed_in: Any,
+    path: str,
+    fields: dict[str, str],
+    kept: str,
+) -> None:
+    signed_in(client, vendor)
+    name_before = db.session().get(User, vendor.id).full_name
+    _assert_form_again(client.post(path, data=fields), kept)
+    assert db.session().get(User, vendor.id).full_name == name_before
