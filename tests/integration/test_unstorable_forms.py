@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import ApiToken, Organization, User
 from licensing.actors import Actor
 from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
@@ -309,6 +309,7 @@ def test_other_declared_forms_show_the_message_too(
     kept: str,
 ) -> None:
     signed_in(client, vendor)
-    name_before = db.session().get(User, vendor.id).full_name
+    name_before, tokens_before = db.session().get(User, vendor.id).full_name, _count(ApiToken)
     _assert_form_again(client.post(path, data=fields), kept)
     assert db.session().get(User, vendor.id).full_name == name_before
+    assert _count(ApiToken) == tokens_before
