@@ -247,6 +247,10 @@ def _form_shows_them(req: Request) -> bool:
     return shows_on_form(current_app.view_functions.get(req.endpoint))
 
 
+# What a page calls the parts of its address a refusal may name.
+_ADDRESS_WORDS = {"path": "the page's address", "q": "Search"}
+
+
 def _refusal(req: Request, problems: dict[str, list[str]]) -> InvalidInput:
     if req.path.startswith(_MACHINE_PREFIXES):
         fields = ", ".join(sorted(problems))
@@ -259,7 +263,9 @@ def _refusal(req: Request, problems: dict[str, list[str]]) -> InvalidInput:
     # what was typed (this page cannot show it again).
     from licensing.web.filters import field_words  # here: licensing.web imports this module
 
-    named = ", ".join(sorted(field_words(name) or name for name in problems))
+    named = ", ".join(
+        sorted(_ADDRESS_WORDS.get(name) or field_words(name) or name for name in problems)
+    )
     return InvalidInput(
         f"What you sent contains a character that cannot be stored (a NUL character) in: "
         f"{named}. Go back (your browser keeps what you typed), remove the character and "

@@ -189,8 +189,17 @@ def test_a_nul_in_the_query_of_a_declared_page_keeps_the_generic_refusal(
         f"/permissions/request?from=a{NUL}", data=request_fields(institution=f"Cedar{NUL}Ridge")
     )
     assert response.status_code == 422
-    assert "Go back" in _page(response)
+    assert "in: From, Institution. Go back" in _page(response)
     assert _count(PermissionRequest) == 0
+
+
+def test_a_nul_in_a_search_names_the_search_on_the_refusal(
+    client: FlaskClient, billing_staff: Any, signed_in: Any
+) -> None:
+    signed_in(client, billing_staff)
+    response = client.get("/console/invoices", query_string={"q": f"a{NUL}"})
+    assert response.status_code == 422
+    assert "in: Search. Go back" in _page(response)
 
 
 def test_every_page_form_derives_from_the_base_that_shows_the_message(app: Flask) -> None:
