@@ -23,9 +23,10 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, g, request
+from flask.wrappers import Request
 
 from licensing.errors import InvalidInput
 
@@ -35,6 +36,7 @@ MAX_JSON_NUMBER_CHARS = 40
 MAX_RECORD_ID = 2**31 - 1
 MAX_PAGE = 100_000
 
+_View = TypeVar("_View")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _RECORD_ID = re.compile(r"[0-9]{1,10}")
 _UNSTORABLE_MESSAGE = (
@@ -187,11 +189,34 @@ def unstorable_text(values: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_MACHINE_PREFIXES = ("/api/", "/webhooks/")  # as licensing.web.errors: their answers are a contract
+_SHOWS_ON_FORM = "shows_unstorable_on_form"
+_RECORDED = "unstorable_form_fields"
+_PAGE_MESSAGE = "Contains a character that cannot be stored (a NUL character): remove it."
+
+
+def shows_unstorable_on_form(view: _View) -> _View:
+    """Declare that a page view's form shows a field holding an unstorable
+    character beside the field (its form derives from `licensing.web.forms.PageForm`),
+    so `check_request_text` records such fields for it instead of refusing the
+    request with the generic page. Apply it below the route and access decorators
+    (functools.wraps carries the mark up)."""
+    setattr(view, _SHOWS_ON_FORM, True)
+    return view
+
+
+def unstorable_form_fields() -> dict[str, list[str]]:
+    """The submitted form's fields (by their names as posted) that hold an
+    unstorable character, recorded for a view that shows them on its form."""
+    recorded: dict[str, list[str]] = g.get(_RECORDED, {})
+    return recorded
 
 
 def check_request_text() -> None:
     """Before every request: no unstorable character in the path, the query
-    string or a submitted form (JSON bodies are checked by `loads`)."""
+    string or a submitted form (JSON bodies are checked by `loads`). A page
+    form posted to a view declared with `shows_unstorable_on_form` has its
+    fields recorded (`unstorable_form_fields`) for the form to show instead."""
     problems = {}
     req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup
     if _UNSTORABLE.search(req.path):
@@ -202,14 +227,51 @@ def check_request_text() -> None:
         # Cache the raw body first, so that whoever reads it next (the API's
         # body check, which answers a form with 415) still finds it.
         req.get_data(cache=True, parse_form_data=False)
-        problems.update(unstorable_text(req.form))
+        in_form = unstorable_text(req.form)
+        if in_form and not problems and _form_shows_them(req):
+            setattr(g, _RECORDED, {name: [_PAGE_MESSAGE] for name in in_form})
+            return
+        problems.update(in_form)
     if problems:
+        raise _refusal(req, problems)
+
+
+def shows_on_form(view: object) -> bool:
+    """Whether `view` is declared with `shows_unstorable_on_form`."""
+    return bool(getattr(view, _SHOWS_ON_FORM, False))
+
+
+def _form_shows_them(req: Request) -> bool:
+    if req.path.startswith(_MACHINE_PREFIXES) or req.endpoint is None:
+        return False
+    return shows_on_form(current_app.view_functions.get(req.endpoint))
+
+
+# What a page calls the parts of its address a refusal may name.
+_ADDRESS_WORDS = {"path": "the page's address", "q": "Search"}
+
+
+def _refusal(req: Request, problems: dict[str, list[str]]) -> InvalidInput:
+    if req.path.startswith(_MACHINE_PREFIXES):
         fields = ", ".join(sorted(problems))
-        raise InvalidInput(
+        return InvalidInput(
             f"These fields contain a character that cannot be stored (NUL or a lone "
             f"surrogate): {fields}. Remove it and try again.",
             problems,
         )
+    # A page: name the fields by their labels, and say that going back keeps
+    # what was typed (this page cannot show it again).
+    from licensing.web.filters import field_words  # here: licensing.web imports this module
+
+    named = ", ".join(
+        sorted(_ADDRESS_WORDS.get(name) or field_words(name) or name for name in problems)
+    )
+    return InvalidInput(
+        f"What you sent contains a character that cannot be stored (a NUL character) in: "
+        f"{named}. Go back (your browser keeps what you typed), remove the character and "
+        "send it again.",
+        problems,
+    )
 
 
 def record_id(text: str | None) -> int | None:

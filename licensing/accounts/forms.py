@@ -5,7 +5,6 @@ are shown beside the fields by `licensing.web.forms.show_errors`."""
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     PasswordField,
@@ -34,6 +33,7 @@ from licensing.accounts.models import (
     Organization,
 )
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.web.forms import PageForm
 
 ORGANIZATION_TYPE_LABELS = {
     "commercial": "Commercial company",
@@ -117,7 +117,7 @@ class _ContactFields:
     )
 
 
-class SignUpForm(FlaskForm, _IdentityFields, _ContactFields):
+class SignUpForm(PageForm, _IdentityFields, _ContactFields):
     full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
     email = EmailField(
         "Your email address",
@@ -159,7 +159,7 @@ def _email_address(text: str | None) -> str:
         raise ValidationError(f"This is not an email address: {error}") from None
 
 
-class SignInForm(FlaskForm):
+class SignInForm(PageForm):
     email = EmailField(
         "Email address",
         validators=[REQUIRED, Length(max=EMAIL_MAX)],
@@ -172,7 +172,7 @@ class SignInForm(FlaskForm):
     )
 
 
-class EmailForm(FlaskForm):
+class EmailForm(PageForm):
     """Ask for a link by email (password reset, a new verification link)."""
 
     email = EmailField(
@@ -205,12 +205,12 @@ class _PasswordRules:
             raise ValidationError(" ".join(problems))
 
 
-class NewPasswordForm(FlaskForm, _PasswordRules):
+class NewPasswordForm(PageForm, _PasswordRules):
     password = _password("New password")
     confirm = _confirm()
 
 
-class AcceptInvitationForm(FlaskForm, _PasswordRules):
+class AcceptInvitationForm(PageForm, _PasswordRules):
     full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
     password = _password()
     confirm = _confirm()
@@ -219,23 +219,23 @@ class AcceptInvitationForm(FlaskForm, _PasswordRules):
         return ((self.full_name.data or "").strip(), *self.account_names)
 
 
-class ContactForm(FlaskForm, _ContactFields):
+class ContactForm(PageForm, _ContactFields):
     """A vendor's organization profile."""
 
     FIELDS = Organization.VENDOR_EDITABLE_FIELDS
 
 
-class OrganizationForm(FlaskForm, _IdentityFields, _ContactFields):
+class OrganizationForm(PageForm, _IdentityFields, _ContactFields):
     """Staff edit every profile field."""
 
     FIELDS = SignUpForm.ORGANIZATION_FIELDS
 
 
-class InviteForm(FlaskForm):
+class InviteForm(PageForm):
     email = EmailField("Colleague's email address", validators=[REQUIRED, Length(max=EMAIL_MAX)])
 
 
-class TokenForm(FlaskForm):
+class TokenForm(PageForm):
     name = StringField(
         "Token name",
         validators=[REQUIRED, Length(max=TOKEN_NAME_MAX)],
@@ -245,7 +245,7 @@ class TokenForm(FlaskForm):
     password = PasswordField("Your password", validators=[Optional(), Length(max=1000)])
 
 
-class StandingForm(FlaskForm):
+class StandingForm(PageForm):
     action = SelectField("Change", choices=[], validate_choice=False)
     reason = TextAreaField(
         "Reason",
@@ -265,13 +265,13 @@ def _role_choices() -> list[tuple[str, str]]:
     return [(role, role.capitalize()) for role in STAFF_ROLES]
 
 
-class StaffUserForm(FlaskForm):
+class StaffUserForm(PageForm):
     full_name = StringField("Full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
     email = EmailField("Email address", validators=[REQUIRED, Length(max=EMAIL_MAX)])
     roles = MultiCheckboxField("Roles", choices=_role_choices, validate_choice=False)
 
 
-class RolesForm(FlaskForm):
+class RolesForm(PageForm):
     roles = MultiCheckboxField("Roles", choices=_role_choices, validate_choice=False)
 
 
@@ -289,7 +289,7 @@ def _current_password(field_id: str) -> PasswordField:
     )
 
 
-class NameForm(FlaskForm):
+class NameForm(PageForm):
     full_name = StringField(
         "Full name",
         validators=[REQUIRED, Length(max=PERSON_NAME_MAX)],
@@ -297,7 +297,7 @@ class NameForm(FlaskForm):
     )
 
 
-class EmailChangeForm(FlaskForm):
+class EmailChangeForm(PageForm):
     new_email = EmailField(
         "New email address",
         validators=[REQUIRED, Length(max=EMAIL_MAX)],
@@ -306,7 +306,7 @@ class EmailChangeForm(FlaskForm):
     current_password = _current_password("email-current-password")
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(PageForm):
     current_password = _current_password("password-current-password")
     new_password = PasswordField(
         "New password",

@@ -27,6 +27,7 @@ from licensing.accounts.forms import (
 from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
 from licensing.errors import InvalidInput
+from licensing.limits import shows_unstorable_on_form
 from licensing.web.forms import show_errors
 
 bp = Blueprint("profile", __name__, url_prefix="/account")
@@ -74,6 +75,7 @@ def profile() -> Page:
 
 @bp.route("/name", methods=["POST"])
 @access.any_user
+@shows_unstorable_on_form
 def change_name() -> Page:
     form = NameForm()
 
@@ -87,6 +89,7 @@ def change_name() -> Page:
 @bp.route("/email", methods=["POST"])
 @access.any_user
 @auth_rate_limit()
+@shows_unstorable_on_form
 def change_email() -> Page:
     """Send a confirmation link to the new address; nothing changes until it is followed."""
     form = EmailChangeForm()
@@ -106,6 +109,7 @@ def change_email() -> Page:
 @bp.route("/password", methods=["POST"])
 @access.any_user
 @auth_rate_limit()
+@shows_unstorable_on_form
 def change_password() -> Page:
     """A new password in place. Every session of the account ends; this one
     starts again, so the person changing it stays signed in."""

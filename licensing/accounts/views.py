@@ -39,6 +39,7 @@ from licensing.errors import (
     InvalidInput,
     PermissionDenied,
 )
+from licensing.limits import shows_unstorable_on_form
 from licensing.mail import services as mail
 from licensing.web import confirm
 from licensing.web.filters import end_sentence
@@ -102,6 +103,7 @@ def _password_recently_confirmed() -> bool:
 @bp.route("/sign-up", methods=["GET", "POST"])
 @access.public
 @auth_rate_limit()
+@shows_unstorable_on_form
 def sign_up() -> Page:
     """A vendor creates their organization's account. A local `next` (an estimate's
     application) is kept in the browser's session, so that signing in after the
@@ -153,6 +155,7 @@ def _sign_in_url() -> str:
 @bp.route("/sign-in", methods=["GET", "POST"])
 @access.public
 @auth_rate_limit()
+@shows_unstorable_on_form
 def sign_in() -> Page:
     principal = access.current_principal()
     target = _safe_next(request.args.get("next"))
@@ -223,6 +226,7 @@ def verify_email(token: str) -> Page:
 @bp.route("/verify-email", methods=["GET", "POST"])
 @access.public
 @auth_rate_limit()
+@shows_unstorable_on_form
 def resend_verification() -> Page:
     return _email_request(
         services.resend_verification,
@@ -236,6 +240,7 @@ def resend_verification() -> Page:
 @bp.route("/reset", methods=["GET", "POST"])
 @access.public
 @auth_rate_limit()
+@shows_unstorable_on_form
 def reset() -> Page:
     """Ask for a password reset link."""
     return _email_request(
@@ -263,6 +268,7 @@ def _email_request(send: Callable[[str], None], *, sent: str, title: str, intro:
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @access.public
+@shows_unstorable_on_form
 def reset_password(token: str) -> Page:
     """The link in the reset (or staff welcome) email."""
     try:
@@ -307,6 +313,7 @@ def reset_password(token: str) -> Page:
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 @access.public
+@shows_unstorable_on_form
 def accept_invitation(token: str) -> Page:
     """The link in an invitation email: create an account in the organization."""
     try:
@@ -377,6 +384,7 @@ def organization(organization_id: int | None = None) -> Page:
 
 @bp.route("/organization/profile", methods=["POST"])
 @access.vendor
+@shows_unstorable_on_form
 def update_profile() -> Page:
     principal = access.require_principal()
     form = forms.ContactForm()
@@ -395,6 +403,7 @@ def update_profile() -> Page:
 
 @bp.route("/organization/invitations", methods=["POST"])
 @access.vendor
+@shows_unstorable_on_form
 def invite() -> Page:
     principal = access.require_principal()
     form = forms.InviteForm()
@@ -448,6 +457,7 @@ def deactivate_member(user_id: int) -> Page:
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
 @access.any_user
+@shows_unstorable_on_form
 def tokens() -> Page:
     """Personal API tokens: create (the secret is shown once), list, revoke.
 
@@ -604,6 +614,7 @@ def organization_detail(organization_id: int) -> Page:
 
 @console.route("/organizations/<int:organization_id>/standing", methods=["POST"])
 @access.staff(*ANY_STAFF)
+@shows_unstorable_on_form
 def change_standing(organization_id: int) -> Page:
     found = queries.get_owned(db.session(), Organization, organization_id)
     form = _standing_form(found)
@@ -647,6 +658,7 @@ def _closing_question(organization: Organization, reason: str) -> confirm.Confir
 
 @console.route("/organizations/<int:organization_id>/profile", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def update_organization(organization_id: int) -> Page:
     found = queries.get_owned(db.session(), Organization, organization_id)
     form = forms.OrganizationForm()
@@ -672,6 +684,7 @@ def update_organization(organization_id: int) -> Page:
 
 @console.route("/users", methods=["GET", "POST"])
 @access.staff("admin")
+@shows_unstorable_on_form
 def users() -> Page:
     """Every account; admins add staff members here (they get an email to set a password)."""
     form = forms.StaffUserForm()

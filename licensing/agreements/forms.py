@@ -16,7 +16,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     DateField,
@@ -58,6 +57,7 @@ from licensing.pricing import (
     SumModel,
 )
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
+from licensing.web.forms import PageForm
 from licensing.words import vocab
 
 USE_LABELS = {
@@ -305,7 +305,7 @@ def changes_rows(data: Mapping[str, Any]) -> bool:
 # --- the application form ----------------------------------------------------------------------
 
 
-class ApplicationForm(FlaskForm):
+class ApplicationForm(PageForm):
     """A vendor's application: the term, a rate card and its uses (rows made by
     `application_form`, with the units of the published cards)."""
 
@@ -374,6 +374,8 @@ def error_paths(form: Form) -> dict[str, list[str]]:
                 paths[name] = own
         elif field.errors:
             paths[name] = list(field.errors)
+    if form.form_errors:  # a posted name that is no field (`PageForm`'s unstorable text)
+        paths["_"] = list(form.form_errors)
     return paths
 
 
@@ -414,7 +416,7 @@ def attach_errors(form: Form, errors: Mapping[str, list[str]]) -> dict[str, list
 # --- the console's approval --------------------------------------------------------------------
 
 
-class ApprovalForm(FlaskForm):
+class ApprovalForm(PageForm):
     """Staff changes on approving: a new amount per use (`amount-N`, with
     `reason-N`; rows made by `approval_form`) and the term, with its reason."""
 
@@ -458,7 +460,7 @@ def approval_form(line_count: int, formdata: MultiDict[str, str]) -> ApprovalFor
 # --- the console queue -------------------------------------------------------------------------
 
 
-class BulkAssignForm(FlaskForm):
+class BulkAssignForm(PageForm):
     """The queue's bulk assignment. No default: unassigning is a choice of its own
     (and asks for confirmation), never what an untouched form does."""
 

@@ -45,12 +45,13 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
+from licensing.limits import shows_unstorable_on_form
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
-from licensing.web.forms import show_errors
+from licensing.web.forms import readable, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
@@ -232,6 +233,7 @@ def _block_reason(organization: Organization | auth.OrganizationStanding) -> str
 
 @bp.route("/applications/new", methods=["GET", "POST"])
 @access.vendor
+@shows_unstorable_on_form
 def new_application() -> Page:
     principal = access.require_principal()
     organization = account_queries.own_organization(db.session(), principal)
@@ -249,6 +251,7 @@ def new_application() -> Page:
 
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
 @access.vendor
+@shows_unstorable_on_form
 def edit_application(application_id: int) -> Page:
     application = queries.get_application(db.session(), application_id)
     if application.state not in EDITABLE:
@@ -782,7 +785,7 @@ def _console_page(
         reviewers=queries.reviewers(session),
         allowed=APPLICATION.allowed(application.state),
         errors=errors or {},
-        form=request.form if request.method == "POST" else {},
+        form=readable(request.form) if request.method == "POST" else {},
     ), status
 
 
@@ -864,6 +867,7 @@ def _modifications(application: Application) -> services.Modifications:
 
 @console.route("/applications/<int:application_id>/approve", methods=["POST"])
 @access.staff(*LICENSING)
+@shows_unstorable_on_form
 def approve(application_id: int) -> Page:
     application = queries.get_application(db.session(), application_id)
     actor = current_actor()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from licensing.billing.models import REASON_MAX, REFERENCE_MAX
 from licensing.billing.states import OFFLINE_METHODS
+from licensing.web.forms import PageForm
 
 METHOD_LABELS = {"wire": "Wire transfer", "ach": "ACH transfer", "check": "Check"}
 REFUND_METHOD_LABELS = {"card": "To the card that paid (Stripe)", **METHOD_LABELS}
@@ -26,7 +26,7 @@ def method_in_a_sentence(method: str) -> str:
     return METHOD_IN_A_SENTENCE.get(method, f"a {method}").split(" ", 1)[1]
 
 
-class OfflinePaymentForm(FlaskForm):
+class OfflinePaymentForm(PageForm):
     method = SelectField(
         "Method", choices={m: METHOD_LABELS[m] for m in OFFLINE_METHODS}, validate_choice=True
     )
@@ -48,7 +48,7 @@ class OfflinePaymentForm(FlaskForm):
     note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(PageForm):
     reason = TextAreaField(
         "Reason",
         validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
@@ -56,7 +56,7 @@ class ReasonForm(FlaskForm):
     )
 
 
-class CreditNoteForm(FlaskForm):
+class CreditNoteForm(PageForm):
     amount = StringField(
         "Amount to credit",
         id="credit-amount",
@@ -70,7 +70,7 @@ class CreditNoteForm(FlaskForm):
     )
 
 
-class RefundForm(FlaskForm):
+class RefundForm(PageForm):
     """A refund against one credit note: to the card through Stripe, or sent offline."""
 
     method = SelectField("How", choices=dict(REFUND_METHOD_LABELS), validate_choice=True)

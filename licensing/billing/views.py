@@ -40,6 +40,7 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
+from licensing.limits import shows_unstorable_on_form
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
 from licensing.web import confirm
@@ -560,6 +561,7 @@ def _invoice_action(
 
 @console.route("/invoices/<int:invoice_id>/payments", methods=["POST"])
 @access.staff("billing")
+@shows_unstorable_on_form
 def record_payment(invoice_id: int) -> Page:
     form = forms.OfflinePaymentForm()
 
@@ -583,6 +585,7 @@ def record_payment(invoice_id: int) -> Page:
 
 @console.route("/invoices/<int:invoice_id>/void", methods=["POST"])
 @access.staff("billing")
+@shows_unstorable_on_form
 def void(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="void")
 
@@ -607,6 +610,7 @@ def void(invoice_id: int) -> Page:
 
 @console.route("/invoices/<int:invoice_id>/uncollectible", methods=["POST"])
 @access.staff("billing")
+@shows_unstorable_on_form
 def uncollectible(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="uncollectible")
 
@@ -621,6 +625,7 @@ def uncollectible(invoice_id: int) -> Page:
 
 @console.route("/invoices/<int:invoice_id>/credit-notes", methods=["POST"])
 @access.staff("billing")
+@shows_unstorable_on_form
 def credit_note(invoice_id: int) -> Page:
     form = forms.CreditNoteForm()
 
@@ -638,6 +643,7 @@ def credit_note(invoice_id: int) -> Page:
 
 @console.route("/credit-notes/<int:credit_note_id>/refunds", methods=["POST"])
 @access.staff("billing")
+@shows_unstorable_on_form
 def refund(credit_note_id: int) -> Page:
     """Refund what a credit note owes: to the card through Stripe, or record one
     sent by wire, ACH or check."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -31,6 +30,7 @@ from licensing.accounts.models import EMAIL_MAX
 from licensing.accounts.services import normalize_email
 from licensing.errors import InvalidInput
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.web.forms import PageForm
 
 from .commands import TEXT_FIELDS, PermissionRequestInput
 from .models import (
@@ -119,7 +119,7 @@ def _organization_types() -> list[SelectChoice]:
     ]
 
 
-class PermissionRequestForm(FlaskForm):
+class PermissionRequestForm(PageForm):
     """The public request form; field names are the service's."""
 
     requester_name = StringField(
@@ -181,7 +181,7 @@ class PermissionRequestForm(FlaskForm):
         )
 
 
-class MessageForm(FlaskForm):
+class MessageForm(PageForm):
     """The requester's answer, or their grounds for reconsideration."""
 
     body = TextAreaField("Your answer", validators=[REQUIRED, _at_most(MESSAGE_MAX)])
@@ -193,21 +193,21 @@ class ReconsiderForm(MessageForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PageForm):
     """A button that only needs the CSRF token (withdraw, start review)."""
 
 
-class AskForm(FlaskForm):
+class AskForm(PageForm):
     message = TextAreaField(
         "Question for the requester", validators=[REQUIRED, _at_most(MESSAGE_MAX)]
     )
 
 
-class NoteForm(FlaskForm):
+class NoteForm(PageForm):
     body = TextAreaField("Internal note", validators=[REQUIRED, _at_most(MESSAGE_MAX)])
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(PageForm):
     permitted_use = TextAreaField(
         "Permitted use", validators=[Optional(), _at_most(PERMITTED_USE_MAX)]
     )
@@ -216,15 +216,15 @@ class ApproveForm(FlaskForm):
     valid_until = DateField("Valid until", validators=[Optional()])
 
 
-class DenyForm(FlaskForm):
+class DenyForm(PageForm):
     reason = TextAreaField("Reason for the denial", validators=[REQUIRED, _at_most(REASON_MAX)])
 
 
-class AssignForm(FlaskForm):
+class AssignForm(PageForm):
     assignee_id = SelectField("Assign to", choices=[], validate_choice=False)
 
 
-class BulkAssignForm(FlaskForm):
+class BulkAssignForm(PageForm):
     """The queue's bulk assignment. No default: unassigning is a choice of its own
     (and asks for confirmation), never what an untouched form does."""
 

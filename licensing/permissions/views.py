@@ -28,7 +28,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.limits import record_id
+from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
@@ -78,6 +78,7 @@ def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[
 @public.route("/request", methods=["GET", "POST"])
 @access.public
 @auth_rate_limit()
+@shows_unstorable_on_form
 def new_request() -> Page:
     """The public request form (no account needed)."""
     form = forms.PermissionRequestForm()
@@ -193,6 +194,7 @@ def _requester_step(token: str, form_name: str, act: Any, done: str) -> Page:
 
 @public.route("/status/<token>/answer", methods=["POST"])
 @access.public
+@shows_unstorable_on_form
 def answer(token: str) -> Page:
     return _requester_step(
         token,
@@ -229,6 +231,7 @@ def withdraw(token: str) -> Page:
 
 @public.route("/status/<token>/reconsideration", methods=["POST"])
 @access.public
+@shows_unstorable_on_form
 def reconsideration(token: str) -> Page:
     return _requester_step(
         token,
@@ -485,6 +488,7 @@ def start_review(request_id: int) -> Page:
 
 @console.route("/<int:request_id>/ask", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def ask(request_id: int) -> Page:
     return _staff_step(
         request_id,
@@ -497,6 +501,7 @@ def ask(request_id: int) -> Page:
 
 @console.route("/<int:request_id>/approve", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def approve(request_id: int) -> Page:
     return _staff_step(
         request_id,
@@ -516,6 +521,7 @@ def approve(request_id: int) -> Page:
 
 @console.route("/<int:request_id>/deny", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def deny(request_id: int) -> Page:
     return _staff_step(
         request_id,
@@ -528,6 +534,7 @@ def deny(request_id: int) -> Page:
 
 @console.route("/<int:request_id>/notes", methods=["POST"])
 @access.staff("licensing")
+@shows_unstorable_on_form
 def note(request_id: int) -> Page:
     return _staff_step(
         request_id,

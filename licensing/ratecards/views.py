@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
 
 from licensing import access, db, errors
 from licensing.pricing import describe_condition, describe_rule, diff_cards
 from licensing.ratecards import queries, services
+from licensing.web.forms import PageForm
 
 bp = Blueprint("ratecards_console", __name__, url_prefix="/console/rate-cards")
 
@@ -22,7 +22,7 @@ STAFF = ("licensing", "billing", "admin")
 MAX_CARD_BYTES = 1_000_000
 
 
-class PublishForm(FlaskForm):
+class PublishForm(PageForm):
     card = FileField("Rate card file (JSON)", validators=[FileRequired("Choose a JSON file.")])
 
 

@@ -1,0 +1,324 @@
+"""A NUL typed or pasted into a page form comes back as the form, with the
+message beside the field and what was typed kept, and nothing stored; a page
+whose view does not show it on its form keeps the generic refusal (naming the
+field by its label), and the API its problem document. On both backends."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import ApiToken, Organization, User
+from licensing.actors import Actor
+from licensing.agreements import queries as agreement_queries
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Application
+from licensing.limits import shows_on_form
+from licensing.permissions.models import PermissionRequest
+from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a fixture
+    AUTO_USE,
+    NOW,
+    STAFF_USE,
+    apply,
+)
+from tests.integration.permissions.conftest import request_fields
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support import factories
+
+NUL = "\x00"
+MESSAGE = "Contains a character that cannot be stored (a NUL character): remove it."
+
+
+@pytest.fixture
+def config_changes() -> dict[str, Any]:
+    return {"auth_rate_limit": "off"}
+
+
+def _count(model: type[Any]) -> int:
+    return int(db.session().scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _page(response: Any) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def _assert_form_again(response: Any, kept: str) -> str:
+    """The form again (422) with the message, what was typed kept (the NUL shown
+    as U+FFFD where it was), and no NUL anywhere in the page."""
+    page = _page(response)
+    assert response.status_code == 422, page[:2000]
+    assert response.mimetype == "text/html"
+    assert MESSAGE in page
+    assert kept in page
+    assert NUL not in page
+    return page
+
+
+def _application_form(**overrides: str) -> dict[str, str]:
+    fields = {f"uses-0-{name}": str(value) for name, value in STAFF_USE.items()}
+    fields.update({"term_start": "2027-01-01", "term_end": "2027-12-31", "uses-0-languages": "en"})
+    fields.update(overrides)
+    return fields
+
+
+@pytest.mark.usefixtures("example_card")
+def test_a_nul_in_the_application_form_is_the_form_again_with_the_message_by_the_field(
+    client: FlaskClient, vendor: Any, signed_in: Any
+) -> None:
+    signed_in(client, vendor)
+    before = _count(Application)
+    response = client.post(
+        "/portal/applications/new",
+        data=_application_form(**{"uses-0-product_name": f"Claims{NUL}Scrubber Pro"}),
+    )
+    page = _assert_form_again(response, "Claims\ufffdScrubber Pro")
+    # Beside use 1's product name: its error paragraph follows the field's id.
+    assert 'id="uses-0-product_name-error"' in response.get_data(as_text=True)
+    assert MESSAGE in page.split('id="uses-0-product_name-error"', 1)[1][:400]
+    assert _count(Application) == before
+
+
+def test_a_nul_in_the_console_approval_is_the_review_page_with_the_message_by_the_reason(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = apply(vendor, AUTO_USE, STAFF_USE)
+    agreements.start_review(
+        application.id, Actor.of(accounts.principal_for(licensing_staff)), now=NOW
+    )
+    signed_in(client, licensing_staff)
+    response = client.post(
+        f"/console/applications/{application.id}/approve",
+        data={"amount-1": "7,500.00", "reason-1": f"pilot{NUL} rate"},
+    )
+    page = _assert_form_again(response, 'value="pilot\ufffd rate"')
+    assert MESSAGE in page.split('id="reason-1-error"', 1)[1][:300]
+    assert "7,500.00" in page  # the other fields are kept as well
+    refreshed = db.session().get(Application, application.id)
+    db.session().refresh(refreshed)
+    assert refreshed.state == "in_review"
+    assert [version.kind for version in refreshed.quotes] == ["submitted"]
+
+
+def test_a_nul_in_the_permission_request_form_is_the_form_again_and_nothing_is_stored(
+    client: FlaskClient,
+) -> None:
+    response = client.post(
+        "/permissions/request", data=request_fields(institution=f"Cedar{NUL}Ridge")
+    )
+    page = _assert_form_again(response, 'value="Cedar\ufffdRidge"')
+    assert "Lena Ortiz" in page
+    assert _count(PermissionRequest) == 0
+
+
+def test_a_nul_in_sign_up_is_the_form_again_and_no_account_is_made(client: FlaskClient) -> None:
+    fields = factories.organization_fields(legal_name=f"Bluefin{NUL} Claims LLC")
+    data = {name: value or "" for name, value in fields.items()}
+    data.update(
+        full_name="Samira Haddad",
+        email="samira@bluefin.example",
+        password="quiet-meadow-copper-17",
+        confirm="quiet-meadow-copper-17",
+    )
+    users, organizations = _count(User), _count(Organization)
+    page = _assert_form_again(client.post("/sign-up", data=data), "Bluefin\ufffd Claims LLC")
+    assert "samira@bluefin.example" in page
+    assert (_count(User), _count(Organization)) == (users, organizations)
+
+
+def test_a_nul_in_a_name_the_form_has_no_field_for_is_in_its_summary(
+    client: FlaskClient,
+) -> None:
+    response = client.post(
+        "/permissions/request", data={**request_fields(), f"extra{NUL}": "x", "comment": f"a{NUL}"}
+    )
+    page = _assert_form_again(response, "Lena Ortiz")
+    assert f"Comment: {MESSAGE}" in page
+    assert _count(PermissionRequest) == 0
+
+
+def test_a_page_whose_view_does_not_show_it_on_its_form_keeps_the_generic_refusal(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = apply(vendor, AUTO_USE)
+    signed_in(client, licensing_staff)
+    response = client.post(
+        f"/console/applications/{application.id}/notes", data={"body": f"Call{NUL} back"}
+    )
+    page = _page(response)
+    assert response.status_code == 422
+    assert "Go back (your browser keeps what you typed)" in page
+    assert "in: Note." in page  # the field by its label, not its raw key
+    assert MESSAGE not in page
+    assert agreement_queries.notes(db.session(), application.id) == []
+
+
+def test_the_api_keeps_its_problem_document(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/permission-requests",
+        data=request_fields(institution=f"Cedar{NUL}Ridge"),
+    )
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["detail"] == (
+        "These fields contain a character that cannot be stored (NUL or a lone surrogate): "
+        "institution. Remove it and try again."
+    )
+    assert "institution" in body["errors"]
+
+
+def test_a_nul_in_the_query_of_a_declared_page_keeps_the_generic_refusal(
+    client: FlaskClient,
+) -> None:
+    response = client.post(
+        f"/permissions/request?from=a{NUL}", data=request_fields(institution=f"Cedar{NUL}Ridge")
+    )
+    assert response.status_code == 422
+    assert "in: From, Institution. Go back" in _page(response)
+    assert _count(PermissionRequest) == 0
+
+
+def test_a_nul_in_a_search_names_the_search_on_the_refusal(
+    client: FlaskClient, billing_staff: Any, signed_in: Any
+) -> None:
+    signed_in(client, billing_staff)
+    response = client.get("/console/invoices", query_string={"q": f"a{NUL}"})
+    assert response.status_code == 422
+    assert "in: Search. Go back" in _page(response)
+
+
+def test_every_page_form_derives_from_the_base_that_shows_the_message(app: Flask) -> None:
+    from flask_wtf import FlaskForm
+
+    from licensing.web.forms import PageForm
+
+    def subclasses(cls: type) -> set[type]:
+        found = set(cls.__subclasses__())
+        return found.union(*(subclasses(sub) for sub in found))
+
+    strays = {
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in subclasses(FlaskForm)
+        if cls.__module__.startswith("licensing.") and not issubclass(cls, PageForm)
+    }
+    assert strays == set()
+
+
+# Every page endpoint that takes a POST, by what a NUL in its form gets. A new
+# form must be put in one of the two, so none is left out silently.
+SHOWN_ON_FORM = {
+    "accounts.accept_invitation",
+    "accounts.invite",
+    "accounts.resend_verification",
+    "accounts.reset",
+    "accounts.reset_password",
+    "accounts.sign_in",
+    "accounts.sign_up",
+    "accounts.tokens",
+    "accounts.update_profile",
+    "accounts_console.change_standing",
+    "accounts_console.update_organization",
+    "accounts_console.users",
+    "agreements.edit_application",
+    "agreements.new_application",
+    "agreements_console.approve",
+    "billing_console.credit_note",
+    "billing_console.record_payment",
+    "billing_console.refund",
+    "billing_console.uncollectible",
+    "billing_console.void",
+    "permissions_console.approve",
+    "permissions_console.ask",
+    "permissions_console.deny",
+    "permissions_console.note",
+    "permissions_public.answer",
+    "permissions_public.new_request",
+    "permissions_public.reconsideration",
+    "profile.change_email",
+    "profile.change_name",
+    "profile.change_password",
+}
+BUTTON = "a button or a choice, no text typed"
+HAND_PARSED = "reads request.form itself: the generic page, naming the field"
+GENERIC_REFUSAL = {
+    "accounts.deactivate_member": BUTTON,
+    "accounts.revoke_invitation": BUTTON,
+    "accounts.revoke_token": BUTTON,
+    "accounts.sign_out": BUTTON,
+    "accounts_console.set_active": BUTTON,
+    "accounts_console.set_roles": BUTTON,
+    "accounts_console.unlock": BUTTON,
+    "agreements.accept": HAND_PARSED,
+    "agreements.renew": BUTTON,
+    "agreements.request_reconsideration": HAND_PARSED,
+    "agreements.submit": HAND_PARSED,
+    "agreements.withdraw": BUTTON,
+    "agreements_console.add_note": HAND_PARSED,
+    "agreements_console.assign": BUTTON,
+    "agreements_console.bulk_assign": BUTTON,
+    "agreements_console.review": HAND_PARSED,
+    "agreements_console.terminate": HAND_PARSED,
+    "billing.card_payment": BUTTON,
+    "billing_console.accept_payment": "answers with a flash message on the invoice page",
+    "billing_documents.linked_card_payment": BUTTON,
+    "mail_console.retry": BUTTON,
+    "mail_console.send_now": BUTTON,
+    "permissions_console.assign": BUTTON,
+    "permissions_console.bulk_assign": BUTTON,
+    "permissions_console.start_review": BUTTON,
+    "permissions_public.withdraw": BUTTON,
+    "ratecards_console.publish": "a file upload (its content is checked as JSON)",
+    "royalties.console_report": HAND_PARSED,
+    "royalties.portal_period": HAND_PARSED,
+}
+
+
+def test_every_page_form_post_is_listed_by_whether_its_form_shows_the_message(
+    app: Flask,
+) -> None:
+    page_posts = {
+        rule.endpoint: shows_on_form(app.view_functions[rule.endpoint])
+        for rule in app.url_map.iter_rules()
+        if "POST" in (rule.methods or ()) and not rule.rule.startswith(("/api/", "/webhooks/"))
+    }
+    assert SHOWN_ON_FORM.isdisjoint(GENERIC_REFUSAL)
+    assert set(page_posts) == SHOWN_ON_FORM | set(GENERIC_REFUSAL)
+    assert {endpoint for endpoint, shown in page_posts.items() if shown} == SHOWN_ON_FORM
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "kept"),
+    [
+        ("/account/name", {"full_name": f"Dana{NUL} Whitfield"}, "Dana\ufffd Whitfield"),
+        ("/account/tokens", {"name": f"CI{NUL} pipeline"}, "CI\ufffd pipeline"),
+    ],
+    ids=["profile name", "API token"],
+)
+def test_other_declared_forms_show_the_message_too(
+    client: FlaskClient,
+    vendor: Any,
+    signed_in: Any,
+    path: str,
+    fields: dict[str, str],
+    kept: str,
+) -> None:
+    signed_in(client, vendor)
+    name_before, tokens_before = db.session().get(User, vendor.id).full_name, _count(ApiToken)
+    _assert_form_again(client.post(path, data=fields), kept)
+    assert db.session().get(User, vendor.id).full_name == name_before
+    assert _count(ApiToken) == tokens_before
