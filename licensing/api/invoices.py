@@ -27,6 +27,7 @@ from licensing.api.fields import (
     MoneyString,
     Percent,
     allowed_actions_field,
+    callers_actions,
     documented,
     record_id,
     vocabulary,
@@ -69,6 +70,13 @@ blp = Blueprint(
 )
 
 READERS = ("billing", "licensing")
+# The route that takes each step of an invoice (`callers_actions`); `settle` is
+# the service's, when payments cover the balance.
+INVOICE_STEP_ROUTES = {
+    "finalize": "invoices_api.finalize_invoice",
+    "void": "invoices_api.void_invoice",
+    "mark_uncollectible": "invoices_api.mark_uncollectible",
+}
 Length = ma.validate.Length
 
 
@@ -121,7 +129,7 @@ class InvoiceSchema(ma.Schema):
     paid_at = ma.fields.DateTime(allow_none=True)
 
     def _allowed(self, invoice: Invoice) -> list[str]:
-        return INVOICE.allowed(invoice.state)
+        return callers_actions(INVOICE.allowed(invoice.state), INVOICE_STEP_ROUTES)
 
     def _bill_to(self, invoice: Invoice) -> list[str]:
         return invoice.bill_to_lines()
