@@ -476,5 +476,9 @@ def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
 @blp.response(200, PermissionRequestSchema(many=True))
 @blp.doc(**SECURED)
 def assign(data: dict[str, Any]) -> list[PermissionRequest]:
-    """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns."""
+    """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns.
+
+    All or none: a request that does not exist or is decided refuses the whole
+    request with a 422 whose `errors.request_ids` names each one ("There is no
+    permission request 987654."), as the applications' bulk assignment does."""
     return services.assign(data["request_ids"], data["assignee_id"], current_actor())
