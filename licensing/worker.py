@@ -26,6 +26,7 @@ from types import FrameType
 from flask import Flask
 
 from licensing.agreements import services as agreements
+from licensing.billing import idempotency
 from licensing.billing import services as billing
 from licensing.config import Config, current_config
 from licensing.mail import services as mail
@@ -67,6 +68,10 @@ def _reconcile_payments() -> object:
     return f"{billing.reconcile_payments()}; {billing.reconcile_refunds()}"
 
 
+def _prune_idempotency_keys() -> object:
+    return f"{idempotency.prune()} pruned"
+
+
 def _remind_reports() -> object:
     return royalties.send_reminders(standing_days=current_config().overdue_standing_days)
 
@@ -84,6 +89,7 @@ JOBS: tuple[Job, ...] = (
     Job("applications expire", HOUR, _expire_applications),
     Job("permissions expire", HOUR, _expire_permissions),
     Job("payments reconcile", HOUR, _reconcile_payments, _needs_stripe),
+    Job("payments prune-keys", HOUR, _prune_idempotency_keys),
     Job("reports remind", HOUR, _remind_reports),
     Job("invoices overdue", DAY, _process_overdue),
 )

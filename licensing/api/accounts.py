@@ -36,7 +36,7 @@ from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING
 from licensing.actors import Actor, current_actor
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import STRINGS, documented, vocabulary
+from licensing.api.fields import STRINGS, callers_actions, documented, vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
@@ -118,7 +118,11 @@ class OrganizationSchema(ma.Schema):
         return services.organization_in_good_standing(organization)
 
     def _allowed(self, organization: Organization) -> list[str]:
-        return STANDING.allowed(organization.standing)
+        # Every standing step is staff's (`POST .../standing`) or the service's.
+        return callers_actions(
+            STANDING.allowed(organization.standing),
+            dict.fromkeys(STANDING.actions, "accounts_api.change_standing"),
+        )
 
 
 class UserSchema(ma.Schema):

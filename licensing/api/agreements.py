@@ -20,7 +20,14 @@ from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Appli
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import API_PREFIX, SECURED, Blueprint
-from licensing.api.fields import Day, MoneyString, Percent, allowed_actions_field, vocabulary
+from licensing.api.fields import (
+    Day,
+    MoneyString,
+    Percent,
+    allowed_actions_field,
+    callers_actions,
+    vocabulary,
+)
 from licensing.downloads import pdf_response
 
 blp = Blueprint(
@@ -29,6 +36,13 @@ blp = Blueprint(
     url_prefix=API_PREFIX,
     description="License agreements: the PDF, click-through acceptance, renewal, termination.",
 )
+
+# The route that takes each step of an agreement (`callers_actions`); `expire`
+# and `supersede` are the service's.
+AGREEMENT_STEP_ROUTES = {
+    "accept": "agreements_api.accept_agreement",
+    "terminate": "agreements_api.terminate_agreement",
+}
 
 Length = ma.validate.Length
 
@@ -66,7 +80,7 @@ class AgreementSchema(ma.Schema):
     acceptance = ma.fields.Nested(AgreementAcceptanceSchema, allow_none=True)
 
     def _allowed(self, agreement: Agreement) -> list[str]:
-        return AGREEMENT.allowed(agreement.state)
+        return callers_actions(AGREEMENT.allowed(agreement.state), AGREEMENT_STEP_ROUTES)
 
     def _renewal_of(self, agreement: Agreement) -> str | None:
         return agreement.renewal_of.number if agreement.renewal_of else None

@@ -42,6 +42,7 @@ from licensing.api.fields import (
     MoneyString,
     Quantities,
     allowed_actions_field,
+    callers_actions,
     documented,
     record_id,
     revenue_field,
@@ -56,6 +57,22 @@ blp = Blueprint(
     url_prefix=API_PREFIX,
     description="License applications: drafts, submission with a quote snapshot, staff review.",
 )
+
+# The route that takes each step of an application (`callers_actions`);
+# `auto_approve` and `lapse` are the service's.
+APPLICATION_STEP_ROUTES = {
+    "submit": "applications_api.submit_application",
+    "resubmit": "applications_api.submit_application",
+    "withdraw": "applications_api.withdraw_application",
+    "request_reconsideration": "applications_api.request_reconsideration",
+    "start_review": "applications_api.start_review_application",
+    "return": "applications_api.return_application",
+    "escalate": "applications_api.escalate_application",
+    "approve": "applications_api.approve_application",
+    "reject": "applications_api.reject_application",
+    "grant_reconsideration": "applications_api.grant_reconsideration_application",
+    "deny_reconsideration": "applications_api.deny_reconsideration_application",
+}
 
 Length = ma.validate.Length
 
@@ -190,7 +207,7 @@ class ApplicationSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
     def _allowed(self, application: Application) -> list[str]:
-        return APPLICATION.allowed(application.state)
+        return callers_actions(APPLICATION.allowed(application.state), APPLICATION_STEP_ROUTES)
 
     def _assignee(self, application: Application) -> str | None:
         return application.assignee.email if application.assignee else None

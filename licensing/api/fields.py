@@ -7,8 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import flask
 import marshmallow as ma
 
+from licensing import access
 from licensing.calendar import DAY_RANGE_TEXT, FIRST_DAY, ISO_DAY, LAST_DAY
 from licensing.limits import MAX_PAGE, MAX_RECORD_ID
 from licensing.money import MoneyError, format_amount, parse_decimal
@@ -189,13 +191,37 @@ class Percent(ma.fields.Field[Decimal]):
 
 
 def allowed_actions_field(method: str = "_allowed") -> ma.fields.Method:
-    """The actions the record's state allows, whoever may take them."""
+    """The actions the record's state allows that the caller may take (`callers_actions`)."""
     return documented(
         method,
         STRINGS,
         metadata={
-            "description": "What the record's state allows now (some of these are "
-            "steps of staff or of the service, not of the caller)",
+            "description": "What the caller may do to the record now: the steps its "
+            "state allows whose route admits the caller (a vendor never sees a staff "
+            "step or a step the service takes, such as `void` or `expire`). Staff "
+            "see every step the state allows.",
             "example": ["accept"],
         },
     )
+
+
+def callers_actions(allowed: Iterable[str], routes: Mapping[str, str]) -> list[str]:
+    """Of the steps `allowed` by a record's state, those the caller may take.
+
+    Staff see every step (the console's view, as before: some steps are the
+    service's). Anyone else sees a step only when the API route that takes it,
+    named by its endpoint in `routes`, admits them by its `access` declaration:
+    the same roles check the route makes. A step without a route (the service's,
+    such as `settle` or `expire`) is never the caller's.
+    """
+    steps = list(allowed)
+    principal = access.current_principal() if flask.has_request_context() else None
+    if not flask.has_request_context() or (principal is not None and principal.is_staff):
+        return steps
+    app = flask.current_app
+    return [step for step in steps if _admits(app, routes.get(step), principal)]
+
+
+def _admits(app: flask.Flask, endpoint: str | None, principal: access.Principal | None) -> bool:
+    declaration = access.declaration_for(app, endpoint) if endpoint else None
+    return declaration is not None and declaration.admits(principal)

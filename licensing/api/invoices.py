@@ -27,10 +27,13 @@ from licensing.api.fields import (
     MoneyString,
     Percent,
     allowed_actions_field,
+    callers_actions,
     documented,
     record_id,
     vocabulary,
 )
+from licensing.api.idempotency import PARAMETER as IDEMPOTENCY_KEY
+from licensing.api.idempotency import idempotent
 from licensing.billing import queries, services
 from licensing.billing.models import (
     DESCRIPTION_MAX,
@@ -67,6 +70,13 @@ blp = Blueprint(
 )
 
 READERS = ("billing", "licensing")
+# The route that takes each step of an invoice (`callers_actions`); `settle` is
+# the service's, when payments cover the balance.
+INVOICE_STEP_ROUTES = {
+    "finalize": "invoices_api.finalize_invoice",
+    "void": "invoices_api.void_invoice",
+    "mark_uncollectible": "invoices_api.mark_uncollectible",
+}
 Length = ma.validate.Length
 
 
@@ -119,7 +129,7 @@ class InvoiceSchema(ma.Schema):
     paid_at = ma.fields.DateTime(allow_none=True)
 
     def _allowed(self, invoice: Invoice) -> list[str]:
-        return INVOICE.allowed(invoice.state)
+        return callers_actions(INVOICE.allowed(invoice.state), INVOICE_STEP_ROUTES)
 
     def _bill_to(self, invoice: Invoice) -> list[str]:
         return invoice.bill_to_lines()
@@ -404,10 +414,11 @@ def list_payments(invoice_id: int) -> list[Payment]:
 
 @blp.route("/invoices/<int:invoice_id>/payments", methods=["POST"])
 @access.staff("billing")
+@idempotent
 @blp.arguments(OfflinePaymentInputSchema)
 @blp.response(201, PaymentSchema)
 @blp.alt_response(409, description="Nothing is owed on it (a draft, paid or void invoice)")
-@blp.doc(**SECURED)
+@blp.doc(**SECURED, parameters=[IDEMPOTENCY_KEY])
 def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
     """Record a wire, ACH or check payment (billing staff); never more than the balance due."""
     received_on: date | None = data.get("received_on")
@@ -434,10 +445,11 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 
 @blp.route("/invoices/<int:invoice_id>/credit-notes", methods=["POST"])
 @access.staff("billing")
+@idempotent
 @blp.arguments(CreditNoteInputSchema)
 @blp.response(201, CreditNoteSchema)
 @blp.alt_response(409, description="The invoice is neither open nor paid")
-@blp.doc(**SECURED)
+@blp.doc(**SECURED, parameters=[IDEMPOTENCY_KEY])
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""
     return services.issue_credit_note(

@@ -25,6 +25,7 @@ from licensing.api.fields import (
     STRINGS,
     Day,
     allowed_actions_field,
+    callers_actions,
     documented,
     record_id,
     vocabulary,
@@ -60,6 +61,17 @@ blp = Blueprint(
     url_prefix=API_PREFIX,
     description="Educational permission requests: submit, follow by link, and the staff queue.",
 )
+
+# The route that takes each step of a permission request (`callers_actions`):
+# the requester's through the status link (public routes, with its token), staff's
+# through `POST .../actions`; `expire` is the service's.
+PERMISSION_STEP_ROUTES = {
+    "confirm": "permissions_api.confirm",
+    "answer": "permissions_api.answer",
+    "withdraw": "permissions_api.withdraw",
+    "request_reconsideration": "permissions_api.reconsideration",
+    **dict.fromkeys(("start_review", "ask_for_info", "approve", "deny"), "permissions_api.act"),
+}
 
 Length = ma.validate.Length
 
@@ -184,7 +196,7 @@ class PermissionStatusSchema(ma.Schema):
         return messages
 
     def _allowed(self, request: PermissionRequest) -> list[str]:
-        return PERMISSION_REQUEST.allowed(request.state)
+        return callers_actions(PERMISSION_REQUEST.allowed(request.state), PERMISSION_STEP_ROUTES)
 
 
 class PermissionRequestSchema(PermissionStatusSchema):
@@ -464,5 +476,9 @@ def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
 @blp.response(200, PermissionRequestSchema(many=True))
 @blp.doc(**SECURED)
 def assign(data: dict[str, Any]) -> list[PermissionRequest]:
-    """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns."""
+    """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns.
+
+    All or none: a request that does not exist or is decided refuses the whole
+    request with a 422 whose `errors.request_ids` names each one ("There is no
+    permission request 987654."), as the applications' bulk assignment does."""
     return services.assign(data["request_ids"], data["assignee_id"], current_actor())

@@ -1,5 +1,6 @@
-"""`licensing payments reconcile` and `licensing invoices overdue`: from a
-scheduler, on any number of hosts (rows are claimed with SKIP LOCKED)."""
+"""`licensing payments reconcile`, `licensing payments prune-keys` and
+`licensing invoices overdue`: from a scheduler, on any number of hosts (rows
+are claimed with SKIP LOCKED)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta
 import click
 from flask.cli import with_appcontext
 
-from licensing.billing import services
+from licensing.billing import idempotency, services
 from licensing.clock import now_option
 from licensing.config import current_config
 from licensing.errors import DomainError
@@ -44,6 +45,15 @@ def reconcile(older_than_minutes: int, now: datetime) -> None:
         for line in report.outcomes:
             click.echo(line)
         click.echo(str(report))
+
+
+@payments_group.command("prune-keys")
+@now_option
+@with_appcontext
+def prune_keys(now: datetime) -> None:
+    """Forget the Idempotency-Key records of API requests older than 24 hours
+    (a retry with such a key is carried out anew). Idempotent."""
+    click.echo(f"{idempotency.prune(now=now)} idempotency keys pruned")
 
 
 @click.group("invoices")

@@ -417,3 +417,26 @@ def _refuse_content_edits(session: Session, _context: Any, _instances: Any) -> N
 
 
 event.listen(Session, "before_flush", _refuse_content_edits)
+
+
+class IdempotentRequest(Base):
+    """A money-moving API request made with an `Idempotency-Key`, and its answer.
+
+    Written in the transaction that moved the money, so a retry either finds it
+    (and is answered from it) or finds that nothing happened. Unique per caller
+    and key: of two simultaneous requests with one key, one inserts and the other
+    waits for it and then fails on the constraint (`licensing.billing.idempotency`).
+    """
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("user_id", "key_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organization_id: Mapped[int | None] = mapped_column(Integer)
+    # SHA-256 (hex) of the key, and of the method, path and body it was sent with.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -27,7 +27,7 @@ from licensing.audit import queries as audit_queries
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment
 from licensing.web import confirm as confirm_step
@@ -410,9 +410,6 @@ def bulk_assign() -> Page:
         changed = services.assign(wanted.ids, wanted.assignee_id, current_actor())
     except InvalidInput as error:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
-        return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
-    except NotFound as gone:  # deleted since the queue was drawn: a selection to correct
-        form.form_errors.append(f"{gone.detail} Nothing was assigned.")
         return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
     verb = "unassigned" if wanted.unassigns else "assigned"
     flash(f"{assignment.counted(len(changed), 'request')} {verb}.", "success")

@@ -14,7 +14,7 @@ from licensing import calendar, db
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.db import utcnow
-from licensing.errors import InvalidInput, NotFound
+from licensing.errors import InvalidInput
 from licensing.signals import WithdrawnReviewer
 
 from ..models import PermissionMessage, PermissionRequest
@@ -52,7 +52,10 @@ def _licensing_staff(session: Session, user_id: int) -> User:
 def assign(
     request_ids: Iterable[int], assignee_id: int | None, actor: Actor
 ) -> list[PermissionRequest]:
-    """Assign requests (one or many) to a licensing staff member, or unassign them."""
+    """Assign requests (one or many) to a licensing staff member, or unassign them:
+    all or none. A request that does not exist or is decided refuses the whole
+    request, naming it (`InvalidInput` on `request_ids`), as `assign_many` does
+    for applications."""
     actor.require_role(STAFF_ROLE)
     ids = sorted(set(request_ids))
     if not ids:
@@ -65,20 +68,17 @@ def assign(
             .order_by(PermissionRequest.id)
             .with_for_update()
         ).all()
-        missing = set(ids) - {request.id for request in found}
-        if missing:
-            raise NotFound(
-                "There is no permission request "
-                + ", ".join(str(number) for number in sorted(missing))
-                + "."
-            )
-        decided = [
+        # A request named in the body that does not exist is a problem with the
+        # input (422 naming it), as for applications, not a missing address (404).
+        missing = sorted(set(ids) - {request.id for request in found})
+        problems = [f"There is no permission request {number}." for number in missing]
+        problems += [
             f"{request.reference} is {request.state.replace('_', ' ')}; there is nothing to assign."
             for request in found
             if request.state not in OPEN_STATES
         ]
-        if decided:  # all or none, as the application queue does
-            raise InvalidInput("Nothing was assigned.", {"request_ids": decided})
+        if problems:  # all or none, as the application queue does
+            raise InvalidInput("Nothing was assigned.", {"request_ids": problems})
         new_id = assignee.id if assignee else None
         for request in found:
             if request.assignee_id == new_id:

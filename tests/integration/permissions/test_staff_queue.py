@@ -191,7 +191,7 @@ def test_a_bulk_selection_with_an_unknown_request_is_the_queue_again_with_a_422(
     )
     assert refused.status_code == 422
     page = refused.get_data(as_text=True)
-    assert "There is no permission request 987654. Nothing was assigned." in page
+    assert "There is no permission request 987654." in page
     assert f'aria-label="Select {chosen.reference}" checked>' in page  # the selection kept
     stored = db.session().get(PermissionRequest, chosen.id, populate_existing=True)
     assert stored is not None
@@ -491,3 +491,23 @@ def test_bulk_assignment_through_the_api_is_audited_and_refuses_non_staff(
     assert {item["assignee_id"] for item in done.get_json()} == {licensing_staff.id}
     mine = client.get("/api/v1/permission-requests?assignee=me", headers=headers).get_json()
     assert {item["id"] for item in mine} == {first.id, second.id}
+
+
+def test_an_api_bulk_assignment_naming_an_unknown_request_is_a_422_naming_it_as_for_applications(
+    client: FlaskClient, submit: Submit, licensing_staff: Any
+) -> None:
+    """Not a 404: the address exists; the body names a request that does not. The
+    bulk assignment of applications refuses an unknown one the same way."""
+    chosen, _ = submit()
+    refused = client.post(
+        "/api/v1/permission-requests/assignments",
+        json={"request_ids": [chosen.id, 987654], "assignee_id": licensing_staff.id},
+        headers=bearer(licensing_staff),
+    )
+    assert refused.status_code == 422
+    problem = refused.get_json()
+    assert problem["detail"] == "Nothing was assigned."
+    assert problem["errors"] == {"request_ids": ["There is no permission request 987654."]}
+    stored = db.session().get(PermissionRequest, chosen.id, populate_existing=True)
+    assert stored is not None
+    assert stored.assignee_id is None

@@ -1,0 +1,159 @@
+"""Idempotent money-moving requests: a request sent again with the same
+`Idempotency-Key` (a client retrying after a timeout) is answered from the first
+one's stored answer instead of recording a second payment.
+
+`run_once` owns the transaction: it inserts the key, carries out the request
+and stores its answer in one unit of work with the payment, so either both are
+stored or neither is. A refused request (4xx) stores nothing: the caller may fix
+and retry with the same key. The unique (user, key) constraint decides between
+two simultaneous requests: the second insert waits for the first transaction
+and then fails, and the second request is answered from the first's record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.billing.models import IdempotentRequest
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput
+
+HEADER = "Idempotency-Key"
+KEY_MAX = 255
+# How long a key is answered from its record; `prune` deletes older ones.
+KEPT_FOR = timedelta(hours=24)
+FIELD = f"header.{HEADER}"
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int
+    organization_id: int | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response as stored: its status and JSON body."""
+
+    status: int
+    body: str
+    replayed: bool = False
+
+
+class _KeyTaken(Exception):
+    """Another transaction committed a record of this caller's key first."""
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_key(key: str) -> str:
+    """The key as sent, if usable: one line of printable characters, 1 to 255."""
+    stripped = key.strip()
+    if not stripped or len(key) > KEY_MAX or not key.isprintable():
+        raise InvalidInput.for_field(
+            FIELD, f"Send {HEADER} as 1 to {KEY_MAX} printable characters (a UUID, say)."
+        )
+    return key
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    """What identifies the request a key was used for: method, path and body."""
+    return _digest(method.encode() + b" " + path.encode() + b"\n" + body)
+
+
+def _stored(
+    session: Session, caller: Caller, key_hash: str, now: datetime
+) -> IdempotentRequest | None:
+    record = session.scalars(
+        select(IdempotentRequest).where(
+            IdempotentRequest.user_id == caller.user_id, IdempotentRequest.key_hash == key_hash
+        )
+    ).one_or_none()
+    if record is not None and record.created_at <= now - KEPT_FOR:
+        session.delete(record)  # expired, not yet pruned: the key is free again
+        session.flush()
+        return None
+    return record
+
+
+def _replay(record: IdempotentRequest, fingerprint: str) -> Answer:
+    if record.request_hash != fingerprint:
+        raise InvalidInput.for_field(
+            FIELD,
+            f"This {HEADER} was already used for another request (another body or "
+            "address) in the last 24 hours: use a new key for a new request.",
+        )
+    return Answer(record.response_status, record.response_body, replayed=True)
+
+
+def run_once(
+    caller: Caller,
+    key: str,
+    fingerprint: str,
+    perform: Callable[[], Answer],
+    *,
+    now: datetime | None = None,
+) -> Answer:
+    """`perform()`'s answer, stored under `key`; or the stored answer of the
+    request first made with it (`replayed`). `perform` runs inside this unit of
+    work (the service it calls joins it) and raises to refuse."""
+    now = now or utcnow()
+    key_hash = _digest(key.encode())
+    try:
+        with db.transaction() as session:
+            record = _stored(session, caller, key_hash, now)
+            if record is not None:
+                return _replay(record, fingerprint)
+            record = IdempotentRequest(
+                user_id=caller.user_id,
+                organization_id=caller.organization_id,
+                key_hash=key_hash,
+                request_hash=fingerprint,
+                response_status=0,
+                response_body="",
+                created_at=now,
+            )
+            session.add(record)
+            _claim(session)
+            answer = perform()
+            record.response_status, record.response_body = answer.status, answer.body
+            return answer
+    except _KeyTaken:
+        return _answer_of_winner(caller, key_hash, fingerprint, now)
+
+
+def _claim(session: Session) -> None:
+    """Insert the key now, before the work: a concurrent request with the same
+    key waits here on the unique index (PostgreSQL) until this one ends."""
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise _KeyTaken from error
+
+
+def _answer_of_winner(caller: Caller, key_hash: str, fingerprint: str, now: datetime) -> Answer:
+    with db.transaction() as session:
+        record = _stored(session, caller, key_hash, now)
+        if record is None or not record.response_status:
+            raise Conflict(f"A request with this {HEADER} is in progress: retry in a moment.")
+        return _replay(record, fingerprint)
+
+
+def prune(*, now: datetime | None = None) -> int:
+    """Delete the keys older than 24 hours; how many. Idempotent, safe on several hosts."""
+    cutoff = (now or utcnow()) - KEPT_FOR
+    with db.transaction() as session:
+        result = session.execute(
+            delete(IdempotentRequest).where(IdempotentRequest.created_at <= cutoff)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,261 @@
+"""`Idempotency-Key` on the money-moving staff POSTs: a retried request is
+answered from the first one's stored response instead of recording again."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.billing import idempotency
+from licensing.billing.models import CreditNote, IdempotentRequest, Invoice, Payment
+from licensing.db import utcnow
+from licensing.worker import JOBS
+from tests.support import factories
+from tests.support.factories import bearer
+
+from .conftest import activated, send_activation
+
+WIRE = {"method": "wire", "amount": "100.00", "reference": "W-2027-1"}
+
+
+def _payments(invoice: Invoice) -> int:
+    count = select(func.count()).select_from(Payment).where(Payment.invoice_id == invoice.id)
+    return int(db.session().scalar(count) or 0)
+
+
+def _post_payment(
+    client: FlaskClient, invoice: Invoice, headers: dict[str, str], key: str | None, body: object
+) -> object:
+    extra = {} if key is None else {"Idempotency-Key": key}
+    return client.post(
+        f"/api/v1/invoices/{invoice.id}/payments", json=body, headers={**headers, **extra}
+    )
+
+
+def test_a_payment_retried_with_the_same_key_is_recorded_once_and_the_retry_replays_the_answer(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = bearer(billing_staff)
+    first = _post_payment(client, invoice, headers, "retry-1", WIRE)
+    again = _post_payment(client, invoice, headers, "retry-1", WIRE)
+    assert first.status_code == 201  # type: ignore[attr-defined]
+    assert "Idempotent-Replayed" not in first.headers  # type: ignore[attr-defined]
+    assert again.status_code == 201  # type: ignore[attr-defined]
+    assert again.headers["Idempotent-Replayed"] == "true"  # type: ignore[attr-defined]
+    assert again.get_json() == first.get_json()  # type: ignore[attr-defined]
+    assert _payments(invoice) == 1
+
+
+def test_the_same_key_with_another_body_is_a_422_saying_so_and_records_nothing(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = bearer(billing_staff)
+    _post_payment(client, invoice, headers, "retry-2", WIRE)
+    other = _post_payment(client, invoice, headers, "retry-2", {**WIRE, "amount": "50.00"})
+    assert other.status_code == 422  # type: ignore[attr-defined]
+    problem = other.get_json()  # type: ignore[attr-defined]
+    assert "another request" in problem["detail"]
+    assert "header.Idempotency-Key" in problem["errors"]
+    assert _payments(invoice) == 1
+
+
+def test_keys_are_per_caller_so_another_clerk_with_the_same_key_records_their_own_payment(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    colleague = factories.make_staff(db.session(), roles=("billing",))
+    mine = _post_payment(client, invoice, bearer(billing_staff), "shared", WIRE)
+    theirs = _post_payment(client, invoice, bearer(colleague), "shared", WIRE)
+    assert mine.status_code == theirs.status_code == 201  # type: ignore[attr-defined]
+    assert "Idempotent-Replayed" not in theirs.headers  # type: ignore[attr-defined]
+    assert _payments(invoice) == 2
+
+
+def test_without_the_header_each_post_records_a_payment_as_before(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = bearer(billing_staff)
+    for _ in range(2):
+        assert _post_payment(client, invoice, headers, None, WIRE).status_code == 201  # type: ignore[attr-defined]
+    assert _payments(invoice) == 2
+
+
+def test_a_refused_request_stores_no_key_so_the_corrected_retry_is_carried_out(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("100.00",))
+    headers = bearer(billing_staff)
+    too_much = _post_payment(client, invoice, headers, "fix-me", {**WIRE, "amount": "900.00"})
+    assert too_much.status_code == 422  # type: ignore[attr-defined]
+    fixed = _post_payment(client, invoice, headers, "fix-me", WIRE)
+    assert fixed.status_code == 201  # type: ignore[attr-defined]
+    assert _payments(invoice) == 1
+
+
+def test_a_key_that_is_not_one_printable_line_of_at_most_255_characters_is_a_422(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = bearer(billing_staff)
+    for bad in ("x" * 256, "   "):
+        answer = _post_payment(client, invoice, headers, bad, WIRE)
+        assert answer.status_code == 422  # type: ignore[attr-defined]
+        assert "header.Idempotency-Key" in answer.get_json()["errors"]  # type: ignore[attr-defined]
+    assert _payments(invoice) == 0
+
+
+def test_a_credit_note_retried_with_the_same_key_is_issued_once(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = {**bearer(billing_staff), "Idempotency-Key": "credit-1"}
+    body = {"amount": "10.00", "reason": "goodwill"}
+    url = f"/api/v1/invoices/{invoice.id}/credit-notes"
+    first = client.post(url, json=body, headers=headers)
+    again = client.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["number"] == first.get_json()["number"]
+    credits = select(func.count()).select_from(CreditNote)
+    assert db.session().scalar(credits.where(CreditNote.invoice_id == invoice.id)) == 1
+
+
+def test_a_key_older_than_24_hours_is_not_replayed_and_pruning_deletes_it(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = bearer(billing_staff)
+    _post_payment(client, invoice, headers, "old", WIRE)
+    with db.transaction() as session:
+        for stored in session.scalars(select(IdempotentRequest)):
+            stored.created_at = utcnow() - idempotency.KEPT_FOR - timedelta(minutes=1)
+    again = _post_payment(client, invoice, headers, "old", WIRE)
+    assert again.status_code == 201  # type: ignore[attr-defined]
+    assert "Idempotent-Replayed" not in again.headers  # type: ignore[attr-defined]
+    assert _payments(invoice) == 2
+    later = utcnow() + idempotency.KEPT_FOR + timedelta(minutes=1)
+    assert idempotency.prune(now=later) == 1
+    assert db.session().scalar(select(func.count()).select_from(IdempotentRequest)) == 0
+
+
+def test_the_openapi_document_names_the_header_on_the_payment_and_credit_note_posts(
+    client: FlaskClient,
+) -> None:
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/v1/invoices/{invoice_id}/payments",
+        "/api/v1/invoices/{invoice_id}/credit-notes",
+    ):
+        names = [p["name"] for p in paths[path]["post"].get("parameters", [])]
+        assert "Idempotency-Key" in names
+
+
+def test_two_simultaneous_requests_with_one_key_record_one_payment(committed_app: Flask) -> None:
+    with committed_app.app_context():
+        organization = factories.make_organization(db.session())
+        invoice = send_activation(activated(organization.id))
+        assert invoice is not None
+        clerk = factories.make_staff(db.session(), roles=("billing",))
+        headers = {**bearer(clerk), "Idempotency-Key": "race"}
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+    replayed: list[bool] = []
+
+    def post() -> None:
+        client = committed_app.test_client()
+        barrier.wait(timeout=30)
+        answer = client.post(f"/api/v1/invoices/{invoice.id}/payments", json=WIRE, headers=headers)
+        statuses.append(answer.status_code)
+        replayed.append(answer.headers.get("Idempotent-Replayed") == "true")
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) in ([201, 201], [201, 409])
+    assert replayed.count(True) == statuses.count(201) - 1
+    with committed_app.app_context():
+        assert _payments(invoice) == 1
+
+
+def test_prune_keys_deletes_keys_older_than_24_hours_and_keeps_newer_ones(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = bearer(billing_staff)
+    for key in ("old", "new"):
+        _post_payment(client, invoice, headers, key, WIRE)
+    with db.transaction() as session:
+        record = session.scalars(select(IdempotentRequest).order_by(IdempotentRequest.id)).first()
+        assert record is not None
+        record.created_at = utcnow() - idempotency.KEPT_FOR - timedelta(seconds=1)
+    result = app.test_cli_runner().invoke(args=["payments", "prune-keys"])
+    assert result.exit_code == 0, result.output
+    assert "1 idempotency keys pruned" in result.output
+    assert db.session().scalar(select(func.count()).select_from(IdempotentRequest)) == 1
+    assert any(job.name == "payments prune-keys" for job in JOBS)
+
+
+def test_a_request_that_loses_the_race_for_its_key_is_answered_from_the_winners_record(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = bearer(billing_staff)
+    first = _post_payment(client, invoice, headers, "race", WIRE)
+    looked_up = idempotency._stored
+    misses = iter([True])
+
+    def winner_not_yet_visible(*args: object, **kwargs: object) -> IdempotentRequest | None:
+        # As if the other request committed between this one's look-up and its insert.
+        return None if next(misses, False) else looked_up(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(idempotency, "_stored", winner_not_yet_visible)
+    loser = _post_payment(client, invoice, headers, "race", WIRE)
+    assert loser.status_code == 201  # type: ignore[attr-defined]
+    assert loser.headers["Idempotent-Replayed"] == "true"  # type: ignore[attr-defined]
+    assert loser.get_json() == first.get_json()  # type: ignore[attr-defined]
+    assert _payments(invoice) == 1
