@@ -20,6 +20,7 @@ from licensing.accounts.models import User
 from licensing.agreements.models import Application
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
+from licensing.config import PROJECT_ROOT
 from licensing.mail.models import OutboxMessage
 from licensing.web.filters import money
 from tests.integration.agreements.conftest import AUTO_USE
@@ -209,3 +210,13 @@ def test_a_body_over_the_limit_says_the_limit_it_exceeds(
     assert refused.status_code == 413
     page = text_of(refused)
     assert f"larger than the {limit // (1024 * 1024)} MB" in page, page
+
+
+def test_the_favicon_browsers_ask_for_is_the_projects_icon(client: FlaskClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/svg+xml"
+    assert icon.data == (PROJECT_ROOT / "static" / "favicon.svg").read_bytes()
+    for page in ("/", "/api/v1/docs"):
+        html = client.get(page).get_data(as_text=True)
+        assert re.search(r'<link rel="icon" href="[^"]*favicon[^"]*"', html), page
