@@ -10,10 +10,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response
 
 from licensing import db
 from licensing.accounts.models import User
@@ -22,6 +25,7 @@ from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.config import PROJECT_ROOT
 from licensing.mail.models import OutboxMessage
+from licensing.web.errors import handle_http_exception
 from licensing.web.filters import money
 from tests.integration.agreements.conftest import AUTO_USE
 from tests.integration.finance.conftest import issue
@@ -220,3 +224,47 @@ def test_the_favicon_browsers_ask_for_is_the_projects_icon(client: FlaskClient) 
     for page in ("/", "/api/v1/docs"):
         html = client.get(page).get_data(as_text=True)
         assert re.search(r'<link rel="icon" href="[^"]*favicon[^"]*"', html), page
+
+
+def test_a_page_that_does_not_exist_says_so_in_plain_words(client: FlaskClient) -> None:
+    response = client.get("/portal/no-such-page")
+    assert response.status_code == 404
+    page = text_of(response)
+    assert "Page not found" in page
+    assert "There is no page at this address" in page
+    assert "check your spelling" not in page
+    # The API keeps its problem document.
+    assert client.get("/api/v1/no-such-thing").mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "words"),
+    [("60", "in 1 minute"), ("45", "in 45 seconds"), ("1", "in 1 second"), ("150", "in 3 minutes")],
+)
+def test_too_many_attempts_says_when_to_try_again_in_words(
+    retry_after: str, words: str, app: Flask
+) -> None:
+    with app.test_request_context("/sign-in", method="POST"):
+        answer = handle_http_exception(
+            TooManyRequests(
+                "3 per 1 minute",
+                response=Response(status=429, headers={"Retry-After": retry_after}),
+            )
+        )
+    assert not isinstance(answer, tuple)
+    assert answer.status_code == 429
+    page = answer.get_data(as_text=True)
+    assert "<h1>Too many attempts</h1>" in page
+    assert "Too Many Requests" not in page
+    assert f"Try again {words}." in page
+
+
+@pytest.mark.parametrize("config_changes", [{"auth_rate_limit": "3 per minute"}])
+def test_a_rate_limited_sign_in_page_says_too_many_attempts(app: Flask) -> None:
+    client = app.test_client()
+    for n in range(4):
+        response = client.post("/sign-in", data={"email": f"g{n}@nowhere.example", "password": "x"})
+    assert response.status_code == 429
+    page = text_of(response)
+    assert "Too many attempts" in page
+    assert re.search(r"Try again in (\d+ seconds|1 minute)\.", page), page
