@@ -6,11 +6,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
@@ -268,3 +269,20 @@ def test_a_rate_limited_sign_in_page_says_too_many_attempts(app: Flask) -> None:
     page = text_of(response)
     assert "Too many attempts" in page
     assert re.search(r"Try again in (\d+ seconds|1 minute)\.", page), page
+
+
+def test_the_console_homes_overdue_invoices_give_their_oldest_due_date_in_the_oldest_column(
+    app: Flask,
+    vendor: User,
+    billing_staff: Any,
+    signed_in: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    after_due = datetime.combine(invoice.due_date + timedelta(days=10), time(15), tzinfo=UTC)
+    with time_machine.travel(after_due, tick=False):
+        page = signed_in(app.test_client(), billing_staff).get("/console/")
+    home = text_of(page)
+    # It gave "Oldest due ..." under the queue's name and "—" under *Oldest*.
+    assert f"Overdue invoices 1 1 overdue due {invoice.due_date.isoformat()}" in home
+    assert "Oldest due" not in home
