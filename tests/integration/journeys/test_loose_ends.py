@@ -15,25 +15,30 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from licensing import db
+from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.config import PROJECT_ROOT
 from licensing.mail.models import OutboxMessage
+from licensing.permissions import services as permissions
 from licensing.web.errors import handle_http_exception
 from licensing.web.filters import money
-from tests.integration.agreements.conftest import AUTO_USE
+from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.finance.conftest import issue
 from tests.integration.journeys.test_staff_finance import _refunded_credit
 from tests.integration.journeys.test_vendor_round2 import text_of
+from tests.integration.permissions.conftest import OFFICE, routed_use, send_routed
 from tests.support import factories
-from tests.support.factories import billing_clerk
+from tests.support.factories import billing_clerk, make_staff
 
 
 def _email(template: str) -> OutboxMessage:
@@ -286,3 +291,47 @@ def test_the_console_homes_overdue_invoices_give_their_oldest_due_date_in_the_ol
     # It gave "Oldest due ..." under the queue's name and "—" under *Oldest*.
     assert f"Overdue invoices 1 1 overdue due {invoice.due_date.isoformat()}" in home
     assert "Oldest due" not in home
+
+
+def _left_with_a_deactivated_reviewer(reviewer: User) -> None:
+    """Deactivated before deactivation released a reviewer's work: the rows as they
+    were left, set directly."""
+    db.session().execute(update(User).where(User.id == reviewer.id).values(is_active=False))
+    db.session().commit()
+
+
+def test_an_application_left_with_a_deactivated_reviewer_says_so_in_the_queue_and_on_its_page(
+    apply: Any, vendor: User, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    reviewer = make_staff(db.session(), roles=("licensing",))
+    kept = make_staff(db.session(), roles=("licensing",))
+    left, assigned = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
+    office = Actor.of(accounts.principal_for(licensing_staff))
+    agreements.assign(left.id, reviewer.id, office)
+    agreements.assign(assigned.id, kept.id, office)
+    _left_with_a_deactivated_reviewer(reviewer)
+    staff = signed_in(app.test_client(), licensing_staff)
+    queue = text_of(staff.get("/console/applications"))
+    # It showed the name alone, as if the reviewer were still at work on it.
+    assert f"{reviewer.full_name} (deactivated)" in queue
+    assert f"{kept.full_name} (deactivated)" not in queue
+    page = text_of(staff.get(f"/console/applications/{left.id}"))
+    assert f"Assignee {reviewer.full_name} (deactivated)" in page
+    other = text_of(staff.get(f"/console/applications/{assigned.id}"))
+    assert f"Assignee {kept.full_name}" in other
+    assert "(deactivated)" not in other
+
+
+def test_a_permission_request_left_with_a_deactivated_reviewer_says_so_in_the_queue_and_on_its_page(
+    app: Flask, admin: Any, signed_in: Any
+) -> None:
+    organization = factories.make_organization(db.session())
+    reviewer = make_staff(db.session(), roles=("licensing",))
+    routed = send_routed(routed_use(organization.id, "Bluefin", application_id=91001))
+    permissions.assign([routed.id], reviewer.id, OFFICE)
+    _left_with_a_deactivated_reviewer(reviewer)
+    staff = signed_in(app.test_client(), admin)
+    queue = text_of(staff.get("/console/permissions/"))
+    assert f"{reviewer.full_name} (deactivated)" in queue
+    page = text_of(staff.get(f"/console/permissions/{routed.id}"))
+    assert f"Assignee {reviewer.full_name} (deactivated)" in page
