@@ -37,6 +37,8 @@ VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a link purpose; also new staff's first password
 INVITATION = "invitation"
 TOKEN_PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, INVITATION)
+# After an assignee's name when the account is deactivated (`User.listed_name`).
+DEACTIVATED_MARK = " (deactivated)"
 
 
 def parse_roles(staff_roles: str) -> frozenset[str]:
@@ -138,6 +140,12 @@ class User(Base):
         if unknown:
             raise ValueError(f"unknown staff roles {sorted(unknown)}")
         self.staff_roles = ",".join(sorted(set(roles)))
+
+    @property
+    def listed_name(self) -> str:
+        """The name as work shows its assignee: marked when the account is
+        deactivated (work assigned before deactivation released it waits on nobody)."""
+        return self.full_name + ("" if self.is_active else DEACTIVATED_MARK)
 
     @property
     def is_staff(self) -> bool:

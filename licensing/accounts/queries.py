@@ -16,12 +16,19 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from flask import has_request_context
-from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, case, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from licensing import access, db
 from licensing.access import Principal
-from licensing.accounts.models import INVITATION, ApiToken, OneTimeToken, Organization, User
+from licensing.accounts.models import (
+    DEACTIVATED_MARK,
+    INVITATION,
+    ApiToken,
+    OneTimeToken,
+    Organization,
+    User,
+)
 from licensing.accounts.states import ACTIVE
 from licensing.actors import Actor
 from licensing.errors import NotFound
@@ -33,6 +40,15 @@ S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 T = TypeVar("T")
 # Who asks: the request's principal, or a use case's actor.
 Caller = Principal | Actor
+
+
+def listed_name() -> ColumnElement[str]:
+    """A user's name as work lists show an assignee (`User.listed_name`, in SQL):
+    with "(deactivated)" after it for an account deactivated while work was still
+    assigned to it, so staff see the work waits on nobody and reassign it."""
+    return case(
+        (User.is_active.is_(False), User.full_name + DEACTIVATED_MARK), else_=User.full_name
+    )
 
 
 def _organization_column(model: type[Any]) -> ColumnElement[Any]:

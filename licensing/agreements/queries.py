@@ -20,7 +20,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eag
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User, parse_roles
-from licensing.accounts.queries import ScopedStatement, id_column, scoped, scoped_to, seen_by
+from licensing.accounts.queries import (
+    ScopedStatement,
+    id_column,
+    listed_name,
+    scoped,
+    scoped_to,
+    seen_by,
+)
 from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
 from licensing.agreements.states import (
     ACTIVE,
@@ -218,7 +225,7 @@ _LISTED = (
     Application.state,
     Application.organization_id,
     Organization.legal_name.label("organization"),
-    User.full_name.label("assignee"),
+    listed_name().label("assignee"),
     Application.total,
     Application.currency,
 )

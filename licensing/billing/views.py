@@ -707,7 +707,9 @@ def _billing_queues(
         count=overdue,
         endpoint="billing_console.overdue",
         attention=overdue,
-        detail=f"Oldest due {oldest_due:%Y-%m-%d}" if oldest_due else "",
+        # Overdue invoices wait on licensees, as royalty reports do: the Oldest
+        # column gives the due date, not a detail line of its own.
+        oldest_due=oldest_due,
     )
     flagged = session.scalar(select(func.count()).where(Payment.state == FLAGGED)) or 0
     yield QueueSummary(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import User
-from licensing.accounts.queries import ScopedStatement, get_owned, scoped
+from licensing.accounts.queries import ScopedStatement, get_owned, listed_name, scoped
 from licensing.errors import NotFound
 from licensing.limits import record_id
 
@@ -70,11 +70,11 @@ class QueueRequest(NamedTuple):
     decided_at: datetime | None
     closed_at: datetime | None
     sla_due_at: datetime | None
-    assignee: str | None  # the assignee's full name (last: from the joined user)
+    assignee: str | None  # the assignee's listed name (last: from the joined user)
 
 
 _QUEUE_COLUMNS = select(
-    *(getattr(PermissionRequest, name) for name in QueueRequest._fields[:-1]), User.full_name
+    *(getattr(PermissionRequest, name) for name in QueueRequest._fields[:-1]), listed_name()
 ).outerjoin(User, User.id == PermissionRequest.assignee_id)
 
 

@@ -78,11 +78,53 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         return redirect(page, 308)
     if error.code == 413:
         return _page(413, "Too large to send", _too_large())
-    response = error.get_response()
-    body, _status = _page(error.code or 500, error.name, error.description or "")
+    title, detail = _in_plain_words(error)
+    response = error.get_response()  # with its headers (Retry-After, Allow)
+    body, _status = _page(error.code or 500, title, detail)
     response.set_data(body)
     response.mimetype = "text/html"
     return response
+
+
+def _in_plain_words(error: HTTPException) -> tuple[str, str]:
+    """The heading and sentence of a page for `error`: Werkzeug's own words for
+    a missing page and a rate limit ("Too Many Requests", "If you entered the URL
+    manually ...") read as a server's, not the office's."""
+    specific = error.description != type(error).description
+    if error.code == 404:
+        detail = error.description if specific and error.description else _NOT_FOUND
+        return "Page not found", detail
+    if error.code == 429:
+        return "Too many attempts", _too_many(error)
+    return error.name, error.description or ""
+
+
+_NOT_FOUND = (
+    "There is no page at this address. If you typed it, check it; if a link led "
+    "here, the page may have moved: start again from the home page or the menu."
+)
+
+
+def _too_many(error: HTTPException) -> str:
+    """What a 429 page says: when to try again, from the Retry-After header that
+    Flask-Limiter puts on the answer (seconds; a minute when it is absent)."""
+    retry_after = error.response.headers.get("Retry-After") if error.response else None
+    seconds = int(retry_after) if retry_after and retry_after.isdigit() else 60
+    return (
+        "Too many attempts came from your address in a short time, so this one was "
+        f"refused and nothing was saved. Try again in {_duration(seconds)}."
+    )
+
+
+def _duration(seconds: int) -> str:
+    """`45` -> `45 seconds`; `60` -> `1 minute`; `150` -> `3 minutes` (rounded up,
+    so trying again then is never too early); `7200` -> `2 hours`."""
+    count, unit = seconds, "second"
+    if seconds >= 3600:
+        count, unit = -(-seconds // 3600), "hour"
+    elif seconds >= 60:
+        count, unit = -(-seconds // 60), "minute"
+    return f"{count} {unit}" + ("" if count == 1 else "s")
 
 
 def _too_large() -> str:

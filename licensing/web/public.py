@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template, send_from_directory
+from werkzeug.wrappers import Response
 
 from licensing import access
 
@@ -13,3 +14,14 @@ bp = Blueprint("public", __name__)
 @access.public
 def home() -> str:
     return render_template("public/home.html")
+
+
+@bp.route("/favicon.ico")
+@access.public
+def favicon() -> Response:
+    # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (the API
+    # documentation, a PDF, a download): the same icon, not a 404 in every log.
+    static_folder = current_app.static_folder or "static"
+    return send_from_directory(
+        static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    )

@@ -93,7 +93,7 @@ def test_unknown_page_is_an_html_page(client: FlaskClient) -> None:
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert response.mimetype == "text/html"
-    assert "Not Found" in response.get_data(as_text=True)
+    assert "Page not found" in response.get_data(as_text=True)
 
 
 def test_wrong_method_on_the_api_is_405_with_allow(client: FlaskClient) -> None:

@@ -6,28 +6,39 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response
 
 from licensing import db
+from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
+from licensing.config import PROJECT_ROOT
 from licensing.mail.models import OutboxMessage
+from licensing.permissions import services as permissions
+from licensing.web.errors import handle_http_exception
 from licensing.web.filters import money
-from tests.integration.agreements.conftest import AUTO_USE
+from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.finance.conftest import issue
 from tests.integration.journeys.test_staff_finance import _refunded_credit
 from tests.integration.journeys.test_vendor_round2 import text_of
+from tests.integration.permissions.conftest import OFFICE, routed_use, send_routed
 from tests.support import factories
-from tests.support.factories import billing_clerk
+from tests.support.factories import billing_clerk, make_staff
 
 
 def _email(template: str) -> OutboxMessage:
@@ -209,3 +220,118 @@ def test_a_body_over_the_limit_says_the_limit_it_exceeds(
     assert refused.status_code == 413
     page = text_of(refused)
     assert f"larger than the {limit // (1024 * 1024)} MB" in page, page
+
+
+def test_the_favicon_browsers_ask_for_is_the_projects_icon(client: FlaskClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/svg+xml"
+    assert icon.data == (PROJECT_ROOT / "static" / "favicon.svg").read_bytes()
+    for page in ("/", "/api/v1/docs"):
+        html = client.get(page).get_data(as_text=True)
+        assert re.search(r'<link rel="icon" href="[^"]*favicon[^"]*"', html), page
+
+
+def test_a_page_that_does_not_exist_says_so_in_plain_words(client: FlaskClient) -> None:
+    response = client.get("/portal/no-such-page")
+    assert response.status_code == 404
+    page = text_of(response)
+    assert "Page not found" in page
+    assert "There is no page at this address" in page
+    assert "check your spelling" not in page
+    # The API keeps its problem document.
+    assert client.get("/api/v1/no-such-thing").mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "words"),
+    [("60", "in 1 minute"), ("45", "in 45 seconds"), ("1", "in 1 second"), ("150", "in 3 minutes")],
+)
+def test_too_many_attempts_says_when_to_try_again_in_words(
+    retry_after: str, words: str, app: Flask
+) -> None:
+    with app.test_request_context("/sign-in", method="POST"):
+        answer = handle_http_exception(
+            TooManyRequests(
+                "3 per 1 minute",
+                response=Response(status=429, headers={"Retry-After": retry_after}),
+            )
+        )
+    assert not isinstance(answer, tuple)
+    assert answer.status_code == 429
+    page = answer.get_data(as_text=True)
+    assert "<h1>Too many attempts</h1>" in page
+    assert "Too Many Requests" not in page
+    assert f"Try again {words}." in page
+
+
+@pytest.mark.parametrize("config_changes", [{"auth_rate_limit": "3 per minute"}])
+def test_a_rate_limited_sign_in_page_says_too_many_attempts(app: Flask) -> None:
+    client = app.test_client()
+    for n in range(4):
+        response = client.post("/sign-in", data={"email": f"g{n}@nowhere.example", "password": "x"})
+    assert response.status_code == 429
+    page = text_of(response)
+    assert "Too many attempts" in page
+    assert re.search(r"Try again in (\d+ seconds|1 minute)\.", page), page
+
+
+def test_the_console_homes_overdue_invoices_give_their_oldest_due_date_in_the_oldest_column(
+    app: Flask,
+    vendor: User,
+    billing_staff: Any,
+    signed_in: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor)
+    after_due = datetime.combine(invoice.due_date + timedelta(days=10), time(15), tzinfo=UTC)
+    with time_machine.travel(after_due, tick=False):
+        page = signed_in(app.test_client(), billing_staff).get("/console/")
+    home = text_of(page)
+    # It gave "Oldest due ..." under the queue's name and "—" under *Oldest*.
+    assert f"Overdue invoices 1 1 overdue due {invoice.due_date.isoformat()}" in home
+    assert "Oldest due" not in home
+
+
+def _left_with_a_deactivated_reviewer(reviewer: User) -> None:
+    """Deactivated before deactivation released a reviewer's work: the rows as they
+    were left, set directly."""
+    db.session().execute(update(User).where(User.id == reviewer.id).values(is_active=False))
+    db.session().commit()
+
+
+def test_an_application_left_with_a_deactivated_reviewer_says_so_in_the_queue_and_on_its_page(
+    apply: Any, vendor: User, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    reviewer = make_staff(db.session(), roles=("licensing",))
+    kept = make_staff(db.session(), roles=("licensing",))
+    left, assigned = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
+    office = Actor.of(accounts.principal_for(licensing_staff))
+    agreements.assign(left.id, reviewer.id, office)
+    agreements.assign(assigned.id, kept.id, office)
+    _left_with_a_deactivated_reviewer(reviewer)
+    staff = signed_in(app.test_client(), licensing_staff)
+    queue = text_of(staff.get("/console/applications"))
+    # It showed the name alone, as if the reviewer were still at work on it.
+    assert f"{reviewer.full_name} (deactivated)" in queue
+    assert f"{kept.full_name} (deactivated)" not in queue
+    page = text_of(staff.get(f"/console/applications/{left.id}"))
+    assert f"Assignee {reviewer.full_name} (deactivated)" in page
+    other = text_of(staff.get(f"/console/applications/{assigned.id}"))
+    assert f"Assignee {kept.full_name}" in other
+    assert "(deactivated)" not in other
+
+
+def test_a_permission_request_left_with_a_deactivated_reviewer_says_so_in_the_queue_and_on_its_page(
+    app: Flask, admin: Any, signed_in: Any
+) -> None:
+    organization = factories.make_organization(db.session())
+    reviewer = make_staff(db.session(), roles=("licensing",))
+    routed = send_routed(routed_use(organization.id, "Bluefin", application_id=91001))
+    permissions.assign([routed.id], reviewer.id, OFFICE)
+    _left_with_a_deactivated_reviewer(reviewer)
+    staff = signed_in(app.test_client(), admin)
+    queue = text_of(staff.get("/console/permissions/"))
+    assert f"{reviewer.full_name} (deactivated)" in queue
+    page = text_of(staff.get(f"/console/permissions/{routed.id}"))
+    assert f"Assignee {reviewer.full_name} (deactivated)" in page
