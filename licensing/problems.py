@@ -7,6 +7,7 @@ messages are flattened to field paths such as `uses.0.quantity.end_users`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -168,11 +169,17 @@ def _without_trailing_slash() -> str | None:
     return f"There is no such resource; paths have no trailing slash: {path.rstrip('/')}"
 
 
+# How Flask-Limiter describes a limit it was given no message for: "120 per 1 minute".
+_BARE_LIMIT = re.compile(r"\d+ per ")
+
+
 def _over_the_limit(limit: str | None, retry_after: str) -> str:
     """Flask-Limiter's description is the bare limit ("120 per 1 minute"): say
     what it is a limit of and when the client may try again."""
     if not limit or limit == _HTTP_DETAILS[429]:
         return f"Too many requests; try again in {retry_after} seconds."
+    if not _BARE_LIMIT.match(limit):  # a route's own sentence (the shared auth limit)
+        return f"{limit.rstrip('.')}; try again in {retry_after} seconds."
     return (
         f"Too many requests from your address: the limit is {limit}; "
         f"try again in {retry_after} seconds."

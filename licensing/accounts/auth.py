@@ -161,7 +161,9 @@ def init_app(app: Flask) -> None:
 
 # --- rate limits ---------------------------------------------------------------------
 
-_AUTH_LIMIT_MESSAGE = "Too many attempts from your address; wait a minute and try again."
+# A sentence of its own (not a bare limit): the API's 429 adds when to try again
+# from Retry-After, and pages say it in words.
+_AUTH_LIMIT_MESSAGE = "Too many attempts from your address."
 
 
 _auth_limit, _auth_limit_off = configured_limit("auth_rate_limit")

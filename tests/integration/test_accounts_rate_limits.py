@@ -47,3 +47,19 @@ def test_the_api_sign_up_shares_the_rate_limit_as_a_problem_document(app: Flask)
     assert response.status_code == 429
     assert response.mimetype == "application/problem+json"
     assert "Retry-After" in response.headers
+
+
+def test_the_api_says_what_the_shared_limit_is_and_when_to_try_again_in_one_sentence(
+    app: Flask,
+) -> None:
+    # The shared limit's own words were put where a bare limit goes: "the limit is
+    # Too many attempts from your address; wait a minute and try again.; try again
+    # in 60 seconds."
+    client = app.test_client()
+    for n in range(3):
+        client.post("/api/v1/signups", json={"email": f"y{n}"})
+    response = client.post("/api/v1/signups", json={"email": "y"})
+    assert response.status_code == 429
+    detail = response.get_json()["detail"]
+    seconds = response.headers["Retry-After"]
+    assert detail == f"Too many attempts from your address; try again in {seconds} seconds."
