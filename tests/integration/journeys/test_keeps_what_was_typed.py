@@ -1,0 +1,141 @@
+"""Round 2 loose end: the application pages that read the posted form themselves
+(the console's decision and internal note) come back after a refusal with what
+was typed, the message beside the refused field, and nothing stored. On both
+backends."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import queries
+from licensing.agreements import services as agreements
+from licensing.agreements.models import NOTE_MAX, REASON_MAX, Application
+from licensing.audit.models import AuditEvent
+from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a fixture
+    AUTO_USE,
+    NOW,
+    STAFF_USE,
+    apply,
+)
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+
+# A reviewer's long reason, with what a page must escape, not interpret.
+LONG_REASON = (
+    "The revenue figure <b>does not</b> match the audited accounts & the feed's "
+    "distribution list; " * 20
+).strip()
+
+
+def _events(application_id: int) -> int:
+    return int(
+        db.session().scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.entity_type == "application",
+                AuditEvent.entity_id == str(application_id),
+            )
+        )
+        or 0
+    )
+
+
+def _state(application_id: int) -> str:
+    application = db.session().get(Application, application_id)
+    assert application is not None
+    db.session().refresh(application)
+    return application.state
+
+
+def _textarea(page: str, name: str) -> str:
+    """The text in the page's textarea `name`, unescaped as the browser shows it."""
+    found = re.search(rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>', page, re.S)
+    assert found, f"no textarea {name}"
+    return html.unescape(found.group(1))
+
+
+def _message_beside(page: str, field: str) -> str:
+    found = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', page, re.S)
+    assert found, f"no message beside {field}"
+    return html.unescape(found.group(1))
+
+
+def _in_review(apply: Any, vendor: Any, staff: Any) -> Application:  # noqa: F811 - the fixture
+    application: Application = apply(vendor, STAFF_USE)
+    agreements.start_review(application.id, Actor.of(accounts.principal_for(staff)), now=NOW)
+    return application
+
+
+def _staff(user: Any) -> Actor:
+    return Actor.of(accounts.principal_for(user))
+
+
+def test_a_decision_without_an_action_keeps_the_reason_typed_and_stores_nothing(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    events = _events(application.id)
+    signed_in(client, licensing_staff)
+    response = client.post(
+        f"/console/applications/{application.id}/review",
+        data={"action": "", "reason": LONG_REASON},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert _textarea(page, "reason") == LONG_REASON
+    assert "<b>does not</b>" not in page  # escaped, never marked safe
+    assert _message_beside(page, "action") == "Choose an action."
+    assert (_state(application.id), _events(application.id)) == ("in_review", events)
+
+
+def test_a_rejection_with_a_reason_too_long_keeps_the_reason_and_the_chosen_action(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    events = _events(application.id)
+    too_long = ("Not evidenced. " * 300)[: REASON_MAX + 1]
+    signed_in(client, licensing_staff)
+    response = client.post(
+        f"/console/applications/{application.id}/review",
+        data={"action": "reject", "reason": too_long},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert _textarea(page, "reason") == too_long
+    assert '<option value="reject" selected>' in page
+    assert _message_beside(page, "reason") == f"At most {REASON_MAX} characters."
+    assert (_state(application.id), _events(application.id)) == ("in_review", events)
+
+
+def test_an_internal_note_too_long_is_the_page_again_with_the_note_typed(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = apply(vendor, AUTO_USE)
+    note = ("Called the licensee about the <feed> & its users. " * 200)[: NOTE_MAX + 1]
+    signed_in(client, licensing_staff)
+    response = client.post(f"/console/applications/{application.id}/notes", data={"body": note})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert _textarea(page, "body") == note
+    assert _message_beside(page, "body") == f"At most {NOTE_MAX} characters."
+    assert queries.notes(db.session(), application.id) == []
