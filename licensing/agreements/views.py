@@ -289,6 +289,8 @@ def _vendor_page(
         allowed=APPLICATION.allowed(application.state),
         errors=errors or {},
         now=utcnow(),
+        # What was posted, for a refused step's form to show again (escaped by Jinja).
+        form=readable(request.form) if request.method == "POST" else {},
     ), status
 
 

@@ -1,7 +1,7 @@
 """Round 2 loose end: the application pages that read the posted form themselves
-(the console's decision and internal note) come back after a refusal with what
-was typed, the message beside the refused field, and nothing stored. On both
-backends."""
+(the console's decision and internal note, the vendor's reconsideration and
+resubmission) come back after a refusal with what was typed, the message beside
+the refused field, and nothing stored. On both backends."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a
     apply,
 )
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.settings import issuing
 
 # A reviewer's long reason, with what a page must escape, not interpret.
 LONG_REASON = (
@@ -139,3 +140,53 @@ def test_an_internal_note_too_long_is_the_page_again_with_the_note_typed(
     assert _textarea(page, "body") == note
     assert _message_beside(page, "body") == f"At most {NOTE_MAX} characters."
     assert queries.notes(db.session(), application.id) == []
+
+
+def test_a_request_for_reconsideration_too_long_keeps_what_the_vendor_wrote(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    agreements.reject(application.id, "Revenue not evidenced", _staff(licensing_staff))
+    events = _events(application.id)
+    too_long = ("Our audited accounts <attached> show 80,000.00 & more. " * 100)[: REASON_MAX + 1]
+    signed_in(client, vendor)
+    response = client.post(
+        f"/portal/applications/{application.id}/reconsideration", data={"reason": too_long}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert _textarea(page, "reason") == too_long
+    assert _message_beside(page, "reason") == f"At most {REASON_MAX} characters."
+    assert (_state(application.id), _events(application.id)) == ("rejected", events)
+
+
+def test_a_resubmission_without_the_confirmation_keeps_the_answer_to_the_office(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    agreements.review(
+        application.id,
+        "return",
+        _staff(licensing_staff),
+        policy=issuing(),
+        reason="Send the feed's distribution list.",
+        now=NOW,
+    )
+    events = _events(application.id)
+    signed_in(client, vendor)
+    response = client.post(
+        f"/portal/applications/{application.id}/submit", data={"response": LONG_REASON}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert _textarea(page, "response") == LONG_REASON
+    assert "accurate" in _message_beside(page, "attest")
+    assert (_state(application.id), _events(application.id)) == ("returned", events)
