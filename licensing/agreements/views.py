@@ -955,6 +955,7 @@ def terminate(agreement_id: int) -> Page:
             found,
             "agreements/console_agreement.html",
             errors=getattr(error, "errors", None) or {"_": [error.detail]},
+            values=readable(request.form),  # the reason as typed, to correct
             history=audit_queries.events_for(session, "agreement", found.id),
             status=422 if isinstance(error, InvalidInput) else 409,
         )

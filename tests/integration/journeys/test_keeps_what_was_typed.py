@@ -1,7 +1,8 @@
-"""Round 2 loose end: the application pages that read the posted form themselves
-(the console's decision and internal note, the vendor's reconsideration and
-resubmission) come back after a refusal with what was typed, the message beside
-the refused field, and nothing stored. On both backends."""
+"""Round 2 loose end: the application and agreement pages that read the posted
+form themselves (the console's decision, internal note and termination, the
+vendor's reconsideration, resubmission and acceptance) come back after a refusal
+with what was typed, the message beside the refused field, and nothing stored.
+On both backends."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements import services as agreements
-from licensing.agreements.models import NOTE_MAX, REASON_MAX, Application
+from licensing.agreements.models import (
+    NOTE_MAX,
+    REASON_MAX,
+    Acceptance,
+    Agreement,
+    Application,
+)
 from licensing.audit.models import AuditEvent
 from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a fixture
     AUTO_USE,
@@ -190,3 +197,61 @@ def test_a_resubmission_without_the_confirmation_keeps_the_answer_to_the_office(
     assert _textarea(page, "response") == LONG_REASON
     assert "accurate" in _message_beside(page, "attest")
     assert (_state(application.id), _events(application.id)) == ("returned", events)
+
+
+def _issued_agreement(apply: Any, vendor: Any) -> Agreement:  # noqa: F811 - the fixture
+    application = apply(vendor, AUTO_USE)  # priced by the card alone: issued at once
+    return (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+
+
+def test_an_acceptance_without_a_title_keeps_the_name_and_the_authority_ticked(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    agreement = _issued_agreement(apply, vendor)
+    signed_in(client, vendor)
+    response = client.post(
+        f"/portal/agreements/{agreement.id}/accept",
+        data={
+            "signer_name": "Robin <Castellanos> & Partners",
+            "signer_title": " ",
+            "authority_confirmed": "yes",
+            "pdf_sha256": agreement.pdf_sha256,
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'value="Robin &lt;Castellanos&gt; &amp; Partners"' in page
+    assert re.search(r'<input type="checkbox" id="authority_confirmed"[^>]* checked>', page)
+    assert _message_beside(page, "signer_title") == "Give your title."
+    db.session().refresh(agreement)
+    assert agreement.state == "issued"
+    assert db.session().scalar(select(func.count()).select_from(Acceptance)) == 0
+
+
+def test_a_termination_reason_too_long_is_the_page_again_with_the_reason_typed(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    agreement = _issued_agreement(apply, vendor)
+    too_long = ("Breach of the <distribution> clause & the audit terms. " * 100)[: REASON_MAX + 1]
+    signed_in(client, licensing_staff)
+    response = client.post(
+        f"/console/agreements/{agreement.id}/terminate",
+        data={"reason": too_long, "confirmed": "yes"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert _textarea(page, "reason") == too_long
+    assert _message_beside(page, "reason") == f"At most {REASON_MAX} characters."
+    db.session().refresh(agreement)
+    assert (agreement.state, agreement.termination_reason) == ("issued", None)
