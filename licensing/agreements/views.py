@@ -405,14 +405,17 @@ def withdraw(application_id: int) -> Page:
 
 @bp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
 @access.vendor
+@shows_unstorable_on_form
 def request_reconsideration(application_id: int) -> Page:
     actor = current_actor()
+
+    def call() -> object:
+        form = forms.ReasonForm()
+        forms.checked(form)
+        return services.request_reconsideration(application_id, form.reason.data or "", actor)
+
     return _vendor_action(
-        application_id,
-        lambda: services.request_reconsideration(
-            application_id, request.form.get("reason", ""), actor
-        ),
-        "Your request for reconsideration is sent to the licensing office.",
+        application_id, call, "Your request for reconsideration is sent to the licensing office."
     )
 
 
@@ -816,12 +819,16 @@ def assign(application_id: int) -> Page:
 
 @console.route("/applications/<int:application_id>/notes", methods=["POST"])
 @access.staff(*LICENSING)
+@shows_unstorable_on_form
 def add_note(application_id: int) -> Page:
-    return _staff_action(
-        application_id,
-        lambda: services.add_note(application_id, request.form.get("body", ""), current_actor()),
-        "The internal note is saved.",
-    )
+    actor = current_actor()
+
+    def call() -> object:
+        form = forms.NoteForm()
+        forms.checked(form)
+        return services.add_note(application_id, form.body.data or "", actor)
+
+    return _staff_action(application_id, call, "The internal note is saved.")
 
 
 # What the console says after each step of its review form.
@@ -837,26 +844,30 @@ _REVIEW_DONE = {
 
 @console.route("/applications/<int:application_id>/review", methods=["POST"])
 @access.staff(*LICENSING)
+@shows_unstorable_on_form
 def review(application_id: int) -> Page:
-    action = request.form.get("action", "")
+    form = forms.DecisionForm()
+    action = form.action.data or ""
     if action not in _REVIEW_DONE:  # approval has its own form, with the changes
+        form.validate()  # an unstorable reason is told beside it as well
         return _console_page(
             queries.get_application(db.session(), application_id),
-            errors={"action": ["Choose an action."]},
+            errors={**forms.error_paths(form), "action": ["Choose an action."]},
             status=422,
         )
-    reason = request.form.get("reason", "")
-    return _staff_action(
-        application_id,
-        lambda: services.review(
+    actor = current_actor()
+
+    def call() -> object:
+        forms.checked(form)
+        return services.review(
             application_id,
             action,
-            current_actor(),
+            actor,
             policy=IssuingPolicy.from_config(current_config()),
-            reason=reason,
-        ),
-        _REVIEW_DONE[action],
-    )
+            reason=form.reason.data or "",
+        )
+
+    return _staff_action(application_id, call, _REVIEW_DONE[action])
 
 
 def _modifications(application: Application) -> services.Modifications:
@@ -939,15 +950,18 @@ def agreement_detail(agreement_id: int) -> Page:
 
 @console.route("/agreements/<int:agreement_id>/terminate", methods=["POST"])
 @access.staff(*LICENSING)
+@shows_unstorable_on_form
 def terminate(agreement_id: int) -> Page:
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
-    reason = request.form.get("reason", "")
-    # Ending a license cannot be undone and tells the licensee: asked first, like
-    # voiding an invoice (a missing reason is the form's message, without asking).
-    if reason.strip() and not confirm.confirmed():
-        return confirm.ask(_termination_question(found, reason.strip()))
+    form = forms.ReasonForm()
+    reason = form.reason.data or ""
     try:
+        forms.checked(form)  # an unstorable reason: beside the field, before asking
+        # Ending a license cannot be undone and tells the licensee: asked first, like
+        # voiding an invoice (a missing reason is the form's message, without asking).
+        if reason.strip() and not confirm.confirmed():
+            return confirm.ask(_termination_question(found, reason.strip()))
         services.terminate(agreement_id, reason, current_actor())
     except (InvalidInput, Conflict) as error:
         session.refresh(found)

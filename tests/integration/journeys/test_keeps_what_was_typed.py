@@ -255,3 +255,87 @@ def test_a_termination_reason_too_long_is_the_page_again_with_the_reason_typed(
     assert _message_beside(page, "reason") == f"At most {REASON_MAX} characters."
     db.session().refresh(agreement)
     assert (agreement.state, agreement.termination_reason) == ("issued", None)
+
+
+# --- a character no database stores (NUL) ------------------------------------------------------
+
+NUL = "\x00"
+UNSTORABLE = "Contains a character that cannot be stored (a NUL character): remove it."
+
+
+def _unstorable_kept(response: Any, field: str, typed: str) -> None:
+    """The page again (422): what was typed, the NUL shown as U+FFFD where it
+    was, and the message beside the field."""
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422, page[:2000]
+    assert NUL not in page
+    assert _textarea(page, field) == typed.replace(NUL, "\ufffd")
+    assert _message_beside(page, field) == UNSTORABLE
+
+
+def test_a_nul_in_a_decision_reason_is_told_beside_it_and_the_reason_kept(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    events = _events(application.id)
+    typed = f"Revenue not{NUL} evidenced. {LONG_REASON}"
+    signed_in(client, licensing_staff)
+    response = client.post(
+        f"/console/applications/{application.id}/review",
+        data={"action": "reject", "reason": typed},
+    )
+    _unstorable_kept(response, "reason", typed)
+    assert (_state(application.id), _events(application.id)) == ("in_review", events)
+
+
+def test_a_nul_in_an_internal_note_is_told_beside_it_and_the_note_kept(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = apply(vendor, AUTO_USE)
+    typed = f"Call{NUL} back about the feed. {LONG_REASON}"
+    signed_in(client, licensing_staff)
+    response = client.post(f"/console/applications/{application.id}/notes", data={"body": typed})
+    _unstorable_kept(response, "body", typed)
+    assert queries.notes(db.session(), application.id) == []
+
+
+def test_a_nul_in_a_request_for_reconsideration_is_told_beside_it_and_the_reason_kept(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    agreements.reject(application.id, "Revenue not evidenced", _staff(licensing_staff))
+    typed = f"Our accounts{NUL} are audited. {LONG_REASON}"
+    signed_in(client, vendor)
+    response = client.post(
+        f"/portal/applications/{application.id}/reconsideration", data={"reason": typed}
+    )
+    _unstorable_kept(response, "reason", typed)
+    assert _state(application.id) == "rejected"
+
+
+def test_a_nul_in_a_termination_reason_is_told_beside_it_before_asking_to_confirm(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    agreement = _issued_agreement(apply, vendor)
+    typed = f"Breach of the{NUL} distribution clause. {LONG_REASON}"
+    signed_in(client, licensing_staff)
+    response = client.post(f"/console/agreements/{agreement.id}/terminate", data={"reason": typed})
+    _unstorable_kept(response, "reason", typed)
+    db.session().refresh(agreement)
+    assert (agreement.state, agreement.termination_reason) == ("issued", None)
