@@ -485,6 +485,14 @@ class ReasonForm(PageForm):
     reason = TextAreaField("Reason")
 
 
+class SubmissionForm(PageForm):
+    """The vendor's (re)submission: the accuracy box and, on a returned
+    application, an answer to the licensing office."""
+
+    attest = StringField("Accuracy confirmed")  # "yes" when ticked
+    response = TextAreaField("Your answer to the licensing office")
+
+
 def checked(form: PageForm) -> None:
     """Refuse `form` (as the services refuse input) when it does not validate."""
     if not form.validate():

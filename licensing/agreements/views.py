@@ -334,19 +334,22 @@ def _application_step(
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @access.vendor
+@shows_unstorable_on_form
 def submit(application_id: int) -> Page:
     actor = current_actor()
-    return _vendor_action(
-        application_id,
-        lambda: services.submit(
+
+    def call() -> Application:
+        form = forms.SubmissionForm()
+        forms.checked(form)
+        return services.submit(
             application_id,
             actor,
             policy=IssuingPolicy.from_config(current_config()),
-            attest=request.form.get("attest") == "yes",
-            response=request.form.get("response"),
-        ),
-        _submitted_message,
-    )
+            attest=form.attest.data == "yes",
+            response=form.response.data,
+        )
+
+    return _vendor_action(application_id, call, _submitted_message)
 
 
 def _submitted_message(application: Application) -> str:

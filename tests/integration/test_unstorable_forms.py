@@ -226,6 +226,7 @@ def test_every_page_form_derives_from_the_base_that_shows_the_message(app: Flask
 # Every page endpoint that takes a POST, by what a NUL in its form gets. A new
 # form must be put in one of the two, so none is left out silently.
 SHOWN_ON_FORM = {
+    "agreements.submit",
     "agreements_console.terminate",
     "agreements_console.review",
     "agreements_console.add_note",
@@ -273,7 +274,6 @@ GENERIC_REFUSAL = {
     "accounts_console.unlock": BUTTON,
     "agreements.accept": HAND_PARSED,
     "agreements.renew": BUTTON,
-    "agreements.submit": HAND_PARSED,
     "agreements.withdraw": BUTTON,
     "agreements_console.assign": BUTTON,
     "agreements_console.bulk_assign": BUTTON,

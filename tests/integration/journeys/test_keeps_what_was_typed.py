@@ -339,3 +339,29 @@ def test_a_nul_in_a_termination_reason_is_told_beside_it_before_asking_to_confir
     _unstorable_kept(response, "reason", typed)
     db.session().refresh(agreement)
     assert (agreement.state, agreement.termination_reason) == ("issued", None)
+
+
+def test_a_nul_in_the_answer_to_the_office_is_told_beside_it_and_the_answer_kept(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    application = _in_review(apply, vendor, licensing_staff)
+    agreements.review(
+        application.id,
+        "return",
+        _staff(licensing_staff),
+        policy=issuing(),
+        reason="Send the feed's distribution list.",
+        now=NOW,
+    )
+    typed = f"The list{NUL} is attached. {LONG_REASON}"
+    signed_in(client, vendor)
+    response = client.post(
+        f"/portal/applications/{application.id}/submit",
+        data={"response": typed, "attest": "yes"},
+    )
+    _unstorable_kept(response, "response", typed)
+    assert _state(application.id) == "returned"
