@@ -493,6 +493,15 @@ class SubmissionForm(PageForm):
     response = TextAreaField("Your answer to the licensing office")
 
 
+class AcceptanceForm(PageForm):
+    """The vendor's acceptance of an issued agreement (the service checks each field)."""
+
+    signer_name = StringField("Your full name")
+    signer_title = StringField("Your title")
+    authority_confirmed = StringField("Authority confirmed")  # "yes" when ticked
+    pdf_sha256 = StringField("SHA-256 of the agreement PDF")
+
+
 def checked(form: PageForm) -> None:
     """Refuse `form` (as the services refuse input) when it does not validate."""
     if not form.validate():

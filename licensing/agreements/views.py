@@ -474,19 +474,22 @@ def agreement_pdf(agreement_id: int) -> Response:
 
 @bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])
 @access.vendor
+@shows_unstorable_on_form
 def accept(agreement_id: int) -> Page:
     actor = current_actor()
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
-    given = services.AcceptanceInput(
-        signer_name=request.form.get("signer_name", ""),
-        signer_title=request.form.get("signer_title", ""),
-        authority_confirmed=request.form.get("authority_confirmed") == "yes",
-        pdf_sha256=request.form.get("pdf_sha256", ""),
-        ip_address=request.remote_addr or "unknown",
-        user_agent=request.user_agent.string or "unknown",
-    )
+    form = forms.AcceptanceForm()
     try:
+        forms.checked(form)
+        given = services.AcceptanceInput(
+            signer_name=form.signer_name.data or "",
+            signer_title=form.signer_title.data or "",
+            authority_confirmed=form.authority_confirmed.data == "yes",
+            pdf_sha256=form.pdf_sha256.data or "",
+            ip_address=request.remote_addr or "unknown",
+            user_agent=request.user_agent.string or "unknown",
+        )
         services.accept(agreement_id, actor, given)
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
@@ -495,7 +498,7 @@ def accept(agreement_id: int) -> Page:
             found,
             "agreements/agreement.html",
             errors=errors,
-            values=dict(request.form),
+            values=readable(request.form),
             status=422 if isinstance(error, InvalidInput) else 409,
         )
     flash(_accepted_message(session, found), "success")

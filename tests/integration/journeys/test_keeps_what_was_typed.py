@@ -365,3 +365,32 @@ def test_a_nul_in_the_answer_to_the_office_is_told_beside_it_and_the_answer_kept
     )
     _unstorable_kept(response, "response", typed)
     assert _state(application.id) == "returned"
+
+
+def test_a_nul_in_the_signers_name_is_told_beside_it_and_the_acceptance_kept(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    signed_in: Any,
+    client: FlaskClient,
+) -> None:
+    agreement = _issued_agreement(apply, vendor)
+    signed_in(client, vendor)
+    response = client.post(
+        f"/portal/agreements/{agreement.id}/accept",
+        data={
+            "signer_name": f"Robin{NUL} Castellanos",
+            "signer_title": "Chief Executive",
+            "authority_confirmed": "yes",
+            "pdf_sha256": agreement.pdf_sha256,
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert NUL not in page
+    assert 'value="Robin\ufffd Castellanos"' in page
+    assert 'value="Chief Executive"' in page
+    assert re.search(r'<input type="checkbox" id="authority_confirmed"[^>]* checked>', page)
+    assert _message_beside(page, "signer_name") == UNSTORABLE
+    db.session().refresh(agreement)
+    assert agreement.state == "issued"
+    assert db.session().scalar(select(func.count()).select_from(Acceptance)) == 0
