@@ -26,6 +26,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import Length, Optional, ValidationError
 
@@ -46,6 +47,7 @@ from licensing.agreements.models import (
     RATE_CARD_MAX,
     TERRITORIES_MAX,
 )
+from licensing.errors import InvalidInput
 from licensing.money import MoneyError, parse_decimal, parse_quantity
 from licensing.pricing import (
     PRODUCT_TYPES,
@@ -455,6 +457,55 @@ def _approval_form_class(line_count: int) -> type[ApprovalForm]:
 def approval_form(line_count: int, formdata: MultiDict[str, str]) -> ApprovalForm:
     """The approval form of an application with `line_count` uses, as submitted."""
     return _approval_form_class(line_count)(formdata=formdata)
+
+
+# --- texts typed on the application and agreement pages ----------------------------------------
+# The services check them (required, at most REASON_MAX or NOTE_MAX characters); the
+# forms are there so that a character no database stores comes back beside its field
+# with what was typed (`PageForm`), like every other refusal of these pages.
+
+
+class DecisionForm(PageForm):
+    """The console's *Decide* form: a review action and its reason."""
+
+    action = StringField("Action")
+    reason = TextAreaField("Reason or message to the vendor")
+
+
+class NoteForm(PageForm):
+    """The console's internal note on an application."""
+
+    body = TextAreaField("New note")
+
+
+class ReasonForm(PageForm):
+    """A reason on its own: the vendor's request for reconsideration, or staff
+    terminating an agreement."""
+
+    reason = TextAreaField("Reason")
+
+
+class SubmissionForm(PageForm):
+    """The vendor's (re)submission: the accuracy box and, on a returned
+    application, an answer to the licensing office."""
+
+    attest = StringField("Accuracy confirmed")  # "yes" when ticked
+    response = TextAreaField("Your answer to the licensing office")
+
+
+class AcceptanceForm(PageForm):
+    """The vendor's acceptance of an issued agreement (the service checks each field)."""
+
+    signer_name = StringField("Your full name")
+    signer_title = StringField("Your title")
+    authority_confirmed = StringField("Authority confirmed")  # "yes" when ticked
+    pdf_sha256 = StringField("SHA-256 of the agreement PDF")
+
+
+def checked(form: PageForm) -> None:
+    """Refuse `form` (as the services refuse input) when it does not validate."""
+    if not form.validate():
+        raise InvalidInput("Some fields need correcting.", error_paths(form))
 
 
 # --- the console queue -------------------------------------------------------------------------

@@ -289,6 +289,8 @@ def _vendor_page(
         allowed=APPLICATION.allowed(application.state),
         errors=errors or {},
         now=utcnow(),
+        # What was posted, for a refused step's form to show again (escaped by Jinja).
+        form=readable(request.form) if request.method == "POST" else {},
     ), status
 
 
@@ -332,19 +334,22 @@ def _application_step(
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @access.vendor
+@shows_unstorable_on_form
 def submit(application_id: int) -> Page:
     actor = current_actor()
-    return _vendor_action(
-        application_id,
-        lambda: services.submit(
+
+    def call() -> Application:
+        form = forms.SubmissionForm()
+        forms.checked(form)
+        return services.submit(
             application_id,
             actor,
             policy=IssuingPolicy.from_config(current_config()),
-            attest=request.form.get("attest") == "yes",
-            response=request.form.get("response"),
-        ),
-        _submitted_message,
-    )
+            attest=form.attest.data == "yes",
+            response=form.response.data,
+        )
+
+    return _vendor_action(application_id, call, _submitted_message)
 
 
 def _submitted_message(application: Application) -> str:
@@ -403,14 +408,17 @@ def withdraw(application_id: int) -> Page:
 
 @bp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
 @access.vendor
+@shows_unstorable_on_form
 def request_reconsideration(application_id: int) -> Page:
     actor = current_actor()
+
+    def call() -> object:
+        form = forms.ReasonForm()
+        forms.checked(form)
+        return services.request_reconsideration(application_id, form.reason.data or "", actor)
+
     return _vendor_action(
-        application_id,
-        lambda: services.request_reconsideration(
-            application_id, request.form.get("reason", ""), actor
-        ),
-        "Your request for reconsideration is sent to the licensing office.",
+        application_id, call, "Your request for reconsideration is sent to the licensing office."
     )
 
 
@@ -466,19 +474,22 @@ def agreement_pdf(agreement_id: int) -> Response:
 
 @bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])
 @access.vendor
+@shows_unstorable_on_form
 def accept(agreement_id: int) -> Page:
     actor = current_actor()
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
-    given = services.AcceptanceInput(
-        signer_name=request.form.get("signer_name", ""),
-        signer_title=request.form.get("signer_title", ""),
-        authority_confirmed=request.form.get("authority_confirmed") == "yes",
-        pdf_sha256=request.form.get("pdf_sha256", ""),
-        ip_address=request.remote_addr or "unknown",
-        user_agent=request.user_agent.string or "unknown",
-    )
+    form = forms.AcceptanceForm()
     try:
+        forms.checked(form)
+        given = services.AcceptanceInput(
+            signer_name=form.signer_name.data or "",
+            signer_title=form.signer_title.data or "",
+            authority_confirmed=form.authority_confirmed.data == "yes",
+            pdf_sha256=form.pdf_sha256.data or "",
+            ip_address=request.remote_addr or "unknown",
+            user_agent=request.user_agent.string or "unknown",
+        )
         services.accept(agreement_id, actor, given)
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
@@ -487,7 +498,7 @@ def accept(agreement_id: int) -> Page:
             found,
             "agreements/agreement.html",
             errors=errors,
-            values=dict(request.form),
+            values=readable(request.form),
             status=422 if isinstance(error, InvalidInput) else 409,
         )
     flash(_accepted_message(session, found), "success")
@@ -814,12 +825,16 @@ def assign(application_id: int) -> Page:
 
 @console.route("/applications/<int:application_id>/notes", methods=["POST"])
 @access.staff(*LICENSING)
+@shows_unstorable_on_form
 def add_note(application_id: int) -> Page:
-    return _staff_action(
-        application_id,
-        lambda: services.add_note(application_id, request.form.get("body", ""), current_actor()),
-        "The internal note is saved.",
-    )
+    actor = current_actor()
+
+    def call() -> object:
+        form = forms.NoteForm()
+        forms.checked(form)
+        return services.add_note(application_id, form.body.data or "", actor)
+
+    return _staff_action(application_id, call, "The internal note is saved.")
 
 
 # What the console says after each step of its review form.
@@ -835,26 +850,30 @@ _REVIEW_DONE = {
 
 @console.route("/applications/<int:application_id>/review", methods=["POST"])
 @access.staff(*LICENSING)
+@shows_unstorable_on_form
 def review(application_id: int) -> Page:
-    action = request.form.get("action", "")
+    form = forms.DecisionForm()
+    action = form.action.data or ""
     if action not in _REVIEW_DONE:  # approval has its own form, with the changes
+        form.validate()  # an unstorable reason is told beside it as well
         return _console_page(
             queries.get_application(db.session(), application_id),
-            errors={"action": ["Choose an action."]},
+            errors={**forms.error_paths(form), "action": ["Choose an action."]},
             status=422,
         )
-    reason = request.form.get("reason", "")
-    return _staff_action(
-        application_id,
-        lambda: services.review(
+    actor = current_actor()
+
+    def call() -> object:
+        forms.checked(form)
+        return services.review(
             application_id,
             action,
-            current_actor(),
+            actor,
             policy=IssuingPolicy.from_config(current_config()),
-            reason=reason,
-        ),
-        _REVIEW_DONE[action],
-    )
+            reason=form.reason.data or "",
+        )
+
+    return _staff_action(application_id, call, _REVIEW_DONE[action])
 
 
 def _modifications(application: Application) -> services.Modifications:
@@ -937,15 +956,18 @@ def agreement_detail(agreement_id: int) -> Page:
 
 @console.route("/agreements/<int:agreement_id>/terminate", methods=["POST"])
 @access.staff(*LICENSING)
+@shows_unstorable_on_form
 def terminate(agreement_id: int) -> Page:
     session = db.session()
     found = queries.get_agreement(session, agreement_id)
-    reason = request.form.get("reason", "")
-    # Ending a license cannot be undone and tells the licensee: asked first, like
-    # voiding an invoice (a missing reason is the form's message, without asking).
-    if reason.strip() and not confirm.confirmed():
-        return confirm.ask(_termination_question(found, reason.strip()))
+    form = forms.ReasonForm()
+    reason = form.reason.data or ""
     try:
+        forms.checked(form)  # an unstorable reason: beside the field, before asking
+        # Ending a license cannot be undone and tells the licensee: asked first, like
+        # voiding an invoice (a missing reason is the form's message, without asking).
+        if reason.strip() and not confirm.confirmed():
+            return confirm.ask(_termination_question(found, reason.strip()))
         services.terminate(agreement_id, reason, current_actor())
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
@@ -953,6 +975,7 @@ def terminate(agreement_id: int) -> Page:
             found,
             "agreements/console_agreement.html",
             errors=getattr(error, "errors", None) or {"_": [error.detail]},
+            values=readable(request.form),  # the reason as typed, to correct
             history=audit_queries.events_for(session, "agreement", found.id),
             status=422 if isinstance(error, InvalidInput) else 409,
         )

@@ -154,17 +154,19 @@ def test_a_page_whose_view_does_not_show_it_on_its_form_keeps_the_generic_refusa
     signed_in: Any,
     client: FlaskClient,
 ) -> None:
-    application = apply(vendor, AUTO_USE)
-    signed_in(client, licensing_staff)
+    application = apply(vendor, AUTO_USE)  # issued at once
+    agreement = agreement_queries.agreement_for_application(db.session(), application.id)
+    assert agreement is not None
+    signed_in(client, vendor)
     response = client.post(
-        f"/console/applications/{application.id}/notes", data={"body": f"Call{NUL} back"}
+        f"/portal/royalty-reports/{agreement.id}/2027-01-01",
+        data={"action": "preview", "reason": f"Late{NUL} figures"},
     )
     page = _page(response)
     assert response.status_code == 422
     assert "Go back (your browser keeps what you typed)" in page
-    assert "in: Note." in page  # the field by its label, not its raw key
+    assert "in: Reason." in page  # the field by its label, not its raw key
     assert MESSAGE not in page
-    assert agreement_queries.notes(db.session(), application.id) == []
 
 
 def test_the_api_keeps_its_problem_document(client: FlaskClient) -> None:
@@ -222,6 +224,12 @@ def test_every_page_form_derives_from_the_base_that_shows_the_message(app: Flask
 # Every page endpoint that takes a POST, by what a NUL in its form gets. A new
 # form must be put in one of the two, so none is left out silently.
 SHOWN_ON_FORM = {
+    "agreements.accept",
+    "agreements.submit",
+    "agreements_console.terminate",
+    "agreements_console.review",
+    "agreements_console.add_note",
+    "agreements.request_reconsideration",
     "accounts.accept_invitation",
     "accounts.invite",
     "accounts.resend_verification",
@@ -263,16 +271,10 @@ GENERIC_REFUSAL = {
     "accounts_console.set_active": BUTTON,
     "accounts_console.set_roles": BUTTON,
     "accounts_console.unlock": BUTTON,
-    "agreements.accept": HAND_PARSED,
     "agreements.renew": BUTTON,
-    "agreements.request_reconsideration": HAND_PARSED,
-    "agreements.submit": HAND_PARSED,
     "agreements.withdraw": BUTTON,
-    "agreements_console.add_note": HAND_PARSED,
     "agreements_console.assign": BUTTON,
     "agreements_console.bulk_assign": BUTTON,
-    "agreements_console.review": HAND_PARSED,
-    "agreements_console.terminate": HAND_PARSED,
     "billing.card_payment": BUTTON,
     "billing_console.accept_payment": "answers with a flash message on the invoice page",
     "billing_documents.linked_card_payment": BUTTON,
