@@ -86,6 +86,20 @@ def _staff(user: Any) -> Actor:
     return Actor.of(accounts.principal_for(user))
 
 
+def _returned_to_vendor(apply: Any, vendor: Any, staff: Any) -> Application:  # noqa: F811 - the fixture
+    """An application staff sent back for more information."""
+    application = _in_review(apply, vendor, staff)
+    agreements.review(
+        application.id,
+        "return",
+        _staff(staff),
+        policy=issuing(),
+        reason="Send the feed's distribution list.",
+        now=NOW,
+    )
+    return application
+
+
 def test_a_decision_without_an_action_keeps_the_reason_typed_and_stores_nothing(
     apply: Any,  # noqa: F811 - the fixture
     vendor: Any,
@@ -178,15 +192,7 @@ def test_a_resubmission_without_the_confirmation_keeps_the_answer_to_the_office(
     signed_in: Any,
     client: FlaskClient,
 ) -> None:
-    application = _in_review(apply, vendor, licensing_staff)
-    agreements.review(
-        application.id,
-        "return",
-        _staff(licensing_staff),
-        policy=issuing(),
-        reason="Send the feed's distribution list.",
-        now=NOW,
-    )
+    application = _returned_to_vendor(apply, vendor, licensing_staff)
     events = _events(application.id)
     signed_in(client, vendor)
     response = client.post(
@@ -348,15 +354,7 @@ def test_a_nul_in_the_answer_to_the_office_is_told_beside_it_and_the_answer_kept
     signed_in: Any,
     client: FlaskClient,
 ) -> None:
-    application = _in_review(apply, vendor, licensing_staff)
-    agreements.review(
-        application.id,
-        "return",
-        _staff(licensing_staff),
-        policy=issuing(),
-        reason="Send the feed's distribution list.",
-        now=NOW,
-    )
+    application = _returned_to_vendor(apply, vendor, licensing_staff)
     typed = f"The list{NUL} is attached. {LONG_REASON}"
     signed_in(client, vendor)
     response = client.post(
