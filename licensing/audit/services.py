@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import g, has_request_context, request
 from sqlalchemy import CursorResult, select, update
@@ -23,6 +23,9 @@ from licensing import access
 from licensing.audit import keys as audit_keys
 from licensing.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from licensing.db import utcnow
+
+if TYPE_CHECKING:
+    from licensing.actors import Actor
 
 HEAD_ID = 1
 SYSTEM = "system"
@@ -170,6 +173,32 @@ def record(
     head.hash = event.hash
     session.flush()
     return event
+
+
+def record_action(
+    session: Session,
+    action: str,
+    entity_id: str | int,
+    *,
+    actor: Actor | None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None,
+    note: str | None = None,
+) -> AuditEvent:
+    """`record()` as a use case calls it: the entity type is the action's first
+    word (`application.note_added` is about an `application`), and the actor is
+    the use case's `Actor` (None: the request's caller, as `record()` finds it)."""
+    return record(
+        session,
+        action=action,
+        entity_type=action.partition(".")[0],
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        note=note,
+        actor=actor.name if actor else None,
+        actor_user_id=actor.user_id if actor else None,
+    )
 
 
 def changed_fields(

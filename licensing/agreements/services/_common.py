@@ -122,21 +122,14 @@ def _new_draft(
     session.add(application)
     session.flush()
     renews = {"renewal_of": renewal_of.number} if renewal_of else {}
-    _audit(
+    audit.record_action(
         session,
-        actor,
-        action="application.created",
-        entity_type="application",
-        entity_id=application.id,
-        before=None,
+        "application.created",
+        application.id,
+        actor=actor,
         after={**application.snapshot(), **renews},
     )
     return application
-
-
-def _audit(session: Session, actor: Actor, **event: Any) -> None:
-    """An audit event written as the use case's actor (not the request's caller)."""
-    audit.record(session, actor=actor.name, actor_user_id=actor.user_id, **event)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -312,13 +305,11 @@ def _store_quote(
     # Unknown until staff price every licensed use: never a misleading 0.00.
     application.total = quote.total if quote.fully_priced else None
     application.currency = quote.currency
-    _audit(
+    audit.record_action(
         session,
-        actor,
-        action="application.quote_stored",
-        entity_type="application",
-        entity_id=application.id,
-        before=None,
+        "application.quote_stored",
+        application.id,
+        actor=actor,
         after={
             "quote_version": version.version,
             "kind": kind,
@@ -417,13 +408,11 @@ def _issue_agreement(
     )
     session.add(agreement)
     session.flush()
-    _audit(
+    audit.record_action(
         session,
-        actor,
-        action="agreement.issued",
-        entity_type="agreement",
-        entity_id=agreement.id,
-        before=None,
+        "agreement.issued",
+        agreement.id,
+        actor=actor,
         after={
             **agreement.snapshot(),
             "application_id": application.id,

@@ -11,7 +11,6 @@ from licensing.actors import Actor
 from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
 from licensing.agreements.models import DELIVERIES, MAX_USES, Application
 from licensing.agreements.services._common import (
-    _audit,
     _Errors,
     _new_draft,
     _now,
@@ -96,12 +95,11 @@ def update_draft(
         application.updated_at = _now(now)
         session.flush()
         old, new = audit.changed_fields(before, application.snapshot())
-        _audit(
+        audit.record_action(
             session,
-            actor,
-            action="application.updated",
-            entity_type="application",
-            entity_id=application.id,
+            "application.updated",
+            application.id,
+            actor=actor,
             before=old,
             after={**new, "uses": len(draft.uses)},
         )

@@ -16,7 +16,6 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
-    _audit,
     _now,
     _tell_licensee,
     _vendor_notice,
@@ -28,6 +27,7 @@ from licensing.agreements.states import (
     REJECTED,
     RETURNED,
 )
+from licensing.audit import services as audit
 
 
 @dataclass
@@ -72,12 +72,11 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
             ),
         ):
             application.reconsideration_closed_at = moment
-            _audit(
+            audit.record_action(
                 session,
-                Actor.SYSTEM,
-                action="application.reconsideration_window_closed",
-                entity_type="application",
-                entity_id=application.id,
+                "application.reconsideration_window_closed",
+                application.id,
+                actor=Actor.SYSTEM,
                 before={"reconsideration_closed_at": None},
                 after={"reconsideration_closed_at": moment},
             )

@@ -29,7 +29,6 @@ from licensing.agreements.services._common import (
     RECONSIDERATION_DAYS,
     RESUBMIT_BUSINESS_DAYS,
     _approve,
-    _audit,
     _Errors,
     _licensing_staff,
     _licensing_step,
@@ -47,6 +46,7 @@ from licensing.agreements.services.reconsideration import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION, AWAITING_STAFF, ESCALATED, RETURNED
+from licensing.audit import services as audit
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
     format_amount,
@@ -93,12 +93,11 @@ def _set_assignee(
     before = application.assignee_id
     application.assignee = assignee
     application.assignee_id = assignee_id
-    _audit(
+    audit.record_action(
         session,
-        actor,
-        action="application.assigned",
-        entity_type="application",
-        entity_id=application.id,
+        "application.assigned",
+        application.id,
+        actor=actor,
         before={"assignee_id": before},
         after={"assignee_id": assignee_id},
         note=note,
@@ -187,13 +186,11 @@ def add_note(application_id: int, body: str, actor: Actor) -> ApplicationNote:
         note = ApplicationNote(application_id=application.id, author_id=actor.user_id, body=text)
         session.add(note)
         session.flush()
-        _audit(
+        audit.record_action(
             session,
-            actor,
-            action="application.note_added",
-            entity_type="application",
-            entity_id=application.id,
-            before=None,
+            "application.note_added",
+            application.id,
+            actor=actor,
             after={"note_id": note.id},
             note=text,
         )

@@ -22,7 +22,6 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.services._common import (
     _approve,
-    _audit,
     _Errors,
     _now,
     _owned,
@@ -33,6 +32,7 @@ from licensing.agreements.services._common import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION, RETURNED
+from licensing.audit import services as audit
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
     in_words,
@@ -176,13 +176,11 @@ def _route_to_permissions(
             ),
             session=session,
         )
-        _audit(
+        audit.record_action(
             session,
-            actor,
-            action="application.use_routed_to_permissions",
-            entity_type="application",
-            entity_id=application.id,
-            before=None,
+            "application.use_routed_to_permissions",
+            application.id,
+            actor=actor,
             after={"line": line.use_index, "product_name": use.product_name},
         )
 

@@ -177,16 +177,14 @@ def record_event(
 ) -> None:
     """An audit event that is no step of the machine (creation, assignment, a
     note). Without an `actor`, the log names the request's caller."""
-    audit.record(
+    audit.record_action(
         session,
-        action=f"permission_request.{event}",
-        entity_type="permission_request",
-        entity_id=request.id,
+        f"permission_request.{event}",
+        request.id,
+        actor=actor,
         before=before,
         after=after,
         note=note,
-        actor=actor.name if actor else None,
-        actor_user_id=actor.user_id if actor else None,
     )
 
 
