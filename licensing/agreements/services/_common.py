@@ -179,21 +179,31 @@ def _own_organization(session: Session, actor: Actor) -> Organization:
     return organization
 
 
+def _news(
+    record: Application | Agreement, subject: str, message: str, link: str, **extra: Any
+) -> dict[str, Any]:
+    """What every email about an application or agreement shows (templates
+    `application_update`, `agreement_update`, `application_waiting`): the record,
+    under its kind's name, the headline, the message and the page to follow."""
+    kind = "application" if isinstance(record, Application) else "agreement"
+    return {kind: record, "headline": subject, "message": message, "link": link, **extra}
+
+
 def _tell_vendor(
-    session: Session, application: Application, subject: str, message: str, **extra: Any
+    session: Session, record: Application | Agreement, subject: str, message: str, **extra: Any
 ) -> None:
+    """Email the organization's users what became of their application or agreement."""
+    page: Callable[[int], str]
+    if isinstance(record, Application):
+        template, called, page = "application_update", record.reference, links().application
+    else:
+        template, called, page = "agreement_update", f"Agreement {record.number}", links().agreement
     mail.enqueue(
         session,
-        to=account_queries.vendor_recipients(session, application.organization),
-        subject=f"{application.reference}: {subject}",
-        template="application_update",
-        context={
-            "application": application,
-            "headline": subject,
-            "message": message,
-            "link": links().application(application.id),
-            **extra,
-        },
+        to=account_queries.vendor_recipients(session, record.organization),
+        subject=f"{called}: {subject}",
+        template=template,
+        context=_news(record, subject, message, page(record.id), **extra),
     )
 
 
@@ -252,18 +262,14 @@ def _record_decision(
 
 
 def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:
+    """Email the application's reviewer (or, unassigned, the licensing staff)."""
     mail.notify_staff(
         session,
         "licensing",
         assignee=application.assignee,
         subject=f"{application.reference} waits for you: {subject}",
         template="application_waiting",
-        context={
-            "application": application,
-            "headline": subject,
-            "message": message,
-            "link": links().application_review(application.id),
-        },
+        context=_news(application, subject, message, links().application_review(application.id)),
     )
 
 
@@ -420,18 +426,3 @@ def _issue_agreement(
         },
     )
     return agreement
-
-
-def _tell_licensee(session: Session, agreement: Agreement, subject: str, message: str) -> None:
-    mail.enqueue(
-        session,
-        to=account_queries.vendor_recipients(session, agreement.organization),
-        subject=f"Agreement {agreement.number}: {subject}",
-        template="agreement_update",
-        context={
-            "agreement": agreement,
-            "headline": subject,
-            "message": message,
-            "link": links().agreement(agreement.id),
-        },
-    )

@@ -25,7 +25,7 @@ from licensing.agreements.services._common import (
     _now,
     _owned,
     _reason,
-    _tell_licensee,
+    _tell_vendor,
     _text,
 )
 from licensing.agreements.states import AGREEMENT
@@ -178,7 +178,7 @@ def accept(
             ),
             session=session,
         )
-        _tell_licensee(
+        _tell_vendor(
             session,
             agreement,
             "accepted and active",
@@ -219,6 +219,6 @@ def terminate(
 def _tell_terminated(
     session: Session, agreement: Agreement, actor: Actor, note: str | None
 ) -> None:
-    _tell_licensee(
+    _tell_vendor(
         session, agreement, "terminated", f"The licensing office terminated the agreement: {note}"
     )

@@ -17,7 +17,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.services._common import (
     _now,
-    _tell_licensee,
+    _tell_vendor,
     _vendor_notice,
 )
 from licensing.agreements.states import (
@@ -105,7 +105,7 @@ def _tell_lapsed(application: Application, note: str | None) -> str:
 
 @AGREEMENT.on("expire")
 def _tell_expired(session: Session, agreement: Agreement, actor: Actor, note: str | None) -> None:
-    _tell_licensee(
+    _tell_vendor(
         session,
         agreement,
         "expired",
