@@ -31,7 +31,7 @@ from licensing.agreements.models import (
     QuoteVersion,
 )
 from licensing.agreements.settings import IssuingPolicy
-from licensing.agreements.states import APPLICATION, DRAFT, ISSUED
+from licensing.agreements.states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -44,6 +44,7 @@ from licensing.money import (
     in_words,
 )
 from licensing.pricing import Quote
+from licensing.statemachine import StateMachine
 
 T = TypeVar("T", Application, Agreement)
 
@@ -171,6 +172,30 @@ def _owned(session: Session, model: type[T], record_id: int, actor: Actor) -> T:
     return found
 
 
+def _owned_in(
+    session: Session,
+    model: type[T],
+    record_id: int,
+    actor: Actor,
+    states: tuple[str, ...],
+    only: str,
+) -> T:
+    """The record, as `_owned` finds it, while it is in one of `states`; else a
+    conflict naming its state and saying what `only` may be done."""
+    record = _owned(session, model, record_id, actor)
+    if record.state not in states:
+        state = record.state.replace("_", " ")
+        raise Conflict(f"{_called(record)} is {state}; only {only}.")
+    return record
+
+
+def _called(record: Application | Agreement) -> str:
+    """How a sentence names the record: `APP-000042`, `Agreement CPT-2026-000001`."""
+    if isinstance(record, Application):
+        return record.reference
+    return f"Agreement {record.number}"
+
+
 def _own_organization(session: Session, actor: Actor) -> Organization:
     """The vendor's organization (the use case has checked that `actor` is a vendor)."""
     organization = session.get(Organization, actor.organization_id)
@@ -195,13 +220,13 @@ def _tell_vendor(
     """Email the organization's users what became of their application or agreement."""
     page: Callable[[int], str]
     if isinstance(record, Application):
-        template, called, page = "application_update", record.reference, links().application
+        template, page = "application_update", links().application
     else:
-        template, called, page = "agreement_update", f"Agreement {record.number}", links().agreement
+        template, page = "agreement_update", links().agreement
     mail.enqueue(
         session,
         to=account_queries.vendor_recipients(session, record.organization),
-        subject=f"{called}: {subject}",
+        subject=f"{_called(record)}: {subject}",
         template=template,
         context=_news(record, subject, message, page(record.id), **extra),
     )
@@ -226,30 +251,36 @@ def _vendor_notice(action: str, subject: str) -> Callable[[VendorMessage], Vendo
     return register
 
 
-StepFields = Callable[[Application, "str | None", Actor, datetime], None]
+# What a reasoned step records besides the state: fields(record, reason, actor, moment).
+StepFields = Callable[[T, "str | None", Actor, datetime], None]
+_MACHINES: dict[type[Application | Agreement], StateMachine] = {
+    Application: APPLICATION,
+    Agreement: AGREEMENT,
+}
 
 
 def _reasoned_step(
-    application_id: int,
+    model: type[T],
+    record_id: int,
     action: str,
     caller: Actor,
     now: datetime | None,
     reason: str | None,
-    fields: StepFields,
+    fields: StepFields[T],
     *,
     reason_required: bool = True,
-) -> Application:
-    """A licensing-staff review step with a reason: the caller and the reason are
-    checked, the application locked, `fields(application, reason, actor, moment)`
-    sets what the step records, and the step is taken (stamped, audited, notified)
-    in one transaction."""
+) -> T:
+    """A licensing-staff step with a reason on an application or agreement: the
+    caller and the reason are checked, the record locked, `fields` sets what the
+    step records, and the step is taken (stamped, audited, notified) in one
+    transaction."""
     actor, moment = _licensing_step(caller, now)
     text = _reason(reason, required=reason_required)
     with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
-        fields(application, text, actor, moment)
-        APPLICATION.apply(session, application, action, actor=actor, note=text, at=moment)
-        return application
+        record = _owned(session, model, record_id, actor)
+        fields(record, text, actor, moment)
+        _MACHINES[model].apply(session, record, action, actor=actor, note=text, at=moment)
+        return record
 
 
 def _record_decision(

@@ -21,10 +21,9 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.services._common import (
     _Errors,
-    _licensing_step,
     _now,
     _owned,
-    _reason,
+    _reasoned_step,
     _tell_vendor,
     _text,
 )
@@ -206,13 +205,11 @@ def terminate(
     agreement_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Agreement:
     """Staff end an agreement early, with a reason (the licensee is told)."""
-    actor, moment = _licensing_step(actor, now)
-    text = _reason(reason)
-    with db.transaction() as session:
-        agreement = _owned(session, Agreement, agreement_id, actor)
+
+    def record_reason(agreement: Agreement, text: str | None, _actor: Actor, _at: datetime) -> None:
         agreement.termination_reason = text
-        AGREEMENT.apply(session, agreement, "terminate", actor=actor, note=text, at=moment)
-        return agreement
+
+    return _reasoned_step(Agreement, agreement_id, "terminate", actor, now, reason, record_reason)
 
 
 @AGREEMENT.on("terminate")

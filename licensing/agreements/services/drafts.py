@@ -14,13 +14,12 @@ from licensing.agreements.services._common import (
     _Errors,
     _new_draft,
     _now,
-    _owned,
+    _owned_in,
     _require_vendor,
     _write_uses,
 )
 from licensing.agreements.states import EDITABLE
 from licensing.audit import services as audit
-from licensing.errors import Conflict
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
 
 # Each use's classification and the words it may take (the rate card's vocabulary).
@@ -81,12 +80,14 @@ def update_draft(
     _require_vendor(actor)
     _check(draft)
     with db.transaction() as session:
-        application = _owned(session, Application, application_id, actor)
-        if application.state not in EDITABLE:
-            raise Conflict(
-                f"{application.reference} is {application.state.replace('_', ' ')}; only drafts "
-                "and applications returned for more information can be changed."
-            )
+        application = _owned_in(
+            session,
+            Application,
+            application_id,
+            actor,
+            EDITABLE,
+            "drafts and applications returned for more information can be changed",
+        )
         before = application.snapshot()
         application.term_start = draft.term_start
         application.term_end = draft.term_end

@@ -85,7 +85,14 @@ def grant_reconsideration(
         application.decided_by = None
 
     return _reasoned_step(
-        application_id, "grant_reconsideration", actor, now, reason, reopen, reason_required=False
+        Application,
+        application_id,
+        "grant_reconsideration",
+        actor,
+        now,
+        reason,
+        reopen,
+        reason_required=False,
     )
 
 
@@ -99,7 +106,7 @@ def deny_reconsideration(
 ) -> Application:
     """Staff confirm the rejection; it is final."""
     return _reasoned_step(
-        application_id, "deny_reconsideration", actor, now, reason, _record_decision
+        Application, application_id, "deny_reconsideration", actor, now, reason, _record_decision
     )
 
 

@@ -19,7 +19,7 @@ from licensing.agreements.models import (
 from licensing.agreements.services._common import (
     _new_draft,
     _now,
-    _owned,
+    _owned_in,
     _require_vendor,
 )
 from licensing.agreements.states import ACTIVE, EXPIRED
@@ -49,12 +49,14 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
     _require_vendor(actor)
     moment = _now(now)
     with db.transaction() as session:
-        agreement = _owned(session, Agreement, agreement_id, actor)
-        if agreement.state not in RENEWABLE:
-            raise Conflict(
-                f"Agreement {agreement.number} is {agreement.state}; only active or expired "
-                "agreements are renewed."
-            )
+        agreement = _owned_in(
+            session,
+            Agreement,
+            agreement_id,
+            actor,
+            RENEWABLE,
+            "active or expired agreements are renewed",
+        )
         pending = session.scalars(
             select(Application).where(
                 Application.renewal_of_id == agreement.id,

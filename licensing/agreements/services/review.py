@@ -207,7 +207,7 @@ def return_for_information(
         application.returned_at = moment
         application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
 
-    return _reasoned_step(application_id, "return", actor, now, reason, ask)
+    return _reasoned_step(Application, application_id, "return", actor, now, reason, ask)
 
 
 @_vendor_notice("return", "more information needed")
@@ -433,7 +433,7 @@ def reject(
         _record_decision(application, text, actor, moment)
         application.reconsider_by = moment + timedelta(days=RECONSIDERATION_DAYS)
 
-    return _reasoned_step(application_id, "reject", actor, now, reason, decide)
+    return _reasoned_step(Application, application_id, "reject", actor, now, reason, decide)
 
 
 @_vendor_notice("reject", "rejected")
