@@ -153,15 +153,20 @@ def _require_vendor(actor: Actor) -> None:
         raise PermissionDenied("Only the organization's own users do this.")
 
 
-def _reason(value: str | None, path: str = "reason", *, required: bool = True) -> str | None:
+def _written(value: str | None, path: str, limit: int, *, missing: str | None = None) -> str:
+    """What the user wrote in `path`, trimmed, at most `limit` characters; when
+    nothing is written, "" or, given `missing`, refused with that message."""
     cleaned = (value or "").strip()
-    if not cleaned:
-        if required:
-            raise InvalidInput.for_field(path, "Give a reason.")
-        return None
-    if len(cleaned) > REASON_MAX:
-        raise InvalidInput.for_field(path, f"At most {REASON_MAX} characters.")
+    if not cleaned and missing is not None:
+        raise InvalidInput.for_field(path, missing)
+    if len(cleaned) > limit:
+        raise InvalidInput.for_field(path, f"At most {limit} characters.")
     return cleaned
+
+
+def _reason(value: str | None, path: str = "reason", *, required: bool = True) -> str | None:
+    missing = "Give a reason." if required else None
+    return _written(value, path, REASON_MAX, missing=missing) or None
 
 
 def _owned(session: Session, model: type[T], record_id: int, actor: Actor) -> T:
@@ -230,6 +235,13 @@ def _tell_vendor(
         template=template,
         context=_news(record, subject, message, page(record.id), **extra),
     )
+
+
+def _deadline(moment: datetime | None) -> str:
+    """A deadline the step has just set (so never None), as the vendor's email
+    writes it."""
+    assert moment is not None
+    return calendar.deadline_text(moment)
 
 
 VendorMessage = Callable[[Application, "str | None"], str]

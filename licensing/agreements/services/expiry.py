@@ -16,6 +16,7 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
+    _deadline,
     _now,
     _tell_vendor,
     _vendor_notice,
@@ -95,10 +96,8 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
 
 @_vendor_notice("lapse", "lapsed")
 def _tell_lapsed(application: Application, note: str | None) -> str:
-    assert application.resubmit_by is not None
     return (
-        f"The application was not resubmitted by "
-        f"{calendar.deadline_text(application.resubmit_by)}, so "
+        f"The application was not resubmitted by {_deadline(application.resubmit_by)}, so "
         "it has lapsed. Start a new application when you are ready."
     )
 

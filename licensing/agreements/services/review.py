@@ -29,6 +29,7 @@ from licensing.agreements.services._common import (
     RECONSIDERATION_DAYS,
     RESUBMIT_BUSINESS_DAYS,
     _approve,
+    _deadline,
     _Errors,
     _licensing_staff,
     _licensing_step,
@@ -39,6 +40,7 @@ from licensing.agreements.services._common import (
     _store_quote,
     _tell_staff,
     _vendor_notice,
+    _written,
 )
 from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
@@ -176,11 +178,7 @@ def _missing(ids: Sequence[int], found: Sequence[Application]) -> list[int]:
 def add_note(application_id: int, body: str, actor: Actor) -> ApplicationNote:
     """An internal note: staff only, never shown to the vendor."""
     actor = _licensing_staff(actor)
-    text = (body or "").strip()
-    if not text:
-        raise InvalidInput.for_field("body", "Write the note.")
-    if len(text) > NOTE_MAX:
-        raise InvalidInput.for_field("body", f"At most {NOTE_MAX} characters.")
+    text = _written(body, "body", NOTE_MAX, missing="Write the note.")
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         note = ApplicationNote(application_id=application.id, author_id=actor.user_id, body=text)
@@ -212,11 +210,9 @@ def return_for_information(
 
 @_vendor_notice("return", "more information needed")
 def _ask_for_information(application: Application, note: str | None) -> str:
-    assert application.resubmit_by is not None
     return (
         f"The licensing office needs more information: {note}\n\nChange the application "
-        f"and resubmit it by {calendar.deadline_text(application.resubmit_by)}, or it "
-        "lapses."
+        f"and resubmit it by {_deadline(application.resubmit_by)}, or it lapses."
     )
 
 
@@ -438,10 +434,9 @@ def reject(
 
 @_vendor_notice("reject", "rejected")
 def _tell_rejected(application: Application, note: str | None) -> str:
-    assert application.reconsider_by is not None
     return (
         f"Your application is rejected: {note}\n\nYou may ask for reconsideration, with "
-        f"your reasons, until {calendar.deadline_text(application.reconsider_by)}."
+        f"your reasons, until {_deadline(application.reconsider_by)}."
     )
 
 
