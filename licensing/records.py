@@ -21,6 +21,12 @@ def one_of(column: str, values: Iterable[str]) -> CheckConstraint:
     return CheckConstraint(in_sql(column, values), name=column)
 
 
+def attributes(record: object, names: Iterable[str]) -> dict[str, Any]:
+    """Some of a record's attributes under their own names: its audit snapshot, or
+    what another record or a payload copies from it field by field."""
+    return {name: getattr(record, name) for name in names}
+
+
 class Snapshotted:
     """A model whose audit snapshot is some of its attributes, under their own names
     and in the order `SNAPSHOT` lists them."""
@@ -28,4 +34,4 @@ class Snapshotted:
     SNAPSHOT: ClassVar[tuple[str, ...]] = ()
 
     def snapshot(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.SNAPSHOT}
+        return attributes(self, self.SNAPSHOT)

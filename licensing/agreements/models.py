@@ -59,11 +59,17 @@ MODIFIED = "modified"
 QUOTE_KINDS = (SUBMITTED, MODIFIED)
 
 
+# What an agreement copies from the quote version it is issued on, and its
+# commercial terms (from the issuing policy; billing invoices on them).
+QUOTED_TERMS = ("term_start", "term_end", "rate_card", "currency", "total")
+PAYMENT_TERMS = ("payment_terms_days", "late_fee_monthly_percent")
+
+
 class ImmutableRecordChanged(RuntimeError):
     """Code tried to change or delete a record that is written once."""
 
 
-class Application(Base):
+class Application(Snapshotted, Base):
     """A vendor's request for a license: proposed uses, a term, and its review."""
 
     __tablename__ = "applications"
@@ -154,17 +160,11 @@ class Application(Base):
         """Submitted, but a licensed use has no price yet: staff price it by hand."""
         return self.submitted_at is not None and self.total is None
 
+    SNAPSHOT = ("state", "term_start", "term_end", "rate_card", "total", "assignee_id")
+
     def snapshot(self) -> dict[str, Any]:
-        """The fields the audit log records."""
-        return {
-            "state": self.state,
-            "term_start": self.term_start,
-            "term_end": self.term_end,
-            "rate_card": self.rate_card,
-            "total": self.total,
-            "assignee_id": self.assignee_id,
-            "uses": len(self.uses),
-        }
+        """The fields the audit log records, and how many uses it has."""
+        return {**super().snapshot(), "uses": len(self.uses)}
 
     def __repr__(self) -> str:
         return f"<Application {self.id} {self.state}>"

@@ -23,6 +23,8 @@ from licensing.agreements import issuing
 from licensing.agreements.commands import ProposedUseInput, languages_text
 from licensing.agreements.documents import render_agreement_pdf
 from licensing.agreements.models import (
+    PAYMENT_TERMS,
+    QUOTED_TERMS,
     REASON_MAX,
     Agreement,
     AgreementNumberSequence,
@@ -44,6 +46,7 @@ from licensing.money import (
     in_words,
 )
 from licensing.pricing import Quote
+from licensing.records import attributes
 from licensing.statemachine import StateMachine
 
 T = TypeVar("T", Application, Agreement)
@@ -443,13 +446,8 @@ def _issue_agreement(
         application_id=application.id,
         quote_id=version.id,
         state=ISSUED,
-        term_start=version.term_start,
-        term_end=version.term_end,
-        rate_card=version.rate_card,
-        currency=version.currency,
-        total=version.total,
-        payment_terms_days=settings.payment_terms_days,
-        late_fee_monthly_percent=settings.late_fee_monthly_percent,
+        **attributes(version, QUOTED_TERMS),
+        **attributes(settings, PAYMENT_TERMS),
         pdf=pdf,
         pdf_sha256=hashlib.sha256(pdf).hexdigest(),
         issued_at=now,

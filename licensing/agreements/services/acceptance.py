@@ -14,6 +14,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.models import (
+    PAYMENT_TERMS,
     SIGNER_MAX,
     USER_AGENT_MAX,
     Acceptance,
@@ -34,6 +35,10 @@ from licensing.money import (
     format_amount,
 )
 from licensing.pricing import Quote, QuoteLine
+from licensing.records import attributes
+
+# What billing is told of an activated agreement under the agreement's own names.
+_TOLD_BILLING = ("number", "organization_id", "currency", "term_start", "term_end", *PAYMENT_TERMS)
 
 
 def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
@@ -164,16 +169,10 @@ def accept(
         signals.agreement_activated.send(
             signals.ActivatedAgreement(
                 agreement_id=agreement.id,
-                number=agreement.number,
-                organization_id=agreement.organization_id,
-                currency=agreement.currency,
                 activated_at=moment,
-                term_start=agreement.term_start,
-                term_end=agreement.term_end,
                 rate_card_version=agreement.rate_card,
-                payment_terms_days=agreement.payment_terms_days,
-                late_fee_monthly_percent=agreement.late_fee_monthly_percent,
                 charges=_charges(agreement),
+                **attributes(agreement, _TOLD_BILLING),
             ),
             session=session,
         )
