@@ -38,7 +38,7 @@ from licensing.money import (
     in_words,
     minor_units,
 )
-from licensing.pricing import ProposedUse, Quote, QuoteLine, QuoteRequest, Term
+from licensing.pricing import Quote, QuoteLine, QuoteRequest
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
 
@@ -64,24 +64,17 @@ def _check_complete(session: Session, application: Application) -> None:
 
 
 def _request(application: Application) -> QuoteRequest:
+    """The pricing core's request from the application's fields, as the API's and the
+    estimator's are built; each use is described by its product's name."""
     assert application.term_start
     assert application.term_end
-    return QuoteRequest(
-        organization_type=application.organization.organization_type,
-        term=Term(application.term_start, application.term_end),
-        rate_card=application.rate_card,
-        uses=tuple(
-            ProposedUse(
-                use=use.use,
-                product_type=use.product_type,
-                user_type=use.user_type,
-                quantity=use.quantity,
-                revenue=use.revenue,
-                languages=tuple(use.language_list),
-                description=use.product_name,
-            )
-            for use in application.uses
-        ),
+    return ratecards.request_from(
+        {
+            "organization_type": application.organization.organization_type,
+            "term": {"start": application.term_start, "end": application.term_end},
+            "rate_card": application.rate_card,
+            "uses": [{**use.fields(), "description": use.product_name} for use in application.uses],
+        }
     )
 
 
