@@ -18,7 +18,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from licensing import access
 from licensing.actors import current_actor
-from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
+from licensing.api.base import Blueprint, large_body
 from licensing.api.fields import Day, vocabulary
 from licensing.calendar import parse_day
 from licensing.errors import NotFound
@@ -34,7 +34,6 @@ from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES
 blp = Blueprint(
     "royalty_reports_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="Royalty reports: usage reported each period, and the royalty it costs.",
 )
 
@@ -155,7 +154,6 @@ def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, PeriodStatusSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_periods(agreement_id: int) -> list[dict[str, Any]]:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
     with its due date, state (`upcoming`, `due`, `overdue`, `submitted`) and current
@@ -167,7 +165,6 @@ def list_periods(agreement_id: int) -> list[dict[str, Any]]:
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>/template")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, description="The period's CSV template", content_type="text/csv")
-@blp.doc(**SECURED)
 def get_template(agreement_id: int, period_start: str) -> Response:
     """The period's CSV template: one row per reportable line and unit, and the customers
     of the previous period's current report."""
@@ -283,7 +280,7 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="The period cannot be reported now; says why")
 @_refusals
-@blp.doc(**SECURED, **_SUBMISSION_BODY)
+@blp.doc(**_SUBMISSION_BODY)
 def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """The computation of a report, line by line, storing nothing (`id`, `state` and
     `invoice` are null)."""
@@ -296,7 +293,7 @@ def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 @blp.response(201, ReportSchema)
 @blp.alt_response(409, description="Reported already (amend it), out of order, or too early")
 @_refusals
-@blp.doc(**SECURED, **_SUBMISSION_BODY)
+@blp.doc(**_SUBMISSION_BODY)
 def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """File the period's report (with `amends` and `reason`: amend the current one). The
     royalty is invoiced, or credited, at once."""
@@ -309,7 +306,6 @@ def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 @blp.route("/royalty-reports/<int:report_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, ReportSchema)
-@blp.doc(**SECURED)
 def get_report(report_id: int) -> dict[str, Any]:
     """One report with its lines as computed when it was filed."""
     return filing_document(services.filing_of(services.get_report(report_id, current_actor())))
@@ -318,7 +314,6 @@ def get_report(report_id: int) -> dict[str, Any]:
 @blp.route("/royalty-reports/<int:report_id>/rows")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, description="The report's rows as submitted", content_type="text/csv")
-@blp.doc(**SECURED)
 def get_rows(report_id: int) -> Response:
     """The report's rows as submitted, as CSV in the template's columns."""
     return rows_response(report_id, current_actor())
@@ -334,7 +329,6 @@ class ReviewSchema(ma.Schema):
 @blp.arguments(ReviewSchema)
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="Not flagged, or already reviewed")
-@blp.doc(**SECURED)
 def review_report(data: dict[str, Any], report_id: int) -> dict[str, Any]:
     """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report."""
     report = services.review(report_id, data["action"], current_actor(), note=data.get("note"))
