@@ -9,8 +9,9 @@ row (`licensing.royalties.rows`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import marshmallow as ma
 from flask import Response, request
@@ -36,6 +37,8 @@ blp = Blueprint(
     __name__,
     description="Royalty reports: usage reported each period, and the royalty it costs.",
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The largest report body accepted (about 200,000 rows of CSV or JSON, with room).
 MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -246,20 +249,28 @@ def _submission() -> Any:
     return json_submission(upload)
 
 
-def _refusals(view: Any) -> Any:
-    """How a report is refused besides the period's 409, documented on preview and submit."""
-    for status, description in (
-        (
-            422,
-            "Problems with the report, every one at once, keyed `rows.N.FIELD` (JSON: N "
-            "is the row's 0-based index; CSV: the line number, the header being line 1), "
-            "or `attest`, `amends`, `reason`, `_body`",
-        ),
-        (413, "Larger than the largest report accepted"),
-        (415, "Neither application/json nor text/csv"),
-    ):
-        view = blp.alt_response(status, description=description)(view)
-    return view
+def _filing_route(status: int, refused: str) -> Callable[[F], F]:
+    """What preview and submit declare alike: a large body read as a stream (JSON or
+    CSV), the report answered with `status`, the period's 409 (`refused` says when)
+    and how else a report is refused."""
+
+    def decorator(view: F) -> F:
+        view = blp.doc(**_SUBMISSION_BODY)(view)
+        for code, description in (
+            (
+                422,
+                "Problems with the report, every one at once, keyed `rows.N.FIELD` (JSON: N "
+                "is the row's 0-based index; CSV: the line number, the header being line 1), "
+                "or `attest`, `amends`, `reason`, `_body`",
+            ),
+            (413, "Larger than the largest report accepted"),
+            (415, "Neither application/json nor text/csv"),
+            (409, refused),
+        ):
+            view = blp.alt_response(code, description=description)(view)
+        return large_body(blp.response(status, ReportSchema)(view))
+
+    return decorator
 
 
 def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str, Any]:
@@ -276,11 +287,7 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
     "/agreements/<int:agreement_id>/royalty-reports/<period_start>/preview", methods=["POST"]
 )
 @access.vendor
-@large_body
-@blp.response(200, ReportSchema)
-@blp.alt_response(409, description="The period cannot be reported now; says why")
-@_refusals
-@blp.doc(**_SUBMISSION_BODY)
+@_filing_route(200, refused="The period cannot be reported now; says why")
 def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """The computation of a report, line by line, storing nothing (`id`, `state` and
     `invoice` are null)."""
@@ -289,11 +296,7 @@ def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>", methods=["POST"])
 @access.vendor
-@large_body
-@blp.response(201, ReportSchema)
-@blp.alt_response(409, description="Reported already (amend it), out of order, or too early")
-@_refusals
-@blp.doc(**_SUBMISSION_BODY)
+@_filing_route(201, refused="Reported already (amend it), out of order, or too early")
 def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """File the period's report (with `amends` and `reason`: amend the current one). The
     royalty is invoiced, or credited, at once."""
