@@ -7,10 +7,12 @@ only their own organization's records: anything else is a 404.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import marshmallow as ma
 from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from licensing import access, db
 from licensing.access import STAFF_ROLES
@@ -48,6 +50,7 @@ blp = Blueprint(
 )
 
 Length = ma.validate.Length
+T = TypeVar("T")
 
 
 def _text(limit: int, *, required: bool = False, **kwargs: Any) -> ma.fields.String:
@@ -331,15 +334,22 @@ def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
     )
 
 
+def _of_organization(
+    organization_id: int, records: Callable[[Session, int], Sequence[T]]
+) -> list[T]:
+    """An organization's `records`, once the caller may read it (another's is a 404)."""
+    session = db.session()
+    organization = queries.get_owned(session, Organization, organization_id)
+    return list(records(session, organization.id))
+
+
 @blp.route("/organizations/<int:organization_id>/members")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, UserSchema(many=True))
 @blp.paginate()
 def list_members(organization_id: int) -> list[User]:
     """The organization's users."""
-    session = db.session()
-    organization = queries.get_owned(session, Organization, organization_id)
-    return list(queries.members(session, organization.id))
+    return _of_organization(organization_id, queries.members)
 
 
 @blp.route("/organizations/<int:organization_id>/invitations")
@@ -348,9 +358,7 @@ def list_members(organization_id: int) -> list[User]:
 @blp.paginate()
 def list_invitations(organization_id: int) -> list[OneTimeToken]:
     """Invitations to join the organization, newest first."""
-    session = db.session()
-    organization = queries.get_owned(session, Organization, organization_id)
-    return list(queries.invitations(session, organization.id))
+    return _of_organization(organization_id, queries.invitations)
 
 
 @blp.route("/organizations/<int:organization_id>/invitations", methods=["POST"])
