@@ -7,10 +7,12 @@ only their own organization's records: anything else is a 404.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import marshmallow as ma
 from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from licensing import access, db
 from licensing.access import STAFF_ROLES
@@ -35,7 +37,7 @@ from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING
 from licensing.actors import Actor, current_actor
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import Blueprint
 from licensing.api.fields import STRINGS, callers_actions, documented, vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
@@ -44,11 +46,11 @@ from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 blp = Blueprint(
     "accounts_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="Organizations, their members and invitations, staff users and API tokens.",
 )
 
 Length = ma.validate.Length
+T = TypeVar("T")
 
 
 def _text(limit: int, *, required: bool = False, **kwargs: Any) -> ma.fields.String:
@@ -278,7 +280,6 @@ def sign_up(data: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/me")
 @access.any_user
 @blp.response(200, MeSchema)
-@blp.doc(**SECURED)
 def me() -> dict[str, Any]:
     """The caller's user and organization."""
     principal = access.require_principal()
@@ -298,7 +299,6 @@ def me() -> dict[str, Any]:
 @blp.arguments(OrganizationQuerySchema, location="query")
 @blp.response(200, OrganizationSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_organizations(query: dict[str, Any]) -> Select[Any]:
     """Organizations: a vendor sees their own; staff see all, by standing or name."""
     return queries.organizations_query(standing=query.get("standing"), search=query.get("q"))
@@ -307,7 +307,6 @@ def list_organizations(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/organizations/<int:organization_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, OrganizationSchema)
-@blp.doc(**SECURED)
 def get_organization(organization_id: int) -> Organization:
     """One organization (404 for another organization's vendor)."""
     return queries.get_owned(db.session(), Organization, organization_id)
@@ -317,7 +316,6 @@ def get_organization(organization_id: int) -> Organization:
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(OrganizationUpdateSchema)
 @blp.response(200, OrganizationSchema)
-@blp.doc(**SECURED)
 def update_organization(changes: dict[str, Any], organization_id: int) -> Organization:
     """Change profile fields. The legal name and organization type decide the
     license, so only licensing staff change them."""
@@ -329,7 +327,6 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
 @blp.arguments(StandingChangeSchema)
 @blp.response(200, OrganizationSchema)
 @blp.alt_response(409, description="Not allowed from the current standing; lists allowed_actions")
-@blp.doc(**SECURED)
 def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
     """Change the organization's standing (staff); audited and emailed to its members."""
     return services.change_organization_standing(
@@ -337,35 +334,37 @@ def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
     )
 
 
+def _of_organization(
+    organization_id: int, records: Callable[[Session, int], Sequence[T]]
+) -> list[T]:
+    """An organization's `records`, once the caller may read it (another's is a 404)."""
+    session = db.session()
+    organization = queries.get_owned(session, Organization, organization_id)
+    return list(records(session, organization.id))
+
+
 @blp.route("/organizations/<int:organization_id>/members")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, UserSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_members(organization_id: int) -> list[User]:
     """The organization's users."""
-    session = db.session()
-    organization = queries.get_owned(session, Organization, organization_id)
-    return list(queries.members(session, organization.id))
+    return _of_organization(organization_id, queries.members)
 
 
 @blp.route("/organizations/<int:organization_id>/invitations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, InvitationSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_invitations(organization_id: int) -> list[OneTimeToken]:
     """Invitations to join the organization, newest first."""
-    session = db.session()
-    organization = queries.get_owned(session, Organization, organization_id)
-    return list(queries.invitations(session, organization.id))
+    return _of_organization(organization_id, queries.invitations)
 
 
 @blp.route("/organizations/<int:organization_id>/invitations", methods=["POST"])
 @access.vendor
 @blp.arguments(InvitationInputSchema)
 @blp.response(201, InvitationSchema)
-@blp.doc(**SECURED)
 def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToken:
     """Invite a colleague by email; the link in the email works for 7 days."""
     return services.invite_member(organization_id, data["email"], current_actor())
@@ -374,7 +373,6 @@ def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToke
 @blp.route("/invitations/<int:invitation_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, InvitationSchema)
-@blp.doc(**SECURED)
 def get_invitation(invitation_id: int) -> OneTimeToken:
     return queries.get_invitation(db.session(), invitation_id)
 
@@ -383,7 +381,6 @@ def get_invitation(invitation_id: int) -> OneTimeToken:
 @access.vendor
 @blp.response(204)
 @blp.alt_response(409, description="Already accepted, revoked or expired")
-@blp.doc(**SECURED)
 def revoke_invitation(invitation_id: int) -> None:
     """Withdraw a pending invitation."""
     services.revoke_invitation(invitation_id, current_actor())
@@ -397,7 +394,6 @@ def revoke_invitation(invitation_id: int) -> None:
 @blp.arguments(UserQuerySchema, location="query")
 @blp.response(200, UserSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_users(query: dict[str, Any]) -> Select[Any]:
     """Every account (admins)."""
     return queries.users_query(kind=query.get("kind"), search=query.get("q"))
@@ -407,7 +403,6 @@ def list_users(query: dict[str, Any]) -> Select[Any]:
 @access.staff("admin")
 @blp.arguments(StaffUserInputSchema)
 @blp.response(201, UserSchema)
-@blp.doc(**SECURED)
 def create_staff_user(data: dict[str, Any]) -> User:
     """Add a staff member (admins); they are emailed a link to choose a password."""
     return services.create_staff_user(
@@ -418,7 +413,6 @@ def create_staff_user(data: dict[str, Any]) -> User:
 @blp.route("/users/<int:user_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, UserSchema)
-@blp.doc(**SECURED)
 def get_user(user_id: int) -> User:
     """A user: vendors see their colleagues; staff see everyone."""
     return queries.get_member(db.session(), user_id)
@@ -428,7 +422,6 @@ def get_user(user_id: int) -> User:
 @access.allow(vendor=True, staff=("admin",))
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
-@blp.doc(**SECURED)
 def update_user(data: dict[str, Any], user_id: int) -> User:
     """Admins change staff roles; admins and colleagues deactivate or reactivate."""
     actor = current_actor()
@@ -449,7 +442,6 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 @access.any_user
 @blp.response(200, TokenSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_tokens() -> list[ApiToken]:
     """The caller's own API tokens (never their secrets)."""
     return list(queries.tokens_of(db.session(), access.require_principal().user_id))
@@ -459,7 +451,6 @@ def list_tokens() -> list[ApiToken]:
 @access.any_user
 @blp.arguments(TokenInputSchema)
 @blp.response(201, CreatedTokenSchema)
-@blp.doc(**SECURED)
 def create_token(data: dict[str, Any]) -> dict[str, Any]:
     """Create a personal token; its secret is in this response only."""
     principal = access.require_principal()
@@ -473,7 +464,6 @@ def create_token(data: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/tokens/<int:token_id>")
 @access.any_user
 @blp.response(200, TokenSchema)
-@blp.doc(**SECURED)
 def get_token(token_id: int) -> ApiToken:
     return queries.get_own_token(db.session(), token_id, access.require_principal())
 
@@ -481,7 +471,6 @@ def get_token(token_id: int) -> ApiToken:
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @access.any_user
 @blp.response(204)
-@blp.doc(**SECURED)
 def revoke_token(token_id: int) -> None:
     """Revoke a token: it stops working at once."""
     services.revoke_api_token(token_id, current_actor())

@@ -19,7 +19,7 @@ from licensing.agreements import queries, services
 from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Application
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import Blueprint
 from licensing.api.fields import (
     Day,
     MoneyString,
@@ -33,7 +33,6 @@ from licensing.downloads import pdf_response
 blp = Blueprint(
     "agreements_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="License agreements: the PDF, click-through acceptance, renewal, termination.",
 )
 
@@ -113,7 +112,6 @@ class AgreementTerminationSchema(ma.Schema):
 @blp.arguments(AgreementQuerySchema, location="query")
 @blp.response(200, AgreementSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_agreements(query: dict[str, Any]) -> Select[Any]:
     """Agreements, newest first: a vendor sees their own."""
     return queries.agreements_query(states=query.get("state") or ())
@@ -122,7 +120,6 @@ def list_agreements(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/agreements/<int:agreement_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, AgreementSchema)
-@blp.doc(**SECURED)
 def get_agreement(agreement_id: int) -> Agreement:
     return queries.get_agreement(db.session(), agreement_id)
 
@@ -134,7 +131,6 @@ def get_agreement(agreement_id: int) -> Agreement:
     description="The agreement PDF, exactly as issued and accepted",
     content_type="application/pdf",
 )
-@blp.doc(**SECURED)
 def get_agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF (`application/pdf`); never regenerated."""
     found = queries.get_agreement(db.session(), agreement_id)
@@ -148,7 +144,6 @@ def get_agreement_pdf(agreement_id: int) -> Response:
 @blp.arguments(AcceptInputSchema)
 @blp.response(200, AgreementSchema)
 @blp.alt_response(409, description="Not issued, or the SHA-256 is not the stored PDF's")
-@blp.doc(**SECURED)
 def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Accept the agreement: records the signer, authority, time, IP address, user
     agent and the PDF's SHA-256; the agreement becomes active."""
@@ -170,7 +165,6 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
 @access.vendor
 @blp.response(201, ApplicationSchema)
 @blp.alt_response(409, description="Not active or expired, or a renewal is already open")
-@blp.doc(**SECURED)
 def renew_agreement(agreement_id: int) -> Application:
     """Start a renewal: a draft application prefilled from the agreement for the next
     rate card year. When its agreement is accepted, this one is superseded."""
@@ -182,7 +176,6 @@ def renew_agreement(agreement_id: int) -> Application:
 @blp.arguments(AgreementTerminationSchema)
 @blp.response(200, AgreementSchema)
 @blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
-@blp.doc(**SECURED)
 def terminate_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Terminate (licensing staff, with a reason sent to the licensee)."""
     return services.terminate(agreement_id, data["reason"], current_actor())

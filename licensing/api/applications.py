@@ -35,7 +35,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
-from licensing.api.base import API_PREFIX, SECURED, Blueprint, refuse_staff_filter
+from licensing.api.base import Blueprint, refuse_staff_filter
 from licensing.api.fields import (
     Day,
     DecimalText,
@@ -54,7 +54,6 @@ from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 blp = Blueprint(
     "applications_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="License applications: drafts, submission with a quote snapshot, staff review.",
 )
 
@@ -301,7 +300,6 @@ class ApplicationNoteSchema(ma.Schema):
 @blp.arguments(ApplicationQuerySchema, location="query")
 @blp.response(200, ApplicationSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_applications(query: dict[str, Any]) -> Select[Any]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
@@ -334,7 +332,6 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 @blp.arguments(ApplicationInputSchema)
 @blp.response(201, ApplicationSchema)
 @blp.alt_response(409, description="The organization is not in good standing")
-@blp.doc(**SECURED)
 def create_application(data: dict[str, Any]) -> Application:
     """Save a new draft (nothing is priced until it is submitted)."""
     return services.create_draft(current_actor(), ApplicationDraft.from_fields(data))
@@ -343,7 +340,6 @@ def create_application(data: dict[str, Any]) -> Application:
 @blp.route("/applications/<int:application_id>")
 @access.allow(vendor=True, staff=("licensing",))
 @blp.response(200, ApplicationSchema)
-@blp.doc(**SECURED)
 def get_application(application_id: int) -> Application:
     return queries.get_application(db.session(), application_id)
 
@@ -353,7 +349,6 @@ def get_application(application_id: int) -> Application:
 @blp.arguments(ApplicationInputSchema)
 @blp.response(200, ApplicationSchema)
 @blp.alt_response(409, description="Only drafts and returned applications change")
-@blp.doc(**SECURED)
 def update_application(data: dict[str, Any], application_id: int) -> Application:
     """Replace the term and uses of a draft or a returned application."""
     return services.update_draft(
@@ -366,7 +361,6 @@ def update_application(data: dict[str, Any], application_id: int) -> Application
 @blp.arguments(ApplicationSubmitSchema)
 @blp.response(200, ApplicationSchema)
 @blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
-@blp.doc(**SECURED)
 def submit_application(data: dict[str, Any], application_id: int) -> Application:
     """Submit (or resubmit) with the attestation: prices it, stores the quote snapshot,
     and approves it at once when every licensed line is `review: auto`."""
@@ -383,7 +377,6 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
 @access.vendor
 @blp.response(200, ApplicationSchema)
 @blp.alt_response(409, description="Decided already; says which actions the state allows")
-@blp.doc(**SECURED)
 def withdraw_application(application_id: int) -> Application:
     """Withdraw, at any time before a decision."""
     return services.withdraw(application_id, current_actor())
@@ -394,7 +387,6 @@ def withdraw_application(application_id: int) -> Application:
 @blp.arguments(ApplicationReasonSchema)
 @blp.response(200, ApplicationSchema)
 @blp.alt_response(409, description="Not rejected, already asked, or the 14 days have passed")
-@blp.doc(**SECURED)
 def request_reconsideration(data: dict[str, Any], application_id: int) -> Application:
     """Ask staff to reconsider a rejection: once, within 14 days of it."""
     return services.request_reconsideration(application_id, data["reason"], current_actor())
@@ -405,7 +397,6 @@ def request_reconsideration(data: dict[str, Any], application_id: int) -> Applic
 @blp.arguments(ApplicationAssignSchema)
 @blp.response(200, ApplicationSchema)
 @blp.alt_response(409, description="The application is decided: nothing to assign")
-@blp.doc(**SECURED)
 def assign_application(data: dict[str, Any], application_id: int) -> Application:
     """Assign a reviewer (or nobody, with null)."""
     return services.assign(application_id, data["assignee_id"], current_actor())
@@ -471,7 +462,7 @@ for _path, _action, _schema, _doc in (
                 blp.response(200, ApplicationSchema)(
                     blp.alt_response(
                         409, description="Not allowed in this state; lists allowed_actions"
-                    )(blp.doc(**SECURED)(_view))
+                    )(_view)
                 )
             )
         )
@@ -483,7 +474,6 @@ for _path, _action, _schema, _doc in (
 @blp.arguments(ApplicationApproveSchema)
 @blp.response(200, ApplicationSchema)
 @blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
-@blp.doc(**SECURED)
 def approve_application(data: dict[str, Any], application_id: int) -> Application:
     """Approve as quoted (empty body), or with changed amounts (`lines`) or term, each
     with a reason: a new quote version is stored, the submitted one kept, and the
@@ -508,7 +498,6 @@ def approve_application(data: dict[str, Any], application_id: int) -> Applicatio
 @access.staff("licensing")
 @blp.response(200, ApplicationNoteSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_notes(application_id: int) -> list[ApplicationNote]:
     """Internal notes (licensing staff only; never shown to the vendor)."""
     session = db.session()
@@ -520,7 +509,6 @@ def list_notes(application_id: int) -> list[ApplicationNote]:
 @access.staff("licensing")
 @blp.arguments(ApplicationNoteInputSchema)
 @blp.response(201, ApplicationNoteSchema)
-@blp.doc(**SECURED)
 def add_note(data: dict[str, Any], application_id: int) -> ApplicationNote:
     """Add an internal note."""
     return services.add_note(application_id, data["body"], current_actor())

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from licensing import access, db
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import Blueprint
 from licensing.api.fields import Day, page_number
 from licensing.audit import queries
 from licensing.audit.seals import verify_documents
@@ -16,7 +16,6 @@ from licensing.audit.services import verify_chain
 blp = Blueprint(
     "audit_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="The append-only, hash-chained audit log (admins).",
 )
 
@@ -88,7 +87,6 @@ class VerificationSchema(ma.Schema):
 @access.staff("admin")
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, AuditPageSchema)
-@blp.doc(**SECURED)
 def list_events(query: dict[str, Any]) -> dict[str, Any]:
     """Audit events matching the filters, newest first."""
     page, per_page = query.pop("page"), query.pop("per_page")
@@ -101,7 +99,6 @@ def list_events(query: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/audit-events/verification")
 @access.staff("admin")
 @blp.response(200, VerificationSchema)
-@blp.doc(**SECURED)
 def verification() -> dict[str, Any]:
     """Recompute the keyed hash chain and the seals of every issued invoice, credit
     note, agreement and permission letter (as `licensing audit verify` does), and

@@ -1,10 +1,14 @@
 """The API edge: flask-smorest configured for exact decimals and problem documents.
 
 Feature API modules create their blueprint with `Blueprint(...)` from here, so
-request bodies are parsed with `Decimal` numbers and a body that is not JSON is
-a 415, and they are registered in `licensing.api.register`.
+it is mounted under `API_PREFIX`, request bodies are parsed with `Decimal`
+numbers and a body that is not JSON is a 415; they are registered in
+`licensing.api.register`.
 
-Two things every route gets from here rather than from its own decorators:
+Three things every route gets from here rather than from its own decorators:
+- a route whose access declaration (`licensing.access`) is not public is
+  documented as needing `Authorization: Bearer` (`SECURED`), so the document
+  says what `access.enforce` does;
 - every error response is documented as `application/problem+json` with the
   `Problem` schema (the shape `licensing.problems` writes);
 - `@blp.paginate()` on a list route reads `page` and `per_page` (bounded), returns
@@ -30,7 +34,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
 
-from licensing import db, limits
+from licensing import access, db, limits
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
 from licensing.errors import InvalidInput
 from licensing.problems import PROBLEM_MIMETYPE
@@ -210,6 +214,11 @@ class Blueprint(flask_smorest.Blueprint):
     # The page arguments only: the route's own query schema checks the rest.
     PAGINATION_ARGUMENTS_PARSER = FlaskParser()
 
+    def __init__(
+        self, name: str, import_name: str, *, url_prefix: str = API_PREFIX, **options: Any
+    ) -> None:
+        super().__init__(name, import_name, url_prefix=url_prefix, **options)
+
     @property
     def tag(self) -> str:
         """The group its operations are listed under in the documentation, in words
@@ -225,9 +234,20 @@ class Blueprint(flask_smorest.Blueprint):
         tags: Iterable[str] | None = None,
         **options: Any,
     ) -> Callable[[Any], Any]:
-        return super().route(
+        """Register as flask-smorest does, under the group's tag in words; a view
+        whose access declaration is not public (put `@access...` right under
+        this) is documented as needing the bearer token."""
+        register = super().route(
             rule, parameters=parameters, tags=[self.tag] if tags is None else tags, **options
         )
+
+        def decorator(view: F) -> F:
+            declaration = getattr(view, access.ACCESS_ATTRIBUTE, None)
+            if declaration is not None and not declaration.public:
+                view = self.doc(**SECURED)(view)
+            return register(view)
+
+        return decorator
 
     def response(
         self, status_code: int | str, schema: Any = None, **kwargs: Any

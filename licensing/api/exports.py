@@ -14,7 +14,7 @@ import marshmallow as ma
 from flask import Response
 
 from licensing import access
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import Blueprint
 from licensing.api.fields import STRINGS, Day, documented, record_id, vocabulary
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
@@ -26,7 +26,6 @@ from licensing.pricing.vocabulary import USES
 blp = Blueprint(
     "exports_api",
     __name__,
-    url_prefix=API_PREFIX,
     description=(
         "Billing exports for finance (billing staff): invoices, invoice lines, payments, "
         "credit notes and their lines, the agreements register, receivables aging and the "
@@ -74,7 +73,6 @@ class DatasetSchema(ma.Schema):
 @access.staff("billing")
 @blp.response(200, DatasetSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_exports() -> list[base.Dataset]:
     """Every dataset with its schema version, columns and the filters it takes."""
     return list(base.all_datasets().values())
@@ -91,7 +89,6 @@ def _media_types() -> dict[str, Any]:
 @access.staff("billing")
 @blp.arguments(ExportQuerySchema, location="query")
 @blp.doc(
-    **SECURED,
     responses={
         "200": {
             "description": (

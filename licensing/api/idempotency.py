@@ -7,7 +7,7 @@ same body is answered from that record with `Idempotent-Replayed: true`, and the
 same key with another body is a 422 (docs/api.md).
 
 Place it under `@access...` and above `@blp.arguments`, so that it wraps the
-response flask-smorest has already written.
+response flask-smorest has already written. It documents the header itself.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 import flask
+import flask_smorest
 from werkzeug.wrappers import Response
 
 from licensing import access
@@ -72,4 +73,4 @@ def idempotent(view: F) -> F:
         answer = idempotency.run_once(caller, key, fingerprint, perform)
         return _replayed(answer) if answer.replayed else first[0]
 
-    return cast(F, wrapper)
+    return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))

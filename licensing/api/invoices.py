@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.actors import current_actor
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import Blueprint
 from licensing.api.fields import (
     STRINGS,
     Day,
@@ -32,7 +32,6 @@ from licensing.api.fields import (
     record_id,
     vocabulary,
 )
-from licensing.api.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from licensing.api.idempotency import idempotent
 from licensing.billing import queries, services
 from licensing.billing.models import (
@@ -65,7 +64,6 @@ from licensing.money import CURRENCIES
 blp = Blueprint(
     "invoices_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="Invoices, payments (card and offline) and credit notes.",
 )
 
@@ -297,7 +295,6 @@ def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
 @blp.arguments(InvoiceQuerySchema, location="query")
 @blp.response(200, InvoiceSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_invoices(query: dict[str, Any]) -> Select[Any]:
     """Invoices newest first (overdue ones by due date); vendors see their own, issued ones."""
     principal = access.require_principal()
@@ -314,7 +311,6 @@ def list_invoices(query: dict[str, Any]) -> Select[Any]:
 @access.staff("billing")
 @blp.arguments(InvoiceInputSchema)
 @blp.response(201, InvoiceSchema)
-@blp.doc(**SECURED)
 def create_invoice(data: dict[str, Any]) -> Invoice:
     """A draft invoice (billing staff); finalize it to number and issue it."""
     return services.create_draft(
@@ -339,7 +335,6 @@ def _readable(invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, InvoiceSchema)
-@blp.doc(**SECURED)
 def get_invoice(invoice_id: int) -> Invoice:
     return _readable(invoice_id)
 
@@ -349,7 +344,6 @@ def get_invoice(invoice_id: int) -> Invoice:
 @blp.arguments(InvoiceUpdateSchema)
 @blp.response(200, InvoiceSchema)
 @blp.alt_response(409, description="The invoice is issued: immutable; issue a credit note")
-@blp.doc(**SECURED)
 def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
     """Change a draft. Issued invoices never change (409)."""
     return services.update_draft(
@@ -364,7 +358,6 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>/pdf")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, description="The invoice as PDF", content_type="application/pdf")
-@blp.doc(**SECURED)
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = _readable(invoice_id)
     return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
@@ -374,7 +367,6 @@ def invoice_pdf(invoice_id: int) -> Response:
 @access.staff("billing")
 @blp.response(200, InvoiceSchema)
 @blp.alt_response(409, description="Not a draft; lists allowed_actions")
-@blp.doc(**SECURED)
 def finalize_invoice(invoice_id: int) -> Invoice:
     """Issue a draft: it takes the next INV-YYYY-NNNNNN number and becomes immutable."""
     return services.finalize_invoice(invoice_id, actor=current_actor())
@@ -385,7 +377,6 @@ def finalize_invoice(invoice_id: int) -> Invoice:
 @blp.arguments(ReasonSchema)
 @blp.response(200, InvoiceSchema)
 @blp.alt_response(409, description="Paid or void already; says which actions it allows")
-@blp.doc(**SECURED)
 def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
     """Void a draft, open or uncollectible invoice with a reason (billing staff)."""
     return services.void_invoice(invoice_id, reason=data["reason"], actor=current_actor())
@@ -396,7 +387,6 @@ def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.arguments(ReasonSchema)
 @blp.response(200, InvoiceSchema)
 @blp.alt_response(409, description="Not open (paid, void...); says which actions it allows")
-@blp.doc(**SECURED)
 def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
     """Mark an open invoice uncollectible with a reason (billing staff)."""
     return services.mark_uncollectible(invoice_id, reason=data["reason"], actor=current_actor())
@@ -406,7 +396,6 @@ def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, PaymentSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_payments(invoice_id: int) -> list[Payment]:
     invoice = _readable(invoice_id)
     return list(queries.payments(db.session(), invoice_id=invoice.id))
@@ -418,7 +407,6 @@ def list_payments(invoice_id: int) -> list[Payment]:
 @blp.arguments(OfflinePaymentInputSchema)
 @blp.response(201, PaymentSchema)
 @blp.alt_response(409, description="Nothing is owed on it (a draft, paid or void invoice)")
-@blp.doc(**SECURED, parameters=[IDEMPOTENCY_KEY])
 def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
     """Record a wire, ACH or check payment (billing staff); never more than the balance due."""
     received_on: date | None = data.get("received_on")
@@ -437,7 +425,6 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, CreditNoteSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_credit_notes(invoice_id: int) -> list[CreditNote]:
     invoice = _readable(invoice_id)
     return list(queries.credit_notes(db.session(), invoice_id=invoice.id))
@@ -449,7 +436,6 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 @blp.arguments(CreditNoteInputSchema)
 @blp.response(201, CreditNoteSchema)
 @blp.alt_response(409, description="The invoice is neither open nor paid")
-@blp.doc(**SECURED, parameters=[IDEMPOTENCY_KEY])
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""
     return services.issue_credit_note(
@@ -460,7 +446,6 @@ def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
 @blp.route("/credit-notes/<int:credit_note_id>")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, CreditNoteSchema)
-@blp.doc(**SECURED)
 def get_credit_note(credit_note_id: int) -> CreditNote:
     return queries.get_credit_note(db.session(), credit_note_id)
 
@@ -468,7 +453,6 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 @blp.route("/credit-notes/<int:credit_note_id>/pdf")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, description="The credit note as PDF", content_type="application/pdf")
-@blp.doc(**SECURED)
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.get_credit_note(db.session(), credit_note_id)
     return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
@@ -478,7 +462,6 @@ def credit_note_pdf(credit_note_id: int) -> Response:
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, RefundSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_refunds(credit_note_id: int) -> list[Refund]:
     """Refunds against a credit note, newest first; vendors read their own."""
     credit = queries.get_credit_note(db.session(), credit_note_id)
@@ -491,7 +474,6 @@ def list_refunds(credit_note_id: int) -> list[Refund]:
 @blp.response(201, RefundSchema)
 @blp.alt_response(409, description="Nothing left to refund, or no card payment to refund")
 @blp.alt_response(502, description="Stripe refused or could not be reached")
-@blp.doc(**SECURED)
 def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
     """Refund what a credit note owes back (billing staff).
 
@@ -524,7 +506,6 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
 @blp.route("/refunds/<int:refund_id>")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, RefundSchema)
-@blp.doc(**SECURED)
 def get_refund(refund_id: int) -> Refund:
     """One refund; vendors read their own organization's."""
     return queries.get_refund(db.session(), refund_id)
@@ -533,7 +514,6 @@ def get_refund(refund_id: int) -> Refund:
 @blp.route("/payments/<int:payment_id>")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, PaymentSchema)
-@blp.doc(**SECURED)
 def get_payment(payment_id: int) -> Payment:
     return queries.get_payment(db.session(), payment_id)
 
@@ -543,7 +523,6 @@ def get_payment(payment_id: int) -> Payment:
 @blp.arguments(ma.Schema.from_dict({"state": vocabulary(PAYMENT.states)})(), location="query")
 @blp.response(200, PaymentSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_payments_all(query: dict[str, Any]) -> Select[Any]:
     """Payments newest first (staff); `state=flagged` lists those needing review."""
     return queries.payments_query(state=query.get("state"))

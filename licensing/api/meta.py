@@ -9,7 +9,7 @@ import marshmallow as ma
 from licensing import access
 from licensing.api.base import API_PREFIX, Blueprint
 
-blp = Blueprint("meta", __name__, url_prefix=API_PREFIX, description="About this API")
+blp = Blueprint("meta", __name__, description="About this API")
 
 
 class IndexSchema(ma.Schema):

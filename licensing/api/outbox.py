@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from licensing import access, db
 from licensing.actors import current_actor
-from licensing.api.base import API_PREFIX, SECURED, Blueprint
+from licensing.api.base import Blueprint
 from licensing.api.fields import page_number, vocabulary
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
@@ -17,7 +17,6 @@ from licensing.mail.states import OUTBOX
 blp = Blueprint(
     "outbox_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="The email outbox (admins): what was queued, sent or failed.",
 )
 
@@ -55,7 +54,6 @@ class OutboxPageSchema(ma.Schema):
 @access.staff("admin")
 @blp.arguments(OutboxQuerySchema, location="query")
 @blp.response(200, OutboxPageSchema)
-@blp.doc(**SECURED)
 def list_messages(query: dict[str, Any]) -> dict[str, Any]:
     """Messages, newest first; filter by state or recipient."""
     found, total = queries.messages(
@@ -71,7 +69,6 @@ def list_messages(query: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/outbox-messages/<int:message_id>")
 @access.staff("admin")
 @blp.response(200, OutboxMessageSchema)
-@blp.doc(**SECURED)
 def get_message(message_id: int) -> OutboxMessage:
     return queries.get_message(db.session(), message_id)
 
@@ -80,7 +77,6 @@ def get_message(message_id: int) -> OutboxMessage:
 @access.staff("admin")
 @blp.response(200, OutboxMessageSchema)
 @blp.alt_response(409, description="Only failed messages are retried")
-@blp.doc(**SECURED)
 def retry_message(message_id: int) -> OutboxMessage:
     """Queue a failed message again with a fresh count of attempts."""
     return services.retry_message(message_id, actor=current_actor())

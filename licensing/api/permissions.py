@@ -20,7 +20,7 @@ from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import EMAIL_MAX
 from licensing.actors import current_actor
-from licensing.api.base import API_PREFIX, SECURED, Blueprint, refuse_staff_filter
+from licensing.api.base import Blueprint, refuse_staff_filter
 from licensing.api.fields import (
     STRINGS,
     Day,
@@ -58,7 +58,6 @@ from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 blp = Blueprint(
     "permissions_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="Educational permission requests: submit, follow by link, and the staff queue.",
 )
 
@@ -384,7 +383,6 @@ def status_letter(token: str, letter_id: int) -> Response:
 @blp.arguments(PermissionQueueQuerySchema, location="query")
 @blp.response(200, PermissionRequestSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_requests(query: dict[str, Any]) -> Select[Any]:
     """The queue (staff; open requests unless `state` says otherwise), or a
     vendor's own organization's requests."""
@@ -406,7 +404,6 @@ def list_requests(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/permission-requests/metrics")
 @access.staff("licensing")
 @blp.response(200, PermissionMetricsSchema)
-@blp.doc(**SECURED)
 def metrics() -> services.QueueMetrics:
     """Open requests by state, overdue ones, and the median days to a decision
     over the last 90 days."""
@@ -416,7 +413,6 @@ def metrics() -> services.QueueMetrics:
 @blp.route("/permission-requests/<int:request_id>")
 @access.allow(vendor=True, staff=("licensing",))
 @blp.response(200, PermissionRequestSchema)
-@blp.doc(**SECURED)
 def get_request(request_id: int) -> PermissionRequest:
     return queries.get_request(db.session(), request_id)
 
@@ -424,7 +420,6 @@ def get_request(request_id: int) -> PermissionRequest:
 @blp.route("/permission-requests/<int:request_id>/letters/<int:letter_id>")
 @access.allow(vendor=True, staff=("licensing",))
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
-@blp.doc(**SECURED)
 def get_letter(request_id: int, letter_id: int) -> Response:
     session = db.session()
     return letter_response(
@@ -437,7 +432,6 @@ def get_letter(request_id: int, letter_id: int) -> Response:
 @blp.arguments(PermissionActionSchema)
 @blp.response(200, PermissionRequestSchema)
 @blp.alt_response(409, description="Not allowed in the current state; lists allowed_actions")
-@blp.doc(**SECURED)
 def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
     """Take a staff step: `start_review`, `ask_for_info` (with `message`),
     `approve` (with `conditions`, optional `permitted_use` and validity dates)
@@ -464,7 +458,6 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
 @access.staff("licensing")
 @blp.arguments(PermissionNoteSchema)
 @blp.response(201, PermissionMessageSchema)
-@blp.doc(**SECURED)
 def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
     """An internal note: staff only, never shown to the requester."""
     return services.add_note(request_id, data["body"], current_actor())
@@ -474,7 +467,6 @@ def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
 @access.staff("licensing")
 @blp.arguments(PermissionAssignmentSchema)
 @blp.response(200, PermissionRequestSchema(many=True))
-@blp.doc(**SECURED)
 def assign(data: dict[str, Any]) -> list[PermissionRequest]:
     """Assign requests (bulk) to a licensing staff member; `assignee_id: null` unassigns.
 

@@ -19,7 +19,7 @@ from flask import Response, jsonify
 
 from licensing import access
 from licensing.agreements.models import DESCRIPTION_MAX, LANGUAGE_MAX, RATE_CARD_MAX
-from licensing.api.base import API_PREFIX, CHECKED_JSON_BODY, Blueprint
+from licensing.api.base import CHECKED_JSON_BODY, Blueprint
 from licensing.api.fields import (
     MAX_UNIT_NAME,
     Day,
@@ -44,7 +44,6 @@ from licensing.ratecards import services
 blp = Blueprint(
     "quotes",
     __name__,
-    url_prefix=API_PREFIX,
     description="Price proposed uses of CPT content with a published rate card.",
 )
 

@@ -10,7 +10,7 @@ from flask import request
 
 from licensing import access, db
 from licensing.access import require_principal
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import Blueprint
 from licensing.api.fields import Day
 from licensing.pricing import describe_rule
 from licensing.ratecards import queries, services
@@ -19,7 +19,6 @@ from licensing.ratecards.models import RateCardRecord
 blp = Blueprint(
     "rate_cards",
     __name__,
-    url_prefix=API_PREFIX,
     description="Versioned, effective-dated rate cards. A published card never changes.",
 )
 
@@ -94,7 +93,6 @@ def get_rate_card(version: str) -> dict[str, Any]:
 @blp.route("/rate-cards", methods=["POST"])
 @access.staff("admin")
 @blp.doc(
-    security=[{"bearerAuth": []}],
     requestBody={
         "required": True,
         "description": "The rate card in the pricing contract's format.",

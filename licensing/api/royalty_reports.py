@@ -9,8 +9,9 @@ row (`licensing.royalties.rows`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import marshmallow as ma
 from flask import Response, request
@@ -18,7 +19,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from licensing import access
 from licensing.actors import current_actor
-from licensing.api.base import API_PREFIX, SECURED, Blueprint, large_body
+from licensing.api.base import Blueprint, large_body
 from licensing.api.fields import Day, vocabulary
 from licensing.calendar import parse_day
 from licensing.errors import NotFound
@@ -34,9 +35,10 @@ from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES
 blp = Blueprint(
     "royalty_reports_api",
     __name__,
-    url_prefix=API_PREFIX,
     description="Royalty reports: usage reported each period, and the royalty it costs.",
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The largest report body accepted (about 200,000 rows of CSV or JSON, with room).
 MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -155,7 +157,6 @@ def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, PeriodStatusSchema(many=True))
 @blp.paginate()
-@blp.doc(**SECURED)
 def list_periods(agreement_id: int) -> list[dict[str, Any]]:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
     with its due date, state (`upcoming`, `due`, `overdue`, `submitted`) and current
@@ -167,7 +168,6 @@ def list_periods(agreement_id: int) -> list[dict[str, Any]]:
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>/template")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, description="The period's CSV template", content_type="text/csv")
-@blp.doc(**SECURED)
 def get_template(agreement_id: int, period_start: str) -> Response:
     """The period's CSV template: one row per reportable line and unit, and the customers
     of the previous period's current report."""
@@ -249,20 +249,28 @@ def _submission() -> Any:
     return json_submission(upload)
 
 
-def _refusals(view: Any) -> Any:
-    """How a report is refused besides the period's 409, documented on preview and submit."""
-    for status, description in (
-        (
-            422,
-            "Problems with the report, every one at once, keyed `rows.N.FIELD` (JSON: N "
-            "is the row's 0-based index; CSV: the line number, the header being line 1), "
-            "or `attest`, `amends`, `reason`, `_body`",
-        ),
-        (413, "Larger than the largest report accepted"),
-        (415, "Neither application/json nor text/csv"),
-    ):
-        view = blp.alt_response(status, description=description)(view)
-    return view
+def _filing_route(status: int, refused: str) -> Callable[[F], F]:
+    """What preview and submit declare alike: a large body read as a stream (JSON or
+    CSV), the report answered with `status`, the period's 409 (`refused` says when)
+    and how else a report is refused."""
+
+    def decorator(view: F) -> F:
+        view = blp.doc(**_SUBMISSION_BODY)(view)
+        for code, description in (
+            (
+                422,
+                "Problems with the report, every one at once, keyed `rows.N.FIELD` (JSON: N "
+                "is the row's 0-based index; CSV: the line number, the header being line 1), "
+                "or `attest`, `amends`, `reason`, `_body`",
+            ),
+            (413, "Larger than the largest report accepted"),
+            (415, "Neither application/json nor text/csv"),
+            (409, refused),
+        ):
+            view = blp.alt_response(code, description=description)(view)
+        return large_body(blp.response(status, ReportSchema)(view))
+
+    return decorator
 
 
 def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str, Any]:
@@ -279,11 +287,7 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
     "/agreements/<int:agreement_id>/royalty-reports/<period_start>/preview", methods=["POST"]
 )
 @access.vendor
-@large_body
-@blp.response(200, ReportSchema)
-@blp.alt_response(409, description="The period cannot be reported now; says why")
-@_refusals
-@blp.doc(**SECURED, **_SUBMISSION_BODY)
+@_filing_route(200, refused="The period cannot be reported now; says why")
 def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """The computation of a report, line by line, storing nothing (`id`, `state` and
     `invoice` are null)."""
@@ -292,11 +296,7 @@ def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>", methods=["POST"])
 @access.vendor
-@large_body
-@blp.response(201, ReportSchema)
-@blp.alt_response(409, description="Reported already (amend it), out of order, or too early")
-@_refusals
-@blp.doc(**SECURED, **_SUBMISSION_BODY)
+@_filing_route(201, refused="Reported already (amend it), out of order, or too early")
 def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """File the period's report (with `amends` and `reason`: amend the current one). The
     royalty is invoiced, or credited, at once."""
@@ -309,7 +309,6 @@ def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 @blp.route("/royalty-reports/<int:report_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, ReportSchema)
-@blp.doc(**SECURED)
 def get_report(report_id: int) -> dict[str, Any]:
     """One report with its lines as computed when it was filed."""
     return filing_document(services.filing_of(services.get_report(report_id, current_actor())))
@@ -318,7 +317,6 @@ def get_report(report_id: int) -> dict[str, Any]:
 @blp.route("/royalty-reports/<int:report_id>/rows")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, description="The report's rows as submitted", content_type="text/csv")
-@blp.doc(**SECURED)
 def get_rows(report_id: int) -> Response:
     """The report's rows as submitted, as CSV in the template's columns."""
     return rows_response(report_id, current_actor())
@@ -334,7 +332,6 @@ class ReviewSchema(ma.Schema):
 @blp.arguments(ReviewSchema)
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="Not flagged, or already reviewed")
-@blp.doc(**SECURED)
 def review_report(data: dict[str, Any], report_id: int) -> dict[str, Any]:
     """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report."""
     report = services.review(report_id, data["action"], current_actor(), note=data.get("note"))
