@@ -20,6 +20,7 @@ invoices settled before the window (they owe nothing at any date in it).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -322,16 +323,18 @@ AGING_BUCKETS = (
 )
 
 
+# The most days past due in each bucket but the last: the dashboard's aging and the
+# receivables export's (`exports/datasets/receivables.py`) bucket balances alike.
+_AGING_LIMITS = (0, 30, 60, 90)
+
+
+def aging_index(days_past_due: int) -> int:
+    """The bucket's place in `AGING_BUCKETS`: 0 not yet due, ..., 4 over 90 days past due."""
+    return bisect_left(_AGING_LIMITS, days_past_due)
+
+
 def aging_bucket(days_past_due: int) -> str:
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "1_30"
-    if days_past_due <= 60:
-        return "31_60"
-    if days_past_due <= 90:
-        return "61_90"
-    return "over_90"
+    return AGING_BUCKETS[aging_index(days_past_due)][0]
 
 
 @dataclass(frozen=True)
