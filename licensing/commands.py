@@ -104,18 +104,21 @@ def worker(once: bool, parent_pid: int | None) -> None:
 
 def register(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
-    app.cli.add_command(db_group)
-    app.cli.add_command(accounts_cli.users_group)
-    app.cli.add_command(accounts_cli.tokens_group)
-    app.cli.add_command(agreements_cli.applications_group)
-    app.cli.add_command(audit_cli.audit_group)
-    app.cli.add_command(mail_cli.outbox_group)
-    app.cli.add_command(billing_cli.invoices_group)
-    app.cli.add_command(billing_cli.payments_group)
-    app.cli.add_command(exports_cli.exports_command)
-    app.cli.add_command(finance_cli.finance_group)
-    app.cli.add_command(permissions_cli.permissions_group)
-    app.cli.add_command(ratecards_cli.ratecards_group)
-    app.cli.add_command(royalties_cli.reports_group)
-    app.cli.add_command(setup)
-    app.cli.add_command(worker)
+    for command in (
+        db_group,
+        accounts_cli.users_group,
+        accounts_cli.tokens_group,
+        agreements_cli.applications_group,
+        audit_cli.audit_group,
+        mail_cli.outbox_group,
+        billing_cli.invoices_group,
+        billing_cli.payments_group,
+        exports_cli.exports_command,
+        finance_cli.finance_group,
+        permissions_cli.permissions_group,
+        ratecards_cli.ratecards_group,
+        royalties_cli.reports_group,
+        setup,
+        worker,
+    ):
+        app.cli.add_command(command)

@@ -1,4 +1,5 @@
-"""A dataset declared as a table of fields: each column beside its SQL expression.
+"""A dataset declared as a table of fields: each column beside its SQL expression,
+or alone where it is the dataset's record's own column of the same name.
 
 From one table come the dataset's columns, the SELECT, the typed rows JSON
 Lines and XLSX write (and CSV's reference writer), and the CSV the database
@@ -9,7 +10,13 @@ between such fields, and Python writes those fields' cells the way
 `formats.write_csv` does. Money is rounded to the row's currency either way.
 
     DECLARED = Declared(
-        fields=(Field(INVOICE_ID, Invoice.id), Field(PAID_DATE, Invoice.paid_at, day_of), ...),
+        record=Invoice,
+        table=(
+            Field(INVOICE_ID, Invoice.id),  # a column named otherwise than what it reads
+            Column("due_date", DATE, "The day payment is due."),  # Invoice.due_date
+            Field(PAID_DATE, Invoice.paid_at, day_of),  # a Python convert
+            ...
+        ),
         source=lambda statement, given: issued_invoices(statement, given),
         order=(Invoice.issue_date, Invoice.id),
     )
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -77,13 +85,24 @@ def _sql_cell(dialect: str, field: Field, currency: Any) -> ColumnElement[str]:
 
 @dataclass(frozen=True)
 class Declared:
-    """The fields, how a SELECT of them is joined and filtered (`source`), the
-    export's order, and the field whose value is each row's currency."""
+    """The table of fields, how a SELECT of them is joined and filtered
+    (`source`), the export's order, and the field whose value is each row's
+    currency. Most columns are the `record`'s own under the same name: in the
+    table such a column stands alone, and a `Field` says where any other comes
+    from."""
 
-    fields: tuple[Field, ...]
+    record: Any
+    table: tuple[Field | Column, ...]
     source: Callable[[Statement, ExportFilter], Statement]
     order: tuple[Any, ...]
     currency: str = "currency"
+
+    @cached_property
+    def fields(self) -> tuple[Field, ...]:
+        return tuple(
+            entry if isinstance(entry, Field) else Field(entry, getattr(self.record, entry.name))
+            for entry in self.table
+        )
 
     @property
     def columns(self) -> tuple[Column, ...]:

@@ -20,8 +20,9 @@ invoices settled before the window (they owe nothing at any date in it).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -169,31 +170,38 @@ def _issued(currency: str) -> list[ColumnElement[bool]]:
     return [Invoice.state.not_in(NOT_COUNTED), Invoice.currency == currency]
 
 
-def collections(session: Session, currency: str, start: date, end: date) -> list[Collection]:
-    """Succeeded payments received between `start` and `end` (inclusive)."""
+def _succeeded_between(
+    session: Session, record: Any, day: Any, currency: str, start: date, end: date, *columns: Any
+) -> Iterator[tuple[date, Sequence[Any]]]:
+    """(the day, `columns`) of each succeeded payment or refund (`record`) in
+    `currency` made from `start` to `end`: its `day` (offline), else the office
+    date Stripe settled it (the SQL bound on the UTC time stamp is loose; the day
+    found is exact)."""
     rows = session.execute(
-        select(
-            Payment.invoice_id,
-            Payment.organization_id,
-            Payment.amount,
-            Payment.received_on,
-            Payment.settled_at,
-        ).where(
-            Payment.state == SUCCEEDED,
-            Payment.currency == currency,
+        select(*columns, day, record.settled_at).where(
+            record.state == SUCCEEDED,
+            record.currency == currency,
             or_(
-                Payment.received_on.between(start, end),
-                Payment.received_on.is_(None)
-                & Payment.settled_at.between(_moment(start), _moment(end + timedelta(days=3))),
+                day.between(start, end),
+                day.is_(None)
+                & record.settled_at.between(_moment(start), _moment(end + timedelta(days=3))),
             ),
         )
     )
-    found = []
-    for row in rows:
-        day = _received_on(row.received_on, row.settled_at)
-        if day is not None and start <= day <= end:
-            found.append(Collection(row.invoice_id, row.organization_id, row.amount, day))
-    return found
+    for *values, offline_day, settled_at in rows:
+        made = _received_on(offline_day, settled_at)
+        if made is not None and start <= made <= end:
+            yield made, values
+
+
+def collections(session: Session, currency: str, start: date, end: date) -> list[Collection]:
+    """Succeeded payments received between `start` and `end` (inclusive)."""
+    paid = (Payment.invoice_id, Payment.organization_id, Payment.amount)
+    found = _succeeded_between(session, Payment, Payment.received_on, currency, start, end, *paid)
+    return [
+        Collection(invoice_id, organization_id, amount, day)
+        for day, (invoice_id, organization_id, amount) in found
+    ]
 
 
 def receivables(session: Session, currency: str, since: date, until: date) -> list[Receivable]:
@@ -254,23 +262,8 @@ class PeriodFigures:
 def refunds(session: Session, currency: str, start: date, end: date) -> list[tuple[date, Decimal]]:
     """Refunds sent (succeeded) between `start` and `end`, by the day sent: an
     offline refund's `sent_on`, else the office date Stripe confirmed it."""
-    rows = session.execute(
-        select(Refund.amount, Refund.sent_on, Refund.settled_at).where(
-            Refund.state == SUCCEEDED,
-            Refund.currency == currency,
-            or_(
-                Refund.sent_on.between(start, end),
-                Refund.sent_on.is_(None)
-                & Refund.settled_at.between(_moment(start), _moment(end + timedelta(days=3))),
-            ),
-        )
-    )
-    found = []
-    for row in rows:
-        day = _received_on(row.sent_on, row.settled_at)
-        if day is not None and start <= day <= end:
-            found.append((day, row.amount))
-    return found
+    sent = _succeeded_between(session, Refund, Refund.sent_on, currency, start, end, Refund.amount)
+    return [(day, amount) for day, (amount,) in sent]
 
 
 def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:
@@ -322,16 +315,18 @@ AGING_BUCKETS = (
 )
 
 
+# The most days past due in each bucket but the last: the dashboard's aging and the
+# receivables export's (`exports/datasets/receivables.py`) bucket balances alike.
+_AGING_LIMITS = (0, 30, 60, 90)
+
+
+def aging_index(days_past_due: int) -> int:
+    """The bucket's place in `AGING_BUCKETS`: 0 not yet due, ..., 4 over 90 days past due."""
+    return bisect_left(_AGING_LIMITS, days_past_due)
+
+
 def aging_bucket(days_past_due: int) -> str:
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "1_30"
-    if days_past_due <= 60:
-        return "31_60"
-    if days_past_due <= 90:
-        return "61_90"
-    return "over_90"
+    return AGING_BUCKETS[aging_index(days_past_due)][0]
 
 
 @dataclass(frozen=True)

@@ -30,26 +30,21 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
 
 
 DECLARED = Declared(
-    fields=(
+    record=CreditNote,
+    table=(
         Field(
             Column("credit_note_id", INTEGER, "The credit note's id in the service."), CreditNote.id
         ),
         Field(CREDIT_NOTE_NUMBER, CreditNote.number),
         Field(CREDITED_INVOICE, Invoice.number),
         *map(Field, LICENSEE, licensee(CreditNote)),
-        Field(CURRENCY, CreditNote.currency),
-        Field(ISSUE_DATE, CreditNote.issue_date),
-        Field(Column("amount", MONEY, "The amount credited."), CreditNote.amount),
-        Field(
-            Column("applied_to_balance", MONEY, "Of the amount, what reduced the balance due."),
-            CreditNote.applied_to_balance,
-        ),
-        Field(
-            Column("refund_due", MONEY, "Of the amount, what is owed back (the invoice was paid)."),
-            CreditNote.refund_due,
-        ),
-        Field(Column("reason", TEXT, "Why it was issued."), CreditNote.reason),
-        Field(Column("issued_by", TEXT, "Who issued it."), CreditNote.issued_by),
+        CURRENCY,
+        ISSUE_DATE,
+        Column("amount", MONEY, "The amount credited."),
+        Column("applied_to_balance", MONEY, "Of the amount, what reduced the balance due."),
+        Column("refund_due", MONEY, "Of the amount, what is owed back (the invoice was paid)."),
+        Column("reason", TEXT, "Why it was issued."),
+        Column("issued_by", TEXT, "Who issued it."),
     ),
     source=_source,
     order=(CreditNote.issue_date, CreditNote.id),

@@ -33,22 +33,17 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
 
 
 DECLARED = Declared(
-    fields=(
+    record=Invoice,
+    table=(
         Field(INVOICE_ID, Invoice.id),
         Field(INVOICE_NUMBER, Invoice.number),
         *map(Field, LICENSEE, licensee(Invoice)),
-        Field(Column("state", TEXT, "open, paid, void or uncollectible."), Invoice.state),
-        Field(
-            Column("source_type", TEXT, "agreement, royalty_report, late_fee or manual."),
-            Invoice.source_type,
-        ),
-        Field(
-            Column("source_reference", TEXT, "The agreement number (or the source's reference)."),
-            Invoice.source_reference,
-        ),
-        Field(CURRENCY, Invoice.currency),
-        Field(ISSUE_DATE, Invoice.issue_date),
-        Field(Column("due_date", DATE, "The day payment is due."), Invoice.due_date),
+        Column("state", TEXT, "open, paid, void or uncollectible."),
+        Column("source_type", TEXT, "agreement, royalty_report, late_fee or manual."),
+        Column("source_reference", TEXT, "The agreement number (or the source's reference)."),
+        CURRENCY,
+        ISSUE_DATE,
+        Column("due_date", DATE, "The day payment is due."),
         Field(
             Column("paid_date", DATE, "The office day it became paid, if it is."),
             Invoice.paid_at,
@@ -59,13 +54,10 @@ DECLARED = Declared(
             Invoice.voided_at,
             day_of,
         ),
-        Field(Column("payment_terms_days", INTEGER, "Net days."), Invoice.payment_terms_days),
-        Field(Column("total", MONEY, "The sum of its lines."), Invoice.total),
-        Field(Column("amount_paid", MONEY, "Payments applied to it."), Invoice.amount_paid),
-        Field(
-            Column("amount_credited", MONEY, "Credit notes issued against it."),
-            Invoice.amount_credited,
-        ),
+        Column("payment_terms_days", INTEGER, "Net days."),
+        Column("total", MONEY, "The sum of its lines."),
+        Column("amount_paid", MONEY, "Payments applied to it."),
+        Column("amount_credited", MONEY, "Credit notes issued against it."),
         Field(
             Column("balance_due", MONEY, "What is still owed (0 unless open or uncollectible)."),
             _BALANCE_DUE,

@@ -36,21 +36,16 @@ def _paid_date(received_on: date | None, settled_at: datetime | None) -> date | 
 
 
 DECLARED = Declared(
-    fields=(
+    record=Payment,
+    table=(
         Field(Column("payment_id", INTEGER, "The payment's id in the service."), Payment.id),
         Field(Column("invoice_number", TEXT, "The invoice it pays."), Invoice.number),
         *map(Field, LICENSEE, licensee(Payment)),
-        Field(Column("method", TEXT, "card, wire, ach or check."), Payment.method),
-        Field(
-            Column("state", TEXT, "pending, succeeded, failed, flagged or canceled."),
-            Payment.state,
-        ),
-        Field(CURRENCY, Payment.currency),
-        Field(Column("amount", MONEY, "Asked for (card) or received (offline)."), Payment.amount),
-        Field(
-            Column("amount_received", MONEY, "What Stripe reported, when it differed (flagged)."),
-            Payment.amount_received,
-        ),
+        Column("method", TEXT, "card, wire, ach or check."),
+        Column("state", TEXT, "pending, succeeded, failed, flagged or canceled."),
+        CURRENCY,
+        Column("amount", MONEY, "Asked for (card) or received (offline)."),
+        Column("amount_received", MONEY, "What Stripe reported, when it differed (flagged)."),
         Field(
             Column(
                 "paid_date", DATE, "Day received (offline) or office day Stripe settled it (card)."
@@ -59,27 +54,15 @@ DECLARED = Declared(
             _paid_date,
             (Payment.settled_at,),
         ),
-        Field(Column("reference", TEXT, "Bank or check reference (offline)."), Payment.reference),
-        Field(
-            Column("stripe_payment_intent_id", TEXT, "Stripe PaymentIntent id (card)."),
-            Payment.stripe_payment_intent_id,
-        ),
+        Column("reference", TEXT, "Bank or check reference (offline)."),
+        Column("stripe_payment_intent_id", TEXT, "Stripe PaymentIntent id (card)."),
         Field(
             Column("stripe_customer_id", TEXT, "The organization's Stripe Customer id (card)."),
             StripeCustomer.stripe_customer_id,
         ),
-        Field(
-            Column("recorded_by", TEXT, "Who recorded it (offline) or started it (card)."),
-            Payment.recorded_by,
-        ),
-        Field(
-            Column("created_at", DATETIME, "When it was recorded or started (UTC)."),
-            Payment.created_at,
-        ),
-        Field(
-            Column("settled_at", DATETIME, "When it was applied to the invoice (UTC)."),
-            Payment.settled_at,
-        ),
+        Column("recorded_by", TEXT, "Who recorded it (offline) or started it (card)."),
+        Column("created_at", DATETIME, "When it was recorded or started (UTC)."),
+        Column("settled_at", DATETIME, "When it was applied to the invoice (UTC)."),
     ),
     source=_source,
     order=(Payment.id,),

@@ -38,7 +38,9 @@ from licensing.exports.queries import (
     on_days,
     payment_paid_between,
 )
+from licensing.finance.queries import aging_index
 
+# The names the file gives the aging buckets of `finance.queries.AGING_BUCKETS`, in order.
 BUCKETS = ("current", "1-30", "31-60", "61-90", "over_90")
 
 COLUMNS = (
@@ -64,15 +66,8 @@ COLUMNS = (
 
 
 def bucket(days_past_due: int) -> str:
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "1-30"
-    if days_past_due <= 60:
-        return "31-60"
-    if days_past_due <= 90:
-        return "61-90"
-    return "over_90"
+    """The finance dashboard's aging bucket, by the name this export gives it."""
+    return BUCKETS[aging_index(days_past_due)]
 
 
 def _statement(given: ExportFilter, as_of: date) -> Statement:

@@ -36,12 +36,9 @@ def _quantities(stored: str) -> str:
     return json.dumps(json.loads(stored), sort_keys=True)
 
 
-def _money(name: str, description: str, value: object) -> Field:
-    return Field(Column(name, MONEY, description), value)
-
-
 DECLARED = Declared(
-    fields=(
+    record=RoyaltyReportLine,
+    table=(
         Field(Column("report_id", INTEGER, "The report's id in the service."), RoyaltyReport.id),
         Field(
             Column("report_state", TEXT, "submitted (the period's current report) or superseded."),
@@ -65,10 +62,7 @@ DECLARED = Declared(
             Column("submitted_at", DATETIME, "When the report was filed (UTC)."),
             RoyaltyReport.submitted_at,
         ),
-        Field(
-            Column("line", INTEGER, "The agreement line (Schedule A number)."),
-            RoyaltyReportLine.line,
-        ),
+        Column("line", INTEGER, "The agreement line (Schedule A number)."),
         Field(
             Column(
                 "quantities_to_date", TEXT, 'Usage to date per unit, as JSON ({"end_users": 1340}).'
@@ -77,31 +71,11 @@ DECLARED = Declared(
             _quantities,
         ),
         Field(CURRENCY, RoyaltyReport.currency),
-        _money(
-            "revenue_to_date",
-            "Revenue to date, on lines that take a share of it.",
-            RoyaltyReportLine.revenue_to_date,
-        ),
-        _money(
-            "amount_to_date",
-            "The line's amount for the usage to date (A).",
-            RoyaltyReportLine.amount_to_date,
-        ),
-        _money(
-            "charged_before",
-            "What the line had been charged before this report.",
-            RoyaltyReportLine.charged_before,
-        ),
-        _money(
-            "charged_to_date",
-            "max(up-front, amount to date) (C).",
-            RoyaltyReportLine.charged_to_date,
-        ),
-        _money(
-            "due",
-            "This report's change in the line's charge (negative: credited).",
-            RoyaltyReportLine.due,
-        ),
+        Column("revenue_to_date", MONEY, "Revenue to date, on lines that take a share of it."),
+        Column("amount_to_date", MONEY, "The line's amount for the usage to date (A)."),
+        Column("charged_before", MONEY, "What the line had been charged before this report."),
+        Column("charged_to_date", MONEY, "max(up-front, amount to date) (C)."),
+        Column("due", MONEY, "This report's change in the line's charge (negative: credited)."),
         Field(
             Column("invoice_number", TEXT, "The invoice the report issued, if its total was due."),
             Invoice.number,
