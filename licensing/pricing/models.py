@@ -229,7 +229,7 @@ class TierTable:
     def graduated(self, quantity: int) -> tuple[Decimal, str]:
         """Each unit at its own tier's price, plus the flat of every tier reached;
         with the working's terms ("100 x 18.50 + 900 x 15.50 + 3 x 12.00")."""
-        index = self._tier(quantity)
+        index = bisect_left(self._tops, quantity)  # `_tier`, written out: every use asks
         below, words = self._below[index]
         units = quantity - self._lowers[index]
         unit_price, flat = self._prices[index]
@@ -342,12 +342,16 @@ _MEMO_LIMIT = 4096
 
 class Priced(NamedTuple):
     """A model's raw amount and the part of it that is fixed fees, both scaled
-    (see `Scale`); its steps; and the amount's exact text."""
+    (see `Scale`); its steps; and the amount's exact text. `plain` is the amount
+    not scaled when nothing in it is prorated (a decimal then): what it is
+    written and rounded from without turning the scaled amount back into a
+    ratio; None when some part is prorated."""
 
     amount: Decimal
     fixed: Decimal
     steps: tuple[str, ...]
     text: str
+    plain: Decimal | None = None
 
 
 class ModelPricer:
@@ -391,9 +395,9 @@ class _FlatPricer(ModelPricer):
     def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
         if not self._prorate:
             amount = scale.scaled(self._amount)
-            return Priced(amount, amount, self._unprorated, self._fee)
+            return Priced(amount, amount, self._unprorated, self._fee, self._amount)
         if scale.is_one:
-            return Priced(self._amount, self._amount, self._whole, self._fee)
+            return Priced(self._amount, self._amount, self._whole, self._fee, self._amount)
         priced = self._memo.get(scale.key)
         if priced is None:
             amount = scale.prorated(self._amount)
@@ -406,7 +410,7 @@ class _FlatPricer(ModelPricer):
 
 
 class _PerUnitPricer(ModelPricer):
-    __slots__ = ("_graduated", "_head", "_nothing", "_places", "_table", "_unit")
+    __slots__ = ("_graduated", "_head", "_nothing", "_places", "_table", "_unit", "_written")
 
     def __init__(self, model: PerUnitModel, places: int, number: str) -> None:
         super().__init__(model, number)
@@ -417,7 +421,15 @@ class _PerUnitPricer(ModelPricer):
         self._head = f" {model.unit}, {model.mode}: "
         zero = _point(0, places)
         self._nothing = Priced(
-            _ZERO, _ZERO, (f"{self.label}0{self._head}nothing to pay = {zero}",), zero
+            _ZERO, _ZERO, (f"{self.label}0{self._head}nothing to pay = {zero}",), zero, _ZERO
+        )
+        # When every price has exactly `places` decimals and no flat more, so has
+        # every amount (whole numbers of units times the prices, plus flats): its
+        # `decimal_text` is then `f"{amount:f}"`, with no zeros to strip or add.
+        self._written = all(
+            tier.unit_price.as_tuple().exponent == -places
+            and int(tier.flat.as_tuple().exponent) >= -places
+            for tier in model.tiers
         )
 
     def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
@@ -426,9 +438,11 @@ class _PerUnitPricer(ModelPricer):
             return self._nothing
         table = self._table
         amount, terms = table.graduated(quantity) if self._graduated else table.volume(quantity)
-        text = decimal_text(amount, self._places)
+        text = f"{amount:f}" if self._written else decimal_text(amount, self._places)
         step = f"{self.label}{quantity}{self._head}{terms} = {text}"
-        return Priced(scale.scaled(amount), _ZERO, (step,), text)
+        denominator = scale.denominator  # `scale.scaled`, written out
+        scaled = amount if denominator == 1 else EXACT.multiply(amount, denominator)
+        return Priced(scaled, _ZERO, (step,), text, amount)
 
 
 class _PercentPricer(ModelPricer):
@@ -448,7 +462,7 @@ class _PercentPricer(ModelPricer):
         text = decimal_text(amount, self._places)
         shown = decimal_text(revenue, self._places)
         step = f"{self.label}{self._percent}% of revenue {shown} = {text}"
-        return Priced(scale.scaled(amount), _ZERO, (step,), text)
+        return Priced(scale.scaled(amount), _ZERO, (step,), text, amount)
 
 
 class _SumPricer(ModelPricer):
@@ -463,14 +477,19 @@ class _SumPricer(ModelPricer):
 
     def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
         amount = fixed = _ZERO
+        plain: Decimal | None = _ZERO
         steps: list[str] = []
         shown: list[str] = []
         for part in self._parts:
             priced = part.price(scale, quantities, revenue)
             amount = EXACT.add(amount, priced.amount)
             fixed = EXACT.add(fixed, priced.fixed)
+            plain = (
+                None if plain is None or priced.plain is None else EXACT.add(plain, priced.plain)
+            )
             steps.extend(priced.steps)
             shown.append(priced.text)
-        text = scale.show(amount)
+        # The exact text of a plain decimal is its decimal_text (see `Scale.show`).
+        text = scale.show(amount) if plain is None else decimal_text(plain, scale.places)
         steps.append(f"{self.label}sum of the parts: {' + '.join(shown)} = {text}")
-        return Priced(amount, fixed, tuple(steps), text)
+        return Priced(amount, fixed, tuple(steps), text, plain)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -40,8 +40,6 @@ from licensing.money import (
 
 from .models import (
     EXACT,
-    ModelPricer,
-    Priced,
     Scale,
     compile_model,
     decimal_text,
@@ -267,26 +265,6 @@ class _Errors(dict[str, list[str]]):
         self.setdefault(path, []).append(message)
 
 
-class _Plan:
-    """A use whose inputs have been checked: its rule and adjustment, and what
-    its model reads."""
-
-    __slots__ = ("adjustment", "index", "notes", "priced", "quantities", "use")
-
-    def __init__(
-        self,
-        index: int,
-        use: ProposedUse,
-        priced: _PricedRule | None,
-        quantities: Mapping[str, int],
-        notes: tuple[str, ...],
-        adjustment: _PricedAdjustment | None = None,
-    ) -> None:
-        self.index, self.use, self.priced = index, use, priced
-        self.quantities, self.notes = quantities, notes
-        self.adjustment = adjustment
-
-
 def _check_term(card: RateCard, term: Term, errors: _Errors) -> None:
     if term.end < term.start:
         errors.add("term.end", f"must not be before the term's start ({term.start})")
@@ -305,12 +283,13 @@ _USES, _PRODUCT_TYPES, _USER_TYPES = (
 )
 
 
-def _check_vocabulary(use: ProposedUse, prefix: str, errors: _Errors) -> bool:
+def _check_vocabulary(use: ProposedUse, index: int, errors: _Errors) -> bool:
     try:  # the usual answer, at once: every value known
         if use.use in _USES and use.product_type in _PRODUCT_TYPES and use.user_type in _USER_TYPES:
             return True
     except TypeError:  # unhashable: not a value of the vocabulary; said below
         pass
+    prefix = f"uses.{index}"
     known = True
     for axis in ("use", "product_type", "user_type"):
         value = getattr(use, axis)
@@ -323,7 +302,16 @@ def _check_vocabulary(use: ProposedUse, prefix: str, errors: _Errors) -> bool:
     return known
 
 
-def _check_amounts(use: ProposedUse, prefix: str, errors: _Errors) -> None:
+def _check_amounts(use: ProposedUse, index: int, errors: _Errors) -> None:
+    revenue = use.revenue
+    if revenue is None:  # the usual answer, at once: whole counts within the bound
+        most = ProposedUse.MAX_QUANTITY
+        for count in use.quantity.values():
+            if type(count) is not int or not 0 <= count <= most:
+                break
+        else:
+            return
+    prefix = f"uses.{index}"
     for unit, count in use.quantity.items():
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             errors.add(
@@ -331,7 +319,6 @@ def _check_amounts(use: ProposedUse, prefix: str, errors: _Errors) -> None:
             )
         elif count > ProposedUse.MAX_QUANTITY:
             errors.add(f"{prefix}.quantity.{unit}", quantity_limit_message())
-    revenue = use.revenue
     if revenue is None:
         return
     if isinstance(revenue, bool) or not isinstance(revenue, Decimal | int):
@@ -365,14 +352,15 @@ def _distinct_languages(languages: Sequence[str]) -> list[str]:
 
 
 def _model_inputs(
-    rule: _PricedRule, use: ProposedUse, prefix: str, errors: _Errors
+    rule: _PricedRule, use: ProposedUse, index: int, errors: _Errors
 ) -> tuple[dict[str, int], tuple[str, ...]]:
     """The quantities the model reads, and notes on any that were inferred."""
     quantities: dict[str, int] = {}
     notes: list[str] = []
+    given = use.quantity
     for unit in rule.units:
-        if unit in use.quantity:
-            quantities[unit] = use.quantity[unit]
+        if unit in given:
+            quantities[unit] = given[unit]
         elif unit == LANGUAGES and (listed := _distinct_languages(use.languages)):
             quantities[unit] = len(listed)
             notes.append(
@@ -381,32 +369,46 @@ def _model_inputs(
             )
         else:
             errors.add(
-                f"{prefix}.quantity.{unit}",
+                f"uses.{index}.quantity.{unit}",
                 f"required by rule {rule.rule.id}: the number of {unit}",
             )
     if rule.takes_revenue and use.revenue is None:
         errors.add(
-            f"{prefix}.revenue",
+            f"uses.{index}.revenue",
             f"required by rule {rule.rule.id}, which charges a share of revenue",
         )
-    return quantities, tuple(notes)
+    return quantities, tuple(notes) if notes else ()
 
 
-def _plan(card: _PricedCard, request: QuoteRequest, index: int, errors: _Errors) -> _Plan:
-    use = request.uses[index]
-    prefix = f"uses.{index}"
-    _check_amounts(use, prefix, errors)
-    known = _check_vocabulary(use, prefix, errors)
-    if not known or request.organization_type not in ORGANIZATION_TYPES:
-        return _Plan(index, use, None, {}, ())
+def _use_line(
+    card: _PricedCard,
+    organization_type: str,
+    scale: Scale | None,
+    index: int,
+    use: ProposedUse,
+    errors: _Errors,
+    breakdown: bool,
+) -> QuoteLine | None:
+    """Check a use (adding what is wrong to `errors`) and, while nothing at all
+    is wrong so far, price it: the line, or None once anything is wrong (the
+    quote is then refused, every use still checked so that every problem is
+    told at once). `scale` is None when the request itself is wrong."""
+    _check_amounts(use, index, errors)
+    if not _check_vocabulary(use, index, errors) or organization_type not in ORGANIZATION_TYPES:
+        return None  # either check added an error (unknown organization: _check_request)
     # The rule and the adjustment the use meets: one look-up for both.
-    priced, adjustment = card.met(
-        use.use, use.product_type, use.user_type, request.organization_type
+    priced, adjustment = card.meet((use.use, use.product_type, use.user_type, organization_type))
+    if priced is not None and priced.pricer is not None:
+        quantities, notes = _model_inputs(priced, use, index, errors)
+    if errors or scale is None:
+        return None
+    if priced is None:
+        return _unmatched_line(card.card, organization_type, index, use)
+    if priced.pricer is None:
+        return _routed_line(card, priced.rule, index)
+    return priced.recipe(adjustment, scale, card.card.currency).line(
+        index, use.revenue, quantities, notes, breakdown
     )
-    if priced is None or priced.pricer is None:
-        return _Plan(index, use, priced, {}, ())
-    quantities, notes = _model_inputs(priced, use, prefix, errors)
-    return _Plan(index, use, priced, quantities, notes, adjustment)
 
 
 def _check_request(card: RateCard, request: QuoteRequest, errors: _Errors) -> None:
@@ -448,11 +450,13 @@ class _PricedAdjustment:
 
 
 class _Bound:
-    """A rule's minimum or maximum for one proration factor: scaled, in words."""
+    """A rule's minimum or maximum for one proration factor: scaled, in words,
+    and rounded as a line's amount is when the bound applies."""
 
-    __slots__ = ("exact", "scaled", "text", "words")
+    __slots__ = ("exact", "name", "rounded", "rounding", "scaled", "text", "words")
 
-    def __init__(self, name: str, annual: Decimal, scale: Scale) -> None:
+    def __init__(self, name: str, annual: Decimal, scale: Scale, currency: str) -> None:
+        self.name = name
         self.scaled = scale.prorated(annual)
         self.exact = scale.fraction(self.scaled)
         self.text = scale.show(self.scaled)
@@ -461,10 +465,26 @@ class _Bound:
             self.words = f"{name} {shown} (the term is the whole card period)"
         else:
             self.words = f"{name} {shown} x {scale.text} (prorated) = {self.text}"
+        self.rounded = scale.round(self.scaled)
+        self.rounding = _rounding_step(
+            self.rounded, self.text, currency, scale.equals(self.rounded, self.scaled)
+        )
+
+
+def _rounding_step(rounded: Decimal, text: str, currency: str, exact: bool) -> str:
+    """The last step of a line: its amount, and how it was rounded if it was."""
+    if exact:
+        return f"amount: {rounded:f} {currency}"
+    return f"amount: {text} rounded half-up to {rounded:f} {currency}"
+
+
+# Rounds a plain decimal half-up (ties away from zero) to a quantum, as
+# `Scale.round` does a scaled amount; wide enough never to round otherwise.
+_HALF_UP = Context(prec=1000, rounding=ROUND_HALF_UP, Emax=999_999, Emin=-999_999)
 
 
 class _PricedRule:
-    __slots__ = ("_bounds", "pricer", "rule", "takes_revenue", "units")
+    __slots__ = ("_recipes", "pricer", "rule", "takes_revenue", "units")
 
     def __init__(self, rule: Rule, places: int) -> None:
         self.rule = rule
@@ -472,15 +492,16 @@ class _PricedRule:
         self.pricer = None if model is None else compile_model(model, places)
         self.units = () if model is None else units_needed(model)
         self.takes_revenue = model is not None and needs_revenue(model)
-        self._bounds: dict[tuple[str, int, int], _Bound] = {}
+        self._recipes: dict[tuple[_PricedAdjustment | None, int, int], _Recipe] = {}
 
-    def bound(self, name: str, annual: Decimal, scale: Scale) -> _Bound:
-        key = (name, *scale.key)
-        found = self._bounds.get(key)
+    def recipe(self, adjustment: _PricedAdjustment | None, scale: Scale, currency: str) -> _Recipe:
+        """How this rule prices a use with `adjustment` at `scale` (a priced rule)."""
+        key = (adjustment, *scale.key)
+        found = self._recipes.get(key)
         if found is None:
-            found = _Bound(name, annual, scale)
-            if len(self._bounds) < 4096:  # a card's terms give at most ~2 x its days
-                self._bounds[key] = found
+            found = _Recipe(self, adjustment, scale, currency)
+            if len(self._recipes) < 4096:  # adjustments x the card's term lengths
+                self._recipes[key] = found
         return found
 
 
@@ -518,7 +539,9 @@ class _PricedCard:
                 self._scales[term_days] = found
         return found
 
-    def _meet(self, axes: tuple[str, str, str, str]) -> _Met:
+    def meet(self, axes: tuple[str, str, str, str]) -> _Met:
+        """The first rule and the first adjustment whose `when` matches the axes
+        (use, product_type, user_type, organization_type)."""
         met = self._met.get(axes)
         if met is None:
             rule = next((item for item in self._rules if item.rule.when.matches(*axes)), None)
@@ -527,10 +550,6 @@ class _PricedCard:
             )
             met = self._met[axes] = (rule, adjustment)  # vocabulary values only: bounded
         return met
-
-    def met(self, use: str, product_type: str, user_type: str, organization_type: str) -> _Met:
-        """The first rule and the first adjustment whose `when` matches."""
-        return self._meet((use, product_type, user_type, organization_type))
 
 
 def _priced_card(card: RateCard) -> _PricedCard:
@@ -565,102 +584,185 @@ def price(card: RateCard, request: QuoteRequest, *, breakdowns: bool = True) -> 
     compiled = _priced_card(card)
     errors = _Errors()
     _check_request(card, request, errors)
-    plans = [_plan(compiled, request, index, errors) for index in range(len(request.uses))]
-    if errors:
+    scale = None if errors else compiled.scale(request.term.days)
+    organization_type = request.organization_type
+    lines = []
+    for index, use in enumerate(request.uses):
+        line = _use_line(compiled, organization_type, scale, index, use, errors, breakdowns)
+        if line is not None:
+            lines.append(line)
+    if errors or scale is None:
         raise QuoteInputError(errors)
-    scale = compiled.scale(request.term.days)
-    proration = scale.proration
-    lines = tuple(_line(compiled, request, plan, scale, breakdowns) for plan in plans)
     total = compiled.zero
+    requires_review = False
     for line in lines:
         if line.amount is not None:
             total = EXACT.add(total, line.amount)
+        if line.review == "staff":
+            requires_review = True
     return Quote(
         rate_card=card.version,
         currency=card.currency,
-        proration=proration,
-        lines=lines,
+        proration=scale.proration,
+        lines=tuple(lines),
         total=total,
-        requires_review=any(line.review == "staff" for line in lines),
+        requires_review=requires_review,
         request=request,
     )
 
 
-def _line(
-    card: _PricedCard, request: QuoteRequest, plan: _Plan, scale: Scale, breakdown: bool
+def _unmatched_line(
+    card: RateCard, organization_type: str, index: int, use: ProposedUse
 ) -> QuoteLine:
-    priced = plan.priced
-    if priced is None:
-        return _unmatched_line(card.card, request, plan)
-    if priced.pricer is None:
-        return _routed_line(card, priced.rule, plan)
-    return _Pricing(card, priced, priced.pricer, plan, plan.adjustment, scale).line(breakdown)
-
-
-def _unmatched_line(card: RateCard, request: QuoteRequest, plan: _Plan) -> QuoteLine:
-    use = plan.use
     words = (
         f"no rule in rate card {card.version} matches {use.use} of {use.product_type} products "
-        f"for {use.user_type} users by {request.organization_type} organizations; "
+        f"for {use.user_type} users by {organization_type} organizations; "
         "licensing staff will price this use by hand"
     )
-    return QuoteLine(plan.index, None, "license", "staff", None, (words,))
+    return QuoteLine(index, None, "license", "staff", None, (words,))
 
 
-def _routed_line(card: _PricedCard, rule: Rule, plan: _Plan) -> QuoteLine:
+def _routed_line(card: _PricedCard, rule: Rule, index: int) -> QuoteLine:
     steps = [f"rule {rule.id}: {rule.description}"] if rule.description else []
     steps.append("goes to the educational permissions queue: no fee, and not part of any invoice")
-    return QuoteLine(
-        plan.index, rule.id, "permission_request", rule.review, card.zero, tuple(steps)
-    )
+    return QuoteLine(index, rule.id, "permission_request", rule.review, card.zero, tuple(steps))
 
 
-class _Pricing:
-    """The contract's five steps for one licensed use, recording each in words.
+class _Recipe:
+    """The contract's five steps for the uses one rule prices, with one
+    adjustment and one proration factor, recording each in words.
 
-    Amounts are scaled (`Scale`): exact Decimals, compared and added as they are;
-    each amount's text is kept beside it, so no value is written out twice.
+    Everything that does not depend on the use is prepared once (kept on the
+    rule, `_PricedRule.recipe`): the prorated minimum and maximum with their
+    words and their rounded amounts, the adjustment's factor and words. Amounts
+    are scaled (`Scale`): exact Decimals, compared and added as they are; each
+    amount's text is kept beside it, so no value is written out twice.
     """
 
-    __slots__ = ("adjustment", "card", "plan", "pricer", "rule", "scale", "steps")
+    __slots__ = (
+        "adjustment",
+        "ceiling",
+        "currency",
+        "floor",
+        "lift_note",
+        "pricer",
+        "quantum",
+        "review",
+        "rule",
+        "scale",
+        "takes_revenue",
+    )
 
     def __init__(
         self,
-        card: _PricedCard,
-        rule: _PricedRule,
-        pricer: ModelPricer,
-        plan: _Plan,
+        priced: _PricedRule,
         adjustment: _PricedAdjustment | None,
         scale: Scale,
+        currency: str,
     ) -> None:
-        self.card, self.rule, self.pricer, self.plan = card, rule, pricer, plan
-        self.adjustment = adjustment
-        self.scale = scale
-        self.steps: list[str] = list(plan.notes)
+        rule = priced.rule
+        assert priced.pricer is not None  # a rule that prices
+        self.rule, self.pricer, self.takes_revenue = rule, priced.pricer, priced.takes_revenue
+        self.review = rule.review
+        self.adjustment, self.scale = adjustment, scale
+        self.lift_note = "" if adjustment is None else adjustment.note
+        self.floor = (
+            None if rule.minimum is None else _Bound("minimum", rule.minimum, scale, currency)
+        )
+        self.ceiling = (
+            None if rule.maximum is None else _Bound("maximum", rule.maximum, scale, currency)
+        )
+        self.quantum = Decimal(1).scaleb(-scale.places)
+        self.currency = currency
 
-    def line(self, breakdown: bool) -> QuoteLine:
-        scale, rule = self.scale, self.rule.rule
-        revenue = self.plan.use.revenue
-        raw = self.pricer.price(scale, self.plan.quantities, revenue)  # 1. raw
-        self.steps.extend(raw.steps)
-        discounted, fixed, text = self.discount(raw)  # 2-3.
-        amount, text, fixed, bound, floor, ceiling = self.bounds(discounted, fixed, text)  # 4.
-        rounded = self.round(amount, text)  # 5.
-        if not breakdown:
-            return QuoteLine(
-                self.plan.index, rule.id, "license", rule.review, rounded, tuple(self.steps)
-            )
-        fixed_rounded = scale.round(fixed)
-        raw_exact = scale.fraction(raw.amount)
-        discounted_exact = raw_exact if discounted is raw.amount else scale.fraction(discounted)
-        if bound == "minimum" and floor is not None:
-            unrounded = floor.exact
-        elif bound == "maximum" and ceiling is not None:
-            unrounded = ceiling.exact
+    def line(
+        self,
+        index: int,
+        revenue: Decimal | None,
+        quantities: Mapping[str, int],
+        notes: tuple[str, ...],
+        breakdown: bool,
+    ) -> QuoteLine:
+        scale = self.scale
+        raw = self.pricer.price(scale, quantities, revenue)  # 1. raw
+        steps = [*notes, *raw.steps] if notes else list(raw.steps)
+        amount, fixed, text, plain = raw.amount, raw.fixed, raw.text, raw.plain
+        adjustment = self.adjustment  # 2-3. discount
+        if adjustment is None:
+            steps.append("no adjustment applies")
         else:
-            unrounded = discounted_exact
+            keep = adjustment.keep
+            amount, fixed = EXACT.multiply(amount, keep), EXACT.multiply(fixed, keep)
+            if plain is None:
+                text = scale.show(amount)
+            else:
+                plain = EXACT.multiply(plain, keep)
+                text = decimal_text(plain, scale.places)
+            steps.append(f"{adjustment.words}{raw.text} = {text}")
+        discounted = amount
+        bound = None  # 4. the prorated minimum, then the prorated maximum
+        floor = self.floor
+        if floor is not None:
+            if amount < floor.scaled:
+                # The minimum lifts the amount: the lift is a fixed fee, not usage.
+                fixed = EXACT.add(fixed, EXACT.subtract(floor.scaled, amount))
+                steps.append(
+                    f"{floor.words}: {text} is below it, so the minimum applies{self.lift_note}"
+                )
+                amount, text, bound = floor.scaled, floor.text, floor
+            else:
+                steps.append(f"{floor.words}: {text} is not below it")
+        ceiling = self.ceiling
+        if ceiling is not None:
+            if amount > ceiling.scaled:
+                # The cap cuts usage royalties first, fixed fees only below them.
+                variable = EXACT.subtract(amount, fixed)
+                cut = EXACT.subtract(EXACT.subtract(amount, ceiling.scaled), variable)
+                if cut > 0:
+                    fixed = EXACT.subtract(fixed, cut)
+                steps.append(f"{ceiling.words}: {text} is above it, so the maximum applies")
+                amount, text, bound = ceiling.scaled, ceiling.text, ceiling
+            else:
+                steps.append(f"{ceiling.words}: {text} is not above it")
+        # 5. One half-up rounding: a bound's was worked out with the bound; a
+        # plain decimal is quantized (no ratio to make); else the scaled amount's.
+        if bound is not None:
+            rounded = bound.rounded
+            steps.append(bound.rounding)
+        elif plain is not None and not plain.is_signed():  # -0.00 would be written
+            rounded = plain.quantize(self.quantum, context=_HALF_UP)
+            steps.append(_rounding_step(rounded, text, self.currency, rounded == plain))
+        else:
+            rounded = scale.round(amount)
+            steps.append(
+                _rounding_step(rounded, text, self.currency, scale.equals(rounded, amount))
+            )
+        numbers = (
+            self.breakdown(raw.amount, discounted, fixed, bound, rounded, quantities, revenue)
+            if breakdown
+            else None
+        )
+        return QuoteLine(
+            index, self.rule.id, "license", self.review, rounded, tuple(steps), numbers
+        )
+
+    def breakdown(
+        self,
+        raw: Decimal,
+        discounted: Decimal,
+        fixed: Decimal,
+        bound: _Bound | None,
+        rounded: Decimal,
+        quantities: Mapping[str, int],
+        revenue: Decimal | None,
+    ) -> Breakdown:
+        scale = self.scale
+        fixed_rounded = scale.round(fixed)
+        raw_exact = scale.fraction(raw)
+        discounted_exact = raw_exact if discounted is raw else scale.fraction(discounted)
         adjustment = None if self.adjustment is None else self.adjustment.adjustment
-        numbers = Breakdown(
+        floor, ceiling = self.floor, self.ceiling
+        return Breakdown(
             model_type=self.pricer.model_type,
             raw=raw_exact,
             discount_id=adjustment.id if adjustment else None,
@@ -668,69 +770,13 @@ class _Pricing:
             discounted=discounted_exact,
             minimum_prorated=None if floor is None else floor.exact,
             maximum_prorated=None if ceiling is None else ceiling.exact,
-            bound_applied=bound,
-            unrounded=unrounded,
+            bound_applied=None if bound is None else bound.name,
+            unrounded=discounted_exact if bound is None else bound.exact,
             fixed=fixed_rounded,
             variable=EXACT.subtract(rounded, fixed_rounded),
-            quantities=dict(self.plan.quantities),
-            revenue=revenue if revenue is not None and self.rule.takes_revenue else None,
+            quantities=dict(quantities),
+            revenue=revenue if revenue is not None and self.takes_revenue else None,
         )
-        return QuoteLine(
-            self.plan.index, rule.id, "license", rule.review, rounded, tuple(self.steps), numbers
-        )
-
-    def discount(self, raw: Priced) -> tuple[Decimal, Decimal, str]:
-        """The discounted amount and fixed part, scaled, and the amount's text."""
-        adjustment = self.adjustment
-        if adjustment is None:
-            self.steps.append("no adjustment applies")
-            return raw.amount, raw.fixed, raw.text
-        discounted = EXACT.multiply(raw.amount, adjustment.keep)
-        text = self.scale.show(discounted)
-        self.steps.append(f"{adjustment.words}{raw.text} = {text}")
-        return discounted, EXACT.multiply(raw.fixed, adjustment.keep), text
-
-    def bounds(
-        self, amount: Decimal, fixed: Decimal, text: str
-    ) -> tuple[Decimal, str, Decimal, str | None, _Bound | None, _Bound | None]:
-        rule = self.rule.rule
-        bound: str | None = None
-        floor = ceiling = None
-        if rule.minimum is not None:
-            floor = self.rule.bound("minimum", rule.minimum, self.scale)
-            if amount < floor.scaled:
-                # The minimum lifts the amount: the lift is a fixed fee, not usage.
-                fixed = EXACT.add(fixed, EXACT.subtract(floor.scaled, amount))
-                note = "" if self.adjustment is None else self.adjustment.note
-                self.steps.append(
-                    f"{floor.words}: {text} is below it, so the minimum applies{note}"
-                )
-                amount, text, bound = floor.scaled, floor.text, "minimum"
-            else:
-                self.steps.append(f"{floor.words}: {text} is not below it")
-        if rule.maximum is not None:
-            ceiling = self.rule.bound("maximum", rule.maximum, self.scale)
-            if amount > ceiling.scaled:
-                # The cap cuts usage royalties first, fixed fees only below them.
-                variable = EXACT.subtract(amount, fixed)
-                cut = EXACT.subtract(EXACT.subtract(amount, ceiling.scaled), variable)
-                if cut > 0:
-                    fixed = EXACT.subtract(fixed, cut)
-                self.steps.append(f"{ceiling.words}: {text} is above it, so the maximum applies")
-                amount, text, bound = ceiling.scaled, ceiling.text, "maximum"
-            else:
-                self.steps.append(f"{ceiling.words}: {text} is not above it")
-        return amount, text, fixed, bound, floor, ceiling
-
-    def round(self, amount: Decimal, text: str) -> Decimal:
-        currency = self.card.card.currency
-        rounded = self.scale.round(amount)
-        result = f"{rounded:f} {currency}"
-        if self.scale.equals(rounded, amount):
-            self.steps.append(f"amount: {result}")
-        else:
-            self.steps.append(f"amount: {text} rounded half-up to {result}")
-        return rounded
 
 
 # --- snapshots -----------------------------------------------------------------------------
