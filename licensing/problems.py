@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import RoutingException
 
 from licensing import errors
@@ -28,6 +29,36 @@ STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
     (errors.RateLimited, 429),
     (errors.ExternalServiceError, 502),
 ]
+
+
+# The `title` of every problem document, by its status: one title a status, whether
+# a schema, a service or the framework refused the request. The documents' type is
+# about:blank, so the title names the kind of problem (as the status does, in the
+# service's words) and `detail` says what it was. docs/api.md lists them.
+TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "A service we depend on failed",
+}
+
+
+def title_for(status: int) -> str:
+    """The title of a problem document with `status` (HTTP's reason phrase, in
+    sentence case, for a status the table does not name)."""
+    if status in TITLES:
+        return TITLES[status]
+    phrase = HTTP_STATUS_CODES.get(status, "Error")
+    return phrase[:1] + phrase[1:].lower()
 
 
 def status_for(error: errors.DomainError) -> int:
@@ -110,7 +141,7 @@ def from_domain_error(error: errors.DomainError) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, errors.AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer realm="licensing"'
-    return problem(status, error.title, error.detail, headers=headers, **extra)
+    return problem(status, title_for(status), error.detail, headers=headers, **extra)
 
 
 _HTTP_DETAILS = {
@@ -152,7 +183,7 @@ def from_http_exception(error: HTTPException) -> Response:
     if status == 429:
         headers.setdefault("Retry-After", "60")
         detail = _over_the_limit(detail, headers["Retry-After"])
-    return problem(status, error.name, detail, headers=headers, **extra)
+    return problem(status, title_for(status), detail, headers=headers, **extra)
 
 
 def _without_trailing_slash() -> str | None:
@@ -189,6 +220,6 @@ def _over_the_limit(limit: str | None, retry_after: str) -> str:
 def internal_error() -> Response:
     return problem(
         500,
-        "Internal Server Error",
+        title_for(500),
         "Something went wrong on our side; it has been logged. Please try again.",
     )

@@ -70,7 +70,15 @@ class ProblemSchema(ma.Schema):
         unknown = ma.INCLUDE  # problem documents may carry extension members
 
     type = ma.fields.String(required=True, metadata={"example": "about:blank"})
-    title = ma.fields.String(required=True)
+    title = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "One title a status, whoever refused the request: `Invalid input` "
+            "for every 422, `Not found` for every 404, `Conflict` for every 409 "
+            "(docs/api.md lists them); `detail` says what the problem was.",
+            "example": "Invalid input",
+        },
+    )
     status = ma.fields.Integer(required=True)
     detail = ma.fields.String()
     errors = ma.fields.Dict(

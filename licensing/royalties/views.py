@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from licensing import access, db
@@ -22,8 +23,10 @@ from licensing.actors import Actor, current_actor
 from licensing.calendar import office_date, parse_day
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.royalties import queries, services
+from licensing.limits import shows_unstorable_on_form
+from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
+from licensing.royalties.forms import COLUMN_LABELS, COLUMN_WORDS
 from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, form_submission
 from licensing.royalties.services import Filing
@@ -52,22 +55,6 @@ MORE_ROWS = 5
 # read before the view by the CSRF check): 7 fields a row keeps 100 rows well
 # inside. More customers than that go in the CSV template.
 FORM_ROWS_MAX = 100
-# The column labels of the rows form, used as they are in the error summary.
-COLUMN_LABELS = {
-    "line": "Line",
-    "customer_id": "Customer ID",
-    "customer_name": "Customer name",
-    "country": "Country",
-    "unit": "Unit",
-    "quantity": "Quantity",
-    "revenue": "Revenue",
-}
-# The same labels inside a sentence: "Row 2, quantity: ...", "Row 2, customer ID".
-COLUMN_WORDS = {column: label[:1].lower() + label[1:] for column, label in COLUMN_LABELS.items()}
-# The columns a vendor types; a row with none of them is a blank row (its line
-# and unit may be preselected).
-TYPED_COLUMNS = ("customer_id", "customer_name", "country", "quantity", "revenue")
-
 Page = str | tuple[str, int] | Response
 
 
@@ -107,6 +94,7 @@ class Problem:
 
 @bp.route("/portal/royalty-reports/<int:agreement_id>/<period_start>", methods=["GET", "POST"])
 @access.vendor
+@shows_unstorable_on_form
 def portal_period(agreement_id: int, period_start: str) -> Page:
     """One period: its current report, and filing or amending it."""
     actor = current_actor()
@@ -136,6 +124,7 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         "carried": None,
         "mode": None,
         "reason": "",
+        "attested": False,
         "prefilled": False,
     }
     if status.report is not None and context["filing_open"]:
@@ -145,7 +134,9 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         if outcome is not None:
             return outcome
     context["problems"] = _problems(context["errors"], context["mode"])
-    return render_template("royalties/portal_period.html", **context)
+    # A refused filing is the page again with its messages, answered as refused.
+    code = 422 if context["errors"] else 409 if context["refusal"] else 200
+    return render_template("royalties/portal_period.html", **context), code
 
 
 def _start_amendment_from_filed_rows(
@@ -192,38 +183,24 @@ class RowsForm:
         return rows + [self.blank() for _ in range(room)]
 
 
-def _blank_row(row: dict[str, str]) -> bool:
-    return not any(row[column] for column in TYPED_COLUMNS)
-
-
-def _form_rows() -> list[dict[str, str]]:
-    """Rows typed into the form (`rows-N-column`, N from 1), blank ones left out."""
-    numbers = sorted(
-        {
-            int(parts[1])
-            for parts in (key.split("-") for key in request.form)
-            if len(parts) == 3 and parts[0] == "rows" and parts[1].isdigit() and len(parts[1]) < 6
-        }
-    )
-    rows = []
-    for number in numbers:
-        row = {
-            column: request.form.get(f"rows-{number}-{column}", "").strip() for column in COLUMNS
-        }
-        if not _blank_row(row):
-            rows.append(row)
-    return rows
-
-
 def _post_filing(
     agreement_id: int, start: date, actor: Actor, form: RowsForm, context: dict[str, Any]
 ) -> Response | None:
-    action = request.form.get("action", "preview")
-    mode = request.form.get("mode", "")
-    mode = mode if mode in MODES else "form"
-    context.update(mode=mode, reason=request.form.get("reason", "").strip())
-    rows = _form_rows() if mode == "form" else []
-    context["rows"] = form.padded(rows, BLANK_ROWS)
+    posted = forms.period_form(request.form)
+    unstorable = not posted.validate()  # the fields say nothing else; the services check
+    action = posted.action.data or "preview"
+    mode = posted.mode.data if posted.mode.data in MODES else "form"
+    typed = posted.typed_rows() if mode == "form" else []
+    rows = [values for values, _messages in typed]
+    context.update(
+        mode=mode,
+        reason=(posted.reason.data or "").strip(),
+        attested=posted.attest.data == "yes",
+        rows=form.padded(rows, BLANK_ROWS),
+    )
+    if unstorable:  # told beside each field, with everything typed kept
+        context["errors"] = {**forms.field_errors(posted), **_row_errors(typed)}
+        return None
     if mode == "form":
         if action == "add_rows":
             context["rows"] = form.padded(rows, MORE_ROWS)
@@ -234,7 +211,7 @@ def _post_filing(
         if refused:
             context["errors"] = {"rows": [refused]}
             return None
-    submission = _submission(mode, rows, context)
+    submission = _submission(mode, rows, posted, context)
     if submission is None:
         return None
     try:
@@ -257,6 +234,16 @@ def _post_filing(
     return redirect(url_for("royalties.portal_report", report_id=filing.report.id))
 
 
+def _row_errors(typed: list[tuple[dict[str, str], dict[str, list[str]]]]) -> dict[str, list[str]]:
+    """The typed rows' messages by the paths the page shows them at (`rows.2.quantity`:
+    the row's number as the page shows it again, blank rows left out)."""
+    return {
+        f"rows.{number}.{column}": list(texts)
+        for number, (_values, messages) in enumerate(typed, start=1)
+        for column, texts in messages.items()
+    }
+
+
 def _too_many_rows() -> str:
     return f"The form takes at most {FORM_ROWS_MAX} customers; for more, upload the CSV template."
 
@@ -272,12 +259,14 @@ def _form_refusal(rows: list[dict[str, str]], form: RowsForm) -> str | None:
     return None
 
 
-def _submission(mode: str, rows: list[dict[str, str]], context: dict[str, Any]) -> Any:
-    attest = request.form.get("attest") == "yes" or None
-    amends = request.form.get("amends", "").strip() or None
+def _submission(
+    mode: str, rows: list[dict[str, str]], posted: forms.PeriodForm, context: dict[str, Any]
+) -> Any:
+    attest = context["attested"] or None
+    amends = (posted.amends.data or "").strip() or None
     reason = context["reason"] or None
     if mode == "csv":
-        upload = _csv_upload(context)
+        upload = _csv_upload(posted, context)
         if upload is None:
             return None
         return csv_submission(upload, attest=attest, amends=amends, reason=reason)
@@ -302,19 +291,19 @@ def _carry_limit() -> int:
     return int(limit) * 3 // 4 - 4096
 
 
-def _csv_upload(context: dict[str, Any]) -> Upload | None:
-    chosen = request.files.get("file")
-    if chosen is not None and chosen.filename:
+def _csv_upload(posted: forms.PeriodForm, context: dict[str, Any]) -> Upload | None:
+    chosen = posted.file.data
+    if isinstance(chosen, FileStorage) and chosen.filename:
         upload = Upload.read(chosen.stream)
         name = chosen.filename
-    elif request.form.get("carried_csv"):
+    elif posted.carried_csv.data:
         try:
-            data = base64.b64decode(request.form["carried_csv"], validate=True)
+            data = base64.b64decode(posted.carried_csv.data, validate=True)
         except (binascii.Error, ValueError):
             context["errors"] = {"file": ["The previewed file was not kept; choose it again."]}
             return None
         upload = Upload.of_bytes(data)
-        name = request.form.get("carried_name", "")
+        name = posted.carried_name.data or ""
     else:
         context["errors"] = {"file": ["Choose the CSV file to upload."]}
         return None
@@ -341,10 +330,16 @@ def _problem(path: str, message: str, mode: str | None) -> Problem:
         if mode == "csv":
             return Problem(text, "file")
         return Problem(text, f"rows-{parts[1]}-{column if column in COLUMNS else 'customer_id'}")
+    if path == "_":  # a posted name that is no field: its message names it
+        return Problem(message)
     named = {
         "attest": ("Attestation", f"attest-{mode}"),
         "reason": ("Reason for the amendment", f"reason-{mode}"),
         "amends": ("Amendment", None),
+        "mode": ("Way of reporting", None),
+        "action": ("Button", None),
+        "carried_csv": ("Previewed file", "file"),
+        "carried_name": ("Previewed file's name", "file"),
         "file": ("CSV file", "file"),
         "_body": ("The file" if mode == "csv" else "The report", "file" if mode == "csv" else None),
         "rows": ("Rows", "rows-1-customer_id" if mode == "form" else None),
@@ -484,15 +479,20 @@ def _by_start(period: Any) -> date:
 
 @bp.route("/console/royalty-reports/<int:report_id>", methods=["GET", "POST"])
 @access.staff("licensing", "billing")
+@shows_unstorable_on_form
 def console_report(report_id: int) -> Page:
     actor = current_actor()
     errors: dict[str, list[str]] = {}
     note = ""
     status = 200  # a refused review comes back with its message and a 4xx
     if request.method == "POST":
-        note = request.form.get("note", "")
+        posted = forms.ReviewForm()
+        stored = posted.validate()  # else a character no database stores: told beside it
+        note = posted.note.data or ""
         try:
-            report = services.review(report_id, request.form.get("action", ""), actor, note=note)
+            if not stored:
+                raise InvalidInput("Some fields need correcting.", forms.field_errors(posted))
+            report = services.review(report_id, posted.action.data or "", actor, note=note)
             flash(_reviewed_message(report.review_state), "success")
             return redirect(url_for("royalties.console_report", report_id=report_id))
         except InvalidInput as problem:

@@ -17,7 +17,6 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import ApiToken, Organization, User
 from licensing.actors import Actor
-from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.limits import shows_on_form
@@ -154,19 +153,21 @@ def test_a_page_whose_view_does_not_show_it_on_its_form_keeps_the_generic_refusa
     signed_in: Any,
     client: FlaskClient,
 ) -> None:
-    application = apply(vendor, AUTO_USE)  # issued at once
-    agreement = agreement_queries.agreement_for_application(db.session(), application.id)
-    assert agreement is not None
-    signed_in(client, vendor)
+    # No page reads a typed text from request.form itself any more: a choice
+    # (the assignee) with a NUL forced into it gets the generic page.
+    application = apply(vendor, STAFF_USE)
+    signed_in(client, licensing_staff)
     response = client.post(
-        f"/portal/royalty-reports/{agreement.id}/2027-01-01",
-        data={"action": "preview", "reason": f"Late{NUL} figures"},
+        f"/console/applications/{application.id}/assign", data={"assignee_id": f"7{NUL}"}
     )
     page = _page(response)
     assert response.status_code == 422
     assert "Go back (your browser keeps what you typed)" in page
-    assert "in: Reason." in page  # the field by its label, not its raw key
+    assert "in: Assigned to." in page  # the field by its label, not its raw key
     assert MESSAGE not in page
+    refreshed = db.session().get(Application, application.id)
+    db.session().refresh(refreshed)
+    assert refreshed.assignee_id is None
 
 
 def test_the_api_keeps_its_problem_document(client: FlaskClient) -> None:
@@ -260,9 +261,10 @@ SHOWN_ON_FORM = {
     "profile.change_email",
     "profile.change_name",
     "profile.change_password",
+    "royalties.console_report",
+    "royalties.portal_period",
 }
 BUTTON = "a button or a choice, no text typed"
-HAND_PARSED = "reads request.form itself: the generic page, naming the field"
 GENERIC_REFUSAL = {
     "accounts.deactivate_member": BUTTON,
     "accounts.revoke_invitation": BUTTON,
@@ -285,8 +287,6 @@ GENERIC_REFUSAL = {
     "permissions_console.start_review": BUTTON,
     "permissions_public.withdraw": BUTTON,
     "ratecards_console.publish": "a file upload (its content is checked as JSON)",
-    "royalties.console_report": HAND_PARSED,
-    "royalties.portal_period": HAND_PARSED,
 }
 
 
