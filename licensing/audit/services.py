@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import g, has_request_context, request
 from sqlalchemy import CursorResult, select, update
@@ -23,6 +23,9 @@ from licensing import access
 from licensing.audit import keys as audit_keys
 from licensing.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from licensing.db import utcnow
+
+if TYPE_CHECKING:
+    from licensing.actors import Actor
 
 HEAD_ID = 1
 SYSTEM = "system"
@@ -170,6 +173,35 @@ def record(
     head.hash = event.hash
     session.flush()
     return event
+
+
+def record_event(
+    session: Session,
+    action: str,
+    entity_id: str | int,
+    *,
+    after: Mapping[str, Any] | None,
+    before: Mapping[str, Any] | None = None,
+    actor: Actor | None,
+    note: str | None = None,
+) -> AuditEvent:
+    """`record()` for what a use case does besides a state machine's step (`apply()`
+    writes those): the entity type is the first part of `action` (`user.created`:
+    `user`), the actor the `Actor` acting. `actor=None` leaves the audit log to name
+    the request's caller, for the steps taken before anyone is known (a failed
+    sign-in that locks an account). A user id of 0 (a payer by signed link) is no user.
+    """
+    return record(
+        session,
+        action=action,
+        entity_type=action.partition(".")[0],
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        note=note,
+        actor=actor.name if actor else None,
+        actor_user_id=(actor.user_id or None) if actor else None,
+    )
 
 
 def changed_fields(
