@@ -271,7 +271,7 @@ class CreditNote(Base):
 OPEN_ATTEMPT_WHERE = f"method = '{CARD}' AND {in_sql('state', OPEN_ATTEMPT)}"
 
 
-class Payment(Base):
+class Payment(Snapshotted, Base):
     """Money received (or being received) against an invoice: by card through
     Stripe, or offline (wire, ACH, check) recorded by billing staff."""
 
@@ -343,8 +343,12 @@ class Payment(Base):
             return None
         return card_label(self.card_brand, self.card_last4)
 
+    # What the audit log records of a new payment (with the invoice's number, and an
+    # offline payment's bank reference).
+    SNAPSHOT = ("method", "amount", "state")
 
-class Refund(Base):
+
+class Refund(Snapshotted, Base):
     """Money sent back against a credit note's refund due: to the card through
     Stripe (a Refund on the payment's PaymentIntent), or offline (wire, ACH,
     check) recorded by billing staff."""
@@ -378,6 +382,9 @@ class Refund(Base):
 
     credit_note: Mapped[CreditNote] = relationship(back_populates="refunds")
     payment: Mapped[Payment | None] = relationship(back_populates="refunds")
+
+    # What the audit log records of a new refund (with the credit note's number).
+    SNAPSHOT = ("method", "amount", "state", "reference", "payment_id")
 
 
 class StripeEvent(Base):

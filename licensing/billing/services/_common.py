@@ -16,9 +16,10 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.billing import links, payment_gateway
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import REFERENCE_MAX, Invoice, Payment, Refund
+from licensing.billing.models import REFERENCE_MAX, CreditNote, Invoice, Payment, Refund
 from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS
 from licensing.calendar import office_date
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -26,11 +27,20 @@ from licensing.mail import services as mail
 from licensing.money import format_amount, in_words, quantize
 
 
-def _as(actor: Actor) -> dict[str, Any]:
-    """The audit log's actor fields for `actor`, for events that are not a step of a
-    state machine (`apply()` names the actor itself). A link payer's user id is 0:
-    no user."""
-    return {"actor": actor.name, "actor_user_id": actor.user_id or None}
+def _add_new(
+    session: Session,
+    record: Invoice | Payment | CreditNote | Refund,
+    action: str,
+    *,
+    after: Mapping[str, Any],
+    actor: Actor,
+    note: str | None = None,
+) -> None:
+    """Store a new billing record and audit its making as `action`. It is flushed
+    first, for its id; a unique index refuses a duplicate there."""
+    session.add(record)
+    session.flush()
+    audit.record_action(session, action, record.id, after=after, actor=actor, note=note)
 
 
 def _amount(amount: Decimal, currency: str) -> str:

@@ -24,13 +24,12 @@ from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.services._common import (
     _amount,
-    _as,
     _card_record_for,
     _due_ids,
     _gateway,
     _locked_invoice,
 )
-from licensing.billing.services.settlement import _apply
+from licensing.billing.services.settlement import _apply, _new_payment
 from licensing.billing.states import (
     CARD,
     COLLECTIBLE,
@@ -75,14 +74,12 @@ def _customer_id(
     )
     session.add(StripeCustomer(organization_id=organization.id, stripe_customer_id=customer_id))
     session.flush()
-    audit.record(
+    audit.record_action(
         session,
-        action="organization.stripe_customer_created",
-        entity_type="organization",
-        entity_id=organization.id,
-        before=None,
+        "organization.stripe_customer_created",
+        organization.id,
         after={"stripe_customer_id": customer_id},
-        **_as(actor),
+        actor=actor,
     )
     return customer_id
 
@@ -214,34 +211,18 @@ def _claim_attempt(
 
 
 def _new_attempt(session: Session, invoice: Invoice, actor: Actor, now: datetime) -> Payment:
-    payment = Payment(
-        invoice_id=invoice.id,
-        organization_id=invoice.organization_id,
+    # The partial unique index: a second open attempt fails when this one is stored.
+    return _new_payment(
+        session,
+        invoice,
+        action="payment.started",
+        actor=actor,
+        now=now,
         method=CARD,
         state=PENDING,
-        currency=invoice.currency,
         amount=invoice.balance_due,
         idempotency_key=f"payment-{uuid.uuid4().hex}",
-        recorded_by=actor.name,
-        created_at=now,
     )
-    session.add(payment)
-    session.flush()  # the partial unique index: a second open attempt fails here
-    audit.record(
-        session,
-        action="payment.started",
-        entity_type="payment",
-        entity_id=payment.id,
-        before=None,
-        after={
-            "invoice": invoice.number,
-            "method": CARD,
-            "amount": payment.amount,
-            "state": PENDING,
-        },
-        **_as(actor),
-    )
-    return payment
 
 
 def _close_attempt(

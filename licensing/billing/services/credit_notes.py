@@ -9,11 +9,10 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from licensing.billing import links, numbering
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.services._common import (
-    _as,
+    _add_new,
     _check_amount,
     _email_billing_contact,
     _locked_invoice,
@@ -78,15 +77,11 @@ def credit_invoice(
         issued_at=now,
         issued_by=actor.name,
     )
-    session.add(credit)
     invoice.amount_credited += amount
-    session.flush()
-    audit.record(
+    _add_new(
         session,
-        action="credit_note.issued",
-        entity_type="credit_note",
-        entity_id=credit.id,
-        before=None,
+        credit,
+        "credit_note.issued",
         after={
             "number": credit.number,
             "invoice": invoice.number,
@@ -94,8 +89,8 @@ def credit_invoice(
             "applied_to_balance": applied,
             "refund_due": credit.refund_due,
         },
+        actor=actor,
         note=note,
-        **_as(actor),
     )
     _settle_if_cleared(session, invoice, actor=actor, now=now, note=f"credit note {credit.number}")
     _email_billing_contact(

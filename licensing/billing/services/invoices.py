@@ -23,8 +23,8 @@ from licensing.audit import services as audit
 from licensing.billing import numbering, pdfs
 from licensing.billing.models import DESCRIPTION_MAX, Invoice, InvoiceLine
 from licensing.billing.services._common import (
+    _add_new,
     _amount,
-    _as,
     _email_billing_contact,
     _locked_invoice,
     _reason,
@@ -155,16 +155,13 @@ def create_invoice(
         )
         for i, c in enumerate(charges, start=1)
     ]
-    session.add(invoice)
-    session.flush()
-    audit.record(
+    source = f"{source_type} {source_reference or ''}".strip()
+    _add_new(
         session,
-        action="invoice.created",
-        entity_type="invoice",
-        entity_id=invoice.id,
-        before=None,
-        after={**invoice.snapshot(), "source": f"{source_type} {source_reference or ''}".strip()},
-        **_as(actor),
+        invoice,
+        "invoice.created",
+        after={**invoice.snapshot(), "source": source},
+        actor=actor,
     )
     if finalize:
         finalize_in(session, invoice, now=now, actor=actor)
@@ -307,14 +304,8 @@ def update_draft(
                 raise InvalidInput.for_field("payment_terms_days", "Must be zero or more.")
             invoice.payment_terms_days = payment_terms_days
         session.flush()
-        audit.record(
-            session,
-            action="invoice.draft_updated",
-            entity_type="invoice",
-            entity_id=invoice.id,
-            before=None,
-            after=invoice.snapshot(),
-            **_as(actor),
+        audit.record_action(
+            session, "invoice.draft_updated", invoice.id, after=invoice.snapshot(), actor=actor
         )
         return invoice
 

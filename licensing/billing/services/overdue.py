@@ -16,7 +16,6 @@ from licensing.audit import services as audit
 from licensing.billing.models import Invoice
 from licensing.billing.services._common import (
     _amount,
-    _as,
     _due_ids,
     _email_billing_contact,
 )
@@ -120,14 +119,12 @@ def _remind(session: Session, invoice: Invoice, *, now: datetime, today: date) -
         days_overdue=invoice.days_overdue(today),
         late_fee_percent=invoice.late_fee_monthly_percent,
     )
-    audit.record(
+    audit.record_action(
         session,
-        action="invoice.reminder_sent",
-        entity_type="invoice",
-        entity_id=invoice.id,
-        before=None,
+        "invoice.reminder_sent",
+        invoice.id,
         after={"reminder_count": invoice.reminder_count},
-        **_as(Actor.SYSTEM),
+        actor=Actor.SYSTEM,
     )
     return True
 

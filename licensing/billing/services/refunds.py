@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from licensing.billing import payment_gateway
 from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services._common import (
+    _add_new,
     _amount,
-    _as,
     _card_record_for,
     _check_amount,
     _due_ids,
@@ -56,17 +55,6 @@ def _check_refund_amount(credit: CreditNote, amount: Decimal) -> None:
     _check_amount(
         amount, credit.currency, outstanding, f"the refund outstanding on {credit.number}"
     )
-
-
-def _refund_snapshot(refund: Refund, credit: CreditNote) -> dict[str, Any]:
-    return {
-        "credit_note": credit.number,
-        "method": refund.method,
-        "amount": refund.amount,
-        "state": refund.state,
-        "reference": refund.reference,
-        "payment_id": refund.payment_id,
-    }
 
 
 @REFUND.on("succeed")
@@ -110,18 +98,8 @@ def _new_refund(
         created_at=now,
         **fields,
     )
-    session.add(refund)
-    session.flush()
-    audit.record(
-        session,
-        action=action,
-        entity_type="refund",
-        entity_id=refund.id,
-        before=None,
-        after=_refund_snapshot(refund, credit),
-        note=refund.note,
-        **_as(actor),
-    )
+    after = {"credit_note": credit.number, **refund.snapshot()}
+    _add_new(session, refund, action, after=after, actor=actor, note=refund.note)
     return refund
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,19 +15,39 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services._common import (
+    _add_new,
     _amount,
-    _as,
     _email_billing_contact,
     _locked_invoice,
     _offline_errors,
     _reason,
     _settle_if_cleared,
 )
-from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
+from licensing.billing.states import CARD, COLLECTIBLE, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import in_words, quantize
+
+
+def _new_payment(
+    session: Session, invoice: Invoice, *, action: str, actor: Actor, now: datetime, **fields: Any
+) -> Payment:
+    """Record a payment against `invoice` (its audit event is `action`): a card
+    attempt, or money received by wire, ACH or check (with its bank reference)."""
+    payment = Payment(
+        invoice_id=invoice.id,
+        organization_id=invoice.organization_id,
+        currency=invoice.currency,
+        recorded_by=actor.name,
+        created_at=now,
+        **fields,
+    )
+    after = {"invoice": invoice.number, **payment.snapshot()}
+    if payment.method != CARD:
+        after["reference"] = payment.reference
+    _add_new(session, payment, action, after=after, actor=actor)
+    return payment
 
 
 def _apply(
@@ -36,20 +57,18 @@ def _apply(
     payment's state machine first, which refuses a second `succeed`)."""
     invoice.amount_paid += payment.amount
     payment.settled_at = now
-    audit.record(
+    audit.record_action(
         session,
-        action="invoice.payment_applied",
-        entity_type="invoice",
-        entity_id=invoice.id,
-        before=None,
+        "invoice.payment_applied",
+        invoice.id,
         after={
             "payment_id": payment.id,
             "amount": payment.amount,
             "method": payment.method,
             "amount_paid": invoice.amount_paid,
         },
+        actor=actor,
         note=payment.reference,
-        **_as(actor),
     )
     _settle_if_cleared(
         session, invoice, actor=actor, now=now, note=f"{payment.method} payment {payment.id}"
@@ -100,35 +119,18 @@ def record_offline_payment(
             ]
         if errors:
             raise InvalidInput("The payment has problems.", errors)
-        payment = Payment(
-            invoice_id=invoice.id,
-            organization_id=invoice.organization_id,
+        payment = _new_payment(
+            session,
+            invoice,
+            action="payment.recorded",
+            actor=actor,
+            now=now,
             method=method,
             state=SUCCEEDED,
-            currency=invoice.currency,
             amount=amount,
             reference=clean_reference,
             received_on=received_on or office_date(now),
             note=(note or "").strip() or None,
-            recorded_by=actor.name,
-            created_at=now,
-        )
-        session.add(payment)
-        session.flush()
-        audit.record(
-            session,
-            action="payment.recorded",
-            entity_type="payment",
-            entity_id=payment.id,
-            before=None,
-            after={
-                "invoice": invoice.number,
-                "method": method,
-                "amount": amount,
-                "reference": clean_reference,
-                "state": SUCCEEDED,
-            },
-            **_as(actor),
         )
         _apply(session, invoice, payment, actor=actor, now=now)
         return payment

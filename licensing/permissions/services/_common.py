@@ -165,7 +165,7 @@ def step(
     )
 
 
-def record_event(
+def record_action(
     session: Session,
     request: PermissionRequest,
     event: str,
