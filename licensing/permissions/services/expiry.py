@@ -22,7 +22,7 @@ from ._common import (
     ANSWER_BUSINESS_DAYS,
     RECONSIDERATION_DAYS,
     close,
-    record_action,
+    record_event,
     step,
     tell_requester,
 )
@@ -98,7 +98,7 @@ def expire_due(now: datetime | None = None) -> ExpiryReport:
 
     def window_closed(session: Session, request: PermissionRequest) -> None:
         request.reconsideration_closed_at = moment
-        record_action(
+        record_event(
             session,
             request,
             "reconsideration_window_closed",

@@ -26,7 +26,7 @@ from ._common import (
     by_status_token,
     locked,
     message_text,
-    record_action,
+    record_event,
     requester,
     step,
     tell_requester,
@@ -85,7 +85,7 @@ def assign(
                 continue
             before = {"assignee_id": request.assignee_id}
             request.assignee_id = new_id
-            record_action(session, request, "assigned", before, {"assignee_id": new_id}, actor=actor)
+            record_event(session, request, "assigned", before, {"assignee_id": new_id}, actor=actor)
         return list(found)
 
 
@@ -105,7 +105,7 @@ def release_reviewer(session: Session, withdrawn: WithdrawnReviewer, actor: Acto
     for request in held:
         before = {"assignee_id": request.assignee_id}
         request.assignee_id = None
-        record_action(
+        record_event(
             session,
             request,
             "assigned",
@@ -183,5 +183,5 @@ def add_note(
     with db.transaction() as session:
         request = locked(session, request_id)
         note = add_staff_message(session, request, text, actor, moment, internal=True)
-        record_action(session, request, "note_added", None, {"note_id": note.id}, actor=actor)
+        record_event(session, request, "note_added", None, {"note_id": note.id}, actor=actor)
         return note
