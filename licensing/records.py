@@ -1,13 +1,13 @@
-"""What every feature's models share: a column limited to a vocabulary, and the
+"""What every feature's models share: a column limited to a vocabulary, the
 audit snapshot of a record (the fields the audit log records before and after a
-change)."""
+change), and records that never change once stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, event
 
 
 def in_sql(column: str, values: Iterable[str]) -> str:
@@ -35,3 +35,20 @@ class Snapshotted:
 
     def snapshot(self) -> dict[str, Any]:
         return attributes(self, self.SNAPSHOT)
+
+
+def refuse_changes(
+    model: type[Any], error: Callable[[str], Exception], what: Callable[[Any], str]
+) -> None:
+    """Once stored, `model`'s rows never change: an update or delete through the
+    ORM raises `error`, saying `what(row)` ("letter L-1 is issued") and "and cannot
+    change" or "and cannot be deleted"."""
+
+    def refusal(consequence: str) -> Callable[[Any, Any, Any], None]:
+        def refuse(_mapper: Any, _connection: Any, target: Any) -> None:
+            raise error(f"{what(target)} and {consequence}")
+
+        return refuse
+
+    event.listen(model, "before_update", refusal("cannot change"))
+    event.listen(model, "before_delete", refusal("cannot be deleted"))

@@ -66,11 +66,31 @@ def _password(label: str = "Password") -> PasswordField:
     )
 
 
-def _confirm() -> PasswordField:
+def _confirm(label: str = "Repeat the password", same_as: str = "password") -> PasswordField:
+    """A second password field that must equal the field named `same_as`."""
     return PasswordField(
-        "Repeat the password",
-        validators=[REQUIRED, EqualTo("password", message="The two passwords differ.")],
+        label,
+        validators=[REQUIRED, EqualTo(same_as, message="The two passwords differ.")],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+def _current_password(
+    label: str = "Current password", field_id: str | None = None
+) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+        id=field_id,
+    )
+
+
+def _email(label: str, autocomplete: str = "email") -> EmailField:
+    return EmailField(
+        label,
+        validators=[REQUIRED, Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": autocomplete},
     )
 
 
@@ -119,11 +139,7 @@ class _ContactFields:
 
 class SignUpForm(PageForm, _IdentityFields, _ContactFields):
     full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
-    email = EmailField(
-        "Your email address",
-        validators=[REQUIRED, Length(max=EMAIL_MAX)],
-        render_kw={"autocomplete": "email"},
-    )
+    email = _email("Your email address")
     password = _password()
     confirm = _confirm()
 
@@ -160,26 +176,14 @@ def _email_address(text: str | None) -> str:
 
 
 class SignInForm(PageForm):
-    email = EmailField(
-        "Email address",
-        validators=[REQUIRED, Length(max=EMAIL_MAX)],
-        render_kw={"autocomplete": "username"},
-    )
-    password = PasswordField(
-        "Password",
-        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    email = _email("Email address", autocomplete="username")
+    password = _current_password("Password")
 
 
 class EmailForm(PageForm):
     """Ask for a link by email (password reset, a new verification link)."""
 
-    email = EmailField(
-        "Email address",
-        validators=[REQUIRED, Length(max=EMAIL_MAX)],
-        render_kw={"autocomplete": "email"},
-    )
+    email = _email("Email address")
 
 
 class _PasswordRules:
@@ -280,15 +284,6 @@ class RolesForm(PageForm):
 # focuses its own field.
 
 
-def _current_password(field_id: str) -> PasswordField:
-    return PasswordField(
-        "Current password",
-        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-        id=field_id,
-    )
-
-
 class NameForm(PageForm):
     full_name = StringField(
         "Full name",
@@ -298,23 +293,11 @@ class NameForm(PageForm):
 
 
 class EmailChangeForm(PageForm):
-    new_email = EmailField(
-        "New email address",
-        validators=[REQUIRED, Length(max=EMAIL_MAX)],
-        render_kw={"autocomplete": "email"},
-    )
-    current_password = _current_password("email-current-password")
+    new_email = _email("New email address")
+    current_password = _current_password(field_id="email-current-password")
 
 
 class PasswordChangeForm(PageForm):
-    current_password = _current_password("password-current-password")
-    new_password = PasswordField(
-        "New password",
-        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
-        render_kw={"autocomplete": "new-password", "minlength": passwords.MIN_LENGTH},
-    )
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[REQUIRED, EqualTo("new_password", message="The two passwords differ.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    current_password = _current_password(field_id="password-current-password")
+    new_password = _password("New password")
+    confirm = _confirm("Repeat the new password", "new_password")

@@ -16,7 +16,7 @@ from licensing.db import utcnow
 from licensing.limits import page_number
 from licensing.streaming import stream_rows
 from licensing.web import records
-from licensing.web.paging import page_count
+from licensing.web.paging import numbered
 
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
 
@@ -83,9 +83,7 @@ def audit_log() -> tuple[str, int]:
     return render_template(
         "console/audit_log.html",
         events=events,
-        total=total,
-        page=page,
-        pages=page_count(total, PER_PAGE),
+        **numbered(page, total, PER_PAGE),
         filters=filters,
         problems=problems,
         why_empty=queries.why_nothing_matches(session, filters) if empty else [],

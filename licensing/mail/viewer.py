@@ -20,7 +20,7 @@ from licensing import access, db
 from licensing.errors import NotFound
 from licensing.limits import page_number
 from licensing.mail import queries
-from licensing.web.paging import page_count
+from licensing.web.paging import numbered
 
 bp = Blueprint("dev_mail", __name__, url_prefix="/dev/mail")
 
@@ -60,8 +60,6 @@ def inbox() -> str:
     return render_template(
         "dev/mail.html",
         messages=found,
-        total=total,
-        page=page,
-        pages=page_count(total, PER_PAGE),
+        **numbered(page, total, PER_PAGE),
         linkify=linkify,
     )

@@ -24,7 +24,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.mail.smtp import Delivery
 from licensing.mail.states import FAILED, OUTBOX, QUEUED
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.paging import page_count
+from licensing.web.paging import numbered
 
 bp = Blueprint("mail_console", __name__, url_prefix="/console")
 
@@ -44,9 +44,7 @@ def outbox() -> str:
     return render_template(
         "console/outbox.html",
         messages=found,
-        total=total,
-        page=page,
-        pages=page_count(total, PER_PAGE),
+        **numbered(page, total, PER_PAGE),
         counts=queries.counts(session),
         states=OUTBOX.states,
         state=state,

@@ -9,7 +9,6 @@ request's letter is looked up by its stored bytes, never re-rendered.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     Date,
@@ -20,14 +19,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.accounts.models import EMAIL_MAX, PERSON_NAME_MAX, Organization, User
 from licensing.db import Base, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
-from licensing.records import Snapshotted, one_of
+from licensing.records import Snapshotted, one_of, refuse_changes
 
 from .states import STATES
 
@@ -213,11 +211,6 @@ class LetterIsImmutable(RuntimeError):
     """An issued letter is never changed or deleted: issue a new one instead."""
 
 
-@event.listens_for(PermissionLetter, "before_update")
-def _refuse_update(_mapper: Any, _connection: Any, target: PermissionLetter) -> None:
-    raise LetterIsImmutable(f"letter {target.number} is issued and cannot change")
-
-
-@event.listens_for(PermissionLetter, "before_delete")
-def _refuse_delete(_mapper: Any, _connection: Any, target: PermissionLetter) -> None:
-    raise LetterIsImmutable(f"letter {target.number} is issued and cannot be deleted")
+refuse_changes(
+    PermissionLetter, LetterIsImmutable, lambda letter: f"letter {letter.number} is issued"
+)

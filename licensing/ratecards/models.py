@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Date, String, Text, event
+from sqlalchemy import Date, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licensing.db import Base, UTCDateTime, utcnow
+from licensing.records import refuse_changes
 
 
 class PublishedCardChanged(RuntimeError):
@@ -32,11 +32,6 @@ class RateCardRecord(Base):
     published_by: Mapped[str] = mapped_column(String(320))
 
 
-@event.listens_for(RateCardRecord, "before_update")
-def _refuse_update(_mapper: Any, _connection: Any, target: RateCardRecord) -> None:
-    raise PublishedCardChanged(f"rate card {target.version} is published and cannot change")
-
-
-@event.listens_for(RateCardRecord, "before_delete")
-def _refuse_delete(_mapper: Any, _connection: Any, target: RateCardRecord) -> None:
-    raise PublishedCardChanged(f"rate card {target.version} is published and cannot be deleted")
+refuse_changes(
+    RateCardRecord, PublishedCardChanged, lambda card: f"rate card {card.version} is published"
+)

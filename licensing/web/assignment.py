@@ -17,6 +17,7 @@ from wtforms import SelectChoice
 
 from licensing.limits import record_id
 from licensing.web import confirm
+from licensing.web.memo import per_app
 
 NOBODY = "nobody"  # the choice that unassigns
 
@@ -48,13 +49,7 @@ def assignee_select(form: Any) -> Markup:
     if any(choice.render_kw or choice.optgroup for choice in field.choices):
         return _drawn(field)
     key = (type(form), field.name, tuple((c.value, c.label) for c in field.choices))
-    selects: dict[Any, Markup] = current_app.extensions.setdefault("licensing.assignee_selects", {})
-    drawn = selects.get(key)
-    if drawn is None:
-        if len(selects) >= _CACHED_SELECTS:
-            selects.clear()
-        drawn = selects[key] = _drawn(field)
-    return drawn
+    return per_app("licensing.assignee_selects", key, lambda: _drawn(field), most=_CACHED_SELECTS)
 
 
 def _drawn(field: Any) -> Markup:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from licensing import access, db
 from licensing.access import STAFF_ROLES, Principal
+from licensing.web.registry import Registry
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -52,14 +53,12 @@ class QueueSummary:
 
 
 SummaryProvider = Callable[[Session, Principal, datetime], Iterable[QueueSummary]]
-_PROVIDERS: list[SummaryProvider] = []
+_PROVIDERS: Registry[SummaryProvider] = Registry()
 
 
 def queue_summary(provider: SummaryProvider) -> SummaryProvider:
     """Register a source of console queues (see the module's docstring)."""
-    if provider not in _PROVIDERS:
-        _PROVIDERS.append(provider)
-    return provider
+    return _PROVIDERS.add(provider)
 
 
 def summaries(session: Session, principal: Principal, now: datetime) -> list[QueueSummary]:

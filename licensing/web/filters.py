@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Any
 
 from flask import Flask
 
@@ -190,16 +192,22 @@ def page_wording(message: str) -> str:
     )
 
 
+# The templates' filters, by the names they use.
+FILTERS: dict[str, Callable[..., Any]] = {
+    "field_words": field_words,
+    "page_wording": page_wording,
+    "money": money,
+    "when": when,
+    "humanize": humanize,
+    "vocab": vocab,
+    "working": working,
+    "proration": proration,
+    "end_sentence": end_sentence,
+    "deadline": deadline,
+    "office_day": office_day,
+    "audit_value": audit_value,
+}
+
+
 def register(app: Flask) -> None:
-    app.jinja_env.filters["field_words"] = field_words
-    app.jinja_env.filters["page_wording"] = page_wording
-    app.jinja_env.filters["money"] = money
-    app.jinja_env.filters["when"] = when
-    app.jinja_env.filters["humanize"] = humanize
-    app.jinja_env.filters["vocab"] = vocab
-    app.jinja_env.filters["working"] = working
-    app.jinja_env.filters["proration"] = proration
-    app.jinja_env.filters["end_sentence"] = end_sentence
-    app.jinja_env.filters["deadline"] = deadline
-    app.jinja_env.filters["office_day"] = office_day
-    app.jinja_env.filters["audit_value"] = audit_value
+    app.jinja_env.filters.update(FILTERS)

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, current_app, has_request_context, request, url_for
 
 from licensing import access
+from licensing.web.memo import per_app
 
 
 @dataclass(frozen=True)
@@ -96,15 +97,7 @@ def _menu_for(principal: access.Principal | None) -> dict[str, MenuEntries]:
         return _make_menu(principal)
     admission = principal.admission if principal is not None else None
     key = (request.script_root, admission)
-    menus: dict[object, dict[str, MenuEntries]] = current_app.extensions.setdefault(
-        "licensing.navigation", {}
-    )
-    menu = menus.get(key)
-    if menu is None:
-        if len(menus) >= _CACHED_MENUS:
-            menus.clear()
-        menu = menus[key] = _make_menu(principal)
-    return menu
+    return per_app("licensing.navigation", key, lambda: _make_menu(principal), most=_CACHED_MENUS)
 
 
 def _make_menu(principal: access.Principal | None) -> dict[str, MenuEntries]:
@@ -164,16 +157,10 @@ def _fixed_url(endpoint: str, **values: Any) -> str:
     be, every URL is built each time)."""
     if not has_request_context() or current_app.url_default_functions:
         return url_for(endpoint, **values)
-    urls: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = (
-        current_app.extensions.setdefault("licensing.fixed_urls", {})
-    )
     key = (request.script_root, endpoint, tuple(sorted(values.items())))
-    url = urls.get(key)
-    if url is None:
-        if len(urls) >= _CACHED_URLS:
-            urls.clear()
-        url = urls[key] = url_for(endpoint, **values)
-    return url
+    return per_app(
+        "licensing.fixed_urls", key, lambda: url_for(endpoint, **values), most=_CACHED_URLS
+    )
 
 
 def asset_url(filename: str) -> str:

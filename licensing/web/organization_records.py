@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.web.navigation import may_open
+from licensing.web.registry import Registry
 
 LIMIT = 50  # the newest of each; the feature's own list has the rest
 
@@ -38,7 +39,7 @@ class OrganizationRecords:
 
 # (session, organization id, how many) -> OrganizationRecords fields and their values
 SectionProvider = Callable[[Session, int, int], dict[str, Any]]
-_SECTIONS: list[tuple[str, SectionProvider]] = []
+_SECTIONS: Registry[tuple[str, SectionProvider]] = Registry()
 
 
 def organization_section(endpoint: str) -> Callable[[SectionProvider], SectionProvider]:
@@ -46,8 +47,7 @@ def organization_section(endpoint: str) -> Callable[[SectionProvider], SectionPr
     `endpoint` (see the module's docstring)."""
 
     def register(provider: SectionProvider) -> SectionProvider:
-        if (endpoint, provider) not in _SECTIONS:
-            _SECTIONS.append((endpoint, provider))
+        _SECTIONS.add((endpoint, provider))
         return provider
 
     return register

@@ -34,6 +34,12 @@ def page_count(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
 
 
+def numbered(page: int, total: int, per_page: int) -> dict[str, int]:
+    """The template variables of a list paged by number rather than by `Page`:
+    `page` of `pages`, and the `total` of rows."""
+    return {"page": page, "pages": page_count(total, per_page), "total": total}
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a list, numbered from 1, and where it sits in the whole list."""

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing.access import Principal
+from licensing.web.registry import Registry
 
 # The vendor's organization (`licensing.accounts.models.Organization`): this
 # module sits below the features, so it names no model.
@@ -45,27 +46,23 @@ class WaitingItem:
 
 
 WaitingProvider = Callable[[Session, Principal, Organization], Iterable[WaitingItem]]
-_PROVIDERS: list[WaitingProvider] = []
+_PROVIDERS: Registry[WaitingProvider] = Registry()
 
 
 def waiting_provider(provider: WaitingProvider) -> WaitingProvider:
     """Register a source of dashboard items (see the module's docstring)."""
-    if provider not in _PROVIDERS:
-        _PROVIDERS.append(provider)
-    return provider
+    return _PROVIDERS.add(provider)
 
 
 # (session, organization) -> more of the dashboard template's variables
 ContextProvider = Callable[[Session, Organization], dict[str, Any]]
-_CONTEXT: list[ContextProvider] = []
+_CONTEXT: Registry[ContextProvider] = Registry()
 
 
 def dashboard_context(provider: ContextProvider) -> ContextProvider:
     """Register variables for the dashboard's template (a feature's own panel, such
     as the first application's), so this module imports no feature."""
-    if provider not in _CONTEXT:
-        _CONTEXT.append(provider)
-    return provider
+    return _CONTEXT.add(provider)
 
 
 def _order(item: WaitingItem) -> tuple[bool, float]:

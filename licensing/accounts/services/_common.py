@@ -291,19 +291,29 @@ def _send_link(
     template: str,
     page: Callable[[str], str],
 ) -> None:
-    """Issue a one-time link for `purpose` and mail it to the user; `page` makes
-    the link's URL from its token (a method of `links()`)."""
+    """Issue a one-time link for `purpose` and mail it to the user."""
     link, raw = _issue_link(session, purpose, email=user.email, user=user)
+    _mail_link(session, link, raw, page, subject, template, user=user)
+
+
+def _mail_link(
+    session: Session,
+    link: OneTimeToken,
+    raw: str,
+    page: Callable[[str], str],
+    subject: str,
+    template: str,
+    **context: Any,
+) -> None:
+    """Mail a one-time link to the address it was issued for. `page` makes the
+    link's URL from its token `raw` (a method of `links()`); the template gets
+    `context` with the `link` and when it `expires_at`, and the token is masked."""
     mail.enqueue(
         session,
-        to=user.email,
+        to=link.email,
         subject=subject,
         template=template,
-        context={
-            "user": user,
-            "link": page(raw),
-            "expires_at": link.expires_at,
-        },
+        context={**context, "link": page(raw), "expires_at": link.expires_at},
         secrets=[raw],
     )
 
@@ -334,6 +344,14 @@ def _user_actor(user: User) -> Actor:
 
 # The accounts use cases' audit events (`user.created`: entity type `user`).
 _audit = audit.record_action
+
+
+def _change_user(session: Session, user: User, action: str, actor: Actor, **values: Any) -> None:
+    """Set the user's fields to `values`, audited as `action` with what they were."""
+    before = {name: getattr(user, name) for name in values}
+    for name, value in values.items():
+        setattr(user, name, value)
+    _audit(session, action, user.id, before=before, after=values, actor=actor)
 
 
 def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, actor: Actor) -> None:

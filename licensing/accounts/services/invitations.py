@@ -9,6 +9,7 @@ from licensing.accounts.services._common import (
     _audit,
     _find_link,
     _issue_link,
+    _mail_link,
     _revoke,
     _user_actor,
     normalize_email,
@@ -73,18 +74,15 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
             },
             actor=actor,
         )
-        mail.enqueue(
+        _mail_link(
             session,
-            to=address,
-            subject=f"Join {organization.legal_name} on the {mail.OFFICE_NAME}",
-            template="invitation",
-            context={
-                "organization": organization,
-                "inviter": inviter,
-                "link": links().invitation(raw),
-                "expires_at": link.expires_at,
-            },
-            secrets=[raw],
+            link,
+            raw,
+            links().invitation,
+            f"Join {organization.legal_name} on the {mail.OFFICE_NAME}",
+            "invitation",
+            organization=organization,
+            inviter=inviter,
         )
         return link
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from licensing import db
 from licensing.accounts import queries
 from licensing.accounts.models import User
-from licensing.accounts.services._common import _audit, _withdraw_reviewer
+from licensing.accounts.services._common import _change_user, _withdraw_reviewer
 from licensing.actors import Actor
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 
@@ -24,15 +24,8 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
             return user
         if not active and "admin" in user.roles and queries.active_admin_count(session) <= 1:
             raise Conflict("This is the last active admin; make someone else an admin first.")
-        user.is_active = active
-        _audit(
-            session,
-            "user.reactivated" if active else "user.deactivated",
-            user.id,
-            before={"is_active": not active},
-            after={"is_active": active},
-            actor=actor,
-        )
+        action = "user.reactivated" if active else "user.deactivated"
+        _change_user(session, user, action, actor, is_active=active)
         if not active:
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
         return user

@@ -26,7 +26,9 @@ from licensing.accounts.models import (
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _audit,
+    _change_user,
     _issue_link,
+    _mail_link,
     _recent_links,
     _refuse,
     _user_actor,
@@ -57,16 +59,7 @@ def change_name(actor: Actor, full_name: str) -> User:
     with db.transaction() as session:
         user = _own_account(session, actor)
         if user.full_name != name:
-            before = {"full_name": user.full_name}
-            user.full_name = name
-            _audit(
-                session,
-                "user.name_changed",
-                user.id,
-                before=before,
-                after={"full_name": name},
-                actor=actor,
-            )
+            _change_user(session, user, "user.name_changed", actor, full_name=name)
         return user
 
 
@@ -136,18 +129,15 @@ def _send_confirmation(session: Session, user: User, normalized: str, actor: Act
         if earlier.email != user.email:  # a previous change not confirmed: replaced
             earlier.revoked_at = now
     link, raw = _issue_link(session, VERIFY_EMAIL, email=normalized, user=user)
-    mail.enqueue(
+    _mail_link(
         session,
-        to=normalized,
-        subject="Confirm your new email address",
-        template="confirm_new_email",
-        context={
-            "user": user,
-            "new_email": normalized,
-            "link": links().email_verification(raw),
-            "expires_at": link.expires_at,
-        },
-        secrets=[raw],
+        link,
+        raw,
+        links().email_verification,
+        "Confirm your new email address",
+        "confirm_new_email",
+        user=user,
+        new_email=normalized,
     )
     _audit(
         session,

@@ -14,7 +14,7 @@ from licensing.accounts.models import VERIFY_EMAIL, Organization, User
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _address_or_none,
-    _audit,
+    _change_user,
     _clean_organization,
     _find_link,
     _insert_user,
@@ -134,14 +134,8 @@ def verify_email(raw: str) -> User:
         now = utcnow()
         link.used_at = now
         if user.email_verified_at is None:
-            user.email_verified_at = now
-            _audit(
-                session,
-                "user.email_verified",
-                user.id,
-                before={"email_verified_at": None},
-                after={"email_verified_at": now},
-                actor=_user_actor(user),
+            _change_user(
+                session, user, "user.email_verified", _user_actor(user), email_verified_at=now
             )
         return user
 

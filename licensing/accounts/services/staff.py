@@ -15,8 +15,10 @@ from licensing.accounts.models import RESET_PASSWORD, User
 from licensing.accounts.services._common import (
     REVIEWING_ROLES,
     _audit,
+    _change_user,
     _insert_user,
     _issue_link,
+    _mail_link,
     _refuse,
     _user_errors,
     _withdraw_reviewer,
@@ -94,18 +96,15 @@ def create_staff_user(
                 user=user,
                 valid_for=STAFF_WELCOME_VALIDITY,
             )
-            mail.enqueue(
+            _mail_link(
                 session,
-                to=user.email,
-                subject=f"Your staff account at the {mail.OFFICE_NAME}",
-                template="staff_welcome",
-                context={
-                    "user": user,
-                    "roles": sorted(chosen),
-                    "link": links().password_reset(raw),
-                    "expires_at": link.expires_at,
-                },
-                secrets=[raw],
+                link,
+                raw,
+                links().password_reset,
+                f"Your staff account at the {mail.OFFICE_NAME}",
+                "staff_welcome",
+                user=user,
+                roles=sorted(chosen),
             )
         return user
 
@@ -161,17 +160,8 @@ def unlock_user(user_id: int, *, actor: Actor) -> User:
         user = _user(session, user_id)
         if user.locked_until is None and user.failed_login_count == 0:
             return user
-        before = {"locked_until": user.locked_until}
-        user.locked_until = None
         user.failed_login_count = 0
-        _audit(
-            session,
-            "user.unlocked",
-            user.id,
-            before=before,
-            after={"locked_until": None},
-            actor=actor,
-        )
+        _change_user(session, user, "user.unlocked", actor, locked_until=None)
         return user
 
 
