@@ -116,3 +116,10 @@ def deadline_text(moment: datetime) -> str:
         return f"the end of {day} ({OFFICE_ZONE_NAME})"
     clock = f"{local:%I:%M %p}".lstrip("0")
     return f"{day} at {clock} ({OFFICE_ZONE_NAME})"
+
+
+def instant_text(moment: datetime) -> str:
+    """When something happened, at the office to the minute, with the zone named as
+    deadlines name it: "2026-11-16 09:00 (US Central time)". Pages only: exports and
+    the API give instants in UTC, ISO 8601."""
+    return f"{moment.astimezone(OFFICE_TIMEZONE):%Y-%m-%d %H:%M} ({OFFICE_ZONE_NAME})"

@@ -204,6 +204,13 @@ class Database:
         self.read_sessionmaker = self.sessionmaker
 
     @property
+    def shares_one_connection(self) -> bool:
+        """True once `bind_to` has put every session on one connection (tests): a
+        thread of its own must then not open a session, or two threads would run
+        SQL on one driver connection at once (sqlite3 can crash the process)."""
+        return not isinstance(self.sessionmaker.kw.get("bind"), Engine)
+
+    @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 

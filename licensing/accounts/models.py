@@ -34,9 +34,12 @@ TOKEN_NAME_MAX = 100
 
 # One-time link tokens: what each one lets its holder do.
 VERIFY_EMAIL = "verify_email"
-RESET_PASSWORD = "reset_password"  # noqa: S105 - a link purpose; also new staff's first password
+RESET_PASSWORD = "reset_password"  # noqa: S105 - a link purpose, not a password
+WELCOME = "welcome"  # a new staff member's first password: the reset page, worded as a welcome
 INVITATION = "invitation"
-TOKEN_PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, INVITATION)
+TOKEN_PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, WELCOME, INVITATION)
+# The links the password page (/reset/<token>) accepts; using one spends the others.
+PASSWORD_LINKS = (RESET_PASSWORD, WELCOME)
 # After an assignee's name when the account is deactivated (`User.listed_name`).
 DEACTIVATED_MARK = " (deactivated)"
 
@@ -212,7 +215,8 @@ class ApiToken(Snapshotted, Base):
 
 
 class OneTimeToken(Snapshotted, Base):
-    """A link sent by email: verify an address, reset a password, or join an organization.
+    """A link sent by email: verify an address, reset a password, choose a new
+    staff member's first password (`welcome`), or join an organization.
 
     Valid once, until `expires_at`. Invitations carry the organization and the
     invited address; the other purposes carry the user.

@@ -27,7 +27,7 @@ from licensing import access, db
 from licensing.access import STAFF_ROLES, Principal
 from licensing.accounts import forms, queries, services
 from licensing.accounts.auth import auth_rate_limit
-from licensing.accounts.models import INVITATION, RESET_PASSWORD, Organization
+from licensing.accounts.models import INVITATION, PASSWORD_LINKS, WELCOME, Organization
 from licensing.accounts.states import PENDING_PAYMENT, STANDING, SUSPENDED
 from licensing.actors import Actor, current_actor
 from licensing.audit import queries as audit_queries
@@ -272,12 +272,13 @@ def _email_request(send: Callable[[str], None], *, sent: str, title: str, intro:
 def reset_password(token: str) -> Page:
     """The link in the reset (or staff welcome) email."""
     try:
-        link = services.check_link(token, RESET_PASSWORD)
+        link = services.check_link(token, PASSWORD_LINKS)
     except InvalidInput as error:
         return _link_problem(error, again=url_for("accounts.reset"))
-    # A new staff member's welcome link is the same link: they choose their first
-    # password and are signed in, rather than told to sign in again.
-    first = link.user is not None and link.user.last_sign_in_at is None
+    # A new staff member's welcome link opens this page too: worded as a welcome,
+    # they choose their first password and are signed in, rather than told to sign
+    # in again. A reset reads as a reset, whether or not the account ever signed in.
+    first = link.purpose == WELCOME
     form = forms.NewPasswordForm()
     if link.user is not None:
         organization = link.user.organization

@@ -12,6 +12,7 @@ import threading
 
 from flask import Flask, Response, current_app, request
 
+from licensing import db
 from licensing.mail.services import MAIL_ENQUEUED, deliver_due
 from licensing.mail.smtp import Delivery
 
@@ -34,6 +35,13 @@ def init_app(app: Flask) -> None:
             return response
         config = current_app.config["LICENSING"]
         if config.send_mail_after_request and config.smtp_url:
+            if db.database().shares_one_connection:
+                # Refused rather than risked: the thread would run SQL on the
+                # connection the request (and the test) is using.
+                raise RuntimeError(
+                    "delivery after the request needs an app whose engine is its own "
+                    "(tests: `committed_app`), not one bound to a single connection"
+                )
             # Services have committed by now, so the thread sees the messages.
             # Not `response.call_on_close`: a server may close the response
             # long after the client has it (werkzeug's first drains the socket).

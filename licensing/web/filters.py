@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
@@ -30,10 +30,12 @@ def money(amount: Decimal | None, currency: str = "USD") -> str:
 
 
 def when(value: datetime | date | None) -> str:
+    """An instant at the office, as deadlines are (`calendar.instant_text`); a day
+    as YYYY-MM-DD."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return calendar.instant_text(value)
     return value.isoformat()
 
 
@@ -75,8 +77,9 @@ DEADLINE_FIELDS = frozenset(
 def audit_value(value: object, name: str = "") -> str:
     """A value an audit event recorded, as a history shows it: a deadline at the
     office ("the end of Tuesday, December 8, 2026 (US Central time)"), any other
-    instant in UTC to the minute, a list as its items ("billing, licensing", or
-    "none"), a flag as "yes" or "no", everything else as stored."""
+    instant at the office to the minute ("2026-12-01 08:05 (US Central time)"), a
+    list as its items ("billing, licensing", or "none"), a flag as "yes" or "no",
+    everything else as stored."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,14 +11,16 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
-from licensing import db
+from licensing import db, migrations
 from licensing.accounts import services
 from licensing.accounts.models import OneTimeToken, User
+from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import DomainError
 from licensing.mail.models import OutboxMessage
+from tests.support import factories
 from tests.support.factories import DEFAULT_PASSWORD
 
 NEW_PASSWORD = "amber-orchard-violin-88"
@@ -189,3 +192,101 @@ def test_a_password_reset_is_audited_without_the_password(app: Flask, vendor: Us
     )
     assert event.actor == vendor.email
     assert NEW_PASSWORD not in f"{event.before}{event.after}{event.note}"
+
+
+# --- the link's purpose words the page ---------------------------------------------
+
+
+def _welcome_link(email: str) -> str:
+    services.create_staff_user(
+        email=email, roles=("billing",), full_name="Dana Ruiz", actor=Actor.SYSTEM
+    )
+    message = _messages_to(email)[-1]
+    found = re.search(r"http://testserver(/reset/\S+)", message.body_text)
+    assert found, message.body_text
+    return found.group(1)
+
+
+def test_a_reset_for_an_account_that_never_signed_in_reads_as_a_reset(
+    client: FlaskClient, app: Flask
+) -> None:
+    """A staff member who let the welcome link lapse asks for a reset: the page
+    says what the email said, not "Welcome"."""
+    _welcome_link("dana.ruiz@licensing.example")
+    client.post("/reset", data={"email": "dana.ruiz@licensing.example"})
+    page = client.get(_reset_link("dana.ruiz@licensing.example")).get_data(as_text=True)
+    assert "<h1>Choose a new password</h1>" in page
+    assert "Welcome" not in page
+    done = client.post(
+        _reset_link("dana.ruiz@licensing.example"),
+        data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert done.headers["Location"].endswith("/sign-in")  # a reset: sign in with it
+
+
+def test_a_welcome_link_is_stored_as_a_welcome_and_spent_by_a_reset(
+    client: FlaskClient, app: Flask
+) -> None:
+    welcome = _welcome_link("dana.ruiz@licensing.example")
+    purposes = db.session().scalars(
+        select(OneTimeToken.purpose).where(OneTimeToken.email == "dana.ruiz@licensing.example")
+    )
+    assert list(purposes) == ["welcome"]
+    assert "<h1>Choose your password</h1>" in client.get(welcome).get_data(as_text=True)
+    client.post("/reset", data={"email": "dana.ruiz@licensing.example"})
+    reset = _reset_link("dana.ruiz@licensing.example")
+    client.post(reset, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert "already been used" not in client.get(welcome).get_data(as_text=True)
+    assert "withdrawn" in client.get(welcome).get_data(as_text=True)
+
+
+def test_links_issued_before_accounts_0003_keep_working_and_welcomes_read_as_welcomes(
+    committed_app: Flask,
+) -> None:
+    url = committed_app.config["LICENSING"].database_url
+    with committed_app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        vendor = factories.make_vendor(db.session())
+        users = {"welcome": staff.id, "reset": vendor.id}
+    committed_app.extensions["licensing.db"].engine.dispose()
+    migrations.downgrade(url, "accounts_0002")
+    now = utcnow()
+    with committed_app.app_context(), db.transaction() as session:
+        for raw, lifetime in (("welcome", timedelta(days=7)), ("reset", timedelta(hours=1))):
+            session.execute(
+                insert(OneTimeToken.__table__).values(
+                    purpose="reset_password",
+                    token_hash=hashlib.sha256(raw.encode()).hexdigest(),
+                    email=f"{raw}@example.test",
+                    user_id=users[raw],
+                    created_at=now,
+                    expires_at=now + lifetime,
+                )
+            )
+    committed_app.extensions["licensing.db"].engine.dispose()
+    migrations.upgrade(url)
+    client = committed_app.test_client()
+    with committed_app.app_context():
+        rows = db.session().execute(
+            select(OneTimeToken.email, OneTimeToken.purpose).where(
+                OneTimeToken.email.like("%@example.test")
+            )
+        )
+        purposes = {row.email: row.purpose for row in rows}
+        assert purposes == {
+            "welcome@example.test": "welcome",
+            "reset@example.test": "reset_password",
+        }
+        assert "<h1>Choose your password</h1>" in client.get("/reset/welcome").get_data(True)
+        assert "<h1>Choose a new password</h1>" in client.get("/reset/reset").get_data(True)
+        done = client.post(
+            "/reset/welcome", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+        )
+        assert done.headers["Location"].endswith("/console/")  # signed in, as welcomes are
+    committed_app.extensions["licensing.db"].engine.dispose()
+    migrations.downgrade(url, "accounts_0002")
+    with committed_app.app_context():
+        left = set(db.session().scalars(select(OneTimeToken.purpose).distinct()))
+    committed_app.extensions["licensing.db"].engine.dispose()
+    assert "welcome" not in left
+    migrations.upgrade(url)

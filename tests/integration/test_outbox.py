@@ -25,6 +25,7 @@ from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from licensing.mail.smtp import Delivery, SMTPSettings, SMTPTransport
+from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.servers import SMTPServer, free_port, message_text
 from tests.support.settings import delivery
@@ -306,36 +307,51 @@ def _join_deliveries() -> None:
     for thread in threading.enumerate():
         if thread.name == "outbox":
             thread.join(timeout=30)
+            assert not thread.is_alive(), "a delivery after the request did not finish"
 
 
 class TestDeliveryAfterTheRequest:
+    """Delivery runs in a thread of its own, so these tests use an app whose engine
+    is their own (`committed_app`): a thread sharing the `app` fixture's single
+    connection ran SQL on it while the test rolled it back, and SQLite's driver
+    crashed the process (a segmentation fault, now and then in CI)."""
+
     @pytest.fixture
     def config_changes(self, smtp_server: SMTPServer) -> dict[str, Any]:
         return {"smtp_url": smtp_server.url, "send_mail_after_request": True}
 
-    @pytest.fixture(autouse=True)
-    def deliveries_finish(self) -> Iterator[None]:
-        """A delivery thread still writing when the test's database connection is
-        rolled back and closed crashed SQLite's driver (a segmentation fault):
-        each test waits for its deliveries."""
-        yield
+    @pytest.fixture
+    def delivering_app(self, committed_app: Flask) -> Iterator[Flask]:
+        """`committed_app` in an app context; its deliveries are joined before
+        `committed_app` disposes of the engine (this fixture is torn down first)."""
+        with committed_app.app_context():
+            yield committed_app
         _join_deliveries()
 
     def test_mail_queued_by_a_request_is_sent_right_after_it(
-        self, client: FlaskClient, vendor: User, mailbox: SMTPServer
+        self, delivering_app: Flask, mailbox: SMTPServer
     ) -> None:
-        response = client.post("/reset", data={"email": vendor.email})
+        vendor = factories.make_vendor(db.session())
+        response = delivering_app.test_client().post("/reset", data={"email": vendor.email})
         assert response.status_code == 302
         received = mailbox.wait_for(1)
         assert received[0]["Subject"] == "Reset your password"
         assert str(received[0]["To"]) == vendor.email
 
     def test_a_request_that_queued_nothing_sends_nothing(
-        self, client: FlaskClient, mailbox: SMTPServer
+        self, delivering_app: Flask, mailbox: SMTPServer
     ) -> None:
         _queue()  # outside the request: the request itself queues nothing
-        client.get("/").close()
+        delivering_app.test_client().get("/").close()
         _join_deliveries()  # had the request started a delivery, it is done now
+        assert mailbox.messages == []
+
+    def test_an_app_bound_to_one_connection_refuses_to_deliver_in_a_thread(
+        self, app: Flask, vendor: User, mailbox: SMTPServer
+    ) -> None:
+        with pytest.raises(RuntimeError, match="engine is its own"):
+            app.test_client().post("/reset", data={"email": vendor.email})
+        assert not any(thread.name == "outbox" for thread in threading.enumerate())
         assert mailbox.messages == []
 
 

@@ -50,3 +50,14 @@ def test_a_deadline_reads_as_an_end_of_day_at_the_office_not_a_utc_time() -> Non
     assert (
         calendar.deadline_text(moment) == "Monday, November 16, 2026 at 9:00 AM (US Central time)"
     )
+
+
+def test_an_instant_reads_at_the_office_with_its_zone_named_not_in_utc() -> None:
+    winter = datetime(2026, 11, 16, 15, 7, tzinfo=UTC)
+    assert filters.when(winter) == "2026-11-16 09:07 (US Central time)"
+    summer = datetime(2027, 7, 1, 3, 30, tzinfo=UTC)  # daylight time: the evening before
+    assert filters.when(summer) == "2027-06-30 22:30 (US Central time)"
+    assert filters.when(date(2027, 7, 1)) == "2027-07-01"
+    assert filters.audit_value("2026-11-16T15:07:00+00:00", "submitted_at") == (
+        "2026-11-16 09:07 (US Central time)"
+    )

@@ -28,6 +28,7 @@ from licensing.accounts.models import (
     RESET_PASSWORD,
     TAX_ID_MAX,
     VERIFY_EMAIL,
+    WELCOME,
     ApiToken,
     OneTimeToken,
     Organization,
@@ -45,6 +46,7 @@ from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
 LINK_VALIDITY = {
     VERIFY_EMAIL: timedelta(hours=48),
     RESET_PASSWORD: timedelta(hours=1),
+    WELCOME: timedelta(days=7),
     INVITATION: timedelta(days=7),
 }
 
@@ -235,16 +237,17 @@ def _issue_link(
     return link, raw
 
 
-def _lookup_link(session: Session, raw: str, purpose: str) -> OneTimeToken | None:
-    """The link for `raw`, whatever its status."""
+def _lookup_link(session: Session, raw: str, purpose: str | tuple[str, ...]) -> OneTimeToken | None:
+    """The link for `raw` with `purpose` (or one of several), whatever its status."""
+    purposes = (purpose,) if isinstance(purpose, str) else purpose
     return session.scalars(
         select(OneTimeToken).where(
-            OneTimeToken.token_hash == _digest(raw or ""), OneTimeToken.purpose == purpose
+            OneTimeToken.token_hash == _digest(raw or ""), OneTimeToken.purpose.in_(purposes)
         )
     ).one_or_none()
 
 
-def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
+def _find_link(session: Session, raw: str, purpose: str | tuple[str, ...]) -> OneTimeToken:
     """The pending link for `raw`, or `InvalidInput` saying what is wrong with it."""
     link = _lookup_link(session, raw, purpose)
     if link is None:
@@ -266,7 +269,7 @@ def _find_link(session: Session, raw: str, purpose: str) -> OneTimeToken:
     return link
 
 
-def check_link(raw: str, purpose: str) -> OneTimeToken:
+def check_link(raw: str, purpose: str | tuple[str, ...]) -> OneTimeToken:
     """The pending link for `raw` (to show its form), or `InvalidInput` explaining why not."""
     return _find_link(db.session(), raw, purpose)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts import passwords, queries
-from licensing.accounts.models import RESET_PASSWORD, OneTimeToken, User
+from licensing.accounts.models import PASSWORD_LINKS, RESET_PASSWORD, OneTimeToken, User
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _address_or_none,
@@ -86,7 +86,7 @@ def reset_password(raw: str, password: str) -> User:
     """Follow a reset link: set a new password, unlock the account, confirm the
     address, and sign out every other session (they carry the old hash)."""
     with db.transaction() as session:
-        link = _find_link(session, raw, RESET_PASSWORD)
+        link = _find_link(session, raw, PASSWORD_LINKS)
         user = link.user
         if user is None or not user.is_active:
             raise InvalidInput.for_field("token", "This account can no longer sign in.")
@@ -98,7 +98,7 @@ def reset_password(raw: str, password: str) -> User:
         for other in session.scalars(
             select(OneTimeToken).where(
                 OneTimeToken.user_id == user.id,
-                OneTimeToken.purpose == RESET_PASSWORD,
+                OneTimeToken.purpose.in_(PASSWORD_LINKS),
                 OneTimeToken.used_at.is_(None),
                 OneTimeToken.revoked_at.is_(None),
             )

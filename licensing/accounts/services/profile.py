@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import (
+    PASSWORD_LINKS,
     PERSON_NAME_MAX,
-    RESET_PASSWORD,
     VERIFY_EMAIL,
     OneTimeToken,
     User,
@@ -82,7 +82,7 @@ def change_password(actor: Actor, current_password: str, new_password: str) -> U
             errors["new_password"] = ["Choose a password different from the current one."]
         if not errors:
             now = utcnow()
-            for link in _pending_links(session, user, RESET_PASSWORD):
+            for link in _pending_links(session, user, *PASSWORD_LINKS):
                 link.revoked_at = now
             user.password_hash = passwords.hash_password(new_password)
             user.session_generation += 1
@@ -208,12 +208,12 @@ def _password_is(session: Session, user: User, password: str) -> bool:
     return right
 
 
-def _pending_links(session: Session, user: User, purpose: str) -> list[OneTimeToken]:
+def _pending_links(session: Session, user: User, *purposes: str) -> list[OneTimeToken]:
     return list(
         session.scalars(
             select(OneTimeToken).where(
                 OneTimeToken.user_id == user.id,
-                OneTimeToken.purpose == purpose,
+                OneTimeToken.purpose.in_(purposes),
                 OneTimeToken.used_at.is_(None),
                 OneTimeToken.revoked_at.is_(None),
             )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.access import STAFF_ROLES
 from licensing.accounts import passwords, queries
-from licensing.accounts.models import RESET_PASSWORD, User
+from licensing.accounts.models import WELCOME, User
 from licensing.accounts.services._common import (
+    LINK_VALIDITY,
     REVIEWING_ROLES,
     _audit,
     _change_user,
@@ -29,7 +29,7 @@ from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.mail import services as mail
 
-STAFF_WELCOME_VALIDITY = timedelta(days=7)
+STAFF_WELCOME_VALIDITY = LINK_VALIDITY[WELCOME]
 
 
 def _clean_roles(roles: Iterable[str]) -> frozenset[str]:
@@ -91,7 +91,7 @@ def create_staff_user(
         if password is None:
             link, raw = _issue_link(
                 session,
-                RESET_PASSWORD,
+                WELCOME,
                 email=user.email,
                 user=user,
                 valid_for=STAFF_WELCOME_VALIDITY,

@@ -504,7 +504,7 @@ def test_the_console_queue_shows_ages_and_filters_by_state_agreement_organizatio
     )
     assert (
         f"{punctual_name} {punctual.number} 2027-01-01 to 2027-03-31 2027-04-30 submitted "
-        "filed 2027-04-02 15:00 UTC 1,110.00 USD" in everything
+        "filed 2027-04-02 10:00 (US Central time) 1,110.00 USD" in everything
     )
     assert punctual.number not in overdue.split("Filter")[-1]
     assert late.number in overdue
