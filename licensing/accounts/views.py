@@ -521,28 +521,24 @@ def revoke_token(token_id: int) -> Response:
 # --- what waits on whom (vendor dashboard) -------------------------------------------------
 
 
+# The standings that hold a vendor up: what their dashboard says, and on whom it waits.
+_HELD_UP = {
+    PENDING_PAYMENT: ("An overdue invoice or royalty report is holding up new applications", "you"),
+    SUSPENDED: ("Your organization's account is suspended", "the licensing office"),
+}
+
+
 @waiting_provider
 def _accounts_waiting(
     db_session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
-    if organization.standing == PENDING_PAYMENT:
-        yield WaitingItem(
-            "An overdue invoice or royalty report is holding up new applications",
-            waiting_on="you",
-            detail=services.standing_block_reason_now(
-                db_session, organization, organization.id, office_date(utcnow())
-            )
-            or "",
+    held_up = _HELD_UP.get(organization.standing)
+    if held_up is not None:
+        title, waiting_on = held_up
+        why = services.standing_block_reason_now(
+            db_session, organization, organization.id, office_date(utcnow())
         )
-    elif organization.standing == SUSPENDED:
-        yield WaitingItem(
-            "Your organization's account is suspended",
-            waiting_on="the licensing office",
-            detail=services.standing_block_reason_now(
-                db_session, organization, organization.id, office_date(utcnow())
-            )
-            or "",
-        )
+        yield WaitingItem(title, waiting_on=waiting_on, detail=why or "")
     now = utcnow()
     for link in queries.invitations(db_session, organization.id):
         if link.status(now) == "pending":

@@ -98,10 +98,10 @@ def _parse(digest: str, document: str) -> RateCard:
 
 @dataclass(frozen=True)
 class _Entry:
+    """A published card and what orders cards of one period: its version and
+    dates are the card's own (the row's columns are copied from it)."""
+
     id: int
-    version: str
-    effective_from: date
-    effective_to: date
     published_at: datetime
     card: RateCard
 
@@ -117,18 +117,16 @@ class Catalogue:
     def by_version(self, version: str) -> RateCard | None:
         """The parsed card published as `version`."""
         for entry in self.entries:
-            if entry.version == version:
+            if entry.card.version == version:
                 return entry.card
         return None
 
     def in_effect(self, on: date) -> RateCard | None:
         """The parsed card `in_effect` would return, without loading or parsing it."""
-        candidates = [
-            entry for entry in self.entries if entry.effective_from <= on <= entry.effective_to
-        ]
+        candidates = [e for e in self.entries if e.card.effective_from <= on <= e.card.effective_to]
         if not candidates:
             return None
-        latest = max(candidates, key=lambda e: (e.effective_from, e.published_at, e.id))
+        latest = max(candidates, key=lambda e: (e.card.effective_from, e.published_at, e.id))
         return latest.card
 
 
@@ -237,14 +235,7 @@ def _catalogue(session: Session) -> Catalogue:
 
 def _entries(session: Session) -> tuple[_Entry, ...]:
     return tuple(
-        _Entry(
-            id=stored.id,
-            version=stored.version,
-            effective_from=stored.effective_from,
-            effective_to=stored.effective_to,
-            published_at=stored.published_at,
-            card=domain_card(stored),
-        )
+        _Entry(stored.id, stored.published_at, domain_card(stored))
         for stored in session.scalars(select(RateCardRecord))
     )
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from licensing.db import Money
+from licensing.db import Money, Statement
 
 from ..computation import ReportableLine, Usage
 from ..models import (
@@ -22,6 +23,8 @@ from ..states import (
 )
 from .obligations import Obligations
 
+S = TypeVar("S", bound=Statement)
+
 
 def _usage(
     session: Session,
@@ -32,20 +35,13 @@ def _usage(
 ) -> Usage:
     """Usage of `line` over the current reports of periods 1..`through`: per unit,
     each customer's largest quantity summed over customers; revenue summed."""
-    agreement_id = obligation.agreement.id
+    per_customer = select(
+        RoyaltyReportRow.unit.label("unit"),
+        func.max(RoyaltyReportRow.quantity).label("quantity"),
+    )
     largest = (
-        select(
-            RoyaltyReportRow.unit.label("unit"),
-            func.max(RoyaltyReportRow.quantity).label("quantity"),
-        )
-        .join(RoyaltyReport, RoyaltyReport.id == RoyaltyReportRow.report_id)
-        .where(
-            RoyaltyReport.agreement_id == agreement_id,
-            RoyaltyReport.state == SUBMITTED,
-            RoyaltyReport.period_index <= through,
-            RoyaltyReportRow.line == line.number,
-            RoyaltyReportRow.unit != "",
-        )
+        _reported(per_customer, RoyaltyReportRow, obligation, line, through)
+        .where(RoyaltyReportRow.unit != "")
         .group_by(RoyaltyReportRow.unit, RoyaltyReportRow.customer_key)
         .subquery()
     )
@@ -61,21 +57,30 @@ def _usage(
     }
     revenue = None
     if line.takes_revenue:
-        reported = session.scalar(
-            select(type_coerce(func.sum(RoyaltyReportLine.revenue_reported), Money()))
-            .join(RoyaltyReport, RoyaltyReport.id == RoyaltyReportLine.report_id)
-            .where(
-                RoyaltyReport.agreement_id == agreement_id,
-                RoyaltyReport.state == SUBMITTED,
-                RoyaltyReport.period_index <= through,
-                RoyaltyReportLine.line == line.number,
-            )
-        )
+        total = select(type_coerce(func.sum(RoyaltyReportLine.revenue_reported), Money()))
+        reported = session.scalar(_reported(total, RoyaltyReportLine, obligation, line, through))
         revenue = (reported or Decimal(0)) + (pending_revenue or Decimal(0))
     return Usage(
         quantities={unit: totals.get(unit, (0, 0))[0] for unit in line.units},
         customers={unit: totals.get(unit, (0, 0))[1] for unit in line.units},
         revenue=revenue,
+    )
+
+
+def _reported(
+    statement: S,
+    rows: type[RoyaltyReportRow] | type[RoyaltyReportLine],
+    obligation: Obligations,
+    line: ReportableLine,
+    through: int,
+) -> S:
+    """`statement` over the `rows` of `line` in the agreement's current reports of
+    periods 1..`through`."""
+    return statement.join(RoyaltyReport, RoyaltyReport.id == rows.report_id).where(
+        RoyaltyReport.agreement_id == obligation.agreement.id,
+        RoyaltyReport.state == SUBMITTED,
+        RoyaltyReport.period_index <= through,
+        rows.line == line.number,
     )
 
 
