@@ -175,19 +175,22 @@ def record(
     return event
 
 
-def record_action(
+def record_event(
     session: Session,
     action: str,
     entity_id: str | int,
     *,
-    actor: Actor | None,
-    before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None,
+    before: Mapping[str, Any] | None = None,
+    actor: Actor | None,
     note: str | None = None,
 ) -> AuditEvent:
-    """`record()` as a use case calls it: the entity type is the action's first
-    word (`application.note_added` is about an `application`), and the actor is
-    the use case's `Actor` (None: the request's caller, as `record()` finds it)."""
+    """`record()` for what a use case does besides a state machine's step (`apply()`
+    writes those): the entity type is the first part of `action` (`user.created`:
+    `user`), the actor the `Actor` acting. `actor=None` leaves the audit log to name
+    the request's caller, for the steps taken before anyone is known (a failed
+    sign-in that locks an account). A user id of 0 (a payer by signed link) is no user.
+    """
     return record(
         session,
         action=action,
@@ -197,7 +200,7 @@ def record_action(
         after=after,
         note=note,
         actor=actor.name if actor else None,
-        actor_user_id=actor.user_id if actor else None,
+        actor_user_id=(actor.user_id or None) if actor else None,
     )
 
 

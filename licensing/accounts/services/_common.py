@@ -347,8 +347,16 @@ def _audit(
     `actor=None` leaves the audit log to name the request's caller, for the
     steps taken before anyone is known (a failed sign-in that locks an account).
     """
-    audit.record_action(
-        session, action, entity_id, actor=actor, before=before, after=after, note=note
+    audit.record(
+        session,
+        action=action,
+        entity_type=action.partition(".")[0],
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        note=note,
+        actor=actor.name if actor else None,
+        actor_user_id=actor.user_id if actor else None,
     )
 
 

@@ -126,7 +126,7 @@ def _new_draft(
     session.add(application)
     session.flush()
     renews = {"renewal_of": renewal_of.number} if renewal_of else {}
-    audit.record_action(
+    audit.record_event(
         session,
         "application.created",
         application.id,
@@ -357,7 +357,7 @@ def _store_quote(
     # Unknown until staff price every licensed use: never a misleading 0.00.
     application.total = quote.total if quote.fully_priced else None
     application.currency = quote.currency
-    audit.record_action(
+    audit.record_event(
         session,
         "application.quote_stored",
         application.id,
@@ -455,7 +455,7 @@ def _issue_agreement(
     )
     session.add(agreement)
     session.flush()
-    audit.record_action(
+    audit.record_event(
         session,
         "agreement.issued",
         agreement.id,
