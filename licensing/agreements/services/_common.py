@@ -23,7 +23,6 @@ from licensing.agreements import issuing
 from licensing.agreements.commands import ProposedUseInput, languages_text
 from licensing.agreements.documents import render_agreement_pdf
 from licensing.agreements.models import (
-    PAYMENT_TERMS,
     QUOTED_TERMS,
     REASON_MAX,
     Agreement,
@@ -32,7 +31,7 @@ from licensing.agreements.models import (
     ApplicationUse,
     QuoteVersion,
 )
-from licensing.agreements.settings import IssuingPolicy
+from licensing.agreements.settings import PAYMENT_TERMS, IssuingPolicy
 from licensing.agreements.states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
