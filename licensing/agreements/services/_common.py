@@ -307,7 +307,7 @@ def _record_decision(
 
 
 def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:
-    """Email the application's reviewer (or, unassigned, the licensing staff)."""
+    """Email the application's reviewer (or, with none active, the licensing staff)."""
     mail.notify_staff(
         session,
         "licensing",
