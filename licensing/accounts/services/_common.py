@@ -332,32 +332,8 @@ def _user_actor(user: User) -> Actor:
     return Actor(user.email, user.id, user.organization_id, user.roles)
 
 
-def _audit(
-    session: Session,
-    action: str,
-    entity_id: int,
-    *,
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any] | None,
-    actor: Actor | None,
-    note: str | None = None,
-) -> None:
-    """Write the audit event `action` (`user.created`: entity type `user`).
-
-    `actor=None` leaves the audit log to name the request's caller, for the
-    steps taken before anyone is known (a failed sign-in that locks an account).
-    """
-    audit.record(
-        session,
-        action=action,
-        entity_type=action.partition(".")[0],
-        entity_id=entity_id,
-        before=before,
-        after=after,
-        note=note,
-        actor=actor.name if actor else None,
-        actor_user_id=actor.user_id if actor else None,
-    )
+# The accounts use cases' audit events (`user.created`: entity type `user`).
+_audit = audit.record_event
 
 
 def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, actor: Actor) -> None:
