@@ -22,8 +22,8 @@ def one_of(column: str, values: Iterable[str]) -> CheckConstraint:
 
 
 def attributes(record: object, names: Iterable[str]) -> dict[str, Any]:
-    """Some of a record's attributes under their own names: its audit snapshot, or
-    what another record or a payload copies from it field by field."""
+    """Some of a record's attributes under their own names (as `Snapshotted` takes
+    its audit snapshot): what another record or a payload copies from it."""
     return {name: getattr(record, name) for name in names}
 
 

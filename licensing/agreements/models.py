@@ -59,10 +59,9 @@ MODIFIED = "modified"
 QUOTE_KINDS = (SUBMITTED, MODIFIED)
 
 
-# What an agreement copies from the quote version it is issued on, and its
-# commercial terms (from the issuing policy; billing invoices on them).
+# What an agreement copies from the quote version it is issued on (its commercial
+# terms come from the issuing policy: `settings.PAYMENT_TERMS`).
 QUOTED_TERMS = ("term_start", "term_end", "rate_card", "currency", "total")
-PAYMENT_TERMS = ("payment_terms_days", "late_fee_monthly_percent")
 
 
 class ImmutableRecordChanged(RuntimeError):

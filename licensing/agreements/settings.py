@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from licensing.config import Config
+from licensing.records import attributes
+
+# The commercial terms written into every agreement issued (and told to billing
+# when it becomes active), under the same names in `Config`, the policy and the
+# agreement.
+PAYMENT_TERMS = ("payment_terms_days", "late_fee_monthly_percent")
 
 
 @dataclass(frozen=True)
@@ -21,8 +27,4 @@ class IssuingPolicy:
 
     @classmethod
     def from_config(cls, config: Config) -> IssuingPolicy:
-        return cls(
-            auto_approve=config.auto_approve,
-            payment_terms_days=config.payment_terms_days,
-            late_fee_monthly_percent=config.late_fee_monthly_percent,
-        )
+        return cls(auto_approve=config.auto_approve, **attributes(config, PAYMENT_TERMS))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -51,7 +51,7 @@ from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
-from licensing.web.forms import readable, show_errors
+from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
@@ -62,6 +62,7 @@ console = Blueprint("agreements_console", __name__, url_prefix="/console")
 
 # flask's redirect() gives werkzeug's Response, the base of flask's.
 Page = str | tuple[str, int] | WerkzeugResponse
+_Form = TypeVar("_Form", bound=PageForm)
 
 
 # --- the application form ------------------------------------------------------------------
@@ -306,6 +307,18 @@ def _vendor_action(application_id: int, call: Any, done: str | Callable[[Any], s
     )
 
 
+def _with_form(form_type: type[_Form], step: Callable[[_Form], object]) -> Callable[[], object]:
+    """The step, taken with the posted form once it validates (refused beside its
+    fields, as a service refuses input, when it does not)."""
+
+    def call() -> object:
+        form = form_type()
+        forms.checked(form)
+        return step(form)
+
+    return call
+
+
 def _application_step(
     application_id: int,
     call: Callable[[], object],
@@ -336,20 +349,18 @@ def _application_step(
 @access.vendor
 @shows_unstorable_on_form
 def submit(application_id: int) -> Page:
-    actor = current_actor()
-
-    def call() -> Application:
-        form = forms.SubmissionForm()
-        forms.checked(form)
+    def call(form: forms.SubmissionForm) -> Application:
         return services.submit(
             application_id,
-            actor,
+            current_actor(),
             policy=IssuingPolicy.from_config(current_config()),
             attest=form.attest.data == "yes",
             response=form.response.data,
         )
 
-    return _vendor_action(application_id, call, _submitted_message)
+    return _vendor_action(
+        application_id, _with_form(forms.SubmissionForm, call), _submitted_message
+    )
 
 
 def _submitted_message(application: Application) -> str:
@@ -410,15 +421,14 @@ def withdraw(application_id: int) -> Page:
 @access.vendor
 @shows_unstorable_on_form
 def request_reconsideration(application_id: int) -> Page:
-    actor = current_actor()
-
-    def call() -> object:
-        form = forms.ReasonForm()
-        forms.checked(form)
-        return services.request_reconsideration(application_id, form.reason.data or "", actor)
+    def call(form: forms.ReasonForm) -> object:
+        reason = form.reason.data or ""
+        return services.request_reconsideration(application_id, reason, current_actor())
 
     return _vendor_action(
-        application_id, call, "Your request for reconsideration is sent to the licensing office."
+        application_id,
+        _with_form(forms.ReasonForm, call),
+        "Your request for reconsideration is sent to the licensing office.",
     )
 
 
@@ -827,14 +837,12 @@ def assign(application_id: int) -> Page:
 @access.staff(*LICENSING)
 @shows_unstorable_on_form
 def add_note(application_id: int) -> Page:
-    actor = current_actor()
+    def call(form: forms.NoteForm) -> object:
+        return services.add_note(application_id, form.body.data or "", current_actor())
 
-    def call() -> object:
-        form = forms.NoteForm()
-        forms.checked(form)
-        return services.add_note(application_id, form.body.data or "", actor)
-
-    return _staff_action(application_id, call, "The internal note is saved.")
+    return _staff_action(
+        application_id, _with_form(forms.NoteForm, call), "The internal note is saved."
+    )
 
 
 # What the console says after each step of its review form.

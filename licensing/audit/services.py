@@ -175,7 +175,7 @@ def record(
     return event
 
 
-def record_action(
+def record_event(
     session: Session,
     action: str,
     entity_id: str | int,

@@ -346,7 +346,7 @@ def _user_actor(user: User) -> Actor:
 
 
 # The accounts use cases' audit events (`user.created`: entity type `user`).
-_audit = audit.record_action
+_audit = audit.record_event
 
 
 def _change_user(session: Session, user: User, action: str, actor: Actor, **values: Any) -> None:

@@ -23,7 +23,6 @@ from licensing.agreements import issuing
 from licensing.agreements.commands import ProposedUseInput, languages_text
 from licensing.agreements.documents import render_agreement_pdf
 from licensing.agreements.models import (
-    PAYMENT_TERMS,
     QUOTED_TERMS,
     REASON_MAX,
     Agreement,
@@ -32,7 +31,7 @@ from licensing.agreements.models import (
     ApplicationUse,
     QuoteVersion,
 )
-from licensing.agreements.settings import IssuingPolicy
+from licensing.agreements.settings import PAYMENT_TERMS, IssuingPolicy
 from licensing.agreements.states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
@@ -126,7 +125,7 @@ def _new_draft(
     session.add(application)
     session.flush()
     renews = {"renewal_of": renewal_of.number} if renewal_of else {}
-    audit.record_action(
+    audit.record_event(
         session,
         "application.created",
         application.id,
@@ -308,7 +307,7 @@ def _record_decision(
 
 
 def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:
-    """Email the application's reviewer (or, unassigned, the licensing staff)."""
+    """Email the application's reviewer (or, with none active, the licensing staff)."""
     mail.notify_staff(
         session,
         "licensing",
@@ -357,7 +356,7 @@ def _store_quote(
     # Unknown until staff price every licensed use: never a misleading 0.00.
     application.total = quote.total if quote.fully_priced else None
     application.currency = quote.currency
-    audit.record_action(
+    audit.record_event(
         session,
         "application.quote_stored",
         application.id,
@@ -455,7 +454,7 @@ def _issue_agreement(
     )
     session.add(agreement)
     session.flush()
-    audit.record_action(
+    audit.record_event(
         session,
         "agreement.issued",
         agreement.id,

@@ -14,7 +14,6 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.models import (
-    PAYMENT_TERMS,
     SIGNER_MAX,
     USER_AGENT_MAX,
     Acceptance,
@@ -28,6 +27,7 @@ from licensing.agreements.services._common import (
     _tell_vendor,
     _text,
 )
+from licensing.agreements.settings import PAYMENT_TERMS
 from licensing.agreements.states import AGREEMENT
 from licensing.errors import Conflict, PermissionDenied
 from licensing.limits import storable

@@ -96,7 +96,7 @@ def update_draft(
         application.updated_at = _now(now)
         session.flush()
         old, new = audit.changed_fields(before, application.snapshot())
-        audit.record_action(
+        audit.record_event(
             session,
             "application.updated",
             application.id,

@@ -73,7 +73,7 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
             ),
         ):
             application.reconsideration_closed_at = moment
-            audit.record_action(
+            audit.record_event(
                 session,
                 "application.reconsideration_window_closed",
                 application.id,

@@ -95,7 +95,7 @@ def _set_assignee(
     before = application.assignee_id
     application.assignee = assignee
     application.assignee_id = assignee_id
-    audit.record_action(
+    audit.record_event(
         session,
         "application.assigned",
         application.id,
@@ -184,7 +184,7 @@ def add_note(application_id: int, body: str, actor: Actor) -> ApplicationNote:
         note = ApplicationNote(application_id=application.id, author_id=actor.user_id, body=text)
         session.add(note)
         session.flush()
-        audit.record_action(
+        audit.record_event(
             session,
             "application.note_added",
             application.id,

@@ -169,7 +169,7 @@ def _route_to_permissions(
             ),
             session=session,
         )
-        audit.record_action(
+        audit.record_event(
             session,
             "application.use_routed_to_permissions",
             application.id,

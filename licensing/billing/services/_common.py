@@ -40,7 +40,7 @@ def _add_new(
     first, for its id; a unique index refuses a duplicate there."""
     session.add(record)
     session.flush()
-    audit.record_action(session, action, record.id, after=after, actor=actor, note=note)
+    audit.record_event(session, action, record.id, after=after, actor=actor, note=note)
 
 
 def _amount(amount: Decimal, currency: str) -> str:

@@ -74,7 +74,7 @@ def _customer_id(
     )
     session.add(StripeCustomer(organization_id=organization.id, stripe_customer_id=customer_id))
     session.flush()
-    audit.record_action(
+    audit.record_event(
         session,
         "organization.stripe_customer_created",
         organization.id,

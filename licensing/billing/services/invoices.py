@@ -304,7 +304,7 @@ def update_draft(
                 raise InvalidInput.for_field("payment_terms_days", "Must be zero or more.")
             invoice.payment_terms_days = payment_terms_days
         session.flush()
-        audit.record_action(
+        audit.record_event(
             session, "invoice.draft_updated", invoice.id, after=invoice.snapshot(), actor=actor
         )
         return invoice

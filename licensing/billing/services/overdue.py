@@ -119,7 +119,7 @@ def _remind(session: Session, invoice: Invoice, *, now: datetime, today: date) -
         days_overdue=invoice.days_overdue(today),
         late_fee_percent=invoice.late_fee_monthly_percent,
     )
-    audit.record_action(
+    audit.record_event(
         session,
         "invoice.reminder_sent",
         invoice.id,

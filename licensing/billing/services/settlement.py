@@ -57,7 +57,7 @@ def _apply(
     payment's state machine first, which refuses a second `succeed`)."""
     invoice.amount_paid += payment.amount
     payment.settled_at = now
-    audit.record_action(
+    audit.record_event(
         session,
         "invoice.payment_applied",
         invoice.id,

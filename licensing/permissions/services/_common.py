@@ -177,7 +177,7 @@ def record_event(
 ) -> None:
     """An audit event that is no step of the machine (creation, assignment, a
     note). Without an `actor`, the log names the request's caller."""
-    audit.record_action(
+    audit.record_event(
         session,
         f"permission_request.{event}",
         request.id,
