@@ -22,26 +22,21 @@ from licensing.billing.services._common import (
     _check_amount,
     _email_billing_contact,
     _gateway,
+    _locked,
     _offline_errors,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, InvalidInput
 from licensing.money import in_words, to_minor_units
 
 log = logging.getLogger(__name__)
 
 
 def _locked_credit_note(session: Session, credit_note_id: int) -> CreditNote:
-    credit = session.scalars(
-        select(CreditNote).where(CreditNote.id == credit_note_id).with_for_update()
-    ).one_or_none()
-    if credit is None:
-        raise NotFound(f"There is no credit note {credit_note_id}.")
-    session.refresh(credit)
-    return credit
+    return _locked(session, CreditNote, credit_note_id, "credit note")
 
 
 def _check_refund_amount(credit: CreditNote, amount: Decimal) -> None:
