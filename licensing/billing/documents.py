@@ -33,46 +33,46 @@ class DocumentLine:
     amount: str
 
 
-@dataclass(frozen=True)
-class InvoiceDocument:
+@dataclass(frozen=True, kw_only=True)
+class BillingDocument:
+    """What every billing document carries: its number, who issues it and to whom,
+    its date and currency, and the copyright notices."""
+
     number: str
-    state: str
     issuer: tuple[str, ...]
-    remit_to: tuple[str, ...]
     bill_to: tuple[str, ...]
     issue_date: date
+    currency: str
+    copyright_notice: str
+    footer_notice: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceDocument(BillingDocument):
+    state: str
+    remit_to: tuple[str, ...]
     due_date: date
     payment_terms: str
     late_fee_terms: str
     reference: str
     memo: str
-    currency: str
     lines: tuple[DocumentLine, ...]
     total: str
     paid: str
     credited: str
     balance_due: str
     paid_on: date | None
-    copyright_notice: str
-    footer_notice: str
 
 
-@dataclass(frozen=True)
-class CreditNoteDocument:
-    number: str
+@dataclass(frozen=True, kw_only=True)
+class CreditNoteDocument(BillingDocument):
     invoice_number: str
-    issuer: tuple[str, ...]
-    bill_to: tuple[str, ...]
-    issue_date: date
-    currency: str
     reason: str
     amount: str
     applied_to_balance: str
     refund_due: str
     # How a refund due is paid back (empty when nothing is owed back).
     refund_note: str
-    copyright_notice: str
-    footer_notice: str
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -171,6 +171,17 @@ def _parties(left: tuple[str, list[Flowable]], right: tuple[str, list[Flowable]]
     return pdf.table([[left[1], right[1]]], [width, width], header=False)
 
 
+def _build(doc: BillingDocument, kind: str, story: list[Flowable]) -> bytes:
+    """The PDF of `story`, each page headed with the document's kind and number and
+    its issuer, and footed with its notice."""
+    furniture = pdf.PageFurniture(
+        reference=f"{kind} {doc.number}",
+        issuer=doc.issuer[0] if doc.issuer else "CPT Licensing Office",
+        footer_note=doc.footer_notice,
+    )
+    return pdf.build(story, furniture, title=f"{kind} {doc.number}", subject=kind)
+
+
 def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     story: list[Flowable] = [pdf.para("Invoice", "Title"), pdf.para(doc.number, "Subtitle")]
     if doc.state == PAID:
@@ -229,12 +240,7 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     story.append(pdf.para(doc.late_fee_terms, "Small"))
     story.append(Spacer(1, 0.15 * inch))
     story.append(pdf.para(doc.copyright_notice, "Small"))
-    furniture = pdf.PageFurniture(
-        reference=f"Invoice {doc.number}",
-        issuer=doc.issuer[0] if doc.issuer else "CPT Licensing Office",
-        footer_note=doc.footer_notice,
-    )
-    return pdf.build(story, furniture, title=f"Invoice {doc.number}", subject="Invoice")
+    return _build(doc, "Invoice", story)
 
 
 def render_credit_note_pdf(doc: CreditNoteDocument) -> bytes:
@@ -272,9 +278,4 @@ def render_credit_note_pdf(doc: CreditNoteDocument) -> bytes:
         Spacer(1, 0.15 * inch),
         pdf.para(doc.copyright_notice, "Small"),
     ]
-    furniture = pdf.PageFurniture(
-        reference=f"Credit note {doc.number}",
-        issuer=doc.issuer[0] if doc.issuer else "CPT Licensing Office",
-        footer_note=doc.footer_notice,
-    )
-    return pdf.build(story, furniture, title=f"Credit note {doc.number}", subject="Credit note")
+    return _build(doc, "Credit note", story)

@@ -47,32 +47,34 @@ def _charge_card(charge: Any) -> CardUsed | None:
     return card_used(details.get("card")) if isinstance(details, Mapping) else None
 
 
-@dataclass(frozen=True)
-class IntentStatus:
-    """What Stripe says about a PaymentIntent."""
+@dataclass(frozen=True, kw_only=True)
+class StripeStatus:
+    """What Stripe says about an object that moves money: its id and status, the
+    amount (in minor units) and currency, and the metadata this service sent."""
 
     id: str
     status: str
     amount: int
-    amount_received: int
     currency: str
-    client_secret: str | None
     metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntentStatus(StripeStatus):
+    """What Stripe says about a PaymentIntent."""
+
+    amount_received: int
+    client_secret: str | None
     failure_message: str | None = None
     # The card its latest charge was made on, when Stripe said (expanded charge).
     card: CardUsed | None = None
 
 
-@dataclass(frozen=True)
-class RefundStatus:
+@dataclass(frozen=True, kw_only=True)
+class RefundStatus(StripeStatus):
     """What Stripe says about a Refund."""
 
-    id: str
-    status: str
-    amount: int
-    currency: str
     payment_intent: str | None
-    metadata: Mapping[str, str]
     failure_reason: str | None = None
 
 

@@ -89,18 +89,33 @@ def _check_amount(amount: Decimal, currency: str, most: Decimal, beyond: str) ->
         raise InvalidInput.for_field("amount", f"More than {beyond} ({_amount(most, currency)}).")
 
 
+Issued = TypeVar("Issued", Invoice, CreditNote)
+
+
+def _locked(
+    session: Session,
+    model: type[Issued],
+    record_id: int,
+    noun: str,
+    principal: Principal | None = None,
+) -> Issued:
+    """The invoice or credit note, row-locked until the transaction ends and read
+    afresh (vendor-scoped when `principal` is given)."""
+    statement = select(model).where(model.id == record_id).with_for_update()
+    if principal is not None:  # a vendor acting; staff and the system are unrestricted
+        statement = account_queries.scoped(statement, model, principal)
+    found = session.scalars(statement).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no {noun} {record_id}.")
+    session.refresh(found)
+    return found
+
+
 def _locked_invoice(
     session: Session, invoice_id: int, principal: Principal | None = None
 ) -> Invoice:
     """The invoice, row-locked until the transaction ends (vendor-scoped)."""
-    statement = select(Invoice).where(Invoice.id == invoice_id).with_for_update()
-    if principal is not None:  # a vendor acting; staff and the system are unrestricted
-        statement = account_queries.scoped(statement, Invoice, principal)
-    found = session.scalars(statement).one_or_none()
-    if found is None:
-        raise NotFound(f"There is no invoice {invoice_id}.")
-    session.refresh(found)
-    return found
+    return _locked(session, Invoice, invoice_id, "invoice", principal)
 
 
 def _reason(reason: str | None) -> str:

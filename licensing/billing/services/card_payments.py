@@ -7,11 +7,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -23,6 +24,7 @@ from licensing.billing import payment_gateway
 from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.services._common import (
+    CardRecord,
     _amount,
     _card_record_for,
     _due_ids,
@@ -479,12 +481,19 @@ def _payment_for(session: Session, intent: payment_gateway.IntentStatus) -> Paym
 
 @dataclass
 class ReconcileReport:
+    """What a reconciliation did: each `record` (a payment, a refund) it checked, with
+    its outcome, counted by how the outcome begins (`applied_when`, `failed_when`, else
+    unchanged)."""
+
     checked: int = 0
     applied: int = 0
     failed: int = 0
     unchanged: int = 0
     outcomes: list[str] = field(default_factory=list)
     subject: str = "card payment(s)"
+    record: str = "payment"
+    applied_when: tuple[str, ...] = ("applied",)
+    failed_when: tuple[str, ...] = ("declined", "canceled")
 
     def __str__(self) -> str:
         return (
@@ -492,18 +501,45 @@ class ReconcileReport:
             f"{self.failed} declined or canceled, {self.unchanged} unchanged"
         )
 
-    def count(
-        self, record: str, outcome: str, *, applied: tuple[str, ...], failed: tuple[str, ...]
-    ) -> None:
+    def count(self, record_id: int, outcome: str) -> None:
         """Count one record checked, by how its outcome begins."""
         self.checked += 1
-        self.outcomes.append(f"{record}: {outcome}")
-        if outcome.startswith(applied):
+        self.outcomes.append(f"{self.record} {record_id}: {outcome}")
+        if outcome.startswith(self.applied_when):
             self.applied += 1
-        elif outcome.startswith(failed):
+        elif outcome.startswith(self.failed_when):
             self.failed += 1
         else:
             self.unchanged += 1
+
+
+def _reconcile(
+    report: ReconcileReport,
+    model: type[CardRecord],
+    still_open: ColumnElement[bool],
+    ask: Callable[[Session, CardRecord], str | None],
+    *,
+    before: datetime,
+    limit: int,
+) -> None:
+    """Claim the card payments or refunds (`model`) made before `before` and still
+    open (`still_open`), at most `limit`, one at a time, and count in `report` what
+    `ask` makes of each (Stripe's answer applied; None: nothing to ask). Each is
+    claimed (`db.claim`), so several hosts may run this at once."""
+    candidates = _due_ids(
+        select(model.id)
+        .where(model.method == CARD, still_open, model.created_at <= before)
+        .order_by(model.id)
+        .limit(limit)
+    )
+    for record_id in candidates:
+        with db.transaction() as session:
+            found = session.scalars(
+                db.claim(select(model).where(model.id == record_id, still_open))
+            ).one_or_none()
+            outcome = None if found is None else ask(session, found)
+        if outcome is not None:
+            report.count(record_id, outcome)
 
 
 def reconcile_payments(
@@ -515,37 +551,20 @@ def reconcile_payments(
     several hosts may run this at once."""
     now = now or utcnow()
     gateway = _gateway()
+
+    def ask(session: Session, payment: Payment) -> str:
+        assert payment.stripe_payment_intent_id is not None
+        intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+        return apply_intent_outcome(session, intent, now=now, actor=Actor.SYSTEM)
+
     report = ReconcileReport()
-    candidates = _due_ids(
-        select(Payment.id)
-        .where(
-            Payment.method == CARD,
-            Payment.state.in_(OPEN_ATTEMPT),
-            Payment.stripe_payment_intent_id.is_not(None),
-            Payment.created_at <= now - older_than,
-        )
-        .order_by(Payment.id)
-        .limit(limit)
+    with_intent = and_(
+        Payment.state.in_(OPEN_ATTEMPT), Payment.stripe_payment_intent_id.is_not(None)
     )
-    for payment_id in candidates:
-        with db.transaction() as session:
-            payment = session.scalars(
-                db.claim(
-                    select(Payment).where(Payment.id == payment_id, Payment.state.in_(OPEN_ATTEMPT))
-                )
-            ).one_or_none()
-            if payment is None or payment.stripe_payment_intent_id is None:
-                continue
-            intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
-            outcome = apply_intent_outcome(session, intent, now=now, actor=Actor.SYSTEM)
-        report.count(
-            f"payment {payment_id}", outcome, applied=("applied",), failed=("declined", "canceled")
-        )
+    _reconcile(report, Payment, with_intent, ask, before=now - older_than, limit=limit)
     for payment_id in _abandoned_attempts(now - older_than, limit):
         if _cancel_abandoned(payment_id):
-            report.checked += 1
-            report.failed += 1
-            report.outcomes.append(f"payment {payment_id}: canceled, it never reached Stripe")
+            report.count(payment_id, "canceled, it never reached Stripe")
     return report
 
 

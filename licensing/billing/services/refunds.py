@@ -20,29 +20,23 @@ from licensing.billing.services._common import (
     _amount,
     _card_record_for,
     _check_amount,
-    _due_ids,
     _email_billing_contact,
     _gateway,
+    _locked,
     _offline_errors,
 )
-from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport
+from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, InvalidInput
 from licensing.money import in_words, to_minor_units
 
 log = logging.getLogger(__name__)
 
 
 def _locked_credit_note(session: Session, credit_note_id: int) -> CreditNote:
-    credit = session.scalars(
-        select(CreditNote).where(CreditNote.id == credit_note_id).with_for_update()
-    ).one_or_none()
-    if credit is None:
-        raise NotFound(f"There is no credit note {credit_note_id}.")
-    session.refresh(credit)
-    return credit
+    return _locked(session, CreditNote, credit_note_id, "credit note")
 
 
 def _check_refund_amount(credit: CreditNote, amount: Decimal) -> None:
@@ -345,32 +339,21 @@ def reconcile_refunds(
     claimed (`db.claim`), so several hosts may run this at once."""
     now = now or utcnow()
     gateway = _gateway()
-    report = ReconcileReport(subject="card refund(s)")
-    candidates = _due_ids(
-        select(Refund.id)
-        .where(
-            Refund.method == CARD,
-            Refund.state == PENDING,
-            Refund.created_at <= now - older_than,
-        )
-        .order_by(Refund.id)
-        .limit(limit)
+
+    def ask(session: Session, refund: Refund) -> str | None:
+        payment = session.get(Payment, refund.payment_id)
+        if payment is None or payment.stripe_payment_intent_id is None:
+            return None
+        return _reconcile_refund(session, gateway, refund, payment, now)
+
+    report = ReconcileReport(
+        subject="card refund(s)",
+        record="refund",
+        applied_when=("refunded",),
+        failed_when=("refund failed", "failed"),
     )
-    for refund_id in candidates:
-        with db.transaction() as session:
-            refund = session.scalars(
-                db.claim(select(Refund).where(Refund.id == refund_id, Refund.state == PENDING))
-            ).one_or_none()
-            payment = None if refund is None else session.get(Payment, refund.payment_id)
-            if refund is None or payment is None or payment.stripe_payment_intent_id is None:
-                continue
-            outcome = _reconcile_refund(session, gateway, refund, payment, now)
-        report.count(
-            f"refund {refund_id}",
-            outcome,
-            applied=("refunded",),
-            failed=("refund failed", "failed"),
-        )
+    pending = Refund.state == PENDING
+    _reconcile(report, Refund, pending, ask, before=now - older_than, limit=limit)
     return report
 
 
