@@ -42,13 +42,13 @@ def test_staff_assign_applications_in_bulk_all_or_none_keeping_their_filters(
         ratecards.import_card(example_document(), published_by="tests")
         vendor = factories.make_vendor(db.session())
         waiting = [
-            _apply(vendor, {**STAFF_USE, "product_name": "Harborlight Feed"}) for _ in range(3)
+            _apply(vendor, {**STAFF_USE, "product_name": "Lanternfish Feed"}) for _ in range(3)
         ]
-        decided = _apply(vendor, {**AUTO_USE, "product_name": "Harborlight Scrubber"})
+        decided = _apply(vendor, {**AUTO_USE, "product_name": "Lanternfish Scrubber"})
         _apply(vendor, {**STAFF_USE, "product_name": "Cedar Ridge Feed"})
         staff = factories.make_staff(db.session(), roles=("licensing",))
         db.session().commit()
-    query = urlencode([("q", "harborlight"), ("state", "submitted"), ("state", decided.state)])
+    query = urlencode([("q", "lanternfish"), ("state", "submitted"), ("state", decided.state)])
     _sign_in(page, staff.email)
     page.goto(f"/console/applications?{query}")
     boxes = page.locator("input[name=application_ids]")
