@@ -1,15 +1,19 @@
 """The public price estimator: describe one or more uses, see the quote and its working.
 
-It is a GET form, so it works without JavaScript, changes nothing, and an
-estimate can be bookmarked or sent to a colleague as a link. Adding or removing
-a use is a submit button that re-renders the form with one more or one less row.
+It works without JavaScript and changes nothing. The form is posted: ten uses
+with long descriptions made a query string longer than a server accepts in a
+request line (gunicorn: 4,094 bytes, a bare 400). An estimate is still read from
+a query string too, so the page offers an ordinary estimate as a link to
+bookmark or send to a colleague (`share_url`). Adding or removing a use is a
+submit button that re-renders the form with one more or one less row.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     DateField,
@@ -23,7 +27,7 @@ from wtforms.validators import InputRequired
 
 from licensing import access, db, errors
 from licensing.agreements import forms
-from licensing.extensions import configured_limit, limiter
+from licensing.extensions import configured_limit, csrf, limiter
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
 from licensing.words import vocab
@@ -33,6 +37,10 @@ bp = Blueprint("estimator", __name__)
 MAX_ROWS = 10
 # A new row: the first use, as before (the other choices start at their first option).
 BLANK_ROW = {"use": "distribution"}
+# The longest query string put in a link (to share, or carried into an application),
+# measured as it reads once more encoded inside sign-in's `next`: well inside the
+# request line servers accept (gunicorn's is 4,094 bytes in all).
+LINK_QUERY_MAX = 3500
 
 
 class EstimateForm(Form):  # type: ignore[misc]  # WTForms ships no types
@@ -81,7 +89,26 @@ def _quote_data(form: EstimateForm) -> dict[str, Any]:
 _estimate_limit, _estimate_limit_off = configured_limit("quote_rate_limit")
 
 
-@bp.route("/estimate")
+def _links(data: MultiDict[str, str]) -> dict[str, Any]:
+    """The estimate as a link to share (None when too long for one) and the query an
+    application starts from: the same, else without the descriptions (which the
+    vendor types again there), else nothing."""
+    carry = urlencode(list(data.items(multi=True)))
+    if _fits(carry):
+        return {"share_url": f"{url_for('estimator.estimate')}?{carry}", "carry": carry}
+    briefer = urlencode([(k, v) for k, v in data.items(multi=True) if not _description(k)])
+    return {"share_url": None, "carry": briefer if _fits(briefer) else "", "left_out": True}
+
+
+def _fits(query: str) -> bool:
+    return len(quote(query, safe="")) <= LINK_QUERY_MAX
+
+
+def _description(key: str) -> bool:
+    return key.startswith("uses-") and key.endswith("-description")
+
+
+@bp.route("/estimate", methods=["GET", "POST"])
 @access.public
 @limiter.limit(_estimate_limit, exempt_when=_estimate_limit_off)
 def estimate() -> str:
@@ -89,8 +116,9 @@ def estimate() -> str:
     stored = queries.all_cards(session)
     cards = [queries.domain_card(s) for s in stored]
     units = forms.quantity_units(cards)
-    submitted = "organization_type" in request.args
-    args = forms.rows_requested(request.args, MAX_ROWS, BLANK_ROW) if submitted else MultiDict()
+    data = request.form if request.method == "POST" else request.args
+    submitted = "organization_type" in data
+    args = forms.rows_requested(data, MAX_ROWS, BLANK_ROW) if submitted else MultiDict()
     if not submitted:
         term = forms.default_term(cards, db.utcnow().date())
         if term:
@@ -104,7 +132,7 @@ def estimate() -> str:
     quote: Quote | None = None
     field_errors: dict[str, list[str]] = {}
     refused = False
-    if submitted and not forms.changes_rows(request.args) and form.validate():
+    if submitted and not forms.changes_rows(data) and form.validate():
         try:
             quote = services.quote(services.request_from(_quote_data(form)))
         except errors.InvalidInput as invalid:
@@ -120,4 +148,10 @@ def estimate() -> str:
         refused=refused,
         has_cards=bool(stored),
         use_labels=forms.USE_LABELS,
+        **(_links(data) if quote else {}),
     )
+
+
+# The form is posted only because a long estimate does not fit in a URL: the page
+# stores nothing and acts for nobody, so a forged post gains nothing a link would not.
+csrf.exempt(estimate)

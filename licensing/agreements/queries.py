@@ -723,3 +723,37 @@ def with_terms(statement: Select[Any]) -> Select[Any]:
         selectinload(Agreement.organization),
         selectinload(Agreement.application).selectinload(Application.uses),
     )
+
+
+def reconsideration_open(now: datetime) -> Select[Any]:
+    """Rejected applications whose vendor may still ask for reconsideration at `now`:
+    within the 14 days, not yet asked (a request is decided once), and not closed by
+    `licensing applications expire` (the guards of `request_reconsideration`)."""
+    return select(Application).where(
+        Application.state == REJECTED,
+        Application.reconsider_by >= now,
+        Application.reconsideration_requested_at.is_(None),
+        Application.reconsideration_closed_at.is_(None),
+    )
+
+
+def reconsiderations_open(session: Session, now: datetime) -> list[Application]:
+    """`reconsideration_open`, the window closing soonest first, with each licensee."""
+    return list(
+        session.scalars(
+            reconsideration_open(now)
+            .options(selectinload(Application.organization))
+            .order_by(Application.reconsider_by, Application.id)
+        )
+    )
+
+
+def reconsideration_is_open(application: Application, now: datetime) -> bool:
+    """Whether `reconsideration_open` would list `application` at `now`."""
+    return (
+        application.state == REJECTED
+        and application.reconsider_by is not None
+        and application.reconsider_by >= now
+        and application.reconsideration_requested_at is None
+        and application.reconsideration_closed_at is None
+    )

@@ -805,6 +805,7 @@ def _console_page(
         agreement=queries.agreement_for_application(session, application.id),
         reviewers=queries.reviewers(session),
         allowed=APPLICATION.allowed(application.state),
+        reconsideration_open=queries.reconsideration_is_open(application, utcnow()),
         errors=errors or {},
         form=readable(request.form) if request.method == "POST" else {},
     ), status
@@ -951,6 +952,16 @@ def renewals_due() -> str:
     )
 
 
+@console.route("/applications/reconsideration-open")
+@access.staff(*LICENSING)
+def reconsideration_open() -> str:
+    """Rejections the vendor may still ask to reconsider, the window closing first."""
+    return render_template(
+        "agreements/reconsideration_open.html",
+        rejected=queries.reconsiderations_open(db.session(), utcnow()),
+    )
+
+
 @console.route("/agreements/<int:agreement_id>")
 @access.staff("licensing", "billing")
 def agreement_detail(agreement_id: int) -> Page:
@@ -1027,6 +1038,24 @@ def _renewals_due(session: Session, principal: Principal, now: datetime) -> Iter
         endpoint="agreements_console.renewals_due",
         attention=unrenewed,
         attention_label="without a renewal",
+    )
+
+
+@queue_summary
+def _reconsideration_open(
+    session: Session, principal: Principal, now: datetime
+) -> Iterable[QueueSummary]:
+    """Rejections that may still come back: waiting on the vendor, so none needs
+    attention, but staff see how many and when the first window closes."""
+    open_ = queries.reconsideration_open(now).subquery()
+    count, closes = session.execute(
+        select(func.count(), func.min(open_.c.reconsider_by)).select_from(open_)
+    ).one()
+    yield QueueSummary(
+        "Rejected applications open to reconsideration",
+        count=count,
+        endpoint="agreements_console.reconsideration_open",
+        detail=f"The first window closes {calendar.deadline_text(closes)}." if closes else "",
     )
 
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from licensing.app import create_app
 from licensing.ratecards import cli as ratecards_cli
-from tests.support.servers import LiveServer
+from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate, make_config, unavailable
+from tests.support.servers import GunicornServer, LiveServer, ServerUnavailable
 
 
 @pytest.fixture
@@ -131,3 +133,63 @@ def test_after_adding_a_use_the_keyboard_continues_in_the_new_use(page: Any, car
     page.wait_for_load_state()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "uses-1-use"
+
+
+@pytest.fixture
+def gunicorn(sqlite_template: DatabaseTemplate) -> Iterator[GunicornServer]:
+    """The service behind gunicorn, whose request line holds at most 4,094 bytes."""
+    database_url = sqlite_template.new_url()
+    app = create_app(make_config(database_url))
+    with app.app_context():
+        ratecards_cli.load_samples()
+    app.extensions["licensing.db"].engine.dispose()
+    server = GunicornServer(
+        {
+            "LICENSING_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET_KEY,
+            "QUOTE_RATE_LIMIT": "off",
+            "LOG_LEVEL": "WARNING",
+        },
+        workers=1,
+    )
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        unavailable(f"gunicorn: {exc}")
+    yield server
+    server.stop()
+
+
+# 195 characters (200 at most), accented letters taking 6 bytes each in a URL.
+LONG_DESCRIPTION = (
+    "Éditeur québécois: vérificateur de réclamations médicales, évalué et validé, "
+    "déployé à Montréal, Québec et Trois-Rivières; intégré aux systèmes hospitaliers "
+    "régionaux; mises à jour trimestrielles"
+)
+
+
+def test_ten_uses_with_long_descriptions_are_estimated_behind_gunicorn(
+    browser: Any, gunicorn: GunicornServer
+) -> None:
+    context = browser.new_context(base_url=gunicorn.url, java_script_enabled=False)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/estimate")
+    page.get_by_label("Your organization is").select_option("commercial")
+    page.get_by_label("License term starts").fill("2027-01-01")
+    page.get_by_label("License term ends").fill("2027-12-31")
+    for row in range(10):
+        if row:
+            page.get_by_role("button", name="Add another use").click()
+        page.locator(f"#uses-{row}-use").select_option("distribution")
+        page.locator(f"#uses-{row}-product_type").select_option("saas")
+        page.locator(f"#uses-{row}-user_type").select_option("provider")
+        page.locator(f"#uses-{row}-quantity-end_users").fill("2500")
+        page.locator(f"#uses-{row}-description").fill(f"{row + 1}. {LONG_DESCRIPTION}"[:200])
+    page.get_by_role("button", name="Estimate the price").click()
+    heading = page.get_by_role("heading", name="Estimated total")
+    assert heading.inner_text() == "Estimated total: 338,000.00 USD"
+    assert "10. Éditeur québécois" in page.locator("table").inner_text()
+    assert "too long to fit in a link" in page.inner_text("main")
+    context.close()

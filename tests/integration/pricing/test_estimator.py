@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -112,3 +114,61 @@ def test_a_term_across_two_card_periods_says_how_to_make_it_fit(
         "keep the term within 2027-01-01 to 2027-12-31; a license is renewed for the "
         "next period on the next card" in page
     )
+
+
+# --- long estimates (round 3) --------------------------------------------------------
+
+
+def _ten_uses(description: str) -> dict[str, str]:
+    fields = {
+        "organization_type": "commercial",
+        "term_start": "2027-01-01",
+        "term_end": "2027-12-31",
+        "rate_card": "",
+    }
+    for row in range(10):
+        fields |= {
+            f"uses-{row}-use": "distribution",
+            f"uses-{row}-product_type": "saas",
+            f"uses-{row}-user_type": "provider",
+            f"uses-{row}-quantity-end_users": "2500",
+            f"uses-{row}-description": f"{row + 1}. {description}",
+        }
+    return fields
+
+
+def test_ten_uses_with_long_descriptions_are_posted_and_priced(
+    client: FlaskClient, example_card: str
+) -> None:
+    # 195 characters each (200 at most), accented letters taking 6 bytes in a URL.
+    fields = _ten_uses(
+        "Éditeur québécois: vérificateur de réclamations médicales, évalué et validé, "
+        "déployé à Montréal, Québec et Trois-Rivières; intégré aux systèmes hospitaliers "
+        "régionaux; mises à jour trimestrielles"
+    )
+    # As a link it would not fit in a request line: gunicorn refuses over 4,094 bytes.
+    assert len(f"GET /estimate?{urlencode(fields)} HTTP/1.1") > 4094
+    form = client.get("/estimate").get_data(as_text=True)
+    assert '<form method="post" action="/estimate"' in form
+    response = client.post("/estimate", data=fields)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Estimated total: 338,000.00 USD" in page  # 10 x 33800.00
+    assert "10. Éditeur québécois" in page
+    assert "This estimate is too long to fit in a link" in page
+    assert "The descriptions are too long to carry into the application" in page
+    links = re.findall(r'href="([^"]+)"', page)
+    assert all(len(link) < 4000 for link in links)
+
+
+def test_an_ordinary_estimate_gives_a_link_that_shows_it_again(
+    client: FlaskClient, example_card: str
+) -> None:
+    fields = _ten_uses("Scrubber")
+    page = client.post("/estimate", data=fields).get_data(as_text=True)
+    found = re.search(r'<a href="(/estimate\?[^"]+)">Link to this estimate</a>', page)
+    assert found is not None
+    again = client.get(html.unescape(found.group(1))).get_data(as_text=True)
+    assert "Estimated total: 338,000.00 USD" in again
+    assert "10. Scrubber" in again
+    assert "too long" not in again
