@@ -207,9 +207,16 @@ class MissingDeclaration(PermissionDenied):
 def enforce() -> None:
     """`before_request`: refuse callers the route's declaration does not admit."""
     # Every request runs this: one proxy lookup each of the request and the app.
-    endpoint = request._get_current_object().endpoint  # type: ignore[attr-defined]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    endpoint = req.endpoint
     if endpoint is None:  # 404 and 405 are answered by their handlers
         return
+    if (
+        req.method == "OPTIONS"
+        and req.path.startswith(API_PREFIX + "/")
+        and getattr(req.url_rule, "provide_automatic_options", False)
+    ):
+        return  # the methods allowed, answered without calling a view (`api.negotiation`)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     declaration = declaration_for(app, endpoint)
     if declaration is None:

@@ -47,21 +47,68 @@ class Conflict(DomainError):
 
 
 class IllegalTransition(Conflict):
-    """A state machine refused a step; says which steps are allowed instead."""
+    """A state machine refused a step; says which steps are allowed instead.
+
+    `steps` words each action as what happens to the record ("be approved",
+    `licensing.statemachine.StateMachine`'s `steps`), `states` each state
+    ("in review"); an action or state without words is named as it is."""
 
     title = "Action not allowed in this state"
 
-    def __init__(self, entity: str, state: str, action: str, allowed: Iterable[str]) -> None:
+    def __init__(
+        self,
+        entity: str,
+        state: str,
+        action: str,
+        allowed: Iterable[str],
+        *,
+        steps: Mapping[str, str] | None = None,
+        states: Mapping[str, str] | None = None,
+    ) -> None:
         self.entity = entity
         self.state = state
         self.action = action
         self.allowed = sorted(allowed)
-        allowed_text = ", ".join(self.allowed) if self.allowed else "none"
-        article = "an" if entity[:1] in tuple("aeiou") else "a"  # "an invoice", "an application"
         super().__init__(
-            f"Cannot {action.replace('_', ' ')} {article} {entity} that is "
-            f"{state.replace('_', ' ')}; allowed actions: {allowed_text}"
+            illegal_step_sentence(entity, state, action, self.allowed, steps or {}, states or {})
         )
+
+
+def illegal_step_sentence(
+    entity: str,
+    state: str,
+    action: str,
+    allowed: Sequence[str],
+    steps: Mapping[str, str],
+    states: Mapping[str, str],
+) -> str:
+    """'A permission request that is approved cannot be taken into review: no further
+    step is possible.' / '... cannot be finalized: it can only be marked paid, voided
+    or marked uncollectible.' An illegal step is refused saying what is allowed."""
+    article = "An" if entity[:1] in tuple("aeiou") else "A"  # "an invoice", "an application"
+    state_words = states.get(state) or state.replace("_", " ")
+    head = f"{article} {entity} that is {state_words} cannot {_step_words(action, steps)}"
+    if not allowed:
+        return f"{head}: no further step is possible."
+    return f"{head}: it can only {_either([_step_words(a, steps) for a in allowed])}."
+
+
+def _step_words(action: str, steps: Mapping[str, str]) -> str:
+    return steps.get(action) or f"take the step '{action}'"
+
+
+def _either(phrases: Sequence[str]) -> str:
+    """'be approved, denied or withdrawn'; 'be resubmitted or withdrawn, or lapse'."""
+    passive = [phrase.removeprefix("be ") for phrase in phrases if phrase.startswith("be ")]
+    others = [phrase for phrase in phrases if not phrase.startswith("be ")]
+    parts = ([f"be {_or(passive)}"] if passive else []) + others
+    if len(parts) > 1 and len(passive) > 1:
+        return f"{', '.join(parts[:-1])}, or {parts[-1]}"
+    return _or(parts)
+
+
+def _or(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 class PermissionDenied(DomainError):

@@ -3,9 +3,10 @@
 Each feature declares its table in its own `states.py`. A use case moves a
 record with `machine.apply(session, record, "approve", actor=...)`: one call
 checks the step (an illegal one raises `IllegalTransition`, a 409 at the edges,
-naming the allowed actions), sets the new state, stamps the time of the step
-where the machine names a column for it, writes the audit event, and runs the
-hooks declared for the action (notifications), all in the caller's transaction.
+whose sentence says what the state allows in the machine's `steps` words), sets
+the new state, stamps the time of the step where the machine names a column for
+it, writes the audit event, and runs the hooks declared for the action
+(notifications), all in the caller's transaction.
 `machine.step(state, action)` only answers what the next state would be.
 """
 
@@ -36,11 +37,17 @@ class StateMachine:
         field: str = "state",
         events: Mapping[str, str] | None = None,
         stamps: Mapping[str, str] | None = None,
+        steps: Mapping[str, str] | None = None,
+        state_words: Mapping[str, str] | None = None,
     ) -> None:
         """`field` is the record's attribute holding the state; `events` names
         the audit event of an action (`accept` -> `accepted`; default: the
         action itself); `stamps` names the column that records when an action
-        was taken (`submit` -> `submitted_at`)."""
+        was taken (`submit` -> `submitted_at`). `steps` words each action as what
+        happens to the record, after "cannot" and "can only" (`approve` -> "be
+        approved", `lapse` -> "lapse"), and `state_words` a state after "that is"
+        (`in_review` -> "in review"; default: the state with spaces): a refused step
+        is a sentence saying what is allowed instead."""
         self.entity = entity
         self.entity_type = entity.replace(" ", "_")
         self.field = field
@@ -48,6 +55,8 @@ class StateMachine:
         self.states = states
         self.events = dict(events or {})
         self.stamps = dict(stamps or {})
+        self.steps = dict(steps or {})
+        self.state_words = dict(state_words or {})
         self._hooks: dict[str, list[Hook]] = {}
         unknown = {s for pair in self.transitions for s in (pair[0],)} | set(
             self.transitions.values()
@@ -71,7 +80,14 @@ class StateMachine:
         try:
             return self.transitions[(state, action)]
         except KeyError:
-            raise IllegalTransition(self.entity, state, action, self.allowed(state)) from None
+            raise IllegalTransition(
+                self.entity,
+                state,
+                action,
+                self.allowed(state),
+                steps=self.steps,
+                states=self.state_words,
+            ) from None
 
     def is_terminal(self, state: str) -> bool:
         return not self.allowed(state)

@@ -113,6 +113,28 @@ APPLICATION = StateMachine(
     # Every step changes the application; the use cases stamp what else a step
     # records (`decided_at`, `returned_at`, ...), since one column per step is named here.
     stamps={action: "updated_at" for _, action in _APPLICATION_STEPS},
+    # What a refused step says happens to the application ("cannot be approved").
+    steps={
+        "submit": "be submitted",
+        "resubmit": "be resubmitted",
+        "auto_approve": "be approved automatically",
+        "start_review": "be taken into review",
+        "escalate": "be escalated",
+        "return": "be returned to the vendor",
+        "approve": "be approved",
+        "reject": "be rejected",
+        "withdraw": "be withdrawn",
+        "lapse": "lapse",
+        "request_reconsideration": "have reconsideration requested",
+        "grant_reconsideration": "be granted reconsideration",
+        "deny_reconsideration": "be refused reconsideration",
+    },
+    state_words={
+        DRAFT: "a draft",
+        RETURNED: "returned to the vendor",
+        IN_REVIEW: "in review",
+        RECONSIDERATION_REQUESTED: "awaiting reconsideration",
+    },
 )
 
 AGREEMENT_STATES = (ISSUED, ACTIVE, EXPIRED, TERMINATED, SUPERSEDED)
@@ -139,5 +161,11 @@ AGREEMENT = StateMachine(
         "expire": "ended_at",
         "terminate": "ended_at",
         "supersede": "ended_at",
+    },
+    steps={
+        "accept": "be accepted",
+        "expire": "expire",
+        "supersede": "be superseded by its renewal",
+        "terminate": "be terminated",
     },
 )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, Response, current_app, request, send_from_directory
+from flask import Flask, Request, Response, current_app, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from licensing import access, limits
+from licensing.api import negotiation
 from licensing.api.base import (
     API_PREFIX,
     CHECKED_JSON_BODY,
@@ -38,14 +39,26 @@ GETTING_STARTED = (
 )
 
 
-def _check_body() -> None:
-    """Every API body is JSON: refuse other content types and unreadable JSON early,
-    whatever the route, so no handler ever sees a body it cannot trust."""
+def _check_request() -> Response | None:
+    """Before every API request: answer `OPTIONS`, refuse an `Accept` that admits
+    none of the route's answers (406), and check the body (`_check_body`)."""
     # The request itself, not the proxy: this runs on every request, and each
     # attribute read through the proxy costs a context lookup.
     req = request._get_current_object()  # type: ignore[attr-defined]
-    if req.method not in _BODY_METHODS or not req.path.startswith(API_PREFIX + "/"):
-        return
+    if not req.path.startswith(API_PREFIX + "/"):
+        return None
+    options = negotiation.options_response(req)
+    if options is not None:
+        return options
+    negotiation.check_accept(req)
+    if req.method in _BODY_METHODS:
+        _check_body(req)
+    return None
+
+
+def _check_body(req: Request) -> None:
+    """Every API body is JSON: refuse other content types and unreadable JSON early,
+    whatever the route, so no handler ever sees a body it cannot trust."""
     if reads_own_body(current_app.view_functions.get(req.endpoint or "")):
         return
     length = req.content_length  # parsed from the header on each read
@@ -104,7 +117,8 @@ def register(app: Flask, *blueprints: Blueprint) -> Api:
     )
     for endpoint in ("api-docs.openapi_json", "api-docs.openapi_swagger_ui"):
         access.declare_endpoint(endpoint, access.Access(public=True))
-    app.before_request(_check_body)
+    negotiation.init_app(app, api)
+    app.before_request(_check_request)
 
     for blueprint in blueprints:
         # The API authenticates with bearer tokens only, never the session

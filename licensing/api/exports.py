@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
+from flask import Response, request
 
 from licensing import access
+from licensing.api import negotiation
 from licensing.api.base import Blueprint
 from licensing.api.fields import STRINGS, Day, documented, record_id, vocabulary
 from licensing.errors import InvalidInput
@@ -112,6 +113,9 @@ def export(query: dict[str, Any], dataset: str) -> Response:
     dates ISO 8601; `from`/`to` apply to the date `by` names (each dataset's
     first date basis by default)."""
     given = {key.rstrip("_"): value for key, value in query.items()}
+    # `format` picks the answer among the three the route documents: the Accept
+    # header must admit that one (`api.negotiation`).
+    negotiation.require_acceptable(request, [FORMATS[given["format"]].media_type.split(";")[0]])
     try:
         export = services.prepare(dataset, given.pop("format"), given)
     except InvalidInput as error:

@@ -8,6 +8,12 @@ same key with another body is a 422 (docs/api.md).
 
 Place it under `@access...` and above `@blp.arguments`, so that it wraps the
 response flask-smorest has already written. It documents the header itself.
+
+`@idempotent_in_steps(answer_started)` is the same for a route whose service moves
+the money in several transactions (a card refund, around the Stripe call): the
+view passes `current_claim()` to the service, which stores the key with its first
+step; a retry whose first request stored no answer (Stripe's answer lost, say)
+is answered by `answer_started` with what that request started, as it stands now.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from licensing.billing import idempotency
 F = TypeVar("F", bound=Callable[..., Any])
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+# Where the request's claim on its key waits for the view (the environ: per request).
+_CLAIM = "licensing.idempotency_claim"
 
 # The header as the OpenAPI document lists it on each idempotent route.
 PARAMETER: dict[str, Any] = {
@@ -74,3 +82,63 @@ def idempotent(view: F) -> F:
         return _replayed(answer) if answer.replayed else first[0]
 
     return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+
+
+def _caller_and_fingerprint() -> tuple[idempotency.Caller, str]:
+    principal = access.require_principal()
+    request = flask.request
+    fingerprint = idempotency.request_hash(
+        request.method, request.path, request.get_data(cache=True)
+    )
+    return idempotency.Caller(principal.user_id, principal.organization_id), fingerprint
+
+
+def current_claim() -> idempotency.Claim | None:
+    """The request's unused `Idempotency-Key`, for the service to store with its
+    first step (None without the header)."""
+    claim: idempotency.Claim | None = flask.request.environ.get(_CLAIM)
+    return claim
+
+
+def idempotent_in_steps(
+    answer_started: Callable[[dict[str, int]], Response],
+) -> Callable[[F], F]:
+    """Honour `Idempotency-Key` on a route whose service stores `current_claim()`
+    with its first step; `answer_started({"refund_id": 17})` answers a retry
+    whose first request stored no answer."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            sent = flask.request.headers.get(idempotency.HEADER)
+            if sent is None:
+                return view(*args, **kwargs)
+            key = idempotency.check_key(sent)
+            caller, fingerprint = _caller_and_fingerprint()
+            begun = idempotency.begin(caller, key, fingerprint)
+            if not isinstance(begun, idempotency.Claim):
+                return _answer_of(begun, answer_started)
+            flask.request.environ[_CLAIM] = begun
+            try:
+                response = flask.make_response(view(*args, **kwargs))
+            except idempotency.KeyTaken:  # a simultaneous request stored the key first
+                return _answer_of(idempotency.progress(begun), answer_started)
+            answer = idempotency.Answer(response.status_code, response.get_data(as_text=True))
+            if response.status_code < 300:
+                idempotency.finish(begun, answer)
+            return response
+
+        return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+
+    return decorate
+
+
+def _answer_of(
+    found: idempotency.Answer | idempotency.Started,
+    answer_started: Callable[[dict[str, int]], Response],
+) -> Response:
+    if isinstance(found, idempotency.Answer):
+        return _replayed(found)
+    response = answer_started(found.records)
+    response.headers[REPLAYED_HEADER] = "true"
+    return response

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
@@ -32,7 +33,7 @@ from licensing.api.fields import (
     record_id,
     vocabulary,
 )
-from licensing.api.idempotency import idempotent
+from licensing.api.idempotency import current_claim, idempotent, idempotent_in_steps
 from licensing.billing import queries, services
 from licensing.billing.models import (
     DESCRIPTION_MAX,
@@ -468,8 +469,20 @@ def list_refunds(credit_note_id: int) -> list[Refund]:
     return list(queries.refunds(db.session(), credit_note_id=credit.id))
 
 
+def _refund_started(started: dict[str, int]) -> Response:
+    """A retry of a refund request whose answer was never stored: the refund it
+    started, as it stands now (`pending` until Stripe's answer is applied)."""
+    refund = queries.get_refund(db.session(), started["refund_id"])
+    return current_app.response_class(
+        current_app.json.dumps(RefundSchema().dump(refund)),
+        status=201,
+        mimetype="application/json",
+    )
+
+
 @blp.route("/credit-notes/<int:credit_note_id>/refunds", methods=["POST"])
 @access.staff("billing")
+@idempotent_in_steps(_refund_started)
 @blp.arguments(RefundInputSchema)
 @blp.response(201, RefundSchema)
 @blp.alt_response(409, description="Nothing left to refund, or no card payment to refund")
@@ -489,6 +502,7 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
             payment_id=data.get("payment_id"),
             note=data.get("note"),
             actor=current_actor(),
+            claim=current_claim(),
         )
     if data.get("amount") is None:
         raise InvalidInput.for_field("amount", "Give the amount refunded.")
@@ -500,6 +514,7 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
         sent_on=data.get("sent_on"),
         note=data.get("note"),
         actor=current_actor(),
+        claim=current_claim(),
     )
 
 

@@ -2,6 +2,10 @@
 `Idempotency-Key` (a client retrying after a timeout) is answered from the first
 one's stored answer instead of recording a second payment.
 
+A request that moves money in steps (a card refund: recorded, then Stripe is
+asked, then its answer applied, each in a transaction of its own) uses `begin`,
+`claim_in` and `finish` instead of `run_once`; see `begin`.
+
 `run_once` owns the transaction: it inserts the key, carries out the request
 and stores its answer in one unit of work with the payment, so either both are
 stored or neither is. A refused request (4xx) stores nothing: the caller may fix
@@ -13,9 +17,11 @@ and then fails, and the second request is answered from the first's record.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +54,7 @@ class Answer:
     replayed: bool = False
 
 
-class _KeyTaken(Exception):
+class KeyTaken(Exception):
     """Another transaction committed a record of this caller's key first."""
 
 
@@ -87,13 +93,17 @@ def _stored(
 
 
 def _replay(record: IdempotentRequest, fingerprint: str) -> Answer:
+    _same_request(record, fingerprint)
+    return Answer(record.response_status, record.response_body, replayed=True)
+
+
+def _same_request(record: IdempotentRequest, fingerprint: str) -> None:
     if record.request_hash != fingerprint:
         raise InvalidInput.for_field(
             FIELD,
             f"This {HEADER} was already used for another request (another body or "
             "address) in the last 24 hours: use a new key for a new request.",
         )
-    return Answer(record.response_status, record.response_body, replayed=True)
 
 
 def run_once(
@@ -128,7 +138,7 @@ def run_once(
             answer = perform()
             record.response_status, record.response_body = answer.status, answer.body
             return answer
-    except _KeyTaken:
+    except KeyTaken:
         return _answer_of_winner(caller, key_hash, fingerprint, now)
 
 
@@ -138,7 +148,7 @@ def _claim(session: Session) -> None:
     try:
         session.flush()
     except IntegrityError as error:
-        raise _KeyTaken from error
+        raise KeyTaken from error
 
 
 def _answer_of_winner(caller: Caller, key_hash: str, fingerprint: str, now: datetime) -> Answer:
@@ -157,3 +167,115 @@ def prune(*, now: datetime | None = None) -> int:
             delete(IdempotentRequest).where(IdempotentRequest.created_at <= cutoff)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- requests that move money in steps ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A key not yet used: the service stores it (`claim_in`) in the transaction
+    that records what the request starts, before it calls out."""
+
+    caller: Caller
+    key_hash: str
+    fingerprint: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Started:
+    """An earlier request with the key started this (`{"refund_id": 17}`) and its
+    answer is not stored yet: it is under way, or was cut short after the first step."""
+
+    records: dict[str, int]
+
+
+def begin(caller: Caller, key: str, fingerprint: str, *, now: datetime | None = None) -> Any:
+    """Before a request that moves money in steps: the stored `Answer` of the first
+    request with `key` (replayed), what it `Started` if its answer is not stored,
+    or a `Claim` for the service to store with its first step (`claim_in`, which
+    raises `KeyTaken` when a simultaneous request stored the key first: ask
+    `progress` then). The request's answer is stored with `finish`; a step that
+    moved nothing after all gives the key back with `release`. So a retry never
+    starts a second refund: it finds the key with the first one's refund."""
+    now = now or utcnow()
+    key_hash = _digest(key.encode())
+    with db.transaction() as session:
+        record = _stored(session, caller, key_hash, now)
+        if record is None:
+            return Claim(caller, key_hash, fingerprint, now)
+        return _progress(record, fingerprint)
+
+
+def progress(claim: Claim) -> Answer | Started:
+    """What the request that took `claim`'s key first answered, or started."""
+    with db.transaction() as session:
+        record = _stored(session, claim.caller, claim.key_hash, claim.now)
+        if record is None:
+            raise Conflict(f"A request with this {HEADER} is in progress: retry in a moment.")
+        return _progress(record, claim.fingerprint)
+
+
+def _progress(record: IdempotentRequest, fingerprint: str) -> Answer | Started:
+    if record.response_status:
+        return _replay(record, fingerprint)
+    _same_request(record, fingerprint)
+    started = json.loads(record.response_body or "{}")
+    if not started:
+        raise Conflict(f"A request with this {HEADER} is in progress: retry in a moment.")
+    return Started(started)
+
+
+class ClaimedKey:
+    """The key as stored by `claim_in`, in the service's transaction."""
+
+    def __init__(self, record: IdempotentRequest) -> None:
+        self._record = record
+
+    def started(self, **records: int) -> None:
+        """Note what the request started (`refund_id=17`): a retry is answered with it."""
+        self._record.response_body = json.dumps(records)
+
+
+def claim_in(session: Session, claim: Claim) -> ClaimedKey:
+    """Store `claim`'s key, in progress, as the first thing the service's first
+    transaction does: a simultaneous request with the key waits here (PostgreSQL)
+    or fails (`KeyTaken`), before it checks or moves anything."""
+    record = IdempotentRequest(
+        user_id=claim.caller.user_id,
+        organization_id=claim.caller.organization_id,
+        key_hash=claim.key_hash,
+        request_hash=claim.fingerprint,
+        response_status=0,
+        response_body="",
+        created_at=claim.now,
+    )
+    session.add(record)
+    _claim(session)
+    return ClaimedKey(record)
+
+
+def release(session: Session, claim: Claim) -> None:
+    """Forget `claim`'s key, not yet answered: its step moved nothing (Stripe refused
+    the refund), so a retry with the key is carried out anew."""
+    session.execute(
+        delete(IdempotentRequest).where(
+            IdempotentRequest.user_id == claim.caller.user_id,
+            IdempotentRequest.key_hash == claim.key_hash,
+            IdempotentRequest.response_status == 0,
+        )
+    )
+
+
+def finish(claim: Claim, answer: Answer) -> None:
+    """Store the request's answer under its key (a retry is then answered with it)."""
+    with db.transaction() as session:
+        record = session.scalars(
+            select(IdempotentRequest).where(
+                IdempotentRequest.user_id == claim.caller.user_id,
+                IdempotentRequest.key_hash == claim.key_hash,
+            )
+        ).one_or_none()
+        if record is not None and not record.response_status:
+            record.response_status, record.response_body = answer.status, answer.body

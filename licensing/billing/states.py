@@ -62,6 +62,13 @@ INVOICE = StateMachine(
         "mark_uncollectible": "marked_uncollectible",
     },
     stamps={"finalize": "finalized_at", "settle": "paid_at", "void": "voided_at"},
+    steps={
+        "finalize": "be finalized",
+        "settle": "be marked paid",
+        "void": "be voided",
+        "mark_uncollectible": "be marked uncollectible",
+    },
+    state_words={DRAFT: "a draft"},
 )
 
 PENDING = "pending"
@@ -96,6 +103,14 @@ PAYMENT = StateMachine(
         "accept": "accepted",
         "reject": "rejected",
     },
+    steps={
+        "succeed": "succeed",
+        "fail": "be declined",
+        "flag": "be flagged for a mismatched amount",
+        "cancel": "be canceled",
+        "accept": "be accepted",
+        "reject": "be rejected",
+    },
 )
 
 # Card payment states in which the PaymentIntent may still take money.
@@ -113,6 +128,7 @@ REFUND = StateMachine(
     REFUND_STATES,
     events={"succeed": "succeeded", "fail": "failed"},
     stamps={"succeed": "settled_at"},
+    steps={"succeed": "succeed", "fail": "fail"},
 )
 # Refunds that count against what is due: sent, or on their way.
 REFUND_COUNTED = (PENDING, SUCCEEDED)

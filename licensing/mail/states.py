@@ -23,4 +23,10 @@ OUTBOX = StateMachine(
         (FAILED, "retry"): QUEUED,
     },
     (QUEUED, SENT, FAILED),
+    steps={
+        "deliver": "be delivered",
+        "defer": "be tried again later",
+        "give_up": "be given up",
+        "retry": "be retried",
+    },
 )

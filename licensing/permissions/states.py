@@ -76,6 +76,23 @@ PERMISSION_REQUEST = StateMachine(
         "request_reconsideration": "reconsideration_requested",
     },
     stamps={"confirm": "submitted_at", "approve": "decided_at", "deny": "decided_at"},
+    # What a refused step says happens to the request ("cannot be approved").
+    steps={
+        "confirm": "be confirmed",
+        "expire": "expire",
+        "start_review": "be taken into review",
+        "ask_for_info": "be put on hold for more information",
+        "approve": "be approved",
+        "deny": "be denied",
+        "withdraw": "be withdrawn",
+        "answer": "be answered by the requester",
+        "request_reconsideration": "have reconsideration requested",
+    },
+    state_words={
+        IN_REVIEW: "in review",
+        NEEDS_INFO: "waiting for the requester's information",
+        RECONSIDERATION: "being reconsidered",
+    },
 )
 
 # Actions staff take in the console or the API; the others are the requester's

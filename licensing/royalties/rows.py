@@ -276,15 +276,7 @@ def _check_row(
     unknown = [key for key in fields if key not in _COLUMN_SET]
     for key in sorted(str(key) for key in unknown)[:5]:
         problems.add(f"{prefix}.{key}", f"Unknown column; the columns are {', '.join(COLUMNS)}.")
-    line_number = _whole(fields.get("line"), f"{prefix}.line", problems)
-    line = lines.get(line_number) if line_number is not None else None
-    if line_number is not None and line is None:
-        listed = ", ".join(str(n) for n in sorted(lines)) or "none"
-        problems.add(
-            f"{prefix}.line",
-            f"Line {line_number} is not a reportable line of this agreement "
-            f"(reportable lines: {listed}).",
-        )
+    line = _line(fields.get("line"), f"{prefix}.line", lines, problems)
     customer_id = _text(
         fields.get("customer_id"), f"{prefix}.customer_id", CUSTOMER_ID_MAX, problems, "customer id"
     )
@@ -301,6 +293,34 @@ def _check_row(
     if len(problems.errors) + problems.more > before or line is None:
         return None
     return _row(number, line.number, customer_id, customer_name, country, unit, quantity, revenue)
+
+
+def _line(
+    value: Any, path: str, lines: Mapping[int, ReportableLine], problems: Problems
+) -> ReportableLine | None:
+    """The reportable line a row names by its number in Schedule A (from 1)."""
+    listed = ", ".join(str(number) for number in sorted(lines)) or "none"
+    if isinstance(value, int) and not isinstance(value, bool):
+        number: int | None = value
+    elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        number = None
+    if number is None or number < 1:
+        problems.add(
+            path,
+            f"Give the agreement line by its number in Schedule A, from 1 "
+            f"(reportable lines: {listed}).",
+        )
+        return None
+    line = lines.get(number)
+    if line is None:
+        problems.add(
+            path,
+            f"Line {number} is not a reportable line of this agreement "
+            f"(reportable lines: {listed}).",
+        )
+    return line
 
 
 def _country(value: Any, path: str, problems: Problems) -> str:

@@ -26,6 +26,7 @@ REPORT = StateMachine(
     REPORT_STATES,
     events={"supersede": "superseded"},
     stamps={"supersede": "superseded_at"},
+    steps={"supersede": "be superseded by an amendment"},
 )
 
 CLEAR = "clear"
@@ -45,6 +46,15 @@ REVIEW = StateMachine(
     field="review_state",
     events={"mark_reviewed": "reviewed", "request_correction": "correction_requested"},
     stamps={"mark_reviewed": "reviewed_at", "request_correction": "reviewed_at"},
+    steps={
+        "mark_reviewed": "be marked reviewed",
+        "request_correction": "be sent back for a correction",
+    },
+    state_words={
+        CLEAR: "not flagged for review",
+        FLAGGED: "flagged for review",
+        CORRECTION_REQUESTED: "waiting for a corrected report",
+    },
 )
 
 # A period's state in the list of an agreement's reporting periods.

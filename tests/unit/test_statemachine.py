@@ -1,9 +1,14 @@
-"""Explicit state machines refuse illegal steps and say what is allowed."""
+"""Explicit state machines refuse illegal steps and say, in a sentence, what is
+allowed instead."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
+import licensing
 from licensing.errors import IllegalTransition
 from licensing.statemachine import StateMachine
 
@@ -11,6 +16,8 @@ MACHINE = StateMachine(
     "invoice",
     {("draft", "finalize"): "open", ("open", "pay"): "paid", ("open", "void"): "void"},
     ("draft", "open", "paid", "void"),
+    steps={"finalize": "be finalized", "pay": "be paid", "void": "be voided"},
+    state_words={"draft": "a draft"},
 )
 
 
@@ -18,26 +25,76 @@ def test_a_legal_step_gives_the_next_state() -> None:
     assert MACHINE.step("draft", "finalize") == "open"
 
 
-def test_an_illegal_step_names_the_allowed_actions() -> None:
+def test_an_illegal_step_says_in_words_what_the_state_allows() -> None:
+    # The wording is the point: it read "Cannot finalize an invoice that is open;
+    # allowed actions: pay, void" (and "Cannot start review a permission request").
     with pytest.raises(IllegalTransition) as raised:
         MACHINE.step("open", "finalize")
     assert raised.value.allowed == ["pay", "void"]
-    assert "allowed actions: pay, void" in raised.value.detail
+    assert raised.value.detail == (
+        "An invoice that is open cannot be finalized: it can only be paid or voided."
+    )
 
 
-def test_the_refusal_reads_as_a_sentence_with_the_entitys_article() -> None:
+def test_the_refusal_reads_as_a_sentence_with_the_entitys_article_and_the_states_words() -> None:
     with pytest.raises(IllegalTransition) as raised:
-        MACHINE.step("open", "finalize")
-    assert raised.value.detail.startswith("Cannot finalize an invoice that is open;")
-    report = StateMachine("royalty report", {("due", "submit"): "submitted"}, ("due", "submitted"))
-    with pytest.raises(IllegalTransition, match=r"^Cannot submit a royalty report that is"):
+        MACHINE.step("draft", "pay")
+    assert raised.value.detail.startswith("An invoice that is a draft cannot be paid:")
+    report = StateMachine(
+        "royalty report",
+        {("due", "submit"): "submitted"},
+        ("due", "submitted"),
+        steps={"submit": "be submitted"},
+    )
+    with pytest.raises(IllegalTransition, match=r"^A royalty report that is submitted cannot"):
         report.step("submitted", "submit")
 
 
 def test_terminal_states_allow_nothing() -> None:
     assert MACHINE.is_terminal("paid")
-    with pytest.raises(IllegalTransition, match="allowed actions: none"):
+    with pytest.raises(
+        IllegalTransition, match=r"cannot be voided: no further step is possible\.$"
+    ):
         MACHINE.step("paid", "void")
+
+
+def test_passive_and_active_steps_are_listed_as_one_sentence() -> None:
+    error = IllegalTransition(
+        "application",
+        "returned",
+        "approve",
+        ["lapse", "resubmit", "withdraw"],
+        steps={"lapse": "lapse", "resubmit": "be resubmitted", "withdraw": "be withdrawn"},
+    )
+    assert error.detail == (
+        "An application that is returned cannot take the step 'approve': "
+        "it can only be resubmitted or withdrawn, or lapse."
+    )
+
+
+def _service_machines() -> list[StateMachine]:
+    """Every state machine the service declares (in its packages' states.py)."""
+    found = []
+    for module in pkgutil.walk_packages(licensing.__path__, "licensing."):
+        if module.name.endswith(".states"):
+            names = vars(importlib.import_module(module.name))
+            found += [value for value in names.values() if isinstance(value, StateMachine)]
+    return found
+
+
+def test_every_machine_words_every_step_so_no_refusal_names_a_raw_action() -> None:
+    machines = _service_machines()
+    assert len(machines) >= 9  # application, agreement, invoice, payment, refund, ...
+    for machine in machines:
+        assert set(machine.steps) == set(machine.actions), machine.entity
+        for state in machine.states:
+            for action in sorted(machine.actions - set(machine.allowed(state))):
+                with pytest.raises(IllegalTransition) as raised:
+                    machine.step(state, action)
+                detail = raised.value.detail
+                assert "_" not in detail, detail
+                assert "'" not in detail.replace("'s ", ""), detail  # no 'raw_action' quoted
+                assert detail.endswith("."), detail
 
 
 def test_a_table_naming_unknown_states_is_refused() -> None:
@@ -48,13 +105,13 @@ def test_a_table_naming_unknown_states_is_refused() -> None:
 @pytest.mark.parametrize(
     ("entity", "expected"),
     [
-        ("agreement", "Cannot pay an agreement that is open"),
-        ("invoice", "Cannot pay an invoice that is open"),
-        ("outbox message", "Cannot pay an outbox message that is open"),
-        ("permission request", "Cannot pay a permission request that is open"),
+        ("agreement", "An agreement that is open cannot be paid"),
+        ("invoice", "An invoice that is open cannot be paid"),
+        ("outbox message", "An outbox message that is open cannot be paid"),
+        ("permission request", "A permission request that is open cannot be paid"),
     ],
 )
 def test_the_refusal_reads_as_a_sentence_with_the_right_article(entity: str, expected: str) -> None:
     # "Cannot accept a agreement that is active" is what a vendor read in a 409.
-    error = IllegalTransition(entity, "open", "pay", [])
-    assert error.detail.startswith(expected + ";")
+    error = IllegalTransition(entity, "open", "pay", [], steps={"pay": "be paid"})
+    assert error.detail.startswith(expected + ":")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.billing import payment_gateway
+from licensing.billing import idempotency, payment_gateway
 from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services._common import (
     _add_new,
@@ -107,15 +107,18 @@ def record_offline_refund(
     note: str | None = None,
     now: datetime | None = None,
     actor: Actor,
+    claim: idempotency.Claim | None = None,
 ) -> Refund:
     """Billing staff: a refund sent by wire, ACH or check against a credit note's
-    refund due; never more than what is outstanding on it."""
+    refund due; never more than what is outstanding on it. With `claim`, the
+    request's `Idempotency-Key` is stored with the refund (`billing.idempotency`)."""
     actor.require_role("billing")
     now = now or utcnow()
     errors, clean_reference = _offline_errors(method, reference, sent_on, "sent_on", now)
     if errors:
         raise InvalidInput("The refund has problems.", errors)
     with db.transaction() as session:
+        key = idempotency.claim_in(session, claim) if claim is not None else None
         credit = _locked_credit_note(session, credit_note_id)
         if sent_on is not None and sent_on < credit.issue_date:
             raise InvalidInput.for_field(
@@ -137,6 +140,8 @@ def record_offline_refund(
             sent_on=sent_on or office_date(now),
             settled_at=now,
         )
+        if key is not None:
+            key.started(refund_id=refund.id)
         _tell_refund_sent(session, refund, actor, None)
         return refund
 
@@ -185,6 +190,7 @@ def refund_card(
     note: str | None = None,
     now: datetime | None = None,
     actor: Actor,
+    claim: idempotency.Claim | None = None,
 ) -> Refund:
     """Billing staff: refund a credit note's refund due to the card that paid the
     invoice (a Stripe Refund on its PaymentIntent; the whole outstanding amount
@@ -196,11 +202,19 @@ def refund_card(
     `charge.refunded` finds it even before its Stripe id is stored). Stripe's
     answer, now or by webhook, moves it to `succeeded` or `failed` (the amount
     is then outstanding again).
+
+    With `claim` (the API request's `Idempotency-Key`), the key is stored in the
+    first transaction, before anything is checked, and then with the pending
+    refund's id: a retry of the request, whatever became of this one after that
+    commit (Stripe's answer lost, the process gone), finds the key and is answered
+    with this refund instead of starting another. Only Stripe's refusal, which
+    refunded nothing, gives the key back.
     """
     actor.require_role("billing")
     now = now or utcnow()
     gateway = _gateway()
     with db.transaction() as session:
+        key_stored = idempotency.claim_in(session, claim) if claim is not None else None
         credit = _locked_credit_note(session, credit_note_id)
         wanted = credit.refund_outstanding if amount is None else amount
         _check_refund_amount(credit, wanted)
@@ -218,6 +232,8 @@ def refund_card(
             amount=wanted,
             idempotency_key=f"refund-{uuid.uuid4().hex}",
         )
+        if key_stored is not None:
+            key_stored.started(refund_id=refund.id)
         request = (
             refund.id,
             refund.idempotency_key,
@@ -241,7 +257,7 @@ def refund_card(
             idempotency_key=key,
         )
     except payment_gateway.StripeRefused as error:  # nothing was refunded
-        _refund_failed_at_once(refund_id, error.detail, now, actor)
+        _refund_failed_at_once(refund_id, error.detail, now, actor, claim)
         raise
     # Any other failure leaves it pending (its outcome is unknown): the
     # `charge.refunded` webhook settles it, and its amount stays held meanwhile.
@@ -252,11 +268,15 @@ def refund_card(
         return found
 
 
-def _refund_failed_at_once(refund_id: int, why: str, now: datetime, actor: Actor) -> None:
+def _refund_failed_at_once(
+    refund_id: int, why: str, now: datetime, actor: Actor, claim: idempotency.Claim | None
+) -> None:
     with db.transaction() as session:
         refund = session.get(Refund, refund_id, with_for_update=True)
         assert refund is not None
         _refund_step(session, refund, "fail", why[:2000], now, actor)
+        if claim is not None:  # nothing was refunded: the request may be retried with its key
+            idempotency.release(session, claim)
 
 
 def _refund_step(

@@ -508,7 +508,10 @@ def test_an_illegal_step_through_the_api_is_409_naming_the_allowed_actions(
         headers=factories.bearer(licensing_staff),
     )
     assert response.status_code == 409
-    assert "allowed actions: none" in response.get_json()["detail"]
+    assert response.get_json()["detail"] == (
+        "An application that is approved cannot be rejected: no further step is possible."
+    )
+    assert response.get_json()["allowed_actions"] == []
 
 
 def test_the_snapshot_is_json_with_exact_amounts(apply: Apply, vendor: Any) -> None:

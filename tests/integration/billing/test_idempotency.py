@@ -173,13 +173,14 @@ def test_a_key_older_than_24_hours_is_not_replayed_and_pruning_deletes_it(
     assert db.session().scalar(select(func.count()).select_from(IdempotentRequest)) == 0
 
 
-def test_the_openapi_document_names_the_header_on_the_payment_and_credit_note_posts(
+def test_the_openapi_document_names_the_header_on_the_payment_credit_note_and_refund_posts(
     client: FlaskClient,
 ) -> None:
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     for path in (
         "/api/v1/invoices/{invoice_id}/payments",
         "/api/v1/invoices/{invoice_id}/credit-notes",
+        "/api/v1/credit-notes/{credit_note_id}/refunds",
     ):
         names = [p["name"] for p in paths[path]["post"].get("parameters", [])]
         assert "Idempotency-Key" in names

@@ -60,3 +60,70 @@ def test_every_refusal_is_titled_by_its_status_alone(
     assert _problem(wrong_method, 405)["title"] == "Method not allowed"
     assert _problem(wrong_type, 415)["title"] == "Unsupported media type"
     assert _problem(anonymous, 401)["title"] == "Authentication required"
+
+
+def test_options_on_an_api_route_is_a_204_naming_the_methods_for_any_caller(
+    client: FlaskClient,
+) -> None:
+    # Before: 200 with an empty text/html page, or a 401 on a route needing a token.
+    public = client.options("/api/v1/quotes")
+    secured = client.options("/api/v1/invoices/7")
+    for answer in (public, secured):
+        assert answer.status_code == 204
+        assert answer.get_data() == b""
+        assert "text/html" not in answer.headers.get("Content-Type", "")
+    assert public.headers["Allow"] == "OPTIONS, POST"
+    assert secured.headers["Allow"] == "GET, HEAD, OPTIONS, PATCH"
+
+
+def test_an_accept_that_excludes_json_is_a_406_and_the_usual_ones_still_work(
+    client: FlaskClient, vendor: Any
+) -> None:
+    headers = factories.bearer(vendor)
+    html = client.get("/api/v1/invoices", headers={**headers, "Accept": "text/html"})
+    body = _problem(html, 406)
+    assert body["title"] == "Not acceptable"
+    assert body["detail"].startswith("This endpoint answers application/json, and errors as")
+    assert "the Accept header (text/html) admits none of them" in body["detail"]
+    for accept in (
+        None,
+        "*/*",
+        "application/json",
+        "application/problem+json",
+        "application/*",
+        "text/html, application/json;q=0.5",
+        "text/html,application/xhtml+xml,*/*;q=0.8",  # what a browser sends
+    ):
+        sent = {**headers, "Accept": accept} if accept else headers
+        answer = client.get("/api/v1/invoices", headers=sent)
+        assert answer.status_code == 200, (accept, answer.get_data(as_text=True))
+        assert answer.mimetype == "application/json"
+    refused_json = client.get(
+        "/api/v1/invoices", headers={**headers, "Accept": "application/json;q=0, text/csv"}
+    )
+    assert _problem(refused_json, 406)["title"] == "Not acceptable"
+
+
+def test_a_pdf_answers_its_own_type_and_refuses_an_accept_without_it(
+    client: FlaskClient, vendor: Any, invoice_for: Any
+) -> None:
+    invoice = invoice_for(vendor)
+    headers = factories.bearer(vendor)
+    url = f"/api/v1/invoices/{invoice.id}/pdf"
+    pdf = client.get(url, headers={**headers, "Accept": "application/pdf"})
+    anything = client.get(url, headers={**headers, "Accept": "*/*"})
+    json_only = client.get(url, headers={**headers, "Accept": "application/json"})
+    assert (pdf.status_code, pdf.mimetype) == (200, "application/pdf")
+    assert (anything.status_code, anything.mimetype) == (200, "application/pdf")
+    assert "answers application/pdf, and errors as" in _problem(json_only, 406)["detail"]
+
+
+def test_an_export_is_refused_when_accept_excludes_the_format_it_asks_for(
+    client: FlaskClient, billing_staff: Any
+) -> None:
+    headers = {**factories.bearer(billing_staff), "Accept": "text/csv"}
+    csv = client.get("/api/v1/exports/invoices", headers=headers)
+    xlsx = client.get("/api/v1/exports/invoices?format=xlsx", headers=headers)
+    assert csv.status_code == 200
+    assert csv.mimetype == "text/csv"
+    assert "answers application/vnd.openxmlformats" in _problem(xlsx, 406)["detail"]

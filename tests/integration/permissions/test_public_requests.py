@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -274,7 +275,10 @@ def test_the_requester_withdraws_before_a_decision_and_cannot_twice(
     assert db.session().get(PermissionRequest, request.id).state == "withdrawn"
     again = client.post(f"/permissions/status/{token}/withdraw", data={"confirmed": "yes"})
     assert again.status_code == 409
-    assert "Cannot withdraw a permission request that is withdrawn" in again.get_data(as_text=True)
+    assert (
+        "A permission request that is withdrawn cannot be withdrawn: no further step is possible."
+        in html.unescape(again.get_data(as_text=True))
+    )
     api = client.post(f"/api/v1/permission-status/{token}/withdrawal")
     assert api.status_code == 409
     assert api.get_json()["allowed_actions"] == []

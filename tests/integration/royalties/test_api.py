@@ -384,3 +384,32 @@ def test_each_row_is_stored_as_filed_with_its_revenue_to_the_cent(
         (1, 1, "B", "b", "", None, Decimal("0.10")),
         (2, 1, "C", "c", "", None, Decimal("0")),
     ]
+
+
+def test_a_row_without_a_line_number_is_told_lines_count_from_1(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # Before: "Must be a whole number, 0 or more.", though no line 0 exists.
+    agreement = active_agreement(vendor, SOFTWARE)
+    rows = [
+        row(1, "A", quantity=60),
+        {**row(1, "B", quantity=10), "line": "first"},
+        {**row(1, "C", quantity=10), "line": None},
+        {**row(1, "D", quantity=10), "line": -1},
+        row(0, "E", quantity=10),
+        row(5, "F", quantity=10),
+    ]
+    with time_machine.travel(AFTER[1], tick=False):
+        response = client.post(
+            url(agreement, "/2027-01-01/preview"),
+            json={"attest": True, "rows": rows},
+            headers=factories.bearer(vendor),
+        )
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    told = "Give the agreement line by its number in Schedule A, from 1 (reportable lines: 1)."
+    assert [errors[f"rows.{index}.line"] for index in (1, 2, 3, 4)] == [[told]] * 4
+    assert errors["rows.5.line"] == [
+        "Line 5 is not a reportable line of this agreement (reportable lines: 1)."
+    ]
+    assert not any("0 or more" in text for texts in errors.values() for text in texts)
