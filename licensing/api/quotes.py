@@ -7,6 +7,7 @@ rate card (missing quantities or revenue, terms outside the card's period).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -116,11 +117,8 @@ _USE_KEYS = frozenset(
     {"use", "product_type", "user_type", "quantity", "revenue", "languages", "description"}
 )
 _ORGANIZATION_TYPES = frozenset(ORGANIZATION_TYPES)
-_USES, _PRODUCT_TYPES, _USER_TYPES = (
-    frozenset(USES),
-    frozenset(PRODUCT_TYPES),
-    frozenset(USER_TYPES),
-)
+# Every (use, product_type, user_type) of the vocabulary: only strings equal them.
+_KNOWN_AXES = frozenset(itertools.product(USES, PRODUCT_TYPES, USER_TYPES))
 
 
 def plain_request(body: Any) -> QuoteRequest | None:
@@ -170,46 +168,44 @@ def _plain_day(value: Any) -> date | None:
 def _plain_use(item: Any) -> ProposedUse | None:
     if not isinstance(item, dict) or not item.keys() <= _USE_KEYS:
         return None
-    use, product_type, user_type = item.get("use"), item.get("product_type"), item.get("user_type")
-    # `_known` written out: this runs for every use of every quote.
-    if not (
-        isinstance(use, str)
-        and use in _USES
-        and isinstance(product_type, str)
-        and product_type in _PRODUCT_TYPES
-        and isinstance(user_type, str)
-        and user_type in _USER_TYPES
-    ):
+    # This runs for every use of every quote: `_known` and the defaults of
+    # `item.get` written out, the axes checked in one look-up.
+    get: Callable[[str], Any] = item.get
+    use, product_type, user_type = get("use"), get("product_type"), get("user_type")
+    try:
+        if (use, product_type, user_type) not in _KNOWN_AXES:
+            return None
+    except TypeError:  # unhashable: not a value of the vocabulary
         return None
-    quantity = _plain_quantity(item.get("quantity", {}))
-    revenue = item.get("revenue")
-    plain_revenue, revenue = (True, None) if revenue is None else _plain_revenue(revenue)
-    languages = item.get("languages", [])
+    quantity = _plain_quantity(get("quantity")) if "quantity" in item else {}
+    if quantity is None:
+        return None
+    revenue = get("revenue")
+    if revenue is not None:
+        plain_revenue, revenue = _plain_revenue(revenue)
+        if not plain_revenue:
+            return None
+    languages = get("languages")
+    if languages is None and "languages" not in item:
+        languages = []
+    elif languages != [] and not _plain_languages(languages):  # none listed: plainly fine
+        return None
     description = item.get("description", "")
-    if quantity is None or not plain_revenue:
-        return None
-    if languages != [] and not _plain_languages(languages):  # none listed: plainly fine
-        return None
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         return None
     return ProposedUse(
-        use=use,
-        product_type=product_type,
-        user_type=user_type,
-        quantity=quantity,
-        revenue=revenue,
-        languages=tuple(languages),
-        description=description,
+        use, product_type, user_type, quantity, revenue, tuple(languages), description
     )
 
 
 def _plain_quantity(value: Any) -> dict[str, int] | None:
     if not isinstance(value, dict):
         return None
+    most = ProposedUse.MAX_QUANTITY
     for unit, amount in value.items():
-        if not isinstance(unit, str) or not unit.strip() or len(unit) > MAX_UNIT_NAME:
+        if type(amount) is not int or not 0 <= amount <= most:
             return None
-        if type(amount) is not int or not 0 <= amount <= ProposedUse.MAX_QUANTITY:
+        if not isinstance(unit, str) or len(unit) > MAX_UNIT_NAME or not unit.strip():
             return None
     return dict(value)
 
