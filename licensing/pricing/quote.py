@@ -355,10 +355,13 @@ def _model_inputs(
     rule: _PricedRule, use: ProposedUse, index: int, errors: _Errors
 ) -> tuple[dict[str, int], tuple[str, ...]]:
     """The quantities the model reads, and notes on any that were inferred."""
+    given = use.quantity
+    units = rule.units
+    if len(units) == 1 and units[0] in given and not rule.takes_revenue:  # the usual case
+        return {units[0]: given[units[0]]}, ()
     quantities: dict[str, int] = {}
     notes: list[str] = []
-    given = use.quantity
-    for unit in rule.units:
+    for unit in units:
         if unit in given:
             quantities[unit] = given[unit]
         elif unit == LANGUAGES and (listed := _distinct_languages(use.languages)):
@@ -382,7 +385,7 @@ def _model_inputs(
 
 def _use_line(
     card: _PricedCard,
-    organization_type: str,
+    organization_type: str | None,
     scale: Scale | None,
     index: int,
     use: ProposedUse,
@@ -392,21 +395,23 @@ def _use_line(
     """Check a use (adding what is wrong to `errors`) and, while nothing at all
     is wrong so far, price it: the line, or None once anything is wrong (the
     quote is then refused, every use still checked so that every problem is
-    told at once). `scale` is None when the request itself is wrong."""
+    told at once). `scale` is None when the request itself is wrong, and
+    `organization_type` when it is not one of the vocabulary."""
     _check_amounts(use, index, errors)
-    if not _check_vocabulary(use, index, errors) or organization_type not in ORGANIZATION_TYPES:
+    if not _check_vocabulary(use, index, errors) or organization_type is None:
         return None  # either check added an error (unknown organization: _check_request)
     # The rule and the adjustment the use meets: one look-up for both.
     priced, adjustment = card.meet((use.use, use.product_type, use.user_type, organization_type))
-    if priced is not None and priced.pricer is not None:
-        quantities, notes = _model_inputs(priced, use, index, errors)
+    if priced is None or priced.pricer is None:
+        if errors or scale is None:
+            return None
+        if priced is None:
+            return _unmatched_line(card.card, organization_type, index, use)
+        return _routed_line(card, priced.rule, index)
+    quantities, notes = _model_inputs(priced, use, index, errors)
     if errors or scale is None:
         return None
-    if priced is None:
-        return _unmatched_line(card.card, organization_type, index, use)
-    if priced.pricer is None:
-        return _routed_line(card, priced.rule, index)
-    return priced.recipe(adjustment, scale, card.card.currency).line(
+    return priced.recipe(adjustment, scale, card.currency).line(
         index, use.revenue, quantities, notes, breakdown
     )
 
@@ -515,6 +520,7 @@ class _PricedCard:
         "_rules",
         "_scales",
         "card",
+        "currency",
         "period_days",
         "places",
         "zero",
@@ -522,6 +528,7 @@ class _PricedCard:
 
     def __init__(self, card: RateCard) -> None:
         self.card = card
+        self.currency = card.currency
         self.places = minor_units(card.currency)
         self.zero = quantize(0, card.currency)
         self._rules = [_PricedRule(rule, self.places) for rule in card.rules]
@@ -586,9 +593,10 @@ def price(card: RateCard, request: QuoteRequest, *, breakdowns: bool = True) -> 
     _check_request(card, request, errors)
     scale = None if errors else compiled.scale(request.term.days)
     organization_type = request.organization_type
+    known = organization_type if organization_type in ORGANIZATION_TYPES else None
     lines = []
     for index, use in enumerate(request.uses):
-        line = _use_line(compiled, organization_type, scale, index, use, errors, breakdowns)
+        line = _use_line(compiled, known, scale, index, use, errors, breakdowns)
         if line is not None:
             lines.append(line)
     if errors or scale is None:

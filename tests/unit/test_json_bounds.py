@@ -81,3 +81,57 @@ def test_objects_and_lists_nested_alike_are_read_up_to_the_limit_and_refused_pas
 def test_brackets_inside_strings_do_not_make_a_body_too_deep() -> None:
     document = {"description": "[{" * 50}
     assert limits.loads(json.dumps(document)) == document
+
+
+def hooked(text: str) -> Any:
+    """What `loads` answers when every integer goes through `json_int`."""
+    try:
+        document = json.loads(
+            text,
+            parse_float=limits.json_decimal,
+            parse_int=limits.json_int,
+            parse_constant=limits._refuse_constant,
+        )
+    except limits.NumberOutOfRange as error:
+        return ("refused", {"_body": [str(error)]})
+    return walked(document)
+
+
+# Integers on both sides of the bound on their literal, digits in strings
+# beside them (ASCII and not: "\u0661" is ARABIC-INDIC DIGIT ONE), and text a
+# UTF-8 encoding must still carry (a lone surrogate).
+BOUND = 10**limits.MAX_JSON_NUMBER_CHARS
+integers = st.integers(-BOUND, BOUND) | st.sampled_from(
+    [BOUND // 10, BOUND // 10 - 1, -(BOUND // 100), -(BOUND // 100) + 1, BOUND - 1, -BOUND + 1]
+)
+digit_texts = st.text(
+    alphabet=st.sampled_from(["9", "0", "\u0661", "é", "\ud800", " "]), max_size=44
+)
+numbered = st.recursive(
+    integers | digit_texts | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(digit_texts, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(numbered, st.booleans())
+def test_integers_read_in_c_are_refused_and_accepted_as_json_int_would(
+    document: Any, escaped: bool
+) -> None:
+    text = json.dumps(document, ensure_ascii=escaped)
+    assert outcome(text) == hooked(text)
+
+
+@pytest.mark.parametrize(
+    "literal", ["9" * 40, "-" + "9" * 39, "9" * 41, "-" + "9" * 40, "1" + "0" * 40]
+)
+def test_an_integer_literal_is_refused_past_the_bound_whatever_surrounds_it(literal: str) -> None:
+    text = f'{{"a": "{"1" * 45}", "quantity": {literal}}}'
+    expected = hooked(text)
+    assert outcome(text) == expected
+    assert isinstance(expected, tuple) == (len(literal) > limits.MAX_JSON_NUMBER_CHARS)
+
+
+def test_a_body_with_a_byte_order_mark_is_refused_as_json_loads_refuses_it() -> None:
+    with pytest.raises(json.JSONDecodeError, match="Unexpected UTF-8 BOM"):
+        limits.loads('\ufeff{"a": 1}')

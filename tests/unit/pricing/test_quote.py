@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from licensing.money import round_fraction
 from licensing.pricing import (
     ProposedUse,
     Quote,
@@ -640,3 +641,30 @@ def test_proposed_uses_and_quote_lines_behave_as_frozen_dataclasses() -> None:
     assert "use_index=0" in repr(line)
     with pytest.raises(dataclasses.FrozenInstanceError):
         line.amount = None  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("unit_price", ["0.005", "0.0049", "2.675", "0.333", "18.50"])
+@pytest.mark.parametrize("organization_type", ["commercial", "nonprofit"])
+@pytest.mark.parametrize("term", [{}, HALF_YEAR], ids=["whole period", "half year"])
+def test_a_per_unit_amount_is_rounded_half_up_from_its_exact_value_with_or_without_discount(
+    make_card: MakeCard,
+    ask: Ask,
+    unit_price: str,
+    organization_type: str,
+    term: dict[str, date],
+) -> None:
+    # A per-unit amount is a plain decimal (nothing prorated): it is rounded by
+    # quantizing it, not from the ratio of the scaled amount; the exact value
+    # in the breakdown says what it must come to.
+    third_off = {
+        "id": "third",
+        "when": {"organization_type": "nonprofit"},
+        "discount_percent": "33.3",
+    }
+    card = make_card([unit_rule(unit_price)], [third_off])
+    line = ask(card, seats(3), organization_type=organization_type, **term).lines[0]
+    assert line.breakdown is not None
+    assert line.amount == round_fraction(line.breakdown.unrounded, 2)
+    assert len(str(line.amount).split(".")[1]) == 2  # the currency's minor digits
+    exact = line.amount == line.breakdown.unrounded
+    assert ("rounded half-up" in line.explanation[-1]) == (not exact)
