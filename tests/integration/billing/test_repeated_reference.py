@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -155,3 +156,35 @@ def test_the_api_records_a_repeated_reference_as_before_and_its_audit_event_note
     assert note is not None
     assert note.startswith("Repeated reference:")
     assert f"payment {first.id} (400.00 USD" in note
+
+
+def test_asking_names_every_earlier_payment_with_the_reference_beside_other_problems(
+    vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    clerk = billing_clerk()
+    _first_instalment(invoice, clerk)
+    services.record_offline_payment(
+        invoice.id, method="check", amount=Decimal("100.00"), reference="fedwire 0042", actor=clerk
+    )
+
+    with pytest.raises(services.RepeatedReference) as refused:
+        services.record_offline_payment(
+            invoice.id,
+            method="wire",
+            amount=Decimal("900.00"),
+            reference="FEDWIRE 0042",
+            repeated_reference="ask",
+            actor=clerk,
+        )
+
+    today = office_date(utcnow()).isoformat()
+    assert refused.value.errors == {
+        "amount": ["More than the balance due (500.00 USD)."],
+        "reference": [
+            "2 payments with this reference are already recorded on this invoice: "
+            f"400.00 USD received {today}, recorded by {clerk.name}; "
+            f"100.00 USD received {today}, recorded by {clerk.name}."
+        ],
+    }
+    assert len(_payments(invoice)) == 2
