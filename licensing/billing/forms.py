@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from licensing.billing.models import REASON_MAX, REFERENCE_MAX
@@ -44,8 +44,15 @@ class OfflinePaymentForm(PageForm):
         ],
         description="The bank's transfer reference or the check number.",
     )
+    # Shown only once the invoice is found to have a payment with this reference.
+    record_anyway = BooleanField(
+        "Record it anyway: this is a separate payment with the same reference"
+    )
     received_on = DateField("Received on", validators=[Optional()])
     note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
+
+    # Set when the service refused a repeated reference: the page shows the box.
+    reference_repeated = False
 
 
 class ReasonForm(PageForm):

@@ -566,15 +566,21 @@ def record_payment(invoice_id: int) -> Page:
     form = forms.OfflinePaymentForm()
 
     def act() -> str:
-        payment = services.record_offline_payment(
-            invoice_id,
-            method=form.method.data or "",
-            amount=_amount(form.amount.data),
-            reference=form.reference.data,
-            received_on=form.received_on.data,
-            note=form.note.data,
-            actor=current_actor(),
-        )
+        try:
+            payment = services.record_offline_payment(
+                invoice_id,
+                method=form.method.data or "",
+                amount=_amount(form.amount.data),
+                reference=form.reference.data,
+                received_on=form.received_on.data,
+                note=form.note.data,
+                # Two instalments may share a reference: ask, and record once confirmed.
+                repeated_reference="confirmed" if form.record_anyway.data else "ask",
+                actor=current_actor(),
+            )
+        except services.RepeatedReference:
+            form.reference_repeated = True
+            raise
         return (
             f"Recorded {forms.METHOD_IN_A_SENTENCE[payment.method]} of "
             f"{money(payment.amount, payment.currency)} {payment.currency}."

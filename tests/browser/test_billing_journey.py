@@ -2,7 +2,7 @@
 (auto-approved with a flat development fee), which becomes active; its invoice
 appears for the vendor, who pays by card through localstripe's Stripe.js;
 Stripe's signed webhook marks it paid and the PDF says so. Billing staff record
-an offline wire payment."""
+an offline wire payment, and confirm one whose bank reference is already recorded."""
 
 from __future__ import annotations
 
@@ -133,6 +133,46 @@ def test_billing_staff_record_an_offline_wire_payment(page: Any, live_server: Li
     page.get_by_text("Recorded a wire transfer of 900.00 USD.").wait_for()
     assert "FEDWIRE 20270120-0042" in page.content()
     assert page.locator(".badge.state-paid").first.is_visible()
+
+
+def test_billing_staff_are_warned_before_recording_a_bank_reference_twice(
+    page: Any, live_server: LiveServer
+) -> None:
+    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+
+    form = page.get_by_role("region", name="Record an offline payment")
+
+    def record(amount: str, reference: str) -> None:
+        form.get_by_label("Method").select_option("wire")
+        form.get_by_label("Amount", exact=True).fill(amount)
+        form.get_by_label("Reference", exact=True).fill(reference)
+        form.get_by_label("Note").fill("Instalment")
+        form.get_by_role("button", name="Record payment").click()
+
+    record("300.00", "FEDWIRE 0042")
+    page.get_by_text("Recorded a wire transfer of 300.00 USD.").wait_for()
+
+    # The same reference again (trimmed, another case): the form comes back as typed.
+    record("200.00", " fedwire 0042")
+    warning = form.locator("#reference-error")
+    warning.wait_for()
+    assert "already recorded on this invoice: 300.00 USD received" in warning.inner_text()
+    assert f"recorded by {staff.email}" in warning.inner_text()
+    assert form.get_by_label("Amount", exact=True).input_value() == "200.00"
+    assert form.get_by_label("Reference", exact=True).input_value() == " fedwire 0042"
+    assert form.get_by_label("Note").input_value() == "Instalment"
+    assert page.locator("#balance-due").inner_text().startswith("600.00")
+
+    confirm = form.get_by_label("Record it anyway: this is a separate payment")
+    confirm.check()
+    form.get_by_role("button", name="Record payment").click()
+    page.get_by_text("Recorded a wire transfer of 200.00 USD.").wait_for()
+    assert page.locator("#balance-due").inner_text().startswith("400.00")
+    assert confirm.count() == 0
 
 
 def test_billing_staff_refund_a_credit_note_on_a_paid_invoice_by_wire(

@@ -43,7 +43,11 @@ from licensing.billing.services.refunds import (
     record_offline_refund,
     refund_card,
 )
-from licensing.billing.services.settlement import accept_flagged_payment, record_offline_payment
+from licensing.billing.services.settlement import (
+    RepeatedReference,
+    accept_flagged_payment,
+    record_offline_payment,
+)
 from licensing.billing.services.webhooks import HANDLED_EVENTS, WebhookResult, handle_stripe_webhook
 from licensing.errors import Conflict  # callers catch it as services.Conflict
 
@@ -58,6 +62,7 @@ __all__ = [
     "Conflict",
     "OverdueReport",
     "ReconcileReport",
+    "RepeatedReference",
     "WebhookResult",
     "_gateway",
     "accept_flagged_payment",

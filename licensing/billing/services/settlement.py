@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -27,11 +28,81 @@ from licensing.billing.states import CARD, COLLECTIBLE, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.money import in_words, quantize
+from licensing.money import format_grouped, in_words, quantize
+
+# What to do with an offline payment whose reference the invoice already has (two
+# instalments may share one, so it is never refused outright): `ask` refuses it
+# with `RepeatedReference` until staff confirm (the console's form), `confirmed`
+# records it, `allow` records it without asking (the API, whose Idempotency-Key
+# is what guards retries). Either way its audit event names the earlier payments.
+RepeatedReferencePolicy = Literal["ask", "confirmed", "allow"]
+
+
+class RepeatedReference(InvalidInput):
+    """The invoice already has a payment with this reference: refused until billing
+    staff confirm it is a separate payment (`repeated_reference="confirmed"`)."""
+
+
+def _same_reference(session: Session, invoice: Invoice, reference: str) -> list[Payment]:
+    """The invoice's payments with `reference`, compared trimmed and case-insensitively.
+
+    Every succeeded payment counts, refunded or not: an offline refund is made
+    against a credit note, not a payment, and a refund does not make a second
+    entry of the same transfer right. The few payments of one invoice are
+    compared here rather than in SQL, whose lower() folds only ASCII on SQLite."""
+    wanted = reference.strip().casefold()
+    payments = session.scalars(
+        select(Payment)
+        .where(
+            Payment.invoice_id == invoice.id,
+            Payment.state == SUCCEEDED,
+            Payment.reference.is_not(None),
+        )
+        .order_by(Payment.id)
+    )
+    return [p for p in payments if (p.reference or "").strip().casefold() == wanted]
+
+
+def _described(payment: Payment) -> str:
+    """An earlier payment as staff read it on the page: amount, day received, who
+    recorded it."""
+    received = payment.received_on or office_date(payment.created_at)
+    amount = format_grouped(payment.amount, payment.currency)
+    return (
+        f"{amount} {payment.currency} received {received.isoformat()}, "
+        f"recorded by {payment.recorded_by}"
+    )
+
+
+def _repeat_note(earlier: list[Payment], policy: RepeatedReferencePolicy) -> str:
+    """The recorded payment's audit note: which payments already had its reference."""
+    heading = "Repeated reference confirmed" if policy == "confirmed" else "Repeated reference"
+    named = "; ".join(f"payment {p.id} ({_described(p)})" for p in earlier)
+    return f"{heading}: same as {named}."
+
+
+def _repeat_message(earlier: list[Payment]) -> str:
+    if len(earlier) == 1:
+        return (
+            "A payment with this reference is already recorded on this invoice: "
+            f"{_described(earlier[0])}."
+        )
+    listed = "; ".join(_described(p) for p in earlier)
+    return (
+        f"{len(earlier)} payments with this reference are already recorded on this "
+        f"invoice: {listed}."
+    )
 
 
 def _new_payment(
-    session: Session, invoice: Invoice, *, action: str, actor: Actor, now: datetime, **fields: Any
+    session: Session,
+    invoice: Invoice,
+    *,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    audit_note: str | None = None,
+    **fields: Any,
 ) -> Payment:
     """Record a payment against `invoice` (its audit event is `action`): a card
     attempt, or money received by wire, ACH or check (with its bank reference)."""
@@ -46,7 +117,7 @@ def _new_payment(
     after = {"invoice": invoice.number, **payment.snapshot()}
     if payment.method != CARD:
         after["reference"] = payment.reference
-    _add_new(session, payment, action, after=after, actor=actor)
+    _add_new(session, payment, action, after=after, actor=actor, note=audit_note)
     return payment
 
 
@@ -92,9 +163,13 @@ def record_offline_payment(
     received_on: date | None = None,
     note: str | None = None,
     now: datetime | None = None,
+    repeated_reference: RepeatedReferencePolicy = "allow",
     actor: Actor,
 ) -> Payment:
-    """Billing staff: a wire, ACH or check payment, in the same ledger as cards."""
+    """Billing staff: a wire, ACH or check payment, in the same ledger as cards.
+
+    A reference the invoice already has is refused with `RepeatedReference` when
+    `repeated_reference` is `ask`, and recorded otherwise (see the policy)."""
     actor.require_role("billing")
     now = now or utcnow()
     errors, clean_reference = _offline_errors(method, reference, received_on, "received_on", now)
@@ -117,6 +192,11 @@ def record_offline_payment(
             errors["amount"] = [
                 f"More than the balance due ({_amount(invoice.balance_due, invoice.currency)})."
             ]
+        # Checked with the invoice locked, so a double submission finds the first.
+        earlier = _same_reference(session, invoice, clean_reference) if clean_reference else []
+        if earlier and repeated_reference == "ask" and "reference" not in errors:
+            errors["reference"] = [_repeat_message(earlier)]
+            raise RepeatedReference("The payment has problems.", errors)
         if errors:
             raise InvalidInput("The payment has problems.", errors)
         payment = _new_payment(
@@ -131,6 +211,7 @@ def record_offline_payment(
             reference=clean_reference,
             received_on=received_on or office_date(now),
             note=(note or "").strip() or None,
+            audit_note=_repeat_note(earlier, repeated_reference) if earlier else None,
         )
         _apply(session, invoice, payment, actor=actor, now=now)
         return payment

@@ -1,0 +1,190 @@
+"""An offline payment whose bank reference the invoice already has: the console's
+form asks billing staff to confirm it is a separate payment before recording it;
+the API records it as before (its Idempotency-Key is what guards retries)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
+from licensing.billing import services
+from licensing.billing.models import Invoice, Payment
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from tests.support.factories import bearer, billing_clerk
+
+CONFIRM_LABEL = "Record it anyway: this is a separate payment with the same reference"
+
+
+def _payments(invoice: Invoice) -> list[Payment]:
+    return list(
+        db.session().scalars(
+            select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.id)
+        )
+    )
+
+
+def _recorded_note(payment: Payment) -> str | None:
+    return (
+        db.session()
+        .scalars(
+            select(AuditEvent.note).where(
+                AuditEvent.action == "payment.recorded", AuditEvent.entity_id == str(payment.id)
+            )
+        )
+        .one()
+    )
+
+
+def _first_instalment(invoice: Invoice, clerk: Actor) -> Payment:
+    return services.record_offline_payment(
+        invoice.id,
+        method="wire",
+        amount=Decimal("400.00"),
+        reference="FEDWIRE 0042",
+        actor=clerk,
+    )
+
+
+def _second_instalment(client: FlaskClient, invoice: Invoice, **extra: str) -> str:
+    response = client.post(
+        f"/console/invoices/{invoice.id}/payments",
+        data={
+            "method": "ach",
+            "amount": "300.00",
+            "reference": "  fedwire 0042 ",
+            "note": "Second instalment",
+            **extra,
+        },
+    )
+    return f"{response.status_code} {response.get_data(as_text=True)}"
+
+
+def test_a_repeated_reference_comes_back_naming_the_earlier_payment_and_stores_nothing(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    clerk = billing_clerk()
+    _first_instalment(invoice, clerk)
+    # The same reference on another invoice is not this invoice's concern.
+    services.record_offline_payment(
+        invoice_for(vendor, ("500.00",)).id,
+        method="wire",
+        amount=Decimal("500.00"),
+        reference="FEDWIRE 0042",
+        actor=billing_clerk(),
+    )
+    signed_in(client, billing_staff)
+
+    page = _second_instalment(client, invoice)
+
+    assert page.startswith("422 ")
+    today = office_date(utcnow()).isoformat()
+    assert (
+        f"A payment with this reference is already recorded on this invoice: "
+        f"400.00 USD received {today}, recorded by {clerk.name}."
+    ) in page
+    assert "500.00 USD received" not in page
+    assert CONFIRM_LABEL in page
+    # What was typed is kept, and nothing is stored.
+    assert 'value="300.00"' in page
+    assert 'value="  fedwire 0042 "' in page
+    assert "Second instalment</textarea>" in page
+    assert '<option selected value="ach">' in page
+    assert len(_payments(invoice)) == 1
+
+
+def test_ticking_record_it_anyway_records_the_payment_once_and_audits_the_confirmation(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    first = _first_instalment(invoice, billing_clerk())
+    signed_in(client, billing_staff)
+    assert _second_instalment(client, invoice).startswith("422 ")
+
+    answer = _second_instalment(client, invoice, record_anyway="y")
+
+    assert answer.startswith("302 ")
+    payments = _payments(invoice)
+    assert [(p.amount, p.reference) for p in payments] == [
+        (Decimal("400.00"), "FEDWIRE 0042"),
+        (Decimal("300.00"), "fedwire 0042"),
+    ]
+    db.session().refresh(invoice)
+    assert invoice.balance_due == Decimal("300.00")
+    note = _recorded_note(payments[1])
+    assert note is not None
+    assert note.startswith("Repeated reference confirmed:")
+    assert f"payment {first.id} (400.00 USD" in note
+
+
+def test_the_api_records_a_repeated_reference_as_before_and_its_audit_event_notes_it(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    first = _first_instalment(invoice, billing_clerk())
+
+    response = client.post(
+        f"/api/v1/invoices/{invoice.id}/payments",
+        json={"method": "wire", "amount": "300.00", "reference": "FEDWIRE 0042"},
+        headers=bearer(billing_staff),
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    payments = _payments(invoice)
+    assert len(payments) == 2
+    note = _recorded_note(payments[1])
+    assert note is not None
+    assert note.startswith("Repeated reference:")
+    assert f"payment {first.id} (400.00 USD" in note
+
+
+def test_asking_names_every_earlier_payment_with_the_reference_beside_other_problems(
+    vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    clerk = billing_clerk()
+    _first_instalment(invoice, clerk)
+    services.record_offline_payment(
+        invoice.id, method="check", amount=Decimal("100.00"), reference="fedwire 0042", actor=clerk
+    )
+
+    with pytest.raises(services.RepeatedReference) as refused:
+        services.record_offline_payment(
+            invoice.id,
+            method="wire",
+            amount=Decimal("900.00"),
+            reference="FEDWIRE 0042",
+            repeated_reference="ask",
+            actor=clerk,
+        )
+
+    today = office_date(utcnow()).isoformat()
+    assert refused.value.errors == {
+        "amount": ["More than the balance due (500.00 USD)."],
+        "reference": [
+            "2 payments with this reference are already recorded on this invoice: "
+            f"400.00 USD received {today}, recorded by {clerk.name}; "
+            f"100.00 USD received {today}, recorded by {clerk.name}."
+        ],
+    }
+    assert len(_payments(invoice)) == 2
