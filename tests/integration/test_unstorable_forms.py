@@ -280,6 +280,9 @@ GENERIC_REFUSAL = {
     "billing.card_payment": BUTTON,
     "billing_console.accept_payment": "answers with a flash message on the invoice page",
     "billing_documents.linked_card_payment": BUTTON,
+    # Posted only when an estimate is too long for a link; stores nothing, and a NUL
+    # in its link's query string gets this same page (Back keeps what was typed).
+    "estimator.estimate": "the estimator stores nothing; it answers as its link does",
     "mail_console.retry": BUTTON,
     "mail_console.send_now": BUTTON,
     "permissions_console.assign": BUTTON,
