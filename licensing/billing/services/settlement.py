@@ -23,18 +23,27 @@ from licensing.billing.services._common import (
     _reason,
     _settle_if_cleared,
 )
-from licensing.billing.states import CARD, COLLECTIBLE, PAYMENT, SUCCEEDED
+from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import in_words, quantize
+from licensing.records import attributes
 
 
 def _new_payment(
-    session: Session, invoice: Invoice, *, action: str, actor: Actor, now: datetime, **fields: Any
+    session: Session,
+    invoice: Invoice,
+    *,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    also_audited: tuple[str, ...] = (),
+    **fields: Any,
 ) -> Payment:
     """Record a payment against `invoice` (its audit event is `action`): a card
-    attempt, or money received by wire, ACH or check (with its bank reference)."""
+    attempt, or money received by wire, ACH or check. The event has the invoice's
+    number, `Payment.SNAPSHOT` and the fields named in `also_audited`."""
     payment = Payment(
         invoice_id=invoice.id,
         organization_id=invoice.organization_id,
@@ -43,9 +52,11 @@ def _new_payment(
         created_at=now,
         **fields,
     )
-    after = {"invoice": invoice.number, **payment.snapshot()}
-    if payment.method != CARD:
-        after["reference"] = payment.reference
+    after = {
+        "invoice": invoice.number,
+        **payment.snapshot(),
+        **attributes(payment, also_audited),
+    }
     _add_new(session, payment, action, after=after, actor=actor)
     return payment
 
@@ -131,6 +142,10 @@ def record_offline_payment(
             reference=clean_reference,
             received_on=received_on or office_date(now),
             note=(note or "").strip() or None,
+            # Money received offline is audited with its bank reference. A card
+            # payment has none (its PaymentIntent names it), so, unlike a refund's,
+            # the reference is no part of `Payment.SNAPSHOT`.
+            also_audited=("reference",),
         )
         _apply(session, invoice, payment, actor=actor, now=now)
         return payment

@@ -238,3 +238,23 @@ def test_every_event_of_a_card_payment_by_the_invoice_link_names_the_contact_and
     assert {(event.actor, event.actor_user_id) for event in events} == {
         (organization.billing_email, None)
     }
+
+
+def test_a_card_attempt_is_audited_without_a_reference(
+    vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("45.00",))
+    payment = _pay(invoice, vendor, localstripe)
+    event = (
+        db.session()
+        .scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "payment.started", AuditEvent.entity_id == str(payment.id)
+            )
+        )
+        .one()
+    )
+    # The amount is the balance due as the ledger computes it (four places).
+    assert event.after == (
+        f'{{"amount":"45.0000","invoice":"{invoice.number}","method":"card","state":"pending"}}'
+    )
