@@ -296,12 +296,13 @@ def _send_link(
 ) -> None:
     """Issue a one-time link for `purpose` and mail it to the user."""
     link, raw = _issue_link(session, purpose, email=user.email, user=user)
-    _mail_link(session, link, raw, page, subject, template, user=user)
+    _mail_link(session, link, raw=raw, page=page, subject=subject, template=template, user=user)
 
 
 def _mail_link(
     session: Session,
     link: OneTimeToken,
+    *,
     raw: str,
     page: Callable[[str], str],
     subject: str,

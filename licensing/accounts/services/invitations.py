@@ -77,10 +77,10 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
         _mail_link(
             session,
             link,
-            raw,
-            links().invitation,
-            f"Join {organization.legal_name} on the {mail.OFFICE_NAME}",
-            "invitation",
+            raw=raw,
+            page=links().invitation,
+            subject=f"Join {organization.legal_name} on the {mail.OFFICE_NAME}",
+            template="invitation",
             organization=organization,
             inviter=inviter,
         )

@@ -134,10 +134,10 @@ def _send_confirmation(session: Session, user: User, normalized: str, actor: Act
     _mail_link(
         session,
         link,
-        raw,
-        links().email_verification,
-        "Confirm your new email address",
-        "confirm_new_email",
+        raw=raw,
+        page=links().email_verification,
+        subject="Confirm your new email address",
+        template="confirm_new_email",
         user=user,
         new_email=normalized,
     )

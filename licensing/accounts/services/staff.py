@@ -99,10 +99,10 @@ def create_staff_user(
             _mail_link(
                 session,
                 link,
-                raw,
-                links().password_reset,
-                f"Your staff account at the {mail.OFFICE_NAME}",
-                "staff_welcome",
+                raw=raw,
+                page=links().password_reset,
+                subject=f"Your staff account at the {mail.OFFICE_NAME}",
+                template="staff_welcome",
                 user=user,
                 roles=sorted(chosen),
             )
