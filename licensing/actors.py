@@ -17,7 +17,8 @@ from licensing.errors import NotFound, PermissionDenied
 
 @dataclass(frozen=True)
 class Actor:
-    """A signed-in user with their roles, or the system running a batch job."""
+    """A signed-in user with their roles, the system running a batch job, or someone
+    acting by a link they were sent, with no account: no user, and no roles."""
 
     name: str
     user_id: int | None = None
@@ -28,11 +29,18 @@ class Actor:
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
-        return cls(principal.email, principal.user_id, principal.organization_id, principal.roles)
+        """The actor of `principal`; a principal with user id 0 has no account (the
+        billing contact paying by an invoice link, `billing.links.payer`): no user,
+        so every audit event it writes names no user (None), as for the system."""
+        user_id = principal.user_id or None
+        return cls(principal.email, user_id, principal.organization_id, principal.roles)
 
     @property
     def is_system(self) -> bool:
-        return self.user_id is None
+        """No user and no organization: a batch job (or a permission requester's
+        link, whose use cases check no roles). A link payer has an organization,
+        so it is a vendor without roles, never the system."""
+        return self.user_id is None and self.organization_id is None
 
     @property
     def is_vendor(self) -> bool:

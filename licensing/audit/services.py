@@ -189,7 +189,7 @@ def record_event(
     writes those): the entity type is the first part of `action` (`user.created`:
     `user`), the actor the `Actor` acting. `actor=None` leaves the audit log to name
     the request's caller, for the steps taken before anyone is known (a failed
-    sign-in that locks an account). A user id of 0 (a payer by signed link) is no user.
+    sign-in that locks an account).
     """
     return record(
         session,
@@ -200,7 +200,7 @@ def record_event(
         after=after,
         note=note,
         actor=actor.name if actor else None,
-        actor_user_id=(actor.user_id or None) if actor else None,
+        actor_user_id=actor.user_id if actor else None,
     )
 
 

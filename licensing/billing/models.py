@@ -344,7 +344,7 @@ class Payment(Snapshotted, Base):
         return card_label(self.card_brand, self.card_last4)
 
     # What the audit log records of a new payment (with the invoice's number, and an
-    # offline payment's bank reference).
+    # offline payment's bank reference, which `record_offline_payment` adds).
     SNAPSHOT = ("method", "amount", "state")
 
 

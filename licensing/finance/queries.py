@@ -26,10 +26,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, Select, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing import calendar
 from licensing.accounts.models import Organization
@@ -170,15 +170,29 @@ def _issued(currency: str) -> list[ColumnElement[bool]]:
     return [Invoice.state.not_in(NOT_COUNTED), Invoice.currency == currency]
 
 
+class _Succeeded(NamedTuple):
+    """A succeeded payment or refund: the day it counts on, and its row (the columns
+    asked for, by name: `row.amount`)."""
+
+    day: date
+    row: Row[*tuple[Any, ...]]
+
+
 def _succeeded_between(
-    session: Session, record: Any, day: Any, currency: str, start: date, end: date, *columns: Any
-) -> Iterator[tuple[date, Sequence[Any]]]:
-    """(the day, `columns`) of each succeeded payment or refund (`record`) in
-    `currency` made from `start` to `end`: its `day` (offline), else the office
-    date Stripe settled it (the SQL bound on the UTC time stamp is loose; the day
-    found is exact)."""
+    session: Session,
+    record: type[Payment] | type[Refund],
+    currency: str,
+    start: date,
+    end: date,
+    *columns: InstrumentedAttribute[Any],
+    day: InstrumentedAttribute[date | None],
+) -> Iterator[_Succeeded]:
+    """Each succeeded payment or refund (`record`) in `currency` made from `start` to
+    `end`, with its `columns`: made on its `day` (offline), else on the office date
+    Stripe settled it (the SQL bound on the UTC time stamp is loose; the day found
+    is exact)."""
     rows = session.execute(
-        select(*columns, day, record.settled_at).where(
+        select(*columns, day.label("offline_day"), record.settled_at).where(
             record.state == SUCCEEDED,
             record.currency == currency,
             or_(
@@ -188,19 +202,21 @@ def _succeeded_between(
             ),
         )
     )
-    for *values, offline_day, settled_at in rows:
-        made = _received_on(offline_day, settled_at)
+    for row in rows:
+        made = _received_on(row.offline_day, row.settled_at)
         if made is not None and start <= made <= end:
-            yield made, values
+            yield _Succeeded(made, row)
 
 
 def collections(session: Session, currency: str, start: date, end: date) -> list[Collection]:
     """Succeeded payments received between `start` and `end` (inclusive)."""
     paid = (Payment.invoice_id, Payment.organization_id, Payment.amount)
-    found = _succeeded_between(session, Payment, Payment.received_on, currency, start, end, *paid)
+    found = _succeeded_between(
+        session, Payment, currency, start, end, *paid, day=Payment.received_on
+    )
     return [
-        Collection(invoice_id, organization_id, amount, day)
-        for day, (invoice_id, organization_id, amount) in found
+        Collection(each.row.invoice_id, each.row.organization_id, each.row.amount, each.day)
+        for each in found
     ]
 
 
@@ -262,8 +278,10 @@ class PeriodFigures:
 def refunds(session: Session, currency: str, start: date, end: date) -> list[tuple[date, Decimal]]:
     """Refunds sent (succeeded) between `start` and `end`, by the day sent: an
     offline refund's `sent_on`, else the office date Stripe confirmed it."""
-    sent = _succeeded_between(session, Refund, Refund.sent_on, currency, start, end, Refund.amount)
-    return [(day, amount) for day, (amount,) in sent]
+    sent = _succeeded_between(
+        session, Refund, currency, start, end, Refund.amount, day=Refund.sent_on
+    )
+    return [(each.day, each.row.amount) for each in sent]
 
 
 def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:

@@ -12,7 +12,10 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
+from licensing.billing import links
+from licensing.billing.models import Invoice
 from licensing.errors import IllegalTransition
 from licensing.statemachine import StateMachine
 
@@ -72,3 +75,16 @@ def test_an_illegal_step_changes_nothing_and_writes_nothing(app: Any) -> None:
 def test_hooks_are_declared_only_for_known_actions() -> None:
     with pytest.raises(ValueError, match="no actions"):
         machine().on("archive")
+
+
+def test_a_step_and_a_use_cases_own_event_name_the_invoice_link_payer_alike(app: Any) -> None:
+    payer = Actor.of(links.payer(Invoice(organization_id=7), "billing@northwind.example"))
+    session = db.session()
+    machine().apply(session, Ticket(id=9), "close", actor=payer)
+    audit.record_event(session, "support_ticket.noted", 9, after={"seen": True}, actor=payer)
+    stepped, noted = session.scalars(
+        select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(2)
+    ).all()[::-1]
+    assert (stepped.action, noted.action) == ("support_ticket.closed", "support_ticket.noted")
+    assert (stepped.actor, stepped.actor_user_id) == ("billing@northwind.example", None)
+    assert (noted.actor, noted.actor_user_id) == (stepped.actor, stepped.actor_user_id)

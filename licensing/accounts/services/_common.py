@@ -296,12 +296,13 @@ def _send_link(
 ) -> None:
     """Issue a one-time link for `purpose` and mail it to the user."""
     link, raw = _issue_link(session, purpose, email=user.email, user=user)
-    _mail_link(session, link, raw, page, subject, template, user=user)
+    _mail_link(session, link, raw=raw, page=page, subject=subject, template=template, user=user)
 
 
 def _mail_link(
     session: Session,
     link: OneTimeToken,
+    *,
     raw: str,
     page: Callable[[str], str],
     subject: str,
@@ -334,7 +335,9 @@ def _insert_user(
             "email", "An account already uses this email address. Sign in, or reset your password."
         ) from None
     who = _user_actor(user) if themselves else actor
-    _audit(session, "user.created", user.id, before=None, after=user.snapshot(), actor=who)
+    audit.record_event(
+        session, "user.created", user.id, before=None, after=user.snapshot(), actor=who
+    )
 
 
 # --- who acts ------------------------------------------------------------------------
@@ -345,22 +348,18 @@ def _user_actor(user: User) -> Actor:
     return Actor(user.email, user.id, user.organization_id, user.roles)
 
 
-# The accounts use cases' audit events (`user.created`: entity type `user`).
-_audit = audit.record_event
-
-
 def _change_user(session: Session, user: User, action: str, actor: Actor, **values: Any) -> None:
     """Set the user's fields to `values`, audited as `action` with what they were."""
     before = {name: getattr(user, name) for name in values}
     for name, value in values.items():
         setattr(user, name, value)
-    _audit(session, action, user.id, before=before, after=values, actor=actor)
+    audit.record_event(session, action, user.id, before=before, after=values, actor=actor)
 
 
 def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, actor: Actor) -> None:
     """Withdraw a link or token now (it stops working at once), audited as `action`."""
     record.revoked_at = utcnow()
-    _audit(
+    audit.record_event(
         session,
         action,
         record.id,

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import User
-from licensing.accounts.services._common import _audit, normalize_email
+from licensing.accounts.services._common import normalize_email
+from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput, PermissionDenied
 from licensing.links import links
@@ -91,7 +92,7 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
         return
     user.failed_login_count = 0
     user.locked_until = now + LOCKOUT_PERIOD
-    _audit(
+    audit.record_event(
         session,
         "user.locked",
         user.id,

@@ -6,7 +6,6 @@ from licensing import db
 from licensing.accounts import queries
 from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
 from licensing.accounts.services._common import (
-    _audit,
     _find_link,
     _issue_link,
     _mail_link,
@@ -17,6 +16,7 @@ from licensing.accounts.services._common import (
 from licensing.accounts.services.registration import create_vendor_user
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
@@ -62,7 +62,7 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
             organization=organization,
             created_by_id=actor.user_id,
         )
-        _audit(
+        audit.record_event(
             session,
             "invitation.created",
             link.id,
@@ -77,10 +77,10 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
         _mail_link(
             session,
             link,
-            raw,
-            links().invitation,
-            f"Join {organization.legal_name} on the {mail.OFFICE_NAME}",
-            "invitation",
+            raw=raw,
+            page=links().invitation,
+            subject=f"Join {organization.legal_name} on the {mail.OFFICE_NAME}",
+            template="invitation",
             organization=organization,
             inviter=inviter,
         )
@@ -116,7 +116,7 @@ def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
         )
         link.used_at = utcnow()
         link.user_id = user.id
-        _audit(
+        audit.record_event(
             session,
             "invitation.accepted",
             link.id,

@@ -12,7 +12,6 @@ from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.services._common import (
     STAFF_ONLY,
-    _audit,
     _clean_organization,
     _refuse,
 )
@@ -35,7 +34,7 @@ def create_organization(
     organization = Organization(**clean, standing=APPLYING, created_at=utcnow())
     session.add(organization)
     session.flush()
-    _audit(
+    audit.record_event(
         session,
         "organization.created",
         organization.id,
@@ -70,7 +69,7 @@ def update_organization(
             setattr(organization, name, value)
         before, after = audit.changed_fields(before_snapshot, organization.snapshot())
         if after:
-            _audit(
+            audit.record_event(
                 session,
                 "organization.updated",
                 organization.id,

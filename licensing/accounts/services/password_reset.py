@@ -15,11 +15,11 @@ from licensing.accounts.models import PASSWORD_LINKS, RESET_PASSWORD, OneTimeTok
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _address_or_none,
-    _audit,
     _find_link,
     _send_link,
     _user_actor,
 )
+from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.links import links
@@ -113,7 +113,7 @@ def reset_password(raw: str, password: str) -> User:
         verified_now = user.email_verified_at is None
         if verified_now:
             user.email_verified_at = now
-        _audit(
+        audit.record_event(
             session,
             "user.password_reset",
             user.id,

@@ -25,7 +25,6 @@ from licensing.accounts.models import (
 )
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
-    _audit,
     _change_user,
     _issue_link,
     _mail_link,
@@ -36,6 +35,7 @@ from licensing.accounts.services._common import (
 )
 from licensing.accounts.services.authentication import _count_failure
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput
 from licensing.links import links
@@ -87,7 +87,9 @@ def change_password(actor: Actor, current_password: str, new_password: str) -> U
             user.password_hash = passwords.hash_password(new_password)
             user.session_generation += 1
             user.failed_login_count = 0
-            _audit(session, "user.password_changed", user.id, before=None, after=None, actor=actor)
+            audit.record_event(
+                session, "user.password_changed", user.id, before=None, after=None, actor=actor
+            )
     _refuse(errors)
     return user
 
@@ -132,14 +134,14 @@ def _send_confirmation(session: Session, user: User, normalized: str, actor: Act
     _mail_link(
         session,
         link,
-        raw,
-        links().email_verification,
-        "Confirm your new email address",
-        "confirm_new_email",
+        raw=raw,
+        page=links().email_verification,
+        subject="Confirm your new email address",
+        template="confirm_new_email",
         user=user,
         new_email=normalized,
     )
-    _audit(
+    audit.record_event(
         session,
         "user.email_change_requested",
         user.id,
@@ -172,7 +174,7 @@ def apply_email_change(session: Session, link: OneTimeToken, user: User) -> None
     link.used_at = now
     for other in _pending_links(session, user, VERIFY_EMAIL):
         other.revoked_at = now
-    _audit(
+    audit.record_event(
         session,
         "user.email_changed",
         user.id,

@@ -14,7 +14,6 @@ from licensing.accounts.models import WELCOME, User
 from licensing.accounts.services._common import (
     LINK_VALIDITY,
     REVIEWING_ROLES,
-    _audit,
     _change_user,
     _insert_user,
     _issue_link,
@@ -24,6 +23,7 @@ from licensing.accounts.services._common import (
     _withdraw_reviewer,
 )
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
@@ -99,10 +99,10 @@ def create_staff_user(
             _mail_link(
                 session,
                 link,
-                raw,
-                links().password_reset,
-                f"Your staff account at the {mail.OFFICE_NAME}",
-                "staff_welcome",
+                raw=raw,
+                page=links().password_reset,
+                subject=f"Your staff account at the {mail.OFFICE_NAME}",
+                template="staff_welcome",
                 user=user,
                 roles=sorted(chosen),
             )
@@ -142,7 +142,7 @@ def set_staff_roles(user_id: int, roles: Iterable[str], *, actor: Actor) -> User
                 actor,
             )
         if before != sorted(chosen):
-            _audit(
+            audit.record_event(
                 session,
                 "user.roles_changed",
                 user.id,

@@ -11,8 +11,9 @@ from licensing import db
 from licensing.access import Principal
 from licensing.accounts import queries
 from licensing.accounts.models import TOKEN_NAME_MAX, ApiToken, User
-from licensing.accounts.services._common import _audit, _digest, _revoke
+from licensing.accounts.services._common import _digest, _revoke
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 
@@ -90,7 +91,7 @@ def create_api_token(user_id: int, name: str, *, actor: Actor) -> tuple[ApiToken
         )
         session.add(token)
         session.flush()
-        _audit(
+        audit.record_event(
             session,
             "api_token.created",
             token.id,

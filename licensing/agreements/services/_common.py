@@ -276,12 +276,12 @@ _MACHINES: dict[type[Application | Agreement], StateMachine] = {
 def _reasoned_step(
     model: type[T],
     record_id: int,
+    *,
     action: str,
     caller: Actor,
     now: datetime | None,
     reason: str | None,
     fields: StepFields[T],
-    *,
     reason_required: bool = True,
 ) -> T:
     """A licensing-staff step with a reason on an application or agreement: the

@@ -208,7 +208,15 @@ def terminate(
     def record_reason(agreement: Agreement, text: str | None, _actor: Actor, _at: datetime) -> None:
         agreement.termination_reason = text
 
-    return _reasoned_step(Agreement, agreement_id, "terminate", actor, now, reason, record_reason)
+    return _reasoned_step(
+        Agreement,
+        agreement_id,
+        action="terminate",
+        caller=actor,
+        now=now,
+        reason=reason,
+        fields=record_reason,
+    )
 
 
 @AGREEMENT.on("terminate")

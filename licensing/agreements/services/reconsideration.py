@@ -87,11 +87,11 @@ def grant_reconsideration(
     return _reasoned_step(
         Application,
         application_id,
-        "grant_reconsideration",
-        actor,
-        now,
-        reason,
-        reopen,
+        action="grant_reconsideration",
+        caller=actor,
+        now=now,
+        reason=reason,
+        fields=reopen,
         reason_required=False,
     )
 
@@ -106,7 +106,13 @@ def deny_reconsideration(
 ) -> Application:
     """Staff confirm the rejection; it is final."""
     return _reasoned_step(
-        Application, application_id, "deny_reconsideration", actor, now, reason, _record_decision
+        Application,
+        application_id,
+        action="deny_reconsideration",
+        caller=actor,
+        now=now,
+        reason=reason,
+        fields=_record_decision,
     )
 
 

@@ -205,7 +205,15 @@ def return_for_information(
         application.returned_at = moment
         application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
 
-    return _reasoned_step(Application, application_id, "return", actor, now, reason, ask)
+    return _reasoned_step(
+        Application,
+        application_id,
+        action="return",
+        caller=actor,
+        now=now,
+        reason=reason,
+        fields=ask,
+    )
 
 
 @_vendor_notice("return", "more information needed")
@@ -429,7 +437,15 @@ def reject(
         _record_decision(application, text, actor, moment)
         application.reconsider_by = moment + timedelta(days=RECONSIDERATION_DAYS)
 
-    return _reasoned_step(Application, application_id, "reject", actor, now, reason, decide)
+    return _reasoned_step(
+        Application,
+        application_id,
+        action="reject",
+        caller=actor,
+        now=now,
+        reason=reason,
+        fields=decide,
+    )
 
 
 @_vendor_notice("reject", "rejected")

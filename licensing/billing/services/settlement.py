@@ -24,11 +24,12 @@ from licensing.billing.services._common import (
     _reason,
     _settle_if_cleared,
 )
-from licensing.billing.states import CARD, COLLECTIBLE, PAYMENT, SUCCEEDED
+from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import format_grouped, in_words, quantize
+from licensing.records import attributes
 
 # What to do with an offline payment whose reference the invoice already has (two
 # instalments may share one, so it is never refused outright): `ask` refuses it
@@ -102,10 +103,12 @@ def _new_payment(
     actor: Actor,
     now: datetime,
     audit_note: str | None = None,
+    also_audited: tuple[str, ...] = (),
     **fields: Any,
 ) -> Payment:
     """Record a payment against `invoice` (its audit event is `action`): a card
-    attempt, or money received by wire, ACH or check (with its bank reference)."""
+    attempt, or money received by wire, ACH or check. The event has the invoice's
+    number, `Payment.SNAPSHOT` and the fields named in `also_audited`."""
     payment = Payment(
         invoice_id=invoice.id,
         organization_id=invoice.organization_id,
@@ -114,9 +117,11 @@ def _new_payment(
         created_at=now,
         **fields,
     )
-    after = {"invoice": invoice.number, **payment.snapshot()}
-    if payment.method != CARD:
-        after["reference"] = payment.reference
+    after = {
+        "invoice": invoice.number,
+        **payment.snapshot(),
+        **attributes(payment, also_audited),
+    }
     _add_new(session, payment, action, after=after, actor=actor, note=audit_note)
     return payment
 
@@ -212,6 +217,10 @@ def record_offline_payment(
             received_on=received_on or office_date(now),
             note=(note or "").strip() or None,
             audit_note=_repeat_note(earlier, repeated_reference) if earlier else None,
+            # Money received offline is audited with its bank reference. A card
+            # payment has none (its PaymentIntent names it), so, unlike a refund's,
+            # the reference is no part of `Payment.SNAPSHOT`.
+            also_audited=("reference",),
         )
         _apply(session, invoice, payment, actor=actor, now=now)
         return payment

@@ -165,7 +165,7 @@ def step(
     )
 
 
-def record_event(
+def audit_request(
     session: Session,
     request: PermissionRequest,
     event: str,
@@ -175,8 +175,9 @@ def record_event(
     actor: Actor | None,
     note: str | None = None,
 ) -> None:
-    """An audit event that is no step of the machine (creation, assignment, a
-    note). Without an `actor`, the log names the request's caller."""
+    """The request's audit event `permission_request.<event>` that is no step of
+    the machine (creation, assignment, a note): `audit.record_event` for a request.
+    Without an `actor`, the log names the request's caller."""
     audit.record_event(
         session,
         f"permission_request.{event}",

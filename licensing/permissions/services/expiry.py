@@ -21,8 +21,8 @@ from ..states import DENIED, NEEDS_INFO, UNCONFIRMED
 from ._common import (
     ANSWER_BUSINESS_DAYS,
     RECONSIDERATION_DAYS,
+    audit_request,
     close,
-    record_event,
     step,
     tell_requester,
 )
@@ -98,7 +98,7 @@ def expire_due(now: datetime | None = None) -> ExpiryReport:
 
     def window_closed(session: Session, request: PermissionRequest) -> None:
         request.reconsideration_closed_at = moment
-        record_event(
+        audit_request(
             session,
             request,
             "reconsideration_window_closed",

@@ -39,11 +39,11 @@ from ._common import (
     NOT_VALID_MESSAGE,
     LinkExpired,
     LinkNotValid,
+    audit_request,
     by_status_token,
     check_live,
     digest,
     label,
-    record_event,
     requester,
     sla_deadline,
     status_token,
@@ -141,7 +141,7 @@ def submit_request(
             **clean,
         )
         # Creation is no step of the machine: the event records the whole request.
-        record_event(session, request, "created", None, request.snapshot(), actor=None)
+        audit_request(session, request, "created", None, request.snapshot(), actor=None)
         mail.enqueue(
             session,
             to=request.requester_email,
@@ -239,7 +239,7 @@ def create_from_routed_use(
         **_routed_fields(use),
     )
     _enter_queue(request, moment, sla_days)
-    record_event(
+    audit_request(
         session,
         request,
         "created",

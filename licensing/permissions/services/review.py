@@ -23,10 +23,10 @@ from ._common import (
     ANSWER_BUSINESS_DAYS,
     add_requester_message,
     add_staff_message,
+    audit_request,
     by_status_token,
     locked,
     message_text,
-    record_event,
     requester,
     step,
     tell_requester,
@@ -85,7 +85,9 @@ def assign(
                 continue
             before = {"assignee_id": request.assignee_id}
             request.assignee_id = new_id
-            record_event(session, request, "assigned", before, {"assignee_id": new_id}, actor=actor)
+            audit_request(
+                session, request, "assigned", before, {"assignee_id": new_id}, actor=actor
+            )
         return list(found)
 
 
@@ -105,7 +107,7 @@ def release_reviewer(session: Session, withdrawn: WithdrawnReviewer, actor: Acto
     for request in held:
         before = {"assignee_id": request.assignee_id}
         request.assignee_id = None
-        record_event(
+        audit_request(
             session,
             request,
             "assigned",
@@ -183,5 +185,5 @@ def add_note(
     with db.transaction() as session:
         request = locked(session, request_id)
         note = add_staff_message(session, request, text, actor, moment, internal=True)
-        record_event(session, request, "note_added", None, {"note_id": note.id}, actor=actor)
+        audit_request(session, request, "note_added", None, {"note_id": note.id}, actor=actor)
         return note

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing import links, services
 from licensing.billing.models import Invoice, Payment
@@ -218,3 +218,43 @@ def test_the_card_payment_answer_names_the_status_url_the_page_polls(
         db.session().scalars(select(Payment.id).where(Payment.invoice_id == invoice.id)).one()
     )
     assert client.get(body["status_url"]).get_json()["outcome"] == "processing"
+
+
+def test_every_event_of_a_card_payment_by_the_invoice_link_names_the_contact_and_no_user(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("45.00",))
+    organization = db.session().get(Organization, invoice.organization_id)
+    assert organization is not None
+    before = db.session().scalars(select(AuditEvent.seq).order_by(AuditEvent.seq.desc())).first()
+    answer = client.post(
+        f"/invoice-links/{invoice.id}/{links.token(invoice)}/card-payments",
+        json={"token": card_token(localstripe, DECLINED_CARD)},
+    )
+    assert answer.status_code == 422, answer.get_data(as_text=True)
+    events = db.session().scalars(select(AuditEvent).where(AuditEvent.seq > (before or 0))).all()
+    # record_event's own events and the payment state machine's steps
+    assert {"payment.started", "payment.declined"} <= {event.action for event in events}
+    assert {(event.actor, event.actor_user_id) for event in events} == {
+        (organization.billing_email, None)
+    }
+
+
+def test_a_card_attempt_is_audited_without_a_reference(
+    vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("45.00",))
+    payment = _pay(invoice, vendor, localstripe)
+    event = (
+        db.session()
+        .scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "payment.started", AuditEvent.entity_id == str(payment.id)
+            )
+        )
+        .one()
+    )
+    # The amount is the balance due as the ledger computes it (four places).
+    assert event.after == (
+        f'{{"amount":"45.0000","invoice":"{invoice.number}","method":"card","state":"pending"}}'
+    )

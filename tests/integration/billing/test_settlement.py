@@ -14,6 +14,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
+from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.errors import Conflict, InvalidInput
@@ -78,6 +79,32 @@ def test_an_offline_payment_over_the_balance_or_without_reference_is_refused_and
     db.session().refresh(invoice)
     assert invoice.amount_paid == 0
     assert invoice.payments == []
+
+
+def test_an_offline_payment_is_audited_with_its_bank_reference(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = services.record_offline_payment(
+        invoice.id,
+        method="wire",
+        amount=Decimal("250.00"),
+        reference="W-7731",
+        actor=billing_clerk(),
+    )
+    event = (
+        db.session()
+        .scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "payment.recorded", AuditEvent.entity_id == str(payment.id)
+            )
+        )
+        .one()
+    )
+    assert event.after == (
+        f'{{"amount":"250.00","invoice":"{invoice.number}","method":"wire",'
+        '"reference":"W-7731","state":"succeeded"}'
+    )
 
 
 def test_billing_staff_record_a_wire_in_the_api_with_two_digit_amounts(
