@@ -454,3 +454,83 @@ sys.stdout.write(" ".join(seen))
 def test_a_cid_font_is_registered_by_the_first_text_drawn_in_it(tmp_path: Any) -> None:
     output = _in_a_fresh_interpreter(_CID_FONTS_ON_FIRST_USE, tmp_path)
     assert output == "0000- 0000- 1000+ 1110+"
+
+
+def test_a_paragraph_of_text_broken_before_takes_the_remembered_lines(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_BROKEN_LINES", {})
+    first, second = (
+        pdf.para("the same clause " * 20, "Clause"),
+        pdf.para("the same clause " * 20, "Clause"),
+    )
+    first.wrap(300, 1000)
+    breaking = monkeypatch.setattr  # the second wrap must not break the lines again
+    breaking(pdf._Paragraph, "_break_plainly", staticmethod(lambda *_: pytest.fail("broken again")))
+    assert second.wrap(300, 1000) == first.wrap(300, 1000)
+    assert second.blPara.lines == first.blPara.lines
+    assert second._width_max == first._width_max  # type: ignore[attr-defined]
+
+
+def test_the_remembered_lines_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_BROKEN_LINES", {})
+    monkeypatch.setattr(pdf, "_BROKEN_LINES_BOUND", 3)
+    for number in range(10):
+        pdf.para(f"clause {number} of the agreement").wrap(300, 1000)
+        assert 0 < len(pdf._BROKEN_LINES) <= 3
+    paragraph = pdf.para("clause 9 of the agreement " * 9)
+    paragraph.wrap(120, 1000)
+    reference = Paragraph(paragraph.text, pdf.STYLES["Body"])
+    reference.wrap(120, 1000)
+    assert paragraph.blPara.lines == reference.blPara.lines
+
+
+def test_the_same_text_at_another_width_or_in_another_style_is_broken_for_it() -> None:
+    value = "royalty terms for the licensed product " * 6
+    narrow, wide, small = pdf.para(value), pdf.para(value), pdf.para(value, "Small")
+    narrow.wrap(150, 1000), wide.wrap(400, 1000), small.wrap(150, 1000)
+    for paragraph, width in ((narrow, 150), (wide, 400), (small, 150)):
+        reference = Paragraph(value, paragraph.style)
+        reference.wrap(width, 1000)
+        assert paragraph.blPara.lines == reference.blPara.lines
+    assert len(narrow.blPara.lines) > len(wide.blPara.lines)
+    assert narrow.blPara.lines != small.blPara.lines  # the same words, room left differs
+
+
+def test_only_left_aligned_plain_paragraphs_take_the_short_drawing() -> None:
+    def wrapped(paragraph: Paragraph) -> Paragraph:
+        paragraph.wrap(200, 1000)
+        return paragraph
+
+    assert pdf._draws_plainly(wrapped(pdf.para("Licensed use and fee", "Clause")))
+    assert not pdf._draws_plainly(wrapped(pdf.para("1,250.00 USD", "CellRight")))
+    assert not pdf._draws_plainly(wrapped(pdf.markup("<b>Licensee</b> name")))
+    overflowing = wrapped(pdf.para("Licensed use and fee", "Clause"))
+    overflowing.blPara = overflowing.blPara.clone(lines=[(-3.0, ["Licensed", "use"])])
+    assert not pdf._draws_plainly(overflowing)  # reportlab narrows its word spacing
+
+
+_DRAWN_PLAIN = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,;:-'\"()/·—©®éÅŁčßřő\\ΩЖ")), min_size=1, max_size=120
+)
+
+
+@given(
+    texts=st.lists(_DRAWN_PLAIN, min_size=1, max_size=6),
+    style=st.sampled_from(["Body", "Clause", "Cell", "CellRight", "Heading", "Small", "Title"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_plain_paragraphs_are_drawn_with_the_bytes_reportlab_draws(
+    texts: list[str], style: str
+) -> None:
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    ours = [pdf.para(value, style) for value in texts]
+    theirs = [Paragraph(pdf.text(value), pdf.STYLES[style]) for value in texts]
+    assert pdf.build(ours, furniture, title="T") == pdf.build(theirs, furniture, title="T")
+
+
+def test_a_paragraph_split_across_pages_is_drawn_with_the_bytes_reportlab_draws() -> None:
+    clause = "The Licensee shall report every use of the content, Łódź © ®, each quarter. " * 60
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    ours = pdf.build([pdf.para(clause, "Clause")] * 3, furniture, title="T")
+    theirs = [Paragraph(pdf.text(clause), pdf.STYLES["Clause"])] * 3
+    assert len(PdfReader(io.BytesIO(ours)).pages) >= 3
+    assert ours == pdf.build(theirs, furniture, title="T")
