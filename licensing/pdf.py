@@ -416,10 +416,7 @@ class _Paragraph(Paragraph):
                     code.append(f"({escape_text(chunk)}) Tj")
                 code.append("T*")
         code.append("ET")
-        canvas.saveState()
-        canvas.setFillColor(lines.textColor)
-        canvas._code.append(" ".join(code))  # type: ignore[attr-defined]
-        canvas.restoreState()
+        _draw_in_colour(canvas, lines.textColor, " ".join(code))
 
     def breakLines(self, width: Any) -> Any:
         lines = self._plain_lines(width if isinstance(width, list | tuple) else [width])
@@ -489,6 +486,30 @@ class _Paragraph(Paragraph):
         lines.append((line_width - current, line))
         ascent, descent = pdfmetrics.getAscentDescent(font, size)
         return lines, max(widest, current), ascent, descent
+
+
+def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
+    """Text `code` between a saved and restored graphics state with its fill
+    colour, as reportlab's `drawPara` writes it. An opaque RGB colour (all our
+    styles') changes nothing that the restore does not undo, so its operators
+    are written without copying the canvas's state twice; reportlab does
+    anything else."""
+    alpha = getattr(colour, "alpha", None)
+    state: Any = canvas
+    if (
+        type(colour) is not colors.Color
+        or getattr(canvas, "_enforceColorSpace", None) is not None
+        or (alpha is not None and alpha != state._extgstate.getValue("ca"))
+    ):
+        canvas.saveState()
+        canvas.setFillColor(colour)
+        state._code.append(code)
+        canvas.restoreState()
+        return
+    if alpha is not None:
+        state._doc.ensureMinPdfVersion("transparency")  # as setFillAlpha does
+    rgb = fp_str((colour.red, colour.green, colour.blue))
+    state._code += ("q", f"{rgb} rg", code, "Q")
 
 
 def _draws_plainly(paragraph: Paragraph) -> bool:

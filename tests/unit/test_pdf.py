@@ -14,9 +14,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
+from reportlab.lib import colors
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
@@ -534,3 +536,50 @@ def test_a_paragraph_split_across_pages_is_drawn_with_the_bytes_reportlab_draws(
     theirs = [Paragraph(pdf.text(clause), pdf.STYLES["Clause"])] * 3
     assert len(PdfReader(io.BytesIO(ours)).pages) >= 3
     assert ours == pdf.build(theirs, furniture, title="T")
+
+
+def _canvas_after(draw: Callable[[Canvas], None], transparent_before: bool) -> tuple[Any, ...]:
+    canvas = Canvas(io.BytesIO(), invariant=True)
+    if transparent_before:
+        canvas.setFillAlpha(0.5)
+    draw(canvas)
+    state = {
+        name: getattr(canvas, name)
+        for name in canvas.STATE_ATTRIBUTES  # type: ignore[attr-defined]
+        if name != "_extgstate"
+    }
+    extended: Any = canvas._extgstate  # type: ignore[attr-defined]
+    document: Any = canvas._doc  # type: ignore[attr-defined]
+    return (
+        canvas._code,  # type: ignore[attr-defined]
+        state,
+        extended._d,
+        extended._c,
+        document._pdfVersion,
+    )
+
+
+@pytest.mark.parametrize("transparent_before", [False, True])
+@pytest.mark.parametrize(
+    "colour",
+    [
+        pdf.INK,
+        pdf.MUTED,
+        colors.Color(0.1, 0.2, 0.3, alpha=0.5),
+        colors.Color(0.1, 0.2, 0.3, alpha=None),
+        colors.CMYKColor(0.1, 0.2, 0.3, 0.4),
+    ],
+)
+def test_text_in_a_colour_leaves_what_reportlabs_saved_state_leaves(
+    colour: Any, transparent_before: bool
+) -> None:
+    def theirs(canvas: Canvas) -> None:
+        canvas.saveState()
+        canvas.setFillColor(colour)
+        canvas._code.append("BT ET")  # type: ignore[attr-defined]
+        canvas.restoreState()
+
+    ours = _canvas_after(
+        lambda canvas: pdf._draw_in_colour(canvas, colour, "BT ET"), transparent_before
+    )
+    assert ours == _canvas_after(theirs, transparent_before)
