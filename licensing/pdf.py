@@ -21,8 +21,9 @@ from typing import IO, Any, cast
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfdoc, pdfmetrics
@@ -33,7 +34,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, Ta
 # split and strip: the whitespace splitting reportlab breaks lines with (not in the stubs).
 from reportlab.platypus.paragraph import cleanBlockQuotedText, split, strip  # type: ignore[attr-defined]
 from reportlab.platypus.paraparser import ParaFrag
-from reportlab.rl_config import _FUZZ
+from reportlab.rl_config import _FUZZ, paraFontSizeHeightOffset
 
 # DejaVu Sans, shipped in the package (licensing/fonts, with its licence): nothing
 # is read from the system or downloaded, so a document draws the same anywhere.
@@ -377,6 +378,46 @@ class _Paragraph(Paragraph):
         self._wrapped_width = availWidth if availWidth >= _FUZZ else None
         return size
 
+    def drawPara(self, debug: int = 0) -> None:
+        """One left-aligned plain paragraph drawn with the operators reportlab's
+        `drawPara` writes for it, without its per-line steps; else reportlab's."""
+        if debug or not _draws_plainly(self):
+            super().drawPara(debug)
+            return
+        canvas = self.canv
+        style = self.style
+        lines: Any = self.blPara  # type: ignore[attr-defined]
+        font = pdfmetrics.getFont(lines.fontName)
+        document = canvas._doc  # type: ignore[attr-defined]
+        escape_text = canvas._escape  # type: ignore[attr-defined]
+        split_text = font.splitString  # type: ignore[attr-defined]
+        size_and_leading = f"{fp_str(lines.fontSize)} Tf {fp_str(style.leading)} TL"
+        y = self.height - (lines.fontSize if paraFontSizeHeightOffset else lines.ascent)
+        code = ["BT", f"1 0 0 1 {fp_str(style.leftIndent, y)} Tm"]
+        texts = [" ".join(words) for _, words in lines.lines]
+        state = font.state.get(document)  # type: ignore[attr-defined]
+        known: frozenset[str] | None = getattr(state, "known_characters", None)
+        if known is not None and all(map(known.issuperset, texts)):
+            # Every character has its code in the first subset (`_EmbeddedFont`).
+            codes = state.first_subset_codes
+            name = font.getSubsetInternalName(0, document)  # type: ignore[attr-defined]
+            code.append(f"{name} {size_and_leading}")
+            code += [
+                f"({escape_text(line.translate(codes).encode('latin-1'))}) Tj T*" for line in texts
+            ]
+        else:
+            subset = -1
+            for line in texts:
+                for chunk_subset, chunk in split_text(line, document):
+                    if chunk_subset != subset:
+                        name = font.getSubsetInternalName(chunk_subset, document)  # type: ignore[attr-defined]
+                        code.append(f"{name} {size_and_leading}")
+                        subset = chunk_subset
+                    code.append(f"({escape_text(chunk)}) Tj")
+                code.append("T*")
+        code.append("ET")
+        _draw_in_colour(canvas, lines.textColor, " ".join(code))
+
     def breakLines(self, width: Any) -> Any:
         lines = self._plain_lines(width if isinstance(width, list | tuple) else [width])
         return lines if lines is not None else super().breakLines(width)
@@ -395,6 +436,24 @@ class _Paragraph(Paragraph):
         if not _plain_breaking(self, style):
             return None
         fragment = self.frags[0]
+        key = (fragment.text, fragment.fontName, fragment.fontSize, style.spaceShrinkage, *widths)
+        known = _BROKEN_LINES.get(key)
+        if known is None:
+            known = self._break_plainly(fragment, style, widths)
+            if known is None:
+                return None
+            if len(_BROKEN_LINES) >= _BROKEN_LINES_BOUND:
+                _BROKEN_LINES.clear()
+            _BROKEN_LINES[key] = known
+        lines, widest, ascent, descent = known
+        self._width_max = widest
+        self.height = self._splitLongWordCount = self._hyphenations = 0
+        return fragment.clone(
+            kind=0, lines=lines, ascent=ascent, descent=descent, fontSize=fragment.fontSize
+        )
+
+    @staticmethod
+    def _break_plainly(fragment: ParaFrag, style: ParagraphStyle, widths: Sequence[float]) -> Any:
         words = split(strip(fragment.text))
         if not words or "\xad" in fragment.text or "\xa0" in fragment.text:
             return None
@@ -403,7 +462,6 @@ class _Paragraph(Paragraph):
         space = _word_width(measured, " ", font, size)
         shrink = style.spaceShrinkage * space
         last = len(widths) - 1
-        self.height = self._splitLongWordCount = self._hyphenations = 0
         widest: float = 0
         lines: list[tuple[float, list[str]]] = []
         line: list[str] = []
@@ -425,10 +483,54 @@ class _Paragraph(Paragraph):
                     continue
             line.append(word)
             current = new
-        self._width_max = max(widest, current)
         lines.append((line_width - current, line))
         ascent, descent = pdfmetrics.getAscentDescent(font, size)
-        return fragment.clone(kind=0, lines=lines, ascent=ascent, descent=descent, fontSize=size)
+        return lines, max(widest, current), ascent, descent
+
+
+def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
+    """Text `code` between a saved and restored graphics state with its fill
+    colour, as reportlab's `drawPara` writes it. An opaque RGB colour (all our
+    styles') changes nothing that the restore does not undo, so its operators
+    are written without copying the canvas's state twice; reportlab does
+    anything else."""
+    alpha = getattr(colour, "alpha", None)
+    state: Any = canvas
+    if (
+        type(colour) is not colors.Color
+        or getattr(canvas, "_enforceColorSpace", None) is not None
+        or (alpha is not None and alpha != state._extgstate.getValue("ca"))
+    ):
+        canvas.saveState()
+        canvas.setFillColor(colour)
+        state._code.append(code)
+        canvas.restoreState()
+        return
+    if alpha is not None:
+        state._doc.ensureMinPdfVersion("transparency")  # as setFillAlpha does
+    rgb = fp_str((colour.red, colour.green, colour.blue))
+    state._code += ("q", f"{rgb} rg", code, "Q")
+
+
+def _draws_plainly(paragraph: Paragraph) -> bool:
+    """Whether reportlab draws this paragraph in its simplest way: lines of one
+    plain fragment in an embedded font, left-aligned, from the left indent, none
+    wider than its width; no bullet, background, border, link or underline."""
+    lines: Any = paragraph.blPara  # type: ignore[attr-defined]
+    style = paragraph.style
+    return (
+        lines.kind == 0
+        and style.alignment == TA_LEFT
+        and not paragraph.bulletText
+        and not (style.firstLineIndent or getattr(paragraph, "_offsets", None))
+        and not (style.backColor or (style.borderWidth and style.borderColor))
+        # Lines reportlab broke itself may carry neither: those it draws itself.
+        and not (getattr(lines, "us_lines", True) or getattr(lines, "link", True))
+        and not style.wordWrap
+        and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
+        and pdfmetrics.getFont(lines.fontName)._dynamicFont  # type: ignore[attr-defined]
+        and all(extra > -1e-8 and words for extra, words in lines.lines)
+    )
 
 
 def _plain_breaking(paragraph: Paragraph, style: ParagraphStyle) -> bool:
@@ -468,6 +570,14 @@ def _word_width(measured: dict[str, float], word: str, font: str, size: float) -
         measured.clear()
     width = measured[word] = pdfmetrics.stringWidth(word, font, size, "utf8")
     return width
+
+
+# The lines each plain paragraph broke into, by its text, font, size, shrinkage and
+# line widths: the clauses and notices are the same text in every agreement, and
+# each invoice repeats its headings. Read, never changed, by reportlab (it slices
+# them when it splits a paragraph). Emptied when it grows past a bound.
+_BROKEN_LINES: dict[tuple[Any, ...], tuple[list[tuple[float, list[str]]], float, float, float]] = {}
+_BROKEN_LINES_BOUND = 4096
 
 
 # The fragment reportlab's parser makes for plain text in each style, by style name.

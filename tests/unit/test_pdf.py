@@ -14,9 +14,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
+from reportlab.lib import colors
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, PageBreak, Paragraph
 
 from licensing import pdf
@@ -454,3 +456,130 @@ sys.stdout.write(" ".join(seen))
 def test_a_cid_font_is_registered_by_the_first_text_drawn_in_it(tmp_path: Any) -> None:
     output = _in_a_fresh_interpreter(_CID_FONTS_ON_FIRST_USE, tmp_path)
     assert output == "0000- 0000- 1000+ 1110+"
+
+
+def test_a_paragraph_of_text_broken_before_takes_the_remembered_lines(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_BROKEN_LINES", {})
+    first, second = (
+        pdf.para("the same clause " * 20, "Clause"),
+        pdf.para("the same clause " * 20, "Clause"),
+    )
+    first.wrap(300, 1000)
+    breaking = monkeypatch.setattr  # the second wrap must not break the lines again
+    breaking(pdf._Paragraph, "_break_plainly", staticmethod(lambda *_: pytest.fail("broken again")))
+    assert second.wrap(300, 1000) == first.wrap(300, 1000)
+    assert second.blPara.lines == first.blPara.lines
+    assert second._width_max == first._width_max  # type: ignore[attr-defined]
+
+
+def test_the_remembered_lines_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_BROKEN_LINES", {})
+    monkeypatch.setattr(pdf, "_BROKEN_LINES_BOUND", 3)
+    for number in range(10):
+        pdf.para(f"clause {number} of the agreement").wrap(300, 1000)
+        assert 0 < len(pdf._BROKEN_LINES) <= 3
+    paragraph = pdf.para("clause 9 of the agreement " * 9)
+    paragraph.wrap(120, 1000)
+    reference = Paragraph(paragraph.text, pdf.STYLES["Body"])
+    reference.wrap(120, 1000)
+    assert paragraph.blPara.lines == reference.blPara.lines
+
+
+def test_the_same_text_at_another_width_or_in_another_style_is_broken_for_it() -> None:
+    value = "royalty terms for the licensed product " * 6
+    narrow, wide, small = pdf.para(value), pdf.para(value), pdf.para(value, "Small")
+    narrow.wrap(150, 1000), wide.wrap(400, 1000), small.wrap(150, 1000)
+    for paragraph, width in ((narrow, 150), (wide, 400), (small, 150)):
+        reference = Paragraph(value, paragraph.style)
+        reference.wrap(width, 1000)
+        assert paragraph.blPara.lines == reference.blPara.lines
+    assert len(narrow.blPara.lines) > len(wide.blPara.lines)
+    assert narrow.blPara.lines != small.blPara.lines  # the same words, room left differs
+
+
+def test_only_left_aligned_plain_paragraphs_take_the_short_drawing() -> None:
+    def wrapped(paragraph: Paragraph) -> Paragraph:
+        paragraph.wrap(200, 1000)
+        return paragraph
+
+    assert pdf._draws_plainly(wrapped(pdf.para("Licensed use and fee", "Clause")))
+    assert not pdf._draws_plainly(wrapped(pdf.para("1,250.00 USD", "CellRight")))
+    assert not pdf._draws_plainly(wrapped(pdf.markup("<b>Licensee</b> name")))
+    overflowing = wrapped(pdf.para("Licensed use and fee", "Clause"))
+    overflowing.blPara = overflowing.blPara.clone(lines=[(-3.0, ["Licensed", "use"])])
+    assert not pdf._draws_plainly(overflowing)  # reportlab narrows its word spacing
+
+
+_DRAWN_PLAIN = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,;:-'\"()/·—©®éÅŁčßřő\\ΩЖ")), min_size=1, max_size=120
+)
+
+
+@given(
+    texts=st.lists(_DRAWN_PLAIN, min_size=1, max_size=6),
+    style=st.sampled_from(["Body", "Clause", "Cell", "CellRight", "Heading", "Small", "Title"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_plain_paragraphs_are_drawn_with_the_bytes_reportlab_draws(
+    texts: list[str], style: str
+) -> None:
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    ours = [pdf.para(value, style) for value in texts]
+    theirs = [Paragraph(pdf.text(value), pdf.STYLES[style]) for value in texts]
+    assert pdf.build(ours, furniture, title="T") == pdf.build(theirs, furniture, title="T")
+
+
+def test_a_paragraph_split_across_pages_is_drawn_with_the_bytes_reportlab_draws() -> None:
+    clause = "The Licensee shall report every use of the content, Łódź © ®, each quarter. " * 60
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    ours = pdf.build([pdf.para(clause, "Clause")] * 3, furniture, title="T")
+    theirs = [Paragraph(pdf.text(clause), pdf.STYLES["Clause"])] * 3
+    assert len(PdfReader(io.BytesIO(ours)).pages) >= 3
+    assert ours == pdf.build(theirs, furniture, title="T")
+
+
+def _canvas_after(draw: Callable[[Canvas], None], transparent_before: bool) -> tuple[Any, ...]:
+    canvas = Canvas(io.BytesIO(), invariant=True)
+    if transparent_before:
+        canvas.setFillAlpha(0.5)
+    draw(canvas)
+    state = {
+        name: getattr(canvas, name)
+        for name in canvas.STATE_ATTRIBUTES  # type: ignore[attr-defined]
+        if name != "_extgstate"
+    }
+    extended: Any = canvas._extgstate  # type: ignore[attr-defined]
+    document: Any = canvas._doc  # type: ignore[attr-defined]
+    return (
+        canvas._code,  # type: ignore[attr-defined]
+        state,
+        extended._d,
+        extended._c,
+        document._pdfVersion,
+    )
+
+
+@pytest.mark.parametrize("transparent_before", [False, True])
+@pytest.mark.parametrize(
+    "colour",
+    [
+        pdf.INK,
+        pdf.MUTED,
+        colors.Color(0.1, 0.2, 0.3, alpha=0.5),
+        colors.Color(0.1, 0.2, 0.3, alpha=None),
+        colors.CMYKColor(0.1, 0.2, 0.3, 0.4),
+    ],
+)
+def test_text_in_a_colour_leaves_what_reportlabs_saved_state_leaves(
+    colour: Any, transparent_before: bool
+) -> None:
+    def theirs(canvas: Canvas) -> None:
+        canvas.saveState()
+        canvas.setFillColor(colour)
+        canvas._code.append("BT ET")  # type: ignore[attr-defined]
+        canvas.restoreState()
+
+    ours = _canvas_after(
+        lambda canvas: pdf._draw_in_colour(canvas, colour, "BT ET"), transparent_before
+    )
+    assert ours == _canvas_after(theirs, transparent_before)
