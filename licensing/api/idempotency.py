@@ -56,21 +56,31 @@ def _replayed(answer: idempotency.Answer) -> Response:
     return response
 
 
+def _keyed_request() -> tuple[idempotency.Caller, str, str] | None:
+    """What both decorators start from: the caller, the checked `Idempotency-Key`
+    and the fingerprint of the request (None without the header)."""
+    sent = flask.request.headers.get(idempotency.HEADER)
+    if sent is None:
+        return None
+    key = idempotency.check_key(sent)
+    principal = access.require_principal()
+    caller = idempotency.Caller(principal.user_id, principal.organization_id)
+    request = flask.request
+    fingerprint = idempotency.request_hash(
+        request.method, request.path, request.get_data(cache=True)
+    )
+    return caller, key, fingerprint
+
+
 def idempotent(view: F) -> F:
     """Honour `Idempotency-Key` on this route (see the module's docstring)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        sent = flask.request.headers.get(idempotency.HEADER)
-        if sent is None:
+        keyed = _keyed_request()
+        if keyed is None:
             return view(*args, **kwargs)
-        key = idempotency.check_key(sent)
-        principal = access.require_principal()
-        caller = idempotency.Caller(principal.user_id, principal.organization_id)
-        request = flask.request
-        fingerprint = idempotency.request_hash(
-            request.method, request.path, request.get_data(cache=True)
-        )
+        caller, key, fingerprint = keyed
         first: list[Response] = []
 
         def perform() -> idempotency.Answer:
@@ -82,15 +92,6 @@ def idempotent(view: F) -> F:
         return _replayed(answer) if answer.replayed else first[0]
 
     return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
-
-
-def _caller_and_fingerprint() -> tuple[idempotency.Caller, str]:
-    principal = access.require_principal()
-    request = flask.request
-    fingerprint = idempotency.request_hash(
-        request.method, request.path, request.get_data(cache=True)
-    )
-    return idempotency.Caller(principal.user_id, principal.organization_id), fingerprint
 
 
 def current_claim() -> idempotency.Claim | None:
@@ -110,11 +111,10 @@ def idempotent_in_steps(
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            sent = flask.request.headers.get(idempotency.HEADER)
-            if sent is None:
+            keyed = _keyed_request()
+            if keyed is None:
                 return view(*args, **kwargs)
-            key = idempotency.check_key(sent)
-            caller, fingerprint = _caller_and_fingerprint()
+            caller, key, fingerprint = keyed
             begun = idempotency.begin(caller, key, fingerprint)
             if not isinstance(begun, idempotency.Claim):
                 return _answer_of(begun, answer_started)
