@@ -10,12 +10,13 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.billing import payment_gateway, services
-from licensing.billing.models import CreditNote, Invoice, Payment
+from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.errors import ExternalServiceError
 from tests.support import factories
 from tests.support.factories import billing_clerk
@@ -53,6 +54,12 @@ def committed_credit(amount: str, *, paid_with: str, reason: str) -> CreditNote:
     return services.issue_credit_note(
         invoice.id, amount=Decimal(amount), reason=reason, actor=billing_clerk()
     )
+
+
+def refunds_of(credit: CreditNote) -> list[Refund]:
+    """The credit note's refunds, oldest first."""
+    statement = select(Refund).where(Refund.credit_note_id == credit.id).order_by(Refund.id)
+    return list(db.session().scalars(statement))
 
 
 def deliver(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:

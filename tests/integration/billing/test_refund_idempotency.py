@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import idempotency
-from licensing.billing.models import CreditNote, IdempotentRequest, Invoice, Payment, Refund
+from licensing.billing.models import CreditNote, IdempotentRequest, Invoice, Payment
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
@@ -29,6 +29,7 @@ from .refund_support import (
     card_paid_and_credited,
     committed_credit,
     paid_offline_and_credited,
+    refunds_of,
     stripe_through,
 )
 from .stripe_support import _call, stripe_config
@@ -54,11 +55,6 @@ def _at_stripe(localstripe: LocalStripe, payment: Payment) -> list[int]:
     return sorted(refund["amount"] for refund in found)
 
 
-def _refunds(credit: CreditNote) -> list[Refund]:
-    statement = select(Refund).where(Refund.credit_note_id == credit.id).order_by(Refund.id)
-    return list(db.session().scalars(statement))
-
-
 def test_a_card_refund_retried_after_its_answer_was_lost_is_not_refunded_again(
     app: Flask,
     client: FlaskClient,
@@ -77,7 +73,7 @@ def test_a_card_refund_retried_after_its_answer_was_lost_is_not_refunded_again(
     assert lost.status_code == 502
     assert retried.status_code == 201, retried.get_data(as_text=True)
     assert retried.headers["Idempotent-Replayed"] == "true"
-    (refund,) = _refunds(credit)
+    (refund,) = refunds_of(credit)
     assert retried.get_json()["id"] == refund.id
     assert retried.get_json()["state"] == "pending"  # until Stripe's answer is applied
     assert _at_stripe(localstripe, payment) == [4000]
@@ -106,7 +102,7 @@ def test_a_card_refund_retried_with_its_key_replays_the_first_answer(
     assert again.get_json() == first.get_json()
     assert other_body.status_code == 422
     assert "header.Idempotency-Key" in other_body.get_json()["errors"]
-    assert len(_refunds(credit)) == 1
+    assert len(refunds_of(credit)) == 1
     assert _at_stripe(localstripe, payment) == [3000]
 
 
@@ -126,7 +122,7 @@ def test_a_refund_stripe_refused_gives_its_key_back_so_the_retry_is_carried_out(
     assert refused.status_code == 502
     assert retried.status_code == 201
     assert "Idempotent-Replayed" not in retried.headers
-    assert [refund.state for refund in _refunds(credit)] == ["failed", "succeeded"]
+    assert [refund.state for refund in refunds_of(credit)] == ["failed", "succeeded"]
     assert _at_stripe(localstripe, payment) == [9000]
 
 
@@ -143,7 +139,7 @@ def test_an_offline_refund_retried_with_its_key_is_recorded_once(
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == first.get_json()
-    assert len(_refunds(credit)) == 1
+    assert len(refunds_of(credit)) == 1
     stored = db.session().scalar(select(func.count()).select_from(IdempotentRequest))
     assert stored == 1
 
@@ -163,7 +159,7 @@ def test_a_refused_refund_stores_no_key(
     assert refused.status_code == 422
     assert fixed.status_code == 201
     assert "Idempotent-Replayed" not in fixed.headers
-    assert [refund.amount for refund in _refunds(credit)] == [Decimal("100.00")]
+    assert [refund.amount for refund in refunds_of(credit)] == [Decimal("100.00")]
 
 
 def test_a_refund_that_loses_the_race_for_its_key_is_answered_from_the_winners_record(
@@ -187,7 +183,7 @@ def test_a_refund_that_loses_the_race_for_its_key_is_answered_from_the_winners_r
     loser = _refund(client, credit, billing_staff, "refund-race", body)
     assert (loser.status_code, loser.headers["Idempotent-Replayed"]) == (201, "true")
     assert loser.get_json() == first.get_json()
-    assert len(_refunds(credit)) == 1
+    assert len(refunds_of(credit)) == 1
 
 
 def test_two_simultaneous_refunds_with_one_key_record_one(committed_app: Flask) -> None:
@@ -216,4 +212,4 @@ def test_two_simultaneous_refunds_with_one_key_record_one(committed_app: Flask) 
     assert statuses in ([201, 201], [201, 409])
     assert [replayed for status, replayed in answers if status == 201].count(False) == 1
     with committed_app.app_context():
-        assert len(_refunds(credit)) == 1
+        assert len(refunds_of(credit)) == 1

@@ -37,6 +37,7 @@ from .refund_support import (
     deliver,
     paid_by_card,
     paid_offline_and_credited,
+    refunds_of,
     stripe_through,
 )
 from .stripe_support import _call, stripe_config
@@ -120,7 +121,7 @@ def test_billing_staff_record_an_offline_refund_from_the_console_and_nothing_mor
     }
     sent = staff.post(f"/console/credit-notes/{credit.id}/refunds", data=form)
     assert sent.status_code == 302, sent.get_data(as_text=True)[:2000]
-    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    (refund,) = refunds_of(credit)
     assert (refund.state, refund.method, refund.amount) == ("succeeded", "wire", Decimal("100.00"))
     assert _audited("refund.recorded", refund.id) == 1
     told = (
@@ -227,7 +228,7 @@ def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_i
     with stripe_through(app, LostAnswer):
         with pytest.raises(ExternalServiceError):
             services.refund_card(credit.id, actor=billing_clerk())
-        refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+        (refund,) = refunds_of(credit)
         assert (refund.state, refund.stripe_refund_id) == ("pending", None)
         # Its amount is held: no second refund while Stripe's answer is unknown.
         with pytest.raises(services.Conflict):
@@ -257,7 +258,7 @@ def _card_refund_through(
     credit, _payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
     with stripe_through(app, gateway), pytest.raises(ExternalServiceError):
         services.refund_card(credit.id, actor=billing_clerk())
-    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    (refund,) = refunds_of(credit)
     return credit, refund
 
 
@@ -310,7 +311,7 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     credit, _payment = card_paid_and_credited(client, vendor, localstripe, invoice_for, "60.00")
     with stripe_through(app, Refuses), pytest.raises(payment_gateway.StripeRefused):
         services.refund_card(credit.id, actor=billing_clerk())
-    refused = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    (refused,) = refunds_of(credit)
     assert refused.state == "failed"
     assert "charge disputed" in (refused.note or "")
     done = services.refund_card(credit.id, actor=billing_clerk())
