@@ -72,26 +72,41 @@ def _keyed_request() -> tuple[idempotency.Caller, str, str] | None:
     return caller, key, fingerprint
 
 
-def idempotent(view: F) -> F:
-    """Honour `Idempotency-Key` on this route (see the module's docstring)."""
+# What a keyed route does with the caller, key and fingerprint; `respond()` runs the view.
+_Keyed = Callable[[idempotency.Caller, str, str, Callable[[], Response]], Response]
+
+
+def _keyed_route(view: F, keyed: _Keyed) -> F:
+    """`view` as a route taking `Idempotency-Key`: without the header it runs as it
+    always has; with it, `keyed` decides what is carried out and answered."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        keyed = _keyed_request()
-        if keyed is None:
+        found = _keyed_request()
+        if found is None:
             return view(*args, **kwargs)
-        caller, key, fingerprint = keyed
+        return keyed(*found, lambda: flask.make_response(view(*args, **kwargs)))
+
+    return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+
+
+def idempotent(view: F) -> F:
+    """Honour `Idempotency-Key` on this route (see the module's docstring)."""
+
+    def once(
+        caller: idempotency.Caller, key: str, fingerprint: str, respond: Callable[[], Response]
+    ) -> Response:
         first: list[Response] = []
 
         def perform() -> idempotency.Answer:
-            response = flask.make_response(view(*args, **kwargs))
+            response = respond()
             first.append(response)
             return idempotency.Answer(response.status_code, response.get_data(as_text=True))
 
         answer = idempotency.run_once(caller, key, fingerprint, perform)
         return _replayed(answer) if answer.replayed else first[0]
 
-    return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+    return _keyed_route(view, once)
 
 
 def current_claim() -> idempotency.Claim | None:
@@ -108,27 +123,24 @@ def idempotent_in_steps(
     with its first step; `answer_started({"refund_id": 17})` answers a retry
     whose first request stored no answer."""
 
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            keyed = _keyed_request()
-            if keyed is None:
-                return view(*args, **kwargs)
-            caller, key, fingerprint = keyed
-            begun = idempotency.begin(caller, key, fingerprint)
-            if not isinstance(begun, idempotency.Claim):
-                return _answer_of(begun, answer_started)
-            flask.request.environ[_CLAIM] = begun
-            try:
-                response = flask.make_response(view(*args, **kwargs))
-            except idempotency.KeyTaken:  # a simultaneous request stored the key first
-                return _answer_of(idempotency.progress(begun), answer_started)
-            answer = idempotency.Answer(response.status_code, response.get_data(as_text=True))
-            if response.status_code < 300:
-                idempotency.finish(begun, answer)
-            return response
+    def in_steps(
+        caller: idempotency.Caller, key: str, fingerprint: str, respond: Callable[[], Response]
+    ) -> Response:
+        begun = idempotency.begin(caller, key, fingerprint)
+        if not isinstance(begun, idempotency.Claim):
+            return _answer_of(begun, answer_started)
+        flask.request.environ[_CLAIM] = begun
+        try:
+            response = respond()
+        except idempotency.KeyTaken:  # a simultaneous request stored the key first
+            return _answer_of(idempotency.progress(begun), answer_started)
+        answer = idempotency.Answer(response.status_code, response.get_data(as_text=True))
+        if response.status_code < 300:
+            idempotency.finish(begun, answer)
+        return response
 
-        return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+    def decorate(view: F) -> F:
+        return _keyed_route(view, in_steps)
 
     return decorate
 
