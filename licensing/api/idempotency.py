@@ -56,41 +56,57 @@ def _replayed(answer: idempotency.Answer) -> Response:
     return response
 
 
-def idempotent(view: F) -> F:
-    """Honour `Idempotency-Key` on this route (see the module's docstring)."""
+def _keyed_request() -> tuple[idempotency.Caller, str, str] | None:
+    """What both decorators start from: the caller, the checked `Idempotency-Key`
+    and the fingerprint of the request (None without the header)."""
+    sent = flask.request.headers.get(idempotency.HEADER)
+    if sent is None:
+        return None
+    key = idempotency.check_key(sent)
+    principal = access.require_principal()
+    caller = idempotency.Caller(principal.user_id, principal.organization_id)
+    request = flask.request
+    fingerprint = idempotency.request_hash(
+        request.method, request.path, request.get_data(cache=True)
+    )
+    return caller, key, fingerprint
+
+
+# What a keyed route does with the caller, key and fingerprint; `respond()` runs the view.
+_Keyed = Callable[[idempotency.Caller, str, str, Callable[[], Response]], Response]
+
+
+def _keyed_route(view: F, keyed: _Keyed) -> F:
+    """`view` as a route taking `Idempotency-Key`: without the header it runs as it
+    always has; with it, `keyed` decides what is carried out and answered."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        sent = flask.request.headers.get(idempotency.HEADER)
-        if sent is None:
+        found = _keyed_request()
+        if found is None:
             return view(*args, **kwargs)
-        key = idempotency.check_key(sent)
-        principal = access.require_principal()
-        caller = idempotency.Caller(principal.user_id, principal.organization_id)
-        request = flask.request
-        fingerprint = idempotency.request_hash(
-            request.method, request.path, request.get_data(cache=True)
-        )
+        return keyed(*found, lambda: flask.make_response(view(*args, **kwargs)))
+
+    return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+
+
+def idempotent(view: F) -> F:
+    """Honour `Idempotency-Key` on this route (see the module's docstring)."""
+
+    def once(
+        caller: idempotency.Caller, key: str, fingerprint: str, respond: Callable[[], Response]
+    ) -> Response:
         first: list[Response] = []
 
         def perform() -> idempotency.Answer:
-            response = flask.make_response(view(*args, **kwargs))
+            response = respond()
             first.append(response)
             return idempotency.Answer(response.status_code, response.get_data(as_text=True))
 
         answer = idempotency.run_once(caller, key, fingerprint, perform)
         return _replayed(answer) if answer.replayed else first[0]
 
-    return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
-
-
-def _caller_and_fingerprint() -> tuple[idempotency.Caller, str]:
-    principal = access.require_principal()
-    request = flask.request
-    fingerprint = idempotency.request_hash(
-        request.method, request.path, request.get_data(cache=True)
-    )
-    return idempotency.Caller(principal.user_id, principal.organization_id), fingerprint
+    return _keyed_route(view, once)
 
 
 def current_claim() -> idempotency.Claim | None:
@@ -107,28 +123,24 @@ def idempotent_in_steps(
     with its first step; `answer_started({"refund_id": 17})` answers a retry
     whose first request stored no answer."""
 
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            sent = flask.request.headers.get(idempotency.HEADER)
-            if sent is None:
-                return view(*args, **kwargs)
-            key = idempotency.check_key(sent)
-            caller, fingerprint = _caller_and_fingerprint()
-            begun = idempotency.begin(caller, key, fingerprint)
-            if not isinstance(begun, idempotency.Claim):
-                return _answer_of(begun, answer_started)
-            flask.request.environ[_CLAIM] = begun
-            try:
-                response = flask.make_response(view(*args, **kwargs))
-            except idempotency.KeyTaken:  # a simultaneous request stored the key first
-                return _answer_of(idempotency.progress(begun), answer_started)
-            answer = idempotency.Answer(response.status_code, response.get_data(as_text=True))
-            if response.status_code < 300:
-                idempotency.finish(begun, answer)
-            return response
+    def in_steps(
+        caller: idempotency.Caller, key: str, fingerprint: str, respond: Callable[[], Response]
+    ) -> Response:
+        begun = idempotency.begin(caller, key, fingerprint)
+        if not isinstance(begun, idempotency.Claim):
+            return _answer_of(begun, answer_started)
+        flask.request.environ[_CLAIM] = begun
+        try:
+            response = respond()
+        except idempotency.KeyTaken:  # a simultaneous request stored the key first
+            return _answer_of(idempotency.progress(begun), answer_started)
+        answer = idempotency.Answer(response.status_code, response.get_data(as_text=True))
+        if response.status_code < 300:
+            idempotency.finish(begun, answer)
+        return response
 
-        return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+    def decorate(view: F) -> F:
+        return _keyed_route(view, in_steps)
 
     return decorate
 

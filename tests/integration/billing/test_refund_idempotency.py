@@ -17,34 +17,27 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.billing import idempotency, payment_gateway, services
-from licensing.billing.models import CreditNote, IdempotentRequest, Invoice, Payment, Refund
+from licensing.billing import idempotency
+from licensing.billing.models import CreditNote, IdempotentRequest, Invoice, Payment
 from tests.support import factories
-from tests.support.factories import bearer, billing_clerk
+from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
-from .conftest import activated, send_activation
+from .refund_support import (
+    LostAnswer,
+    Refuses,
+    card_paid_and_credited,
+    committed_credit,
+    paid_offline_and_credited,
+    refunds_of,
+    stripe_through,
+)
 from .stripe_support import _call, stripe_config
-from .test_refunds import _LostAnswer, _paid_by_card, _paid_offline_and_credited
 
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _card_paid_and_credited(
-    client: FlaskClient,
-    vendor: User,
-    localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
-) -> tuple[CreditNote, Payment]:
-    invoice = invoice_for(vendor, ("90.00",))
-    payment = _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
-    )
-    return credit, payment
 
 
 def _refund(client: FlaskClient, credit: CreditNote, staff: User, key: str, body: Any) -> Any:
@@ -62,11 +55,6 @@ def _at_stripe(localstripe: LocalStripe, payment: Payment) -> list[int]:
     return sorted(refund["amount"] for refund in found)
 
 
-def _refunds(credit: CreditNote) -> list[Refund]:
-    statement = select(Refund).where(Refund.credit_note_id == credit.id).order_by(Refund.id)
-    return list(db.session().scalars(statement))
-
-
 def test_a_card_refund_retried_after_its_answer_was_lost_is_not_refunded_again(
     app: Flask,
     client: FlaskClient,
@@ -77,17 +65,15 @@ def test_a_card_refund_retried_after_its_answer_was_lost_is_not_refunded_again(
 ) -> None:
     # 40.00 of 90.00: without the key, the retry found 50.00 still to refund and
     # refunded the card a second time.
-    credit, payment = _card_paid_and_credited(client, vendor, localstripe, invoice_for)
-    real = services._gateway()
-    app.extensions["licensing.stripe"] = _LostAnswer(real)
+    credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
     body = {"method": "card", "amount": "40.00"}
-    lost = _refund(client, credit, billing_staff, "refund-once-1", body)
-    app.extensions["licensing.stripe"] = real
+    with stripe_through(app, LostAnswer):
+        lost = _refund(client, credit, billing_staff, "refund-once-1", body)
     retried = _refund(client, credit, billing_staff, "refund-once-1", body)
     assert lost.status_code == 502
     assert retried.status_code == 201, retried.get_data(as_text=True)
     assert retried.headers["Idempotent-Replayed"] == "true"
-    (refund,) = _refunds(credit)
+    (refund,) = refunds_of(credit)
     assert retried.get_json()["id"] == refund.id
     assert retried.get_json()["state"] == "pending"  # until Stripe's answer is applied
     assert _at_stripe(localstripe, payment) == [4000]
@@ -104,7 +90,7 @@ def test_a_card_refund_retried_with_its_key_replays_the_first_answer(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    credit, payment = _card_paid_and_credited(client, vendor, localstripe, invoice_for)
+    credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
     body = {"method": "card", "amount": "30.00"}
     first = _refund(client, credit, billing_staff, "refund-replay", body)
     again = _refund(client, credit, billing_staff, "refund-replay", body)
@@ -116,7 +102,7 @@ def test_a_card_refund_retried_with_its_key_replays_the_first_answer(
     assert again.get_json() == first.get_json()
     assert other_body.status_code == 422
     assert "header.Idempotency-Key" in other_body.get_json()["errors"]
-    assert len(_refunds(credit)) == 1
+    assert len(refunds_of(credit)) == 1
     assert _at_stripe(localstripe, payment) == [3000]
 
 
@@ -128,22 +114,15 @@ def test_a_refund_stripe_refused_gives_its_key_back_so_the_retry_is_carried_out(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    credit, payment = _card_paid_and_credited(client, vendor, localstripe, invoice_for)
-    real = services._gateway()
-
-    class Refuses(_LostAnswer):
-        def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
-            raise payment_gateway.StripeRefused("Stripe refused the request: charge disputed")
-
-    app.extensions["licensing.stripe"] = Refuses(real)
+    credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
     body = {"method": "card"}
-    refused = _refund(client, credit, billing_staff, "refund-refused", body)
-    app.extensions["licensing.stripe"] = real
+    with stripe_through(app, Refuses):
+        refused = _refund(client, credit, billing_staff, "refund-refused", body)
     retried = _refund(client, credit, billing_staff, "refund-refused", body)
     assert refused.status_code == 502
     assert retried.status_code == 201
     assert "Idempotent-Replayed" not in retried.headers
-    assert [refund.state for refund in _refunds(credit)] == ["failed", "succeeded"]
+    assert [refund.state for refund in refunds_of(credit)] == ["failed", "succeeded"]
     assert _at_stripe(localstripe, payment) == [9000]
 
 
@@ -153,14 +132,14 @@ def test_an_offline_refund_retried_with_its_key_is_recorded_once(
     billing_staff: User,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    credit = _paid_offline_and_credited(invoice_for, vendor)
+    credit = paid_offline_and_credited(invoice_for, vendor)
     body = {"method": "check", "amount": "25.00", "reference": "CHK 7"}
     first = _refund(client, credit, billing_staff, "offline-once", body)
     again = _refund(client, credit, billing_staff, "offline-once", body)
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == first.get_json()
-    assert len(_refunds(credit)) == 1
+    assert len(refunds_of(credit)) == 1
     stored = db.session().scalar(select(func.count()).select_from(IdempotentRequest))
     assert stored == 1
 
@@ -171,7 +150,7 @@ def test_a_refused_refund_stores_no_key(
     billing_staff: User,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    credit = _paid_offline_and_credited(invoice_for, vendor)
+    credit = paid_offline_and_credited(invoice_for, vendor)
     too_much = {"method": "check", "amount": "900.00", "reference": "CHK 8"}
     refused = _refund(client, credit, billing_staff, "offline-fixed", too_much)
     fixed = _refund(
@@ -180,7 +159,7 @@ def test_a_refused_refund_stores_no_key(
     assert refused.status_code == 422
     assert fixed.status_code == 201
     assert "Idempotent-Replayed" not in fixed.headers
-    assert [refund.amount for refund in _refunds(credit)] == [Decimal("100.00")]
+    assert [refund.amount for refund in refunds_of(credit)] == [Decimal("100.00")]
 
 
 def test_a_refund_that_loses_the_race_for_its_key_is_answered_from_the_winners_record(
@@ -190,7 +169,7 @@ def test_a_refund_that_loses_the_race_for_its_key_is_answered_from_the_winners_r
     invoice_for: Callable[..., Invoice],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    credit = _paid_offline_and_credited(invoice_for, vendor)
+    credit = paid_offline_and_credited(invoice_for, vendor)
     body = {"method": "wire", "amount": "10.00", "reference": "W-R1"}
     first = _refund(client, credit, billing_staff, "refund-race", body)
     looked_up = idempotency._stored
@@ -204,24 +183,12 @@ def test_a_refund_that_loses_the_race_for_its_key_is_answered_from_the_winners_r
     loser = _refund(client, credit, billing_staff, "refund-race", body)
     assert (loser.status_code, loser.headers["Idempotent-Replayed"]) == (201, "true")
     assert loser.get_json() == first.get_json()
-    assert len(_refunds(credit)) == 1
+    assert len(refunds_of(credit)) == 1
 
 
 def test_two_simultaneous_refunds_with_one_key_record_one(committed_app: Flask) -> None:
     with committed_app.app_context():
-        vendor = factories.make_vendor(db.session())
-        invoice = send_activation(activated(vendor.organization_id, ("300.00",)))
-        assert invoice is not None
-        services.record_offline_payment(
-            invoice.id,
-            method="ach",
-            amount=Decimal("300.00"),
-            reference="A-1",
-            actor=billing_clerk(),
-        )
-        credit = services.issue_credit_note(
-            invoice.id, amount=Decimal("100.00"), reason="Seat removed", actor=billing_clerk()
-        )
+        credit = committed_credit("100.00", paid_with="A-1", reason="Seat removed")
         clerk = factories.make_staff(db.session(), roles=("billing",))
         headers = {**bearer(clerk), "Idempotency-Key": "refund-at-once"}
     body = {"method": "wire", "amount": "40.00", "reference": "W-R2"}
@@ -245,4 +212,4 @@ def test_two_simultaneous_refunds_with_one_key_record_one(committed_app: Flask) 
     assert statuses in ([201, 201], [201, 409])
     assert [replayed for status, replayed in answers if status == 201].count(False) == 1
     with committed_app.app_context():
-        assert len(_refunds(credit)) == 1
+        assert len(refunds_of(credit)) == 1

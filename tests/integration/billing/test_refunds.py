@@ -19,61 +19,33 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from licensing import db
-from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
-from tests.integration.billing.conftest import activated, send_activation
-from tests.support import factories
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
-from .stripe_support import _call, card_token, events_for, signed, stripe_config
+from .refund_support import (
+    LostAnswer,
+    NeverSent,
+    Refuses,
+    card_paid_and_credited,
+    committed_credit,
+    deliver,
+    paid_by_card,
+    paid_offline_and_credited,
+    refunds_of,
+    stripe_through,
+)
+from .stripe_support import _call, stripe_config
 
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _paid_offline_and_credited(
-    invoice_for: Callable[..., Invoice], vendor: User, credit: str = "100.00"
-) -> CreditNote:
-    invoice = invoice_for(vendor, ("500.00",))
-    services.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("500.00"), reference="W-1", actor=billing_clerk()
-    )
-    return services.issue_credit_note(
-        invoice.id, amount=Decimal(credit), reason="Seat removed", actor=billing_clerk()
-    )
-
-
-def _deliver(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
-    payload, headers = signed(event)
-    response = client.post("/webhooks/stripe", data=payload, headers=headers)
-    assert response.status_code == 200
-    answer: dict[str, Any] = response.get_json()
-    return answer
-
-
-def _paid_by_card(
-    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice: Invoice
-) -> Payment:
-    attempt = services.start_card_payment(
-        invoice.id, card_token=card_token(localstripe), principal=accounts.principal_for(vendor)
-    )
-    payment = db.session().get(Payment, attempt.payment_id)
-    assert payment is not None
-    db.session().refresh(payment)
-    assert payment.stripe_payment_intent_id
-    (event,) = events_for(localstripe, payment.stripe_payment_intent_id, "payment_intent.succeeded")
-    assert _deliver(client, event)["outcome"].startswith("applied")
-    db.session().refresh(invoice)
-    assert invoice.state == "paid"
-    return payment
 
 
 def _charge_refunded_event(localstripe: LocalStripe, payment: Payment) -> dict[str, Any]:
@@ -108,7 +80,7 @@ def test_a_credit_note_on_a_paid_invoice_shows_the_refund_due_on_both_pages_and_
     invoice_for: Callable[..., Invoice],
     signed_in: Callable[..., FlaskClient],
 ) -> None:
-    credit = _paid_offline_and_credited(invoice_for, vendor, "120.00")
+    credit = paid_offline_and_credited(invoice_for, vendor, "120.00")
     assert credit.refund_due == Decimal("120.00")
     portal = signed_in(app.test_client(), vendor).get(f"/portal/invoices/{credit.invoice_id}")
     console = signed_in(app.test_client(), billing_staff).get(
@@ -138,7 +110,7 @@ def test_billing_staff_record_an_offline_refund_from_the_console_and_nothing_mor
     invoice_for: Callable[..., Invoice],
     signed_in: Callable[..., FlaskClient],
 ) -> None:
-    credit = _paid_offline_and_credited(invoice_for, vendor)
+    credit = paid_offline_and_credited(invoice_for, vendor)
     staff = signed_in(app.test_client(), billing_staff)
     prefix = f"refund-{credit.id}-"
     form = {
@@ -149,7 +121,7 @@ def test_billing_staff_record_an_offline_refund_from_the_console_and_nothing_mor
     }
     sent = staff.post(f"/console/credit-notes/{credit.id}/refunds", data=form)
     assert sent.status_code == 302, sent.get_data(as_text=True)[:2000]
-    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    (refund,) = refunds_of(credit)
     assert (refund.state, refund.method, refund.amount) == ("succeeded", "wire", Decimal("100.00"))
     assert _audited("refund.recorded", refund.id) == 1
     told = (
@@ -175,7 +147,7 @@ def test_the_refund_api_refuses_more_than_is_outstanding_and_vendors_and_stores_
     billing_staff: User,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    credit = _paid_offline_and_credited(invoice_for, vendor)
+    credit = paid_offline_and_credited(invoice_for, vendor)
     url = f"/api/v1/credit-notes/{credit.id}/refunds"
     body = {"method": "check", "amount": "100.01", "reference": "CHK 1"}
     too_much = client.post(url, json=body, headers=bearer(billing_staff))
@@ -208,7 +180,7 @@ def test_a_card_refund_is_a_stripe_refund_on_the_payment_intent_and_its_webhook_
     invoice_for: Callable[..., Invoice],
 ) -> None:
     invoice = invoice_for(vendor, ("250.00",))
-    payment = _paid_by_card(client, vendor, localstripe, invoice)
+    payment = paid_by_card(client, vendor, localstripe, invoice)
     credit = services.issue_credit_note(
         invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
     )
@@ -227,8 +199,8 @@ def test_a_card_refund_is_a_stripe_refund_on_the_payment_intent_and_its_webhook_
     )
     assert at_stripe["metadata"]["credit_note_number"] == credit.number
     event = _charge_refunded_event(localstripe, payment)
-    assert _deliver(client, event)["outcome"].startswith("no change")
-    assert _deliver(client, event)["duplicate"] is True
+    assert deliver(client, event)["outcome"].startswith("no change")
+    assert deliver(client, event)["duplicate"] is True
     assert _audited("refund.succeeded", body["id"]) == 1
     # Nothing more is owed, so a second card refund is refused and Stripe not asked.
     again = client.post(
@@ -244,20 +216,6 @@ def test_a_card_refund_is_a_stripe_refund_on_the_payment_intent_and_its_webhook_
     assert [r["amount"] for r in refunds_of_intent] == [4000]
 
 
-class _LostAnswer:
-    """The real gateway, except that the refund's answer is lost on the way back."""
-
-    def __init__(self, real: payment_gateway.PaymentGateway) -> None:
-        self.real = real
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
-        self.real.create_refund(**kwargs)
-        raise ExternalServiceError("Stripe did not complete the request: timed out")
-
-
 def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_it_meanwhile(
     app: Flask,
     client: FlaskClient,
@@ -266,39 +224,26 @@ def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_i
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("90.00",))
-    payment = _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
-    )
-    real = services._gateway()
-    app.extensions["licensing.stripe"] = _LostAnswer(real)
-    with pytest.raises(ExternalServiceError):
-        services.refund_card(credit.id, actor=billing_clerk())
-    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
-    assert (refund.state, refund.stripe_refund_id) == ("pending", None)
-    # Its amount is held: no second refund while Stripe's answer is unknown.
-    with pytest.raises(services.Conflict):
-        services.refund_card(credit.id, actor=billing_clerk())
-    app.extensions["licensing.stripe"] = real
+    credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
+    with stripe_through(app, LostAnswer):
+        with pytest.raises(ExternalServiceError):
+            services.refund_card(credit.id, actor=billing_clerk())
+        (refund,) = refunds_of(credit)
+        assert (refund.state, refund.stripe_refund_id) == ("pending", None)
+        # Its amount is held: no second refund while Stripe's answer is unknown.
+        with pytest.raises(services.Conflict):
+            services.refund_card(credit.id, actor=billing_clerk())
     event = _charge_refunded_event(localstripe, payment)
     # As Stripe's newer API versions send it: the charge without its refunds.
     bare = copy.deepcopy(event)
     bare["id"] += "_bare"
     del bare["data"]["object"]["refunds"]
-    assert _deliver(client, bare)["outcome"] == f"refunded: refund {refund.id}"
+    assert deliver(client, bare)["outcome"] == f"refunded: refund {refund.id}"
     db.session().refresh(refund)
     assert refund.state == "succeeded"
     assert refund.stripe_refund_id
-    assert _deliver(client, event)["outcome"].startswith("no change")
+    assert deliver(client, event)["outcome"].startswith("no change")
     assert _audited("refund.succeeded", refund.id) == 1
-
-
-class _NeverSent(_LostAnswer):
-    """The real gateway, except that the refund request never leaves this host."""
-
-    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
-        raise ExternalServiceError("Stripe could not be reached: connection refused")
 
 
 def _card_refund_through(
@@ -310,17 +255,10 @@ def _card_refund_through(
     gateway: Callable[[payment_gateway.PaymentGateway], Any],
 ) -> tuple[CreditNote, Refund]:
     """A card-paid invoice credited in full, refunded through `gateway`, which fails."""
-    invoice = invoice_for(vendor, ("90.00",))
-    _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
-    )
-    real = services._gateway()
-    app.extensions["licensing.stripe"] = gateway(real)
-    with pytest.raises(ExternalServiceError):
+    credit, _payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
+    with stripe_through(app, gateway), pytest.raises(ExternalServiceError):
         services.refund_card(credit.id, actor=billing_clerk())
-    app.extensions["licensing.stripe"] = real
-    refund = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    (refund,) = refunds_of(credit)
     return credit, refund
 
 
@@ -331,7 +269,7 @@ def test_reconcile_settles_a_card_refund_whose_answer_was_lost_when_no_webhook_c
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _, refund = _card_refund_through(app, client, vendor, localstripe, invoice_for, _LostAnswer)
+    _, refund = _card_refund_through(app, client, vendor, localstripe, invoice_for, LostAnswer)
     # Too recent: its webhook may still come.
     assert services.reconcile_refunds().checked == 0
     later = refund.created_at + timedelta(minutes=31)
@@ -352,7 +290,7 @@ def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_ag
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    credit, refund = _card_refund_through(app, client, vendor, localstripe, invoice_for, _NeverSent)
+    credit, refund = _card_refund_through(app, client, vendor, localstripe, invoice_for, NeverSent)
     report = services.reconcile_refunds(now=refund.created_at + timedelta(minutes=31))
     assert report.outcomes == [f"refund {refund.id}: failed: it never reached Stripe"]
     db.session().refresh(refund)
@@ -370,24 +308,12 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("60.00",))
-    _paid_by_card(client, vendor, localstripe, invoice)
-    credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("60.00"), reason="Cancelled", actor=billing_clerk()
-    )
-    real = services._gateway()
-
-    class Refuses(_LostAnswer):
-        def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
-            raise payment_gateway.StripeRefused("Stripe refused the request: charge disputed")
-
-    app.extensions["licensing.stripe"] = Refuses(real)
-    with pytest.raises(payment_gateway.StripeRefused):
+    credit, _payment = card_paid_and_credited(client, vendor, localstripe, invoice_for, "60.00")
+    with stripe_through(app, Refuses), pytest.raises(payment_gateway.StripeRefused):
         services.refund_card(credit.id, actor=billing_clerk())
-    refused = db.session().scalars(select(Refund).where(Refund.credit_note_id == credit.id)).one()
+    (refused,) = refunds_of(credit)
     assert refused.state == "failed"
     assert "charge disputed" in (refused.note or "")
-    app.extensions["licensing.stripe"] = real
     done = services.refund_card(credit.id, actor=billing_clerk())
     assert done.state == "succeeded"
     at_stripe = _call(localstripe, "GET", f"/v1/refunds/{done.stripe_refund_id}")
@@ -400,7 +326,7 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
             "object": {**at_stripe, "status": "failed", "failure_reason": "lost_or_stolen_card"}
         },
     }
-    assert _deliver(client, failed_later)["outcome"] == f"refund failed: refund {done.id}"
+    assert deliver(client, failed_later)["outcome"] == f"refund failed: refund {done.id}"
     db.session().expire_all()
     again = db.session().get(CreditNote, credit.id)
     assert again is not None
@@ -411,20 +337,7 @@ def test_two_staff_refunding_the_same_credit_note_at_once_refund_it_once(
     committed_app: Flask,
 ) -> None:
     with committed_app.app_context():
-        vendor = factories.make_vendor(db.session())
-        invoice = send_activation(activated(vendor.organization_id, ("300.00",)))
-        assert invoice is not None
-        services.record_offline_payment(
-            invoice.id,
-            method="ach",
-            amount=Decimal("300.00"),
-            reference="ACH-1",
-            actor=billing_clerk(),
-        )
-        credit = services.issue_credit_note(
-            invoice.id, amount=Decimal("75.00"), reason="Error", actor=billing_clerk()
-        )
-        credit_id = credit.id
+        credit_id = committed_credit("75.00", paid_with="ACH-1", reason="Error").id
     start = threading.Barrier(2)
     outcomes: list[str] = []
 

@@ -17,6 +17,7 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
+from licensing.billing.services.settlement import RepeatedReferencePolicy
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from tests.support.factories import bearer, billing_clerk
@@ -44,12 +45,22 @@ def _recorded_note(payment: Payment) -> str | None:
     )
 
 
-def _first_instalment(invoice: Invoice, clerk: Actor) -> Payment:
+def _paid_offline(
+    invoice: Invoice,
+    clerk: Actor,
+    amount: str = "400.00",
+    *,
+    method: str = "wire",
+    reference: str = "FEDWIRE 0042",
+    repeated_reference: RepeatedReferencePolicy = "allow",
+) -> Payment:
+    """An offline payment recorded by the service: the first instalment, unless told."""
     return services.record_offline_payment(
         invoice.id,
-        method="wire",
-        amount=Decimal("400.00"),
-        reference="FEDWIRE 0042",
+        method=method,
+        amount=Decimal(amount),
+        reference=reference,
+        repeated_reference=repeated_reference,
         actor=clerk,
     )
 
@@ -77,15 +88,9 @@ def test_a_repeated_reference_comes_back_naming_the_earlier_payment_and_stores_n
 ) -> None:
     invoice = invoice_for(vendor, ("1000.00",))
     clerk = billing_clerk()
-    _first_instalment(invoice, clerk)
+    _paid_offline(invoice, clerk)
     # The same reference on another invoice is not this invoice's concern.
-    services.record_offline_payment(
-        invoice_for(vendor, ("500.00",)).id,
-        method="wire",
-        amount=Decimal("500.00"),
-        reference="FEDWIRE 0042",
-        actor=billing_clerk(),
-    )
+    _paid_offline(invoice_for(vendor, ("500.00",)), billing_clerk(), "500.00")
     signed_in(client, billing_staff)
 
     page = _second_instalment(client, invoice)
@@ -114,7 +119,7 @@ def test_ticking_record_it_anyway_records_the_payment_once_and_audits_the_confir
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     invoice = invoice_for(vendor, ("1000.00",))
-    first = _first_instalment(invoice, billing_clerk())
+    first = _paid_offline(invoice, billing_clerk())
     signed_in(client, billing_staff)
     assert _second_instalment(client, invoice).startswith("422 ")
 
@@ -141,7 +146,7 @@ def test_the_api_records_a_repeated_reference_as_before_and_its_audit_event_note
     invoice_for: Callable[..., Invoice],
 ) -> None:
     invoice = invoice_for(vendor, ("1000.00",))
-    first = _first_instalment(invoice, billing_clerk())
+    first = _paid_offline(invoice, billing_clerk())
 
     response = client.post(
         f"/api/v1/invoices/{invoice.id}/payments",
@@ -163,20 +168,11 @@ def test_asking_names_every_earlier_payment_with_the_reference_beside_other_prob
 ) -> None:
     invoice = invoice_for(vendor, ("1000.00",))
     clerk = billing_clerk()
-    _first_instalment(invoice, clerk)
-    services.record_offline_payment(
-        invoice.id, method="check", amount=Decimal("100.00"), reference="fedwire 0042", actor=clerk
-    )
+    _paid_offline(invoice, clerk)
+    _paid_offline(invoice, clerk, "100.00", method="check", reference="fedwire 0042")
 
     with pytest.raises(services.RepeatedReference) as refused:
-        services.record_offline_payment(
-            invoice.id,
-            method="wire",
-            amount=Decimal("900.00"),
-            reference="FEDWIRE 0042",
-            repeated_reference="ask",
-            actor=clerk,
-        )
+        _paid_offline(invoice, clerk, "900.00", repeated_reference="ask")
 
     today = office_date(utcnow()).isoformat()
     assert refused.value.errors == {

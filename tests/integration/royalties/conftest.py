@@ -17,6 +17,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.royalties import services
+from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.rows import form_submission
 from licensing.royalties.services import Filing
 from tests.integration.agreements.conftest import NOW
@@ -151,3 +152,14 @@ def file_report(app: Flask) -> Callable[..., Filing]:
         return act(agreement.id, QUARTERS[quarter], submission, actor, now=now or AFTER[quarter])
 
     return file
+
+
+def flagged_report(
+    file_report: Callable[..., Filing], vendor: Any, agreement: Agreement
+) -> RoyaltyReport:
+    """The second quarter's report, flagged for review: 40 end users filed after
+    the first quarter's 150."""
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=100), row(1, "B", quantity=50)])
+    filing = file_report(vendor, agreement, 2, [row(1, "A", quantity=40)])
+    assert filing.report is not None
+    return filing.report

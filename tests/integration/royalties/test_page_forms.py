@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.royalties.models import RoyaltyReport
-from tests.integration.royalties.conftest import AFTER, SOFTWARE, row
+from tests.integration.royalties.conftest import AFTER, SOFTWARE, flagged_report, row
 from tests.integration.royalties.test_pages import (
     period_url,
     reports_of,
@@ -143,8 +143,7 @@ def test_a_nul_in_the_reviewers_note_is_told_beside_it_and_the_note_kept(
     file_report: Any,
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
-    file_report(vendor, agreement, 1, [row(1, "A", quantity=100), row(1, "B", quantity=50)])
-    flagged = file_report(vendor, agreement, 2, [row(1, "A", quantity=40)]).report
+    flagged = flagged_report(file_report, vendor, agreement)
     assert flagged.review_state == "flagged"
     with time_machine.travel(AFTER[3], tick=False):
         signed_in(client, licensing_staff)

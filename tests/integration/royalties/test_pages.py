@@ -27,7 +27,13 @@ from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
-from tests.integration.royalties.conftest import AFTER, QUARTERS, SOFTWARE, row
+from tests.integration.royalties.conftest import (
+    AFTER,
+    QUARTERS,
+    SOFTWARE,
+    flagged_report,
+    row,
+)
 
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
 # Mid-May 2027: the first quarter's report (due 2027-04-30) is 15 days overdue.
@@ -525,8 +531,7 @@ def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
     file_report: Any,
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
-    file_report(vendor, agreement, 1, [row(1, "A", quantity=100), row(1, "B", quantity=50)])
-    flagged = file_report(vendor, agreement, 2, [row(1, "A", quantity=40)]).report
+    flagged = flagged_report(file_report, vendor, agreement)
     assert flagged.review_state == "flagged"
     url = f"/console/royalty-reports/{flagged.id}"
     with time_machine.travel(AFTER[3], tick=False):
