@@ -130,7 +130,11 @@ def test_after_adding_a_use_the_keyboard_continues_in_the_new_use(page: Any, car
     # every field of the first use to reach the one just added.
     page.goto("/estimate")
     page.get_by_role("button", name="Add another use").click()
-    page.wait_for_load_state()
+    # The form posts to the page again at the new use (#use-2). Waiting for a load
+    # is not enough: the browser moves the keyboard's starting point to the new use
+    # when it goes to the address's fragment, which may come after the load; the
+    # new use is the page's :target from then on.
+    page.wait_for_selector("#use-2:target", state="attached")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "uses-1-use"
 
