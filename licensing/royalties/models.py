@@ -143,6 +143,18 @@ class RoyaltyReportRow(Base):
     revenue: Mapped[Decimal | None] = mapped_column(Money())
 
 
+# The columns that store a line's computed royalty (`computation.LineRoyalty`) under
+# its own names: filing writes them, reading a filed report reads them back. Its
+# quantities and explanation are stored as JSON; `due` as well, for queries.
+LINE_ROYALTY_COLUMNS = (
+    "line",
+    "revenue_to_date",
+    "amount_to_date",
+    "charged_before",
+    "charged_to_date",
+)
+
+
 class RoyaltyReportLine(Base):
     """A reportable line's royalty as computed when the report was filed."""
 

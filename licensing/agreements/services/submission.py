@@ -41,6 +41,10 @@ from licensing.money import (
 from licensing.pricing import Quote, QuoteLine, QuoteRequest
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
+from licensing.records import attributes
+
+# What the permissions queue is told of a routed use under the use's own names.
+_TOLD_PERMISSIONS = ("product_name", "description", "use", "product_type", "user_type", "delivery")
 
 # Quantity units that measure the audience of an educational use, most specific first.
 AUDIENCE_UNITS = ("learners", "students", "end_users", "users", "copies")
@@ -156,16 +160,11 @@ def _route_to_permissions(
                 requester_name=user.full_name if user else actor.name,
                 requester_email=actor.name,
                 line_index=line.use_index,
-                product_name=use.product_name,
-                description=use.description,
-                use=use.use,
-                product_type=use.product_type,
-                user_type=use.user_type,
-                delivery=use.delivery,
                 audience_size=audience,
                 term_start=application.term_start,
                 term_end=application.term_end,
                 explanation="; ".join(line.explanation),
+                **attributes(use, _TOLD_PERMISSIONS),
             ),
             session=session,
         )

@@ -22,9 +22,11 @@ from licensing.db import Money, utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.records import attributes
 
 from ..models import (
     LINE_REVENUE_MAX,
+    LINE_ROYALTY_COLUMNS,
     REASON_MAX,
     RoyaltyReport,
     RoyaltyReportLine,
@@ -391,15 +393,11 @@ def _store_lines(
         session.add(
             RoyaltyReportLine(
                 report_id=report.id,
-                line=line.line,
                 revenue_reported=revenue.get(line.line),
                 quantities_json=json.dumps(dict(line.quantities_to_date), sort_keys=True),
-                revenue_to_date=line.revenue_to_date,
-                amount_to_date=line.amount_to_date,
-                charged_before=line.charged_before,
-                charged_to_date=line.charged_to_date,
                 due=line.due,
                 explanation_json=json.dumps(list(line.explanation)),
+                **attributes(line, LINE_ROYALTY_COLUMNS),
             )
         )
     session.flush()

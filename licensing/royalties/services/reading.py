@@ -13,9 +13,11 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.errors import NotFound
+from licensing.records import attributes
 
 from ..computation import LineRoyalty
 from ..models import (
+    LINE_ROYALTY_COLUMNS,
     RoyaltyReport,
     RoyaltyReportRow,
 )
@@ -43,13 +45,9 @@ def filing_of(report: RoyaltyReport) -> Filing:
         report.amends_id,
         lines=[
             LineRoyalty(
-                line=line.line,
                 quantities_to_date=line.quantities,
-                revenue_to_date=line.revenue_to_date,
-                amount_to_date=line.amount_to_date,
-                charged_before=line.charged_before,
-                charged_to_date=line.charged_to_date,
                 explanation=tuple(line.explanation),
+                **attributes(line, LINE_ROYALTY_COLUMNS),
             )
             for line in report.lines
         ],
