@@ -421,14 +421,12 @@ def retry_message(message_id: int, *, actor: Actor) -> OutboxMessage:
         message.state = OUTBOX.step(message.state, "retry")
         message.attempts = 0
         message.next_attempt_at = utcnow()
-        audit.record(
+        audit.record_event(
             session,
-            action="outbox_message.retried",
-            entity_type="outbox_message",
-            entity_id=message.id,
+            "outbox_message.retried",
+            message.id,
             before=before,
             after={"state": message.state, "attempts": message.attempts},
-            actor=actor.name,
-            actor_user_id=actor.user_id,
+            actor=actor,
         )
         return message

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from licensing import db, errors
-from licensing.audit.services import record as audit
+from licensing.audit import services as audit
 from licensing.pricing import (
     ProposedUse,
     Quote,
@@ -28,6 +28,10 @@ from licensing.pricing import (
 )
 from licensing.ratecards import queries
 from licensing.ratecards.models import RateCardRecord
+from licensing.records import attributes
+
+# What describes a card beside its rules: stored as columns, and audited on publishing.
+_DESCRIBED = ("version", "title", "currency", "effective_from", "effective_to")
 
 
 @dataclass(frozen=True)
@@ -74,34 +78,27 @@ def import_card(document: object, *, published_by: str) -> ImportResult:
                 f"Rate card {card.version} is already published with different content; "
                 "a published card never changes. Publish the changes under a new version."
             )
-        stored = RateCardRecord(
-            version=card.version,
-            title=card.title,
-            currency=card.currency,
-            effective_from=card.effective_from,
-            effective_to=card.effective_to,
-            document=canonical_json(card),
-            digest=digest,
-            published_by=published_by,
+        described = attributes(card, _DESCRIBED)
+        session.add(
+            RateCardRecord(
+                **described,
+                document=canonical_json(card),
+                digest=digest,
+                published_by=published_by,
+            )
         )
-        session.add(stored)
         session.flush()
-        audit(
+        audit.record_event(
             session,
-            action="rate_card.published",
-            entity_type="rate_card",
-            entity_id=card.version,
-            before=None,
+            "rate_card.published",
+            card.version,
             after={
-                "version": card.version,
-                "title": card.title,
-                "currency": card.currency,
-                "effective_from": card.effective_from.isoformat(),
-                "effective_to": card.effective_to.isoformat(),
+                **described,
                 "digest": digest,
                 "rules": len(card.rules),
                 "adjustments": len(card.adjustments),
             },
+            actor=None,  # the caller as the audit log names it (the system on the CLI)
         )
     return ImportResult(card.version, created=True)
 
