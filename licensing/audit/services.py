@@ -204,6 +204,24 @@ def record_event(
     )
 
 
+def record_new(
+    session: Session,
+    record: Any,
+    action: str,
+    *,
+    actor: Actor | None,
+    after: Mapping[str, Any] | None = None,
+    note: str | None = None,
+) -> AuditEvent:
+    """Store a new record and audit its making as `action` (`record_event`): it is
+    flushed first, for its id (a unique index refuses a duplicate there), and the
+    event's `after` is its audit snapshot unless `after` says otherwise."""
+    session.add(record)
+    session.flush()
+    written = record.snapshot() if after is None else after
+    return record_event(session, action, record.id, after=written, actor=actor, note=note)
+
+
 def changed_fields(
     before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:

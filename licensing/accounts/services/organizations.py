@@ -32,15 +32,8 @@ def create_organization(
     clean, errors = _clean_organization(fields)
     _refuse(errors)
     organization = Organization(**clean, standing=APPLYING, created_at=utcnow())
-    session.add(organization)
-    session.flush()
-    audit.record_event(
-        session,
-        "organization.created",
-        organization.id,
-        before=None,
-        after=organization.snapshot(),
-        actor=Actor(actor) if actor else None,
+    audit.record_new(
+        session, organization, "organization.created", actor=Actor(actor) if actor else None
     )
     return organization
 

@@ -89,16 +89,7 @@ def create_api_token(user_id: int, name: str, *, actor: Actor) -> tuple[ApiToken
             prefix=raw[:12],
             created_at=utcnow(),
         )
-        session.add(token)
-        session.flush()
-        audit.record_event(
-            session,
-            "api_token.created",
-            token.id,
-            before=None,
-            after=token.snapshot(),
-            actor=actor,
-        )
+        audit.record_new(session, token, "api_token.created", actor=actor)
         return token, raw
 
 

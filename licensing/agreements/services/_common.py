@@ -122,13 +122,11 @@ def _new_draft(
     )
     application.organization = organization
     _write_uses(application, uses)
-    session.add(application)
-    session.flush()
     renews = {"renewal_of": renewal_of.number} if renewal_of else {}
-    audit.record_event(
+    audit.record_new(
         session,
+        application,
         "application.created",
-        application.id,
         actor=actor,
         after={**application.snapshot(), **renews},
     )
@@ -452,12 +450,10 @@ def _issue_agreement(
         issued_at=now,
         renewal_of_id=application.renewal_of_id,
     )
-    session.add(agreement)
-    session.flush()
-    audit.record_event(
+    audit.record_new(
         session,
+        agreement,
         "agreement.issued",
-        agreement.id,
         actor=actor,
         after={
             **agreement.snapshot(),

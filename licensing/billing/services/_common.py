@@ -16,7 +16,6 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from licensing.billing import links, payment_gateway
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import REFERENCE_MAX, CreditNote, Invoice, Payment, Refund
@@ -25,22 +24,6 @@ from licensing.calendar import office_date
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.mail import services as mail
 from licensing.money import format_amount, in_words, quantize
-
-
-def _add_new(
-    session: Session,
-    record: Invoice | Payment | CreditNote | Refund,
-    action: str,
-    *,
-    after: Mapping[str, Any],
-    actor: Actor,
-    note: str | None = None,
-) -> None:
-    """Store a new billing record and audit its making as `action`. It is flushed
-    first, for its id; a unique index refuses a duplicate there."""
-    session.add(record)
-    session.flush()
-    audit.record_event(session, action, record.id, after=after, actor=actor, note=note)
 
 
 def _amount(amount: Decimal, currency: str) -> str:

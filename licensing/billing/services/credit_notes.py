@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.billing import links, numbering
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.services._common import (
-    _add_new,
     _check_amount,
     _email_billing_contact,
     _locked_invoice,
@@ -78,7 +78,7 @@ def credit_invoice(
         issued_by=actor.name,
     )
     invoice.amount_credited += amount
-    _add_new(
+    audit.record_new(
         session,
         credit,
         "credit_note.issued",

@@ -23,7 +23,6 @@ from licensing.audit import services as audit
 from licensing.billing import numbering, pdfs
 from licensing.billing.models import DESCRIPTION_MAX, Invoice, InvoiceLine
 from licensing.billing.services._common import (
-    _add_new,
     _amount,
     _email_billing_contact,
     _locked_invoice,
@@ -156,7 +155,7 @@ def create_invoice(
         for i, c in enumerate(charges, start=1)
     ]
     source = f"{source_type} {source_reference or ''}".strip()
-    _add_new(
+    audit.record_new(
         session,
         invoice,
         "invoice.created",

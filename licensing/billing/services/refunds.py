@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.billing import idempotency, payment_gateway
 from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services._common import (
-    _add_new,
     _amount,
     _card_record_for,
     _check_amount,
@@ -93,7 +93,7 @@ def _new_refund(
         **fields,
     )
     after = {"credit_note": credit.number, **refund.snapshot()}
-    _add_new(session, refund, action, after=after, actor=actor, note=refund.note)
+    audit.record_new(session, refund, action, after=after, actor=actor, note=refund.note)
     return refund
 
 

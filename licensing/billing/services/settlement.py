@@ -16,7 +16,6 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services._common import (
-    _add_new,
     _amount,
     _email_billing_contact,
     _locked_invoice,
@@ -122,7 +121,7 @@ def _new_payment(
         **payment.snapshot(),
         **attributes(payment, also_audited),
     }
-    _add_new(session, payment, action, after=after, actor=actor, note=audit_note)
+    audit.record_new(session, payment, action, after=after, actor=actor, note=audit_note)
     return payment
 
 
