@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,27 +38,23 @@ KIND_BY_SOURCE = {AGREEMENT: FEE, ROYALTY_REPORT: ROYALTY, LATE_FEE: "late_fee",
 # come invoice by invoice), bounded so memory stays flat on any export.
 _CACHE_LIMIT = 5000
 
-Facts = TypeVar("Facts")
-
 
 @dataclass(frozen=True)
-class RoyaltyFacts:
-    """A royalty report's period and the use of each line of its invoice."""
+class SourceFacts:
+    """What an invoice's lines take from the agreement or royalty report it was
+    issued for: the days its revenue is earned over (the agreement's term, the
+    report's period) and the use of each line of the invoice, line 1 first."""
 
-    period_start: date
-    period_end: date
+    start: date
+    end: date
     line_uses: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class AgreementFacts:
-    term_start: date
-    term_end: date
-    # The use of each line of the agreement's up-front invoice, line 1 first.
-    line_uses: tuple[str, ...]
-
-
-def _remembered(cache: dict[int, Facts], key: int, load: Callable[[int], Facts]) -> Facts:
+def _remembered(
+    cache: dict[int, SourceFacts | None],
+    key: int,
+    load: Callable[[int], SourceFacts | None],
+) -> SourceFacts | None:
     """`load(key)`, looked up once while it stays in `cache`, which is emptied when
     full (bounded memory on any export)."""
     if key not in cache:
@@ -87,8 +82,8 @@ class Ledger:
     def __init__(self, session: Session, accounts: Mapping[str, str]) -> None:
         self.session = session
         self.accounts = accounts
-        self._agreements: dict[int, AgreementFacts | None] = {}
-        self._reports: dict[int, RoyaltyFacts | None] = {}
+        self._agreements: dict[int, SourceFacts | None] = {}
+        self._reports: dict[int, SourceFacts | None] = {}
 
     @staticmethod
     def kind(source_type: str) -> str:
@@ -107,13 +102,13 @@ class Ledger:
         use = self.line_use(source_type, source_id, position)
         return kind, use, self.account(kind, use)
 
-    def agreement(self, source_type: str, source_id: int | None) -> AgreementFacts | None:
+    def agreement(self, source_type: str, source_id: int | None) -> SourceFacts | None:
         """The agreement an up-front fee invoice was issued for, if it exists."""
         if source_type != AGREEMENT or source_id is None:
             return None
         return _remembered(self._agreements, source_id, self._load)
 
-    def royalty(self, source_type: str, source_id: int | None) -> RoyaltyFacts | None:
+    def royalty(self, source_type: str, source_id: int | None) -> SourceFacts | None:
         """The royalty report a royalty invoice was issued for, if it exists."""
         if source_type != ROYALTY_REPORT or source_id is None:
             return None
@@ -125,7 +120,7 @@ class Ledger:
             return None
         return facts.line_uses[position - 1]
 
-    def _load_report(self, report_id: int) -> RoyaltyFacts | None:
+    def _load_report(self, report_id: int) -> SourceFacts | None:
         report = self.session.get(RoyaltyReport, report_id)
         if report is None:
             return None
@@ -144,9 +139,9 @@ class Ledger:
             for number in numbers
             if 1 <= number <= len(licensed)
         )
-        return RoyaltyFacts(report.period_start, report.period_end, uses)
+        return SourceFacts(report.period_start, report.period_end, uses)
 
-    def _load(self, agreement_id: int) -> AgreementFacts | None:
+    def _load(self, agreement_id: int) -> SourceFacts | None:
         found = self.session.execute(
             select(
                 Agreement.term_start,
@@ -169,4 +164,4 @@ class Ledger:
             and line.breakdown.fixed > 0
             and line.use_index < len(uses)
         )
-        return AgreementFacts(found.term_start, found.term_end, line_uses)
+        return SourceFacts(found.term_start, found.term_end, line_uses)

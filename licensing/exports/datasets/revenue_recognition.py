@@ -83,8 +83,8 @@ def _schedule(
     if ledger.kind(source_type) == FEE and facts is not None:
         slices = straight_line(
             line_amount,
-            facts.term_start,
-            facts.term_end,
+            facts.start,
+            facts.end,
             places=places(currency),
             document_date=document_date,
         )
@@ -93,12 +93,12 @@ def _schedule(
     if royalty is not None:
         slices = straight_line(
             line_amount,
-            royalty.period_start,
-            royalty.period_end,
+            royalty.start,
+            royalty.end,
             places=places(currency),
             # Earned in the period, not when filed; a credit note still reverses
             # nothing before its own month.
-            document_date=document_date if reversal else royalty.period_start,
+            document_date=document_date if reversal else royalty.start,
         )
         return STRAIGHT_LINE, slices
     return POINT_IN_TIME, point_in_time(line_amount, document_date)
