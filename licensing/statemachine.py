@@ -41,11 +41,14 @@ class StateMachine:
         state_words: Mapping[str, str] | None = None,
     ) -> None:
         """`field` is the record's attribute holding the state; `events` names
-        the audit event of an action (`accept` -> `accepted`; default: the
-        action itself); `stamps` names the column that records when an action
-        was taken (`submit` -> `submitted_at`). `steps` words each action as what
-        happens to the record, after "cannot" and "can only" (`approve` -> "be
-        approved", `lapse` -> "lapse"), and `state_words` a state after "that is"
+        the audit event of an action where it is not the action's regular past
+        tense (`accept` -> `accepted` needs no entry, `settle` -> `paid` does);
+        `stamps` names the column that records when an action was taken (`submit`
+        -> `submitted_at`). `steps` words each action as what happens to the
+        record, after "cannot" and "can only", where it is not "be" and the event
+        in words (`approve` -> "be approved" needs no entry, `lapse` -> "lapse"
+        does); a machine given no `steps` words none, and its refusals name the
+        actions as they are. `state_words` words a state after "that is"
         (`in_review` -> "in review"; default: the state with spaces): a refused step
         is a sentence saying what is allowed instead."""
         self.entity = entity
@@ -53,9 +56,9 @@ class StateMachine:
         self.field = field
         self.transitions = dict(transitions)
         self.states = states
-        self.events = dict(events or {})
+        self.events = {action: past_tense(action) for action in self.actions} | dict(events or {})
         self.stamps = dict(stamps or {})
-        self.steps = dict(steps or {})
+        self.steps = {} if steps is None else self._regular_steps() | dict(steps)
         self.state_words = dict(state_words or {})
         self._hooks: dict[str, list[Hook]] = {}
         unknown = {s for pair in self.transitions for s in (pair[0],)} | set(
@@ -63,6 +66,10 @@ class StateMachine:
         )
         if not unknown <= set(states):
             raise ValueError(f"{entity}: transitions name unknown states {unknown - set(states)}")
+
+    def _regular_steps(self) -> dict[str, str]:
+        """Each action worded as its event: `approved` -> "be approved"."""
+        return {action: f"be {event.replace('_', ' ')}" for action, event in self.events.items()}
 
     @property
     def actions(self) -> frozenset[str]:
@@ -132,7 +139,7 @@ class StateMachine:
         session.flush()
         audit.record(
             session,
-            action=f"{self.entity_type}.{self.events.get(action, action)}",
+            action=f"{self.entity_type}.{self.events[action]}",
             entity_type=self.entity_type,
             entity_id=record.id,
             before={self.field: before},
@@ -144,3 +151,17 @@ class StateMachine:
         for hook in self._hooks.get(action, ()):
             hook(session, record, actor, note)
         return after
+
+
+def past_tense(action: str) -> str:
+    """An action's regular past tense, its verb being its first word: `approve` ->
+    `approved`, `deny` -> `denied`, `mark_uncollectible` -> `marked_uncollectible`.
+    (`submit`, `withdraw` and the like are irregular: their machines name them.)"""
+    verb, joint, rest = action.partition("_")
+    if verb.endswith("e"):
+        done = f"{verb}d"
+    elif verb.endswith("y") and not verb.endswith(("ay", "ey", "oy", "uy")):
+        done = f"{verb[:-1]}ied"
+    else:
+        done = f"{verb}ed"
+    return done + joint + rest

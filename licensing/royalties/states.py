@@ -24,7 +24,6 @@ REPORT = StateMachine(
     "royalty report",
     {(SUBMITTED, "supersede"): SUPERSEDED},
     REPORT_STATES,
-    events={"supersede": "superseded"},
     stamps={"supersede": "superseded_at"},
     steps={"supersede": "be superseded by an amendment"},
 )

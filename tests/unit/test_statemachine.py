@@ -10,7 +10,7 @@ import pytest
 
 import licensing
 from licensing.errors import IllegalTransition
-from licensing.statemachine import StateMachine
+from licensing.statemachine import StateMachine, past_tense
 
 MACHINE = StateMachine(
     "invoice",
@@ -70,6 +70,39 @@ def test_passive_and_active_steps_are_listed_as_one_sentence() -> None:
         "An application that is returned cannot take the step 'approve': "
         "it can only be resubmitted or withdrawn, or lapse."
     )
+
+
+def test_events_and_step_words_default_to_the_actions_regular_past_tense() -> None:
+    # A machine names only its irregular words; the rest follow from the action.
+    machine = StateMachine(
+        "invoice",
+        {("draft", "finalize"): "open", ("open", "settle"): "paid", ("open", "deny"): "void"},
+        ("draft", "open", "paid", "void"),
+        events={"settle": "paid"},
+        steps={"settle": "be marked paid"},
+    )
+    assert machine.events == {"finalize": "finalized", "settle": "paid", "deny": "denied"}
+    assert machine.steps["finalize"] == "be finalized"
+    assert machine.steps["deny"] == "be denied"
+    with pytest.raises(IllegalTransition) as raised:
+        machine.step("draft", "settle")
+    assert raised.value.detail == (
+        "An invoice that is draft cannot be marked paid: it can only be finalized."
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "event"),
+    [
+        ("approve", "approved"),
+        ("accept", "accepted"),
+        ("deny", "denied"),
+        ("retry", "retried"),
+        ("mark_uncollectible", "marked_uncollectible"),
+    ],
+)
+def test_an_actions_regular_past_tense_conjugates_its_first_word(action: str, event: str) -> None:
+    assert past_tense(action) == event
 
 
 def _service_machines() -> list[StateMachine]:
