@@ -41,8 +41,8 @@ class StateMachine:
         state_words: Mapping[str, str] | None = None,
     ) -> None:
         """`field` is the record's attribute holding the state; `events` names
-        the audit event of an action where it is not the action's regular past
-        tense (`accept` -> `accepted` needs no entry, `settle` -> `paid` does);
+        the audit event of an action where it is not the action's past tense
+        (`accept` -> `accepted` needs no entry, `settle` -> `paid` does);
         `stamps` names the column that records when an action was taken (`submit`
         -> `submitted_at`). `steps` words each action as what happens to the
         record, after "cannot" and "can only", where it is not "be" and the event
@@ -153,12 +153,25 @@ class StateMachine:
         return after
 
 
+# Verbs of the machines' actions whose past tense the rule in `past_tense` would misspell.
+_SPELLED = {
+    "defer": "deferred",
+    "flag": "flagged",
+    "give": "given",
+    "resubmit": "resubmitted",
+    "submit": "submitted",
+    "withdraw": "withdrawn",
+}
+
+
 def past_tense(action: str) -> str:
-    """An action's regular past tense, its verb being its first word: `approve` ->
-    `approved`, `deny` -> `denied`, `mark_uncollectible` -> `marked_uncollectible`.
-    (`submit`, `withdraw` and the like are irregular: their machines name them.)"""
+    """An action's past tense, its verb being its first word: `approve` -> `approved`,
+    `deny` -> `denied`, `mark_uncollectible` -> `marked_uncollectible`, `give_up` ->
+    `given_up`."""
     verb, joint, rest = action.partition("_")
-    if verb.endswith("e"):
+    if verb in _SPELLED:
+        done = _SPELLED[verb]
+    elif verb.endswith("e"):
         done = f"{verb}d"
     elif verb.endswith("y") and not verb.endswith(("ay", "ey", "oy", "uy")):
         done = f"{verb[:-1]}ied"

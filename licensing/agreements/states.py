@@ -94,11 +94,8 @@ APPLICATION = StateMachine(
     "application",
     _APPLICATION_STEPS,
     APPLICATION_STATES,
-    # The audit log's name for each step that is not its regular past tense.
+    # The audit log's name for each step that is not its past tense.
     events={
-        "submit": "submitted",
-        "resubmit": "resubmitted",
-        "withdraw": "withdrawn",
         "start_review": "review_started",
         "auto_approve": "auto_approved",
         "request_reconsideration": "reconsideration_requested",

@@ -83,12 +83,9 @@ PAYMENT = StateMachine(
         (FLAGGED, "reject"): CANCELED,
     },
     PAYMENT_STATES,
-    events={
-        # Only a card payment fails, and only when the bank declines the card:
-        # its audit event says so (`payment.declined`); the state stays `failed`.
-        "fail": "declined",
-        "flag": "flagged",
-    },
+    # Only a card payment fails, and only when the bank declines the card: its
+    # audit event says so (`payment.declined`); the state stays `failed`.
+    events={"fail": "declined"},
     steps={"succeed": "succeed", "flag": "be flagged for a mismatched amount"},
 )
 

@@ -23,8 +23,5 @@ OUTBOX = StateMachine(
         (FAILED, "retry"): QUEUED,
     },
     (QUEUED, SENT, FAILED),
-    # A message's steps are not audited; its irregular events word the refusals
-    # ("cannot be given up").
-    events={"defer": "deferred", "give_up": "given_up"},
     steps={"defer": "be tried again later"},
 )

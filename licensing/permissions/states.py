@@ -63,12 +63,11 @@ PERMISSION_REQUEST = StateMachine(
         (DENIED, "request_reconsideration"): RECONSIDERATION,
     },
     STATES,
-    # The audit log's names for the steps that are not their regular past tense
-    # (`confirm` is `permission_request.confirmed`).
+    # The audit log's names for the steps that are not their past tense (`confirm`
+    # is `permission_request.confirmed`).
     events={
         "start_review": "review_started",
         "ask_for_info": "information_requested",
-        "withdraw": "withdrawn",
         "request_reconsideration": "reconsideration_requested",
     },
     stamps={"confirm": "submitted_at", "approve": "decided_at", "deny": "decided_at"},

@@ -72,7 +72,7 @@ def test_passive_and_active_steps_are_listed_as_one_sentence() -> None:
     )
 
 
-def test_events_and_step_words_default_to_the_actions_regular_past_tense() -> None:
+def test_events_and_step_words_default_to_the_actions_past_tense() -> None:
     # A machine names only its irregular words; the rest follow from the action.
     machine = StateMachine(
         "invoice",
@@ -99,9 +99,11 @@ def test_events_and_step_words_default_to_the_actions_regular_past_tense() -> No
         ("deny", "denied"),
         ("retry", "retried"),
         ("mark_uncollectible", "marked_uncollectible"),
+        ("submit", "submitted"),
+        ("give_up", "given_up"),
     ],
 )
-def test_an_actions_regular_past_tense_conjugates_its_first_word(action: str, event: str) -> None:
+def test_an_actions_past_tense_conjugates_its_first_word(action: str, event: str) -> None:
     assert past_tense(action) == event
 
 
