@@ -55,7 +55,6 @@ STANDING = StateMachine(
         "payment_received": "return to active when its overdue invoices are paid",
         "reinstate": "be reinstated",
     },
-    state_words={PENDING_PAYMENT: "pending payment"},
 )
 
 # Actions whose effect is serious enough that staff must say why.

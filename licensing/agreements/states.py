@@ -119,7 +119,6 @@ APPLICATION = StateMachine(
     state_words={
         DRAFT: "a draft",
         RETURNED: "returned to the vendor",
-        IN_REVIEW: "in review",
         RECONSIDERATION_REQUESTED: "awaiting reconsideration",
     },
 )

@@ -81,7 +81,6 @@ PERMISSION_REQUEST = StateMachine(
         "request_reconsideration": "have reconsideration requested",
     },
     state_words={
-        IN_REVIEW: "in review",
         NEEDS_INFO: "waiting for the requester's information",
         RECONSIDERATION: "being reconsidered",
     },
