@@ -45,9 +45,9 @@ class StateMachine:
         (`accept` -> `accepted` needs no entry, `settle` -> `paid` does);
         `stamps` names the column that records when an action was taken (`submit`
         -> `submitted_at`). `steps` words each action as what happens to the
-        record, after "cannot" and "can only", where it is not "be" and the event
-        in words (`approve` -> "be approved" needs no entry, `lapse` -> "lapse"
-        does); a machine given no `steps` words none, and its refusals name the
+        record, after "cannot" and "can only", where it is not "be" and the
+        action's past tense (`mark_reviewed` -> "be marked reviewed" needs no entry,
+        `lapse` -> "lapse" does); a machine given no `steps` words none, and its refusals name the
         actions as they are. `state_words` words a state after "that is"
         (`in_review` -> "in review"; default: the state with spaces): a refused step
         is a sentence saying what is allowed instead."""
@@ -58,7 +58,7 @@ class StateMachine:
         self.states = states
         self.events = {action: past_tense(action) for action in self.actions} | dict(events or {})
         self.stamps = dict(stamps or {})
-        self.steps = {} if steps is None else self._regular_steps() | dict(steps)
+        self.steps = {} if steps is None else self._passive_steps() | dict(steps)
         self.state_words = dict(state_words or {})
         self._hooks: dict[str, list[Hook]] = {}
         unknown = {s for pair in self.transitions for s in (pair[0],)} | set(
@@ -67,9 +67,9 @@ class StateMachine:
         if not unknown <= set(states):
             raise ValueError(f"{entity}: transitions name unknown states {unknown - set(states)}")
 
-    def _regular_steps(self) -> dict[str, str]:
-        """Each action worded as its event: `approved` -> "be approved"."""
-        return {action: f"be {event.replace('_', ' ')}" for action, event in self.events.items()}
+    def _passive_steps(self) -> dict[str, str]:
+        """Each action worded as done to the record: `mark_reviewed` -> "be marked reviewed"."""
+        return {action: f"be {past_tense(action).replace('_', ' ')}" for action in self.actions}
 
     @property
     def actions(self) -> frozenset[str]:

@@ -106,7 +106,7 @@ APPLICATION = StateMachine(
     # records (`decided_at`, `returned_at`, ...), since one column per step is named here.
     stamps={action: "updated_at" for _, action in _APPLICATION_STEPS},
     # What a refused step says happens to the application, where it is not "be" and
-    # the event ("cannot be approved").
+    # the action's past tense ("cannot be approved").
     steps={
         "auto_approve": "be approved automatically",
         "start_review": "be taken into review",

@@ -86,7 +86,11 @@ PAYMENT = StateMachine(
     # Only a card payment fails, and only when the bank declines the card: its
     # audit event says so (`payment.declined`); the state stays `failed`.
     events={"fail": "declined"},
-    steps={"succeed": "succeed", "flag": "be flagged for a mismatched amount"},
+    steps={
+        "succeed": "succeed",
+        "fail": "be declined",
+        "flag": "be flagged for a mismatched amount",
+    },
 )
 
 # Card payment states in which the PaymentIntent may still take money.

@@ -72,7 +72,7 @@ PERMISSION_REQUEST = StateMachine(
     },
     stamps={"confirm": "submitted_at", "approve": "decided_at", "deny": "decided_at"},
     # What a refused step says happens to the request, where it is not "be" and the
-    # event ("cannot be approved").
+    # action's past tense ("cannot be approved").
     steps={
         "expire": "expire",
         "start_review": "be taken into review",

@@ -76,14 +76,26 @@ def test_events_and_step_words_default_to_the_actions_past_tense() -> None:
     # A machine names only its irregular words; the rest follow from the action.
     machine = StateMachine(
         "invoice",
-        {("draft", "finalize"): "open", ("open", "settle"): "paid", ("open", "deny"): "void"},
+        {
+            ("draft", "finalize"): "open",
+            ("open", "settle"): "paid",
+            ("open", "deny"): "void",
+            ("open", "mark_uncollectible"): "void",
+        },
         ("draft", "open", "paid", "void"),
-        events={"settle": "paid"},
+        events={"settle": "paid", "mark_uncollectible": "written_off"},
         steps={"settle": "be marked paid"},
     )
-    assert machine.events == {"finalize": "finalized", "settle": "paid", "deny": "denied"}
+    assert machine.events == {
+        "finalize": "finalized",
+        "settle": "paid",
+        "deny": "denied",
+        "mark_uncollectible": "written_off",
+    }
     assert machine.steps["finalize"] == "be finalized"
     assert machine.steps["deny"] == "be denied"
+    # The words say the action done to the record, whatever the audit log calls it.
+    assert machine.steps["mark_uncollectible"] == "be marked uncollectible"
     with pytest.raises(IllegalTransition) as raised:
         machine.step("draft", "settle")
     assert raised.value.detail == (
