@@ -66,6 +66,11 @@ class StateMachine:
         )
         if not unknown <= set(states):
             raise ValueError(f"{entity}: transitions name unknown states {unknown - set(states)}")
+        # The word tables list only exceptions: a misspelt action would silently
+        # leave the regular word in place.
+        strays = (set(events or {}) | set(stamps or {}) | set(steps or {})) - self.actions
+        if strays:
+            raise ValueError(f"{entity}: words or stamps for no actions {sorted(strays)}")
 
     def _passive_steps(self) -> dict[str, str]:
         """Each action worded as done to the record: `mark_reviewed` -> "be marked reviewed"."""

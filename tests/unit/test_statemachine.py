@@ -149,6 +149,17 @@ def test_a_table_naming_unknown_states_is_refused() -> None:
         StateMachine("x", {("a", "go"): "b"}, ("a",))
 
 
+def test_words_for_an_action_the_table_does_not_have_are_refused() -> None:
+    # Only the irregular words are listed, so a misspelt action would go unnoticed.
+    with pytest.raises(ValueError, match=r"no actions \['stat_review'\]"):
+        StateMachine(
+            "x",
+            {("a", "start_review"): "b"},
+            ("a", "b"),
+            events={"stat_review": "review_started"},
+        )
+
+
 @pytest.mark.parametrize(
     ("entity", "expected"),
     [
