@@ -1,7 +1,8 @@
 """The app's own commands, attached to `app.cli` by `register(app)`: the schema,
-first-time setup, and every feature's command group. Batch commands are
-idempotent and safe to run on several hosts at once, so a scheduler may call
-them freely. (The console script that runs them is `licensing.cli`.)
+first-time setup, and every feature's commands, grouped under the names operators
+type (`GROUPS`). Batch commands are idempotent and safe to run on several hosts at
+once, so a scheduler may call them freely. (The console script that runs them is
+`licensing.cli`.)
 """
 
 from __future__ import annotations
@@ -25,12 +26,7 @@ from licensing.royalties import cli as royalties_cli
 from licensing.worker import Worker
 
 
-@click.group("db")
-def db_group() -> None:
-    """Database schema migrations (Alembic)."""
-
-
-@db_group.command("upgrade")
+@click.command("upgrade")
 @click.option("--revision", default="heads", show_default=True, help="Target revision.")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
@@ -44,7 +40,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Database at revision {_revisions(url)}.")
 
 
-@db_group.command("current")
+@click.command("current")
 @with_appcontext
 def db_current() -> None:
     """Print the database's schema revision."""
@@ -102,23 +98,33 @@ def worker(once: bool, parent_pid: int | None) -> None:
     runner.run_forever(parent_pid=parent_pid)
 
 
+# The command line's groups: what each is for, and the features' commands in it
+# (`licensing outbox send`). A feature's `cli.py` defines commands; they are grouped here.
+GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
+    "applications": ("License applications and agreements.", (agreements_cli.expire,)),
+    "audit": (
+        "The audit log and the seals of issued documents.",
+        (audit_cli.verify, audit_cli.seal_unsealed_command),
+    ),
+    "db": ("Database schema migrations (Alembic).", (db_upgrade, db_current)),
+    "finance": ("Finance reports.", (finance_cli.report,)),
+    "invoices": ("Invoices: overdue reminders, late fees and standing.", (billing_cli.overdue,)),
+    "outbox": ("The email outbox.", (mail_cli.send,)),
+    "payments": ("Card payments through Stripe.", (billing_cli.reconcile, billing_cli.prune_keys)),
+    "permissions": ("Educational permission requests.", (permissions_cli.expire,)),
+    "ratecards": (
+        "Publish and list rate cards.",
+        (ratecards_cli.import_command, ratecards_cli.list_command),
+    ),
+    "reports": ("Royalty reports.", (royalties_cli.remind,)),
+    "tokens": ("API tokens.", (accounts_cli.create_token,)),
+    "users": ("User accounts.", (accounts_cli.create_admin,)),
+}
+
+
 def register(app: Flask) -> None:
-    """Attach every command group to the app's CLI."""
-    for command in (
-        db_group,
-        accounts_cli.users_group,
-        accounts_cli.tokens_group,
-        agreements_cli.applications_group,
-        audit_cli.audit_group,
-        mail_cli.outbox_group,
-        billing_cli.invoices_group,
-        billing_cli.payments_group,
-        exports_cli.exports_command,
-        finance_cli.finance_group,
-        permissions_cli.permissions_group,
-        ratecards_cli.ratecards_group,
-        royalties_cli.reports_group,
-        setup,
-        worker,
-    ):
+    """Attach every command group, and the commands of no group, to the app's CLI."""
+    for name, (summary, commands) in GROUPS.items():
+        app.cli.add_command(click.Group(name, commands, help=summary))
+    for command in (exports_cli.exports_command, setup, worker):
         app.cli.add_command(command)

@@ -41,11 +41,14 @@ class StateMachine:
         state_words: Mapping[str, str] | None = None,
     ) -> None:
         """`field` is the record's attribute holding the state; `events` names
-        the audit event of an action (`accept` -> `accepted`; default: the
-        action itself); `stamps` names the column that records when an action
-        was taken (`submit` -> `submitted_at`). `steps` words each action as what
-        happens to the record, after "cannot" and "can only" (`approve` -> "be
-        approved", `lapse` -> "lapse"), and `state_words` a state after "that is"
+        the audit event of an action where it is not the action's past tense
+        (`accept` -> `accepted` needs no entry, `settle` -> `paid` does);
+        `stamps` names the column that records when an action was taken (`submit`
+        -> `submitted_at`). `steps` words each action as what happens to the
+        record, after "cannot" and "can only", where it is not "be" and the
+        action's past tense (`mark_reviewed` -> "be marked reviewed" needs no entry,
+        `lapse` -> "lapse" does); a machine given no `steps` words none, and its refusals name the
+        actions as they are. `state_words` words a state after "that is"
         (`in_review` -> "in review"; default: the state with spaces): a refused step
         is a sentence saying what is allowed instead."""
         self.entity = entity
@@ -53,9 +56,9 @@ class StateMachine:
         self.field = field
         self.transitions = dict(transitions)
         self.states = states
-        self.events = dict(events or {})
+        self.events = {action: past_tense(action) for action in self.actions} | dict(events or {})
         self.stamps = dict(stamps or {})
-        self.steps = dict(steps or {})
+        self.steps = {} if steps is None else self._passive_steps() | dict(steps)
         self.state_words = dict(state_words or {})
         self._hooks: dict[str, list[Hook]] = {}
         unknown = {s for pair in self.transitions for s in (pair[0],)} | set(
@@ -63,6 +66,15 @@ class StateMachine:
         )
         if not unknown <= set(states):
             raise ValueError(f"{entity}: transitions name unknown states {unknown - set(states)}")
+        # The word tables list only exceptions: a misspelt action would silently
+        # leave the regular word in place.
+        strays = (set(events or {}) | set(stamps or {}) | set(steps or {})) - self.actions
+        if strays:
+            raise ValueError(f"{entity}: words or stamps for no actions {sorted(strays)}")
+
+    def _passive_steps(self) -> dict[str, str]:
+        """Each action worded as done to the record: `mark_reviewed` -> "be marked reviewed"."""
+        return {action: f"be {past_tense(action).replace('_', ' ')}" for action in self.actions}
 
     @property
     def actions(self) -> frozenset[str]:
@@ -132,7 +144,7 @@ class StateMachine:
         session.flush()
         audit.record(
             session,
-            action=f"{self.entity_type}.{self.events.get(action, action)}",
+            action=f"{self.entity_type}.{self.events[action]}",
             entity_type=self.entity_type,
             entity_id=record.id,
             before={self.field: before},
@@ -144,3 +156,30 @@ class StateMachine:
         for hook in self._hooks.get(action, ()):
             hook(session, record, actor, note)
         return after
+
+
+# Verbs of the machines' actions whose past tense the rule in `past_tense` would misspell.
+_SPELLED = {
+    "defer": "deferred",
+    "flag": "flagged",
+    "give": "given",
+    "resubmit": "resubmitted",
+    "submit": "submitted",
+    "withdraw": "withdrawn",
+}
+
+
+def past_tense(action: str) -> str:
+    """An action's past tense, its verb being its first word: `approve` -> `approved`,
+    `deny` -> `denied`, `mark_uncollectible` -> `marked_uncollectible`, `give_up` ->
+    `given_up`."""
+    verb, joint, rest = action.partition("_")
+    if verb in _SPELLED:
+        done = _SPELLED[verb]
+    elif verb.endswith("e"):
+        done = f"{verb}d"
+    elif verb.endswith("y") and not verb.endswith(("ay", "ey", "oy", "uy")):
+        done = f"{verb[:-1]}ied"
+    else:
+        done = f"{verb}ed"
+    return done + joint + rest

@@ -17,11 +17,6 @@ from licensing.errors import InvalidInput, NotFound
 DEVELOPMENT_ADMIN = "admin@example.com"
 
 
-@click.group("users")
-def users_group() -> None:
-    """User accounts."""
-
-
 def stdin_is_interactive() -> bool:
     """True when a person types at a terminal (then the password is prompted for)."""
     return sys.stdin.isatty()
@@ -40,7 +35,7 @@ def _read_password() -> str:
     return line.rstrip("\r\n")
 
 
-@users_group.command("create-admin")
+@click.command("create-admin")
 @click.argument("email")
 @click.option(
     "--name", "full_name", default="Administrator", show_default=True, help="The admin's full name."
@@ -63,12 +58,7 @@ def create_admin(email: str, full_name: str) -> None:
     click.echo(f"Admin {user.email} created (user {user.id}); sign in at /sign-in.")
 
 
-@click.group("tokens")
-def tokens_group() -> None:
-    """API tokens."""
-
-
-@tokens_group.command("create")
+@click.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="What the token is for (e.g. the system that uses it).")
 @with_appcontext

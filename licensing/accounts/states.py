@@ -47,15 +47,7 @@ STANDING = StateMachine(
     STANDINGS,
     field="standing",
     events={action: "standing_changed" for _, action in _STEPS},
-    steps={
-        "activate": "be activated",
-        "suspend": "be suspended",
-        "close": "be closed",
-        "mark_pending_payment": "be marked pending payment",
-        "payment_received": "return to active when its overdue invoices are paid",
-        "reinstate": "be reinstated",
-    },
-    state_words={PENDING_PAYMENT: "pending payment"},
+    steps={"payment_received": "return to active when its overdue invoices are paid"},
 )
 
 # Actions whose effect is serious enough that staff must say why.

@@ -11,12 +11,7 @@ from licensing.agreements import services
 from licensing.clock import now_option
 
 
-@click.group("applications")
-def applications_group() -> None:
-    """License applications and agreements."""
-
-
-@applications_group.command("expire")
+@click.command("expire")
 @now_option
 @with_appcontext
 def expire(now: datetime) -> None:

@@ -94,18 +94,10 @@ APPLICATION = StateMachine(
     "application",
     _APPLICATION_STEPS,
     APPLICATION_STATES,
-    # The audit log's name for each step.
+    # The audit log's name for each step that is not its past tense.
     events={
-        "submit": "submitted",
-        "resubmit": "resubmitted",
-        "withdraw": "withdrawn",
-        "lapse": "lapsed",
         "start_review": "review_started",
-        "return": "returned",
-        "escalate": "escalated",
-        "approve": "approved",
         "auto_approve": "auto_approved",
-        "reject": "rejected",
         "request_reconsideration": "reconsideration_requested",
         "grant_reconsideration": "reconsideration_granted",
         "deny_reconsideration": "reconsideration_denied",
@@ -113,17 +105,12 @@ APPLICATION = StateMachine(
     # Every step changes the application; the use cases stamp what else a step
     # records (`decided_at`, `returned_at`, ...), since one column per step is named here.
     stamps={action: "updated_at" for _, action in _APPLICATION_STEPS},
-    # What a refused step says happens to the application ("cannot be approved").
+    # What a refused step says happens to the application, where it is not "be" and
+    # the action's past tense ("cannot be approved").
     steps={
-        "submit": "be submitted",
-        "resubmit": "be resubmitted",
         "auto_approve": "be approved automatically",
         "start_review": "be taken into review",
-        "escalate": "be escalated",
         "return": "be returned to the vendor",
-        "approve": "be approved",
-        "reject": "be rejected",
-        "withdraw": "be withdrawn",
         "lapse": "lapse",
         "request_reconsideration": "have reconsideration requested",
         "grant_reconsideration": "be granted reconsideration",
@@ -132,7 +119,6 @@ APPLICATION = StateMachine(
     state_words={
         DRAFT: "a draft",
         RETURNED: "returned to the vendor",
-        IN_REVIEW: "in review",
         RECONSIDERATION_REQUESTED: "awaiting reconsideration",
     },
 )
@@ -150,22 +136,11 @@ AGREEMENT = StateMachine(
         (ACTIVE, "terminate"): TERMINATED,
     },
     AGREEMENT_STATES,
-    events={
-        "accept": "accepted",
-        "expire": "expired",
-        "terminate": "terminated",
-        "supersede": "superseded",
-    },
     stamps={
         "accept": "activated_at",
         "expire": "ended_at",
         "terminate": "ended_at",
         "supersede": "ended_at",
     },
-    steps={
-        "accept": "be accepted",
-        "expire": "expire",
-        "supersede": "be superseded by its renewal",
-        "terminate": "be terminated",
-    },
+    steps={"expire": "expire", "supersede": "be superseded by its renewal"},
 )

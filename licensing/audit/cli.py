@@ -12,12 +12,7 @@ from licensing.audit.seals import seal_unsealed, verify_documents
 from licensing.audit.services import verify_chain
 
 
-@click.group("audit")
-def audit_group() -> None:
-    """The audit log and the seals of issued documents."""
-
-
-@audit_group.command("verify")
+@click.command("verify")
 @click.option(
     "--accept-unkeyed-until",
     type=click.IntRange(min=0),
@@ -59,7 +54,7 @@ def _verdict(problems: Sequence[str], intact: str, broken: str) -> None:
         click.echo(f"  - {problem}", err=True)
 
 
-@audit_group.command("seal-unsealed")
+@click.command("seal-unsealed")
 @with_appcontext
 def seal_unsealed_command() -> None:
     """Seal issued documents that have no seal (issued before sealing existed).

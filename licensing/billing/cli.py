@@ -15,12 +15,7 @@ from licensing.config import current_config
 from licensing.errors import DomainError
 
 
-@click.group("payments")
-def payments_group() -> None:
-    """Card payments through Stripe."""
-
-
-@payments_group.command("reconcile")
+@click.command("reconcile")
 @click.option(
     "--older-than-minutes",
     type=click.IntRange(min=0),
@@ -47,7 +42,7 @@ def reconcile(older_than_minutes: int, now: datetime) -> None:
         click.echo(str(report))
 
 
-@payments_group.command("prune-keys")
+@click.command("prune-keys")
 @now_option
 @with_appcontext
 def prune_keys(now: datetime) -> None:
@@ -56,12 +51,7 @@ def prune_keys(now: datetime) -> None:
     click.echo(f"{idempotency.prune(now=now)} idempotency keys pruned")
 
 
-@click.group("invoices")
-def invoices_group() -> None:
-    """Invoices: overdue reminders, late fees and standing."""
-
-
-@invoices_group.command("overdue")
+@click.command("overdue")
 @now_option
 @with_appcontext
 def overdue(now: datetime) -> None:

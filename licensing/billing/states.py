@@ -55,19 +55,9 @@ INVOICE = StateMachine(
         (UNCOLLECTIBLE, "void"): VOID,
     },
     INVOICE_STATES,
-    events={
-        "finalize": "finalized",
-        "settle": "paid",
-        "void": "voided",
-        "mark_uncollectible": "marked_uncollectible",
-    },
+    events={"settle": "paid"},
     stamps={"finalize": "finalized_at", "settle": "paid_at", "void": "voided_at"},
-    steps={
-        "finalize": "be finalized",
-        "settle": "be marked paid",
-        "void": "be voided",
-        "mark_uncollectible": "be marked uncollectible",
-    },
+    steps={"settle": "be marked paid"},
     state_words={DRAFT: "a draft"},
 )
 
@@ -93,23 +83,13 @@ PAYMENT = StateMachine(
         (FLAGGED, "reject"): CANCELED,
     },
     PAYMENT_STATES,
-    events={
-        "succeed": "succeeded",
-        # Only a card payment fails, and only when the bank declines the card:
-        # its audit event says so (`payment.declined`); the state stays `failed`.
-        "fail": "declined",
-        "flag": "flagged",
-        "cancel": "canceled",
-        "accept": "accepted",
-        "reject": "rejected",
-    },
+    # Only a card payment fails, and only when the bank declines the card: its
+    # audit event says so (`payment.declined`); the state stays `failed`.
+    events={"fail": "declined"},
     steps={
         "succeed": "succeed",
         "fail": "be declined",
         "flag": "be flagged for a mismatched amount",
-        "cancel": "be canceled",
-        "accept": "be accepted",
-        "reject": "be rejected",
     },
 )
 
@@ -126,7 +106,6 @@ REFUND = StateMachine(
         (SUCCEEDED, "fail"): FAILED,
     },
     REFUND_STATES,
-    events={"succeed": "succeeded", "fail": "failed"},
     stamps={"succeed": "settled_at"},
     steps={"succeed": "succeed", "fail": "fail"},
 )

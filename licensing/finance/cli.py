@@ -14,12 +14,7 @@ from licensing.finance import services
 from licensing.money import is_currency
 
 
-@click.group("finance")
-def finance_group() -> None:
-    """Finance reports."""
-
-
-@finance_group.command("report")
+@click.command("report")
 @click.option("--month", required=True, help="The month to report, YYYY-MM.")
 @click.option("--email", "to", required=True, help="Where to send it (the manager's inbox).")
 @click.option("--currency", default="USD", show_default=True, help="ISO 4217 currency code.")

@@ -10,12 +10,7 @@ from licensing.mail.services import deliver_due
 from licensing.mail.smtp import Delivery
 
 
-@click.group("outbox")
-def outbox_group() -> None:
-    """The email outbox."""
-
-
-@outbox_group.command("send")
+@click.command("send")
 @click.option(
     "--limit",
     type=click.IntRange(min=1),

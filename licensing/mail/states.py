@@ -23,10 +23,5 @@ OUTBOX = StateMachine(
         (FAILED, "retry"): QUEUED,
     },
     (QUEUED, SENT, FAILED),
-    steps={
-        "deliver": "be delivered",
-        "defer": "be tried again later",
-        "give_up": "be given up",
-        "retry": "be retried",
-    },
+    steps={"defer": "be tried again later"},
 )

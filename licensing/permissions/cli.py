@@ -8,12 +8,7 @@ from flask.cli import with_appcontext
 from licensing.permissions import services
 
 
-@click.group("permissions")
-def permissions_group() -> None:
-    """Educational permission requests."""
-
-
-@permissions_group.command("expire")
+@click.command("expire")
 @with_appcontext
 def expire() -> None:
     """Expire `needs_info` requests unanswered for 5 US business days, expire

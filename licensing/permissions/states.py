@@ -63,33 +63,24 @@ PERMISSION_REQUEST = StateMachine(
         (DENIED, "request_reconsideration"): RECONSIDERATION,
     },
     STATES,
-    # The audit log's names for the steps (`permission_request.confirmed`, ...).
+    # The audit log's names for the steps that are not their past tense (`confirm`
+    # is `permission_request.confirmed`).
     events={
-        "confirm": "confirmed",
         "start_review": "review_started",
         "ask_for_info": "information_requested",
-        "answer": "answered",
-        "approve": "approved",
-        "deny": "denied",
-        "withdraw": "withdrawn",
-        "expire": "expired",
         "request_reconsideration": "reconsideration_requested",
     },
     stamps={"confirm": "submitted_at", "approve": "decided_at", "deny": "decided_at"},
-    # What a refused step says happens to the request ("cannot be approved").
+    # What a refused step says happens to the request, where it is not "be" and the
+    # action's past tense ("cannot be approved").
     steps={
-        "confirm": "be confirmed",
         "expire": "expire",
         "start_review": "be taken into review",
         "ask_for_info": "be put on hold for more information",
-        "approve": "be approved",
-        "deny": "be denied",
-        "withdraw": "be withdrawn",
         "answer": "be answered by the requester",
         "request_reconsideration": "have reconsideration requested",
     },
     state_words={
-        IN_REVIEW: "in review",
         NEEDS_INFO: "waiting for the requester's information",
         RECONSIDERATION: "being reconsidered",
     },

@@ -52,12 +52,7 @@ def _publish(path: Path) -> services.ImportResult:
         raise click.ClickException(f"{path}: {conflict.detail}") from None
 
 
-@click.group("ratecards")
-def ratecards_group() -> None:
-    """Publish and list rate cards."""
-
-
-@ratecards_group.command("import")
+@click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def import_command(file: Path) -> None:
@@ -72,7 +67,7 @@ def import_command(file: Path) -> None:
     click.echo(f"{verb} rate card {result.version}.")
 
 
-@ratecards_group.command("list")
+@click.command("list")
 @with_appcontext
 def list_command() -> None:
     """Published cards, newest period first."""

@@ -13,12 +13,7 @@ from licensing.config import current_config
 from licensing.royalties import services
 
 
-@click.group("reports")
-def reports_group() -> None:
-    """Royalty reports."""
-
-
-@reports_group.command("remind")
+@click.command("remind")
 @now_option
 @with_appcontext
 def remind(now: datetime) -> None:

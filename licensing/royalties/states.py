@@ -24,7 +24,6 @@ REPORT = StateMachine(
     "royalty report",
     {(SUBMITTED, "supersede"): SUPERSEDED},
     REPORT_STATES,
-    events={"supersede": "superseded"},
     stamps={"supersede": "superseded_at"},
     steps={"supersede": "be superseded by an amendment"},
 )
@@ -46,10 +45,7 @@ REVIEW = StateMachine(
     field="review_state",
     events={"mark_reviewed": "reviewed", "request_correction": "correction_requested"},
     stamps={"mark_reviewed": "reviewed_at", "request_correction": "reviewed_at"},
-    steps={
-        "mark_reviewed": "be marked reviewed",
-        "request_correction": "be sent back for a correction",
-    },
+    steps={"request_correction": "be sent back for a correction"},
     state_words={
         CLEAR: "not flagged for review",
         FLAGGED: "flagged for review",

@@ -10,7 +10,7 @@ import pytest
 
 import licensing
 from licensing.errors import IllegalTransition
-from licensing.statemachine import StateMachine
+from licensing.statemachine import StateMachine, past_tense
 
 MACHINE = StateMachine(
     "invoice",
@@ -72,6 +72,53 @@ def test_passive_and_active_steps_are_listed_as_one_sentence() -> None:
     )
 
 
+def test_events_and_step_words_default_to_the_actions_past_tense() -> None:
+    # A machine names only its irregular words; the rest follow from the action.
+    machine = StateMachine(
+        "invoice",
+        {
+            ("draft", "finalize"): "open",
+            ("open", "settle"): "paid",
+            ("open", "deny"): "void",
+            ("open", "mark_uncollectible"): "void",
+        },
+        ("draft", "open", "paid", "void"),
+        events={"settle": "paid", "mark_uncollectible": "written_off"},
+        steps={"settle": "be marked paid"},
+    )
+    assert machine.events == {
+        "finalize": "finalized",
+        "settle": "paid",
+        "deny": "denied",
+        "mark_uncollectible": "written_off",
+    }
+    assert machine.steps["finalize"] == "be finalized"
+    assert machine.steps["deny"] == "be denied"
+    # The words say the action done to the record, whatever the audit log calls it.
+    assert machine.steps["mark_uncollectible"] == "be marked uncollectible"
+    with pytest.raises(IllegalTransition) as raised:
+        machine.step("draft", "settle")
+    assert raised.value.detail == (
+        "An invoice that is draft cannot be marked paid: it can only be finalized."
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "event"),
+    [
+        ("approve", "approved"),
+        ("accept", "accepted"),
+        ("deny", "denied"),
+        ("retry", "retried"),
+        ("mark_uncollectible", "marked_uncollectible"),
+        ("submit", "submitted"),
+        ("give_up", "given_up"),
+    ],
+)
+def test_an_actions_past_tense_conjugates_its_first_word(action: str, event: str) -> None:
+    assert past_tense(action) == event
+
+
 def _service_machines() -> list[StateMachine]:
     """Every state machine the service declares (in its packages' states.py)."""
     found = []
@@ -100,6 +147,17 @@ def test_every_machine_words_every_step_so_no_refusal_names_a_raw_action() -> No
 def test_a_table_naming_unknown_states_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown states"):
         StateMachine("x", {("a", "go"): "b"}, ("a",))
+
+
+def test_words_for_an_action_the_table_does_not_have_are_refused() -> None:
+    # Only the irregular words are listed, so a misspelt action would go unnoticed.
+    with pytest.raises(ValueError, match=r"no actions \['stat_review'\]"):
+        StateMachine(
+            "x",
+            {("a", "start_review"): "b"},
+            ("a", "b"),
+            events={"stat_review": "review_started"},
+        )
 
 
 @pytest.mark.parametrize(
