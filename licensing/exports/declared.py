@@ -35,17 +35,7 @@ from sqlalchemy import ColumnElement, literal, select
 
 from licensing.db import Statement
 from licensing.exports import sqlcsv
-from licensing.exports.base import (
-    DATE,
-    DATETIME,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-)
+from licensing.exports.base import DATETIME, MONEY, Column, Dataset, ExportContext, Row
 from licensing.exports.filters import ExportFilter
 from licensing.exports.queries import amount, count_rows, each, each_batch
 
@@ -69,18 +59,6 @@ class Field:
         """Whether the database writes its CSV cell (timestamps stay in Python:
         SQLite keeps them as text that is not the ISO form the files carry)."""
         return self.convert is None and self.column.kind != DATETIME
-
-
-def _sql_cell(dialect: str, field: Field, currency: Any) -> ColumnElement[str]:
-    kind = field.column.kind
-    if kind == TEXT:
-        return sqlcsv.text_cell(dialect, field.value)
-    if kind == INTEGER:
-        return sqlcsv.integer_cell(field.value)
-    if kind == DATE:
-        return sqlcsv.date_cell(dialect, field.value)
-    assert kind == MONEY, kind
-    return sqlcsv.money_cell(dialect, field.value, currency)
 
 
 @dataclass(frozen=True)
@@ -149,7 +127,7 @@ class Declared:
         run: list[ColumnElement[str]] = [literal(str(version))]
         for index, field in enumerate(self.fields):
             if field.in_sql:
-                run.append(_sql_cell(dialect, field, currency))
+                run.append(sqlcsv.sql_cell(dialect, field.column.kind, field.value, currency))
                 continue
             if run:
                 pieces.append((True, len(texts)))
