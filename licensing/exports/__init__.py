@@ -1,7 +1,7 @@
 """Billing exports for finance: datasets streamed as CSV, JSON Lines or XLSX.
 
 - `base.py`: what a dataset is (columns, filters it accepts, its rows).
-- `datasets/`: one module per dataset; each registers itself, so adding a
+- `datasets/`: one module per dataset, each defining `DATASET`, so adding a
   dataset is adding one file (the package imports every module in it).
 - `columns.py`: the columns several datasets share (the licensee, currency,
   document numbers); `queries.py`: the query pieces and the `Listing` loop they share.

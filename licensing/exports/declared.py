@@ -20,7 +20,7 @@ between such fields, and Python writes those fields' cells the way
         source=lambda statement, given: issued_invoices(statement, given),
         order=(Invoice.issue_date, Invoice.id),
     )
-    DATASET = register(DECLARED.dataset(name="invoices", ...))
+    DATASET = DECLARED.dataset(name="invoices", ...)
 """
 
 from __future__ import annotations

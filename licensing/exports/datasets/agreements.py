@@ -13,7 +13,7 @@ from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, QuoteVersion
 from licensing.agreements.states import AGREEMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row, register
+from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
 from licensing.exports.ledger import application_uses
@@ -119,18 +119,16 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 count = counter(_statement, use_by_row=True)
 
 
-DATASET = register(
-    Dataset(
-        name="agreements",
-        title="Agreements register",
-        description="Every agreement: licensee, term, rate card, fees and state.",
-        schema_version=1,
-        columns=COLUMNS,
-        rows=rows,
-        count=count,
-        date_bases=(PERIOD, ISSUED),
-        filters=frozenset({"organization", "state", "currency", "use"}),
-        states=AGREEMENT_STATES,
-        order=60,
-    )
+DATASET = Dataset(
+    name="agreements",
+    title="Agreements register",
+    description="Every agreement: licensee, term, rate card, fees and state.",
+    schema_version=1,
+    columns=COLUMNS,
+    rows=rows,
+    count=count,
+    date_bases=(PERIOD, ISSUED),
+    filters=frozenset({"organization", "state", "currency", "use"}),
+    states=AGREEMENT_STATES,
+    order=60,
 )

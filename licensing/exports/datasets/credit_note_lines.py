@@ -21,17 +21,7 @@ from sqlalchemy import select
 
 from licensing.billing.models import CreditNote, Invoice, InvoiceLine
 from licensing.db import Statement
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import CREDIT_NOTE_NUMBER, CREDITED_INVOICE, CURRENCY, LICENSEE
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import ISSUED, ExportFilter
@@ -137,19 +127,17 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         )
 
 
-DATASET = register(
-    Dataset(
-        name="credit_note_lines",
-        title="Credit note lines",
-        description=(
-            "Each credit note split over its invoice's lines in proportion to their "
-            "amounts; each part reverses that line's general-ledger account."
-        ),
-        schema_version=1,
-        columns=COLUMNS,
-        rows=rows,
-        date_bases=(ISSUED,),
-        filters=frozenset({"organization", "currency", "use"}),
-        order=50,
-    )
+DATASET = Dataset(
+    name="credit_note_lines",
+    title="Credit note lines",
+    description=(
+        "Each credit note split over its invoice's lines in proportion to their "
+        "amounts; each part reverses that line's general-ledger account."
+    ),
+    schema_version=1,
+    columns=COLUMNS,
+    rows=rows,
+    date_bases=(ISSUED,),
+    filters=frozenset({"organization", "currency", "use"}),
+    order=50,
 )

@@ -12,16 +12,7 @@ from licensing.billing.models import Invoice, InvoiceLine
 from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.db import Statement
 from licensing.exports import sqlcsv
-from licensing.exports.base import (
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import (
     CURRENCY,
     INVOICE_ID,
@@ -288,20 +279,18 @@ def unknown_currencies(given: ExportFilter) -> Statement:
     return issued_invoices(unknown, given).order_by(Invoice.issue_date, Invoice.id)
 
 
-DATASET = register(
-    Dataset(
-        name="invoice_lines",
-        title="Invoice lines",
-        description="Every line of every issued invoice, with its general-ledger account.",
-        schema_version=DATASET_VERSION,
-        columns=COLUMNS,
-        rows=rows,
-        count=count,
-        date_bases=(ISSUED, PAID),
-        filters=frozenset({"organization", "state", "currency", "use"}),
-        states=STATES,
-        order=20,
-        csv_lines=csv_lines,
-        unknown_currencies=unknown_currencies,
-    )
+DATASET = Dataset(
+    name="invoice_lines",
+    title="Invoice lines",
+    description="Every line of every issued invoice, with its general-ledger account.",
+    schema_version=DATASET_VERSION,
+    columns=COLUMNS,
+    rows=rows,
+    count=count,
+    date_bases=(ISSUED, PAID),
+    filters=frozenset({"organization", "state", "currency", "use"}),
+    states=STATES,
+    order=20,
+    csv_lines=csv_lines,
+    unknown_currencies=unknown_currencies,
 )

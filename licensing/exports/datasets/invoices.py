@@ -9,7 +9,7 @@ from sqlalchemy import case, literal, type_coerce
 from licensing.billing.models import Invoice
 from licensing.billing.states import COLLECTIBLE, INVOICE_STATES
 from licensing.db import Money, Statement
-from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, register
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import CURRENCY, INVOICE_ID, INVOICE_NUMBER, ISSUE_DATE, LICENSEE
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
@@ -67,15 +67,13 @@ DECLARED = Declared(
     order=(Invoice.issue_date, Invoice.id),
 )
 
-DATASET = register(
-    DECLARED.dataset(
-        name="invoices",
-        title="Invoices",
-        description="Every issued invoice (drafts are not documents yet), oldest issue first.",
-        schema_version=1,
-        date_bases=(ISSUED, PAID),
-        filters=frozenset({"organization", "state", "currency"}),
-        states=STATES,
-        order=10,
-    )
+DATASET = DECLARED.dataset(
+    name="invoices",
+    title="Invoices",
+    description="Every issued invoice (drafts are not documents yet), oldest issue first.",
+    schema_version=1,
+    date_bases=(ISSUED, PAID),
+    filters=frozenset({"organization", "state", "currency"}),
+    states=STATES,
+    order=10,
 )

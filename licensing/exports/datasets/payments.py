@@ -7,7 +7,7 @@ from datetime import date, datetime
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.states import PAYMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column, register
+from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import CURRENCY, LICENSEE
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import PAID, ExportFilter
@@ -68,15 +68,13 @@ DECLARED = Declared(
     order=(Payment.id,),
 )
 
-DATASET = register(
-    DECLARED.dataset(
-        name="payments",
-        title="Payments",
-        description="Card payments (with Stripe ids) and offline payments, in the order made.",
-        schema_version=1,
-        date_bases=(PAID,),
-        filters=frozenset({"organization", "state", "currency"}),
-        states=PAYMENT_STATES,
-        order=30,
-    )
+DATASET = DECLARED.dataset(
+    name="payments",
+    title="Payments",
+    description="Card payments (with Stripe ids) and offline payments, in the order made.",
+    schema_version=1,
+    date_bases=(PAID,),
+    filters=frozenset({"organization", "state", "currency"}),
+    states=PAYMENT_STATES,
+    order=30,
 )

@@ -17,17 +17,7 @@ from sqlalchemy import func, or_, select
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import DRAFT, SUCCEEDED, VOID
 from licensing.db import Statement
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import CURRENCY, INVOICE_ISSUE_DATE, INVOICE_NUMBER, LICENSEE
 from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
 from licensing.exports.queries import (
@@ -141,19 +131,17 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         )
 
 
-DATASET = register(
-    Dataset(
-        name="receivables",
-        title="Accounts receivable (aging)",
-        description=(
-            "What each invoice owed on the as-of date (today unless given), "
-            "in aging buckets by days past due."
-        ),
-        schema_version=1,
-        columns=COLUMNS,
-        rows=rows,
-        date_bases=(ISSUED,),
-        filters=frozenset({"organization", "currency", "as_of"}),
-        order=70,
-    )
+DATASET = Dataset(
+    name="receivables",
+    title="Accounts receivable (aging)",
+    description=(
+        "What each invoice owed on the as-of date (today unless given), "
+        "in aging buckets by days past due."
+    ),
+    schema_version=1,
+    columns=COLUMNS,
+    rows=rows,
+    date_bases=(ISSUED,),
+    filters=frozenset({"organization", "currency", "as_of"}),
+    order=70,
 )

@@ -28,17 +28,7 @@ from sqlalchemy import select
 
 from licensing.billing.models import Invoice, InvoiceLine
 from licensing.billing.states import DRAFT, VOID
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import CURRENCY, LICENSEE
 from licensing.exports.datasets.credit_note_lines import _statement as credit_lines_statement
 from licensing.exports.datasets.credit_note_lines import credit_parts
@@ -188,20 +178,18 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         yield from emit(document, credit, (part.source_type, part.source_id), schedule)
 
 
-DATASET = register(
-    Dataset(
-        name="revenue_recognition",
-        title="Revenue recognition schedule",
-        description=(
-            "Each invoice line's revenue by the month it is earned: fees straight-line "
-            "by days over the agreement's term, everything else when invoiced; credit "
-            "notes reverse it."
-        ),
-        schema_version=1,
-        columns=COLUMNS,
-        rows=rows,
-        date_bases=(PERIOD,),
-        filters=frozenset({"organization", "currency", "use"}),
-        order=80,
-    )
+DATASET = Dataset(
+    name="revenue_recognition",
+    title="Revenue recognition schedule",
+    description=(
+        "Each invoice line's revenue by the month it is earned: fees straight-line "
+        "by days over the agreement's term, everything else when invoiced; credit "
+        "notes reverse it."
+    ),
+    schema_version=1,
+    columns=COLUMNS,
+    rows=rows,
+    date_bases=(PERIOD,),
+    filters=frozenset({"organization", "currency", "use"}),
+    order=80,
 )

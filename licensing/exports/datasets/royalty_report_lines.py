@@ -8,7 +8,7 @@ import json
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column, register
+from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
@@ -85,18 +85,16 @@ DECLARED = Declared(
     order=(RoyaltyReport.period_start, RoyaltyReport.id, RoyaltyReportLine.line),
 )
 
-DATASET = register(
-    DECLARED.dataset(
-        name="royalty_report_lines",
-        title="Royalty report lines",
-        description=(
-            "The royalty of each reportable line as each report computed it, by period; "
-            "superseded reports are included and marked."
-        ),
-        schema_version=1,
-        date_bases=(PERIOD, ISSUED),
-        filters=frozenset({"organization", "state", "currency"}),
-        states=REPORT_STATES,
-        order=90,
-    )
+DATASET = DECLARED.dataset(
+    name="royalty_report_lines",
+    title="Royalty report lines",
+    description=(
+        "The royalty of each reportable line as each report computed it, by period; "
+        "superseded reports are included and marked."
+    ),
+    schema_version=1,
+    date_bases=(PERIOD, ISSUED),
+    filters=frozenset({"organization", "state", "currency"}),
+    states=REPORT_STATES,
+    order=90,
 )
