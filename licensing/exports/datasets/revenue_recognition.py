@@ -29,11 +29,11 @@ from sqlalchemy import select
 from licensing.billing.models import Invoice, InvoiceLine
 from licensing.billing.states import DRAFT, VOID
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
-from licensing.exports.columns import CURRENCY, LICENSEE
+from licensing.exports.columns import CURRENCY, LICENSEE, one_of
 from licensing.exports.datasets.credit_note_lines import _statement as credit_lines_statement
 from licensing.exports.datasets.credit_note_lines import credit_parts
 from licensing.exports.filters import PERIOD, ExportFilter
-from licensing.exports.ledger import FEE, Ledger
+from licensing.exports.ledger import FEE, KIND_BY_SOURCE, Ledger
 from licensing.exports.queries import amount, each, licensee, of_licensee, places
 from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
 
@@ -47,10 +47,10 @@ COLUMNS = (
     Column("line_position", INTEGER, "The invoice line, from 1."),
     *LICENSEE,
     CURRENCY,
-    Column("kind", TEXT, "fee, royalty, late_fee or manual."),
+    Column("kind", TEXT, one_of(KIND_BY_SOURCE.values())),
     Column("use", TEXT, "The line's use; empty when it has none."),
     Column("gl_account", TEXT, "The line's general-ledger account."),
-    Column("basis", TEXT, "straight_line_days or point_in_time."),
+    Column("basis", TEXT, one_of((STRAIGHT_LINE, POINT_IN_TIME))),
     Column("period", TEXT, "The month the amount is recognized in, YYYY-MM."),
     Column("service_from", DATE, "First service day this amount is for."),
     Column("service_to", DATE, "Last service day this amount is for."),
