@@ -13,6 +13,7 @@ between such fields, and Python writes those fields' cells the way
         record=Invoice,
         table=(
             Field(INVOICE_ID, Invoice.id),  # a column named otherwise than what it reads
+            Field.of(Organization, Column("country", TEXT, "...")),  # a joined record's own
             Column("due_date", DATE, "The day payment is due."),  # Invoice.due_date
             Field(PAID_DATE, Invoice.paid_at, day_of),  # a Python convert
             ...
@@ -49,6 +50,11 @@ class Field:
     value: Any
     convert: Callable[..., Any] | None = None
     more: tuple[Any, ...] = ()
+
+    @classmethod
+    def of(cls, record: Any, column: Column) -> Field:
+        """The column of the same name of another record the SELECT joins."""
+        return cls(column, getattr(record, column.name))
 
     @property
     def inputs(self) -> tuple[Any, ...]:

@@ -50,17 +50,10 @@ DECLARED = Declared(
         ),
         Field(AGREEMENT_NUMBER, Agreement.number),
         *map(Field, LICENSEE, licensee(RoyaltyReport)),
-        Field(
-            Column("period_start", DATE, "First day of the reporting period."),
-            RoyaltyReport.period_start,
-        ),
-        Field(
-            Column("period_end", DATE, "Last day of the reporting period."),
-            RoyaltyReport.period_end,
-        ),
-        Field(
-            Column("submitted_at", DATETIME, "When the report was filed (UTC)."),
-            RoyaltyReport.submitted_at,
+        Field.of(RoyaltyReport, Column("period_start", DATE, "First day of the reporting period.")),
+        Field.of(RoyaltyReport, Column("period_end", DATE, "Last day of the reporting period.")),
+        Field.of(
+            RoyaltyReport, Column("submitted_at", DATETIME, "When the report was filed (UTC).")
         ),
         Column("line", INTEGER, "The agreement line (Schedule A number)."),
         Field(
@@ -70,7 +63,7 @@ DECLARED = Declared(
             RoyaltyReportLine.quantities_json,
             _quantities,
         ),
-        Field(CURRENCY, RoyaltyReport.currency),
+        Field.of(RoyaltyReport, CURRENCY),
         Column("revenue_to_date", MONEY, "Revenue to date, on lines that take a share of it."),
         Column("amount_to_date", MONEY, "The line's amount for the usage to date (A)."),
         Column("charged_before", MONEY, "What the line had been charged before this report."),
