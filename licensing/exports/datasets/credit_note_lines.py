@@ -57,7 +57,8 @@ class CreditPart:
     amount: Decimal
 
 
-def _statement(given: ExportFilter) -> Statement:
+def credited_lines(given: ExportFilter) -> Statement:
+    """The filter's credit notes, each beside the lines of the invoice it credits."""
     return credit_notes_matching(
         select(
             CreditNote.id,
@@ -82,7 +83,7 @@ def _statement(given: ExportFilter) -> Statement:
 
 
 def credit_parts(context: ExportContext, statement: Statement) -> Iterator[CreditPart]:
-    """Each credit note's parts, line by line (`statement` as `_statement` builds it)."""
+    """Each credit note's parts, line by line (`statement` as `credited_lines` builds it)."""
     results = each(context.session, statement)
     for _credit_id, group in itertools.groupby(results, key=lambda r: r.id):
         lines = list(group)  # one invoice's lines: a handful
@@ -106,7 +107,7 @@ def credit_parts(context: ExportContext, statement: Statement) -> Iterator[Credi
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     classify = context.ledger.classify
-    for part in credit_parts(context, _statement(given)):
+    for part in credit_parts(context, credited_lines(given)):
         credit = part.credit
         kind, use, account = classify(part.source_type, part.source_id, part.position)
         if given.use and use != given.use:

@@ -49,7 +49,8 @@ COLUMNS = (
 )
 
 
-def _statement(given: ExportFilter) -> Statement:
+def issued_lines(given: ExportFilter) -> Statement:
+    """The lines of the filter's issued invoices (the licensee joined)."""
     return issued_invoices(
         select(
             Invoice.id,
@@ -91,7 +92,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         source_id,
         description,
         line_amount,
-    ) in each(context.session, ordered(_statement(given))):
+    ) in each(context.session, ordered(issued_lines(given))):
         kind, use, account = classify(source_type, source_id, position)
         if given.use and use != given.use:
             continue
@@ -113,7 +114,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 
 
 # The use is found line by line, not in SQL: no count when the filter names one.
-count = counter(_statement, use_by_row=True)
+count = counter(issued_lines, use_by_row=True)
 
 # Lines whose use (and so account) only the ledger knows: the rest have none.
 _USED_BY = (AGREEMENT, ROYALTY_REPORT)

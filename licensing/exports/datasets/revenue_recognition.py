@@ -24,17 +24,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
-from licensing.billing.models import Invoice, InvoiceLine
-from licensing.billing.states import DRAFT, VOID
+from licensing.billing.models import Invoice
+from licensing.billing.states import VOID
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import CURRENCY, LICENSEE, one_of
-from licensing.exports.datasets.credit_note_lines import _statement as credit_lines_statement
-from licensing.exports.datasets.credit_note_lines import credit_parts
+from licensing.exports.datasets.credit_note_lines import credit_parts, credited_lines
+from licensing.exports.datasets.invoice_lines import issued_lines, ordered
 from licensing.exports.filters import PERIOD, ExportFilter
 from licensing.exports.ledger import FEE, KIND_BY_SOURCE, Ledger
-from licensing.exports.queries import amount, each, licensee, of_licensee, places
+from licensing.exports.queries import amount, each, places
 from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
 
 STRAIGHT_LINE = "straight_line_days"
@@ -101,22 +99,8 @@ def _in_range(piece: Slice, given: ExportFilter) -> bool:
 
 
 def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]:
-    statement = (
-        select(
-            Invoice.number,
-            *licensee(Invoice),
-            Invoice.currency,
-            Invoice.issue_date,
-            Invoice.source_type,
-            Invoice.source_id,
-            InvoiceLine.position,
-            InvoiceLine.amount,
-        )
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .where(Invoice.state.not_in((DRAFT, VOID)))
-        .order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
-    )
-    statement = of_licensee(statement, Invoice, given)
+    """The issued invoices' lines, as `invoice_lines` reads them, but void ones."""
+    statement = ordered(issued_lines(given)).where(Invoice.state != VOID)
     if given.date_to:  # nothing is recognized before its invoice is issued
         statement = statement.where(Invoice.issue_date <= given.date_to)
     yield from each(context.session, statement)
@@ -160,7 +144,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         document = ("invoice", line.number, line.number, line.position)
         yield from emit(document, line, (line.source_type, line.source_id), schedule)
 
-    credits = credit_lines_statement(dataclasses.replace(given, date_from=None, use=None)).where(
+    credits = credited_lines(dataclasses.replace(given, date_from=None, use=None)).where(
         Invoice.state != VOID
     )
     for part in credit_parts(context, credits):
