@@ -13,7 +13,7 @@ between such fields, and Python writes those fields' cells the way
         record=Invoice,
         table=(
             Field(INVOICE_ID, Invoice.id),  # a column named otherwise than what it reads
-            Field.of(Organization, Column("country", TEXT, "...")),  # a joined record's own
+            Field.of(Organization, Column("legal_name", TEXT, "...")),  # a joined record's own
             Column("due_date", DATE, "The day payment is due."),  # Invoice.due_date
             Field(PAID_DATE, Invoice.paid_at, day_of),  # a Python convert
             ...
