@@ -75,7 +75,7 @@ def ordered(statement: Statement) -> Statement:
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    # Its own loop, not a `Listing`: the largest export (bench/exports.py times
+    # Its own loop, not `Declared`: the largest export (bench/exports.py times
     # it), so results are unpacked, many times faster than by attribute, and a
     # line's use is found here, row by row.
     classify = context.ledger.classify
