@@ -196,7 +196,7 @@ def floor_query(url: str) -> str:
     engine = _engine(url)
     with app.app_context():
         request = services.prepare(DATASET, "csv", {})
-        statement = invoice_lines.ordered(invoice_lines._statement(request.filter))
+        statement = invoice_lines.ordered(invoice_lines.issued_lines(request.filter))
     return str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
 
 

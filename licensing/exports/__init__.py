@@ -1,10 +1,11 @@
 """Billing exports for finance: datasets streamed as CSV, JSON Lines or XLSX.
 
 - `base.py`: what a dataset is (columns, filters it accepts, its rows).
-- `datasets/`: one module per dataset; each registers itself, so adding a
+- `datasets/`: one module per dataset, each defining `DATASET`, so adding a
   dataset is adding one file (the package imports every module in it).
 - `columns.py`: the columns several datasets share (the licensee, currency,
-  document numbers); `queries.py`: the query pieces and the `Listing` loop they share.
+  document numbers); `queries.py`: the query pieces they share; `declared.py`:
+  a dataset that is one SELECT, declared as a table of fields.
 - `filters.py`: the filter a caller gives (dates, organization, state, currency,
   use, as-of date), read and checked once for the page, the API and the CLI.
 - `formats.py`: the file formats; `ledger.py`: general-ledger accounts and uses of

@@ -1,9 +1,10 @@
 """What a dataset is: its versioned columns, the filters it accepts, its rows.
 
-A dataset module in `licensing.exports.datasets` defines a `Dataset` and passes
-it to `register()`. Rows are tuples in column order holding typed values
-(`Decimal` money already at the currency's digits, `date`, `datetime`, `int`,
-`str` or None); the formats turn them into text.
+A dataset module in `licensing.exports.datasets` defines its `Dataset` as
+`DATASET`; every module there is one (`all_datasets()`). Rows are tuples in
+column order holding typed values (`Decimal` money already at the currency's
+digits, `date`, `datetime`, `int`, `str` or None); the formats turn them into
+text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -100,30 +102,23 @@ class Dataset:
         return [column.name for column in self.columns]
 
 
-_REGISTRY: dict[str, Dataset] = {}
-_DISCOVERED: list[bool] = []
-
-
-def register(dataset: Dataset) -> Dataset:
-    if dataset.name in _REGISTRY and _REGISTRY[dataset.name] is not dataset:
-        raise ValueError(f"two datasets named {dataset.name!r}")
-    _REGISTRY[dataset.name] = dataset
-    return dataset
-
-
-def _discover() -> None:
+@cache
+def _discovered() -> tuple[Dataset, ...]:
+    """The `DATASET` of every module in `licensing.exports.datasets`."""
     from licensing.exports import datasets
 
+    found: dict[str, Dataset] = {}
     for module in pkgutil.iter_modules(datasets.__path__):
-        importlib.import_module(f"{datasets.__name__}.{module.name}")
+        dataset: Dataset = importlib.import_module(f"{datasets.__name__}.{module.name}").DATASET
+        if dataset.name in found:
+            raise ValueError(f"two datasets named {dataset.name!r}")
+        found[dataset.name] = dataset
+    return tuple(sorted(found.values(), key=lambda dataset: dataset.order))
 
 
 def all_datasets() -> dict[str, Dataset]:
     """Every dataset, by name, in the order the reference lists them."""
-    if not _DISCOVERED:  # not `_REGISTRY`: importing one dataset module registers only it
-        _discover()
-        _DISCOVERED.append(True)
-    return dict(sorted(_REGISTRY.items(), key=lambda item: item[1].order))
+    return {dataset.name: dataset for dataset in _discovered()}
 
 
 def get(name: str) -> Dataset | None:

@@ -3,10 +3,13 @@
 A dataset composes its `COLUMNS` from these and its own. One definition each, so
 the licensee or a document number means the same in every file finance reads;
 a column that only shares a name (`amount`, `kind`, `total`) but means something
-else in each dataset stays in its dataset.
+else in each dataset stays in its dataset. A column holding one word of a
+vocabulary (a state, a kind) is described from the vocabulary (`one_of`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from licensing.exports.base import DATE, INTEGER, TEXT, Column
 
@@ -25,3 +28,13 @@ CREDIT_NOTE_NUMBER = Column("credit_note_number", TEXT, "CN-YYYY-NNNNNN.")
 CREDITED_INVOICE = Column("invoice_number", TEXT, "The invoice it credits.")
 # A document's own issue date (an invoice's, a credit note's).
 ISSUE_DATE = Column("issue_date", DATE, "The day it was issued.")
+
+
+def one_of(vocabulary: Iterable[str], note: str = "") -> str:
+    """The meaning of a column that holds one word of `vocabulary`, read from it:
+    "open, paid or void." (`note` in parentheses before the full stop). So the
+    reference lists exactly what the service writes, and the states a `state`
+    filter takes."""
+    *most, last = vocabulary
+    words = f"{', '.join(most)} or {last}" if most else last
+    return f"{words} ({note})." if note else f"{words}."

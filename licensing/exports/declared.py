@@ -13,6 +13,7 @@ between such fields, and Python writes those fields' cells the way
         record=Invoice,
         table=(
             Field(INVOICE_ID, Invoice.id),  # a column named otherwise than what it reads
+            Field.of(Organization, Column("legal_name", TEXT, "...")),  # a joined record's own
             Column("due_date", DATE, "The day payment is due."),  # Invoice.due_date
             Field(PAID_DATE, Invoice.paid_at, day_of),  # a Python convert
             ...
@@ -20,7 +21,7 @@ between such fields, and Python writes those fields' cells the way
         source=lambda statement, given: issued_invoices(statement, given),
         order=(Invoice.issue_date, Invoice.id),
     )
-    DATASET = register(DECLARED.dataset(name="invoices", ...))
+    DATASET = DECLARED.dataset(name="invoices", ...)
 """
 
 from __future__ import annotations
@@ -35,17 +36,7 @@ from sqlalchemy import ColumnElement, literal, select
 
 from licensing.db import Statement
 from licensing.exports import sqlcsv
-from licensing.exports.base import (
-    DATE,
-    DATETIME,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-)
+from licensing.exports.base import DATETIME, MONEY, Column, Dataset, ExportContext, Row
 from licensing.exports.filters import ExportFilter
 from licensing.exports.queries import amount, count_rows, each, each_batch
 
@@ -60,6 +51,11 @@ class Field:
     convert: Callable[..., Any] | None = None
     more: tuple[Any, ...] = ()
 
+    @classmethod
+    def of(cls, record: Any, column: Column) -> Field:
+        """The column of the same name of another record the SELECT joins."""
+        return cls(column, getattr(record, column.name))
+
     @property
     def inputs(self) -> tuple[Any, ...]:
         return (self.value, *self.more)
@@ -69,18 +65,6 @@ class Field:
         """Whether the database writes its CSV cell (timestamps stay in Python:
         SQLite keeps them as text that is not the ISO form the files carry)."""
         return self.convert is None and self.column.kind != DATETIME
-
-
-def _sql_cell(dialect: str, field: Field, currency: Any) -> ColumnElement[str]:
-    kind = field.column.kind
-    if kind == TEXT:
-        return sqlcsv.text_cell(dialect, field.value)
-    if kind == INTEGER:
-        return sqlcsv.integer_cell(field.value)
-    if kind == DATE:
-        return sqlcsv.date_cell(dialect, field.value)
-    assert kind == MONEY, kind
-    return sqlcsv.money_cell(dialect, field.value, currency)
 
 
 @dataclass(frozen=True)
@@ -149,7 +133,7 @@ class Declared:
         run: list[ColumnElement[str]] = [literal(str(version))]
         for index, field in enumerate(self.fields):
             if field.in_sql:
-                run.append(_sql_cell(dialect, field, currency))
+                run.append(sqlcsv.sql_cell(dialect, field.column.kind, field.value, currency))
                 continue
             if run:
                 pieces.append((True, len(texts)))

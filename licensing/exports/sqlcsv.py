@@ -54,7 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from licensing.db import MONEY_SCALE
-from licensing.exports.base import TEXT
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT
 from licensing.exports.formats import FORMULA_STARTS, formula_safe, value_text
 from licensing.money import CURRENCIES, minor_units
 
@@ -258,6 +258,19 @@ def money_cell_in_digits(dialect: str, value: Any, digits: Any) -> ColumnElement
     invoice, so that each line compares one integer instead of the lists of
     currency codes (`invoice_lines`). NULL digits (unknown currency): NULL."""
     return _money(dialect, value, [(digits == count, count) for count, _ in _every_digits()])
+
+
+def sql_cell(dialect: str, kind: str, value: Any, currency: Any) -> ColumnElement[str]:
+    """One cell of a column of `kind` as the database writes it (`currency`, the
+    row's, for money): `python_cell`'s counterpart in SQL."""
+    if kind == TEXT:
+        return text_cell(dialect, value)
+    if kind == INTEGER:
+        return integer_cell(value)
+    if kind == DATE:
+        return date_cell(dialect, value)
+    assert kind == MONEY, kind
+    return money_cell(dialect, value, currency)
 
 
 def refuse_line(session: Session, first_unknown: Select[Any]) -> NoReturn:

@@ -1,1 +1,1 @@
-"""One module per dataset; each calls `licensing.exports.base.register()`."""
+"""One module per dataset, each defining its `Dataset` as `DATASET` (`base.all_datasets`)."""

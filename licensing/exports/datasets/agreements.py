@@ -13,8 +13,8 @@ from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, QuoteVersion
 from licensing.agreements.states import AGREEMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row, register
-from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
+from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row
+from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE, one_of
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
 from licensing.exports.ledger import application_uses
 from licensing.exports.queries import amount, at_times, counter, day_of, each, licensee, of_licensee
@@ -25,7 +25,7 @@ COLUMNS = (
     AGREEMENT_NUMBER,
     *LICENSEE,
     Column("organization_type", TEXT, "commercial, nonprofit, academic, government, individual."),
-    Column("state", TEXT, "issued, active, expired, terminated or superseded."),
+    Column("state", TEXT, one_of(AGREEMENT_STATES)),
     Column("term_start", DATE, "First day of the term."),
     Column("term_end", DATE, "Last day of the term."),
     Column("rate_card", TEXT, "The rate card version that priced it."),
@@ -119,18 +119,16 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 count = counter(_statement, use_by_row=True)
 
 
-DATASET = register(
-    Dataset(
-        name="agreements",
-        title="Agreements register",
-        description="Every agreement: licensee, term, rate card, fees and state.",
-        schema_version=1,
-        columns=COLUMNS,
-        rows=rows,
-        count=count,
-        date_bases=(PERIOD, ISSUED),
-        filters=frozenset({"organization", "state", "currency", "use"}),
-        states=AGREEMENT_STATES,
-        order=60,
-    )
+DATASET = Dataset(
+    name="agreements",
+    title="Agreements register",
+    description="Every agreement: licensee, term, rate card, fees and state.",
+    schema_version=1,
+    columns=COLUMNS,
+    rows=rows,
+    count=count,
+    date_bases=(PERIOD, ISSUED),
+    filters=frozenset({"organization", "state", "currency", "use"}),
+    states=AGREEMENT_STATES,
+    order=60,
 )

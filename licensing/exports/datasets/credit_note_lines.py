@@ -21,17 +21,7 @@ from sqlalchemy import select
 
 from licensing.billing.models import CreditNote, Invoice, InvoiceLine
 from licensing.db import Statement
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import CREDIT_NOTE_NUMBER, CREDITED_INVOICE, CURRENCY, LICENSEE
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import ISSUED, ExportFilter
@@ -67,7 +57,8 @@ class CreditPart:
     amount: Decimal
 
 
-def _statement(given: ExportFilter) -> Statement:
+def credited_lines(given: ExportFilter) -> Statement:
+    """The filter's credit notes, each beside the lines of the invoice it credits."""
     return credit_notes_matching(
         select(
             CreditNote.id,
@@ -92,7 +83,7 @@ def _statement(given: ExportFilter) -> Statement:
 
 
 def credit_parts(context: ExportContext, statement: Statement) -> Iterator[CreditPart]:
-    """Each credit note's parts, line by line (`statement` as `_statement` builds it)."""
+    """Each credit note's parts, line by line (`statement` as `credited_lines` builds it)."""
     results = each(context.session, statement)
     for _credit_id, group in itertools.groupby(results, key=lambda r: r.id):
         lines = list(group)  # one invoice's lines: a handful
@@ -116,7 +107,7 @@ def credit_parts(context: ExportContext, statement: Statement) -> Iterator[Credi
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     classify = context.ledger.classify
-    for part in credit_parts(context, _statement(given)):
+    for part in credit_parts(context, credited_lines(given)):
         credit = part.credit
         kind, use, account = classify(part.source_type, part.source_id, part.position)
         if given.use and use != given.use:
@@ -137,19 +128,17 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         )
 
 
-DATASET = register(
-    Dataset(
-        name="credit_note_lines",
-        title="Credit note lines",
-        description=(
-            "Each credit note split over its invoice's lines in proportion to their "
-            "amounts; each part reverses that line's general-ledger account."
-        ),
-        schema_version=1,
-        columns=COLUMNS,
-        rows=rows,
-        date_bases=(ISSUED,),
-        filters=frozenset({"organization", "currency", "use"}),
-        order=50,
-    )
+DATASET = Dataset(
+    name="credit_note_lines",
+    title="Credit note lines",
+    description=(
+        "Each credit note split over its invoice's lines in proportion to their "
+        "amounts; each part reverses that line's general-ledger account."
+    ),
+    schema_version=1,
+    columns=COLUMNS,
+    rows=rows,
+    date_bases=(ISSUED,),
+    filters=frozenset({"organization", "currency", "use"}),
+    order=50,
 )

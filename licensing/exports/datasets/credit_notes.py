@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from licensing.billing.models import CreditNote, Invoice
 from licensing.db import Statement
-from licensing.exports.base import INTEGER, MONEY, TEXT, Column, register
+from licensing.exports.base import INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import (
     CREDIT_NOTE_NUMBER,
     CREDITED_INVOICE,
@@ -50,14 +50,12 @@ DECLARED = Declared(
     order=(CreditNote.issue_date, CreditNote.id),
 )
 
-DATASET = register(
-    DECLARED.dataset(
-        name="credit_notes",
-        title="Credit notes",
-        description="Every credit note, oldest issue first.",
-        schema_version=1,
-        date_bases=(ISSUED,),
-        filters=frozenset({"organization", "currency"}),
-        order=40,
-    )
+DATASET = DECLARED.dataset(
+    name="credit_notes",
+    title="Credit notes",
+    description="Every credit note, oldest issue first.",
+    schema_version=1,
+    date_bases=(ISSUED,),
+    filters=frozenset({"organization", "currency"}),
+    order=40,
 )

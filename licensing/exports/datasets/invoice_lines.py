@@ -12,16 +12,7 @@ from licensing.billing.models import Invoice, InvoiceLine
 from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.db import Statement
 from licensing.exports import sqlcsv
-from licensing.exports.base import (
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
+from licensing.exports.base import INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import (
     CURRENCY,
     INVOICE_ID,
@@ -58,7 +49,8 @@ COLUMNS = (
 )
 
 
-def _statement(given: ExportFilter) -> Statement:
+def issued_lines(given: ExportFilter) -> Statement:
+    """The lines of the filter's issued invoices (the licensee joined)."""
     return issued_invoices(
         select(
             Invoice.id,
@@ -83,7 +75,7 @@ def ordered(statement: Statement) -> Statement:
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    # Its own loop, not a `Listing`: the largest export (bench/exports.py times
+    # Its own loop, not `Declared`: the largest export (bench/exports.py times
     # it), so results are unpacked, many times faster than by attribute, and a
     # line's use is found here, row by row.
     classify = context.ledger.classify
@@ -100,7 +92,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         source_id,
         description,
         line_amount,
-    ) in each(context.session, ordered(_statement(given))):
+    ) in each(context.session, ordered(issued_lines(given))):
         kind, use, account = classify(source_type, source_id, position)
         if given.use and use != given.use:
             continue
@@ -122,7 +114,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 
 
 # The use is found line by line, not in SQL: no count when the filter names one.
-count = counter(_statement, use_by_row=True)
+count = counter(issued_lines, use_by_row=True)
 
 # Lines whose use (and so account) only the ledger knows: the rest have none.
 _USED_BY = (AGREEMENT, ROYALTY_REPORT)
@@ -288,20 +280,18 @@ def unknown_currencies(given: ExportFilter) -> Statement:
     return issued_invoices(unknown, given).order_by(Invoice.issue_date, Invoice.id)
 
 
-DATASET = register(
-    Dataset(
-        name="invoice_lines",
-        title="Invoice lines",
-        description="Every line of every issued invoice, with its general-ledger account.",
-        schema_version=DATASET_VERSION,
-        columns=COLUMNS,
-        rows=rows,
-        count=count,
-        date_bases=(ISSUED, PAID),
-        filters=frozenset({"organization", "state", "currency", "use"}),
-        states=STATES,
-        order=20,
-        csv_lines=csv_lines,
-        unknown_currencies=unknown_currencies,
-    )
+DATASET = Dataset(
+    name="invoice_lines",
+    title="Invoice lines",
+    description="Every line of every issued invoice, with its general-ledger account.",
+    schema_version=DATASET_VERSION,
+    columns=COLUMNS,
+    rows=rows,
+    count=count,
+    date_bases=(ISSUED, PAID),
+    filters=frozenset({"organization", "state", "currency", "use"}),
+    states=STATES,
+    order=20,
+    csv_lines=csv_lines,
+    unknown_currencies=unknown_currencies,
 )

@@ -7,10 +7,17 @@ from decimal import Decimal
 from sqlalchemy import case, literal, type_coerce
 
 from licensing.billing.models import Invoice
-from licensing.billing.states import COLLECTIBLE, INVOICE_STATES
+from licensing.billing.states import COLLECTIBLE, INVOICE_SOURCES, INVOICE_STATES
 from licensing.db import Money, Statement
-from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, register
-from licensing.exports.columns import CURRENCY, INVOICE_ID, INVOICE_NUMBER, ISSUE_DATE, LICENSEE
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column
+from licensing.exports.columns import (
+    CURRENCY,
+    INVOICE_ID,
+    INVOICE_NUMBER,
+    ISSUE_DATE,
+    LICENSEE,
+    one_of,
+)
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PAID, ExportFilter
 from licensing.exports.queries import day_of, issued_invoices, licensee
@@ -38,8 +45,8 @@ DECLARED = Declared(
         Field(INVOICE_ID, Invoice.id),
         Field(INVOICE_NUMBER, Invoice.number),
         *map(Field, LICENSEE, licensee(Invoice)),
-        Column("state", TEXT, "open, paid, void or uncollectible."),
-        Column("source_type", TEXT, "agreement, royalty_report, late_fee or manual."),
+        Column("state", TEXT, one_of(STATES)),
+        Column("source_type", TEXT, one_of(INVOICE_SOURCES)),
         Column("source_reference", TEXT, "The agreement number (or the source's reference)."),
         CURRENCY,
         ISSUE_DATE,
@@ -67,15 +74,13 @@ DECLARED = Declared(
     order=(Invoice.issue_date, Invoice.id),
 )
 
-DATASET = register(
-    DECLARED.dataset(
-        name="invoices",
-        title="Invoices",
-        description="Every issued invoice (drafts are not documents yet), oldest issue first.",
-        schema_version=1,
-        date_bases=(ISSUED, PAID),
-        filters=frozenset({"organization", "state", "currency"}),
-        states=STATES,
-        order=10,
-    )
+DATASET = DECLARED.dataset(
+    name="invoices",
+    title="Invoices",
+    description="Every issued invoice (drafts are not documents yet), oldest issue first.",
+    schema_version=1,
+    date_bases=(ISSUED, PAID),
+    filters=frozenset({"organization", "state", "currency"}),
+    states=STATES,
+    order=10,
 )

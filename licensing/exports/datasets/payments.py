@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from licensing.billing.models import Invoice, Payment, StripeCustomer
-from licensing.billing.states import PAYMENT_STATES
+from licensing.billing.states import PAYMENT_METHODS, PAYMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column, register
-from licensing.exports.columns import CURRENCY, LICENSEE
+from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
+from licensing.exports.columns import CURRENCY, LICENSEE, one_of
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import PAID, ExportFilter
 from licensing.exports.queries import day_of, licensee, of_licensee, payment_paid_between
@@ -41,8 +41,8 @@ DECLARED = Declared(
         Field(Column("payment_id", INTEGER, "The payment's id in the service."), Payment.id),
         Field(Column("invoice_number", TEXT, "The invoice it pays."), Invoice.number),
         *map(Field, LICENSEE, licensee(Payment)),
-        Column("method", TEXT, "card, wire, ach or check."),
-        Column("state", TEXT, "pending, succeeded, failed, flagged or canceled."),
+        Column("method", TEXT, one_of(PAYMENT_METHODS)),
+        Column("state", TEXT, one_of(PAYMENT_STATES)),
         CURRENCY,
         Column("amount", MONEY, "Asked for (card) or received (offline)."),
         Column("amount_received", MONEY, "What Stripe reported, when it differed (flagged)."),
@@ -68,15 +68,13 @@ DECLARED = Declared(
     order=(Payment.id,),
 )
 
-DATASET = register(
-    DECLARED.dataset(
-        name="payments",
-        title="Payments",
-        description="Card payments (with Stripe ids) and offline payments, in the order made.",
-        schema_version=1,
-        date_bases=(PAID,),
-        filters=frozenset({"organization", "state", "currency"}),
-        states=PAYMENT_STATES,
-        order=30,
-    )
+DATASET = DECLARED.dataset(
+    name="payments",
+    title="Payments",
+    description="Card payments (with Stripe ids) and offline payments, in the order made.",
+    schema_version=1,
+    date_bases=(PAID,),
+    filters=frozenset({"organization", "state", "currency"}),
+    states=PAYMENT_STATES,
+    order=30,
 )

@@ -17,18 +17,14 @@ from sqlalchemy import func, or_, select
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import DRAFT, SUCCEEDED, VOID
 from licensing.db import Statement
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
+from licensing.exports.columns import (
+    CURRENCY,
+    INVOICE_ISSUE_DATE,
+    INVOICE_NUMBER,
+    LICENSEE,
+    one_of,
 )
-from licensing.exports.columns import CURRENCY, INVOICE_ISSUE_DATE, INVOICE_NUMBER, LICENSEE
 from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
 from licensing.exports.queries import (
     amount,
@@ -56,7 +52,7 @@ COLUMNS = (
     Column("paid_to_date", MONEY, "Payments received by the as-of date."),
     Column("credited_to_date", MONEY, "Credit notes issued by the as-of date."),
     Column("balance", MONEY, "What was owed on the as-of date."),
-    Column("bucket", TEXT, "current, 1-30, 31-60, 61-90 or over_90 (days past due)."),
+    Column("bucket", TEXT, one_of(BUCKETS, "days past due")),
     Column("current", MONEY, "The balance if not yet past due, else 0."),
     Column("days_1_30", MONEY, "The balance if 1-30 days past due, else 0."),
     Column("days_31_60", MONEY, "The balance if 31-60 days past due, else 0."),
@@ -141,19 +137,17 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         )
 
 
-DATASET = register(
-    Dataset(
-        name="receivables",
-        title="Accounts receivable (aging)",
-        description=(
-            "What each invoice owed on the as-of date (today unless given), "
-            "in aging buckets by days past due."
-        ),
-        schema_version=1,
-        columns=COLUMNS,
-        rows=rows,
-        date_bases=(ISSUED,),
-        filters=frozenset({"organization", "currency", "as_of"}),
-        order=70,
-    )
+DATASET = Dataset(
+    name="receivables",
+    title="Accounts receivable (aging)",
+    description=(
+        "What each invoice owed on the as-of date (today unless given), "
+        "in aging buckets by days past due."
+    ),
+    schema_version=1,
+    columns=COLUMNS,
+    rows=rows,
+    date_bases=(ISSUED,),
+    filters=frozenset({"organization", "currency", "as_of"}),
+    order=70,
 )

@@ -24,27 +24,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
-from licensing.billing.models import Invoice, InvoiceLine
-from licensing.billing.states import DRAFT, VOID
-from licensing.exports.base import (
-    DATE,
-    INTEGER,
-    MONEY,
-    TEXT,
-    Column,
-    Dataset,
-    ExportContext,
-    Row,
-    register,
-)
-from licensing.exports.columns import CURRENCY, LICENSEE
-from licensing.exports.datasets.credit_note_lines import _statement as credit_lines_statement
-from licensing.exports.datasets.credit_note_lines import credit_parts
+from licensing.billing.models import Invoice
+from licensing.billing.states import VOID
+from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
+from licensing.exports.columns import CURRENCY, LICENSEE, one_of
+from licensing.exports.datasets.credit_note_lines import credit_parts, credited_lines
+from licensing.exports.datasets.invoice_lines import issued_lines, ordered
 from licensing.exports.filters import PERIOD, ExportFilter
-from licensing.exports.ledger import FEE, Ledger
-from licensing.exports.queries import amount, each, licensee, of_licensee, places
+from licensing.exports.ledger import FEE, KIND_BY_SOURCE, Ledger
+from licensing.exports.queries import amount, each, places
 from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
 
 STRAIGHT_LINE = "straight_line_days"
@@ -57,10 +45,10 @@ COLUMNS = (
     Column("line_position", INTEGER, "The invoice line, from 1."),
     *LICENSEE,
     CURRENCY,
-    Column("kind", TEXT, "fee, royalty, late_fee or manual."),
+    Column("kind", TEXT, one_of(KIND_BY_SOURCE.values())),
     Column("use", TEXT, "The line's use; empty when it has none."),
     Column("gl_account", TEXT, "The line's general-ledger account."),
-    Column("basis", TEXT, "straight_line_days or point_in_time."),
+    Column("basis", TEXT, one_of((STRAIGHT_LINE, POINT_IN_TIME))),
     Column("period", TEXT, "The month the amount is recognized in, YYYY-MM."),
     Column("service_from", DATE, "First service day this amount is for."),
     Column("service_to", DATE, "Last service day this amount is for."),
@@ -111,22 +99,8 @@ def _in_range(piece: Slice, given: ExportFilter) -> bool:
 
 
 def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]:
-    statement = (
-        select(
-            Invoice.number,
-            *licensee(Invoice),
-            Invoice.currency,
-            Invoice.issue_date,
-            Invoice.source_type,
-            Invoice.source_id,
-            InvoiceLine.position,
-            InvoiceLine.amount,
-        )
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .where(Invoice.state.not_in((DRAFT, VOID)))
-        .order_by(Invoice.issue_date, Invoice.id, InvoiceLine.position)
-    )
-    statement = of_licensee(statement, Invoice, given)
+    """The issued invoices' lines, as `invoice_lines` reads them, but void ones."""
+    statement = ordered(issued_lines(given)).where(Invoice.state != VOID)
     if given.date_to:  # nothing is recognized before its invoice is issued
         statement = statement.where(Invoice.issue_date <= given.date_to)
     yield from each(context.session, statement)
@@ -170,7 +144,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         document = ("invoice", line.number, line.number, line.position)
         yield from emit(document, line, (line.source_type, line.source_id), schedule)
 
-    credits = credit_lines_statement(dataclasses.replace(given, date_from=None, use=None)).where(
+    credits = credited_lines(dataclasses.replace(given, date_from=None, use=None)).where(
         Invoice.state != VOID
     )
     for part in credit_parts(context, credits):
@@ -188,20 +162,18 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         yield from emit(document, credit, (part.source_type, part.source_id), schedule)
 
 
-DATASET = register(
-    Dataset(
-        name="revenue_recognition",
-        title="Revenue recognition schedule",
-        description=(
-            "Each invoice line's revenue by the month it is earned: fees straight-line "
-            "by days over the agreement's term, everything else when invoiced; credit "
-            "notes reverse it."
-        ),
-        schema_version=1,
-        columns=COLUMNS,
-        rows=rows,
-        date_bases=(PERIOD,),
-        filters=frozenset({"organization", "currency", "use"}),
-        order=80,
-    )
+DATASET = Dataset(
+    name="revenue_recognition",
+    title="Revenue recognition schedule",
+    description=(
+        "Each invoice line's revenue by the month it is earned: fees straight-line "
+        "by days over the agreement's term, everything else when invoiced; credit "
+        "notes reverse it."
+    ),
+    schema_version=1,
+    columns=COLUMNS,
+    rows=rows,
+    date_bases=(PERIOD,),
+    filters=frozenset({"organization", "currency", "use"}),
+    order=80,
 )

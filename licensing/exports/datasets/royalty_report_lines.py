@@ -8,7 +8,7 @@ import json
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column, register
+from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
@@ -50,17 +50,10 @@ DECLARED = Declared(
         ),
         Field(AGREEMENT_NUMBER, Agreement.number),
         *map(Field, LICENSEE, licensee(RoyaltyReport)),
-        Field(
-            Column("period_start", DATE, "First day of the reporting period."),
-            RoyaltyReport.period_start,
-        ),
-        Field(
-            Column("period_end", DATE, "Last day of the reporting period."),
-            RoyaltyReport.period_end,
-        ),
-        Field(
-            Column("submitted_at", DATETIME, "When the report was filed (UTC)."),
-            RoyaltyReport.submitted_at,
+        Field.of(RoyaltyReport, Column("period_start", DATE, "First day of the reporting period.")),
+        Field.of(RoyaltyReport, Column("period_end", DATE, "Last day of the reporting period.")),
+        Field.of(
+            RoyaltyReport, Column("submitted_at", DATETIME, "When the report was filed (UTC).")
         ),
         Column("line", INTEGER, "The agreement line (Schedule A number)."),
         Field(
@@ -70,7 +63,7 @@ DECLARED = Declared(
             RoyaltyReportLine.quantities_json,
             _quantities,
         ),
-        Field(CURRENCY, RoyaltyReport.currency),
+        Field.of(RoyaltyReport, CURRENCY),
         Column("revenue_to_date", MONEY, "Revenue to date, on lines that take a share of it."),
         Column("amount_to_date", MONEY, "The line's amount for the usage to date (A)."),
         Column("charged_before", MONEY, "What the line had been charged before this report."),
@@ -85,18 +78,16 @@ DECLARED = Declared(
     order=(RoyaltyReport.period_start, RoyaltyReport.id, RoyaltyReportLine.line),
 )
 
-DATASET = register(
-    DECLARED.dataset(
-        name="royalty_report_lines",
-        title="Royalty report lines",
-        description=(
-            "The royalty of each reportable line as each report computed it, by period; "
-            "superseded reports are included and marked."
-        ),
-        schema_version=1,
-        date_bases=(PERIOD, ISSUED),
-        filters=frozenset({"organization", "state", "currency"}),
-        states=REPORT_STATES,
-        order=90,
-    )
+DATASET = DECLARED.dataset(
+    name="royalty_report_lines",
+    title="Royalty report lines",
+    description=(
+        "The royalty of each reportable line as each report computed it, by period; "
+        "superseded reports are included and marked."
+    ),
+    schema_version=1,
+    date_bases=(PERIOD, ISSUED),
+    filters=frozenset({"organization", "state", "currency"}),
+    states=REPORT_STATES,
+    order=90,
 )
