@@ -1,11 +1,12 @@
 """What every feature's models share: a column limited to a vocabulary, the
 audit snapshot of a record (the fields the audit log records before and after a
-change), and records that never change once stored."""
+change), JSON kept in a text column, and records that never change once stored."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
 from sqlalchemy import CheckConstraint, event
 
@@ -35,6 +36,34 @@ class Snapshotted:
 
     def snapshot(self) -> dict[str, Any]:
         return attributes(self, self.SNAPSHOT)
+
+
+T = TypeVar("T")
+
+
+class StoredJson(Generic[T]):
+    """A read-only attribute: the JSON that text column `column` holds, decoded
+    (`empty` read in place of an empty or NULL column, when given).
+
+        flags = StoredJson[list[str]]("flags_json", empty="[]")
+    """
+
+    def __init__(self, column: str, *, empty: str | None = None) -> None:
+        self.column = column
+        self.empty = empty
+
+    @overload
+    def __get__(self, record: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, record: object, owner: type[Any]) -> T: ...
+
+    def __get__(self, record: object | None, owner: type[Any]) -> Self | T:
+        if record is None:
+            return self
+        text = getattr(record, self.column)
+        value: T = json.loads(text if self.empty is None else text or self.empty)
+        return value
 
 
 def refuse_changes(

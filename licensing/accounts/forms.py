@@ -21,14 +21,8 @@ from licensing.access import STAFF_ROLES
 from licensing.accounts import passwords, queries
 from licensing.accounts.countries import country_choices
 from licensing.accounts.models import (
-    ADDRESS_LINE_MAX,
-    CITY_MAX,
     EMAIL_MAX,
-    LEGAL_NAME_MAX,
     PERSON_NAME_MAX,
-    POSTAL_CODE_MAX,
-    REGION_MAX,
-    TAX_ID_MAX,
     TOKEN_NAME_MAX,
     Organization,
 )
@@ -94,13 +88,18 @@ def _email(label: str, autocomplete: str = "email") -> EmailField:
     )
 
 
+def _within_limit(name: str) -> Length:
+    """The length check of organization profile field `name`: its limit on the model."""
+    return Length(max=Organization.LIMITS[name])
+
+
 # Defined first: WTForms orders fields by creation, and the error summary lists
 # them in that order, which must be the page's (name and type above the address).
 class _IdentityFields:
     """Legal name and type: they decide the license, so only staff change them later."""
 
     legal_name = StringField(
-        "Legal name of the organization", validators=[REQUIRED, Length(max=LEGAL_NAME_MAX)]
+        "Legal name of the organization", validators=[REQUIRED, _within_limit("legal_name")]
     )
     organization_type = SelectField(
         "Type of organization",
@@ -113,27 +112,27 @@ class _IdentityFields:
 class _ContactFields:
     """Address and billing contact: what a vendor may keep up to date."""
 
-    address_line1 = StringField("Address", validators=[REQUIRED, Length(max=ADDRESS_LINE_MAX)])
+    address_line1 = StringField("Address", validators=[REQUIRED, _within_limit("address_line1")])
     address_line2 = StringField(
-        "Address (second line)", validators=[Optional(), Length(max=ADDRESS_LINE_MAX)]
+        "Address (second line)", validators=[Optional(), _within_limit("address_line2")]
     )
-    city = StringField("City", validators=[REQUIRED, Length(max=CITY_MAX)])
+    city = StringField("City", validators=[REQUIRED, _within_limit("city")])
     region = StringField(
-        "State, province or region", validators=[Optional(), Length(max=REGION_MAX)]
+        "State, province or region", validators=[Optional(), _within_limit("region")]
     )
-    postal_code = StringField("Postal code", validators=[Optional(), Length(max=POSTAL_CODE_MAX)])
+    postal_code = StringField("Postal code", validators=[Optional(), _within_limit("postal_code")])
     # An unknown choice can only come from a crafted request: the service names it.
     country = SelectField(
         "Country", choices=_country_choices, validate_choice=False, validators=[REQUIRED]
     )
     billing_contact_name = StringField(
-        "Billing contact name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)]
+        "Billing contact name", validators=[REQUIRED, _within_limit("billing_contact_name")]
     )
     billing_email = EmailField(
-        "Billing contact email", validators=[REQUIRED, Length(max=EMAIL_MAX)]
+        "Billing contact email", validators=[REQUIRED, _within_limit("billing_email")]
     )
     tax_id = StringField(
-        "Tax identification number (optional)", validators=[Optional(), Length(max=TAX_ID_MAX)]
+        "Tax identification number (optional)", validators=[Optional(), _within_limit("tax_id")]
     )
 
 

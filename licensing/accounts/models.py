@@ -7,6 +7,7 @@ enough), with a short prefix kept for display.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -95,6 +96,19 @@ class Organization(Snapshotted, Base):
         "tax_id",
     )
     PROFILE_FIELDS: ClassVar[tuple[str, ...]] = STAFF_ONLY_FIELDS + VENDOR_EDITABLE_FIELDS
+    # The longest text each profile field holds (its column's size), by the field's
+    # name: the page forms, the API schemas and the service's checks all read it here.
+    LIMITS: ClassVar[Mapping[str, int]] = {
+        "legal_name": LEGAL_NAME_MAX,
+        "address_line1": ADDRESS_LINE_MAX,
+        "address_line2": ADDRESS_LINE_MAX,
+        "city": CITY_MAX,
+        "region": REGION_MAX,
+        "postal_code": POSTAL_CODE_MAX,
+        "billing_contact_name": PERSON_NAME_MAX,
+        "billing_email": EMAIL_MAX,
+        "tax_id": TAX_ID_MAX,
+    }
     SNAPSHOT = (*PROFILE_FIELDS, "standing")
 
     def __repr__(self) -> str:

@@ -175,6 +175,18 @@ def get_owned(
     return found
 
 
+class OwnedGetter(Generic[T]):
+    """`get_owned` for one model, under the name its message gives it: a feature's
+    `get_invoice = OwnedGetter(Invoice, "invoice")`."""
+
+    def __init__(self, model: type[T], entity: str) -> None:
+        self.model = model
+        self.entity = entity
+
+    def __call__(self, session: Session, record_id: int, principal: Caller | None = None) -> T:
+        return get_owned(session, self.model, record_id, principal, entity=self.entity)
+
+
 def own_organization(session: Session, principal: Principal) -> Organization:
     """The vendor's own organization (NotFound for staff, who have none)."""
     if principal.organization_id is None:

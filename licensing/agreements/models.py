@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from licensing.accounts.models import Organization, User
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
-from licensing.records import Snapshotted, one_of
+from licensing.records import Snapshotted, StoredJson, one_of
 
 from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 
@@ -262,15 +262,8 @@ class QuoteVersion(Base):
 
     application: Mapped[Application] = relationship(back_populates="quotes")
 
-    @property
-    def snapshot(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.snapshot_json)
-        return value
-
-    @property
-    def modifications(self) -> list[dict[str, Any]]:
-        value: list[dict[str, Any]] = json.loads(self.modifications_json or "[]")
-        return value
+    snapshot = StoredJson[dict[str, Any]]("snapshot_json")
+    modifications = StoredJson[list[dict[str, Any]]]("modifications_json", empty="[]")
 
 
 class ApplicationNote(Base):

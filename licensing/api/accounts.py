@@ -19,14 +19,8 @@ from licensing.access import STAFF_ROLES
 from licensing.accounts import queries, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
-    ADDRESS_LINE_MAX,
-    CITY_MAX,
     EMAIL_MAX,
-    LEGAL_NAME_MAX,
     PERSON_NAME_MAX,
-    POSTAL_CODE_MAX,
-    REGION_MAX,
-    TAX_ID_MAX,
     TOKEN_NAME_MAX,
     ApiToken,
     OneTimeToken,
@@ -59,43 +53,52 @@ def _text(limit: int, *, required: bool = False, **kwargs: Any) -> ma.fields.Str
     return ma.fields.String(allow_none=True, validate=Length(max=limit), **kwargs)
 
 
+def _profile_text(name: str, *, required: bool = False, **kwargs: Any) -> ma.fields.String:
+    """Organization profile field `name`, within its limit on the model."""
+    return _text(Organization.LIMITS[name], required=required, **kwargs)
+
+
 # --- schemas ---------------------------------------------------------------------
 
 
 class OrganizationInputSchema(ma.Schema):
-    legal_name = _text(
-        LEGAL_NAME_MAX, required=True, metadata={"example": "Northwind Health Software Inc."}
+    legal_name = _profile_text(
+        "legal_name", required=True, metadata={"example": "Northwind Health Software Inc."}
     )
     organization_type = vocabulary(ORGANIZATION_TYPES, required=True)
-    address_line1 = _text(ADDRESS_LINE_MAX, required=True, metadata={"example": "200 Harbor Way"})
-    address_line2 = _text(ADDRESS_LINE_MAX)
-    city = _text(CITY_MAX, required=True, metadata={"example": "Portland"})
-    region = _text(REGION_MAX, metadata={"example": "OR"})
-    postal_code = _text(POSTAL_CODE_MAX, metadata={"example": "97201"})
+    address_line1 = _profile_text(
+        "address_line1", required=True, metadata={"example": "200 Harbor Way"}
+    )
+    address_line2 = _profile_text("address_line2")
+    city = _profile_text("city", required=True, metadata={"example": "Portland"})
+    region = _profile_text("region", metadata={"example": "OR"})
+    postal_code = _profile_text("postal_code", metadata={"example": "97201"})
     country = ma.fields.String(
         required=True,
         validate=Length(equal=2, error="Use the two-letter ISO 3166-1 code, such as US."),
         metadata={"example": "US"},
     )
-    billing_contact_name = _text(PERSON_NAME_MAX, required=True)
-    billing_email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
-    tax_id = _text(TAX_ID_MAX)
+    billing_contact_name = _profile_text("billing_contact_name", required=True)
+    billing_email = ma.fields.Email(
+        required=True, validate=Length(max=Organization.LIMITS["billing_email"])
+    )
+    tax_id = _profile_text("tax_id")
 
 
 class OrganizationUpdateSchema(ma.Schema):
     """Any profile field; vendors may not change `legal_name` or `organization_type`."""
 
-    legal_name = _text(LEGAL_NAME_MAX)
+    legal_name = _profile_text("legal_name")
     organization_type = vocabulary(ORGANIZATION_TYPES)
-    address_line1 = _text(ADDRESS_LINE_MAX)
-    address_line2 = _text(ADDRESS_LINE_MAX)
-    city = _text(CITY_MAX)
-    region = _text(REGION_MAX)
-    postal_code = _text(POSTAL_CODE_MAX)
+    address_line1 = _profile_text("address_line1")
+    address_line2 = _profile_text("address_line2")
+    city = _profile_text("city")
+    region = _profile_text("region")
+    postal_code = _profile_text("postal_code")
     country = ma.fields.String(validate=Length(equal=2))
-    billing_contact_name = _text(PERSON_NAME_MAX)
-    billing_email = ma.fields.Email(validate=Length(max=EMAIL_MAX))
-    tax_id = _text(TAX_ID_MAX)
+    billing_contact_name = _profile_text("billing_contact_name")
+    billing_email = ma.fields.Email(validate=Length(max=Organization.LIMITS["billing_email"]))
+    tax_id = _profile_text("tax_id")
 
 
 class OrganizationSchema(ma.Schema):

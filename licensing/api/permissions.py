@@ -18,7 +18,6 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
-from licensing.accounts.models import EMAIL_MAX
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, refuse_staff_filter
 from licensing.api.fields import (
@@ -34,18 +33,8 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.permissions import queries, services
 from licensing.permissions.models import (
-    AUDIENCE_MAX,
-    CONDITIONS_MAX,
-    CONTENT_MAX,
-    DURATION_MAX,
-    INSTITUTION_MAX,
     MEDIA,
-    MESSAGE_MAX,
-    NAME_MAX,
-    PERMITTED_USE_MAX,
-    PURPOSE_DETAIL_MAX,
     PURPOSES,
-    REASON_MAX,
     ROLES,
     PermissionLetter,
     PermissionMessage,
@@ -73,6 +62,7 @@ PERMISSION_STEP_ROUTES = {
 }
 
 Length = ma.validate.Length
+LIMITS = PermissionRequest.LIMITS
 
 
 def _filled(text: str) -> None:
@@ -80,17 +70,20 @@ def _filled(text: str) -> None:
         raise ma.ValidationError("Must not be blank.")
 
 
-def _text(limit: int, **kwargs: Any) -> ma.fields.String:
-    return ma.fields.String(required=True, validate=[Length(min=1, max=limit), _filled], **kwargs)
+def _text(name: str, **kwargs: Any) -> ma.fields.String:
+    """Required text of field `name`, within its limit on the model."""
+    return ma.fields.String(
+        required=True, validate=[Length(min=1, max=LIMITS[name]), _filled], **kwargs
+    )
 
 
 # --- schemas -----------------------------------------------------------------------
 
 
 class PermissionRequestInputSchema(ma.Schema):
-    requester_name = _text(NAME_MAX, metadata={"example": "Dr. Lena Ortiz"})
-    requester_email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
-    institution = _text(INSTITUTION_MAX, metadata={"example": "Cedar Ridge Community College"})
+    requester_name = _text("requester_name", metadata={"example": "Dr. Lena Ortiz"})
+    requester_email = ma.fields.Email(required=True, validate=Length(max=LIMITS["requester_email"]))
+    institution = _text("institution", metadata={"example": "Cedar Ridge Community College"})
     role = vocabulary(ROLES, required=True)
     organization_type = vocabulary(ORGANIZATION_TYPES, required=True)
     purpose = ma.fields.String(
@@ -101,15 +94,15 @@ class PermissionRequestInputSchema(ma.Schema):
             "description": "`commercial` is refused: a commercial use needs a license.",
         },
     )
-    purpose_detail = _text(PURPOSE_DETAIL_MAX)
+    purpose_detail = _text("purpose_detail")
     content_requested = _text(
-        CONTENT_MAX, metadata={"description": "In words; never codes or descriptors."}
+        "content_requested", metadata={"description": "In words; never codes or descriptors."}
     )
     medium = vocabulary(MEDIA, required=True)
     audience_size = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=1, max=AUDIENCE_MAX)
+        required=True, validate=ma.validate.Range(min=1, max=LIMITS["audience_size"])
     )
-    duration = _text(DURATION_MAX, metadata={"example": "Spring 2027 semester"})
+    duration = _text("duration", metadata={"example": "Spring 2027 semester"})
     noncommercial = ma.fields.Boolean(
         required=True,
         metadata={"description": "The requester attests that the use is non-commercial."},
@@ -245,24 +238,24 @@ class PermissionQueueQuerySchema(ma.Schema):
 class PermissionActionSchema(ma.Schema):
     action = vocabulary(STAFF_ACTIONS, required=True)
     message = ma.fields.String(
-        validate=Length(max=MESSAGE_MAX),
+        validate=Length(max=LIMITS["message"]),
         metadata={"description": "ask_for_info: the question for the requester"},
     )
-    permitted_use = ma.fields.String(validate=Length(max=PERMITTED_USE_MAX))
+    permitted_use = ma.fields.String(validate=Length(max=LIMITS["permitted_use"]))
     conditions = ma.fields.List(
-        ma.fields.String(validate=Length(min=1, max=CONDITIONS_MAX)),
+        ma.fields.String(validate=Length(min=1, max=LIMITS["conditions"])),
         validate=Length(max=20),
         metadata={"description": "approve: each condition is written into the grant letter"},
     )
     valid_from = Day()
     valid_until = Day()
     reason = ma.fields.String(
-        validate=Length(max=REASON_MAX), metadata={"description": "deny: required"}
+        validate=Length(max=LIMITS["reason"]), metadata={"description": "deny: required"}
     )
 
 
 class PermissionNoteSchema(ma.Schema):
-    body = _text(MESSAGE_MAX)
+    body = _text("message")
 
 
 class PermissionAssignmentSchema(ma.Schema):
@@ -275,12 +268,12 @@ class PermissionTokenSchema(ma.Schema):
 
 
 class PermissionRequesterMessageSchema(ma.Schema):
-    body = _text(MESSAGE_MAX)
+    body = _text("message")
 
 
 class PermissionWithdrawalSchema(ma.Schema):
     reason = ma.fields.String(
-        validate=Length(max=MESSAGE_MAX),
+        validate=Length(max=LIMITS["message"]),
         metadata={"description": "Optional: why, passed on to the licensing office"},
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -26,16 +28,31 @@ def method_in_a_sentence(method: str) -> str:
     return METHOD_IN_A_SENTENCE.get(method, f"a {method}").split(" ", 1)[1]
 
 
+def _amount(label: str, missing: str, **kwargs: Any) -> StringField:
+    """An amount of money, typed as text: the service reads it as an exact decimal."""
+    return StringField(label, validators=[InputRequired(message=missing)], **kwargs)
+
+
+def _reason(description: str, **kwargs: Any) -> TextAreaField:
+    """Why staff take a step: required, and kept where `description` says."""
+    return TextAreaField(
+        "Reason",
+        validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
+        description=description,
+        **kwargs,
+    )
+
+
+def _note() -> TextAreaField:
+    return TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
+
+
 class OfflinePaymentForm(PageForm):
     method = SelectField(
         "Method", choices={m: METHOD_LABELS[m] for m in OFFLINE_METHODS}, validate_choice=True
     )
     # Ids distinct from the credit note form's, which shares the invoice page.
-    amount = StringField(
-        "Amount",
-        id="payment-amount",
-        validators=[InputRequired(message="Give the amount received.")],
-    )
+    amount = _amount("Amount", "Give the amount received.", id="payment-amount")
     reference = StringField(
         "Reference",
         validators=[
@@ -49,43 +66,30 @@ class OfflinePaymentForm(PageForm):
         "Record it anyway: this is a separate payment with the same reference"
     )
     received_on = DateField("Received on", validators=[Optional()])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
+    note = _note()
 
     # Set when the service refused a repeated reference: the page shows the box.
     reference_repeated = False
 
 
 class ReasonForm(PageForm):
-    reason = TextAreaField(
-        "Reason",
-        validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
-        description="Recorded in the audit log.",
-    )
+    reason = _reason("Recorded in the audit log.")
 
 
 class CreditNoteForm(PageForm):
-    amount = StringField(
-        "Amount to credit",
-        id="credit-amount",
-        validators=[InputRequired(message="Give the amount.")],
-    )
-    reason = TextAreaField(
-        "Reason",
-        id="credit-reason",
-        validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
-        description="Printed on the credit note.",
-    )
+    amount = _amount("Amount to credit", "Give the amount.", id="credit-amount")
+    reason = _reason("Printed on the credit note.", id="credit-reason")
 
 
 class RefundForm(PageForm):
     """A refund against one credit note: to the card through Stripe, or sent offline."""
 
     method = SelectField("How", choices=dict(REFUND_METHOD_LABELS), validate_choice=True)
-    amount = StringField("Amount to refund", validators=[InputRequired(message="Give the amount.")])
+    amount = _amount("Amount to refund", "Give the amount.")
     reference = StringField(
         "Reference",
         validators=[Optional(), Length(max=REFERENCE_MAX)],
         description="For a wire, ACH or check: the bank's reference or the check number.",
     )
     sent_on = DateField("Sent on", validators=[Optional()])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
+    note = _note()

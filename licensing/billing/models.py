@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -56,9 +56,17 @@ REFERENCE_MAX = 100
 REASON_MAX = 2000
 
 
-def _counted(refunds: list[Refund]) -> Decimal:
-    """The refunds that count against what is owed back: sent, or pending at Stripe."""
-    return sum((refund.amount for refund in refunds if refund.state in REFUND_COUNTED), Decimal(0))
+class _RefundedAgainst:
+    """A record refunds are made against: a payment, or a credit note's refund due."""
+
+    if TYPE_CHECKING:
+        refunds: Mapped[list[Refund]]
+
+    @property
+    def amount_refunded(self) -> Decimal:
+        """The refunds that count against what is owed back: sent, or pending at Stripe."""
+        counted = (refund.amount for refund in self.refunds if refund.state in REFUND_COUNTED)
+        return sum(counted, Decimal(0))
 
 
 class NumberSequence(Base):
@@ -225,7 +233,7 @@ class InvoiceLine(Base):
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
 
-class CreditNote(Base):
+class CreditNote(_RefundedAgainst, Base):
     """A correction to an issued invoice: reduces what is owed, or records a
     refund due when the invoice was already paid."""
 
@@ -258,11 +266,6 @@ class CreditNote(Base):
     )
 
     @property
-    def amount_refunded(self) -> Decimal:
-        """Refunds sent or on their way (pending at Stripe) against `refund_due`."""
-        return _counted(self.refunds)
-
-    @property
     def refund_outstanding(self) -> Decimal:
         return max(self.refund_due - self.amount_refunded, Decimal(0))
 
@@ -271,7 +274,7 @@ class CreditNote(Base):
 OPEN_ATTEMPT_WHERE = f"method = '{CARD}' AND {in_sql('state', OPEN_ATTEMPT)}"
 
 
-class Payment(Snapshotted, Base):
+class Payment(Snapshotted, _RefundedAgainst, Base):
     """Money received (or being received) against an invoice: by card through
     Stripe, or offline (wire, ACH, check) recorded by billing staff."""
 
@@ -321,10 +324,6 @@ class Payment(Snapshotted, Base):
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="payment", order_by="Refund.id", viewonly=True
     )
-
-    @property
-    def amount_refunded(self) -> Decimal:
-        return _counted(self.refunds)
 
     @property
     def declined(self) -> bool:

@@ -4,66 +4,58 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from licensing.access import Principal
 from licensing.accounts.models import Organization
-from licensing.accounts.queries import get_owned, scoped
+from licensing.accounts.queries import OwnedGetter, scoped
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED
+
+
+class InvoiceFilters(TypedDict, total=False):
+    """What a list of invoices may be narrowed to (see `invoices_query`)."""
+
+    state: str | None
+    overdue_on: date | None
+    organization_id: int | None
+    search: str | None
+    issued_only: bool
 
 
 def invoices(
     session: Session,
     principal: Principal | None = None,
     *,
-    state: str | None = None,
-    overdue_on: date | None = None,
-    organization_id: int | None = None,
-    search: str | None = None,
-    issued_only: bool = False,
     limit: int = 500,
+    **filters: Unpack[InvoiceFilters],
 ) -> Sequence[Invoice]:
     """At most `limit` invoices, as `invoices_query` selects them."""
-    query = invoices_query(
-        principal,
-        state=state,
-        overdue_on=overdue_on,
-        organization_id=organization_id,
-        search=search,
-        issued_only=issued_only,
-    )
-    return session.scalars(query.limit(limit)).all()
+    return session.scalars(invoices_query(principal, **filters).limit(limit)).all()
 
 
 def invoices_query(
-    principal: Principal | None = None,
-    *,
-    state: str | None = None,
-    overdue_on: date | None = None,
-    organization_id: int | None = None,
-    search: str | None = None,
-    issued_only: bool = False,
+    principal: Principal | None = None, **filters: Unpack[InvoiceFilters]
 ) -> Select[Any]:
     """Invoices newest first; `overdue_on` keeps those past due on that date;
     `issued_only` leaves drafts out (in SQL, so they never crowd out the limit)."""
     statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
-    if state:
+    if state := filters.get("state"):
         statement = statement.where(Invoice.state == state)
-    if issued_only:
+    if filters.get("issued_only"):
         statement = statement.where(Invoice.state != DRAFT)
-    if overdue_on is not None:
+    if (overdue_on := filters.get("overdue_on")) is not None:
         statement = (
             statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < overdue_on)
             .order_by(None)
             .order_by(Invoice.due_date, Invoice.id)
         )
-    if organization_id is not None:
+    if (organization_id := filters.get("organization_id")) is not None:
         statement = statement.where(Invoice.organization_id == organization_id)
-    if search:
+    if search := filters.get("search"):
         pattern = f"%{search.strip()}%"
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
             Invoice.number.ilike(pattern) | Organization.legal_name.ilike(pattern)
@@ -76,28 +68,17 @@ def invoices_query(
     return scoped(statement, Invoice, principal)
 
 
-def get_invoice(session: Session, invoice_id: int, principal: Principal | None = None) -> Invoice:
-    return get_owned(session, Invoice, invoice_id, principal, entity="invoice")
-
-
-def get_credit_note(
-    session: Session, credit_note_id: int, principal: Principal | None = None
-) -> CreditNote:
-    return get_owned(session, CreditNote, credit_note_id, principal, entity="credit note")
-
-
-def get_refund(session: Session, refund_id: int, principal: Principal | None = None) -> Refund:
-    return get_owned(session, Refund, refund_id, principal, entity="refund")
+# One record by id, if the caller may see it (`NotFound` otherwise).
+get_invoice = OwnedGetter(Invoice, "invoice")
+get_credit_note = OwnedGetter(CreditNote, "credit note")
+get_refund = OwnedGetter(Refund, "refund")
+get_payment = OwnedGetter(Payment, "payment")
 
 
 def refunds(
     session: Session, principal: Principal | None = None, *, credit_note_id: int | None = None
 ) -> Sequence[Refund]:
     return session.scalars(_newest_first(Refund, principal, credit_note_id=credit_note_id)).all()
-
-
-def get_payment(session: Session, payment_id: int, principal: Principal | None = None) -> Payment:
-    return get_owned(session, Payment, payment_id, principal, entity="payment")
 
 
 def credit_notes(

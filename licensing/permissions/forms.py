@@ -26,7 +26,6 @@ from wtforms.validators import (
 )
 
 from licensing.accounts.forms import ORGANIZATION_TYPE_LABELS
-from licensing.accounts.models import EMAIL_MAX
 from licensing.accounts.services import normalize_email
 from licensing.errors import InvalidInput
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
@@ -34,19 +33,10 @@ from licensing.web.forms import PageForm
 
 from .commands import TEXT_FIELDS, PermissionRequestInput
 from .models import (
-    AUDIENCE_MAX,
-    CONDITIONS_MAX,
-    CONTENT_MAX,
-    DURATION_MAX,
-    INSTITUTION_MAX,
     MEDIA,
-    MESSAGE_MAX,
-    NAME_MAX,
-    PERMITTED_USE_MAX,
-    PURPOSE_DETAIL_MAX,
     PURPOSES,
-    REASON_MAX,
     ROLES,
+    PermissionRequest,
 )
 from .services import NONCOMMERCIAL_MESSAGE, label
 
@@ -96,15 +86,18 @@ def _vocabulary(
 @_required
 def _audience(_form: Any, field: Any) -> None:
     text = (field.data or "").strip()
+    most = PermissionRequest.LIMITS["audience_size"]
     if not text:
         raise StopValidation("Give the expected audience size.")
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(AUDIENCE_MAX)):
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(most)):
         raise StopValidation("Give the audience size as a whole number.")
-    if not 1 <= int(text) <= AUDIENCE_MAX:
-        raise StopValidation(f"Give a number between 1 and {AUDIENCE_MAX:,}.")
+    if not 1 <= int(text) <= most:
+        raise StopValidation(f"Give a number between 1 and {most:,}.")
 
 
-def _at_most(limit: int) -> Length:
+def _at_most(name: str) -> Length:
+    """The length check of field `name`: its limit on the model."""
+    limit = PermissionRequest.LIMITS[name]
     return Length(max=limit, message=f"Use at most {limit:,} characters.")
 
 
@@ -123,16 +116,16 @@ class PermissionRequestForm(PageForm):
     """The public request form; field names are the service's."""
 
     requester_name = StringField(
-        "Your name", validators=[FILLED, _at_most(NAME_MAX)], filters=[_trimmed]
+        "Your name", validators=[FILLED, _at_most("requester_name")], filters=[_trimmed]
     )
     requester_email = EmailField(
         "Your email address",
-        validators=[FILLED, _at_most(EMAIL_MAX)],
+        validators=[FILLED, _at_most("requester_email")],
         filters=[_trimmed],
         render_kw={"autocomplete": "email"},
     )
     institution = StringField(
-        "Institution", validators=[FILLED, _at_most(INSTITUTION_MAX)], filters=[_trimmed]
+        "Institution", validators=[FILLED, _at_most("institution")], filters=[_trimmed]
     )
     role = _vocabulary("Your role", ROLES)
     organization_type = _vocabulary(
@@ -141,18 +134,18 @@ class PermissionRequestForm(PageForm):
     purpose = _vocabulary("Purpose", PURPOSES)
     purpose_detail = TextAreaField(
         "Describe the purpose",
-        validators=[FILLED, _at_most(PURPOSE_DETAIL_MAX)],
+        validators=[FILLED, _at_most("purpose_detail")],
         filters=[_trimmed],
     )
     content_requested = TextAreaField(
-        "Content requested", validators=[FILLED, _at_most(CONTENT_MAX)], filters=[_trimmed]
+        "Content requested", validators=[FILLED, _at_most("content_requested")], filters=[_trimmed]
     )
     medium = _vocabulary("Medium", MEDIA)
     audience_size = StringField(
         "Audience size", validators=[_audience], render_kw={"inputmode": "numeric"}
     )
     duration = StringField(
-        "Duration of the use", validators=[FILLED, _at_most(DURATION_MAX)], filters=[_trimmed]
+        "Duration of the use", validators=[FILLED, _at_most("duration")], filters=[_trimmed]
     )
     noncommercial = BooleanField("I confirm that the use is non-commercial")
 
@@ -184,12 +177,12 @@ class PermissionRequestForm(PageForm):
 class MessageForm(PageForm):
     """The requester's answer, or their grounds for reconsideration."""
 
-    body = TextAreaField("Your answer", validators=[REQUIRED, _at_most(MESSAGE_MAX)])
+    body = TextAreaField("Your answer", validators=[REQUIRED, _at_most("message")])
 
 
 class ReconsiderForm(MessageForm):
     body = TextAreaField(
-        "Why should the decision be reconsidered?", validators=[REQUIRED, _at_most(MESSAGE_MAX)]
+        "Why should the decision be reconsidered?", validators=[REQUIRED, _at_most("message")]
     )
 
 
@@ -199,25 +192,25 @@ class ConfirmForm(PageForm):
 
 class AskForm(PageForm):
     message = TextAreaField(
-        "Question for the requester", validators=[REQUIRED, _at_most(MESSAGE_MAX)]
+        "Question for the requester", validators=[REQUIRED, _at_most("message")]
     )
 
 
 class NoteForm(PageForm):
-    body = TextAreaField("Internal note", validators=[REQUIRED, _at_most(MESSAGE_MAX)])
+    body = TextAreaField("Internal note", validators=[REQUIRED, _at_most("message")])
 
 
 class ApproveForm(PageForm):
     permitted_use = TextAreaField(
-        "Permitted use", validators=[Optional(), _at_most(PERMITTED_USE_MAX)]
+        "Permitted use", validators=[Optional(), _at_most("permitted_use")]
     )
-    conditions = TextAreaField("Conditions", validators=[Optional(), _at_most(CONDITIONS_MAX)])
+    conditions = TextAreaField("Conditions", validators=[Optional(), _at_most("conditions")])
     valid_from = DateField("Valid from", validators=[Optional()])
     valid_until = DateField("Valid until", validators=[Optional()])
 
 
 class DenyForm(PageForm):
-    reason = TextAreaField("Reason for the denial", validators=[REQUIRED, _at_most(REASON_MAX)])
+    reason = TextAreaField("Reason for the denial", validators=[REQUIRED, _at_most("reason")])
 
 
 class AssignForm(PageForm):

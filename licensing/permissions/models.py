@@ -8,7 +8,9 @@ request's letter is looked up by its stored bytes, never re-rendered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     Date,
@@ -139,6 +141,24 @@ class PermissionRequest(Snapshotted, Base):
     def public_messages(self) -> list[PermissionMessage]:
         """What the requester sees: never the staff's internal notes."""
         return [message for message in self.messages if not message.internal]
+
+    # The most each field the requester or staff write may hold (characters; people
+    # for `audience_size`), by its name on the forms and in the API: "reason" is a
+    # denial's, "message" any message or note on the request (a withdrawal's reason
+    # is one). The page forms and the API schemas both read the limits here.
+    LIMITS: ClassVar[Mapping[str, int]] = {
+        "requester_name": NAME_MAX,
+        "requester_email": EMAIL_MAX,
+        "institution": INSTITUTION_MAX,
+        "purpose_detail": PURPOSE_DETAIL_MAX,
+        "content_requested": CONTENT_MAX,
+        "audience_size": AUDIENCE_MAX,
+        "duration": DURATION_MAX,
+        "permitted_use": PERMITTED_USE_MAX,
+        "conditions": CONDITIONS_MAX,
+        "reason": REASON_MAX,
+        "message": MESSAGE_MAX,
+    }
 
     # The request's fields as the audit log records them (never link digests).
     SNAPSHOT = (

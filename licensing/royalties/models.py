@@ -9,7 +9,6 @@ index enforces even against concurrent filings.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.money import MAX_QUANTITY
-from licensing.records import one_of
+from licensing.records import StoredJson, one_of
 
 from .states import CLEAR, REPORT_STATES, REVIEW_STATES, SOURCES, SUBMITTED
 
@@ -96,15 +95,8 @@ class RoyaltyReport(Base):
     )
     amends: Mapped[RoyaltyReport | None] = relationship(remote_side="RoyaltyReport.id")
 
-    @property
-    def flags(self) -> list[str]:
-        value: list[str] = json.loads(self.flags_json or "[]")
-        return value
-
-    @property
-    def credit_notes(self) -> list[str]:
-        value: list[str] = json.loads(self.credit_notes_json or "[]")
-        return value
+    flags = StoredJson[list[str]]("flags_json", empty="[]")
+    credit_notes = StoredJson[list[str]]("credit_notes_json", empty="[]")
 
     @property
     def reference(self) -> str:
@@ -176,15 +168,8 @@ class RoyaltyReportLine(Base):
 
     report: Mapped[RoyaltyReport] = relationship(back_populates="lines")
 
-    @property
-    def quantities(self) -> dict[str, int]:
-        value: dict[str, int] = json.loads(self.quantities_json)
-        return value
-
-    @property
-    def explanation(self) -> list[str]:
-        value: list[str] = json.loads(self.explanation_json)
-        return value
+    quantities = StoredJson[dict[str, int]]("quantities_json")
+    explanation = StoredJson[list[str]]("explanation_json")
 
 
 class RoyaltyReminder(Base):

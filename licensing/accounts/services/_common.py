@@ -17,16 +17,10 @@ from licensing import calendar, db
 from licensing.accounts import passwords, queries
 from licensing.accounts.countries import COUNTRIES
 from licensing.accounts.models import (
-    ADDRESS_LINE_MAX,
-    CITY_MAX,
     EMAIL_MAX,
     INVITATION,
-    LEGAL_NAME_MAX,
     PERSON_NAME_MAX,
-    POSTAL_CODE_MAX,
-    REGION_MAX,
     RESET_PASSWORD,
-    TAX_ID_MAX,
     VERIFY_EMAIL,
     WELCOME,
     ApiToken,
@@ -70,18 +64,6 @@ _REQUIRED = frozenset(
         "billing_email",
     }
 )
-
-_LIMITS = {
-    "legal_name": LEGAL_NAME_MAX,
-    "address_line1": ADDRESS_LINE_MAX,
-    "address_line2": ADDRESS_LINE_MAX,
-    "city": CITY_MAX,
-    "region": REGION_MAX,
-    "postal_code": POSTAL_CODE_MAX,
-    "billing_contact_name": PERSON_NAME_MAX,
-    "billing_email": EMAIL_MAX,
-    "tax_id": TAX_ID_MAX,
-}
 
 
 def normalize_email(value: str) -> str:
@@ -135,7 +117,7 @@ def _clean_organization(
             else:
                 clean[name] = None
             continue
-        limit = _LIMITS.get(name)
+        limit = Organization.LIMITS.get(name)
         if limit and len(text) > limit:
             errors[path] = [f"Use at most {limit} characters ({len(text)} given)."]
             continue
