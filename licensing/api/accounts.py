@@ -297,8 +297,7 @@ def me() -> dict[str, Any]:
 @blp.route("/organizations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(OrganizationQuerySchema, location="query")
-@blp.response(200, OrganizationSchema(many=True))
-@blp.paginate()
+@blp.paginate(OrganizationSchema)
 def list_organizations(query: dict[str, Any]) -> Select[Any]:
     """Organizations: a vendor sees their own; staff see all, by standing or name."""
     return queries.organizations_query(standing=query.get("standing"), search=query.get("q"))
@@ -345,8 +344,7 @@ def _of_organization(
 
 @blp.route("/organizations/<int:organization_id>/members")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, UserSchema(many=True))
-@blp.paginate()
+@blp.paginate(UserSchema)
 def list_members(organization_id: int) -> list[User]:
     """The organization's users."""
     return _of_organization(organization_id, queries.members)
@@ -354,8 +352,7 @@ def list_members(organization_id: int) -> list[User]:
 
 @blp.route("/organizations/<int:organization_id>/invitations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, InvitationSchema(many=True))
-@blp.paginate()
+@blp.paginate(InvitationSchema)
 def list_invitations(organization_id: int) -> list[OneTimeToken]:
     """Invitations to join the organization, newest first."""
     return _of_organization(organization_id, queries.invitations)
@@ -392,8 +389,7 @@ def revoke_invitation(invitation_id: int) -> None:
 @blp.route("/users")
 @access.staff("admin")
 @blp.arguments(UserQuerySchema, location="query")
-@blp.response(200, UserSchema(many=True))
-@blp.paginate()
+@blp.paginate(UserSchema)
 def list_users(query: dict[str, Any]) -> Select[Any]:
     """Every account (admins)."""
     return queries.users_query(kind=query.get("kind"), search=query.get("q"))
@@ -440,8 +436,7 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 
 @blp.route("/tokens")
 @access.any_user
-@blp.response(200, TokenSchema(many=True))
-@blp.paginate()
+@blp.paginate(TokenSchema)
 def list_tokens() -> list[ApiToken]:
     """The caller's own API tokens (never their secrets)."""
     return list(queries.tokens_of(db.session(), access.require_principal().user_id))

@@ -110,8 +110,7 @@ class AgreementTerminationSchema(ma.Schema):
 @blp.route("/agreements")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(AgreementQuerySchema, location="query")
-@blp.response(200, AgreementSchema(many=True))
-@blp.paginate()
+@blp.paginate(AgreementSchema)
 def list_agreements(query: dict[str, Any]) -> Select[Any]:
     """Agreements, newest first: a vendor sees their own."""
     return queries.agreements_query(states=query.get("state") or ())

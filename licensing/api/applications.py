@@ -298,8 +298,7 @@ class ApplicationNoteSchema(ma.Schema):
 @blp.route("/applications")
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(ApplicationQuerySchema, location="query")
-@blp.response(200, ApplicationSchema(many=True))
-@blp.paginate()
+@blp.paginate(ApplicationSchema)
 def list_applications(query: dict[str, Any]) -> Select[Any]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
@@ -496,8 +495,7 @@ def approve_application(data: dict[str, Any], application_id: int) -> Applicatio
 
 @blp.route("/applications/<int:application_id>/notes")
 @access.staff("licensing")
-@blp.response(200, ApplicationNoteSchema(many=True))
-@blp.paginate()
+@blp.paginate(ApplicationNoteSchema)
 def list_notes(application_id: int) -> list[ApplicationNote]:
     """Internal notes (licensing staff only; never shown to the vendor)."""
     session = db.session()

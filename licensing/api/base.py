@@ -287,11 +287,12 @@ class Blueprint(flask_smorest.Blueprint):
 
     # Takes none of flask-smorest's arguments (its pager, `page_size`): one
     # pagination for the whole API.
-    def paginate(self) -> Callable[[F], F]:  # type: ignore[override]
+    def paginate(self, item_schema: type[ma.Schema]) -> Callable[[F], F]:  # type: ignore[override]
         """Answer one page (`page`, `per_page`) of what the view returns, a
-        list or a SELECT, with `Link` and `X-Total-Count` headers. Replaces
-        flask-smorest's own, whose argument is `page_size` and whose metadata
-        is a JSON header."""
+        list or a SELECT of records `item_schema` shows, with `Link` and
+        `X-Total-Count` headers; the page is the route's 200 response, so the
+        list and its items are declared once. Replaces flask-smorest's own,
+        whose argument is `page_size` and whose metadata is a JSON header."""
 
         def decorator(view: F) -> F:
             @wraps(view)
@@ -312,7 +313,8 @@ class Blueprint(flask_smorest.Blueprint):
                 "response": {422: http.HTTPStatus(422).name},
             }
             setattr(wrapper, APIDOC_ATTRIBUTE, apidoc)
-            return cast(F, wrapper)  # `wraps` keeps the view's signature
+            # `wraps` keeps the view's signature
+            return self.response(200, item_schema(many=True))(cast(F, wrapper))
 
         return decorator
 

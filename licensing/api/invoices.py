@@ -294,8 +294,7 @@ def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
 @blp.route("/invoices")
 @access.allow(vendor=True, staff=READERS)
 @blp.arguments(InvoiceQuerySchema, location="query")
-@blp.response(200, InvoiceSchema(many=True))
-@blp.paginate()
+@blp.paginate(InvoiceSchema)
 def list_invoices(query: dict[str, Any]) -> Select[Any]:
     """Invoices newest first (overdue ones by due date); vendors see their own, issued ones."""
     principal = access.require_principal()
@@ -395,8 +394,7 @@ def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
 
 @blp.route("/invoices/<int:invoice_id>/payments")
 @access.allow(vendor=True, staff=READERS)
-@blp.response(200, PaymentSchema(many=True))
-@blp.paginate()
+@blp.paginate(PaymentSchema)
 def list_payments(invoice_id: int) -> list[Payment]:
     invoice = _readable(invoice_id)
     return list(queries.payments(db.session(), invoice_id=invoice.id))
@@ -424,8 +422,7 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
 
 @blp.route("/invoices/<int:invoice_id>/credit-notes")
 @access.allow(vendor=True, staff=READERS)
-@blp.response(200, CreditNoteSchema(many=True))
-@blp.paginate()
+@blp.paginate(CreditNoteSchema)
 def list_credit_notes(invoice_id: int) -> list[CreditNote]:
     invoice = _readable(invoice_id)
     return list(queries.credit_notes(db.session(), invoice_id=invoice.id))
@@ -461,8 +458,7 @@ def credit_note_pdf(credit_note_id: int) -> Response:
 
 @blp.route("/credit-notes/<int:credit_note_id>/refunds")
 @access.allow(vendor=True, staff=READERS)
-@blp.response(200, RefundSchema(many=True))
-@blp.paginate()
+@blp.paginate(RefundSchema)
 def list_refunds(credit_note_id: int) -> list[Refund]:
     """Refunds against a credit note, newest first; vendors read their own."""
     credit = queries.get_credit_note(db.session(), credit_note_id)
@@ -536,8 +532,7 @@ def get_payment(payment_id: int) -> Payment:
 @blp.route("/payments")
 @access.staff(*READERS)
 @blp.arguments(ma.Schema.from_dict({"state": vocabulary(PAYMENT.states)})(), location="query")
-@blp.response(200, PaymentSchema(many=True))
-@blp.paginate()
+@blp.paginate(PaymentSchema)
 def list_payments_all(query: dict[str, Any]) -> Select[Any]:
     """Payments newest first (staff); `state=flagged` lists those needing review."""
     return queries.payments_query(state=query.get("state"))

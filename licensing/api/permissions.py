@@ -381,8 +381,7 @@ def status_letter(token: str, letter_id: int) -> Response:
 @blp.route("/permission-requests")
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(PermissionQueueQuerySchema, location="query")
-@blp.response(200, PermissionRequestSchema(many=True))
-@blp.paginate()
+@blp.paginate(PermissionRequestSchema)
 def list_requests(query: dict[str, Any]) -> Select[Any]:
     """The queue (staff; open requests unless `state` says otherwise), or a
     vendor's own organization's requests."""

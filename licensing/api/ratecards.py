@@ -75,8 +75,7 @@ def _detail(stored: RateCardRecord) -> dict[str, Any]:
 
 @blp.route("/rate-cards", methods=["GET"])
 @access.public
-@blp.response(200, RateCardSummarySchema(many=True))
-@blp.paginate()
+@blp.paginate(RateCardSummarySchema)
 def list_rate_cards() -> list[RateCardRecord]:
     """Published rate cards, newest period first."""
     return queries.all_cards(db.session())

@@ -155,8 +155,7 @@ def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, PeriodStatusSchema(many=True))
-@blp.paginate()
+@blp.paginate(PeriodStatusSchema)
 def list_periods(agreement_id: int) -> list[dict[str, Any]]:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
     with its due date, state (`upcoming`, `due`, `overdue`, `submitted`) and current
