@@ -324,8 +324,9 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
 @blp.route("/organizations/<int:organization_id>/standing", methods=["POST"])
 @access.staff("licensing", "billing")
 @blp.arguments(StandingChangeSchema)
-@blp.response(200, OrganizationSchema)
-@blp.alt_response(409, description="Not allowed from the current standing; lists allowed_actions")
+@blp.response(
+    200, OrganizationSchema, conflict="Not allowed from the current standing; lists allowed_actions"
+)
 def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
     """Change the organization's standing (staff); audited and emailed to its members."""
     return services.change_organization_standing(
@@ -376,8 +377,7 @@ def get_invitation(invitation_id: int) -> OneTimeToken:
 
 @blp.route("/invitations/<int:invitation_id>", methods=["DELETE"])
 @access.vendor
-@blp.response(204)
-@blp.alt_response(409, description="Already accepted, revoked or expired")
+@blp.response(204, conflict="Already accepted, revoked or expired")
 def revoke_invitation(invitation_id: int) -> None:
     """Withdraw a pending invitation."""
     services.revoke_invitation(invitation_id, current_actor())

@@ -329,8 +329,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/applications", methods=["POST"])
 @access.vendor
 @blp.arguments(ApplicationInputSchema)
-@blp.response(201, ApplicationSchema)
-@blp.alt_response(409, description="The organization is not in good standing")
+@blp.response(201, ApplicationSchema, conflict="The organization is not in good standing")
 def create_application(data: dict[str, Any]) -> Application:
     """Save a new draft (nothing is priced until it is submitted)."""
     return services.create_draft(current_actor(), ApplicationDraft.from_fields(data))
@@ -346,8 +345,7 @@ def get_application(application_id: int) -> Application:
 @blp.route("/applications/<int:application_id>", methods=["PUT"])
 @access.vendor
 @blp.arguments(ApplicationInputSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Only drafts and returned applications change")
+@blp.response(200, ApplicationSchema, conflict="Only drafts and returned applications change")
 def update_application(data: dict[str, Any], application_id: int) -> Application:
     """Replace the term and uses of a draft or a returned application."""
     return services.update_draft(
@@ -358,8 +356,7 @@ def update_application(data: dict[str, Any], application_id: int) -> Application
 @blp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @access.vendor
 @blp.arguments(ApplicationSubmitSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
+@blp.response(200, ApplicationSchema, conflict="Not allowed in this state; lists allowed_actions")
 def submit_application(data: dict[str, Any], application_id: int) -> Application:
     """Submit (or resubmit) with the attestation: prices it, stores the quote snapshot,
     and approves it at once when every licensed line is `review: auto`."""
@@ -374,8 +371,9 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
 
 @blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 @access.vendor
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Decided already; says which actions the state allows")
+@blp.response(
+    200, ApplicationSchema, conflict="Decided already; says which actions the state allows"
+)
 def withdraw_application(application_id: int) -> Application:
     """Withdraw, at any time before a decision."""
     return services.withdraw(application_id, current_actor())
@@ -384,8 +382,9 @@ def withdraw_application(application_id: int) -> Application:
 @blp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
 @access.vendor
 @blp.arguments(ApplicationReasonSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Not rejected, already asked, or the 14 days have passed")
+@blp.response(
+    200, ApplicationSchema, conflict="Not rejected, already asked, or the 14 days have passed"
+)
 def request_reconsideration(data: dict[str, Any], application_id: int) -> Application:
     """Ask staff to reconsider a rejection: once, within 14 days of it."""
     return services.request_reconsideration(application_id, data["reason"], current_actor())
@@ -394,8 +393,7 @@ def request_reconsideration(data: dict[str, Any], application_id: int) -> Applic
 @blp.route("/applications/<int:application_id>/assignee", methods=["PUT"])
 @access.staff("licensing")
 @blp.arguments(ApplicationAssignSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="The application is decided: nothing to assign")
+@blp.response(200, ApplicationSchema, conflict="The application is decided: nothing to assign")
 def assign_application(data: dict[str, Any], application_id: int) -> Application:
     """Assign a reviewer (or nobody, with null)."""
     return services.assign(application_id, data["assignee_id"], current_actor())
@@ -458,11 +456,11 @@ for _path, _action, _schema, _doc in (
     blp.route(f"/applications/<int:application_id>/{_path}", methods=["POST"])(
         access.staff("licensing")(
             blp.arguments(_schema)(
-                blp.response(200, ApplicationSchema)(
-                    blp.alt_response(
-                        409, description="Not allowed in this state; lists allowed_actions"
-                    )(_view)
-                )
+                blp.response(
+                    200,
+                    ApplicationSchema,
+                    conflict="Not allowed in this state; lists allowed_actions",
+                )(_view)
             )
         )
     )
@@ -471,8 +469,7 @@ for _path, _action, _schema, _doc in (
 @blp.route("/applications/<int:application_id>/approve", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(ApplicationApproveSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
+@blp.response(200, ApplicationSchema, conflict="Not allowed in this state; lists allowed_actions")
 def approve_application(data: dict[str, Any], application_id: int) -> Application:
     """Approve as quoted (empty body), or with changed amounts (`lines`) or term, each
     with a reason: a new quote version is stored, the submitted one kept, and the

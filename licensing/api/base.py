@@ -258,8 +258,27 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
     def response(
-        self, status_code: int | str, schema: Any = None, **kwargs: Any
+        self,
+        status_code: int | str,
+        schema: Any = None,
+        *,
+        conflict: str | None = None,
+        **kwargs: Any,
     ) -> Callable[[F], F]:
+        """The route's success; with `conflict`, also when it answers 409 instead
+        (a `Conflict`: mostly the record's state refusing the step, the problem
+        listing `allowed_actions`), so a step declares both its outcomes at once."""
+        success = self._success(status_code, schema, **kwargs)
+        if conflict is None:
+            return success
+        refusal = self.alt_response(409, description=conflict)
+
+        def documented(view: F) -> F:
+            return success(refusal(view))
+
+        return documented
+
+    def _success(self, status_code: int | str, schema: Any, **kwargs: Any) -> Callable[[F], F]:
         """A success that is not JSON (a PDF) is documented as bytes of its
         content type, so clients and schemathesis know what to expect."""
         decorator: Callable[[F], F] = super().response(status_code, schema, **kwargs)

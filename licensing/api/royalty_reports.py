@@ -329,8 +329,7 @@ class ReviewSchema(ma.Schema):
 @blp.route("/royalty-reports/<int:report_id>/review", methods=["POST"])
 @access.staff("licensing", "billing")
 @blp.arguments(ReviewSchema)
-@blp.response(200, ReportSchema)
-@blp.alt_response(409, description="Not flagged, or already reviewed")
+@blp.response(200, ReportSchema, conflict="Not flagged, or already reviewed")
 def review_report(data: dict[str, Any], report_id: int) -> dict[str, Any]:
     """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report."""
     report = services.review(report_id, data["action"], current_actor(), note=data.get("note"))
