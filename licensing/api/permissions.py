@@ -52,7 +52,7 @@ from licensing.permissions.models import (
     PermissionRequest,
 )
 from licensing.permissions.states import PERMISSION_REQUEST, STAFF_ACTIONS, STATES
-from licensing.permissions.views import letter_response
+from licensing.permissions.views import letter_response, request_letter
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 blp = Blueprint(
@@ -423,10 +423,7 @@ def get_request(request_id: int) -> PermissionRequest:
 @access.allow(vendor=True, staff=("licensing",))
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
 def get_letter(request_id: int, letter_id: int) -> Response:
-    session = db.session()
-    return letter_response(
-        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
-    )
+    return request_letter(request_id, letter_id)
 
 
 @blp.route("/permission-requests/<int:request_id>/actions", methods=["POST"])
