@@ -40,13 +40,7 @@ from licensing.web.records import numbered_record
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
 from .queue_rows import queue_rows
-from .states import (
-    NEEDS_INFO,
-    OPEN_STATES,
-    PERMISSION_REQUEST,
-    STATES,
-    WITH_STAFF,
-)
+from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES, WITH_STAFF
 
 public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
 portal = Blueprint("permissions_portal", __name__, url_prefix="/portal/permissions")
