@@ -11,9 +11,10 @@ Three things every route gets from here rather than from its own decorators:
   says what `access.enforce` does;
 - every error response is documented as `application/problem+json` with the
   `Problem` schema (the shape `licensing.problems` writes);
-- `@blp.paginate()` on a list route reads `page` and `per_page` (bounded), returns
-  that page of the list and says where the others are in a `Link` header
-  (RFC 8288: first, prev, next, last) and the total in `X-Total-Count`.
+- `@blp.paginate(ItemSchema)` on a list route reads `page` and `per_page`
+  (bounded), returns that page of the list (its 200: a list of `ItemSchema`) and
+  says where the others are in a `Link` header (RFC 8288: first, prev, next,
+  last) and the total in `X-Total-Count`.
 """
 
 from __future__ import annotations
