@@ -383,41 +383,50 @@ def organization(organization_id: int | None = None) -> Page:
     return _organization_page(found)
 
 
+def _organization_form(
+    form: forms.ContactForm | forms.InviteForm, form_name: str, act: Callable[[int, Actor], str]
+) -> Page:
+    """One of the organization page's forms posted: `act(organization_id, actor)`
+    and back to the page saying what it returns, or the page again with the form
+    and its messages (422)."""
+    principal = access.require_principal()
+    own = queries.own_organization(db.session(), principal)
+    if form.validate_on_submit():
+        try:
+            done = act(own.id, Actor.of(principal))
+        except InvalidInput as error:
+            show_errors(form, error)
+        else:
+            flash(done, "success")
+            return redirect(url_for("accounts.organization"))
+    return _organization_page(own, status=422, **{form_name: form})
+
+
 @bp.route("/organization/profile", methods=["POST"])
 @access.vendor
 @shows_unstorable_on_form
 def update_profile() -> Page:
-    principal = access.require_principal()
     form = forms.ContactForm()
-    own = queries.own_organization(db.session(), principal)
-    if form.validate_on_submit():
-        try:
-            changes = {name: form[name].data for name in forms.ContactForm.FIELDS}
-            services.update_organization(own.id, changes, Actor.of(principal))
-        except InvalidInput as error:
-            show_errors(form, error)
-        else:
-            flash("The organization's profile is saved.", "success")
-            return redirect(url_for("accounts.organization"))
-    return _organization_page(own, contact_form=form, status=422)
+
+    def save(organization_id: int, actor: Actor) -> str:
+        changes = {name: form[name].data for name in forms.ContactForm.FIELDS}
+        services.update_organization(organization_id, changes, actor)
+        return "The organization's profile is saved."
+
+    return _organization_form(form, "contact_form", save)
 
 
 @bp.route("/organization/invitations", methods=["POST"])
 @access.vendor
 @shows_unstorable_on_form
 def invite() -> Page:
-    principal = access.require_principal()
     form = forms.InviteForm()
-    own = queries.own_organization(db.session(), principal)
-    if form.validate_on_submit():
-        try:
-            link = services.invite_member(own.id, form.email.data or "", Actor.of(principal))
-        except InvalidInput as error:
-            show_errors(form, error)
-        else:
-            flash(f"Invitation sent to {link.email}; the link works for 7 days.", "success")
-            return redirect(url_for("accounts.organization"))
-    return _organization_page(own, invite_form=form, status=422)
+
+    def send(organization_id: int, actor: Actor) -> str:
+        link = services.invite_member(organization_id, form.email.data or "", actor)
+        return f"Invitation sent to {link.email}; the link works for 7 days."
+
+    return _organization_form(form, "invite_form", send)
 
 
 @bp.route("/organization/invitations/<int:invitation_id>/revoke", methods=["POST"])

@@ -300,8 +300,7 @@ def me() -> dict[str, Any]:
 @blp.route("/organizations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(OrganizationQuerySchema, location="query")
-@blp.response(200, OrganizationSchema(many=True))
-@blp.paginate()
+@blp.paginate(OrganizationSchema)
 def list_organizations(query: dict[str, Any]) -> Select[Any]:
     """Organizations: a vendor sees their own; staff see all, by standing or name."""
     return queries.organizations_query(standing=query.get("standing"), search=query.get("q"))
@@ -328,8 +327,9 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
 @blp.route("/organizations/<int:organization_id>/standing", methods=["POST"])
 @access.staff("licensing", "billing")
 @blp.arguments(StandingChangeSchema)
-@blp.response(200, OrganizationSchema)
-@blp.alt_response(409, description="Not allowed from the current standing; lists allowed_actions")
+@blp.response(
+    200, OrganizationSchema, conflict="Not allowed from the current standing; lists allowed_actions"
+)
 def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
     """Change the organization's standing (staff); audited and emailed to its members."""
     return services.change_organization_standing(
@@ -348,8 +348,7 @@ def _of_organization(
 
 @blp.route("/organizations/<int:organization_id>/members")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, UserSchema(many=True))
-@blp.paginate()
+@blp.paginate(UserSchema)
 def list_members(organization_id: int) -> list[User]:
     """The organization's users."""
     return _of_organization(organization_id, queries.members)
@@ -357,8 +356,7 @@ def list_members(organization_id: int) -> list[User]:
 
 @blp.route("/organizations/<int:organization_id>/invitations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, InvitationSchema(many=True))
-@blp.paginate()
+@blp.paginate(InvitationSchema)
 def list_invitations(organization_id: int) -> list[OneTimeToken]:
     """Invitations to join the organization, newest first."""
     return _of_organization(organization_id, queries.invitations)
@@ -382,8 +380,7 @@ def get_invitation(invitation_id: int) -> OneTimeToken:
 
 @blp.route("/invitations/<int:invitation_id>", methods=["DELETE"])
 @access.vendor
-@blp.response(204)
-@blp.alt_response(409, description="Already accepted, revoked or expired")
+@blp.response(204, conflict="Already accepted, revoked or expired")
 def revoke_invitation(invitation_id: int) -> None:
     """Withdraw a pending invitation."""
     services.revoke_invitation(invitation_id, current_actor())
@@ -395,8 +392,7 @@ def revoke_invitation(invitation_id: int) -> None:
 @blp.route("/users")
 @access.staff("admin")
 @blp.arguments(UserQuerySchema, location="query")
-@blp.response(200, UserSchema(many=True))
-@blp.paginate()
+@blp.paginate(UserSchema)
 def list_users(query: dict[str, Any]) -> Select[Any]:
     """Every account (admins)."""
     return queries.users_query(kind=query.get("kind"), search=query.get("q"))
@@ -443,8 +439,7 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 
 @blp.route("/tokens")
 @access.any_user
-@blp.response(200, TokenSchema(many=True))
-@blp.paginate()
+@blp.paginate(TokenSchema)
 def list_tokens() -> list[ApiToken]:
     """The caller's own API tokens (never their secrets)."""
     return list(queries.tokens_of(db.session(), access.require_principal().user_id))

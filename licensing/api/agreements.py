@@ -110,8 +110,7 @@ class AgreementTerminationSchema(ma.Schema):
 @blp.route("/agreements")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(AgreementQuerySchema, location="query")
-@blp.response(200, AgreementSchema(many=True))
-@blp.paginate()
+@blp.paginate(AgreementSchema)
 def list_agreements(query: dict[str, Any]) -> Select[Any]:
     """Agreements, newest first: a vendor sees their own."""
     return queries.agreements_query(states=query.get("state") or ())
@@ -142,8 +141,7 @@ def get_agreement_pdf(agreement_id: int) -> Response:
 @blp.route("/agreements/<int:agreement_id>/acceptance", methods=["POST"])
 @access.vendor
 @blp.arguments(AcceptInputSchema)
-@blp.response(200, AgreementSchema)
-@blp.alt_response(409, description="Not issued, or the SHA-256 is not the stored PDF's")
+@blp.response(200, AgreementSchema, conflict="Not issued, or the SHA-256 is not the stored PDF's")
 def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Accept the agreement: records the signer, authority, time, IP address, user
     agent and the PDF's SHA-256; the agreement becomes active."""
@@ -163,8 +161,9 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
 
 @blp.route("/agreements/<int:agreement_id>/renewal", methods=["POST"])
 @access.vendor
-@blp.response(201, ApplicationSchema)
-@blp.alt_response(409, description="Not active or expired, or a renewal is already open")
+@blp.response(
+    201, ApplicationSchema, conflict="Not active or expired, or a renewal is already open"
+)
 def renew_agreement(agreement_id: int) -> Application:
     """Start a renewal: a draft application prefilled from the agreement for the next
     rate card year. When its agreement is accepted, this one is superseded."""
@@ -174,8 +173,7 @@ def renew_agreement(agreement_id: int) -> Application:
 @blp.route("/agreements/<int:agreement_id>/termination", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(AgreementTerminationSchema)
-@blp.response(200, AgreementSchema)
-@blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
+@blp.response(200, AgreementSchema, conflict="Not allowed in this state; lists allowed_actions")
 def terminate_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Terminate (licensing staff, with a reason sent to the licensee)."""
     return services.terminate(agreement_id, data["reason"], current_actor())

@@ -298,8 +298,7 @@ class ApplicationNoteSchema(ma.Schema):
 @blp.route("/applications")
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(ApplicationQuerySchema, location="query")
-@blp.response(200, ApplicationSchema(many=True))
-@blp.paginate()
+@blp.paginate(ApplicationSchema)
 def list_applications(query: dict[str, Any]) -> Select[Any]:
     """Applications: a vendor sees their own; staff filter the queue by state and
     assignee and sort it by age, amount, state or assignee."""
@@ -330,8 +329,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/applications", methods=["POST"])
 @access.vendor
 @blp.arguments(ApplicationInputSchema)
-@blp.response(201, ApplicationSchema)
-@blp.alt_response(409, description="The organization is not in good standing")
+@blp.response(201, ApplicationSchema, conflict="The organization is not in good standing")
 def create_application(data: dict[str, Any]) -> Application:
     """Save a new draft (nothing is priced until it is submitted)."""
     return services.create_draft(current_actor(), ApplicationDraft.from_fields(data))
@@ -347,8 +345,7 @@ def get_application(application_id: int) -> Application:
 @blp.route("/applications/<int:application_id>", methods=["PUT"])
 @access.vendor
 @blp.arguments(ApplicationInputSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Only drafts and returned applications change")
+@blp.response(200, ApplicationSchema, conflict="Only drafts and returned applications change")
 def update_application(data: dict[str, Any], application_id: int) -> Application:
     """Replace the term and uses of a draft or a returned application."""
     return services.update_draft(
@@ -359,8 +356,7 @@ def update_application(data: dict[str, Any], application_id: int) -> Application
 @blp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @access.vendor
 @blp.arguments(ApplicationSubmitSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
+@blp.response(200, ApplicationSchema, conflict="Not allowed in this state; lists allowed_actions")
 def submit_application(data: dict[str, Any], application_id: int) -> Application:
     """Submit (or resubmit) with the attestation: prices it, stores the quote snapshot,
     and approves it at once when every licensed line is `review: auto`."""
@@ -375,8 +371,9 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
 
 @blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 @access.vendor
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Decided already; says which actions the state allows")
+@blp.response(
+    200, ApplicationSchema, conflict="Decided already; says which actions the state allows"
+)
 def withdraw_application(application_id: int) -> Application:
     """Withdraw, at any time before a decision."""
     return services.withdraw(application_id, current_actor())
@@ -385,8 +382,9 @@ def withdraw_application(application_id: int) -> Application:
 @blp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
 @access.vendor
 @blp.arguments(ApplicationReasonSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Not rejected, already asked, or the 14 days have passed")
+@blp.response(
+    200, ApplicationSchema, conflict="Not rejected, already asked, or the 14 days have passed"
+)
 def request_reconsideration(data: dict[str, Any], application_id: int) -> Application:
     """Ask staff to reconsider a rejection: once, within 14 days of it."""
     return services.request_reconsideration(application_id, data["reason"], current_actor())
@@ -395,8 +393,7 @@ def request_reconsideration(data: dict[str, Any], application_id: int) -> Applic
 @blp.route("/applications/<int:application_id>/assignee", methods=["PUT"])
 @access.staff("licensing")
 @blp.arguments(ApplicationAssignSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="The application is decided: nothing to assign")
+@blp.response(200, ApplicationSchema, conflict="The application is decided: nothing to assign")
 def assign_application(data: dict[str, Any], application_id: int) -> Application:
     """Assign a reviewer (or nobody, with null)."""
     return services.assign(application_id, data["assignee_id"], current_actor())
@@ -459,11 +456,11 @@ for _path, _action, _schema, _doc in (
     blp.route(f"/applications/<int:application_id>/{_path}", methods=["POST"])(
         access.staff("licensing")(
             blp.arguments(_schema)(
-                blp.response(200, ApplicationSchema)(
-                    blp.alt_response(
-                        409, description="Not allowed in this state; lists allowed_actions"
-                    )(_view)
-                )
+                blp.response(
+                    200,
+                    ApplicationSchema,
+                    conflict="Not allowed in this state; lists allowed_actions",
+                )(_view)
             )
         )
     )
@@ -472,8 +469,7 @@ for _path, _action, _schema, _doc in (
 @blp.route("/applications/<int:application_id>/approve", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(ApplicationApproveSchema)
-@blp.response(200, ApplicationSchema)
-@blp.alt_response(409, description="Not allowed in this state; lists allowed_actions")
+@blp.response(200, ApplicationSchema, conflict="Not allowed in this state; lists allowed_actions")
 def approve_application(data: dict[str, Any], application_id: int) -> Application:
     """Approve as quoted (empty body), or with changed amounts (`lines`) or term, each
     with a reason: a new quote version is stored, the submitted one kept, and the
@@ -496,8 +492,7 @@ def approve_application(data: dict[str, Any], application_id: int) -> Applicatio
 
 @blp.route("/applications/<int:application_id>/notes")
 @access.staff("licensing")
-@blp.response(200, ApplicationNoteSchema(many=True))
-@blp.paginate()
+@blp.paginate(ApplicationNoteSchema)
 def list_notes(application_id: int) -> list[ApplicationNote]:
     """Internal notes (licensing staff only; never shown to the vendor)."""
     session = db.session()

@@ -11,9 +11,10 @@ Three things every route gets from here rather than from its own decorators:
   says what `access.enforce` does;
 - every error response is documented as `application/problem+json` with the
   `Problem` schema (the shape `licensing.problems` writes);
-- `@blp.paginate()` on a list route reads `page` and `per_page` (bounded), returns
-  that page of the list and says where the others are in a `Link` header
-  (RFC 8288: first, prev, next, last) and the total in `X-Total-Count`.
+- `@blp.paginate(ItemSchema)` on a list route reads `page` and `per_page`
+  (bounded), returns that page of the list (its 200: a list of `ItemSchema`) and
+  says where the others are in a `Link` header (RFC 8288: first, prev, next,
+  last) and the total in `X-Total-Count`.
 """
 
 from __future__ import annotations
@@ -258,8 +259,27 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
     def response(
-        self, status_code: int | str, schema: Any = None, **kwargs: Any
+        self,
+        status_code: int | str,
+        schema: Any = None,
+        *,
+        conflict: str | None = None,
+        **kwargs: Any,
     ) -> Callable[[F], F]:
+        """The route's success; with `conflict`, also when it answers 409 instead
+        (a `Conflict`: mostly the record's state refusing the step, the problem
+        listing `allowed_actions`), so a step declares both its outcomes at once."""
+        success = self._success(status_code, schema, **kwargs)
+        if conflict is None:
+            return success
+        refusal = self.alt_response(409, description=conflict)
+
+        def documented(view: F) -> F:
+            return success(refusal(view))
+
+        return documented
+
+    def _success(self, status_code: int | str, schema: Any, **kwargs: Any) -> Callable[[F], F]:
         """A success that is not JSON (a PDF) is documented as bytes of its
         content type, so clients and schemathesis know what to expect."""
         decorator: Callable[[F], F] = super().response(status_code, schema, **kwargs)
@@ -287,11 +307,12 @@ class Blueprint(flask_smorest.Blueprint):
 
     # Takes none of flask-smorest's arguments (its pager, `page_size`): one
     # pagination for the whole API.
-    def paginate(self) -> Callable[[F], F]:  # type: ignore[override]
+    def paginate(self, item_schema: type[ma.Schema]) -> Callable[[F], F]:  # type: ignore[override]
         """Answer one page (`page`, `per_page`) of what the view returns, a
-        list or a SELECT, with `Link` and `X-Total-Count` headers. Replaces
-        flask-smorest's own, whose argument is `page_size` and whose metadata
-        is a JSON header."""
+        list or a SELECT of records `item_schema` shows, with `Link` and
+        `X-Total-Count` headers; the page is the route's 200 response, so the
+        list and its items are declared once. Replaces flask-smorest's own,
+        whose argument is `page_size` and whose metadata is a JSON header."""
 
         def decorator(view: F) -> F:
             @wraps(view)
@@ -312,7 +333,8 @@ class Blueprint(flask_smorest.Blueprint):
                 "response": {422: http.HTTPStatus(422).name},
             }
             setattr(wrapper, APIDOC_ATTRIBUTE, apidoc)
-            return cast(F, wrapper)  # `wraps` keeps the view's signature
+            # `wraps` keeps the view's signature
+            return self.response(200, item_schema(many=True))(cast(F, wrapper))
 
         return decorator
 

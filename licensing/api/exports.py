@@ -72,8 +72,7 @@ class DatasetSchema(ma.Schema):
 
 @blp.route("/exports")
 @access.staff("billing")
-@blp.response(200, DatasetSchema(many=True))
-@blp.paginate()
+@blp.paginate(DatasetSchema)
 def list_exports() -> list[base.Dataset]:
     """Every dataset with its schema version, columns and the filters it takes."""
     return list(base.all_datasets().values())

@@ -294,8 +294,7 @@ def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
 @blp.route("/invoices")
 @access.allow(vendor=True, staff=READERS)
 @blp.arguments(InvoiceQuerySchema, location="query")
-@blp.response(200, InvoiceSchema(many=True))
-@blp.paginate()
+@blp.paginate(InvoiceSchema)
 def list_invoices(query: dict[str, Any]) -> Select[Any]:
     """Invoices newest first (overdue ones by due date); vendors see their own, issued ones."""
     principal = access.require_principal()
@@ -343,8 +342,7 @@ def get_invoice(invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>", methods=["PATCH"])
 @access.staff("billing")
 @blp.arguments(InvoiceUpdateSchema)
-@blp.response(200, InvoiceSchema)
-@blp.alt_response(409, description="The invoice is issued: immutable; issue a credit note")
+@blp.response(200, InvoiceSchema, conflict="The invoice is issued: immutable; issue a credit note")
 def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
     """Change a draft. Issued invoices never change (409)."""
     return services.update_draft(
@@ -366,8 +364,7 @@ def invoice_pdf(invoice_id: int) -> Response:
 
 @blp.route("/invoices/<int:invoice_id>/finalize", methods=["POST"])
 @access.staff("billing")
-@blp.response(200, InvoiceSchema)
-@blp.alt_response(409, description="Not a draft; lists allowed_actions")
+@blp.response(200, InvoiceSchema, conflict="Not a draft; lists allowed_actions")
 def finalize_invoice(invoice_id: int) -> Invoice:
     """Issue a draft: it takes the next INV-YYYY-NNNNNN number and becomes immutable."""
     return services.finalize_invoice(invoice_id, actor=current_actor())
@@ -376,8 +373,7 @@ def finalize_invoice(invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>/void", methods=["POST"])
 @access.staff("billing")
 @blp.arguments(ReasonSchema)
-@blp.response(200, InvoiceSchema)
-@blp.alt_response(409, description="Paid or void already; says which actions it allows")
+@blp.response(200, InvoiceSchema, conflict="Paid or void already; says which actions it allows")
 def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
     """Void a draft, open or uncollectible invoice with a reason (billing staff)."""
     return services.void_invoice(invoice_id, reason=data["reason"], actor=current_actor())
@@ -386,8 +382,7 @@ def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>/mark-uncollectible", methods=["POST"])
 @access.staff("billing")
 @blp.arguments(ReasonSchema)
-@blp.response(200, InvoiceSchema)
-@blp.alt_response(409, description="Not open (paid, void...); says which actions it allows")
+@blp.response(200, InvoiceSchema, conflict="Not open (paid, void...); says which actions it allows")
 def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
     """Mark an open invoice uncollectible with a reason (billing staff)."""
     return services.mark_uncollectible(invoice_id, reason=data["reason"], actor=current_actor())
@@ -395,8 +390,7 @@ def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
 
 @blp.route("/invoices/<int:invoice_id>/payments")
 @access.allow(vendor=True, staff=READERS)
-@blp.response(200, PaymentSchema(many=True))
-@blp.paginate()
+@blp.paginate(PaymentSchema)
 def list_payments(invoice_id: int) -> list[Payment]:
     invoice = _readable(invoice_id)
     return list(queries.payments(db.session(), invoice_id=invoice.id))
@@ -406,8 +400,7 @@ def list_payments(invoice_id: int) -> list[Payment]:
 @access.staff("billing")
 @idempotent
 @blp.arguments(OfflinePaymentInputSchema)
-@blp.response(201, PaymentSchema)
-@blp.alt_response(409, description="Nothing is owed on it (a draft, paid or void invoice)")
+@blp.response(201, PaymentSchema, conflict="Nothing is owed on it (a draft, paid or void invoice)")
 def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
     """Record a wire, ACH or check payment (billing staff); never more than the balance due."""
     received_on: date | None = data.get("received_on")
@@ -424,8 +417,7 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
 
 @blp.route("/invoices/<int:invoice_id>/credit-notes")
 @access.allow(vendor=True, staff=READERS)
-@blp.response(200, CreditNoteSchema(many=True))
-@blp.paginate()
+@blp.paginate(CreditNoteSchema)
 def list_credit_notes(invoice_id: int) -> list[CreditNote]:
     invoice = _readable(invoice_id)
     return list(queries.credit_notes(db.session(), invoice_id=invoice.id))
@@ -435,8 +427,7 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 @access.staff("billing")
 @idempotent
 @blp.arguments(CreditNoteInputSchema)
-@blp.response(201, CreditNoteSchema)
-@blp.alt_response(409, description="The invoice is neither open nor paid")
+@blp.response(201, CreditNoteSchema, conflict="The invoice is neither open nor paid")
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""
     return services.issue_credit_note(
@@ -461,8 +452,7 @@ def credit_note_pdf(credit_note_id: int) -> Response:
 
 @blp.route("/credit-notes/<int:credit_note_id>/refunds")
 @access.allow(vendor=True, staff=READERS)
-@blp.response(200, RefundSchema(many=True))
-@blp.paginate()
+@blp.paginate(RefundSchema)
 def list_refunds(credit_note_id: int) -> list[Refund]:
     """Refunds against a credit note, newest first; vendors read their own."""
     credit = queries.get_credit_note(db.session(), credit_note_id)
@@ -484,8 +474,7 @@ def _refund_started(started: dict[str, int]) -> Response:
 @access.staff("billing")
 @idempotent_in_steps(_refund_started)
 @blp.arguments(RefundInputSchema)
-@blp.response(201, RefundSchema)
-@blp.alt_response(409, description="Nothing left to refund, or no card payment to refund")
+@blp.response(201, RefundSchema, conflict="Nothing left to refund, or no card payment to refund")
 @blp.alt_response(502, description="Stripe refused or could not be reached")
 def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
     """Refund what a credit note owes back (billing staff).
@@ -536,8 +525,7 @@ def get_payment(payment_id: int) -> Payment:
 @blp.route("/payments")
 @access.staff(*READERS)
 @blp.arguments(ma.Schema.from_dict({"state": vocabulary(PAYMENT.states)})(), location="query")
-@blp.response(200, PaymentSchema(many=True))
-@blp.paginate()
+@blp.paginate(PaymentSchema)
 def list_payments_all(query: dict[str, Any]) -> Select[Any]:
     """Payments newest first (staff); `state=flagged` lists those needing review."""
     return queries.payments_query(state=query.get("state"))

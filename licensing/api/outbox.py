@@ -75,8 +75,7 @@ def get_message(message_id: int) -> OutboxMessage:
 
 @blp.route("/outbox-messages/<int:message_id>/retry", methods=["POST"])
 @access.staff("admin")
-@blp.response(200, OutboxMessageSchema)
-@blp.alt_response(409, description="Only failed messages are retried")
+@blp.response(200, OutboxMessageSchema, conflict="Only failed messages are retried")
 def retry_message(message_id: int) -> OutboxMessage:
     """Queue a failed message again with a fresh count of attempts."""
     return services.retry_message(message_id, actor=current_actor())

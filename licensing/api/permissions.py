@@ -41,7 +41,7 @@ from licensing.permissions.models import (
     PermissionRequest,
 )
 from licensing.permissions.states import PERMISSION_REQUEST, STAFF_ACTIONS, STATES
-from licensing.permissions.views import letter_response
+from licensing.permissions.views import letter_response, request_letter
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 blp = Blueprint(
@@ -331,8 +331,9 @@ def status(token: str) -> PermissionRequest:
 @blp.route("/permission-status/<token>/answers", methods=["POST"])
 @access.public
 @blp.arguments(PermissionRequesterMessageSchema)
-@blp.response(200, PermissionStatusSchema)
-@blp.alt_response(409, description="Not waiting for information; lists allowed_actions")
+@blp.response(
+    200, PermissionStatusSchema, conflict="Not waiting for information; lists allowed_actions"
+)
 def answer(data: dict[str, Any], token: str) -> PermissionRequest:
     """Answer the office's request for information."""
     return services.answer(token, data["body"])
@@ -341,8 +342,7 @@ def answer(data: dict[str, Any], token: str) -> PermissionRequest:
 @blp.route("/permission-status/<token>/withdrawal", methods=["POST"])
 @access.public
 @blp.arguments(PermissionWithdrawalSchema, required=False)
-@blp.response(200, PermissionStatusSchema)
-@blp.alt_response(409, description="Already decided or closed")
+@blp.response(200, PermissionStatusSchema, conflict="Already decided or closed")
 def withdraw(data: dict[str, Any], token: str) -> PermissionRequest:
     """Withdraw the request before a decision."""
     return services.withdraw(token, reason=data.get("reason"))
@@ -351,8 +351,11 @@ def withdraw(data: dict[str, Any], token: str) -> PermissionRequest:
 @blp.route("/permission-status/<token>/reconsideration", methods=["POST"])
 @access.public
 @blp.arguments(PermissionRequesterMessageSchema)
-@blp.response(200, PermissionStatusSchema)
-@blp.alt_response(409, description="Not denied, already reconsidered, or the 14 days have passed")
+@blp.response(
+    200,
+    PermissionStatusSchema,
+    conflict="Not denied, already reconsidered, or the 14 days have passed",
+)
 def reconsideration(data: dict[str, Any], token: str) -> PermissionRequest:
     """Ask, once and within 14 days of a denial, for it to be reconsidered."""
     return services.request_reconsideration(
@@ -374,8 +377,7 @@ def status_letter(token: str, letter_id: int) -> Response:
 @blp.route("/permission-requests")
 @access.allow(vendor=True, staff=("licensing",))
 @blp.arguments(PermissionQueueQuerySchema, location="query")
-@blp.response(200, PermissionRequestSchema(many=True))
-@blp.paginate()
+@blp.paginate(PermissionRequestSchema)
 def list_requests(query: dict[str, Any]) -> Select[Any]:
     """The queue (staff; open requests unless `state` says otherwise), or a
     vendor's own organization's requests."""
@@ -414,17 +416,15 @@ def get_request(request_id: int) -> PermissionRequest:
 @access.allow(vendor=True, staff=("licensing",))
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
 def get_letter(request_id: int, letter_id: int) -> Response:
-    session = db.session()
-    return letter_response(
-        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
-    )
+    return request_letter(request_id, letter_id)
 
 
 @blp.route("/permission-requests/<int:request_id>/actions", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(PermissionActionSchema)
-@blp.response(200, PermissionRequestSchema)
-@blp.alt_response(409, description="Not allowed in the current state; lists allowed_actions")
+@blp.response(
+    200, PermissionRequestSchema, conflict="Not allowed in the current state; lists allowed_actions"
+)
 def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
     """Take a staff step: `start_review`, `ask_for_info` (with `message`),
     `approve` (with `conditions`, optional `permitted_use` and validity dates)

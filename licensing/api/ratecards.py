@@ -75,8 +75,7 @@ def _detail(stored: RateCardRecord) -> dict[str, Any]:
 
 @blp.route("/rate-cards", methods=["GET"])
 @access.public
-@blp.response(200, RateCardSummarySchema(many=True))
-@blp.paginate()
+@blp.paginate(RateCardSummarySchema)
 def list_rate_cards() -> list[RateCardRecord]:
     """Published rate cards, newest period first."""
     return queries.all_cards(db.session())
@@ -99,8 +98,7 @@ def get_rate_card(version: str) -> dict[str, Any]:
         "content": {"application/json": {"schema": {"type": "object"}}},
     },
 )
-@blp.response(200, ImportResultSchema)
-@blp.alt_response(409, description="The version is published with different content")
+@blp.response(200, ImportResultSchema, conflict="The version is published with different content")
 @blp.alt_response(422, description="The card is invalid; `errors` lists every problem by path")
 def publish_rate_card() -> dict[str, Any]:
     """Publish a rate card (admins).

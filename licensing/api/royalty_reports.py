@@ -155,8 +155,7 @@ def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports")
 @access.allow(vendor=True, staff=("licensing", "billing"))
-@blp.response(200, PeriodStatusSchema(many=True))
-@blp.paginate()
+@blp.paginate(PeriodStatusSchema)
 def list_periods(agreement_id: int) -> list[dict[str, Any]]:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
     with its due date, state (`upcoming`, `due`, `overdue`, `submitted`) and current
@@ -330,8 +329,7 @@ class ReviewSchema(ma.Schema):
 @blp.route("/royalty-reports/<int:report_id>/review", methods=["POST"])
 @access.staff("licensing", "billing")
 @blp.arguments(ReviewSchema)
-@blp.response(200, ReportSchema)
-@blp.alt_response(409, description="Not flagged, or already reviewed")
+@blp.response(200, ReportSchema, conflict="Not flagged, or already reviewed")
 def review_report(data: dict[str, Any], report_id: int) -> dict[str, Any]:
     """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report."""
     report = services.review(report_id, data["action"], current_actor(), note=data.get("note"))

@@ -32,7 +32,7 @@ from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.forms import show_errors
+from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
@@ -40,13 +40,7 @@ from licensing.web.records import numbered_record
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
 from .queue_rows import queue_rows
-from .states import (
-    NEEDS_INFO,
-    OPEN_STATES,
-    PERMISSION_REQUEST,
-    STATES,
-    WITH_STAFF,
-)
+from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES, WITH_STAFF
 
 public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
 portal = Blueprint("permissions_portal", __name__, url_prefix="/portal/permissions")
@@ -55,6 +49,16 @@ console = Blueprint("permissions_console", __name__, url_prefix="/console/permis
 # The steps the console's forms take; the others (answer, withdraw, reconsideration)
 # are the requester's, from their link, and expiry is the clock's.
 STAFF_STEPS = ("start_review", "ask_for_info", "approve", "deny")
+
+# The detail page's forms, by the name the page knows each by, and the form each
+# staff step posts (assignment's, which lists the staff, is `_assign_form`).
+STAFF_FORMS: dict[str, type[PageForm]] = {
+    "review_form": forms.ConfirmForm,
+    "ask_form": forms.AskForm,
+    "approve_form": forms.ApproveForm,
+    "deny_form": forms.DenyForm,
+    "note_form": forms.NoteForm,
+}
 
 numbered_record("permission_request", PermissionRequest, PermissionRequest.reference)
 
@@ -65,6 +69,15 @@ def letter_response(letter: PermissionLetter) -> Response:
     """A letter's issued bytes, for pages and the API alike: it names the
     requester, so no cache may keep it (the public link carries no credentials)."""
     return pdf_response(letter.pdf, letter.filename, disposition="attachment")
+
+
+def request_letter(request_id: int, letter_id: int) -> Response:
+    """A letter of a request the caller may read (`queries.get_request` says who
+    may): the portal's, the console's and the API's letter routes."""
+    session = db.session()
+    return letter_response(
+        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
+    )
 
 
 def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[str, int]:
@@ -286,10 +299,7 @@ def portal_detail(request_id: int) -> str:
 @portal.route("/<int:request_id>/letters/<int:letter_id>")
 @access.vendor
 def portal_letter(request_id: int, letter_id: int) -> Response:
-    session = db.session()
-    return letter_response(
-        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
-    )
+    return request_letter(request_id, letter_id)
 
 
 @waiting_provider
@@ -426,11 +436,7 @@ def _detail_page(
     if "assign_form" not in form_overrides:
         assign_form.assignee_id.data = str(found.assignee_id or "")
     page_forms: dict[str, Any] = {
-        "ask_form": forms.AskForm(formdata=None),
-        "approve_form": forms.ApproveForm(formdata=None),
-        "deny_form": forms.DenyForm(formdata=None),
-        "note_form": forms.NoteForm(formdata=None),
-        "review_form": forms.ConfirmForm(formdata=None),
+        **{name: form(formdata=None) for name, form in STAFF_FORMS.items()},
         "assign_form": assign_form,
         **form_overrides,
     }
@@ -456,8 +462,15 @@ def detail(request_id: int) -> Page:
     return _detail_page(request_id)
 
 
-def _staff_step(request_id: int, form: Any, form_name: str, act: Any, done: str) -> Page:
+def _staff_step(
+    request_id: int, form_name: str, act: Any, done: str, form: PageForm | None = None
+) -> Page:
+    """A staff step posted from the detail page with its form (`STAFF_FORMS`
+    unless given): `act(form)`, then back to the page saying `done`; else the page
+    again, with the form's messages (422) or the state's refusal (409)."""
     queries.get_request(db.session(), request_id)  # 404 before reading the form
+    if form is None:
+        form = STAFF_FORMS[form_name]()
     if form.validate_on_submit():
         try:
             act(form)
@@ -476,7 +489,6 @@ def _staff_step(request_id: int, form: Any, form_name: str, act: Any, done: str)
 def start_review(request_id: int) -> Page:
     return _staff_step(
         request_id,
-        forms.ConfirmForm(),
         "review_form",
         lambda form: services.start_review(request_id, current_actor()),
         "Review started.",
@@ -489,7 +501,6 @@ def start_review(request_id: int) -> Page:
 def ask(request_id: int) -> Page:
     return _staff_step(
         request_id,
-        forms.AskForm(),
         "ask_form",
         lambda form: services.ask_for_info(request_id, form.message.data or "", current_actor()),
         "Question sent; the requester has 5 business days to answer.",
@@ -502,7 +513,6 @@ def ask(request_id: int) -> Page:
 def approve(request_id: int) -> Page:
     return _staff_step(
         request_id,
-        forms.ApproveForm(),
         "approve_form",
         lambda form: services.approve(
             request_id,
@@ -522,7 +532,6 @@ def approve(request_id: int) -> Page:
 def deny(request_id: int) -> Page:
     return _staff_step(
         request_id,
-        forms.DenyForm(),
         "deny_form",
         lambda form: services.deny(request_id, form.reason.data or "", current_actor()),
         "Denied: the letter is issued and the requester notified.",
@@ -535,7 +544,6 @@ def deny(request_id: int) -> Page:
 def note(request_id: int) -> Page:
     return _staff_step(
         request_id,
-        forms.NoteForm(),
         "note_form",
         lambda form: services.add_note(request_id, form.body.data or "", current_actor()),
         "Note added (staff only).",
@@ -556,13 +564,12 @@ def _chosen_assignee(value: str | None) -> int | None:
 @console.route("/<int:request_id>/assign", methods=["POST"])
 @access.staff("licensing")
 def assign(request_id: int) -> Page:
-    form = _assign_form(db.session())
     return _staff_step(
         request_id,
-        form,
         "assign_form",
         lambda f: _assign_one(request_id, _chosen_assignee(f.assignee_id.data)),
         "Assignment saved.",
+        form=_assign_form(db.session()),
     )
 
 
@@ -580,10 +587,7 @@ def _assign_one(request_id: int, assignee_id: int | None) -> None:
 @console.route("/<int:request_id>/letters/<int:letter_id>")
 @access.staff("licensing")
 def console_letter(request_id: int, letter_id: int) -> Response:
-    session = db.session()
-    return letter_response(
-        queries.get_letter(session, queries.get_request(session, request_id), letter_id)
-    )
+    return request_letter(request_id, letter_id)
 
 
 @queue_summary

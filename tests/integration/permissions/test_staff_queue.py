@@ -107,6 +107,32 @@ def test_a_letter_is_never_stored_by_a_cache_wherever_it_is_fetched(
         assert response.headers.get("Cache-Control") == "private, no-store", where
 
 
+def test_the_portal_and_the_console_download_a_routed_request_s_letter_and_no_other_vendor(
+    app: Flask,
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    organization = vendor.organization
+    request = send_routed(routed_use(organization.id, organization.legal_name))
+    services.approve(request.id, OFFICE, conditions="Cite the source.")
+    letter = db.session().scalars(select(PermissionLetter)).one()
+    path = f"/{request.id}/letters/{letter.id}"
+
+    fetched = {
+        "console": signed_in(app.test_client(), licensing_staff).get(f"/console/permissions{path}"),
+        "portal": signed_in(app.test_client(), vendor).get(f"/portal/permissions{path}"),
+    }
+    theirs = signed_in(app.test_client(), other_vendor).get(f"/portal/permissions{path}")
+
+    for where, response in fetched.items():
+        assert response.status_code == 200, where
+        assert response.data == letter.pdf, where
+        assert response.headers.get("Cache-Control") == "private, no-store", where
+    assert theirs.status_code == 404
+
+
 def test_an_illegal_step_is_a_409_naming_the_allowed_actions(
     client: FlaskClient, submit: Submit, licensing_staff: Any
 ) -> None:
