@@ -139,9 +139,9 @@ def _apply(
         invoice.id,
         after={
             "payment_id": payment.id,
-            "amount": payment.amount,
+            "amount": quantize(payment.amount, payment.currency),
             "method": payment.method,
-            "amount_paid": invoice.amount_paid,
+            "amount_paid": quantize(invoice.amount_paid, invoice.currency),
         },
         actor=actor,
         note=payment.reference,
@@ -249,7 +249,12 @@ def accept_flagged_payment(
             )
         payment.amount = received
         PAYMENT.apply(
-            session, payment, "accept", actor=actor, note=reason, changes={"amount": received}
+            session,
+            payment,
+            "accept",
+            actor=actor,
+            note=reason,
+            changes={"amount": quantize(received, payment.currency)},
         )
         _apply(session, invoice, payment, actor=actor, now=now)
         return payment
