@@ -6,6 +6,7 @@ from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaF
 from wtforms.validators import InputRequired, Length, Optional
 
 from licensing.billing.models import REASON_MAX, REFERENCE_MAX
+from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import OFFLINE_METHODS
 from licensing.web.forms import PageForm
 
@@ -26,7 +27,28 @@ def method_in_a_sentence(method: str) -> str:
     return METHOD_IN_A_SENTENCE.get(method, f"a {method}").split(" ", 1)[1]
 
 
-class OfflinePaymentForm(PageForm):
+def _record_anyway(record: str) -> BooleanField:
+    return BooleanField(f"Record it anyway: this is a separate {record} with the same reference")
+
+
+class RepeatedReferenceForm(PageForm):
+    """A form that records money under a bank reference (an offline payment or
+    refund) with the box that confirms a reference the invoice or credit note
+    already has (`services.references`): subclasses declare `record_anyway`
+    (`_record_anyway`), which the page shows only once the service has asked."""
+
+    record_anyway: BooleanField
+
+    # Set when the service refused a repeated reference: the page shows the box.
+    reference_repeated = False
+
+    @property
+    def repeated_reference(self) -> RepeatedReferencePolicy:
+        """What the service is to do with a repeated reference: ask, unless ticked."""
+        return "confirmed" if self.record_anyway.data else "ask"
+
+
+class OfflinePaymentForm(RepeatedReferenceForm):
     method = SelectField(
         "Method", choices={m: METHOD_LABELS[m] for m in OFFLINE_METHODS}, validate_choice=True
     )
@@ -44,15 +66,9 @@ class OfflinePaymentForm(PageForm):
         ],
         description="The bank's transfer reference or the check number.",
     )
-    # Shown only once the invoice is found to have a payment with this reference.
-    record_anyway = BooleanField(
-        "Record it anyway: this is a separate payment with the same reference"
-    )
+    record_anyway = _record_anyway("payment")
     received_on = DateField("Received on", validators=[Optional()])
     note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
-
-    # Set when the service refused a repeated reference: the page shows the box.
-    reference_repeated = False
 
 
 class ReasonForm(PageForm):
@@ -77,7 +93,7 @@ class CreditNoteForm(PageForm):
     )
 
 
-class RefundForm(PageForm):
+class RefundForm(RepeatedReferenceForm):
     """A refund against one credit note: to the card through Stripe, or sent offline."""
 
     method = SelectField("How", choices=dict(REFUND_METHOD_LABELS), validate_choice=True)
@@ -87,5 +103,6 @@ class RefundForm(PageForm):
         validators=[Optional(), Length(max=REFERENCE_MAX)],
         description="For a wire, ACH or check: the bank's reference or the check number.",
     )
+    record_anyway = _record_anyway("refund")
     sent_on = DateField("Sent on", validators=[Optional()])
     note = TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])

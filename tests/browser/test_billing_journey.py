@@ -210,3 +210,47 @@ def test_billing_staff_refund_a_credit_note_on_a_paid_invoice_by_wire(
     assert page.locator("#refund-outstanding").inner_text().startswith("0.00")
     assert "FEDWIRE RF-0150" in page.locator("#refunds").inner_text()
     assert page.get_by_role("region", name=f"Refund credit note {credit.number}").count() == 0
+
+
+def test_billing_staff_are_warned_before_recording_a_refund_reference_twice(
+    page: Any, live_server: LiveServer
+) -> None:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    _email, invoice = _invoiced_vendor(live_server, ("600.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        clerk = Actor.of(accounts.principal_for(staff))
+        billing.record_offline_payment(
+            invoice.id, method="wire", amount=Decimal("600.00"), reference="W-600", actor=clerk
+        )
+        credit = billing.issue_credit_note(
+            invoice.id, amount=Decimal("150.00"), reason="Overbilled", actor=clerk
+        )
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+    form = page.get_by_role("region", name=f"Refund credit note {credit.number}")
+
+    def refund(amount: str, reference: str) -> None:
+        form.get_by_label("How").select_option("wire")
+        form.get_by_label("Amount to refund").fill(amount)
+        form.get_by_label("Reference", exact=True).fill(reference)
+        form.get_by_role("button", name="Refund").click()
+
+    refund("100.00", "FEDWIRE RF-0150")
+    page.get_by_text(f"Refunded 100.00 USD ({credit.number}).").wait_for()
+
+    # The same reference again (another case): the form comes back as typed.
+    refund("50.00", "fedwire rf-0150")
+    warning = form.locator(f"#refund-{credit.id}-reference-error")
+    warning.wait_for()
+    assert "already recorded on this credit note: 100.00 USD sent" in warning.inner_text()
+    assert form.get_by_label("Amount to refund").input_value() == "50.00"
+    assert page.locator("#refund-outstanding").inner_text().startswith("50.00")
+
+    form.get_by_label("Record it anyway: this is a separate refund").check()
+    form.get_by_role("button", name="Refund").click()
+    page.get_by_text(f"Refunded 50.00 USD ({credit.number}).").wait_for()
+    assert page.locator("#refund-outstanding").inner_text().startswith("0.00")

@@ -17,7 +17,7 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
-from licensing.billing.services.settlement import RepeatedReferencePolicy
+from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from tests.support.factories import bearer, billing_clerk
