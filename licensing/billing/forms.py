@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from licensing.billing.models import REASON_MAX, REFERENCE_MAX
+from licensing.billing.services import references
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import OFFLINE_METHODS
 from licensing.web.forms import PageForm
@@ -37,15 +45,29 @@ class RepeatedReferenceForm(PageForm):
     already has (`services.references`): subclasses declare `record_anyway`
     (`_record_anyway`), which the page shows only once the service has asked."""
 
+    reference: StringField
     record_anyway: BooleanField
+    # The reference the warning was shown for: ticking the box confirms that one
+    # only, so a reference changed since (to one another record has) is asked
+    # about again.
+    confirmed_reference = HiddenField()
 
     # Set when the service refused a repeated reference: the page shows the box.
     reference_repeated = False
 
     @property
     def repeated_reference(self) -> RepeatedReferencePolicy:
-        """What the service is to do with a repeated reference: ask, unless ticked."""
-        return "confirmed" if self.record_anyway.data else "ask"
+        """What the service is to do with a repeated reference: ask, unless the box
+        is ticked for the reference posted."""
+        return references.confirmed_for(
+            self.confirmed_reference.data, self.reference.data, bool(self.record_anyway.data)
+        )
+
+    def ask_again(self) -> None:
+        """The service refused the posted reference: show the box, unticked, for it."""
+        self.reference_repeated = True
+        self.confirmed_reference.data = self.reference.data
+        self.record_anyway.data = False
 
 
 class OfflinePaymentForm(RepeatedReferenceForm):

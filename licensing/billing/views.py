@@ -564,11 +564,11 @@ def _invoice_action(
 def _asking_about_repeats(form: forms.RepeatedReferenceForm) -> Iterator[None]:
     """Around a service call given `form.repeated_reference`: two instalments (or
     refunds) may share a bank reference, so the service asks, and a refusal shows
-    the form's box to confirm it."""
+    the form's box to confirm it for the reference it named."""
     try:
         yield
     except services.RepeatedReference:
-        form.reference_repeated = True
+        form.ask_again()
         raise
 
 

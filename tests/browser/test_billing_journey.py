@@ -254,3 +254,47 @@ def test_billing_staff_are_warned_before_recording_a_refund_reference_twice(
     form.get_by_role("button", name="Refund").click()
     page.get_by_text(f"Refunded 50.00 USD ({credit.number}).").wait_for()
     assert page.locator("#refund-outstanding").inner_text().startswith("0.00")
+
+
+def test_a_reference_changed_after_ticking_the_box_is_asked_about_again(
+    page: Any, live_server: LiveServer
+) -> None:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        clerk = Actor.of(accounts.principal_for(staff))
+        for amount, reference in (("300.00", "FEDWIRE 0042"), ("100.00", "CHK 77")):
+            billing.record_offline_payment(
+                invoice.id,
+                method="wire",
+                amount=Decimal(amount),
+                reference=reference,
+                actor=clerk,
+            )
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+    form = page.get_by_role("region", name="Record an offline payment")
+    form.get_by_label("Amount", exact=True).fill("200.00")
+    form.get_by_label("Reference", exact=True).fill("FEDWIRE 0042")
+    form.get_by_role("button", name="Record payment").click()
+    warning = form.locator("#reference-error")
+    warning.wait_for()
+    assert "300.00 USD received" in warning.inner_text()
+
+    # Ticked for the wire, then the reference changed to the check's: asked again.
+    confirm = form.get_by_label("Record it anyway: this is a separate payment")
+    confirm.check()
+    form.get_by_label("Reference", exact=True).fill("CHK 77")
+    form.get_by_role("button", name="Record payment").click()
+    form.locator("#reference-error", has_text="100.00 USD received").wait_for()
+    assert not confirm.is_checked()
+    assert page.locator("#balance-due").inner_text().startswith("500.00")
+
+    confirm.check()
+    form.get_by_role("button", name="Record payment").click()
+    page.get_by_text("Recorded a wire transfer of 200.00 USD.").wait_for()
+    assert page.locator("#balance-due").inner_text().startswith("300.00")

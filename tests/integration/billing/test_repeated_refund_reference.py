@@ -117,7 +117,9 @@ def test_ticking_record_it_anyway_records_the_refund_once_and_audits_the_confirm
     signed_in(client, billing_staff)
     assert _second_refund(client, credit).startswith("422 ")
 
-    answer = _second_refund(client, credit, record_anyway="y")
+    answer = _second_refund(
+        client, credit, record_anyway="y", confirmed_reference="  fedwire rf-7 "
+    )
 
     assert answer.startswith("302 ")
     refunds = refunds_of(credit)
@@ -131,6 +133,33 @@ def test_ticking_record_it_anyway_records_the_refund_once_and_audits_the_confirm
     assert note is not None
     assert note.startswith(f"Repeated reference confirmed: same as refund {first.id} (40.00 USD")
     assert note.endswith("\nSecond part")  # the staff's own note follows
+
+
+def test_the_refund_box_confirms_only_the_reference_it_was_shown_for(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    credit = paid_offline_and_credited(invoice_for, vendor)
+    clerk = billing_clerk()
+    _refunded_offline(credit, clerk)
+    _refunded_offline(credit, clerk, "10.00", reference="CHK 12")
+    signed_in(client, billing_staff)
+
+    changed = _second_refund(
+        client,
+        credit,
+        reference="chk 12",
+        record_anyway="y",
+        confirmed_reference="  fedwire rf-7 ",
+    )
+
+    assert changed.startswith("422 ")
+    assert "already recorded on this credit note: 10.00 USD sent" in changed
+    assert f'name="refund-{credit.id}-confirmed_reference" type="hidden" value="chk 12"' in changed
+    assert len(refunds_of(credit)) == 2
 
 
 def test_the_api_records_a_repeated_refund_reference_and_its_audit_event_notes_it(
