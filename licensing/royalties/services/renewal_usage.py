@@ -23,7 +23,8 @@ def last_reported_usage(session: Session, agreement: Agreement) -> dict[int, Rep
     """Per use of the agreement's application (by index), the quantities to date of
     the latest accepted report: its lines' figures for its period (each customer
     once, at its largest quantity so far in the term, as the royalty counts them).
-    A line that reports revenue only has no quantities and proposes nothing."""
+    A line that reports revenue only has no quantities and proposes nothing, and
+    a unit with none to date (only nil reports so far) keeps its estimate."""
     report = session.scalars(
         select(RoyaltyReport)
         .where(
@@ -42,9 +43,11 @@ def last_reported_usage(session: Session, agreement: Agreement) -> dict[int, Rep
     }
     found = {}
     for line in report.lines:
-        if line.quantities and line.line in use_of_line:
+        # None to date (nil reports so far) is no figure: the estimate stands.
+        quantities = {unit: value for unit, value in line.quantities.items() if value > 0}
+        if quantities and line.line in use_of_line:
             found[use_of_line[line.line]] = ReportedUsage(
-                quantities=line.quantities,
+                quantities=quantities,
                 report=report.reference,
                 period_start=report.period_start,
                 period_end=report.period_end,

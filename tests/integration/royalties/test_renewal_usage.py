@@ -97,6 +97,19 @@ def test_without_an_accepted_report_a_renewal_keeps_the_estimates(
     assert renewal.uses[0].quantity == {"end_users": 2500}
 
 
+def test_after_nil_reports_only_a_renewal_keeps_the_estimate_rather_than_zero(
+    vendor: Any, active_agreement: Callable[..., Agreement], file_report: FileReport
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    nil = file_report(vendor, agreement, 1, [])
+    assert nil.report is not None
+    assert nil.report.review_state == "clear"
+
+    renewal = _renew(vendor, agreement)
+
+    assert renewal.uses[0].quantity == {"end_users": 2500}
+
+
 def test_a_reviewed_report_counts_and_the_renewal_is_priced_on_its_figures(
     client: FlaskClient,
     vendor: Any,
