@@ -87,14 +87,23 @@ def test_a_flagged_latest_report_is_passed_over_for_the_last_accepted_one(
     assert renewal.uses[0].quantity == {"end_users": 2400}
 
 
-def test_without_an_accepted_report_a_renewal_keeps_the_estimates(
-    vendor: Any, active_agreement: Callable[..., Agreement]
+def test_without_an_accepted_report_a_renewal_keeps_the_estimates_and_says_so(
+    client: FlaskClient,
+    vendor: Any,
+    active_agreement: Callable[..., Agreement],
+    signed_in: Callable[..., FlaskClient],
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
 
     renewal = _renew(vendor, agreement)
 
     assert renewal.uses[0].quantity == {"end_users": 2500}
+    signed_in(client, vendor)
+    page = client.get(f"/portal/applications/{renewal.id}").get_data(as_text=True)
+    assert (
+        f"End users: 2,500</strong> ·\n      the estimate in {agreement.application.reference} "
+        "(no accepted royalty report gives it)"
+    ) in page
 
 
 def test_after_nil_reports_only_a_renewal_keeps_the_estimate_rather_than_zero(
