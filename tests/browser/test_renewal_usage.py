@@ -14,6 +14,7 @@ from tests.browser.test_application_journey import _people, _signed_in
 from tests.browser.test_journeys import _active_agreement
 from tests.integration.agreements.conftest import AUTO_USE, draft
 from tests.integration.royalties.conftest import AFTER, QUARTERS, row
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 
 
@@ -45,6 +46,7 @@ def test_a_renewal_proposes_the_reported_end_users_and_names_the_report(
     page.get_by_role("button", name="Renew for the next rate card year").click()
 
     assert page.get_by_label("Expected number of end users").input_value() == "2700"
+    assert_accessible(page)
     figures = page.get_by_role("region", name="Where the renewal's quantities come from")
     text = " ".join(figures.inner_text().split())
     assert (
@@ -58,3 +60,4 @@ def test_a_renewal_proposes_the_reported_end_users_and_names_the_report(
     figures = page.get_by_role("region", name="Where the renewal's quantities come from")
     text = " ".join(figures.inner_text().split())
     assert f"End users: 3,000 · as you changed it; royalty report {report} reports 2,700" in text
+    assert_accessible(page)
