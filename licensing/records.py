@@ -10,6 +10,8 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
 from sqlalchemy import CheckConstraint, event
 
+from licensing.money import quantize
+
 
 def in_sql(column: str, values: Iterable[str]) -> str:
     """`column IN ('a', 'b')`: a CHECK's or a partial index's condition."""
@@ -30,12 +32,24 @@ def attributes(record: object, names: Iterable[str]) -> dict[str, Any]:
 
 class Snapshotted:
     """A model whose audit snapshot is some of its attributes, under their own names
-    and in the order `SNAPSHOT` lists them."""
+    and in the order `SNAPSHOT` lists them.
+
+    Those named in `AMOUNTS` are money in the record's `currency`: the snapshot
+    rounds them to its minor unit (`money.quantize`), because audit payloads are
+    exported and amounts leave the service with exactly the currency's digits,
+    while a money column reads back with four places ("45.0000") and a typed one
+    with as many as were typed ("250")."""
 
     SNAPSHOT: ClassVar[tuple[str, ...]] = ()
+    AMOUNTS: ClassVar[tuple[str, ...]] = ()
 
     def snapshot(self) -> dict[str, Any]:
-        return attributes(self, self.SNAPSHOT)
+        values = attributes(self, self.SNAPSHOT)
+        currency = getattr(self, "currency", None)
+        for name in self.AMOUNTS:
+            if values[name] is not None and currency is not None:
+                values[name] = quantize(values[name], currency)
+        return values
 
 
 T = TypeVar("T")

@@ -160,6 +160,7 @@ class Application(Snapshotted, Base):
         return self.submitted_at is not None and self.total is None
 
     SNAPSHOT = ("state", "term_start", "term_end", "rate_card", "total", "assignee_id")
+    AMOUNTS = ("total",)
 
     def snapshot(self) -> dict[str, Any]:
         """The fields the audit log records, and how many uses it has."""
@@ -337,6 +338,7 @@ class Agreement(Snapshotted, Base):
         return self.number
 
     SNAPSHOT = ("number", "state", "term_start", "term_end", "total", "pdf_sha256")
+    AMOUNTS = ("total",)
 
     def __repr__(self) -> str:
         return f"<Agreement {self.number} {self.state}>"

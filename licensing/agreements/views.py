@@ -27,7 +27,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
-from licensing.agreements import forms, queries, services
+from licensing.agreements import forms, queries, reported_usage, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
@@ -148,6 +148,13 @@ def _values(form: forms.ApplicationForm) -> dict[str, Any]:
     }
 
 
+def _renewal_figures(application: Application | None) -> list[reported_usage.UseFigures]:
+    """A renewal's quantities and where each comes from (none for other applications)."""
+    if application is None or application.renewal_of_id is None:
+        return []
+    return reported_usage.figures(db.session(), application)
+
+
 def _form_page(
     form: forms.ApplicationForm,
     *,
@@ -161,6 +168,7 @@ def _form_page(
         "agreements/application_form.html",
         values=_values(form),
         application=application,
+        renewal_figures=_renewal_figures(application),
         errors=errors or {},
         units=units,
         max_uses=MAX_USES,
@@ -287,6 +295,7 @@ def _vendor_page(
         quote=_quote_of(application),
         versions=application.quotes,
         agreement=queries.agreement_for_application(session, application.id),
+        renewal_figures=_renewal_figures(application),
         allowed=APPLICATION.allowed(application.state),
         errors=errors or {},
         now=utcnow(),

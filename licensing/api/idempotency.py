@@ -12,8 +12,9 @@ response flask-smorest has already written. It documents the header itself.
 `@idempotent_in_steps(answer_started)` is the same for a route whose service moves
 the money in several transactions (a card refund, around the Stripe call): the
 view passes `current_claim()` to the service, which stores the key with its first
-step; a retry whose first request stored no answer (Stripe's answer lost, say)
-is answered by `answer_started` with what that request started, as it stands now.
+step, and with it `answer_started`'s answer about what that step created (the
+refund as created); a retry whose first request stored no answer (Stripe's
+answer lost, say) is answered with that, the same every time.
 """
 
 from __future__ import annotations
@@ -120,13 +121,17 @@ def idempotent_in_steps(
     answer_started: Callable[[dict[str, int]], Response],
 ) -> Callable[[F], F]:
     """Honour `Idempotency-Key` on a route whose service stores `current_claim()`
-    with its first step; `answer_started({"refund_id": 17})` answers a retry
-    whose first request stored no answer."""
+    with its first step; `answer_started({"refund_id": 17})`, asked in that step's
+    transaction, answers a retry whose first request stored no answer."""
+
+    def as_created(records: dict[str, int]) -> idempotency.Answer:
+        response = answer_started(records)
+        return idempotency.Answer(response.status_code, response.get_data(as_text=True))
 
     def in_steps(
         caller: idempotency.Caller, key: str, fingerprint: str, respond: Callable[[], Response]
     ) -> Response:
-        begun = idempotency.begin(caller, key, fingerprint)
+        begun = idempotency.begin(caller, key, fingerprint, answer_started=as_created)
         if not isinstance(begun, idempotency.Claim):
             return _answer_of(begun, answer_started)
         flask.request.environ[_CLAIM] = begun

@@ -460,8 +460,9 @@ def list_refunds(credit_note_id: int) -> list[Refund]:
 
 
 def _refund_started(started: dict[str, int]) -> Response:
-    """A retry of a refund request whose answer was never stored: the refund it
-    started, as it stands now (`pending` until Stripe's answer is applied)."""
+    """What a refund request answers about the refund it started, asked in the
+    transaction that creates it: the refund as created (a card refund `pending`),
+    kept with the key to answer a retry whose request stored no answer."""
     refund = queries.get_refund(db.session(), started["refund_id"])
     return current_app.response_class(
         current_app.json.dumps(RefundSchema().dump(refund)),

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from licensing.billing.models import REASON_MAX, REFERENCE_MAX
+from licensing.billing.services import references
+from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import OFFLINE_METHODS
 from licensing.web.forms import PageForm
 
@@ -47,7 +56,42 @@ def _note() -> TextAreaField:
     return TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
 
 
-class OfflinePaymentForm(PageForm):
+def _record_anyway(record: str) -> BooleanField:
+    return BooleanField(f"Record it anyway: this is a separate {record} with the same reference")
+
+
+class RepeatedReferenceForm(PageForm):
+    """A form that records money under a bank reference (an offline payment or
+    refund) with the box that confirms a reference the invoice or credit note
+    already has (`services.references`): subclasses declare `record_anyway`
+    (`_record_anyway`), which the page shows only once the service has asked."""
+
+    reference: StringField
+    record_anyway: BooleanField
+    # The reference the warning was shown for: ticking the box confirms that one
+    # only, so a reference changed since (to one another record has) is asked
+    # about again.
+    confirmed_reference = HiddenField()
+
+    # Set when the service refused a repeated reference: the page shows the box.
+    reference_repeated = False
+
+    @property
+    def repeated_reference(self) -> RepeatedReferencePolicy:
+        """What the service is to do with a repeated reference: ask, unless the box
+        is ticked for the reference posted."""
+        return references.confirmed_for(
+            self.confirmed_reference.data, self.reference.data, bool(self.record_anyway.data)
+        )
+
+    def ask_again(self) -> None:
+        """The service refused the posted reference: show the box, unticked, for it."""
+        self.reference_repeated = True
+        self.confirmed_reference.data = self.reference.data
+        self.record_anyway.data = False
+
+
+class OfflinePaymentForm(RepeatedReferenceForm):
     method = SelectField(
         "Method", choices={m: METHOD_LABELS[m] for m in OFFLINE_METHODS}, validate_choice=True
     )
@@ -61,15 +105,9 @@ class OfflinePaymentForm(PageForm):
         ],
         description="The bank's transfer reference or the check number.",
     )
-    # Shown only once the invoice is found to have a payment with this reference.
-    record_anyway = BooleanField(
-        "Record it anyway: this is a separate payment with the same reference"
-    )
+    record_anyway = _record_anyway("payment")
     received_on = DateField("Received on", validators=[Optional()])
     note = _note()
-
-    # Set when the service refused a repeated reference: the page shows the box.
-    reference_repeated = False
 
 
 class ReasonForm(PageForm):
@@ -81,7 +119,7 @@ class CreditNoteForm(PageForm):
     reason = _reason("Printed on the credit note.", id="credit-reason")
 
 
-class RefundForm(PageForm):
+class RefundForm(RepeatedReferenceForm):
     """A refund against one credit note: to the card through Stripe, or sent offline."""
 
     method = SelectField("How", choices=dict(REFUND_METHOD_LABELS), validate_choice=True)
@@ -91,5 +129,6 @@ class RefundForm(PageForm):
         validators=[Optional(), Length(max=REFERENCE_MAX)],
         description="For a wire, ACH or check: the bank's reference or the check number.",
     )
+    record_anyway = _record_anyway("refund")
     sent_on = DateField("Sent on", validators=[Optional()])
     note = _note()

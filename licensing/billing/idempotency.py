@@ -172,6 +172,11 @@ def prune(*, now: datetime | None = None) -> int:
 # --- requests that move money in steps ---------------------------------------------------------
 
 
+# What the request answers about what its first step started (`{"refund_id": 17}`),
+# asked in that step's transaction: the record as it was created.
+AnswerStarted = Callable[[dict[str, int]], Answer]
+
+
 @dataclass(frozen=True)
 class Claim:
     """A key not yet used: the service stores it (`claim_in`) in the transaction
@@ -181,6 +186,7 @@ class Claim:
     key_hash: str
     fingerprint: str
     now: datetime
+    answer_started: AnswerStarted | None = None
 
 
 @dataclass(frozen=True)
@@ -191,20 +197,33 @@ class Started:
     records: dict[str, int]
 
 
-def begin(caller: Caller, key: str, fingerprint: str, *, now: datetime | None = None) -> Any:
+def begin(
+    caller: Caller,
+    key: str,
+    fingerprint: str,
+    *,
+    now: datetime | None = None,
+    answer_started: AnswerStarted | None = None,
+) -> Any:
     """Before a request that moves money in steps: the stored `Answer` of the first
-    request with `key` (replayed), what it `Started` if its answer is not stored,
-    or a `Claim` for the service to store with its first step (`claim_in`, which
-    raises `KeyTaken` when a simultaneous request stored the key first: ask
-    `progress` then). The request's answer is stored with `finish`; a step that
-    moved nothing after all gives the key back with `release`. So a retry never
-    starts a second refund: it finds the key with the first one's refund."""
+    request with `key` (replayed), or a `Claim` for the service to store with its
+    first step (`claim_in`, which raises `KeyTaken` when a simultaneous request
+    stored the key first: ask `progress` then). The request's answer is stored with
+    `finish`; a step that moved nothing after all gives the key back with `release`.
+    So a retry never starts a second refund: it finds the key with the first one's
+    refund.
+
+    Until `finish`, the key holds the answer `answer_started` gave in the first
+    step's transaction (the refund as created), and a retry is answered with that,
+    as Stripe answers a retry with its first response: the same answer every
+    time, whatever became of the refund since (`GET` it for that). A key stored
+    without one (before this answer was kept) yields what the request `Started`."""
     now = now or utcnow()
     key_hash = _digest(key.encode())
     with db.transaction() as session:
         record = _stored(session, caller, key_hash, now)
         if record is None:
-            return Claim(caller, key_hash, fingerprint, now)
+            return Claim(caller, key_hash, fingerprint, now, answer_started)
         return _progress(record, fingerprint)
 
 
@@ -221,7 +240,12 @@ def _progress(record: IdempotentRequest, fingerprint: str) -> Answer | Started:
     if record.response_status:
         return _replay(record, fingerprint)
     _same_request(record, fingerprint)
-    started = json.loads(record.response_body or "{}")
+    noted = json.loads(record.response_body or "{}")
+    answer = noted.get("answer")
+    if answer is not None:
+        return Answer(answer["status"], answer["body"], replayed=True)
+    # A key stored before its first answer was kept holds the records alone.
+    started = noted.get("started", noted)
     if not started:
         raise Conflict(f"A request with this {HEADER} is in progress: retry in a moment.")
     return Started(started)
@@ -230,12 +254,19 @@ def _progress(record: IdempotentRequest, fingerprint: str) -> Answer | Started:
 class ClaimedKey:
     """The key as stored by `claim_in`, in the service's transaction."""
 
-    def __init__(self, record: IdempotentRequest) -> None:
+    def __init__(self, record: IdempotentRequest, claim: Claim) -> None:
         self._record = record
+        self._claim = claim
 
     def started(self, **records: int) -> None:
-        """Note what the request started (`refund_id=17`): a retry is answered with it."""
-        self._record.response_body = json.dumps(records)
+        """Note what the request started (`refund_id=17`) and, from the claim's
+        `answer_started`, what it answers about it now, as created: a retry whose
+        request stored no answer is answered with that."""
+        noted: dict[str, Any] = {"started": records}
+        if self._claim.answer_started is not None:
+            answer = self._claim.answer_started(records)
+            noted["answer"] = {"status": answer.status, "body": answer.body}
+        self._record.response_body = json.dumps(noted)
 
 
 def claim_in(session: Session, claim: Claim) -> ClaimedKey:
@@ -253,7 +284,7 @@ def claim_in(session: Session, claim: Claim) -> ClaimedKey:
     )
     session.add(record)
     _claim(session)
-    return ClaimedKey(record)
+    return ClaimedKey(record, claim)
 
 
 def release(session: Session, claim: Claim) -> None:

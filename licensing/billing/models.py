@@ -216,6 +216,7 @@ class Invoice(Snapshotted, Base):
         return f"Invoice {self.number}" if self.number else self.label
 
     SNAPSHOT = ("state", "number", "total", "amount_paid", "amount_credited")
+    AMOUNTS = ("total", "amount_paid", "amount_credited")
 
 
 class InvoiceLine(Base):
@@ -345,6 +346,7 @@ class Payment(Snapshotted, _RefundedAgainst, Base):
     # What the audit log records of a new payment (with the invoice's number, and an
     # offline payment's bank reference, which `record_offline_payment` adds).
     SNAPSHOT = ("method", "amount", "state")
+    AMOUNTS = ("amount",)
 
 
 class Refund(Snapshotted, Base):
@@ -384,6 +386,7 @@ class Refund(Snapshotted, Base):
 
     # What the audit log records of a new refund (with the credit note's number).
     SNAPSHOT = ("method", "amount", "state", "reference", "payment_id")
+    AMOUNTS = ("amount",)
 
 
 class StripeEvent(Base):

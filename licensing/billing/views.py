@@ -7,7 +7,8 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -559,6 +560,18 @@ def _invoice_action(
     return _console_page(invoice_id, status=422, **{form_name: form})
 
 
+@contextmanager
+def _asking_about_repeats(form: forms.RepeatedReferenceForm) -> Iterator[None]:
+    """Around a service call given `form.repeated_reference`: two instalments (or
+    refunds) may share a bank reference, so the service asks, and a refusal shows
+    the form's box to confirm it for the reference it named."""
+    try:
+        yield
+    except services.RepeatedReference:
+        form.ask_again()
+        raise
+
+
 @console.route("/invoices/<int:invoice_id>/payments", methods=["POST"])
 @access.staff("billing")
 @shows_unstorable_on_form
@@ -566,7 +579,7 @@ def record_payment(invoice_id: int) -> Page:
     form = forms.OfflinePaymentForm()
 
     def act() -> str:
-        try:
+        with _asking_about_repeats(form):
             payment = services.record_offline_payment(
                 invoice_id,
                 method=form.method.data or "",
@@ -574,13 +587,9 @@ def record_payment(invoice_id: int) -> Page:
                 reference=form.reference.data,
                 received_on=form.received_on.data,
                 note=form.note.data,
-                # Two instalments may share a reference: ask, and record once confirmed.
-                repeated_reference="confirmed" if form.record_anyway.data else "ask",
+                repeated_reference=form.repeated_reference,
                 actor=current_actor(),
             )
-        except services.RepeatedReference:
-            form.reference_repeated = True
-            raise
         return (
             f"Recorded {forms.METHOD_IN_A_SENTENCE[payment.method]} of "
             f"{money(payment.amount, payment.currency)} {payment.currency}."
@@ -665,15 +674,17 @@ def refund(credit_note_id: int) -> Page:
             if done.state == "pending":
                 return "The card refund is on its way; Stripe will confirm it."
         else:
-            done = services.record_offline_refund(
-                credit_note_id,
-                method=form.method.data or "",
-                amount=amount,
-                reference=form.reference.data,
-                sent_on=form.sent_on.data,
-                note=form.note.data,
-                actor=current_actor(),
-            )
+            with _asking_about_repeats(form):
+                done = services.record_offline_refund(
+                    credit_note_id,
+                    method=form.method.data or "",
+                    amount=amount,
+                    reference=form.reference.data,
+                    sent_on=form.sent_on.data,
+                    note=form.note.data,
+                    repeated_reference=form.repeated_reference,
+                    actor=current_actor(),
+                )
         return f"Refunded {money(done.amount, done.currency)} {done.currency} ({credit.number})."
 
     return _invoice_action(credit.invoice_id, form, "refund_form", act)

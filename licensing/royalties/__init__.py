@@ -3,7 +3,8 @@
 
 `init_app(app)` registers the overdue-report check that holds an organization's
 standing at `pending_payment`, the vendor dashboard's due reports, the staff
-console's queue and the classifier of royalty invoice lines for finance;
+console's queue, the classifier of royalty invoice lines for finance and the
+usage last reported, which renewals propose;
 blueprints are listed in `licensing.app`.
 """
 
@@ -15,11 +16,13 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from licensing.accounts import services as accounts
+from licensing.agreements import reported_usage
 from licensing.config import current_config
 from licensing.finance import classification as finance_classification
 from licensing.finance import queries as finance_queries
 from licensing.royalties import queries, services, views
 from licensing.royalties.classification import classify_royalty_lines
+from licensing.royalties.services.renewal_usage import last_reported_usage
 
 
 def overdue_reports(session: Session, organization_id: int, today: date) -> list[str]:
@@ -35,3 +38,4 @@ def init_app(app: Flask) -> None:
     finance_classification.register_classifier("royalty_report", classify_royalty_lines)
     finance_queries.register_queue("royalty_reports", queries.report_queue_health)
     views.register_dashboard_items()
+    reported_usage.register(last_reported_usage)

@@ -210,3 +210,91 @@ def test_billing_staff_refund_a_credit_note_on_a_paid_invoice_by_wire(
     assert page.locator("#refund-outstanding").inner_text().startswith("0.00")
     assert "FEDWIRE RF-0150" in page.locator("#refunds").inner_text()
     assert page.get_by_role("region", name=f"Refund credit note {credit.number}").count() == 0
+
+
+def test_billing_staff_are_warned_before_recording_a_refund_reference_twice(
+    page: Any, live_server: LiveServer
+) -> None:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    _email, invoice = _invoiced_vendor(live_server, ("600.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        clerk = Actor.of(accounts.principal_for(staff))
+        billing.record_offline_payment(
+            invoice.id, method="wire", amount=Decimal("600.00"), reference="W-600", actor=clerk
+        )
+        credit = billing.issue_credit_note(
+            invoice.id, amount=Decimal("150.00"), reason="Overbilled", actor=clerk
+        )
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+    form = page.get_by_role("region", name=f"Refund credit note {credit.number}")
+
+    def refund(amount: str, reference: str) -> None:
+        form.get_by_label("How").select_option("wire")
+        form.get_by_label("Amount to refund").fill(amount)
+        form.get_by_label("Reference", exact=True).fill(reference)
+        form.get_by_role("button", name="Refund").click()
+
+    refund("100.00", "FEDWIRE RF-0150")
+    page.get_by_text(f"Refunded 100.00 USD ({credit.number}).").wait_for()
+
+    # The same reference again (another case): the form comes back as typed.
+    refund("50.00", "fedwire rf-0150")
+    warning = form.locator(f"#refund-{credit.id}-reference-error")
+    warning.wait_for()
+    assert "already recorded on this credit note: 100.00 USD sent" in warning.inner_text()
+    assert form.get_by_label("Amount to refund").input_value() == "50.00"
+    assert page.locator("#refund-outstanding").inner_text().startswith("50.00")
+
+    form.get_by_label("Record it anyway: this is a separate refund").check()
+    form.get_by_role("button", name="Refund").click()
+    page.get_by_text(f"Refunded 50.00 USD ({credit.number}).").wait_for()
+    assert page.locator("#refund-outstanding").inner_text().startswith("0.00")
+
+
+def test_a_reference_changed_after_ticking_the_box_is_asked_about_again(
+    page: Any, live_server: LiveServer
+) -> None:
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+
+    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        clerk = Actor.of(accounts.principal_for(staff))
+        for amount, reference in (("300.00", "FEDWIRE 0042"), ("100.00", "CHK 77")):
+            billing.record_offline_payment(
+                invoice.id,
+                method="wire",
+                amount=Decimal(amount),
+                reference=reference,
+                actor=clerk,
+            )
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+    form = page.get_by_role("region", name="Record an offline payment")
+    form.get_by_label("Amount", exact=True).fill("200.00")
+    form.get_by_label("Reference", exact=True).fill("FEDWIRE 0042")
+    form.get_by_role("button", name="Record payment").click()
+    warning = form.locator("#reference-error")
+    warning.wait_for()
+    assert "300.00 USD received" in warning.inner_text()
+
+    # Ticked for the wire, then the reference changed to the check's: asked again.
+    confirm = form.get_by_label("Record it anyway: this is a separate payment")
+    confirm.check()
+    form.get_by_label("Reference", exact=True).fill("CHK 77")
+    form.get_by_role("button", name="Record payment").click()
+    form.locator("#reference-error", has_text="100.00 USD received").wait_for()
+    assert not confirm.is_checked()
+    assert page.locator("#balance-due").inner_text().startswith("500.00")
+
+    confirm.check()
+    form.get_by_role("button", name="Record payment").click()
+    page.get_by_text("Recorded a wire transfer of 200.00 USD.").wait_for()
+    assert page.locator("#balance-due").inner_text().startswith("300.00")

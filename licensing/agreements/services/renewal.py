@@ -1,5 +1,6 @@
 """Renewal: a new draft prefilled from an active or expired agreement, for the next
-rate card year."""
+rate card year, with the quantities the licensee last reported in place of its old
+estimates (`agreements.reported_usage`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.agreements import issuing, queries
+from licensing.agreements import issuing, queries, reported_usage
 from licensing.agreements.commands import ProposedUseInput
 from licensing.agreements.models import (
     Agreement,
@@ -69,13 +70,17 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
         quote = Quote.from_snapshot(agreement.quote.snapshot)
         licensed = {line.use_index for line in issuing.licensed_lines(quote)}
         uses = agreement.application.uses
+        # What the licensee last reported beats what it estimated a term ago.
+        usage = reported_usage.reported(session, agreement)
         return _new_draft(
             session,
             actor,
             term=(start, end),
             rate_card=card,
             uses=[
-                ProposedUseInput.from_fields(use.fields())
+                ProposedUseInput.from_fields(
+                    reported_usage.proposed(use.fields(), usage.get(index))
+                )
                 for index, use in enumerate(uses)
                 if index in licensed
             ],

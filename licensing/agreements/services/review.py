@@ -420,7 +420,8 @@ def approve(
             "approve",
             actor=actor,
             note=note,
-            changes={"total": application.total},
+            # Rounded to the currency's minor unit, as the snapshot rounds it.
+            changes={"total": application.snapshot()["total"]},
             at=moment,
         )
         _approve(session, application, actor=actor, policy=policy, now=moment)

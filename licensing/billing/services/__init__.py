@@ -36,6 +36,7 @@ from licensing.billing.services.overdue import (
     overdue_invoices,
     process_overdue,
 )
+from licensing.billing.services.references import RepeatedReference
 from licensing.billing.services.refunds import (
     REFUND_EVENTS,
     apply_refund_outcome,
@@ -44,7 +45,6 @@ from licensing.billing.services.refunds import (
     refund_card,
 )
 from licensing.billing.services.settlement import (
-    RepeatedReference,
     accept_flagged_payment,
     record_offline_payment,
 )

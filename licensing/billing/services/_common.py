@@ -143,7 +143,10 @@ def _settle(session: Session, invoice: Invoice, *, actor: Actor, now: datetime, 
         actor=actor,
         note=note,
         at=now,
-        changes={"amount_paid": invoice.amount_paid, "amount_credited": invoice.amount_credited},
+        changes={
+            "amount_paid": quantize(invoice.amount_paid, invoice.currency),
+            "amount_credited": quantize(invoice.amount_credited, invoice.currency),
+        },
     )
 
 

@@ -23,7 +23,7 @@ from licensing.billing.states import OPEN, PAID, UNCOLLECTIBLE
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict
-from licensing.money import in_words
+from licensing.money import in_words, quantize
 
 
 def issue_credit_note(
@@ -85,9 +85,9 @@ def credit_invoice(
         after={
             "number": credit.number,
             "invoice": invoice.number,
-            "amount": amount,
-            "applied_to_balance": applied,
-            "refund_due": credit.refund_due,
+            "amount": quantize(amount, credit.currency),
+            "applied_to_balance": quantize(applied, credit.currency),
+            "refund_due": quantize(credit.refund_due, credit.currency),
         },
         actor=actor,
         note=note,

@@ -16,6 +16,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import idempotency, payment_gateway
 from licensing.billing.models import CreditNote, Payment, Refund
+from licensing.billing.services import references
 from licensing.billing.services._common import (
     _amount,
     _card_record_for,
@@ -26,6 +27,7 @@ from licensing.billing.services._common import (
     _offline_errors,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
+from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -79,9 +81,11 @@ def _new_refund(
     actor: Actor,
     note: str | None,
     now: datetime,
+    audit_note: str | None = None,
     **fields: Any,
 ) -> Refund:
-    """Record a refund of `credit`'s refund due (its audit event is `action`)."""
+    """Record a refund of `credit`'s refund due (its audit event is `action`, noted
+    with `audit_note` before the staff's own note)."""
     refund = Refund(
         credit_note_id=credit.id,
         invoice_id=credit.invoice_id,
@@ -93,8 +97,52 @@ def _new_refund(
         **fields,
     )
     after = {"credit_note": credit.number, **refund.snapshot()}
-    audit.record_new(session, refund, action, after=after, actor=actor, note=refund.note)
+    noted = "\n".join(n for n in (audit_note, refund.note) if n) or None
+    audit.record_new(session, refund, action, after=after, actor=actor, note=noted)
     return refund
+
+
+def _same_reference(session: Session, credit: CreditNote, reference: str) -> list[Refund]:
+    """The credit note's refunds sent with `reference` (`references.matching`): the
+    same transfer entered twice would be. Another credit note's do not count: one
+    transfer refunding two credit notes is recorded once against each."""
+    refunds = session.scalars(
+        select(Refund)
+        .where(
+            Refund.credit_note_id == credit.id,
+            Refund.state == SUCCEEDED,
+            Refund.reference.is_not(None),
+        )
+        .order_by(Refund.id)
+    )
+    return references.matching(refunds, reference)
+
+
+def _check_offline_refund(
+    credit: CreditNote,
+    amount: Decimal,
+    sent_on: date | None,
+    earlier: list[Refund],
+    repeated_reference: RepeatedReferencePolicy,
+) -> str | None:
+    """The refund's date and amount, then its reference (`references.checked`): a
+    repeat to ask about is named beside a problem with the others. Returns the
+    audit note naming the earlier refunds with the reference, if any."""
+    try:
+        if sent_on is not None and sent_on < credit.issue_date:
+            raise InvalidInput.for_field(
+                "sent_on",
+                f"Cannot be before the credit note was issued ({credit.issue_date.isoformat()}).",
+            )
+        _check_refund_amount(credit, amount)
+    except InvalidInput as error:
+        references.checked(
+            earlier, repeated_reference, references.REFUNDS, error.errors, error.detail
+        )
+        raise
+    return references.checked(
+        earlier, repeated_reference, references.REFUNDS, {}, "The refund has problems."
+    )
 
 
 def record_offline_refund(
@@ -108,10 +156,15 @@ def record_offline_refund(
     now: datetime | None = None,
     actor: Actor,
     claim: idempotency.Claim | None = None,
+    repeated_reference: RepeatedReferencePolicy = "allow",
 ) -> Refund:
     """Billing staff: a refund sent by wire, ACH or check against a credit note's
     refund due; never more than what is outstanding on it. With `claim`, the
-    request's `Idempotency-Key` is stored with the refund (`billing.idempotency`)."""
+    request's `Idempotency-Key` is stored with the refund (`billing.idempotency`).
+
+    A reference the credit note's refunds already have is refused with
+    `RepeatedReference` when `repeated_reference` is `ask`, and recorded otherwise,
+    as an offline payment's is (`services.references`)."""
     actor.require_role("billing")
     now = now or utcnow()
     errors, clean_reference = _offline_errors(method, reference, sent_on, "sent_on", now)
@@ -120,12 +173,9 @@ def record_offline_refund(
     with db.transaction() as session:
         key = idempotency.claim_in(session, claim) if claim is not None else None
         credit = _locked_credit_note(session, credit_note_id)
-        if sent_on is not None and sent_on < credit.issue_date:
-            raise InvalidInput.for_field(
-                "sent_on",
-                f"Cannot be before the credit note was issued ({credit.issue_date.isoformat()}).",
-            )
-        _check_refund_amount(credit, amount)
+        # Checked with the credit note locked, so a double submission finds the first.
+        earlier = _same_reference(session, credit, clean_reference)
+        repeat_note = _check_offline_refund(credit, amount, sent_on, earlier, repeated_reference)
         refund = _new_refund(
             session,
             credit,
@@ -139,6 +189,7 @@ def record_offline_refund(
             reference=clean_reference,
             sent_on=sent_on or office_date(now),
             settled_at=now,
+            audit_note=repeat_note,
         )
         if key is not None:
             key.started(refund_id=refund.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
+from licensing.billing.services import references
 from licensing.billing.services._common import (
     _amount,
     _email_billing_contact,
@@ -23,34 +24,21 @@ from licensing.billing.services._common import (
     _reason,
     _settle_if_cleared,
 )
+from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.money import format_grouped, in_words, quantize
+from licensing.money import in_words, quantize
 from licensing.records import attributes
-
-# What to do with an offline payment whose reference the invoice already has (two
-# instalments may share one, so it is never refused outright): `ask` refuses it
-# with `RepeatedReference` until staff confirm (the console's form), `confirmed`
-# records it, `allow` records it without asking (the API, whose Idempotency-Key
-# is what guards retries). Either way its audit event names the earlier payments.
-RepeatedReferencePolicy = Literal["ask", "confirmed", "allow"]
-
-
-class RepeatedReference(InvalidInput):
-    """The invoice already has a payment with this reference: refused until billing
-    staff confirm it is a separate payment (`repeated_reference="confirmed"`)."""
 
 
 def _same_reference(session: Session, invoice: Invoice, reference: str) -> list[Payment]:
-    """The invoice's payments with `reference`, compared trimmed and case-insensitively.
+    """The invoice's payments with `reference` (`references.matching`).
 
     Every succeeded payment counts, refunded or not: an offline refund is made
     against a credit note, not a payment, and a refund does not make a second
-    entry of the same transfer right. The few payments of one invoice are
-    compared here rather than in SQL, whose lower() folds only ASCII on SQLite."""
-    wanted = reference.strip().casefold()
+    entry of the same transfer right."""
     payments = session.scalars(
         select(Payment)
         .where(
@@ -60,38 +48,7 @@ def _same_reference(session: Session, invoice: Invoice, reference: str) -> list[
         )
         .order_by(Payment.id)
     )
-    return [p for p in payments if (p.reference or "").strip().casefold() == wanted]
-
-
-def _described(payment: Payment) -> str:
-    """An earlier payment as staff read it on the page: amount, day received, who
-    recorded it."""
-    received = payment.received_on or office_date(payment.created_at)
-    amount = format_grouped(payment.amount, payment.currency)
-    return (
-        f"{amount} {payment.currency} received {received.isoformat()}, "
-        f"recorded by {payment.recorded_by}"
-    )
-
-
-def _repeat_note(earlier: list[Payment], policy: RepeatedReferencePolicy) -> str:
-    """The recorded payment's audit note: which payments already had its reference."""
-    heading = "Repeated reference confirmed" if policy == "confirmed" else "Repeated reference"
-    named = "; ".join(f"payment {p.id} ({_described(p)})" for p in earlier)
-    return f"{heading}: same as {named}."
-
-
-def _repeat_message(earlier: list[Payment]) -> str:
-    if len(earlier) == 1:
-        return (
-            "A payment with this reference is already recorded on this invoice: "
-            f"{_described(earlier[0])}."
-        )
-    listed = "; ".join(_described(p) for p in earlier)
-    return (
-        f"{len(earlier)} payments with this reference are already recorded on this "
-        f"invoice: {listed}."
-    )
+    return references.matching(payments, reference)
 
 
 def _new_payment(
@@ -138,9 +95,9 @@ def _apply(
         invoice.id,
         after={
             "payment_id": payment.id,
-            "amount": payment.amount,
+            "amount": quantize(payment.amount, payment.currency),
             "method": payment.method,
-            "amount_paid": invoice.amount_paid,
+            "amount_paid": quantize(invoice.amount_paid, invoice.currency),
         },
         actor=actor,
         note=payment.reference,
@@ -198,9 +155,9 @@ def record_offline_payment(
             ]
         # Checked with the invoice locked, so a double submission finds the first.
         earlier = _same_reference(session, invoice, clean_reference) if clean_reference else []
-        if earlier and repeated_reference == "ask" and "reference" not in errors:
-            errors["reference"] = [_repeat_message(earlier)]
-            raise RepeatedReference("The payment has problems.", errors)
+        repeat_note = references.checked(
+            earlier, repeated_reference, references.PAYMENTS, errors, "The payment has problems."
+        )
         if errors:
             raise InvalidInput("The payment has problems.", errors)
         payment = _new_payment(
@@ -215,7 +172,7 @@ def record_offline_payment(
             reference=clean_reference,
             received_on=received_on or office_date(now),
             note=(note or "").strip() or None,
-            audit_note=_repeat_note(earlier, repeated_reference) if earlier else None,
+            audit_note=repeat_note,
             # Money received offline is audited with its bank reference. A card
             # payment has none (its PaymentIntent names it), so, unlike a refund's,
             # the reference is no part of `Payment.SNAPSHOT`.
@@ -248,7 +205,12 @@ def accept_flagged_payment(
             )
         payment.amount = received
         PAYMENT.apply(
-            session, payment, "accept", actor=actor, note=reason, changes={"amount": received}
+            session,
+            payment,
+            "accept",
+            actor=actor,
+            note=reason,
+            changes={"amount": quantize(received, payment.currency)},
         )
         _apply(session, invoice, payment, actor=actor, now=now)
         return payment

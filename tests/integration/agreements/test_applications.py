@@ -126,6 +126,34 @@ def test_every_auto_reviewed_line_in_good_standing_is_approved_at_submission(
     assert "application.auto_approved" in _actions(application.id)
 
 
+def test_approving_and_issuing_audit_the_total_with_the_currencys_two_digits(
+    apply: Apply, vendor: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    staff = factories.staff_actor()
+    services.start_review(application.id, staff, now=NOW)
+    db.session().expire_all()  # the total read back from its column, as a new request reads it
+    services.approve(application.id, staff, policy=issuing(), now=NOW)
+
+    def total(action: str, entity_id: int) -> str:
+        event = (
+            db.session()
+            .scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == action, AuditEvent.entity_id == str(entity_id)
+                )
+            )
+            .one()
+        )
+        assert event.after is not None
+        value: str = json.loads(event.after)["total"]
+        return value
+
+    # Audit payloads are exported: never the column's four places ("8000.0000").
+    assert total("application.approved", application.id) == "8000.00"
+    assert total("agreement.issued", _agreement(application).id) == "8000.00"
+
+
 @pytest.mark.parametrize("config_changes", [{"auto_approve": False}])
 def test_auto_approval_can_be_switched_off(apply: Apply, vendor: Any) -> None:
     assert apply(vendor, AUTO_USE).state == "submitted"

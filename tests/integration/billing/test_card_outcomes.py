@@ -254,7 +254,7 @@ def test_a_card_attempt_is_audited_without_a_reference(
         )
         .one()
     )
-    # The amount is the balance due as the ledger computes it (four places).
+    # The balance due, rounded to the currency's minor unit (the ledger keeps four places).
     assert event.after == (
-        f'{{"amount":"45.0000","invoice":"{invoice.number}","method":"card","state":"pending"}}'
+        f'{{"amount":"45.00","invoice":"{invoice.number}","method":"card","state":"pending"}}'
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.billing import idempotency
+from licensing.billing import idempotency, services
 from licensing.billing.models import CreditNote, IdempotentRequest, Invoice, Payment
 from tests.support import factories
 from tests.support.factories import bearer
@@ -81,6 +82,41 @@ def test_a_card_refund_retried_after_its_answer_was_lost_is_not_refunded_again(
     rest = _refund(client, credit, billing_staff, "refund-once-2", {"method": "card"})
     assert rest.get_json()["amount"] == "50.00"
     assert _at_stripe(localstripe, payment) == [4000, 5000]
+
+
+def test_a_retry_whose_first_answer_was_lost_answers_the_refund_as_created_after_it_settles(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
+    body = {"method": "card", "amount": "40.00"}
+    with stripe_through(app, LostAnswer):
+        lost = _refund(client, credit, billing_staff, "refund-as-created", body)
+    assert lost.status_code == 502
+    (refund,) = refunds_of(credit)
+    # Stripe's answer is applied meanwhile (as the webhook or reconcile would).
+    report = services.reconcile_refunds(now=refund.created_at + timedelta(minutes=31))
+    assert report.applied == 1
+    db.session().refresh(refund)
+    assert refund.state == "succeeded"
+
+    retried = _refund(client, credit, billing_staff, "refund-as-created", body)
+    again = _refund(client, credit, billing_staff, "refund-as-created", body)
+
+    assert (retried.status_code, retried.headers["Idempotent-Replayed"]) == (201, "true")
+    answer = retried.get_json()
+    assert (answer["id"], answer["state"], answer["amount"]) == (refund.id, "pending", "40.00")
+    assert answer["stripe_refund_id"] is None
+    assert answer["settled_at"] is None
+    assert again.get_data() == retried.get_data()  # the same answer every time
+    # The refund as it stands is a GET away.
+    now = client.get(f"/api/v1/refunds/{refund.id}", headers=bearer(billing_staff))
+    assert now.get_json()["state"] == "succeeded"
+    assert _at_stripe(localstripe, payment) == [4000]
 
 
 def test_a_card_refund_retried_with_its_key_replays_the_first_answer(

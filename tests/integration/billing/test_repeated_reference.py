@@ -17,7 +17,7 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
-from licensing.billing.services.settlement import RepeatedReferencePolicy
+from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from tests.support.factories import bearer, billing_clerk
@@ -123,7 +123,10 @@ def test_ticking_record_it_anyway_records_the_payment_once_and_audits_the_confir
     signed_in(client, billing_staff)
     assert _second_instalment(client, invoice).startswith("422 ")
 
-    answer = _second_instalment(client, invoice, record_anyway="y")
+    # As the page posts it: the box, and the reference the warning was shown for.
+    answer = _second_instalment(
+        client, invoice, record_anyway="y", confirmed_reference="  fedwire 0042 "
+    )
 
     assert answer.startswith("302 ")
     payments = _payments(invoice)
@@ -137,6 +140,48 @@ def test_ticking_record_it_anyway_records_the_payment_once_and_audits_the_confir
     assert note is not None
     assert note.startswith("Repeated reference confirmed:")
     assert f"payment {first.id} (400.00 USD" in note
+
+
+def test_the_box_confirms_only_the_reference_it_was_shown_for(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    clerk = billing_clerk()
+    _paid_offline(invoice, clerk)
+    _paid_offline(invoice, clerk, "100.00", method="check", reference="CHK 77")
+    signed_in(client, billing_staff)
+    asked = _second_instalment(client, invoice)
+    assert asked.startswith("422 ")
+    assert 'name="confirmed_reference" type="hidden" value="  fedwire 0042 "' in asked
+
+    # Box ticked, but the reference changed to the check's: asked again, about the check.
+    changed = _second_instalment(
+        client,
+        invoice,
+        reference="chk 77",
+        record_anyway="y",
+        confirmed_reference="  fedwire 0042 ",
+    )
+
+    assert changed.startswith("422 ")
+    today = office_date(utcnow()).isoformat()
+    assert (
+        "A payment with this reference is already recorded on this invoice: "
+        f"100.00 USD received {today}, recorded by {clerk.name}."
+    ) in changed
+    assert 'name="confirmed_reference" type="hidden" value="chk 77"' in changed
+    assert 'id="record_anyway" name="record_anyway" type="checkbox" value="y">' in changed
+    assert len(_payments(invoice)) == 2
+    # Ticked again for the check's reference, it is recorded.
+    confirmed = _second_instalment(
+        client, invoice, reference="chk 77", record_anyway="y", confirmed_reference="chk 77"
+    )
+    assert confirmed.startswith("302 ")
+    assert [p.reference for p in _payments(invoice)] == ["FEDWIRE 0042", "CHK 77", "chk 77"]
 
 
 def test_the_api_records_a_repeated_reference_as_before_and_its_audit_event_notes_it(

@@ -1,0 +1,119 @@
+"""A bank reference already recorded: money received offline under a reference
+its invoice already has, or sent back offline under one its credit note already
+has. Two instalments (or two refunds) may share a reference, so a repeat is never
+refused outright; but the same transfer entered twice must not be recorded twice.
+One mechanism for both: find the earlier records, then ask, or record and say so
+in the audit note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from licensing.billing.models import Payment, Refund
+from licensing.calendar import office_date
+from licensing.errors import InvalidInput
+from licensing.money import format_grouped
+
+# What to do with a reference the document already has: `ask` refuses it with
+# `RepeatedReference` until staff confirm (the console's forms), `confirmed`
+# records it, `allow` records it without asking (the API, whose Idempotency-Key
+# is what guards retries). Either way its audit event names the earlier records.
+RepeatedReferencePolicy = Literal["ask", "confirmed", "allow"]
+
+Recorded = TypeVar("Recorded", Payment, Refund)
+
+
+class RepeatedReference(InvalidInput):
+    """The invoice (or credit note) already has a payment (or refund) with this
+    reference: refused until billing staff confirm it is a separate one
+    (`repeated_reference="confirmed"`)."""
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What the records compared are called in words."""
+
+    record: str  # "payment"
+    document: str  # "invoice"
+    dated: str  # "received": what the record's day says happened
+
+
+PAYMENTS = Ledger("payment", "invoice", "received")
+REFUNDS = Ledger("refund", "credit note", "sent")
+
+
+def normalized(reference: str | None) -> str:
+    """A reference as it is compared: trimmed and case-folded (in Python, so SQLite,
+    whose lower() folds only ASCII, and PostgreSQL agree)."""
+    return (reference or "").strip().casefold()
+
+
+def matching(records: Iterable[Recorded], reference: str) -> list[Recorded]:
+    """The records (a document's few, in order) whose reference is `reference`."""
+    wanted = normalized(reference)
+    return [r for r in records if r.reference is not None and normalized(r.reference) == wanted]
+
+
+def confirmed_for(
+    shown_for: str | None, reference: str | None, ticked: bool
+) -> RepeatedReferencePolicy:
+    """The policy a console form asks for: `confirmed` only when staff ticked the box
+    for this very reference (`shown_for`, the one the warning named); a reference
+    changed since is asked about again."""
+    if ticked and shown_for is not None and normalized(shown_for) == normalized(reference):
+        return "confirmed"
+    return "ask"
+
+
+def _day(record: Payment | Refund) -> str:
+    on = record.received_on if isinstance(record, Payment) else record.sent_on
+    return (on or office_date(record.created_at)).isoformat()
+
+
+def described(record: Payment | Refund, ledger: Ledger) -> str:
+    """An earlier record as staff read it on the page: amount, day, who recorded it."""
+    amount = format_grouped(record.amount, record.currency)
+    return (
+        f"{amount} {record.currency} {ledger.dated} {_day(record)}, "
+        f"recorded by {record.recorded_by}"
+    )
+
+
+def _message(earlier: list[Recorded], ledger: Ledger) -> str:
+    if len(earlier) == 1:
+        return (
+            f"A {ledger.record} with this reference is already recorded on this "
+            f"{ledger.document}: {described(earlier[0], ledger)}."
+        )
+    listed = "; ".join(described(r, ledger) for r in earlier)
+    return (
+        f"{len(earlier)} {ledger.record}s with this reference are already recorded on this "
+        f"{ledger.document}: {listed}."
+    )
+
+
+def _note(earlier: list[Recorded], policy: RepeatedReferencePolicy, ledger: Ledger) -> str:
+    heading = "Repeated reference confirmed" if policy == "confirmed" else "Repeated reference"
+    named = "; ".join(f"{ledger.record} {r.id} ({described(r, ledger)})" for r in earlier)
+    return f"{heading}: same as {named}."
+
+
+def checked(
+    earlier: list[Recorded],
+    policy: RepeatedReferencePolicy,
+    ledger: Ledger,
+    errors: dict[str, list[str]],
+    detail: str,
+) -> str | None:
+    """With the document locked (so a double submission finds the first): refuse a
+    repeat with `RepeatedReference` when `policy` is `ask`, naming each earlier
+    record beside the reference and keeping the other `errors`; else the audit
+    note naming them (None when nothing repeats)."""
+    if not earlier:
+        return None
+    if policy == "ask" and "reference" not in errors:
+        raise RepeatedReference(detail, {**errors, "reference": [_message(earlier, ledger)]})
+    return _note(earlier, policy, ledger)
