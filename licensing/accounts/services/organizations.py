@@ -40,7 +40,7 @@ def create_organization(
         organization.id,
         before=None,
         after=organization.snapshot(),
-        actor=Actor(actor) if actor else None,
+        actor=Actor.by_link(actor) if actor else None,
     )
     return organization
 
