@@ -153,3 +153,28 @@ def test_an_organization_filter_of_digits_other_than_ascii_is_a_422_on_the_api(
     assert response.status_code == 422
     assert is_problem(response)
     assert "query.organization" in body["errors"]
+
+
+@pytest.fixture
+def licensing_page(app: Flask, licensing_staff: Any, signed_in: Any) -> Any:
+    return signed_in(app.test_client(), licensing_staff)
+
+
+@SWEEP
+@given(query_args=query(FINANCE_FILTERS))
+def test_the_queue_health_licensing_staff_see_answers_any_filter(
+    licensing_page: Any, query_args: Any
+) -> None:
+    # Licensing staff see only the queues: the money filters are not theirs to get wrong.
+    response = licensing_page.get("/console/finance/", query_string=query_args)
+    unstorable = any("\x00" in value for value in query_args.values())
+    assert response.status_code == (422 if unstorable else 200), query_args
+
+
+@pytest.mark.parametrize("path", ["/api/v1/exports", "/api/v1/exports/invoices"])
+def test_a_vendor_asking_for_an_export_is_refused_with_a_problem_document(
+    app: Flask, vendor: Any, path: str
+) -> None:
+    response = app.test_client().get(path, headers=factories.bearer(vendor))
+    assert response.status_code == 403
+    assert is_problem(response)
