@@ -4,22 +4,38 @@ A use case takes an `Actor` argument instead of reading the current request:
 the edges (pages, API) make one from the request's principal, batch commands
 use `Actor.SYSTEM`. Role checks are made on the actor, in the use case, so the
 same rule holds whichever edge called it.
+
+An actor is one of three kinds, said outright rather than read from which ids
+happen to be missing (an actor without a user once counted as the system, so a
+permission requester's actor held every role):
+
+- `user`: a signed-in user (`Actor.of(principal)`), with their organization or
+  their staff roles;
+- `system`: `Actor.SYSTEM` alone, the batch commands and the worker: every role,
+  every organization;
+- `link`: someone with no account acting by a link they were sent (a permission
+  requester, the billing contact paying by an invoice link) or signing up
+  (`Actor.by_link(email, organization_id)`): no roles, and no organization's
+  records by sight; the use case reaches the one record the link names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from licensing.access import Principal, require_principal
 from licensing.errors import NotFound, PermissionDenied
 
+ActorKind = Literal["user", "system", "link"]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Actor:
-    """A signed-in user with their roles, the system running a batch job, or someone
-    acting by a link they were sent, with no account: no user, and no roles."""
+    """Who acts. Build one with `Actor.of`, `Actor.by_link` or use `Actor.SYSTEM`;
+    the audit log names `name` and `user_id` (None for the system and a link)."""
 
+    kind: ActorKind
     name: str
     user_id: int | None = None
     organization_id: int | None = None
@@ -27,31 +43,61 @@ class Actor:
 
     SYSTEM: ClassVar[Actor]
 
+    def __post_init__(self) -> None:
+        if (self.kind == "user") != (self.user_id is not None):
+            raise ValueError("a user actor, and only one, has a user id")
+        if self.kind != "user" and self.roles:
+            raise ValueError(f"a {self.kind} actor holds no roles")
+        if self.kind == "system" and self.organization_id is not None:
+            raise ValueError("the system actor acts for no organization")
+
     @classmethod
     def of(cls, principal: Principal) -> Actor:
-        """The actor of `principal`; a principal with user id 0 has no account (the
-        billing contact paying by an invoice link, `billing.links.payer`): no user,
-        so every audit event it writes names no user (None), as for the system."""
-        user_id = principal.user_id or None
-        return cls(principal.email, user_id, principal.organization_id, principal.roles)
+        """The actor of `principal`. A principal with user id 0 has no account (the
+        billing contact paying by an invoice link, `billing.links.payer`): a link
+        actor, so every audit event it writes names no user (None)."""
+        if not principal.user_id:
+            return cls.by_link(principal.email, principal.organization_id)
+        return cls(
+            kind="user",
+            name=principal.email,
+            user_id=principal.user_id,
+            organization_id=principal.organization_id,
+            roles=principal.roles,
+        )
+
+    @classmethod
+    def by_link(cls, email: str, organization_id: int | None = None) -> Actor:
+        """Someone with no account, known by `email`, acting by a link (for an
+        organization's record: its `organization_id`, kept for the record only)."""
+        return cls(kind="link", name=email, organization_id=organization_id)
 
     @property
     def is_system(self) -> bool:
-        """No user and no organization: a batch job (or a permission requester's
-        link, whose use cases check no roles). A link payer has an organization,
-        so it is a vendor without roles, never the system."""
-        return self.user_id is None and self.organization_id is None
+        """The batch commands and the worker: `Actor.SYSTEM`, nobody else."""
+        return self.kind == "system"
+
+    @property
+    def is_link(self) -> bool:
+        return self.kind == "link"
 
     @property
     def is_vendor(self) -> bool:
-        return self.organization_id is not None
+        """A user of an organization (a link actor with an organization is not one:
+        it may pay the invoice its link names, not act as the organization's user)."""
+        return self.kind == "user" and self.organization_id is not None
 
     @property
     def is_staff(self) -> bool:
-        return self.organization_id is None and bool(self.roles)
+        return self.kind == "user" and self.organization_id is None and bool(self.roles)
+
+    @property
+    def sees_every_organization(self) -> bool:
+        """Staff and the system read every organization's records."""
+        return self.is_system or self.is_staff
 
     def has_role(self, *roles: str) -> bool:
-        """Admins hold every staff role; the system holds every role."""
+        """Admins hold every staff role; the system holds every role; a link none."""
         if self.is_system:
             return True
         return self.is_staff and ("admin" in self.roles or bool(self.roles & set(roles)))
@@ -61,8 +107,11 @@ class Actor:
             raise PermissionDenied(f"Only staff with the {' or '.join(roles)} role may do this.")
 
     def may_see(self, organization_id: int) -> bool:
-        """Vendors see only their own organization's records; staff and the system all."""
-        return not self.is_vendor or self.organization_id == organization_id
+        """Staff and the system see every organization's records, a vendor user only
+        their own, a link actor none by organization (only what its link names)."""
+        if self.sees_every_organization:
+            return True
+        return self.is_vendor and self.organization_id == organization_id
 
     def require_sight(self, organization_id: int, what: str) -> None:
         """Answer "not found" for another organization's record, never "forbidden"."""
@@ -70,7 +119,7 @@ class Actor:
             raise NotFound(f"There is no {what}.")
 
 
-Actor.SYSTEM = Actor("system")
+Actor.SYSTEM = Actor(kind="system", name="system")
 
 
 def current_actor() -> Actor:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, session
+from flask import Response, current_app, g, session
 from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -70,6 +72,49 @@ class _Limiter(Limiter):
 
 limiter = _Limiter(key_func=get_remote_address)
 csrf = CSRFProtect()
+
+# When a client refused with a 429 may try again, in seconds, when nothing says.
+DEFAULT_RETRY_AFTER = 60
+_RETRY_AFTER = "licensing_retry_after"
+
+
+def retry_after(error: Exception | None = None) -> int:
+    """Seconds until a refused client may try again: what the 429's Retry-After
+    header and its words (the API's problem detail, the page) both say.
+
+    Computed once a request and kept: Flask-Limiter writes Retry-After again
+    after the error handler, from the clock a moment later, which said a second
+    less than the detail (or an hour against the detail's default minute, for an
+    hourly limit); `headers` puts this number back on the 429 (`kept_retry_after`).
+    A Retry-After already on the error's response wins, then the breached limit's
+    reset, rounded up so that trying again then is never too early.
+    """
+    kept = kept_retry_after()
+    if kept is None:
+        kept = _given_retry_after(error) or _until_the_limit_resets() or DEFAULT_RETRY_AFTER
+        setattr(g, _RETRY_AFTER, kept)
+    return kept
+
+
+def kept_retry_after() -> int | None:
+    """The number `retry_after` told this request's client, if it told one."""
+    kept: int | None = g.get(_RETRY_AFTER)
+    return kept
+
+
+def _given_retry_after(error: Exception | None) -> int | None:
+    response = getattr(error, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+
+def _until_the_limit_resets() -> int | None:
+    breached = limiter.current_limit
+    if breached is None:
+        return None
+    # The window's own reset time: `reset_at` is already a second past it, rounded.
+    resets_at = float(breached.window[0])
+    return max(1, math.ceil(resets_at - time.time()))
 
 
 class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyped

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 
+from licensing.extensions import kept_retry_after
+
 # A client's X-Request-Id is kept only when it is this plain (no spaces, no
 # control characters, nothing a log line or header could be split on).
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -138,9 +140,12 @@ _RETRY_STATUSES = frozenset({429, 503})
 def _retry_after_only_when_refused(response: Response) -> Response:
     """Flask-Limiter writes Retry-After on every answer of a rate-limited route, a
     200 or a 422 too; a client reads it as "wait, then retry", which only a 429
-    (or a 503) means. Its X-RateLimit-* headers stay."""
+    (or a 503) means. Its X-RateLimit-* headers stay. On a 429 it wrote the header
+    again from a later clock: put back the number the 429's words say."""
     if response.status_code not in _RETRY_STATUSES:
         response.headers.pop("Retry-After", None)
+    elif response.status_code == 429 and (told := kept_retry_after()) is not None:
+        response.headers["Retry-After"] = str(told)
     return response
 
 

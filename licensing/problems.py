@@ -17,6 +17,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import RoutingException
 
 from licensing import errors
+from licensing.extensions import retry_after
 
 PROBLEM_MIMETYPE = "application/problem+json"
 
@@ -161,10 +162,8 @@ def from_http_exception(error: HTTPException) -> Response:
     headers: dict[str, str] = {}
     for name, value in (data.get("headers") or {}).items():
         headers[name] = value
-    if error.response is not None:  # Flask-Limiter puts Retry-After there
-        for name in ("Retry-After", "Allow"):
-            if name in error.response.headers:
-                headers[name] = error.response.headers[name]
+    if error.response is not None and "Allow" in error.response.headers:
+        headers["Allow"] = error.response.headers["Allow"]
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     extra: dict[str, Any] = {}
@@ -180,8 +179,8 @@ def from_http_exception(error: HTTPException) -> Response:
             extra["errors"] = flat
     if status == 404 and not specific:
         detail = _without_trailing_slash() or detail
-    if status == 429:
-        headers.setdefault("Retry-After", "60")
+    if status == 429:  # the header and the detail say one number
+        headers["Retry-After"] = str(retry_after(error))
         detail = _over_the_limit(detail, headers["Retry-After"])
     return problem(status, title_for(status), detail, headers=headers, **extra)
 

@@ -104,14 +104,20 @@ def scoped_to(
 def seen_by(principal: Caller | None) -> object:
     """What `scoped` lets the caller see: everything, nothing, or the rows of one
     organization (its id; None for a caller with neither an organization nor a
-    staff role, who then sees rows of no organization). Hashable: statements
-    built for one caller are right for every caller it is equal for."""
+    staff role, who then sees rows of no organization; nothing for a link actor).
+    Hashable: statements built for one caller are right for every caller it is
+    equal for."""
     if principal is None and not has_request_context():
         return _EVERYTHING
     caller = principal or access.current_principal()
     if caller is None:
         return _NOTHING
-    if caller.is_staff or (isinstance(caller, Actor) and caller.is_system):
+    if isinstance(caller, Actor):
+        if caller.sees_every_organization:
+            return _EVERYTHING
+        if caller.is_link:  # it reaches the one record its link names, never a list
+            return _NOTHING
+    elif caller.is_staff:
         return _EVERYTHING
     return caller.organization_id
 

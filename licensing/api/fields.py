@@ -33,10 +33,21 @@ class Day(ma.fields.Date):
         return day
 
 
+class RecordId(ma.fields.Integer):
+    """An integer whose text, when given as text (a query string), is ASCII digits:
+    int() also reads Arabic-Indic or mathematical digits (12, 9), ids nobody typed as such."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and not value.isascii():
+            raise self.make_error("invalid")
+        validated: int = super()._validated(value)
+        return validated
+
+
 def record_id(**kwargs: Any) -> ma.fields.Integer:
     """The id of a record, bounded to the id columns' range: a larger number is a
     422 naming the range, never a database overflow."""
-    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_RECORD_ID), **kwargs)
+    return RecordId(validate=ma.validate.Range(min=1, max=MAX_RECORD_ID), **kwargs)
 
 
 def page_number() -> ma.fields.Integer:

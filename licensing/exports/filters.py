@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from licensing.calendar import DAY_RANGE_TEXT, OFFICE_TIMEZONE, parse_day
 from licensing.errors import InvalidInput
+from licensing.limits import record_id
 from licensing.money import is_currency
 from licensing.pricing.vocabulary import USES
 
@@ -112,12 +113,10 @@ def parse(
     basis = raw["by"] or (dataset.date_bases[0] if dataset.date_bases else None)
     if raw["by"] and dataset.date_bases and basis not in dataset.date_bases:
         errors["by"] = [f"Must be one of: {', '.join(dataset.date_bases)}."]
-    organization_id = None
-    if raw["organization"]:
-        if raw["organization"].isdigit() and 0 < int(raw["organization"]) < 2**31:
-            organization_id = int(raw["organization"])
-        else:
-            errors["organization"] = ["An organization id, a whole number."]
+    organization_id = record_id(raw["organization"]) if raw["organization"] else None
+    if raw["organization"] and organization_id is None:
+        # ASCII digits only: "²" is a digit to str.isdigit() and a ValueError to int().
+        errors["organization"] = ["An organization id, a whole number."]
     state = raw["state"] or None
     if state and "state" in accepted and state not in dataset.states:
         errors["state"] = [f"Must be one of: {', '.join(dataset.states)}."]

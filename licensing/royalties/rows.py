@@ -473,17 +473,58 @@ def _deep_nesting(window: bytes) -> bool:
     return _DEEP in window.translate(_OPENERS_AS_BRACKET, _WHITESPACE)
 
 
+# The parser also reads a lone UTF-16 surrogate escape ("\ud800", which no database
+# stores) as "?", silently: a report naming one is refused as every other body is
+# (`limits`). An escape is one whose backslash run is odd ("\\ud800" is text).
+_SURROGATE_ESCAPE = re.compile(rb"(\\+)u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
+_LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_HIGH_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+_ESCAPE_BYTES = 6  # \uXXXX
+_EDGE = 2 * _ESCAPE_BYTES  # escapes this near a window's edge are judged in the next
+
+
+def _lone_surrogate(window: bytes, start: int, end: int) -> bool:
+    """Whether an escape whose backslash is at [start, end) of `window` is a lone
+    surrogate: a high one not followed by a low one, or a low one not after a high."""
+    if b"\\ud" not in window and b"\\uD" not in window:
+        return False  # nearly every report: no such escape at all
+    for found in _SURROGATE_ESCAPE.finditer(window):
+        if len(found.group(1)) % 2 == 0:
+            continue  # an escaped backslash, then the text "ud..."
+        at = found.end(1) - 1
+        if not start <= at < end:
+            continue
+        if found.group(2) in b"89abAB":
+            if not _LOW_ESCAPE.match(window, at + _ESCAPE_BYTES):
+                return True
+        elif at < _ESCAPE_BYTES or not _HIGH_ESCAPE.match(window, at - _ESCAPE_BYTES):
+            return True
+    return False
+
+
 def _unsafe_json(file: IO[bytes]) -> str | None:
     """Why the JSON body must not reach the parser, if it must not."""
     file.seek(0)
     tail = b","  # so that a number at the very start is seen as one
-    while block := file.read(_SCAN_CHUNK):
+    block = file.read(_SCAN_CHUNK)
+    first = True
+    while block:
+        following = file.read(_SCAN_CHUNK)
         window = tail + block
         if _long_number(window):
             return "A number in the body is too long (over 40 digits, or a 10-digit exponent)."
         if _deep_nesting(window):
             return "The body nests deeper than 32 levels."
+        # The tail was judged in the window before, but for its last few bytes.
+        start = 0 if first else len(tail) - _EDGE
+        end = len(window) - _EDGE if following else len(window)
+        if _lone_surrogate(window, start, end):
+            return (
+                "The body contains a lone UTF-16 surrogate escape (such as \\ud800), "
+                "which cannot be stored; remove it and send the report again."
+            )
         tail = window[-_SCAN_OVERLAP:]
+        block, first = following, False
     file.seek(0)
     return None
 

@@ -23,7 +23,7 @@ from licensing.actors import Actor, current_actor
 from licensing.calendar import office_date, parse_day
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.limits import shows_unstorable_on_form
+from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.forms import COLUMN_LABELS, COLUMN_WORDS
@@ -442,9 +442,8 @@ def _queue_filter() -> queries.QueueFilter:
     return queries.QueueFilter(
         state=state if state in PERIOD_STATES else None,
         agreement=request.args.get("agreement", "").strip()[:40] or None,
-        organization_id=int(organization)
-        if organization.isdigit() and len(organization) < 10
-        else None,
+        # ASCII digits only: "²" is a digit to str.isdigit() and a ValueError to int().
+        organization_id=record_id(organization),
         period_start=period_start,
     )
 

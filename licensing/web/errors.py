@@ -14,6 +14,7 @@ from werkzeug.routing import BuildError, RequestRedirect
 from werkzeug.wrappers import Response
 
 from licensing import errors, problems
+from licensing.extensions import retry_after
 
 MACHINE_PREFIXES = ("/api/", "/webhooks/")
 
@@ -79,7 +80,9 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
     if error.code == 413:
         return _page(413, "Too large to send", _too_large())
     title, detail = _in_plain_words(error)
-    response = error.get_response()  # with its headers (Retry-After, Allow)
+    response = error.get_response()  # with its headers (Allow)
+    if error.code == 429:  # the header and the words say one number
+        response.headers["Retry-After"] = str(retry_after(error))
     body, _status = _page(error.code or 500, title, detail)
     response.set_data(body)
     response.mimetype = "text/html"
@@ -106,13 +109,10 @@ _NOT_FOUND = (
 
 
 def _too_many(error: HTTPException) -> str:
-    """What a 429 page says: when to try again, from the Retry-After header that
-    Flask-Limiter puts on the answer (seconds; a minute when it is absent)."""
-    retry_after = error.response.headers.get("Retry-After") if error.response else None
-    seconds = int(retry_after) if retry_after and retry_after.isdigit() else 60
+    """What a 429 page says: when to try again, the number its Retry-After says."""
     return (
         "Too many attempts came from your address in a short time, so this one was "
-        f"refused and nothing was saved. Try again in {_duration(seconds)}."
+        f"refused and nothing was saved. Try again in {_duration(retry_after(error))}."
     )
 
 

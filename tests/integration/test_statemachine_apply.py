@@ -43,7 +43,7 @@ def test_apply_steps_stamps_audits_and_notifies(app: Any) -> None:
     tickets.on("close")(lambda session, record, actor, note: heard.append((actor.name, note)))
     ticket = Ticket(id=7)
     moment = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-    actor = Actor("pat@licensing-office.example", user_id=None)
+    actor = Actor.by_link("pat@licensing-office.example")
     session = db.session()
     tickets.apply(
         session, ticket, "close", actor=actor, note="done", changes={"by": "pat"}, at=moment

@@ -33,7 +33,7 @@ def create_organization(
     _refuse(errors)
     organization = Organization(**clean, standing=APPLYING, created_at=utcnow())
     audit.record_new(
-        session, organization, "organization.created", actor=Actor(actor) if actor else None
+        session, organization, "organization.created", actor=Actor.by_link(actor) if actor else None
     )
     return organization
 

@@ -117,10 +117,10 @@ def by_status_token(
 
 
 def requester(request: PermissionRequest) -> Actor:
-    """The requester, who acts through the link emailed to them (no account).
-    Only for the audit: an actor without a user counts as the system in role
-    checks, so requester use cases make none (the link is their authority)."""
-    return Actor(request.requester_email)
+    """The requester, who acts through the link emailed to them (no account): a
+    link actor, holding no role and seeing no organization's records, whose
+    authority is the link (the use case found the request by its token)."""
+    return Actor.by_link(request.requester_email)
 
 
 # --- loading and changing a request ------------------------------------------------
@@ -233,7 +233,7 @@ def add_staff_message(
     internal: bool = False,
 ) -> PermissionMessage:
     """A message from the acting staff member (the office, when the system acts)."""
-    user = None if actor.is_system else session.get(User, actor.user_id)
+    user = None if actor.user_id is None else session.get(User, actor.user_id)
     name = user.full_name if user else (mail.OFFICE_NAME if actor.is_system else actor.name)
     return add_message(
         session,

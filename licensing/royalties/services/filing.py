@@ -20,6 +20,7 @@ from licensing.audit import services as audit
 from licensing.calendar import office_date
 from licensing.db import Money, utcnow
 from licensing.errors import Conflict, InvalidInput
+from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.records import attributes
@@ -214,8 +215,8 @@ def _check_submission(submission: Submission, previewing: bool) -> None:
 def _report_id(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
         return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 10:
-        return _report_id(int(value.strip()))
+    if isinstance(value, str):  # ASCII digits only: int("²") is a ValueError
+        return record_id(value)
     return None
 
 

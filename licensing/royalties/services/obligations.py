@@ -196,7 +196,9 @@ def all_periods(
     """The reporting periods of every agreement the actor may see."""
     today = office_date(now or utcnow())
     session = db.session()
-    if actor.is_vendor:
+    if not actor.sees_every_organization:
+        if not actor.is_vendor:
+            return []  # a link actor sees no organization's periods
         organization_id = actor.organization_id
     # One query each for the agreements (with what obligations() reads of them), their
     # current reports and those reports' invoice numbers, however many agreements.
