@@ -11,6 +11,11 @@ from licensing.clock import now_option
 from licensing.permissions import services
 
 
+def expire_due(now: datetime | None = None) -> services.ExpiryReport:
+    """The `permissions expire` job, for the command and the worker."""
+    return services.expire_due(now)
+
+
 @click.command("expire")
 @now_option
 @with_appcontext
@@ -22,4 +27,4 @@ def expire(now: datetime) -> None:
     Idempotent and safe on several hosts at once: rows are claimed with
     FOR UPDATE SKIP LOCKED on PostgreSQL.
     """
-    click.echo(str(services.expire_due(now)))
+    click.echo(str(expire_due(now)))
