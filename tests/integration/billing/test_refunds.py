@@ -8,7 +8,7 @@ import copy
 import io
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -365,3 +365,44 @@ def test_two_staff_refunding_the_same_credit_note_at_once_refund_it_once(
     assert "owes no refund" in sorted(outcomes)[0]
     with committed_app.app_context():
         assert len(db.session().scalars(select(Refund)).all()) == 1
+
+
+def test_offline_money_is_stored_succeeded_trimmed_and_dated_today_at_the_office(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    # 03:00 UTC on 1 March is still 28 February in the office's time zone.
+    now = datetime(2027, 3, 1, 3, 0, tzinfo=UTC)
+    invoice = invoice_for(vendor, ("500.00",))
+    payment = services.record_offline_payment(
+        invoice.id,
+        method="wire",
+        amount=Decimal("500.00"),
+        reference="  W-77  ",
+        now=now,
+        actor=billing_clerk(),
+    )
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("100.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    refund = services.record_offline_refund(
+        credit.id,
+        method="check",
+        amount=Decimal("40.00"),
+        reference=" CHK-9 ",
+        now=now,
+        actor=billing_clerk(),
+    )
+    dated = services.record_offline_refund(
+        credit.id,
+        method="ach",
+        amount=Decimal("10.00"),
+        reference="ACH-3",
+        sent_on=date(2027, 2, 20),
+        now=now,
+        actor=billing_clerk(),
+    )
+    assert (payment.method, payment.state, payment.amount) == ("wire", "succeeded", 500)
+    assert (payment.reference, payment.received_on) == ("W-77", date(2027, 2, 28))
+    assert (refund.method, refund.state, refund.amount) == ("check", "succeeded", 40)
+    assert (refund.reference, refund.sent_on) == ("CHK-9", date(2027, 2, 28))
+    assert (dated.reference, dated.sent_on) == ("ACH-3", date(2027, 2, 20))
