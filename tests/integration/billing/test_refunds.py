@@ -371,38 +371,22 @@ def test_offline_money_is_stored_succeeded_trimmed_and_dated_today_at_the_office
     app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
 ) -> None:
     # 03:00 UTC on 1 March is still 28 February in the office's time zone.
-    now = datetime(2027, 3, 1, 3, 0, tzinfo=UTC)
+    told: dict[str, Any] = {"now": datetime(2027, 3, 1, 3, 0, tzinfo=UTC), "actor": billing_clerk()}
     invoice = invoice_for(vendor, ("500.00",))
-    payment = services.record_offline_payment(
-        invoice.id,
-        method="wire",
-        amount=Decimal("500.00"),
-        reference="  W-77  ",
-        now=now,
-        actor=billing_clerk(),
+    paid = services.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("500.00"), reference="  W-77  ", **told
     )
     credit = services.issue_credit_note(
         invoice.id, amount=Decimal("100.00"), reason="Seat removed", actor=billing_clerk()
     )
-    refund = services.record_offline_refund(
-        credit.id,
-        method="check",
-        amount=Decimal("40.00"),
-        reference=" CHK-9 ",
-        now=now,
-        actor=billing_clerk(),
+    undated, dated = (
+        services.record_offline_refund(
+            credit.id, method=method, amount=Decimal("10.00"), reference=ref, sent_on=on, **told
+        )
+        for method, ref, on in (("check", " CHK-9 ", None), ("ach", "ACH-3", date(2027, 2, 20)))
     )
-    dated = services.record_offline_refund(
-        credit.id,
-        method="ach",
-        amount=Decimal("10.00"),
-        reference="ACH-3",
-        sent_on=date(2027, 2, 20),
-        now=now,
-        actor=billing_clerk(),
-    )
-    assert (payment.method, payment.state, payment.amount) == ("wire", "succeeded", 500)
-    assert (payment.reference, payment.received_on) == ("W-77", date(2027, 2, 28))
-    assert (refund.method, refund.state, refund.amount) == ("check", "succeeded", 40)
-    assert (refund.reference, refund.sent_on) == ("CHK-9", date(2027, 2, 28))
-    assert (dated.reference, dated.sent_on) == ("ACH-3", date(2027, 2, 20))
+    assert (paid.method, paid.state, paid.reference) == ("wire", "succeeded", "W-77")
+    assert paid.received_on == date(2027, 2, 28)
+    assert (undated.method, undated.state, undated.reference) == ("check", "succeeded", "CHK-9")
+    assert (undated.sent_on, undated.amount) == (date(2027, 2, 28), Decimal("10.00"))
+    assert (dated.method, dated.reference, dated.sent_on) == ("ach", "ACH-3", date(2027, 2, 20))
