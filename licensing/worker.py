@@ -7,8 +7,10 @@ app context of its own (a fresh session each time); a job that raises is
 logged and tried again at its next turn, and the other jobs carry on.
 
 The schedule lives in this process, so a worker runs every job as soon as it
-starts and then at each job's interval. Operators who prefer cron run the same
-service functions through their commands (`licensing outbox send`, ...).
+starts and then at each job's interval. What a job calls, with which settings,
+is its command's job function in the feature's `cli.py` (`royalties.cli.remind_due`),
+so operators who prefer cron run the very same calls through the commands
+(`licensing outbox send`, ...).
 """
 
 from __future__ import annotations
@@ -25,14 +27,12 @@ from types import FrameType
 
 from flask import Flask
 
-from licensing.agreements import services as agreements
-from licensing.billing import idempotency
-from licensing.billing import services as billing
-from licensing.config import Config, current_config
-from licensing.mail import services as mail
-from licensing.mail.smtp import Delivery
-from licensing.permissions import services as permissions
-from licensing.royalties import services as royalties
+from licensing.agreements import cli as agreements
+from licensing.billing import cli as billing
+from licensing.config import Config
+from licensing.mail import cli as mail
+from licensing.permissions import cli as permissions
+from licensing.royalties import cli as royalties
 
 log = logging.getLogger("licensing.worker")
 
@@ -52,32 +52,14 @@ class Job:
     skip_reason: Callable[[Config], str | None] = lambda _config: None
 
 
-def _deliver_mail() -> object:
-    return mail.deliver_due(Delivery.from_config(current_config()))
-
-
-def _expire_applications() -> object:
-    return agreements.expire()
-
-
-def _expire_permissions() -> object:
-    return permissions.expire_due()
-
-
+# Each job is its command's (the feature's cli.py says what it calls, with which
+# settings); here only how the worker's log words two of them.
 def _reconcile_payments() -> object:
-    return f"{billing.reconcile_payments()}; {billing.reconcile_refunds()}"
+    return "; ".join(str(report) for report in billing.reconcile_due())
 
 
 def _prune_idempotency_keys() -> object:
-    return f"{idempotency.prune()} pruned"
-
-
-def _remind_reports() -> object:
-    return royalties.send_reminders(standing_days=current_config().overdue_standing_days)
-
-
-def _process_overdue() -> object:
-    return billing.process_overdue(standing_days=current_config().overdue_standing_days)
+    return f"{billing.prune_due()} pruned"
 
 
 def _needs_stripe(config: Config) -> str | None:
@@ -85,13 +67,13 @@ def _needs_stripe(config: Config) -> str | None:
 
 
 JOBS: tuple[Job, ...] = (
-    Job("outbox send", MINUTE, _deliver_mail),
-    Job("applications expire", HOUR, _expire_applications),
-    Job("permissions expire", HOUR, _expire_permissions),
+    Job("outbox send", MINUTE, mail.send_due),
+    Job("applications expire", HOUR, agreements.expire_due),
+    Job("permissions expire", HOUR, permissions.expire_due),
     Job("payments reconcile", HOUR, _reconcile_payments, _needs_stripe),
     Job("payments prune-keys", HOUR, _prune_idempotency_keys),
-    Job("reports remind", HOUR, _remind_reports),
-    Job("invoices overdue", DAY, _process_overdue),
+    Job("reports remind", HOUR, royalties.remind_due),
+    Job("invoices overdue", DAY, billing.overdue_due),
 )
 
 

@@ -338,9 +338,8 @@ def staff_recipients(session: Session, role: str) -> list[str]:
     return sorted(holders)
 
 
-def get_member(session: Session, user_id: int, principal: Caller | None = None) -> User:
-    """A user the caller may see: staff see all users, vendors their colleagues."""
-    return get_owned(session, User, user_id, principal, entity="user")
+# A user the caller may see: staff see all users, vendors their colleagues.
+get_member = OwnedGetter(User, "user")
 
 
 # Kept per process: the dashboard asks on every visit (see `ScopedStatement`).

@@ -11,6 +11,11 @@ from licensing.agreements import services
 from licensing.clock import now_option
 
 
+def expire_due(now: datetime | None = None) -> services.ExpiryReport:
+    """The `applications expire` job, for the command and the worker."""
+    return services.expire(now=now)
+
+
 @click.command("expire")
 @now_option
 @with_appcontext
@@ -21,7 +26,7 @@ def expire(now: datetime) -> None:
     Idempotent and safe on several hosts at once: run it from a scheduler, e.g.
     every hour.
     """
-    report = services.expire(now=now)
+    report = expire_due(now)
     click.echo(str(report))
     for label, items in (
         ("lapsed", report.lapsed),

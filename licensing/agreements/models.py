@@ -135,10 +135,15 @@ class Application(Snapshotted, Base):
         foreign_keys="Agreement.application_id", uselist=False, viewonly=True
     )
 
+    @staticmethod
+    def reference_of(application_id: int) -> str:
+        """How people name application `application_id`: `APP-000042` (also for
+        the rows lists read as columns, and the audit log's labels)."""
+        return f"APP-{application_id:06d}"
+
     @property
     def reference(self) -> str:
-        """How people name it: `APP-000042`."""
-        return f"APP-{self.id:06d}"
+        return self.reference_of(self.id)
 
     @property
     def submitted_quote(self) -> QuoteVersion | None:

@@ -202,7 +202,7 @@ class ApplicationRow:
 
     @property
     def reference(self) -> str:
-        return f"APP-{self.id:06d}"
+        return Application.reference_of(self.id)
 
     @property
     def to_be_priced(self) -> bool:
@@ -276,7 +276,7 @@ class QueueApplication(NamedTuple):
 
     @property
     def reference(self) -> str:
-        return f"APP-{self.id:06d}"
+        return Application.reference_of(self.id)
 
 
 # The queue's columns, with the joins its orders need (assignee, organization).
@@ -640,7 +640,7 @@ class WaitingApplication:
 
     @property
     def reference(self) -> str:
-        return f"APP-{self.id:06d}"
+        return Application.reference_of(self.id)
 
 
 _WAITING_APPLICATIONS = select(

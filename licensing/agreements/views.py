@@ -55,7 +55,7 @@ from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
-from licensing.web.records import numbered_record
+from licensing.web.records import named_by_id, numbered_record
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
@@ -591,6 +591,7 @@ _WAITING_GROUPS = (
 
 
 numbered_record("agreement", Agreement, Agreement.number)
+named_by_id("application", Application.reference_of)
 
 
 @dashboard_context

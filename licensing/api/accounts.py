@@ -61,44 +61,44 @@ def _profile_text(name: str, *, required: bool = False, **kwargs: Any) -> ma.fie
 # --- schemas ---------------------------------------------------------------------
 
 
-class OrganizationInputSchema(ma.Schema):
-    legal_name = _profile_text(
-        "legal_name", required=True, metadata={"example": "Northwind Health Software Inc."}
-    )
-    organization_type = vocabulary(ORGANIZATION_TYPES, required=True)
-    address_line1 = _profile_text(
-        "address_line1", required=True, metadata={"example": "200 Harbor Way"}
-    )
-    address_line2 = _profile_text("address_line2")
-    city = _profile_text("city", required=True, metadata={"example": "Portland"})
-    region = _profile_text("region", metadata={"example": "OR"})
-    postal_code = _profile_text("postal_code", metadata={"example": "97201"})
-    country = ma.fields.String(
-        required=True,
-        validate=Length(equal=2, error="Use the two-letter ISO 3166-1 code, such as US."),
-        metadata={"example": "US"},
-    )
-    billing_contact_name = _profile_text("billing_contact_name", required=True)
-    billing_email = ma.fields.Email(
-        required=True, validate=Length(max=Organization.LIMITS["billing_email"])
-    )
-    tax_id = _profile_text("tax_id")
+def _organization_fields(*, creating: bool) -> dict[str, ma.fields.Field[Any]]:
+    """An organization's profile fields, in the order the API document lists them:
+    to create one, the fields it must have are required and some show an example;
+    to update one, any field may be sent (vendors may not change `legal_name` or
+    `organization_type`)."""
+
+    def text(name: str, needed: bool = False, example: str | None = None) -> ma.fields.String:
+        shown = {"metadata": {"example": example}} if creating and example else {}
+        return _profile_text(name, required=creating and needed, **shown)
+
+    country_error = "Use the two-letter ISO 3166-1 code, such as US."
+    return {
+        "legal_name": text("legal_name", True, "Northwind Health Software Inc."),
+        "organization_type": vocabulary(ORGANIZATION_TYPES, required=creating),
+        "address_line1": text("address_line1", True, "200 Harbor Way"),
+        "address_line2": text("address_line2"),
+        "city": text("city", True, "Portland"),
+        "region": text("region", example="OR"),
+        "postal_code": text("postal_code", example="97201"),
+        "country": ma.fields.String(
+            required=creating,
+            validate=Length(equal=2, error=country_error if creating else None),
+            metadata={"example": "US"} if creating else {},
+        ),
+        "billing_contact_name": text("billing_contact_name", True),
+        "billing_email": ma.fields.Email(
+            required=creating, validate=Length(max=Organization.LIMITS["billing_email"])
+        ),
+        "tax_id": text("tax_id"),
+    }
 
 
-class OrganizationUpdateSchema(ma.Schema):
-    """Any profile field; vendors may not change `legal_name` or `organization_type`."""
-
-    legal_name = _profile_text("legal_name")
-    organization_type = vocabulary(ORGANIZATION_TYPES)
-    address_line1 = _profile_text("address_line1")
-    address_line2 = _profile_text("address_line2")
-    city = _profile_text("city")
-    region = _profile_text("region")
-    postal_code = _profile_text("postal_code")
-    country = ma.fields.String(validate=Length(equal=2))
-    billing_contact_name = _profile_text("billing_contact_name")
-    billing_email = ma.fields.Email(validate=Length(max=Organization.LIMITS["billing_email"]))
-    tax_id = _profile_text("tax_id")
+OrganizationInputSchema = ma.Schema.from_dict(
+    _organization_fields(creating=True), name="OrganizationInputSchema"
+)
+OrganizationUpdateSchema = ma.Schema.from_dict(
+    _organization_fields(creating=False), name="OrganizationUpdateSchema"
+)
 
 
 class OrganizationSchema(ma.Schema):

@@ -15,6 +15,28 @@ from licensing.config import current_config
 from licensing.errors import DomainError
 
 
+def reconcile_due(
+    now: datetime | None = None, older_than: timedelta = services.RECONCILE_AFTER
+) -> tuple[services.ReconcileReport, services.ReconcileReport]:
+    """The `payments reconcile` job, for the command and the worker: card payments,
+    then card refunds, still pending after `older_than`."""
+    return (
+        services.reconcile_payments(now=now, older_than=older_than),
+        services.reconcile_refunds(now=now, older_than=older_than),
+    )
+
+
+def prune_due(now: datetime | None = None) -> int:
+    """The `payments prune-keys` job, for the command and the worker: how many went."""
+    return idempotency.prune(now=now)
+
+
+def overdue_due(now: datetime | None = None) -> services.OverdueReport:
+    """The `invoices overdue` job, for the command and the worker: under the running
+    app's OVERDUE_STANDING_DAYS."""
+    return services.process_overdue(standing_days=current_config().overdue_standing_days, now=now)
+
+
 @click.command("reconcile")
 @click.option(
     "--older-than-minutes",
@@ -28,12 +50,8 @@ from licensing.errors import DomainError
 @with_appcontext
 def reconcile(older_than_minutes: int, now: datetime) -> None:
     """Apply what Stripe says about card payments and card refunds whose outcome is unknown."""
-    older_than = timedelta(minutes=older_than_minutes)
     try:
-        reports = (
-            services.reconcile_payments(now=now, older_than=older_than),
-            services.reconcile_refunds(now=now, older_than=older_than),
-        )
+        reports = reconcile_due(now, timedelta(minutes=older_than_minutes))
     except DomainError as error:
         raise click.ClickException(error.detail) from None
     for report in reports:
@@ -48,7 +66,7 @@ def reconcile(older_than_minutes: int, now: datetime) -> None:
 def prune_keys(now: datetime) -> None:
     """Forget the Idempotency-Key records of API requests older than 24 hours
     (a retry with such a key is carried out anew). Idempotent."""
-    click.echo(f"{idempotency.prune(now=now)} idempotency keys pruned")
+    click.echo(f"{prune_due(now)} idempotency keys pruned")
 
 
 @click.command("overdue")
@@ -58,7 +76,7 @@ def overdue(now: datetime) -> None:
     """Email reminders for overdue invoices (at most weekly), issue late-fee
     invoices per the agreement's terms, and move organizations with an invoice
     overdue beyond OVERDUE_STANDING_DAYS to pending_payment. Idempotent."""
-    report = services.process_overdue(standing_days=current_config().overdue_standing_days, now=now)
+    report = overdue_due(now)
     for number in report.late_fee_invoices:
         click.echo(f"late fee invoice {number}")
     for name in report.pending_payment:

@@ -6,8 +6,14 @@ import click
 from flask.cli import with_appcontext
 
 from licensing.config import current_config
-from licensing.mail.services import deliver_due
+from licensing.mail.services import DeliveryReport, deliver_due
 from licensing.mail.smtp import Delivery
+
+
+def send_due(limit: int = 500) -> DeliveryReport:
+    """The `outbox send` job, for the command and the worker: deliver what is due
+    as the running app's settings say (`Delivery.from_config`)."""
+    return deliver_due(Delivery.from_config(current_config()), limit=limit)
 
 
 @click.command("send")
@@ -26,7 +32,7 @@ def send(limit: int) -> None:
     sender. Exits 1 when the SMTP server could not be reached or refused
     messages (they stay queued for the next run).
     """
-    report = deliver_due(Delivery.from_config(current_config()), limit=limit)
+    report = send_due(limit)
     click.echo(str(report))
     if report.deferred or report.failed:
         raise SystemExit(1)

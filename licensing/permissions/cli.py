@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask.cli import with_appcontext
 
+from licensing.clock import now_option
 from licensing.permissions import services
 
 
+def expire_due(now: datetime | None = None) -> services.ExpiryReport:
+    """The `permissions expire` job, for the command and the worker."""
+    return services.expire_due(now)
+
+
 @click.command("expire")
+@now_option
 @with_appcontext
-def expire() -> None:
+def expire(now: datetime) -> None:
     """Expire `needs_info` requests unanswered for 5 US business days, expire
     unconfirmed requests whose 48-hour link lapsed, and close reconsideration
     windows 14 days after a denial.
@@ -18,4 +27,4 @@ def expire() -> None:
     Idempotent and safe on several hosts at once: rows are claimed with
     FOR UPDATE SKIP LOCKED on PostgreSQL.
     """
-    click.echo(str(services.expire_due()))
+    click.echo(str(expire_due(now)))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar
 from licensing.access import Principal
 from licensing.accounts.models import User
-from licensing.accounts.queries import ScopedStatement, get_owned, listed_name, scoped
+from licensing.accounts.queries import OwnedGetter, ScopedStatement, listed_name, scoped
 from licensing.errors import NotFound
 from licensing.limits import record_id
 
@@ -127,11 +127,8 @@ def _filtered(
     return scoped(statement, PermissionRequest, principal)
 
 
-def get_request(
-    session: Session, request_id: int, principal: Principal | None = None
-) -> PermissionRequest:
-    """A request the caller may see (staff: any; vendors: their organization's), else 404."""
-    return get_owned(session, PermissionRequest, request_id, principal, entity="permission request")
+# A request the caller may see (staff: any; vendors: their organization's), else 404.
+get_request = OwnedGetter(PermissionRequest, "permission request")
 
 
 # Kept per process (`ScopedStatement`): the vendor dashboard asks on every visit.

@@ -13,6 +13,12 @@ from licensing.config import current_config
 from licensing.royalties import services
 
 
+def remind_due(now: datetime | None = None) -> services.ReminderRun:
+    """The `reports remind` job, for the command and the worker: reminders, and the
+    standing rule under the running app's OVERDUE_STANDING_DAYS."""
+    return services.send_reminders(standing_days=current_config().overdue_standing_days, now=now)
+
+
 @click.command("remind")
 @now_option
 @with_appcontext
@@ -20,5 +26,4 @@ def remind(now: datetime) -> None:
     """Email reminders 14 days before a report is due, on the due date and every 14 days
     while it is overdue; hold at pending_payment an organization with a report overdue
     beyond the standing threshold (30 days). Idempotent; run it daily or hourly."""
-    days = current_config().overdue_standing_days
-    click.echo(str(services.send_reminders(standing_days=days, now=now)))
+    click.echo(str(remind_due(now)))

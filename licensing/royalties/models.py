@@ -98,9 +98,19 @@ class RoyaltyReport(Base):
     flags = StoredJson[list[str]]("flags_json", empty="[]")
     credit_notes = StoredJson[list[str]]("credit_notes_json", empty="[]")
 
+    @staticmethod
+    def reference_of(report_id: int) -> str:
+        """How people name report `report_id`: `RR-000042`."""
+        return f"RR-{report_id:06d}"
+
     @property
     def reference(self) -> str:
-        return f"RR-{self.id:06d}"
+        return self.reference_of(self.id)
+
+    @property
+    def amends_reference(self) -> str | None:
+        """The reference of the report this one amends, read without loading it."""
+        return None if self.amends_id is None else self.reference_of(self.amends_id)
 
     def snapshot(self) -> dict[str, Any]:
         return {

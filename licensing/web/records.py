@@ -4,15 +4,15 @@ linked to its console page when the viewer may open it.
 
 `record_refs(pairs)` reads the numbers of every invoice, agreement, credit note
 and permission request in one query per type (a page of audit rows is one call);
-each feature registers its numbered records (`numbered_record`), so this module
-imports none of them.
+each feature registers its numbered records (`numbered_record`) and those named
+from their id (`named_by_id`), so this module imports none of them.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,17 @@ def _numbered() -> dict[str, tuple[Any, Any]]:
     return _NUMBERED
 
 
+# entity type -> how people name a record of it from its id alone, no query needed
+# (an application's `APP-000042`), registered by each feature
+_NAMED_BY_ID: dict[str, Callable[[int], str]] = {}
+
+
+def named_by_id(entity_type: str, reference_of: Callable[[int], str]) -> None:
+    """Let pages name records of `entity_type` by `reference_of(id)`, the model's
+    own format (`Application.reference_of`); a feature registers it at import."""
+    _NAMED_BY_ID[entity_type] = reference_of
+
+
 def _digits(value: object) -> int | None:
     text = str(value)
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
@@ -84,8 +95,9 @@ def _labels(pairs: list[tuple[str, object]]) -> dict[tuple[str, str], str]:
         if (number := _digits(entity_id)) is not None:
             wanted[entity_type].add(number)
     labels: dict[tuple[str, str], str] = {}
-    for number in wanted.get("application", ()):
-        labels[("application", str(number))] = f"APP-{number:06d}"
+    for entity_type, reference_of in _NAMED_BY_ID.items():
+        for number in wanted.get(entity_type, ()):
+            labels[(entity_type, str(number))] = reference_of(number)
     session = db.session()
     for entity_type, (model, column) in _numbered().items():
         ids = wanted.get(entity_type)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
+from licensing.commands import GROUPS
 from licensing.config import Config
 from licensing.worker import JOBS, Job, Worker
 
@@ -101,3 +102,8 @@ def test_the_schedule_is_the_one_operators_are_told_about() -> None:
         "reports remind": timedelta(hours=1),
         "invoices overdue": timedelta(days=1),
     }
+
+
+def test_every_job_is_a_command_operators_can_run_from_cron() -> None:
+    commands = {f"{group} {c.name}" for group, (_, members) in GROUPS.items() for c in members}
+    assert {job.name for job in JOBS} <= commands

@@ -19,7 +19,7 @@ from licensing.actors import Actor
 from licensing.billing import links, payment_gateway
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import REFERENCE_MAX, CreditNote, Invoice, Payment, Refund
-from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS
+from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.mail import services as mail
@@ -124,6 +124,25 @@ def _offline_errors(
     if on is not None and on > office_date(now):
         errors[on_field] = ["Cannot be in the future."]
     return errors, clean_reference
+
+
+def _offline_fields(
+    method: str,
+    amount: Decimal,
+    clean_reference: str,
+    on: date | None,
+    on_field: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """What an offline payment or refund stores of what it moved: succeeded at once,
+    on the date given or else today at the office (`on_field` names the date)."""
+    return {
+        "method": method,
+        "state": SUCCEEDED,
+        "amount": amount,
+        "reference": clean_reference,
+        on_field: on or office_date(now),
+    }
 
 
 def _due_ids(statement: Select[Any]) -> list[Any]:

@@ -25,6 +25,7 @@ from licensing.billing.services._common import (
     _gateway,
     _locked,
     _offline_errors,
+    _offline_fields,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.services.references import RepeatedReferencePolicy
@@ -183,11 +184,7 @@ def record_offline_refund(
             actor=actor,
             note=note,
             now=now,
-            method=method,
-            state=SUCCEEDED,
-            amount=amount,
-            reference=clean_reference,
-            sent_on=sent_on or office_date(now),
+            **_offline_fields(method, amount, clean_reference, sent_on, "sent_on", now),
             settled_at=now,
             audit_note=repeat_note,
         )

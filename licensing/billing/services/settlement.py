@@ -21,6 +21,7 @@ from licensing.billing.services._common import (
     _email_billing_contact,
     _locked_invoice,
     _offline_errors,
+    _offline_fields,
     _reason,
     _settle_if_cleared,
 )
@@ -166,11 +167,7 @@ def record_offline_payment(
             action="payment.recorded",
             actor=actor,
             now=now,
-            method=method,
-            state=SUCCEEDED,
-            amount=amount,
-            reference=clean_reference,
-            received_on=received_on or office_date(now),
+            **_offline_fields(method, amount, clean_reference, received_on, "received_on", now),
             note=(note or "").strip() or None,
             audit_note=repeat_note,
             # Money received offline is audited with its bank reference. A card

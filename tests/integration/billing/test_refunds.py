@@ -8,7 +8,7 @@ import copy
 import io
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -365,3 +365,28 @@ def test_two_staff_refunding_the_same_credit_note_at_once_refund_it_once(
     assert "owes no refund" in sorted(outcomes)[0]
     with committed_app.app_context():
         assert len(db.session().scalars(select(Refund)).all()) == 1
+
+
+def test_offline_money_is_stored_succeeded_trimmed_and_dated_today_at_the_office(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    # 03:00 UTC on 1 March is still 28 February in the office's time zone.
+    told: dict[str, Any] = {"now": datetime(2027, 3, 1, 3, 0, tzinfo=UTC), "actor": billing_clerk()}
+    invoice = invoice_for(vendor, ("500.00",))
+    paid = services.record_offline_payment(
+        invoice.id, method="wire", amount=Decimal("500.00"), reference="  W-77  ", **told
+    )
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("100.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    undated, dated = (
+        services.record_offline_refund(
+            credit.id, method=method, amount=Decimal("10.00"), reference=ref, sent_on=on, **told
+        )
+        for method, ref, on in (("check", " CHK-9 ", None), ("ach", "ACH-3", date(2027, 2, 20)))
+    )
+    assert (paid.method, paid.state, paid.reference) == ("wire", "succeeded", "W-77")
+    assert paid.received_on == date(2027, 2, 28)
+    assert (undated.method, undated.state, undated.reference) == ("check", "succeeded", "CHK-9")
+    assert (undated.sent_on, undated.amount) == (date(2027, 2, 28), Decimal("10.00"))
+    assert (dated.method, dated.reference, dated.sent_on) == ("ach", "ACH-3", date(2027, 2, 20))

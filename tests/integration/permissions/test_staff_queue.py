@@ -406,6 +406,25 @@ def test_the_expire_command_reports_what_it_closed(app: Flask, submit: Submit) -
     assert "0 unanswered request(s) expired" in again.output
 
 
+def test_the_expire_command_acts_as_of_the_time_given_with_now(app: Flask, submit: Submit) -> None:
+    request, _ = submit()
+    asked = datetime.now(UTC)
+    services.ask_for_info(request.id, "Which course?", OFFICE, now=asked)
+    runner = app.test_cli_runner()
+    today = runner.invoke(args=["permissions", "expire", "--now", asked.isoformat()])
+    assert today.exit_code == 0, today.output
+    assert "0 unanswered request(s) expired" in today.output
+    later = (asked + timedelta(days=30)).isoformat()
+    result = runner.invoke(args=["permissions", "expire", "--now", later])
+    assert result.exit_code == 0, result.output
+    assert f"1 unanswered request(s) expired ({request.reference})" in result.output
+    expired = db.session().get(PermissionRequest, request.id, populate_existing=True)
+    assert expired.state == "expired"
+    refused = runner.invoke(args=["permissions", "expire", "--now", "2027-03-01T12:00:00"])
+    assert refused.exit_code == 2
+    assert "give a time zone" in refused.output
+
+
 def test_an_issued_letter_never_changes(app: Flask, submit: Submit) -> None:
     request, _ = submit()
     services.approve(request.id, OFFICE, conditions="Cite the source.")

@@ -379,13 +379,17 @@ def test_an_amendment_needs_a_reason_and_supersedes_the_filed_report(
         amended = client.post(url, data={**amend, **rows, "reason": "Clinic A had 80 users"})
         assert amended.status_code == 302
         old_page = client.get(f"/portal/royalty-reports/report/{first.report.id}")
-    old, new = reports_of(agreement)
+        old, new = reports_of(agreement)
+        new_page = client.get(f"/portal/royalty-reports/report/{new.id}")
     assert (old.state, new.state) == ("superseded", "submitted")
     assert new.amends_id == old.id
     assert new.total_due == 370  # 20 more end users at 18.50
     text = text_of(old_page)
     assert f"This report was superseded by an amendment, report {new.reference}" in text
     assert "Amend this report" not in text
+    # The link's text, then the reason (the tag between them reads as a space).
+    assert f"Amends report {old.reference} , because: Clinic A had 80 users" in text_of(new_page)
+    assert old.reference == f"RR-{old.id:06d}"
 
 
 def test_a_later_period_filed_out_of_order_is_refused_with_a_link_to_the_first_missing(
