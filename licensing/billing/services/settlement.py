@@ -27,7 +27,6 @@ from licensing.billing.services._common import (
 )
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
-from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import in_words, quantize
