@@ -58,12 +58,17 @@ class Actor:
         actor, so every audit event it writes names no user (None)."""
         if not principal.user_id:
             return cls.by_link(principal.email, principal.organization_id)
+        return cls.user(
+            principal.email, principal.user_id, principal.organization_id, principal.roles
+        )
+
+    @classmethod
+    def user(
+        cls, email: str, user_id: int, organization_id: int | None, roles: frozenset[str]
+    ) -> Actor:
+        """A user with an account: staff (no organization) or a vendor's user."""
         return cls(
-            kind="user",
-            name=principal.email,
-            user_id=principal.user_id,
-            organization_id=principal.organization_id,
-            roles=principal.roles,
+            kind="user", name=email, user_id=user_id, organization_id=organization_id, roles=roles
         )
 
     @classmethod

@@ -327,13 +327,7 @@ def _insert_user(
 
 def _user_actor(user: User) -> Actor:
     """A user acting by a link they followed (no session to read them from)."""
-    return Actor(
-        kind="user",
-        name=user.email,
-        user_id=user.id,
-        organization_id=user.organization_id,
-        roles=user.roles,
-    )
+    return Actor.user(user.email, user.id, user.organization_id, user.roles)
 
 
 def _change_user(session: Session, user: User, action: str, actor: Actor, **values: Any) -> None:
