@@ -378,12 +378,35 @@ class _Paragraph(Paragraph):
         self._wrapped_width = availWidth if availWidth >= _FUZZ else None
         return size
 
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        """A plain paragraph placed as reportlab's `Flowable.drawOn` places it
+        (`q`, the translation, the paragraph, `Q`), without copying the canvas's
+        state to restore it: drawing it changes none of that state (its colour
+        is set and undone inside its own `q` and `Q`, `_draw_in_colour`), so
+        the restore would put back what is already there. Else reportlab's."""
+        # reportlab's members, which its stubs leave out.
+        flowable: Any = self
+        if flowable.debug or getattr(self, "_showBoundary", None) or not _draws_plainly(self):
+            flowable_draw_on: Any = super().drawOn
+            flowable_draw_on(canvas, x, y, _sW)
+            return
+        code: list[str] = canvas._code  # type: ignore[attr-defined]
+        # saveState's q, then translate's matrix (nothing before it to merge with).
+        code += ("q", f"{fp_str(1, 0, 0, 1, flowable._hAlignAdjust(x, _sW), y)} cm")
+        self.canv = canvas
+        self._draw_plainly()
+        del self.canv
+        code.append("Q")
+
     def drawPara(self, debug: int = 0) -> None:
         """One left-aligned plain paragraph drawn with the operators reportlab's
         `drawPara` writes for it, without its per-line steps; else reportlab's."""
         if debug or not _draws_plainly(self):
             super().drawPara(debug)
             return
+        self._draw_plainly()
+
+    def _draw_plainly(self) -> None:
         canvas = self.canv
         style = self.style
         lines: Any = self.blPara  # type: ignore[attr-defined]
@@ -592,6 +615,48 @@ def _plain_fragment(style: str) -> ParaFrag:
     return fragment
 
 
+# Text as reportlab cleans it (whitespace runs and line breaks made single
+# spaces), by the text: the clauses, notices and headings are the same text in
+# every document. Emptied when it grows past a bound.
+_CLEANED: dict[str, str] = {}
+_CLEANED_BOUND = 4096
+
+
+def _clean(value: str) -> str:
+    cleaned = _CLEANED.get(value)
+    if cleaned is None:
+        if len(_CLEANED) >= _CLEANED_BOUND:
+            _CLEANED.clear()
+        cleaned = _CLEANED[value] = cleanBlockQuotedText(value)
+    return cleaned
+
+
+# What reportlab's markup parser made of each markup text in each style (the
+# cleaned text, the style it gives back, the fragments): parsing is a hundred
+# microseconds where a plain paragraph takes a few, and the markup repeats (the
+# headings of the parties, each use's title, every download of an invoice).
+# Emptied when it grows past a bound.
+_PARSED: dict[tuple[str, str], tuple[str, ParagraphStyle, list[ParaFrag]]] = {}
+_PARSED_BOUND = 1024
+
+
+def _parsed(value: str, style: str) -> Paragraph:
+    """A paragraph of markup `value`, parsed once per process: each paragraph
+    gets copies of the fragments (reportlab reads them, but a copy keeps one
+    paragraph from ever seeing what another set on its own)."""
+    key = (value, style)
+    known = _PARSED.get(key)
+    if known is None:
+        paragraph = _Paragraph(value, STYLES[style])
+        if paragraph.bulletText is not None:  # not ours: keep reportlab's own
+            return paragraph
+        if len(_PARSED) >= _PARSED_BOUND:
+            _PARSED.clear()
+        known = _PARSED[key] = (paragraph.text, paragraph.style, paragraph.frags)
+    cleaned, parsed_style, fragments = known
+    return _Paragraph(cleaned, parsed_style, frags=[fragment.clone() for fragment in fragments])
+
+
 def _needs_parser(value: str) -> bool:
     return "<" in value or "&" in value or ">" in value
 
@@ -608,11 +673,11 @@ def para(value: object, style: str = "Body") -> Paragraph:
     """
     register_fonts()
     raw = str(value)
-    cleaned = cleanBlockQuotedText(raw)
+    cleaned = _clean(raw)
     if has_cjk(cleaned):
-        return _Paragraph(_with_font_tags(raw, _han_font(raw), text), STYLES[style])
+        return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
     if not cleaned or _needs_parser(cleaned):
-        return _Paragraph(text(raw), STYLES[style])
+        return _parsed(text(raw), style)
     fragment = _plain_fragment(style).clone(text=cleaned, link=[], us_lines=[])
     return _Paragraph(cleaned, STYLES[style], frags=[fragment])
 
@@ -623,7 +688,7 @@ def markup(value: str, style: str = "Body") -> Paragraph:
     register_fonts(oblique=_OBLIQUE_MARKUP.search(value) is not None)
     if has_cjk(value):
         value = _cjk_in_markup(value)
-    return _Paragraph(value, STYLES[style])
+    return _parsed(value, style)
 
 
 # reportlab's default left and right padding of a table cell, which our tables keep.
@@ -641,7 +706,7 @@ def _cell(value: object, style: str, width: float) -> Any:
     paragraph has no height and draws nothing. Text with CJK characters is a
     paragraph, which draws them in their CID fonts.
     """
-    cleaned = cleanBlockQuotedText(str(value))
+    cleaned = _clean(str(value))
     if not cleaned:
         return []
     register_fonts()  # the cell is measured here, before the document is built

@@ -19,7 +19,7 @@ from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, PageBreak, Paragraph
+from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph
 
 from licensing import pdf
 from tests.support.glyphs import (
@@ -583,3 +583,103 @@ def test_text_in_a_colour_leaves_what_reportlabs_saved_state_leaves(
         lambda canvas: pdf._draw_in_colour(canvas, colour, "BT ET"), transparent_before
     )
     assert ours == _canvas_after(theirs, transparent_before)
+
+
+# Our own markup, as the documents write it (bold headings, a stamp's colour,
+# a use's title with its rule), some of it long enough to split over pages.
+_MARKUP = [
+    ("<b>Licensee</b>", "Cell"),
+    ("<b>From</b>", "Small"),
+    ('<font color="#1d7a3a">PAID</font> on 2027-01-02', "Stamp"),
+    ("<b>1. Łódź Claims Desk</b> (rule R-7 &amp; R-8)", "Body"),
+    ("<b>Licensor</b> " + "royalty terms, Zoë © ® " * 400, "Clause"),
+]
+
+
+def _markup_story(make: Callable[[str, str], Flowable]) -> list[Flowable]:
+    story = [make(value, style) for value, style in _MARKUP]
+    cells = [[make(value, style), make("Łódź & Co.", "Cell")] for value, style in _MARKUP[:3]]
+    return [*story, pdf.table(cells, [4 * inch, 2 * inch], header=False)]
+
+
+def test_markup_parsed_before_is_drawn_with_the_bytes_reportlab_draws(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_PARSED", {})
+    furniture = pdf.PageFurniture("Invoice INV-2027-000001")
+    first = pdf.build(_markup_story(pdf.markup), furniture, title="T")
+    again = pdf.build(_markup_story(pdf.markup), furniture, title="T")  # all remembered
+    assert len(PdfReader(io.BytesIO(first)).pages) > 1
+    theirs = pdf.build(
+        _markup_story(lambda value, style: Paragraph(value, pdf.STYLES[style])),
+        furniture,
+        title="T",
+    )
+    assert first == again == theirs
+
+
+def test_markup_is_parsed_once_and_each_paragraph_has_fragments_of_its_own(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(pdf, "_PARSED", {})
+    first = pdf.markup("<b>Bill to</b> the licensee", "Small")
+    monkeypatch.setattr(pdf, "_Paragraph", _NotParsing)  # the second must not parse
+    second = pdf.markup("<b>Bill to</b> the licensee", "Small")
+    parsed = Paragraph("<b>Bill to</b> the licensee", pdf.STYLES["Small"])
+    assert [f.__dict__ for f in second.frags] == [f.__dict__ for f in parsed.frags]
+    assert (second.text, second.style) == (parsed.text, parsed.style)
+    assert not {id(f) for f in first.frags} & {id(f) for f in second.frags}
+    first.frags[0].text = "changed"
+    assert second.frags[0].text == "Bill to"
+
+
+class _NotParsing(pdf._Paragraph):
+    def __init__(self, text: str, style: Any, frags: Any = None, **kwargs: Any) -> None:
+        assert frags is not None, "markup parsed again"
+        super().__init__(text, style, frags=frags, **kwargs)
+
+
+def test_text_escaped_for_the_parser_takes_the_remembered_fragments_too(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_PARSED", {})
+    pdf.para("Smith & Sons <Ltd>", "Cell")
+    assert list(pdf._PARSED) == [("Smith &amp; Sons &lt;Ltd&gt;", "Cell")]
+
+
+def test_the_remembered_markup_is_emptied_past_its_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_PARSED", {})
+    monkeypatch.setattr(pdf, "_PARSED_BOUND", 3)
+    for number in range(10):
+        paragraph = pdf.markup(f"<b>{number}. Product</b> (rule R-{number})")
+        assert 0 < len(pdf._PARSED) <= 3
+        parsed = Paragraph(f"<b>{number}. Product</b> (rule R-{number})", pdf.STYLES["Body"])
+        assert [f.__dict__ for f in paragraph.frags] == [f.__dict__ for f in parsed.frags]
+
+
+@given(value=_PLAIN)
+@settings(max_examples=200, deadline=None)
+def test_text_is_cleaned_as_reportlab_cleans_it_first_time_or_remembered(value: str) -> None:
+    from reportlab.platypus.paragraph import cleanBlockQuotedText
+
+    assert pdf._clean(value) == pdf._clean(value) == cleanBlockQuotedText(value)
+
+
+def test_the_remembered_cleaned_text_is_emptied_past_its_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_CLEANED", {})
+    monkeypatch.setattr(pdf, "_CLEANED_BOUND", 3)
+    for number in range(10):
+        assert pdf._clean(f"  clause\n {number}  ") == f"clause {number}"
+        assert 0 < len(pdf._CLEANED) <= 3
+
+
+def test_paragraphs_in_table_cells_and_kept_together_are_drawn_as_reportlab_draws() -> None:
+    def story(make: Callable[[str, str], Flowable]) -> list[Flowable]:
+        address = [make(line, "Body") for line in ("Łódź Claims Desk", "1 Main St", "Zoë ©")]
+        block = [make("1. Product", "Heading"), make("Royalty terms " * 30, "Clause")]
+        return [
+            pdf.table([[address, list(address)]], [3 * inch, 3 * inch], header=False),
+            KeepTogether(block * 2),
+            make("A closing line", "Small"),
+        ]
+
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    ours = pdf.build(story(pdf.para), furniture, title="T")
+    theirs = story(lambda value, style: Paragraph(pdf.text(value), pdf.STYLES[style]))
+    assert ours == pdf.build(theirs, furniture, title="T")
