@@ -29,11 +29,13 @@ from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import bidiShapedText
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 
 # split and strip: the whitespace splitting reportlab breaks lines with (not in the stubs).
 from reportlab.platypus.paragraph import cleanBlockQuotedText, split, strip  # type: ignore[attr-defined]
 from reportlab.platypus.paraparser import ParaFrag
+from reportlab.platypus.tables import CellStyle
 from reportlab.rl_config import _FUZZ, paraFontSizeHeightOffset
 
 # DejaVu Sans, shipped in the package (licensing/fonts, with its licence): nothing
@@ -743,7 +745,24 @@ def table(
                 _cell(cell, _cell_style(index, column, header, right_columns), col_widths[column])
             )
         cells.append(line)
-    result = Table(cells, colWidths=list(col_widths), repeatRows=1 if header else 0)
+    commands = _table_commands(header, tuple(right_columns), total_rows)
+    shape = (len(cells), len(col_widths), header, tuple(right_columns), total_rows)
+    result = Table(
+        cells,
+        colWidths=list(col_widths),
+        repeatRows=1 if header else 0,
+        cellStyles=_cell_styles(shape, commands),
+    )
+    # The rules and the header's background; the cells' fonts, sizes, colours,
+    # alignment and padding are in their styles already.
+    result.setStyle(TableStyle([c for c in commands if c[0] in _RULING]))
+    return result
+
+
+def _table_commands(
+    header: bool, right_columns: tuple[int, ...], total_rows: int
+) -> list[tuple[Any, ...]]:
+    """The style of every table of ours."""
     body = STYLES["Cell"]
     commands: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -766,8 +785,42 @@ def table(
         commands.append(("FONTNAME", (column, 0), (column, -1), STYLES["CellRight"].fontName))
     if total_rows:
         commands.append(("LINEABOVE", (0, -total_rows), (-1, -total_rows), 0.8, INK))
-    result.setStyle(TableStyle(commands))
-    return result
+    return commands
+
+
+# The commands reportlab keeps as they are (drawn in their order); every other
+# command of ours sets attributes of the cells' styles.
+_RULING = ("LINEBELOW", "LINEABOVE", "BACKGROUND")
+
+# Each cell's style as reportlab's `setStyle` leaves it, by the table's shape
+# (rows, columns, header, right-aligned columns, total rows): setStyle sets every
+# attribute of every cell one command at a time, a tenth of a millisecond a
+# table of ten cells. Emptied when it grows past a bound.
+_CELL_STYLES: dict[tuple[Any, ...], list[list[dict[str, Any]]]] = {}
+_CELL_STYLES_BOUND = 256
+
+
+def _cell_styles(shape: tuple[Any, ...], commands: list[tuple[Any, ...]]) -> list[list[CellStyle]]:
+    """A fresh style for each cell (reportlab changes them in place when it
+    splits a table), with the attributes `setStyle(commands)` gives it."""
+    known = _CELL_STYLES.get(shape)
+    if known is None:
+        rows, columns = shape[:2]
+        probe = Table([[""] * columns for _ in range(rows)])
+        probe.setStyle(TableStyle([c for c in commands if c[0] not in _RULING]))
+        if len(_CELL_STYLES) >= _CELL_STYLES_BOUND:
+            _CELL_STYLES.clear()
+        known = _CELL_STYLES[shape] = [
+            [dict(style.__dict__) for style in row]
+            for row in probe._cellStyles  # type: ignore[attr-defined]
+        ]
+    return [[_cell_style_of(attributes) for attributes in row] for row in known]
+
+
+def _cell_style_of(attributes: dict[str, Any]) -> CellStyle:
+    style = CellStyle(attributes["name"])
+    style.__dict__.update(attributes)
+    return style
 
 
 def _cell_style(row: int, column: int, header: bool, right_columns: Sequence[int]) -> str:
@@ -795,6 +848,12 @@ class _NumberedCanvas(Canvas):
     # reportlab's own members, which its stubs leave out as private.
     _pagesize: tuple[float, float]
     _startPage: Callable[[], None]
+    _fontname: str
+    _fontsize: float
+    _leading: float
+    _doc: Any
+    _code: list[str]
+    _escape: Callable[[bytes], str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -803,6 +862,42 @@ class _NumberedCanvas(Canvas):
     def showPage(self) -> None:  # reportlab names it
         self._saved_pages.append(dict(self.__dict__))
         self._startPage()
+
+    # A line of text (a table's plain cells, the running header and footer):
+    # reportlab builds a text object for it, a quarter of a table's drawing.
+    def drawString(self, x: float, y: float, text: str, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs or not self._draw_line(x, y, text):
+            super().drawString(x, y, text, *args, **kwargs)
+
+    def drawRightString(self, x: float, y: float, text: str, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            super().drawRightString(x, y, text, *args, **kwargs)
+            return
+        # The width as reportlab's drawRightString measures it.
+        measure: Any = bidiShapedText  # its stubs want a str direction and an int size
+        text, width = measure(text, None, fontName=self._fontname, fontSize=self._fontsize)
+        if not self._draw_line(x - width, y, text):
+            super().drawRightString(x, y, text)
+
+    def _draw_line(self, x: float, y: float, text: str) -> bool:
+        """`text` from (x, y) with the operators reportlab's `drawString` writes
+        (a text object: its origin, the font, the text, `T*`), when the font is
+        ours and every character of the text has its code in the document's
+        first subset; else False, and reportlab draws it (assigning codes)."""
+        font = pdfmetrics.getFont(self._fontname)
+        if not (text and isinstance(font, _EmbeddedFont) and self.bottomup):
+            return False
+        document = self._doc
+        state: Any = font.state.get(document)
+        known: frozenset[str] | None = getattr(state, "known_characters", None)
+        if known is None or not known.issuperset(text):
+            return False
+        mapped = self._escape(text.translate(state.first_subset_codes).encode("latin-1"))
+        self._code.append(
+            f"BT 1 0 0 1 {fp_str(x, y)} Tm {font.getSubsetInternalName(0, document)} "
+            f"{fp_str(self._fontsize)} Tf {fp_str(self._leading)} TL ({mapped}) Tj T* ET"
+        )
+        return True
 
     def save(self) -> None:
         total = len(self._saved_pages)

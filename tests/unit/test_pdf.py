@@ -683,3 +683,75 @@ def test_paragraphs_in_table_cells_and_kept_together_are_drawn_as_reportlab_draw
     ours = pdf.build(story(pdf.para), furniture, title="T")
     theirs = story(lambda value, style: Paragraph(pdf.text(value), pdf.STYLES[style]))
     assert ours == pdf.build(theirs, furniture, title="T")
+
+
+def _reportlabs_tables_and_lines(monkeypatch: Any) -> None:
+    """Tables styled by reportlab's setStyle alone, lines drawn by its canvas."""
+    every_command = {command[0] for command in pdf._table_commands(True, (1, 2), 1)}
+    monkeypatch.setattr(pdf, "_cell_styles", lambda shape, commands: None)
+    monkeypatch.setattr(pdf, "_RULING", tuple(every_command))
+    monkeypatch.setattr(pdf._NumberedCanvas, "drawString", Canvas.drawString)
+    monkeypatch.setattr(pdf._NumberedCanvas, "drawRightString", Canvas.drawRightString)
+
+
+_CELL_TEXT = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,;:-'\"()/\\·—©®éÅŁčßřΩЖ")), max_size=25
+)
+
+
+@given(cells=st.lists(st.tuples(_CELL_TEXT, _CELL_TEXT, _CELL_TEXT), min_size=1, max_size=70))
+@settings(max_examples=40, deadline=None)
+def test_tables_and_running_lines_are_drawn_with_the_bytes_reportlab_draws(
+    cells: list[tuple[str, str, str]],
+) -> None:
+    def document() -> bytes:
+        rows = [["Product", "Use", "Fee"], *[list(row) for row in cells]]
+        story: list[Flowable] = [
+            pdf.table(rows, [2.5 * inch, 2.5 * inch, 2 * inch], right_columns=(2,), total_rows=1),
+            pdf.table(rows[:4], [3 * inch, 2 * inch, 2 * inch], header=False),
+        ]
+        reference = f"Invoice {cells[0][0]}"  # the running header, right-aligned
+        return pdf.build(story, pdf.PageFurniture(reference, footer_note=cells[-1][1]), title="T")
+
+    ours = document()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _reportlabs_tables_and_lines(monkeypatch)
+        theirs = document()
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "options"),
+    [
+        (1, 2, {"header": False}),
+        (5, 2, {"header": False}),
+        (7, 3, {"right_columns": (2,), "total_rows": 4}),
+        (5, 6, {"right_columns": (5,), "total_rows": 1}),
+        (4, 3, {"right_columns": (1, 2)}),
+    ],
+)
+def test_each_cell_has_the_style_reportlabs_set_style_gives_it_and_its_own(
+    rows: int, columns: int, options: dict[str, Any], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(pdf, "_CELL_STYLES", {})
+    values = [[f"cell {row} {column}" for column in range(columns)] for row in range(rows)]
+    ours = [pdf.table(values, [60] * columns, **options) for _ in range(2)]  # then remembered
+    _reportlabs_tables_and_lines(monkeypatch)
+    theirs = pdf.table(values, [60] * columns, **options)
+    expected = [[style.__dict__ for style in row] for row in theirs._cellStyles]  # type: ignore[attr-defined]
+    for table in ours:
+        assert [[style.__dict__ for style in row] for row in table._cellStyles] == expected  # type: ignore[attr-defined]
+        assert table._linecmds == theirs._linecmds  # type: ignore[attr-defined]
+        assert table._bkgrndcmds == theirs._bkgrndcmds  # type: ignore[attr-defined]
+    styles = [id(style) for table in ours for row in table._cellStyles for style in row]  # type: ignore[attr-defined]
+    assert len(set(styles)) == len(styles) == 2 * rows * columns  # reportlab changes them in place
+
+
+def test_the_remembered_cell_styles_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_CELL_STYLES", {})
+    monkeypatch.setattr(pdf, "_CELL_STYLES_BOUND", 3)
+    for rows in range(1, 10):
+        table = pdf.table([["a", "b"]] * rows, [100, 100], right_columns=(1,))
+        assert 0 < len(pdf._CELL_STYLES) <= 3
+        assert table._cellStyles[-1][1].alignment == "RIGHT"  # type: ignore[attr-defined]
+        assert table._cellStyles[0][0].fontname == pdf.FONT_BOLD  # type: ignore[attr-defined]
