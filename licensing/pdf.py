@@ -29,11 +29,13 @@ from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import bidiShapedText
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 
 # split and strip: the whitespace splitting reportlab breaks lines with (not in the stubs).
 from reportlab.platypus.paragraph import cleanBlockQuotedText, split, strip  # type: ignore[attr-defined]
 from reportlab.platypus.paraparser import ParaFrag
+from reportlab.platypus.tables import CellStyle
 from reportlab.rl_config import _FUZZ, paraFontSizeHeightOffset
 
 # DejaVu Sans, shipped in the package (licensing/fonts, with its licence): nothing
@@ -378,12 +380,35 @@ class _Paragraph(Paragraph):
         self._wrapped_width = availWidth if availWidth >= _FUZZ else None
         return size
 
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        """A plain paragraph placed as reportlab's `Flowable.drawOn` places it
+        (`q`, the translation, the paragraph, `Q`), without copying the canvas's
+        state to restore it: drawing it changes none of that state (its colour
+        is set and undone inside its own `q` and `Q`, `_draw_in_colour`), so
+        the restore would put back what is already there. Else reportlab's."""
+        # reportlab's members, which its stubs leave out.
+        flowable: Any = self
+        if flowable.debug or getattr(self, "_showBoundary", None) or not _draws_plainly(self):
+            flowable_draw_on: Any = super().drawOn
+            flowable_draw_on(canvas, x, y, _sW)
+            return
+        code: list[str] = canvas._code  # type: ignore[attr-defined]
+        # saveState's q, then translate's matrix (nothing before it to merge with).
+        code += ("q", f"{fp_str(1, 0, 0, 1, flowable._hAlignAdjust(x, _sW), y)} cm")
+        self.canv = canvas
+        self._draw_plainly()
+        del self.canv
+        code.append("Q")
+
     def drawPara(self, debug: int = 0) -> None:
         """One left-aligned plain paragraph drawn with the operators reportlab's
         `drawPara` writes for it, without its per-line steps; else reportlab's."""
         if debug or not _draws_plainly(self):
             super().drawPara(debug)
             return
+        self._draw_plainly()
+
+    def _draw_plainly(self) -> None:
         canvas = self.canv
         style = self.style
         lines: Any = self.blPara  # type: ignore[attr-defined]
@@ -592,6 +617,48 @@ def _plain_fragment(style: str) -> ParaFrag:
     return fragment
 
 
+# Text as reportlab cleans it (whitespace runs and line breaks made single
+# spaces), by the text: the clauses, notices and headings are the same text in
+# every document. Emptied when it grows past a bound.
+_CLEANED: dict[str, str] = {}
+_CLEANED_BOUND = 4096
+
+
+def _clean(value: str) -> str:
+    cleaned = _CLEANED.get(value)
+    if cleaned is None:
+        if len(_CLEANED) >= _CLEANED_BOUND:
+            _CLEANED.clear()
+        cleaned = _CLEANED[value] = cleanBlockQuotedText(value)
+    return cleaned
+
+
+# What reportlab's markup parser made of each markup text in each style (the
+# cleaned text, the style it gives back, the fragments): parsing is a hundred
+# microseconds where a plain paragraph takes a few, and the markup repeats (the
+# headings of the parties, each use's title, every download of an invoice).
+# Emptied when it grows past a bound.
+_PARSED: dict[tuple[str, str], tuple[str, ParagraphStyle, list[ParaFrag]]] = {}
+_PARSED_BOUND = 1024
+
+
+def _parsed(value: str, style: str) -> Paragraph:
+    """A paragraph of markup `value`, parsed once per process: each paragraph
+    gets copies of the fragments (reportlab reads them, but a copy keeps one
+    paragraph from ever seeing what another set on its own)."""
+    key = (value, style)
+    known = _PARSED.get(key)
+    if known is None:
+        paragraph = _Paragraph(value, STYLES[style])
+        if paragraph.bulletText is not None:  # not ours: keep reportlab's own
+            return paragraph
+        if len(_PARSED) >= _PARSED_BOUND:
+            _PARSED.clear()
+        known = _PARSED[key] = (paragraph.text, paragraph.style, paragraph.frags)
+    cleaned, parsed_style, fragments = known
+    return _Paragraph(cleaned, parsed_style, frags=[fragment.clone() for fragment in fragments])
+
+
 def _needs_parser(value: str) -> bool:
     return "<" in value or "&" in value or ">" in value
 
@@ -608,11 +675,11 @@ def para(value: object, style: str = "Body") -> Paragraph:
     """
     register_fonts()
     raw = str(value)
-    cleaned = cleanBlockQuotedText(raw)
+    cleaned = _clean(raw)
     if has_cjk(cleaned):
-        return _Paragraph(_with_font_tags(raw, _han_font(raw), text), STYLES[style])
+        return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
     if not cleaned or _needs_parser(cleaned):
-        return _Paragraph(text(raw), STYLES[style])
+        return _parsed(text(raw), style)
     fragment = _plain_fragment(style).clone(text=cleaned, link=[], us_lines=[])
     return _Paragraph(cleaned, STYLES[style], frags=[fragment])
 
@@ -623,7 +690,7 @@ def markup(value: str, style: str = "Body") -> Paragraph:
     register_fonts(oblique=_OBLIQUE_MARKUP.search(value) is not None)
     if has_cjk(value):
         value = _cjk_in_markup(value)
-    return _Paragraph(value, STYLES[style])
+    return _parsed(value, style)
 
 
 # reportlab's default left and right padding of a table cell, which our tables keep.
@@ -641,7 +708,7 @@ def _cell(value: object, style: str, width: float) -> Any:
     paragraph has no height and draws nothing. Text with CJK characters is a
     paragraph, which draws them in their CID fonts.
     """
-    cleaned = cleanBlockQuotedText(str(value))
+    cleaned = _clean(str(value))
     if not cleaned:
         return []
     register_fonts()  # the cell is measured here, before the document is built
@@ -678,7 +745,24 @@ def table(
                 _cell(cell, _cell_style(index, column, header, right_columns), col_widths[column])
             )
         cells.append(line)
-    result = Table(cells, colWidths=list(col_widths), repeatRows=1 if header else 0)
+    commands = _table_commands(header, tuple(right_columns), total_rows)
+    shape = (len(cells), len(col_widths), header, tuple(right_columns), total_rows)
+    result = Table(
+        cells,
+        colWidths=list(col_widths),
+        repeatRows=1 if header else 0,
+        cellStyles=_cell_styles(shape, commands),
+    )
+    # The rules and the header's background; the cells' fonts, sizes, colours,
+    # alignment and padding are in their styles already.
+    result.setStyle(TableStyle([c for c in commands if c[0] in _RULING]))
+    return result
+
+
+def _table_commands(
+    header: bool, right_columns: tuple[int, ...], total_rows: int
+) -> list[tuple[Any, ...]]:
+    """The style of every table of ours."""
     body = STYLES["Cell"]
     commands: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -701,8 +785,42 @@ def table(
         commands.append(("FONTNAME", (column, 0), (column, -1), STYLES["CellRight"].fontName))
     if total_rows:
         commands.append(("LINEABOVE", (0, -total_rows), (-1, -total_rows), 0.8, INK))
-    result.setStyle(TableStyle(commands))
-    return result
+    return commands
+
+
+# The commands reportlab keeps as they are (drawn in their order); every other
+# command of ours sets attributes of the cells' styles.
+_RULING = ("LINEBELOW", "LINEABOVE", "BACKGROUND")
+
+# Each cell's style as reportlab's `setStyle` leaves it, by the table's shape
+# (rows, columns, header, right-aligned columns, total rows): setStyle sets every
+# attribute of every cell one command at a time, a tenth of a millisecond a
+# table of ten cells. Emptied when it grows past a bound.
+_CELL_STYLES: dict[tuple[Any, ...], list[list[dict[str, Any]]]] = {}
+_CELL_STYLES_BOUND = 256
+
+
+def _cell_styles(shape: tuple[Any, ...], commands: list[tuple[Any, ...]]) -> list[list[CellStyle]]:
+    """A fresh style for each cell (reportlab changes them in place when it
+    splits a table), with the attributes `setStyle(commands)` gives it."""
+    known = _CELL_STYLES.get(shape)
+    if known is None:
+        rows, columns = shape[:2]
+        probe = Table([[""] * columns for _ in range(rows)])
+        probe.setStyle(TableStyle([c for c in commands if c[0] not in _RULING]))
+        if len(_CELL_STYLES) >= _CELL_STYLES_BOUND:
+            _CELL_STYLES.clear()
+        known = _CELL_STYLES[shape] = [
+            [dict(style.__dict__) for style in row]
+            for row in probe._cellStyles  # type: ignore[attr-defined]
+        ]
+    return [[_cell_style_of(attributes) for attributes in row] for row in known]
+
+
+def _cell_style_of(attributes: dict[str, Any]) -> CellStyle:
+    style = CellStyle(attributes["name"])
+    style.__dict__.update(attributes)
+    return style
 
 
 def _cell_style(row: int, column: int, header: bool, right_columns: Sequence[int]) -> str:
@@ -730,6 +848,12 @@ class _NumberedCanvas(Canvas):
     # reportlab's own members, which its stubs leave out as private.
     _pagesize: tuple[float, float]
     _startPage: Callable[[], None]
+    _fontname: str
+    _fontsize: float
+    _leading: float
+    _doc: Any
+    _code: list[str]
+    _escape: Callable[[bytes], str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -738,6 +862,42 @@ class _NumberedCanvas(Canvas):
     def showPage(self) -> None:  # reportlab names it
         self._saved_pages.append(dict(self.__dict__))
         self._startPage()
+
+    # A line of text (a table's plain cells, the running header and footer):
+    # reportlab builds a text object for it, a quarter of a table's drawing.
+    def drawString(self, x: float, y: float, text: str, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs or not self._draw_line(x, y, text):
+            super().drawString(x, y, text, *args, **kwargs)
+
+    def drawRightString(self, x: float, y: float, text: str, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            super().drawRightString(x, y, text, *args, **kwargs)
+            return
+        # The width as reportlab's drawRightString measures it.
+        measure: Any = bidiShapedText  # its stubs want a str direction and an int size
+        text, width = measure(text, None, fontName=self._fontname, fontSize=self._fontsize)
+        if not self._draw_line(x - width, y, text):
+            super().drawRightString(x, y, text)
+
+    def _draw_line(self, x: float, y: float, text: str) -> bool:
+        """`text` from (x, y) with the operators reportlab's `drawString` writes
+        (a text object: its origin, the font, the text, `T*`), when the font is
+        ours and every character of the text has its code in the document's
+        first subset; else False, and reportlab draws it (assigning codes)."""
+        font = pdfmetrics.getFont(self._fontname)
+        if not (text and isinstance(font, _EmbeddedFont) and self.bottomup):
+            return False
+        document = self._doc
+        state: Any = font.state.get(document)
+        known: frozenset[str] | None = getattr(state, "known_characters", None)
+        if known is None or not known.issuperset(text):
+            return False
+        mapped = self._escape(text.translate(state.first_subset_codes).encode("latin-1"))
+        self._code.append(
+            f"BT 1 0 0 1 {fp_str(x, y)} Tm {font.getSubsetInternalName(0, document)} "
+            f"{fp_str(self._fontsize)} Tf {fp_str(self._leading)} TL ({mapped}) Tj T* ET"
+        )
+        return True
 
     def save(self) -> None:
         total = len(self._saved_pages)

@@ -19,7 +19,7 @@ from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, PageBreak, Paragraph
+from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph
 
 from licensing import pdf
 from tests.support.glyphs import (
@@ -583,3 +583,175 @@ def test_text_in_a_colour_leaves_what_reportlabs_saved_state_leaves(
         lambda canvas: pdf._draw_in_colour(canvas, colour, "BT ET"), transparent_before
     )
     assert ours == _canvas_after(theirs, transparent_before)
+
+
+# Our own markup, as the documents write it (bold headings, a stamp's colour,
+# a use's title with its rule), some of it long enough to split over pages.
+_MARKUP = [
+    ("<b>Licensee</b>", "Cell"),
+    ("<b>From</b>", "Small"),
+    ('<font color="#1d7a3a">PAID</font> on 2027-01-02', "Stamp"),
+    ("<b>1. Łódź Claims Desk</b> (rule R-7 &amp; R-8)", "Body"),
+    ("<b>Licensor</b> " + "royalty terms, Zoë © ® " * 400, "Clause"),
+]
+
+
+def _markup_story(make: Callable[[str, str], Flowable]) -> list[Flowable]:
+    story = [make(value, style) for value, style in _MARKUP]
+    cells = [[make(value, style), make("Łódź & Co.", "Cell")] for value, style in _MARKUP[:3]]
+    return [*story, pdf.table(cells, [4 * inch, 2 * inch], header=False)]
+
+
+def test_markup_parsed_before_is_drawn_with_the_bytes_reportlab_draws(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_PARSED", {})
+    furniture = pdf.PageFurniture("Invoice INV-2027-000001")
+    first = pdf.build(_markup_story(pdf.markup), furniture, title="T")
+    again = pdf.build(_markup_story(pdf.markup), furniture, title="T")  # all remembered
+    assert len(PdfReader(io.BytesIO(first)).pages) > 1
+    theirs = pdf.build(
+        _markup_story(lambda value, style: Paragraph(value, pdf.STYLES[style])),
+        furniture,
+        title="T",
+    )
+    assert first == again == theirs
+
+
+def test_markup_is_parsed_once_and_each_paragraph_has_fragments_of_its_own(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(pdf, "_PARSED", {})
+    first = pdf.markup("<b>Bill to</b> the licensee", "Small")
+    monkeypatch.setattr(pdf, "_Paragraph", _NotParsing)  # the second must not parse
+    second = pdf.markup("<b>Bill to</b> the licensee", "Small")
+    parsed = Paragraph("<b>Bill to</b> the licensee", pdf.STYLES["Small"])
+    assert [f.__dict__ for f in second.frags] == [f.__dict__ for f in parsed.frags]
+    assert (second.text, second.style) == (parsed.text, parsed.style)
+    assert not {id(f) for f in first.frags} & {id(f) for f in second.frags}
+    first.frags[0].text = "changed"
+    assert second.frags[0].text == "Bill to"
+
+
+class _NotParsing(pdf._Paragraph):
+    def __init__(self, text: str, style: Any, frags: Any = None, **kwargs: Any) -> None:
+        assert frags is not None, "markup parsed again"
+        super().__init__(text, style, frags=frags, **kwargs)
+
+
+def test_text_escaped_for_the_parser_takes_the_remembered_fragments_too(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_PARSED", {})
+    pdf.para("Smith & Sons <Ltd>", "Cell")
+    assert list(pdf._PARSED) == [("Smith &amp; Sons &lt;Ltd&gt;", "Cell")]
+
+
+def test_the_remembered_markup_is_emptied_past_its_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_PARSED", {})
+    monkeypatch.setattr(pdf, "_PARSED_BOUND", 3)
+    for number in range(10):
+        paragraph = pdf.markup(f"<b>{number}. Product</b> (rule R-{number})")
+        assert 0 < len(pdf._PARSED) <= 3
+        parsed = Paragraph(f"<b>{number}. Product</b> (rule R-{number})", pdf.STYLES["Body"])
+        assert [f.__dict__ for f in paragraph.frags] == [f.__dict__ for f in parsed.frags]
+
+
+@given(value=_PLAIN)
+@settings(max_examples=200, deadline=None)
+def test_text_is_cleaned_as_reportlab_cleans_it_first_time_or_remembered(value: str) -> None:
+    from reportlab.platypus.paragraph import cleanBlockQuotedText
+
+    assert pdf._clean(value) == pdf._clean(value) == cleanBlockQuotedText(value)
+
+
+def test_the_remembered_cleaned_text_is_emptied_past_its_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_CLEANED", {})
+    monkeypatch.setattr(pdf, "_CLEANED_BOUND", 3)
+    for number in range(10):
+        assert pdf._clean(f"  clause\n {number}  ") == f"clause {number}"
+        assert 0 < len(pdf._CLEANED) <= 3
+
+
+def test_paragraphs_in_table_cells_and_kept_together_are_drawn_as_reportlab_draws() -> None:
+    def story(make: Callable[[str, str], Flowable]) -> list[Flowable]:
+        address = [make(line, "Body") for line in ("Łódź Claims Desk", "1 Main St", "Zoë ©")]
+        block = [make("1. Product", "Heading"), make("Royalty terms " * 30, "Clause")]
+        return [
+            pdf.table([[address, list(address)]], [3 * inch, 3 * inch], header=False),
+            KeepTogether(block * 2),
+            make("A closing line", "Small"),
+        ]
+
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    ours = pdf.build(story(pdf.para), furniture, title="T")
+    theirs = story(lambda value, style: Paragraph(pdf.text(value), pdf.STYLES[style]))
+    assert ours == pdf.build(theirs, furniture, title="T")
+
+
+def _reportlabs_tables_and_lines(monkeypatch: Any) -> None:
+    """Tables styled by reportlab's setStyle alone, lines drawn by its canvas."""
+    every_command = {command[0] for command in pdf._table_commands(True, (1, 2), 1)}
+    monkeypatch.setattr(pdf, "_cell_styles", lambda shape, commands: None)
+    monkeypatch.setattr(pdf, "_RULING", tuple(every_command))
+    monkeypatch.setattr(pdf._NumberedCanvas, "drawString", Canvas.drawString)
+    monkeypatch.setattr(pdf._NumberedCanvas, "drawRightString", Canvas.drawRightString)
+
+
+_CELL_TEXT = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,;:-'\"()/\\·—©®éÅŁčßřΩЖ")), max_size=25
+)
+
+
+@given(cells=st.lists(st.tuples(_CELL_TEXT, _CELL_TEXT, _CELL_TEXT), min_size=1, max_size=70))
+@settings(max_examples=40, deadline=None)
+def test_tables_and_running_lines_are_drawn_with_the_bytes_reportlab_draws(
+    cells: list[tuple[str, str, str]],
+) -> None:
+    def document() -> bytes:
+        rows = [["Product", "Use", "Fee"], *[list(row) for row in cells]]
+        story: list[Flowable] = [
+            pdf.table(rows, [2.5 * inch, 2.5 * inch, 2 * inch], right_columns=(2,), total_rows=1),
+            pdf.table(rows[:4], [3 * inch, 2 * inch, 2 * inch], header=False),
+        ]
+        reference = f"Invoice {cells[0][0]}"  # the running header, right-aligned
+        return pdf.build(story, pdf.PageFurniture(reference, footer_note=cells[-1][1]), title="T")
+
+    ours = document()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _reportlabs_tables_and_lines(monkeypatch)
+        theirs = document()
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "options"),
+    [
+        (1, 2, {"header": False}),
+        (5, 2, {"header": False}),
+        (7, 3, {"right_columns": (2,), "total_rows": 4}),
+        (5, 6, {"right_columns": (5,), "total_rows": 1}),
+        (4, 3, {"right_columns": (1, 2)}),
+    ],
+)
+def test_each_cell_has_the_style_reportlabs_set_style_gives_it_and_its_own(
+    rows: int, columns: int, options: dict[str, Any], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(pdf, "_CELL_STYLES", {})
+    values = [[f"cell {row} {column}" for column in range(columns)] for row in range(rows)]
+    ours = [pdf.table(values, [60] * columns, **options) for _ in range(2)]  # then remembered
+    _reportlabs_tables_and_lines(monkeypatch)
+    theirs = pdf.table(values, [60] * columns, **options)
+    expected = [[style.__dict__ for style in row] for row in theirs._cellStyles]  # type: ignore[attr-defined]
+    for table in ours:
+        assert [[style.__dict__ for style in row] for row in table._cellStyles] == expected  # type: ignore[attr-defined]
+        assert table._linecmds == theirs._linecmds  # type: ignore[attr-defined]
+        assert table._bkgrndcmds == theirs._bkgrndcmds  # type: ignore[attr-defined]
+    styles = [id(style) for table in ours for row in table._cellStyles for style in row]  # type: ignore[attr-defined]
+    assert len(set(styles)) == len(styles) == 2 * rows * columns  # reportlab changes them in place
+
+
+def test_the_remembered_cell_styles_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_CELL_STYLES", {})
+    monkeypatch.setattr(pdf, "_CELL_STYLES_BOUND", 3)
+    for rows in range(1, 10):
+        table = pdf.table([["a", "b"]] * rows, [100, 100], right_columns=(1,))
+        assert 0 < len(pdf._CELL_STYLES) <= 3
+        assert table._cellStyles[-1][1].alignment == "RIGHT"  # type: ignore[attr-defined]
+        assert table._cellStyles[0][0].fontname == pdf.FONT_BOLD  # type: ignore[attr-defined]
