@@ -47,7 +47,7 @@ from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.money import from_minor_units, to_minor_units
+from licensing.money import from_minor_units, quantize, to_minor_units
 
 log = logging.getLogger(__name__)
 
@@ -432,7 +432,8 @@ def apply_intent_outcome(
                 "flag",
                 actor=actor,
                 note=why,
-                changes={"amount_received": received},
+                # What arrived in another currency is 0 of the payment's: "0.00".
+                changes={"amount_received": quantize(received, payment.currency)},
             )
             return f"flagged: {why}"
         PAYMENT.apply(

@@ -5,6 +5,7 @@ digits a caller happened to type ("250", "120.5")."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -15,14 +16,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
-from licensing.billing.models import Invoice
+from licensing.billing import services
+from licensing.billing.models import Invoice, Payment
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
 from .refund_support import card_paid_and_credited
-from .stripe_support import stripe_config
+from .stripe_support import card_token, events_for, signed, stripe_config
 
 AMOUNT_KEYS = {
     "amount",
@@ -132,4 +135,31 @@ def test_card_payments_and_card_refunds_audit_amounts_with_the_currencys_two_dig
     assert found["payment.started amount"] == {"45.00"}
     assert found["refund.started amount"] == {"45.00"}
     assert found["invoice.payment_applied amount"] == {"45.00"}
+    assert _not_two_places(found) == {}
+
+
+def test_a_card_payment_flagged_for_another_currency_audits_what_arrived_as_zero_with_two_digits(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("45.00",))
+    attempt = services.start_card_payment(
+        invoice.id,
+        card_token=card_token(localstripe, "4242424242424242"),
+        principal=accounts.principal_for(vendor),
+    )
+    payment = db.session().get(Payment, attempt.payment_id)
+    assert payment is not None
+    assert payment.stripe_payment_intent_id
+    (event,) = events_for(localstripe, payment.stripe_payment_intent_id, "payment_intent.succeeded")
+    event = copy.deepcopy(event)
+    event["data"]["object"]["currency"] = "eur"
+    start = _last_seq()
+    payload, headers = signed(event)
+    answer = client.post("/webhooks/stripe", data=payload, headers=headers)
+    assert answer.get_json()["outcome"].startswith("flagged")
+
+    found = _amounts_since(start)
+
+    # Nothing arrived in the invoice's currency: 0.00 USD, not a bare "0".
+    assert found["payment.flagged amount_received"] == {"0.00"}
     assert _not_two_places(found) == {}
