@@ -1,0 +1,44 @@
+"""Round 4 of the journeys: the royalty cycle and the finance side, as a vendor's
+billing contact, licensing and billing staff and a finance analyst meet them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import time_machine
+from flask.testing import FlaskClient
+
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    AFTER,
+    SOFTWARE,
+    active_agreement,
+    file_report,
+    row,
+)
+from tests.integration.royalties.test_pages import text_of
+
+SignIn = Callable[..., FlaskClient]
+
+
+def test_a_royalty_invoice_links_the_report_it_bills_on_the_portal_and_the_console(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    report = filed.report
+    with time_machine.travel(AFTER[2], tick=False):
+        portal = signed_in(client, vendor).get(f"/portal/invoices/{report.invoice_id}")
+        assert portal.status_code == 200
+        assert f'href="/portal/royalty-reports/report/{report.id}"' in portal.get_data(as_text=True)
+        assert f"Royalty report {report.reference}" in text_of(portal)
+        listed = client.get("/portal/invoices")
+        assert f'href="/portal/royalty-reports/report/{report.id}"' in listed.get_data(as_text=True)
+        console = signed_in(client, billing_staff).get(f"/console/invoices/{report.invoice_id}")
+        assert console.status_code == 200
+        assert f'href="/console/royalty-reports/{report.id}"' in console.get_data(as_text=True)
