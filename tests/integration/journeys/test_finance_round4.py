@@ -42,3 +42,26 @@ def test_a_royalty_invoice_links_the_report_it_bills_on_the_portal_and_the_conso
         console = signed_in(client, billing_staff).get(f"/console/invoices/{report.invoice_id}")
         assert console.status_code == 200
         assert f'href="/console/royalty-reports/{report.id}"' in console.get_data(as_text=True)
+
+
+def test_the_invoice_lists_show_fifty_a_page_and_reach_the_oldest_invoice(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, billing_staff: Any, invoice_for: Any
+) -> None:
+    # The lists read at most 500 invoices and said nothing of the rest: a finance
+    # analyst with a year of invoices could not reach the oldest from the list.
+    made = [invoice_for(vendor, ("100.00",)) for _ in range(53)]
+    oldest = made[0]
+    console = signed_in(client, billing_staff)
+    first = console.get("/console/invoices?state=open")
+    assert first.status_code == 200
+    assert "Invoices 1\u201350 of 53 · page 1 of 2" in text_of(first)
+    assert oldest.number not in text_of(first)
+    assert 'href="/console/invoices?state=open&amp;page=2"' in first.get_data(as_text=True)
+    second = console.get("/console/invoices?state=open&page=2")
+    assert "Invoices 51\u201353 of 53 · page 2 of 2" in text_of(second)
+    assert oldest.number in text_of(second)
+
+    portal = signed_in(client, vendor)
+    listed = portal.get("/portal/invoices")
+    assert "Invoices 1\u201350 of 53" in text_of(listed)
+    assert oldest.number in text_of(portal.get("/portal/invoices?page=2"))
