@@ -9,6 +9,8 @@ from typing import Any
 import time_machine
 from flask.testing import FlaskClient
 
+from tests.integration.finance.conftest import History, history  # noqa: F401 - the fixture
+from tests.integration.finance.test_dashboard import RANGE
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     SOFTWARE,
@@ -65,3 +67,18 @@ def test_the_invoice_lists_show_fifty_a_page_and_reach_the_oldest_invoice(
     listed = portal.get("/portal/invoices")
     assert "Invoices 1\u201350 of 53" in text_of(listed)
     assert oldest.number in text_of(portal.get("/portal/invoices?page=2"))
+
+
+def test_the_finance_pages_top_licensees_link_each_organization_page(
+    client: FlaskClient,
+    signed_in: SignIn,
+    billing_staff: Any,
+    history: History,  # noqa: F811
+) -> None:
+    # The link named an endpoint that does not exist, so it was silently dropped:
+    # a top licensee was a dead end on the way to its invoices.
+    page = signed_in(client, billing_staff).get(RANGE)
+    table = page.get_data(as_text=True).split('id="licensees-table"')[1].split("</table>")[0]
+    for key in ("A", "B"):
+        organization_id = history.organizations[key]
+        assert f'<a href="/console/organizations/{organization_id}">' in table
