@@ -82,3 +82,37 @@ def test_the_finance_pages_top_licensees_link_each_organization_page(
     for key in ("A", "B"):
         organization_id = history.organizations[key]
         assert f'<a href="/console/organizations/{organization_id}">' in table
+
+
+def test_staff_read_an_amendments_due_as_a_change_with_its_credit_notes(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The portal said so since round 2; the console's queue still showed the
+    # amendment's -60.00 as the period's royalty, and "—" for its credit note.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    lowered = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=2900)],
+        amends=first.report.id,
+        reason="Clinic A had 2900 users",
+    )
+    assert lowered.credit_notes
+    with time_machine.travel(AFTER[2], tick=False):
+        console = signed_in(client, licensing_staff)
+        listed = text_of(console.get("/console/royalty-reports"))
+        assert "(change by amendment)" in listed
+        assert f"credit note {lowered.credit_notes[0]}" in listed
+        report = text_of(console.get(f"/console/royalty-reports/{lowered.report.id}"))
+        assert "Royalty due (change by this amendment)" in report
+        portal = text_of(
+            signed_in(client, vendor).get(f"/portal/royalty-reports/report/{lowered.report.id}")
+        )
+        assert "Royalty due (change by this amendment)" in portal
