@@ -24,6 +24,7 @@ from licensing import db
 from tests.browser.test_royalty_reports import _active_agreement, _sign_in
 from tests.integration.royalties.conftest import AFTER
 from tests.support import factories
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 
 DATASETS = (
@@ -192,3 +193,35 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
     assert recognized == invoiced
     assert files["receivables"] == []  # everything is paid
     assert [r["agreement_number"] for r in files["agreements"]] == [agreement.number]
+
+
+def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
+    page: Any, live_server: LiveServer
+) -> None:
+    email, agreement = _active_agreement(live_server)
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("admin",)).email
+    with time_machine.travel(AFTER[1]):
+        _sign_in(page, email)
+        page.goto("/portal/royalty-reports")
+        assert_accessible(page)
+        page.get_by_role("link", name=re.compile("File the report for")).click()
+        page.get_by_label("Row 1, quantity").fill("-5")
+        page.locator("#report-form").get_by_role("button", name="Preview the royalty").click()
+        page.locator("#report-form .error-summary").wait_for()
+        assert_accessible(page)  # the form showing its errors
+        report = _file_first_quarter(page, agreement.number)
+        assert_accessible(page)
+        page.goto("/portal/invoices")
+        assert_accessible(page)
+        page.context.clear_cookies()
+        _sign_in(page, staff)
+        for path in (
+            "/console/royalty-reports",
+            f"/console/royalty-reports/{int(report.rsplit('-', 1)[1])}",
+            "/console/invoices",
+            "/console/finance/?from=2027-01&to=2027-06&currency=USD",
+            "/console/exports",
+        ):
+            page.goto(path)
+            assert_accessible(page)
