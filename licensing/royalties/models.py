@@ -44,6 +44,11 @@ REASON_MAX = 2000
 REVIEW_NOTE_MAX = 2000
 
 
+def report_reference(report_id: int) -> str:
+    """How people name a royalty report: RR-000042."""
+    return f"RR-{report_id:06d}"
+
+
 class RoyaltyReport(Base):
     __tablename__ = "royalty_reports"
     __table_args__ = (
@@ -100,7 +105,7 @@ class RoyaltyReport(Base):
 
     @property
     def reference(self) -> str:
-        return f"RR-{self.id:06d}"
+        return report_reference(self.id)
 
     def snapshot(self) -> dict[str, Any]:
         return {

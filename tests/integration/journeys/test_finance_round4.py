@@ -9,6 +9,8 @@ from typing import Any
 import time_machine
 from flask.testing import FlaskClient
 
+from licensing import db
+from licensing.billing.models import Invoice
 from tests.integration.finance.conftest import History, history  # noqa: F401 - the fixture
 from tests.integration.finance.test_dashboard import RANGE
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
@@ -116,3 +118,19 @@ def test_staff_read_an_amendments_due_as_a_change_with_its_credit_notes(
             signed_in(client, vendor).get(f"/portal/royalty-reports/report/{lowered.report.id}")
         )
         assert "Royalty due (change by this amendment)" in portal
+
+
+def test_an_amendments_invoice_names_the_report_it_amends_by_its_reference(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The memo read "amending report 1", a number no page shows; pages say RR-000001.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    raised = file_report(
+        vendor, agreement, 1, [row(1, "A", quantity=90)], amends=first.report.id, reason="90"
+    )
+    invoice = db.session().get(Invoice, raised.report.invoice_id)
+    assert invoice is not None
+    assert f"amending report {first.report.reference}." in (invoice.memo or "")
