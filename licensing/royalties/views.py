@@ -28,7 +28,13 @@ from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.forms import COLUMN_LABELS, COLUMN_WORDS
 from licensing.royalties.models import RoyaltyReport
-from licensing.royalties.rows import COLUMNS, Upload, csv_submission, form_submission
+from licensing.royalties.rows import (
+    COLUMNS,
+    Submission,
+    Upload,
+    csv_submission,
+    form_submission,
+)
 from licensing.royalties.services import Filing
 from licensing.royalties.states import (
     CORRECTION_REQUESTED,
@@ -225,13 +231,27 @@ def _post_filing(
         context["carried"] = None  # a file with problems is chosen again once corrected
         return None
     except Conflict as refused_filing:
-        context["refusal"] = refused_filing.detail
+        context["refusal"] = _refusal_in_words(refused_filing, context["status"], submission)
         return None
     finally:
         submission.upload.close()
     flash(_filed_message(filing), "success")
     assert filing.report is not None
     return redirect(url_for("royalties.portal_report", report_id=filing.report.id))
+
+
+def _refusal_in_words(refused: Conflict, status: Any, submission: Submission) -> str:
+    """A refusal as the page says it: a report filed for the period since the page
+    was drawn (a colleague, or the form posted twice) is named, and the page, now
+    amending it, says what to do; the API's "amends: N" means nothing here."""
+    current = status.report
+    if current is not None and submission.amends != current.id:
+        return (
+            f"Report {current.reference} was filed for this period since this page was "
+            "opened, so this report was not filed. Read that report first; to correct it, "
+            "file an amendment with a reason."
+        )
+    return refused.detail
 
 
 def _row_errors(typed: list[tuple[dict[str, str], dict[str, list[str]]]]) -> dict[str, list[str]]:

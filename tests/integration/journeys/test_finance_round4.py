@@ -21,6 +21,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.integration.royalties.test_pages import text_of
+from tests.support.factories import bearer
 
 SignIn = Callable[..., FlaskClient]
 
@@ -134,3 +135,51 @@ def test_an_amendments_invoice_names_the_report_it_amends_by_its_reference(
     invoice = db.session().get(Invoice, raised.report.invoice_id)
     assert invoice is not None
     assert f"amending report {first.report.reference}." in (invoice.memo or "")
+
+
+def test_filing_a_period_filed_meanwhile_says_so_in_words_and_links_the_report(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # A colleague filed the quarter while this page was open (or the form was
+    # posted twice): the page answered "already has report 1; to correct it, amend
+    # it (amends: 1, with a reason)", the API's words and a bare id.
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    reference = filed.report.reference
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        again = client.post(
+            f"/portal/royalty-reports/{agreement.id}/2027-01-01",
+            data={"mode": "nil", "action": "submit", "attest": "yes"},
+        )
+    assert again.status_code == 409
+    text = text_of(again)
+    assert f"Report {reference} was filed for this period since this page was opened" in text
+    assert "amends:" not in text
+    assert f'href="/portal/royalty-reports/report/{filed.report.id}"' in again.get_data(
+        as_text=True
+    )
+
+
+def test_the_api_names_the_report_already_filed_by_its_reference_and_its_id(
+    client: FlaskClient,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    with time_machine.travel(AFTER[1], tick=False):
+        again = client.post(
+            f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01",
+            json={"attest": True, "rows": []},
+            headers=bearer(vendor),
+        )
+    assert again.status_code == 409
+    detail = again.get_json()["detail"]
+    assert f"already has report {filed.report.reference};" in detail
+    assert f"(amends: {filed.report.id}, with a reason)" in detail
