@@ -45,6 +45,7 @@ from licensing.royalties.states import (
     SUBMITTED,
     UPCOMING,
 )
+from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
@@ -476,9 +477,11 @@ def console_queue() -> str:
     chosen = _queue_filter()
     everything = services.all_periods(actor)
     agreements = {status.agreement_id: status for status in everything}
+    listed = paging.page_of(queries.staff_queue(actor, chosen, statuses=everything))
     return render_template(
         "royalties/console_queue.html",
-        statuses=queries.staff_queue(actor, chosen, statuses=everything),
+        statuses=listed.items,
+        page=listed,
         flagged=queries.flagged_reports(),
         agreements=agreements,
         chosen=chosen,

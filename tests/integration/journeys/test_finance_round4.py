@@ -183,3 +183,29 @@ def test_the_api_names_the_report_already_filed_by_its_reference_and_its_id(
     detail = again.get_json()["detail"]
     assert f"already has report {filed.report.reference};" in detail
     assert f"(amends: {filed.report.id}, with a reason)" in detail
+
+
+def test_the_console_royalty_queue_shows_fifty_periods_a_page_with_its_filters(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # Every period of every agreement was one table: four a year per agreement,
+    # a thousand rows for 250 licensees, drawn at once with no way to page.
+    for _ in range(13):
+        active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[4], tick=False):
+        console = signed_in(client, licensing_staff)
+        first = console.get("/console/royalty-reports?agreement=CPT-2027")
+        assert "Reporting periods 1\u201350 of 52 \u00b7 page 1 of 2" in text_of(first)
+        assert "52 reporting periods, oldest due first" in text_of(first)
+        assert 'href="/console/royalty-reports?agreement=CPT-2027&amp;page=2"' in (
+            first.get_data(as_text=True)
+        )
+        second = text_of(console.get("/console/royalty-reports?agreement=CPT-2027&page=2"))
+        assert "Reporting periods 51\u201352 of 52" in second
+        # The last two rows are the fourth quarter's (due last); the filter's choice
+        # of period names it once more.
+        assert second.count("2027-10-01 to 2027-12-31") == 3
