@@ -3,7 +3,12 @@ billing contact, licensing and billing staff and a finance analyst meet them."""
 
 from __future__ import annotations
 
+import csv
+import html
+import io
+import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import time_machine
@@ -209,3 +214,38 @@ def test_the_console_royalty_queue_shows_fifty_periods_a_page_with_its_filters(
         # The last two rows are the fourth quarter's (due last); the filter's choice
         # of period names it once more.
         assert second.count("2027-10-01 to 2027-12-31") == 3
+
+
+def test_the_finance_page_links_the_exports_behind_its_figures_for_the_same_days(
+    client: FlaskClient,
+    signed_in: SignIn,
+    billing_staff: Any,
+    licensing_staff: Any,
+    history: History,  # noqa: F811
+) -> None:
+    # The analyst retyped the range on the Exports page in days, from months on
+    # this one: a range off by a day no longer reconciled, and nothing said which
+    # export holds which figure.
+    console = signed_in(client, billing_staff)
+    page = console.get(RANGE)
+    links = dict(
+        re.findall(r'<a href="(/console/exports\?[^"]+)">([^<]+)</a>', page.get_data(as_text=True))
+    )
+    by_name = {name: html.unescape(url) for url, name in links.items()}
+    assert by_name["invoices issued"] == (
+        "/console/exports?dataset=invoices&from=2027-01-01&to=2027-03-31&currency=USD&by=issued"
+    )
+    rows = list(csv.DictReader(io.StringIO(console.get(by_name["invoices issued"]).text)))
+    invoiced = sum(Decimal(r["total"]) for r in rows if r["state"] != "void")
+    assert invoiced == sum(total for *_, total in history.invoices)
+    assert f"invoiced {invoiced:,.2f} USD" in text_of(page)
+    payments = list(csv.DictReader(io.StringIO(console.get(by_name["payments collected"]).text)))
+    collected = sum(Decimal(r["amount"]) for r in payments)
+    assert f"collected {collected:,.2f} USD" in text_of(page)
+    credits = list(csv.DictReader(io.StringIO(console.get(by_name["credit notes issued"]).text)))
+    assert f"credited {sum(Decimal(r['amount']) for r in credits):,.2f} USD" in text_of(page)
+    assert "receivables as of 2027-04-20 (CSV)" in by_name
+
+    # Licensing staff see queue health only, and no export they may not open.
+    queues = signed_in(client, licensing_staff).get(RANGE)
+    assert "/console/exports" not in queues.get_data(as_text=True)
