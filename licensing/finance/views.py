@@ -280,6 +280,7 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
         "invoices": export("invoices", by="issued"),
         "payments": export("payments", by="paid", state="succeeded"),
         "credit_notes": export("credit_notes", by="issued"),
+        "refunds": export("refunds", by="paid", state="succeeded"),
         "receivables": url_for(
             "exports_console.exports",
             dataset="receivables",

@@ -8,15 +8,18 @@ import html
 import io
 import re
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
+from licensing.billing import services as billing
 from licensing.billing.models import Invoice
-from tests.integration.finance.conftest import History, history  # noqa: F401 - the fixture
+from tests.integration.finance.conftest import History, at, history  # noqa: F401 - the fixture
 from tests.integration.finance.test_dashboard import RANGE
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
@@ -26,7 +29,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.integration.royalties.test_pages import text_of
-from tests.support.factories import bearer
+from tests.support.factories import bearer, billing_clerk
 
 SignIn = Callable[..., FlaskClient]
 
@@ -249,3 +252,50 @@ def test_the_finance_page_links_the_exports_behind_its_figures_for_the_same_days
     # Licensing staff see queue health only, and no export they may not open.
     queues = signed_in(client, licensing_staff).get(RANGE)
     assert "/console/exports" not in queues.get_data(as_text=True)
+
+
+def test_the_refunds_the_finance_page_counts_are_an_export_of_their_own(
+    client: FlaskClient,
+    signed_in: SignIn,
+    billing_staff: Any,
+    history: History,  # noqa: F811
+) -> None:
+    # "Refunded" was the one figure on the page no export listed: payments and
+    # credit notes were exported, the money sent back was not.
+    paid = db.session().scalars(select(Invoice).where(Invoice.total == Decimal("2500.00"))).one()
+    credit = billing.issue_credit_note(
+        paid.id,
+        amount=Decimal("150.00"),
+        reason="Seats billed twice",
+        now=at(date(2027, 3, 25)),
+        actor=billing_clerk(),
+    )
+    billing.record_offline_refund(
+        credit.id,
+        method="wire",
+        amount=Decimal("150.00"),
+        reference="RF-0150",
+        sent_on=date(2027, 3, 28),
+        now=at(date(2027, 3, 28)),
+        actor=billing_clerk(),
+    )
+    console = signed_in(client, billing_staff)
+    page = console.get(RANGE)
+    assert "refunded 150.00 USD" in text_of(page)
+    found = re.search(r'<a href="(/console/exports\?[^"]+)">refunds sent</a>', page.text)
+    assert found
+    url = html.unescape(found.group(1))
+    assert url == (
+        "/console/exports?dataset=refunds&from=2027-01-01&to=2027-03-31&currency=USD"
+        "&by=paid&state=succeeded"
+    )
+    rows = list(csv.DictReader(io.StringIO(console.get(url).text)))
+    assert [(r["credit_note_number"], r["invoice_number"]) for r in rows] == [
+        (credit.number, paid.number)
+    ]
+    assert [(r["method"], r["amount"], r["sent_date"], r["reference"]) for r in rows] == [
+        ("wire", "150.00", "2027-03-28", "RF-0150")
+    ]
+    # A range that ends before the day sent leaves it out, as the page does.
+    earlier = url.replace("to=2027-03-31", "to=2027-03-27")
+    assert list(csv.DictReader(io.StringIO(console.get(earlier).text))) == []
