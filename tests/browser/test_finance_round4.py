@@ -32,6 +32,7 @@ DATASETS = (
     "invoice_lines",
     "payments",
     "credit_notes",
+    "refunds",
     "credit_note_lines",
     "agreements",
     "receivables",
@@ -192,6 +193,7 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
     recognized = sum(Decimal(r["amount"]) for r in files["revenue_recognition"])
     assert recognized == invoiced
     assert files["receivables"] == []  # everything is paid
+    assert files["refunds"] == []  # nothing was credited
     assert [r["agreement_number"] for r in files["agreements"]] == [agreement.number]
 
 
