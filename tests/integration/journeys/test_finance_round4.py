@@ -299,3 +299,21 @@ def test_the_refunds_the_finance_page_counts_are_an_export_of_their_own(
     # A range that ends before the day sent leaves it out, as the page does.
     earlier = url.replace("to=2027-03-31", "to=2027-03-27")
     assert list(csv.DictReader(io.StringIO(console.get(earlier).text))) == []
+
+
+def test_the_api_invoice_names_the_report_it_bills_by_id_to_fetch_it(
+    client: FlaskClient,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # A script holding an invoice had the report's agreement and period as text
+    # only; GET /royalty-reports/{id} needs the report's id.
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    invoice = client.get(
+        f"/api/v1/invoices/{filed.report.invoice_id}", headers=bearer(vendor)
+    ).get_json()
+    assert (invoice["source_type"], invoice["source_id"]) == ("royalty_report", filed.report.id)
+    report = client.get(f"/api/v1/royalty-reports/{invoice['source_id']}", headers=bearer(vendor))
+    assert report.get_json()["invoice"] == invoice["number"]
