@@ -20,6 +20,7 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
+from licensing.billing.models import Invoice
 from licensing.calendar import office_date, parse_day
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -386,7 +387,14 @@ def portal_report(report_id: int) -> str:
         filing=services.filing_of(report),
         console=False,
         amended_by=queries.amended_by(db.session(), report.id),
+        invoice=_invoice_of(report),
     )
+
+
+def _invoice_of(report: RoyaltyReport) -> Invoice | None:
+    """The invoice the report issued, for its state beside its number: whether the
+    royalty is paid is what the billing contact comes to the report to learn."""
+    return db.session().get(Invoice, report.invoice_id) if report.invoice_id else None
 
 
 @bp.route("/portal/royalty-reports/<int:agreement_id>/<period_start>/template.csv")
@@ -530,6 +538,7 @@ def console_report(report_id: int) -> Page:
         console=True,
         organization=db.session().get(Organization, report.organization_id),
         amended_by=queries.amended_by(db.session(), report.id),
+        invoice=_invoice_of(report),
         review_actions=REVIEW.allowed(report.review_state),
         errors=errors,
         note=note,

@@ -317,3 +317,34 @@ def test_the_api_invoice_names_the_report_it_bills_by_id_to_fetch_it(
     assert (invoice["source_type"], invoice["source_id"]) == ("royalty_report", filed.report.id)
     report = client.get(f"/api/v1/royalty-reports/{invoice['source_id']}", headers=bearer(vendor))
     assert report.get_json()["invoice"] == invoice["number"]
+
+
+def test_a_report_says_whether_its_invoice_is_paid(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The report named its invoice and nothing of its payment: the billing contact
+    # opened the invoice to learn whether the royalty had been paid.
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    url = f"/portal/royalty-reports/report/{filed.report.id}"
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        assert f"{filed.invoice_number} (open: 1,110.00 USD to pay by 2027-" in text_of(
+            client.get(url)
+        )
+        billing.record_offline_payment(
+            filed.report.invoice_id,
+            method="wire",
+            amount=Decimal("1110.00"),
+            reference="FEDWIRE 1",
+            actor=billing_clerk(),
+        )
+        assert f"{filed.invoice_number} (paid)" in text_of(client.get(url))
+        console = signed_in(client, billing_staff)
+        staff_page = text_of(console.get(f"/console/royalty-reports/{filed.report.id}"))
+        assert f"{filed.invoice_number} (paid)" in staff_page
