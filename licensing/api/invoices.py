@@ -100,6 +100,14 @@ class InvoiceSchema(ma.Schema):
     organization_id = ma.fields.Integer()
     currency = ma.fields.String()
     source_type = ma.fields.String()
+    source_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The id of the record it bills: the agreement "
+            "(/agreements/{id}), the royalty report (/royalty-reports/{id}), or the "
+            "overdue invoice a late fee charges for; null for a manual invoice"
+        },
+    )
     source_reference = ma.fields.String(allow_none=True)
     issue_date = Day(allow_none=True)
     due_date = Day(allow_none=True)

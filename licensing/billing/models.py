@@ -35,12 +35,14 @@ from licensing.records import Snapshotted, in_sql, one_of
 
 from .cards import card_label
 from .states import (
+    AGREEMENT,
     CANCELED,
     CARD,
     DRAFT,
     FAILED,
     INVOICE,
     INVOICE_SOURCES,
+    LATE_FEE,
     OPEN,
     OPEN_ATTEMPT,
     PAID,
@@ -48,6 +50,7 @@ from .states import (
     PAYMENT_METHODS,
     REFUND,
     REFUND_COUNTED,
+    ROYALTY_REPORT,
     UNCOLLECTIBLE,
 )
 
@@ -215,8 +218,33 @@ class Invoice(Snapshotted, Base):
         INV-2027-000001", or "Draft invoice 5" (never "Invoice Draft invoice 5")."""
         return f"Invoice {self.number}" if self.number else self.label
 
+    @property
+    def source_record(self) -> tuple[str, int] | None:
+        """What this invoice bills, as the (entity type, id) pages link with
+        `record_ref`: the agreement, the royalty report, or the overdue invoice a
+        late fee charges for; None for a manual invoice."""
+        entity_type = _SOURCE_RECORDS.get(self.source_type)
+        if entity_type is None or self.source_id is None:
+            return None
+        return entity_type, self.source_id
+
+    @property
+    def source_words(self) -> str:
+        """What this invoice bills, in words: "Royalty report RR-000007 (CPT-2027-000001,
+        period from 2027-01-01)", "Agreement CPT-2027-000001", "Late fee INV-...";
+        the royalty report's own reference is the one its pages are headed with."""
+        if self.source_type == ROYALTY_REPORT and self.source_id is not None:
+            agreement, _, start = (self.source_reference or "").partition(" ")
+            return f"Royalty report RR-{self.source_id:06d} ({agreement}, period from {start})"
+        kind = self.source_type.replace("_", " ").capitalize()
+        return f"{kind} {self.source_reference or ''}".strip()
+
     SNAPSHOT = ("state", "number", "total", "amount_paid", "amount_credited")
     AMOUNTS = ("total", "amount_paid", "amount_credited")
+
+
+# An invoice's source type -> the entity type of the record it bills.
+_SOURCE_RECORDS = {AGREEMENT: "agreement", ROYALTY_REPORT: "royalty_report", LATE_FEE: "invoice"}
 
 
 class InvoiceLine(Base):

@@ -44,7 +44,7 @@ from licensing.extensions import csrf, limiter
 from licensing.limits import shows_unstorable_on_form
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
-from licensing.web import confirm
+from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money
 from licensing.web.forms import show_errors
@@ -74,10 +74,11 @@ def _today() -> date:
 @access.vendor
 def invoices() -> str:
     session = db.session()
+    found: paging.Page[Invoice] = paging.read_page(
+        session, queries.invoices_query(issued_only=True)
+    )
     return render_template(
-        "billing/portal_invoices.html",
-        invoices=queries.invoices(session, issued_only=True),
-        today=_today(),
+        "billing/portal_invoices.html", invoices=found.items, page=found, today=_today()
     )
 
 
@@ -436,13 +437,17 @@ def console_invoices() -> str:
         state = None
     overdue = request.args.get("overdue") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
-    found = queries.invoices(
-        session, state=state, overdue_on=_today() if overdue else None, search=search
+    found: paging.Page[Invoice] = paging.read_page(
+        session,
+        queries.invoices_query(
+            state=state, overdue_on=_today() if overdue else None, search=search
+        ),
     )
     return render_template(
         "billing/console_invoices.html",
-        invoices=found,
-        names=queries.organization_names(session, {i.organization_id for i in found}),
+        invoices=found.items,
+        page=found,
+        names=queries.organization_names(session, {i.organization_id for i in found.items}),
         states=INVOICE.states,
         state=state,
         overdue=overdue,

@@ -126,17 +126,22 @@ def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
 def payment_paid_between(start: date | None, end: date | None) -> ColumnElement[bool]:
     """A payment's paid date (the day received for offline payments, the office
     day Stripe settled it for cards) within start..end, both included."""
-    offline: list[ColumnElement[bool]] = [Payment.received_on.is_not(None)]
-    card: list[ColumnElement[bool]] = [
-        Payment.received_on.is_(None),
-        Payment.settled_at.is_not(None),
-    ]
+    return made_between(Payment.received_on, Payment.settled_at, start, end)
+
+
+def made_between(
+    day: Any, settled_at: Any, start: date | None, end: date | None
+) -> ColumnElement[bool]:
+    """Money moved within start..end, both included: on its `day` when one was
+    recorded (offline), else on the office day Stripe settled it (`settled_at`)."""
+    offline: list[ColumnElement[bool]] = [day.is_not(None)]
+    card: list[ColumnElement[bool]] = [day.is_(None), settled_at.is_not(None)]
     if start:
-        offline.append(Payment.received_on >= start)
-        card.append(Payment.settled_at >= office_day_start(start))
+        offline.append(day >= start)
+        card.append(settled_at >= office_day_start(start))
     if end:
-        offline.append(Payment.received_on <= end)
-        card.append(Payment.settled_at < office_day_start(end + timedelta(days=1)))
+        offline.append(day <= end)
+        card.append(settled_at < office_day_start(end + timedelta(days=1)))
     return or_(and_(*offline), and_(*card))
 
 

@@ -28,6 +28,7 @@ from licensing.downloads import pdf_response
 from licensing.finance import documents, queries, services
 from licensing.finance.classification import AXES
 from licensing.money import format_amount, is_currency
+from licensing.web.navigation import may_open
 
 console = Blueprint("finance_console", __name__, url_prefix="/console/finance")
 
@@ -255,7 +256,38 @@ def dashboard() -> tuple[str, int]:
             month=f"{given.filters.last_month:%Y-%m}",
             currency=given.filters.currency,
         )
+        context["export_urls"] = _export_urls(given.filters)
     return render_template("finance/dashboard.html", **context), status
+
+
+def _export_urls(filters: queries.Filters) -> dict[str, str]:
+    """The exports of the records behind the page's figures, for the same days and
+    currency (a range of months is the days of its first to its last month, a
+    quarter's whole), so a finance analyst reconciles the file with the page
+    without retyping the range. Empty for a viewer who may not open Exports."""
+    if not may_open("exports_console.exports"):
+        return {}
+    shared: dict[str, Any] = {
+        "from": filters.start.isoformat(),
+        "to": filters.end.isoformat(),
+        "currency": filters.currency,
+    }
+
+    def export(dataset: str, **extra: Any) -> str:
+        return url_for("exports_console.exports", dataset=dataset, **shared, **extra)
+
+    return {
+        "invoices": export("invoices", by="issued"),
+        "payments": export("payments", by="paid", state="succeeded"),
+        "credit_notes": export("credit_notes", by="issued"),
+        "refunds": export("refunds", by="paid", state="succeeded"),
+        "receivables": url_for(
+            "exports_console.exports",
+            dataset="receivables",
+            as_of=filters.aging_date.isoformat(),
+            currency=filters.currency,
+        ),
+    }
 
 
 @console.route("/report.pdf")

@@ -20,6 +20,7 @@ from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
+from licensing.billing.models import Invoice
 from licensing.calendar import office_date, parse_day
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -28,7 +29,13 @@ from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.forms import COLUMN_LABELS, COLUMN_WORDS
 from licensing.royalties.models import RoyaltyReport
-from licensing.royalties.rows import COLUMNS, Upload, csv_submission, form_submission
+from licensing.royalties.rows import (
+    COLUMNS,
+    Submission,
+    Upload,
+    csv_submission,
+    form_submission,
+)
 from licensing.royalties.services import Filing
 from licensing.royalties.states import (
     CORRECTION_REQUESTED,
@@ -39,6 +46,7 @@ from licensing.royalties.states import (
     SUBMITTED,
     UPCOMING,
 )
+from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
@@ -225,13 +233,27 @@ def _post_filing(
         context["carried"] = None  # a file with problems is chosen again once corrected
         return None
     except Conflict as refused_filing:
-        context["refusal"] = refused_filing.detail
+        context["refusal"] = _refusal_in_words(refused_filing, context["status"], submission)
         return None
     finally:
         submission.upload.close()
     flash(_filed_message(filing), "success")
     assert filing.report is not None
     return redirect(url_for("royalties.portal_report", report_id=filing.report.id))
+
+
+def _refusal_in_words(refused: Conflict, status: Any, submission: Submission) -> str:
+    """A refusal as the page says it: a report filed for the period since the page
+    was drawn (a colleague, or the form posted twice) is named, and the page, now
+    amending it, says what to do; the API's "amends: N" means nothing here."""
+    current = status.report
+    if current is not None and submission.amends != current.id:
+        return (
+            f"Report {current.reference} was filed for this period since this page was "
+            "opened, so this report was not filed. Read that report first; to correct it, "
+            "file an amendment with a reason."
+        )
+    return refused.detail
 
 
 def _row_errors(typed: list[tuple[dict[str, str], dict[str, list[str]]]]) -> dict[str, list[str]]:
@@ -365,7 +387,14 @@ def portal_report(report_id: int) -> str:
         filing=services.filing_of(report),
         console=False,
         amended_by=queries.amended_by(db.session(), report.id),
+        invoice=_invoice_of(report),
     )
+
+
+def _invoice_of(report: RoyaltyReport) -> Invoice | None:
+    """The invoice the report issued, for its state beside its number: whether the
+    royalty is paid is what the billing contact comes to the report to learn."""
+    return db.session().get(Invoice, report.invoice_id) if report.invoice_id else None
 
 
 @bp.route("/portal/royalty-reports/<int:agreement_id>/<period_start>/template.csv")
@@ -455,9 +484,11 @@ def console_queue() -> str:
     chosen = _queue_filter()
     everything = services.all_periods(actor)
     agreements = {status.agreement_id: status for status in everything}
+    listed = paging.page_of(queries.staff_queue(actor, chosen, statuses=everything))
     return render_template(
         "royalties/console_queue.html",
-        statuses=queries.staff_queue(actor, chosen, statuses=everything),
+        statuses=listed.items,
+        page=listed,
         flagged=queries.flagged_reports(),
         agreements=agreements,
         chosen=chosen,
@@ -506,6 +537,7 @@ def console_report(report_id: int) -> Page:
         console=True,
         organization=db.session().get(Organization, report.organization_id),
         amended_by=queries.amended_by(db.session(), report.id),
+        invoice=_invoice_of(report),
         review_actions=REVIEW.allowed(report.review_state),
         errors=errors,
         note=note,

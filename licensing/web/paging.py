@@ -109,6 +109,19 @@ def read_page(
     return Page(items, number, per_page, total, path or request.path, query)
 
 
+def page_of(
+    items: Sequence[T], *, args: MultiDict[str, str] | None = None, per_page: int = PER_PAGE
+) -> Page[T]:
+    """The page that `args` (by default the request's query string) asks for of a list
+    already computed in Python (a queue built from every agreement's periods, say):
+    the same numbering, links and count as `read_page`."""
+    args = request.args if args is None else args
+    number = min(page_number(args.get("page")), page_count(len(items), per_page))
+    shown = items[(number - 1) * per_page : number * per_page]
+    query = tuple((key, value) for key, value in args.items(multi=True) if key != "page")
+    return Page(shown, number, per_page, len(items), request.path, query)
+
+
 LIMIT, OFFSET = "paging_limit", "paging_offset"
 # Each statement's page window, by the statement's identity; the entry holds the
 # statement, so no other object can take its id while it is kept.

@@ -47,6 +47,7 @@ _PORTAL_PAGES = {
     "application": ("agreements.application", "application_id"),
     "agreement": ("agreements.agreement", "agreement_id"),
     "invoice": ("billing.invoice_detail", "invoice_id"),
+    "royalty_report": ("royalties.portal_report", "report_id"),
 }
 
 
@@ -118,13 +119,7 @@ def record_refs(pairs: Iterable[tuple[str, object]]) -> dict[tuple[str, str], Re
     for entity_type, entity_id in given:
         key = (entity_type, str(entity_id))
         label = labels.get(key, f"{entity_type.replace('_', ' ')} {entity_id}")
-        page = _page_of(entity_type)
-        number = _digits(entity_id)
-        url = None
-        if page and number is not None:
-            values: dict[str, Any] = {page[1]: number}
-            url = url_for(page[0], **values)
-        refs[key] = RecordRef(label, url)
+        refs[key] = RecordRef(label, record_url(entity_type, entity_id))
     return refs
 
 
@@ -145,6 +140,17 @@ def find_reference(text: str) -> tuple[str, str] | None:
     return None
 
 
+def record_url(entity_type: str, entity_id: object) -> str | None:
+    """The page of one record the viewer may open, without reading its name (a
+    list names its rows itself: no query per row)."""
+    page = _page_of(entity_type)
+    number = _digits(entity_id)
+    if page is None or number is None:
+        return None
+    values: dict[str, Any] = {page[1]: number}
+    return url_for(page[0], **values)
+
+
 def record_ref(entity_type: str, entity_id: object) -> RecordRef:
     """One record's name and link (`record_refs` for a whole table)."""
     return record_refs([(entity_type, entity_id)])[(entity_type, str(entity_id))]
@@ -159,4 +165,5 @@ def reference_ref(text: str | None) -> RecordRef | None:
 def register(app: Flask) -> None:
     app.jinja_env.globals["record_refs"] = record_refs
     app.jinja_env.globals["record_ref"] = record_ref
+    app.jinja_env.globals["record_url"] = record_url
     app.jinja_env.globals["reference_ref"] = reference_ref

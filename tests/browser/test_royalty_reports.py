@@ -8,6 +8,7 @@ process's clock (time-machine) moves the server's."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,9 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         page.get_by_role("heading", name="Invoices").wait_for()
         listed = page.get_by_role("row").filter(has_text=invoice_number)
         assert "1,665.00 USD" in listed.inner_text()
-        assert "royalty report" in listed.inner_text()
+        # The invoice names the report it bills, linked (round 4).
+        assert (
+            listed.get_by_role("link", name=re.compile(r"^Royalty report RR-\d{6} ")).count() == 1
+        )
         listed.get_by_role("link", name=invoice_number).click()
         page.get_by_role("heading", name=f"Invoice {invoice_number}").wait_for()

@@ -240,10 +240,11 @@ def _check_period(
     if submission.amends is not None:
         amends = _report_id(submission.amends)
         if current is None or current.id != amends:
-            named = f"report {current.id}" if current else "no report yet"
+            named = f"report {current.reference}" if current else "no report yet"
+            given = RoyaltyReport.reference_of(amends) if amends is not None else submission.amends
             raise Conflict(
-                f"Report {amends} is not the current report of the period {period.label} "
-                f"(which has {named}); amend the current report."
+                f"Report {given} is not the current report of the period "
+                f"{period.label} (which has {named}); amend the current report."
             )
         if today > agreement.term_end + AMENDMENT_WINDOW:
             raise Conflict(
@@ -253,8 +254,8 @@ def _check_period(
         return current
     if current is not None:
         raise Conflict(
-            f"The period {period.label} already has report {current.id}; to correct it, "
-            f"amend it (amends: {current.id}, with a reason)."
+            f"The period {period.label} already has report {current.reference}; to correct "
+            f"it, amend it (amends: {current.id}, with a reason)."
         )
     missing = next(
         (p for p in obligation.periods[: period.index - 1] if p.start not in reports), None

@@ -16,9 +16,7 @@ from licensing.billing.states import COLLECTIBLE, PAID, ROYALTY_REPORT
 from licensing.errors import Conflict
 from licensing.money import format_amount
 
-from ..models import (
-    RoyaltyReport,
-)
+from ..models import RoyaltyReport
 from .obligations import Filing, Obligations
 
 
@@ -75,7 +73,11 @@ def _invoice(
         memo=(
             f"Royalty report {report.reference} under license agreement {agreement.number} "
             f"for the period {filing.period.label}"
-            + (f", amending report {report.amends_id}" if report.amends_id else "")
+            + (
+                f", amending report {RoyaltyReport.reference_of(report.amends_id)}"
+                if report.amends_id
+                else ""
+            )
             + "."
         ),
         deductions=True,

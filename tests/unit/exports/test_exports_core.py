@@ -217,6 +217,7 @@ def test_every_dataset_has_a_version_and_unique_described_columns() -> None:
         "invoice_lines",
         "payments",
         "credit_notes",
+        "refunds",
         "credit_note_lines",
         "agreements",
         "receivables",
