@@ -46,6 +46,10 @@ def crawl(client: FlaskClient, *starts: str) -> dict[str, int]:
         seen[path] = response.status_code
         assert response.status_code < 500, f"{path} (linked from {found_on}) answered 500"
         if response.mimetype != "text/html":
+            # A download (a CSV export streams) is read to its end, so an error while
+            # streaming shows, and closed, as a server closes what it served.
+            response.get_data()
+            response.close()
             continue
         for href in LINK.findall(response.get_data(as_text=True)):
             target = urlsplit(urljoin(path, href.replace("&amp;", "&")))

@@ -252,6 +252,7 @@ def test_every_dataset_the_database_writes_is_listed_here() -> None:
         "invoice_lines",
         "payments",
         "credit_notes",
+        "refunds",
         "royalty_report_lines",
     ]
 
@@ -260,12 +261,31 @@ def test_every_dataset_the_database_writes_is_listed_here() -> None:
 def test_each_declared_dataset_s_csv_from_the_database_is_the_python_writer_s(
     ledger: Made, name: str
 ) -> None:
-    # Free text a clerk typed, beside the fixture's hostile invoice line.
-    billing.issue_credit_note(
+    # Free text a clerk typed, beside the fixture's hostile invoice line; the euro
+    # invoice is paid first, so its credit note leaves a refund to send.
+    billing.record_offline_payment(
+        ledger.euro.id,
+        method="wire",
+        amount=Decimal("410.15"),
+        reference="W-410",
+        received_on=date(2027, 6, 2),
+        now=at(date(2027, 6, 2)),
+        actor=billing_clerk(),
+    )
+    credit = billing.issue_credit_note(
         ledger.euro.id,
         amount=Decimal("0.05"),
         reason=HOSTILE_TEXT,
         now=at(date(2027, 6, 3)),
+        actor=billing_clerk(),
+    )
+    billing.record_offline_refund(
+        credit.id,
+        method="wire",
+        amount=Decimal("0.05"),
+        reference='=1+1, "r"',
+        sent_on=date(2027, 6, 4),
+        now=at(date(2027, 6, 4)),
         actor=billing_clerk(),
     )
     billing.record_offline_payment(
