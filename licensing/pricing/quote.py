@@ -652,6 +652,7 @@ class _Recipe:
         "ceiling",
         "currency",
         "floor",
+        "in_currency",
         "lift_note",
         "pricer",
         "quantum",
@@ -682,6 +683,7 @@ class _Recipe:
         )
         self.quantum = Decimal(1).scaleb(-scale.places)
         self.currency = currency
+        self.in_currency = f" {currency}"
 
     def line(
         self,
@@ -738,8 +740,11 @@ class _Recipe:
             rounded = bound.rounded
             steps.append(bound.rounding)
         elif plain is not None and not plain.is_signed():  # -0.00 would be written
-            rounded = plain.quantize(self.quantum, context=_HALF_UP)
-            steps.append(_rounding_step(rounded, text, self.currency, rounded == plain))
+            rounded = _HALF_UP.quantize(plain, self.quantum)
+            if rounded == plain:  # `_rounding_step`'s exact case: `text` is its digits
+                steps.append(f"amount: {text}{self.in_currency}")
+            else:
+                steps.append(_rounding_step(rounded, text, self.currency, False))
         else:
             rounded = scale.round(amount)
             steps.append(
