@@ -43,6 +43,9 @@ EXACT = Context(
     Emin=-999_999,
     traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
 )
+# Its operations bound once: `exact_add(...)` makes a bound method at every call,
+# several times for every use priced.
+exact_add, exact_multiply, exact_subtract = EXACT.add, EXACT.multiply, EXACT.subtract
 _ZERO = Decimal(0)
 
 # --- showing exact numbers ---------------------------------------------------------------
@@ -137,11 +140,11 @@ class Scale:
 
     def scaled(self, value: Decimal) -> Decimal:
         """An amount that is not prorated (a decimal), scaled."""
-        return value if self.denominator == 1 else EXACT.multiply(value, self.denominator)
+        return value if self.denominator == 1 else exact_multiply(value, self.denominator)
 
     def prorated(self, annual: Decimal) -> Decimal:
         """`annual * proration`, scaled."""
-        return EXACT.multiply(annual, self.numerator)
+        return exact_multiply(annual, self.numerator)
 
     def _ratio(self, scaled: Decimal) -> tuple[int, int]:
         numerator, denominator = scaled.as_integer_ratio()  # lowest terms
@@ -168,7 +171,7 @@ class Scale:
 
     def equals(self, rounded: Decimal, scaled: Decimal) -> bool:
         """Whether a decimal (not scaled) is the scaled amount."""
-        return EXACT.multiply(rounded, self.denominator) == scaled
+        return exact_multiply(rounded, self.denominator) == scaled
 
 
 # --- per-unit tiers ----------------------------------------------------------------------
@@ -221,7 +224,7 @@ class TierTable:
             units = top - self._lowers[index]
             amount, words = self._below[index]
             unit_price, flat = tiers[index].unit_price, tiers[index].flat
-            amount = EXACT.add(EXACT.add(amount, EXACT.multiply(units, unit_price)), flat)
+            amount = exact_add(exact_add(amount, exact_multiply(units, unit_price)), flat)
             price_words, flat_words = self._words[index]
             self._below.append((amount, f"{words}{units}{price_words}{flat_words} + "))
 
@@ -236,9 +239,9 @@ class TierTable:
         below, words = self._below[index]
         units = quantity - self._lowers[index]
         unit_price, flat = self._prices[index]
-        amount = EXACT.add(below, EXACT.multiply(units, unit_price))
+        amount = exact_add(below, exact_multiply(units, unit_price))
         if flat is not None:
-            amount = EXACT.add(amount, flat)
+            amount = exact_add(amount, flat)
         price_words, flat_words = self._words[index]
         return amount, f"{words}{units}{price_words}{flat_words}"
 
@@ -246,9 +249,9 @@ class TierTable:
         """Every unit at the price of the tier the whole quantity falls in, plus its flat."""
         index = self._tier(quantity)
         unit_price, flat = self._prices[index]
-        amount = EXACT.multiply(quantity, unit_price)
+        amount = exact_multiply(quantity, unit_price)
         if flat is not None:
-            amount = EXACT.add(amount, flat)
+            amount = exact_add(amount, flat)
         price_words, flat_words = self._words[index]
         return amount, f"{quantity}{price_words}{flat_words}"
 
@@ -468,7 +471,7 @@ class _PerUnitPricer(ModelPricer):
         text = str(amount) if self._written else decimal_text(amount, self._places)
         step = f"{self.label}{quantity}{self._head}{terms} = {text}"
         denominator = scale.denominator  # `scale.scaled`, written out
-        scaled = amount if denominator == 1 else EXACT.multiply(amount, denominator)
+        scaled = amount if denominator == 1 else exact_multiply(amount, denominator)
         return _new_priced(Priced, (scaled, _ZERO, (step,), text, amount))
 
 
@@ -485,7 +488,7 @@ class _PercentPricer(ModelPricer):
         if revenue is None:
             raise ValueError("a percent_of_revenue model needs the use's revenue")
         revenue = Decimal(revenue)  # an int is accepted too
-        amount = EXACT.multiply(revenue, self._factor)
+        amount = exact_multiply(revenue, self._factor)
         text = decimal_text(amount, self._places)
         shown = decimal_text(revenue, self._places)
         step = f"{self.label}{self._percent}% of revenue {shown} = {text}"
@@ -509,10 +512,10 @@ class _SumPricer(ModelPricer):
         shown: list[str] = []
         for part in self._parts:
             priced = part.price(scale, quantities, revenue)
-            amount = EXACT.add(amount, priced.amount)
-            fixed = EXACT.add(fixed, priced.fixed)
+            amount = exact_add(amount, priced.amount)
+            fixed = exact_add(fixed, priced.fixed)
             plain = (
-                None if plain is None or priced.plain is None else EXACT.add(plain, priced.plain)
+                None if plain is None or priced.plain is None else exact_add(plain, priced.plain)
             )
             steps.extend(priced.steps)
             shown.append(priced.text)
