@@ -43,6 +43,9 @@ EXACT = Context(
     Emin=-999_999,
     traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
 )
+# Its operations bound once: `exact_add(...)` makes a bound method at every call,
+# several times for every use priced.
+exact_add, exact_multiply, exact_subtract = EXACT.add, EXACT.multiply, EXACT.subtract
 _ZERO = Decimal(0)
 
 # --- showing exact numbers ---------------------------------------------------------------
@@ -137,11 +140,11 @@ class Scale:
 
     def scaled(self, value: Decimal) -> Decimal:
         """An amount that is not prorated (a decimal), scaled."""
-        return value if self.denominator == 1 else EXACT.multiply(value, self.denominator)
+        return value if self.denominator == 1 else exact_multiply(value, self.denominator)
 
     def prorated(self, annual: Decimal) -> Decimal:
         """`annual * proration`, scaled."""
-        return EXACT.multiply(annual, self.numerator)
+        return exact_multiply(annual, self.numerator)
 
     def _ratio(self, scaled: Decimal) -> tuple[int, int]:
         numerator, denominator = scaled.as_integer_ratio()  # lowest terms
@@ -168,7 +171,7 @@ class Scale:
 
     def equals(self, rounded: Decimal, scaled: Decimal) -> bool:
         """Whether a decimal (not scaled) is the scaled amount."""
-        return EXACT.multiply(rounded, self.denominator) == scaled
+        return exact_multiply(rounded, self.denominator) == scaled
 
 
 # --- per-unit tiers ----------------------------------------------------------------------
@@ -203,8 +206,11 @@ class TierTable:
             raise ValueError("tiers must have strictly ascending up_to")
         self._tops = tops
         self._lowers = [0, *self._tops]
-        # Per tier: the price of a unit, and what the tier adds once it is reached.
-        self._prices = [(tier.unit_price, tier.flat) for tier in tiers]
+        # Per tier: the price of a unit, and what the tier adds once it is reached
+        # (None for a zero flat that adding could not change: no digits after the
+        # point beyond the price's, so neither the value nor the exponent moves;
+        # pricing a use then skips the addition).
+        self._prices = [(tier.unit_price, _addend(tier.flat, tier.unit_price)) for tier in tiers]
         self._words = [
             (
                 f" x {decimal_text(tier.unit_price, places)}",
@@ -217,8 +223,8 @@ class TierTable:
         for index, top in enumerate(self._tops):
             units = top - self._lowers[index]
             amount, words = self._below[index]
-            unit_price, flat = self._prices[index]
-            amount = EXACT.add(EXACT.add(amount, EXACT.multiply(units, unit_price)), flat)
+            unit_price, flat = tiers[index].unit_price, tiers[index].flat
+            amount = exact_add(exact_add(amount, exact_multiply(units, unit_price)), flat)
             price_words, flat_words = self._words[index]
             self._below.append((amount, f"{words}{units}{price_words}{flat_words} + "))
 
@@ -233,7 +239,9 @@ class TierTable:
         below, words = self._below[index]
         units = quantity - self._lowers[index]
         unit_price, flat = self._prices[index]
-        amount = EXACT.add(EXACT.add(below, EXACT.multiply(units, unit_price)), flat)
+        amount = exact_add(below, exact_multiply(units, unit_price))
+        if flat is not None:
+            amount = exact_add(amount, flat)
         price_words, flat_words = self._words[index]
         return amount, f"{words}{units}{price_words}{flat_words}"
 
@@ -241,9 +249,19 @@ class TierTable:
         """Every unit at the price of the tier the whole quantity falls in, plus its flat."""
         index = self._tier(quantity)
         unit_price, flat = self._prices[index]
-        amount = EXACT.add(EXACT.multiply(quantity, unit_price), flat)
+        amount = exact_multiply(quantity, unit_price)
+        if flat is not None:
+            amount = exact_add(amount, flat)
         price_words, flat_words = self._words[index]
         return amount, f"{quantity}{price_words}{flat_words}"
+
+
+def _addend(flat: Decimal, unit_price: Decimal) -> Decimal | None:
+    """`flat`, or None when adding it to an amount priced at `unit_price` changes
+    nothing: a zero with no more digits after the point than the price has."""
+    if flat or int(flat.as_tuple().exponent) < int(unit_price.as_tuple().exponent):
+        return flat
+    return None
 
 
 def graduated_amount(tiers: tuple[Tier, ...], quantity: int) -> Fraction:
@@ -345,13 +363,23 @@ class Priced(NamedTuple):
     (see `Scale`); its steps; and the amount's exact text. `plain` is the amount
     not scaled when nothing in it is prorated (a decimal then): what it is
     written and rounded from without turning the scaled amount back into a
-    ratio; None when some part is prorated."""
+    ratio; None when some part is prorated. With `plain`, `text` is always
+    `decimal_text(plain, places)` (the quote's last step relies on it)."""
 
     amount: Decimal
     fixed: Decimal
     steps: tuple[str, ...]
     text: str
     plain: Decimal | None = None
+
+
+# `Priced(...)` without the Python-level `__new__` NamedTuple writes (it only
+# fills the defaults): a third of making one, once for every use priced.
+_new_priced = tuple.__new__
+
+# A Decimal whose exponent is between -6 and 0 is written by `str` as by the "f"
+# format (no exponent), three times as fast.
+_PLAIN_STR_PLACES = 6
 
 
 class ModelPricer:
@@ -425,8 +453,10 @@ class _PerUnitPricer(ModelPricer):
         )
         # When every price has exactly `places` decimals and no flat more, so has
         # every amount (whole numbers of units times the prices, plus flats): its
-        # `decimal_text` is then `f"{amount:f}"`, with no zeros to strip or add.
-        self._written = all(
+        # `decimal_text` is then `f"{amount:f}"`, with no zeros to strip or add,
+        # which `str` writes alike (at most 6 places: no exponent) in a third of
+        # the time.
+        self._written = places <= _PLAIN_STR_PLACES and all(
             tier.unit_price.as_tuple().exponent == -places
             and int(tier.flat.as_tuple().exponent) >= -places
             for tier in model.tiers
@@ -438,11 +468,11 @@ class _PerUnitPricer(ModelPricer):
             return self._nothing
         table = self._table
         amount, terms = table.graduated(quantity) if self._graduated else table.volume(quantity)
-        text = f"{amount:f}" if self._written else decimal_text(amount, self._places)
+        text = str(amount) if self._written else decimal_text(amount, self._places)
         step = f"{self.label}{quantity}{self._head}{terms} = {text}"
         denominator = scale.denominator  # `scale.scaled`, written out
-        scaled = amount if denominator == 1 else EXACT.multiply(amount, denominator)
-        return Priced(scaled, _ZERO, (step,), text, amount)
+        scaled = amount if denominator == 1 else exact_multiply(amount, denominator)
+        return _new_priced(Priced, (scaled, _ZERO, (step,), text, amount))
 
 
 class _PercentPricer(ModelPricer):
@@ -458,7 +488,7 @@ class _PercentPricer(ModelPricer):
         if revenue is None:
             raise ValueError("a percent_of_revenue model needs the use's revenue")
         revenue = Decimal(revenue)  # an int is accepted too
-        amount = EXACT.multiply(revenue, self._factor)
+        amount = exact_multiply(revenue, self._factor)
         text = decimal_text(amount, self._places)
         shown = decimal_text(revenue, self._places)
         step = f"{self.label}{self._percent}% of revenue {shown} = {text}"
@@ -482,10 +512,10 @@ class _SumPricer(ModelPricer):
         shown: list[str] = []
         for part in self._parts:
             priced = part.price(scale, quantities, revenue)
-            amount = EXACT.add(amount, priced.amount)
-            fixed = EXACT.add(fixed, priced.fixed)
+            amount = exact_add(amount, priced.amount)
+            fixed = exact_add(fixed, priced.fixed)
             plain = (
-                None if plain is None or priced.plain is None else EXACT.add(plain, priced.plain)
+                None if plain is None or priced.plain is None else exact_add(plain, priced.plain)
             )
             steps.extend(priced.steps)
             shown.append(priced.text)

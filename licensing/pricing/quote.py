@@ -22,6 +22,7 @@ Readings where the contract is silent:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,6 +44,9 @@ from .models import (
     Scale,
     compile_model,
     decimal_text,
+    exact_add,
+    exact_multiply,
+    exact_subtract,
     needs_revenue,
     percent_text,
     units_needed,
@@ -281,6 +285,9 @@ _USES, _PRODUCT_TYPES, _USER_TYPES = (
     frozenset(PRODUCT_TYPES),
     frozenset(USER_TYPES),
 )
+# Every (use, product_type, user_type, organization_type) of the vocabulary: only
+# strings equal them.
+_KNOWN_AXES = frozenset(itertools.product(USES, PRODUCT_TYPES, USER_TYPES, ORGANIZATION_TYPES))
 
 
 def _check_vocabulary(use: ProposedUse, index: int, errors: _Errors) -> bool:
@@ -398,10 +405,19 @@ def _use_line(
     told at once). `scale` is None when the request itself is wrong, and
     `organization_type` when it is not one of the vocabulary."""
     _check_amounts(use, index, errors)
-    if not _check_vocabulary(use, index, errors) or organization_type is None:
-        return None  # either check added an error (unknown organization: _check_request)
-    # The rule and the adjustment the use meets: one look-up for both.
-    priced, adjustment = card.meet((use.use, use.product_type, use.user_type, organization_type))
+    if organization_type is None:  # an error already (_check_request)
+        _check_vocabulary(use, index, errors)
+        return None
+    axes = (use.use, use.product_type, use.user_type, organization_type)
+    try:  # the usual answer, at once: every axis known (`_check_vocabulary` words why not)
+        known = axes in _KNOWN_AXES
+    except TypeError:  # unhashable: not a value of the vocabulary
+        known = False
+    if not known and not _check_vocabulary(use, index, errors):
+        return None
+    # The rule and the adjustment the use meets, and their recipes: one look-up.
+    met = card.met.get(axes) or card.meet(axes)
+    priced = met.rule
     if priced is None or priced.pricer is None:
         if errors or scale is None:
             return None
@@ -411,9 +427,8 @@ def _use_line(
     quantities, notes = _model_inputs(priced, use, index, errors)
     if errors or scale is None:
         return None
-    return priced.recipe(adjustment, scale, card.currency).line(
-        index, use.revenue, quantities, notes, breakdown
-    )
+    recipe = met.recipes.get(scale.key) or met.recipe(scale, card.currency)
+    return recipe.line(index, use.revenue, quantities, notes, breakdown)
 
 
 def _check_request(card: RateCard, request: QuoteRequest, errors: _Errors) -> None:
@@ -449,7 +464,7 @@ class _PricedAdjustment:
     def __init__(self, adjustment: Adjustment) -> None:
         self.adjustment = adjustment
         percent = adjustment.discount_percent
-        self.keep = EXACT.subtract(100, percent).scaleb(-2, EXACT)  # (100 - d) / 100
+        self.keep = exact_subtract(100, percent).scaleb(-2, EXACT)  # (100 - d) / 100
         self.words = f"adjustment {adjustment.id}: {percent_text(percent)}% off "
         self.note = " (discounts never lower a minimum)" if percent else ""
 
@@ -486,6 +501,7 @@ def _rounding_step(rounded: Decimal, text: str, currency: str, exact: bool) -> s
 # Rounds a plain decimal half-up (ties away from zero) to a quantum, as
 # `Scale.round` does a scaled amount; wide enough never to round otherwise.
 _HALF_UP = Context(prec=1000, rounding=ROUND_HALF_UP, Emax=999_999, Emin=-999_999)
+_half_up = _HALF_UP.quantize  # bound once: see `exact_add`
 
 
 class _PricedRule:
@@ -510,17 +526,36 @@ class _PricedRule:
         return found
 
 
-_Met = tuple[_PricedRule | None, _PricedAdjustment | None]  # what a use meets on a card
+class _Met:
+    """What the uses of one combination of the four axes meet on a card: the
+    first rule and the first adjustment that match, and the rule's recipe for
+    each proration factor met (`recipes`, by `Scale.key`)."""
+
+    __slots__ = ("adjustment", "recipes", "rule")
+
+    def __init__(self, rule: _PricedRule | None, adjustment: _PricedAdjustment | None) -> None:
+        self.rule, self.adjustment = rule, adjustment
+        self.recipes: dict[tuple[int, int], _Recipe] = {}
+
+    def recipe(self, scale: Scale, currency: str) -> _Recipe:
+        """How the rule prices these uses at `scale` (a rule that prices)."""
+        assert self.rule is not None
+        found = self.recipes.get(scale.key)
+        if found is None:
+            found = self.rule.recipe(self.adjustment, scale, currency)
+            if len(self.recipes) < 4096:  # the card's term lengths
+                self.recipes[scale.key] = found
+        return found
 
 
 class _PricedCard:
     __slots__ = (
         "_adjustments",
-        "_met",
         "_rules",
         "_scales",
         "card",
         "currency",
+        "met",
         "period_days",
         "places",
         "zero",
@@ -533,7 +568,8 @@ class _PricedCard:
         self.zero = quantize(0, card.currency)
         self._rules = [_PricedRule(rule, self.places) for rule in card.rules]
         self._adjustments = [_PricedAdjustment(item) for item in card.adjustments]
-        self._met: dict[tuple[str, str, str, str], _Met] = {}
+        # Read directly by every use priced (`_use_line`); filled by `meet`.
+        self.met: dict[tuple[str, str, str, str], _Met] = {}
         self.period_days = card.period_days
         self._scales: dict[int, Scale] = {}
 
@@ -549,13 +585,13 @@ class _PricedCard:
     def meet(self, axes: tuple[str, str, str, str]) -> _Met:
         """The first rule and the first adjustment whose `when` matches the axes
         (use, product_type, user_type, organization_type)."""
-        met = self._met.get(axes)
+        met = self.met.get(axes)
         if met is None:
             rule = next((item for item in self._rules if item.rule.when.matches(*axes)), None)
             adjustment = next(
                 (item for item in self._adjustments if item.adjustment.when.matches(*axes)), None
             )
-            met = self._met[axes] = (rule, adjustment)  # vocabulary values only: bounded
+            met = self.met[axes] = _Met(rule, adjustment)  # vocabulary values only: bounded
         return met
 
 
@@ -605,7 +641,7 @@ def price(card: RateCard, request: QuoteRequest, *, breakdowns: bool = True) -> 
     requires_review = False
     for line in lines:
         if line.amount is not None:
-            total = EXACT.add(total, line.amount)
+            total = exact_add(total, line.amount)
         if line.review == "staff":
             requires_review = True
     return Quote(
@@ -652,6 +688,7 @@ class _Recipe:
         "ceiling",
         "currency",
         "floor",
+        "in_currency",
         "lift_note",
         "pricer",
         "quantum",
@@ -682,6 +719,7 @@ class _Recipe:
         )
         self.quantum = Decimal(1).scaleb(-scale.places)
         self.currency = currency
+        self.in_currency = f" {currency}"
 
     def line(
         self,
@@ -700,11 +738,11 @@ class _Recipe:
             steps.append("no adjustment applies")
         else:
             keep = adjustment.keep
-            amount, fixed = EXACT.multiply(amount, keep), EXACT.multiply(fixed, keep)
+            amount, fixed = exact_multiply(amount, keep), exact_multiply(fixed, keep)
             if plain is None:
                 text = scale.show(amount)
             else:
-                plain = EXACT.multiply(plain, keep)
+                plain = exact_multiply(plain, keep)
                 text = decimal_text(plain, scale.places)
             steps.append(f"{adjustment.words}{raw.text} = {text}")
         discounted = amount
@@ -713,7 +751,7 @@ class _Recipe:
         if floor is not None:
             if amount < floor.scaled:
                 # The minimum lifts the amount: the lift is a fixed fee, not usage.
-                fixed = EXACT.add(fixed, EXACT.subtract(floor.scaled, amount))
+                fixed = exact_add(fixed, exact_subtract(floor.scaled, amount))
                 steps.append(
                     f"{floor.words}: {text} is below it, so the minimum applies{self.lift_note}"
                 )
@@ -724,10 +762,10 @@ class _Recipe:
         if ceiling is not None:
             if amount > ceiling.scaled:
                 # The cap cuts usage royalties first, fixed fees only below them.
-                variable = EXACT.subtract(amount, fixed)
-                cut = EXACT.subtract(EXACT.subtract(amount, ceiling.scaled), variable)
+                variable = exact_subtract(amount, fixed)
+                cut = exact_subtract(exact_subtract(amount, ceiling.scaled), variable)
                 if cut > 0:
-                    fixed = EXACT.subtract(fixed, cut)
+                    fixed = exact_subtract(fixed, cut)
                 steps.append(f"{ceiling.words}: {text} is above it, so the maximum applies")
                 amount, text, bound = ceiling.scaled, ceiling.text, ceiling
             else:
@@ -738,8 +776,11 @@ class _Recipe:
             rounded = bound.rounded
             steps.append(bound.rounding)
         elif plain is not None and not plain.is_signed():  # -0.00 would be written
-            rounded = plain.quantize(self.quantum, context=_HALF_UP)
-            steps.append(_rounding_step(rounded, text, self.currency, rounded == plain))
+            rounded = _half_up(plain, self.quantum)
+            if rounded == plain:  # `_rounding_step`'s exact case: `text` is its digits
+                steps.append(f"amount: {text}{self.in_currency}")
+            else:
+                steps.append(_rounding_step(rounded, text, self.currency, False))
         else:
             rounded = scale.round(amount)
             steps.append(
@@ -781,7 +822,7 @@ class _Recipe:
             bound_applied=None if bound is None else bound.name,
             unrounded=discounted_exact if bound is None else bound.exact,
             fixed=fixed_rounded,
-            variable=EXACT.subtract(rounded, fixed_rounded),
+            variable=exact_subtract(rounded, fixed_rounded),
             quantities=dict(quantities),
             revenue=revenue if revenue is not None and self.takes_revenue else None,
         )

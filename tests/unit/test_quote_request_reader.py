@@ -11,6 +11,7 @@ import json
 from datetime import date, timedelta
 from decimal import Decimal
 from importlib import resources
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import marshmallow as ma
@@ -21,6 +22,7 @@ from licensing.api.quotes import (
     REQUEST_EXAMPLE,
     QuoteRequestSchema,
     QuoteSchema,
+    _json_texts,
     plain_request,
 )
 from licensing.pricing import (
@@ -195,3 +197,20 @@ def test_a_quote_is_sent_exactly_as_its_schema_would_dump_it() -> None:
         assert json.dumps(QuoteSchema().dump(body), sort_keys=True) == json.dumps(
             body, sort_keys=True
         )
+
+
+@given(st.lists(st.text(), max_size=5).map(tuple))
+def test_explanations_are_written_as_the_json_encoder_writes_them(texts: tuple[str, ...]) -> None:
+    # Any text at all: quotes, backslashes, control characters, DEL, non-ASCII,
+    # lone surrogates; those the encoder writes as they are skip it.
+    assert _json_texts(texts) == ",".join(map(encode_basestring_ascii, texts))
+
+
+def test_plain_explanations_are_written_between_quotes_as_they_are() -> None:
+    assert _json_texts(("no adjustment applies", "amount: 1.00 USD")) == (
+        '"no adjustment applies","amount: 1.00 USD"'
+    )
+    assert _json_texts(()) == ""
+    assert _json_texts(('say "hi"', "a\\b", "\x7f", "é")) == (
+        '"say \\"hi\\"","a\\\\b","\\u007f","\\u00e9"'
+    )
