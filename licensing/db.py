@@ -294,9 +294,14 @@ def claim(statement: Select[Any]) -> Select[Any]:
     """A batch job's claim on the rows `statement` selects, held until the
     transaction ends: on PostgreSQL a row lock that other hosts skip (SKIP LOCKED),
     so each row is processed by one host; on SQLite the transaction's write lock
-    (BEGIN IMMEDIATE) already makes hosts take turns."""
+    (BEGIN IMMEDIATE) already makes hosts take turns.
+
+    The lock is FOR NO KEY UPDATE: a claim changes a row's state, never its key, and
+    FOR UPDATE would also make another host's foreign-key checks wait (a late fee's
+    invoice INSERT takes FOR KEY SHARE on its organization), which deadlocked two
+    hosts running the overdue job, one claiming the organization for its standing."""
     if is_postgresql():
-        return statement.with_for_update(skip_locked=True)
+        return statement.with_for_update(skip_locked=True, key_share=True)
     return statement
 
 

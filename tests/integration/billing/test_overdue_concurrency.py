@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from licensing import db
 from licensing.accounts.models import Organization
@@ -76,3 +76,41 @@ def _standing_changes() -> int:
         )
         or 0
     )
+
+
+def test_a_claimed_organization_does_not_hold_up_an_invoice_made_for_it(
+    committed_app: Flask, backend: str
+) -> None:
+    """One host's claim on an organization (to change its standing) must not make
+    another host wait to create the organization's invoices: their foreign-key check
+    locks the organization FOR KEY SHARE, which FOR UPDATE blocked (two overdue runs
+    deadlocked on it)."""
+    with committed_app.app_context():
+        organization_id = factories.make_vendor(db.session()).organization_id
+        db.session().commit()
+    statement = db_claim_sql(committed_app, organization_id)
+    if backend == "sqlite":
+        # SQLite's claim is the transaction's write lock: no row lock to take.
+        assert "FOR" not in statement
+        return
+    engine = committed_app.extensions["licensing.db"].engine
+    with engine.connect() as claiming, engine.connect() as invoicing:
+        claiming.exec_driver_sql(statement)
+        invoicing.exec_driver_sql("SET lock_timeout = '3s'")
+        # What PostgreSQL's foreign-key check runs when an invoice row is inserted.
+        held_up = invoicing.execute(
+            text("SELECT 1 FROM organizations WHERE id = :id FOR KEY SHARE"),
+            {"id": organization_id},
+        ).all()
+        claiming.rollback()
+    assert held_up == [(1,)]
+
+
+def db_claim_sql(app: Flask, organization_id: int) -> str:
+    """The SQL of a batch job's claim on the organization, as the database runs it."""
+    with app.app_context():
+        claim = db.claim(select(Organization.id).where(Organization.id == organization_id))
+        compiled = claim.compile(
+            dialect=db.session().get_bind().dialect, compile_kwargs={"literal_binds": True}
+        )
+    return str(compiled)
