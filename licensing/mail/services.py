@@ -3,7 +3,7 @@
 `enqueue()` renders the message and adds it to the outbox in the caller's
 transaction: if the change rolls back, no email goes out; if it commits, the
 email is not lost even when SMTP is down. `deliver_due()` claims due
-messages (several senders may run at once: claims use FOR UPDATE SKIP LOCKED
+messages (several senders may run at once: claims use FOR NO KEY UPDATE SKIP LOCKED
 on PostgreSQL), sends them over `SMTP_URL`, and retries failures with an
 exponential backoff until `MAX_ATTEMPTS`, after which a message is `failed`:
 still listed for staff, who may retry it.
@@ -274,7 +274,7 @@ def _claim(now: datetime, limit: int) -> list[int]:
             .where(OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)  # as db.claim locks
         )
         claimed = session.execute(
             update(OutboxMessage)

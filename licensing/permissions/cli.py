@@ -25,6 +25,6 @@ def expire(now: datetime) -> None:
     windows 14 days after a denial.
 
     Idempotent and safe on several hosts at once: rows are claimed with
-    FOR UPDATE SKIP LOCKED on PostgreSQL.
+    FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL.
     """
     click.echo(str(expire_due(now)))
