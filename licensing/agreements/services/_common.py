@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -271,28 +272,27 @@ _MACHINES: dict[type[Application | Agreement], StateMachine] = {
 }
 
 
-def _reasoned_step(
-    model: type[T],
-    record_id: int,
-    *,
-    action: str,
-    caller: Actor,
-    now: datetime | None,
-    reason: str | None,
-    fields: StepFields[T],
-    reason_required: bool = True,
-) -> T:
-    """A licensing-staff step with a reason on an application or agreement: the
-    caller and the reason are checked, the record locked, `fields` sets what the
-    step records, and the step is taken (stamped, audited, notified) in one
-    transaction."""
-    actor, moment = _licensing_step(caller, now)
-    text = _reason(reason, required=reason_required)
-    with db.transaction() as session:
-        record = _owned(session, model, record_id, actor)
-        fields(record, text, actor, moment)
-        _MACHINES[model].apply(session, record, action, actor=actor, note=text, at=moment)
-        return record
+@dataclass(frozen=True)
+class _ReasonedStep(Generic[T]):
+    """A licensing-staff step with a reason on an application or agreement, and
+    what it records besides the state (`fields`)."""
+
+    model: type[T]
+    action: str
+    fields: StepFields[T]
+    reason_required: bool = True
+
+    def take(self, record_id: int, caller: Actor, reason: str | None, now: datetime | None) -> T:
+        """The caller and the reason are checked, the record locked, `fields` set
+        and the step taken (stamped, audited, notified) in one transaction."""
+        actor, moment = _licensing_step(caller, now)
+        text = _reason(reason, required=self.reason_required)
+        with db.transaction() as session:
+            record = _owned(session, self.model, record_id, actor)
+            self.fields(record, text, actor, moment)
+            machine = _MACHINES[self.model]
+            machine.apply(session, record, self.action, actor=actor, note=text, at=moment)
+            return record
 
 
 def _record_decision(

@@ -23,7 +23,7 @@ from licensing.agreements.services._common import (
     _Errors,
     _now,
     _owned,
-    _reasoned_step,
+    _ReasonedStep,
     _tell_vendor,
     _text,
 )
@@ -208,14 +208,8 @@ def terminate(
     def record_reason(agreement: Agreement, text: str | None, _actor: Actor, _at: datetime) -> None:
         agreement.termination_reason = text
 
-    return _reasoned_step(
-        Agreement,
-        agreement_id,
-        action="terminate",
-        caller=actor,
-        now=now,
-        reason=reason,
-        fields=record_reason,
+    return _ReasonedStep(Agreement, "terminate", record_reason).take(
+        agreement_id, actor, reason, now
     )
 
 

@@ -16,7 +16,7 @@ from licensing.agreements.services._common import (
     _now,
     _owned,
     _reason,
-    _reasoned_step,
+    _ReasonedStep,
     _record_decision,
     _require_vendor,
     _tell_staff,
@@ -84,16 +84,8 @@ def grant_reconsideration(
         application.decided_at = None
         application.decided_by = None
 
-    return _reasoned_step(
-        Application,
-        application_id,
-        action="grant_reconsideration",
-        caller=actor,
-        now=now,
-        reason=reason,
-        fields=reopen,
-        reason_required=False,
-    )
+    step = _ReasonedStep(Application, "grant_reconsideration", reopen, reason_required=False)
+    return step.take(application_id, actor, reason, now)
 
 
 @_vendor_notice("grant_reconsideration", "reconsideration granted")
@@ -105,15 +97,8 @@ def deny_reconsideration(
     application_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Application:
     """Staff confirm the rejection; it is final."""
-    return _reasoned_step(
-        Application,
-        application_id,
-        action="deny_reconsideration",
-        caller=actor,
-        now=now,
-        reason=reason,
-        fields=_record_decision,
-    )
+    step = _ReasonedStep(Application, "deny_reconsideration", _record_decision)
+    return step.take(application_id, actor, reason, now)
 
 
 @_vendor_notice("deny_reconsideration", "reconsideration denied")

@@ -35,7 +35,7 @@ from licensing.agreements.services._common import (
     _licensing_step,
     _owned,
     _reason,
-    _reasoned_step,
+    _ReasonedStep,
     _record_decision,
     _store_quote,
     _tell_staff,
@@ -205,15 +205,7 @@ def return_for_information(
         application.returned_at = moment
         application.resubmit_by = calendar.business_deadline(moment, RESUBMIT_BUSINESS_DAYS)
 
-    return _reasoned_step(
-        Application,
-        application_id,
-        action="return",
-        caller=actor,
-        now=now,
-        reason=reason,
-        fields=ask,
-    )
+    return _ReasonedStep(Application, "return", ask).take(application_id, actor, reason, now)
 
 
 @_vendor_notice("return", "more information needed")
@@ -438,15 +430,7 @@ def reject(
         _record_decision(application, text, actor, moment)
         application.reconsider_by = moment + timedelta(days=RECONSIDERATION_DAYS)
 
-    return _reasoned_step(
-        Application,
-        application_id,
-        action="reject",
-        caller=actor,
-        now=now,
-        reason=reason,
-        fields=decide,
-    )
+    return _ReasonedStep(Application, "reject", decide).take(application_id, actor, reason, now)
 
 
 @_vendor_notice("reject", "rejected")
