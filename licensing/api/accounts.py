@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import marshmallow as ma
 from sqlalchemy import Select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from licensing import access, db
@@ -101,33 +102,37 @@ OrganizationUpdateSchema = ma.Schema.from_dict(
 )
 
 
-class OrganizationSchema(ma.Schema):
-    id = ma.fields.Integer()
-    legal_name = ma.fields.String()
-    organization_type = ma.fields.String()
-    address_line1 = ma.fields.String()
-    address_line2 = ma.fields.String(allow_none=True)
-    city = ma.fields.String()
-    region = ma.fields.String(allow_none=True)
-    postal_code = ma.fields.String(allow_none=True)
-    country = ma.fields.String()
-    billing_contact_name = ma.fields.String()
-    billing_email = ma.fields.String()
-    tax_id = ma.fields.String(allow_none=True)
-    standing = ma.fields.String(metadata={"enum": list(STANDING.states)})
-    good_standing = documented("_good_standing", {"type": "boolean"})
-    allowed_standing_actions = documented("_allowed", STRINGS)
-    created_at = ma.fields.DateTime()
+def _profile_shown() -> dict[str, ma.fields.Field[Any]]:
+    """The profile as the API shows it (`Organization.PROFILE_FIELDS`, in order): each
+    field text, null where its column may be empty."""
+    columns = sa_inspect(Organization).columns
+    return {
+        name: ma.fields.String(allow_none=columns[name].nullable)
+        for name in Organization.PROFILE_FIELDS
+    }
 
-    def _good_standing(self, organization: Organization) -> bool:
-        return services.organization_in_good_standing(organization)
 
-    def _allowed(self, organization: Organization) -> list[str]:
-        # Every standing step is staff's (`POST .../standing`) or the service's.
-        return callers_actions(
-            STANDING.allowed(organization.standing),
-            dict.fromkeys(STANDING.actions, "accounts_api.change_standing"),
-        )
+def _allowed_standing_actions(organization: Organization) -> list[str]:
+    # Every standing step is staff's (`POST .../standing`) or the service's.
+    return callers_actions(
+        STANDING.allowed(organization.standing),
+        dict.fromkeys(STANDING.actions, "accounts_api.change_standing"),
+    )
+
+
+OrganizationSchema = ma.Schema.from_dict(
+    {
+        "id": ma.fields.Integer(),
+        **_profile_shown(),
+        "standing": ma.fields.String(metadata={"enum": list(STANDING.states)}),
+        "good_standing": ma.fields.Function(
+            services.organization_in_good_standing, metadata={"type": "boolean"}
+        ),
+        "allowed_standing_actions": ma.fields.Function(_allowed_standing_actions, metadata=STRINGS),
+        "created_at": ma.fields.DateTime(),
+    },
+    name="OrganizationSchema",
+)
 
 
 class UserSchema(ma.Schema):
