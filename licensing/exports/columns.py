@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from licensing.exports.base import DATE, INTEGER, TEXT, Column
+from licensing.billing.states import PAYMENT_METHODS
+from licensing.exports.base import DATE, DATETIME, INTEGER, TEXT, Column
 
 # The organization that owns the record: every dataset has both, side by side.
 LICENSEE = (
@@ -38,3 +39,9 @@ def one_of(vocabulary: Iterable[str], note: str = "") -> str:
     *most, last = vocabulary
     words = f"{', '.join(most)} or {last}" if most else last
     return f"{words} ({note})." if note else f"{words}."
+
+
+# Money moved by card or offline: payments collected and refunds sent.
+METHOD = Column("method", TEXT, one_of(PAYMENT_METHODS))
+BANK_REFERENCE = Column("reference", TEXT, "Bank or check reference (offline).")
+RECORDED_AT = Column("created_at", DATETIME, "When it was recorded or started (UTC).")
