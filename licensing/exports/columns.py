@@ -21,7 +21,14 @@ LICENSEE = (
 )
 CURRENCY = Column("currency", TEXT, "ISO 4217 code.")
 
-INVOICE_ID = Column("invoice_id", INTEGER, "The invoice's id in the service.")
+
+def id_of(record: str) -> Column:
+    """The column `<record>_id`, the record's id in the service ("credit_note":
+    `credit_note_id`, "The credit note's id in the service.")."""
+    return Column(f"{record}_id", INTEGER, f"The {record.replace('_', ' ')}'s id in the service.")
+
+
+INVOICE_ID = id_of("invoice")
 INVOICE_NUMBER = Column("invoice_number", TEXT, "INV-YYYY-NNNNNN.")
 INVOICE_ISSUE_DATE = Column("issue_date", DATE, "The invoice's issue date.")
 AGREEMENT_NUMBER = Column("agreement_number", TEXT, "CPT-YYYY-NNNNNN.")

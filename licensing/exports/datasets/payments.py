@@ -5,13 +5,14 @@ from __future__ import annotations
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.states import PAYMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
+from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
 from licensing.exports.columns import (
     BANK_REFERENCE,
     CURRENCY,
     LICENSEE,
     METHOD,
     RECORDED_AT,
+    id_of,
     one_of,
 )
 from licensing.exports.declared import Declared, Field
@@ -36,7 +37,7 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
 DECLARED = Declared(
     record=Payment,
     table=(
-        Field(Column("payment_id", INTEGER, "The payment's id in the service."), Payment.id),
+        Field(id_of("payment"), Payment.id),
         Field(Column("invoice_number", TEXT, "The invoice it pays."), Invoice.number),
         *map(Field, LICENSEE, licensee(Payment)),
         METHOD,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from licensing.billing.models import CreditNote, Invoice, Refund
 from licensing.billing.states import REFUND_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
+from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
 from licensing.exports.columns import (
     BANK_REFERENCE,
     CREDIT_NOTE_NUMBER,
@@ -16,6 +16,7 @@ from licensing.exports.columns import (
     LICENSEE,
     METHOD,
     RECORDED_AT,
+    id_of,
     one_of,
 )
 from licensing.exports.declared import Declared, Field
@@ -36,7 +37,7 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
 DECLARED = Declared(
     record=Refund,
     table=(
-        Field(Column("refund_id", INTEGER, "The refund's id in the service."), Refund.id),
+        Field(id_of("refund"), Refund.id),
         Field(CREDIT_NOTE_NUMBER, CreditNote.number),
         Field(Column("invoice_number", TEXT, "The invoice the credit note is on."), Invoice.number),
         *map(Field, LICENSEE, licensee(Refund)),
