@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from licensing.exports.base import DATE, INTEGER, TEXT, Column
+from licensing.billing.states import PAYMENT_METHODS
+from licensing.exports.base import DATE, DATETIME, INTEGER, TEXT, Column
 
 # The organization that owns the record: every dataset has both, side by side.
 LICENSEE = (
@@ -20,7 +21,14 @@ LICENSEE = (
 )
 CURRENCY = Column("currency", TEXT, "ISO 4217 code.")
 
-INVOICE_ID = Column("invoice_id", INTEGER, "The invoice's id in the service.")
+
+def id_of(record: str) -> Column:
+    """The column `<record>_id`, the record's id in the service ("credit_note":
+    `credit_note_id`, "The credit note's id in the service.")."""
+    return Column(f"{record}_id", INTEGER, f"The {record.replace('_', ' ')}'s id in the service.")
+
+
+INVOICE_ID = id_of("invoice")
 INVOICE_NUMBER = Column("invoice_number", TEXT, "INV-YYYY-NNNNNN.")
 INVOICE_ISSUE_DATE = Column("issue_date", DATE, "The invoice's issue date.")
 AGREEMENT_NUMBER = Column("agreement_number", TEXT, "CPT-YYYY-NNNNNN.")
@@ -38,3 +46,9 @@ def one_of(vocabulary: Iterable[str], note: str = "") -> str:
     *most, last = vocabulary
     words = f"{', '.join(most)} or {last}" if most else last
     return f"{words} ({note})." if note else f"{words}."
+
+
+# Money moved by card or offline: payments collected and refunds sent.
+METHOD = Column("method", TEXT, one_of(PAYMENT_METHODS))
+BANK_REFERENCE = Column("reference", TEXT, "Bank or check reference (offline).")
+RECORDED_AT = Column("created_at", DATETIME, "When it was recorded or started (UTC).")

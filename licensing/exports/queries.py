@@ -1,12 +1,12 @@
 """Query pieces the datasets share: the licensee joined and the filter's
 organization, currency, state and dates on any dataset's columns, filters on
-invoices, amounts at the currency's digits, the paid date of a payment,
-and counting rows."""
+invoices, amounts at the currency's digits, the day money moved (a payment's
+paid date, a refund's sent date), and counting rows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -143,6 +143,19 @@ def made_between(
         offline.append(day <= end)
         card.append(settled_at < office_day_start(end + timedelta(days=1)))
     return or_(and_(*offline), and_(*card))
+
+
+def made_on_days(statement: Statement, day: Any, settled_at: Any, given: ExportFilter) -> Statement:
+    """Money moved on the filter's days (`made_between`), when it names any."""
+    if given.date_from or given.date_to:
+        statement = statement.where(made_between(day, settled_at, given.date_from, given.date_to))
+    return statement
+
+
+def made_on(day: date | None, settled_at: datetime | None) -> date | None:
+    """The day money moved, in Python as `made_between` reads it in SQL: the day
+    recorded (offline), else the office day Stripe settled it (card)."""
+    return day or day_of(settled_at)
 
 
 def organization_choices(session: Any) -> list[tuple[int, str]]:

@@ -29,10 +29,8 @@ def report(month: str, to: str, currency: str) -> None:
         raise click.BadParameter("an ISO 4217 code, e.g. USD", param_hint="--currency")
     try:
         message = services.send_monthly_report(
-            first_day,
+            services.ReportOf(first_day, current_config().billing_issuer, currency.upper()),
             to,
-            billing_issuer=current_config().billing_issuer,
-            currency=currency.upper(),
             actor=Actor.SYSTEM,
         )
     except DomainError as error:

@@ -8,6 +8,7 @@ with an audit record of who it went to and the PDF's SHA-256.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -38,18 +39,22 @@ def parse_month(text: str) -> date:
     return date(int(year), int(month), 1)
 
 
-def monthly_report(
-    session: Session,
-    month: date,
-    *,
-    billing_issuer: str,
-    currency: str = "USD",
-    now: datetime | None = None,
-) -> MonthlyReport:
-    """The figures of `month` (its first day), with the twelve months to it, under
-    the name of the office that issues invoices (the first line of
-    `billing_issuer`, the setting BILLING_ISSUER)."""
-    moment = now or utcnow()
+@dataclass(frozen=True)
+class ReportOf:
+    """Which monthly report: the figures of `month` (its first day) in `currency`,
+    under the name of the office that issues invoices (the first line of
+    `billing_issuer`, the setting BILLING_ISSUER), generated `now`."""
+
+    month: date
+    billing_issuer: str
+    currency: str = "USD"
+    now: datetime | None = None
+
+
+def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
+    """The month's figures, with the twelve months to it."""
+    month, currency = asked.month, asked.currency
+    moment = asked.now or utcnow()
     this_month = queries.Filters(month, month, currency=currency, top=10)
     trend = queries.cash_flow(
         session,
@@ -57,7 +62,7 @@ def monthly_report(
     )
     figures = trend[-1]
     revenue = queries.revenue(session, this_month)
-    issuer = billing_issuer.split("|")[0].strip()
+    issuer = asked.billing_issuer.split("|")[0].strip()
     return MonthlyReport(
         month=f"{month:%Y-%m}",
         currency=currency,
@@ -97,20 +102,10 @@ def report_filename(report: MonthlyReport) -> str:
     return f"revenue-report-{report.month}-{report.currency}.pdf"
 
 
-def send_monthly_report(
-    month: date,
-    to: str,
-    *,
-    billing_issuer: str,
-    currency: str = "USD",
-    now: datetime | None = None,
-    actor: Actor,
-) -> OutboxMessage:
+def send_monthly_report(asked: ReportOf, to: str, *, actor: Actor) -> OutboxMessage:
     """Queue the month's report PDF to `to` (the manager's inbox) via the outbox."""
     with db.transaction() as session:
-        report = monthly_report(
-            session, month, billing_issuer=billing_issuer, currency=currency, now=now
-        )
+        report = monthly_report(session, asked)
         content = documents.render_monthly_report_pdf(report)
         message = mail.enqueue(
             session,

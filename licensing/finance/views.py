@@ -306,7 +306,7 @@ def monthly_report() -> Response | tuple[str, int]:
     if not is_currency(currency):
         return _bad_request("Give an ISO 4217 currency code, e.g. currency=USD.")
     report = services.monthly_report(
-        db.session(), month, billing_issuer=current_config().billing_issuer, currency=currency
+        db.session(), services.ReportOf(month, current_config().billing_issuer, currency)
     )
     return pdf_response(
         documents.render_monthly_report_pdf(report),

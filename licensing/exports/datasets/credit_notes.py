@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from licensing.billing.models import CreditNote, Invoice
 from licensing.db import Statement
-from licensing.exports.base import INTEGER, MONEY, TEXT, Column
+from licensing.exports.base import MONEY, TEXT, Column
 from licensing.exports.columns import (
     CREDIT_NOTE_NUMBER,
     CREDITED_INVOICE,
     CURRENCY,
     ISSUE_DATE,
     LICENSEE,
+    id_of,
 )
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, ExportFilter
@@ -32,9 +33,7 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
 DECLARED = Declared(
     record=CreditNote,
     table=(
-        Field(
-            Column("credit_note_id", INTEGER, "The credit note's id in the service."), CreditNote.id
-        ),
+        Field(id_of("credit_note"), CreditNote.id),
         Field(CREDIT_NOTE_NUMBER, CreditNote.number),
         Field(CREDITED_INVOICE, Invoice.number),
         *map(Field, LICENSEE, licensee(CreditNote)),

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from licensing.billing.models import Invoice, Payment, StripeCustomer
-from licensing.billing.states import PAYMENT_METHODS, PAYMENT_STATES
+from licensing.billing.states import PAYMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
-from licensing.exports.columns import CURRENCY, LICENSEE, one_of
+from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
+from licensing.exports.columns import (
+    BANK_REFERENCE,
+    CURRENCY,
+    LICENSEE,
+    METHOD,
+    RECORDED_AT,
+    id_of,
+    one_of,
+)
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import PAID, ExportFilter
-from licensing.exports.queries import day_of, licensee, of_licensee, payment_paid_between
+from licensing.exports.queries import licensee, made_on, made_on_days, of_licensee
 
 
 def _source(statement: Statement, given: ExportFilter) -> Statement:
@@ -25,23 +31,16 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
         )
     )
     statement = of_licensee(statement, Payment, given, by_state=True)
-    if given.date_from or given.date_to:
-        statement = statement.where(payment_paid_between(given.date_from, given.date_to))
-    return statement
-
-
-def _paid_date(received_on: date | None, settled_at: datetime | None) -> date | None:
-    """The day received (offline), else the office day Stripe settled it (card)."""
-    return received_on or day_of(settled_at)
+    return made_on_days(statement, Payment.received_on, Payment.settled_at, given)
 
 
 DECLARED = Declared(
     record=Payment,
     table=(
-        Field(Column("payment_id", INTEGER, "The payment's id in the service."), Payment.id),
+        Field(id_of("payment"), Payment.id),
         Field(Column("invoice_number", TEXT, "The invoice it pays."), Invoice.number),
         *map(Field, LICENSEE, licensee(Payment)),
-        Column("method", TEXT, one_of(PAYMENT_METHODS)),
+        METHOD,
         Column("state", TEXT, one_of(PAYMENT_STATES)),
         CURRENCY,
         Column("amount", MONEY, "Asked for (card) or received (offline)."),
@@ -51,17 +50,17 @@ DECLARED = Declared(
                 "paid_date", DATE, "Day received (offline) or office day Stripe settled it (card)."
             ),
             Payment.received_on,
-            _paid_date,
+            made_on,
             (Payment.settled_at,),
         ),
-        Column("reference", TEXT, "Bank or check reference (offline)."),
+        BANK_REFERENCE,
         Column("stripe_payment_intent_id", TEXT, "Stripe PaymentIntent id (card)."),
         Field(
             Column("stripe_customer_id", TEXT, "The organization's Stripe Customer id (card)."),
             StripeCustomer.stripe_customer_id,
         ),
         Column("recorded_by", TEXT, "Who recorded it (offline) or started it (card)."),
-        Column("created_at", DATETIME, "When it was recorded or started (UTC)."),
+        RECORDED_AT,
         Column("settled_at", DATETIME, "When it was applied to the invoice (UTC)."),
     ),
     source=_source,

@@ -36,8 +36,16 @@ from licensing.exports.queries import (
 )
 from licensing.finance.queries import aging_index
 
-# The names the file gives the aging buckets of `finance.queries.AGING_BUCKETS`, in order.
-BUCKETS = ("current", "1-30", "31-60", "61-90", "over_90")
+# The aging buckets of `finance.queries.AGING_BUCKETS`, in order: the name the
+# `bucket` column gives each, the column of its balance, and when a balance is in it.
+_BUCKETS = (
+    ("current", "current", "not yet past due"),
+    ("1-30", "days_1_30", "1-30 days past due"),
+    ("31-60", "days_31_60", "31-60 days past due"),
+    ("61-90", "days_61_90", "61-90 days past due"),
+    ("over_90", "over_90", "over 90 days past due"),
+)
+BUCKETS = tuple(name for name, _column, _when in _BUCKETS)
 
 COLUMNS = (
     Column("as_of", DATE, "The day the balances are as of."),
@@ -53,11 +61,7 @@ COLUMNS = (
     Column("credited_to_date", MONEY, "Credit notes issued by the as-of date."),
     Column("balance", MONEY, "What was owed on the as-of date."),
     Column("bucket", TEXT, one_of(BUCKETS, "days past due")),
-    Column("current", MONEY, "The balance if not yet past due, else 0."),
-    Column("days_1_30", MONEY, "The balance if 1-30 days past due, else 0."),
-    Column("days_31_60", MONEY, "The balance if 31-60 days past due, else 0."),
-    Column("days_61_90", MONEY, "The balance if 61-90 days past due, else 0."),
-    Column("over_90", MONEY, "The balance if over 90 days past due, else 0."),
+    *(Column(column, MONEY, f"The balance if {when}, else 0.") for _, column, when in _BUCKETS),
 )
 
 

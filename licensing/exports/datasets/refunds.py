@@ -5,16 +5,23 @@ without them that figure was the only one no export could reconcile."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from licensing.billing.models import CreditNote, Invoice, Refund
-from licensing.billing.states import PAYMENT_METHODS, REFUND_STATES
+from licensing.billing.states import REFUND_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
-from licensing.exports.columns import CREDIT_NOTE_NUMBER, CURRENCY, LICENSEE, one_of
+from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
+from licensing.exports.columns import (
+    BANK_REFERENCE,
+    CREDIT_NOTE_NUMBER,
+    CURRENCY,
+    LICENSEE,
+    METHOD,
+    RECORDED_AT,
+    id_of,
+    one_of,
+)
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import PAID, ExportFilter
-from licensing.exports.queries import day_of, licensee, made_between, of_licensee
+from licensing.exports.queries import licensee, made_on, made_on_days, of_licensee
 
 
 def _source(statement: Statement, given: ExportFilter) -> Statement:
@@ -24,26 +31,17 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
         .join(Invoice, Invoice.id == Refund.invoice_id)
     )
     statement = of_licensee(statement, Refund, given, by_state=True)
-    if given.date_from or given.date_to:
-        statement = statement.where(
-            made_between(Refund.sent_on, Refund.settled_at, given.date_from, given.date_to)
-        )
-    return statement
-
-
-def _sent_date(sent_on: date | None, settled_at: datetime | None) -> date | None:
-    """The day sent (offline), else the office day Stripe confirmed it (card)."""
-    return sent_on or day_of(settled_at)
+    return made_on_days(statement, Refund.sent_on, Refund.settled_at, given)
 
 
 DECLARED = Declared(
     record=Refund,
     table=(
-        Field(Column("refund_id", INTEGER, "The refund's id in the service."), Refund.id),
+        Field(id_of("refund"), Refund.id),
         Field(CREDIT_NOTE_NUMBER, CreditNote.number),
         Field(Column("invoice_number", TEXT, "The invoice the credit note is on."), Invoice.number),
         *map(Field, LICENSEE, licensee(Refund)),
-        Column("method", TEXT, one_of(PAYMENT_METHODS)),
+        METHOD,
         Column("state", TEXT, one_of(REFUND_STATES, "the Finance page counts succeeded ones")),
         CURRENCY,
         Column("amount", MONEY, "The amount sent back."),
@@ -52,13 +50,13 @@ DECLARED = Declared(
                 "sent_date", DATE, "Day sent (offline) or office day Stripe confirmed it (card)."
             ),
             Refund.sent_on,
-            _sent_date,
+            made_on,
             (Refund.settled_at,),
         ),
-        Column("reference", TEXT, "Bank or check reference (offline)."),
+        BANK_REFERENCE,
         Column("stripe_refund_id", TEXT, "Stripe Refund id (card)."),
         Column("recorded_by", TEXT, "Who recorded or started it."),
-        Column("created_at", DATETIME, "When it was recorded or started (UTC)."),
+        RECORDED_AT,
         Column("settled_at", DATETIME, "When it was confirmed (UTC)."),
     ),
     source=_source,

@@ -9,7 +9,7 @@ from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.db import Statement
 from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
-from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE
+from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE, id_of
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
 from licensing.exports.queries import at_times, licensee, of_licensee, on_days
@@ -39,7 +39,7 @@ def _quantities(stored: str) -> str:
 DECLARED = Declared(
     record=RoyaltyReportLine,
     table=(
-        Field(Column("report_id", INTEGER, "The report's id in the service."), RoyaltyReport.id),
+        Field(id_of("report"), RoyaltyReport.id),
         Field(
             Column("report_state", TEXT, "submitted (the period's current report) or superseded."),
             RoyaltyReport.state,
