@@ -1,6 +1,8 @@
 """Explicit state machines: a table of `(state, action) -> next state`.
 
-Each feature declares its table in its own `states.py`. A use case moves a
+Each feature declares its machines in its own `states.py`, one `Action` an action
+(`StateMachine.from_actions`): the states it is taken from, the state it leads to,
+and any word of it that is not regular. A use case moves a
 record with `machine.apply(session, record, "approve", actor=...)`: one call
 checks the step (an illegal one raises `IllegalTransition`, a 409 at the edges,
 whose sentence says what the state allows in the machine's `steps` words), sets
@@ -27,7 +29,63 @@ if TYPE_CHECKING:
 Hook = Callable[[Any, Any, "Actor", "str | None"], None]
 
 
+class Action:
+    """One action of a machine, as its diagram draws it: the states it may be taken
+    from, the one state it leads to, and only what is irregular about it: its audit
+    `event` where that is not its past tense, the `stamp` column that records when it
+    was taken, the `words` a refusal says it as (see `StateMachine`)."""
+
+    def __init__(
+        self,
+        *sources: str,
+        to: str,
+        event: str | None = None,
+        stamp: str | None = None,
+        words: str | None = None,
+    ) -> None:
+        self.sources = sources
+        self.to = to
+        self.event = event
+        self.stamp = stamp
+        self.words = words
+
+
 class StateMachine:
+    @classmethod
+    def from_actions(
+        cls,
+        entity: str,
+        states: tuple[str, ...],
+        actions: Mapping[str, Action],
+        *,
+        field: str = "state",
+        event: str | None = None,
+        stamp: str | None = None,
+        state_words: Mapping[str, str] | None = None,
+    ) -> StateMachine:
+        """The machine of `actions`, each declared once with all it says. `event` and
+        `stamp`, when given, are every action's that names none of its own (a machine
+        audited as one event, or stamping one column on every step); its steps are
+        worded, "be" and the past tense where an action gives no `words`."""
+
+        def irregular(word: Callable[[Action], str | None]) -> dict[str, str]:
+            return {name: said for name, action in actions.items() if (said := word(action))}
+
+        return cls(
+            entity,
+            {
+                (source, name): action.to
+                for name, action in actions.items()
+                for source in action.sources
+            },
+            states,
+            field=field,
+            events=irregular(lambda action: action.event or event),
+            stamps=irregular(lambda action: action.stamp or stamp),
+            steps=irregular(lambda action: action.words),
+            state_words=state_words,
+        )
+
     def __init__(
         self,
         entity: str,
