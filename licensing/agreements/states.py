@@ -94,7 +94,7 @@ APPLICATION = StateMachine.from_actions(
         "approve": Action(*_DECIDABLE, to=APPROVED),
         "reject": Action(*_DECIDABLE, to=REJECTED),
         "withdraw": Action(*UNDECIDED, to=WITHDRAWN),
-        "lapse": Action(RETURNED, to=LAPSED, words="lapse"),
+        "lapse": Action(RETURNED, to=LAPSED),
         "request_reconsideration": Action(
             REJECTED,
             to=RECONSIDERATION_REQUESTED,
@@ -131,7 +131,7 @@ AGREEMENT = StateMachine.from_actions(
     AGREEMENT_STATES,
     {
         "accept": Action(ISSUED, to=ACTIVE, stamp="activated_at"),
-        "expire": Action(ISSUED, ACTIVE, to=EXPIRED, stamp="ended_at", words="expire"),
+        "expire": Action(ISSUED, ACTIVE, to=EXPIRED, stamp="ended_at"),
         "supersede": Action(
             ACTIVE, to=SUPERSEDED, stamp="ended_at", words="be superseded by its renewal"
         ),

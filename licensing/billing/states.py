@@ -69,7 +69,7 @@ PAYMENT = StateMachine.from_actions(
     "payment",
     PAYMENT_STATES,
     {
-        "succeed": Action(PENDING, FAILED, to=SUCCEEDED, words="succeed"),
+        "succeed": Action(PENDING, FAILED, to=SUCCEEDED),
         # Only a card payment fails, and only when the bank declines the card: its
         # audit event says so (`payment.declined`); the state stays `failed`.
         "fail": Action(PENDING, to=FAILED, event="declined", words="be declined"),
@@ -89,8 +89,8 @@ REFUND = StateMachine.from_actions(
     "refund",
     REFUND_STATES,
     {
-        "succeed": Action(PENDING, to=SUCCEEDED, stamp="settled_at", words="succeed"),
-        "fail": Action(PENDING, SUCCEEDED, to=FAILED, words="fail"),
+        "succeed": Action(PENDING, to=SUCCEEDED, stamp="settled_at"),
+        "fail": Action(PENDING, SUCCEEDED, to=FAILED),
     },
 )
 # Refunds that count against what is due: sent, or on their way.

@@ -70,7 +70,7 @@ PERMISSION_REQUEST = StateMachine.from_actions(
         "approve": Action(*WITH_STAFF, to=APPROVED, stamp="decided_at"),
         "deny": Action(*WITH_STAFF, to=DENIED, stamp="decided_at"),
         "withdraw": Action(*OPEN_STATES, to=WITHDRAWN),
-        "expire": Action(UNCONFIRMED, NEEDS_INFO, to=EXPIRED, words="expire"),
+        "expire": Action(UNCONFIRMED, NEEDS_INFO, to=EXPIRED),
         "request_reconsideration": Action(
             DENIED,
             to=RECONSIDERATION,

@@ -134,6 +134,17 @@ def test_a_machine_declared_action_by_action_is_the_same_table_and_words() -> No
     }
 
 
+def test_an_action_the_record_takes_itself_is_worded_as_its_verb() -> None:
+    # "An agreement that is expired cannot expire", not "cannot be expired".
+    machine = StateMachine(
+        "agreement",
+        {("active", "expire"): "expired", ("active", "terminate"): "ended"},
+        ("active", "expired", "ended"),
+        steps={},
+    )
+    assert machine.steps == {"expire": "expire", "terminate": "be terminated"}
+
+
 @pytest.mark.parametrize(
     ("action", "event"),
     [
