@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from licensing.accounts.models import Organization, User
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
-from licensing.records import Snapshotted, StoredJson, one_of
+from licensing.records import Referenced, Snapshotted, StoredJson, one_of
 
 from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 
@@ -68,9 +68,10 @@ class ImmutableRecordChanged(RuntimeError):
     """Code tried to change or delete a record that is written once."""
 
 
-class Application(Snapshotted, Base):
+class Application(Snapshotted, Referenced, Base):
     """A vendor's request for a license: proposed uses, a term, and its review."""
 
+    REFERENCE_PREFIX = "APP"
     __tablename__ = "applications"
     __table_args__ = (
         one_of("state", APPLICATION.states),
@@ -134,16 +135,6 @@ class Application(Snapshotted, Base):
     agreement: Mapped[Agreement | None] = relationship(
         foreign_keys="Agreement.application_id", uselist=False, viewonly=True
     )
-
-    @staticmethod
-    def reference_of(application_id: int) -> str:
-        """How people name application `application_id`: `APP-000042` (also for
-        the rows lists read as columns, and the audit log's labels)."""
-        return f"APP-{application_id:06d}"
-
-    @property
-    def reference(self) -> str:
-        return self.reference_of(self.id)
 
     @property
     def submitted_quote(self) -> QuoteVersion | None:
