@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from licensing.accounts.models import Organization, User
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
-from licensing.records import Referenced, Snapshotted, StoredJson, one_of
+from licensing.records import Referenced, Snapshotted, StoredJson, attributes, one_of
 
 from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 
@@ -198,6 +198,20 @@ class ApplicationUse(Base):
 
     application: Mapped[Application] = relationship(back_populates="uses")
 
+    # What a vendor says of a use, in the order forms and the API list it.
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "product_name",
+        "description",
+        "use",
+        "product_type",
+        "user_type",
+        "delivery",
+        "territories",
+        "languages",
+        "quantity",
+        "revenue",
+    )
+
     @property
     def quantity(self) -> dict[str, int]:
         value: dict[str, int] = json.loads(self.quantity_json or "{}")
@@ -212,19 +226,8 @@ class ApplicationUse(Base):
         return [item.strip() for item in self.languages.split(",") if item.strip()]
 
     def fields(self) -> dict[str, Any]:
-        """The use as plain data (forms, API, renewals)."""
-        return {
-            "product_name": self.product_name,
-            "description": self.description,
-            "use": self.use,
-            "product_type": self.product_type,
-            "user_type": self.user_type,
-            "delivery": self.delivery,
-            "territories": self.territories,
-            "languages": self.language_list,
-            "quantity": self.quantity,
-            "revenue": self.revenue,
-        }
+        """The use as plain data (forms, API, renewals), its languages as a list."""
+        return {**attributes(self, self.FIELDS), "languages": self.language_list}
 
 
 class QuoteVersion(Base):
