@@ -1,16 +1,20 @@
 """What every feature's models share: a column limited to a vocabulary, the
 audit snapshot of a record (the fields the audit log records before and after a
-change), JSON kept in a text column, and records that never change once stored."""
+change), the reference people name a record by, JSON kept in a text column, and
+records that never change once stored."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overload
 
 from sqlalchemy import CheckConstraint, event
 
 from licensing.money import quantize
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Mapped
 
 
 def in_sql(column: str, values: Iterable[str]) -> str:
@@ -50,6 +54,25 @@ class Snapshotted:
             if values[name] is not None and currency is not None:
                 values[name] = quantize(values[name], currency)
         return values
+
+
+class Referenced:
+    """A model people name by a prefix and its id in six digits (`APP-000042`), in
+    pages, emails, documents and the audit log's labels."""
+
+    REFERENCE_PREFIX: ClassVar[str]
+    if TYPE_CHECKING:  # every model's key; the mixin must not map a column of its own
+        id: Mapped[int]
+
+    @classmethod
+    def reference_of(cls, record_id: int) -> str:
+        """The reference of the record `record_id`, without loading it (for rows
+        read as columns, and for the records a record points at)."""
+        return f"{cls.REFERENCE_PREFIX}-{record_id:06d}"
+
+    @property
+    def reference(self) -> str:
+        return self.reference_of(self.id)
 
 
 T = TypeVar("T")

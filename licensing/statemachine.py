@@ -1,6 +1,8 @@
 """Explicit state machines: a table of `(state, action) -> next state`.
 
-Each feature declares its table in its own `states.py`. A use case moves a
+Each feature declares its machines in its own `states.py`, one `Action` an action
+(`StateMachine.from_actions`): the states it is taken from, the state it leads to,
+and any word of it that is not regular. A use case moves a
 record with `machine.apply(session, record, "approve", actor=...)`: one call
 checks the step (an illegal one raises `IllegalTransition`, a 409 at the edges,
 whose sentence says what the state allows in the machine's `steps` words), sets
@@ -27,7 +29,63 @@ if TYPE_CHECKING:
 Hook = Callable[[Any, Any, "Actor", "str | None"], None]
 
 
+class Action:
+    """One action of a machine, as its diagram draws it: the states it may be taken
+    from, the one state it leads to, and only what is irregular about it: its audit
+    `event` where that is not its past tense, the `stamp` column that records when it
+    was taken, the `words` a refusal says it as (see `StateMachine`)."""
+
+    def __init__(
+        self,
+        *sources: str,
+        to: str,
+        event: str | None = None,
+        stamp: str | None = None,
+        words: str | None = None,
+    ) -> None:
+        self.sources = sources
+        self.to = to
+        self.event = event
+        self.stamp = stamp
+        self.words = words
+
+
 class StateMachine:
+    @classmethod
+    def from_actions(
+        cls,
+        entity: str,
+        states: tuple[str, ...],
+        actions: Mapping[str, Action],
+        *,
+        field: str = "state",
+        event: str | None = None,
+        stamp: str | None = None,
+        state_words: Mapping[str, str] | None = None,
+    ) -> StateMachine:
+        """The machine of `actions`, each declared once with all it says. `event` and
+        `stamp`, when given, are every action's that names none of its own (a machine
+        audited as one event, or stamping one column on every step); its steps are
+        worded as regular where an action gives no `words` (see `regular_words`)."""
+
+        def irregular(word: Callable[[Action], str | None]) -> dict[str, str]:
+            return {name: said for name, action in actions.items() if (said := word(action))}
+
+        return cls(
+            entity,
+            {
+                (source, name): action.to
+                for name, action in actions.items()
+                for source in action.sources
+            },
+            states,
+            field=field,
+            events=irregular(lambda action: action.event or event),
+            stamps=irregular(lambda action: action.stamp or stamp),
+            steps=irregular(lambda action: action.words),
+            state_words=state_words,
+        )
+
     def __init__(
         self,
         entity: str,
@@ -45,12 +103,13 @@ class StateMachine:
         (`accept` -> `accepted` needs no entry, `settle` -> `paid` does);
         `stamps` names the column that records when an action was taken (`submit`
         -> `submitted_at`). `steps` words each action as what happens to the
-        record, after "cannot" and "can only", where it is not "be" and the
-        action's past tense (`mark_reviewed` -> "be marked reviewed" needs no entry,
-        `lapse` -> "lapse" does); a machine given no `steps` words none, and its refusals name the
-        actions as they are. `state_words` words a state after "that is"
-        (`in_review` -> "in review"; default: the state with spaces): a refused step
-        is a sentence saying what is allowed instead."""
+        record, after "cannot" and "can only", where it is not the regular words
+        (`regular_words`: `mark_reviewed` -> "be marked reviewed" and `lapse` ->
+        "lapse" need no entry, `settle` -> "be marked paid" does); a machine given
+        no `steps` words none, and its refusals name the actions as they are.
+        `state_words` words a state after "that is" (`in_review` -> "in review";
+        default: the state with spaces): a refused step is a sentence saying what is
+        allowed instead."""
         self.entity = entity
         self.entity_type = entity.replace(" ", "_")
         self.field = field
@@ -58,7 +117,7 @@ class StateMachine:
         self.states = states
         self.events = {action: past_tense(action) for action in self.actions} | dict(events or {})
         self.stamps = dict(stamps or {})
-        self.steps = {} if steps is None else self._passive_steps() | dict(steps)
+        self.steps = {} if steps is None else self._regular_steps() | dict(steps)
         self.state_words = dict(state_words or {})
         self._hooks: dict[str, list[Hook]] = {}
         unknown = {s for pair in self.transitions for s in (pair[0],)} | set(
@@ -72,9 +131,8 @@ class StateMachine:
         if strays:
             raise ValueError(f"{entity}: words or stamps for no actions {sorted(strays)}")
 
-    def _passive_steps(self) -> dict[str, str]:
-        """Each action worded as done to the record: `mark_reviewed` -> "be marked reviewed"."""
-        return {action: f"be {past_tense(action).replace('_', ' ')}" for action in self.actions}
+    def _regular_steps(self) -> dict[str, str]:
+        return {action: regular_words(action) for action in self.actions}
 
     @property
     def actions(self) -> frozenset[str]:
@@ -167,6 +225,20 @@ _SPELLED = {
     "submit": "submitted",
     "withdraw": "withdrawn",
 }
+
+
+# Actions a record takes itself rather than undergoes: it "cannot expire", where
+# it "cannot be approved".
+_INTRANSITIVE = frozenset({"expire", "fail", "lapse", "succeed"})
+
+
+def regular_words(action: str) -> str:
+    """What happens to a record by `action`, after "cannot": "be" and its past tense
+    (`mark_reviewed` -> "be marked reviewed"), or the verb itself for what a record
+    does of itself (`expire` -> "expire")."""
+    if action in _INTRANSITIVE:
+        return action
+    return f"be {past_tense(action).replace('_', ' ')}"
 
 
 def past_tense(action: str) -> str:

@@ -14,7 +14,7 @@ applications; `closed` is final.
 
 from __future__ import annotations
 
-from licensing.statemachine import StateMachine
+from licensing.statemachine import Action, StateMachine
 
 APPLYING = "applying"
 ACTIVE = "active"
@@ -25,29 +25,23 @@ CLOSED = "closed"
 STANDINGS = (APPLYING, ACTIVE, PENDING_PAYMENT, SUSPENDED, CLOSED)
 GOOD_STANDING = frozenset({APPLYING, ACTIVE})
 
-_STEPS = {
-    (APPLYING, "activate"): ACTIVE,
-    (APPLYING, "suspend"): SUSPENDED,
-    (APPLYING, "close"): CLOSED,
-    (ACTIVE, "mark_pending_payment"): PENDING_PAYMENT,
-    (ACTIVE, "suspend"): SUSPENDED,
-    (ACTIVE, "close"): CLOSED,
-    (PENDING_PAYMENT, "payment_received"): ACTIVE,
-    (PENDING_PAYMENT, "suspend"): SUSPENDED,
-    (PENDING_PAYMENT, "close"): CLOSED,
-    (SUSPENDED, "reinstate"): ACTIVE,
-    (SUSPENDED, "close"): CLOSED,
-}
-
 # Every step is audited as one event, `organization.standing_changed`, with
 # before/after `{"standing": ...}` (what the audit pages and exports read).
-STANDING = StateMachine(
+STANDING = StateMachine.from_actions(
     "organization",
-    _STEPS,
     STANDINGS,
+    {
+        "activate": Action(APPLYING, to=ACTIVE),
+        "mark_pending_payment": Action(ACTIVE, to=PENDING_PAYMENT),
+        "payment_received": Action(
+            PENDING_PAYMENT, to=ACTIVE, words="return to active when its overdue invoices are paid"
+        ),
+        "suspend": Action(APPLYING, ACTIVE, PENDING_PAYMENT, to=SUSPENDED),
+        "reinstate": Action(SUSPENDED, to=ACTIVE),
+        "close": Action(APPLYING, ACTIVE, PENDING_PAYMENT, SUSPENDED, to=CLOSED),
+    },
     field="standing",
-    events={action: "standing_changed" for _, action in _STEPS},
-    steps={"payment_received": "return to active when its overdue invoices are paid"},
+    event="standing_changed",
 )
 
 # Actions whose effect is serious enough that staff must say why.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from licensing.accounts.models import Organization, User
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
-from licensing.records import Snapshotted, StoredJson, one_of
+from licensing.records import Referenced, Snapshotted, StoredJson, attributes, one_of
 
 from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 
@@ -68,9 +68,10 @@ class ImmutableRecordChanged(RuntimeError):
     """Code tried to change or delete a record that is written once."""
 
 
-class Application(Snapshotted, Base):
+class Application(Snapshotted, Referenced, Base):
     """A vendor's request for a license: proposed uses, a term, and its review."""
 
+    REFERENCE_PREFIX = "APP"
     __tablename__ = "applications"
     __table_args__ = (
         one_of("state", APPLICATION.states),
@@ -135,16 +136,6 @@ class Application(Snapshotted, Base):
         foreign_keys="Agreement.application_id", uselist=False, viewonly=True
     )
 
-    @staticmethod
-    def reference_of(application_id: int) -> str:
-        """How people name application `application_id`: `APP-000042` (also for
-        the rows lists read as columns, and the audit log's labels)."""
-        return f"APP-{application_id:06d}"
-
-    @property
-    def reference(self) -> str:
-        return self.reference_of(self.id)
-
     @property
     def submitted_quote(self) -> QuoteVersion | None:
         submitted = [q for q in self.quotes if q.kind == SUBMITTED]
@@ -207,6 +198,20 @@ class ApplicationUse(Base):
 
     application: Mapped[Application] = relationship(back_populates="uses")
 
+    # What a vendor says of a use, in the order forms and the API list it.
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "product_name",
+        "description",
+        "use",
+        "product_type",
+        "user_type",
+        "delivery",
+        "territories",
+        "languages",
+        "quantity",
+        "revenue",
+    )
+
     @property
     def quantity(self) -> dict[str, int]:
         value: dict[str, int] = json.loads(self.quantity_json or "{}")
@@ -221,19 +226,8 @@ class ApplicationUse(Base):
         return [item.strip() for item in self.languages.split(",") if item.strip()]
 
     def fields(self) -> dict[str, Any]:
-        """The use as plain data (forms, API, renewals)."""
-        return {
-            "product_name": self.product_name,
-            "description": self.description,
-            "use": self.use,
-            "product_type": self.product_type,
-            "user_type": self.user_type,
-            "delivery": self.delivery,
-            "territories": self.territories,
-            "languages": self.language_list,
-            "quantity": self.quantity,
-            "revenue": self.revenue,
-        }
+        """The use as plain data (forms, API, renewals), its languages as a list."""
+        return {**attributes(self, self.FIELDS), "languages": self.language_list}
 
 
 class QuoteVersion(Base):

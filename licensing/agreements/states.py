@@ -28,7 +28,7 @@ say only which steps exist.
 
 from __future__ import annotations
 
-from licensing.statemachine import StateMachine
+from licensing.statemachine import Action, StateMachine
 
 DRAFT = "draft"
 SUBMITTED = "submitted"
@@ -74,48 +74,49 @@ AGREEMENT_LIVE = (ISSUED, ACTIVE)
 
 _DECIDABLE = (SUBMITTED, IN_REVIEW, ESCALATED)
 
-_APPLICATION_STEPS = {
-    (DRAFT, "submit"): SUBMITTED,
-    (RETURNED, "resubmit"): SUBMITTED,
-    (SUBMITTED, "auto_approve"): APPROVED,
-    (SUBMITTED, "start_review"): IN_REVIEW,
-    (IN_REVIEW, "escalate"): ESCALATED,
-    **{(state, "return"): RETURNED for state in _DECIDABLE},
-    **{(state, "approve"): APPROVED for state in _DECIDABLE},
-    **{(state, "reject"): REJECTED for state in _DECIDABLE},
-    **{(state, "withdraw"): WITHDRAWN for state in UNDECIDED},
-    (RETURNED, "lapse"): LAPSED,
-    (REJECTED, "request_reconsideration"): RECONSIDERATION_REQUESTED,
-    (RECONSIDERATION_REQUESTED, "grant_reconsideration"): IN_REVIEW,
-    (RECONSIDERATION_REQUESTED, "deny_reconsideration"): REJECTED,
-}
-
-APPLICATION = StateMachine(
+APPLICATION = StateMachine.from_actions(
     "application",
-    _APPLICATION_STEPS,
     APPLICATION_STATES,
-    # The audit log's name for each step that is not its past tense.
-    events={
-        "start_review": "review_started",
-        "auto_approve": "auto_approved",
-        "request_reconsideration": "reconsideration_requested",
-        "grant_reconsideration": "reconsideration_granted",
-        "deny_reconsideration": "reconsideration_denied",
+    # The audit log's name of a step where it is not its past tense, and what a
+    # refused step says happens to the application where it is not "be" and the
+    # past tense ("cannot be approved").
+    {
+        "submit": Action(DRAFT, to=SUBMITTED),
+        "resubmit": Action(RETURNED, to=SUBMITTED),
+        "auto_approve": Action(
+            SUBMITTED, to=APPROVED, event="auto_approved", words="be approved automatically"
+        ),
+        "start_review": Action(
+            SUBMITTED, to=IN_REVIEW, event="review_started", words="be taken into review"
+        ),
+        "escalate": Action(IN_REVIEW, to=ESCALATED),
+        "return": Action(*_DECIDABLE, to=RETURNED, words="be returned to the vendor"),
+        "approve": Action(*_DECIDABLE, to=APPROVED),
+        "reject": Action(*_DECIDABLE, to=REJECTED),
+        "withdraw": Action(*UNDECIDED, to=WITHDRAWN),
+        "lapse": Action(RETURNED, to=LAPSED),
+        "request_reconsideration": Action(
+            REJECTED,
+            to=RECONSIDERATION_REQUESTED,
+            event="reconsideration_requested",
+            words="have reconsideration requested",
+        ),
+        "grant_reconsideration": Action(
+            RECONSIDERATION_REQUESTED,
+            to=IN_REVIEW,
+            event="reconsideration_granted",
+            words="be granted reconsideration",
+        ),
+        "deny_reconsideration": Action(
+            RECONSIDERATION_REQUESTED,
+            to=REJECTED,
+            event="reconsideration_denied",
+            words="be refused reconsideration",
+        ),
     },
     # Every step changes the application; the use cases stamp what else a step
     # records (`decided_at`, `returned_at`, ...), since one column per step is named here.
-    stamps={action: "updated_at" for _, action in _APPLICATION_STEPS},
-    # What a refused step says happens to the application, where it is not "be" and
-    # the action's past tense ("cannot be approved").
-    steps={
-        "auto_approve": "be approved automatically",
-        "start_review": "be taken into review",
-        "return": "be returned to the vendor",
-        "lapse": "lapse",
-        "request_reconsideration": "have reconsideration requested",
-        "grant_reconsideration": "be granted reconsideration",
-        "deny_reconsideration": "be refused reconsideration",
-    },
+    stamp="updated_at",
     state_words={
         DRAFT: "a draft",
         RETURNED: "returned to the vendor",
@@ -125,22 +126,15 @@ APPLICATION = StateMachine(
 
 AGREEMENT_STATES = (ISSUED, ACTIVE, EXPIRED, TERMINATED, SUPERSEDED)
 
-AGREEMENT = StateMachine(
+AGREEMENT = StateMachine.from_actions(
     "agreement",
-    {
-        (ISSUED, "accept"): ACTIVE,
-        (ISSUED, "expire"): EXPIRED,
-        (ACTIVE, "expire"): EXPIRED,
-        (ACTIVE, "supersede"): SUPERSEDED,
-        (ISSUED, "terminate"): TERMINATED,
-        (ACTIVE, "terminate"): TERMINATED,
-    },
     AGREEMENT_STATES,
-    stamps={
-        "accept": "activated_at",
-        "expire": "ended_at",
-        "terminate": "ended_at",
-        "supersede": "ended_at",
+    {
+        "accept": Action(ISSUED, to=ACTIVE, stamp="activated_at"),
+        "expire": Action(ISSUED, ACTIVE, to=EXPIRED, stamp="ended_at"),
+        "supersede": Action(
+            ACTIVE, to=SUPERSEDED, stamp="ended_at", words="be superseded by its renewal"
+        ),
+        "terminate": Action(ISSUED, ACTIVE, to=TERMINATED, stamp="ended_at"),
     },
-    steps={"expire": "expire", "supersede": "be superseded by its renewal"},
 )

@@ -109,4 +109,4 @@ def publish_rate_card() -> dict[str, Any]:
     document = request.get_json(silent=True)
     result = services.import_card(document, published_by=require_principal().email)
     stored = queries.get(db.session(), result.version)
-    return {"status": result.status, "rate_card": stored}
+    return {"status": "created" if result.created else "unchanged", "rate_card": stored}

@@ -10,14 +10,14 @@ from flask.cli import with_appcontext
 from licensing import db
 from licensing.audit.seals import seal_unsealed, verify_documents
 from licensing.audit.services import verify_chain
+from licensing.options import whole_number_option
 
 
 @click.command("verify")
-@click.option(
+@whole_number_option(
     "--accept-unkeyed-until",
-    type=click.IntRange(min=0),
+    at_least=0,
     default=0,
-    show_default=True,
     help="Accept rows up to this seq without an audit key (written before the chain was "
     "keyed, in a database upgraded from then); note the seq when you upgrade.",
 )

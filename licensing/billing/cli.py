@@ -13,6 +13,7 @@ from licensing.billing import idempotency, services
 from licensing.clock import now_option
 from licensing.config import current_config
 from licensing.errors import DomainError
+from licensing.options import whole_number_option
 
 
 def reconcile_due(
@@ -38,11 +39,10 @@ def overdue_due(now: datetime | None = None) -> services.OverdueReport:
 
 
 @click.command("reconcile")
-@click.option(
+@whole_number_option(
     "--older-than-minutes",
-    type=click.IntRange(min=0),
+    at_least=0,
     default=30,
-    show_default=True,
     help="Ask Stripe about card payments and refunds still pending after this long "
     "without a webhook.",
 )

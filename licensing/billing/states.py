@@ -31,7 +31,7 @@ Refund (of a credit note's refund due; offline ones are recorded `succeeded`):
 
 from __future__ import annotations
 
-from licensing.statemachine import StateMachine
+from licensing.statemachine import Action, StateMachine
 
 DRAFT = "draft"
 OPEN = "open"
@@ -43,21 +43,17 @@ INVOICE_STATES = (DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE)
 # States in which an invoice is still owed (balance due, payments accepted).
 COLLECTIBLE = frozenset({OPEN, UNCOLLECTIBLE})
 
-INVOICE = StateMachine(
+INVOICE = StateMachine.from_actions(
     "invoice",
-    {
-        (DRAFT, "finalize"): OPEN,
-        (DRAFT, "void"): VOID,
-        (OPEN, "settle"): PAID,
-        (OPEN, "void"): VOID,
-        (OPEN, "mark_uncollectible"): UNCOLLECTIBLE,
-        (UNCOLLECTIBLE, "settle"): PAID,
-        (UNCOLLECTIBLE, "void"): VOID,
-    },
     INVOICE_STATES,
-    events={"settle": "paid"},
-    stamps={"finalize": "finalized_at", "settle": "paid_at", "void": "voided_at"},
-    steps={"settle": "be marked paid"},
+    {
+        "finalize": Action(DRAFT, to=OPEN, stamp="finalized_at"),
+        "settle": Action(
+            OPEN, UNCOLLECTIBLE, to=PAID, event="paid", stamp="paid_at", words="be marked paid"
+        ),
+        "void": Action(DRAFT, OPEN, UNCOLLECTIBLE, to=VOID, stamp="voided_at"),
+        "mark_uncollectible": Action(OPEN, to=UNCOLLECTIBLE),
+    },
     state_words={DRAFT: "a draft"},
 )
 
@@ -69,27 +65,18 @@ CANCELED = "canceled"
 
 PAYMENT_STATES = (PENDING, SUCCEEDED, FAILED, FLAGGED, CANCELED)
 
-PAYMENT = StateMachine(
+PAYMENT = StateMachine.from_actions(
     "payment",
-    {
-        (PENDING, "succeed"): SUCCEEDED,
-        (PENDING, "fail"): FAILED,
-        (PENDING, "flag"): FLAGGED,
-        (PENDING, "cancel"): CANCELED,
-        (FAILED, "succeed"): SUCCEEDED,
-        (FAILED, "flag"): FLAGGED,
-        (FAILED, "cancel"): CANCELED,
-        (FLAGGED, "accept"): SUCCEEDED,
-        (FLAGGED, "reject"): CANCELED,
-    },
     PAYMENT_STATES,
-    # Only a card payment fails, and only when the bank declines the card: its
-    # audit event says so (`payment.declined`); the state stays `failed`.
-    events={"fail": "declined"},
-    steps={
-        "succeed": "succeed",
-        "fail": "be declined",
-        "flag": "be flagged for a mismatched amount",
+    {
+        "succeed": Action(PENDING, FAILED, to=SUCCEEDED),
+        # Only a card payment fails, and only when the bank declines the card: its
+        # audit event says so (`payment.declined`); the state stays `failed`.
+        "fail": Action(PENDING, to=FAILED, event="declined", words="be declined"),
+        "flag": Action(PENDING, FAILED, to=FLAGGED, words="be flagged for a mismatched amount"),
+        "cancel": Action(PENDING, FAILED, to=CANCELED),
+        "accept": Action(FLAGGED, to=SUCCEEDED),
+        "reject": Action(FLAGGED, to=CANCELED),
     },
 )
 
@@ -98,16 +85,13 @@ OPEN_ATTEMPT = (PENDING, FAILED)
 
 REFUND_STATES = (PENDING, SUCCEEDED, FAILED)
 
-REFUND = StateMachine(
+REFUND = StateMachine.from_actions(
     "refund",
-    {
-        (PENDING, "succeed"): SUCCEEDED,
-        (PENDING, "fail"): FAILED,
-        (SUCCEEDED, "fail"): FAILED,
-    },
     REFUND_STATES,
-    stamps={"succeed": "settled_at"},
-    steps={"succeed": "succeed", "fail": "fail"},
+    {
+        "succeed": Action(PENDING, to=SUCCEEDED, stamp="settled_at"),
+        "fail": Action(PENDING, SUCCEEDED, to=FAILED),
+    },
 )
 # Refunds that count against what is due: sent, or on their way.
 REFUND_COUNTED = (PENDING, SUCCEEDED)

@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from licensing.config import current_config
 from licensing.mail.services import DeliveryReport, deliver_due
 from licensing.mail.smtp import Delivery
+from licensing.options import whole_number_option
 
 
 def send_due(limit: int = 500) -> DeliveryReport:
@@ -17,12 +18,8 @@ def send_due(limit: int = 500) -> DeliveryReport:
 
 
 @click.command("send")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=500,
-    show_default=True,
-    help="Send at most this many messages in this run.",
+@whole_number_option(
+    "--limit", at_least=1, default=500, help="Send at most this many messages in this run."
 )
 @with_appcontext
 def send(limit: int) -> None:

@@ -8,20 +8,19 @@ queued ──deliver──▶ sent
 
 from __future__ import annotations
 
-from licensing.statemachine import StateMachine
+from licensing.statemachine import Action, StateMachine
 
 QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"
 
-OUTBOX = StateMachine(
+OUTBOX = StateMachine.from_actions(
     "email",
-    {
-        (QUEUED, "deliver"): SENT,
-        (QUEUED, "defer"): QUEUED,
-        (QUEUED, "give_up"): FAILED,
-        (FAILED, "retry"): QUEUED,
-    },
     (QUEUED, SENT, FAILED),
-    steps={"defer": "be tried again later"},
+    {
+        "deliver": Action(QUEUED, to=SENT),
+        "defer": Action(QUEUED, to=QUEUED, words="be tried again later"),
+        "give_up": Action(QUEUED, to=FAILED),
+        "retry": Action(FAILED, to=QUEUED),
+    },
 )

@@ -16,7 +16,7 @@ is reviewed like `in_review`. A denial may be reconsidered once, within
 
 from __future__ import annotations
 
-from licensing.statemachine import StateMachine
+from licensing.statemachine import Action, StateMachine
 
 UNCONFIRMED = "unconfirmed"
 SUBMITTED = "submitted"
@@ -45,40 +45,38 @@ OPEN_STATES = (SUBMITTED, IN_REVIEW, NEEDS_INFO, RECONSIDERATION)
 WITH_STAFF = (SUBMITTED, IN_REVIEW, RECONSIDERATION)
 DECIDED = (APPROVED, DENIED)
 
-_UNDER_REVIEW = (SUBMITTED, IN_REVIEW, RECONSIDERATION)
-
-PERMISSION_REQUEST = StateMachine(
+PERMISSION_REQUEST = StateMachine.from_actions(
     "permission request",
-    {
-        (UNCONFIRMED, "confirm"): SUBMITTED,
-        (UNCONFIRMED, "expire"): EXPIRED,
-        (SUBMITTED, "start_review"): IN_REVIEW,
-        (RECONSIDERATION, "start_review"): IN_REVIEW,
-        **{(state, "ask_for_info"): NEEDS_INFO for state in _UNDER_REVIEW},
-        **{(state, "approve"): APPROVED for state in _UNDER_REVIEW},
-        **{(state, "deny"): DENIED for state in _UNDER_REVIEW},
-        **{(state, "withdraw"): WITHDRAWN for state in (*_UNDER_REVIEW, NEEDS_INFO)},
-        (NEEDS_INFO, "answer"): IN_REVIEW,
-        (NEEDS_INFO, "expire"): EXPIRED,
-        (DENIED, "request_reconsideration"): RECONSIDERATION,
-    },
     STATES,
     # The audit log's names for the steps that are not their past tense (`confirm`
-    # is `permission_request.confirmed`).
-    events={
-        "start_review": "review_started",
-        "ask_for_info": "information_requested",
-        "request_reconsideration": "reconsideration_requested",
-    },
-    stamps={"confirm": "submitted_at", "approve": "decided_at", "deny": "decided_at"},
-    # What a refused step says happens to the request, where it is not "be" and the
-    # action's past tense ("cannot be approved").
-    steps={
-        "expire": "expire",
-        "start_review": "be taken into review",
-        "ask_for_info": "be put on hold for more information",
-        "answer": "be answered by the requester",
-        "request_reconsideration": "have reconsideration requested",
+    # is `permission_request.confirmed`), and what a refused step says happens to
+    # the request where it is not "be" and the action's past tense ("cannot be approved").
+    {
+        "confirm": Action(UNCONFIRMED, to=SUBMITTED, stamp="submitted_at"),
+        "start_review": Action(
+            SUBMITTED,
+            RECONSIDERATION,
+            to=IN_REVIEW,
+            event="review_started",
+            words="be taken into review",
+        ),
+        "ask_for_info": Action(
+            *WITH_STAFF,
+            to=NEEDS_INFO,
+            event="information_requested",
+            words="be put on hold for more information",
+        ),
+        "answer": Action(NEEDS_INFO, to=IN_REVIEW, words="be answered by the requester"),
+        "approve": Action(*WITH_STAFF, to=APPROVED, stamp="decided_at"),
+        "deny": Action(*WITH_STAFF, to=DENIED, stamp="decided_at"),
+        "withdraw": Action(*OPEN_STATES, to=WITHDRAWN),
+        "expire": Action(UNCONFIRMED, NEEDS_INFO, to=EXPIRED),
+        "request_reconsideration": Action(
+            DENIED,
+            to=RECONSIDERATION,
+            event="reconsideration_requested",
+            words="have reconsideration requested",
+        ),
     },
     state_words={
         NEEDS_INFO: "waiting for the requester's information",

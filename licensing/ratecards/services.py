@@ -36,12 +36,11 @@ _DESCRIBED = ("version", "title", "currency", "effective_from", "effective_to")
 
 @dataclass(frozen=True)
 class ImportResult:
+    """The version published, and whether this import created it (or found it
+    published with the same content)."""
+
     version: str
     created: bool
-
-    @property
-    def status(self) -> str:
-        return "created" if self.created else "unchanged"
 
 
 def validate(document: object) -> RateCard:

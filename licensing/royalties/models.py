@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.money import MAX_QUANTITY
-from licensing.records import StoredJson, one_of
+from licensing.records import Referenced, StoredJson, one_of
 
 from .states import CLEAR, REPORT_STATES, REVIEW_STATES, SOURCES, SUBMITTED
 
@@ -44,7 +44,8 @@ REASON_MAX = 2000
 REVIEW_NOTE_MAX = 2000
 
 
-class RoyaltyReport(Base):
+class RoyaltyReport(Referenced, Base):
+    REFERENCE_PREFIX = "RR"
     __tablename__ = "royalty_reports"
     __table_args__ = (
         one_of("state", REPORT_STATES),
@@ -97,15 +98,6 @@ class RoyaltyReport(Base):
 
     flags = StoredJson[list[str]]("flags_json", empty="[]")
     credit_notes = StoredJson[list[str]]("credit_notes_json", empty="[]")
-
-    @staticmethod
-    def reference_of(report_id: int) -> str:
-        """How people name report `report_id`: `RR-000042`."""
-        return f"RR-{report_id:06d}"
-
-    @property
-    def reference(self) -> str:
-        return self.reference_of(self.id)
 
     @property
     def amends_reference(self) -> str | None:

@@ -14,18 +14,20 @@ Alongside, staff review of the anomalies flagged on submission:
 
 from __future__ import annotations
 
-from licensing.statemachine import StateMachine
+from licensing.statemachine import Action, StateMachine
 
 SUBMITTED = "submitted"
 SUPERSEDED = "superseded"
 REPORT_STATES = (SUBMITTED, SUPERSEDED)
 
-REPORT = StateMachine(
+REPORT = StateMachine.from_actions(
     "royalty report",
-    {(SUBMITTED, "supersede"): SUPERSEDED},
     REPORT_STATES,
-    stamps={"supersede": "superseded_at"},
-    steps={"supersede": "be superseded by an amendment"},
+    {
+        "supersede": Action(
+            SUBMITTED, to=SUPERSEDED, stamp="superseded_at", words="be superseded by an amendment"
+        )
+    },
 )
 
 CLEAR = "clear"
@@ -34,18 +36,21 @@ REVIEWED = "reviewed"
 CORRECTION_REQUESTED = "correction_requested"
 REVIEW_STATES = (CLEAR, FLAGGED, REVIEWED, CORRECTION_REQUESTED)
 
-REVIEW = StateMachine(
+REVIEW = StateMachine.from_actions(
     "royalty report",
-    {
-        (FLAGGED, "mark_reviewed"): REVIEWED,
-        (FLAGGED, "request_correction"): CORRECTION_REQUESTED,
-        (CORRECTION_REQUESTED, "mark_reviewed"): REVIEWED,
-    },
     REVIEW_STATES,
+    {
+        "mark_reviewed": Action(FLAGGED, CORRECTION_REQUESTED, to=REVIEWED, event="reviewed"),
+        "request_correction": Action(
+            FLAGGED,
+            to=CORRECTION_REQUESTED,
+            event="correction_requested",
+            words="be sent back for a correction",
+        ),
+    },
     field="review_state",
-    events={"mark_reviewed": "reviewed", "request_correction": "correction_requested"},
-    stamps={"mark_reviewed": "reviewed_at", "request_correction": "reviewed_at"},
-    steps={"request_correction": "be sent back for a correction"},
+    # Either outcome of the review is stamped as its time.
+    stamp="reviewed_at",
     state_words={
         CLEAR: "not flagged for review",
         FLAGGED: "flagged for review",

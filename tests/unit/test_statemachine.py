@@ -10,7 +10,7 @@ import pytest
 
 import licensing
 from licensing.errors import IllegalTransition
-from licensing.statemachine import StateMachine, past_tense
+from licensing.statemachine import Action, StateMachine, past_tense
 
 MACHINE = StateMachine(
     "invoice",
@@ -101,6 +101,48 @@ def test_events_and_step_words_default_to_the_actions_past_tense() -> None:
     assert raised.value.detail == (
         "An invoice that is draft cannot be marked paid: it can only be finalized."
     )
+
+
+def test_a_machine_declared_action_by_action_is_the_same_table_and_words() -> None:
+    declared = StateMachine.from_actions(
+        "invoice",
+        ("draft", "open", "paid", "void"),
+        {
+            "finalize": Action("draft", to="open", stamp="finalized_at"),
+            "settle": Action("open", to="paid", event="paid", words="be marked paid"),
+            "void": Action("draft", "open", to="void"),
+        },
+        stamp="updated_at",
+    )
+    assert declared.transitions == {
+        ("draft", "finalize"): "open",
+        ("open", "settle"): "paid",
+        ("draft", "void"): "void",
+        ("open", "void"): "void",
+    }
+    assert declared.events == {"finalize": "finalized", "settle": "paid", "void": "voided"}
+    # The machine's stamp is every action's that names none of its own.
+    assert declared.stamps == {
+        "finalize": "finalized_at",
+        "settle": "updated_at",
+        "void": "updated_at",
+    }
+    assert declared.steps == {
+        "finalize": "be finalized",
+        "settle": "be marked paid",
+        "void": "be voided",
+    }
+
+
+def test_an_action_the_record_takes_itself_is_worded_as_its_verb() -> None:
+    # "An agreement that is expired cannot expire", not "cannot be expired".
+    machine = StateMachine(
+        "agreement",
+        {("active", "expire"): "expired", ("active", "terminate"): "ended"},
+        ("active", "expired", "ended"),
+        steps={},
+    )
+    assert machine.steps == {"expire": "expire", "terminate": "be terminated"}
 
 
 @pytest.mark.parametrize(
