@@ -50,6 +50,7 @@ from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
+from licensing.web.records import named_by_id
 
 bp = Blueprint("royalties", __name__)
 
@@ -64,6 +65,11 @@ MORE_ROWS = 5
 # inside. More customers than that go in the CSV template.
 FORM_ROWS_MAX = 100
 Page = str | tuple[str, int] | Response
+
+
+# The audit log and other pages name a report `RR-000005` and link it: the console's
+# page for staff, the portal's for a vendor (which shows only their own).
+named_by_id("royalty_report", RoyaltyReport.reference_of)
 
 
 def _start(text: str) -> date:
