@@ -394,6 +394,7 @@ def portal_report(report_id: int) -> str:
         console=False,
         amended_by=queries.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
+        credit_notes=queries.credit_notes_of(db.session(), report),
     )
 
 
@@ -544,6 +545,7 @@ def console_report(report_id: int) -> Page:
         organization=db.session().get(Organization, report.organization_id),
         amended_by=queries.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
+        credit_notes=queries.credit_notes_of(db.session(), report),
         review_actions=REVIEW.allowed(report.review_state),
         errors=errors,
         note=note,

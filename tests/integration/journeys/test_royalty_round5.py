@@ -9,7 +9,10 @@ from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
+from licensing.billing.models import CreditNote
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     SOFTWARE,
@@ -41,3 +44,40 @@ def test_the_audit_log_names_a_royalty_report_by_its_reference_and_links_it(
         found = console.get("/console/audit", query_string={"entity_id": report.reference})
         assert found.status_code == 200
         assert f'<a href="/console/royalty-reports/{report.id}">' in found.get_data(as_text=True)
+
+
+def test_a_reports_credit_notes_link_their_pdfs_for_the_vendor_and_for_staff(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The report named "credit notes CN-2027-000001" as text; the PDF was on the
+    # credited invoice's page only.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    lowered = file_report(
+        vendor, agreement, 1, [row(1, "A", quantity=2900)], amends=first.report.id, reason="2900"
+    )
+    [number] = lowered.credit_notes
+    credit_id = db.session().scalar(select(CreditNote.id).where(CreditNote.number == number))
+    link = f'<a href="/credit-notes/{credit_id}.pdf">{number}</a>'
+    pages = {
+        vendor: f"/portal/royalty-reports/report/{lowered.report.id}",
+        licensing_staff: f"/console/royalty-reports/{lowered.report.id}",
+        billing_staff: f"/console/royalty-reports/{lowered.report.id}",
+    }
+    with time_machine.travel(AFTER[2], tick=False):
+        for user, page in pages.items():
+            reader = signed_in(client, user)
+            assert link in reader.get(page).get_data(as_text=True)
+            pdf = reader.get(f"/credit-notes/{credit_id}.pdf")
+            assert (pdf.status_code, pdf.mimetype) == (200, "application/pdf")
+        # Another organization's vendor reaches neither the report nor its credit note.
+        stranger = signed_in(client, other_vendor)
+        assert stranger.get(pages[vendor]).status_code == 404
+        assert stranger.get(f"/credit-notes/{credit_id}.pdf").status_code == 404
