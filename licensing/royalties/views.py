@@ -89,13 +89,24 @@ def _today() -> date:
 @bp.route("/portal/royalty-reports")
 @access.vendor
 def portal_reports() -> str:
-    """Every reporting period of the organization's agreements."""
-    statuses = services.all_periods(current_actor())
+    """Every reporting period of the organization's agreements, 50 a page: the ones
+    waiting on the vendor first (soonest due first), then those filed, newest first."""
+    listed = paging.page_of(_waiting_then_newest(services.all_periods(current_actor())))
     return render_template(
-        "royalties/portal_reports.html",
-        statuses=sorted(statuses, key=lambda s: (s.state == SUBMITTED, s.due_on)),
-        today=_today(),
+        "royalties/portal_reports.html", statuses=listed.items, page=listed, today=_today()
     )
+
+
+def _waiting_then_newest(statuses: list[services.PeriodStatus]) -> list[services.PeriodStatus]:
+    waiting = sorted(
+        (s for s in statuses if s.state != SUBMITTED), key=lambda s: (s.due_on, s.agreement_number)
+    )
+    filed = sorted(
+        (s for s in statuses if s.state == SUBMITTED),
+        key=lambda s: (s.due_on, s.agreement_number),
+        reverse=True,
+    )
+    return waiting + filed
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     file_report,
     row,
 )
+from tests.integration.royalties.test_pages import text_of
 
 SignIn = Callable[..., FlaskClient]
 
@@ -81,3 +82,28 @@ def test_a_reports_credit_notes_link_their_pdfs_for_the_vendor_and_for_staff(
         stranger = signed_in(client, other_vendor)
         assert stranger.get(pages[vendor]).status_code == 404
         assert stranger.get(f"/credit-notes/{credit_id}.pdf").status_code == 404
+
+
+def test_the_vendors_royalty_reports_show_fifty_a_page_waiting_first_then_newest(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # Every period of every agreement was one table, four rows a year each.
+    made = [active_agreement(vendor, SOFTWARE) for _ in range(13)]
+    first = file_report(vendor, made[0], 1, [row(1, "A", quantity=60)]).report
+    second = file_report(vendor, made[0], 2, [row(1, "A", quantity=70)]).report
+    with time_machine.travel(AFTER[4], tick=False):
+        portal = signed_in(client, vendor)
+        page_one = portal.get("/portal/royalty-reports")
+        assert page_one.status_code == 200
+        assert "Reporting periods 1\u201350 of 52 \u00b7 page 1 of 2" in text_of(page_one)
+        assert 'href="/portal/royalty-reports?page=2"' in page_one.get_data(as_text=True)
+        assert first.reference not in text_of(page_one)
+        page_two = portal.get("/portal/royalty-reports?page=2")
+        assert "Reporting periods 51\u201352 of 52" in text_of(page_two)
+        listed = text_of(page_two)
+        # The filed periods come after every one waiting on the vendor, newest first.
+        assert listed.index(second.reference) < listed.index(first.reference)
