@@ -9,10 +9,15 @@ from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Application
 from licensing.billing.models import CreditNote
+from tests.integration.agreements.conftest import NOW
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     SOFTWARE,
@@ -21,6 +26,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.integration.royalties.test_pages import text_of
+from tests.support.factories import bearer
 
 SignIn = Callable[..., FlaskClient]
 
@@ -107,3 +113,82 @@ def test_the_vendors_royalty_reports_show_fifty_a_page_waiting_first_then_newest
         listed = text_of(page_two)
         # The filed periods come after every one waiting on the vendor, newest first.
         assert listed.index(second.reference) < listed.index(first.reference)
+
+
+def _renew_after_two_quarters(vendor: Any, agreement: Any, file: Any) -> tuple[Any, Any]:
+    """Quarter 1: 1,500 + 900 end users; quarter 2 adds 200 (2,600 to date); the
+    renewal is then drawn on those figures."""
+    file(vendor, agreement, 1, [row(1, "A", quantity=1500), row(1, "B", quantity=900)])
+    second = file(
+        vendor,
+        agreement,
+        2,
+        [row(1, "A", quantity=1500), row(1, "B", quantity=900), row(1, "C", quantity=200)],
+    ).report
+    actor = Actor.of(accounts.principal_for(vendor))
+    return agreements.start_renewal(agreement.id, actor, now=NOW), second
+
+
+def test_a_renewal_keeps_where_its_figures_came_from_for_staff_and_the_api(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # Worked out when the page was drawn: a report filed after the renewal was made
+    # changed what the renewal said of its own figures, and staff reviewing the
+    # renewal, or a script reading it, were told nothing.
+    agreement = active_agreement(vendor, SOFTWARE)
+    renewal, second = _renew_after_two_quarters(vendor, agreement, file_report)
+    assert renewal.uses[0].quantity == {"end_users": 2600}
+    file_report(vendor, agreement, 3, [row(1, "D", quantity=400)])  # 3,000 to date now
+    said = (
+        f"End users: 2,600</strong> ·\n      from royalty report {second.reference} "
+        f"for 2027-04-01 to 2027-06-30 (estimated 2,500 in {agreement.application.reference})"
+    )
+    staff_page = signed_in(client, licensing_staff).get(f"/console/applications/{renewal.id}")
+    assert said in staff_page.get_data(as_text=True)
+    vendor_page = signed_in(client, vendor).get(f"/portal/applications/{renewal.id}")
+    assert said in vendor_page.get_data(as_text=True)
+
+    for user in (vendor, licensing_staff):
+        answer = client.get(f"/api/v1/applications/{renewal.id}", headers=bearer(user)).json
+        assert answer["renewal_sources"] == [
+            {
+                "use": 1,
+                "unit": "end_users",
+                "quantity": 2600,
+                "source": "report",
+                "report": second.reference,
+                "report_id": second.id,
+                "period": {"start": "2027-04-01", "end": "2027-06-30"},
+                "estimate": 2500,
+                "estimate_from": agreement.application.reference,
+            }
+        ]
+    plain = client.get(
+        f"/api/v1/applications/{agreement.application.id}", headers=bearer(vendor)
+    ).json
+    assert plain["renewal_sources"] is None
+
+
+def test_a_renewal_drawn_before_its_sources_were_kept_says_from_the_estimate(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    renewal, _second = _renew_after_two_quarters(vendor, agreement, file_report)
+    db.session().execute(
+        update(Application).where(Application.id == renewal.id).values(renewal_sources_json=None)
+    )
+    page = signed_in(client, licensing_staff).get(f"/console/applications/{renewal.id}")
+    assert "End users: 2,600</strong> ·\n      from the estimate" in page.get_data(as_text=True)
+    answer = client.get(f"/api/v1/applications/{renewal.id}", headers=bearer(vendor)).json
+    [figure] = answer["renewal_sources"]
+    assert (figure["source"], figure["report"], figure["quantity"]) == ("estimate", None, 2600)
