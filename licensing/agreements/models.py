@@ -116,6 +116,10 @@ class Application(Snapshotted, Referenced, Base):
     reconsideration_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The agreements table refers back to this one: the constraint is added after both exist.
     renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", use_alter=True))
+    # A renewal's figures as proposed when it was drawn, and where each came from (a
+    # royalty report or the renewed application's estimate): JSON written by
+    # `reported_usage.sources`; NULL for other applications and older renewals.
+    renewal_sources_json: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

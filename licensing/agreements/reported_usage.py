@@ -3,13 +3,16 @@
 A renewal proposes, for each use, the quantities the licensee last reported
 rather than the old application's estimates. Royalty reports live in a higher
 package (`licensing.royalties`), so it fills this registry from its `init_app`
-(`register`); without it, renewals copy the estimates as before. The renewal's
-pages say which figure came from which report (`figures`): worked out when the
-page is drawn, from the draft's quantities and the reports as they stand.
+(`register`); without it, renewals copy the estimates as before. Where each
+proposed figure came from is kept with the renewal when it is drawn (`sources`,
+in `Application.renewal_sources_json`), and the renewal's pages and the API say
+so from it (`figures`), beside the draft's quantities as they stand: a report
+filed later changes neither the figures nor what is said of them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from licensing.agreements import issuing
 from licensing.agreements.models import Agreement, Application, ApplicationUse
-from licensing.pricing import Quote
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ReportedUsage:
     report: str  # "RR-000017"
     period_start: date
     period_end: date
+    report_id: int | None = None
 
 
 # Per use of the agreement's application (by its index), what was last reported.
@@ -76,12 +78,16 @@ class Figure:
     value: int
     estimate: int | None  # the renewed application's estimate of it
     usage: ReportedUsage | None  # the report it was proposed from, if it still says so
+    recorded: bool = True  # False: drawn before the sources were kept
 
     @property
     def source(self) -> str:
-        """`report`, `estimate` (no accepted report gives it) or `changed` (by the vendor)."""
+        """`report`, `estimate` (no accepted report gave it) or `changed` (by the
+        vendor); a renewal drawn before the sources were kept says `estimate`."""
         if self.usage is not None:
             return "report"
+        if not self.recorded:
+            return "estimate"
         return "estimate" if self.value == self.estimate else "changed"
 
 
@@ -90,33 +96,88 @@ class UseFigures:
     position: int  # the renewal's use, from 1
     product_name: str
     figures: Sequence[Figure]
-    reported: ReportedUsage | None  # what the latest accepted report says of the use
-    estimate_from: str  # the renewed application, "APP-000003"
+    reported: ReportedUsage | None  # what the latest accepted report said of the use
+    estimate_from: str | None  # the renewed application, "APP-000003"
+    recorded: bool = True  # False: a renewal drawn before the sources were kept
 
 
-def figures(session: Session, application: Application) -> list[UseFigures]:
-    """For a renewal, each use's quantities and where each comes from: a royalty
-    report (the draft's figure is the one it reports), the renewed application's
-    estimate, or the vendor's own change. Uses are matched to the renewed
-    agreement's licensed uses by product name, use, product type and user type."""
-    agreement = application.renewal_of
-    if agreement is None:
+UsageBy = Mapping[int, ReportedUsage]
+
+
+def sources(
+    agreement: Agreement, renewed: Sequence[tuple[int, ApplicationUse]], usage: UsageBy
+) -> str:
+    """What to keep with a renewal when it is drawn (`renewal_sources_json`): per
+    renewed use (by `(index, use)` of the agreement's application), what it is, its
+    estimate and the report its quantities were proposed from, if any."""
+    kept = []
+    for index, use in renewed:
+        last = usage.get(index)
+        kept.append(
+            {
+                "identity": list(_identity(use)),
+                "estimates": dict(use.quantity),
+                "estimate_from": agreement.application.reference,
+                "report": None
+                if last is None
+                else {
+                    "reference": last.report,
+                    "id": last.report_id,
+                    "period_start": last.period_start.isoformat(),
+                    "period_end": last.period_end.isoformat(),
+                    "quantities": dict(last.quantities),
+                },
+            }
+        )
+    return json.dumps(kept, sort_keys=True)
+
+
+def _usage_kept(report: dict[str, Any] | None) -> ReportedUsage | None:
+    if report is None:
+        return None
+    return ReportedUsage(
+        quantities=report["quantities"],
+        report=report["reference"],
+        period_start=date.fromisoformat(report["period_start"]),
+        period_end=date.fromisoformat(report["period_end"]),
+        report_id=report.get("id"),
+    )
+
+
+def figures(application: Application) -> list[UseFigures]:
+    """For a renewal, each use's quantities and where each comes from, as kept when
+    it was drawn: a royalty report (the draft's figure is still the one it
+    reported), the renewed application's estimate, or the vendor's own change.
+    Uses are matched to the kept ones by product name, use, product type and user
+    type. A renewal drawn before the sources were kept says "from the estimate".
+    Reads nothing beyond the application and its uses."""
+    if application.renewal_of_id is None:
         return []
-    usage = reported(session, agreement)
-    quote = Quote.from_snapshot(agreement.quote.snapshot)
-    licensed = {line.use_index for line in issuing.licensed_lines(quote)}
-    old_uses = agreement.application.uses
-    by_identity: dict[tuple[str, str, str, str], int] = {}
-    for old_index, old in enumerate(old_uses):
-        if old_index in licensed:
-            by_identity.setdefault(_identity(old), old_index)
+    if application.renewal_sources_json is None:
+        return [
+            UseFigures(
+                position=position,
+                product_name=use.product_name,
+                figures=[
+                    Figure(unit, value, None, None, recorded=False)
+                    for unit, value in use.quantity.items()
+                ],
+                reported=None,
+                estimate_from=None,
+                recorded=False,
+            )
+            for position, use in enumerate(application.uses, start=1)
+        ]
+    kept: dict[tuple[str, ...], dict[str, Any]] = {}
+    for entry in json.loads(application.renewal_sources_json):
+        kept.setdefault(tuple(entry["identity"]), entry)
     found = []
     for position, use in enumerate(application.uses, start=1):
-        index = by_identity.get(_identity(use))
-        if index is None:
+        entry = kept.get(_identity(use))
+        if entry is None:  # a use the vendor added to the renewal
             continue
-        last = usage.get(index)
-        estimate = old_uses[index].quantity
+        last = _usage_kept(entry["report"])
+        estimates = entry["estimates"]
         found.append(
             UseFigures(
                 position=position,
@@ -125,13 +186,13 @@ def figures(session: Session, application: Application) -> list[UseFigures]:
                     Figure(
                         unit,
                         value,
-                        estimate.get(unit),
+                        estimates.get(unit),
                         last if last is not None and last.quantities.get(unit) == value else None,
                     )
                     for unit, value in use.quantity.items()
                 ],
                 reported=last,
-                estimate_from=agreement.application.reference,
+                estimate_from=entry["estimate_from"],
             )
         )
     return found

@@ -150,9 +150,9 @@ def _values(form: forms.ApplicationForm) -> dict[str, Any]:
 
 def _renewal_figures(application: Application | None) -> list[reported_usage.UseFigures]:
     """A renewal's quantities and where each comes from (none for other applications)."""
-    if application is None or application.renewal_of_id is None:
+    if application is None:
         return []
-    return reported_usage.figures(db.session(), application)
+    return reported_usage.figures(application)
 
 
 def _form_page(
@@ -811,6 +811,7 @@ def _console_page(
         submitted=Quote.from_snapshot(submitted.snapshot) if submitted else None,
         versions=[(v, Quote.from_snapshot(v.snapshot)) for v in application.quotes],
         notes=queries.notes(session, application.id),
+        renewal_figures=reported_usage.figures(application),
         history=audit_queries.events_for(session, "application", application.id),
         agreement=queries.agreement_for_application(session, application.id),
         reviewers=queries.reviewers(session),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from licensing import access, db
 from licensing.actors import current_actor
-from licensing.agreements import queries, services
+from licensing.agreements import queries, reported_usage, services
 from licensing.agreements.commands import ApplicationDraft, languages_text
 from licensing.agreements.models import (
     DELIVERIES,
@@ -168,6 +168,60 @@ class QuoteVersionSchema(ma.Schema):
         }
 
 
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+_NULLABLE_NUMBER = {"type": "integer", "nullable": True}
+RENEWAL_SOURCES = {
+    "type": "array",
+    "nullable": True,
+    "description": "A renewal's quantities and where each came from, as kept when the "
+    "renewal was drawn: `report` (the latest accepted royalty report, named by "
+    "`report` and `report_id`, for `period`), `estimate` (the renewed application's, "
+    "`estimate_from`) or `changed` (by the vendor since). A renewal drawn before "
+    "sources were kept says `estimate` with no `estimate`. Null for an application "
+    "that renews nothing.",
+    "items": {
+        "type": "object",
+        "properties": {
+            "use": {"type": "integer", "description": "the renewal's use, from 1"},
+            "unit": {"type": "string", "example": "end_users"},
+            "quantity": {"type": "integer", "description": "the renewal's quantity now"},
+            "source": {"type": "string", "enum": ["report", "estimate", "changed"]},
+            "report": {**_NULLABLE_TEXT, "example": "RR-000002"},
+            "report_id": _NULLABLE_NUMBER,
+            "period": {
+                "type": "object",
+                "nullable": True,
+                "properties": {
+                    "start": {"type": "string", "format": "date"},
+                    "end": {"type": "string", "format": "date"},
+                },
+            },
+            "estimate": _NULLABLE_NUMBER,
+            "estimate_from": {**_NULLABLE_TEXT, "example": "APP-000001"},
+        },
+    },
+}
+
+
+def _renewal_source(
+    use: reported_usage.UseFigures, figure: reported_usage.Figure
+) -> dict[str, Any]:
+    usage = figure.usage
+    return {
+        "use": use.position,
+        "unit": figure.unit,
+        "quantity": figure.value,
+        "source": figure.source,
+        "report": usage.report if usage else None,
+        "report_id": usage.report_id if usage else None,
+        "period": {"start": usage.period_start.isoformat(), "end": usage.period_end.isoformat()}
+        if usage
+        else None,
+        "estimate": figure.estimate,
+        "estimate_from": use.estimate_from,
+    }
+
+
 class ApplicationSchema(ma.Schema):
     """What vendors and staff see alike (internal notes are never here)."""
 
@@ -201,6 +255,7 @@ class ApplicationSchema(ma.Schema):
     reconsider_by = ma.fields.DateTime(allow_none=True)
     reconsideration_reason = ma.fields.String(allow_none=True)
     renewal_of = ma.fields.Method("_renewal_of", metadata={"type": "string", "nullable": True})
+    renewal_sources = ma.fields.Method("_renewal_sources", metadata=RENEWAL_SOURCES)
     agreement_id = ma.fields.Method("_agreement", metadata={"type": "integer", "nullable": True})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -213,6 +268,15 @@ class ApplicationSchema(ma.Schema):
 
     def _renewal_of(self, application: Application) -> str | None:
         return application.renewal_of.number if application.renewal_of else None
+
+    def _renewal_sources(self, application: Application) -> list[dict[str, Any]] | None:
+        if application.renewal_of_id is None:
+            return None
+        return [
+            _renewal_source(use, figure)
+            for use in reported_usage.figures(application)
+            for figure in use.figures
+        ]
 
     def _agreement(self, application: Application) -> int | None:
         if self.many:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.actors import Actor
 from licensing.billing import queries as billing_queries
+from licensing.billing.models import CreditNote
 from licensing.billing.states import ROYALTY_REPORT
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -148,3 +149,16 @@ def reports_of(session: Session, organization_id: int, limit: int = 100) -> list
             .limit(limit)
         )
     )
+
+
+def credit_notes_of(session: Session, report: RoyaltyReport) -> list[tuple[str, int | None]]:
+    """The credit notes the report issued, as it names them, each with its id (for
+    its PDF's link) in one query."""
+    numbers = report.credit_notes
+    if not numbers:
+        return []
+    found = session.execute(
+        select(CreditNote.number, CreditNote.id).where(CreditNote.number.in_(numbers))
+    )
+    ids: dict[str | None, int] = dict(found.all())
+    return [(number, ids.get(number)) for number in numbers]

@@ -50,6 +50,7 @@ from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
+from licensing.web.records import named_by_id
 
 bp = Blueprint("royalties", __name__)
 
@@ -64,6 +65,11 @@ MORE_ROWS = 5
 # inside. More customers than that go in the CSV template.
 FORM_ROWS_MAX = 100
 Page = str | tuple[str, int] | Response
+
+
+# The audit log and other pages name a report `RR-000005` and link it: the console's
+# page for staff, the portal's for a vendor (which shows only their own).
+named_by_id("royalty_report", RoyaltyReport.reference_of)
 
 
 def _start(text: str) -> date:
@@ -83,13 +89,24 @@ def _today() -> date:
 @bp.route("/portal/royalty-reports")
 @access.vendor
 def portal_reports() -> str:
-    """Every reporting period of the organization's agreements."""
-    statuses = services.all_periods(current_actor())
+    """Every reporting period of the organization's agreements, 50 a page: the ones
+    waiting on the vendor first (soonest due first), then those filed, newest first."""
+    listed = paging.page_of(_waiting_then_newest(services.all_periods(current_actor())))
     return render_template(
-        "royalties/portal_reports.html",
-        statuses=sorted(statuses, key=lambda s: (s.state == SUBMITTED, s.due_on)),
-        today=_today(),
+        "royalties/portal_reports.html", statuses=listed.items, page=listed, today=_today()
     )
+
+
+def _waiting_then_newest(statuses: list[services.PeriodStatus]) -> list[services.PeriodStatus]:
+    waiting = sorted(
+        (s for s in statuses if s.state != SUBMITTED), key=lambda s: (s.due_on, s.agreement_number)
+    )
+    filed = sorted(
+        (s for s in statuses if s.state == SUBMITTED),
+        key=lambda s: (s.due_on, s.agreement_number),
+        reverse=True,
+    )
+    return waiting + filed
 
 
 @dataclass(frozen=True)
@@ -388,6 +405,7 @@ def portal_report(report_id: int) -> str:
         console=False,
         amended_by=queries.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
+        credit_notes=queries.credit_notes_of(db.session(), report),
     )
 
 
@@ -538,6 +556,7 @@ def console_report(report_id: int) -> Page:
         organization=db.session().get(Organization, report.organization_id),
         amended_by=queries.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
+        credit_notes=queries.credit_notes_of(db.session(), report),
         review_actions=REVIEW.allowed(report.review_state),
         errors=errors,
         note=note,

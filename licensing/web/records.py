@@ -77,12 +77,18 @@ def _numbered() -> dict[str, tuple[Any, Any]]:
 # entity type -> how people name a record of it from its id alone, no query needed
 # (an application's `APP-000042`), registered by each feature
 _NAMED_BY_ID: dict[str, Callable[[int], str]] = {}
+# entity type -> how a typed reference of it reads (`APP-000042`, `app42`): its id
+_TYPED_BY_ID: dict[str, re.Pattern[str]] = {}
 
 
 def named_by_id(entity_type: str, reference_of: Callable[[int], str]) -> None:
     """Let pages name records of `entity_type` by `reference_of(id)`, the model's
-    own format (`Application.reference_of`); a feature registers it at import."""
+    own format (`Application.reference_of`), and find them by it typed (its letters,
+    an optional hyphen, the id with or without its zeros); a feature registers it
+    at import."""
     _NAMED_BY_ID[entity_type] = reference_of
+    letters = re.escape(reference_of(0).split("-")[0])
+    _TYPED_BY_ID[entity_type] = re.compile(rf"^{letters}-?0*(\d{{1,9}})$", re.IGNORECASE)
 
 
 def _digits(value: object) -> int | None:
@@ -123,15 +129,14 @@ def record_refs(pairs: Iterable[tuple[str, object]]) -> dict[tuple[str, str], Re
     return refs
 
 
-_APPLICATION = re.compile(r"^APP-?0*(\d{1,9})$", re.IGNORECASE)
-
-
 def find_reference(text: str) -> tuple[str, str] | None:
-    """The (entity type, id) a typed reference names: APP-000042, INV-2027-000001,
-    CPT-2027-000001, CN-..., a permission request's reference; None otherwise."""
+    """The (entity type, id) a typed reference names: APP-000042, RR-000005,
+    INV-2027-000001, CPT-2027-000001, CN-..., a permission request's reference;
+    None otherwise."""
     value = text.strip()
-    if found := _APPLICATION.match(value):
-        return "application", str(int(found.group(1)))
+    for entity_type, typed in _TYPED_BY_ID.items():
+        if found := typed.match(value):
+            return entity_type, str(int(found.group(1)))
     session = db.session()
     for entity_type, (model, column) in _numbered().items():
         record_id = session.scalar(select(model.id).where(column == value.upper()))

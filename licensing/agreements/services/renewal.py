@@ -69,10 +69,14 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
         start, end, card = _next_term(session, agreement)
         quote = Quote.from_snapshot(agreement.quote.snapshot)
         licensed = {line.use_index for line in issuing.licensed_lines(quote)}
-        uses = agreement.application.uses
+        renewed = [
+            (index, use)
+            for index, use in enumerate(agreement.application.uses)
+            if index in licensed
+        ]
         # What the licensee last reported beats what it estimated a term ago.
         usage = reported_usage.reported(session, agreement)
-        return _new_draft(
+        application = _new_draft(
             session,
             actor,
             term=(start, end),
@@ -81,9 +85,11 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
                 ProposedUseInput.from_fields(
                     reported_usage.proposed(use.fields(), usage.get(index))
                 )
-                for index, use in enumerate(uses)
-                if index in licensed
+                for index, use in renewed
             ],
             now=moment,
             renewal_of=agreement,
         )
+        # Kept as drawn: a report filed later changes neither figure nor its source.
+        application.renewal_sources_json = reported_usage.sources(agreement, renewed, usage)
+        return application

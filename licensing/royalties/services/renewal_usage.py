@@ -51,5 +51,6 @@ def last_reported_usage(session: Session, agreement: Agreement) -> dict[int, Rep
                 report=report.reference,
                 period_start=report.period_start,
                 period_end=report.period_end,
+                report_id=report.id,
             )
     return found

@@ -1,0 +1,97 @@
+"""Round 5 in Chromium: the royalty cycle's loose ends as their users meet them.
+The vendor's billing contact pages through the periods and opens an amendment's
+credit note from the report; billing staff do the same from the console; an
+administrator follows a report from the audit log; licensing staff read where a
+renewal's figures came from on its review page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import time_machine
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.royalties import services as royalties
+from licensing.royalties.rows import form_submission
+from tests.browser.test_royalty_reports import _active_agreement, _sign_in
+from tests.integration.agreements.conftest import NOW
+from tests.integration.royalties.conftest import AFTER, QUARTERS, row
+from tests.support import factories
+from tests.support.axe import assert_accessible
+from tests.support.servers import LiveServer
+
+
+def _file(vendor_email: str, agreement_id: int, rows: list[Any], **amendment: Any) -> Any:
+    vendor = db.session().scalars(select(User).where(User.email == vendor_email)).one()
+    actor = Actor.of(accounts.principal_for(vendor))
+    submission = form_submission(
+        rows, attest=True, amends=amendment.get("amends"), reason=amendment.get("reason")
+    )
+    filing = royalties.submit(agreement_id, QUARTERS[1], submission, actor, now=AFTER[1])
+    assert filing.report is not None
+    return filing.report
+
+
+def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licensing_staff(
+    page: Any, live_server: LiveServer
+) -> None:
+    email, agreement = _active_agreement(live_server)
+    with live_server.app.app_context():
+        first = _file(email, agreement.id, [row(1, "A", quantity=3000)])
+        lowered = _file(
+            email, agreement.id, [row(1, "A", quantity=2900)], amends=first.id, reason="2,900"
+        )
+        [credit_note] = lowered.credit_notes
+        reference = lowered.reference
+        session = db.session()
+        billing = factories.make_staff(session, roles=("billing",)).email
+        admin = factories.make_staff(session, roles=("admin",)).email
+        licensing = factories.make_staff(session, roles=("licensing",)).email
+        vendor = session.scalars(select(User).where(User.email == email)).one()
+        renewal = agreements.start_renewal(
+            agreement.id, Actor.of(accounts.principal_for(vendor)), now=NOW
+        )
+        renewal_id = renewal.id
+
+    with time_machine.travel(AFTER[2]):
+        _sign_in(page, email)
+        page.goto("/portal/royalty-reports")
+        assert "Reporting periods 1\u20134 of 4" in page.locator("nav.pager").inner_text()
+        page.get_by_role("link", name=f"Report {reference}").click()
+        _opens_the_credit_note(page, credit_note)
+        assert_accessible(page)
+        page.get_by_role("button", name=re.compile("Sign out")).click()
+
+        _sign_in(page, billing)
+        page.goto("/console/royalty-reports")
+        page.get_by_role("link", name=reference).click()
+        _opens_the_credit_note(page, credit_note)
+        page.get_by_role("button", name=re.compile("Sign out")).click()
+
+        _sign_in(page, admin)
+        page.goto("/console/audit")
+        page.get_by_role("link", name=reference).first.click()
+        page.get_by_role("heading", name=f"Royalty report {reference}").wait_for()
+        page.get_by_role("button", name=re.compile("Sign out")).click()
+
+        _sign_in(page, licensing)
+        page.goto(f"/console/applications/{renewal_id}")
+        figures = page.get_by_role("region", name="Where the renewal's quantities come from")
+        text = " ".join(figures.inner_text().split())
+        assert f"End users: 2,900 · from royalty report {reference}" in text
+        assert "the licensee last reported" in text
+        assert_accessible(page)
+
+
+def _opens_the_credit_note(page: Any, number: str) -> None:
+    """The report names the credit note as a link to its PDF, which opens."""
+    link = page.locator("dl.facts").get_by_role("link", name=number)
+    answer = page.request.get(link.get_attribute("href"))
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "application/pdf"
