@@ -149,7 +149,8 @@ class Invoice(Snapshotted, Base):
         back_populates="invoice", order_by="CreditNote.id", viewonly=True
     )
 
-    # Columns that make up the issued document: frozen from `open` on.
+    # Columns that make up the issued document: frozen from `open` on, and sealed
+    # (`billing.seals`; a column added here changes every issued invoice's seal).
     CONTENT: ClassVar[frozenset[str]] = frozenset(
         {
             "organization_id",
