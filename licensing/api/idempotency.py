@@ -57,7 +57,7 @@ def _replayed(answer: idempotency.Answer) -> Response:
     return response
 
 
-def _keyed_request() -> tuple[idempotency.Caller, str, str] | None:
+def _keyed_request() -> idempotency.KeyedRequest | None:
     """What both decorators start from: the caller, the checked `Idempotency-Key`
     and the fingerprint of the request (None without the header)."""
     sent = flask.request.headers.get(idempotency.HEADER)
@@ -70,11 +70,11 @@ def _keyed_request() -> tuple[idempotency.Caller, str, str] | None:
     fingerprint = idempotency.request_hash(
         request.method, request.path, request.get_data(cache=True)
     )
-    return caller, key, fingerprint
+    return idempotency.KeyedRequest.of(caller, key, fingerprint)
 
 
-# What a keyed route does with the caller, key and fingerprint; `respond()` runs the view.
-_Keyed = Callable[[idempotency.Caller, str, str, Callable[[], Response]], Response]
+# What a keyed route does with the keyed request; `respond()` runs the view.
+_Keyed = Callable[[idempotency.KeyedRequest, Callable[[], Response]], Response]
 
 
 def _keyed_route(view: F, keyed: _Keyed) -> F:
@@ -86,7 +86,7 @@ def _keyed_route(view: F, keyed: _Keyed) -> F:
         found = _keyed_request()
         if found is None:
             return view(*args, **kwargs)
-        return keyed(*found, lambda: flask.make_response(view(*args, **kwargs)))
+        return keyed(found, lambda: flask.make_response(view(*args, **kwargs)))
 
     return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
 
@@ -94,9 +94,7 @@ def _keyed_route(view: F, keyed: _Keyed) -> F:
 def idempotent(view: F) -> F:
     """Honour `Idempotency-Key` on this route (see the module's docstring)."""
 
-    def once(
-        caller: idempotency.Caller, key: str, fingerprint: str, respond: Callable[[], Response]
-    ) -> Response:
+    def once(request: idempotency.KeyedRequest, respond: Callable[[], Response]) -> Response:
         first: list[Response] = []
 
         def perform() -> idempotency.Answer:
@@ -104,7 +102,7 @@ def idempotent(view: F) -> F:
             first.append(response)
             return idempotency.Answer(response.status_code, response.get_data(as_text=True))
 
-        answer = idempotency.run_once(caller, key, fingerprint, perform)
+        answer = idempotency.run_once(request, perform)
         return _replayed(answer) if answer.replayed else first[0]
 
     return _keyed_route(view, once)
@@ -128,10 +126,8 @@ def idempotent_in_steps(
         response = answer_started(records)
         return idempotency.Answer(response.status_code, response.get_data(as_text=True))
 
-    def in_steps(
-        caller: idempotency.Caller, key: str, fingerprint: str, respond: Callable[[], Response]
-    ) -> Response:
-        begun = idempotency.begin(caller, key, fingerprint, answer_started=as_created)
+    def in_steps(request: idempotency.KeyedRequest, respond: Callable[[], Response]) -> Response:
+        begun = idempotency.begin(request, answer_started=as_created)
         if not isinstance(begun, idempotency.Claim):
             return _answer_of(begun, answer_started)
         flask.request.environ[_CLAIM] = begun

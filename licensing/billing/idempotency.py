@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,6 +54,27 @@ class Answer:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A request sent with an `Idempotency-Key`: who sent it, the key (kept as its
+    digest) and what it asks (`request_hash`)."""
+
+    caller: Caller
+    key_hash: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, caller: Caller, key: str, fingerprint: str) -> KeyedRequest:
+        return cls(caller, _digest(key.encode()), fingerprint)
+
+    def stored(self) -> tuple[ColumnElement[bool], ...]:
+        """Where its key is stored: one row per user and key."""
+        return (
+            IdempotentRequest.user_id == self.caller.user_id,
+            IdempotentRequest.key_hash == self.key_hash,
+        )
+
+
 class KeyTaken(Exception):
     """Another transaction committed a record of this caller's key first."""
 
@@ -77,14 +98,8 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     return _digest(method.encode() + b" " + path.encode() + b"\n" + body)
 
 
-def _stored(
-    session: Session, caller: Caller, key_hash: str, now: datetime
-) -> IdempotentRequest | None:
-    record = session.scalars(
-        select(IdempotentRequest).where(
-            IdempotentRequest.user_id == caller.user_id, IdempotentRequest.key_hash == key_hash
-        )
-    ).one_or_none()
+def _stored(session: Session, request: KeyedRequest, now: datetime) -> IdempotentRequest | None:
+    record = session.scalars(select(IdempotentRequest).where(*request.stored())).one_or_none()
     if record is not None and record.created_at <= now - KEPT_FOR:
         session.delete(record)  # expired, not yet pruned: the key is free again
         session.flush()
@@ -107,56 +122,52 @@ def _same_request(record: IdempotentRequest, fingerprint: str) -> None:
 
 
 def run_once(
-    caller: Caller,
-    key: str,
-    fingerprint: str,
-    perform: Callable[[], Answer],
-    *,
-    now: datetime | None = None,
+    request: KeyedRequest, perform: Callable[[], Answer], *, now: datetime | None = None
 ) -> Answer:
-    """`perform()`'s answer, stored under `key`; or the stored answer of the
-    request first made with it (`replayed`). `perform` runs inside this unit of
-    work (the service it calls joins it) and raises to refuse."""
+    """`perform()`'s answer, stored under the request's key; or the stored answer
+    of the request first made with it (`replayed`). `perform` runs inside this
+    unit of work (the service it calls joins it) and raises to refuse."""
     now = now or utcnow()
-    key_hash = _digest(key.encode())
     try:
         with db.transaction() as session:
-            record = _stored(session, caller, key_hash, now)
+            record = _stored(session, request, now)
             if record is not None:
-                return _replay(record, fingerprint)
-            record = IdempotentRequest(
-                user_id=caller.user_id,
-                organization_id=caller.organization_id,
-                key_hash=key_hash,
-                request_hash=fingerprint,
-                response_status=0,
-                response_body="",
-                created_at=now,
-            )
-            session.add(record)
-            _claim(session)
+                return _replay(record, request.fingerprint)
+            record = _store_key(session, request, now)
             answer = perform()
             record.response_status, record.response_body = answer.status, answer.body
             return answer
     except KeyTaken:
-        return _answer_of_winner(caller, key_hash, fingerprint, now)
+        return _answer_of_winner(request, now)
 
 
-def _claim(session: Session) -> None:
-    """Insert the key now, before the work: a concurrent request with the same
-    key waits here on the unique index (PostgreSQL) until this one ends."""
+def _store_key(session: Session, request: KeyedRequest, now: datetime) -> IdempotentRequest:
+    """Insert the key, in progress (no answer yet), before the work: a concurrent
+    request with the same key waits here on the unique index (PostgreSQL) until
+    this one ends, then fails (`KeyTaken`)."""
+    record = IdempotentRequest(
+        user_id=request.caller.user_id,
+        organization_id=request.caller.organization_id,
+        key_hash=request.key_hash,
+        request_hash=request.fingerprint,
+        response_status=0,
+        response_body="",
+        created_at=now,
+    )
+    session.add(record)
     try:
         session.flush()
     except IntegrityError as error:
         raise KeyTaken from error
+    return record
 
 
-def _answer_of_winner(caller: Caller, key_hash: str, fingerprint: str, now: datetime) -> Answer:
+def _answer_of_winner(request: KeyedRequest, now: datetime) -> Answer:
     with db.transaction() as session:
-        record = _stored(session, caller, key_hash, now)
+        record = _stored(session, request, now)
         if record is None or not record.response_status:
             raise Conflict(f"A request with this {HEADER} is in progress: retry in a moment.")
-        return _replay(record, fingerprint)
+        return _replay(record, request.fingerprint)
 
 
 def prune(*, now: datetime | None = None) -> int:
@@ -182,9 +193,7 @@ class Claim:
     """A key not yet used: the service stores it (`claim_in`) in the transaction
     that records what the request starts, before it calls out."""
 
-    caller: Caller
-    key_hash: str
-    fingerprint: str
+    request: KeyedRequest
     now: datetime
     answer_started: AnswerStarted | None = None
 
@@ -198,15 +207,13 @@ class Started:
 
 
 def begin(
-    caller: Caller,
-    key: str,
-    fingerprint: str,
+    request: KeyedRequest,
     *,
     now: datetime | None = None,
     answer_started: AnswerStarted | None = None,
-) -> Any:
+) -> Answer | Started | Claim:
     """Before a request that moves money in steps: the stored `Answer` of the first
-    request with `key` (replayed), or a `Claim` for the service to store with its
+    request with its key (replayed), or a `Claim` for the service to store with its
     first step (`claim_in`, which raises `KeyTaken` when a simultaneous request
     stored the key first: ask `progress` then). The request's answer is stored with
     `finish`; a step that moved nothing after all gives the key back with `release`.
@@ -219,21 +226,20 @@ def begin(
     time, whatever became of the refund since (`GET` it for that). A key stored
     without one (before this answer was kept) yields what the request `Started`."""
     now = now or utcnow()
-    key_hash = _digest(key.encode())
     with db.transaction() as session:
-        record = _stored(session, caller, key_hash, now)
+        record = _stored(session, request, now)
         if record is None:
-            return Claim(caller, key_hash, fingerprint, now, answer_started)
-        return _progress(record, fingerprint)
+            return Claim(request, now, answer_started)
+        return _progress(record, request.fingerprint)
 
 
 def progress(claim: Claim) -> Answer | Started:
     """What the request that took `claim`'s key first answered, or started."""
     with db.transaction() as session:
-        record = _stored(session, claim.caller, claim.key_hash, claim.now)
+        record = _stored(session, claim.request, claim.now)
         if record is None:
             raise Conflict(f"A request with this {HEADER} is in progress: retry in a moment.")
-        return _progress(record, claim.fingerprint)
+        return _progress(record, claim.request.fingerprint)
 
 
 def _progress(record: IdempotentRequest, fingerprint: str) -> Answer | Started:
@@ -273,18 +279,7 @@ def claim_in(session: Session, claim: Claim) -> ClaimedKey:
     """Store `claim`'s key, in progress, as the first thing the service's first
     transaction does: a simultaneous request with the key waits here (PostgreSQL)
     or fails (`KeyTaken`), before it checks or moves anything."""
-    record = IdempotentRequest(
-        user_id=claim.caller.user_id,
-        organization_id=claim.caller.organization_id,
-        key_hash=claim.key_hash,
-        request_hash=claim.fingerprint,
-        response_status=0,
-        response_body="",
-        created_at=claim.now,
-    )
-    session.add(record)
-    _claim(session)
-    return ClaimedKey(record, claim)
+    return ClaimedKey(_store_key(session, claim.request, claim.now), claim)
 
 
 def release(session: Session, claim: Claim) -> None:
@@ -292,9 +287,7 @@ def release(session: Session, claim: Claim) -> None:
     the refund), so a retry with the key is carried out anew."""
     session.execute(
         delete(IdempotentRequest).where(
-            IdempotentRequest.user_id == claim.caller.user_id,
-            IdempotentRequest.key_hash == claim.key_hash,
-            IdempotentRequest.response_status == 0,
+            *claim.request.stored(), IdempotentRequest.response_status == 0
         )
     )
 
@@ -303,10 +296,7 @@ def finish(claim: Claim, answer: Answer) -> None:
     """Store the request's answer under its key (a retry is then answered with it)."""
     with db.transaction() as session:
         record = session.scalars(
-            select(IdempotentRequest).where(
-                IdempotentRequest.user_id == claim.caller.user_id,
-                IdempotentRequest.key_hash == claim.key_hash,
-            )
+            select(IdempotentRequest).where(*claim.request.stored())
         ).one_or_none()
         if record is not None and not record.response_status:
             record.response_status, record.response_body = answer.status, answer.body

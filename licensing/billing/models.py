@@ -149,7 +149,8 @@ class Invoice(Snapshotted, Base):
         back_populates="invoice", order_by="CreditNote.id", viewonly=True
     )
 
-    # Columns that make up the issued document: frozen from `open` on.
+    # Columns that make up the issued document: frozen from `open` on, and sealed
+    # (`billing.seals`; a column added here changes every issued invoice's seal).
     CONTENT: ClassVar[frozenset[str]] = frozenset(
         {
             "organization_id",
@@ -299,19 +300,48 @@ class CreditNote(_RefundedAgainst, Base):
         return max(self.refund_due - self.amount_refunded, Decimal(0))
 
 
+class _MoneyMoved(Snapshotted):
+    """Money moved for an invoice, either way (a payment received, a refund sent):
+    by card through Stripe, or offline (wire, ACH, check) recorded by billing staff."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    # What was asked of Stripe (card) or moved (offline).
+    amount: Mapped[Decimal] = mapped_column(Money())
+    reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    AMOUNTS = ("amount",)
+
+    @staticmethod
+    def checks(states: tuple[str, ...]) -> tuple[CheckConstraint, ...]:
+        """The table's CHECKs on what every movement of money holds."""
+        return (
+            one_of("state", states),
+            one_of("method", PAYMENT_METHODS),
+            CheckConstraint("amount > 0", name="amount_positive"),
+        )
+
+
 # The open card attempt of an invoice: a PaymentIntent that may still take money.
 OPEN_ATTEMPT_WHERE = f"method = '{CARD}' AND {in_sql('state', OPEN_ATTEMPT)}"
 
 
-class Payment(Snapshotted, _RefundedAgainst, Base):
+class Payment(_MoneyMoved, _RefundedAgainst, Base):
     """Money received (or being received) against an invoice: by card through
     Stripe, or offline (wire, ACH, check) recorded by billing staff."""
 
     __tablename__ = "payments"
     __table_args__ = (
-        one_of("state", PAYMENT.states),
-        one_of("method", PAYMENT_METHODS),
-        CheckConstraint("amount > 0", name="amount_positive"),
+        *_MoneyMoved.checks(PAYMENT.states),
         # At most one card payment in flight per invoice, whatever the code does.
         Index(
             "uq_payments_open_card_attempt",
@@ -322,24 +352,10 @@ class Payment(Snapshotted, _RefundedAgainst, Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    method: Mapped[str] = mapped_column(String(10))
-    state: Mapped[str] = mapped_column(String(20), index=True)
-    currency: Mapped[str] = mapped_column(String(3))
-    # What was asked for (card) or received (offline).
-    amount: Mapped[Decimal] = mapped_column(Money())
     # What Stripe reported as received, when it differs from `amount` (flagged).
     amount_received: Mapped[Decimal | None] = mapped_column(Money())
-    reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX))
     received_on: Mapped[date | None] = mapped_column(Date)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
-    note: Mapped[str | None] = mapped_column(Text)
-    recorded_by: Mapped[str] = mapped_column(String(254))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The card Stripe charged (its brand as Stripe names it, e.g. `visa`, and
     # last four digits), stored when Stripe reports the outcome.
@@ -374,47 +390,30 @@ class Payment(Snapshotted, _RefundedAgainst, Base):
     # What the audit log records of a new payment (with the invoice's number, and an
     # offline payment's bank reference, which `record_offline_payment` adds).
     SNAPSHOT = ("method", "amount", "state")
-    AMOUNTS = ("amount",)
 
 
-class Refund(Snapshotted, Base):
+class Refund(_MoneyMoved, Base):
     """Money sent back against a credit note's refund due: to the card through
     Stripe (a Refund on the payment's PaymentIntent), or offline (wire, ACH,
     check) recorded by billing staff."""
 
     __tablename__ = "refunds"
     __table_args__ = (
-        one_of("state", REFUND.states),
-        one_of("method", PAYMENT_METHODS),
-        CheckConstraint("amount > 0", name="amount_positive"),
+        *_MoneyMoved.checks(REFUND.states),
         CheckConstraint(f"method != '{CARD}' OR payment_id IS NOT NULL", name="card_has_payment"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"), index=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     # The card payment refunded (card refunds only).
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
-    method: Mapped[str] = mapped_column(String(10))
-    state: Mapped[str] = mapped_column(String(20), index=True)
-    currency: Mapped[str] = mapped_column(String(3))
-    amount: Mapped[Decimal] = mapped_column(Money())
-    reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX))
     sent_on: Mapped[date | None] = mapped_column(Date)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
-    note: Mapped[str | None] = mapped_column(Text)
-    recorded_by: Mapped[str] = mapped_column(String(254))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     credit_note: Mapped[CreditNote] = relationship(back_populates="refunds")
     payment: Mapped[Payment | None] = relationship(back_populates="refunds")
 
     # What the audit log records of a new refund (with the credit note's number).
     SNAPSHOT = ("method", "amount", "state", "reference", "payment_id")
-    AMOUNTS = ("amount",)
 
 
 class StripeEvent(Base):

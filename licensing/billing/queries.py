@@ -87,24 +87,24 @@ def credit_notes(
     return session.scalars(_newest_first(CreditNote, principal, invoice_id=invoice_id)).all()
 
 
+class PaymentFilters(TypedDict, total=False):
+    """What a list of payments may be narrowed to: one invoice's, or one state."""
+
+    invoice_id: int | None
+    state: str | None
+
+
 def payments(
-    session: Session,
-    principal: Principal | None = None,
-    *,
-    invoice_id: int | None = None,
-    state: str | None = None,
+    session: Session, principal: Principal | None = None, **filters: Unpack[PaymentFilters]
 ) -> Sequence[Payment]:
-    return session.scalars(payments_query(principal, invoice_id=invoice_id, state=state)).all()
+    return session.scalars(payments_query(principal, **filters)).all()
 
 
 def payments_query(
-    principal: Principal | None = None,
-    *,
-    invoice_id: int | None = None,
-    state: str | None = None,
+    principal: Principal | None = None, **filters: Unpack[PaymentFilters]
 ) -> Select[Any]:
     """Payments newest first, of one invoice or in one state."""
-    return _newest_first(Payment, principal, invoice_id=invoice_id, state=state)
+    return _newest_first(Payment, principal, **filters)
 
 
 def _newest_first(

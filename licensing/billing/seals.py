@@ -4,97 +4,100 @@ rendered on demand, so the issued content they are rendered from is sealed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
 from licensing.audit.seals import Kind, digest, number_text, register_kind
-from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.models import CreditNote, Invoice, InvoiceLine
 from licensing.billing.states import DRAFT
+from licensing.records import attributes
+
+
+def _sealed(record: Any, names: Iterable[str], amounts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The record's fields `names` under their own names, those in `amounts` as
+    numbers (`number_text`)."""
+    return {
+        name: number_text(value) if name in amounts else value
+        for name, value in attributes(record, names).items()
+    }
+
+
+def _lines(invoice: Invoice) -> list[InvoiceLine]:
+    return sorted(invoice.lines, key=lambda line: line.position)
+
+
+# The amounts of each document, sealed as numbers in its content and on their own
+# with its currency; the other fields of a credit note and of an invoice line.
+_INVOICE_AMOUNTS = ("total", "late_fee_monthly_percent")
+_CREDIT_NOTE_AMOUNTS = ("amount", "applied_to_balance", "refund_due")
+_LINE = ("position", "description", "working", "amount")
+_CREDIT_NOTE = ("number", "invoice_id", "organization_id", "reason", "issue_date", "issued_by")
 
 
 def _invoice_content(invoice: Invoice) -> dict[str, Any]:
+    """The columns the ORM freezes once the invoice is issued (`Invoice.CONTENT`),
+    and its lines."""
     return {
-        "number": invoice.number,
-        "organization_id": invoice.organization_id,
-        "currency": invoice.currency,
-        "source_type": invoice.source_type,
-        "source_id": invoice.source_id,
-        "source_reference": invoice.source_reference,
-        "parent_invoice_id": invoice.parent_invoice_id,
-        "payment_terms_days": invoice.payment_terms_days,
-        "late_fee_monthly_percent": number_text(invoice.late_fee_monthly_percent),
-        "issue_date": invoice.issue_date,
-        "due_date": invoice.due_date,
-        "bill_to": invoice.bill_to,
-        "memo": invoice.memo,
-        "total": number_text(invoice.total),
-        "lines": [
-            {
-                "position": line.position,
-                "description": line.description,
-                "working": line.working,
-                "amount": number_text(line.amount),
-            }
-            for line in sorted(invoice.lines, key=lambda line: line.position)
-        ],
+        **_sealed(invoice, Invoice.CONTENT, _INVOICE_AMOUNTS),
+        "lines": [_sealed(line, _LINE, ("amount",)) for line in _lines(invoice)],
     }
 
 
 def _invoice_amounts(invoice: Invoice) -> dict[str, Any]:
     return {
-        "currency": invoice.currency,
-        "total": number_text(invoice.total),
-        "late_fee_monthly_percent": number_text(invoice.late_fee_monthly_percent),
-        "lines": [
-            number_text(line.amount)
-            for line in sorted(invoice.lines, key=lambda line: line.position)
-        ],
+        **_sealed(invoice, ("currency", *_INVOICE_AMOUNTS), _INVOICE_AMOUNTS),
+        "lines": [number_text(line.amount) for line in _lines(invoice)],
     }
 
 
 def _credit_note_amounts(credit: CreditNote) -> dict[str, Any]:
-    return {
-        "currency": credit.currency,
-        "amount": number_text(credit.amount),
-        "applied_to_balance": number_text(credit.applied_to_balance),
-        "refund_due": number_text(credit.refund_due),
-    }
+    return _sealed(credit, ("currency", *_CREDIT_NOTE_AMOUNTS), _CREDIT_NOTE_AMOUNTS)
 
 
 def _credit_note_content(credit: CreditNote) -> dict[str, Any]:
-    return {
-        **_credit_note_amounts(credit),
-        "number": credit.number,
-        "invoice_id": credit.invoice_id,
-        "organization_id": credit.organization_id,
-        "reason": credit.reason,
-        "issue_date": credit.issue_date,
-        "issued_by": credit.issued_by,
-    }
+    return {**_credit_note_amounts(credit), **attributes(credit, _CREDIT_NOTE)}
 
 
 def _issued_invoices(statement: Select[Any]) -> Select[Any]:
     return statement.where(Invoice.state != DRAFT).options(selectinload(Invoice.lines))
 
 
-INVOICE = Kind(
-    label="invoice",
-    model=Invoice,
-    issued_digest=lambda invoice: digest(_invoice_content(invoice)),
-    issued_column="issued_sha256",
-    amounts_digest=lambda invoice: digest(_invoice_amounts(invoice)),
+def _rendered_on_demand(
+    label: str,
+    model: type[Any],
+    content: Callable[[Any], dict[str, Any]],
+    amounts: Callable[[Any], dict[str, Any]],
+    **kind: Any,
+) -> Kind:
+    """The kind of a document whose PDF is rendered on demand: the digest of the
+    content it is rendered from is stored in `issued_sha256`, beside its amounts'."""
+    return Kind(
+        label=label,
+        model=model,
+        issued_digest=lambda document: digest(content(document)),
+        issued_column="issued_sha256",
+        amounts_digest=lambda document: digest(amounts(document)),
+        **kind,
+    )
+
+
+INVOICE = _rendered_on_demand(
+    "invoice",
+    Invoice,
+    _invoice_content,
+    _invoice_amounts,
     is_issued=lambda invoice: invoice.state != DRAFT and invoice.number is not None,
     issued_from=DRAFT,
     narrow=_issued_invoices,
 )
-CREDIT_NOTE = Kind(
-    label="credit note",
-    model=CreditNote,
-    issued_digest=lambda credit: digest(_credit_note_content(credit)),
-    issued_column="issued_sha256",
-    amounts_digest=lambda credit: digest(_credit_note_amounts(credit)),
+CREDIT_NOTE = _rendered_on_demand(
+    "credit note",
+    CreditNote,
+    _credit_note_content,
+    _credit_note_amounts,
     is_issued=lambda _credit: True,
 )
 

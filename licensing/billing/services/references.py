@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from licensing.billing.models import Payment, Refund
+from licensing.billing.states import SUCCEEDED
 from licensing.calendar import office_date
 from licensing.errors import InvalidInput
 from licensing.money import format_grouped
@@ -33,16 +37,19 @@ class RepeatedReference(InvalidInput):
 
 
 @dataclass(frozen=True)
-class Ledger:
-    """What the records compared are called in words."""
+class Ledger(Generic[Recorded]):
+    """The records compared (`model`, each naming its document in `document_key`),
+    and what they are called in words."""
 
+    model: type[Recorded]
+    document_key: str  # "invoice_id"
     record: str  # "payment"
     document: str  # "invoice"
     dated: str  # "received": what the record's day says happened
 
 
-PAYMENTS = Ledger("payment", "invoice", "received")
-REFUNDS = Ledger("refund", "credit note", "sent")
+PAYMENTS = Ledger(Payment, "invoice_id", "payment", "invoice", "received")
+REFUNDS = Ledger(Refund, "credit_note_id", "refund", "credit note", "sent")
 
 
 def normalized(reference: str | None) -> str:
@@ -55,6 +62,28 @@ def matching(records: Iterable[Recorded], reference: str) -> list[Recorded]:
     """The records (a document's few, in order) whose reference is `reference`."""
     wanted = normalized(reference)
     return [r for r in records if r.reference is not None and normalized(r.reference) == wanted]
+
+
+def recorded_with(
+    session: Session, ledger: Ledger[Recorded], document_id: int, reference: str
+) -> list[Recorded]:
+    """The document's succeeded records with `reference` (`matching`), oldest first.
+
+    Every succeeded payment counts, refunded or not: an offline refund is made
+    against a credit note, not a payment, and a refund does not make a second
+    entry of the same transfer right. Another credit note's refunds do not count:
+    one transfer refunding two credit notes is recorded once against each."""
+    model = ledger.model
+    records = session.scalars(
+        select(model)
+        .where(
+            getattr(model, ledger.document_key) == document_id,
+            model.state == SUCCEEDED,
+            model.reference.is_not(None),
+        )
+        .order_by(model.id)
+    )
+    return matching(records, reference)
 
 
 def confirmed_for(
@@ -73,7 +102,7 @@ def _day(record: Payment | Refund) -> str:
     return (on or office_date(record.created_at)).isoformat()
 
 
-def described(record: Payment | Refund, ledger: Ledger) -> str:
+def described(record: Payment | Refund, ledger: Ledger[Any]) -> str:
     """An earlier record as staff read it on the page: amount, day, who recorded it."""
     amount = format_grouped(record.amount, record.currency)
     return (
@@ -82,7 +111,7 @@ def described(record: Payment | Refund, ledger: Ledger) -> str:
     )
 
 
-def _message(earlier: list[Recorded], ledger: Ledger) -> str:
+def _message(earlier: list[Recorded], ledger: Ledger[Recorded]) -> str:
     if len(earlier) == 1:
         return (
             f"A {ledger.record} with this reference is already recorded on this "
@@ -95,7 +124,9 @@ def _message(earlier: list[Recorded], ledger: Ledger) -> str:
     )
 
 
-def _note(earlier: list[Recorded], policy: RepeatedReferencePolicy, ledger: Ledger) -> str:
+def _note(
+    earlier: list[Recorded], policy: RepeatedReferencePolicy, ledger: Ledger[Recorded]
+) -> str:
     heading = "Repeated reference confirmed" if policy == "confirmed" else "Repeated reference"
     named = "; ".join(f"{ledger.record} {r.id} ({described(r, ledger)})" for r in earlier)
     return f"{heading}: same as {named}."
@@ -104,7 +135,7 @@ def _note(earlier: list[Recorded], policy: RepeatedReferencePolicy, ledger: Ledg
 def checked(
     earlier: list[Recorded],
     policy: RepeatedReferencePolicy,
-    ledger: Ledger,
+    ledger: Ledger[Recorded],
     errors: dict[str, list[str]],
     detail: str,
 ) -> str | None:

@@ -103,22 +103,6 @@ def _new_refund(
     return refund
 
 
-def _same_reference(session: Session, credit: CreditNote, reference: str) -> list[Refund]:
-    """The credit note's refunds sent with `reference` (`references.matching`): the
-    same transfer entered twice would be. Another credit note's do not count: one
-    transfer refunding two credit notes is recorded once against each."""
-    refunds = session.scalars(
-        select(Refund)
-        .where(
-            Refund.credit_note_id == credit.id,
-            Refund.state == SUCCEEDED,
-            Refund.reference.is_not(None),
-        )
-        .order_by(Refund.id)
-    )
-    return references.matching(refunds, reference)
-
-
 def _check_offline_refund(
     credit: CreditNote,
     amount: Decimal,
@@ -175,7 +159,7 @@ def record_offline_refund(
         key = idempotency.claim_in(session, claim) if claim is not None else None
         credit = _locked_credit_note(session, credit_note_id)
         # Checked with the credit note locked, so a double submission finds the first.
-        earlier = _same_reference(session, credit, clean_reference)
+        earlier = references.recorded_with(session, references.REFUNDS, credit.id, clean_reference)
         repeat_note = _check_offline_refund(credit, amount, sent_on, earlier, repeated_reference)
         refund = _new_refund(
             session,

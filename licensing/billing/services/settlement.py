@@ -8,7 +8,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -26,29 +25,11 @@ from licensing.billing.services._common import (
     _settle_if_cleared,
 )
 from licensing.billing.services.references import RepeatedReferencePolicy
-from licensing.billing.states import COLLECTIBLE, PAYMENT, SUCCEEDED
+from licensing.billing.states import COLLECTIBLE, PAYMENT
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import in_words, quantize
 from licensing.records import attributes
-
-
-def _same_reference(session: Session, invoice: Invoice, reference: str) -> list[Payment]:
-    """The invoice's payments with `reference` (`references.matching`).
-
-    Every succeeded payment counts, refunded or not: an offline refund is made
-    against a credit note, not a payment, and a refund does not make a second
-    entry of the same transfer right."""
-    payments = session.scalars(
-        select(Payment)
-        .where(
-            Payment.invoice_id == invoice.id,
-            Payment.state == SUCCEEDED,
-            Payment.reference.is_not(None),
-        )
-        .order_by(Payment.id)
-    )
-    return references.matching(payments, reference)
 
 
 def _new_payment(
@@ -154,7 +135,11 @@ def record_offline_payment(
                 f"More than the balance due ({_amount(invoice.balance_due, invoice.currency)})."
             ]
         # Checked with the invoice locked, so a double submission finds the first.
-        earlier = _same_reference(session, invoice, clean_reference) if clean_reference else []
+        earlier = (
+            references.recorded_with(session, references.PAYMENTS, invoice.id, clean_reference)
+            if clean_reference
+            else []
+        )
         repeat_note = references.checked(
             earlier, repeated_reference, references.PAYMENTS, errors, "The payment has problems."
         )

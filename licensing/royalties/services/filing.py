@@ -50,7 +50,7 @@ from .obligations import (
     current_reports,
     obligations,
 )
-from .settlement import _settle_the_change
+from .settlement import _Settlement
 from .usage import _charged_to_date, _last_reported, _usage
 
 # An amendment of a period of an agreement that ended longer ago is refused.
@@ -168,7 +168,7 @@ def _file(
     report.flags_json = json.dumps(filing.flags)
     report.review_state = FLAGGED if filing.flags else CLEAR
     filing.report = report
-    _settle_the_change(session, obligation, report, filing, actor, moment)
+    _Settlement(session, obligation, report, actor, moment).settle(filing)
     audit.record(
         session,
         action="royalty_report.submitted" if amended is None else "royalty_report.amended",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,111 +21,107 @@ from ..models import RoyaltyReport
 from .obligations import Filing, Obligations
 
 
-def _settle_the_change(
-    session: Session,
-    obligation: Obligations,
-    report: RoyaltyReport,
-    filing: Filing,
-    actor: Actor,
-    moment: datetime,
-) -> None:
-    total = filing.total_due
-    if total > 0:
-        invoice = _invoice(session, obligation, report, filing, actor, moment)
-        report.invoice_id = invoice.id
-        filing.invoice_number = invoice.number
-    elif total < 0:
-        filing.credit_notes = _credit(session, obligation, report, -total, actor, moment)
-        report.credit_notes_json = json.dumps(filing.credit_notes)
+@dataclass(frozen=True)
+class _Settlement:
+    """The royalty change a filed report makes, invoiced (more due) or credited
+    (less due) in the filing's transaction."""
 
+    session: Session
+    obligation: Obligations
+    report: RoyaltyReport
+    actor: Actor
+    moment: datetime
 
-def _invoice(
-    session: Session,
-    obligation: Obligations,
-    report: RoyaltyReport,
-    filing: Filing,
-    actor: Actor,
-    moment: datetime,
-) -> Invoice:
-    agreement = obligation.agreement
-    what = "Amended royalty" if report.amends_id else "Royalty"
-    charges = [
-        billing.Charge(
-            description=(
-                f"{what}, line {line.line} ({obligation.product_names[line.line]}), "
-                f"period {filing.period.label}" + (" (deduction)" if line.due < 0 else "")
-            ),
-            amount=line.due,
-            working="; ".join(line.explanation),
-        )
-        for line in filing.lines
-        if line.due != 0
-    ]
-    return billing.create_invoice(
-        session,
-        organization_id=agreement.organization_id,
-        currency=agreement.currency,
-        charges=charges,
-        source_type=ROYALTY_REPORT,
-        source_id=report.id,
-        source_reference=f"{agreement.number} {filing.period.start.isoformat()}",
-        payment_terms_days=agreement.payment_terms_days,
-        late_fee_monthly_percent=agreement.late_fee_monthly_percent,
-        memo=(
-            f"Royalty report {report.reference} under license agreement {agreement.number} "
-            f"for the period {filing.period.label}"
-            + (
-                f", amending report {RoyaltyReport.reference_of(report.amends_id)}"
-                if report.amends_id
-                else ""
+    def settle(self, filing: Filing) -> None:
+        total = filing.total_due
+        if total > 0:
+            invoice = self._invoice(filing)
+            self.report.invoice_id = invoice.id
+            filing.invoice_number = invoice.number
+        elif total < 0:
+            filing.credit_notes = self._credit(-total)
+            self.report.credit_notes_json = json.dumps(filing.credit_notes)
+
+    def _invoice(self, filing: Filing) -> Invoice:
+        agreement = self.obligation.agreement
+        report = self.report
+        what = "Amended royalty" if report.amends_id else "Royalty"
+        charges = [
+            billing.Charge(
+                description=(
+                    f"{what}, line {line.line} ({self.obligation.product_names[line.line]}), "
+                    f"period {filing.period.label}" + (" (deduction)" if line.due < 0 else "")
+                ),
+                amount=line.due,
+                working="; ".join(line.explanation),
             )
-            + "."
-        ),
-        deductions=True,
-        actor=actor,
-        now=moment,
-    )
+            for line in filing.lines
+            if line.due != 0
+        ]
+        return billing.create_invoice(
+            self.session,
+            organization_id=agreement.organization_id,
+            currency=agreement.currency,
+            charges=charges,
+            source_type=ROYALTY_REPORT,
+            source_id=report.id,
+            source_reference=f"{agreement.number} {filing.period.start.isoformat()}",
+            payment_terms_days=agreement.payment_terms_days,
+            late_fee_monthly_percent=agreement.late_fee_monthly_percent,
+            memo=(
+                f"Royalty report {report.reference} under license agreement {agreement.number} "
+                f"for the period {filing.period.label}"
+                + (
+                    f", amending report {RoyaltyReport.reference_of(report.amends_id)}"
+                    if report.amends_id
+                    else ""
+                )
+                + "."
+            ),
+            deductions=True,
+            actor=self.actor,
+            now=self.moment,
+        )
 
-
-def _credit(
-    session: Session,
-    obligation: Obligations,
-    report: RoyaltyReport,
-    amount: Decimal,
-    actor: Actor,
-    moment: datetime,
-) -> list[str]:
-    """Credit `amount` against the agreement's royalty invoices, newest first."""
-    invoices = session.scalars(
-        select(Invoice)
-        .join(RoyaltyReport, RoyaltyReport.id == Invoice.source_id)
-        .where(
-            Invoice.source_type == ROYALTY_REPORT,
-            RoyaltyReport.agreement_id == obligation.agreement.id,
-            Invoice.state.in_(sorted({*COLLECTIBLE, PAID})),
+    def _credit(self, amount: Decimal) -> list[str]:
+        """Credit `amount` against the agreement's royalty invoices, newest first."""
+        agreement = self.obligation.agreement
+        report = self.report
+        invoices = self.session.scalars(
+            select(Invoice)
+            .join(RoyaltyReport, RoyaltyReport.id == Invoice.source_id)
+            .where(
+                Invoice.source_type == ROYALTY_REPORT,
+                RoyaltyReport.agreement_id == agreement.id,
+                Invoice.state.in_(sorted({*COLLECTIBLE, PAID})),
+            )
+            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+            .with_for_update()
+        ).all()
+        numbers = []
+        remaining = amount
+        reason = (
+            f"Royalty report {report.reference} for {report.period_start.isoformat()} lowers the "
+            f"royalty of agreement {agreement.number}"
         )
-        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-        .with_for_update()
-    ).all()
-    numbers = []
-    remaining = amount
-    reason = (
-        f"Royalty report {report.reference} for {report.period_start.isoformat()} lowers the "
-        f"royalty of agreement {obligation.agreement.number}"
-    )
-    for invoice in invoices:
-        creditable = invoice.total - invoice.amount_credited
-        if remaining <= 0 or creditable <= 0:
-            continue
-        portion = min(remaining, creditable)
-        note = billing.credit_invoice(
-            session, invoice, amount=portion, reason=reason, actor=actor, now=moment
-        )
-        numbers.append(note.number)
-        remaining -= portion
-    if remaining > 0:
-        raise Conflict(
-            f"The report lowers the royalty by {format_amount(amount, report.currency)}, more "
-            "than the agreement's royalty invoices leave to credit; ask billing staff."
-        )
-    return numbers
+        for invoice in invoices:
+            creditable = invoice.total - invoice.amount_credited
+            if remaining <= 0 or creditable <= 0:
+                continue
+            portion = min(remaining, creditable)
+            note = billing.credit_invoice(
+                self.session,
+                invoice,
+                amount=portion,
+                reason=reason,
+                actor=self.actor,
+                now=self.moment,
+            )
+            numbers.append(note.number)
+            remaining -= portion
+        if remaining > 0:
+            raise Conflict(
+                f"The report lowers the royalty by {format_amount(amount, report.currency)}, more "
+                "than the agreement's royalty invoices leave to credit; ask billing staff."
+            )
+        return numbers
