@@ -381,10 +381,17 @@ class _Paragraph(Paragraph):
     """
 
     _wrapped_width: float | None = None
+    # Set by `para()` for plain text: its fragment is ours (no link, underline
+    # or bullet), so whether it draws plainly depends on its style and lines alone.
+    _plain_text = False
+    # The lines `wrap_plainly` set, and their key in the table of broken lines.
+    _plain_blpara: Any = None
+    _lines_key: tuple[Any, ...] | None = None
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        if availWidth == self._wrapped_width and "blPara" in self.__dict__:
-            return self.width, self.height
+        plain = self.wrap_plainly(availWidth)
+        if plain is not None:
+            return plain
         size: tuple[float, float] = super().wrap(availWidth, availHeight)
         self._wrapped_width = availWidth if availWidth >= _FUZZ else None
         return size
@@ -409,7 +416,7 @@ class _Paragraph(Paragraph):
             return None
         self.width = width
         self._wrapWidths = widths
-        self.blPara = lines
+        self.blPara = self._plain_blpara = lines
         self.height = len(lines.lines) * style.leading
         self._wrapped_width = width
         return width, self.height
@@ -422,17 +429,39 @@ class _Paragraph(Paragraph):
         the restore would put back what is already there. Else reportlab's."""
         # reportlab's members, which its stubs leave out.
         flowable: Any = self
-        if flowable.debug or getattr(self, "_showBoundary", None) or not _draws_plainly(self):
+        plain = not (flowable.debug or getattr(self, "_showBoundary", None))
+        key = self._drawing_key(canvas) if plain else None
+        drawn = _DRAWN.get(key) if key is not None else None
+        if drawn is None and not (plain and _draws_plainly(self)):
             flowable_draw_on: Any = super().drawOn
             flowable_draw_on(canvas, x, y, _sW)
             return
         code: list[str] = canvas._code  # type: ignore[attr-defined]
         # saveState's q, then translate's matrix (nothing before it to merge with).
         code += ("q", f"{fp_str(1, 0, 0, 1, flowable._hAlignAdjust(x, _sW), y)} cm")
-        self.canv = canvas
-        self._draw_plainly()
-        del self.canv
+        if drawn is not None:
+            _draw_in_colour(canvas, self.blPara.textColor, drawn)
+        else:
+            self.canv = canvas
+            self._draw_plainly(key)
+            del self.canv
         code.append("Q")
+
+    def _drawing_key(self, canvas: Canvas) -> tuple[Any, ...] | None:
+        """What the text operators of this paragraph depend on, when they are
+        the same in every document: plain text (`para()`) of printable ASCII,
+        which every subset of our fonts holds at its own codes, broken into
+        remembered lines; else None."""
+        lines: Any = self.__dict__.get("blPara")
+        if not self._plain_text or lines is None or lines is not self._plain_blpara:
+            return None
+        text: str = self.frags[0].text
+        if not (text.isascii() and text.isprintable()):
+            return None
+        font: Any = pdfmetrics.getFont(lines.fontName)
+        document = canvas._doc  # type: ignore[attr-defined]
+        name = font.getSubsetInternalName(0, document)
+        return (self._lines_key, self.style, name, self.height)
 
     def drawPara(self, debug: int = 0) -> None:
         """One left-aligned plain paragraph drawn with the operators reportlab's
@@ -442,7 +471,7 @@ class _Paragraph(Paragraph):
             return
         self._draw_plainly()
 
-    def _draw_plainly(self) -> None:
+    def _draw_plainly(self, key: tuple[Any, ...] | None = None) -> None:
         canvas = self.canv
         style = self.style
         lines: Any = self.blPara
@@ -475,7 +504,12 @@ class _Paragraph(Paragraph):
                     code.append(f"({escape_text(chunk)}) Tj")
                 code.append("T*")
         code.append("ET")
-        _draw_in_colour(canvas, lines.textColor, " ".join(code))
+        drawn = " ".join(code)
+        if key is not None:  # the same operators in any document (`_drawing_key`)
+            if len(_DRAWN) >= _DRAWN_BOUND:
+                _DRAWN.clear()
+            _DRAWN[key] = drawn
+        _draw_in_colour(canvas, lines.textColor, drawn)
 
     def breakLines(self, width: Any) -> Any:
         lines = self._plain_lines(width if isinstance(width, list | tuple) else [width])
@@ -496,6 +530,7 @@ class _Paragraph(Paragraph):
             return None
         fragment = self.frags[0]
         key = (fragment.text, fragment.fontName, fragment.fontSize, style.spaceShrinkage, *widths)
+        self._lines_key = key
         known = _BROKEN_LINES.get(key)
         if known is None:
             known = self._break_plainly(fragment, style, widths)
@@ -639,6 +674,13 @@ _BROKEN_LINES: dict[tuple[Any, ...], tuple[list[tuple[float, list[str]]], float,
 _BROKEN_LINES_BOUND = 4096
 
 
+# The text operators (`BT` to `ET`) of each plain paragraph of printable ASCII,
+# by its lines, style, font subset name and height (`_Paragraph._drawing_key`):
+# the clauses and notices are drawn the same in every agreement, only placed
+# elsewhere. Emptied when it grows past a bound.
+_DRAWN: dict[tuple[Any, ...], str] = {}
+_DRAWN_BOUND = 4096
+
 # The fragment reportlab's parser makes for plain text in each style, by style name.
 _PLAIN_FRAGMENTS: dict[str, ParaFrag] = {}
 
@@ -715,7 +757,9 @@ def para(value: object, style: str = "Body") -> Paragraph:
     if not cleaned or _needs_parser(cleaned):
         return _parsed(text(raw), style)
     fragment = _plain_fragment(style).clone(text=cleaned, link=[], us_lines=[])
-    return _Paragraph(cleaned, STYLES[style], frags=[fragment])
+    paragraph = _Paragraph(cleaned, STYLES[style], frags=[fragment])
+    paragraph._plain_text = True
+    return paragraph
 
 
 def markup(value: str, style: str = "Body") -> Paragraph:

@@ -278,3 +278,57 @@ def test_long_and_non_latin_names_wrap_in_their_cells_with_every_letter_drawn() 
 def test_a_flowable_taller_than_a_page_is_an_error_not_an_endless_document() -> None:
     with pytest.raises(pdf.LayoutError):
         pdf.build([pdf.para("Before"), Spacer(1, 2000)], pdf.PageFurniture("X"), title="X")
+
+
+def test_a_paragraph_drawn_before_is_drawn_from_its_remembered_operators(monkeypatch: Any) -> None:
+    document = AGREEMENTS["clauses of every length"]()
+    first = render_agreement_pdf(document)
+    remembered = dict(pdf._DRAWN)
+    assert remembered, "no paragraph's operators were remembered"
+    drawn_anew: list[int] = []
+    original = pdf._Paragraph._draw_plainly
+
+    def draw_plainly(self: Any, key: Any = None) -> None:
+        drawn_anew.append(1)
+        original(self, key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pdf._Paragraph, "_draw_plainly", draw_plainly)
+        again = render_agreement_pdf(document)
+    assert again == first
+    assert len(drawn_anew) < len(remembered) / 4  # the clauses came from the table
+
+
+def test_only_plain_printable_ascii_paragraphs_are_remembered_as_operators(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(pdf, "_DRAWN", {})
+    names = "Łódź Dvořák & Erdős, 株式会社テスト"
+    story = [
+        pdf.para("Plain words that are the same in every document."),
+        pdf.para(names),
+        pdf.markup("<b>Bold</b> words"),
+        pdf.para("Café au lait"),
+    ]
+    data = pdf.build(story, pdf.PageFurniture("X"), title="X")
+    texts = {key[0][0] for key in pdf._DRAWN}
+    assert texts == {"Plain words that are the same in every document."}
+    with monkeypatch.context() as patch:
+        patch.setattr(pdf, "_LAYOUT_ENABLED", False)
+        rebuilt = [
+            pdf.para("Plain words that are the same in every document."),
+            pdf.para(names),
+            pdf.markup("<b>Bold</b> words"),
+            pdf.para("Café au lait"),
+        ]
+        assert pdf.build(rebuilt, pdf.PageFurniture("X"), title="X") == data
+
+
+def test_the_remembered_operators_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_DRAWN", {})
+    monkeypatch.setattr(pdf, "_DRAWN_BOUND", 3)
+    story = [pdf.para(f"Paragraph number {n} of plain words.") for n in range(8)]
+    data = pdf.build(story, pdf.PageFurniture("X"), title="X")
+    assert len(pdf._DRAWN) <= 3
+    again = [pdf.para(f"Paragraph number {n} of plain words.") for n in range(8)]
+    assert pdf.build(again, pdf.PageFurniture("X"), title="X") == data
