@@ -1084,6 +1084,10 @@ _BOTTOM_MARGIN = 0.85 * inch
 _FRAME_PADDING = 6
 
 
+# The paragraph styles that head what follows them: never left alone at a page's foot.
+_HEADINGS = frozenset({"Heading"})
+
+
 class LayoutError(Exception):
     """A flowable that does not fit on an empty page (reportlab's LayoutError)."""
 
@@ -1141,6 +1145,9 @@ class _Layout:
                 self._conditional_break(item, pending)
             elif isinstance(item, KeepTogether):
                 self._keep_together(item, pending)
+            elif self._would_be_stranded(item, pending):
+                pending.append(item)
+                self._end_page()
             elif not self._place(item):
                 self._split_or_move(item, pending, postponed)
         if self.page_open:
@@ -1194,6 +1201,38 @@ class _Layout:
             pass  # at the top of a page: flows on and splits as it must
         elif not self._place(pending.pop()):
             raise LayoutError(f"{content[0]!r} did not fit where it was measured to fit")
+
+    def _would_be_stranded(self, item: Any, pending: list[Any]) -> bool:
+        """Whether a heading would end this page alone: it fits, but the least
+        of what follows it does not (the first two lines of a paragraph, a
+        table's header and first row, a KeepTogether whole). Then it begins the
+        next page with what it heads. reportlab's frames leave such a heading
+        at the foot of the page; this is the one place our layout differs."""
+        if self.at_top or type(item) is not _Paragraph or item.style.name not in _HEADINGS:
+            return False
+        following = next((f for f in reversed(pending) if not isinstance(f, Spacer)), None)
+        if following is None or following is _FRAME_BREAK:
+            return False
+        space = self._space_before(item)
+        height = self._wrap(item, self.y - self.bottom - space)[1]
+        after = item.getSpaceAfter()
+        least = self._least_height(following)
+        needed = space + height + max(following.getSpaceBefore() - after, 0) + after + least
+        fits_alone = self.y - (height + space) >= self.bottom - _FUZZ
+        return fits_alone and self.y - needed < self.bottom - _FUZZ
+
+    def _least_height(self, flowable: Any) -> float:
+        """The least of `flowable` that can stand at the foot of a page."""
+        if isinstance(flowable, KeepTogether):
+            return self._stacked_height(flowable._content)[0]  # type: ignore[attr-defined]
+        height = self._wrap(flowable, 0xFFFFFFF)[1]
+        if isinstance(flowable, Table):
+            rows: list[float] = flowable._rowHeights  # type: ignore[attr-defined]
+            return float(sum(rows[: flowable.repeatRows + 1]))
+        if isinstance(flowable, Paragraph):
+            lines: Any = flowable.blPara  # type: ignore[attr-defined]
+            return float(min(len(lines.lines), 2) * flowable.style.leading)
+        return float(height)
 
     def _stacked_height(self, content: Sequence[Any]) -> tuple[float, float]:
         """The height of flowables stacked as a frame stacks them (reportlab's
