@@ -1225,8 +1225,10 @@ class _Layout:
         """The least of `flowable` that can stand at the foot of a page."""
         if isinstance(flowable, KeepTogether):
             return self._stacked_height(flowable._content)[0]  # type: ignore[attr-defined]
-        height = self._wrap(flowable, 0xFFFFFFF)[1]
+        size = self._wrap(flowable, 0xFFFFFFF)
+        height = size[1]
         if isinstance(flowable, Table):
+            flowable._measured_size = size  # type: ignore[attr-defined]
             rows: list[float] = flowable._rowHeights  # type: ignore[attr-defined]
             return float(sum(rows[: flowable.repeatRows + 1]))
         if isinstance(flowable, Paragraph):
@@ -1262,6 +1264,12 @@ class _Layout:
                 return plain
         if isinstance(flowable, Spacer):
             return flowable.width, flowable.height
+        # A table's size depends on the width alone (its rows are measured, not
+        # fitted to the height left): one that follows a heading is measured
+        # for the heading's sake (`_least_height`), and placed with that size.
+        known: tuple[float, float] | None = flowable.__dict__.pop("_measured_size", None)
+        if known is not None:
+            return known
         flowable.canv = self.canvas
         try:
             size: tuple[float, float] = flowable.wrap(self.width, available)
