@@ -1111,7 +1111,7 @@ class _Layout:
     or moved to the next page; a conditional page break; a KeepTogether that
     does not fit where it starts begins a page), with the same arithmetic, so
     every flowable lands where the frame put it and the bytes are the same
-    (tests/unit/test_pdf.py holds it to reportlab's own build).
+    (tests/unit/test_pdf_layout.py holds it to reportlab's own build).
     """
 
     def __init__(self, canvas: Canvas) -> None:
@@ -1129,12 +1129,13 @@ class _Layout:
         self.y = self.top
         self.at_top = True
         self.space_after: float = 0
-        self.placed_on_page = 0
 
     def run(self, story: Sequence[Any]) -> None:
         pending = list(story)
         pending.reverse()  # popped from the end
-        postponed: set[int] = set()
+        # What was moved whole to a new page once, kept alive so that no other
+        # flowable takes its id.
+        postponed: dict[int, Any] = {}
         while pending:
             item = pending.pop()
             if not self.page_open:
@@ -1158,7 +1159,6 @@ class _Layout:
         self.y = self.top
         self.at_top = True
         self.space_after = 0
-        self.placed_on_page = 0
 
     def _end_page(self) -> None:
         if not self.page_open:
@@ -1292,19 +1292,18 @@ class _Layout:
         return True
 
     def _draw(self, flowable: Any, y: float, width: float, after: float) -> None:
-        if isinstance(flowable, _Paragraph | Table):
+        if isinstance(flowable, Spacer):  # the translation reportlab writes for it, drawing nothing
+            self.canvas._code += ("q", f"{fp_str(1, 0, 0, 1, self.x, y)} cm", "Q")  # type: ignore[attr-defined]
+        else:  # a paragraph, a table, or a part of one that was split
             placed: Any = flowable  # reportlab's drawOn takes the spare width, unlike its stubs
             placed.drawOn(self.canvas, self.x, y, _sW=self.width - width)
-        else:  # a spacer: the translation reportlab writes for it, drawing nothing
-            self.canvas._code += ("q", f"{fp_str(1, 0, 0, 1, self.x, y)} cm", "Q")  # type: ignore[attr-defined]
-        self.placed_on_page += 1
         y -= after
         self.space_after = after
         if y != self.y:
             self.at_top = False
         self.y = y
 
-    def _split_or_move(self, flowable: Any, pending: list[Any], postponed: set[int]) -> None:
+    def _split_or_move(self, flowable: Any, pending: list[Any], postponed: dict[int, Any]) -> None:
         """What does not fit: the part that fits here and the rest on, or all of
         it on the next page (once: a flowable higher than a page is an error)."""
         available = self.y - self.bottom - self._space_before(flowable)
@@ -1322,6 +1321,6 @@ class _Layout:
             return
         if id(flowable) in postponed:
             raise LayoutError(f"{flowable!r} is too large for a page")
-        postponed.add(id(flowable))
+        postponed[id(flowable)] = flowable
         pending.append(flowable)
         self._end_page()
