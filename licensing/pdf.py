@@ -30,7 +30,16 @@ from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import bidiShapedText
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 # split and strip: the whitespace splitting reportlab breaks lines with (not in the stubs).
 from reportlab.platypus.paragraph import cleanBlockQuotedText, split, strip  # type: ignore[attr-defined]
@@ -372,13 +381,45 @@ class _Paragraph(Paragraph):
     """
 
     _wrapped_width: float | None = None
+    # Set by `para()` for plain text: its fragment is ours (no link, underline
+    # or bullet), so whether it draws plainly depends on its style and lines alone.
+    _plain_text = False
+    # The lines `wrap_plainly` set, and their key in the table of broken lines.
+    _plain_blpara: Any = None
+    _lines_key: tuple[Any, ...] | None = None
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        if availWidth == self._wrapped_width and "blPara" in self.__dict__:
-            return self.width, self.height
+        plain = self.wrap_plainly(availWidth)
+        if plain is not None:
+            return plain
         size: tuple[float, float] = super().wrap(availWidth, availHeight)
         self._wrapped_width = availWidth if availWidth >= _FUZZ else None
         return size
+
+    def wrap_plainly(self, width: float) -> tuple[float, float] | None:
+        """`wrap(width, ...)` for a paragraph of one plain fragment, the lines
+        taken from the table of lines broken before (`_plain_lines`): what
+        reportlab's `wrap` sets, without its general steps; None where reportlab
+        must wrap it (markup, a word longer than the line, a wrap at another width)."""
+        if width == self._wrapped_width and "blPara" in self.__dict__:
+            return self.width, self.height
+        style = self.style
+        if width < _FUZZ or not _plain_breaking(self, style):
+            return None
+        indent = style.leftIndent
+        widths = [
+            width - (indent + style.firstLineIndent) - style.rightIndent,
+            width - indent - style.rightIndent,
+        ]
+        lines = self._plain_lines(widths)
+        if lines is None:
+            return None
+        self.width = width
+        self._wrapWidths = widths
+        self.blPara = self._plain_blpara = lines
+        self.height = len(lines.lines) * style.leading
+        self._wrapped_width = width
+        return width, self.height
 
     def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
         """A plain paragraph placed as reportlab's `Flowable.drawOn` places it
@@ -388,17 +429,39 @@ class _Paragraph(Paragraph):
         the restore would put back what is already there. Else reportlab's."""
         # reportlab's members, which its stubs leave out.
         flowable: Any = self
-        if flowable.debug or getattr(self, "_showBoundary", None) or not _draws_plainly(self):
+        plain = not (flowable.debug or getattr(self, "_showBoundary", None))
+        key = self._drawing_key(canvas) if plain else None
+        drawn = _DRAWN.get(key) if key is not None else None
+        if drawn is None and not (plain and _draws_plainly(self)):
             flowable_draw_on: Any = super().drawOn
             flowable_draw_on(canvas, x, y, _sW)
             return
         code: list[str] = canvas._code  # type: ignore[attr-defined]
         # saveState's q, then translate's matrix (nothing before it to merge with).
         code += ("q", f"{fp_str(1, 0, 0, 1, flowable._hAlignAdjust(x, _sW), y)} cm")
-        self.canv = canvas
-        self._draw_plainly()
-        del self.canv
+        if drawn is not None:
+            _draw_in_colour(canvas, self.blPara.textColor, drawn)
+        else:
+            self.canv = canvas
+            self._draw_plainly(key)
+            del self.canv
         code.append("Q")
+
+    def _drawing_key(self, canvas: Canvas) -> tuple[Any, ...] | None:
+        """What the text operators of this paragraph depend on, when they are
+        the same in every document: plain text (`para()`) of printable ASCII,
+        which every subset of our fonts holds at its own codes, broken into
+        remembered lines; else None."""
+        lines: Any = self.__dict__.get("blPara")
+        if not self._plain_text or lines is None or lines is not self._plain_blpara:
+            return None
+        text: str = self.frags[0].text
+        if not (text.isascii() and text.isprintable()):
+            return None
+        font: Any = pdfmetrics.getFont(lines.fontName)
+        document = canvas._doc  # type: ignore[attr-defined]
+        name = font.getSubsetInternalName(0, document)
+        return (self._lines_key, self.style, name, self.height)
 
     def drawPara(self, debug: int = 0) -> None:
         """One left-aligned plain paragraph drawn with the operators reportlab's
@@ -408,10 +471,10 @@ class _Paragraph(Paragraph):
             return
         self._draw_plainly()
 
-    def _draw_plainly(self) -> None:
+    def _draw_plainly(self, key: tuple[Any, ...] | None = None) -> None:
         canvas = self.canv
         style = self.style
-        lines: Any = self.blPara  # type: ignore[attr-defined]
+        lines: Any = self.blPara
         font = pdfmetrics.getFont(lines.fontName)
         document = canvas._doc  # type: ignore[attr-defined]
         escape_text = canvas._escape  # type: ignore[attr-defined]
@@ -441,7 +504,12 @@ class _Paragraph(Paragraph):
                     code.append(f"({escape_text(chunk)}) Tj")
                 code.append("T*")
         code.append("ET")
-        _draw_in_colour(canvas, lines.textColor, " ".join(code))
+        drawn = " ".join(code)
+        if key is not None:  # the same operators in any document (`_drawing_key`)
+            if len(_DRAWN) >= _DRAWN_BOUND:
+                _DRAWN.clear()
+            _DRAWN[key] = drawn
+        _draw_in_colour(canvas, lines.textColor, drawn)
 
     def breakLines(self, width: Any) -> Any:
         lines = self._plain_lines(width if isinstance(width, list | tuple) else [width])
@@ -462,6 +530,7 @@ class _Paragraph(Paragraph):
             return None
         fragment = self.frags[0]
         key = (fragment.text, fragment.fontName, fragment.fontSize, style.spaceShrinkage, *widths)
+        self._lines_key = key
         known = _BROKEN_LINES.get(key)
         if known is None:
             known = self._break_plainly(fragment, style, widths)
@@ -605,6 +674,13 @@ _BROKEN_LINES: dict[tuple[Any, ...], tuple[list[tuple[float, list[str]]], float,
 _BROKEN_LINES_BOUND = 4096
 
 
+# The text operators (`BT` to `ET`) of each plain paragraph of printable ASCII,
+# by its lines, style, font subset name and height (`_Paragraph._drawing_key`):
+# the clauses and notices are drawn the same in every agreement, only placed
+# elsewhere. Emptied when it grows past a bound.
+_DRAWN: dict[tuple[Any, ...], str] = {}
+_DRAWN_BOUND = 4096
+
 # The fragment reportlab's parser makes for plain text in each style, by style name.
 _PLAIN_FRAGMENTS: dict[str, ParaFrag] = {}
 
@@ -681,7 +757,9 @@ def para(value: object, style: str = "Body") -> Paragraph:
     if not cleaned or _needs_parser(cleaned):
         return _parsed(text(raw), style)
     fragment = _plain_fragment(style).clone(text=cleaned, link=[], us_lines=[])
-    return _Paragraph(cleaned, STYLES[style], frags=[fragment])
+    paragraph = _Paragraph(cleaned, STYLES[style], frags=[fragment])
+    paragraph._plain_text = True
+    return paragraph
 
 
 def markup(value: str, style: str = "Body") -> Paragraph:
@@ -944,16 +1022,21 @@ def build(
     title: str,
     subject: str = "",
 ) -> bytes:
-    """Lay out `story` on Letter pages with the running header and footer."""
+    """Lay out `story` on Letter pages with the running header and footer.
+
+    A story of paragraphs, tables, spacers, conditional page breaks and
+    KeepTogether (every document of ours but the finance report's charts) is
+    placed by our own loop (`_Layout`); anything else by reportlab's frames.
+    Both give the same bytes for the same story."""
     register_fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
         pagesize=LETTER,
-        leftMargin=0.75 * inch,
-        rightMargin=0.75 * inch,
-        topMargin=0.8 * inch,
-        bottomMargin=0.85 * inch,
+        leftMargin=_LEFT_MARGIN,
+        rightMargin=_RIGHT_MARGIN,
+        topMargin=_TOP_MARGIN,
+        bottomMargin=_BOTTOM_MARGIN,
         title=title,
         author=furniture.issuer,
         subject=subject,
@@ -966,8 +1049,278 @@ def build(
         canvas.furniture = furniture
         return canvas
 
-    document.build(list(story), canvasmaker=numbered_canvas)
+    if _LAYOUT_ENABLED and all(map(_laid_out_by_us, story)):
+        # reportlab's own canvas, made with the document's settings and info.
+        layout_document: Any = document
+        layout_document._calc()
+        canvas = layout_document._makeCanvas(canvasmaker=numbered_canvas)
+        _Layout(canvas).run(story)
+        canvas.save()
+    else:
+        document.build(list(story), canvasmaker=numbered_canvas)
     return buffer.getvalue()
 
 
+# Off only to compare our layout with reportlab's (tests, bench/pdfs.py).
+_LAYOUT_ENABLED = True
+
+
+def _laid_out_by_us(flowable: Any) -> bool:
+    kind = type(flowable)
+    if kind is KeepTogether:
+        return all(map(_laid_out_by_us, flowable._content))
+    return kind in (_Paragraph, Table, Spacer, CondPageBreak)
+
+
 CONTENT_WIDTH = LETTER[0] - 1.5 * inch
+
+
+# The page's frame, as reportlab's SimpleDocTemplate makes it from our margins
+# (the same arithmetic, so every position is the same float).
+_LEFT_MARGIN = 0.75 * inch
+_RIGHT_MARGIN = 0.75 * inch
+_TOP_MARGIN = 0.8 * inch
+_BOTTOM_MARGIN = 0.85 * inch
+_FRAME_PADDING = 6
+
+
+# The paragraph styles that head what follows them: never left alone at a page's foot.
+_HEADINGS = frozenset({"Heading"})
+
+
+class LayoutError(Exception):
+    """A flowable that does not fit on an empty page (reportlab's LayoutError)."""
+
+
+class _FrameBreak:
+    """The page break a CondPageBreak or a KeepTogether asks for."""
+
+
+_FRAME_BREAK = _FrameBreak()
+
+
+class _Layout:
+    """Our own layout loop: the story placed on the canvas page by page.
+
+    reportlab's SimpleDocTemplate and Frame do this for any flowable, through a
+    doctemplate, page templates, generated content, progress callbacks and a
+    deep copy of the frame for every KeepTogether; our documents hold only
+    paragraphs, tables, spacers, conditional page breaks and KeepTogether.
+    This loop keeps the frame's rules for exactly those (space before and
+    after, overlapping where two meet; a flowable that does not fit is split
+    or moved to the next page; a conditional page break; a KeepTogether that
+    does not fit where it starts begins a page), with the same arithmetic, so
+    every flowable lands where the frame put it and the bytes are the same
+    (tests/unit/test_pdf_layout.py holds it to reportlab's own build).
+    """
+
+    def __init__(self, canvas: Canvas) -> None:
+        width, height = LETTER
+        frame_width = (width - _RIGHT_MARGIN) - _LEFT_MARGIN
+        frame_height = (height - _TOP_MARGIN) - _BOTTOM_MARGIN
+        frame_top = _BOTTOM_MARGIN + frame_height
+        self.canvas = canvas
+        self.x = _LEFT_MARGIN + _FRAME_PADDING
+        self.width = (_LEFT_MARGIN + frame_width) - _LEFT_MARGIN - 2 * _FRAME_PADDING
+        self.page_height = frame_top - (_BOTTOM_MARGIN + _FRAME_PADDING) - _FRAME_PADDING
+        self.top = frame_top - _FRAME_PADDING
+        self.bottom = _BOTTOM_MARGIN + _FRAME_PADDING
+        self.page_open = False
+        self.y = self.top
+        self.at_top = True
+        self.space_after: float = 0
+
+    def run(self, story: Sequence[Any]) -> None:
+        pending = list(story)
+        pending.reverse()  # popped from the end
+        # What was moved whole to a new page once, kept alive so that no other
+        # flowable takes its id.
+        postponed: dict[int, Any] = {}
+        while pending:
+            item = pending.pop()
+            if not self.page_open:
+                self._begin_page()
+            if item is _FRAME_BREAK:
+                self._end_page()
+            elif isinstance(item, CondPageBreak):
+                self._conditional_break(item, pending)
+            elif isinstance(item, KeepTogether):
+                self._keep_together(item, pending)
+            elif self._would_be_stranded(item, pending):
+                pending.append(item)
+                self._end_page()
+            elif not self._place(item):
+                self._split_or_move(item, pending, postponed)
+        if self.page_open:
+            self._end_page()
+
+    def _begin_page(self) -> None:
+        self.page_open = True
+        self.y = self.top
+        self.at_top = True
+        self.space_after = 0
+
+    def _end_page(self) -> None:
+        if not self.page_open:
+            self._begin_page()
+        self.canvas.showPage()
+        self.page_open = False
+
+    def _space_before(self, flowable: Any) -> float:
+        if self.at_top:
+            return 0
+        return max(float(flowable.getSpaceBefore()) - self.space_after, 0)
+
+    def _conditional_break(self, item: CondPageBreak, pending: list[Any]) -> None:
+        """reportlab's CondPageBreak: a page break when less than its height is
+        left; drawn (as nothing) where it stands either way."""
+        space = self._space_before(item)
+        available = self.y - self.bottom - space
+        if available <= 0:
+            pending.append(item)  # the frame is full: retried on the next page
+            self._end_page()
+            return
+        if available < item.height:
+            pending.append(_FRAME_BREAK)
+        self._draw(item, self.y - space, 0, 0)
+
+    def _keep_together(self, item: KeepTogether, pending: list[Any]) -> None:
+        """Its flowables one after the other, on the next page when they do not
+        fit in what is left of this one and this one holds something already."""
+        content: list[Any] = item._content  # type: ignore[attr-defined]
+        available = self.y - self.bottom - self._space_before(item)
+        if available <= 0:
+            pending.append(item)
+            self._end_page()
+            return
+        total, first = self._stacked_height(content)
+        pending.extend(reversed(content))
+        if total > available and not self.at_top:
+            pending.append(_FRAME_BREAK)
+        elif first > available or total > available:
+            pass  # at the top of a page: flows on and splits as it must
+        elif not self._place(pending.pop()):
+            raise LayoutError(f"{content[0]!r} did not fit where it was measured to fit")
+
+    def _would_be_stranded(self, item: Any, pending: list[Any]) -> bool:
+        """Whether a heading would end this page alone: it fits, but the least
+        of what follows it does not (the first two lines of a paragraph, a
+        table's header and first row, a KeepTogether whole). Then it begins the
+        next page with what it heads. reportlab's frames leave such a heading
+        at the foot of the page; this is the one place our layout differs."""
+        if self.at_top or type(item) is not _Paragraph or item.style.name not in _HEADINGS:
+            return False
+        following = next((f for f in reversed(pending) if not isinstance(f, Spacer)), None)
+        if following is None or following is _FRAME_BREAK:
+            return False
+        space = self._space_before(item)
+        height = self._wrap(item, self.y - self.bottom - space)[1]
+        after = item.getSpaceAfter()
+        least = self._least_height(following)
+        needed = space + height + max(following.getSpaceBefore() - after, 0) + after + least
+        fits_alone = self.y - (height + space) >= self.bottom - _FUZZ
+        return fits_alone and self.y - needed < self.bottom - _FUZZ
+
+    def _least_height(self, flowable: Any) -> float:
+        """The least of `flowable` that can stand at the foot of a page."""
+        if isinstance(flowable, KeepTogether):
+            return self._stacked_height(flowable._content)[0]  # type: ignore[attr-defined]
+        size = self._wrap(flowable, 0xFFFFFFF)
+        height = size[1]
+        if isinstance(flowable, Table):
+            flowable._measured_size = size  # type: ignore[attr-defined]
+            rows: list[float] = flowable._rowHeights  # type: ignore[attr-defined]
+            return float(sum(rows[: flowable.repeatRows + 1]))
+        if isinstance(flowable, Paragraph):
+            lines: Any = flowable.blPara  # type: ignore[attr-defined]
+            return float(min(len(lines.lines), 2) * flowable.style.leading)
+        return float(height)
+
+    def _stacked_height(self, content: Sequence[Any]) -> tuple[float, float]:
+        """The height of flowables stacked as a frame stacks them (reportlab's
+        `_listWrapOn` with merged spaces), and the first one's."""
+        height: float = 0
+        first: float | None = None
+        previous_after: float = 0
+        on_top = True
+        for flowable in content:
+            flowable_height = self._wrap(flowable, 0xFFFFFFF)[1]
+            if first is None:
+                first = flowable_height
+            if flowable_height <= _FUZZ:
+                continue
+            height += flowable_height
+            if not on_top:
+                height += max(flowable.getSpaceBefore() - previous_after, 0)
+            on_top = False
+            previous_after = flowable.getSpaceAfter()
+            height += previous_after
+        return height - previous_after, first or 0
+
+    def _wrap(self, flowable: Any, available: float) -> tuple[float, float]:
+        if type(flowable) is _Paragraph:
+            plain = flowable.wrap_plainly(self.width)
+            if plain is not None:
+                return plain
+        if isinstance(flowable, Spacer):
+            return flowable.width, flowable.height
+        # A table's size depends on the width alone (its rows are measured, not
+        # fitted to the height left): one that follows a heading is measured
+        # for the heading's sake (`_least_height`), and placed with that size.
+        known: tuple[float, float] | None = flowable.__dict__.pop("_measured_size", None)
+        if known is not None:
+            return known
+        flowable.canv = self.canvas
+        try:
+            size: tuple[float, float] = flowable.wrap(self.width, available)
+        finally:
+            del flowable.canv
+        return size
+
+    def _place(self, flowable: Any) -> bool:
+        """The frame's `_add`: the flowable drawn below what is on the page, if it fits."""
+        space = self._space_before(flowable)
+        available = self.y - self.bottom - space
+        if available <= 0:
+            return False
+        width, height = self._wrap(flowable, available)
+        y = self.y - (height + space)
+        if y < self.bottom - _FUZZ:
+            return False
+        after = flowable.getSpaceAfter()
+        self._draw(flowable, y, width, after)
+        return True
+
+    def _draw(self, flowable: Any, y: float, width: float, after: float) -> None:
+        if isinstance(flowable, Spacer):  # the translation reportlab writes for it, drawing nothing
+            self.canvas._code += ("q", f"{fp_str(1, 0, 0, 1, self.x, y)} cm", "Q")  # type: ignore[attr-defined]
+        else:  # a paragraph, a table, or a part of one that was split
+            placed: Any = flowable  # reportlab's drawOn takes the spare width, unlike its stubs
+            placed.drawOn(self.canvas, self.x, y, _sW=self.width - width)
+        y -= after
+        self.space_after = after
+        if y != self.y:
+            self.at_top = False
+        self.y = y
+
+    def _split_or_move(self, flowable: Any, pending: list[Any], postponed: dict[int, Any]) -> None:
+        """What does not fit: the part that fits here and the rest on, or all of
+        it on the next page (once: a flowable higher than a page is an error)."""
+        available = self.y - self.bottom - self._space_before(flowable)
+        parts: list[Any] = []
+        if available > 0:
+            flowable.canv = self.canvas
+            try:
+                parts = flowable.split(self.width, available)
+            finally:
+                del flowable.canv
+        if parts:
+            if not self._place(parts[0]):
+                raise LayoutError(f"the first part of {flowable!r} did not fit")
+            pending.extend(reversed(parts[1:]))
+            return
+        if id(flowable) in postponed:
+            raise LayoutError(f"{flowable!r} is too large for a page")
+        postponed[id(flowable)] = flowable
+        pending.append(flowable)
+        self._end_page()

@@ -1,0 +1,382 @@
+"""Our own layout loop (`licensing.pdf._Layout`) against reportlab's frames.
+
+Agreements, invoices, credit notes and letters are placed on their pages by our
+loop; every decision it takes (where a page breaks, a table split over pages with
+its header repeated, a KeepTogether moved to the next page, a conditional page
+break) must be the one reportlab's SimpleDocTemplate takes, so the documents
+have the same bytes either way. These tests build each document with both.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from reportlab.platypus import KeepTogether, Spacer
+
+from licensing import notices, pdf
+from licensing.agreements.documents import (
+    AgreementDocument,
+    Clause,
+    LicensedUse,
+    Obligation,
+    Party,
+    render_agreement_pdf,
+)
+from licensing.billing import documents as billing
+from tests.support.glyphs import CJK_NAMES, EUROPEAN_NAMES, drawn_without_glyph
+
+
+def _with_reportlab(render: Callable[[], bytes], monkeypatch: Any) -> bytes:
+    with monkeypatch.context() as patch:
+        patch.setattr(pdf, "_LAYOUT_ENABLED", False)
+        return render()
+
+
+def _laid_out_by_us(render: Callable[[], bytes], monkeypatch: Any) -> bytes:
+    """The document, failing if our loop was not the one to lay it out."""
+    calls: list[int] = []
+    original = pdf._Layout.run
+
+    def run(self: Any, story: Any) -> None:
+        calls.append(1)
+        original(self, story)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pdf._Layout, "run", run)
+        data = render()
+    assert calls, "reportlab laid this document out, not our loop"
+    return data
+
+
+def _use(index: int, steps: int = 1, **changes: Any) -> LicensedUse:
+    use = LicensedUse(
+        product=f"Scrubber {index}",
+        description="Claims scrubbing for clinics and billing offices",
+        use="distribution",
+        product_type="saas",
+        user_type="provider",
+        delivery="hosted",
+        territories="United States",
+        languages="en",
+        royalty_terms="Per end user, graduated; minimum 1000.00 a year",
+        working=tuple(
+            f"step {n}: 2500 end users at the tier's rate = 33800.00" for n in range(steps)
+        ),
+        amount=Decimal("33800.00"),
+        rule="distribution-software",
+    )
+    return replace(use, **changes)
+
+
+def _agreement(**changes: Any) -> AgreementDocument:
+    values: dict[str, Any] = {
+        "number": "CPT-2027-000042",
+        "issued_on": date(2026, 12, 1),
+        "licensor": Party("CPT Licensing Office", ("1 Example Plaza", "Chicago, IL 60601")),
+        "licensee": Party("Bluefin Claims Ltd", ("9 Harbour Road",), "a commercial organization"),
+        "term_start": date(2027, 1, 1),
+        "term_end": date(2027, 12, 31),
+        "rate_card": "2027.1",
+        "currency": "USD",
+        "uses": (_use(1),),
+        "total": Decimal("33800.00"),
+        "obligations": (Obligation("Royalty report for Q1 2027", date(2027, 4, 30)),),
+        "payment_terms": "Invoices are payable within 30 days.",
+        "late_fee_terms": "Late fee: 1.5% a month.",
+        "copyright_notice": "CPT © 2026 American Medical Association. All rights reserved.",
+        "trademark_notice": "CPT® is a registered trademark of the American Medical Association.",
+        "clauses": tuple(
+            Clause(f"Heading {n}", tuple(f"Paragraph {n}.{m} " + "words " * 60 for m in range(3)))
+            for n in range(1, 9)
+        ),
+    }
+    values.update(changes)
+    return AgreementDocument(**values)
+
+
+def _invoice(lines: int = 1, **changes: Any) -> billing.InvoiceDocument:
+    document = billing.InvoiceDocument(
+        number="INV-2027-000007",
+        state="open",
+        issuer=("CPT Licensing Office", "100 Lakeshore Plaza"),
+        remit_to=("Wire to Lakeshore Commercial Bank",),
+        bill_to=("Meadowlark Practice Systems Inc.", "12 Elm Street"),
+        issue_date=date(2027, 1, 15),
+        due_date=date(2027, 2, 14),
+        payment_terms="Net 30 days",
+        late_fee_terms="1.5% per month",
+        reference="Agreement CPT-2027-000003",
+        memo="",
+        currency="USD",
+        lines=tuple(
+            billing.DocumentLine(
+                f"Distribution, use {n}",
+                f"2500 end users, graduated: first 1000 at 10.00, the rest at 8.00 (line {n})",
+                "900.00",
+            )
+            for n in range(1, lines + 1)
+        ),
+        total="900.00 USD",
+        paid="0.00 USD",
+        credited="0.00 USD",
+        balance_due="900.00 USD",
+        paid_on=None,
+        copyright_notice=billing.copyright_notice(date(2027, 1, 1)),
+        footer_notice=notices.copyright_notice(date(2027, 1, 1)),
+    )
+    return replace(document, **changes)
+
+
+def _pages(data: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+# Shapes that make the frames decide: many pages, clauses of every length (so a
+# clause's conditional page break fires at different heights), a schedule of
+# many uses (a table split over pages, its header repeated), royalty blocks
+# moved whole to the next page, long and non-Latin names that wrap in cells.
+AGREEMENTS: dict[str, Callable[[], AgreementDocument]] = {
+    "the standard shape": _agreement,
+    "no clauses": lambda: _agreement(clauses=()),
+    "clauses of every length": lambda: _agreement(
+        clauses=tuple(
+            Clause(f"Heading {n}", tuple("word " * (7 * n + 13 * m) for m in range(n % 4 + 1)))
+            for n in range(1, 23)
+        )
+    ),
+    "forty uses: the schedule over pages": lambda: _agreement(
+        uses=tuple(_use(n, steps=n % 4) for n in range(1, 41))
+    ),
+    "royalty blocks taller than what is left of a page": lambda: _agreement(
+        uses=tuple(_use(n, steps=12) for n in range(1, 6))
+    ),
+    "long and European names": lambda: _agreement(
+        licensee=Party(
+            "Dvořák s.r.o. & Erdős Kft. " * 4,
+            tuple(EUROPEAN_NAMES.values()),
+            "a commercial organization",
+        ),
+        uses=(_use(1, product="Łódź Scrubber Ψ " * 5, description="Для клиник " * 12),),
+    ),
+    "CJK names": lambda: _agreement(
+        licensee=Party(CJK_NAMES["Japanese"][0], (CJK_NAMES["Chinese"][0],), "a company"),
+        uses=(_use(1, product=CJK_NAMES["Korean"][0]),),
+    ),
+    "many obligations": lambda: _agreement(
+        obligations=tuple(
+            Obligation(
+                f"Royalty report {n} " + "with its terms " * (n % 5),
+                date(2027, 1, 1) + timedelta(days=30 * n),
+            )
+            for n in range(60)
+        )
+    ),
+    "notes and a renewal": lambda: _agreement(
+        renewal_of="CPT-2026-000007", notes=tuple("A changed term. " * n for n in range(1, 9))
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(AGREEMENTS))
+def test_an_agreement_laid_out_by_our_loop_has_the_bytes_reportlab_gives(
+    shape: str, monkeypatch: Any
+) -> None:
+    document = AGREEMENTS[shape]()
+    ours = _laid_out_by_us(lambda: render_agreement_pdf(document), monkeypatch)
+    assert ours == _with_reportlab(lambda: render_agreement_pdf(document), monkeypatch)
+
+
+INVOICES: dict[str, Callable[[], billing.InvoiceDocument]] = {
+    "one line": _invoice,
+    "paid": lambda: _invoice(state="paid", paid_on=date(2027, 1, 20)),
+    "void": lambda: _invoice(state="void"),
+    "a memo and long addresses": lambda: _invoice(
+        memo="Adjusted after the audit. " * 12,
+        bill_to=(
+            "Meadowlark Practice Systems Incorporated of the Great Lakes " * 3,
+            "12 Elm Street",
+        ),
+    ),
+    "eighty lines: the charges over pages": lambda: _invoice(lines=80),
+    "European and CJK names": lambda: _invoice(
+        bill_to=(EUROPEAN_NAMES["Czech"], CJK_NAMES["Chinese"][0]), lines=3
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(INVOICES))
+def test_an_invoice_laid_out_by_our_loop_has_the_bytes_reportlab_gives(
+    shape: str, monkeypatch: Any
+) -> None:
+    document = INVOICES[shape]()
+    ours = _laid_out_by_us(lambda: billing.render_invoice_pdf(document), monkeypatch)
+    assert ours == _with_reportlab(lambda: billing.render_invoice_pdf(document), monkeypatch)
+
+
+def test_a_credit_note_laid_out_by_our_loop_has_the_bytes_reportlab_gives(monkeypatch: Any) -> None:
+    note = billing.CreditNoteDocument(
+        number="CN-2027-000001",
+        invoice_number="INV-2027-000007",
+        issuer=("CPT Licensing Office",),
+        bill_to=("Meadowlark Practice Systems Inc.",),
+        issue_date=date(2027, 2, 1),
+        currency="USD",
+        reason="Billed twice",
+        amount="900.00 USD",
+        applied_to_balance="0.00 USD",
+        refund_due="900.00 USD",
+        refund_note="Refunded to the card.",
+        copyright_notice=billing.copyright_notice(date(2027, 1, 1)),
+        footer_notice=notices.copyright_notice(date(2027, 1, 1)),
+    )
+    ours = _laid_out_by_us(lambda: billing.render_credit_note_pdf(note), monkeypatch)
+    assert ours == _with_reportlab(lambda: billing.render_credit_note_pdf(note), monkeypatch)
+
+
+def test_a_table_over_pages_repeats_its_header_and_keeps_each_row_whole() -> None:
+    data = billing.render_invoice_pdf(_invoice(lines=80))
+    pages = _pages(data)
+    assert len(pages) > 2
+    for number, text in enumerate(pages[:-1], start=1):
+        assert "Description and working" in text, f"page {number} lost the header"
+    for n in range(1, 81):
+        holding = [i for i, text in enumerate(pages) if f"(line {n})" in " ".join(text.split())]
+        described = [i for i, text in enumerate(pages) if f"Distribution, use {n}\n" in text + "\n"]
+        assert len(holding) == 1, f"line {n}'s working is on pages {holding}"
+        assert described == holding, f"line {n} is split over pages {described} and {holding}"
+
+
+def test_a_royalty_block_too_tall_for_what_is_left_starts_the_next_page() -> None:
+    data = render_agreement_pdf(AGREEMENTS["royalty blocks taller than what is left of a page"]())
+    pages = [" ".join(text.split()) for text in _pages(data)]
+    for n in range(1, 6):
+        first = f"{n}. Scrubber {n} (rule distribution-software)"
+        last = "step 11: 2500 end users at the tier's rate = 33800.00"
+        holding = [i for i, text in enumerate(pages) if first in text]
+        assert len(holding) == 1
+        assert last in pages[holding[0]], f"use {n}'s working was split from its title"
+
+
+def test_long_and_non_latin_names_wrap_in_their_cells_with_every_letter_drawn() -> None:
+    document = AGREEMENTS["long and European names"]()
+    data = render_agreement_pdf(document)
+    text = " ".join(" ".join(_pages(data)).split())
+    assert " ".join(document.licensee.name.split()) in text
+    for name in EUROPEAN_NAMES.values():
+        assert name in text
+    drawn = "".join(EUROPEAN_NAMES.values()) + document.licensee.name
+    assert drawn_without_glyph(data, drawn) == []
+
+
+def test_a_flowable_taller_than_a_page_is_an_error_not_an_endless_document() -> None:
+    with pytest.raises(pdf.LayoutError):
+        pdf.build([pdf.para("Before"), Spacer(1, 2000)], pdf.PageFurniture("X"), title="X")
+
+
+def test_a_paragraph_drawn_before_is_drawn_from_its_remembered_operators(monkeypatch: Any) -> None:
+    document = AGREEMENTS["clauses of every length"]()
+    first = render_agreement_pdf(document)
+    remembered = dict(pdf._DRAWN)
+    assert remembered, "no paragraph's operators were remembered"
+    drawn_anew: list[int] = []
+    original = pdf._Paragraph._draw_plainly
+
+    def draw_plainly(self: Any, key: Any = None) -> None:
+        drawn_anew.append(1)
+        original(self, key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pdf._Paragraph, "_draw_plainly", draw_plainly)
+        again = render_agreement_pdf(document)
+    assert again == first
+    assert len(drawn_anew) < len(remembered) / 4  # the clauses came from the table
+
+
+def test_only_plain_printable_ascii_paragraphs_are_remembered_as_operators(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(pdf, "_DRAWN", {})
+    names = "Łódź Dvořák & Erdős, 株式会社テスト"
+    story = [
+        pdf.para("Plain words that are the same in every document."),
+        pdf.para(names),
+        pdf.markup("<b>Bold</b> words"),
+        pdf.para("Café au lait"),
+    ]
+    data = pdf.build(story, pdf.PageFurniture("X"), title="X")
+    texts = {key[0][0] for key in pdf._DRAWN}
+    assert texts == {"Plain words that are the same in every document."}
+    with monkeypatch.context() as patch:
+        patch.setattr(pdf, "_LAYOUT_ENABLED", False)
+        rebuilt = [
+            pdf.para("Plain words that are the same in every document."),
+            pdf.para(names),
+            pdf.markup("<b>Bold</b> words"),
+            pdf.para("Café au lait"),
+        ]
+        assert pdf.build(rebuilt, pdf.PageFurniture("X"), title="X") == data
+
+
+def test_the_remembered_operators_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_DRAWN", {})
+    monkeypatch.setattr(pdf, "_DRAWN_BOUND", 3)
+    story = [pdf.para(f"Paragraph number {n} of plain words.") for n in range(8)]
+    data = pdf.build(story, pdf.PageFurniture("X"), title="X")
+    assert len(pdf._DRAWN) <= 3
+    again = [pdf.para(f"Paragraph number {n} of plain words.") for n in range(8)]
+    assert pdf.build(again, pdf.PageFurniture("X"), title="X") == data
+
+
+def _heading_near_the_foot(following: Any) -> list[Any]:
+    """A heading with room for itself at the foot of page 1, not for what follows."""
+    page = pdf._Layout(None).page_height  # type: ignore[arg-type]
+    return [Spacer(1, page - 40), pdf.para("The heading", "Heading"), following]
+
+
+def _page_of(data: bytes, text: str) -> list[int]:
+    return [n for n, page in enumerate(_pages(data), start=1) if text in page]
+
+
+FOLLOWING: dict[str, Callable[[], Any]] = {
+    "a table": lambda: pdf.table(
+        [["Column", "Other"], ["First row", "x"], ["Second row", "y"]], [200, 200]
+    ),
+    "a paragraph": lambda: pdf.para("First row " + "of words " * 40),
+    "a KeepTogether": lambda: KeepTogether([pdf.para("First row"), pdf.para("and the next")]),
+}
+
+
+@pytest.mark.parametrize("following", sorted(FOLLOWING))
+def test_a_heading_is_never_left_alone_at_the_foot_of_a_page(
+    following: str, monkeypatch: Any
+) -> None:
+    def build() -> bytes:
+        story = _heading_near_the_foot(FOLLOWING[following]())
+        return pdf.build(story, pdf.PageFurniture("X"), title="X")
+
+    ours = _laid_out_by_us(build, monkeypatch)
+    assert _page_of(ours, "The heading") == _page_of(ours, "First row") == [2]
+    # reportlab's frames left it alone on page 1: the one decision taken differently.
+    theirs = _with_reportlab(build, monkeypatch)
+    assert _page_of(theirs, "The heading") == [1]
+    assert _page_of(theirs, "First row") == [2]
+
+
+def test_a_heading_with_room_for_what_follows_stays_where_reportlab_puts_it(
+    monkeypatch: Any,
+) -> None:
+    def build() -> bytes:
+        page = pdf._Layout(None).page_height  # type: ignore[arg-type]
+        story = [Spacer(1, page - 80), pdf.para("The heading", "Heading"), FOLLOWING["a table"]()]
+        return pdf.build(story, pdf.PageFurniture("X"), title="X")
+
+    ours = _laid_out_by_us(build, monkeypatch)
+    assert _page_of(ours, "The heading") == _page_of(ours, "First row") == [1]
+    assert ours == _with_reportlab(build, monkeypatch)
