@@ -147,9 +147,12 @@ def _surely_within_bounds(text: str, document: Any) -> bool:
     # in C instead of the pattern's (a tenth of the check on a 25-use quote).
     if "\x00" in text if text.isascii() else _UNSTORABLE.search(text):
         return False
-    if text.count("{") + text.count("[") < MAX_JSON_DEPTH:
+    # The brackets and quotes alone, in C: counted there rather than in the
+    # whole text (two scans of it took as long as `_nesting_levels`).
+    marks = _structure(text)
+    if marks.count(b"{") + marks.count(b"[") < MAX_JSON_DEPTH:
         return True
-    return _nesting_levels(text) is not None or not _may_be_too_deep(document)
+    return _nesting_levels(text, marks) is not None or not _may_be_too_deep(document)
 
 
 # Every byte but the brackets and the quote, deleted; the brackets then made one kind.
@@ -157,7 +160,12 @@ _NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'{}[]"')
 _AS_PARENTHESES = bytes.maketrans(b"{}[]", b"()()")
 
 
-def _nesting_levels(text: str) -> int | None:
+def _structure(text: str) -> bytes:
+    """The text's brackets and quotes, in order (strings' included)."""
+    return text.encode("utf-8", "surrogatepass").translate(None, _NOT_STRUCTURE)
+
+
+def _nesting_levels(text: str, marks: bytes | None = None) -> int | None:
     """How deep containers nest in a parsed JSON `text`, read from its brackets
     in C, when that is at most MAX_JSON_DEPTH; None when it is more, or when the
     text cannot tell (a backslash, or a bracket inside a string).
@@ -172,7 +180,8 @@ def _nesting_levels(text: str) -> int | None:
     """
     if "\\" in text:
         return None
-    marks = text.encode("utf-8", "surrogatepass").translate(None, _NOT_STRUCTURE)
+    if marks is None:
+        marks = _structure(text)
     quotes = marks.count(b'"')
     if quotes and marks.count(b'""') * 2 != quotes:
         return None
