@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from flask import Flask, current_app, g
+from flask.globals import app_ctx
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -241,10 +242,12 @@ def idle_engine() -> Engine | None:
     that nothing changed without opening a session (`ratecards.queries`). None
     inside a transaction, and in tests that bind every session to one
     connection."""
-    current = g.get("db_session")
+    # Every quote asks: its `g` and its app from one context lookup, not two.
+    context = app_ctx._get_current_object()  # type: ignore[attr-defined]
+    current = context.g.get("db_session")
     if current is not None and current.in_transaction():
         return None
-    bind = database().sessionmaker.kw.get("bind")
+    bind = context.app.extensions["licensing.db"].sessionmaker.kw.get("bind")
     return bind if isinstance(bind, Engine) else None
 
 

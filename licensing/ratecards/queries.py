@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -113,6 +113,11 @@ class Catalogue:
     # `_CommitCounter.read()` just before the generation was read; None when the
     # catalogue was read inside a transaction or on another database.
     commits: tuple[int, int] | None = None
+    # The card in effect by day, as found: every quote asks (a list, a max and a
+    # lambda each time); the entries never change, so neither does an answer.
+    _in_effect: dict[date, RateCard | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def by_version(self, version: str) -> RateCard | None:
         """The parsed card published as `version`."""
@@ -123,6 +128,15 @@ class Catalogue:
 
     def in_effect(self, on: date) -> RateCard | None:
         """The parsed card `in_effect` would return, without loading or parsing it."""
+        known = self._in_effect
+        if on in known:
+            return known[on]
+        found = self._find_in_effect(on)
+        if len(known) < 4096:  # days asked about: a client may ask any
+            known[on] = found
+        return found
+
+    def _find_in_effect(self, on: date) -> RateCard | None:
         candidates = [e for e in self.entries if e.card.effective_from <= on <= e.card.effective_to]
         if not candidates:
             return None

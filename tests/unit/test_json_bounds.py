@@ -83,6 +83,68 @@ def test_brackets_inside_strings_do_not_make_a_body_too_deep() -> None:
     assert limits.loads(json.dumps(document)) == document
 
 
+def height(document: Any) -> int:
+    """How many levels of containers the document nests (a scalar: none)."""
+    if isinstance(document, dict):
+        return 1 + max(map(height, document.values()), default=0)
+    if isinstance(document, list):
+        return 1 + max(map(height, document), default=0)
+    return 0
+
+
+def strings(document: Any) -> list[str]:
+    """Every key and string value in the document."""
+    if isinstance(document, dict):
+        return [*document, *(text for value in document.values() for text in strings(value))]
+    if isinstance(document, list):
+        return [text for value in document for text in strings(value)]
+    return [document] if isinstance(document, str) else []
+
+
+@given(documents, st.booleans())
+def test_the_nesting_read_from_the_brackets_is_the_documents_or_left_to_the_walk(
+    document: Any, escaped: bool
+) -> None:
+    text = json.dumps(document, ensure_ascii=escaped)
+    levels = limits._nesting_levels(text)
+    assert levels in (None, height(document))
+    if "\\" not in text and not any(set(string) & set("{}[]") for string in strings(document)):
+        assert levels == height(document)
+
+
+@pytest.mark.parametrize(
+    "depth", [limits.MAX_JSON_DEPTH - 1, limits.MAX_JSON_DEPTH, limits.MAX_JSON_DEPTH + 1]
+)
+def test_the_nesting_read_from_the_brackets_stops_past_the_limit(depth: int) -> None:
+    document: Any = 1
+    for level in range(depth):
+        document = {"inner": document, "beside": 1} if level % 2 else [2, document]
+    assert height(document) == depth
+    expected = depth if depth <= limits.MAX_JSON_DEPTH else None
+    assert limits._nesting_levels(json.dumps(document)) == expected
+
+
+def test_brackets_in_strings_that_would_hide_a_level_leave_the_depth_to_the_walk() -> None:
+    # Outside the strings the brackets nest past the limit; with the strings'
+    # "]" and "[" counted as brackets they would seem one level shallower.
+    document: Any = "deepest"
+    for _ in range(limits.MAX_JSON_DEPTH + 1):
+        document = [document]
+    document = ["]", document, "["]
+    text = json.dumps(document)
+    assert text.count("[") >= limits.MAX_JSON_DEPTH
+    assert limits._nesting_levels(text) is None
+    with pytest.raises(InvalidInput, match="deeper than"):
+        limits.loads(text)
+
+
+def test_an_escaped_quote_leaves_the_depth_to_the_walk() -> None:
+    document = [{"description": 'say "[" here'}] * limits.MAX_JSON_DEPTH
+    text = json.dumps(document)
+    assert limits._nesting_levels(text) is None
+    assert limits.loads(text) == document
+
+
 def hooked(text: str) -> Any:
     """What `loads` answers when every integer goes through `json_int`."""
     try:

@@ -3,9 +3,16 @@ and the Content-Security-Policy text."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from licensing.headers import content_security_policy, request_id, stripe_sources
+from licensing.headers import (
+    content_security_policy,
+    new_request_id,
+    request_id,
+    stripe_sources,
+)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +41,18 @@ def test_any_other_client_request_id_is_replaced_by_a_new_one(incoming: str) -> 
     assert replaced != incoming
     assert len(replaced) == 32
     assert request_id(incoming) != replaced  # fresh each time, not derived from the input
+
+
+def test_a_new_request_id_is_a_random_uuid4_in_hex_as_uuid_writes_it() -> None:
+    made = [new_request_id() for _ in range(2000)]
+    for made_id in made:
+        parsed = uuid.UUID(hex=made_id)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert parsed.hex == made_id
+    assert len(set(made)) == len(made)
+    # Every value the variant's digit may take turns up, and only those.
+    assert {made_id[16] for made_id in made} == set("89ab")
 
 
 def test_the_default_policy_allows_only_this_service_and_no_inline_code() -> None:

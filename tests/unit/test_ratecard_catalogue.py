@@ -1,0 +1,55 @@
+"""The published cards as the quote path keeps them: the card in effect on a day."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from licensing.pricing import RateCard
+from licensing.ratecards import queries
+from licensing.ratecards.queries import Catalogue
+
+
+def _entry(number: int, version: str, start: date, end: date) -> queries._Entry:
+    card = RateCard(version, "", "USD", start, end, rules=())
+    return queries._Entry(number, datetime(2026, 1, number, tzinfo=UTC), card)
+
+
+def _catalogue() -> Catalogue:
+    return Catalogue(
+        ("generation",),
+        (
+            _entry(1, "2027.1", date(2027, 1, 1), date(2027, 12, 31)),
+            _entry(2, "2027.2", date(2027, 7, 1), date(2027, 12, 31)),
+            _entry(3, "2026.1", date(2026, 1, 1), date(2026, 12, 31)),
+        ),
+    )
+
+
+def test_the_card_in_effect_is_the_same_asked_once_or_again_on_every_day() -> None:
+    catalogue, fresh = _catalogue(), _catalogue()
+    days = [date(2025, 12, 20) + timedelta(days=n) for n in range(800)]
+    first = [catalogue.in_effect(day) for day in days]
+    assert [catalogue.in_effect(day) for day in days] == first
+    assert first == [fresh._find_in_effect(day) for day in days]
+    versions = {day: card.version if card else None for day, card in zip(days, first, strict=True)}
+    assert versions[date(2025, 12, 31)] is None
+    assert versions[date(2026, 12, 31)] == "2026.1"
+    assert versions[date(2027, 6, 30)] == "2027.1"
+    assert versions[date(2027, 7, 1)] == "2027.2"
+    assert versions[date(2028, 1, 1)] is None
+
+
+def test_the_days_remembered_are_bounded_whatever_clients_ask() -> None:
+    catalogue = _catalogue()
+    for n in range(5000):
+        catalogue.in_effect(date(2000, 1, 1) + timedelta(days=n))
+    assert len(catalogue._in_effect) <= 4096
+    assert catalogue.in_effect(date(2027, 8, 1)) is catalogue.entries[1].card
+
+
+def test_a_catalogue_made_from_another_remembers_nothing_of_it() -> None:
+    catalogue = _catalogue()
+    catalogue.in_effect(date(2027, 8, 1))
+    later = queries.replace(catalogue, commits=(1, 2))
+    assert later._in_effect == {}
+    assert later == catalogue.__class__(catalogue.generation, catalogue.entries, (1, 2))
