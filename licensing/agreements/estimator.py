@@ -28,8 +28,10 @@ from wtforms.validators import InputRequired
 from licensing import access, db, errors
 from licensing.agreements import forms
 from licensing.extensions import configured_limit, csrf, limiter
+from licensing.limits import shows_unstorable_query_on_form
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
+from licensing.web.forms import show_unstorable
 from licensing.words import vocab
 
 bp = Blueprint("estimator", __name__)
@@ -111,7 +113,8 @@ def _description(key: str) -> bool:
 @bp.route("/estimate", methods=["GET", "POST"])
 @access.public
 @limiter.limit(_estimate_limit, exempt_when=_estimate_limit_off)
-def estimate() -> str:
+@shows_unstorable_query_on_form
+def estimate() -> tuple[str, int]:
     session = db.session()
     stored = queries.all_cards(session)
     cards = [queries.domain_card(s) for s in stored]
@@ -132,14 +135,17 @@ def estimate() -> str:
     quote: Quote | None = None
     field_errors: dict[str, list[str]] = {}
     refused = False
-    if submitted and not forms.changes_rows(data) and form.validate():
+    # A NUL in a field: the field's own message, as every form gives (the form is a
+    # plain WTForms one, read from a query string as often as from a post).
+    storable = show_unstorable(form) if submitted else True
+    if storable and submitted and not forms.changes_rows(data) and form.validate():
         try:
             quote = services.quote(services.request_from(_quote_data(form)))
         except errors.InvalidInput as invalid:
             # Beside the fields they name; the rest (the term, a use) in the summary.
             field_errors = forms.attach_errors(form, invalid.errors)
             refused = True
-    return render_template(
+    page = render_template(
         "estimator/estimate.html",
         form=form,
         units=units,
@@ -150,6 +156,7 @@ def estimate() -> str:
         use_labels=forms.USE_LABELS,
         **(_links(data) if quote else {}),
     )
+    return page, 200 if storable else 422
 
 
 # The form is posted only because a long estimate does not fit in a URL: the page
