@@ -356,3 +356,14 @@ def test_a_nul_in_the_estimators_path_keeps_the_generic_refusal(client: FlaskCli
     response = client.get(f"/estimate{NUL}")
     assert response.status_code in (404, 422)
     assert MESSAGE not in _page(response)
+
+
+@pytest.mark.parametrize("index", ["\u00b2", "\u0661"])
+def test_a_nul_under_a_field_name_with_other_digits_is_named_not_a_server_error(
+    client: FlaskClient, index: str
+) -> None:
+    # The refusal names the field by its label, reading "uses.2" as "Use 3": a
+    # superscript two passed str.isdigit() and int() refused it (a 500).
+    response = client.post("/sign-out", data={f"uses.{index}.note": f"x{NUL}"})
+    assert response.status_code == 422
+    assert "Go back (your browser keeps what you typed)" in _page(response)
