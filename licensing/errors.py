@@ -123,16 +123,6 @@ class AuthenticationRequired(DomainError):
     title = "Authentication required"
 
 
-class RateLimited(DomainError):
-    """Too many attempts; `retry_after` is in seconds."""
-
-    title = "Too many requests"
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-
-
 class ExternalServiceError(DomainError):
     """A system we depend on (Stripe, SMTP) failed; nothing was changed here."""
 

@@ -275,6 +275,7 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MACHINE_PREFIXES = ("/api/", "/webhooks/")  # as licensing.web.errors: their answers are a contract
 _SHOWS_ON_FORM = "shows_unstorable_on_form"
 _RECORDED = "unstorable_form_fields"
+_QUERY_ON_FORM = "shows_unstorable_query_on_form"
 _PAGE_MESSAGE = "Contains a character that cannot be stored (a NUL character): remove it."
 
 
@@ -286,6 +287,15 @@ def shows_unstorable_on_form(view: _View) -> _View:
     (functools.wraps carries the mark up)."""
     setattr(view, _SHOWS_ON_FORM, True)
     return view
+
+
+def shows_unstorable_query_on_form(view: _View) -> _View:
+    """`shows_unstorable_on_form` for a page whose form is also read from the query
+    string (the price estimator: an estimate is a link too), so a field of it in
+    the query is recorded for the form as a posted one is. The path is still
+    refused."""
+    setattr(view, _QUERY_ON_FORM, True)
+    return shows_unstorable_on_form(view)
 
 
 def unstorable_form_fields() -> dict[str, list[str]]:
@@ -305,7 +315,11 @@ def check_request_text() -> None:
     if _UNSTORABLE.search(req.path):
         problems["path"] = [_UNSTORABLE_MESSAGE]
     if req.query_string:  # else no arguments: not worth parsing them to find none
-        problems.update(unstorable_text(req.args))
+        in_query = unstorable_text(req.args)
+        if in_query and not problems and _query_shows_them(req):
+            setattr(g, _RECORDED, {name: [_PAGE_MESSAGE] for name in in_query})
+            return
+        problems.update(in_query)
     if req.mimetype in _FORM_TYPES:
         # Cache the raw body first, so that whoever reads it next (the API's
         # body check, which answers a form with 415) still finds it.
@@ -328,6 +342,12 @@ def _form_shows_them(req: Request) -> bool:
     if req.path.startswith(_MACHINE_PREFIXES) or req.endpoint is None:
         return False
     return shows_on_form(current_app.view_functions.get(req.endpoint))
+
+
+def _query_shows_them(req: Request) -> bool:
+    if req.method != "GET" or not _form_shows_them(req):
+        return False
+    return bool(getattr(current_app.view_functions.get(req.endpoint or ""), _QUERY_ON_FORM, False))
 
 
 # What a page calls the parts of its address a refusal may name.

@@ -27,7 +27,6 @@ STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
     (errors.Conflict, 409),
     (errors.AuthenticationRequired, 401),
     (errors.PermissionDenied, 403),
-    (errors.RateLimited, 429),
     (errors.ExternalServiceError, 502),
 ]
 
@@ -138,8 +137,6 @@ def from_domain_error(error: errors.DomainError) -> Response:
     if isinstance(error, errors.IllegalTransition):
         extra["state"] = error.state
         extra["allowed_actions"] = error.allowed
-    if isinstance(error, errors.RateLimited):
-        headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, errors.AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer realm="licensing"'
     return problem(status, title_for(status), error.detail, headers=headers, **extra)

@@ -262,3 +262,10 @@ COUNTRIES: dict[str, str] = {
 def country_choices() -> list[tuple[str, str]]:
     """(code, name) pairs sorted by name, for a select box."""
     return sorted(COUNTRIES.items(), key=lambda item: item[1])
+
+
+def unknown_country(text: str) -> str:
+    """What a country that is none of COUNTRIES' codes is told, however the
+    organization is created or updated (API or page): one sentence, said here."""
+    shown = text if len(text) <= 12 else text[:10] + "…"
+    return f"Unknown country code {shown!r}; use the two-letter ISO 3166-1 code, such as US or DE."

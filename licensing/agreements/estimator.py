@@ -28,8 +28,10 @@ from wtforms.validators import InputRequired
 from licensing import access, db, errors
 from licensing.agreements import forms
 from licensing.extensions import configured_limit, csrf, limiter
+from licensing.limits import shows_unstorable_query_on_form
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
+from licensing.web.forms import show_unstorable
 from licensing.words import vocab
 
 bp = Blueprint("estimator", __name__)
@@ -38,8 +40,8 @@ MAX_ROWS = 10
 # A new row: the first use, as before (the other choices start at their first option).
 BLANK_ROW = {"use": "distribution"}
 # The longest query string put in a link (to share, or carried into an application),
-# measured as it reads once more encoded inside sign-in's `next`: well inside the
-# request line servers accept (gunicorn's is 4,094 bytes in all).
+# measured as the link holds it (once more encoded inside sign-in's `next`): well
+# inside the request line servers accept (gunicorn's is 4,094 bytes in all).
 LINK_QUERY_MAX = 3500
 
 
@@ -89,19 +91,35 @@ def _quote_data(form: EstimateForm) -> dict[str, Any]:
 _estimate_limit, _estimate_limit_off = configured_limit("quote_rate_limit")
 
 
-def _links(data: MultiDict[str, str]) -> dict[str, Any]:
+def _links(data: MultiDict[str, str], *, nested: bool) -> dict[str, Any]:
     """The estimate as a link to share (None when too long for one) and the query an
-    application starts from: the same, else without the descriptions (which the
-    vendor types again there), else nothing."""
-    carry = urlencode(list(data.items(multi=True)))
-    if _fits(carry):
-        return {"share_url": f"{url_for('estimator.estimate')}?{carry}", "carry": carry}
-    briefer = urlencode([(k, v) for k, v in data.items(multi=True) if not _description(k)])
-    return {"share_url": None, "carry": briefer if _fits(briefer) else "", "left_out": True}
+    application starts from: all of it if it fits, else without the longest
+    descriptions, one at a time, until it does (`left_out` numbers their uses, which
+    the vendor types again there), else nothing. `nested`: the application is
+    reached through sign-in's or sign-up's `next`, where the query is encoded twice
+    (a signed-in vendor's link holds it once: a description at its limit in any
+    script fits there; they were all dropped whenever one did not fit nested)."""
+    pairs = list(data.items(multi=True))
+    share = urlencode(pairs)
+    share_url = f"{url_for('estimator.estimate')}?{share}" if _fits(share) else None
+    longest_first = sorted(
+        (key for key, value in pairs if _description(key) and value),
+        key=lambda key: len(quote(data.get(key, ""), safe="")),
+        reverse=True,
+    )
+    dropped: list[str] = []
+    carry = share
+    while not _fits(carry, nested=nested) and len(dropped) < len(longest_first):
+        dropped.append(longest_first[len(dropped)])
+        carry = urlencode([(k, v) for k, v in pairs if k not in dropped])
+    if not _fits(carry, nested=nested):
+        return {"share_url": share_url, "carry": "", "left_out": True}
+    left_out = sorted(int(key.split("-")[1]) + 1 for key in dropped)
+    return {"share_url": share_url, "carry": carry, "left_out": left_out}
 
 
-def _fits(query: str) -> bool:
-    return len(quote(query, safe="")) <= LINK_QUERY_MAX
+def _fits(query: str, *, nested: bool = False) -> bool:
+    return len(quote(query, safe="") if nested else query) <= LINK_QUERY_MAX
 
 
 def _description(key: str) -> bool:
@@ -111,7 +129,8 @@ def _description(key: str) -> bool:
 @bp.route("/estimate", methods=["GET", "POST"])
 @access.public
 @limiter.limit(_estimate_limit, exempt_when=_estimate_limit_off)
-def estimate() -> str:
+@shows_unstorable_query_on_form
+def estimate() -> tuple[str, int]:
     session = db.session()
     stored = queries.all_cards(session)
     cards = [queries.domain_card(s) for s in stored]
@@ -132,14 +151,17 @@ def estimate() -> str:
     quote: Quote | None = None
     field_errors: dict[str, list[str]] = {}
     refused = False
-    if submitted and not forms.changes_rows(data) and form.validate():
+    # A NUL in a field: the field's own message, as every form gives (the form is a
+    # plain WTForms one, read from a query string as often as from a post).
+    storable = show_unstorable(form) if submitted else True
+    if storable and submitted and not forms.changes_rows(data) and form.validate():
         try:
             quote = services.quote(services.request_from(_quote_data(form)))
         except errors.InvalidInput as invalid:
             # Beside the fields they name; the rest (the term, a use) in the summary.
             field_errors = forms.attach_errors(form, invalid.errors)
             refused = True
-    return render_template(
+    page = render_template(
         "estimator/estimate.html",
         form=form,
         units=units,
@@ -148,8 +170,14 @@ def estimate() -> str:
         refused=refused,
         has_cards=bool(stored),
         use_labels=forms.USE_LABELS,
-        **(_links(data) if quote else {}),
+        **(_links(data, nested=not _signed_in_vendor()) if quote else {}),
     )
+    return page, 200 if storable else 422
+
+
+def _signed_in_vendor() -> bool:
+    principal = access.current_principal()
+    return principal is not None and principal.is_vendor
 
 
 # The form is posted only because a long estimate does not fit in a URL: the page

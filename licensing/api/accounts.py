@@ -72,7 +72,6 @@ def _organization_fields(*, creating: bool) -> dict[str, ma.fields.Field[Any]]:
         shown = {"metadata": {"example": example}} if creating and example else {}
         return _profile_text(name, required=creating and needed, **shown)
 
-    country_error = "Use the two-letter ISO 3166-1 code, such as US."
     return {
         "legal_name": text("legal_name", True, "Northwind Health Software Inc."),
         "organization_type": vocabulary(ORGANIZATION_TYPES, required=creating),
@@ -81,10 +80,11 @@ def _organization_fields(*, creating: bool) -> dict[str, ma.fields.Field[Any]]:
         "city": text("city", True, "Portland"),
         "region": text("region", example="OR"),
         "postal_code": text("postal_code", example="97201"),
+        # Checked by the service alone, which says one thing however it is wrong.
         "country": ma.fields.String(
             required=creating,
-            validate=Length(equal=2, error=country_error if creating else None),
-            metadata={"example": "US"} if creating else {},
+            metadata={"description": "ISO 3166-1 alpha-2 code", "minLength": 2, "maxLength": 2}
+            | ({"example": "US"} if creating else {}),
         ),
         "billing_contact_name": text("billing_contact_name", True),
         "billing_email": ma.fields.Email(

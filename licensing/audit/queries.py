@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import db, limits
 from licensing.audit.models import AuditEvent
 
 
@@ -126,7 +126,7 @@ def why_nothing_matches(session: Session, filters: AuditFilter) -> list[str]:
         for name, (alone_filter, message) in alone.items()
         if given[name] and _count(session, alone_filter) == 0
     ]
-    if filters.entity_id and not filters.entity_id.isdigit():
+    if filters.entity_id and limits.record_id(filters.entity_id) is None:
         reasons.append(
             "Record id is the record's number, or a reference such as APP-000042, "
             "INV-2027-000001 or CPT-2027-000001."

@@ -8,7 +8,7 @@ from datetime import date
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy.orm import Session
 
-from licensing import access, db
+from licensing import access, db, limits
 from licensing.audit import queries
 from licensing.audit.models import AuditEvent
 from licensing.calendar import parse_day
@@ -54,7 +54,8 @@ def filters_from(args: Mapping[str, str]) -> tuple[queries.AuditFilter, list[str
         return (args.get(name) or "").strip()[:200] or None
 
     entity_type, entity_id = text("entity_type"), text("entity_id")
-    if entity_id and not entity_id.isdigit():  # a reference people use: APP-000042
+    # A reference people use (APP-000042) rather than a record id (ASCII digits).
+    if entity_id and limits.record_id(entity_id) is None:
         named = records.find_reference(entity_id)
         if named and entity_type in (None, named[0]):
             entity_type, entity_id = named

@@ -322,6 +322,20 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
     ]
 
 
+def voided(session: Session, currency: str, start: date, end: date) -> tuple[int, Decimal]:
+    """The invoices issued from `start` to `end` and voided since: how many, and their
+    total. They count nowhere, but the invoices export lists them (state `void`), so
+    the page shows them as a line of their own and the two reconcile."""
+    count, total = session.execute(
+        select(func.count(), func.sum(Invoice.total)).where(
+            Invoice.state == VOID,
+            Invoice.currency == currency,
+            Invoice.issue_date.between(start, end),
+        )
+    ).one()
+    return int(count or 0), Decimal(total or ZERO)
+
+
 # --- aging ---------------------------------------------------------------------------
 
 AGING_BUCKETS = (

@@ -8,6 +8,7 @@ with an audit record of who it went to and the PDF's SHA-256.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -27,13 +28,16 @@ TREND_MONTHS = 12
 # Months the service reasons about: far enough either way for any ledger, and
 # clear of the calendar's ends (year 1 and 9999), where month arithmetic fails.
 FIRST_YEAR, LAST_YEAR = 1900, 9998
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
 def parse_month(text: str) -> date:
     """`2027-03` -> 2027-03-01; ValueError for anything else (or out of range)."""
-    year, dash, month = text.strip().partition("-")
-    if not dash or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
+    # ASCII digits only: str.isdigit() is true for "²" (int() refuses it) and for
+    # Arabic-Indic digits (int() reads "٢٠٢٧-٠٣" as March 2027, a month nobody typed).
+    if not _MONTH.fullmatch(text.strip()):
         raise ValueError(f"{text!r} is not a month as YYYY-MM")
+    year, _, month = text.strip().partition("-")
     if not FIRST_YEAR <= int(year) <= LAST_YEAR:
         raise ValueError(f"{text!r} is outside {FIRST_YEAR}-{LAST_YEAR}")
     return date(int(year), int(month), 1)

@@ -207,11 +207,16 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
     revenue = queries.revenue(session, filters)
     aging = queries.aging(session, currency, filters.aging_date)
     licensees = queries.top_licensees(session, filters)
+    voided_count, voided_total = queries.voided(session, currency, filters.start, filters.end)
+    invoiced = sum((row.invoiced for row in cash_flow), queries.ZERO)
     return {
         "cash_flow": cash_flow,
         "cash_flow_chart": _cash_flow_chart(cash_flow, currency),
         "totals": {
-            "invoiced": sum((row.invoiced for row in cash_flow), queries.ZERO),
+            "invoiced": invoiced,
+            "voided": voided_total,
+            "voided_count": voided_count,
+            "issued": invoiced + voided_total,  # what the invoices export lists
             "collected": sum((row.collected for row in cash_flow), queries.ZERO),
             "credited": sum((row.credited for row in cash_flow), queries.ZERO),
             "refunded": sum((row.refunded for row in cash_flow), queries.ZERO),

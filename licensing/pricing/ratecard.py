@@ -304,9 +304,12 @@ def content_digest(card: RateCard) -> str:
 
 
 def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    # Natural order, so that "2027.10" comes after "2027.9".
-    parts = re.findall(r"\d+|\D+", version)
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in parts)
+    # Natural order, so that "2027.10" comes after "2027.9". ASCII digits only: "²"
+    # is a digit to str.isdigit() and a ValueError to int(); other digits are text.
+    parts = re.findall(r"[0-9]+|[^0-9]+", version)
+    return tuple(
+        (0, int(part)) if part.isascii() and part.isdigit() else (1, part) for part in parts
+    )
 
 
 def select_card(cards: Iterable[RateCard], on: date) -> RateCard | None:

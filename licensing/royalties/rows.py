@@ -473,33 +473,50 @@ def _deep_nesting(window: bytes) -> bool:
     return _DEEP in window.translate(_OPENERS_AS_BRACKET, _WHITESPACE)
 
 
-# The parser also reads a lone UTF-16 surrogate escape ("\ud800", which no database
+# The parser also reads a lone UTF-16 surrogate escape ("\\ud800", which no database
 # stores) as "?", silently: a report naming one is refused as every other body is
-# (`limits`). An escape is one whose backslash run is odd ("\\ud800" is text).
+# (`limits`). An escape is one whose backslash run is odd ("\\\\ud800" is text), and
+# a low escape is paired only by a high *escape* just before it: the text "\\ud800"
+# (escaped backslash, then "ud800") before a real "\\udc00" pairs nothing.
 _SURROGATE_ESCAPE = re.compile(rb"(\\+)u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
 _LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
-_HIGH_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 _ESCAPE_BYTES = 6  # \uXXXX
 _EDGE = 2 * _ESCAPE_BYTES  # escapes this near a window's edge are judged in the next
+_HIGH = frozenset(b"89abAB")
 
 
 def _lone_surrogate(window: bytes, start: int, end: int) -> bool:
     """Whether an escape whose backslash is at [start, end) of `window` is a lone
-    surrogate: a high one not followed by a low one, or a low one not after a high."""
+    surrogate: a high one not followed by a low one, or a low one not right after a
+    high one. `window` starts outside any run of backslashes (`_scan_tail`), so the
+    parity of each run says which backslash starts an escape."""
     if b"\\ud" not in window and b"\\uD" not in window:
         return False  # nearly every report: no such escape at all
+    high_ends = -1  # where the last real high escape ended
     for found in _SURROGATE_ESCAPE.finditer(window):
         if len(found.group(1)) % 2 == 0:
             continue  # an escaped backslash, then the text "ud..."
         at = found.end(1) - 1
-        if not start <= at < end:
-            continue
-        if found.group(2) in b"89abAB":
-            if not _LOW_ESCAPE.match(window, at + _ESCAPE_BYTES):
-                return True
-        elif at < _ESCAPE_BYTES or not _HIGH_ESCAPE.match(window, at - _ESCAPE_BYTES):
+        is_high = found.group(2)[0] in _HIGH
+        lone = (
+            not _LOW_ESCAPE.match(window, at + _ESCAPE_BYTES)
+            if is_high
+            else (at < _ESCAPE_BYTES or high_ends != at)
+        )
+        if lone and start <= at < end:
             return True
+        high_ends = found.end() if is_high else -1
     return False
+
+
+def _scan_tail(window: bytes) -> bytes:
+    """The end of `window` carried into the next one: its last _SCAN_OVERLAP bytes,
+    widened to begin outside a run of backslashes (a run cut in two would read an
+    escaped backslash as an escape, or an escape as text)."""
+    cut = max(len(window) - _SCAN_OVERLAP, 0)
+    while cut > 0 and window[cut - 1] == 0x5C:  # a backslash
+        cut -= 1
+    return window[cut:]
 
 
 def _unsafe_json(file: IO[bytes]) -> str | None:
@@ -523,7 +540,7 @@ def _unsafe_json(file: IO[bytes]) -> str | None:
                 "The body contains a lone UTF-16 surrogate escape (such as \\ud800), "
                 "which cannot be stored; remove it and send the report again."
             )
-        tail = window[-_SCAN_OVERLAP:]
+        tail = _scan_tail(window)
         block, first = following, False
     file.seek(0)
     return None

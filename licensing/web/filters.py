@@ -138,7 +138,7 @@ FIELD_LABELS = {
 # A collection's items are numbered from 1, as the forms number them ("Use 1").
 _ITEM_NAMES = {"uses": "Use", "lines": "Use", "rows": "Row"}
 # `reason-0`, `amount-2`: a per-use input of a hand-built form.
-_PER_ITEM = re.compile(r"^([a-z_]+)-(\d+)$")
+_PER_ITEM = re.compile(r"^([a-z_]+)-([0-9]+)$")  # ASCII digits: int() reads others too
 # Wording meant for API clients, and what a page says instead.
 _PAGE_WORDING = (
     ("; name one with rate_card.", "; choose a published rate card for the term."),
@@ -163,10 +163,10 @@ def field_words(path: str) -> str:
     words: list[str] = []
     parts = path.split(".")
     for position, part in enumerate(parts):
-        if part.isdigit():
+        if _is_index(part):
             collection = parts[position - 1] if position else ""
             words.append(f"{_ITEM_NAMES.get(collection, 'Item')} {int(part) + 1}")
-        elif position + 1 < len(parts) and parts[position + 1].isdigit():
+        elif position + 1 < len(parts) and _is_index(parts[position + 1]):
             continue  # named by its item: "Use 1", not "Uses, Use 1"
         elif position and parts[position - 1] == "quantity":
             words[-1] = f"{words[-1]} {humanize(part)}"
@@ -174,6 +174,12 @@ def field_words(path: str) -> str:
             words.append(FIELD_LABELS.get(part, humanize(part)))
     text = _SEPARATOR.join(words)
     return text[:1].upper() + text[1:]
+
+
+def _is_index(part: str) -> bool:
+    """An item's index in a field path: ASCII digits only ("²" is a digit to
+    str.isdigit() and a ValueError to int(); a posted name may hold anything)."""
+    return part.isascii() and part.isdigit()
 
 
 # A term across two cards' periods: what a first-time licensee can do about it

@@ -7,10 +7,13 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services
+from licensing.accounts.countries import unknown_country
+from licensing.accounts.forms import ContactForm, OrganizationForm
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
@@ -380,3 +383,62 @@ def test_only_licensing_or_billing_staff_change_a_standing_whichever_edge_calls(
         )
     assert _organization(vendor).standing == "active"
     assert len(_events("organization.standing_changed")) == before
+
+
+@pytest.mark.parametrize("country", ["ZZ", "USA", "u"])
+def test_a_bad_country_gets_one_message_creating_or_updating_on_the_api_and_pages(
+    app: Flask,
+    vendor: User,
+    licensing_staff: User,
+    signed_in: Callable[..., FlaskClient],
+    country: str,
+) -> None:
+    # Creating said "Use the two-letter ISO 3166-1 code, such as US." for a code
+    # of the wrong length and updating "Length must be 2.": one sentence now.
+    expected = unknown_country(country)
+    organization = _organization(vendor)
+    fields = {
+        name: value or ""
+        for name, value in factories.organization_fields(legal_name="Bluefin LLC").items()
+    }
+    signup = app.test_client().post(
+        "/api/v1/signups",
+        json={
+            "email": "samira@bluefin.example",
+            "password": "quiet-meadow-copper-17",
+            "full_name": "Samira Haddad",
+            "organization": {**{k: v for k, v in fields.items() if v}, "country": country},
+        },
+    )
+    update = app.test_client().patch(
+        f"/api/v1/organizations/{organization.id}",
+        json={"country": country},
+        headers=bearer(vendor),
+    )
+    for response, path in ((signup, "organization.country"), (update, "country")):
+        assert response.status_code == 422
+        assert response.get_json()["errors"][path] == [expected]
+
+    sign_up_page = app.test_client().post(
+        "/sign-up",
+        data={
+            **fields,
+            "country": country,
+            "full_name": "Samira Haddad",
+            "email": "samira@bluefin.example",
+            "password": "quiet-meadow-copper-17",
+            "confirm": "quiet-meadow-copper-17",
+        },
+    )
+    contact = {name: fields[name] for name in ContactForm.FIELDS}
+    profile_page = signed_in(app.test_client(), vendor).post(
+        "/organization/profile", data={**contact, "country": country}
+    )
+    console_page = signed_in(app.test_client(), licensing_staff).post(
+        f"/console/organizations/{organization.id}/profile",
+        data={**{name: fields[name] for name in OrganizationForm.FIELDS}, "country": country},
+    )
+    for page in (sign_up_page, profile_page, console_page):
+        assert page.status_code == 422
+        assert escape(expected) in page.get_data(as_text=True)
+    assert _organization(vendor).country == "US"

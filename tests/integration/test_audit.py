@@ -435,3 +435,20 @@ def test_events_in_a_request_name_the_actor_request_and_address(
     assert (event.actor, event.actor_user_id) == (vendor.email, vendor.id)
     assert (event.request_id, event.client_ip) == ("req-0123456789", "192.0.2.44")
     assert event.occurred_at > datetime.now(UTC) - timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("entity_id", ["\u00b2", "\u0664\u0662"])
+def test_a_record_id_in_digits_other_than_ascii_is_explained_as_not_a_record_number(
+    app: Flask,
+    admin: User,
+    history: list[AuditEvent],
+    signed_in: Callable[..., FlaskClient],
+    entity_id: str,
+) -> None:
+    # "²" and Arabic-Indic "٤٢" are digits to str.isdigit(): the page took them for a
+    # record's number and left out how to name a record.
+    client = signed_in(app.test_client(), admin)
+    response = client.get("/console/audit", query_string={"entity_id": entity_id})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Record id is the record&#39;s number, or a reference" in page

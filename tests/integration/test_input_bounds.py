@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from licensing import db
@@ -38,6 +40,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a
 from tests.integration.permissions.conftest import request_fields
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
+from tests.support.nasty import QUERY_TEXT, SWEEP
 
 WEBHOOK_SECRET = "whsec_test_input_bounds"
 HUGE = str(2**64)
@@ -523,6 +526,40 @@ def test_a_signed_webhook_that_is_not_an_event_is_a_400_and_nothing_is_stored(
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["title"] == "Malformed event"
     assert db.session().scalars(select(StripeEvent)).all() == []
+
+
+# Ids a Stripe answer's metadata may name: digits to str.isdigit() that int() refuses
+# ("²": a 500) or reads (Arabic-Indic "١٢", a mathematical bold "9"), and the rest.
+METADATA_IDS = st.one_of(st.sampled_from(["\u00b2", "\u0661\u0662", "\U0001d7d7"]), QUERY_TEXT)
+
+
+@SWEEP
+@given(
+    kind=st.sampled_from(["payment_intent.succeeded", "payment_intent.payment_failed"]),
+    payment_id=METADATA_IDS,
+    invoice_id=METADATA_IDS,
+)
+def test_a_signed_answer_naming_any_metadata_id_is_never_a_server_error(
+    client: FlaskClient, kind: str, payment_id: str, invoice_id: str
+) -> None:
+    event = {
+        "id": "evt_sweep",
+        "type": kind,
+        "data": {
+            "object": {
+                "id": "pi_sweep_unknown",
+                "object": "payment_intent",
+                "status": "succeeded" if kind.endswith("succeeded") else "requires_payment_method",
+                "amount": 1000,
+                "amount_received": 1000,
+                "currency": "usd",
+                "metadata": {"payment_id": payment_id, "invoice_id": invoice_id},
+            }
+        },
+    }
+    payload = json.dumps(event).encode()
+    response = client.post("/webhooks/stripe", data=payload, headers=_signed(payload))
+    assert response.status_code < 500, (payment_id, response.get_data(as_text=True)[:500])
 
 
 def test_ids_in_the_id_range_still_work(client: FlaskClient, staff: Any) -> None:

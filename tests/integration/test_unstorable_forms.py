@@ -263,6 +263,7 @@ SHOWN_ON_FORM = {
     "profile.change_password",
     "royalties.console_report",
     "royalties.portal_period",
+    "estimator.estimate",
 }
 BUTTON = "a button or a choice, no text typed"
 GENERIC_REFUSAL = {
@@ -280,9 +281,6 @@ GENERIC_REFUSAL = {
     "billing.card_payment": BUTTON,
     "billing_console.accept_payment": "answers with a flash message on the invoice page",
     "billing_documents.linked_card_payment": BUTTON,
-    # Posted only when an estimate is too long for a link; stores nothing, and a NUL
-    # in its link's query string gets this same page (Back keeps what was typed).
-    "estimator.estimate": "the estimator stores nothing; it answers as its link does",
     "mail_console.retry": BUTTON,
     "mail_console.send_now": BUTTON,
     "permissions_console.assign": BUTTON,
@@ -327,3 +325,45 @@ def test_other_declared_forms_show_the_message_too(
     _assert_form_again(client.post(path, data=fields), kept)
     assert db.session().get(User, vendor.id).full_name == name_before
     assert _count(ApiToken) == tokens_before
+
+
+@pytest.mark.usefixtures("example_card")
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("name", "value", "kept"),
+    [
+        ("uses-0-description", f"EHR{NUL} module", "EHR\ufffd module"),
+        ("uses-0-revenue", f"12{NUL}00", "12\ufffd00"),
+    ],
+    ids=["description", "revenue"],
+)
+def test_a_nul_in_the_estimator_is_the_form_again_with_the_message_by_the_field(
+    client: FlaskClient, method: str, name: str, value: str, kept: str
+) -> None:
+    # It gave the generic refusal page, by link (the query) and by post alike.
+    fields = {**_application_form(), "organization_type": "commercial", name: value}
+    if method == "GET":
+        response = client.get("/estimate", query_string=fields)
+    else:
+        response = client.post("/estimate", data=fields)
+    page = _assert_form_again(response, kept)
+    assert "Estimated total" not in page
+    field_at = page.index(f'name="{name}"')
+    assert MESSAGE in page[field_at - 1500 : field_at + 1500]
+
+
+def test_a_nul_in_the_estimators_path_keeps_the_generic_refusal(client: FlaskClient) -> None:
+    response = client.get(f"/estimate{NUL}")
+    assert response.status_code in (404, 422)
+    assert MESSAGE not in _page(response)
+
+
+@pytest.mark.parametrize("index", ["\u00b2", "\u0661"])
+def test_a_nul_under_a_field_name_with_other_digits_is_named_not_a_server_error(
+    client: FlaskClient, index: str
+) -> None:
+    # The refusal names the field by its label, reading "uses.2" as "Use 3": a
+    # superscript two passed str.isdigit() and int() refused it (a 500).
+    response = client.post("/sign-out", data={f"uses.{index}.note": f"x{NUL}"})
+    assert response.status_code == 422
+    assert "Go back (your browser keeps what you typed)" in _page(response)

@@ -36,6 +36,9 @@ AWKWARD_TEXT = st.sampled_from(
         "1_000",
         "١٢",  # Arabic-Indic digits: isdigit() is true, int() reads them
         "²",  # superscript two: isdigit() is true, int() refuses it
+        "٢٠٢٧-٠٣",  # a month in Arabic-Indic digits, which int() reads as 2027-03
+        "\uff12\uff10\uff12\uff17-\uff10\uff13",  # fullwidth digits, the same
+        "\u00b2027-03",
         "null",
         "true",
         "2027-02-30",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from licensing import calendar, db
 from licensing.accounts import passwords, queries
-from licensing.accounts.countries import COUNTRIES
+from licensing.accounts.countries import COUNTRIES, unknown_country
 from licensing.accounts.models import (
     EMAIL_MAX,
     INVITATION,
@@ -129,13 +129,10 @@ def _clean_organization(
             ]
             continue
         if name == "country":
-            text = text.upper()
-            if text not in COUNTRIES:
-                errors[path] = [
-                    f"Unknown country code {text!r}; use the two-letter ISO 3166-1 code, "
-                    "such as US or DE."
-                ]
+            if text.upper() not in COUNTRIES:
+                errors[path] = [unknown_country(text)]  # as typed
                 continue
+            text = text.upper()
         if name == "billing_email":
             try:
                 text = normalize_email(text)

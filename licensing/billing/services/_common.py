@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import db, limits
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
@@ -212,11 +212,13 @@ def _card_record_for(
     ).one_or_none()
     if found is not None:
         return found
-    raw = metadata.get(id_key, "")
-    if not raw.isdigit() or len(raw) > 18:  # not one of our ids (a BIGINT has 19 digits)
+    # Not one of our ids unless ASCII digits in the id columns' range: "²" is a digit
+    # to str.isdigit() (and a ValueError to int()), "١٢" one that int() reads as 12.
+    ours = limits.record_id(metadata.get(id_key))
+    if ours is None:
         return None
     found = session.scalars(
-        select(model).where(model.id == int(raw), model.method == CARD).with_for_update()
+        select(model).where(model.id == ours, model.method == CARD).with_for_update()
     ).one_or_none()
     if found is None or getattr(found, stripe_column) not in (None, stripe_id):
         return None

@@ -4,6 +4,9 @@ the verified webhook and the reconcile command."""
 from __future__ import annotations
 
 import copy
+import csv
+import html
+import io
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -19,6 +22,7 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment, StripeCustomer, StripeEvent
+from licensing.calendar import instant_text, office_date
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail.models import OutboxMessage
@@ -264,3 +268,56 @@ def test_reconcile_applies_what_stripe_says_about_payments_with_no_webhook(
     assert invoice.state == "paid"
     again = runner.invoke(args=["payments", "reconcile", "--now", later])
     assert "0 card payment(s) checked" in again.output
+
+
+def test_a_card_payment_is_dated_on_the_invoice_page_by_the_day_stripe_settled_it(
+    app: Flask,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The invoice page dated a card payment by when it was started, the payments
+    # export by the office day Stripe settled it: two days for one payment when
+    # Stripe's answer came on a later day (here: reconciled three days on).
+    invoice = invoice_for(vendor, ("640.00",))
+    invoice_id = invoice.id
+    payment = _pay(invoice, vendor, localstripe)
+    payment_id, started = payment.id, payment.created_at
+    vendor_page = signed_in(app.test_client(), vendor)
+    console = signed_in(app.test_client(), billing_staff)
+    later = utcnow() + timedelta(days=3)
+    result = app.test_cli_runner().invoke(
+        args=["payments", "reconcile", "--now", later.isoformat()]
+    )
+    assert "1 applied" in result.output, result.output
+    settled = db.session().get(Payment, payment_id)
+    assert settled is not None
+    db.session().refresh(settled)
+    assert settled.settled_at is not None
+    settled_day = office_date(settled.settled_at)
+    assert settled_day != office_date(started)
+
+    exported = list(
+        csv.DictReader(
+            io.StringIO(
+                console.get(
+                    "/console/exports", query_string={"dataset": "payments", "format": "csv"}
+                ).get_data(as_text=True)
+            )
+        )
+    )
+    paid_dates = [row["paid_date"] for row in exported if row["payment_id"] == str(payment_id)]
+    assert paid_dates == [settled_day.isoformat()]
+    for client, path in (
+        (vendor_page, f"/portal/invoices/{invoice_id}"),
+        (console, f"/console/invoices/{invoice_id}"),
+    ):
+        response = client.get(path)
+        page = response.get_data(as_text=True)
+        assert "<h2>Payments</h2>" in page, (response.status_code, page[-3000:])
+        payments = page[page.index("<h2>Payments</h2>") :]
+        row = payments[: payments.index("</tr>", payments.index("<tbody>"))]
+        assert f"<td>{settled_day.isoformat()}<br>" in row, row
+        assert f"started {instant_text(started)}" in html.unescape(row)

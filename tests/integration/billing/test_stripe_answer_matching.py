@@ -20,6 +20,9 @@ from licensing.billing.payment_gateway import IntentStatus
 from licensing.billing.states import CARD, PENDING
 
 NOW = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
+ARABIC_INDIC = str.maketrans(
+    "0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
+)
 
 
 def _pending_card_payment(invoice: Invoice, intent_id: str | None = None) -> Payment:
@@ -78,8 +81,22 @@ def test_an_answer_before_the_intent_id_is_stored_finds_the_payment_by_its_metad
         lambda payment, invoice: {"payment_id": str(payment.id)},
         lambda payment, invoice: {"payment_id": "9" * 30, "invoice_id": str(invoice.id)},
         lambda payment, invoice: {"payment_id": "x1", "invoice_id": str(invoice.id)},
+        # Digits to str.isdigit(): int() refuses "²" (a 500) and reads Arabic-Indic
+        # digits as the payment's id, which no metadata of ours ever holds.
+        lambda payment, invoice: {"payment_id": "\u00b2", "invoice_id": str(invoice.id)},
+        lambda payment, invoice: {
+            "payment_id": str(payment.id).translate(ARABIC_INDIC),
+            "invoice_id": str(invoice.id),
+        },
     ],
-    ids=["another invoice", "no invoice", "too long to be an id", "not a number"],
+    ids=[
+        "another invoice",
+        "no invoice",
+        "too long to be an id",
+        "not a number",
+        "a superscript digit",
+        "the id in Arabic-Indic digits",
+    ],
 )
 def test_an_answer_whose_metadata_does_not_name_the_payment_and_its_invoice_is_ignored(
     vendor: User,

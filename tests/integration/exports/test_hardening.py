@@ -1,7 +1,8 @@
-"""Finance exports (API and console page) and the Finance dashboard under random
-query strings: unknown datasets and formats, dates out of range, ids of nothing,
-huge and non-numeric numbers, NULs, paging and sort keys. Never a 5xx; the API
-refuses with a problem document; an export or dashboard refusal writes nothing."""
+"""Finance exports (API and console page), the Finance dashboard and the audit
+log (page, CSV and API) under random query strings: unknown datasets and formats,
+dates out of range, ids of nothing, huge and non-numeric numbers, NULs, paging and
+sort keys. Never a 5xx; the API refuses with a problem document; an export or
+dashboard refusal writes nothing."""
 
 from __future__ import annotations
 
@@ -153,6 +154,71 @@ def test_an_organization_filter_of_digits_other_than_ascii_is_a_422_on_the_api(
     assert response.status_code == 422
     assert is_problem(response)
     assert "query.organization" in body["errors"]
+
+
+# A month in digits other than ASCII: str.isdigit() took them for digits and int()
+# read the Arabic-Indic and fullwidth ones as March 2027, a month nobody typed.
+NOT_ASCII_MONTHS = [
+    "\u0662\u0660\u0662\u0667-\u0660\u0663",
+    "\uff12\uff10\uff12\uff17-\uff10\uff13",
+    "\u00b2027-03",
+]
+
+
+@pytest.mark.parametrize("month", NOT_ASCII_MONTHS)
+def test_a_month_in_digits_other_than_ascii_is_a_field_message_on_the_finance_page(
+    billing_page: Any, month: str
+) -> None:
+    response = billing_page.get("/console/finance/", query_string={"from": month})
+    assert response.status_code == 400  # as for any month the page cannot read
+    assert "Give a month as YYYY-MM" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("month", NOT_ASCII_MONTHS)
+def test_a_month_in_digits_other_than_ascii_is_refused_for_the_monthly_report(
+    billing_page: Any, month: str
+) -> None:
+    response = billing_page.get("/console/finance/report.pdf", query_string={"month": month})
+    assert response.status_code == 400
+    assert "Give the month as YYYY-MM" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def admin_page(app: Flask, admin: Any, signed_in: Any) -> Any:
+    return signed_in(app.test_client(), admin)
+
+
+@pytest.fixture
+def admin_bearer(admin: Any) -> dict[str, str]:
+    return factories.bearer(admin)
+
+
+AUDIT_FILTERS = ["entity_type", "entity_id", "actor", "action", "since", "until"]
+
+
+@SWEEP
+@given(query_args=query(AUDIT_FILTERS))
+def test_the_audit_log_page_and_its_csv_answer_any_filter_without_a_server_error(
+    ledger: Ledger, admin_page: Any, query_args: Any
+) -> None:
+    for path in ("/console/audit", "/console/audit.csv"):
+        response = admin_page.get(path, query_string=query_args)
+        body = _read(response)
+        assert response.status_code < 500, (path, query_args, body[:800])
+        assert response.status_code in (200, 422), (path, query_args)
+
+
+@SWEEP
+@given(query_args=query(AUDIT_FILTERS))
+def test_the_audit_log_api_answers_any_filter_without_a_server_error(
+    app: Flask, ledger: Ledger, admin_bearer: dict[str, str], query_args: Any
+) -> None:
+    response = app.test_client().get(
+        "/api/v1/audit-events", query_string=query_args, headers=admin_bearer
+    )
+    assert response.status_code < 500, (query_args, response.get_data(as_text=True)[:800])
+    if response.status_code >= 400:
+        assert is_problem(response), (query_args, response.mimetype)
 
 
 @pytest.fixture

@@ -127,3 +127,41 @@ def test_an_export_is_refused_when_accept_excludes_the_format_it_asks_for(
     assert csv.status_code == 200
     assert csv.mimetype == "text/csv"
     assert "answers application/vnd.openxmlformats" in _problem(xlsx, 406)["detail"]
+
+
+def test_who_is_asked_before_what_an_anonymous_caller_with_a_bad_accept_gets_a_401(
+    client: FlaskClient, vendor: Any
+) -> None:
+    # Decided in round 5 (docs/security.md, "Who before what"): a route that needs
+    # a caller answers an anonymous one 401 whatever else is wrong with the
+    # request, and checks Accept, the body's type and size only for a caller it
+    # admits; a public route has no "who" and answers 406 at once.
+    xml = {"Accept": "text/xml"}
+    anonymous = client.get("/api/v1/invoices", headers=xml)
+    assert _problem(anonymous, 401)["title"] == "Authentication required"
+    unread = client.post(
+        "/api/v1/invoices", data="<invoice/>", content_type="text/xml", headers=xml
+    )
+    _problem(unread, 401)  # not 406 nor 415: the body of an anonymous caller is not read
+    signed = client.get("/api/v1/invoices", headers={**xml, **factories.bearer(vendor)})
+    assert _problem(signed, 406)["title"] == "Not acceptable"
+    public = client.post("/api/v1/quotes", json={}, headers=xml)
+    _problem(public, 406)
+
+
+def test_options_on_a_page_is_answered_as_its_get_sign_in_first(
+    client: FlaskClient, billing_staff: Any, signed_in: Any
+) -> None:
+    # The API answers OPTIONS for anyone (its methods are in the public OpenAPI
+    # document); a page that needs sign-in tells an anonymous caller nothing more
+    # than its GET does, and a public page answers with its methods.
+    console = client.options("/console/invoices")
+    assert console.status_code == 302
+    assert console.headers["Location"].startswith("/sign-in?next=/console/invoices")
+    assert "Allow" not in console.headers
+    public = client.options("/estimate")
+    assert public.status_code == 200
+    assert set(public.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    admitted = signed_in(client, billing_staff).options("/console/invoices")
+    assert admitted.status_code == 200
+    assert "GET" in admitted.headers["Allow"]

@@ -254,6 +254,34 @@ def test_the_finance_page_links_the_exports_behind_its_figures_for_the_same_days
     assert "/console/exports" not in queues.get_data(as_text=True)
 
 
+def test_the_invoices_export_totals_the_pages_invoiced_and_voided_to_the_cent(
+    client: FlaskClient,
+    signed_in: SignIn,
+    billing_staff: Any,
+    history: History,  # noqa: F811
+) -> None:
+    # The page left void invoices out of "Invoiced" and the export it links listed
+    # them: the two reconciled only by a footnote. The page shows them as a line
+    # of their own, and invoiced + voided is the export's total.
+    console = signed_in(client, billing_staff)
+    page = console.get(RANGE)
+    shown = text_of(page)
+    links = dict(
+        re.findall(r'<a href="(/console/exports\?[^"]+)">([^<]+)</a>', page.get_data(as_text=True))
+    )
+    by_name = {name: html.unescape(url) for url, name in links.items()}
+    rows = list(csv.DictReader(io.StringIO(console.get(by_name["invoices issued"]).text)))
+    exported = sum(Decimal(r["total"]) for r in rows)
+    void = sum(Decimal(r["total"]) for r in rows if r["state"] == "void")
+    invoiced = Decimal(re.search(r"invoiced ([0-9,.]+) USD", shown)[1].replace(",", ""))  # type: ignore[index]
+    voided = re.search(r"Voided: 1 invoice issued in these days, ([0-9,.]+) USD", shown)
+    assert voided is not None, shown
+    assert Decimal(voided[1].replace(",", "")) == void == Decimal("300.00")
+    assert invoiced + void == exported
+    assert f"add up to {exported:,.2f} USD" in shown
+    assert "count nowhere" not in shown
+
+
 def test_the_refunds_the_finance_page_counts_are_an_export_of_their_own(
     client: FlaskClient,
     signed_in: SignIn,

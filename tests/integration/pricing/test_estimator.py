@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, unquote_plus, urlencode
 
 from flask.testing import FlaskClient
 
@@ -156,7 +156,7 @@ def test_ten_uses_with_long_descriptions_are_posted_and_priced(
     assert "Estimated total: 338,000.00 USD" in page  # 10 x 33800.00
     assert "10. Éditeur québécois" in page
     assert "This estimate is too long to fit in a link" in page
-    assert "The descriptions are too long to carry into the application" in page
+    assert re.search(r"The descriptions of uses [0-9, ]+ and 10 are too long to carry", page)
     links = re.findall(r'href="([^"]+)"', page)
     assert all(len(link) < 4000 for link in links)
 
@@ -172,3 +172,64 @@ def test_an_ordinary_estimate_gives_a_link_that_shows_it_again(
     assert "Estimated total: 338,000.00 USD" in again
     assert "10. Scrubber" in again
     assert "too long" not in again
+
+
+# --- a description at its length limit, carried into an application (round 5) -------
+
+# 200 characters (PRODUCT_NAME_MAX), each four bytes of UTF-8 (a receipt and a
+# hospital): twelve characters in a link, twenty once encoded again inside
+# sign-in's `next`, where it cannot fit.
+AT_THE_LIMIT = "\U0001f9fe\U0001f3e5" * 100
+
+
+def _one_use(description: str) -> dict[str, str]:
+    fields = _ten_uses("x")
+    kept = {key: value for key, value in fields.items() if not key.startswith("uses-")}
+    kept |= {key: value for key, value in fields.items() if key.startswith("uses-0-")}
+    return kept | {"uses-0-description": description}
+
+
+def _carried(page: str, text: str) -> list[str]:
+    """The description as each application link carries it, decoded."""
+    links = [html.unescape(href) for href in re.findall(r'href="([^"]+)"', page)]
+    applying = [link for link in links if "applications" in unquote(link)]
+    assert applying, links
+    return [link for link in applying if text in unquote_plus(unquote_plus(link))]
+
+
+def test_a_description_at_the_limit_is_carried_into_a_vendors_application(
+    app: Any, vendor: Any, signed_in: Any, example_card: str
+) -> None:
+    assert len(AT_THE_LIMIT) == 200
+    client = signed_in(app.test_client(), vendor)
+    page = client.post("/estimate", data=_one_use(AT_THE_LIMIT)).get_data(as_text=True)
+    assert "Estimated total" in page
+    carried = _carried(page, AT_THE_LIMIT)
+    assert carried, "the application link left the description out"
+    assert "too long to carry" not in page
+    application = client.get(carried[0]).get_data(as_text=True)
+    assert f'value="{AT_THE_LIMIT}"' in application
+    for href in re.findall(r'href="([^"]+)"', page):
+        assert len(f"GET {html.unescape(href)} HTTP/1.1") <= 4094
+
+
+def test_a_description_too_long_for_sign_ins_link_is_named_and_the_others_kept(
+    client: FlaskClient, example_card: str
+) -> None:
+    # Signed out, the application is reached through sign-in's `next` (encoded
+    # twice): only the description that does not fit is left out, and the page
+    # says which one; a short one is carried.
+    fields = _one_use(AT_THE_LIMIT) | {
+        "uses-1-use": "distribution",
+        "uses-1-product_type": "saas",
+        "uses-1-user_type": "provider",
+        "uses-1-quantity-end_users": "10",
+        "uses-1-description": "Claims scrubber",
+    }
+    page = client.post("/estimate", data=fields).get_data(as_text=True)
+    assert "Estimated total" in page
+    assert _carried(page, "Claims scrubber")
+    assert not _carried(page, AT_THE_LIMIT)
+    assert "The description of use 1 is too long to carry into the application" in page
+    for href in re.findall(r'href="([^"]+)"', page):
+        assert len(f"GET {html.unescape(href)} HTTP/1.1") <= 4094

@@ -476,3 +476,52 @@ def _surrogate_refused(
     assert is_problem(response)
     assert "surrogate" in response.get_json()["errors"]["_body"][0]
     assert _stored() == before
+
+
+@pytest.mark.parametrize(
+    "customer_name",
+    [
+        r'"\\\udc00"',  # an escaped backslash, then a real lone low escape
+        r'"\\ud800\udc00"',  # the text "\ud800", then a real lone low escape
+        r'"Clinic \\\ud800"',  # an escaped backslash, then a real lone high escape
+    ],
+)
+def test_a_lone_surrogate_after_an_escaped_backslash_is_a_422_naming_it(
+    app: Flask, vendor_bearer: dict[str, str], agreements: Any, customer_name: str
+) -> None:
+    own, _theirs, _report = agreements
+    body = json.dumps({"attest": True, "rows": [row(1, "A", quantity=40)]})
+    body = body.replace('"Clinic A"', customer_name, 1)
+    assert customer_name in body
+    before = _stored()
+    with time_machine.travel(AFTER[1], tick=False):
+        response = app.test_client().post(
+            f"/api/v1/agreements/{own.id}/royalty-reports/2027-01-01",
+            data=body,
+            headers={**vendor_bearer, "Content-Type": "application/json"},
+        )
+    assert response.status_code == 422
+    assert is_problem(response)
+    assert "surrogate" in response.get_json()["errors"]["_body"][0]
+    assert _stored() == before
+
+
+@pytest.mark.parametrize("encoded", [b"\xed\xa0\x80", b"\xed\xb0\x80", b"\xed\xa0\xbd\xed\xb8\x80"])
+def test_a_csv_report_holding_an_encoded_surrogate_is_a_422_and_stores_nothing(
+    app: Flask, vendor_bearer: dict[str, str], agreements: Any, encoded: bytes
+) -> None:
+    # UTF-8 has no surrogates: their three-byte forms (lone, or a pair encoded
+    # one half at a time) are not UTF-8 text, and the upload is refused whole.
+    own, _theirs, _report = agreements
+    body = ",".join(COLUMNS).encode() + b"\n1,A,Clinic " + encoded + b",US,end_users,40,\n"
+    before = _stored()
+    with time_machine.travel(AFTER[1], tick=False):
+        response = app.test_client().post(
+            f"/api/v1/agreements/{own.id}/royalty-reports/2027-01-01?attest=true",
+            data=body,
+            headers={**vendor_bearer, "Content-Type": "text/csv"},
+        )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert is_problem(response)
+    assert "UTF-8" in json.dumps(response.get_json()["errors"])
+    assert _stored() == before

@@ -631,6 +631,16 @@ def test_among_overlapping_cards_the_latest_start_then_the_highest_version_wins(
     assert select_card([tenth, ninth], date(2027, 3, 1)) is tenth
 
 
+def test_a_version_with_digits_other_than_ascii_is_ordered_as_text_not_a_failure() -> None:
+    # "2027²": "²" is a digit to str.isdigit() and a ValueError to int(), and
+    # choosing a card (every quote) failed once such a card was published.
+    odd = _card("2027\u00b2", date(2027, 1, 1), date(2027, 12, 31))
+    arabic = _card("2027.\u0661", date(2027, 1, 1), date(2027, 12, 31))
+    plain = _card("2027.1", date(2027, 1, 1), date(2027, 12, 31))
+    assert select_card([odd, arabic, plain], date(2027, 3, 1)) in (odd, arabic, plain)
+    assert select_card([odd], date(2027, 3, 1)) is odd
+
+
 def test_a_rate_cards_numbers_are_bounded_naming_the_limit(example_document: Document) -> None:
     rule = next(r for r in example_document["rules"] if r["id"] == "distribution-software")
     index = example_document["rules"].index(rule)

@@ -4,9 +4,12 @@ other body with one is (`limits`): the C parser that reads reports turned it int
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from licensing.royalties import rows
 from licensing.royalties.rows import Upload, json_submission
@@ -76,3 +79,59 @@ def test_a_pair_split_by_the_scans_chunks_is_read_and_a_lone_one_refused(
     assert _problems(_body(customer_name=prefix + "\U0001f600")) == {}
     assert "_body" in _problems(_body(customer_name=prefix + "\ud83d"))
     assert "_body" in _problems(_body(customer_name=prefix + "\ude00"))
+
+
+def _raw_body(name_literal: str) -> bytes:
+    """A report whose customer name is `name_literal`, the JSON text as given."""
+    head = '{"attest": true, "rows": [{"line": 1, "customer_id": "A", "customer_name": '
+    return (
+        head + name_literal + ', "country": "US", "unit": "end_users", "quantity": 4}]}'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        r'"\\\udc00"',  # an escaped backslash, then a real lone low escape
+        r'"\\ud800\udc00"',  # the text "\ud800" is no high escape to pair with
+        r'"\\\\ud800\udc00"',
+        r'"x\\\\\\\udc00"',
+        r'"\ud800\\\udc00"',
+    ],
+)
+def test_a_lone_surrogate_after_escaped_backslashes_is_refused_as_a_surrogate(
+    literal: str,
+) -> None:
+    problems = _problems(_raw_body(literal))
+    assert list(problems) == ["_body"]
+    assert "lone UTF-16 surrogate" in problems["_body"][0]
+
+
+_PIECES = ["\\\\", "\\ud800", "\\udc00", "\\uDBFF", "\\uDFFF", "ud800", "x", "\\\\u", "dc00"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8),
+    padding=st.integers(min_value=0, max_value=40),
+)
+def test_the_scan_refuses_exactly_the_strings_that_decode_to_a_lone_surrogate(
+    pieces: list[str], padding: int
+) -> None:
+    # Small chunks and overlap (enough for a pair judged in the next window), so
+    # escapes and runs of backslashes fall on the
+    # edges; judged against what Python's own JSON decoder makes of the string.
+    literal = '"' + "".join(pieces) + '"'
+    try:
+        decoded = json.loads(literal)
+    except json.JSONDecodeError:
+        return  # not a JSON string (a lone "\\u" piece): not the scan's question
+    has_lone = any(0xD800 <= ord(c) <= 0xDFFF for c in decoded)
+    body = ('{"reason": "' + "y" * padding + '", "x": ' + literal + "}").encode()
+    original = rows._SCAN_CHUNK, rows._SCAN_OVERLAP
+    rows._SCAN_CHUNK, rows._SCAN_OVERLAP = 32, 24
+    try:
+        refused = rows._unsafe_json(io.BytesIO(body)) is not None
+    finally:
+        rows._SCAN_CHUNK, rows._SCAN_OVERLAP = original
+    assert refused == has_lone, literal
