@@ -1217,9 +1217,13 @@ class _Layout:
         height = self._wrap(item, self.y - self.bottom - space)[1]
         after = item.getSpaceAfter()
         least = self._least_height(following)
-        needed = space + height + max(following.getSpaceBefore() - after, 0) + after + least
+        together = height + max(following.getSpaceBefore() - after, 0) + after + least
+        if together > self.page_height + _FUZZ:
+            # Not together on an empty page either: moved, the heading would stand
+            # alone on a page of its own, so it stays where reportlab put it.
+            return False
         fits_alone = self.y - (height + space) >= self.bottom - _FUZZ
-        return fits_alone and self.y - needed < self.bottom - _FUZZ
+        return fits_alone and self.y - (space + together) < self.bottom - _FUZZ
 
     def _least_height(self, flowable: Any) -> float:
         """The least of `flowable` that can stand at the foot of a page."""
