@@ -1324,6 +1324,13 @@ class _Layout:
             pending.extend(reversed(parts[1:]))
             return
         if id(flowable) in postponed:
+            if isinstance(flowable, Table) and not flowable.splitInRow:
+                # A row taller than an empty page (a line's working at its length
+                # limit): split within the row rather than fail the document. Only
+                # here: a row that fits a page is still moved whole, as reportlab does.
+                flowable.splitInRow = 1
+                pending.append(flowable)
+                return
             raise LayoutError(f"{flowable!r} is too large for a page")
         postponed[id(flowable)] = flowable
         pending.append(flowable)
