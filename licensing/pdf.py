@@ -1217,9 +1217,13 @@ class _Layout:
         height = self._wrap(item, self.y - self.bottom - space)[1]
         after = item.getSpaceAfter()
         least = self._least_height(following)
-        needed = space + height + max(following.getSpaceBefore() - after, 0) + after + least
+        together = height + max(following.getSpaceBefore() - after, 0) + after + least
+        if together > self.page_height + _FUZZ:
+            # Not together on an empty page either: moved, the heading would stand
+            # alone on a page of its own, so it stays where reportlab put it.
+            return False
         fits_alone = self.y - (height + space) >= self.bottom - _FUZZ
-        return fits_alone and self.y - needed < self.bottom - _FUZZ
+        return fits_alone and self.y - (space + together) < self.bottom - _FUZZ
 
     def _least_height(self, flowable: Any) -> float:
         """The least of `flowable` that can stand at the foot of a page."""
@@ -1320,6 +1324,13 @@ class _Layout:
             pending.extend(reversed(parts[1:]))
             return
         if id(flowable) in postponed:
+            if isinstance(flowable, Table) and not flowable.splitInRow:
+                # A row taller than an empty page (a line's working at its length
+                # limit): split within the row rather than fail the document. Only
+                # here: a row that fits a page is still moved whole, as reportlab does.
+                flowable.splitInRow = 1
+                pending.append(flowable)
+                return
             raise LayoutError(f"{flowable!r} is too large for a page")
         postponed[id(flowable)] = flowable
         pending.append(flowable)

@@ -380,3 +380,31 @@ def test_a_heading_with_room_for_what_follows_stays_where_reportlab_puts_it(
     ours = _laid_out_by_us(build, monkeypatch)
     assert _page_of(ours, "The heading") == _page_of(ours, "First row") == [1]
     assert ours == _with_reportlab(build, monkeypatch)
+
+
+def test_a_heading_before_a_block_taller_than_a_page_is_not_given_a_page_of_its_own(
+    monkeypatch: Any,
+) -> None:
+    # A use whose royalty working is longer than a page: its block is kept together
+    # in vain, so moving the heading would leave it alone on a page of its own.
+    document = _agreement(uses=(_use(1, steps=40),))
+    ours = _laid_out_by_us(lambda: render_agreement_pdf(document), monkeypatch)
+    heading = "Royalty terms, and how each fee was reached"
+    for number, page in enumerate(_pages(ours), start=1):
+        if heading in page:
+            assert "Schedule A" in page, f"the heading stands alone on page {number}"
+    assert ours == _with_reportlab(lambda: render_agreement_pdf(document), monkeypatch)
+
+
+def test_an_invoice_line_whose_working_is_taller_than_a_page_is_split_within_its_row(
+    monkeypatch: Any,
+) -> None:
+    # The API takes a line's description up to 500 characters and its working up
+    # to 4000: one word of them wraps into a cell taller than a page, which
+    # reportlab's frames refused (LayoutError, a 500 for the invoice's PDF).
+    line = billing.DocumentLine("Distribution " * 38, "x" * 4000, "1.00")
+    document = replace(_invoice(), lines=(line,))
+    data = _laid_out_by_us(lambda: billing.render_invoice_pdf(document), monkeypatch)
+    pages = _pages(data)
+    assert len(pages) >= 2
+    assert sum(page.count("x") for page in pages) == 4000
