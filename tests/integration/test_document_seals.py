@@ -30,6 +30,7 @@ from tests.integration.permissions.conftest import (
     token_in,
 )
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.agreements import agreement_of
 from tests.support.factories import billing_clerk
 from tests.support.settings import invoice_terms, issuing, permission_sla_days
 
@@ -54,11 +55,7 @@ def _agreement(vendor: Any) -> Agreement:
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), draft(AUTO_USE), now=NOW)
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
-    return (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
+    return agreement_of(application)
 
 
 def _letter() -> PermissionLetter:

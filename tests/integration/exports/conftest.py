@@ -20,7 +20,6 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.actors import Actor
-from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
 from licensing.billing import services as billing
 from licensing.billing.models import CreditNote, Invoice, Payment
@@ -28,6 +27,7 @@ from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
+from tests.support.agreements import accept, agreement_of
 from tests.support.factories import billing_clerk
 from tests.support.settings import invoice_terms, issuing
 
@@ -73,21 +73,8 @@ def _real_agreement_invoice(vendor: User) -> Invoice:
         Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
     )
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
-    agreement = agreement_queries.agreement_for_application(db.session(), application.id)
-    assert agreement is not None
-    agreements.accept(
-        agreement.id,
-        Actor.of(principal),
-        agreements.AcceptanceInput(
-            signer_name="Robin Castellanos",
-            signer_title="Chief Executive",
-            authority_confirmed=True,
-            pdf_sha256=agreement.pdf_sha256,
-            ip_address="198.51.100.7",
-            user_agent="pytest",
-        ),
-        now=NOW,
-    )
+    agreement = agreement_of(application)
+    accept(agreement, vendor, now=NOW)
     invoice = send_activation_lookup(agreement.id)
     return invoice
 

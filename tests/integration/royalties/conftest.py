@@ -9,12 +9,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
-from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReport
@@ -22,7 +19,7 @@ from licensing.royalties.rows import form_submission
 from licensing.royalties.services import Filing
 from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
-from tests.support.settings import issuing
+from tests.support.agreements import make_active_agreement
 
 SOFTWARE = {
     "product_name": "Scrubber Pro",
@@ -95,37 +92,7 @@ def active_agreement(
     card says so) and accepted: active, with its up-front invoice issued."""
 
     def make(vendor: Any, *uses: dict[str, Any]) -> Agreement:
-        principal = accounts.principal_for(vendor)
-        draft = agreements.ApplicationDraft.from_fields(
-            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": uses}
-        )
-        application = agreements.create_draft(Actor.of(principal), draft, now=NOW)
-        application = agreements.submit(
-            application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW
-        )
-        if application.state != "approved":
-            staff = Actor.of(accounts.principal_for(licensing_staff))
-            agreements.start_review(application.id, staff, now=NOW)
-            agreements.approve(application.id, staff, policy=issuing(), now=NOW)
-        agreement = (
-            db.session()
-            .scalars(select(Agreement).where(Agreement.application_id == application.id))
-            .one()
-        )
-        agreements.accept(
-            agreement.id,
-            Actor.of(principal),
-            agreements.AcceptanceInput(
-                signer_name="Robin Castellanos",
-                signer_title="Chief Executive",
-                authority_confirmed=True,
-                pdf_sha256=agreement.pdf_sha256,
-                ip_address="198.51.100.7",
-                user_agent="pytest",
-            ),
-            now=NOW,
-        )
-        return agreement
+        return make_active_agreement(vendor, licensing_staff, *uses, now=NOW)
 
     return make
 
