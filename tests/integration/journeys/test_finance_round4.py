@@ -26,6 +26,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    lowered_by_amendment,
     row,
 )
 from tests.integration.royalties.test_pages import text_of
@@ -106,15 +107,7 @@ def test_staff_read_an_amendments_due_as_a_change_with_its_credit_notes(
     # The portal said so since round 2; the console's queue still showed the
     # amendment's -60.00 as the period's royalty, and "—" for its credit note.
     agreement = active_agreement(vendor, SOFTWARE)
-    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
-    lowered = file_report(
-        vendor,
-        agreement,
-        1,
-        [row(1, "A", quantity=2900)],
-        amends=first.report.id,
-        reason="Clinic A had 2900 users",
-    )
+    lowered = lowered_by_amendment(file_report, vendor, agreement)
     assert lowered.credit_notes
     with time_machine.travel(AFTER[2], tick=False):
         console = signed_in(client, licensing_staff)

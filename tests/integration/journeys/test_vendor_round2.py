@@ -38,6 +38,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    lowered_by_amendment,
     row,
 )
 from tests.support import factories
@@ -437,15 +438,7 @@ def test_the_periods_list_shows_an_amendments_due_as_a_change_with_its_credit_no
     file_report: Any,  # noqa: F811
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
-    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
-    lowered = file_report(
-        vendor,
-        agreement,
-        1,
-        [row(1, "A", quantity=2900)],
-        amends=first.report.id,
-        reason="Clinic A had 2900 users",
-    )
+    lowered = lowered_by_amendment(file_report, vendor, agreement)
     assert lowered.credit_notes
     with time_machine.travel(AFTER[2], tick=False):
         signed_in(client, vendor)

@@ -17,21 +17,12 @@ from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.rows import form_submission
 from licensing.royalties.services import Filing
-from tests.integration.agreements.conftest import NOW
+from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.agreements import make_active_agreement
 
-SOFTWARE = {
-    "product_name": "Scrubber Pro",
-    "description": "Claims scrubbing for clinics",
-    "use": "distribution",
-    "product_type": "saas",
-    "user_type": "provider",
-    "delivery": "hosted",
-    "territories": "United States",
-    "languages": ["en"],
-    "quantity": {"end_users": 2500},
-}
+# The applications tests' SaaS product: 2500 end users, approved at submission.
+SOFTWARE = AUTO_USE
 # 10 end users estimated: 185.00, below the 1000.00 minimum, so 815.00 is due up front.
 SMALL_SOFTWARE = {**SOFTWARE, "product_name": "Scrubber Lite", "quantity": {"end_users": 10}}
 PAYER = {
@@ -130,3 +121,20 @@ def flagged_report(
     filing = file_report(vendor, agreement, 2, [row(1, "A", quantity=40)])
     assert filing.report is not None
     return filing.report
+
+
+def lowered_by_amendment(
+    file_report: Callable[..., Filing], vendor: Any, agreement: Agreement
+) -> Filing:
+    """The first quarter filed at 3000 end users, then amended down to 2900: the
+    amendment's royalty due is a change, refunded by credit note."""
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    assert first.report is not None
+    return file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=2900)],
+        amends=first.report.id,
+        reason="Clinic A had 2900 users",
+    )
