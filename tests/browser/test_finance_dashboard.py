@@ -16,7 +16,6 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
-from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import NOW, STAFF_USE, draft
@@ -25,7 +24,7 @@ from tests.integration.finance.conftest import at, issue
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.agreements import accept
-from tests.support.factories import billing_clerk
+from tests.support.billing import paid_offline
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -55,13 +54,12 @@ def _billing_history(live_server: LiveServer) -> tuple[str, Decimal]:
         first = factories.make_organization(session)
         second = factories.make_organization(session)
         invoice = issue(first.id, "1800.00", date(2027, 1, 12))
-        billing.record_offline_payment(
+        paid_offline(
             invoice.id,
             "800.00",
             "WIRE-20270201",
             received_on=date(2027, 2, 1),
             now=at(date(2027, 2, 2)),
-            actor=billing_clerk(),
         )
         issue(second.id, "640.25", date(2027, 2, 20))
         staff = factories.make_staff(session, roles=("billing",))

@@ -28,6 +28,7 @@ from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of
+from tests.support.billing import credited, paid_offline
 from tests.support.factories import billing_clerk
 from tests.support.settings import invoice_terms, issuing
 
@@ -106,31 +107,22 @@ def ledger(app: Flask, vendor: User, example_card: str) -> Ledger:  # noqa: F811
         return invoice
 
     partly_paid = issue(org_a, ("1200.00", "350.50"), date(2027, 1, 15))
-    billing.record_offline_payment(
+    paid_offline(
         partly_paid.id,
-        method="wire",
-        amount=Decimal("500.00"),
-        reference="WIRE-0001",
+        "500.00",
+        "WIRE-0001",
         received_on=date(2027, 2, 1),
         now=at(date(2027, 2, 2)),
-        actor=billing_clerk(),
     )
     credited_paid = issue(org_b, ("999.99",), date(2027, 3, 10))
-    billing.issue_credit_note(
+    credited(credited_paid.id, "100.00", "Fewer seats", now=at(date(2027, 4, 5)))
+    paid_offline(
         credited_paid.id,
-        amount=Decimal("100.00"),
-        reason="Fewer seats",
-        now=at(date(2027, 4, 5)),
-        actor=billing_clerk(),
-    )
-    billing.record_offline_payment(
-        credited_paid.id,
+        "899.99",
+        "CHK-77",
         method="check",
-        amount=Decimal("899.99"),
-        reference="CHK-77",
         received_on=date(2027, 4, 20),
         now=at(date(2027, 4, 21)),
-        actor=billing_clerk(),
     )
     voided = issue(org_b, ("75.00",), date(2027, 2, 20))
     billing.void_invoice(

@@ -14,11 +14,10 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.agreements.models import Agreement, Application
-from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.support.agreements import accept, agreement_of
-from tests.support.factories import billing_clerk
+from tests.support.billing import credited
 
 # 10 end users on distribution-software: 185.00 of usage, lifted to the 1000.00 minimum.
 SMALL_USE = {**AUTO_USE, "product_name": "Clinic Pad", "quantity": {"end_users": 10}}
@@ -81,9 +80,7 @@ def test_the_agreement_its_invoice_and_credit_note_carry_the_same_copyright_year
     assert invoice is not None
     assert invoice.issue_date is not None
     assert invoice.issue_date.year == 2026
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("15.00"), reason="Goodwill", actor=billing_clerk()
-    )
+    credit = credited(invoice.id, "15.00", "Goodwill")
     notice = "CPT © 2026 American Medical Association. All rights reserved."
     assert notice in _flat(_text(agreement.pdf))
     browser = signed_in(client, vendor)
