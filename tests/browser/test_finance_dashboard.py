@@ -16,7 +16,6 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
-from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import NOW, STAFF_USE, draft
@@ -24,7 +23,8 @@ from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
 from tests.integration.finance.conftest import at, issue
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
-from tests.support.factories import billing_clerk
+from tests.support.agreements import accept
+from tests.support.billing import paid_offline
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -40,20 +40,7 @@ def _accepted_agreement() -> Decimal:
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), draft(DEVELOPMENT_USE), now=NOW)
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
-    agreement = db.session().scalars(select(Agreement)).one()
-    agreements.accept(
-        agreement.id,
-        Actor.of(principal),
-        agreements.AcceptanceInput(
-            signer_name="Robin Castellanos",
-            signer_title="Chief Executive",
-            authority_confirmed=True,
-            pdf_sha256=agreement.pdf_sha256,
-            ip_address="198.51.100.7",
-            user_agent="pytest",
-        ),
-        now=NOW,
-    )
+    accept(db.session().scalars(select(Agreement)).one(), vendor, now=NOW)
     waiting = agreements.create_draft(Actor.of(principal), draft(STAFF_USE), now=NOW)
     agreements.submit(waiting.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
     invoice = db.session().scalars(select(Invoice)).one()
@@ -67,14 +54,12 @@ def _billing_history(live_server: LiveServer) -> tuple[str, Decimal]:
         first = factories.make_organization(session)
         second = factories.make_organization(session)
         invoice = issue(first.id, "1800.00", date(2027, 1, 12))
-        billing.record_offline_payment(
+        paid_offline(
             invoice.id,
-            method="wire",
-            amount=Decimal("800.00"),
-            reference="WIRE-20270201",
+            "800.00",
+            "WIRE-20270201",
             received_on=date(2027, 2, 1),
             now=at(date(2027, 2, 2)),
-            actor=billing_clerk(),
         )
         issue(second.id, "640.25", date(2027, 2, 20))
         staff = factories.make_staff(session, roles=("billing",))

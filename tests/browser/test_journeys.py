@@ -23,6 +23,7 @@ from tests.browser.test_billing_journey import _invoiced_vendor
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import card_document
 from tests.support import factories
+from tests.support.agreements import accept, agreement_of
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -101,20 +102,7 @@ def _active_agreement(vendor: Any, application_draft: Any) -> Agreement:
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), application_draft)
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
-    agreement = (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
-    given = agreements.AcceptanceInput(
-        signer_name="Samira Haddad",
-        signer_title="Chief Executive",
-        authority_confirmed=True,
-        pdf_sha256=agreement.pdf_sha256,
-        ip_address="198.51.100.7",
-        user_agent="pytest",
-    )
-    return agreements.accept(agreement.id, Actor.of(principal), given)
+    return accept(agreement_of(application), vendor, signer_name="Samira Haddad")
 
 
 def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals_due(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,6 @@ import time_machine
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts import services as accounts
-from licensing.actors import Actor
-from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
@@ -28,8 +24,8 @@ from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import example_document
 from tests.integration.royalties.conftest import AFTER, SOFTWARE
 from tests.support import factories
+from tests.support.agreements import make_active_agreement
 from tests.support.servers import LiveServer
-from tests.support.settings import issuing
 
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
 
@@ -47,36 +43,8 @@ def _active_agreement(live_server: LiveServer) -> tuple[str, Agreement]:
         ratecards.import_card(example_document(), published_by="tests")
         session = db.session()
         vendor = factories.make_vendor(session)
-        staff = Actor.of(
-            accounts.principal_for(factories.make_staff(session, roles=("licensing",)))
-        )
-        principal = accounts.principal_for(vendor)
-        draft = agreements.ApplicationDraft.from_fields(
-            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (SOFTWARE,)}
-        )
-        application = agreements.create_draft(Actor.of(principal), draft, now=NOW)
-        application = agreements.submit(
-            application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW
-        )
-        if application.state != "approved":
-            agreements.start_review(application.id, staff, now=NOW)
-            agreements.approve(application.id, staff, policy=issuing(), now=NOW)
-        agreement = session.scalars(
-            select(Agreement).where(Agreement.application_id == application.id)
-        ).one()
-        agreements.accept(
-            agreement.id,
-            Actor.of(principal),
-            agreements.AcceptanceInput(
-                signer_name="Robin Castellanos",
-                signer_title="Chief Executive",
-                authority_confirmed=True,
-                pdf_sha256=agreement.pdf_sha256,
-                ip_address="198.51.100.7",
-                user_agent="pytest",
-            ),
-            now=NOW,
-        )
+        staff = factories.make_staff(session, roles=("licensing",))
+        agreement = make_active_agreement(vendor, staff, SOFTWARE, now=NOW)
         return vendor.email, agreement
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -28,7 +27,6 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.app import create_app
-from licensing.billing import services as billing
 from licensing.ratecards import services as ratecards
 from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate, make_config, unavailable
 from tests.integration.agreements.conftest import draft
@@ -37,7 +35,7 @@ from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
 from tests.integration.permissions.conftest import routed_use, send_routed
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
-from tests.support.factories import billing_clerk
+from tests.support.billing import credited, paid_offline
 from tests.support.servers import GunicornServer, ServerUnavailable
 from tests.support.settings import issuing
 
@@ -104,16 +102,8 @@ def _records_of(vendor: Any) -> None:
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
     invoice = send_activation(activated(vendor.organization_id, ("900.00", "100.00")))
     assert invoice is not None
-    billing.record_offline_payment(
-        invoice.id,
-        method="wire",
-        amount=Decimal("300.00"),
-        reference="WIRE-0001",
-        actor=billing_clerk(),
-    )
-    billing.issue_credit_note(
-        invoice.id, amount=Decimal("50.00"), reason="Goodwill", actor=billing_clerk()
-    )
+    paid_offline(invoice.id, "300.00", "WIRE-0001")
+    credited(invoice.id, "50.00", "Goodwill")
     organization = vendor.organization
     send_routed(routed_use(organization.id, organization.legal_name))
 

@@ -30,6 +30,8 @@ from tests.integration.permissions.conftest import (
     token_in,
 )
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.agreements import agreement_of
+from tests.support.billing import credited, paid_offline
 from tests.support.factories import billing_clerk
 from tests.support.settings import invoice_terms, issuing, permission_sla_days
 
@@ -54,11 +56,7 @@ def _agreement(vendor: Any) -> Agreement:
     principal = accounts.principal_for(vendor)
     application = agreements.create_draft(Actor.of(principal), draft(AUTO_USE), now=NOW)
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
-    return (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
+    return agreement_of(application)
 
 
 def _letter() -> PermissionLetter:
@@ -124,12 +122,8 @@ def test_an_edit_that_also_rewrites_the_digests_breaks_the_seal(app: Flask, vend
 
 def test_payments_and_credits_do_not_break_the_seal(app: Flask, vendor: Any) -> None:
     invoice = _invoice(vendor)
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("100.00"), reason="Goodwill", actor=billing_clerk()
-    )
-    billing.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("1450.50"), reference="W-1", actor=billing_clerk()
-    )
+    credit = credited(invoice.id, "100.00", "Goodwill")
+    paid_offline(invoice.id, "1450.50", "W-1")
     assert credit.seal is not None
     assert db.session().get(Invoice, invoice.id, populate_existing=True).state == "paid"  # type: ignore[union-attr]
     assert _problems() == []
@@ -137,9 +131,7 @@ def test_payments_and_credits_do_not_break_the_seal(app: Flask, vendor: Any) -> 
 
 def test_a_credit_note_edited_in_sql_is_named(app: Flask, vendor: Any) -> None:
     invoice = _invoice(vendor)
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("100.00"), reason="Goodwill", actor=billing_clerk()
-    )
+    credit = credited(invoice.id, "100.00", "Goodwill")
     db.session().execute(
         text("UPDATE credit_notes SET reason = 'Something else' WHERE id = :id"),
         {"id": credit.id},
@@ -231,9 +223,7 @@ def test_a_removed_seal_is_not_restored_by_a_later_change_to_the_invoice(
         {"id": invoice.id},
     )
     db.session().expire_all()
-    billing.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("100.00"), reference="W-2", actor=billing_clerk()
-    )
+    paid_offline(invoice.id, "100.00", "W-2")
     assert _problems() == [
         f"invoice {invoice.number}: issued but not sealed (the seal was removed, or it "
         "predates sealing)"
@@ -283,9 +273,7 @@ def test_documents_issued_before_sealing_are_sealed_once_by_the_command(
     app: Flask, vendor: Any
 ) -> None:
     invoice = _invoice(vendor)
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("50.00"), reason="Goodwill", actor=billing_clerk()
-    )
+    credit = credited(invoice.id, "50.00", "Goodwill")
     letter = _letter()
     # As a database from before sealing holds them.
     db.session().execute(text("UPDATE invoices SET seal = NULL, issued_sha256 = NULL"))

@@ -25,7 +25,6 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice, StripeEvent
 from licensing.limits import MAX_JSON_DEPTH, MAX_RECORD_ID
 from licensing.money import AMOUNT_INTEGER_DIGITS
@@ -40,6 +39,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a
 from tests.integration.permissions.conftest import request_fields
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
+from tests.support.agreements import agreement_of
 from tests.support.nasty import QUERY_TEXT, SWEEP
 
 WEBHOOK_SECRET = "whsec_test_input_bounds"
@@ -439,12 +439,7 @@ def test_a_user_agent_with_a_nul_is_recorded_readably_at_acceptance(
     apply: Any,  # noqa: F811 - the fixture imported above
     vendor: Any,
 ) -> None:
-    application = apply(vendor, AUTO_USE)
-    agreement = (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
+    agreement = agreement_of(apply(vendor, AUTO_USE))
     accepted = agreements.accept(
         agreement.id,
         Actor.of(accounts.principal_for(vendor)),

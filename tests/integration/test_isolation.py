@@ -31,6 +31,7 @@ from licensing.accounts import services
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from tests.support import factories
+from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.factories import bearer, billing_clerk
 from tests.support.settings import issuing
 
@@ -193,33 +194,22 @@ def _invoice_pdf(session: Session, owner: User) -> Urls:
 
 @isolation_case("invoice payments")
 def _invoice_payments(session: Session, owner: User) -> Urls:
-    from decimal import Decimal
-
-    from licensing.billing import services as billing
 
     invoice = _billing_invoice(owner)
-    payment = billing.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("20.00"), reference="W-ISO", actor=billing_clerk()
-    )
+    payment = paid_offline(invoice.id, "20.00", "W-ISO")
     return Urls(api=f"/api/v1/payments/{payment.id}")
 
 
 @isolation_case("credit note and its PDF")
 def _credit_note(session: Session, owner: User) -> Urls:
-    from decimal import Decimal
-
-    from licensing.billing import services as billing
 
     invoice = _billing_invoice(owner)
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("20.00"), reason="seat removed", actor=billing_clerk()
-    )
+    credit = credited(invoice.id, "20.00", "seat removed")
     return Urls(api=f"/api/v1/credit-notes/{credit.id}", page=f"/credit-notes/{credit.id}.pdf")
 
 
 @isolation_case("refund of a credit note")
 def _refund(session: Session, owner: User) -> Urls:
-    from decimal import Decimal
 
     from licensing.billing import services as billing
 
@@ -231,25 +221,16 @@ def _refund(session: Session, owner: User) -> Urls:
         reference="W-ISO",
         actor=billing_clerk(),
     )
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("20.00"), reason="seat removed", actor=billing_clerk()
-    )
-    refund = billing.record_offline_refund(
-        credit.id, method="wire", amount=Decimal("20.00"), reference="R-ISO", actor=billing_clerk()
-    )
+    credit = credited(invoice.id, "20.00", "seat removed")
+    refund = refunded_offline(credit.id, "20.00", "R-ISO")
     return Urls(api=f"/api/v1/refunds/{refund.id}")
 
 
 @isolation_case("refunds of a credit note")
 def _refunds(session: Session, owner: User) -> Urls:
-    from decimal import Decimal
-
-    from licensing.billing import services as billing
 
     invoice = _billing_invoice(owner)
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("20.00"), reason="seat removed", actor=billing_clerk()
-    )
+    credit = credited(invoice.id, "20.00", "seat removed")
     return Urls(api=f"/api/v1/credit-notes/{credit.id}/refunds")
 
 

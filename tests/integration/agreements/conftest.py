@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
@@ -68,3 +69,12 @@ def apply(app: Flask, example_card: str) -> Callable[..., Application]:  # noqa:
         return application
 
     return make
+
+
+@pytest.fixture
+def staff(
+    client: FlaskClient, signed_in: Callable[..., FlaskClient], licensing_staff: Any
+) -> FlaskClient:
+    """The test client, signed in as `licensing_staff` (the console's queue and
+    its pages)."""
+    return signed_in(client, licensing_staff)

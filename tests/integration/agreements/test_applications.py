@@ -35,6 +35,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
+from tests.support.agreements import agreement_of
 from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
@@ -56,14 +57,6 @@ def _accept(agreement: Agreement, vendor: Any, **changes: Any) -> Agreement:
         **changes,
     }
     return services.accept(agreement.id, _p(vendor), services.AcceptanceInput(**given), now=NOW)
-
-
-def _agreement(application: Application) -> Agreement:
-    return (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
 
 
 def _actions(application_id: int) -> list[str]:
@@ -116,7 +109,7 @@ def test_every_auto_reviewed_line_in_good_standing_is_approved_at_submission(
 ) -> None:
     application = apply(vendor, AUTO_USE)
     assert application.state == "approved"
-    agreement = _agreement(application)
+    agreement = agreement_of(application)
     assert agreement.state == "issued"
     assert agreement.number == "CPT-2027-000001"
     assert agreement.total == Decimal("33800.00")
@@ -151,7 +144,7 @@ def test_approving_and_issuing_audit_the_total_with_the_currencys_two_digits(
 
     # Audit payloads are exported: never the column's four places ("8000.0000").
     assert total("application.approved", application.id) == "8000.00"
-    assert total("agreement.issued", _agreement(application).id) == "8000.00"
+    assert total("agreement.issued", agreement_of(application).id) == "8000.00"
 
 
 @pytest.mark.parametrize("config_changes", [{"auto_approve": False}])
@@ -172,7 +165,7 @@ def test_submission_follows_the_issuing_policy_it_is_given_not_the_app_configura
     terms = dataclasses.replace(held, auto_approve=True)
     approved = apply(vendor, AUTO_USE, submit=False)
     services.submit(approved.id, _p(vendor), policy=terms, attest=True, now=NOW)
-    agreement = _agreement(approved)
+    agreement = agreement_of(approved)
     assert (agreement.payment_terms_days, agreement.late_fee_monthly_percent) == (
         45,
         Decimal("2"),
@@ -250,7 +243,7 @@ def test_staff_return_the_vendor_resubmits_and_staff_approve_with_a_modified_amo
     assert submitted.total == Decimal("42800.00")  # 33800.00 + 10% of 90000.00
     assert modified.total == Decimal("41300.00")  # 33800.00 + 7500.00
     assert modified.modifications[0]["reason"] == "pilot rate for the first year"
-    agreement = _agreement(approved)
+    agreement = agreement_of(approved)
     assert agreement.total == Decimal("41300.00")
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(agreement.pdf)).pages)
     assert "pilot rate for the first year" in " ".join(text.split())  # however it wraps
@@ -385,7 +378,7 @@ def test_acceptance_records_the_signer_and_the_pdf_digest_and_signals_billing(
     apply: Apply, vendor: Any
 ) -> None:
     development = {**AUTO_USE, "use": "development", "product_name": "Scrubber SDK"}
-    agreement = _agreement(apply(vendor, AUTO_USE, development))
+    agreement = agreement_of(apply(vendor, AUTO_USE, development))
     received: list[signals.ActivatedAgreement] = []
 
     def receiver(sender: signals.ActivatedAgreement, **kwargs: Any) -> None:
@@ -413,13 +406,13 @@ def test_acceptance_records_the_signer_and_the_pdf_digest_and_signals_billing(
 
 
 def test_another_organization_cannot_accept(apply: Apply, vendor: Any, other_vendor: Any) -> None:
-    agreement = _agreement(apply(vendor, AUTO_USE))
+    agreement = agreement_of(apply(vendor, AUTO_USE))
     with pytest.raises(NotFound):
         _accept(agreement, other_vendor)
 
 
 def test_an_issued_pdf_never_changes(apply: Apply, vendor: Any) -> None:
-    agreement = _agreement(apply(vendor, AUTO_USE))
+    agreement = agreement_of(apply(vendor, AUTO_USE))
     agreement.pdf = b"%PDF-forged"
     with pytest.raises(ImmutableRecordChanged):
         db.session().flush()
@@ -427,18 +420,18 @@ def test_an_issued_pdf_never_changes(apply: Apply, vendor: Any) -> None:
 
 
 def test_agreement_numbers_are_sequential_per_year(apply: Apply, vendor: Any) -> None:
-    numbers = [_agreement(apply(vendor, AUTO_USE)).number for _ in range(3)]
+    numbers = [agreement_of(apply(vendor, AUTO_USE)).number for _ in range(3)]
     assert numbers == ["CPT-2027-000001", "CPT-2027-000002", "CPT-2027-000003"]
 
 
 def test_agreements_past_their_term_expire_and_staff_terminate_with_a_reason(
     apply: Apply, vendor: Any, licensing_staff: Any
 ) -> None:
-    ending = _accept(_agreement(apply(vendor, AUTO_USE)), vendor)
+    ending = _accept(agreement_of(apply(vendor, AUTO_USE)), vendor)
     report = services.expire(now=NOW.replace(year=2028, month=1, day=2))
     assert ending.number in report.expired
     assert db.session().get(Agreement, ending.id).state == "expired"
-    other = _agreement(apply(vendor, AUTO_USE))
+    other = agreement_of(apply(vendor, AUTO_USE))
     with pytest.raises(InvalidInput):
         services.terminate(other.id, " ", _p(licensing_staff))
     with pytest.raises(PermissionDenied):
@@ -452,7 +445,7 @@ def test_agreements_past_their_term_expire_and_staff_terminate_with_a_reason(
 def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_accepted(
     apply: Apply, vendor: Any, licensing_staff: Any
 ) -> None:
-    old = _accept(_agreement(apply(vendor, AUTO_USE)), vendor)
+    old = _accept(agreement_of(apply(vendor, AUTO_USE)), vendor)
     renewal = services.start_renewal(old.id, _p(vendor), now=NOW)
     assert renewal.state == "draft"
     assert renewal.renewal_of_id == old.id
@@ -469,7 +462,7 @@ def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_accepted(
         ),
     )
     submitted = services.submit(renewal.id, _p(vendor), policy=issuing(), attest=True, now=NOW)
-    new = _agreement(submitted)
+    new = agreement_of(submitted)
     _accept(new, vendor)
     assert db.session().get(Agreement, old.id).state == "superseded"
     assert db.session().get(Agreement, old.id).superseded_by_id == new.id
@@ -565,7 +558,7 @@ def test_the_dashboard_lists_what_waits_on_the_vendor(
 ) -> None:
     returned = apply(vendor, STAFF_USE)
     services.return_for_information(returned.id, "Send the revenue", _p(licensing_staff), now=NOW)
-    issued = _agreement(apply(vendor, AUTO_USE))
+    issued = agreement_of(apply(vendor, AUTO_USE))
     page = signed_in(client, vendor).get("/portal/").get_data(as_text=True)
     assert f"{returned.reference} needs more information" in page
     assert f"Agreement {issued.number} waits for your acceptance" in page
@@ -597,7 +590,7 @@ def test_the_vendor_is_emailed_at_each_decision_and_staff_when_something_waits(
         "more information needed",
         "rejected",
         "reconsideration granted",
-        f"approved: agreement {_agreement(application).number} is ready to accept",
+        f"approved: agreement {agreement_of(application).number} is ready to accept",
     ]
     to_staff = [m.subject for m in _mail("application_waiting")]
     assert len(to_staff) == 3  # submitted, resubmitted, reconsideration requested

@@ -34,15 +34,12 @@ def test_the_queue_filters_ignore_an_assignee_that_is_not_an_id(
 
 @pytest.mark.parametrize("raw", ODD_IDS)
 def test_assigning_to_something_that_is_not_a_member_is_refused_with_a_message(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
-    licensing_staff: Any,
+    staff: FlaskClient,
     apply: Callable[..., Application],
     vendor: Any,
     raw: str,
 ) -> None:
     application = apply(vendor, STAFF_USE)
-    staff = signed_in(client, licensing_staff)
     response = staff.post(
         f"/console/applications/{application.id}/assign", data={"assignee_id": raw}
     )

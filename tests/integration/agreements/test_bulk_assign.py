@@ -51,15 +51,13 @@ def _post(client: FlaskClient, ids: list[int], assignee: str, **extra: str) -> A
 
 
 def test_several_applications_are_assigned_at_once_each_audited_and_the_filters_kept(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     licensing_staff: Any,
     vendor: Any,
     other_vendor: Any,
     apply: Callable[..., Application],
 ) -> None:
     first, second = apply(vendor, STAFF_USE), apply(other_vendor, STAFF_USE)
-    staff = signed_in(client, licensing_staff)
     response = _post(staff, [first.id, second.id], str(licensing_staff.id))
     assert response.status_code == 302
     assert response.headers["Location"] == f"/console/applications?{FILTERS}"
@@ -73,8 +71,7 @@ def test_several_applications_are_assigned_at_once_each_audited_and_the_filters_
 
 
 def test_a_decided_application_among_them_assigns_none_and_is_named(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     licensing_staff: Any,
     vendor: Any,
     apply: Callable[..., Application],
@@ -82,7 +79,6 @@ def test_a_decided_application_among_them_assigns_none_and_is_named(
     waiting = apply(vendor, STAFF_USE)
     decided = apply(vendor, AUTO_USE)  # approved on submission
     assert decided.state not in ("submitted", "in_review")
-    staff = signed_in(client, licensing_staff)
     response = _post(staff, [waiting.id, decided.id], str(licensing_staff.id))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -93,14 +89,12 @@ def test_a_decided_application_among_them_assigns_none_and_is_named(
 
 
 def test_an_application_that_does_not_exist_is_named_and_nothing_changes(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     licensing_staff: Any,
     vendor: Any,
     apply: Callable[..., Application],
 ) -> None:
     waiting = apply(vendor, STAFF_USE)
-    staff = signed_in(client, licensing_staff)
     response = _post(staff, [waiting.id, 987654], str(licensing_staff.id))
     assert response.status_code == 422
     assert "There is no application 987654." in response.get_data(as_text=True)
@@ -108,15 +102,13 @@ def test_an_application_that_does_not_exist_is_named_and_nothing_changes(
 
 
 def test_the_assignee_must_be_chosen_and_must_be_licensing_staff(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     licensing_staff: Any,
     billing_staff: Any,
     vendor: Any,
     apply: Callable[..., Application],
 ) -> None:
     waiting = apply(vendor, STAFF_USE)
-    staff = signed_in(client, licensing_staff)
     untouched = _post(staff, [waiting.id], "")
     assert untouched.status_code == 422
     assert "Choose who to assign the selected applications to." in untouched.get_data(as_text=True)
@@ -130,14 +122,12 @@ def test_the_assignee_must_be_chosen_and_must_be_licensing_staff(
 
 
 def test_unassigning_asks_for_confirmation_first(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     licensing_staff: Any,
     vendor: Any,
     apply: Callable[..., Application],
 ) -> None:
     first, second = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
-    staff = signed_in(client, licensing_staff)
     _post(staff, [first.id, second.id], str(licensing_staff.id))
     asked = _post(staff, [first.id, second.id], "nobody")
     assert asked.status_code == 200

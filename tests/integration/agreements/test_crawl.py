@@ -17,15 +17,12 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts import services as accounts
-from licensing.actors import Actor
-from licensing.agreements import services
-from licensing.agreements.models import Agreement, Application
+from licensing.agreements.models import Application
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
+from tests.support.agreements import accept, agreement_of
 
 LINK = re.compile(r'href="([^"#]+)')
 # Links that leave the pages (downloads are fetched, but not parsed for links)
@@ -65,25 +62,9 @@ def crawl(client: FlaskClient, *starts: str) -> dict[str, int]:
 def records(apply: Callable[..., Application], vendor: Any) -> dict[str, Any]:
     """An approved and accepted agreement (so an invoice), an application
     waiting for staff, and a use routed to the permissions queue."""
-    principal = accounts.principal_for(vendor)
     development = {**AUTO_USE, "use": "development", "product_type": "software"}
     approved = apply(vendor, AUTO_USE, development)  # the flat fee is invoiced
-    agreement = (
-        db.session().scalars(select(Agreement).where(Agreement.application_id == approved.id)).one()
-    )
-    services.accept(
-        agreement.id,
-        Actor.of(principal),
-        services.AcceptanceInput(
-            signer_name="Robin Castellanos",
-            signer_title="Chief Executive",
-            authority_confirmed=True,
-            pdf_sha256=agreement.pdf_sha256,
-            ip_address="198.51.100.7",
-            user_agent="pytest",
-        ),
-        now=NOW,
-    )
+    agreement = accept(agreement_of(approved), vendor, now=NOW)
     waiting = apply(vendor, STAFF_USE)
     session = db.session()
     academic = factories.make_vendor(

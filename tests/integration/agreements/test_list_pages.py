@@ -62,15 +62,12 @@ def _get(client: FlaskClient, url: str) -> str:
 
 
 def test_the_queue_shows_fifty_applications_a_page_with_the_count_and_the_next_page(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
-    licensing_staff: Any,
+    staff: FlaskClient,
     vendor: Any,
     apply: Apply,
 ) -> None:
     first = apply(vendor, STAFF_USE)
     copies.copy_application(db.session(), first.id, 59)
-    staff = signed_in(client, licensing_staff)
 
     page_one = _get(staff, "/console/applications")
     assert len(_references(page_one)) == 50
@@ -87,16 +84,13 @@ def test_the_queue_shows_fifty_applications_a_page_with_the_count_and_the_next_p
 
 
 def test_the_queue_s_pages_keep_its_search_filters_and_order(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
-    licensing_staff: Any,
+    staff: FlaskClient,
     vendor: Any,
     apply: Apply,
 ) -> None:
     first = apply(vendor, STAFF_USE)  # "Fernhill Code Feed": the search leaves it out
     made = copies.copy_application(db.session(), first.id, 70, product="Invented Feed")
     _received_one_minute_apart(made)
-    staff = signed_in(client, licensing_staff)
 
     page_one = _get(staff, "/console/applications?q=Invented&state=submitted&sort=newest")
     following = _link(page_one, "next")
@@ -146,29 +140,26 @@ def test_the_count_agrees_with_the_rows_listed_for_every_filter_and_order(
 
 
 def test_a_page_past_the_last_shows_the_last_page(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
-    licensing_staff: Any,
+    staff: FlaskClient,
     vendor: Any,
     apply: Apply,
 ) -> None:
     first = apply(vendor, STAFF_USE)
     copies.copy_application(db.session(), first.id, 54)
-    page = _get(signed_in(client, licensing_staff), "/console/applications?page=99")
+    page = _get(staff, "/console/applications?page=99")
     assert f"Applications 51{DASH}55 of 55 · page 2 of 2" in page
     assert len(_references(page)) == 5
 
 
 def test_bulk_assignment_returns_to_the_same_page_of_the_queue(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     licensing_staff: Any,
     vendor: Any,
     apply: Apply,
 ) -> None:
     first = apply(vendor, STAFF_USE)
     made = copies.copy_application(db.session(), first.id, 55)
-    response = signed_in(client, licensing_staff).post(
+    response = staff.post(
         "/console/applications/assign",
         data={
             "application_ids": [str(made[-1])],
@@ -375,14 +366,13 @@ def test_the_queue_offers_active_licensing_staff_and_admins_by_name_as_assignees
 
 
 def test_the_queue_filtered_to_me_lists_only_the_applications_assigned_to_me(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     vendor: Any,
     licensing_staff: Any,
     apply: Apply,
 ) -> None:
     mine, other = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
     services.assign(mine.id, licensing_staff.id, Actor.of(accounts.principal_for(licensing_staff)))
-    page = _get(signed_in(client, licensing_staff), "/console/applications?assignee=me")
+    page = _get(staff, "/console/applications?assignee=me")
     assert _references(page) == [mine.reference]
     assert other.reference not in page

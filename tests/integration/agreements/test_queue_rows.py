@@ -45,8 +45,7 @@ def _bulk_select(page: str) -> str:
 
 
 def test_every_text_in_a_row_is_escaped_once_as_jinja_escapes_it(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     licensing_staff: Any,
     apply: Apply,
 ) -> None:
@@ -61,7 +60,7 @@ def test_every_text_in_a_row_is_escaped_once_as_jinja_escapes_it(
     services.assign(
         application.id, licensing_staff.id, Actor.of(accounts.principal_for(licensing_staff))
     )
-    row = selectable_row(_queue(signed_in(client, licensing_staff)), application.id)
+    row = selectable_row(_queue(staff), application.id)
     escaped = str(escape(HOSTILE))
     assert f">{escaped} Ltd</a></td>" in row
     assert f"<li>{escaped} Feed <span" in row
@@ -71,14 +70,12 @@ def test_every_text_in_a_row_is_escaped_once_as_jinja_escapes_it(
 
 
 def test_a_row_keeps_the_markup_the_page_always_had(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     vendor: Any,
-    licensing_staff: Any,
     apply: Apply,
 ) -> None:
     application = apply(vendor, STAFF_USE)
-    row = selectable_row(_queue(signed_in(client, licensing_staff)), application.id)
+    row = selectable_row(_queue(staff), application.id)
     reference = application.reference
     assert row.startswith("<tr")
     assert (
@@ -97,10 +94,8 @@ def test_a_row_keeps_the_markup_the_page_always_had(
 
 
 def test_an_application_past_its_review_target_is_marked_overdue_and_a_fresh_one_is_not(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     vendor: Any,
-    licensing_staff: Any,
     apply: Apply,
 ) -> None:
     late, fresh = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
@@ -113,7 +108,7 @@ def test_an_application_past_its_review_target_is_marked_overdue_and_a_fresh_one
         )
     session.commit()
     target = current_config().application_review_sla_days
-    page = _queue(signed_in(client, licensing_staff))
+    page = _queue(staff)
     late_row, fresh_row = selectable_row(page, late.id), selectable_row(page, fresh.id)
     assert late_row.startswith('<tr class="overdue">')
     assert re.search(
@@ -125,14 +120,11 @@ def test_an_application_past_its_review_target_is_marked_overdue_and_a_fresh_one
 
 
 def test_a_new_reviewer_is_offered_for_bulk_assignment_on_the_next_page(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     vendor: Any,
-    licensing_staff: Any,
     apply: Apply,
 ) -> None:
     apply(vendor, STAFF_USE)
-    staff = signed_in(client, licensing_staff)
     before = _bulk_select(_queue(staff))
     newcomer = factories.make_staff(db.session(), roles=("licensing",))
     after = _bulk_select(_queue(staff))
@@ -141,14 +133,12 @@ def test_a_new_reviewer_is_offered_for_bulk_assignment_on_the_next_page(
 
 
 def test_a_refused_bulk_assignment_shows_its_choice_and_the_next_page_chooses_nobody(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     vendor: Any,
     licensing_staff: Any,
     apply: Apply,
 ) -> None:
     apply(vendor, STAFF_USE)
-    staff = signed_in(client, licensing_staff)
     untouched = _bulk_select(_queue(staff))
     refused = staff.post(
         "/console/applications/assign",
@@ -162,14 +152,11 @@ def test_a_refused_bulk_assignment_shows_its_choice_and_the_next_page_chooses_no
 
 
 def test_a_bulk_assignment_without_a_choice_marks_the_select_invalid(
-    client: FlaskClient,
-    signed_in: Callable[..., FlaskClient],
+    staff: FlaskClient,
     vendor: Any,
-    licensing_staff: Any,
     apply: Apply,
 ) -> None:
     waiting = apply(vendor, STAFF_USE)
-    staff = signed_in(client, licensing_staff)
     refused = staff.post(
         "/console/applications/assign",
         data={"application_ids": [str(waiting.id)], "assignee_id": "", "filters": ""},

@@ -19,6 +19,7 @@ from licensing.billing import payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.errors import ExternalServiceError
 from tests.support import factories
+from tests.support.billing import paid_offline
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -30,9 +31,7 @@ def paid_offline_and_credited(
     invoice_for: Callable[..., Invoice], vendor: User, credit: str = "100.00"
 ) -> CreditNote:
     invoice = invoice_for(vendor, ("500.00",))
-    services.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("500.00"), reference="W-1", actor=billing_clerk()
-    )
+    paid_offline(invoice.id, "500.00", "W-1")
     return services.issue_credit_note(
         invoice.id, amount=Decimal(credit), reason="Seat removed", actor=billing_clerk()
     )
@@ -44,13 +43,7 @@ def committed_credit(amount: str, *, paid_with: str, reason: str) -> CreditNote:
     vendor = factories.make_vendor(db.session())
     invoice = send_activation(activated(vendor.organization_id, ("300.00",)))
     assert invoice is not None
-    services.record_offline_payment(
-        invoice.id,
-        method="ach",
-        amount=Decimal("300.00"),
-        reference=paid_with,
-        actor=billing_clerk(),
-    )
+    paid_offline(invoice.id, "300.00", paid_with, method="ach")
     return services.issue_credit_note(
         invoice.id, amount=Decimal(amount), reason=reason, actor=billing_clerk()
     )

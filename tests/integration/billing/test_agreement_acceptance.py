@@ -11,10 +11,10 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.agreements import agreement_of
 from tests.support.settings import issuing
 
 # A flat development fee (due up front) beside per-user distribution royalties
@@ -32,11 +32,7 @@ def test_accepting_an_agreement_issues_its_invoice_for_the_up_front_amounts(
         Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
     )
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
-    agreement = (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
+    agreement = agreement_of(application)
     assert db.session().scalars(select(Invoice)).all() == []
     agreements.accept(
         agreement.id,

@@ -26,6 +26,18 @@ from .conftest import activated, send_activation
 WIRE = {"method": "wire", "amount": "100.00", "reference": "W-2027-1"}
 
 
+@pytest.fixture
+def invoice(vendor: User, invoice_for: Callable[..., Invoice]) -> Invoice:
+    """The vendor's open invoice: 1200.00 and 350.50 due."""
+    return invoice_for(vendor)
+
+
+@pytest.fixture
+def headers(billing_staff: User) -> dict[str, str]:
+    """A billing staff member's API token headers, without a key."""
+    return bearer(billing_staff)
+
+
 def _payments(invoice: Invoice) -> int:
     count = select(func.count()).select_from(Payment).where(Payment.invoice_id == invoice.id)
     return int(db.session().scalar(count) or 0)
@@ -41,13 +53,8 @@ def _post_payment(
 
 
 def test_a_payment_retried_with_the_same_key_is_recorded_once_and_the_retry_replays_the_answer(
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    client: FlaskClient, invoice: Invoice, headers: dict[str, str]
 ) -> None:
-    invoice = invoice_for(vendor)
-    headers = bearer(billing_staff)
     first = _post_payment(client, invoice, headers, "retry-1", WIRE)
     again = _post_payment(client, invoice, headers, "retry-1", WIRE)
     assert first.status_code == 201  # type: ignore[attr-defined]
@@ -59,13 +66,8 @@ def test_a_payment_retried_with_the_same_key_is_recorded_once_and_the_retry_repl
 
 
 def test_the_same_key_with_another_body_is_a_422_saying_so_and_records_nothing(
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    client: FlaskClient, invoice: Invoice, headers: dict[str, str]
 ) -> None:
-    invoice = invoice_for(vendor)
-    headers = bearer(billing_staff)
     _post_payment(client, invoice, headers, "retry-2", WIRE)
     other = _post_payment(client, invoice, headers, "retry-2", {**WIRE, "amount": "50.00"})
     assert other.status_code == 422  # type: ignore[attr-defined]
@@ -76,12 +78,8 @@ def test_the_same_key_with_another_body_is_a_422_saying_so_and_records_nothing(
 
 
 def test_keys_are_per_caller_so_another_clerk_with_the_same_key_records_their_own_payment(
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    client: FlaskClient, invoice: Invoice, billing_staff: User
 ) -> None:
-    invoice = invoice_for(vendor)
     colleague = factories.make_staff(db.session(), roles=("billing",))
     mine = _post_payment(client, invoice, bearer(billing_staff), "shared", WIRE)
     theirs = _post_payment(client, invoice, bearer(colleague), "shared", WIRE)
@@ -91,13 +89,8 @@ def test_keys_are_per_caller_so_another_clerk_with_the_same_key_records_their_ow
 
 
 def test_without_the_header_each_post_records_a_payment_as_before(
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    client: FlaskClient, invoice: Invoice, headers: dict[str, str]
 ) -> None:
-    invoice = invoice_for(vendor)
-    headers = bearer(billing_staff)
     for _ in range(2):
         assert _post_payment(client, invoice, headers, None, WIRE).status_code == 201  # type: ignore[attr-defined]
     assert _payments(invoice) == 2
@@ -119,13 +112,8 @@ def test_a_refused_request_stores_no_key_so_the_corrected_retry_is_carried_out(
 
 
 def test_a_key_that_is_not_one_printable_line_of_at_most_255_characters_is_a_422(
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    client: FlaskClient, invoice: Invoice, headers: dict[str, str]
 ) -> None:
-    invoice = invoice_for(vendor)
-    headers = bearer(billing_staff)
     for bad in ("x" * 256, "   "):
         answer = _post_payment(client, invoice, headers, bad, WIRE)
         assert answer.status_code == 422  # type: ignore[attr-defined]
@@ -134,12 +122,8 @@ def test_a_key_that_is_not_one_printable_line_of_at_most_255_characters_is_a_422
 
 
 def test_a_credit_note_retried_with_the_same_key_is_issued_once(
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    client: FlaskClient, invoice: Invoice, billing_staff: User
 ) -> None:
-    invoice = invoice_for(vendor)
     headers = {**bearer(billing_staff), "Idempotency-Key": "credit-1"}
     body = {"amount": "10.00", "reason": "goodwill"}
     url = f"/api/v1/invoices/{invoice.id}/credit-notes"
@@ -153,13 +137,8 @@ def test_a_credit_note_retried_with_the_same_key_is_issued_once(
 
 
 def test_a_key_older_than_24_hours_is_not_replayed_and_pruning_deletes_it(
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    client: FlaskClient, invoice: Invoice, headers: dict[str, str]
 ) -> None:
-    invoice = invoice_for(vendor)
-    headers = bearer(billing_staff)
     _post_payment(client, invoice, headers, "old", WIRE)
     with db.transaction() as session:
         for stored in session.scalars(select(IdempotentRequest)):
@@ -216,14 +195,8 @@ def test_two_simultaneous_requests_with_one_key_record_one_payment(committed_app
 
 
 def test_prune_keys_deletes_keys_older_than_24_hours_and_keeps_newer_ones(
-    app: Flask,
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    app: Flask, client: FlaskClient, invoice: Invoice, headers: dict[str, str]
 ) -> None:
-    invoice = invoice_for(vendor)
-    headers = bearer(billing_staff)
     for key in ("old", "new"):
         _post_payment(client, invoice, headers, key, WIRE)
     with db.transaction() as session:
@@ -239,13 +212,10 @@ def test_prune_keys_deletes_keys_older_than_24_hours_and_keeps_newer_ones(
 
 def test_a_request_that_loses_the_race_for_its_key_is_answered_from_the_winners_record(
     client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    invoice_for: Callable[..., Invoice],
+    invoice: Invoice,
+    headers: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    invoice = invoice_for(vendor)
-    headers = bearer(billing_staff)
     first = _post_payment(client, invoice, headers, "race", WIRE)
     looked_up = idempotency._stored
     misses = iter([True])

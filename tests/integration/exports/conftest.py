@@ -20,7 +20,6 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.actors import Actor
-from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
 from licensing.billing import services as billing
 from licensing.billing.models import CreditNote, Invoice, Payment
@@ -28,6 +27,8 @@ from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
+from tests.support.agreements import accept, agreement_of
+from tests.support.billing import credited, paid_offline
 from tests.support.factories import billing_clerk
 from tests.support.settings import invoice_terms, issuing
 
@@ -73,21 +74,8 @@ def _real_agreement_invoice(vendor: User) -> Invoice:
         Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
     )
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
-    agreement = agreement_queries.agreement_for_application(db.session(), application.id)
-    assert agreement is not None
-    agreements.accept(
-        agreement.id,
-        Actor.of(principal),
-        agreements.AcceptanceInput(
-            signer_name="Robin Castellanos",
-            signer_title="Chief Executive",
-            authority_confirmed=True,
-            pdf_sha256=agreement.pdf_sha256,
-            ip_address="198.51.100.7",
-            user_agent="pytest",
-        ),
-        now=NOW,
-    )
+    agreement = agreement_of(application)
+    accept(agreement, vendor, now=NOW)
     invoice = send_activation_lookup(agreement.id)
     return invoice
 
@@ -119,31 +107,22 @@ def ledger(app: Flask, vendor: User, example_card: str) -> Ledger:  # noqa: F811
         return invoice
 
     partly_paid = issue(org_a, ("1200.00", "350.50"), date(2027, 1, 15))
-    billing.record_offline_payment(
+    paid_offline(
         partly_paid.id,
-        method="wire",
-        amount=Decimal("500.00"),
-        reference="WIRE-0001",
+        "500.00",
+        "WIRE-0001",
         received_on=date(2027, 2, 1),
         now=at(date(2027, 2, 2)),
-        actor=billing_clerk(),
     )
     credited_paid = issue(org_b, ("999.99",), date(2027, 3, 10))
-    billing.issue_credit_note(
+    credited(credited_paid.id, "100.00", "Fewer seats", now=at(date(2027, 4, 5)))
+    paid_offline(
         credited_paid.id,
-        amount=Decimal("100.00"),
-        reason="Fewer seats",
-        now=at(date(2027, 4, 5)),
-        actor=billing_clerk(),
-    )
-    billing.record_offline_payment(
-        credited_paid.id,
+        "899.99",
+        "CHK-77",
         method="check",
-        amount=Decimal("899.99"),
-        reference="CHK-77",
         received_on=date(2027, 4, 20),
         now=at(date(2027, 4, 21)),
-        actor=billing_clerk(),
     )
     voided = issue(org_b, ("75.00",), date(2027, 2, 20))
     billing.void_invoice(

@@ -17,7 +17,6 @@ from sqlalchemy import delete, update
 
 from licensing import db
 from licensing.accounts.models import Organization
-from licensing.billing import services as billing
 from licensing.billing.models import Invoice, InvoiceLine
 from licensing.config import DEFAULT_GL_ACCOUNTS
 from licensing.errors import InvalidInput
@@ -31,7 +30,7 @@ from licensing.money import MoneyError
 from tests.integration.exports.conftest import UNKNOWN_CURRENCY, at, corrupt_currency
 from tests.integration.exports.conftest import Ledger as Made
 from tests.support import factories
-from tests.support.factories import billing_clerk
+from tests.support.billing import credited, paid_offline, refunded_offline
 
 # An account a spreadsheet would read as a formula, to check constants are made safe too.
 ACCOUNTS = {**DEFAULT_GL_ACCOUNTS, "manual": "-4900", "fee.development": "4010"}
@@ -263,39 +262,20 @@ def test_each_declared_dataset_s_csv_from_the_database_is_the_python_writer_s(
 ) -> None:
     # Free text a clerk typed, beside the fixture's hostile invoice line; the euro
     # invoice is paid first, so its credit note leaves a refund to send.
-    billing.record_offline_payment(
-        ledger.euro.id,
-        method="wire",
-        amount=Decimal("410.15"),
-        reference="W-410",
-        received_on=date(2027, 6, 2),
-        now=at(date(2027, 6, 2)),
-        actor=billing_clerk(),
+    paid_offline(
+        ledger.euro.id, "410.15", "W-410", received_on=date(2027, 6, 2), now=at(date(2027, 6, 2))
     )
-    credit = billing.issue_credit_note(
-        ledger.euro.id,
-        amount=Decimal("0.05"),
-        reason=HOSTILE_TEXT,
-        now=at(date(2027, 6, 3)),
-        actor=billing_clerk(),
+    credit = credited(ledger.euro.id, "0.05", HOSTILE_TEXT, now=at(date(2027, 6, 3)))
+    refunded_offline(
+        credit.id, "0.05", '=1+1, "r"', sent_on=date(2027, 6, 4), now=at(date(2027, 6, 4))
     )
-    billing.record_offline_refund(
-        credit.id,
-        method="wire",
-        amount=Decimal("0.05"),
-        reference='=1+1, "r"',
-        sent_on=date(2027, 6, 4),
-        now=at(date(2027, 6, 4)),
-        actor=billing_clerk(),
-    )
-    billing.record_offline_payment(
+    paid_offline(
         ledger.manual.id,
+        "2.42",
+        '-1, "x"',
         method="check",
-        amount=Decimal("2.42"),
-        reference='-1, "x"',
         received_on=date(2027, 6, 2),
         now=at(date(2027, 6, 3)),
-        actor=billing_clerk(),
     )
     dataset = base.all_datasets()[name]
     compared = 0

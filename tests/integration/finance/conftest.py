@@ -24,6 +24,7 @@ from licensing.actors import Actor
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from tests.support import factories
+from tests.support.billing import credited, paid_offline
 from tests.support.factories import billing_clerk
 
 
@@ -70,35 +71,16 @@ def history(app: Flask) -> History:
 
     first = issue(a, "1000.00", date(2027, 1, 10))
     made.invoices.append(("A", date(2027, 1, 10), date(2027, 2, 9), Decimal("1000.00")))
-    billing.record_offline_payment(
-        first.id,
-        method="wire",
-        amount=Decimal("400.00"),
-        reference="WIRE-1",
-        received_on=date(2027, 2, 5),
-        now=at(date(2027, 2, 6)),
-        actor=billing_clerk(),
+    paid_offline(
+        first.id, "400.00", "WIRE-1", received_on=date(2027, 2, 5), now=at(date(2027, 2, 6))
     )
     made.payments.append(("A", 0, date(2027, 2, 5), Decimal("400.00")))
-    billing.issue_credit_note(
-        first.id,
-        amount=Decimal("100.00"),
-        reason="Goodwill",
-        now=at(date(2027, 3, 2)),
-        actor=billing_clerk(),
-    )
+    credited(first.id, "100.00", "Goodwill", now=at(date(2027, 3, 2)))
     made.credits.append((0, date(2027, 3, 2), Decimal("100.00")))
 
     second = issue(b, "2500.00", date(2027, 2, 14))
     made.invoices.append(("B", date(2027, 2, 14), date(2027, 3, 16), Decimal("2500.00")))
-    billing.record_offline_payment(
-        second.id,
-        method="ach",
-        amount=Decimal("2500.00"),
-        reference="ACH-7",
-        now=at(date(2027, 3, 20)),
-        actor=billing_clerk(),
-    )
+    paid_offline(second.id, "2500.00", "ACH-7", method="ach", now=at(date(2027, 3, 20)))
     made.payments.append(("B", 1, date(2027, 3, 20), Decimal("2500.00")))
 
     voided = issue(a, "300.00", date(2027, 3, 3))

@@ -18,7 +18,6 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.agreements.models import Agreement
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.db import utcnow
@@ -37,6 +36,7 @@ from tests.integration.agreements.conftest import (
 from tests.integration.finance.conftest import History, at
 from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.agreements import accept, agreement_of
 from tests.support.servers import SMTPServer
 from tests.support.settings import delivery, issuing
 
@@ -55,24 +55,7 @@ def _accepted_agreement(vendor: Any) -> Invoice:
         Actor.of(principal), draft(AUTO_USE, DEVELOPMENT_USE), now=NOW
     )
     agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW)
-    agreement = (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
-    agreements.accept(
-        agreement.id,
-        Actor.of(principal),
-        agreements.AcceptanceInput(
-            signer_name="Robin Castellanos",
-            signer_title="Chief Executive",
-            authority_confirmed=True,
-            pdf_sha256=agreement.pdf_sha256,
-            ip_address="198.51.100.7",
-            user_agent="pytest",
-        ),
-        now=NOW,
-    )
+    accept(agreement_of(application), vendor, now=NOW)
     return db.session().scalars(select(Invoice).where(Invoice.source_type == "agreement")).one()
 
 

@@ -13,14 +13,11 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts import services as accounts
-from licensing.actors import Actor
-from licensing.agreements import services
 from licensing.agreements.models import Agreement, Application
-from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import AUTO_USE, NOW
-from tests.support.factories import billing_clerk
+from tests.support.agreements import accept, agreement_of
+from tests.support.billing import credited
 
 # 10 end users on distribution-software: 185.00 of usage, lifted to the 1000.00 minimum.
 SMALL_USE = {**AUTO_USE, "product_name": "Clinic Pad", "quantity": {"end_users": 10}}
@@ -35,20 +32,7 @@ def _flat(text: str) -> str:
 
 
 def _activate(application: Application, vendor: Any) -> tuple[Agreement, Invoice | None]:
-    agreement = (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
-    given = services.AcceptanceInput(
-        signer_name="Robin Castellanos",
-        signer_title="Chief Executive",
-        authority_confirmed=True,
-        pdf_sha256=agreement.pdf_sha256,
-        ip_address="198.51.100.7",
-        user_agent="pytest",
-    )
-    services.accept(agreement.id, Actor.of(accounts.principal_for(vendor)), given, now=NOW)
+    agreement = accept(agreement_of(application), vendor, now=NOW)
     invoice = (
         db.session()
         .scalars(
@@ -96,9 +80,7 @@ def test_the_agreement_its_invoice_and_credit_note_carry_the_same_copyright_year
     assert invoice is not None
     assert invoice.issue_date is not None
     assert invoice.issue_date.year == 2026
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("15.00"), reason="Goodwill", actor=billing_clerk()
-    )
+    credit = credited(invoice.id, "15.00", "Goodwill")
     notice = "CPT © 2026 American Medical Association. All rights reserved."
     assert notice in _flat(_text(agreement.pdf))
     browser = signed_in(client, vendor)

@@ -17,7 +17,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from tests.integration.finance.conftest import History, at, history  # noqa: F401 - the fixture
 from tests.integration.finance.test_dashboard import RANGE
@@ -26,10 +25,12 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    lowered_by_amendment,
     row,
 )
 from tests.integration.royalties.test_pages import text_of
-from tests.support.factories import bearer, billing_clerk
+from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.factories import bearer
 
 SignIn = Callable[..., FlaskClient]
 
@@ -106,15 +107,7 @@ def test_staff_read_an_amendments_due_as_a_change_with_its_credit_notes(
     # The portal said so since round 2; the console's queue still showed the
     # amendment's -60.00 as the period's royalty, and "—" for its credit note.
     agreement = active_agreement(vendor, SOFTWARE)
-    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
-    lowered = file_report(
-        vendor,
-        agreement,
-        1,
-        [row(1, "A", quantity=2900)],
-        amends=first.report.id,
-        reason="Clinic A had 2900 users",
-    )
+    lowered = lowered_by_amendment(file_report, vendor, agreement)
     assert lowered.credit_notes
     with time_machine.travel(AFTER[2], tick=False):
         console = signed_in(client, licensing_staff)
@@ -291,21 +284,9 @@ def test_the_refunds_the_finance_page_counts_are_an_export_of_their_own(
     # "Refunded" was the one figure on the page no export listed: payments and
     # credit notes were exported, the money sent back was not.
     paid = db.session().scalars(select(Invoice).where(Invoice.total == Decimal("2500.00"))).one()
-    credit = billing.issue_credit_note(
-        paid.id,
-        amount=Decimal("150.00"),
-        reason="Seats billed twice",
-        now=at(date(2027, 3, 25)),
-        actor=billing_clerk(),
-    )
-    billing.record_offline_refund(
-        credit.id,
-        method="wire",
-        amount=Decimal("150.00"),
-        reference="RF-0150",
-        sent_on=date(2027, 3, 28),
-        now=at(date(2027, 3, 28)),
-        actor=billing_clerk(),
+    credit = credited(paid.id, "150.00", "Seats billed twice", now=at(date(2027, 3, 25)))
+    refunded_offline(
+        credit.id, "150.00", "RF-0150", sent_on=date(2027, 3, 28), now=at(date(2027, 3, 28))
     )
     console = signed_in(client, billing_staff)
     page = console.get(RANGE)
@@ -365,13 +346,7 @@ def test_a_report_says_whether_its_invoice_is_paid(
         assert f"{filed.invoice_number} (open: 1,110.00 USD to pay by 2027-" in text_of(
             client.get(url)
         )
-        billing.record_offline_payment(
-            filed.report.invoice_id,
-            method="wire",
-            amount=Decimal("1110.00"),
-            reference="FEDWIRE 1",
-            actor=billing_clerk(),
-        )
+        paid_offline(filed.report.invoice_id, "1110.00", "FEDWIRE 1")
         assert f"{filed.invoice_number} (paid)" in text_of(client.get(url))
         console = signed_in(client, billing_staff)
         staff_page = text_of(console.get(f"/console/royalty-reports/{filed.report.id}"))

@@ -33,6 +33,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a
     apply,
 )
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.agreements import agreement_of
 from tests.support.settings import issuing
 
 # A reviewer's long reason, with what a page must escape, not interpret.
@@ -206,12 +207,7 @@ def test_a_resubmission_without_the_confirmation_keeps_the_answer_to_the_office(
 
 
 def _issued_agreement(apply: Any, vendor: Any) -> Agreement:  # noqa: F811 - the fixture
-    application = apply(vendor, AUTO_USE)  # priced by the card alone: issued at once
-    return (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
+    return agreement_of(apply(vendor, AUTO_USE))  # priced by the card alone: issued at once
 
 
 def test_an_acceptance_without_a_title_keeps_the_name_and_the_authority_ticked(

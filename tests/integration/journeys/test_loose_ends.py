@@ -25,7 +25,6 @@ from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
-from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.config import PROJECT_ROOT
 from licensing.mail.models import OutboxMessage
@@ -38,7 +37,8 @@ from tests.integration.journeys.test_staff_finance import _refunded_credit
 from tests.integration.journeys.test_vendor_round2 import text_of
 from tests.integration.permissions.conftest import OFFICE, routed_use, send_routed
 from tests.support import factories
-from tests.support.factories import billing_clerk, make_staff
+from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.factories import make_staff
 
 
 def _email(template: str) -> OutboxMessage:
@@ -66,24 +66,18 @@ def test_billing_emails_group_thousands_in_amounts_as_pages_do(
     assert "3,550.50 USD" in issued.body_text
     assert "3550.50" not in issued.body_text + issued.subject
 
-    billing.record_offline_payment(
-        invoice.id, method="wire", amount=Decimal("3550.50"), reference="W-7", actor=billing_clerk()
-    )
+    paid_offline(invoice.id, "3550.50", "W-7")
     assert (
         "we received 3,550.50 USD (wire transfer, reference W-7)"
         in _email("payment_received").body_text
     )
 
-    credit = billing.issue_credit_note(
-        invoice.id, amount=Decimal("1500.25"), reason="Seat removed", actor=billing_clerk()
-    )
-    credited = _email("invoice_credit_note").body_text
-    assert f"Credit note {credit.number} for 1,500.25 USD" in credited
-    assert "Of it, 1,500.25 USD is a refund due to you" in credited
+    credit = credited(invoice.id, "1500.25", "Seat removed")
+    credit_email = _email("invoice_credit_note").body_text
+    assert f"Credit note {credit.number} for 1,500.25 USD" in credit_email
+    assert "Of it, 1,500.25 USD is a refund due to you" in credit_email
 
-    billing.record_offline_refund(
-        credit.id, method="check", amount=Decimal("1200.00"), reference="C-1", actor=billing_clerk()
-    )
+    refunded_offline(credit.id, "1200.00", "C-1", method="check")
     refund = _email("refund_sent")
     assert refund.subject.startswith("Refund of 1,200.00 USD for credit note")
     assert "We have refunded 1,200.00 USD to you" in refund.body_text

@@ -7,36 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts import services as accounts
-from licensing.actors import Actor
-from licensing.agreements import services
 from licensing.agreements.models import Agreement, Application
 from licensing.pricing import Quote
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import card_document
+from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
 
 
 def _active(apply: Callable[..., Application], vendor: Any) -> Agreement:
-    application = apply(vendor, AUTO_USE)
-    agreement = (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
-    given = services.AcceptanceInput(
-        signer_name="Robin Castellanos",
-        signer_title="Chief Executive",
-        authority_confirmed=True,
-        pdf_sha256=agreement.pdf_sha256,
-        ip_address="198.51.100.7",
-        user_agent="pytest",
-    )
-    return services.accept(agreement.id, Actor.of(accounts.principal_for(vendor)), given, now=NOW)
+    return accept(agreement_of(apply(vendor, AUTO_USE)), vendor, now=NOW)
 
 
 def _renew_and_submit(client: FlaskClient, vendor: Any, agreement: Agreement) -> Any:

@@ -10,42 +10,23 @@ from typing import Any
 from flask import Flask
 
 from licensing import db
-from licensing.billing import services as billing
 from licensing.finance import queries
 from licensing.finance.queries import Filters
 from tests.integration.finance.conftest import at, issue
 from tests.support import factories
-from tests.support.factories import billing_clerk
+from tests.support.billing import credited, paid_offline, refunded_offline
 
 
 def _refunded_credit(organization_id: int) -> None:
     """1,000.00 invoiced on 2027-01-10 and paid in full on 01-20; a 150.00 credit
     note on 01-25 (all of it owed back) and its refund sent by wire on 01-28."""
     invoice = issue(organization_id, "1000.00", date(2027, 1, 10))
-    billing.record_offline_payment(
-        invoice.id,
-        method="wire",
-        amount=Decimal("1000.00"),
-        reference="W-1",
-        received_on=date(2027, 1, 20),
-        now=at(date(2027, 1, 20)),
-        actor=billing_clerk(),
+    paid_offline(
+        invoice.id, "1000.00", "W-1", received_on=date(2027, 1, 20), now=at(date(2027, 1, 20))
     )
-    credit = billing.issue_credit_note(
-        invoice.id,
-        amount=Decimal("150.00"),
-        reason="Seat removed",
-        now=at(date(2027, 1, 25)),
-        actor=billing_clerk(),
-    )
-    billing.record_offline_refund(
-        credit.id,
-        method="wire",
-        amount=Decimal("150.00"),
-        reference="RF-1",
-        sent_on=date(2027, 1, 28),
-        now=at(date(2027, 1, 28)),
-        actor=billing_clerk(),
+    credit = credited(invoice.id, "150.00", "Seat removed", now=at(date(2027, 1, 25)))
+    refunded_offline(
+        credit.id, "150.00", "RF-1", sent_on=date(2027, 1, 28), now=at(date(2027, 1, 28))
     )
 
 

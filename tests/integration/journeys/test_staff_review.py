@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services
-from licensing.agreements.models import REASON_MAX, Agreement, Application
+from licensing.agreements.models import REASON_MAX, Application
 from licensing.errors import InvalidInput
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
+from tests.support.agreements import agreement_of
 from tests.support.factories import make_staff
 from tests.support.settings import issuing
 
@@ -82,11 +82,7 @@ def test_terminating_an_agreement_asks_for_confirmation_first(
     apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
 ) -> None:
     application = apply(vendor, AUTO_USE)  # approved automatically: the agreement is issued
-    agreement = (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
+    agreement = agreement_of(application)
     staff = signed_in(app.test_client(), licensing_staff)
     url = f"/console/agreements/{agreement.id}/terminate"
     reason = "Breach of the distribution clause"

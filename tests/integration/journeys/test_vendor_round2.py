@@ -38,9 +38,11 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    lowered_by_amendment,
     row,
 )
 from tests.support import factories
+from tests.support.agreements import accept, agreement_of
 from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
@@ -233,18 +235,10 @@ def _accept_on_the_page(client: FlaskClient, agreement: Agreement) -> str:
     return text_of(page)
 
 
-def _agreement_of(application: Any) -> Agreement:
-    return (
-        db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
-        .one()
-    )
-
-
 def test_accepting_an_agreement_names_the_invoice_issued_for_what_is_due_up_front(
     client: FlaskClient, signed_in: SignIn, vendor: Any, apply: Any
 ) -> None:
-    agreement = _agreement_of(apply(vendor, SMALL_SOFTWARE))
+    agreement = agreement_of(apply(vendor, SMALL_SOFTWARE))
     signed_in(client, vendor)
     text = _accept_on_the_page(client, agreement)
     invoice = db.session().scalars(select(Invoice)).one()
@@ -257,7 +251,7 @@ def test_accepting_an_agreement_names_the_invoice_issued_for_what_is_due_up_fron
 def test_accepting_an_agreement_with_nothing_due_up_front_says_royalties_follow_reports(
     client: FlaskClient, signed_in: SignIn, vendor: Any, apply: Any
 ) -> None:
-    agreement = _agreement_of(apply(vendor, SOFTWARE))
+    agreement = agreement_of(apply(vendor, SOFTWARE))
     signed_in(client, vendor)
     text = _accept_on_the_page(client, agreement)
     assert db.session().scalars(select(Invoice)).all() == []
@@ -309,18 +303,6 @@ def test_an_organization_held_for_an_overdue_report_is_told_which_report_not_an_
 # --- renewal ---------------------------------------------------------------------------------
 
 
-def _accept(agreement: Agreement, vendor: Any, now: datetime) -> Agreement:
-    given = agreements.AcceptanceInput(
-        signer_name="Robin Castellanos",
-        signer_title="Chief Executive",
-        authority_confirmed=True,
-        pdf_sha256=agreement.pdf_sha256,
-        ip_address="198.51.100.7",
-        user_agent="pytest",
-    )
-    return agreements.accept(agreement.id, Actor.of(accounts.principal_for(vendor)), given, now=now)
-
-
 def test_an_agreement_superseded_by_its_renewal_still_reports_its_last_periods(
     client: FlaskClient,
     signed_in: SignIn,
@@ -339,7 +321,7 @@ def test_an_agreement_superseded_by_its_renewal_still_reports_its_last_periods(
     draft = agreements.start_renewal(old.id, vendor_actor, now=renewing)
     renewal = agreements.submit(draft.id, vendor_actor, policy=issuing(), attest=True, now=renewing)
     assert renewal.state == "approved"
-    _accept(_agreement_of(renewal), vendor, renewing)
+    accept(agreement_of(renewal), vendor, now=renewing)
     db.session().refresh(old)
     assert old.state == "superseded"
     with time_machine.travel(AFTER[2], tick=False):
@@ -456,15 +438,7 @@ def test_the_periods_list_shows_an_amendments_due_as_a_change_with_its_credit_no
     file_report: Any,  # noqa: F811
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
-    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
-    lowered = file_report(
-        vendor,
-        agreement,
-        1,
-        [row(1, "A", quantity=2900)],
-        amends=first.report.id,
-        reason="Clinic A had 2900 users",
-    )
+    lowered = lowered_by_amendment(file_report, vendor, agreement)
     assert lowered.credit_notes
     with time_machine.travel(AFTER[2], tick=False):
         signed_in(client, vendor)
@@ -572,7 +546,7 @@ def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
 
 
 def test_the_agreement_pdf_names_uses_and_units_in_words(vendor: Any, apply: Any) -> None:
-    agreement = _agreement_of(apply(vendor, AUTO_USE))  # SaaS, 2500 end users
+    agreement = agreement_of(apply(vendor, AUTO_USE))  # SaaS, 2500 end users
     text = " ".join(
         " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(agreement.pdf)).pages
     )

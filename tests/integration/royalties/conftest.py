@@ -9,32 +9,20 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
-from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.rows import form_submission
 from licensing.royalties.services import Filing
-from tests.integration.agreements.conftest import NOW
+from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
-from tests.support.settings import issuing
+from tests.support.agreements import make_active_agreement
 
-SOFTWARE = {
-    "product_name": "Scrubber Pro",
-    "description": "Claims scrubbing for clinics",
-    "use": "distribution",
-    "product_type": "saas",
-    "user_type": "provider",
-    "delivery": "hosted",
-    "territories": "United States",
-    "languages": ["en"],
-    "quantity": {"end_users": 2500},
-}
+# The applications tests' SaaS product: 2500 end users, approved at submission.
+SOFTWARE = AUTO_USE
 # 10 end users estimated: 185.00, below the 1000.00 minimum, so 815.00 is due up front.
 SMALL_SOFTWARE = {**SOFTWARE, "product_name": "Scrubber Lite", "quantity": {"end_users": 10}}
 PAYER = {
@@ -95,37 +83,7 @@ def active_agreement(
     card says so) and accepted: active, with its up-front invoice issued."""
 
     def make(vendor: Any, *uses: dict[str, Any]) -> Agreement:
-        principal = accounts.principal_for(vendor)
-        draft = agreements.ApplicationDraft.from_fields(
-            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": uses}
-        )
-        application = agreements.create_draft(Actor.of(principal), draft, now=NOW)
-        application = agreements.submit(
-            application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW
-        )
-        if application.state != "approved":
-            staff = Actor.of(accounts.principal_for(licensing_staff))
-            agreements.start_review(application.id, staff, now=NOW)
-            agreements.approve(application.id, staff, policy=issuing(), now=NOW)
-        agreement = (
-            db.session()
-            .scalars(select(Agreement).where(Agreement.application_id == application.id))
-            .one()
-        )
-        agreements.accept(
-            agreement.id,
-            Actor.of(principal),
-            agreements.AcceptanceInput(
-                signer_name="Robin Castellanos",
-                signer_title="Chief Executive",
-                authority_confirmed=True,
-                pdf_sha256=agreement.pdf_sha256,
-                ip_address="198.51.100.7",
-                user_agent="pytest",
-            ),
-            now=NOW,
-        )
-        return agreement
+        return make_active_agreement(vendor, licensing_staff, *uses, now=NOW)
 
     return make
 
@@ -163,3 +121,20 @@ def flagged_report(
     filing = file_report(vendor, agreement, 2, [row(1, "A", quantity=40)])
     assert filing.report is not None
     return filing.report
+
+
+def lowered_by_amendment(
+    file_report: Callable[..., Filing], vendor: Any, agreement: Agreement
+) -> Filing:
+    """The first quarter filed at 3000 end users, then amended down to 2900: the
+    amendment's royalty due is a change, refunded by credit note."""
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    assert first.report is not None
+    return file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=2900)],
+        amends=first.report.id,
+        reason="Clinic A had 2900 users",
+    )

@@ -1,0 +1,68 @@
+"""Agreement steps many tests take to arrange what they test: finding the
+agreement an application was issued, and accepting it as its vendor would."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement, Application
+from tests.support.settings import issuing
+
+
+def agreement_of(application: Application) -> Agreement:
+    """The agreement issued when `application` was approved."""
+    return (
+        db.session()
+        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .one()
+    )
+
+
+def accept(
+    agreement: Agreement,
+    vendor: Any,
+    *,
+    now: datetime | None = None,
+    signer_name: str = "Robin Castellanos",
+) -> Agreement:
+    """`agreement` accepted by `vendor` on the PDF they were shown, with authority
+    confirmed: active, and billing told (its up-front invoice issued)."""
+    given = agreements.AcceptanceInput(
+        signer_name=signer_name,
+        signer_title="Chief Executive",
+        authority_confirmed=True,
+        pdf_sha256=agreement.pdf_sha256,
+        ip_address="198.51.100.7",
+        user_agent="pytest",
+    )
+    return agreements.accept(agreement.id, Actor.of(accounts.principal_for(vendor)), given, now=now)
+
+
+def make_active_agreement(
+    vendor: Any, staff: Any, *uses: dict[str, Any], now: datetime | None = None
+) -> Agreement:
+    """A 2027 agreement for `uses`, applied for by `vendor`, approved (by `staff`
+    where the card sends it to review) and accepted: active, its up-front invoice
+    issued."""
+    principal = accounts.principal_for(vendor)
+    draft = agreements.ApplicationDraft.from_fields(
+        {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": uses}
+    )
+    application = agreements.create_draft(Actor.of(principal), draft, now=now)
+    application = agreements.submit(
+        application.id, Actor.of(principal), policy=issuing(), attest=True, now=now
+    )
+    if application.state != "approved":
+        reviewer = Actor.of(accounts.principal_for(staff))
+        agreements.start_review(application.id, reviewer, now=now)
+        agreements.approve(application.id, reviewer, policy=issuing(), now=now)
+    agreement = agreement_of(application)
+    accept(agreement, vendor, now=now)
+    return agreement
