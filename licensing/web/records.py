@@ -60,17 +60,21 @@ def _page_of(entity_type: str) -> tuple[str, str] | None:
     return None
 
 
-# entity type -> (model, the column people name it by), registered by each feature
-_NUMBERED: dict[str, tuple[Any, Any]] = {}
+# entity type -> (model, the column people name it by, how a typed name is written
+# in that column), registered by each feature
+_NUMBERED: dict[str, tuple[Any, Any, Callable[[str], str]]] = {}
 
 
-def numbered_record(entity_type: str, model: Any, column: Any) -> None:
+def numbered_record(
+    entity_type: str, model: Any, column: Any, *, spelled: Callable[[str], str] = str.upper
+) -> None:
     """Let pages name and find records of `entity_type` by `column` (a number such
-    as INV-2027-000001); a feature registers its numbered records at import."""
-    _NUMBERED[entity_type] = (model, column)
+    as INV-2027-000001, or a user's email address); `spelled` turns what someone
+    typed into the column's spelling. A feature registers its records at import."""
+    _NUMBERED[entity_type] = (model, column, spelled)
 
 
-def _numbered() -> dict[str, tuple[Any, Any]]:
+def _numbered() -> dict[str, tuple[Any, Any, Callable[[str], str]]]:
     return _NUMBERED
 
 
@@ -100,7 +104,7 @@ def _labels(pairs: list[tuple[str, object]]) -> dict[tuple[str, str], str]:
         for number in wanted.get(entity_type, ()):
             labels[(entity_type, str(number))] = reference_of(number)
     session = db.session()
-    for entity_type, (model, column) in _numbered().items():
+    for entity_type, (model, column, _spelled) in _numbered().items():
         ids = wanted.get(entity_type)
         if ids:
             for record_id, name in session.execute(
@@ -128,13 +132,14 @@ _APPLICATION = re.compile(r"^APP-?0*(\d{1,9})$", re.IGNORECASE)
 
 def find_reference(text: str) -> tuple[str, str] | None:
     """The (entity type, id) a typed reference names: APP-000042, INV-2027-000001,
-    CPT-2027-000001, CN-..., a permission request's reference; None otherwise."""
+    CPT-2027-000001, CN-..., a permission request's reference, a user's email
+    address; None otherwise."""
     value = text.strip()
     if found := _APPLICATION.match(value):
         return "application", str(int(found.group(1)))
     session = db.session()
-    for entity_type, (model, column) in _numbered().items():
-        record_id = session.scalar(select(model.id).where(column == value.upper()))
+    for entity_type, (model, column, spelled) in _numbered().items():
+        record_id = session.scalar(select(model.id).where(column == spelled(value)))
         if record_id is not None:
             return entity_type, str(record_id)
     return None
