@@ -39,7 +39,11 @@ _PAGES = {
     "permission_request": ("permissions_console.detail", "request_id"),
     "royalty_report": ("royalties.console_report", "report_id"),
     "outbox_message": ("mail_console.outbox_message", "message_id"),
+    "rate_card": ("ratecards_console.detail", "version"),
 }
+
+# Records whose id is their name rather than a number (a rate card's version).
+_NAMED_BY_TEXT = frozenset({"rate_card"})
 
 
 # The same records on the vendor portal (a vendor only ever sees their own).
@@ -149,10 +153,10 @@ def record_url(entity_type: str, entity_id: object) -> str | None:
     """The page of one record the viewer may open, without reading its name (a
     list names its rows itself: no query per row)."""
     page = _page_of(entity_type)
-    number = _digits(entity_id)
-    if page is None or number is None:
+    key: object = str(entity_id) if entity_type in _NAMED_BY_TEXT else _digits(entity_id)
+    if page is None or key is None:
         return None
-    values: dict[str, Any] = {page[1]: number}
+    values: dict[str, Any] = {page[1]: key}
     return url_for(page[0], **values)
 
 

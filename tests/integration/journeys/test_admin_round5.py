@@ -9,6 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 
 
@@ -41,3 +42,16 @@ def test_the_audit_log_finds_a_staff_members_role_changes_by_their_email_address
     assert f'<a href="/console/users/{clerk.id}">clerk@office.example</a>' in found.get_data(
         as_text=True
     )
+
+
+def test_a_rate_card_publication_in_the_audit_log_links_to_the_card(
+    client: FlaskClient, admin: Any, signed_in: Any
+) -> None:
+    from licensing.ratecards import services
+
+    document = example_document()
+    document["version"] = "2027.9"
+    services.import_card(document, published_by=admin.email)
+    signed_in(client, admin)
+    page = client.get("/console/audit", query_string={"entity_id": "2027.9"}).get_data(as_text=True)
+    assert '<a href="/console/rate-cards/2027.9">rate card 2027.9</a>' in page
