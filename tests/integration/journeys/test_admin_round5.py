@@ -55,3 +55,57 @@ def test_a_rate_card_publication_in_the_audit_log_links_to_the_card(
     signed_in(client, admin)
     page = client.get("/console/audit", query_string={"entity_id": "2027.9"}).get_data(as_text=True)
     assert '<a href="/console/rate-cards/2027.9">rate card 2027.9</a>' in page
+
+
+def _last_link(path: str) -> str:
+    from sqlalchemy import select
+
+    from licensing import db
+    from licensing.mail.models import OutboxMessage
+
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    found = re.search(rf"http://testserver({path}\S+)", message.body_text)
+    assert found
+    return found.group(1)
+
+
+def _last_sign_in(email: str) -> Any:
+    from sqlalchemy import select
+
+    from licensing import db
+    from licensing.accounts.models import User
+
+    user = db.session().scalars(select(User).where(User.email == email)).one()
+    db.session().refresh(user)
+    return user.last_sign_in_at
+
+
+def test_a_new_staff_member_signed_in_by_their_welcome_link_shows_a_last_sign_in(
+    app: Any, client: FlaskClient, admin: Any, signed_in: Any
+) -> None:
+    signed_in(client, admin)
+    client.post(
+        "/console/users",
+        data={"full_name": "Lena Analyst", "email": "lena@office.example", "roles": ["licensing"]},
+    )
+    newcomer = app.test_client()
+    password = "granite-willow-sparrow-64"
+    newcomer.post(_last_link("/reset/"), data={"password": password, "confirm": password})
+    assert newcomer.get("/console/").status_code == 200  # signed in by the link
+    assert _last_sign_in("lena@office.example") is not None
+
+
+def test_a_colleague_signed_in_by_accepting_an_invitation_shows_a_last_sign_in(
+    app: Any, vendor: Any, signed_in: Any
+) -> None:
+    inviter = signed_in(app.test_client(), vendor)
+    inviter.post("/organization/invitations", data={"email": "priya@vendor.example"})
+    invitee = app.test_client()
+    password = "granite-willow-sparrow-64"
+    invitee.post(
+        _last_link("/invitations/"),
+        data={"full_name": "Priya Raman", "password": password, "confirm": password},
+    )
+    assert invitee.get("/portal/").status_code == 200
+    assert _last_sign_in("priya@vendor.example") is not None
