@@ -109,3 +109,44 @@ def test_a_colleague_signed_in_by_accepting_an_invitation_shows_a_last_sign_in(
     )
     assert invitee.get("/portal/").status_code == 200
     assert _last_sign_in("priya@vendor.example") is not None
+
+
+def _languages_shown(page: str) -> str:
+    found = re.search(r'name="uses-0-languages"[^>]*value="([^"]*)"', page) or re.search(
+        r'value="([^"]*)"[^>]*name="uses-0-languages"', page
+    )
+    assert found, "no languages field"
+    return html.unescape(found.group(1))
+
+
+def test_a_new_application_offers_english_and_a_saved_draft_keeps_its_languages_when_edited(
+    client: FlaskClient, vendor: Any, signed_in: Any, example_card: str
+) -> None:
+    from licensing import db
+    from licensing.agreements.models import Application
+
+    signed_in(client, vendor)
+    blank = client.get("/portal/applications/new").get_data(as_text=True)
+    assert _languages_shown(blank) == "en"  # was "e, n": the default's letters
+
+    saved = client.post(
+        "/portal/applications/new",
+        data={
+            "term_start": "2027-01-01",
+            "term_end": "2027-12-31",
+            "uses-0-product_name": "Scrubber",
+            "uses-0-use": "translation",
+            "uses-0-product_type": "saas",
+            "uses-0-user_type": "provider",
+            "uses-0-delivery": "hosted",
+            "uses-0-territories": "United States",
+            "uses-0-languages": "en, fr",
+            "uses-0-revenue": "1000",
+            "save": "1",
+        },
+    )
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    draft = db.session().query(Application).order_by(Application.id.desc()).first()
+    assert draft is not None
+    edit = client.get(f"/portal/applications/{draft.id}/edit").get_data(as_text=True)
+    assert _languages_shown(edit) == "en, fr"
