@@ -150,3 +150,21 @@ def test_a_new_application_offers_english_and_a_saved_draft_keeps_its_languages_
     assert draft is not None
     edit = client.get(f"/portal/applications/{draft.id}/edit").get_data(as_text=True)
     assert _languages_shown(edit) == "en, fr"
+
+
+def test_an_analyst_opens_the_rule_and_card_that_priced_a_use_from_the_review_page(
+    client: FlaskClient, vendor: Any, licensing_staff: Any, apply: Any, signed_in: Any
+) -> None:
+    from tests.integration.agreements.conftest import STAFF_USE
+
+    application = apply(vendor, STAFF_USE)
+    signed_in(client, licensing_staff)
+    page = client.get(f"/console/applications/{application.id}").get_data(as_text=True)
+    assert '<a href="/console/rate-cards/2027.1">2027.1</a>' in page
+    rule = re.search(r'<a href="/console/rate-cards/2027\.1#rule-([\w-]+)">\1</a>', page)
+    assert rule, "the rule is not linked to its place on the card"
+    card = client.get("/console/rate-cards/2027.1").get_data(as_text=True)
+    assert f'id="rule-{rule.group(1)}"' in card
+
+    vendor_page = signed_in(client, vendor).get(f"/portal/applications/{application.id}")
+    assert "/console/rate-cards/" not in vendor_page.get_data(as_text=True)
