@@ -82,6 +82,18 @@ def _numbered() -> dict[str, tuple[Any, Any, Callable[[str], str]]]:
     return _NUMBERED
 
 
+# (entity type, the number people type, the column holding that record's id): a
+# number printed on one record that finds another, registered by each feature
+_FOUND_BY: list[tuple[str, Any, Any]] = []
+
+
+def found_by(entity_type: str, column: Any, record_id: Any) -> None:
+    """Let a number printed on a document (a permission letter's PR-...-G1) find
+    the record of `entity_type` it belongs to (its request), whose events tell
+    who issued it; a feature registers these at import."""
+    _FOUND_BY.append((entity_type, column, record_id))
+
+
 # entity type -> how people name a record of it from its id alone, no query needed
 # (an application's `APP-000042`), registered by each feature
 _NAMED_BY_ID: dict[str, Callable[[int], str]] = {}
@@ -136,14 +148,18 @@ _APPLICATION = re.compile(r"^APP-?0*(\d{1,9})$", re.IGNORECASE)
 
 def find_reference(text: str) -> tuple[str, str] | None:
     """The (entity type, id) a typed reference names: APP-000042, INV-2027-000001,
-    CPT-2027-000001, CN-..., a permission request's reference, a user's email
-    address; None otherwise."""
+    CPT-2027-000001, CN-..., a permission request's reference or one of its
+    letters' numbers, a user's email address; None otherwise."""
     value = text.strip()
     if found := _APPLICATION.match(value):
         return "application", str(int(found.group(1)))
     session = db.session()
     for entity_type, (model, column, spelled) in _numbered().items():
         record_id = session.scalar(select(model.id).where(column == spelled(value)))
+        if record_id is not None:
+            return entity_type, str(record_id)
+    for entity_type, column, owner_id in _FOUND_BY:
+        record_id = session.scalar(select(owner_id).where(column == value.upper()))
         if record_id is not None:
             return entity_type, str(record_id)
     return None

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 
@@ -168,3 +169,30 @@ def test_an_analyst_opens_the_rule_and_card_that_priced_a_use_from_the_review_pa
 
     vendor_page = signed_in(client, vendor).get(f"/portal/applications/{application.id}")
     assert "/console/rate-cards/" not in vendor_page.get_data(as_text=True)
+
+
+def test_the_audit_log_finds_who_issued_a_letter_by_the_letter_number(
+    client: FlaskClient,
+    admin: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    submit: Any,  # noqa: F811
+) -> None:
+    from licensing import db
+    from licensing.accounts import services as accounts
+    from licensing.actors import Actor
+    from licensing.permissions import services as permissions
+    from licensing.permissions.models import PermissionLetter
+
+    requested, _token = submit()
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    permissions.approve(requested.id, staff, conditions="Cite the owner")
+    letter = db.session().query(PermissionLetter).one()
+
+    signed_in(client, admin)
+    page = client.get("/console/audit", query_string={"entity_id": letter.number})
+    rows = _rows(page.get_data(as_text=True))
+    approved = [row for row in rows if "permission_request.approved" in row]
+    assert len(approved) == 1
+    assert licensing_staff.email in approved[0]
+    assert letter.number in approved[0]
