@@ -196,3 +196,56 @@ def test_the_audit_log_finds_who_issued_a_letter_by_the_letter_number(
     assert len(approved) == 1
     assert licensing_staff.email in approved[0]
     assert letter.number in approved[0]
+
+
+def test_an_audit_log_page_past_the_last_shows_the_last_page_not_no_event_matches(
+    client: FlaskClient, admin: Any, signed_in: Any
+) -> None:
+    from licensing import db
+    from licensing.audit import services as audit
+
+    with db.transaction() as session:
+        for size in range(55):
+            audit.record(
+                session,
+                action="widget.resized",
+                entity_type="widget",
+                entity_id=1,
+                before=None,
+                after={"size": size},
+                actor="tests",
+            )
+    signed_in(client, admin)
+    stale = client.get("/console/audit", query_string={"action": "widget.resized", "page": 9})
+    page = stale.get_data(as_text=True)
+    assert "55 events, page 2 of 2." in page
+    assert "No event matches" not in page
+    assert len(_rows(page)) == 5
+
+
+def test_an_outbox_page_past_the_last_shows_the_last_page(
+    client: FlaskClient, admin: Any, signed_in: Any
+) -> None:
+    from licensing import db
+    from licensing.db import utcnow
+    from licensing.mail import services as mail
+
+    with db.transaction() as session:
+        for number in range(51):
+            to = f"reader{number}@example.com"
+            mail.enqueue(
+                session,
+                to=to,
+                subject=f"Message {number}",
+                template="reset_password",
+                context={
+                    "user": {"full_name": "Reader", "email": to},
+                    "link": "http://x/y",
+                    "expires_at": utcnow(),
+                },
+            )
+    signed_in(client, admin)
+    page = client.get("/console/outbox", query_string={"page": 7}).get_data(as_text=True)
+    assert "No message matches" not in page
+    assert ">Newer</a>" in page  # the last page
+    assert ">Older</a>" not in page
