@@ -249,3 +249,13 @@ def test_an_outbox_page_past_the_last_shows_the_last_page(
     assert "No message matches" not in page
     assert ">Newer</a>" in page  # the last page
     assert ">Older</a>" not in page
+
+
+def test_a_rate_cards_rules_say_whom_they_apply_to_in_words_not_identifiers(
+    client: FlaskClient, licensing_staff: Any, signed_in: Any, example_card: str
+) -> None:
+    signed_in(client, licensing_staff)
+    page = html.unescape(client.get(f"/console/rate-cards/{example_card}").get_data(as_text=True))
+    assert "distribution of software, SaaS or mobile app products" in page
+    for identifier in ("mobile_app", "internal_use", "data_file", "derivative_work", " saas"):
+        assert identifier not in page.split("<h2>Discounts")[0].split("Rules, in order")[1]
