@@ -32,7 +32,13 @@ class PublishForm(PageForm):
 @access.staff(*STAFF)
 def index() -> str:
     cards = queries.all_cards(db.session())
-    return render_template("ratecards/list.html", cards=cards, form=PublishForm(), problems={})
+    return render_template(
+        "ratecards/list.html",
+        cards=cards,
+        replaced=queries.replaced_by(cards),
+        form=PublishForm(),
+        problems={},
+    )
 
 
 @bp.route("/", methods=["POST"])
@@ -58,7 +64,13 @@ def publish() -> Response | tuple[str, int]:
                 )
             return redirect(url_for(".detail", version=result.version))
     cards = queries.all_cards(db.session())
-    return render_template("ratecards/list.html", cards=cards, form=form, problems=problems), 422
+    return render_template(
+        "ratecards/list.html",
+        cards=cards,
+        replaced=queries.replaced_by(cards),
+        form=form,
+        problems=problems,
+    ), 422
 
 
 _WORD = re.compile(r"[a-z_]+")

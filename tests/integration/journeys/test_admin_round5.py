@@ -259,3 +259,32 @@ def test_a_rate_cards_rules_say_whom_they_apply_to_in_words_not_identifiers(
     assert "distribution of software, SaaS or mobile app products" in page
     for identifier in ("mobile_app", "internal_use", "data_file", "derivative_work", " saas"):
         assert identifier not in page.split("<h2>Discounts")[0].split("Rules, in order")[1]
+
+
+def test_the_rate_card_list_says_which_card_a_revision_for_the_same_period_replaces(
+    client: FlaskClient, admin: Any, signed_in: Any, example_card: str
+) -> None:
+    from licensing.ratecards import services
+
+    revision = example_document()
+    revision["version"] = "2027.2"
+    services.import_card(revision, published_by=admin.email)
+    signed_in(client, admin)
+    rows = _rows(client.get("/console/rate-cards/").get_data(as_text=True))
+    original = next(row for row in rows if row.startswith("> 2027.1"))
+    assert "replaced by 2027.2" in original
+    assert not any("replaced by" in row for row in rows if row.startswith("> 2027.2"))
+
+
+def test_a_mid_year_revision_does_not_mark_the_annual_card_replaced(
+    client: FlaskClient, admin: Any, signed_in: Any, example_card: str
+) -> None:
+    from licensing.ratecards import services
+
+    revision = example_document()
+    revision["version"] = "2027.7"
+    revision["effective_from"] = "2027-07-01"
+    services.import_card(revision, published_by=admin.email)
+    signed_in(client, admin)
+    rows = _rows(client.get("/console/rate-cards/").get_data(as_text=True))
+    assert not any("replaced by" in row for row in rows)
