@@ -288,3 +288,14 @@ def test_a_mid_year_revision_does_not_mark_the_annual_card_replaced(
     signed_in(client, admin)
     rows = _rows(client.get("/console/rate-cards/").get_data(as_text=True))
     assert not any("replaced by" in row for row in rows)
+
+
+def test_an_admin_is_not_offered_to_deactivate_their_own_account(
+    client: FlaskClient, admin: Any, licensing_staff: Any, signed_in: Any
+) -> None:
+    signed_in(client, admin)
+    own = client.get(f"/console/users/{admin.id}").get_data(as_text=True)
+    assert ">Deactivate</button>" not in own
+    assert "You cannot deactivate your own account" in own
+    colleague = client.get(f"/console/users/{licensing_staff.id}").get_data(as_text=True)
+    assert ">Deactivate</button>" in colleague
