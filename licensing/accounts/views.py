@@ -27,7 +27,7 @@ from licensing import access, db
 from licensing.access import STAFF_ROLES, Principal
 from licensing.accounts import forms, queries, services
 from licensing.accounts.auth import auth_rate_limit
-from licensing.accounts.models import INVITATION, PASSWORD_LINKS, WELCOME, Organization
+from licensing.accounts.models import INVITATION, PASSWORD_LINKS, WELCOME, Organization, User
 from licensing.accounts.states import PENDING_PAYMENT, STANDING, SUSPENDED
 from licensing.actors import Actor, current_actor
 from licensing.audit import queries as audit_queries
@@ -45,9 +45,14 @@ from licensing.web import confirm
 from licensing.web.filters import end_sentence
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
+from licensing.web.records import numbered_record
 
 bp = Blueprint("accounts", __name__)
 console = Blueprint("accounts_console", __name__, url_prefix="/console")
+
+# The audit log names a user by their address, and an admin asking who changed
+# someone's roles types the address they know (stored lower-cased), not an id.
+numbered_record("user", User, User.email, spelled=str.lower)
 
 Page = str | tuple[str, int] | Response
 

@@ -191,6 +191,11 @@ class AmountField(_TypedText):
 class LanguagesField(StringField):  # type: ignore[misc]  # WTForms ships no types
     """Languages, comma-separated: their stored form fits `LANGUAGES_MAX`."""
 
+    def process_data(self, value: Any) -> None:
+        # A new use's "en" and a saved use's "en, fr" are text: read them as the
+        # list they name, or `_value` would join their letters ("e, n").
+        self.data = distinct_languages(value)
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         if valuelist:
             self.data = distinct_languages(str(valuelist[0]))

@@ -16,7 +16,7 @@ from licensing.db import utcnow
 from licensing.limits import page_number
 from licensing.streaming import stream_rows
 from licensing.web import records
-from licensing.web.paging import numbered
+from licensing.web.paging import numbered, page_count
 
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
 
@@ -79,6 +79,9 @@ def audit_log() -> tuple[str, int]:
     page = page_number(request.args.get("page"))
     session = db.session()
     events, total = queries.page(session, filters, page=page, per_page=PER_PAGE)
+    if page > (last := page_count(total, PER_PAGE)):  # a stale link: the last page, as lists do
+        page = last
+        events, total = queries.page(session, filters, page=page, per_page=PER_PAGE)
     entity_types, actions = queries.vocabulary(session)
     empty = total == 0 and not problems and any(request.args.get(k) for k in FILTER_NAMES)
     return render_template(

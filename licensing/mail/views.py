@@ -24,7 +24,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.mail.smtp import Delivery
 from licensing.mail.states import FAILED, OUTBOX, QUEUED
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.paging import numbered
+from licensing.web.paging import numbered, page_count
 
 bp = Blueprint("mail_console", __name__, url_prefix="/console")
 
@@ -41,6 +41,11 @@ def outbox() -> str:
     found, total = queries.messages(
         session, state=state, recipient=recipient, page=page, per_page=PER_PAGE
     )
+    if page > (last := page_count(total, PER_PAGE)):  # a stale link: the last page, as lists do
+        page = last
+        found, total = queries.messages(
+            session, state=state, recipient=recipient, page=page, per_page=PER_PAGE
+        )
     return render_template(
         "console/outbox.html",
         messages=found,

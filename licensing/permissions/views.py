@@ -35,7 +35,7 @@ from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
-from licensing.web.records import numbered_record
+from licensing.web.records import found_by, numbered_record
 
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
@@ -61,6 +61,8 @@ STAFF_FORMS: dict[str, type[PageForm]] = {
 }
 
 numbered_record("permission_request", PermissionRequest, PermissionRequest.reference)
+# The admin holding a letter asks who issued it: its number finds its request.
+found_by("permission_request", PermissionLetter.number, PermissionLetter.request_id)
 
 Page = str | tuple[str, int] | Response
 

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import weakref
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -39,6 +39,30 @@ def all_cards(session: Session) -> list[RateCardRecord]:
             )
         )
     )
+
+
+def replaced_by(cards: list[RateCardRecord]) -> dict[str, list[str]]:
+    """The cards that take every day of a card's period from it (as `in_effect`
+    chooses), by version: a card replaced so prices no quote that names no version.
+    Cards only partly replaced are left out."""
+    replaced: dict[str, list[str]] = {}
+    for card in cards:
+        rank = (card.effective_from, card.published_at, card.id)
+        later = sorted(
+            (c for c in cards if (c.effective_from, c.published_at, c.id) > rank),
+            key=lambda c: c.effective_from,
+        )
+        uncovered = card.effective_from  # the first day no later card has taken yet
+        takers: list[str] = []
+        for other in later:
+            if other.effective_from > uncovered or uncovered > card.effective_to:
+                break
+            if other.effective_to >= uncovered:
+                takers.append(other.version)
+                uncovered = other.effective_to + timedelta(days=1)
+        if uncovered > card.effective_to:
+            replaced[card.version] = takers
+    return replaced
 
 
 def in_effect(session: Session, on: date) -> RateCardRecord | None:

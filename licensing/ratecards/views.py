@@ -4,6 +4,7 @@ and publishing a card from a file (admins)."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -12,9 +13,10 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
 
 from licensing import access, db, errors
-from licensing.pricing import describe_condition, describe_rule, diff_cards
+from licensing.pricing import Condition, describe_condition, describe_rule, diff_cards
 from licensing.ratecards import queries, services
 from licensing.web.forms import PageForm
+from licensing.words import humanize
 
 bp = Blueprint("ratecards_console", __name__, url_prefix="/console/rate-cards")
 
@@ -30,7 +32,13 @@ class PublishForm(PageForm):
 @access.staff(*STAFF)
 def index() -> str:
     cards = queries.all_cards(db.session())
-    return render_template("ratecards/list.html", cards=cards, form=PublishForm(), problems={})
+    return render_template(
+        "ratecards/list.html",
+        cards=cards,
+        replaced=queries.replaced_by(cards),
+        form=PublishForm(),
+        problems={},
+    )
 
 
 @bp.route("/", methods=["POST"])
@@ -56,7 +64,22 @@ def publish() -> Response | tuple[str, int]:
                 )
             return redirect(url_for(".detail", version=result.version))
     cards = queries.all_cards(db.session())
-    return render_template("ratecards/list.html", cards=cards, form=form, problems=problems), 422
+    return render_template(
+        "ratecards/list.html",
+        cards=cards,
+        replaced=queries.replaced_by(cards),
+        form=form,
+        problems=problems,
+    ), 422
+
+
+_WORD = re.compile(r"[a-z_]+")
+
+
+def _applies_to(condition: Condition) -> str:
+    """Whom a rule or discount applies to in words: the core names the vocabulary by
+    its identifiers ("saas or mobile_app"); the page says "SaaS or mobile app"."""
+    return _WORD.sub(lambda word: humanize(word.group(0)), describe_condition(condition))
 
 
 def _card_document(raw: bytes) -> Any:
@@ -90,14 +113,12 @@ def detail(version: str) -> str:
     rules = [
         {
             "rule": rule,
-            "applies_to": describe_condition(rule.when),
+            "applies_to": _applies_to(rule.when),
             "terms": describe_rule(rule, card.currency),
         }
         for rule in card.rules
     ]
-    adjustments = [
-        {"adjustment": a, "applies_to": describe_condition(a.when)} for a in card.adjustments
-    ]
+    adjustments = [{"adjustment": a, "applies_to": _applies_to(a.when)} for a in card.adjustments]
     others = [c for c in queries.all_cards(db.session()) if c.version != version]
     return render_template(
         "ratecards/detail.html",

@@ -39,7 +39,11 @@ _PAGES = {
     "permission_request": ("permissions_console.detail", "request_id"),
     "royalty_report": ("royalties.console_report", "report_id"),
     "outbox_message": ("mail_console.outbox_message", "message_id"),
+    "rate_card": ("ratecards_console.detail", "version"),
 }
+
+# Records whose id is their name rather than a number (a rate card's version).
+_NAMED_BY_TEXT = frozenset({"rate_card"})
 
 
 # The same records on the vendor portal (a vendor only ever sees their own).
@@ -60,18 +64,34 @@ def _page_of(entity_type: str) -> tuple[str, str] | None:
     return None
 
 
-# entity type -> (model, the column people name it by), registered by each feature
-_NUMBERED: dict[str, tuple[Any, Any]] = {}
+# entity type -> (model, the column people name it by, how a typed name is written
+# in that column), registered by each feature
+_NUMBERED: dict[str, tuple[Any, Any, Callable[[str], str]]] = {}
 
 
-def numbered_record(entity_type: str, model: Any, column: Any) -> None:
+def numbered_record(
+    entity_type: str, model: Any, column: Any, *, spelled: Callable[[str], str] = str.upper
+) -> None:
     """Let pages name and find records of `entity_type` by `column` (a number such
-    as INV-2027-000001); a feature registers its numbered records at import."""
-    _NUMBERED[entity_type] = (model, column)
+    as INV-2027-000001, or a user's email address); `spelled` turns what someone
+    typed into the column's spelling. A feature registers its records at import."""
+    _NUMBERED[entity_type] = (model, column, spelled)
 
 
-def _numbered() -> dict[str, tuple[Any, Any]]:
+def _numbered() -> dict[str, tuple[Any, Any, Callable[[str], str]]]:
     return _NUMBERED
+
+
+# (entity type, the number people type, the column holding that record's id): a
+# number printed on one record that finds another, registered by each feature
+_FOUND_BY: list[tuple[str, Any, Any]] = []
+
+
+def found_by(entity_type: str, column: Any, record_id: Any) -> None:
+    """Let a number printed on a document (a permission letter's PR-...-G1) find
+    the record of `entity_type` it belongs to (its request), whose events tell
+    who issued it; a feature registers these at import."""
+    _FOUND_BY.append((entity_type, column, record_id))
 
 
 # entity type -> how people name a record of it from its id alone, no query needed
@@ -106,7 +126,7 @@ def _labels(pairs: list[tuple[str, object]]) -> dict[tuple[str, str], str]:
         for number in wanted.get(entity_type, ()):
             labels[(entity_type, str(number))] = reference_of(number)
     session = db.session()
-    for entity_type, (model, column) in _numbered().items():
+    for entity_type, (model, column, _spelled) in _numbered().items():
         ids = wanted.get(entity_type)
         if ids:
             for record_id, name in session.execute(
@@ -131,15 +151,19 @@ def record_refs(pairs: Iterable[tuple[str, object]]) -> dict[tuple[str, str], Re
 
 def find_reference(text: str) -> tuple[str, str] | None:
     """The (entity type, id) a typed reference names: APP-000042, RR-000005,
-    INV-2027-000001, CPT-2027-000001, CN-..., a permission request's reference;
-    None otherwise."""
+    INV-2027-000001, CPT-2027-000001, CN-..., a permission request's reference or
+    one of its letters' numbers, a user's email address; None otherwise."""
     value = text.strip()
     for entity_type, typed in _TYPED_BY_ID.items():
         if found := typed.match(value):
             return entity_type, str(int(found.group(1)))
     session = db.session()
-    for entity_type, (model, column) in _numbered().items():
-        record_id = session.scalar(select(model.id).where(column == value.upper()))
+    for entity_type, (model, column, spelled) in _numbered().items():
+        record_id = session.scalar(select(model.id).where(column == spelled(value)))
+        if record_id is not None:
+            return entity_type, str(record_id)
+    for entity_type, column, owner_id in _FOUND_BY:
+        record_id = session.scalar(select(owner_id).where(column == value.upper()))
         if record_id is not None:
             return entity_type, str(record_id)
     return None
@@ -149,10 +173,10 @@ def record_url(entity_type: str, entity_id: object) -> str | None:
     """The page of one record the viewer may open, without reading its name (a
     list names its rows itself: no query per row)."""
     page = _page_of(entity_type)
-    number = _digits(entity_id)
-    if page is None or number is None:
+    key: object = str(entity_id) if entity_type in _NAMED_BY_TEXT else _digits(entity_id)
+    if page is None or key is None:
         return None
-    values: dict[str, Any] = {page[1]: number}
+    values: dict[str, Any] = {page[1]: key}
     return url_for(page[0], **values)
 
 

@@ -116,6 +116,7 @@ def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
         )
         link.used_at = utcnow()
         link.user_id = user.id
+        user.last_sign_in_at = link.used_at  # accepting signs the colleague in
         audit.record_event(
             session,
             "invitation.accepted",

@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts import passwords, queries
-from licensing.accounts.models import PASSWORD_LINKS, RESET_PASSWORD, OneTimeToken, User
+from licensing.accounts.models import (
+    PASSWORD_LINKS,
+    RESET_PASSWORD,
+    WELCOME,
+    OneTimeToken,
+    User,
+)
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _address_or_none,
@@ -84,7 +90,8 @@ def _recent_mail(session: Session, templates: tuple[str, ...], address: str) -> 
 
 def reset_password(raw: str, password: str) -> User:
     """Follow a reset link: set a new password, unlock the account, confirm the
-    address, and sign out every other session (they carry the old hash)."""
+    address, and sign out every other session (they carry the old hash). A staff
+    welcome link signs its newcomer in, so it counts as their first sign-in."""
     with db.transaction() as session:
         link = _find_link(session, raw, PASSWORD_LINKS)
         user = link.user
@@ -113,6 +120,8 @@ def reset_password(raw: str, password: str) -> User:
         verified_now = user.email_verified_at is None
         if verified_now:
             user.email_verified_at = now
+        if link.purpose == WELCOME:  # the welcome page signs the newcomer in
+            user.last_sign_in_at = now
         audit.record_event(
             session,
             "user.password_reset",
