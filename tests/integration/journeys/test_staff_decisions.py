@@ -3,14 +3,17 @@ changes, reconsideration, the rate card comparison), as each party reads them.""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 
 from licensing.agreements.models import Application
+from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.permissions.conftest import last_mail
+from tests.integration.pricing.conftest import example_document
 
 Apply = Callable[..., Application]
 
@@ -52,3 +55,26 @@ def test_an_approval_as_quoted_says_nothing_about_changes(
     body = last_mail(vendor.email).body_text
     assert "total 8,000.00 USD" in body
     assert "changed the quote" not in body
+
+
+def test_the_rate_card_comparison_lists_each_difference_in_words(
+    example_card: str, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    revision = example_document()
+    revision["version"] = "2027.2"
+    revision["adjustments"][0]["discount_percent"] = "12.5"
+    ratecards.import_card(revision, published_by="tests")
+    staff = signed_in(app.test_client(), licensing_staff)
+
+    page = html.unescape(
+        staff.get(f"/console/rate-cards/compare?old={example_card}&new=2027.2").get_data(
+            as_text=True
+        )
+    )
+    # Each item read "Change(kind='changed', subject='adjustment', key='nonprofit', ...)".
+    assert "Change(" not in page
+    assert (
+        "<li>Changed adjustment nonprofit: now 12.5% discount for any use by nonprofit or "
+        "academic organizations (was 20% discount for any use by nonprofit or academic "
+        "organizations).</li>"
+    ) in page
