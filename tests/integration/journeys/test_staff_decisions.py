@@ -8,11 +8,17 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 
+from licensing import db
 from licensing.agreements.models import Application
+from licensing.audit.models import AuditEvent
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import STAFF_USE
-from tests.integration.permissions.conftest import last_mail
+from tests.integration.permissions.conftest import (
+    last_mail,
+    submit,  # noqa: F401 - the fixture
+)
 from tests.integration.pricing.conftest import example_document
 
 Apply = Callable[..., Application]
@@ -78,3 +84,41 @@ def test_the_rate_card_comparison_lists_each_difference_in_words(
         "academic organizations (was 20% discount for any use by nonprofit or academic "
         "organizations).</li>"
     ) in page
+
+
+def test_staff_read_the_requesters_answer_and_grounds_in_the_email_and_the_audit_log(
+    licensing_staff: Any,  # first: the staff notices go to the licensing staff there are
+    submit: Any,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, token = submit()
+    staff = signed_in(app.test_client(), licensing_staff)
+    requester = app.test_client()
+    console = f"/console/permissions/{request.id}"
+    staff.post(f"{console}/ask", data={"message": "How many students take the course?"})
+    requester.post(f"/permissions/status/{token}/answer", data={"body": "About 30 students."})
+    # The notice said only "the requester answered": staff had to open the console
+    # to learn what, and the audit log's row for the step had no trace of it.
+    answered = last_mail(licensing_staff.email)
+    assert "the requester answered" in answered.subject
+    assert "They wrote: About 30 students." in answered.body_text
+    assert _audit_note("permission_request.answered") == "About 30 students."
+
+    staff.post(f"{console}/deny", data={"reason": "The course is sold commercially."})
+    requester.post(
+        f"/permissions/status/{token}/reconsideration", data={"body": "It is free to students."}
+    )
+    asked = last_mail(licensing_staff.email)
+    assert "reconsideration requested" in asked.subject
+    assert "They wrote: It is free to students." in asked.body_text
+    assert _audit_note("permission_request.reconsideration_requested") == "It is free to students."
+
+
+def _audit_note(action: str) -> str | None:
+    event = (
+        db.session()
+        .scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq))
+        .one()
+    )
+    return event.note
