@@ -122,3 +122,14 @@ def _audit_note(action: str) -> str | None:
         .one()
     )
     return event.note
+
+
+def test_the_staff_notice_counts_one_use_in_the_singular(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    one = apply(vendor, STAFF_USE)
+    # It read "submitted APP-000001 (1 uses, quoted 8,000.00 USD)."
+    notice = last_mail(licensing_staff.email).body_text
+    assert f"{one.reference} (1 use, quoted 8,000.00 USD)." in notice
+    apply(vendor, STAFF_USE, STAFF_USE)
+    assert "(2 uses, quoted" in last_mail(licensing_staff.email).body_text
