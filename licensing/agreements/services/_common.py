@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import update
@@ -390,10 +391,36 @@ def _approve(
         f"Your application is {how}. License agreement {agreement.number} is issued for "
         f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
         f"{in_words(version.total, version.currency)}. Read it and "
-        "accept it online to make it active.",
+        "accept it online to make it active." + _changes_told(version),
         agreement_link=links().agreement(agreement.id),
     )
     return agreement
+
+
+def _changes_told(version: QuoteVersion) -> str:
+    """The office's changes to the quote, each with its reason, for the approval
+    email: a vendor quoted one total must not find another without a word why."""
+    if not version.modifications:
+        return ""
+    lines = [_change_line(change, version.currency) for change in version.modifications]
+    return "\n\nThe licensing office changed the quote before approving it:\n" + "\n".join(lines)
+
+
+def _change_line(change: Mapping[str, Any], currency: str) -> str:
+    if change["field"] == "amount":
+        what = f"Amount of use {change['line'] + 1}"
+        was = "unpriced" if change.get("from") is None else _money(change["from"], currency)
+        now = _money(change["to"], currency)
+    else:  # the term's dates
+        what = change["field"].replace("_", " ").capitalize()
+        was, now = change.get("from") or "none", change["to"]
+    reason = str(change["reason"]).rstrip()
+    ending = "" if reason.endswith((".", "!", "?")) else "."
+    return f"- {what}: from {was} to {now}. {reason}{ending}"
+
+
+def _money(amount: str, currency: str) -> str:
+    return in_words(Decimal(amount), currency)
 
 
 def _next_number(session: Session, year: int) -> str:

@@ -261,7 +261,7 @@ def submit(
                 else "a new application to review",
                 f"{application.organization.legal_name} "
                 f"{'resubmitted' if action == 'resubmit' else 'submitted'} "
-                f"{application.reference} ({len(application.uses)} uses, "
+                f"{application.reference} ({_uses_counted(len(application.uses))}, "
                 + (
                     f"quoted {in_words(quote.total, quote.currency)})."
                     if quote.fully_priced
@@ -279,3 +279,8 @@ def withdraw(application_id: int, actor: Actor, *, now: datetime | None = None) 
         application = _owned(session, Application, application_id, actor)
         APPLICATION.apply(session, application, "withdraw", actor=actor, at=moment)
         return application
+
+
+def _uses_counted(count: int) -> str:
+    """`1 use`, `3 uses`: the staff notice reads as a sentence."""
+    return f"{count} use" if count == 1 else f"{count} uses"

@@ -270,7 +270,11 @@ def tell_requester(
     )
 
 
-def tell_staff(session: Session, request: PermissionRequest, event: str) -> None:
+def tell_staff(
+    session: Session, request: PermissionRequest, event: str, wrote: str | None = None
+) -> None:
+    """Email the reviewer (or the licensing staff) that `event` happened; `wrote`:
+    what the requester wrote with it (an answer, grounds), so staff read it there."""
     mail.notify_staff(
         session,
         "licensing",
@@ -280,6 +284,7 @@ def tell_staff(session: Session, request: PermissionRequest, event: str) -> None
         context={
             "request": request,
             "event": event,
+            "wrote": wrote,
             "console_url": links().permission_request_review(request.id),
             "label": label,
         },

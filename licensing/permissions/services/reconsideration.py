@@ -68,7 +68,13 @@ def request_reconsideration(
         request.reconsideration_due_at = None
         request.sla_due_at = sla_deadline(moment, sla_days)
         step(
-            session, request, "request_reconsideration", requester(request), since=before, at=moment
+            session,
+            request,
+            "request_reconsideration",
+            requester(request),
+            since=before,
+            at=moment,
+            note=text,
         )
         add_requester_message(session, request, text, moment)
         return request
@@ -78,4 +84,4 @@ def request_reconsideration(
 def _reconsideration_requested(
     session: Session, request: Any, actor: Actor, note: str | None
 ) -> None:
-    tell_staff(session, request, "reconsideration requested")
+    tell_staff(session, request, "reconsideration requested", wrote=note)

@@ -165,14 +165,14 @@ def answer(raw: str, body: str, *, now: datetime | None = None) -> PermissionReq
         request = by_status_token(session, raw, moment, lock=True)
         before = request.snapshot()
         request.answer_due_at = None
-        step(session, request, "answer", requester(request), since=before, at=moment)
+        step(session, request, "answer", requester(request), since=before, at=moment, note=text)
         add_requester_message(session, request, text, moment)
         return request
 
 
 @PERMISSION_REQUEST.on("answer")
 def _answered(session: Session, request: Any, actor: Actor, note: str | None) -> None:
-    tell_staff(session, request, "the requester answered")
+    tell_staff(session, request, "the requester answered", wrote=note)
 
 
 def add_note(

@@ -1,0 +1,135 @@
+"""Round 5: the staff decisions the earlier walks did not reach (approve with
+changes, reconsideration, the rate card comparison), as each party reads them."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from licensing import db
+from licensing.agreements.models import Application
+from licensing.audit.models import AuditEvent
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import STAFF_USE
+from tests.integration.permissions.conftest import (
+    last_mail,
+    submit,  # noqa: F401 - the fixture
+)
+from tests.integration.pricing.conftest import example_document
+
+Apply = Callable[..., Application]
+
+
+def test_the_approval_email_says_what_the_office_changed_in_the_quote_and_why(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = apply(vendor, STAFF_USE)  # quoted 8,000.00 USD
+    staff = signed_in(app.test_client(), licensing_staff)
+    approved = staff.post(
+        f"/console/applications/{application.id}/approve",
+        data={
+            "amount-0": "6000.00",
+            "reason-0": "Agreed rate for a small user base.",
+            "term_start": "2027-01-01",
+            "term_end": "2027-06-30",
+            "term_reason": "A six-month pilot.",
+        },
+    )
+    assert approved.status_code == 302, approved.get_data(as_text=True)[:2000]
+
+    # The vendor read "total 6,000.00 USD" where they were quoted 8,000.00, with no
+    # word that the office had changed the quote, nor why.
+    body = last_mail(vendor.email).body_text
+    assert "The licensing office changed the quote before approving it:" in body
+    assert (
+        "- Amount of use 1: from 8,000.00 USD to 6,000.00 USD. Agreed rate for a small user base."
+        in body
+    )
+    assert "- Term end: from 2027-12-31 to 2027-06-30. A six-month pilot." in body
+
+
+def test_an_approval_as_quoted_says_nothing_about_changes(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    staff = signed_in(app.test_client(), licensing_staff)
+    assert staff.post(f"/console/applications/{application.id}/approve").status_code == 302
+    body = last_mail(vendor.email).body_text
+    assert "total 8,000.00 USD" in body
+    assert "changed the quote" not in body
+
+
+def test_the_rate_card_comparison_lists_each_difference_in_words(
+    example_card: str, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    revision = example_document()
+    revision["version"] = "2027.2"
+    revision["adjustments"][0]["discount_percent"] = "12.5"
+    ratecards.import_card(revision, published_by="tests")
+    staff = signed_in(app.test_client(), licensing_staff)
+
+    page = html.unescape(
+        staff.get(f"/console/rate-cards/compare?old={example_card}&new=2027.2").get_data(
+            as_text=True
+        )
+    )
+    # Each item read "Change(kind='changed', subject='adjustment', key='nonprofit', ...)".
+    assert "Change(" not in page
+    assert (
+        "<li>Changed adjustment nonprofit: now 12.5% discount for any use by nonprofit or "
+        "academic organizations (was 20% discount for any use by nonprofit or academic "
+        "organizations).</li>"
+    ) in page
+
+
+def test_staff_read_the_requesters_answer_and_grounds_in_the_email_and_the_audit_log(
+    licensing_staff: Any,  # first: the staff notices go to the licensing staff there are
+    submit: Any,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, token = submit()
+    staff = signed_in(app.test_client(), licensing_staff)
+    requester = app.test_client()
+    console = f"/console/permissions/{request.id}"
+    staff.post(f"{console}/ask", data={"message": "How many students take the course?"})
+    requester.post(f"/permissions/status/{token}/answer", data={"body": "About 30 students."})
+    # The notice said only "the requester answered": staff had to open the console
+    # to learn what, and the audit log's row for the step had no trace of it.
+    answered = last_mail(licensing_staff.email)
+    assert "the requester answered" in answered.subject
+    assert "They wrote: About 30 students." in answered.body_text
+    assert _audit_note("permission_request.answered") == "About 30 students."
+
+    staff.post(f"{console}/deny", data={"reason": "The course is sold commercially."})
+    requester.post(
+        f"/permissions/status/{token}/reconsideration", data={"body": "It is free to students."}
+    )
+    asked = last_mail(licensing_staff.email)
+    assert "reconsideration requested" in asked.subject
+    assert "They wrote: It is free to students." in asked.body_text
+    assert _audit_note("permission_request.reconsideration_requested") == "It is free to students."
+
+
+def _audit_note(action: str) -> str | None:
+    event = (
+        db.session()
+        .scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq))
+        .one()
+    )
+    return event.note
+
+
+def test_the_staff_notice_counts_one_use_in_the_singular(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    one = apply(vendor, STAFF_USE)
+    # It read "submitted APP-000001 (1 uses, quoted 8,000.00 USD)."
+    notice = last_mail(licensing_staff.email).body_text
+    assert f"{one.reference} (1 use, quoted 8,000.00 USD)." in notice
+    apply(vendor, STAFF_USE, STAFF_USE)
+    assert "(2 uses, quoted" in last_mail(licensing_staff.email).body_text
