@@ -182,23 +182,25 @@ def _card_field_changes(old: RateCard, new: RateCard) -> list[Change]:
     return changes
 
 
-def _charge_words(rule: Rule, currency: str) -> str:
+def _charge_words(rule: Rule, currency: str, amount: AmountText) -> str:
     if rule.model is None:
         return "goes to the educational permissions queue"
-    return describe_model(rule.model, currency)
+    return describe_model(rule.model, currency, amount=amount)
 
 
-def _bound_difference(name: str, old: Decimal | None, new: Decimal | None, currency: str) -> str:
+def _bound_difference(
+    name: str, old: Decimal | None, new: Decimal | None, currency: str, amount: AmountText
+) -> str:
     if old is not None and new is not None:
-        return f"{name} from {_money(old, currency)} to {_money(new, currency)} a year"
+        return f"{name} from {amount(old, currency)} to {amount(new, currency)} a year"
     if new is not None:
-        return f"{name} of {_money(new, currency)} a year added"
+        return f"{name} of {amount(new, currency)} a year added"
     if old is not None:
-        return f"{name} of {_money(old, currency)} a year removed"
+        return f"{name} of {amount(old, currency)} a year removed"
     return f"{name} unchanged"
 
 
-def _rule_differences(old: Rule, new: Rule, currency: str) -> list[str]:
+def _rule_differences(old: Rule, new: Rule, currency: str, amount: AmountText) -> list[str]:
     differences = []
     if old.description != new.description:
         differences.append(f"description from {old.description!r} to {new.description!r}")
@@ -207,19 +209,20 @@ def _rule_differences(old: Rule, new: Rule, currency: str) -> list[str]:
             f"applies to {describe_condition(new.when)} (was {describe_condition(old.when)})"
         )
     if (old.route, old.model) != (new.route, new.model):
-        before, after = _charge_words(old, currency), _charge_words(new, currency)
+        before = _charge_words(old, currency, amount)
+        after = _charge_words(new, currency, amount)
         differences.append(f"charge now {after} (was {before})")
     for name in ("minimum", "maximum"):
         if getattr(old, name) != getattr(new, name):
             differences.append(
-                _bound_difference(name, getattr(old, name), getattr(new, name), currency)
+                _bound_difference(name, getattr(old, name), getattr(new, name), currency, amount)
             )
     if old.review != new.review:
         differences.append(f"review from {old.review} to {new.review}")
     return differences
 
 
-def _rule_changes(old: RateCard, new: RateCard) -> list[Change]:
+def _rule_changes(old: RateCard, new: RateCard, amount: AmountText) -> list[Change]:
     before = {rule.id: rule for rule in old.rules}
     after = {rule.id: rule for rule in new.rules}
     changes = []
@@ -227,18 +230,20 @@ def _rule_changes(old: RateCard, new: RateCard) -> list[Change]:
         if rule.id not in before:
             sentence = (
                 f"Added rule {rule.id} at position {position}, for "
-                f"{describe_condition(rule.when)}: {describe_rule(rule, new.currency)}."
+                f"{describe_condition(rule.when)}: "
+                f"{describe_rule(rule, new.currency, amount=amount)}."
             )
             changes.append(Change("added", "rule", rule.id, sentence))
         elif before[rule.id] != rule:
-            differences = _rule_differences(before[rule.id], rule, new.currency)
+            differences = _rule_differences(before[rule.id], rule, new.currency, amount)
             sentence = f"Changed rule {rule.id}: {'; '.join(differences)}."
             changes.append(Change("changed", "rule", rule.id, sentence))
     for rule in old.rules:
         if rule.id not in after:
             sentence = (
                 f"Removed rule {rule.id}, which applied to "
-                f"{describe_condition(rule.when)}: {describe_rule(rule, old.currency)}."
+                f"{describe_condition(rule.when)}: "
+                f"{describe_rule(rule, old.currency, amount=amount)}."
             )
             changes.append(Change("removed", "rule", rule.id, sentence))
     return changes
@@ -278,11 +283,12 @@ def _order_change(old_ids: Sequence[str], new_ids: Sequence[str], subject: str) 
     return [Change("reordered", subject, None, sentence)]
 
 
-def diff_cards(old: RateCard, new: RateCard) -> list[Change]:
-    """What changed from `old` to `new`: top-level fields, then rules, then adjustments."""
+def diff_cards(old: RateCard, new: RateCard, *, amount: AmountText = _money) -> list[Change]:
+    """What changed from `old` to `new`: top-level fields, then rules, then adjustments
+    (amounts written by `amount`, as `describe_rule`)."""
     return [
         *_card_field_changes(old, new),
-        *_rule_changes(old, new),
+        *_rule_changes(old, new, amount),
         *_order_change([r.id for r in old.rules], [r.id for r in new.rules], "rule"),
         *_adjustment_changes(old, new),
         *_order_change(

@@ -150,7 +150,7 @@ def compare() -> str:
     new_version = request.args.get("new", "")
     old = queries.get(session, old_version)
     new = queries.get(session, new_version)
-    changes = diff_cards(queries.domain_card(old), queries.domain_card(new))
+    changes = diff_cards(queries.domain_card(old), queries.domain_card(new), amount=_amount_on_page)
     return render_template(
         "ratecards/compare.html",
         old=old,
