@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import subprocess
 import sys
 from typing import Any
 
@@ -52,64 +51,23 @@ def main() -> None:
     help="Also run `licensing worker` (the periodic jobs) beside the server, stopped with it.",
 )
 def serve(bind: str, workers: int | None, timeout: int, with_worker: bool) -> None:
-    """Serve the app with gunicorn (the production server)."""
-    from gunicorn.app.base import BaseApplication
+    """Serve the app with gunicorn (the production server); `kill -HUP` on it
+    starts new workers on the code as it is on disk (`licensing.serving`)."""
+    from licensing import serving
 
-    jobs = _WorkerProcess() if with_worker else None
-
-    class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
-        def load_config(self) -> None:
-            options: dict[str, Any] = {
-                "bind": bind,
-                "workers": workers or multiprocessing.cpu_count() * 2 + 1,
-                "timeout": timeout,
-                "accesslog": "-",
-                "forwarded_allow_ips": "*",
-            }
-            if jobs is not None:  # gunicorn calls these hooks in its master process only
-                options["when_ready"] = jobs.start
-                options["on_exit"] = jobs.stop
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return _create_app()
-
+    options: dict[str, Any] = {
+        "bind": bind,
+        "workers": workers or multiprocessing.cpu_count() * 2 + 1,
+        "timeout": timeout,
+        "accesslog": "-",
+        "forwarded_allow_ips": "*",
+    }
     click.echo(f"Serving on http://{bind}")
-    Server().run()
-
-
-class _WorkerProcess:
-    """`licensing worker` as a child of the server's master process: started when
-    the server is ready, stopped when it exits (and, should the master be killed,
-    the worker notices its parent is gone and stops by itself)."""
-
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, _server: object) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "licensing.cli",
-            "worker",
-            "--parent-pid",
-            str(os.getpid()),
-        ]
-        self.process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
-        click.echo(
-            f"Worker started (pid {self.process.pid}): the periodic jobs run beside the server"
-        )
-
-    def stop(self, _server: object) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    sys.stdout.flush()
+    # Replaced, not a child: the same process id (for HUP, TERM and the worker's
+    # `--parent-pid`), without this process's imports of the app.
+    argv = serving.command(options, with_worker=with_worker)
+    os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and module
 
 
 if __name__ == "__main__":  # `python -m licensing.cli`: how `serve --with-worker` starts the worker

@@ -69,6 +69,10 @@ class MonthlyReport:
     revenue_other: Decimal  # late fees and manual invoices
     aging: tuple[AmountRow, ...]  # as of the month's end
     top_licensees: tuple[LicenseeRow, ...]
+    # Invoices issued in the month and voided since: in no figure above, but in the
+    # invoices export, so shown as a line of their own as on the Finance page.
+    voided: Decimal = Decimal(0)
+    voided_count: int = 0
 
 
 def _money(report: MonthlyReport, amount: Decimal) -> str:
@@ -164,6 +168,24 @@ def _summary(report: MonthlyReport) -> Flowable:
         [pdf.CONTENT_WIDTH - 2 * inch, 2 * inch],
         right_columns=(1,),
     )
+
+
+def _voided(report: MonthlyReport) -> list[Flowable]:
+    """The Finance page's line: invoiced and voided add up to the invoices export."""
+    if not report.voided_count:
+        return []
+    plural = "s" if report.voided_count != 1 else ""
+    issued = report.invoiced + report.voided
+    return [
+        pdf.para(
+            f"Voided: {report.voided_count} invoice{plural} issued in {report.month}, "
+            f"{_money(report, report.voided)} {report.currency}, since voided; they count "
+            f"in no figure. Invoiced and voided together, {_money(report, issued)} "
+            f"{report.currency}, is every invoice issued in the month (the invoices "
+            "export's total).",
+            "Small",
+        )
+    ]
 
 
 def _flow_rows(
@@ -292,13 +314,15 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
         ),
         Spacer(1, 0.1 * inch),
         _summary(report),
+        *_voided(report),
         *_trend(report),
         *_revenue(report),
         *_aging(report),
         *_licensees(report),
         Spacer(1, 0.15 * inch),
         pdf.para(
-            "Invoiced: issued invoices by issue date (void invoices excluded). Collected: "
+            "Invoiced: issued invoices by issue date, less those voided since (shown as "
+            "Voided under the month's figures, as on the Finance page). Collected: "
             "payments by the day received. Credited: credit notes by issue date. Refunded: "
             "refunds sent on credit notes, by the day sent. Outstanding: balances still owed "
             "at the month's end; it changes by invoiced - collected - credited + refunded, "

@@ -67,6 +67,7 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
     figures = trend[-1]
     revenue = queries.revenue(session, this_month)
     issuer = asked.billing_issuer.split("|")[0].strip()
+    voided_count, voided = queries.voided(session, currency, this_month.start, this_month.end)
     return MonthlyReport(
         month=f"{month:%Y-%m}",
         currency=currency,
@@ -99,6 +100,8 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
             LicenseeRow(row.name, row.invoiced, row.collected, row.outstanding)
             for row in queries.top_licensees(session, this_month)
         ),
+        voided=voided,
+        voided_count=voided_count,
     )
 
 

@@ -32,6 +32,7 @@ from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.filters import recorded_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -63,6 +64,8 @@ STAFF_FORMS: dict[str, type[PageForm]] = {
 numbered_record("permission_request", PermissionRequest, PermissionRequest.reference)
 # The admin holding a letter asks who issued it: its number finds its request.
 found_by("permission_request", PermissionLetter.number, PermissionLetter.request_id)
+# Histories say a request's purpose and medium as its form does, not "course_materials".
+recorded_words("permission_request", ("purpose", "medium"), services.label)
 
 Page = str | tuple[str, int] | Response
 

@@ -9,7 +9,7 @@ that compares two versions of a card.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -50,9 +50,17 @@ def _singular(unit: str) -> str:
     return words
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    # At least the currency's minor digits, more when a price is finer (0.045).
+def exact_amount(amount: Decimal, currency: str) -> str:
+    """At least the currency's minor digits, more when a price is finer (0.045)."""
     return exact_text(amount, minor_units(currency))
+
+
+_money = exact_amount
+
+
+# How an amount is written: `_money` in the texts the contract fixes; a page may
+# pass its own (the rate card page adds the currency, as every page does).
+AmountText = Callable[[Decimal, str], str]
 
 
 def describe_condition(when: Condition) -> str:
@@ -72,11 +80,13 @@ def describe_condition(when: Condition) -> str:
 # --- models and rules -------------------------------------------------------------------
 
 
-def _tier_words(lower: int, upper: int | None, tier: Tier, mode: str, currency: str) -> str:
-    price = f"at {_money(tier.unit_price, currency)} each"
+def _tier_words(
+    lower: int, upper: int | None, tier: Tier, mode: str, currency: str, amount: AmountText
+) -> str:
+    price = f"at {amount(tier.unit_price, currency)} each"
     if tier.flat:
         once = "once the tier is reached" if mode == "graduated" else "once"
-        price += f" plus {_money(tier.flat, currency)} {once}"
+        price += f" plus {amount(tier.flat, currency)} {once}"
     if upper is None:
         return f"above {lower} {price}" if lower else f"every unit {price}"
     if mode == "graduated":
@@ -84,14 +94,14 @@ def _tier_words(lower: int, upper: int | None, tier: Tier, mode: str, currency: 
     return f"up to {upper} {price}" if lower == 0 else f"{lower + 1} to {upper} {price}"
 
 
-def _per_unit_words(model: PerUnitModel, currency: str) -> str:
+def _per_unit_words(model: PerUnitModel, currency: str, amount: AmountText) -> str:
     head = f"per {_singular(model.unit)}"
     if len(model.tiers) == 1:
         tier = model.tiers[0]
-        flat = f" plus {_money(tier.flat, currency)}" if tier.flat else ""
-        return f"{head}: {_money(tier.unit_price, currency)} each{flat}"
+        flat = f" plus {amount(tier.flat, currency)}" if tier.flat else ""
+        return f"{head}: {amount(tier.unit_price, currency)} each{flat}"
     tiers = ", ".join(
-        _tier_words(lower, upper, tier, model.mode, currency)
+        _tier_words(lower, upper, tier, model.mode, currency, amount)
         for lower, upper, tier in tier_bounds(model.tiers)
     )
     if model.mode == "graduated":
@@ -99,17 +109,18 @@ def _per_unit_words(model: PerUnitModel, currency: str) -> str:
     return f"{head}, volume (every unit at the price of the tier the total falls in): {tiers}"
 
 
-def describe_model(model: Model, currency: str) -> str:
+def describe_model(model: Model, currency: str, *, amount: AmountText = _money) -> str:
     """A model in words, lower case (the caller capitalises)."""
     if isinstance(model, FlatModel):
-        fee = _money(model.amount, currency)
+        fee = amount(model.amount, currency)
         return f"flat fee of {fee} a year (prorated)" if model.prorate else f"flat fee of {fee}"
     if isinstance(model, PerUnitModel):
-        return _per_unit_words(model, currency)
+        return _per_unit_words(model, currency, amount)
     if isinstance(model, PercentOfRevenueModel):
         return f"{percent_text(model.percent)}% of revenue"
     parts = "; ".join(
-        f"({i}) {describe_model(part, currency)}" for i, part in enumerate(model.parts, 1)
+        f"({i}) {describe_model(part, currency, amount=amount)}"
+        for i, part in enumerate(model.parts, 1)
     )
     return f"the sum of: {parts}"
 
@@ -118,16 +129,16 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def describe_rule(rule: Rule, currency: str) -> str:
+def describe_rule(rule: Rule, currency: str, *, amount: AmountText = _money) -> str:
     """What a rule charges, in words a licensing analyst or licensee reads."""
     if rule.model is None:
         words = ["Goes to the educational permissions queue; no fee"]
     else:
-        words = [_capitalised(describe_model(rule.model, currency))]
+        words = [_capitalised(describe_model(rule.model, currency, amount=amount))]
         if rule.minimum is not None:
-            words.append(f"minimum {_money(rule.minimum, currency)} a year (prorated)")
+            words.append(f"minimum {amount(rule.minimum, currency)} a year (prorated)")
         if rule.maximum is not None:
-            words.append(f"maximum {_money(rule.maximum, currency)} a year (prorated)")
+            words.append(f"maximum {amount(rule.maximum, currency)} a year (prorated)")
     if rule.review == "staff":
         words.append("staff review")
     return "; ".join(words)
@@ -171,23 +182,25 @@ def _card_field_changes(old: RateCard, new: RateCard) -> list[Change]:
     return changes
 
 
-def _charge_words(rule: Rule, currency: str) -> str:
+def _charge_words(rule: Rule, currency: str, amount: AmountText) -> str:
     if rule.model is None:
         return "goes to the educational permissions queue"
-    return describe_model(rule.model, currency)
+    return describe_model(rule.model, currency, amount=amount)
 
 
-def _bound_difference(name: str, old: Decimal | None, new: Decimal | None, currency: str) -> str:
+def _bound_difference(
+    name: str, old: Decimal | None, new: Decimal | None, currency: str, amount: AmountText
+) -> str:
     if old is not None and new is not None:
-        return f"{name} from {_money(old, currency)} to {_money(new, currency)} a year"
+        return f"{name} from {amount(old, currency)} to {amount(new, currency)} a year"
     if new is not None:
-        return f"{name} of {_money(new, currency)} a year added"
+        return f"{name} of {amount(new, currency)} a year added"
     if old is not None:
-        return f"{name} of {_money(old, currency)} a year removed"
+        return f"{name} of {amount(old, currency)} a year removed"
     return f"{name} unchanged"
 
 
-def _rule_differences(old: Rule, new: Rule, currency: str) -> list[str]:
+def _rule_differences(old: Rule, new: Rule, currency: str, amount: AmountText) -> list[str]:
     differences = []
     if old.description != new.description:
         differences.append(f"description from {old.description!r} to {new.description!r}")
@@ -196,19 +209,20 @@ def _rule_differences(old: Rule, new: Rule, currency: str) -> list[str]:
             f"applies to {describe_condition(new.when)} (was {describe_condition(old.when)})"
         )
     if (old.route, old.model) != (new.route, new.model):
-        before, after = _charge_words(old, currency), _charge_words(new, currency)
+        before = _charge_words(old, currency, amount)
+        after = _charge_words(new, currency, amount)
         differences.append(f"charge now {after} (was {before})")
     for name in ("minimum", "maximum"):
         if getattr(old, name) != getattr(new, name):
             differences.append(
-                _bound_difference(name, getattr(old, name), getattr(new, name), currency)
+                _bound_difference(name, getattr(old, name), getattr(new, name), currency, amount)
             )
     if old.review != new.review:
         differences.append(f"review from {old.review} to {new.review}")
     return differences
 
 
-def _rule_changes(old: RateCard, new: RateCard) -> list[Change]:
+def _rule_changes(old: RateCard, new: RateCard, amount: AmountText) -> list[Change]:
     before = {rule.id: rule for rule in old.rules}
     after = {rule.id: rule for rule in new.rules}
     changes = []
@@ -216,18 +230,20 @@ def _rule_changes(old: RateCard, new: RateCard) -> list[Change]:
         if rule.id not in before:
             sentence = (
                 f"Added rule {rule.id} at position {position}, for "
-                f"{describe_condition(rule.when)}: {describe_rule(rule, new.currency)}."
+                f"{describe_condition(rule.when)}: "
+                f"{describe_rule(rule, new.currency, amount=amount)}."
             )
             changes.append(Change("added", "rule", rule.id, sentence))
         elif before[rule.id] != rule:
-            differences = _rule_differences(before[rule.id], rule, new.currency)
+            differences = _rule_differences(before[rule.id], rule, new.currency, amount)
             sentence = f"Changed rule {rule.id}: {'; '.join(differences)}."
             changes.append(Change("changed", "rule", rule.id, sentence))
     for rule in old.rules:
         if rule.id not in after:
             sentence = (
                 f"Removed rule {rule.id}, which applied to "
-                f"{describe_condition(rule.when)}: {describe_rule(rule, old.currency)}."
+                f"{describe_condition(rule.when)}: "
+                f"{describe_rule(rule, old.currency, amount=amount)}."
             )
             changes.append(Change("removed", "rule", rule.id, sentence))
     return changes
@@ -267,11 +283,12 @@ def _order_change(old_ids: Sequence[str], new_ids: Sequence[str], subject: str) 
     return [Change("reordered", subject, None, sentence)]
 
 
-def diff_cards(old: RateCard, new: RateCard) -> list[Change]:
-    """What changed from `old` to `new`: top-level fields, then rules, then adjustments."""
+def diff_cards(old: RateCard, new: RateCard, *, amount: AmountText = _money) -> list[Change]:
+    """What changed from `old` to `new`: top-level fields, then rules, then adjustments
+    (amounts written by `amount`, as `describe_rule`)."""
     return [
         *_card_field_changes(old, new),
-        *_rule_changes(old, new),
+        *_rule_changes(old, new, amount),
         *_order_change([r.id for r in old.rules], [r.id for r in new.rules], "rule"),
         *_adjustment_changes(old, new),
         *_order_change(

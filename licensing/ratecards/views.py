@@ -13,8 +13,11 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
 
 from licensing import access, db, errors
+from licensing.money import format_amount
 from licensing.pricing import Condition, describe_condition, describe_rule, diff_cards
+from licensing.pricing.describe import exact_amount
 from licensing.ratecards import queries, services
+from licensing.web.filters import money
 from licensing.web.forms import PageForm
 from licensing.words import humanize
 
@@ -105,6 +108,14 @@ def _card_document(raw: bytes) -> Any:
         ) from None
 
 
+def _amount_on_page(amount: Decimal, currency: str) -> str:
+    """ "2,500.00 USD", as the pages' `money` filter writes amounts; a unit price
+    finer than a cent keeps its digits ("0.045 USD")."""
+    if Decimal(format_amount(amount, currency)) == amount:
+        return f"{money(amount, currency)} {currency}"
+    return f"{exact_amount(amount, currency)} {currency}"
+
+
 @bp.route("/<string:version>")
 @access.staff(*STAFF)
 def detail(version: str) -> str:
@@ -114,7 +125,7 @@ def detail(version: str) -> str:
         {
             "rule": rule,
             "applies_to": _applies_to(rule.when),
-            "terms": describe_rule(rule, card.currency),
+            "terms": describe_rule(rule, card.currency, amount=_amount_on_page),
         }
         for rule in card.rules
     ]
@@ -139,7 +150,7 @@ def compare() -> str:
     new_version = request.args.get("new", "")
     old = queries.get(session, old_version)
     new = queries.get(session, new_version)
-    changes = diff_cards(queries.domain_card(old), queries.domain_card(new))
+    changes = diff_cards(queries.domain_card(old), queries.domain_card(new), amount=_amount_on_page)
     return render_template(
         "ratecards/compare.html",
         old=old,

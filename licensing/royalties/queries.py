@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -154,11 +154,22 @@ def reports_of(session: Session, organization_id: int, limit: int = 100) -> list
 def credit_notes_of(session: Session, report: RoyaltyReport) -> list[tuple[str, int | None]]:
     """The credit notes the report issued, as it names them, each with its id (for
     its PDF's link) in one query."""
-    numbers = report.credit_notes
+    return credit_notes_of_reports(session, [report]).get(report.id, [])
+
+
+def credit_notes_of_reports(
+    session: Session, reports: Iterable[RoyaltyReport]
+) -> dict[int, list[tuple[str, int | None]]]:
+    """`credit_notes_of` for a page's reports, by report id, in one query for all."""
+    named = {report.id: report.credit_notes for report in reports if report.credit_notes}
+    numbers = {number for notes in named.values() for number in notes}
     if not numbers:
-        return []
+        return {}
     found = session.execute(
         select(CreditNote.number, CreditNote.id).where(CreditNote.number.in_(numbers))
     )
     ids: dict[str | None, int] = dict(found.all())
-    return [(number, ids.get(number)) for number in numbers]
+    return {
+        report_id: [(number, ids.get(number)) for number in notes]
+        for report_id, notes in named.items()
+    }

@@ -93,8 +93,19 @@ def portal_reports() -> str:
     waiting on the vendor first (soonest due first), then those filed, newest first."""
     listed = paging.page_of(_waiting_then_newest(services.all_periods(current_actor())))
     return render_template(
-        "royalties/portal_reports.html", statuses=listed.items, page=listed, today=_today()
+        "royalties/portal_reports.html",
+        statuses=listed.items,
+        page=listed,
+        today=_today(),
+        credit_notes_of=_credit_notes_of(listed.items),
     )
+
+
+def _credit_notes_of(statuses: Iterable[Any]) -> dict[int, list[tuple[str, int | None]]]:
+    """The page's amendments' credit notes with their ids, for their PDFs' links,
+    in one query for the page's rows."""
+    reports = [status.report for status in statuses if status.report is not None]
+    return queries.credit_notes_of_reports(db.session(), reports)
 
 
 def _waiting_then_newest(statuses: list[services.PeriodStatus]) -> list[services.PeriodStatus]:
@@ -508,6 +519,7 @@ def console_queue() -> str:
         statuses=listed.items,
         page=listed,
         flagged=queries.flagged_reports(),
+        credit_notes_of=_credit_notes_of(listed.items),
         agreements=agreements,
         chosen=chosen,
         organizations=sorted(

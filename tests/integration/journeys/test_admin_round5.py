@@ -299,3 +299,48 @@ def test_an_admin_is_not_offered_to_deactivate_their_own_account(
     assert "You cannot deactivate your own account" in own
     colleague = client.get(f"/console/users/{licensing_staff.id}").get_data(as_text=True)
     assert ">Deactivate</button>" in colleague
+
+
+def test_a_rate_cards_terms_give_every_amount_with_its_currency(
+    client: FlaskClient, licensing_staff: Any, signed_in: Any, example_card: str
+) -> None:
+    # The terms read "Flat fee of 2500.00" while every other page writes amounts
+    # as "2,500.00 USD"; a price finer than a cent keeps its digits.
+    signed_in(client, licensing_staff)
+    page = client.get(f"/console/rate-cards/{example_card}").get_data(as_text=True)
+    terms = " ".join(_rows(page))  # the rules' table
+    assert "Flat fee of 2,500.00 USD" in terms
+    assert "at 0.045 USD each" in terms
+    assert "minimum 5,000.00 USD a year (prorated)" in terms
+    amounts = re.findall(r"\d[\d,]*\.\d+(?: [A-Z]{3})?", terms)
+    assert amounts
+    assert [amount for amount in amounts if not amount.endswith(" USD")] == []
+
+
+def test_comparing_two_cards_says_each_change_with_every_amount_in_its_currency(
+    client: FlaskClient, licensing_staff: Any, signed_in: Any, example_card: str
+) -> None:
+    # The page listed "Change(kind='changed', subject='rule', ...)", the records'
+    # repr, and its sentences gave amounts without their currency.
+    from licensing.ratecards import services
+
+    revision = example_document()
+    revision["version"] = "2027.2"
+    development = next(rule for rule in revision["rules"] if rule["id"] == "development")
+    development["model"]["amount"] = "2750.00"
+    development["minimum"] = "1000.00"
+    services.import_card(revision, published_by="tests")
+    signed_in(client, licensing_staff)
+    page = client.get(f"/console/rate-cards/compare?old={example_card}&new=2027.2")
+    shown = html.unescape(page.get_data(as_text=True))
+    changes = shown[
+        shown.index('<ul class="changes">') : shown.index(
+            "</ul>", shown.index('<ul class="changes">')
+        )
+    ]
+    assert "Change(" not in changes
+    assert (
+        "Changed rule development: charge now flat fee of 2,750.00 USD a year (prorated) "
+        "(was flat fee of 2,500.00 USD a year (prorated)); minimum of 1,000.00 USD a year "
+        "added." in changes
+    )

@@ -20,6 +20,7 @@ from licensing import db
 from licensing.billing.models import Invoice
 from tests.integration.finance.conftest import History, at, history  # noqa: F401 - the fixture
 from tests.integration.finance.test_dashboard import RANGE
+from tests.integration.finance.test_revenue_and_reports import _pdf_text
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     SOFTWARE,
@@ -351,3 +352,24 @@ def test_a_report_says_whether_its_invoice_is_paid(
         console = signed_in(client, billing_staff)
         staff_page = text_of(console.get(f"/console/royalty-reports/{filed.report.id}"))
         assert f"{filed.invoice_number} (paid)" in staff_page
+
+
+def test_the_monthly_report_shows_the_voided_invoices_as_the_finance_page_does(
+    client: FlaskClient,
+    signed_in: SignIn,
+    billing_staff: Any,
+    history: History,  # noqa: F811
+) -> None:
+    # The page shows the invoices voided since they were issued as a line of their
+    # own (invoiced + voided = the invoices export's total) while the PDF's notes
+    # still said "void invoices excluded": the two read differently for one month.
+    console = signed_in(client, billing_staff)
+    shown = console.get("/console/finance/?from=2027-03&to=2027-03&currency=USD")
+    page = text_of(shown).replace(" ,", ",")
+    assert "Voided: 1 invoice issued in these days, 300.00 USD, since voided" in page
+    assert "Invoiced and voided together, 1,050.50 USD" in page
+    report = console.get("/console/finance/report.pdf?month=2027-03&currency=USD")
+    text = " ".join(_pdf_text(report.data).split())
+    assert "excluded" not in text
+    assert "Voided: 1 invoice issued in 2027-03, 300.00 USD, since voided" in text
+    assert "Invoiced and voided together, 1050.50 USD" in text

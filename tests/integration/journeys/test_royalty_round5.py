@@ -90,6 +90,31 @@ def test_a_reports_credit_notes_link_their_pdfs_for_the_vendor_and_for_staff(
         assert stranger.get(f"/credit-notes/{credit_id}.pdf").status_code == 404
 
 
+def test_the_period_lists_link_an_amendments_credit_notes_to_their_pdfs(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The report page linked each credit note's PDF; the vendor's and the console's
+    # period lists named them as text.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    lowered = file_report(
+        vendor, agreement, 1, [row(1, "A", quantity=2900)], amends=first.report.id, reason="2900"
+    )
+    [number] = lowered.credit_notes
+    credit_id = db.session().scalar(select(CreditNote.id).where(CreditNote.number == number))
+    link = f'<a href="/credit-notes/{credit_id}.pdf">{number}</a>'
+    with time_machine.travel(AFTER[2], tick=False):
+        listed = signed_in(client, vendor).get("/portal/royalty-reports")
+        assert link in listed.get_data(as_text=True)
+        queue = signed_in(client, billing_staff).get("/console/royalty-reports")
+        assert link in queue.get_data(as_text=True)
+
+
 def test_the_vendors_royalty_reports_show_fifty_a_page_waiting_first_then_newest(
     client: FlaskClient,
     signed_in: SignIn,

@@ -131,6 +131,22 @@ def test_a_requests_history_states_its_deadlines_at_the_office(
     assert f"sla due at: — → {calendar.deadline_text(request.sla_due_at)}" in history
 
 
+def test_a_requests_history_names_its_purpose_and_medium_as_the_request_form_does(
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, _token = submit()
+    page = signed_in(app.test_client(), licensing_staff).get(f"/console/permissions/{request.id}")
+    history = html.unescape(page.get_data(as_text=True))
+    history = history[history.index(">History</h2>") :]
+    # It read "purpose: — → course_materials", the vocabulary word the audit stores.
+    assert "course_materials" not in history
+    assert "purpose: — → Course materials" in history
+    assert "medium: — → Learning-management system" in history
+
+
 def test_a_decided_request_is_not_assigned_and_its_page_offers_no_assignment(
     licensing_staff: Any,
     submit: Submit,  # noqa: F811

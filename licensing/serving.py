@@ -1,0 +1,89 @@
+"""What `licensing serve` runs: gunicorn's master process, in a process of its own.
+
+The master must not import the app: workers are forked from it, and a module the
+master imported is the one every worker runs, so `kill -HUP` (which starts new
+workers) would serve the old code. `licensing serve` checks its settings, then
+replaces itself with `python -m licensing.serving` (the same process id), which
+imports only gunicorn and this module; each worker imports the app when it
+starts (gunicorn's default, `preload_app` off), so HUP serves the code on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
+    def __init__(self, options: dict[str, Any], *, with_worker: bool) -> None:
+        self.options = options
+        self.jobs = _WorkerProcess() if with_worker else None
+        super().__init__()
+
+    def load_config(self) -> None:
+        options = dict(self.options, preload_app=False)  # see the module's docstring
+        if self.jobs is not None:  # gunicorn calls these hooks in its master process only
+            options["when_ready"] = self.jobs.start
+            options["on_exit"] = self.jobs.stop
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # In the worker, after the fork: the code as it is on disk now.
+        from licensing.app import create_app
+
+        return create_app()
+
+
+class _WorkerProcess:
+    """`licensing worker` as a child of the server's master process: started when
+    the server is ready, stopped when it exits (and, should the master be killed,
+    the worker notices its parent is gone and stops by itself)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, _server: object) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "licensing.cli",
+            "worker",
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        self.process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+        print(
+            f"Worker started (pid {self.process.pid}): the periodic jobs run beside the server",
+            flush=True,
+        )
+
+    def stop(self, _server: object) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def command(options: dict[str, Any], *, with_worker: bool) -> list[str]:
+    """The command line `licensing serve` replaces itself with."""
+    settings = json.dumps({"options": options, "with_worker": with_worker})
+    return [sys.executable, "-m", "licensing.serving", settings]
+
+
+def main(settings: str) -> None:
+    given = json.loads(settings)
+    Server(given["options"], with_worker=given["with_worker"]).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
