@@ -23,12 +23,20 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    lowered_by_amendment,
     row,
 )
 from tests.integration.royalties.test_pages import text_of
 from tests.support.factories import bearer
 
 SignIn = Callable[..., FlaskClient]
+
+
+def _credit_note_link(amendment: Any) -> tuple[int, str]:
+    """The one credit note an amendment issued, and the link to its PDF a page shows."""
+    [number] = amendment.credit_notes
+    credit_id = db.session().scalar(select(CreditNote.id).where(CreditNote.number == number))
+    return credit_id, f'<a href="/credit-notes/{credit_id}.pdf">{number}</a>'
 
 
 def test_the_audit_log_names_a_royalty_report_by_its_reference_and_links_it(
@@ -65,14 +73,8 @@ def test_a_reports_credit_notes_link_their_pdfs_for_the_vendor_and_for_staff(
 ) -> None:
     # The report named "credit notes CN-2027-000001" as text; the PDF was on the
     # credited invoice's page only.
-    agreement = active_agreement(vendor, SOFTWARE)
-    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
-    lowered = file_report(
-        vendor, agreement, 1, [row(1, "A", quantity=2900)], amends=first.report.id, reason="2900"
-    )
-    [number] = lowered.credit_notes
-    credit_id = db.session().scalar(select(CreditNote.id).where(CreditNote.number == number))
-    link = f'<a href="/credit-notes/{credit_id}.pdf">{number}</a>'
+    lowered = lowered_by_amendment(file_report, vendor, active_agreement(vendor, SOFTWARE))
+    credit_id, link = _credit_note_link(lowered)
     pages = {
         vendor: f"/portal/royalty-reports/report/{lowered.report.id}",
         licensing_staff: f"/console/royalty-reports/{lowered.report.id}",
@@ -100,14 +102,8 @@ def test_the_period_lists_link_an_amendments_credit_notes_to_their_pdfs(
 ) -> None:
     # The report page linked each credit note's PDF; the vendor's and the console's
     # period lists named them as text.
-    agreement = active_agreement(vendor, SOFTWARE)
-    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
-    lowered = file_report(
-        vendor, agreement, 1, [row(1, "A", quantity=2900)], amends=first.report.id, reason="2900"
-    )
-    [number] = lowered.credit_notes
-    credit_id = db.session().scalar(select(CreditNote.id).where(CreditNote.number == number))
-    link = f'<a href="/credit-notes/{credit_id}.pdf">{number}</a>'
+    lowered = lowered_by_amendment(file_report, vendor, active_agreement(vendor, SOFTWARE))
+    _, link = _credit_note_link(lowered)
     with time_machine.travel(AFTER[2], tick=False):
         listed = signed_in(client, vendor).get("/portal/royalty-reports")
         assert link in listed.get_data(as_text=True)
