@@ -725,16 +725,53 @@ def with_terms(statement: Select[Any]) -> Select[Any]:
     )
 
 
-def reconsideration_open(now: datetime) -> Select[Any]:
-    """Rejected applications whose vendor may still ask for reconsideration at `now`:
-    within the 14 days, not yet asked (a request is decided once), and not closed by
-    `licensing applications expire` (the guards of `request_reconsideration`)."""
-    return select(Application).where(
+def _open_to_reconsideration(now: Any) -> tuple[ColumnElement[bool], ...]:
+    """The guards of `request_reconsideration` as conditions: rejected, within the
+    14 days (`now` a moment or a bound parameter), not yet asked (a request is
+    decided once), and not closed by `licensing applications expire`."""
+    return (
         Application.state == REJECTED,
         Application.reconsider_by >= now,
         Application.reconsideration_requested_at.is_(None),
         Application.reconsideration_closed_at.is_(None),
     )
+
+
+def reconsideration_open(now: datetime) -> Select[Any]:
+    """Rejected applications whose vendor may still ask for reconsideration at `now`."""
+    return select(Application).where(*_open_to_reconsideration(now))
+
+
+@dataclass(frozen=True)
+class ReconsiderationToAsk:
+    """A rejection the vendor may still ask to reconsider (dashboard), as columns."""
+
+    id: int
+    decided_at: datetime | None
+    reconsider_by: datetime
+
+    @property
+    def reference(self) -> str:
+        return Application.reference_of(self.id)
+
+
+# Unlimited: the 14-day window keeps the list as short as a fortnight's rejections.
+_TO_RECONSIDER = ScopedStatement(
+    select(Application.id, Application.decided_at, Application.reconsider_by)
+    .where(*_open_to_reconsideration(bindparam("now")))
+    .order_by(Application.reconsider_by, Application.id),
+    Application,
+)
+
+
+def reconsiderations_to_ask(
+    session: Session, principal: Principal, now: datetime
+) -> list[ReconsiderationToAsk]:
+    """The rejections the caller may see whose window is open at `now`, closing first."""
+    statement, parameters = _TO_RECONSIDER.for_caller(principal)
+    found = session.execute(statement, {**parameters, "now": now})
+    # `reconsider_by >= now` already left out the NULLs; the test says so to the types.
+    return [ReconsiderationToAsk(id_, at, by) for id_, at, by in found if by is not None]
 
 
 def reconsiderations_open(session: Session, now: datetime) -> list[Application]:

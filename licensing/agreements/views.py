@@ -38,6 +38,7 @@ from licensing.agreements.states import (
     AWAITING_STAFF,
     DRAFT,
     EDITABLE,
+    REJECTED,
     RETURNED,
 )
 from licensing.audit import queries as audit_queries
@@ -634,6 +635,9 @@ def _waiting(
                 detail="The oldest are listed above.",
                 url=url_for("agreements.applications", state=list(states)),
             )
+    if counts.get(REJECTED):  # no query for the dashboards with no rejection
+        for rejected in queries.reconsiderations_to_ask(session, principal, utcnow()):
+            yield _reconsideration_item(rejected)
     for found in queries.agreements_to_accept(session, principal):
         yield WaitingItem(
             f"Agreement {found.number} waits for your acceptance",
@@ -642,6 +646,21 @@ def _waiting(
             url=url_for("agreements.agreement", agreement_id=found.id),
             since=found.issued_at,
         )
+
+
+def _reconsideration_item(rejected: queries.ReconsiderationToAsk) -> WaitingItem:
+    """A rejection the vendor may still ask to reconsider, once, on its page."""
+    url = url_for("agreements.application", application_id=rejected.id)
+    return WaitingItem(
+        f"{rejected.reference} was rejected: you may ask for reconsideration",
+        waiting_on="you",
+        detail=(
+            f"Ask by {calendar.deadline_text(rejected.reconsider_by)} on the application's"
+            " page, saying why the decision should be reconsidered; after that it is final."
+        ),
+        url=f"{url}#rejected",
+        since=rejected.decided_at,
+    )
 
 
 def _waiting_item(application: queries.WaitingApplication) -> WaitingItem:

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+import time_machine
 from flask import Flask
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services
 from licensing.agreements.models import Application
 from licensing.audit.models import AuditEvent
 from licensing.ratecards import services as ratecards
@@ -133,3 +138,44 @@ def test_the_staff_notice_counts_one_use_in_the_singular(
     assert f"{one.reference} (1 use, quoted 8,000.00 USD)." in notice
     apply(vendor, STAFF_USE, STAFF_USE)
     assert "(2 uses, quoted" in last_mail(licensing_staff.email).body_text
+
+
+def _dashboard(app: Flask, signed_in: Any, vendor: Any) -> str:
+    client = signed_in(app.test_client(), vendor)
+    return html.unescape(client.get("/portal/").get_data(as_text=True))
+
+
+def test_the_vendor_s_dashboard_offers_reconsideration_of_a_rejection_until_the_window_closes(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    rejected = services.reject(apply(vendor, STAFF_USE).id, "Revenue not evidenced", staff)
+    assert rejected.reconsider_by is not None
+    offer = f"{rejected.reference} was rejected: you may ask for reconsideration"
+
+    # It said "Nothing is waiting" while the application page offered reconsideration.
+    page = _dashboard(app, signed_in, vendor)
+    assert offer in page
+    deadline = calendar.deadline_text(rejected.reconsider_by)
+    assert f"Ask by {deadline}" in page
+    assert f'href="/portal/applications/{rejected.id}#rejected"' in page
+    assert "Nothing is waiting" not in page
+
+    with time_machine.travel(rejected.reconsider_by + timedelta(minutes=1), tick=True):
+        closed = _dashboard(app, signed_in, vendor)
+    assert offer not in closed
+    assert "Nothing is waiting" in closed
+
+
+def test_the_dashboard_stops_offering_reconsideration_once_the_vendor_asks(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    rejected = services.reject(apply(vendor, STAFF_USE).id, "Revenue not evidenced", staff)
+    services.request_reconsideration(
+        rejected.id, "Audited accounts are attached.", Actor.of(accounts.principal_for(vendor))
+    )
+
+    page = _dashboard(app, signed_in, vendor)
+    assert "you may ask for reconsideration" not in page
+    assert f"{rejected.reference} is being reviewed" in page
