@@ -131,6 +131,11 @@ class StateMachine:
         if strays:
             raise ValueError(f"{entity}: words or stamps for no actions {sorted(strays)}")
 
+    def state_text(self, state: str) -> str:
+        """`state` in words, as a refusal says it after "that is" and a history
+        shows it (`in_review` -> "in review")."""
+        return self.state_words.get(state) or state.replace("_", " ")
+
     def _regular_steps(self) -> dict[str, str]:
         return {action: regular_words(action) for action in self.actions}
 

@@ -8,12 +8,12 @@ once, and stores the bytes (a letter is never re-rendered).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Spacer
 
-from licensing import pdf
+from licensing import calendar, pdf
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 
 OFFICE = "CPT Licensing Office"
@@ -54,7 +54,8 @@ class DenialLetter:
     requester: Requester
     content_requested: str
     reason: str
-    reconsideration_until: date | None
+    # The instant the window closes, stated as the email and status page state it.
+    reconsideration_until: datetime | None
     status_url: str
 
 
@@ -172,8 +173,8 @@ def render_denial_letter(letter: DenialLetter) -> bytes:
     if letter.reconsideration_until:
         story.append(
             pdf.para(
-                "You may ask us to reconsider this decision once, until "
-                f"{letter.reconsideration_until.isoformat()} (14 days from this letter). Open "
+                "You may ask us to reconsider this decision once, within 14 days of this "
+                f"letter: until {calendar.deadline_text(letter.reconsideration_until)}. Open "
                 "your request's status page and use “Request reconsideration”, explaining "
                 f"what has changed or what we should take into account: {letter.status_url}",
                 "Clause",

@@ -79,6 +79,7 @@ PERMISSION_REQUEST = StateMachine.from_actions(
         ),
     },
     state_words={
+        UNCONFIRMED: "waiting for the requester to confirm their email address",
         NEEDS_INFO: "waiting for the requester's information",
         RECONSIDERATION: "being reconsidered",
     },

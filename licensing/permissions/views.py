@@ -66,6 +66,8 @@ numbered_record("permission_request", PermissionRequest, PermissionRequest.refer
 found_by("permission_request", PermissionLetter.number, PermissionLetter.request_id)
 # Histories say a request's purpose and medium as its form does, not "course_materials".
 recorded_words("permission_request", ("purpose", "medium"), services.label)
+# ... and its states as its refusals do ("waiting for the requester's information").
+recorded_words("permission_request", ("state",), PERMISSION_REQUEST.state_text)
 
 Page = str | tuple[str, int] | Response
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf.file import FileField, FileRequired
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from licensing import access, db, errors
@@ -17,6 +18,7 @@ from licensing.money import format_amount
 from licensing.pricing import Condition, describe_condition, describe_rule, diff_cards
 from licensing.pricing.describe import exact_amount
 from licensing.ratecards import queries, services
+from licensing.ratecards.models import RateCardRecord
 from licensing.web.filters import money
 from licensing.web.forms import PageForm
 from licensing.words import humanize
@@ -146,15 +148,43 @@ def detail(version: str) -> str:
 @access.staff(*STAFF)
 def compare() -> str:
     session = db.session()
-    old_version = request.args.get("old", "")
-    new_version = request.args.get("new", "")
-    old = queries.get(session, old_version)
-    new = queries.get(session, new_version)
-    changes = diff_cards(queries.domain_card(old), queries.domain_card(new), amount=_amount_on_page)
-    return render_template(
-        "ratecards/compare.html",
-        old=old,
-        new=new,
-        changes=changes,
-        cards=queries.all_cards(session),
+    old_version = request.args.get("old", "").strip()
+    new_version = request.args.get("new", "").strip()
+    _require_two(old_version, new_version)
+    cards = queries.all_cards(session)
+    old = _compared(session, old_version, new_version, cards)
+    new = _compared(session, new_version, old_version, cards)
+    # A card compared with itself has no differences to list: say so, not "the two cards".
+    same = old.version == new.version
+    changes = (
+        []
+        if same
+        else diff_cards(queries.domain_card(old), queries.domain_card(new), amount=_amount_on_page)
     )
+    return render_template(
+        "ratecards/compare.html", old=old, new=new, same=same, changes=changes, cards=cards
+    )
+
+
+def _require_two(old_version: str, new_version: str) -> None:
+    """Both versions chosen, or a refusal saying which one is not."""
+    if not old_version and not new_version:
+        raise errors.InvalidInput("Choose two rate cards to compare.")
+    if not old_version:
+        raise errors.InvalidInput(f"Choose the earlier rate card to compare {new_version} with.")
+    if not new_version:
+        raise errors.InvalidInput(f"Choose the later rate card to compare {old_version} with.")
+
+
+def _compared(
+    session: Session, version: str, other: str, cards: list[RateCardRecord]
+) -> RateCardRecord:
+    """The published card `version`, or a refusal naming it and the cards there are."""
+    found = queries.by_version(session, version)
+    if found is None:
+        published = ", ".join(card.version for card in cards) or "none"
+        raise errors.NotFound(
+            f"There is no published rate card {version!r} to compare with {other}: "
+            f"the published ones are {published}."
+        )
+    return found

@@ -189,7 +189,7 @@ def deny(
                 requester=letters.addressee(request),
                 content_requested=request.content_requested,
                 reason=text,
-                reconsideration_until=calendar.office_date(due) if due else None,
+                reconsideration_until=due,
                 status_url=status_url(request),
             )
         )

@@ -344,3 +344,38 @@ def test_comparing_two_cards_says_each_change_with_every_amount_in_its_currency(
         "(was flat fee of 2,500.00 USD a year (prorated)); minimum of 1,000.00 USD a year "
         "added." in changes
     )
+
+
+def test_comparing_without_two_versions_says_which_one_is_missing(
+    client: FlaskClient, licensing_staff: Any, signed_in: Any, example_card: str
+) -> None:
+    # Each answered 404 "There is no published rate card ''.".
+    signed_in(client, licensing_staff)
+    nothing = client.get("/console/rate-cards/compare")
+    assert nothing.status_code == 422
+    assert "Choose two rate cards to compare." in html.unescape(nothing.get_data(as_text=True))
+    no_earlier = client.get(f"/console/rate-cards/compare?old=&new={example_card}")
+    assert no_earlier.status_code == 422
+    assert f"Choose the earlier rate card to compare {example_card} with." in html.unescape(
+        no_earlier.get_data(as_text=True)
+    )
+    unknown = client.get(f"/console/rate-cards/compare?old=1999.1&new={example_card}")
+    assert unknown.status_code == 404
+    assert (
+        f"There is no published rate card '1999.1' to compare with {example_card}: "
+        f"the published ones are {example_card}."
+    ) in html.unescape(unknown.get_data(as_text=True))
+    assert "''" not in html.unescape(no_earlier.get_data(as_text=True))
+
+
+def test_comparing_a_card_with_itself_says_it_is_the_same_card(
+    client: FlaskClient, licensing_staff: Any, signed_in: Any, example_card: str
+) -> None:
+    # It listed no differences, "The two cards price every use the same way.", as if
+    # two cards had been compared.
+    signed_in(client, licensing_staff)
+    page = client.get(f"/console/rate-cards/compare?old={example_card}&new={example_card}")
+    shown = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 200
+    assert "The two cards" not in shown
+    assert f"Both sides are the same card, {example_card}: choose another version" in shown

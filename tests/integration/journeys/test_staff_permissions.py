@@ -178,3 +178,27 @@ def test_a_decided_request_is_not_assigned_and_its_page_offers_no_assignment(
         assert message in refused.get_data(as_text=True)
     db.session().refresh(request)
     assert request.assignee_id is None
+
+
+def test_a_requests_history_names_its_states_in_the_words_of_its_state_machine(
+    licensing_staff: Any,
+    admin: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, _token = submit()
+    services.ask_for_info(
+        request.id, "Which sections?", Actor.of(accounts.principal_for(licensing_staff))
+    )
+    client = signed_in(app.test_client(), licensing_staff)
+    page = client.get(f"/console/permissions/{request.id}")
+    history = html.unescape(page.get_data(as_text=True))
+    history = history[history.index(">History</h2>") :]
+    # It read "state: unconfirmed → submitted" and "state: submitted → needs_info".
+    assert "needs_info" not in history
+    assert "state: waiting for the requester to confirm their email address → submitted" in history
+    assert "state: submitted → waiting for the requester's information" in history
+    audit = signed_in(app.test_client(), admin).get("/console/audit")
+    log = html.unescape(audit.get_data(as_text=True))
+    assert "submitted → waiting for the requester's information" in log

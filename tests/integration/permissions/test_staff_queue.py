@@ -336,6 +336,10 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
     first = _pdf_text(letters[0].pdf)
     assert "The audience is a paying public." in first
     assert "reconsider" in first
+    # It read "until 2027-03-15"; the email and the status page say the deadline to the
+    # minute at the office, as the letter now does.
+    until = calendar.deadline_text(MONDAY + timedelta(days=14))
+    assert f"until {until}" in " ".join(first.split())
     assert "final" in _pdf_text(letters[1].pdf)
 
 

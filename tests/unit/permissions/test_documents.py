@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -67,12 +67,13 @@ def test_a_denial_letter_gives_the_reason_and_how_to_ask_for_reconsideration() -
         requester=REQUESTER,
         content_requested="Section guidelines for visit services.",
         reason="The course charges tuition to the general public <b>for profit</b>.",
-        reconsideration_until=date(2027, 2, 17),
+        reconsideration_until=datetime(2027, 2, 18, 3, 37, tzinfo=UTC),
         status_url="http://example.test/permissions/status/abc",
     )
     text = _text(documents.render_denial_letter(letter))
     assert "charges tuition to the general public <b>for profit</b>." in text
-    assert "until 2027-02-17" in text
+    # It read "until 2027-02-17", where the email says the deadline to the minute.
+    assert "until Wednesday, February 17, 2027 at 9:37 PM (US Central time)" in text
     assert "Request reconsideration" in text
 
 
