@@ -212,3 +212,33 @@ def test_a_denied_reconsideration_keeps_the_rejection_s_reason_beside_the_denial
     assert answer.status_code == 200
     assert answer.json["decision_reason"] == "Revenue not evidenced"
     assert answer.json["reconsideration_denial_reason"] == "The accounts are unsigned."
+
+
+def test_a_denial_after_reconsideration_keeps_the_first_denial_s_reason_beside_its_own(
+    licensing_staff: Any,
+    submit: Any,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, token = submit()
+    staff = signed_in(app.test_client(), licensing_staff)
+    requester = app.test_client()
+    console = f"/console/permissions/{request.id}"
+    staff.post(f"{console}/deny", data={"reason": "The course is sold commercially."})
+    requester.post(
+        f"/permissions/status/{token}/reconsideration", data={"body": "It is free to students."}
+    )
+    staff.post(f"{console}/deny", data={"reason": "The fee is charged per seat."})
+
+    # The second denial's reason replaced the first's: both pages read only it.
+    for page in (
+        html.unescape(requester.get(f"/permissions/status/{token}").get_data(as_text=True)),
+        html.unescape(staff.get(console).get_data(as_text=True)),
+    ):
+        assert "The course is sold commercially." in page
+        assert "Reconsideration denied" in page
+        assert "The fee is charged per seat." in page
+
+    answer = requester.get(f"/api/v1/permission-status/{token}").json
+    assert answer["denial_reason"] == "The course is sold commercially."
+    assert answer["reconsideration_denial_reason"] == "The fee is charged per seat."
