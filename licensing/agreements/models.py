@@ -112,6 +112,9 @@ class Application(Snapshotted, Referenced, Base):
     reconsider_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reconsideration_reason: Mapped[str | None] = mapped_column(Text)
     reconsideration_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Staff's reason for denying the reconsideration: kept apart so that the
+    # rejection's own reason (`decision_reason`) still stands beside it.
+    reconsideration_denial_reason: Mapped[str | None] = mapped_column(Text)
     # Set by `licensing applications expire` once the 14-day window has passed unused.
     reconsideration_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The agreements table refers back to this one: the constraint is added after both exist.

@@ -254,6 +254,13 @@ class ApplicationSchema(ma.Schema):
     decided_at = ma.fields.DateTime(allow_none=True)
     reconsider_by = ma.fields.DateTime(allow_none=True)
     reconsideration_reason = ma.fields.String(allow_none=True)
+    reconsideration_denial_reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Licensing staff's reason for denying the reconsideration; "
+            "`decision_reason` stays the rejection's."
+        },
+    )
     renewal_of = ma.fields.Method("_renewal_of", metadata={"type": "string", "nullable": True})
     renewal_sources = ma.fields.Method("_renewal_sources", metadata=RENEWAL_SOURCES)
     agreement_id = ma.fields.Method("_agreement", metadata={"type": "integer", "nullable": True})

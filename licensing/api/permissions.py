@@ -170,6 +170,13 @@ class PermissionStatusSchema(ma.Schema):
     valid_from = Day(allow_none=True)
     valid_until = Day(allow_none=True)
     denial_reason = ma.fields.String(allow_none=True)
+    reconsideration_denial_reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The reason for the denial after reconsideration; "
+            "`denial_reason` stays the first denial's."
+        },
+    )
     reconsideration_due_at = ma.fields.DateTime(allow_none=True)
     messages = documented(
         "_messages",

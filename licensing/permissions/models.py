@@ -119,6 +119,9 @@ class PermissionRequest(Snapshotted, Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)
     denial_reason: Mapped[str | None] = mapped_column(Text)
+    # The second denial's reason, after reconsideration: kept apart so that the
+    # first denial's (`denial_reason`, the one appealed) still stands beside it.
+    reconsideration_denial_reason: Mapped[str | None] = mapped_column(Text)
     reconsideration_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reconsideration_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reconsidered: Mapped[bool] = mapped_column(default=False)
@@ -178,6 +181,7 @@ class PermissionRequest(Snapshotted, Base):
         "valid_from",
         "valid_until",
         "denial_reason",
+        "reconsideration_denial_reason",
     )
 
     def __repr__(self) -> str:

@@ -17,7 +17,6 @@ from licensing.agreements.services._common import (
     _owned,
     _reason,
     _ReasonedStep,
-    _record_decision,
     _require_vendor,
     _tell_staff,
     _vendor_notice,
@@ -96,8 +95,15 @@ def _tell_granted(application: Application, note: str | None) -> str:
 def deny_reconsideration(
     application_id: int, reason: str, actor: Actor, *, now: datetime | None = None
 ) -> Application:
-    """Staff confirm the rejection; it is final."""
-    step = _ReasonedStep(Application, "deny_reconsideration", _record_decision)
+    """Staff confirm the rejection; it is final. The rejection's reason stays; the
+    denial's is kept beside it."""
+
+    def confirm(application: Application, text: str | None, actor: Actor, at: datetime) -> None:
+        application.reconsideration_denial_reason = text
+        application.decided_at = at
+        application.decided_by = actor.name
+
+    step = _ReasonedStep(Application, "deny_reconsideration", confirm)
     return step.take(application_id, actor, reason, now)
 
 

@@ -173,7 +173,10 @@ def deny(
         request = locked(session, request_id)
         PERMISSION_REQUEST.step(request.state, "deny")  # 409 before the letter is made
         before = request.snapshot()
-        request.denial_reason = text
+        if request.reconsidered:
+            request.reconsideration_denial_reason = text
+        else:
+            request.denial_reason = text
         request.answer_due_at = None
         close(request, moment)
         due = None if request.reconsidered else moment + timedelta(days=RECONSIDERATION_DAYS)

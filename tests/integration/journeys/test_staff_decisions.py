@@ -25,6 +25,7 @@ from tests.integration.permissions.conftest import (
     submit,  # noqa: F401 - the fixture
 )
 from tests.integration.pricing.conftest import example_document
+from tests.support.factories import bearer
 
 Apply = Callable[..., Application]
 
@@ -179,3 +180,65 @@ def test_the_dashboard_stops_offering_reconsideration_once_the_vendor_asks(
     page = _dashboard(app, signed_in, vendor)
     assert "you may ask for reconsideration" not in page
     assert f"{rejected.reference} is being reviewed" in page
+
+
+def test_a_denied_reconsideration_keeps_the_rejection_s_reason_beside_the_denial_s(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    rejected = services.reject(apply(vendor, STAFF_USE).id, "Revenue not evidenced", staff)
+    services.request_reconsideration(
+        rejected.id, "Audited accounts are attached.", Actor.of(accounts.principal_for(vendor))
+    )
+    services.deny_reconsideration(rejected.id, "The accounts are unsigned.", staff)
+
+    # The denial's reason replaced the rejection's: both pages read only the denial.
+    vendor_page = html.unescape(
+        signed_in(app.test_client(), vendor)
+        .get(f"/portal/applications/{rejected.id}")
+        .get_data(as_text=True)
+    )
+    staff_page = html.unescape(
+        signed_in(app.test_client(), licensing_staff)
+        .get(f"/console/applications/{rejected.id}")
+        .get_data(as_text=True)
+    )
+    for page in (vendor_page, staff_page):
+        assert "Revenue not evidenced" in page
+        assert "Reconsideration denied" in page
+        assert "The accounts are unsigned." in page
+
+    answer = app.test_client().get(f"/api/v1/applications/{rejected.id}", headers=bearer(vendor))
+    assert answer.status_code == 200
+    assert answer.json["decision_reason"] == "Revenue not evidenced"
+    assert answer.json["reconsideration_denial_reason"] == "The accounts are unsigned."
+
+
+def test_a_denial_after_reconsideration_keeps_the_first_denial_s_reason_beside_its_own(
+    licensing_staff: Any,
+    submit: Any,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, token = submit()
+    staff = signed_in(app.test_client(), licensing_staff)
+    requester = app.test_client()
+    console = f"/console/permissions/{request.id}"
+    staff.post(f"{console}/deny", data={"reason": "The course is sold commercially."})
+    requester.post(
+        f"/permissions/status/{token}/reconsideration", data={"body": "It is free to students."}
+    )
+    staff.post(f"{console}/deny", data={"reason": "The fee is charged per seat."})
+
+    # The second denial's reason replaced the first's: both pages read only it.
+    for page in (
+        html.unescape(requester.get(f"/permissions/status/{token}").get_data(as_text=True)),
+        html.unescape(staff.get(console).get_data(as_text=True)),
+    ):
+        assert "The course is sold commercially." in page
+        assert "Reconsideration denied" in page
+        assert "The fee is charged per seat." in page
+
+    answer = requester.get(f"/api/v1/permission-status/{token}").json
+    assert answer["denial_reason"] == "The course is sold commercially."
+    assert answer["reconsideration_denial_reason"] == "The fee is charged per seat."
