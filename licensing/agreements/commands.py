@@ -107,6 +107,15 @@ class LineChange:
     reason: str
 
 
+def no_such_use(line: int, count: int) -> str:
+    """The refusal of a change to use `line` (from 0) of an application with `count`
+    uses: the same words from the API and from the console's approval form."""
+    return (
+        f"Use {line + 1} is not a use of this application "
+        f"(it has {count} use{'' if count == 1 else 's'})."
+    )
+
+
 @dataclass(frozen=True)
 class Modifications:
     """Staff changes on approval: amounts per line, and the term, each with a reason."""

@@ -10,6 +10,7 @@ rules. A use row's inputs are named `uses-N-field`, its counts
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -36,6 +37,7 @@ from licensing.agreements.commands import (
     Modifications,
     distinct_languages,
     languages_text,
+    no_such_use,
     one_line,
 )
 from licensing.agreements.models import (
@@ -431,6 +433,15 @@ class ApprovalForm(PageForm):
     term_end = DateField("Ends", [Optional()], invalid_value_message=DATE_MESSAGE)
     term_reason = StringField("Reason for a change of term", filters=[_stripped])
 
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Also refuses an amount or reason posted for a use the application does
+        not have (a crafted post: the page has rows for its uses only), which would
+        otherwise be dropped unread and the application approved without it."""
+        valid = super().validate(extra_validators)
+        for line in self.stray_lines:
+            self.form_errors.append(no_such_use(line, self.line_count))
+        return valid and not self.stray_lines
+
     def modifications(self, asked: tuple[date | None, date | None]) -> Modifications:
         """The changes the form describes (after `validate()`): lines with an
         amount, and the term where it differs from the `asked` one."""
@@ -448,6 +459,22 @@ class ApprovalForm(PageForm):
         )
 
     line_count = 0
+    stray_lines: tuple[int, ...] = ()
+
+
+# A row's input as the approval form names it: `amount-3`, `reason-3`.
+_ROW_INPUT = re.compile(r"(?:amount|reason)-(0|[1-9][0-9]{0,5})")
+
+
+def _stray_lines(formdata: MultiDict[str, str], line_count: int) -> tuple[int, ...]:
+    """The uses, beyond the application's `line_count`, that `formdata` gives an
+    amount or a reason for."""
+    lines = {
+        int(match[1])
+        for name, value in formdata.items(multi=True)
+        if (match := _ROW_INPUT.fullmatch(name)) and value.strip()
+    }
+    return tuple(sorted(line for line in lines if line >= line_count))
 
 
 @lru_cache(maxsize=32)
@@ -461,7 +488,9 @@ def _approval_form_class(line_count: int) -> type[ApprovalForm]:
 
 def approval_form(line_count: int, formdata: MultiDict[str, str]) -> ApprovalForm:
     """The approval form of an application with `line_count` uses, as submitted."""
-    return _approval_form_class(line_count)(formdata=formdata)
+    form = _approval_form_class(line_count)(formdata=formdata)
+    form.stray_lines = _stray_lines(formdata, line_count)
+    return form
 
 
 # --- texts typed on the application and agreement pages ----------------------------------------

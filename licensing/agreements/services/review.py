@@ -17,7 +17,7 @@ from licensing import calendar, db
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import issuing
-from licensing.agreements.commands import Modifications
+from licensing.agreements.commands import Modifications, no_such_use
 from licensing.agreements.models import (
     MODIFIED,
     NOTE_MAX,
@@ -334,7 +334,10 @@ def _modified_quote(
     places = minor_units(quote.currency)
     for index, change in enumerate(changes.lines):
         path = f"lines.{index}"
-        if not 0 <= change.line < len(lines) or lines[change.line].route != "license":
+        if not 0 <= change.line < len(lines):
+            errors.add(f"{path}.line", no_such_use(change.line, len(lines)))
+            continue
+        if lines[change.line].route != "license":
             errors.add(f"{path}.line", "Choose a licensed use of this application.")
             continue
         if not change.reason.strip():
