@@ -78,10 +78,20 @@ def _addressee(requester: Requester) -> list[Flowable]:
     ]
 
 
-def _signed(story: list[Flowable], title: str, subject: str) -> bytes:
-    """The letter signed by the office, as PDF bytes titled (and footed) `title`."""
+def _signed(
+    story: list[Flowable], title: str, subject: str, *, notices: tuple[str, ...] = ()
+) -> bytes:
+    """The letter signed by the office, as PDF bytes titled (and footed) `title`;
+    `notices` in small print at its foot, after the signature, where a letter puts
+    them (not in its body, above "Sincerely")."""
     signature = [Spacer(1, 0.25 * inch), pdf.para("Sincerely,"), pdf.para(OFFICE)]
-    return pdf.build([*story, *signature], pdf.PageFurniture(title), title=title, subject=subject)
+    foot = [Spacer(1, 0.3 * inch), *(pdf.para(notice, "Small") for notice in notices)]
+    return pdf.build(
+        [*story, *signature, *(foot if notices else ())],
+        pdf.PageFurniture(title),
+        title=title,
+        subject=subject,
+    )
 
 
 def render_grant_letter(letter: GrantLetter) -> bytes:
@@ -194,10 +204,10 @@ def render_denial_letter(letter: DenialLetter) -> bytes:
             "instead: the price estimator and the license application are on our website.",
             "Clause",
         ),
-        pdf.para(TRADEMARK_NOTICE, "Small"),
     ]
     return _signed(
         story,
         f"Decision letter {letter.number}",
         f"Denial of request {letter.request_reference}",
+        notices=(TRADEMARK_NOTICE,),
     )

@@ -77,6 +77,23 @@ def test_a_denial_letter_gives_the_reason_and_how_to_ask_for_reconsideration() -
     assert "Request reconsideration" in text
 
 
+def test_a_denial_letter_prints_its_trademark_line_at_the_foot_after_the_signature() -> None:
+    letter = documents.DenialLetter(
+        number="PR-2027-000009-D1",
+        request_reference="PR-2027-000009",
+        issued_on=date(2027, 2, 3),
+        requester=REQUESTER,
+        content_requested="Section guidelines for visit services.",
+        reason="A commercial course.",
+        reconsideration_until=None,
+        status_url="http://example.test/permissions/status/abc",
+    )
+    text = _text(documents.render_denial_letter(letter))
+    # It stood between the last paragraph and "Sincerely,", as if part of the letter.
+    signed = text.index("Sincerely, CPT Licensing Office")
+    assert text.index("CPT® is a registered trademark") > signed
+
+
 @pytest.mark.parametrize("language", sorted(CJK_NAMES))
 def test_a_letter_to_a_chinese_japanese_or_korean_requester_draws_the_names_in_their_cid_font(
     language: str,
