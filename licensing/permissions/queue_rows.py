@@ -73,7 +73,7 @@ def queue_rows(
                 escaped(request.institution),
                 _purpose(request.purpose),
                 escaped(request.state),
-                state_label(request.state),
+                state_label(request.state, "permission_request"),
                 escaped(request.assignee or NO_VALUE),
                 level.age_days,
                 level.target_days,

@@ -86,6 +86,16 @@ def recorded_words(entity_type: str, fields: Iterable[str], words: Callable[[str
         _RECORDED_WORDS[(entity_type, field)] = words
 
 
+def state_words(state: str | None, entity_type: str, field: str = "state") -> str:
+    """A record's `state` (its `field`) in the words its state machine says it in, as
+    registered with `recorded_words` (`StateMachine.state_text`: "waiting for the
+    requester's information"), so its badge, a filter's option and a sentence say
+    what its history and refusals say; else the state with spaces."""
+    value = state or ""
+    words = _RECORDED_WORDS.get((entity_type, field))
+    return words(value) if words is not None else value.replace("_", " ")
+
+
 def audit_value(value: object, name: str = "", entity_type: str = "") -> str:
     """A value an audit event recorded, as a history shows it: a deadline at the
     office ("the end of Tuesday, December 8, 2026 (US Central time)"), any other
@@ -230,6 +240,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "deadline": deadline,
     "office_day": office_day,
     "audit_value": audit_value,
+    "state_words": state_words,
 }
 
 

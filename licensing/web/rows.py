@@ -17,6 +17,8 @@ from functools import lru_cache
 
 from markupsafe import escape
 
+from licensing.web.filters import state_words
+
 NO_VALUE = "—"  # what a cell without a value shows
 
 # What HTML escaping changes; most of a row's text has none of it.
@@ -30,7 +32,10 @@ def escaped(value: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def state_label(value: str) -> str:
+def state_label(value: str, entity_type: str | None = None) -> str:
     """A state in words, escaped, as the `state_badge` macro prints it (there are a
-    dozen states)."""
-    return escaped(value.replace("_", " "))
+    dozen states): in its machine's words for an `entity_type` whose histories
+    register them (`filters.state_words`), else with spaces."""
+    if entity_type is None:
+        return escaped(value.replace("_", " "))
+    return escaped(state_words(value, entity_type))

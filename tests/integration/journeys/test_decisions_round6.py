@@ -3,6 +3,7 @@ decisions and letters"). Each test failed before its fix."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -10,11 +11,21 @@ from flask import Flask
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements.models import Application, QuoteVersion
+from licensing.permissions import services
+from licensing.permissions.models import PermissionRequest
+from licensing.permissions.states import PERMISSION_REQUEST
 from tests.integration.agreements.conftest import STAFF_USE
+from tests.integration.permissions.conftest import (
+    last_mail,
+    submit,  # noqa: F401 - the fixture
+)
 from tests.support.factories import bearer
 
 Apply = Callable[..., Application]
+Submit = Callable[..., tuple[PermissionRequest, str]]
 
 
 def test_an_amount_posted_for_a_use_the_application_does_not_have_is_refused_on_the_form(
@@ -57,3 +68,45 @@ def test_the_api_refuses_an_amount_for_a_use_the_application_does_not_have(
     }
     db.session().expire_all()
     assert db.session().get(Application, application.id).state == "submitted"
+
+
+def _staff_actor(user: Any) -> Actor:
+    return Actor.of(accounts.principal_for(user))
+
+
+def test_a_permission_request_s_state_reads_in_its_machine_s_words_on_every_page(
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    request, token = submit()
+    services.ask_for_info(request.id, "Which sections?", _staff_actor(licensing_staff))
+    words = PERMISSION_REQUEST.state_text("needs_info")  # "waiting for the requester's ..."
+    staff = signed_in(app.test_client(), licensing_staff)
+    pages = {
+        "the request's page": staff.get(f"/console/permissions/{request.id}"),
+        "the queue": staff.get("/console/permissions/"),
+        "the status page": app.test_client().get(f"/permissions/status/{token}"),
+    }
+    for name, answer in pages.items():
+        page = html.unescape(answer.get_data(as_text=True))
+        # The badges, the queue's metrics and its state filter said "needs info".
+        assert f">{words}</span>" in page, name
+        assert "needs info" not in page.lower(), name
+    queue = html.unescape(pages["the queue"].get_data(as_text=True))
+    assert f'<option value="needs_info">{words}</option>' in queue
+    assert f"<dt>{words[:1].upper()}{words[1:]}</dt>" in queue
+
+
+def test_the_staff_notice_of_a_reconsideration_says_the_state_in_the_machine_s_words(
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+    app: Flask,
+) -> None:
+    request, token = submit()
+    services.deny(request.id, "A commercial course.", _staff_actor(licensing_staff))
+    services.request_reconsideration(token, "It is free to students.", sla_days=10)
+    notice = last_mail(licensing_staff.email).body_text
+    # It read "State: reconsideration".
+    assert "State: being reconsidered" in notice

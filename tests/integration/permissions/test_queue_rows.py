@@ -98,7 +98,10 @@ def test_a_row_keeps_the_markup_the_page_always_had(
     asked_row = selectable_row(page, asked.id)
     assert asked_row.startswith("<tr>\n")
     assert "<td>Research</td>" in asked_row
-    assert '<td><span class="badge state-needs_info">needs info</span></td>' in asked_row
+    assert (
+        '<td><span class="badge state-needs_info">waiting for the requester&#39;s information'
+        "</span></td>" in asked_row
+    )
     assert ' <span class="muted">(waiting on the requester)</span></td>' in asked_row
 
 
