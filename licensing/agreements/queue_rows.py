@@ -86,7 +86,7 @@ def queue_rows(
                     for product, use, product_type in application.uses
                 ),
                 _text(application.state),
-                _state_label(application.state),
+                _state_label(application.state, "application"),
                 level.running,
                 level.age_days,
                 level.target_days,

@@ -51,7 +51,7 @@ from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.filters import money
+from licensing.web.filters import money, recorded_words
 from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
@@ -593,6 +593,9 @@ _WAITING_GROUPS = (
 
 numbered_record("agreement", Agreement, Agreement.number)
 named_by_id("application", Application.reference_of)
+# Histories, badges and lists say an application's state as its refusals do
+# ("returned to the vendor", "awaiting reconsideration").
+recorded_words("application", ("state",), APPLICATION.state_text)
 
 
 @dashboard_context

@@ -48,6 +48,7 @@ from licensing.royalties.states import (
 )
 from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.filters import recorded_words
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import named_by_id
@@ -70,6 +71,8 @@ Page = str | tuple[str, int] | Response
 # The audit log and other pages name a report `RR-000005` and link it: the console's
 # page for staff, the portal's for a vendor (which shows only their own).
 named_by_id("royalty_report", RoyaltyReport.reference_of)
+# A report's review state as its refusals say it ("flagged for review").
+recorded_words("royalty_report", ("review_state",), REVIEW.state_text)
 
 
 def _start(text: str) -> date:

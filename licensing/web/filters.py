@@ -86,14 +86,18 @@ def recorded_words(entity_type: str, fields: Iterable[str], words: Callable[[str
         _RECORDED_WORDS[(entity_type, field)] = words
 
 
-def state_words(state: str | None, entity_type: str, field: str = "state") -> str:
+def state_words(
+    state: str | None, entity_type: str, field: str = "state", *, label: bool = False
+) -> str:
     """A record's `state` (its `field`) in the words its state machine says it in, as
     registered with `recorded_words` (`StateMachine.state_text`: "waiting for the
     requester's information"), so its badge, a filter's option and a sentence say
-    what its history and refusals say; else the state with spaces."""
+    what its history and refusals say; else the state with spaces. As a `label` (a
+    badge, an option) without the article a sentence needs: "a draft" -> "draft"."""
     value = state or ""
     words = _RECORDED_WORDS.get((entity_type, field))
-    return words(value) if words is not None else value.replace("_", " ")
+    text = words(value) if words is not None else value.replace("_", " ")
+    return text.removeprefix("an ").removeprefix("a ") if label else text
 
 
 def audit_value(value: object, name: str = "", entity_type: str = "") -> str:

@@ -38,4 +38,4 @@ def state_label(value: str, entity_type: str | None = None) -> str:
     register them (`filters.state_words`), else with spaces."""
     if entity_type is None:
         return escaped(value.replace("_", " "))
-    return escaped(state_words(value, entity_type))
+    return escaped(state_words(value, entity_type, label=True))

@@ -198,7 +198,7 @@ def test_a_rejection_can_be_reconsidered_within_14_days_and_not_after(
     page.goto(f"/portal/applications/{inside}")
     page.fill("#reason", "Audited accounts are attached to our email.")
     page.get_by_role("button", name="Request reconsideration").click()
-    assert "reconsideration requested" in page.get_by_role("heading", level=1).inner_text()
+    assert "awaiting reconsideration" in page.get_by_role("heading", level=1).inner_text()
     console = _signed_in(browser, live_server, staff.email)
     console.goto(f"/console/applications/{inside}")
     console.select_option("#action", "grant_reconsideration")

@@ -13,14 +13,23 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.agreements.models import Application, QuoteVersion
+from licensing.agreements.states import APPLICATION
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from licensing.permissions.states import PERMISSION_REQUEST
+from licensing.royalties.states import REVIEW
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.permissions.conftest import (
     last_mail,
     submit,  # noqa: F401 - the fixture
+)
+from tests.integration.royalties.conftest import (
+    SOFTWARE,
+    active_agreement,  # noqa: F401 - the fixture
+    file_report,  # noqa: F401 - the fixture
+    flagged_report,
 )
 from tests.support.factories import bearer
 
@@ -110,3 +119,50 @@ def test_the_staff_notice_of_a_reconsideration_says_the_state_in_the_machine_s_w
     notice = last_mail(licensing_staff.email).body_text
     # It read "State: reconsideration".
     assert "State: being reconsidered" in notice
+
+
+def _page(client: Any, url: str) -> str:
+    answer = client.get(url)
+    assert answer.status_code == 200, url
+    return html.unescape(answer.get_data(as_text=True))
+
+
+def test_an_application_s_state_reads_in_its_machine_s_words_on_badges_and_history(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    staff = _staff_actor(licensing_staff)
+    rejected = agreements.reject(apply(vendor, STAFF_USE).id, "Revenue not evidenced", staff)
+    agreements.request_reconsideration(rejected.id, "Accounts attached.", _staff_actor(vendor))
+    words = APPLICATION.state_text("reconsideration_requested")  # "awaiting reconsideration"
+    console = signed_in(app.test_client(), licensing_staff)
+    portal = signed_in(app.test_client(), vendor)
+    pages = {
+        "the review page": _page(console, f"/console/applications/{rejected.id}"),
+        "the queue": _page(console, "/console/applications?state=reconsideration_requested"),
+        "the vendor's page": _page(portal, f"/portal/applications/{rejected.id}"),
+        "the vendor's list": _page(portal, "/portal/applications"),
+    }
+    for name, page in pages.items():
+        # Badges said "reconsideration requested", refusals "awaiting reconsideration".
+        assert f'state-reconsideration_requested">{words}</span>' in page, name
+    history = pages["the review page"]
+    history = history[history.index(">History</h2>") :]
+    # It read "state: rejected → reconsideration_requested".
+    assert f"state: rejected → {words}" in history
+
+
+def test_a_royalty_report_s_review_state_reads_in_its_machine_s_words(
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Flask,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    flagged = flagged_report(file_report, vendor, active_agreement(vendor, SOFTWARE))
+    words = REVIEW.state_text("flagged")  # "flagged for review"
+    console = signed_in(app.test_client(), licensing_staff)
+    report = _page(console, f"/console/royalty-reports/{flagged.id}")
+    queue = _page(console, "/console/royalty-reports")
+    assert f'state-flagged">{words}</span>' in report
+    assert f", {words}, filed" in queue  # it read ", flagged, filed"

@@ -560,7 +560,7 @@ def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
     assert silent.status_code == 422  # the page again, with the message
     assert asked.status_code == 302
     assert "The licensee is asked, by email, for a corrected report." in after_asking
-    assert "correction requested" in after_asking
+    assert "waiting for a corrected report" in after_asking  # REVIEW.state_text
     (message,) = db.session().scalars(
         select(OutboxMessage).where(
             OutboxMessage.subject == f"Please correct royalty report {flagged.reference} "
