@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from licensing.words import state_text
+
 
 class DomainError(Exception):
     """Base class: a request the service understood but will not carry out."""
@@ -86,8 +88,8 @@ def illegal_step_sentence(
     step is possible.' / '... cannot be finalized: it can only be marked paid, voided
     or marked uncollectible.' An illegal step is refused saying what is allowed."""
     article = "An" if entity[:1] in tuple("aeiou") else "A"  # "an invoice", "an application"
-    state_words = states.get(state) or state.replace("_", " ")
-    head = f"{article} {entity} that is {state_words} cannot {_step_words(action, steps)}"
+    worded = state_text(state, states)
+    head = f"{article} {entity} that is {worded} cannot {_step_words(action, steps)}"
     if not allowed:
         return f"{head}: no further step is possible."
     return f"{head}: it can only {_either([_step_words(a, steps) for a in allowed])}."

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from licensing import words
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import IllegalTransition
@@ -134,7 +135,7 @@ class StateMachine:
     def state_text(self, state: str) -> str:
         """`state` in words, as a refusal says it after "that is" and a history
         shows it (`in_review` -> "in review")."""
-        return self.state_words.get(state) or state.replace("_", " ")
+        return words.state_text(state, self.state_words)
 
     def _regular_steps(self) -> dict[str, str]:
         return {action: regular_words(action) for action in self.actions}

@@ -9,6 +9,7 @@ templates.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 # Words of the vocabulary that are acronyms: "saas" reads "SaaS", not "Saas".
@@ -31,6 +32,21 @@ def vocab(value: str | None) -> str:
     """A vocabulary value as a label: `ai_model` -> `AI model`, `data_file` -> `Data file`."""
     text = humanize(value)
     return text[:1].upper() + text[1:]
+
+
+def state_text(state: str, words: Mapping[str, str] | None = None) -> str:
+    """A record's state in words, as a sentence says it after "that is": its entry
+    in its machine's `words` ("waiting for the requester's information"), else the
+    state with spaces (`in_review` -> "in review"). The one rule for refusals
+    (`errors.illegal_step_sentence`), machines (`StateMachine.state_text`) and pages
+    (`web.filters.state_words`): `errors` cannot import the machine, which imports it."""
+    return (words or {}).get(state) or state.replace("_", " ")
+
+
+def state_label(text: str) -> str:
+    """A state's words as a badge or an option names the state: without the article
+    a sentence needs ("a draft" -> "draft")."""
+    return text.removeprefix("an ").removeprefix("a ")
 
 
 def identifiers_in_words(text: str) -> str:

@@ -13,7 +13,7 @@ from flask import Flask
 
 from licensing import calendar
 from licensing.money import MoneyError, format_grouped
-from licensing.words import humanize, identifiers_in_words, vocab
+from licensing.words import humanize, identifiers_in_words, state_label, state_text, vocab
 
 # An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".
 _FRACTION_ABOUT = re.compile(r"-?\d+/\d+ \(about (-?\d+(?:\.\d+)?)\)")
@@ -96,8 +96,8 @@ def state_words(
     badge, an option) without the article a sentence needs: "a draft" -> "draft"."""
     value = state or ""
     words = _RECORDED_WORDS.get((entity_type, field))
-    text = words(value) if words is not None else value.replace("_", " ")
-    return text.removeprefix("an ").removeprefix("a ") if label else text
+    text = words(value) if words is not None else state_text(value)
+    return state_label(text) if label else text
 
 
 def audit_value(value: object, name: str = "", entity_type: str = "") -> str:

@@ -5,7 +5,11 @@ from datetime import UTC, date, datetime
 from fractions import Fraction
 
 from licensing import calendar, words
+from licensing.errors import IllegalTransition
+from licensing.statemachine import Action, StateMachine
 from licensing.web import filters
+from licensing.web.filters import state_words
+from licensing.words import state_label, state_text
 
 
 def test_vocabulary_identifiers_read_as_words_with_acronyms_kept() -> None:
@@ -61,3 +65,22 @@ def test_an_instant_reads_at_the_office_with_its_zone_named_not_in_utc() -> None
     assert filters.audit_value("2026-11-16T15:07:00+00:00", "submitted_at") == (
         "2026-11-16 09:07 (US Central time)"
     )
+
+
+def test_a_state_is_worded_by_one_rule_for_refusals_machines_and_pages() -> None:
+    # errors.illegal_step_sentence built its own words (statemachine imports errors,
+    # so errors could not call StateMachine.state_text); the pages a third copy.
+    words = {"needs_info": "waiting for the requester's information", "draft": "a draft"}
+    machine = StateMachine.from_actions(
+        "unit request",
+        ("draft", "needs_info", "in_review"),
+        {"answer": Action("needs_info", to="in_review")},
+        state_words=words,
+    )
+    for state in ("draft", "needs_info", "in_review"):
+        text = state_text(state, words)
+        assert machine.state_text(state) == text
+        refusal = IllegalTransition("unit request", state, "approve", [], states=words)
+        assert f"that is {text} cannot" in refusal.detail
+    assert state_text("in_review") == "in review" == state_words("in_review", "unregistered")
+    assert state_label("a draft") == "draft" == state_words("draft", "unregistered", label=True)
