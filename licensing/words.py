@@ -3,7 +3,8 @@
 Issued documents (agreements, invoices) and pages must say "end users" and
 "SaaS" the same way, so the wording lives here, beside neither: features import
 it without depending on the web layer, and `web.filters` registers it for
-templates.
+templates. A record's state in words (`state_text`) is here for the same reason:
+refusals (`errors`), the state machines and pages all say it by one rule.
 """
 
 from __future__ import annotations
