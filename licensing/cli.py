@@ -19,6 +19,11 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from licensing.app import create_app
+from licensing.worker import STARTING_ENVIRONMENT
+
+# The environment as the process started, before `--env-file` adds the file's
+# variables to it: `licensing worker` restarts in it on HUP, to read the file anew.
+_STARTING_ENVIRONMENT = dict(os.environ)
 
 
 def _create_app() -> Flask:
@@ -32,8 +37,10 @@ def _create_app() -> Flask:
     add_version_option=False,
     load_dotenv=False,
 )
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """Licensing and royalty service for CPT content."""
+    context.meta[STARTING_ENVIRONMENT] = _STARTING_ENVIRONMENT
 
 
 @main.command("serve")
@@ -52,7 +59,8 @@ def main() -> None:
 )
 def serve(bind: str, workers: int | None, timeout: int, with_worker: bool) -> None:
     """Serve the app with gunicorn (the production server); `kill -HUP` on it
-    starts new workers on the code as it is on disk (`licensing.serving`)."""
+    starts new workers, and `licensing worker` beside them, on the code as it is on
+    disk (`licensing.serving`)."""
     from licensing import serving
 
     options: dict[str, Any] = {
