@@ -57,7 +57,15 @@ def main(context: click.Context) -> None:
     is_flag=True,
     help="Also run `licensing worker` (the periodic jobs) beside the server, stopped with it.",
 )
-def serve(bind: str, workers: int | None, timeout: int, with_worker: bool) -> None:
+@click.option(
+    "--control-socket",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Open gunicorn's control socket (for `gunicornc`) at this path [default: none].",
+)
+def serve(
+    bind: str, workers: int | None, timeout: int, with_worker: bool, control_socket: str | None
+) -> None:
     """Serve the app with gunicorn (the production server); `kill -HUP` on it
     starts new workers, and `licensing worker` beside them, on the code as it is on
     disk (`licensing.serving`)."""
@@ -70,6 +78,12 @@ def serve(bind: str, workers: int | None, timeout: int, with_worker: bool) -> No
         "accesslog": "-",
         "forwarded_allow_ips": "*",
     }
+    # gunicorn (25.1 and later) opens a control socket under the user's home by
+    # default and says so at every start; only one the operator asks for is opened.
+    if control_socket:
+        options["control_socket"] = control_socket
+    else:
+        options["control_socket_disable"] = True
     click.echo(f"Serving on http://{bind}")
     sys.stdout.flush()
     # Replaced, not a child: the same process id (for HUP, TERM and the worker's
