@@ -127,6 +127,7 @@ class Restart:
 
     argv: tuple[str, ...]
     environment: Mapping[str, str]
+    check_seconds: float = 300.0  # a check that hangs (a database lock) is a refusal
 
     @classmethod
     def of_this_process(cls, environment: Mapping[str, str]) -> Restart:
@@ -136,14 +137,17 @@ class Restart:
         """Why the code or configuration on disk would not start, or None: a fresh
         interpreter creates the app with them (`worker --check`) first, so a typo
         in a module or the environment file keeps the running worker alive."""
-        check = subprocess.run(  # noqa: S603 - our own interpreter and command line
-            [*self.argv, "--check"],
-            env=dict(self.environment),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        try:
+            check = subprocess.run(  # noqa: S603 - our own interpreter and command line
+                [*self.argv, "--check"],
+                env=dict(self.environment),
+                capture_output=True,
+                text=True,
+                timeout=self.check_seconds,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"the check could not run: {error}"
         if check.returncode == 0:
             return None
         lines = (check.stderr or check.stdout).strip().splitlines()

@@ -5,6 +5,7 @@ stops it (the worker once ignored HUP: a new release needed a full restart)."""
 from __future__ import annotations
 
 import signal
+import sys
 from datetime import timedelta
 from typing import NoReturn
 
@@ -12,7 +13,7 @@ import pytest
 from flask import Flask
 
 from licensing.config import Config
-from licensing.worker import Job, Worker
+from licensing.worker import Job, Restart, Worker
 
 
 class Restarted(Exception):
@@ -120,3 +121,19 @@ def test_the_worker_handles_hup_as_a_reload() -> None:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def test_a_check_that_fails_refuses_the_reload_with_its_last_line_of_error() -> None:
+    failing = Restart(
+        (sys.executable, "-c", "raise SystemExit('PERMISSION_SLA_DAYS: not a number')"), {}
+    )
+    assert failing.refused() == "PERMISSION_SLA_DAYS: not a number"
+    assert Restart((sys.executable, "-c", "pass"), {}).refused() is None
+
+
+def test_a_check_that_hangs_refuses_the_reload_rather_than_ending_the_worker() -> None:
+    hanging = Restart((sys.executable, "-c", "import time; time.sleep(30)"), {}, check_seconds=0.5)
+    refusal = hanging.refused()
+    assert refusal is not None
+    assert refusal.startswith("the check could not run: ")
+    assert "timed out after 0.5 seconds" in refusal
