@@ -19,6 +19,11 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from licensing.app import create_app
+from licensing.worker import STARTING_ENVIRONMENT
+
+# The environment as the process started, before `--env-file` adds the file's
+# variables to it: `licensing worker` restarts in it on HUP, to read the file anew.
+_STARTING_ENVIRONMENT = dict(os.environ)
 
 
 def _create_app() -> Flask:
@@ -32,8 +37,10 @@ def _create_app() -> Flask:
     add_version_option=False,
     load_dotenv=False,
 )
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """Licensing and royalty service for CPT content."""
+    context.meta[STARTING_ENVIRONMENT] = _STARTING_ENVIRONMENT
 
 
 @main.command("serve")
@@ -50,9 +57,18 @@ def main() -> None:
     is_flag=True,
     help="Also run `licensing worker` (the periodic jobs) beside the server, stopped with it.",
 )
-def serve(bind: str, workers: int | None, timeout: int, with_worker: bool) -> None:
+@click.option(
+    "--control-socket",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Open gunicorn's control socket (for `gunicornc`) at this path [default: none].",
+)
+def serve(
+    bind: str, workers: int | None, timeout: int, with_worker: bool, control_socket: str | None
+) -> None:
     """Serve the app with gunicorn (the production server); `kill -HUP` on it
-    starts new workers on the code as it is on disk (`licensing.serving`)."""
+    starts new workers, and `licensing worker` beside them, on the code as it is on
+    disk (`licensing.serving`)."""
     from licensing import serving
 
     options: dict[str, Any] = {
@@ -62,6 +78,12 @@ def serve(bind: str, workers: int | None, timeout: int, with_worker: bool) -> No
         "accesslog": "-",
         "forwarded_allow_ips": "*",
     }
+    # gunicorn (25.1 and later) opens a control socket under the user's home by
+    # default and says so at every start; only one the operator asks for is opened.
+    if control_socket:
+        options["control_socket"] = control_socket
+    else:
+        options["control_socket_disable"] = True
     click.echo(f"Serving on http://{bind}")
     sys.stdout.flush()
     # Replaced, not a child: the same process id (for HUP, TERM and the worker's

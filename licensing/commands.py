@@ -7,6 +7,7 @@ once, so a scheduler may call them freely. (The console script that runs them is
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -23,7 +24,7 @@ from licensing.mail import cli as mail_cli
 from licensing.permissions import cli as permissions_cli
 from licensing.ratecards import cli as ratecards_cli
 from licensing.royalties import cli as royalties_cli
-from licensing.worker import Worker
+from licensing.worker import STARTING_ENVIRONMENT, Restart, Worker
 
 
 @click.command("upgrade")
@@ -78,15 +79,20 @@ def setup() -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run each job once, then exit (1 if one failed).")
 @click.option("--parent-pid", type=int, default=None, hidden=True)
+# What a reload runs first, in a fresh interpreter: the app created, nothing run.
+@click.option("--check", is_flag=True, hidden=True)
 @with_appcontext
-def worker(once: bool, parent_pid: int | None) -> None:
+def worker(once: bool, parent_pid: int | None, check: bool) -> None:
     """Run every periodic job on its schedule, without cron: the outbox every
     minute; applications expire, permissions expire, payments reconcile and
     reports remind hourly; invoices overdue daily.
 
     Safe with several workers on one database (each job claims its rows).
-    Each run is logged; SIGTERM or Ctrl-C stops after the job in hand.
+    Each run is logged; SIGTERM or Ctrl-C stops after the job in hand; SIGHUP
+    restarts it, after the job in hand, on the code and configuration on disk.
     """
+    if check:
+        return
     # current_app is typed as the app it stands for, so its proxy method is unknown.
     runner = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
     if once:
@@ -94,8 +100,9 @@ def worker(once: bool, parent_pid: int | None) -> None:
         if not all(run.ok for run in runs):
             raise SystemExit(1)
         return
+    environment = click.get_current_context().meta.get(STARTING_ENVIRONMENT, os.environ)
     runner.handle_signals()
-    runner.run_forever(parent_pid=parent_pid)
+    runner.run_forever(parent_pid=parent_pid, restart=Restart.of_this_process(environment))
 
 
 # The command line's groups: what each is for, and the features' commands in it

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -1024,10 +1025,11 @@ def build(
 ) -> bytes:
     """Lay out `story` on Letter pages with the running header and footer.
 
-    A story of paragraphs, tables, spacers, conditional page breaks and
-    KeepTogether (every document of ours but the finance report's charts) is
-    placed by our own loop (`_Layout`); anything else by reportlab's frames.
-    Both give the same bytes for the same story."""
+    A story of paragraphs, tables, spacers, conditional page breaks, charts
+    (`Drawing`) and KeepTogether (every document of ours) is placed by our own
+    loop (`_Layout`); anything else by reportlab's frames. Both give the same
+    bytes for the same story, but where a heading would end a page alone or a
+    table row is taller than a page (reportlab's frames fail there)."""
     register_fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
@@ -1069,7 +1071,15 @@ def _laid_out_by_us(flowable: Any) -> bool:
     kind = type(flowable)
     if kind is KeepTogether:
         return all(map(_laid_out_by_us, flowable._content))
-    return kind in (_Paragraph, Table, Spacer, CondPageBreak)
+    return kind in (_Paragraph, Table, Spacer, CondPageBreak) or _is_drawing(kind)
+
+
+def _is_drawing(kind: type) -> bool:
+    """A chart (reportlab's `Drawing`, a block placed whole like a one-row table).
+    Looked up, not imported: a process that draws no chart never loads the module
+    (2 ms), and a story can hold a Drawing only once it is loaded."""
+    shapes = sys.modules.get("reportlab.graphics.shapes")
+    return shapes is not None and kind is shapes.Drawing
 
 
 CONTENT_WIDTH = LETTER[0] - 1.5 * inch
@@ -1105,7 +1115,7 @@ class _Layout:
     reportlab's SimpleDocTemplate and Frame do this for any flowable, through a
     doctemplate, page templates, generated content, progress callbacks and a
     deep copy of the frame for every KeepTogether; our documents hold only
-    paragraphs, tables, spacers, conditional page breaks and KeepTogether.
+    paragraphs, tables, spacers, charts, conditional page breaks and KeepTogether.
     This loop keeps the frame's rules for exactly those (space before and
     after, overlapping where two meet; a flowable that does not fit is split
     or moved to the next page; a conditional page break; a KeepTogether that

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overloa
 
 from sqlalchemy import CheckConstraint, event
 
+from licensing import references
 from licensing.money import quantize
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Referenced:
     """A model people name by a prefix and its id in six digits (`APP-000042`), in
     pages, emails, documents and the audit log's labels."""
 
-    REFERENCE_PREFIX: ClassVar[str]
+    REFERENCE: ClassVar[references.ById]  # the kind's formatter, `references.APPLICATION`
     if TYPE_CHECKING:  # every model's key; the mixin must not map a column of its own
         id: Mapped[int]
 
@@ -68,7 +69,7 @@ class Referenced:
     def reference_of(cls, record_id: int) -> str:
         """The reference of the record `record_id`, without loading it (for rows
         read as columns, and for the records a record points at)."""
-        return f"{cls.REFERENCE_PREFIX}-{record_id:06d}"
+        return cls.REFERENCE(record_id)
 
     @property
     def reference(self) -> str:

@@ -6,12 +6,15 @@ workers) would serve the old code. `licensing serve` checks its settings, then
 replaces itself with `python -m licensing.serving` (the same process id), which
 imports only gunicorn and this module; each worker imports the app when it
 starts (gunicorn's default, `preload_app` off), so HUP serves the code on disk.
+With `--with-worker`, HUP reaches `licensing worker` too, which restarts on the
+code and configuration on disk after the job in hand (`licensing.worker`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -30,6 +33,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
         if self.jobs is not None:  # gunicorn calls these hooks in its master process only
             options["when_ready"] = self.jobs.start
             options["on_exit"] = self.jobs.stop
+            options["on_reload"] = self.jobs.reload
         for key, value in options.items():
             self.cfg.set(key, value)
 
@@ -62,6 +66,14 @@ class _WorkerProcess:
             f"Worker started (pid {self.process.pid}): the periodic jobs run beside the server",
             flush=True,
         )
+
+    def reload(self, server: object) -> None:
+        """HUP on the server: the worker restarts on the code on disk as well
+        (and starts again, should it have stopped)."""
+        if self.process is None or self.process.poll() is not None:
+            self.start(server)
+            return
+        self.process.send_signal(signal.SIGHUP)
 
     def stop(self, _server: object) -> None:
         if self.process is None or self.process.poll() is not None:

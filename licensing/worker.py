@@ -11,6 +11,13 @@ starts and then at each job's interval. What a job calls, with which settings,
 is its command's job function in the feature's `cli.py` (`royalties.cli.remind_due`),
 so operators who prefer cron run the very same calls through the commands
 (`licensing outbox send`, ...).
+
+`kill -HUP` restarts the worker on the code and configuration on disk, after the
+job in hand: the process checks them in a fresh interpreter (`worker --check`),
+then replaces itself (same process id) with its own command line in the
+environment it started with, so an `--env-file` is read again. Should the check
+fail, the worker logs why and carries on with what it runs. TERM still stops it
+after the job in hand, and wins over a reload asked for before it.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
+from typing import Literal, NoReturn, Protocol
 
 from flask import Flask
 
@@ -95,6 +105,60 @@ class Run:
     seconds: float
 
 
+# Where `licensing.cli` leaves, in the click context's `meta`, the environment the
+# process started with (before `--env-file` added to it): what a reload runs in.
+STARTING_ENVIRONMENT = "licensing.starting_environment"
+
+
+class Restarter(Protocol):
+    def refused(self) -> str | None: ...
+
+    def exec(self) -> NoReturn: ...
+
+
+@dataclass(frozen=True)
+class Restart:
+    """How a worker starts again on HUP: its own command line (`sys.orig_argv`,
+    the interpreter's options included), in the environment it started with.
+
+    That environment is the one before `--env-file` read its file: the file's
+    variables never replace ones already set, so a process that kept them would
+    read the old values again rather than the file as it is now."""
+
+    argv: tuple[str, ...]
+    environment: Mapping[str, str]
+    check_seconds: float = 300.0  # a check that hangs (a database lock) is a refusal
+
+    @classmethod
+    def of_this_process(cls, environment: Mapping[str, str]) -> Restart:
+        return cls((sys.executable, *sys.orig_argv[1:]), dict(environment))
+
+    def refused(self) -> str | None:
+        """Why the code or configuration on disk would not start, or None: a fresh
+        interpreter creates the app with them (`worker --check`) first, so a typo
+        in a module or the environment file keeps the running worker alive."""
+        try:
+            check = subprocess.run(  # noqa: S603 - our own interpreter and command line
+                [*self.argv, "--check"],
+                env=dict(self.environment),
+                capture_output=True,
+                text=True,
+                timeout=self.check_seconds,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"the check could not run: {error}"
+        if check.returncode == 0:
+            return None
+        lines = (check.stderr or check.stdout).strip().splitlines()
+        return lines[-1] if lines else f"the check exited with {check.returncode}"
+
+    def exec(self) -> NoReturn:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(self.argv[0], list(self.argv), dict(self.environment))  # noqa: S606
+
+
 class Worker:
     """Runs each job when it is due, by a monotonic clock (immune to clock changes)."""
 
@@ -108,7 +172,9 @@ class Worker:
         self.app = app
         self.jobs = tuple(jobs)
         self.clock = clock
-        self.stopping = threading.Event()
+        # What a signal asked for: stop (TERM, INT) or restart (HUP), after the job in hand.
+        self.wanted: Literal["stop", "reload"] | None = None
+        self.wake = threading.Event()  # wakes the wait between jobs
         start = clock()
         self.next_due = {job.name: start for job in self.jobs}
 
@@ -116,7 +182,7 @@ class Worker:
         """Run, once each, the jobs that are due now; schedule their next turn."""
         runs = []
         for job in self.jobs:
-            if self.stopping.is_set():
+            if self.wanted is not None:
                 break
             if self.clock() >= self.next_due[job.name]:
                 runs.append(self._run(job))
@@ -126,26 +192,56 @@ class Worker:
     def seconds_to_next(self) -> float:
         return max(min(self.next_due.values()) - self.clock(), 0.0)
 
-    def run_forever(self, *, parent_pid: int | None = None) -> None:
+    def run_forever(
+        self, *, parent_pid: int | None = None, restart: Restarter | None = None
+    ) -> None:
         """Until `stop()` (SIGTERM, SIGINT) or, with `parent_pid`, until that
-        process is gone (a worker started by `licensing serve` dies with it)."""
+        process is gone (a worker started by `licensing serve` dies with it).
+        With `restart`, `reload()` (SIGHUP) replaces the process once the job in
+        hand is done, unless the code or configuration on disk is refused."""
         log.info("worker started: %s", "; ".join(f"{j.name} {_every(j.every)}" for j in self.jobs))
-        while not self.stopping.is_set():
+        while self._run_until_signalled(parent_pid):
+            if restart is None:
+                break
+            log.info("worker: reloading the code and configuration on disk")
+            refused = restart.refused()
+            if self.wanted != "reload":  # TERM came while the new code was checked
+                break
+            if refused is None:
+                log.info("worker: restarting (pid %d)", os.getpid())
+                restart.exec()
+            log.error("worker: reload refused, carrying on as before: %s", refused)
+            self.wanted = None
+            self.wake.clear()
+        log.info("worker stopped")
+
+    def _run_until_signalled(self, parent_pid: int | None) -> bool:
+        """Run the jobs as they fall due; True when a reload was asked for."""
+        while self.wanted is None:
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.info("worker: the server that started it has gone; stopping")
-                break
+                return False
             self.run_due()
             # Wake at least every few seconds to notice a parent that died.
-            self.stopping.wait(min(self.seconds_to_next(), 5.0))
-        log.info("worker stopped")
+            self.wake.wait(min(self.seconds_to_next(), 5.0))
+        return self.wanted == "reload"
 
     def stop(self, *_signal: int | FrameType | None) -> None:
         """Finish the job in hand, then stop (signal handler)."""
-        self.stopping.set()
+        self.wanted = "stop"
+        self.wake.set()
+
+    def reload(self, *_signal: int | FrameType | None) -> None:
+        """Finish the job in hand, then restart on the code on disk (signal
+        handler); a stop asked for already stays a stop."""
+        if self.wanted is None:
+            self.wanted = "reload"
+        self.wake.set()
 
     def handle_signals(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGHUP, self.reload)
 
     def _run(self, job: Job) -> Run:
         started = time.monotonic()

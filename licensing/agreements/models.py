@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from licensing import references
 from licensing.accounts.models import Organization, User
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
@@ -71,7 +72,7 @@ class ImmutableRecordChanged(RuntimeError):
 class Application(Snapshotted, Referenced, Base):
     """A vendor's request for a license: proposed uses, a term, and its review."""
 
-    REFERENCE_PREFIX = "APP"
+    REFERENCE = references.APPLICATION
     __tablename__ = "applications"
     __table_args__ = (
         one_of("state", APPLICATION.states),

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import ColumnElement, Row, Select, bindparam, func, nulls_last, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eager, selectinload
 
-from licensing import calendar
+from licensing import calendar, references
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User, parse_roles
 from licensing.accounts.queries import (
@@ -401,7 +401,7 @@ def _rows_and_uses(
 
 
 SEARCH_MAX = 100
-_REFERENCE = re.compile(r"^(?:APP-?)?0*(\d{1,9})$", re.IGNORECASE)
+_REFERENCE = re.compile(rf"^(?:{references.APPLICATION.prefix}-?)?0*(\d{{1,9}})$", re.IGNORECASE)
 
 
 def _matching(text: str) -> ColumnElement[bool]:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from licensing import references
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
 from licensing.records import Snapshotted, in_sql, one_of
@@ -236,7 +237,8 @@ class Invoice(Snapshotted, Base):
         the royalty report's own reference is the one its pages are headed with."""
         if self.source_type == ROYALTY_REPORT and self.source_id is not None:
             agreement, _, start = (self.source_reference or "").partition(" ")
-            return f"Royalty report RR-{self.source_id:06d} ({agreement}, period from {start})"
+            report = references.ROYALTY_REPORT(self.source_id)
+            return f"Royalty report {report} ({agreement}, period from {start})"
         kind = self.source_type.replace("_", " ").capitalize()
         return f"{kind} {self.source_reference or ''}".strip()
 

@@ -15,33 +15,31 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from licensing import references
 from licensing.billing.models import NumberSequence
 
-INVOICE_SERIES = "INV"
-CREDIT_NOTE_SERIES = "CN"
+INVOICE_SERIES = references.INVOICE
+CREDIT_NOTE_SERIES = references.CREDIT_NOTE
 
 
-def format_number(series: str, year: int, number: int) -> str:
-    return f"{series}-{year:04d}-{number:06d}"
-
-
-def next_number(session: Session, series: str, year: int) -> str:
-    """Take the next number of `series` in `year`, in the caller's transaction."""
+def next_number(session: Session, series: references.ByYear, year: int) -> str:
+    """Take the next number of `series` in `year`, in the caller's transaction
+    (its row is the series' prefix; the number is written as the kind writes it)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # The year's first document creates the row; concurrent first documents
     # both try, and one insert does nothing.
     session.execute(
         insert(NumberSequence)
-        .values(series=series, year=year, last_number=0)
+        .values(series=series.prefix, year=year, last_number=0)
         .on_conflict_do_nothing(index_elements=["series", "year"])
     )
     sequence = session.execute(
         select(NumberSequence)
-        .where(NumberSequence.series == series, NumberSequence.year == year)
+        .where(NumberSequence.series == series.prefix, NumberSequence.year == year)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
     sequence.last_number += 1
     session.flush()
-    return format_number(series, year, sequence.last_number)
+    return series(year, sequence.last_number)

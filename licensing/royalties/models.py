@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from licensing import references
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.money import MAX_QUANTITY
 from licensing.records import Referenced, StoredJson, one_of
@@ -45,7 +46,7 @@ REVIEW_NOTE_MAX = 2000
 
 
 class RoyaltyReport(Referenced, Base):
-    REFERENCE_PREFIX = "RR"
+    REFERENCE = references.ROYALTY_REPORT
     __tablename__ = "royalty_reports"
     __table_args__ = (
         one_of("state", REPORT_STATES),

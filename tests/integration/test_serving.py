@@ -97,3 +97,57 @@ def test_hup_replaces_the_workers_and_the_server_keeps_serving(
     os.kill(server.pid, signal.SIGHUP)
     _until(lambda: _workers(server.pid) and not _workers(server.pid) & before)
     _until(lambda: _status(url) == 200)
+
+
+def _started(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`licensing serve` with its home in `tmp_path`, where gunicorn would put a
+    control socket of its own (`$HOME/.gunicorn/gunicorn.ctl`); its log in a file."""
+    environment = {name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"}
+    environment.update(
+        HOME=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
+        SECRET_KEY="s" * 64,
+        AUDIT_HMAC_KEY="a" * 64,
+    )
+    log, port = tmp_path / "stderr", _free_port()
+    command = [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}"]
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            [*command, "--workers", "1", *options],
+            env=environment,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    return server, f"http://127.0.0.1:{port}/healthz", log
+
+
+def _stopped(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_the_server_opens_no_control_socket_unless_the_operator_asks_for_one(
+    tmp_path: Path,
+) -> None:
+    # gunicorn 25.1 and later open one by default, under the user's home, and
+    # print where at every start; `licensing serve` never used it.
+    server, url, log = _started(tmp_path)
+    try:
+        # The master opens its control socket as soon as it has forked the
+        # workers, before a worker has imported the app and can answer.
+        _until(lambda: _status(url) == 200)
+    finally:
+        _stopped(server)
+    assert "Control socket" not in log.read_text()
+    assert not (tmp_path / ".gunicorn").exists()
+
+
+def test_a_control_socket_the_operator_asks_for_is_opened_where_asked(tmp_path: Path) -> None:
+    socket_path = tmp_path / "licensing.ctl"
+    server, _url, log = _started(tmp_path, "--control-socket", str(socket_path))
+    try:
+        _until(lambda: f"Control socket listening at {socket_path}" in log.read_text())
+        assert socket_path.is_socket()
+    finally:
+        _stopped(server)

@@ -105,6 +105,17 @@ def _wait_for_text(path: Path, text: str, timeout: float = 60) -> str:
     raise AssertionError(f"{text!r} never appeared in {path}:\n{content}")
 
 
+def _wait_for_text_after(path: Path, marker: str, text: str, timeout: float = 60) -> str:
+    """What the file says after `marker`, once it says `text` there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        after = path.read_text().partition(marker)[2]
+        if text in after:
+            return after
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared after {marker!r} in {path}:\n{after}")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -113,7 +124,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_serve_with_worker_runs_the_jobs_beside_the_server_and_stops_them_with_it(
+def test_serve_with_worker_runs_the_jobs_beside_the_server_reloads_and_stops_them_with_it(
     sqlite_template: DatabaseTemplate, tmp_path: Path
 ) -> None:
     environment = {
@@ -134,6 +145,12 @@ def test_serve_with_worker_runs_the_jobs_beside_the_server_and_stops_them_with_i
         worker_pid = int(started.split("Worker started (pid ")[1].split(")")[0])
         _wait_for_text(err, "worker: invoices overdue: ")
         assert _alive(worker_pid)
+        # HUP on the server reaches the worker, which restarts (same pid) on the code on disk.
+        server.send_signal(signal.SIGHUP)
+        restarted = f"worker: restarting (pid {worker_pid})"
+        _wait_for_text(err, restarted)
+        _wait_for_text_after(err, restarted, "worker: invoices overdue: ")
+        assert _alive(worker_pid)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         assert not _alive(worker_pid)
@@ -142,3 +159,59 @@ def test_serve_with_worker_runs_the_jobs_beside_the_server_and_stops_them_with_i
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def test_hup_restarts_the_worker_on_the_configuration_on_disk_after_the_job_in_hand(
+    sqlite_template: DatabaseTemplate, tmp_path: Path
+) -> None:
+    # The file names the Stripe keys empty at first: variables an env file set stay
+    # in the process's environment and win over the file, so a restart that kept
+    # them would read the old, empty keys again.
+    settings = tmp_path / "worker.env"
+    settings.write_text(
+        "LICENSING_ENV=testing\n"
+        f"SECRET_KEY={TEST_SECRET_KEY}\n"
+        f"DATABASE_URL={sqlite_template.new_url()}\n"
+        f"AUDIT_HMAC_KEY={'a' * 64}\n"
+        "STRIPE_SECRET_KEY=\nSTRIPE_PUBLISHABLE_KEY=\n"
+    )
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("LICENSING_ENV", "SECRET_KEY", "DATABASE_URL") and "STRIPE" not in name
+    }
+    err = tmp_path / "stderr"
+    command = [sys.executable, "-m", "licensing.cli", "--env-file", str(settings), "worker"]
+    with err.open("w") as stderr:
+        worker = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    try:
+        _wait_for_text(err, "worker: payments reconcile: skipped: card payments are not configured")
+        _wait_for_text(err, "worker: invoices overdue: ")
+        # A mistake on disk is refused and the worker carries on.
+        with settings.open("a") as more:
+            more.write("PERMISSION_SLA_DAYS=soon\n")
+        worker.send_signal(signal.SIGHUP)
+        _wait_for_text(err, "worker: reload refused, carrying on as before: ")
+        assert worker.poll() is None
+        settings.write_text(
+            settings.read_text()
+            .replace("PERMISSION_SLA_DAYS=soon\n", "")
+            .replace("STRIPE_SECRET_KEY=\n", "STRIPE_SECRET_KEY=sk_test_worker\n")
+            .replace("STRIPE_PUBLISHABLE_KEY=\n", "STRIPE_PUBLISHABLE_KEY=pk_test_worker\n")
+        )
+        worker.send_signal(signal.SIGHUP)
+        restarted = f"worker: restarting (pid {worker.pid})"
+        _wait_for_text(err, restarted)
+        after = _wait_for_text_after(err, restarted, "worker: invoices overdue: ")
+        assert after.count("worker started: ") == 1
+        assert "worker: payments reconcile: 0 card payment(s) checked" in after  # configured now
+        assert "skipped" not in after
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+        assert err.read_text().rstrip().endswith("worker stopped")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

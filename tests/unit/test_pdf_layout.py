@@ -30,6 +30,8 @@ from licensing.agreements.documents import (
     render_agreement_pdf,
 )
 from licensing.billing import documents as billing
+from licensing.finance.documents import render_monthly_report_pdf
+from tests.support.finance import sample_report
 from tests.support.glyphs import CJK_NAMES, EUROPEAN_NAMES, drawn_without_glyph
 
 
@@ -238,6 +240,16 @@ def test_a_credit_note_laid_out_by_our_loop_has_the_bytes_reportlab_gives(monkey
     )
     ours = _laid_out_by_us(lambda: billing.render_credit_note_pdf(note), monkeypatch)
     assert ours == _with_reportlab(lambda: billing.render_credit_note_pdf(note), monkeypatch)
+
+
+@pytest.mark.parametrize("scale", [1, 0, 10**9])
+def test_the_monthly_report_with_its_charts_laid_out_by_our_loop_has_the_bytes_reportlab_gives(
+    scale: int, monkeypatch: Any
+) -> None:
+    # The report's charts (reportlab drawings) once sent it to reportlab's frames.
+    report = sample_report(scale)
+    ours = _laid_out_by_us(lambda: render_monthly_report_pdf(report), monkeypatch)
+    assert ours == _with_reportlab(lambda: render_monthly_report_pdf(report), monkeypatch)
 
 
 def test_a_table_over_pages_repeats_its_header_and_keeps_each_row_whole() -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db
+from licensing import calendar, db, references
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
@@ -434,7 +434,7 @@ def _next_number(session: Session, year: int) -> str:
             .returning(AgreementNumberSequence.last)
         ).scalar_one_or_none()
         if bumped is not None:
-            return f"CPT-{year}-{bumped:06d}"
+            return references.AGREEMENT(year, bumped)
         try:
             with session.begin_nested():
                 session.add(AgreementNumberSequence(year=year, last=0))

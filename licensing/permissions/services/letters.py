@@ -8,6 +8,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from licensing import references
+
 from .. import documents
 from ..models import PermissionLetter, PermissionRequest
 from ._common import label
@@ -18,7 +20,7 @@ DENIAL = "denial"
 
 def next_number(request: PermissionRequest, kind: str) -> str:
     count = len(request.letters) + 1
-    return f"{request.reference}-{'G' if kind == GRANT else 'D'}{count}"
+    return references.permission_letter(request.reference, granted=kind == GRANT, count=count)
 
 
 def addressee(request: PermissionRequest) -> documents.Requester:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db
+from licensing import calendar, db, references
 from licensing.accounts.services import normalize_email
 from licensing.actors import Actor
 from licensing.db import utcnow
@@ -116,7 +116,7 @@ def _new_request(session: Session, now: datetime, **fields: Any) -> PermissionRe
     )
     session.add(request)
     session.flush()
-    request.reference = f"PR-{now.year}-{request.id:06d}"
+    request.reference = references.PERMISSION_REQUEST(now.year, request.id)
     return request
 
 

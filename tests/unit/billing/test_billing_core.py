@@ -11,16 +11,10 @@ from pypdf import PdfReader
 
 from licensing import notices
 from licensing.billing import documents
-from licensing.billing.numbering import format_number
 from licensing.billing.services import months_between
 from licensing.billing.states import INVOICE, PAYMENT
 from licensing.errors import IllegalTransition
 from tests.support.glyphs import CJK_NAMES, misdrawn
-
-
-def test_numbers_are_series_year_and_six_digits() -> None:
-    assert format_number("INV", 2027, 1) == "INV-2027-000001"
-    assert format_number("CN", 2027, 42) == "CN-2027-000042"
 
 
 @pytest.mark.parametrize(

@@ -5,55 +5,17 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import date
 from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
 
 from licensing.finance.documents import (
-    AmountRow,
     LicenseeRow,
-    MonthlyReport,
-    TrendRow,
     render_monthly_report_pdf,
 )
-from licensing.finance.queries import AGING_BUCKETS
+from tests.support.finance import sample_report
 from tests.support.glyphs import CJK_NAMES, misdrawn
-
-
-def _report(scale: int = 1) -> MonthlyReport:
-    amount = Decimal(scale)
-    return MonthlyReport(
-        month="2027-06",
-        currency="USD",
-        issuer="CPT Licensing Office",
-        generated_on=date(2027, 7, 1),
-        invoiced=Decimal("12345.67") * amount,
-        collected=Decimal("2000.01") * amount,
-        credited=Decimal(0),
-        refunded=Decimal(0),
-        outstanding_at_start=Decimal(0),
-        outstanding=Decimal("10345.66") * amount,
-        trend=tuple(
-            TrendRow(
-                f"2027-{m:02d}", Decimal(100 * m) * amount, Decimal(50 * m) * amount, Decimal(0)
-            )
-            for m in range(1, 7)
-        ),
-        revenue_by_use=(AmountRow("derivative_work", Decimal("12000.00") * amount),)
-        if scale
-        else (),
-        revenue_other=Decimal("345.67") * amount,
-        aging=tuple(AmountRow(label, Decimal(0), 0) for _key, label in AGING_BUCKETS),
-        top_licensees=(
-            LicenseeRow(
-                "Harborlight Analytics 7 Inc.", Decimal("12345.67"), Decimal(0), Decimal(0)
-            ),
-        )
-        if scale
-        else (),
-    )
 
 
 def _text(content: bytes) -> str:
@@ -61,7 +23,7 @@ def _text(content: bytes) -> str:
 
 
 def test_the_report_prints_the_months_figures_to_the_cent() -> None:
-    text = _text(render_monthly_report_pdf(_report()))
+    text = _text(render_monthly_report_pdf(sample_report()))
     assert "Monthly revenue report: 2027-06" in text
     for figure in ("12345.67", "2000.01", "10345.66", "345.67"):
         assert figure in text
@@ -70,11 +32,11 @@ def test_the_report_prints_the_months_figures_to_the_cent() -> None:
 
 
 def test_the_same_report_gives_the_same_bytes() -> None:
-    assert render_monthly_report_pdf(_report()) == render_monthly_report_pdf(_report())
+    assert render_monthly_report_pdf(sample_report()) == render_monthly_report_pdf(sample_report())
 
 
 def test_a_month_with_nothing_invoiced_still_renders_with_empty_charts() -> None:
-    text = _text(render_monthly_report_pdf(_report(scale=0)))
+    text = _text(render_monthly_report_pdf(sample_report(scale=0)))
     assert "No license fees or royalties were invoiced this month." in text
     assert "Nothing was invoiced this month." in text
 
@@ -85,6 +47,24 @@ def test_top_licensees_named_in_chinese_japanese_and_korean_are_drawn_in_their_c
 ) -> None:
     name, font = CJK_NAMES[language]
     row = LicenseeRow(f"{name} Inc.", Decimal("12345.67"), Decimal(0), Decimal(0))
-    data = render_monthly_report_pdf(replace(_report(), top_licensees=(row,)))
+    data = render_monthly_report_pdf(replace(sample_report(), top_licensees=(row,)))
     assert row.name in _text(data)
     assert misdrawn(data, row.name, font) == []
+
+
+def test_a_licensee_row_taller_than_a_page_is_split_within_its_row_not_an_error() -> None:
+    # reportlab's frames, which laid out this report for its charts, refused a
+    # table row taller than a page (LayoutError). A stored legal name (200
+    # characters, 8 lines here) stays far below a page, but the renderer takes
+    # any plain data: like every other document it now goes through our layout
+    # loop, which splits such a row within it.
+    name = "Meadowlark Practice Systems " * 200
+    report = replace(
+        sample_report(),
+        top_licensees=(LicenseeRow(name, Decimal("12345.67"), Decimal(0), Decimal(0)),),
+    )
+    content = render_monthly_report_pdf(report)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(content)).pages]
+    assert len(pages) >= 4
+    assert sum(page.count("Meadowlark") for page in pages) == 200
+    assert "12345.67" in "".join(pages)
