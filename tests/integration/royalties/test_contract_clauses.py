@@ -1,0 +1,370 @@
+"""The royalty-report contract (`contracts/royalty-reports.md`), clause by clause,
+through the HTTP API as the contract words it: the clauses no other test held
+(docs/contract-coverage.md maps every clause to its tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import time_machine
+from sqlalchemy import func, select
+
+from licensing import db
+from licensing.billing.models import CreditNote, Invoice
+from licensing.royalties.models import RoyaltyReport
+from tests.integration.royalties.conftest import AFTER, DATA_FILE, PAYER, SOFTWARE, row
+from tests.support import factories
+
+PROBLEM = "application/problem+json"
+HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
+# The keys of "The response of preview and submit" in the contract.
+CONTRACT_KEYS = {
+    "id",
+    "agreement",
+    "period",
+    "state",
+    "amends",
+    "currency",
+    "lines",
+    "total_due",
+    "invoice",
+}
+LINE_KEYS = {
+    "line",
+    "quantities_to_date",
+    "revenue_to_date",
+    "amount_to_date",
+    "charged_before",
+    "due",
+    "explanation",
+}
+
+
+def url(agreement: Any, tail: str = "") -> str:
+    return f"/api/v1/agreements/{agreement.id}/royalty-reports{tail}"
+
+
+def file(client: Any, user: Any, agreement: Any, start: str, body: dict[str, Any]) -> Any:
+    return client.post(url(agreement, f"/{start}"), json=body, headers=factories.bearer(user))
+
+
+def attested(*rows: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"attest": True, "rows": list(rows), **extra}
+
+
+def counted(model: Any) -> int:
+    return int(db.session().scalar(select(func.count()).select_from(model)) or 0)
+
+
+# --- Which lines report, and when ----------------------------------------------------------
+
+
+def test_a_period_is_filed_only_after_every_earlier_one_with_a_409_naming_the_first_missing(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[3], tick=False):
+        refused = file(client, vendor, agreement, "2027-07-01", attested())
+    assert refused.status_code == 409
+    assert refused.mimetype == PROBLEM
+    assert "2027-01-01" in refused.get_json()["detail"]
+    assert counted(RoyaltyReport) == 0
+
+
+def test_a_period_is_filed_no_earlier_than_the_day_after_it_ends(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    # Noon at the office (US Central) on the quarter's last day, then the next day.
+    with time_machine.travel(datetime(2027, 3, 31, 18, 0, tzinfo=UTC), tick=False):
+        early = file(client, vendor, agreement, "2027-01-01", attested())
+    assert early.status_code == 409
+    assert early.mimetype == PROBLEM
+    assert "2027-04-01" in early.get_json()["detail"]
+    with time_machine.travel(datetime(2027, 4, 1, 18, 0, tzinfo=UTC), tick=False):
+        on_time = file(client, vendor, agreement, "2027-01-01", attested())
+    assert on_time.status_code == 201, on_time.get_json()
+
+
+def test_an_agreement_without_a_reportable_line_has_no_reports(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    development = {**SOFTWARE, "use": "development", "product_name": "Scrubber SDK"}
+    agreement = active_agreement(vendor, development)  # a flat fee only
+    listed = client.get(url(agreement), headers=factories.bearer(vendor))
+    assert listed.status_code == 200
+    assert listed.get_json() == []
+
+
+# --- A report ------------------------------------------------------------------------------
+
+
+def test_customer_ids_and_names_have_the_contracts_lengths_and_countries_are_alpha_2(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    rows = [
+        row(1, "i" * 100, quantity=1, customer_name="n" * 200),  # the longest allowed
+        row(1, "j" * 101, quantity=1),
+        row(1, "K", quantity=1, customer_name="n" * 201),
+        row(1, "L", quantity=1, country="USA"),
+        row(1, "M", quantity=1, country=""),
+        {**row(1, "", quantity=1)},
+    ]
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = file(client, vendor, agreement, "2027-01-01", attested(*rows))
+        assert refused.status_code == 422
+        assert refused.mimetype == PROBLEM
+        assert set(refused.get_json()["errors"]) == {
+            "rows.1.customer_id",
+            "rows.2.customer_name",
+            "rows.3.country",
+            "rows.4.country",
+            "rows.5.customer_id",
+        }
+        assert counted(RoyaltyReport) == 0
+        filed = file(client, vendor, agreement, "2027-01-01", attested(rows[0]))
+    assert filed.status_code == 201, filed.get_json()
+
+
+def test_a_unit_needs_a_whole_quantity_and_revenue_goes_only_where_the_rule_takes_a_percent(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE, DATA_FILE)
+    rows = [
+        row(1, "A"),  # a unit without its quantity
+        row(1, "B", quantity="2.5"),
+        row(1, "C", quantity=1, revenue="10.00"),  # revenue on a per-unit line
+        row(2, "D", unit=""),  # no revenue on a percent-of-revenue line
+        row(2, "E", unit="", revenue="-1"),
+        row(2, "F", unit="", revenue="100.00"),  # good
+    ]
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = file(client, vendor, agreement, "2027-01-01", attested(*rows))
+    assert refused.status_code == 422
+    assert set(refused.get_json()["errors"]) == {
+        "rows.0.quantity",
+        "rows.1.quantity",
+        "rows.2.revenue",
+        "rows.3.revenue",
+        "rows.4.revenue",
+    }
+    assert counted(RoyaltyReport) == 0
+
+
+def test_customer_ids_are_one_customer_after_trimming_and_unicode_case_folding(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # "ß" case-folds to "ss": lower() alone would keep these apart.
+    agreement = active_agreement(vendor, SOFTWARE)
+    rows = [row(1, "Straße-7", quantity=5), row(1, "  STRASSE-7 ", quantity=6)]
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = file(client, vendor, agreement, "2027-01-01", attested(*rows))
+        assert refused.status_code == 422
+        message = refused.get_json()["errors"]["rows.1.customer_id"][0]
+        assert "Rows 0 and 1" in message
+        first = file(client, vendor, agreement, "2027-01-01", attested(rows[0]))
+        assert first.status_code == 201, first.get_json()
+    with time_machine.travel(AFTER[2], tick=False):
+        second = file(client, vendor, agreement, "2027-04-01", attested(rows[1]))
+    # The same customer counted once, at its largest quantity: 6, not 11.
+    assert second.get_json()["lines"][0]["quantities_to_date"] == {"end_users": 6}
+
+
+def test_a_csv_file_needs_its_header_row_exactly(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = {**factories.bearer(vendor), "Content-Type": "text/csv"}
+    reordered = (
+        "customer_id,line,customer_name,country,unit,quantity,revenue\n"
+        "A,1,Clinic A,US,end_users,5,\n"
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = client.post(
+            url(agreement, "/2027-01-01?attest=true"), data=reordered.encode(), headers=headers
+        )
+    assert refused.status_code == 422
+    assert "rows.1" in refused.get_json()["errors"]
+    assert counted(RoyaltyReport) == 0
+
+
+def test_a_csv_amendment_takes_amends_and_reason_as_query_parameters(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = {**factories.bearer(vendor), "Content-Type": "text/csv"}
+    with time_machine.travel(AFTER[1], tick=False):
+        first = client.post(
+            url(agreement, "/2027-01-01?attest=true"),
+            data=f"{HEADER}\n1,A,Clinic A,US,end_users,60,\n".encode(),
+            headers=headers,
+        ).get_json()
+        amended = client.post(
+            url(agreement, f"/2027-01-01?attest=true&amends={first['id']}&reason=Recount"),
+            data=f"{HEADER}\n1,A,Clinic A,US,end_users,70,\n".encode(),
+            headers=headers,
+        )
+    assert amended.status_code == 201, amended.get_json()
+    assert amended.get_json()["amends"] == first["id"]
+    assert amended.get_json()["total_due"] == "185.00"  # 10 more at 18.50
+
+
+# --- The response --------------------------------------------------------------------------
+
+
+def test_preview_submit_and_read_answer_the_contracts_shape(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    body = attested(row(1, "A", quantity=60))
+    headers = factories.bearer(vendor)
+    with time_machine.travel(AFTER[1], tick=False):
+        preview = client.post(url(agreement, "/2027-01-01/preview"), json=body, headers=headers)
+        assert counted(RoyaltyReport) == 0
+        filed = file(client, vendor, agreement, "2027-01-01", body)
+    read = client.get(f"/api/v1/royalty-reports/{filed.get_json()['id']}", headers=headers)
+    assert (preview.status_code, filed.status_code, read.status_code) == (200, 201, 200)
+    for answer in (preview.get_json(), filed.get_json(), read.get_json()):
+        assert set(answer) >= CONTRACT_KEYS
+        assert [set(line) for line in answer["lines"]] == [LINE_KEYS]
+        assert isinstance(answer["lines"][0]["explanation"], list)
+    shown = preview.get_json()
+    assert (shown["id"], shown["state"], shown["invoice"]) == (None, None, None)
+    stored = filed.get_json()
+    assert stored["state"] == "submitted"
+    assert stored["invoice"].startswith("INV-2027-")
+    for key in CONTRACT_KEYS - {"id", "state", "invoice"}:
+        assert shown[key] == stored[key] == read.get_json()[key], key
+
+
+def test_a_negative_due_has_a_leading_minus_and_is_credited_without_an_invoice(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, PAYER)
+    with time_machine.travel(AFTER[1], tick=False):
+        first = file(
+            client, vendor, agreement, "2027-01-01", attested(row(1, "P1", "members", 1000000))
+        )
+    with time_machine.travel(AFTER[2], tick=False):
+        second = file(client, vendor, agreement, "2027-04-01", attested(row(1, "P2", "members", 1)))
+    assert first.get_json()["total_due"] == "30000.00"
+    document = second.get_json()
+    assert document["lines"][0]["due"] == "-11999.98"
+    assert document["total_due"] == "-11999.98"
+    assert document["invoice"] is None
+    credit = db.session().scalars(select(CreditNote)).one()
+    assert credit.invoice.number == first.get_json()["invoice"]
+
+
+def test_a_total_due_of_zero_issues_neither_invoice_nor_credit_note(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=60)))
+    invoices = counted(Invoice)
+    with time_machine.travel(AFTER[2], tick=False):
+        same = file(client, vendor, agreement, "2027-04-01", attested(row(1, "A", quantity=60)))
+    assert same.status_code == 201
+    assert same.get_json()["total_due"] == "0.00"
+    assert same.get_json()["invoice"] is None
+    assert counted(Invoice) == invoices
+    assert counted(CreditNote) == 0
+
+
+def test_one_invoice_has_a_line_per_line_with_a_due_and_shows_a_negative_due_as_a_deduction(
+    client: Any, vendor: Any, billing_staff: Any, active_agreement: Any
+) -> None:
+    # Line 1 (per end user, graduated) grows; line 2 (per member, volume) crosses
+    # into a cheaper tier, so its due is negative.
+    agreement = active_agreement(vendor, SOFTWARE, PAYER)
+    with time_machine.travel(AFTER[1], tick=False):
+        file(
+            client,
+            vendor,
+            agreement,
+            "2027-01-01",
+            attested(row(1, "A", quantity=100), row(2, "P1", "members", 1000000)),
+        )
+    with time_machine.travel(AFTER[2], tick=False):
+        second = file(
+            client,
+            vendor,
+            agreement,
+            "2027-04-01",
+            attested(row(1, "A", quantity=3000), row(2, "P2", "members", 1)),
+        ).get_json()
+    # Line 1: 100 x 18.50 + 900 x 15.50 + 2000 x 12.00 = 39800.00, 1850.00 before.
+    # Line 2: 1,000,001 x 0.018 = 18000.02, 30000.00 before.
+    assert [line["due"] for line in second["lines"]] == ["37950.00", "-11999.98"]
+    assert second["total_due"] == "25950.02"
+    invoice = db.session().scalars(select(Invoice).where(Invoice.number == second["invoice"])).one()
+    answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=factories.bearer(billing_staff))
+    lines = answer.get_json()["lines"]
+    assert [line["amount"] for line in lines] == ["37950.00", "-11999.98"]
+    assert answer.get_json()["total"] == "25950.02"
+    for line in lines:  # the working: usage to date, A_k, charged before and the due
+        assert line["working"]
+    for figure in ("39800.00", "1850.00", "37950.00"):
+        assert figure in lines[0]["working"]
+    for figure in ("18000.02", "30000.00", "11999.98"):
+        assert figure in lines[1]["working"]
+
+
+# --- Corrections ---------------------------------------------------------------------------
+
+
+def test_amending_a_superseded_report_is_a_409_naming_the_current_one(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        first = file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=60)))
+        old = first.get_json()["id"]
+        file(
+            client,
+            vendor,
+            agreement,
+            "2027-01-01",
+            attested(row(1, "A", quantity=61), amends=old, reason="Recount"),
+        )
+        again = file(
+            client,
+            vendor,
+            agreement,
+            "2027-01-01",
+            attested(row(1, "A", quantity=62), amends=old, reason="Again"),
+        )
+    assert again.status_code == 409
+    assert again.mimetype == PROBLEM
+    assert counted(RoyaltyReport) == 2
+
+
+# --- Interfaces ----------------------------------------------------------------------------
+
+
+def test_billing_staff_reach_every_organizations_periods_and_reports(
+    client: Any, vendor: Any, billing_staff: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=1)))
+    staff = factories.bearer(billing_staff)
+    report = filed.get_json()["id"]
+    assert client.get(url(agreement), headers=staff).status_code == 200
+    assert client.get(url(agreement, "/2027-04-01/template"), headers=staff).status_code == 200
+    assert client.get(f"/api/v1/royalty-reports/{report}", headers=staff).status_code == 200
+    assert client.get(f"/api/v1/royalty-reports/{report}/rows", headers=staff).status_code == 200
+
+
+def test_every_royalty_report_call_is_in_the_openapi_document(client: Any) -> None:
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    base = "/api/v1/agreements/{agreement_id}/royalty-reports"
+    assert "get" in paths[base]
+    assert "get" in paths[base + "/{period_start}/template"]
+    assert "post" in paths[base + "/{period_start}/preview"]
+    assert "201" in paths[base + "/{period_start}"]["post"]["responses"]
+    assert "get" in paths["/api/v1/royalty-reports/{report_id}"]
+    assert "get" in paths["/api/v1/royalty-reports/{report_id}/rows"]
