@@ -316,6 +316,37 @@ def test_one_invoice_has_a_line_per_line_with_a_due_and_shows_a_negative_due_as_
 # --- Corrections ---------------------------------------------------------------------------
 
 
+def test_a_period_is_amended_until_a_year_after_the_agreement_ended_then_refused_with_409(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # The term ends 2027-12-31: on 2028-12-31 it ended exactly a year ago (366 days:
+    # 2028 is a leap year), not more; from 2029-01-01 it ended more than a year ago.
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        first = file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=60)))
+    report = first.get_json()["id"]
+    with time_machine.travel(datetime(2028, 12, 31, 18, 0, tzinfo=UTC), tick=False):
+        within = file(
+            client,
+            vendor,
+            agreement,
+            "2027-01-01",
+            attested(row(1, "A", quantity=61), amends=report, reason="Recount"),
+        )
+    assert within.status_code == 201, within.get_json()
+    with time_machine.travel(datetime(2029, 1, 1, 18, 0, tzinfo=UTC), tick=False):
+        late = file(
+            client,
+            vendor,
+            agreement,
+            "2027-01-01",
+            attested(row(1, "A", quantity=62), amends=within.get_json()["id"], reason="Again"),
+        )
+    assert late.status_code == 409
+    assert late.mimetype == PROBLEM
+    assert "more than a year" in late.get_json()["detail"]
+
+
 def test_amending_a_superseded_report_is_a_409_naming_the_current_one(
     client: Any, vendor: Any, active_agreement: Any
 ) -> None:
