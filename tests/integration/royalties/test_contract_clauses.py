@@ -4,17 +4,24 @@ through the HTTP API as the contract words it: the clauses no other test held
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import time_machine
 from sqlalchemy import func, select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.billing.models import CreditNote, Invoice
 from licensing.royalties.models import RoyaltyReport
+from tests.integration.agreements.conftest import NOW
 from tests.integration.royalties.conftest import AFTER, DATA_FILE, PAYER, SOFTWARE, row
 from tests.support import factories
+from tests.support.agreements import accept, agreement_of
+from tests.support.settings import issuing
 
 PROBLEM = "application/problem+json"
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
@@ -399,3 +406,82 @@ def test_every_royalty_report_call_is_in_the_openapi_document(client: Any) -> No
     assert "201" in paths[base + "/{period_start}"]["post"]["responses"]
     assert "get" in paths["/api/v1/royalty-reports/{report_id}"]
     assert "get" in paths["/api/v1/royalty-reports/{report_id}/rows"]
+
+
+# --- Reportable lines ----------------------------------------------------------------------
+
+
+def _approved_with_a_line_set_by_hand(vendor: Any, staff: Any) -> Any:
+    """SOFTWARE (per end user) and DATA_FILE (percent of revenue), the second's
+    amount set by licensing staff when approving."""
+    draft = agreements.ApplicationDraft.from_fields(
+        {
+            "term_start": date(2027, 1, 1),
+            "term_end": date(2027, 12, 31),
+            "uses": (SOFTWARE, DATA_FILE),
+        }
+    )
+    principal = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(principal, draft, now=NOW)
+    agreements.submit(application.id, principal, policy=issuing(), attest=True, now=NOW)
+    reviewer = Actor.of(accounts.principal_for(staff))
+    agreements.start_review(application.id, reviewer, now=NOW)
+    approved = agreements.approve(
+        application.id,
+        reviewer,
+        policy=issuing(),
+        modifications=agreements.Modifications(
+            lines=[agreements.LineChange(1, Decimal("7500.00"), "a negotiated fixed fee")]
+        ),
+        now=NOW,
+    )
+    agreement = agreement_of(approved)
+    accept(agreement, vendor, now=NOW)
+    return agreement
+
+
+def test_a_line_whose_amount_staff_set_by_hand_does_not_report(
+    client: Any, vendor: Any, licensing_staff: Any, example_card: str
+) -> None:
+    agreement = _approved_with_a_line_set_by_hand(vendor, licensing_staff)
+    headers = factories.bearer(vendor)
+    template = client.get(url(agreement, "/2027-01-01/template"), headers=headers)
+    assert template.get_data(as_text=True).splitlines() == [HEADER, "1,,,,end_users,,"]
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = file(
+            client, vendor, agreement, "2027-01-01", attested(row(2, "A", unit="", revenue="1.00"))
+        )
+        assert refused.status_code == 422
+        assert "not a reportable line" in refused.get_json()["errors"]["rows.0.line"][0]
+        filed = file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=1)))
+    assert [line["line"] for line in filed.get_json()["lines"]] == [1]
+
+
+def test_a_sum_with_a_usage_part_reports_and_its_flat_part_was_charged_up_front(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    internal = {
+        **SOFTWARE,
+        "use": "internal_use",
+        "product_name": "Coding desk",
+        "quantity": {"users": 4},
+    }
+    agreement = active_agreement(vendor, internal)  # 82.50 entity fee + 18.50 a user
+    headers = factories.bearer(vendor)
+    template = client.get(url(agreement, "/2027-01-01/template"), headers=headers)
+    assert template.get_data(as_text=True).splitlines() == [HEADER, "1,,,,users,,"]
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = file(
+            client,
+            vendor,
+            agreement,
+            "2027-01-01",
+            attested(row(1, "A", unit="users", quantity=10)),
+        ).get_json()
+    line = filed["lines"][0]
+    # A_1 = 82.50 + 10 x 18.50 = 267.50; U = the 82.50 entity fee invoiced up front.
+    assert (line["amount_to_date"], line["charged_before"], line["due"]) == (
+        "267.50",
+        "82.50",
+        "185.00",
+    )
