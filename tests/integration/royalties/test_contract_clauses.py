@@ -4,10 +4,12 @@ through the HTTP API as the contract words it: the clauses no other test held
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import time_machine
 from sqlalchemy import func, select
 
@@ -15,8 +17,18 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.api import royalty_reports as royalty_api
+from licensing.api.royalty_reports import MAX_REPORT_BYTES
 from licensing.billing.models import CreditNote, Invoice
-from licensing.royalties.models import RoyaltyReport
+from licensing.royalties.models import (
+    CUSTOMER_ID_MAX,
+    CUSTOMER_NAME_MAX,
+    QUANTITY_MAX,
+    REVENUE_MAX_DIGITS,
+    REVENUE_PLACES,
+    UNIT_MAX,
+    RoyaltyReport,
+)
 from tests.integration.agreements.conftest import NOW
 from tests.integration.royalties.conftest import AFTER, DATA_FILE, PAYER, SOFTWARE, row
 from tests.support import factories
@@ -485,3 +497,50 @@ def test_a_sum_with_a_usage_part_reports_and_its_flat_part_was_charged_up_front(
         "82.50",
         "185.00",
     )
+
+
+# --- 200,000 rows in one request -----------------------------------------------------------
+
+
+def _longest_row(letter: str) -> dict[str, Any]:
+    """A valid row with every field at its longest, its text in `letter`."""
+    return {
+        "line": 200000,
+        "customer_id": letter * CUSTOMER_ID_MAX,
+        "customer_name": letter * CUSTOMER_NAME_MAX,
+        "country": "US",
+        "unit": letter * UNIT_MAX,
+        "quantity": QUANTITY_MAX,
+        "revenue": "9" * REVENUE_MAX_DIGITS + "." + "9" * REVENUE_PLACES,
+    }
+
+
+@pytest.mark.parametrize("letter", ["x", "é", "Ж"], ids=["ascii", "latin", "cyrillic"])
+def test_a_report_of_200000_rows_each_at_its_longest_fits_the_request_limit(letter: str) -> None:
+    # The limit was 64 MiB: 200,000 such rows are 74 MiB of CSV even in ASCII.
+    row = _longest_row(letter)
+    csv_line = ",".join(str(value) for value in row.values()) + "\r\n"
+    json_row = json.dumps(row, ensure_ascii=False) + ", "
+    csv_body = len((HEADER + "\r\n").encode()) + 200_000 * len(csv_line.encode())
+    json_body = len(b'{"attest": true, "rows": []}') + 200_000 * len(json_row.encode())
+    assert max(csv_body, json_body) <= MAX_REPORT_BYTES
+
+
+def test_a_body_over_the_reports_limit_is_a_413_and_one_at_it_is_read(
+    client: Any, vendor: Any, active_agreement: Any, monkeypatch: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    body = f"{HEADER}\n1,A,Clinic A,US,end_users,60,\n".encode()
+    headers = {**factories.bearer(vendor), "Content-Type": "text/csv"}
+    monkeypatch.setattr(royalty_api, "MAX_REPORT_BYTES", len(body) - 1)
+    with time_machine.travel(AFTER[1], tick=False):
+        over = client.post(
+            url(agreement, "/2027-01-01/preview?attest=true"), data=body, headers=headers
+        )
+        monkeypatch.setattr(royalty_api, "MAX_REPORT_BYTES", len(body))
+        at = client.post(
+            url(agreement, "/2027-01-01/preview?attest=true"), data=body, headers=headers
+        )
+    assert over.status_code == 413
+    assert over.mimetype == PROBLEM
+    assert at.status_code == 200, at.get_json()
