@@ -544,3 +544,41 @@ def test_a_body_over_the_reports_limit_is_a_413_and_one_at_it_is_read(
     assert over.status_code == 413
     assert over.mimetype == PROBLEM
     assert at.status_code == 200, at.get_json()
+
+
+@pytest.mark.parametrize(
+    ("use", "rows", "figure"),
+    [
+        (SOFTWARE, [row(1, c, quantity=QUANTITY_MAX) for c in "AB"], "2000000000000 end_users"),
+        (
+            DATA_FILE,
+            [row(1, c, unit="", revenue="999999999999.9999") for c in "AB"],
+            "1999999999999.9998",
+        ),
+    ],
+    ids=["quantity", "revenue"],
+)
+def test_usage_to_date_beyond_what_can_be_priced_is_a_422_naming_the_line_never_a_500(
+    client: Any,
+    vendor: Any,
+    active_agreement: Any,
+    use: dict[str, Any],
+    rows: list[dict[str, Any]],
+    figure: str,
+) -> None:
+    # Each row is within its bounds, but their sum to date was beyond the pricing
+    # core's, whose refusal escaped as a 500.
+    agreement = active_agreement(vendor, use)
+    with time_machine.travel(AFTER[1], tick=False):
+        for tail in ("/preview", ""):
+            refused = client.post(
+                url(agreement, f"/2027-01-01{tail}"),
+                json=attested(*rows),
+                headers=factories.bearer(vendor),
+            )
+            assert refused.status_code == 422, refused.get_json()
+            assert refused.mimetype == PROBLEM
+            message = refused.get_json()["errors"]["rows"][0]
+            assert message.startswith("Line 1:"), message
+            assert figure in message
+    assert counted(RoyaltyReport) == 0
