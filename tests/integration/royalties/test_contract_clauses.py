@@ -17,6 +17,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.agreements.services import expiry as expiries
 from licensing.api import royalty_reports as royalty_api
 from licensing.api.royalty_reports import MAX_REPORT_BYTES
 from licensing.billing.models import CreditNote, Invoice
@@ -582,3 +583,45 @@ def test_usage_to_date_beyond_what_can_be_priced_is_a_422_naming_the_line_never_
             assert message.startswith("Line 1:"), message
             assert figure in message
     assert counted(RoyaltyReport) == 0
+
+
+# --- Periods: due dates and the last periods of an expired agreement -----------------------
+
+
+def test_a_period_is_due_until_30_days_after_it_ends_and_overdue_from_the_next_day(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    states = []
+    for day in (date(2027, 3, 31), date(2027, 4, 1), date(2027, 4, 30), date(2027, 5, 1)):
+        noon = datetime(day.year, day.month, day.day, 18, 0, tzinfo=UTC)  # at the office
+        with time_machine.travel(noon, tick=False):
+            listed = client.get(url(agreement), headers=factories.bearer(vendor)).get_json()
+        states.append(listed[0]["state"])
+    assert listed[0]["due_on"] == "2027-04-30"
+    assert states == ["upcoming", "due", "due", "overdue"]
+
+
+def test_an_expired_agreement_still_reports_its_last_periods(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=100)))
+    with time_machine.travel(AFTER[2], tick=False):
+        file(client, vendor, agreement, "2027-04-01", attested(row(1, "A", quantity=100)))
+    with time_machine.travel(AFTER[3], tick=False):
+        file(client, vendor, agreement, "2027-07-01", attested(row(1, "A", quantity=100)))
+    expiries.expire(now=AFTER[4])
+    assert (
+        client.get(
+            f"/api/v1/agreements/{agreement.id}", headers=factories.bearer(vendor)
+        ).get_json()["state"]
+        == "expired"
+    )
+    with time_machine.travel(AFTER[4], tick=False):
+        last = file(client, vendor, agreement, "2027-10-01", attested(row(1, "A", quantity=110)))
+    assert last.status_code == 201, last.get_json()
+    assert (
+        last.get_json()["total_due"] == "155.00"
+    )  # 10 more end users, at 15.50 past the first 100
