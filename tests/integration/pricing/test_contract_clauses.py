@@ -12,9 +12,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing import db
 from licensing.config import Config
 from licensing.ratecards import services
+from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import example_document
+from tests.support import factories
+from tests.support.agreements import make_active_agreement
 from tests.support.factories import bearer
 from tests.unit.pricing.test_ratecard import INVALID_CARDS
 
@@ -397,3 +401,25 @@ def test_the_api_refuses_every_invalid_card_of_the_core_tests_naming_the_path_an
         assert response.mimetype == PROBLEM, name
         assert path in response.get_json()["errors"], (name, response.get_json()["errors"])
     assert client.get("/api/v1/rate-cards").get_json() == []
+
+
+def test_a_routed_line_is_not_part_of_any_invoice(
+    client: FlaskClient, example_card: str, licensing_staff: Any
+) -> None:
+    session = db.session()
+    academic = factories.make_vendor(
+        session, organization=factories.make_organization(session, organization_type="academic")
+    )
+    development = {**AUTO_USE, "use": "development", "product_name": "Scrubber SDK"}
+    education = {**AUTO_USE, "use": "education", "product_name": "Coding 101"}
+    agreement = make_active_agreement(academic, licensing_staff, development, education, now=NOW)
+    invoices = client.get("/api/v1/invoices", headers=bearer(academic)).get_json()
+    assert len(invoices) == 1
+    lines = client.get(
+        f"/api/v1/invoices/{invoices[0]['id']}", headers=bearer(academic)
+    ).get_json()["lines"]
+    # development: 2500.00 less the academic 20% = 2000.00; the routed line bills nothing
+    assert [(line["description"].split(":")[0], line["amount"]) for line in lines] == [
+        ("Scrubber SDK", "2000.00")
+    ]
+    assert agreement.number in invoices[0]["source_reference"]
