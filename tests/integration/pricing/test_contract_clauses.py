@@ -423,3 +423,20 @@ def test_a_routed_line_is_not_part_of_any_invoice(
         ("Scrubber SDK", "2000.00")
     ]
     assert agreement.number in invoices[0]["source_reference"]
+
+
+@pytest.mark.parametrize("field", ["use", "product_type", "user_type"])
+def test_every_use_needs_its_use_product_type_and_user_type(
+    client: FlaskClient, example_card: str, field: str
+) -> None:
+    given = use(quantity={"end_users": 1})
+    del given[field]
+    body = {
+        "organization_type": "commercial",
+        "term": {"start": "2027-01-01", "end": "2027-12-31"},
+        "uses": [given],
+    }
+    response = client.post("/api/v1/quotes", json=body)
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM
+    assert list(response.get_json()["errors"]) == [f"uses.0.{field}"]

@@ -625,3 +625,15 @@ def test_an_expired_agreement_still_reports_its_last_periods(
     assert (
         last.get_json()["total_due"] == "155.00"
     )  # 10 more end users, at 15.50 past the first 100
+
+
+def test_only_a_vendor_user_of_the_licensee_files_a_report(
+    client: Any, vendor: Any, licensing_staff: Any, admin: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        for user in (licensing_staff, admin):
+            refused = file(client, user, agreement, "2027-01-01", attested(row(1, "A", quantity=1)))
+            assert refused.status_code == 403
+            assert refused.mimetype == PROBLEM
+    assert counted(RoyaltyReport) == 0
