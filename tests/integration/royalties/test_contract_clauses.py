@@ -637,3 +637,34 @@ def test_only_a_vendor_user_of_the_licensee_files_a_report(
             assert refused.status_code == 403
             assert refused.mimetype == PROBLEM
     assert counted(RoyaltyReport) == 0
+
+
+def test_a_csv_report_without_attest_true_in_the_query_is_refused_and_stores_nothing(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = {**factories.bearer(vendor), "Content-Type": "text/csv"}
+    body = f"{HEADER}\n1,A,Clinic A,US,end_users,60,\n".encode()
+    with time_machine.travel(AFTER[1], tick=False):
+        for query in ("", "?attest=false", "?attest=yes"):
+            refused = client.post(url(agreement, f"/2027-01-01{query}"), data=body, headers=headers)
+            assert refused.status_code == 422, query
+            assert "attest" in refused.get_json()["errors"]
+    assert counted(RoyaltyReport) == 0
+
+
+def test_a_revenue_lines_invoice_working_shows_the_revenue_to_date(
+    client: Any, vendor: Any, billing_staff: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, DATA_FILE)
+    rows = [row(1, "A", unit="", revenue="30000.00"), row(1, "B", unit="", revenue="40000.00")]
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = file(client, vendor, agreement, "2027-01-01", attested(*rows)).get_json()
+    assert filed["lines"][0]["revenue_to_date"] == "70000.00"
+    assert filed["total_due"] == "7000.00"  # 10% of 70000.00, above the 5000.00 minimum
+    invoice = db.session().scalars(select(Invoice).where(Invoice.number == filed["invoice"])).one()
+    answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=factories.bearer(billing_staff))
+    (line,) = answer.get_json()["lines"]
+    assert line["amount"] == "7000.00"
+    for figure in ("70000.00", "7000.00", "0.00"):
+        assert figure in line["working"]
