@@ -668,3 +668,46 @@ def test_a_revenue_lines_invoice_working_shows_the_revenue_to_date(
     assert line["amount"] == "7000.00"
     for figure in ("70000.00", "7000.00", "0.00"):
         assert figure in line["working"]
+
+
+def test_the_template_is_prefilled_from_the_previous_periods_current_report_after_an_amendment(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        first = file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=5)))
+        file(
+            client,
+            vendor,
+            agreement,
+            "2027-01-01",
+            attested(row(1, "B", quantity=5), amends=first.get_json()["id"], reason="B, not A"),
+        )
+    template = client.get(url(agreement, "/2027-04-01/template"), headers=factories.bearer(vendor))
+    assert template.mimetype == "text/csv"
+    assert template.get_data(as_text=True).splitlines() == [HEADER, "1,B,Clinic B,US,end_users,,"]
+
+
+def test_a_royalty_invoice_takes_the_agreements_payment_terms_and_late_fee_and_has_a_pdf(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    # Terms of its own, unlike the office's defaults that new invoices would take.
+    agreement.payment_terms_days = 45
+    agreement.late_fee_monthly_percent = Decimal("0.75")
+    db.session().flush()
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=5)))
+    invoice = (
+        db.session()
+        .scalars(select(Invoice).where(Invoice.number == filed.get_json()["invoice"]))
+        .one()
+    )
+    headers = factories.bearer(vendor)
+    answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=headers).get_json()
+    assert answer["payment_terms_days"] == 45
+    assert Decimal(answer["late_fee_monthly_percent"]) == Decimal("0.75")
+    assert answer["source_type"] == "royalty_report"
+    pdf = client.get(f"/api/v1/invoices/{invoice.id}/pdf", headers=headers)
+    assert pdf.mimetype == "application/pdf"
+    assert pdf.get_data().startswith(b"%PDF")
