@@ -20,10 +20,12 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
+from licensing.errors import InvalidInput
 from licensing.money import format_amount
 from licensing.pricing import (
     ProposedUse,
     Quote,
+    QuoteInputError,
     QuoteLine,
     QuoteRequest,
     RateCard,
@@ -137,6 +139,21 @@ class LineRoyalty:
         return self.charged_to_date - self.charged_before
 
 
+def _beyond_pricing(line: ReportableLine, usage: Usage, refused: QuoteInputError) -> InvalidInput:
+    """Usage to date the pricing core refuses: each row was within its bounds, but
+    their sum to date is beyond what a quote can price (a 422, not a 500)."""
+    problems = []
+    for path, texts in refused.errors.items():
+        field = path.rsplit(".", 1)[-1]
+        total = usage.revenue if field == "revenue" else usage.quantities.get(field)
+        what = "revenue" if field == "revenue" else field
+        problems.append(
+            f"Line {line.number}: {total} {what} to date cannot be priced: "
+            f"{' '.join(texts)} Check the quantities and revenue reported."
+        )
+    return InvalidInput("The usage to date cannot be priced.", {"rows": problems})
+
+
 @dataclass(frozen=True)
 class Pricer:
     """Prices a line's usage to date as the agreement's quote would."""
@@ -161,7 +178,10 @@ class Pricer:
             ),
             rate_card=self.card.version,
         )
-        priced = price(self.card, request).lines[0]
+        try:
+            priced = price(self.card, request).lines[0]
+        except QuoteInputError as beyond:
+            raise _beyond_pricing(line, usage, beyond) from beyond
         if priced.rule != line.rule.id or priced.amount is None:
             # Cards never change once published, so the same use meets the same rule.
             raise ValueError(f"line {line.number} no longer meets rule {line.rule.id}")

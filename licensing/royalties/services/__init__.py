@@ -20,7 +20,7 @@ A preview runs the same steps and rolls everything back.
 from __future__ import annotations
 
 from .anomalies import DROP_SHARE, ESTIMATE_SHARE
-from .filing import AMENDMENT_WINDOW, BATCH, preview, submit
+from .filing import BATCH, last_amendment_day, preview, submit
 from .obligations import (
     REPORTING_STATES,
     Filing,
@@ -38,7 +38,6 @@ from .reminders import REMINDER_DAYS, ReminderRun, overdue_reports, reminder_sta
 from .review import review
 
 __all__ = [
-    "AMENDMENT_WINDOW",
     "BATCH",
     "DROP_SHARE",
     "ESTIMATE_SHARE",
@@ -53,6 +52,7 @@ __all__ = [
     "current_reports",
     "filing_of",
     "get_report",
+    "last_amendment_day",
     "obligations",
     "overdue_reports",
     "period_state",

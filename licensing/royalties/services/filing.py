@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -53,8 +53,18 @@ from .obligations import (
 from .settlement import _Settlement
 from .usage import _charged_to_date, _last_reported, _usage
 
-# An amendment of a period of an agreement that ended longer ago is refused.
-AMENDMENT_WINDOW = timedelta(days=365)
+
+def last_amendment_day(term_end: date) -> date:
+    """The last day a period of an agreement that ended on `term_end` may be
+    amended: the same day a calendar year later (28 February for 29 February).
+    After it the agreement ended "more than a year ago" (the contract's words),
+    which 365 days miscounted whenever a 29 February fell in between."""
+    try:
+        return term_end.replace(year=term_end.year + 1)
+    except ValueError:  # 29 February: a year later has none
+        return term_end.replace(year=term_end.year + 1, day=28)
+
+
 # Rows stored per INSERT.
 BATCH = 5000
 
@@ -246,7 +256,7 @@ def _check_period(
                 f"Report {given} is not the current report of the period "
                 f"{period.label} (which has {named}); amend the current report."
             )
-        if today > agreement.term_end + AMENDMENT_WINDOW:
+        if today > last_amendment_day(agreement.term_end):
             raise Conflict(
                 f"Agreement {agreement.number} ended on {agreement.term_end}, more than a year "
                 "ago; its reports can no longer be amended."
