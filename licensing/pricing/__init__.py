@@ -35,7 +35,9 @@ from .quote import (
     QuoteLine,
     QuoteRequest,
     Term,
+    contract_json,
     price,
+    price_text,
 )
 from .ratecard import (
     Adjustment,
@@ -95,6 +97,7 @@ __all__ = [
     "Tier",
     "Working",
     "content_digest",
+    "contract_json",
     "describe_adjustment",
     "describe_condition",
     "describe_model",
@@ -108,6 +111,7 @@ __all__ = [
     "per_unit_amount",
     "percent_amount",
     "price",
+    "price_text",
     "select_card",
     "units_needed",
     "volume_amount",

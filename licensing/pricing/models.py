@@ -394,6 +394,12 @@ class ModelPricer:
     def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
         raise NotImplementedError
 
+    def words(self) -> tuple[str, ...]:
+        """Every text of the card this model's steps may show; the rest of a
+        step is numbers (digits, points, fractions). A JSON writer checks these
+        once to know whether any step needs escaping."""
+        return (self.label,)
+
 
 def compile_model(model: Model, places: int, number: str = "") -> ModelPricer:
     """`model` ready to price uses, money shown with `places` decimals; `number`
@@ -474,6 +480,9 @@ class _PerUnitPricer(ModelPricer):
         scaled = amount if denominator == 1 else exact_multiply(amount, denominator)
         return _new_priced(Priced, (scaled, _ZERO, (step,), text, amount))
 
+    def words(self) -> tuple[str, ...]:
+        return (self.label, self._head)
+
 
 class _PercentPricer(ModelPricer):
     __slots__ = ("_factor", "_percent", "_places")
@@ -504,6 +513,9 @@ class _SumPricer(ModelPricer):
             compile_model(part, places, f"{number}.{i}" if number else str(i))
             for i, part in enumerate(model.parts, 1)
         ]
+
+    def words(self) -> tuple[str, ...]:
+        return (self.label, *(word for part in self._parts for word in part.words()))
 
     def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
         amount = fixed = _ZERO
