@@ -606,7 +606,10 @@ class _PricedCard:
         found = self._writers.get(key)
         if found is None:
             found = {}
-            if len(self._writers) < 4096:  # organization types x the card's term lengths
+            # Organization types x term lengths, each with up to one writer per
+            # combination of the vocabulary's axes met: kept for the first 256
+            # (a few MB at most); past them a request keeps its own.
+            if len(self._writers) < _WRITERS_KEPT:
                 self._writers[key] = found
         return found
 
@@ -676,6 +679,7 @@ def _priced_card(card: RateCard) -> _PricedCard:
 
 
 _COMPILED = "_priced"
+_WRITERS_KEPT = 256
 
 
 # --- pricing ---------------------------------------------------------------------------

@@ -8,18 +8,21 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from licensing.pricing import (
+    ProposedUse,
     QuoteInputError,
     QuoteRequest,
     RateCard,
+    Term,
     contract_json,
     parse_rate_card,
     price,
     price_text,
 )
-from licensing.pricing.quote import _write_in_one_pass
+from licensing.pricing.quote import _WRITERS_KEPT, _priced_card, _write_in_one_pass
 from tests.unit.pricing.test_recorded_quotes import _invented_document, cards, request_for
 
 # Text JSON must escape, and text only an ASCII-only writer escapes.
@@ -115,3 +118,14 @@ def test_a_request_the_one_pass_leaves_is_still_answered_in_full() -> None:
             assert price_text(card, request) == contract_json(quote)
             return
     raise AssertionError("no valid request was left to the general path")
+
+
+def test_the_line_writers_kept_on_a_card_are_bounded_and_past_the_bound_still_write() -> None:
+    card = cards()["sample"]
+    use = ProposedUse("distribution", "saas", "provider", {"end_users": 250})
+    compiled = _priced_card(card)
+    for days in range(1, _WRITERS_KEPT + 41):  # a term length each: more than are kept
+        term = Term(card.effective_from, card.effective_from + timedelta(days=days - 1))
+        request = QuoteRequest("commercial", term, (use,))
+        assert _one_pass(card, request) == _general(card, request)
+    assert len(compiled._writers) == _WRITERS_KEPT
