@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import wraps
-from json.encoder import encode_basestring_ascii as _json_text  # what json.dumps uses
 from typing import Any, TypeGuard
 
 import flask
@@ -33,17 +32,20 @@ from licensing.api.fields import (
 )
 from licensing.calendar import ISO_DAY
 from licensing.extensions import configured_limit, limit_unless_off, limiter
-from licensing.money import MoneyError, format_amount, minor_units, parse_decimal
+from licensing.money import MoneyError, parse_decimal
 from licensing.pricing import (
     ORGANIZATION_TYPES,
     PRODUCT_TYPES,
     USER_TYPES,
     USES,
     ProposedUse,
-    Quote,
     QuoteRequest,
     Term,
 )
+
+# The writers of the answer live in the pricing core; read here by the tests too.
+from licensing.pricing.quote import _json_texts as _json_texts
+from licensing.pricing.quote import contract_json as contract_json
 from licensing.ratecards import services
 
 blp = Blueprint(
@@ -179,10 +181,17 @@ def _plain_use(item: Any) -> ProposedUse | None:
         return None
     get: Callable[[str], Any] = item.get
     quantity = get("quantity")
-    if quantity is not None:
-        quantity = _plain_quantity(quantity)
-        if quantity is None:
+    if quantity is not None:  # whole counts in bounds, of named units
+        if not isinstance(quantity, dict):
             return None
+        most = ProposedUse.MAX_QUANTITY
+        for unit, amount in quantity.items():
+            if type(amount) is not int or not 0 <= amount <= most:
+                return None
+            # `not unit.strip()`, without making the stripped copy.
+            if not isinstance(unit, str) or len(unit) > MAX_UNIT_NAME or not unit or unit.isspace():
+                return None
+        quantity = dict(quantity)
     elif "quantity" in item:  # null: marshmallow words it
         return None
     else:
@@ -206,19 +215,6 @@ def _plain_use(item: Any) -> ProposedUse | None:
     return ProposedUse(
         use, product_type, user_type, quantity, revenue, tuple(languages), description
     )
-
-
-def _plain_quantity(value: Any) -> dict[str, int] | None:
-    if not isinstance(value, dict):
-        return None
-    most = ProposedUse.MAX_QUANTITY
-    for unit, amount in value.items():
-        if type(amount) is not int or not 0 <= amount <= most:
-            return None
-        # `not unit.strip()`, without making the stripped copy.
-        if not isinstance(unit, str) or len(unit) > MAX_UNIT_NAME or not unit or unit.isspace():
-            return None
-    return dict(value)
 
 
 def _plain_revenue(value: Any) -> tuple[bool, Decimal | None]:
@@ -344,16 +340,16 @@ def _plain_body_first(view: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def _answer(request: QuoteRequest) -> Response:
-    # The contract body is already what QuoteSchema would dump (strings, numbers,
-    # booleans; tests/unit/test_quote_request_reader.py checks it): sent as it is,
-    # written out by `contract_json` where that is exactly jsonify's text of it.
-    # It shows no breakdown, and the quote is not kept: none is made.
-    quote = services.quote(request, breakdowns=False)
+    # The contract body, written as jsonify would write `to_contract_dict()`
+    # (which QuoteSchema's dump leaves as it is; tests/unit/test_quote_request_reader.py
+    # checks it) where the app's JSON provider writes what `contract_json` does:
+    # priced and written in one pass (`price_text`). It shows no breakdown, and
+    # the quote is not kept: none is made.
     app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
     provider = app.json
     if _writes_as_contract_json(provider, app.debug):
-        return app.response_class(contract_json(quote), mimetype=provider.mimetype)
-    return jsonify(quote.to_contract_dict())
+        return app.response_class(services.quote_text(request), mimetype=provider.mimetype)
+    return jsonify(services.quote(request, breakdowns=False).to_contract_dict())
 
 
 def _writes_as_contract_json(provider: object, debug: bool) -> TypeGuard[DefaultJSONProvider]:
@@ -363,67 +359,6 @@ def _writes_as_contract_json(provider: object, debug: bool) -> TypeGuard[Default
         return False
     compact = provider.compact if provider.compact is not None else not debug
     return bool(compact and provider.sort_keys and provider.ensure_ascii)
-
-
-_PLAIN_STR_PLACES = 6
-_BETWEEN_TEXTS = '","'
-
-
-def _json_texts(texts: tuple[str, ...]) -> str:
-    """`",".join(map(_json_text, texts))`, the usual case faster: when no text
-    holds a character the encoder escapes (anything but printable ASCII, or a
-    quote or backslash), each is written between quotes as it is. The encoder
-    looks at every character twice and was a third of writing a quote (the
-    explanations are most of its text); this check is a copy and a table
-    look-up per byte, in C."""
-    whole = "".join(texts)
-    if whole.isascii() and not whole.encode("ascii").translate(None, _WRITTEN_AS_IS):
-        return f'"{_BETWEEN_TEXTS.join(texts)}"' if texts else ""
-    return ",".join(map(_json_text, texts))
-
-
-# What the JSON encoder writes as it is: printable ASCII but the quote and backslash.
-_WRITTEN_AS_IS = bytes(byte for byte in range(0x20, 0x7F) if byte not in b'"\\')
-
-
-def contract_json(quote: Quote) -> str:
-    """`jsonify(quote.to_contract_dict())`'s text, written directly: the keys in
-    sorted order, every string through the encoder `json.dumps` itself uses.
-
-    Making the dictionary and dumping it (each object's keys sorted, each value
-    looked at) was a tenth of a 25-use quote's time;
-    tests/integration/pricing/test_quote_answer.py compares the two texts.
-    """
-    currency = quote.currency
-    places = minor_units(currency)
-    quantum = Decimal(1).scaleb(-places)
-    lines = []
-    for line in quote.lines:
-        amount = line.amount
-        if amount is None:
-            shown = "null"
-        else:  # `format_amount`, written out: a line's amount is already rounded
-            rounded = amount.quantize(quantum)
-            # `str` writes a Decimal of 0 to 6 places as the "f" format does
-            # (no exponent), in half the time.
-            shown = (
-                f'"{rounded!s}"'
-                if rounded == amount and places <= _PLAIN_STR_PLACES
-                else _json_text(format_amount(amount, currency))
-            )
-        rule = "null" if line.rule is None else _json_text(line.rule)
-        lines.append(
-            f'{{"amount":{shown},"explanation":[{_json_texts(line.explanation)}],'
-            f'"review":{_json_text(line.review)},"route":{_json_text(line.route)},'
-            f'"rule":{rule},"use_index":{int(line.use_index)!r}}}'
-        )
-    review = "true" if quote.requires_review else "false"
-    return (
-        f'{{"currency":{_json_text(currency)},"lines":[{",".join(lines)}],'
-        f'"proration":{_json_text(str(quote.proration))},'
-        f'"rate_card":{_json_text(quote.rate_card)},"requires_review":{review},'
-        f'"total":{_json_text(format_amount(quote.total, currency))}}}\n'
-    )
 
 
 @blp.route("/quotes", methods=["POST"])

@@ -33,6 +33,7 @@ from .quote import (
     QuoteRequest,
     Term,
     price,
+    price_text,
 )
 from .ratecard import (
     Adjustment,
@@ -93,6 +94,7 @@ __all__ = [
     "parse_rate_card",
     "percent_amount",
     "price",
+    "price_text",
     "select_card",
     "units_needed",
     "volume_amount",

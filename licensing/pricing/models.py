@@ -196,7 +196,7 @@ class TierTable:
     The tiers must be as a valid card has them: ascending `up_to`, the last None.
     """
 
-    __slots__ = ("_below", "_lowers", "_prices", "_tops", "_words")
+    __slots__ = ("_rows", "_tops")
 
     def __init__(self, tiers: tuple[Tier, ...], places: int) -> None:
         tops = [tier.up_to for tier in tiers[:-1] if tier.up_to is not None]
@@ -205,55 +205,55 @@ class TierTable:
         if tops != sorted(set(tops)):
             raise ValueError("tiers must have strictly ascending up_to")
         self._tops = tops
-        self._lowers = [0, *self._tops]
+        lowers = [0, *tops]
         # Per tier: the price of a unit, and what the tier adds once it is reached
         # (None for a zero flat that adding could not change: no digits after the
         # point beyond the price's, so neither the value nor the exponent moves;
         # pricing a use then skips the addition).
-        self._prices = [(tier.unit_price, _addend(tier.flat, tier.unit_price)) for tier in tiers]
-        self._words = [
-            (
-                f" x {decimal_text(tier.unit_price, places)}",
-                f" + flat {decimal_text(tier.flat, places)}" if tier.flat else "",
-            )
+        prices = [(tier.unit_price, _addend(tier.flat, tier.unit_price)) for tier in tiers]
+        words = [
+            f" x {decimal_text(tier.unit_price, places)}"
+            + (f" + flat {decimal_text(tier.flat, places)}" if tier.flat else "")
             for tier in tiers
         ]
         # Graduated: every tier below tier i, whole: (amount, working so far).
-        self._below: list[tuple[Decimal, str]] = [(_ZERO, "")]
-        for index, top in enumerate(self._tops):
-            units = top - self._lowers[index]
-            amount, words = self._below[index]
+        below: list[tuple[Decimal, str]] = [(_ZERO, "")]
+        for index, top in enumerate(tops):
+            units = top - lowers[index]
+            amount, working = below[index]
             unit_price, flat = tiers[index].unit_price, tiers[index].flat
             amount = exact_add(exact_add(amount, exact_multiply(units, unit_price)), flat)
-            price_words, flat_words = self._words[index]
-            self._below.append((amount, f"{words}{units}{price_words}{flat_words} + "))
-
-    def _tier(self, quantity: int) -> int:
-        """The index of the tier `quantity` (>= 1) falls in."""
-        return bisect_left(self._tops, quantity)
+            below.append((amount, f"{working}{units}{words[index]} + "))
+        # Per tier, all that pricing a quantity in it reads, in one look-up: its
+        # lower bound; (graduated) the tiers below taken whole and their working;
+        # the unit price, the flat to add and the price's words.
+        self._rows = [
+            (lower, whole, working, unit_price, flat, price_words)
+            for lower, (whole, working), (unit_price, flat), price_words in zip(
+                lowers, below, prices, words, strict=True
+            )
+        ]
 
     def graduated(self, quantity: int) -> tuple[Decimal, str]:
         """Each unit at its own tier's price, plus the flat of every tier reached;
         with the working's terms ("100 x 18.50 + 900 x 15.50 + 3 x 12.00")."""
-        index = bisect_left(self._tops, quantity)  # `_tier`, written out: every use asks
-        below, words = self._below[index]
-        units = quantity - self._lowers[index]
-        unit_price, flat = self._prices[index]
+        # The row of the tier `quantity` (>= 1) falls in.
+        lower, below, words, unit_price, flat, price_words = self._rows[
+            bisect_left(self._tops, quantity)
+        ]
+        units = quantity - lower
         amount = exact_add(below, exact_multiply(units, unit_price))
         if flat is not None:
             amount = exact_add(amount, flat)
-        price_words, flat_words = self._words[index]
-        return amount, f"{words}{units}{price_words}{flat_words}"
+        return amount, f"{words}{units}{price_words}"
 
     def volume(self, quantity: int) -> tuple[Decimal, str]:
         """Every unit at the price of the tier the whole quantity falls in, plus its flat."""
-        index = self._tier(quantity)
-        unit_price, flat = self._prices[index]
+        *_, unit_price, flat, price_words = self._rows[bisect_left(self._tops, quantity)]
         amount = exact_multiply(quantity, unit_price)
         if flat is not None:
             amount = exact_add(amount, flat)
-        price_words, flat_words = self._words[index]
-        return amount, f"{quantity}{price_words}{flat_words}"
+        return amount, f"{quantity}{price_words}"
 
 
 def _addend(flat: Decimal, unit_price: Decimal) -> Decimal | None:
@@ -394,6 +394,12 @@ class ModelPricer:
     def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
         raise NotImplementedError
 
+    def words(self) -> tuple[str, ...]:
+        """Every text of the card this model's steps may show; the rest of a
+        step is numbers (digits, points, fractions). A JSON writer checks these
+        once to know whether any step needs escaping."""
+        return (self.label,)
+
 
 def compile_model(model: Model, places: int, number: str = "") -> ModelPricer:
     """`model` ready to price uses, money shown with `places` decimals; `number`
@@ -474,6 +480,9 @@ class _PerUnitPricer(ModelPricer):
         scaled = amount if denominator == 1 else exact_multiply(amount, denominator)
         return _new_priced(Priced, (scaled, _ZERO, (step,), text, amount))
 
+    def words(self) -> tuple[str, ...]:
+        return (self.label, self._head)
+
 
 class _PercentPricer(ModelPricer):
     __slots__ = ("_factor", "_percent", "_places")
@@ -504,6 +513,9 @@ class _SumPricer(ModelPricer):
             compile_model(part, places, f"{number}.{i}" if number else str(i))
             for i, part in enumerate(model.parts, 1)
         ]
+
+    def words(self) -> tuple[str, ...]:
+        return (self.label, *(word for part in self._parts for word in part.words()))
 
     def price(self, scale: Scale, quantities: Mapping[str, int], revenue: Decimal | None) -> Priced:
         amount = fixed = _ZERO

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
-from typing import Any, ClassVar
+from json.encoder import encode_basestring_ascii as _json_text  # what json.dumps uses
+from typing import Any, ClassVar, TypeAlias
 
 from licensing.money import (
     MAX_QUANTITY,
@@ -553,6 +554,7 @@ class _PricedCard:
         "_adjustments",
         "_rules",
         "_scales",
+        "_writers",
         "card",
         "currency",
         "met",
@@ -572,6 +574,9 @@ class _PricedCard:
         self.met: dict[tuple[str, str, str, str], _Met] = {}
         self.period_days = card.period_days
         self._scales: dict[int, Scale] = {}
+        # Per organization type and proration factor: the writer of the uses of
+        # each (use, product_type, user_type) met (`_write_in_one_pass`).
+        self._writers: dict[tuple[str, tuple[int, int]], dict[tuple[Any, ...], _LineWriter]] = {}
 
     def scale(self, term_days: int) -> Scale:
         """The proration factor term_days / the card's days, with its texts."""
@@ -594,6 +599,74 @@ class _PricedCard:
             met = self.met[axes] = _Met(rule, adjustment)  # vocabulary values only: bounded
         return met
 
+    def writers(self, organization_type: str, scale: Scale) -> dict[tuple[Any, ...], _LineWriter]:
+        """The line writers met so far for the uses of a request by
+        `organization_type`, at `scale`, by (use, product_type, user_type)."""
+        key = (organization_type, scale.key)
+        found = self._writers.get(key)
+        if found is None:
+            found = {}
+            # Organization types x term lengths, each with up to one writer per
+            # combination of the vocabulary's axes met: kept for the first 256
+            # (a few MB at most); past them a request keeps its own.
+            if len(self._writers) < _WRITERS_KEPT:
+                self._writers[key] = found
+        return found
+
+    def writer(
+        self,
+        writers: dict[tuple[Any, ...], _LineWriter],
+        organization_type: str,
+        scale: Scale,
+        axes: tuple[Any, ...],
+    ) -> _LineWriter | None:
+        """What writes the lines of uses with these three axes (kept in `writers`),
+        or None when they are not all of the vocabulary (an unhashable value
+        raises TypeError)."""
+        met_axes = (*axes, organization_type)
+        if met_axes not in _KNOWN_AXES:
+            return None
+        met = self.met.get(met_axes) or self.meet(met_axes)
+        priced = met.rule
+        found: _LineWriter
+        if priced is None:
+            found = _FixedLine(self, _unmatched_line(self.card, organization_type, 0, _axes(axes)))
+        elif priced.pricer is None:
+            found = _FixedLine(self, _routed_line(self, priced.rule, 0))
+        else:
+            found = met.recipes.get(scale.key) or met.recipe(scale, self.currency)
+        writers[axes] = found  # vocabulary values only: bounded
+        return found
+
+
+def _axes(axes: tuple[Any, ...]) -> ProposedUse:
+    use, product_type, user_type = axes
+    return ProposedUse(use, product_type, user_type)
+
+
+class _FixedLine:
+    """Writes a line that is the same for every use but for its index (a use no
+    rule matches, or one routed to the permissions queue)."""
+
+    __slots__ = ("amount", "head", "staff")
+
+    def __init__(self, card: _PricedCard, line: QuoteLine) -> None:
+        written = _line_json(line, card.currency, card.places)
+        index_zero = '"use_index":0}'
+        assert written.endswith(index_zero)
+        self.head = written[: -len("0}")]
+        # What the line adds to the total: its amount, or (no amount, a line
+        # staff price) the card's zero, which adds nothing to amounts rounded alike.
+        self.amount = card.zero if line.amount is None else line.amount
+        self.staff = line.review == "staff"
+
+    def write(self, index: int, use: ProposedUse, lines: list[str]) -> Decimal | None:
+        lines.append(f"{self.head}{index}}}")
+        return self.amount
+
+
+_LineWriter: TypeAlias = "_Recipe | _FixedLine"  # each has `write` and `staff`
+
 
 def _priced_card(card: RateCard) -> _PricedCard:
     """The card compiled for pricing, made on first use and kept on the card."""
@@ -606,6 +679,7 @@ def _priced_card(card: RateCard) -> _PricedCard:
 
 
 _COMPILED = "_priced"
+_WRITERS_KEPT = 256
 
 
 # --- pricing ---------------------------------------------------------------------------
@@ -672,6 +746,145 @@ def _routed_line(card: _PricedCard, rule: Rule, index: int) -> QuoteLine:
     return QuoteLine(index, rule.id, "permission_request", rule.review, card.zero, tuple(steps))
 
 
+# --- the answer, written as JSON text ------------------------------------------------------
+
+
+def price_text(card: RateCard, request: QuoteRequest) -> str:
+    """`contract_json(price(card, request, breakdowns=False))`: the quote API's
+    answer, priced and written in one pass where the request is plainly
+    priceable, each use from its axes to its line's text with no `QuoteLine` or
+    `Quote` in between (`_write_in_one_pass`); any other request, every wrong
+    one included, is priced the general way, so `QuoteInputError` words every
+    problem as `price` does. tests/unit/pricing/test_one_pass.py compares the
+    two on generated requests."""
+    text = _write_in_one_pass(card, request)
+    return contract_json(price(card, request, breakdowns=False)) if text is None else text
+
+
+def _write_in_one_pass(card: RateCard, request: QuoteRequest) -> str | None:
+    term, organization_type = request.term, request.organization_type
+    if (
+        not request.uses
+        or organization_type not in ORGANIZATION_TYPES
+        or not card.covers(term.start, term.end)
+        or (request.rate_card is not None and request.rate_card != card.version)
+    ):
+        return None  # `_check_request` words it
+    compiled = _priced_card(card)
+    scale = compiled.scale(term.days)
+    writers = compiled.writers(organization_type, scale)
+    errors = _Errors()
+    lines: list[str] = []
+    total = compiled.zero
+    requires_review = False
+    most = ProposedUse.MAX_QUANTITY
+    for index, use in enumerate(request.uses):
+        if use.revenue is None:  # `_check_amounts`' usual answer, written out
+            for count in use.quantity.values():
+                if type(count) is not int or not 0 <= count <= most:
+                    return None
+        else:
+            _check_amounts(use, index, errors)
+            if errors:
+                return None
+        axes = (use.use, use.product_type, use.user_type)
+        try:
+            writer = writers.get(axes) or compiled.writer(writers, organization_type, scale, axes)
+        except TypeError:  # unhashable: not of the vocabulary
+            return None
+        if writer is None:  # not of the vocabulary
+            return None
+        amount = writer.write(index, use, lines)
+        if amount is None:  # the use lacks what its rule reads
+            return None
+        total = exact_add(total, amount)
+        if writer.staff:
+            requires_review = True
+    return _quote_json(card.currency, lines, scale.text, card.version, requires_review, total)
+
+
+def contract_json(quote: Quote) -> str:
+    """`jsonify(quote.to_contract_dict())`'s text with Flask's JSON provider as the
+    app sets it (compact, keys sorted, ASCII only), written directly: every
+    string through the encoder `json.dumps` itself uses.
+
+    Making the dictionary and dumping it (each object's keys sorted, each value
+    looked at) was a tenth of a 25-use quote's time;
+    tests/integration/pricing/test_quote_answer.py compares the two texts.
+    """
+    currency = quote.currency
+    places = minor_units(currency)
+    lines = [_line_json(line, currency, places) for line in quote.lines]
+    return _quote_json(
+        currency, lines, str(quote.proration), quote.rate_card, quote.requires_review, quote.total
+    )
+
+
+def _quote_json(
+    currency: str,
+    lines: list[str],
+    proration: str,
+    version: str,
+    requires_review: bool,
+    total: Decimal,
+) -> str:
+    review = "true" if requires_review else "false"
+    return (
+        f'{{"currency":{_json_text(currency)},"lines":[{",".join(lines)}],'
+        f'"proration":{_json_text(proration)},'
+        f'"rate_card":{_json_text(version)},"requires_review":{review},'
+        f'"total":{_json_text(format_amount(total, currency))}}}\n'
+    )
+
+
+_PLAIN_STR_PLACES = 6
+
+
+def _line_json(line: QuoteLine, currency: str, places: int) -> str:
+    amount = line.amount
+    if amount is None:
+        shown = "null"
+    else:  # `format_amount`, written out: a line's amount is already rounded
+        rounded = amount.quantize(Decimal(1).scaleb(-places))
+        # `str` writes a Decimal of 0 to 6 places as the "f" format does
+        # (no exponent), in half the time.
+        shown = (
+            f'"{rounded!s}"'
+            if rounded == amount and places <= _PLAIN_STR_PLACES
+            else _json_text(format_amount(amount, currency))
+        )
+    rule = "null" if line.rule is None else _json_text(line.rule)
+    return (
+        f'{{"amount":{shown},"explanation":[{_json_texts(line.explanation)}],'
+        f'"review":{_json_text(line.review)},"route":{_json_text(line.route)},'
+        f'"rule":{rule},"use_index":{int(line.use_index)!r}}}'
+    )
+
+
+_BETWEEN_TEXTS = '","'
+
+
+def _json_texts(texts: Sequence[str]) -> str:
+    """`",".join(map(_json_text, texts))`, the usual case faster: when no text
+    holds a character the encoder escapes (anything but printable ASCII, or a
+    quote or backslash), each is written between quotes as it is. The encoder
+    looks at every character twice and was a third of writing a quote (the
+    explanations are most of its text); this check is a copy and a table
+    look-up per byte, in C."""
+    if _written_as_is("".join(texts)):
+        return f'"{_BETWEEN_TEXTS.join(texts)}"' if texts else ""
+    return ",".join(map(_json_text, texts))
+
+
+def _written_as_is(text: str) -> bool:
+    """Whether the JSON encoder writes `text` between quotes as it is."""
+    return text.isascii() and not text.encode("ascii").translate(None, _WRITTEN_AS_IS)
+
+
+# What the JSON encoder writes as it is: printable ASCII but the quote and backslash.
+_WRITTEN_AS_IS = bytes(byte for byte in range(0x20, 0x7F) if byte not in b'"\\')
+
+
 class _Recipe:
     """The contract's five steps for the uses one rule prices, with one
     adjustment and one proration factor, recording each in words.
@@ -690,12 +903,17 @@ class _Recipe:
         "floor",
         "in_currency",
         "lift_note",
+        "plain_words",
         "pricer",
         "quantum",
         "review",
         "rule",
         "scale",
+        "staff",
+        "str_amounts",
+        "tail",
         "takes_revenue",
+        "units",
     )
 
     def __init__(
@@ -720,6 +938,25 @@ class _Recipe:
         self.quantum = Decimal(1).scaleb(-scale.places)
         self.currency = currency
         self.in_currency = f" {currency}"
+        # For writing a line straight to JSON (`write`): what follows its
+        # explanation up to the index, the same for every use; whether `str`
+        # writes its amounts as `format_amount` does (every amount is rounded to
+        # the minor unit already, with `places` digits: no exponent up to 6).
+        self.units, self.staff = priced.units, rule.review == "staff"
+        self.tail = (
+            f'],"review":{_json_text(rule.review)},"route":"license",'
+            f'"rule":{_json_text(rule.id)},"use_index":'
+        )
+        self.str_amounts = scale.places <= _PLAIN_STR_PLACES
+        # Whether every text of the card the steps may show needs no escaping in
+        # JSON (the rest of a step is numbers): then the explanation is written
+        # without looking at it.
+        shown = [*priced.pricer.words(), self.lift_note, self.in_currency]
+        shown += [bound.words for bound in (self.floor, self.ceiling) if bound is not None]
+        shown += [bound.rounding for bound in (self.floor, self.ceiling) if bound is not None]
+        if adjustment is not None:
+            shown.append(adjustment.words)
+        self.plain_words = _written_as_is("".join(shown))
 
     def line(
         self,
@@ -729,6 +966,42 @@ class _Recipe:
         notes: tuple[str, ...],
         breakdown: bool,
     ) -> QuoteLine:
+        rounded, steps, numbers = self.work(revenue, quantities, notes, breakdown)
+        return QuoteLine(
+            index, self.rule.id, "license", self.review, rounded, tuple(steps), numbers
+        )
+
+    def write(self, index: int, use: ProposedUse, lines: list[str]) -> Decimal | None:
+        """Price `use` and append its line's JSON text to `lines` (`contract_json`'s
+        text of `line`): the amount, or None when the use lacks what the rule
+        reads (`_model_inputs` words it; the caller then prices the general way)."""
+        given = use.quantity
+        revenue = use.revenue
+        for unit in self.units:
+            if unit not in given:
+                return None  # a missing quantity, or languages counted from the list
+        if revenue is None and self.takes_revenue:
+            return None
+        # The use's own quantities: a pricer reads only its units, and no
+        # breakdown keeps them here.
+        rounded, steps, _ = self.work(revenue, given, (), False)
+        amount = f'"{rounded}"' if self.str_amounts else _json_text(self.shown(rounded))
+        words = f'"{_BETWEEN_TEXTS.join(steps)}"' if self.plain_words else _json_texts(steps)
+        lines.append(f'{{"amount":{amount},"explanation":[{words}{self.tail}{index}}}')
+        return rounded
+
+    def shown(self, rounded: Decimal) -> str:
+        return format_amount(rounded, self.currency)
+
+    def work(
+        self,
+        revenue: Decimal | None,
+        quantities: Mapping[str, int],
+        notes: tuple[str, ...],
+        breakdown: bool,
+    ) -> tuple[Decimal, list[str], Breakdown | None]:
+        """The contract's five steps: the rounded amount, the steps in words, and
+        the breakdown when asked for."""
         scale = self.scale
         raw = self.pricer.price(scale, quantities, revenue)  # 1. raw
         steps = [*notes, *raw.steps] if notes else list(raw.steps)
@@ -791,9 +1064,7 @@ class _Recipe:
             if breakdown
             else None
         )
-        return QuoteLine(
-            index, self.rule.id, "license", self.review, rounded, tuple(steps), numbers
-        )
+        return rounded, steps, numbers
 
     def breakdown(
         self,

@@ -25,6 +25,7 @@ from licensing.pricing import (
     content_digest,
     parse_rate_card,
     price,
+    price_text,
 )
 from licensing.ratecards import queries
 from licensing.ratecards.models import RateCardRecord
@@ -126,6 +127,25 @@ def request_from(data: dict[str, Any]) -> QuoteRequest:
 def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
     """Price a request with the card it names, or the card in effect on its start
     date. `breakdowns=False` for an answer that is shown, never kept (`price`)."""
+    card = _card_for(request)
+    try:
+        return price(card, request, breakdowns=breakdowns)
+    except QuoteInputError as invalid:
+        raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None
+
+
+def quote_text(request: QuoteRequest) -> str:
+    """`quote(request, breakdowns=False)` as the quote API writes it: the JSON
+    text of its contract body (`price_text`, priced and written in one pass)."""
+    card = _card_for(request)
+    try:
+        return price_text(card, request)
+    except QuoteInputError as invalid:
+        raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None
+
+
+def _card_for(request: QuoteRequest) -> RateCard:
+    """The card a request names, or the one in effect on its start date."""
     cards = _catalogue()
     card: RateCard | None
     if request.rate_card is not None:
@@ -142,10 +162,7 @@ def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
                 f"No rate card is in effect on {request.term.start.isoformat()}; "
                 "name one with rate_card.",
             )
-    try:
-        return price(card, request, breakdowns=breakdowns)
-    except QuoteInputError as invalid:
-        raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None
+    return card
 
 
 def _catalogue() -> queries.Catalogue:
