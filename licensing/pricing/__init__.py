@@ -32,6 +32,7 @@ from .quote import (
     QuoteLine,
     QuoteRequest,
     Term,
+    contract_json,
     price,
     price_text,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "Term",
     "Tier",
     "content_digest",
+    "contract_json",
     "describe_condition",
     "describe_rule",
     "diff_cards",
