@@ -186,3 +186,25 @@ class RoyaltyReminder(Base):
     period_start: Mapped[date] = mapped_column(Date)
     stage: Mapped[str] = mapped_column(String(20))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReportingPeriod(Base):
+    """One reporting period of an agreement that reports (a calendar quarter clipped
+    to its term, `periods.reporting_periods`), stored when the agreement starts to
+    report so that the staff queue, its filters and counts are SQL (docs/list-pages.md).
+
+    Written in the transaction of the step that makes the agreement a reporting one
+    (`schedule.record_periods`: acceptance, or expiry of one never accepted); an
+    agreement's term never changes once issued, so its rows never do. Whether the
+    agreement still reports (not terminated) is read from the agreement itself."""
+
+    __tablename__ = "reporting_periods"
+    __table_args__ = (UniqueConstraint("agreement_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    period_index: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[date] = mapped_column(Date, index=True)
+    period_end: Mapped[date] = mapped_column(Date)
+    # period_end + REPORT_DUE_DAYS: the queue's order and the states' boundary.
+    due_on: Mapped[date] = mapped_column(Date, index=True)

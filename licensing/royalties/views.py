@@ -509,32 +509,27 @@ def _queue_filter() -> queries.QueueFilter:
 @bp.route("/console/royalty-reports")
 @access.staff("licensing", "billing")
 def console_queue() -> str:
+    """The queue a page at a time: the periods, their count and the filters' choices
+    are read by the database from the stored periods (`queries.staff_queue_page`)."""
     actor = current_actor()
     chosen = _queue_filter()
-    everything = services.all_periods(actor)
-    agreements = {status.agreement_id: status for status in everything}
-    listed = paging.page_of(queries.staff_queue(actor, chosen, statuses=everything))
+    today = _today()
+    listed = queries.staff_queue_page(actor, chosen, today)
+    flagged = queries.flagged_reports()
+    choices = queries.queue_choices(actor, flagged)
     return render_template(
         "royalties/console_queue.html",
         statuses=listed.items,
         page=listed,
-        flagged=queries.flagged_reports(),
+        flagged=flagged,
         credit_notes_of=_credit_notes_of(listed.items),
-        agreements=agreements,
+        agreements=choices.agreements,
         chosen=chosen,
-        organizations=sorted(
-            {(s.organization_id, s.organization_name) for s in everything},
-            key=lambda item: (item[1].casefold(), item[0]),
-        ),
-        periods=sorted({s.period.start: s.period for s in everything}.values(), key=_by_start),
+        organizations=choices.organizations,
+        periods=choices.periods,
         period_states=PERIOD_STATES,
-        today=_today(),
+        today=today,
     )
-
-
-def _by_start(period: Any) -> date:
-    start: date = period.start
-    return start
 
 
 @bp.route("/console/royalty-reports/<int:report_id>", methods=["GET", "POST"])
@@ -582,15 +577,14 @@ def _reviewed_message(state: str) -> str:
 
 
 def _report_queue(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
-    statuses = services.all_periods(Actor.of(principal), now=now)
-    waiting = [s for s in statuses if s.state in (DUE, OVERDUE)]
+    waiting = queries.waiting_reports(Actor.of(principal), office_date(now), session)
     yield QueueSummary(
         "Royalty reports due or overdue",
-        count=len(waiting),
+        count=waiting.count,
         endpoint="royalties.console_queue",
-        attention=sum(1 for s in waiting if s.state == OVERDUE),
+        attention=waiting.overdue,
         attention_label="overdue",
-        oldest_due=min((s.due_on for s in waiting), default=None),
+        oldest_due=waiting.oldest_due,
     )
     flagged = queries.flagged_reports(session)
     yield QueueSummary(
