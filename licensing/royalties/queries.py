@@ -155,12 +155,10 @@ def _chosen(statement: AnySelect, chosen: QueueFilter, today: date) -> AnySelect
     return statement
 
 
-def staff_queue_page(actor: Actor, chosen: QueueFilter, today: date) -> paging.Page[PeriodStatus]:
-    """The request's page of the reports due, overdue and submitted across
-    organizations (or of the state chosen), oldest due first, then by agreement
-    number: counted and read by the database, only the page's rows fetched."""
-    session = db.session()
-    rows = _chosen(
+def _period_rows(actor: Actor, today: date) -> AnySelect:
+    """Each period a `PeriodStatus` shows: agreement, organization, state, current
+    report and its invoice's number."""
+    return (
         _reporting(
             select(
                 ReportingPeriod.agreement_id,
@@ -177,16 +175,102 @@ def staff_queue_page(actor: Actor, chosen: QueueFilter, today: date) -> paging.P
             actor,
         )
         .join(Organization, Organization.id == Agreement.organization_id)
-        .outerjoin(Invoice, Invoice.id == RoyaltyReport.invoice_id),
-        chosen,
-        today,
-    ).order_by(ReportingPeriod.due_on, Agreement.number, ReportingPeriod.id)
-    count = _chosen(_reporting(select(func.count()), actor), chosen, today)
+        .outerjoin(Invoice, Invoice.id == RoyaltyReport.invoice_id)
+    )
+
+
+def _page_of(rows: AnySelect, count: AnySelect) -> paging.Page[PeriodStatus]:
+    """The request's page of `rows`: counted and read by the database, only the
+    page's rows fetched and turned into statuses."""
+    session = db.session()
 
     def statuses(window: AnySelect, parameters: dict[str, int]) -> list[PeriodStatus]:
         return [_status(row) for row in session.execute(window, parameters)]
 
     return paging.read_page(session, rows, rows=statuses, count=count)
+
+
+def staff_queue_page(actor: Actor, chosen: QueueFilter, today: date) -> paging.Page[PeriodStatus]:
+    """The request's page of the reports due, overdue and submitted across
+    organizations (or of the state chosen), oldest due first, then by agreement
+    number."""
+    rows = _chosen(_period_rows(actor, today), chosen, today).order_by(
+        ReportingPeriod.due_on, Agreement.number, ReportingPeriod.id
+    )
+    return _page_of(rows, _chosen(_reporting(select(func.count()), actor), chosen, today))
+
+
+def vendor_periods_page(actor: Actor, today: date) -> paging.Page[PeriodStatus]:
+    """The request's page of every period of the vendor's agreements: the ones
+    waiting on the vendor first (soonest due first), then those filed, newest
+    first (each by due date, then agreement number)."""
+    filed = RoyaltyReport.id.is_not(None)
+    rows = _period_rows(actor, today).order_by(
+        case((filed, 1), else_=0),
+        case((~filed, ReportingPeriod.due_on)),
+        case((~filed, Agreement.number)),
+        case((filed, ReportingPeriod.due_on)).desc(),
+        case((filed, Agreement.number)).desc(),
+        ReportingPeriod.id,
+    )
+    return _page_of(rows, _reporting(select(func.count()), actor))
+
+
+def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
+    """For the vendor's dashboard: the periods due or overdue, and the next upcoming
+    period of each agreement (whether or not others wait), in the agreements'
+    order (by term start) and each agreement's period order."""
+    session = db.session()
+    in_order = (Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
+    waiting = _period_rows(actor, today).where(
+        RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today
+    )
+    ranked = (
+        _reporting(
+            select(
+                ReportingPeriod.agreement_id,
+                Agreement.number,
+                Agreement.organization_id,
+                Organization.legal_name,
+                ReportingPeriod.period_index,
+                ReportingPeriod.period_start,
+                ReportingPeriod.period_end,
+                Agreement.term_start,
+                func.row_number()
+                .over(
+                    partition_by=ReportingPeriod.agreement_id,
+                    order_by=ReportingPeriod.period_start,
+                )
+                .label("rank"),
+            ),
+            actor,
+        )
+        .join(Organization, Organization.id == Agreement.organization_id)
+        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end >= today)
+        .subquery()
+    )
+    upcoming = (
+        select(ranked)
+        .where(ranked.c.rank == 1)
+        .order_by(ranked.c.term_start, ranked.c.agreement_id, ranked.c.period_start)
+    )
+    return (
+        [_status(row) for row in session.execute(waiting.order_by(*in_order))],
+        [_upcoming(row) for row in session.execute(upcoming)],
+    )
+
+
+def _upcoming(row: Row[Any]) -> PeriodStatus:
+    return PeriodStatus(
+        row.agreement_id,
+        row.number,
+        row.organization_id,
+        row.legal_name,
+        Period(row.period_index, row.period_start, row.period_end),
+        UPCOMING,
+        None,
+        None,
+    )
 
 
 def _status(row: Row[Any]) -> PeriodStatus:

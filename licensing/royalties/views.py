@@ -39,14 +39,10 @@ from licensing.royalties.rows import (
 from licensing.royalties.services import Filing
 from licensing.royalties.states import (
     CORRECTION_REQUESTED,
-    DUE,
     OVERDUE,
     PERIOD_STATES,
     REVIEW,
-    SUBMITTED,
-    UPCOMING,
 )
-from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
@@ -90,13 +86,15 @@ def _today() -> date:
 @access.vendor
 def portal_reports() -> str:
     """Every reporting period of the organization's agreements, 50 a page: the ones
-    waiting on the vendor first (soonest due first), then those filed, newest first."""
-    listed = paging.page_of(_waiting_then_newest(services.all_periods(current_actor())))
+    waiting on the vendor first (soonest due first), then those filed, newest first;
+    ordered, counted and paged by the database (`queries.vendor_periods_page`)."""
+    today = _today()
+    listed = queries.vendor_periods_page(current_actor(), today)
     return render_template(
         "royalties/portal_reports.html",
         statuses=listed.items,
         page=listed,
-        today=_today(),
+        today=today,
         credit_notes_of=_credit_notes_of(listed.items),
     )
 
@@ -106,18 +104,6 @@ def _credit_notes_of(statuses: Iterable[Any]) -> dict[int, list[tuple[str, int |
     in one query for the page's rows."""
     reports = [status.report for status in statuses if status.report is not None]
     return queries.credit_notes_of_reports(db.session(), reports)
-
-
-def _waiting_then_newest(statuses: list[services.PeriodStatus]) -> list[services.PeriodStatus]:
-    waiting = sorted(
-        (s for s in statuses if s.state != SUBMITTED), key=lambda s: (s.due_on, s.agreement_number)
-    )
-    filed = sorted(
-        (s for s in statuses if s.state == SUBMITTED),
-        key=lambda s: (s.due_on, s.agreement_number),
-        reverse=True,
-    )
-    return waiting + filed
 
 
 @dataclass(frozen=True)
@@ -447,43 +433,36 @@ def _due_reports(
 ) -> Iterable[WaitingItem]:
     """Reports due or overdue (waiting on the vendor), and each agreement's next
     report when none of its reports is due yet."""
-    waiting: set[int] = set()
-    upcoming: dict[int, services.PeriodStatus] = {}
-    for status in services.all_periods(Actor.of(principal)):
-        link = url_for(
-            "royalties.portal_period",
-            agreement_id=status.agreement_id,
-            period_start=status.period.start.isoformat(),
-        )
-        title = f"Royalty report for {status.agreement_number}, {status.period.label}"
-        if status.state in (DUE, OVERDUE):
-            waiting.add(status.agreement_id)
-            detail = (
+    waiting, upcoming = queries.vendor_waiting(Actor.of(principal), _today())
+    for status in waiting:
+        yield WaitingItem(
+            f"Royalty report for {status.agreement_number}, {status.period.label}",
+            waiting_on=YOU,
+            detail=(
                 f"Overdue: it was due on {status.due_on.isoformat()}."
                 if status.state == OVERDUE
                 else f"Due by {status.due_on.isoformat()}."
-            )
-            yield WaitingItem(
-                title,
-                waiting_on=YOU,
-                detail=detail,
-                url=link,
-                since=_midnight(status.period.first_filing_day),
-            )
-        elif status.state == UPCOMING:
-            upcoming.setdefault(status.agreement_id, status)
-    for agreement_id, status in upcoming.items():
-        if agreement_id not in waiting:
+            ),
+            url=_period_link(status),
+            since=_midnight(status.period.first_filing_day),
+        )
+    waited_on = {status.agreement_id for status in waiting}
+    for status in upcoming:
+        if status.agreement_id not in waited_on:
             yield WaitingItem(
                 f"Next royalty report for {status.agreement_number}, {status.period.label}",
                 waiting_on=f"you, from {status.period.first_filing_day.isoformat()}",
                 detail=f"Due by {status.due_on.isoformat()}.",
-                url=url_for(
-                    "royalties.portal_period",
-                    agreement_id=status.agreement_id,
-                    period_start=status.period.start.isoformat(),
-                ),
+                url=_period_link(status),
             )
+
+
+def _period_link(status: services.PeriodStatus) -> str:
+    return url_for(
+        "royalties.portal_period",
+        agreement_id=status.agreement_id,
+        period_start=status.period.start.isoformat(),
+    )
 
 
 # --- staff console ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ backfilled by the migration, and read a page at a time."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from tests.support.settings import issuing
 # The module, not the function `services.obligations` that its package exports.
 obligations_module = sys.modules["licensing.royalties.services.obligations"]
 Stored = list[tuple[int, date, date, date]]
+MID_MAY = date(2027, 5, 15)  # every first quarter overdue, every second upcoming
 SignIn = Callable[..., FlaskClient]
 
 
@@ -274,8 +276,68 @@ def test_a_terminated_agreement_leaves_the_queue_and_the_console_home(
 # --- the queue reads one page ----------------------------------------------------------
 
 
+# --- the vendor's list and dashboard ---------------------------------------------------
+
+
+def test_the_vendors_list_puts_waiting_periods_first_and_filed_ones_newest_first(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Callable[..., Agreement],
+    file_report: Callable[..., Any],
+) -> None:
+    listed = [active_agreement(vendor, SOFTWARE) for _ in range(3)]
+    file_report(vendor, listed[0], 1, [row(1, "A", quantity=60)])
+    file_report(vendor, listed[1], 1, [row(1, "A", quantity=60)])
+    file_report(vendor, listed[1], 2, [row(1, "A", quantity=70)])
+    day = date(2027, 10, 5)
+    # As the list was sorted in Python from every period built: waiting soonest due
+    # first, then filed newest first, each by due date and agreement number.
+    statuses = services.all_periods(staff(vendor), now=at(day))
+    waiting = sorted(
+        (s for s in statuses if s.state != "submitted"),
+        key=lambda s: (s.due_on, s.agreement_number),
+    )
+    filed = sorted(
+        (s for s in statuses if s.state == "submitted"),
+        key=lambda s: (s.due_on, s.agreement_number),
+        reverse=True,
+    )
+    expected = [
+        f"{s.agreement_number} {s.period.start} to {s.period.end} {s.due_on} {s.state}"
+        for s in waiting + filed
+    ]
+
+    text = page_text(client, signed_in, vendor, day, "/portal/royalty-reports")
+
+    shown = re.findall(r"CPT-\d{4}-\d{6} \S+ to \S+ \S+ (?:upcoming|due|overdue|submitted)", text)
+    assert shown == expected
+    assert len(shown) == 12
+
+
+def test_the_dashboard_names_the_reports_waiting_and_the_next_of_agreements_with_none_waiting(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Callable[..., Agreement],
+    file_report: Callable[..., Any],
+) -> None:
+    punctual = active_agreement(vendor, SOFTWARE)
+    late = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, punctual, 1, [row(1, "A", quantity=60)])
+
+    text = page_text(client, signed_in, vendor, MID_MAY, "/portal/")
+
+    assert f"Next royalty report for {punctual.number}, 2027-04-01 to 2027-06-30" in text
+    assert (
+        f"Royalty report for {late.number}, 2027-01-01 to 2027-03-31 "
+        "Overdue: it was due on 2027-04-30."
+    ) in text
+    assert f"Next royalty report for {late.number}" not in text
+    assert f"Royalty report for {punctual.number}, 2027-01-01" not in text
+
+
 SMALL, LARGE = 10, 100
-MID_MAY = date(2027, 5, 15)  # every first quarter overdue, every second upcoming
 
 
 @contextmanager
@@ -302,7 +364,7 @@ def statements_of(app: Flask, client: FlaskClient, url: str) -> list[str]:
     return sent
 
 
-def test_the_queue_and_the_console_home_do_the_same_work_at_10_and_100_agreements(
+def test_the_queue_the_console_home_and_the_vendors_pages_do_the_same_work_at_10_and_100(
     app: Flask,
     client: FlaskClient,
     signed_in: SignIn,
@@ -312,6 +374,8 @@ def test_the_queue_and_the_console_home_do_the_same_work_at_10_and_100_agreement
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     urls = ("/console/royalty-reports", "/console/royalty-reports?page=2", "/console/")
+    vendor_urls = ("/portal/royalty-reports", "/portal/royalty-reports?page=2", "/portal/")
+    vendor_client = app.test_client()
 
     def seed(count: int) -> None:
         for _ in range(count):
@@ -321,7 +385,11 @@ def test_the_queue_and_the_console_home_do_the_same_work_at_10_and_100_agreement
     def measure() -> dict[str, int]:
         with time_machine.travel(at(MID_MAY), tick=False):
             signed_in(client, licensing_staff)
-            return {url: len(statements_of(app, client, url)) for url in urls}
+            signed_in(vendor_client, vendor)
+            return {
+                **{url: len(statements_of(app, client, url)) for url in urls},
+                **{url: len(statements_of(app, vendor_client, url)) for url in vendor_urls},
+            }
 
     seed(SMALL)
     at_small = measure()
@@ -345,11 +413,17 @@ def test_the_queue_and_the_console_home_do_the_same_work_at_10_and_100_agreement
         second_page = client.get(urls[1])
         with recording(app) as sent:
             client.get(urls[1])
+        staff_rows = len(made)
+        made.clear()
+        signed_in(vendor_client, vendor)
+        vendor_page = vendor_client.get(vendor_urls[1])
 
     assert at_large == at_small
     assert built_in_python == []
-    assert len(made) == 2 * paging.PER_PAGE  # page 2 asked twice: its 50 rows each time
+    assert staff_rows == 2 * paging.PER_PAGE  # page 2 asked twice: its 50 rows each time
     assert "Reporting periods 51\N{EN DASH}100 of 100 · page 2 of 2" in text_of(second_page)
+    assert len(made) == paging.PER_PAGE
+    assert "Reporting periods 51\N{EN DASH}100 of 400 · page 2 of 8" in text_of(vendor_page)
     paged = [sql for sql in sent if "reporting_periods" in sql and "LIMIT" in sql]
     assert len(paged) == 1
 
