@@ -24,6 +24,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
+from licensing.finance.queries import health
 from licensing.ratecards import services as ratecards
 from licensing.royalties import queries, services
 from licensing.royalties.models import ReportingPeriod
@@ -274,6 +275,36 @@ def test_a_terminated_agreement_leaves_the_queue_and_the_console_home(
 
 
 # --- the queue reads one page ----------------------------------------------------------
+
+
+def test_the_finance_report_queue_health_is_the_python_derivations_at_each_boundary(
+    vendor: Any,
+    other_vendor: Any,
+    active_agreement: Callable[..., Agreement],
+    file_report: Callable[..., Any],
+) -> None:
+    filed = active_agreement(vendor, SOFTWARE)
+    active_agreement(other_vendor, SOFTWARE)
+    file_report(vendor, filed, 1, [row(1, "A", quantity=60)])
+    # The first quarter ended 2027-03-31: 14 days on (on track), 15 (half the 30
+    # days: due soon), its due date, the day after (past target), and later ones.
+    days = [
+        date(2027, 4, 14),
+        date(2027, 4, 15),
+        date(2027, 4, 30),
+        date(2027, 5, 1),
+        date(2027, 7, 16),
+        date(2028, 2, 1),
+    ]
+    for day in days:
+        statuses = services.all_periods(Actor.SYSTEM, now=at(day))
+        ages = [
+            ((day - s.period.end).days, s.state == "overdue")
+            for s in statuses
+            if s.state in ("due", "overdue")
+        ]
+        expected = health("royalty_reports", "Royalty reports due or overdue (licensees)", 30, ages)
+        assert queries.report_queue_health(db.session(), at(day)) == expected, day
 
 
 # --- the vendor's list and dashboard ---------------------------------------------------
