@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing import db
 from licensing.accounts.models import Organization
@@ -81,7 +81,8 @@ class QueueFilter:
 # --- the staff queue: stored periods, read a page at a time --------------------------
 #
 # Every reporting agreement's periods are rows of `reporting_periods` (written when
-# it starts to report, `schedule.record_periods`); a period's state is derived here
+# it starts to report, `schedule.record_periods`, deleted when it is terminated,
+# with its number and organization for the order and filters); a period's state is derived here
 # from its dates, the office's today and its current report (a LEFT JOIN), exactly
 # as `services.period_state` derives it in Python. So the queue, its count, filters,
 # order and summaries are SQL, and a request's work is one page of rows whatever the
@@ -97,22 +98,19 @@ def _current_report() -> ColumnElement[bool]:
 
 
 def _reporting(statement: AnySelect, actor: Actor) -> AnySelect:
-    """`statement` over the periods of the agreements that report (not terminated)
-    and that `actor` may see, each with its current report (if any)."""
-    statement = (
-        statement.select_from(ReportingPeriod)
-        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
-        .outerjoin(RoyaltyReport, _current_report())
-        .where(Agreement.state.in_(REPORTING_STATES))
-    )
-    return _seen_by(statement, actor)
+    """`statement` over the periods of the agreements that report and that `actor`
+    may see, each with its current report (if any)."""
+    statement = statement.select_from(ReportingPeriod).outerjoin(RoyaltyReport, _current_report())
+    return _seen_by(statement, actor, ReportingPeriod.organization_id)
 
 
-def _seen_by(statement: AnySelect, actor: Actor) -> AnySelect:
+def _seen_by(
+    statement: AnySelect, actor: Actor, organization_id: InstrumentedAttribute[int]
+) -> AnySelect:
     if actor.sees_every_organization:
         return statement
     if actor.is_vendor:
-        return statement.where(Agreement.organization_id == actor.organization_id)
+        return statement.where(organization_id == actor.organization_id)
     return statement.where(false())  # a link actor sees no organization's periods
 
 
@@ -146,10 +144,12 @@ def _chosen(statement: AnySelect, chosen: QueueFilter, today: date) -> AnySelect
     if chosen.agreement and chosen.agreement.strip():
         # Part of the number, in any case: numbers are upper case (CPT-2027-000001).
         statement = statement.where(
-            Agreement.number.contains(chosen.agreement.strip().upper(), autoescape=True)
+            ReportingPeriod.agreement_number.contains(
+                chosen.agreement.strip().upper(), autoescape=True
+            )
         )
     if chosen.organization_id is not None:
-        statement = statement.where(Agreement.organization_id == chosen.organization_id)
+        statement = statement.where(ReportingPeriod.organization_id == chosen.organization_id)
     if chosen.period_start is not None:
         statement = statement.where(ReportingPeriod.period_start == chosen.period_start)
     return statement
@@ -162,8 +162,8 @@ def _period_rows(actor: Actor, today: date) -> AnySelect:
         _reporting(
             select(
                 ReportingPeriod.agreement_id,
-                Agreement.number,
-                Agreement.organization_id,
+                ReportingPeriod.agreement_number,
+                ReportingPeriod.organization_id,
                 Organization.legal_name,
                 ReportingPeriod.period_index,
                 ReportingPeriod.period_start,
@@ -174,7 +174,7 @@ def _period_rows(actor: Actor, today: date) -> AnySelect:
             ),
             actor,
         )
-        .join(Organization, Organization.id == Agreement.organization_id)
+        .join(Organization, Organization.id == ReportingPeriod.organization_id)
         .outerjoin(Invoice, Invoice.id == RoyaltyReport.invoice_id)
     )
 
@@ -195,7 +195,7 @@ def staff_queue_page(actor: Actor, chosen: QueueFilter, today: date) -> paging.P
     organizations (or of the state chosen), oldest due first, then by agreement
     number."""
     rows = _chosen(_period_rows(actor, today), chosen, today).order_by(
-        ReportingPeriod.due_on, Agreement.number, ReportingPeriod.id
+        ReportingPeriod.due_on, ReportingPeriod.agreement_number, ReportingPeriod.id
     )
     return _page_of(rows, _chosen(_reporting(select(func.count()), actor), chosen, today))
 
@@ -208,9 +208,9 @@ def vendor_periods_page(actor: Actor, today: date) -> paging.Page[PeriodStatus]:
     rows = _period_rows(actor, today).order_by(
         case((filed, 1), else_=0),
         case((~filed, ReportingPeriod.due_on)),
-        case((~filed, Agreement.number)),
+        case((~filed, ReportingPeriod.agreement_number)),
         case((filed, ReportingPeriod.due_on)).desc(),
-        case((filed, Agreement.number)).desc(),
+        case((filed, ReportingPeriod.agreement_number)).desc(),
         ReportingPeriod.id,
     )
     return _page_of(rows, _reporting(select(func.count()), actor))
@@ -222,15 +222,17 @@ def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[
     order (by term start) and each agreement's period order."""
     session = db.session()
     in_order = (Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
-    waiting = _period_rows(actor, today).where(
-        RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today
+    waiting = (
+        _period_rows(actor, today)
+        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
+        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today)
     )
     ranked = (
         _reporting(
             select(
                 ReportingPeriod.agreement_id,
-                Agreement.number,
-                Agreement.organization_id,
+                ReportingPeriod.agreement_number,
+                ReportingPeriod.organization_id,
                 Organization.legal_name,
                 ReportingPeriod.period_index,
                 ReportingPeriod.period_start,
@@ -245,7 +247,8 @@ def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[
             ),
             actor,
         )
-        .join(Organization, Organization.id == Agreement.organization_id)
+        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
+        .join(Organization, Organization.id == ReportingPeriod.organization_id)
         .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end >= today)
         .subquery()
     )
@@ -263,7 +266,7 @@ def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[
 def _upcoming(row: Row[Any]) -> PeriodStatus:
     return PeriodStatus(
         row.agreement_id,
-        row.number,
+        row.agreement_number,
         row.organization_id,
         row.legal_name,
         Period(row.period_index, row.period_start, row.period_end),
@@ -276,7 +279,7 @@ def _upcoming(row: Row[Any]) -> PeriodStatus:
 def _status(row: Row[Any]) -> PeriodStatus:
     return PeriodStatus(
         row.agreement_id,
-        row.number,
+        row.agreement_number,
         row.organization_id,
         row.legal_name,
         Period(row.period_index, row.period_start, row.period_end),
@@ -311,13 +314,9 @@ def queue_choices(actor: Actor, flagged: Iterable[RoyaltyReport]) -> QueueChoice
 
 def _organizations(session: Session, actor: Actor) -> list[tuple[int, str]]:
     reporting = _seen_by(
-        select(Agreement.id)
-        .join(ReportingPeriod, ReportingPeriod.agreement_id == Agreement.id)
-        .where(
-            Agreement.organization_id == Organization.id,
-            Agreement.state.in_(REPORTING_STATES),
-        ),
+        select(ReportingPeriod.id).where(ReportingPeriod.organization_id == Organization.id),
         actor,
+        ReportingPeriod.organization_id,
     )
     found = session.execute(
         select(Organization.id, Organization.legal_name).where(reporting.exists())
@@ -328,27 +327,18 @@ def _organizations(session: Session, actor: Actor) -> list[tuple[int, str]]:
 
 
 def _periods(session: Session, actor: Actor) -> list[Period]:
-    """Each period start once, with the end of the latest agreement's period that
-    starts on it (by term start, then id), as the list built in Python showed it."""
-    ranked = _reporting(
-        select(
-            ReportingPeriod.period_start,
-            ReportingPeriod.period_end,
-            func.row_number()
-            .over(
-                partition_by=ReportingPeriod.period_start,
-                order_by=(Agreement.term_start.desc(), Agreement.id.desc()),
-            )
-            .label("rank"),
-        ),
-        actor,
-    ).subquery()
+    """Each period start once, with the latest end of the periods that start on it
+    (a quarter's end, unless every agreement's term ends inside that quarter)."""
     found = session.execute(
-        select(ranked.c.period_start, ranked.c.period_end)
-        .where(ranked.c.rank == 1)
-        .order_by(ranked.c.period_start)
+        _seen_by(
+            select(ReportingPeriod.period_start, func.max(ReportingPeriod.period_end).label("end")),
+            actor,
+            ReportingPeriod.organization_id,
+        )
+        .group_by(ReportingPeriod.period_start)
+        .order_by(ReportingPeriod.period_start)
     )
-    return [Period(0, row.period_start, row.period_end) for row in found]
+    return [Period(0, row.period_start, row.end) for row in found]
 
 
 def _names(
@@ -363,6 +353,7 @@ def _names(
             .join(Organization, Organization.id == Agreement.organization_id)
             .where(Agreement.id.in_(ids), Agreement.state.in_(REPORTING_STATES)),
             actor,
+            Agreement.organization_id,
         )
     )
     return {row.id: AgreementNames(row.number, row.legal_name) for row in found}

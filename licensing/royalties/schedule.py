@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from licensing.actors import Actor
@@ -31,7 +31,7 @@ from .services.obligations import REPORTING_STATES
 # and expiry, which also ends an agreement issued and never accepted (whose periods
 # the vendor's list and reminders have always shown as expired ones). Expiry of an
 # active agreement and its supersession by a renewal keep its periods; termination
-# keeps the rows too, and the queue leaves terminated agreements out by their state.
+# deletes them (`forget_periods`), as a terminated agreement reports no more.
 REPORTING_STEPS = ("accept", "expire")
 
 
@@ -45,12 +45,16 @@ def periods_of(
     return reporting_periods(term_start, term_end)
 
 
-def period_rows(agreement_id: int, periods: tuple[Period, ...]) -> list[dict[str, Any]]:
+def period_rows(
+    agreement_id: int, number: str, organization_id: int, periods: tuple[Period, ...]
+) -> list[dict[str, Any]]:
     """The `reporting_periods` rows of an agreement's periods (the migration's
     backfill writes the same)."""
     return [
         {
             "agreement_id": agreement_id,
+            "agreement_number": number,
+            "organization_id": organization_id,
             "period_index": period.index,
             "period_start": period.start,
             "period_end": period.end,
@@ -75,10 +79,20 @@ def record_periods(
     card = ratecard_queries.domain_card(ratecard_queries.get(session, agreement.rate_card))
     periods = periods_of(agreement.quote.snapshot, card, agreement.term_start, agreement.term_end)
     if periods:
-        session.execute(insert(ReportingPeriod), period_rows(agreement.id, periods))
+        rows = period_rows(agreement.id, agreement.number, agreement.organization_id, periods)
+        session.execute(insert(ReportingPeriod), rows)
+
+
+def forget_periods(
+    session: Session, agreement: Agreement, _actor: Actor, _note: str | None
+) -> None:
+    """A terminated agreement reports no more: its periods leave the queue (a hook
+    on termination, inside its transaction). Its filed reports are kept."""
+    session.execute(delete(ReportingPeriod).where(ReportingPeriod.agreement_id == agreement.id))
 
 
 def register() -> None:
     """Store the periods on the agreement steps that start reporting (called by
     `licensing.royalties.init_app`; registering twice is a no-op)."""
     AGREEMENT.on(*REPORTING_STEPS)(record_periods)
+    AGREEMENT.on("terminate")(forget_periods)

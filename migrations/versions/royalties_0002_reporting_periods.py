@@ -32,6 +32,8 @@ def upgrade() -> None:
         "reporting_periods",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("agreement_id", sa.Integer(), nullable=False),
+        sa.Column("agreement_number", sa.String(length=20), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.Column("period_index", sa.Integer(), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=False),
         sa.Column("period_end", sa.Date(), nullable=False),
@@ -41,6 +43,11 @@ def upgrade() -> None:
             ["agreements.id"],
             name=op.f("fk_reporting_periods_agreement_id_agreements"),
         ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_reporting_periods_organization_id_organizations"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reporting_periods")),
         sa.UniqueConstraint(
             "agreement_id",
@@ -49,7 +56,12 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("reporting_periods", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_reporting_periods_due_on"), ["due_on"], unique=False)
+        batch_op.create_index(
+            "ix_reporting_periods_queue_order", ["due_on", "agreement_number", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_reporting_periods_organization_id"), ["organization_id"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_reporting_periods_period_start"), ["period_start"], unique=False
         )
@@ -59,7 +71,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("reporting_periods", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reporting_periods_period_start"))
-        batch_op.drop_index(batch_op.f("ix_reporting_periods_due_on"))
+        batch_op.drop_index(batch_op.f("ix_reporting_periods_organization_id"))
+        batch_op.drop_index("ix_reporting_periods_queue_order")
     op.drop_table("reporting_periods")
 
 
@@ -68,6 +81,8 @@ def downgrade() -> None:
 _agreements = sa.table(
     "agreements",
     sa.column("id", sa.Integer),
+    sa.column("number", sa.String),
+    sa.column("organization_id", sa.Integer),
     sa.column("state", sa.String),
     sa.column("quote_id", sa.Integer),
     sa.column("rate_card", sa.String),
@@ -79,6 +94,8 @@ _cards = sa.table("rate_cards", sa.column("version", sa.String), sa.column("docu
 _periods = sa.table(
     "reporting_periods",
     sa.column("agreement_id", sa.Integer),
+    sa.column("agreement_number", sa.String),
+    sa.column("organization_id", sa.Integer),
     sa.column("period_index", sa.Integer),
     sa.column("period_start", sa.Date),
     sa.column("period_end", sa.Date),
@@ -107,7 +124,9 @@ def _backfill(connection: sa.Connection) -> None:
                 agreement.term_start,
                 agreement.term_end,
             )
-            rows.extend(period_rows(agreement.id, periods))
+            rows.extend(
+                period_rows(agreement.id, agreement.number, agreement.organization_id, periods)
+            )
         if rows:
             connection.execute(sa.insert(_periods), rows)
 
@@ -116,6 +135,8 @@ def _agreement_batches(connection: sa.Connection) -> Iterator[list[Any]]:
     statement = (
         sa.select(
             _agreements.c.id,
+            _agreements.c.number,
+            _agreements.c.organization_id,
             _agreements.c.rate_card,
             _agreements.c.term_start,
             _agreements.c.term_end,

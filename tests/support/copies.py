@@ -90,7 +90,8 @@ def copy_agreement(
         session.add(copy)
         session.flush()
         periods = reporting_periods(*term)
-        session.execute(insert(ReportingPeriod), period_rows(copy.id, periods))
+        rows = period_rows(copy.id, copy.number, copy.organization_id, periods)
+        session.execute(insert(ReportingPeriod), rows)
         made.append(copy.id)
     session.commit()
     return made

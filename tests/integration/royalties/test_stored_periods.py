@@ -251,7 +251,7 @@ def test_a_renewal_supersedes_the_agreement_which_keeps_its_periods_and_stores_i
     assert sql_states(app, actor, day) == python_states(actor, renewed, successor, day=day)
 
 
-def test_a_terminated_agreement_leaves_the_queue_and_the_console_home(
+def test_a_terminated_agreements_periods_are_deleted_and_leave_the_queue_and_the_home(
     client: FlaskClient,
     signed_in: SignIn,
     vendor: Any,
@@ -261,7 +261,10 @@ def test_a_terminated_agreement_leaves_the_queue_and_the_console_home(
 ) -> None:
     kept = active_agreement(vendor, SOFTWARE)
     ended = active_agreement(other_vendor, SOFTWARE)
+    assert stored(ended) != []
     agreements.terminate(ended.id, "Licensee ceased trading", staff(licensing_staff), now=AFTER[1])
+    assert stored(ended) == []
+    assert stored(kept) == built(kept)
 
     page = queue_text(client, signed_in, licensing_staff, date(2027, 5, 15))
     home = page_text(client, signed_in, licensing_staff, date(2027, 5, 15), "/console/")
