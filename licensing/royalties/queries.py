@@ -81,12 +81,12 @@ class QueueFilter:
 # --- the staff queue: stored periods, read a page at a time --------------------------
 #
 # Every reporting agreement's periods are rows of `reporting_periods` (written when
-# it starts to report, `schedule.record_periods`, deleted when it is terminated,
-# with its number and organization for the order and filters); a period's state is derived here
-# from its dates, the office's today and its current report (a LEFT JOIN), exactly
-# as `services.period_state` derives it in Python. So the queue, its count, filters,
-# order and summaries are SQL, and a request's work is one page of rows whatever the
-# number of agreements (docs/list-pages.md).
+# it starts to report, `schedule.record_periods`; deleted when it is terminated),
+# with its number and organization for the order and filters. A period's state is
+# derived here from its dates, the office's today and its current report (a LEFT
+# JOIN), exactly as `services.period_state` derives it in Python. So the queue, its
+# count, filters, order and summaries are SQL, and the queue reads its page in the
+# order of an index, stopping after it (docs/list-pages.md).
 
 
 def _current_report() -> ColumnElement[bool]:
