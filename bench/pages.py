@@ -1,5 +1,5 @@
 """List pages with 1,000 applications: the vendor dashboard, the vendor's applications
-and the staff queue.
+and the staff queue; and the staff's royalty report queue with 1,000 agreements.
 
 In-process with the Flask test client, on a fresh SQLite database and, with
 `--postgresql`, an empty PostgreSQL one. One application is made through the real
@@ -17,8 +17,13 @@ the page) is what it pays on top. Prints the median, p99 and the ratio (floor ti
 page time, so 1.0 would be as fast as the floor); asserts nothing (performance is
 never asserted in tests).
 
-    .venv/bin/python bench/pages.py [--applications 1000] [--requests 40]
-        [--postgresql URL|auto]
+The royalty queue's 1,000 agreements (another vendor's, added after the
+application pages are measured) are one accepted through the services and copies
+of it over last year's term, so all 4,000 periods are overdue: the queue counts
+them and shows the first 50.
+
+    .venv/bin/python bench/pages.py [--applications 1000] [--agreements 1000]
+        [--requests 40] [--postgresql URL|auto]
 """
 
 from __future__ import annotations
@@ -98,6 +103,45 @@ def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
         )
         copies.copy_application(session, application.id, count - 1)
         return app, vendor.email, staff.email
+
+
+def add_royalty_agreements(app: Any, count: int) -> str:
+    """Another vendor with `count` active agreements reporting royalties, over last
+    year's term: one applied for, approved and accepted through the services, the
+    rest copies of it (`copies.copy_agreement`). The vendor's email."""
+    from sqlalchemy import select
+
+    from licensing import db
+    from licensing.accounts import services as accounts
+    from licensing.accounts.models import User
+    from licensing.actors import Actor
+    from licensing.agreements import services as agreements
+    from tests.support import copies, factories
+    from tests.support.agreements import accept, agreement_of
+    from tests.support.settings import issuing
+
+    with app.app_context():
+        session = db.session()
+        vendor = factories.make_vendor(session, email="royalties@bench.example")
+        staff = session.scalars(select(User).where(User.email == "staff@bench.example")).one()
+        principal = accounts.principal_for(vendor)
+        draft = agreements.ApplicationDraft.from_fields(
+            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (STAFF_USE,)}
+        )
+        application = agreements.create_draft(Actor.of(principal), draft, now=MOMENT)
+        agreements.submit(
+            application.id, Actor.of(principal), policy=issuing(), attest=True, now=MOMENT
+        )
+        reviewer = Actor.of(accounts.principal_for(staff))
+        agreements.start_review(application.id, reviewer, now=MOMENT)
+        agreements.approve(application.id, reviewer, policy=issuing(), now=MOMENT)
+        agreement = accept(agreement_of(application), vendor, now=MOMENT)
+        made = copies.copy_application(session, application.id, count - 1, product="Royalty Feed")
+        last_year = datetime.now(UTC).year - 1
+        copies.copy_agreement(
+            session, agreement.id, made, term=(date(last_year, 1, 1), date(last_year, 12, 31))
+        )
+        return str(vendor.email)
 
 
 def signed_in(app: Any, email: str) -> Any:
@@ -183,7 +227,7 @@ def report(
     )
 
 
-def measure(backend: str, url: str, applications: int, requests: int) -> None:
+def measure(backend: str, url: str, applications: int, agreements: int, requests: int) -> None:
     started = time.perf_counter()
     app, vendor_email, staff_email = prepare(url, applications)
     print(
@@ -198,18 +242,41 @@ def measure(backend: str, url: str, applications: int, requests: int) -> None:
         ("staff queue /console/applications", staff_email, "/console/applications"),
     )
     for label, email, path in pages:
-        client = signed_in(app, email)
-        page_wall, page_cpu, html = timings(partial(client.get, path), requests)
-        shape = table_shape(html)
-        floor_client = floor_app(*shape).test_client()
-        floor_wall, floor_cpu, _html = timings(partial(floor_client.get, "/"), requests)
-        report(label, (page_wall, page_cpu), (floor_wall, floor_cpu), shape)
+        measure_page(app, label, email, path, requests)
+    if agreements:
+        started = time.perf_counter()
+        royalties_email = add_royalty_agreements(app, agreements)
+        print(
+            f"  and {agreements} agreements reporting royalties, another vendor's (set up in "
+            f"{time.perf_counter() - started:.1f} s)"
+        )
+        for label, email, path in (
+            ("staff royalty queue", staff_email, "/console/royalty-reports"),
+            ("staff royalty queue, page 40", staff_email, "/console/royalty-reports?page=40"),
+            ("vendor royalty reports", royalties_email, "/portal/royalty-reports"),
+        ):
+            measure_page(app, label, email, path, requests)
     app.extensions["licensing.db"].engine.dispose()
+
+
+def measure_page(app: Any, label: str, email: str, path: str, requests: int) -> None:
+    client = signed_in(app, email)
+    page_wall, page_cpu, html = timings(partial(client.get, path), requests)
+    shape = table_shape(html)
+    floor_client = floor_app(*shape).test_client()
+    floor_wall, floor_cpu, _html = timings(partial(floor_client.get, "/"), requests)
+    report(label, (page_wall, page_cpu), (floor_wall, floor_cpu), shape)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--applications", type=int, default=1000)
+    parser.add_argument(
+        "--agreements",
+        type=int,
+        default=1000,
+        help="agreements reporting royalties for the royalty queue (0: leave it out)",
+    )
     parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
     parser.add_argument(
         "--postgresql",
@@ -228,9 +295,17 @@ def main() -> None:
         args.postgresql = server.create_database("bench_pages")
     try:
         with tempfile.TemporaryDirectory() as directory:
-            measure("SQLite", f"sqlite:///{directory}/bench.db", args.applications, args.requests)
+            measure(
+                "SQLite",
+                f"sqlite:///{directory}/bench.db",
+                args.applications,
+                args.agreements,
+                args.requests,
+            )
         if args.postgresql:
-            measure("PostgreSQL", args.postgresql, args.applications, args.requests)
+            measure(
+                "PostgreSQL", args.postgresql, args.applications, args.agreements, args.requests
+            )
     finally:
         if server is not None:
             server.stop()

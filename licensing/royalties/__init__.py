@@ -3,8 +3,9 @@
 
 `init_app(app)` registers the overdue-report check that holds an organization's
 standing at `pending_payment`, the vendor dashboard's due reports, the staff
-console's queue, the classifier of royalty invoice lines for finance and the
-usage last reported, which renewals propose;
+console's queue, the classifier of royalty invoice lines for finance, the
+usage last reported, which renewals propose, and the storing of an agreement's
+reporting periods when it starts to report (`schedule`);
 blueprints are listed in `licensing.app`.
 """
 
@@ -20,7 +21,7 @@ from licensing.agreements import reported_usage
 from licensing.config import current_config
 from licensing.finance import classification as finance_classification
 from licensing.finance import queries as finance_queries
-from licensing.royalties import queries, services, views
+from licensing.royalties import queries, schedule, services, views
 from licensing.royalties.classification import classify_royalty_lines
 from licensing.royalties.services.renewal_usage import last_reported_usage
 
@@ -38,4 +39,5 @@ def init_app(app: Flask) -> None:
     finance_classification.register_classifier("royalty_report", classify_royalty_lines)
     finance_queries.register_queue("royalty_reports", queries.report_queue_health)
     views.register_dashboard_items()
+    schedule.register()
     reported_usage.register(last_reported_usage)

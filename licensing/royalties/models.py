@@ -187,3 +187,32 @@ class RoyaltyReminder(Base):
     period_start: Mapped[date] = mapped_column(Date)
     stage: Mapped[str] = mapped_column(String(20))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReportingPeriod(Base):
+    """One reporting period of an agreement that reports (a calendar quarter clipped
+    to its term, `periods.reporting_periods`), stored when the agreement starts to
+    report so that the staff queue, its filters and counts are SQL (docs/list-pages.md).
+
+    Written in the transaction of the step that makes the agreement a reporting one
+    (`schedule.record_periods`: acceptance, or expiry of one never accepted) and
+    deleted in the one that ends its reporting (termination). An agreement's term,
+    number and organization never change once issued, so neither do its rows: the
+    number and organization are kept here for the queue's order and filters."""
+
+    __tablename__ = "reporting_periods"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "period_start"),
+        # The queue's order: read in index order, a page stops after its rows.
+        Index("ix_reporting_periods_queue_order", "due_on", "agreement_number", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    agreement_number: Mapped[str] = mapped_column(String(20))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    period_index: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[date] = mapped_column(Date, index=True)
+    period_end: Mapped[date] = mapped_column(Date)
+    # period_end + REPORT_DUE_DAYS: the queue's order and the states' boundary.
+    due_on: Mapped[date] = mapped_column(Date)

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing import db
+from licensing.accounts.models import Organization
 from licensing.actors import Actor
+from licensing.agreements.models import Agreement
 from licensing.billing import queries as billing_queries
-from licensing.billing.models import CreditNote
+from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import ROYALTY_REPORT
 from licensing.calendar import office_date
-from licensing.db import utcnow
-from licensing.finance.queries import QueueHealth, health
+from licensing.finance.queries import DUE_SOON, ON_TRACK, PAST_TARGET, QueueHealth
+from licensing.web import paging
 
-from .models import RoyaltyReport, RoyaltyReportRow
-from .periods import REPORT_DUE_DAYS
+from .models import ReportingPeriod, RoyaltyReport, RoyaltyReportRow
+from .periods import REPORT_DUE_DAYS, Period
 from .rows import COLUMNS
-from .services import PeriodStatus, all_periods
-from .states import CORRECTION_REQUESTED, DUE, FLAGGED, OVERDUE, SUBMITTED
+from .services import REPORTING_STATES, PeriodStatus
+from .states import CORRECTION_REQUESTED, DUE, FLAGGED, OVERDUE, SUBMITTED, UPCOMING
 
 ROWS_PER_READ = 2000
+# A select of any columns (the queue's helpers add joins and conditions to several).
+AnySelect = Select[*tuple[Any, ...]]
 
 
 def report_rows(session: Session, report_id: int) -> Iterator[tuple[object, ...]]:
@@ -73,27 +78,320 @@ class QueueFilter:
     period_start: date | None = None
 
 
-def staff_queue(
-    actor: Actor,
-    chosen: QueueFilter,
-    *,
-    now: datetime | None = None,
-    statuses: list[PeriodStatus] | None = None,
-) -> list[PeriodStatus]:
-    """Reports due, overdue and submitted across organizations, oldest due first
-    (from `statuses` when the caller has already read every period)."""
-    if statuses is None:
-        statuses = all_periods(actor, now=now or utcnow(), organization_id=chosen.organization_id)
-    found = [
-        status
-        for status in statuses
-        if chosen.organization_id in (None, status.organization_id)
-        if status.state != "upcoming" or chosen.state == "upcoming"
-        if chosen.state in (None, "", status.state)
-        if not chosen.agreement or chosen.agreement.strip().upper() in status.agreement_number
-        if chosen.period_start in (None, status.period.start)
-    ]
-    return sorted(found, key=lambda status: (status.due_on, status.agreement_number))
+# --- the staff queue: stored periods, read a page at a time --------------------------
+#
+# Every reporting agreement's periods are rows of `reporting_periods` (written when
+# it starts to report, `schedule.record_periods`; deleted when it is terminated),
+# with its number and organization for the order and filters. A period's state is
+# derived here from its dates, the office's today and its current report (a LEFT
+# JOIN), exactly as `services.period_state` derives it in Python. So the queue, its
+# count, filters, order and summaries are SQL, and the queue reads its page in the
+# order of an index, stopping after it (docs/list-pages.md).
+
+
+def _current_report() -> ColumnElement[bool]:
+    return and_(
+        RoyaltyReport.agreement_id == ReportingPeriod.agreement_id,
+        RoyaltyReport.period_start == ReportingPeriod.period_start,
+        RoyaltyReport.state == SUBMITTED,
+    )
+
+
+def _reporting(statement: AnySelect, actor: Actor) -> AnySelect:
+    """`statement` over the periods of the agreements that report and that `actor`
+    may see, each with its current report (if any)."""
+    statement = statement.select_from(ReportingPeriod).outerjoin(RoyaltyReport, _current_report())
+    return _seen_by(statement, actor, ReportingPeriod.organization_id)
+
+
+def _seen_by(
+    statement: AnySelect, actor: Actor, organization_id: InstrumentedAttribute[int]
+) -> AnySelect:
+    if actor.sees_every_organization:
+        return statement
+    if actor.is_vendor:
+        return statement.where(organization_id == actor.organization_id)
+    return statement.where(false())  # a link actor sees no organization's periods
+
+
+def period_state_of(today: date) -> ColumnElement[str]:
+    """A period's state in SQL: `services.period_state` (upcoming until it ends,
+    due to its due date inclusive, overdue after; submitted once reported)."""
+    return case(
+        (RoyaltyReport.id.is_not(None), SUBMITTED),
+        (ReportingPeriod.period_end >= today, UPCOMING),
+        (ReportingPeriod.due_on >= today, DUE),
+        else_=OVERDUE,
+    )
+
+
+def _in_state(state: str | None, today: date) -> ColumnElement[bool]:
+    """Periods in `state`; with none chosen, every period but the upcoming ones."""
+    unreported = RoyaltyReport.id.is_(None)
+    if state == SUBMITTED:
+        return RoyaltyReport.id.is_not(None)
+    if state == UPCOMING:
+        return and_(unreported, ReportingPeriod.period_end >= today)
+    if state == DUE:
+        return and_(unreported, ReportingPeriod.period_end < today, ReportingPeriod.due_on >= today)
+    if state == OVERDUE:
+        return and_(unreported, ReportingPeriod.due_on < today)
+    return or_(RoyaltyReport.id.is_not(None), ReportingPeriod.period_end < today)
+
+
+def _chosen(statement: AnySelect, chosen: QueueFilter, today: date) -> AnySelect:
+    statement = statement.where(_in_state(chosen.state or None, today))
+    if chosen.agreement and chosen.agreement.strip():
+        # Part of the number, in any case: numbers are upper case (CPT-2027-000001).
+        statement = statement.where(
+            ReportingPeriod.agreement_number.contains(
+                chosen.agreement.strip().upper(), autoescape=True
+            )
+        )
+    if chosen.organization_id is not None:
+        statement = statement.where(ReportingPeriod.organization_id == chosen.organization_id)
+    if chosen.period_start is not None:
+        statement = statement.where(ReportingPeriod.period_start == chosen.period_start)
+    return statement
+
+
+def _period_rows(actor: Actor, today: date) -> AnySelect:
+    """Each period a `PeriodStatus` shows: agreement, organization, state, current
+    report and its invoice's number."""
+    return (
+        _reporting(
+            select(
+                ReportingPeriod.agreement_id,
+                ReportingPeriod.agreement_number,
+                ReportingPeriod.organization_id,
+                Organization.legal_name,
+                ReportingPeriod.period_index,
+                ReportingPeriod.period_start,
+                ReportingPeriod.period_end,
+                period_state_of(today).label("state"),
+                RoyaltyReport,
+                Invoice.number.label("invoice_number"),
+            ),
+            actor,
+        )
+        .join(Organization, Organization.id == ReportingPeriod.organization_id)
+        .outerjoin(Invoice, Invoice.id == RoyaltyReport.invoice_id)
+    )
+
+
+def _page_of(rows: AnySelect, count: AnySelect) -> paging.Page[PeriodStatus]:
+    """The request's page of `rows`: counted and read by the database, only the
+    page's rows fetched and turned into statuses."""
+    session = db.session()
+
+    def statuses(window: AnySelect, parameters: dict[str, int]) -> list[PeriodStatus]:
+        return [_status(row) for row in session.execute(window, parameters)]
+
+    return paging.read_page(session, rows, rows=statuses, count=count)
+
+
+def staff_queue_page(actor: Actor, chosen: QueueFilter, today: date) -> paging.Page[PeriodStatus]:
+    """The request's page of the reports due, overdue and submitted across
+    organizations (or of the state chosen), oldest due first, then by agreement
+    number."""
+    rows = _chosen(_period_rows(actor, today), chosen, today).order_by(
+        ReportingPeriod.due_on, ReportingPeriod.agreement_number, ReportingPeriod.id
+    )
+    return _page_of(rows, _chosen(_reporting(select(func.count()), actor), chosen, today))
+
+
+def vendor_periods_page(actor: Actor, today: date) -> paging.Page[PeriodStatus]:
+    """The request's page of every period of the vendor's agreements: the ones
+    waiting on the vendor first (soonest due first), then those filed, newest
+    first (each by due date, then agreement number)."""
+    filed = RoyaltyReport.id.is_not(None)
+    rows = _period_rows(actor, today).order_by(
+        case((filed, 1), else_=0),
+        case((~filed, ReportingPeriod.due_on)),
+        case((~filed, ReportingPeriod.agreement_number)),
+        case((filed, ReportingPeriod.due_on)).desc(),
+        case((filed, ReportingPeriod.agreement_number)).desc(),
+        ReportingPeriod.id,
+    )
+    return _page_of(rows, _reporting(select(func.count()), actor))
+
+
+def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
+    """For the vendor's dashboard: the periods due or overdue, and the next upcoming
+    period of each agreement (whether or not others wait), in the agreements'
+    order (by term start) and each agreement's period order."""
+    session = db.session()
+    in_order = (Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
+    waiting = (
+        _period_rows(actor, today)
+        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
+        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today)
+    )
+    ranked = (
+        _reporting(
+            select(
+                ReportingPeriod.agreement_id,
+                ReportingPeriod.agreement_number,
+                ReportingPeriod.organization_id,
+                Organization.legal_name,
+                ReportingPeriod.period_index,
+                ReportingPeriod.period_start,
+                ReportingPeriod.period_end,
+                Agreement.term_start,
+                func.row_number()
+                .over(
+                    partition_by=ReportingPeriod.agreement_id,
+                    order_by=ReportingPeriod.period_start,
+                )
+                .label("rank"),
+            ),
+            actor,
+        )
+        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
+        .join(Organization, Organization.id == ReportingPeriod.organization_id)
+        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end >= today)
+        .subquery()
+    )
+    upcoming = (
+        select(ranked)
+        .where(ranked.c.rank == 1)
+        .order_by(ranked.c.term_start, ranked.c.agreement_id, ranked.c.period_start)
+    )
+    return (
+        [_status(row) for row in session.execute(waiting.order_by(*in_order))],
+        [_upcoming(row) for row in session.execute(upcoming)],
+    )
+
+
+def _upcoming(row: Row[Any]) -> PeriodStatus:
+    return PeriodStatus(
+        row.agreement_id,
+        row.agreement_number,
+        row.organization_id,
+        row.legal_name,
+        Period(row.period_index, row.period_start, row.period_end),
+        UPCOMING,
+        None,
+        None,
+    )
+
+
+def _status(row: Row[Any]) -> PeriodStatus:
+    return PeriodStatus(
+        row.agreement_id,
+        row.agreement_number,
+        row.organization_id,
+        row.legal_name,
+        Period(row.period_index, row.period_start, row.period_end),
+        row.state,
+        row.RoyaltyReport,
+        row.invoice_number,
+    )
+
+
+class AgreementNames(NamedTuple):
+    agreement_number: str
+    organization_name: str
+
+
+@dataclass(frozen=True)
+class QueueChoices:
+    """What the queue's filters offer: the organizations and periods that have
+    reporting periods (whatever is chosen), and the names of the flagged reports'
+    agreements."""
+
+    organizations: list[tuple[int, str]]
+    periods: list[Period]
+    agreements: dict[int, AgreementNames]
+
+
+def queue_choices(actor: Actor, flagged: Iterable[RoyaltyReport]) -> QueueChoices:
+    session = db.session()
+    return QueueChoices(
+        _organizations(session, actor), _periods(session, actor), _names(session, actor, flagged)
+    )
+
+
+def _organizations(session: Session, actor: Actor) -> list[tuple[int, str]]:
+    reporting = _seen_by(
+        select(ReportingPeriod.id).where(ReportingPeriod.organization_id == Organization.id),
+        actor,
+        ReportingPeriod.organization_id,
+    )
+    found = session.execute(
+        select(Organization.id, Organization.legal_name).where(reporting.exists())
+    )
+    return sorted(
+        ((row.id, row.legal_name) for row in found), key=lambda o: (o[1].casefold(), o[0])
+    )
+
+
+def _periods(session: Session, actor: Actor) -> list[Period]:
+    """Each period start once, with the latest end of the periods that start on it
+    (a quarter's end, unless every agreement's term ends inside that quarter)."""
+    found = session.execute(
+        _seen_by(
+            select(ReportingPeriod.period_start, func.max(ReportingPeriod.period_end).label("end")),
+            actor,
+            ReportingPeriod.organization_id,
+        )
+        .group_by(ReportingPeriod.period_start)
+        .order_by(ReportingPeriod.period_start)
+    )
+    return [Period(0, row.period_start, row.end) for row in found]
+
+
+def _names(
+    session: Session, actor: Actor, reports: Iterable[RoyaltyReport]
+) -> dict[int, AgreementNames]:
+    ids = {report.agreement_id for report in reports}
+    if not ids:
+        return {}
+    found = session.execute(
+        _seen_by(
+            select(Agreement.id, Agreement.number, Organization.legal_name)
+            .join(Organization, Organization.id == Agreement.organization_id)
+            .where(Agreement.id.in_(ids), Agreement.state.in_(REPORTING_STATES)),
+            actor,
+            Agreement.organization_id,
+        )
+    )
+    return {row.id: AgreementNames(row.number, row.legal_name) for row in found}
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The reports waiting on licensees (due or overdue), counted by the database."""
+
+    count: int
+    overdue: int
+    due_soon: int  # due (not overdue) and at least half the due days old
+    oldest_due: date | None
+    oldest_end: date | None
+
+
+def waiting_reports(actor: Actor, today: date, session: Session | None = None) -> Waiting:
+    """One aggregate query: the console home's and the Finance page's summaries."""
+    overdue = ReportingPeriod.due_on < today
+    # Age (days since the period ended) * 2 >= the due days: the Finance bands' "due soon".
+    half_way = today - timedelta(days=-(-REPORT_DUE_DAYS // 2))
+    statement = _reporting(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    case((and_(~overdue, ReportingPeriod.period_end <= half_way), 1), else_=0)
+                ),
+                0,
+            ),
+            func.min(ReportingPeriod.due_on),
+            func.min(ReportingPeriod.period_end),
+        ),
+        actor,
+    ).where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today)
+    count, late, soon, oldest_due, oldest_end = (session or db.session()).execute(statement).one()
+    return Waiting(int(count), int(late), int(soon), oldest_due, oldest_end)
 
 
 def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
@@ -126,16 +424,21 @@ def amended_by(session: Session, report_id: int) -> RoyaltyReport | None:
 
 def report_queue_health(session: Session, now: datetime) -> QueueHealth:
     """Reports waiting on licensees, for the Finance page: age in days since the
-    period ended, against the 30 days a report is due in."""
-    statuses = all_periods(Actor.SYSTEM, now=now)
+    period ended, against the 30 days a report is due in (overdue: past target)."""
     today = office_date(now)
-    ages = [
-        ((today - status.period.end).days, status.state == OVERDUE)
-        for status in statuses
-        if status.state in (DUE, OVERDUE)
-    ]
-    return health(
-        "royalty_reports", "Royalty reports due or overdue (licensees)", REPORT_DUE_DAYS, ages
+    waiting = waiting_reports(Actor.SYSTEM, today, session)
+    bands = {
+        ON_TRACK: waiting.count - waiting.overdue - waiting.due_soon,
+        DUE_SOON: waiting.due_soon,
+        PAST_TARGET: waiting.overdue,
+    }
+    oldest = (today - waiting.oldest_end).days if waiting.oldest_end is not None else 0
+    return QueueHealth(
+        "royalty_reports",
+        "Royalty reports due or overdue (licensees)",
+        REPORT_DUE_DAYS,
+        bands,
+        oldest,
     )
 
 

@@ -39,14 +39,10 @@ from licensing.royalties.rows import (
 from licensing.royalties.services import Filing
 from licensing.royalties.states import (
     CORRECTION_REQUESTED,
-    DUE,
     OVERDUE,
     PERIOD_STATES,
     REVIEW,
-    SUBMITTED,
-    UPCOMING,
 )
-from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import recorded_words
 from licensing.web.organization_records import organization_section
@@ -93,13 +89,15 @@ def _today() -> date:
 @access.vendor
 def portal_reports() -> str:
     """Every reporting period of the organization's agreements, 50 a page: the ones
-    waiting on the vendor first (soonest due first), then those filed, newest first."""
-    listed = paging.page_of(_waiting_then_newest(services.all_periods(current_actor())))
+    waiting on the vendor first (soonest due first), then those filed, newest first;
+    ordered, counted and paged by the database (`queries.vendor_periods_page`)."""
+    today = _today()
+    listed = queries.vendor_periods_page(current_actor(), today)
     return render_template(
         "royalties/portal_reports.html",
         statuses=listed.items,
         page=listed,
-        today=_today(),
+        today=today,
         credit_notes_of=_credit_notes_of(listed.items),
     )
 
@@ -109,18 +107,6 @@ def _credit_notes_of(statuses: Iterable[Any]) -> dict[int, list[tuple[str, int |
     in one query for the page's rows."""
     reports = [status.report for status in statuses if status.report is not None]
     return queries.credit_notes_of_reports(db.session(), reports)
-
-
-def _waiting_then_newest(statuses: list[services.PeriodStatus]) -> list[services.PeriodStatus]:
-    waiting = sorted(
-        (s for s in statuses if s.state != SUBMITTED), key=lambda s: (s.due_on, s.agreement_number)
-    )
-    filed = sorted(
-        (s for s in statuses if s.state == SUBMITTED),
-        key=lambda s: (s.due_on, s.agreement_number),
-        reverse=True,
-    )
-    return waiting + filed
 
 
 @dataclass(frozen=True)
@@ -450,43 +436,36 @@ def _due_reports(
 ) -> Iterable[WaitingItem]:
     """Reports due or overdue (waiting on the vendor), and each agreement's next
     report when none of its reports is due yet."""
-    waiting: set[int] = set()
-    upcoming: dict[int, services.PeriodStatus] = {}
-    for status in services.all_periods(Actor.of(principal)):
-        link = url_for(
-            "royalties.portal_period",
-            agreement_id=status.agreement_id,
-            period_start=status.period.start.isoformat(),
-        )
-        title = f"Royalty report for {status.agreement_number}, {status.period.label}"
-        if status.state in (DUE, OVERDUE):
-            waiting.add(status.agreement_id)
-            detail = (
+    waiting, upcoming = queries.vendor_waiting(Actor.of(principal), _today())
+    for status in waiting:
+        yield WaitingItem(
+            f"Royalty report for {status.agreement_number}, {status.period.label}",
+            waiting_on=YOU,
+            detail=(
                 f"Overdue: it was due on {status.due_on.isoformat()}."
                 if status.state == OVERDUE
                 else f"Due by {status.due_on.isoformat()}."
-            )
-            yield WaitingItem(
-                title,
-                waiting_on=YOU,
-                detail=detail,
-                url=link,
-                since=_midnight(status.period.first_filing_day),
-            )
-        elif status.state == UPCOMING:
-            upcoming.setdefault(status.agreement_id, status)
-    for agreement_id, status in upcoming.items():
-        if agreement_id not in waiting:
+            ),
+            url=_period_link(status),
+            since=_midnight(status.period.first_filing_day),
+        )
+    waited_on = {status.agreement_id for status in waiting}
+    for status in upcoming:
+        if status.agreement_id not in waited_on:
             yield WaitingItem(
                 f"Next royalty report for {status.agreement_number}, {status.period.label}",
                 waiting_on=f"you, from {status.period.first_filing_day.isoformat()}",
                 detail=f"Due by {status.due_on.isoformat()}.",
-                url=url_for(
-                    "royalties.portal_period",
-                    agreement_id=status.agreement_id,
-                    period_start=status.period.start.isoformat(),
-                ),
+                url=_period_link(status),
             )
+
+
+def _period_link(status: services.PeriodStatus) -> str:
+    return url_for(
+        "royalties.portal_period",
+        agreement_id=status.agreement_id,
+        period_start=status.period.start.isoformat(),
+    )
 
 
 # --- staff console ----------------------------------------------------------------------------
@@ -512,32 +491,27 @@ def _queue_filter() -> queries.QueueFilter:
 @bp.route("/console/royalty-reports")
 @access.staff("licensing", "billing")
 def console_queue() -> str:
+    """The queue a page at a time: the periods, their count and the filters' choices
+    are read by the database from the stored periods (`queries.staff_queue_page`)."""
     actor = current_actor()
     chosen = _queue_filter()
-    everything = services.all_periods(actor)
-    agreements = {status.agreement_id: status for status in everything}
-    listed = paging.page_of(queries.staff_queue(actor, chosen, statuses=everything))
+    today = _today()
+    listed = queries.staff_queue_page(actor, chosen, today)
+    flagged = queries.flagged_reports()
+    choices = queries.queue_choices(actor, flagged)
     return render_template(
         "royalties/console_queue.html",
         statuses=listed.items,
         page=listed,
-        flagged=queries.flagged_reports(),
+        flagged=flagged,
         credit_notes_of=_credit_notes_of(listed.items),
-        agreements=agreements,
+        agreements=choices.agreements,
         chosen=chosen,
-        organizations=sorted(
-            {(s.organization_id, s.organization_name) for s in everything},
-            key=lambda item: (item[1].casefold(), item[0]),
-        ),
-        periods=sorted({s.period.start: s.period for s in everything}.values(), key=_by_start),
+        organizations=choices.organizations,
+        periods=choices.periods,
         period_states=PERIOD_STATES,
-        today=_today(),
+        today=today,
     )
-
-
-def _by_start(period: Any) -> date:
-    start: date = period.start
-    return start
 
 
 @bp.route("/console/royalty-reports/<int:report_id>", methods=["GET", "POST"])
@@ -585,15 +559,14 @@ def _reviewed_message(state: str) -> str:
 
 
 def _report_queue(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
-    statuses = services.all_periods(Actor.of(principal), now=now)
-    waiting = [s for s in statuses if s.state in (DUE, OVERDUE)]
+    waiting = queries.waiting_reports(Actor.of(principal), office_date(now), session)
     yield QueueSummary(
         "Royalty reports due or overdue",
-        count=len(waiting),
+        count=waiting.count,
         endpoint="royalties.console_queue",
-        attention=sum(1 for s in waiting if s.state == OVERDUE),
+        attention=waiting.overdue,
         attention_label="overdue",
-        oldest_due=min((s.due_on for s in waiting), default=None),
+        oldest_due=waiting.oldest_due,
     )
     flagged = queries.flagged_reports(session)
     yield QueueSummary(

@@ -193,7 +193,10 @@ def reporting_agreements(session: Session, organization_id: int | None = None) -
 def all_periods(
     actor: Actor, *, now: datetime | None = None, organization_id: int | None = None
 ) -> list[PeriodStatus]:
-    """The reporting periods of every agreement the actor may see."""
+    """The reporting periods of every agreement the actor may see, built in Python
+    from each agreement's obligations: the reference the stored periods are tested
+    against. The pages read the stored periods (`queries.staff_queue_page` and the
+    others), whose work does not grow with the agreements."""
     today = office_date(now or utcnow())
     session = db.session()
     if not actor.sees_every_organization:

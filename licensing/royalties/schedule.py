@@ -1,0 +1,98 @@
+"""The stored reporting periods (`models.ReportingPeriod`): written when an agreement
+starts to report, in the same transaction, so that the staff queue and its
+summaries read them with SQL instead of building every agreement's periods.
+
+Which agreements have periods, and which, is decided as `services.obligations`
+decides them: an agreement with at least one reportable line has the calendar
+quarters of its term; one with none has no periods (and no rows here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from licensing.actors import Actor
+from licensing.agreements.models import Agreement
+from licensing.agreements.states import AGREEMENT
+from licensing.pricing import Quote, RateCard
+from licensing.ratecards import queries as ratecard_queries
+
+from .computation import reportable_lines
+from .models import ReportingPeriod
+from .periods import Period, reporting_periods
+from .services.obligations import REPORTING_STATES
+
+# Agreement steps after which an agreement reports: acceptance (it becomes active),
+# and expiry, which also ends an agreement issued and never accepted (whose periods
+# the vendor's list and reminders have always shown as expired ones). Expiry of an
+# active agreement and its supersession by a renewal keep its periods; termination
+# deletes them (`forget_periods`), as a terminated agreement reports no more.
+REPORTING_STEPS = ("accept", "expire")
+
+
+def periods_of(
+    snapshot: Mapping[str, Any], card: RateCard, term_start: date, term_end: date
+) -> tuple[Period, ...]:
+    """An agreement's reporting periods from its quote snapshot and rate card: none
+    when no line of it reports usage (as `obligations()` decides)."""
+    if not reportable_lines(Quote.from_snapshot(snapshot), card):
+        return ()
+    return reporting_periods(term_start, term_end)
+
+
+def period_rows(
+    agreement_id: int, number: str, organization_id: int, periods: tuple[Period, ...]
+) -> list[dict[str, Any]]:
+    """The `reporting_periods` rows of an agreement's periods (the migration's
+    backfill writes the same)."""
+    return [
+        {
+            "agreement_id": agreement_id,
+            "agreement_number": number,
+            "organization_id": organization_id,
+            "period_index": period.index,
+            "period_start": period.start,
+            "period_end": period.end,
+            "due_on": period.due_on,
+        }
+        for period in periods
+    ]
+
+
+def record_periods(
+    session: Session, agreement: Agreement, _actor: Actor, _note: str | None
+) -> None:
+    """The agreement's periods stored, once: a hook on the steps that make it report,
+    run inside the step's transaction."""
+    if agreement.state not in REPORTING_STATES:
+        return
+    stored = session.scalar(
+        select(ReportingPeriod.id).where(ReportingPeriod.agreement_id == agreement.id).limit(1)
+    )
+    if stored is not None:
+        return
+    card = ratecard_queries.domain_card(ratecard_queries.get(session, agreement.rate_card))
+    periods = periods_of(agreement.quote.snapshot, card, agreement.term_start, agreement.term_end)
+    if periods:
+        rows = period_rows(agreement.id, agreement.number, agreement.organization_id, periods)
+        session.execute(insert(ReportingPeriod), rows)
+
+
+def forget_periods(
+    session: Session, agreement: Agreement, _actor: Actor, _note: str | None
+) -> None:
+    """A terminated agreement reports no more: its periods leave the queue (a hook
+    on termination, inside its transaction). Its filed reports are kept."""
+    session.execute(delete(ReportingPeriod).where(ReportingPeriod.agreement_id == agreement.id))
+
+
+def register() -> None:
+    """Store the periods on the agreement steps that start reporting (called by
+    `licensing.royalties.init_app`; registering twice is a no-op)."""
+    AGREEMENT.on(*REPORTING_STEPS)(record_periods)
+    AGREEMENT.on("terminate")(forget_periods)
