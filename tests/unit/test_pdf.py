@@ -351,10 +351,14 @@ def _letter(name: str) -> bytes:
     return pdf.build(story, pdf.PageFurniture(f"Letter to {name}"), title="T")
 
 
+def _forget_subsets() -> None:
+    for remembered in (pdf._SUBSETS, pdf._COMPRESSED, pdf._FORMATTED_OBJECTS):
+        remembered.clear()
+
+
 def _alone(name: str) -> bytes:
     """The letter built with no subset remembered."""
-    pdf._SUBSETS.clear()
-    pdf._COMPRESSED.clear()
+    _forget_subsets()
     return _letter(name)
 
 
@@ -365,7 +369,7 @@ def test_documents_reusing_a_font_subset_have_the_bytes_of_one_built_alone(
     monkeypatch.setattr(pdf, "_SUBSETS_BOUND", bound)
     names = ["Kestrel Coding Ltd", "Harbor Health", "Zoë Fjord AS", "Łukasz Čapek", "Zoë Fjord AS"]
     alone = [_alone(name) for name in names]
-    pdf._SUBSETS.clear()
+    _forget_subsets()
     in_turn = [_letter(name) for name in names]
     assert in_turn == alone
     # ASCII text shares one subset of each font; each new character makes another.
@@ -374,6 +378,52 @@ def test_documents_reusing_a_font_subset_have_the_bytes_of_one_built_alone(
         monkeypatch.setattr(pdfmetrics.getFont(font), "__class__", TTFont)
         monkeypatch.setattr(pdfmetrics.getFont(font).face, "__class__", TTFontFace)
     assert [_letter(name) for name in names] == alone
+
+
+def _pages_for(name: str, pages: int) -> bytes:
+    """A document of about `pages` pages naming `name` in both faces."""
+    story: list[Flowable] = [pdf.para(f"Letter to {name}", "Title")]
+    story += [pdf.para(f"{number}. Dear {name}, a line.") for number in range(52 * pages - 10)]
+    return pdf.build(story, pdf.PageFurniture(f"Letter to {name}"), title=name)
+
+
+@pytest.mark.parametrize("bound", [256, 1])
+def test_font_objects_formatted_once_have_the_bytes_reportlab_formats(
+    bound: int, monkeypatch: Any
+) -> None:
+    # Other page counts give the font objects other numbers, other names other subsets.
+    monkeypatch.setattr(pdf, "_FORMATTED_OBJECTS_BOUND", bound)
+    shapes = [("Kestrel", 1), ("Harbor", 3), ("Zoë Fjord", 2), ("Kestrel", 1), ("Łukasz", 3)]
+    _forget_subsets()
+    ours = [_pages_for(name, pages) for name, pages in shapes]
+    assert [len(PdfReader(io.BytesIO(data)).pages) for data in ours] == [1, 3, 2, 1, 3]
+    for font in (pdf.FONT, pdf.FONT_BOLD):
+        monkeypatch.setattr(pdfmetrics.getFont(font), "__class__", TTFont)
+        monkeypatch.setattr(pdfmetrics.getFont(font).face, "__class__", TTFontFace)
+    assert ours == [_pages_for(name, pages) for name, pages in shapes]
+
+
+def test_a_second_document_of_the_same_fonts_and_pages_formats_no_font_object(
+    monkeypatch: Any,
+) -> None:
+    _letter("Kestrel Coding Ltd")
+    made: list[str] = []
+
+    def counted(name: str) -> Callable[..., Any]:
+        original = getattr(pdf, name)
+
+        def making(*args: Any) -> Any:
+            made.append(name)
+            return original(*args)
+
+        return making
+
+    for name in ("_cmap_stream", "_font_file_stream", "_font_descriptor"):
+        monkeypatch.setattr(pdf, name, counted(name))
+    _letter("Harbor Health")
+    assert made == []
+    _letter("Zoë Fjord AS")  # a new subset: its objects are made
+    assert sorted(made) == ["_cmap_stream", "_font_descriptor", "_font_file_stream"]
 
 
 _FONTS_ON_FIRST_USE = """
