@@ -844,26 +844,25 @@ def _parsed(value: str, style: str) -> Paragraph:
     return _Paragraph(cleaned, parsed_style, frags=[fragment.clone() for fragment in fragments])
 
 
-def _needs_parser(value: str) -> bool:
-    return "<" in value or "&" in value or ">" in value
-
-
 def para(value: object, style: str = "Body") -> Paragraph:
     """A paragraph of plain text (user-supplied or not), never read as markup.
 
-    Text with nothing the markup parser would act on skips the parser (a fifth
-    of an agreement's time): its single fragment is the one the parser gives for
-    any plain text in this style, carrying this text, so the lines and the bytes
-    are the same. Text with <, > or & is escaped and parsed as before, and
-    text with CJK characters is escaped and parsed with those in <font> tags of
-    their CID fonts (`font_runs`).
+    Plain text skips the markup parser (a fifth of an agreement's time): its
+    single fragment is the one the parser gives for any plain text in this
+    style, carrying this text, so the lines and the bytes are the same. Text
+    with <, > or & (an address's "Attn: name <email>", "Smith & Sons") takes the
+    same way: the parser would split it into fragments of the same style at
+    each of those characters (its entities), which reportlab then breaks and
+    draws the slow way, with the same lines and look. Text with CJK characters
+    is escaped and parsed with those in <font> tags of their CID fonts
+    (`font_runs`).
     """
     register_fonts()
     raw = str(value)
     cleaned = _clean(raw)
     if has_cjk(cleaned):
         return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
-    if not cleaned or _needs_parser(cleaned):
+    if not cleaned:
         return _parsed(text(raw), style)
     fragment = _plain_fragment(style).clone(text=cleaned, link=[], us_lines=[])
     paragraph = _Paragraph(cleaned, STYLES[style], frags=[fragment])
