@@ -42,6 +42,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -213,7 +214,9 @@ def same_text_document(story: list[Any]) -> bytes:
 
     def plain(flowable: Any) -> list[Any]:
         if isinstance(flowable, Paragraph):
-            return [Paragraph(flowable.text, body)]
+            # Plain text (`pdf.para`) is kept as written, not as markup: escape it.
+            written = getattr(flowable, "_plain_text", False)
+            return [Paragraph(escape(flowable.text) if written else flowable.text, body)]
         if isinstance(flowable, Table):
             rows = flowable._cellvalues  # type: ignore[attr-defined]
             return [Table([[_plain_text(cell) for cell in row] for row in rows])]

@@ -11,6 +11,7 @@ same bytes, so a document's SHA-256 identifies its content.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import re
@@ -28,7 +29,14 @@ from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfdoc, pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
+from reportlab.pdfbase.ttfonts import (
+    FF_NONSYMBOLIC,
+    FF_SYMBOLIC,
+    SUBSETN,
+    TTFont,
+    TTFontFace,
+    makeToUnicodeCMap,
+)
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import bidiShapedText
 from reportlab.platypus import (
@@ -74,7 +82,8 @@ class _SubsetFace(TTFontFace):
     and hinting) and zlib-compresses it for every document: about 0.6 ms a font,
     a third of a one-page invoice. Both are pure functions of the face and the
     subset, so a document whose subset was seen before gets the same bytes
-    again; reportlab still writes every object of the document itself.
+    again (compressed by `_RememberedFlate`, the subset's objects formatted by
+    `_EmbeddedFont.addObjects`).
     """
 
     def makeSubset(self, subset: Sequence[int]) -> bytes:
@@ -87,16 +96,6 @@ class _SubsetFace(TTFontFace):
                 _FORMATTED_WIDTHS.clear()
             font_file = _SUBSETS[key] = super().makeSubset(subset)
         return font_file
-
-    def addSubsetObjects(self, doc: Any, fontname: str, subset: Sequence[int]) -> Any:
-        descriptor = super().addSubsetObjects(doc, fontname, subset)  # type: ignore[no-untyped-call]
-        # reportlab's own names for the streams of the font file and of its
-        # character map (ttfonts.TTFont.addObjects and addSubsetObjects).
-        for name in (f"fontFile:{self.filename}({fontname})", f"toUnicodeCMap:{fontname}"):
-            stream = doc.idToObject.get(name)
-            if stream is not None and stream.filters == [pdfdoc.PDFZCompress]:
-                stream.filters = [_REMEMBERED_FLATE]
-        return descriptor
 
 
 class _RememberedFlate:
@@ -127,6 +126,77 @@ class _RememberedWidths(pdfdoc.PDFArray):
         return formatted
 
 
+# Each font object of a subset as formatted, by its face, subset, name and the
+# numbers of the objects it refers to (`_Remembered`); emptied past a bound.
+_FORMATTED_OBJECTS: dict[tuple[Any, ...], bytes] = {}
+_FORMATTED_OBJECTS_BOUND = 256
+
+
+class _Remembered(pdfdoc.PDFObject):
+    """A PDF object formatted once per process: what it holds is fixed by
+    `key`, but for the numbers the document gave the objects it refers to, so
+    its bytes are kept per both. `make` builds reportlab's own object, which
+    formats it the first time."""
+
+    __RefOnly__ = 1  # in the fonts' dictionary, by reference, as reportlab's fonts
+
+    def __init__(
+        self, key: tuple[Any, ...], refers_to: tuple[str, ...], make: Callable[[], Any]
+    ) -> None:
+        self.key = key
+        self.refers_to = refers_to
+        self.make = make
+
+    def format(self, document: Any) -> bytes:
+        numbers = document.idToObjectNumberAndVersion
+        key = (self.key, tuple(numbers[name] for name in self.refers_to))
+        formatted = _FORMATTED_OBJECTS.get(key)
+        if formatted is None:
+            if len(_FORMATTED_OBJECTS) >= _FORMATTED_OBJECTS_BOUND:
+                _FORMATTED_OBJECTS.clear()
+            formatted = pdfdoc.format(self.make(), document, toplevel=1)
+            _FORMATTED_OBJECTS[key] = formatted
+        return formatted
+
+
+def _cmap_stream(base: str, codes: tuple[int, ...], compressed: bool) -> Any:
+    """A subset's character map (reportlab's `addObjects`)."""
+    stream = pdfdoc.PDFStream()
+    stream.content = makeToUnicodeCMap(base, list(codes))
+    if compressed:
+        stream.filters = [_REMEMBERED_FLATE]
+    return stream
+
+
+def _font_file_stream(face: TTFontFace, codes: tuple[int, ...], compressed: bool) -> Any:
+    """A subset's font file (reportlab's `TTFontFace.addSubsetObjects`)."""
+    stream = pdfdoc.PDFStream()
+    stream.content = face.makeSubset(list(codes))
+    stream.dictionary["Length1"] = len(stream.content)
+    if compressed:
+        stream.filters = [_REMEMBERED_FLATE]
+    return stream
+
+
+def _font_descriptor(face: Any, base: str, font_file: str) -> Any:
+    """A subset's font descriptor (reportlab's `TTFontFace.addSubsetObjects`)."""
+    return pdfdoc.PDFDictionary(
+        {
+            "Type": "/FontDescriptor",
+            "Ascent": face.ascent,
+            "CapHeight": face.capHeight,
+            "Descent": face.descent,
+            "Flags": (face.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC,
+            "FontBBox": pdfdoc.PDFArray(face.bbox),
+            "FontName": pdfdoc.PDFName(base),
+            "ItalicAngle": face.italicAngle,
+            "StemV": face.stemV,
+            "FontFile2": pdfdoc.PDFObjectReference(font_file),
+            "MissingWidth": face.defaultWidth,
+        }
+    )
+
+
 class _EmbeddedFont(TTFont):
     """A TrueType font embedded as a subset, mapping text already seen in a
     document in one C call.
@@ -144,11 +214,55 @@ class _EmbeddedFont(TTFont):
         self.face.__class__ = _SubsetFace  # the face reportlab parsed, with the cache
 
     def addObjects(self, doc: Any) -> None:
-        super().addObjects(doc)
-        for font in doc.idToObject["BasicFonts"].dict.values():
-            widths = getattr(font, "Widths", None)
-            if isinstance(font, pdfdoc.PDFTrueTypeFont) and type(widths) is pdfdoc.PDFArray:
-                _set_widths(font, _RememberedWidths(widths.sequence))
+        """reportlab's `TTFont.addObjects`: for each subset the document drew,
+        its character map, font file, font descriptor and font dictionary,
+        registered under reportlab's names in reportlab's order (so they get
+        the same numbers), each formatted once per process (`_Remembered`)."""
+        state: Any = self.state.get(doc)
+        if state is None or not isinstance(doc.encrypt, pdfdoc.NoEncryption):
+            super().addObjects(doc)  # not a document of ours: reportlab's own
+            return
+        state.frozen = 1
+        face: Any = self.face
+        compressed = bool(doc.compression)
+        fonts = doc.idToObject["BasicFonts"].dict
+        for n, subset in enumerate(state.subsets):
+            internal_name = self.getSubsetInternalName(n, doc)[1:]
+            base = b"".join((SUBSETN(n), b"+", face.name, face.subfontNameX)).decode("pdfdoc")
+            codes = tuple(subset)
+            cmap, descriptor = f"toUnicodeCMap:{base}", f"fontDescriptor:{base}"
+            font_file = f"fontFile:{face.filename}({base})"
+            objects: tuple[tuple[str, tuple[str, ...], Callable[[], Any]], ...] = (
+                (cmap, (), functools.partial(_cmap_stream, base, codes, compressed)),
+                (font_file, (), functools.partial(_font_file_stream, face, codes, compressed)),
+                (
+                    descriptor,
+                    (font_file,),
+                    functools.partial(_font_descriptor, face, base, font_file),
+                ),
+                (
+                    internal_name,
+                    (descriptor, cmap),
+                    functools.partial(self._font_dictionary, internal_name, base, codes),
+                ),
+            )
+            for name, refers_to, make in objects:
+                key = (face.filename, codes, compressed, name)
+                doc.Reference(_Remembered(key, refers_to, make), name)
+            fonts[internal_name] = doc.idToObject[internal_name]
+        del self.state[doc]
+
+    def _font_dictionary(self, name: str, base: str, codes: tuple[int, ...]) -> Any:
+        """The subset's font dictionary, as reportlab's `addObjects` makes it."""
+        font: Any = pdfdoc.PDFTrueTypeFont()
+        font.Name = name
+        font.BaseFont = base
+        font.FirstChar = 0
+        font.LastChar = len(codes) - 1
+        font.Widths = _RememberedWidths(list(map(self.face.getCharWidth, codes)))
+        font.ToUnicode = pdfdoc.PDFObjectReference(f"toUnicodeCMap:{base}")
+        font.FontDescriptor = pdfdoc.PDFObjectReference(f"fontDescriptor:{base}")
+        return font
 
     def splitString(
         self, text: str | bytes, doc: Any, encoding: str = "utf-8"
@@ -160,11 +274,6 @@ class _EmbeddedFont(TTFont):
         chunks: list[tuple[int, bytes]] = super().splitString(text, doc, encoding)
         _remember_codes(self.state[doc])
         return chunks
-
-
-def _set_widths(font: Any, widths: pdfdoc.PDFArray) -> None:
-    """reportlab's font objects take attributes its stubs leave out."""
-    font.Widths = widths
 
 
 def _remember_codes(state: Any) -> None:
@@ -736,26 +845,25 @@ def _parsed(value: str, style: str) -> Paragraph:
     return _Paragraph(cleaned, parsed_style, frags=[fragment.clone() for fragment in fragments])
 
 
-def _needs_parser(value: str) -> bool:
-    return "<" in value or "&" in value or ">" in value
-
-
 def para(value: object, style: str = "Body") -> Paragraph:
     """A paragraph of plain text (user-supplied or not), never read as markup.
 
-    Text with nothing the markup parser would act on skips the parser (a fifth
-    of an agreement's time): its single fragment is the one the parser gives for
-    any plain text in this style, carrying this text, so the lines and the bytes
-    are the same. Text with <, > or & is escaped and parsed as before, and
-    text with CJK characters is escaped and parsed with those in <font> tags of
-    their CID fonts (`font_runs`).
+    Plain text skips the markup parser (a fifth of an agreement's time): its
+    single fragment is the one the parser gives for any plain text in this
+    style, carrying this text, so the lines and the bytes are the same. Text
+    with <, > or & (an address's "Attn: name <email>", "Smith & Sons") takes the
+    same way: the parser would split it into fragments of the same style at
+    each of those characters (its entities), which reportlab then breaks and
+    draws the slow way, with the same lines and look. Text with CJK characters
+    is escaped and parsed with those in <font> tags of their CID fonts
+    (`font_runs`).
     """
     register_fonts()
     raw = str(value)
     cleaned = _clean(raw)
     if has_cjk(cleaned):
         return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
-    if not cleaned or _needs_parser(cleaned):
+    if not cleaned:
         return _parsed(text(raw), style)
     fragment = _plain_fragment(style).clone(text=cleaned, link=[], us_lines=[])
     paragraph = _Paragraph(cleaned, STYLES[style], frags=[fragment])
