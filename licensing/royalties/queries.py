@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -19,7 +19,6 @@ from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import ROYALTY_REPORT
 from licensing.calendar import office_date
 from licensing.finance.queries import DUE_SOON, ON_TRACK, PAST_TARGET, QueueHealth
-from licensing.web import paging
 
 from .models import ReportingPeriod, RoyaltyReport, RoyaltyReportRow
 from .periods import REPORT_DUE_DAYS, Period
@@ -179,29 +178,37 @@ def _period_rows(actor: Actor, today: date) -> AnySelect:
     )
 
 
-def _page_of(rows: AnySelect, count: AnySelect) -> paging.Page[PeriodStatus]:
-    """The request's page of `rows`: counted and read by the database, only the
-    page's rows fetched and turned into statuses."""
-    session = db.session()
+@dataclass(frozen=True)
+class Listing:
+    """A list's rows in order, and how to count them cheaply: the web layer pages
+    them (`paging.read_page`), reading only the page's rows."""
 
-    def statuses(window: AnySelect, parameters: dict[str, int]) -> list[PeriodStatus]:
-        return [_status(row) for row in session.execute(window, parameters)]
+    rows: AnySelect
+    count: AnySelect
 
-    return paging.read_page(session, rows, rows=statuses, count=count)
+    def statuses(
+        self, session: Session
+    ) -> Callable[[AnySelect, dict[str, int]], list[PeriodStatus]]:
+        """Reads a window of `rows` (the page's) into statuses."""
+
+        def read(window: AnySelect, parameters: dict[str, int]) -> list[PeriodStatus]:
+            return [_status(row) for row in session.execute(window, parameters)]
+
+        return read
 
 
-def staff_queue_page(actor: Actor, chosen: QueueFilter, today: date) -> paging.Page[PeriodStatus]:
-    """The request's page of the reports due, overdue and submitted across
+def staff_queue_listing(actor: Actor, chosen: QueueFilter, today: date) -> Listing:
+    """The reports due, overdue and submitted across
     organizations (or of the state chosen), oldest due first, then by agreement
     number."""
     rows = _chosen(_period_rows(actor, today), chosen, today).order_by(
         ReportingPeriod.due_on, ReportingPeriod.agreement_number, ReportingPeriod.id
     )
-    return _page_of(rows, _chosen(_reporting(select(func.count()), actor), chosen, today))
+    return Listing(rows, _chosen(_reporting(select(func.count()), actor), chosen, today))
 
 
-def vendor_periods_page(actor: Actor, today: date) -> paging.Page[PeriodStatus]:
-    """The request's page of every period of the vendor's agreements: the ones
+def vendor_periods_listing(actor: Actor, today: date) -> Listing:
+    """Every period of the vendor's agreements: the ones
     waiting on the vendor first (soonest due first), then those filed, newest
     first (each by due date, then agreement number)."""
     filed = RoyaltyReport.id.is_not(None)
@@ -213,7 +220,7 @@ def vendor_periods_page(actor: Actor, today: date) -> paging.Page[PeriodStatus]:
         case((filed, ReportingPeriod.agreement_number)).desc(),
         ReportingPeriod.id,
     )
-    return _page_of(rows, _reporting(select(func.count()), actor))
+    return Listing(rows, _reporting(select(func.count()), actor))
 
 
 def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:

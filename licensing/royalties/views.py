@@ -43,6 +43,7 @@ from licensing.royalties.states import (
     PERIOD_STATES,
     REVIEW,
 )
+from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import recorded_words
 from licensing.web.organization_records import organization_section
@@ -90,9 +91,9 @@ def _today() -> date:
 def portal_reports() -> str:
     """Every reporting period of the organization's agreements, 50 a page: the ones
     waiting on the vendor first (soonest due first), then those filed, newest first;
-    ordered, counted and paged by the database (`queries.vendor_periods_page`)."""
+    ordered, counted and paged by the database (`vendor_periods_page`)."""
     today = _today()
-    listed = queries.vendor_periods_page(current_actor(), today)
+    listed = vendor_periods_page(current_actor(), today)
     return render_template(
         "royalties/portal_reports.html",
         statuses=listed.items,
@@ -471,6 +472,27 @@ def _period_link(status: services.PeriodStatus) -> str:
 # --- staff console ----------------------------------------------------------------------------
 
 
+def _page_of(listing: queries.Listing) -> paging.Page[services.PeriodStatus]:
+    """The request's page of a period listing: counted and read by the database,
+    only the page's rows fetched and turned into statuses."""
+    session = db.session()
+    return paging.read_page(
+        session, listing.rows, rows=listing.statuses(session), count=listing.count
+    )
+
+
+def staff_queue_page(
+    actor: Actor, chosen: queries.QueueFilter, today: date
+) -> paging.Page[services.PeriodStatus]:
+    """The request's page of the staff queue (`queries.staff_queue_listing`)."""
+    return _page_of(queries.staff_queue_listing(actor, chosen, today))
+
+
+def vendor_periods_page(actor: Actor, today: date) -> paging.Page[services.PeriodStatus]:
+    """The request's page of the vendor's periods (`queries.vendor_periods_listing`)."""
+    return _page_of(queries.vendor_periods_listing(actor, today))
+
+
 def _queue_filter() -> queries.QueueFilter:
     organization = request.args.get("organization", "").strip()
     period = request.args.get("period", "").strip()
@@ -492,11 +514,11 @@ def _queue_filter() -> queries.QueueFilter:
 @access.staff("licensing", "billing")
 def console_queue() -> str:
     """The queue a page at a time: the periods, their count and the filters' choices
-    are read by the database from the stored periods (`queries.staff_queue_page`)."""
+    are read by the database from the stored periods (`staff_queue_page`)."""
     actor = current_actor()
     chosen = _queue_filter()
     today = _today()
-    listed = queries.staff_queue_page(actor, chosen, today)
+    listed = staff_queue_page(actor, chosen, today)
     flagged = queries.flagged_reports()
     choices = queries.queue_choices(actor, flagged)
     return render_template(

@@ -195,7 +195,7 @@ def all_periods(
 ) -> list[PeriodStatus]:
     """The reporting periods of every agreement the actor may see, built in Python
     from each agreement's obligations: the reference the stored periods are tested
-    against. The pages read the stored periods (`queries.staff_queue_page` and the
+    against. The pages read the stored periods (`queries.staff_queue_listing` and the
     others), whose work does not grow with the agreements."""
     today = office_date(now or utcnow())
     session = db.session()

@@ -26,7 +26,7 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.finance.queries import health
 from licensing.ratecards import services as ratecards
-from licensing.royalties import queries, services
+from licensing.royalties import queries, services, views
 from licensing.royalties.models import ReportingPeriod
 from licensing.royalties.queries import QueueFilter
 from licensing.royalties.states import PERIOD_STATES
@@ -80,10 +80,10 @@ def sql_states(app: Flask, actor: Actor, day: date) -> dict[tuple[int, date], st
     found: dict[tuple[int, date], str] = {}
     with app.test_request_context("/console/royalty-reports"):
         for state in PERIOD_STATES:
-            for status in queries.staff_queue_page(actor, QueueFilter(state=state), day).items:
+            for status in views.staff_queue_page(actor, QueueFilter(state=state), day).items:
                 assert status.state == state, (day, status)
                 found[(status.agreement_id, status.period.start)] = status.state
-        unfiltered = queries.staff_queue_page(actor, QueueFilter(), day).items
+        unfiltered = views.staff_queue_page(actor, QueueFilter(), day).items
     assert {(s.agreement_id, s.period.start): s.state for s in unfiltered} == {
         key: state for key, state in found.items() if state != "upcoming"
     }
