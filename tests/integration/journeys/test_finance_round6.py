@@ -1,0 +1,60 @@
+"""Round 6 of the journeys: billing staff working the receivables through a
+month, and finance reconciling the Finance page, the monthly report, the
+exports and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice
+from tests.integration.royalties.test_pages import text_of
+from tests.support.settings import standing_days
+
+SignIn = Callable[..., FlaskClient]
+
+# The invoice_for invoices are issued 2027-01-15 and due 2027-02-14.
+A_MONTH_OVERDUE = datetime(2027, 3, 20, 18, 0, tzinfo=UTC)
+
+
+def test_an_overdue_invoice_tells_billing_staff_its_reminders_and_links_its_late_fees(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Any,
+) -> None:
+    # The invoice page said "34 days overdue" and nothing of the follow-up: not
+    # whether the licensee had been reminded, nor the late-fee invoice issued on
+    # it, also owed (only the late fee's page named its overdue invoice).
+    overdue = invoice_for(vendor, ("1000.00",))
+    report = billing.process_overdue(standing_days=standing_days(), now=A_MONTH_OVERDUE)
+    assert report.reminders == 1
+    assert len(report.late_fee_invoices) == 1
+    late_fee = (
+        db.session()
+        .scalars(select(Invoice).where(Invoice.number == report.late_fee_invoices[0]))
+        .one()
+    )
+    page = signed_in(client, billing_staff).get(f"/console/invoices/{overdue.id}")
+    assert page.status_code == 200
+    text = text_of(page)
+    assert "Reminders 1 sent, the last on 2027-03-20 13:00 (US Central time)" in text
+    # (text_of leaves a space where each tag was)
+    assert f"Late fees {late_fee.number} : 15.00 USD , open, 15.00 USD to pay" in text
+    assert f'href="/console/invoices/{late_fee.id}"' in page.get_data(as_text=True)
+
+
+def test_an_invoice_never_reminded_says_nothing_of_reminders(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, billing_staff: Any, invoice_for: Any
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    text = text_of(signed_in(client, billing_staff).get(f"/console/invoices/{invoice.id}"))
+    assert "Reminders" not in text
+    assert "Late fees" not in text
