@@ -4,6 +4,8 @@ exports and the API."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +16,14 @@ from sqlalchemy import select
 from licensing import db
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    SOFTWARE,
+    active_agreement,
+    file_report,
+    lowered_by_amendment,
+)
 from tests.integration.royalties.test_pages import text_of
+from tests.support.factories import bearer
 from tests.support.settings import standing_days
 
 SignIn = Callable[..., FlaskClient]
@@ -58,3 +67,31 @@ def test_an_invoice_never_reminded_says_nothing_of_reminders(
     text = text_of(signed_in(client, billing_staff).get(f"/console/invoices/{invoice.id}"))
     assert "Reminders" not in text
     assert "Late fees" not in text
+
+
+def test_the_royalty_lines_export_names_the_credit_notes_an_amendment_issued(
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # An amendment that lowered the royalty read "due -100.00" with an empty
+    # invoice_number: the export alone could not say where that money went (the
+    # credit notes it issued), though a raised royalty names its invoice.
+    agreement = active_agreement(vendor, SOFTWARE)
+    lowered = lowered_by_amendment(file_report, vendor, agreement)
+    assert lowered.credit_notes
+    answer = client.get(
+        "/api/v1/exports/royalty_report_lines?format=csv", headers=bearer(billing_staff)
+    )
+    assert answer.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    by_report = {int(row["report_id"]): row for row in rows}
+    amendment = by_report[lowered.report.id]
+    assert amendment["due"].startswith("-")
+    assert amendment["invoice_number"] == ""
+    assert amendment["credit_note_numbers"] == ";".join(lowered.credit_notes)
+    first = by_report[lowered.report.amends_id]
+    assert first["invoice_number"]
+    assert first["credit_note_numbers"] == ""
