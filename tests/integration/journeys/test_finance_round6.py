@@ -16,6 +16,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
+from licensing.mail.models import OutboxMessage
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
@@ -23,7 +24,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     lowered_by_amendment,
 )
 from tests.integration.royalties.test_pages import text_of
-from tests.support.factories import bearer
+from tests.support.factories import bearer, billing_clerk
 from tests.support.settings import standing_days
 
 SignIn = Callable[..., FlaskClient]
@@ -95,3 +96,25 @@ def test_the_royalty_lines_export_names_the_credit_notes_an_amendment_issued(
     first = by_report[lowered.report.amends_id]
     assert first["invoice_number"]
     assert first["credit_note_numbers"] == ""
+
+
+def _mail_about(template: str) -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(select(OutboxMessage).where(OutboxMessage.template == template))
+    )
+
+
+def test_voiding_an_issued_invoice_tells_the_billing_contact_not_to_pay_it(
+    vendor: Any, invoice_for: Any
+) -> None:
+    # The billing contact had been emailed the invoice, its PDF and how to pay;
+    # billing staff voided it (issued in error) and the contact heard nothing,
+    # so a licensee's finance team could wire 4,800.00 against a void invoice.
+    invoice = invoice_for(vendor, ("4800.00",))
+    assert len(_mail_about("invoice_issued")) == 1
+    billing.void_invoice(invoice.id, reason="Issued with the wrong amount", actor=billing_clerk())
+    [voided] = _mail_about("invoice_voided")
+    assert voided.subject == f"Invoice {invoice.number} is void: do not pay it"
+    assert "4,800.00 USD" in voided.body_text
+    assert "Reason: Issued with the wrong amount" in voided.body_text
+    assert "Nothing is owed on it" in voided.body_text
