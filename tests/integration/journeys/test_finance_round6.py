@@ -118,3 +118,32 @@ def test_voiding_an_issued_invoice_tells_the_billing_contact_not_to_pay_it(
     assert "4,800.00 USD" in voided.body_text
     assert "Reason: Issued with the wrong amount" in voided.body_text
     assert "Nothing is owed on it" in voided.body_text
+
+
+def test_voiding_a_draft_is_refused_in_words_not_a_server_error(
+    client: FlaskClient, vendor: Any, billing_staff: Any
+) -> None:
+    # A draft offered "void" among its allowed actions, and voiding it broke the
+    # rule that every invoice past draft has a number: a 500. A draft was never
+    # issued, so there is nothing to void: it is finalized or left unissued.
+    headers = bearer(billing_staff)
+    made = client.post(
+        "/api/v1/invoices",
+        json={
+            "organization_id": vendor.organization_id,
+            "currency": "USD",
+            "lines": [{"description": "Data file audit fee", "amount": "100.00"}],
+        },
+        headers=headers,
+    )
+    assert made.status_code == 201
+    draft = made.get_json()
+    assert draft["allowed_actions"] == ["finalize"]
+    voided = client.post(
+        f"/api/v1/invoices/{draft['id']}/void", json={"reason": "Not needed"}, headers=headers
+    )
+    assert voided.status_code == 409
+    assert "finalize" in voided.get_json()["detail"]
+    assert client.get(f"/api/v1/invoices/{draft['id']}", headers=headers).get_json()["state"] == (
+        "draft"
+    )
