@@ -18,6 +18,7 @@ from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    DEVELOPMENT,
     SOFTWARE,
     active_agreement,
     file_report,
@@ -147,3 +148,34 @@ def test_voiding_a_draft_is_refused_in_words_not_a_server_error(
     assert client.get(f"/api/v1/invoices/{draft['id']}", headers=headers).get_json()["state"] == (
         "draft"
     )
+
+
+def test_an_up_front_invoice_line_names_the_product_type_in_words(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # Printed on the invoice and its PDF, and the description in the invoice_lines
+    # and credit_note_lines exports: "Scrubber Pro SDK: development of saas".
+    agreement = active_agreement(vendor, {**DEVELOPMENT, "product_type": "mobile_app"})
+    invoice = (
+        db.session()
+        .scalars(
+            select(Invoice).where(
+                Invoice.source_type == "agreement", Invoice.source_id == agreement.id
+            )
+        )
+        .one()
+    )
+    assert invoice.lines[0].description == (
+        "Scrubber Pro SDK: development of mobile app (rule development)"
+    )
+    saas = active_agreement(vendor, {**DEVELOPMENT, "product_name": "Scrubber Cloud"})
+    [line] = (
+        db.session()
+        .scalars(
+            select(Invoice).where(Invoice.source_type == "agreement", Invoice.source_id == saas.id)
+        )
+        .one()
+        .lines
+    )
+    assert line.description == "Scrubber Cloud: development of SaaS (rule development)"
