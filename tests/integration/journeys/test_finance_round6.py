@@ -8,12 +8,15 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.audit.models import AuditEvent
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
@@ -179,3 +182,26 @@ def test_an_up_front_invoice_line_names_the_product_type_in_words(
         .lines
     )
     assert line.description == "Scrubber Cloud: development of SaaS (rule development)"
+
+
+def _exported_events() -> list[AuditEvent]:
+    return list(db.session().scalars(select(AuditEvent).where(AuditEvent.entity_type == "export")))
+
+
+def test_an_export_to_a_folder_that_does_not_exist_says_so_and_exports_nothing(
+    app: Flask, tmp_path: Path
+) -> None:
+    # `--output reports/2026-11/invoices.csv` before making the folder printed a
+    # Python traceback (FileNotFoundError on the .part file) after the export
+    # had started.
+    target = tmp_path / "2026-11" / "invoices.csv"
+    result = app.test_cli_runner().invoke(args=["exports", "invoices", "--output", str(target)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert f"--output: there is no folder {target.parent}" in result.output
+    assert _exported_events() == []
+
+    result = app.test_cli_runner().invoke(args=["exports", "invoices", "--output", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"--output: {tmp_path} is a folder; name the file to write" in result.output
+    assert list(tmp_path.iterdir()) == []
