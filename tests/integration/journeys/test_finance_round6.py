@@ -26,6 +26,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     active_agreement,
     file_report,
     lowered_by_amendment,
+    row,
 )
 from tests.integration.royalties.test_pages import text_of
 from tests.support.factories import bearer, billing_clerk
@@ -205,3 +206,40 @@ def test_an_export_to_a_folder_that_does_not_exist_says_so_and_exports_nothing(
     assert result.exit_code == 2
     assert f"--output: {tmp_path} is a folder; name the file to write" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def _issued_email(number: str | None) -> str:
+    [message] = [
+        message
+        for message in _mail_about("invoice_issued")
+        if message.subject.startswith(f"Invoice {number}:")
+    ]
+    return message.body_text
+
+
+def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(
+    vendor: Any,
+    invoice_for: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The email said "It is for royalty report CPT-2027-000001 2027-01-01" (an
+    # agreement number called a report), "It is for late fee INV-2027-000001",
+    # and a late fee was "due 2027-03-20 (net 0 days)"; the page says "For:
+    # Royalty report RR-000001 (...)" and "due on receipt".
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    royalty = db.session().get(Invoice, filed.report.invoice_id)
+    assert royalty is not None
+    body = _issued_email(royalty.number)
+    assert f"For: {royalty.source_words}." in body
+    assert f"Royalty report {filed.report.reference} ({agreement.number}" in body
+
+    overdue = invoice_for(vendor, ("1000.00",))
+    [late] = billing.process_overdue(
+        standing_days=standing_days(), now=A_MONTH_OVERDUE
+    ).late_fee_invoices
+    body = _issued_email(late)
+    assert f"For: Late fee {overdue.number}." in body
+    assert "due 2027-03-20 (due on receipt)" in body
+    assert "net 0 days" not in body
