@@ -113,11 +113,8 @@ def invoice_document(
         due_date=invoice.due_date,
         payment_terms=terms,
         late_fee_terms=late,
-        reference=(
-            f"{invoice.source_type.replace('_', ' ').capitalize()} {invoice.source_reference}"
-            if invoice.source_reference
-            else ""
-        ),
+        # What it bills, in the words of the invoice's pages and email.
+        reference=invoice.source_words if invoice.source_reference else "",
         memo=invoice.memo or "",
         currency=currency,
         lines=tuple(

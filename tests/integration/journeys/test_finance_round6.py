@@ -17,9 +17,11 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.audit.models import AuditEvent
+from licensing.billing import pdfs
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
+from tests.integration.finance.test_revenue_and_reports import _pdf_text
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     DEVELOPMENT,
     SOFTWARE,
@@ -215,6 +217,21 @@ def _issued_email(number: str | None) -> str:
         if message.subject.startswith(f"Invoice {number}:")
     ]
     return message.body_text
+
+
+def test_the_invoice_pdf_names_what_it_bills_as_the_invoice_page_does(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The PDF's "For" read "Royalty report CPT-2027-000001 2027-01-01", the
+    # agreement's number and a date, where the page says which report.
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    royalty = db.session().get(Invoice, filed.report.invoice_id)
+    assert royalty is not None
+    text = _pdf_text(pdfs.invoice_pdf(db.session(), royalty))
+    assert f"Royalty report {filed.report.reference} ({agreement.number}, period" in text
 
 
 def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(
