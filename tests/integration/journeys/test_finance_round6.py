@@ -232,6 +232,9 @@ def test_the_invoice_pdf_names_what_it_bills_as_the_invoice_page_does(
     assert royalty is not None
     text = _pdf_text(pdfs.invoice_pdf(db.session(), royalty))
     assert f"Royalty report {filed.report.reference} ({agreement.number}, period" in text
+    # Its working said "usage to date 3000 end_users", where the page says "end users".
+    assert "end_users" not in text
+    assert "3000 end users" in text
 
 
 def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(
