@@ -8,18 +8,19 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from licensing import db
 from licensing.audit.models import AuditEvent
 from licensing.billing import pdfs
 from licensing.billing import services as billing
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, Payment
 from licensing.mail.models import OutboxMessage
 from tests.integration.finance.test_revenue_and_reports import _pdf_text
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
@@ -263,3 +264,52 @@ def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(
     assert f"For: Late fee {overdue.number}." in body
     assert "due 2027-03-20 (due on receipt)" in body
     assert "net 0 days" not in body
+
+
+def test_the_api_gives_a_payments_and_a_refunds_day_as_the_exports_do(
+    client: FlaskClient, vendor: Any, billing_staff: Any, invoice_for: Any
+) -> None:
+    # A finance system reading /api/v1 got `received_on` for an offline payment
+    # and null for a card payment (only `settled_at` in UTC), so to put a card
+    # payment on the day the Finance page and the payments export count it
+    # (`paid_date`, the office's day) it had to know the office's time zone.
+    invoice = invoice_for(vendor, ("300.00",))
+    late_evening = datetime(2027, 2, 1, 5, 30, tzinfo=UTC)  # 2027-01-31 23:30 at the office
+    payment = billing.record_offline_payment(
+        invoice.id,
+        method="check",
+        amount=Decimal("300.00"),
+        reference="CHK 10442",
+        now=late_evening,
+        actor=billing_clerk(),
+    )
+    db.session().execute(
+        update(Payment)
+        .where(Payment.id == payment.id)
+        .values(method="card", received_on=None, settled_at=late_evening, reference=None)
+    )
+    headers = bearer(billing_staff)
+    answer = client.get(f"/api/v1/payments/{payment.id}", headers=headers).get_json()
+    assert answer["received_on"] is None
+    assert answer["paid_date"] == "2027-01-31"
+    credit = billing.issue_credit_note(
+        invoice.id,
+        amount=Decimal("20.00"),
+        reason="Goodwill",
+        now=late_evening,
+        actor=billing_clerk(),
+    )
+    refund = billing.record_offline_refund(
+        credit.id,
+        method="check",
+        amount=Decimal("20.00"),
+        reference="CHK 20001",
+        now=late_evening,
+        actor=billing_clerk(),
+    )
+    sent = client.get(f"/api/v1/refunds/{refund.id}", headers=headers).get_json()
+    assert sent["sent_date"] == sent["sent_on"] == "2027-01-31"
+    exported = client.get("/api/v1/exports/payments?format=jsonl", headers=headers).get_data(
+        as_text=True
+    )
+    assert '"paid_date":"2027-01-31"' in exported
