@@ -5,7 +5,10 @@ exports and the API."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -313,3 +316,23 @@ def test_the_api_gives_a_payments_and_a_refunds_day_as_the_exports_do(
         as_text=True
     )
     assert '"paid_date":"2027-01-31"' in exported
+
+
+def test_the_finance_pages_revenue_charts_name_each_class_as_their_tables_do(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # The product-type chart's axis read "saas" beside the table's "SaaS".
+    active_agreement(vendor, DEVELOPMENT)
+    page = signed_in(client, billing_staff).get("/console/finance/?from=2026-11&to=2026-11")
+    assert page.status_code == 200
+    charts = [
+        json.loads(html.unescape(found))
+        for found in re.findall(r"data-chart='([^']*)'", page.get_data(as_text=True))
+    ]
+    labels = {label for chart in charts for label in chart["labels"]}
+    assert "SaaS" in labels
+    assert "saas" not in labels
