@@ -231,6 +231,12 @@ class Invoice(Snapshotted, Base):
         return entity_type, self.source_id
 
     @property
+    def licensee_state(self) -> str:
+        """The state as the licensee reads it: a write-off (`uncollectible`) is
+        the office's own word, and the invoice is still owed, so it reads `open`."""
+        return OPEN if self.state == UNCOLLECTIBLE else self.state
+
+    @property
     def source_words(self) -> str:
         """What this invoice bills, in words: "Royalty report RR-000007 (CPT-2027-000001,
         period from 2027-01-01)", "Agreement CPT-2027-000001", "Late fee INV-...";

@@ -495,6 +495,7 @@ def _console_page(
             allowed=INVOICE.allowed(invoice.state),
             today=_today(),
             flagged=FLAGGED,
+            staff_view=True,  # the office's own states ("uncollectible")
         ),
         status,
     )

@@ -336,3 +336,21 @@ def test_the_finance_pages_revenue_charts_name_each_class_as_their_tables_do(
     labels = {label for chart in charts for label in chart["labels"]}
     assert "SaaS" in labels
     assert "saas" not in labels
+
+
+def test_a_written_off_invoice_reads_open_to_the_licensee_who_still_owes_it(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, billing_staff: Any, invoice_for: Any
+) -> None:
+    # Marking an invoice uncollectible is the office's write-off: the licensee
+    # still owes it (the page offers to pay it) but the portal said
+    # "uncollectible", the office's bad-debt word, to the debtor.
+    invoice = invoice_for(vendor, ("15.00",))
+    billing.mark_uncollectible(invoice.id, reason="Disputed late fee", actor=billing_clerk())
+    portal = signed_in(client, vendor)
+    for url in (f"/portal/invoices/{invoice.id}", "/portal/invoices"):
+        page = portal.get(url)
+        assert page.status_code == 200
+        assert "uncollectible" not in text_of(page)
+        assert "state-open" in page.get_data(as_text=True)
+    console = signed_in(client, billing_staff).get(f"/console/invoices/{invoice.id}")
+    assert "uncollectible" in text_of(console)
