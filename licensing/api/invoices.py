@@ -166,6 +166,15 @@ class PaymentSchema(ma.Schema):
     amount_received = MoneyString(allow_none=True)
     reference = ma.fields.String(allow_none=True)
     received_on = Day(allow_none=True)
+    paid_date = Day(
+        allow_none=True,
+        dump_only=True,
+        metadata={
+            "description": "The day the money came, as the Finance page and the payments "
+            "export count it: received_on (offline), else the office day Stripe settled it "
+            "(card); null until then"
+        },
+    )
     stripe_payment_intent_id = ma.fields.String(allow_none=True)
     card_brand = ma.fields.String(
         allow_none=True,
@@ -223,6 +232,14 @@ class RefundSchema(ma.Schema):
     amount = MoneyString()
     reference = ma.fields.String(allow_none=True)
     sent_on = Day(allow_none=True)
+    sent_date = Day(
+        allow_none=True,
+        dump_only=True,
+        metadata={
+            "description": "The day the money went back, as the Finance page and the refunds "
+            "export count it: sent_on (offline), else the office day Stripe confirmed it (card)"
+        },
+    )
     stripe_refund_id = ma.fields.String(allow_none=True)
     note = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()

@@ -18,6 +18,7 @@ from licensing import notices, pdf
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
 from licensing.money import format_amount
+from licensing.words import identifiers_in_words
 
 
 def copyright_notice(period_start: date) -> str:
@@ -113,15 +114,17 @@ def invoice_document(
         due_date=invoice.due_date,
         payment_terms=terms,
         late_fee_terms=late,
-        reference=(
-            f"{invoice.source_type.replace('_', ' ').capitalize()} {invoice.source_reference}"
-            if invoice.source_reference
-            else ""
-        ),
+        # What it bills, in the words of the invoice's pages and email.
+        reference=invoice.source_words if invoice.source_reference else "",
         memo=invoice.memo or "",
         currency=currency,
         lines=tuple(
-            DocumentLine(line.description, line.working or "", format_amount(line.amount, currency))
+            # The working's vocabulary in words ("end users"), as on the invoice's page.
+            DocumentLine(
+                line.description,
+                identifiers_in_words(line.working or ""),
+                format_amount(line.amount, currency),
+            )
             for line in invoice.lines
         ),
         total=_money(invoice.total, currency),

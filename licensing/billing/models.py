@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from licensing import references
+from licensing.calendar import office_date
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
 from licensing.records import Snapshotted, in_sql, one_of
@@ -231,6 +232,12 @@ class Invoice(Snapshotted, Base):
         return entity_type, self.source_id
 
     @property
+    def licensee_state(self) -> str:
+        """The state as the licensee reads it: a write-off (`uncollectible`) is
+        the office's own word, and the invoice is still owed, so it reads `open`."""
+        return OPEN if self.state == UNCOLLECTIBLE else self.state
+
+    @property
     def source_words(self) -> str:
         """What this invoice bills, in words: "Royalty report RR-000007 (CPT-2027-000001,
         period from 2027-01-01)", "Agreement CPT-2027-000001", "Late fee INV-...";
@@ -383,6 +390,14 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
         return "declined" if self.declined else self.state
 
     @property
+    def paid_date(self) -> date | None:
+        """The day the money came, as the Finance page and the payments export
+        count it: the day received (offline), else the office day Stripe settled it."""
+        if self.received_on is not None:
+            return self.received_on
+        return office_date(self.settled_at) if self.settled_at is not None else None
+
+    @property
     def card_label(self) -> str | None:
         """The card as people name it (`Visa ending 4242`), when Stripe said which."""
         if self.card_brand is None or self.card_last4 is None:
@@ -415,6 +430,14 @@ class Refund(_MoneyMoved, Base):
     payment: Mapped[Payment | None] = relationship(back_populates="refunds")
 
     # What the audit log records of a new refund (with the credit note's number).
+    @property
+    def sent_date(self) -> date | None:
+        """The day the money went back, as the Finance page and the refunds export
+        count it: the day sent (offline), else the office day Stripe confirmed it."""
+        if self.sent_on is not None:
+            return self.sent_on
+        return office_date(self.settled_at) if self.settled_at is not None else None
+
     SNAPSHOT = ("method", "amount", "state", "reference", "payment_id")
 
 

@@ -87,6 +87,16 @@ def credit_notes(
     return session.scalars(_newest_first(CreditNote, principal, invoice_id=invoice_id)).all()
 
 
+def late_fees_of(session: Session, invoice_id: int) -> Sequence[Invoice]:
+    """The late-fee invoices issued on an overdue invoice, oldest first: what
+    the licensee owes besides it, for billing staff working the receivables."""
+    return session.scalars(
+        select(Invoice)
+        .where(Invoice.parent_invoice_id == invoice_id, Invoice.number.is_not(None))
+        .order_by(Invoice.issue_date, Invoice.id)
+    ).all()
+
+
 class PaymentFilters(TypedDict, total=False):
     """What a list of payments may be narrowed to: one invoice's, or one state."""
 

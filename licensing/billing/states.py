@@ -51,7 +51,9 @@ INVOICE = StateMachine.from_actions(
         "settle": Action(
             OPEN, UNCOLLECTIBLE, to=PAID, event="paid", stamp="paid_at", words="be marked paid"
         ),
-        "void": Action(DRAFT, OPEN, UNCOLLECTIBLE, to=VOID, stamp="voided_at"),
+        # Only an issued invoice is voided (every invoice past draft has a number:
+        # a CHECK). A draft was never sent: it is finalized or left unissued.
+        "void": Action(OPEN, UNCOLLECTIBLE, to=VOID, stamp="voided_at"),
         "mark_uncollectible": Action(OPEN, to=UNCOLLECTIBLE),
     },
     state_words={DRAFT: "a draft"},

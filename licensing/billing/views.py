@@ -485,6 +485,7 @@ def _console_page(
             organization=organization,
             payments=queries.payments(session, invoice_id=invoice.id),
             credit_notes=credit_notes,
+            late_fees=queries.late_fees_of(session, invoice.id),
             refund_forms=_refund_forms(credit_notes, refund_form),
             payment_form=payment_form or forms.OfflinePaymentForm(formdata=None),
             void_form=void_form or forms.ReasonForm(formdata=None, prefix="void"),
@@ -494,6 +495,7 @@ def _console_page(
             allowed=INVOICE.allowed(invoice.state),
             today=_today(),
             flagged=FLAGGED,
+            staff_view=True,  # the office's own states ("uncollectible")
         ),
         status,
     )

@@ -84,6 +84,7 @@ def exports_command(
     **filters: Any,
 ) -> None:
     """Export a billing dataset (audited with its filter, rows and SHA-256)."""
+    _check_output(output)
     given = {"from": date_from, "to": date_to, **filters}
     try:
         request = services.prepare(dataset, format_name, given)
@@ -96,6 +97,20 @@ def exports_command(
         _export(request, gl_accounts, total, output)
     except services.CorruptRecords as error:  # no file is left (see _write_file)
         raise click.ClickException(error.detail) from None
+
+
+def _check_output(output: str) -> None:
+    """Refuse, before anything is exported, a target the file cannot be written
+    to: a folder that does not exist, or a folder itself."""
+    if output == "-":
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise click.UsageError(f"--output: {path} is a folder; name the file to write.")
+    if not path.parent.is_dir():
+        raise click.UsageError(
+            f"--output: there is no folder {path.parent}; create it first or name another file."
+        )
 
 
 def _export(

@@ -23,6 +23,7 @@ from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from licensing import pdf
 from licensing.money import format_amount
+from licensing.words import humanize
 
 SERIES_COLOURS = (pdf.BRAND, colors.HexColor("#1d6b3a"), colors.HexColor("#a8472a"))
 
@@ -249,7 +250,7 @@ def _revenue(report: MonthlyReport) -> list[Flowable]:
         story.append(heading)
         story.append(pdf.para("No license fees or royalties were invoiced this month."))
     else:
-        labels = [row.label.replace("_", " ") for row in report.revenue_by_use]
+        labels = [humanize(row.label) for row in report.revenue_by_use]
         chart = _horizontal_bars(labels, [row.amount for row in report.revenue_by_use])
         story.append(KeepTogether([heading, chart]))
         rows: list[list[object]] = [["Use", "Amount"]]

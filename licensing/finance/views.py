@@ -29,6 +29,7 @@ from licensing.finance import documents, queries, services
 from licensing.finance.classification import AXES
 from licensing.money import format_amount, is_currency
 from licensing.web.navigation import may_open
+from licensing.words import humanize
 
 console = Blueprint("finance_console", __name__, url_prefix="/console/finance")
 
@@ -153,7 +154,7 @@ def _cash_flow_chart(rows: list[queries.PeriodFigures], currency: str) -> dict[s
 
 def _revenue_chart(rows: list[queries.RevenueRow], currency: str) -> dict[str, Any]:
     return _bar_chart(
-        [row.value.replace("_", " ") for row in rows],
+        [humanize(row.value) for row in rows],  # as the table beside it: "SaaS"
         [
             ("Up-front fees", [_amount(row.up_front, currency) for row in rows]),
             ("Royalties reported", [_amount(row.royalty, currency) for row in rows]),

@@ -36,6 +36,7 @@ from licensing.money import (
 )
 from licensing.pricing import Quote, QuoteLine
 from licensing.records import attributes
+from licensing.words import humanize
 
 # What billing is told of an activated agreement under the agreement's own names.
 _TOLD_BILLING = ("number", "organization_id", "currency", "term_start", "term_end", *PAYMENT_TERMS)
@@ -53,8 +54,7 @@ def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
             signals.UpFrontCharge(
                 line_index=line.use_index,
                 description=(
-                    f"{use.product_name}: {use.use.replace('_', ' ')} of "
-                    f"{use.product_type.replace('_', ' ')}"
+                    f"{use.product_name}: {humanize(use.use)} of {humanize(use.product_type)}"
                     + (f" (rule {line.rule})" if line.rule else "")
                 ),
                 amount=line.breakdown.fixed,

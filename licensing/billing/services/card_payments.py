@@ -273,9 +273,13 @@ def _charge(
     intent_id = attempt.intent_id
     if intent_id is None:
         token_digest = hashlib.sha256(card_token.encode()).hexdigest()[:16]
-        card = gateway.attach_card(
-            attempt.customer_id, card_token, idempotency_key=f"{key}-card-{token_digest}"
-        )
+        try:
+            card = gateway.attach_card(
+                attempt.customer_id, card_token, idempotency_key=f"{key}-card-{token_digest}"
+            )
+        except InvalidInput as refused:
+            _decline_before_intent(attempt, refused, now)
+            raise
         created = gateway.create_payment_intent(
             amount_minor=to_minor_units(attempt.amount, attempt.currency),
             currency=attempt.currency,
@@ -309,6 +313,25 @@ def _charge(
         intent.client_secret,
         _status_message(intent.status, intent.failure_message),
     )
+
+
+def _decline_before_intent(attempt: _OpenAttempt, refused: InvalidInput, now: datetime) -> None:
+    """The bank refused the card as Stripe saved it, before any PaymentIntent:
+    the attempt is declined like one refused at confirmation (`failed`, audited
+    `payment.declined`), so staff, the export and the API see it, and the next
+    card closes it and starts afresh instead of reusing it unseen."""
+    said = refused.errors.get("card", [])
+    why = said[0] if said else "The card was declined."
+    with db.transaction() as session:
+        payment = session.get(Payment, attempt.payment_id, with_for_update=True)
+        assert payment is not None
+        if payment.state != PENDING or payment.stripe_payment_intent_id is not None:
+            return
+        payment.note = why
+        payment.declined_at = now
+        PAYMENT.apply(
+            session, payment, "fail", actor=attempt.actor, note=why, changes={"declined": True}
+        )
 
 
 def _store_intent(payment_id: int, intent_id: str) -> str | None:

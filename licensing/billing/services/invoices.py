@@ -331,6 +331,13 @@ def void_invoice(
         invoice.state_reason = note
         INVOICE.apply(session, invoice, "void", actor=actor, note=note, at=now)
         _restore_standing(session, invoice.organization_id, now, actor)
+        # The billing contact was sent the invoice, its PDF and how to pay it.
+        _email_billing_contact(
+            session,
+            invoice,
+            subject=f"Invoice {invoice.number} is void: do not pay it",
+            template="invoice_voided",
+        )
         return invoice
 
 

@@ -36,6 +36,13 @@ def _quantities(stored: str) -> str:
     return json.dumps(json.loads(stored), sort_keys=True)
 
 
+def _credit_notes(stored: str) -> str | None:
+    """The credit notes the report issued (its total was negative), as the
+    agreements register lists uses: separated by ';'; empty when none."""
+    numbers = json.loads(stored)
+    return ";".join(numbers) if numbers else None
+
+
 DECLARED = Declared(
     record=RoyaltyReportLine,
     table=(
@@ -72,6 +79,15 @@ DECLARED = Declared(
         Field(
             Column("invoice_number", TEXT, "The invoice the report issued, if its total was due."),
             Invoice.number,
+        ),
+        Field(
+            Column(
+                "credit_note_numbers",
+                TEXT,
+                "The credit notes the report issued, if its total was negative, separated by ';'.",
+            ),
+            RoyaltyReport.credit_notes_json,
+            _credit_notes,
         ),
     ),
     source=_source,

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment, StripeCustomer, StripeEvent
 from licensing.calendar import instant_text, office_date
@@ -248,6 +249,43 @@ def test_a_declined_card_is_refused_and_the_next_card_closes_that_attempt_at_str
     assert gateway.retrieve_payment_intent(paid.stripe_payment_intent_id or "").status == (
         "succeeded"
     )
+
+
+def test_a_card_declined_when_it_is_saved_is_recorded_as_a_declined_attempt(
+    app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    # A card the bank refuses outright (4000000000000002) is declined when Stripe
+    # saves it to the customer, before any PaymentIntent. The payer was told
+    # "declined", but the attempt stayed `pending` with no intent and was reused
+    # by the next card: billing staff, the payments export and the API never saw
+    # the decline, and the audit log had no `payment.declined`.
+    invoice = invoice_for(vendor, ("75.00",))
+    with pytest.raises(InvalidInput) as refused:
+        services.start_card_payment(
+            invoice.id,
+            card_token=card_token(localstripe, "4000000000000002"),
+            principal=accounts.principal_for(vendor),
+        )
+    assert "declined" in refused.value.errors["card"][0].lower()
+    declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+    db.session().refresh(declined)
+    assert declined.state == "failed"
+    assert declined.declined
+    assert declined.stripe_payment_intent_id is None
+    assert "declined" in (declined.note or "").lower()
+    events = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "payment", AuditEvent.entity_id == str(declined.id)
+        )
+    )
+    assert "payment.declined" in [event.action for event in events]
+
+    # The next card starts a new attempt and closes the declined one.
+    paid = _pay(invoice, vendor, localstripe)
+    db.session().refresh(declined)
+    assert paid.id != declined.id
+    assert declined.state == "canceled"
+    assert declined.declined  # still read as a decline on the pages and the export
 
 
 def test_reconcile_applies_what_stripe_says_about_payments_with_no_webhook(
