@@ -402,7 +402,19 @@ def _filed_message(filing: Filing) -> str:
     if filing.invoice_number:
         return f"Report filed. Invoice {filing.invoice_number} is issued for the royalty due."
     if filing.credit_notes:
-        return f"Report filed. Credit notes {', '.join(filing.credit_notes)} are issued."
+        # One credit note read "Credit notes CN-... are issued.", with neither the
+        # amount nor where it went: the vendor could not tell what was left to pay.
+        notes = filing.credit_notes
+        named = (
+            f"credit note {notes[0]} is"
+            if len(notes) == 1
+            else f"credit notes {', '.join(notes)} are"
+        )
+        return (
+            f"Report filed. The royalty is {-filing.total_due:,.2f} {filing.currency} lower: "
+            f"{named} issued against the agreement's royalty invoices. Invoices shows "
+            "what is left to pay, and any refund due."
+        )
     return "Report filed. Nothing is due for this period."
 
 

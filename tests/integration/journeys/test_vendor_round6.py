@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     file_report,
     row,
 )
+from tests.integration.royalties.test_pages import period_url, text_of, typed
 
 SignIn = Callable[..., FlaskClient]
 
@@ -51,3 +53,30 @@ def test_the_standing_email_of_a_vendor_held_for_a_royalty_report_does_not_ask_t
     assert "overdue invoice is paid" not in body
     assert "file overdue royalty reports from the Royalty reports page" in body
     assert "pay overdue invoices from the Invoices page" in body
+
+
+def test_an_amendment_that_lowers_the_royalty_names_its_credit_note_and_what_it_credits(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The message read "Report filed. Credit notes CN-2027-000001 are issued.": one
+    # credit note in the plural, and neither the amount nor where it went.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    url = period_url(agreement, 1)
+    amend = {"mode": "form", "action": "submit", "attest": "yes", "amends": first.report.id}
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        filed = client.post(
+            url,
+            data={**amend, **typed(row(1, "A", quantity=2900)), "reason": "2900 users"},
+            follow_redirects=True,
+        )
+    text = text_of(filed)
+    assert "Credit notes CN-" not in text
+    # 100 end users fewer, at 12.00 each.
+    assert "The royalty is 1,200.00 USD lower: credit note CN-" in text
+    assert "Invoices shows what is left to pay, and any refund due." in text
