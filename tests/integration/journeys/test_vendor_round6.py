@@ -80,3 +80,17 @@ def test_an_amendment_that_lowers_the_royalty_names_its_credit_note_and_what_it_
     # 100 end users fewer, at 12.00 each.
     assert "The royalty is 1,200.00 USD lower: credit note CN-" in text
     assert "Invoices shows what is left to pay, and any refund due." in text
+
+
+def test_the_acceptance_email_gives_the_moment_at_the_office_not_in_utc(
+    app: Flask,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # "Vera Vendor (CEO) accepted agreement CPT-... on 2026-11-02 15:00 UTC", while
+    # every page and other email gives the office's time.
+    active_agreement(vendor, SOFTWARE)  # accepted at 2026-11-02 15:00 UTC
+    accepted = [m for m in _emails("agreement_update") if "accepted and active" in m.subject]
+    [email] = accepted
+    assert "on 2026-11-02 09:00 (US Central time)." in email.body_text
+    assert "UTC" not in email.body_text
