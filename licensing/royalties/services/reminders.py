@@ -31,13 +31,23 @@ def overdue_reports(session: Session, organization_id: int, today: date, days: i
     for agreement in reporting_agreements(session, organization_id):
         obligation = obligations(session, agreement)
         reports = current_reports(session, agreement.id)
+        accepted = office_date(agreement.activated_at) if agreement.activated_at else None
         late.extend(
             f"the royalty report of {agreement.number} for {period.label} was due "
             f"{period.due_on.isoformat()}"
             for period in obligation.periods
-            if period.start not in reports and today > period.due_on + timedelta(days=days)
+            if period.start not in reports
+            and today > _counted_from(period.due_on, accepted) + timedelta(days=days)
         )
     return late
+
+
+def _counted_from(due_on: date, accepted: date | None) -> date:
+    """The day a report's lateness counts from, for the standing: its due date, or,
+    for an agreement accepted after that date (a term that started in the past),
+    the day it was accepted. Such an agreement was held at pending payment by the
+    next hourly run, for reports nobody could have filed on time."""
+    return max(due_on, accepted) if accepted is not None else due_on
 
 
 # Reminders: this many days before a report is due, on the due date, and every

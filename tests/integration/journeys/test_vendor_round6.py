@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts.models import Organization
 from licensing.mail.models import OutboxMessage
 from licensing.royalties.services import send_reminders
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
@@ -23,6 +24,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.integration.royalties.test_pages import period_url, text_of, typed
+from tests.support.agreements import make_active_agreement
 
 SignIn = Callable[..., FlaskClient]
 
@@ -94,3 +96,26 @@ def test_the_acceptance_email_gives_the_moment_at_the_office_not_in_utc(
     [email] = accepted
     assert "on 2026-11-02 09:00 (US Central time)." in email.body_text
     assert "UTC" not in email.body_text
+
+
+def test_reports_due_before_a_late_acceptance_hold_the_standing_only_30_days_after_it(
+    app: Flask,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,
+) -> None:
+    # A 2027 license accepted on 2027-06-15 has a first-quarter report due
+    # 2027-04-30: the next hourly `reports remind` held the organization at pending
+    # payment at once, for a report it could not have filed on time.
+    accepted = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
+    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=accepted)
+    organization = db.session().get(Organization, vendor.organization_id)
+    send_reminders(standing_days=30, now=datetime(2027, 6, 15, 16, 0, tzinfo=UTC))
+    db.session().refresh(organization)
+    assert organization.standing == "active"
+    send_reminders(standing_days=30, now=datetime(2027, 7, 15, 15, 0, tzinfo=UTC))
+    db.session().refresh(organization)
+    assert organization.standing == "active"  # 30 days since acceptance: not yet
+    send_reminders(standing_days=30, now=datetime(2027, 7, 16, 15, 0, tzinfo=UTC))
+    db.session().refresh(organization)
+    assert organization.standing == "pending_payment"
