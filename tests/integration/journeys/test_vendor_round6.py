@@ -18,6 +18,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.royalties.services import send_reminders
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
+    DEVELOPMENT,
     SOFTWARE,
     active_agreement,
     file_report,
@@ -119,3 +120,23 @@ def test_reports_due_before_a_late_acceptance_hold_the_standing_only_30_days_aft
     send_reminders(standing_days=30, now=datetime(2027, 7, 16, 15, 0, tzinfo=UTC))
     db.session().refresh(organization)
     assert organization.standing == "pending_payment"
+
+
+def test_the_royalty_invoice_email_names_the_report_as_its_pages_do(
+    app: Flask,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # "It is for royalty report CPT-2027-000001 2027-01-01.": the stored source
+    # reference, which names no report, where the invoice page reads "Royalty report
+    # RR-000001 (CPT-2027-000001, period from 2027-01-01)".
+    agreement = active_agreement(vendor, SOFTWARE, DEVELOPMENT)  # a flat fee up front
+    filing = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    email = next(m for m in _emails("invoice_issued") if filing.invoice_number in m.subject)
+    assert (
+        f"It is for royalty report {filing.report.reference} "
+        f"({agreement.number}, period from 2027-01-01)." in email.body_text
+    )
+    [fee] = [m for m in _emails("invoice_issued") if m is not email]
+    assert f"It is for agreement {agreement.number}." in fee.body_text
