@@ -113,11 +113,9 @@ def invoice_document(
         due_date=invoice.due_date,
         payment_terms=terms,
         late_fee_terms=late,
-        reference=(
-            f"{invoice.source_type.replace('_', ' ').capitalize()} {invoice.source_reference}"
-            if invoice.source_reference
-            else ""
-        ),
+        # What the invoice bills in the words of its page ("Royalty report RR-000005
+        # (CPT-..., period from ...)"), not the stored reference, which names no report.
+        reference=invoice.source_words if invoice.source_reference else "",
         memo=invoice.memo or "",
         currency=currency,
         lines=tuple(

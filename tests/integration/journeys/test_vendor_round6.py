@@ -3,6 +3,7 @@ to the renewal, with every email and page checked against what is billed."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import Organization
+from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
 from licensing.royalties.services import send_reminders
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
@@ -140,3 +143,29 @@ def test_the_royalty_invoice_email_names_the_report_as_its_pages_do(
     )
     [fee] = [m for m in _emails("invoice_issued") if m is not email]
     assert f"It is for agreement {agreement.number}." in fee.body_text
+
+
+def test_the_royalty_invoice_pdf_names_the_report_it_bills(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The PDF's "For" read "Royalty report CPT-2027-000001 2027-01-01".
+    agreement = active_agreement(vendor, SOFTWARE)
+    filing = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    invoice_id = db.session().scalar(
+        select(Invoice.id).where(Invoice.number == filing.invoice_number)
+    )
+    signed_in(client, vendor)
+    response = client.get(f"/invoices/{invoice_id}.pdf")
+    assert response.status_code == 200
+    text = " ".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages
+    ).replace("\n", " ")
+    assert (
+        f"For Royalty report {filing.report.reference} "
+        f"({agreement.number}, period from 2027-01-01)" in text
+    )
+    assert f"Royalty report {agreement.number} 2027-01-01" not in text
