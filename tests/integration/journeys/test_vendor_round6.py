@@ -15,7 +15,10 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
 from licensing.royalties.services import send_reminders
@@ -169,3 +172,32 @@ def test_the_royalty_invoice_pdf_names_the_report_it_bills(
         f"({agreement.number}, period from 2027-01-01)" in text
     )
     assert f"Royalty report {agreement.number} 2027-01-01" not in text
+
+
+def test_a_renewal_proposes_the_usage_to_date_of_its_reports_period_after_an_amendment(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # A report's lines describe the agreement to date when it was filed. After the
+    # first quarter was amended (customer D added), the renewal still proposed the
+    # second quarter's 150 end users as filed, though 170 had been reported to date
+    # through that quarter; and an amended earlier quarter proposed the last
+    # quarter's figure under its own period.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)])
+    file_report(vendor, agreement, 2, [row(1, "A", quantity=100), row(1, "B", quantity=50)])
+    file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=100), row(1, "D", quantity=20)],
+        amends=first.report.id,
+        reason="Clinic D was left out",
+        now=AFTER[2],
+    )
+    renewal = agreements.start_renewal(
+        agreement.id, Actor.of(accounts.principal_for(vendor)), now=AFTER[2]
+    )
+    [software] = renewal.uses
+    assert software.quantity == {"end_users": 170}
