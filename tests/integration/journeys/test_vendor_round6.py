@@ -201,3 +201,46 @@ def test_a_renewal_proposes_the_usage_to_date_of_its_reports_period_after_an_ame
     )
     [software] = renewal.uses
     assert software.quantity == {"end_users": 170}
+
+
+def test_the_agreement_page_says_its_total_is_an_estimate_and_what_is_charged_to_date(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The page read "Total for the term 33,800.00 USD" (the application's estimate)
+    # whatever was reported, and did not lead to the agreement's royalty reports: a
+    # vendor charged more than that total could not see why from the agreement.
+    agreement = active_agreement(vendor, SOFTWARE)  # 2500 end users estimated
+    url = f"/portal/agreements/{agreement.id}"
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        before = text_of(client.get(url))
+    assert "Estimated total for the term 33,800.00 USD" in before
+    # (The amount's own tag reads as a space before the colon.)
+    assert "Charged to date 0.00 USD : nothing reported yet" in before
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])  # 39,800.00
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = client.get(url)
+    text = text_of(page)
+    assert "Charged to date 39,800.00 USD : usage reported through 2027-03-31" in text
+    assert 'href="/portal/royalty-reports"' in page.get_data(as_text=True)
+
+
+def test_charged_to_date_counts_a_flat_fee_charged_up_front_beside_the_royalties(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE, DEVELOPMENT)  # 33,800 + 2,500 flat
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])  # 39,800.00
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        text = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+    assert "Estimated total for the term 36,300.00 USD" in text
+    assert "Charged to date 42,300.00 USD : usage reported through 2027-03-31" in text
