@@ -8,7 +8,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -21,7 +21,7 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
 from licensing.billing.models import Invoice
-from licensing.calendar import office_date, parse_day
+from licensing.calendar import OFFICE_TIMEZONE, office_date, parse_day
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.limits import record_id, shows_unstorable_on_form
@@ -451,7 +451,9 @@ def report_rows(report_id: int) -> Response:
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
+    """The first instant of `day` at the office (UTC midnight read "19:00" on the day
+    before, when the period had not yet ended there)."""
+    return datetime.combine(day, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
 
 
 def _due_reports(

@@ -244,3 +244,20 @@ def test_charged_to_date_counts_a_flat_fee_charged_up_front_beside_the_royalties
         text = text_of(client.get(f"/portal/agreements/{agreement.id}"))
     assert "Estimated total for the term 36,300.00 USD" in text
     assert "Charged to date 42,300.00 USD : usage reported through 2027-03-31" in text
+
+
+def test_the_dashboard_says_a_report_waits_since_the_periods_first_filing_day_at_the_office(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # "Since 2027-03-31 19:00 (US Central time)": UTC midnight of April 1, shown at
+    # the office, before the quarter had even ended there.
+    active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        text = text_of(client.get("/portal/"))
+    assert "Royalty report for CPT-2027-000001, 2027-01-01 to 2027-03-31" in text
+    assert "2027-04-01 00:00 (US Central time)" in text
+    assert "2027-03-31 19:00" not in text
