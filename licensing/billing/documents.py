@@ -18,6 +18,7 @@ from licensing import notices, pdf
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
 from licensing.money import format_amount
+from licensing.words import identifiers_in_words
 
 
 def copyright_notice(period_start: date) -> str:
@@ -119,7 +120,12 @@ def invoice_document(
         memo=invoice.memo or "",
         currency=currency,
         lines=tuple(
-            DocumentLine(line.description, line.working or "", format_amount(line.amount, currency))
+            # The working in words, as the invoice page gives it ("3000 end users").
+            DocumentLine(
+                line.description,
+                identifiers_in_words(line.working or ""),
+                format_amount(line.amount, currency),
+            )
             for line in invoice.lines
         ),
         total=_money(invoice.total, currency),

@@ -174,6 +174,27 @@ def test_the_royalty_invoice_pdf_names_the_report_it_bills(
     assert f"Royalty report {agreement.number} 2027-01-01" not in text
 
 
+def test_the_invoice_pdf_gives_the_working_in_words_as_the_invoice_page_does(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The page reads "usage to date 3000 end users"; the PDF the billing contact
+    # files read "3000 end_users".
+    agreement = active_agreement(vendor, SOFTWARE)
+    filing = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    invoice_id = db.session().scalar(
+        select(Invoice.id).where(Invoice.number == filing.invoice_number)
+    )
+    signed_in(client, vendor)
+    pdf = client.get(f"/invoices/{invoice_id}.pdf").data
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "usage to date 3000 end users" in text.replace("\n", " ")
+    assert "end_users" not in text
+
+
 def test_a_renewal_proposes_the_usage_to_date_of_its_reports_period_after_an_amendment(
     vendor: Any,
     active_agreement: Any,  # noqa: F811
