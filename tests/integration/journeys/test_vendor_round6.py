@@ -282,3 +282,21 @@ def test_the_dashboard_says_a_report_waits_since_the_periods_first_filing_day_at
     assert "Royalty report for CPT-2027-000001, 2027-01-01 to 2027-03-31" in text
     assert "2027-04-01 00:00 (US Central time)" in text
     assert "2027-03-31 19:00" not in text
+
+
+def test_the_approval_email_says_the_total_is_an_estimate_and_what_is_due_on_acceptance(
+    app: Flask,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # "License agreement CPT-... is issued for 2027-01-01 to 2027-12-31, total
+    # 36,300.00 USD": the application's estimate, most of it royalties on usage
+    # invoiced only with the reports; the vendor could not tell what acceptance costs.
+    active_agreement(vendor, SOFTWARE, DEVELOPMENT)  # 33,800 on usage + 2,500 flat
+    [email] = [m for m in _emails("application_update") if "ready to accept" in m.subject]
+    body = " ".join(email.body_text.split())
+    assert (
+        "total 36,300.00 USD as estimated from the application: 2,500.00 USD is invoiced "
+        "when you accept it, and royalties on usage are invoiced with your royalty "
+        "reports." in body
+    )
