@@ -22,6 +22,7 @@ from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
 from licensing.royalties.services import send_reminders
+from tests.integration.agreements.conftest import NOW, STAFF_USE, apply  # noqa: F401
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     DEVELOPMENT,
@@ -32,6 +33,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
 )
 from tests.integration.royalties.test_pages import period_url, text_of, typed
 from tests.support.agreements import make_active_agreement
+from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
 
@@ -300,3 +302,27 @@ def test_the_approval_email_says_the_total_is_an_estimate_and_what_is_due_on_acc
         "when you accept it, and royalties on usage are invoiced with your royalty "
         "reports." in body
     )
+
+
+def test_the_staff_email_of_a_resubmission_gives_the_vendors_answer(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    licensing_staff: Any,
+) -> None:
+    # "Northwind resubmitted APP-000001 (1 use, quoted ...)": staff were told the
+    # vendor answered their question, not what the answer was.
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    application = apply(vendor, STAFF_USE)
+    agreements.start_review(application.id, staff, now=NOW)
+    agreements.return_for_information(application.id, "What revenue in Canada?", staff, now=NOW)
+    agreements.submit(
+        application.id,
+        Actor.of(accounts.principal_for(vendor)),
+        policy=issuing(),
+        attest=True,
+        response="About 10,000 USD a year in Canada.",
+        now=NOW,
+    )
+    [email] = [m for m in _emails("application_waiting") if "resubmitted" in m.subject]
+    assert "The office asked: What revenue in Canada?" in email.body_text
+    assert "Their answer: About 10,000 USD a year in Canada." in email.body_text
