@@ -326,3 +326,38 @@ def test_the_staff_email_of_a_resubmission_gives_the_vendors_answer(
     [email] = [m for m in _emails("application_waiting") if "resubmitted" in m.subject]
     assert "The office asked: What revenue in Canada?" in email.body_text
     assert "Their answer: About 10,000 USD a year in Canada." in email.body_text
+
+
+def test_an_amended_earlier_period_says_its_figures_run_through_the_last_period_reported(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The first quarter's amendment read "Usage to date 150 end users" under
+    # "2027-01-01 to 2027-03-31", a figure that includes the second quarter's
+    # customer B: an amendment recomputes every later period, and its lines are
+    # to date through the last one reported.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)])
+    file_report(vendor, agreement, 2, [row(1, "A", quantity=100), row(1, "B", quantity=50)])
+    amended = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=120)],
+        amends=first.report.id,
+        reason="Clinic A had 120 users",
+        now=AFTER[2],
+    )
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/royalty-reports/report/{amended.report.id}"))
+        earlier = text_of(client.get(f"/portal/royalty-reports/report/{first.report.id}"))
+    assert (
+        "The royalty, line by line, to date through 2027-06-30 "
+        "(the last period reported: an amendment recomputes every later period)" in page
+    )
+    assert "170 end users" in page
+    assert "to date through" not in earlier  # filed when it was the last period
