@@ -368,3 +368,27 @@ def test_an_amended_earlier_period_says_its_figures_run_through_the_last_period_
         "Amended royalty, line 1 (Scrubber Pro), period 2027-01-01 to 2027-03-31, "
         "to date through 2027-06-30"
     )
+
+
+def test_an_overdue_reminder_says_from_when_the_report_holds_the_organization(
+    app: Flask,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,
+) -> None:
+    # Accepted on 2027-06-15, the first quarter's report (due 2027-04-30) was
+    # reminded as "46 days overdue" with "A report more than 30 days overdue counts
+    # like an overdue invoice", though it holds the organization only from 30 days
+    # after acceptance; and no reminder said from which day a report holds it.
+    make_active_agreement(
+        vendor, licensing_staff, SOFTWARE, now=datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
+    )
+    send_reminders(standing_days=30, now=datetime(2027, 6, 15, 16, 0, tzinfo=UTC))
+    first = next(m for m in _emails("royalty_report_reminder") if "2027-01-01" in m.subject)
+    body = " ".join(first.body_text.split())
+    assert "was due on 2027-04-30" in body
+    assert (
+        "If it is not filed by 2027-07-15, it counts like an overdue invoice from the "
+        "next day: the organization cannot apply for new licenses until it is filed." in body
+    )
+    assert "more than 30 days overdue counts" not in body
