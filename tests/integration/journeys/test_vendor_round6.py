@@ -392,3 +392,24 @@ def test_an_overdue_reminder_says_from_when_the_report_holds_the_organization(
         "next day: the organization cannot apply for new licenses until it is filed." in body
     )
     assert "more than 30 days overdue counts" not in body
+
+
+def test_a_superseded_agreement_links_the_agreement_that_superseded_it(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # The old agreement's page read "superseded" and led nowhere, not to the
+    # renewal that replaced it (the new one links back with "Renews").
+    agreement = active_agreement(vendor, SOFTWARE)
+    renewal = active_agreement(vendor, SOFTWARE)
+    # As accepting a renewal leaves it (`acceptance._supersede_renewed`).
+    agreement.state, agreement.superseded_by_id = "superseded", renewal.id
+    db.session().flush()
+    signed_in(client, vendor)
+    response = client.get(f"/portal/agreements/{agreement.id}")
+    assert f'<a href="/portal/agreements/{renewal.id}">{renewal.number}</a>' in (
+        response.get_data(as_text=True)
+    )
+    assert f"Superseded by {renewal.number}" in text_of(response)
