@@ -48,6 +48,7 @@ from licensing.royalties.states import (
 )
 from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.filters import end_sentence
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import named_by_id
@@ -470,6 +471,18 @@ def _due_reports(
             period_start=status.period.start.isoformat(),
         )
         title = f"Royalty report for {status.agreement_number}, {status.period.label}"
+        report = status.report
+        if report is not None and report.review_state == CORRECTION_REQUESTED:
+            # Staff asked for a corrected report: only an email said so.
+            yield WaitingItem(
+                f"Royalty report {report.reference} for {status.agreement_number}, "
+                f"{status.period.label}: a correction is asked for",
+                waiting_on=YOU,
+                detail=f"Licensing staff ask: {end_sentence(report.review_note)} Amend the report, "
+                "saying what changed.",
+                url=link,
+                since=report.reviewed_at,
+            )
         if status.state in (DUE, OVERDUE):
             waiting.add(status.agreement_id)
             detail = (

@@ -29,6 +29,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    flagged_report,
     row,
 )
 from tests.integration.royalties.test_pages import period_url, text_of, typed
@@ -413,3 +414,37 @@ def test_a_superseded_agreement_links_the_agreement_that_superseded_it(
         response.get_data(as_text=True)
     )
     assert f"Superseded by {renewal.number}" in text_of(response)
+
+
+def test_a_report_sent_back_for_correction_waits_on_the_vendor_on_the_dashboard(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # Staff asked for a corrected report; the email said so, but the dashboard said
+    # nothing was waiting on the vendor and the period list read "submitted".
+    from licensing.royalties import services as royalties
+
+    agreement = active_agreement(vendor, SOFTWARE)
+    report = flagged_report(file_report, vendor, agreement)
+    royalties.review(
+        report.id,
+        "request_correction",
+        Actor.of(accounts.principal_for(licensing_staff)),
+        note="Customer B is missing.",
+    )
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        response = client.get("/portal/")
+    text = text_of(response)
+    assert (
+        f"Royalty report {report.reference} for {agreement.number}, 2027-04-01 to "
+        "2027-06-30: a correction is asked for" in text
+    )
+    assert "Licensing staff ask: Customer B is missing. Amend the report" in text
+    assert f'href="/portal/royalty-reports/{agreement.id}/2027-04-01"' in (
+        response.get_data(as_text=True)
+    )
