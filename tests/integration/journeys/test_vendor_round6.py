@@ -448,3 +448,31 @@ def test_a_report_sent_back_for_correction_waits_on_the_vendor_on_the_dashboard(
     assert f'href="/portal/royalty-reports/{agreement.id}/2027-04-01"' in (
         response.get_data(as_text=True)
     )
+
+
+def test_the_estimate_does_not_promise_a_fixed_price_for_royalties_on_usage(
+    client: FlaskClient,
+    example_card: str,
+) -> None:
+    # "An estimate is not an offer: the price is fixed when your application is
+    # approved", over a distribution royalty charged on the usage reported each
+    # quarter, whatever the estimate said.
+    query = {
+        "organization_type": "commercial",
+        "term_start": "2027-01-01",
+        "term_end": "2027-12-31",
+        "uses-0-use": "distribution",
+        "uses-0-product_type": "saas",
+        "uses-0-user_type": "provider",
+        "uses-0-quantity-end_users": "1200",
+    }
+    text = text_of(client.get("/estimate", query_string=query))
+    assert "the price is fixed when your application is approved" not in text
+    assert (
+        "royalties on usage are charged on the usage you report each quarter, "
+        "not on these estimates" in text
+    )
+    flat = {**query, "uses-0-use": "development"}
+    assert "the price is fixed when your application is approved" in text_of(
+        client.get("/estimate", query_string=flat)
+    )
