@@ -270,6 +270,19 @@ def test_charged_to_date_counts_a_flat_fee_charged_up_front_beside_the_royalties
     assert "Charged to date 42,300.00 USD : usage reported through 2027-03-31" in text
 
 
+def test_staff_reach_the_agreements_royalty_reports_from_its_charged_to_date(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    signed_in(client, billing_staff)
+    page = client.get(f"/console/agreements/{agreement.id}").get_data(as_text=True)
+    assert f'href="/console/royalty-reports?agreement={agreement.number}"' in page
+
+
 def test_the_dashboard_says_a_report_waits_since_the_periods_first_filing_day_at_the_office(
     client: FlaskClient,
     signed_in: SignIn,
