@@ -489,3 +489,26 @@ def test_the_estimate_does_not_promise_a_fixed_price_for_royalties_on_usage(
     assert "the price is fixed when your application is approved" in text_of(
         client.get("/estimate", query_string=flat)
     )
+
+
+def test_the_application_form_reports_a_reversed_term_with_the_uses_problems_at_once(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    example_card: str,
+) -> None:
+    # A term ending before it starts was reported only once every use was right:
+    # a second round for a problem the first submission already had.
+    signed_in(client, vendor)
+    form = {
+        "term_start": "2027-12-31",
+        "term_end": "2027-01-01",
+        **{f"uses-0-{k}": str(v) for k, v in STAFF_USE.items() if k != "languages"},
+        "uses-0-languages": "en",
+        "uses-0-revenue": "-100",
+    }
+    response = client.post("/portal/applications/new", data=form)
+    assert response.status_code == 422
+    text = text_of(response)
+    assert "The term cannot end before it starts." in text
+    assert "Expected annual revenue" in text
