@@ -327,6 +327,13 @@ class ApplicationForm(PageForm):
         if len(field.entries) > MAX_USES:
             raise ValidationError(f"At most {MAX_USES} uses in one application.")
 
+    def validate_term_end(self, field: DateField) -> None:
+        # The service's rule, repeated so that one submission lists it with the uses'
+        # problems (it was told only once every use was right).
+        start = self.term_start.data
+        if start and field.data and field.data < start:
+            raise ValidationError("The term cannot end before it starts.")
+
     def command(self) -> ApplicationDraft:
         """The draft the form describes (after `validate()`)."""
         return ApplicationDraft.from_fields(

@@ -4,8 +4,9 @@
 `init_app(app)` registers the overdue-report check that holds an organization's
 standing at `pending_payment`, the vendor dashboard's due reports, the staff
 console's queue, the classifier of royalty invoice lines for finance, the
-usage last reported, which renewals propose, and the storing of an agreement's
-reporting periods when it starts to report (`schedule`);
+usage last reported, which renewals propose, what an agreement's page says is
+charged to date (`agreement_to_date`), and the storing of an agreement's reporting
+periods when it starts to report (`schedule`);
 blueprints are listed in `licensing.app`.
 """
 
@@ -16,14 +17,17 @@ from datetime import date
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.agreements import reported_usage
+from licensing.agreements.models import Agreement
 from licensing.config import current_config
 from licensing.finance import classification as finance_classification
 from licensing.finance import queries as finance_queries
 from licensing.royalties import queries, schedule, services, views
 from licensing.royalties.classification import classify_royalty_lines
 from licensing.royalties.services.renewal_usage import last_reported_usage
+from licensing.royalties.services.term_to_date import ChargedToDate, charged_to_date
 
 
 def overdue_reports(session: Session, organization_id: int, today: date) -> list[str]:
@@ -34,6 +38,10 @@ def overdue_reports(session: Session, organization_id: int, today: date) -> list
     return services.overdue_reports(session, organization_id, today, days)
 
 
+def _agreement_to_date(agreement: Agreement) -> ChargedToDate | None:
+    return charged_to_date(db.session(), agreement)
+
+
 def init_app(app: Flask) -> None:
     accounts.register_overdue_check("royalty_reports", overdue_reports)
     finance_classification.register_classifier("royalty_report", classify_royalty_lines)
@@ -41,3 +49,5 @@ def init_app(app: Flask) -> None:
     views.register_dashboard_items()
     schedule.register()
     reported_usage.register(last_reported_usage)
+    # The agreement's page says what its usage-based lines are charged so far.
+    app.jinja_env.globals["agreement_to_date"] = _agreement_to_date

@@ -224,7 +224,8 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
 
 
 def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
-    """For the vendor's dashboard: the periods due or overdue, and the next upcoming
+    """For the vendor's dashboard: the periods due or overdue or whose report staff
+    sent back for correction, and the next upcoming
     period of each agreement (whether or not others wait), in the agreements'
     order (by term start) and each agreement's period order."""
     session = db.session()
@@ -232,7 +233,13 @@ def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[
     waiting = (
         _period_rows(actor, today)
         .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
-        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today)
+        .where(
+            or_(
+                and_(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today),
+                # Staff sent the current report back: the vendor owes a corrected one.
+                RoyaltyReport.review_state == CORRECTION_REQUESTED,
+            )
+        )
     )
     ranked = (
         _reporting(

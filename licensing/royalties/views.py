@@ -8,7 +8,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -21,7 +21,7 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
 from licensing.billing.models import Invoice
-from licensing.calendar import office_date, parse_day
+from licensing.calendar import OFFICE_TIMEZONE, office_date, parse_day
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.limits import record_id, shows_unstorable_on_form
@@ -45,7 +45,7 @@ from licensing.royalties.states import (
 )
 from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.filters import recorded_words
+from licensing.web.filters import end_sentence, recorded_words
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import named_by_id
@@ -392,7 +392,19 @@ def _filed_message(filing: Filing) -> str:
     if filing.invoice_number:
         return f"Report filed. Invoice {filing.invoice_number} is issued for the royalty due."
     if filing.credit_notes:
-        return f"Report filed. Credit notes {', '.join(filing.credit_notes)} are issued."
+        # One credit note read "Credit notes CN-... are issued.", with neither the
+        # amount nor where it went: the vendor could not tell what was left to pay.
+        notes = filing.credit_notes
+        named = (
+            f"credit note {notes[0]} is"
+            if len(notes) == 1
+            else f"credit notes {', '.join(notes)} are"
+        )
+        return (
+            f"Report filed. The royalty is {-filing.total_due:,.2f} {filing.currency} lower: "
+            f"{named} issued against the agreement's royalty invoices. Invoices shows "
+            "what is left to pay, and any refund due."
+        )
     return "Report filed. Nothing is due for this period."
 
 
@@ -429,7 +441,9 @@ def report_rows(report_id: int) -> Response:
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
+    """The first instant of `day` at the office (UTC midnight read "19:00" on the day
+    before, when the period had not yet ended there)."""
+    return datetime.combine(day, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
 
 
 def _due_reports(
@@ -439,6 +453,19 @@ def _due_reports(
     report when none of its reports is due yet."""
     waiting, upcoming = queries.vendor_waiting(Actor.of(principal), _today())
     for status in waiting:
+        report = status.report
+        if report is not None and report.review_state == CORRECTION_REQUESTED:
+            # Staff asked for a corrected report: only an email said so.
+            yield WaitingItem(
+                f"Royalty report {report.reference} for {status.agreement_number}, "
+                f"{status.period.label}: a correction is asked for",
+                waiting_on=YOU,
+                detail=f"Licensing staff ask: {end_sentence(report.review_note)} Amend the "
+                "report, saying what changed.",
+                url=_period_link(status),
+                since=report.reviewed_at,
+            )
+            continue
         yield WaitingItem(
             f"Royalty report for {status.agreement_number}, {status.period.label}",
             waiting_on=YOU,
@@ -450,7 +477,7 @@ def _due_reports(
             url=_period_link(status),
             since=_midnight(status.period.first_filing_day),
         )
-    waited_on = {status.agreement_id for status in waiting}
+    waited_on = {status.agreement_id for status in waiting if status.report is None}
     for status in upcoming:
         if status.agreement_id not in waited_on:
             yield WaitingItem(

@@ -390,11 +390,31 @@ def _approve(
         f"{how}: agreement {agreement.number} is ready to accept",
         f"Your application is {how}. License agreement {agreement.number} is issued for "
         f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
-        f"{in_words(version.total, version.currency)}. Read it and "
-        "accept it online to make it active." + _changes_told(version),
+        f"{in_words(version.total, version.currency)}{_what_is_charged(version)}. Read it "
+        "and accept it online to make it active." + _changes_told(version),
         agreement_link=links().agreement(agreement.id),
     )
     return agreement
+
+
+def _what_is_charged(version: QuoteVersion) -> str:
+    """For a quote with royalties on usage, that its total is an estimate and what
+    acceptance invoices: "total 36,300.00 USD" read as the price of the license."""
+    lines = issuing.licensed_lines(Quote.from_snapshot(version.snapshot))
+    if not any(issuing.usage_based(line) for line in lines):
+        return ""
+    up_front = sum(
+        (line.breakdown.fixed for line in lines if line.breakdown is not None), Decimal(0)
+    )
+    now = (
+        f"{in_words(up_front, version.currency)} is invoiced when you accept it"
+        if up_front > 0
+        else "nothing is invoiced when you accept it"
+    )
+    return (
+        f" as estimated from the application: {now}, and royalties on usage are "
+        "invoiced with your royalty reports"
+    )
 
 
 def _changes_told(version: QuoteVersion) -> str:

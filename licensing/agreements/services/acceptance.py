@@ -29,6 +29,7 @@ from licensing.agreements.services._common import (
 )
 from licensing.agreements.settings import PAYMENT_TERMS
 from licensing.agreements.states import AGREEMENT
+from licensing.calendar import instant_text
 from licensing.errors import Conflict, PermissionDenied
 from licensing.limits import storable
 from licensing.money import (
@@ -181,7 +182,7 @@ def accept(
             agreement,
             "accepted and active",
             f"{name} ({title}) accepted agreement {agreement.number} on "
-            f"{moment:%Y-%m-%d %H:%M} UTC. The license is active from "
+            f"{instant_text(moment)}. The license is active from "
             f"{agreement.term_start.isoformat()} to {agreement.term_end.isoformat()}.",
         )
         session.refresh(agreement, ["acceptance"])

@@ -229,6 +229,7 @@ def submit(
         application.attested_by_id = actor.user_id
         application.attested_at = moment
         application.submitted_at = application.submitted_at or moment
+        asked = application.return_reason
         if action == "resubmit":
             application.vendor_response = _reason(response, "response", required=False)
             application.return_reason = None
@@ -266,7 +267,8 @@ def submit(
                     f"quoted {in_words(quote.total, quote.currency)})."
                     if quote.fully_priced
                     else "to be priced by staff)."
-                ),
+                )
+                + (_exchange(asked, application.vendor_response) if action == "resubmit" else ""),
             )
         return application
 
@@ -279,6 +281,14 @@ def withdraw(application_id: int, actor: Actor, *, now: datetime | None = None) 
         application = _owned(session, Application, application_id, actor)
         APPLICATION.apply(session, application, "withdraw", actor=actor, at=moment)
         return application
+
+
+def _exchange(asked: str | None, answer: str | None) -> str:
+    """The office's question and the vendor's answer, for the resubmission's staff
+    email: staff were told the vendor answered, not what."""
+    question = f"\n\nThe office asked: {asked}" if asked else ""
+    reply = f"Their answer: {answer}" if answer else "They gave no answer, only the changes."
+    return f"{question}\n{reply}" if question else f"\n\n{reply}"
 
 
 def _uses_counted(count: int) -> str:

@@ -170,6 +170,8 @@ def _file(
             for line in obligation.lines
         ],
     )
+    if last > period.index:
+        filing.through = obligation.periods[last - 1]
     filing.flags = _anomalies(session, obligation, report, filing, last)
     if previewing:
         return filing

@@ -251,6 +251,9 @@ class Filing:
     report: RoyaltyReport | None = None
     invoice_number: str | None = None
     credit_notes: list[str] = field(default_factory=list)
+    # The last period reported when it was filed, when after its own: an amendment
+    # recomputes every later period, so its lines are to date through that one.
+    through: Period | None = None
 
     @property
     def total_due(self) -> Decimal:

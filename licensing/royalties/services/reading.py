@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
@@ -21,6 +22,7 @@ from ..models import (
     RoyaltyReport,
     RoyaltyReportRow,
 )
+from ..periods import Period
 from .obligations import Filing, Obligations, _agreement, current_reports, obligations
 
 
@@ -55,7 +57,22 @@ def filing_of(report: RoyaltyReport) -> Filing:
         report=report,
         invoice_number=invoice.number if invoice else None,
         credit_notes=report.credit_notes,
+        through=_through(session, obligation, report),
     )
+
+
+def _through(session: Session, obligation: Obligations, report: RoyaltyReport) -> Period | None:
+    """The last period reported when `report` was filed, when after its own (every
+    report filed until then, superseded or not, was current at the time)."""
+    last = session.scalar(
+        select(func.max(RoyaltyReport.period_index)).where(
+            RoyaltyReport.agreement_id == report.agreement_id,
+            RoyaltyReport.id <= report.id,  # filed before it (ids follow filing)
+        )
+    )
+    if last is None or last <= report.period_index:
+        return None
+    return obligation.periods[last - 1]
 
 
 def report_rows(report_id: int, actor: Actor) -> Iterator[RoyaltyReportRow]:

@@ -31,13 +31,23 @@ def overdue_reports(session: Session, organization_id: int, today: date, days: i
     for agreement in reporting_agreements(session, organization_id):
         obligation = obligations(session, agreement)
         reports = current_reports(session, agreement.id)
+        accepted = office_date(agreement.activated_at) if agreement.activated_at else None
         late.extend(
             f"the royalty report of {agreement.number} for {period.label} was due "
             f"{period.due_on.isoformat()}"
             for period in obligation.periods
-            if period.start not in reports and today > period.due_on + timedelta(days=days)
+            if period.start not in reports
+            and today > _counted_from(period.due_on, accepted) + timedelta(days=days)
         )
     return late
+
+
+def _counted_from(due_on: date, accepted: date | None) -> date:
+    """The day a report's lateness counts from, for the standing: its due date, or,
+    for an agreement accepted after that date (a term that started in the past),
+    the day it was accepted. Such an agreement was held at pending payment by the
+    next hourly run, for reports nobody could have filed on time."""
+    return max(due_on, accepted) if accepted is not None else due_on
 
 
 # Reminders: this many days before a report is due, on the due date, and every
@@ -84,12 +94,12 @@ def send_reminders(*, standing_days: int, now: datetime | None = None) -> Remind
                 db.claim(select(Agreement).where(Agreement.id == agreement_id))
             ).one_or_none()
             if agreement is not None:
-                run.reminders += _remind(session, agreement, today)
+                run.reminders += _remind(session, agreement, today, standing_days)
     _hold_standing(run, today, moment, standing_days)
     return run
 
 
-def _remind(session: Session, agreement: Agreement, today: date) -> int:
+def _remind(session: Session, agreement: Agreement, today: date, standing_days: int) -> int:
     obligation = obligations(session, agreement)
     reports = current_reports(session, agreement.id)
     sent = {
@@ -107,6 +117,9 @@ def _remind(session: Session, agreement: Agreement, today: date) -> int:
             RoyaltyReminder(agreement_id=agreement.id, period_start=period.start, stage=stage)
         )
         overdue_days = max((today - period.due_on).days, 0)
+        accepted = office_date(agreement.activated_at) if agreement.activated_at else None
+        # The last day before the report holds the organization (`overdue_reports`).
+        held_after = _counted_from(period.due_on, accepted) + timedelta(days=standing_days)
         headline = (
             f"Your royalty report is {overdue_days} days overdue."
             if overdue_days
@@ -125,6 +138,8 @@ def _remind(session: Session, agreement: Agreement, today: date) -> int:
                 "period": period,
                 "headline": headline,
                 "overdue_days": overdue_days,
+                "held_after": held_after,
+                "held": today > held_after,
                 "link": links().royalty_period(agreement.id, period.start),
             },
         )

@@ -13,6 +13,8 @@ from licensing.pricing import Quote
 from ..computation import schedule_lines
 from ..models import RoyaltyReport
 from ..states import CLEAR, REVIEWED, SUBMITTED
+from .obligations import obligations
+from .usage import _usage
 
 # A report staff have nothing against: current, and not flagged (or flagged and
 # reviewed). A flagged report, or one sent back for correction, may be wrong.
@@ -21,7 +23,7 @@ ACCEPTED = (CLEAR, REVIEWED)
 
 def last_reported_usage(session: Session, agreement: Agreement) -> dict[int, ReportedUsage]:
     """Per use of the agreement's application (by index), the quantities to date of
-    the latest accepted report: its lines' figures for its period (each customer
+    the latest accepted report: the usage to date through its period (each customer
     once, at its largest quantity so far in the term, as the royalty counts them).
     A line that reports revenue only has no quantities and proposes nothing, and
     a unit with none to date (only nil reports so far) keeps its estimate."""
@@ -41,12 +43,17 @@ def last_reported_usage(session: Session, agreement: Agreement) -> dict[int, Rep
     use_of_line = {
         number: line.use_index for number, line in enumerate(schedule_lines(quote), start=1)
     }
+    # The usage to date through the report's period, from the current reports: the
+    # report's own lines are the agreement to date when it was filed, stale once an
+    # earlier period is amended, and past its period when it amends an earlier one.
+    obligation = obligations(session, agreement)
     found = {}
-    for line in report.lines:
+    for line in obligation.lines:
+        usage = _usage(session, obligation, line, report.period_index)
         # None to date (nil reports so far) is no figure: the estimate stands.
-        quantities = {unit: value for unit, value in line.quantities.items() if value > 0}
-        if quantities and line.line in use_of_line:
-            found[use_of_line[line.line]] = ReportedUsage(
+        quantities = {unit: value for unit, value in usage.quantities.items() if value > 0}
+        if quantities and line.number in use_of_line:
+            found[use_of_line[line.number]] = ReportedUsage(
                 quantities=quantities,
                 report=report.reference,
                 period_start=report.period_start,

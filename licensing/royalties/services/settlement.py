@@ -50,7 +50,10 @@ class _Settlement:
             billing.Charge(
                 description=(
                     f"{what}, line {line.line} ({self.obligation.product_names[line.line]}), "
-                    f"period {filing.period.label}" + (" (deduction)" if line.due < 0 else "")
+                    f"period {filing.period.label}"
+                    # An amendment's working is to date through the last period reported.
+                    + (f", to date through {filing.through.end}" if filing.through else "")
+                    + (" (deduction)" if line.due < 0 else "")
                 ),
                 amount=line.due,
                 working="; ".join(line.explanation),

@@ -94,7 +94,8 @@ def test_the_approval_email_groups_thousands_in_the_agreement_total(
     assert application.total is not None
     assert application.total >= 1000
     body = _email("application_update").body_text
-    assert f"total {money(application.total, 'USD')} USD." in body
+    # (A usage-based total then says it is the application's estimate: round 6.)
+    assert f"total {money(application.total, 'USD')} USD as estimated" in body
     assert "," in money(application.total, "USD")
 
 
