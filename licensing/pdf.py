@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
@@ -195,6 +196,145 @@ def _font_descriptor(face: Any, base: str, font_file: str) -> Any:
             "MissingWidth": face.defaultWidth,
         }
     )
+
+
+def _formatted_once(key: tuple[Any, ...], format_it: Callable[[], bytes]) -> bytes:
+    """The bytes `format_it` gives, kept per `key` in the process's table."""
+    formatted = _FORMATTED_OBJECTS.get(key)
+    if formatted is None:
+        if len(_FORMATTED_OBJECTS) >= _FORMATTED_OBJECTS_BOUND:
+            _FORMATTED_OBJECTS.clear()
+        formatted = _FORMATTED_OBJECTS[key] = format_it()
+    return formatted
+
+
+def _numbers(document: Any, objects: Sequence[Any]) -> tuple[Any, ...] | None:
+    """The numbers the document gave these objects; None if one has none yet."""
+    named = document.idToObjectNumberAndVersion
+    names = [getattr(thing, "__InternalName__", None) for thing in objects]
+    if not all(name in named for name in names):
+        return None
+    return tuple(named[name] for name in names)
+
+
+# reportlab's page attributes that a page of ours leaves unset until it is formatted.
+_UNSET_PAGE_ATTRIBUTES = tuple(
+    name for name in pdfdoc.PDFPage.__NoDefault__ if name not in ("Rotate", "Trans", "Annots")
+)
+
+
+class _Page(pdfdoc.PDFPage):
+    """A page dictionary of ours, formatted once per process.
+
+    reportlab builds and formats the same dictionary for every page (the media
+    box, the resources, an empty transition), all but the numbers of the page's
+    content stream and of the page tree; so it is kept per page size, rotation,
+    compression and those numbers. The content stream is made and numbered as
+    reportlab makes and numbers it. A page with anything else (annotations,
+    an extended graphics state, colour spaces, forms, boxes) is reportlab's.
+    """
+
+    def format(self, document: Any) -> bytes:
+        if not self._plain():
+            formatted: bytes = super().format(document)
+            return formatted
+        document.Reference(document.Pages)  # numbered in reportlab's order: the tree first
+        contents: Any = pdfdoc.PDFStream()
+        if self.compression:
+            contents.filters = (
+                [pdfdoc.PDFBase85Encode, pdfdoc.PDFZCompress]
+                if rl_config.useA85
+                else [pdfdoc.PDFZCompress]
+            )
+        contents.content = self.stream
+        contents.__Comment__ = "page stream"
+        self.Contents = contents
+        document.Reference(contents)
+        numbers = _numbers(document, (document.Pages, contents, document.idToObject["BasicFonts"]))
+        page: Any = self
+        key = ("page", page.pagewidth, page.pageheight, page.Rotate, bool(page.hasImages))
+        return _formatted_once(
+            (*key, rl_config.useA85, numbers), lambda: super(_Page, self).format(document)
+        )
+
+    def _plain(self) -> bool:
+        page: Any = self
+        transition = page.Trans
+        return bool(
+            page.stream
+            and not page.Override_default_compilation
+            and not (page.Annots or page.ExtGState or page._colorsUsed or page._shadingUsed)
+            and page.XObjects is None
+            and type(transition) is pdfdoc.PDFDictionary
+            and not transition.dict
+            and all(getattr(page, name) is None for name in _UNSET_PAGE_ATTRIBUTES)
+        )
+
+
+class _Catalog(pdfdoc.PDFCatalog):
+    """The document's catalogue, formatted once per process per number of its
+    page tree when it holds nothing but the tree (no outline, page mode or labels)."""
+
+    def format(self, document: Any) -> bytes:
+        fields: Any = self.__dict__
+        numbers = _numbers(document, (fields.get("Pages"),))
+        if (
+            numbers is None
+            or fields.get("Outlines") is not None
+            or fields.keys() - {"Pages", "Outlines", "__InternalName__"}
+        ):
+            formatted: bytes = super().format(document)
+            return formatted
+        return _formatted_once(("catalog", numbers), lambda: super(_Catalog, self).format(document))
+
+
+class _PageTree(pdfdoc.PDFPages):
+    """The page tree, formatted once per process per the numbers of its pages."""
+
+    def format(self, document: Any) -> bytes:
+        numbers = _numbers(document, self.pages)
+        if numbers is None or self.__dict__.keys() - {"pages", "__InternalName__"}:
+            formatted: bytes = super().format(document)
+            return formatted
+        return _formatted_once(("pages", numbers), lambda: super(_PageTree, self).format(document))
+
+
+class _FontDictionary(pdfdoc.PDFDictionary):
+    """The dictionary of the document's fonts, formatted once per process per
+    its fonts' names and numbers (each written as a reference)."""
+
+    def format(self, document: Any, IND: bytes = b"\n ") -> bytes:
+        fonts = list(self.dict.values())
+        numbers = _numbers(document, fonts)
+        if numbers is None or not all(getattr(font, "__RefOnly__", 0) for font in fonts):
+            formatted: bytes = super().format(document, IND)
+            return formatted
+        key = ("fonts", IND, tuple(self.dict), numbers)
+        return _formatted_once(key, lambda: super(_FontDictionary, self).format(document, IND))
+
+
+class _StandardFont(pdfdoc.PDFType1Font):
+    """One of the standard fonts, as reportlab's canvas names its first font
+    (Helvetica, which it sets on every page), formatted once per process."""
+
+    def format(self, document: Any) -> bytes:
+        fields = tuple(sorted(self.__dict__.items()))
+        if not all(isinstance(value, str) for _, value in fields):
+            formatted: bytes = super().format(document)
+            return formatted
+        return _formatted_once(
+            ("type1", fields), lambda: super(_StandardFont, self).format(document)
+        )
+
+
+# The classes of reportlab's document objects ours format once (`_NumberedCanvas.save`).
+_FORMATTED_ONCE = {
+    pdfdoc.PDFPage: _Page,
+    pdfdoc.PDFCatalog: _Catalog,
+    pdfdoc.PDFPages: _PageTree,
+    pdfdoc.PDFDictionary: _FontDictionary,
+    pdfdoc.PDFType1Font: _StandardFont,
+}
 
 
 class _EmbeddedFont(TTFont):
@@ -1092,6 +1232,13 @@ class _NumberedCanvas(Canvas):
             self.__dict__.update(state)
             self._draw_furniture(number, total)
             super().showPage()
+        document = self._doc
+        objects = document.idToObject
+        for thing in (*document.Pages.pages, document.Catalog, document.Pages, *objects.values()):
+            if type(thing) in _FORMATTED_ONCE and (
+                type(thing) is not pdfdoc.PDFDictionary or thing is objects["BasicFonts"]
+            ):
+                thing.__class__ = _FORMATTED_ONCE[type(thing)]
         super().save()
 
     def _draw_furniture(self, number: int, total: int) -> None:

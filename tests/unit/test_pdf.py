@@ -15,6 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
@@ -456,6 +457,49 @@ def test_a_second_document_of_the_same_fonts_and_pages_formats_no_font_object(
     assert made == []
     _letter("Zoë Fjord AS")  # a new subset: its objects are made
     assert sorted(made) == ["_cmap_stream", "_font_descriptor", "_font_file_stream"]
+
+
+def _translucent_letter(name: str) -> bytes:
+    """A letter whose text is translucent: its page has an extended graphics state."""
+    style = ParagraphStyle("Faint", parent=pdf.STYLES["Body"], textColor=colors.Color(0, 0, 0, 0.5))
+    story = [pdf.para(f"Letter to {name}", "Title"), Paragraph(f"Dear {name},", style)]
+    return pdf.build(story, pdf.PageFurniture(f"Letter to {name}"), title=name)
+
+
+@pytest.mark.parametrize("bound", [256, 1])
+def test_pages_catalogue_and_font_dictionary_formatted_once_have_reportlabs_bytes(
+    bound: int, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(pdf, "_FORMATTED_OBJECTS_BOUND", bound)
+    pdf._FORMATTED_OBJECTS.clear()
+    made = [
+        _pages_for("Kestrel", 1),
+        _pages_for("Harbor", 3),
+        _translucent_letter("Kestrel"),
+        _pages_for("Kestrel", 1),
+        _pages_for("Łukasz", 2),
+        _letter("Harbor Health"),
+    ]
+    assert [len(PdfReader(io.BytesIO(data)).pages) for data in made] == [1, 3, 1, 1, 2, 1]
+    monkeypatch.setattr(pdf, "_FORMATTED_ONCE", {})  # reportlab's own objects, formatted by it
+    assert made == [
+        _pages_for("Kestrel", 1),
+        _pages_for("Harbor", 3),
+        _translucent_letter("Kestrel"),
+        _pages_for("Kestrel", 1),
+        _pages_for("Łukasz", 2),
+        _letter("Harbor Health"),
+    ]
+
+
+def test_only_plain_pages_and_the_catalogue_and_fonts_of_ours_are_formatted_once() -> None:
+    pdf._FORMATTED_OBJECTS.clear()
+    _pages_for("Kestrel", 2)
+    kinds = sorted(key[0] for key in pdf._FORMATTED_OBJECTS if isinstance(key[0], str))
+    assert kinds == ["catalog", "fonts", "page", "page", "pages", "type1"]
+    pdf._FORMATTED_OBJECTS.clear()
+    _translucent_letter("Kestrel")  # its page has an extended graphics state: reportlab's
+    assert "page" not in {key[0] for key in pdf._FORMATTED_OBJECTS}
 
 
 _FONTS_ON_FIRST_USE = """
