@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
@@ -195,6 +196,145 @@ def _font_descriptor(face: Any, base: str, font_file: str) -> Any:
             "MissingWidth": face.defaultWidth,
         }
     )
+
+
+def _formatted_once(key: tuple[Any, ...], format_it: Callable[[], bytes]) -> bytes:
+    """The bytes `format_it` gives, kept per `key` in the process's table."""
+    formatted = _FORMATTED_OBJECTS.get(key)
+    if formatted is None:
+        if len(_FORMATTED_OBJECTS) >= _FORMATTED_OBJECTS_BOUND:
+            _FORMATTED_OBJECTS.clear()
+        formatted = _FORMATTED_OBJECTS[key] = format_it()
+    return formatted
+
+
+def _numbers(document: Any, objects: Sequence[Any]) -> tuple[Any, ...] | None:
+    """The numbers the document gave these objects; None if one has none yet."""
+    named = document.idToObjectNumberAndVersion
+    names = [getattr(thing, "__InternalName__", None) for thing in objects]
+    if not all(name in named for name in names):
+        return None
+    return tuple(named[name] for name in names)
+
+
+# reportlab's page attributes that a page of ours leaves unset until it is formatted.
+_UNSET_PAGE_ATTRIBUTES = tuple(
+    name for name in pdfdoc.PDFPage.__NoDefault__ if name not in ("Rotate", "Trans", "Annots")
+)
+
+
+class _Page(pdfdoc.PDFPage):
+    """A page dictionary of ours, formatted once per process.
+
+    reportlab builds and formats the same dictionary for every page (the media
+    box, the resources, an empty transition), all but the numbers of the page's
+    content stream and of the page tree; so it is kept per page size, rotation,
+    compression and those numbers. The content stream is made and numbered as
+    reportlab makes and numbers it. A page with anything else (annotations,
+    an extended graphics state, colour spaces, forms, boxes) is reportlab's.
+    """
+
+    def format(self, document: Any) -> bytes:
+        if not self._plain():
+            formatted: bytes = super().format(document)
+            return formatted
+        document.Reference(document.Pages)  # numbered in reportlab's order: the tree first
+        contents: Any = pdfdoc.PDFStream()
+        if self.compression:
+            contents.filters = (
+                [pdfdoc.PDFBase85Encode, pdfdoc.PDFZCompress]
+                if rl_config.useA85
+                else [pdfdoc.PDFZCompress]
+            )
+        contents.content = self.stream
+        contents.__Comment__ = "page stream"
+        self.Contents = contents
+        document.Reference(contents)
+        numbers = _numbers(document, (document.Pages, contents, document.idToObject["BasicFonts"]))
+        page: Any = self
+        key = ("page", page.pagewidth, page.pageheight, page.Rotate, bool(page.hasImages))
+        return _formatted_once(
+            (*key, rl_config.useA85, numbers), lambda: super(_Page, self).format(document)
+        )
+
+    def _plain(self) -> bool:
+        page: Any = self
+        transition = page.Trans
+        return bool(
+            page.stream
+            and not page.Override_default_compilation
+            and not (page.Annots or page.ExtGState or page._colorsUsed or page._shadingUsed)
+            and page.XObjects is None
+            and type(transition) is pdfdoc.PDFDictionary
+            and not transition.dict
+            and all(getattr(page, name) is None for name in _UNSET_PAGE_ATTRIBUTES)
+        )
+
+
+class _Catalog(pdfdoc.PDFCatalog):
+    """The document's catalogue, formatted once per process per number of its
+    page tree when it holds nothing but the tree (no outline, page mode or labels)."""
+
+    def format(self, document: Any) -> bytes:
+        fields: Any = self.__dict__
+        numbers = _numbers(document, (fields.get("Pages"),))
+        if (
+            numbers is None
+            or fields.get("Outlines") is not None
+            or fields.keys() - {"Pages", "Outlines", "__InternalName__"}
+        ):
+            formatted: bytes = super().format(document)
+            return formatted
+        return _formatted_once(("catalog", numbers), lambda: super(_Catalog, self).format(document))
+
+
+class _PageTree(pdfdoc.PDFPages):
+    """The page tree, formatted once per process per the numbers of its pages."""
+
+    def format(self, document: Any) -> bytes:
+        numbers = _numbers(document, self.pages)
+        if numbers is None or self.__dict__.keys() - {"pages", "__InternalName__"}:
+            formatted: bytes = super().format(document)
+            return formatted
+        return _formatted_once(("pages", numbers), lambda: super(_PageTree, self).format(document))
+
+
+class _FontDictionary(pdfdoc.PDFDictionary):
+    """The dictionary of the document's fonts, formatted once per process per
+    its fonts' names and numbers (each written as a reference)."""
+
+    def format(self, document: Any, IND: bytes = b"\n ") -> bytes:
+        fonts = list(self.dict.values())
+        numbers = _numbers(document, fonts)
+        if numbers is None or not all(getattr(font, "__RefOnly__", 0) for font in fonts):
+            formatted: bytes = super().format(document, IND)
+            return formatted
+        key = ("fonts", IND, tuple(self.dict), numbers)
+        return _formatted_once(key, lambda: super(_FontDictionary, self).format(document, IND))
+
+
+class _StandardFont(pdfdoc.PDFType1Font):
+    """One of the standard fonts, as reportlab's canvas names its first font
+    (Helvetica, which it sets on every page), formatted once per process."""
+
+    def format(self, document: Any) -> bytes:
+        fields = tuple(sorted(self.__dict__.items()))
+        if not all(isinstance(value, str) for _, value in fields):
+            formatted: bytes = super().format(document)
+            return formatted
+        return _formatted_once(
+            ("type1", fields), lambda: super(_StandardFont, self).format(document)
+        )
+
+
+# The classes of reportlab's document objects ours format once (`_NumberedCanvas.save`).
+_FORMATTED_ONCE = {
+    pdfdoc.PDFPage: _Page,
+    pdfdoc.PDFCatalog: _Catalog,
+    pdfdoc.PDFPages: _PageTree,
+    pdfdoc.PDFDictionary: _FontDictionary,
+    pdfdoc.PDFType1Font: _StandardFont,
+}
 
 
 class _EmbeddedFont(TTFont):
@@ -934,7 +1074,7 @@ def table(
         cells.append(line)
     commands = _table_commands(header, tuple(right_columns), total_rows)
     shape = (len(cells), len(col_widths), header, tuple(right_columns), total_rows)
-    result = Table(
+    result = _RuledTable(
         cells,
         colWidths=list(col_widths),
         repeatRows=1 if header else 0,
@@ -973,6 +1113,262 @@ def _table_commands(
     if total_rows:
         commands.append(("LINEABOVE", (0, -total_rows), (-1, -total_rows), 0.8, INK))
     return commands
+
+
+class _RuledTable(Table):
+    """A table of ours, measured and drawn by our code when it has only what
+    `table()` gives it: fixed column widths, no spans, cells of one-line
+    strings, paragraphs or lists of flowables aligned left or right at the top,
+    plain backgrounds and single solid rules. reportlab's `Table` does the same
+    through general machinery (spans, row splitting, gradients, corners,
+    callbacks) for every cell; this writes the same operators through the same
+    canvas methods in reportlab's order, so the bytes are reportlab's. Splitting
+    is reportlab's (its parts are tables of this class, with their row heights
+    given), and anything else is measured or drawn by reportlab.
+    """
+
+    def _calc(self, availWidth: float, availHeight: float) -> None:
+        """reportlab's measuring (`wrap` and `split` call it), for a plain table ours."""
+        fields: Any = self
+        if not self._measures_plainly():
+            super()._calc(availWidth, availHeight)  # type: ignore[misc]
+            return
+        widths = list(fields._argW)
+        self._measure_rows(widths)
+        if not getattr(fields, "_width_calculated_once", None):  # reportlab's `_calc_width`
+            fields._colWidths = widths
+            fields._colpositions = list(itertools.accumulate(widths, initial=0))
+            fields._width = fields._colpositions[-1]
+            fields._width_calculated_once = 1
+
+    def _measures_plainly(self) -> bool:
+        """No spans, no rows kept together, no least row heights, fixed column
+        widths, and reportlab's default of ignoring a cell too wide."""
+        fields: Any = self
+        return (
+            not (fields._spanCmds or fields._nosplitCmds or fields._minRowHeights)
+            and rl_config.allowTableBoundsErrors & 5 == 1
+            and all(type(width) in (int, float) for width in fields._argW)
+        )
+
+    def _measure_rows(self, widths: list[float]) -> None:
+        """reportlab's `_calc_height` for a table without spans: each row as
+        high as its highest cell, and the rows' positions summed as it sums them."""
+        fields: Any = self
+        heights = fields._argH
+        if None in heights:
+            heights = fields._rowHeights = list(heights)
+            for row, height in enumerate(heights):
+                if height is None:
+                    heights[row] = self._row_height(row, widths)
+        positions = []
+        total = carry = 0
+        for height in reversed(heights):  # reportlab's compensated sum, from the foot
+            positions.append(total)
+            step = height - carry
+            added = total + step
+            carry = (added - total) - step
+            total = added
+        positions.append(total)
+        positions.reverse()
+        fields._rowpositions = positions
+        fields._height = total
+        fields._hmax = len(heights)
+
+    def _row_height(self, row: int, widths: list[float]) -> float:
+        fields: Any = self
+        values = fields._cellvalues[row]
+        canvas = getattr(self, "canv", None)
+        highest: float = 0
+        for column, (value, style, width) in enumerate(
+            zip(values, fields._cellStyles[row], widths, strict=False)
+        ):
+            if isinstance(value, (tuple, list, Flowable)):
+                value = values[column] = fields._cellListProcess(value, width, None)
+                if canvas:  # the cell's font while its flowables are measured, as reportlab sets it
+                    saved = canvas._fontname, canvas._fontsize, canvas._leading
+                    canvas._fontname, canvas._fontsize = style.fontname, style.fontsize
+                    canvas._leading = style.leading or 1.2 * style.fontsize
+                height = fields._listCellGeom(value, width, style)[1]  # a cell too wide is let be
+                if canvas:
+                    canvas._fontname, canvas._fontsize, canvas._leading = saved
+            else:
+                lines = ((value is not None and str(value)) or "").count("\n") + 1
+                height = (style.leading or 1.2 * style.fontsize) * lines
+            height += style.bottomPadding + style.topPadding
+            if height > highest:
+                highest = height
+        return highest
+
+    def draw(self) -> None:
+        if not self._draws_plainly():
+            super().draw()
+            return
+        fields: Any = self
+        canvas: Any = self.canv
+        canvas.saveState()
+        fields._curweight = fields._curcolor = fields._curcellstyle = None
+        self._draw_backgrounds(canvas)
+        columns = fields._colpositions[:-1]
+        current = None
+        for values, styles, y, height in zip(
+            fields._cellvalues,
+            fields._cellStyles,
+            fields._rowpositions[1:],
+            fields._rowHeights,
+            strict=False,
+        ):
+            for value, style, x, width in zip(
+                values, styles, columns, fields._colWidths, strict=False
+            ):
+                current = self._set_cell_style(canvas, style, current)
+                self._draw_cell(canvas, value, style, x, y, width, height)
+        fields._curcellstyle = current
+        self._draw_rules(canvas)
+        canvas.restoreState()
+
+    def _draws_plainly(self) -> bool:
+        fields: Any = self
+        return (
+            not (
+                fields._spanCmds
+                or fields._renderCB
+                or fields._shadow
+                or getattr(fields, "_cornerRadii", None)
+                or getattr(fields, "_roundingRectDef", None)
+                or getattr(fields, "_hBlocks", None)
+            )
+            and all(
+                command[0] == "BACKGROUND"
+                and isinstance(command[3], colors.Color)
+                and not isinstance(command[1][1], str)
+                for command in fields._bkgrndcmds
+            )
+            and all(
+                command[0] in _RULES
+                and command[5:9] == (1, None, 1, 1)
+                and not isinstance(command[1][1], str)
+                for command in fields._linecmds
+            )
+            and all(
+                style.alignment in ("LEFT", "RIGHT")
+                and style.valign == "TOP"
+                and not (style.href or style.destination or style.direction or style.shaping)
+                for styles in fields._cellStyles
+                for style in styles
+            )
+        )
+
+    def _draw_backgrounds(self, canvas: Any) -> None:
+        """reportlab's `_drawBkgrnd` for plain colours over a range of cells."""
+        fields: Any = self
+        rows, columns = fields._nrows, fields._ncols
+        xs, ys = fields._colpositions, fields._rowpositions
+        for _, (first_column, first_row), (last_column, last_row), colour in fields._bkgrndcmds:
+            first_column += columns if first_column < 0 else 0
+            last_column += columns if last_column < 0 else 0
+            first_row += rows if first_row < 0 else 0
+            last_row += rows if last_row < 0 else 0
+            x0, y0 = xs[first_column], ys[first_row]
+            x1, y1 = xs[min(last_column + 1, columns)], ys[min(last_row + 1, rows)]
+            canvas.setFillColor(colour)
+            canvas.rect(x0, y0, x1 - x0, y1 - y0, stroke=0, fill=1)
+
+    @staticmethod
+    def _set_cell_style(canvas: Any, style: CellStyle, current: CellStyle | None) -> CellStyle:
+        """reportlab's fill colour and font for the cell, set when they change."""
+        if current is style:
+            return style
+        if current is None or (style.color is not current.color and style.color != current.color):
+            canvas.setFillColor(style.color)
+        if (
+            current is None
+            or style.leading != current.leading
+            or style.fontname != current.fontname
+            or style.fontsize != current.fontsize
+        ):
+            canvas.setFont(style.fontname, style.fontsize, style.leading)
+        return style
+
+    def _draw_cell(
+        self, canvas: Any, value: Any, style: Any, x: float, y: float, width: float, height: float
+    ) -> None:
+        """reportlab's `_drawCell` for a cell at the top, aligned left or right."""
+        right = style.alignment == "RIGHT"
+        if isinstance(value, (tuple, list, Flowable)):
+            if not isinstance(value, (tuple, list)):
+                value = (value,)
+            sizes, heights = self._cell_sizes(value, width, height, style)
+            top = y + height - style.topPadding
+            if value:
+                top += value[0].getSpaceBefore()
+            for flowable, drawn_width, drawn_height in zip(value, sizes, heights, strict=False):
+                left = (
+                    x + width - style.rightPadding - drawn_width if right else x + style.leftPadding
+                )
+                top -= flowable.getSpaceBefore() + drawn_height
+                flowable.drawOn(canvas, left, top)
+                top -= flowable.getSpaceAfter()
+            return
+        draw = canvas.drawRightString if right else canvas.drawString
+        left = x + width - style.rightPadding if right else x + style.leftPadding
+        top = y + height - style.topPadding - style.fontsize
+        for line in str(value).split("\n"):
+            draw(left, top, line)
+            top -= style.leading
+
+    def _cell_sizes(
+        self, value: Sequence[Any], width: float, height: float, style: Any
+    ) -> tuple[list[float], list[float]]:
+        """The sizes of a cell's flowables as reportlab measures them again to
+        draw them: for paragraphs measured at the cell's width already, the sizes
+        their `wrap` would return at once (`wrap_plainly`), without the call."""
+        available = width - style.leftPadding - style.rightPadding
+        if all(
+            type(flowable) is _Paragraph
+            and flowable._wrapped_width == available
+            and "blPara" in flowable.__dict__
+            for flowable in value
+        ):
+            return [flowable.width for flowable in value], [flowable.height for flowable in value]
+        sizes: list[float] = []
+        heights: list[float] = []
+        fields: Any = self
+        fields._listCellGeom(value, width, style, W=sizes, H=heights, aH=height)
+        return sizes, heights
+
+    def _draw_rules(self, canvas: Any) -> None:
+        """reportlab's `_drawLines` for solid single rules below or above rows."""
+        fields: Any = self
+        canvas.saveState()
+        if fields._linecmds:
+            canvas.setLineCap(1)
+            canvas.setLineJoin(1)
+        xs, ys = fields._colpositions, fields._rowpositions
+        for operator, start, end, weight, colour, *_ in fields._linecmds:
+            first_column, last_column, first_row, last_row = self.normCellRange(
+                start[0], end[0], start[1], end[1]
+            )
+            if operator == "LINEBELOW":
+                first_row, last_row = first_row + 1, last_row + 1
+            columns = xs[first_column : last_column + 2]
+            rows = ys[first_row : last_row + 1]
+            if len(columns) <= 1 or len(rows) < 1:
+                continue
+            if colour and colour != fields._curcolor:
+                canvas.setStrokeColor(colour)
+                fields._curcolor = colour
+            if weight and weight != fields._curweight:
+                canvas.setLineWidth(weight)
+                fields._curweight = weight
+            for y in rows:
+                canvas.line(columns[0], y, columns[-1], y)
+        canvas.restoreState()
+        fields._curcolor = None
+
+
+# The rules our tables draw (`_RuledTable`): a line below or above a range of rows.
+_RULES = ("LINEBELOW", "LINEABOVE")
 
 
 # The commands reportlab keeps as they are (drawn in their order); every other
@@ -1092,6 +1488,13 @@ class _NumberedCanvas(Canvas):
             self.__dict__.update(state)
             self._draw_furniture(number, total)
             super().showPage()
+        document = self._doc
+        objects = document.idToObject
+        for thing in (*document.Pages.pages, document.Catalog, document.Pages, *objects.values()):
+            if type(thing) in _FORMATTED_ONCE and (
+                type(thing) is not pdfdoc.PDFDictionary or thing is objects["BasicFonts"]
+            ):
+                thing.__class__ = _FORMATTED_ONCE[type(thing)]
         super().save()
 
     def _draw_furniture(self, number: int, total: int) -> None:
@@ -1179,7 +1582,7 @@ def _laid_out_by_us(flowable: Any) -> bool:
     kind = type(flowable)
     if kind is KeepTogether:
         return all(map(_laid_out_by_us, flowable._content))
-    return kind in (_Paragraph, Table, Spacer, CondPageBreak) or _is_drawing(kind)
+    return kind in (_Paragraph, Table, _RuledTable, Spacer, CondPageBreak) or _is_drawing(kind)
 
 
 def _is_drawing(kind: type) -> bool:

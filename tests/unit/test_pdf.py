@@ -15,11 +15,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph
+from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph, Table, TableStyle
 
 from licensing import pdf
 from tests.support.glyphs import (
@@ -458,6 +459,49 @@ def test_a_second_document_of_the_same_fonts_and_pages_formats_no_font_object(
     assert sorted(made) == ["_cmap_stream", "_font_descriptor", "_font_file_stream"]
 
 
+def _translucent_letter(name: str) -> bytes:
+    """A letter whose text is translucent: its page has an extended graphics state."""
+    style = ParagraphStyle("Faint", parent=pdf.STYLES["Body"], textColor=colors.Color(0, 0, 0, 0.5))
+    story = [pdf.para(f"Letter to {name}", "Title"), Paragraph(f"Dear {name},", style)]
+    return pdf.build(story, pdf.PageFurniture(f"Letter to {name}"), title=name)
+
+
+@pytest.mark.parametrize("bound", [256, 1])
+def test_pages_catalogue_and_font_dictionary_formatted_once_have_reportlabs_bytes(
+    bound: int, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(pdf, "_FORMATTED_OBJECTS_BOUND", bound)
+    pdf._FORMATTED_OBJECTS.clear()
+    made = [
+        _pages_for("Kestrel", 1),
+        _pages_for("Harbor", 3),
+        _translucent_letter("Kestrel"),
+        _pages_for("Kestrel", 1),
+        _pages_for("Łukasz", 2),
+        _letter("Harbor Health"),
+    ]
+    assert [len(PdfReader(io.BytesIO(data)).pages) for data in made] == [1, 3, 1, 1, 2, 1]
+    monkeypatch.setattr(pdf, "_FORMATTED_ONCE", {})  # reportlab's own objects, formatted by it
+    assert made == [
+        _pages_for("Kestrel", 1),
+        _pages_for("Harbor", 3),
+        _translucent_letter("Kestrel"),
+        _pages_for("Kestrel", 1),
+        _pages_for("Łukasz", 2),
+        _letter("Harbor Health"),
+    ]
+
+
+def test_only_plain_pages_and_the_catalogue_and_fonts_of_ours_are_formatted_once() -> None:
+    pdf._FORMATTED_OBJECTS.clear()
+    _pages_for("Kestrel", 2)
+    kinds = sorted(key[0] for key in pdf._FORMATTED_OBJECTS if isinstance(key[0], str))
+    assert kinds == ["catalog", "fonts", "page", "page", "pages", "type1"]
+    pdf._FORMATTED_OBJECTS.clear()
+    _translucent_letter("Kestrel")  # its page has an extended graphics state: reportlab's
+    assert "page" not in {key[0] for key in pdf._FORMATTED_OBJECTS}
+
+
 _FONTS_ON_FIRST_USE = """
 import sys
 from reportlab.pdfbase import pdfmetrics
@@ -775,6 +819,8 @@ def _reportlabs_tables_and_lines(monkeypatch: Any) -> None:
     monkeypatch.setattr(pdf, "_RULING", tuple(every_command))
     monkeypatch.setattr(pdf._NumberedCanvas, "drawString", Canvas.drawString)
     monkeypatch.setattr(pdf._NumberedCanvas, "drawRightString", Canvas.drawRightString)
+    monkeypatch.setattr(pdf._RuledTable, "_calc", Table._calc)  # reportlab measures
+    monkeypatch.setattr(pdf._RuledTable, "draw", Table.draw)  # and draws
 
 
 _CELL_TEXT = st.text(
@@ -801,6 +847,56 @@ def test_tables_and_running_lines_are_drawn_with_the_bytes_reportlab_draws(
         _reportlabs_tables_and_lines(monkeypatch)
         theirs = document()
     assert ours == theirs
+
+
+def _tables_of_every_kind() -> list[Flowable]:
+    """Tables as our documents make them: empty cells, wrapped text, stacked
+    paragraphs, CJK, a header repeated on each page, a row taller than a page."""
+    address = [pdf.para(line, "Cell") for line in ("Łódź Claims Desk", "1 Main St", "Zoë ©")]
+    rows: list[list[Any]] = [["#", "Description and working", "Amount (USD)"]]
+    for number in range(1, 60):
+        working = "Rate 0.05 \u00d7 1,000 units " * (number % 7)
+        rows.append([str(number), working or "", f"{number * 3}.00"])
+    rows.append(["", "Total", "9,999.00"])
+    return [
+        pdf.table([[address, "To", list(address)]], [2 * inch, inch, 3 * inch], header=False),
+        pdf.table(rows, [0.5 * inch, 4.5 * inch, 2 * inch], right_columns=(2,), total_rows=1),
+        pdf.table(
+            [["品目", "数量"], ["ライセンス", "12"]], [3 * inch, 3 * inch], right_columns=(1,)
+        ),
+        pdf.table([["Note", "Royalty terms " * 700]], [inch, 6 * inch], header=False),
+    ]
+
+
+def test_tables_of_every_kind_are_measured_and_drawn_with_reportlabs_bytes(
+    monkeypatch: Any,
+) -> None:
+    furniture = pdf.PageFurniture("Invoice INV-2026-000001")
+    ours = pdf.build(_tables_of_every_kind(), furniture, title="T")
+    assert len(PdfReader(io.BytesIO(ours)).pages) >= 4  # split, with the header repeated
+    monkeypatch.setattr(pdf._RuledTable, "_calc", Table._calc)
+    monkeypatch.setattr(pdf._RuledTable, "draw", Table.draw)
+    assert ours == pdf.build(_tables_of_every_kind(), furniture, title="T")
+
+
+def test_a_table_with_more_than_ours_is_measured_and_drawn_by_reportlab(monkeypatch: Any) -> None:
+    def story() -> list[Flowable]:
+        spanned = pdf.table([["Product", "Fee"], ["Merged", ""]], [3 * inch, 2 * inch])
+        spanned.setStyle(TableStyle([("SPAN", (0, 1), (1, 1))]))
+        centred = pdf.table([["Product", "Fee"], ["Centred", "1.00"]], [3 * inch, 2 * inch])
+        centred.setStyle(TableStyle([("ALIGN", (0, 1), (0, 1), "CENTRE")]))
+        boxed = pdf.table([["Product", "Fee"], ["Boxed", "2.00"]], [3 * inch, 2 * inch])
+        boxed.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1, colors.black)]))
+        return [spanned, centred, boxed]
+
+    tables = story()
+    assert not tables[0]._measures_plainly()  # type: ignore[attr-defined]
+    assert not any(table._draws_plainly() for table in tables)  # type: ignore[attr-defined]
+    furniture = pdf.PageFurniture("Grant letter")
+    ours = pdf.build(tables, furniture, title="T")
+    monkeypatch.setattr(pdf._RuledTable, "_calc", Table._calc)
+    monkeypatch.setattr(pdf._RuledTable, "draw", Table.draw)
+    assert ours == pdf.build(story(), furniture, title="T")
 
 
 @pytest.mark.parametrize(

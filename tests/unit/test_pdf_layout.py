@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from reportlab.platypus import KeepTogether, Spacer
+from reportlab.platypus import KeepTogether, Spacer, Table
 
 from licensing import notices, pdf
 from licensing.agreements.documents import (
@@ -36,8 +36,11 @@ from tests.support.glyphs import CJK_NAMES, EUROPEAN_NAMES, drawn_without_glyph
 
 
 def _with_reportlab(render: Callable[[], bytes], monkeypatch: Any) -> bytes:
+    """The document laid out by reportlab's frames, its tables measured and drawn by reportlab."""
     with monkeypatch.context() as patch:
         patch.setattr(pdf, "_LAYOUT_ENABLED", False)
+        patch.setattr(pdf._RuledTable, "_calc", Table._calc)  # tables measured by reportlab
+        patch.setattr(pdf._RuledTable, "draw", Table.draw)  # and drawn by it
         return render()
 
 
