@@ -42,6 +42,7 @@ from licensing.billing.models import (
     CreditNote,
     Invoice,
     Payment,
+    PaymentReversal,
     Refund,
 )
 from licensing.billing.settings import InvoiceTerms
@@ -156,6 +157,26 @@ class InvoiceSchema(ma.Schema):
         return invoice.days_overdue(office_date(utcnow()))
 
 
+class ReversalSchema(ma.Schema):
+    """A payment's reversal as anyone who reads the payment sees it."""
+
+    id = ma.fields.Integer()
+    payment_id = ma.fields.Integer()
+    invoice_id = ma.fields.Integer()
+    currency = ma.fields.String()
+    amount = MoneyString(metadata={"description": "The payment's amount, taken off amount_paid"})
+    reason = ma.fields.String()
+    returned_on = Day(metadata={"description": "The day the bank returned the money"})
+    created_at = ma.fields.DateTime()
+
+
+class StaffReversalSchema(ReversalSchema):
+    """A reversal as billing staff record it: with who did (staff's to know, as who
+    recorded the payment)."""
+
+    reversed_by = ma.fields.String()
+
+
 class PaymentSchema(ma.Schema):
     id = ma.fields.Integer()
     invoice_id = ma.fields.Integer()
@@ -200,6 +221,11 @@ class PaymentSchema(ma.Schema):
     note = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
     settled_at = ma.fields.DateTime(allow_none=True)
+    reversal = ma.fields.Nested(
+        ReversalSchema,
+        allow_none=True,
+        metadata={"description": "Why and when it was reversed (state reversed), else null"},
+    )
 
 
 class CreditNoteSchema(ma.Schema):
@@ -283,6 +309,11 @@ class OfflinePaymentInputSchema(ma.Schema):
     reference = ma.fields.String(required=True, validate=Length(min=1, max=REFERENCE_MAX))
     received_on = Day(load_default=None)
     note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+
+
+class ReversalInputSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    returned_on = Day(required=True, metadata={"description": "The day the bank returned it"})
 
 
 class CreditNoteInputSchema(ma.Schema):
@@ -546,6 +577,24 @@ def get_refund(refund_id: int) -> Refund:
 @blp.response(200, PaymentSchema)
 def get_payment(payment_id: int) -> Payment:
     return queries.get_payment(db.session(), payment_id)
+
+
+@blp.route("/payments/<int:payment_id>/reversal", methods=["POST"])
+@access.staff("billing")
+@blp.arguments(ReversalInputSchema)
+@blp.response(
+    201, StaffReversalSchema, conflict="A card payment, or one not succeeded (already reversed...)"
+)
+def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
+    """Reverse an offline payment that did not clear (billing staff): the payment
+    becomes `reversed`, the invoice's amount paid goes back down and a paid invoice
+    is open again. A card payment is given back through a Stripe refund instead."""
+    return services.reverse_offline_payment(
+        payment_id,
+        reason=data["reason"],
+        returned_on=data["returned_on"],
+        actor=current_actor(),
+    )
 
 
 @blp.route("/payments")

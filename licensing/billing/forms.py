@@ -114,6 +114,17 @@ class ReasonForm(PageForm):
     reason = _reason("Recorded in the audit log.")
 
 
+class ReversalForm(PageForm):
+    """Reverse one offline payment (prefixed `reverse-<payment id>`): why, and the
+    day the bank returned it."""
+
+    reason = _reason("Recorded in the audit log and emailed to the billing contact.")
+    returned_on = DateField(
+        "Returned by the bank on",
+        validators=[InputRequired(message="Give the day the bank returned it.")],
+    )
+
+
 class CreditNoteForm(PageForm):
     amount = _amount("Amount to credit", "Give the amount.", id="credit-amount")
     reason = _reason("Printed on the credit note.", id="credit-reason")

@@ -378,6 +378,12 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="payment", order_by="Refund.id", viewonly=True
     )
+    reversal: Mapped[PaymentReversal | None] = relationship(back_populates="payment", viewonly=True)
+
+    @property
+    def reversible(self) -> bool:
+        """Billing staff may reverse it: an offline payment that counted."""
+        return self.method != CARD and PAYMENT.can(self.state, "reverse")
 
     @property
     def declined(self) -> bool:
@@ -439,6 +445,31 @@ class Refund(_MoneyMoved, Base):
         return office_date(self.settled_at) if self.settled_at is not None else None
 
     SNAPSHOT = ("method", "amount", "state", "reference", "payment_id")
+
+
+class PaymentReversal(Base):
+    """An offline payment that did not stand (a bounced cheque, a transfer recorded
+    against the wrong invoice): a new record referencing the payment, which moves to
+    `reversed`; nothing of the payment is deleted or edited. Its amount is the
+    payment's, taken back off the invoice's amount paid."""
+
+    __tablename__ = "payment_reversals"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One reversal a payment, whatever the code does.
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    reason: Mapped[str] = mapped_column(Text)
+    # The day the bank returned the money (or said it never came).
+    returned_on: Mapped[date] = mapped_column(Date)
+    reversed_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="reversal")
 
 
 class StripeEvent(Base):

@@ -3,6 +3,7 @@
 Invoice:
 
     draft ─finalize─▶ open ─settle─▶ paid       (paid or credited in full)
+                        ◀──reopen──┘            (a payment it counted was reversed)
       │                 │ ─void─▶ void           (issued in error, nothing paid)
       │                 └─mark_uncollectible─▶ uncollectible ─settle─▶ paid
       └─void─▶ void                                           └─void─▶ void
@@ -17,6 +18,9 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
        │           └─cancel─▶ canceled        (closed at Stripe before a new attempt)
        │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
        └─cancel─▶ canceled                               └─reject─▶ canceled
+
+    succeeded ─reverse─▶ reversed   (offline only: the cheque bounced, or the
+                                     transfer was recorded against the wrong invoice)
 
 A card payment that is `pending` or `failed` is the invoice's *open attempt*:
 its PaymentIntent may still take money. An invoice has at most one (a partial
@@ -55,6 +59,8 @@ INVOICE = StateMachine.from_actions(
         # a CHECK). A draft was never sent: it is finalized or left unissued.
         "void": Action(OPEN, UNCOLLECTIBLE, to=VOID, stamp="voided_at"),
         "mark_uncollectible": Action(OPEN, to=UNCOLLECTIBLE),
+        # A payment that settled it was reversed (a bounced cheque): owed again.
+        "reopen": Action(PAID, to=OPEN),
     },
     state_words={DRAFT: "a draft"},
 )
@@ -64,8 +70,9 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 FLAGGED = "flagged"
 CANCELED = "canceled"
+REVERSED = "reversed"
 
-PAYMENT_STATES = (PENDING, SUCCEEDED, FAILED, FLAGGED, CANCELED)
+PAYMENT_STATES = (PENDING, SUCCEEDED, FAILED, FLAGGED, CANCELED, REVERSED)
 
 PAYMENT = StateMachine.from_actions(
     "payment",
@@ -79,6 +86,10 @@ PAYMENT = StateMachine.from_actions(
         "cancel": Action(PENDING, FAILED, to=CANCELED),
         "accept": Action(FLAGGED, to=SUCCEEDED),
         "reject": Action(FLAGGED, to=CANCELED),
+        # Billing staff reverse an offline payment that did not clear (a
+        # `PaymentReversal` says who, when and why); a card payment is given back
+        # through Stripe refunds and disputes instead, so the service refuses it.
+        "reverse": Action(SUCCEEDED, to=REVERSED),
     },
 )
 

@@ -472,21 +472,24 @@ def _console_page(
     uncollectible_form: forms.ReasonForm | None = None,
     credit_form: forms.CreditNoteForm | None = None,
     refund_form: forms.RefundForm | None = None,
+    reversal_form: forms.ReversalForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = db.session()
     invoice = queries.get_invoice(session, invoice_id)
     organization = session.get(Organization, invoice.organization_id)
     credit_notes = queries.credit_notes(session, invoice_id=invoice.id)
+    payments = queries.payments(session, invoice_id=invoice.id)
     return (
         render_template(
             "billing/console_invoice.html",
             invoice=invoice,
             organization=organization,
-            payments=queries.payments(session, invoice_id=invoice.id),
+            payments=payments,
             credit_notes=credit_notes,
             late_fees=queries.late_fees_of(session, invoice.id),
             refund_forms=_refund_forms(credit_notes, refund_form),
+            reversal_forms=_reversal_forms(payments, reversal_form),
             payment_form=payment_form or forms.OfflinePaymentForm(formdata=None),
             void_form=void_form or forms.ReasonForm(formdata=None, prefix="void"),
             uncollectible_form=uncollectible_form
@@ -525,6 +528,25 @@ def _refund_forms(
                     "method": CARD if card_paid else "wire",
                 },
             )
+    return found
+
+
+def _reversal_prefix(payment_id: int) -> str:
+    return f"reverse-{payment_id}"
+
+
+def _reversal_forms(
+    payments: Iterable[Payment], submitted: forms.ReversalForm | None
+) -> dict[int, forms.ReversalForm]:
+    """A "Reverse payment" form for each offline payment that counted (the one just
+    submitted keeps its values and messages)."""
+    found: dict[int, forms.ReversalForm] = {}
+    for payment in payments:
+        prefix = _reversal_prefix(payment.id)
+        if submitted is not None and submitted._prefix == prefix + "-":
+            found[payment.id] = submitted
+        elif payment.reversible:
+            found[payment.id] = forms.ReversalForm(formdata=None, prefix=prefix)
     return found
 
 
@@ -695,6 +717,44 @@ def refund(credit_note_id: int) -> Page:
         return f"Refunded {money(done.amount, done.currency)} {done.currency} ({credit.number})."
 
     return _invoice_action(credit.invoice_id, form, "refund_form", act)
+
+
+@console.route("/payments/<int:payment_id>/reversal", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def reverse_payment(payment_id: int) -> Page:
+    """Reverse an offline payment that did not clear, after a confirmation."""
+    payment = queries.get_payment(db.session(), payment_id)
+    invoice = queries.get_invoice(db.session(), payment.invoice_id)
+    form = forms.ReversalForm(prefix=_reversal_prefix(payment.id))
+    amount = f"{money(payment.amount, payment.currency)} {payment.currency}"
+
+    def act() -> str:
+        services.reverse_offline_payment(
+            payment_id,
+            reason=form.reason.data,
+            returned_on=form.returned_on.data,
+            actor=current_actor(),
+        )
+        return (
+            f"The payment of {amount} ({payment.reference}) is reversed; "
+            "the billing contact is told what is now owed."
+        )
+
+    confirmation = confirm.Confirmation(
+        title=f"Reverse the payment of {amount} on {invoice.label}?",
+        consequences=[
+            f"{invoice.label}'s amount paid goes down by {amount}; if it was paid, it is "
+            "owed again (overdue if past its due date).",
+            "The billing contact is emailed that the payment did not clear. The payment "
+            "stays on record as reversed; this cannot be undone.",
+            f"Reason recorded in the audit log: {form.reason.data}",
+        ],
+        button="Reverse the payment",
+        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice.id),
+        cancel_label="Keep the payment",
+    )
+    return _invoice_action(invoice.id, form, "reversal_form", act, confirmation)
 
 
 @console.route("/payments/<int:payment_id>/accept", methods=["POST"])

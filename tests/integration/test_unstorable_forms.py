@@ -249,6 +249,7 @@ SHOWN_ON_FORM = {
     "billing_console.credit_note",
     "billing_console.record_payment",
     "billing_console.refund",
+    "billing_console.reverse_payment",
     "billing_console.uncollectible",
     "billing_console.void",
     "permissions_console.approve",

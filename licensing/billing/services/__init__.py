@@ -44,6 +44,7 @@ from licensing.billing.services.refunds import (
     record_offline_refund,
     refund_card,
 )
+from licensing.billing.services.reversals import reverse_offline_payment
 from licensing.billing.services.settlement import (
     accept_flagged_payment,
     record_offline_payment,
@@ -85,6 +86,7 @@ __all__ = [
     "record_offline_payment",
     "record_offline_refund",
     "refund_card",
+    "reverse_offline_payment",
     "start_card_payment",
     "update_draft",
     "void_invoice",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from licensing.billing.models import Invoice, Payment, StripeCustomer
+from licensing.billing.models import Invoice, Payment, PaymentReversal, StripeCustomer
 from licensing.billing.states import PAYMENT_STATES
 from licensing.db import Statement
 from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
@@ -29,6 +29,7 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
             (StripeCustomer.organization_id == Payment.organization_id)
             & (Payment.method == "card"),
         )
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
     )
     statement = of_licensee(statement, Payment, given, by_state=True)
     return made_on_days(statement, Payment.received_on, Payment.settled_at, given)
@@ -62,6 +63,20 @@ DECLARED = Declared(
         Column("recorded_by", TEXT, "Who recorded it (offline) or started it (card)."),
         RECORDED_AT,
         Column("settled_at", DATETIME, "When it was applied to the invoice (UTC)."),
+        # A reversed payment never counted: finance reconciles paid figures to the
+        # `succeeded` rows, and reads here when and why the others were reversed.
+        Field(
+            Column("reversed_on", DATE, "Day the bank returned it (state reversed)."),
+            PaymentReversal.returned_on,
+        ),
+        Field(
+            Column("reversal_reason", TEXT, "Why it was reversed (state reversed)."),
+            PaymentReversal.reason,
+        ),
+        Field(
+            Column("reversed_by", TEXT, "Who reversed it (state reversed)."),
+            PaymentReversal.reversed_by,
+        ),
     ),
     source=_source,
     order=(Payment.id,),

@@ -30,13 +30,17 @@ def test_whole_months_between_two_dates(start: date, end: date, months: int) -> 
     assert months_between(start, end) == months
 
 
-def test_an_issued_invoice_cannot_go_back_to_draft_and_a_paid_one_is_final() -> None:
+def test_an_issued_invoice_cannot_go_back_to_draft_and_a_paid_one_only_reopens() -> None:
     with pytest.raises(IllegalTransition) as refused:
         INVOICE.step("open", "finalize")
     assert refused.value.allowed == ["mark_uncollectible", "settle", "void"]
-    assert INVOICE.is_terminal("paid")
+    # Paid is final but for a payment reversed (a bounced cheque): owed again.
+    assert INVOICE.allowed("paid") == ["reopen"]
+    assert INVOICE.step("paid", "reopen") == "open"
     assert not PAYMENT.can("succeeded", "succeed")
     assert PAYMENT.can("failed", "succeed")
+    assert PAYMENT.allowed("succeeded") == ["reverse"]
+    assert PAYMENT.is_terminal("reversed")
 
 
 def _document(state: str, **changes: object) -> documents.InvoiceDocument:

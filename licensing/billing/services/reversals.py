@@ -1,0 +1,166 @@
+"""Reversing an offline payment that did not stand: a cheque that bounced, a wire
+recorded against the wrong invoice.
+
+A correction is a new record that references the old: the payment moves to
+`reversed` and a `PaymentReversal` says who, when and why; the invoice's amount
+paid goes back down and a paid invoice is owed again. To record the money
+against the right invoice, billing staff then record a new payment as usual.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.billing.models import REASON_MAX, Invoice, Payment, PaymentReversal
+from licensing.billing.services._common import _amount, _email_billing_contact, _locked_invoice
+from licensing.billing.states import CARD, INVOICE, PAID, PAYMENT
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.money import in_words, quantize
+
+
+def _reversal_errors(
+    payment: Payment, reason: str | None, returned_on: date | None, now: datetime
+) -> tuple[dict[str, list[str]], str]:
+    """Problems with the reason and the day the bank returned the money, and the
+    reason trimmed."""
+    errors: dict[str, list[str]] = {}
+    clean_reason = (reason or "").strip()
+    if not clean_reason:
+        errors["reason"] = ["Say why the payment is reversed."]
+    elif len(clean_reason) > REASON_MAX:
+        errors["reason"] = [f"At most {REASON_MAX} characters."]
+    if returned_on is None:
+        errors["returned_on"] = ["Give the day the bank returned it."]
+    elif returned_on > office_date(now):
+        errors["returned_on"] = ["Cannot be in the future."]
+    elif payment.paid_date is not None and returned_on < payment.paid_date:
+        errors["returned_on"] = [
+            f"Cannot be before the payment was received ({payment.paid_date.isoformat()})."
+        ]
+    return errors, clean_reason
+
+
+def _refuse_unless_reversible(payment: Payment) -> None:
+    if payment.method == CARD:
+        raise Conflict(
+            f"Payment {payment.id} was made by card: a card payment is given back "
+            "through a Stripe refund (issue a credit note and refund the card) or "
+            "settled by a dispute, not reversed here."
+        )
+    if not PAYMENT.can(payment.state, "reverse"):
+        # The state machine's sentence says what the state allows.
+        PAYMENT.step(payment.state, "reverse")
+
+
+def _reopen_if_owed(session: Session, invoice: Invoice, *, actor: Actor, note: str) -> None:
+    """A paid invoice whose payments no longer cover it is owed again (`open`; overdue
+    when its due date has passed, as any open invoice)."""
+    if invoice.state == PAID and invoice.total - invoice.amount_paid - invoice.amount_credited > 0:
+        invoice.paid_at = None
+        INVOICE.apply(
+            session,
+            invoice,
+            "reopen",
+            actor=actor,
+            note=note,
+            changes={"amount_paid": quantize(invoice.amount_paid, invoice.currency)},
+        )
+
+
+def reverse_offline_payment(
+    payment_id: int,
+    *,
+    reason: str | None,
+    returned_on: date | None,
+    now: datetime | None = None,
+    actor: Actor,
+) -> PaymentReversal:
+    """Billing staff: reverse a wire, ACH or check payment that did not clear.
+
+    Refused (409) for a card payment, one not `succeeded` (already reversed...)
+    and one whose invoice has a refund due (its credit notes were counted against
+    this payment: correct those first). Bad input (422) stores nothing."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    with db.transaction() as session:
+        payment = session.get(Payment, payment_id, with_for_update=True)
+        if payment is None:
+            raise NotFound(f"There is no payment {payment_id}.")
+        invoice = _locked_invoice(session, payment.invoice_id)
+        session.refresh(payment)
+        _refuse_unless_reversible(payment)
+        errors, clean_reason = _reversal_errors(payment, reason, returned_on, now)
+        if errors:
+            raise InvalidInput("The reversal has problems.", errors)
+        assert returned_on is not None
+        if invoice.refund_due > 0:
+            raise Conflict(
+                f"{invoice.title} has a refund due of "
+                f"{_amount(invoice.refund_due, invoice.currency)} counted against its "
+                "payments: correct the credit notes first, then reverse the payment."
+            )
+        reversal = PaymentReversal(
+            payment_id=payment.id,
+            invoice_id=invoice.id,
+            organization_id=invoice.organization_id,
+            currency=payment.currency,
+            amount=payment.amount,
+            reason=clean_reason,
+            returned_on=returned_on,
+            reversed_by=actor.name,
+            created_at=now,
+        )
+        audit.record_new(
+            session,
+            reversal,
+            "payment_reversal.recorded",
+            after={
+                "payment_id": payment.id,
+                "invoice": invoice.number,
+                "amount": quantize(payment.amount, payment.currency),
+                "returned_on": returned_on.isoformat(),
+                "reason": clean_reason,
+            },
+            actor=actor,
+        )
+        PAYMENT.apply(
+            session,
+            payment,
+            "reverse",
+            actor=actor,
+            note=clean_reason,
+            changes={"reversal_id": reversal.id, "returned_on": returned_on.isoformat()},
+        )
+        invoice.amount_paid -= payment.amount
+        audit.record_event(
+            session,
+            "invoice.payment_reversed",
+            invoice.id,
+            after={
+                "payment_id": payment.id,
+                "amount": quantize(payment.amount, payment.currency),
+                "amount_paid": quantize(invoice.amount_paid, invoice.currency),
+            },
+            actor=actor,
+            note=clean_reason,
+        )
+        _reopen_if_owed(
+            session, invoice, actor=actor, note=f"{payment.method} payment {payment.id} reversed"
+        )
+        _email_billing_contact(
+            session,
+            invoice,
+            subject=f"Payment for invoice {invoice.number} did not clear",
+            template="payment_reversed",
+            payment=payment,
+            reversal=reversal,
+            amount=in_words(payment.amount, payment.currency),
+        )
+        return reversal
