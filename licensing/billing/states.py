@@ -3,10 +3,11 @@
 Invoice:
 
     draft ─finalize─▶ open ─settle─▶ paid       (paid or credited in full)
-                        ◀──reopen──┘            (a payment it counted was reversed)
-      │                 │ ─void─▶ void           (issued in error, nothing paid)
-      │                 └─mark_uncollectible─▶ uncollectible ─settle─▶ paid
-      └─void─▶ void                                           └─void─▶ void
+                          ◀──reopen──┘          (a payment it counted was reversed)
+                        │ ─void─▶ void           (issued in error, nothing paid)
+                        └─mark_uncollectible─▶ uncollectible ─settle─▶ paid
+                                                              └─void─▶ void
+    (a draft is never voided: it was never sent, so it is finalized or left unissued)
 
 Finalizing allocates the invoice number; from `open` on, an invoice's content
 (lines, amounts, bill-to, dates) never changes: corrections are credit notes.
