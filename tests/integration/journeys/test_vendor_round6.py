@@ -427,7 +427,7 @@ def test_a_superseded_agreement_links_the_agreement_that_superseded_it(
     # renewal that replaced it (the new one links back with "Renews").
     agreement = active_agreement(vendor, SOFTWARE)
     renewal = active_agreement(vendor, SOFTWARE)
-    # As accepting a renewal leaves it (`acceptance._supersede_renewed`).
+    # As the expiry run leaves it once the renewal takes over (`expiry.supersede_when_due`).
     agreement.state, agreement.superseded_by_id = "superseded", renewal.id
     db.session().flush()
     signed_in(client, vendor)
