@@ -21,7 +21,8 @@ def expire_due(now: datetime | None = None) -> services.ExpiryReport:
 @with_appcontext
 def expire(now: datetime) -> None:
     """Lapse returned applications not resubmitted within 5 US business days, close
-    reconsideration windows after 14 days, and expire agreements past their term.
+    reconsideration windows after 14 days, supersede renewed agreements once their
+    renewal takes over, and expire the other agreements past their term.
 
     Idempotent and safe on several hosts at once: run it from a scheduler, e.g.
     every hour.

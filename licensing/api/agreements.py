@@ -166,7 +166,8 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
 )
 def renew_agreement(agreement_id: int) -> Application:
     """Start a renewal: a draft application prefilled from the agreement for the next
-    rate card year. When its agreement is accepted, this one is superseded."""
+    rate card year. When its agreement is accepted, this one is superseded at the end
+    of its term."""
     return services.start_renewal(agreement_id, current_actor())
 
 

@@ -1,6 +1,6 @@
 """The issued agreement: click-through acceptance of its exact PDF (billing is told
-through `signals.agreement_activated`), the renewed agreement superseded, and
-staff termination."""
+through `signals.agreement_activated`), the renewed agreement linked to its renewal
+(superseded when its term ends: `expiry`), and staff termination."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from licensing.agreements.models import (
     Acceptance,
     Agreement,
 )
+from licensing.agreements.services import expiry
 from licensing.agreements.services._common import (
     _Errors,
     _now,
@@ -29,6 +30,7 @@ from licensing.agreements.services._common import (
 )
 from licensing.agreements.settings import PAYMENT_TERMS
 from licensing.agreements.states import AGREEMENT
+from licensing.audit import services as audit
 from licensing.calendar import instant_text
 from licensing.errors import Conflict, PermissionDenied
 from licensing.limits import storable
@@ -165,7 +167,7 @@ def accept(
                 notify=False,
                 actor=actor,
             )
-        _supersede_renewed(session, agreement, actor, moment)
+        _link_renewed(session, agreement, actor, moment)
         session.flush()
         signals.agreement_activated.send(
             signals.ActivatedAgreement(
@@ -189,16 +191,25 @@ def accept(
         return agreement
 
 
-def _supersede_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:
+def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:
+    """The renewed agreement names its renewal at once but stays active to the end
+    of its term (the licensee is covered until the renewal's term starts); the
+    expiry run supersedes it then, or now when that is already past."""
     if renewal.renewal_of_id is None:
         return
     old = session.get(Agreement, renewal.renewal_of_id, with_for_update=True)
     if old is None or not AGREEMENT.can(old.state, "supersede"):
         return
     old.superseded_by_id = renewal.id
-    AGREEMENT.apply(
-        session, old, "supersede", actor=actor, changes={"superseded_by": renewal.number}, at=now
+    audit.record_event(
+        session,
+        "agreement.renewed",
+        old.id,
+        actor=actor,
+        before={"superseded_by": None},
+        after={"superseded_by": renewal.number},
     )
+    expiry.supersede_when_due(session, old, renewal, actor, now)
 
 
 def terminate(

@@ -1,13 +1,14 @@
 """The scheduled expiry run: lapse returned applications past their 5 business
-days, close reconsideration windows past 14 days, expire agreements past their term."""
+days, close reconsideration windows past 14 days, supersede renewed agreements and
+expire the others past their term."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, aliased
 
 from licensing import calendar, db
 from licensing.actors import Actor
@@ -22,6 +23,7 @@ from licensing.agreements.services._common import (
     _vendor_notice,
 )
 from licensing.agreements.states import (
+    ACTIVE,
     AGREEMENT,
     AGREEMENT_LIVE,
     APPLICATION,
@@ -36,17 +38,43 @@ class ExpiryReport:
     lapsed: list[str] = field(default_factory=list)
     windows_closed: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"{len(self.lapsed)} applications lapsed, {len(self.windows_closed)} reconsideration "
-            f"windows closed, {len(self.expired)} agreements expired"
+            f"windows closed, {len(self.expired)} agreements expired, "
+            f"{len(self.superseded)} superseded by their renewals"
         )
+
+
+def _last_day(old: Agreement, renewal: Agreement) -> date:
+    """The old agreement's last day in force: its term's, or the day before its
+    renewal's term starts where that is earlier (a renewal's term may be changed)."""
+    return min(old.term_end, renewal.term_start - timedelta(days=1))
+
+
+def supersede_when_due(
+    session: Session, old: Agreement, renewal: Agreement, actor: Actor, now: datetime
+) -> bool:
+    """Supersede `old` (active, linked to its accepted `renewal`) once its last day
+    in force is over, ended at that day's end (never before the renewal was
+    accepted): until then the old license covers the licensee."""
+    if _last_day(old, renewal) >= calendar.office_date(now):
+        return False
+    ended = calendar.end_of_office_day(_last_day(old, renewal))
+    if renewal.activated_at is not None:
+        ended = max(ended, renewal.activated_at)
+    AGREEMENT.apply(
+        session, old, "supersede", actor=actor, changes={"superseded_by": renewal.number}, at=ended
+    )
+    return True
 
 
 def expire(*, now: datetime | None = None) -> ExpiryReport:
     """Lapse returned applications past their 5 business days, close reconsideration
-        windows past 14 days, expire agreements past their term. Idempotent; safe on
+        windows past 14 days, supersede renewed agreements whose renewal takes over,
+        expire the other agreements past their term. Idempotent; safe on
         several hosts at once (each row is claimed with `db.claim`, and the claim
     re-checks that it is still due)."""
     moment = _now(now)
@@ -82,6 +110,7 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
                 after={"reconsideration_closed_at": moment},
             )
             report.windows_closed.append(application.reference)
+        _supersede_renewed(session, moment, today, report)
         for agreement in session.scalars(
             db.claim(
                 select(Agreement).where(
@@ -92,6 +121,28 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
             AGREEMENT.apply(session, agreement, "expire", actor=Actor.SYSTEM, at=moment)
             report.expired.append(agreement.number)
     return report
+
+
+def _supersede_renewed(
+    session: Session, moment: datetime, today: date, report: ExpiryReport
+) -> None:
+    """Active agreements whose accepted renewal takes over: their term is over, or
+    the renewal's has started. Before the expiry below, which would take them."""
+    renewal = aliased(Agreement)
+    started = select(renewal.id).where(renewal.term_start <= today)
+    for old in session.scalars(
+        db.claim(
+            select(Agreement).where(
+                Agreement.state == ACTIVE,
+                Agreement.superseded_by_id.is_not(None),
+                or_(Agreement.term_end < today, Agreement.superseded_by_id.in_(started)),
+            )
+        ),
+    ):
+        accepted = session.get(Agreement, old.superseded_by_id)
+        assert accepted is not None  # a foreign key
+        if supersede_when_due(session, old, accepted, Actor.SYSTEM, moment):
+            report.superseded.append(old.number)
 
 
 @_vendor_notice("lapse", "lapsed")

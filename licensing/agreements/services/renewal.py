@@ -46,7 +46,8 @@ def _next_term(session: Session, agreement: Agreement) -> tuple[date, date, str 
 
 def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = None) -> Application:
     """A new draft application prefilled from the agreement, for the next rate card
-    year; when its agreement is accepted this one becomes superseded."""
+    year; when its agreement is accepted this one names it, and is superseded when
+    its term ends (`expiry`)."""
     _require_vendor(actor)
     moment = _now(now)
     with db.transaction() as session:

@@ -37,8 +37,8 @@ from ..states import (
 
 # Agreements whose reports may be filed: active ones, and expired or superseded ones
 # for their last periods. A renewal accepted before the term ends supersedes the
-# agreement at once: its remaining periods (and any overdue) must still be reported,
-# as the usage happened under it.
+# agreement when its term ends: its remaining periods (and any overdue) must still be
+# reported, as the usage happened under it.
 REPORTING_STATES = (ACTIVE, EXPIRED, SUPERSEDED)
 
 

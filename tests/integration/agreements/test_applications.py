@@ -8,7 +8,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,7 @@ from flask import Flask
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from licensing import db, signals
+from licensing import calendar, db, signals
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services
@@ -442,7 +442,7 @@ def test_agreements_past_their_term_expire_and_staff_terminate_with_a_reason(
     )
 
 
-def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_accepted(
+def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_its_term_starts(
     apply: Apply, vendor: Any, licensing_staff: Any
 ) -> None:
     old = _accept(agreement_of(apply(vendor, AUTO_USE)), vendor)
@@ -464,8 +464,53 @@ def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_accepted(
     submitted = services.submit(renewal.id, _p(vendor), policy=issuing(), attest=True, now=NOW)
     new = agreement_of(submitted)
     _accept(new, vendor)
-    assert db.session().get(Agreement, old.id).state == "superseded"
-    assert db.session().get(Agreement, old.id).superseded_by_id == new.id
+    linked = db.session().get(Agreement, old.id)
+    assert (linked.state, linked.superseded_by_id, linked.ended_at) == ("active", new.id, None)
+    # The renewal's term was moved to start with the old one's (2027-01-01): the old
+    # agreement gives way when the renewal's term starts, not at its own term's end.
+    assert services.expire(now=datetime(2027, 1, 1, 5, 0, tzinfo=UTC)).superseded == []
+    report = services.expire(now=datetime(2027, 1, 1, 7, 0, tzinfo=UTC))
+    assert report.superseded == [old.number]
+    assert report.expired == []
+    ended = db.session().get(Agreement, old.id)
+    assert ended.state == "superseded"
+    assert ended.ended_at == calendar.end_of_office_day(date(2026, 12, 31))
+
+
+def test_a_renewal_accepted_after_the_old_term_ended_supersedes_it_at_once(
+    apply: Apply, vendor: Any
+) -> None:
+    # Accepted before the expiry run reached the old agreement: nothing is left to
+    # wait for, and the old one ends when its term did.
+    old = _accept(agreement_of(apply(vendor, AUTO_USE)), vendor)
+    draft = services.start_renewal(old.id, _p(vendor), now=NOW)
+    services.update_draft(
+        draft.id,
+        _p(vendor),
+        services.ApplicationDraft.from_fields(
+            {"term_start": old.term_start, "term_end": old.term_end, "uses": [AUTO_USE]}
+        ),
+    )
+    new = agreement_of(
+        services.submit(draft.id, _p(vendor), policy=issuing(), attest=True, now=NOW)
+    )
+    late = datetime(2028, 1, 1, 9, 0, tzinfo=UTC)
+    services.accept(
+        new.id,
+        _p(vendor),
+        services.AcceptanceInput(
+            signer_name="Robin Castellanos",
+            signer_title="Chief Executive",
+            authority_confirmed=True,
+            pdf_sha256=new.pdf_sha256,
+            ip_address="198.51.100.7",
+            user_agent="pytest",
+        ),
+        now=late,
+    )
+    ended = db.session().get(Agreement, old.id)
+    assert (ended.state, ended.superseded_by_id) == ("superseded", new.id)
+    assert ended.ended_at == late
 
 
 def test_a_use_routed_to_permissions_is_sent_once(apply: Apply, licensing_staff: Any) -> None:

@@ -96,3 +96,67 @@ def test_two_hosts_running_expire_at_once_lapse_each_application_once(
             .where(AuditEvent.action == "application.lapsed")
         )
     assert events == len(references)
+
+
+def test_two_hosts_running_expire_at_once_supersede_each_renewed_agreement_once(
+    committed_app: Flask,
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select
+
+    from licensing.accounts import services as accounts
+    from licensing.agreements import services
+    from licensing.audit.models import AuditEvent
+    from licensing.ratecards import services as ratecards
+    from tests.integration.agreements.conftest import AUTO_USE, NOW
+    from tests.integration.pricing.conftest import card_document, example_document
+    from tests.support import factories
+    from tests.support.agreements import accept, agreement_of, make_active_agreement
+
+    december = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
+    with committed_app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        ratecards.import_card(
+            card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"),
+            published_by="tests",
+        )
+        session = db.session()
+        user, staff = factories.make_vendor(session), factories.make_staff(session)
+        vendor = Actor.of(accounts.principal_for(user))
+        numbers = []
+        for _ in range(3):
+            old = make_active_agreement(user, staff, AUTO_USE, now=NOW)
+            renewal = services.start_renewal(old.id, vendor, now=december)
+            renewal = services.submit(
+                renewal.id, vendor, policy=issuing(), attest=True, now=december
+            )
+            accept(agreement_of(renewal), user, now=december)
+            numbers.append(old.number)
+    superseded: list[str] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            with committed_app.app_context():
+                start.wait()
+                report = services.expire(now=datetime(2028, 1, 1, 15, 0, tzinfo=UTC))
+                superseded.extend(report.superseded)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert sorted(superseded) == sorted(numbers)
+    with committed_app.app_context():
+        events = db.session().scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "agreement.superseded")
+        )
+    assert events == len(numbers)

@@ -322,6 +322,8 @@ def test_an_agreement_superseded_by_its_renewal_still_reports_its_last_periods(
     renewal = agreements.submit(draft.id, vendor_actor, policy=issuing(), attest=True, now=renewing)
     assert renewal.state == "approved"
     accept(agreement_of(renewal), vendor, now=renewing)
+    # The old agreement covers the rest of its term; the renewal takes over after it.
+    agreements.expire(now=AFTER[4])
     db.session().refresh(old)
     assert old.state == "superseded"
     with time_machine.travel(AFTER[2], tick=False):

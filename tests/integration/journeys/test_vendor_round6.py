@@ -5,24 +5,32 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
+from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
+from licensing.audit.models import AuditEvent
 from licensing.billing.models import Invoice
+from licensing.errors import Conflict
 from licensing.mail.models import OutboxMessage
+from licensing.ratecards import services as ratecards
 from licensing.royalties.services import send_reminders
 from tests.integration.agreements.conftest import NOW, STAFF_USE, apply  # noqa: F401
+from tests.integration.exports.conftest import export_json  # noqa: F401 - the fixture
+from tests.integration.pricing.conftest import card_document
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     DEVELOPMENT,
@@ -33,7 +41,8 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.integration.royalties.test_pages import period_url, text_of, typed
-from tests.support.agreements import make_active_agreement
+from tests.support.agreements import accept, agreement_of, make_active_agreement
+from tests.support.factories import bearer
 from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
@@ -418,7 +427,7 @@ def test_a_superseded_agreement_links_the_agreement_that_superseded_it(
     # renewal that replaced it (the new one links back with "Renews").
     agreement = active_agreement(vendor, SOFTWARE)
     renewal = active_agreement(vendor, SOFTWARE)
-    # As accepting a renewal leaves it (`acceptance._supersede_renewed`).
+    # As the expiry run leaves it once the renewal takes over (`expiry.supersede_when_due`).
     agreement.state, agreement.superseded_by_id = "superseded", renewal.id
     db.session().flush()
     signed_in(client, vendor)
@@ -427,6 +436,84 @@ def test_a_superseded_agreement_links_the_agreement_that_superseded_it(
         response.get_data(as_text=True)
     )
     assert f"Superseded by {renewal.number}" in text_of(response)
+
+
+def test_a_renewal_accepted_in_december_leaves_the_old_license_in_force_to_its_terms_end(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+    export_json: Any,  # noqa: F811
+) -> None:
+    # Accepting the renewal on 2 December made the 2027 agreement `superseded` at
+    # once, ended that day: until the renewal's term started on 1 January no active
+    # agreement covered the licensee, on the pages, the API and the exports.
+    ratecards.import_card(
+        card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"),
+        published_by="tests",
+    )
+    old = active_agreement(vendor, SOFTWARE)
+    for quarter in (1, 2, 3):  # filed in their time; the fourth is owed in January
+        file_report(vendor, old, quarter, [row(1, "A", quantity=60)])
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    december = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
+    draft = agreements.start_renewal(old.id, vendor_actor, now=december)
+    renewal = agreement_of(
+        agreements.submit(draft.id, vendor_actor, policy=issuing(), attest=True, now=december)
+    )
+    accept(renewal, vendor, now=december)
+
+    def _old() -> Agreement:
+        found = db.session().get(Agreement, old.id)
+        assert found is not None
+        db.session().refresh(found)
+        return found
+
+    assert (_old().state, _old().superseded_by_id, _old().ended_at) == ("active", renewal.id, None)
+    with time_machine.travel(datetime(2027, 12, 10, 15, 0, tzinfo=UTC), tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/agreements/{old.id}"))
+        api = client.get(f"/api/v1/agreements/{old.id}", headers=bearer(vendor)).get_json()
+    assert f"Renewed by {renewal.number}" in page
+    assert "Renew for the next rate card year" not in page
+    assert api["state"] == "active"
+    with pytest.raises(Conflict, match="already renews"):
+        agreements.start_renewal(old.id, vendor_actor, now=december)
+    # Staff's renewals due list it as ending, renewed by the accepted application.
+    [(ending, renewing)] = agreement_queries.renewals_due(db.session(), date(2027, 12, 10))
+    assert (ending.id, renewing and renewing.id) == (old.id, draft.id)
+
+    # The step on 31 December (evening at the office) leaves it in force.
+    assert agreements.expire(now=datetime(2028, 1, 1, 4, 0, tzinfo=UTC)).superseded == []
+    assert _old().state == "active"
+    # On 1 January the renewal takes over: superseded, ended at its term's end.
+    first = agreements.expire(now=datetime(2028, 1, 1, 15, 0, tzinfo=UTC))
+    assert (first.superseded, first.expired) == ([old.number], [])
+    ended_at = calendar.end_of_office_day(date(2027, 12, 31))
+    assert (_old().state, _old().ended_at) == ("superseded", ended_at)
+    events = db.session().scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.entity_type == "agreement", AuditEvent.entity_id == str(old.id)
+        )
+    )
+    assert {"agreement.renewed", "agreement.superseded"} <= set(events)
+    # A second run changes nothing.
+    again = agreements.expire(now=datetime(2028, 1, 1, 16, 0, tzinfo=UTC))
+    assert (again.superseded, again.expired) == ([], [])
+    assert (_old().state, _old().ended_at) == ("superseded", ended_at)
+    (exported,) = [r for r in export_json("agreements") if r["agreement_number"] == old.number]
+    assert (exported["state"], exported["ended_date"]) == ("superseded", "2027-12-31")
+
+    # The old term's last quarter is still owed under it, and is filed.
+    with time_machine.travel(AFTER[4], tick=False):
+        listed = text_of(client.get("/portal/royalty-reports"))
+        filed = client.post(
+            f"/portal/royalty-reports/{old.id}/2027-10-01",
+            data={"mode": "nil", "action": "submit", "attest": "yes"},
+        )
+    assert f"{old.number} 2027-10-01 to 2027-12-31" in listed
+    assert filed.status_code == 302, text_of(filed)
 
 
 def test_a_report_sent_back_for_correction_waits_on_the_vendor_on_the_dashboard(

@@ -241,6 +241,9 @@ def test_a_renewal_supersedes_the_agreement_which_keeps_its_periods_and_stores_i
     renewal = agreements.start_renewal(renewed.id, vendor_actor, now=moment)
     renewal = agreements.submit(renewal.id, vendor_actor, policy=issuing(), attest=True, now=moment)
     successor = accept(agreement_of(renewal), vendor, now=moment)
+    # In force to its term's end; the expiry run supersedes it on the renewal's first day.
+    assert db.session().get(Agreement, renewed.id).state == "active"  # type: ignore[union-attr]
+    agreements.expire(now=at(date(2028, 1, 1)))
 
     assert db.session().get(Agreement, renewed.id).state == "superseded"  # type: ignore[union-attr]
     assert stored(renewed) == before == built(renewed)
