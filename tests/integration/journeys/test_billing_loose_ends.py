@@ -1,0 +1,70 @@
+"""Round 6's billing loose ends: what the billing walk found and first left alone."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from licensing.billing import services as billing
+from licensing.references import ROYALTY_REPORT
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    SOFTWARE,
+    active_agreement,
+    file_report,
+    lowered_by_amendment,
+)
+from tests.support.factories import bearer, billing_clerk
+
+SignIn = Callable[..., FlaskClient]
+
+
+def _export(client: FlaskClient, user: Any, query: str) -> list[dict[str, str]]:
+    answer = client.get(f"/api/v1/exports/{query}", headers=bearer(user))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+
+
+def test_a_credit_note_an_amendment_issued_reads_issued_by_the_system_on_that_report(
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # `issued_by` named the vendor user whose amendment lowered the royalty, as
+    # if they had issued the office's credit note; the service issued it on the
+    # amendment, and who filed the amendment is a fact of its own.
+    agreement = active_agreement(vendor, SOFTWARE)
+    lowered = lowered_by_amendment(file_report, vendor, agreement)
+    assert lowered.report is not None
+    rows = {
+        row["credit_note_number"]: row for row in _export(client, billing_staff, "credit_notes")
+    }
+    for number in lowered.credit_notes:
+        row = rows[number]
+        assert row["issued_by"] == "system"
+        assert row["royalty_report"] == ROYALTY_REPORT(lowered.report.id)
+        assert row["report_filed_by"] == vendor.email
+    assert list(rows[lowered.credit_notes[0]])[-2:] == ["royalty_report", "report_filed_by"]
+
+
+def test_a_credit_note_billing_staff_issued_still_names_them_and_no_report(
+    client: FlaskClient, vendor: Any, billing_staff: Any, invoice_for: Any
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    clerk = billing_clerk()
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("100.00"), reason="Goodwill", actor=clerk
+    )
+    rows = {
+        row["credit_note_number"]: row for row in _export(client, billing_staff, "credit_notes")
+    }
+    row = rows[credit.number]
+    assert row["issued_by"] == clerk.name
+    assert row["royalty_report"] == ""
+    assert row["report_filed_by"] == ""
