@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import time_machine
 from flask.testing import FlaskClient
 
 from licensing.billing import services as billing
@@ -17,7 +19,9 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     active_agreement,
     file_report,
     lowered_by_amendment,
+    row,
 )
+from tests.integration.royalties.test_pages import text_of
 from tests.support.factories import bearer, billing_clerk
 
 SignIn = Callable[..., FlaskClient]
@@ -68,3 +72,63 @@ def test_a_credit_note_billing_staff_issued_still_names_them_and_no_report(
     assert row["issued_by"] == clerk.name
     assert row["royalty_report"] == ""
     assert row["report_filed_by"] == ""
+
+
+def test_the_royalty_queue_shows_when_an_amended_period_was_first_filed_and_how_late(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The queue showed an amended period as filed when the amendment was: how late
+    # the first filing was (due 2027-04-30, filed 2027-05-10) was only on the
+    # superseded report's page.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=3000)],
+        now=datetime(2027, 5, 10, 15, tzinfo=UTC),
+    )
+    second = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=3100)],
+        amends=first.report.id,
+        reason="Clinic A had 3100 users",
+        now=datetime(2027, 6, 1, 15, tzinfo=UTC),
+    )
+    assert second.report is not None
+    with time_machine.travel(datetime(2027, 6, 2, 15, tzinfo=UTC), tick=False):
+        listed = text_of(signed_in(client, licensing_staff).get("/console/royalty-reports"))
+    assert (
+        "first filed 2027-05-10 10:00 (US Central time), 10 days late; "
+        "amended 2027-06-01 10:00 (US Central time)"
+    ) in listed
+
+
+def test_the_royalty_queue_shows_a_period_filed_once_as_filed_then(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=3000)],
+        now=datetime(2027, 4, 20, 15, tzinfo=UTC),
+    )
+    with time_machine.travel(datetime(2027, 6, 2, 15, tzinfo=UTC), tick=False):
+        listed = text_of(signed_in(client, licensing_staff).get("/console/royalty-reports"))
+    assert "filed 2027-04-20 10:00 (US Central time)" in listed
+    assert "first filed" not in listed
+    assert "amended" not in listed
