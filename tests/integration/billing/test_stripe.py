@@ -251,6 +251,51 @@ def test_a_declined_card_is_refused_and_the_next_card_closes_that_attempt_at_str
     )
 
 
+def test_a_declined_attempt_closed_by_the_next_card_keeps_the_banks_words_for_staff(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    # Closing a declined attempt wrote "Closed before a new card attempt: the card
+    # was declined." over its note, so the invoice's payments listed the office's
+    # words where the bank's had been (those were left in the audit log only).
+    invoice = invoice_for(vendor, ("50.00",))
+    with pytest.raises(InvalidInput):
+        services.start_card_payment(
+            invoice.id,
+            card_token=card_token(localstripe, "4000000000000341"),
+            principal=accounts.principal_for(vendor),
+        )
+    declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+    banks_words = declined.note
+    assert banks_words
+    assert "declined" in banks_words.lower()
+    _pay(invoice, vendor, localstripe)
+    db.session().refresh(declined)
+    assert declined.state == "canceled"
+    assert declined.note == banks_words
+    page = html.unescape(
+        signed_in(client, billing_staff)
+        .get(f"/console/invoices/{invoice.id}")
+        .get_data(as_text=True)
+    )
+    assert banks_words in page
+    assert "Closed before a new card attempt" not in page
+    # Why it was closed stays where it belongs, in its audit event.
+    closing = db.session().scalars(
+        select(AuditEvent.note).where(
+            AuditEvent.entity_type == "payment",
+            AuditEvent.entity_id == str(declined.id),
+            AuditEvent.action == "payment.canceled",
+        )
+    )
+    assert "Closed before a new card attempt: the card was declined." in list(closing)
+
+
 def test_a_card_declined_when_it_is_saved_is_recorded_as_a_declined_attempt(
     app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
