@@ -132,3 +132,56 @@ def test_the_royalty_queue_shows_a_period_filed_once_as_filed_then(
     assert "filed 2027-04-20 10:00 (US Central time)" in listed
     assert "first filed" not in listed
     assert "amended" not in listed
+
+
+def test_an_export_argument_given_twice_is_a_400_naming_it_never_the_first_taken(
+    client: FlaskClient, billing_staff: Any
+) -> None:
+    # `?from=2026-11-01&from=2026-12-01` exported from the first day given, without
+    # a word that the second was dropped.
+    answer = client.get(
+        "/api/v1/exports/invoices?state=open&state=paid&from=2026-11-01",
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 400
+    assert answer.mimetype == "application/problem+json"
+    assert answer.get_json()["errors"] == {
+        "query.state": ["Give state once: it takes one value, and it was given 2 times."]
+    }
+
+
+def test_a_list_argument_given_twice_on_the_api_is_honoured(
+    client: FlaskClient, licensing_staff: Any
+) -> None:
+    # `state` on the agreements list is a list: each value counts.
+    answer = client.get(
+        "/api/v1/agreements?state=active&state=expired", headers=bearer(licensing_staff)
+    )
+    assert answer.status_code == 200
+
+
+def test_a_page_argument_given_twice_is_a_400_naming_it(
+    client: FlaskClient, billing_staff: Any
+) -> None:
+    answer = client.get("/api/v1/exports?page=1&page=2", headers=bearer(billing_staff))
+    assert answer.status_code == 400
+    assert "query.page" in answer.get_json()["errors"]
+
+
+def test_the_exports_page_refuses_an_argument_given_twice_beside_its_field(
+    client: FlaskClient, signed_in: SignIn, billing_staff: Any
+) -> None:
+    page = signed_in(client, billing_staff).get(
+        "/console/exports?dataset=invoices&format=csv&from=2026-11-01&from=2026-12-01"
+    )
+    assert page.status_code == 400
+    assert page.mimetype == "text/html"
+    assert "Give from once: it takes one value, and it was given 2 times." in text_of(page)
+
+
+def test_the_finance_page_refuses_a_month_given_twice_beside_its_field(
+    client: FlaskClient, signed_in: SignIn, billing_staff: Any
+) -> None:
+    page = signed_in(client, billing_staff).get("/console/finance/?from=2026-11&from=2026-12")
+    assert page.status_code == 400
+    assert "Give from once: it takes one value, and it was given 2 times." in text_of(page)
