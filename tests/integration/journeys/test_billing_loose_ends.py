@@ -185,3 +185,17 @@ def test_the_finance_page_refuses_a_month_given_twice_beside_its_field(
     page = signed_in(client, billing_staff).get("/console/finance/?from=2026-11&from=2026-12")
     assert page.status_code == 400
     assert "Give from once: it takes one value, and it was given 2 times." in text_of(page)
+
+
+def test_the_invoice_list_refuses_a_state_given_twice_beside_its_field(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, billing_staff: Any, invoice_for: Any
+) -> None:
+    # `?state=open&state=paid` listed the open invoices only, as if none were paid.
+    invoice = invoice_for(vendor, ("1000.00",))
+    console = signed_in(client, billing_staff)
+    page = console.get("/console/invoices?state=open&state=paid")
+    assert page.status_code == 400
+    text = text_of(page)
+    assert "Give state once: it takes one value, and it was given 2 times." in text
+    assert invoice.number not in text
+    assert invoice.number in text_of(console.get("/console/invoices?state=open"))
