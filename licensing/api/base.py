@@ -35,7 +35,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
 
-from licensing import access, db, limits
+from licensing import access, arguments, db, limits
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
 from licensing.errors import InvalidInput
 from licensing.problems import PROBLEM_MIMETYPE
@@ -190,7 +190,12 @@ class ApiParser(FlaskParser):
 
     def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
         """On a paginated route `page` and `per_page` belong to the pager, not
-        to the route's own query schema (which refuses unknown arguments)."""
+        to the route's own query schema (which refuses unknown arguments). An
+        argument that takes one value (not the schema's lists) given twice is a
+        400 naming it (`arguments.repeated`), never its first value taken."""
+        lists = self._makeproxy(req.args, schema).multiple_keys
+        if twice := arguments.repeated(req.args, lists):
+            abort(400, messages={"query": twice})
         if not _is_paginated(req):
             return super().load_querystring(req, schema)
         args = MultiDict(req.args)
@@ -218,10 +223,20 @@ def reads_own_body(view: Any) -> bool:
     return bool(getattr(view, LARGE_BODY_ATTRIBUTE, False))
 
 
+class PageParser(FlaskParser):
+    """The page arguments only (the route's own query schema checks the rest),
+    each taken once (`arguments.repeated`), whether or not the route has a query
+    schema of its own."""
+
+    def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
+        if twice := arguments.repeated(req.args, among=PAGE_ARGUMENTS):
+            abort(400, messages={"query": twice})
+        return super().load_querystring(req, schema)
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ApiParser()
-    # The page arguments only: the route's own query schema checks the rest.
-    PAGINATION_ARGUMENTS_PARSER = FlaskParser()
+    PAGINATION_ARGUMENTS_PARSER = PageParser()
 
     def __init__(
         self, name: str, import_name: str, *, url_prefix: str = API_PREFIX, **options: Any

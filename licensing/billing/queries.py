@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.accounts.queries import OwnedGetter, scoped
+from licensing.audit.models import AuditEvent
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED
 
@@ -108,6 +109,25 @@ def payments(
     session: Session, principal: Principal | None = None, **filters: Unpack[PaymentFilters]
 ) -> Sequence[Payment]:
     return session.scalars(payments_query(principal, **filters)).all()
+
+
+def banks_words(session: Session, listed: Sequence[Payment]) -> dict[int, str]:
+    """For each declined card attempt of `listed`, the bank's words, as its
+    `payment.declined` audit event recorded them (one query for the list). An
+    attempt closed before the closing kept them holds the office's note instead."""
+    declined = {str(payment.id): payment.id for payment in listed if payment.declined}
+    if not declined:
+        return {}
+    events = session.execute(
+        select(AuditEvent.entity_id, AuditEvent.note)
+        .where(
+            AuditEvent.entity_type == "payment",
+            AuditEvent.entity_id.in_(sorted(declined)),
+            AuditEvent.action == "payment.declined",
+        )
+        .order_by(AuditEvent.id)
+    )
+    return {declined[entity_id]: note for entity_id, note in events if note}
 
 
 def payments_query(

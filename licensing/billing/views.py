@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from licensing import access, db, headers
+from licensing import access, arguments, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import current_actor
@@ -430,24 +430,30 @@ def stripe_webhook() -> tuple[Response, int]:
 
 @console.route("/invoices", endpoint="invoices")
 @access.staff(*BILLING_READERS)
-def console_invoices() -> str:
+def console_invoices() -> tuple[str, int]:
     session = db.session()
     state = request.args.get("state") or None
     if state not in INVOICE.states:
         state = None
     overdue = request.args.get("overdue") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
-    found: paging.Page[Invoice] = paging.read_page(
-        session,
-        queries.invoices_query(
-            state=state, overdue_on=_today() if overdue else None, search=search
-        ),
-    )
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    errors = arguments.repeated(request.args, among=INVOICE_LIST_FILTERS)
+    found: paging.Page[Invoice] | None = None
+    if not errors:
+        found = paging.read_page(
+            session,
+            queries.invoices_query(
+                state=state, overdue_on=_today() if overdue else None, search=search
+            ),
+        )
+    invoices = found.items if found else []
     return render_template(
         "billing/console_invoices.html",
-        invoices=found.items,
+        invoices=invoices,
         page=found,
-        names=queries.organization_names(session, {i.organization_id for i in found.items}),
+        errors=errors,
+        names=queries.organization_names(session, {i.organization_id for i in invoices}),
         states=INVOICE.states,
         state=state,
         overdue=overdue,
@@ -455,7 +461,10 @@ def console_invoices() -> str:
         flagged=queries.flagged_payments(session),
         today=_today(),
         title="Overdue invoices" if overdue else "Invoices",
-    )
+    ), (400 if errors else 200)
+
+
+INVOICE_LIST_FILTERS = ("q", "state", "overdue")
 
 
 @console.route("/invoices/overdue")
@@ -486,6 +495,7 @@ def _console_page(
             invoice=invoice,
             organization=organization,
             payments=payments,
+            banks_words=queries.banks_words(session, payments),
             credit_notes=credit_notes,
             late_fees=queries.late_fees_of(session, invoice.id),
             refund_forms=_refund_forms(credit_notes, refund_form),

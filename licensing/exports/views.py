@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
 
-from licensing import access, db
+from licensing import access, arguments, db
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.exports import base, queries, services
+from licensing.exports.filters import PARAMETERS
 from licensing.exports.formats import FORMATS
 from licensing.money import CURRENCIES
 from licensing.pricing.vocabulary import USES
 from licensing.streaming import end_request_session
 
 bp = Blueprint("exports_console", __name__, url_prefix="/console")
+# The form's fields: the dataset, its format and the filter's parameters.
+FIELDS = frozenset({"dataset", "format", *PARAMETERS})
 
 
 @bp.route("/exports")
@@ -25,6 +28,8 @@ def exports() -> Response | tuple[str, int]:
     """The form; with `dataset` in the query, the export itself."""
     if not request.args.get("dataset"):
         return _page({}, 200)
+    if twice := arguments.repeated(request.args, among=FIELDS):  # each takes one value
+        return _page(twice, 400)
     try:
         export = services.prepare(
             request.args.get("dataset", ""), request.args.get("format", "csv"), request.args

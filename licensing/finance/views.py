@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 
-from licensing import access, db
+from licensing import access, arguments, db
 from licensing.calendar import office_date, parse_day
 from licensing.config import current_config
 from licensing.downloads import pdf_response
@@ -95,6 +95,8 @@ def parse_filters(args: Mapping[str, str], today: date, currencies: list[str]) -
         errors["as_of"] = (
             f"Give a date as YYYY-MM-DD, from {services.FIRST_YEAR} to {services.LAST_YEAR}."
         )
+    # A field given twice is refused, whatever its first value (`arguments`).
+    errors |= {name: texts[0] for name, texts in arguments.repeated(args, among=values).items()}
     if errors or first is None or last is None:
         return given
     months = (last.year - first.year) * 12 + last.month - first.month + 1

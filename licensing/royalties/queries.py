@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from licensing import db
 from licensing.accounts.models import Organization
@@ -170,12 +170,28 @@ def _period_rows(actor: Actor, today: date) -> AnySelect:
                 period_state_of(today).label("state"),
                 RoyaltyReport,
                 Invoice.number.label("invoice_number"),
+                _first_filed_at().label("first_filed_at"),
             ),
             actor,
         )
         .join(Organization, Organization.id == ReportingPeriod.organization_id)
         .outerjoin(Invoice, Invoice.id == RoyaltyReport.invoice_id)
     )
+
+
+def _first_filed_at() -> ColumnElement[Any]:
+    """For a period its current report amends, when the period was first filed
+    (its earliest report), read in the page's own query; NULL otherwise."""
+    filed = aliased(RoyaltyReport)
+    earliest = (
+        select(func.min(filed.submitted_at))
+        .where(
+            filed.agreement_id == RoyaltyReport.agreement_id,
+            filed.period_start == RoyaltyReport.period_start,
+        )
+        .scalar_subquery()
+    )
+    return case((RoyaltyReport.amends_id.is_not(None), earliest))
 
 
 @dataclass(frozen=True)
@@ -300,6 +316,7 @@ def _status(row: Row[Any]) -> PeriodStatus:
         row.state,
         row.RoyaltyReport,
         row.invoice_number,
+        row.first_filed_at,
     )
 
 

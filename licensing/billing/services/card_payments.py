@@ -258,7 +258,10 @@ def _close_attempt(
         payment = session.get(Payment, attempt.payment_id, with_for_update=True)
         assert payment is not None
         if payment.state in OPEN_ATTEMPT and payment.stripe_payment_intent_id == attempt.intent_id:
-            payment.note = why
+            # A declined attempt's note is the bank's words, which staff read where
+            # it is listed: why it was closed goes to its audit event only.
+            if payment.state != FAILED:
+                payment.note = why
             PAYMENT.apply(session, payment, "cancel", actor=attempt.actor, note=why)
     return None
 

@@ -50,10 +50,13 @@ def credit_invoice(
     reason: str | None,
     actor: Actor,
     now: datetime,
+    issuer: Actor | None = None,
 ) -> CreditNote:
     """A credit note against `invoice` (locked by the caller), in the caller's
     transaction. It reduces the balance due; what exceeds the balance (a paid
-    invoice) is a refund owed. The credits on an invoice never exceed its total."""
+    invoice) is a refund owed. The credits on an invoice never exceed its total.
+    `issuer` is who the note says issued it when that is not the actor (the
+    service, on a royalty report whose filer is the actor)."""
     note = _reason(reason)
     if invoice.state not in (OPEN, PAID, UNCOLLECTIBLE):
         raise Conflict(
@@ -75,7 +78,7 @@ def credit_invoice(
         reason=note,
         issue_date=issued,
         issued_at=now,
-        issued_by=actor.name,
+        issued_by=(issuer or actor).name,
     )
     invoice.amount_credited += amount
     audit.record_new(

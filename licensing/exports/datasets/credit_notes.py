@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, and_, case, literal
+
+from licensing.actors import Actor
 from licensing.billing.models import CreditNote, Invoice
 from licensing.db import Statement
 from licensing.exports.base import MONEY, TEXT, Column
@@ -16,6 +19,8 @@ from licensing.exports.columns import (
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, ExportFilter
 from licensing.exports.queries import licensee, of_licensee, on_days
+from licensing.references import ROYALTY_REPORT
+from licensing.royalties.models import RoyaltyReport
 
 
 def credit_notes_matching(statement: Statement, given: ExportFilter) -> Statement:
@@ -25,9 +30,34 @@ def credit_notes_matching(statement: Statement, given: ExportFilter) -> Statemen
 
 def _source(statement: Statement, given: ExportFilter) -> Statement:
     return credit_notes_matching(
-        statement.select_from(CreditNote).join(Invoice, Invoice.id == CreditNote.invoice_id),
+        statement.select_from(CreditNote)
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .outerjoin(RoyaltyReport, _issued_on_report()),
         given,
     )
+
+
+def _issued_on_report() -> ColumnElement[bool]:
+    """The royalty report whose filing issued the credit note (it lowered the
+    royalty): the report lists the note's number among its `credit_notes`. Only
+    the licensee's own reports are searched, by their indexed organization."""
+    quoted = literal('"') + CreditNote.number + literal('"')
+    return and_(
+        RoyaltyReport.organization_id == CreditNote.organization_id,
+        RoyaltyReport.credit_notes_json.contains(quoted),
+    )
+
+
+def _report_reference(report_id: int | None) -> str | None:
+    return None if report_id is None else ROYALTY_REPORT(report_id)
+
+
+# Who issued it: billing staff's name, or the service for a note a royalty
+# report's filing issued (notes issued before the service stored "system" for
+# them hold the filer's name, which `report_filed_by` now carries).
+_ISSUER = case(
+    (RoyaltyReport.id.is_not(None), literal(Actor.SYSTEM.name)), else_=CreditNote.issued_by
+)
 
 
 DECLARED = Declared(
@@ -43,7 +73,29 @@ DECLARED = Declared(
         Column("applied_to_balance", MONEY, "Of the amount, what reduced the balance due."),
         Column("refund_due", MONEY, "Of the amount, what is owed back (the invoice was paid)."),
         Column("reason", TEXT, "Why it was issued."),
-        Column("issued_by", TEXT, "Who issued it."),
+        Field(
+            Column(
+                "issued_by",
+                TEXT,
+                "Who issued it: the billing staff member, or system for a note a royalty "
+                "report's filing issued.",
+            ),
+            _ISSUER,
+        ),
+        Field(
+            Column(
+                "royalty_report",
+                TEXT,
+                "The royalty report (RR-NNNNNN) whose filing lowered the royalty and so "
+                "issued it; empty when billing staff issued it.",
+            ),
+            RoyaltyReport.id,
+            _report_reference,
+        ),
+        Field(
+            Column("report_filed_by", TEXT, "Who filed that royalty report (the vendor's user)."),
+            RoyaltyReport.submitted_by,
+        ),
     ),
     source=_source,
     order=(CreditNote.issue_date, CreditNote.id),

@@ -121,10 +121,20 @@ class PeriodStatus:
     state: str
     report: RoyaltyReport | None
     invoice_number: str | None
+    # When the period was first filed, for a period an amendment reports: the
+    # amendment's own `submitted_at` says nothing of how late the first was.
+    first_filed_at: datetime | None = None
 
     @property
     def due_on(self) -> date:
         return self.period.due_on
+
+    @property
+    def first_filed_days_late(self) -> int:
+        """Office days the first filing came after the due date (0 if on time)."""
+        if self.first_filed_at is None:
+            return 0
+        return max((office_date(self.first_filed_at) - self.due_on).days, 0)
 
 
 def period_state(period: Period, report: RoyaltyReport | None, today: date) -> str:

@@ -119,6 +119,8 @@ class _Settlement:
                 reason=reason,
                 actor=self.actor,
                 now=self.moment,
+                # The filer changed the royalty; the office's note is the service's.
+                issuer=Actor.SYSTEM,
             )
             numbers.append(note.number)
             remaining -= portion

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -249,6 +249,87 @@ def test_a_declined_card_is_refused_and_the_next_card_closes_that_attempt_at_str
     assert gateway.retrieve_payment_intent(paid.stripe_payment_intent_id or "").status == (
         "succeeded"
     )
+
+
+def test_a_declined_attempt_closed_by_the_next_card_keeps_the_banks_words_for_staff(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    # Closing a declined attempt wrote "Closed before a new card attempt: the card
+    # was declined." over its note, so the invoice's payments listed the office's
+    # words where the bank's had been (those were left in the audit log only).
+    invoice = invoice_for(vendor, ("50.00",))
+    with pytest.raises(InvalidInput):
+        services.start_card_payment(
+            invoice.id,
+            card_token=card_token(localstripe, "4000000000000341"),
+            principal=accounts.principal_for(vendor),
+        )
+    declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+    banks_words = declined.note
+    assert banks_words
+    assert "declined" in banks_words.lower()
+    _pay(invoice, vendor, localstripe)
+    db.session().refresh(declined)
+    assert declined.state == "canceled"
+    assert declined.note == banks_words
+    page = html.unescape(
+        signed_in(client, billing_staff)
+        .get(f"/console/invoices/{invoice.id}")
+        .get_data(as_text=True)
+    )
+    assert banks_words in page
+    assert "Closed before a new card attempt" not in page
+    # Why it was closed stays where it belongs, in its audit event.
+    closing = db.session().scalars(
+        select(AuditEvent.note).where(
+            AuditEvent.entity_type == "payment",
+            AuditEvent.entity_id == str(declined.id),
+            AuditEvent.action == "payment.canceled",
+        )
+    )
+    assert "Closed before a new card attempt: the card was declined." in list(closing)
+
+
+def test_an_attempt_closed_before_the_fix_lists_the_banks_words_from_its_audit_event(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    # Attempts closed before the closing kept the bank's words hold the office's
+    # note; the bank's words are in their `payment.declined` audit event.
+    invoice = invoice_for(vendor, ("50.00",))
+    with pytest.raises(InvalidInput):
+        services.start_card_payment(
+            invoice.id,
+            card_token=card_token(localstripe, "4000000000000341"),
+            principal=accounts.principal_for(vendor),
+        )
+    declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+    banks_words = declined.note or ""
+    _pay(invoice, vendor, localstripe)
+    with db.transaction() as session:
+        session.execute(
+            update(Payment)
+            .where(Payment.id == declined.id)
+            .values(note="Closed before a new card attempt: the card was declined.")
+        )
+    page = html.unescape(
+        signed_in(client, billing_staff)
+        .get(f"/console/invoices/{invoice.id}")
+        .get_data(as_text=True)
+    )
+    assert banks_words in page
+    assert "Closed before a new card attempt" not in page
 
 
 def test_a_card_declined_when_it_is_saved_is_recorded_as_a_declined_attempt(
