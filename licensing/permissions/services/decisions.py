@@ -126,7 +126,9 @@ def approve(
                 issued_on=today,
                 requester=letters.addressee(request),
                 permitted_use=use_text,
-                purpose=label(request.purpose),
+                # The course, textbook or study itself, as the status page says it:
+                # "Course materials" alone would grant any course.
+                purpose=f"{label(request.purpose)}: {request.purpose_detail}",
                 medium=label(request.medium),
                 audience_size=request.audience_size,
                 conditions=chosen,

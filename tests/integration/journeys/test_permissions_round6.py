@@ -1,0 +1,44 @@
+"""Round 6 of the requester journeys: the educational permission request walked as
+a teacher, a university department and a visitor from the price estimator."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from flask import Flask
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.permissions import services
+from licensing.permissions.models import PermissionLetter, PermissionRequest
+from tests.integration.permissions.conftest import (
+    submit,  # noqa: F401 - the fixture
+)
+
+Submit = Callable[..., tuple[PermissionRequest, str]]
+
+
+def _letter_text(request: PermissionRequest) -> str:
+    letter = (
+        db.session()
+        .scalars(select(PermissionLetter).where(PermissionLetter.request_id == request.id))
+        .one()
+    )
+    return " ".join(
+        " ".join((page.extract_text() or "").split())
+        for page in PdfReader(io.BytesIO(letter.pdf)).pages
+    )
+
+
+def test_the_grant_letter_names_the_course_or_work_the_permission_is_for(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # The letter said only "Purpose: Course materials": which course, textbook or
+    # study was granted was on the status page but not in the requester's proof.
+    request, _token = submit(purpose_detail="Handouts for course MBC-110, unit 4.")
+    services.approve(request.id, Actor.SYSTEM)
+    assert "Course materials: Handouts for course MBC-110, unit 4." in _letter_text(request)
