@@ -83,9 +83,15 @@ def _vocabulary(
     )
 
 
+def _audience_text(data: str | None) -> str:
+    """The audience as digits: "1,200" is a count as the estimator and the license
+    application read one (their quantities drop the thousands separators too)."""
+    return (data or "").replace(",", "").strip()
+
+
 @_required
 def _audience(_form: Any, field: Any) -> None:
-    text = (field.data or "").strip()
+    text = _audience_text(field.data)
     most = PermissionRequest.LIMITS["audience_size"]
     if not text:
         raise StopValidation("Give the expected audience size.")
@@ -168,7 +174,7 @@ class PermissionRequestForm(PageForm):
         return PermissionRequestInput.from_fields(
             {
                 **{name: self[name].data for name in TEXT_FIELDS},
-                "audience_size": int(self.audience_size.data.strip()),
+                "audience_size": int(_audience_text(self.audience_size.data)),
                 "noncommercial": bool(self.noncommercial.data),
             }
         )

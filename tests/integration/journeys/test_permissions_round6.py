@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 
 from flask import Flask
+from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from licensing.actors import Actor
 from licensing.permissions import services
 from licensing.permissions.models import PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import (
+    request_fields,
     submit,  # noqa: F401 - the fixture
 )
 
@@ -42,3 +44,17 @@ def test_the_grant_letter_names_the_course_or_work_the_permission_is_for(
     request, _token = submit(purpose_detail="Handouts for course MBC-110, unit 4.")
     services.approve(request.id, Actor.SYSTEM)
     assert "Course materials: Handouts for course MBC-110, unit 4." in _letter_text(request)
+
+
+def test_an_audience_written_with_a_thousands_separator_is_read_as_the_number(
+    app: Flask, client: FlaskClient
+) -> None:
+    # "1,200" was refused as "not a whole number" on this form alone: the estimator
+    # and the license application read "2,500" as the count it is.
+    response = client.post("/permissions/request", data=request_fields(audience_size="1,200"))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    stored = db.session().scalars(select(PermissionRequest)).one()
+    assert stored.audience_size == 1200
+    refused = client.post("/permissions/request", data=request_fields(audience_size="1.5"))
+    assert refused.status_code == 422
+    assert "Give the audience size as a whole number." in refused.get_data(as_text=True)
