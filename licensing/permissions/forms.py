@@ -4,7 +4,7 @@ The services decide the rules and their messages are shown beside the fields."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wtforms import (
@@ -116,6 +116,27 @@ def _organization_types() -> list[SelectChoice]:
         SelectChoice(value, ORGANIZATION_TYPE_LABELS.get(value, label(value)))
         for value in ORGANIZATION_TYPES
     ]
+
+
+# The fields a link may fill in (the estimator's "Request permission for this
+# educational use"): a suggestion shown in the form, checked when it is sent.
+SUGGESTED = ("organization_type", "medium", "audience_size", "purpose_detail", "duration")
+
+
+# A choice or a count is short; the texts are cut to what the field takes.
+_SUGGESTED_LENGTH = {
+    "purpose_detail": PermissionRequest.LIMITS["purpose_detail"],
+    "duration": PermissionRequest.LIMITS["duration"],
+}
+
+
+def suggested(query: Mapping[str, str]) -> dict[str, str]:
+    """The suggested fields a link's query gives."""
+    return {
+        name: query[name][: _SUGGESTED_LENGTH.get(name, 40)]
+        for name in SUGGESTED
+        if query.get(name)
+    }
 
 
 class PermissionRequestForm(PageForm):

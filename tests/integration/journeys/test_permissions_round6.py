@@ -3,8 +3,11 @@ a teacher, a university department and a visitor from the price estimator."""
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,6 +21,9 @@ from licensing.permissions.models import PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import (
     request_fields,
     submit,  # noqa: F401 - the fixture
+)
+from tests.integration.pricing.conftest import (
+    example_card,  # noqa: F401 - the fixture
 )
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -58,3 +64,33 @@ def test_an_audience_written_with_a_thousands_separator_is_read_as_the_number(
     refused = client.post("/permissions/request", data=request_fields(audience_size="1.5"))
     assert refused.status_code == 422
     assert "Give the audience size as a whole number." in refused.get_data(as_text=True)
+
+
+def test_the_estimator_s_link_to_a_permission_request_carries_what_the_visitor_entered(
+    client: FlaskClient,
+    example_card: str,  # noqa: F811
+) -> None:
+    # "Request permission for this educational use" opened a blank form: the visitor
+    # typed their institution type, medium, audience and course a second time.
+    query = {
+        "organization_type": "academic",
+        "term_start": "2027-01-15",
+        "term_end": "2027-06-30",
+        "rate_card": "",
+        "uses-0-use": "education",
+        "uses-0-product_type": "print",
+        "uses-0-user_type": "academic",
+        "uses-0-quantity-copies": "40",
+        "uses-0-description": "Handouts for a nursing course <b>",
+    }
+    page = client.get("/estimate?" + urlencode(query)).get_data(as_text=True)
+    found = re.search(r'href="(/permissions/request[^"]*)">Request permission for this', page)
+    assert found, page
+    form = client.get(html.unescape(found.group(1))).get_data(as_text=True)
+    assert '<option selected value="academic">' in form
+    assert '<option selected value="print">' in form
+    assert 'name="audience_size" required type="text" value="40"' in form
+    assert "Handouts for a nursing course &lt;b&gt;</textarea>" in form
+    assert 'value="2027-01-15 to 2027-06-30"' in form
+    # Only a suggestion: nothing is stored until the form is sent.
+    assert db.session().scalars(select(PermissionRequest)).first() is None
