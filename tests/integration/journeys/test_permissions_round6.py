@@ -19,12 +19,14 @@ from licensing.actors import Actor
 from licensing.permissions import services
 from licensing.permissions.models import PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import (
+    last_mail,
     request_fields,
     submit,  # noqa: F401 - the fixture
 )
 from tests.integration.pricing.conftest import (
     example_card,  # noqa: F401 - the fixture
 )
+from tests.support.settings import permission_sla_days
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 
@@ -94,3 +96,23 @@ def test_the_estimator_s_link_to_a_permission_request_carries_what_the_visitor_e
     assert 'value="2027-01-15 to 2027-06-30"' in form
     # Only a suggestion: nothing is stored until the form is sent.
     assert db.session().scalars(select(PermissionRequest)).first() is None
+
+
+def test_the_final_denial_email_gives_the_reconsideration_s_reason_and_says_it_is_final(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # The email after a reconsideration repeated the first denial's reason ("Reason: A
+    # workshop that charges a registration fee ...") while its letter and the status
+    # page gave the second: the requester read the reason they had already answered.
+    request, token = submit()
+    services.deny(request.id, "A workshop that charges a fee is a commercial use.", Actor.SYSTEM)
+    services.request_reconsideration(
+        token, "The workshop is free for members.", sla_days=permission_sla_days()
+    )
+    services.deny(request.id, "Members pay dues that include the workshops.", Actor.SYSTEM)
+    body = last_mail(request.requester_email).body_text
+    assert "Reason: Members pay dues that include the workshops." in body
+    assert "A workshop that charges a fee" not in body
+    assert "This decision is final." in body
+    assert "ask us to reconsider" not in body
