@@ -57,6 +57,22 @@ class DenialLetter:
     # The instant the window closes, stated as the email and status page state it.
     reconsideration_until: datetime | None
     status_url: str
+    # Where a commercial use goes instead (empty: the letter says "on our website").
+    estimator_url: str = ""
+    sign_up_url: str = ""
+
+
+def _license_instead(letter: DenialLetter) -> str:
+    if not (letter.estimator_url and letter.sign_up_url):
+        return (
+            "If your use is part of a commercial product or service, it needs a license "
+            "instead: the price estimator and the license application are on our website."
+        )
+    return (
+        "If your use is part of a commercial product or service, it needs a license "
+        f"instead: estimate its fee at {letter.estimator_url} and apply for the license "
+        f"at {letter.sign_up_url}."
+    )
 
 
 def _heading(title: str, number: str, reference: str, issued_on: date) -> list[Flowable]:
@@ -199,11 +215,7 @@ def render_denial_letter(letter: DenialLetter) -> bytes:
             )
         )
     story += [
-        pdf.para(
-            "If your use is part of a commercial product or service, it needs a license "
-            "instead: the price estimator and the license application are on our website.",
-            "Clause",
-        ),
+        pdf.para(_license_instead(letter), "Clause"),
     ]
     return _signed(
         story,

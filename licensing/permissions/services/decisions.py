@@ -14,6 +14,7 @@ from licensing import calendar, db
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 
 from .. import documents
@@ -196,6 +197,8 @@ def deny(
                 reason=text,
                 reconsideration_until=due,
                 status_url=status_url(request),
+                estimator_url=links().price_estimator(),
+                sign_up_url=links().sign_up(),
             )
         )
         _decide(session, request, "deny", before, actor, (letters.DENIAL, number, data), moment)
@@ -210,4 +213,6 @@ def _denied(session: Session, request: Any, actor: Actor, note: str | None) -> N
         "permission_decided",
         "Decision on your permission request",
         attachments=_letter_attached(session, request),
+        estimator_url=links().price_estimator(),
+        sign_up_url=links().sign_up(),
     )

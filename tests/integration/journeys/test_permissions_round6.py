@@ -116,3 +116,19 @@ def test_the_final_denial_email_gives_the_reconsideration_s_reason_and_says_it_i
     assert "A workshop that charges a fee" not in body
     assert "This decision is final." in body
     assert "ask us to reconsider" not in body
+
+
+def test_a_denial_gives_the_addresses_of_the_estimator_and_the_license_application(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # A use denied as commercial "needs a license instead: the price estimator and the
+    # license application are on our website", said the letter, with no address; the
+    # email said nothing of it. Both now give the two pages.
+    request, _token = submit()
+    services.deny(request.id, "Registration fees make the workshop commercial.", Actor.SYSTEM)
+    body = last_mail(request.requester_email).body_text
+    letter = _letter_text(request)
+    for text in (body, letter):
+        assert "http://testserver/estimate" in text
+        assert "http://testserver/sign-up" in text
