@@ -132,3 +132,26 @@ def test_a_denial_gives_the_addresses_of_the_estimator_and_the_license_applicati
     for text in (body, letter):
         assert "http://testserver/estimate" in text
         assert "http://testserver/sign-up" in text
+
+
+def test_after_reconsideration_the_first_denial_letter_is_marked_as_reconsidered(
+    app: Flask,
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # A request granted on reconsideration listed, under "Decision", "Download the
+    # decision letter ...-D1" above the grant letter, nothing saying which one stands.
+    request, token = submit()
+    services.deny(request.id, "A fee is charged for the course.", Actor.SYSTEM)
+    services.request_reconsideration(
+        token, "The course is free of charge.", sla_days=permission_sla_days()
+    )
+    services.approve(request.id, Actor.SYSTEM)
+    page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
+    letters = re.findall(r'<li><a href="[^"]*/letters/\d+">(.*?)</li>', page, re.S)
+    assert len(letters) == 2, letters
+    denial, grant = (" ".join(html.unescape(re.sub(r"<[^>]+>", " ", li)).split()) for li in letters)
+    assert denial.startswith(f"Download the denial letter {request.reference}-D1 (PDF)")
+    assert "the first decision, since reconsidered" in denial
+    assert grant.startswith(f"Download the grant letter {request.reference}-G2 (PDF)")
+    assert "reconsidered" not in grant
