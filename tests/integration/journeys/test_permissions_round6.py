@@ -155,3 +155,19 @@ def test_after_reconsideration_the_first_denial_letter_is_marked_as_reconsidered
     assert "the first decision, since reconsidered" in denial
     assert grant.startswith(f"Download the grant letter {request.reference}-G2 (PDF)")
     assert "reconsidered" not in grant
+
+
+def test_the_approval_email_says_what_is_permitted_when_staff_narrow_the_use(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # Staff granted "the introduction only" of what was asked, and the email read
+    # "Your request ... is approved. Permission is granted from ... until ...": the
+    # narrower use was only inside the attached PDF.
+    request, _token = submit()
+    services.approve(
+        request.id, Actor.SYSTEM, permitted_use="The introduction to the section only."
+    )
+    body = last_mail(request.requester_email).body_text
+    assert "Permitted use: The introduction to the section only." in body
+    assert "Purpose: Course materials: Slides for the medical billing" in body
