@@ -7,6 +7,7 @@ import html
 import io
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask
@@ -14,7 +15,7 @@ from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.actors import Actor
 from licensing.permissions import services
 from licensing.permissions.models import PermissionLetter, PermissionRequest
@@ -171,3 +172,29 @@ def test_the_approval_email_says_what_is_permitted_when_staff_narrow_the_use(
     body = last_mail(request.requester_email).body_text
     assert "Permitted use: The introduction to the section only." in body
     assert "Purpose: Course materials: Slides for the medical billing" in body
+
+
+def test_a_decided_request_reads_as_decided_not_as_due_in_the_queue_and_on_its_page(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Any,
+) -> None:
+    # With the state filter on "Any", an approved request's row still read "Decision
+    # due 2026-12-16", and its page "decision due by the end of ...": staff could not
+    # tell a decided request from one still waiting without opening it.
+    request, _token = submit()
+    services.approve(request.id, Actor.SYSTEM)
+    db.session().refresh(request)
+    assert request.sla_due_at is not None
+    assert request.decided_at is not None
+    due_day = calendar.office_date(request.sla_due_at).isoformat()
+    decided_day = calendar.office_date(request.decided_at).isoformat()
+    staff = signed_in(app.test_client(), licensing_staff)
+    queue = staff.get("/console/permissions/?q=&state=&assignee=").get_data(as_text=True)
+    row = queue[queue.index(request.reference) :].split("</tr>", 1)[0]
+    assert f"decided {decided_day}" in row
+    assert due_day not in row
+    detail = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert "decision due by" not in detail
+    assert f"decided {decided_day}" in detail
