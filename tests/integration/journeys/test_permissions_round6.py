@@ -198,3 +198,18 @@ def test_a_decided_request_reads_as_decided_not_as_due_in_the_queue_and_on_its_p
     detail = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
     assert "decision due by" not in detail
     assert f"decided {decided_day}" in detail
+
+
+def test_a_withdrawn_request_s_page_says_it_closed_without_a_decision(
+    app: Flask,
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # Under "Decision" a withdrawn or expired request said "No decision yet.", as if
+    # one were still to come, below "It cannot be reopened".
+    _request, token = submit()
+    services.withdraw(token)
+    page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
+    decision = page[page.index("<h2>Decision</h2>") :].split("<h2", 2)[1]
+    assert "No decision yet" not in decision
+    assert "None: the request was withdrawn before a decision." in decision
