@@ -127,9 +127,7 @@ def approve(
                 issued_on=today,
                 requester=letters.addressee(request),
                 permitted_use=use_text,
-                # The course, textbook or study itself, as the status page says it:
-                # "Course materials" alone would grant any course.
-                purpose=f"{label(request.purpose)}: {request.purpose_detail}",
+                purpose=_purpose(request),
                 medium=label(request.medium),
                 audience_size=request.audience_size,
                 conditions=chosen,
@@ -139,6 +137,16 @@ def approve(
         )
         _decide(session, request, "approve", before, actor, (letters.GRANT, number, data), moment)
         return request
+
+
+def _purpose(request: PermissionRequest) -> str:
+    """The purpose as the grant letter states it: a public request's with its
+    description (the course, textbook or study: "Course materials" alone would grant
+    any course). A routed use's description is the rate card's working, for staff;
+    its product is in the permitted use."""
+    if request.source == "public":
+        return f"{label(request.purpose)}: {request.purpose_detail}"
+    return label(request.purpose)
 
 
 def _letter_attached(session: Session, request: PermissionRequest) -> list[mail.Attachment]:

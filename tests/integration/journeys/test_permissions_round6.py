@@ -22,6 +22,8 @@ from licensing.permissions.models import PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import (
     last_mail,
     request_fields,
+    routed_use,
+    send_routed,
     submit,  # noqa: F401 - the fixture
 )
 from tests.integration.pricing.conftest import (
@@ -53,6 +55,20 @@ def test_the_grant_letter_names_the_course_or_work_the_permission_is_for(
     request, _token = submit(purpose_detail="Handouts for course MBC-110, unit 4.")
     services.approve(request.id, Actor.SYSTEM)
     assert "Course materials: Handouts for course MBC-110, unit 4." in _letter_text(request)
+
+
+def test_a_routed_use_s_grant_letter_keeps_the_rate_card_s_working_out_of_the_letter(
+    app: Flask, vendor: Any
+) -> None:
+    # A request routed from an application describes its purpose with the rate card's
+    # working ("Rule EDU-1 routes ..."), for staff: the letter names the product in
+    # its permitted use instead.
+    organization = vendor.organization
+    request = send_routed(routed_use(organization.id, organization.legal_name))
+    services.approve(request.id, Actor.SYSTEM)
+    letter = _letter_text(request)
+    assert "Rule EDU-1" not in letter
+    assert "Coding fundamentals workbook" in letter
 
 
 def test_an_audience_written_with_a_thousands_separator_is_read_as_the_number(
