@@ -40,6 +40,8 @@ class GrantLetter:
     conditions: tuple[str, ...]
     valid_from: date
     valid_until: date
+    # After a reconsideration: the number of the denial letter this grant replaces.
+    replaces: str = ""
 
     @property
     def copyright_notice(self) -> str:
@@ -128,6 +130,12 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
             "a non-exclusive, non-transferable permission to use CPT content for the "
             "non-commercial educational purpose described below, subject to the conditions "
             "in this letter."
+            + (
+                " This letter follows your request for reconsideration and replaces the "
+                f"denial letter {letter.replaces}."
+                if letter.replaces
+                else ""
+            )
         ),
         pdf.para("Permitted use", "Heading"),
         pdf.para(letter.permitted_use, "Clause"),

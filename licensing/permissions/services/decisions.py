@@ -133,10 +133,17 @@ def approve(
                 conditions=chosen,
                 valid_from=start,
                 valid_until=end,
+                replaces=_denial_replaced(request),
             )
         )
         _decide(session, request, "approve", before, actor, (letters.GRANT, number, data), moment)
         return request
+
+
+def _denial_replaced(request: PermissionRequest) -> str:
+    """The denial letter a grant on reconsideration replaces (else "")."""
+    denials = [letter.number for letter in request.letters if letter.kind == letters.DENIAL]
+    return denials[-1] if request.reconsidered and denials else ""
 
 
 def _purpose(request: PermissionRequest) -> str:

@@ -229,3 +229,35 @@ def test_a_withdrawn_request_s_page_says_it_closed_without_a_decision(
     decision = page[page.index("<h2>Decision</h2>") :].split("<h2", 2)[1]
     assert "No decision yet" not in decision
     assert "None: the request was withdrawn before a decision." in decision
+
+
+def test_a_grant_on_reconsideration_says_in_its_letter_that_it_replaces_the_denial(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # The grant letter issued after a reconsideration read as a first decision: the
+    # requester kept a denial letter and a grant with nothing in the grant to say it
+    # supersedes the denial.
+    request, token = submit()
+    services.deny(request.id, "A fee is charged for the course.", Actor.SYSTEM)
+    services.request_reconsideration(
+        token, "The course is free of charge.", sla_days=permission_sla_days()
+    )
+    services.approve(request.id, Actor.SYSTEM)
+    grant = (
+        db.session()
+        .scalars(
+            select(PermissionLetter).where(
+                PermissionLetter.request_id == request.id, PermissionLetter.kind == "grant"
+            )
+        )
+        .one()
+    )
+    text = " ".join(
+        " ".join((page.extract_text() or "").split())
+        for page in PdfReader(io.BytesIO(grant.pdf)).pages
+    )
+    assert (
+        f"This letter follows your request for reconsideration and replaces the denial "
+        f"letter {request.reference}-D1." in text
+    )
