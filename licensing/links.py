@@ -28,6 +28,10 @@ class Links(Protocol):
     def password_reset(self, token: str) -> str: ...
     def password_reset_request(self) -> str: ...
     def vendor_dashboard(self) -> str: ...
+    def sign_up(self) -> str: ...
+
+    # the public pages
+    def price_estimator(self) -> str: ...
 
     # applications and agreements
     def application(self, application_id: int) -> str: ...
@@ -78,6 +82,12 @@ class PublicUrlLinks:
 
     def vendor_dashboard(self) -> str:
         return self._url("portal.dashboard")
+
+    def sign_up(self) -> str:
+        return self._url("accounts.sign_up")
+
+    def price_estimator(self) -> str:
+        return self._url("estimator.estimate")
 
     def application(self, application_id: int) -> str:
         return self._url("agreements.application", application_id=application_id)

@@ -27,6 +27,7 @@ from wtforms.validators import InputRequired
 
 from licensing import access, db, errors
 from licensing.agreements import forms
+from licensing.agreements.services.submission import AUDIENCE_UNITS
 from licensing.extensions import configured_limit, csrf, limiter
 from licensing.limits import shows_unstorable_query_on_form
 from licensing.pricing import ORGANIZATION_TYPES, Quote
@@ -86,6 +87,31 @@ def _quote_data(form: EstimateForm) -> dict[str, Any]:
         "rate_card": form.rate_card.data or None,
         "uses": uses,
     }
+
+
+def _permission_fields(form: EstimateForm, quote: Quote | None) -> dict[int, dict[str, str]]:
+    """Each use routed to the permissions queue, as the request form's fields (its
+    link's query): what the visitor entered here is not typed twice. The medium and
+    audience are read as an application's routed use reads them
+    (`permissions.services.requests`); the form only suggests them."""
+    if quote is None:
+        return {}
+    routed: dict[int, dict[str, str]] = {}
+    for line in quote.lines:
+        if line.route != "permission_request":
+            continue
+        row = form.uses.entries[line.use_index].form
+        counts = forms.quantities(row)
+        audience = next((counts[unit] for unit in AUDIENCE_UNITS if unit in counts), None)
+        fields = {
+            "organization_type": form.organization_type.data,
+            "medium": "print" if row.product_type.data == "print" else "electronic",
+            "audience_size": "" if audience is None else str(audience),
+            "purpose_detail": row.description.data or "",
+            "duration": f"{form.term_start.data} to {form.term_end.data}",
+        }
+        routed[line.use_index] = {name: value for name, value in fields.items() if value}
+    return routed
 
 
 _estimate_limit, _estimate_limit_off = configured_limit("quote_rate_limit")
@@ -170,6 +196,7 @@ def estimate() -> tuple[str, int]:
         refused=refused,
         has_cards=bool(stored),
         use_labels=forms.USE_LABELS,
+        permission_fields=_permission_fields(form, quote),
         **(_links(data, nested=not _signed_in_vendor()) if quote else {}),
     )
     return page, 200 if storable else 422

@@ -40,6 +40,8 @@ class GrantLetter:
     conditions: tuple[str, ...]
     valid_from: date
     valid_until: date
+    # After a reconsideration: the number of the denial letter this grant replaces.
+    replaces: str = ""
 
     @property
     def copyright_notice(self) -> str:
@@ -57,6 +59,22 @@ class DenialLetter:
     # The instant the window closes, stated as the email and status page state it.
     reconsideration_until: datetime | None
     status_url: str
+    # Where a commercial use goes instead (empty: the letter says "on our website").
+    estimator_url: str = ""
+    sign_up_url: str = ""
+
+
+def _license_instead(letter: DenialLetter) -> str:
+    if not (letter.estimator_url and letter.sign_up_url):
+        return (
+            "If your use is part of a commercial product or service, it needs a license "
+            "instead: the price estimator and the license application are on our website."
+        )
+    return (
+        "If your use is part of a commercial product or service, it needs a license "
+        f"instead: estimate its fee at {letter.estimator_url} and apply for the license "
+        f"at {letter.sign_up_url}."
+    )
 
 
 def _heading(title: str, number: str, reference: str, issued_on: date) -> list[Flowable]:
@@ -112,6 +130,12 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
             "a non-exclusive, non-transferable permission to use CPT content for the "
             "non-commercial educational purpose described below, subject to the conditions "
             "in this letter."
+            + (
+                " This letter follows your request for reconsideration and replaces the "
+                f"denial letter {letter.replaces}."
+                if letter.replaces
+                else ""
+            )
         ),
         pdf.para("Permitted use", "Heading"),
         pdf.para(letter.permitted_use, "Clause"),
@@ -199,11 +223,7 @@ def render_denial_letter(letter: DenialLetter) -> bytes:
             )
         )
     story += [
-        pdf.para(
-            "If your use is part of a commercial product or service, it needs a license "
-            "instead: the price estimator and the license application are on our website.",
-            "Clause",
-        ),
+        pdf.para(_license_instead(letter), "Clause"),
     ]
     return _signed(
         story,

@@ -4,7 +4,7 @@ The services decide the rules and their messages are shown beside the fields."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wtforms import (
@@ -83,9 +83,15 @@ def _vocabulary(
     )
 
 
+def _audience_text(data: str | None) -> str:
+    """The audience as digits: "1,200" is a count as the estimator and the license
+    application read one (their quantities drop the thousands separators too)."""
+    return (data or "").replace(",", "").strip()
+
+
 @_required
 def _audience(_form: Any, field: Any) -> None:
-    text = (field.data or "").strip()
+    text = _audience_text(field.data)
     most = PermissionRequest.LIMITS["audience_size"]
     if not text:
         raise StopValidation("Give the expected audience size.")
@@ -110,6 +116,27 @@ def _organization_types() -> list[SelectChoice]:
         SelectChoice(value, ORGANIZATION_TYPE_LABELS.get(value, label(value)))
         for value in ORGANIZATION_TYPES
     ]
+
+
+# The fields a link may fill in (the estimator's "Request permission for this
+# educational use"): a suggestion shown in the form, checked when it is sent.
+SUGGESTED = ("organization_type", "medium", "audience_size", "purpose_detail", "duration")
+
+
+# A choice or a count is short; the texts are cut to what the field takes.
+_SUGGESTED_LENGTH = {
+    "purpose_detail": PermissionRequest.LIMITS["purpose_detail"],
+    "duration": PermissionRequest.LIMITS["duration"],
+}
+
+
+def suggested(query: Mapping[str, str]) -> dict[str, str]:
+    """The suggested fields a link's query gives."""
+    return {
+        name: query[name][: _SUGGESTED_LENGTH.get(name, 40)]
+        for name in SUGGESTED
+        if query.get(name)
+    }
 
 
 class PermissionRequestForm(PageForm):
@@ -168,7 +195,7 @@ class PermissionRequestForm(PageForm):
         return PermissionRequestInput.from_fields(
             {
                 **{name: self[name].data for name in TEXT_FIELDS},
-                "audience_size": int(self.audience_size.data.strip()),
+                "audience_size": int(_audience_text(self.audience_size.data)),
                 "noncommercial": bool(self.noncommercial.data),
             }
         )

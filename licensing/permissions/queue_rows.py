@@ -39,13 +39,23 @@ class PermissionQueueRow(NamedTuple):
     assignee: str
     age_days: int
     target_days: int
-    due: str  # the service level's deadline (or —)
+    due: str  # the service level's deadline (or —), or the day it was decided or closed
     waiting_on_requester: bool  # the clock stopped while the requester answers
 
 
 def _purpose(value: str) -> str:
     """A purpose in words, escaped (there are a handful)."""
     return escaped(label(value))
+
+
+def _deadline(request: QueueRequest, due_at: datetime | None) -> str:
+    """The day the decision is due; once decided (or withdrawn, expired), the day it
+    was, so a closed row does not read as still due."""
+    if request.decided_at is not None:
+        return escaped(f"decided {office_day(request.decided_at)}")
+    if request.closed_at is not None:
+        return escaped(f"closed {office_day(request.closed_at)}")
+    return escaped(office_day(due_at))
 
 
 def queue_rows(
@@ -77,7 +87,7 @@ def queue_rows(
                 escaped(request.assignee or NO_VALUE),
                 level.age_days,
                 level.target_days,
-                escaped(office_day(level.due_at)),
+                _deadline(request, level.due_at),
                 not level.running and request.state == NEEDS_INFO,
             )
         )

@@ -100,8 +100,9 @@ def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[
 @auth_rate_limit()
 @shows_unstorable_on_form
 def new_request() -> Page:
-    """The public request form (no account needed)."""
-    form = forms.PermissionRequestForm()
+    """The public request form (no account needed). Opened from the estimator, its
+    link's query fills in what the visitor entered there (`forms.SUGGESTED`)."""
+    form = forms.PermissionRequestForm(data=forms.suggested(request.args))
     if form.validate_on_submit():
         try:
             created = services.submit_request(form.command())

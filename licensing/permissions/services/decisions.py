@@ -14,6 +14,7 @@ from licensing import calendar, db
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
+from licensing.links import links
 from licensing.mail import services as mail
 
 from .. import documents
@@ -126,16 +127,33 @@ def approve(
                 issued_on=today,
                 requester=letters.addressee(request),
                 permitted_use=use_text,
-                purpose=label(request.purpose),
+                purpose=_purpose(request),
                 medium=label(request.medium),
                 audience_size=request.audience_size,
                 conditions=chosen,
                 valid_from=start,
                 valid_until=end,
+                replaces=_denial_replaced(request),
             )
         )
         _decide(session, request, "approve", before, actor, (letters.GRANT, number, data), moment)
         return request
+
+
+def _denial_replaced(request: PermissionRequest) -> str:
+    """The denial letter a grant on reconsideration replaces (else "")."""
+    denials = [letter.number for letter in request.letters if letter.kind == letters.DENIAL]
+    return denials[-1] if request.reconsidered and denials else ""
+
+
+def _purpose(request: PermissionRequest) -> str:
+    """The purpose as the grant letter states it: a public request's with its
+    description (the course, textbook or study: "Course materials" alone would grant
+    any course). A routed use's description is the rate card's working, for staff;
+    its product is in the permitted use."""
+    if request.source == "public":
+        return f"{label(request.purpose)}: {request.purpose_detail}"
+    return label(request.purpose)
 
 
 def _letter_attached(session: Session, request: PermissionRequest) -> list[mail.Attachment]:
@@ -194,6 +212,8 @@ def deny(
                 reason=text,
                 reconsideration_until=due,
                 status_url=status_url(request),
+                estimator_url=links().price_estimator(),
+                sign_up_url=links().sign_up(),
             )
         )
         _decide(session, request, "deny", before, actor, (letters.DENIAL, number, data), moment)
@@ -208,4 +228,6 @@ def _denied(session: Session, request: Any, actor: Actor, note: str | None) -> N
         "permission_decided",
         "Decision on your permission request",
         attachments=_letter_attached(session, request),
+        estimator_url=links().price_estimator(),
+        sign_up_url=links().sign_up(),
     )
