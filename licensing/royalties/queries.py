@@ -5,9 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Date,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from licensing import db
@@ -113,7 +128,7 @@ def _seen_by(
     return statement.where(false())  # a link actor sees no organization's periods
 
 
-def period_state_of(today: date) -> ColumnElement[str]:
+def period_state_of(today: date | BindParameter[date]) -> ColumnElement[str]:
     """A period's state in SQL: `services.period_state` (upcoming until it ends,
     due to its due date inclusive, overdue after; submitted once reported)."""
     return case(
@@ -154,7 +169,7 @@ def _chosen(statement: AnySelect, chosen: QueueFilter, today: date) -> AnySelect
     return statement
 
 
-def _period_rows(actor: Actor, today: date) -> AnySelect:
+def _period_rows(actor: Actor, today: date | BindParameter[date]) -> AnySelect:
     """Each period a `PeriodStatus` shows: agreement, organization, state, current
     report and its invoice's number."""
     return (
@@ -239,23 +254,28 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
     return Listing(rows, _reporting(select(func.count()), actor))
 
 
-def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
-    """For the vendor's dashboard: the periods due or overdue or whose report staff
-    sent back for correction, and the next upcoming
-    period of each agreement (whether or not others wait), in the agreements'
-    order (by term start) and each agreement's period order."""
-    session = db.session()
+# The dashboard's two statements, built once per process: every vendor's dashboard
+# runs them, and building them (window function, subqueries) cost more than running
+# them. Today and the organization are bound per request.
+_TODAY = bindparam("waiting_today", type_=Date())
+_ORGANIZATION = bindparam("waiting_organization", type_=Integer())
+
+
+@cache
+def _vendor_waiting_statements() -> tuple[AnySelect, AnySelect]:
     in_order = (Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
     waiting = (
-        _period_rows(actor, today)
+        _period_rows(Actor.SYSTEM, _TODAY)
+        .where(ReportingPeriod.organization_id == _ORGANIZATION)
         .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
         .where(
             or_(
-                and_(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today),
+                and_(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _TODAY),
                 # Staff sent the current report back: the vendor owes a corrected one.
                 RoyaltyReport.review_state == CORRECTION_REQUESTED,
             )
         )
+        .order_by(*in_order)
     )
     ranked = (
         _reporting(
@@ -275,11 +295,12 @@ def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[
                 )
                 .label("rank"),
             ),
-            actor,
+            Actor.SYSTEM,
         )
+        .where(ReportingPeriod.organization_id == _ORGANIZATION)
         .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
         .join(Organization, Organization.id == ReportingPeriod.organization_id)
-        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end >= today)
+        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end >= _TODAY)
         .subquery()
     )
     upcoming = (
@@ -287,9 +308,22 @@ def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[
         .where(ranked.c.rank == 1)
         .order_by(ranked.c.term_start, ranked.c.agreement_id, ranked.c.period_start)
     )
+    return waiting, upcoming
+
+
+def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
+    """For the vendor's dashboard: the periods due or overdue or whose report staff
+    sent back for correction, and the next upcoming period of each agreement
+    (whether or not others wait), in the agreements' order (by term start) and each
+    agreement's period order. Only a vendor has a dashboard of its own periods."""
+    if not actor.is_vendor or actor.organization_id is None:
+        return [], []
+    session = db.session()
+    waiting, upcoming = _vendor_waiting_statements()
+    bound = {"waiting_today": today, "waiting_organization": actor.organization_id}
     return (
-        [_status(row) for row in session.execute(waiting.order_by(*in_order))],
-        [_upcoming(row) for row in session.execute(upcoming)],
+        [_status(row) for row in session.execute(waiting, bound)],
+        [_upcoming(row) for row in session.execute(upcoming, bound)],
     )
 
 
