@@ -101,6 +101,17 @@ def _locked_invoice(
     return _locked(session, Invoice, invoice_id, "invoice", principal)
 
 
+def _locked_payment(session: Session, payment_id: int) -> tuple[Payment, Invoice]:
+    """A payment and its invoice, both row-locked until the transaction ends (the
+    invoice locked first by every step that moves money, then the payment re-read)."""
+    payment = session.get(Payment, payment_id, with_for_update=True)
+    if payment is None:
+        raise NotFound(f"There is no payment {payment_id}.")
+    invoice = _locked_invoice(session, payment.invoice_id)
+    session.refresh(payment)
+    return payment, invoice
+
+
 def _reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:

@@ -17,11 +17,11 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import REASON_MAX, Invoice, Payment, PaymentReversal
-from licensing.billing.services._common import _amount, _email_billing_contact, _locked_invoice
+from licensing.billing.services._common import _amount, _email_billing_contact, _locked_payment
 from licensing.billing.states import CARD, INVOICE, PAID, PAYMENT
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, InvalidInput
 from licensing.money import in_words, quantize
 
 
@@ -90,11 +90,7 @@ def reverse_offline_payment(
     actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
-        payment = session.get(Payment, payment_id, with_for_update=True)
-        if payment is None:
-            raise NotFound(f"There is no payment {payment_id}.")
-        invoice = _locked_invoice(session, payment.invoice_id)
-        session.refresh(payment)
+        payment, invoice = _locked_payment(session, payment_id)
         _refuse_unless_reversible(payment)
         errors, clean_reason = _reversal_errors(payment, reason, returned_on, now)
         if errors:

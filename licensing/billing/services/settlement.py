@@ -19,6 +19,7 @@ from licensing.billing.services._common import (
     _amount,
     _email_billing_contact,
     _locked_invoice,
+    _locked_payment,
     _offline_errors,
     _offline_fields,
     _reason,
@@ -27,7 +28,7 @@ from licensing.billing.services._common import (
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import COLLECTIBLE, PAYMENT
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, InvalidInput
 from licensing.money import in_words, quantize
 from licensing.records import attributes
 
@@ -170,10 +171,7 @@ def accept_flagged_payment(
     actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
-        payment = session.get(Payment, payment_id, with_for_update=True)
-        if payment is None:
-            raise NotFound(f"There is no payment {payment_id}.")
-        invoice = _locked_invoice(session, payment.invoice_id)
+        payment, invoice = _locked_payment(session, payment_id)
         reason = _reason(note)
         received = payment.amount_received or Decimal(0)
         if PAYMENT.can(payment.state, "accept") and (
