@@ -169,19 +169,26 @@ def _chosen(statement: AnySelect, chosen: QueueFilter, today: date) -> AnySelect
     return statement
 
 
+# What every period row carries, whatever else a statement reads beside it
+# (`_status` and `_upcoming` read them by these names).
+_PERIOD_COLUMNS = (
+    ReportingPeriod.agreement_id,
+    ReportingPeriod.agreement_number,
+    ReportingPeriod.organization_id,
+    Organization.legal_name,
+    ReportingPeriod.period_index,
+    ReportingPeriod.period_start,
+    ReportingPeriod.period_end,
+)
+
+
 def _period_rows(actor: Actor, today: date | BindParameter[date]) -> AnySelect:
     """Each period a `PeriodStatus` shows: agreement, organization, state, current
     report and its invoice's number."""
     return (
         _reporting(
             select(
-                ReportingPeriod.agreement_id,
-                ReportingPeriod.agreement_number,
-                ReportingPeriod.organization_id,
-                Organization.legal_name,
-                ReportingPeriod.period_index,
-                ReportingPeriod.period_start,
-                ReportingPeriod.period_end,
+                *_PERIOD_COLUMNS,
                 period_state_of(today).label("state"),
                 RoyaltyReport,
                 Invoice.number.label("invoice_number"),
@@ -280,13 +287,7 @@ def _vendor_waiting_statements() -> tuple[AnySelect, AnySelect]:
     ranked = (
         _reporting(
             select(
-                ReportingPeriod.agreement_id,
-                ReportingPeriod.agreement_number,
-                ReportingPeriod.organization_id,
-                Organization.legal_name,
-                ReportingPeriod.period_index,
-                ReportingPeriod.period_start,
-                ReportingPeriod.period_end,
+                *_PERIOD_COLUMNS,
                 Agreement.term_start,
                 func.row_number()
                 .over(
