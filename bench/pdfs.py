@@ -7,7 +7,11 @@ on a fresh SQLite database. Then, in the same run, each document is rendered
 
 - agreement: `render_agreement_pdf` of the document `issuing.build_document`
   gathers (clauses from the templates, the working of each fee);
-- invoice: `billing.pdfs.invoice_pdf`, as the pages, the API and emails call it;
+- invoice: `billing.pdfs.invoice_pdf`, as the pages, the API and emails call it,
+  of the invoice loaded once as they load it for its PDF (`queries.invoice_for_pdf`:
+  its lines and the first day it bills in that statement, so the render reads
+  nothing); printed beside it, the invoice read afresh for every document (a
+  new request's session: that one statement, then the render), with its floor;
 
 and its floor as often: a reportlab document with the same number of pages and
 tables (the same rows and columns, one short string a cell), the built-in
@@ -250,11 +254,11 @@ def main() -> None:
     from pypdf import PdfReader
 
     from licensing import db, migrations
+    from licensing.actors import Actor
     from licensing.agreements import issuing
     from licensing.agreements.documents import render_agreement_pdf
     from licensing.agreements.models import Agreement
-    from licensing.billing import pdfs
-    from licensing.billing.models import Invoice
+    from licensing.billing import pdfs, queries
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as directory:
@@ -265,9 +269,14 @@ def main() -> None:
         with app.app_context(), app.test_request_context():
             session = db.session()
             agreement = session.get(Agreement, agreement_id)
-            invoice = session.get(Invoice, invoice_id)
+            invoice = queries.invoice_for_pdf(session, invoice_id, Actor.SYSTEM)
             assert agreement is not None
-            assert invoice is not None
+
+            def read_and_render() -> bytes:
+                with db.database().sessionmaker() as fresh:  # a new request's session
+                    read = queries.invoice_for_pdf(fresh, invoice_id, Actor.SYSTEM)
+                    return pdfs.invoice_pdf(fresh, read)
+
             document = issuing.build_document(
                 session,
                 number=agreement.number,
@@ -281,6 +290,7 @@ def main() -> None:
             cases: dict[str, Callable[[], bytes]] = {
                 "agreement": lambda: render_agreement_pdf(document),
                 "invoice": lambda: pdfs.invoice_pdf(session, invoice),
+                "read+inv.": read_and_render,
             }
             print(f"PDFs: median of {args.repeat} renders each, floor in the same run")
             for name, render in cases.items():

@@ -14,7 +14,17 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, nulls_last, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    ScalarSelect,
+    Select,
+    bindparam,
+    func,
+    nulls_last,
+    or_,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eager, selectinload
 
 from licensing import calendar, references
@@ -568,9 +578,9 @@ def renewals_of(session: Session, agreement_id: int) -> list[Application]:
 
 
 @billing_queries.period_start_for("agreement")
-def _term_start(session: Session, agreement_id: int) -> date | None:
+def _term_start(agreement_id: ColumnElement[int | None]) -> ScalarSelect[date]:
     """An agreement's invoices bill its term (their copyright year is the term's)."""
-    return session.scalar(select(Agreement.term_start).where(Agreement.id == agreement_id))
+    return select(Agreement.term_start).where(Agreement.id == agreement_id).scalar_subquery()
 
 
 # Staff see agreements ending within this many days, renewed or not, to follow up.

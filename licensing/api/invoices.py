@@ -380,9 +380,10 @@ def create_invoice(data: dict[str, Any]) -> Invoice:
     )
 
 
-def _readable(invoice_id: int) -> Invoice:
+def _readable(invoice_id: int, *, for_pdf: bool = False) -> Invoice:
     principal = access.require_principal()
-    invoice = queries.get_invoice(db.session(), invoice_id)
+    read = queries.invoice_for_pdf if for_pdf else queries.get_invoice
+    invoice = read(db.session(), invoice_id)
     if invoice.state == DRAFT and not principal.is_staff:
         raise NotFound(f"There is no invoice {invoice_id}.")
     return invoice
@@ -414,7 +415,7 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, description="The invoice as PDF", content_type="application/pdf")
 def invoice_pdf(invoice_id: int) -> Response:
-    invoice = _readable(invoice_id)
+    invoice = _readable(invoice_id, for_pdf=True)
     return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
 
 
@@ -502,7 +503,7 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, description="The credit note as PDF", content_type="application/pdf")
 def credit_note_pdf(credit_note_id: int) -> Response:
-    credit = queries.get_credit_note(db.session(), credit_note_id)
+    credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
     return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
 
 

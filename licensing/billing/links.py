@@ -13,9 +13,11 @@ invoice is closed (paid or void).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import ORMOption
 
 from licensing.access import Principal
 from licensing.billing.models import Invoice
@@ -48,10 +50,17 @@ def credit_note_pdf_url(invoice: Invoice, credit_note_id: int) -> str:
     return links().credit_note_pdf(invoice.id, token(invoice), credit_note_id)
 
 
-def invoice_for(session: Session, invoice_id: int, raw: str, now: datetime) -> Invoice:
+def invoice_for(
+    session: Session,
+    invoice_id: int,
+    raw: str,
+    now: datetime,
+    *,
+    options: Sequence[ORMOption] = (),
+) -> Invoice:
     """The invoice a link opens; `NotFound` for a wrong link, `PermissionDenied` once
-    it has expired."""
-    invoice = session.get(Invoice, invoice_id)
+    it has expired. `options`: loader options (what a PDF reads, say)."""
+    invoice = session.get(Invoice, invoice_id, options=options)
     if invoice is None or invoice.state == DRAFT or not hmac.compare_digest(token(invoice), raw):
         raise NotFound(NOT_VALID)
     closed = invoice.paid_at or invoice.voided_at

@@ -27,7 +27,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, relationship
 
 from licensing import references
 from licensing.calendar import office_date
@@ -140,6 +140,11 @@ class Invoice(Snapshotted, Base):
     # The seal of the issued document (see `licensing.audit.seals`).
     seal_key_id: Mapped[str | None] = mapped_column(String(16))
     seal: Mapped[str | None] = mapped_column(String(64))
+
+    # The first day of the period it bills, read with the invoice by the statement
+    # that loads it for its documents (`queries.invoice_for_pdf`); absent otherwise
+    # (`queries.period_start` reads it then).
+    billed_from: Mapped[date | None] = query_expression()
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"

@@ -6,15 +6,27 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    ScalarSelect,
+    Select,
+    bindparam,
+    case,
+    func,
+    inspect,
+    null,
+    select,
+)
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload, with_expression
 
 from licensing.access import Principal
 from licensing.accounts.models import Organization
-from licensing.accounts.queries import OwnedGetter, scoped
+from licensing.accounts.queries import Caller, OwnedGetter, ScopedStatement, scoped
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED
+from licensing.errors import NotFound
 
 
 class InvoiceFilters(TypedDict, total=False):
@@ -180,33 +192,138 @@ def outstanding(session: Session, organization_id: int) -> Sequence[Invoice]:
 
 # --- what period an invoice bills (for the copyright year of its documents) ----------
 
-PeriodStartOf = Callable[[Session, int], date | None]
+# Given the column of an invoice's `source_id`, the first day its source bills, as
+# a scalar subquery correlated to that column (NULL when there is no such source).
+PeriodStartOf = Callable[[ColumnElement[int | None]], ScalarSelect[date]]
 _PERIOD_STARTS: dict[str, PeriodStartOf] = {}
+# `billed_from()`'s expression and the statement reading it for one invoice, built
+# on first use (once every package has registered its source) and again after a
+# registration.
+_BUILT: dict[str, Any] = {}
 
 
 def period_start_for(source_type: str) -> Callable[[PeriodStartOf], PeriodStartOf]:
-    """Register how to find the first day billed by invoices of `source_type`, given
-    their `source_id` (the package that invoices registers it: billing knows none)."""
+    """Register how to find the first day billed by invoices of `source_type`, as a
+    subquery on their `source_id` column (the package that invoices registers it:
+    billing knows none)."""
 
     def register(resolver: PeriodStartOf) -> PeriodStartOf:
         _PERIOD_STARTS[source_type] = resolver
+        _BUILT.clear()
         return resolver
 
     return register
 
 
+def _source_period_start(invoice: Any) -> ColumnElement[Any]:
+    """The first day `invoice`'s (an alias of `Invoice`) source bills, or NULL."""
+    if not _PERIOD_STARTS:
+        return null()
+    starts = {kind: start(invoice.source_id) for kind, start in sorted(_PERIOD_STARTS.items())}
+    return case(starts, value=invoice.source_type)
+
+
+def billed_from() -> ColumnElement[date | None]:
+    """The first day an invoice bills, in SQL on `Invoice`: its source's (an
+    agreement's term start, a royalty report's period), else its parent's (a late
+    fee's), else NULL. `with_expression(Invoice.billed_from, billed_from())` reads
+    it in the statement that loads the invoice."""
+    if "billed_from" not in _BUILT:
+        parent = aliased(Invoice)
+        parents = select(_source_period_start(parent)).where(parent.id == Invoice.parent_invoice_id)
+        _BUILT["billed_from"] = func.coalesce(
+            _source_period_start(Invoice), parents.scalar_subquery(), type_=Date()
+        )
+    found: ColumnElement[date | None] = _BUILT["billed_from"]
+    return found
+
+
+def _billed_from_of() -> Select[Any]:
+    """One invoice's `billed_from()` and parent, the invoice a bound parameter."""
+    if "of_one" not in _BUILT:
+        _BUILT["of_one"] = select(billed_from(), Invoice.parent_invoice_id).where(
+            Invoice.id == bindparam("invoice_id")
+        )
+    statement: Select[Any] = _BUILT["of_one"]
+    return statement
+
+
 def period_start(session: Session, invoice: Invoice) -> date:
     """The first day of the period an invoice bills: its source's (an agreement's
-    term start), a late fee's parent invoice's, else the invoice's own date."""
+    term start), a late fee's parent invoice's, else the invoice's own date. Read
+    with the invoice when it was loaded for its documents (no statement), else one
+    statement (and one more for each ancestor beyond its parent, which the service
+    never makes: a late fee is charged on no late fee)."""
+    loaded = inspect(invoice).dict
+    if "billed_from" in loaded:
+        # Its source and its parent's were read: what is left is further up.
+        found: date | None = loaded["billed_from"]
+        upward = invoice.parent_invoice_id if found is None else None
+    else:
+        found, upward = None, invoice.id
     seen: set[int] = set()
-    current: Invoice | None = invoice
-    while current is not None and current.id not in seen:
-        seen.add(current.id)
-        resolver = _PERIOD_STARTS.get(current.source_type)
-        if resolver is not None and current.source_id is not None:
-            found = resolver(session, current.source_id)
-            if found is not None:
-                return found
-        parent = current.parent_invoice_id
-        current = session.get(Invoice, parent) if parent is not None else None
-    return invoice.issue_date or invoice.created_at.date()
+    while found is None and upward is not None and upward not in seen:
+        seen.add(upward)
+        row = session.execute(_billed_from_of(), {"invoice_id": upward}).one_or_none()
+        if row is None:
+            break
+        found, upward = row
+    return found or invoice.issue_date or invoice.created_at.date()
+
+
+# --- records loaded for their PDFs: what the document reads, in one statement ------
+# Kept per process (`_BUILT`, built on first use): a loader option with an
+# expression copies the expression each time it is made, and a statement built
+# per request pays for its cache key; built per call, the invoice's statement
+# cost more than the three it replaces.
+
+
+def invoice_for_pdf(session: Session, invoice_id: int, principal: Caller | None = None) -> Invoice:
+    """The invoice `invoice_id` if the caller may see it (`NotFound` otherwise), with
+    what its PDF reads: its lines and the first day it bills (`billed_from`), so
+    that `pdfs.invoice_pdf` issues no statement of its own."""
+    if "invoice" not in _BUILT:
+        wanted = select(Invoice).where(Invoice.id == bindparam("record_id"))
+        _BUILT["invoice"] = ScopedStatement(wanted.options(*invoice_document_options()), Invoice)
+    found = _record(session, _BUILT["invoice"], invoice_id, principal)
+    if found is None:
+        raise NotFound(f"There is no invoice {invoice_id}.")
+    assert isinstance(found, Invoice)
+    return found
+
+
+def credit_note_for_pdf(
+    session: Session, credit_note_id: int, principal: Caller | None = None
+) -> CreditNote:
+    """The credit note `credit_note_id` if the caller may see it (`NotFound`
+    otherwise), with its invoice and the first day that bills, for its PDF."""
+    if "credit_note" not in _BUILT:
+        wanted = select(CreditNote).where(CreditNote.id == bindparam("record_id"))
+        invoice = joinedload(CreditNote.invoice).with_expression(Invoice.billed_from, billed_from())
+        _BUILT["credit_note"] = ScopedStatement(wanted.options(invoice), CreditNote)
+    found = _record(session, _BUILT["credit_note"], credit_note_id, principal)
+    if found is None:
+        raise NotFound(f"There is no credit note {credit_note_id}.")
+    assert isinstance(found, CreditNote)
+    return found
+
+
+def _record(
+    session: Session, kept: ScopedStatement[Any], record_id: int, principal: Caller | None
+) -> object:
+    statement, parameters = kept.for_caller(principal)
+    found: object = (
+        session.scalars(statement, {**parameters, "record_id": record_id}).unique().one_or_none()
+    )
+    return found
+
+
+def invoice_document_options() -> tuple[Any, ...]:
+    """Loader options for an invoice's documents: its lines joined, `billed_from` read."""
+    if "options" not in _BUILT:
+        _BUILT["options"] = (
+            joinedload(Invoice.lines),
+            with_expression(Invoice.billed_from, billed_from()),
+        )
+    options: tuple[Any, ...] = _BUILT["options"]
+    return options

@@ -297,14 +297,14 @@ def credit_note_pdf_bytes(credit: CreditNote) -> bytes:
 @documents_bp.route("/invoices/<int:invoice_id>.pdf")
 @access.allow(vendor=True, staff=BILLING_READERS)
 def invoice_pdf(invoice_id: int) -> Response:
-    invoice = queries.get_invoice(db.session(), invoice_id)
+    invoice = queries.invoice_for_pdf(db.session(), invoice_id)
     return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
 
 
 @documents_bp.route("/credit-notes/<int:credit_note_id>.pdf")
 @access.allow(vendor=True, staff=BILLING_READERS)
 def credit_note_pdf(credit_note_id: int) -> Response:
-    credit = queries.get_credit_note(db.session(), credit_note_id)
+    credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
     return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
 
 
@@ -313,8 +313,10 @@ def credit_note_pdf(credit_note_id: int) -> Response:
 LINK = "/invoice-links/<int:invoice_id>/<token>"
 
 
-def _linked(invoice_id: int, token: str) -> Invoice:
-    return links.invoice_for(db.session(), invoice_id, token, utcnow())
+def _linked(invoice_id: int, token: str, *, for_pdf: bool = False) -> Invoice:
+    # For a PDF: with what its document reads (`queries.invoice_for_pdf`).
+    options = queries.invoice_document_options() if for_pdf else ()
+    return links.invoice_for(db.session(), invoice_id, token, utcnow(), options=options)
 
 
 @documents_bp.route(LINK)
@@ -327,14 +329,14 @@ def linked_invoice(invoice_id: int, token: str) -> str:
 @documents_bp.route(f"{LINK}/invoice.pdf")
 @access.public
 def linked_invoice_pdf(invoice_id: int, token: str) -> Response:
-    invoice = _linked(invoice_id, token)
+    invoice = _linked(invoice_id, token, for_pdf=True)
     return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
 
 
 @documents_bp.route(f"{LINK}/credit-notes/<int:credit_note_id>.pdf")
 @access.public
 def linked_credit_note_pdf(invoice_id: int, token: str, credit_note_id: int) -> Response:
-    invoice = _linked(invoice_id, token)
+    invoice = _linked(invoice_id, token, for_pdf=True)
     credit = db.session().get(CreditNote, credit_note_id)
     if credit is None or credit.invoice_id != invoice.id:
         raise NotFound(f"Invoice {invoice.number} has no credit note {credit_note_id}.")

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     Integer,
     Row,
+    ScalarSelect,
     Select,
     and_,
     bindparam,
@@ -476,9 +477,9 @@ def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
 
 
 @billing_queries.period_start_for(ROYALTY_REPORT)
-def _reported_period_start(session: Session, report_id: int) -> date | None:
+def _reported_period_start(report_id: ColumnElement[int | None]) -> ScalarSelect[date]:
     """A royalty invoice bills its report's period (for the copyright year it prints)."""
-    return session.scalar(select(RoyaltyReport.period_start).where(RoyaltyReport.id == report_id))
+    return select(RoyaltyReport.period_start).where(RoyaltyReport.id == report_id).scalar_subquery()
 
 
 def amended_by(session: Session, report_id: int) -> RoyaltyReport | None:
