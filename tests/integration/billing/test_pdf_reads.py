@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
-from sqlalchemy import event, select
+from sqlalchemy import Date, event, literal, select
 
 from licensing import db
 from licensing.actors import Actor
@@ -217,6 +217,24 @@ def test_a_late_fee_is_dated_from_its_parent_s_period_and_on_a_manual_invoice_fr
         plain = _fresh().get(Invoice, invoice_id)
         assert plain is not None
         assert queries.period_start(db.session(), plain) == first_day, invoice_id
+
+
+def test_a_source_registered_after_the_statements_were_built_is_read_by_the_next_pdf(
+    vendor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manual = _invoice(db.session(), vendor.organization_id, MANUAL)
+    assert queries.invoice_for_pdf(_fresh(), manual.id).billed_from is None  # built now
+    # The registry and the statements kept per process, as they were after this test.
+    monkeypatch.setattr(queries, "_PERIOD_STARTS", dict(queries._PERIOD_STARTS))
+    monkeypatch.setattr(queries, "_BUILT", dict(queries._BUILT))
+    new_year = date(2030, 1, 1)
+    queries.period_start_for(MANUAL)(
+        lambda _id: select(literal(new_year, Date())).scalar_subquery()
+    )
+    assert queries.invoice_for_pdf(_fresh(), manual.id).billed_from == new_year
+    plain = _fresh().get(Invoice, manual.id)
+    assert plain is not None
+    assert queries.period_start(db.session(), plain) == new_year
 
 
 def test_a_late_fee_on_an_agreement_invoice_carries_the_agreement_s_copyright_year(
