@@ -126,9 +126,12 @@ def _counted_from(due_on: date, accepted: date | None) -> date:
 REMINDER_DAYS = 14
 
 
-def reminder_stage(period: Period, today: date) -> str | None:
-    """The reminder a period's missing report has reached by `today`, if any."""
-    days_to_due = (period.due_on - today).days
+def reminder_stage(period: Period, today: date, accepted: date | None = None) -> str | None:
+    """The reminder a period's missing report has reached by `today`, if any, counted
+    from its due date, or for a back report (due before the agreement was accepted
+    on `accepted`) from the acceptance, as the standing counts it (`_counted_from`):
+    its first reminder comes on the day of acceptance, then every fortnight."""
+    days_to_due = (_counted_from(period.due_on, accepted) - today).days
     if days_to_due > REMINDER_DAYS or today < period.first_filing_day:
         return None
     if days_to_due > 0:
@@ -212,7 +215,8 @@ def due_reminders(session: Session, today: date) -> Iterator[list[Reminder]]:
         reached = []
         for candidate in found:
             period = Period(candidate.period_index, candidate.period_start, candidate.period_end)
-            stage = reminder_stage(period, today)
+            accepted = office_date(candidate.activated_at) if candidate.activated_at else None
+            stage = reminder_stage(period, today, accepted)
             if stage is not None:
                 reached.append(Reminder(candidate.agreement_id, period, stage))
         sent = _sent(session, reached)
@@ -287,10 +291,32 @@ def _remind(
         session.add(
             RoyaltyReminder(agreement_id=agreement.id, period_start=period.start, stage=stage)
         )
-        overdue_days = max((today - period.due_on).days, 0)
-        accepted = office_date(agreement.activated_at) if agreement.activated_at else None
-        # The last day before the report holds the organization (`overdue_reports`).
-        held_after = _counted_from(period.due_on, accepted) + timedelta(days=standing_days)
+        mail.enqueue(
+            session,
+            to=account_queries.vendor_recipients(session, agreement.organization),
+            template="royalty_report_reminder",
+            **_reminder_text(agreement, period, today, standing_days),
+        )
+        count += 1
+    return count
+
+
+def _reminder_text(
+    agreement: Agreement, period: Period, today: date, standing_days: int
+) -> dict[str, Any]:
+    """A reminder's subject and its email's context. A back report (due before the
+    agreement was accepted, its term already under way) is `overdue` by the
+    contract's due date, but nobody could file it on time: its reminders say by when
+    to file it before it holds the organization, not how many days it is overdue,
+    until that day has passed."""
+    overdue_days = max((today - period.due_on).days, 0)
+    accepted = office_date(agreement.activated_at) if agreement.activated_at else None
+    # The last day before the report holds the organization (`overdue_reports`).
+    held_after = _counted_from(period.due_on, accepted) + timedelta(days=standing_days)
+    held = today > held_after
+    if accepted is not None and accepted > period.due_on:
+        headline, state = _back_report_words(accepted, held_after, today)
+    else:
         headline = (
             f"Your royalty report is {overdue_days} days overdue."
             if overdue_days
@@ -298,24 +324,35 @@ def _remind(
             if today == period.due_on
             else f"Your royalty report is due in {(period.due_on - today).days} days."
         )
-        mail.enqueue(
-            session,
-            to=account_queries.vendor_recipients(session, agreement.organization),
-            subject=f"Royalty report for {agreement.number}, {period.label}: "
-            + ("overdue" if overdue_days else f"due {period.due_on.isoformat()}"),
-            template="royalty_report_reminder",
-            context={
-                "agreement": agreement,
-                "period": period,
-                "headline": headline,
-                "overdue_days": overdue_days,
-                "held_after": held_after,
-                "held": today > held_after,
-                "link": links().royalty_period(agreement.id, period.start),
-            },
+        state = "overdue" if overdue_days else f"due {period.due_on.isoformat()}"
+    return {
+        "subject": f"Royalty report for {agreement.number}, {period.label}: {state}",
+        "context": {
+            "agreement": agreement,
+            "period": period,
+            "headline": headline,
+            "overdue_days": overdue_days,
+            "held_after": held_after,
+            "held": held,
+            "link": links().royalty_period(agreement.id, period.start),
+        },
+    }
+
+
+def _back_report_words(accepted: date, held_after: date, today: date) -> tuple[str, str]:
+    """A back report's headline and the subject's state: by when to file it until
+    that day passes, then how long since the acceptance."""
+    if today <= held_after:
+        return (
+            f"This period ended before the agreement was accepted on {accepted}, so its "
+            f"report is due now: please file it by {held_after}.",
+            f"file by {held_after}",
         )
-        count += 1
-    return count
+    return (
+        f"Your royalty report is still not filed {(today - accepted).days} days after "
+        f"the agreement was accepted on {accepted}.",
+        "overdue",
+    )
 
 
 def _hold_standing(run: ReminderRun, today: date, moment: datetime, threshold: int) -> None:

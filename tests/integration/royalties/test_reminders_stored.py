@@ -65,13 +65,15 @@ def accepted_on(agreement: Agreement) -> date | None:
 def python_reminders(day: date) -> set[Key]:
     """The reminders `day` reaches, from every agreement's periods built in Python,
     less those already sent."""
+    agreements = {a.id: a for a in db.session().scalars(select(Agreement))}
     sent = {
         (r.agreement_id, r.period_start, r.stage)
         for r in db.session().scalars(select(RoyaltyReminder))
     }
     reached = set()
     for status in services.all_periods(Actor.SYSTEM, now=at(day)):
-        stage = services.reminder_stage(status.period, day)
+        accepted = accepted_on(agreements[status.agreement_id])
+        stage = services.reminder_stage(status.period, day, accepted)
         if status.report is None and stage is not None:
             reached.add((status.agreement_id, status.period.start, stage))
     return reached - sent
