@@ -20,7 +20,8 @@ never asserted in tests).
 The royalty queue's 1,000 agreements (another vendor's, added after the
 application pages are measured) are one accepted through the services and copies
 of it over last year's term, so all 4,000 periods are overdue: the queue counts
-them and shows the first 50.
+them and shows the first 50 (and the second page of them filtered by state and part
+of the agreement number, as staff look for one).
 
     .venv/bin/python bench/pages.py [--applications 1000] [--agreements 1000]
         [--requests 40] [--postgresql URL|auto]
@@ -57,6 +58,8 @@ STAFF_USE = {
     "revenue": "80000.00",
 }
 MOMENT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+# The royalty queue as staff filter it: overdue, part of an agreement number.
+ROYALTY_QUEUE_FILTERED = "/console/royalty-reports?state=overdue&agreement=cpt-&page=2"
 
 FLOOR_TEMPLATE = """<!doctype html><html><head><title>Floor</title></head><body><main>
 <table><thead><tr>{% for name in columns %}<th>{{ name }}</th>{% endfor %}</tr></thead>
@@ -253,6 +256,7 @@ def measure(backend: str, url: str, applications: int, agreements: int, requests
         for label, email, path in (
             ("staff royalty queue", staff_email, "/console/royalty-reports"),
             ("staff royalty queue, page 40", staff_email, "/console/royalty-reports?page=40"),
+            ("staff royalty queue, filtered", staff_email, ROYALTY_QUEUE_FILTERED),
             ("vendor royalty reports", royalties_email, "/portal/royalty-reports"),
         ):
             measure_page(app, label, email, path, requests)

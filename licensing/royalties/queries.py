@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Row,
     ScalarSelect,
     Select,
+    String,
     and_,
     bindparam,
     case,
@@ -40,7 +41,15 @@ from .models import ReportingPeriod, RoyaltyReport, RoyaltyReportRow
 from .periods import REPORT_DUE_DAYS, Period
 from .rows import COLUMNS
 from .services import REPORTING_STATES, PeriodStatus
-from .states import CORRECTION_REQUESTED, DUE, FLAGGED, OVERDUE, SUBMITTED, UPCOMING
+from .states import (
+    CORRECTION_REQUESTED,
+    DUE,
+    FLAGGED,
+    OVERDUE,
+    PERIOD_STATES,
+    SUBMITTED,
+    UPCOMING,
+)
 
 ROWS_PER_READ = 2000
 # A select of any columns (the queue's helpers add joins and conditions to several).
@@ -140,7 +149,7 @@ def period_state_of(today: date | BindParameter[date]) -> ColumnElement[str]:
     )
 
 
-def _in_state(state: str | None, today: date) -> ColumnElement[bool]:
+def _in_state(state: str | None, today: date | BindParameter[date]) -> ColumnElement[bool]:
     """Periods in `state`; with none chosen, every period but the upcoming ones."""
     unreported = RoyaltyReport.id.is_(None)
     if state == SUBMITTED:
@@ -154,20 +163,95 @@ def _in_state(state: str | None, today: date) -> ColumnElement[bool]:
     return or_(RoyaltyReport.id.is_not(None), ReportingPeriod.period_end < today)
 
 
-def _chosen(statement: AnySelect, chosen: QueueFilter, today: date) -> AnySelect:
-    statement = statement.where(_in_state(chosen.state or None, today))
-    if chosen.agreement and chosen.agreement.strip():
-        # Part of the number, in any case: numbers are upper case (CPT-2027-000001).
+# The queue's and the vendor's list's statements are kept per process, one for each
+# shape of request (who looks, and which filters are set); the values (today, the
+# filters', the vendor's organization) are bound per request. Built per request,
+# the statements and their SQLAlchemy cache keys were most of the page's own work.
+_LIST_TODAY = bindparam("periods_today", type_=Date())
+_SEEN_ORGANIZATION = bindparam("periods_seen_organization", type_=Integer())
+_CHOSEN_AGREEMENT = bindparam("periods_agreement", type_=String())
+_CHOSEN_ORGANIZATION = bindparam("periods_organization", type_=Integer())
+_CHOSEN_PERIOD = bindparam("periods_period_start", type_=Date())
+# Who sees which periods: staff and the system every organization's, a vendor
+# its own (bound), a link actor none.
+EVERY, OWN, NONE = "every", "own", "none"
+LIKE_ESCAPE = "/"
+
+
+def _sight(actor: Actor) -> str:
+    if actor.sees_every_organization:
+        return EVERY
+    return OWN if actor.is_vendor else NONE
+
+
+def _sight_parameters(actor: Actor) -> dict[str, Any]:
+    return {_SEEN_ORGANIZATION.key: actor.organization_id} if _sight(actor) == OWN else {}
+
+
+def _reporting_in_sight(statement: AnySelect, sight: str) -> AnySelect:
+    """`_reporting` for a statement kept per process: the vendor's organization bound."""
+    statement = statement.select_from(ReportingPeriod).outerjoin(RoyaltyReport, _current_report())
+    if sight == OWN:
+        return statement.where(ReportingPeriod.organization_id == _SEEN_ORGANIZATION)
+    return statement if sight == EVERY else statement.where(false())
+
+
+def _contained(text: str) -> str:
+    """A LIKE pattern for `text` anywhere, its wildcards escaped (as
+    `contains(..., autoescape=True)` writes it, but as a bound value)."""
+    escaped = (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", f"{LIKE_ESCAPE}%")
+        .replace("_", f"{LIKE_ESCAPE}_")
+    )
+    return f"%{escaped}%"
+
+
+class QueueShape(NamedTuple):
+    """What a queue statement depends on besides bound values."""
+
+    sight: str
+    state: str | None
+    agreement: bool
+    organization: bool
+    period: bool
+
+
+def _chosen(statement: AnySelect, shape: QueueShape) -> AnySelect:
+    statement = statement.where(_in_state(shape.state, _LIST_TODAY))
+    if shape.agreement:
         statement = statement.where(
-            ReportingPeriod.agreement_number.contains(
-                chosen.agreement.strip().upper(), autoescape=True
-            )
+            ReportingPeriod.agreement_number.like(_CHOSEN_AGREEMENT, escape=LIKE_ESCAPE)
         )
-    if chosen.organization_id is not None:
-        statement = statement.where(ReportingPeriod.organization_id == chosen.organization_id)
-    if chosen.period_start is not None:
-        statement = statement.where(ReportingPeriod.period_start == chosen.period_start)
+    if shape.organization:
+        statement = statement.where(ReportingPeriod.organization_id == _CHOSEN_ORGANIZATION)
+    if shape.period:
+        statement = statement.where(ReportingPeriod.period_start == _CHOSEN_PERIOD)
     return statement
+
+
+def _queue_request(
+    actor: Actor, chosen: QueueFilter, today: date
+) -> tuple[QueueShape, dict[str, Any]]:
+    """The shape of the queue `chosen` asks for, and the values to bind."""
+    # Part of the number, in any case: numbers are upper case (CPT-2027-000001).
+    agreement = (chosen.agreement or "").strip().upper()
+    state = chosen.state if chosen.state in PERIOD_STATES else None
+    shape = QueueShape(
+        _sight(actor),
+        state,
+        bool(agreement),
+        chosen.organization_id is not None,
+        chosen.period_start is not None,
+    )
+    values: dict[str, Any] = {_LIST_TODAY.key: today, **_sight_parameters(actor)}
+    if shape.agreement:
+        values[_CHOSEN_AGREEMENT.key] = _contained(agreement)
+    if shape.organization:
+        values[_CHOSEN_ORGANIZATION.key] = chosen.organization_id
+    if shape.period:
+        values[_CHOSEN_PERIOD.key] = chosen.period_start
+    return shape, values
 
 
 # What every period row carries, whatever else a statement reads beside it
@@ -183,11 +267,12 @@ _PERIOD_COLUMNS = (
 )
 
 
-def _period_rows(actor: Actor, today: date | BindParameter[date]) -> AnySelect:
+def _period_rows(sight: str, today: date | BindParameter[date]) -> AnySelect:
     """Each period a `PeriodStatus` shows: agreement, organization, state, current
-    report and its invoice's number."""
+    report and its invoice's number (a vendor's organization bound, as
+    `_reporting_in_sight`)."""
     return (
-        _reporting(
+        _reporting_in_sight(
             select(
                 *_PERIOD_COLUMNS,
                 period_state_of(today).label("state"),
@@ -195,7 +280,7 @@ def _period_rows(actor: Actor, today: date | BindParameter[date]) -> AnySelect:
                 Invoice.number.label("invoice_number"),
                 _first_filed_at().label("first_filed_at"),
             ),
-            actor,
+            sight,
         )
         .join(Organization, Organization.id == ReportingPeriod.organization_id)
         .outerjoin(Invoice, Invoice.id == RoyaltyReport.invoice_id)
@@ -219,11 +304,13 @@ def _first_filed_at() -> ColumnElement[Any]:
 
 @dataclass(frozen=True)
 class Listing:
-    """A list's rows in order, and how to count them cheaply: the web layer pages
-    them (`paging.read_page`), reading only the page's rows."""
+    """A list's rows in order, how to count them cheaply, and the values both are
+    executed with: the web layer pages them (`paging.read_page`), reading only the
+    page's rows."""
 
     rows: AnySelect
     count: AnySelect
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
     def statuses(
         self, session: Session
@@ -231,7 +318,8 @@ class Listing:
         """Reads a window of `rows` (the page's) into statuses."""
 
         def read(window: AnySelect, parameters: dict[str, int]) -> list[PeriodStatus]:
-            return [_status(row) for row in session.execute(window, parameters)]
+            bound = {**self.parameters, **parameters}
+            return [_status(row) for row in session.execute(window, bound)]
 
         return read
 
@@ -240,18 +328,34 @@ def staff_queue_listing(actor: Actor, chosen: QueueFilter, today: date) -> Listi
     """The reports due, overdue and submitted across
     organizations (or of the state chosen), oldest due first, then by agreement
     number."""
-    rows = _chosen(_period_rows(actor, today), chosen, today).order_by(
+    shape, values = _queue_request(actor, chosen, today)
+    rows, count = _queue_statements(shape)
+    return Listing(rows, count, values)
+
+
+@cache
+def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
+    """The queue's rows and count for one shape of request (a handful of shapes:
+    who looks, the state chosen, and which filters are set), kept per process."""
+    rows = _chosen(_period_rows(shape.sight, _LIST_TODAY), shape).order_by(
         ReportingPeriod.due_on, ReportingPeriod.agreement_number, ReportingPeriod.id
     )
-    return Listing(rows, _chosen(_reporting(select(func.count()), actor), chosen, today))
+    count = _chosen(_reporting_in_sight(select(func.count()), shape.sight), shape)
+    return rows, count
 
 
 def vendor_periods_listing(actor: Actor, today: date) -> Listing:
     """Every period of the vendor's agreements: the ones
     waiting on the vendor first (soonest due first), then those filed, newest
     first (each by due date, then agreement number)."""
+    rows, count = _vendor_periods_statements(_sight(actor))
+    return Listing(rows, count, {_LIST_TODAY.key: today, **_sight_parameters(actor)})
+
+
+@cache
+def _vendor_periods_statements(sight: str) -> tuple[AnySelect, AnySelect]:
     filed = RoyaltyReport.id.is_not(None)
-    rows = _period_rows(actor, today).order_by(
+    rows = _period_rows(sight, _LIST_TODAY).order_by(
         case((filed, 1), else_=0),
         case((~filed, ReportingPeriod.due_on)),
         case((~filed, ReportingPeriod.agreement_number)),
@@ -259,7 +363,7 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
         case((filed, ReportingPeriod.agreement_number)).desc(),
         ReportingPeriod.id,
     )
-    return Listing(rows, _reporting(select(func.count()), actor))
+    return rows, _reporting_in_sight(select(func.count()), sight)
 
 
 # The dashboard's two statements, built once per process: every vendor's dashboard
@@ -273,7 +377,7 @@ _ORGANIZATION = bindparam("waiting_organization", type_=Integer())
 def _vendor_waiting_statements() -> tuple[AnySelect, AnySelect]:
     in_order = (Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
     waiting = (
-        _period_rows(Actor.SYSTEM, _TODAY)
+        _period_rows(EVERY, _TODAY)
         .where(ReportingPeriod.organization_id == _ORGANIZATION)
         .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
         .where(

@@ -504,7 +504,11 @@ def _page_of(listing: queries.Listing) -> paging.Page[services.PeriodStatus]:
     only the page's rows fetched and turned into statuses."""
     session = db.session()
     return paging.read_page(
-        session, listing.rows, rows=listing.statuses(session), count=listing.count
+        session,
+        listing.rows,
+        rows=listing.statuses(session),
+        count=listing.count,
+        parameters=listing.parameters,
     )
 
 

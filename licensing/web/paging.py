@@ -10,7 +10,7 @@ of them renders in a small fraction of the time (see BENCHMARKS.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
@@ -91,6 +91,7 @@ def read_page(
     per_page: int = PER_PAGE,
     rows: Callable[[Select[Any], dict[str, int]], Sequence[T]] | None = None,
     count: Select[Any] | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> Page[T]:
     """The page that `args` (by default the request's query string) asks for of what
     `statement` selects; past the last page, the last page. The database counts the
@@ -98,13 +99,21 @@ def read_page(
     first column, e.g. ORM entities). The page's links lead to `path` (by default the
     request's) with `args` kept. `count`, when given, selects how many rows
     `statement` has more cheaply than counting its rows as selected. `rows` gets
-    the page's statement and the parameters to execute it with."""
+    the page's statement and the parameters to execute it with. `parameters`: the
+    values of the statements' own bound parameters (a statement kept per process
+    binds its filters' values per request), given to `count` (then required) too."""
     args = request.args if args is None else args
-    total = db.count_rows(session, statement) if count is None else int(session.scalar(count) or 0)
+    bound = dict(parameters or {})
+    assert count is not None or not bound, "a statement with parameters: give its count"
+    total = (
+        db.count_rows(session, statement)
+        if count is None
+        else int(session.scalar(count, bound) or 0)
+    )
     number = min(page_number(args.get("page")), max(1, -(-total // per_page)))
     window = _window(statement)
-    parameters = {LIMIT: per_page, OFFSET: (number - 1) * per_page}
-    items = rows(window, parameters) if rows else list(session.scalars(window, parameters))
+    paged = {**bound, LIMIT: per_page, OFFSET: (number - 1) * per_page}
+    items = rows(window, paged) if rows else list(session.scalars(window, paged))
     query = tuple((key, value) for key, value in args.items(multi=True) if key != "page")
     return Page(items, number, per_page, total, path or request.path, query)
 

@@ -2,44 +2,115 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from itertools import groupby
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Date, Integer, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.accounts.states import ACTIVE
 from licensing.agreements.models import Agreement
-from licensing.calendar import office_date
-from licensing.db import utcnow
+from licensing.calendar import OFFICE_TIMEZONE, office_date
+from licensing.db import UTCDateTime, utcnow
 from licensing.links import links
 from licensing.mail import services as mail
 
-from ..models import (
-    RoyaltyReminder,
-)
+from ..models import ReportingPeriod, RoyaltyReminder, RoyaltyReport
 from ..periods import Period
-from .obligations import current_reports, obligations, reporting_agreements
+from ..states import SUBMITTED
+from .obligations import current_reports
+
+# The stored periods of unfiled reports, with what lateness counts from: read in
+# SQL, so the reminders job and the standing check do not build every reporting
+# agreement's periods (a rate card and a quote each) on every run. Kept per process,
+# the values bound per call.
+_ORGANIZATION = bindparam("late_organization", type_=Integer())
+_LATE_BEFORE = bindparam("late_due_before", type_=Date())
+_ACCEPTED_BEFORE = bindparam("late_accepted_before", type_=UTCDateTime())
+
+
+def _unfiled(*columns: Any) -> Select[Any]:
+    """`columns` of the periods without a current report, with their agreement."""
+    current = and_(
+        RoyaltyReport.agreement_id == ReportingPeriod.agreement_id,
+        RoyaltyReport.period_start == ReportingPeriod.period_start,
+        RoyaltyReport.state == SUBMITTED,
+    )
+    return (
+        select(*columns)
+        .select_from(ReportingPeriod)
+        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
+        .outerjoin(RoyaltyReport, current)
+        .where(RoyaltyReport.id.is_(None))
+    )
+
+
+def _held_by() -> ColumnElement[bool]:
+    """Unfiled more than the standing's days after the day lateness counts from
+    (`_counted_from`): its due date, or a later acceptance's office day. An office
+    day is before the bound day exactly when its moment is before that day's start."""
+    return and_(
+        ReportingPeriod.due_on < _LATE_BEFORE,
+        or_(Agreement.activated_at.is_(None), Agreement.activated_at < _ACCEPTED_BEFORE),
+    )
+
+
+@cache
+def _overdue_statements() -> tuple[Select[Any], Select[Any]]:
+    """An organization's periods holding its standing, in the agreements' order
+    (term start) and each one's period order; and the organizations held by one."""
+    periods = (
+        _unfiled(
+            Agreement.number,
+            ReportingPeriod.period_index,
+            ReportingPeriod.period_start,
+            ReportingPeriod.period_end,
+        )
+        .where(ReportingPeriod.organization_id == _ORGANIZATION, _held_by())
+        .order_by(Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
+    )
+    organizations = (
+        _unfiled(ReportingPeriod.organization_id)
+        .join(Organization, Organization.id == ReportingPeriod.organization_id)
+        .where(_held_by(), Organization.standing == ACTIVE)
+        .distinct()
+        .order_by(ReportingPeriod.organization_id)
+    )
+    return periods, organizations
+
+
+def _late_values(today: date, days: int) -> dict[str, Any]:
+    cutoff = today - timedelta(days=days)
+    start = datetime.combine(cutoff, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
+    return {_LATE_BEFORE.key: cutoff, _ACCEPTED_BEFORE.key: start}
 
 
 def overdue_reports(session: Session, organization_id: int, today: date, days: int) -> list[str]:
     """The periods of the organization's agreements unreported more than `days`
-    after their due date (for its standing)."""
-    late: list[str] = []
-    for agreement in reporting_agreements(session, organization_id):
-        obligation = obligations(session, agreement)
-        reports = current_reports(session, agreement.id)
-        accepted = office_date(agreement.activated_at) if agreement.activated_at else None
-        late.extend(
-            f"the royalty report of {agreement.number} for {period.label} was due "
-            f"{period.due_on.isoformat()}"
-            for period in obligation.periods
-            if period.start not in reports
-            and today > _counted_from(period.due_on, accepted) + timedelta(days=days)
-        )
-    return late
+    after their due date (or the agreement's later acceptance), for its standing."""
+    periods, _ = _overdue_statements()
+    values = {**_late_values(today, days), _ORGANIZATION.key: organization_id}
+    return [
+        f"the royalty report of {found.number} for {period.label} was due "
+        f"{period.due_on.isoformat()}"
+        for found in session.execute(periods, values)
+        for period in (Period(found.period_index, found.period_start, found.period_end),)
+    ]
+
+
+def held_organizations(session: Session, today: date, days: int) -> list[int]:
+    """The organizations in good standing (`active`) with a report `overdue_reports`
+    names: those the reminders job holds."""
+    _, organizations = _overdue_statements()
+    return list(session.scalars(organizations, _late_values(today, days)))
 
 
 def _counted_from(due_on: date, accepted: date | None) -> date:
@@ -55,9 +126,12 @@ def _counted_from(due_on: date, accepted: date | None) -> date:
 REMINDER_DAYS = 14
 
 
-def reminder_stage(period: Period, today: date) -> str | None:
-    """The reminder a period's missing report has reached by `today`, if any."""
-    days_to_due = (period.due_on - today).days
+def reminder_stage(period: Period, today: date, accepted: date | None = None) -> str | None:
+    """The reminder a period's missing report has reached by `today`, if any, counted
+    from its due date, or for a back report (due before the agreement was accepted
+    on `accepted`) from the acceptance, as the standing counts it (`_counted_from`):
+    its first reminder comes on the day of acceptance, then every fortnight."""
+    days_to_due = (_counted_from(period.due_on, accepted) - today).days
     if days_to_due > REMINDER_DAYS or today < period.first_filing_day:
         return None
     if days_to_due > 0:
@@ -76,6 +150,96 @@ class ReminderRun:
         return f"{self.reminders} reminders sent; now pending payment: {marked}"
 
 
+# Unfiled periods the reminders job reads at a time, in (agreement, period) order.
+REMINDER_PAGE = 500
+_TODAY = bindparam("remind_today", type_=Date())
+_HORIZON = bindparam("remind_horizon", type_=Date())
+_AFTER_AGREEMENT = bindparam("remind_after_agreement", type_=Integer())
+_AFTER_START = bindparam("remind_after_start", type_=Date())
+_PAGE = bindparam("remind_page", type_=Integer())
+
+
+@cache
+def _reminder_candidates() -> Select[Any]:
+    """A page of the unfiled periods that have reached a reminder (ended, and due
+    within `REMINDER_DAYS`, or overdue), after a given (agreement, period start)."""
+    return (
+        _unfiled(
+            ReportingPeriod.agreement_id,
+            ReportingPeriod.period_index,
+            ReportingPeriod.period_start,
+            ReportingPeriod.period_end,
+            Agreement.activated_at,
+        )
+        .where(
+            ReportingPeriod.period_end < _TODAY,
+            ReportingPeriod.due_on <= _HORIZON,
+            or_(
+                ReportingPeriod.agreement_id > _AFTER_AGREEMENT,
+                and_(
+                    ReportingPeriod.agreement_id == _AFTER_AGREEMENT,
+                    ReportingPeriod.period_start > _AFTER_START,
+                ),
+            ),
+        )
+        .order_by(ReportingPeriod.agreement_id, ReportingPeriod.period_start)
+        .limit(_PAGE)
+    )
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder a period's missing report has reached and not yet had."""
+
+    agreement_id: int
+    period: Period
+    stage: str
+
+
+def due_reminders(session: Session, today: date) -> Iterator[list[Reminder]]:
+    """The reminders to send on `today`, a page of periods at a time (each page's
+    already sent left out in one query): the job's work per run is bounded by the
+    page, whatever the agreements ever issued."""
+    after = (0, date.min)
+    while True:
+        values = {
+            _TODAY.key: today,
+            _HORIZON.key: today + timedelta(days=REMINDER_DAYS),
+            _AFTER_AGREEMENT.key: after[0],
+            _AFTER_START.key: after[1],
+            _PAGE.key: REMINDER_PAGE,
+        }
+        found = session.execute(_reminder_candidates(), values).all()
+        if not found:
+            return
+        reached = []
+        for candidate in found:
+            period = Period(candidate.period_index, candidate.period_start, candidate.period_end)
+            accepted = office_date(candidate.activated_at) if candidate.activated_at else None
+            stage = reminder_stage(period, today, accepted)
+            if stage is not None:
+                reached.append(Reminder(candidate.agreement_id, period, stage))
+        sent = _sent(session, reached)
+        yield [r for r in reached if (r.agreement_id, r.period.start, r.stage) not in sent]
+        after = (found[-1].agreement_id, found[-1].period_start)
+
+
+def _sent(session: Session, reminders: list[Reminder]) -> set[tuple[int, date, str]]:
+    """Which of `reminders` were already sent (read for the page's agreements and
+    stages at once)."""
+    if not reminders:
+        return set()
+    found = session.execute(
+        select(
+            RoyaltyReminder.agreement_id, RoyaltyReminder.period_start, RoyaltyReminder.stage
+        ).where(
+            RoyaltyReminder.agreement_id.in_({r.agreement_id for r in reminders}),
+            RoyaltyReminder.stage.in_({r.stage for r in reminders}),
+        )
+    )
+    return {(row.agreement_id, row.period_start, row.stage) for row in found}
+
+
 def send_reminders(*, standing_days: int, now: datetime | None = None) -> ReminderRun:
     """Remind licensees of reports coming due, due and overdue (each stage once per
     period), and hold at `pending_payment` the organizations with a report overdue
@@ -86,40 +250,73 @@ def send_reminders(*, standing_days: int, now: datetime | None = None) -> Remind
     today = office_date(moment)
     run = ReminderRun()
     session = db.session()
-    agreement_ids = [agreement.id for agreement in reporting_agreements(session)]
+    for page in due_reminders(session, today):
+        session.rollback()
+        for agreement_id, reminders in groupby(page, key=lambda r: r.agreement_id):
+            with db.transaction() as claimed:
+                agreement = claimed.scalars(
+                    db.claim(select(Agreement).where(Agreement.id == agreement_id))
+                ).one_or_none()
+                if agreement is not None:
+                    run.reminders += _remind(
+                        claimed, agreement, list(reminders), today, standing_days
+                    )
     session.rollback()
-    for agreement_id in agreement_ids:
-        with db.transaction() as session:
-            agreement = session.scalars(
-                db.claim(select(Agreement).where(Agreement.id == agreement_id))
-            ).one_or_none()
-            if agreement is not None:
-                run.reminders += _remind(session, agreement, today, standing_days)
     _hold_standing(run, today, moment, standing_days)
     return run
 
 
-def _remind(session: Session, agreement: Agreement, today: date, standing_days: int) -> int:
-    obligation = obligations(session, agreement)
-    reports = current_reports(session, agreement.id)
+def _remind(
+    session: Session,
+    agreement: Agreement,
+    reminders: list[Reminder],
+    today: date,
+    standing_days: int,
+) -> int:
+    """Send `reminders` of the claimed agreement that no other host sent meanwhile."""
     sent = {
-        (reminder.period_start, reminder.stage)
-        for reminder in session.scalars(
-            select(RoyaltyReminder).where(RoyaltyReminder.agreement_id == agreement.id)
+        (found.period_start, found.stage)
+        for found in session.execute(
+            select(RoyaltyReminder.period_start, RoyaltyReminder.stage).where(
+                RoyaltyReminder.agreement_id == agreement.id
+            )
         )
     }
+    filed = set(current_reports(session, agreement.id))
     count = 0
-    for period in obligation.periods:
-        stage = reminder_stage(period, today)
-        if stage is None or period.start in reports or (period.start, stage) in sent:
+    for reminder in reminders:
+        period, stage = reminder.period, reminder.stage
+        if period.start in filed or (period.start, stage) in sent:
             continue
         session.add(
             RoyaltyReminder(agreement_id=agreement.id, period_start=period.start, stage=stage)
         )
-        overdue_days = max((today - period.due_on).days, 0)
-        accepted = office_date(agreement.activated_at) if agreement.activated_at else None
-        # The last day before the report holds the organization (`overdue_reports`).
-        held_after = _counted_from(period.due_on, accepted) + timedelta(days=standing_days)
+        mail.enqueue(
+            session,
+            to=account_queries.vendor_recipients(session, agreement.organization),
+            template="royalty_report_reminder",
+            **_reminder_text(agreement, period, today, standing_days),
+        )
+        count += 1
+    return count
+
+
+def _reminder_text(
+    agreement: Agreement, period: Period, today: date, standing_days: int
+) -> dict[str, Any]:
+    """A reminder's subject and its email's context. A back report (due before the
+    agreement was accepted, its term already under way) is `overdue` by the
+    contract's due date, but nobody could file it on time: its reminders say by when
+    to file it before it holds the organization, not how many days it is overdue,
+    until that day has passed."""
+    overdue_days = max((today - period.due_on).days, 0)
+    accepted = office_date(agreement.activated_at) if agreement.activated_at else None
+    # The last day before the report holds the organization (`overdue_reports`).
+    held_after = _counted_from(period.due_on, accepted) + timedelta(days=standing_days)
+    held = today > held_after
+    if accepted is not None and accepted > period.due_on:
+        headline, state = _back_report_words(accepted, held_after, today)
+    else:
         headline = (
             f"Your royalty report is {overdue_days} days overdue."
             if overdue_days
@@ -127,29 +324,40 @@ def _remind(session: Session, agreement: Agreement, today: date, standing_days: 
             if today == period.due_on
             else f"Your royalty report is due in {(period.due_on - today).days} days."
         )
-        mail.enqueue(
-            session,
-            to=account_queries.vendor_recipients(session, agreement.organization),
-            subject=f"Royalty report for {agreement.number}, {period.label}: "
-            + ("overdue" if overdue_days else f"due {period.due_on.isoformat()}"),
-            template="royalty_report_reminder",
-            context={
-                "agreement": agreement,
-                "period": period,
-                "headline": headline,
-                "overdue_days": overdue_days,
-                "held_after": held_after,
-                "held": today > held_after,
-                "link": links().royalty_period(agreement.id, period.start),
-            },
+        state = "overdue" if overdue_days else f"due {period.due_on.isoformat()}"
+    return {
+        "subject": f"Royalty report for {agreement.number}, {period.label}: {state}",
+        "context": {
+            "agreement": agreement,
+            "period": period,
+            "headline": headline,
+            "overdue_days": overdue_days,
+            "held_after": held_after,
+            "held": held,
+            "link": links().royalty_period(agreement.id, period.start),
+        },
+    }
+
+
+def _back_report_words(accepted: date, held_after: date, today: date) -> tuple[str, str]:
+    """A back report's headline and the subject's state: by when to file it until
+    that day passes, then how long since the acceptance."""
+    if today <= held_after:
+        return (
+            f"This period ended before the agreement was accepted on {accepted}, so its "
+            f"report is due now: please file it by {held_after}.",
+            f"file by {held_after}",
         )
-        count += 1
-    return count
+    return (
+        f"Your royalty report is still not filed {(today - accepted).days} days after "
+        f"the agreement was accepted on {accepted}.",
+        "overdue",
+    )
 
 
 def _hold_standing(run: ReminderRun, today: date, moment: datetime, threshold: int) -> None:
     session = db.session()
-    organization_ids = sorted({a.organization_id for a in reporting_agreements(session)})
+    organization_ids = held_organizations(session, today, threshold)
     session.rollback()
 
     def overdue_report(session: Session, organization_id: int) -> str | None:

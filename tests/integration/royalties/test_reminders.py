@@ -14,10 +14,12 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import Organization
+from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
-from licensing.royalties.services import send_reminders
+from licensing.royalties.services import agreement_periods, send_reminders
 from tests.integration.royalties.conftest import SOFTWARE
+from tests.support.agreements import make_active_agreement
 
 
 def reminders() -> list[OutboxMessage]:
@@ -132,3 +134,54 @@ def test_the_remind_command_holds_the_standing_after_the_configured_number_of_da
     db.session().refresh(organization)
     assert organization.standing == "pending_payment"
     assert organization.legal_name in output
+
+
+def test_a_late_agreements_back_reports_are_reminded_by_when_to_file_them_not_as_215_days_overdue(
+    app: Flask, vendor: Any, licensing_staff: Any, example_card: str
+) -> None:
+    # A 2027 license accepted on 2027-12-01: its first three quarters' reports were
+    # due before it was accepted (the first 215 days before). They are `overdue` by
+    # the contract's due dates, but hold the standing only 30 days after acceptance,
+    # and the reminders count from the acceptance as the standing does.
+    accepted = datetime(2027, 12, 1, 15, 0, tzinfo=UTC)
+    agreement = make_active_agreement(vendor, licensing_staff, SOFTWARE, now=accepted)
+    _, statuses = agreement_periods(agreement.id, Actor.SYSTEM, now=accepted)
+    assert [status.state for status in statuses] == ["overdue", "overdue", "overdue", "upcoming"]
+
+    run = send_reminders(standing_days=30, now=datetime(2027, 12, 1, 16, 0, tzinfo=UTC))
+
+    assert run.reminders == 3
+    sent = reminders()
+    for message, due in zip(sent, ("2027-04-30", "2027-07-30", "2027-10-30"), strict=True):
+        assert "days overdue" not in message.body_text
+        assert message.subject.endswith(": file by 2027-12-31")
+        assert (
+            "This period ended before the agreement was accepted on 2027-12-01, so its "
+            "report is due now: please file it by 2027-12-31."
+        ) in message.body_text
+        assert f"was due on {due}." in message.body_text
+        assert "If it is not filed by 2027-12-31, it counts like an overdue invoice" in (
+            message.body_text
+        )
+    # Then every fortnight from the acceptance, as an agreement's reports from their
+    # due date; past the 30 days the organization is held and the reminder says so.
+    assert (
+        send_reminders(standing_days=30, now=datetime(2027, 12, 14, 15, 0, tzinfo=UTC)).reminders
+        == 0
+    )
+    assert (
+        send_reminders(standing_days=30, now=datetime(2027, 12, 15, 15, 0, tzinfo=UTC)).reminders
+        == 3
+    )
+    late = send_reminders(standing_days=30, now=datetime(2027, 12, 29, 15, 0, tzinfo=UTC))
+    assert late.reminders == 3
+    assert late.pending_payment == []
+    held = send_reminders(standing_days=30, now=datetime(2028, 1, 12, 15, 0, tzinfo=UTC))
+    assert held.pending_payment != []
+    last = reminders()[-1]
+    assert (
+        "Your royalty report is still not filed 42 days after the agreement was accepted on "
+        in (last.body_text)
+    )
+    assert last.subject.endswith(": overdue")
+    assert "It counts like an overdue invoice" in last.body_text

@@ -43,6 +43,7 @@ from tests.support.settings import issuing
 obligations_module = sys.modules["licensing.royalties.services.obligations"]
 Stored = list[tuple[int, date, date, date]]
 MID_MAY = date(2027, 5, 15)  # every first quarter overdue, every second upcoming
+QUARTER_2 = date(2027, 4, 1)
 SignIn = Callable[..., FlaskClient]
 
 
@@ -499,3 +500,67 @@ def test_the_migration_backfills_the_periods_of_the_agreements_already_reporting
     assert backfilled == expected
     assert backfilled[reporting_id] != []
     assert backfilled[flat_only_id] == []
+
+
+# --- statements kept per process --------------------------------------------------------
+
+
+def test_the_queue_and_the_vendors_list_keep_one_statement_per_shape_and_bind_each_requests_values(
+    app: Flask,
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    billing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+    file_report: Callable[..., Any],
+) -> None:
+    ours = active_agreement(vendor, SOFTWARE)
+    theirs = active_agreement(other_vendor, SOFTWARE)
+    file_report(vendor, ours, 1, [row(1, "A", quantity=60)])
+    licensing, billing = staff(licensing_staff), staff(billing_staff)
+
+    def listed(actor: Actor, chosen: QueueFilter, day: date = MID_MAY) -> list[tuple[str, str]]:
+        with app.test_request_context("/console/royalty-reports"):
+            page = views.staff_queue_page(actor, chosen, day).items
+        return [(s.agreement_number, s.state) for s in page]
+
+    # One statement for every request of a shape, whoever asks and whatever the values.
+    first = queries.staff_queue_listing(licensing, QueueFilter(agreement=ours.number), MID_MAY)
+    again = queries.staff_queue_listing(billing, QueueFilter(agreement="2027"), date(2027, 8, 1))
+    assert (again.rows, again.count) == (first.rows, first.count)
+    assert again.rows is first.rows
+    other_shapes = [
+        queries.staff_queue_listing(licensing, QueueFilter(), MID_MAY),
+        queries.staff_queue_listing(licensing, QueueFilter(state="overdue"), MID_MAY),
+        queries.staff_queue_listing(staff(vendor), QueueFilter(agreement="2027"), MID_MAY),
+    ]
+    assert all(listing.rows is not first.rows for listing in other_shapes)
+
+    # Each request's own values: the agreement, the state and the day.
+    assert listed(licensing, QueueFilter(agreement=ours.number)) == [(ours.number, "submitted")]
+    assert listed(licensing, QueueFilter(agreement=theirs.number.lower())) == [
+        (theirs.number, "overdue")
+    ]
+    assert listed(licensing, QueueFilter(agreement="2027-%")) == []  # a LIKE wildcard escaped
+    assert listed(licensing, QueueFilter(agreement="_")) == []
+    assert listed(licensing, QueueFilter(state="overdue", agreement="CPT")) == [
+        (theirs.number, "overdue")
+    ]
+    assert listed(licensing, QueueFilter(state="due"), date(2027, 4, 30)) == [
+        (theirs.number, "due")
+    ]
+    assert listed(
+        licensing,
+        QueueFilter(organization_id=other_vendor.organization_id, period_start=QUARTER_2),
+        date(2027, 7, 5),
+    ) == [(theirs.number, "due")]
+
+    # A vendor's list: one statement, each vendor's own periods.
+    own = queries.vendor_periods_listing(staff(vendor), MID_MAY)
+    other = queries.vendor_periods_listing(staff(other_vendor), MID_MAY)
+    assert other.rows is own.rows
+    with app.test_request_context("/portal/royalty-reports"):
+        mine = views.vendor_periods_page(staff(vendor), MID_MAY).items
+        yours = views.vendor_periods_page(staff(other_vendor), MID_MAY).items
+    assert {s.agreement_number for s in mine} == {ours.number}
+    assert {s.agreement_number for s in yours} == {theirs.number}
