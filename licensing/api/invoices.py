@@ -581,6 +581,7 @@ def get_payment(payment_id: int) -> Payment:
 
 @blp.route("/payments/<int:payment_id>/reversal", methods=["POST"])
 @access.staff("billing")
+@idempotent
 @blp.arguments(ReversalInputSchema)
 @blp.response(
     201, StaffReversalSchema, conflict="A card payment, or one not succeeded (already reversed...)"

@@ -316,3 +316,29 @@ def test_a_vendor_or_staff_without_the_billing_role_cannot_reverse_a_payment(
     assert response.status_code == 403
     db.session().refresh(payment)
     assert payment.state == "succeeded"
+
+
+def test_a_reversal_retried_with_the_same_idempotency_key_replays_the_first_answer(
+    client: FlaskClient, vendor: User, billing_staff: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    payment = _check_today(invoice)
+    sent = {"reason": "Cheque returned unpaid.", "returned_on": _office_today().isoformat()}
+    headers = {**bearer(billing_staff), "Idempotency-Key": "reversal-5521"}
+    first = client.post(f"/api/v1/payments/{payment.id}/reversal", json=sent, headers=headers)
+    assert first.status_code == 201, first.get_json()
+    again = client.post(f"/api/v1/payments/{payment.id}/reversal", json=sent, headers=headers)
+    assert again.status_code == 201, again.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert len(_events("payment.reversed")) == 1
+    other = client.post(
+        f"/api/v1/payments/{payment.id}/reversal",
+        json={**sent, "reason": "Another reason."},
+        headers=headers,
+    )
+    assert other.status_code == 422
+    assert "header.Idempotency-Key" in other.get_json()["errors"]
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    parameters = paths["/api/v1/payments/{payment_id}/reversal"]["post"].get("parameters", [])
+    assert "Idempotency-Key" in [parameter["name"] for parameter in parameters]
