@@ -594,6 +594,7 @@ def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
         payment_id,
         reason=data["reason"],
         returned_on=data["returned_on"],
+        standing_days=current_config().overdue_standing_days,
         actor=current_actor(),
     )
 

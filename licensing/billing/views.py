@@ -37,6 +37,7 @@ from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
 from licensing.calendar import office_date
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
@@ -744,6 +745,7 @@ def reverse_payment(payment_id: int) -> Page:
             payment_id,
             reason=form.reason.data,
             returned_on=form.returned_on.data,
+            standing_days=current_config().overdue_standing_days,
             actor=current_actor(),
         )
         return (
