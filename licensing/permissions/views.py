@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from licensing import access, db
+from licensing import access, arguments, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization, User
@@ -371,7 +371,10 @@ def _queue_page(
     bulk_form: forms.BulkAssignForm | None = None,
     selected: frozenset[int] = frozenset(),
     status: int = 200,
+    refused: dict[str, list[str]] | None = None,
 ) -> tuple[str, int]:
+    """The queue for `args`; with `refused` filters (given twice), their messages
+    beside them and nothing listed (400)."""
     session = db.session()
     principal = access.require_principal()
     now = utcnow()
@@ -383,7 +386,7 @@ def _queue_page(
     page = render_template(
         "permissions/console_queue.html",
         rows=queue_rows(
-            queries.queue_requests(session, filters, principal, now),
+            [] if refused else queries.queue_requests(session, filters, principal, now),
             now,
             target_days=current_config().permission_sla_days,
             selected=selected,
@@ -396,15 +399,18 @@ def _queue_page(
         assign_form=assign_form,
         assignee_select=assignment.assignee_select(assign_form),
         metrics=services.metrics(session, now=now),
+        filter_errors=refused,
     )
-    return page, status
+    return page, (400 if refused else status)
 
 
 @console.route("/")
 @access.staff("licensing")
 def queue() -> Page:
     """The queue: filters, search, age against the service level, bulk assignment."""
-    return _queue_page(_filter_args(request.args.items()))
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    refused = arguments.repeated(request.args, among=QUEUE_FILTER_KEYS)
+    return _queue_page(_filter_args(request.args.items()), refused=refused)
 
 
 @console.route("/assign", methods=["POST"])
