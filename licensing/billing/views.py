@@ -47,7 +47,7 @@ from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.filters import money
+from licensing.web.filters import money, recorded_words
 from licensing.web.forms import show_errors
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -252,6 +252,8 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
 
 numbered_record("invoice", Invoice, Invoice.number)
 numbered_record("credit_note", CreditNote, CreditNote.number)
+# Histories say an invoice's state as its refusals do ("a draft", not "draft").
+recorded_words("invoice", ("state",), INVOICE.state_text)
 
 
 @organization_section("billing_console.invoice_detail")
