@@ -221,8 +221,11 @@ def hold_now_if_overdue(
     so the hold does not wait for the next batch run. The organization is locked
     (waiting for a batch job that holds it, which may have held it already); True
     when it is now held."""
+    # FOR NO KEY UPDATE, as `db.claim`: standing is not a key, and FOR UPDATE would
+    # make another transaction's invoice INSERT for the organization (its foreign-key
+    # check) wait for this one.
     organization = session.get(
-        Organization, organization_id, with_for_update=True, populate_existing=True
+        Organization, organization_id, with_for_update={"key_share": True}, populate_existing=True
     )
     if organization is None or organization.standing != ACTIVE:
         return False
