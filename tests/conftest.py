@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g, request_started
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 
@@ -165,6 +165,14 @@ def config_changes() -> dict[str, Any]:
     return {}
 
 
+def _forget_csrf_token(sender: Flask, **_: Any) -> None:
+    """The test's app context outlives each request, and every request shares its
+    `g`, where Flask-WTF caches the request's CSRF token: a page after sign-in (which
+    starts a new session) was given the token of the session before, and its form was
+    refused. Each request starts without it, as each has its own `g` in production."""
+    g.pop(sender.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
 @pytest.fixture
 def app(database_template: DatabaseTemplate, config_changes: dict[str, Any]) -> Iterator[Flask]:
     """The app on one backend; everything the test writes is rolled back."""
@@ -173,8 +181,10 @@ def app(database_template: DatabaseTemplate, config_changes: dict[str, Any]) -> 
     connection = database.engine.connect()
     outer = connection.begin()
     database.bind_to(connection)
+    request_started.connect(_forget_csrf_token, application)
     with application.app_context():
         yield application
+    request_started.disconnect(_forget_csrf_token, application)
     outer.rollback()
     connection.close()
     database.engine.dispose()

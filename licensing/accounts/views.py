@@ -23,7 +23,7 @@ from flask import (
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from licensing import access, db
+from licensing import access, arguments, db
 from licensing.access import STAFF_ROLES, Principal
 from licensing.accounts import forms, queries, services
 from licensing.accounts.auth import auth_rate_limit
@@ -581,18 +581,23 @@ def _standing_form(organization: Organization) -> forms.StandingForm:
 
 @console.route("/organizations")
 @access.staff(*ANY_STAFF)
-def organizations() -> str:
+def organizations() -> tuple[str, int]:
     standing = request.args.get("standing") or None
     search = request.args.get("q") or None
     if standing not in (None, *STANDING.states):
         standing = None
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    refused = arguments.repeated(request.args, among=("standing", "q"))
     return render_template(
         "console/organizations.html",
-        organizations=queries.organizations(db.session(), standing=standing, search=search),
+        organizations=[]
+        if refused
+        else queries.organizations(db.session(), standing=standing, search=search),
         standings=STANDING.states,
         standing=standing,
         search=search or "",
-    )
+        filter_errors=refused,
+    ), (400 if refused else 200)
 
 
 def _console_organization_page(
@@ -720,14 +725,17 @@ def users() -> Page:
         status = 422
     kind = request.args.get("kind") if request.args.get("kind") in ("staff", "vendor") else None
     search = request.args.get("q") or None
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    refused = arguments.repeated(request.args, among=("kind", "q"))
     return render_template(
         "console/users.html",
-        users=queries.users(db.session(), kind=kind, search=search),
+        users=[] if refused else queries.users(db.session(), kind=kind, search=search),
         form=form,
         kind=kind,
         search=search or "",
         now=utcnow(),
-    ), status
+        filter_errors=refused,
+    ), (400 if refused and status == 200 else status)
 
 
 def _user_page(

@@ -447,7 +447,9 @@ class ApprovalForm(PageForm):
         valid = super().validate(extra_validators)
         for line in self.stray_lines:
             self.form_errors.append(no_such_use(line, self.line_count))
-        return valid and not self.stray_lines
+        for name in self.misnamed_rows:
+            self.form_errors.append(_misnamed_row(name, self.line_count))
+        return valid and not self.stray_lines and not self.misnamed_rows
 
     def modifications(self, asked: tuple[date | None, date | None]) -> Modifications:
         """The changes the form describes (after `validate()`): lines with an
@@ -467,6 +469,7 @@ class ApprovalForm(PageForm):
 
     line_count = 0
     stray_lines: tuple[int, ...] = ()
+    misnamed_rows: tuple[str, ...] = ()
 
 
 # A row's input as the approval form names it: `amount-3`, `reason-3`.
@@ -484,6 +487,32 @@ def _stray_lines(formdata: MultiDict[str, str], line_count: int) -> tuple[int, .
     return tuple(sorted(line for line in lines if line >= line_count))
 
 
+# Any input named like a row (`amount-x`, `reason-03`), well formed or not.
+_ROW_LIKE = re.compile(r"(?:amount|reason)-.*", re.DOTALL)
+
+
+def _misnamed_rows(formdata: MultiDict[str, str]) -> tuple[str, ...]:
+    """The inputs `formdata` names like a row's but misspelt (`amount-x`), with a
+    value: read as no row, they were dropped unread and the use approved as quoted."""
+    return tuple(
+        sorted(
+            {
+                name
+                for name, value in formdata.items(multi=True)
+                if _ROW_LIKE.fullmatch(name) and not _ROW_INPUT.fullmatch(name) and value.strip()
+            }
+        )
+    )
+
+
+def _misnamed_row(name: str, line_count: int) -> str:
+    others = ", amount-1 and reason-1 for use 2, and so on" if line_count > 1 else ""
+    return (
+        f"“{name[:40]}” is not a field of this form, so nothing was approved: a use's "
+        f"new amount and reason are amount-0 and reason-0 for use 1{others}."
+    )
+
+
 @lru_cache(maxsize=32)
 def _approval_form_class(line_count: int) -> type[ApprovalForm]:
     rows: dict[str, Any] = {"line_count": line_count}
@@ -497,6 +526,7 @@ def approval_form(line_count: int, formdata: MultiDict[str, str]) -> ApprovalFor
     """The approval form of an application with `line_count` uses, as submitted."""
     form = _approval_form_class(line_count)(formdata=formdata)
     form.stray_lines = _stray_lines(formdata, line_count)
+    form.misnamed_rows = _misnamed_rows(formdata)
     return form
 
 

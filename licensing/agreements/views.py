@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import SelectField
 
-from licensing import access, calendar, db
+from licensing import access, arguments, calendar, db
 from licensing.access import Principal
 from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
@@ -713,6 +713,8 @@ def _user_id(raw: str) -> int | None:
 
 # The queue's filters, carried through the bulk assignment so staff return to the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page")
+# Those that take one value (`state` takes several: its checkboxes).
+QUEUE_ONE_VALUE_FILTERS = ("q", "assignee", "sort")
 
 
 def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
@@ -758,17 +760,22 @@ def _queue_page(
     queue = queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
     # The principal names "me" (assignee=me): without it the filter matched everyone.
     principal = access.require_principal()
-    found = paging.read_page(
-        session,
-        queries.queue_rows_query(principal, queue),
-        args=args,
-        path=url_for("agreements_console.queue"),
-        rows=lambda window, parameters: queries.queue_applications(session, window, parameters),
-        count=queries.application_count_query(principal, queue),
-    )
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    refused = arguments.repeated(args, ("state",), among=QUEUE_ONE_VALUE_FILTERS)
+    found = None
+    if not refused:
+        found = paging.read_page(
+            session,
+            queries.queue_rows_query(principal, queue),
+            args=args,
+            path=url_for("agreements_console.queue"),
+            rows=lambda window, parameters: queries.queue_applications(session, window, parameters),
+            count=queries.application_count_query(principal, queue),
+        )
+    items = found.items if found else []
     reviewers = queries.reviewers(session)
     levels = queries.review_levels(
-        found.items, utcnow(), target_days=current_config().application_review_sla_days
+        items, utcnow(), target_days=current_config().application_review_sla_days
     )
     assign_form = bulk_form or _bulk_form(reviewers)
     application_url = url_pattern("agreements_console.application", "application_id")
@@ -776,7 +783,7 @@ def _queue_page(
     page = render_template(
         "agreements/queue.html",
         rows=queue_rows(
-            found.items,
+            items,
             levels,
             selected=selected,
             application_url=application_url,
@@ -793,8 +800,9 @@ def _queue_page(
         assign_form=assign_form,
         assignee_select=assignment.assignee_select(assign_form),
         filter_query=urlencode(list(args.items(multi=True))),
+        filter_errors=refused,
     )
-    return page, status
+    return page, (400 if refused else status)
 
 
 @console.route("/applications/assign", methods=["POST"])

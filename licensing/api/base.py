@@ -191,10 +191,12 @@ class ApiParser(FlaskParser):
     def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
         """On a paginated route `page` and `per_page` belong to the pager, not
         to the route's own query schema (which refuses unknown arguments). An
-        argument that takes one value (not the schema's lists) given twice is a
-        400 naming it (`arguments.repeated`), never its first value taken."""
+        argument of the schema that takes one value (not one of its lists) given
+        twice is a 400 naming it (`arguments.repeated`), never its first value
+        taken; an argument the schema does not know is its 422 however often given."""
         lists = self._makeproxy(req.args, schema).multiple_keys
-        if twice := arguments.repeated(req.args, lists):
+        known = {field.data_key or name for name, field in schema.fields.items()}
+        if twice := arguments.repeated(req.args, lists, among=known):
             abort(400, messages={"query": twice})
         if not _is_paginated(req):
             return super().load_querystring(req, schema)

@@ -582,6 +582,7 @@ def get_payment(payment_id: int) -> Payment:
 
 @blp.route("/payments/<int:payment_id>/reversal", methods=["POST"])
 @access.staff("billing")
+@idempotent
 @blp.arguments(ReversalInputSchema)
 @blp.response(
     201, StaffReversalSchema, conflict="A card payment, or one not succeeded (already reversed...)"
@@ -594,6 +595,7 @@ def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
         payment_id,
         reason=data["reason"],
         returned_on=data["returned_on"],
+        standing_days=current_config().overdue_standing_days,
         actor=current_actor(),
     )
 

@@ -8,7 +8,7 @@ from datetime import date
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy.orm import Session
 
-from licensing import access, db, limits
+from licensing import access, arguments, db, limits
 from licensing.audit import queries
 from licensing.audit.models import AuditEvent
 from licensing.calendar import parse_day
@@ -78,12 +78,23 @@ def audit_log() -> tuple[str, int]:
     filters, problems = filters_from(request.args)
     page = page_number(request.args.get("page"))
     session = db.session()
-    events, total = queries.page(session, filters, page=page, per_page=PER_PAGE)
-    if page > (last := page_count(total, PER_PAGE)):  # a stale link: the last page, as lists do
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    refused = arguments.repeated(request.args, among=FILTER_NAMES)
+    events, total = (
+        ([], 0) if refused else queries.page(session, filters, page=page, per_page=PER_PAGE)
+    )
+    if (
+        page > (last := page_count(total, PER_PAGE)) and not refused
+    ):  # a stale link: the last page, as lists do
         page = last
         events, total = queries.page(session, filters, page=page, per_page=PER_PAGE)
     entity_types, actions = queries.vocabulary(session)
-    empty = total == 0 and not problems and any(request.args.get(k) for k in FILTER_NAMES)
+    empty = (
+        total == 0
+        and not problems
+        and not refused
+        and any(request.args.get(k) for k in FILTER_NAMES)
+    )
     return render_template(
         "console/audit_log.html",
         events=events,
@@ -95,7 +106,8 @@ def audit_log() -> tuple[str, int]:
         entity_types=entity_types,
         actions=actions,
         query={key: value for key, value in request.args.items() if key != "page" and value},
-    ), (422 if problems else 200)
+        filter_errors=refused,
+    ), (400 if refused else 422 if problems else 200)
 
 
 def _row(event: AuditEvent) -> list[object]:

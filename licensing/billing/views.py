@@ -37,6 +37,7 @@ from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
 from licensing.calendar import office_date
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
@@ -46,7 +47,7 @@ from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.filters import money
+from licensing.web.filters import money, recorded_words
 from licensing.web.forms import show_errors
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -251,6 +252,8 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
 
 numbered_record("invoice", Invoice, Invoice.number)
 numbered_record("credit_note", CreditNote, CreditNote.number)
+# Histories say an invoice's state as its refusals do ("a draft", not "draft").
+recorded_words("invoice", ("state",), INVOICE.state_text)
 
 
 @organization_section("billing_console.invoice_detail")
@@ -746,6 +749,7 @@ def reverse_payment(payment_id: int) -> Page:
             payment_id,
             reason=form.reason.data,
             returned_on=form.returned_on.data,
+            standing_days=current_config().overdue_standing_days,
             actor=current_actor(),
         )
         return (

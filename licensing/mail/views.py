@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from licensing import access, db
+from licensing import access, arguments, db
 from licensing.access import Principal
 from licensing.actors import current_actor
 from licensing.config import current_config
@@ -33,15 +33,23 @@ PER_PAGE = 50
 
 @bp.route("/outbox")
 @access.staff("admin")
-def outbox() -> str:
+def outbox() -> tuple[str, int]:
     state = request.args.get("state") if request.args.get("state") in OUTBOX.states else None
     recipient = (request.args.get("to") or "").strip()[:254] or None
     page = page_number(request.args.get("page"))
     session = db.session()
-    found, total = queries.messages(
-        session, state=state, recipient=recipient, page=page, per_page=PER_PAGE
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    refused = arguments.repeated(request.args, among=("state", "to"))
+    found, total = (
+        ([], 0)
+        if refused
+        else queries.messages(
+            session, state=state, recipient=recipient, page=page, per_page=PER_PAGE
+        )
     )
-    if page > (last := page_count(total, PER_PAGE)):  # a stale link: the last page, as lists do
+    if (
+        page > (last := page_count(total, PER_PAGE)) and not refused
+    ):  # a stale link: the last page, as lists do
         page = last
         found, total = queries.messages(
             session, state=state, recipient=recipient, page=page, per_page=PER_PAGE
@@ -56,7 +64,8 @@ def outbox() -> str:
         recipient=recipient or "",
         smtp_configured=bool(current_config().smtp_url),
         max_attempts=services.MAX_ATTEMPTS,
-    )
+        filter_errors=refused,
+    ), (400 if refused else 200)
 
 
 @bp.route("/outbox/<int:message_id>")

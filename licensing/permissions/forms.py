@@ -18,7 +18,6 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    InputRequired,
     Length,
     Optional,
     StopValidation,
@@ -40,8 +39,8 @@ from .models import (
 )
 from .services import NONCOMMERCIAL_MESSAGE, label
 
-REQUIRED = InputRequired(message="This field is required.")
-# After trimming: a field of spaces is as empty as a blank one.
+# After trimming (`filters=[_trimmed]`): a field of spaces is as empty as a blank one,
+# with the same message (an answer of spaces met the service's own words instead).
 FILLED = DataRequired(message="This field is required.")
 
 
@@ -204,12 +203,16 @@ class PermissionRequestForm(PageForm):
 class MessageForm(PageForm):
     """The requester's answer, or their grounds for reconsideration."""
 
-    body = TextAreaField("Your answer", validators=[REQUIRED, _at_most("message")])
+    body = TextAreaField(
+        "Your answer", validators=[FILLED, _at_most("message")], filters=[_trimmed]
+    )
 
 
 class ReconsiderForm(MessageForm):
     body = TextAreaField(
-        "Why should the decision be reconsidered?", validators=[REQUIRED, _at_most("message")]
+        "Why should the decision be reconsidered?",
+        validators=[FILLED, _at_most("message")],
+        filters=[_trimmed],
     )
 
 
@@ -219,12 +222,16 @@ class ConfirmForm(PageForm):
 
 class AskForm(PageForm):
     message = TextAreaField(
-        "Question for the requester", validators=[REQUIRED, _at_most("message")]
+        "Question for the requester",
+        validators=[FILLED, _at_most("message")],
+        filters=[_trimmed],
     )
 
 
 class NoteForm(PageForm):
-    body = TextAreaField("Internal note", validators=[REQUIRED, _at_most("message")])
+    body = TextAreaField(
+        "Internal note", validators=[FILLED, _at_most("message")], filters=[_trimmed]
+    )
 
 
 class ApproveForm(PageForm):
@@ -237,7 +244,9 @@ class ApproveForm(PageForm):
 
 
 class DenyForm(PageForm):
-    reason = TextAreaField("Reason for the denial", validators=[REQUIRED, _at_most("reason")])
+    reason = TextAreaField(
+        "Reason for the denial", validators=[FILLED, _at_most("reason")], filters=[_trimmed]
+    )
 
 
 class AssignForm(PageForm):

@@ -85,6 +85,19 @@ PERMISSION_REQUEST = StateMachine.from_actions(
     },
 )
 
+# The states the machine words in the third person, as the requester reads them on
+# their own status page ("waiting for your information").
+TO_REQUESTER = {
+    UNCONFIRMED: "waiting for you to confirm your email address",
+    NEEDS_INFO: "waiting for your information",
+}
+
+
+def state_to_requester(state: str) -> str:
+    """A request's state in words addressed to its requester."""
+    return TO_REQUESTER.get(state) or PERMISSION_REQUEST.state_text(state)
+
+
 # Actions staff take in the console or the API; the others are the requester's
 # (through their link) or the scheduler's.
 STAFF_ACTIONS = ("start_review", "ask_for_info", "approve", "deny")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from licensing import access, db
+from licensing import access, arguments, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization, User
@@ -37,11 +37,19 @@ from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import found_by, numbered_record
+from licensing.words import humanize, state_label
 
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
 from .queue_rows import queue_rows
-from .states import NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, STATES, WITH_STAFF
+from .states import (
+    NEEDS_INFO,
+    OPEN_STATES,
+    PERMISSION_REQUEST,
+    STATES,
+    WITH_STAFF,
+    state_to_requester,
+)
 
 public = Blueprint("permissions_public", __name__, url_prefix="/permissions")
 portal = Blueprint("permissions_portal", __name__, url_prefix="/portal/permissions")
@@ -173,6 +181,8 @@ def _status_page(
             "permissions_public.letter", token=token, letter_id=letter.id
         ),
         label=services.label,
+        # The page speaks to the requester: "waiting for your information".
+        state_in_words=state_label(state_to_requester(found.state)),
         now=now,
     ), status
 
@@ -371,7 +381,10 @@ def _queue_page(
     bulk_form: forms.BulkAssignForm | None = None,
     selected: frozenset[int] = frozenset(),
     status: int = 200,
+    refused: dict[str, list[str]] | None = None,
 ) -> tuple[str, int]:
+    """The queue for `args`; with `refused` filters (given twice), their messages
+    beside them and nothing listed (400)."""
     session = db.session()
     principal = access.require_principal()
     now = utcnow()
@@ -383,7 +396,7 @@ def _queue_page(
     page = render_template(
         "permissions/console_queue.html",
         rows=queue_rows(
-            queries.queue_requests(session, filters, principal, now),
+            [] if refused else queries.queue_requests(session, filters, principal, now),
             now,
             target_days=current_config().permission_sla_days,
             selected=selected,
@@ -396,15 +409,18 @@ def _queue_page(
         assign_form=assign_form,
         assignee_select=assignment.assignee_select(assign_form),
         metrics=services.metrics(session, now=now),
+        filter_errors=refused,
     )
-    return page, status
+    return page, (400 if refused else status)
 
 
 @console.route("/")
 @access.staff("licensing")
 def queue() -> Page:
     """The queue: filters, search, age against the service level, bulk assignment."""
-    return _queue_page(_filter_args(request.args.items()))
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    refused = arguments.repeated(request.args, among=QUEUE_FILTER_KEYS)
+    return _queue_page(_filter_args(request.args.items()), refused=refused)
 
 
 @console.route("/assign", methods=["POST"])
@@ -434,6 +450,31 @@ def bulk_assign() -> Page:
     return redirect(back)
 
 
+# What each staff step lets staff do, in the order the work goes.
+STEP_PHRASES = {
+    "start_review": "start the review",
+    "ask_for_info": "ask the requester for more information",
+    "approve": "approve the request",
+    "deny": "deny the request",
+}
+
+
+def staff_steps_sentence(allowed: Iterable[str]) -> str:
+    """What staff may do now as a person would write it ("You may start the review,
+    ask the requester for more information, approve the request or deny it."), not
+    a list of step names."""
+    allowed = list(allowed)
+    steps = [step for step in STEP_PHRASES if step in allowed]
+    steps += [step for step in allowed if step not in STEP_PHRASES]
+    phrases = [STEP_PHRASES.get(step, humanize(step)) for step in steps]
+    if steps[-2:] == ["approve", "deny"]:
+        phrases[-1] = "deny it"
+    if not phrases:
+        return ""
+    listed = phrases[0] if len(phrases) == 1 else f"{', '.join(phrases[:-1])} or {phrases[-1]}"
+    return f"You may {listed}."
+
+
 def _detail_page(
     request_id: int, *, status: int = 200, error: str | None = None, **form_overrides: Any
 ) -> tuple[str, int]:
@@ -443,6 +484,7 @@ def _detail_page(
     assign_form = _assign_form(session)
     if "assign_form" not in form_overrides:
         assign_form.assignee_id.data = str(found.assignee_id or "")
+    allowed = [a for a in PERMISSION_REQUEST.allowed(found.state) if a in STAFF_STEPS]
     page_forms: dict[str, Any] = {
         **{name: form(formdata=None) for name, form in STAFF_FORMS.items()},
         "assign_form": assign_form,
@@ -452,7 +494,8 @@ def _detail_page(
         "permissions/console_detail.html",
         request_=found,
         level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
-        allowed=[a for a in PERMISSION_REQUEST.allowed(found.state) if a in STAFF_STEPS],
+        allowed=allowed,
+        allowed_sentence=staff_steps_sentence(allowed),
         open_states=OPEN_STATES,
         history=audit_queries.events_for(session, "permission_request", found.id),
         error=error,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
-from licensing import access, db
+from licensing import access, arguments, db
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
@@ -543,28 +543,36 @@ def _queue_filter() -> queries.QueueFilter:
 
 @bp.route("/console/royalty-reports")
 @access.staff("licensing", "billing")
-def console_queue() -> str:
+def console_queue() -> tuple[str, int]:
     """The queue a page at a time: the periods, their count and the filters' choices
     are read by the database from the stored periods (`staff_queue_page`)."""
     actor = current_actor()
     chosen = _queue_filter()
     today = _today()
-    listed = staff_queue_page(actor, chosen, today)
+    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    refused = arguments.repeated(request.args, among=QUEUE_FILTERS)
+    listed = None if refused else staff_queue_page(actor, chosen, today)
+    statuses = listed.items if listed else []
     flagged = queries.flagged_reports()
     choices = queries.queue_choices(actor, flagged)
     return render_template(
         "royalties/console_queue.html",
-        statuses=listed.items,
+        statuses=statuses,
         page=listed,
+        filter_errors=refused,
         flagged=flagged,
-        credit_notes_of=_credit_notes_of(listed.items),
+        credit_notes_of=_credit_notes_of(statuses),
         agreements=choices.agreements,
         chosen=chosen,
         organizations=choices.organizations,
         periods=choices.periods,
         period_states=PERIOD_STATES,
         today=today,
-    )
+    ), (400 if refused else 200)
+
+
+# The queue's filters; each takes one value.
+QUEUE_FILTERS = ("state", "agreement", "organization", "period")
 
 
 @bp.route("/console/royalty-reports/<int:report_id>", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from licensing import db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.states import (
+    ACTIVE,
     CLOSED,
     GOOD_STANDING,
     PENDING_PAYMENT,
@@ -203,16 +204,47 @@ def hold_for_overdue(
     for organization_id in organization_ids:
         with db.transaction() as session:
             organization = queries.claim_active_organization(session, organization_id)
-            if organization is None:
-                continue
-            reason = overdue(session, organization_id)
-            if reason is None:
-                continue
-            change_standing(
-                session, organization, "mark_pending_payment", reason=reason, actor=Actor.SYSTEM
-            )
-            held.append(organization.legal_name)
+            if organization is not None and _hold(session, organization, overdue, Actor.SYSTEM):
+                held.append(organization.legal_name)
     return held
+
+
+def hold_now_if_overdue(
+    session: Session,
+    organization_id: int,
+    overdue: Callable[[Session, int], str | None],
+    *,
+    actor: Actor,
+) -> bool:
+    """`hold_for_overdue`'s rule inside the caller's unit of work, for a step that
+    makes something overdue at once (a reversed payment reopens a past-due invoice),
+    so the hold does not wait for the next batch run. The organization is locked
+    (waiting for a batch job that holds it, which may have held it already); True
+    when it is now held."""
+    # FOR NO KEY UPDATE, as `db.claim`: standing is not a key, and FOR UPDATE would
+    # make another transaction's invoice INSERT for the organization (its foreign-key
+    # check) wait for this one.
+    organization = session.get(
+        Organization, organization_id, with_for_update={"key_share": True}, populate_existing=True
+    )
+    if organization is None or organization.standing != ACTIVE:
+        return False
+    return _hold(session, organization, overdue, actor)
+
+
+def _hold(
+    session: Session,
+    organization: Organization,
+    overdue: Callable[[Session, int], str | None],
+    actor: Actor,
+) -> bool:
+    """Hold the active `organization` at `pending_payment` (audited, its members and
+    billing contact emailed) when `overdue` names why; True when it did."""
+    reason = overdue(session, organization.id)
+    if reason is None:
+        return False
+    change_standing(session, organization, "mark_pending_payment", reason=reason, actor=actor)
+    return True
 
 
 def restore_standing_if_clear(

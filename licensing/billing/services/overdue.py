@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -82,18 +83,26 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
             fee = _charge_late_fees(session, invoice, now=now, today=today)
             if fee is not None:
                 report.late_fee_invoices.append(fee)
-    threshold = standing_days
     organization_ids = _due_ids(
         select(Invoice.organization_id)
         .where(
             Invoice.state.in_(sorted(COLLECTIBLE)),
-            Invoice.due_date < today - timedelta(days=threshold),
+            Invoice.due_date < today - timedelta(days=standing_days),
         )
         .distinct()
     )
+    report.pending_payment += accounts.hold_for_overdue(
+        organization_ids, _standing_reason(today, standing_days)
+    )
+    return report
+
+
+def _standing_reason(today: date, standing_days: int) -> Callable[[Session, int], str | None]:
+    """The standing rule's reason to hold an organization: its oldest invoice overdue
+    more than `standing_days`, in words (None when there is none)."""
 
     def overdue_invoice(session: Session, organization_id: int) -> str | None:
-        late = _overdue_beyond(session, organization_id, today, threshold)
+        late = _overdue_beyond(session, organization_id, today, standing_days)
         if not late:
             return None
         first = late[0]
@@ -102,8 +111,18 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
             f"({_amount(first.balance_due, first.currency)} due {first.due_date})."
         )
 
-    report.pending_payment += accounts.hold_for_overdue(organization_ids, overdue_invoice)
-    return report
+    return overdue_invoice
+
+
+def hold_if_overdue(
+    session: Session, organization_id: int, *, today: date, standing_days: int, actor: Actor
+) -> None:
+    """The overdue run's standing rule now, in the caller's transaction: for a step
+    that leaves an invoice overdue beyond `standing_days` (a reversal reopening a
+    past-due invoice), rather than at the next daily run."""
+    accounts.hold_now_if_overdue(
+        session, organization_id, _standing_reason(today, standing_days), actor=actor
+    )
 
 
 def _remind(session: Session, invoice: Invoice, *, now: datetime, today: date) -> bool:

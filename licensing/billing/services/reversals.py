@@ -18,6 +18,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import REASON_MAX, Invoice, Payment, PaymentReversal
 from licensing.billing.services._common import _amount, _email_billing_contact, _locked_payment
+from licensing.billing.services.overdue import hold_if_overdue
 from licensing.billing.states import CARD, INVOICE, PAID, PAYMENT
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -79,10 +80,15 @@ def reverse_offline_payment(
     *,
     reason: str | None,
     returned_on: date | None,
+    standing_days: int,
     now: datetime | None = None,
     actor: Actor,
 ) -> PaymentReversal:
     """Billing staff: reverse a wire, ACH or check payment that did not clear.
+
+    An invoice reopened more than `standing_days` (OVERDUE_STANDING_DAYS) past its
+    due date holds the organization at `pending_payment` in the same transaction,
+    as the overdue run would.
 
     Refused (409) for a card payment, one not `succeeded` (already reversed...)
     and one whose invoice has a refund due (its credit notes were counted against
@@ -149,6 +155,13 @@ def reverse_offline_payment(
         )
         _reopen_if_owed(
             session, invoice, actor=actor, note=f"{payment.method} payment {payment.id} reversed"
+        )
+        hold_if_overdue(
+            session,
+            invoice.organization_id,
+            today=office_date(now),
+            standing_days=standing_days,
+            actor=actor,
         )
         _email_billing_contact(
             session,

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment, PaymentReversal
@@ -24,10 +24,14 @@ from licensing.errors import Conflict, IllegalTransition, InvalidInput
 from licensing.mail.models import OutboxMessage
 from tests.support.factories import bearer, billing_clerk
 
+# OVERDUE_STANDING_DAYS as the test app has it (its default), which the edges pass.
+STANDING_DAYS = 30
 RECEIVED = datetime(2027, 1, 20, 15, 0, tzinfo=UTC)
 RETURNED = datetime(2027, 1, 27, 15, 0, tzinfo=UTC)
 # After the invoice's due date (issued 2027-01-15, net 30: due 2027-02-14).
 RETURNED_LATE = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+# More than OVERDUE_STANDING_DAYS (30) after it: 34 days overdue.
+RETURNED_VERY_LATE = datetime(2027, 3, 20, 15, 0, tzinfo=UTC)
 
 
 def _office_today() -> date:
@@ -92,6 +96,7 @@ def test_a_bounced_cheque_is_reversed_and_the_paid_invoice_is_owed_again(
         payment.id,
         reason="  Cheque returned: insufficient funds.  ",
         returned_on=RETURNED.date(),
+        standing_days=STANDING_DAYS,
         now=RETURNED,
         actor=billing_clerk(),
     )
@@ -136,12 +141,55 @@ def test_a_reversal_after_the_due_date_leaves_the_invoice_open_and_overdue(
         payment.id,
         reason="Wire was for another invoice.",
         returned_on=RETURNED_LATE.date(),
+        standing_days=STANDING_DAYS,
         now=RETURNED_LATE,
         actor=billing_clerk(),
     )
     db.session().refresh(invoice)
     assert invoice.state == "open"
     assert invoice.days_overdue(RETURNED_LATE.date()) == 16
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    assert organization.standing == "active"  # not beyond STANDING_DAYS
+
+
+def test_a_reversal_leaving_an_invoice_overdue_beyond_the_threshold_holds_its_organization_at_once(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    payment = _check(invoice)
+    services.reverse_offline_payment(
+        payment.id,
+        reason="Cheque returned: account closed.",
+        returned_on=RETURNED_VERY_LATE.date(),
+        standing_days=STANDING_DAYS,
+        now=RETURNED_VERY_LATE,
+        actor=billing_clerk(),
+    )
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    db.session().refresh(organization)
+    assert organization.standing == "pending_payment"
+    held = [
+        event
+        for event in _events("organization.standing_changed")
+        if "pending_payment" in (event.after or "")
+    ]
+    assert [event.entity_id for event in held] == [str(organization.id)]
+    assert held[0].actor.endswith("@licensing-office.example")  # who reversed, not the run
+    assert held[0].note == (
+        f"Invoice {invoice.number} is 34 days overdue (1000.00 USD due 2027-02-14)."
+    )
+    told = list(
+        db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "standing_changed")
+        )
+    )
+    assert [message.subject for message in told] == ["Your account standing is now pending payment"]
+    assert organization.billing_email in told[0].to
+    # The overdue run finds it held already: nothing more.
+    report = services.process_overdue(standing_days=STANDING_DAYS, now=RETURNED_VERY_LATE)
+    assert report.pending_payment == []
 
 
 def test_reversing_one_of_two_partial_payments_leaves_the_other_counted(
@@ -152,7 +200,7 @@ def test_reversing_one_of_two_partial_payments_leaves_the_other_counted(
     second = _check(invoice, "250.00", method="wire")
     services.reverse_offline_payment(
         second.id, reason="Recorded twice.", returned_on=RETURNED.date(), now=RETURNED,
-        actor=billing_clerk(),
+        standing_days=STANDING_DAYS, actor=billing_clerk(),
     )  # fmt: skip
     db.session().refresh(invoice)
     assert invoice.state == "open"
@@ -171,6 +219,7 @@ def test_a_reversal_without_a_reason_or_returned_before_the_payment_is_refused_a
             payment.id,
             reason="   ",
             returned_on=date(2027, 1, 19),
+            standing_days=STANDING_DAYS,
             now=RETURNED,
             actor=billing_clerk(),
         )
@@ -181,7 +230,7 @@ def test_a_reversal_without_a_reason_or_returned_before_the_payment_is_refused_a
     with pytest.raises(InvalidInput) as future:
         services.reverse_offline_payment(
             payment.id, reason="Bounced.", returned_on=date(2027, 1, 28), now=RETURNED,
-            actor=billing_clerk(),
+            standing_days=STANDING_DAYS, actor=billing_clerk(),
         )  # fmt: skip
     assert future.value.errors == {"returned_on": ["Cannot be in the future."]}
     db.session().refresh(invoice)
@@ -197,11 +246,21 @@ def test_a_payment_already_reversed_is_refused_saying_what_its_state_allows(
     payment = _check(invoice)
     clerk = billing_clerk()
     services.reverse_offline_payment(
-        payment.id, reason="Bounced.", returned_on=RETURNED.date(), now=RETURNED, actor=clerk
+        payment.id,
+        reason="Bounced.",
+        returned_on=RETURNED.date(),
+        standing_days=STANDING_DAYS,
+        now=RETURNED,
+        actor=clerk,
     )
     with pytest.raises(IllegalTransition) as refused:
         services.reverse_offline_payment(
-            payment.id, reason="Bounced.", returned_on=RETURNED.date(), now=RETURNED, actor=clerk
+            payment.id,
+            reason="Bounced.",
+            returned_on=RETURNED.date(),
+            standing_days=STANDING_DAYS,
+            now=RETURNED,
+            actor=clerk,
         )
     assert "reversed" in str(refused.value)
     db.session().refresh(invoice)
@@ -216,7 +275,7 @@ def test_a_card_payment_is_refused_and_pointed_to_stripe_refunds(
     with pytest.raises(Conflict) as refused:
         services.reverse_offline_payment(
             payment.id, reason="Chargeback.", returned_on=RETURNED.date(), now=RETURNED,
-            actor=billing_clerk(),
+            standing_days=STANDING_DAYS, actor=billing_clerk(),
         )  # fmt: skip
     assert "Stripe refund" in str(refused.value)
 
@@ -232,7 +291,7 @@ def test_an_invoice_with_a_refund_due_is_refused_until_its_credit_notes_are_corr
     with pytest.raises(Conflict) as refused:
         services.reverse_offline_payment(
             payment.id, reason="Bounced.", returned_on=RETURNED.date(), now=RETURNED,
-            actor=billing_clerk(),
+            standing_days=STANDING_DAYS, actor=billing_clerk(),
         )  # fmt: skip
     assert "refund due of 100.00 USD" in str(refused.value)
 
@@ -316,3 +375,29 @@ def test_a_vendor_or_staff_without_the_billing_role_cannot_reverse_a_payment(
     assert response.status_code == 403
     db.session().refresh(payment)
     assert payment.state == "succeeded"
+
+
+def test_a_reversal_retried_with_the_same_idempotency_key_replays_the_first_answer(
+    client: FlaskClient, vendor: User, billing_staff: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    payment = _check_today(invoice)
+    sent = {"reason": "Cheque returned unpaid.", "returned_on": _office_today().isoformat()}
+    headers = {**bearer(billing_staff), "Idempotency-Key": "reversal-5521"}
+    first = client.post(f"/api/v1/payments/{payment.id}/reversal", json=sent, headers=headers)
+    assert first.status_code == 201, first.get_json()
+    again = client.post(f"/api/v1/payments/{payment.id}/reversal", json=sent, headers=headers)
+    assert again.status_code == 201, again.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert len(_events("payment.reversed")) == 1
+    other = client.post(
+        f"/api/v1/payments/{payment.id}/reversal",
+        json={**sent, "reason": "Another reason."},
+        headers=headers,
+    )
+    assert other.status_code == 422
+    assert "header.Idempotency-Key" in other.get_json()["errors"]
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    parameters = paths["/api/v1/payments/{payment_id}/reversal"]["post"].get("parameters", [])
+    assert "Idempotency-Key" in [parameter["name"] for parameter in parameters]

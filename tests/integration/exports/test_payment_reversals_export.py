@@ -25,6 +25,8 @@ from tests.support.factories import billing_clerk
 
 from .conftest import total
 
+STANDING_DAYS = 30  # OVERDUE_STANDING_DAYS as the test app has it
+
 FEBRUARY = {"from": "2027-02-01", "to": "2027-02-28"}
 MARCH = {"from": "2027-03-01", "to": "2027-03-31"}
 
@@ -51,6 +53,7 @@ def _bounced_then_paid_by_wire() -> int:
         check.id,
         reason="Check returned: account closed.",
         returned_on=date(2027, 2, 20),
+        standing_days=STANDING_DAYS,
         now=at(date(2027, 2, 21)),
         actor=billing_clerk(),
     )

@@ -100,8 +100,10 @@ def test_a_permission_request_s_state_reads_in_its_machine_s_words_on_every_page
     }
     for name, answer in pages.items():
         page = html.unescape(answer.get_data(as_text=True))
-        # The badges, the queue's metrics and its state filter said "needs info".
-        assert f">{words}</span>" in page, name
+        # The badges, the queue's metrics and its state filter said "needs info"; the
+        # requester's own page says it to them (round 7).
+        said = "waiting for your information" if name == "the status page" else words
+        assert f">{said}</span>" in page, name
         assert "needs info" not in page.lower(), name
     queue = html.unescape(pages["the queue"].get_data(as_text=True))
     assert f'<option value="needs_info">{words}</option>' in queue

@@ -92,7 +92,10 @@ def test_the_actions_line_lists_only_what_staff_can_do_and_says_who_a_request_wa
     url = f"/console/permissions/{request.id}"
     # "withdraw" is the requester's step (from their link): no staff form offers it.
     submitted = _actions_line(staff.get(url).get_data(as_text=True))
-    assert "Approve, ask for info, deny, start review" in submitted
+    assert (
+        "You may start the review, ask the requester for more information, approve the "
+        "request or deny it." in submitted
+    )
     assert "withdraw" not in submitted
     services.ask_for_info(
         request.id, "Which sections?", Actor.of(accounts.principal_for(licensing_staff))

@@ -368,7 +368,10 @@ def test_the_staff_page_offers_only_the_actions_staff_can_take(
     request, _ = submit()
     signed_in(client, licensing_staff)
     page = client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
-    assert "Allowed now: Approve, ask for info, deny, start review." in page
+    assert (
+        "You may start the review, ask the requester for more information, approve the "
+        "request or deny it." in page
+    )
     assert "; decision due by the end of " in page  # at the office, as the requester reads
     services.ask_for_info(request.id, "Which sections?", OFFICE)
     page = client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
