@@ -36,6 +36,7 @@ from licensing.agreements.states import (
     ISSUED,
     LAPSED,
     REJECTED,
+    TERMINATED,
     WITHDRAWN,
 )
 from licensing.billing import queries as billing_queries
@@ -579,6 +580,27 @@ RENEWAL_WINDOW_DAYS = 90
 ENDED_RENEWALS = (WITHDRAWN, LAPSED, REJECTED)
 
 
+def still_renews() -> ColumnElement[bool]:
+    """An application that still renews its agreement: not ended, and not approved
+    into an agreement that was terminated (which renews nothing: the old agreement
+    expires and may be renewed again)."""
+    terminated = (
+        select(Agreement.id)
+        .where(Agreement.application_id == Application.id, Agreement.state == TERMINATED)
+        .exists()
+    )
+    return Application.state.not_in(ENDED_RENEWALS) & ~terminated
+
+
+def live_renewal(session: Session, agreement_id: int) -> Application | None:
+    """The application that renews the agreement now, if any (one at a time)."""
+    return session.scalars(
+        select(Application)
+        .where(Application.renewal_of_id == agreement_id, still_renews())
+        .order_by(Application.id)
+    ).first()
+
+
 def ending_soon(session: Session, today: date) -> Select[Any]:
     """Active agreements whose term ends within `RENEWAL_WINDOW_DAYS` of `today`."""
     return select(Agreement).where(
@@ -603,7 +625,7 @@ def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Applica
             select(Application)
             .where(
                 Application.renewal_of_id.in_([agreement.id for agreement in found]),
-                Application.state.not_in(ENDED_RENEWALS),
+                still_renews(),
             )
             .order_by(Application.id)
         )

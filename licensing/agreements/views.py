@@ -469,7 +469,7 @@ def _agreement_page(
         quote=Quote.from_snapshot(agreement.quote.snapshot),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
-        ended_renewals=queries.ENDED_RENEWALS,
+        live_renewal=queries.live_renewal(session, agreement.id),
         allowed=AGREEMENT.allowed(agreement.state),
         errors=errors or {},
         values=values or {},
@@ -1058,7 +1058,7 @@ def _renewals_due(session: Session, principal: Principal, now: datetime) -> Iter
         select(Application.id)
         .where(
             Application.renewal_of_id == due.c.id,
-            Application.state.not_in(queries.ENDED_RENEWALS),
+            queries.still_renews(),
         )
         .exists()
     )

@@ -225,6 +225,18 @@ def terminate(
     )
 
 
+@AGREEMENT.on("terminate", "expire")
+def _unlink_from_renewed(
+    session: Session, agreement: Agreement, actor: Actor, note: str | None
+) -> None:
+    """A renewal that ends before it takes over no longer renews its agreement."""
+    if agreement.renewal_of_id is None:
+        return
+    old = session.get(Agreement, agreement.renewal_of_id, with_for_update=True)
+    if old is not None and old.superseded_by_id == agreement.id:
+        expiry.unlink_ended_renewal(session, old, actor)
+
+
 @AGREEMENT.on("terminate")
 def _tell_terminated(
     session: Session, agreement: Agreement, actor: Actor, note: str | None

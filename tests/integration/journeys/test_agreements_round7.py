@@ -1,0 +1,115 @@
+"""Round 7: agreements' and renewals' loose ends (docs/journeys.md, "Round 7:
+agreements and renewals")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import time_machine
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
+from licensing.audit.models import AuditEvent
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import NOW, apply  # noqa: F401
+from tests.integration.exports.conftest import export_json  # noqa: F401 - the fixture
+from tests.integration.pricing.conftest import card_document
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    SOFTWARE,
+    active_agreement,
+)
+from tests.integration.royalties.test_pages import text_of
+from tests.support.agreements import accept, agreement_of
+from tests.support.settings import issuing
+
+SignIn = Callable[..., FlaskClient]
+DECEMBER = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
+# The first hourly step after the 2027 term's last day at the office.
+NEW_YEAR = datetime(2028, 1, 1, 15, 0, tzinfo=UTC)
+
+
+def _fresh(agreement_id: int) -> Agreement:
+    found = db.session().get(Agreement, agreement_id)
+    assert found is not None
+    db.session().refresh(found)
+    return found
+
+
+def _events(agreement: Agreement) -> list[str]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.entity_type == "agreement", AuditEvent.entity_id == str(agreement.id))
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def _next_card() -> None:
+    ratecards.import_card(
+        card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"),
+        published_by="tests",
+    )
+
+
+def _renewed(old: Agreement, vendor: Any, *, now: datetime = DECEMBER) -> Agreement:
+    """`old` renewed by `vendor` on `now`, the renewal approved and accepted."""
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    draft = agreements.start_renewal(old.id, vendor_actor, now=now)
+    renewal = agreement_of(
+        agreements.submit(draft.id, vendor_actor, policy=issuing(), attest=True, now=now)
+    )
+    accept(renewal, vendor, now=now)
+    return renewal
+
+
+def test_an_old_agreement_whose_renewal_was_terminated_expires_and_no_longer_claims_it(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # A renewal terminated in December still made the old agreement `superseded`
+    # on 1 January, its page reading "Superseded by" an agreement that had ended.
+    _next_card()
+    old = active_agreement(vendor, SOFTWARE)
+    renewal = _renewed(old, vendor)
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    agreements.terminate(renewal.id, "Signed by someone without authority.", staff, now=DECEMBER)
+    assert _fresh(old.id).superseded_by_id is None
+    assert "agreement.renewal_ended" in _events(old)
+    with time_machine.travel(datetime(2027, 12, 10, 15, 0, tzinfo=UTC), tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/agreements/{old.id}"))
+    assert f"Renewed by {renewal.number}" not in page
+    # Nothing renews it any more: the vendor may renew it again.
+    assert "Renew for the next rate card year" in page
+
+    ran = agreements.expire(now=NEW_YEAR)
+    assert (ran.superseded, ran.expired) == ([], [old.number])
+    assert _fresh(old.id).state == "expired"
+
+
+def test_an_old_agreement_still_linked_to_a_renewal_that_ended_expires_unlinked(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # A link left by a renewal terminated before this round's fix: the expiry run
+    # expires the old agreement and drops the link, audited, instead of superseding it.
+    old = active_agreement(vendor, SOFTWARE)
+    renewal = active_agreement(vendor, SOFTWARE)
+    renewal.state = "terminated"
+    old.superseded_by_id = renewal.id
+    db.session().flush()
+    ran = agreements.expire(now=NEW_YEAR)
+    assert (ran.superseded, ran.expired) == ([], [old.number])
+    assert (_fresh(old.id).state, _fresh(old.id).superseded_by_id) == ("expired", None)
+    assert "agreement.renewal_ended" in _events(old)
