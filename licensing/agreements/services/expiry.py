@@ -80,6 +80,14 @@ def unlink_ended_renewal(session: Session, old: Agreement, actor: Actor) -> bool
     return True
 
 
+def _term_ended(agreement: Agreement) -> datetime:
+    """When an agreement past its term ended: the end of the term's last office day,
+    as for a superseded one (not the hour the step ran), never before it was issued
+    or accepted (an agreement approved after its term)."""
+    issued = agreement.activated_at or agreement.issued_at
+    return max(calendar.end_of_office_day(agreement.term_end), issued)
+
+
 def supersede_when_due(
     session: Session, old: Agreement, renewal: Agreement, actor: Actor, now: datetime
 ) -> bool:
@@ -146,7 +154,9 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
         ):
             # A link left by a renewal that ended before taking over (see above).
             unlink_ended_renewal(session, agreement, Actor.SYSTEM)
-            AGREEMENT.apply(session, agreement, "expire", actor=Actor.SYSTEM, at=moment)
+            AGREEMENT.apply(
+                session, agreement, "expire", actor=Actor.SYSTEM, at=_term_ended(agreement)
+            )
             report.expired.append(agreement.number)
     return report
 

@@ -4,23 +4,23 @@ agreements and renewals")."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.audit.models import AuditEvent
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import NOW, apply  # noqa: F401
+from tests.integration.agreements.conftest import draft
 from tests.integration.exports.conftest import export_json  # noqa: F401 - the fixture
-from tests.integration.pricing.conftest import card_document
+from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
@@ -113,3 +113,33 @@ def test_an_old_agreement_still_linked_to_a_renewal_that_ended_expires_unlinked(
     assert (ran.superseded, ran.expired) == ([], [old.number])
     assert (_fresh(old.id).state, _fresh(old.id).superseded_by_id) == ("expired", None)
     assert "agreement.renewal_ended" in _events(old)
+
+
+def test_an_expired_agreement_ended_on_its_terms_last_day_as_a_superseded_one_does(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    export_json: Any,  # noqa: F811
+) -> None:
+    # A superseded agreement ended at the end of its term's last office day, an
+    # expired one at the moment the hourly step ran: 2028-01-01 in the export.
+    old = active_agreement(vendor, SOFTWARE)
+    ran = agreements.expire(now=datetime(2028, 1, 2, 15, 0, tzinfo=UTC))  # a day late
+    assert ran.expired == [old.number]
+    assert _fresh(old.id).ended_at == calendar.end_of_office_day(date(2027, 12, 31))
+    (exported,) = [r for r in export_json("agreements") if r["agreement_number"] == old.number]
+    assert (exported["state"], exported["ended_date"]) == ("expired", "2027-12-31")
+
+
+def test_an_agreement_issued_after_its_term_ended_expires_no_earlier_than_it_was_issued(
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    # Approved after its term: never ended before it existed.
+    late = datetime(2028, 2, 1, 15, 0, tzinfo=UTC)
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(vendor_actor, draft(), now=late)
+    agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=late)
+    agreement = agreement_of(application)
+    assert agreement.term_end < date(2028, 1, 1)
+    agreements.expire(now=datetime(2028, 2, 1, 16, 0, tzinfo=UTC))
+    assert (_fresh(agreement.id).state, _fresh(agreement.id).ended_at) == ("expired", late)
