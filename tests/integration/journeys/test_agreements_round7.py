@@ -143,3 +143,29 @@ def test_an_agreement_issued_after_its_term_ended_expires_no_earlier_than_it_was
     assert agreement.term_end < date(2028, 1, 1)
     agreements.expire(now=datetime(2028, 2, 1, 16, 0, tzinfo=UTC))
     assert (_fresh(agreement.id).state, _fresh(agreement.id).ended_at) == ("expired", late)
+
+
+def test_a_renewal_of_an_expired_agreement_links_the_two_without_superseding(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # Renewed after it expired, the old agreement read neither "Renewed by" nor
+    # anything else, and still offered a renewal.
+    _next_card()
+    old = active_agreement(vendor, SOFTWARE)
+    agreements.expire(now=NEW_YEAR)
+    february = datetime(2028, 2, 1, 15, 0, tzinfo=UTC)
+    renewal = _renewed(old, vendor, now=february)
+    found = _fresh(old.id)
+    assert (found.state, found.superseded_by_id) == ("expired", renewal.id)
+    assert found.ended_at == calendar.end_of_office_day(date(2027, 12, 31))
+    assert _events(old)[-1] == "agreement.renewed"
+    with time_machine.travel(february, tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/agreements/{old.id}"))
+        renewing = text_of(client.get(f"/portal/agreements/{renewal.id}"))
+    assert f"Renewed by {renewal.number} (its renewal, accepted after this term ended;" in page
+    assert "Renew for the next rate card year" not in page
+    assert f"Renews {old.number}" in renewing
