@@ -32,6 +32,7 @@ from licensing.agreements.states import (
     SUPERSEDED,
 )
 from licensing.audit import services as audit
+from licensing.links import links
 
 # A renewal in these states takes over when the old term ends (or runs already).
 RENEWAL_RUNS = (ACTIVE,)
@@ -201,4 +202,25 @@ def _tell_expired(session: Session, agreement: Agreement, actor: Actor, note: st
         "expired",
         f"The term ended on {agreement.term_end.isoformat()}. Renew it from the "
         "agreement's page to keep using CPT content.",
+    )
+
+
+@AGREEMENT.on("supersede")
+def _tell_superseded(
+    session: Session, agreement: Agreement, actor: Actor, note: str | None
+) -> None:
+    """The licensee's contacts learn that the renewal now covers them, from when,
+    and that the old term's reports are still filed under the old agreement."""
+    renewal = session.get(Agreement, agreement.superseded_by_id)
+    assert renewal is not None  # the step follows the link
+    assert agreement.ended_at is not None  # stamped by the step
+    _tell_vendor(
+        session,
+        agreement,
+        f"superseded by its renewal {renewal.number}",
+        f"The term ended on {calendar.office_date(agreement.ended_at).isoformat()} and its "
+        f"renewal, agreement {renewal.number}, now covers the license from "
+        f"{renewal.term_start.isoformat()} to {renewal.term_end.isoformat()}: "
+        f"{links().agreement(renewal.id)}. Royalty reports still due for the old term are "
+        f"filed under {agreement.number}.",
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.audit.models import AuditEvent
+from licensing.mail import services as mail
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import draft
 from tests.integration.exports.conftest import export_json  # noqa: F401 - the fixture
@@ -27,7 +29,8 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
 )
 from tests.integration.royalties.test_pages import text_of
 from tests.support.agreements import accept, agreement_of
-from tests.support.settings import issuing
+from tests.support.servers import SMTPServer, message_text
+from tests.support.settings import delivery, issuing
 
 SignIn = Callable[..., FlaskClient]
 DECEMBER = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
@@ -169,3 +172,36 @@ def test_a_renewal_of_an_expired_agreement_links_the_two_without_superseding(
     assert f"Renewed by {renewal.number} (its renewal, accepted after this term ended;" in page
     assert "Renew for the next rate card year" not in page
     assert f"Renews {old.number}" in renewing
+
+
+@pytest.fixture
+def config_changes(smtp_server: SMTPServer) -> dict[str, Any]:
+    return {"smtp_url": smtp_server.url}
+
+
+def test_the_licensees_contacts_are_told_when_the_renewal_takes_over(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    mailbox: SMTPServer,
+) -> None:
+    # The old agreement became `superseded` on 1 January without a word, while its
+    # expiry, termination and acceptance each send an email.
+    _next_card()
+    old = active_agreement(vendor, SOFTWARE)
+    renewal = _renewed(old, vendor)
+    mail.deliver_due(delivery())
+    mailbox.clear()
+    agreements.expire(now=NEW_YEAR)
+    assert mail.deliver_due(delivery(), now=NEW_YEAR).sent == 1
+    (received,) = mailbox.wait_for(1)
+    assert received["Subject"] == (
+        f"Agreement {old.number}: superseded by its renewal {renewal.number}"
+    )
+    assert vendor.email in received["To"]
+    body = " ".join(message_text(received).split())
+    assert (
+        f"The term ended on 2027-12-31 and its renewal, agreement {renewal.number}, now "
+        "covers the license from 2028-01-01 to 2028-12-31:" in body
+    )
+    assert f"/portal/agreements/{renewal.id}" in body
+    assert f"filed under {old.number}" in body
