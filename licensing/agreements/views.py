@@ -27,7 +27,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
-from licensing.agreements import forms, queries, reported_usage, services
+from licensing.agreements import forms, issuing, queries, reported_usage, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
@@ -822,6 +822,19 @@ def bulk_assign() -> Page:
     return redirect(back)
 
 
+def _started_term(application: Application) -> issuing.StartedTerm | None:
+    """What approving today would make retroactive, for the approval form."""
+    submitted = application.submitted_quote
+    if submitted is None:
+        return None
+    return issuing.started_term(
+        Quote.from_snapshot(submitted.snapshot),
+        submitted.term_start,
+        submitted.term_end,
+        calendar.office_date(utcnow()),
+    )
+
+
 def _console_page(
     application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200
 ) -> tuple[str, int]:
@@ -839,6 +852,7 @@ def _console_page(
         reviewers=queries.reviewers(session),
         allowed=APPLICATION.allowed(application.state),
         reconsideration_open=queries.reconsideration_is_open(application, utcnow()),
+        started=_started_term(application),
         errors=errors or {},
         form=readable(request.form) if request.method == "POST" else {},
     ), status

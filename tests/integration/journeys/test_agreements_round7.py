@@ -19,8 +19,9 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.audit.models import AuditEvent
 from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import draft
+from tests.integration.agreements.conftest import NOW, STAFF_USE, draft
 from tests.integration.exports.conftest import export_json  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
@@ -51,6 +52,16 @@ def _events(agreement: Agreement) -> list[str]:
             select(AuditEvent.action)
             .where(AuditEvent.entity_type == "agreement", AuditEvent.entity_id == str(agreement.id))
             .order_by(AuditEvent.id)
+        )
+    )
+
+
+def _emails(template: str) -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == template)
+            .order_by(OutboxMessage.id)
         )
     )
 
@@ -205,3 +216,49 @@ def test_the_licensees_contacts_are_told_when_the_renewal_takes_over(
     )
     assert f"/portal/agreements/{renewal.id}" in body
     assert f"filed under {old.number}" in body
+
+
+def test_staff_approving_a_term_already_under_way_are_told_and_so_is_the_vendor(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    # Approved on 2 November 2027, a 2027 license was issued without a word that
+    # its first three quarters were over, their reports already past due.
+    november = datetime(2027, 11, 2, 15, 0, tzinfo=UTC)
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(vendor_actor, draft(SOFTWARE, STAFF_USE), now=november)
+    agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=november)
+    with time_machine.travel(november, tick=False):
+        signed_in(client, licensing_staff)
+        page = text_of(client.get(f"/console/applications/{application.id}"))
+    assert (
+        "The term began on 2027-01-01, before today: approving it licenses that time "
+        "retroactively. The royalty reports of the 3 periods already ended (2027-01-01 "
+        "to 2027-09-30) can be filed as soon as the licensee accepts, their royalties "
+        "invoiced with them." in page
+    )
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    agreements.start_review(application.id, staff, now=november)
+    agreements.approve(application.id, staff, policy=issuing(), now=november)
+    (approval,) = [m for m in _emails("application_update") if "ready to accept" in m.subject]
+    body = " ".join(approval.body_text.split())
+    assert (
+        "The term began on 2027-01-01, before this approval: the license covers it from "
+        "that day. The royalty reports of the 3 periods already ended (2027-01-01 to "
+        "2027-09-30) can be filed as soon as you accept it, and their royalties are "
+        "invoiced with them (their due dates have passed)." in body
+    )
+
+
+def test_an_approval_before_the_term_starts_says_nothing_of_a_retroactive_term(
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(vendor_actor, draft(SOFTWARE), now=NOW)
+    agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=NOW)
+    (approval,) = [m for m in _emails("application_update") if "ready to accept" in m.subject]
+    assert "The term began" not in approval.body_text
