@@ -449,7 +449,7 @@ def request_reconsideration(application_id: int) -> Page:
 @access.vendor
 def agreements() -> str:
     return render_template(
-        "agreements/agreements.html", agreements=queries.agreements(db.session())
+        "agreements/agreements.html", agreements=queries.agreements(db.session(), charged=True)
     )
 
 
@@ -982,7 +982,7 @@ def agreements_list() -> str:
     return render_template(
         "agreements/agreements.html",
         detail_endpoint="agreements_console.agreement_detail",
-        agreements=queries.agreements(db.session(), states=states),
+        agreements=queries.agreements(db.session(), states=states, charged=True),
         states=AGREEMENT.states,
         chosen=states,
     )

@@ -67,7 +67,18 @@ class AgreementSchema(ma.Schema):
     term_end = Day()
     rate_card = ma.fields.String()
     currency = ma.fields.String()
-    total = MoneyString()
+    total = MoneyString(
+        metadata={"description": "The term's total as estimated from the application"}
+    )
+    charged_to_date = MoneyString(
+        metadata={
+            "description": (
+                "What the agreement's invoices have charged so far (its up-front invoice "
+                "and its royalty reports' invoices, less credit notes against them; void "
+                "invoices and late fees aside)"
+            )
+        }
+    )
     payment_terms_days = ma.fields.Integer()
     late_fee_monthly_percent = Percent(metadata={"description": "Late fee per month, percent"})
     pdf_sha256 = ma.fields.String()
@@ -113,14 +124,14 @@ class AgreementTerminationSchema(ma.Schema):
 @blp.paginate(AgreementSchema)
 def list_agreements(query: dict[str, Any]) -> Select[Any]:
     """Agreements, newest first: a vendor sees their own."""
-    return queries.agreements_query(states=query.get("state") or ())
+    return queries.with_charged_to_date(queries.agreements_query(states=query.get("state") or ()))
 
 
 @blp.route("/agreements/<int:agreement_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, AgreementSchema)
 def get_agreement(agreement_id: int) -> Agreement:
-    return queries.get_agreement(db.session(), agreement_id)
+    return queries.get_agreement_charged(db.session(), agreement_id)
 
 
 @blp.route("/agreements/<int:agreement_id>/pdf")

@@ -3,6 +3,7 @@ agreements and renewals")."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import time_machine
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from licensing import calendar, db
 from licensing.accounts import services as accounts
@@ -25,11 +26,16 @@ from tests.integration.agreements.conftest import NOW, STAFF_USE, draft
 from tests.integration.exports.conftest import export_json  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    AFTER,
+    DEVELOPMENT,
     SOFTWARE,
     active_agreement,
+    file_report,
+    row,
 )
 from tests.integration.royalties.test_pages import text_of
 from tests.support.agreements import accept, agreement_of
+from tests.support.factories import bearer
 from tests.support.servers import SMTPServer, message_text
 from tests.support.settings import delivery, issuing
 
@@ -262,3 +268,61 @@ def test_an_approval_before_the_term_starts_says_nothing_of_a_retroactive_term(
     agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=NOW)
     (approval,) = [m for m in _emails("application_update") if "ready to accept" in m.subject]
     assert "The term began" not in approval.body_text
+
+
+def test_the_agreements_list_labels_the_estimate_and_shows_what_was_charged_to_date(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The list's "Total" read 36,300.00 USD, the application's estimate, for an
+    # agreement charged 42,300.00 USD, and the API's `total` the same.
+    agreement = active_agreement(vendor, SOFTWARE, DEVELOPMENT)  # 33,800 + 2,500 flat
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])  # 39,800.00
+    quiet = active_agreement(vendor, DEVELOPMENT)  # 2,500 flat, charged on acceptance
+    with time_machine.travel(AFTER[2], tick=False):
+        signed_in(client, vendor)
+        portal = client.get("/portal/agreements")
+        page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+        api = client.get("/api/v1/agreements", headers=bearer(vendor)).get_json()
+        one = client.get(f"/api/v1/agreements/{agreement.id}", headers=bearer(vendor)).get_json()
+    listed = text_of(portal)
+    assert "Estimated total Charged to date" in listed
+    assert f"{agreement.number} " in listed
+    assert "36,300.00 USD 42,300.00 USD" in listed
+    assert "Charged to date 42,300.00 USD" in page  # the agreement's page agrees
+    assert "2,500.00 USD 2,500.00 USD" in listed
+    by_number = {item["number"]: item for item in api}
+    assert (
+        by_number[agreement.number]["total"],
+        by_number[agreement.number]["charged_to_date"],
+    ) == (
+        "36300.00",
+        "42300.00",
+    )
+    assert by_number[quiet.number]["charged_to_date"] == "2500.00"
+    assert one["charged_to_date"] == "42300.00"
+
+    # One query for the charged amounts, whatever the number of rows.
+    def statements_of_list() -> list[str]:
+        seen: list[str] = []
+        engine = db.database().engine
+
+        def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            signed_in(client, licensing_staff)
+            assert client.get("/console/agreements").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        return [s for s in seen if re.search(r"\bFROM invoices\b", s)]
+
+    few = statements_of_list()
+    active_agreement(vendor, DEVELOPMENT)
+    active_agreement(vendor, DEVELOPMENT)
+    assert len(statements_of_list()) == len(few) <= 1
