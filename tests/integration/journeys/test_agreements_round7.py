@@ -27,6 +27,7 @@ from tests.integration.exports.conftest import export_json  # noqa: F401 - the f
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
+    DATA_FILE,
     DEVELOPMENT,
     SOFTWARE,
     active_agreement,
@@ -326,3 +327,36 @@ def test_the_agreements_list_labels_the_estimate_and_shows_what_was_charged_to_d
     active_agreement(vendor, DEVELOPMENT)
     active_agreement(vendor, DEVELOPMENT)
     assert len(statements_of_list()) == len(few) <= 1
+
+
+def test_rows_downloaded_as_filed_give_revenue_with_the_currencys_minor_unit_digits(
+    client: FlaskClient,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # Filed as "5000.00", a row's revenue came back "5000" in the rows download (and
+    # the amendment's form); finer amounts than cents keep their digits.
+    agreement = active_agreement(vendor, DATA_FILE)
+    rows = [
+        row(1, "A", unit="", revenue="5000.00"),
+        row(1, "B", unit="", revenue="1250.5"),
+        row(1, "C", unit="", revenue="0"),
+        row(1, "D", unit="", revenue="80.1250"),
+    ]
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = client.post(
+            f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01",
+            json={"attest": True, "rows": rows},
+            headers=bearer(vendor),
+        )
+        assert filed.status_code == 201, filed.get_json()
+        download = client.get(
+            f"/api/v1/royalty-reports/{filed.get_json()['id']}/rows", headers=bearer(vendor)
+        )
+    assert [line.rsplit(",", 1)[1] for line in download.get_data(as_text=True).splitlines()] == [
+        "revenue",
+        "5000.00",
+        "1250.50",
+        "0.00",
+        "80.125",
+    ]
