@@ -32,6 +32,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    flagged_report,
     row,
 )
 from tests.integration.royalties.test_pages import text_of
@@ -360,3 +361,37 @@ def test_rows_downloaded_as_filed_give_revenue_with_the_currencys_minor_unit_dig
         "0.00",
         "80.125",
     ]
+
+
+def test_a_report_sent_back_for_correction_says_by_when_the_corrected_one_is_due(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # Sent back for correction, a report had no deadline: not in the email, not on
+    # the vendor's dashboard, not in the staff queue. CORRECTION_DUE_DAYS (30) after
+    # the request, at the office: asked on 2027-07-05, due 2027-08-04.
+    agreement = active_agreement(vendor, SOFTWARE)
+    report = flagged_report(file_report, vendor, agreement)
+    asked = datetime(2027, 7, 5, 15, 0, tzinfo=UTC)
+    with time_machine.travel(asked, tick=False):
+        signed_in(client, licensing_staff)
+        sent = client.post(
+            f"/console/royalty-reports/{report.id}",
+            data={"action": "request_correction", "note": "Customer B is missing."},
+        )
+        assert sent.status_code in (200, 302), text_of(sent)
+        queue = text_of(client.get("/console/royalty-reports"))
+        signed_in(client, vendor)
+        dashboard = text_of(client.get("/portal/"))
+    (email,) = _emails("royalty_report_correction")
+    assert "File the corrected report by 2027-08-04." in " ".join(email.body_text.split())
+    assert "Licensing staff ask: Customer B is missing. Amend the report by 2027-08-04" in dashboard
+    assert "waiting for a corrected report, due 2027-08-04" in queue
+    with time_machine.travel(datetime(2027, 8, 6, 15, 0, tzinfo=UTC), tick=False):
+        signed_in(client, vendor)
+        late = text_of(client.get("/portal/"))
+    assert "Amend the report, saying what changed: it was due on 2027-08-04." in late
