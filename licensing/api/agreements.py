@@ -156,7 +156,7 @@ def get_agreement_pdf(agreement_id: int) -> Response:
 def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Accept the agreement: records the signer, authority, time, IP address, user
     agent and the PDF's SHA-256; the agreement becomes active."""
-    return services.accept(
+    services.accept(
         agreement_id,
         current_actor(),
         services.AcceptanceInput(
@@ -168,6 +168,8 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
             user_agent=request.user_agent.string or "unknown",
         ),
     )
+    # Read again with what it is charged to date (its up-front invoice, issued now).
+    return queries.get_agreement_charged(db.session(), agreement_id)
 
 
 @blp.route("/agreements/<int:agreement_id>/renewal", methods=["POST"])
@@ -188,4 +190,5 @@ def renew_agreement(agreement_id: int) -> Application:
 @blp.response(200, AgreementSchema, conflict="Not allowed in this state; lists allowed_actions")
 def terminate_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Terminate (licensing staff, with a reason sent to the licensee)."""
-    return services.terminate(agreement_id, data["reason"], current_actor())
+    services.terminate(agreement_id, data["reason"], current_actor())
+    return queries.get_agreement_charged(db.session(), agreement_id)

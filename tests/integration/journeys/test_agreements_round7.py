@@ -395,3 +395,37 @@ def test_a_report_sent_back_for_correction_says_by_when_the_corrected_one_is_due
         signed_in(client, vendor)
         late = text_of(client.get("/portal/"))
     assert "Amend the report, saying what changed: it was due on 2027-08-04." in late
+
+
+def test_the_acceptance_and_termination_answers_carry_what_is_charged_to_date(
+    client: FlaskClient,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(vendor_actor, draft(DEVELOPMENT), now=NOW)
+    agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=NOW)
+    agreement = agreement_of(application)
+    accepted = client.post(
+        f"/api/v1/agreements/{agreement.id}/acceptance",
+        json={
+            "signer_name": "Samira Haddad",
+            "signer_title": "Chief Executive",
+            "authority_confirmed": True,
+            "pdf_sha256": agreement.pdf_sha256,
+        },
+        headers=bearer(vendor),
+    )
+    assert accepted.status_code == 200, accepted.get_json()
+    assert (accepted.get_json()["total"], accepted.get_json()["charged_to_date"]) == (
+        "2500.00",
+        "2500.00",
+    )
+    ended = client.post(
+        f"/api/v1/agreements/{agreement.id}/termination",
+        json={"reason": "Signed in error."},
+        headers=bearer(licensing_staff),
+    )
+    assert ended.status_code == 200, ended.get_json()
+    assert ended.get_json()["charged_to_date"] == "2500.00"
