@@ -139,6 +139,8 @@ class Config:
     late_fee_monthly_percent: Decimal = Decimal("1.5")
     # An invoice this many days past due puts its organization in pending_payment.
     overdue_standing_days: int = 30
+    # A corrected royalty report is due this many days after staff ask for it.
+    correction_due_days: int = 30
     # Who issues invoices and where to send payment: lines separated by "|".
     billing_issuer: str = (
         "CPT Licensing Office|100 Lakeshore Plaza, Suite 400|Chicago, IL 60601|United States"
@@ -213,6 +215,9 @@ class Config:
             ),
             overdue_standing_days=_int(
                 env.get("OVERDUE_STANDING_DAYS", "30"), "OVERDUE_STANDING_DAYS", 1
+            ),
+            correction_due_days=_int(
+                env.get("CORRECTION_DUE_DAYS", "30"), "CORRECTION_DUE_DAYS", 1
             ),
             billing_issuer=env.get("BILLING_ISSUER", defaults.billing_issuer),
             billing_remit_to=env.get("BILLING_REMIT_TO", defaults.billing_remit_to),

@@ -350,6 +350,14 @@ def format_amount(amount: Decimal | Fraction | int, currency: str) -> str:
     return f"{round_fraction(amount, places):f}"
 
 
+def filed_amount(amount: Decimal, currency: str) -> str:
+    """An amount a licensee gave (a row's revenue) as given back: the currency's
+    minor-unit digits ("5000" filed as 5000.00 reads "5000.00"), or more where it was
+    filed finer ("80.125"), never rounded."""
+    places = max(minor_units(currency), -min(0, int(amount.normalize().as_tuple().exponent)))
+    return f"{amount.quantize(_minor_unit(places)):f}"
+
+
 def format_grouped(amount: Decimal | Fraction | int, currency: str) -> str:
     """`33800` -> `33,800.00`: the amount as people read it on pages and in emails,
     thousands separated. Never for the API, CSV or PDFs, which keep `format_amount`."""

@@ -9,6 +9,7 @@ templates under templates/agreements/clauses/.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -65,6 +66,59 @@ def _quarters(start: date, end: date) -> list[tuple[date, date]]:
         periods.append((cursor, min(next_start - timedelta(days=1), end)))
         cursor = next_start
     return periods
+
+
+@dataclass(frozen=True)
+class StartedTerm:
+    """A term already under way when the application is approved: the license
+    covers it retroactively, and the periods already ended are reportable (their
+    royalty reports can be filed, overdue, as soon as the agreement is accepted)."""
+
+    start: date
+    ended: tuple[tuple[date, date], ...]
+
+    def _periods(self) -> str:
+        if not self.ended:
+            return ""
+        first, last = self.ended[0][0], self.ended[-1][1]
+        count = len(self.ended)
+        return (
+            f" The royalty reports of the {count} period{'s' if count > 1 else ''} already "
+            f"ended ({first.isoformat()} to {last.isoformat()}) can be filed as soon as"
+        )
+
+    def for_staff(self) -> str:
+        text = (
+            f"The term began on {self.start.isoformat()}, before today: approving it "
+            "licenses that time retroactively."
+        )
+        if self.ended:
+            text += self._periods() + " the licensee accepts, their royalties invoiced with them."
+        return text
+
+    def for_vendor(self) -> str:
+        text = (
+            f"The term began on {self.start.isoformat()}, before this approval: the license "
+            "covers it from that day."
+        )
+        if self.ended:
+            text += (
+                self._periods() + " you accept it, and their royalties are invoiced with "
+                "them (their due dates have passed)."
+            )
+        return text
+
+
+def started_term(quote: Quote, term_start: date, term_end: date, today: date) -> StartedTerm | None:
+    """The term as approving on `today` makes it retroactive, or None when it has
+    not started. Periods are those of the royalty reports (`obligations`)."""
+    if term_start > today:
+        return None
+    reporting = any(usage_based(line) for line in licensed_lines(quote))
+    ended = tuple(
+        period for period in _quarters(term_start, term_end) if reporting and period[1] < today
+    )
+    return StartedTerm(term_start, ended)
 
 
 def obligations(quote: Quote, term_start: date, term_end: date) -> tuple[Obligation, ...]:

@@ -27,7 +27,7 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from licensing import references
 from licensing.accounts.models import Organization, User
@@ -339,6 +339,9 @@ class Agreement(Snapshotted, Base):
     renewal_of: Mapped[Agreement | None] = relationship(
         foreign_keys=[renewal_of_id], remote_side="Agreement.id"
     )
+    # What its invoices charged so far, where a query loads it
+    # (`queries.with_charged_to_date`); None otherwise.
+    charged_to_date: Mapped[Decimal | None] = query_expression()
 
     @property
     def reference(self) -> str:

@@ -7,7 +7,7 @@ NotFound, exactly as for a record that does not exist); staff see all.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -21,11 +21,19 @@ from sqlalchemy import (
     Select,
     bindparam,
     func,
+    literal,
     nulls_last,
     or_,
     select,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, contains_eager, selectinload
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    Session,
+    aliased,
+    contains_eager,
+    selectinload,
+    with_expression,
+)
 
 from licensing import calendar, references
 from licensing.access import Principal
@@ -46,12 +54,15 @@ from licensing.agreements.states import (
     ISSUED,
     LAPSED,
     REJECTED,
+    TERMINATED,
     WITHDRAWN,
 )
 from licensing.billing import queries as billing_queries
 from licensing.billing.models import Invoice
 from licensing.billing.states import AGREEMENT as INVOICE_FOR_AGREEMENT
-from licensing.db import Statement
+from licensing.billing.states import DRAFT as INVOICE_DRAFT
+from licensing.billing.states import VOID as INVOICE_VOID
+from licensing.db import Money, Statement
 from licensing.errors import NotFound
 
 __all__ = ["AWAITING_STAFF", "AWAITING_VENDOR"]
@@ -93,6 +104,54 @@ def get_agreement(
     session: Session, agreement_id: int, principal: Principal | None = None, *, lock: bool = False
 ) -> Agreement:
     return _get(session, Agreement, agreement_id, principal, lock)
+
+
+# Which invoices bill an agreement, as a condition on `Invoice` given the
+# agreement's id column: its up-front invoice here; the royalties package adds its
+# reports' invoices (`charged_under`), being above this package.
+ChargedUnder = Callable[[InstrumentedAttribute[int]], ColumnElement[bool]]
+_CHARGED_UNDER: list[ChargedUnder] = [
+    lambda agreement_id: (
+        (Invoice.source_type == INVOICE_FOR_AGREEMENT) & (Invoice.source_id == agreement_id)
+    )
+]
+
+
+def charged_under(condition: ChargedUnder) -> ChargedUnder:
+    """Count another kind of invoice in what an agreement has been charged."""
+    if condition not in _CHARGED_UNDER:
+        _CHARGED_UNDER.append(condition)
+    return condition
+
+
+def _charged_to_date() -> ColumnElement[Decimal]:
+    """What an agreement's invoices have charged so far, less what was credited
+    against them: issued invoices (not drafts, not void) that bill the agreement,
+    late fees aside. A correlated subquery: one statement for a whole list."""
+    billed = or_(*(condition(Agreement.id) for condition in _CHARGED_UNDER))
+    net = func.sum(Invoice.total - Invoice.amount_credited, type_=Money())
+    return (
+        select(func.coalesce(net, literal(Decimal(0), Money()), type_=Money()))
+        .where(billed, Invoice.state.not_in((INVOICE_DRAFT, INVOICE_VOID)))
+        .correlate(Agreement)
+        .scalar_subquery()
+    )
+
+
+def with_charged_to_date(statement: Select[Any]) -> Select[Any]:
+    """`statement` (of agreements) loading each one's `charged_to_date`."""
+    return statement.options(
+        with_expression(Agreement.charged_to_date, _charged_to_date())
+    ).execution_options(populate_existing=True)
+
+
+def get_agreement_charged(session: Session, agreement_id: int) -> Agreement:
+    """The agreement the caller may see, with what it has been charged to date."""
+    statement = with_charged_to_date(select(Agreement).where(Agreement.id == agreement_id))
+    found: Agreement | None = session.scalars(scoped(statement, Agreement, None)).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no agreement {agreement_id}.")
+    return found
 
 
 @dataclass(frozen=True)
@@ -499,9 +558,11 @@ def agreements(
     *,
     states: Sequence[str] = (),
     organization_id: int | None = None,
+    charged: bool = False,
 ) -> list[Agreement]:
+    """With `charged`, each agreement's `charged_to_date` too (the lists)."""
     query = agreements_query(principal, states=states, organization_id=organization_id)
-    return list(session.scalars(query))
+    return list(session.scalars(with_charged_to_date(query) if charged else query))
 
 
 def agreements_query(
@@ -589,6 +650,27 @@ RENEWAL_WINDOW_DAYS = 90
 ENDED_RENEWALS = (WITHDRAWN, LAPSED, REJECTED)
 
 
+def still_renews() -> ColumnElement[bool]:
+    """An application that still renews its agreement: not ended, and not approved
+    into an agreement that was terminated (which renews nothing: the old agreement
+    expires and may be renewed again)."""
+    terminated = (
+        select(Agreement.id)
+        .where(Agreement.application_id == Application.id, Agreement.state == TERMINATED)
+        .exists()
+    )
+    return Application.state.not_in(ENDED_RENEWALS) & ~terminated
+
+
+def live_renewal(session: Session, agreement_id: int) -> Application | None:
+    """The application that renews the agreement now, if any (one at a time)."""
+    return session.scalars(
+        select(Application)
+        .where(Application.renewal_of_id == agreement_id, still_renews())
+        .order_by(Application.id)
+    ).first()
+
+
 def ending_soon(session: Session, today: date) -> Select[Any]:
     """Active agreements whose term ends within `RENEWAL_WINDOW_DAYS` of `today`."""
     return select(Agreement).where(
@@ -613,7 +695,7 @@ def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Applica
             select(Application)
             .where(
                 Application.renewal_of_id.in_([agreement.id for agreement in found]),
-                Application.state.not_in(ENDED_RENEWALS),
+                still_renews(),
             )
             .order_by(Application.id)
         )

@@ -27,7 +27,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
-from licensing.agreements import forms, queries, reported_usage, services
+from licensing.agreements import forms, issuing, queries, reported_usage, services
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
@@ -449,7 +449,7 @@ def request_reconsideration(application_id: int) -> Page:
 @access.vendor
 def agreements() -> str:
     return render_template(
-        "agreements/agreements.html", agreements=queries.agreements(db.session())
+        "agreements/agreements.html", agreements=queries.agreements(db.session(), charged=True)
     )
 
 
@@ -469,7 +469,7 @@ def _agreement_page(
         quote=Quote.from_snapshot(agreement.quote.snapshot),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
-        ended_renewals=queries.ENDED_RENEWALS,
+        live_renewal=queries.live_renewal(session, agreement.id),
         allowed=AGREEMENT.allowed(agreement.state),
         errors=errors or {},
         values=values or {},
@@ -830,6 +830,19 @@ def bulk_assign() -> Page:
     return redirect(back)
 
 
+def _started_term(application: Application) -> issuing.StartedTerm | None:
+    """What approving today would make retroactive, for the approval form."""
+    submitted = application.submitted_quote
+    if submitted is None:
+        return None
+    return issuing.started_term(
+        Quote.from_snapshot(submitted.snapshot),
+        submitted.term_start,
+        submitted.term_end,
+        calendar.office_date(utcnow()),
+    )
+
+
 def _console_page(
     application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200
 ) -> tuple[str, int]:
@@ -847,6 +860,7 @@ def _console_page(
         reviewers=queries.reviewers(session),
         allowed=APPLICATION.allowed(application.state),
         reconsideration_open=queries.reconsideration_is_open(application, utcnow()),
+        started=_started_term(application),
         errors=errors or {},
         form=readable(request.form) if request.method == "POST" else {},
     ), status
@@ -976,7 +990,7 @@ def agreements_list() -> str:
     return render_template(
         "agreements/agreements.html",
         detail_endpoint="agreements_console.agreement_detail",
-        agreements=queries.agreements(db.session(), states=states),
+        agreements=queries.agreements(db.session(), states=states, charged=True),
         states=AGREEMENT.states,
         chosen=states,
     )
@@ -1066,7 +1080,7 @@ def _renewals_due(session: Session, principal: Principal, now: datetime) -> Iter
         select(Application.id)
         .where(
             Application.renewal_of_id == due.c.id,
-            Application.state.not_in(queries.ENDED_RENEWALS),
+            queries.still_renews(),
         )
         .exists()
     )

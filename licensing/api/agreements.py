@@ -67,7 +67,18 @@ class AgreementSchema(ma.Schema):
     term_end = Day()
     rate_card = ma.fields.String()
     currency = ma.fields.String()
-    total = MoneyString()
+    total = MoneyString(
+        metadata={"description": "The term's total as estimated from the application"}
+    )
+    charged_to_date = MoneyString(
+        metadata={
+            "description": (
+                "What the agreement's invoices have charged so far (its up-front invoice "
+                "and its royalty reports' invoices, less credit notes against them; void "
+                "invoices and late fees aside)"
+            )
+        }
+    )
     payment_terms_days = ma.fields.Integer()
     late_fee_monthly_percent = Percent(metadata={"description": "Late fee per month, percent"})
     pdf_sha256 = ma.fields.String()
@@ -113,14 +124,14 @@ class AgreementTerminationSchema(ma.Schema):
 @blp.paginate(AgreementSchema)
 def list_agreements(query: dict[str, Any]) -> Select[Any]:
     """Agreements, newest first: a vendor sees their own."""
-    return queries.agreements_query(states=query.get("state") or ())
+    return queries.with_charged_to_date(queries.agreements_query(states=query.get("state") or ()))
 
 
 @blp.route("/agreements/<int:agreement_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, AgreementSchema)
 def get_agreement(agreement_id: int) -> Agreement:
-    return queries.get_agreement(db.session(), agreement_id)
+    return queries.get_agreement_charged(db.session(), agreement_id)
 
 
 @blp.route("/agreements/<int:agreement_id>/pdf")
@@ -145,7 +156,7 @@ def get_agreement_pdf(agreement_id: int) -> Response:
 def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Accept the agreement: records the signer, authority, time, IP address, user
     agent and the PDF's SHA-256; the agreement becomes active."""
-    return services.accept(
+    services.accept(
         agreement_id,
         current_actor(),
         services.AcceptanceInput(
@@ -157,6 +168,8 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
             user_agent=request.user_agent.string or "unknown",
         ),
     )
+    # Read again with what it is charged to date (its up-front invoice, issued now).
+    return queries.get_agreement_charged(db.session(), agreement_id)
 
 
 @blp.route("/agreements/<int:agreement_id>/renewal", methods=["POST"])
@@ -177,4 +190,5 @@ def renew_agreement(agreement_id: int) -> Application:
 @blp.response(200, AgreementSchema, conflict="Not allowed in this state; lists allowed_actions")
 def terminate_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Terminate (licensing staff, with a reason sent to the licensee)."""
-    return services.terminate(agreement_id, data["reason"], current_actor())
+    services.terminate(agreement_id, data["reason"], current_actor())
+    return queries.get_agreement_charged(db.session(), agreement_id)

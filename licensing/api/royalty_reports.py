@@ -22,6 +22,7 @@ from licensing.actors import current_actor
 from licensing.api.base import Blueprint, large_body
 from licensing.api.fields import Day, vocabulary
 from licensing.calendar import parse_day
+from licensing.config import current_config
 from licensing.errors import NotFound
 from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
@@ -336,5 +337,11 @@ class ReviewSchema(ma.Schema):
 @blp.response(200, ReportSchema, conflict="Not flagged, or already reviewed")
 def review_report(data: dict[str, Any], report_id: int) -> dict[str, Any]:
     """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report."""
-    report = services.review(report_id, data["action"], current_actor(), note=data.get("note"))
+    report = services.review(
+        report_id,
+        data["action"],
+        current_actor(),
+        note=data.get("note"),
+        correction_due_days=current_config().correction_due_days,
+    )
     return filing_document(services.filing_of(report))

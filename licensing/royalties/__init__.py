@@ -5,7 +5,8 @@
 standing at `pending_payment`, the vendor dashboard's due reports, the staff
 console's queue, the classifier of royalty invoice lines for finance, the
 usage last reported, which renewals propose, what an agreement's page says is
-charged to date (`agreement_to_date`), and the storing of an agreement's reporting
+charged to date (`agreement_to_date`), the royalty invoices an agreement's
+charged to date counts (`charged`), and the storing of an agreement's reporting
 periods when it starts to report (`schedule`);
 blueprints are listed in `licensing.app`.
 """
@@ -19,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.agreements import queries as agreement_queries
 from licensing.agreements import reported_usage
 from licensing.agreements.models import Agreement
 from licensing.config import current_config
 from licensing.finance import classification as finance_classification
 from licensing.finance import queries as finance_queries
-from licensing.royalties import queries, schedule, services, views
+from licensing.royalties import charged, queries, schedule, services, views
 from licensing.royalties.classification import classify_royalty_lines
 from licensing.royalties.services.renewal_usage import last_reported_usage
 from licensing.royalties.services.term_to_date import ChargedToDate, charged_to_date
@@ -49,5 +51,6 @@ def init_app(app: Flask) -> None:
     views.register_dashboard_items()
     schedule.register()
     reported_usage.register(last_reported_usage)
+    agreement_queries.charged_under(charged.royalty_invoices)
     # The agreement's page says what its usage-based lines are charged so far.
     app.jinja_env.globals["agreement_to_date"] = _agreement_to_date

@@ -36,6 +36,7 @@ from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import ROYALTY_REPORT
 from licensing.calendar import office_date
 from licensing.finance.queries import DUE_SOON, ON_TRACK, PAST_TARGET, QueueHealth
+from licensing.money import filed_amount
 
 from .models import ReportingPeriod, RoyaltyReport, RoyaltyReportRow
 from .periods import REPORT_DUE_DAYS, Period
@@ -58,7 +59,13 @@ AnySelect = Select[*tuple[Any, ...]]
 
 def report_rows(session: Session, report_id: int) -> Iterator[tuple[object, ...]]:
     """A report's rows as submitted, in the template's columns, read in batches (for
-    `licensing.streaming.stream_rows`, which owns the session and closes it)."""
+    `licensing.streaming.stream_rows`, which owns the session and closes it). Revenue
+    reads with the currency's minor-unit digits, as filed (`money.filed_amount`)."""
+    currency = session.scalars(
+        select(Agreement.currency)
+        .join(RoyaltyReport, RoyaltyReport.agreement_id == Agreement.id)
+        .where(RoyaltyReport.id == report_id)
+    ).one()
     rows = session.scalars(
         select(RoyaltyReportRow)
         .where(RoyaltyReportRow.report_id == report_id)
@@ -74,7 +81,7 @@ def report_rows(session: Session, report_id: int) -> Iterator[tuple[object, ...]
                 row.country,
                 row.unit,
                 row.quantity,
-                None if row.revenue is None else f"{row.revenue.normalize():f}",
+                None if row.revenue is None else filed_amount(row.revenue, currency),
             )
 
 

@@ -22,6 +22,7 @@ from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
 from licensing.billing.models import Invoice
 from licensing.calendar import OFFICE_TIMEZONE, office_date, parse_day
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.limits import record_id, shows_unstorable_on_form
@@ -37,6 +38,7 @@ from licensing.royalties.rows import (
     form_submission,
 )
 from licensing.royalties.services import Filing
+from licensing.royalties.services.review import correction_due_on
 from licensing.royalties.states import (
     CORRECTION_REQUESTED,
     OVERDUE,
@@ -456,12 +458,17 @@ def _due_reports(
         report = status.report
         if report is not None and report.review_state == CORRECTION_REQUESTED:
             # Staff asked for a corrected report: only an email said so.
+            due = correction_due_on(report, current_config().correction_due_days)
             yield WaitingItem(
                 f"Royalty report {report.reference} for {status.agreement_number}, "
                 f"{status.period.label}: a correction is asked for",
                 waiting_on=YOU,
                 detail=f"Licensing staff ask: {end_sentence(report.review_note)} Amend the "
-                "report, saying what changed.",
+                + (
+                    f"report by {due}, saying what changed."
+                    if due is None or due >= _today()
+                    else f"report, saying what changed: it was due on {due}."
+                ),
                 url=_period_link(status),
                 since=report.reviewed_at,
             )
@@ -561,6 +568,10 @@ def console_queue() -> tuple[str, int]:
         page=listed,
         filter_errors=refused,
         flagged=flagged,
+        correction_due={
+            report.id: correction_due_on(report, current_config().correction_due_days)
+            for report in flagged
+        },
         credit_notes_of=_credit_notes_of(statuses),
         agreements=choices.agreements,
         chosen=chosen,
@@ -590,7 +601,13 @@ def console_report(report_id: int) -> Page:
         try:
             if not stored:
                 raise InvalidInput("Some fields need correcting.", forms.field_errors(posted))
-            report = services.review(report_id, posted.action.data or "", actor, note=note)
+            report = services.review(
+                report_id,
+                posted.action.data or "",
+                actor,
+                note=note,
+                correction_due_days=current_config().correction_due_days,
+            )
             flash(_reviewed_message(report.review_state), "success")
             return redirect(url_for("royalties.console_report", report_id=report_id))
         except InvalidInput as problem:

@@ -129,3 +129,21 @@ def test_amounts_read_by_people_group_thousands_with_the_minor_unit_digits() -> 
     assert money.format_grouped(Decimal("-1500.5"), "USD") == "-1,500.50"
     assert money.format_grouped(Decimal("1234567"), "JPY") == "1,234,567"
     assert money.in_words(Decimal("999.99"), "USD") == "999.99 USD"
+
+
+@pytest.mark.parametrize(
+    ("stored", "currency", "given_back"),
+    [
+        ("5000.0000", "USD", "5000.00"),
+        ("1250.5000", "USD", "1250.50"),
+        ("0.0000", "USD", "0.00"),
+        ("80.1250", "USD", "80.125"),
+        ("0.0001", "USD", "0.0001"),
+        ("5000.0000", "JPY", "5000"),
+        ("12.5000", "JPY", "12.5"),
+    ],
+)
+def test_a_filed_amount_reads_with_the_currencys_minor_unit_digits_never_rounded(
+    stored: str, currency: str, given_back: str
+) -> None:
+    assert money.filed_amount(Decimal(stored), currency) == given_back

@@ -391,7 +391,9 @@ def _approve(
         f"Your application is {how}. License agreement {agreement.number} is issued for "
         f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
         f"{in_words(version.total, version.currency)}{_what_is_charged(version)}. Read it "
-        "and accept it online to make it active." + _changes_told(version),
+        "and accept it online to make it active."
+        + _started_told(version, now)
+        + _changes_told(version),
         agreement_link=links().agreement(agreement.id),
     )
     return agreement
@@ -415,6 +417,18 @@ def _what_is_charged(version: QuoteVersion) -> str:
         f" as estimated from the application: {now}, and royalties on usage are "
         "invoiced with your royalty reports"
     )
+
+
+def _started_told(version: QuoteVersion, now: datetime) -> str:
+    """For a term already under way, that the license covers it from its start and
+    which reports are already owed: staff may approve it, the vendor must know."""
+    started = issuing.started_term(
+        Quote.from_snapshot(version.snapshot),
+        version.term_start,
+        version.term_end,
+        calendar.office_date(now),
+    )
+    return f"\n\n{started.for_vendor()}" if started else ""
 
 
 def _changes_told(version: QuoteVersion) -> str:

@@ -29,7 +29,7 @@ from licensing.agreements.services._common import (
     _text,
 )
 from licensing.agreements.settings import PAYMENT_TERMS
-from licensing.agreements.states import AGREEMENT
+from licensing.agreements.states import AGREEMENT, EXPIRED
 from licensing.audit import services as audit
 from licensing.calendar import instant_text
 from licensing.errors import Conflict, PermissionDenied
@@ -194,11 +194,14 @@ def accept(
 def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:
     """The renewed agreement names its renewal at once but stays active to the end
     of its term (the licensee is covered until the renewal's term starts); the
-    expiry run supersedes it then, or now when that is already past."""
+    expiry run supersedes it then, or now when that is already past. An agreement
+    that already expired is linked only: it ended by its term, not by the renewal."""
     if renewal.renewal_of_id is None:
         return
     old = session.get(Agreement, renewal.renewal_of_id, with_for_update=True)
-    if old is None or not AGREEMENT.can(old.state, "supersede"):
+    if old is None or old.superseded_by_id is not None:
+        return
+    if old.state != EXPIRED and not AGREEMENT.can(old.state, "supersede"):
         return
     old.superseded_by_id = renewal.id
     audit.record_event(
@@ -209,7 +212,8 @@ def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datet
         before={"superseded_by": None},
         after={"superseded_by": renewal.number},
     )
-    expiry.supersede_when_due(session, old, renewal, actor, now)
+    if old.state != EXPIRED:
+        expiry.supersede_when_due(session, old, renewal, actor, now)
 
 
 def terminate(
@@ -223,6 +227,18 @@ def terminate(
     return _ReasonedStep(Agreement, "terminate", record_reason).take(
         agreement_id, actor, reason, now
     )
+
+
+@AGREEMENT.on("terminate", "expire")
+def _unlink_from_renewed(
+    session: Session, agreement: Agreement, actor: Actor, note: str | None
+) -> None:
+    """A renewal that ends before it takes over no longer renews its agreement."""
+    if agreement.renewal_of_id is None:
+        return
+    old = session.get(Agreement, agreement.renewal_of_id, with_for_update=True)
+    if old is not None and old.superseded_by_id == agreement.id:
+        expiry.unlink_ended_renewal(session, old, actor)
 
 
 @AGREEMENT.on("terminate")

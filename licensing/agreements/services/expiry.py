@@ -29,8 +29,13 @@ from licensing.agreements.states import (
     APPLICATION,
     REJECTED,
     RETURNED,
+    SUPERSEDED,
 )
 from licensing.audit import services as audit
+from licensing.links import links
+
+# A renewal in these states takes over when the old term ends (or runs already).
+RENEWAL_RUNS = (ACTIVE,)
 
 
 @dataclass
@@ -52,6 +57,36 @@ def _last_day(old: Agreement, renewal: Agreement) -> date:
     """The old agreement's last day in force: its term's, or the day before its
     renewal's term starts where that is earlier (a renewal's term may be changed)."""
     return min(old.term_end, renewal.term_start - timedelta(days=1))
+
+
+def unlink_ended_renewal(session: Session, old: Agreement, actor: Actor) -> bool:
+    """`old` no longer names a renewal that ended before taking over (terminated,
+    say): it is not renewed any more, so it expires at its term's end, may be
+    renewed again, and its page claims no renewal. Audited; a superseded `old`
+    (its renewal took over) keeps its link."""
+    if old.superseded_by_id is None or old.state == SUPERSEDED:
+        return False
+    renewal = session.get(Agreement, old.superseded_by_id)
+    if renewal is not None and renewal.state in RENEWAL_RUNS:
+        return False
+    audit.record_event(
+        session,
+        "agreement.renewal_ended",
+        old.id,
+        actor=actor,
+        before={"superseded_by": renewal.number if renewal else None},
+        after={"superseded_by": None},
+    )
+    old.superseded_by_id = None
+    return True
+
+
+def _term_ended(agreement: Agreement) -> datetime:
+    """When an agreement past its term ended: the end of the term's last office day,
+    as for a superseded one (not the hour the step ran), never before it was issued
+    or accepted (an agreement approved after its term)."""
+    issued = agreement.activated_at or agreement.issued_at
+    return max(calendar.end_of_office_day(agreement.term_end), issued)
 
 
 def supersede_when_due(
@@ -118,7 +153,11 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
                 )
             ),
         ):
-            AGREEMENT.apply(session, agreement, "expire", actor=Actor.SYSTEM, at=moment)
+            # A link left by a renewal that ended before taking over (see above).
+            unlink_ended_renewal(session, agreement, Actor.SYSTEM)
+            AGREEMENT.apply(
+                session, agreement, "expire", actor=Actor.SYSTEM, at=_term_ended(agreement)
+            )
             report.expired.append(agreement.number)
     return report
 
@@ -127,14 +166,16 @@ def _supersede_renewed(
     session: Session, moment: datetime, today: date, report: ExpiryReport
 ) -> None:
     """Active agreements whose accepted renewal takes over: their term is over, or
-    the renewal's has started. Before the expiry below, which would take them."""
+    the renewal's has started. Before the expiry below, which would take them; a
+    renewal that no longer runs (terminated) takes nothing over."""
     renewal = aliased(Agreement)
-    started = select(renewal.id).where(renewal.term_start <= today)
+    runs = select(renewal.id).where(renewal.state.in_(RENEWAL_RUNS))
+    started = runs.where(renewal.term_start <= today)
     for old in session.scalars(
         db.claim(
             select(Agreement).where(
                 Agreement.state == ACTIVE,
-                Agreement.superseded_by_id.is_not(None),
+                Agreement.superseded_by_id.in_(runs),
                 or_(Agreement.term_end < today, Agreement.superseded_by_id.in_(started)),
             )
         ),
@@ -161,4 +202,25 @@ def _tell_expired(session: Session, agreement: Agreement, actor: Actor, note: st
         "expired",
         f"The term ended on {agreement.term_end.isoformat()}. Renew it from the "
         "agreement's page to keep using CPT content.",
+    )
+
+
+@AGREEMENT.on("supersede")
+def _tell_superseded(
+    session: Session, agreement: Agreement, actor: Actor, note: str | None
+) -> None:
+    """The licensee's contacts learn that the renewal now covers them, from when,
+    and that the old term's reports are still filed under the old agreement."""
+    renewal = session.get(Agreement, agreement.superseded_by_id)
+    assert renewal is not None  # the step follows the link
+    assert agreement.ended_at is not None  # stamped by the step
+    _tell_vendor(
+        session,
+        agreement,
+        f"superseded by its renewal {renewal.number}",
+        f"The term ended on {calendar.office_date(agreement.ended_at).isoformat()} and its "
+        f"renewal, agreement {renewal.number}, now covers the license from "
+        f"{renewal.term_start.isoformat()} to {renewal.term_end.isoformat()}: "
+        f"{links().agreement(renewal.id)}. Royalty reports still due for the old term are "
+        f"filed under {agreement.number}.",
     )

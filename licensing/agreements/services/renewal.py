@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -59,12 +58,7 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
             RENEWABLE,
             "active or expired agreements are renewed",
         )
-        pending = session.scalars(
-            select(Application).where(
-                Application.renewal_of_id == agreement.id,
-                Application.state.not_in(queries.ENDED_RENEWALS),
-            )
-        ).first()
+        pending = queries.live_renewal(session, agreement.id)
         if pending is not None:
             raise Conflict(f"{pending.reference} already renews agreement {agreement.number}.")
         start, end, card = _next_term(session, agreement)

@@ -36,7 +36,11 @@ COLUMNS = (
     Column("uses", TEXT, "The licensed uses, separated by ';'."),
     Column("issued_date", DATE, "Office day it was issued."),
     Column("activated_date", DATE, "Office day it was accepted and became active."),
-    Column("ended_date", DATE, "Office day it expired, was terminated or superseded."),
+    Column(
+        "ended_date",
+        DATE,
+        "Office day it ended: its last day in force, or the day it was terminated.",
+    ),
     Column("renewal_of", TEXT, "The agreement it renews."),
 )
 

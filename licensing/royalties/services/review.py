@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +12,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.links import links
@@ -23,15 +23,33 @@ from ..models import (
     RoyaltyReport,
 )
 from ..states import (
+    CORRECTION_REQUESTED,
     REVIEW,
 )
 
+# Days a corrected report is due in, where the edge does not say (`CORRECTION_DUE_DAYS`).
+CORRECTION_DUE_DAYS = 30
+
+
+def correction_due_on(report: RoyaltyReport, days: int) -> date | None:
+    """The office day by which the corrected report is due, `days` after staff asked
+    for it; None unless a correction is asked for. Told, never a hold."""
+    if report.review_state != CORRECTION_REQUESTED or report.reviewed_at is None:
+        return None
+    return office_date(report.reviewed_at) + timedelta(days=days)
+
 
 def review(
-    report_id: int, action: str, actor: Actor, *, note: str | None, now: datetime | None = None
+    report_id: int,
+    action: str,
+    actor: Actor,
+    *,
+    note: str | None,
+    now: datetime | None = None,
+    correction_due_days: int = CORRECTION_DUE_DAYS,
 ) -> RoyaltyReport:
     """Staff: mark a flagged report reviewed, or ask the licensee for a corrected
-    report (emailed, with the note)."""
+    report (emailed, with the note and the day it is due)."""
     actor.require_role("licensing", "billing")
     cleaned = (note or "").strip()
     if action == "request_correction" and not cleaned:
@@ -48,11 +66,15 @@ def review(
         report.reviewed_by = actor.name
         report.review_note = cleaned or None
         REVIEW.apply(session, report, action, actor=actor, note=cleaned or None, at=moment)
+        due = correction_due_on(report, correction_due_days)
+        if due is not None:
+            _ask_for_correction(session, report, cleaned, due)
         return report
 
 
-@REVIEW.on("request_correction")
-def _ask_for_correction(session: Session, report: Any, actor: Actor, note: str | None) -> None:
+def _ask_for_correction(session: Session, report: RoyaltyReport, note: str, due: date) -> None:
+    """The licensee's email: what to correct, by when, and where (sent by the use
+    case, not a hook: it needs the setting's due day)."""
     agreement = session.get(Agreement, report.agreement_id)
     organization = session.get(Organization, report.organization_id)
     assert agreement is not None
@@ -66,6 +88,7 @@ def _ask_for_correction(session: Session, report: Any, actor: Actor, note: str |
             "report": report,
             "agreement": agreement,
             "note": note,
+            "due": due.isoformat(),
             "link": links().royalty_period(agreement.id, report.period_start),
         },
     )
