@@ -16,6 +16,7 @@ import io
 import itertools
 import re
 import sys
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,9 +218,44 @@ def _numbers(document: Any, objects: Sequence[Any]) -> tuple[Any, ...] | None:
     return tuple(named[name] for name in names)
 
 
-# reportlab's page attributes that a page of ours leaves unset until it is formatted.
+# How every page's content stream is compressed: zlib at this level, and not
+# ASCII85-encoded. reportlab's defaults are zlib's level 6 and ASCII85 on top,
+# which makes a compressed stream a quarter larger to keep it 7-bit text, of no
+# use in our documents (their embedded fonts are binary streams anyway). Level 1
+# takes about a third less time than level 6 for 9-10% more compressed bytes,
+# which dropping ASCII85 more than repays (docs/pdfs.md, "An eighth round").
+PAGE_COMPRESSION_LEVEL = 1
+
+
+class _PageFlate:
+    """The page streams' Flate filter, at `PAGE_COMPRESSION_LEVEL`."""
+
+    pdfname = "FlateDecode"
+
+    def encode(self, content: bytes | str) -> bytes:
+        if isinstance(content, str):
+            content = content.encode("utf8")  # as reportlab's filter encodes text
+        return zlib.compress(content, PAGE_COMPRESSION_LEVEL)
+
+
+_PAGE_FLATE = _PageFlate()
+
+
+def _page_contents(stream: str) -> Any:
+    """A page's content stream, as reportlab's `PDFPage` makes it but for its filter."""
+    contents: Any = pdfdoc.PDFStream()
+    contents.filters = [_PAGE_FLATE]
+    contents.content = stream
+    contents.__Comment__ = "page stream"
+    return contents
+
+
+# reportlab's page attributes that a page of ours leaves unset until it is
+# formatted (its content stream is set by `_NumberedCanvas.save`, numbered as any).
 _UNSET_PAGE_ATTRIBUTES = tuple(
-    name for name in pdfdoc.PDFPage.__NoDefault__ if name not in ("Rotate", "Trans", "Annots")
+    name
+    for name in pdfdoc.PDFPage.__NoDefault__
+    if name not in ("Rotate", "Trans", "Annots", "Contents")
 )
 
 
@@ -239,23 +275,16 @@ class _Page(pdfdoc.PDFPage):
             formatted: bytes = super().format(document)
             return formatted
         document.Reference(document.Pages)  # numbered in reportlab's order: the tree first
-        contents: Any = pdfdoc.PDFStream()
-        if self.compression:
-            contents.filters = (
-                [pdfdoc.PDFBase85Encode, pdfdoc.PDFZCompress]
-                if rl_config.useA85
-                else [pdfdoc.PDFZCompress]
-            )
-        contents.content = self.stream
-        contents.__Comment__ = "page stream"
-        self.Contents = contents
+        contents: Any = self.Contents  # compressed ones set by `_NumberedCanvas.save`
+        if not contents:
+            contents = self.Contents = pdfdoc.PDFStream()
+            contents.content = self.stream
+            contents.__Comment__ = "page stream"
         document.Reference(contents)
         numbers = _numbers(document, (document.Pages, contents, document.idToObject["BasicFonts"]))
         page: Any = self
         key = ("page", page.pagewidth, page.pageheight, page.Rotate, bool(page.hasImages))
-        return _formatted_once(
-            (*key, rl_config.useA85, numbers), lambda: super(_Page, self).format(document)
-        )
+        return _formatted_once((*key, numbers), lambda: super(_Page, self).format(document))
 
     def _plain(self) -> bool:
         page: Any = self
@@ -1489,6 +1518,9 @@ class _NumberedCanvas(Canvas):
             self._draw_furniture(number, total)
             super().showPage()
         document = self._doc
+        for page in document.Pages.pages:  # reportlab's pages or ours: one compression
+            if page.compression and page.stream and not page.Contents:
+                page.Contents = _page_contents(page.stream)
         objects = document.idToObject
         for thing in (*document.Pages.pages, document.Catalog, document.Pages, *objects.values()):
             if type(thing) in _FORMATTED_ONCE and (

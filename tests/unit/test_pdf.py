@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph, Table, TableStyle
@@ -490,6 +490,44 @@ def test_pages_catalogue_and_font_dictionary_formatted_once_have_reportlabs_byte
         _pages_for("Łukasz", 2),
         _letter("Harbor Health"),
     ]
+
+
+def _page_streams(data: bytes) -> list[tuple[Any, bytes]]:
+    """Each page's content stream: its filters and its decompressed operators."""
+    pages = PdfReader(io.BytesIO(data)).pages
+    return [
+        (page["/Contents"].get_object()["/Filter"], page.get_contents().get_data())
+        for page in pages
+    ]
+
+
+def test_page_streams_are_compressed_at_the_one_level_without_ascii85_and_draw_the_same(
+    monkeypatch: Any,
+) -> None:
+    """Every page, ours or reportlab's (a translucent one), is Flate alone at
+    `PAGE_COMPRESSION_LEVEL`: the same operators as reportlab's ASCII85 and
+    level 6 gave, so the same text and look, in fewer bytes."""
+    documents = [lambda: _pages_for("Kestrel", 3), lambda: _translucent_letter("Harbor")]
+    ours = [make() for make in documents]
+    monkeypatch.setattr(pdf, "PAGE_COMPRESSION_LEVEL", 9)
+    tighter = [make() for make in documents]
+    monkeypatch.setattr(pdf, "_page_contents", _reportlabs_page_contents)
+    reportlabs = [make() for make in documents]
+    for data, at_nine, theirs in zip(ours, tighter, reportlabs, strict=True):
+        streams = _page_streams(data)
+        assert [filters for filters, _ in streams] == [["/FlateDecode"]] * len(streams)
+        assert data != at_nine  # the level is the one setting
+        assert _page_streams(at_nine) == streams
+        operators = [content for _, content in _page_streams(theirs)]
+        assert operators == [content for _, content in streams]
+        assert len(data) < len(theirs)
+
+
+def _reportlabs_page_contents(stream: str) -> Any:
+    """A page stream with reportlab's default filters: ASCII85 over zlib's level 6."""
+    contents = pdfdoc.PDFStream(content=stream)
+    contents.filters = [pdfdoc.PDFBase85Encode, pdfdoc.PDFZCompress]
+    return contents
 
 
 def test_only_plain_pages_and_the_catalogue_and_fonts_of_ours_are_formatted_once() -> None:
