@@ -884,10 +884,24 @@ def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
         state._code.append(code)
         canvas.restoreState()
         return
-    if alpha is not None:
-        state._doc.ensureMinPdfVersion("transparency")  # as setFillAlpha does
-    rgb = fp_str((colour.red, colour.green, colour.blue))
-    state._code += ("q", f"{rgb} rg", code, "Q")
+    document = state._doc
+    if alpha is not None and document._pdfVersion < _TRANSPARENCY_VERSION:
+        document.ensureMinPdfVersion("transparency")  # as setFillAlpha does
+    rgb = (colour.red, colour.green, colour.blue)
+    fill = _FILLS.get(rgb)
+    if fill is None:
+        if len(_FILLS) >= _FILLS_BOUND:
+            _FILLS.clear()
+        fill = _FILLS[rgb] = f"{fp_str(rgb)} rg"
+    state._code += ("q", fill, code, "Q")
+
+
+# The fill colour operator of each colour drawn (a handful: our styles'), and the
+# PDF version a colour with an alpha asks for: both were a microsecond and more
+# for every paragraph drawn.
+_FILLS: dict[tuple[float, float, float], str] = {}
+_FILLS_BOUND = 256
+_TRANSPARENCY_VERSION = pdfdoc.PDF_SUPPORT_VERSION["transparency"]
 
 
 def _draws_plainly(paragraph: Paragraph) -> bool:
@@ -1515,6 +1529,9 @@ class PageFurniture:
 
 _FURNITURE_SIZE = 7.5
 
+# A line's font size and leading operators, by the two (a handful: our styles').
+_SIZES: dict[tuple[float, float], str] = {}
+
 
 class _NumberedCanvas(Canvas):
     """Defers page output to the end so that every page can say "Page N of M"."""
@@ -1568,9 +1585,15 @@ class _NumberedCanvas(Canvas):
         if known is None or not known.issuperset(text):
             return False
         mapped = self._escape(text.translate(state.first_subset_codes).encode("latin-1"))
+        sizes = (self._fontsize, self._leading)
+        size_and_leading = _SIZES.get(sizes)
+        if size_and_leading is None:
+            if len(_SIZES) >= _FILLS_BOUND:
+                _SIZES.clear()
+            size_and_leading = _SIZES[sizes] = f"{fp_str(sizes[0])} Tf {fp_str(sizes[1])} TL"
         self._code.append(
             f"BT 1 0 0 1 {fp_str(x, y)} Tm {font.getSubsetInternalName(0, document)} "
-            f"{fp_str(self._fontsize)} Tf {fp_str(self._leading)} TL ({mapped}) Tj T* ET"
+            f"{size_and_leading} ({mapped}) Tj T* ET"
         )
         return True
 
