@@ -210,13 +210,9 @@ def same_text_document(story: list[Any]) -> bytes:
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Table
 
-    from licensing import pdf
-
     body = getSampleStyleSheet()["BodyText"]
 
     def plain(flowable: Any) -> list[Any]:
-        if isinstance(flowable, pdf.Passage):  # a clause: its heading and paragraphs
-            return [item for inner in flowable.flowables() for item in plain(inner)]
         if isinstance(flowable, Paragraph):
             # Plain text (`pdf.para`) is kept as written, not as markup: escape it.
             written = getattr(flowable, "_plain_text", False)

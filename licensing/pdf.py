@@ -751,11 +751,6 @@ class _Paragraph(Paragraph):
         self._draw_plainly()
 
     def _draw_plainly(self, key: tuple[Any, ...] | None = None) -> None:
-        _draw_in_colour(self.canv, self.blPara.textColor, self._operators(key))
-
-    def _operators(self, key: tuple[Any, ...] | None = None) -> str:
-        """The paragraph's text operators (`BT` to `ET`) on its canvas, kept
-        under `key` when they are the same in any document (`_drawing_key`)."""
         canvas = self.canv
         style = self.style
         lines: Any = self.blPara
@@ -793,7 +788,7 @@ class _Paragraph(Paragraph):
             if len(_DRAWN) >= _DRAWN_BOUND:
                 _DRAWN.clear()
             _DRAWN[key] = drawn
-        return drawn
+        _draw_in_colour(canvas, lines.textColor, drawn)
 
     def breakLines(self, width: Any) -> Any:
         lines = self._plain_lines(width if isinstance(width, list | tuple) else [width])
@@ -1066,64 +1061,6 @@ def markup(value: str, style: str = "Body") -> Paragraph:
     if has_cjk(value):
         value = _cjk_in_markup(value)
     return _parsed(value, style)
-
-
-class Passage(Flowable):
-    """A heading and its paragraphs of plain text, begun on the next page when
-    less than `keep` is left of this one: a clause of an agreement.
-
-    Placed by our layout loop (`_Layout._passage`) as the conditional page
-    break and the paragraphs it stands for (`flowables()`) would be, with the
-    same bytes; when it fits whole where it starts, from what the process
-    remembers of it (`_PASSAGES`): the standard clauses are the same text in
-    every agreement, so their paragraphs are neither built nor measured again.
-    It stands at the top of a story (not in a KeepTogether or a table cell).
-    """
-
-    def __init__(
-        self,
-        heading: str,
-        paragraphs: Sequence[str],
-        *,
-        keep: float,
-        heading_style: str = "Heading",
-        style: str = "Body",
-    ) -> None:
-        super().__init__()
-        self.key = (heading, tuple(paragraphs), keep, heading_style, style)
-        self.fonts = (STYLES[heading_style].fontName, STYLES[style].fontName)
-
-    def flowables(self) -> list[Flowable]:
-        heading, paragraphs, keep, heading_style, style = self.key
-        return [
-            CondPageBreak(keep),
-            para(heading, heading_style),
-            *[para(paragraph, style) for paragraph in paragraphs],
-        ]
-
-    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        raise LayoutError("a Passage stands at the top of a story, laid out by build()")
-
-
-# What each passage placed whole is, as its paragraphs would be placed (their
-# heights, spaces, colours and text operators), by its text, styles, the frame's
-# width and the names of its fonts in the document; None for a passage that
-# cannot be placed so (not plain ASCII, a heading last). Emptied past a bound.
-_PASSAGES: dict[tuple[Any, ...], Any] = {}
-_PASSAGES_BOUND = 1024
-
-
-@dataclass(frozen=True)
-class _PlacedParagraph:
-    """A paragraph of a remembered passage: what placing it takes."""
-
-    height: float
-    space_before: float
-    space_after: float
-    least: float  # its first two lines: what must follow a heading on its page
-    heads: bool  # in a heading style: never left alone at a page's foot
-    colour: Any
-    operators: str
 
 
 # reportlab's default left and right padding of a table cell, which our tables keep.
@@ -1688,12 +1625,7 @@ def build(
         _Layout(canvas).run(story)
         canvas.save()
     else:
-        flowables = [
-            part
-            for item in story
-            for part in (item.flowables() if isinstance(item, Passage) else [item])
-        ]
-        document.build(flowables, canvasmaker=numbered_canvas)
+        document.build(list(story), canvasmaker=numbered_canvas)
     return buffer.getvalue()
 
 
@@ -1701,12 +1633,10 @@ def build(
 _LAYOUT_ENABLED = True
 
 
-def _laid_out_by_us(flowable: Any, *, top: bool = True) -> bool:
+def _laid_out_by_us(flowable: Any) -> bool:
     kind = type(flowable)
     if kind is KeepTogether:
-        return all(_laid_out_by_us(inner, top=False) for inner in flowable._content)
-    if kind is Passage:
-        return top
+        return all(map(_laid_out_by_us, flowable._content))
     return kind in (_Paragraph, Table, _RuledTable, Spacer, CondPageBreak) or _is_drawing(kind)
 
 
@@ -1792,9 +1722,6 @@ class _Layout:
                 self._conditional_break(item, pending)
             elif isinstance(item, KeepTogether):
                 self._keep_together(item, pending)
-            elif isinstance(item, Passage):
-                if not self._place_passage(item):
-                    pending.extend(reversed(item.flowables()))
             elif self._would_be_stranded(item, pending):
                 pending.append(item)
                 self._end_page()
@@ -1860,14 +1787,6 @@ class _Layout:
         if self.at_top or type(item) is not _Paragraph or item.style.name not in _HEADINGS:
             return False
         following = next((f for f in reversed(pending) if not isinstance(f, Spacer)), None)
-        if isinstance(following, Passage):  # what it stands for follows the heading
-            at = (
-                len(pending)
-                - 1
-                - next(i for i, f in enumerate(reversed(pending)) if f is following)
-            )
-            pending[at : at + 1] = reversed(following.flowables())
-            following = next((f for f in reversed(pending) if not isinstance(f, Spacer)), None)
         if following is None or following is _FRAME_BREAK:
             return False
         space = self._space_before(item)
@@ -1881,119 +1800,6 @@ class _Layout:
             return False
         fits_alone = self.y - (height + space) >= self.bottom - _FUZZ
         return fits_alone and self.y - (space + together) < self.bottom - _FUZZ
-
-    def _place_passage(self, passage: Passage) -> bool:
-        """The passage placed whole from what the process remembers of it,
-        when it fits where it starts: the decisions and arithmetic of
-        `_conditional_break`, `_would_be_stranded` and `_place` for its
-        flowables, and the operators they write. False where it does not fit
-        (or cannot be remembered): then its flowables are placed one by one."""
-        canvas: Any = self.canvas
-        document = canvas._doc
-        names = []
-        for font_name in passage.fonts:  # named in the document by what came before
-            font: Any = pdfmetrics.getFont(font_name)
-            state = font.state.get(document) if isinstance(font, _EmbeddedFont) else None
-            if state is None or state.internalName is None:
-                return False
-            names.append(font.getSubsetInternalName(0, document))
-        key = (passage.key, self.width, *names)
-        if key in _PASSAGES:
-            remembered = _PASSAGES[key]
-        else:
-            remembered = self._remember_passage(passage)
-            if len(_PASSAGES) >= _PASSAGES_BOUND:
-                _PASSAGES.clear()
-            _PASSAGES[key] = remembered
-        if remembered is None:
-            return False
-        positions = self._passage_positions(*remembered)
-        if positions is None:
-            return False
-        keep_at, placed, (self.y, self.at_top, self.space_after) = positions
-        code: list[str] = canvas._code
-        code += ("q", f"{fp_str(1, 0, 0, 1, self.x, keep_at)} cm", "Q")  # the break, as `_draw`
-        for paragraph, y in zip(remembered[2], placed, strict=True):
-            code += ("q", f"{fp_str(1, 0, 0, 1, self.x, y)} cm")  # as `_Paragraph.drawOn`
-            _draw_in_colour(canvas, paragraph.colour, paragraph.operators)
-            code.append("Q")
-        return True
-
-    def _remember_passage(
-        self, passage: Passage
-    ) -> tuple[float, float, tuple[_PlacedParagraph, ...]] | None:
-        """What placing the passage's flowables takes, measured and drawn as
-        the loop would; None unless every paragraph draws the same operators in
-        any document (plain printable ASCII, `_drawing_key`) and no heading ends it."""
-        keep, *paragraphs = passage.flowables()
-        placed: list[_PlacedParagraph] = []
-        for paragraph in paragraphs:
-            flowable: Any = paragraph
-            if type(paragraph) is not _Paragraph or flowable.debug:
-                return None
-            size = paragraph.wrap_plainly(self.width)
-            drawing = paragraph._drawing_key(self.canvas)
-            if size is None or size[0] != self.width or drawing is None:
-                return None
-            if not _draws_plainly(paragraph):
-                return None
-            paragraph.canv = self.canvas
-            operators = _DRAWN.get(drawing) or paragraph._operators(drawing)
-            del paragraph.canv
-            lines: Any = paragraph.blPara
-            placed.append(
-                _PlacedParagraph(
-                    height=size[1],
-                    space_before=float(paragraph.getSpaceBefore()),
-                    space_after=paragraph.getSpaceAfter(),
-                    least=float(min(len(lines.lines), 2) * paragraph.style.leading),
-                    heads=paragraph.style.name in _HEADINGS,
-                    colour=lines.textColor,
-                    operators=operators,
-                )
-            )
-        if not placed or placed[-1].heads:
-            return None  # what follows a heading at its end is not the passage's
-        return keep.height, float(keep.getSpaceBefore()), tuple(placed)
-
-    def _passage_positions(
-        self, keep: float, keep_before: float, paragraphs: tuple[_PlacedParagraph, ...]
-    ) -> tuple[float, list[float], tuple[float, bool, float]] | None:
-        """Where the conditional break and each paragraph land, and the loop's
-        position after them, as the loop computes them flowable by flowable;
-        None where it would break the page or split or move a flowable."""
-        y, at_top, space_after = self.y, self.at_top, self.space_after
-        bottom = self.bottom
-        space = 0 if at_top else max(keep_before - space_after, 0)
-        available = y - bottom - space
-        if available <= 0 or available < keep:
-            return None
-        keep_at = y - space  # `_conditional_break`, then `_draw` with no space after
-        at_top = at_top and keep_at == y
-        y, space_after = keep_at, 0
-        placed: list[float] = []
-        for index, paragraph in enumerate(paragraphs):
-            space = 0 if at_top else max(paragraph.space_before - space_after, 0)
-            height, after = paragraph.height, paragraph.space_after
-            if paragraph.heads and not at_top:  # `_would_be_stranded`
-                following = paragraphs[index + 1]
-                together = height + max(following.space_before - after, 0) + after + following.least
-                if (
-                    together <= self.page_height + _FUZZ
-                    and y - (height + space) >= bottom - _FUZZ
-                    and y - (space + together) < bottom - _FUZZ
-                ):
-                    return None
-            if y - bottom - space <= 0:  # `_place`
-                return None
-            at = y - (height + space)
-            if at < bottom - _FUZZ:
-                return None
-            placed.append(at)
-            below = at - after  # `_draw`
-            at_top = at_top and below == y
-            y, space_after = below, after
-        return keep_at, placed, (y, at_top, space_after)
 
     def _least_height(self, flowable: Any) -> float:
         """The least of `flowable` that can stand at the foot of a page."""

@@ -128,20 +128,13 @@ def _parties(doc: AgreementDocument) -> list[Flowable]:
 
 
 def _clauses(doc: AgreementDocument) -> list[Flowable]:
-    # Passages: most clauses are the same text in every agreement, and a
-    # process places those it placed before without building them again.
-    return [
-        pdf.Passage(
-            f"{number}. {clause.heading}",
-            [
-                f"{number}.{sub}  {paragraph}"
-                for sub, paragraph in enumerate(clause.paragraphs, start=1)
-            ],
-            keep=1.2 * inch,
-            style="Clause",
-        )
-        for number, clause in enumerate(doc.clauses, start=1)
-    ]
+    story: list[Flowable] = []
+    for number, clause in enumerate(doc.clauses, start=1):
+        story.append(CondPageBreak(1.2 * inch))
+        story.append(pdf.para(f"{number}. {clause.heading}", "Heading"))
+        for sub, paragraph in enumerate(clause.paragraphs, start=1):
+            story.append(pdf.para(f"{number}.{sub}  {paragraph}", "Clause"))
+    return story
 
 
 def _schedule(doc: AgreementDocument) -> list[Flowable]:

@@ -428,67 +428,7 @@ def test_an_invoice_line_whose_working_is_taller_than_a_page_is_split_within_its
     assert sum(page.count("x") for page in pages) == 4000
 
 
-# The clauses are passages (`pdf.Passage`): placed from what the process remembers
-# of each when it fits whole where it starts, else flowable by flowable.
-REMEMBERED_SHAPES = ("clauses of every length", "long and European names", "the standard shape")
-
-
-@pytest.mark.parametrize("bound", [1024, 1])
-@pytest.mark.parametrize("shape", REMEMBERED_SHAPES)
-def test_an_agreement_placed_from_remembered_clauses_has_the_bytes_reportlab_gives(
-    shape: str, bound: int, monkeypatch: Any
-) -> None:
-    monkeypatch.setattr(pdf, "_PASSAGES_BOUND", bound)
-    pdf._PASSAGES.clear()
-    document = AGREEMENTS[shape]()
-    first = _laid_out_by_us(lambda: render_agreement_pdf(document), monkeypatch)
-    again = _laid_out_by_us(lambda: render_agreement_pdf(document), monkeypatch)
-    assert first == again == _with_reportlab(lambda: render_agreement_pdf(document), monkeypatch)
-    assert len(pdf._PASSAGES) <= bound
-
-
-def test_clauses_the_same_in_every_agreement_are_placed_from_memory_and_others_measured(
-    monkeypatch: Any,
-) -> None:
-    def clauses(licensee: str) -> tuple[Clause, ...]:
-        definitions = Clause("Definitions", (f'"Licensee" means {licensee}.',))
-        return (definitions, *_agreement().clauses)
-
-    pdf._PASSAGES.clear()
-    render_agreement_pdf(_agreement(clauses=clauses("Bluefin Claims Ltd")))
-    measured: list[str] = []
-    placed: list[tuple[str, bool]] = []
-    remember, place = pdf._Layout._remember_passage, pdf._Layout._place_passage
-
-    def remembering(layout: Any, passage: pdf.Passage) -> Any:
-        measured.append(passage.key[0])
-        return remember(layout, passage)
-
-    def placing(layout: Any, passage: pdf.Passage) -> bool:
-        done = place(layout, passage)
-        placed.append((passage.key[0], done))
-        return done
-
-    monkeypatch.setattr(pdf._Layout, "_remember_passage", remembering)
-    monkeypatch.setattr(pdf._Layout, "_place_passage", placing)
-    other = _agreement(clauses=clauses("Kestrel Coding Inc"), number="CPT-2027-000043")
-    data = render_agreement_pdf(other)
-    assert measured == ["1. Definitions"]  # the one clause that names the licensee
-    assert sum(done for _, done in placed) >= 5
-    assert "Kestrel Coding Inc" in "".join(_pages(data))
-    monkeypatch.setattr(pdf._Layout, "_place_passage", lambda layout, passage: False)
-    assert data == render_agreement_pdf(other)  # flowable by flowable: the same bytes
-
-
-def test_a_clause_that_is_not_plain_ascii_is_placed_flowable_by_flowable() -> None:
-    pdf._PASSAGES.clear()
-    clauses = (Clause("Définitions", ("« Licensee » means Łódź Sp. z o.o.",)),)
-    data = render_agreement_pdf(_agreement(clauses=clauses))
-    assert list(pdf._PASSAGES.values()) == [None]
-    assert "« Licensee » means Łódź Sp. z o.o." in "".join(_pages(data))
-
-
-_TWO_AGREEMENTS = """
+_AGREEMENTS_IN_TURN = """
 import hashlib, sys
 from tests.unit.test_pdf_layout import AGREEMENTS
 from licensing.agreements.documents import render_agreement_pdf
@@ -499,9 +439,12 @@ for shape in sys.argv[1:]:
 """
 
 
-def test_two_agreements_rendered_in_turn_have_the_bytes_each_has_in_a_fresh_process(
+def test_agreements_rendered_in_turn_have_the_bytes_each_has_in_a_fresh_process(
     tmp_path: Any,
 ) -> None:
+    # What the process remembers (lines, operators, subsets, formatted objects)
+    # must be keyed by all the bytes depend on: another agreement drawn before
+    # changes nothing of this one's.
     root = Path(__file__).resolve().parents[2]
     env = {
         "PATH": "/usr/bin:/bin",
@@ -512,7 +455,7 @@ def test_two_agreements_rendered_in_turn_have_the_bytes_each_has_in_a_fresh_proc
 
     def digests(*shapes: str) -> list[str]:
         done = subprocess.run(
-            [sys.executable, "-c", _TWO_AGREEMENTS, *shapes],
+            [sys.executable, "-c", _AGREEMENTS_IN_TURN, *shapes],
             cwd=root,
             env=env,
             capture_output=True,
