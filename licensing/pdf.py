@@ -764,24 +764,30 @@ class _Paragraph(Paragraph):
         texts = [" ".join(words) for _, words in lines.lines]
         state = font.state.get(document)  # type: ignore[attr-defined]
         known: frozenset[str] | None = getattr(state, "known_characters", None)
-        if known is not None and all(map(known.issuperset, texts)):
-            # Every character has its code in the first subset (`_EmbeddedFont`).
-            codes = state.first_subset_codes
-            name = font.getSubsetInternalName(0, document)  # type: ignore[attr-defined]
-            code.append(f"{name} {size_and_leading}")
-            code += [
-                f"({escape_text(line.translate(codes).encode('latin-1'))}) Tj T*" for line in texts
-            ]
-        else:
-            subset = -1
-            for line in texts:
-                for chunk_subset, chunk in split_text(line, document):
-                    if chunk_subset != subset:
-                        name = font.getSubsetInternalName(chunk_subset, document)  # type: ignore[attr-defined]
-                        code.append(f"{name} {size_and_leading}")
-                        subset = chunk_subset
-                    code.append(f"({escape_text(chunk)}) Tj")
-                code.append("T*")
+        # Every character has its code in the first subset (`_EmbeddedFont`): one call a line.
+        codes = state.first_subset_codes if known and all(map(known.issuperset, texts)) else None
+        subset = -1
+        for (extra, words), line in zip(lines.lines, texts, strict=True):
+            # A line wider than its width (its spaces shrunk to fit) is drawn
+            # with its word spacing narrowed, as reportlab's `_leftDrawParaLine`.
+            spaces = len(words) + line.count("\xa0") - 1
+            narrowed = extra <= -1e-8 and spaces > 0
+            if narrowed:
+                code.append(f"{fp_str(extra / float(spaces))} Tw")
+            chunks = (
+                [(0, line.translate(codes).encode("latin-1"))]
+                if codes is not None
+                else split_text(line, document)
+            )
+            for chunk_subset, chunk in chunks:
+                if chunk_subset != subset:
+                    name = font.getSubsetInternalName(chunk_subset, document)  # type: ignore[attr-defined]
+                    code.append(f"{name} {size_and_leading}")
+                    subset = chunk_subset
+                code.append(f"({escape_text(chunk)}) Tj")
+            code.append("T*")
+            if narrowed:
+                code.append("0 Tw")
         code.append("ET")
         drawn = " ".join(code)
         if key is not None:  # the same operators in any document (`_drawing_key`)
@@ -901,8 +907,9 @@ _TRANSPARENCY_VERSION = pdfdoc.PDF_SUPPORT_VERSION["transparency"]
 
 def _draws_plainly(paragraph: Paragraph) -> bool:
     """Whether reportlab draws this paragraph in its simplest way: lines of one
-    plain fragment in an embedded font, left-aligned, from the left indent, none
-    wider than its width; no bullet, background, border, link or underline."""
+    plain fragment in an embedded font, left-aligned, from the left indent (a
+    line wider than its width narrowed as reportlab narrows it); no bullet,
+    background, border, link or underline."""
     lines: Any = paragraph.blPara  # type: ignore[attr-defined]
     style = paragraph.style
     return (
@@ -916,7 +923,7 @@ def _draws_plainly(paragraph: Paragraph) -> bool:
         and not style.wordWrap
         and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
         and pdfmetrics.getFont(lines.fontName)._dynamicFont  # type: ignore[attr-defined]
-        and all(extra > -1e-8 and words for extra, words in lines.lines)
+        and all(words for _, words in lines.lines)
     )
 
 

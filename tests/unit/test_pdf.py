@@ -671,7 +671,25 @@ def test_only_left_aligned_plain_paragraphs_take_the_short_drawing() -> None:
     assert not pdf._draws_plainly(wrapped(pdf.markup("<b>Licensee</b> name")))
     overflowing = wrapped(pdf.para("Licensed use and fee", "Clause"))
     overflowing.blPara = overflowing.blPara.clone(lines=[(-3.0, ["Licensed", "use"])])
-    assert not pdf._draws_plainly(overflowing)  # reportlab narrows its word spacing
+    assert pdf._draws_plainly(overflowing)  # its word spacing narrowed as reportlab narrows it
+
+
+def test_lines_wider_than_their_width_are_drawn_narrowed_with_the_bytes_reportlab_draws() -> None:
+    # Words of every length, so that some lines fit only with their spaces shrunk
+    # (reportlab's spaceShrinkage) and are drawn with a narrower word spacing.
+    words = [("x" * (1 + (n * 7) % 11)) + ("," if n % 5 == 0 else "") for n in range(400)]
+    texts = [" ".join(words[n : n + 25 + n % 40]) for n in range(0, 360, 9)]
+    texts.append("Amounts owed: Łódź © " + " ".join(words[:60]))
+    narrowed = 0
+    for text in texts:
+        paragraph = pdf.para(text, "Clause")
+        paragraph.wrap(pdf.CONTENT_WIDTH - 12, 1000)
+        narrowed += any(extra <= -1e-8 for extra, _ in paragraph.blPara.lines)
+    assert narrowed >= 3
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    ours = pdf.build([pdf.para(text, "Clause") for text in texts] * 2, furniture, title="T")
+    theirs = [Paragraph(pdf.text(text), pdf.STYLES["Clause"]) for text in texts] * 2
+    assert ours == pdf.build(theirs, furniture, title="T")
 
 
 _DRAWN_PLAIN = st.text(
