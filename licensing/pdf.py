@@ -16,6 +16,7 @@ import io
 import itertools
 import re
 import sys
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,9 +218,44 @@ def _numbers(document: Any, objects: Sequence[Any]) -> tuple[Any, ...] | None:
     return tuple(named[name] for name in names)
 
 
-# reportlab's page attributes that a page of ours leaves unset until it is formatted.
+# How every page's content stream is compressed: zlib at this level, and not
+# ASCII85-encoded. reportlab's defaults are zlib's level 6 and ASCII85 on top,
+# which makes a compressed stream a quarter larger to keep it 7-bit text, of no
+# use in our documents (their embedded fonts are binary streams anyway). Level 1
+# takes about a third less time than level 6 for 9-10% more compressed bytes,
+# which dropping ASCII85 more than repays (docs/pdfs.md, "An eighth round").
+PAGE_COMPRESSION_LEVEL = 1
+
+
+class _PageFlate:
+    """The page streams' Flate filter, at `PAGE_COMPRESSION_LEVEL`."""
+
+    pdfname = "FlateDecode"
+
+    def encode(self, content: bytes | str) -> bytes:
+        if isinstance(content, str):
+            content = content.encode("utf8")  # as reportlab's filter encodes text
+        return zlib.compress(content, PAGE_COMPRESSION_LEVEL)
+
+
+_PAGE_FLATE = _PageFlate()
+
+
+def _page_contents(stream: str) -> Any:
+    """A page's content stream, as reportlab's `PDFPage` makes it but for its filter."""
+    contents: Any = pdfdoc.PDFStream()
+    contents.filters = [_PAGE_FLATE]
+    contents.content = stream
+    contents.__Comment__ = "page stream"
+    return contents
+
+
+# reportlab's page attributes that a page of ours leaves unset until it is
+# formatted (its content stream is set by `_NumberedCanvas.save`, numbered as any).
 _UNSET_PAGE_ATTRIBUTES = tuple(
-    name for name in pdfdoc.PDFPage.__NoDefault__ if name not in ("Rotate", "Trans", "Annots")
+    name
+    for name in pdfdoc.PDFPage.__NoDefault__
+    if name not in ("Rotate", "Trans", "Annots", "Contents")
 )
 
 
@@ -239,23 +275,16 @@ class _Page(pdfdoc.PDFPage):
             formatted: bytes = super().format(document)
             return formatted
         document.Reference(document.Pages)  # numbered in reportlab's order: the tree first
-        contents: Any = pdfdoc.PDFStream()
-        if self.compression:
-            contents.filters = (
-                [pdfdoc.PDFBase85Encode, pdfdoc.PDFZCompress]
-                if rl_config.useA85
-                else [pdfdoc.PDFZCompress]
-            )
-        contents.content = self.stream
-        contents.__Comment__ = "page stream"
-        self.Contents = contents
+        contents: Any = self.Contents  # compressed ones set by `_NumberedCanvas.save`
+        if not contents:
+            contents = self.Contents = pdfdoc.PDFStream()
+            contents.content = self.stream
+            contents.__Comment__ = "page stream"
         document.Reference(contents)
         numbers = _numbers(document, (document.Pages, contents, document.idToObject["BasicFonts"]))
         page: Any = self
         key = ("page", page.pagewidth, page.pageheight, page.Rotate, bool(page.hasImages))
-        return _formatted_once(
-            (*key, rl_config.useA85, numbers), lambda: super(_Page, self).format(document)
-        )
+        return _formatted_once((*key, numbers), lambda: super(_Page, self).format(document))
 
     def _plain(self) -> bool:
         page: Any = self
@@ -735,24 +764,30 @@ class _Paragraph(Paragraph):
         texts = [" ".join(words) for _, words in lines.lines]
         state = font.state.get(document)  # type: ignore[attr-defined]
         known: frozenset[str] | None = getattr(state, "known_characters", None)
-        if known is not None and all(map(known.issuperset, texts)):
-            # Every character has its code in the first subset (`_EmbeddedFont`).
-            codes = state.first_subset_codes
-            name = font.getSubsetInternalName(0, document)  # type: ignore[attr-defined]
-            code.append(f"{name} {size_and_leading}")
-            code += [
-                f"({escape_text(line.translate(codes).encode('latin-1'))}) Tj T*" for line in texts
-            ]
-        else:
-            subset = -1
-            for line in texts:
-                for chunk_subset, chunk in split_text(line, document):
-                    if chunk_subset != subset:
-                        name = font.getSubsetInternalName(chunk_subset, document)  # type: ignore[attr-defined]
-                        code.append(f"{name} {size_and_leading}")
-                        subset = chunk_subset
-                    code.append(f"({escape_text(chunk)}) Tj")
-                code.append("T*")
+        # Every character has its code in the first subset (`_EmbeddedFont`): one call a line.
+        codes = state.first_subset_codes if known and all(map(known.issuperset, texts)) else None
+        subset = -1
+        for (extra, words), line in zip(lines.lines, texts, strict=True):
+            # A line wider than its width (its spaces shrunk to fit) is drawn
+            # with its word spacing narrowed, as reportlab's `_leftDrawParaLine`.
+            spaces = len(words) + line.count("\xa0") - 1
+            narrowed = extra <= -1e-8 and spaces > 0
+            if narrowed:
+                code.append(f"{fp_str(extra / float(spaces))} Tw")
+            chunks = (
+                [(0, line.translate(codes).encode("latin-1"))]
+                if codes is not None
+                else split_text(line, document)
+            )
+            for chunk_subset, chunk in chunks:
+                if chunk_subset != subset:
+                    name = font.getSubsetInternalName(chunk_subset, document)  # type: ignore[attr-defined]
+                    code.append(f"{name} {size_and_leading}")
+                    subset = chunk_subset
+                code.append(f"({escape_text(chunk)}) Tj")
+            code.append("T*")
+            if narrowed:
+                code.append("0 Tw")
         code.append("ET")
         drawn = " ".join(code)
         if key is not None:  # the same operators in any document (`_drawing_key`)
@@ -850,16 +885,31 @@ def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
         state._code.append(code)
         canvas.restoreState()
         return
-    if alpha is not None:
-        state._doc.ensureMinPdfVersion("transparency")  # as setFillAlpha does
-    rgb = fp_str((colour.red, colour.green, colour.blue))
-    state._code += ("q", f"{rgb} rg", code, "Q")
+    document = state._doc
+    if alpha is not None and document._pdfVersion < _TRANSPARENCY_VERSION:
+        document.ensureMinPdfVersion("transparency")  # as setFillAlpha does
+    rgb = (colour.red, colour.green, colour.blue)
+    fill = _FILLS.get(rgb)
+    if fill is None:
+        if len(_FILLS) >= _FILLS_BOUND:
+            _FILLS.clear()
+        fill = _FILLS[rgb] = f"{fp_str(rgb)} rg"
+    state._code += ("q", fill, code, "Q")
+
+
+# The fill colour operator of each colour drawn (a handful: our styles'), and the
+# PDF version a colour with an alpha asks for: both were a microsecond and more
+# for every paragraph drawn.
+_FILLS: dict[tuple[float, float, float], str] = {}
+_FILLS_BOUND = 256
+_TRANSPARENCY_VERSION = pdfdoc.PDF_SUPPORT_VERSION["transparency"]
 
 
 def _draws_plainly(paragraph: Paragraph) -> bool:
     """Whether reportlab draws this paragraph in its simplest way: lines of one
-    plain fragment in an embedded font, left-aligned, from the left indent, none
-    wider than its width; no bullet, background, border, link or underline."""
+    plain fragment in an embedded font, left-aligned, from the left indent (a
+    line wider than its width narrowed as reportlab narrows it); no bullet,
+    background, border, link or underline."""
     lines: Any = paragraph.blPara  # type: ignore[attr-defined]
     style = paragraph.style
     return (
@@ -873,7 +923,7 @@ def _draws_plainly(paragraph: Paragraph) -> bool:
         and not style.wordWrap
         and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
         and pdfmetrics.getFont(lines.fontName)._dynamicFont  # type: ignore[attr-defined]
-        and all(extra > -1e-8 and words for extra, words in lines.lines)
+        and all(words for _, words in lines.lines)
     )
 
 
@@ -1423,6 +1473,9 @@ class PageFurniture:
 
 _FURNITURE_SIZE = 7.5
 
+# A line's font size and leading operators, by the two (a handful: our styles').
+_SIZES: dict[tuple[float, float], str] = {}
+
 
 class _NumberedCanvas(Canvas):
     """Defers page output to the end so that every page can say "Page N of M"."""
@@ -1476,9 +1529,15 @@ class _NumberedCanvas(Canvas):
         if known is None or not known.issuperset(text):
             return False
         mapped = self._escape(text.translate(state.first_subset_codes).encode("latin-1"))
+        sizes = (self._fontsize, self._leading)
+        size_and_leading = _SIZES.get(sizes)
+        if size_and_leading is None:
+            if len(_SIZES) >= _FILLS_BOUND:
+                _SIZES.clear()
+            size_and_leading = _SIZES[sizes] = f"{fp_str(sizes[0])} Tf {fp_str(sizes[1])} TL"
         self._code.append(
             f"BT 1 0 0 1 {fp_str(x, y)} Tm {font.getSubsetInternalName(0, document)} "
-            f"{fp_str(self._fontsize)} Tf {fp_str(self._leading)} TL ({mapped}) Tj T* ET"
+            f"{size_and_leading} ({mapped}) Tj T* ET"
         )
         return True
 
@@ -1489,6 +1548,9 @@ class _NumberedCanvas(Canvas):
             self._draw_furniture(number, total)
             super().showPage()
         document = self._doc
+        for page in document.Pages.pages:  # reportlab's pages or ours: one compression
+            if page.compression and page.stream and not page.Contents:
+                page.Contents = _page_contents(page.stream)
         objects = document.idToObject
         for thing in (*document.Pages.pages, document.Catalog, document.Pages, *objects.values()):
             if type(thing) in _FORMATTED_ONCE and (

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph, Table, TableStyle
@@ -492,6 +492,44 @@ def test_pages_catalogue_and_font_dictionary_formatted_once_have_reportlabs_byte
     ]
 
 
+def _page_streams(data: bytes) -> list[tuple[Any, bytes]]:
+    """Each page's content stream: its filters and its decompressed operators."""
+    pages = PdfReader(io.BytesIO(data)).pages
+    return [
+        (page["/Contents"].get_object()["/Filter"], page.get_contents().get_data())
+        for page in pages
+    ]
+
+
+def test_page_streams_are_compressed_at_the_one_level_without_ascii85_and_draw_the_same(
+    monkeypatch: Any,
+) -> None:
+    """Every page, ours or reportlab's (a translucent one), is Flate alone at
+    `PAGE_COMPRESSION_LEVEL`: the same operators as reportlab's ASCII85 and
+    level 6 gave, so the same text and look, in fewer bytes."""
+    documents = [lambda: _pages_for("Kestrel", 3), lambda: _translucent_letter("Harbor")]
+    ours = [make() for make in documents]
+    monkeypatch.setattr(pdf, "PAGE_COMPRESSION_LEVEL", 9)
+    tighter = [make() for make in documents]
+    monkeypatch.setattr(pdf, "_page_contents", _reportlabs_page_contents)
+    reportlabs = [make() for make in documents]
+    for data, at_nine, theirs in zip(ours, tighter, reportlabs, strict=True):
+        streams = _page_streams(data)
+        assert [filters for filters, _ in streams] == [["/FlateDecode"]] * len(streams)
+        assert data != at_nine  # the level is the one setting
+        assert _page_streams(at_nine) == streams
+        operators = [content for _, content in _page_streams(theirs)]
+        assert operators == [content for _, content in streams]
+        assert len(data) < len(theirs)
+
+
+def _reportlabs_page_contents(stream: str) -> Any:
+    """A page stream with reportlab's default filters: ASCII85 over zlib's level 6."""
+    contents = pdfdoc.PDFStream(content=stream)
+    contents.filters = [pdfdoc.PDFBase85Encode, pdfdoc.PDFZCompress]
+    return contents
+
+
 def test_only_plain_pages_and_the_catalogue_and_fonts_of_ours_are_formatted_once() -> None:
     pdf._FORMATTED_OBJECTS.clear()
     _pages_for("Kestrel", 2)
@@ -633,7 +671,25 @@ def test_only_left_aligned_plain_paragraphs_take_the_short_drawing() -> None:
     assert not pdf._draws_plainly(wrapped(pdf.markup("<b>Licensee</b> name")))
     overflowing = wrapped(pdf.para("Licensed use and fee", "Clause"))
     overflowing.blPara = overflowing.blPara.clone(lines=[(-3.0, ["Licensed", "use"])])
-    assert not pdf._draws_plainly(overflowing)  # reportlab narrows its word spacing
+    assert pdf._draws_plainly(overflowing)  # its word spacing narrowed as reportlab narrows it
+
+
+def test_lines_wider_than_their_width_are_drawn_narrowed_with_the_bytes_reportlab_draws() -> None:
+    # Words of every length, so that some lines fit only with their spaces shrunk
+    # (reportlab's spaceShrinkage) and are drawn with a narrower word spacing.
+    words = [("x" * (1 + (n * 7) % 11)) + ("," if n % 5 == 0 else "") for n in range(400)]
+    texts = [" ".join(words[n : n + 25 + n % 40]) for n in range(0, 360, 9)]
+    texts.append("Amounts owed: Łódź © " + " ".join(words[:60]))
+    narrowed = 0
+    for text in texts:
+        paragraph = pdf.para(text, "Clause")
+        paragraph.wrap(pdf.CONTENT_WIDTH - 12, 1000)
+        narrowed += any(extra <= -1e-8 for extra, _ in paragraph.blPara.lines)
+    assert narrowed >= 3
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001")
+    ours = pdf.build([pdf.para(text, "Clause") for text in texts] * 2, furniture, title="T")
+    theirs = [Paragraph(pdf.text(text), pdf.STYLES["Clause"]) for text in texts] * 2
+    assert ours == pdf.build(theirs, furniture, title="T")
 
 
 _DRAWN_PLAIN = st.text(

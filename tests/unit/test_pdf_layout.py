@@ -10,10 +10,13 @@ have the same bytes either way. These tests build each document with both.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -423,3 +426,46 @@ def test_an_invoice_line_whose_working_is_taller_than_a_page_is_split_within_its
     pages = _pages(data)
     assert len(pages) >= 2
     assert sum(page.count("x") for page in pages) == 4000
+
+
+_AGREEMENTS_IN_TURN = """
+import hashlib, sys
+from tests.unit.test_pdf_layout import AGREEMENTS
+from licensing.agreements.documents import render_agreement_pdf
+
+for shape in sys.argv[1:]:
+    data = render_agreement_pdf(AGREEMENTS[shape]())
+    sys.stdout.write(hashlib.sha256(data).hexdigest() + " ")
+"""
+
+
+def test_agreements_rendered_in_turn_have_the_bytes_each_has_in_a_fresh_process(
+    tmp_path: Any,
+) -> None:
+    # What the process remembers (lines, operators, subsets, formatted objects)
+    # must be keyed by all the bytes depend on: another agreement drawn before
+    # changes nothing of this one's.
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+        "SECRET_KEY": "s" * 40,
+        "AUDIT_HMAC_KEY": "a" * 40,
+    }
+
+    def digests(*shapes: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", _AGREEMENTS_IN_TURN, *shapes],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.split()
+
+    shapes = ("the standard shape", "clauses of every length", "long and European names")
+    in_turn = digests(*shapes, *shapes)
+    alone = [digests(shape)[0] for shape in shapes]
+    assert in_turn == alone + alone
+    assert len(set(alone)) == 3
