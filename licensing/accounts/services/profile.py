@@ -172,7 +172,9 @@ def apply_email_change(session: Session, link: OneTimeToken, user: User) -> None
     except IntegrityError:
         raise InvalidInput.for_field("token", TAKEN) from None
     link.used_at = now
-    for other in _pending_links(session, user, VERIFY_EMAIL):
+    # Every link mailed to the old address is withdrawn with it: a reset link there
+    # would still set the password of an account that has left that mailbox.
+    for other in _pending_links(session, user, VERIFY_EMAIL, *PASSWORD_LINKS):
         other.revoked_at = now
     audit.record_event(
         session,
