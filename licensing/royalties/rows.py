@@ -596,11 +596,26 @@ def json_submission(upload: Upload) -> Submission:
         # ValueError: undecodable bytes, or a number too long to convert (Python
         # refuses integers of thousands of digits).
 
-        problems["_body"] = ["The body is not valid JSON."]
+        problems["_body"] = [_not_json(upload.file)]
     if not seen_rows and not problems:
         problems["rows"] = ["Give the rows (an empty list for a nil report)."]
     submission.problems = problems
     return submission
+
+
+_BYTE_ORDER_MARK = "\ufeff".encode()
+
+
+def _not_json(file: IO[bytes]) -> str:
+    """Why the body could not be read: a byte-order mark (which Windows tools put
+    before UTF-8 text) read only as "not valid JSON" for a body that was."""
+    file.seek(0)
+    if file.read(len(_BYTE_ORDER_MARK)) == _BYTE_ORDER_MARK:
+        return (
+            "The body starts with a byte-order mark (U+FEFF), which JSON does not allow: "
+            "save or send it as UTF-8 without one."
+        )
+    return "The body is not valid JSON."
 
 
 def _json_rows(file: IO[bytes], first: int = 0) -> Iterator[tuple[int, Any]]:
