@@ -42,8 +42,10 @@ COLUMNS = ("line", "customer_id", "customer_name", "country", "unit", "quantity"
 CSV_HEADER = ",".join(COLUMNS)
 MAX_PROBLEMS = 1000
 SPOOL_IN_MEMORY = 1024 * 1024
-_DECIMAL_TEXT = re.compile(rf"\d{{1,{REVENUE_MAX_DIGITS}}}(\.\d{{1,{REVENUE_PLACES}}})?")
-_WHOLE_TEXT = re.compile(rf"\d{{1,{len(str(QUANTITY_MAX))}}}")
+# ASCII digits only (`\d` reads Arabic-Indic and full-width digits too), as
+# `money` and every id, page and month the service reads.
+_DECIMAL_TEXT = re.compile(rf"[0-9]{{1,{REVENUE_MAX_DIGITS}}}(\.[0-9]{{1,{REVENUE_PLACES}}})?")
+_WHOLE_TEXT = re.compile(rf"[0-9]{{1,{len(str(QUANTITY_MAX))}}}")
 # A control character, or a lone surrogate (what `ord(c) < 32` and the surrogate
 # range caught one character at a time, a third of a CSV report's checking).
 _CONTROL = re.compile("[\x00-\x1f\ud800-\udfff]")
