@@ -80,6 +80,19 @@ def test_an_empty_name_is_refused_beside_the_field(
     assert _user(vendor.id).full_name == name
 
 
+def test_a_name_of_several_lines_is_refused_beside_the_field(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    name = vendor.full_name
+    response = client.post("/account/name", data={"full_name": "Ana\r\nVisit evil.example"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="full_name-error"' in page
+    assert "one line" in page
+    assert _user(vendor.id).full_name == name
+
+
 def test_a_password_changes_in_place_and_other_sessions_end(
     app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
