@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
@@ -139,12 +140,25 @@ def _security_headers(response: Response) -> Response:
             headers[name] = value
         else:
             headers.add(name, value)
+    if "cache-control" not in present and _private(context):
+        headers.add("Cache-Control", "no-store")
     # A page whose URL carries a secret may ask for less (no-referrer).
     if "referrer-policy" not in present:
         headers.add("Referrer-Policy", "same-origin")
     if config.is_production:
         headers["Strict-Transport-Security"] = HSTS
     return response
+
+
+def _private(context: Any) -> bool:
+    """Whether the answer is for one caller only: a signed-in page or an API answer
+    to a token (the principal loaded for it), or a page opened by an emailed link
+    (its `<token>`). No cache may keep those: after signing out on a shared
+    computer, the browser's cache could still show the invoices and agreements."""
+    if context.get("principal") is not None:
+        return True
+    arguments = request.view_args
+    return arguments is not None and "token" in arguments
 
 
 # The answers that ask a client to wait before trying again (RFC 9110, 10.2.3).

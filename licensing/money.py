@@ -191,7 +191,8 @@ CURRENCIES = frozenset(
     ]
 )
 
-_DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+# ASCII digits only: `\d` would read Arabic-Indic or full-width digits as the number they spell.
+_DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _QUANTITY_TEXT = re.compile(r"^[0-9]+$")
 
 # --- Bounds on every number the service reads ------------------------------------

@@ -20,6 +20,9 @@ import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from licensing.secret_paths import hide_secrets
 
 
 class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
@@ -30,6 +33,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
 
     def load_config(self) -> None:
         options = dict(self.options, preload_app=False)  # see the module's docstring
+        options.setdefault("logger_class", SecretHidingLogger)
         if self.jobs is not None:  # gunicorn calls these hooks in its master process only
             options["when_ready"] = self.jobs.start
             options["on_exit"] = self.jobs.stop
@@ -42,6 +46,19 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
         from licensing.app import create_app
 
         return create_app()
+
+
+class SecretHidingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's logger, whose access log never writes a one-time link's secret:
+    the request line, path, query, `Referer` (a page's stylesheet is fetched with
+    the page's URL as its referrer) and every other header it could print."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name, value in atoms.items():
+            if isinstance(value, str):
+                atoms[name] = hide_secrets(value)
+        return atoms
 
 
 class _WorkerProcess:

@@ -6,6 +6,7 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -67,13 +68,20 @@ def home_for(principal: Principal | None) -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site (no scheme, no host, not `//host`)."""
-    if not target:
+    """Only a path on this site (no scheme, no host, not `//host`), which is also
+    a header's value: a control character (a line break would add a header, and
+    Werkzeug refuses it with a 500) or a backslash (`/\\host` is `//host` to a
+    browser) is never a page of ours."""
+    if not target or _NOT_IN_A_PATH.search(target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+# C0 controls, DEL, C1 controls and the backslash.
+_NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
 
 # Creating an API token needs the password given this recently (at sign-in or

@@ -42,8 +42,10 @@ COLUMNS = ("line", "customer_id", "customer_name", "country", "unit", "quantity"
 CSV_HEADER = ",".join(COLUMNS)
 MAX_PROBLEMS = 1000
 SPOOL_IN_MEMORY = 1024 * 1024
-_DECIMAL_TEXT = re.compile(rf"\d{{1,{REVENUE_MAX_DIGITS}}}(\.\d{{1,{REVENUE_PLACES}}})?")
-_WHOLE_TEXT = re.compile(rf"\d{{1,{len(str(QUANTITY_MAX))}}}")
+# ASCII digits only (`\d` reads Arabic-Indic and full-width digits too), as
+# `money` and every id, page and month the service reads.
+_DECIMAL_TEXT = re.compile(rf"[0-9]{{1,{REVENUE_MAX_DIGITS}}}(\.[0-9]{{1,{REVENUE_PLACES}}})?")
+_WHOLE_TEXT = re.compile(rf"[0-9]{{1,{len(str(QUANTITY_MAX))}}}")
 # A control character, or a lone surrogate (what `ord(c) < 32` and the surrogate
 # range caught one character at a time, a third of a CSV report's checking).
 _CONTROL = re.compile("[\x00-\x1f\ud800-\udfff]")
@@ -596,11 +598,26 @@ def json_submission(upload: Upload) -> Submission:
         # ValueError: undecodable bytes, or a number too long to convert (Python
         # refuses integers of thousands of digits).
 
-        problems["_body"] = ["The body is not valid JSON."]
+        problems["_body"] = [_not_json(upload.file)]
     if not seen_rows and not problems:
         problems["rows"] = ["Give the rows (an empty list for a nil report)."]
     submission.problems = problems
     return submission
+
+
+_BYTE_ORDER_MARK = "\ufeff".encode()
+
+
+def _not_json(file: IO[bytes]) -> str:
+    """Why the body could not be read: a byte-order mark (which Windows tools put
+    before UTF-8 text) read only as "not valid JSON" for a body that was."""
+    file.seek(0)
+    if file.read(len(_BYTE_ORDER_MARK)) == _BYTE_ORDER_MARK:
+        return (
+            "The body starts with a byte-order mark (U+FEFF), which JSON does not allow: "
+            "save or send it as UTF-8 without one."
+        )
+    return "The body is not valid JSON."
 
 
 def _json_rows(file: IO[bytes], first: int = 0) -> Iterator[tuple[int, Any]]:

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from licensing import errors, problems
 from licensing.extensions import retry_after
+from licensing.secret_paths import hide_secrets
 
 MACHINE_PREFIXES = ("/api/", "/webhooks/")
 
@@ -170,7 +171,7 @@ def handle_unexpected(error: BaseException) -> Response | tuple[str, int]:
     current_app.logger.error(
         "unhandled error in request %s %s (request id %s)",
         request.method,
-        request.path,
+        hide_secrets(request.path),
         g.get("request_id", "-"),
         exc_info=original,
     )

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from licensing import db
-from licensing.accounts import passwords
+from licensing.accounts import passwords, services
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
@@ -77,6 +77,19 @@ def test_an_empty_name_is_refused_beside_the_field(
     response = client.post("/account/name", data={"full_name": "   "})
     assert response.status_code == 422
     assert 'id="full_name-error"' in response.get_data(as_text=True)
+    assert _user(vendor.id).full_name == name
+
+
+def test_a_name_of_several_lines_is_refused_beside_the_field(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    name = vendor.full_name
+    response = client.post("/account/name", data={"full_name": "Ana\r\nVisit evil.example"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="full_name-error"' in page
+    assert "one line" in page
     assert _user(vendor.id).full_name == name
 
 
@@ -215,6 +228,33 @@ def test_a_newer_email_change_withdraws_the_link_of_the_earlier_one(
     second = _link_in(_messages_to("second@northwind.example")[0])
     assert app.test_client().get(second).status_code == 302
     assert _user(vendor.id).email == "second@northwind.example"
+
+
+def test_a_reset_link_sent_to_the_old_address_stops_working_once_the_address_changes(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # A reset link mailed to the old address (a mailbox the user is leaving, or one
+    # someone else reads) still set the password within its hour after the
+    # account had moved to a new address: whoever read the old mailbox took over.
+    old = vendor.email
+    services.request_password_reset(old)
+    reset = _link_in(_messages_to(old)[-1])
+    assert reset.startswith("/reset/")
+    client = signed_in(app.test_client(), vendor)
+    client.post(
+        "/account/email",
+        data={"new_email": "robin.moved@northwind.example", "current_password": DEFAULT_PASSWORD},
+    )
+    verify = _link_in(_messages_to("robin.moved@northwind.example")[-1])
+    assert app.test_client().get(verify).status_code == 302
+    assert _user(vendor.id).email == "robin.moved@northwind.example"
+
+    taken_over = app.test_client().post(
+        reset, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
+    assert taken_over.status_code == 400
+    assert "This link has been withdrawn." in taken_over.get_data(as_text=True)
+    assert passwords.verify_password(_user(vendor.id).password_hash, DEFAULT_PASSWORD)
 
 
 def test_a_link_to_an_address_taken_meanwhile_changes_nothing(

@@ -94,12 +94,38 @@ def test_sign_in_returns_to_the_page_asked_for(client: FlaskClient, vendor: User
     assert response.headers["Location"] == "/account/tokens"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+# Off the site, or not a path at all: a line break in `next` (an attempt to add a
+# header to the redirect) was a 500, and `/\\host` is `//host` to a browser.
+OFF_SITE = [
+    "https://evil.example/",
+    "//evil.example/x",
+    "javascript:x",
+    "/\\evil.example/x",
+    "/\t/evil.example/x",
+    "/portal/\r\nSet-Cookie: session=stolen",
+    "/portal/\nX-Injected: 1",
+    "/portal/\x7f",
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
 def test_sign_in_never_redirects_off_the_site(
     client: FlaskClient, vendor: User, target: str
 ) -> None:
     response = _sign_in(client, vendor.email, DEFAULT_PASSWORD, query_string={"next": target})
+    assert response.status_code == 302
     assert response.headers["Location"] == "/portal/"
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_the_sign_in_page_of_a_signed_in_user_never_redirects_off_the_site(
+    client: FlaskClient, vendor: User, target: str, signed_in: Callable[..., FlaskClient]
+) -> None:
+    signed_in(client, vendor)
+    response = client.get("/sign-in", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/portal/"
+    assert "Set-Cookie: session=stolen" not in str(response.headers)
 
 
 def test_signing_out_ends_the_session(

@@ -262,6 +262,38 @@ def test_bad_api_sign_up_is_a_422_with_errors_by_field_path_and_stores_nothing(
     assert (_count(Organization), _count(User), _count(OutboxMessage)) == before
 
 
+SPOOF = "Ana\n\nYour account is suspended: confirm it at http://evil.example\n\nThe office"
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"full_name": SPOOF}, "full_name"),
+        ({"full_name": "Ana\tLee"}, "full_name"),
+        ({"full_name": "Ana\u2028Lee"}, "full_name"),
+        (
+            {"organization": {**_api_body()["organization"], "legal_name": "Bluefin\r\nLtd"}},
+            "organization.legal_name",
+        ),
+        (
+            {"organization": {**_api_body()["organization"], "address_line1": "1 Main\nSt"}},
+            "organization.address_line1",
+        ),
+    ],
+)
+def test_a_name_or_address_line_of_several_lines_is_refused(
+    client: FlaskClient, change: dict[str, Any], path: str
+) -> None:
+    # Names go into the emails the office sends (an invitation reaches any address
+    # a vendor names, with the inviter's and organization's names): one with line
+    # breaks wrote paragraphs of the vendor's own into the office's email.
+    before = (_count(Organization), _count(User), _count(OutboxMessage))
+    response = client.post("/api/v1/signups", json=_api_body(**change))
+    assert response.status_code == 422
+    assert "one line" in response.get_json()["errors"][path][0]
+    assert (_count(Organization), _count(User), _count(OutboxMessage)) == before
+
+
 def test_a_taken_email_is_a_422_on_the_api(client: FlaskClient, vendor: User) -> None:
     response = client.post("/api/v1/signups", json=_api_body(email=vendor.email))
     assert response.status_code == 422

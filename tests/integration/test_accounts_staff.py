@@ -17,6 +17,7 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from licensing.mail.models import OutboxMessage
+from tests.support import factories
 from tests.support.factories import bearer
 
 NEW_STAFF = "morgan@licensing-office.example"
@@ -165,6 +166,39 @@ def test_an_admin_deactivates_and_reactivates_through_the_api(
         if event.entity_type == "user"
     ]
     assert actions[-2:] == ["user.deactivated", "user.reactivated"]
+
+
+def test_a_vendor_cannot_undo_the_offices_deactivation_of_a_colleague(
+    client: FlaskClient, vendor: User, admin: User
+) -> None:
+    # The office deactivated a vendor user (shared credentials, say); any colleague
+    # could switch the account back on through the API, and with it its tokens.
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    secret = bearer(colleague)
+    off = client.patch(
+        f"/api/v1/users/{colleague.id}", json={"is_active": False}, headers=bearer(admin)
+    )
+    assert off.status_code == 200
+    again = client.patch(
+        f"/api/v1/users/{colleague.id}", json={"is_active": True}, headers=bearer(vendor)
+    )
+    assert again.status_code == 403
+    assert "licensing office" in again.get_json()["detail"]
+    assert _user(colleague.id).is_active is False
+    assert client.get("/api/v1/me", headers=secret).status_code == 401
+
+
+def test_a_vendor_reactivates_a_colleague_their_organization_deactivated(
+    client: FlaskClient, vendor: User
+) -> None:
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    headers = bearer(vendor)
+    for active in (False, True):
+        answer = client.patch(
+            f"/api/v1/users/{colleague.id}", json={"is_active": active}, headers=headers
+        )
+        assert answer.status_code == 200
+        assert answer.get_json()["is_active"] is active
 
 
 def test_vendors_cannot_give_themselves_roles(client: FlaskClient, vendor: User) -> None:

@@ -118,3 +118,30 @@ def test_an_api_answer_lists_the_security_headers_after_its_own_in_a_fixed_order
         "X-Frame-Options",
         "Referrer-Policy",
     ]
+
+
+def test_signed_in_pages_and_api_answers_are_never_stored(
+    app: Flask, vendor: Any, signed_in: Any
+) -> None:
+    # A signed-in page carried no Cache-Control: after signing out on a shared
+    # computer, the browser's cache (and Back) still showed the invoices and
+    # agreements; nothing told a cache not to keep an API answer either.
+    from tests.support.factories import bearer
+
+    page = signed_in(app.test_client(), vendor)
+    for path in ("/portal/", "/portal/invoices", "/account/tokens", "/organization"):
+        assert page.get(path).headers.get("Cache-Control") == "no-store", path
+    answer = app.test_client().get("/api/v1/me", headers=bearer(vendor))
+    assert answer.headers.get("Cache-Control") == "no-store"
+
+
+@pytest.mark.parametrize(
+    "path", ["/reset/AbCdEfGh1234567890", "/permissions/status/AbCdEfGh1234567890"]
+)
+def test_a_page_opened_by_an_emailed_link_is_never_stored(client: FlaskClient, path: str) -> None:
+    assert client.get(path).headers.get("Cache-Control") == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/", "/estimate", "/api/v1/openapi.json", "/static/css/app.css"])
+def test_public_pages_keep_their_caching(client: FlaskClient, path: str) -> None:
+    assert client.get(path).headers.get("Cache-Control") != "no-store"

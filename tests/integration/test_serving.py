@@ -31,7 +31,8 @@ def test_the_servers_master_process_imports_none_of_the_app() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    assert imported == ["licensing", "licensing.serving"]
+    # Its one module of ours besides: the standard-library rule hiding secrets in the log.
+    assert imported == ["licensing", "licensing.secret_paths", "licensing.serving"]
 
 
 def _free_port() -> int:

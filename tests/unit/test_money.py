@@ -41,6 +41,24 @@ def test_parse_decimal_refuses_anything_but_plain_decimals(text: str) -> None:
         money.parse_decimal(text)
 
 
+# Digits of other scripts: Arabic-Indic, full-width, Devanagari, and mixed with ASCII.
+# Read as 80000.00 and 800 (the quote priced them), where quantities, ids, pages
+# and months already took ASCII digits only.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0668\u0660\u0660\u0660\u0660.\u0660\u0660",
+        "\uff18\uff10\uff10",
+        "\u0967\u0968",
+        "1\u0662.50",
+    ],
+)
+def test_parse_decimal_reads_ascii_digits_only(text: str) -> None:
+    with pytest.raises(money.MoneyError, match="not a decimal number"):
+        money.parse_decimal(text)
+    assert money.parse_decimal("80000.00") == Decimal("80000.00")
+
+
 def test_parse_decimal_refuses_floats_and_negative_amounts() -> None:
     with pytest.raises(money.MoneyError):
         money.parse_decimal(1.5)  # type: ignore[arg-type]

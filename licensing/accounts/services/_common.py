@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
@@ -66,6 +67,19 @@ _REQUIRED = frozenset(
 )
 
 
+# A name or an address line is one line. The office writes them into the emails
+# it sends (an invitation reaches any address a vendor names, with the inviter's
+# and organization's names), and a name with line breaks wrote paragraphs of its
+# own there. C0 and C1 controls (line breaks, tabs), DEL and the Unicode line and
+# paragraph separators.
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+ONE_LINE = "Write it on one line: no line breaks, tabs or other control characters."
+
+
+def is_one_line(text: str) -> bool:
+    return _NOT_ONE_LINE.search(text) is None
+
+
 def normalize_email(value: str) -> str:
     """The address as stored: validated, then lower-cased (unique regardless of case).
 
@@ -121,6 +135,9 @@ def _clean_organization(
         if limit and len(text) > limit:
             errors[path] = [f"Use at most {limit} characters ({len(text)} given)."]
             continue
+        if not is_one_line(text):
+            errors[path] = [ONE_LINE]
+            continue
         if name == "organization_type" and text not in ORGANIZATION_TYPES:
             errors[path] = [
                 f"Unknown organization type {text!r}; choose one of "
@@ -172,6 +189,8 @@ def _user_errors(
         errors["full_name"] = ["Enter your full name."]
     elif len(name) > PERSON_NAME_MAX:
         errors["full_name"] = [f"Use at most {PERSON_NAME_MAX} characters ({len(name)} given)."]
+    elif not is_one_line(name):
+        errors["full_name"] = [ONE_LINE]
     problems = passwords.password_problems(
         password or "", email=normalized or email, names=(name, *names)
     )

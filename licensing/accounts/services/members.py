@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from licensing import db
 from licensing.accounts import queries
 from licensing.accounts.models import User
 from licensing.accounts.services._common import _change_user, _withdraw_reviewer
 from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 
 
 def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
     """Deactivate (or reactivate) an account: a vendor for a colleague in their
-    organization, an admin for anyone. Nobody deactivates themselves, and the
-    last active admin stays."""
+    organization (reactivating only one their organization deactivated), an
+    admin for anyone. Nobody deactivates themselves, and the last active admin
+    stays."""
     with db.transaction() as session:
         user = queries.get_member(session, user_id, actor)
         if actor.is_staff and not actor.has_role("admin"):
@@ -22,6 +27,8 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
             raise InvalidInput.for_field("user", "You cannot deactivate your own account.")
         if user.is_active == active:
             return user
+        if active and actor.is_vendor and not _deactivated_by_colleague(session, user):
+            raise PermissionDenied(OFFICE_DEACTIVATED)
         if not active and "admin" in user.roles and queries.active_admin_count(session) <= 1:
             raise Conflict("This is the last active admin; make someone else an admin first.")
         action = "user.reactivated" if active else "user.deactivated"
@@ -29,3 +36,27 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
         if not active:
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
         return user
+
+
+OFFICE_DEACTIVATED = (
+    "The licensing office deactivated this account; only the licensing office can "
+    "restore it. Contact them."
+)
+
+
+def _deactivated_by_colleague(session: Session, user: User) -> bool:
+    """Whether the account's last deactivation was by a user of its own
+    organization: what a vendor undid before included the office's own (an
+    admin's, or the system's), with the account's tokens."""
+    by = session.scalars(
+        select(AuditEvent.actor_user_id)
+        .where(
+            AuditEvent.action == "user.deactivated",
+            AuditEvent.entity_type == "user",
+            AuditEvent.entity_id == str(user.id),
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    colleague = session.get(User, by) if by is not None else None
+    return colleague is not None and colleague.organization_id == user.organization_id

@@ -25,12 +25,14 @@ from licensing.accounts.models import (
 )
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
+    ONE_LINE,
     _change_user,
     _issue_link,
     _mail_link,
     _recent_links,
     _refuse,
     _user_actor,
+    is_one_line,
     normalize_email,
 )
 from licensing.accounts.services.authentication import _count_failure
@@ -56,6 +58,8 @@ def change_name(actor: Actor, full_name: str) -> User:
         raise InvalidInput.for_field(
             "full_name", f"Use at most {PERSON_NAME_MAX} characters ({len(name)} given)."
         )
+    if not is_one_line(name):
+        raise InvalidInput.for_field("full_name", ONE_LINE)
     with db.transaction() as session:
         user = _own_account(session, actor)
         if user.full_name != name:
@@ -172,7 +176,9 @@ def apply_email_change(session: Session, link: OneTimeToken, user: User) -> None
     except IntegrityError:
         raise InvalidInput.for_field("token", TAKEN) from None
     link.used_at = now
-    for other in _pending_links(session, user, VERIFY_EMAIL):
+    # Every link mailed to the old address is withdrawn with it: a reset link there
+    # would still set the password of an account that has left that mailbox.
+    for other in _pending_links(session, user, VERIFY_EMAIL, *PASSWORD_LINKS):
         other.revoked_at = now
     audit.record_event(
         session,

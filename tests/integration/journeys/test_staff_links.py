@@ -77,3 +77,26 @@ def test_a_royalty_review_refused_answers_with_a_client_error_status(
     assert staff.post(url, data={"action": "mark_reviewed"}).status_code == 302
     again = staff.post(url, data={"action": "mark_reviewed"})
     assert again.status_code == 409
+
+
+def test_billing_staff_are_not_offered_the_application_page_they_may_not_open(
+    active_agreement: Callable[..., Agreement],  # noqa: F811
+    vendor: Any,
+    billing_staff: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    # The agreement page linked its application for every staff member; billing
+    # staff following it met "Your account may not use this page" (the
+    # application pages are the licensing office's).
+    agreement = active_agreement(vendor, SOFTWARE)
+    link = f'href="/console/applications/{agreement.application_id}"'
+    billing = signed_in(app.test_client(), billing_staff)
+    page = billing.get(f"/console/agreements/{agreement.id}").get_data(as_text=True)
+    assert link not in page
+    assert f"Application {agreement.application.reference}" in page
+    assert billing.get(f"/console/applications/{agreement.application_id}").status_code == 403
+    assert billing.get("/console/agreements/renewals-due").status_code == 200
+    licensing = signed_in(app.test_client(), licensing_staff)
+    assert link in licensing.get(f"/console/agreements/{agreement.id}").get_data(as_text=True)

@@ -147,6 +147,50 @@ def test_a_csv_report_keys_each_problem_by_its_line_in_the_file(
     assert report.file_sha256 == hashlib.sha256(good.encode()).hexdigest()
 
 
+def test_a_json_report_after_a_byte_order_mark_is_refused_saying_so(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # Saved by a Windows tool as "UTF-8 with BOM", a valid report read only "The
+    # body is not valid JSON.", leaving the vendor to hunt for an error in the rows.
+    agreement = active_agreement(vendor, SOFTWARE)
+    body = json.dumps({"attest": True, "rows": [row(1, "A", quantity=60)]})
+    headers = {**factories.bearer(vendor), "Content-Type": "application/json"}
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = client.post(
+            url(agreement, "/2027-01-01"), data=("\ufeff" + body).encode(), headers=headers
+        )
+        broken = client.post(url(agreement, "/2027-01-01"), data=body[:-1], headers=headers)
+    assert refused.status_code == 422
+    assert refused.mimetype == "application/problem+json"
+    assert "byte-order mark" in refused.get_json()["errors"]["_body"][0]
+    assert broken.get_json()["errors"]["_body"] == ["The body is not valid JSON."]
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_a_csv_report_reads_ascii_digits_only(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # A quantity of Arabic-Indic or full-width digits was filed as the number they
+    # spell (and the line "\u0661" as line 1), while ids, pages and months refuse them.
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = {**factories.bearer(vendor), "Content-Type": "text/csv"}
+    text = (
+        f"{HEADER}\n\u0661,A,Clinic A,US,end_users,\u0665\u0660,\n"
+        "1,B,Clinic B,US,end_users,\uff14\uff10,\n"
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = client.post(
+            url(agreement, "/2027-01-01?attest=true"), data=text.encode(), headers=headers
+        )
+    assert refused.status_code == 422
+    assert set(refused.get_json()["errors"]) == {
+        "rows.2.line",
+        "rows.2.quantity",
+        "rows.3.quantity",
+    }
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
 def test_an_amendment_through_the_api_needs_the_current_report_and_a_reason(
     client: Any, vendor: Any, active_agreement: Any
 ) -> None:
