@@ -176,7 +176,9 @@ def configured_limit(setting: str) -> tuple[Callable[[], str], Callable[[], bool
     """
 
     def off() -> bool:
-        return _is_off(getattr(current_app.config["LICENSING"], setting))
+        # The app itself rather than its proxy: asked once or twice a request.
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return _is_off(getattr(app.config["LICENSING"], setting))
 
     def limit() -> str:
         return "1 per day" if off() else str(getattr(current_app.config["LICENSING"], setting))
