@@ -115,7 +115,8 @@ def stripe_policy(stripe_js_url: str) -> str:
 def _start_request() -> None:
     context = g._get_current_object()  # one context lookup
     # The WSGI environ's key for the header: what `request.headers` would look up.
-    context.request_id = request_id(request.environ.get("HTTP_X_REQUEST_ID", ""))
+    environ = request._get_current_object().environ  # type: ignore[attr-defined]
+    context.request_id = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
     # `g` outlives a request when a caller holds the app context (tests, CLI).
     context.csp_allow_stripe = False
 
