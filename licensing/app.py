@@ -86,6 +86,9 @@ class App(Flask):
     Anything else goes Flask's way each time.
     """
 
+    # Its headers handed to the server without checking each value again.
+    response_class = headers.AppResponse
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plain_callables: dict[int, weakref.ref[Callable[..., Any]]] = {}

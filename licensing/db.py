@@ -262,7 +262,8 @@ def read_session() -> Session:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    current = g.pop("db_session", None)
+    # `g` itself, not its proxy: this runs after every request.
+    current = g._get_current_object().pop("db_session", None)
     if current is not None:
         current.close()
 

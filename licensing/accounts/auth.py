@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import flask_login
-from flask import Flask, g, has_request_context, request, request_started
+from flask import Flask, g, has_request_context, request
 
 from licensing import access, db
 from licensing.access import Principal
@@ -143,9 +143,13 @@ def _check_bearer_token_first() -> None:
         access.current_principal()
 
 
-def _forget_caller(sender: Flask, **_extra: object) -> None:
+def _forget_caller() -> None:
     """Each request recognises its caller afresh. (In production every request
-    has its own `g`; the test client shares one app context across requests.)"""
+    has its own `g`; the test client shares one app context across requests.)
+
+    The first before-request hook, where nothing has asked for the caller yet:
+    as a receiver of `request_started`, just before, it made blinker's dispatch
+    run on every request (about 2.5 µs, 2% of a 1-use quote's instructions)."""
     context = g._get_current_object()  # one lookup
     context.pop("principal", None)
     context.pop("_login_user", None)
@@ -153,7 +157,7 @@ def _forget_caller(sender: Flask, **_extra: object) -> None:
 
 def init_app(app: Flask) -> None:
     login_manager.user_loader(load_session_user)
-    request_started.connect(_forget_caller, app)
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_caller)
     access.register_principal_loader(app, principal_from_session)
     access.register_principal_loader(app, principal_from_bearer_token)
     app.before_request(_check_bearer_token_first)

@@ -59,7 +59,8 @@ def _check_request() -> Response | None:
 def _check_body(req: Request) -> None:
     """Every API body is JSON: refuse other content types and unreadable JSON early,
     whatever the route, so no handler ever sees a body it cannot trust."""
-    if reads_own_body(current_app.view_functions.get(req.endpoint or "")):
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if reads_own_body(app.view_functions.get(req.endpoint or "")):
         return
     length = req.content_length  # parsed from the header on each read
     if length and length > MAX_BODY_BYTES:

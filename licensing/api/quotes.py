@@ -300,13 +300,18 @@ RESPONSE_EXAMPLE = {
 _quote_limit, _quote_limit_off = configured_limit("quote_rate_limit")
 
 
+_QUOTE_ENDPOINT = f"{blp.name}.create_quote"
+
+
 @limiter.request_filter
 def _quote_limit_is_off() -> bool:
     # With QUOTE_RATE_LIMIT "off" the route has no limit at all; saying so here
     # spares the limiter's own checks (exempt_when alone still resolved and
     # evaluated the limits: a tenth of a 1-use quote). No other limit applies to
-    # the route: the app sets no default or application-wide limits.
-    return flask.request.endpoint == f"{blp.name}.create_quote" and _quote_limit_off()
+    # the route: the app sets no default or application-wide limits. The
+    # request itself, not its proxy: this runs on every request.
+    req = flask.request._get_current_object()  # type: ignore[attr-defined]
+    return req.endpoint == _QUOTE_ENDPOINT and _quote_limit_off()
 
 
 # One schema instance for every request: given the class, webargs builds a new

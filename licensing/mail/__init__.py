@@ -31,7 +31,9 @@ def _deliver_in_background(app: Flask, delivery: Delivery) -> None:
 def init_app(app: Flask) -> None:
     @app.after_request
     def _deliver_after_response(response: Response) -> Response:
-        if not request.environ.pop(MAIL_ENQUEUED, False):  # most requests queue none
+        # The request itself, not its proxy: this runs after every request.
+        environ = request._get_current_object().environ  # type: ignore[attr-defined]
+        if not environ.pop(MAIL_ENQUEUED, False):  # most requests queue none
             return response
         config = current_app.config["LICENSING"]
         if config.send_mail_after_request and config.smtp_url:

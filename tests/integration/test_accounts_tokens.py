@@ -187,3 +187,11 @@ def test_revoking_on_the_page_stops_the_token(
         app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status_code
         == 401
     )
+
+
+def test_the_caller_of_one_request_is_not_the_caller_of_the_next(
+    app: Flask, client: FlaskClient, vendor: User
+) -> None:
+    with app.app_context():  # one `g` for both requests, as the test client shares it
+        assert client.get("/api/v1/me", headers=bearer(vendor)).status_code == 200
+        assert client.get("/api/v1/me").status_code == 401

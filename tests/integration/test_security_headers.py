@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, Response
+from flask import g as flask_g
 from flask.testing import FlaskClient
 
 from licensing import access, headers
@@ -98,7 +99,7 @@ def test_a_response_that_set_our_headers_itself_carries_each_once(app: Flask) ->
                 "Content-Security-Policy": "default-src *",
             },
         )
-        headers._security_headers(response)
+        headers._finish_headers(response)
     assert response.headers.getlist("X-Frame-Options") == ["DENY"]
     assert response.headers.getlist("Referrer-Policy") == ["no-referrer"]
     assert response.headers.getlist("Content-Security-Policy") == [headers.DEFAULT_POLICY]
@@ -145,3 +146,32 @@ def test_a_page_opened_by_an_emailed_link_is_never_stored(client: FlaskClient, p
 @pytest.mark.parametrize("path", ["/", "/estimate", "/api/v1/openapi.json", "/static/css/app.css"])
 def test_public_pages_keep_their_caching(client: FlaskClient, path: str) -> None:
     assert client.get(path).headers.get("Cache-Control") != "no-store"
+
+
+def test_a_request_id_with_a_newline_is_refused_as_werkzeug_refuses_any_header(
+    app: Flask,
+) -> None:
+    # Ours are appended without werkzeug's check on each response; a value that
+    # would fail it (none of ours can) still fails.
+    with app.test_request_context("/"):
+        headers._start_request()
+        flask_g.request_id = "forged\r\nSet-Cookie: x=1"
+        with pytest.raises(ValueError, match="newline"):
+            headers._finish_headers(Response("x"))
+
+
+def test_header_values_made_once_are_checked_as_werkzeug_checks_them() -> None:
+    with pytest.raises(ValueError, match="newline"):
+        headers.checked_value("default-src 'self'\nX-Injected: 1")
+    assert headers.checked_value(headers.DEFAULT_POLICY) == headers.DEFAULT_POLICY
+
+
+def test_a_refusal_without_retry_after_of_its_own_gets_the_number_its_words_said(
+    app: Flask,
+) -> None:
+    with app.test_request_context("/"):
+        headers._start_request()
+        flask_g.licensing_retry_after = 42
+        response = headers._finish_headers(Response("slow down", status=429))
+    assert response.headers["Retry-After"] == "42"
+    assert response.headers["X-Frame-Options"] == "DENY"
