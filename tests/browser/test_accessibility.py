@@ -7,11 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 
 def _sign_in(page: Any, email: str) -> None:
@@ -67,3 +74,41 @@ def test_the_console_and_an_invoice_have_no_serious_accessibility_problem_for_st
     assert_accessible(page)
     page.goto(f"/console/invoices/{invoice.id}")
     assert_accessible(page)
+
+
+# --- Round 7: what the page-by-page sweep (test_accessibility_pages.py) found ------
+
+
+def _a_submitted_application(live_server: LiveServer) -> tuple[str, int]:
+    """A vendor's email and an application of theirs submitted (in review or approved)."""
+    with live_server.app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        vendor = factories.make_vendor(db.session())
+        principal = Actor.of(accounts.principal_for(vendor))
+        submitted = agreements.create_draft(principal, draft(STAFF_USE))
+        agreements.submit(submitted.id, principal, policy=issuing(), attest=True)
+        return vendor.email, submitted.id
+
+
+def test_on_a_phone_a_table_that_scrolls_sideways_can_be_reached_by_keyboard(
+    page: Any, live_server: LiveServer
+) -> None:
+    # A table with no link in it scrolled inside its own box on a phone, but
+    # nothing in it took the focus: a keyboard user could not scroll to its
+    # right-hand columns (axe: scrollable-region-focusable, serious).
+    vendor_email, submitted_id = _a_submitted_application(live_server)
+    _sign_in(page, vendor_email)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"/portal/applications/{submitted_id}")
+    assert_accessible(page)
+    scrolling = page.evaluate(_SCROLLING_BOXES)
+    assert all(tabindex == "0" for tabindex in scrolling), scrolling
+
+
+# The tabindex of each table or table box on the page that scrolls.
+_SCROLLING_BOXES = """
+() => [...document.querySelectorAll("main table, main .table-scroll")]
+  .filter((box) => box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1)
+  .filter((box) => ["auto", "scroll"].includes(getComputedStyle(box).overflowX))
+  .map((box) => box.getAttribute("tabindex"))
+"""
