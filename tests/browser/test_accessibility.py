@@ -16,7 +16,7 @@ from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
-from tests.support.axe import assert_accessible
+from tests.support.axe import assert_accessible, describe, violations_at_least
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -112,3 +112,15 @@ _SCROLLING_BOXES = """
   .filter((box) => ["auto", "scroll"].includes(getComputedStyle(box).overflowX))
   .map((box) => box.getAttribute("tabindex"))
 """
+
+
+def test_each_finance_section_is_a_landmark_with_a_name_of_its_own(
+    page: Any, live_server: LiveServer
+) -> None:
+    # The queue-health table's region and its section were both "Queue health".
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    _sign_in(page, staff.email)
+    page.goto("/console/finance/")
+    found = [v for v in violations_at_least(page, "moderate") if v["id"] == "landmark-unique"]
+    assert not found, describe(found)
