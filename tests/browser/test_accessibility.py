@@ -16,7 +16,7 @@ from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
-from tests.support.axe import assert_accessible, describe, violations_at_least
+from tests.support.axe import assert_accessible, describe, own_findings, violations_at_least
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -124,3 +124,18 @@ def test_each_finance_section_is_a_landmark_with_a_name_of_its_own(
     page.goto("/console/finance/")
     found = [v for v in violations_at_least(page, "moderate") if v["id"] == "landmark-unique"]
     assert not found, describe(found)
+
+
+def test_the_console_invoice_s_pdf_link_says_what_it_downloads(
+    page: Any, live_server: LiveServer
+) -> None:
+    # The link read only "PDF": out of context (a screen reader's list of links)
+    # it did not say which document.
+    _email, invoice = _invoice(live_server)
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+    link = page.get_by_role("link", name="Download the invoice PDF")
+    assert link.get_attribute("href") == f"/invoices/{invoice.id}.pdf"
+    assert not [finding for finding in own_findings(page) if finding.startswith("link-text")]
