@@ -139,3 +139,19 @@ def test_the_console_invoice_s_pdf_link_says_what_it_downloads(
     link = page.get_by_role("link", name="Download the invoice PDF")
     assert link.get_attribute("href") == f"/invoices/{invoice.id}.pdf"
     assert not [finding for finding in own_findings(page) if finding.startswith("link-text")]
+
+
+def test_a_refusal_flashed_after_a_redirect_is_an_alert_and_news_a_status(
+    page: Any, live_server: LiveServer
+) -> None:
+    # Every flash sat in one role=status region: a refusal ("can no longer be
+    # changed") was announced politely, if at all, like good news.
+    vendor_email, submitted_id = _a_submitted_application(live_server)
+    _sign_in(page, vendor_email)
+    page.goto("/portal/applications/new")
+    page.get_by_role("button", name="Save the draft").click()
+    page.wait_for_load_state()
+    assert "is saved as a draft" in page.inner_text(".flashes[role=status]")
+    page.goto(f"/portal/applications/{submitted_id}/edit")
+    assert "can no longer be changed" in page.inner_text(".flashes[role=alert]")
+    assert page.locator(".flashes[role=status]").count() == 0
