@@ -155,3 +155,35 @@ def test_a_refusal_flashed_after_a_redirect_is_an_alert_and_news_a_status(
     page.goto(f"/portal/applications/{submitted_id}/edit")
     assert "can no longer be changed" in page.inner_text(".flashes[role=alert]")
     assert page.locator(".flashes[role=status]").count() == 0
+
+
+def test_an_application_s_refused_forms_tie_each_message_to_its_field(
+    page: Any, live_server: LiveServer
+) -> None:
+    # The application pages' hand-written fields (the attestation, the staff's
+    # review, note and approval forms, the acceptance) showed their messages
+    # beside the field, but the field neither named the message
+    # (aria-describedby) nor said it was invalid: a screen reader, on the
+    # field, read no error.
+    vendor_email, submitted_id = _a_submitted_application(live_server)
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("licensing",))
+    _sign_in(page, vendor_email)
+    page.goto("/portal/applications/new")
+    page.get_by_role("button", name="Save the draft").click()
+    page.get_by_role("button", name="Submit for pricing and review").click()
+    page.wait_for_load_state()
+    assert page.locator(".has-error").count() >= 1
+    assert [f for f in own_findings(page) if f.startswith("error-")] == []
+    assert page.get_attribute("#attest", "aria-invalid") == "true"
+    page.context.clear_cookies()
+    _sign_in(page, staff.email)
+    page.goto(f"/console/applications/{submitted_id}")
+    page.get_by_role("button", name="Add the note").click()
+    page.wait_for_load_state()
+    assert page.get_attribute("#body", "aria-describedby") == "body-error"
+    page.fill("#amount-0", "not a number")
+    page.get_by_role("button", name="Approve and issue the agreement").click()
+    page.wait_for_load_state()
+    assert page.get_attribute("#amount-0", "aria-invalid") == "true"
+    assert [f for f in own_findings(page) if f.startswith("error-")] == []

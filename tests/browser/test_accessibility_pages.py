@@ -263,6 +263,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit("/console/"),
         Visit("/console/applications"),
         Visit(f"/console/applications/{i['application']}"),
+        Visit(f"/console/applications/{i['application']}", steps=((_submit("Add the note"), 422),)),
         Visit("/console/applications/reconsideration-open"),
         Visit("/console/agreements"),
         Visit(f"/console/agreements/{i['agreement']}"),
@@ -305,6 +306,11 @@ def _visits(world: World) -> dict[str, list[Visit]]:
             ),
         ),
         Visit(f"/portal/applications/{i['draft']}/edit"),
+        # Submitted without the attestation: the application's page with its message.
+        Visit(
+            f"/portal/applications/{i['draft']}",
+            steps=((_submit("Submit for pricing and review"), 422),),
+        ),
         # Refused with a message (role=alert): a submitted application cannot be edited.
         Visit(f"/portal/applications/{i['application']}/edit"),
         *(
