@@ -273,6 +273,9 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit("/console/exports"),
         Visit("/console/finance/"),
         Visit("/console/invoices"),
+        # Each filter given twice: refused beside its field.
+        Visit("/console/invoices?q=a&q=b&state=paid&state=open&overdue=1&overdue=1", 400),
+        Visit("/console/finance/?from=2027-13-01", 400),
         Visit(f"/console/invoices/{i['invoice']}"),
         Visit("/console/invoices/overdue"),
         Visit("/console/organizations"),
