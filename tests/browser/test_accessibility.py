@@ -216,3 +216,14 @@ def test_the_keyboard_focus_ring_stands_out_from_the_page(page: Any) -> None:
     lighter, darker = sorted((_luminance(ring["colour"]), _luminance(ring["page"])), reverse=True)
     assert (lighter + 0.05) / (darker + 0.05) >= 3, ring
     assert ring["width"] >= 2, ring
+
+
+def test_a_form_that_comes_back_refused_says_so_in_the_page_title(page: Any) -> None:
+    # A refused sign-in came back titled "Sign in · CPT Licensing Office", as
+    # before: a screen reader, which reads the title first, did not say it failed.
+    page.goto("/sign-in")
+    assert page.title() == "Sign in · CPT Licensing Office"
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert page.title() == "Error: Sign in · CPT Licensing Office"
+    assert page.locator(".error-summary").count() == 1

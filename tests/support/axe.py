@@ -72,6 +72,9 @@ _OWN_CHECKS = r"""
   if (location.pathname !== "/" && /^CPT content licensing ·/.test(document.title)) {
     found.push(`title: the page's title does not name the page ("${document.title}")`);
   }
+  if (document.querySelector(".error-summary") && !document.title.startsWith("Error: ")) {
+    found.push(`title-error: a refused form's title lacks "Error: " ("${document.title}")`);
+  }
   for (const th of document.querySelectorAll("th:not([scope])")) {
     found.push(`th-scope: a table header without scope: "${text(th).slice(0, 40)}"`);
   }
