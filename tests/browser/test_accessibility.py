@@ -4,14 +4,22 @@ their errors)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.pricing.conftest import example_document
 from tests.support import factories
-from tests.support.axe import assert_accessible
+from tests.support.axe import assert_accessible, describe, own_findings, violations_at_least
 from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 
 def _sign_in(page: Any, email: str) -> None:
@@ -67,3 +75,155 @@ def test_the_console_and_an_invoice_have_no_serious_accessibility_problem_for_st
     assert_accessible(page)
     page.goto(f"/console/invoices/{invoice.id}")
     assert_accessible(page)
+
+
+# --- Round 7: what the page-by-page sweep (test_accessibility_pages.py) found ------
+
+
+def _a_submitted_application(live_server: LiveServer) -> tuple[str, int]:
+    """A vendor's email and an application of theirs submitted (in review or approved)."""
+    with live_server.app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        vendor = factories.make_vendor(db.session())
+        principal = Actor.of(accounts.principal_for(vendor))
+        submitted = agreements.create_draft(principal, draft(STAFF_USE))
+        agreements.submit(submitted.id, principal, policy=issuing(), attest=True)
+        return vendor.email, submitted.id
+
+
+def test_on_a_phone_a_table_that_scrolls_sideways_can_be_reached_by_keyboard(
+    page: Any, live_server: LiveServer
+) -> None:
+    # A table with no link in it scrolled inside its own box on a phone, but
+    # nothing in it took the focus: a keyboard user could not scroll to its
+    # right-hand columns (axe: scrollable-region-focusable, serious).
+    vendor_email, submitted_id = _a_submitted_application(live_server)
+    _sign_in(page, vendor_email)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"/portal/applications/{submitted_id}")
+    assert_accessible(page)
+    scrolling = page.evaluate(_SCROLLING_BOXES)
+    assert all(tabindex == "0" for tabindex in scrolling), scrolling
+
+
+# The tabindex of each table or table box on the page that scrolls.
+_SCROLLING_BOXES = """
+() => [...document.querySelectorAll("main table, main .table-scroll")]
+  .filter((box) => box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1)
+  .filter((box) => ["auto", "scroll"].includes(getComputedStyle(box).overflowX))
+  .map((box) => box.getAttribute("tabindex"))
+"""
+
+
+def test_each_finance_section_is_a_landmark_with_a_name_of_its_own(
+    page: Any, live_server: LiveServer
+) -> None:
+    # The queue-health table's region and its section were both "Queue health".
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    _sign_in(page, staff.email)
+    page.goto("/console/finance/")
+    found = [v for v in violations_at_least(page, "moderate") if v["id"] == "landmark-unique"]
+    assert not found, describe(found)
+
+
+def test_the_console_invoice_s_pdf_link_says_what_it_downloads(
+    page: Any, live_server: LiveServer
+) -> None:
+    # The link read only "PDF": out of context (a screen reader's list of links)
+    # it did not say which document.
+    _email, invoice = _invoice(live_server)
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    _sign_in(page, staff.email)
+    page.goto(f"/console/invoices/{invoice.id}")
+    link = page.get_by_role("link", name="Download the invoice PDF")
+    assert link.get_attribute("href") == f"/invoices/{invoice.id}.pdf"
+    assert not [finding for finding in own_findings(page) if finding.startswith("link-text")]
+
+
+def test_a_refusal_flashed_after_a_redirect_is_an_alert_and_news_a_status(
+    page: Any, live_server: LiveServer
+) -> None:
+    # Every flash sat in one role=status region: a refusal ("can no longer be
+    # changed") was announced politely, if at all, like good news.
+    vendor_email, submitted_id = _a_submitted_application(live_server)
+    _sign_in(page, vendor_email)
+    page.goto("/portal/applications/new")
+    page.get_by_role("button", name="Save the draft").click()
+    page.wait_for_load_state()
+    assert "is saved as a draft" in page.inner_text(".flashes[role=status]")
+    page.goto(f"/portal/applications/{submitted_id}/edit")
+    assert "can no longer be changed" in page.inner_text(".flashes[role=alert]")
+    assert page.locator(".flashes[role=status]").count() == 0
+
+
+def test_an_application_s_refused_forms_tie_each_message_to_its_field(
+    page: Any, live_server: LiveServer
+) -> None:
+    # The application pages' hand-written fields (the attestation, the staff's
+    # review, note and approval forms, the acceptance) showed their messages
+    # beside the field, but the field neither named the message
+    # (aria-describedby) nor said it was invalid: a screen reader, on the
+    # field, read no error.
+    vendor_email, submitted_id = _a_submitted_application(live_server)
+    with live_server.app.app_context():
+        staff = factories.make_staff(db.session(), roles=("licensing",))
+    _sign_in(page, vendor_email)
+    page.goto("/portal/applications/new")
+    page.get_by_role("button", name="Save the draft").click()
+    page.get_by_role("button", name="Submit for pricing and review").click()
+    page.wait_for_load_state()
+    assert page.locator(".has-error").count() >= 1
+    assert [f for f in own_findings(page) if f.startswith("error-")] == []
+    assert page.get_attribute("#attest", "aria-invalid") == "true"
+    page.context.clear_cookies()
+    _sign_in(page, staff.email)
+    page.goto(f"/console/applications/{submitted_id}")
+    page.get_by_role("button", name="Add the note").click()
+    page.wait_for_load_state()
+    assert page.get_attribute("#body", "aria-describedby") == "body-error"
+    page.fill("#amount-0", "not a number")
+    page.get_by_role("button", name="Approve and issue the agreement").click()
+    page.wait_for_load_state()
+    assert page.get_attribute("#amount-0", "aria-invalid") == "true"
+    assert [f for f in own_findings(page) if f.startswith("error-")] == []
+
+
+def _luminance(css_colour: str) -> float:
+    """Relative luminance (WCAG) of an rgb()/rgba() colour."""
+    red, green, blue = (int(part) / 255 for part in re.findall(r"\d+", css_colour)[:3])
+
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+def test_the_keyboard_focus_ring_stands_out_from_the_page(page: Any) -> None:
+    # The ring was 3 px of light yellow (#ffbf47) on a white and pale grey page:
+    # 1.6:1, below the 3:1 WCAG 1.4.11 asks of what shows where the focus is.
+    page.goto("/")
+    for _ in range(3):  # past the skip link (yellow itself) to the header's links
+        page.keyboard.press("Tab")
+    ring = page.evaluate(
+        """() => {
+          const style = getComputedStyle(document.activeElement);
+          return {colour: style.outlineColor, width: parseFloat(style.outlineWidth),
+                  page: getComputedStyle(document.body).backgroundColor};
+        }"""
+    )
+    lighter, darker = sorted((_luminance(ring["colour"]), _luminance(ring["page"])), reverse=True)
+    assert (lighter + 0.05) / (darker + 0.05) >= 3, ring
+    assert ring["width"] >= 2, ring
+
+
+def test_a_form_that_comes_back_refused_says_so_in_the_page_title(page: Any) -> None:
+    # A refused sign-in came back titled "Sign in · CPT Licensing Office", as
+    # before: a screen reader, which reads the title first, did not say it failed.
+    page.goto("/sign-in")
+    assert page.title() == "Sign in · CPT Licensing Office"
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert page.title() == "Error: Sign in · CPT Licensing Office"
+    assert page.locator(".error-summary").count() == 1

@@ -107,3 +107,27 @@ def test_sign_up_reports_every_problem_in_one_pass(
     assert "Repeat the password: The two passwords differ." in summary
     assert "City: This field is required." in summary
     assert "Billing contact email: This is not an email address" in summary
+
+
+def test_the_estimator_s_message_about_the_whole_term_describes_the_term_s_fieldset(
+    client: FlaskClient, example_card: str
+) -> None:
+    # "The term cannot end before it starts" sat under the fieldset with no link to
+    # it: a screen reader moving through the fields never heard it there.
+    query = {
+        "organization_type": "commercial",
+        "term_start": "2027-12-31",
+        "term_end": "2027-01-01",
+        "uses-0-use": "distribution",
+        "uses-0-product_type": "saas",
+        "uses-0-user_type": "provider",
+        "uses-0-quantity-end_users": "10",
+    }
+    page = client.get("/estimate?" + urlencode(query)).get_data(as_text=True)
+    assert '<fieldset aria-describedby="term-errors">' in page
+    described = re.search(r'<div id="term-errors">(.*?)</div>', page, re.S)
+    assert described, page
+    assert (
+        "License term ends: must not be before the term&#39;s start (2027-12-31)"
+        in described.group(1)
+    )

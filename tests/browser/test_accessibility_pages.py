@@ -1,0 +1,516 @@
+"""Round 7: axe-core finds no moderate, serious or critical problem on any page a
+user reaches, at a desktop and a phone width.
+
+The pages come from the app's URL map: every GET route outside the API that
+answers with a page is visited (the public, a vendor, each staff role, a
+permission requester; empty lists and full ones, forms showing their errors,
+confirmation pages, the 403, 404 and 409 pages), or is named in `NOT_PAGES`
+with the reason it is left out. A new page without a visit fails
+`test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason`.
+
+One browser, one tab per user, reused for both widths: each page is loaded once
+per width and axe runs on it; every problem on every page is reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.routing import Map
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.billing.models import CreditNote, Invoice
+from licensing.mail.models import OutboxMessage
+from licensing.permissions import services as permissions
+from licensing.permissions.models import PermissionLetter
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
+from tests.integration.permissions.conftest import request_input, routed_use, send_routed
+from tests.integration.pricing.conftest import card_document, example_document
+from tests.integration.royalties.conftest import AFTER, QUARTERS, SMALL_SOFTWARE, row
+from tests.support import factories
+from tests.support.agreements import make_active_agreement
+from tests.support.axe import describe, own_findings, violations_at_least
+from tests.support.billing import credited
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.servers import LiveServer
+from tests.support.settings import issuing, permission_sla_days
+
+WIDTHS = {"desktop": 1366, "phone": 375}
+
+# GET routes that are not pages a person reads, each with the reason.
+NOT_PAGES: dict[str, str] = {
+    "static": "the app's CSS, scripts and images",
+    "public.favicon": "an icon",
+    "health.healthz": "liveness for the load balancer (plain text)",
+    "health.readyz": "readiness for the load balancer (plain text)",
+    "agreements.agreement_pdf": "a PDF download",
+    "billing_documents.invoice_pdf": "a PDF download",
+    "billing_documents.credit_note_pdf": "a PDF download",
+    "billing_documents.linked_invoice_pdf": "a PDF download",
+    "billing_documents.linked_credit_note_pdf": "a PDF download",
+    "billing_documents.linked_card_payment_status": "JSON the payment page polls",
+    "billing.card_payment_status": "JSON the payment page polls",
+    "permissions_console.console_letter": "a PDF download",
+    "permissions_portal.portal_letter": "a PDF download",
+    "permissions_public.letter": "a PDF download",
+    "royalties.portal_template": "a CSV download",
+    "royalties.report_rows": "a CSV download",
+    "audit_console.audit_log_csv": "a CSV download",
+    "finance_console.monthly_report": "a PDF download",
+    "api-docs.openapi_swagger_ui": "Swagger UI's own markup, not the app's templates",
+    "billing_documents.linked_pay": "needs Stripe configured; its page is the portal's pay page",
+    "billing.pay": "needs Stripe configured (localstripe); the card form is Stripe's iframe",
+    "permissions_public.confirm": "redirects to the status page (checked) or a link problem",
+    "accounts.verify_email": "redirects to sign-in or shows the link problem page (checked)",
+    "dev_mail.inbox": "the development mail viewer (DEV_MAIL_VIEWER), never in production",
+}
+
+
+def page_endpoints(url_map: Map) -> set[str]:
+    """Endpoints of the GET routes that answer with a page (the API answers JSON)."""
+    return {
+        rule.endpoint
+        for rule in url_map.iter_rules()
+        if "GET" in (rule.methods or ())
+        and not (rule.rule.startswith("/api/") and rule.endpoint != "api-docs.openapi_swagger_ui")
+    }
+
+
+@dataclass
+class World:
+    """The records the pages show, made through the real services."""
+
+    vendor: str = ""
+    empty_vendor: str = ""
+    licensing: str = ""
+    billing: str = ""
+    admin: str = ""
+    all_roles: str = ""
+    ids: dict[str, Any] = field(default_factory=dict)
+    # Withdraws a draft as if from another tab: its page's form then gets a 409.
+    withdraw_elsewhere: Callable[[int], Callable[[], None]] = lambda _id: lambda: None
+
+
+def _first_id(model: Any, *where: Any) -> int:
+    found = db.session().scalars(select(model.id).where(*where).order_by(model.id)).first()
+    assert found is not None, model
+    return int(found)
+
+
+def _make_world(live_server: LiveServer) -> World:
+    world = World()
+    with live_server.app.app_context():
+        session = db.session()
+        ratecards.import_card(example_document(), published_by="tests")
+        ratecards.import_card(
+            card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"),
+            published_by="tests",
+        )
+        vendor = factories.make_vendor(session, full_name="Samira Haddad")
+        world.empty_vendor = factories.make_vendor(session).email
+        staff = {
+            role: factories.make_staff(session, roles=roles)
+            for role, roles in (
+                ("licensing", ("licensing",)),
+                ("billing", ("billing",)),
+                ("admin", ("admin",)),
+                ("all", ("licensing", "billing", "admin")),
+            )
+        }
+        session.commit()
+        world.vendor = vendor.email
+        world.licensing = staff["licensing"].email
+        world.billing = staff["billing"].email
+        world.admin = staff["admin"].email
+        world.all_roles = staff["all"].email
+        principal = Actor.of(accounts.principal_for(vendor))
+        agreement = make_active_agreement(vendor, staff["licensing"], SMALL_SOFTWARE, now=NOW)
+        in_review = agreements.create_draft(principal, draft(STAFF_USE))
+        agreements.submit(in_review.id, principal, policy=issuing(), attest=True)
+        a_draft = agreements.create_draft(principal, draft({**AUTO_USE, "product_name": "Draft"}))
+        stale = [
+            agreements.create_draft(principal, draft({**AUTO_USE, "product_name": f"Stale {n}"}))
+            for n in WIDTHS
+        ]
+        invoice_id = _first_id(Invoice, Invoice.organization_id == vendor.organization_id)
+        credited(invoice_id, "10.00", "Goodwill for a late start")
+        from licensing.royalties import services as royalties
+        from licensing.royalties.rows import form_submission
+
+        filing = royalties.submit(
+            agreement.id,
+            QUARTERS[1],
+            form_submission([row(1, "A", quantity=100)], attest=True, amends=None, reason=None),
+            principal,
+            now=AFTER[1],
+        )
+        assert filing.report is not None
+        routed = send_routed(
+            routed_use(vendor.organization_id or 0, vendor.organization.legal_name)
+        )
+        reviewer = Actor.of(accounts.principal_for(staff["licensing"]))
+        permissions.approve(routed.id, reviewer)
+        public = permissions.submit_request(request_input())
+        confirmed = _confirmed(public.requester_email)
+        from licensing.accounts.services import invitations, password_reset
+
+        password_reset.request_password_reset(world.empty_vendor)
+        invitations.invite_member(
+            vendor.organization_id or 0, "new.colleague@northwind.example", principal
+        )
+        world.ids = {
+            "agreement": agreement.id,
+            "application": in_review.id,
+            "draft": a_draft.id,
+            **{f"stale-{n}": application.id for n, application in zip(WIDTHS, stale, strict=True)},
+            "invoice": invoice_id,
+            "credit_note": _first_id(CreditNote, CreditNote.invoice_id == invoice_id),
+            "report": filing.report.id,
+            "period": QUARTERS[1].isoformat(),
+            "routed": routed.id,
+            "letter": _first_id(PermissionLetter, PermissionLetter.request_id == routed.id),
+            "public": confirmed.id,
+            "status_token": permissions.status_token(confirmed),
+            "organization": vendor.organization_id,
+            "user": vendor.id,
+            "message": _first_id(OutboxMessage),
+            "invoice_token": _token_in_mail(rf"/invoice-links/{invoice_id}/"),
+            "reset_token": _token_in_mail("/reset/"),
+            "invitation_token": _token_in_mail("/invitations/"),
+        }
+
+    def withdraw_elsewhere(application_id: int) -> Callable[[], None]:
+        def withdraw() -> None:
+            with live_server.app.app_context():
+                agreements.withdraw(application_id, principal)
+
+        return withdraw
+
+    world.withdraw_elsewhere = withdraw_elsewhere
+    return world
+
+
+def _confirmed(email: str) -> Any:
+    from tests.integration.permissions.conftest import last_mail
+
+    found = re.search(r"/permissions/confirm/(\S+)", last_mail(email).body_text)
+    assert found
+    raw = found.group(1)
+    return permissions.confirm_email(raw, sla_days=permission_sla_days())
+
+
+def _token_in_mail(prefix: str) -> str:
+    """The token of the newest emailed link whose path starts with `prefix`."""
+    message = (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.body_text.contains(prefix))
+            .order_by(OutboxMessage.id.desc())
+        )
+        .first()
+    )
+    assert message is not None, prefix
+    found = re.search(rf"{prefix}([^/\s]+)", message.body_text)
+    assert found, prefix
+    return found.group(1)
+
+
+@dataclass
+class Visit:
+    """A page to check: its address, and what to do there first (fill a form)."""
+
+    path: str
+    status: int = 200
+    # Steps taken from the page (send a form), each with the status its answer must
+    # have; the page each step leads to is checked too.
+    steps: tuple[tuple[Callable[[Any], int], int], ...] = ()
+    widths: tuple[str, ...] = tuple(WIDTHS)
+
+
+def _submit(
+    button: str, first: Callable[[], None] = lambda: None, **values: str
+) -> Callable[[Any], int]:
+    """Send the page's form with `button`, its fields as they stand but for `values`
+    (by element id), after `first` happened elsewhere."""
+
+    def act(tab: Any) -> int:
+        first()
+        for element_id, value in values.items():
+            tab.fill(f"#{element_id}", value)
+        with tab.expect_navigation() as navigation:
+            tab.get_by_role("button", name=button).first.click()
+        tab.wait_for_load_state()
+        return int(navigation.value.status)
+
+    return act
+
+
+def _visits(world: World) -> dict[str, list[Visit]]:
+    """Who sees which pages (the user's email, or "" for the public)."""
+    i = world.ids
+    console = [
+        Visit("/console/"),
+        Visit("/console/applications"),
+        Visit(f"/console/applications/{i['application']}"),
+        Visit(f"/console/applications/{i['application']}", steps=((_submit("Add the note"), 422),)),
+        Visit("/console/applications/reconsideration-open"),
+        Visit("/console/agreements"),
+        Visit(f"/console/agreements/{i['agreement']}"),
+        Visit("/console/agreements/renewals-due"),
+        Visit("/console/audit"),
+        Visit("/console/audit?actor=nobody-at-all"),
+        Visit("/console/exports"),
+        Visit("/console/finance/"),
+        Visit("/console/invoices"),
+        # Each filter given twice: refused beside its field.
+        Visit("/console/invoices?q=a&q=b&state=paid&state=open&overdue=1&overdue=1", 400),
+        Visit("/console/finance/?from=2027-13-01", 400),
+        Visit(f"/console/invoices/{i['invoice']}"),
+        Visit("/console/invoices/overdue"),
+        Visit("/console/organizations"),
+        Visit(f"/console/organizations/{i['organization']}"),
+        Visit("/console/outbox"),
+        Visit(f"/console/outbox/{i['message']}"),
+        Visit("/console/permissions/"),
+        Visit(f"/console/permissions/{i['routed']}"),
+        Visit(f"/console/permissions/{i['public']}"),
+        Visit("/console/rate-cards/"),
+        Visit("/console/rate-cards/2027.1"),
+        Visit("/console/rate-cards/compare?old=2027.1&new=2028.1"),
+        Visit("/console/royalty-reports"),
+        Visit(f"/console/royalty-reports/{i['report']}"),
+        Visit("/console/users"),
+        Visit(f"/console/users/{i['user']}"),
+        Visit("/account/"),
+        Visit("/account/tokens"),
+    ]
+    vendor = [
+        Visit("/portal/"),
+        Visit("/portal/applications"),
+        Visit(f"/portal/applications/{i['application']}"),
+        Visit("/portal/applications/new"),
+        # Saved (a draft may be incomplete): the application's page with a status message.
+        Visit("/portal/applications/new", steps=((_submit("Save the draft"), 200),)),
+        Visit(
+            "/portal/applications/new",
+            steps=(
+                (_submit("Save the draft", term_start="2027-12-31", term_end="2027-01-01"), 422),
+            ),
+        ),
+        Visit(f"/portal/applications/{i['draft']}/edit"),
+        # Submitted without the attestation: the application's page with its message.
+        Visit(
+            f"/portal/applications/{i['draft']}",
+            steps=((_submit("Submit for pricing and review"), 422),),
+        ),
+        # Refused with a message (role=alert): a submitted application cannot be edited.
+        Visit(f"/portal/applications/{i['application']}/edit"),
+        *(
+            Visit(
+                f"/portal/applications/{i[f'stale-{width}']}",
+                steps=(
+                    (_submit("Withdraw the application"), 200),  # are you sure?
+                    (
+                        _submit(
+                            "Withdraw the application",
+                            world.withdraw_elsewhere(i[f"stale-{width}"]),
+                        ),
+                        409,
+                    ),
+                ),
+                widths=(width,),
+            )
+            for width in WIDTHS
+        ),
+        Visit("/portal/agreements"),
+        Visit(f"/portal/agreements/{i['agreement']}"),
+        Visit("/portal/invoices"),
+        Visit(f"/portal/invoices/{i['invoice']}"),
+        Visit("/portal/permissions/"),
+        Visit(f"/portal/permissions/{i['routed']}"),
+        Visit("/portal/royalty-reports"),
+        Visit(f"/portal/royalty-reports/{i['agreement']}/{i['period']}"),
+        Visit(f"/portal/royalty-reports/report/{i['report']}"),
+        Visit("/organization"),
+        Visit(f"/organizations/{i['organization']}"),
+        Visit("/account/"),
+        Visit("/account/", steps=((_submit("Change the password"), 422),)),
+        Visit("/account/tokens"),
+        Visit("/console/", 403),
+        Visit("/portal/applications/999999", 404),
+    ]
+    public = [
+        Visit("/"),
+        Visit("/estimate"),
+        Visit("/estimate?use=development&uses-0-quantity-end_users=-5"),
+        Visit("/sign-in"),
+        Visit("/sign-in", steps=((_submit("Sign in"), 422),)),
+        Visit("/sign-up"),
+        Visit("/sign-up", steps=((_submit("Create the account"), 422),)),
+        Visit("/reset"),
+        Visit(f"/reset/{i['reset_token']}"),
+        Visit(f"/reset/{i['reset_token']}", steps=((_submit("Save the password"), 422),)),
+        Visit("/reset/not-a-real-token", 400),
+        Visit("/verify-email"),
+        Visit(f"/invitations/{i['invitation_token']}"),
+        Visit(
+            f"/invitations/{i['invitation_token']}", steps=((_submit("Create my account"), 422),)
+        ),
+        Visit("/invitations/not-a-real-token", 400),
+        Visit("/permissions/request"),
+        Visit("/permissions/request", steps=((_submit("Send the request"), 422),)),
+        Visit("/permissions/request/sent"),
+        Visit(f"/permissions/status/{i['status_token']}"),
+        Visit("/permissions/status/not-a-real-token", 404),
+        Visit(f"/invoice-links/{i['invoice']}/{i['invoice_token']}"),
+        Visit("/no-such-page", 404),
+    ]
+    return {
+        "": public,
+        world.vendor: vendor,
+        world.empty_vendor: [
+            Visit("/portal/"),
+            Visit("/portal/applications"),
+            Visit("/portal/agreements"),
+            Visit("/portal/invoices"),
+            Visit("/portal/royalty-reports"),
+            Visit("/portal/permissions/"),
+        ],
+        world.all_roles: console,
+        world.licensing: [Visit("/console/"), Visit("/console/users", 403)],
+        world.billing: [Visit("/console/"), Visit("/console/applications", 403)],
+        world.admin: [Visit("/console/")],
+    }
+
+
+@pytest.fixture
+def browser_config_changes() -> dict[str, Any]:
+    # Seven people sign in and forms are sent empty twice each, all from one address.
+    return {"auth_rate_limit": "200 per minute", "quote_rate_limit": "off"}
+
+
+@pytest.fixture
+def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[[str], Any]]:
+    contexts: list[Any] = []
+
+    def open_as(email: str) -> Any:
+        context = browser.new_context(base_url=live_server.url)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        tab = context.new_page()
+        if email:
+            tab.goto("/sign-in")
+            tab.get_by_label("Email address").fill(email)
+            tab.get_by_label("Password").fill(DEFAULT_PASSWORD)
+            tab.get_by_role("button", name="Sign in").click()
+            tab.wait_for_load_state()
+            assert "/sign-in" not in tab.url, tab.inner_text("main")
+        return tab
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def _check(tab: Any, visit: Visit) -> str | None:
+    response = tab.goto(visit.path)
+    if response is None or response.status != visit.status:
+        return f"{visit.path}: answered {response and response.status}, not {visit.status}"
+    problems = [_problems(tab)]
+    for step, expected in visit.steps:
+        if (status := step(tab)) != expected:
+            return f"{visit.path}: a form on it answered {status}, not {expected}"
+        problems.append(_problems(tab))
+    found = "\n".join(problem for problem in problems if problem)
+    return found or None
+
+
+def _problems(tab: Any) -> str:
+    lines = [describe(violations_at_least(tab, "moderate")), *own_findings(tab)]
+    found = "\n".join(line for line in lines if line)
+    return f"{tab.url}:\n{found}" if found else ""
+
+
+def test_every_page_a_user_reaches_has_no_moderate_or_worse_accessibility_problem(
+    tabs: Callable[[str], Any], live_server: LiveServer
+) -> None:
+    world = _make_world(live_server)
+    problems: list[str] = []
+    reached: set[str] = set()
+    adapter = live_server.app.url_map.bind("localhost")
+    for email, visits in _visits(world).items():
+        tab = tabs(email)
+        for width_name, width in WIDTHS.items():
+            tab.set_viewport_size({"width": width, "height": 800})
+            for visit in visits:
+                if width_name not in visit.widths:
+                    continue
+                problem = _check(tab, visit)
+                if problem:
+                    problems.append(f"[{width_name}] {problem}")
+                if visit.status == 200:
+                    reached.add(_endpoint(adapter, visit.path))
+    assert not problems, "\n".join(problems)
+    missing = page_endpoints(live_server.app.url_map) - reached - set(NOT_PAGES)
+    assert not missing, f"pages no accessibility check visits: {sorted(missing)}"
+
+
+def _endpoint(adapter: Any, path: str) -> str:
+    try:
+        endpoint, _ = adapter.match(path.split("?", 1)[0], method="GET")
+    except Exception:
+        return ""
+    return str(endpoint)
+
+
+def test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason(app: Flask) -> None:
+    endpoints = page_endpoints(app.url_map)
+    stale = {name for name in NOT_PAGES if name not in endpoints and not name.startswith("dev_")}
+    assert not stale, f"NOT_PAGES names routes that no longer exist: {sorted(stale)}"
+    world = World(vendor="v", empty_vendor="e", licensing="l", billing="b", admin="a")
+    world.all_roles = "s"
+    world.ids = dict.fromkeys(
+        [
+            "agreement",
+            "application",
+            "draft",
+            "stale-desktop",
+            "stale-phone",
+            "invoice",
+            "credit_note",
+            "report",
+            "routed",
+            "letter",
+            "public",
+            "organization",
+            "user",
+            "message",
+        ],
+        1,
+    )
+    world.ids.update(period="2027-01-01")
+    world.ids.update(dict.fromkeys(("status_token", "invoice_token", "reset_token"), "t"))
+    world.ids["invitation_token"] = "t"
+    adapter = app.url_map.bind("localhost")
+    visited = {
+        _endpoint(adapter, visit.path)
+        for visits in _visits(world).values()
+        for visit in visits
+        if visit.status == 200
+    }
+    missing = endpoints - visited - set(NOT_PAGES)
+    assert not missing, (
+        f"pages no accessibility check visits: {sorted(missing)}; add a Visit in "
+        "tests/browser/test_accessibility_pages.py or a reason in NOT_PAGES"
+    )
