@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -14,8 +15,10 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.arguments import message
 from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import NOW, draft
+from tests.integration.journeys.test_console_loose_ends_round7 import REPEATED_FILTERS
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.integration.royalties.test_pages import text_of
 from tests.support.agreements import accept, agreement_of
@@ -78,3 +81,57 @@ def test_a_use_priced_by_staff_on_approval_is_invoiced_up_front_on_acceptance(
     # The page of an agreement without royalties on usage names its total, charged whole.
     assert "Total for the term 1,800.00 USD" in page
     assert [item["charged_to_date"] for item in listed] == ["1800.00"]
+
+
+def test_the_audit_csv_refuses_a_filter_given_twice_and_exports_nothing(
+    client: FlaskClient, signed_in: SignIn, admin: Any
+) -> None:
+    # It exported by the first value, where the audit page refuses the filter.
+    response = signed_in(client, admin).get("/console/audit.csv?action=invoice.&action=payment.")
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert message("action", 2) in text_of(response)
+    assert "Nothing is listed until the filters above are corrected." in text_of(response)
+
+
+PAGED_LISTS = [
+    ("admin", "/console/audit?page=2&page=1"),
+    ("admin", "/console/outbox?page=2&page=1"),
+    ("billing_staff", "/console/invoices?page=2&page=1"),
+    ("licensing_staff", "/console/applications?page=2&page=1"),
+    ("licensing_staff", "/console/royalty-reports?page=2&page=1"),
+]
+
+
+@pytest.mark.parametrize(("who", "url"), PAGED_LISTS)
+def test_a_list_page_refuses_page_given_twice_rather_than_reading_the_first(
+    request: pytest.FixtureRequest, client: FlaskClient, signed_in: SignIn, who: str, url: str
+) -> None:
+    response = signed_in(client, request.getfixturevalue(who)).get(url)
+    assert response.status_code == 400, url
+    assert response.mimetype == "text/html"
+    assert message("page", 2) in text_of(response)
+
+
+@pytest.mark.parametrize(("who", "url", "name"), REPEATED_FILTERS)
+def test_every_list_with_a_refused_filter_says_nothing_is_listed_until_it_is_corrected(
+    request: pytest.FixtureRequest,
+    client: FlaskClient,
+    signed_in: SignIn,
+    who: str,
+    url: str,
+    name: str,
+) -> None:
+    # The queues, the organizations and the invoices showed nothing at all where
+    # the other lists said why.
+    page = signed_in(client, request.getfixturevalue(who)).get(url)
+    assert page.status_code == 400
+    assert "Nothing is listed until the filters above are corrected." in text_of(page)
+
+
+def test_the_invoice_list_with_a_refused_filter_says_nothing_is_listed(
+    client: FlaskClient, signed_in: SignIn, billing_staff: Any
+) -> None:
+    page = signed_in(client, billing_staff).get("/console/invoices?state=open&state=paid")
+    assert page.status_code == 400
+    assert "Nothing is listed until the filters above are corrected." in text_of(page)
