@@ -135,3 +135,55 @@ def test_the_invoice_list_with_a_refused_filter_says_nothing_is_listed(
     page = signed_in(client, billing_staff).get("/console/invoices?state=open&state=paid")
     assert page.status_code == 400
     assert "Nothing is listed until the filters above are corrected." in text_of(page)
+
+
+class _Replaced(Exception):
+    """`os.execv` in `licensing serve`: the test stops there, the server unstarted."""
+
+
+def _serve(app: Any, monkeypatch: pytest.MonkeyPatch, *options: str) -> list[str]:
+    def replace(path: str, argv: list[str]) -> None:
+        raise _Replaced(argv)
+
+    monkeypatch.setattr("licensing.cli.os.execv", replace)
+    from licensing import cli
+
+    result = app.test_cli_runner().invoke(cli.serve, ["--bind", "127.0.0.1:5290", *options])
+    assert isinstance(result.exception, _Replaced)
+    return result.output.splitlines()
+
+
+def test_serving_several_workers_with_limits_in_memory_warns_that_each_worker_counts_alone(
+    app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # With three workers, a 10-a-minute sign-up limit let 26 of 30 through: each
+    # worker kept its own counts in its own memory.
+    app.config.update(RATELIMIT_STORAGE_URI="memory://", RATELIMIT_ENABLED=True)
+    with caplog.at_level("WARNING", logger="licensing.serve"):
+        output = _serve(app, monkeypatch, "--workers", "3")
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "licensing.serve"]
+    assert warning.startswith("Rate limits are counted per worker: 3 workers each keep")
+    assert "RATELIMIT_STORAGE_URI" in warning
+    assert "redis://" in warning
+    assert "up to 3 times" in warning
+    assert output[-1] == "Serving on http://127.0.0.1:5290"  # said before serving
+
+
+@pytest.mark.parametrize(
+    ("options", "storage"),
+    [
+        (("--workers", "1"), "memory://"),
+        (("--workers", "3"), "redis://localhost:6379/0"),
+    ],
+)
+def test_one_worker_or_a_shared_store_serves_without_the_warning(
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    options: tuple[str, ...],
+    storage: str,
+) -> None:
+    app.config.update(RATELIMIT_STORAGE_URI=storage, RATELIMIT_ENABLED=True)
+    with caplog.at_level("WARNING", logger="licensing.serve"):
+        _serve(app, monkeypatch, *options)
+    assert [r for r in caplog.records if r.name == "licensing.serve"] == []
