@@ -9,13 +9,14 @@ top of everything: nothing imports it.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
 from licensing.app import create_app
@@ -24,6 +25,8 @@ from licensing.worker import STARTING_ENVIRONMENT
 # The environment as the process started, before `--env-file` adds the file's
 # variables to it: `licensing worker` restarts in it on HUP, to read the file anew.
 _STARTING_ENVIRONMENT = dict(os.environ)
+
+log = logging.getLogger("licensing.serve")
 
 
 def _create_app() -> Flask:
@@ -84,12 +87,34 @@ def serve(
         options["control_socket"] = control_socket
     else:
         options["control_socket_disable"] = True
+    _warn_if_limits_per_worker(options["workers"])
     click.echo(f"Serving on http://{bind}")
     sys.stdout.flush()
     # Replaced, not a child: the same process id (for HUP, TERM and the worker's
     # `--parent-pid`), without this process's imports of the app.
     argv = serving.command(options, with_worker=with_worker)
     os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and module
+
+
+def _warn_if_limits_per_worker(workers: int) -> None:
+    """Flask-Limiter's default store is each process's memory: with several workers
+    every worker counts on its own, so a limit lets through up to `workers` times
+    its number (26 of 30 sign-ups under 10 a minute with 3 workers)."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True) or workers <= 1:
+        return
+    storage = str(current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if not storage.startswith("memory://"):
+        return
+    log.warning(
+        "Rate limits are counted per worker: %d workers each keep their own counts "
+        "in memory (RATELIMIT_STORAGE_URI=%s), so a client may make up to %d times "
+        "what a limit allows. Set RATELIMIT_STORAGE_URI to a store the workers share "
+        "(redis://HOST:6379/0 or memcached://HOST:11211) to count them together, or "
+        "serve with --workers 1 (docs/security.md, Rate limits).",
+        workers,
+        storage,
+        workers,
+    )
 
 
 if __name__ == "__main__":  # `python -m licensing.cli`: how `serve --with-worker` starts the worker

@@ -13,10 +13,9 @@ from licensing.audit import queries
 from licensing.audit.models import AuditEvent
 from licensing.calendar import parse_day
 from licensing.db import utcnow
-from licensing.limits import page_number
 from licensing.streaming import stream_rows
 from licensing.web import records
-from licensing.web.paging import numbered, page_count
+from licensing.web.paging import numbered, page_count, requested_page
 
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
 
@@ -76,7 +75,7 @@ def filters_from(args: Mapping[str, str]) -> tuple[queries.AuditFilter, list[str
 @access.staff("admin")
 def audit_log() -> tuple[str, int]:
     filters, problems = filters_from(request.args)
-    page = page_number(request.args.get("page"))
+    page = requested_page()
     session = db.session()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     refused = arguments.repeated(request.args, among=FILTER_NAMES)
@@ -116,9 +115,13 @@ def _row(event: AuditEvent) -> list[object]:
 
 @bp.route("/audit.csv")
 @access.staff("admin")
-def audit_log_csv() -> Response:
-    """Every event the filters match, oldest first, as CSV."""
-    filters, _problems = filters_from(request.args)
+def audit_log_csv() -> Response | tuple[str, int]:
+    """Every event the filters match, oldest first, as CSV. A filter given twice
+    or a date that cannot be read exports nothing: the audit page instead, with
+    the message beside the filter (it exported by the first value, or unfiltered)."""
+    filters, problems = filters_from(request.args)
+    if problems or arguments.repeated(request.args, among=FILTER_NAMES):
+        return audit_log()
 
     def rows(session: Session) -> Iterator[list[object]]:
         for event in queries.iterate(session, filters):

@@ -584,15 +584,19 @@ def _invoice_action(
     form_name: str,
     act: Callable[[], str],
     confirmation: confirm.Confirmation | None = None,
+    check: Callable[[], None] | None = None,
 ) -> Page:
-    """A billing action from the invoice's console page: validate the form, ask
-    for `confirmation` when given, run `act` (which returns the success message),
-    and redirect back; on a refusal, the page again with the form's or the rule's
-    message."""
+    """A billing action from the invoice's console page: validate the form, run
+    `check` (the service's own checks, writing nothing) and ask for `confirmation`
+    when given, run `act` (which returns the success message), and redirect back;
+    on a refusal, the page again with the form's or the rule's message, before
+    staff are asked to confirm what would be refused."""
     if form.validate_on_submit():
-        if confirmation is not None and not confirm.confirmed():
-            return confirm.ask(confirmation)
         try:
+            if confirmation is not None and not confirm.confirmed():
+                if check is not None:
+                    check()
+                return confirm.ask(confirmation)
             message = act()
         except InvalidInput as error:
             show_errors(form, error)
@@ -744,6 +748,14 @@ def reverse_payment(payment_id: int) -> Page:
     form = forms.ReversalForm(prefix=_reversal_prefix(payment.id))
     amount = f"{money(payment.amount, payment.currency)} {payment.currency}"
 
+    def check() -> None:
+        services.check_reversal(
+            payment_id,
+            reason=form.reason.data,
+            returned_on=form.returned_on.data,
+            actor=current_actor(),
+        )
+
     def act() -> str:
         services.reverse_offline_payment(
             payment_id,
@@ -770,7 +782,7 @@ def reverse_payment(payment_id: int) -> Page:
         cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice.id),
         cancel_label="Keep the payment",
     )
-    return _invoice_action(invoice.id, form, "reversal_form", act, confirmation)
+    return _invoice_action(invoice.id, form, "reversal_form", act, confirmation, check)
 
 
 @console.route("/payments/<int:payment_id>/accept", methods=["POST"])

@@ -18,9 +18,8 @@ from markupsafe import Markup, escape
 
 from licensing import access, db
 from licensing.errors import NotFound
-from licensing.limits import page_number
 from licensing.mail import queries
-from licensing.web.paging import numbered
+from licensing.web.paging import numbered, requested_page
 
 bp = Blueprint("dev_mail", __name__, url_prefix="/dev/mail")
 
@@ -55,7 +54,7 @@ def _from_this_computer() -> bool:
 def inbox() -> str:
     if not _from_this_computer():
         raise NotFound("The development mail viewer answers only on this computer.")
-    page = page_number(request.args.get("page"))
+    page = requested_page()
     found, total = queries.messages(db.session(), page=page, per_page=PER_PAGE)
     return render_template(
         "dev/mail.html",

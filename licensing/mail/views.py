@@ -18,13 +18,12 @@ from licensing.access import Principal
 from licensing.actors import current_actor
 from licensing.config import current_config
 from licensing.errors import Conflict
-from licensing.limits import page_number
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
 from licensing.mail.smtp import Delivery
 from licensing.mail.states import FAILED, OUTBOX, QUEUED
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.paging import numbered, page_count
+from licensing.web.paging import numbered, page_count, requested_page
 
 bp = Blueprint("mail_console", __name__, url_prefix="/console")
 
@@ -36,7 +35,7 @@ PER_PAGE = 50
 def outbox() -> tuple[str, int]:
     state = request.args.get("state") if request.args.get("state") in OUTBOX.states else None
     recipient = (request.args.get("to") or "").strip()[:254] or None
-    page = page_number(request.args.get("page"))
+    page = requested_page()
     session = db.session()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     refused = arguments.repeated(request.args, among=("state", "to"))

@@ -548,27 +548,45 @@ class Waiting:
     oldest_end: date | None
 
 
+# The console home's and the Finance page's summary statement, kept per process
+# as the dashboard's are (one for each sight): today and the day half the due days
+# ago are bound per request, as is a vendor's organization.
+_WAITING_TODAY = bindparam("summary_today", type_=Date())
+_WAITING_HALF_WAY = bindparam("summary_half_way", type_=Date())
+
+
+@cache
+def _waiting_statement(sight: str) -> AnySelect:
+    overdue = ReportingPeriod.due_on < _WAITING_TODAY
+    statement = select(
+        func.count(),
+        func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
+        func.coalesce(
+            func.sum(
+                case((and_(~overdue, ReportingPeriod.period_end <= _WAITING_HALF_WAY), 1), else_=0)
+            ),
+            0,
+        ),
+        func.min(ReportingPeriod.due_on),
+        func.min(ReportingPeriod.period_end),
+    )
+    return _reporting_in_sight(statement, sight).where(
+        RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _WAITING_TODAY
+    )
+
+
 def waiting_reports(actor: Actor, today: date, session: Session | None = None) -> Waiting:
     """One aggregate query: the console home's and the Finance page's summaries."""
-    overdue = ReportingPeriod.due_on < today
-    # Age (days since the period ended) * 2 >= the due days: the Finance bands' "due soon".
-    half_way = today - timedelta(days=-(-REPORT_DUE_DAYS // 2))
-    statement = _reporting(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-            func.coalesce(
-                func.sum(
-                    case((and_(~overdue, ReportingPeriod.period_end <= half_way), 1), else_=0)
-                ),
-                0,
-            ),
-            func.min(ReportingPeriod.due_on),
-            func.min(ReportingPeriod.period_end),
-        ),
-        actor,
-    ).where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < today)
-    count, late, soon, oldest_due, oldest_end = (session or db.session()).execute(statement).one()
+    bound = {
+        _WAITING_TODAY.key: today,
+        # Age (days since the period ended) * 2 >= the due days: the Finance bands' "due soon".
+        _WAITING_HALF_WAY.key: today - timedelta(days=-(-REPORT_DUE_DAYS // 2)),
+        **_sight_parameters(actor),
+    }
+    statement = _waiting_statement(_sight(actor))
+    count, late, soon, oldest_due, oldest_end = (
+        (session or db.session()).execute(statement, bound).one()
+    )
     return Waiting(int(count), int(late), int(soon), oldest_due, oldest_end)
 
 

@@ -19,8 +19,9 @@ from flask import request
 from sqlalchemy import Select, bindparam
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 
-from licensing import db
+from licensing import arguments, db
 from licensing.limits import page_number
 
 T = TypeVar("T")
@@ -32,6 +33,16 @@ PER_PAGE = 50
 def page_count(total: int, per_page: int) -> int:
     """How many pages `total` rows fill; an empty list is one (empty) page."""
     return max(1, -(-total // per_page))
+
+
+def requested_page(args: Mapping[str, str] | None = None) -> int:
+    """The page number `args` (by default the request's query string) asks for.
+    `page` given twice is refused (400, `arguments`' message), not read as its
+    first value, as the API's page arguments and every filter are."""
+    args = request.args if args is None else args
+    if twice := arguments.repeated(args, among=("page",)):
+        raise BadRequest(twice["page"][0])
+    return page_number(args.get("page"))
 
 
 def numbered(page: int, total: int, per_page: int) -> dict[str, int]:
@@ -110,7 +121,7 @@ def read_page(
         if count is None
         else int(session.scalar(count, bound) or 0)
     )
-    number = min(page_number(args.get("page")), max(1, -(-total // per_page)))
+    number = min(requested_page(args), max(1, -(-total // per_page)))
     window = _window(statement)
     paged = {**bound, LIMIT: per_page, OFFSET: (number - 1) * per_page}
     items = rows(window, paged) if rows else list(session.scalars(window, paged))
@@ -125,7 +136,7 @@ def page_of(
     already computed in Python (a queue built from every agreement's periods, say):
     the same numbering, links and count as `read_page`."""
     args = request.args if args is None else args
-    number = min(page_number(args.get("page")), page_count(len(items), per_page))
+    number = min(requested_page(args), page_count(len(items), per_page))
     shown = items[(number - 1) * per_page : number * per_page]
     query = tuple((key, value) for key, value in args.items(multi=True) if key != "page")
     return Page(shown, number, per_page, len(items), request.path, query)

@@ -50,6 +50,9 @@ def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
     uses = agreement.application.uses
     charges = []
     for line in issuing.licensed_lines(quote):
+        # A line staff priced by hand has a breakdown too: approval makes the amount
+        # they set all up front (review._amended_line), and approving leaves no line
+        # unpriced. None is only a quote never approved, so nothing is skipped here.
         if line.breakdown is None or line.breakdown.fixed <= 0:
             continue
         use = uses[line.use_index]

@@ -44,7 +44,7 @@ from licensing.billing.services.refunds import (
     record_offline_refund,
     refund_card,
 )
-from licensing.billing.services.reversals import reverse_offline_payment
+from licensing.billing.services.reversals import check_reversal, reverse_offline_payment
 from licensing.billing.services.settlement import (
     accept_flagged_payment,
     record_offline_payment,
@@ -69,6 +69,7 @@ __all__ = [
     "accept_flagged_payment",
     "apply_intent_outcome",
     "apply_refund_outcome",
+    "check_reversal",
     "create_draft",
     "create_invoice",
     "credit_invoice",

@@ -22,7 +22,7 @@ from licensing.billing.services.overdue import hold_if_overdue
 from licensing.billing.states import CARD, INVOICE, PAID, PAYMENT
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import in_words, quantize
 
 
@@ -75,6 +75,44 @@ def _reopen_if_owed(session: Session, invoice: Invoice, *, actor: Actor, note: s
         )
 
 
+def _refuse(
+    payment: Payment, invoice: Invoice, reason: str | None, returned_on: date | None, now: datetime
+) -> str:
+    """Everything that refuses the reversal (409 for the payment, 422 for the
+    fields), checked before anything is written: the reason trimmed."""
+    _refuse_unless_reversible(payment)
+    errors, clean_reason = _reversal_errors(payment, reason, returned_on, now)
+    if errors:
+        raise InvalidInput("The reversal has problems.", errors)
+    if invoice.refund_due > 0:
+        raise Conflict(
+            f"{invoice.title} has a refund due of "
+            f"{_amount(invoice.refund_due, invoice.currency)} counted against its "
+            "payments: correct the credit notes first, then reverse the payment."
+        )
+    return clean_reason
+
+
+def check_reversal(
+    payment_id: int,
+    *,
+    reason: str | None,
+    returned_on: date | None,
+    now: datetime | None = None,
+    actor: Actor,
+) -> None:
+    """Raise what `reverse_offline_payment` would refuse, writing nothing: the
+    console asks staff to confirm only a reversal that would then be taken."""
+    actor.require_role("billing")
+    session = db.session()
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"There is no payment {payment_id}.")
+    invoice = session.get(Invoice, payment.invoice_id)
+    assert invoice is not None
+    _refuse(payment, invoice, reason, returned_on, now or utcnow())
+
+
 def reverse_offline_payment(
     payment_id: int,
     *,
@@ -97,17 +135,8 @@ def reverse_offline_payment(
     now = now or utcnow()
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)
-        _refuse_unless_reversible(payment)
-        errors, clean_reason = _reversal_errors(payment, reason, returned_on, now)
-        if errors:
-            raise InvalidInput("The reversal has problems.", errors)
+        clean_reason = _refuse(payment, invoice, reason, returned_on, now)
         assert returned_on is not None
-        if invoice.refund_due > 0:
-            raise Conflict(
-                f"{invoice.title} has a refund due of "
-                f"{_amount(invoice.refund_due, invoice.currency)} counted against its "
-                "payments: correct the credit notes first, then reverse the payment."
-            )
         reversal = PaymentReversal(
             payment_id=payment.id,
             invoice_id=invoice.id,

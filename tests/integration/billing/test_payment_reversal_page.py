@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -134,3 +135,44 @@ def test_staff_without_the_billing_role_see_no_reverse_form(
     page = client.get(f"/console/invoices/{invoice.id}")
     assert page.status_code == 200
     assert "Reverse payment" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("returned_on", "message"),
+    [
+        ("2099-01-01", "Cannot be in the future."),
+        ("before", "Cannot be before the payment was received"),
+    ],
+)
+def test_a_reversal_day_the_service_refuses_comes_back_before_staff_are_asked_to_confirm(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    returned_on: str,
+    message: str,
+) -> None:
+    # The confirmation page came first, and the day was refused only once staff
+    # had confirmed: every field is now checked before asking.
+    invoice = invoice_for(vendor, ("1000.00",))
+    payment = _paid_by_check(invoice)
+    assert payment.paid_date is not None
+    if returned_on == "before":
+        returned_on = (payment.paid_date - timedelta(days=1)).isoformat()
+    _sign_in(client, billing_staff)
+    prefix = f"reverse-{payment.id}-"
+    response = client.post(
+        f"/console/payments/{payment.id}/reversal",
+        data={
+            f"{prefix}csrf_token": _token(_page(client, invoice), f"{prefix}csrf_token"),
+            f"{prefix}reason": "Bounced.",
+            f"{prefix}returned_on": returned_on,
+        },
+    )
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert message in text
+    assert "Reverse the payment of 1,000.00 USD" not in text  # not the confirmation
+    assert "Bounced." in text
+    db.session().refresh(payment)
+    assert payment.state == "succeeded"

@@ -18,6 +18,7 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from licensing import db, migrations
 from licensing.accounts import services as accounts
@@ -564,3 +565,35 @@ def test_the_queue_and_the_vendors_list_keep_one_statement_per_shape_and_bind_ea
         yours = views.vendor_periods_page(staff(other_vendor), MID_MAY).items
     assert {s.agreement_number for s in mine} == {ours.number}
     assert {s.agreement_number for s in yours} == {theirs.number}
+
+
+def test_the_waiting_reports_summary_keeps_one_statement_and_binds_each_requests_day(
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    # The console home's and the Finance page's summary built its statement each
+    # request with the day written into it, where the dashboard's is kept per process.
+    active_agreement(vendor, SOFTWARE)
+    executed: list[object] = []
+
+    def note(state: Any) -> None:
+        executed.append(state.statement)
+
+    event.listen(Session, "do_orm_execute", note)
+    try:
+        april = queries.waiting_reports(staff(licensing_staff), date(2027, 4, 30))
+        july = queries.waiting_reports(Actor.SYSTEM, date(2027, 7, 15))
+        other = queries.waiting_reports(staff(other_vendor), date(2027, 7, 15))
+        own = queries.waiting_reports(staff(vendor), date(2027, 7, 15))
+    finally:
+        event.remove(Session, "do_orm_execute", note)
+    assert executed[1] is executed[0]  # staff and the system: one statement
+    assert executed[3] is executed[2]  # every vendor: one statement, its own bound
+    # Each request's own day: the first quarter due on 30 April (half its days
+    # gone), overdue by mid-July beside the second, due and half way too.
+    assert (april.count, april.overdue, april.due_soon) == (1, 0, 1)
+    assert (july.count, july.overdue, july.due_soon) == (2, 1, 1)
+    assert (july.oldest_due, july.oldest_end) == (date(2027, 4, 30), date(2027, 3, 31))
+    assert (other.count, own.count) == (0, 2)
