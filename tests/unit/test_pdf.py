@@ -830,9 +830,10 @@ def test_the_remembered_markup_is_emptied_past_its_bound(monkeypatch: Any) -> No
     monkeypatch.setattr(pdf, "_PARSED", {})
     monkeypatch.setattr(pdf, "_PARSED_BOUND", 3)
     for number in range(10):
-        paragraph = pdf.markup(f"<b>{number}. Product</b> (rule R-{number})")
+        value = f"<b>{number}.</b> Product <b>R-{number}</b>"  # markup the parser reads
+        paragraph = pdf.markup(value)
         assert 0 < len(pdf._PARSED) <= 3
-        parsed = Paragraph(f"<b>{number}. Product</b> (rule R-{number})", pdf.STYLES["Body"])
+        parsed = Paragraph(value, pdf.STYLES["Body"])
         assert [f.__dict__ for f in paragraph.frags] == [f.__dict__ for f in parsed.frags]
 
 

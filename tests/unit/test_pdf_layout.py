@@ -469,3 +469,88 @@ def test_agreements_rendered_in_turn_have_the_bytes_each_has_in_a_fresh_process(
     alone = [digests(shape)[0] for shape in shapes]
     assert in_turn == alone + alone
     assert len(set(alone)) == 3
+
+
+def _parsed_by_reportlab(render: Callable[[], bytes], monkeypatch: Any) -> bytes:
+    """The document with every markup paragraph made by reportlab's parser."""
+    with monkeypatch.context() as patch:
+        patch.setattr(pdf, "_bold_run", lambda value, style: None)
+        return _with_reportlab(render, monkeypatch)
+
+
+HEADINGS: dict[str, Callable[[], AgreementDocument]] = {
+    "rules on one line": lambda: _agreement(uses=tuple(_use(n) for n in range(1, 4))),
+    "no rule: one bold run": lambda: _agreement(uses=(_use(1, rule=None), _use(2))),
+    "a name that wraps the heading": lambda: _agreement(
+        uses=(_use(1, product="Claims Scrubber for clinics and billing offices " * 2),)
+    ),
+    "a name nearly as wide as the line": lambda: _agreement(
+        uses=tuple(_use(n, product="W" * n) for n in range(30, 40))
+    ),
+    "names beyond Latin-1, coded afresh": lambda: _agreement(
+        uses=(_use(1, product="Łódź Scrubber Ψ"), _use(2, product="Łódź Scrubber Ψ"))
+    ),
+    "names with & and <": lambda: _agreement(uses=(_use(1, product="Smith & Sons <Scrubber>"),)),
+    "CJK names": lambda: _agreement(uses=(_use(1, product=CJK_NAMES["Korean"][0]),)),
+    "the headings over pages": lambda: _agreement(
+        uses=tuple(_use(n, steps=n % 7) for n in range(1, 30))
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HEADINGS))
+def test_each_uses_heading_made_without_the_parser_has_the_bytes_of_the_parsed_markup(
+    shape: str, monkeypatch: Any
+) -> None:
+    document = HEADINGS[shape]()
+    ours = _laid_out_by_us(lambda: render_agreement_pdf(document), monkeypatch)
+    assert ours == _parsed_by_reportlab(lambda: render_agreement_pdf(document), monkeypatch)
+
+
+def test_a_heading_of_a_bold_and_a_plain_run_on_one_line_is_drawn_our_way(
+    monkeypatch: Any,
+) -> None:
+    drawn: list[bool] = []
+    original = pdf._RunsLine._line_code
+
+    def line_code(self: Any, canvas: Any) -> str | None:
+        code = original(self, canvas)
+        drawn.append(code is not None)
+        return code
+
+    monkeypatch.setattr(pdf._RunsLine, "_line_code", line_code)
+    render_agreement_pdf(HEADINGS["rules on one line"]())
+    assert drawn == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<b>Licensor</b>",
+        "<b>1. Scrubber</b> (rule distribution)",
+        "<b>2. Two  spaces</b>  (rule x)",
+        "<b> 3. Padded </b> (rule y)",
+        "<b>4. Smith &amp; Sons</b> (rule z)",
+        "<b>5. Tail</b>(rule glued)",
+    ],
+)
+def test_markup_of_a_bold_run_has_the_fragments_the_parser_gives(value: str) -> None:
+    ours = pdf.markup(value, "Body")
+    parsed = pdf.Paragraph(value, pdf.STYLES["Body"])
+    assert [f.__dict__ for f in ours.frags] == [f.__dict__ for f in parsed.frags]
+    assert ours.text == parsed.text
+
+
+def test_a_one_line_headings_lines_read_by_reportlab_are_the_lines_it_breaks() -> None:
+    value = "<b>1. Scrubber</b> (rule distribution)"
+    ours = pdf.markup(value)
+    assert ours.wrap(300, 1000) == (300, 13)
+    assert "blPara" not in ours.__dict__  # measured without reportlab's lines
+    parsed = pdf.Paragraph(value, pdf.STYLES["Body"])
+    parsed.wrap(300, 1000)
+    ours_lines, their_lines = ours.blPara, parsed.blPara  # broken when read
+    assert ours_lines.kind == their_lines.kind == 1
+    assert [line.words[0].__dict__ for line in ours_lines.lines] == [
+        line.words[0].__dict__ for line in their_lines.lines
+    ]
+    assert ours.split(300, 5) == []
