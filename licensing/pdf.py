@@ -690,7 +690,7 @@ class _Paragraph(Paragraph):
             width - (indent + style.firstLineIndent) - style.rightIndent,
             width - indent - style.rightIndent,
         ]
-        lines = self._plain_lines(widths)
+        lines = self._plain_lines(widths, checked=True)
         if lines is None:
             return None
         self.width = width
@@ -800,7 +800,7 @@ class _Paragraph(Paragraph):
         lines = self._plain_lines(width if isinstance(width, list | tuple) else [width])
         return lines if lines is not None else super().breakLines(width)
 
-    def _plain_lines(self, widths: Sequence[float]) -> Any:
+    def _plain_lines(self, widths: Sequence[float], checked: bool = False) -> Any:
         """reportlab's own line breaking of one fragment of plain text (its
         simple case), with each word measured once per process; None where
         reportlab does more (markup, bullets, hyphens, no-break spaces, a word
@@ -811,7 +811,7 @@ class _Paragraph(Paragraph):
         `stringWidth` was most of the time it took.
         """
         style = self.style
-        if not _plain_breaking(self, style):
+        if not (checked or _plain_breaking(self, style)):  # `wrap_plainly` checked it
             return None
         fragment = self.frags[0]
         key = (fragment.text, fragment.fontName, fragment.fontSize, style.spaceShrinkage, *widths)
@@ -827,8 +827,13 @@ class _Paragraph(Paragraph):
         lines, widest, ascent, descent = known
         self._width_max = widest
         self.height = self._splitLongWordCount = self._hyphenations = 0
-        return fragment.clone(
-            kind=0, lines=lines, ascent=ascent, descent=descent, fontSize=fragment.fontSize
+        return _clone(
+            fragment,
+            kind=0,
+            lines=lines,
+            ascent=ascent,
+            descent=descent,
+            fontSize=fragment.fontSize,
         )
 
     @staticmethod
@@ -899,6 +904,8 @@ class _RunsLine(_Paragraph):
             or style.alignment != TA_LEFT
             or first.fontSize != second.fontSize
             or first.textColor != second.textColor
+            or self.bulletText
+            or not all(map(_text_fragment, self.frags))
             or not _plain_breaking_style(self, style)
         ):
             return None
@@ -1043,22 +1050,36 @@ def _draws_plainly(paragraph: Paragraph) -> bool:
 def _plain_breaking(paragraph: Paragraph, style: ParagraphStyle) -> bool:
     """Whether reportlab breaks this paragraph's lines in its simple way: one
     fragment of text, no bullet, no hyphenation, shaping, bidi or leaders."""
-    return len(paragraph.frags) == 1 and _plain_breaking_style(paragraph, style)
+    frags = paragraph.frags
+    if len(frags) != 1 or paragraph.bulletText:
+        return False
+    fragment = frags[0]
+    return (
+        type(fragment) is ParaFrag
+        and "text" in fragment.__dict__
+        and not hasattr(fragment, "cbDefn")
+        and not hasattr(fragment, "backColor")
+        # `_plain_breaking_style`, inlined: this runs for every paragraph wrapped
+        and not (style.hyphenationLang or style.uriWasteReduce or style.embeddedHyphenation)
+        and not (style.shaping or style.endDots or style.wordWrap)
+        and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
+    )
+
+
+def _text_fragment(fragment: ParaFrag) -> bool:
+    """A fragment of text alone: no image, callback or background."""
+    return (
+        type(fragment) is ParaFrag
+        and "text" in fragment.__dict__
+        and not hasattr(fragment, "cbDefn")
+        and not hasattr(fragment, "backColor")
+    )
 
 
 def _plain_breaking_style(paragraph: Paragraph, style: ParagraphStyle) -> bool:
-    """`_plain_breaking` but for the number of fragments: each of text."""
-    if paragraph.bulletText:
-        return False
+    """`_plain_breaking`'s conditions on the style (every fragment checked apart)."""
     return (
-        all(
-            type(fragment) is ParaFrag
-            and "text" in fragment.__dict__
-            and not hasattr(fragment, "cbDefn")
-            and not hasattr(fragment, "backColor")
-            for fragment in paragraph.frags
-        )
-        and not (style.hyphenationLang or style.uriWasteReduce or style.embeddedHyphenation)
+        not (style.hyphenationLang or style.uriWasteReduce or style.embeddedHyphenation)
         and not (style.shaping or style.endDots or style.wordWrap)
         and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
     )
@@ -1099,6 +1120,17 @@ _BROKEN_LINES_BOUND = 4096
 # elsewhere. Emptied when it grows past a bound.
 _DRAWN: dict[tuple[Any, ...], str] = {}
 _DRAWN_BOUND = 4096
+
+
+def _clone(fragment: ParaFrag, **changes: Any) -> ParaFrag:
+    """`fragment.clone(**changes)`, the same attributes in the same order, without
+    reportlab's keyword arguments (two copies of the attributes; a paragraph
+    clones a fragment twice, 80 paragraphs an agreement)."""
+    kind = type(fragment)
+    copy: ParaFrag = kind.__new__(kind)
+    copy.__dict__ = {**fragment.__dict__, **changes}
+    return copy
+
 
 # The fragment reportlab's parser makes for plain text in each style, by style name.
 _PLAIN_FRAGMENTS: dict[str, ParaFrag] = {}
@@ -1174,7 +1206,7 @@ def para(value: object, style: str = "Body") -> Paragraph:
         return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
     if not cleaned:
         return _parsed(text(raw), style)
-    fragment = _plain_fragment(style).clone(text=cleaned, link=[], us_lines=[])
+    fragment = _clone(_plain_fragment(style), text=cleaned, link=[], us_lines=[])
     paragraph = _Paragraph(cleaned, STYLES[style], frags=[fragment])
     paragraph._plain_text = True
     return paragraph
@@ -1218,12 +1250,12 @@ def _bold_run(value: str, style: str) -> Paragraph | None:
         return None
     bold, rest = found.groups()
     if not rest:
-        fragment = _run_fragments(style, 1)[0].clone(text=bold)
+        fragment = _clone(_run_fragments(style, 1)[0], text=bold)
         paragraph = _Paragraph(cleaned, STYLES[style], frags=[fragment])
         paragraph._plain_text = True
         return paragraph
     first, second = _run_fragments(style, 2)
-    fragments = [first.clone(text=bold), second.clone(text=rest)]
+    fragments = [_clone(first, text=bold), _clone(second, text=rest)]
     return _RunsLine(cleaned, STYLES[style], frags=fragments)
 
 

@@ -991,3 +991,13 @@ def test_the_remembered_cell_styles_are_emptied_past_their_bound(monkeypatch: An
         assert 0 < len(pdf._CELL_STYLES) <= 3
         assert table._cellStyles[-1][1].alignment == "RIGHT"  # type: ignore[attr-defined]
         assert table._cellStyles[0][0].fontname == pdf.FONT_BOLD  # type: ignore[attr-defined]
+
+
+def test_a_fragment_is_cloned_as_reportlab_clones_it() -> None:
+    fragment = Paragraph("<b>x</b> y", pdf.STYLES["Body"]).frags[1]
+    ours = pdf._clone(fragment, text="changed", lines=[])
+    theirs = fragment.clone(text="changed", lines=[])
+    assert type(ours) is type(theirs)
+    assert list(ours.__dict__.items()) == list(theirs.__dict__.items())  # order too
+    ours.text = "again"
+    assert fragment.text == " y"  # the original is untouched
