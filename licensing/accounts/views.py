@@ -595,7 +595,7 @@ def organizations() -> tuple[str, int]:
     if standing not in (None, *STANDING.states):
         standing = None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, among=("standing", "q"))
+    refused = arguments.repeated(request.args, labels={"standing": "Standing", "q": "Name"})
     return render_template(
         "console/organizations.html",
         organizations=[]
@@ -734,7 +734,7 @@ def users() -> Page:
     kind = request.args.get("kind") if request.args.get("kind") in ("staff", "vendor") else None
     search = request.args.get("q") or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, among=("kind", "q"))
+    refused = arguments.repeated(request.args, labels={"kind": "Kind", "q": "Email or name"})
     return render_template(
         "console/users.html",
         users=[] if refused else queries.users(db.session(), kind=kind, search=search),
