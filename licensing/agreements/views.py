@@ -596,6 +596,9 @@ named_by_id("application", Application.reference_of)
 # Histories, badges and lists say an application's state as its refusals do
 # ("returned to the vendor", "awaiting reconsideration").
 recorded_words("application", ("state",), APPLICATION.state_text)
+# A quote version's amendments (`review._modified_quote`'s records) as a sentence
+# each: the history showed the stored dict, counting uses from 0.
+recorded_words("application", ("modifications",), issuing.modification_words)
 
 
 @dashboard_context

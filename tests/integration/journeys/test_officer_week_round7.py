@@ -1,0 +1,52 @@
+"""Round 7: a licensing officer's week (applications, royalties, standing, audit)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services
+from licensing.agreements.models import Application
+from tests.integration.agreements.conftest import NOW, STAFF_USE
+
+Apply = Callable[..., Application]
+
+
+def _text(response: Any) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_an_amended_approval_reads_as_a_change_of_amount_in_the_history_and_the_audit_log(
+    apply: Apply, vendor: Any, licensing_staff: Any, admin: Any, signed_in: Any, app: Flask
+) -> None:
+    # The history showed the stored record itself: "modifications: — → {'field':
+    # 'amount', 'from': '8000.00', 'line': 0, ...}", a Python dict counting uses from 0.
+    application = apply(vendor, STAFF_USE)
+    services.start_review(
+        application.id, Actor.of(accounts.principal_for(licensing_staff)), now=NOW
+    )
+    staff = signed_in(app.test_client(), licensing_staff)
+    approved = staff.post(
+        f"/console/applications/{application.id}/approve",
+        data={
+            "amount-0": "6000.00",
+            "reason-0": "Negotiated: pilot year",
+            "term_end": "2027-06-30",
+            "term_reason": "A half-year pilot",
+        },
+    )
+    assert approved.status_code == 302
+    said = "use 1 amount changed from 8000.00 to 6000.00 (Negotiated: pilot year)"
+    term = "term end changed from 2027-12-31 to 2027-06-30 (A half-year pilot)"
+    page = _text(staff.get(f"/console/applications/{application.id}"))
+    history = page[page.index("<h2>History</h2>") :]
+    assert f"modifications: — → {term}; {said}" in history
+    assert "{'field'" not in history
+    audit = _text(signed_in(app.test_client(), admin).get("/console/audit?entity_type=application"))
+    assert said in audit
+    assert "{'field'" not in audit
