@@ -43,7 +43,7 @@ from licensing.errors import (
 from licensing.limits import shows_unstorable_on_form
 from licensing.mail import services as mail
 from licensing.web import confirm
-from licensing.web.filters import end_sentence
+from licensing.web.filters import end_sentence, recorded_words
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
@@ -54,6 +54,9 @@ console = Blueprint("accounts_console", __name__, url_prefix="/console")
 # The audit log names a user by their address, and an admin asking who changed
 # someone's roles types the address they know (stored lower-cased), not an id.
 numbered_record("user", User, User.email, spelled=str.lower)
+# Histories and the audit log say a standing as its badge does ("pending payment"),
+# not as stored (`pending_payment`).
+recorded_words("organization", ("standing",), STANDING.state_text)
 
 Page = str | tuple[str, int] | Response
 

@@ -8,7 +8,10 @@ from typing import Any
 
 from flask import Flask
 
+from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.accounts.services import standing
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
@@ -50,3 +53,32 @@ def test_an_amended_approval_reads_as_a_change_of_amount_in_the_history_and_the_
     audit = _text(signed_in(app.test_client(), admin).get("/console/audit?entity_type=application"))
     assert said in audit
     assert "{'field'" not in audit
+
+
+def test_an_organizations_history_says_its_standing_in_words(
+    vendor: Any, licensing_staff: Any, admin: Any, signed_in: Any, app: Flask
+) -> None:
+    # The standing read "pending payment" beside its badge and "active →
+    # pending_payment" in the history below it and in the audit log.
+    organization = vendor.organization
+    with db.transaction() as session:
+        standing.change_standing(
+            session,
+            session.get(Organization, organization.id),
+            "mark_pending_payment",
+            reason="Invoice INV-2027-000001 is 40 days overdue.",
+            notify=False,
+            actor=Actor.SYSTEM,
+        )
+    page = _text(
+        signed_in(app.test_client(), licensing_staff).get(
+            f"/console/organizations/{organization.id}"
+        )
+    )
+    history = page[page.index('<h2 id="history">History</h2>') :]
+    assert "standing: active → pending payment" in history
+    assert "pending_payment" not in history
+    audit = _text(
+        signed_in(app.test_client(), admin).get("/console/audit?entity_type=organization")
+    )
+    assert "standing: active → pending payment" in audit
