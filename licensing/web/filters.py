@@ -127,6 +127,13 @@ def audit_value(value: object, name: str = "", entity_type: str = "") -> str:
     return str(value)
 
 
+def action_words(action: str) -> str:
+    """An audited step as a record's history names it: `application.quote_stored`
+    -> "Application quote stored" (the audit log's own column and filter keep the
+    stored name, which is what its filter takes)."""
+    return vocab(action.replace(".", " "))
+
+
 def office_day(value: datetime | None) -> str:
     """The office's date of an instant (a deadline's day, for a table's cell): the end
     of an office day is already the next day in UTC."""
@@ -241,6 +248,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "money": money,
     "when": when,
     "humanize": humanize,
+    "action_words": action_words,
     "vocab": vocab,
     "working": working,
     "proration": proration,

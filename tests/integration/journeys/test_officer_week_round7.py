@@ -82,3 +82,17 @@ def test_an_organizations_history_says_its_standing_in_words(
         signed_in(app.test_client(), admin).get("/console/audit?entity_type=organization")
     )
     assert "standing: active → pending payment" in audit
+
+
+def test_a_records_history_names_each_step_in_words(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    # The "What" column read "application.quote stored", "organization.standing
+    # changed": the audit log's action name with only its underscores undone.
+    application = apply(vendor, STAFF_USE)
+    staff = signed_in(app.test_client(), licensing_staff)
+    page = _text(staff.get(f"/console/applications/{application.id}"))
+    history = page[page.index("<h2>History</h2>") :]
+    for words in ("Application created", "Application quote stored", "Application submitted"):
+        assert f"<td>{words}</td>" in history
+    assert "application." not in history
