@@ -5,6 +5,9 @@ first value without a word. An argument that takes one value is refused when
 repeated, with this message beside it (a 400 problem+json on the API, keyed
 `query.NAME`; the page's form message on pages); an argument that takes a list
 (the API's `List` fields, a page's checkboxes) takes every value given.
+
+The API names the parameter (`state`), which is what its caller wrote; a page
+names the field by the label its user sees ("Search", not `q`): pass `labels`.
 """
 
 from __future__ import annotations
@@ -15,15 +18,23 @@ from werkzeug.datastructures import MultiDict
 
 
 def repeated(
-    args: Mapping[str, str], lists: Collection[str] = (), *, among: Collection[str] | None = None
+    args: Mapping[str, str],
+    lists: Collection[str] = (),
+    *,
+    among: Collection[str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """The message for each argument of `args` given more than once that takes
     one value (every name not in `lists`; of a page's form, only its fields,
-    `among`); empty when there is none, or when `args` holds one value a name."""
+    `among`, by default those `labels` names); empty when there is none, or
+    when `args` holds one value a name. With `labels` (a page's field labels by
+    parameter name) the message names the field as its page labels it."""
     if not isinstance(args, MultiDict):
         return {}
+    if among is None and labels is not None:
+        among = labels
     return {
-        name: [message(name, count)]
+        name: [field_message(labels.get(name, name), count) if labels else message(name, count)]
         for name in args
         if name not in lists
         and (among is None or name in among)
@@ -32,4 +43,10 @@ def repeated(
 
 
 def message(name: str, count: int) -> str:
+    """The API's words: its caller wrote the parameter's name."""
     return f"Give {name} once: it takes one value, and it was given {count} times."
+
+
+def field_message(label: str, count: int) -> str:
+    """A page's words: its user sees the field's label, never the URL's names."""
+    return f"{label} takes one value, and the link gave it {count}: choose one and filter again."

@@ -43,7 +43,7 @@ from licensing.errors import (
 from licensing.limits import shows_unstorable_on_form
 from licensing.mail import services as mail
 from licensing.web import confirm
-from licensing.web.filters import end_sentence
+from licensing.web.filters import end_sentence, recorded_words
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
@@ -54,6 +54,9 @@ console = Blueprint("accounts_console", __name__, url_prefix="/console")
 # The audit log names a user by their address, and an admin asking who changed
 # someone's roles types the address they know (stored lower-cased), not an id.
 numbered_record("user", User, User.email, spelled=str.lower)
+# Histories and the audit log say a standing as its badge does ("pending payment"),
+# not as stored (`pending_payment`).
+recorded_words("organization", ("standing",), STANDING.state_text)
 
 Page = str | tuple[str, int] | Response
 
@@ -595,7 +598,7 @@ def organizations() -> tuple[str, int]:
     if standing not in (None, *STANDING.states):
         standing = None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, among=("standing", "q"))
+    refused = arguments.repeated(request.args, labels={"standing": "Standing", "q": "Name"})
     return render_template(
         "console/organizations.html",
         organizations=[]
@@ -734,7 +737,7 @@ def users() -> Page:
     kind = request.args.get("kind") if request.args.get("kind") in ("staff", "vendor") else None
     search = request.args.get("q") or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, among=("kind", "q"))
+    refused = arguments.repeated(request.args, labels={"kind": "Kind", "q": "Email or name"})
     return render_template(
         "console/users.html",
         users=[] if refused else queries.users(db.session(), kind=kind, search=search),

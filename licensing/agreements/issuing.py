@@ -8,7 +8,7 @@ templates under templates/agreements/clauses/.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -191,6 +191,17 @@ def clauses(context: dict[str, Any], uses: Sequence[ApplicationUse]) -> tuple[Cl
             template = environment.get_template(f"agreements/clauses/{category}.txt")
             rendered.append(template.render(context, uses=of_category))
     return tuple(clause for text in rendered for clause in _parse_clauses(text))
+
+
+def modification_words(change: Mapping[str, Any]) -> str:
+    """One amendment the licensor made on approval, as a history says it: "use 1
+    amount changed from 8000.00 to 6000.00 (pilot rate)", "term end changed from
+    2027-12-31 to 2027-06-30 (pilot)"; a use no rule priced had no amount to change."""
+    line = change.get("line")
+    what = f"use {int(line) + 1} amount" if line is not None else humanize(str(change["field"]))
+    if change.get("from") is None:
+        return f"{what} set at {change['to']} ({change['reason']})"
+    return f"{what} changed from {change['from']} to {change['to']} ({change['reason']})"
 
 
 def _modification_notes(version: QuoteVersion, currency: str) -> dict[int, str]:

@@ -596,6 +596,9 @@ named_by_id("application", Application.reference_of)
 # Histories, badges and lists say an application's state as its refusals do
 # ("returned to the vendor", "awaiting reconsideration").
 recorded_words("application", ("state",), APPLICATION.state_text)
+# A quote version's amendments (`review._modified_quote`'s records) as a sentence
+# each: the history showed the stored dict, counting uses from 0.
+recorded_words("application", ("modifications",), issuing.modification_words)
 
 
 @dashboard_context
@@ -714,7 +717,7 @@ def _user_id(raw: str) -> int | None:
 # The queue's filters, carried through the bulk assignment so staff return to the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page")
 # Those that take one value (`state` takes several: its checkboxes).
-QUEUE_ONE_VALUE_FILTERS = ("q", "assignee", "sort")
+QUEUE_ONE_VALUE_FILTERS = {"q": "Search", "assignee": "Assignee", "sort": "Sort"}
 
 
 def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
@@ -761,7 +764,7 @@ def _queue_page(
     # The principal names "me" (assignee=me): without it the filter matched everyone.
     principal = access.require_principal()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(args, ("state",), among=QUEUE_ONE_VALUE_FILTERS)
+    refused = arguments.repeated(args, ("state",), labels=QUEUE_ONE_VALUE_FILTERS)
     found = None
     if not refused:
         found = paging.read_page(

@@ -20,7 +20,16 @@ from licensing.web.paging import numbered, page_count, requested_page
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
 
 PER_PAGE = 50
-FILTER_NAMES = ("entity_type", "entity_id", "actor", "action", "since", "until")
+# Each filter as the page's form labels it, for its refusal (`arguments`).
+FILTER_LABELS = {
+    "entity_type": "Record type",
+    "entity_id": "Record id or reference",
+    "actor": "Actor",
+    "action": "Action",
+    "since": "From",
+    "until": "To",
+}
+FILTER_NAMES = tuple(FILTER_LABELS)
 CSV_COLUMNS = (
     "seq",
     "occurred_at",
@@ -78,7 +87,7 @@ def audit_log() -> tuple[str, int]:
     page = requested_page()
     session = db.session()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, among=FILTER_NAMES)
+    refused = arguments.repeated(request.args, labels=FILTER_LABELS)
     events, total = (
         ([], 0) if refused else queries.page(session, filters, page=page, per_page=PER_PAGE)
     )

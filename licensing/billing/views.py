@@ -443,7 +443,7 @@ def console_invoices() -> tuple[str, int]:
     overdue = request.args.get("overdue") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    errors = arguments.repeated(request.args, among=INVOICE_LIST_FILTERS)
+    errors = arguments.repeated(request.args, labels=INVOICE_LIST_FILTERS)
     found: paging.Page[Invoice] | None = None
     if not errors:
         found = paging.read_page(
@@ -469,7 +469,8 @@ def console_invoices() -> tuple[str, int]:
     ), (400 if errors else 200)
 
 
-INVOICE_LIST_FILTERS = ("q", "state", "overdue")
+# Each filter as the list's form labels it, for its refusal (`arguments`).
+INVOICE_LIST_FILTERS = {"q": "Number or organization", "state": "State", "overdue": "Overdue only"}
 
 
 @console.route("/invoices/overdue")

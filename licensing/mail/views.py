@@ -38,7 +38,7 @@ def outbox() -> tuple[str, int]:
     page = requested_page()
     session = db.session()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, among=("state", "to"))
+    refused = arguments.repeated(request.args, labels={"state": "State", "to": "Recipient"})
     found, total = (
         ([], 0)
         if refused

@@ -361,6 +361,13 @@ def _assign_form(session: Session) -> forms.AssignForm:
 
 # The queue's filters, carried through the bulk action so staff return to the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue")
+# Each filter as the queue's form labels it, for its refusal (`arguments`).
+QUEUE_FILTER_LABELS = {
+    "q": "Search",
+    "state": "State",
+    "assignee": "Assignee",
+    "overdue": "Overdue only",
+}
 
 
 def _bulk_form(staff: list[User]) -> forms.BulkAssignForm:
@@ -419,7 +426,7 @@ def _queue_page(
 def queue() -> Page:
     """The queue: filters, search, age against the service level, bulk assignment."""
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, among=QUEUE_FILTER_KEYS)
+    refused = arguments.repeated(request.args, labels=QUEUE_FILTER_LABELS)
     return _queue_page(_filter_args(request.args.items()), refused=refused)
 
 

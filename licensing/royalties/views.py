@@ -557,7 +557,7 @@ def console_queue() -> tuple[str, int]:
     chosen = _queue_filter()
     today = _today()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, among=QUEUE_FILTERS)
+    refused = arguments.repeated(request.args, labels=QUEUE_FILTERS)
     listed = None if refused else staff_queue_page(actor, chosen, today)
     statuses = listed.items if listed else []
     flagged = queries.flagged_reports()
@@ -583,7 +583,13 @@ def console_queue() -> tuple[str, int]:
 
 
 # The queue's filters; each takes one value.
-QUEUE_FILTERS = ("state", "agreement", "organization", "period")
+# Each filter as the queue's form labels it, for its refusal (`arguments`).
+QUEUE_FILTERS = {
+    "state": "State",
+    "agreement": "Agreement number",
+    "organization": "Organization",
+    "period": "Period",
+}
 
 
 @bp.route("/console/royalty-reports/<int:report_id>", methods=["GET", "POST"])

@@ -76,12 +76,13 @@ DEADLINE_FIELDS = frozenset(
 
 # (entity type, field) -> the words a form shows for a vocabulary value the audit
 # stores ("course_materials" -> "Course materials"), registered by each feature.
-_RECORDED_WORDS: dict[tuple[str, str], Callable[[str], str]] = {}
+_RECORDED_WORDS: dict[tuple[str, str], Callable[[Any], str]] = {}
 
 
-def recorded_words(entity_type: str, fields: Iterable[str], words: Callable[[str], str]) -> None:
-    """Let histories of `entity_type` show `fields`' values as `words(value)`; a
-    feature registers it at import, so this module imports none of them."""
+def recorded_words(entity_type: str, fields: Iterable[str], words: Callable[[Any], str]) -> None:
+    """Let histories of `entity_type` show `fields`' values as `words(value)` (of a
+    list, each item's words); a feature registers it at import, so this module
+    imports none of them."""
     for field in fields:
         _RECORDED_WORDS[(entity_type, field)] = words
 
@@ -105,10 +106,13 @@ def audit_value(value: object, name: str = "", entity_type: str = "") -> str:
     office ("the end of Tuesday, December 8, 2026 (US Central time)"), any other
     instant at the office to the minute ("2026-12-01 08:05 (US Central time)"), a
     list as its items ("billing, licensing", or "none"), a flag as "yes" or "no",
-    a registered vocabulary value in the form's words, everything else as stored."""
+    a registered vocabulary value (or record: each item of a list) in the form's
+    words, everything else as stored."""
     words = _RECORDED_WORDS.get((entity_type, name))
     if words is not None and isinstance(value, str):
         return words(value)
+    if words is not None and isinstance(value, list):
+        return "; ".join(words(item) for item in value) or "none"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
@@ -121,6 +125,13 @@ def audit_value(value: object, name: str = "", entity_type: str = "") -> str:
         if moment.tzinfo is not None:
             return deadline(moment) if name in DEADLINE_FIELDS else when(moment)
     return str(value)
+
+
+def action_words(action: str) -> str:
+    """An audited step as a record's history names it: `application.quote_stored`
+    -> "Application quote stored" (the audit log's own column and filter keep the
+    stored name, which is what its filter takes)."""
+    return vocab(action.replace(".", " "))
 
 
 def office_day(value: datetime | None) -> str:
@@ -237,6 +248,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "money": money,
     "when": when,
     "humanize": humanize,
+    "action_words": action_words,
     "vocab": vocab,
     "working": working,
     "proration": proration,

@@ -196,6 +196,6 @@ def test_the_invoice_list_refuses_a_state_given_twice_beside_its_field(
     page = console.get("/console/invoices?state=open&state=paid")
     assert page.status_code == 400
     text = text_of(page)
-    assert "Give state once: it takes one value, and it was given 2 times." in text
+    assert "State takes one value, and the link gave it 2: choose one and filter again." in text
     assert invoice.number not in text
     assert invoice.number in text_of(console.get("/console/invoices?state=open"))

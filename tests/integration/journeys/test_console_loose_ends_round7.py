@@ -14,7 +14,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import Application
-from licensing.arguments import message
+from licensing.arguments import field_message, message
 from licensing.permissions import services as permissions
 from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import STAFF_USE
@@ -28,36 +28,60 @@ SignIn = Callable[..., FlaskClient]
 # Each console list with filters, a filter that takes one value given twice, and
 # who may open it.
 REPEATED_FILTERS = [
-    ("licensing_staff", "/console/applications?sort=newest&sort=oldest", "sort"),
-    ("licensing_staff", "/console/applications?assignee=me&assignee=nobody", "assignee"),
-    ("licensing_staff", "/console/applications?q=Acme&q=Globex", "q"),
-    ("licensing_staff", "/console/permissions/?state=open&state=approved", "state"),
-    ("licensing_staff", "/console/permissions/?assignee=me&assignee=none", "assignee"),
-    ("licensing_staff", "/console/royalty-reports?state=due&state=overdue", "state"),
-    ("licensing_staff", "/console/royalty-reports?agreement=CPT&agreement=X", "agreement"),
-    ("admin", "/console/audit?action=invoice.&action=payment.", "action"),
-    ("admin", "/console/outbox?state=sent&state=failed", "state"),
-    ("licensing_staff", "/console/organizations?standing=active&standing=closed", "standing"),
-    ("admin", "/console/users?kind=staff&kind=vendor", "kind"),
-    ("admin", "/console/users?q=a&q=b", "q"),
+    ("licensing_staff", "/console/applications?sort=newest&sort=oldest", "sort", "Sort"),
+    (
+        "licensing_staff",
+        "/console/applications?assignee=me&assignee=nobody",
+        "assignee",
+        "Assignee",
+    ),
+    ("licensing_staff", "/console/applications?q=Acme&q=Globex", "q", "Search"),
+    ("licensing_staff", "/console/permissions/?state=open&state=approved", "state", "State"),
+    ("licensing_staff", "/console/permissions/?assignee=me&assignee=none", "assignee", "Assignee"),
+    ("licensing_staff", "/console/royalty-reports?state=due&state=overdue", "state", "State"),
+    (
+        "licensing_staff",
+        "/console/royalty-reports?agreement=CPT&agreement=X",
+        "agreement",
+        "Agreement number",
+    ),
+    ("admin", "/console/audit?action=invoice.&action=payment.", "action", "Action"),
+    ("admin", "/console/audit?entity_id=1&entity_id=2", "entity_id", "Record id or reference"),
+    ("admin", "/console/outbox?state=sent&state=failed", "state", "State"),
+    ("admin", "/console/outbox?to=a&to=b", "to", "Recipient"),
+    (
+        "licensing_staff",
+        "/console/organizations?standing=active&standing=closed",
+        "standing",
+        "Standing",
+    ),
+    ("licensing_staff", "/console/organizations?q=a&q=b", "q", "Name"),
+    ("admin", "/console/users?kind=staff&kind=vendor", "kind", "Kind"),
+    ("admin", "/console/users?q=a&q=b", "q", "Email or name"),
+    ("billing_staff", "/console/invoices?q=a&q=b", "q", "Number or organization"),
 ]
 
 
-@pytest.mark.parametrize(("who", "url", "name"), REPEATED_FILTERS)
-def test_every_console_list_refuses_a_filter_given_twice_with_the_one_message(
+@pytest.mark.parametrize(("who", "url", "name", "label"), REPEATED_FILTERS)
+def test_every_console_list_refuses_a_filter_given_twice_naming_the_field_by_its_label(
     request: pytest.FixtureRequest,
     client: FlaskClient,
     signed_in: SignIn,
     who: str,
     url: str,
     name: str,
+    label: str,
 ) -> None:
     # `?sort=newest&sort=oldest` listed by the first value without a word, while the
-    # invoice list, the exports and the API refuse it.
+    # invoice list, the exports and the API refuse it. The refusal then said "Give q
+    # once": the URL's parameter, which the page's user never sees; it names the
+    # field as the form labels it.
     page = signed_in(client, request.getfixturevalue(who)).get(url)
     assert page.status_code == 400, url
     assert page.mimetype == "text/html"
-    assert message(name, 2) in text_of(page)
+    text = text_of(page)
+    assert field_message(label, 2) in text
+    assert message(name, 2) not in text
     html = page.get_data(as_text=True)
     assert f'id="{name}-error"' in html  # beside its field
     assert duplicate_ids(html) == []
@@ -71,7 +95,7 @@ def test_a_refused_filter_lists_nothing_and_the_same_filter_once_lists_as_before
     assert organization in text_of(console.get("/console/organizations?standing=active"))
     refused = console.get("/console/organizations?standing=active&standing=active")
     assert refused.status_code == 400
-    assert organization not in text_of(refused).split(message("standing", 2))[1]
+    assert organization not in text_of(refused).split(field_message("Standing", 2))[1]
 
 
 def test_a_filter_that_takes_a_list_still_takes_every_value_given(

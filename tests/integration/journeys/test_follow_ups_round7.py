@@ -15,7 +15,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.arguments import message
+from licensing.arguments import field_message, message
 from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import NOW, draft
 from tests.integration.journeys.test_console_loose_ends_round7 import REPEATED_FILTERS
@@ -90,7 +90,7 @@ def test_the_audit_csv_refuses_a_filter_given_twice_and_exports_nothing(
     response = signed_in(client, admin).get("/console/audit.csv?action=invoice.&action=payment.")
     assert response.status_code == 400
     assert response.mimetype == "text/html"
-    assert message("action", 2) in text_of(response)
+    assert field_message("Action", 2) in text_of(response)
     assert "Nothing is listed until the filters above are corrected." in text_of(response)
 
 
@@ -113,7 +113,7 @@ def test_a_list_page_refuses_page_given_twice_rather_than_reading_the_first(
     assert message("page", 2) in text_of(response)
 
 
-@pytest.mark.parametrize(("who", "url", "name"), REPEATED_FILTERS)
+@pytest.mark.parametrize(("who", "url", "name", "label"), REPEATED_FILTERS)
 def test_every_list_with_a_refused_filter_says_nothing_is_listed_until_it_is_corrected(
     request: pytest.FixtureRequest,
     client: FlaskClient,
@@ -121,6 +121,7 @@ def test_every_list_with_a_refused_filter_says_nothing_is_listed_until_it_is_cor
     who: str,
     url: str,
     name: str,
+    label: str,
 ) -> None:
     # The queues, the organizations and the invoices showed nothing at all where
     # the other lists said why.
