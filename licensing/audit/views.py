@@ -86,23 +86,21 @@ def audit_log() -> tuple[str, int]:
     filters, problems = filters_from(request.args)
     page = requested_page()
     session = db.session()
-    # A filter given twice is refused beside its field, nothing listed (`arguments`).
+    # A filter given twice is refused beside its field (`arguments`), a date that
+    # cannot be read above the form: either way nothing is listed, as the CSV
+    # exports nothing, rather than every event as if the filter had been read.
     refused = arguments.repeated(request.args, labels=FILTER_LABELS)
+    unread = bool(refused or problems)
     events, total = (
-        ([], 0) if refused else queries.page(session, filters, page=page, per_page=PER_PAGE)
+        ([], 0) if unread else queries.page(session, filters, page=page, per_page=PER_PAGE)
     )
     if (
-        page > (last := page_count(total, PER_PAGE)) and not refused
+        page > (last := page_count(total, PER_PAGE)) and not unread
     ):  # a stale link: the last page, as lists do
         page = last
         events, total = queries.page(session, filters, page=page, per_page=PER_PAGE)
     entity_types, actions = queries.vocabulary(session)
-    empty = (
-        total == 0
-        and not problems
-        and not refused
-        and any(request.args.get(k) for k in FILTER_NAMES)
-    )
+    empty = total == 0 and not unread and any(request.args.get(k) for k in FILTER_NAMES)
     return render_template(
         "console/audit_log.html",
         events=events,
@@ -115,6 +113,7 @@ def audit_log() -> tuple[str, int]:
         actions=actions,
         query={key: value for key, value in request.args.items() if key != "page" and value},
         filter_errors=refused,
+        unread=unread,
     ), (400 if refused else 422 if problems else 200)
 
 

@@ -374,6 +374,22 @@ def test_the_audit_page_filters_by_record_actor_action_and_dates(
     assert "is not a date" in bad.get_data(as_text=True)
 
 
+def test_an_unreadable_date_lists_no_event_and_says_why(
+    app: Flask, admin: User, history: list[AuditEvent], signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The message stood above every event, unfiltered, as if the date had been read.
+    client = signed_in(app.test_client(), admin)
+    response = client.get("/console/audit", query_string={"since": "2026-13-01"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    rows = page[page.index("<tbody>") : page.index("</tbody>")]
+    assert "is not a date such as 2026-01-31." in page
+    assert "Nothing is listed until the filters above are corrected." in rows
+    assert "invoice.voided" not in rows
+    assert "widget.changed" not in rows
+    assert "0 events." in page
+
+
 def test_the_audit_csv_export_has_every_matching_row_and_no_formulas(
     app: Flask, admin: User, history: list[AuditEvent], signed_in: Callable[..., FlaskClient]
 ) -> None:
