@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.money import format_amount
+from licensing.words import humanize
 
 from ..models import (
     RoyaltyReport,
@@ -68,14 +69,17 @@ def _anomalies(
         now_totals = _unit_totals(session, report.id)
         for (line, unit), (customers, total) in sorted(_unit_totals(session, previous).items()):
             count, quantity = now_totals.get((line, unit), (0, 0))
+            # Flags are read by people (pages, the staff email, the API's messages):
+            # the unit in words, as the pages and PDFs say it ("end users").
+            words = humanize(unit)
             if _dropped(customers, count):
                 flags.append(
-                    f"Line {line}, {unit}: {_customers(count)} against {customers} last period "
+                    f"Line {line}, {words}: {_customers(count)} against {customers} last period "
                     "(a drop of more than 20%)."
                 )
             if _dropped(total, quantity):
                 flags.append(
-                    f"Line {line}, {unit}: {quantity} in all against {total} last period "
+                    f"Line {line}, {words}: {quantity} in all against {total} last period "
                     "(a drop of more than 20%)."
                 )
         flags.extend(_falling_customers(session, report.id, previous))
@@ -108,7 +112,7 @@ def _falling_customers(session: Session, report_id: int, previous_id: int) -> li
         return []
     count = db.count_rows(session, statement)
     shown = "; ".join(
-        f"{customer} on line {line}: {was} to {now_} {unit}"
+        f"{customer} on line {line}: {was} to {now_} {humanize(unit)}"
         for line, unit, customer, was, now_ in falling[:5]
     )
     more = f" and {count - 5} more" if count > 5 else ""
@@ -128,8 +132,8 @@ def _below_estimate(obligation: Obligations, filing: Filing) -> list[str]:
             reported = result.quantities_to_date.get(unit, 0)
             if estimate and Decimal(reported) < ESTIMATE_SHARE * estimate:
                 flags.append(
-                    f"Line {line.number}: {reported} {unit} for the term, less than half the "
-                    f"{estimate} estimated in the application."
+                    f"Line {line.number}: {reported} {humanize(unit)} for the term, "
+                    f"less than half the {estimate} estimated in the application."
                 )
         estimate_revenue = line.estimate_revenue
         if estimate_revenue and (result.revenue_to_date or 0) < ESTIMATE_SHARE * estimate_revenue:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import select
 
 from licensing import db
 from licensing.mail.models import OutboxMessage
 from tests.integration.royalties.conftest import SOFTWARE, flagged_report
+from tests.support import factories
 
 
 def flagged_notices() -> list[OutboxMessage]:
@@ -39,3 +42,31 @@ def test_with_no_licensing_staff_the_internal_notice_is_not_sent_to_the_licensee
     # console link and the anomalies, goes to nobody rather than to the licensee.
     assert report.review_state == "flagged"
     assert flagged_notices() == []
+
+
+def test_a_flag_names_the_unit_in_words_in_the_notice_on_the_page_and_in_the_api(
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    # The flags read "Line 1, end_users: 1 customer against 2 last period", the
+    # unit's stored name, where the pages and PDFs say "end users".
+    report = flagged_report(file_report, vendor, active_agreement(vendor, SOFTWARE))
+    said = "Line 1, end users: 1 customer against 2 last period"
+    assert said in " ".join(report.flags)
+    (notice,) = flagged_notices()
+    page = html.unescape(
+        signed_in(app.test_client(), licensing_staff)
+        .get(f"/console/royalty-reports/{report.id}")
+        .get_data(as_text=True)
+    )
+    api = app.test_client().get(
+        f"/api/v1/royalty-reports/{report.id}", headers=factories.bearer(licensing_staff)
+    )
+    for text in (notice.body_text, page, " ".join(api.get_json()["flags"])):
+        assert said in text
+        assert "A on line 1: 100 to 40 end users" in text
+        assert "end_users" not in text

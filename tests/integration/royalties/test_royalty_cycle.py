@@ -238,9 +238,21 @@ def test_anomalies_flag_the_report_and_the_invoice_still_follows(
     assert second.report.review_state == "flagged"
     text = " ".join(second.flags)
     assert "1 customer against 3 last period" in text
-    assert "A on line 1: 60 to 40 end_users" in text
+    assert "A on line 1: 60 to 40 end users" in text
     assert "1 customer reports less than last period" in text
     assert second.total_due == Decimal("0.00")  # usage to date did not grow
+
+
+def test_a_last_period_far_below_the_estimate_is_flagged_with_the_unit_in_words(
+    vendor: Any, active_agreement: Any, file_report: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    for quarter in (1, 2, 3):
+        file_report(vendor, agreement, quarter, [])
+    last = file_report(vendor, agreement, 4, [row(1, "A", quantity=2)])
+    text = " ".join(last.flags)
+    assert "Line 1: 2 end users for the term, less than half the" in text
+    assert "end_users" not in text
 
 
 def test_royalty_invoice_lines_are_classified_for_finance_as_their_agreement_line(
