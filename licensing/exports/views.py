@@ -20,6 +20,20 @@ from licensing.streaming import end_request_session
 bp = Blueprint("exports_console", __name__, url_prefix="/console")
 # The form's fields: the dataset, its format and the filter's parameters.
 FIELDS = frozenset({"dataset", "format", *PARAMETERS})
+# Each field as the form labels it (console/exports.html), for a refusal beside it:
+# its user sees "From", not the address's `from` (`arguments`).
+FIELD_LABELS = {
+    "dataset": "Dataset",
+    "format": "Format",
+    "from": "From",
+    "to": "To",
+    "by": "Dates apply to",
+    "organization": "Organization",
+    "state": "State",
+    "currency": "Currency",
+    "use": "Use",
+    "as_of": "Receivables as of",
+}
 
 
 @bp.route("/exports")
@@ -28,7 +42,8 @@ def exports() -> Response | tuple[str, int]:
     """The form; with `dataset` in the query, the export itself."""
     if not request.args.get("dataset"):
         return _page({}, 200)
-    if twice := arguments.repeated(request.args, among=FIELDS):  # each takes one value
+    # Each field takes one value.
+    if twice := arguments.repeated(request.args, among=FIELDS, labels=FIELD_LABELS):
         return _page(twice, 400)
     try:
         export = services.prepare(

@@ -67,6 +67,17 @@ def _default_currency(found: list[str]) -> str:
     return "USD" if "USD" in found or not found else found[0]
 
 
+# Each filter as the form labels it (finance/dashboard.html): a refusal beside the
+# field names what its user sees, "First month", not the address's `from`.
+FILTER_LABELS = {
+    "from": "First month",
+    "to": "Last month",
+    "by": "By",
+    "currency": "Currency",
+    "as_of": "Aging as of",
+}
+
+
 def parse_filters(args: Mapping[str, str], today: date, currencies: list[str]) -> FilterInput:
     last_default = queries.month_start(today)
     values = {
@@ -95,8 +106,9 @@ def parse_filters(args: Mapping[str, str], today: date, currencies: list[str]) -
         errors["as_of"] = (
             f"Give a date as YYYY-MM-DD, from {services.FIRST_YEAR} to {services.LAST_YEAR}."
         )
-    # A field given twice is refused, whatever its first value (`arguments`).
-    errors |= {name: texts[0] for name, texts in arguments.repeated(args, among=values).items()}
+    # A field given twice is refused, whatever its first value, by its label (`arguments`).
+    twice = arguments.repeated(args, among=values, labels=FILTER_LABELS)
+    errors |= {name: texts[0] for name, texts in twice.items()}
     if errors or first is None or last is None:
         return given
     months = (last.year - first.year) * 12 + last.month - first.month + 1
