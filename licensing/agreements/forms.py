@@ -181,10 +181,15 @@ class AmountField(_TypedText):
 
     def read(self, text: str) -> Decimal:
         try:
-            return parse_decimal(text)
+            # Read a sign too, so that "-5" is refused for what it is, not as unreadable.
+            amount = parse_decimal(text, allow_negative=True)
         except MoneyError:
             self.data = None
             raise ValueError('Enter an amount such as "1250.00".') from None
+        if amount < 0:
+            self.data = None
+            raise ValueError("The amount must be 0 or more.")
+        return amount
 
     def show(self, value: Any) -> str:
         return f"{Decimal(value):f}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import io
 import json
 from collections.abc import Callable
@@ -640,6 +641,25 @@ def test_the_vendor_is_emailed_at_each_decision_and_staff_when_something_waits(
     to_staff = [m.subject for m in _mail("application_waiting")]
     assert len(to_staff) == 3  # submitted, resubmitted, reconsideration requested
     assert all(licensing_staff.email in m.recipients for m in _mail("application_waiting"))
+
+
+def test_a_negative_approval_amount_is_refused_as_below_zero_not_as_unreadable(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    # "-5" was refused with 'Enter an amount such as "1250.00".', as if it were not
+    # a number at all.
+    application = apply(vendor, STAFF_USE)
+    services.start_review(application.id, _p(licensing_staff), now=NOW)
+    staff = signed_in(app.test_client(), licensing_staff)
+    refused = staff.post(
+        f"/console/applications/{application.id}/approve",
+        data={"amount-0": "-5", "reason-0": "A discount"},
+    )
+    assert refused.status_code == 422
+    page = html.unescape(refused.get_data(as_text=True))
+    assert "The amount must be 0 or more." in page
+    assert 'such as "1250.00"' not in page
+    assert db.session().get(Application, application.id).state == "in_review"
 
 
 def test_the_console_approval_form_shows_field_messages_and_approves_with_its_changes(
