@@ -168,7 +168,7 @@ def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_
     console.goto(application_url.replace("/portal/", "/console/"))
     history = console.inner_text("main")
     for action in ("returned", "resubmitted", "approved", "quote stored"):
-        assert f"application.{action}" in history
+        assert f"Application {action}" in history
 
 
 def test_a_rejection_can_be_reconsidered_within_14_days_and_not_after(
