@@ -31,6 +31,7 @@ from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.money import MAX_QUANTITY
 from licensing.records import Referenced, StoredJson, one_of
 
+from .flags import in_words as warnings_in_words
 from .states import CLEAR, REPORT_STATES, REVIEW_STATES, SOURCES, SUBMITTED
 
 # Field limits: the parser, the form and the API schema all read these.
@@ -99,6 +100,12 @@ class RoyaltyReport(Referenced, Base):
 
     flags = StoredJson[list[str]]("flags_json", empty="[]")
     credit_notes = StoredJson[list[str]]("credit_notes_json", empty="[]")
+
+    @property
+    def warnings(self) -> list[str]:
+        """The flags as today's warnings word them, whenever they were stored
+        (`flags.in_words`): what pages and the API show."""
+        return warnings_in_words(self.flags, self.currency)
 
     @property
     def amends_reference(self) -> str | None:

@@ -8,9 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.money import format_amount
-from licensing.words import humanize
 
+from .. import flags as warnings
 from ..models import (
     RoyaltyReport,
     RoyaltyReportRow,
@@ -70,18 +69,11 @@ def _anomalies(
         for (line, unit), (customers, total) in sorted(_unit_totals(session, previous).items()):
             count, quantity = now_totals.get((line, unit), (0, 0))
             # Flags are read by people (pages, the staff email, the API's messages):
-            # the unit in words, as the pages and PDFs say it ("end users").
-            words = humanize(unit)
+            # each figure with its unit in words, as the pages and PDFs say it.
             if _dropped(customers, count):
-                flags.append(
-                    f"Line {line}, {words}: {_customers(count)} against {customers} last period "
-                    "(a drop of more than 20%)."
-                )
+                flags.append(warnings.customer_drop(line, unit, count, customers))
             if _dropped(total, quantity):
-                flags.append(
-                    f"Line {line}, {words}: {quantity} in all against {total} last period "
-                    "(a drop of more than 20%)."
-                )
+                flags.append(warnings.quantity_drop(line, unit, quantity, total))
         flags.extend(_falling_customers(session, report.id, previous))
     if last == len(obligation.periods):
         flags.extend(_below_estimate(obligation, filing))
@@ -111,17 +103,11 @@ def _falling_customers(session: Session, report_id: int, previous_id: int) -> li
     if not falling:
         return []
     count = db.count_rows(session, statement)
-    shown = "; ".join(
-        f"{customer} on line {line}: {was} to {now_} {humanize(unit)}"
+    shown = [
+        warnings.customer_fall(customer, line, was, now_, unit)
         for line, unit, customer, was, now_ in falling[:5]
-    )
-    more = f" and {count - 5} more" if count > 5 else ""
-    verb = "reports" if count == 1 else "report"
-    return [f"{_customers(count)} {verb} less than last period ({shown}{more})."]
-
-
-def _customers(count: int) -> str:
-    return f"{count} customer" if count == 1 else f"{count} customers"
+    ]
+    return [warnings.falling_customers(count, shown, count - 5)]
 
 
 def _below_estimate(obligation: Obligations, filing: Filing) -> list[str]:
@@ -131,16 +117,13 @@ def _below_estimate(obligation: Obligations, filing: Filing) -> list[str]:
         for unit, estimate in line.estimate_quantities.items():
             reported = result.quantities_to_date.get(unit, 0)
             if estimate and Decimal(reported) < ESTIMATE_SHARE * estimate:
-                flags.append(
-                    f"Line {line.number}: {reported} {humanize(unit)} for the term, "
-                    f"less than half the {estimate} estimated in the application."
-                )
+                flags.append(warnings.below_estimate(line.number, unit, reported, estimate))
         estimate_revenue = line.estimate_revenue
-        if estimate_revenue and (result.revenue_to_date or 0) < ESTIMATE_SHARE * estimate_revenue:
+        revenue = result.revenue_to_date or Decimal(0)
+        if estimate_revenue and revenue < ESTIMATE_SHARE * estimate_revenue:
             flags.append(
-                f"Line {line.number}: revenue "
-                f"{format_amount(result.revenue_to_date or Decimal(0), obligation.currency)} for "
-                "the term, less than half the "
-                f"{format_amount(estimate_revenue, obligation.currency)} estimated."
+                warnings.revenue_below_estimate(
+                    line.number, revenue, estimate_revenue, obligation.currency
+                )
             )
     return flags

@@ -53,7 +53,7 @@ def filing_of(report: RoyaltyReport) -> Filing:
             )
             for line in report.lines
         ],
-        flags=report.flags,
+        flags=report.warnings,
         report=report,
         invoice_number=invoice.number if invoice else None,
         credit_notes=report.credit_notes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 from flask import Flask
@@ -70,3 +71,42 @@ def test_a_flag_names_the_unit_in_words_in_the_notice_on_the_page_and_in_the_api
         assert said in text
         assert "A on line 1: 100 to 40 end users" in text
         assert "end_users" not in text
+
+
+def test_warnings_stored_in_earlier_words_read_in_todays_on_every_page_and_the_api(
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    # A report flagged before round 7 kept "end_users" and bare figures on the pages
+    # and the API; the stored sentences are not rewritten, only shown in today's words.
+    report = flagged_report(file_report, vendor, active_agreement(vendor, SOFTWARE))
+    stored = [
+        "Line 1, end_users: 40 in all against 150 last period (a drop of more than 20%).",
+        "1 customer reports less than last period (A on line 1: 100 to 40 end_users).",
+    ]
+    report.flags_json = json.dumps(stored)
+    db.session().flush()
+    shown = (
+        "Line 1: 40 end users in all against 150 end users last period",
+        "A on line 1: 100 to 40 end users",
+    )
+    staff = signed_in(app.test_client(), licensing_staff)
+    pages = [
+        staff.get(f"/console/royalty-reports/{report.id}"),
+        staff.get("/console/royalty-reports"),
+        signed_in(app.test_client(), vendor).get(f"/portal/royalty-reports/report/{report.id}"),
+    ]
+    texts = [html.unescape(page.get_data(as_text=True)) for page in pages]
+    api = app.test_client().get(
+        f"/api/v1/royalty-reports/{report.id}", headers=factories.bearer(licensing_staff)
+    )
+    texts.append(" ".join(api.get_json()["flags"]))
+    for text in texts:
+        assert "end_users" not in text
+    assert all(words in text for words in shown for text in (texts[0], texts[2], texts[3]))
+    assert shown[0] in texts[1]  # the queue names the first warning
+    assert json.loads(report.flags_json) == stored  # the record is kept as stored

@@ -1,0 +1,155 @@
+"""The warnings (anomaly flags) a filed report raises, in words.
+
+Each warning is composed here, every figure with its unit in words ("40 end users",
+"900.00 USD"), and stored as a sentence with the report. Reports filed before a
+wording changed keep their sentences as stored (records are not rewritten); pages
+and the API read them through `in_words`, which recognizes each earlier wording and
+says it again as a warning composed today would: the unit's key in words (`end_users`
+-> "end users", as the pages and PDFs say it), and the figures with their units.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from licensing.money import format_amount
+from licensing.words import humanize
+
+DROP = "(a drop of more than 20%)"
+
+
+def customers(count: int) -> str:
+    return f"{count} customer" if count == 1 else f"{count} customers"
+
+
+def customer_drop(line: int, unit: str, count: int, before: int) -> str:
+    """Fewer of a line's customers reported a unit than last period."""
+    return f"Line {line}, {humanize(unit)}: {customers(count)} against {before} last period {DROP}."
+
+
+def quantity_drop(line: int, unit: str, quantity: int, before: int) -> str:
+    """A line's total of a unit fell against last period."""
+    words = humanize(unit)
+    return f"Line {line}: {quantity} {words} in all against {before} {words} last period {DROP}."
+
+
+def customer_fall(customer: str, line: int, was: int, now: int, unit: str) -> str:
+    """One customer's quantity fell (a part of `falling_customers`)."""
+    return f"{customer} on line {line}: {was} to {now} {humanize(unit)}"
+
+
+def falling_customers(count: int, shown: Iterable[str], more: int) -> str:
+    """The customers whose quantity fell: the first few named, the rest counted."""
+    verb = "reports" if count == 1 else "report"
+    rest = f" and {more} more" if more > 0 else ""
+    return f"{customers(count)} {verb} less than last period ({'; '.join(shown)}{rest})."
+
+
+def below_estimate(line: int, unit: str, reported: int, estimate: int | Decimal) -> str:
+    """At the last period, a unit's usage to date below half the application's estimate."""
+    words = humanize(unit)
+    return (
+        f"Line {line}: {reported} {words} for the term, less than half the "
+        f"{estimate} {words} estimated in the application."
+    )
+
+
+def revenue_below_estimate(line: int, revenue: Decimal, estimate: Decimal, currency: str) -> str:
+    """At the last period, revenue to date below half the application's estimate."""
+    return (
+        f"Line {line}: revenue {format_amount(revenue, currency)} {currency} for the term, "
+        f"less than half the {format_amount(estimate, currency)} {currency} estimated."
+    )
+
+
+# --- the earlier wordings of stored warnings ---------------------------------------------------
+
+# A unit as a warning stored it: its key (`end_users`) or, since round 7, in words.
+_UNIT = r"(?P<unit>[^\W\d][\w ]*?)"
+_NUMBER = r"\d+(?:\.\d+)?"
+
+_Reword = Callable[[re.Match[str], str], str]
+
+
+def _customer_drop(found: re.Match[str], _currency: str) -> str:
+    return customer_drop(
+        int(found["line"]), found["unit"], int(found["count"]), int(found["before"])
+    )
+
+
+def _quantity_drop(found: re.Match[str], _currency: str) -> str:
+    return quantity_drop(
+        int(found["line"]), found["unit"], int(found["quantity"]), int(found["before"])
+    )
+
+
+def _below_estimate(found: re.Match[str], _currency: str) -> str:
+    return below_estimate(
+        int(found["line"]), found["unit"], int(found["reported"]), Decimal(found["estimate"])
+    )
+
+
+def _revenue_below_estimate(found: re.Match[str], currency: str) -> str:
+    return revenue_below_estimate(
+        int(found["line"]), Decimal(found["revenue"]), Decimal(found["estimate"]), currency
+    )
+
+
+def _falling_customers(found: re.Match[str], _currency: str) -> str:
+    # Only the units are said again: a customer's id is the licensee's, kept as filed.
+    return _FALL.sub(lambda fall: f"{fall['figures']}{humanize(fall['unit'])}", found.group(0))
+
+
+# One customer's fall inside the list, its unit ending at "; ", " and N more)" or ")".
+_FALL = re.compile(rf"(?P<figures>: \d+ to \d+ ){_UNIT}(?=; | and \d+ more\)\.$|\)\.$)")
+
+_EARLIER: tuple[tuple[re.Pattern[str], _Reword], ...] = (
+    (
+        re.compile(
+            rf"^Line (?P<line>\d+), {_UNIT}: (?P<count>\d+) customers? against "
+            rf"(?P<before>\d+) last period \(a drop of more than 20%\)\.$"
+        ),
+        _customer_drop,
+    ),
+    (
+        # Before round 8: "Line 1, end_users: 40 in all against 100 last period ...".
+        re.compile(
+            rf"^Line (?P<line>\d+), {_UNIT}: (?P<quantity>\d+) in all against "
+            rf"(?P<before>\d+) last period \(a drop of more than 20%\)\.$"
+        ),
+        _quantity_drop,
+    ),
+    (
+        # Before round 8: "... less than half the 10 estimated in the application."
+        re.compile(
+            rf"^Line (?P<line>\d+): (?P<reported>\d+) {_UNIT} for the term, less than half "
+            rf"the (?P<estimate>{_NUMBER}) estimated in the application\.$"
+        ),
+        _below_estimate,
+    ),
+    (
+        # Before round 8: the amounts without their currency.
+        re.compile(
+            rf"^Line (?P<line>\d+): revenue (?P<revenue>{_NUMBER}) for the term, less than "
+            rf"half the (?P<estimate>{_NUMBER}) estimated\.$"
+        ),
+        _revenue_below_estimate,
+    ),
+    (re.compile(r"^\d+ customers? reports? less than last period \(.*\)\.$"), _falling_customers),
+)
+
+
+def in_words(stored: Iterable[str], currency: str) -> list[str]:
+    """A report's stored warnings as today's warnings say them (see the module's
+    note); a sentence in no known wording is shown as stored."""
+    return [_reworded(flag, currency) for flag in stored]
+
+
+def _reworded(flag: str, currency: str) -> str:
+    for pattern, reword in _EARLIER:
+        found = pattern.match(flag)
+        if found is not None:
+            return reword(found, currency)
+    return flag
