@@ -334,9 +334,14 @@ class ReviewSchema(ma.Schema):
 @blp.route("/royalty-reports/<int:report_id>/review", methods=["POST"])
 @access.staff("licensing", "billing")
 @blp.arguments(ReviewSchema)
-@blp.response(200, ReportSchema, conflict="Not flagged, or already reviewed")
+@blp.response(
+    200,
+    ReportSchema,
+    conflict="Nothing to mark reviewed, a correction already asked for, or a superseded report",
+)
 def review_report(data: dict[str, Any], report_id: int) -> dict[str, Any]:
-    """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report."""
+    """Staff: mark a flagged report reviewed, or ask the licensee for a corrected report
+    (of any current report, flagged or not)."""
     report = services.review(
         report_id,
         data["action"],

@@ -5,11 +5,18 @@ supersedes it; a superseded report is kept, read-only:
 
     submitted ─supersede─▶ superseded
 
-Alongside, staff review of the anomalies flagged on submission:
+Alongside, staff review of the anomalies flagged on submission, and staff asking
+for a corrected report (of any current report: a warning is not the only way staff
+find a mistake, and the contract leaves corrections to the vendor's amendment,
+which the request only asks for):
 
     clear                       (nothing flagged)
     flagged ─mark_reviewed─▶ reviewed
-       └─request_correction─▶ correction_requested ─mark_reviewed─▶ reviewed
+    clear, flagged, reviewed ─request_correction─▶ correction_requested
+    correction_requested ─mark_reviewed─▶ reviewed
+
+A superseded report is asked for nothing: the guard is the use case's
+(`services.review.review_actions`).
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ REVIEW = StateMachine.from_actions(
     {
         "mark_reviewed": Action(FLAGGED, CORRECTION_REQUESTED, to=REVIEWED, event="reviewed"),
         "request_correction": Action(
+            CLEAR,
             FLAGGED,
+            REVIEWED,
             to=CORRECTION_REQUESTED,
             event="correction_requested",
             words="be sent back for a correction",

@@ -630,7 +630,7 @@ def console_report(report_id: int) -> Page:
         amended_by=queries.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
         credit_notes=queries.credit_notes_of(db.session(), report),
-        review_actions=REVIEW.allowed(report.review_state),
+        review_actions=services.review_actions(report),
         errors=errors,
         note=note,
     ), status

@@ -1,5 +1,6 @@
 """Royalty report use cases, one module per use case: filing (and previewing) a
-period's report and amending it, staff review of flagged reports, reminders.
+period's report and amending it, staff review of flagged reports and correction
+requests, reminders.
 Each public function owns its transaction and takes the `Actor` who acts.
 
 Filing, in one transaction (the agreement's row locked, so two filings of one
@@ -35,7 +36,7 @@ from .obligations import (
 )
 from .reading import filing_of, get_report, report_rows, template_rows
 from .reminders import REMINDER_DAYS, ReminderRun, overdue_reports, reminder_stage, send_reminders
-from .review import review
+from .review import review, review_actions
 
 __all__ = [
     "BATCH",
@@ -61,6 +62,7 @@ __all__ = [
     "report_rows",
     "reporting_agreements",
     "review",
+    "review_actions",
     "send_reminders",
     "submit",
     "template_rows",

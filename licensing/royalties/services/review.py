@@ -14,7 +14,7 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import InvalidInput, NotFound
+from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.mail import services as mail
 
@@ -25,6 +25,7 @@ from ..models import (
 from ..states import (
     CORRECTION_REQUESTED,
     REVIEW,
+    SUBMITTED,
 )
 
 # Days a corrected report is due in, where the edge does not say (`CORRECTION_DUE_DAYS`).
@@ -39,6 +40,17 @@ def correction_due_on(report: RoyaltyReport, days: int) -> date | None:
     return office_date(report.reviewed_at) + timedelta(days=days)
 
 
+def review_actions(report: RoyaltyReport) -> list[str]:
+    """What staff may do with the report now: the review machine's steps from its
+    review state, asking for a correction only of the period's current report (a
+    superseded one is corrected by the report that replaced it)."""
+    return [
+        action
+        for action in REVIEW.allowed(report.review_state)
+        if action != "request_correction" or report.state == SUBMITTED
+    ]
+
+
 def review(
     report_id: int,
     action: str,
@@ -49,7 +61,8 @@ def review(
     correction_due_days: int = CORRECTION_DUE_DAYS,
 ) -> RoyaltyReport:
     """Staff: mark a flagged report reviewed, or ask the licensee for a corrected
-    report (emailed, with the note and the day it is due)."""
+    report of any current report, flagged or not (emailed, with the note and the day
+    it is due)."""
     actor.require_role("licensing", "billing")
     cleaned = (note or "").strip()
     if action == "request_correction" and not cleaned:
@@ -63,6 +76,12 @@ def review(
         ).one_or_none()
         if report is None:
             raise NotFound(f"There is no royalty report {report_id}.")
+        if action == "request_correction" and report.state != SUBMITTED:
+            raise Conflict(
+                f"Report {report.reference} was superseded by an amendment, so no "
+                "correction of it is asked for: ask for a correction of the period's "
+                "current report."
+            )
         report.reviewed_by = actor.name
         report.review_note = cleaned or None
         REVIEW.apply(session, report, action, actor=actor, note=cleaned or None, at=moment)
