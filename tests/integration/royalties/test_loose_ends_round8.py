@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.mail.models import OutboxMessage
-from tests.integration.royalties.conftest import AFTER, SOFTWARE, row
+from tests.integration.royalties.conftest import AFTER, SOFTWARE, flagged_report, row
 from tests.support import factories
 
 # Mid-May 2027: the first quarter's report (due 2027-04-30) is 15 days overdue.
@@ -137,3 +137,37 @@ def test_a_superseded_report_is_not_sent_back_and_the_page_says_so(
     assert refused.status_code == 409
     db.session().refresh(first)
     assert first.review_state == "clear"
+
+
+def test_a_report_sent_back_says_who_decided_and_when_the_vendor_reading_the_office(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+    app: Flask,
+) -> None:
+    # The page read "Reviewed <when> by staff@...", the word for marking a report
+    # reviewed, and gave the vendor a staff member's address where every decision
+    # on an application names the licensing office.
+    agreement = active_agreement(vendor, SOFTWARE)
+    flagged = flagged_report(file_report, vendor, agreement)
+    url = f"/console/royalty-reports/{flagged.id}"
+    with time_machine.travel(AFTER[3], tick=False):
+        signed_in(client, licensing_staff)
+        client.post(url, data={"action": "request_correction", "note": "Clinic B is missing"})
+        staff_page = text_of(client.get(url))
+        vendor_page = text_of(
+            signed_in(app.test_client(), vendor).get(f"/portal/royalty-reports/report/{flagged.id}")
+        )
+    decided = "2027-10-02 10:00 (US Central time)"
+    assert (
+        f"Sent back for correction {decided} by {licensing_staff.email}: Clinic B is "
+        "missing. The corrected report is due by 2027-11-01." in staff_page
+    )
+    assert (
+        f"Sent back for correction {decided} by the licensing office: Clinic B is "
+        "missing. The corrected report is due by 2027-11-01." in vendor_page
+    )
+    assert licensing_staff.email not in vendor_page
