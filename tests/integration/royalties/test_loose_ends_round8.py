@@ -3,10 +3,7 @@ each test failed before its fix."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import time_machine
@@ -17,18 +14,10 @@ from sqlalchemy import select
 from licensing import db
 from licensing.mail.models import OutboxMessage
 from tests.integration.royalties.conftest import AFTER, SOFTWARE, flagged_report, row
+from tests.integration.royalties.test_pages import MID_MAY, text_of
 from tests.support import factories
 
-# Mid-May 2027: the first quarter's report (due 2027-04-30) is 15 days overdue.
-MID_MAY = datetime(2027, 5, 15, 15, 0, tzinfo=UTC)
-
 SignIn = Callable[..., FlaskClient]
-
-
-def text_of(response: Any) -> str:
-    """The page's text, tags dropped and spaces squeezed, for sentences."""
-    without_tags = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
-    return re.sub(r"\s+", " ", html.unescape(without_tags)).strip()
 
 
 def test_the_queue_says_an_unfiled_period_waits_for_the_licensees_report_and_by_when(
