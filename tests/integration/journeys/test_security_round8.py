@@ -1,0 +1,131 @@
+"""Round 8's security decisions (docs/journeys.md, "Round 8: security decisions")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from licensing.app import create_app
+from tests.conftest import (
+    TEST_AUDIT_KEY,
+    TEST_SECRET_KEY,
+    DatabaseTemplate,
+    make_config,
+    unavailable,
+)
+from tests.support import factories
+from tests.support.servers import GunicornServer, ServerUnavailable
+
+# --- rate limits: one worker while they are counted in memory -----------------------
+
+
+class _Replaced(Exception):
+    """`os.execv` in `licensing serve`: the test stops there, the server unstarted."""
+
+
+def _workers_served(app: Any, monkeypatch: pytest.MonkeyPatch, *options: str) -> int:
+    """The worker count `licensing serve` hands gunicorn."""
+    from licensing import cli
+
+    def replace(path: str, argv: list[str]) -> None:
+        raise _Replaced(argv)
+
+    monkeypatch.setattr("licensing.cli.os.execv", replace)
+    result = app.test_cli_runner().invoke(cli.serve, ["--bind", "127.0.0.1:5260", *options])
+    assert isinstance(result.exception, _Replaced), result.output
+    argv = result.exception.args[0]
+    return int(json.loads(argv[-1])["options"]["workers"])
+
+
+def test_serving_without_workers_runs_one_while_limits_are_counted_in_memory(
+    app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `make run` started several workers, each counting the limits on its own:
+    # 26 of 30 sign-ups passed a 10-a-minute limit.
+    app.config.update(RATELIMIT_STORAGE_URI="memory://", RATELIMIT_ENABLED=True)
+    with caplog.at_level("INFO", logger="licensing.serve"):
+        assert _workers_served(app, monkeypatch) == 1
+    [said] = [r.getMessage() for r in caplog.records if r.name == "licensing.serve"]
+    assert said.startswith("One worker process: rate limits are counted in its memory")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"RATELIMIT_STORAGE_URI": "redis://localhost:6379/0", "RATELIMIT_ENABLED": True},
+        {"RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ENABLED": False},
+    ],
+)
+def test_serving_with_a_shared_store_or_no_limits_runs_several_workers(
+    app: Any, monkeypatch: pytest.MonkeyPatch, config: dict[str, Any]
+) -> None:
+    app.config.update(config)
+    assert _workers_served(app, monkeypatch) > 1
+
+
+def test_an_explicit_worker_count_is_obeyed_and_still_warned_about(
+    app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.config.update(RATELIMIT_STORAGE_URI="memory://", RATELIMIT_ENABLED=True)
+    with caplog.at_level("WARNING", logger="licensing.serve"):
+        assert _workers_served(app, monkeypatch, "--workers", "3") == 3
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "licensing.serve"]
+    assert "up to 3 times what a limit allows" in warning
+
+
+@pytest.fixture
+def served_with_defaults(sqlite_template: DatabaseTemplate) -> Iterator[GunicornServer]:
+    """`licensing serve` as `make run` starts it: no `--workers`, limits in memory."""
+    database_url = sqlite_template.new_url()
+    app = create_app(make_config(database_url))
+    app.extensions["licensing.db"].engine.dispose()
+    server = GunicornServer(
+        {
+            "LICENSING_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET_KEY,
+            "AUDIT_HMAC_KEY": TEST_AUDIT_KEY,
+            "AUTH_RATE_LIMIT": "10 per minute",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "LOG_LEVEL": "WARNING",
+        },
+        workers=None,
+    )
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        unavailable(f"gunicorn: {exc}")
+    yield server
+    server.stop()
+
+
+def test_thirty_sign_ups_to_a_served_process_pass_no_more_than_the_limit(
+    served_with_defaults: GunicornServer,
+) -> None:
+    statuses = []
+    with requests.Session() as http:
+        for n in range(30):
+            body = {
+                "email": f"applicant{n}@larkspur.example",
+                "password": "Tidewater-Ledger-Quartz-41",
+                "full_name": f"Applicant {n}",
+                "organization": {
+                    key: value
+                    for key, value in factories.organization_fields(
+                        legal_name=f"Larkspur Health Tools {n} LLC"
+                    ).items()
+                    if value is not None
+                },
+            }
+            response = http.post(
+                f"{served_with_defaults.url}/api/v1/signups", json=body, timeout=60
+            )
+            statuses.append(response.status_code)
+    # The limiter's window starts at the first attempt, so thirty in under a
+    # minute meet one budget of 10 (three workers let 26 through).
+    assert statuses.count(429) == 20, statuses
+    assert set(statuses[:10]) == {201}, statuses
