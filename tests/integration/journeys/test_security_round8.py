@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
+from licensing.accounts.models import User
 from licensing.app import create_app
+from licensing.mail.models import OutboxMessage
 from tests.conftest import (
     TEST_AUDIT_KEY,
     TEST_SECRET_KEY,
@@ -17,8 +24,12 @@ from tests.conftest import (
     make_config,
     unavailable,
 )
+from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
+from tests.support.factories import bearer
 from tests.support.servers import GunicornServer, ServerUnavailable
+
+SignIn = Callable[..., FlaskClient]
 
 # --- rate limits: one worker while they are counted in memory -----------------------
 
@@ -129,3 +140,90 @@ def test_thirty_sign_ups_to_a_served_process_pass_no_more_than_the_limit(
     # minute meet one budget of 10 (three workers let 26 through).
     assert statuses.count(429) == 20, statuses
     assert set(statuses[:10]) == {201}, statuses
+
+
+# --- invitations: the same answer for an address with an account ---------------------
+
+
+def _invite_on_page(client: FlaskClient, address: str) -> tuple[int, str, str]:
+    """The status and redirect of inviting `address`, and the message the next page
+    flashes, with the address written as ADDRESS."""
+    response = client.post("/organization/invitations", data={"email": address})
+    flashed = re.search(
+        r"Invitation sent to [^;]+; the link works for \d+ days\.",
+        text_of(client.get(response.headers["Location"])),
+    )
+    assert flashed, "no confirmation flashed"
+    return (
+        response.status_code,
+        response.headers["Location"],
+        flashed.group(0).replace(address, "ADDRESS"),
+    )
+
+
+def _messages_to(address: str) -> list[OutboxMessage]:
+    return [m for m in db.session().scalars(select(OutboxMessage)) if m.to == [address]]
+
+
+def test_inviting_an_address_with_an_account_answers_as_for_a_new_address(
+    app: Flask, vendor: User, other_vendor: User, signed_in: SignIn
+) -> None:
+    # The page said "This address already has an account", so a vendor could
+    # probe any address for an account with the office.
+    client = signed_in(app.test_client(), vendor)
+    new = _invite_on_page(client, "newcomer@larkspur.example")
+    existing = _invite_on_page(client, other_vendor.email)
+    assert new == existing
+    assert new[0] == 302
+    listed = {
+        item["email"]: item["status"]
+        for item in app.test_client()
+        .get(f"/api/v1/organizations/{vendor.organization_id}/invitations", headers=bearer(vendor))
+        .get_json()
+    }
+    assert listed == {"newcomer@larkspur.example": "pending", other_vendor.email: "pending"}
+
+
+def test_the_api_answers_an_invitation_to_an_address_with_an_account_as_any_other(
+    client: FlaskClient, vendor: User, other_vendor: User
+) -> None:
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    answers = [
+        client.post(url, json={"email": address}, headers=bearer(vendor))
+        for address in ("newcomer@larkspur.example", other_vendor.email)
+    ]
+    assert [answer.status_code for answer in answers] == [201, 201]
+    new, existing = (answer.get_json() for answer in answers)
+    assert new.keys() == existing.keys()
+    different = {key for key in new if new[key] != existing[key]}
+    assert different <= {"id", "email", "created_at", "expires_at"}, different
+
+
+def test_the_owner_of_an_invited_account_is_told_by_email_without_a_link(
+    client: FlaskClient, vendor: User, other_vendor: User
+) -> None:
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    client.post(url, json={"email": "newcomer@larkspur.example"}, headers=bearer(vendor))
+    client.post(url, json={"email": other_vendor.email}, headers=bearer(vendor))
+    [invited] = _messages_to("newcomer@larkspur.example")
+    [told] = _messages_to(other_vendor.email)
+    assert invited.subject == told.subject
+    assert "/invitations/" in invited.body_text
+    assert "/invitations/" not in told.body_text
+    assert "already uses this address" in told.body_text
+    assert "cannot be accepted" in told.body_text
+    # The account stays where it was.
+    db.session().refresh(other_vendor)
+    assert other_vendor.organization_id != vendor.organization_id
+
+
+def test_inviting_a_member_of_ones_own_organization_is_refused_by_name(
+    client: FlaskClient, vendor: User
+) -> None:
+    # The vendor sees its own members: saying so tells nothing new.
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    response = client.post(url, json={"email": vendor.email}, headers=bearer(vendor))
+    assert response.status_code == 422
+    [said] = response.get_json()["errors"]["email"]
+    assert said == f"{vendor.email} is already a member of your organization."
+    assert _messages_to(vendor.email) == []
