@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts import services
+from licensing.accounts.models import Organization, User
 from licensing.app import create_app
 from licensing.mail.models import OutboxMessage
 from tests.conftest import (
@@ -226,4 +227,98 @@ def test_inviting_a_member_of_ones_own_organization_is_refused_by_name(
     assert response.status_code == 422
     [said] = response.get_json()["errors"]["email"]
     assert said == f"{vendor.email} is already a member of your organization."
+    assert _messages_to(vendor.email) == []
+
+
+# --- sign-up: the same answer for a taken address ------------------------------------
+
+PASSWORD = "Tidewater-Ledger-Quartz-41"
+
+
+def _sign_up_form(email: str) -> dict[str, str]:
+    fields = factories.organization_fields(legal_name="Larkspur Health Tools LLC")
+    data = {name: value or "" for name, value in fields.items()}
+    data.update(full_name="Ines Okafor", email=email, password=PASSWORD, confirm=PASSWORD)
+    return data
+
+
+def _sign_up_body(email: str) -> dict[str, Any]:
+    fields = factories.organization_fields(legal_name="Larkspur Health Tools LLC")
+    return {
+        "email": email,
+        "password": PASSWORD,
+        "full_name": "Ines Okafor",
+        "organization": {key: value for key, value in fields.items() if value is not None},
+    }
+
+
+def _count(model: type[Any]) -> int:
+    return len(db.session().scalars(select(model)).all())
+
+
+def test_signing_up_with_a_taken_address_answers_as_for_a_new_one_on_the_page(
+    app: Flask, vendor: User
+) -> None:
+    # The form said "An account already uses this email address": anyone could
+    # learn who has an account, behind only the per-address rate limit.
+    answers = []
+    for address in ("ines@larkspur.example", vendor.email.upper()):
+        client = app.test_client()
+        response = client.post("/sign-up", data=_sign_up_form(address))
+        page = text_of(client.get(response.headers["Location"]))
+        flashed = re.search(r"Almost done: we sent a link to \S+ Follow it [^.]+\.", page)
+        assert flashed, page
+        normalized = address.lower()
+        answers.append((response.status_code, response.headers["Location"], flashed.group(0)))
+        answers[-1] = tuple(str(part).replace(normalized, "ADDRESS") for part in answers[-1])
+    assert answers[0] == answers[1]
+    assert answers[0][0] == "302"
+
+
+def test_signing_up_with_a_taken_address_answers_as_for_a_new_one_on_the_api(
+    client: FlaskClient, vendor: User
+) -> None:
+    new = client.post("/api/v1/signups", json=_sign_up_body("ines@larkspur.example"))
+    taken = client.post("/api/v1/signups", json=_sign_up_body(vendor.email))
+    assert new.status_code == taken.status_code == 202
+    assert new.get_data(as_text=True).replace("ines@larkspur.example", "ADDRESS") == (
+        taken.get_data(as_text=True).replace(vendor.email, "ADDRESS")
+    )
+
+
+def test_a_taken_address_creates_nothing_and_its_owner_is_told_without_a_link(
+    client: FlaskClient, vendor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from licensing.accounts import passwords
+
+    hashed: list[str] = []
+    real = passwords.hash_password
+    monkeypatch.setattr(passwords, "hash_password", lambda p: hashed.append(p) or real(p))
+    counts = (_count(Organization), _count(User))
+    client.post("/api/v1/signups", json=_sign_up_body(vendor.email))
+    assert (_count(Organization), _count(User)) == counts
+    assert hashed == [PASSWORD]  # the slow step a new account takes, taken all the same
+    [told] = _messages_to(vendor.email)
+    assert told.template == "sign_up_existing_account"
+    assert told.subject == "Confirm your email address"  # as a new address's email
+    assert "an account already uses this address" in told.body_text
+    assert "/verify-email/" not in told.body_text
+    assert "/reset" in told.body_text
+
+
+def test_notes_about_sign_ups_with_a_taken_address_are_capped_per_hour(
+    client: FlaskClient, vendor: User
+) -> None:
+    for _ in range(5):
+        assert client.post("/api/v1/signups", json=_sign_up_body(vendor.email)).status_code == 202
+    assert len(_messages_to(vendor.email)) == services.LINKS_PER_HOUR
+
+
+def test_a_taken_address_with_a_weak_password_is_told_only_of_the_password(
+    client: FlaskClient, vendor: User
+) -> None:
+    body = {**_sign_up_body(vendor.email), "password": "short"}
+    response = client.post("/api/v1/signups", json=body)
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["password"]
     assert _messages_to(vendor.email) == []
