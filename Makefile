@@ -31,7 +31,7 @@ setup: install ## Migrate the database and load the sample rate card (idempotent
 # Links in emails (and the admin sign-in that setup prints) point at the server `run` starts.
 run: export PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: setup ## Install, migrate, load the sample rate card, serve on http://$(HOST):$(PORT) with the periodic jobs beside it
-	$(BIN)/licensing serve --bind $(HOST):$(PORT) --workers 2 --with-worker
+	$(BIN)/licensing serve --bind $(HOST):$(PORT) --with-worker
 
 test: install lint ## Lint, then run the whole test suite
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)

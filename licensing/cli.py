@@ -50,9 +50,12 @@ def main(context: click.Context) -> None:
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(min=1),
     default=None,
-    help="Worker processes [default: 2 x CPUs + 1].",
+    help=(
+        "Worker processes [default: 1 while rate limits are counted in memory "
+        "(RATELIMIT_STORAGE_URI=memory://), else 2 x CPUs + 1]."
+    ),
 )
 @click.option("--timeout", type=int, default=60, show_default=True)
 @click.option(
@@ -76,7 +79,7 @@ def serve(
 
     options: dict[str, Any] = {
         "bind": bind,
-        "workers": workers or multiprocessing.cpu_count() * 2 + 1,
+        "workers": _worker_count(workers),
         "timeout": timeout,
         "accesslog": "-",
         "forwarded_allow_ips": "*",
@@ -87,7 +90,6 @@ def serve(
         options["control_socket"] = control_socket
     else:
         options["control_socket_disable"] = True
-    _warn_if_limits_per_worker(options["workers"])
     click.echo(f"Serving on http://{bind}")
     sys.stdout.flush()
     # Replaced, not a child: the same process id (for HUP, TERM and the worker's
@@ -96,21 +98,49 @@ def serve(
     os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and module
 
 
-def _warn_if_limits_per_worker(workers: int) -> None:
-    """Flask-Limiter's default store is each process's memory: with several workers
-    every worker counts on its own, so a limit lets through up to `workers` times
-    its number (26 of 30 sign-ups under 10 a minute with 3 workers)."""
-    if not current_app.config.get("RATELIMIT_ENABLED", True) or workers <= 1:
-        return
+def _worker_count(workers: int | None) -> int:
+    """How many gunicorn worker processes `serve` starts.
+
+    Flask-Limiter's default store is each process's memory: with several workers
+    every worker counts on its own, so a limit let through up to `workers` times
+    its number (26 of 30 sign-ups under 10 a minute with 3 workers). So without
+    `--workers` the server runs ONE sync worker while the limits are counted in
+    memory, and 2 x CPUs + 1 once `RATELIMIT_STORAGE_URI` names a store they share
+    (or the limiter is off). gunicorn's threads would bring concurrency back to one
+    process, but the app has not been checked to be thread-safe under them. An
+    explicit `--workers N` is obeyed, with a warning when its workers each count
+    alone."""
+    storage = _storage_in_memory()
+    if workers is not None:
+        if storage is not None and workers > 1:
+            _warn_limits_per_worker(workers, storage)
+        return workers
+    if storage is not None:
+        log.info(
+            "One worker process: rate limits are counted in its memory "
+            "(RATELIMIT_STORAGE_URI=%s). Set RATELIMIT_STORAGE_URI to a store the "
+            "workers share to run several (docs/security.md, Rate limits).",
+            storage,
+        )
+        return 1
+    return multiprocessing.cpu_count() * 2 + 1
+
+
+def _storage_in_memory() -> str | None:
+    """The limiter's store when it is each process's memory (limits on), else None."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
     storage = str(current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
-    if not storage.startswith("memory://"):
-        return
+    return storage if storage.startswith("memory://") else None
+
+
+def _warn_limits_per_worker(workers: int, storage: str) -> None:
     log.warning(
         "Rate limits are counted per worker: %d workers each keep their own counts "
         "in memory (RATELIMIT_STORAGE_URI=%s), so a client may make up to %d times "
         "what a limit allows. Set RATELIMIT_STORAGE_URI to a store the workers share "
         "(redis://HOST:6379/0 or memcached://HOST:11211) to count them together, or "
-        "serve with --workers 1 (docs/security.md, Rate limits).",
+        "leave out --workers to serve with one (docs/security.md, Rate limits).",
         workers,
         storage,
         workers,

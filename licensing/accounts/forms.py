@@ -16,9 +16,8 @@ from wtforms import (
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from licensing import db
 from licensing.access import STAFF_ROLES
-from licensing.accounts import passwords, queries
+from licensing.accounts import passwords
 from licensing.accounts.countries import country_choices
 from licensing.accounts.models import (
     EMAIL_MAX,
@@ -147,12 +146,10 @@ class SignUpForm(PageForm, _IdentityFields, _ContactFields):
     # The service's rules, checked here too so that one submission reports every
     # problem (the service only runs once the form is valid). The service still
     # decides: these only repeat its checks, in its words.
+    # A taken address is not a problem of the form: the service answers it as a new
+    # one and tells the account's owner, so the page never says who has an account.
     def validate_email(self, field: EmailField) -> None:
-        address = _email_address(field.data)
-        if queries.user_by_email(db.session(), address) is not None:
-            raise ValidationError(
-                "An account already uses this email address. Sign in, or reset your password."
-            )
+        _email_address(field.data)
 
     def validate_billing_email(self, field: EmailField) -> None:
         _email_address(field.data)

@@ -130,7 +130,7 @@ def sign_up() -> Page:
         form.country.data = form.country.data or "US"
     if form.validate_on_submit():
         try:
-            user = services.sign_up(
+            address = services.sign_up(
                 email=form.email.data or "",
                 password=form.password.data or "",
                 full_name=form.full_name.data or "",
@@ -142,7 +142,7 @@ def sign_up() -> Page:
             show_errors(form, error)
         else:
             flash(
-                f"Almost done: we sent a link to {user.email}. Follow it to confirm your "
+                f"Almost done: we sent a link to {address}. Follow it to confirm your "
                 "email address, then sign in.",
                 "success",
             )

@@ -171,8 +171,7 @@ class SignUpSchema(ma.Schema):
 
 
 class SignUpResultSchema(ma.Schema):
-    user = ma.fields.Nested(UserSchema)
-    organization = ma.fields.Nested(OrganizationSchema)
+    email = ma.fields.String(metadata={"description": "The address, normalized"})
     next_step = ma.fields.String()
 
 
@@ -262,26 +261,28 @@ class UserQuerySchema(ma.Schema):
 @access.public
 @auth_rate_limit()
 @blp.arguments(SignUpSchema)
-@blp.response(201, SignUpResultSchema)
-@blp.alt_response(422, description="Invalid fields (e.g. `email` taken, weak `password`)")
+@blp.response(202, SignUpResultSchema)
+@blp.alt_response(422, description="Invalid fields (e.g. a weak `password`)")
 @blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def sign_up(data: dict[str, Any]) -> dict[str, Any]:
     """Create an organization and its first user.
 
     The organization starts in standing `applying`; the user must confirm
     their email address (a link is emailed) before signing in and creating
-    API tokens on the web.
+    API tokens on the web. The answer is the same whether or not the address
+    already has an account (then its owner is emailed instead and nothing is
+    created), so it names no user or organization: `GET /api/v1/me` does,
+    once signed in.
     """
-    user = services.sign_up(
+    address = services.sign_up(
         email=data["email"],
         password=data["password"],
         full_name=data["full_name"],
         organization=data["organization"],
     )
     return {
-        "user": user,
-        "organization": user.organization,
-        "next_step": f"Follow the link emailed to {user.email} to confirm the address.",
+        "email": address,
+        "next_step": f"Follow the link emailed to {address} to confirm the address.",
     }
 
 

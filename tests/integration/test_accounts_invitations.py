@@ -105,13 +105,8 @@ def test_a_withdrawn_invitation_no_longer_works(
     assert "withdrawn" in response.get_data(as_text=True)
 
 
-def test_inviting_an_address_that_has_an_account_is_refused(
-    app: Flask, vendor: User, other_vendor: User, signed_in: Callable[..., FlaskClient]
-) -> None:
-    client = signed_in(app.test_client(), vendor)
-    response = client.post("/organization/invitations", data={"email": other_vendor.email})
-    assert response.status_code == 422
-    assert "already has an account" in response.get_data(as_text=True)
+# An address with an account gets the answer a new one gets (round 8):
+# tests/integration/journeys/test_security_round8.py.
 
 
 def test_inviting_the_same_address_again_replaces_the_pending_invitation(

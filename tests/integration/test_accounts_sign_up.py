@@ -195,12 +195,8 @@ def test_bad_sign_up_input_is_explained_beside_the_field_and_nothing_is_stored(
     assert (_count(Organization), _count(User), _count(OutboxMessage), _count(AuditEvent)) == counts
 
 
-def test_a_taken_email_is_refused_whatever_its_case(client: FlaskClient, vendor: User) -> None:
-    before = _count(Organization)
-    response = client.post("/sign-up", data=_form(email=vendor.email.upper()))
-    assert response.status_code == 422
-    assert "already uses this email address" in response.get_data(as_text=True)
-    assert _count(Organization) == before
+# A taken address gets the answer a new one gets (round 8):
+# tests/integration/journeys/test_security_round8.py.
 
 
 def test_the_password_rule_is_explained_on_the_form(client: FlaskClient) -> None:
@@ -212,16 +208,21 @@ def test_the_password_rule_is_explained_on_the_form(client: FlaskClient) -> None
 # --- the API ------------------------------------------------------------------------
 
 
-def test_signing_up_through_the_api_answers_201_with_the_user_and_organization(
+def test_signing_up_through_the_api_answers_202_with_the_address_and_the_next_step(
     client: FlaskClient,
 ) -> None:
-    response = client.post("/api/v1/signups", json=_api_body())
-    assert response.status_code == 201, response.get_json()
-    body = response.get_json()
-    assert body["user"]["email"] == "samira@bluefin.example"
-    assert body["user"]["email_verified"] is False
-    assert body["organization"]["standing"] == "applying"
-    assert "password" not in body["user"]
+    # It answered 201 with the new user and organization, which an address that
+    # already has an account cannot get: the answer is now the same for both.
+    response = client.post("/api/v1/signups", json=_api_body(email="Samira@Bluefin.example"))
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json() == {
+        "email": "samira@bluefin.example",
+        "next_step": "Follow the link emailed to samira@bluefin.example to confirm the address.",
+    }
+    user = db.session().scalars(select(User).where(User.email == "samira@bluefin.example")).one()
+    assert user.email_verified_at is None
+    assert user.organization is not None
+    assert user.organization.standing == "applying"
     assert _last_message().subject == "Confirm your email address"
 
 
@@ -292,12 +293,6 @@ def test_a_name_or_address_line_of_several_lines_is_refused(
     assert response.status_code == 422
     assert "one line" in response.get_json()["errors"][path][0]
     assert (_count(Organization), _count(User), _count(OutboxMessage)) == before
-
-
-def test_a_taken_email_is_a_422_on_the_api(client: FlaskClient, vendor: User) -> None:
-    response = client.post("/api/v1/signups", json=_api_body(email=vendor.email))
-    assert response.status_code == 422
-    assert "already uses" in response.get_json()["errors"]["email"][0]
 
 
 def test_a_sign_up_that_loses_a_race_for_its_email_is_refused_by_the_database(

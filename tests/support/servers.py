@@ -296,9 +296,10 @@ class LiveServer:
 
 class GunicornServer:
     """The service as production runs it: `licensing serve` (gunicorn, several
-    worker processes) in a subprocess, configured through the environment."""
+    worker processes) in a subprocess, configured through the environment.
+    `workers=None` leaves the count to `licensing serve`."""
 
-    def __init__(self, environment: dict[str, str], workers: int = 2) -> None:
+    def __init__(self, environment: dict[str, str], workers: int | None = 2) -> None:
         self.port = free_port()
         self.workers = workers
         self.environment = environment
@@ -313,9 +314,9 @@ class GunicornServer:
         executable = Path(sys.executable).with_name("licensing")
         if not executable.exists():
             raise ServerUnavailable("the licensing console script is not installed")
+        workers = [] if self.workers is None else ["--workers", str(self.workers)]
         self.process = subprocess.Popen(
-            [str(executable), "serve", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.workers)],
+            [str(executable), "serve", "--bind", f"127.0.0.1:{self.port}", *workers],
             env={**os.environ, **self.environment},
             stdout=self.log,
             stderr=subprocess.STDOUT,

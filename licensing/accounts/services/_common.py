@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +35,7 @@ from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
 
@@ -171,10 +173,11 @@ def _user_errors(
     password: str,
     full_name: str,
     names: Iterable[str] = (),
-    taken: str = EMAIL_TAKEN,
+    taken: str | None = EMAIL_TAKEN,
 ) -> tuple[str, dict[str, list[str]]]:
     """(normalized email, errors by field) for a new user's email, password and name;
-    `taken` is what to say when the address has an account (to whom is asking)."""
+    `taken` is what to say when the address has an account (to whom is asking),
+    None to leave that to the caller."""
     errors: dict[str, list[str]] = {}
     normalized = ""
     try:
@@ -182,7 +185,7 @@ def _user_errors(
     except InvalidInput as exc:
         errors.update(exc.errors)
     else:
-        if queries.user_by_email(session, normalized) is not None:
+        if taken is not None and queries.user_by_email(session, normalized) is not None:
             errors["email"] = [taken]
     name = (full_name or "").strip()
     if not name:
@@ -295,6 +298,19 @@ def _send_link(
     """Issue a one-time link for `purpose` and mail it to the user."""
     link, raw = _issue_link(session, purpose, email=user.email, user=user)
     _mail_link(session, link, raw=raw, page=page, subject=subject, template=template, user=user)
+
+
+def _recent_mail(session: Session, templates: tuple[str, ...], address: str) -> int:
+    """Emails of `templates` queued to `address` alone in the last hour."""
+    since = utcnow() - timedelta(hours=1)
+    count = session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.created_at >= since,
+            OutboxMessage.template.in_(templates),
+            OutboxMessage.recipients == json.dumps([address]),
+        )
+    )
+    return int(count or 0)
 
 
 def _mail_link(

@@ -29,16 +29,24 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
     """A vendor invites a colleague to their organization by email (valid 7 days).
 
     A new invitation to the same address replaces a pending one. Raises
-    `InvalidInput` when the address already has an account.
+    `InvalidInput` when the address is already a member of the organization
+    (the vendor sees its members anyway).
+
+    An address with an account elsewhere (another organization, the office) is
+    answered, listed and audited exactly like a new one, so a vendor cannot
+    probe addresses for accounts; its owner is emailed a note without a link
+    instead (an account acts for one organization), and the invitation is never
+    accepted and expires.
     """
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
         if organization.standing == CLOSED:
             raise Conflict("A closed organization cannot invite members.")
         address = normalize_email(email)
-        if queries.user_by_email(session, address) is not None:
+        existing = queries.user_by_email(session, address)
+        if existing is not None and existing.organization_id == organization.id:
             raise InvalidInput.for_field(
-                "email", "This address already has an account; accounts cannot change organization."
+                "email", f"{address} is already a member of your organization."
             )
         now = utcnow()
         pending = [
@@ -74,12 +82,22 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
             },
             actor=actor,
         )
+        subject = f"Join {organization.legal_name} on the {mail.OFFICE_NAME}"
+        if existing is not None:
+            mail.enqueue(
+                session,
+                to=address,
+                subject=subject,
+                template="invitation_existing_account",
+                context={"organization": organization, "inviter": inviter, "email": address},
+            )
+            return link
         _mail_link(
             session,
             link,
             raw=raw,
             page=links().invitation,
-            subject=f"Join {organization.legal_name} on the {mail.OFFICE_NAME}",
+            subject=subject,
             template="invitation",
             organization=organization,
             inviter=inviter,

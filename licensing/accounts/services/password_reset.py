@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import passwords, queries
@@ -22,6 +19,7 @@ from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _address_or_none,
     _find_link,
+    _recent_mail,
     _send_link,
     _user_actor,
 )
@@ -30,7 +28,6 @@ from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.mail.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +70,6 @@ def request_password_reset(email: str) -> None:
             "reset_password",
             links().password_reset,
         )
-
-
-def _recent_mail(session: Session, templates: tuple[str, ...], address: str) -> int:
-    """Emails of `templates` queued to `address` alone in the last hour."""
-    since = utcnow() - timedelta(hours=1)
-    count = session.scalar(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.created_at >= since,
-            OutboxMessage.template.in_(templates),
-            OutboxMessage.recipients == json.dumps([address]),
-        )
-    )
-    return int(count or 0)
 
 
 def reset_password(raw: str, password: str) -> User:

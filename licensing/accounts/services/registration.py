@@ -20,6 +20,7 @@ from licensing.accounts.services._common import (
     _insert_user,
     _lookup_link,
     _recent_links,
+    _recent_mail,
     _refuse,
     _send_link,
     _user_actor,
@@ -30,6 +31,7 @@ from licensing.accounts.services.profile import apply_email_change
 from licensing.db import utcnow
 from licensing.errors import NotFound
 from licensing.links import links
+from licensing.mail import services as mail
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +77,19 @@ def create_vendor_user(
     return user
 
 
-def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[str, Any]) -> User:
+def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[str, Any]) -> str:
     """A vendor signs up: their organization (standing `applying`), their user
-    (unverified), and an email with a verification link.
+    (unverified), and an email with a verification link. Returns the address,
+    normalized.
 
     Raises `InvalidInput` with every problem at once; organization fields are
     reported under `organization.<field>`. Nothing is stored on error.
+
+    An address that already has an account is not an error: the caller gets
+    the answer a new address gets, and the account's owner an email saying
+    that someone tried to sign up with it (at most `LINKS_PER_HOUR` an hour),
+    with the password hashed either way, so neither the answer nor the slow
+    step tells who has an account. Nothing else is stored.
     """
     with db.transaction() as session:
         clean, errors = _clean_organization(organization, prefix="organization.")
@@ -90,9 +99,15 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
             password=password,
             full_name=full_name,
             names=(str(organization.get("legal_name") or ""),),
+            taken=None,
         )
         errors.update(user_errors)
         _refuse(errors)
+        existing = queries.user_by_email(session, normalized)
+        if existing is not None:
+            passwords.hash_password(password)  # the work a new account does
+            _tell_owner_of_sign_up(session, normalized)
+            return normalized
         created = create_organization(session, actor=normalized, **clean)
         user = create_vendor_user(
             session,
@@ -103,7 +118,28 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
             actor=normalized,
         )
         _send_verification(session, user)
-        return user
+        return user.email
+
+
+# The note to an account's owner when someone signs up with its address.
+SIGN_UP_EXISTING_ACCOUNT = "sign_up_existing_account"
+
+
+def _tell_owner_of_sign_up(session: Session, address: str) -> None:
+    if _recent_mail(session, (SIGN_UP_EXISTING_ACCOUNT,), address) >= LINKS_PER_HOUR:
+        log.warning("sign-up notes held back: hourly limit for the address")
+        return
+    mail.enqueue(
+        session,
+        to=address,
+        subject="Confirm your email address",
+        template=SIGN_UP_EXISTING_ACCOUNT,
+        context={
+            "email": address,
+            "sign_in_url": links().vendor_dashboard(),
+            "reset_url": links().password_reset_request(),
+        },
+    )
 
 
 def _send_verification(session: Session, user: User) -> None:
