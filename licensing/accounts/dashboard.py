@@ -9,7 +9,7 @@ from licensing import access, db
 from licensing.accounts import queries, services
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.web.portal import dashboard_context_for, waiting_items
+from licensing.web.portal import dashboard_context_for, waiting_items, waiting_question
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -20,7 +20,11 @@ def dashboard() -> str:
     """The vendor's home after signing in."""
     principal = access.require_principal()
     session = db.session()
-    organization, member_count = queries.own_organization_and_members(session, principal)
+    # The features' "anything waiting?" conditions are read in the organization's row.
+    asked = waiting_question()
+    organization, member_count, answers = queries.own_organization_and_members(
+        session, principal, asked.columns, asked.parameters(principal.organization_id or 0)
+    )
     return render_template(
         "portal/dashboard.html",
         organization=organization,
@@ -29,6 +33,6 @@ def dashboard() -> str:
             session, organization, organization.id, office_date(utcnow())
         ),
         member_count=member_count,
-        waiting=waiting_items(session, principal, organization),
+        waiting=waiting_items(session, principal, organization, answers),
         **dashboard_context_for(session, organization),
     )

@@ -564,6 +564,13 @@ def _accounts_waiting(
             db_session, organization, organization.id, office_date(utcnow())
         )
         yield WaitingItem(title, waiting_on=waiting_on, detail=why or "")
+
+
+# Registered after the standing's, so its items still come after the standing's.
+@waiting_provider(when=queries.any_invitation_pending)
+def _invitations_waiting(
+    db_session: Session, principal: Principal, organization: Organization
+) -> Iterable[WaitingItem]:
     now = utcnow()
     for link in queries.invitations(db_session, organization.id):
         if link.status(now) == "pending":

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Exists,
     Row,
     ScalarSelect,
     Select,
@@ -794,6 +795,18 @@ def agreements_to_accept(session: Session, principal: Principal) -> list[Agreeme
     `agreements(session, principal, states=(ISSUED,))` finds, as columns."""
     found = session.execute(*_TO_ACCEPT.for_caller(principal))
     return [AgreementToAccept(*row) for row in found]
+
+
+def any_agreement_to_accept(
+    organization_id: ColumnElement[int], _now: ColumnElement[datetime]
+) -> Exists:
+    """Whether the organization has an agreement for `agreements_to_accept`, as
+    SQL: the vendor dashboard asks it with the other features' conditions first."""
+    return (
+        select(Agreement.id)
+        .where(Agreement.state == ISSUED, Agreement.organization_id == organization_id)
+        .exists()
+    )
 
 
 _COUNT_OF_ORGANIZATION = select(func.count()).where(

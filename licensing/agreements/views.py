@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -601,9 +601,25 @@ recorded_words("application", ("state",), APPLICATION.state_text)
 recorded_words("application", ("modifications",), issuing.modification_words)
 
 
+# The dashboard's counts of the organization's applications by state, read by the
+# waiting applications' provider and kept for the rest of the request (in `g`),
+# so the first application's panel need not count them again.
+_STATE_COUNTS = "licensing_application_state_counts"
+
+
+def _state_counts(session: Session, principal: Principal) -> dict[str, int]:
+    counts = queries.application_state_counts(session, principal)
+    g.setdefault(_STATE_COUNTS, {})[principal.organization_id] = counts
+    return counts
+
+
 @dashboard_context
 def _first_application(session: Session, organization: Organization) -> dict[str, Any]:
     """An empty dashboard offers the first application."""
+    counted: dict[int | None, dict[str, int]] = g.get(_STATE_COUNTS, {})
+    counts = counted.get(organization.id)
+    if counts is not None:  # this request's counts, every state of the organization's
+        return {"first_application": not any(counts.values())}
     return {"first_application": queries.application_count(session, organization.id) == 0}
 
 
@@ -624,7 +640,7 @@ def _organization_agreements(session: Session, organization_id: int, limit: int)
 def _waiting(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
-    counts = queries.application_state_counts(session, principal)
+    counts = _state_counts(session, principal)
     for states, waiting_on, since, one, several in _WAITING_GROUPS:
         count = sum(counts.get(state, 0) for state in states)
         if not count:
@@ -644,6 +660,13 @@ def _waiting(
     if counts.get(REJECTED):  # no query for the dashboards with no rejection
         for rejected in queries.reconsiderations_to_ask(session, principal, utcnow()):
             yield _reconsideration_item(rejected)
+
+
+# Registered after the applications', so its items still come after theirs.
+@waiting_provider(when=queries.any_agreement_to_accept)
+def _agreements_to_accept(
+    session: Session, principal: Principal, organization: Organization
+) -> Iterable[WaitingItem]:
     for found in queries.agreements_to_accept(session, principal):
         yield WaitingItem(
             f"Agreement {found.number} waits for your acceptance",

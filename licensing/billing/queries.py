@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import (
     ColumnElement,
     Date,
+    Exists,
     ScalarSelect,
     Select,
     bindparam,
@@ -188,6 +189,16 @@ _OUTSTANDING = (
 def outstanding(session: Session, organization_id: int) -> Sequence[Invoice]:
     """An organization's invoices still owed, oldest due first."""
     return session.scalars(_OUTSTANDING, {"organization_id": organization_id}).all()
+
+
+def owes_any(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:
+    """Whether `outstanding` finds any invoice, as SQL: the vendor dashboard asks
+    it with the other features' conditions before reading the invoices."""
+    return (
+        select(Invoice.id)
+        .where(Invoice.organization_id == organization_id, Invoice.state.in_(sorted(COLLECTIBLE)))
+        .exists()
+    )
 
 
 # --- what period an invoice bills (for the copyright year of its documents) ----------

@@ -266,7 +266,7 @@ def _organization_invoices(session: Session, organization_id: int, limit: int) -
     return {"invoices": invoices, "balance": balance}
 
 
-@waiting_provider
+@waiting_provider(when=queries.owes_any)
 def _open_invoices(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:

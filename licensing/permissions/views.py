@@ -320,7 +320,7 @@ def portal_letter(request_id: int, letter_id: int) -> Response:
     return request_letter(request_id, letter_id)
 
 
-@waiting_provider
+@waiting_provider(when=queries.any_open)
 def _permissions_waiting(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:

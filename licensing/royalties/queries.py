@@ -12,6 +12,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Date,
+    Exists,
     Integer,
     Row,
     ScalarSelect,
@@ -422,6 +423,17 @@ def _vendor_waiting_statements() -> tuple[AnySelect, AnySelect]:
         .order_by(ranked.c.term_start, ranked.c.agreement_id, ranked.c.period_start)
     )
     return waiting, upcoming
+
+
+def any_periods(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:
+    """Whether the organization has any reporting period, as SQL: `vendor_waiting`
+    finds nothing for an organization without one, and the vendor dashboard asks
+    this with the other features' conditions before reading the periods."""
+    return (
+        select(ReportingPeriod.id)
+        .where(ReportingPeriod.organization_id == organization_id)
+        .exists()
+    )
 
 
 def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:

@@ -674,6 +674,6 @@ def register_dashboard_items() -> None:
     """The vendor dashboard's due reports, the console home's report queue and the
     organization page's reports (called by `licensing.royalties.init_app`;
     registering twice is a no-op)."""
-    waiting_provider(_due_reports)
+    waiting_provider(_due_reports, when=queries.any_periods)
     queue_summary(_report_queue)
     organization_section("royalties.console_report")(_organization_reports)

@@ -1,0 +1,129 @@
+"""Issue 16: the vendor dashboard asks every feature's "anything waiting?" condition
+in one statement and calls only the providers whose condition holds
+(`licensing.web.portal`, `waiting_provider(when=...)`). A condition that says
+"nothing" while its provider has something would hide a waiting record, so each
+is held to its provider here: as records of every kind come and go, a provider
+with items always had its condition hold, and the dashboard lists exactly what
+every provider asked unconditionally lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from licensing import db
+from licensing.accounts import queries as account_queries
+from licensing.accounts import services as accounts
+from licensing.accounts.models import OneTimeToken
+from licensing.actors import Actor
+from licensing.web import portal
+from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
+from tests.integration.agreements.conftest import apply as apply
+from tests.integration.permissions.conftest import routed_use, send_routed
+from tests.integration.pricing.conftest import example_card as example_card
+from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
+    SMALL_SOFTWARE,
+    active_agreement,
+)
+from tests.integration.test_list_queries import statements_for
+
+
+def _every_provider(vendor: Any) -> list[tuple[str, bool, list[portal.WaitingItem]]]:
+    """Each registered provider's name, whether the dashboard would ask it now, and
+    what it lists when asked regardless."""
+    session = db.session()
+    principal = accounts.principal_for(vendor)
+    organization = vendor.organization
+    return [
+        (provider.__name__, asked, list(provider(session, principal, organization)))
+        for provider, asked in portal._answering(session, organization)
+    ]
+
+
+def test_a_provider_with_anything_to_list_is_always_asked(
+    app: Flask,
+    vendor: Any,
+    other_vendor: Any,
+    apply: Callable[..., Any],
+    active_agreement: Callable[..., Any],  # noqa: F811
+) -> None:
+    organization = vendor.organization
+    actor = Actor.of(accounts.principal_for(vendor))
+    held: dict[str, list[bool]] = {}
+
+    def check(step: str) -> None:
+        with app.test_request_context("/portal/"):
+            for name, asked, items in _every_provider(vendor):
+                assert asked or not items, f"{step}: {name} lists {items} but was not asked"
+                held.setdefault(name, []).append(asked)
+            unconditional = sorted(
+                (item for _name, _asked, items in _every_provider(vendor) for item in items),
+                key=portal._order,
+            )
+            principal = accounts.principal_for(vendor)
+            shown = portal.waiting_items(db.session(), principal, organization)
+            assert shown == unconditional, step
+            # As the dashboard asks: the conditions read in the organization's row.
+            asked = portal.waiting_question()
+            _organization, _members, answers = account_queries.own_organization_and_members(
+                db.session(), principal, asked.columns, asked.parameters(organization.id)
+            )
+            assert len(answers) == len(asked.conditions)
+            assert portal.waiting_items(db.session(), principal, organization, answers) == shown
+
+    check("nothing yet")
+    apply(other_vendor, AUTO_USE)  # another organization's records ask nothing of this one
+    active_agreement(other_vendor, SMALL_SOFTWARE)
+    check("another vendor's records")
+    apply(vendor, STAFF_USE, submit=False)
+    check("a draft")
+    apply(vendor, AUTO_USE)
+    check("an agreement to accept")
+    active_agreement(vendor, SMALL_SOFTWARE)
+    check("an active agreement, its invoice and reporting periods")
+    send_routed(routed_use(organization.id, organization.legal_name, application_id=90001))
+    check("a permission request")
+    link = accounts.invite_member(organization.id, "newcomer@bluefin.example", actor)
+    check("an invitation")
+    accounts.revoke_invitation(link.id, actor)
+    check("a revoked invitation")
+    expired = accounts.invite_member(organization.id, "late@bluefin.example", actor)
+    session = db.session()
+    session.execute(
+        update(OneTimeToken)
+        .where(OneTimeToken.id == expired.id)
+        .values(expires_at=db.utcnow() - timedelta(minutes=1))
+    )
+    session.commit()
+    check("an expired invitation")
+
+    # Every condition said "nothing" at first and "something" once its record came
+    # (the invitations' again after they were revoked or had expired).
+    conditional = {
+        provider.__name__ for provider, condition in portal._PROVIDERS if condition is not None
+    }
+    assert conditional >= {
+        "_open_invoices",
+        "_permissions_waiting",
+        "_invitations_waiting",
+        "_agreements_to_accept",
+        "_due_reports",
+    }
+    for name in conditional:
+        assert held[name][0] is False, name
+        assert any(held[name]), name
+    assert held["_invitations_waiting"][-2:] == [False, False]
+
+
+def test_a_dashboard_with_nothing_waiting_asks_every_feature_with_its_organization(
+    app: Flask, vendor: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The session's user; the organization with its members and the features'
+    # conditions; the applications' counts by state: nothing else to read (it
+    # was ten statements, each feature's provider asking on its own).
+    assert statements_for(app, signed_in(app.test_client(), vendor), "/portal/") <= 3
