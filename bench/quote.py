@@ -17,6 +17,12 @@ Options via environment: BENCH_SECONDS (per target, split over the rounds,
 default 6), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 8),
 BENCH_MAX_REQUESTS (per round, default 50000, Python client only), BENCH_CLIENT
 (`wrk` or `python`; default wrk when it is on the PATH).
+
+BENCH_INSTRUCTIONS=N counts instead, with valgrind's callgrind, the instructions
+per request of one gunicorn sync worker serving N sequential requests (after
+120 unmeasured ones), split into the app (the WSGI call) and gunicorn's work
+around it, for the echo and the quote: figures that do not move with the
+machine's load, where CPU times on a shared machine do (several minutes).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ WORKERS = 2
 GOAL = 0.6
 WRK = shutil.which("wrk")
 CLIENT = os.environ.get("BENCH_CLIENT", "wrk" if WRK else "python")
+INSTRUCTIONS = int(os.environ.get("BENCH_INSTRUCTIONS", "0"))
 
 ECHO_APP = """
 from flask import Flask, jsonify, request
@@ -207,15 +214,105 @@ class Server:
         return found
 
 
-def wait_for(ready: Path, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
+def wait_for(
+    ready: Path, server: subprocess.Popen[bytes], workers: int = WORKERS, seconds: int = 120
+) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}")
-        if len(list(ready.glob("worker-*"))) >= WORKERS:
+        if len(list(ready.glob("worker-*"))) >= workers:
             return
         time.sleep(0.1)
-    raise SystemExit("gunicorn's workers did not load the app within 120 s")
+    raise SystemExit(f"gunicorn's workers did not load the app within {seconds} s")
+
+
+# A gunicorn config file for counting instructions: the worker calls the app
+# through `operator.call`, a C function nothing else on the path calls, so
+# callgrind's inclusive count of `_operator_call` is the app's share.
+COUNT_HOOK = """
+import operator
+import pathlib
+
+
+def post_worker_init(worker):
+    app = worker.wsgi
+    worker.wsgi = lambda environ, start_response: operator.call(app, environ, start_response)
+    pathlib.Path({ready!r}, f"worker-{{worker.pid}}").touch()
+"""
+
+
+def count_instructions(
+    app: str, directory: Path, env: dict[str, str], path: str, bodies: list[bytes]
+) -> tuple[float, float]:
+    """Instructions per request (the worker's, the app's) of one gunicorn sync
+    worker under callgrind, over INSTRUCTIONS sequential requests; the worker
+    is warmed uninstrumented, then instrumented and its counts zeroed."""
+    port = free_port()
+    ready = Path(tempfile.mkdtemp(prefix="bench-quote-callgrind-"))
+    hooks = ready / "gunicorn_hooks.py"
+    hooks.write_text(COUNT_HOOK.format(ready=str(ready)))
+    command = [
+        *("valgrind", "--tool=callgrind", "--trace-children=yes", "--instr-atstart=no"),
+        f"--callgrind-out-file={ready}/callgrind.%p",
+        *(sys.executable, "-m", "gunicorn", "--config", str(hooks), "--workers", "1"),
+        *("--worker-class", "sync", "--bind", f"127.0.0.1:{port}", "--chdir", str(directory)),
+        *("--log-level", "warning", "--timeout", "600", app),
+    ]
+    server = subprocess.Popen(command, env={**os.environ, **env}, stderr=subprocess.DEVNULL)
+
+    def post(turn: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        connection.request("POST", path, body=bodies[turn % len(bodies)], headers=JSON)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        if response.status != 200:
+            raise SystemExit(f"{path} answered {response.status}")
+
+    def control(*arguments: str) -> None:
+        subprocess.run(["callgrind_control", *arguments, str(pid)], check=True, capture_output=True)
+
+    try:
+        wait_for(ready, server, workers=1, seconds=900)
+        pid = int(next(ready.glob("worker-*")).name.removeprefix("worker-"))
+        for turn in range(100):
+            post(turn)
+        control("-i", "on")
+        for turn in range(20):  # the instrumented code translated anew
+            post(turn)
+        control("-z")
+        for turn in range(INSTRUCTIONS):
+            post(turn)
+        control("-d")
+        dump, total = None, None
+        deadline = time.monotonic() + 60
+        while total is None and time.monotonic() < deadline:  # the dump may still be written
+            time.sleep(0.5)
+            dumps = sorted(ready.glob(f"callgrind.{pid}.*"), key=os.path.getmtime)
+            if dumps:
+                dump = dumps[-1]
+                total = re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)
+        if dump is None or total is None:
+            raise SystemExit("callgrind wrote no counts")
+        annotated = subprocess.run(
+            ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        inside = re.search(r"^\s*([\d,]+) .*:_operator_call ", annotated, re.MULTILINE)
+        if inside is None:
+            raise SystemExit(f"callgrind's output names no _operator_call: {dump}")
+        worker = int(total.group(1)) / INSTRUCTIONS
+        return worker, int(inside.group(1).replace(",", "")) / INSTRUCTIONS
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(ready, ignore_errors=True)
+
+
+JSON = {"Content-Type": "application/json"}
 
 
 def load(port: int, path: str, bodies: list[bytes], seconds: float = SECONDS) -> Result:
@@ -382,14 +479,35 @@ def report(label: str, results: list[Result], floors: list[Result] | None) -> No
     print(line, flush=True)
 
 
+def report_instructions(
+    where: Path, repository: Path, env: dict[str, str], bodies: dict[int, list[bytes]]
+) -> None:
+    print(
+        f"instructions per request (callgrind): 1 gunicorn sync worker, {INSTRUCTIONS} "
+        "sequential requests, SQLite",
+        flush=True,
+    )
+    for uses, sent in bodies.items():
+        what = "1 use" if uses == 1 else f"{uses} uses"
+        echo = count_instructions("echo_app:app", where, {}, "/echo", sent)
+        quote = count_instructions("wsgi:app", repository, env, "/api/v1/quotes", sent)
+        for label, (worker, app) in (("echo", echo), ("quote", quote)):
+            line = f"  {label + ', ' + what + ':':<16} worker {worker / 1000:7,.1f}K"
+            line += f" (app {app / 1000:,.1f}K, around it {(worker - app) / 1000:,.1f}K)"
+            if label == "quote":
+                line += f"  ratio {echo[0] / worker:.2f}x of the echo's"
+            print(line, flush=True)
+
+
 def main() -> None:
     rng = random.Random(SEED)
     repository = Path(__file__).resolve().parents[1]
-    print(
-        f"gunicorn {WORKERS} sync workers, {CONNECTIONS} connections, {ROUNDS} rounds of "
-        f"{SECONDS / ROUNDS:g} s per target, floor and quote in turn, SQLite, client: {CLIENT}",
-        flush=True,
-    )
+    if not INSTRUCTIONS:
+        print(
+            f"gunicorn {WORKERS} sync workers, {CONNECTIONS} connections, {ROUNDS} rounds of "
+            f"{SECONDS / ROUNDS:g} s per target, floor and quote in turn, SQLite, client: {CLIENT}",
+            flush=True,
+        )
     with tempfile.TemporaryDirectory() as directory:
         where = Path(directory)
         (where / "echo_app.py").write_text(ECHO_APP)
@@ -403,6 +521,9 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
         }
         bodies = {1: quote_bodies(1, rng), 25: quote_bodies(25, rng)}
+        if INSTRUCTIONS:
+            report_instructions(where, repository, env, bodies)
+            return
         # The floor echoes the same bodies: parsing and sending 25 uses is not free.
         # Both servers run side by side (an idle worker costs nothing) and are
         # loaded in turn, so a change in the machine's load falls on both alike.
