@@ -13,6 +13,11 @@ seconds), then, in the same run:
   STDOUT WITH CSV` on PostgreSQL; on SQLite also Python's sqlite3 module writing
   the rows with the csv module, for reference (what any Python export costs).
 
+Beside each wall-clock figure it prints CPU time, which a shared machine's load
+skews less: the export's process (SQLite runs in it) and, on a server `--postgresql
+auto` started, every process of that server; the `sqlite3` binary's; the COPY
+client's and the server's.
+
 The floor writes the stored values as they are (on SQLite money is an integer
 of 1/10,000ths); the export also finds each line's kind, use and account and
 writes money with the currency's digits. Goal for 1,000,000 lines: at most 2x
@@ -161,8 +166,40 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def export(url: str, format_name: str) -> dict[str, Any]:
-    """The figure, in a process of its own (its peak RSS is the export's)."""
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cluster_cpu_seconds(postmaster: int | None) -> float | None:
+    """CPU time of a local PostgreSQL cluster so far: the postmaster with the
+    children it reaped, and every live child (backends, parallel workers), read
+    from /proc; None when the server is not ours to read (`--postgresql URL`)."""
+    if postmaster is None:
+        return None
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            # Fields after the command's closing parenthesis: state, ppid, ...
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(entry) == postmaster:
+            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        elif int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
+def export(url: str, format_name: str, postmaster: int | None = None) -> dict[str, Any]:
+    """The figure, in a process of its own (its peak RSS is the export's), with
+    the CPU time it took and, where the server is ours to read, the server's."""
     from licensing.config import current_config
     from licensing.exports import services
 
@@ -171,6 +208,8 @@ def export(url: str, format_name: str) -> dict[str, Any]:
         before = peak_rss_mb()
         request = services.prepare(DATASET, format_name, {})
         tally = services.Tally()
+        server = cluster_cpu_seconds(postmaster)
+        cpu = cpu_seconds()
         started = time.perf_counter()
         with open(os.devnull, "wb") as sink:
             for chunk in services.stream(
@@ -178,8 +217,12 @@ def export(url: str, format_name: str) -> dict[str, Any]:
             ):
                 sink.write(chunk)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu
+        server = _spent(server, cluster_cpu_seconds(postmaster))
     return {
         "seconds": elapsed,
+        "cpu": cpu,
+        "server_cpu": server,
         "rows": tally.rows,
         "mb": tally.bytes / 1e6,
         "peak_mb": peak_rss_mb(),
@@ -200,14 +243,21 @@ def floor_query(url: str) -> str:
     return str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
 
 
-def sqlite_cli_floor(path: str, query: str) -> float:
+# A floor's time: (wall seconds, CPU seconds of the client and the database
+# together, or None where the server's cannot be read).
+Timed = tuple[float, float | None]
+
+
+def sqlite_cli_floor(path: str, query: str) -> Timed:
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with open(os.devnull, "wb") as sink:
         subprocess.run(["sqlite3", "-csv", path, query], stdout=sink, check=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
-def sqlite_python_floor(path: str, query: str) -> float:
+def sqlite_python_floor(path: str, query: str) -> Timed:
+    cpu = cpu_seconds()
     started = time.perf_counter()
     connection = sqlite3.connect(path)
     buffer = io.StringIO()
@@ -220,13 +270,15 @@ def sqlite_python_floor(path: str, query: str) -> float:
             buffer.seek(0)
             buffer.truncate()
     connection.close()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu_seconds() - cpu
 
 
-def postgresql_copy_floor(url: str, query: str) -> float:
+def postgresql_copy_floor(url: str, query: str, postmaster: int | None = None) -> Timed:
     import psycopg
 
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    server = cluster_cpu_seconds(postmaster)
+    cpu = cpu_seconds()
     started = time.perf_counter()
     with (
         psycopg.connect(conninfo) as connection,
@@ -236,11 +288,16 @@ def postgresql_copy_floor(url: str, query: str) -> float:
     ):
         for block in copy:
             sink.write(block)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
+    server = _spent(server, cluster_cpu_seconds(postmaster))
+    return elapsed, None if server is None else cpu + server
 
 
-def run_export(url: str, format_name: str) -> dict[str, Any]:
+def run_export(url: str, format_name: str, postmaster: int | None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", "--database", url, "--format", format_name]
+    if postmaster is not None:
+        command += ["--postmaster", str(postmaster)]
     finished = subprocess.run(command, check=False, capture_output=True, text=True)
     if finished.returncode != 0:
         raise SystemExit(f"the export failed:\n{finished.stdout}{finished.stderr}")
@@ -248,7 +305,9 @@ def run_export(url: str, format_name: str) -> dict[str, Any]:
     return result
 
 
-def measure(backend: str, url: str, rows: int, format_name: str) -> None:
+def measure(
+    backend: str, url: str, rows: int, format_name: str, postmaster: int | None = None
+) -> None:
     from licensing import migrations
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -257,7 +316,8 @@ def measure(backend: str, url: str, rows: int, format_name: str) -> None:
     seed(url, rows)
     print(f"  {backend}: seeded {rows:,} lines in {time.perf_counter() - started:.1f} s")
     query = floor_query(url)
-    found = run_export(url, format_name)
+    found = run_export(url, format_name, postmaster)
+    ours: float | None = found["cpu"]
     if backend == "SQLite":
         path = url.removeprefix("sqlite:///")
         floors = {
@@ -265,14 +325,24 @@ def measure(backend: str, url: str, rows: int, format_name: str) -> None:
             "Python sqlite3 + csv module (reference)": sqlite_python_floor(path, query),
         }
     else:
-        floors = {"COPY (...) TO STDOUT WITH CSV": postgresql_copy_floor(url, query)}
+        floors = {"COPY (...) TO STDOUT WITH CSV": postgresql_copy_floor(url, query, postmaster)}
+        ours = None if found["server_cpu"] is None else found["cpu"] + found["server_cpu"]
     print(
         f"  {backend:<10} {DATASET} as {format_name}: {found['rows']:,} rows, {found['mb']:.1f} MB "
         f"in {found['seconds']:.2f} s ({found['rows'] / found['seconds']:,.0f} rows/s); peak RSS "
         f"{found['peak_mb']:.0f} MB (app before the export: {found['before_mb']:.0f} MB)"
     )
-    for name, seconds in floors.items():
+    if ours is not None:
+        print(f"  {'':<10} CPU time (ours and the database's): {ours:.2f} s")
+    for name, (seconds, cpu) in floors.items():
         print(f"  {'':<10} floor, {name}: {seconds:.2f} s  ratio {found['seconds'] / seconds:.1f}x")
+        if ours is not None and cpu:
+            print(f"  {'':<12} CPU time {cpu:.2f} s  ratio {ours / cpu:.1f}x")
+
+
+def _postmaster(server: Any) -> int:
+    """The throwaway server's postmaster (its CPU time is the database's)."""
+    return int((server.data / "postmaster.pid").read_text().split()[0])
 
 
 def _postgresql(given: str | None) -> tuple[Any, str | None]:
@@ -303,9 +373,10 @@ def main() -> None:
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument("--postmaster", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(export(args.database, args.format)))
+        print(json.dumps(export(args.database, args.format, args.postmaster)))
         return
     print(f"export of {args.rows:,} invoice lines (the export in a fresh process)")
     server, postgresql = _postgresql(args.postgresql)
@@ -313,7 +384,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as directory:
             measure("SQLite", f"sqlite:///{directory}/bench.db", args.rows, args.format)
         if postgresql:
-            measure("PostgreSQL", postgresql, args.rows, args.format)
+            postmaster = None if server is None else _postmaster(server)
+            measure("PostgreSQL", postgresql, args.rows, args.format, postmaster)
     finally:
         if server is not None:
             server.stop()

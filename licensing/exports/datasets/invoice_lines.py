@@ -27,9 +27,9 @@ from licensing.exports.queries import (
     amount,
     counter,
     each,
-    each_batch,
     issued_invoices,
     licensee,
+    text_batches,
 )
 
 DATASET_VERSION = 1
@@ -250,7 +250,7 @@ def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str
         return found
 
     missing = object()
-    for batch in each_batch(context.session, _csv_statement(context, given)):
+    for batch in text_batches(context.session, _csv_statement(context, given)):
         lines = []
         for line, key, tail in batch:
             if key is None:

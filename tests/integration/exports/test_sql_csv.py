@@ -20,7 +20,7 @@ from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
 from licensing.config import DEFAULT_GL_ACCOUNTS
 from licensing.errors import InvalidInput
-from licensing.exports import base, filters
+from licensing.exports import base, filters, queries
 from licensing.exports.base import Dataset, ExportContext
 from licensing.exports.datasets import invoice_lines
 from licensing.exports.filters import ExportFilter
@@ -231,6 +231,23 @@ def test_the_database_writes_the_same_csv_as_the_python_writer_for_every_filter(
     fast, reference = both(given_filter)
     assert fast == reference
     assert fast.count(b"\r\n") > 1 or given_filter.use == "distribution"
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_the_database_s_csv_read_in_many_batches_is_the_python_writer_s(
+    ledger: Made, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After the first batch the lines come from the driver's cursor itself
+    # (`queries.text_batches`): no line lost, repeated or reordered at a
+    # batch's edge, whatever the batch's size against the number of lines.
+    monkeypatch.setattr(queries, "BATCH", batch)
+    session = db.session()
+    context = ExportContext(session, Ledger(session, ACCOUNTS))
+    batches = list(invoice_lines.csv_lines(context, ExportFilter()))
+    assert len(batches) > 2
+    assert all(len(lines) <= batch for lines in batches)
+    fast, reference = both()
+    assert fast == reference
 
 
 HOSTILE_TEXT = '=HYPERLINK("x"), "quoted"\r\nnext line'
