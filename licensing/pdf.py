@@ -447,12 +447,36 @@ class _EmbeddedFont(TTFont):
 
 def _remember_codes(state: Any) -> None:
     """Keep beside reportlab's state the codes of the first subset, as a
-    translation table (a no-break space is drawn as the space, as reportlab does)."""
-    codes = {char: code for char, code in state.assignments.items() if code < 256}
+    translation table (a no-break space is drawn as the space, as reportlab does).
+
+    reportlab only adds to its assignments (a character keeps its code for the
+    document's life), so only those made since the last call are read."""
+    assignments: dict[int, int] = state.assignments
+    codes: dict[int, int] | None = getattr(state, "first_subset_codes", None)
+    seen: int = getattr(state, "codes_seen", 0)
+    if codes is None or seen > len(assignments):
+        codes, seen = {}, 0
+    for char, code in itertools.islice(assignments.items(), seen, None):
+        if code < 256:
+            codes[char] = code
     if 32 in codes:
         codes[0xA0] = codes[32]
+    state.codes_seen = len(assignments)
     state.first_subset_codes = codes
     state.known_characters = frozenset(map(chr, codes))
+
+
+def _first_subset_name(canvas: Any, font: Any) -> str:
+    """`font.getSubsetInternalName(0, document)` ("/F2+0"), kept by the canvas
+    (one a document) once reportlab has named it: asked for every paragraph,
+    table cell and line of furniture drawn, and the same for the document's life."""
+    names: dict[str, str] | None = getattr(canvas, "_first_subset_names", None)
+    if names is None:
+        return font.getSubsetInternalName(0, canvas._doc)  # type: ignore[no-any-return]
+    name = names.get(font.fontName)
+    if name is None:
+        name = names[font.fontName] = font.getSubsetInternalName(0, canvas._doc)
+    return name
 
 
 def register_fonts(*, oblique: bool = False) -> None:
@@ -667,6 +691,16 @@ class _Paragraph(Paragraph):
     _plain_blpara: Any = None
     _lines_key: tuple[Any, ...] | None = None
 
+    # reportlab's `Flowable.getSpaceBefore` and `getSpaceAfter` (the paragraph's
+    # own attribute if it has one, else its style's), without the failed look-up
+    # of the attribute no paragraph of ours has: the layout asks each paragraph
+    # placed three or four times.
+    def getSpaceBefore(self) -> float:
+        return self.__dict__.get("spaceBefore", self.style.spaceBefore)  # type: ignore[no-any-return]
+
+    def getSpaceAfter(self) -> float:
+        return self.__dict__.get("spaceAfter", self.style.spaceAfter)  # type: ignore[no-any-return]
+
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         plain = self.wrap_plainly(availWidth)
         if plain is not None:
@@ -727,20 +761,30 @@ class _Paragraph(Paragraph):
         code.append("Q")
 
     def _drawing_key(self, canvas: Canvas) -> tuple[Any, ...] | None:
-        """What the text operators of this paragraph depend on, when they are
-        the same in every document: plain text (`para()`) of printable ASCII,
-        which every subset of our fonts holds at its own codes, broken into
-        remembered lines; else None."""
+        """What the text operators of this paragraph depend on: plain text
+        (`para()`) of printable characters broken into remembered lines, its
+        style, height and the name of the font's first subset in the document,
+        and the codes its characters have in that subset. Printable ASCII has
+        its own codes in every subset of our fonts (None stands for them); any
+        other character counts by the code this document gave it, so text whose
+        characters all have one already (the notices' © and ®, each step of
+        working's "·", once the document has drawn them) is keyed by the text
+        as coded. Else None: drawn, and not remembered."""
         lines: Any = self.__dict__.get("blPara")
         if not self._plain_text or lines is None or lines is not self._plain_blpara:
             return None
         text: str = self.frags[0].text
-        if not (text.isascii() and text.isprintable()):
+        if not text.isprintable():
             return None
         font: Any = pdfmetrics.getFont(lines.fontName)
-        document = canvas._doc  # type: ignore[attr-defined]
-        name = font.getSubsetInternalName(0, document)
-        return (self._lines_key, self.style, name, self.height)
+        coded: str | None = None
+        if not text.isascii():
+            state: Any = font.state.get(canvas._doc)  # type: ignore[attr-defined]
+            known: frozenset[str] | None = getattr(state, "known_characters", None)
+            if known is None or not known.issuperset(text):
+                return None  # a character without its code yet: reportlab assigns it
+            coded = text.translate(state.first_subset_codes)
+        return (self._lines_key, self.style, _first_subset_name(canvas, font), self.height, coded)
 
     def drawPara(self, debug: int = 0) -> None:
         """One left-aligned plain paragraph drawn with the operators reportlab's
@@ -1683,6 +1727,7 @@ class _NumberedCanvas(Canvas):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._saved_pages: list[dict[str, Any]] = []
+        self._first_subset_names: dict[str, str] = {}  # `_first_subset_name`
 
     def showPage(self) -> None:  # reportlab names it
         self._saved_pages.append(dict(self.__dict__))
@@ -1725,7 +1770,7 @@ class _NumberedCanvas(Canvas):
                 _SIZES.clear()
             size_and_leading = _SIZES[sizes] = f"{fp_str(sizes[0])} Tf {fp_str(sizes[1])} TL"
         self._code.append(
-            f"BT 1 0 0 1 {fp_str(x, y)} Tm {font.getSubsetInternalName(0, document)} "
+            f"BT 1 0 0 1 {fp_str(x, y)} Tm {_first_subset_name(self, font)} "
             f"{size_and_leading} ({mapped}) Tj T* ET"
         )
         return True

@@ -1001,3 +1001,14 @@ def test_a_fragment_is_cloned_as_reportlab_clones_it() -> None:
     assert list(ours.__dict__.items()) == list(theirs.__dict__.items())  # order too
     ours.text = "again"
     assert fragment.text == " y"  # the original is untouched
+
+
+def test_a_paragraphs_space_before_and_after_are_reportlabs() -> None:
+    for name in pdf.STYLES.byName:
+        paragraph = pdf.para("Some words", name)
+        assert paragraph.getSpaceBefore() == Flowable.getSpaceBefore(paragraph)
+        assert paragraph.getSpaceAfter() == Flowable.getSpaceAfter(paragraph)
+    given_its_own = pdf.para("Some words")
+    given_its_own.spaceBefore, given_its_own.spaceAfter = 17, 23  # type: ignore[attr-defined]
+    assert given_its_own.getSpaceBefore() == Flowable.getSpaceBefore(given_its_own) == 17
+    assert given_its_own.getSpaceAfter() == Flowable.getSpaceAfter(given_its_own) == 23
