@@ -241,9 +241,42 @@ class _PageFlate:
 _PAGE_FLATE = _PageFlate()
 
 
+# reportlab's formatted dictionary of a page stream (its filter and length), by
+# its multi-line setting: the bytes before and after the length.
+_PAGE_STREAM_DICTIONARY: dict[Any, tuple[bytes, bytes]] = {}
+_LENGTH_MARK = 987654321
+
+
+class _PageStream(pdfdoc.PDFStream):
+    """A page's content stream, formatted as reportlab's `PDFStream.format`
+    formats it (the dictionary of its filter and length, then the compressed
+    content) from the dictionary's bytes kept once per process, instead of
+    building and formatting the dictionary, its array and name for every page."""
+
+    def format(self, document: Any) -> bytes:
+        if (
+            self.filters != [_PAGE_FLATE]
+            or self.dictionary.dict
+            or not isinstance(document.encrypt, pdfdoc.NoEncryption)
+        ):
+            formatted: bytes = super().format(document)
+            return formatted
+        setting = (rl_config.pdfMultiLine,)
+        around = _PAGE_STREAM_DICTIONARY.get(setting)
+        if around is None:
+            dictionary = pdfdoc.PDFDictionary(
+                {"Filter": pdfdoc.PDFArray([pdfdoc.PDFName(_PAGE_FLATE.pdfname)])}
+            )
+            dictionary["Length"] = _LENGTH_MARK
+            before, _, after = dictionary.format(document).partition(b"%d" % _LENGTH_MARK)
+            around = _PAGE_STREAM_DICTIONARY[setting] = (before, after)
+        content = _PAGE_FLATE.encode(self.content)
+        return b"%s%d%s\nstream\n%sendstream\n" % (around[0], len(content), around[1], content)
+
+
 def _page_contents(stream: str) -> Any:
     """A page's content stream, as reportlab's `PDFPage` makes it but for its filter."""
-    contents: Any = pdfdoc.PDFStream()
+    contents: Any = _PageStream()
     contents.filters = [_PAGE_FLATE]
     contents.content = stream
     contents.__Comment__ = "page stream"
@@ -1710,6 +1743,51 @@ _FURNITURE_SIZE = 7.5
 _SIZES: dict[tuple[float, float], str] = {}
 
 
+# The PDF form of each standard encoding a standard font names, when it is a name
+# (WinAnsiEncoding's for Helvetica), with the encoding it was made from: reportlab
+# makes it for every document, comparing the encoding's 256 glyph names with its base's.
+_ENCODING_OBJECTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _add_standard_font(document: Any, font: Any) -> bool:
+    """reportlab's `Font.addObjects` for a built-in standard font that is not
+    embedded (the canvas names Helvetica in every document), its encoding's PDF
+    form made once per process per frozen encoding; False for any other font,
+    which reportlab adds itself."""
+    fields: Any = font  # reportlab's stubs leave out its face
+    encoding = fields.encoding
+    if (
+        type(font) is not pdfmetrics.Font
+        or fields.face.name not in pdfmetrics.standardFonts
+        or pdfmetrics.standardFonts.__embed__
+        or not encoding.frozen
+    ):
+        return False
+    known = _ENCODING_OBJECTS.get(encoding.name)
+    if known is None or known[0] is not encoding:
+        known = (encoding, encoding.makePDFObject())
+        if isinstance(known[1], str):  # a name; a dictionary of differences is each document's
+            if len(_ENCODING_OBJECTS) >= _FILLS_BOUND:
+                _ENCODING_OBJECTS.clear()
+            _ENCODING_OBJECTS[encoding.name] = known
+    internal_name = "F" + repr(len(document.fontMapping) + 1)
+    pdf_font: Any = pdfdoc.PDFType1Font()
+    pdf_font.Name = internal_name
+    pdf_font.BaseFont = fields.face.name
+    pdf_font.__Comment__ = f"Font {fields.fontName}"
+    form = known[1]
+    if not isinstance(form, str) or form in (
+        "/MacRomanEncoding",
+        "/MacExpertEncoding",
+        "/WinAnsiEncoding",
+    ):
+        pdf_font.Encoding = form
+    document.Reference(pdf_font, internal_name)
+    document.idToObject["BasicFonts"].dict[internal_name] = pdf_font
+    document.fontMapping[fields.fontName] = "/" + internal_name
+    return True
+
+
 class _NumberedCanvas(Canvas):
     """Defers page output to the end so that every page can say "Page N of M"."""
 
@@ -1728,6 +1806,13 @@ class _NumberedCanvas(Canvas):
         super().__init__(*args, **kwargs)
         self._saved_pages: list[dict[str, Any]] = []
         self._first_subset_names: dict[str, str] = {}  # `_first_subset_name`
+
+    def _make_preamble(self) -> None:
+        """reportlab's, its first font (Helvetica) added by `_add_standard_font`."""
+        document = self._doc
+        if self._fontname not in document.fontMapping:
+            _add_standard_font(document, pdfmetrics.getFont(self._fontname))
+        super()._make_preamble()  # type: ignore[misc]
 
     def showPage(self) -> None:  # reportlab names it
         self._saved_pages.append(dict(self.__dict__))
