@@ -33,7 +33,11 @@ out this much text costs with reportlab before any of our choices.
 Prints the median time per document, the floor's and the ratio (goal <= 1.5x),
 and the same-text reference; asserts nothing.
 
-    .venv/bin/python bench/pdfs.py [--repeat 20]
+With `--bytecodes`, each row also gives the Python bytecodes executed per
+document and per floor (`sys.settrace`'s opcode events over five renders): a
+count that a loaded machine does not change, to compare two trees by.
+
+    .venv/bin/python bench/pdfs.py [--repeat 20] [--bytecodes]
 """
 
 from __future__ import annotations
@@ -279,9 +283,38 @@ def paired_medians(makers: list[Callable[[], bytes]], repeat: int) -> list[float
     return [statistics.median(each) for each in times]
 
 
+def bytecodes(make: Callable[[], bytes], count: int = 5) -> float:
+    """Python bytecodes executed per call of `make` (after it ran once): a count no
+    load on the machine changes, for comparing two trees where CPU time wanders.
+    It weighs a C call (zlib, a dictionary copy) as one step, so it tells which
+    way and about how far, not the time."""
+    make()
+    executed = 0
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal executed
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            executed += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        for _ in range(count):
+            make()
+    finally:
+        sys.settrace(None)
+    return executed / count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="renders of each document (20)")
+    parser.add_argument(
+        "--bytecodes",
+        action="store_true",
+        help="also print the Python bytecodes executed per document and per floor",
+    )
     args = parser.parse_args()
     from pypdf import PdfReader
 
@@ -319,7 +352,7 @@ def main() -> None:
                 late_fee_percent=agreement.late_fee_monthly_percent,
                 renewal_of=None,
             )
-            fresh = iter(list(fresh_documents(document, args.repeat + 8)))
+            fresh = iter(list(fresh_documents(document, args.repeat + 8 + 6 * args.bytecodes)))
             cases: dict[str, Callable[[], bytes]] = {
                 "agreement": lambda: render_agreement_pdf(document),
                 "new names": lambda: render_agreement_pdf(next(fresh)),
@@ -343,6 +376,15 @@ def main() -> None:
                     f"{reference * 1000:6.1f} ms ({reference_pages} pages)  "
                     f"ratio {figure / reference:4.1f}x"
                 )
+                if args.bytecodes:
+                    ours, least = (
+                        bytecodes(render),
+                        bytecodes(functools.partial(floor_document, pages, tables)),
+                    )
+                    print(
+                        f"  {'':<10} bytecodes per document: {ours:,.0f} against the floor's "
+                        f"{least:,.0f}  ratio {ours / least:5.3f}x"
+                    )
 
 
 if __name__ == "__main__":

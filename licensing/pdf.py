@@ -241,9 +241,42 @@ class _PageFlate:
 _PAGE_FLATE = _PageFlate()
 
 
+# reportlab's formatted dictionary of a page stream (its filter and length), by
+# its multi-line setting: the bytes before and after the length.
+_PAGE_STREAM_DICTIONARY: dict[Any, tuple[bytes, bytes]] = {}
+_LENGTH_MARK = 987654321
+
+
+class _PageStream(pdfdoc.PDFStream):
+    """A page's content stream, formatted as reportlab's `PDFStream.format`
+    formats it (the dictionary of its filter and length, then the compressed
+    content) from the dictionary's bytes kept once per process, instead of
+    building and formatting the dictionary, its array and name for every page."""
+
+    def format(self, document: Any) -> bytes:
+        if (
+            self.filters != [_PAGE_FLATE]
+            or self.dictionary.dict
+            or not isinstance(document.encrypt, pdfdoc.NoEncryption)
+        ):
+            formatted: bytes = super().format(document)
+            return formatted
+        setting = (rl_config.pdfMultiLine,)
+        around = _PAGE_STREAM_DICTIONARY.get(setting)
+        if around is None:
+            dictionary = pdfdoc.PDFDictionary(
+                {"Filter": pdfdoc.PDFArray([pdfdoc.PDFName(_PAGE_FLATE.pdfname)])}
+            )
+            dictionary["Length"] = _LENGTH_MARK
+            before, _, after = dictionary.format(document).partition(b"%d" % _LENGTH_MARK)
+            around = _PAGE_STREAM_DICTIONARY[setting] = (before, after)
+        content = _PAGE_FLATE.encode(self.content)
+        return b"%s%d%s\nstream\n%sendstream\n" % (around[0], len(content), around[1], content)
+
+
 def _page_contents(stream: str) -> Any:
     """A page's content stream, as reportlab's `PDFPage` makes it but for its filter."""
-    contents: Any = pdfdoc.PDFStream()
+    contents: Any = _PageStream()
     contents.filters = [_PAGE_FLATE]
     contents.content = stream
     contents.__Comment__ = "page stream"
@@ -447,12 +480,36 @@ class _EmbeddedFont(TTFont):
 
 def _remember_codes(state: Any) -> None:
     """Keep beside reportlab's state the codes of the first subset, as a
-    translation table (a no-break space is drawn as the space, as reportlab does)."""
-    codes = {char: code for char, code in state.assignments.items() if code < 256}
+    translation table (a no-break space is drawn as the space, as reportlab does).
+
+    reportlab only adds to its assignments (a character keeps its code for the
+    document's life), so only those made since the last call are read."""
+    assignments: dict[int, int] = state.assignments
+    codes: dict[int, int] | None = getattr(state, "first_subset_codes", None)
+    seen: int = getattr(state, "codes_seen", 0)
+    if codes is None or seen > len(assignments):
+        codes, seen = {}, 0
+    for char, code in itertools.islice(assignments.items(), seen, None):
+        if code < 256:
+            codes[char] = code
     if 32 in codes:
         codes[0xA0] = codes[32]
+    state.codes_seen = len(assignments)
     state.first_subset_codes = codes
     state.known_characters = frozenset(map(chr, codes))
+
+
+def _first_subset_name(canvas: Any, font: Any) -> str:
+    """`font.getSubsetInternalName(0, document)` ("/F2+0"), kept by the canvas
+    (one a document) once reportlab has named it: asked for every paragraph,
+    table cell and line of furniture drawn, and the same for the document's life."""
+    names: dict[str, str] | None = getattr(canvas, "_first_subset_names", None)
+    if names is None:
+        return font.getSubsetInternalName(0, canvas._doc)  # type: ignore[no-any-return]
+    name = names.get(font.fontName)
+    if name is None:
+        name = names[font.fontName] = font.getSubsetInternalName(0, canvas._doc)
+    return name
 
 
 def register_fonts(*, oblique: bool = False) -> None:
@@ -667,6 +724,16 @@ class _Paragraph(Paragraph):
     _plain_blpara: Any = None
     _lines_key: tuple[Any, ...] | None = None
 
+    # reportlab's `Flowable.getSpaceBefore` and `getSpaceAfter` (the paragraph's
+    # own attribute if it has one, else its style's), without the failed look-up
+    # of the attribute no paragraph of ours has: the layout asks each paragraph
+    # placed three or four times.
+    def getSpaceBefore(self) -> float:
+        return self.__dict__.get("spaceBefore", self.style.spaceBefore)  # type: ignore[no-any-return]
+
+    def getSpaceAfter(self) -> float:
+        return self.__dict__.get("spaceAfter", self.style.spaceAfter)  # type: ignore[no-any-return]
+
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         plain = self.wrap_plainly(availWidth)
         if plain is not None:
@@ -727,20 +794,30 @@ class _Paragraph(Paragraph):
         code.append("Q")
 
     def _drawing_key(self, canvas: Canvas) -> tuple[Any, ...] | None:
-        """What the text operators of this paragraph depend on, when they are
-        the same in every document: plain text (`para()`) of printable ASCII,
-        which every subset of our fonts holds at its own codes, broken into
-        remembered lines; else None."""
+        """What the text operators of this paragraph depend on: plain text
+        (`para()`) of printable characters broken into remembered lines, its
+        style, height and the name of the font's first subset in the document,
+        and the codes its characters have in that subset. Printable ASCII has
+        its own codes in every subset of our fonts (None stands for them); any
+        other character counts by the code this document gave it, so text whose
+        characters all have one already (the notices' © and ®, each step of
+        working's "·", once the document has drawn them) is keyed by the text
+        as coded. Else None: drawn, and not remembered."""
         lines: Any = self.__dict__.get("blPara")
         if not self._plain_text or lines is None or lines is not self._plain_blpara:
             return None
         text: str = self.frags[0].text
-        if not (text.isascii() and text.isprintable()):
+        if not text.isprintable():
             return None
         font: Any = pdfmetrics.getFont(lines.fontName)
-        document = canvas._doc  # type: ignore[attr-defined]
-        name = font.getSubsetInternalName(0, document)
-        return (self._lines_key, self.style, name, self.height)
+        coded: str | None = None
+        if not text.isascii():
+            state: Any = font.state.get(canvas._doc)  # type: ignore[attr-defined]
+            known: frozenset[str] | None = getattr(state, "known_characters", None)
+            if known is None or not known.issuperset(text):
+                return None  # a character without its code yet: reportlab assigns it
+            coded = text.translate(state.first_subset_codes)
+        return (self._lines_key, self.style, _first_subset_name(canvas, font), self.height, coded)
 
     def drawPara(self, debug: int = 0) -> None:
         """One left-aligned plain paragraph drawn with the operators reportlab's
@@ -1666,6 +1743,51 @@ _FURNITURE_SIZE = 7.5
 _SIZES: dict[tuple[float, float], str] = {}
 
 
+# The PDF form of each standard encoding a standard font names, when it is a name
+# (WinAnsiEncoding's for Helvetica), with the encoding it was made from: reportlab
+# makes it for every document, comparing the encoding's 256 glyph names with its base's.
+_ENCODING_OBJECTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _add_standard_font(document: Any, font: Any) -> bool:
+    """reportlab's `Font.addObjects` for a built-in standard font that is not
+    embedded (the canvas names Helvetica in every document), its encoding's PDF
+    form made once per process per frozen encoding; False for any other font,
+    which reportlab adds itself."""
+    fields: Any = font  # reportlab's stubs leave out its face
+    encoding = fields.encoding
+    if (
+        type(font) is not pdfmetrics.Font
+        or fields.face.name not in pdfmetrics.standardFonts
+        or pdfmetrics.standardFonts.__embed__
+        or not encoding.frozen
+    ):
+        return False
+    known = _ENCODING_OBJECTS.get(encoding.name)
+    if known is None or known[0] is not encoding:
+        known = (encoding, encoding.makePDFObject())
+        if isinstance(known[1], str):  # a name; a dictionary of differences is each document's
+            if len(_ENCODING_OBJECTS) >= _FILLS_BOUND:
+                _ENCODING_OBJECTS.clear()
+            _ENCODING_OBJECTS[encoding.name] = known
+    internal_name = "F" + repr(len(document.fontMapping) + 1)
+    pdf_font: Any = pdfdoc.PDFType1Font()
+    pdf_font.Name = internal_name
+    pdf_font.BaseFont = fields.face.name
+    pdf_font.__Comment__ = f"Font {fields.fontName}"
+    form = known[1]
+    if not isinstance(form, str) or form in (
+        "/MacRomanEncoding",
+        "/MacExpertEncoding",
+        "/WinAnsiEncoding",
+    ):
+        pdf_font.Encoding = form
+    document.Reference(pdf_font, internal_name)
+    document.idToObject["BasicFonts"].dict[internal_name] = pdf_font
+    document.fontMapping[fields.fontName] = "/" + internal_name
+    return True
+
+
 class _NumberedCanvas(Canvas):
     """Defers page output to the end so that every page can say "Page N of M"."""
 
@@ -1683,6 +1805,14 @@ class _NumberedCanvas(Canvas):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._saved_pages: list[dict[str, Any]] = []
+        self._first_subset_names: dict[str, str] = {}  # `_first_subset_name`
+
+    def _make_preamble(self) -> None:
+        """reportlab's, its first font (Helvetica) added by `_add_standard_font`."""
+        document = self._doc
+        if self._fontname not in document.fontMapping:
+            _add_standard_font(document, pdfmetrics.getFont(self._fontname))
+        super()._make_preamble()  # type: ignore[misc]
 
     def showPage(self) -> None:  # reportlab names it
         self._saved_pages.append(dict(self.__dict__))
@@ -1725,7 +1855,7 @@ class _NumberedCanvas(Canvas):
                 _SIZES.clear()
             size_and_leading = _SIZES[sizes] = f"{fp_str(sizes[0])} Tf {fp_str(sizes[1])} TL"
         self._code.append(
-            f"BT 1 0 0 1 {fp_str(x, y)} Tm {font.getSubsetInternalName(0, document)} "
+            f"BT 1 0 0 1 {fp_str(x, y)} Tm {_first_subset_name(self, font)} "
             f"{size_and_leading} ({mapped}) Tj T* ET"
         )
         return True

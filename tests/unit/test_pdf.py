@@ -1001,3 +1001,38 @@ def test_a_fragment_is_cloned_as_reportlab_clones_it() -> None:
     assert list(ours.__dict__.items()) == list(theirs.__dict__.items())  # order too
     ours.text = "again"
     assert fragment.text == " y"  # the original is untouched
+
+
+def test_a_paragraphs_space_before_and_after_are_reportlabs() -> None:
+    for name in pdf.STYLES.byName:
+        paragraph = pdf.para("Some words", name)
+        assert paragraph.getSpaceBefore() == Flowable.getSpaceBefore(paragraph)
+        assert paragraph.getSpaceAfter() == Flowable.getSpaceAfter(paragraph)
+    given_its_own = pdf.para("Some words")
+    given_its_own.spaceBefore, given_its_own.spaceAfter = 17, 23  # type: ignore[attr-defined]
+    assert given_its_own.getSpaceBefore() == Flowable.getSpaceBefore(given_its_own) == 17
+    assert given_its_own.getSpaceAfter() == Flowable.getSpaceAfter(given_its_own) == 23
+
+
+@given(content=st.text(max_size=300))
+@settings(max_examples=50, deadline=None)
+def test_a_page_stream_is_formatted_as_reportlab_formats_it(content: str) -> None:
+    document = pdfdoc.PDFDocument(invariant=1)
+    ours = pdf._page_contents(content)
+    theirs = pdfdoc.PDFStream(content=content, filters=[pdf._PAGE_FLATE])
+    assert type(ours) is pdf._PageStream
+    assert ours.format(document) == pdfdoc.PDFStream.format(theirs, document)
+
+
+@pytest.mark.parametrize("encoding", ["WinAnsiEncoding", "MacRomanEncoding", "StandardEncoding"])
+def test_a_standard_font_is_added_to_a_document_as_reportlab_adds_it(encoding: str) -> None:
+    font = pdfmetrics.Font(f"Helvetica-{encoding}", "Helvetica", encoding)
+    for _ in range(2):  # the second time from what the process kept
+        ours, theirs = pdfdoc.PDFDocument(invariant=1), pdfdoc.PDFDocument(invariant=1)
+        assert pdf._add_standard_font(ours, font)
+        font.addObjects(theirs)
+        assert ours.fontMapping == theirs.fontMapping
+        name = ours.fontMapping[font.fontName][1:]
+        assert ours.idToObject[name].format(ours) == theirs.idToObject[name].format(theirs)
+        assert list(ours.idToObject["BasicFonts"].dict) == [name]
+    assert not pdf._add_standard_font(pdfdoc.PDFDocument(), pdfmetrics.getFont(pdf.FONT))

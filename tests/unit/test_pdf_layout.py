@@ -342,6 +342,35 @@ def test_only_plain_printable_ascii_paragraphs_are_remembered_as_operators(
         assert pdf.build(rebuilt, pdf.PageFurniture("X"), title="X") == data
 
 
+def test_a_paragraph_of_other_characters_is_remembered_by_the_codes_its_document_gave_them(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(pdf, "_DRAWN", {})
+    shared = [
+        "Ærø · Łódź © ® €",
+        "· no adjustment applies",
+        "CPT © 2026 Example ® All rights reserved.",
+    ]
+    # The characters first drawn in two orders, so the same paragraphs have other codes.
+    firsts = ["€ ® © Ł ó ź Æ ø · first", "· Æ ø Ł ó ź © ® € first"]
+
+    def build(first: str) -> bytes:
+        story = [pdf.para(first), *(pdf.para(text, "Clause") for text in shared)]
+        return pdf.build(story, pdf.PageFurniture("X"), title="X")
+
+    drawn = {first: build(first) for first in firsts}
+    coded = [key for key in pdf._DRAWN if key[4] is not None]
+    assert {key[0][0] for key in coded} == set(shared)
+    assert len(coded) == 2 * len(shared)  # each text once per order of codes
+    for first in firsts:
+        again = build(first)  # from the remembered operators
+        with monkeypatch.context() as patch:
+            patch.setattr(pdf._Paragraph, "_drawing_key", lambda self, canvas: None)
+            fresh = build(first)  # every paragraph drawn anew
+        assert again == drawn[first] == fresh
+    assert drawn[firsts[0]] != drawn[firsts[1]]
+
+
 def test_the_remembered_operators_are_emptied_past_their_bound(monkeypatch: Any) -> None:
     monkeypatch.setattr(pdf, "_DRAWN", {})
     monkeypatch.setattr(pdf, "_DRAWN_BOUND", 3)
