@@ -770,7 +770,7 @@ def _queue_page(
     # as is an assignee id of nobody the filter offers (it listed nothing unsaid).
     refused = arguments.repeated(args, ("state",), labels=QUEUE_FILTER_LABELS)
     reviewers = queries.reviewers(session)
-    unread = {} if refused else _unknown_assignee(assignee_arg, reviewers)
+    unread = {} if refused else assignment.unknown_assignee(assignee_arg, (r.id for r in reviewers))
     found = None
     if not refused and not unread:
         found = paging.read_page(
@@ -812,12 +812,6 @@ def _queue_page(
         filter_labels=QUEUE_FILTER_LABELS,
     )
     return page, (400 if refused else 422 if unread else status)
-
-
-def _unknown_assignee(value: str, reviewers: list[queries.Reviewer]) -> dict[str, list[str]]:
-    """The Assignee filter's message when it names nobody the filter offers."""
-    problem = assignment.unknown_assignee(value, (reviewer.id for reviewer in reviewers))
-    return {"assignee": [problem]} if problem else {}
 
 
 @console.route("/applications/assign", methods=["POST"])

@@ -401,12 +401,11 @@ def _queue_page(
     request_url = url_pattern("permissions_console.detail", "request_id")
     assert request_url is not None  # the queue's own blueprint has the request's page
     staff = queries.licensing_staff(session)
-    unknown = (
-        None
+    unread = (
+        {}
         if refused
         else assignment.unknown_assignee(args.get("assignee", ""), (user.id for user in staff))
     )
-    unread = {"assignee": [unknown]} if unknown else {}
     assign_form = bulk_form or _bulk_form(staff)
     page = render_template(
         "permissions/console_queue.html",
