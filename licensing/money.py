@@ -217,6 +217,14 @@ class MoneyError(ValueError):
     """An amount or currency that cannot be read exactly."""
 
 
+class TooLarge(MoneyError):
+    """A decimal with more digits before the point than an amount may have."""
+
+
+class TooManyPlaces(MoneyError):
+    """A decimal with more digits after the point than it may have."""
+
+
 def is_currency(code: str) -> bool:
     return code in CURRENCIES
 
@@ -246,12 +254,12 @@ def parse_decimal(
         value = text
     elif isinstance(text, int):
         if abs(text) > MAX_AMOUNT:  # comparing costs nothing; no digits are made
-            raise MoneyError(_too_large())
+            raise TooLarge(_too_large())
         value = Decimal(text)
     else:
         raw = str(text).strip()
         if len(raw) > MAX_DECIMAL_TEXT:
-            raise MoneyError(
+            raise TooLarge(
                 f"{raw[:MAX_DECIMAL_TEXT]}... is longer than {MAX_DECIMAL_TEXT} characters; "
                 + _too_large()
             )
@@ -262,7 +270,7 @@ def parse_decimal(
         except InvalidOperation:  # pragma: no cover - the pattern already rules this out
             raise MoneyError(f"{raw!r} is not a decimal number") from None
     check_bounds(value, places=places)
-    if value < 0 and not allow_negative:
+    if value.is_signed() and not allow_negative:  # "-0" too: a sign says negative
         raise MoneyError("must not be negative")
     return value
 
@@ -276,23 +284,23 @@ def check_bounds(value: Decimal, *, places: int = AMOUNT_PLACES) -> None:
     if len(digits) > MAX_DECIMAL_TEXT:
         raise MoneyError(f"at most {MAX_DECIMAL_TEXT} digits")
     if exponent > AMOUNT_INTEGER_DIGITS:  # even 0E+99: no such amount is written
-        raise MoneyError(_too_large())
+        raise TooLarge(_too_large())
     if exponent < -MAX_DECIMAL_TEXT:
-        raise MoneyError(f"at most {places} decimal places")
+        raise TooManyPlaces(f"at most {places} decimal places")
     significant = len(digits)
     while significant > 1 and exponent < 0 and digits[significant - 1] == 0:
         significant -= 1  # trailing zeros after the point ("12.50000") are harmless
         exponent += 1
     if digits[0] != 0 and significant + exponent > AMOUNT_INTEGER_DIGITS:
-        raise MoneyError(_too_large())
+        raise TooLarge(_too_large())
     if exponent < -places and any(digits[:significant]):
-        raise MoneyError(f"at most {places} decimal places")
+        raise TooManyPlaces(f"at most {places} decimal places")
 
 
 def check_total(value: Decimal) -> None:
     """Refuse a computed amount (a sum, a price) the money columns cannot hold."""
     if abs(value) > MAX_AMOUNT:
-        raise MoneyError(_too_large())
+        raise TooLarge(_too_large())
 
 
 def _too_large() -> str:

@@ -36,6 +36,10 @@ class ByYear:
     def __call__(self, year: int, number: int) -> str:
         return f"{self.prefix}-{year:04d}-{number:06d}"
 
+    def of_year(self, year: int) -> str:
+        """How every number of `year` starts: `CPT-2027-` (a search box's example)."""
+        return f"{self.prefix}-{year:04d}-"
+
 
 APPLICATION = ById("APP")
 ROYALTY_REPORT = ById("RR")

@@ -35,6 +35,30 @@ def vocab(value: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+# Each use in words, as the application form offers it: the one map of the uses'
+# words for the form's choices, the estimate's and the quote's Use columns.
+USE_LABELS = {
+    "development": "Develop, test, maintain or service a product",
+    "distribution": "Distribute a product to others (installed or hosted)",
+    "internal_use": "Use inside our own organization",
+    "derivative_work": "Create a derivative work",
+    "translation": "Translate or localize",
+    "education": "Education or training material",
+}
+
+
+def use_words(use: str | None) -> str:
+    """A use as the application form offers it (`USE_LABELS`): `internal_use` ->
+    "Use inside our own organization"; a use the map does not know, as a label."""
+    return USE_LABELS.get(use or "") or vocab(use)
+
+
+def end_sentence(text: str | None) -> str:
+    """`text` ending with one full stop: "Acme Software, Inc." is not followed by another."""
+    value = (text or "").rstrip()
+    return value if value.endswith((".", "!", "?")) else f"{value}."
+
+
 def state_text(state: str, words: Mapping[str, str] | None = None) -> str:
     """A record's state in words, as a sentence says it after "that is": its entry
     in its machine's `words` ("waiting for the requester's information"), else the

@@ -43,10 +43,11 @@ from licensing.errors import (
 from licensing.limits import shows_unstorable_on_form
 from licensing.mail import services as mail
 from licensing.web import confirm
-from licensing.web.filters import end_sentence, recorded_words
+from licensing.web.filters import recorded_words
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
+from licensing.words import end_sentence
 
 bp = Blueprint("accounts", __name__)
 console = Blueprint("accounts_console", __name__, url_prefix="/console")
@@ -383,7 +384,16 @@ def _organization_page(
         invitations=queries.invitations(db_session, organization.id),
         now=utcnow(),
         office_address=mail.sender_address(),
+        hold=_hold(db_session, organization),
     ), status
+
+
+def _hold(db_session: Session, organization: Organization) -> services.Hold | None:
+    """Why and since when the organization is held pending payment, beside its
+    standing on the vendor's and staff's organization pages."""
+    return services.pending_payment_hold(
+        db_session, organization, organization.id, office_date(utcnow())
+    )
 
 
 @bp.route("/organization")
@@ -597,6 +607,12 @@ def _standing_form(organization: Organization) -> forms.StandingForm:
     return form
 
 
+# The organizations' and users' filters' labels: their forms draw them from here,
+# and a refusal names the field by them (`arguments`).
+ORGANIZATION_FILTERS = {"q": "Name", "standing": "Standing"}
+USER_FILTERS = {"q": "Email or name", "kind": "Kind"}
+
+
 @console.route("/organizations")
 @access.staff(*ANY_STAFF)
 def organizations() -> tuple[str, int]:
@@ -605,7 +621,7 @@ def organizations() -> tuple[str, int]:
     if standing not in (None, *STANDING.states):
         standing = None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, labels={"standing": "Standing", "q": "Name"})
+    refused = arguments.repeated(request.args, labels=ORGANIZATION_FILTERS)
     return render_template(
         "console/organizations.html",
         organizations=[]
@@ -615,6 +631,7 @@ def organizations() -> tuple[str, int]:
         standing=standing,
         search=search or "",
         filter_errors=refused,
+        filter_labels=ORGANIZATION_FILTERS,
     ), (400 if refused else 200)
 
 
@@ -635,6 +652,7 @@ def _console_organization_page(
         standing_form=standing_form or _standing_form(organization),
         profile_form=profile_form or forms.OrganizationForm(formdata=None, obj=organization),
         block_reason=services.standing_block_reason(organization),
+        hold=_hold(db_session, organization),
         now=utcnow(),
     ), status
 
@@ -744,7 +762,7 @@ def users() -> Page:
     kind = request.args.get("kind") if request.args.get("kind") in ("staff", "vendor") else None
     search = request.args.get("q") or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, labels={"kind": "Kind", "q": "Email or name"})
+    refused = arguments.repeated(request.args, labels=USER_FILTERS)
     return render_template(
         "console/users.html",
         users=[] if refused else queries.users(db.session(), kind=kind, search=search),
@@ -753,6 +771,7 @@ def users() -> Page:
         search=search or "",
         now=utcnow(),
         filter_errors=refused,
+        filter_labels=USER_FILTERS,
     ), (400 if refused and status == 200 else status)
 
 

@@ -195,7 +195,6 @@ def estimate() -> tuple[str, int]:
         field_errors=field_errors,
         refused=refused,
         has_cards=bool(stored),
-        use_labels=forms.USE_LABELS,
         permission_fields=_permission_fields(form, quote),
         **(_links(data, nested=not _signed_in_vendor()) if quote else {}),
     )

@@ -50,7 +50,14 @@ from licensing.agreements.models import (
     TERRITORIES_MAX,
 )
 from licensing.errors import InvalidInput
-from licensing.money import MoneyError, parse_decimal, parse_quantity
+from licensing.money import (
+    AMOUNT_PLACES,
+    MoneyError,
+    TooLarge,
+    TooManyPlaces,
+    parse_decimal,
+    parse_quantity,
+)
 from licensing.pricing import (
     PRODUCT_TYPES,
     USER_TYPES,
@@ -62,16 +69,8 @@ from licensing.pricing import (
 )
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 from licensing.web.forms import PageForm
-from licensing.words import vocab
+from licensing.words import USE_LABELS, vocab
 
-USE_LABELS = {
-    "development": "Develop, test, maintain or service a product",
-    "distribution": "Distribute a product to others (installed or hosted)",
-    "internal_use": "Use inside our own organization",
-    "derivative_work": "Create a derivative work",
-    "translation": "Translate or localize",
-    "education": "Education or training material",
-}
 # What a new use row starts with on the application form.
 BLANK_USE: Mapping[str, str] = {
     "use": "distribution",
@@ -176,23 +175,37 @@ class RevenueField(_TypedText):
 
 
 class AmountField(_TypedText):
-    """An amount staff type for a line ("1,250.00"): exact; the use case checks
-    it against the line."""
+    """An amount staff type for a line ("1,250.00"): exact, with at most `places`
+    decimals (the quote's currency's); the use case checks it against the line."""
+
+    def __init__(self, *args: Any, places: int = AMOUNT_PLACES, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.places = places
 
     def read(self, text: str) -> Decimal:
         try:
             # Read a sign too, so that "-5" is refused for what it is, not as unreadable.
-            amount = parse_decimal(text, allow_negative=True)
-        except MoneyError:
+            amount = parse_decimal(text, allow_negative=True, places=self.places)
+        except MoneyError as exc:
             self.data = None
-            raise ValueError('Enter an amount such as "1250.00".') from None
-        if amount < 0:
+            raise ValueError(_amount_problem(exc)) from None
+        if amount.is_signed():  # "-0" too: its sign says below zero
             self.data = None
             raise ValueError("The amount must be 0 or more.")
         return amount
 
     def show(self, value: Any) -> str:
         return f"{Decimal(value):f}"
+
+
+def _amount_problem(exc: MoneyError) -> str:
+    """What is wrong with an amount typed, in the words of the API's money fields
+    ("at most 2 decimal places"), where it is a number at all."""
+    if isinstance(exc, TooManyPlaces):
+        return f'Use {exc}, such as "1250.00".'
+    if isinstance(exc, TooLarge):
+        return f"The amount is too large: {exc}."
+    return 'Enter an amount such as "1250.00".'
 
 
 class LanguagesField(StringField):  # type: ignore[misc]  # WTForms ships no types
@@ -519,17 +532,20 @@ def _misnamed_row(name: str, line_count: int) -> str:
 
 
 @lru_cache(maxsize=32)
-def _approval_form_class(line_count: int) -> type[ApprovalForm]:
+def _approval_form_class(line_count: int, places: int) -> type[ApprovalForm]:
     rows: dict[str, Any] = {"line_count": line_count}
     for index in range(line_count):
-        rows[f"amount-{index}"] = AmountField(f"New amount for use {index + 1}")
+        rows[f"amount-{index}"] = AmountField(f"New amount for use {index + 1}", places=places)
         rows[f"reason-{index}"] = StringField(f"Reason for use {index + 1}", filters=[_stripped])
     return type("ApprovalFormWithLines", (ApprovalForm,), rows)
 
 
-def approval_form(line_count: int, formdata: MultiDict[str, str]) -> ApprovalForm:
-    """The approval form of an application with `line_count` uses, as submitted."""
-    form = _approval_form_class(line_count)(formdata=formdata)
+def approval_form(
+    line_count: int, formdata: MultiDict[str, str], *, places: int = AMOUNT_PLACES
+) -> ApprovalForm:
+    """The approval form of an application with `line_count` uses, as submitted;
+    its amounts have at most `places` decimals (the quote's currency's)."""
+    form = _approval_form_class(line_count, places)(formdata=formdata)
     form.stray_lines = _stray_lines(formdata, line_count)
     form.misnamed_rows = _misnamed_rows(formdata)
     return form

@@ -47,6 +47,7 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import shows_unstorable_on_form
+from licensing.money import AMOUNT_PLACES, minor_units
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
@@ -739,8 +740,10 @@ def _user_id(raw: str) -> int | None:
 
 # The queue's filters, carried through the bulk assignment so staff return to the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page")
-# Those that take one value (`state` takes several: its checkboxes).
-QUEUE_ONE_VALUE_FILTERS = {"q": "Search", "assignee": "Assignee", "sort": "Sort"}
+# Each filter's label: the queue's form draws them from here, and a refusal names
+# the field by them (`arguments`). All but `state` take one value (`state` takes
+# several: its checkboxes).
+QUEUE_FILTER_LABELS = {"q": "Search", "state": "State", "assignee": "Assignee", "sort": "Sort"}
 
 
 def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
@@ -786,10 +789,13 @@ def _queue_page(
     queue = queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
     # The principal names "me" (assignee=me): without it the filter matched everyone.
     principal = access.require_principal()
-    # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(args, ("state",), labels=QUEUE_ONE_VALUE_FILTERS)
+    # A filter given twice is refused beside its field, nothing listed (`arguments`),
+    # as is an assignee id of nobody the filter offers (it listed nothing unsaid).
+    refused = arguments.repeated(args, ("state",), labels=QUEUE_FILTER_LABELS)
+    reviewers = queries.reviewers(session)
+    unread = {} if refused else assignment.unknown_assignee(assignee_arg, (r.id for r in reviewers))
     found = None
-    if not refused:
+    if not refused and not unread:
         found = paging.read_page(
             session,
             queries.queue_rows_query(principal, queue),
@@ -799,7 +805,6 @@ def _queue_page(
             count=queries.application_count_query(principal, queue),
         )
     items = found.items if found else []
-    reviewers = queries.reviewers(session)
     levels = queries.review_levels(
         items, utcnow(), target_days=current_config().application_review_sla_days
     )
@@ -826,9 +831,10 @@ def _queue_page(
         assign_form=assign_form,
         assignee_select=assignment.assignee_select(assign_form),
         filter_query=urlencode(list(args.items(multi=True))),
-        filter_errors=refused,
+        filter_errors=refused or unread,
+        filter_labels=QUEUE_FILTER_LABELS,
     )
-    return page, (400 if refused else status)
+    return page, (400 if refused else 422 if unread else status)
 
 
 @console.route("/applications/assign", methods=["POST"])
@@ -968,7 +974,11 @@ def review(application_id: int) -> Page:
 
 def _modifications(application: Application) -> services.Modifications:
     """Per-line amounts (`amount-N`, `reason-N`) and the term, from the approval form."""
-    form = forms.approval_form(len(application.uses), request.form)
+    submitted = application.submitted_quote
+    # Amounts in the quote's currency: "1250.123" is refused beside its field as
+    # having too many decimals, as the use case would refuse it.
+    places = minor_units(submitted.currency) if submitted else AMOUNT_PLACES
+    form = forms.approval_form(len(application.uses), request.form, places=places)
     if not form.validate():
         raise InvalidInput("Some changes need correcting.", forms.error_paths(form))
     return form.modifications((application.term_start, application.term_end))

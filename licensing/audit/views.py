@@ -20,7 +20,8 @@ from licensing.web.paging import numbered, page_count, requested_page
 bp = Blueprint("audit_console", __name__, url_prefix="/console")
 
 PER_PAGE = 50
-# Each filter as the page's form labels it, for its refusal (`arguments`).
+# Each filter's label: the page's form draws them from here, and its refusals
+# (`arguments`) and unreadable dates name the field by them.
 FILTER_LABELS = {
     "entity_type": "Record type",
     "entity_id": "Record id or reference",
@@ -50,7 +51,8 @@ def filters_from(args: Mapping[str, str]) -> tuple[queries.AuditFilter, list[str
     """The filter a query string describes, and what in it could not be read."""
     problems: list[str] = []
     dates: dict[str, date | None] = {}
-    for name, label in (("since", "From"), ("until", "To")):
+    for name in ("since", "until"):
+        label = FILTER_LABELS[name]
         raw = (args.get(name) or "").strip()
         try:
             dates[name] = parse_day(raw) if raw else None
@@ -113,6 +115,7 @@ def audit_log() -> tuple[str, int]:
         actions=actions,
         query={key: value for key, value in request.args.items() if key != "page" and value},
         filter_errors=refused,
+        filter_labels=FILTER_LABELS,
         unread=unread,
     ), (400 if refused else 422 if problems else 200)
 

@@ -466,10 +466,12 @@ def console_invoices() -> tuple[str, int]:
         flagged=queries.flagged_payments(session),
         today=_today(),
         title="Overdue invoices" if overdue else "Invoices",
+        labels=INVOICE_LIST_FILTERS,
     ), (400 if errors else 200)
 
 
-# Each filter as the list's form labels it, for its refusal (`arguments`).
+# Each filter's label: the list's form draws them from here, and a refusal names
+# the field by them (`arguments`).
 INVOICE_LIST_FILTERS = {"q": "Number or organization", "state": "State", "overdue": "Overdue only"}
 
 

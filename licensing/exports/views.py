@@ -20,8 +20,9 @@ from licensing.streaming import end_request_session
 bp = Blueprint("exports_console", __name__, url_prefix="/console")
 # The form's fields: the dataset, its format and the filter's parameters.
 FIELDS = frozenset({"dataset", "format", *PARAMETERS})
-# Each field as the form labels it (console/exports.html), for a refusal beside it:
-# its user sees "From", not the address's `from` (`arguments`).
+# Each field's label: the form's (console/exports.html draws them from here) and a
+# refusal's, beside the field or in the summary: its user sees "From", not the
+# address's `from` (`arguments`).
 FIELD_LABELS = {
     "dataset": "Dataset",
     "format": "Format",
@@ -93,4 +94,5 @@ def _page(errors: dict[str, list[str]], status: int) -> tuple[str, int]:
         use_options=[(use, use.replace("_", " ")) for use in USES],
         values=request.args,
         errors=errors,
+        labels=FIELD_LABELS,
     ), status

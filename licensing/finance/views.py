@@ -67,8 +67,9 @@ def _default_currency(found: list[str]) -> str:
     return "USD" if "USD" in found or not found else found[0]
 
 
-# Each filter as the form labels it (finance/dashboard.html): a refusal beside the
-# field names what its user sees, "First month", not the address's `from`.
+# Each filter's label: the form's (finance/dashboard.html draws them from here) and a
+# refusal's beside the field, which names what its user sees, "First month", not the
+# address's `from`.
 FILTER_LABELS = {
     "from": "First month",
     "to": "Last month",
@@ -259,6 +260,7 @@ def dashboard() -> tuple[str, int]:
     context: dict[str, Any] = {
         "sees_money": sees_money,
         "given": given,
+        "labels": FILTER_LABELS,
         "currencies": sorted({*currencies, given.values["currency"]}),
         "granularities": queries.GRANULARITIES,
         "axes": AXES,

@@ -28,6 +28,9 @@ from licensing.web.paging import numbered, page_count, requested_page
 bp = Blueprint("mail_console", __name__, url_prefix="/console")
 
 PER_PAGE = 50
+# The outbox's filters' labels: its form draws them from here, and a refusal names
+# the field by them (`arguments`).
+OUTBOX_FILTERS = {"to": "Recipient", "state": "State"}
 
 
 @bp.route("/outbox")
@@ -38,7 +41,7 @@ def outbox() -> tuple[str, int]:
     page = requested_page()
     session = db.session()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, labels={"state": "State", "to": "Recipient"})
+    refused = arguments.repeated(request.args, labels=OUTBOX_FILTERS)
     found, total = (
         ([], 0)
         if refused
@@ -64,6 +67,7 @@ def outbox() -> tuple[str, int]:
         smtp_configured=bool(current_config().smtp_url),
         max_attempts=services.MAX_ATTEMPTS,
         filter_errors=refused,
+        filter_labels=OUTBOX_FILTERS,
     ), (400 if refused else 200)
 
 

@@ -361,7 +361,8 @@ def _assign_form(session: Session) -> forms.AssignForm:
 
 # The queue's filters, carried through the bulk action so staff return to the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue")
-# Each filter as the queue's form labels it, for its refusal (`arguments`).
+# Each filter's label: the queue's form draws them from here, and a refusal names
+# the field by them (`arguments`).
 QUEUE_FILTER_LABELS = {
     "q": "Search",
     "state": "State",
@@ -391,7 +392,8 @@ def _queue_page(
     refused: dict[str, list[str]] | None = None,
 ) -> tuple[str, int]:
     """The queue for `args`; with `refused` filters (given twice), their messages
-    beside them and nothing listed (400)."""
+    beside them and nothing listed (400); likewise (422) an assignee id of nobody
+    the filter offers, which listed nothing without a word."""
     session = db.session()
     principal = access.require_principal()
     now = utcnow()
@@ -399,11 +401,16 @@ def _queue_page(
     request_url = url_pattern("permissions_console.detail", "request_id")
     assert request_url is not None  # the queue's own blueprint has the request's page
     staff = queries.licensing_staff(session)
+    unread = (
+        {}
+        if refused
+        else assignment.unknown_assignee(args.get("assignee", ""), (user.id for user in staff))
+    )
     assign_form = bulk_form or _bulk_form(staff)
     page = render_template(
         "permissions/console_queue.html",
         rows=queue_rows(
-            [] if refused else queries.queue_requests(session, filters, principal, now),
+            [] if refused or unread else queries.queue_requests(session, filters, principal, now),
             now,
             target_days=current_config().permission_sla_days,
             selected=selected,
@@ -416,9 +423,10 @@ def _queue_page(
         assign_form=assign_form,
         assignee_select=assignment.assignee_select(assign_form),
         metrics=services.metrics(session, now=now),
-        filter_errors=refused,
+        filter_errors=refused or unread,
+        filter_labels=QUEUE_FILTER_LABELS,
     )
-    return page, (400 if refused else status)
+    return page, (400 if refused else 422 if unread else status)
 
 
 @console.route("/")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
-from licensing import access, arguments, db
+from licensing import access, arguments, db, references
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
@@ -47,10 +47,11 @@ from licensing.royalties.states import (
 )
 from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.filters import end_sentence, recorded_words
+from licensing.web.filters import recorded_words
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import named_by_id
+from licensing.words import end_sentence
 
 bp = Blueprint("royalties", __name__)
 
@@ -568,6 +569,7 @@ def console_queue() -> tuple[str, int]:
         statuses=statuses,
         page=listed,
         filter_errors=refused,
+        filter_labels=QUEUE_FILTERS,
         flagged=flagged,
         correction_due={
             report.id: correction_due_on(report, current_config().correction_due_days)
@@ -580,11 +582,13 @@ def console_queue() -> tuple[str, int]:
         periods=choices.periods,
         period_states=PERIOD_STATES,
         today=today,
+        # This year's numbers as the example, from the numbers' own format.
+        agreement_example=references.AGREEMENT.of_year(today.year),
     ), (400 if refused else 200)
 
 
-# The queue's filters; each takes one value.
-# Each filter as the queue's form labels it, for its refusal (`arguments`).
+# The queue's filters; each takes one value. Each one's label: the queue's form
+# draws them from here, and a refusal names the field by them (`arguments`).
 QUEUE_FILTERS = {
     "state": "State",
     "agreement": "Agreement number",

@@ -31,6 +31,24 @@ def assignee_choices(people: Iterable[tuple[int, str]]) -> list[SelectChoice]:
     ]
 
 
+def unknown_assignee(value: str, people: Iterable[int]) -> dict[str, list[str]]:
+    """A queue's filter errors (`{"assignee": [message]}`) when its Assignee filter
+    gives the id (ASCII digits) of nobody it offers (`people`: the ids of those who
+    may be assigned), which listed nothing without a word; empty for anyone else
+    (empty, one of the queue's words such as "me", or text that is no id, which the
+    queue ignores)."""
+    if not (value.isascii() and value.isdigit()):
+        return {}
+    if (user_id := record_id(value)) is not None and user_id in set(people):
+        return {}
+    shown = value if len(value) <= 20 else f"{value[:20]}…"
+    return {
+        "assignee": [
+            f"No one who may be assigned has the id {shown}: choose an assignee from the list."
+        ]
+    }
+
+
 # Bulk-assignment selects kept per app: one per queue and set of reviewers.
 _CACHED_SELECTS = 32
 

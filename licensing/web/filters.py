@@ -13,7 +13,15 @@ from flask import Flask
 
 from licensing import calendar
 from licensing.money import MoneyError, format_grouped
-from licensing.words import humanize, identifiers_in_words, state_label, state_text, vocab
+from licensing.words import (
+    end_sentence,
+    humanize,
+    identifiers_in_words,
+    state_label,
+    state_text,
+    use_words,
+    vocab,
+)
 
 # An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".
 _FRACTION_ABOUT = re.compile(r"-?\d+/\d+ \(about (-?\d+(?:\.\d+)?)\)")
@@ -55,12 +63,6 @@ def proration(value: Fraction | str) -> str:
     share = Decimal(factor.numerator * 100) / Decimal(factor.denominator)
     percent = share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     return f"prorated to {percent}% of the rate card period"
-
-
-def end_sentence(text: str | None) -> str:
-    """`text` ending with one full stop: "Acme Software, Inc." is not followed by another."""
-    value = (text or "").rstrip()
-    return value if value.endswith((".", "!", "?")) else f"{value}."
 
 
 def deadline(value: datetime | None) -> str:
@@ -250,6 +252,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "humanize": humanize,
     "action_words": action_words,
     "vocab": vocab,
+    "use_words": use_words,
     "working": working,
     "proration": proration,
     "end_sentence": end_sentence,

@@ -35,12 +35,17 @@ def page_count(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
 
 
+# The page number as a page's messages name it.
+PAGE_LABEL = {"page": "Page"}
+
+
 def requested_page(args: Mapping[str, str] | None = None) -> int:
     """The page number `args` (by default the request's query string) asks for.
-    `page` given twice is refused (400, `arguments`' message), not read as its
-    first value, as the API's page arguments and every filter are."""
+    `page` given twice is refused (400), not read as its first value, as the API's
+    page arguments and every filter are; named "Page" as a page names a filter by
+    its label (`arguments.field_message`), the pager having no label of its own."""
     args = request.args if args is None else args
-    if twice := arguments.repeated(args, among=("page",)):
+    if twice := arguments.repeated(args, labels=PAGE_LABEL):
         raise BadRequest(twice["page"][0])
     return page_number(args.get("page"))
 

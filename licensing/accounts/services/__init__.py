@@ -59,6 +59,7 @@ from licensing.accounts.services.staff import (
 )
 from licensing.accounts.services.standing import (
     REASON_MAX,
+    Hold,
     OverdueCheck,
     change_organization_standing,
     change_standing,
@@ -67,6 +68,7 @@ from licensing.accounts.services.standing import (
     hold_now_if_overdue,
     organization_in_good_standing,
     overdue_obligations,
+    pending_payment_hold,
     register_overdue_check,
     restore_standing_if_clear,
     standing_block_reason,
@@ -98,6 +100,7 @@ __all__ = [
     "TOKEN_USE_RESOLUTION",
     "UNCONFIRMED_EMAIL",
     "VENDOR_EDITABLE",
+    "Hold",
     "OverdueCheck",
     "accept_invitation",
     "authenticate_token",
@@ -120,6 +123,7 @@ __all__ = [
     "normalize_email",
     "organization_in_good_standing",
     "overdue_obligations",
+    "pending_payment_hold",
     "principal_for",
     "register_overdue_check",
     "request_email_change",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.states import (
@@ -21,11 +23,15 @@ from licensing.accounts.states import (
     SUSPENDED,
 )
 from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.words import end_sentence
 
 REASON_MAX = 2000
+# The audit action of every standing change (`STANDING` audits each step as one event).
+STANDING_CHANGED = f"{STANDING.entity_type}.{STANDING.events['mark_pending_payment']}"
 
 
 class NamedStanding(Protocol):
@@ -44,24 +50,78 @@ def organization_in_good_standing(organization: NamedStanding) -> bool:
     return organization.standing in GOOD_STANDING
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Why an organization is held at `pending_payment`, and since when: what the
+    page beside its standing says (it said so only in a history note)."""
+
+    since: datetime | None  # the standing change that held it (None: not audited)
+    overdue: tuple[str, ...]  # what is overdue now, in words (`overdue_obligations`)
+    note: str | None  # the reason recorded when it was held (staff's, or the run's)
+
+    @property
+    def why(self) -> str:
+        """What holds it: what is overdue now, else the reason it was held with."""
+        if self.overdue:
+            return "; ".join(self.overdue)
+        return self.note or "no reason was recorded"
+
+
+def pending_payment_hold(
+    session: Session, organization: NamedStanding, organization_id: int, today: date
+) -> Hold | None:
+    """The organization's `Hold` while it is at `pending_payment`, else None."""
+    if organization.standing != PENDING_PAYMENT:
+        return None
+    held = session.execute(
+        select(AuditEvent.occurred_at, AuditEvent.note)
+        .where(
+            AuditEvent.action == STANDING_CHANGED,
+            AuditEvent.entity_type == STANDING.entity_type,
+            AuditEvent.entity_id == str(organization_id),
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return Hold(
+        since=held.occurred_at if held else None,
+        overdue=tuple(overdue_obligations(session, organization_id, today)),
+        note=held.note if held else None,
+    )
+
+
 def standing_block_reason(
-    organization: NamedStanding, overdue: Sequence[str] = (), contact: str | None = None
+    organization: NamedStanding,
+    overdue: Sequence[str] = (),
+    contact: str | None = None,
+    *,
+    hold: Hold | None = None,
 ) -> str | None:
     """Why the organization may not apply for a license now, in words for the
     vendor; None when it is in good standing. `overdue` names what holds it at
     `pending_payment` (`overdue_obligations`), and `contact` the office's address,
-    when the caller knows them."""
+    when the caller knows them; a `hold` says both what and since when."""
+    if hold is not None:
+        overdue = hold.overdue
     office = (
         f"the licensing office at {contact} (or reply to any of its emails)"
         if contact
         else "the licensing office"
     )
+    since = (
+        f" (held since {calendar.office_date(hold.since).isoformat()})"
+        if hold is not None and hold.since is not None
+        else ""
+    )
     held = (
         f"{organization.legal_name} is behind: {'; '.join(overdue)}. New license "
-        "applications are on hold until that is settled."
+        f"applications are on hold until that is settled{since}."
         if overdue
+        else f"{organization.legal_name} is held pending payment: {end_sentence(hold.note)} "
+        f"New license applications are on hold until it is settled{since}."
+        if hold is not None and hold.note
         else f"{organization.legal_name} has an overdue invoice or royalty report, so new "
-        "license applications are on hold until it is settled."
+        f"license applications are on hold until it is settled{since}."
     )
     billing_team = (
         f"the licensing office's billing team at {contact}"
@@ -92,14 +152,10 @@ def standing_block_reason_now(
 ) -> str | None:
     """`standing_block_reason` naming what is overdue (an organization held for a
     royalty report was told it had an overdue invoice, and paid everything in vain)
-    and how to reach the office (a suspended one was told to contact it, and no page
-    said how)."""
-    overdue = (
-        overdue_obligations(session, organization_id, today)
-        if organization.standing == PENDING_PAYMENT
-        else []
-    )
-    return standing_block_reason(organization, overdue, contact=mail.sender_address())
+    and since when, and how to reach the office (a suspended one was told to contact
+    it, and no page said how)."""
+    hold = pending_payment_hold(session, organization, organization_id, today)
+    return standing_block_reason(organization, contact=mail.sender_address(), hold=hold)
 
 
 def ensure_good_standing(organization: Organization) -> None:
