@@ -270,8 +270,12 @@ def parse_decimal(
         except InvalidOperation:  # pragma: no cover - the pattern already rules this out
             raise MoneyError(f"{raw!r} is not a decimal number") from None
     check_bounds(value, places=places)
-    if value.is_signed() and not allow_negative:  # "-0" too: a sign says negative
-        raise MoneyError("must not be negative")
+    if value.is_signed() and not allow_negative:
+        if value:
+            raise MoneyError("must not be negative")
+        # "-0" is zero, which the contracts' "non-negative" admits: read it without
+        # its sign, so that no "-0.00" is ever stored or written.
+        value = value.copy_abs()
     return value
 
 
