@@ -550,7 +550,7 @@ def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
         reviewed = client.post(url, data={"action": "mark_reviewed"})
         after_review = client.get(url)
         queue_after = text_of(client.get("/console/royalty-reports"))
-    assert "Flagged reports waiting for review (1)" in queue
+    assert "Reports waiting for review or correction (1)" in queue
     assert (
         f"{flagged.reference} from {agreement.organization.legal_name} ({agreement.number})"
         in queue
@@ -572,7 +572,7 @@ def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
     assert reviewed.status_code == 302
     assert "Mark reviewed" not in after_review.get_data(as_text=True)
     assert "Reviewed " in text_of(after_review)
-    assert "Flagged reports waiting for review" not in queue_after
+    assert "Reports waiting for review or correction" not in queue_after
 
 
 def test_the_console_home_counts_reports_due_overdue_and_flagged(
