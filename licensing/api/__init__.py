@@ -125,5 +125,5 @@ def register(app: Flask, *blueprints: Blueprint) -> Api:
         # The API authenticates with bearer tokens only, never the session
         # cookie, so cross-site requests cannot act for a user: no CSRF token.
         csrf.exempt(blueprint)
-        api.register_blueprint(blueprint)
+    api.register_blueprints(app, blueprints)
     return api

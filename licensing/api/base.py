@@ -20,6 +20,7 @@ Three things every route gets from here rather than from its own decorators:
 from __future__ import annotations
 
 import http
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
 from functools import wraps
@@ -364,6 +365,38 @@ class Api(flask_smorest.Api):
     and documented as such."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    # The API document of each set of blueprints, built by the first app of a
+    # process to register them (see `register_blueprints`).
+    _documents: dict[tuple[flask_smorest.Blueprint, ...], Any] = {}
+    _documents_lock = threading.Lock()
+
+    def register_blueprints(
+        self, app: flask.Flask, blueprints: Sequence[flask_smorest.Blueprint]
+    ) -> None:
+        """Register `blueprints` in `app` (this Api's), in order, and document them.
+
+        Documenting walks every operation's schemas (apispec deep-copies each
+        one), half the time it takes to build the app, and gives the same
+        document for every app of a process: it reads only the blueprints, the
+        views' declarations and constant settings, all fixed once imported
+        (Flask refuses changes to a blueprint after its first registration). So
+        the first app of a process builds it and later apps (the test suite
+        builds one per test; the CLI one per command) share that document, which
+        nothing changes once built.
+        """
+        key = tuple(blueprints)
+        with self._documents_lock:
+            document = self._documents.get(key)
+            if document is None:
+                for blueprint in blueprints:
+                    self.register_blueprint(blueprint)
+                self._documents[key] = self.spec
+                return
+        for blueprint in blueprints:  # as `register_blueprint` does, but the document
+            app.extensions["flask-smorest"]["blp_name_to_api"][blueprint.name] = self
+            app.register_blueprint(blueprint)
+        self.spec = document
 
     def register_blueprint(
         self,
