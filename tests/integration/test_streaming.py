@@ -4,7 +4,6 @@ that stops reading halfway leaves no lock (SQLite) and no transaction open
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.streaming import stream_rows
 from tests.support import factories
+from tests.support.locks import write_lock_is_free
 
 # More rows than one chunk of the export, so that "halfway" is a real place.
 EVENTS = 450
@@ -49,9 +49,10 @@ def admin_client(committed_app: Flask) -> FlaskClient:
     return client
 
 
-def _write_promptly(app: Flask) -> float:
-    """Seconds taken by one write transaction (an audit event) on a new connection."""
-    started = time.monotonic()
+def _write_promptly(app: Flask) -> None:
+    """One write transaction (an audit event) on a new connection, which finds
+    the write lock free (it would not have to wait for it) and then commits."""
+    assert write_lock_is_free(app, "audit_events")
     with app.app_context(), db.transaction() as session:
         audit.record(
             session,
@@ -62,7 +63,6 @@ def _write_promptly(app: Flask) -> float:
             after=None,
             actor="system",
         )
-    return time.monotonic() - started
 
 
 def _idle_in_transaction(app: Flask) -> int:
@@ -93,7 +93,7 @@ def test_an_export_abandoned_halfway_leaves_no_lock_or_transaction_behind(
 ) -> None:
     response = _read_first_chunk(admin_client, path)
     response.close()  # what a WSGI server does when the client goes away
-    assert _write_promptly(committed_app) < 2
+    _write_promptly(committed_app)
     if backend == "postgresql":
         assert _idle_in_transaction(committed_app) == 0
 
@@ -103,7 +103,7 @@ def test_writers_go_on_while_an_export_is_being_read(
 ) -> None:
     response = _read_first_chunk(admin_client, "/console/audit.csv")
     try:
-        assert _write_promptly(committed_app) < 2
+        _write_promptly(committed_app)
     finally:
         response.close()
 
@@ -114,7 +114,7 @@ def test_a_finished_export_has_every_row_and_leaves_no_transaction_behind(
     response = admin_client.get("/console/audit.csv", query_string={"action": "test.exported"})
     lines = response.get_data(as_text=True).splitlines()
     assert len(lines) == EVENTS + 1
-    assert _write_promptly(committed_app) < 2
+    _write_promptly(committed_app)
     if backend == "postgresql":
         assert _idle_in_transaction(committed_app) == 0
 
@@ -133,6 +133,20 @@ def test_a_stream_whose_rows_fail_midway_still_closes_its_session(
     with pytest.raises(RuntimeError):
         list(chunks)
     response.close()
-    assert _write_promptly(committed_app) < 2
+    _write_promptly(committed_app)
     if backend == "postgresql":
         assert _idle_in_transaction(committed_app) == 0
+
+
+def test_the_lock_check_sees_a_writer_holding_the_lock(committed_app: Flask, backend: str) -> None:
+    """`_write_promptly`'s check answers no, at once, while another connection
+    holds what a writer needs."""
+    engine = committed_app.extensions["licensing.db"].engine
+    assert write_lock_is_free(committed_app, "audit_events")
+    with engine.connect() as holder, holder.begin():
+        if backend == "sqlite":
+            holder.exec_driver_sql("DELETE FROM audit_events WHERE id < 0")  # takes the write lock
+        else:
+            holder.exec_driver_sql("LOCK TABLE audit_events IN SHARE MODE")
+        assert not write_lock_is_free(committed_app, "audit_events")
+    assert write_lock_is_free(committed_app, "audit_events")
