@@ -64,6 +64,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/browser/" in item.nodeid or "tests\\browser\\" in item.nodeid:
             item.add_marker(pytest.mark.browser)
+    # Longest first: xdist hands out tests in this order, and a long test (or a
+    # group bound to one worker) handed out last keeps one worker busy while the
+    # other has nothing left. The order within each kind is kept.
+    items.sort(key=_runs_long, reverse=True)
+
+
+def _runs_long(item: pytest.Item) -> bool:
+    return item.get_closest_marker("browser") is not None or any(
+        marker.args == ("schemathesis",) for marker in item.iter_markers("xdist_group")
+    )
 
 
 # --- databases -----------------------------------------------------------------
