@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import marshmallow as ma
+from flask import has_request_context
 from sqlalchemy import Select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ from licensing.accounts.models import (
 )
 from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
-from licensing.accounts.states import STANDING
+from licensing.accounts.states import STANDING, may_take
 from licensing.actors import Actor, current_actor
 from licensing.api.base import Blueprint
 from licensing.api.fields import STRINGS, callers_actions, documented, vocabulary
@@ -113,11 +114,14 @@ def _profile_shown() -> dict[str, ma.fields.Field[Any]]:
 
 
 def _allowed_standing_actions(organization: Organization) -> list[str]:
-    # Every standing step is staff's (`POST .../standing`) or the service's.
-    return callers_actions(
+    # Every standing step is staff's (`POST .../standing`) or the service's, and
+    # each is one role's (`STANDING_ROLES`): the caller's own, as the service asks.
+    steps = callers_actions(
         STANDING.allowed(organization.standing),
         dict.fromkeys(STANDING.actions, "accounts_api.change_standing"),
     )
+    principal = access.current_principal() if has_request_context() else None
+    return steps if principal is None else [step for step in steps if may_take(principal, step)]
 
 
 OrganizationSchema = ma.Schema.from_dict(
@@ -333,11 +337,21 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
 @blp.route("/organizations/<int:organization_id>/standing", methods=["POST"])
 @access.staff("licensing", "billing")
 @blp.arguments(StandingChangeSchema)
+@blp.alt_response(
+    403,
+    description="A step of another role: billing staff take `mark_pending_payment` and "
+    "`payment_received`, licensing staff the others (admins every one)",
+)
 @blp.response(
     200, OrganizationSchema, conflict="Not allowed from the current standing; lists allowed_actions"
 )
 def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
-    """Change the organization's standing (staff); audited and emailed to its members."""
+    """Change the organization's standing (staff); audited and emailed to its members.
+
+    Billing staff take `mark_pending_payment` and `payment_received`; licensing
+    staff `activate`, `suspend`, `reinstate` and `close`; an admin (or someone with
+    both roles) any. Another role's step is a 403 naming the role that takes it;
+    the organization's `allowed_standing_actions` lists the caller's own."""
     return services.change_organization_standing(
         organization_id, data["action"], reason=data.get("reason"), actor=current_actor()
     )
