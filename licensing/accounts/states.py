@@ -120,12 +120,12 @@ def others_steps(who: HoldsRoles, standing: str) -> list[str]:
     ]
 
 
-def require_standing_role(who: HoldsRoles, action: str, organization: str) -> None:
+def require_standing_role(who: HoldsRoles, action: str) -> None:
     """`PermissionDenied` (403), naming the role that takes `action`, unless `who`
     may take it. An action the table does not know is left to `STANDING.step` (409)."""
     role = STANDING_ROLES.get(action)
     if role is not None and not who.has_role(role):
-        step = step_words([action], it=organization, its=f"{organization}'s")
+        step = step_words([action], it="an organization", its="an organization's")
         raise PermissionDenied(
             f"Only {role} staff (or an admin) may {step}; your account does not have the "
             f"{role} role. Ask {role} staff to do it."

@@ -102,5 +102,5 @@ def test_who_else_takes_the_steps_is_said_once_a_role() -> None:
 
 def test_another_roles_step_is_refused_naming_the_role_that_takes_it() -> None:
     with pytest.raises(PermissionDenied, match=r"Only billing staff \(or an admin\) may mark"):
-        require_standing_role(_Staff("licensing"), "payment_received", "Acme Widgets")
-    require_standing_role(_Staff("billing"), "payment_received", "Acme Widgets")
+        require_standing_role(_Staff("licensing"), "payment_received")
+    require_standing_role(_Staff("billing"), "payment_received")

@@ -334,6 +334,6 @@ def change_organization_standing(
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
         STANDING.step(organization.standing, action)
-        require_standing_role(actor, action, organization.legal_name)
+        require_standing_role(actor, action)
         change_standing(session, organization, action, reason=reason, actor=actor)
         return organization
