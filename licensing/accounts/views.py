@@ -29,7 +29,14 @@ from licensing.access import STAFF_ROLES, Principal
 from licensing.accounts import forms, queries, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import INVITATION, PASSWORD_LINKS, WELCOME, Organization, User
-from licensing.accounts.states import PENDING_PAYMENT, STANDING, SUSPENDED
+from licensing.accounts.states import (
+    PENDING_PAYMENT,
+    STANDING,
+    SUSPENDED,
+    may_take,
+    others_steps,
+    standing_actions_for,
+)
 from licensing.actors import Actor, current_actor
 from licensing.audit import queries as audit_queries
 from licensing.calendar import office_date
@@ -375,12 +382,14 @@ def _organization_page(
     db_session = db.session()
     if contact_form is None:
         contact_form = forms.ContactForm(obj=organization)
+    members = queries.members(db_session, organization.id)
     return render_template(
         "accounts/organization.html",
         organization=organization,
         contact_form=contact_form,
         invite_form=invite_form or forms.InviteForm(formdata=None),
-        members=queries.members(db_session, organization.id),
+        members=members,
+        restorable=services.restorable_members(db_session, members),
         invitations=queries.invitations(db_session, organization.id),
         now=utcnow(),
         office_address=mail.sender_address(),
@@ -476,7 +485,8 @@ def deactivate_member(user_id: int) -> Page:
                 consequences=[
                     f"{member.full_name} ({member.email}) can no longer sign in to "
                     f"{organization.legal_name}'s account, and their API tokens stop working.",
-                    "Their past actions stay on record. To give access again, invite them.",
+                    "Their past actions stay on record. To give access again, choose "
+                    "“Restore access” beside their name in the members list.",
                 ],
                 button="Remove access",
                 cancel_url=url_for("accounts.organization", _anchor="members"),
@@ -486,6 +496,20 @@ def deactivate_member(user_id: int) -> Page:
     user = services.set_user_active(user_id, False, Actor.of(principal))
     flash(f"{user.full_name} can no longer sign in.", "success")
     return redirect(url_for("accounts.organization"))
+
+
+@bp.route("/organization/members/<int:user_id>/restore", methods=["POST"])
+@access.vendor
+def restore_member(user_id: int) -> Response:
+    """Give back the access the organization removed (audited `user.reactivated`, as
+    removal is `user.deactivated`); an account the office deactivated is a 403."""
+    user = services.set_user_active(user_id, True, current_actor())
+    flash(
+        f"{user.full_name} can sign in again, and their API tokens that were not revoked "
+        "work again.",
+        "success",
+    )
+    return redirect(url_for("accounts.organization", _anchor="members"))
 
 
 # --- API tokens ------------------------------------------------------------------------
@@ -599,10 +623,12 @@ ANY_STAFF = ("licensing", "billing")
 
 
 def _standing_form(organization: Organization) -> forms.StandingForm:
+    """The standing's choices: the steps its state allows that the signed-in staff
+    member's role takes (`states.STANDING_ROLES`)."""
     form = forms.StandingForm()
     form.action.choices = [("", "Choose…")] + [
         (action, action.replace("_", " ").capitalize())
-        for action in STANDING.allowed(organization.standing)
+        for action in standing_actions_for(access.require_principal(), organization.standing)
     ]
     return form
 
@@ -650,6 +676,7 @@ def _console_organization_page(
         invitations=queries.invitations(db_session, organization.id),
         history=audit_queries.events_for(db_session, "organization", organization.id),
         standing_form=standing_form or _standing_form(organization),
+        others_steps=others_steps(access.require_principal(), organization.standing),
         profile_form=profile_form or forms.OrganizationForm(formdata=None, obj=organization),
         block_reason=services.standing_block_reason(organization),
         hold=_hold(db_session, organization),
@@ -677,7 +704,9 @@ def change_standing(organization_id: int) -> Page:
         # Closing allows no step back and tells the organization: asked first (it sits
         # in one menu with the reversible changes). A missing reason is the form's message.
         reason = (form.reason.data or "").strip()
-        if form.action.data == "close" and reason and not confirm.confirmed():
+        # (Another role's close is refused at once, not asked about first.)
+        closing = form.action.data == "close" and may_take(access.require_principal(), "close")
+        if closing and reason and not confirm.confirmed():
             return confirm.ask(_closing_question(found, reason))
         try:
             services.change_organization_standing(
@@ -687,6 +716,9 @@ def change_standing(organization_id: int) -> Page:
             show_errors(form, error)
         except Conflict as error:  # an illegal step: say which are allowed
             form.action.errors = [error.detail]
+        except PermissionDenied as error:  # another role's step: say whose
+            form.action.errors = [error.detail]
+            return _console_organization_page(found, standing_form=form, status=403)
         else:
             flash(f"{found.legal_name} is now {found.standing.replace('_', ' ')}.", "success")
             return redirect(

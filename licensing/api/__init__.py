@@ -33,8 +33,9 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 GETTING_STARTED = (
     "send `Authorization: Bearer <token>`. A token acts as the user who created it, "
     "with their permissions: sign in and create one on the *API tokens* page "
-    "(`/account/tokens`; it is shown once), or with `POST /api/v1/tokens` using a "
-    "token you have. A new organization signs up at `/sign-up` or with "
+    "(`/account/tokens`; it is shown once). A token cannot create tokens "
+    "(`POST /api/v1/tokens` is a 403), so a leaked one ends when it is revoked. "
+    "A new organization signs up at `/sign-up` or with "
     "`POST /api/v1/signups`, then confirms the emailed link before signing in."
 )
 

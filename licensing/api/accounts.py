@@ -1,16 +1,18 @@
 """/api/v1: sign-up, the caller, organizations, members, invitations, users, tokens.
 
 Authenticate with a personal API token (`Authorization: Bearer <token>`),
-created on the API tokens page or with `POST /api/v1/tokens`. A vendor reaches
+created on the API tokens page while signed in (a token cannot create tokens:
+`POST /api/v1/tokens` is a 403). A vendor reaches
 only their own organization's records: anything else is a 404.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import marshmallow as ma
+from flask import has_request_context
 from sqlalchemy import Select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
@@ -22,7 +24,6 @@ from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     EMAIL_MAX,
     PERSON_NAME_MAX,
-    TOKEN_NAME_MAX,
     ApiToken,
     OneTimeToken,
     Organization,
@@ -30,12 +31,12 @@ from licensing.accounts.models import (
 )
 from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
-from licensing.accounts.states import STANDING
-from licensing.actors import Actor, current_actor
+from licensing.accounts.states import STANDING, may_take
+from licensing.actors import current_actor
 from licensing.api.base import Blueprint
 from licensing.api.fields import STRINGS, callers_actions, documented, vocabulary
 from licensing.db import utcnow
-from licensing.errors import InvalidInput
+from licensing.errors import InvalidInput, PermissionDenied
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 blp = Blueprint(
@@ -113,11 +114,14 @@ def _profile_shown() -> dict[str, ma.fields.Field[Any]]:
 
 
 def _allowed_standing_actions(organization: Organization) -> list[str]:
-    # Every standing step is staff's (`POST .../standing`) or the service's.
-    return callers_actions(
+    # Every standing step is staff's (`POST .../standing`) or the service's, and
+    # each is one role's (`STANDING_ROLES`): the caller's own, as the service asks.
+    steps = callers_actions(
         STANDING.allowed(organization.standing),
         dict.fromkeys(STANDING.actions, "accounts_api.change_standing"),
     )
+    principal = access.current_principal() if has_request_context() else None
+    return steps if principal is None else [step for step in steps if may_take(principal, step)]
 
 
 OrganizationSchema = ma.Schema.from_dict(
@@ -224,10 +228,6 @@ class UserUpdateSchema(ma.Schema):
     is_active = ma.fields.Boolean()
 
 
-class TokenInputSchema(ma.Schema):
-    name = _text(TOKEN_NAME_MAX, required=True, metadata={"example": "billing system"})
-
-
 class TokenSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
@@ -238,10 +238,6 @@ class TokenSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     last_used_at = ma.fields.DateTime(allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
-
-
-class CreatedTokenSchema(TokenSchema):
-    token = ma.fields.String(metadata={"description": "The secret: shown this once, never again"})
 
 
 class OrganizationQuerySchema(ma.Schema):
@@ -333,11 +329,21 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
 @blp.route("/organizations/<int:organization_id>/standing", methods=["POST"])
 @access.staff("licensing", "billing")
 @blp.arguments(StandingChangeSchema)
+@blp.alt_response(
+    403,
+    description="A step of another role: billing staff take `mark_pending_payment` and "
+    "`payment_received`, licensing staff the others (admins every one)",
+)
 @blp.response(
     200, OrganizationSchema, conflict="Not allowed from the current standing; lists allowed_actions"
 )
 def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
-    """Change the organization's standing (staff); audited and emailed to its members."""
+    """Change the organization's standing (staff); audited and emailed to its members.
+
+    Billing staff take `mark_pending_payment` and `payment_received`; licensing
+    staff `activate`, `suspend`, `reinstate` and `close`; an admin (or someone with
+    both roles) any. Another role's step is a 403 naming the role that takes it;
+    the organization's `allowed_standing_actions` lists the caller's own."""
     return services.change_organization_standing(
         organization_id, data["action"], reason=data.get("reason"), actor=current_actor()
     )
@@ -451,18 +457,23 @@ def list_tokens() -> list[ApiToken]:
     return list(queries.tokens_of(db.session(), access.require_principal().user_id))
 
 
+# A token that could create tokens would outlive its own revocation: whoever held a
+# leaked one would have minted more. Tokens are made only by a signed-in person on
+# the API tokens page (which asks for the password again unless it was given in the
+# last minutes), or by operations with `licensing tokens create`.
+TOKENS_NEED_A_SESSION = (
+    "An API token cannot create API tokens. Sign in and create one on the API tokens "
+    "page (/account/tokens); it may ask for your password again."
+)
+
+
 @blp.route("/tokens", methods=["POST"])
 @access.any_user
-@blp.arguments(TokenInputSchema)
-@blp.response(201, CreatedTokenSchema)
-def create_token(data: dict[str, Any]) -> dict[str, Any]:
-    """Create a personal token; its secret is in this response only."""
-    principal = access.require_principal()
-    token, secret = services.create_api_token(
-        principal.user_id, data["name"], actor=Actor.of(principal)
-    )
-    fields = ("id", "name", "prefix", "is_active", "created_at", "last_used_at", "revoked_at")
-    return {**{name: getattr(token, name) for name in fields}, "token": secret}
+@blp.alt_response(403, description="Always: tokens are created on the API tokens page")
+def create_token() -> NoReturn:
+    """Refused (403) for every caller: the API reads only bearer tokens, and a token
+    may not create tokens. Create one on the *API tokens* page while signed in."""
+    raise PermissionDenied(TOKENS_NEED_A_SESSION)
 
 
 @blp.route("/tokens/<int:token_id>")

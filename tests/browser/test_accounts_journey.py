@@ -1,7 +1,8 @@
 """A vendor's first day, in Chromium against the live server (CSRF on, real SMTP):
 sign up, confirm the email from the message received, sign in, invite a
 colleague who joins by the emailed link; an admin changes the organization's
-standing with a reason; the audit log shows all of it."""
+standing with a reason (billing staff are offered only their own step); the
+audit log shows all of it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from licensing import db
 from licensing.accounts import services
+from tests.support import factories
 from tests.support.servers import LiveServer, SMTPServer
 
 VENDOR = "samira@bluefin.example"
@@ -26,6 +29,15 @@ def _sign_in(page: Any, email: str, password: str) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def _standing_choices(staff: Any) -> list[str]:
+    """The standing changes the organization's console page offers the staff member."""
+    staff.get_by_role("link", name="Organizations").click()
+    staff.get_by_role("link", name=ORGANIZATION).click()
+    options = staff.get_by_label("Change", exact=True).locator("option")
+    values: list[str] = options.evaluate_all("els => els.map(e => e.value)")
+    return values
 
 
 def test_a_vendor_signs_up_invites_a_colleague_and_an_admin_activates_them(
@@ -100,8 +112,8 @@ def test_a_vendor_signs_up_invites_a_colleague_and_an_admin_activates_them(
         _sign_in(admin, ADMIN, ADMIN_PASSWORD)
         admin.wait_for_url("**/console/")
         assert "Work waiting on the office" in admin.inner_text("h1")
-        admin.get_by_role("link", name="Organizations").click()
-        admin.get_by_role("link", name=ORGANIZATION).click()
+        # An admin takes every step the standing allows.
+        assert _standing_choices(admin) == ["", "activate", "close", "suspend"]
         admin.get_by_label("Change", exact=True).select_option("activate")
         admin.get_by_label("Reason").fill("Documents checked by the licensing office")
         admin.get_by_role("button", name="Change the standing").click()
@@ -122,6 +134,22 @@ def test_a_vendor_signs_up_invites_a_colleague_and_an_admin_activates_them(
         assert ADMIN in filtered
     finally:
         admin_context.close()
+
+    # Billing staff are offered only their own step on the active organization, and
+    # told who takes the others.
+    with live_server.app.app_context():
+        billing = factories.make_staff(db.session(), roles=("billing",))
+    billing_context = browser.new_context(base_url=live_server.url)
+    try:
+        clerk = billing_context.new_page()
+        _sign_in(clerk, billing.email, factories.DEFAULT_PASSWORD)
+        clerk.wait_for_url("**/console/")
+        assert _standing_choices(clerk) == ["", "mark_pending_payment"]
+        expect(clerk.locator("#standing-others")).to_have_text(
+            "Licensing staff close its account or suspend it."
+        )
+    finally:
+        billing_context.close()
 
     # The vendor was told by email, and sees the new standing.
     assert mailbox.link_to(VENDOR, "/portal/").endswith("/portal/")

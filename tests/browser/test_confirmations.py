@@ -1,12 +1,15 @@
 """Destructive actions ask first, without needing JavaScript: removing a colleague's
-access, withdrawing an application or a permission request, voiding an invoice and
-unassigning requests in bulk. The permission queue has a select-all box, no default
-assignee, and keeps its filters after the bulk action."""
+access (restored from the same list), withdrawing an application or a permission
+request, voiding an invoice and unassigning requests in bulk. The permission queue
+has a select-all box, no default assignee, and keeps its filters after the bulk
+action."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from playwright.sync_api import expect
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -62,8 +65,16 @@ def test_a_vendor_confirms_before_removing_access_and_withdrawing_an_application
     page.get_by_role("link", name="Keep their access").click()
     page.get_by_role("heading", name="Members").wait_for()
     page.get_by_role("button", name="Remove access").click()
+    # The question said "To give access again, invite them", which is refused for a
+    # member: it names the button that does it.
+    assert "Restore access" in page.inner_text("main")
+    assert "invite them" not in page.inner_text("main")
     page.get_by_role("button", name="Remove access").click()
     assert f"{colleague.full_name} can no longer sign in." in page.inner_text(".flashes")
+    row = page.get_by_role("row").filter(has_text=colleague.email)
+    row.get_by_role("button", name="Restore access").click()
+    assert f"{colleague.full_name} can sign in again" in page.inner_text(".flashes")
+    expect(row.get_by_role("button", name="Remove access")).to_be_visible()
 
     page.goto(f"/portal/applications/{application.id}")
     page.get_by_role("button", name="Withdraw the application").click()

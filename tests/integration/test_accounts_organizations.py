@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 import pytest
@@ -344,16 +345,16 @@ def test_the_console_asks_for_a_change_and_refuses_one_the_standing_does_not_all
 
 
 def test_a_standing_change_is_audited_as_the_actor_who_made_it(
-    app: Flask, vendor: User, billing_staff: User
+    app: Flask, vendor: User, licensing_staff: User
 ) -> None:
     services.change_organization_standing(
         _organization(vendor).id,
         "suspend",
         reason="Cheque bounced",
-        actor=Actor.of(services.principal_for(billing_staff)),
+        actor=Actor.of(services.principal_for(licensing_staff)),
     )
     event = _events("organization.standing_changed")[-1]
-    assert (event.actor, event.actor_user_id) == (billing_staff.email, billing_staff.id)
+    assert (event.actor, event.actor_user_id) == (licensing_staff.email, licensing_staff.id)
     assert (event.before_data, event.after_data) == (
         {"standing": "active"},
         {"standing": "suspended"},
@@ -383,6 +384,154 @@ def test_only_licensing_or_billing_staff_change_a_standing_whichever_edge_calls(
         )
     assert _organization(vendor).standing == "active"
     assert len(_events("organization.standing_changed")) == before
+
+
+# --- standing: who takes which step -------------------------------------------------------
+
+
+def _actor(user: User) -> Actor:
+    return Actor.of(services.principal_for(user))
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "taken_by"),
+    [
+        ("licensing", "mark_pending_payment", "billing"),
+        ("billing", "suspend", "licensing"),
+        ("billing", "close", "licensing"),
+    ],
+)
+def test_a_standing_step_of_another_role_is_refused_by_the_service_naming_the_role(
+    app: Flask, vendor: User, role: str, action: str, taken_by: str
+) -> None:
+    staff = factories.make_staff(db.session(), roles=(role,))
+    before = len(_events("organization.standing_changed"))
+    with pytest.raises(PermissionDenied) as refused:
+        services.change_organization_standing(
+            vendor.organization_id or 0, action, reason="Not my step", actor=_actor(staff)
+        )
+    assert f"Only {taken_by} staff (or an admin) may" in refused.value.detail
+    assert _organization(vendor).standing == "active"
+    assert len(_events("organization.standing_changed")) == before
+
+
+def test_billing_staff_hold_and_release_payment_and_licensing_staff_suspend_and_reinstate(
+    app: Flask, vendor: User, billing_staff: User, licensing_staff: User
+) -> None:
+    organization_id = vendor.organization_id or 0
+    billing, licensing = _actor(billing_staff), _actor(licensing_staff)
+    services.change_organization_standing(
+        organization_id, "mark_pending_payment", reason="INV overdue", actor=billing
+    )
+    # Each step: first by the other role (refused, naming the role), then by its own.
+    for action, own, other, role in (
+        ("payment_received", billing, licensing, "billing"),
+        ("suspend", licensing, billing, "licensing"),
+        ("reinstate", licensing, billing, "licensing"),
+    ):
+        with pytest.raises(PermissionDenied, match=f"Only {role} staff .* may"):
+            services.change_organization_standing(organization_id, action, reason="x", actor=other)
+        services.change_organization_standing(organization_id, action, reason="x", actor=own)
+    assert _organization(vendor).standing == "active"
+
+
+@pytest.mark.parametrize("roles", [("admin",), ("licensing", "billing")])
+def test_an_admin_or_someone_with_both_roles_takes_every_standing_step(
+    app: Flask, vendor: User, roles: tuple[str, ...]
+) -> None:
+    actor = _actor(factories.make_staff(db.session(), roles=roles))
+    organization_id = vendor.organization_id or 0
+    for action in ("mark_pending_payment", "payment_received", "suspend", "reinstate"):
+        services.change_organization_standing(organization_id, action, reason="x", actor=actor)
+    assert _organization(vendor).standing == "active"
+
+
+def test_an_illegal_standing_step_stays_a_409_whoever_asks(
+    app: Flask, vendor: User, billing_staff: User
+) -> None:
+    # Billing staff do not reinstate, but an active organization cannot be reinstated
+    # at all: the state's answer comes first.
+    with pytest.raises(IllegalTransition):
+        services.change_organization_standing(
+            vendor.organization_id or 0, "reinstate", reason=None, actor=_actor(billing_staff)
+        )
+
+
+def test_the_batch_hold_for_payment_still_works_as_the_system(app: Flask, vendor: User) -> None:
+    held = services.hold_for_overdue([vendor.organization_id or 0], lambda _s, _id: "INV overdue")
+    assert held == [_organization(vendor).legal_name]
+    assert _organization(vendor).standing == "pending_payment"
+
+
+def test_the_api_refuses_another_roles_standing_step_with_a_403_naming_the_role(
+    client: FlaskClient, vendor: User, licensing_staff: User
+) -> None:
+    url = f"/api/v1/organizations/{vendor.organization_id}/standing"
+    refused = client.post(
+        url, json={"action": "mark_pending_payment", "reason": "x"}, headers=bearer(licensing_staff)
+    )
+    assert refused.status_code == 403
+    assert refused.mimetype == PROBLEM
+    assert "Only billing staff (or an admin) may mark" in refused.get_json()["detail"]
+    assert _organization(vendor).standing == "active"
+
+
+def test_the_console_offers_only_the_callers_standing_steps_and_says_who_takes_the_others(
+    app: Flask,
+    vendor: User,
+    billing_staff: User,
+    licensing_staff: User,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    url = f"/console/organizations/{vendor.organization_id}"
+    billing_page = signed_in(app.test_client(), billing_staff).get(url).get_data(as_text=True)
+    assert '<option value="mark_pending_payment">' in billing_page
+    assert '<option value="suspend">' not in billing_page
+    assert '<option value="close">' not in billing_page
+    assert "Licensing staff close its account or suspend it." in billing_page
+    licensing_page = signed_in(app.test_client(), licensing_staff).get(url).get_data(as_text=True)
+    assert '<option value="suspend">' in licensing_page
+    assert '<option value="mark_pending_payment">' not in licensing_page
+    assert "Billing staff mark it pending payment." in licensing_page
+
+
+def test_the_console_refuses_another_roles_standing_step_with_a_403_and_says_whose_it_is(
+    app: Flask, vendor: User, billing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), billing_staff)
+    url = f"/console/organizations/{vendor.organization_id}/standing"
+    # Closing is asked about first, but not when the caller's role does not close.
+    for data in ({"action": "close", "reason": "Ended"}, {"action": "suspend", "reason": "x"}):
+        refused = client.post(url, data=data)
+        assert refused.status_code == 403
+        page = refused.get_data(as_text=True)
+        assert "Only licensing staff (or an admin) may" in html.unescape(page)
+        assert 'id="action-error"' in page
+    assert _organization(vendor).standing == "active"
+
+
+def test_a_role_without_any_step_now_is_told_who_takes_them(
+    app: Flask,
+    vendor: User,
+    billing_staff: User,
+    licensing_staff: User,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    client = signed_in(app.test_client(), billing_staff)
+    services.change_organization_standing(
+        vendor.organization_id or 0, "suspend", reason="Audit", actor=_actor(licensing_staff)
+    )
+    url = f"/console/organizations/{vendor.organization_id}"
+    page = html.unescape(client.get(url).get_data(as_text=True))
+    assert "Change the standing</button>" not in page
+    assert "Your role takes none of the steps its standing allows now." in page
+    assert "Licensing staff close its account or reinstate it." in page
+    refused = client.post(f"{url}/standing", data={"action": "reinstate"})
+    assert refused.status_code == 403
+    assert "Only licensing staff (or an admin) may reinstate" in html.unescape(
+        refused.get_data(as_text=True)
+    )
+    assert _organization(vendor).standing == "suspended"
 
 
 @pytest.mark.parametrize("country", ["ZZ", "USA", "u"])

@@ -201,6 +201,63 @@ def test_a_vendor_reactivates_a_colleague_their_organization_deactivated(
         assert answer.get_json()["is_active"] is active
 
 
+def test_the_members_a_vendor_may_restore_are_those_its_organization_removed(
+    app: Flask, vendor: User, admin: User
+) -> None:
+    removed = factories.make_vendor(db.session(), organization=vendor.organization)
+    by_office = factories.make_vendor(db.session(), organization=vendor.organization)
+    services.set_user_active(removed.id, False, Actor.of(services.principal_for(vendor)))
+    services.set_user_active(by_office.id, False, Actor.of(services.principal_for(admin)))
+    members = [vendor, _user(removed.id), _user(by_office.id)]
+    assert services.restorable_members(db.session(), members) == frozenset({removed.id})
+
+
+def test_a_vendor_restores_a_removed_colleague_on_the_organization_page_audited_like_removal(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    client = signed_in(app.test_client(), vendor)
+    asked = client.post(f"/organization/members/{colleague.id}/deactivate")
+    text = asked.get_data(as_text=True)
+    # It said "To give access again, invite them", but inviting a member is refused.
+    assert "invite them" not in text
+    assert "Restore access" in text
+    removed = client.post(
+        f"/organization/members/{colleague.id}/deactivate", data={"confirmed": "yes"}
+    )
+    assert removed.status_code == 302
+    page = client.get("/organization").get_data(as_text=True)
+    assert f'action="/organization/members/{colleague.id}/restore"' in page
+    restored = client.post(f"/organization/members/{colleague.id}/restore")
+    assert restored.status_code == 302
+    assert _user(colleague.id).is_active is True
+    assert "can sign in again" in client.get("/organization").get_data(as_text=True)
+    events = db.session().scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "user", AuditEvent.entity_id == str(colleague.id))
+        .order_by(AuditEvent.seq)
+    )
+    trail = [(event.action, event.actor, event.after_data) for event in events]
+    assert trail[-2:] == [
+        ("user.deactivated", vendor.email, {"is_active": False}),
+        ("user.reactivated", vendor.email, {"is_active": True}),
+    ]
+
+
+def test_a_member_the_office_deactivated_has_no_restore_button_and_the_row_says_why(
+    app: Flask, vendor: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    services.set_user_active(colleague.id, False, Actor.of(services.principal_for(admin)))
+    client = signed_in(app.test_client(), vendor)
+    page = client.get("/organization").get_data(as_text=True)
+    assert f'action="/organization/members/{colleague.id}/restore"' not in page
+    assert "Deactivated by the licensing office: only the office can restore" in page
+    refused = client.post(f"/organization/members/{colleague.id}/restore")
+    assert refused.status_code == 403
+    assert _user(colleague.id).is_active is False
+
+
 def test_vendors_cannot_give_themselves_roles(client: FlaskClient, vendor: User) -> None:
     response = client.patch(
         f"/api/v1/users/{vendor.id}", json={"roles": ["admin"]}, headers=bearer(vendor)

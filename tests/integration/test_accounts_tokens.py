@@ -133,31 +133,48 @@ def test_last_use_is_noted_to_the_minute(client: FlaskClient, vendor: User) -> N
     assert later > first
 
 
-def test_tokens_are_created_listed_and_revoked_through_the_api(
-    client: FlaskClient, vendor: User
-) -> None:
+def test_tokens_are_listed_and_revoked_through_the_api(client: FlaskClient, vendor: User) -> None:
     headers = bearer(vendor, name="bootstrap")
-    created = client.post("/api/v1/tokens", json={"name": "reporting"}, headers=headers)
-    assert created.status_code == 201
-    body = created.get_json()
-    assert body["token"].startswith("lic_")
-    assert body["active"] is True
+    token, _raw = services.create_api_token(
+        vendor.id, "reporting", actor=Actor.of(services.principal_for(vendor))
+    )
     listed = client.get("/api/v1/tokens", headers=headers).get_json()
     assert {item["name"] for item in listed} == {"bootstrap", "reporting"}
     assert all("token" not in item for item in listed)
-    assert client.get(f"/api/v1/tokens/{body['id']}", headers=headers).status_code == 200
-    assert client.delete(f"/api/v1/tokens/{body['id']}", headers=headers).status_code == 204
-    assert client.get(f"/api/v1/tokens/{body['id']}", headers=headers).get_json()["active"] is False
+    assert client.get(f"/api/v1/tokens/{token.id}", headers=headers).status_code == 200
+    assert client.delete(f"/api/v1/tokens/{token.id}", headers=headers).status_code == 204
+    assert client.get(f"/api/v1/tokens/{token.id}", headers=headers).get_json()["active"] is False
 
 
-def test_a_token_needs_a_name_of_reasonable_length(client: FlaskClient, vendor: User) -> None:
-    headers = bearer(vendor)
-    before = len(client.get("/api/v1/tokens", headers=headers).get_json())
+def test_a_token_cannot_create_tokens_so_a_leaked_one_ends_when_revoked(
+    client: FlaskClient, vendor: User, admin: User
+) -> None:
+    # A token could create more tokens, so whoever held a leaked one kept access
+    # after it was revoked.
+    for user in (vendor, admin):
+        headers = bearer(user, name="leaked")
+        before = db.session().scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+        refused = client.post("/api/v1/tokens", json={"name": "spare"}, headers=headers)
+        assert refused.status_code == 403
+        assert refused.mimetype == PROBLEM
+        detail = refused.get_json()["detail"]
+        assert "An API token cannot create API tokens" in detail
+        assert "/account/tokens" in detail
+        after = db.session().scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+        assert len(after) == len(before)
+    unsigned = client.post("/api/v1/tokens", json={"name": "spare"})
+    assert unsigned.status_code == 401
+
+
+def test_a_token_needs_a_name_of_reasonable_length(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
     for name in ("", "n" * 101):
-        response = client.post("/api/v1/tokens", json={"name": name}, headers=headers)
+        response = client.post("/account/tokens", data={"name": name})
         assert response.status_code == 422
-        assert "name" in response.get_json()["errors"]
-    assert len(client.get("/api/v1/tokens", headers=headers).get_json()) == before
+    tokens = db.session().scalars(select(ApiToken).where(ApiToken.user_id == vendor.id)).all()
+    assert tokens == []
 
 
 def test_colleagues_do_not_see_each_others_tokens(client: FlaskClient, vendor: User) -> None:

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts.models import ApiToken, User
 from licensing.audit import services as audit
 from licensing.audit.models import GENESIS_HASH, AuditEvent
 from licensing.errors import InvalidInput
@@ -439,15 +439,16 @@ def test_admins_read_and_verify_the_log_through_the_api(
 def test_events_in_a_request_name_the_actor_request_and_address(
     client: FlaskClient, vendor: User
 ) -> None:
-    response = client.post(
-        "/api/v1/tokens",
-        json={"name": "reporting"},
-        headers={**bearer(vendor), "X-Request-Id": "req-0123456789"},
+    headers = bearer(vendor)
+    token = db.session().scalars(select(ApiToken).where(ApiToken.user_id == vendor.id)).one()
+    response = client.delete(
+        f"/api/v1/tokens/{token.id}",
+        headers={**headers, "X-Request-Id": "req-0123456789"},
         environ_base={"REMOTE_ADDR": "192.0.2.44"},
     )
-    assert response.status_code == 201
+    assert response.status_code == 204
     event = _all()[-1]
-    assert event.action == "api_token.created"
+    assert event.action == "api_token.revoked"
     assert (event.actor, event.actor_user_id) == (vendor.email, vendor.id)
     assert (event.request_id, event.client_ip) == ("req-0123456789", "192.0.2.44")
     assert event.occurred_at > datetime.now(UTC) - timedelta(minutes=1)

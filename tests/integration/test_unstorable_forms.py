@@ -269,6 +269,7 @@ SHOWN_ON_FORM = {
 BUTTON = "a button or a choice, no text typed"
 GENERIC_REFUSAL = {
     "accounts.deactivate_member": BUTTON,
+    "accounts.restore_member": BUTTON,
     "accounts.revoke_invitation": BUTTON,
     "accounts.revoke_token": BUTTON,
     "accounts.sign_out": BUTTON,

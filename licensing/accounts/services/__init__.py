@@ -36,7 +36,7 @@ from licensing.accounts.services.invitations import (
     invite_member,
     revoke_invitation,
 )
-from licensing.accounts.services.members import set_user_active
+from licensing.accounts.services.members import restorable_members, set_user_active
 from licensing.accounts.services.organizations import create_organization, update_organization
 from licensing.accounts.services.password_reset import request_password_reset, reset_password
 from licensing.accounts.services.profile import (
@@ -130,6 +130,7 @@ __all__ = [
     "request_password_reset",
     "resend_verification",
     "reset_password",
+    "restorable_members",
     "restore_standing_if_clear",
     "revoke_api_token",
     "revoke_invitation",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +38,17 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
         if not active:
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
         return user
+
+
+def restorable_members(session: Session, members: Iterable[User]) -> frozenset[int]:
+    """Of `members` (one organization's), the deactivated ones whose organization
+    removed them: those its users may restore (`set_user_active`); the others the
+    licensing office deactivated, and only the office restores them."""
+    return frozenset(
+        member.id
+        for member in members
+        if not member.is_active and _deactivated_by_colleague(session, member)
+    )
 
 
 OFFICE_DEACTIVATED = (

@@ -21,6 +21,7 @@ from licensing.accounts.states import (
     REASON_REQUIRED,
     STANDING,
     SUSPENDED,
+    require_standing_role,
 )
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
@@ -324,9 +325,15 @@ def restore_standing_if_clear(
 def change_organization_standing(
     organization_id: int, action: str, *, reason: str | None, actor: Actor
 ) -> Organization:
-    """Licensing or billing staff: change an organization's standing (see `change_standing`)."""
+    """Staff change an organization's standing by hand (see `change_standing`): each
+    step only by the role `states.STANDING_ROLES` names for it (billing staff hold for
+    and release payment; licensing staff activate, suspend, reinstate and close), else
+    `PermissionDenied` (403) naming that role. A step the standing does not allow
+    stays `IllegalTransition` (409, naming the allowed actions), whoever asks."""
     actor.require_role("licensing", "billing")
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
+        STANDING.step(organization.standing, action)
+        require_standing_role(actor, action)
         change_standing(session, organization, action, reason=reason, actor=actor)
         return organization

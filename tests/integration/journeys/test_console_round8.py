@@ -242,14 +242,14 @@ def test_an_organization_held_for_an_overdue_invoice_says_which_and_since_when(
 
 
 def test_an_organization_held_by_staff_shows_the_reason_they_gave(
-    client: FlaskClient, signed_in: SignIn, vendor: Any, licensing_staff: Any
+    client: FlaskClient, signed_in: SignIn, vendor: Any, licensing_staff: Any, billing_staff: Any
 ) -> None:
     reason = "The March check bounced; waiting for a transfer"
     accounts.change_organization_standing(
         vendor.organization_id,
         "mark_pending_payment",
         reason=reason,
-        actor=Actor.of(accounts.principal_for(licensing_staff)),
+        actor=Actor.of(accounts.principal_for(billing_staff)),
     )
     console = text_of(
         signed_in(client, licensing_staff).get(f"/console/organizations/{vendor.organization_id}")

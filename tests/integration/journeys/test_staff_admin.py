@@ -160,11 +160,11 @@ def test_a_vendor_refused_a_console_page_is_sent_back_to_their_dashboard(
 
 
 def test_closing_an_organization_asks_for_confirmation_first(
-    vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+    vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
 ) -> None:
     organization = db.session().get(Organization, vendor.organization_id)
     assert organization is not None
-    console = signed_in(app.test_client(), billing_staff)
+    console = signed_in(app.test_client(), licensing_staff)
     url = f"/console/organizations/{organization.id}/standing"
     reason = "The licensee asked to end the relationship"
     # "Close" sat in the same menu as "Suspend": one slip closed the account for
@@ -183,9 +183,9 @@ def test_closing_an_organization_asks_for_confirmation_first(
 
 
 def test_suspending_an_organization_needs_no_confirmation(
-    vendor: Any, billing_staff: Any, signed_in: Any, app: Flask
+    vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
 ) -> None:
-    console = signed_in(app.test_client(), billing_staff)
+    console = signed_in(app.test_client(), licensing_staff)
     suspended = console.post(
         f"/console/organizations/{vendor.organization_id}/standing",
         data={"action": "suspend", "reason": "Unpaid invoices"},
