@@ -19,9 +19,12 @@ from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
+from licensing.permissions import services as permissions
+from licensing.permissions.models import PermissionRequest
 from licensing.web.filters import when
 from licensing.words import USE_LABELS
 from tests.integration.agreements.conftest import NOW, STAFF_USE
+from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
 from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
 from tests.support.factories import bearer
@@ -317,3 +320,24 @@ def test_a_rejection_says_who_and_when_and_a_reconsideration_by_when_it_is_answe
     assert f"Rejected {rejected_at} by {licensing_staff.email}" in console
     assert f"{denied_at} by {licensing_staff.email}: The accounts are unsigned." in console
     assert "Answer by" not in console
+
+
+def test_the_permission_queue_offers_a_deactivated_reviewer_who_decided_requests(
+    client: FlaskClient,
+    signed_in: SignIn,
+    licensing_staff: Any,
+    admin: Any,
+    submit: Callable[..., tuple[PermissionRequest, str]],  # noqa: F811
+) -> None:
+    request, _ = submit()
+    reviewer = factories.make_staff(db.session(), roles=("licensing",))
+    as_reviewer = Actor.of(accounts.principal_for(reviewer))
+    permissions.assign([request.id], reviewer.id, as_reviewer)
+    permissions.deny(request.id, "The course is sold commercially.", as_reviewer)
+    accounts.set_user_active(reviewer.id, False, Actor.of(accounts.principal_for(admin)))
+    staff = signed_in(client, licensing_staff)
+    page = staff.get(f"/console/permissions/?assignee={reviewer.id}&state=")
+    assert page.status_code == 200
+    assert request.reference in text_of(page)
+    offered = dict(_options(page.get_data(as_text=True), "assignee"))
+    assert offered[str(reviewer.id)] == f"{reviewer.full_name} (deactivated)"
