@@ -75,6 +75,7 @@ class AssigneeChoice(NamedTuple):
     id: int
     name: str  # marked when they may no longer be assigned
     email: str
+    assignable: bool  # may be assigned work now (a bulk assignment offers them)
 
 
 def assignee_filter_people(
@@ -97,10 +98,10 @@ def assignee_filter_people(
     for row in rows:
         reviews = bool(REVIEWING_ROLES & parse_roles(row.staff_roles))
         if row.is_active and reviews:
-            offered.append(AssigneeChoice(row.id, row.full_name, row.email))
+            offered.append(AssigneeChoice(row.id, row.full_name, row.email, True))
         elif row.assigned:
             mark = NO_LONGER_REVIEWS_MARK if row.is_active else DEACTIVATED_MARK
-            offered.append(AssigneeChoice(row.id, row.full_name + mark, row.email))
+            offered.append(AssigneeChoice(row.id, row.full_name + mark, row.email, False))
     return offered
 
 

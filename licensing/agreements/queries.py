@@ -633,12 +633,14 @@ def reviewers(session: Session) -> list[Reviewer]:
     ]
 
 
-def assignee_choices(session: Session) -> list[Reviewer]:
-    """Whom the queue's Assignee filter offers: the reviewers and every other staff
-    member an application is assigned to (`accounts.queries.assignee_choices`)."""
-    return [
-        Reviewer(person.id, person.name, person.email)
-        for person in assignee_filter_people(session, Application.assignee_id)
+def assignee_choices(session: Session) -> tuple[list[Reviewer], list[Reviewer]]:
+    """Whom the queue's Assignee filter offers, and of them the reviewers (as
+    `reviewers` reads them), in one query: the reviewers and every other staff
+    member an application is assigned to (`accounts.queries.assignee_filter_people`)."""
+    people = assignee_filter_people(session, Application.assignee_id)
+    offered = [Reviewer(person.id, person.name, person.email) for person in people]
+    return offered, [
+        reviewer for reviewer, person in zip(offered, people, strict=True) if person.assignable
     ]
 
 

@@ -822,9 +822,9 @@ def _queue_page(
     # as is an assignee id of nobody the filter offers (it listed nothing unsaid), and
     # a state or order the form does not offer (it showed the default list unsaid).
     refused = arguments.repeated(args, ("state",), labels=QUEUE_FILTER_LABELS)
-    reviewers = queries.reviewers(session)
-    # The filter offers those who had applications too, deactivated or not (marked).
-    assignees = queries.assignee_choices(session)
+    # The filter offers those who had applications too, deactivated or not (marked);
+    # the bulk assignment, the reviewers.
+    assignees, reviewers = queries.assignee_choices(session)
     unread = (
         {}
         if refused
