@@ -50,3 +50,34 @@ def message(name: str, count: int) -> str:
 def field_message(label: str, count: int) -> str:
     """A page's words: its user sees the field's label, never the URL's names."""
     return f"{label} takes one value, and the link gave it {count}: choose one and filter again."
+
+
+def unknown_choice(
+    args: Mapping[str, str],
+    name: str,
+    choices: Mapping[str, str],
+    label: str,
+    *,
+    several: bool = False,
+) -> dict[str, list[str]]:
+    """A list page's filter errors (`{name: [message]}`) when the link gives `name`
+    a value its field does not offer (`choices`: each value offered, with the words
+    its option or checkbox shows), which fell back to the default list without a
+    word (`?sort=bogus`); empty when every value given is offered, or there is none
+    or an empty one (the field's "any"). With `several` (checkboxes) every value is
+    checked. The API's list endpoints refuse the same values (422, `query.NAME`)."""
+    given = args.getlist(name) if several and isinstance(args, MultiDict) else [args.get(name)]
+    unknown = [value for value in given if value and value not in choices]
+    if not unknown:
+        return {}
+    return {name: [choice_message(label, list(choices.values()), unknown[0], several=several)]}
+
+
+def choice_message(label: str, words: list[str], given: str, *, several: bool = False) -> str:
+    """A page's words for a value its filter does not offer: the field's label, what
+    it offers (as its options say them) and what the link gave."""
+    shown = given if len(given) <= 30 else f"{given[:30]}…"
+    return (
+        f"{label} takes {'any' if several else 'one'} of: {', '.join(words)}; "
+        f"the link gave “{shown}”: choose {'from them' if several else 'one'} and filter again."
+    )

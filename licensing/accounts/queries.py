@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from flask import has_request_context
 from sqlalchemy import (
@@ -24,12 +24,13 @@ from sqlalchemy import (
     Select,
     bindparam,
     case,
+    exists,
     false,
     func,
     or_,
     select,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from licensing import access, db
 from licensing.access import Principal
@@ -40,6 +41,7 @@ from licensing.accounts.models import (
     OneTimeToken,
     Organization,
     User,
+    parse_roles,
 )
 from licensing.accounts.states import ACTIVE
 from licensing.actors import Actor
@@ -61,6 +63,46 @@ def listed_name() -> ColumnElement[str]:
     return case(
         (User.is_active.is_(False), User.full_name + DEACTIVATED_MARK), else_=User.full_name
     )
+
+
+# After the name of an active staff member who no longer has a reviewing role.
+NO_LONGER_REVIEWS_MARK = " (no longer reviews)"
+# The roles that may be assigned applications and permission requests.
+REVIEWING_ROLES = frozenset({"licensing", "admin"})
+
+
+class AssigneeChoice(NamedTuple):
+    id: int
+    name: str  # marked when they may no longer be assigned
+    email: str
+    assignable: bool  # may be assigned work now (a bulk assignment offers them)
+
+
+def assignee_filter_people(
+    session: Session, assignee_id: InstrumentedAttribute[int | None]
+) -> list[AssigneeChoice]:
+    """Whom a queue's Assignee filter offers, by name: the staff who may be assigned
+    work now, and every other staff member some record names as its assignee
+    (`assignee_id`: `Application.assignee_id`, `PermissionRequest.assignee_id`), who
+    was assignable then and is deactivated since (a decided record keeps its
+    reviewer; undecided ones were released), or no longer has the role. Those are
+    marked "(deactivated)" or "(no longer reviews)", and an old link's or their
+    records' filter by them still lists what is theirs."""
+    assigned = exists().where(assignee_id == User.id).label("assigned")
+    rows = session.execute(
+        select(User.id, User.full_name, User.email, User.staff_roles, User.is_active, assigned)
+        .where(User.organization_id.is_(None))
+        .order_by(User.full_name, User.id)
+    )
+    offered = []
+    for row in rows:
+        reviews = bool(REVIEWING_ROLES & parse_roles(row.staff_roles))
+        if row.is_active and reviews:
+            offered.append(AssigneeChoice(row.id, row.full_name, row.email, True))
+        elif row.assigned:
+            mark = NO_LONGER_REVIEWS_MARK if row.is_active else DEACTIVATED_MARK
+            offered.append(AssigneeChoice(row.id, row.full_name + mark, row.email, False))
+    return offered
 
 
 def _organization_column(model: type[Any]) -> ColumnElement[Any]:

@@ -41,6 +41,7 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization, User, parse_roles
 from licensing.accounts.queries import (
     ScopedStatement,
+    assignee_filter_people,
     id_column,
     listed_name,
     scoped,
@@ -50,14 +51,17 @@ from licensing.accounts.queries import (
 from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
 from licensing.agreements.states import (
     ACTIVE,
+    APPLICATION,
     AWAITING_STAFF,
     AWAITING_VENDOR,
     ISSUED,
     LAPSED,
+    RECONSIDERATION_REQUESTED,
     REJECTED,
     TERMINATED,
     WITHDRAWN,
 )
+from licensing.audit.models import AuditEvent
 from licensing.billing import queries as billing_queries
 from licensing.billing.models import Invoice
 from licensing.billing.states import AGREEMENT as INVOICE_FOR_AGREEMENT
@@ -629,6 +633,17 @@ def reviewers(session: Session) -> list[Reviewer]:
     ]
 
 
+def assignee_choices(session: Session) -> tuple[list[Reviewer], list[Reviewer]]:
+    """Whom the queue's Assignee filter offers, and of them the reviewers (as
+    `reviewers` reads them), in one query: the reviewers and every other staff
+    member an application is assigned to (`accounts.queries.assignee_filter_people`)."""
+    people = assignee_filter_people(session, Application.assignee_id)
+    offered = [Reviewer(person.id, person.name, person.email) for person in people]
+    return offered, [
+        reviewer for reviewer, person in zip(offered, people, strict=True) if person.assignable
+    ]
+
+
 def renewals_of(session: Session, agreement_id: int) -> list[Application]:
     return list(
         session.scalars(
@@ -898,4 +913,67 @@ def reconsideration_is_open(application: Application, now: datetime) -> bool:
         and application.reconsider_by >= now
         and application.reconsideration_requested_at is None
         and application.reconsideration_closed_at is None
+    )
+
+
+class Step(NamedTuple):
+    """Who took a step of an application and when, as its audit event records it."""
+
+    at: datetime
+    by: str  # the staff member's (or vendor's) address, as `decided_by` holds it
+
+
+def last_step(session: Session, application_id: int, action: str) -> Step | None:
+    """The latest time `action` (`"reject"`) was taken on the application, from its
+    history: the record of truth for a rejection once a denied reconsideration has
+    overwritten `decided_at` and `decided_by`."""
+    found = session.execute(
+        select(AuditEvent.occurred_at, AuditEvent.actor)
+        .where(
+            AuditEvent.entity_type == "application",
+            AuditEvent.entity_id == str(application_id),
+            AuditEvent.action == f"application.{APPLICATION.events[action]}",
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return Step(found.occurred_at, found.actor) if found else None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """What the application's pages say of a rejection: who rejected and when, who
+    denied a reconsideration and when, and by when staff answer one asked for."""
+
+    rejected: Step | None
+    denied: Step | None
+    answer_by: datetime | None
+
+
+def rejection_of(session: Session, application: Application, *, sla_days: int) -> Rejection | None:
+    """For a rejected application (or one whose reconsideration is asked for), its
+    `Rejection`; None otherwise.
+
+    `decided_at`/`decided_by` hold the latest decision: the rejection's until a
+    reconsideration is denied, the denial's after, when the rejection's are read
+    from its history (`last_step`). A reconsideration is answered within the
+    review's service level (APPLICATION_REVIEW_SLA_DAYS US business days, to the end
+    of the office's day) from when the vendor asked, as staff's other work is."""
+    if application.state not in (REJECTED, RECONSIDERATION_REQUESTED):
+        return None
+    decided = (
+        Step(application.decided_at, application.decided_by)
+        if application.decided_at is not None and application.decided_by is not None
+        else None
+    )
+    denied = application.reconsideration_denial_reason is not None
+    asked = application.reconsideration_requested_at
+    return Rejection(
+        rejected=last_step(session, application.id, "reject") if denied else decided,
+        denied=decided if denied else None,
+        answer_by=(
+            calendar.business_deadline(asked, sla_days)
+            if asked is not None and application.state == RECONSIDERATION_REQUESTED
+            else None
+        ),
     )

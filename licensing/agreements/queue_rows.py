@@ -21,7 +21,7 @@ from licensing.web.filters import money
 from licensing.web.rows import NO_VALUE
 from licensing.web.rows import escaped as _text
 from licensing.web.rows import state_label as _state_label
-from licensing.words import humanize, vocab
+from licensing.words import humanize, use_words
 
 DEFAULT_CURRENCY = "USD"  # what the page has always shown for an amount without one
 
@@ -36,7 +36,7 @@ class QueueRow(NamedTuple):
     href: str  # the application's review page
     organization_href: str | None  # None when the console has no organization page
     organization: str
-    uses: tuple[tuple[str, str, str], ...]  # product (or —), use, product type
+    uses: tuple[tuple[str, str, str], ...]  # product (or —), use in words, product type
     state: str  # the identifier, for the badge's class
     state_label: str
     running: bool  # the review clock runs: its age is shown against the target
@@ -50,12 +50,14 @@ class QueueRow(NamedTuple):
 
 @lru_cache(maxsize=256)
 def _use_label(value: str) -> str:
-    return _text(humanize(value))
+    """The use as the application form and pages say it (`words.use_words`)."""
+    return _text(use_words(value))
 
 
 @lru_cache(maxsize=256)
 def _product_type_label(value: str) -> str:
-    return _text(vocab(value))
+    """After the use, as the application's table of uses says it: "data file"."""
+    return _text(humanize(value))
 
 
 def queue_rows(

@@ -52,12 +52,13 @@ from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.filters import money, recorded_words
+from licensing.web.filters import money, recorded_words, state_words
 from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
+from licensing.words import humanize
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
@@ -212,26 +213,33 @@ def _save(application: Application | None) -> Page:
 
 @bp.route("/applications")
 @access.vendor
-def applications() -> str:
+def applications() -> tuple[str, int]:
     principal = access.require_principal()
     session = db.session()
     organization = auth.own_standing(principal)
     states = [state for state in request.args.getlist("state") if state in APPLICATION.states]
+    # A state no application has (a hand-edited link) listed every application unsaid.
+    refused = application_states_refused(request.args)
     listed = queries.QueueFilter(states=states, sort="newest")
-    found = paging.read_page(
-        session,
-        queries.application_rows_query(principal, listed),
-        rows=lambda window, parameters: queries.application_rows(session, window, parameters),
-        count=queries.application_count_query(principal, listed),
+    found = (
+        None
+        if refused
+        else paging.read_page(
+            session,
+            queries.application_rows_query(principal, listed),
+            rows=lambda window, parameters: queries.application_rows(session, window, parameters),
+            count=queries.application_count_query(principal, listed),
+        )
     )
     return render_template(
         "agreements/applications.html",
-        applications=found.items,
+        applications=found.items if found else [],
         page=found,
         states=states,
+        refused=refused,
         block_reason=_block_reason(organization),
         application_url=url_pattern("agreements.application", "application_id"),
-    )
+    ), (422 if refused else 200)
 
 
 def _block_reason(organization: Organization | auth.OrganizationStanding) -> str | None:
@@ -279,6 +287,14 @@ def _quote_of(application: Application) -> Quote | None:
     return Quote.from_snapshot(version.snapshot) if version else None
 
 
+def _rejection(application: Application) -> queries.Rejection | None:
+    """Who rejected and when, and by when a reconsideration is answered, for both
+    application pages."""
+    return queries.rejection_of(
+        db.session(), application, sla_days=current_config().application_review_sla_days
+    )
+
+
 def _vendor_page(
     application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200
 ) -> tuple[str, int]:
@@ -299,6 +315,7 @@ def _vendor_page(
         agreement=queries.agreement_for_application(session, application.id),
         renewal_figures=_renewal_figures(application),
         allowed=APPLICATION.allowed(application.state),
+        rejection=_rejection(application),
         errors=errors or {},
         now=utcnow(),
         # What was posted, for a refused step's form to show again (escaped by Jinja).
@@ -746,6 +763,18 @@ QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page")
 QUEUE_FILTER_LABELS = {"q": "Search", "state": "State", "assignee": "Assignee", "sort": "Sort"}
 
 
+def application_states_refused(args: MultiDict[str, str]) -> dict[str, list[str]]:
+    """The State checkboxes' message when the link gives a state no application has
+    (`arguments.unknown_choice`); the states as their checkboxes say them."""
+    return arguments.unknown_choice(
+        args,
+        "state",
+        {state: state_words(state, "application", label=True) for state in APPLICATION.states},
+        QUEUE_FILTER_LABELS["state"],
+        several=True,
+    )
+
+
 def _queue_filters(pairs: Iterable[tuple[str, str]]) -> MultiDict[str, str]:
     return MultiDict([(key, value) for key, value in pairs if key in QUEUE_FILTER_KEYS])
 
@@ -790,10 +819,21 @@ def _queue_page(
     # The principal names "me" (assignee=me): without it the filter matched everyone.
     principal = access.require_principal()
     # A filter given twice is refused beside its field, nothing listed (`arguments`),
-    # as is an assignee id of nobody the filter offers (it listed nothing unsaid).
+    # as is an assignee id of nobody the filter offers (it listed nothing unsaid), and
+    # a state or order the form does not offer (it showed the default list unsaid).
     refused = arguments.repeated(args, ("state",), labels=QUEUE_FILTER_LABELS)
-    reviewers = queries.reviewers(session)
-    unread = {} if refused else assignment.unknown_assignee(assignee_arg, (r.id for r in reviewers))
+    # The filter offers those who had applications too, deactivated or not (marked);
+    # the bulk assignment, the reviewers.
+    assignees, reviewers = queries.assignee_choices(session)
+    unread = (
+        {}
+        if refused
+        else {
+            **application_states_refused(args),
+            **arguments.unknown_choice(args, "sort", queries.SORTS, QUEUE_FILTER_LABELS["sort"]),
+            **assignment.unknown_assignee(assignee_arg, (person.id for person in assignees)),
+        }
+    )
     found = None
     if not refused and not unread:
         found = paging.read_page(
@@ -824,7 +864,7 @@ def _queue_page(
         states=APPLICATION.states,
         chosen=states,
         assignee=assignee_arg,
-        reviewers=reviewers,
+        assignees=assignees,
         sort=sort,
         sorts=queries.SORTS,
         search=search,
@@ -892,6 +932,7 @@ def _console_page(
         reviewers=queries.reviewers(session),
         allowed=APPLICATION.allowed(application.state),
         reconsideration_open=queries.reconsideration_is_open(application, utcnow()),
+        rejection=_rejection(application),
         started=_started_term(application),
         errors=errors or {},
         form=readable(request.form) if request.method == "POST" else {},
@@ -1021,15 +1062,25 @@ def approve(application_id: int) -> Page:
 
 @console.route("/agreements")
 @access.staff("licensing", "billing")
-def agreements_list() -> str:
+def agreements_list() -> tuple[str, int]:
     states = [s for s in request.args.getlist("state") if s in AGREEMENT.states]
+    # A state no agreement has listed every agreement unsaid.
+    refused = arguments.unknown_choice(
+        request.args,
+        "state",
+        {state: humanize(state) for state in AGREEMENT.states},
+        "State",
+        several=True,
+    )
     return render_template(
         "agreements/agreements.html",
         detail_endpoint="agreements_console.agreement_detail",
-        agreements=queries.agreements(db.session(), states=states, charged=True),
+        agreements=[] if refused else queries.agreements(db.session(), states=states, charged=True),
         states=AGREEMENT.states,
         chosen=states,
-    )
+        filter_errors=refused,
+        filter_labels={"state": "State"},
+    ), (422 if refused else 200)
 
 
 @console.route("/agreements/renewals-due")

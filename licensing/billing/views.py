@@ -52,6 +52,7 @@ from licensing.web.forms import show_errors
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
+from licensing.words import humanize
 
 bp = Blueprint("billing", __name__, url_prefix="/portal")
 console = Blueprint("billing_console", __name__, url_prefix="/console")
@@ -444,8 +445,19 @@ def console_invoices() -> tuple[str, int]:
     search = (request.args.get("q") or "").strip()[:200] or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     errors = arguments.repeated(request.args, labels=INVOICE_LIST_FILTERS)
+    # A state no invoice has listed every invoice unsaid.
+    unread = (
+        {}
+        if errors
+        else arguments.unknown_choice(
+            request.args,
+            "state",
+            {value: humanize(value) for value in INVOICE.states},
+            INVOICE_LIST_FILTERS["state"],
+        )
+    )
     found: paging.Page[Invoice] | None = None
-    if not errors:
+    if not errors and not unread:
         found = paging.read_page(
             session,
             queries.invoices_query(
@@ -457,7 +469,7 @@ def console_invoices() -> tuple[str, int]:
         "billing/console_invoices.html",
         invoices=invoices,
         page=found,
-        errors=errors,
+        errors=errors or unread,
         names=queries.organization_names(session, {i.organization_id for i in invoices}),
         states=INVOICE.states,
         state=state,
@@ -467,7 +479,7 @@ def console_invoices() -> tuple[str, int]:
         today=_today(),
         title="Overdue invoices" if overdue else "Invoices",
         labels=INVOICE_LIST_FILTERS,
-    ), (400 if errors else 200)
+    ), (400 if errors else 422 if unread else 200)
 
 
 # Each filter's label: the list's form draws them from here, and a refusal names

@@ -7,7 +7,7 @@ that quietly ignored `use=` would not reconcile with what the reader expects).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -80,6 +80,32 @@ def _date(raw: str, name: str, errors: dict[str, list[str]]) -> date | None:
         return None
 
 
+def _as_given(_field: str, value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a refusal names a dataset, a field and a field's values. The API and the
+    command take parameters and values, so by default a refusal names those
+    (`use`, `derivative_work`); the console page names them as its form shows them
+    (its labels, its options' words: `exports.views`)."""
+
+    dataset: Callable[[str], str] = str
+    field: Callable[[str], str] = str
+    value: Callable[[str, str], str] = _as_given
+
+    def one_of(self, field: str, values: Sequence[str]) -> str:
+        """ "Must be one of: ..." with `field`'s `values` as this wording says them;
+        separated by semicolons when one of them has a comma of its own."""
+        words = [self.value(field, value) for value in values]
+        separator = "; " if any("," in word for word in words) else ", "
+        return f"Must be one of: {separator.join(words)}."
+
+
+API_WORDS = Wording()
+
+
 class Filterable(Protocol):
     """What a filter needs to know of its dataset (`exports.base.Dataset` is one)."""
 
@@ -93,18 +119,29 @@ class Filterable(Protocol):
     def states(self) -> Sequence[str]: ...
 
 
+def _in_order(names: Collection[str]) -> list[str]:
+    """`names` in the order of `PARAMETERS` (the form's order)."""
+    return [name for name in PARAMETERS if name in names]
+
+
 def parse(
-    dataset: Filterable, given: Mapping[str, Any], *, today: date | None = None
+    dataset: Filterable,
+    given: Mapping[str, Any],
+    *,
+    today: date | None = None,
+    words: Wording = API_WORDS,
 ) -> ExportFilter:
-    """The filter `given` describes for `dataset`, or InvalidInput naming every problem."""
+    """The filter `given` describes for `dataset`, or InvalidInput naming every
+    problem (in `words`: the API's by default)."""
     errors: dict[str, list[str]] = {}
     raw = {name: str(given.get(name) or "").strip() for name in PARAMETERS}
     accepted = set(dataset.filters) | ({"from", "to", "by"} if dataset.date_bases else set())
     for name in PARAMETERS:
         if raw[name] and name not in accepted:
-            takes = ", ".join(sorted(accepted)) or "no filter"
+            takes = ", ".join(words.field(each) for each in _in_order(accepted)) or "no filter"
             errors[name] = [
-                f"The {dataset.name} export does not filter by {name} (it takes {takes})."
+                f"The {words.dataset(dataset.name)} export does not filter by "
+                f"{words.field(name)} (it takes {takes})."
             ]
     date_from = _date(raw["from"], "from", errors)
     date_to = _date(raw["to"], "to", errors)
@@ -112,20 +149,20 @@ def parse(
         errors["to"] = ["Must be on or after the start date."]
     basis = raw["by"] or (dataset.date_bases[0] if dataset.date_bases else None)
     if raw["by"] and dataset.date_bases and basis not in dataset.date_bases:
-        errors["by"] = [f"Must be one of: {', '.join(dataset.date_bases)}."]
+        errors["by"] = [words.one_of("by", dataset.date_bases)]
     organization_id = record_id(raw["organization"]) if raw["organization"] else None
     if raw["organization"] and organization_id is None:
         # ASCII digits only: "²" is a digit to str.isdigit() and a ValueError to int().
         errors["organization"] = ["An organization id, a whole number."]
     state = raw["state"] or None
     if state and "state" in accepted and state not in dataset.states:
-        errors["state"] = [f"Must be one of: {', '.join(dataset.states)}."]
+        errors["state"] = [words.one_of("state", dataset.states)]
     currency = raw["currency"].upper() or None
     if currency and not is_currency(currency):
         errors["currency"] = [f"{raw['currency']!r} is not an ISO 4217 currency code."]
     use = raw["use"] or None
     if use and use not in USES:
-        errors["use"] = [f"Must be one of: {', '.join(USES)}."]
+        errors["use"] = [words.one_of("use", USES)]
     as_of = _date(raw["as_of"], "as_of", errors)
     if "as_of" in dataset.filters and as_of is None and not errors.get("as_of"):
         as_of = today

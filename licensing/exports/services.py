@@ -44,19 +44,29 @@ class ExportRequest:
 
 
 def prepare(
-    dataset_name: str, format_name: str, given: Mapping[str, Any], *, today: date | None = None
+    dataset_name: str,
+    format_name: str,
+    given: Mapping[str, Any],
+    *,
+    today: date | None = None,
+    words: filters.Wording = filters.API_WORDS,
 ) -> ExportRequest:
+    """The export asked for, or NotFound (no such dataset) or InvalidInput naming
+    every problem of its format and filter, in `words` (the API's by default)."""
     dataset = base.get(dataset_name)
     if dataset is None:
         raise NotFound(
-            f"There is no {dataset_name!r} export; there are: {', '.join(base.all_datasets())}."
+            f"There is no {dataset_name!r} export; there are: "
+            f"{', '.join(words.dataset(name) for name in base.all_datasets())}."
         )
     chosen = FORMATS.get((format_name or "csv").lower())
     problems: dict[str, list[str]] = {}
     if chosen is None:
-        problems["format"] = [f"Must be one of: {', '.join(FORMATS)}."]
+        problems["format"] = [words.one_of("format", tuple(FORMATS))]
     try:
-        export_filter = filters.parse(dataset, given, today=today or office_date(utcnow()))
+        export_filter = filters.parse(
+            dataset, given, today=today or office_date(utcnow()), words=words
+        )
     except InvalidInput as error:
         problems.update(error.errors)
     if problems:

@@ -11,11 +11,12 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
 from licensing.exports import base, queries, services
-from licensing.exports.filters import PARAMETERS
+from licensing.exports.filters import PARAMETERS, Wording
 from licensing.exports.formats import FORMATS
 from licensing.money import CURRENCIES
 from licensing.pricing.vocabulary import USES
 from licensing.streaming import end_request_session
+from licensing.words import use_words
 
 bp = Blueprint("exports_console", __name__, url_prefix="/console")
 # The form's fields: the dataset, its format and the filter's parameters.
@@ -35,6 +36,34 @@ FIELD_LABELS = {
     "use": "Use",
     "as_of": "Receivables as of",
 }
+# Each format and date basis as the form offers it.
+FORMAT_LABELS = {"csv": "CSV", "jsonl": "JSON Lines", "xlsx": "XLSX (spreadsheet)"}
+DATE_BASIS_LABELS = {"issued": "Issue date", "paid": "Paid date", "period": "Period"}
+
+
+def _option_words(field: str, value: str) -> str:
+    """A value of `field` as the form's option says it."""
+    if field == "use":
+        return use_words(value)
+    if field == "format":
+        return FORMAT_LABELS.get(value, value)
+    if field == "by":
+        return DATE_BASIS_LABELS.get(value, value)
+    return value.replace("_", " ")
+
+
+def _dataset_title(name: str) -> str:
+    dataset = base.get(name)
+    return dataset.title if dataset else name
+
+
+# A refusal on the page names the dataset by its title, each field by its label and
+# each value as the form's options do (the API names parameters and values).
+PAGE_WORDS = Wording(
+    dataset=_dataset_title,
+    field=lambda name: FIELD_LABELS.get(name, name),
+    value=_option_words,
+)
 
 
 @bp.route("/exports")
@@ -48,7 +77,10 @@ def exports() -> Response | tuple[str, int]:
         return _page(twice, 400)
     try:
         export = services.prepare(
-            request.args.get("dataset", ""), request.args.get("format", "csv"), request.args
+            request.args.get("dataset", ""),
+            request.args.get("format", "csv"),
+            request.args,
+            words=PAGE_WORDS,
         )
     except InvalidInput as error:
         return _page(error.errors, 422)
@@ -87,11 +119,12 @@ def _page(errors: dict[str, list[str]], status: int) -> tuple[str, int]:
     return render_template(
         "console/exports.html",
         datasets=datasets,
-        formats=list(FORMATS),
+        formats=[(name, FORMAT_LABELS.get(name, name)) for name in FORMATS],
         organizations=queries.organization_choices(db.session()),
-        state_options=[(state, state.replace("_", " ")) for state in states],
+        state_options=[(state, _option_words("state", state)) for state in states],
         currency_options=[(code, code) for code in sorted(CURRENCIES)],
-        use_options=[(use, use.replace("_", " ")) for use in USES],
+        date_bases=list(DATE_BASIS_LABELS.items()),
+        use_options=[(use, use_words(use)) for use in USES],
         values=request.args,
         errors=errors,
         labels=FIELD_LABELS,

@@ -41,7 +41,11 @@ def outbox() -> tuple[str, int]:
     page = requested_page()
     session = db.session()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
-    refused = arguments.repeated(request.args, labels=OUTBOX_FILTERS)
+    repeated = arguments.repeated(request.args, labels=OUTBOX_FILTERS)
+    # A state no message has listed every message unsaid.
+    refused = repeated or arguments.unknown_choice(
+        request.args, "state", {value: value for value in OUTBOX.states}, OUTBOX_FILTERS["state"]
+    )
     found, total = (
         ([], 0)
         if refused
@@ -68,7 +72,7 @@ def outbox() -> tuple[str, int]:
         max_attempts=services.MAX_ATTEMPTS,
         filter_errors=refused,
         filter_labels=OUTBOX_FILTERS,
-    ), (400 if refused else 200)
+    ), (400 if repeated else 422 if refused else 200)
 
 
 @bp.route("/outbox/<int:message_id>")

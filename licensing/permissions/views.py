@@ -22,6 +22,7 @@ from licensing import access, arguments, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization, User
+from licensing.accounts.queries import assignee_filter_people
 from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
 from licensing.config import current_config
@@ -32,7 +33,7 @@ from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.filters import recorded_words
+from licensing.web.filters import recorded_words, state_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -371,6 +372,13 @@ QUEUE_FILTER_LABELS = {
 }
 
 
+# The State filter's values, as its options say them ("" is Any).
+_STATE_CHOICES = {
+    "open": "open",
+    **{state: state_words(state, "permission_request", label=True) for state in STATES},
+}
+
+
 def _bulk_form(staff: list[User]) -> forms.BulkAssignForm:
     form = forms.BulkAssignForm()
     form.assignee_id.choices = assignment.assignee_choices(
@@ -401,10 +409,18 @@ def _queue_page(
     request_url = url_pattern("permissions_console.detail", "request_id")
     assert request_url is not None  # the queue's own blueprint has the request's page
     staff = queries.licensing_staff(session)
+    # The filter offers those who had requests too, deactivated or not (marked).
+    assignees = assignee_filter_people(session, PermissionRequest.assignee_id)
+    # A state the filter does not offer showed the open requests without a word.
     unread = (
         {}
         if refused
-        else assignment.unknown_assignee(args.get("assignee", ""), (user.id for user in staff))
+        else {
+            **arguments.unknown_choice(args, "state", _STATE_CHOICES, QUEUE_FILTER_LABELS["state"]),
+            **assignment.unknown_assignee(
+                args.get("assignee", ""), (person.id for person in assignees)
+            ),
+        }
     )
     assign_form = bulk_form or _bulk_form(staff)
     page = render_template(
@@ -419,7 +435,7 @@ def _queue_page(
         filters=filters,
         filter_query=urlencode(args),
         states=[s for s in STATES if s != "unconfirmed"],
-        staff=staff,
+        assignees=assignees,
         assign_form=assign_form,
         assignee_select=assignment.assignee_select(assign_form),
         metrics=services.metrics(session, now=now),

@@ -89,9 +89,15 @@ class RoyaltyReport(Referenced, Base):
     submitted_by: Mapped[str] = mapped_column(String(320))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The review's latest step (marked reviewed, or sent back for correction).
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reviewed_by: Mapped[str | None] = mapped_column(String(320))
     review_note: Mapped[str | None] = mapped_column(Text)
+    # The latest request for a corrected report, kept when a later "Mark reviewed"
+    # writes the fields above: the report's page shows both notes (royalties_0003).
+    correction_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    correction_requested_by: Mapped[str | None] = mapped_column(String(320))
+    correction_note: Mapped[str | None] = mapped_column(Text)
 
     lines: Mapped[list[RoyaltyReportLine]] = relationship(
         back_populates="report", order_by="RoyaltyReportLine.line", viewonly=True

@@ -560,7 +560,15 @@ def console_queue() -> tuple[str, int]:
     today = _today()
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     refused = arguments.repeated(request.args, labels=QUEUE_FILTERS)
-    listed = None if refused else staff_queue_page(actor, chosen, today)
+    # A state the filter does not offer listed every state unsaid.
+    unread = (
+        {}
+        if refused
+        else arguments.unknown_choice(
+            request.args, "state", {state: state for state in PERIOD_STATES}, QUEUE_FILTERS["state"]
+        )
+    )
+    listed = None if refused or unread else staff_queue_page(actor, chosen, today)
     statuses = listed.items if listed else []
     flagged = queries.flagged_reports()
     choices = queries.queue_choices(actor, flagged)
@@ -568,7 +576,7 @@ def console_queue() -> tuple[str, int]:
         "royalties/console_queue.html",
         statuses=statuses,
         page=listed,
-        filter_errors=refused,
+        filter_errors=refused or unread,
         filter_labels=QUEUE_FILTERS,
         flagged=flagged,
         correction_due={
@@ -584,7 +592,7 @@ def console_queue() -> tuple[str, int]:
         today=today,
         # This year's numbers as the example, from the numbers' own format.
         agreement_example=references.AGREEMENT.of_year(today.year),
-    ), (400 if refused else 200)
+    ), (400 if refused else 422 if unread else 200)
 
 
 # The queue's filters; each takes one value. Each one's label: the queue's form

@@ -85,6 +85,11 @@ def review(
         report.reviewed_by = actor.name
         report.review_note = cleaned or None
         REVIEW.apply(session, report, action, actor=actor, note=cleaned or None, at=moment)
+        if action == "request_correction":
+            # Kept apart: marking the report reviewed later writes the fields above.
+            report.correction_requested_at = report.reviewed_at
+            report.correction_requested_by = actor.name
+            report.correction_note = cleaned
         due = correction_due_on(report, correction_due_days)
         if due is not None:
             _ask_for_correction(session, report, cleaned, due)

@@ -85,8 +85,8 @@ def test_a_row_keeps_the_markup_the_page_always_had(
         f'      <td><a href="/console/organizations/{vendor.organization_id}">'
     ) in row
     assert (
-        '<td><ul class="plain"><li>Fernhill Code Feed <span class="muted">· distribution, '
-        "Data file</span></li></ul></td>\n"
+        '<td><ul class="plain"><li>Fernhill Code Feed <span class="muted">· Distribute a '
+        "product to others (installed or hosted); data file</span></li></ul></td>\n"
         '      <td><span class="badge state-submitted">submitted</span></td>\n'
         '      <td class="nowrap">'
     ) in row

@@ -505,8 +505,11 @@ def test_the_console_queue_shows_ages_and_filters_by_state_agreement_organizatio
         by_period = queue(period="2027-04-01", state="upcoming")
         nonsense = client.get(
             "/console/royalty-reports",
-            query_string={"state": "x", "organization": "9" * 40, "period": "soon"},
+            query_string={"organization": "9" * 40, "period": "soon"},
         )
+        # A state the filter does not offer is refused, not read as "every state"
+        # (round 9: docs/list-pages.md).
+        unknown_state = client.get("/console/royalty-reports", query_string={"state": "x"})
     assert "2 reporting periods, oldest due first" in everything
     assert (
         f"{late_name} {late.number} 2027-01-01 to 2027-03-31 2027-04-30 overdue 15 days overdue"
@@ -524,6 +527,8 @@ def test_the_console_queue_shows_ages_and_filters_by_state_agreement_organizatio
     assert "2 reporting periods" in by_period
     assert "2027-04-01 to 2027-06-30 2027-07-30 upcoming" in by_period
     assert nonsense.status_code == 200
+    assert unknown_state.status_code == 422
+    assert "the link gave “x”" in text_of(unknown_state)
 
 
 def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
