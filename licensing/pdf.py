@@ -218,6 +218,25 @@ def _numbers(document: Any, objects: Sequence[Any]) -> tuple[Any, ...] | None:
     return tuple(named[name] for name in names)
 
 
+# Numbers as reportlab's `fp_str` formats them into operators, by the numbers:
+# its C code formats each with the C library's printf, about a microsecond a
+# number, and a document writes hundreds (every paragraph's and cell's position,
+# the tables' rules), most at positions the same in every document of a kind.
+# Emptied past a bound. Equal numbers format alike (1 and 1.0, 0.0 and -0.0).
+_FORMATTED_NUMBERS: dict[tuple[float, ...], str] = {}
+_FORMATTED_NUMBERS_BOUND = 8192
+
+
+def _fp(*numbers: float) -> str:
+    """`fp_str(*numbers)` of numbers (not a sequence), formatted once per process."""
+    formatted = _FORMATTED_NUMBERS.get(numbers)
+    if formatted is None:
+        if len(_FORMATTED_NUMBERS) >= _FORMATTED_NUMBERS_BOUND:
+            _FORMATTED_NUMBERS.clear()
+        formatted = _FORMATTED_NUMBERS[numbers] = fp_str(*numbers)
+    return formatted
+
+
 # How every page's content stream is compressed: zlib at this level, and not
 # ASCII85-encoded. reportlab's defaults are zlib's level 6 and ASCII85 on top,
 # which makes a compressed stream a quarter larger to keep it 7-bit text, of no
@@ -784,7 +803,7 @@ class _Paragraph(Paragraph):
             return
         code: list[str] = canvas._code  # type: ignore[attr-defined]
         # saveState's q, then translate's matrix (nothing before it to merge with).
-        code += ("q", f"{fp_str(1, 0, 0, 1, flowable._hAlignAdjust(x, _sW), y)} cm")
+        code += ("q", f"1 0 0 1 {_fp(flowable._hAlignAdjust(x, _sW), y)} cm")
         if drawn is not None:
             _draw_in_colour(canvas, self.blPara.textColor, drawn)
         else:
@@ -835,9 +854,9 @@ class _Paragraph(Paragraph):
         document = canvas._doc  # type: ignore[attr-defined]
         escape_text = canvas._escape  # type: ignore[attr-defined]
         split_text = font.splitString  # type: ignore[attr-defined]
-        size_and_leading = f"{fp_str(lines.fontSize)} Tf {fp_str(style.leading)} TL"
+        size_and_leading = f"{_fp(lines.fontSize)} Tf {_fp(style.leading)} TL"
         y = self.height - (lines.fontSize if paraFontSizeHeightOffset else lines.ascent)
-        code = ["BT", f"1 0 0 1 {fp_str(style.leftIndent, y)} Tm"]
+        code = ["BT", f"1 0 0 1 {_fp(style.leftIndent, y)} Tm"]
         texts = [" ".join(words) for _, words in lines.lines]
         state = font.state.get(document)  # type: ignore[attr-defined]
         known: frozenset[str] | None = getattr(state, "known_characters", None)
@@ -1027,7 +1046,7 @@ class _RunsLine(_Paragraph):
             return
         canvas._code += (  # type: ignore[attr-defined]
             "q",
-            f"{fp_str(1, 0, 0, 1, flowable._hAlignAdjust(x, _sW), y)} cm",
+            f"1 0 0 1 {_fp(flowable._hAlignAdjust(x, _sW), y)} cm",
             "q",
             code,
             "Q",
@@ -1046,8 +1065,8 @@ class _RunsLine(_Paragraph):
             return None
         size = self.frags[0].fontSize
         parts = [
-            f"BT 1 0 0 1 {fp_str(style.leftIndent, self.height - size)} Tm",
-            f"{fp_str(style.leading)} TL {fp_str(colour.red, colour.green, colour.blue)} rg",
+            f"BT 1 0 0 1 {_fp(style.leftIndent, self.height - size)} Tm",
+            f"{_fp(style.leading)} TL {_fp(colour.red, colour.green, colour.blue)} rg",
         ]
         escape_text = canvas._escape  # type: ignore[attr-defined]
         for fragment in self.frags:
@@ -1058,7 +1077,7 @@ class _RunsLine(_Paragraph):
                 return None
             name = font.getSubsetInternalName(0, document)
             coded = fragment.text.translate(state.first_subset_codes).encode("latin-1")
-            parts.append(f"{name} {fp_str(size)} Tf {fp_str(style.leading)} TL")
+            parts.append(f"{name} {_fp(size)} Tf {_fp(style.leading)} TL")
             parts.append(f"({escape_text(coded)}) Tj")
         parts.append("T* ET")
         return " ".join(parts)
@@ -1834,6 +1853,11 @@ class _NumberedCanvas(Canvas):
         if not self._draw_line(x - width, y, text):
             super().drawRightString(x, y, text)
 
+    def line(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        """reportlab's `line` (the tables' rules, the furniture's), its numbers
+        formatted once per process (`_fp`)."""
+        self._code.append(f"n {_fp(x1, y1)} m {_fp(x2, y2)} l S")
+
     def _draw_line(self, x: float, y: float, text: str) -> bool:
         """`text` from (x, y) with the operators reportlab's `drawString` writes
         (a text object: its origin, the font, the text, `T*`), when the font is
@@ -1855,7 +1879,7 @@ class _NumberedCanvas(Canvas):
                 _SIZES.clear()
             size_and_leading = _SIZES[sizes] = f"{fp_str(sizes[0])} Tf {fp_str(sizes[1])} TL"
         self._code.append(
-            f"BT 1 0 0 1 {fp_str(x, y)} Tm {_first_subset_name(self, font)} "
+            f"BT 1 0 0 1 {_fp(x, y)} Tm {_first_subset_name(self, font)} "
             f"{size_and_leading} ({mapped}) Tj T* ET"
         )
         return True
@@ -2208,7 +2232,7 @@ class _Layout:
 
     def _draw(self, flowable: Any, y: float, width: float, after: float) -> None:
         if isinstance(flowable, Spacer):  # the translation reportlab writes for it, drawing nothing
-            self.canvas._code += ("q", f"{fp_str(1, 0, 0, 1, self.x, y)} cm", "Q")  # type: ignore[attr-defined]
+            self.canvas._code += ("q", f"1 0 0 1 {_fp(self.x, y)} cm", "Q")  # type: ignore[attr-defined]
         else:  # a paragraph, a table, or a part of one that was split
             placed: Any = flowable  # reportlab's drawOn takes the spare width, unlike its stubs
             placed.drawOn(self.canvas, self.x, y, _sW=self.width - width)

@@ -15,6 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 from reportlab.lib import colors
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfdoc, pdfmetrics
@@ -163,6 +164,8 @@ _THEIRS = TTFont("FaceTheirs", str(pdf._FONT_DIR / f"{pdf.FONT}.ttf"))
 
 @given(texts=st.lists(_DRAWN, min_size=1, max_size=40))
 @example(texts=[_FACE[:150], _FACE[150:300] + "中", "\xa0 " + _FACE[300::-1]])  # a second subset
+# Printable ASCII, at its own codes, and control characters, given codes 1-31 as met.
+@example(texts=["Plain ASCII: 0-9, ~ {}", "\x01\x1f\x7f and ASCII", "é then ASCII", "\x02"])
 @settings(max_examples=200, deadline=None)
 def test_text_is_mapped_into_the_font_subset_as_reportlab_maps_it(texts: list[str]) -> None:
     ours, theirs = _OURS, _THEIRS
@@ -876,6 +879,7 @@ def _reportlabs_tables_and_lines(monkeypatch: Any) -> None:
     monkeypatch.setattr(pdf, "_RULING", tuple(every_command))
     monkeypatch.setattr(pdf._NumberedCanvas, "drawString", Canvas.drawString)
     monkeypatch.setattr(pdf._NumberedCanvas, "drawRightString", Canvas.drawRightString)
+    monkeypatch.setattr(pdf._NumberedCanvas, "line", Canvas.line)  # the rules too
     monkeypatch.setattr(pdf._RuledTable, "_calc", Table._calc)  # reportlab measures
     monkeypatch.setattr(pdf._RuledTable, "draw", Table.draw)  # and draws
 
@@ -1036,3 +1040,39 @@ def test_a_standard_font_is_added_to_a_document_as_reportlab_adds_it(encoding: s
         assert ours.idToObject[name].format(ours) == theirs.idToObject[name].format(theirs)
         assert list(ours.idToObject["BasicFonts"].dict) == [name]
     assert not pdf._add_standard_font(pdfdoc.PDFDocument(), pdfmetrics.getFont(pdf.FONT))
+
+
+_NUMBER = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6),
+    st.integers(-100_000, 100_000),
+    st.sampled_from([0, 0.0, -0.0, 1, 1.0, True, 1e-7, -1e-7, 1.5e-7, 0.5, 612, 612.0]),
+)
+
+
+@given(numbers=st.lists(st.tuples(_NUMBER, _NUMBER), min_size=1, max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_numbers_are_formatted_as_fp_str_formats_them_first_time_or_remembered(
+    numbers: list[tuple[float, float]],
+) -> None:
+    for pair in numbers * 2:  # the second time from what the process kept
+        assert pdf._fp(*pair) == fp_str(*pair)
+        assert pdf._fp(pair[0]) == fp_str(pair[0])
+        # An equal number of another type (1 and 1.0, 0.0 and -0.0) kept first formats alike.
+        assert pdf._fp(float(pair[0]), pair[1]) == fp_str(*pair)
+
+
+def test_the_remembered_numbers_are_emptied_past_their_bound(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pdf, "_FORMATTED_NUMBERS", {})
+    monkeypatch.setattr(pdf, "_FORMATTED_NUMBERS_BOUND", 3)
+    for number in range(10):
+        assert pdf._fp(number + 0.25, 1) == fp_str(number + 0.25, 1)
+        assert len(pdf._FORMATTED_NUMBERS) <= 3
+
+
+def test_a_line_is_written_as_reportlabs_canvas_writes_it() -> None:
+    ours = pdf._NumberedCanvas(io.BytesIO(), invariant=True)
+    theirs = Canvas(io.BytesIO(), invariant=True)
+    for x1, y1, x2, y2 in [(54, 720.3, 558, 720.3), (0.0, -0.0, 1e-9, 123.4567891), (1, 2, 3, 4)]:
+        ours.line(x1, y1, x2, y2)
+        theirs.line(x1, y1, x2, y2)
+    assert ours._code == theirs._code  # type: ignore[attr-defined]
