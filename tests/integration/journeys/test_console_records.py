@@ -15,6 +15,7 @@ from sqlalchemy import select
 from licensing import calendar, db
 from licensing.agreements.queries import agreement_for_application, review_level
 from licensing.audit.models import AuditEvent
+from licensing.words import USE_LABELS
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 
 
@@ -59,7 +60,7 @@ def test_queue_rows_show_uses_products_and_the_age_against_the_review_target(
     signed_in(client, licensing_staff)
     page = client.get("/console/applications").get_data(as_text=True)
     [row] = [r for r in _rows(page) if application.reference in r]
-    assert "Fernhill Code Feed · distribution, Data file" in row
+    assert f"Fernhill Code Feed · {USE_LABELS['distribution']}; data file" in row
     assert "Scrubber Pro" in row
     target = app.config["LICENSING"].application_review_sla_days
     level = review_level(application, db.utcnow(), target_days=target)
