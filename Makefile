@@ -6,6 +6,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The service alone (what `make run` needs), and the service with its test tools.
+SERVICE_STAMP := $(VENV)/.installed-service
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -17,15 +19,23 @@ TEST_WORKERS ?= 2
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# `make run` installs the service without the test tools (playwright, schemathesis,
+# mypy...): about as long again to install, and a first run does not need them.
+$(SERVICE_STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $@ $(SERVICE_STAMP)
 
 install: $(STAMP) ## Create .venv and install the service with its test tools
 
-setup: install ## Migrate the database and load the sample rate card (idempotent)
+setup: $(SERVICE_STAMP) ## Install the service, migrate the database and load the sample rate card (idempotent)
 	$(BIN)/licensing setup
 
 # Links in emails (and the admin sign-in that setup prints) point at the server `run` starts.
