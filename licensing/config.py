@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import string
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 ENVIRONMENTS = ("development", "production", "testing")
+
+# Where `make run` serves; emails link here unless PUBLIC_URL says otherwise
+# (production must say).
+DEVELOPMENT_PUBLIC_URL = "http://127.0.0.1:5000"
 
 # Where the API is mounted. Here, not in `licensing.api`, because recognising a
 # caller (`accounts.auth`) must tell API requests from pages without importing
@@ -113,7 +118,7 @@ class Config:
     # separate from SECRET_KEY. Retired keys still verify the rows they signed.
     audit_hmac_key: str = ""
     audit_hmac_retired_keys: tuple[str, ...] = ()
-    public_url: str = "http://127.0.0.1:5000"
+    public_url: str = DEVELOPMENT_PUBLIC_URL
 
     stripe_secret_key: str = ""
     stripe_publishable_key: str = ""
@@ -190,7 +195,7 @@ class Config:
                 for key in env.get("AUDIT_HMAC_RETIRED_KEYS", "").split(",")
                 if key.strip()
             ),
-            public_url=env.get("PUBLIC_URL", defaults.public_url).rstrip("/"),
+            public_url=_public_url(env.get("PUBLIC_URL", "")),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
@@ -263,7 +268,45 @@ class Config:
             )
         if config.audit_hmac_key == config.secret_key:
             raise ConfigError("AUDIT_HMAC_KEY must differ from SECRET_KEY")
+        if not config.public_url:
+            # Emails sent from production must not link to a developer's machine
+            # (every CLI command and the worker send them, not just the server).
+            if config.is_production:
+                raise ConfigError(
+                    "PUBLIC_URL must be set when LICENSING_ENV=production: emails link to it"
+                )
+            config = dataclasses.replace(config, public_url=DEVELOPMENT_PUBLIC_URL)
+        elif config.is_production and not config.public_url.startswith("https://"):
+            raise ConfigError(
+                "PUBLIC_URL must be an https:// address when LICENSING_ENV=production "
+                "(sign-in cookies are sent over HTTPS only)"
+            )
         return config
+
+
+def _public_url(value: str) -> str:
+    """PUBLIC_URL without its trailing slash; "" when unset. Refused unless it is an
+    absolute http(s) address: every emailed link is built on it."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return ""
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            "PUBLIC_URL must be the service's absolute address, such as "
+            f"https://licensing.example.org (got {value!r})"
+        )
+    return value
 
 
 def current_config() -> Config:

@@ -17,9 +17,15 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
 
 def test_production_with_a_secret_key_sets_it() -> None:
     config = Config.from_env(
-        {"LICENSING_ENV": "production", "SECRET_KEY": "s3cret-value", "AUDIT_HMAC_KEY": "a-key"}
+        {
+            "LICENSING_ENV": "production",
+            "SECRET_KEY": "s3cret-value",
+            "AUDIT_HMAC_KEY": "a-key",
+            "PUBLIC_URL": "https://licensing.example.test/",
+        }
     )
     assert config.is_production
+    assert config.public_url == "https://licensing.example.test"
     assert config.secret_key == "s3cret-value"
     assert config.audit_hmac_key == "a-key"
 
@@ -34,6 +40,51 @@ def test_the_audit_key_must_not_be_the_secret_key() -> None:
         Config.from_env(
             {"LICENSING_ENV": "production", "SECRET_KEY": "same", "AUDIT_HMAC_KEY": "same"}
         )
+
+
+PRODUCTION_KEYS = {"LICENSING_ENV": "production", "SECRET_KEY": "k", "AUDIT_HMAC_KEY": "a"}
+
+
+def test_production_refuses_to_start_without_a_public_url() -> None:
+    """Emails from the worker and CLI commands would link to a developer's machine."""
+    with pytest.raises(ConfigError, match="PUBLIC_URL must be set"):
+        Config.from_env(PRODUCTION_KEYS)
+
+
+def test_production_refuses_a_public_url_that_is_not_https() -> None:
+    with pytest.raises(ConfigError, match="https"):
+        Config.from_env({**PRODUCTION_KEYS, "PUBLIC_URL": "http://licensing.example.test"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "licensing.example.test",
+        "/licensing",
+        "ftp://licensing.example.test",
+        "https://",
+        "https://licensing.example.test/?next=1",
+        "https://licensing.example.test/#top",
+        "https://licensing.example.test:99999",
+        "https://[not-an-address",
+    ],
+)
+def test_a_public_url_that_is_not_an_absolute_address_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="PUBLIC_URL must be the service's absolute address"):
+        Config.from_env({**PRODUCTION_KEYS, "PUBLIC_URL": value})
+
+
+def test_development_links_to_make_run_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import licensing.config as module
+
+    monkeypatch.setattr(module, "DEV_SECRET_KEY_FILE", tmp_path / "key")
+    monkeypatch.setattr(module, "DEV_AUDIT_KEY_FILE", tmp_path / "audit-key")
+    assert Config.from_env({}).public_url == "http://127.0.0.1:5000"
+    assert Config.from_env({"PUBLIC_URL": " "}).public_url == "http://127.0.0.1:5000"
+    told = Config.from_env({"PUBLIC_URL": "http://localhost:8000/licensing/"})
+    assert told.public_url == "http://localhost:8000/licensing"
 
 
 def test_retired_audit_keys_are_read_as_a_list() -> None:
@@ -142,7 +193,12 @@ def test_the_development_mail_viewer_is_on_in_development_and_off_elsewhere(
     assert Config.from_env({"DEV_MAIL_VIEWER": "false"}).dev_mail_viewer is False
     assert Config.from_env({"LICENSING_ENV": "testing"}).dev_mail_viewer is False
     assert Config.from_env({"LICENSING_ENV": "testing", "DEV_MAIL_VIEWER": "on"}).dev_mail_viewer
-    production = {"LICENSING_ENV": "production", "SECRET_KEY": "k", "AUDIT_HMAC_KEY": "a"}
+    production = {
+        "LICENSING_ENV": "production",
+        "SECRET_KEY": "k",
+        "AUDIT_HMAC_KEY": "a",
+        "PUBLIC_URL": "https://licensing.example.test",
+    }
     assert Config.from_env(production).dev_mail_viewer is False
 
 
