@@ -667,6 +667,9 @@ def record_payment(invoice_id: int) -> Page:
 def void(invoice_id: int) -> Page:
     form = forms.ReasonForm(prefix="void")
 
+    def check() -> None:
+        services.check_void(invoice_id, reason=form.reason.data, actor=current_actor())
+
     def act() -> str:
         invoice = services.void_invoice(invoice_id, reason=form.reason.data, actor=current_actor())
         return f"Invoice {invoice.number} is void."
@@ -683,7 +686,7 @@ def void(invoice_id: int) -> Page:
         cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice_id),
         cancel_label="Keep the invoice",
     )
-    return _invoice_action(invoice_id, form, "void_form", act, confirmation)
+    return _invoice_action(invoice_id, form, "void_form", act, confirmation, check)
 
 
 @console.route("/invoices/<int:invoice_id>/uncollectible", methods=["POST"])

@@ -20,6 +20,7 @@ from licensing.billing.services.card_payments import (
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
 from licensing.billing.services.invoices import (
     Charge,
+    check_void,
     create_draft,
     create_invoice,
     finalize_in,
@@ -70,6 +71,7 @@ __all__ = [
     "apply_intent_outcome",
     "apply_refund_outcome",
     "check_reversal",
+    "check_void",
     "create_draft",
     "create_invoice",
     "credit_invoice",

@@ -322,12 +322,7 @@ def void_invoice(
     now = now or utcnow()
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
-        note = _reason(reason)
-        if INVOICE.can(invoice.state, "void") and invoice.amount_paid > 0:
-            raise Conflict(
-                f"{invoice.title} has payments of "
-                f"{_amount(invoice.amount_paid, invoice.currency)}; issue a credit note instead."
-            )
+        note = _refuse_void(invoice, reason)
         invoice.state_reason = note
         INVOICE.apply(session, invoice, "void", actor=actor, note=note, at=now)
         _restore_standing(session, invoice.organization_id, now, actor)
@@ -339,6 +334,30 @@ def void_invoice(
             template="invoice_voided",
         )
         return invoice
+
+
+def check_void(invoice_id: int, *, reason: str | None, actor: Actor) -> None:
+    """Raise what `void_invoice` would refuse, writing nothing: the console asks staff
+    to confirm only a void that would then be taken (a payment recorded since the page
+    was drawn is refused before the confirmation, not after it)."""
+    actor.require_role("billing")
+    invoice = db.session().get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"There is no invoice {invoice_id}.")
+    _refuse_void(invoice, reason)
+
+
+def _refuse_void(invoice: Invoice, reason: str | None) -> str:
+    """The reason, cleaned; or what makes the void impossible: no reason, a state the
+    invoice cannot be voided from, or money received (a credit note is the way)."""
+    note = _reason(reason)
+    INVOICE.step(invoice.state, "void")
+    if invoice.amount_paid > 0:
+        raise Conflict(
+            f"{invoice.title} has payments of "
+            f"{_amount(invoice.amount_paid, invoice.currency)}; issue a credit note instead."
+        )
+    return note
 
 
 def mark_uncollectible(
