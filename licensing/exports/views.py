@@ -113,12 +113,23 @@ def download(export: services.ExportRequest) -> Response:
     )
 
 
+def _filter_words(dataset: base.Dataset) -> tuple[list[str], list[str], list[str]]:
+    """A dataset's dates, filters and states as the form says them (its labels, in
+    the form's order, and its options' words), for the page's table of datasets."""
+    return (
+        [_option_words("by", basis) for basis in dataset.date_bases],
+        [label for name, label in FIELD_LABELS.items() if name in dataset.filters],
+        [_option_words("state", state) for state in dataset.states],
+    )
+
+
 def _page(errors: dict[str, list[str]], status: int) -> tuple[str, int]:
     datasets = base.all_datasets()
     states = sorted({state for dataset in datasets.values() for state in dataset.states})
     return render_template(
         "console/exports.html",
         datasets=datasets,
+        dataset_words={name: _filter_words(dataset) for name, dataset in datasets.items()},
         formats=[(name, FORMAT_LABELS.get(name, name)) for name in FORMATS],
         organizations=queries.organization_choices(db.session()),
         state_options=[(state, _option_words("state", state)) for state in states],
