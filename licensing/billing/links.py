@@ -8,6 +8,12 @@ licensing/signing.py; rotating the key invalidates old links), here over the
 invoice's id and number, so nothing needs storing and an email can repeat the
 link. A link stops working a year after the
 invoice is closed (paid or void).
+
+Billing staff can withdraw every link sent so far (a forwarded email, a wrong
+recipient): each withdrawal is an `InvoiceLinkRevocation`, and the secret also
+covers how many there have been (its *generation*), so earlier links stop working
+and the next email carries a new one. Generation 0 signs what links always signed,
+so the links sent before withdrawals existed keep working until one is made.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import hmac
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.interfaces import ORMOption
 
+from licensing import db
 from licensing.access import Principal
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, InvoiceLinkRevocation
 from licensing.billing.states import DRAFT
 from licensing.errors import NotFound, PermissionDenied
 from licensing.links import links
@@ -33,8 +41,22 @@ NOT_VALID = (
 )
 
 
-def token(invoice: Invoice) -> str:
-    return signer().token(f"invoice-link:{invoice.id}:{invoice.number}")
+# A withdrawn link is told apart from a wrong one for this many withdrawals back.
+RECOGNISED_WITHDRAWALS = 20
+
+
+def generation(session: Session, invoice_id: int) -> int:
+    """How many times the invoice's links were withdrawn: the current links' generation."""
+    count = select(func.count()).where(InvoiceLinkRevocation.invoice_id == invoice_id)
+    return int(session.scalar(count) or 0)
+
+
+def token(invoice: Invoice, of_generation: int | None = None) -> str:
+    """The secret of the invoice's links: of the current generation unless told."""
+    if of_generation is None:
+        of_generation = generation(object_session(invoice) or db.session(), invoice.id)
+    withdrawn = f":{of_generation}" if of_generation else ""
+    return signer().token(f"invoice-link:{invoice.id}:{invoice.number}{withdrawn}")
 
 
 def invoice_url(invoice: Invoice) -> str:
@@ -61,7 +83,17 @@ def invoice_for(
     """The invoice a link opens; `NotFound` for a wrong link, `PermissionDenied` once
     it has expired. `options`: loader options (what a PDF reads, say)."""
     invoice = session.get(Invoice, invoice_id, options=options)
-    if invoice is None or invoice.state == DRAFT or not hmac.compare_digest(token(invoice), raw):
+    if invoice is None or invoice.state == DRAFT:
+        raise NotFound(NOT_VALID)
+    current = generation(session, invoice.id)
+    if not hmac.compare_digest(token(invoice, current), raw):
+        earlier = range(max(0, current - RECOGNISED_WITHDRAWALS), current)
+        if any(hmac.compare_digest(token(invoice, older), raw) for older in earlier):
+            raise PermissionDenied(
+                f"This link to invoice {invoice.number} was withdrawn by the licensing "
+                "office. Use the link in the latest email about the invoice, or sign in "
+                "to the vendor portal."
+            )
         raise NotFound(NOT_VALID)
     closed = invoice.paid_at or invoice.voided_at
     if closed is not None and now > closed + VALID_AFTER_CLOSE:

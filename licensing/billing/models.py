@@ -477,6 +477,24 @@ class PaymentReversal(Base):
     payment: Mapped[Payment] = relationship(back_populates="reversal")
 
 
+class InvoiceLinkRevocation(Base):
+    """Billing staff withdrew every link to an invoice sent so far (a forwarded email,
+    a wrong recipient). A link's secret covers how many times (`billing/links.py`), so
+    the links sent before stop working; the billing contact is sent a new one. A record
+    of its own: the invoice is not edited."""
+
+    __tablename__ = "invoice_link_revocations"
+    __table_args__ = (UniqueConstraint("invoice_id", "generation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    # 1 for the first withdrawal: the links made after it are generation 1.
+    generation: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    revoked_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class StripeEvent(Base):
     """Every Stripe event received, once: the unique id makes replays no-ops."""
 

@@ -25,7 +25,13 @@ from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.accounts.queries import Caller, OwnedGetter, ScopedStatement, scoped
 from licensing.audit.models import AuditEvent
-from licensing.billing.models import CreditNote, Invoice, Payment, Refund
+from licensing.billing.models import (
+    CreditNote,
+    Invoice,
+    InvoiceLinkRevocation,
+    Payment,
+    Refund,
+)
 from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED
 from licensing.errors import NotFound
 
@@ -108,6 +114,15 @@ def late_fees_of(session: Session, invoice_id: int) -> Sequence[Invoice]:
         select(Invoice)
         .where(Invoice.parent_invoice_id == invoice_id, Invoice.number.is_not(None))
         .order_by(Invoice.issue_date, Invoice.id)
+    ).all()
+
+
+def link_withdrawals(session: Session, invoice_id: int) -> Sequence[InvoiceLinkRevocation]:
+    """When, by whom and why the invoice's emailed links were withdrawn, oldest first."""
+    return session.scalars(
+        select(InvoiceLinkRevocation)
+        .where(InvoiceLinkRevocation.invoice_id == invoice_id)
+        .order_by(InvoiceLinkRevocation.generation)
     ).all()
 
 

@@ -502,6 +502,7 @@ def _console_page(
     credit_form: forms.CreditNoteForm | None = None,
     refund_form: forms.RefundForm | None = None,
     reversal_form: forms.ReversalForm | None = None,
+    links_form: forms.ReasonForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = db.session()
@@ -525,6 +526,8 @@ def _console_page(
             uncollectible_form=uncollectible_form
             or forms.ReasonForm(formdata=None, prefix="uncollectible"),
             credit_form=credit_form or forms.CreditNoteForm(formdata=None),
+            links_form=links_form or forms.ReasonForm(formdata=None, prefix="links"),
+            link_withdrawals=queries.link_withdrawals(session, invoice.id),
             allowed=INVOICE.allowed(invoice.state),
             today=_today(),
             flagged=FLAGGED,
@@ -687,6 +690,39 @@ def void(invoice_id: int) -> Page:
         cancel_label="Keep the invoice",
     )
     return _invoice_action(invoice_id, form, "void_form", act, confirmation, check)
+
+
+@console.route("/invoices/<int:invoice_id>/link-withdrawals", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def withdraw_links(invoice_id: int) -> Page:
+    """Stop the links sent so far from working and send the billing contact a new one,
+    after a confirmation."""
+    form = forms.ReasonForm(prefix="links")
+    invoice = queries.get_invoice(db.session(), invoice_id)
+    organization = db.session().get(Organization, invoice.organization_id)
+    contact = organization.billing_email if organization else "the billing contact"
+
+    def act() -> str:
+        services.withdraw_invoice_links(invoice_id, reason=form.reason.data, actor=current_actor())
+        return (
+            f"The links to invoice {invoice.number} sent so far no longer work; "
+            f"{contact} is sent a new one."
+        )
+
+    confirmation = confirm.Confirmation(
+        title=f"Withdraw the links to invoice {invoice.number or invoice.id}?",
+        consequences=[
+            "Every link to the invoice in the emails sent so far stops opening it, its "
+            "PDF and its payment page; whoever follows one is told it was withdrawn.",
+            f"The billing contact, {contact}, is emailed a new link.",
+            f"Reason recorded in the audit log: {form.reason.data}",
+        ],
+        button="Withdraw the links",
+        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice_id),
+        cancel_label="Keep the links",
+    )
+    return _invoice_action(invoice_id, form, "links_form", act, confirmation)
 
 
 @console.route("/invoices/<int:invoice_id>/uncollectible", methods=["POST"])

@@ -29,6 +29,7 @@ from licensing.billing.services.invoices import (
     mark_uncollectible,
     update_draft,
     void_invoice,
+    withdraw_invoice_links,
 )
 from licensing.billing.services.overdue import (
     REMINDER_INTERVAL,
@@ -93,4 +94,5 @@ __all__ = [
     "start_card_payment",
     "update_draft",
     "void_invoice",
+    "withdraw_invoice_links",
 ]

@@ -20,8 +20,13 @@ from licensing import db
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing import numbering, pdfs
-from licensing.billing.models import DESCRIPTION_MAX, Invoice, InvoiceLine
+from licensing.billing import links, numbering, pdfs
+from licensing.billing.models import (
+    DESCRIPTION_MAX,
+    Invoice,
+    InvoiceLine,
+    InvoiceLinkRevocation,
+)
 from licensing.billing.services._common import (
     _amount,
     _email_billing_contact,
@@ -358,6 +363,49 @@ def _refuse_void(invoice: Invoice, reason: str | None) -> str:
             f"{_amount(invoice.amount_paid, invoice.currency)}; issue a credit note instead."
         )
     return note
+
+
+def withdraw_invoice_links(
+    invoice_id: int,
+    *,
+    reason: str | None,
+    now: datetime | None = None,
+    actor: Actor,
+) -> InvoiceLinkRevocation:
+    """Billing staff: stop every link to the invoice sent so far from working (an
+    email forwarded or sent to the wrong person) and send its billing contact a new
+    one. The invoice itself is not changed; the withdrawal is its own record."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    with db.transaction() as session:
+        invoice = _locked_invoice(session, invoice_id)
+        note = _reason(reason)
+        if invoice.state == DRAFT:
+            raise Conflict(f"{invoice.title} is a draft: no link to it has been sent.")
+        revocation = InvoiceLinkRevocation(
+            invoice_id=invoice.id,
+            generation=links.generation(session, invoice.id) + 1,
+            reason=note,
+            revoked_by=actor.name,
+            created_at=now,
+        )
+        session.add(revocation)
+        session.flush()
+        audit.record_event(
+            session,
+            "invoice.links_withdrawn",
+            invoice.id,
+            after={"withdrawal": revocation.generation, "number": invoice.number},
+            actor=actor,
+            note=note,
+        )
+        _email_billing_contact(
+            session,
+            invoice,
+            subject=f"A new link to invoice {invoice.number}",
+            template="invoice_link_renewed",
+        )
+        return revocation
 
 
 def mark_uncollectible(
