@@ -41,6 +41,7 @@ from licensing.billing.models import (
     REFERENCE_MAX,
     CreditNote,
     Invoice,
+    InvoiceLinkRevocation,
     Payment,
     PaymentReversal,
     Refund,
@@ -175,6 +176,19 @@ class StaffReversalSchema(ReversalSchema):
     recorded the payment)."""
 
     reversed_by = ma.fields.String()
+
+
+class LinkWithdrawalSchema(ma.Schema):
+    """A withdrawal of an invoice's emailed links (billing staff's to see)."""
+
+    id = ma.fields.Integer()
+    invoice_id = ma.fields.Integer()
+    generation = ma.fields.Integer(
+        metadata={"description": "1 for the invoice's first withdrawal, 2 for the next..."}
+    )
+    reason = ma.fields.String()
+    revoked_by = ma.fields.String()
+    created_at = ma.fields.DateTime()
 
 
 class PaymentSchema(ma.Schema):
@@ -434,6 +448,17 @@ def finalize_invoice(invoice_id: int) -> Invoice:
 def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
     """Void a draft, open or uncollectible invoice with a reason (billing staff)."""
     return services.void_invoice(invoice_id, reason=data["reason"], actor=current_actor())
+
+
+@blp.route("/invoices/<int:invoice_id>/link-withdrawals", methods=["POST"])
+@access.staff("billing")
+@blp.arguments(ReasonSchema)
+@blp.response(201, LinkWithdrawalSchema, conflict="A draft: no link to it has been sent")
+def withdraw_invoice_links(data: dict[str, Any], invoice_id: int) -> InvoiceLinkRevocation:
+    """Withdraw the invoice's emailed links (an email forwarded or sent to the wrong
+    person): the links sent so far stop working, and the billing contact is emailed a
+    new one (billing staff)."""
+    return services.withdraw_invoice_links(invoice_id, reason=data["reason"], actor=current_actor())
 
 
 @blp.route("/invoices/<int:invoice_id>/mark-uncollectible", methods=["POST"])

@@ -17,7 +17,7 @@ from licensing.billing import links, services
 from licensing.billing.models import Invoice, InvoiceLinkRevocation
 from licensing.errors import InvalidInput, PermissionDenied
 from licensing.mail.models import OutboxMessage
-from tests.support.factories import billing_clerk, staff_actor
+from tests.support.factories import bearer, billing_clerk, staff_actor
 
 
 def _path(url: str) -> str:
@@ -135,3 +135,35 @@ def test_the_console_asks_first_then_withdraws_and_lists_the_withdrawal(
     page = client.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
     assert "Withdrawn before:" in page
     assert "Sent to the wrong person" in page
+
+
+def test_the_api_withdraws_links_for_billing_staff_only(
+    client: FlaskClient,
+    invoice_for: Callable[..., Invoice],
+    vendor: Any,
+    billing_staff: Any,
+    licensing_staff: Any,
+) -> None:
+    invoice = invoice_for(vendor)
+    sent = _path(links.invoice_url(invoice))
+    url = f"/api/v1/invoices/{invoice.id}/link-withdrawals"
+    body = {"reason": "Forwarded to a supplier"}
+    for refused_caller in (vendor, licensing_staff):
+        refused = client.post(url, json=body, headers=bearer(refused_caller))
+        assert refused.status_code == 403
+        assert refused.mimetype == "application/problem+json"
+    missing = client.post(url, json={}, headers=bearer(billing_staff))
+    assert missing.status_code == 422
+    assert "reason" in missing.get_json()["errors"]
+    unknown = client.post(
+        "/api/v1/invoices/999999/link-withdrawals", json=body, headers=bearer(billing_staff)
+    )
+    assert unknown.status_code == 404
+    assert client.get(sent).status_code == 200
+    done = client.post(url, json=body, headers=bearer(billing_staff))
+    assert done.status_code == 201
+    answer = done.get_json()
+    assert answer["invoice_id"] == invoice.id
+    assert answer["generation"] == 1
+    assert answer["reason"] == "Forwarded to a supplier"
+    assert client.get(sent).status_code == 403
