@@ -31,7 +31,10 @@ paragraph of our document as a paragraph of the sample style, every table with
 the same text as one string a cell, built-in Helvetica, no furniture; what laying
 out this much text costs with reportlab before any of our choices.
 Prints the median time per document, the floor's and the ratio (goal <= 1.5x),
-and the same-text reference; asserts nothing.
+and the same-text reference; asserts nothing. The app is frozen out of the
+garbage collector once built, as the service's workers freeze theirs, and each
+render (ours, the floor, the reference) starts with the collector's young
+generations empty, so each pays for the collections its own allocations set off.
 
 With `--bytecodes`, each row also gives the Python bytecodes executed per
 document and per floor (`sys.settrace`'s opcode events over five renders): a
