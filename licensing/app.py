@@ -170,9 +170,10 @@ def freeze_start_up_objects() -> None:
     They live as long as the process, yet every full collection walked them all
     (about 95 ms of CPU a time on this service's machine, blocking the request
     that happened to trigger it); frozen, a full collection walks what was made
-    since. Called once by the entry point a server imports (`wsgi.py`), never by
-    `create_app`, which tests call for every app they build (a frozen object that
-    later became unreachable would never be freed)."""
+    since. Called once by the entry points a server imports (`wsgi.py`, `licensing
+    serve`'s workers), never by `create_app`, which tests call for every app they
+    build: reference counting still frees a frozen object, but a cycle among
+    frozen objects that later became unreachable would never be."""
     gc.collect()
     gc.freeze()
 
