@@ -31,13 +31,27 @@ paragraph of our document as a paragraph of the sample style, every table with
 the same text as one string a cell, built-in Helvetica, no furniture; what laying
 out this much text costs with reportlab before any of our choices.
 Prints the median time per document, the floor's and the ratio (goal <= 1.5x),
-and the same-text reference; asserts nothing.
+and the same-text reference; asserts nothing. The app is frozen out of the
+garbage collector once built, as the service's workers freeze theirs, and each
+render (ours, the floor, the reference) starts with the collector's young
+generations empty, so each pays for the collections its own allocations set off.
 
 With `--bytecodes`, each row also gives the Python bytecodes executed per
 document and per floor (`sys.settrace`'s opcode events over five renders): a
 count that a loaded machine does not change, to compare two trees by.
 
+With `--instructions N`, nothing is timed: the script runs itself under
+valgrind's callgrind and prints the instructions per document of each row and
+of its floor (C work included, a count no load changes), each case rendered 15
+times unmeasured and then N times inside `operator.call`, the one function
+callgrind collects in (`--toggle-collect=_operator_call`), so the set-up, the
+warm-up and the script's own steps are not counted (the garbage collections a
+render sets off are). `--cache-sim` adds callgrind's simulated first-level cache
+misses per document, instruction and data (the machine's own caches are not
+read).
+
     .venv/bin/python bench/pdfs.py [--repeat 20] [--bytecodes]
+    .venv/bin/python bench/pdfs.py --instructions 20 [--cache-sim]   # a few minutes
 """
 
 from __future__ import annotations
@@ -45,10 +59,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import gc
 import io
 import logging
+import operator
+import re
 import secrets
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -271,12 +290,22 @@ def fresh_documents(document: Any, count: int) -> Iterator[Any]:
 
 
 def paired_medians(makers: list[Callable[[], bytes]], repeat: int) -> list[float]:
-    """Median seconds of each, rendered in turn (a busy machine slows all alike)."""
+    """Median seconds of each, rendered in turn (a busy machine slows all alike).
+
+    The garbage collector stays on, as in the service, but each render starts
+    with its young generations empty (collected untimed just before), so that
+    each pays for the collections its own allocations set off and none for the
+    garbage the render before it left: in turn after the same-text reference
+    (20 ms of plain reportlab), our render paid for collecting the reference's
+    garbage, and the floor, run after ours, never paid for any. Neither pays for
+    collecting the reference cycles it leaves (some 150 objects a document,
+    alike for both), which the next turn's untimed collection finds."""
     for make in makers:  # warm: imports, font and style caches
         make()
     times: list[list[float]] = [[] for _ in makers]
     for _ in range(repeat):
         for index, make in enumerate(makers):
+            gc.collect(1)
             started = time.perf_counter()
             make()
             times[index].append(time.perf_counter() - started)
@@ -307,6 +336,109 @@ def bytecodes(make: Callable[[], bytes], count: int = 5) -> float:
     return executed / count
 
 
+# Renders each case this often before callgrind counts it (imports, the
+# process's tables, valgrind's translation of the code).
+WARM_UP = 15
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Until `path` exists (or the counted process has ended: an error)."""
+    while not path.exists():
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"the counted process ended ({process.returncode}) before {path.name}")
+        time.sleep(0.05)
+
+
+def _counted(cases: dict[str, Callable[[], bytes]], count: int, handshake: Path) -> None:
+    """The counted process's side: each case warmed up, then `count` renders inside
+    `operator.call` (the one function callgrind collects in); the parent dumps the
+    counts between cases."""
+    _wait_for(handshake / "instrumented")
+    for index, make in enumerate(cases.values()):
+        for _ in range(WARM_UP):
+            make()
+        for _ in range(count):
+            operator.call(make)
+        (handshake / f"done-{index}").touch()
+        _wait_for(handshake / f"dumped-{index}")
+
+
+def count_instructions(names: list[str], count: int, cache_sim: bool) -> list[dict[str, int]]:
+    """Events per document (callgrind's: instructions, and with `cache_sim` the
+    simulated cache misses) of each case, in `names`' order, from this script
+    rerun under callgrind with `--count-in`."""
+    handshake = Path(tempfile.mkdtemp(prefix="bench-pdfs-callgrind-"))
+    command = [
+        *("valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no"),
+        "--toggle-collect=_operator_call",
+        f"--cache-sim={'yes' if cache_sim else 'no'}",
+        f"--callgrind-out-file={handshake}/callgrind.%p",
+        *(sys.executable, str(Path(__file__).resolve())),
+        *("--count-in", str(handshake), "--instructions", str(count)),
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+
+    def control(*arguments: str) -> None:
+        subprocess.run(
+            ["callgrind_control", *arguments, str(process.pid)], check=True, capture_output=True
+        )
+
+    counts: list[dict[str, int]] = []
+    try:
+        _wait_for(handshake / "ready", process)
+        control("-i", "on")
+        (handshake / "instrumented").touch()
+        for index in range(len(names)):
+            _wait_for(handshake / f"done-{index}", process)
+            before = set(handshake.glob("callgrind.*"))
+            control("-d")
+            totals = None
+            while totals is None:  # the dump may still be being written
+                time.sleep(0.2)
+                for dump in set(handshake.glob("callgrind.*")) - before:
+                    text = dump.read_text()
+                    events = re.search(r"^events: (.+)$", text, re.MULTILINE)
+                    summary = re.search(r"^(?:summary|totals): (.+)$", text, re.MULTILINE)
+                    if events and summary:
+                        kinds, values = events.group(1).split(), summary.group(1).split()
+                        totals = dict(zip(kinds, map(int, values), strict=True))
+            counts.append({event: value // count for event, value in totals.items()})
+            (handshake / f"dumped-{index}").touch()
+        process.wait(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        shutil.rmtree(handshake, ignore_errors=True)
+    return counts
+
+
+# callgrind's simulated first-level cache misses (`--cache-sim=yes`): instruction
+# fetches, and data reads and writes. Its last level is sized from the host's
+# (here hundreds of MB), which a document's few MB never miss: not printed.
+MISSES = {
+    "I1 misses": ("I1mr",),
+    "D1 misses": ("D1mr", "D1mw"),
+}
+
+
+def report_instructions(counts: dict[str, dict[str, int]], floors: dict[str, str]) -> None:
+    print("PDFs: callgrind's events per document (load-independent), each against its floor")
+    for name, floor in floors.items():
+        ours, least = counts[name], counts[floor]
+        print(
+            f"  {name:<10} {ours['Ir'] / 1e6:6.2f}M instructions  floor {least['Ir'] / 1e6:6.2f}M"
+            f"  ratio {ours['Ir'] / least['Ir']:5.3f}x"
+        )
+        for label, events in MISSES.items():
+            if all(event in ours for event in events):
+                mine = sum(ours[event] for event in events)
+                theirs = sum(least[event] for event in events)
+                print(
+                    f"  {'':<10} {label} {mine:>10,}  floor {theirs:>10,}"
+                    f"  ratio {mine / max(theirs, 1):5.2f}x"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="renders of each document (20)")
@@ -315,7 +447,30 @@ def main() -> None:
         action="store_true",
         help="also print the Python bytecodes executed per document and per floor",
     )
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="count instructions per document under callgrind over N renders instead of timing",
+    )
+    parser.add_argument(
+        "--cache-sim", action="store_true", help="with --instructions: simulated cache misses too"
+    )
+    parser.add_argument("--count-in", type=Path, help=argparse.SUPPRESS)  # the counted process
     args = parser.parse_args()
+    if args.instructions and args.count_in is None:
+        names = ["agreement", "new names", "invoice", "agreement floor", "invoice floor"]
+        counts = count_instructions(names, args.instructions, args.cache_sim)
+        report_instructions(
+            dict(zip(names, counts, strict=True)),
+            {
+                "agreement": "agreement floor",
+                "new names": "agreement floor",
+                "invoice": "invoice floor",
+            },
+        )
+        return
     from pypdf import PdfReader
 
     from licensing import db, migrations
@@ -323,6 +478,7 @@ def main() -> None:
     from licensing.agreements import issuing
     from licensing.agreements.documents import render_agreement_pdf
     from licensing.agreements.models import Agreement
+    from licensing.app import freeze_start_up_objects
     from licensing.billing import pdfs, queries
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -330,6 +486,7 @@ def main() -> None:
         url = f"sqlite:///{directory}/bench.db"
         migrations.upgrade(url)
         app = _app(url)
+        freeze_start_up_objects()  # as the service's workers do once their app is built
         agreement_id, invoice_id = issue(app)
         with app.app_context(), app.test_request_context():
             session = db.session()
@@ -352,13 +509,29 @@ def main() -> None:
                 late_fee_percent=agreement.late_fee_monthly_percent,
                 renewal_of=None,
             )
-            fresh = iter(list(fresh_documents(document, args.repeat + 8 + 6 * args.bytecodes)))
+            renders = (args.instructions + WARM_UP + 2) if args.count_in else args.repeat + 8
+            fresh = iter(list(fresh_documents(document, renders + 6 * args.bytecodes)))
             cases: dict[str, Callable[[], bytes]] = {
                 "agreement": lambda: render_agreement_pdf(document),
                 "new names": lambda: render_agreement_pdf(next(fresh)),
                 "invoice": lambda: pdfs.invoice_pdf(session, invoice),
                 "read+inv.": read_and_render,
             }
+            if args.count_in is not None:
+                pages, tables, _ = _shape(cases["agreement"])
+                invoice_pages, invoice_tables, _ = _shape(cases["invoice"])
+                counted: dict[str, Callable[[], bytes]] = {
+                    "agreement": cases["agreement"],
+                    "new names": cases["new names"],
+                    "invoice": cases["invoice"],
+                    "agreement floor": functools.partial(floor_document, pages, tables),
+                    "invoice floor": functools.partial(
+                        floor_document, invoice_pages, invoice_tables
+                    ),
+                }
+                (args.count_in / "ready").touch()
+                _counted(counted, args.instructions, args.count_in)
+                return
             print(f"PDFs: median of {args.repeat} renders each, floor in the same run")
             for name, render in cases.items():
                 pages, tables, story = _shape(render)

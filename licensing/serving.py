@@ -43,9 +43,11 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
 
     def load(self) -> Any:
         # In the worker, after the fork: the code as it is on disk now.
-        from licensing.app import create_app
+        from licensing.app import create_app, freeze_start_up_objects
 
-        return create_app()
+        app = create_app()
+        freeze_start_up_objects()  # as `wsgi.py` does (docs/operations.md)
+        return app
 
 
 class HiddenSecretAtoms(dict[str, Any]):
