@@ -19,6 +19,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,13 @@ from flask import Flask, g, request_started
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from jinja2.bccache import Bucket, BytecodeCache
+from sqlalchemy import Connection, Engine
 
+from licensing import db as db_module
 from licensing import migrations
 from licensing.app import App, create_app
 from licensing.config import Config
-from licensing.db import Database
+from licensing.db import Database, make_engine
 from tests.support.servers import (
     LiveServer,
     LocalStripe,
@@ -184,21 +187,95 @@ def _forget_csrf_token(sender: Flask, **_: Any) -> None:
     g.pop(sender.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
+# One engine per template database and process, kept for the whole session.
+_TEMPLATE_ENGINES: dict[str, Engine] = {}
+
+
+def _engine_of_template(url: str) -> Engine:
+    """The template database's engine as a new `Engine` of its own for one app.
+
+    Each test built its own app and so its own engine, whose SQLAlchemy dialect
+    and compiled-statement cache started empty: every statement a test ran was
+    compiled again (SQL compilation was about a seventh of an integration test's
+    time). The engine returned is an option engine of one kept per process: it
+    shares the dialect and the compiled-statement cache (keyed by dialect,
+    statement and options, so what runs is the same SQL) and its connection
+    pool, but its event listeners are its own, so a listener a test adds to its
+    app's engine goes with the test."""
+    engine = _TEMPLATE_ENGINES.get(url)
+    if engine is None:
+        engine = _TEMPLATE_ENGINES[url] = make_engine(url)
+    return engine.execution_options()
+
+
+@contextmanager
+def app_in_transaction(
+    database_url: str,
+    config_changes: dict[str, Any],
+    shared: Connection | None = None,
+    *,
+    keep: bool = False,
+) -> Iterator[Flask]:
+    """An app on `database_url` whose every session runs inside one transaction,
+    rolled back at the end, with its app context pushed.
+
+    The transaction is an outer one on a connection of its own, or, given the
+    `shared` connection of a module's prepared data (`module_connection`), a
+    savepoint on it: the test sees the module's data and what it writes goes.
+    `keep=True` (the fixture preparing the data) releases the savepoint instead,
+    leaving what was made in the module's transaction."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(db_module, "make_engine", _engine_of_template)
+        application = create_app(make_config(database_url, **config_changes))
+    database: Database = application.extensions["licensing.db"]
+    connection = database.engine.connect() if shared is None else shared
+    transaction = connection.begin() if shared is None else connection.begin_nested()
+    database.bind_to(connection)
+    request_started.connect(_forget_csrf_token, application)
+    try:
+        with application.app_context():
+            yield application
+    finally:
+        request_started.disconnect(_forget_csrf_token, application)
+        if transaction.is_active:
+            if keep and shared is not None:
+                transaction.commit()
+            else:
+                transaction.rollback()
+        if shared is None:
+            connection.close()
+            database.engine.dispose()
+
+
+# The connection of the module whose prepared data is alive now, by database URL.
+_MODULE_CONNECTIONS: dict[str, Connection] = {}
+
+
+@pytest.fixture(scope="module")
+def module_connection(database_template: DatabaseTemplate) -> Iterator[Connection]:
+    """One connection, in one transaction rolled back when the module's tests are
+    done, for data made once and only read by the tests (a module-scoped fixture
+    asks for this and makes its data with `app_in_transaction(..., shared=...)`).
+
+    While it lives, every test of the module gets its `app` on this connection,
+    inside a savepoint of its own: what one test writes is gone before the next,
+    and no test waits on a lock the prepared data holds (pytest ends a module's
+    fixtures before the next module's tests run)."""
+    connection = _engine_of_template(database_template.url).connect()
+    outer = connection.begin()
+    _MODULE_CONNECTIONS[database_template.url] = connection
+    yield connection
+    del _MODULE_CONNECTIONS[database_template.url]
+    outer.rollback()
+    connection.close()
+
+
 @pytest.fixture
 def app(database_template: DatabaseTemplate, config_changes: dict[str, Any]) -> Iterator[Flask]:
     """The app on one backend; everything the test writes is rolled back."""
-    application = create_app(make_config(database_template.url, **config_changes))
-    database: Database = application.extensions["licensing.db"]
-    connection = database.engine.connect()
-    outer = connection.begin()
-    database.bind_to(connection)
-    request_started.connect(_forget_csrf_token, application)
-    with application.app_context():
+    shared = _MODULE_CONNECTIONS.get(database_template.url)
+    with app_in_transaction(database_template.url, config_changes, shared) as application:
         yield application
-    request_started.disconnect(_forget_csrf_token, application)
-    outer.rollback()
-    connection.close()
-    database.engine.dispose()
 
 
 @pytest.fixture

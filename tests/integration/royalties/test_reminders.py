@@ -72,7 +72,11 @@ def test_a_report_long_overdue_holds_the_standing_until_it_is_filed(
     assert run.pending_payment == [organization.legal_name]
     event = (
         db.session()
-        .scalars(select(AuditEvent).where(AuditEvent.action == "organization.standing_changed"))
+        .scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "organization.standing_changed")
+            .order_by(AuditEvent.seq)
+        )
         .all()[-1]
     )
     assert "royalty report" in (event.note or "")
