@@ -41,6 +41,7 @@ from licensing.agreements.states import (
     REJECTED,
     RETURNED,
 )
+from licensing.agreements.vendor_rows import vendor_rows
 from licensing.audit import queries as audit_queries
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -231,14 +232,15 @@ def applications() -> tuple[str, int]:
             count=queries.application_count_query(principal, listed),
         )
     )
+    application_url = url_pattern("agreements.application", "application_id")
+    assert application_url is not None  # the list's own blueprint has the application page
     return render_template(
         "agreements/applications.html",
-        applications=found.items if found else [],
+        rows=vendor_rows(found.items if found else [], application_url=application_url),
         page=found,
         states=states,
         refused=refused,
         block_reason=_block_reason(organization),
-        application_url=url_pattern("agreements.application", "application_id"),
     ), (422 if refused else 200)
 
 
