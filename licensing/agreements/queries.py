@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
@@ -246,51 +248,8 @@ def _filtered_for(
     return scoped_to(statement, Application, seen)
 
 
-@dataclass(frozen=True)
-class UseRow:
-    product_name: str
-    use: str
-    product_type: str
-
-
-@dataclass(frozen=True)
-class ApplicationRow:
-    """What a list page shows of an application, read as columns rather than as
-    entities with their relations (a page of rows is two queries and no ORM
-    bookkeeping; the profile of a 1,000-row queue had the ORM at 30%)."""
-
-    id: int
-    state: str
-    organization_id: int
-    organization: str
-    assignee: str | None
-    total: Decimal | None
-    currency: str | None
-    term_start: date | None
-    term_end: date | None
-    submitted_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    renews: str | None  # the number of the agreement it renews
-    uses: tuple[UseRow, ...] = ()
-
-    @property
-    def reference(self) -> str:
-        return Application.reference_of(self.id)
-
-    @property
-    def to_be_priced(self) -> bool:
-        return self.submitted_at is not None and self.total is None
-
-    @property
-    def products(self) -> str:
-        """The named products, in the uses' order ("" when none is named yet)."""
-        return ", ".join(use.product_name for use in self.uses if use.product_name)
-
-
-# The columns of `ApplicationRow`, with the joins they need; the agreement an
-# application renews gives its number. Built once (a select is immutable; each
-# request adds its filters to a copy): building the alias and the columns per
+# The lists' columns, with the joins they need. Built once (a select is immutable;
+# each request adds its filters to a copy): building the alias and the columns per
 # request was a sixth of the queue's time.
 _RENEWED = aliased(Agreement, name="renewed")
 # What every list of applications shows first, and the joins those columns need.
@@ -316,27 +275,59 @@ def _with_listed_joins(statement: _Listed) -> _Listed:
     )
 
 
-_ROWS = _with_listed_joins(
+class VendorApplication(NamedTuple):
+    """What the vendor's list shows of an application: the columns of `_VENDOR_ROWS`
+    and its named products. Only what the list prints (no organization, assignee or
+    timestamps but the last update), read with the products in one statement
+    (`vendor_applications`): the staff queue's columns, a frozen dataclass per row
+    and use, and the uses' own statement were a sixth of the list on PostgreSQL."""
+
+    id: int
+    state: str
+    total: Decimal | None
+    currency: str | None
+    term_start: date | None
+    term_end: date | None
+    submitted: bool
+    updated_at: datetime
+    renews: str | None  # the number of the agreement it renews
+    products: str  # the named products, in the uses' order ("" when none is named yet)
+
+    @property
+    def reference(self) -> str:
+        return Application.reference_of(self.id)
+
+    @property
+    def to_be_priced(self) -> bool:
+        return self.submitted and self.total is None
+
+
+# The vendor's list, newest first: its columns, the agreement an application renews
+# (for its number), and when it was received, which orders the page's products too.
+_VENDOR_ROWS = (
     select(
-        *_LISTED,
+        Application.id,
+        Application.state,
+        Application.total,
+        Application.currency,
         Application.term_start,
         Application.term_end,
-        Application.submitted_at,
-        Application.created_at,
+        Application.submitted_at.is_not(None).label("submitted"),
         Application.updated_at,
         _RENEWED.number.label("renews"),
+        _RECEIVED.label("received"),
     )
-).outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
-
-
-_ROW_NAMES = tuple(_ROWS.selected_columns.keys())
+    .select_from(Application)
+    .outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
+)
+VENDOR_SORT = "newest"
 
 
 class QueueApplication(NamedTuple):
     """What the staff queue shows of an application: the columns of `_QUEUE_ROWS`
-    and the uses. Narrower than `ApplicationRow` (no term, renewal or timestamps but
-    the submission's, which the review level counts from): converting the columns
-    the queue never shows was a twentieth of its page."""
+    and the uses. Narrower than the vendor list's rows once were (no term, renewal or
+    timestamps but the submission's, which the review level counts from):
+    converting the columns the queue never shows was a twentieth of its page."""
 
     id: int
     state: str
@@ -357,11 +348,16 @@ class QueueApplication(NamedTuple):
 _QUEUE_ROWS = _with_listed_joins(select(*_LISTED, Application.submitted_at))
 
 
-def application_rows_query(
-    principal: Principal | None = None, queue: QueueFilter | None = None
-) -> Select[Any]:
-    """The columns of `ApplicationRow` for the applications `applications_query` finds."""
-    return _kept_list_statement("rows", principal, queue or QueueFilter())
+def vendor_rows_query(principal: Principal | None, states: Sequence[str] = ()) -> Select[Any]:
+    """The columns of `VendorApplication` for the applications in `states` (any
+    state when none) the caller may see, newest first; its count is
+    `application_count_query(principal, vendor_filter(states))`."""
+    return _kept_list_statement("vendor", principal, vendor_filter(states))
+
+
+def vendor_filter(states: Sequence[str] = ()) -> QueueFilter:
+    """The vendor's list's filter: states only, newest first."""
+    return QueueFilter(states=states, sort=VENDOR_SORT)
 
 
 # Counting needs none of the joins only the rows' columns and orders need (a third
@@ -416,7 +412,12 @@ def _list_statement(
     queue = QueueFilter(states, assignee, organization_id, sort or "oldest", search)
     if kind == "count":
         return _filtered_for(_COUNT, queue, me, seen, order=False)
-    return _filtered_for(_QUEUE_ROWS if kind == "queue" else _ROWS, queue, me, seen, order=True)
+    if kind == "vendor":
+        # The columns join nothing a search or another order would need.
+        assert queue.sort == VENDOR_SORT, "the vendor's list is newest first"
+        assert not queue.search, "the vendor's list is not searched"
+        return _filtered_for(_VENDOR_ROWS, queue, me, seen, order=True)
+    return _filtered_for(_QUEUE_ROWS, queue, me, seen, order=True)
 
 
 # The uses of a page's applications; kept per process, the ids a bound list (built
@@ -433,20 +434,38 @@ _USES_OF = (
 )
 
 
-def application_rows(
-    session: Session, statement: Select[Any], parameters: dict[str, Any] | None = None
-) -> list[ApplicationRow]:
-    """The rows `statement` (from `application_rows_query`, with `parameters`, such
-    as a page's) selects, with their uses."""
-    found, uses = _rows_and_uses(session, statement, parameters)
-    # By the select's own column names: a row's `_mapping` was a fifth of this function.
-    return [
-        ApplicationRow(
-            **dict(zip(_ROW_NAMES, row, strict=True)),
-            uses=tuple(UseRow(*use) for use in uses.get(row.id, ())),
+def vendor_applications(
+    session: Session, window: Select[Any], parameters: dict[str, Any]
+) -> list[VendorApplication]:
+    """The rows `window` (a page of `vendor_rows_query`, with its `parameters`)
+    selects, each with its named products. One statement: the page joined to its
+    uses' names, in the list's order then the uses', one row per named product (or
+    one without); run on the session's connection as Core (nothing to flush)."""
+    joined = session.connection().execute(_with_products(window), parameters)
+    found = []
+    for _, rows in groupby(joined, key=itemgetter(0)):
+        first, *more = rows
+        named = ", ".join(row[-1] for row in (first, *more) if row[-1])
+        found.append(VendorApplication._make((*first[:-1], named)))
+    return found
+
+
+@lru_cache(maxsize=256)
+def _with_products(window: Select[Any]) -> Select[Any]:
+    """A page of the vendor's list (`window`, kept per statement by `paging`) joined
+    to its applications' named products; kept per window (the cache holds the
+    window, so no other statement can take its place)."""
+    page = window.subquery("page")
+    named = (ApplicationUse.application_id == page.c.id) & (ApplicationUse.product_name != "")
+    # The page's own order (VENDOR_SORT: received newest first, then id), then the uses'.
+    return (
+        select(
+            *(page.c[name] for name in VendorApplication._fields[:-1]), ApplicationUse.product_name
         )
-        for row in found
-    ]
+        .select_from(page)
+        .outerjoin(ApplicationUse, named)
+        .order_by(page.c.received.desc(), page.c.id, ApplicationUse.position)
+    )
 
 
 def queue_applications(
@@ -510,13 +529,13 @@ class ReviewLevel:
 
 
 def review_level(
-    application: Application | ApplicationRow | QueueApplication, now: datetime, *, target_days: int
+    application: Application | QueueApplication, now: datetime, *, target_days: int
 ) -> ReviewLevel:
     return review_levels([application], now, target_days=target_days)[application.id]
 
 
 def review_levels(
-    applications: Sequence[Application | ApplicationRow | QueueApplication],
+    applications: Sequence[Application | QueueApplication],
     now: datetime,
     *,
     target_days: int,

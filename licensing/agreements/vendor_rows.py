@@ -1,7 +1,7 @@
 """The vendor's applications list as the page prints it (the pattern:
 `licensing/web/rows.py`, as the staff queue's `queue_rows.py`).
 
-A page of the list is 50 rows of 6 cells. Printed from `ApplicationRow`s, every
+A page of the list is 50 rows of 6 cells. Printed from the rows as read, every
 cell went through Jinja's attribute lookups, the `state_badge` macro, three
 `when` filters, `money` and about a dozen autoescapes a row: 60% of the page's
 CPU on PostgreSQL. `vendor_rows` makes each row one `VendorRow` of text escaped
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from licensing.agreements.queries import ApplicationRow
+from licensing.agreements.queries import VendorApplication
 from licensing.web.filters import money, when
 from licensing.web.rows import NO_VALUE, escaped, state_label
 
@@ -46,7 +46,7 @@ class VendorRow(NamedTuple):
 
 
 def vendor_rows(
-    applications: Iterable[ApplicationRow], *, application_url: Callable[[int], str]
+    applications: Iterable[VendorApplication], *, application_url: Callable[[int], str]
 ) -> list[VendorRow]:
     """The page's rows."""
     rows = []

@@ -221,15 +221,16 @@ def applications() -> tuple[str, int]:
     states = [state for state in request.args.getlist("state") if state in APPLICATION.states]
     # A state no application has (a hand-edited link) listed every application unsaid.
     refused = application_states_refused(request.args)
-    listed = queries.QueueFilter(states=states, sort="newest")
     found = (
         None
         if refused
         else paging.read_page(
             session,
-            queries.application_rows_query(principal, listed),
-            rows=lambda window, parameters: queries.application_rows(session, window, parameters),
-            count=queries.application_count_query(principal, listed),
+            queries.vendor_rows_query(principal, states),
+            rows=lambda window, parameters: queries.vendor_applications(
+                session, window, parameters
+            ),
+            count=queries.application_count_query(principal, queries.vendor_filter(states)),
         )
     )
     application_url = url_pattern("agreements.application", "application_id")
