@@ -19,7 +19,8 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import (
     ColumnElement,
     Exists,
-    Row,
+    Label,
+    Result,
     ScalarSelect,
     Select,
     bindparam,
@@ -302,8 +303,16 @@ class VendorApplication(NamedTuple):
         return self.submitted and self.total is None
 
 
-# The vendor's list, newest first: its columns, the agreement an application renews
-# (for its number), and when it was received, which orders the page's products too.
+def _place(sort: str) -> Label[int]:
+    """A row's place in the list's order (`sort`), which orders the page's rows once
+    they are joined to their uses (`_joined_to_uses`). The database numbers the rows
+    in the order it sorts them for the page anyway."""
+    return func.row_number().over(order_by=_ORDERS.get(sort, _ORDERS["oldest"])).label("place")
+
+
+# The vendor's list, newest first: its columns and the agreement an application
+# renews (for its number).
+VENDOR_SORT = "newest"
 _VENDOR_ROWS = (
     select(
         Application.id,
@@ -315,12 +324,11 @@ _VENDOR_ROWS = (
         Application.submitted_at.is_not(None).label("submitted"),
         Application.updated_at,
         _RENEWED.number.label("renews"),
-        _RECEIVED.label("received"),
+        _place(VENDOR_SORT),
     )
     .select_from(Application)
     .outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
 )
-VENDOR_SORT = "newest"
 
 
 class QueueApplication(NamedTuple):
@@ -417,80 +425,85 @@ def _list_statement(
         assert queue.sort == VENDOR_SORT, "the vendor's list is newest first"
         assert not queue.search, "the vendor's list is not searched"
         return _filtered_for(_VENDOR_ROWS, queue, me, seen, order=True)
-    return _filtered_for(_QUEUE_ROWS, queue, me, seen, order=True)
-
-
-# The uses of a page's applications; kept per process, the ids a bound list (built
-# per page, building it and its cache key was 40% of the query's time).
-_USES_OF = (
-    select(
-        ApplicationUse.application_id,
-        ApplicationUse.product_name,
-        ApplicationUse.use,
-        ApplicationUse.product_type,
-    )
-    .where(ApplicationUse.application_id.in_(bindparam("ids", expanding=True)))
-    .order_by(ApplicationUse.application_id, ApplicationUse.position)
-)
+    return _filtered_for(_QUEUE_ROWS.add_columns(_place(queue.sort)), queue, me, seen, order=True)
 
 
 def vendor_applications(
     session: Session, window: Select[Any], parameters: dict[str, Any]
 ) -> list[VendorApplication]:
     """The rows `window` (a page of `vendor_rows_query`, with its `parameters`)
-    selects, each with its named products. One statement: the page joined to its
-    uses' names, in the list's order then the uses', one row per named product (or
-    one without); run on the session's connection as Core (nothing to flush)."""
-    joined = session.connection().execute(_with_products(window), parameters)
+    selects, each with its named products, in one statement (`_with_products`)."""
     found = []
-    for _, rows in groupby(joined, key=itemgetter(0)):
+    for _, rows in groupby(_execute(session, _with_products(window), parameters), itemgetter(0)):
         first, *more = rows
         named = ", ".join(row[-1] for row in (first, *more) if row[-1])
         found.append(VendorApplication._make((*first[:-1], named)))
     return found
 
 
-@lru_cache(maxsize=256)
-def _with_products(window: Select[Any]) -> Select[Any]:
-    """A page of the vendor's list (`window`, kept per statement by `paging`) joined
-    to its applications' named products; kept per window (the cache holds the
-    window, so no other statement can take its place)."""
+def queue_applications(
+    session: Session, window: Select[Any], parameters: dict[str, Any]
+) -> list[QueueApplication]:
+    """The rows `window` (a page of `queue_rows_query`, with its `parameters`)
+    selects, each with its uses, in one statement (`_with_uses`)."""
+    found = []
+    for _, rows in groupby(_execute(session, _with_uses(window), parameters), itemgetter(0)):
+        first, *more = rows
+        uses = tuple((row[-3], row[-2], row[-1]) for row in (first, *more) if row[-2] is not None)
+        found.append(QueueApplication._make((*first[:-3], uses)))
+    return found
+
+
+def _execute(
+    session: Session, statement: Select[Any], parameters: dict[str, Any]
+) -> Result[*tuple[Any, ...]]:
+    """Columns only, so the session's connection runs them as Core statements: the
+    ORM's result loading (a getter per column per row) was a third of the query,
+    and a list page has nothing pending to flush."""
+    return session.connection().execute(statement, parameters)
+
+
+def _joined_to_uses(
+    window: Select[Any],
+    names: Sequence[str],
+    *uses: InstrumentedAttribute[str],
+    condition: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """A page of a list (`window`, kept per statement by `paging`), its columns
+    `names` joined to its applications' `uses` columns (those meeting `condition`):
+    one row per use, or one without, in the list's order (`_place`) then the uses'.
+    The uses were a statement of their own, the page's ids an expanding bound list
+    (on PostgreSQL re-rendered with a cast per id on every page): with the round
+    trip, a tenth of a list page on PostgreSQL."""
     page = window.subquery("page")
-    named = (ApplicationUse.application_id == page.c.id) & (ApplicationUse.product_name != "")
-    # The page's own order (VENDOR_SORT: received newest first, then id), then the uses'.
+    joined = ApplicationUse.application_id == page.c.id
+    if condition is not None:
+        joined = joined & condition
     return (
-        select(
-            *(page.c[name] for name in VendorApplication._fields[:-1]), ApplicationUse.product_name
-        )
+        select(*(page.c[name] for name in names), *uses)
         .select_from(page)
-        .outerjoin(ApplicationUse, named)
-        .order_by(page.c.received.desc(), page.c.id, ApplicationUse.position)
+        .outerjoin(ApplicationUse, joined)
+        .order_by(page.c.place, ApplicationUse.position)
     )
 
 
-def queue_applications(
-    session: Session, statement: Select[Any], parameters: dict[str, Any] | None = None
-) -> list[QueueApplication]:
-    """The rows `statement` (from `queue_rows_query`, with `parameters`) selects."""
-    found, uses = _rows_and_uses(session, statement, parameters)
-    return [QueueApplication._make((*row, tuple(uses.get(row.id, ())))) for row in found]
+# Each kept per window (the cache holds the window, so no other statement can take
+# its place), as `paging` keeps the windows per list statement.
+@lru_cache(maxsize=256)
+def _with_products(window: Select[Any]) -> Select[Any]:
+    """The vendor's list: the named products only."""
+    named = ApplicationUse.product_name != ""
+    fields = VendorApplication._fields[:-1]
+    return _joined_to_uses(window, fields, ApplicationUse.product_name, condition=named)
 
 
-def _rows_and_uses(
-    session: Session, statement: Select[Any], parameters: dict[str, Any] | None
-) -> tuple[Sequence[Row[Any]], dict[int, list[tuple[str, str, str]]]]:
-    """The rows `statement` selects (an application's id first) and their uses by
-    application, in order. Columns only, so the session's connection runs them as
-    Core statements: the ORM's result loading (a getter per column per row) was a
-    third of the query, and a list page has nothing pending to flush."""
-    connection = session.connection()
-    found = connection.execute(statement, parameters or {}).all()
-    uses: dict[int, list[tuple[str, str, str]]] = {}
-    if found:
-        ids = {"ids": [row.id for row in found]}
-        for application_id, *use in connection.execute(_USES_OF, ids):
-            uses.setdefault(application_id, []).append(tuple(use))  # type: ignore[arg-type]
-    return found, uses
+@lru_cache(maxsize=256)
+def _with_uses(window: Select[Any]) -> Select[Any]:
+    """The staff queue: every use's product (named or not), use and product type."""
+    fields = QueueApplication._fields[:-1]
+    return _joined_to_uses(
+        window, fields, ApplicationUse.product_name, ApplicationUse.use, ApplicationUse.product_type
+    )
 
 
 SEARCH_MAX = 100

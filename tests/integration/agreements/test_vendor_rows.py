@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from markupsafe import escape
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import queries
 from licensing.agreements.models import Agreement, Application, ApplicationUse
-from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
+from licensing.agreements.queries import vendor_filter
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support.agreements import make_active_agreement
 
 Apply = Callable[..., Application]
+HOUR = timedelta(hours=1)
 HOSTILE = "<b>\"Quoted\" & 'Sons'</b>"
 
 # The row as applications.html printed it before its rows were prepared in Python:
@@ -120,11 +125,21 @@ def test_every_row_is_printed_as_the_template_s_general_path_printed_it(
     unnamed = apply(vendor, STAFF_USE, AUTO_USE)
     renewal = apply(vendor, AUTO_USE)
     session = db.session()
+    # Received in another order than made: newest first is not the ids' order.
     changes: list[tuple[Application, dict[str, Any]]] = [
-        (to_be_priced, {"total": None}),
+        (to_be_priced, {"total": None, "submitted_at": NOW + timedelta(hours=3)}),
         (draft, {"total": None, "term_start": None, "term_end": None}),
-        (quoted, {"total": Decimal("1234567.5"), "currency": None}),
-        (renewal, {"renewal_of_id": renewed.id, "currency": "EUR", "state": "in_review"}),
+        (quoted, {"total": Decimal("1234567.5"), "currency": None, "submitted_at": NOW + HOUR}),
+        (unnamed, {"submitted_at": NOW - HOUR}),
+        (
+            renewal,
+            {
+                "renewal_of_id": renewed.id,
+                "currency": "EUR",
+                "state": "in_review",
+                "submitted_at": NOW + 2 * HOUR,
+            },
+        ),
     ]
     for application, values in changes:
         session.execute(update(Application).where(Application.id == application.id).values(values))
@@ -137,6 +152,6 @@ def test_every_row_is_printed_as_the_template_s_general_path_printed_it(
     page = _list(signed_in(app.test_client(), vendor))
     listed = [int(found) for found in re.findall(r'<a href="/portal/applications/(\d+)">', page)]
     assert set(listed) >= {quoted.id, to_be_priced.id, draft.id, unnamed.id, renewal.id}
-    mine = select(Application.id).where(Application.organization_id == vendor.organization_id)
-    assert sorted(listed) == sorted(session.scalars(mine))
+    newest = queries.applications(session, accounts.principal_for(vendor), vendor_filter())
+    assert listed == [application.id for application in newest]
     assert _rows(page) == _general_rows(app, listed) + "\n  "  # then </tbody>
