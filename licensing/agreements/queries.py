@@ -174,17 +174,34 @@ class QueueFilter:
 
 
 _RECEIVED = func.coalesce(Application.submitted_at, Application.created_at)
-# Each order's clauses, built once: expressions are immutable, and building all
-# seven per request (to use one) was a fifth of building the list's statements.
-_ORDERS: dict[str, tuple[Any, ...]] = {
-    "oldest": (_RECEIVED.asc(), Application.id),
-    "newest": (_RECEIVED.desc(), Application.id),
-    "amount_high": (nulls_last(Application.total.desc()), Application.id),
-    "amount_low": (nulls_last(Application.total.asc()), Application.id),
-    "state": (Application.state.asc(), _RECEIVED.asc(), Application.id),
-    "assignee": (nulls_last(User.full_name.asc()), _RECEIVED.asc(), Application.id),
-    "organization": (Organization.legal_name.asc(), _RECEIVED.asc(), Application.id),
+# Each order's keys, built once: (expression, descending, nulls last). Expressions
+# are immutable, and building all seven orders per request (to use one) was a fifth
+# of building the list's statements.
+_Sorted = ColumnElement[Any] | InstrumentedAttribute[Any]
+_Key = tuple[_Sorted, bool, bool]
+_BY_ID: _Key = (Application.id, False, False)
+_OLDEST_FIRST: _Key = (_RECEIVED, False, False)
+_ORDER_KEYS: dict[str, tuple[_Key, ...]] = {
+    "oldest": (_OLDEST_FIRST, _BY_ID),
+    "newest": ((_RECEIVED, True, False), _BY_ID),
+    "amount_high": ((Application.total, True, True), _BY_ID),
+    "amount_low": ((Application.total, False, True), _BY_ID),
+    "state": ((Application.state, False, False), _OLDEST_FIRST, _BY_ID),
+    "assignee": ((User.full_name, False, True), _OLDEST_FIRST, _BY_ID),
+    "organization": ((Organization.legal_name, False, False), _OLDEST_FIRST, _BY_ID),
 }
+
+
+def _order_keys(sort: str) -> tuple[_Key, ...]:
+    return _ORDER_KEYS.get(sort, _ORDER_KEYS["oldest"])
+
+
+def _clause(expression: _Sorted, descending: bool, last: bool) -> Any:
+    clause = expression.desc() if descending else expression.asc()
+    return nulls_last(clause) if last else clause
+
+
+_ORDERS = {sort: tuple(_clause(*key) for key in keys) for sort, keys in _ORDER_KEYS.items()}
 
 
 def _ordered(statement: Select[Any], sort: str) -> Select[Any]:
@@ -303,11 +320,11 @@ class VendorApplication(NamedTuple):
         return self.submitted and self.total is None
 
 
-def _place(sort: str) -> Label[int]:
-    """A row's place in the list's order (`sort`), which orders the page's rows once
-    they are joined to their uses (`_joined_to_uses`). The database numbers the rows
-    in the order it sorts them for the page anyway."""
-    return func.row_number().over(order_by=_ORDERS.get(sort, _ORDERS["oldest"])).label("place")
+def _sort_keys(sort: str) -> tuple[Label[Any], ...]:
+    """The expressions the list's order (`sort`) sorts by, as columns of its rows'
+    statement, so that a page of it joined to its uses is put in the same order
+    again (`_joined_to_uses`)."""
+    return tuple(key.label(f"sort_{n}") for n, (key, _, _) in enumerate(_order_keys(sort)))
 
 
 # The vendor's list, newest first: its columns and the agreement an application
@@ -324,7 +341,7 @@ _VENDOR_ROWS = (
         Application.submitted_at.is_not(None).label("submitted"),
         Application.updated_at,
         _RENEWED.number.label("renews"),
-        _place(VENDOR_SORT),
+        *_sort_keys(VENDOR_SORT),
     )
     .select_from(Application)
     .outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
@@ -425,7 +442,8 @@ def _list_statement(
         assert queue.sort == VENDOR_SORT, "the vendor's list is newest first"
         assert not queue.search, "the vendor's list is not searched"
         return _filtered_for(_VENDOR_ROWS, queue, me, seen, order=True)
-    return _filtered_for(_QUEUE_ROWS.add_columns(_place(queue.sort)), queue, me, seen, order=True)
+    queue_rows = _QUEUE_ROWS.add_columns(*_sort_keys(queue.sort))
+    return _filtered_for(queue_rows, queue, me, seen, order=True)
 
 
 def vendor_applications(
@@ -434,7 +452,8 @@ def vendor_applications(
     """The rows `window` (a page of `vendor_rows_query`, with its `parameters`)
     selects, each with its named products, in one statement (`_with_products`)."""
     found = []
-    for _, rows in groupby(_execute(session, _with_products(window), parameters), itemgetter(0)):
+    joined = _execute(session, _with_products(window, VENDOR_SORT), parameters)
+    for _, rows in groupby(joined, itemgetter(0)):
         first, *more = rows
         named = ", ".join(row[-1] for row in (first, *more) if row[-1])
         found.append(VendorApplication._make((*first[:-1], named)))
@@ -442,12 +461,12 @@ def vendor_applications(
 
 
 def queue_applications(
-    session: Session, window: Select[Any], parameters: dict[str, Any]
+    session: Session, window: Select[Any], parameters: dict[str, Any], sort: str
 ) -> list[QueueApplication]:
-    """The rows `window` (a page of `queue_rows_query`, with its `parameters`)
-    selects, each with its uses, in one statement (`_with_uses`)."""
+    """The rows `window` (a page of `queue_rows_query` in the order `sort`, with its
+    `parameters`) selects, each with its uses, in one statement (`_with_uses`)."""
     found = []
-    for _, rows in groupby(_execute(session, _with_uses(window), parameters), itemgetter(0)):
+    for _, rows in groupby(_execute(session, _with_uses(window, sort), parameters), itemgetter(0)):
         first, *more = rows
         uses = tuple((row[-3], row[-2], row[-1]) for row in (first, *more) if row[-2] is not None)
         found.append(QueueApplication._make((*first[:-3], uses)))
@@ -465,44 +484,51 @@ def _execute(
 
 def _joined_to_uses(
     window: Select[Any],
+    sort: str,
     names: Sequence[str],
     *uses: InstrumentedAttribute[str],
     condition: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
-    """A page of a list (`window`, kept per statement by `paging`), its columns
-    `names` joined to its applications' `uses` columns (those meeting `condition`):
-    one row per use, or one without, in the list's order (`_place`) then the uses'.
-    The uses were a statement of their own, the page's ids an expanding bound list
-    (on PostgreSQL re-rendered with a cast per id on every page): with the round
-    trip, a tenth of a list page on PostgreSQL."""
+    """A page of a list (`window`, kept per statement by `paging`, in the order
+    `sort`), its columns `names` joined to its applications' `uses` columns (those
+    meeting `condition`): one row per use, or one without, in the list's order (by
+    its keys, `_sort_keys`) then the uses'. The uses were a statement of their own,
+    the page's ids an expanding bound list (on PostgreSQL re-rendered with a cast
+    per id on every page): with the round trip, a tenth of the queue on PostgreSQL."""
     page = window.subquery("page")
     joined = ApplicationUse.application_id == page.c.id
     if condition is not None:
         joined = joined & condition
+    again = (_clause(page.c[f"sort_{n}"], *key[1:]) for n, key in enumerate(_order_keys(sort)))
     return (
         select(*(page.c[name] for name in names), *uses)
         .select_from(page)
         .outerjoin(ApplicationUse, joined)
-        .order_by(page.c.place, ApplicationUse.position)
+        .order_by(*again, ApplicationUse.position)
     )
 
 
-# Each kept per window (the cache holds the window, so no other statement can take
-# its place), as `paging` keeps the windows per list statement.
+# Each kept per window and order (the cache holds the window, so no other statement
+# can take its place), as `paging` keeps the windows per list statement.
 @lru_cache(maxsize=256)
-def _with_products(window: Select[Any]) -> Select[Any]:
+def _with_products(window: Select[Any], sort: str) -> Select[Any]:
     """The vendor's list: the named products only."""
     named = ApplicationUse.product_name != ""
     fields = VendorApplication._fields[:-1]
-    return _joined_to_uses(window, fields, ApplicationUse.product_name, condition=named)
+    return _joined_to_uses(window, sort, fields, ApplicationUse.product_name, condition=named)
 
 
 @lru_cache(maxsize=256)
-def _with_uses(window: Select[Any]) -> Select[Any]:
+def _with_uses(window: Select[Any], sort: str) -> Select[Any]:
     """The staff queue: every use's product (named or not), use and product type."""
     fields = QueueApplication._fields[:-1]
     return _joined_to_uses(
-        window, fields, ApplicationUse.product_name, ApplicationUse.use, ApplicationUse.product_type
+        window,
+        sort,
+        fields,
+        ApplicationUse.product_name,
+        ApplicationUse.use,
+        ApplicationUse.product_type,
     )
 
 

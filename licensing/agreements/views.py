@@ -844,7 +844,9 @@ def _queue_page(
             queries.queue_rows_query(principal, queue),
             args=args,
             path=url_for("agreements_console.queue"),
-            rows=lambda window, parameters: queries.queue_applications(session, window, parameters),
+            rows=lambda window, parameters: queries.queue_applications(
+                session, window, parameters, sort
+            ),
             count=queries.application_count_query(principal, queue),
         )
     items = found.items if found else []
