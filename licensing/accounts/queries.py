@@ -88,12 +88,8 @@ def assignee_filter_people(
     reviewer; undecided ones were released), or no longer has the role. Those are
     marked "(deactivated)" or "(no longer reviews)", and an old link's or their
     records' filter by them still lists what is theirs."""
-    assigned = exists().where(assignee_id == User.id).label("assigned")
-    rows = session.execute(
-        select(User.id, User.full_name, User.email, User.staff_roles, User.is_active, assigned)
-        .where(User.organization_id.is_(None))
-        .order_by(User.full_name, User.id)
-    )
+    # Columns only: the session's connection runs it as a Core statement.
+    rows = session.connection().execute(_assignee_filter_statement(assignee_id))
     offered = []
     for row in rows:
         reviews = bool(REVIEWING_ROLES & parse_roles(row.staff_roles))
@@ -103,6 +99,26 @@ def assignee_filter_people(
             mark = NO_LONGER_REVIEWS_MARK if row.is_active else DEACTIVATED_MARK
             offered.append(AssigneeChoice(row.id, row.full_name + mark, row.email, False))
     return offered
+
+
+# `assignee_filter_people`'s statement for each assignee column, built once: built
+# per request, building it and its SQLAlchemy cache key was most of the query's
+# CPU. A column per queue that has one.
+_AssigneeFilter = Select[int, str, str, str, bool, bool]
+_ASSIGNEE_FILTER: dict[str, _AssigneeFilter] = {}
+
+
+def _assignee_filter_statement(assignee_id: InstrumentedAttribute[int | None]) -> _AssigneeFilter:
+    key = str(assignee_id)  # "Application.assignee_id"
+    kept = _ASSIGNEE_FILTER.get(key)
+    if kept is None:
+        assigned = exists().where(assignee_id == User.id).label("assigned")
+        kept = _ASSIGNEE_FILTER[key] = (
+            select(User.id, User.full_name, User.email, User.staff_roles, User.is_active, assigned)
+            .where(User.organization_id.is_(None))
+            .order_by(User.full_name, User.id)
+        )
+    return kept
 
 
 def _organization_column(model: type[Any]) -> ColumnElement[Any]:

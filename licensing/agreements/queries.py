@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Exists,
-    Row,
+    Label,
+    Result,
     ScalarSelect,
     Select,
     bindparam,
@@ -171,17 +174,34 @@ class QueueFilter:
 
 
 _RECEIVED = func.coalesce(Application.submitted_at, Application.created_at)
-# Each order's clauses, built once: expressions are immutable, and building all
-# seven per request (to use one) was a fifth of building the list's statements.
-_ORDERS: dict[str, tuple[Any, ...]] = {
-    "oldest": (_RECEIVED.asc(), Application.id),
-    "newest": (_RECEIVED.desc(), Application.id),
-    "amount_high": (nulls_last(Application.total.desc()), Application.id),
-    "amount_low": (nulls_last(Application.total.asc()), Application.id),
-    "state": (Application.state.asc(), _RECEIVED.asc(), Application.id),
-    "assignee": (nulls_last(User.full_name.asc()), _RECEIVED.asc(), Application.id),
-    "organization": (Organization.legal_name.asc(), _RECEIVED.asc(), Application.id),
+# Each order's keys, built once: (expression, descending, nulls last). Expressions
+# are immutable, and building all seven orders per request (to use one) was a fifth
+# of building the list's statements.
+_Sorted = ColumnElement[Any] | InstrumentedAttribute[Any]
+_Key = tuple[_Sorted, bool, bool]
+_BY_ID: _Key = (Application.id, False, False)
+_OLDEST_FIRST: _Key = (_RECEIVED, False, False)
+_ORDER_KEYS: dict[str, tuple[_Key, ...]] = {
+    "oldest": (_OLDEST_FIRST, _BY_ID),
+    "newest": ((_RECEIVED, True, False), _BY_ID),
+    "amount_high": ((Application.total, True, True), _BY_ID),
+    "amount_low": ((Application.total, False, True), _BY_ID),
+    "state": ((Application.state, False, False), _OLDEST_FIRST, _BY_ID),
+    "assignee": ((User.full_name, False, True), _OLDEST_FIRST, _BY_ID),
+    "organization": ((Organization.legal_name, False, False), _OLDEST_FIRST, _BY_ID),
 }
+
+
+def _order_keys(sort: str) -> tuple[_Key, ...]:
+    return _ORDER_KEYS.get(sort, _ORDER_KEYS["oldest"])
+
+
+def _clause(expression: _Sorted, descending: bool, last: bool) -> Any:
+    clause = expression.desc() if descending else expression.asc()
+    return nulls_last(clause) if last else clause
+
+
+_ORDERS = {sort: tuple(_clause(*key) for key in keys) for sort, keys in _ORDER_KEYS.items()}
 
 
 def _ordered(statement: Select[Any], sort: str) -> Select[Any]:
@@ -246,51 +266,8 @@ def _filtered_for(
     return scoped_to(statement, Application, seen)
 
 
-@dataclass(frozen=True)
-class UseRow:
-    product_name: str
-    use: str
-    product_type: str
-
-
-@dataclass(frozen=True)
-class ApplicationRow:
-    """What a list page shows of an application, read as columns rather than as
-    entities with their relations (a page of rows is two queries and no ORM
-    bookkeeping; the profile of a 1,000-row queue had the ORM at 30%)."""
-
-    id: int
-    state: str
-    organization_id: int
-    organization: str
-    assignee: str | None
-    total: Decimal | None
-    currency: str | None
-    term_start: date | None
-    term_end: date | None
-    submitted_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    renews: str | None  # the number of the agreement it renews
-    uses: tuple[UseRow, ...] = ()
-
-    @property
-    def reference(self) -> str:
-        return Application.reference_of(self.id)
-
-    @property
-    def to_be_priced(self) -> bool:
-        return self.submitted_at is not None and self.total is None
-
-    @property
-    def products(self) -> str:
-        """The named products, in the uses' order ("" when none is named yet)."""
-        return ", ".join(use.product_name for use in self.uses if use.product_name)
-
-
-# The columns of `ApplicationRow`, with the joins they need; the agreement an
-# application renews gives its number. Built once (a select is immutable; each
-# request adds its filters to a copy): building the alias and the columns per
+# The lists' columns, with the joins they need. Built once (a select is immutable;
+# each request adds its filters to a copy): building the alias and the columns per
 # request was a sixth of the queue's time.
 _RENEWED = aliased(Agreement, name="renewed")
 # What every list of applications shows first, and the joins those columns need.
@@ -316,27 +293,66 @@ def _with_listed_joins(statement: _Listed) -> _Listed:
     )
 
 
-_ROWS = _with_listed_joins(
+class VendorApplication(NamedTuple):
+    """What the vendor's list shows of an application: the columns of `_VENDOR_ROWS`
+    and its named products. Only what the list prints (no organization, assignee or
+    timestamps but the last update), read with the products in one statement
+    (`vendor_applications`): the staff queue's columns, a frozen dataclass per row
+    and use, and the uses' own statement were a sixth of the list on PostgreSQL."""
+
+    id: int
+    state: str
+    total: Decimal | None
+    currency: str | None
+    term_start: date | None
+    term_end: date | None
+    submitted: bool
+    updated_at: datetime
+    renews: str | None  # the number of the agreement it renews
+    products: str  # the named products, in the uses' order ("" when none is named yet)
+
+    @property
+    def reference(self) -> str:
+        return Application.reference_of(self.id)
+
+    @property
+    def to_be_priced(self) -> bool:
+        return self.submitted and self.total is None
+
+
+def _sort_keys(sort: str) -> tuple[Label[Any], ...]:
+    """The expressions the list's order (`sort`) sorts by, as columns of its rows'
+    statement, so that a page of it joined to its uses is put in the same order
+    again (`_joined_to_uses`)."""
+    return tuple(key.label(f"sort_{n}") for n, (key, _, _) in enumerate(_order_keys(sort)))
+
+
+# The vendor's list, newest first: its columns and the agreement an application
+# renews (for its number).
+VENDOR_SORT = "newest"
+_VENDOR_ROWS = (
     select(
-        *_LISTED,
+        Application.id,
+        Application.state,
+        Application.total,
+        Application.currency,
         Application.term_start,
         Application.term_end,
-        Application.submitted_at,
-        Application.created_at,
+        Application.submitted_at.is_not(None).label("submitted"),
         Application.updated_at,
         _RENEWED.number.label("renews"),
+        *_sort_keys(VENDOR_SORT),
     )
-).outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
-
-
-_ROW_NAMES = tuple(_ROWS.selected_columns.keys())
+    .select_from(Application)
+    .outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
+)
 
 
 class QueueApplication(NamedTuple):
     """What the staff queue shows of an application: the columns of `_QUEUE_ROWS`
-    and the uses. Narrower than `ApplicationRow` (no term, renewal or timestamps but
-    the submission's, which the review level counts from): converting the columns
-    the queue never shows was a twentieth of its page."""
+    and the uses. Narrower than the vendor list's rows once were (no term, renewal or
+    timestamps but the submission's, which the review level counts from):
+    converting the columns the queue never shows was a twentieth of its page."""
 
     id: int
     state: str
@@ -357,11 +373,16 @@ class QueueApplication(NamedTuple):
 _QUEUE_ROWS = _with_listed_joins(select(*_LISTED, Application.submitted_at))
 
 
-def application_rows_query(
-    principal: Principal | None = None, queue: QueueFilter | None = None
-) -> Select[Any]:
-    """The columns of `ApplicationRow` for the applications `applications_query` finds."""
-    return _kept_list_statement("rows", principal, queue or QueueFilter())
+def vendor_rows_query(principal: Principal | None, states: Sequence[str] = ()) -> Select[Any]:
+    """The columns of `VendorApplication` for the applications in `states` (any
+    state when none) the caller may see, newest first; its count is
+    `application_count_query(principal, vendor_filter(states))`."""
+    return _kept_list_statement("vendor", principal, vendor_filter(states))
+
+
+def vendor_filter(states: Sequence[str] = ()) -> QueueFilter:
+    """The vendor's list's filter: states only, newest first."""
+    return QueueFilter(states=states, sort=VENDOR_SORT)
 
 
 # Counting needs none of the joins only the rows' columns and orders need (a third
@@ -416,62 +437,99 @@ def _list_statement(
     queue = QueueFilter(states, assignee, organization_id, sort or "oldest", search)
     if kind == "count":
         return _filtered_for(_COUNT, queue, me, seen, order=False)
-    return _filtered_for(_QUEUE_ROWS if kind == "queue" else _ROWS, queue, me, seen, order=True)
+    if kind == "vendor":
+        # The columns join nothing a search or another order would need.
+        assert queue.sort == VENDOR_SORT, "the vendor's list is newest first"
+        assert not queue.search, "the vendor's list is not searched"
+        return _filtered_for(_VENDOR_ROWS, queue, me, seen, order=True)
+    queue_rows = _QUEUE_ROWS.add_columns(*_sort_keys(queue.sort))
+    return _filtered_for(queue_rows, queue, me, seen, order=True)
 
 
-# The uses of a page's applications; kept per process, the ids a bound list (built
-# per page, building it and its cache key was 40% of the query's time).
-_USES_OF = (
-    select(
-        ApplicationUse.application_id,
+def vendor_applications(
+    session: Session, window: Select[Any], parameters: dict[str, Any]
+) -> list[VendorApplication]:
+    """The rows `window` (a page of `vendor_rows_query`, with its `parameters`)
+    selects, each with its named products, in one statement (`_with_products`)."""
+    found = []
+    joined = _execute(session, _with_products(window, VENDOR_SORT), parameters)
+    for _, rows in groupby(joined, itemgetter(0)):
+        first, *more = rows
+        named = ", ".join(row[-1] for row in (first, *more) if row[-1])
+        found.append(VendorApplication._make((*first[:-1], named)))
+    return found
+
+
+def queue_applications(
+    session: Session, window: Select[Any], parameters: dict[str, Any], sort: str
+) -> list[QueueApplication]:
+    """The rows `window` (a page of `queue_rows_query` in the order `sort`, with its
+    `parameters`) selects, each with its uses, in one statement (`_with_uses`)."""
+    found = []
+    for _, rows in groupby(_execute(session, _with_uses(window, sort), parameters), itemgetter(0)):
+        first, *more = rows
+        uses = tuple((row[-3], row[-2], row[-1]) for row in (first, *more) if row[-2] is not None)
+        found.append(QueueApplication._make((*first[:-3], uses)))
+    return found
+
+
+def _execute(
+    session: Session, statement: Select[Any], parameters: dict[str, Any]
+) -> Result[*tuple[Any, ...]]:
+    """Columns only, so the session's connection runs them as Core statements: the
+    ORM's result loading (a getter per column per row) was a third of the query,
+    and a list page has nothing pending to flush."""
+    return session.connection().execute(statement, parameters)
+
+
+def _joined_to_uses(
+    window: Select[Any],
+    sort: str,
+    names: Sequence[str],
+    *uses: InstrumentedAttribute[str],
+    condition: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """A page of a list (`window`, kept per statement by `paging`, in the order
+    `sort`), its columns `names` joined to its applications' `uses` columns (those
+    meeting `condition`): one row per use, or one without, in the list's order (by
+    its keys, `_sort_keys`) then the uses'. The uses were a statement of their own,
+    the page's ids an expanding bound list (on PostgreSQL re-rendered with a cast
+    per id on every page): with the round trip, a tenth of the queue on PostgreSQL."""
+    page = window.subquery("page")
+    joined = ApplicationUse.application_id == page.c.id
+    if condition is not None:
+        joined = joined & condition
+    again = (_clause(page.c[f"sort_{n}"], *key[1:]) for n, key in enumerate(_order_keys(sort)))
+    return (
+        select(*(page.c[name] for name in names), *uses)
+        .select_from(page)
+        .outerjoin(ApplicationUse, joined)
+        .order_by(*again, ApplicationUse.position)
+    )
+
+
+# Each kept per window and order (the cache holds the window, so no other statement
+# can take its place), as `paging` keeps the windows per list statement.
+@lru_cache(maxsize=256)
+def _with_products(window: Select[Any], sort: str) -> Select[Any]:
+    """The vendor's list: the named products only."""
+    named = ApplicationUse.product_name != ""
+    fields = VendorApplication._fields[:-1]
+    return _joined_to_uses(window, sort, fields, ApplicationUse.product_name, condition=named)
+
+
+@lru_cache(maxsize=256)
+def _with_uses(window: Select[Any], sort: str) -> Select[Any]:
+    """The staff queue: every use's product (named or not), use and product type."""
+    fields = QueueApplication._fields[:-1]
+    return _joined_to_uses(
+        window,
+        sort,
+        fields,
         ApplicationUse.product_name,
         ApplicationUse.use,
         ApplicationUse.product_type,
     )
-    .where(ApplicationUse.application_id.in_(bindparam("ids", expanding=True)))
-    .order_by(ApplicationUse.application_id, ApplicationUse.position)
-)
-
-
-def application_rows(
-    session: Session, statement: Select[Any], parameters: dict[str, Any] | None = None
-) -> list[ApplicationRow]:
-    """The rows `statement` (from `application_rows_query`, with `parameters`, such
-    as a page's) selects, with their uses."""
-    found, uses = _rows_and_uses(session, statement, parameters)
-    # By the select's own column names: a row's `_mapping` was a fifth of this function.
-    return [
-        ApplicationRow(
-            **dict(zip(_ROW_NAMES, row, strict=True)),
-            uses=tuple(UseRow(*use) for use in uses.get(row.id, ())),
-        )
-        for row in found
-    ]
-
-
-def queue_applications(
-    session: Session, statement: Select[Any], parameters: dict[str, Any] | None = None
-) -> list[QueueApplication]:
-    """The rows `statement` (from `queue_rows_query`, with `parameters`) selects."""
-    found, uses = _rows_and_uses(session, statement, parameters)
-    return [QueueApplication._make((*row, tuple(uses.get(row.id, ())))) for row in found]
-
-
-def _rows_and_uses(
-    session: Session, statement: Select[Any], parameters: dict[str, Any] | None
-) -> tuple[Sequence[Row[Any]], dict[int, list[tuple[str, str, str]]]]:
-    """The rows `statement` selects (an application's id first) and their uses by
-    application, in order. Columns only, so the session's connection runs them as
-    Core statements: the ORM's result loading (a getter per column per row) was a
-    third of the query, and a list page has nothing pending to flush."""
-    connection = session.connection()
-    found = connection.execute(statement, parameters or {}).all()
-    uses: dict[int, list[tuple[str, str, str]]] = {}
-    if found:
-        ids = {"ids": [row.id for row in found]}
-        for application_id, *use in connection.execute(_USES_OF, ids):
-            uses.setdefault(application_id, []).append(tuple(use))  # type: ignore[arg-type]
-    return found, uses
 
 
 SEARCH_MAX = 100
@@ -510,13 +568,13 @@ class ReviewLevel:
 
 
 def review_level(
-    application: Application | ApplicationRow | QueueApplication, now: datetime, *, target_days: int
+    application: Application | QueueApplication, now: datetime, *, target_days: int
 ) -> ReviewLevel:
     return review_levels([application], now, target_days=target_days)[application.id]
 
 
 def review_levels(
-    applications: Sequence[Application | ApplicationRow | QueueApplication],
+    applications: Sequence[Application | QueueApplication],
     now: datetime,
     *,
     target_days: int,

@@ -41,6 +41,7 @@ from licensing.agreements.states import (
     REJECTED,
     RETURNED,
 )
+from licensing.agreements.vendor_rows import vendor_rows
 from licensing.audit import queries as audit_queries
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -220,25 +221,27 @@ def applications() -> tuple[str, int]:
     states = [state for state in request.args.getlist("state") if state in APPLICATION.states]
     # A state no application has (a hand-edited link) listed every application unsaid.
     refused = application_states_refused(request.args)
-    listed = queries.QueueFilter(states=states, sort="newest")
     found = (
         None
         if refused
         else paging.read_page(
             session,
-            queries.application_rows_query(principal, listed),
-            rows=lambda window, parameters: queries.application_rows(session, window, parameters),
-            count=queries.application_count_query(principal, listed),
+            queries.vendor_rows_query(principal, states),
+            rows=lambda window, parameters: queries.vendor_applications(
+                session, window, parameters
+            ),
+            count=queries.application_count_query(principal, queries.vendor_filter(states)),
         )
     )
+    application_url = url_pattern("agreements.application", "application_id")
+    assert application_url is not None  # the list's own blueprint has the application page
     return render_template(
         "agreements/applications.html",
-        applications=found.items if found else [],
+        rows=vendor_rows(found.items if found else [], application_url=application_url),
         page=found,
         states=states,
         refused=refused,
         block_reason=_block_reason(organization),
-        application_url=url_pattern("agreements.application", "application_id"),
     ), (422 if refused else 200)
 
 
@@ -841,7 +844,9 @@ def _queue_page(
             queries.queue_rows_query(principal, queue),
             args=args,
             path=url_for("agreements_console.queue"),
-            rows=lambda window, parameters: queries.queue_applications(session, window, parameters),
+            rows=lambda window, parameters: queries.queue_applications(
+                session, window, parameters, sort
+            ),
             count=queries.application_count_query(principal, queue),
         )
     items = found.items if found else []

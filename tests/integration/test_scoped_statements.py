@@ -55,14 +55,14 @@ def test_a_list_statement_is_kept_per_filter_and_caller_and_never_shared_across_
         accounts.principal_for(user) for user in (vendor, other_vendor, licensing_staff)
     )
     listed = queries.QueueFilter(states=["submitted"], sort="newest")
-    kept = queries.application_rows_query(own, listed)
+    kept = queries.vendor_rows_query(own, ["submitted"])
     again = queries.QueueFilter(["submitted"], sort="newest")
-    assert queries.application_rows_query(own, again) is kept
+    assert queries.vendor_rows_query(own, ("submitted",)) is kept
     others = [
-        queries.application_rows_query(theirs, listed),
-        queries.application_rows_query(staff, listed),
-        queries.application_rows_query(own, queries.QueueFilter(states=["draft"], sort="newest")),
-        queries.application_rows_query(own, queries.QueueFilter(states=["submitted"])),
+        queries.vendor_rows_query(theirs, ["submitted"]),
+        queries.vendor_rows_query(staff, ["submitted"]),
+        queries.vendor_rows_query(own, ["draft"]),
+        queries.vendor_rows_query(own),
         queries.application_count_query(own, listed),
         queries.queue_rows_query(own, listed),
     ]

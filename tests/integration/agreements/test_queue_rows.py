@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -179,3 +180,60 @@ def test_the_select_is_drawn_alike_kept_or_not(app: Flask) -> None:
         drawn = get_template_attribute("layout/forms.html", "field")(form.assignee_id)
         assert assignment.assignee_select(form) == drawn
         assert assignment.assignee_select(form) == drawn
+
+
+def test_every_order_lists_each_row_with_its_uses_as_the_entities_hold_them(
+    staff: FlaskClient,
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Apply,
+) -> None:
+    """The page's rows and their uses come from one statement (the page joined to
+    its uses, ordered by each row's place in the list): held to the applications
+    as entities, in every order, across two pages, an application with no use
+    included."""
+    from licensing.agreements import queries
+    from licensing.agreements.models import ApplicationUse
+    from licensing.web.paging import PER_PAGE
+    from tests.integration.agreements.conftest import AUTO_USE
+    from tests.support import copies
+
+    session = db.session()
+    first = apply(vendor, STAFF_USE, AUTO_USE, {**AUTO_USE, "product_name": "Third"})
+    made = copies.copy_application(session, first.id, PER_PAGE + 5, product="Feed")
+    unnamed = (ApplicationUse.application_id.in_(made[::4])) & (ApplicationUse.position == 1)
+    session.execute(update(ApplicationUse).where(unnamed).values(product_name=""))
+    single = apply(vendor, STAFF_USE)
+    unused = apply(vendor, STAFF_USE, submit=False)
+    session.execute(delete(ApplicationUse).where(ApplicationUse.application_id == unused.id))
+    for number, application_id in enumerate(made):
+        session.execute(
+            update(Application)
+            .where(Application.id == application_id)
+            .values(
+                submitted_at=utcnow() - timedelta(hours=number % 7),
+                total=None if number % 5 == 0 else Decimal(number * 100),
+                assignee_id=licensing_staff.id if number % 3 == 0 else None,
+            )
+        )
+    session.commit()
+    states = ("draft", "submitted")
+    for sort in queries.SORTS:
+        query = "?" + "&".join(f"state={state}" for state in states) + f"&sort={sort}"
+        pages = _queue(staff, query) + _queue(staff, f"{query}&page=2")
+        shown = [
+            (int(found.group(1)), re.findall(r"<li>(.*?) <span", found.group(2)))
+            for found in re.finditer(
+                r'value="(\d+)" aria-label="Select.*?<ul class="plain">(.*?)</ul>', pages, re.DOTALL
+            )
+        ]
+        session.expire_all()
+        entities = queries.applications(session, None, queries.QueueFilter(states, sort=sort))
+        assert shown == [
+            (
+                application.id,
+                [str(escape(use.product_name or "—")) for use in application.uses],
+            )
+            for application in entities
+        ], sort
+    assert {single.id, unused.id} <= {application_id for application_id, _ in shown}
