@@ -362,6 +362,7 @@ class QueueApplication(NamedTuple):
     total: Decimal | None
     currency: str | None
     submitted_at: datetime | None
+    reconsideration_requested_at: datetime | None  # restarts the review clock
     uses: tuple[tuple[str, str, str], ...]  # product name, use, product type
 
     @property
@@ -370,7 +371,9 @@ class QueueApplication(NamedTuple):
 
 
 # The queue's columns, with the joins its orders need (assignee, organization).
-_QUEUE_ROWS = _with_listed_joins(select(*_LISTED, Application.submitted_at))
+_QUEUE_ROWS = _with_listed_joins(
+    select(*_LISTED, Application.submitted_at, Application.reconsideration_requested_at)
+)
 
 
 def vendor_rows_query(principal: Principal | None, states: Sequence[str] = ()) -> Select[Any]:
@@ -558,7 +561,9 @@ def _matching(text: str) -> ColumnElement[bool]:
 @dataclass(frozen=True)
 class ReviewLevel:
     """An application's age against the review target, in US business days
-    (APPLICATION_REVIEW_SLA_DAYS), counted from its submission."""
+    (APPLICATION_REVIEW_SLA_DAYS), counted from its submission; for a reconsideration,
+    from when the vendor asked for it (the application page's "answered by" counts
+    from there too: `rejection_of`)."""
 
     age_days: int
     target_days: int
@@ -586,7 +591,7 @@ def review_levels(
     by_day: dict[date, tuple[int, datetime]] = {}
     levels = {}
     for application in applications:
-        submitted = application.submitted_at
+        submitted = application.reconsideration_requested_at or application.submitted_at
         if submitted is None:
             levels[application.id] = ReviewLevel(0, target_days, None, False, False)
             continue
