@@ -51,10 +51,15 @@ def generation(session: Session, invoice_id: int) -> int:
     return int(session.scalar(count) or 0)
 
 
+def current_generation(invoice: Invoice) -> int:
+    """`generation` of the invoice, read in its own session (else the request's)."""
+    return generation(object_session(invoice) or db.session(), invoice.id)
+
+
 def token(invoice: Invoice, of_generation: int | None = None) -> str:
     """The secret of the invoice's links: of the current generation unless told."""
     if of_generation is None:
-        of_generation = generation(object_session(invoice) or db.session(), invoice.id)
+        of_generation = current_generation(invoice)
     withdrawn = f":{of_generation}" if of_generation else ""
     return signer().token(f"invoice-link:{invoice.id}:{invoice.number}{withdrawn}")
 

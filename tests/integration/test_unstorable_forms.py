@@ -252,6 +252,7 @@ SHOWN_ON_FORM = {
     "billing_console.reverse_payment",
     "billing_console.uncollectible",
     "billing_console.void",
+    "billing_console.withdraw_links",
     "permissions_console.approve",
     "permissions_console.ask",
     "permissions_console.deny",

@@ -23,7 +23,9 @@ class RecordingLinks:
 
 
 @pytest.fixture
-def bare_app() -> Iterator[Flask]:
+def bare_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    # No database here: the invoice's links have never been withdrawn.
+    monkeypatch.setattr(invoice_links, "current_generation", lambda _invoice: 0)
     app = Flask("links-test")
     signing.install(app, signing.Signer("unit-test-key"))
     links.install(app, RecordingLinks())  # type: ignore[arg-type]  # two methods suffice here
