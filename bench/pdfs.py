@@ -544,7 +544,7 @@ def main() -> None:
                 print(
                     f"  {name:<10} {figure * 1000:7.1f} ms  ({pages} pages, {len(tables)} "
                     f"tables, {len(render()) / 1024:.0f} KB)  floor, minimal reportlab: "
-                    f"{floor * 1000:6.1f} ms  ratio {figure / floor:4.1f}x\n"
+                    f"{floor * 1000:6.1f} ms  ratio {figure / floor:4.2f}x\n"
                     f"  {'':<10} reference, the same text in plain reportlab: "
                     f"{reference * 1000:6.1f} ms ({reference_pages} pages)  "
                     f"ratio {figure / reference:4.1f}x"
