@@ -442,6 +442,8 @@ def test_font_objects_formatted_once_have_the_bytes_reportlab_formats(
 def test_a_second_document_of_the_same_fonts_and_pages_formats_no_font_object(
     monkeypatch: Any,
 ) -> None:
+    # Nothing remembered: an earlier test on this worker may have formatted Zoë's subset.
+    _forget_subsets()
     _letter("Kestrel Coding Ltd")
     made: list[str] = []
 
