@@ -4,6 +4,9 @@ Each run is a fresh process (so its peak RSS is the report's, not the previous
 run's): the parent starts one child per case and prints the child's figures
 beside the floor, a raw bulk INSERT (executemany) of the same rows. Synthetic
 data from a fixed seed; SQLite always, PostgreSQL when `--postgresql URL` is given.
+On PostgreSQL it also prints the floor's COPY FROM STDIN into a bare table and,
+as the bound of any faithful intake, a COPY of the same rows, already checked,
+into the report rows table itself (foreign key, indexes), rolled back.
 Prints figures; asserts nothing (performance is never asserted in tests).
 
     .venv/bin/python bench/royalty_reports.py [--rows 200000] [--repeat 1] [--postgresql URL|auto]
@@ -218,6 +221,9 @@ def floor(database_url: str, count: int) -> dict[str, float]:
     figures = {"seconds": time.perf_counter() - started, "peak_mb": peak_mb()}
     if engine.dialect.name == "postgresql":
         figures["copy_seconds"] = _copy_floor(engine, values)
+        bound = _copy_into_report_rows(engine, values)
+        if bound is not None:
+            figures["report_copy_seconds"] = bound
     return figures
 
 
@@ -238,6 +244,31 @@ def _copy_floor(engine: Any, values: list[dict[str, Any]]) -> float:
             for value in values:
                 copy.write_row([value[column] for column in columns])
     return time.perf_counter() - started
+
+
+def _copy_into_report_rows(engine: Any, values: list[dict[str, Any]]) -> float | None:
+    """The same rows, already checked, copied into the report rows table itself
+    (its foreign key to the report, its usage index and primary key) under the
+    report the cases before filed, then rolled back: what any intake that stores
+    the rows where the report keeps them costs at least (None: no report yet)."""
+    from sqlalchemy import text
+
+    columns = [name for name in values[0] if name != "id"]
+    with engine.connect() as connection:
+        report_id = connection.execute(text("SELECT max(id) FROM royalty_reports")).scalar()
+        if report_id is None:
+            return None
+        driver = connection.connection.driver_connection
+        started = time.perf_counter()
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY royalty_report_rows ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for value in values:
+                copy.write_row([report_id if c == "report_id" else value[c] for c in columns])
+        elapsed = time.perf_counter() - started
+        connection.rollback()
+    return elapsed
 
 
 def child(args: argparse.Namespace) -> None:
@@ -338,6 +369,13 @@ def main() -> None:
                     copy = (
                         f"; COPY: {base['copy_seconds']:5.2f} s  ratio "
                         f"{figure['seconds'] / base['copy_seconds']:5.1f}x"
+                    )
+                if "report_copy_seconds" in base:
+                    bound = base["report_copy_seconds"]
+                    copy += (
+                        f"; COPY into the report rows table: {bound:5.2f} s "
+                        f"({bound / base['copy_seconds']:.1f}x of COPY; ours "
+                        f"{figure['seconds'] / bound:.1f}x of it)"
                     )
                 print(
                     f"  {backend:<10} {kind:<4} {figure['seconds']:7.2f} s  peak RSS "

@@ -105,18 +105,11 @@ def _row(
     quantity: int | None,
     revenue: Decimal | None,
 ) -> Row:
-    """The checked row, by either path (`_plain_row`, `_check_row`), with its key."""
-    return Row(
-        number=number,
-        line=line,
-        customer_id=customer_id,
-        customer_key=customer_key(customer_id),
-        customer_name=customer_name,
-        country=country,
-        unit=unit,
-        quantity=quantity,
-        revenue=revenue,
-    )
+    """The checked row, by either path (`_plain_row`, `_check_row`), with its key.
+    Made positionally, in `Row`'s order: by keyword it took twice as long, a
+    tenth of checking a plain row."""
+    key = customer_key(customer_id)
+    return Row(number, line, customer_id, key, customer_name, country, unit, quantity, revenue)
 
 
 # --- one row ----------------------------------------------------------------------------
@@ -650,13 +643,17 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
         for record in reader:
             number = start
             start = reader.line_num + 1
-            if not "".join(record).strip():
+            joined = "".join(record)
+            if not joined.strip():
                 continue  # blank lines (no cell but whitespace) are not rows
             if len(record) != len(COLUMNS):
                 yield number, f"expected {len(COLUMNS)} columns, found {len(record)}"
                 continue
             # The rows download escapes formulas ('=...); read them back as filed.
-            cells = [csv_cell_read(cell) for cell in record]
+            # Only a cell starting with a quote changes, so a record with no quote
+            # anywhere (nearly every one) is kept as read: reading back each of its
+            # seven cells was a sixth of checking a plain row (profiled).
+            cells = [csv_cell_read(cell) for cell in record] if "'" in joined else record
             yield number, dict(zip(COLUMNS, cells, strict=True))
     except UnicodeDecodeError:
         yield -1, "The file must be UTF-8 text."

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import insert
@@ -25,6 +27,7 @@ from licensing.links import links
 from licensing.mail import services as mail
 from licensing.records import attributes
 
+from ..computation import ReportableLine
 from ..models import (
     LINE_REVENUE_MAX,
     LINE_ROYALTY_COLUMNS,
@@ -292,10 +295,24 @@ def _store_rows(
     rolls back, so nothing is stored)."""
     lines = {line.number: line for line in obligation.lines}
     problems = Problems()
-    seen: dict[tuple[int, str, str], int] = {}
     revenue = {line.number: Decimal(0) for line in obligation.lines if line.takes_revenue}
+    with _RowWriter(session.connection(), report.id) as writer:
+        count = _check_rows(submission, lines, problems, revenue, writer)
+    report.row_count = count
+    return revenue
+
+
+def _check_rows(
+    submission: Submission,
+    lines: Mapping[int, ReportableLine],
+    problems: Problems,
+    revenue: dict[int, Decimal],
+    writer: _RowWriter,
+) -> int:
+    """Check every row, adding the good ones to `writer` until a problem is found;
+    the number of rows. Raises `InvalidInput` with every problem found."""
+    seen: dict[tuple[int, str, str], int] = {}
     count = 0
-    writer = _RowWriter(session.connection(), report.id)
     for number, fields in submission.rows():
         if isinstance(fields, str):  # a row the reader could not split
             problems.add(f"rows.{number}" if number >= 0 else "_body", fields)
@@ -324,9 +341,7 @@ def _store_rows(
             problems.add("rows", f"Line {number}'s revenue adds up to more than the service holds.")
     if problems:
         raise InvalidInput("Some rows of the report have problems.", problems.summary())
-    writer.flush()
-    report.row_count = count
-    return revenue
+    return count
 
 
 _ROW_COLUMNS = (
@@ -344,15 +359,20 @@ _ROW_COLUMNS = (
 
 
 class _RowWriter:
-    """Stores checked rows, `BATCH` at a time, the way each database takes many
-    rows fastest; the rows are never loaded as objects here, so not through the
-    ORM, whose per-row bookkeeping was a fifth of storing them (profiled).
+    """Stores checked rows the way each database takes many rows fastest; the rows
+    are never loaded as objects here, so not through the ORM, whose per-row
+    bookkeeping was a fifth of storing them (profiled). Either way the revenue is
+    first put in its stored form by the Money type, as Core would.
 
-    SQLite: the driver's executemany, with tuples (Core's parameter processing,
-    row by row, was a sixth of filing a large report). PostgreSQL: COPY FROM
-    STDIN, in the same transaction. Either way the revenue is first put in its
-    stored form by the Money type, as Core would. Other databases: Core's
-    executemany."""
+    PostgreSQL: one COPY FROM STDIN, in the report's transaction, open while the
+    rows are read and checked: psycopg sends the rows as its buffer fills, so the
+    server stores them (checking each one's foreign key, adding it to the indexes)
+    while this process checks the next ones, where a COPY per batch of rows left
+    each side waiting for the other. Nothing else may use the connection until the
+    writer is left; leaving it on an exception abandons the COPY (the transaction
+    then rolls back). SQLite: the driver's executemany, `BATCH` rows at a time,
+    with tuples (Core's parameter processing, row by row, was a sixth of filing a
+    large report). Other databases: Core's executemany."""
 
     def __init__(self, connection: Connection, report_id: int) -> None:
         self.connection = connection
@@ -365,28 +385,49 @@ class _RowWriter:
         if self.dialect.name == "sqlite":
             assert compiled.positiontup == list(_ROW_COLUMNS)
         self.sql = str(compiled)
+        self.copying = ExitStack()
+        self.copy: Any = None
+
+    def __enter__(self) -> _RowWriter:
+        if self.dialect.name == "postgresql":
+            self.copy = self.copying.enter_context(self._copy())
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if error is None:
+            self._flush()
+        # Ends the COPY: the rows stored, or, on an exception, abandoned.
+        self.copying.__exit__(kind, error, trace)
 
     def add(self, row: Row) -> None:
         revenue = row.revenue
         stored = None if revenue is None else self.money.process_bind_param(revenue, self.dialect)
-        self.batch.append((self.report_id, *row[:-1], stored))  # Row's order: _ROW_COLUMNS[1:]
+        values = (self.report_id, *row[:-1], stored)  # Row's order: _ROW_COLUMNS[1:]
+        if self.copy is not None:
+            self.copy.write_row(values)
+            return
+        self.batch.append(values)
         if len(self.batch) >= BATCH:
-            self.flush()
+            self._flush()
 
-    def flush(self) -> None:
+    def _flush(self) -> None:
         if not self.batch:
             return
         if self.dialect.name == "sqlite":
             self.connection.exec_driver_sql(self.sql, self.batch)
-        elif self.dialect.name == "postgresql":
-            self._copy()
         else:
             self.connection.execute(
                 self.insert, [dict(zip(_ROW_COLUMNS, values, strict=True)) for values in self.batch]
             )
         self.batch = []
 
-    def _copy(self) -> None:
+    @contextmanager
+    def _copy(self) -> Iterator[Any]:
         from psycopg import sql
 
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -396,8 +437,7 @@ class _RowWriter:
         driver = self.connection.connection.driver_connection
         assert driver is not None  # a connection checked out of the pool
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for values in self.batch:
-                copy.write_row(values)
+            yield copy
 
 
 def _store_lines(

@@ -3,15 +3,18 @@ previews, amendments, the stored report and its rows, isolation."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
 from licensing import db
-from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
+from licensing.royalties.models import QUANTITY_MAX, RoyaltyReport, RoyaltyReportRow
 from tests.integration.royalties.conftest import AFTER, DATA_FILE, SOFTWARE, row
 from tests.support import factories
 
@@ -428,6 +431,111 @@ def test_each_row_is_stored_as_filed_with_its_revenue_to_the_cent(
         (1, 1, "B", "b", "", None, Decimal("0.10")),
         (2, 1, "C", "c", "", None, Decimal("0")),
     ]
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HEADER.split(","), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def _file(client: Any, agreement: Any, vendor: Any, kind: str, rows: list[dict[str, Any]]) -> Any:
+    headers = factories.bearer(vendor)
+    with time_machine.travel(AFTER[1], tick=False):
+        if kind == "json":
+            return client.post(
+                url(agreement, "/2027-01-01"), json={"attest": True, "rows": rows}, headers=headers
+            )
+        return client.post(
+            url(agreement, "/2027-01-01?attest=true"),
+            data=_csv(rows),
+            headers={**headers, "Content-Type": "text/csv"},
+        )
+
+
+def _stored_rows(report_id: int) -> list[tuple[Any, ...]]:
+    stored = db.session().scalars(
+        select(RoyaltyReportRow)
+        .where(RoyaltyReportRow.report_id == report_id)
+        .order_by(RoyaltyReportRow.row_number)
+    )
+    return [
+        (
+            r.row_number,
+            r.line,
+            r.customer_id,
+            r.customer_key,
+            r.customer_name,
+            r.country,
+            r.unit,
+            r.quantity,
+            r.revenue,
+        )
+        for r in stored
+    ]
+
+
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_rows_with_tricky_text_and_the_largest_figures_are_stored_exactly_as_checked(
+    client: Any, vendor: Any, active_agreement: Any, kind: str
+) -> None:
+    # PostgreSQL stores the rows through COPY's text format, where a backslash, the
+    # text \N (its null) and tabs are markup: each must arrive as the vendor typed it.
+    first = 0 if kind == "json" else 2  # JSON numbers rows from 0, CSV by line (header 1)
+    revenue_rows = [
+        row(1, " Back\\slash\\N ", unit="", customer_name="\\N", revenue="999999999999.8999"),
+        row(1, "ÉCOLE-Straße", unit="", customer_name='Zoë\'s Klinik 日本 🏥, "A"', revenue="0"),
+        row(1, "x\\t\\n", unit="", customer_name="'+44 Clinic", country=" ca ", revenue="0.10"),
+    ]
+    filed = _file(client, active_agreement(vendor, DATA_FILE), vendor, kind, revenue_rows)
+    assert filed.status_code == 201, filed.get_json()
+    # A CSV cell the rows download escaped ('+44) is read back as it was filed.
+    name = "+44 Clinic" if kind == "csv" else "'+44 Clinic"
+    assert _stored_rows(filed.get_json()["id"]) == [
+        (first, 1, "Back\\slash\\N", "back\\slash\\n", "\\N", "US", "", None,
+         Decimal("999999999999.8999")),
+        (first + 1, 1, "ÉCOLE-Straße", "école-strasse", "Zoë's Klinik 日本 🏥, \"A\"", "US", "",
+         None, Decimal("0")),
+        (first + 2, 1, "x\\t\\n", "x\\t\\n", name, "CA", "", None, Decimal("0.10")),
+    ]  # fmt: skip
+    usage_rows = [row(1, "Q", quantity=QUANTITY_MAX), row(1, "E", quantity="0", revenue="")]
+    filed = _file(client, active_agreement(vendor, SOFTWARE), vendor, kind, usage_rows)
+    assert filed.status_code == 201, filed.get_json()
+    assert _stored_rows(filed.get_json()["id"]) == [
+        (first, 1, "Q", "q", "Clinic Q", "US", "end_users", QUANTITY_MAX, None),
+        (first + 1, 1, "E", "e", "Clinic E", "US", "end_users", 0, None),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_a_name_with_a_tab_or_a_line_break_is_refused_and_nothing_is_stored(
+    client: Any, vendor: Any, active_agreement: Any, kind: str
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    # Enough good rows first that the database has received some before the bad ones.
+    rows = [row(1, f"C{n:05d}", quantity=n % 40) for n in range(2000)]
+    rows += [row(1, "T", quantity=1, customer_name="Tab\there"), row(1, "N", quantity=1)]
+    rows[-1]["customer_name"] = "Line\nbreak"
+    refused = _file(client, agreement, vendor, kind, rows)
+    assert refused.status_code == 422, refused.get_json()
+    message = "The customer name contains a control character."
+    if kind == "json":
+        assert refused.get_json()["errors"] == {
+            "rows.2000.customer_name": [message],
+            "rows.2001.customer_name": [message],
+        }
+    else:  # the quoted line break makes the last row two lines of the file
+        assert refused.get_json()["errors"] == {
+            "rows.2002.customer_name": [message],
+            "rows.2003.customer_name": [message],
+        }
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
+    assert db.session().scalars(select(RoyaltyReportRow)).all() == []
+    filed = _file(client, agreement, vendor, kind, rows[:-2])
+    assert filed.status_code == 201, filed.get_json()
+    assert len(_stored_rows(filed.get_json()["id"])) == 2000
 
 
 def test_a_row_without_a_line_number_is_told_lines_count_from_1(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from types import SimpleNamespace
@@ -17,6 +18,7 @@ from licensing.royalties.rows import (
     _DEEP_NESTING,
     _LONG_NUMBER,
     _TOP_LEVEL,
+    COLUMNS,
     Problems,
     Upload,
     _check_row,
@@ -27,6 +29,7 @@ from licensing.royalties.rows import (
     check_row,
     json_submission,
 )
+from licensing.streaming import csv_cell_read
 
 PIECES = (b"0", b"7", b"9", b"e", b"E", b"+", b"-", b"[", b"{", b" ", b"\t", b"\n", b"\x0c")
 JSONISH = st.lists(
@@ -218,3 +221,31 @@ def test_blank_csv_lines_are_skipped_and_rows_keep_their_line_in_the_file() -> N
     assert [number for number, _ in rows] == [2, 6, 7]
     assert rows[1][1]["customer_id"] == "B"
     assert rows[2][1]["customer_id"] == " x"
+
+
+CELLS = st.lists(
+    st.text(alphabet=st.sampled_from("'=+-@\t\rAb ,\"é"), max_size=4),
+    min_size=7,
+    max_size=7,
+)
+
+
+@given(st.lists(CELLS, min_size=1, max_size=4), st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+def test_csv_cells_are_read_back_from_the_formula_escape_exactly_as_cell_by_cell(
+    records: list[list[str]], quoting: int
+) -> None:
+    # A record with no quote is kept as read: the same as reading back each cell.
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n", quoting=quoting)
+    writer.writerow(COLUMNS)
+    writer.writerows(records)
+    text = buffer.getvalue()
+    expected = [
+        dict(zip(COLUMNS, [csv_cell_read(cell) for cell in record], strict=True))
+        if len(record) == len(COLUMNS)
+        else f"expected {len(COLUMNS)} columns, found {len(record)}"
+        for record in list(csv.reader(io.StringIO(text, newline="")))[1:]
+        if "".join(record).strip()
+    ]
+    read = [fields for _, fields in _csv_rows(io.BytesIO(text.encode()))]
+    assert read == expected
