@@ -180,8 +180,8 @@ def _shape(render: Callable[[], bytes]) -> tuple[int, list[tuple[int, int]], lis
     original = pdf.build
 
     def catching(story: Any, *args: Any, **kwargs: Any) -> bytes:
-        stories.append(list(story))  # a lazy story made whole (this render is not timed)
-        return original(stories[-1], *args, **kwargs)
+        stories.append(list(story))
+        return original(story, *args, **kwargs)
 
     pdf.build = catching
     try:

@@ -17,7 +17,7 @@ import itertools
 import re
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -1933,7 +1933,7 @@ class _NumberedCanvas(Canvas):
 
 
 def build(
-    story: Iterable[Flowable],
+    story: Sequence[Flowable],
     furniture: PageFurniture,
     *,
     title: str,
@@ -1945,15 +1945,7 @@ def build(
     (`Drawing`) and KeepTogether (every document of ours) is placed by our own
     loop (`_Layout`); anything else by reportlab's frames. Both give the same
     bytes for the same story, but where a heading would end a page alone or a
-    table row is taller than a page (reportlab's frames fail there).
-
-    `story` is a sequence, or an iterator (a generator) that makes its
-    flowables as the loop reaches them: then only what is being placed, and
-    what the loop looks ahead at, is alive at once, and each flowable is freed
-    once drawn (an agreement's story is some 80 paragraphs, and the collector's
-    young generation walks every one of them still alive). An iterator must hold
-    only what our loop lays out (`LayoutError` else: it cannot be handed to
-    reportlab's frames half drawn)."""
+    table row is taller than a page (reportlab's frames fail there)."""
     register_fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
@@ -1975,25 +1967,16 @@ def build(
         canvas.furniture = furniture
         return canvas
 
-    lazy = not isinstance(story, Sequence)
-    if _LAYOUT_ENABLED and (lazy or all(map(_laid_out_by_us, story))):
+    if _LAYOUT_ENABLED and all(map(_laid_out_by_us, story)):
         # reportlab's own canvas, made with the document's settings and info.
         layout_document: Any = document
         layout_document._calc()
         canvas = layout_document._makeCanvas(canvasmaker=numbered_canvas)
-        _Layout(canvas).run(_checked(iter(story)) if lazy else story)
+        _Layout(canvas).run(story)
         canvas.save()
     else:
         document.build(list(story), canvasmaker=numbered_canvas)
     return buffer.getvalue()
-
-
-def _checked(story: Iterator[Flowable]) -> Iterator[Flowable]:
-    """A lazy story's flowables, each checked to be one our loop lays out."""
-    for flowable in story:
-        if not _laid_out_by_us(flowable):
-            raise LayoutError(f"{flowable!r} in a lazy story: only a list may hold it")
-        yield flowable
 
 
 # Off only to compare our layout with reportlab's (tests, bench/pdfs.py).
@@ -2047,7 +2030,6 @@ class _FrameBreak:
 
 
 _FRAME_BREAK = _FrameBreak()
-_END = object()  # the story's end
 
 
 class _Layout:
@@ -2081,19 +2063,14 @@ class _Layout:
         self.at_top = True
         self.space_after: float = 0
 
-    def run(self, story: Iterable[Any]) -> None:
-        # What comes next: the story's flowables taken from it one at a time
-        # (a lazy story makes them only then), and the parts split off, pushed
-        # back or looked ahead at, popped from the end of `pending` first.
-        self.source = iter(story)
-        pending: list[Any] = []
-        # What was moved whole to a new page and not placed yet, kept alive so
-        # that no other flowable takes its id.
+    def run(self, story: Sequence[Any]) -> None:
+        pending = list(story)
+        pending.reverse()  # popped from the end
+        # What was moved whole to a new page once, kept alive so that no other
+        # flowable takes its id.
         postponed: dict[int, Any] = {}
-        while True:
-            item = pending.pop() if pending else next(self.source, _END)
-            if item is _END:
-                break
+        while pending:
+            item = pending.pop()
             if not self.page_open:
                 self._begin_page()
             if item is _FRAME_BREAK:
@@ -2105,25 +2082,10 @@ class _Layout:
             elif self._would_be_stranded(item, pending):
                 pending.append(item)
                 self._end_page()
-            elif self._place(item):
-                postponed.pop(id(item), None)
-            else:
+            elif not self._place(item):
                 self._split_or_move(item, pending, postponed)
-            del item  # drawn: freed now where nothing else holds it
         if self.page_open:
             self._end_page()
-
-    def _following(self, pending: list[Any]) -> Any:
-        """The next flowable but spacers (or a page break, or None at the end),
-        taken from the story into `pending` if it is not there yet."""
-        for flowable in reversed(pending):
-            if not isinstance(flowable, Spacer):
-                return flowable
-        while (flowable := next(self.source, _END)) is not _END:
-            pending.insert(0, flowable)  # after all that is pending
-            if not isinstance(flowable, Spacer):
-                return flowable
-        return None
 
     def _begin_page(self) -> None:
         self.page_open = True
@@ -2181,7 +2143,7 @@ class _Layout:
         at the foot of the page; this is the one place our layout differs."""
         if self.at_top or type(item) is not _Paragraph or item.style.name not in _HEADINGS:
             return False
-        following = self._following(pending)
+        following = next((f for f in reversed(pending) if not isinstance(f, Spacer)), None)
         if following is None or following is _FRAME_BREAK:
             return False
         space = self._space_before(item)
@@ -2292,7 +2254,6 @@ class _Layout:
             finally:
                 del flowable.canv
         if parts:
-            postponed.pop(id(flowable), None)
             if not self._place(parts[0]):
                 raise LayoutError(f"the first part of {flowable!r} did not fit")
             pending.extend(reversed(parts[1:]))

@@ -8,7 +8,7 @@ Jinja templates under templates/agreements/clauses/, and passes it all here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -127,15 +127,17 @@ def _parties(doc: AgreementDocument) -> list[Flowable]:
     ]
 
 
-def _clauses(doc: AgreementDocument) -> Iterator[Flowable]:
+def _clauses(doc: AgreementDocument) -> list[Flowable]:
+    story: list[Flowable] = []
     for number, clause in enumerate(doc.clauses, start=1):
-        yield CondPageBreak(1.2 * inch)
-        yield pdf.para(f"{number}. {clause.heading}", "Heading")
+        story.append(CondPageBreak(1.2 * inch))
+        story.append(pdf.para(f"{number}. {clause.heading}", "Heading"))
         for sub, paragraph in enumerate(clause.paragraphs, start=1):
-            yield pdf.para(f"{number}.{sub}  {paragraph}", "Clause")
+            story.append(pdf.para(f"{number}.{sub}  {paragraph}", "Clause"))
+    return story
 
 
-def _schedule(doc: AgreementDocument) -> Iterator[Flowable]:
+def _schedule(doc: AgreementDocument) -> list[Flowable]:
     rows: list[list[object]] = [
         # Fees are for the term (prorated), whatever its length: not annual.
         ["#", "Product", "Licensed use", "Delivery and territory", "Languages", "Fee for the term"]
@@ -153,11 +155,13 @@ def _schedule(doc: AgreementDocument) -> Iterator[Flowable]:
         )
     rows.append(["", "Total for the term", "", "", "", _money(doc.total, doc.currency)])
     widths = [0.3 * inch, 1.3 * inch, 1.75 * inch, 1.3 * inch, 1.0 * inch, 1.35 * inch]
-    yield CondPageBreak(2 * inch)
-    yield pdf.para("Schedule A: licensed uses and fees", "Heading")
-    yield pdf.table(rows, widths, right_columns=(5,), total_rows=1)
-    yield Spacer(1, 6)
-    yield pdf.para("Royalty terms, and how each fee was reached", "Heading")
+    story: list[Flowable] = [
+        CondPageBreak(2 * inch),
+        pdf.para("Schedule A: licensed uses and fees", "Heading"),
+        pdf.table(rows, widths, right_columns=(5,), total_rows=1),
+        Spacer(1, 6),
+        pdf.para("Royalty terms, and how each fee was reached", "Heading"),
+    ]
     for index, use in enumerate(doc.uses, start=1):
         block: list[Flowable] = [
             pdf.markup(
@@ -172,7 +176,8 @@ def _schedule(doc: AgreementDocument) -> Iterator[Flowable]:
         block += [pdf.para(f"· {step}", "Clause") for step in use.working]
         if use.modification_note:
             block.append(pdf.para(f"Amended by the Licensor: {use.modification_note}", "Clause"))
-        yield KeepTogether(block)
+        story.append(KeepTogether(block))
+    return story
 
 
 def _obligations(doc: AgreementDocument) -> list[Flowable]:
@@ -223,23 +228,18 @@ def _acceptance(doc: AgreementDocument) -> list[Flowable]:
     ]
 
 
-def _story(doc: AgreementDocument) -> Iterator[Flowable]:
-    """The agreement's flowables, each section made when the layout reaches it."""
-    yield from _title_block(doc)
-    yield from _parties(doc)
-    yield from _clauses(doc)
-    yield from _schedule(doc)
-    yield from _obligations(doc)
-    yield from _notices(doc)
-    yield from _acceptance(doc)
-
-
 def render_agreement_pdf(doc: AgreementDocument) -> bytes:
-    # A lazy story (`pdf.build`): its paragraphs are made as the layout reaches
-    # them and freed once drawn, so an agreement never holds its 80-odd
-    # paragraphs, their fragments and lines at once.
+    story: Sequence[Flowable] = [
+        *_title_block(doc),
+        *_parties(doc),
+        *_clauses(doc),
+        *_schedule(doc),
+        *_obligations(doc),
+        *_notices(doc),
+        *_acceptance(doc),
+    ]
     return pdf.build(
-        _story(doc),
+        story,
         pdf.PageFurniture(
             reference=f"Agreement {doc.number}",
             issuer=doc.licensor.name,

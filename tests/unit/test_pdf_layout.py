@@ -12,8 +12,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from reportlab.platypus import KeepTogether, PageBreak, Spacer, Table
+from reportlab.platypus import KeepTogether, Spacer, Table
 
 from licensing import notices, pdf
 from licensing.agreements.documents import (
@@ -442,56 +441,6 @@ def test_a_heading_before_a_block_taller_than_a_page_is_not_given_a_page_of_its_
         if heading in page:
             assert "Schedule A" in page, f"the heading stands alone on page {number}"
     assert ours == _with_reportlab(lambda: render_agreement_pdf(document), monkeypatch)
-
-
-@pytest.mark.parametrize("following", sorted(FOLLOWING))
-def test_a_lazy_story_is_laid_out_as_the_same_story_in_a_list(following: str) -> None:
-    # The heading's look-ahead takes what follows from the story when it is not
-    # made yet; a Spacer between them is looked past.
-    def story() -> list[Any]:
-        made = _heading_near_the_foot(FOLLOWING[following]())
-        made.insert(2, Spacer(1, 2))
-        return [*made, pdf.para("After it all"), *_clauses_of_every_length()]
-
-    furniture = pdf.PageFurniture("X")
-    listed = pdf.build(story(), furniture, title="X")
-    assert pdf.build(iter(story()), furniture, title="X") == listed
-    assert _page_of(listed, "The heading") == _page_of(listed, "First row") == [2]
-
-
-def _clauses_of_every_length() -> list[Any]:
-    return [pdf.para("A clause of plain words. " * n, "Clause") for n in range(1, 40, 3)]
-
-
-def test_a_lazy_story_frees_each_flowable_once_it_is_drawn() -> None:
-    alive: list[weakref.ref[Any]] = []
-    most_alive = 0
-
-    def story() -> Iterator[Any]:
-        nonlocal most_alive
-        for number in range(60):
-            most_alive = max(most_alive, sum(ref() is not None for ref in alive))
-            if number % 10 == 0:
-                flowable: Any = pdf.para(f"Heading {number}", "Heading")
-            elif number % 10 == 5:
-                flowable = pdf.table([["Column", "Other"], [f"Row {number}", "x"]], [200, 200])
-            else:
-                flowable = pdf.para(f"Paragraph {number} " + "of words " * number, "Clause")
-            alive.append(weakref.ref(flowable))
-            yield flowable
-
-    data = pdf.build(story(), pdf.PageFurniture("X"), title="X")
-    assert len(alive) == 60
-    assert len(_pages(data)) > 3
-    # What is placed, and a heading's look-ahead: never the story whole.
-    assert most_alive <= 2
-
-
-def test_a_lazy_story_holds_only_what_our_loop_lays_out() -> None:
-    with pytest.raises(pdf.LayoutError, match="lazy story"):
-        pdf.build(iter([pdf.para("One"), PageBreak()]), pdf.PageFurniture("X"), title="X")
-    # As a list, the same story goes to reportlab's frames.
-    assert _pages(pdf.build([pdf.para("One"), PageBreak()], pdf.PageFurniture("X"), title="X"))
 
 
 def test_an_invoice_line_whose_working_is_taller_than_a_page_is_split_within_its_row(
