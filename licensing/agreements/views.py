@@ -648,7 +648,7 @@ def _first_application(session: Session, organization: Organization) -> dict[str
 def _organization_applications(
     session: Session, organization_id: int, limit: int
 ) -> dict[str, Any]:
-    chosen = queries.QueueFilter(organization_id=organization_id, sort="newest")
+    chosen = queries.QueueFilter(organization_id=organization_id, sort=queries.VENDOR_SORT)
     return {"applications": queries.applications(session, queue=chosen)[:limit]}
 
 

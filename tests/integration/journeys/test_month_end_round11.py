@@ -1,0 +1,80 @@
+"""Round 11: a month-end at the licensing office, every role's journey together, and
+the same money read from every page, email, PDF, API answer and export."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import update
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import queries
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Application
+from tests.integration.agreements.conftest import NOW, STAFF_USE
+from tests.support import factories
+
+
+def _queue_references(page: str) -> list[str]:
+    return re.findall(r">(APP-\d{6})</a>", page)
+
+
+def test_the_queue_s_oldest_first_sorts_a_reconsideration_by_the_clock_its_row_shows(
+    apply: Callable[..., Application],
+    app: Flask,
+    signed_in: Any,
+    vendor: Any,
+    licensing_staff: Any,
+) -> None:
+    """The queue's age and "overdue" count a reconsideration from the vendor's request,
+    but "oldest first" still sorted it by its first submission: a request made today
+    sat above applications waiting for weeks, which the rows showed as older."""
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    asked = apply(vendor, STAFF_USE)  # submitted on NOW
+    rejected = agreements.reject(asked.id, "Revenue not evidenced", staff, now=NOW)
+    reconsidered = agreements.request_reconsideration(
+        rejected.id,
+        "Audited accounts are attached.",
+        Actor.of(accounts.principal_for(vendor)),
+        now=NOW + timedelta(days=7),
+    )
+    waiting = [apply(vendor, STAFF_USE) for _ in range(3)]
+    session = db.session()
+    for days, application in zip((1, 3, 3), waiting, strict=True):  # two received alike
+        session.execute(
+            update(Application)
+            .where(Application.id == application.id)
+            .values(submitted_at=NOW + timedelta(days=days))
+        )
+    session.commit()
+    a, b, c = (application.reference for application in waiting)
+    r = reconsidered.reference
+
+    client = signed_in(app.test_client(), licensing_staff)
+
+    def listed(sort: str) -> list[str]:
+        response = client.get(f"/console/applications?sort={sort}")
+        assert response.status_code == 200
+        return _queue_references(response.get_data(as_text=True))
+
+    # By the clock each row shows: received on day 1, day 3 (twice: by id), the
+    # reconsideration asked for on day 7.
+    assert listed("oldest") == [a, b, c, r]
+    assert listed("newest") == [r, b, c, a]  # ties keep their order by id
+    api = app.test_client().get(
+        "/api/v1/applications?sort=oldest", headers=factories.bearer(licensing_staff)
+    )
+    assert api.status_code == 200, api.get_data(as_text=True)
+    assert [item["reference"] for item in api.get_json()] == [a, b, c, r]
+    # The state order (reconsideration_requested before submitted), then the same clock.
+    assert listed("state") == [r, a, b, c]
+    # The vendor's own list is still newest received first (not by the review clock).
+    mine = signed_in(app.test_client(), vendor).get("/portal/applications")
+    assert _queue_references(mine.get_data(as_text=True)) == [b, c, a, r]
+    assert queries.vendor_filter().sort == queries.VENDOR_SORT
