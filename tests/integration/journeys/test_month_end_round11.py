@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from licensing import db
@@ -17,7 +18,15 @@ from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
+from licensing.royalties import services as royalties
 from tests.integration.agreements.conftest import NOW, STAFF_USE
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    SOFTWARE,
+    active_agreement,
+    file_report,
+    row,
+)
+from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
 
 
@@ -78,3 +87,52 @@ def test_the_queue_s_oldest_first_sorts_a_reconsideration_by_the_clock_its_row_s
     mine = signed_in(app.test_client(), vendor).get("/portal/applications")
     assert _queue_references(mine.get_data(as_text=True)) == [b, c, a, r]
     assert queries.vendor_filter().sort == queries.VENDOR_SORT
+
+
+def test_a_report_sent_back_and_corrected_no_longer_waits_for_its_correction(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+    app: Flask,
+) -> None:
+    """Staff sent a report back and the licensee amended it, yet the report it
+    replaced still read "superseded, waiting for a corrected report", "The corrected
+    report is due by ...", and offered staff a "Mark reviewed" form: the correction
+    had come, and the docs say a superseded report offers neither step."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)]).report
+    assert first is not None
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    royalties.review(first.id, "request_correction", staff, note="Clinic B is missing")
+    corrected = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=100), row(1, "B", quantity=30)],
+        amends=first.id,
+        reason="Clinic B added",
+    ).report
+    assert corrected is not None
+
+    staff_page = signed_in(client, licensing_staff).get(f"/console/royalty-reports/{first.id}")
+    vendor_page = signed_in(app.test_client(), vendor).get(
+        f"/portal/royalty-reports/report/{first.id}"
+    )
+    for page in (staff_page, vendor_page):
+        assert page.status_code == 200
+        said = text_of(page)
+        assert "waiting for a corrected report" not in said
+        assert "The corrected report is due by" not in said
+        assert f"Corrected by report {corrected.reference}" in said
+    staff_said = staff_page.get_data(as_text=True)
+    assert 'value="mark_reviewed"' not in staff_said
+    assert 'value="request_correction"' not in staff_said
+    assert royalties.review_actions(royalties.get_report(first.id, staff)) == []
+    # The current report is the one staff may still send back.
+    assert "request_correction" in royalties.review_actions(
+        royalties.get_report(corrected.id, staff)
+    )
+
