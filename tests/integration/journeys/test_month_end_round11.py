@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
@@ -18,6 +19,8 @@ from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
+from licensing.billing import services as billing
+from licensing.billing.models import Invoice
 from licensing.royalties import services as royalties
 from tests.integration.agreements.conftest import NOW, STAFF_USE
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
@@ -136,3 +139,23 @@ def test_a_report_sent_back_and_corrected_no_longer_waits_for_its_correction(
         royalties.get_report(corrected.id, staff)
     )
 
+
+def test_the_reverse_payment_form_names_the_payment_s_amount_with_its_currency_once(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """It read "Wire transfer of 3,210.27 USD USD received 2026-12-02"."""
+    invoice = invoice_for(vendor, ("3210.27",))
+    billing.record_offline_payment(
+        invoice.id,
+        method="wire",
+        amount=Decimal("3210.27"),
+        reference="FED-7731",
+        actor=factories.billing_clerk(),
+    )
+    said = text_of(signed_in(client, billing_staff).get(f"/console/invoices/{invoice.id}"))
+    assert "Wire transfer of 3,210.27 USD received " in said
+    assert "USD USD" not in said
