@@ -159,3 +159,47 @@ def test_the_reverse_payment_form_names_the_payment_s_amount_with_its_currency_o
     said = text_of(signed_in(client, billing_staff).get(f"/console/invoices/{invoice.id}"))
     assert "Wire transfer of 3,210.27 USD received " in said
     assert "USD USD" not in said
+
+
+def test_an_agreement_s_page_says_the_charged_to_date_its_list_and_the_api_say(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+    app: Flask,
+) -> None:
+    """After billing staff credited part of a royalty invoice, the agreements list and
+    `GET /api/v1/agreements/{id}` said "Charged to date" 2,445.60 while the
+    agreement's own page, vendor's and staff's, still said 2,594.40 (the reported
+    usage's figure), under the same words."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)])
+    assert filed.report is not None
+    assert filed.report.invoice_id is not None
+    billing.issue_credit_note(
+        filed.report.invoice_id,
+        amount=Decimal("148.80"),
+        reason="Ten seats were counted twice.",
+        actor=factories.billing_clerk(),
+    )
+    api = app.test_client().get(
+        f"/api/v1/agreements/{agreement.id}", headers=factories.bearer(vendor)
+    )
+    assert api.get_json()["charged_to_date"] == "1701.20"  # 1,850.00 less 148.80
+
+    vendor_client = signed_in(client, vendor)
+    listed = text_of(vendor_client.get("/portal/agreements"))
+    assert "1,701.20 USD" in listed
+    for page in (
+        vendor_client.get(f"/portal/agreements/{agreement.id}"),
+        signed_in(app.test_client(), licensing_staff).get(f"/console/agreements/{agreement.id}"),
+    ):
+        said = text_of(page)
+        assert (
+            "Charged to date 1,701.20 USD : invoiced less credited; the usage reported "
+            "through 2027-03-31 comes to 1,850.00 USD , and billing staff credited or voided "
+            "148.80 USD outside the royalty reports"
+        ) in said, said[said.find("Charged to date") :][:300]
+
