@@ -203,3 +203,18 @@ def test_an_agreement_s_page_says_the_charged_to_date_its_list_and_the_api_say(
             "148.80 USD outside the royalty reports"
         ) in said, said[said.find("Charged to date") :][:300]
 
+
+def test_the_finance_page_s_queue_health_says_which_clock_each_queue_counts(
+    client: FlaskClient, signed_in: Callable[..., FlaskClient], billing_staff: Any
+) -> None:
+    """The Queue health section said every row was "waiting on licensing staff, by
+    age in US business days", but its royalty report row counts calendar days since
+    the period ended, waiting on licensees: a report 33 days overdue in the royalty
+    queue read "Oldest (days) 63" under that sentence."""
+    said = text_of(signed_in(client, billing_staff).get("/console/finance/"))
+    assert "Items waiting on licensing staff, by age in US business days" not in said
+    assert (
+        "Applications and permission requests waiting on licensing staff, by age in US "
+        "business days, and royalty reports due or overdue, waiting on licensees, by "
+        "calendar days since their period ended"
+    ) in said
