@@ -654,7 +654,9 @@ def _organization_applications(
 
 @organization_section("agreements_console.agreement_detail")
 def _organization_agreements(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
-    return {"agreements": queries.agreements(session, organization_id=organization_id)[:limit]}
+    # Charged to date beside the estimate, as the agreements lists show them.
+    listed = queries.agreements(session, organization_id=organization_id, charged=True)
+    return {"agreements": listed[:limit]}
 
 
 @waiting_provider

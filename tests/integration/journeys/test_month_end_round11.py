@@ -218,3 +218,50 @@ def test_the_finance_page_s_queue_health_says_which_clock_each_queue_counts(
         "business days, and royalty reports due or overdue, waiting on licensees, by "
         "calendar days since their period ended"
     ) in said
+
+
+def test_the_organization_page_shows_its_agreements_charged_and_its_reports_as_their_pages_do(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    billing_staff: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    """The console's organization page listed an agreement's "Fee" (the application's
+    estimate, 1,850.00 here never charged as such) where the agreements lists say
+    *Estimated total* beside *Charged to date*; its reports table called a corrected,
+    superseded report "waiting for a corrected report", and an amendment's change
+    the report's "Royalties", without the "(change by amendment)" the queues print."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)]).report
+    assert first is not None
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    royalties.review(first.id, "request_correction", staff, note="Clinic B is missing")
+    file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=100), row(1, "B", quantity=20)],
+        amends=first.id,
+        reason="Clinic B added",
+    )
+    assert first.invoice_id is not None
+    billing.issue_credit_note(
+        first.invoice_id,
+        amount=Decimal("100.00"),
+        reason="Goodwill",
+        actor=factories.billing_clerk(),
+    )
+    page = signed_in(client, billing_staff).get(f"/console/organizations/{vendor.organization_id}")
+    assert page.status_code == 200
+    said = text_of(page)
+    # 100 + 20 end users: 100 x 18.50 + 20 x 15.50 = 2,160.00, less 100.00 credited.
+    assert "Estimated total Charged to date" in said
+    assert f"{agreement.number} " in said
+    assert "2,060.00 USD" in said
+    assert "Fee" not in said
+    assert "waiting for a corrected report" not in said
+    assert "310.00 USD (change by amendment)" in said
+
