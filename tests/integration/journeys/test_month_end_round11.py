@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
@@ -265,3 +266,25 @@ def test_the_organization_page_shows_its_agreements_charged_and_its_reports_as_t
     assert "waiting for a corrected report" not in said
     assert "310.00 USD (change by amendment)" in said
 
+
+def test_the_royalty_queue_says_how_late_a_report_was_filed_amended_or_not(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    """A period first filed late and then amended read "..., 33 days late" in the
+    queue's Age column, but one filed late and never amended read only "filed
+    <when>", as an on-time one does: the lateness showed only once amended."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    # The first quarter is due 2027-04-30; filed 2027-06-02 10:00 at the office.
+    late = datetime(2027, 6, 2, 15, 0, tzinfo=UTC)
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=100)], now=late)
+    with time_machine.travel(late + timedelta(days=1), tick=False):
+        page = signed_in(client, licensing_staff).get(
+            f"/console/royalty-reports?agreement={agreement.number}&state=submitted"
+        )
+        said = text_of(page)
+    assert "filed 2027-06-02 10:00 (US Central time), 33 days late" in said
