@@ -193,14 +193,19 @@ def test_an_agreement_s_page_says_the_charged_to_date_its_list_and_the_api_say(
     vendor_client = signed_in(client, vendor)
     listed = text_of(vendor_client.get("/portal/agreements"))
     assert "1,701.20 USD" in listed
-    for page in (
-        vendor_client.get(f"/portal/agreements/{agreement.id}"),
-        signed_in(app.test_client(), licensing_staff).get(f"/console/agreements/{agreement.id}"),
+    for page, who in (
+        (vendor_client.get(f"/portal/agreements/{agreement.id}"), "the licensing office"),
+        (
+            signed_in(app.test_client(), licensing_staff).get(
+                f"/console/agreements/{agreement.id}"
+            ),
+            "billing staff",
+        ),
     ):
         said = text_of(page)
         assert (
             "Charged to date 1,701.20 USD : invoiced less credited; the usage reported "
-            "through 2027-03-31 comes to 1,850.00 USD , and billing staff credited or voided "
+            f"through 2027-03-31 comes to 1,850.00 USD , and {who} credited or voided "
             "148.80 USD outside the royalty reports"
         ) in said, said[said.find("Charged to date") :][:300]
 
