@@ -299,3 +299,28 @@ def test_the_royalty_queue_says_how_late_a_report_was_filed_amended_or_not(
         )
         said = text_of(page)
     assert "filed 2027-06-02 10:00 (US Central time), 33 days late" in said
+
+
+def test_the_period_page_the_correction_email_links_to_says_what_was_asked_and_by_when(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    """The correction email says "Amend the report, saying what changed: <the
+    period's page>", but that page said only "Filed ...; To correct it, file an
+    amendment": not what the office asked, nor by when."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)]).report
+    assert first is not None
+    asked = datetime(2027, 4, 5, 15, 0, tzinfo=UTC)  # 10:00 at the office
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    royalties.review(first.id, "request_correction", staff, note="Clinic B is missing", now=asked)
+    page = signed_in(client, vendor).get(f"/portal/royalty-reports/{agreement.id}/2027-01-01")
+    assert page.status_code == 200
+    assert (
+        "Sent back for correction 2027-04-05 10:00 (US Central time) by the licensing "
+        "office: Clinic B is missing. The corrected report is due by 2027-05-05."
+    ) in text_of(page)
