@@ -324,3 +324,25 @@ def test_the_period_page_the_correction_email_links_to_says_what_was_asked_and_b
         "Sent back for correction 2027-04-05 10:00 (US Central time) by the licensing "
         "office: Clinic B is missing. The corrected report is due by 2027-05-05."
     ) in text_of(page)
+
+
+def test_the_console_invoice_list_says_what_each_invoice_bills_as_the_vendor_s_does(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    """At month-end billing staff look for the royalty invoices; the vendor's list
+    says what each invoice is for, the console's list said only the number and the
+    organization (a royalty invoice, an up-front one and a late fee looked alike)."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    report = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)]).report
+    assert report is not None
+    page = signed_in(client, billing_staff).get("/console/invoices")
+    assert page.status_code == 200
+    said = text_of(page)
+    assert "Number Organization For Due Total" in said
+    assert f"Royalty report {report.reference} ({agreement.number}, period from 2027-01-01)" in said
+    assert f'href="/console/royalty-reports/{report.id}"' in page.get_data(as_text=True)
