@@ -174,16 +174,25 @@ class QueueFilter:
 
 
 _RECEIVED = func.coalesce(Application.submitted_at, Application.created_at)
+# The staff queue's review clock, as its age, overdue mark and answer-by count it
+# (`review_levels`): from the vendor's request for a reconsideration, else from the
+# submission. Sorting a reconsideration by its first submission put one asked for
+# today among the month-old ones, above older work it showed younger than.
+_REVIEW_CLOCK = func.coalesce(
+    Application.reconsideration_requested_at, Application.submitted_at, Application.created_at
+)
 # Each order's keys, built once: (expression, descending, nulls last). Expressions
 # are immutable, and building all seven orders per request (to use one) was a fifth
 # of building the list's statements.
 _Sorted = ColumnElement[Any] | InstrumentedAttribute[Any]
 _Key = tuple[_Sorted, bool, bool]
 _BY_ID: _Key = (Application.id, False, False)
-_OLDEST_FIRST: _Key = (_RECEIVED, False, False)
+_OLDEST_FIRST: _Key = (_REVIEW_CLOCK, False, False)
 _ORDER_KEYS: dict[str, tuple[_Key, ...]] = {
     "oldest": (_OLDEST_FIRST, _BY_ID),
-    "newest": ((_RECEIVED, True, False), _BY_ID),
+    "newest": ((_REVIEW_CLOCK, True, False), _BY_ID),
+    # The vendor's own list (not offered to staff): newest received first.
+    "received_newest": ((_RECEIVED, True, False), _BY_ID),
     "amount_high": ((Application.total, True, True), _BY_ID),
     "amount_low": ((Application.total, False, True), _BY_ID),
     "state": ((Application.state, False, False), _OLDEST_FIRST, _BY_ID),
@@ -329,7 +338,7 @@ def _sort_keys(sort: str) -> tuple[Label[Any], ...]:
 
 # The vendor's list, newest first: its columns and the agreement an application
 # renews (for its number).
-VENDOR_SORT = "newest"
+VENDOR_SORT = "received_newest"
 _VENDOR_ROWS = (
     select(
         Application.id,

@@ -648,13 +648,15 @@ def _first_application(session: Session, organization: Organization) -> dict[str
 def _organization_applications(
     session: Session, organization_id: int, limit: int
 ) -> dict[str, Any]:
-    chosen = queries.QueueFilter(organization_id=organization_id, sort="newest")
+    chosen = queries.QueueFilter(organization_id=organization_id, sort=queries.VENDOR_SORT)
     return {"applications": queries.applications(session, queue=chosen)[:limit]}
 
 
 @organization_section("agreements_console.agreement_detail")
 def _organization_agreements(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
-    return {"agreements": queries.agreements(session, organization_id=organization_id)[:limit]}
+    # Charged to date beside the estimate, as the agreements lists show them.
+    listed = queries.agreements(session, organization_id=organization_id, charged=True)
+    return {"agreements": listed[:limit]}
 
 
 @waiting_provider

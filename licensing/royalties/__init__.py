@@ -13,6 +13,7 @@ blueprints are listed in `licensing.app`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from flask import Flask
@@ -41,7 +42,15 @@ def overdue_reports(session: Session, organization_id: int, today: date) -> list
 
 
 def _agreement_to_date(agreement: Agreement) -> ChargedToDate | None:
-    return charged_to_date(db.session(), agreement)
+    """The page's *Charged to date*: what the invoices charged less what was credited,
+    as the agreements lists and the API say, beside what the reported usage comes to
+    (the page showed the latter alone, so a credit note made the two disagree)."""
+    session = db.session()
+    to_date = charged_to_date(session, agreement)
+    if to_date is None:
+        return None
+    net = agreement_queries.get_agreement_charged(session, agreement.id).charged_to_date
+    return replace(to_date, invoiced_net=net)
 
 
 def init_app(app: Flask) -> None:

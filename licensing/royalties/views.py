@@ -155,6 +155,12 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         "reason": "",
         "attested": False,
         "prefilled": False,
+        # What the office asked of the current report, where its email links to.
+        "correction_due": (
+            correction_due_on(status.report, current_config().correction_due_days)
+            if status.report is not None
+            else None
+        ),
     }
     if status.report is not None and context["filing_open"]:
         _start_amendment_from_filed_rows(status.report, form, context)

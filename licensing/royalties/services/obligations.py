@@ -136,6 +136,15 @@ class PeriodStatus:
             return 0
         return max((office_date(self.first_filed_at) - self.due_on).days, 0)
 
+    @property
+    def filed_days_late(self) -> int:
+        """Office days the period's report came after the due date (0 if on time or
+        not filed): its first filing's, for an amended period."""
+        filed = self.first_filed_at or (self.report.submitted_at if self.report else None)
+        if filed is None:
+            return 0
+        return max((office_date(filed) - self.due_on).days, 0)
+
 
 def period_state(period: Period, report: RoyaltyReport | None, today: date) -> str:
     if report is not None:

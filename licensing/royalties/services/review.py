@@ -34,21 +34,23 @@ CORRECTION_DUE_DAYS = 30
 
 def correction_due_on(report: RoyaltyReport, days: int) -> date | None:
     """The office day by which the corrected report is due, `days` after staff asked
-    for it; None unless a correction is asked for. Told, never a hold."""
+    for it; None unless a correction is asked for and still awaited (a superseded
+    report's correction came: the amendment that replaced it). Told, never a hold."""
     if report.review_state != CORRECTION_REQUESTED or report.reviewed_at is None:
+        return None
+    if report.state != SUBMITTED:
         return None
     return office_date(report.reviewed_at) + timedelta(days=days)
 
 
 def review_actions(report: RoyaltyReport) -> list[str]:
     """What staff may do with the report now: the review machine's steps from its
-    review state, asking for a correction only of the period's current report (a
-    superseded one is corrected by the report that replaced it)."""
-    return [
-        action
-        for action in REVIEW.allowed(report.review_state)
-        if action != "request_correction" or report.state == SUBMITTED
-    ]
+    review state, for the period's current report only. A superseded one is neither
+    sent back nor reviewed: the report that replaced it is (it had offered "Mark
+    reviewed" on a report whose correction had already come)."""
+    if report.state != SUBMITTED:
+        return []
+    return list(REVIEW.allowed(report.review_state))
 
 
 def review(
@@ -81,6 +83,11 @@ def review(
                 f"Report {report.reference} was superseded by an amendment, so no "
                 "correction of it is asked for: ask for a correction of the period's "
                 "current report."
+            )
+        if report.state != SUBMITTED:
+            raise Conflict(
+                f"Report {report.reference} was superseded by an amendment, so it is not "
+                "reviewed: review the period's current report."
             )
         report.reviewed_by = actor.name
         report.review_note = cleaned or None

@@ -26,6 +26,10 @@ class ChargedToDate:
     amount: Decimal
     currency: str
     through: date | None  # the last reported period's end; None before any report
+    # What the agreement's invoices have charged, less their credit notes (the lists'
+    # and API's `charged_to_date`); differs from `amount` where billing staff credited
+    # or voided outside the reports. None where not read.
+    invoiced_net: Decimal | None = None
 
 
 def charged_to_date(session: Session, agreement: Agreement) -> ChargedToDate | None:
