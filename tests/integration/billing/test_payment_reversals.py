@@ -130,6 +130,7 @@ def test_a_bounced_cheque_is_reversed_and_the_paid_invoice_is_owed_again(
     assert "the bank returned it on 2027-01-27" in body
     assert "Reason: Cheque returned: insufficient funds." in body
     assert "is now 1,000.00 USD, due 2027-02-14" in body
+    assert "\n\n\n" not in body  # the remit-to lines end the paragraph: one blank line
 
 
 def test_a_reversal_after_the_due_date_leaves_the_invoice_open_and_overdue(

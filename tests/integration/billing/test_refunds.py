@@ -130,6 +130,7 @@ def test_billing_staff_record_an_offline_refund_from_the_console_and_nothing_mor
         .one()
     )
     assert vendor.organization.billing_email in told.recipients
+    assert "\n\n\n" not in told.body_text  # paragraphs one blank line apart
     db.session().expire_all()
     assert db.session().get(CreditNote, credit.id).refund_outstanding == 0  # type: ignore[union-attr]
     again = staff.post(f"/console/credit-notes/{credit.id}/refunds", data=form)
