@@ -4,6 +4,12 @@ Nothing here imports a framework: the pure pricing core depends on this module.
 Amounts leave the service as decimal strings with exactly the currency's
 minor-unit digits (`format_amount`); integer minor units exist only at the Stripe
 edge (`to_minor_units` / `from_minor_units`).
+
+What a person reads (pages, emails and documents alike) is written by one function
+per kind, all here: an amount `format_grouped` ("3,524.07"), with its currency
+`in_words` ("3,524.07 USD"), a quantity `format_quantity` ("120,000"), and the
+figures inside a sentence of working `figures_grouped`. Exports and the API keep
+`format_amount` (no grouping).
 """
 
 from __future__ import annotations
@@ -382,8 +388,31 @@ def format_grouped(amount: Decimal | Fraction | int, currency: str) -> str:
 
 
 def in_words(amount: Decimal | Fraction | int, currency: str) -> str:
-    """`1,500.50 USD`: an amount with its currency inside an email's sentence."""
+    """`1,500.50 USD`: an amount with its currency, as pages, emails and documents
+    say it."""
     return f"{format_grouped(amount, currency)} {currency}"
+
+
+def format_quantity(count: int | Decimal | None) -> str:
+    """`120000` -> `120,000`: a count of end users, members or copies as people read
+    it, on pages, in emails and documents ("—" for none given)."""
+    if count is None:
+        return "—"
+    return f"{count:,}"
+
+
+# A figure inside a sentence of working, four whole digits or more ("120000",
+# "33800.00", "about 1239.726027"), but not part of a fraction ("181/365"), a date
+# ("2027-01-31"), a reference ("INV-2027-000007"), a version ("2027.1") or a figure
+# already grouped.
+_UNGROUPED_FIGURE = re.compile(r"(?<![\w./,])(?<!\w-)(\d{4,})(?=(?:\.\d{2,})?(?![\w/]|[.,-]\d))")
+
+
+def figures_grouped(text: str) -> str:
+    """The amounts and quantities of a sentence of working grouped as `format_grouped`
+    and `format_quantity` write them: "120000 x 0.019 = 2280.00" -> "120,000 x 0.019
+    = 2,280.00". The digits after a point are left as they are."""
+    return _UNGROUPED_FIGURE.sub(lambda found: f"{int(found.group(1)):,}", text)
 
 
 @functools.lru_cache(maxsize=8)

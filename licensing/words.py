@@ -13,10 +13,14 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
+from licensing.money import figures_grouped
+
 # Words of the vocabulary that are acronyms: "saas" reads "SaaS", not "Saas".
 ACRONYMS = {"saas": "SaaS", "ai": "AI", "ach": "ACH", "api": "API", "cpt": "CPT"}
 # A vocabulary identifier inside a sentence of working: "end_users", "internal_use".
 _IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+# An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".
+_FRACTION_ABOUT = re.compile(r"-?\d+/\d+ \(about (-?\d+(?:\.\d+)?)\)")
 
 
 # The vocabulary's identifiers and states are few and a list page shows each on every
@@ -76,5 +80,16 @@ def state_label(text: str) -> str:
 
 def identifiers_in_words(text: str) -> str:
     """Vocabulary identifiers inside a sentence in words ("2500 end_users" -> "2500
-    end users"), the rest unchanged (documents keep their exact fractions)."""
+    end users"), the rest unchanged."""
     return _IDENTIFIER.sub(lambda found: humanize(found.group(0)), text)
+
+
+def working_in_words(step: str) -> str:
+    """A step of a quote's or an invoice line's working as a person reads it, on
+    pages and in documents alike: identifiers in words, an exact fraction shown by
+    its decimal value only ("35328/73 (about 483.945205)" -> "about 483.945205",
+    what the rounding step rounds, and what the step's own figures give by hand),
+    and amounts and quantities grouped ("120000" -> "120,000"). The stored working
+    (the API, exports) keeps the exact fraction."""
+    text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", step)
+    return figures_grouped(identifiers_in_words(text))

@@ -17,7 +17,7 @@ from reportlab.lib.units import inch
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
 
 from licensing import pdf
-from licensing.money import format_amount
+from licensing.money import in_words
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class AgreementDocument:
 def _money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return "Priced by staff"
-    return f"{format_amount(amount, currency)} {currency}"
+    return in_words(amount, currency)
 
 
 def _words(value: str) -> str:

@@ -31,7 +31,7 @@ from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.pricing import Quote, QuoteLine, describe_rule
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
-from licensing.words import humanize, identifiers_in_words
+from licensing.words import humanize, working_in_words
 
 # Days after the end of each reporting period by which a royalty report is due.
 REPORT_DUE_DAYS = 30
@@ -287,7 +287,7 @@ def build_document(
                 royalty_terms=terms,
                 # An amendment is stated once, below the working, with its reason.
                 working=tuple(
-                    identifiers_in_words(step)
+                    working_in_words(step)
                     for step in line.explanation
                     if not step.startswith(AMENDED)
                 ),

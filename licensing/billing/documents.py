@@ -17,8 +17,8 @@ from reportlab.platypus import Flowable, Spacer
 from licensing import notices, pdf
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
-from licensing.money import format_amount
-from licensing.words import identifiers_in_words
+from licensing.money import format_grouped, in_words
+from licensing.words import working_in_words
 
 
 def copyright_notice(period_start: date) -> str:
@@ -81,7 +81,7 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return f"{format_amount(amount, currency)} {currency}"
+    return in_words(amount, currency)
 
 
 def invoice_document(
@@ -119,11 +119,11 @@ def invoice_document(
         memo=invoice.memo or "",
         currency=currency,
         lines=tuple(
-            # The working's vocabulary in words ("end users"), as on the invoice's page.
+            # The working as the invoice's page reads it ("end users", "about 483.945205").
             DocumentLine(
                 line.description,
-                identifiers_in_words(line.working or ""),
-                format_amount(line.amount, currency),
+                working_in_words(line.working or ""),
+                format_grouped(line.amount, currency),
             )
             for line in invoice.lines
         ),

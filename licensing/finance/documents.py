@@ -22,7 +22,7 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from licensing import pdf
-from licensing.money import format_amount
+from licensing.money import format_grouped
 from licensing.words import humanize
 
 SERIES_COLOURS = (pdf.BRAND, colors.HexColor("#1d6b3a"), colors.HexColor("#a8472a"))
@@ -77,7 +77,7 @@ class MonthlyReport:
 
 
 def _money(report: MonthlyReport, amount: Decimal) -> str:
-    return format_amount(amount, report.currency)
+    return format_grouped(amount, report.currency)
 
 
 def _axis_label(value: float) -> str:

@@ -14,6 +14,7 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Spacer
 
 from licensing import calendar, pdf
+from licensing.money import format_quantity
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 
 OFFICE = "CPT Licensing Office"
@@ -115,7 +116,9 @@ def _signed(
 def render_grant_letter(letter: GrantLetter) -> bytes:
     """The grant: who may do what, under which conditions, for how long, with the notice."""
     audience = (
-        f"an audience of up to {letter.audience_size:,}" if letter.audience_size else "its audience"
+        f"an audience of up to {format_quantity(letter.audience_size)}"
+        if letter.audience_size
+        else "its audience"
     )
     story: list[Flowable] = [
         *_heading(

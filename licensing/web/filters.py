@@ -12,19 +12,16 @@ from typing import Any
 from flask import Flask
 
 from licensing import calendar
-from licensing.money import MoneyError, format_grouped
+from licensing.money import MoneyError, format_grouped, format_quantity
 from licensing.words import (
     end_sentence,
     humanize,
-    identifiers_in_words,
     state_label,
     state_text,
     use_words,
     vocab,
+    working_in_words,
 )
-
-# An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".
-_FRACTION_ABOUT = re.compile(r"-?\d+/\d+ \(about (-?\d+(?:\.\d+)?)\)")
 
 
 def money(amount: Decimal | None, currency: str = "USD") -> str:
@@ -48,11 +45,9 @@ def when(value: datetime | date | None) -> str:
 
 
 def working(step: str) -> str:
-    """A step of a quote's working in a vendor's words: identifiers in words, and an
-    exact fraction shown by its decimal value only ("about 495.890411"), which is
-    what the rounding step rounds."""
-    text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", step)
-    return identifiers_in_words(text)
+    """A step of a quote's working in a vendor's words (`words.working_in_words`,
+    as documents print it)."""
+    return working_in_words(step)
 
 
 def proration(value: Fraction | str) -> str:
@@ -248,6 +243,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "field_words": field_words,
     "page_wording": page_wording,
     "money": money,
+    "quantity": format_quantity,
     "when": when,
     "humanize": humanize,
     "action_words": action_words,

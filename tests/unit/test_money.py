@@ -154,6 +154,35 @@ def test_amounts_read_by_people_group_thousands_with_the_minor_unit_digits() -> 
     assert money.in_words(Decimal("999.99"), "USD") == "999.99 USD"
 
 
+def test_quantities_read_by_people_group_thousands() -> None:
+    assert money.format_quantity(120000) == "120,000"
+    assert money.format_quantity(Decimal("2500")) == "2,500"
+    assert money.format_quantity(999) == "999"
+    assert money.format_quantity(None) == "—"
+
+
+def test_a_sentence_of_working_groups_its_amounts_and_quantities_only() -> None:
+    assert money.figures_grouped("120000 members, volume: 120000 x 0.019 = 2280.00.") == (
+        "120,000 members, volume: 120,000 x 0.019 = 2,280.00."
+    )
+    assert money.figures_grouped("flat 2500.00 x 181/365 (prorated) = about 1239.726027") == (
+        "flat 2,500.00 x 181/365 (prorated) = about 1,239.726027"
+    )
+    assert money.figures_grouped("-1500.00 and 999.99 and 1234567") == (
+        "-1,500.00 and 999.99 and 1,234,567"
+    )
+    # Dates, references, versions, fractions and figures already grouped stay as they are.
+    for kept in (
+        "due 2027-02-14",
+        "invoice INV-2027-000007",
+        "rate card 2027.1",
+        "x 1461/1826",
+        "33,800.00",
+        "line 3",
+    ):
+        assert money.figures_grouped(kept) == kept
+
+
 @pytest.mark.parametrize(
     ("stored", "currency", "given_back"),
     [

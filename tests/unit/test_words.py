@@ -24,14 +24,17 @@ def test_a_working_step_shows_units_in_words_and_fractions_by_their_value() -> N
         "minimum 1000.00 x 181/365 (prorated) = 36200/73 (about 495.890411): 185.00 is "
         "below it, so the minimum applies"
     )
+    # Amounts and quantities grouped as everywhere else a person reads them (round 12).
     assert filters.working(step) == (
-        "minimum 1000.00 x 181/365 (prorated) = about 495.890411: 185.00 is below it, so the "
+        "minimum 1,000.00 x 181/365 (prorated) = about 495.890411: 185.00 is below it, so the "
         "minimum applies"
     )
     assert filters.working("2500 end_users, graduated: 100 x 18.50 = 1850.00") == (
-        "2500 end users, graduated: 100 x 18.50 = 1850.00"
+        "2,500 end users, graduated: 100 x 18.50 = 1,850.00"
     )
-    assert filters.working("= 92000/73 (about 1260.273973)") == "= about 1260.273973"
+    assert filters.working("= 92000/73 (about 1260.273973)") == "= about 1,260.273973"
+    # Documents print the working by the same function.
+    assert words.working_in_words("= 35328/73 (about 483.945205)") == "= about 483.945205"
 
 
 def test_proration_is_said_in_words() -> None:

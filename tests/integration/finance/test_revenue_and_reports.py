@@ -219,8 +219,8 @@ def test_billing_staff_download_the_monthly_report_with_the_months_figures(
     text = _pdf_text(response.data)
     assert "Monthly revenue report: 2027-03" in text
     assert "750.50" in text  # invoiced in March
-    assert "2500.00" in text  # collected in March
-    assert "1250.50" in text  # outstanding at the end of March
+    assert "2,500.00" in text  # collected in March, grouped as on the page (round 12)
+    assert "1,250.50" in text  # outstanding at the end of March
     assert history.names["B"] in text  # the top licensee
 
 

@@ -372,4 +372,4 @@ def test_the_monthly_report_shows_the_voided_invoices_as_the_finance_page_does(
     text = " ".join(_pdf_text(report.data).split())
     assert "excluded" not in text
     assert "Voided: 1 invoice issued in 2027-03, 300.00 USD, since voided" in text
-    assert "Invoiced and voided together, 1050.50 USD" in text
+    assert "Invoiced and voided together, 1,050.50 USD" in text

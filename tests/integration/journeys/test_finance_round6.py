@@ -238,7 +238,7 @@ def test_the_invoice_pdf_names_what_it_bills_as_the_invoice_page_does(
     assert f"Royalty report {filed.report.reference} ({agreement.number}, period" in text
     # Its working said "usage to date 3000 end_users", where the page says "end users".
     assert "end_users" not in text
-    assert "3000 end users" in text
+    assert "3,000 end users" in text  # grouped as on the page (round 12)
 
 
 def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(

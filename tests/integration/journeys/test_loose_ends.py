@@ -142,7 +142,7 @@ def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
     table = text[text.index("Month\nInvoiced\nCollected\nCredited\nRefunded\nOutstanding") :]
     row = re.search(r"^2027-01\n((?:[\d,.]+\n){5})", table, re.M)
     assert row is not None
-    assert row.group(1).split() == ["1000.00", "1000.00", "150.00", "150.00", "2000.00"]
+    assert row.group(1).split() == ["1,000.00", "1,000.00", "150.00", "150.00", "2,000.00"]
 
 
 def _list_pages(app: Flask) -> list[str]:

@@ -203,7 +203,7 @@ def test_the_invoice_pdf_gives_the_working_in_words_as_the_invoice_page_does(
     signed_in(client, vendor)
     pdf = client.get(f"/invoices/{invoice_id}.pdf").data
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    assert "usage to date 3000 end users" in text.replace("\n", " ")
+    assert "usage to date 3,000 end users" in text.replace("\n", " ")  # grouped (round 12)
     assert "end_users" not in text
 
 

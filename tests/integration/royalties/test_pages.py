@@ -233,7 +233,7 @@ def test_a_nil_report_is_filed_with_one_click_and_the_attestation(
     text = text_of(shown)
     assert "(a nil report: no rows)" in text
     assert "1 0 end users 1,000.00 USD 0.00 USD 1,000.00 USD" in text
-    assert "minimum 1000.00" in text
+    assert "minimum 1,000.00" in text
 
 
 # --- the CSV template ----------------------------------------------------------------
@@ -348,7 +348,7 @@ def test_a_file_too_large_to_carry_in_the_page_is_chosen_again_rather_than_refus
         signed_in(client, vendor)
         preview = upload("preview")
         assert preview.status_code == 200
-        assert "6000 end users" in text_of(preview)
+        assert "6,000 end users" in text_of(preview)
         assert hidden(preview, "carried_csv") is None
         assert "too large to keep in the page: choose it again" in text_of(preview)
         filed = upload("submit", attest="yes")

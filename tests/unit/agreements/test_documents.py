@@ -72,7 +72,7 @@ def test_the_agreement_names_parties_uses_fees_and_notices() -> None:
     assert "CPT Content End-User License Agreement" in text
     assert "Bluefin Claims Ltd" in text
     assert "Scrubber Pro" in text
-    assert "33800.00 USD" in text
+    assert "33,800.00 USD" in text  # grouped as on the agreement's page (round 12)
     assert "Royalty report for Q1 2027" in text
     assert "2027-04-30" in text
     assert "CPT © 2026 American Medical Association. All rights reserved." in text
