@@ -56,7 +56,7 @@ def test_a_vendor_estimates_two_uses_and_reads_the_working(page: Any, cards: Non
     assert heading.inner_text() == "Estimated total: 36,300.00 USD"  # 33800.00 + 2500.00
     table = page.locator("table").inner_text()
     assert "distribution-software" in table
-    assert "100 x 18.50 + 900 x 15.50 + 1500 x 12.00 = 33800.00" in table
+    assert "100 x 18.50 + 900 x 15.50 + 1,500 x 12.00 = 33,800.00" in table  # grouped (round 12)
 
 
 def test_a_use_missing_its_quantity_is_explained_beside_the_field(page: Any, cards: None) -> None:

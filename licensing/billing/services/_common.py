@@ -27,6 +27,8 @@ from licensing.money import format_amount, in_words, quantize
 
 
 def _amount(amount: Decimal, currency: str) -> str:
+    """An amount as a late fee's working and overdue notes write it, ungrouped (late
+    fees are another change's); every other message says `money.in_words`."""
     return f"{format_amount(amount, currency)} {currency}"
 
 
@@ -69,7 +71,7 @@ def _check_amount(amount: Decimal, currency: str, most: Decimal, beyond: str) ->
     if amount <= 0 or quantize(amount, currency) != amount:
         raise InvalidInput.for_field("amount", "Must be more than zero, in whole cents.")
     if amount > most:
-        raise InvalidInput.for_field("amount", f"More than {beyond} ({_amount(most, currency)}).")
+        raise InvalidInput.for_field("amount", f"More than {beyond} ({in_words(most, currency)}).")
 
 
 Issued = TypeVar("Issued", Invoice, CreditNote)

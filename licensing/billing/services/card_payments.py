@@ -25,7 +25,6 @@ from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.services._common import (
     CardRecord,
-    _amount,
     _card_record_for,
     _due_ids,
     _gateway,
@@ -47,7 +46,7 @@ from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.money import from_minor_units, quantize, to_minor_units
+from licensing.money import from_minor_units, in_words, quantize, to_minor_units
 
 log = logging.getLogger(__name__)
 
@@ -411,13 +410,13 @@ def _what_arrived(
     received = from_minor_units(intent.amount_received or intent.amount, intent.currency)
     if received != payment.amount:
         return received, (
-            f"received {_amount(received, payment.currency)}, "
-            f"asked {_amount(payment.amount, payment.currency)}"
+            f"received {in_words(received, payment.currency)}, "
+            f"asked {in_words(payment.amount, payment.currency)}"
         )
     if invoice.state not in COLLECTIBLE or received > invoice.balance_due:
         return received, (
             f"invoice {invoice.number} owed "
-            f"{_amount(invoice.balance_due, invoice.currency)} when the card payment arrived"
+            f"{in_words(invoice.balance_due, invoice.currency)} when the card payment arrived"
         )
     return received, None
 

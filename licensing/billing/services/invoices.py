@@ -28,7 +28,6 @@ from licensing.billing.models import (
     InvoiceLinkRevocation,
 )
 from licensing.billing.services._common import (
-    _amount,
     _email_billing_contact,
     _locked_invoice,
     _reason,
@@ -360,7 +359,7 @@ def _refuse_void(invoice: Invoice, reason: str | None) -> str:
     if invoice.amount_paid > 0:
         raise Conflict(
             f"{invoice.title} has payments of "
-            f"{_amount(invoice.amount_paid, invoice.currency)}; issue a credit note instead."
+            f"{in_words(invoice.amount_paid, invoice.currency)}; issue a credit note instead."
         )
     return note
 

@@ -18,7 +18,6 @@ from licensing.billing import idempotency, payment_gateway
 from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services import references
 from licensing.billing.services._common import (
-    _amount,
     _card_record_for,
     _check_amount,
     _email_billing_contact,
@@ -206,11 +205,11 @@ def _refundable_card_payment(
         raise InvalidInput.for_field(
             "amount",
             f"More than is left to refund on card payment {payment_id} "
-            f"({_amount(left, credit.currency)}).",
+            f"({in_words(left, credit.currency)}).",
         )
     raise Conflict(
         f"Invoice {credit.invoice.number} has no card payment of this service with "
-        f"{_amount(amount, credit.currency)} left to refund; record an offline refund instead."
+        f"{in_words(amount, credit.currency)} left to refund; record an offline refund instead."
     )
 
 

@@ -17,7 +17,7 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import REASON_MAX, Invoice, Payment, PaymentReversal
-from licensing.billing.services._common import _amount, _email_billing_contact, _locked_payment
+from licensing.billing.services._common import _email_billing_contact, _locked_payment
 from licensing.billing.services.overdue import hold_if_overdue
 from licensing.billing.states import CARD, INVOICE, PAID, PAYMENT
 from licensing.calendar import office_date
@@ -87,7 +87,7 @@ def _refuse(
     if invoice.refund_due > 0:
         raise Conflict(
             f"{invoice.title} has a refund due of "
-            f"{_amount(invoice.refund_due, invoice.currency)} counted against its "
+            f"{in_words(invoice.refund_due, invoice.currency)} counted against its "
             "payments: correct the credit notes first, then reverse the payment."
         )
     return clean_reason

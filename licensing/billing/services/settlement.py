@@ -16,7 +16,6 @@ from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services import references
 from licensing.billing.services._common import (
-    _amount,
     _email_billing_contact,
     _locked_invoice,
     _locked_payment,
@@ -133,7 +132,7 @@ def record_offline_payment(
             ]
         if not errors and amount > invoice.balance_due:
             errors["amount"] = [
-                f"More than the balance due ({_amount(invoice.balance_due, invoice.currency)})."
+                f"More than the balance due ({in_words(invoice.balance_due, invoice.currency)})."
             ]
         # Checked with the invoice locked, so a double submission finds the first.
         earlier = (
@@ -178,8 +177,8 @@ def accept_flagged_payment(
             invoice.state not in COLLECTIBLE or received <= 0 or received > invoice.balance_due
         ):
             raise Conflict(
-                f"{_amount(received, payment.currency)} cannot be applied to {invoice.label} "
-                f"(balance due {_amount(invoice.balance_due, invoice.currency)}); "
+                f"{in_words(received, payment.currency)} cannot be applied to {invoice.label} "
+                f"(balance due {in_words(invoice.balance_due, invoice.currency)}); "
                 "refund it at Stripe."
             )
         payment.amount = received

@@ -10,9 +10,11 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 
+from licensing.errors import InvalidInput
 from licensing.signals import UpFrontCharge
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support.billing import credited
@@ -67,3 +69,13 @@ def test_the_credit_note_pdf_groups_its_amounts(
     pdf = _pdf_text(signed_in(client, vendor).get(f"/credit-notes/{credit.id}.pdf").data)
     assert "1,250.00 USD" in pdf
     assert "1250.00" not in pdf
+
+
+def test_a_refusal_names_the_limit_grouped_as_the_page_shows_it(vendor: Any) -> None:
+    invoice = send_activation(replace(activated(vendor.organization_id), charges=CHARGES))
+    assert invoice is not None
+    with pytest.raises(InvalidInput) as refused:
+        credited(invoice.id, "3600.00", "Goodwill")
+    assert f"More than can be credited on {invoice.number} (3,524.07 USD)." in str(
+        refused.value.errors
+    )
