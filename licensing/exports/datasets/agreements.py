@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, QuoteVersion
+from licensing.agreements.queries import charged_to_date_column
 from licensing.agreements.states import AGREEMENT_STATES
 from licensing.db import Statement
 from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row
@@ -42,6 +43,13 @@ COLUMNS = (
         "Office day it ended: its last day in force, or the day it was terminated.",
     ),
     Column("renewal_of", TEXT, "The agreement it renews."),
+    # Added last: finance systems read the columns by name or by position.
+    Column(
+        "charged_to_date",
+        MONEY,
+        "What its invoices have charged so far less what was credited against them "
+        "(late fees aside), as the agreements lists and the API say.",
+    ),
 )
 
 
@@ -64,6 +72,7 @@ def _statement(given: ExportFilter) -> Statement:
             Agreement.activated_at,
             Agreement.ended_at,
             renewed.number.label("renewal_of"),
+            charged_to_date_column().label("charged_to_date"),
         )
         .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
         .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
@@ -116,6 +125,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             day_of(r.activated_at),
             day_of(r.ended_at),
             r.renewal_of,
+            amount(r.charged_to_date, r.currency),
         )
 
 
