@@ -146,6 +146,12 @@ def _charged_to_date() -> ColumnElement[Decimal]:
     )
 
 
+def charged_to_date_column() -> ColumnElement[Decimal]:
+    """Each agreement's charged to date as a column of a statement over `Agreement`
+    (the lists' figure, for a select that reads columns, such as the exports)."""
+    return _charged_to_date()
+
+
 def with_charged_to_date(statement: Select[Any]) -> Select[Any]:
     """`statement` (of agreements) loading each one's `charged_to_date`."""
     return statement.options(

@@ -28,7 +28,7 @@ from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
 from licensing.royalties import services
 from licensing.royalties.downloads import rows_response, template_response
-from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX
+from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX, RoyaltyReport
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
 from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES
@@ -85,6 +85,11 @@ class ReportLineSchema(ma.Schema):
     explanation = ma.fields.List(ma.fields.String())
 
 
+class ReportRefSchema(ma.Schema):
+    id = ma.fields.Integer(metadata={"example": 18})
+    reference = ma.fields.String(metadata={"example": "RR-000018"})
+
+
 class ReportSchema(ma.Schema):
     id = ma.fields.Integer(allow_none=True)
     agreement = ma.fields.String(metadata={"example": "CPT-2027-000001"})
@@ -98,6 +103,15 @@ class ReportSchema(ma.Schema):
     credit_notes = ma.fields.List(ma.fields.String())
     flags = ma.fields.List(ma.fields.String())
     review_state = ma.fields.String(allow_none=True, metadata={"enum": list(REVIEW_STATES)})
+    corrected_by = ma.fields.Nested(
+        ReportRefSchema,
+        allow_none=True,
+        metadata={
+            "description": "The amendment that answered the correction request, once it"
+            " came (the report is then superseded; `review_state` stays"
+            " `correction_requested`, the request's record); null otherwise."
+        },
+    )
     rows = ma.fields.Integer(allow_none=True)
     file_sha256 = ma.fields.String(allow_none=True)
     submitted_by = ma.fields.String(allow_none=True)
@@ -106,6 +120,10 @@ class ReportSchema(ma.Schema):
 
 def _money(value: Any, currency: str) -> str | None:
     return None if value is None else format_amount(value, currency)
+
+
+def _reference(report: RoyaltyReport | None) -> dict[str, Any] | None:
+    return None if report is None else {"id": report.id, "reference": report.reference}
 
 
 def filing_document(filing: Filing) -> dict[str, Any]:
@@ -136,6 +154,7 @@ def filing_document(filing: Filing) -> dict[str, Any]:
         "credit_notes": list(filing.credit_notes),
         "flags": list(filing.flags),
         "review_state": report.review_state if report else None,
+        "corrected_by": _reference(services.corrected_by(report)) if report else None,
         "rows": report.row_count if report else None,
         "file_sha256": report.file_sha256 if report else None,
         "submitted_by": report.submitted_by if report else None,

@@ -152,7 +152,8 @@ def _charge_late_fees(
     session: Session, invoice: Invoice, *, now: datetime, today: date
 ) -> str | None:
     """One late-fee invoice for each run that finds new whole months overdue:
-    `late_fee_monthly_percent` of the balance then due, per month."""
+    `late_fee_monthly_percent` of the balance then due, per month, on the overdue
+    invoice's payment terms."""
     assert invoice.due_date is not None
     months = months_between(invoice.due_date, today)
     if invoice.source_type == LATE_FEE or invoice.late_fee_monthly_percent <= 0:
@@ -187,7 +188,10 @@ def _charge_late_fees(
         source_id=invoice.id,
         source_reference=invoice.number,
         parent_invoice_id=invoice.id,
-        payment_terms_days=0,
+        # The payment terms of the invoice it is charged on (the agreement's, from
+        # PAYMENT_TERMS_DAYS, as its other invoices; docs/billing.md): nothing asks a
+        # late fee to be paid the day it is issued.
+        payment_terms_days=invoice.payment_terms_days,
         late_fee_monthly_percent=Decimal(0),
         now=now,
         actor=Actor.SYSTEM,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Generator
+from decimal import Decimal
 from fractions import Fraction
 
 from sqlalchemy import select
@@ -11,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, QuoteVersion
+from licensing.agreements.queries import charged_to_date_column
 from licensing.agreements.states import AGREEMENT_STATES
 from licensing.db import Statement
 from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row
@@ -19,7 +22,8 @@ from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
 from licensing.exports.ledger import application_uses
 from licensing.exports.queries import amount, at_times, counter, day_of, each, licensee, of_licensee
 from licensing.money import quantize
-from licensing.pricing import Quote
+from licensing.pricing import Quote, QuoteInputError, QuoteLine, RateCard, Term, price
+from licensing.ratecards import queries as ratecard_queries
 
 COLUMNS = (
     AGREEMENT_NUMBER,
@@ -31,7 +35,13 @@ COLUMNS = (
     Column("rate_card", TEXT, "The rate card version that priced it."),
     CURRENCY,
     Column("term_fees", MONEY, "The approved quote's total for the term."),
-    Column("annual_fees", MONEY, "The term's fees for a whole rate-card period (÷ proration)."),
+    Column(
+        "annual_fees",
+        MONEY,
+        "The term's fees for a whole rate-card period: the uses priced with proration 1 "
+        "(flat fees, minimums and maximums in full; per-unit and percent-of-revenue "
+        "amounts as they are).",
+    ),
     Column("up_front_fees", MONEY, "Of the term's fees, what is invoiced on activation."),
     Column("uses", TEXT, "The licensed uses, separated by ';'."),
     Column("issued_date", DATE, "Office day it was issued."),
@@ -42,6 +52,13 @@ COLUMNS = (
         "Office day it ended: its last day in force, or the day it was terminated.",
     ),
     Column("renewal_of", TEXT, "The agreement it renews."),
+    # Added last: finance systems read the columns by name or by position.
+    Column(
+        "charged_to_date",
+        MONEY,
+        "What its invoices have charged so far less what was credited against them "
+        "(late fees aside), as the agreements lists and the API say.",
+    ),
 )
 
 
@@ -64,6 +81,7 @@ def _statement(given: ExportFilter) -> Statement:
             Agreement.activated_at,
             Agreement.ended_at,
             renewed.number.label("renewal_of"),
+            charged_to_date_column().label("charged_to_date"),
         )
         .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
         .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
@@ -79,8 +97,50 @@ def _statement(given: ExportFilter) -> Statement:
     return statement
 
 
+def _annual_fees(card: RateCard, quote: Quote, term_fees: Decimal) -> Decimal | None:
+    """The quote's licensed uses priced for the card's whole period (p = 1), by the
+    pricing contract: a flat fee that prorates and the minimum and maximum count in
+    full, while per-unit and percent-of-revenue amounts, never prorated, stay as they
+    are (so dividing the term's fees by p overstated them).
+
+    A line whose amount licensing staff changed is scaled as the card's amount for
+    its use scales (amount x whole period's / term's); a use no rule prices, which
+    staff priced by hand for the term, counts as set. None when the quote kept no
+    request to price again (it cannot be said)."""
+    if quote.proration == 1:
+        return term_fees
+    if quote.request is None:
+        return None
+    whole = dataclasses.replace(quote.request, term=Term(card.effective_from, card.effective_to))
+    try:
+        for_term, for_whole = price(card, quote.request), price(card, whole)
+    except QuoteInputError:  # cards never change, so this is a record edited behind us
+        return None
+    total = Fraction(0)
+    for line, term_line, whole_line in zip(
+        quote.lines, for_term.lines, for_whole.lines, strict=True
+    ):
+        if line.route != "license" or line.amount is None:
+            continue
+        total += _annual_line(line, term_line, whole_line)
+    return quantize(total, quote.currency)
+
+
+def _annual_line(line: QuoteLine, term_line: QuoteLine, whole_line: QuoteLine) -> Fraction:
+    assert line.amount is not None
+    if line.rule is None or term_line.amount is None or whole_line.amount is None:
+        return Fraction(line.amount)  # priced by hand: as set
+    if term_line.amount == line.amount:
+        return Fraction(whole_line.amount)
+    if not term_line.amount:
+        return Fraction(line.amount)
+    # Changed by staff: scaled as the card's amount for the use scales.
+    return Fraction(line.amount) * Fraction(whole_line.amount) / Fraction(term_line.amount)
+
+
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     session = context.session
+    cards: dict[str, RateCard] = {}  # by version: an export reads each card once
     statement = _statement(given).order_by(Agreement.issued_at, Agreement.id)
     for r in each(context.session, statement):
         quote = Quote.from_snapshot(json.loads(r.snapshot_json))
@@ -95,9 +155,12 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             (line.breakdown.fixed for line in licensed if line.breakdown is not None),
             start=quantize(0, r.currency),
         )
-        annual = (
-            quantize(Fraction(r.total) / quote.proration, r.currency) if quote.proration else None
-        )
+        card = cards.get(r.rate_card)
+        if card is None:
+            card = cards[r.rate_card] = ratecard_queries.domain_card(
+                ratecard_queries.get(session, r.rate_card)
+            )
+        annual = _annual_fees(card, quote, r.total)
         yield (
             r.number,
             r.organization_id,
@@ -109,13 +172,14 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             r.rate_card,
             r.currency,
             amount(r.total, r.currency),
-            annual,
+            amount(annual, r.currency),
             amount(up_front, r.currency),
             ";".join(uses),
             day_of(r.issued_at),
             day_of(r.activated_at),
             day_of(r.ended_at),
             r.renewal_of,
+            amount(r.charged_to_date, r.currency),
         )
 
 

@@ -34,7 +34,7 @@ from .obligations import (
     period_state,
     reporting_agreements,
 )
-from .reading import filing_of, get_report, report_rows, template_rows
+from .reading import corrected_by, filing_of, get_report, report_rows, template_rows
 from .reminders import REMINDER_DAYS, ReminderRun, overdue_reports, reminder_stage, send_reminders
 from .review import review, review_actions
 
@@ -50,6 +50,7 @@ __all__ = [
     "ReminderRun",
     "agreement_periods",
     "all_periods",
+    "corrected_by",
     "current_reports",
     "filing_of",
     "get_report",

@@ -23,6 +23,7 @@ from ..models import (
     RoyaltyReportRow,
 )
 from ..periods import Period
+from ..states import SUPERSEDED
 from .obligations import Filing, Obligations, _agreement, current_reports, obligations
 
 
@@ -58,6 +59,23 @@ def filing_of(report: RoyaltyReport) -> Filing:
         invoice_number=invoice.number if invoice else None,
         credit_notes=report.credit_notes,
         through=_through(session, obligation, report),
+    )
+
+
+def corrected_by(report: RoyaltyReport) -> RoyaltyReport | None:
+    """The amendment that answered a correction request of `report`, once it came:
+    the fact the report's page gives as "Corrected by report RR-...". None for a
+    report never sent back, one still waiting (current), or a preview."""
+    if report.id is None or report.state != SUPERSEDED or report.correction_requested_at is None:
+        return None
+    return (
+        db.session()
+        .scalars(
+            select(RoyaltyReport)
+            .where(RoyaltyReport.amends_id == report.id)
+            .order_by(RoyaltyReport.id)
+        )
+        .first()
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -238,6 +238,23 @@ def test_a_late_fee_is_invoiced_once_per_whole_month_overdue_per_the_terms(
     assert fee.state == "open"
     assert fee.source_type == "late_fee"
     assert "1.5% x 1000.00 USD" in (fee.lines[0].working or "")
+
+
+def test_a_late_fee_is_due_on_the_payment_terms_of_the_invoice_it_is_charged_on(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    # A late fee was due the day it was issued (net 0): nothing says it must be, and
+    # every other invoice of an agreement gets the agreement's payment terms.
+    invoice = invoice_for(vendor, ("1000.00",), terms=45)
+    assert invoice.payment_terms_days == 45
+    services.process_overdue(
+        standing_days=standing_days(), now=datetime(2027, 4, 2, 18, 0, tzinfo=UTC)
+    )
+    fee = db.session().scalars(select(Invoice).where(Invoice.parent_invoice_id == invoice.id)).one()
+    assert fee.payment_terms_days == 45
+    assert fee.issue_date is not None
+    assert fee.due_date == fee.issue_date + timedelta(days=45)
+    assert fee.late_fee_monthly_percent == 0  # late fees still bear no late fee
 
 
 def test_an_organization_overdue_beyond_the_threshold_is_pending_payment_until_paid(

@@ -26,10 +26,12 @@ from licensing.config import DEFAULT_GL_ACCOUNTS
 from tests.integration.exports.conftest import (
     UNKNOWN_CURRENCY,
     Ledger,
+    at,
     corrupt_currency,
     read_jsonl,
     total,
 )
+from tests.support.billing import credited
 from tests.support.factories import bearer
 
 Export = Callable[..., list[dict[str, Any]]]
@@ -167,6 +169,18 @@ def test_the_agreements_register_lists_term_fees_and_uses(
     assert row["uses"] == "distribution;development"
     assert row["annual_fees"] == row["term_fees"]  # a whole-year term
     assert export_json("agreements", **{"from": "2028-01-01"}) == []
+
+
+def test_the_agreements_register_ends_with_charged_to_date_as_the_api_says_it(
+    ledger: Ledger, export_json: Export, client: FlaskClient, billing_staff: User
+) -> None:
+    invoice = ledger.agreement_invoice
+    credited(invoice.id, "125.50", "Seats not used", now=at(date(2027, 2, 1)))
+    (row,) = export_json("agreements", **{"from": "2027-06-01", "to": "2027-06-30"})
+    assert list(row)[-1] == "charged_to_date"  # added at the end: positions kept
+    assert row["charged_to_date"] == "2374.50"  # 2500.00 invoiced less 125.50 credited
+    api = client.get(f"/api/v1/agreements/{invoice.source_id}", headers=bearer(billing_staff))
+    assert api.get_json()["charged_to_date"] == row["charged_to_date"]
 
 
 def test_each_export_is_audited_with_its_filter_rows_and_the_sha256_of_its_bytes(

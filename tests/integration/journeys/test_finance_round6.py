@@ -250,7 +250,8 @@ def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(
     # The email said "It is for royalty report CPT-2027-000001 2027-01-01" (an
     # agreement number called a report), "It is for late fee INV-2027-000001",
     # and a late fee was "due 2027-03-20 (net 0 days)"; the page says "For:
-    # Royalty report RR-000001 (...)" and "due on receipt".
+    # Royalty report RR-000001 (...)". (Round 12: a late fee takes the payment
+    # terms of the invoice it is charged on, net 30 here, not "due on receipt".)
     agreement = active_agreement(vendor, SOFTWARE)
     filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
     royalty = db.session().get(Invoice, filed.report.invoice_id)
@@ -265,7 +266,7 @@ def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(
     ).late_fee_invoices
     body = _issued_email(late)
     assert f"For: Late fee {overdue.number}." in body
-    assert "due 2027-03-20 (due on receipt)" in body
+    assert "due 2027-04-19 (net 30 days)" in body
     assert "net 0 days" not in body
 
 
