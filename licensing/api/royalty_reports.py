@@ -10,6 +10,7 @@ row (`licensing.royalties.rows`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 from typing import Any, TypeVar
 
@@ -31,7 +32,7 @@ from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX, RoyaltyReport
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
-from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES
+from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES, REVIEW_STEPS
 
 blp = Blueprint(
     "royalty_reports_api",
@@ -90,6 +91,29 @@ class ReportRefSchema(ma.Schema):
     reference = ma.fields.String(metadata={"example": "RR-000018"})
 
 
+class ReviewStepSchema(ma.Schema):
+    step = ma.fields.String(
+        metadata={
+            "enum": list(REVIEW_STEPS),
+            "description": "`reviewed` (marked reviewed) or `correction_requested` (sent"
+            " back for a corrected report): the review state the step led to",
+        }
+    )
+    at = ma.fields.DateTime(metadata={"example": "2027-10-02T15:00:00+00:00"})
+    by = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "example": "reviewer@example.com",
+            "description": "The staff member who took the step; null for the licensee"
+            ' (its pages say "the licensing office")',
+        },
+    )
+    note = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The staff member's note to the licensee, as written"},
+    )
+
+
 class ReportSchema(ma.Schema):
     id = ma.fields.Integer(allow_none=True)
     agreement = ma.fields.String(metadata={"example": "CPT-2027-000001"})
@@ -110,6 +134,14 @@ class ReportSchema(ma.Schema):
             "description": "The amendment that answered the correction request, once it"
             " came (the report is then superseded; `review_state` stays"
             " `correction_requested`, the request's record); null otherwise."
+        },
+    )
+    review_history = ma.fields.List(
+        ma.fields.Nested(ReviewStepSchema),
+        metadata={
+            "description": "Every step of the staff review, oldest first, each with its"
+            " own note (round 13: earlier steps' notes were kept only in the audit log);"
+            " empty when never reviewed, and in a preview"
         },
     )
     rows = ma.fields.Integer(allow_none=True)
@@ -155,6 +187,11 @@ def filing_document(filing: Filing) -> dict[str, Any]:
         "flags": list(filing.flags),
         "review_state": report.review_state if report else None,
         "corrected_by": _reference(services.corrected_by(report)) if report else None,
+        "review_history": (
+            [asdict(step) for step in services.review_history(report, current_actor())]
+            if report
+            else []
+        ),
         "rows": report.row_count if report else None,
         "file_sha256": report.file_sha256 if report else None,
         "submitted_by": report.submitted_by if report else None,

@@ -32,7 +32,7 @@ from licensing.money import MAX_QUANTITY
 from licensing.records import Referenced, StoredJson, one_of
 
 from .flags import in_words as warnings_in_words
-from .states import CLEAR, REPORT_STATES, REVIEW_STATES, SOURCES, SUBMITTED
+from .states import CLEAR, REPORT_STATES, REVIEW_STATES, REVIEW_STEPS, SOURCES, SUBMITTED
 
 # Field limits: the parser, the form and the API schema all read these.
 CUSTOMER_ID_MAX = 100
@@ -89,7 +89,9 @@ class RoyaltyReport(Referenced, Base):
     submitted_by: Mapped[str] = mapped_column(String(320))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The review's latest step (marked reviewed, or sent back for correction).
+    # The review's latest step (marked reviewed, or sent back for correction): a
+    # summary kept for the queue, dashboard and period pages; every step, with its
+    # own note, is a `RoyaltyReportReviewStep` (royalties_0004).
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reviewed_by: Mapped[str | None] = mapped_column(String(320))
     review_note: Mapped[str | None] = mapped_column(Text)
@@ -126,6 +128,24 @@ class RoyaltyReport(Referenced, Base):
             "rows": self.row_count,
             "file_sha256": self.file_sha256,
         }
+
+
+class RoyaltyReportReviewStep(Base):
+    """One step of a report's review (marked reviewed, or sent back for correction),
+    as staff took it: when, who and the note. Appended by the review use case in the
+    transaction of the step and its audit event, never changed or deleted: the
+    report's fields above keep only the latest step, this keeps them all."""
+
+    __tablename__ = "royalty_report_review_steps"
+    __table_args__ = (one_of("step", REVIEW_STEPS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("royalty_reports.id"), index=True)
+    # The review state the step led to (`reviewed`, `correction_requested`).
+    step: Mapped[str] = mapped_column(String(30))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    taken_by: Mapped[str] = mapped_column(String(320))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class RoyaltyReportRow(Base):

@@ -67,6 +67,9 @@ REVIEW = StateMachine.from_actions(
     },
 )
 
+# The steps a report's review history records: the states its actions lead to.
+REVIEW_STEPS = (REVIEWED, CORRECTION_REQUESTED)
+
 # A period's state in the list of an agreement's reporting periods.
 UPCOMING = "upcoming"
 DUE = "due"

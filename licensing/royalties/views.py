@@ -420,10 +420,12 @@ def _filed_message(filing: Filing) -> str:
 @bp.route("/portal/royalty-reports/report/<int:report_id>")
 @access.vendor
 def portal_report(report_id: int) -> str:
-    report = services.get_report(report_id, current_actor())
+    actor = current_actor()
+    report = services.get_report(report_id, actor)
     return render_template(
         "royalties/report.html",
         filing=services.filing_of(report),
+        history=services.review_history(report, actor),
         console=False,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         amended_by=queries.amended_by(db.session(), report.id),
@@ -644,6 +646,7 @@ def console_report(report_id: int) -> Page:
     return render_template(
         "royalties/report.html",
         filing=services.filing_of(report),
+        history=services.review_history(report, actor),
         console=True,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         organization=db.session().get(Organization, report.organization_id),

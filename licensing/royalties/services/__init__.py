@@ -36,7 +36,7 @@ from .obligations import (
 )
 from .reading import corrected_by, filing_of, get_report, report_rows, template_rows
 from .reminders import REMINDER_DAYS, ReminderRun, overdue_reports, reminder_stage, send_reminders
-from .review import review, review_actions
+from .review import ReviewStep, review, review_actions, review_history
 
 __all__ = [
     "BATCH",
@@ -48,6 +48,7 @@ __all__ = [
     "Obligations",
     "PeriodStatus",
     "ReminderRun",
+    "ReviewStep",
     "agreement_periods",
     "all_periods",
     "corrected_by",
@@ -64,6 +65,7 @@ __all__ = [
     "reporting_agreements",
     "review",
     "review_actions",
+    "review_history",
     "send_reminders",
     "submit",
     "template_rows",

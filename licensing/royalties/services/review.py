@@ -1,7 +1,8 @@
-"""Staff review of flagged reports."""
+"""Staff review of flagged reports, and the review's history."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from licensing.mail import services as mail
 from ..models import (
     REVIEW_NOTE_MAX,
     RoyaltyReport,
+    RoyaltyReportReviewStep,
 )
 from ..states import (
     CORRECTION_REQUESTED,
@@ -92,6 +94,17 @@ def review(
         report.reviewed_by = actor.name
         report.review_note = cleaned or None
         REVIEW.apply(session, report, action, actor=actor, note=cleaned or None, at=moment)
+        # Every step kept whole, beside its audit event: the fields above and below
+        # hold the latest step only.
+        session.add(
+            RoyaltyReportReviewStep(
+                report_id=report.id,
+                step=report.review_state,
+                taken_at=report.reviewed_at,
+                taken_by=actor.name,
+                note=cleaned or None,
+            )
+        )
         if action == "request_correction":
             # Kept apart: marking the report reviewed later writes the fields above.
             report.correction_requested_at = report.reviewed_at
@@ -101,6 +114,41 @@ def review(
         if due is not None:
             _ask_for_correction(session, report, cleaned, due)
         return report
+
+
+@dataclass(frozen=True)
+class ReviewStep:
+    """A step of a report's review as its reader may see it: `by` is the staff
+    member for staff, None for the licensee (pages say "the licensing office", as
+    an application's decisions do). The note is the licensee's to read either way:
+    the console asks for it as the "Note to the licensee"."""
+
+    step: str
+    at: datetime
+    by: str | None
+    note: str | None
+
+
+def review_history(report: RoyaltyReport, actor: Actor) -> list[ReviewStep]:
+    """Every step of the report's review, oldest first, as `actor` may see it (the
+    caller has already been let see the report: `get_report`). None for a preview."""
+    if report.id is None:
+        return []
+    staff = actor.sees_every_organization
+    steps = db.session().scalars(
+        select(RoyaltyReportReviewStep)
+        .where(RoyaltyReportReviewStep.report_id == report.id)
+        .order_by(RoyaltyReportReviewStep.taken_at, RoyaltyReportReviewStep.id)
+    )
+    return [
+        ReviewStep(
+            step=step.step,
+            at=step.taken_at,
+            by=step.taken_by if staff else None,
+            note=step.note,
+        )
+        for step in steps
+    ]
 
 
 def _ask_for_correction(session: Session, report: RoyaltyReport, note: str, due: date) -> None:
