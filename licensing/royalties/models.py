@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from licensing import references
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.money import MAX_QUANTITY
-from licensing.records import Referenced, StoredJson, one_of
+from licensing.records import Referenced, StoredJson, one_of, refuse_changes
 
 from .flags import in_words as warnings_in_words
 from .states import CLEAR, REPORT_STATES, REVIEW_STATES, REVIEW_STEPS, SOURCES, SUBMITTED
@@ -146,6 +146,17 @@ class RoyaltyReportReviewStep(Base):
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
     taken_by: Mapped[str] = mapped_column(String(320))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class ReviewStepIsKept(RuntimeError):
+    """A review step, once taken, is never changed or deleted: take another."""
+
+
+refuse_changes(
+    RoyaltyReportReviewStep,
+    ReviewStepIsKept,
+    lambda step: f"review step {step.id} of royalty report {step.report_id} is recorded",
+)
 
 
 class RoyaltyReportRow(Base):

@@ -376,8 +376,14 @@ def test_staff_read_every_report_and_review_a_flagged_one(
     )
     assert vendor_try.status_code == 403
     assert Decimal(asked.get_json()["total_due"]) == Decimal("0.00")
-    body = json.dumps(asked.get_json())
-    assert "Customer B is missing." not in body  # the note goes by email, not into the report
+    # The note is emailed, and kept with its step in the review's history (round 13):
+    # nowhere else in the report's document, whose contract fields it leaves alone.
+    answered = asked.get_json()
+    history = answered.pop("review_history")
+    assert [(step["step"], step["note"]) for step in history] == [
+        ("correction_requested", "Customer B is missing.")
+    ]
+    assert "Customer B is missing." not in json.dumps(answered)
 
 
 def test_hostile_json_bodies_are_refused_before_they_reach_the_parser(

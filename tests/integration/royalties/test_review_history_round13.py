@@ -22,7 +22,11 @@ from licensing.db import make_engine
 from licensing.errors import IllegalTransition
 from licensing.ratecards import services as ratecards
 from licensing.royalties import services
-from licensing.royalties.models import RoyaltyReport, RoyaltyReportReviewStep
+from licensing.royalties.models import (
+    ReviewStepIsKept,
+    RoyaltyReport,
+    RoyaltyReportReviewStep,
+)
 from licensing.royalties.rows import form_submission
 from licensing.royalties.states import REVIEW, REVIEW_STEPS
 from tests.integration.agreements.conftest import NOW
@@ -201,6 +205,18 @@ def test_a_refused_review_step_records_nothing_and_a_preview_has_no_history(
     assert list(steps) == ["Recount"]
     preview = file_report(vendor, agreement, 3, [row(1, "A", quantity=40)], preview=True)
     assert preview.report is None or services.review_history(preview.report, staff) == []
+    # Append-only: a step is never rewritten or deleted through the service's models.
+    step = (
+        db.session()
+        .scalars(
+            select(RoyaltyReportReviewStep).where(RoyaltyReportReviewStep.report_id == flagged.id)
+        )
+        .one()
+    )
+    step.note = "Something else"
+    with pytest.raises(ReviewStepIsKept, match="cannot change"):
+        db.session().flush()
+    db.session().rollback()
 
 
 def test_the_history_records_the_states_the_review_machine_leads_to() -> None:
