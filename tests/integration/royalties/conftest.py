@@ -123,6 +123,27 @@ def flagged_report(
     return filing.report
 
 
+def flagged_by_services(vendor: Any, staff: Any, *uses: dict[str, Any]) -> int:
+    """`flagged_report` without the fixtures, for a database of its own (`committed_app`):
+    an agreement of `uses` made active, its first quarter filed at 150 end users and its
+    second at 40 (flagged); the second report's id."""
+    agreement = make_active_agreement(vendor, staff, *uses, now=NOW)
+    as_vendor = Actor.of(accounts.principal_for(vendor))
+    for quarter, rows in (
+        (1, [row(1, "A", quantity=100), row(1, "B", quantity=50)]),
+        (2, [row(1, "A", quantity=40)]),
+    ):
+        filing = services.submit(
+            agreement.id,
+            QUARTERS[quarter],
+            form_submission(rows, attest=True, amends=None, reason=None),
+            as_vendor,
+            now=AFTER[quarter],
+        )
+    assert filing.report is not None
+    return filing.report.id
+
+
 def lowered_by_amendment(
     file_report: Callable[..., Filing], vendor: Any, agreement: Agreement
 ) -> Filing:

@@ -27,14 +27,16 @@ from licensing.royalties.models import (
     RoyaltyReport,
     RoyaltyReportReviewStep,
 )
-from licensing.royalties.rows import form_submission
 from licensing.royalties.states import REVIEW, REVIEW_STEPS
-from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import example_document
-from tests.integration.royalties.conftest import AFTER, QUARTERS, SOFTWARE, flagged_report, row
+from tests.integration.royalties.conftest import (
+    SOFTWARE,
+    flagged_by_services,
+    flagged_report,
+    row,
+)
 from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
-from tests.support.agreements import make_active_agreement
 
 SignIn = Callable[..., FlaskClient]
 
@@ -243,26 +245,10 @@ def test_the_migration_backfills_each_report_s_steps_from_the_audit_log_or_its_f
         vendor = factories.make_vendor(session)
         reviewer = factories.make_staff(session, roles=("licensing",))
         session.commit()
-        as_vendor = Actor.of(accounts.principal_for(vendor))
         as_staff = _staff(reviewer)
 
         def flagged(product: str) -> int:
-            agreement = make_active_agreement(
-                vendor, reviewer, {**SOFTWARE, "product_name": product}, now=NOW
-            )
-            for quarter, rows in (
-                (1, [row(1, "A", quantity=100), row(1, "B", quantity=50)]),
-                (2, [row(1, "A", quantity=40)]),
-            ):
-                filing = services.submit(
-                    agreement.id,
-                    QUARTERS[quarter],
-                    form_submission(rows, attest=True, amends=None, reason=None),
-                    as_vendor,
-                    now=AFTER[quarter],
-                )
-            assert filing.report is not None
-            return filing.report.id
+            return flagged_by_services(vendor, reviewer, {**SOFTWARE, "product_name": product})
 
         audited, unaudited, untouched = flagged("One"), flagged("Two"), flagged("Three")
         for report_id in (audited, unaudited):

@@ -19,13 +19,10 @@ from licensing.actors import Actor
 from licensing.ratecards import services as ratecards
 from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReport
-from licensing.royalties.rows import form_submission
-from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import example_document
-from tests.integration.royalties.conftest import AFTER, QUARTERS, SOFTWARE, flagged_report, row
+from tests.integration.royalties.conftest import SOFTWARE, flagged_by_services, flagged_report
 from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
-from tests.support.agreements import make_active_agreement
 
 SignIn = Callable[..., FlaskClient]
 
@@ -89,27 +86,12 @@ def test_the_migration_keeps_each_correction_request_from_the_review_fields_or_t
         vendor = factories.make_vendor(session)
         reviewer = factories.make_staff(session, roles=("licensing",))
         session.commit()
-        as_vendor = Actor.of(accounts.principal_for(vendor))
         as_staff = Actor.of(accounts.principal_for(reviewer))
 
-        def flagged(*uses: dict[str, Any]) -> int:
-            agreement = make_active_agreement(vendor, reviewer, *uses, now=NOW)
-            for quarter, rows in (
-                (1, [row(1, "A", quantity=100), row(1, "B", quantity=50)]),
-                (2, [row(1, "A", quantity=40)]),
-            ):
-                filing = services.submit(
-                    agreement.id,
-                    QUARTERS[quarter],
-                    form_submission(rows, attest=True, amends=None, reason=None),
-                    as_vendor,
-                    now=AFTER[quarter],
-                )
-            assert filing.report is not None
-            return filing.report.id
-
-        reviewed_since = flagged(SOFTWARE)
-        waiting = flagged({**SOFTWARE, "product_name": "Scrubber Two"})
+        reviewed_since = flagged_by_services(vendor, reviewer, SOFTWARE)
+        waiting = flagged_by_services(
+            vendor, reviewer, {**SOFTWARE, "product_name": "Scrubber Two"}
+        )
         with time_machine.travel(ASKED, tick=False):
             for report_id, note in ((reviewed_since, "Clinic B is missing"), (waiting, "Recount")):
                 services.review(report_id, "request_correction", as_staff, note=note)
