@@ -1,0 +1,74 @@
+"""An operator's first production start (round 13): a refused setting is one
+line naming it, and `licensing setup` publishes no sample rate cards there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+from licensing.app import create_app
+from licensing.cli import main
+from tests.conftest import DatabaseTemplate, make_config
+
+GOOD_KEY = "k" * 40
+AUDIT_KEY = "a" * 40
+
+
+def _production(database_url: str, **changes: str) -> dict[str, str]:
+    return {
+        "LICENSING_ENV": "production",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": GOOD_KEY,
+        "AUDIT_HMAC_KEY": AUDIT_KEY,
+        "PUBLIC_URL": "https://licensing.example.test",
+        "SMTP_URL": "smtp://127.0.0.1:25",
+        "STRIPE_SECRET_KEY": "",
+        "STRIPE_PUBLISHABLE_KEY": "",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 32 characters"),
+        ({"SMTP_URL": ""}, "SMTP_URL must be set when LICENSING_ENV=production"),
+        ({"RATELIMIT_STORAGE_URI": "junk://"}, "RATELIMIT_STORAGE_URI: "),
+    ],
+)
+def test_the_console_script_names_a_refused_setting_in_one_line(
+    tmp_path: Path, changes: dict[str, str], said: str
+) -> None:
+    """It printed a traceback of the app factory ending in the setting's name."""
+    environment = _production(f"sqlite:///{tmp_path / 'licensing.db'}", **changes)
+    result = CliRunner().invoke(main, ["db", "current"], env=environment)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: the configuration cannot start the service: ")
+    assert said in lines[0]
+
+
+@pytest.fixture
+def production_app(database_template: DatabaseTemplate) -> Iterator[Flask]:
+    application = create_app(make_config(database_template.new_url(), environment="production"))
+    yield application
+    application.extensions["licensing.db"].engine.dispose()
+
+
+def test_setup_in_production_publishes_no_sample_rate_cards(production_app: Flask) -> None:
+    """Published cards never change: samples published on a production install
+    priced vendors' quotes with invented figures for good."""
+    runner = production_app.test_cli_runner()
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "Sample rate cards: not published in production" in result.output
+    assert "licensing ratecards import FILE" in result.output
+    listed = runner.invoke(args=["ratecards", "list"])
+    assert "No rate cards are published." in listed.output
