@@ -331,6 +331,18 @@ class Config:
                 "DATABASE_URL must be set when LICENSING_ENV=production "
                 "(postgresql://user:password@host/database)"
             )
+        if config.is_production:
+            # The defaults are an invented office and bank account, printed on
+            # every invoice and payment reminder.
+            for name, value in (
+                ("BILLING_ISSUER", config.billing_issuer),
+                ("BILLING_REMIT_TO", config.billing_remit_to),
+            ):
+                if value == getattr(defaults, name.lower()) or not value.strip():
+                    raise ConfigError(
+                        f"{name} must be set when LICENSING_ENV=production: the default is "
+                        "an invented example printed on every invoice"
+                    )
         return config
 
     def checked(self) -> Config:

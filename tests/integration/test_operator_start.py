@@ -26,6 +26,8 @@ def _production(database_url: str, **changes: str) -> dict[str, str]:
         "AUDIT_HMAC_KEY": AUDIT_KEY,
         "PUBLIC_URL": "https://licensing.example.test",
         "SMTP_URL": "smtp://127.0.0.1:25",
+        "BILLING_ISSUER": "Example Licensing Office|1 Test Street",
+        "BILLING_REMIT_TO": "Wire to Example Bank, account 12345",
         "STRIPE_SECRET_KEY": "",
         "STRIPE_PUBLISHABLE_KEY": "",
         "RATELIMIT_STORAGE_URI": "memory://",

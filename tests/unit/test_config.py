@@ -21,6 +21,8 @@ AUDIT_KEY = "an-audit-key-" + "y" * 20
 PRODUCTION_SERVICES = {
     "DATABASE_URL": "postgresql://licensing@db.example.test/licensing",
     "SMTP_URL": "smtp://mail.example.test:587?starttls=true",
+    "BILLING_ISSUER": "Example Licensing Office|1 Test Street|Testville",
+    "BILLING_REMIT_TO": "Wire to Example Bank, account 12345|Quote the invoice number.",
 }
 
 
@@ -246,13 +248,16 @@ def test_a_complete_production_environment_starts() -> None:
     [
         ("DATABASE_URL", "DATABASE_URL must be set when LICENSING_ENV=production"),
         ("SMTP_URL", "SMTP_URL must be set when LICENSING_ENV=production"),
+        ("BILLING_ISSUER", "BILLING_ISSUER must be set when LICENSING_ENV=production"),
+        ("BILLING_REMIT_TO", "BILLING_REMIT_TO must be set when LICENSING_ENV=production"),
     ],
 )
-def test_production_refuses_to_start_without_its_database_or_mail_server(
+def test_production_refuses_to_start_without_what_only_the_office_can_give(
     missing: str, message: str
 ) -> None:
     """Without DATABASE_URL production ran on a SQLite file inside the installed
-    code; without SMTP_URL no sign-up could ever be confirmed."""
+    code; without SMTP_URL no sign-up could ever be confirmed; without the billing
+    settings every invoice named an invented office and bank account."""
     environment = {name: value for name, value in PRODUCTION.items() if name != missing}
     with pytest.raises(ConfigError, match=message):
         Config.from_env(environment)
