@@ -193,6 +193,8 @@ class Config:
     environment: str = "development"
     database_url: str = f"sqlite:///{DEFAULT_INSTANCE_DIR / 'licensing.db'}"
     secret_key: str = ""
+    # Former SECRET_KEYs: sessions and emailed links signed under them still verify.
+    secret_key_fallbacks: tuple[str, ...] = ()
     # Keys the audit log's hash chain and the seals of issued documents (HMAC);
     # separate from SECRET_KEY. Retired keys still verify the rows they signed.
     audit_hmac_key: str = ""
@@ -268,6 +270,9 @@ class Config:
             environment=environment,
             database_url=_database_url(env.get("DATABASE_URL") or defaults.database_url),
             secret_key=env.get("SECRET_KEY", ""),
+            secret_key_fallbacks=tuple(
+                key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
+            ),
             audit_hmac_key=env.get("AUDIT_HMAC_KEY", ""),
             audit_hmac_retired_keys=tuple(
                 key.strip()

@@ -74,3 +74,37 @@ def test_setup_in_production_publishes_no_sample_rate_cards(production_app: Flas
     assert "licensing ratecards import FILE" in result.output
     listed = runner.invoke(args=["ratecards", "list"])
     assert "No rate cards are published." in listed.output
+
+
+def test_sessions_signed_under_a_former_secret_key_still_open_pages(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Flask checks a session cookie under SECRET_KEY_FALLBACKS too: rotating the
+    key with the former one kept signs nobody out."""
+    from licensing import db
+    from tests.support.factories import DEFAULT_PASSWORD, make_vendor
+
+    former, new = "f" * 40, "n" * 40
+    url = database_template.new_url()
+    before = create_app(make_config(url, secret_key=former))
+    with before.app_context():
+        vendor = make_vendor(db.session())
+        client = before.test_client()
+        signing_in = client.post(
+            "/sign-in", data={"email": vendor.email, "password": DEFAULT_PASSWORD}
+        )
+        assert signing_in.status_code == 302
+        assert client.get("/portal/").status_code == 200
+        cookie = client.get_cookie("licensing_session")
+        assert cookie is not None
+    after = create_app(make_config(url, secret_key=new, secret_key_fallbacks=(former,)))
+    dropped = create_app(make_config(url, secret_key=new))
+    try:
+        for application, status in ((after, 200), (dropped, 302)):
+            with application.app_context():
+                rotated = application.test_client()
+                rotated.set_cookie("licensing_session", cookie.value)
+                assert rotated.get("/portal/").status_code == status
+    finally:
+        for application in (before, after, dropped):
+            application.extensions["licensing.db"].engine.dispose()

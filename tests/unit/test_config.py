@@ -348,3 +348,10 @@ def test_good_values_of_the_checked_settings_are_kept() -> None:
     assert config.quote_rate_limit == "60/minute;1000/hour"
     assert config.auth_rate_limit == "OFF"
     assert config.log_level == "WARNING"
+
+
+def test_former_secret_keys_are_read_as_a_list() -> None:
+    config = Config.from_env(
+        {"SECRET_KEY": "k", "AUDIT_HMAC_KEY": "a", "SECRET_KEY_FALLBACKS": " old, older ,"}
+    )
+    assert config.secret_key_fallbacks == ("old", "older")
