@@ -240,6 +240,7 @@ def configure(app: Flask, config: Config) -> None:
     app.config.update(
         LICENSING=config,
         SECRET_KEY=config.secret_key,
+        SECRET_KEY_FALLBACKS=list(config.secret_key_fallbacks),
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

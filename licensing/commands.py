@@ -52,9 +52,20 @@ def db_current() -> None:
 # rate cards). Each must be idempotent.
 def _setup_steps() -> list[tuple[str, Any]]:
     return [
-        ("Sample rate cards", ratecards_cli.load_samples),
+        ("Sample rate cards", _sample_rate_cards),
         ("Admin", accounts_cli.first_admin),
     ]
+
+
+def _sample_rate_cards() -> str:
+    """The shipped sample cards, except in production: published cards never
+    change, so samples published there would price vendors' quotes for good."""
+    if current_app.config["LICENSING"].is_production:
+        return (
+            "not published in production; publish the office's own with "
+            "`licensing ratecards import FILE` (docs/pricing.md)"
+        )
+    return ratecards_cli.load_samples()
 
 
 def _revisions(url: str) -> str:

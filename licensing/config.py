@@ -10,6 +10,7 @@ build one directly with the values they need.
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import logging
 import os
 import secrets
@@ -83,6 +84,84 @@ DEFAULT_GL_ACCOUNTS: Mapping[str, str] = MappingProxyType(
 _GL_ACCOUNT_CHARACTERS = frozenset(string.ascii_letters + string.digits + ".-_:")
 
 
+def _rate_limit(value: str, name: str) -> str:
+    """A Flask-Limiter limit ("120 per minute", "10/minute;100/hour") or "off".
+    Read here, at start-up: a limit Flask-Limiter cannot parse it logs and skips
+    on every request, so the route would run unlimited."""
+    from limits import parse_many  # Flask-Limiter's own parser
+
+    if value.strip().lower() == "off":
+        return value
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate limit such as '120 per minute' (or 'off'), not {value!r}"
+        ) from None
+    return value
+
+
+def _database_url(value: str) -> str:
+    """A SQLAlchemy URL for one of the two databases the service runs on."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in ("postgresql", "sqlite"):
+        raise ConfigError(
+            "DATABASE_URL must be a PostgreSQL (postgresql://user:password@host/database) "
+            f"or SQLite (sqlite:///path) address, not {_without_password(value)!r}"
+        )
+    return value
+
+
+def _without_password(url: str) -> str:
+    """A URL as it may be logged: its user's password left out."""
+    scheme, separator, rest = url.partition("://")
+    user_info, at, host = rest.rpartition("@")
+    if not separator or not at:
+        return url if separator else "(not a URL)"
+    return f"{scheme}://{user_info.partition(':')[0]}:...@{host}"
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}:
+        raise ConfigError(
+            f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {value!r}"
+        )
+    return level
+
+
+def _http_url(value: str, name: str) -> str:
+    """An absolute http(s) address (Stripe's API base, Stripe.js), or "" when unset."""
+    if not value:
+        return value
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an absolute http(s):// address, not {value!r}")
+    return value
+
+
+def _mail_from(value: str) -> str:
+    """`Name <address>` or a bare address: every email's sender."""
+    _name, address = email.utils.parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or any(c.isspace() for c in address):
+        raise ConfigError(
+            "MAIL_FROM must be an email address, such as "
+            f"'CPT Licensing <licensing@example.org>', not {value!r}"
+        )
+    return value
+
+
 def _gl_accounts(value: str, name: str) -> Mapping[str, str]:
     """`fee=4000,fee.distribution=4010,royalty=4100`: an account per kind of
     charge, optionally per use; what is not named keeps its default."""
@@ -114,6 +193,8 @@ class Config:
     environment: str = "development"
     database_url: str = f"sqlite:///{DEFAULT_INSTANCE_DIR / 'licensing.db'}"
     secret_key: str = ""
+    # Former SECRET_KEYs: sessions and emailed links signed under them still verify.
+    secret_key_fallbacks: tuple[str, ...] = ()
     # Keys the audit log's hash chain and the seals of issued documents (HMAC);
     # separate from SECRET_KEY. Retired keys still verify the rows they signed.
     audit_hmac_key: str = ""
@@ -187,8 +268,11 @@ class Config:
         defaults = cls()
         config = cls(
             environment=environment,
-            database_url=env.get("DATABASE_URL", defaults.database_url),
+            database_url=_database_url(env.get("DATABASE_URL") or defaults.database_url),
             secret_key=env.get("SECRET_KEY", ""),
+            secret_key_fallbacks=tuple(
+                key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
+            ),
             audit_hmac_key=env.get("AUDIT_HMAC_KEY", ""),
             audit_hmac_retired_keys=tuple(
                 key.strip()
@@ -199,10 +283,14 @@ class Config:
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
-            stripe_api_base=env.get("STRIPE_API_BASE", "").rstrip("/"),
-            stripe_js_url=env.get("STRIPE_JS_URL", defaults.stripe_js_url),
+            stripe_api_base=_http_url(
+                env.get("STRIPE_API_BASE", "").strip().rstrip("/"), "STRIPE_API_BASE"
+            ),
+            stripe_js_url=_http_url(
+                env.get("STRIPE_JS_URL", defaults.stripe_js_url).strip(), "STRIPE_JS_URL"
+            ),
             smtp_url=env.get("SMTP_URL", ""),
-            mail_from=env.get("MAIL_FROM", defaults.mail_from),
+            mail_from=_mail_from(env.get("MAIL_FROM", defaults.mail_from)),
             send_mail_after_request=_flag(
                 env.get("SEND_MAIL_AFTER_REQUEST", "false"), "SEND_MAIL_AFTER_REQUEST"
             ),
@@ -210,8 +298,12 @@ class Config:
                 env.get("DEV_MAIL_VIEWER", "true" if environment == "development" else "false"),
                 "DEV_MAIL_VIEWER",
             ),
-            quote_rate_limit=env.get("QUOTE_RATE_LIMIT", defaults.quote_rate_limit),
-            auth_rate_limit=env.get("AUTH_RATE_LIMIT", defaults.auth_rate_limit),
+            quote_rate_limit=_rate_limit(
+                env.get("QUOTE_RATE_LIMIT", defaults.quote_rate_limit), "QUOTE_RATE_LIMIT"
+            ),
+            auth_rate_limit=_rate_limit(
+                env.get("AUTH_RATE_LIMIT", defaults.auth_rate_limit), "AUTH_RATE_LIMIT"
+            ),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
             auto_approve=_flag(env.get("AUTO_APPROVE", "true"), "AUTO_APPROVE"),
             payment_terms_days=_int(env.get("PAYMENT_TERMS_DAYS", "30"), "PAYMENT_TERMS_DAYS", 1),
@@ -233,10 +325,30 @@ class Config:
             application_review_sla_days=_int(
                 env.get("APPLICATION_REVIEW_SLA_DAYS", "10"), "APPLICATION_REVIEW_SLA_DAYS", 1
             ),
-            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
             trusted_proxies=_int(env.get("TRUSTED_PROXIES", "0"), "TRUSTED_PROXIES"),
         )
-        return config.checked()
+        config = config.checked()
+        if config.is_production and not env.get("DATABASE_URL", "").strip():
+            # The default is a SQLite file inside the installed code: a production
+            # install would start, migrate and take orders on it without a word.
+            raise ConfigError(
+                "DATABASE_URL must be set when LICENSING_ENV=production "
+                "(postgresql://user:password@host/database)"
+            )
+        if config.is_production:
+            # The defaults are an invented office and bank account, printed on
+            # every invoice and payment reminder.
+            for name, value in (
+                ("BILLING_ISSUER", config.billing_issuer),
+                ("BILLING_REMIT_TO", config.billing_remit_to),
+            ):
+                if value == getattr(defaults, name.lower()) or not value.strip():
+                    raise ConfigError(
+                        f"{name} must be set when LICENSING_ENV=production: the default is "
+                        "an invented example printed on every invoice"
+                    )
+        return config
 
     def checked(self) -> Config:
         """Refuse settings that are unsafe; fill in development conveniences."""
@@ -268,6 +380,24 @@ class Config:
             )
         if config.audit_hmac_key == config.secret_key:
             raise ConfigError("AUDIT_HMAC_KEY must differ from SECRET_KEY")
+        if config.is_production:
+            for name, key in (
+                ("SECRET_KEY", config.secret_key),
+                ("AUDIT_HMAC_KEY", config.audit_hmac_key),
+            ):
+                if len(key) < MIN_PRODUCTION_KEY_LENGTH:
+                    raise ConfigError(
+                        f"{name} must be at least {MIN_PRODUCTION_KEY_LENGTH} characters when "
+                        f"LICENSING_ENV=production ({len(key)} given); make one with: "
+                        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                    )
+            if not config.smtp_url:
+                raise ConfigError(
+                    "SMTP_URL must be set when LICENSING_ENV=production: sign-up "
+                    "confirmations, password resets and invoices are emailed"
+                )
+        config._check_smtp_url()
+        config._check_stripe()
         if not config.public_url:
             # Emails sent from production must not link to a developer's machine
             # (every CLI command and the worker send them, not just the server).
@@ -282,6 +412,51 @@ class Config:
                 "(sign-in cookies are sent over HTTPS only)"
             )
         return config
+
+    def _check_smtp_url(self) -> None:
+        """SMTP_URL is read when mail is first sent; a mistake in it would show
+        only then, as every message failing."""
+        if not self.smtp_url:
+            return
+        from licensing.mail.smtp import SMTPSettings  # it imports this module
+
+        try:
+            SMTPSettings.from_url(self.smtp_url)
+        except ValueError:
+            # ConfigError is a ValueError too, as is urlsplit's port out of range.
+            # Its own words would repeat the URL, password and all, into the logs.
+            raise ConfigError(
+                f"SMTP_URL cannot be read ({_without_password(self.smtp_url)!r}): give "
+                "smtp://[user:password@]host[:port][?starttls=true] or "
+                "smtps://[user:password@]host[:port]"
+            ) from None
+
+    def _check_stripe(self) -> None:
+        """Card payments need both keys, and the webhook secret to hear the outcome:
+        with one key the card option was silently hidden, and without the webhook
+        secret every payment stayed pending until `payments reconcile`."""
+        secret, publishable = bool(self.stripe_secret_key), bool(self.stripe_publishable_key)
+        if secret != publishable:
+            given, missing = (
+                ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY")
+                if secret
+                else ("STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET_KEY")
+            )
+            raise ConfigError(
+                f"{missing} must be set with {given} (card payments need both), "
+                f"or leave both empty to take payments offline only"
+            )
+        if self.stripe_enabled and not self.stripe_webhook_secret:
+            raise ConfigError(
+                "STRIPE_WEBHOOK_SECRET must be set with the Stripe keys: it verifies the "
+                "events Stripe sends to /webhooks/stripe (the endpoint's signing secret, "
+                "whsec_...), without which no card payment is ever marked paid"
+            )
+
+
+# In production, SECRET_KEY and AUDIT_HMAC_KEY are at least this long: 32
+# characters of secrets.token_urlsafe carry 192 bits.
+MIN_PRODUCTION_KEY_LENGTH = 32
 
 
 def _public_url(value: str) -> str:

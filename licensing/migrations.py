@@ -7,7 +7,8 @@ feature's; `upgrade` therefore targets every head ("heads").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Collection, Sequence
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -56,6 +57,31 @@ def heads(database_url: str) -> tuple[str, ...]:
     for head in branch_heads:
         required |= _requirements(script, head)
     return tuple(sorted(branch_heads - required))
+
+
+def behind(recorded: Collection[str]) -> tuple[str, ...]:
+    """The revisions this code needs that a database recording `recorded` has not
+    reached, sorted; () when it has them all. Also () when it records a revision
+    this code does not know: a newer release migrated it, and the older processes
+    keep serving through a rolling upgrade (migrations are additive)."""
+    return _behind(frozenset(recorded))
+
+
+@functools.lru_cache(maxsize=8)
+def _behind(recorded: frozenset[str]) -> tuple[str, ...]:
+    script = _script()
+    known = {revision.revision for revision in script.walk_revisions()}
+    if not recorded <= known:
+        return ()
+    applied = set(recorded)
+    for revision in recorded:
+        applied |= _requirements(script, revision)
+    return tuple(name for name in heads("") if name not in applied)
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(""))
 
 
 def _requirements(script: ScriptDirectory, revision: str) -> set[str]:

@@ -8,6 +8,12 @@ imports only gunicorn and this module; each worker imports the app when it
 starts (gunicorn's default, `preload_app` off), so HUP serves the code on disk.
 With `--with-worker`, HUP reaches `licensing worker` too, which restarts on the
 code and configuration on disk after the job in hand (`licensing.worker`).
+
+HUP is refused, and the workers in hand keep serving, when a fresh interpreter
+cannot create the app from the code on disk in the server's environment
+(`CheckedArbiter`): gunicorn would otherwise stop its old workers, fail to boot
+new ones and halt, taking the service down over a release that does not import
+or a setting the new code refuses.
 """
 
 from __future__ import annotations
@@ -20,9 +26,38 @@ import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
+from licensing import start_check
 from licensing.secret_paths import hide_secrets
+
+# A check that hangs (an import waiting on a network drive) is a refusal.
+RELOAD_CHECK_SECONDS = 300.0
+
+
+def reload_refused() -> str | None:
+    """Why workers started now would not boot, or None: a fresh interpreter creates
+    the app from the code on disk in this process's environment, as a new worker
+    will (`licensing worker --check` creates the app and does nothing else)."""
+    return start_check.refused(
+        [sys.executable, "-m", "licensing.cli", "worker", "--check"],
+        None,
+        timeout=RELOAD_CHECK_SECONDS,
+    )
+
+
+class CheckedArbiter(Arbiter):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's master, which starts new workers on HUP only once the code on
+    disk has been seen to create the app (the module's docstring)."""
+
+    def handle_hup(self) -> None:
+        self.log.info("Hang up: checking the code on disk before starting new workers")
+        refused = reload_refused()
+        if refused is not None:
+            self.log.error("reload refused, serving on as before: %s", refused)
+            return
+        super().handle_hup()
 
 
 class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
@@ -30,6 +65,15 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
         self.options = options
         self.jobs = _WorkerProcess() if with_worker else None
         super().__init__()
+
+    def run(self) -> None:
+        # BaseApplication.run, with the checked master.
+        try:
+            CheckedArbiter(self).run()
+        except RuntimeError as error:
+            print(f"\nError: {error}\n", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
 
     def load_config(self) -> None:
         options = dict(self.options, preload_app=False)  # see the module's docstring

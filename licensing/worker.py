@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import Literal, NoReturn, Protocol
 
 from flask import Flask
 
+from licensing import start_check
 from licensing.agreements import cli as agreements
 from licensing.billing import cli as billing
 from licensing.config import Config
@@ -137,21 +137,9 @@ class Restart:
         """Why the code or configuration on disk would not start, or None: a fresh
         interpreter creates the app with them (`worker --check`) first, so a typo
         in a module or the environment file keeps the running worker alive."""
-        try:
-            check = subprocess.run(  # noqa: S603 - our own interpreter and command line
-                [*self.argv, "--check"],
-                env=dict(self.environment),
-                capture_output=True,
-                text=True,
-                timeout=self.check_seconds,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as error:
-            return f"the check could not run: {error}"
-        if check.returncode == 0:
-            return None
-        lines = (check.stderr or check.stdout).strip().splitlines()
-        return lines[-1] if lines else f"the check exited with {check.returncode}"
+        return start_check.refused(
+            [*self.argv, "--check"], self.environment, timeout=self.check_seconds
+        )
 
     def exec(self) -> NoReturn:
         sys.stdout.flush()

@@ -55,7 +55,8 @@ def create_admin(email: str, full_name: str) -> None:
             f"{field}: {' '.join(messages)}" for field, messages in error.errors.items()
         )
         raise click.ClickException(problems or error.detail) from None
-    click.echo(f"Admin {user.email} created (user {user.id}); sign in at /sign-in.")
+    sign_in = current_app.config["LICENSING"].public_url + "/sign-in"
+    click.echo(f"Admin {user.email} created (user {user.id}); sign in at {sign_in}.")
 
 
 @click.command("create")

@@ -18,7 +18,6 @@ so the links sent before withdrawals existed keep working until one is made.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -60,8 +59,12 @@ def token(invoice: Invoice, of_generation: int | None = None) -> str:
     """The secret of the invoice's links: of the current generation unless told."""
     if of_generation is None:
         of_generation = current_generation(invoice)
+    return signer().token(_signed(invoice, of_generation))
+
+
+def _signed(invoice: Invoice, of_generation: int) -> str:
     withdrawn = f":{of_generation}" if of_generation else ""
-    return signer().token(f"invoice-link:{invoice.id}:{invoice.number}{withdrawn}")
+    return f"invoice-link:{invoice.id}:{invoice.number}{withdrawn}"
 
 
 def invoice_url(invoice: Invoice) -> str:
@@ -91,9 +94,10 @@ def invoice_for(
     if invoice is None or invoice.state == DRAFT:
         raise NotFound(NOT_VALID)
     current = generation(session, invoice.id)
-    if not hmac.compare_digest(token(invoice, current), raw):
+    # Under SECRET_KEY or a former key kept in SECRET_KEY_FALLBACKS (rotation).
+    if not signer().matches(_signed(invoice, current), raw):
         earlier = range(max(0, current - RECOGNISED_WITHDRAWALS), current)
-        if any(hmac.compare_digest(token(invoice, older), raw) for older in earlier):
+        if any(signer().matches(_signed(invoice, older), raw) for older in earlier):
             raise PermissionDenied(
                 f"This link to invoice {invoice.number} was withdrawn by the licensing "
                 "office. Use the link in the latest email about the invoice, or sign in "

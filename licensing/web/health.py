@@ -30,8 +30,9 @@ def healthz() -> Response:
 @bp.route("/readyz")
 @access.public
 def readyz() -> Response | tuple[Response, int]:
-    """This instance can take traffic: the database answers and a write
-    transaction can begin (not locked, not read-only, not out of disk)."""
+    """This instance can take traffic: the database answers, a write
+    transaction can begin (not locked, not read-only, not out of disk), and its
+    schema has every migration this code needs."""
     engine = db.database().engine
     try:
         connection = engine.raw_connection()
@@ -43,12 +44,49 @@ def readyz() -> Response | tuple[Response, int]:
             _probe_sqlite(connection)
         else:
             _probe_postgresql(connection)
+        missing = _schema_behind(connection, engine.dialect.name)
     except (NotWritable, engine.dialect.loaded_dbapi.Error) as error:
         current_app.logger.warning("readiness check: database not writable: %s", error)
         return jsonify(status="unavailable", database="not writable", detail=str(error)), 503
     finally:
         connection.close()
+    if missing:
+        # A server started before `licensing db upgrade` answered 500 on every
+        # page whose tables were new, while this said "ok".
+        detail = f"the database lacks revision(s) {', '.join(missing)}: run `licensing db upgrade`"
+        current_app.logger.warning("readiness check: %s", detail)
+        return jsonify(status="unavailable", database="schema behind", detail=detail), 503
     return jsonify(status="ok", database="ok")
+
+
+def _schema_behind(connection: Any, dialect: str) -> tuple[str, ...]:
+    """The migrations this code needs that the database has not had."""
+    # Alembic is imported on the first probe of each process, not at start-up
+    # (see licensing.commands.db_upgrade).
+    from licensing import migrations
+
+    cursor = connection.cursor()
+    try:
+        cursor.execute(
+            "SELECT version_num FROM alembic_version"
+            if _has_version_table(cursor, dialect)
+            else "SELECT 'base' WHERE 1 = 0"
+        )
+        recorded = [row[0] for row in cursor.fetchall()]
+    finally:
+        connection.rollback()
+        cursor.close()
+    return migrations.behind(recorded)
+
+
+def _has_version_table(cursor: Any, dialect: str) -> bool:
+    """A database never migrated has no `alembic_version` (it is behind on all)."""
+    cursor.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'alembic_version'"
+        if dialect == "sqlite"
+        else "SELECT count(*) FROM pg_tables WHERE tablename = 'alembic_version'"
+    )
+    return bool(cursor.fetchone()[0])
 
 
 def _probe_sqlite(connection: Any) -> None:

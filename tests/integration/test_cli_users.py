@@ -28,6 +28,8 @@ def test_create_admin_reads_one_line_from_standard_input_when_it_is_not_a_termin
     )
     assert result.exit_code == 0, result.output
     assert f"Admin {EMAIL} created" in result.output
+    # The whole address, as `setup` gives it: "/sign-in" alone named no server.
+    assert "sign in at http://testserver/sign-in." in result.output
     user = _admin()
     assert user is not None
     assert user.roles == frozenset({"admin"})

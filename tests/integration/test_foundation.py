@@ -306,3 +306,35 @@ def test_a_sqlite_uri_database_makes_no_folder_named_after_it(
     # A plain path still gets its folder made.
     make_engine(f"sqlite:///{tmp_path}/new/licensing.db").dispose()
     assert (tmp_path / "new").is_dir()
+
+
+def test_readyz_is_503_until_the_database_has_the_codes_migrations(tmp_path: Path) -> None:
+    """Round 13: a server started before `licensing db upgrade` answered "ok" here
+    while every page on a newer table was a 500 (`relation "rate_cards" does not
+    exist`), so a load balancer sent it traffic."""
+    from licensing import migrations
+
+    url = f"sqlite:///{tmp_path / 'older.db'}"
+    migrations.upgrade(url, "billing_0005")
+    behind = create_app(make_config(url))
+    try:
+        response = behind.test_client().get("/readyz")
+        assert response.status_code == 503
+        answer = response.get_json()
+        assert answer["database"] == "schema behind"
+        assert "billing_0006" in answer["detail"]
+        assert "run `licensing db upgrade`" in answer["detail"]
+        migrations.upgrade(url)
+        assert behind.test_client().get("/readyz").status_code == 200
+    finally:
+        behind.extensions["licensing.db"].engine.dispose()
+
+
+def test_a_database_migrated_by_a_newer_release_is_not_behind() -> None:
+    """Through a rolling upgrade the older processes keep serving a database
+    that records a revision they do not know."""
+    from licensing import migrations
+
+    assert migrations.behind(migrations.heads("")) == ()
+    assert migrations.behind(["billing_0099_from_a_newer_release"]) == ()
+    assert migrations.behind(["billing_0005"]) != ()

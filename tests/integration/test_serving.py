@@ -31,8 +31,14 @@ def test_the_servers_master_process_imports_none_of_the_app() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    # Its one module of ours besides: the standard-library rule hiding secrets in the log.
-    assert imported == ["licensing", "licensing.secret_paths", "licensing.serving"]
+    # Its modules of ours besides: the standard-library rule hiding secrets in the
+    # log, and the check of the code on disk before a HUP (standard library only).
+    assert imported == [
+        "licensing",
+        "licensing.secret_paths",
+        "licensing.serving",
+        "licensing.start_check",
+    ]
 
 
 def _free_port() -> int:
@@ -150,5 +156,58 @@ def test_a_control_socket_the_operator_asks_for_is_opened_where_asked(tmp_path: 
     try:
         _until(lambda: f"Control socket listening at {socket_path}" in log.read_text())
         assert socket_path.is_socket()
+    finally:
+        _stopped(server)
+
+
+def test_hup_with_code_that_cannot_start_is_refused_and_the_workers_keep_serving(
+    tmp_path: Path,
+) -> None:
+    """Round 13: HUP stopped the old workers, the new ones failed to boot (a
+    release that does not import, a setting the new code refuses) and gunicorn
+    halted: the service was down until someone restarted it."""
+    import shutil
+
+    from licensing.config import PROJECT_ROOT
+
+    release = tmp_path / "release"
+    shutil.copytree(
+        PROJECT_ROOT / "licensing",
+        release / "licensing",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for name in ("templates", "static", "migrations"):
+        (release / name).symlink_to(PROJECT_ROOT / name)
+    environment = {name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"}
+    environment.update(
+        HOME=str(tmp_path),
+        PYTHONPATH=str(release),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
+        SECRET_KEY="s" * 64,
+        AUDIT_HMAC_KEY="a" * 64,
+    )
+    log, port = tmp_path / "stderr", _free_port()
+    url = f"http://127.0.0.1:{port}/healthz"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            env=environment,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        _until(lambda: _status(url) == 200 and _workers(server.pid))
+        before = _workers(server.pid)
+        config = release / "licensing" / "config.py"
+        config.write_text(
+            config.read_text() + "\nraise ImportError('a release that cannot start')\n"
+        )
+        os.kill(server.pid, signal.SIGHUP)
+        _until(lambda: "reload refused, serving on as before: " in log.read_text())
+        assert "a release that cannot start" in log.read_text()
+        assert server.poll() is None
+        assert _workers(server.pid) == before
+        assert _status(url) == 200
     finally:
         _stopped(server)

@@ -174,6 +174,8 @@ def test_hup_restarts_the_worker_on_the_configuration_on_disk_after_the_job_in_h
         f"DATABASE_URL={sqlite_template.new_url()}\n"
         f"AUDIT_HMAC_KEY={'a' * 64}\n"
         "STRIPE_SECRET_KEY=\nSTRIPE_PUBLISHABLE_KEY=\n"
+        # Refused with the keys unless set: it verifies Stripe's webhooks.
+        "STRIPE_WEBHOOK_SECRET=whsec_worker\n"
     )
     environment = {
         name: value

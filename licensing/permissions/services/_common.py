@@ -4,6 +4,7 @@ requester's links, loading a request, messages and the emails they send."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,8 +86,18 @@ def digest(raw: str) -> str:
 
 def status_token(request: PermissionRequest) -> str:
     """The secret in the requester's status link, derived from SECRET_KEY, so the
-    database alone (which keeps only its digest) cannot produce a working link."""
-    return signer().token(f"permission-status:{request.id}:{request.link_salt}")
+    database alone (which keeps only its digest) cannot produce a working link.
+
+    The request is found by that digest, stored when the link was first made: after
+    SECRET_KEY is rotated, the token under the former key kept in
+    `SECRET_KEY_FALLBACKS` is the one that still finds it, so later emails repeat
+    the link the requester has rather than one that opens nothing."""
+    tokens = signer().tokens(f"permission-status:{request.id}:{request.link_salt}")
+    if request.status_token_hash is not None:
+        for token in tokens:
+            if hmac.compare_digest(digest(token), request.status_token_hash):
+                return token
+    return tokens[0]
 
 
 def status_url(request: PermissionRequest) -> str:

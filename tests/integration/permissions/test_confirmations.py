@@ -136,3 +136,20 @@ def test_assigning_in_bulk_to_an_id_that_is_no_choice_is_a_422_not_a_500(
         assert refused.status_code == 422, posted
         assert "Choose who to assign the selected requests to." in refused.get_data(as_text=True)
     assert _reloaded(request.id).assignee_id is None
+
+
+def test_after_a_secret_key_rotation_new_emails_repeat_the_link_the_requester_has(
+    app: Flask, submit: Callable[..., tuple[PermissionRequest, str]]
+) -> None:
+    """Round 13: the request is found by the digest of its first link; after a
+    rotation every later email carried a link made under the new key, which found
+    nothing. With the former key in SECRET_KEY_FALLBACKS they repeat the first."""
+    from licensing import signing
+    from licensing.signing import Signer
+
+    former = "the-former-secret-key-" + "f" * 20
+    signing.install(app, Signer(former))
+    request, emailed = submit()
+    signing.install(app, Signer("the-new-secret-key-" + "n" * 20, [former]))
+    assert services.status_token(request) == emailed
+    assert services.request_for_link(emailed).id == request.id

@@ -1,0 +1,110 @@
+"""An operator's first production start (round 13): a refused setting is one
+line naming it, and `licensing setup` publishes no sample rate cards there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+from licensing.app import create_app
+from licensing.cli import main
+from tests.conftest import DatabaseTemplate, make_config
+
+GOOD_KEY = "k" * 40
+AUDIT_KEY = "a" * 40
+
+
+def _production(database_url: str, **changes: str) -> dict[str, str]:
+    return {
+        "LICENSING_ENV": "production",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": GOOD_KEY,
+        "AUDIT_HMAC_KEY": AUDIT_KEY,
+        "PUBLIC_URL": "https://licensing.example.test",
+        "SMTP_URL": "smtp://127.0.0.1:25",
+        "BILLING_ISSUER": "Example Licensing Office|1 Test Street",
+        "BILLING_REMIT_TO": "Wire to Example Bank, account 12345",
+        "STRIPE_SECRET_KEY": "",
+        "STRIPE_PUBLISHABLE_KEY": "",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 32 characters"),
+        ({"SMTP_URL": ""}, "SMTP_URL must be set when LICENSING_ENV=production"),
+        ({"RATELIMIT_STORAGE_URI": "junk://"}, "RATELIMIT_STORAGE_URI: "),
+    ],
+)
+def test_the_console_script_names_a_refused_setting_in_one_line(
+    tmp_path: Path, changes: dict[str, str], said: str
+) -> None:
+    """It printed a traceback of the app factory ending in the setting's name."""
+    environment = _production(f"sqlite:///{tmp_path / 'licensing.db'}", **changes)
+    result = CliRunner().invoke(main, ["db", "current"], env=environment)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: the configuration cannot start the service: ")
+    assert said in lines[0]
+
+
+@pytest.fixture
+def production_app(database_template: DatabaseTemplate) -> Iterator[Flask]:
+    application = create_app(make_config(database_template.new_url(), environment="production"))
+    yield application
+    application.extensions["licensing.db"].engine.dispose()
+
+
+def test_setup_in_production_publishes_no_sample_rate_cards(production_app: Flask) -> None:
+    """Published cards never change: samples published on a production install
+    priced vendors' quotes with invented figures for good."""
+    runner = production_app.test_cli_runner()
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "Sample rate cards: not published in production" in result.output
+    assert "licensing ratecards import FILE" in result.output
+    listed = runner.invoke(args=["ratecards", "list"])
+    assert "No rate cards are published." in listed.output
+
+
+def test_sessions_signed_under_a_former_secret_key_still_open_pages(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Flask checks a session cookie under SECRET_KEY_FALLBACKS too: rotating the
+    key with the former one kept signs nobody out."""
+    from licensing import db
+    from tests.support.factories import DEFAULT_PASSWORD, make_vendor
+
+    former, new = "f" * 40, "n" * 40
+    url = database_template.new_url()
+    before = create_app(make_config(url, secret_key=former))
+    with before.app_context():
+        vendor = make_vendor(db.session())
+        client = before.test_client()
+        signing_in = client.post(
+            "/sign-in", data={"email": vendor.email, "password": DEFAULT_PASSWORD}
+        )
+        assert signing_in.status_code == 302
+        assert client.get("/portal/").status_code == 200
+        cookie = client.get_cookie("licensing_session")
+        assert cookie is not None
+    after = create_app(make_config(url, secret_key=new, secret_key_fallbacks=(former,)))
+    dropped = create_app(make_config(url, secret_key=new))
+    try:
+        for application, status in ((after, 200), (dropped, 302)):
+            with application.app_context():
+                rotated = application.test_client()
+                rotated.set_cookie("licensing_session", cookie.value)
+                assert rotated.get("/portal/").status_code == status
+    finally:
+        for application in (before, after, dropped):
+            application.extensions["licensing.db"].engine.dispose()
