@@ -7,15 +7,14 @@ statement per row: 10 agreements cost 10 statements more than none, 100 cost 100
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Table, event, insert, select
+from sqlalchemy import Table, insert, select
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -30,6 +29,7 @@ from tests.integration.pricing.conftest import card_document
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of
 from tests.support.settings import issuing
+from tests.support.statements import sent_on
 
 SMALL, LARGE = 10, 100
 DECEMBER = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
@@ -86,26 +86,11 @@ def _copies(agreement_id: int, count: int, start: int) -> None:
     session.commit()
 
 
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    """The SQL statements sent while inside on the test's connection (the module's
-    shared one, whose engine is not the app's: `tests.conftest.app_in_transaction`)."""
-    statements: list[str] = []
-    engine = db.session().connection().engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def _statements(export: Export) -> int:
     export()  # warm: the rate card and the token are read once
-    with counting() as statements:
+    # On the module's shared connection, whose engine is not the app's
+    # (`tests.conftest.app_in_transaction`).
+    with sent_on(db.session().connection().engine) as statements:
         export()
     assert statements, "nothing counted: the listener is on another engine"
     return len(statements)
