@@ -13,7 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from licensing import db
-from licensing.errors import InvalidInput
+from licensing.billing.models import Invoice
+from licensing.errors import Conflict, InvalidInput
 from licensing.royalties import services
 from licensing.royalties.models import REASON_MAX, REVIEW_NOTE_MAX, RoyaltyReport
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
@@ -24,6 +25,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.integration.royalties.test_pages import period_url, text_of
+from tests.support.billing import credited
 from tests.support.factories import staff_actor
 
 
@@ -75,3 +77,29 @@ def test_an_amendments_reason_and_a_review_note_name_their_limit_grouped(
             report.id, "request_correction", staff_actor(), note="n" * (REVIEW_NOTE_MAX + 1)
         )
     assert note.value.errors == {"note": ["At most 2,000 characters."]}
+
+
+def test_an_amendment_lowering_the_royalty_beyond_what_is_left_to_credit_names_the_amount(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # It said "lowers the royalty by 1200.00, more than ...": no grouping, no currency.
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)]).report
+    invoice = db.session().get(Invoice, first.invoice_id)
+    assert invoice is not None
+    credited(invoice.id, str(invoice.total - 1), "Goodwill", now=AFTER[1])
+    with pytest.raises(Conflict) as refused:
+        file_report(
+            vendor,
+            agreement,
+            1,
+            [row(1, "A", quantity=2900)],
+            amends=first.id,
+            reason="Clinic A had 2900 users",
+        )
+    assert str(refused.value) == (
+        "The report lowers the royalty by 1,200.00 USD, more than the agreement's royalty "
+        "invoices leave to credit; ask billing staff."
+    )
