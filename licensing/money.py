@@ -393,6 +393,13 @@ def in_words(amount: Decimal | Fraction | int, currency: str) -> str:
     return f"{format_grouped(amount, currency)} {currency}"
 
 
+def price_in_words(amount: Decimal, currency: str) -> str:
+    """`2500` -> `2,500.00 USD`: a rate card's amount as pages and documents say it
+    (`in_words`), except that a unit price finer than the minor unit keeps its
+    digits (`0.045 USD`, never rounded)."""
+    return f"{figures_grouped(filed_amount(amount, currency))} {currency}"
+
+
 def format_quantity(count: int | Decimal | None) -> str:
     """`120000` -> `120,000`: a count of end users, members or copies as people read
     it, on pages, in emails and documents ("—" for none given)."""

@@ -27,6 +27,7 @@ from licensing.agreements.documents import (
 )
 from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
 from licensing.mail.services import OFFICE_NAME
+from licensing.money import format_quantity, price_in_words
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.pricing import Quote, QuoteLine, describe_rule
 from licensing.pricing.vocabulary import USES
@@ -261,7 +262,8 @@ def build_document(
         licensed_records.append(use)
         rule = rules.get(line.rule or "")
         terms = (
-            describe_rule(rule, quote.currency)
+            # Grouped, with the currency, as Schedule A and the pages say amounts.
+            describe_rule(rule, quote.currency, amount=price_in_words, count=format_quantity)
             if rule is not None
             else "A fee set by the Licensor for this use (no published rule applies)."
         )

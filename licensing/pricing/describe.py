@@ -61,6 +61,9 @@ _money = exact_amount
 # How an amount is written: `_money` in the texts the contract fixes; a page may
 # pass its own (the rate card page adds the currency, as every page does).
 AmountText = Callable[[Decimal, str], str]
+# How a count of units is written (a tier's bounds): `str` by default (the API's
+# `in_plain_words`); pages and documents group it (`money.format_quantity`).
+CountText = Callable[[int], str]
 
 
 def describe_condition(when: Condition) -> str:
@@ -81,27 +84,39 @@ def describe_condition(when: Condition) -> str:
 
 
 def _tier_words(
-    lower: int, upper: int | None, tier: Tier, mode: str, currency: str, amount: AmountText
+    lower: int,
+    upper: int | None,
+    tier: Tier,
+    mode: str,
+    currency: str,
+    amount: AmountText,
+    count: CountText,
 ) -> str:
     price = f"at {amount(tier.unit_price, currency)} each"
     if tier.flat:
         once = "once the tier is reached" if mode == "graduated" else "once"
         price += f" plus {amount(tier.flat, currency)} {once}"
     if upper is None:
-        return f"above {lower} {price}" if lower else f"every unit {price}"
+        return f"above {count(lower)} {price}" if lower else f"every unit {price}"
     if mode == "graduated":
-        return f"the first {upper} {price}" if lower == 0 else f"the next {upper - lower} {price}"
-    return f"up to {upper} {price}" if lower == 0 else f"{lower + 1} to {upper} {price}"
+        if lower == 0:
+            return f"the first {count(upper)} {price}"
+        return f"the next {count(upper - lower)} {price}"
+    if lower == 0:
+        return f"up to {count(upper)} {price}"
+    return f"{count(lower + 1)} to {count(upper)} {price}"
 
 
-def _per_unit_words(model: PerUnitModel, currency: str, amount: AmountText) -> str:
+def _per_unit_words(
+    model: PerUnitModel, currency: str, amount: AmountText, count: CountText
+) -> str:
     head = f"per {_singular(model.unit)}"
     if len(model.tiers) == 1:
         tier = model.tiers[0]
         flat = f" plus {amount(tier.flat, currency)}" if tier.flat else ""
         return f"{head}: {amount(tier.unit_price, currency)} each{flat}"
     tiers = ", ".join(
-        _tier_words(lower, upper, tier, model.mode, currency, amount)
+        _tier_words(lower, upper, tier, model.mode, currency, amount, count)
         for lower, upper, tier in tier_bounds(model.tiers)
     )
     if model.mode == "graduated":
@@ -109,17 +124,19 @@ def _per_unit_words(model: PerUnitModel, currency: str, amount: AmountText) -> s
     return f"{head}, volume (every unit at the price of the tier the total falls in): {tiers}"
 
 
-def describe_model(model: Model, currency: str, *, amount: AmountText = _money) -> str:
+def describe_model(
+    model: Model, currency: str, *, amount: AmountText = _money, count: CountText = str
+) -> str:
     """A model in words, lower case (the caller capitalises)."""
     if isinstance(model, FlatModel):
         fee = amount(model.amount, currency)
         return f"flat fee of {fee} a year (prorated)" if model.prorate else f"flat fee of {fee}"
     if isinstance(model, PerUnitModel):
-        return _per_unit_words(model, currency, amount)
+        return _per_unit_words(model, currency, amount, count)
     if isinstance(model, PercentOfRevenueModel):
         return f"{percent_text(model.percent)}% of revenue"
     parts = "; ".join(
-        f"({i}) {describe_model(part, currency, amount=amount)}"
+        f"({i}) {describe_model(part, currency, amount=amount, count=count)}"
         for i, part in enumerate(model.parts, 1)
     )
     return f"the sum of: {parts}"
@@ -129,12 +146,17 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def describe_rule(rule: Rule, currency: str, *, amount: AmountText = _money) -> str:
-    """What a rule charges, in words a licensing analyst or licensee reads."""
+def describe_rule(
+    rule: Rule, currency: str, *, amount: AmountText = _money, count: CountText = str
+) -> str:
+    """What a rule charges, in words a licensing analyst or licensee reads: its
+    amounts by `amount` and its tiers' bounds by `count` (pages and documents pass
+    `money.price_in_words` and `money.format_quantity`, "above 1,000 at 12.00 USD
+    each; minimum 1,000.00 USD a year")."""
     if rule.model is None:
         words = ["Goes to the educational permissions queue; no fee"]
     else:
-        words = [_capitalised(describe_model(rule.model, currency, amount=amount))]
+        words = [_capitalised(describe_model(rule.model, currency, amount=amount, count=count))]
         if rule.minimum is not None:
             words.append(f"minimum {amount(rule.minimum, currency)} a year (prorated)")
         if rule.maximum is not None:
@@ -182,10 +204,10 @@ def _card_field_changes(old: RateCard, new: RateCard) -> list[Change]:
     return changes
 
 
-def _charge_words(rule: Rule, currency: str, amount: AmountText) -> str:
+def _charge_words(rule: Rule, currency: str, amount: AmountText, count: CountText) -> str:
     if rule.model is None:
         return "goes to the educational permissions queue"
-    return describe_model(rule.model, currency, amount=amount)
+    return describe_model(rule.model, currency, amount=amount, count=count)
 
 
 def _bound_difference(
@@ -200,7 +222,9 @@ def _bound_difference(
     return f"{name} unchanged"
 
 
-def _rule_differences(old: Rule, new: Rule, currency: str, amount: AmountText) -> list[str]:
+def _rule_differences(
+    old: Rule, new: Rule, currency: str, amount: AmountText, count: CountText
+) -> list[str]:
     differences = []
     if old.description != new.description:
         differences.append(f"description from {old.description!r} to {new.description!r}")
@@ -209,8 +233,8 @@ def _rule_differences(old: Rule, new: Rule, currency: str, amount: AmountText) -
             f"applies to {describe_condition(new.when)} (was {describe_condition(old.when)})"
         )
     if (old.route, old.model) != (new.route, new.model):
-        before = _charge_words(old, currency, amount)
-        after = _charge_words(new, currency, amount)
+        before = _charge_words(old, currency, amount, count)
+        after = _charge_words(new, currency, amount, count)
         differences.append(f"charge now {after} (was {before})")
     for name in ("minimum", "maximum"):
         if getattr(old, name) != getattr(new, name):
@@ -222,7 +246,9 @@ def _rule_differences(old: Rule, new: Rule, currency: str, amount: AmountText) -
     return differences
 
 
-def _rule_changes(old: RateCard, new: RateCard, amount: AmountText) -> list[Change]:
+def _rule_changes(
+    old: RateCard, new: RateCard, amount: AmountText, count: CountText
+) -> list[Change]:
     before = {rule.id: rule for rule in old.rules}
     after = {rule.id: rule for rule in new.rules}
     changes = []
@@ -231,11 +257,11 @@ def _rule_changes(old: RateCard, new: RateCard, amount: AmountText) -> list[Chan
             sentence = (
                 f"Added rule {rule.id} at position {position}, for "
                 f"{describe_condition(rule.when)}: "
-                f"{describe_rule(rule, new.currency, amount=amount)}."
+                f"{describe_rule(rule, new.currency, amount=amount, count=count)}."
             )
             changes.append(Change("added", "rule", rule.id, sentence))
         elif before[rule.id] != rule:
-            differences = _rule_differences(before[rule.id], rule, new.currency, amount)
+            differences = _rule_differences(before[rule.id], rule, new.currency, amount, count)
             sentence = f"Changed rule {rule.id}: {'; '.join(differences)}."
             changes.append(Change("changed", "rule", rule.id, sentence))
     for rule in old.rules:
@@ -243,7 +269,7 @@ def _rule_changes(old: RateCard, new: RateCard, amount: AmountText) -> list[Chan
             sentence = (
                 f"Removed rule {rule.id}, which applied to "
                 f"{describe_condition(rule.when)}: "
-                f"{describe_rule(rule, old.currency, amount=amount)}."
+                f"{describe_rule(rule, old.currency, amount=amount, count=count)}."
             )
             changes.append(Change("removed", "rule", rule.id, sentence))
     return changes
@@ -283,12 +309,14 @@ def _order_change(old_ids: Sequence[str], new_ids: Sequence[str], subject: str) 
     return [Change("reordered", subject, None, sentence)]
 
 
-def diff_cards(old: RateCard, new: RateCard, *, amount: AmountText = _money) -> list[Change]:
+def diff_cards(
+    old: RateCard, new: RateCard, *, amount: AmountText = _money, count: CountText = str
+) -> list[Change]:
     """What changed from `old` to `new`: top-level fields, then rules, then adjustments
-    (amounts written by `amount`, as `describe_rule`)."""
+    (amounts written by `amount` and tiers' bounds by `count`, as `describe_rule`)."""
     return [
         *_card_field_changes(old, new),
-        *_rule_changes(old, new, amount),
+        *_rule_changes(old, new, amount, count),
         *_order_change([r.id for r in old.rules], [r.id for r in new.rules], "rule"),
         *_adjustment_changes(old, new),
         *_order_change(

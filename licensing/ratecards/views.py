@@ -14,12 +14,10 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from licensing import access, db, errors
-from licensing.money import format_amount
+from licensing.money import format_quantity, price_in_words
 from licensing.pricing import Condition, describe_condition, describe_rule, diff_cards
-from licensing.pricing.describe import exact_amount
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
-from licensing.web.filters import money
 from licensing.web.forms import PageForm
 from licensing.words import humanize
 
@@ -110,14 +108,6 @@ def _card_document(raw: bytes) -> Any:
         ) from None
 
 
-def _amount_on_page(amount: Decimal, currency: str) -> str:
-    """ "2,500.00 USD", as the pages' `money` filter writes amounts; a unit price
-    finer than a cent keeps its digits ("0.045 USD")."""
-    if Decimal(format_amount(amount, currency)) == amount:
-        return f"{money(amount, currency)} {currency}"
-    return f"{exact_amount(amount, currency)} {currency}"
-
-
 @bp.route("/<string:version>")
 @access.staff(*STAFF)
 def detail(version: str) -> str:
@@ -127,7 +117,9 @@ def detail(version: str) -> str:
         {
             "rule": rule,
             "applies_to": _applies_to(rule.when),
-            "terms": describe_rule(rule, card.currency, amount=_amount_on_page),
+            "terms": describe_rule(
+                rule, card.currency, amount=price_in_words, count=format_quantity
+            ),
         }
         for rule in card.rules
     ]
@@ -159,7 +151,12 @@ def compare() -> str:
     changes = (
         []
         if same
-        else diff_cards(queries.domain_card(old), queries.domain_card(new), amount=_amount_on_page)
+        else diff_cards(
+            queries.domain_card(old),
+            queries.domain_card(new),
+            amount=price_in_words,
+            count=format_quantity,
+        )
     )
     return render_template(
         "ratecards/compare.html", old=old, new=new, same=same, changes=changes, cards=cards

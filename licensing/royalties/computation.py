@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from licensing.errors import InvalidInput
-from licensing.money import format_amount
+from licensing.money import format_amount, format_quantity, price_in_words
 from licensing.pricing import (
     ProposedUse,
     Quote,
@@ -35,6 +35,7 @@ from licensing.pricing import (
     price,
     units_needed,
 )
+from licensing.words import humanize
 
 # The working of a line whose amount licensing staff set by hand starts so
 # (`licensing.agreements.issuing.AMENDED`); such a line is not reportable.
@@ -139,16 +140,22 @@ class LineRoyalty:
         return self.charged_to_date - self.charged_before
 
 
-def _beyond_pricing(line: ReportableLine, usage: Usage, refused: QuoteInputError) -> InvalidInput:
+def _beyond_pricing(
+    line: ReportableLine, usage: Usage, refused: QuoteInputError, currency: str
+) -> InvalidInput:
     """Usage to date the pricing core refuses: each row was within its bounds, but
-    their sum to date is beyond what a quote can price (a 422, not a 500)."""
+    their sum to date is beyond what a quote can price (a 422, not a 500). The
+    figure as pages write it ("1,500,000 end users", "revenue 12,000.00 USD")."""
     problems = []
     for path, texts in refused.errors.items():
         field = path.rsplit(".", 1)[-1]
-        total = usage.revenue if field == "revenue" else usage.quantities.get(field)
-        what = "revenue" if field == "revenue" else field
+        if field == "revenue":
+            revenue = usage.revenue
+            what = "revenue" if revenue is None else f"revenue {price_in_words(revenue, currency)}"
+        else:
+            what = f"{format_quantity(usage.quantities.get(field))} {humanize(field)}"
         problems.append(
-            f"Line {line.number}: {total} {what} to date cannot be priced: "
+            f"Line {line.number}: {what} to date cannot be priced: "
             f"{' '.join(texts)} Check the quantities and revenue reported."
         )
     return InvalidInput("The usage to date cannot be priced.", {"rows": problems})
@@ -181,7 +188,7 @@ class Pricer:
         try:
             priced = price(self.card, request).lines[0]
         except QuoteInputError as beyond:
-            raise _beyond_pricing(line, usage, beyond) from beyond
+            raise _beyond_pricing(line, usage, beyond, self.card.currency) from beyond
         if priced.rule != line.rule.id or priced.amount is None:
             # Cards never change once published, so the same use meets the same rule.
             raise ValueError(f"line {line.number} no longer meets rule {line.rule.id}")

@@ -1,7 +1,8 @@
 """The warnings (anomaly flags) a filed report raises, in words.
 
-Each warning is composed here, every figure with its unit in words ("40 end users",
-"900.00 USD"), and stored as a sentence with the report. Reports filed before a
+Each warning is composed here, every figure with its unit in words and grouped as
+pages write figures ("1,200 end users", "12,900.00 USD"; ungrouped until round 13),
+and stored as a sentence with the report. Reports filed before a
 wording changed keep their sentences as stored (records are not rewritten); pages
 and the API read them through `in_words`, which recognizes each earlier wording and
 says it again as a warning composed today would: the unit's key in words (`end_users`
@@ -14,36 +15,43 @@ import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from licensing.money import format_amount
+from licensing.money import format_quantity as _count
+from licensing.money import in_words as _amount
 from licensing.words import humanize
 
 DROP = "(a drop of more than 20%)"
 
 
 def customers(count: int) -> str:
-    return f"{count} customer" if count == 1 else f"{count} customers"
+    return f"{_count(count)} customer" if count == 1 else f"{_count(count)} customers"
 
 
 def customer_drop(line: int, unit: str, count: int, before: int) -> str:
     """Fewer of a line's customers reported a unit than last period."""
-    return f"Line {line}, {humanize(unit)}: {customers(count)} against {before} last period {DROP}."
+    return (
+        f"Line {line}, {humanize(unit)}: {customers(count)} against {_count(before)} last "
+        f"period {DROP}."
+    )
 
 
 def quantity_drop(line: int, unit: str, quantity: int, before: int) -> str:
     """A line's total of a unit fell against last period."""
     words = humanize(unit)
-    return f"Line {line}: {quantity} {words} in all against {before} {words} last period {DROP}."
+    return (
+        f"Line {line}: {_count(quantity)} {words} in all against {_count(before)} {words} last "
+        f"period {DROP}."
+    )
 
 
 def customer_fall(customer: str, line: int, was: int, now: int, unit: str) -> str:
     """One customer's quantity fell (a part of `falling_customers`)."""
-    return f"{customer} on line {line}: {was} to {now} {humanize(unit)}"
+    return f"{customer} on line {line}: {_count(was)} to {_count(now)} {humanize(unit)}"
 
 
 def falling_customers(count: int, shown: Iterable[str], more: int) -> str:
     """The customers whose quantity fell: the first few named, the rest counted."""
     verb = "reports" if count == 1 else "report"
-    rest = f" and {more} more" if more > 0 else ""
+    rest = f" and {_count(more)} more" if more > 0 else ""
     return f"{customers(count)} {verb} less than last period ({'; '.join(shown)}{rest})."
 
 
@@ -51,16 +59,16 @@ def below_estimate(line: int, unit: str, reported: int, estimate: int | Decimal)
     """At the last period, a unit's usage to date below half the application's estimate."""
     words = humanize(unit)
     return (
-        f"Line {line}: {reported} {words} for the term, less than half the "
-        f"{estimate} {words} estimated in the application."
+        f"Line {line}: {_count(reported)} {words} for the term, less than half the "
+        f"{_count(estimate)} {words} estimated in the application."
     )
 
 
 def revenue_below_estimate(line: int, revenue: Decimal, estimate: Decimal, currency: str) -> str:
     """At the last period, revenue to date below half the application's estimate."""
     return (
-        f"Line {line}: revenue {format_amount(revenue, currency)} {currency} for the term, "
-        f"less than half the {format_amount(estimate, currency)} {currency} estimated."
+        f"Line {line}: revenue {_amount(revenue, currency)} for the term, "
+        f"less than half the {_amount(estimate, currency)} estimated."
     )
 
 
@@ -98,12 +106,21 @@ def _revenue_below_estimate(found: re.Match[str], currency: str) -> str:
 
 
 def _falling_customers(found: re.Match[str], _currency: str) -> str:
-    # Only the units are said again: a customer's id is the licensee's, kept as filed.
-    return _FALL.sub(lambda fall: f"{fall['figures']}{humanize(fall['unit'])}", found.group(0))
+    # Only the figures and units are said again: a customer's id is the licensee's,
+    # kept as filed.
+    def fall(each: re.Match[str]) -> str:
+        was, now = int(each["was"]), int(each["now"])
+        return f": {_count(was)} to {_count(now)} {humanize(each['unit'])}"
+
+    text = _FALL.sub(fall, found.group(0))
+    text = _MORE.sub(lambda more: f" and {_count(int(more['more']))} more).", text)
+    return _LEADING_COUNT.sub(lambda count: _count(int(count.group(0))), text)
 
 
 # One customer's fall inside the list, its unit ending at "; ", " and N more)" or ")".
-_FALL = re.compile(rf"(?P<figures>: \d+ to \d+ ){_UNIT}(?=; | and \d+ more\)\.$|\)\.$)")
+_FALL = re.compile(rf": (?P<was>\d+) to (?P<now>\d+) {_UNIT}(?=; | and [\d,]+ more\)\.$|\)\.$)")
+_MORE = re.compile(r" and (?P<more>\d+) more\)\.$")
+_LEADING_COUNT = re.compile(r"^\d+")
 
 _EARLIER: tuple[tuple[re.Pattern[str], _Reword], ...] = (
     (
@@ -138,6 +155,28 @@ _EARLIER: tuple[tuple[re.Pattern[str], _Reword], ...] = (
         _revenue_below_estimate,
     ),
     (re.compile(r"^\d+ customers? reports? less than last period \(.*\)\.$"), _falling_customers),
+    # Rounds 8 to 12: today's wordings with the figures ungrouped ("1200 end users").
+    (
+        re.compile(
+            rf"^Line (?P<line>\d+): (?P<quantity>\d+) {_UNIT} in all against "
+            rf"(?P<before>\d+) (?P=unit) last period \(a drop of more than 20%\)\.$"
+        ),
+        _quantity_drop,
+    ),
+    (
+        re.compile(
+            rf"^Line (?P<line>\d+): (?P<reported>\d+) {_UNIT} for the term, less than half "
+            rf"the (?P<estimate>{_NUMBER}) (?P=unit) estimated in the application\.$"
+        ),
+        _below_estimate,
+    ),
+    (
+        re.compile(
+            rf"^Line (?P<line>\d+): revenue (?P<revenue>{_NUMBER}) [A-Z]{{3}} for the term, "
+            rf"less than half the (?P<estimate>{_NUMBER}) [A-Z]{{3}} estimated\.$"
+        ),
+        _revenue_below_estimate,
+    ),
 )
 
 

@@ -26,6 +26,7 @@ from typing import IO, Any, NamedTuple
 import ijson
 
 from licensing.accounts.countries import COUNTRIES
+from licensing.money import format_quantity
 from licensing.streaming import csv_cell, csv_cell_read
 
 from .computation import ReportableLine
@@ -71,7 +72,7 @@ class Problems:
     def summary(self) -> dict[str, list[str]]:
         found = dict(self.errors)
         if self.more:
-            found["rows"] = [f"and {self.more} more problems not listed"]
+            found["rows"] = [f"and {format_quantity(self.more)} more problems not listed"]
         return found
 
 

@@ -11,14 +11,12 @@ allowed, `SLACK`, covers a page that shows one extra summary when it has more ro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from licensing import db
 from tests.integration.agreements.conftest import STAFF_USE
@@ -32,6 +30,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     row,
 )
 from tests.support import factories
+from tests.support.statements import sent_by
 
 SMALL, LARGE = 10, 100
 SLACK = 2
@@ -81,26 +80,10 @@ STAFF_API = (
 )
 
 
-@contextmanager
-def counting(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements sent while inside, on every connection of the app's engine."""
-    statements: list[str] = []
-    engine = app.extensions["licensing.db"].engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def statements_for(app: Flask, client: FlaskClient, url: str, **kwargs: Any) -> int:
     warm = client.get(url, **kwargs)
     assert warm.status_code == 200, (url, warm.status_code, warm.get_data(as_text=True)[:500])
-    with counting(app) as statements:
+    with sent_by(app) as statements:
         response = client.get(url, **kwargs)
     assert response.status_code == 200, url
     return len(statements)

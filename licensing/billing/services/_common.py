@@ -27,8 +27,10 @@ from licensing.money import format_amount, in_words, quantize
 
 
 def _amount(amount: Decimal, currency: str) -> str:
-    """An amount as a late fee's working and overdue notes write it, ungrouped (late
-    fees are another change's); every other message says `money.in_words`."""
+    """An amount as a late fee's stored working writes it, ungrouped: the working
+    is kept as the API gives it (`working`, like a quote's explanation), and the
+    invoice's page and PDF group its figures (`words.working_in_words`). Every
+    message says `money.in_words`."""
     return f"{format_amount(amount, currency)} {currency}"
 
 

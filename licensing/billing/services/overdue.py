@@ -24,7 +24,7 @@ from licensing.billing.services.invoices import Charge, create_invoice
 from licensing.billing.states import COLLECTIBLE, LATE_FEE, OPEN
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.money import quantize
+from licensing.money import in_words, quantize
 
 # A reminder for an overdue invoice at most this often.
 REMINDER_INTERVAL = timedelta(days=7)
@@ -108,7 +108,7 @@ def _standing_reason(today: date, standing_days: int) -> Callable[[Session, int]
         first = late[0]
         return (
             f"Invoice {first.number} is {first.days_overdue(today)} days overdue "
-            f"({_amount(first.balance_due, first.currency)} due {first.due_date})."
+            f"({in_words(first.balance_due, first.currency)} due {first.due_date})."
         )
 
     return overdue_invoice

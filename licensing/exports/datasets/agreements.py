@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -19,8 +20,16 @@ from licensing.db import Statement
 from licensing.exports.base import DATE, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE, one_of
 from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.ledger import application_uses
-from licensing.exports.queries import amount, at_times, counter, day_of, each, licensee, of_licensee
+from licensing.exports.ledger import uses_by_application
+from licensing.exports.queries import (
+    amount,
+    at_times,
+    counter,
+    day_of,
+    each_batch,
+    licensee,
+    of_licensee,
+)
 from licensing.money import quantize
 from licensing.pricing import Quote, QuoteInputError, QuoteLine, RateCard, Term, price
 from licensing.ratecards import queries as ratecard_queries
@@ -139,48 +148,67 @@ def _annual_line(line: QuoteLine, term_line: QuoteLine, whole_line: QuoteLine) -
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
+    """The agreements a batch at a time from the server-side cursor, with the
+    uses their applications asked for read in one statement per batch (it was
+    one per agreement: issue 16, no N+1 on any list)."""
     session = context.session
     cards: dict[str, RateCard] = {}  # by version: an export reads each card once
     statement = _statement(given).order_by(Agreement.issued_at, Agreement.id)
-    for r in each(context.session, statement):
-        quote = Quote.from_snapshot(json.loads(r.snapshot_json))
-        licensed = [line for line in quote.lines if line.route == "license"]
-        asked = application_uses(session, r.application_id)
-        uses = list(
-            dict.fromkeys(asked[line.use_index] for line in licensed if line.use_index < len(asked))
-        )
-        if given.use and given.use not in uses:
-            continue
-        up_front = sum(
-            (line.breakdown.fixed for line in licensed if line.breakdown is not None),
-            start=quantize(0, r.currency),
-        )
-        card = cards.get(r.rate_card)
+
+    def card_of(version: str) -> RateCard:
+        card = cards.get(version)
         if card is None:
-            card = cards[r.rate_card] = ratecard_queries.domain_card(
-                ratecard_queries.get(session, r.rate_card)
+            card = cards[version] = ratecard_queries.domain_card(
+                ratecard_queries.get(session, version)
             )
-        annual = _annual_fees(card, quote, r.total)
-        yield (
-            r.number,
-            r.organization_id,
-            r.legal_name,
-            r.organization_type,
-            r.state,
-            r.term_start,
-            r.term_end,
-            r.rate_card,
-            r.currency,
-            amount(r.total, r.currency),
-            amount(annual, r.currency),
-            amount(up_front, r.currency),
-            ";".join(uses),
-            day_of(r.issued_at),
-            day_of(r.activated_at),
-            day_of(r.ended_at),
-            r.renewal_of,
-            amount(r.charged_to_date, r.currency),
-        )
+        return card
+
+    for batch in each_batch(session, statement):
+        asked_by = uses_by_application(session, {r.application_id for r in batch})
+        for r in batch:
+            found = _row(r, asked_by[r.application_id], card_of, given)
+            if found is not None:
+                yield found
+
+
+def _row(
+    r: Any, asked: list[str], card_of: Callable[[str], RateCard], given: ExportFilter
+) -> Row | None:
+    """The register's row of the statement's result `r`, whose application asked
+    for `asked` (its card from `card_of`); None when the filter's use is not one
+    it licenses."""
+    quote = Quote.from_snapshot(json.loads(r.snapshot_json))
+    licensed = [line for line in quote.lines if line.route == "license"]
+    uses = list(
+        dict.fromkeys(asked[line.use_index] for line in licensed if line.use_index < len(asked))
+    )
+    if given.use and given.use not in uses:
+        return None
+    up_front = sum(
+        (line.breakdown.fixed for line in licensed if line.breakdown is not None),
+        start=quantize(0, r.currency),
+    )
+    annual = _annual_fees(card_of(r.rate_card), quote, r.total)
+    return (
+        r.number,
+        r.organization_id,
+        r.legal_name,
+        r.organization_type,
+        r.state,
+        r.term_start,
+        r.term_end,
+        r.rate_card,
+        r.currency,
+        amount(r.total, r.currency),
+        amount(annual, r.currency),
+        amount(up_front, r.currency),
+        ";".join(uses),
+        day_of(r.issued_at),
+        day_of(r.activated_at),
+        day_of(r.ended_at),
+        r.renewal_of,
+        amount(r.charged_to_date, r.currency),
+    )
 
 
 # The use is found agreement by agreement: no count when the filter names one.

@@ -222,7 +222,7 @@ def _check_submission(submission: Submission, previewing: bool) -> None:
         if not reason:
             problems.setdefault("reason", []).append("Say why the report is amended.")
         elif len(reason) > REASON_MAX:
-            problems.setdefault("reason", []).append(f"At most {REASON_MAX} characters.")
+            problems.setdefault("reason", []).append(f"At most {REASON_MAX:,} characters.")
     if problems:
         raise InvalidInput("The report has problems.", problems)
 

@@ -72,7 +72,7 @@ def review(
     if action == "request_correction" and not cleaned:
         raise InvalidInput.for_field("note", "Say what the licensee should correct.")
     if len(cleaned) > REVIEW_NOTE_MAX:
-        raise InvalidInput.for_field("note", f"At most {REVIEW_NOTE_MAX} characters.")
+        raise InvalidInput.for_field("note", f"At most {REVIEW_NOTE_MAX:,} characters.")
     moment = now or utcnow()
     with db.transaction() as session:
         report = session.scalars(

@@ -15,7 +15,7 @@ from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.billing.states import COLLECTIBLE, PAID, ROYALTY_REPORT
 from licensing.errors import Conflict
-from licensing.money import format_amount
+from licensing.money import in_words
 
 from ..models import RoyaltyReport
 from .obligations import Filing, Obligations
@@ -126,7 +126,7 @@ class _Settlement:
             remaining -= portion
         if remaining > 0:
             raise Conflict(
-                f"The report lowers the royalty by {format_amount(amount, report.currency)}, more "
+                f"The report lowers the royalty by {in_words(amount, report.currency)}, more "
                 "than the agreement's royalty invoices leave to credit; ask billing staff."
             )
         return numbers

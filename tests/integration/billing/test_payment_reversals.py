@@ -179,7 +179,7 @@ def test_a_reversal_leaving_an_invoice_overdue_beyond_the_threshold_holds_its_or
     assert [event.entity_id for event in held] == [str(organization.id)]
     assert held[0].actor.endswith("@licensing-office.example")  # who reversed, not the run
     assert held[0].note == (
-        f"Invoice {invoice.number} is 34 days overdue (1000.00 USD due 2027-02-14)."
+        f"Invoice {invoice.number} is 34 days overdue (1,000.00 USD due 2027-02-14)."
     )
     told = list(
         db.session().scalars(

@@ -8,8 +8,7 @@ else its own date)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
-from sqlalchemy import Date, event, literal, select
+from sqlalchemy import Date, literal, select
 
 from licensing import db
 from licensing.actors import Actor
@@ -37,25 +36,10 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
 )
 from tests.support.billing import credited
 from tests.support.factories import bearer
+from tests.support.statements import sent_by
 
 FEW, MANY = 2, 40
 LATE = datetime(2027, 3, 20, 15, 0, tzinfo=UTC)
-
-
-@contextmanager
-def counting(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements sent while inside, on every connection of the app's engine."""
-    statements: list[str] = []
-    engine = app.extensions["licensing.db"].engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _amounts(count: int) -> tuple[str, ...]:
@@ -102,7 +86,7 @@ def test_an_invoice_loaded_for_its_pdf_is_rendered_without_a_statement(
 ) -> None:
     invoice_id = invoice_for(vendor, _amounts(MANY)).id
     invoice = queries.invoice_for_pdf(_fresh(), invoice_id)
-    with counting(app) as statements:
+    with sent_by(app) as statements:
         content = pdfs.invoice_pdf(db.session(), invoice)
     assert statements == []
     assert content.startswith(b"%PDF")
@@ -113,7 +97,7 @@ def test_a_credit_note_loaded_for_its_pdf_is_rendered_without_a_statement(
 ) -> None:
     credit_id = credited(invoice_for(vendor).id, "15.00", "Goodwill").id
     credit = queries.credit_note_for_pdf(_fresh(), credit_id)
-    with counting(app) as statements:
+    with sent_by(app) as statements:
         content = pdfs.credit_note_pdf(db.session(), credit)
     assert statements == []
     assert content.startswith(b"%PDF")
@@ -126,7 +110,7 @@ def test_an_invoice_loaded_otherwise_reads_its_lines_and_period_in_two_statement
     invoice_id = invoice_for(vendor, _amounts(lines)).id
     invoice = _fresh().get(Invoice, invoice_id)
     assert invoice is not None
-    with counting(app) as statements:
+    with sent_by(app) as statements:
         pdfs.invoice_pdf(db.session(), invoice)
     assert len(statements) == 2, statements  # the lines, then the first day billed
 
@@ -136,7 +120,7 @@ def _pdf_statements(app: Flask, client: FlaskClient, url: str, **kwargs: Any) ->
     which finds nothing loaded (the tests' requests share the test's session)."""
     assert client.get(url, **kwargs).status_code == 200, url
     _fresh()
-    with counting(app) as statements:
+    with sent_by(app) as statements:
         response = client.get(url, **kwargs)
     assert response.status_code == 200, url
     assert response.mimetype == "application/pdf"

@@ -550,11 +550,13 @@ def test_a_body_over_the_reports_limit_is_a_413_and_one_at_it_is_read(
 @pytest.mark.parametrize(
     ("use", "rows", "figure"),
     [
-        (SOFTWARE, [row(1, c, quantity=QUANTITY_MAX) for c in "AB"], "2000000000000 end_users"),
+        # The figure grouped and in words, as pages write them (round 13; it read
+        # "2000000000000 end_users" and "1999999999999.9998 revenue").
+        (SOFTWARE, [row(1, c, quantity=QUANTITY_MAX) for c in "AB"], "2,000,000,000,000 end users"),
         (
             DATA_FILE,
             [row(1, c, unit="", revenue="999999999999.9999") for c in "AB"],
-            "1999999999999.9998",
+            "revenue 1,999,999,999,999.9998 USD",
         ),
     ],
     ids=["quantity", "revenue"],

@@ -24,8 +24,9 @@ from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReminder
 from licensing.royalties.services import send_reminders
 from tests.integration.royalties.conftest import SOFTWARE, row
-from tests.integration.royalties.test_stored_periods import at, recording
+from tests.integration.royalties.test_stored_periods import at
 from tests.support.agreements import make_active_agreement
+from tests.support.statements import sent_by
 
 # The module, not the function the package exports under the same name.
 reminders_module = sys.modules["licensing.royalties.services.reminders"]
@@ -167,7 +168,7 @@ def test_the_reminders_job_does_the_same_work_at_10_and_100_agreements(
         organization = db.session().get(Organization, vendor.organization_id)
         assert organization is not None
         assert organization.standing == "pending_payment"
-        with recording(app) as sent:
+        with sent_by(app) as sent:
             run = send_reminders(standing_days=STANDING_DAYS, now=at(day))
         assert run.reminders == 0
         organization.standing = "active"

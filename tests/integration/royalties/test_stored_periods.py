@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -39,6 +38,7 @@ from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, make_active_agreement
 from tests.support.settings import issuing
+from tests.support.statements import sent_by
 
 # The module, not the function `services.obligations` that its package exports.
 obligations_module = sys.modules["licensing.royalties.services.obligations"]
@@ -379,26 +379,10 @@ def test_the_dashboard_names_the_reports_waiting_and_the_next_of_agreements_with
 SMALL, LARGE = 10, 100
 
 
-@contextmanager
-def recording(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements sent while inside."""
-    sent: list[str] = []
-    engine = app.extensions["licensing.db"].engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def statements_of(app: Flask, client: FlaskClient, url: str) -> list[str]:
     """The SQL a second request for `url` sends (the first fills the caches)."""
     assert client.get(url).status_code == 200
-    with recording(app) as sent:
+    with sent_by(app) as sent:
         assert client.get(url).status_code == 200
     return sent
 
@@ -450,7 +434,7 @@ def test_the_queue_the_console_home_and_the_vendors_pages_do_the_same_work_at_10
         signed_in(client, licensing_staff)
         made.clear()
         second_page = client.get(urls[1])
-        with recording(app) as sent:
+        with sent_by(app) as sent:
             client.get(urls[1])
         staff_rows = len(made)
         made.clear()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from licensing.money import format_quantity, price_in_words
 from licensing.pricing import (
     Condition,
     RateCard,
@@ -188,3 +190,50 @@ def test_a_removed_minimum_is_described(
     assert (
         change.sentence == "Changed rule distribution-software: minimum of 1000.00 a year removed."
     )
+
+
+# Pages and documents (the rate card's page, the comparison, the agreement's PDF)
+# pass these; the API's `in_plain_words` keeps the defaults (round 13).
+@pytest.mark.parametrize(
+    ("rule_id", "words"),
+    [
+        (
+            "distribution-software",
+            "Per end user, graduated: the first 100 at 18.50 USD each, the next 900 at "
+            "15.50 USD each, above 1,000 at 12.00 USD each; minimum 1,000.00 USD a year "
+            "(prorated)",
+        ),
+        (
+            "distribution-payer",
+            "Per member, volume (every unit at the price of the tier the total falls in): "
+            "up to 100,000 at 0.045 USD each, 100,001 to 1,000,000 at 0.03 USD each, "
+            "above 1,000,000 at 0.018 USD each; minimum 5,000.00 USD a year (prorated)",
+        ),
+        ("development", "Flat fee of 2,500.00 USD a year (prorated)"),
+    ],
+)
+def test_a_rule_read_by_people_groups_its_amounts_and_its_tiers_bounds(
+    example_card: RateCard, rule_id: str, words: str
+) -> None:
+    found = describe_rule(
+        rule(example_card, rule_id), "USD", amount=price_in_words, count=format_quantity
+    )
+    assert found == words
+
+
+def test_a_comparison_read_by_people_groups_a_changed_tiers_bounds(
+    example_document: dict[str, Any],
+) -> None:
+    document = copy.deepcopy(example_document)
+    document["version"] = "2027.2"
+    software = next(r for r in document["rules"] if r["id"] == "distribution-software")
+    software["model"]["tiers"][1]["up_to"] = 2000
+    changes = diff_cards(
+        parse_rate_card(example_document),
+        parse_rate_card(document),
+        amount=price_in_words,
+        count=format_quantity,
+    )
+    (changed,) = [c for c in changes if c.key == "distribution-software"]
+    assert "the next 1,900 at 15.50 USD each, above 2,000 at 12.00 USD each" in changed.sentence
+    assert "(was per end user, graduated: the first 100 at 18.50 USD each" in changed.sentence

@@ -28,8 +28,8 @@ def test_a_usage_below_the_estimate_gives_both_figures_with_the_unit_in_words() 
 
 def test_a_revenue_below_the_estimate_gives_both_amounts_with_the_currency() -> None:
     assert flags.revenue_below_estimate(2, Decimal("100"), Decimal("1000"), "USD") == (
-        "Line 2: revenue 100.00 USD for the term, less than half the 1000.00 USD estimated."
-    )
+        "Line 2: revenue 100.00 USD for the term, less than half the 1,000.00 USD estimated."
+    )  # grouped since round 13
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_a_revenue_below_the_estimate_gives_both_amounts_with_the_currency() -> 
         ),
         (
             "Line 2: revenue 100.00 for the term, less than half the 1000.00 estimated.",
-            "Line 2: revenue 100.00 USD for the term, less than half the 1000.00 USD estimated.",
+            "Line 2: revenue 100.00 USD for the term, less than half the 1,000.00 USD estimated.",
         ),
     ],
 )
@@ -91,3 +91,68 @@ def test_todays_warnings_and_unknown_sentences_are_shown_as_stored() -> None:
         "A sentence of no known wording, end_users and all.",
     ]
     assert flags.in_words(today, "USD") == today
+
+
+def test_a_warnings_figures_are_grouped_as_pages_write_them() -> None:
+    # Until round 13: "Line 1: 1200 end users in all against 15000 end users ...".
+    assert flags.quantity_drop(1, "end_users", 1200, 15000) == (
+        "Line 1: 1,200 end users in all against 15,000 end users last period "
+        "(a drop of more than 20%)."
+    )
+    assert flags.customer_drop(2, "members", 1200, 1600) == (
+        "Line 2, members: 1,200 customers against 1,600 last period (a drop of more than 20%)."
+    )
+    fall = flags.customer_fall("10042", 1, 12000, 9000, "end_users")
+    assert flags.falling_customers(1006, [fall], 1005) == (
+        "1,006 customers report less than last period "
+        "(10042 on line 1: 12,000 to 9,000 end users and 1,005 more)."
+    )
+    assert flags.below_estimate(1, "end_users", 2000, 12000) == (
+        "Line 1: 2,000 end users for the term, less than half the 12,000 end users estimated "
+        "in the application."
+    )
+    assert flags.revenue_below_estimate(3, Decimal("12900"), Decimal("80000"), "USD") == (
+        "Line 3: revenue 12,900.00 USD for the term, less than half the 80,000.00 USD estimated."
+    )
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        (
+            "Line 1: 1200 end users in all against 15000 end users last period "
+            "(a drop of more than 20%).",
+            "Line 1: 1,200 end users in all against 15,000 end users last period "
+            "(a drop of more than 20%).",
+        ),
+        (
+            "Line 2, members: 1200 customers against 1600 last period (a drop of more than 20%).",
+            "Line 2, members: 1,200 customers against 1,600 last period (a drop of more than 20%).",
+        ),
+        (
+            # A customer's id is the licensee's: kept as filed, whatever its digits.
+            "1006 customers report less than last period "
+            "(10042 on line 1: 12000 to 9000 end users; 20000 on line 2: 5 to 4 copies "
+            "and 1004 more).",
+            "1,006 customers report less than last period "
+            "(10042 on line 1: 12,000 to 9,000 end users; 20000 on line 2: 5 to 4 copies "
+            "and 1,004 more).",
+        ),
+        (
+            "Line 1: 2000 end users for the term, less than half the 12000 end users estimated "
+            "in the application.",
+            "Line 1: 2,000 end users for the term, less than half the 12,000 end users estimated "
+            "in the application.",
+        ),
+        (
+            "Line 3: revenue 12900.00 USD for the term, less than half the 80000.00 USD estimated.",
+            "Line 3: revenue 12,900.00 USD for the term, less than half the 80,000.00 USD "
+            "estimated.",
+        ),
+    ],
+)
+def test_a_warning_stored_with_its_figures_ungrouped_is_shown_grouped(
+    stored: str, shown: str
+) -> None:
+    # Stored between rounds 8 and 12 in today's words, the figures ungrouped.
+    assert flags.in_words([stored], "USD") == [shown]

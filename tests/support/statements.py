@@ -1,0 +1,31 @@
+"""Counting the SQL statements a step sends (the query-count tests: no query per row)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine, event
+
+
+@contextmanager
+def sent_on(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent while inside, on every connection of `engine`."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def sent_by(app: Flask) -> Any:
+    """`sent_on` the app's engine (a test whose app has a connection of its own;
+    one on a module's shared connection counts on that connection's engine)."""
+    return sent_on(app.extensions["licensing.db"].engine)
