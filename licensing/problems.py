@@ -176,10 +176,21 @@ def from_http_exception(error: HTTPException) -> Response:
             extra["errors"] = flat
     if status == 404 and not specific:
         detail = _without_trailing_slash() or detail
+    if status == 413 and not specific and request.max_content_length:
+        detail = body_too_large(request.max_content_length)
     if status == 429:  # the header and the detail say one number
         headers["Retry-After"] = str(retry_after(error))
         detail = _over_the_limit(detail, headers["Retry-After"])
     return problem(status, title_for(status), detail, headers=headers, **extra)
+
+
+def body_too_large(limit: int) -> str:
+    """A 413's detail: the limit the body went over, so a client can tell how much
+    to send (`1,000,000 bytes`; `201,326,592 bytes (192 MiB)` for royalty reports)."""
+    mebibytes = "" if limit % 1024**2 else f" ({limit // 1024**2} MiB)"
+    return (
+        f"The request body is too large: this endpoint accepts at most {limit:,} bytes{mebibytes}."
+    )
 
 
 def _without_trailing_slash() -> str | None:

@@ -23,6 +23,7 @@ from licensing.api.base import (
     reads_own_body,
 )
 from licensing.extensions import csrf
+from licensing.problems import body_too_large
 
 SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets"
 
@@ -65,7 +66,7 @@ def _check_body(req: Request) -> None:
         return
     length = req.content_length  # parsed from the header on each read
     if length and length > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge()
+        raise RequestEntityTooLarge(body_too_large(MAX_BODY_BYTES))
     body = req.get_data(cache=True)
     if not body:
         return

@@ -35,11 +35,12 @@ from sqlalchemy import Select
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from licensing import access, arguments, db, limits
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
 from licensing.errors import InvalidInput
-from licensing.problems import PROBLEM_MIMETYPE
+from licensing.problems import PROBLEM_MIMETYPE, body_too_large
 
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
 SECURED: dict[str, Any] = {"security": [{"bearerAuth": []}]}
@@ -182,7 +183,7 @@ class ApiParser(FlaskParser):
                 abort(415, messages={"json": ["Send the request body as application/json."]})
             return core.missing
         if len(body) > MAX_BODY_BYTES:
-            abort(413)
+            raise RequestEntityTooLarge(body_too_large(MAX_BODY_BYTES))
         if not body.strip():
             return core.missing
         if CHECKED_JSON_BODY in req.environ:  # already loaded and bounded by `_check_body`

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.api.base import MAX_PER_PAGE
+from licensing.api.base import MAX_BODY_BYTES, MAX_PER_PAGE
 from tests.support import factories
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -176,6 +176,26 @@ def test_a_path_with_a_trailing_slash_is_a_404_that_names_the_path_without_it(
     unknown = client.get("/api/v1/nothing-here/", headers=factories.bearer(vendor))
     assert unknown.status_code == 404
     assert unknown.get_json()["detail"] == "There is no such resource."
+
+
+def test_a_body_over_the_limit_is_a_413_that_names_the_limit(
+    client: FlaskClient, vendor: Any
+) -> None:
+    # "The request body is too large." left a client guessing how much it may send
+    # (round 14): the detail names the limit, in bytes.
+    body = b'{"uses": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    for path, headers in (
+        ("/api/v1/quotes", {}),
+        ("/api/v1/applications", factories.bearer(vendor)),
+    ):
+        response = client.post(
+            path, data=body, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 413, path
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["detail"] == (
+            "The request body is too large: this endpoint accepts at most 1,000,000 bytes."
+        )
 
 
 # Steps a record's state can refuse (a 409 naming the state and, for a state

@@ -544,6 +544,8 @@ def test_a_body_over_the_reports_limit_is_a_413_and_one_at_it_is_read(
         )
     assert over.status_code == 413
     assert over.mimetype == PROBLEM
+    # The detail names the limit (round 14), the endpoint's own, not the JSON bodies'.
+    assert f"at most {len(body) - 1:,} bytes" in over.get_json()["detail"]
     assert at.status_code == 200, at.get_json()
 
 
