@@ -49,6 +49,7 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.config import current_config
+from licensing.money import filed_amount
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 
 blp = Blueprint(
@@ -117,6 +118,11 @@ class ApplicationInputSchema(ma.Schema):
     )
 
 
+# A draft is priced in no currency yet: its revenue reads with USD's digits, as the
+# vendor's and staff's lists show an amount without one.
+DEFAULT_CURRENCY = "USD"
+
+
 class ApplicationUseSchema(ma.Schema):
     position = ma.fields.Integer()
     product_name = ma.fields.String()
@@ -128,10 +134,16 @@ class ApplicationUseSchema(ma.Schema):
     territories = ma.fields.String()
     languages = ma.fields.List(ma.fields.String(), attribute="language_list")
     quantity = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    revenue = ma.fields.Method("_revenue", metadata={"type": "string", "nullable": True})
+    revenue = ma.fields.Method(
+        "_revenue", metadata={"type": "string", "nullable": True, "example": "120000.00"}
+    )
 
     def _revenue(self, use: Any) -> str | None:
-        return None if use.revenue is None else f"{use.revenue:f}"
+        """As filed, with the currency's minor-unit digits or more where filed finer:
+        the same text whether the use was just saved ("0") or read back ("0.0000")."""
+        if use.revenue is None:
+            return None
+        return filed_amount(use.revenue, use.application.currency or DEFAULT_CURRENCY)
 
 
 class QuoteVersionSchema(ma.Schema):

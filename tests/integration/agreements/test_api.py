@@ -153,3 +153,25 @@ def test_a_vendor_filtering_applications_by_assignee_is_told_it_is_a_staff_filte
     assert refused.get_json()["errors"] == {
         "query.assignee": ["assignee is a staff filter: vendors are never assigned applications."]
     }
+
+
+def test_a_uses_revenue_reads_the_same_when_saved_and_when_read_back(
+    client: Any, vendor: Any, example_card: str
+) -> None:
+    # Round 14: the draft's answer said "revenue": "0" (as sent), every later read
+    # "0.0000" (as stored): one field, two texts. Both read as filed, with the
+    # currency's digits or more where filed finer.
+    as_vendor = bearer(vendor)
+    uses = [
+        {**AUTO_USE, "revenue": "0"},
+        {**AUTO_USE, "revenue": "120000"},
+        {**AUTO_USE, "revenue": "80.125"},
+        {**AUTO_USE, "revenue": None},
+    ]
+    body = {"term_start": "2027-01-01", "term_end": "2027-12-31", "uses": uses}
+    created = client.post("/api/v1/applications", json=body, headers=as_vendor)
+    assert created.status_code == 201, created.get_json()
+    expected = ["0.00", "120000.00", "80.125", None]
+    assert [use["revenue"] for use in created.get_json()["uses"]] == expected
+    read = client.get(f"/api/v1/applications/{created.get_json()['id']}", headers=as_vendor)
+    assert [use["revenue"] for use in read.get_json()["uses"]] == expected
