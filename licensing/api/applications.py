@@ -442,7 +442,12 @@ def update_application(data: dict[str, Any], application_id: int) -> Application
 @blp.response(200, ApplicationSchema, conflict="Not allowed in this state; lists allowed_actions")
 def submit_application(data: dict[str, Any], application_id: int) -> Application:
     """Submit (or resubmit) with the attestation: prices it, stores the quote snapshot,
-    and approves it at once when every licensed line is `review: auto`."""
+    and approves it at once when every licensed line is `review: auto`.
+
+    A draft may leave out what submission needs: `term_start`, `term_end` and each
+    use's `product_name` and `territories`. Submitting without them is a 422 naming
+    each (`uses.0.territories`: "Say where the product is used or sold."), as is a
+    use the rate card cannot price (`uses.0.quantity.end_users`)."""
     return services.submit(
         application_id,
         current_actor(),
