@@ -47,6 +47,27 @@ SECURED: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 
 # Everything the API accepts in one body; larger bodies are a 413.
 MAX_BODY_BYTES = 1_000_000
+
+# What a 429 carries besides its problem document (docs/api.md), as the OpenAPI
+# document lists it: a client generated from the document can read the wait.
+RATE_LIMITED_HEADERS: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again (the number the detail names).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Limit": {
+        "description": "Requests the limit allows in its window.",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the window (0 here).",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "When the window resets, in seconds since 1970-01-01 UTC.",
+        "schema": {"type": "integer"},
+    },
+}
 # The request-environ key under which the API's body check leaves the JSON it
 # loaded (per request, unlike `g`, which tests share across requests).
 CHECKED_JSON_BODY = "licensing.checked_json_body"
@@ -322,6 +343,8 @@ class Blueprint(flask_smorest.Blueprint):
         if int(status_code) >= 400 and response is None and kwargs.get("schema") is None:
             kwargs["schema"] = ProblemSchema
             kwargs.setdefault("content_type", PROBLEM_MIMETYPE)
+        if int(status_code) == 429:
+            kwargs.setdefault("headers", RATE_LIMITED_HEADERS)
         return super().alt_response(status_code, response, **kwargs)
 
     # Takes none of flask-smorest's arguments (its pager, `page_size`): one

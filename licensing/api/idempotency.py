@@ -88,7 +88,37 @@ def _keyed_route(view: F, keyed: _Keyed) -> F:
             return view(*args, **kwargs)
         return keyed(found, lambda: flask.make_response(view(*args, **kwargs)))
 
+    _document_replay(wrapper)
     return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+
+
+# The header a replayed answer carries, as the OpenAPI document lists it on the
+# route's success: a client generated from the document can then read it.
+REPLAYED_RESPONSE_HEADER: dict[str, Any] = {
+    "description": (
+        "`true` when this answer is the stored answer to an earlier request with the "
+        "same `Idempotency-Key` (nothing was carried out again); absent otherwise."
+    ),
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def _document_replay(route: Callable[..., Any]) -> None:
+    """Name `Idempotent-Replayed` on the route's success responses (declared by
+    `@blp.response` below `@idempotent`), each copied so no other route shares it."""
+    responses = getattr(route, "_apidoc", {}).get("response", {}).get("responses", {})
+    for status, documented in responses.items():
+        if 200 <= int(status) < 300:
+            responses[status] = [
+                {
+                    **doc,
+                    "headers": {
+                        **(doc.get("headers") or {}),
+                        REPLAYED_HEADER: REPLAYED_RESPONSE_HEADER,
+                    },
+                }
+                for doc in documented
+            ]
 
 
 def idempotent(view: F) -> F:

@@ -384,3 +384,38 @@ def test_submitting_an_application_says_what_a_draft_may_leave_out(client: Flask
     operation = _document(client)["paths"]["/api/v1/applications/{application_id}/submit"]["post"]
     for field in ("term_start", "term_end", "product_name", "territories"):
         assert f"`{field}`" in operation["description"], field
+
+
+def test_a_documented_429_names_the_retry_after_header(client: FlaskClient) -> None:
+    # Round 14: the document said "see Retry-After" but listed no header, so a
+    # client generated from it could not read how long to wait.
+    document = _document(client)
+    limited = [
+        (method, path, operation["responses"]["429"])
+        for method, path, operation in _operations(document)
+        if "429" in operation["responses"]
+    ]
+    assert ("post", "/api/v1/quotes") in [(method, path) for method, path, _ in limited]
+    for method, path, response in limited:
+        headers = _resolve(document, response).get("headers", {})
+        assert headers["Retry-After"]["schema"]["type"] == "integer", (method, path)
+        assert "X-RateLimit-Reset" in headers, (method, path)
+
+
+def test_a_route_taking_an_idempotency_key_documents_the_replayed_header(
+    client: FlaskClient,
+) -> None:
+    # Round 14: `Idempotent-Replayed: true` was promised in the key's description
+    # but absent from the responses a client is generated from.
+    keyed = [
+        (method, path, operation)
+        for method, path, operation in _operations(_document(client))
+        if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
+    ]
+    assert len(keyed) == 4
+    for method, path, operation in keyed:
+        successes = [code for code in operation["responses"] if code.startswith("2")]
+        assert successes, (method, path)
+        for code in successes:
+            headers = operation["responses"][code].get("headers", {})
+            assert "Idempotent-Replayed" in headers, (method, path, code)
