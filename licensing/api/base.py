@@ -248,6 +248,25 @@ def reads_own_body(view: Any) -> bool:
     return bool(getattr(view, LARGE_BODY_ATTRIBUTE, False))
 
 
+class OnlyPageQuerySchema(PageQuerySchema):
+    """The page arguments of a list that takes no query argument of its own: any
+    other argument is refused (422, `query.NAME`), as a route's own query schema
+    refuses what it does not know, rather than ignored as if it had filtered."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+def _page_schema(endpoint: str | None) -> type[PageQuerySchema]:
+    """`PageQuerySchema` where the route's own query schema checks the other
+    arguments (`@blp.arguments(..., location="query")`), else `OnlyPageQuerySchema`."""
+    view = flask.current_app.view_functions.get(endpoint or "")
+    declared = getattr(view, APIDOC_ATTRIBUTE, {}).get("arguments", {}).get("parameters", [])
+    if any(parameter.get("in") == "query" for parameter in declared):
+        return PageQuerySchema
+    return OnlyPageQuerySchema
+
+
 class PageParser(FlaskParser):
     """The page arguments only (the route's own query schema checks the rest),
     each taken once (`arguments.repeated`), whether or not the route has a query
@@ -359,8 +378,9 @@ class Blueprint(flask_smorest.Blueprint):
         def decorator(view: F) -> F:
             @wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
+                schema = _page_schema(flask.request.endpoint)
                 params = self.PAGINATION_ARGUMENTS_PARSER.parse(
-                    PageQuerySchema, flask.request, location="query"
+                    schema, flask.request, location="query", unknown=schema.Meta.unknown
                 )
                 result, status, headers = unpack_tuple_response(view(*args, **kwargs))
                 page, per_page = params["page"], params["per_page"]

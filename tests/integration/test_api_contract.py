@@ -316,6 +316,29 @@ def test_unknown_query_arguments_are_still_refused_on_a_paginated_list(
     assert "query.colour" in response.get_json()["errors"]
 
 
+def test_every_paginated_list_refuses_an_argument_it_does_not_take(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    # Round 14: a list with no filters of its own (a period list, an invoice's
+    # payments, the caller's tokens) ignored what it did not know, so
+    # `?state=due` on an agreement's royalty periods answered every period as if
+    # it had filtered; docs/api.md says a list refuses an unknown argument.
+    document = _document(client)
+    walked = []
+    for method, path, operation in _operations(document):
+        names = {parameter["name"] for parameter in operation.get("parameters", [])}
+        if method != "get" or "per_page" not in names or "{token}" in path:
+            continue
+        url = re.sub(r"\{[a-z_]+\}", "1", path) + "?page=1&colour=blue"
+        response = client.get(url, headers=staff_headers)
+        assert response.status_code == 422, (url, response.get_json())
+        assert response.get_json()["errors"] == {"query.colour": ["Unknown field."]}, url
+        walked.append(path)
+    assert "/api/v1/agreements/{agreement_id}/royalty-reports" in walked
+    assert "/api/v1/invoices/{invoice_id}/payments" in walked
+    assert len(walked) >= 14
+
+
 HUGE = 2**64  # past PostgreSQL's bigint: the database would raise, not find nothing
 
 
