@@ -48,25 +48,21 @@ SECURED: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 # Everything the API accepts in one body; larger bodies are a 413.
 MAX_BODY_BYTES = 1_000_000
 
+
+def _header(description: str, kind: str = "integer", **bounds: Any) -> dict[str, Any]:
+    """A response header as the OpenAPI document lists it."""
+    return {"description": description, "schema": {"type": kind, **bounds}}
+
+
 # What a 429 carries besides its problem document (docs/api.md), as the OpenAPI
 # document lists it: a client generated from the document can read the wait.
 RATE_LIMITED_HEADERS: dict[str, Any] = {
-    "Retry-After": {
-        "description": "Seconds to wait before trying again (the number the detail names).",
-        "schema": {"type": "integer", "minimum": 0},
-    },
-    "X-RateLimit-Limit": {
-        "description": "Requests the limit allows in its window.",
-        "schema": {"type": "integer"},
-    },
-    "X-RateLimit-Remaining": {
-        "description": "Requests left in the window (0 here).",
-        "schema": {"type": "integer"},
-    },
-    "X-RateLimit-Reset": {
-        "description": "When the window resets, in seconds since 1970-01-01 UTC.",
-        "schema": {"type": "integer"},
-    },
+    "Retry-After": _header(
+        "Seconds to wait before trying again (the number the detail names).", minimum=0
+    ),
+    "X-RateLimit-Limit": _header("Requests the limit allows in its window."),
+    "X-RateLimit-Remaining": _header("Requests left in the window (0 here)."),
+    "X-RateLimit-Reset": _header("When the window resets, in seconds since 1970-01-01 UTC."),
 }
 # The request-environ key under which the API's body check leaves the JSON it
 # loaded (per request, unlike `g`, which tests share across requests).
@@ -133,20 +129,18 @@ class PageQuerySchema(ma.Schema):
 
 
 PAGE_HEADERS = {
-    "Link": {
-        "description": "URLs of the first, prev, next and last pages (RFC 8288).",
-        "schema": {"type": "string"},
-    },
-    "X-Total-Count": {
-        "description": "How many items all pages hold together.",
-        "schema": {"type": "integer"},
-    },
+    "Link": _header("URLs of the first, prev, next and last pages (RFC 8288).", "string"),
+    "X-Total-Count": _header("How many items all pages hold together."),
 }
 
 
+def _route_view(endpoint: str | None) -> Any:
+    """The view registered for `endpoint` (with what its decorators declared)."""
+    return flask.current_app.view_functions.get(endpoint or "")
+
+
 def _is_paginated(req: flask.Request) -> bool:
-    view = flask.current_app.view_functions.get(req.endpoint or "")
-    return bool(getattr(view, PAGINATED_ATTRIBUTE, False))
+    return bool(getattr(_route_view(req.endpoint), PAGINATED_ATTRIBUTE, False))
 
 
 def _page_link(page: int, per_page: int) -> str:
@@ -260,8 +254,11 @@ class OnlyPageQuerySchema(PageQuerySchema):
 def _page_schema(endpoint: str | None) -> type[PageQuerySchema]:
     """`PageQuerySchema` where the route's own query schema checks the other
     arguments (`@blp.arguments(..., location="query")`), else `OnlyPageQuerySchema`."""
-    view = flask.current_app.view_functions.get(endpoint or "")
-    declared = getattr(view, APIDOC_ATTRIBUTE, {}).get("arguments", {}).get("parameters", [])
+    declared = (
+        getattr(_route_view(endpoint), APIDOC_ATTRIBUTE, {})
+        .get("arguments", {})
+        .get("parameters", [])
+    )
     if any(parameter.get("in") == "query" for parameter in declared):
         return PageQuerySchema
     return OnlyPageQuerySchema
