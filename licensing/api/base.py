@@ -242,6 +242,26 @@ def reads_own_body(view: Any) -> bool:
     return bool(getattr(view, LARGE_BODY_ATTRIBUTE, False))
 
 
+def _without_content(decorator: Callable[[F], F]) -> Callable[[F], F]:
+    """A 204 as the document declares it: no body, so no `Content-Type` either
+    (flask-smorest sent `application/json` with the empty body, which a client
+    that decodes by content type fails on)."""
+
+    def documented(view: F) -> F:
+        answered = decorator(view)
+
+        @wraps(answered)
+        def wrapper(*args: Any, **kwargs: Any) -> flask.Response:
+            response = flask.make_response(answered(*args, **kwargs))
+            if response.status_code == http.HTTPStatus.NO_CONTENT:
+                del response.headers["Content-Type"]
+            return response
+
+        return cast(F, wrapper)
+
+    return documented
+
+
 class OnlyPageQuerySchema(PageQuerySchema):
     """The page arguments of a list that takes no query argument of its own: any
     other argument is refused (422, `query.NAME`), as a route's own query schema
@@ -339,6 +359,8 @@ class Blueprint(flask_smorest.Blueprint):
         """A success that is not JSON (a PDF) is documented as bytes of its
         content type, so clients and schemathesis know what to expect."""
         decorator: Callable[[F], F] = super().response(status_code, schema, **kwargs)
+        if int(status_code) == http.HTTPStatus.NO_CONTENT:
+            return _without_content(decorator)
         content_type = kwargs.get("content_type")
         if schema is not None or not content_type or content_type.endswith("json"):
             return decorator
