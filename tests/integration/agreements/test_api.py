@@ -153,3 +153,17 @@ def test_a_vendor_filtering_applications_by_assignee_is_told_it_is_a_staff_filte
     assert refused.get_json()["errors"] == {
         "query.assignee": ["assignee is a staff filter: vendors are never assigned applications."]
     }
+
+
+def test_a_text_past_its_limit_is_refused_in_the_pages_sentence_grouped(
+    client: Any, vendor: Any
+) -> None:
+    """Round 14: the API said marshmallow's "Longer than maximum length 2000.", the
+    pages and services "At most 2000 characters."; all say "At most 2,000 characters."."""
+    from licensing.agreements.models import DESCRIPTION_MAX
+
+    use = dict(AUTO_USE, description="d" * (DESCRIPTION_MAX + 1))
+    body = {"term_start": "2027-01-01", "term_end": "2027-12-31", "uses": [use]}
+    refused = client.post("/api/v1/applications", json=body, headers=bearer(vendor))
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["uses.0.description"] == ["At most 2,000 characters."]
