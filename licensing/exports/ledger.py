@@ -163,12 +163,15 @@ class Ledger:
         statements (the agreements with their quotes, then their applications'
         uses) where `agreement` reads two for each: for a batch of invoice lines
         (`invoice_lines`), whose up-front invoices are each for an agreement of
-        their own. At most a batch more than the cache's bound is held."""
-        missing = set(agreement_ids) - self._agreements.keys()
+        their own. The cache keeps within its bound: full, it is emptied and the
+        whole batch read."""
+        wanted = set(agreement_ids)
+        missing = wanted - self._agreements.keys()
         if not missing:
             return
         if len(self._agreements) + len(missing) > _CACHE_LIMIT:
-            self._agreements.clear()
+            self._agreements.clear()  # and the batch's others read again with the rest
+            missing = wanted
         found = self.session.connection().execute(
             _AGREEMENT_FACTS.add_columns(Agreement.id).where(Agreement.id.in_(missing))
         )

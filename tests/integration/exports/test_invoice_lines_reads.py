@@ -159,3 +159,15 @@ def test_the_export_writes_the_bytes_the_per_agreement_reading_wrote(
         assert now == before, filters
     assert b"development" in batched[1]
     assert b"distribution" in batched[2]
+
+
+@pytest.mark.parametrize("format_name", ["csv", "jsonl"])
+def test_a_ledger_emptied_midway_writes_the_same_bytes(
+    ledger: Ledger, export: Export, format_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger's cache bounds its memory: full, it is emptied before a batch's
+    agreements are read (here after four agreements, the batch holding 30)."""
+    _agreements_invoiced(ledger.agreement_invoice, 30, 0)
+    unbounded = _body(export(format_name), format_name)
+    monkeypatch.setattr("licensing.exports.ledger._CACHE_LIMIT", 4)
+    assert _body(export(format_name), format_name) == unbounded
