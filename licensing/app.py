@@ -236,6 +236,28 @@ class RecordId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class _AlembicChatter(logging.Filter):
+    """Alembic's words on how it connected ("Context impl SQLiteImpl.", "Will
+    assume non-transactional DDL."), said again for every migration context."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or not str(record.msg).startswith(
+            ("Context impl ", "Will assume ")
+        )
+
+
+_ALEMBIC_CHATTER = _AlembicChatter()
+
+
+def _quiet_alembic() -> None:
+    """`db upgrade` and `setup` print what they did (each "Running upgrade" step
+    and the revision reached), not Alembic's set-up: seven "setup plugin ..."
+    lines at its import (round 14) and the chatter above. Its warnings and errors
+    still show. Before Alembic is imported (the commands import it on use)."""
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(_ALEMBIC_CHATTER)  # once
+
+
 def configure(app: Flask, config: Config) -> None:
     app.config.update(
         LICENSING=config,
@@ -257,6 +279,7 @@ def configure(app: Flask, config: Config) -> None:
     )
     app.config.update(config.overrides)
     logging.basicConfig(level=config.log_level)
+    _quiet_alembic()
     app.logger.setLevel(config.log_level)
     if config.trusted_proxies:
         # Flask's documented way to wrap its WSGI app, which mypy sees as a method.

@@ -95,7 +95,14 @@ def serve(
         "workers": _worker_count(workers),
         "timeout": timeout,
         "accesslog": "-",
-        "forwarded_allow_ips": "*",
+        # gunicorn believes no forwarding header itself, from any address (a unix
+        # socket included): which proxies to believe is TRUSTED_PROXIES alone,
+        # applied by the app (werkzeug's ProxyFix, `licensing.app`). gunicorn's
+        # own trust (`*` here before round 14, its default loopback otherwise)
+        # let any client say `X-Forwarded-Proto: https` and be served as HTTPS.
+        "forwarded_allow_ips": "",
+        "secure_scheme_headers": {},
+        "forwarder_headers": "",
     }
     # gunicorn (25.1 and later) opens a control socket under the user's home by
     # default and says so at every start; only one the operator asks for is opened.

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
-from licensing.money import figures_grouped
+from licensing.money import figures_grouped, format_quantity
 
 # Words of the vocabulary that are acronyms: "saas" reads "SaaS", not "Saas".
 ACRONYMS = {"saas": "SaaS", "ai": "AI", "ach": "ACH", "api": "API", "cpt": "CPT"}
@@ -55,6 +55,14 @@ def use_words(use: str | None) -> str:
     """A use as the application form offers it (`USE_LABELS`): `internal_use` ->
     "Use inside our own organization"; a use the map does not know, as a label."""
     return USE_LABELS.get(use or "") or vocab(use)
+
+
+def at_most_characters(limit: int, *, in_all: bool = False) -> str:
+    """The refusal of text longer than `limit`, its figure grouped as people read
+    it: "At most 2,000 characters." ("... characters in all." for a list's items
+    together). One sentence for the agreements' forms, services and API, and the
+    royalties' (round 14: agreements said "At most 2000 characters.")."""
+    return f"At most {format_quantity(limit)} characters{' in all' if in_all else ''}."
 
 
 def end_sentence(text: str | None) -> str:

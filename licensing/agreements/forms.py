@@ -69,7 +69,7 @@ from licensing.pricing import (
 )
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 from licensing.web.forms import PageForm
-from licensing.words import USE_LABELS, vocab
+from licensing.words import USE_LABELS, at_most_characters, vocab
 
 # What a new use row starts with on the application form.
 BLANK_USE: Mapping[str, str] = {
@@ -225,11 +225,11 @@ class LanguagesField(StringField):  # type: ignore[misc]  # WTForms ships no typ
 
     def pre_validate(self, form: Any) -> None:
         if len(languages_text(self.data)) > LANGUAGES_MAX:
-            raise ValidationError(f"At most {LANGUAGES_MAX} characters in all.")
+            raise ValidationError(at_most_characters(LANGUAGES_MAX, in_all=True))
 
 
 def _within(limit: int) -> Length:
-    return Length(max=limit, message=f"At most {limit} characters.")
+    return Length(max=limit, message=at_most_characters(limit))
 
 
 def _stripped(text: str | None) -> str:

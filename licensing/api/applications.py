@@ -51,6 +51,7 @@ from licensing.api.fields import (
 from licensing.config import current_config
 from licensing.money import filed_amount
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
+from licensing.words import at_most_characters
 
 blp = Blueprint(
     "applications_api",
@@ -77,23 +78,29 @@ APPLICATION_STEP_ROUTES = {
 Length = ma.validate.Length
 
 
+def _at_most(limit: int) -> ma.validate.Length:
+    """A text field's bound, refused in the services' and pages' sentence ("At most
+    2,000 characters."), not marshmallow's "Longer than maximum length 2000."."""
+    return Length(max=limit, error=at_most_characters(limit))
+
+
 def _languages_fit(languages: list[str]) -> None:
     """The languages as the use stores them fit its column."""
     if len(languages_text(languages)) > LANGUAGES_MAX:
-        raise ma.ValidationError(f"At most {LANGUAGES_MAX} characters in all.")
+        raise ma.ValidationError(at_most_characters(LANGUAGES_MAX, in_all=True))
 
 
 class ApplicationUseInputSchema(ma.Schema):
     product_name = ma.fields.String(
-        load_default="", validate=Length(max=PRODUCT_NAME_MAX), metadata={"example": "Scrubber Pro"}
+        load_default="", validate=_at_most(PRODUCT_NAME_MAX), metadata={"example": "Scrubber Pro"}
     )
-    description = ma.fields.String(load_default="", validate=Length(max=DESCRIPTION_MAX))
+    description = ma.fields.String(load_default="", validate=_at_most(DESCRIPTION_MAX))
     use = vocabulary(USES, required=True)
     product_type = vocabulary(PRODUCT_TYPES, required=True)
     user_type = vocabulary(USER_TYPES, required=True)
     delivery = vocabulary(DELIVERIES, load_default="installed")
     territories = ma.fields.String(
-        load_default="", validate=Length(max=TERRITORIES_MAX), metadata={"example": "United States"}
+        load_default="", validate=_at_most(TERRITORIES_MAX), metadata={"example": "United States"}
     )
     languages = ma.fields.List(
         ma.fields.String(validate=Length(min=1, max=LANGUAGE_MAX)),
@@ -326,7 +333,7 @@ class ApplicationSubmitSchema(ma.Schema):
     response = ma.fields.String(
         load_default=None,
         allow_none=True,
-        validate=Length(max=REASON_MAX),
+        validate=_at_most(REASON_MAX),
         metadata={"description": "On resubmission: the answer to what staff asked"},
     )
 
@@ -336,7 +343,7 @@ class ApplicationReasonSchema(ma.Schema):
 
 
 class ApplicationOptionalReasonSchema(ma.Schema):
-    reason = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=_at_most(REASON_MAX))
 
 
 class ApplicationAssignSchema(ma.Schema):
@@ -358,9 +365,9 @@ class ApplicationApproveSchema(ma.Schema):
     term_start = Day(load_default=None, allow_none=True)
     term_end = Day(load_default=None, allow_none=True)
     term_reason = ma.fields.String(
-        load_default=None, allow_none=True, validate=Length(max=REASON_MAX)
+        load_default=None, allow_none=True, validate=_at_most(REASON_MAX)
     )
-    note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=_at_most(REASON_MAX))
 
 
 class ApplicationNoteInputSchema(ma.Schema):

@@ -33,6 +33,7 @@ from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX, RoyaltyRep
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
 from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES, REVIEW_STEPS
+from licensing.words import at_most_characters
 
 blp = Blueprint(
     "royalty_reports_api",
@@ -384,7 +385,11 @@ def get_rows(report_id: int) -> Response:
 
 class ReviewSchema(ma.Schema):
     action = vocabulary(sorted(REVIEW.actions), required=True)
-    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=REVIEW_NOTE_MAX))
+    # The service's sentence, not marshmallow's "Longer than maximum length 2000.".
+    note = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=REVIEW_NOTE_MAX, error=at_most_characters(REVIEW_NOTE_MAX)),
+    )
 
 
 @blp.route("/royalty-reports/<int:report_id>/review", methods=["POST"])

@@ -22,6 +22,7 @@ from licensing.config import current_config
 from licensing.errors import DomainError, InvalidInput
 from licensing.exports import base, services
 from licensing.exports.formats import FORMATS
+from licensing.money import format_quantity
 
 
 def _problems(error: DomainError) -> str:
@@ -52,14 +53,14 @@ class _Progress:
         if self.known:
             self.bar.update(500)
         else:
-            click.echo(f"\rExporting: {self.rows} rows", file=sys.stderr, nl=False)
+            click.echo(f"\rExporting: {format_quantity(self.rows)} rows", file=sys.stderr, nl=False)
 
     def __exit__(self, *exc: object) -> None:
         if self.known:
             self.bar.update(self.rows % 500)
             self.bar.__exit__(*exc)
         else:
-            click.echo(f"\rExporting: {self.rows} rows", file=sys.stderr)
+            click.echo(f"\rExporting: {format_quantity(self.rows)} rows", file=sys.stderr)
 
 
 @click.command("exports")
@@ -127,9 +128,11 @@ def _export(
                 _write(chunks, sys.stdout.buffer)
             else:
                 _write_file(chunks, Path(output))
+    # The counts grouped for people ("200,000 rows, 14,388,913 bytes"); the digest
+    # and the file's name, what a script checks, as they were (docs/exports.md).
     click.echo(
-        f"{tally.rows} rows, {tally.bytes} bytes, sha256 {tally.digest.hexdigest()}"
-        + ("" if output == "-" else f" -> {output}"),
+        f"{format_quantity(tally.rows)} rows, {format_quantity(tally.bytes)} bytes, "
+        f"sha256 {tally.digest.hexdigest()}" + ("" if output == "-" else f" -> {output}"),
         err=True,
     )
 

@@ -17,10 +17,11 @@ agreement line's. Late fees and manual invoices have no use.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -157,27 +158,57 @@ class Ledger:
         )
         return SourceFacts(report.period_start, report.period_end, uses)
 
+    def remember_agreements(self, agreement_ids: Collection[int]) -> None:
+        """The facts of those of `agreement_ids` not remembered yet, read in two
+        statements (the agreements with their quotes, then their applications'
+        uses) where `agreement` reads two for each: for a batch of invoice lines
+        (`invoice_lines`), whose up-front invoices are each for an agreement of
+        their own. The cache keeps within its bound: full, it is emptied and the
+        whole batch read."""
+        wanted = set(agreement_ids)
+        missing = wanted - self._agreements.keys()
+        if not missing:
+            return
+        if len(self._agreements) + len(missing) > _CACHE_LIMIT:
+            self._agreements.clear()  # and the batch's others read again with the rest
+            missing = wanted
+        found = self.session.connection().execute(
+            _AGREEMENT_FACTS.add_columns(Agreement.id).where(Agreement.id.in_(missing))
+        )
+        rows = found.all()
+        uses = uses_by_application(self.session, {row.application_id for row in rows})
+        for agreement_id in missing:
+            self._agreements[agreement_id] = None  # no such agreement
+        for row in rows:
+            self._agreements[row.id] = _agreement_facts(row, uses[row.application_id])
+
     def _load(self, agreement_id: int) -> SourceFacts | None:
-        found = self.session.execute(
-            select(
-                Agreement.term_start,
-                Agreement.term_end,
-                Agreement.application_id,
-                QuoteVersion.snapshot_json,
-            )
-            .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
-            .where(Agreement.id == agreement_id)
-        ).first()
+        found = self.session.execute(_AGREEMENT_FACTS.where(Agreement.id == agreement_id)).first()
         if found is None:
             return None
-        uses = application_uses(self.session, found.application_id)
-        quote = Quote.from_snapshot(json.loads(found.snapshot_json))
-        line_uses = tuple(
-            uses[line.use_index]
-            for line in quote.lines
-            if line.route == "license"
-            and line.breakdown is not None
-            and line.breakdown.fixed > 0
-            and line.use_index < len(uses)
-        )
-        return SourceFacts(found.term_start, found.term_end, line_uses)
+        return _agreement_facts(found, application_uses(self.session, found.application_id))
+
+
+# An agreement's term, application and quote: what its up-front invoice's lines take.
+_AGREEMENT_FACTS = select(
+    Agreement.term_start,
+    Agreement.term_end,
+    Agreement.application_id,
+    QuoteVersion.snapshot_json,
+).join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
+
+
+def _agreement_facts(found: Any, uses: list[str]) -> SourceFacts:
+    """An agreement's facts from its `_AGREEMENT_FACTS` row and its application's
+    uses: line N of its up-front invoice is its Nth licensed quote line with a
+    fixed part above zero (the module's docstring)."""
+    quote = Quote.from_snapshot(json.loads(found.snapshot_json))
+    line_uses = tuple(
+        uses[line.use_index]
+        for line in quote.lines
+        if line.route == "license"
+        and line.breakdown is not None
+        and line.breakdown.fixed > 0
+        and line.use_index < len(uses)
+    )
+    return SourceFacts(found.term_start, found.term_end, line_uses)

@@ -108,3 +108,60 @@ def test_sessions_signed_under_a_former_secret_key_still_open_pages(
     finally:
         for application in (before, after, dropped):
             application.extensions["licensing.db"].engine.dispose()
+
+
+def _licensing(tmp_path: Path, *arguments: str) -> list[str]:
+    """The lines `licensing ARGUMENTS` prints (both streams), in a fresh process:
+    Alembic says its set-up once a process, when it is first imported."""
+    import os
+    import subprocess
+    import sys
+
+    environment = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'licensing.db'}",
+        SECRET_KEY=GOOD_KEY,
+        AUDIT_HMAC_KEY=AUDIT_KEY,
+    )
+    environment.pop("LOG_LEVEL", None)  # the default, INFO
+    done = subprocess.run(
+        [sys.executable, "-m", "licensing.cli", *arguments],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return (done.stdout + done.stderr).splitlines()
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["setup"]])
+def test_migrating_prints_what_it_did_not_alembics_set_up(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Round 14: every run printed seven `INFO:alembic.runtime.plugins:setup
+    plugin ...` lines, and "Context impl SQLiteImpl." / "Will assume
+    non-transactional DDL." twice."""
+    first = _licensing(tmp_path, *command)
+    assert not [line for line in first if "setup plugin" in line], first
+    assert not [line for line in first if "Context impl" in line or "Will assume" in line]
+    # What it did: each revision it ran, and where the database is now.
+    assert any("Running upgrade  -> 0001" in line for line in first), first
+    assert any(line.startswith("Database at revision ") for line in first), first
+    # Run again on a database up to date: nothing but the revision (and `setup`'s steps).
+    again = _licensing(tmp_path, *command)
+    assert again[0].startswith("Database at revision "), again
+    if command == ["db", "upgrade"]:
+        assert len(again) == 1, again
+
+
+def test_alembics_warnings_still_show() -> None:
+    import logging
+
+    create_app(make_config("sqlite://"))
+    for name in ("alembic.runtime.plugins", "alembic.runtime.migration"):
+        assert logging.getLogger(name).isEnabledFor(logging.WARNING)
+    warning = logging.LogRecord(
+        "alembic.runtime.migration", logging.WARNING, __file__, 1, "Will assume x", None, None
+    )
+    assert logging.getLogger("alembic.runtime.migration").filter(warning)

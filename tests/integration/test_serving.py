@@ -4,6 +4,7 @@ master had imported the app, and workers are forked from it)."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -106,15 +108,19 @@ def test_hup_replaces_the_workers_and_the_server_keeps_serving(
     _until(lambda: _status(url) == 200)
 
 
-def _started(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+def _started(
+    tmp_path: Path, *options: str, **settings: str
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`licensing serve` with its home in `tmp_path`, where gunicorn would put a
-    control socket of its own (`$HOME/.gunicorn/gunicorn.ctl`); its log in a file."""
+    control socket of its own (`$HOME/.gunicorn/gunicorn.ctl`); its log in a file;
+    `settings` added to its environment."""
     environment = {name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"}
     environment.update(
         HOME=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
         SECRET_KEY="s" * 64,
         AUDIT_HMAC_KEY="a" * 64,
+        **settings,
     )
     log, port = tmp_path / "stderr", _free_port()
     command = [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}"]
@@ -211,3 +217,39 @@ def test_hup_with_code_that_cannot_start_is_refused_and_the_workers_keep_serving
         assert _status(url) == 200
     finally:
         _stopped(server)
+
+
+def _redirect_for(url: str, headers: dict[str, str]) -> str:
+    """Where `/api/v1` (without its slash) redirects a request with `headers`: an
+    absolute address, so its scheme is the one the app believes it was asked in."""
+    address = urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=5)
+    try:
+        connection.request("GET", "/api/v1", headers=headers)
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 308
+        return str(response.getheader("Location"))
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("trusted_proxies", "scheme"),
+    [("0", "http"), ("1", "https")],
+)
+def test_only_trusted_proxies_decide_the_scheme_a_request_was_made_in(
+    tmp_path: Path, trusted_proxies: str, scheme: str
+) -> None:
+    """Round 14: gunicorn was told to believe `X-Forwarded-Proto` from any
+    address, so with TRUSTED_PROXIES=0 (no proxy in front) any client could say
+    its plain-HTTP request was HTTPS. TRUSTED_PROXIES alone decides now."""
+    server, url, _log = _started(tmp_path, TRUSTED_PROXIES=trusted_proxies)
+    try:
+        _until(lambda: _status(url) == 200)
+        forwarded = _redirect_for(url, {"X-Forwarded-Proto": "https"})
+        plain = _redirect_for(url, {})
+    finally:
+        _stopped(server)
+    assert urlsplit(forwarded).scheme == scheme
+    assert urlsplit(plain).scheme == "http"

@@ -49,6 +49,7 @@ from licensing.money import (
 from licensing.pricing import Quote
 from licensing.records import attributes
 from licensing.statemachine import StateMachine
+from licensing.words import at_most_characters
 
 T = TypeVar("T", Application, Agreement)
 
@@ -73,7 +74,7 @@ def _text(value: Any, path: str, limit: int, errors: _Errors) -> str:
         return ""
     cleaned = " ".join(value.split()) if limit <= 400 else value.strip()
     if len(cleaned) > limit:
-        errors.add(path, f"At most {limit} characters.")
+        errors.add(path, at_most_characters(limit))
     return cleaned
 
 
@@ -162,7 +163,7 @@ def _written(value: str | None, path: str, limit: int, *, missing: str | None = 
     if not cleaned and missing is not None:
         raise InvalidInput.for_field(path, missing)
     if len(cleaned) > limit:
-        raise InvalidInput.for_field(path, f"At most {limit} characters.")
+        raise InvalidInput.for_field(path, at_most_characters(limit))
     return cleaned
 
 

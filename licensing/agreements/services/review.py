@@ -57,6 +57,7 @@ from licensing.money import (
 from licensing.pricing import Breakdown, Quote, QuoteLine, Term
 from licensing.ratecards import services as ratecards
 from licensing.signals import WithdrawnReviewer
+from licensing.words import at_most_characters
 
 # Applications with staff work still to do (or waiting on the vendor's answer).
 ASSIGNABLE = (*AWAITING_STAFF, RETURNED)
@@ -285,7 +286,7 @@ def _fixed_breakdown(amount: Decimal) -> Breakdown:
 
 # Reasons are printed into the modified quote and the agreement PDF: bounded as the
 # API's schema bounds them, for every caller (the console's form has no schema).
-_TOO_LONG = f"At most {REASON_MAX} characters."
+_TOO_LONG = at_most_characters(REASON_MAX)
 
 
 def _modified_quote(

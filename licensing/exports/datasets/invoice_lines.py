@@ -3,7 +3,8 @@ general-ledger account (see `licensing.exports.ledger`)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import CTE, ColumnElement, String, Subquery, case, cast, func, literal, select, true
 
@@ -26,7 +27,7 @@ from licensing.exports.ledger import KIND_BY_SOURCE
 from licensing.exports.queries import (
     amount,
     counter,
-    each,
+    each_batch,
     issued_invoices,
     licensee,
     text_batches,
@@ -77,26 +78,14 @@ def ordered(statement: Statement) -> Statement:
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     # Its own loop, not `Declared`: the largest export (bench/exports.py times
     # it), so results are unpacked, many times faster than by attribute, and a
-    # line's use is found here, row by row.
-    classify = context.ledger.classify
-    for (
-        invoice_id,
-        number,
-        position,
-        organization_id,
-        legal_name,
-        state,
-        currency,
-        issue_date,
-        source_type,
-        source_id,
-        description,
-        line_amount,
-    ) in each(context.session, ordered(issued_lines(given))):
-        kind, use, account = classify(source_type, source_id, position)
-        if given.use and use != given.use:
-            continue
-        yield (
+    # line's use is found here, row by row (each batch's agreements read at once).
+    ledger = context.ledger
+    classify = ledger.classify
+    for batch in each_batch(context.session, ordered(issued_lines(given))):
+        ledger.remember_agreements(
+            {row[9] for row in batch if row[8] == AGREEMENT and row[9] is not None}
+        )
+        for (
             invoice_id,
             number,
             position,
@@ -105,12 +94,29 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             state,
             currency,
             issue_date,
-            kind,
-            use,
-            account,
+            source_type,
+            source_id,
             description,
-            amount(line_amount, currency),
-        )
+            line_amount,
+        ) in batch:
+            kind, use, account = classify(source_type, source_id, position)
+            if given.use and use != given.use:
+                continue
+            yield (
+                invoice_id,
+                number,
+                position,
+                organization_id,
+                legal_name,
+                state,
+                currency,
+                issue_date,
+                kind,
+                use,
+                account,
+                description,
+                amount(line_amount, currency),
+            )
 
 
 # The use is found line by line, not in SQL: no count when the filter names one.
@@ -251,6 +257,8 @@ def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str
 
     missing = object()
     for batch in text_batches(context.session, _csv_statement(context, given)):
+        # The agreements of the batch's lines not classified yet, read at once.
+        context.ledger.remember_agreements(_agreements_of(batch, middles))
         lines = []
         for line, key, tail in batch:
             if key is None:
@@ -266,6 +274,21 @@ def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str
                     sqlcsv.refuse_line(context.session, unknown_currencies(given))
                 lines.append(line + cells + tail)
         yield lines
+
+
+_AGREEMENT_KEY = AGREEMENT + ":"
+
+
+def _agreements_of(batch: Sequence[tuple[Any, ...]], known: Mapping[str, object]) -> set[int]:
+    """The agreements whose up-front invoices' lines in `batch` have ledger keys
+    ("agreement:ID:position") not in `known`."""
+    found: set[int] = set()
+    for _line, key, _tail in batch:
+        if key is not None and key.startswith(_AGREEMENT_KEY) and key not in known:
+            source_id = key.split(":", 2)[1]
+            if source_id:  # an up-front invoice names its agreement (`source_id`)
+                found.add(int(source_id))
+    return found
 
 
 def unknown_currencies(given: ExportFilter) -> Statement:

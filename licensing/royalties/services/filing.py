@@ -26,6 +26,7 @@ from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.records import attributes
+from licensing.words import at_most_characters
 
 from ..computation import ReportableLine
 from ..models import (
@@ -222,7 +223,7 @@ def _check_submission(submission: Submission, previewing: bool) -> None:
         if not reason:
             problems.setdefault("reason", []).append("Say why the report is amended.")
         elif len(reason) > REASON_MAX:
-            problems.setdefault("reason", []).append(f"At most {REASON_MAX:,} characters.")
+            problems.setdefault("reason", []).append(at_most_characters(REASON_MAX))
     if problems:
         raise InvalidInput("The report has problems.", problems)
 

@@ -18,6 +18,7 @@ from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.words import at_most_characters
 
 from ..models import (
     REVIEW_NOTE_MAX,
@@ -72,7 +73,7 @@ def review(
     if action == "request_correction" and not cleaned:
         raise InvalidInput.for_field("note", "Say what the licensee should correct.")
     if len(cleaned) > REVIEW_NOTE_MAX:
-        raise InvalidInput.for_field("note", f"At most {REVIEW_NOTE_MAX:,} characters.")
+        raise InvalidInput.for_field("note", at_most_characters(REVIEW_NOTE_MAX))
     moment = now or utcnow()
     with db.transaction() as session:
         report = session.scalars(

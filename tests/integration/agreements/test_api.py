@@ -175,3 +175,16 @@ def test_a_uses_revenue_reads_the_same_when_saved_and_when_read_back(
     assert [use["revenue"] for use in created.get_json()["uses"]] == expected
     read = client.get(f"/api/v1/applications/{created.get_json()['id']}", headers=as_vendor)
     assert [use["revenue"] for use in read.get_json()["uses"]] == expected
+
+def test_a_text_past_its_limit_is_refused_in_the_pages_sentence_grouped(
+    client: Any, vendor: Any
+) -> None:
+    """Round 14: the API said marshmallow's "Longer than maximum length 2000.", the
+    pages and services "At most 2000 characters."; all say "At most 2,000 characters."."""
+    from licensing.agreements.models import DESCRIPTION_MAX
+
+    use = dict(AUTO_USE, description="d" * (DESCRIPTION_MAX + 1))
+    body = {"term_start": "2027-01-01", "term_end": "2027-12-31", "uses": [use]}
+    refused = client.post("/api/v1/applications", json=body, headers=bearer(vendor))
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["uses.0.description"] == ["At most 2,000 characters."]

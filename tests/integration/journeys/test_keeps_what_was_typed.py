@@ -142,7 +142,7 @@ def test_a_rejection_with_a_reason_too_long_keeps_the_reason_and_the_chosen_acti
     assert response.status_code == 422
     assert _textarea(page, "reason") == too_long
     assert '<option value="reject" selected>' in page
-    assert _message_beside(page, "reason") == f"At most {REASON_MAX} characters."
+    assert _message_beside(page, "reason") == f"At most {REASON_MAX:,} characters."
     assert (_state(application.id), _events(application.id)) == ("in_review", events)
 
 
@@ -160,7 +160,7 @@ def test_an_internal_note_too_long_is_the_page_again_with_the_note_typed(
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert _textarea(page, "body") == note
-    assert _message_beside(page, "body") == f"At most {NOTE_MAX} characters."
+    assert _message_beside(page, "body") == f"At most {NOTE_MAX:,} characters."
     assert queries.notes(db.session(), application.id) == []
 
 
@@ -182,7 +182,7 @@ def test_a_request_for_reconsideration_too_long_keeps_what_the_vendor_wrote(
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert _textarea(page, "reason") == too_long
-    assert _message_beside(page, "reason") == f"At most {REASON_MAX} characters."
+    assert _message_beside(page, "reason") == f"At most {REASON_MAX:,} characters."
     assert (_state(application.id), _events(application.id)) == ("rejected", events)
 
 
@@ -254,7 +254,7 @@ def test_a_termination_reason_too_long_is_the_page_again_with_the_reason_typed(
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert _textarea(page, "reason") == too_long
-    assert _message_beside(page, "reason") == f"At most {REASON_MAX} characters."
+    assert _message_beside(page, "reason") == f"At most {REASON_MAX:,} characters."
     db.session().refresh(agreement)
     assert (agreement.state, agreement.termination_reason) == ("issued", None)
 

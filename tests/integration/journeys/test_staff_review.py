@@ -42,7 +42,7 @@ def test_an_approval_whose_reasons_are_longer_than_any_reason_may_be_is_refused_
     ):
         refused = staff.post(url, data=data)
         assert refused.status_code == 422
-        assert f"At most {REASON_MAX} characters." in refused.get_data(as_text=True)
+        assert f"At most {REASON_MAX:,} characters." in refused.get_data(as_text=True)
         assert db.session().get(Application, application.id).state == "in_review"
     approved = staff.post(url, data={"amount-0": "5000.00", "reason-0": "pilot rate"})
     assert approved.status_code == 302
@@ -57,7 +57,7 @@ def test_an_approval_note_longer_than_a_reason_may_be_is_refused_by_the_use_case
         services.approve(
             application.id, actor, policy=issuing(), note="n" * (REASON_MAX + 1), now=NOW
         )
-    assert refused.value.errors == {"note": [f"At most {REASON_MAX} characters."]}
+    assert refused.value.errors == {"note": [f"At most {REASON_MAX:,} characters."]}
     assert db.session().get(Application, application.id).state == "in_review"
 
 

@@ -492,7 +492,7 @@ def test_a_product_name_too_long_and_a_long_answer_are_named_by_their_labels(
         )
     )
     assert f"Use 1{SEP}Product name: At most 200 characters." in long_name
-    assert "Your answer to the licensing office: At most 4000 characters." in long_answer
+    assert "Your answer to the licensing office: At most 4,000 characters." in long_answer
 
 
 def test_switching_between_sign_in_and_sign_up_keeps_where_the_visitor_was_going(

@@ -371,6 +371,12 @@ def test_staff_read_every_report_and_review_a_flagged_one(
         report_url + "/review", json={"action": "request_correction", "note": "x"}, headers=staff
     )
     assert again.status_code == 409
+    # Round 14: marshmallow's "Longer than maximum length 2000."; now the service's.
+    too_long = client.post(
+        report_url + "/review", json={"action": "mark_reviewed", "note": "n" * 2001}, headers=staff
+    )
+    assert too_long.status_code == 422
+    assert too_long.get_json()["errors"] == {"note": ["At most 2,000 characters."]}
     vendor_try = client.post(
         report_url + "/review", json={"action": "mark_reviewed"}, headers=factories.bearer(vendor)
     )
