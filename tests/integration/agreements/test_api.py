@@ -176,6 +176,7 @@ def test_a_uses_revenue_reads_the_same_when_saved_and_when_read_back(
     read = client.get(f"/api/v1/applications/{created.get_json()['id']}", headers=as_vendor)
     assert [use["revenue"] for use in read.get_json()["uses"]] == expected
 
+
 def test_a_text_past_its_limit_is_refused_in_the_pages_sentence_grouped(
     client: Any, vendor: Any
 ) -> None:
