@@ -11,7 +11,7 @@ reading that leaves every account's share of the invoice unchanged.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -25,7 +25,7 @@ from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, 
 from licensing.exports.columns import CREDIT_NOTE_NUMBER, CREDITED_INVOICE, CURRENCY, LICENSEE
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import amount, each, licensee, places
+from licensing.exports.queries import amount, each_batch, licensee, places
 from licensing.exports.recognition import proportional
 
 COLUMNS = (
@@ -82,9 +82,15 @@ def credited_lines(given: ExportFilter) -> Statement:
     ).order_by(CreditNote.issue_date, CreditNote.id, InvoiceLine.position)
 
 
-def credit_parts(context: ExportContext, statement: Statement) -> Iterator[CreditPart]:
-    """Each credit note's parts, line by line (`statement` as `credited_lines` builds it)."""
-    results = each(context.session, statement)
+def credit_parts(
+    context: ExportContext,
+    statement: Statement,
+    before: Callable[[Sequence[Any]], None] | None = None,
+) -> Iterator[CreditPart]:
+    """Each credit note's parts, line by line (`statement` as `credited_lines`
+    builds it); `before(batch)`, if given, sees each batch of the credited lines
+    before its parts are made (to read what the batch needs at once)."""
+    results = _results(context, statement, before)
     for _credit_id, group in itertools.groupby(results, key=lambda r: r.id):
         lines = list(group)  # one invoice's lines: a handful
         credit = lines[0]
@@ -103,6 +109,15 @@ def credit_parts(context: ExportContext, statement: Statement) -> Iterator[Credi
                     line.line_amount,
                     share,
                 )
+
+
+def _results(
+    context: ExportContext, statement: Statement, before: Callable[[Sequence[Any]], None] | None
+) -> Iterator[Any]:
+    for batch in each_batch(context.session, statement):
+        if before is not None:
+            before(batch)
+        yield from batch
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:

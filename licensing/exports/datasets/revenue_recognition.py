@@ -19,20 +19,20 @@ their credit notes, to the cent.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from licensing.billing.models import Invoice
-from licensing.billing.states import VOID
+from licensing.billing.states import AGREEMENT, VOID
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import CURRENCY, LICENSEE, one_of
 from licensing.exports.datasets.credit_note_lines import credit_parts, credited_lines
 from licensing.exports.datasets.invoice_lines import issued_lines, ordered
 from licensing.exports.filters import PERIOD, ExportFilter
 from licensing.exports.ledger import FEE, KIND_BY_SOURCE, Ledger
-from licensing.exports.queries import amount, each, places
+from licensing.exports.queries import amount, each_batch, places
 from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
 
 STRAIGHT_LINE = "straight_line_days"
@@ -98,12 +98,23 @@ def _in_range(piece: Slice, given: ExportFilter) -> bool:
     return not (given.date_from and month_end(piece.period) < given.date_from)
 
 
+def _remember_agreements(ledger: Ledger, batch: Sequence[Any]) -> None:
+    """The agreements of a batch's up-front fee lines, read at once (two
+    statements, `Ledger.remember_agreements`) rather than one by one."""
+    ledger.remember_agreements(
+        {row.source_id for row in batch if row.source_type == AGREEMENT and row.source_id}
+    )
+
+
 def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]:
-    """The issued invoices' lines, as `invoice_lines` reads them, but void ones."""
+    """The issued invoices' lines, as `invoice_lines` reads them, but void ones,
+    each batch's agreements read at once."""
     statement = ordered(issued_lines(given)).where(Invoice.state != VOID)
     if given.date_to:  # nothing is recognized before its invoice is issued
         statement = statement.where(Invoice.issue_date <= given.date_to)
-    yield from each(context.session, statement)
+    for batch in each_batch(context.session, statement):
+        _remember_agreements(context.ledger, batch)
+        yield from batch
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
@@ -147,7 +158,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
     credits = credited_lines(dataclasses.replace(given, date_from=None, use=None)).where(
         Invoice.state != VOID
     )
-    for part in credit_parts(context, credits):
+    for part in credit_parts(context, credits, lambda batch: _remember_agreements(ledger, batch)):
         credit = part.credit
         schedule = _schedule(
             ledger,
