@@ -51,6 +51,17 @@ class SourceFacts:
     line_uses: tuple[str, ...]
 
 
+def _missing(cache: dict[int, SourceFacts | None], keys: Collection[int]) -> set[int]:
+    """Those of `keys` not in `cache`, to be read at once; when they would not
+    fit, the cache is emptied and all of `keys` are read again (bounded memory)."""
+    wanted = set(keys)
+    missing = wanted - cache.keys()
+    if missing and len(cache) + len(missing) > _CACHE_LIMIT:
+        cache.clear()
+        return wanted
+    return missing
+
+
 def _remembered(
     cache: dict[int, SourceFacts | None],
     key: int,
@@ -138,25 +149,35 @@ class Ledger:
         return facts.line_uses[position - 1]
 
     def _load_report(self, report_id: int) -> SourceFacts | None:
-        report = self.session.get(RoyaltyReport, report_id)
-        if report is None:
+        found = self.session.execute(_REPORT_FACTS.where(RoyaltyReport.id == report_id)).first()
+        if found is None:
             return None
-        agreement = self.session.get(Agreement, report.agreement_id)
-        assert agreement is not None
-        quote = Quote.from_snapshot(agreement.quote.snapshot)
-        request = quote.request
-        licensed = [line for line in quote.lines if line.route == "license"]
-        numbers = self.session.scalars(
-            select(RoyaltyReportLine.line)
-            .where(RoyaltyReportLine.report_id == report_id, RoyaltyReportLine.due != Decimal(0))
-            .order_by(RoyaltyReportLine.line)
+        lines = self.session.execute(_due_lines([report_id]))
+        return _report_facts(found, [number for _report_id, number in lines])
+
+    def remember_reports(self, report_ids: Collection[int]) -> None:
+        """The facts of those of `report_ids` not remembered yet, read in two
+        statements (the reports with their agreements' quotes, then their lines
+        with a due) where `royalty` reads two for each: for a batch of invoice
+        lines, whose royalty invoices are each for a report of their own. The
+        cache keeps within its bound as in `remember_agreements`."""
+        missing = _missing(self._reports, report_ids)
+        if not missing:
+            return
+        rows = (
+            self.session.connection()
+            .execute(
+                _REPORT_FACTS.add_columns(RoyaltyReport.id).where(RoyaltyReport.id.in_(missing))
+            )
+            .all()
         )
-        uses = tuple(
-            request.uses[licensed[number - 1].use_index].use if request else ""
-            for number in numbers
-            if 1 <= number <= len(licensed)
-        )
-        return SourceFacts(report.period_start, report.period_end, uses)
+        numbers: dict[int, list[int]] = {row.id: [] for row in rows}
+        for report_id, number in self.session.connection().execute(_due_lines(numbers)):
+            numbers[report_id].append(number)
+        for report_id in missing:
+            self._reports[report_id] = None  # no such report
+        for row in rows:
+            self._reports[row.id] = _report_facts(row, numbers[row.id])
 
     def remember_agreements(self, agreement_ids: Collection[int]) -> None:
         """The facts of those of `agreement_ids` not remembered yet, read in two
@@ -165,13 +186,9 @@ class Ledger:
         (`invoice_lines`), whose up-front invoices are each for an agreement of
         their own. The cache keeps within its bound: full, it is emptied and the
         whole batch read."""
-        wanted = set(agreement_ids)
-        missing = wanted - self._agreements.keys()
+        missing = _missing(self._agreements, agreement_ids)
         if not missing:
             return
-        if len(self._agreements) + len(missing) > _CACHE_LIMIT:
-            self._agreements.clear()  # and the batch's others read again with the rest
-            missing = wanted
         found = self.session.connection().execute(
             _AGREEMENT_FACTS.add_columns(Agreement.id).where(Agreement.id.in_(missing))
         )
@@ -212,3 +229,37 @@ def _agreement_facts(found: Any, uses: list[str]) -> SourceFacts:
         and line.use_index < len(uses)
     )
     return SourceFacts(found.term_start, found.term_end, line_uses)
+
+
+# A royalty report's period and its agreement's quote: what its invoice's lines take.
+_REPORT_FACTS = (
+    select(RoyaltyReport.period_start, RoyaltyReport.period_end, QuoteVersion.snapshot_json)
+    .join(Agreement, Agreement.id == RoyaltyReport.agreement_id)
+    .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
+)
+
+
+def _due_lines(report_ids: Iterable[int]) -> Any:
+    """(report, line number) of the reports' lines with a due, in line order:
+    the lines their invoices have, one each."""
+    return (
+        select(RoyaltyReportLine.report_id, RoyaltyReportLine.line)
+        .where(RoyaltyReportLine.report_id.in_(list(report_ids)))
+        .where(RoyaltyReportLine.due != Decimal(0))
+        .order_by(RoyaltyReportLine.report_id, RoyaltyReportLine.line)
+    )
+
+
+def _report_facts(found: Any, numbers: list[int]) -> SourceFacts:
+    """A report's facts from its `_REPORT_FACTS` row and the numbers of its lines
+    with a due: line N of its invoice is its Nth such line, whose use is its
+    agreement's licensed quote line's (the module's docstring)."""
+    quote = Quote.from_snapshot(json.loads(found.snapshot_json))
+    request = quote.request
+    licensed = [line for line in quote.lines if line.route == "license"]
+    uses = tuple(
+        request.uses[licensed[number - 1].use_index].use if request else ""
+        for number in numbers
+        if 1 <= number <= len(licensed)
+    )
+    return SourceFacts(found.period_start, found.period_end, uses)

@@ -85,6 +85,9 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         ledger.remember_agreements(
             {row[9] for row in batch if row[8] == AGREEMENT and row[9] is not None}
         )
+        ledger.remember_reports(
+            {row[9] for row in batch if row[8] == ROYALTY_REPORT and row[9] is not None}
+        )
         for (
             invoice_id,
             number,
@@ -257,8 +260,9 @@ def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str
 
     missing = object()
     for batch in text_batches(context.session, _csv_statement(context, given)):
-        # The agreements of the batch's lines not classified yet, read at once.
-        context.ledger.remember_agreements(_agreements_of(batch, middles))
+        # The agreements and reports of the batch's lines not classified yet, read at once.
+        context.ledger.remember_agreements(_sources_of(batch, middles, _AGREEMENT_KEY))
+        context.ledger.remember_reports(_sources_of(batch, middles, _REPORT_KEY))
         lines = []
         for line, key, tail in batch:
             if key is None:
@@ -277,16 +281,20 @@ def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str
 
 
 _AGREEMENT_KEY = AGREEMENT + ":"
+_REPORT_KEY = ROYALTY_REPORT + ":"
 
 
-def _agreements_of(batch: Sequence[tuple[Any, ...]], known: Mapping[str, object]) -> set[int]:
-    """The agreements whose up-front invoices' lines in `batch` have ledger keys
-    ("agreement:ID:position") not in `known`."""
+def _sources_of(
+    batch: Sequence[tuple[Any, ...]], known: Mapping[str, object], prefix: str
+) -> set[int]:
+    """The agreements (`prefix` "agreement:") or royalty reports ("royalty_report:")
+    whose invoices' lines in `batch` have ledger keys ("agreement:ID:position") not
+    in `known`."""
     found: set[int] = set()
     for _line, key, _tail in batch:
-        if key is not None and key.startswith(_AGREEMENT_KEY) and key not in known:
+        if key is not None and key.startswith(prefix) and key not in known:
             source_id = key.split(":", 2)[1]
-            if source_id:  # an up-front invoice names its agreement (`source_id`)
+            if source_id:  # the invoice names its agreement or report (`source_id`)
                 found.add(int(source_id))
     return found
 

@@ -87,7 +87,9 @@ def test_a_revenue_recognition_export_runs_no_query_per_agreement(
     at_large = _statements(export, format_name)
     lines = export("csv").decode().count("\r\n")
     assert lines > LARGE  # the header, the ledger's lines, the copies' months
-    assert at_large == at_small, f"statements at {SMALL} and {LARGE} agreements' invoices"
+    assert at_large == at_small, (
+        f"{at_small} statements at {SMALL} agreements' invoices, {at_large} at {LARGE}"
+    )
 
 
 @pytest.mark.parametrize("format_name", ["csv", "jsonl"])

@@ -1,0 +1,170 @@
+"""The invoice-lines and revenue-recognition exports read the royalty reports of
+a batch of lines at once (round 15), and write what they wrote before.
+
+A royalty invoice's line takes its use from its report's lines with a due and
+its agreement's quote, and its revenue from the report's period: until round
+15 the ledger read them with statements for each report (its cache only helped
+a report's second line), so 100 royalty invoices cost more statements than 10.
+Now each batch of lines (1,000) reads its reports in two statements, in CSV
+(the database's text) and the other formats alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.billing.models import Invoice, InvoiceLine
+from licensing.billing.states import ROYALTY_REPORT
+from licensing.exports.ledger import Ledger as ExportLedger
+from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine
+from tests.integration.exports.test_invoice_lines_reads import _copy
+from tests.integration.royalties.conftest import PAYER, SOFTWARE, row
+from tests.support import factories
+from tests.support.statements import sent_by
+
+SMALL, LARGE = 10, 100
+DATASETS = ("invoice_lines", "revenue_recognition")
+
+Export = Callable[..., bytes]
+
+
+@pytest.fixture
+def export(client: FlaskClient, billing_staff: User) -> Export:
+    """`export(dataset, format, **filters)`: an export's bytes, via the API."""
+    headers = factories.bearer(billing_staff)
+
+    def fetch(dataset: str, format_name: str = "csv", **filters: Any) -> bytes:
+        response = client.get(
+            f"/api/v1/exports/{dataset}",
+            query_string={"format": format_name, **filters},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_data()
+        # Without the JSON Lines header's `generated_at` (its first line).
+        return body.split(b"\n", 1)[1] if format_name == "jsonl" else body
+
+    return fetch
+
+
+@pytest.fixture
+def filed(vendor: Any, active_agreement: Any, file_report: Any) -> int:
+    """A report on an agreement for two uses, its two lines each with a due: its id."""
+    agreement = active_agreement(vendor, SOFTWARE, PAYER)
+    filing = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=60), row(2, "P", unit="members", quantity=1000000)],
+    )
+    return int(filing.report.id)
+
+
+def _reports_invoiced(report_id: int, count: int, start: int) -> None:
+    """`count` more reports like `report_id` (each over a period of its own), each
+    with a royalty invoice of its own like its invoice (its lines too). Every
+    other one has no due on its first line, so its invoice's first line takes the
+    second report line's use and its second line none (a line given another
+    report's use, or period, shows)."""
+    session = db.session()
+    reports = RoyaltyReport.__table__
+    report_lines = RoyaltyReportLine.__table__
+    invoices, lines = Invoice.__table__, InvoiceLine.__table__
+    report = session.get(RoyaltyReport, report_id)
+    assert report is not None
+    invoice_id = session.scalars(
+        select(Invoice.id).where(
+            Invoice.source_type == ROYALTY_REPORT, Invoice.source_id == report_id
+        )
+    ).one()
+    for index in range(start, start + count):
+        shift = timedelta(days=index + 1)
+        copy_id = _copy(
+            reports,  # type: ignore[arg-type]
+            reports.c.id == report_id,  # type: ignore[attr-defined]
+            period_start=report.period_start + shift,
+            period_end=report.period_end + shift * 2,
+        )
+        for (line_id,) in session.execute(
+            select(report_lines.c.id).where(report_lines.c.report_id == report_id)  # type: ignore[attr-defined]
+        ).all():
+            _copy(report_lines, report_lines.c.id == line_id, report_id=copy_id)  # type: ignore[arg-type, attr-defined]
+        if index % 2:
+            session.execute(
+                update(RoyaltyReportLine)
+                .where(RoyaltyReportLine.report_id == copy_id, RoyaltyReportLine.line == 1)
+                .values(due=Decimal(0))
+            )
+        copy_invoice = _copy(
+            invoices,  # type: ignore[arg-type]
+            invoices.c.id == invoice_id,  # type: ignore[attr-defined]
+            number=f"INV-2027-8{index:05d}",
+            source_id=copy_id,
+        )
+        for (line_id,) in session.execute(
+            select(lines.c.id).where(lines.c.invoice_id == invoice_id)  # type: ignore[attr-defined]
+        ).all():
+            _copy(lines, lines.c.id == line_id, invoice_id=copy_invoice)  # type: ignore[arg-type, attr-defined]
+    session.commit()
+
+
+def _statements(app: Flask, export: Export, dataset: str, format_name: str) -> int:
+    export(dataset, format_name)  # warm: the token is read once
+    with sent_by(app) as statements:
+        export(dataset, format_name)
+    assert statements, "nothing counted: the listener is on another engine"
+    return len(statements)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("format_name", ["csv", "jsonl"])
+def test_an_export_runs_no_query_per_royalty_report(
+    app: Flask, filed: int, export: Export, dataset: str, format_name: str
+) -> None:
+    _reports_invoiced(filed, SMALL, 0)
+    at_small = _statements(app, export, dataset, format_name)
+    _reports_invoiced(filed, LARGE - SMALL, SMALL)
+    at_large = _statements(app, export, dataset, format_name)
+    assert export(dataset).decode().count("\r\n") > LARGE
+    assert at_large == at_small, (
+        f"{at_small} statements at {SMALL} royalty invoices, {at_large} at {LARGE}"
+    )
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("format_name", ["csv", "jsonl"])
+def test_the_exports_write_the_bytes_the_per_report_reading_wrote(
+    filed: int, export: Export, dataset: str, format_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filed report's invoice and 30 more reports' invoices, half with no due
+    on their first line, under four filters, and with the ledger's cache emptied
+    midway (after four reports, the batch holding 31): the same bytes read a batch
+    at a time as read report by report (the reading before round 15, which the
+    ledger keeps for the reports a batch did not read)."""
+    _reports_invoiced(filed, 30, 0)
+    given: list[dict[str, str]] = [
+        {},
+        {"use": "distribution"},
+        {"currency": "USD"},
+        {"from": "2027-02-01", "to": "2027-03-31"},
+    ]
+    batched = [export(dataset, format_name, **filters) for filters in given]
+    with monkeypatch.context() as patched:
+        patched.setattr("licensing.exports.ledger._CACHE_LIMIT", 4)
+        emptied = export(dataset, format_name)
+    monkeypatch.setattr(ExportLedger, "remember_reports", lambda self, ids: None)
+    one_by_one = [export(dataset, format_name, **filters) for filters in given]
+    for filters, now, before in zip(given, batched, one_by_one, strict=True):
+        assert now == before, filters
+    assert emptied == batched[0]
+    assert b"distribution" in batched[1]
+    assert batched[0].count(b"royalty") > 30
