@@ -29,10 +29,10 @@ from tests.integration.exports.test_invoice_lines_reads import (
     SMALL,
     _agreements_invoiced,
     _body,
+    _statements,
 )
 from tests.support import factories
 from tests.support.billing import credited
-from tests.support.statements import sent_on
 
 Export = Callable[..., bytes]
 
@@ -66,15 +66,6 @@ def _credit_copies(ledger: Ledger, every: int) -> None:
     for invoice_id in copies[::every]:
         credited(invoice_id, "10.00", "Fewer seats", now=at(date(2027, 11, 20)))
     session.commit()
-
-
-def _statements(export: Export, format_name: str) -> int:
-    export(format_name)  # warm: the token is read once
-    # On the module's shared connection (`tests.conftest.app_in_transaction`).
-    with sent_on(db.session().connection().engine) as statements:
-        export(format_name)
-    assert statements, "nothing counted: the listener is on another engine"
-    return len(statements)
 
 
 @pytest.mark.parametrize("format_name", ["csv", "jsonl"])
