@@ -34,11 +34,16 @@ Export = Callable[..., bytes]
 @pytest.fixture
 def export(client: FlaskClient, billing_staff: User) -> Export:
     """`export(format, **filters)`: the invoice-lines export's bytes, via the API."""
-    headers = factories.bearer(billing_staff)
+    return exporter(client, billing_staff, "invoice_lines")
+
+
+def exporter(client: FlaskClient, staff: User, dataset: str) -> Export:
+    """`export(format, **filters)`: a dataset's export bytes, via the API."""
+    headers = factories.bearer(staff)
 
     def fetch(format_name: str = "csv", **filters: Any) -> bytes:
         response = client.get(
-            "/api/v1/exports/invoice_lines",
+            f"/api/v1/exports/{dataset}",
             query_string={"format": format_name, **filters},
             headers=headers,
         )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -30,8 +29,8 @@ from tests.integration.exports.test_invoice_lines_reads import (
     _agreements_invoiced,
     _body,
     _statements,
+    exporter,
 )
-from tests.support import factories
 from tests.support.billing import credited
 
 Export = Callable[..., bytes]
@@ -40,18 +39,7 @@ Export = Callable[..., bytes]
 @pytest.fixture
 def export(client: FlaskClient, billing_staff: User) -> Export:
     """`export(format, **filters)`: the revenue-recognition export's bytes, via the API."""
-    headers = factories.bearer(billing_staff)
-
-    def fetch(format_name: str = "csv", **filters: Any) -> bytes:
-        response = client.get(
-            "/api/v1/exports/revenue_recognition",
-            query_string={"format": format_name, **filters},
-            headers=headers,
-        )
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return response.get_data()
-
-    return fetch
+    return exporter(client, billing_staff, "revenue_recognition")
 
 
 def _credit_copies(ledger: Ledger, every: int) -> None:
