@@ -1,8 +1,7 @@
 """WSGI entry point: `gunicorn wsgi:app` (or `licensing serve`)."""
 
-from licensing.app import create_app, freeze_start_up_objects
+from licensing.serving import app_for_a_worker
 
-app = create_app()
-# Each gunicorn worker imports this module (no preloading): the app it built is
-# kept out of the garbage collector's full collections (docs/operations.md).
-freeze_start_up_objects()
+# Each gunicorn worker imports this module (no preloading); a setting that
+# cannot start the service is one line naming it, not a traceback.
+app = app_for_a_worker()

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from limits.errors import ConfigurationError as LimitsConfigurationError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.routing import Rule as WerkzeugRule
@@ -52,7 +53,7 @@ from licensing.api import ratecards as ratecards_api
 from licensing.api import royalty_reports as royalty_reports_api
 from licensing.audit import views as audit_views
 from licensing.billing import views as billing_views
-from licensing.config import PROJECT_ROOT, Config
+from licensing.config import PROJECT_ROOT, Config, ConfigError
 from licensing.exports import views as exports_views
 from licensing.extensions import csrf, limiter, login_manager
 from licensing.finance import views as finance_views
@@ -159,6 +160,21 @@ def create_app(config: Config | None = None) -> Flask:
     register_blueprints(app)
     commands.register(app)
     return app
+
+
+# What the settings can refuse as the app is built: our own checks, and
+# Flask-Limiter's store ("'redis' prerequisite not available", "unknown storage
+# scheme"), refused by the limits library before a request is served.
+START_UP_REFUSALS = (ConfigError, LimitsConfigurationError)
+
+
+def refusal_to_start(error: ConfigError | LimitsConfigurationError) -> str:
+    """The one line an operator reads when the settings cannot start the
+    service, naming the setting: the console script and the server's workers
+    print it instead of a traceback ending in it."""
+    if isinstance(error, LimitsConfigurationError):
+        return f"the configuration cannot start the service: RATELIMIT_STORAGE_URI: {error}"
+    return f"the configuration cannot start the service: {error}"
 
 
 def freeze_start_up_objects() -> None:

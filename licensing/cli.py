@@ -18,10 +18,8 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
-from limits.errors import ConfigurationError as LimitsConfigurationError
 
-from licensing.app import create_app
-from licensing.config import ConfigError
+from licensing.app import START_UP_REFUSALS, create_app, refusal_to_start
 from licensing.worker import STARTING_ENVIRONMENT
 
 # The environment as the process started, before `--env-file` adds the file's
@@ -34,16 +32,10 @@ log = logging.getLogger("licensing.serve")
 def _create_app() -> Flask:
     try:
         return create_app()
-    except ConfigError as error:
+    except START_UP_REFUSALS as error:
         # One line naming the setting, not a traceback ending in it; exit 1, so
         # a service manager sees the start-up fail.
-        raise click.ClickException(f"the configuration cannot start the service: {error}") from None
-    except LimitsConfigurationError as error:
-        # Flask-Limiter's store, refused as the app is built ("'redis' prerequisite
-        # not available", "unknown storage scheme").
-        raise click.ClickException(
-            f"the configuration cannot start the service: RATELIMIT_STORAGE_URI: {error}"
-        ) from None
+        raise click.ClickException(refusal_to_start(error)) from None
 
 
 @click.group(

@@ -27,6 +27,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.errors import AppImportError
 from gunicorn.glogging import Logger
 
 from licensing import start_check
@@ -87,11 +88,30 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
 
     def load(self) -> Any:
         # In the worker, after the fork: the code as it is on disk now.
-        from licensing.app import create_app, freeze_start_up_objects
+        return app_for_a_worker()
 
+
+def app_for_a_worker() -> Any:
+    """The app a gunicorn worker serves (`licensing serve`'s and `gunicorn
+    wsgi:app`'s): built, then kept out of the collector's full collections
+    (`freeze_start_up_objects`, docs/operations.md). Settings that cannot start
+    the service are refused in one line naming the setting: gunicorn prints an
+    `AppImportError`'s message alone, without the traceback, and its master
+    stops ("App failed to load") instead of booting workers that fail again.
+    Imported here, in the worker, never in the master (the module's docstring)."""
+    from licensing.app import (
+        START_UP_REFUSALS,
+        create_app,
+        freeze_start_up_objects,
+        refusal_to_start,
+    )
+
+    try:
         app = create_app()
-        freeze_start_up_objects()  # as `wsgi.py` does (docs/operations.md)
-        return app
+    except START_UP_REFUSALS as error:
+        raise AppImportError(refusal_to_start(error)) from None
+    freeze_start_up_objects()
+    return app
 
 
 class HiddenSecretAtoms(dict[str, Any]):

@@ -165,3 +165,43 @@ def test_alembics_warnings_still_show() -> None:
         "alembic.runtime.migration", logging.WARNING, __file__, 1, "Will assume x", None, None
     )
     assert logging.getLogger("alembic.runtime.migration").filter(warning)
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 32 characters"),
+        ({"RATELIMIT_STORAGE_URI": "junk://"}, "RATELIMIT_STORAGE_URI: "),
+    ],
+)
+def test_plain_gunicorn_names_a_refused_setting_in_one_line_and_stops(
+    tmp_path: Path, changes: dict[str, str], said: str
+) -> None:
+    """`gunicorn wsgi:app`, the server run without `licensing serve`, printed
+    each worker's traceback ending in the setting's name."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.servers import free_port
+
+    environment = dict(
+        os.environ, **_production(f"sqlite:///{tmp_path / 'licensing.db'}", **changes)
+    )
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    done = subprocess.run(
+        [str(gunicorn), "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "wsgi:app"],
+        env=environment,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0  # the master stops: no worker can boot
+    assert "Traceback" not in done.stderr, done.stderr
+    refusals = [line for line in done.stderr.splitlines() if "cannot start" in line]
+    assert len(refusals) == 1, done.stderr
+    assert refusals[0].startswith("the configuration cannot start the service: ")
+    assert said in refusals[0]
+    assert "App failed to load" in done.stderr
