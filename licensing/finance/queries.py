@@ -246,10 +246,18 @@ def _moved(
             yield _Moved(made, row)
 
 
+def _not_void(invoice_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """Money moved on an invoice that counts: a void invoice (issued in error) counts
+    nowhere, so neither does a payment recorded against it and reversed before the
+    void (the only payment a void invoice can have)."""
+    return invoice_id.not_in(select(Invoice.id).where(Invoice.state.in_(NOT_COUNTED)))
+
+
 def collections(session: Session, currency: str, start: date, end: date) -> list[Collection]:
     """Money collected from `start` to `end` (inclusive), by the day received:
     payments that succeeded, and those the bank returned since (their reversals
-    count when returned: `reversals`). Billing's `collected_between` decides."""
+    count when returned: `reversals`). Billing's `collected_between` decides;
+    payments of void invoices count nowhere, as their invoices."""
     paid = (Payment.invoice_id, Payment.organization_id, Payment.amount, Payment.state)
     found = _moved(
         session,
@@ -258,6 +266,7 @@ def collections(session: Session, currency: str, start: date, end: date) -> list
         Payment.received_on,
         Payment.currency == currency,
         collected_between(start, end),
+        _not_void(Payment.invoice_id),
     )
     return [
         Collection(
@@ -273,14 +282,19 @@ def collections(session: Session, currency: str, start: date, end: date) -> list
 
 def reversals(session: Session, currency: str, start: date, end: date) -> list[Reversal]:
     """Payments the bank returned from `start` to `end` (inclusive), by the day
-    returned (billing's `reversed_between`), whenever the payment was made."""
+    returned (billing's `reversed_between`), whenever the payment was made; not
+    those of void invoices (`_not_void`)."""
     rows = session.execute(
         select(
             PaymentReversal.invoice_id,
             PaymentReversal.organization_id,
             PaymentReversal.amount,
             PaymentReversal.returned_on,
-        ).where(PaymentReversal.currency == currency, reversed_between(start, end))
+        ).where(
+            PaymentReversal.currency == currency,
+            reversed_between(start, end),
+            _not_void(PaymentReversal.invoice_id),
+        )
     )
     return [Reversal(*row) for row in rows]
 

@@ -182,3 +182,33 @@ def test_the_finance_page_and_its_report_show_the_reversal_in_november(
         + november.refunded
     )
     assert [row.reversed for row in november.trend][-2:] == [ZERO, Decimal("1000.00")]
+
+
+def test_a_payment_reversed_on_an_invoice_voided_since_counts_nowhere_like_the_invoice(
+    app: Any,
+) -> None:
+    # A wire recorded against an invoice issued in error: reversed in November,
+    # then the invoice voided. A void invoice counts nowhere, so neither do the
+    # wire and its reversal: every month still adds up to its change in outstanding.
+    _october()
+    organization = factories.make_organization(db.session()).id
+    wrong = issue(organization, "300.00", date(2027, 10, 2))
+    wire = paid_offline(wrong.id, "300.00", "WIRE-5", **_on(date(2027, 10, 7)))
+    billing.reverse_offline_payment(
+        wire.id,
+        reason="Recorded against the wrong invoice.",
+        returned_on=date(2027, 11, 4),
+        standing_days=STANDING_DAYS,
+        now=at(date(2027, 11, 4)),
+        actor=billing_clerk(),
+    )
+    billing.void_invoice(
+        wrong.id, reason="Issued in error", now=at(date(2027, 11, 5)), actor=billing_clerk()
+    )
+    after = _figures(date(2027, 12, 1))
+    by_month = {row.period.key: row for row in after}
+    assert by_month["2027-10"].collected == Decimal("1200.00")  # A's check and B's wire
+    assert by_month["2027-11"].reversed == ZERO
+    for previous, row in itertools.pairwise(after):
+        change = row.invoiced - row.collected + row.reversed - row.credited + row.refunded
+        assert row.outstanding - previous.outstanding == change, row.period.key
