@@ -16,17 +16,13 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.billing import services as billing
 from licensing.finance import queries
 from licensing.finance.queries import Filters
 from tests.integration.finance.conftest import at, issue
 from tests.support import factories
-from tests.support.billing import paid_offline
-from tests.support.factories import billing_clerk
+from tests.support.billing import paid_offline, reversed_offline
 
 from .conftest import total
-
-STANDING_DAYS = 30  # OVERDUE_STANDING_DAYS as the test app has it
 
 FEBRUARY = {"from": "2027-02-01", "to": "2027-02-28"}
 MARCH = {"from": "2027-03-01", "to": "2027-03-31"}
@@ -50,13 +46,11 @@ def _bounced_then_paid_by_wire() -> int:
     paid_offline(
         other.id, "400.00", "WIRE-2", received_on=date(2027, 2, 10), now=at(date(2027, 2, 10))
     )
-    billing.reverse_offline_payment(
+    reversed_offline(
         check.id,
-        reason="Check returned: account closed.",
+        "Check returned: account closed.",
         returned_on=date(2027, 2, 20),
-        standing_days=STANDING_DAYS,
         now=at(date(2027, 2, 21)),
-        actor=billing_clerk(),
     )
     paid_offline(
         invoice.id, "1000.00", "WIRE-9", received_on=date(2027, 3, 3), now=at(date(2027, 3, 3))

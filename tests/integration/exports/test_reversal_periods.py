@@ -31,12 +31,11 @@ from licensing.finance.documents import MonthlyReport
 from licensing.finance.queries import Filters, PeriodFigures
 from tests.integration.finance.conftest import at, issue
 from tests.support import factories
-from tests.support.billing import credited, paid_offline
+from tests.support.billing import credited, paid_offline, reversed_offline
 from tests.support.factories import billing_clerk
 
 from .conftest import total
 
-STANDING_DAYS = 30  # OVERDUE_STANDING_DAYS as the test app has it
 ZERO = Decimal(0)
 OCTOBER = date(2027, 10, 1)
 MONTHS = {
@@ -67,13 +66,11 @@ def _october() -> tuple[int, int]:
 
 
 def _bounced_in_november(check_id: int, invoice_id: int) -> None:
-    billing.reverse_offline_payment(
+    reversed_offline(
         check_id,
-        reason="Check returned: insufficient funds.",
+        "Check returned: insufficient funds.",
         returned_on=date(2027, 11, 10),
-        standing_days=STANDING_DAYS,
         now=at(date(2027, 11, 12)),
-        actor=billing_clerk(),
     )
     paid_offline(invoice_id, "1000.00", "WIRE-8", **_on(date(2027, 12, 3)))
 
@@ -194,13 +191,11 @@ def test_a_payment_reversed_on_an_invoice_voided_since_counts_nowhere_like_the_i
     organization = factories.make_organization(db.session()).id
     wrong = issue(organization, "300.00", date(2027, 10, 2))
     wire = paid_offline(wrong.id, "300.00", "WIRE-5", **_on(date(2027, 10, 7)))
-    billing.reverse_offline_payment(
+    reversed_offline(
         wire.id,
-        reason="Recorded against the wrong invoice.",
+        "Recorded against the wrong invoice.",
         returned_on=date(2027, 11, 4),
-        standing_days=STANDING_DAYS,
         now=at(date(2027, 11, 4)),
-        actor=billing_clerk(),
     )
     billing.void_invoice(
         wrong.id, reason="Issued in error", now=at(date(2027, 11, 5)), actor=billing_clerk()
