@@ -93,6 +93,11 @@ def business_days_between(start: date, end: date) -> int:
     )
 
 
+def office_day_start(day: date) -> datetime:
+    """The first instant of `day` at the office, in UTC."""
+    return datetime.combine(day, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
+
+
 def end_of_office_day(day: date) -> datetime:
     """The last instant of `day` at the office, in UTC: when a deadline on `day` passes."""
     local = datetime.combine(day + timedelta(days=1), time.min, tzinfo=OFFICE_TIMEZONE)

@@ -19,7 +19,7 @@ from licensing.api.base import Blueprint
 from licensing.api.fields import STRINGS, Day, documented, record_id, vocabulary
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
-from licensing.exports.filters import ISSUED, PAID, PERIOD
+from licensing.exports.filters import DATE_BASES
 from licensing.exports.formats import FORMATS
 from licensing.exports.views import download
 from licensing.pricing.vocabulary import USES
@@ -42,7 +42,7 @@ class ExportQuerySchema(ma.Schema):
     from_ = Day(data_key="from", metadata={"description": "First day, included"})
     to = Day(metadata={"description": "Last day, included"})
     # Which date from/to apply to; each dataset lists its own (GET /exports).
-    by = vocabulary((ISSUED, PAID, PERIOD))
+    by = vocabulary(DATE_BASES)
     organization = record_id(metadata={"description": "An organization id"})
     state = ma.fields.String(validate=Length(max=30))
     currency = ma.fields.String(validate=Length(equal=3))

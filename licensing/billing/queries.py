@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import (
@@ -12,12 +12,15 @@ from sqlalchemy import (
     Exists,
     ScalarSelect,
     Select,
+    and_,
     bindparam,
     case,
     func,
     inspect,
     null,
+    or_,
     select,
+    true,
 )
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload, with_expression
 
@@ -30,9 +33,11 @@ from licensing.billing.models import (
     Invoice,
     InvoiceLinkRevocation,
     Payment,
+    PaymentReversal,
     Refund,
 )
-from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED
+from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, RECEIVED
+from licensing.calendar import office_day_start
 from licensing.errors import NotFound
 
 
@@ -214,6 +219,55 @@ def owes_any(organization_id: ColumnElement[int], _now: ColumnElement[datetime])
         .where(Invoice.organization_id == organization_id, Invoice.state.in_(sorted(COLLECTIBLE)))
         .exists()
     )
+
+
+# --- money collected and reversed in a period (the Finance page, its report, exports) --
+#
+# One definition of each, used by every figure that counts money by day: the Finance
+# page's Collected and Reversed, outstanding at a past date (the page, its aging and
+# top licensees, the monthly report) and the receivables export. A payment counts as
+# collected on the day the money came (`paid_between`), whether it stands or the bank
+# returned it later; a reversal counts on the day the bank returned it. So a closed
+# period's figures never change when a payment made in it is reversed afterwards, and
+# reconcile with the bank statement, which shows the money in, then out.
+
+
+def paid_between(
+    day: Any, settled_at: Any, start: date | None, end: date | None
+) -> ColumnElement[bool]:
+    """Money moved within start..end, both included (either may be open): on its
+    `day` when one was recorded (offline), else on the office day Stripe settled it
+    (`settled_at`). Python reads the same day with `Payment.paid_date`."""
+    offline: list[ColumnElement[bool]] = [day.is_not(None)]
+    card: list[ColumnElement[bool]] = [day.is_(None), settled_at.is_not(None)]
+    if start:
+        offline.append(day >= start)
+        card.append(settled_at >= office_day_start(start))
+    if end:
+        offline.append(day <= end)
+        card.append(settled_at < office_day_start(end + timedelta(days=1)))
+    return or_(and_(*offline), and_(*card))
+
+
+def collected_between(start: date | None, end: date | None) -> ColumnElement[bool]:
+    """Payments collected from `start` to `end` (by paid date): those that succeeded,
+    and those reversed since (the money came that day; its reversal is counted on
+    the day the bank returned it, `reversed_between`)."""
+    return and_(
+        Payment.state.in_(RECEIVED),
+        paid_between(Payment.received_on, Payment.settled_at, start, end),
+    )
+
+
+def reversed_between(start: date | None, end: date | None) -> ColumnElement[bool]:
+    """Payment reversals from `start` to `end`, by the day the bank returned the
+    money (`PaymentReversal.returned_on`), whenever the reversal was recorded."""
+    found: list[ColumnElement[bool]] = []
+    if start:
+        found.append(PaymentReversal.returned_on >= start)
+    if end:
+        found.append(PaymentReversal.returned_on <= end)
+    return and_(true(), *found)
 
 
 # --- what period an invoice bills (for the copyright year of its documents) ----------

@@ -94,6 +94,11 @@ PAYMENT = StateMachine.from_actions(
     },
 )
 
+# Payments whose money came in on their paid day: those that stand, and those the
+# bank returned later (a reversal is an event of its own day, `returned_on`, so a
+# period's collected figure never changes when a payment made in it is reversed).
+RECEIVED = (SUCCEEDED, REVERSED)
+
 # Card payment states in which the PaymentIntent may still take money.
 OPEN_ATTEMPT = (PENDING, FAILED)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from licensing.calendar import DAY_RANGE_TEXT, OFFICE_TIMEZONE, parse_day
+from licensing.calendar import DAY_RANGE_TEXT, office_day_start, parse_day
 from licensing.errors import InvalidInput
 from licensing.limits import record_id
 from licensing.money import is_currency
@@ -21,6 +21,9 @@ from licensing.pricing.vocabulary import USES
 ISSUED = "issued"
 PAID = "paid"
 PERIOD = "period"
+# A payment's reversal by the day the bank returned it (the Finance page's Reversed).
+REVERSED = "reversed"
+DATE_BASES = (ISSUED, PAID, PERIOD, REVERSED)
 
 # Query parameter -> the filter it sets (the page, the API and the CLI use these names).
 PARAMETERS = ("from", "to", "by", "organization", "state", "currency", "use", "as_of")
@@ -64,10 +67,6 @@ class ExportFilter:
     def ends(self) -> datetime | None:
         """The first instant after `date_to` at the office, in UTC (excluded)."""
         return office_day_start(self.date_to + timedelta(days=1)) if self.date_to else None
-
-
-def office_day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
 
 
 def _date(raw: str, name: str, errors: dict[str, list[str]]) -> date | None:

@@ -6,21 +6,22 @@ paid date, a refund's sent date), and counting rows."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
-from licensing.billing.models import Invoice, Payment
+from licensing.billing.models import Invoice
+from licensing.billing.queries import paid_between
 from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
 from licensing.db import Statement
 from licensing.exports.base import BATCH, CountFunction, ExportContext
-from licensing.exports.filters import ISSUED, PAID, ExportFilter, office_day_start
+from licensing.exports.filters import ISSUED, PAID, ExportFilter
 from licensing.money import minor_units
 
 
@@ -143,37 +144,15 @@ def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
     return statement
 
 
-def payment_paid_between(start: date | None, end: date | None) -> ColumnElement[bool]:
-    """A payment's paid date (the day received for offline payments, the office
-    day Stripe settled it for cards) within start..end, both included."""
-    return made_between(Payment.received_on, Payment.settled_at, start, end)
-
-
-def made_between(
-    day: Any, settled_at: Any, start: date | None, end: date | None
-) -> ColumnElement[bool]:
-    """Money moved within start..end, both included: on its `day` when one was
-    recorded (offline), else on the office day Stripe settled it (`settled_at`)."""
-    offline: list[ColumnElement[bool]] = [day.is_not(None)]
-    card: list[ColumnElement[bool]] = [day.is_(None), settled_at.is_not(None)]
-    if start:
-        offline.append(day >= start)
-        card.append(settled_at >= office_day_start(start))
-    if end:
-        offline.append(day <= end)
-        card.append(settled_at < office_day_start(end + timedelta(days=1)))
-    return or_(and_(*offline), and_(*card))
-
-
 def made_on_days(statement: Statement, day: Any, settled_at: Any, given: ExportFilter) -> Statement:
-    """Money moved on the filter's days (`made_between`), when it names any."""
+    """Money moved on the filter's days (`paid_between`), when it names any."""
     if given.date_from or given.date_to:
-        statement = statement.where(made_between(day, settled_at, given.date_from, given.date_to))
+        statement = statement.where(paid_between(day, settled_at, given.date_from, given.date_to))
     return statement
 
 
 def made_on(day: date | None, settled_at: datetime | None) -> date | None:
-    """The day money moved, in Python as `made_between` reads it in SQL: the day
+    """The day money moved, in Python as `paid_between` reads it in SQL: the day
     recorded (offline), else the office day Stripe settled it (card)."""
     return day or day_of(settled_at)
 

@@ -38,7 +38,12 @@ FIELD_LABELS = {
 }
 # Each format and date basis as the form offers it.
 FORMAT_LABELS = {"csv": "CSV", "jsonl": "JSON Lines", "xlsx": "XLSX (spreadsheet)"}
-DATE_BASIS_LABELS = {"issued": "Issue date", "paid": "Paid date", "period": "Period"}
+DATE_BASIS_LABELS = {
+    "issued": "Issue date",
+    "paid": "Paid date",
+    "period": "Period",
+    "reversed": "Day returned (reversals)",
+}
 
 
 def _option_words(field: str, value: str) -> str:

@@ -36,6 +36,7 @@ class TrendRow:
     outstanding: Decimal
     credited: Decimal = Decimal(0)
     refunded: Decimal = Decimal(0)
+    reversed: Decimal = Decimal(0)  # payments the bank returned in the month
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class MonthlyReport:
     # invoices export, so shown as a line of their own as on the Finance page.
     voided: Decimal = Decimal(0)
     voided_count: int = 0
+    # Payments the bank returned in the month (made in it or before): owed again.
+    reversed: Decimal = Decimal(0)
 
 
 def _money(report: MonthlyReport, amount: Decimal) -> str:
@@ -154,14 +157,15 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
 
 def _summary(report: MonthlyReport) -> Flowable:
     """The month's figures in the order they add up: outstanding at the start,
-    + invoiced - collected - credited + refunded = outstanding at the end (once
-    every refund a credit note owes has been sent), as on the Finance page."""
+    + invoiced - collected + reversed - credited + refunded = outstanding at the end
+    (once every refund a credit note owes has been sent), as on the Finance page."""
     return pdf.table(
         [
             ["", f"{report.month} ({report.currency})"],
             ["Outstanding at the month's start", _money(report, report.outstanding_at_start)],
             ["Invoiced", _money(report, report.invoiced)],
             ["Collected", _money(report, report.collected)],
+            ["Reversed", _money(report, report.reversed)],
             ["Credited", _money(report, report.credited)],
             ["Refunded", _money(report, report.refunded)],
             ["Outstanding at the month's end", _money(report, report.outstanding)],
@@ -210,10 +214,17 @@ def _flow_rows(
 def _trend_rows(report: MonthlyReport) -> list[list[object]]:
     """The Finance page's table: a month's row adds up to the change in outstanding."""
     rows: list[list[object]] = [
-        ["Month", "Invoiced", "Collected", "Credited", "Refunded", "Outstanding"]
+        ["Month", "Invoiced", "Collected", "Reversed", "Credited", "Refunded", "Outstanding"]
     ]
     for row in report.trend:
-        amounts = (row.invoiced, row.collected, row.credited, row.refunded, row.outstanding)
+        amounts = (
+            row.invoiced,
+            row.collected,
+            row.reversed,
+            row.credited,
+            row.refunded,
+            row.outstanding,
+        )
         rows.append([row.period, *(_money(report, amount) for amount in amounts)])
     return rows
 
@@ -237,8 +248,8 @@ def _trend(report: MonthlyReport) -> list[Flowable]:
         ),
         pdf.table(
             rows,
-            [1 * inch] + [(pdf.CONTENT_WIDTH - 1 * inch) / 5] * 5,
-            right_columns=(1, 2, 3, 4, 5),
+            [0.8 * inch] + [(pdf.CONTENT_WIDTH - 0.8 * inch) / 6] * 6,
+            right_columns=(1, 2, 3, 4, 5, 6),
         ),
     ]
 
@@ -324,11 +335,14 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
         pdf.para(
             "Invoiced: issued invoices by issue date, less those voided since (shown as "
             "Voided under the month's figures, as on the Finance page). Collected: "
-            "payments by the day received. Credited: credit notes by issue date. Refunded: "
-            "refunds sent on credit notes, by the day sent. Outstanding: balances still owed "
-            "at the month's end; it changes by invoiced - collected - credited + refunded, "
-            "once every refund a credit note owes has been sent. Figures as defined in the "
-            "service's finance dashboard documentation.",
+            "payments by the day received, including those the bank returned later. "
+            "Reversed: payments the bank returned, by the day returned. Credited: credit "
+            "notes by issue date. Refunded: refunds sent on credit notes, by the day sent. "
+            "Outstanding: balances still owed at the month's end; it changes by invoiced - "
+            "collected + reversed - credited + refunded, once every refund a credit note "
+            "owes has been sent, so a month's figures do not change when a payment made in "
+            "it is reversed later. Top licensees: paid and owed as known on the day "
+            "prepared. Figures as defined in the service's finance dashboard documentation.",
             "Small",
         ),
     ]

@@ -4,12 +4,19 @@ Definitions (docs/finance-dashboard.md says the same for readers):
 
 - **Invoiced**: totals of issued invoices (`open`, `paid`, `uncollectible`) by
   issue date. Void invoices were issued in error and count nowhere.
-- **Collected**: succeeded payments, card and offline, by the day received
-  (an offline payment's `received_on`, else the office date it was applied).
+- **Collected**: payments, card and offline, by the day received (an offline
+  payment's `received_on`, else the office date it was applied): those that
+  succeeded and those reversed since (`billing.queries.collected_between`).
+- **Reversed**: payments the bank returned, by the reversal's `returned_on`
+  (`billing.queries.reversed_between`). A period's figures never change when a
+  payment made in it is reversed later: the reversal is the later period's.
 - **Credited**: credit notes by issue date.
 - **Outstanding**: receivables at the end of each period: for each invoice
-  issued by then, its total less payments received and credits issued by then
-  (never below zero, as a credit beyond the balance is a refund).
+  issued by then, its total less payments received, plus those the bank had
+  returned, and less credits issued, by then (never below zero, as a credit
+  beyond the balance is a refund).
+- **Top licensees**: what each paid and owes as known now (net of every
+  reversal recorded so far, like an invoice's balance).
 - **Aging** of those balances as of a date, by days past the due date.
 
 Every figure is in one currency (the `currency` filter): amounts in different
@@ -35,8 +42,16 @@ from licensing import calendar
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Application
 from licensing.agreements.states import AWAITING_STAFF
-from licensing.billing.models import CreditNote, Invoice, InvoiceLine, Payment, Refund
-from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
+from licensing.billing.models import (
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentReversal,
+    Refund,
+)
+from licensing.billing.queries import collected_between, paid_between, reversed_between
+from licensing.billing.states import AGREEMENT, DRAFT, REVERSED, ROYALTY_REPORT, SUCCEEDED, VOID
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.permissions.models import PermissionRequest
 from licensing.permissions.states import WITH_STAFF
@@ -134,9 +149,19 @@ def _moment(day: date) -> datetime:
 # --- the ledger --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Returned:
+    """A payment the bank returned: the day it was paid, the day it was returned."""
+
+    paid_on: date
+    returned_on: date
+    amount: Decimal
+
+
 @dataclass
 class Receivable:
-    """One issued invoice and what settled it (payments and credits), with dates."""
+    """One issued invoice and what settled it (payments and credits), with dates,
+    and the payments among them that the bank returned later."""
 
     invoice_id: int
     organization_id: int
@@ -144,12 +169,25 @@ class Receivable:
     issue_date: date
     due_date: date
     settlements: list[tuple[date, Decimal]] = field(default_factory=list)
+    returns: list[Returned] = field(default_factory=list)
 
-    def balance_on(self, day: date) -> Decimal:
+    def balance_on(self, day: date, *, as_known_now: bool = False) -> Decimal:
+        """What was owed at the end of `day`, as the bank's days had it: a payment
+        returned after `day` was still paid on it. `as_known_now` counts every
+        reversal recorded so far from the day its payment was made instead (the
+        top licensees: a bounced cheque is not money the licensee paid)."""
         if self.issue_date > day:
             return ZERO
         settled = sum((amount for when, amount in self.settlements if when <= day), ZERO)
-        return max(self.total - settled, ZERO)
+        returned = sum(
+            (
+                each.amount
+                for each in self.returns
+                if (each.paid_on if as_known_now else each.returned_on) <= day
+            ),
+            ZERO,
+        )
+        return max(self.total - settled + returned, ZERO)
 
 
 @dataclass(frozen=True)
@@ -158,6 +196,15 @@ class Collection:
     organization_id: int
     amount: Decimal
     received_on: date
+    reversed: bool = False  # the bank returned it since (counted by `reversals`)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    invoice_id: int
+    organization_id: int
+    amount: Decimal
+    returned_on: date
 
 
 def _received_on(received_on: date | None, settled_at: datetime | None) -> date | None:
@@ -170,59 +217,92 @@ def _issued(currency: str) -> list[ColumnElement[bool]]:
     return [Invoice.state.not_in(NOT_COUNTED), Invoice.currency == currency]
 
 
-class _Succeeded(NamedTuple):
-    """A succeeded payment or refund: the day it counts on, and its row (the columns
-    asked for, by name: `row.amount`)."""
+class _Moved(NamedTuple):
+    """A payment or refund: the day it counts on, and its row (the columns asked
+    for, by name: `row.amount`)."""
 
     day: date
     row: Row[*tuple[Any, ...]]
 
 
-def _succeeded_between(
+def _moved(
     session: Session,
     record: type[Payment] | type[Refund],
-    currency: str,
-    start: date,
-    end: date,
-    *columns: InstrumentedAttribute[Any],
+    columns: Sequence[InstrumentedAttribute[Any]],
     day: InstrumentedAttribute[date | None],
-) -> Iterator[_Succeeded]:
-    """Each succeeded payment or refund (`record`) in `currency` made from `start` to
-    `end`, with its `columns`: made on its `day` (offline), else on the office date
-    Stripe settled it (the SQL bound on the UTC time stamp is loose; the day found
-    is exact)."""
-    rows = session.execute(
-        select(*columns, day.label("offline_day"), record.settled_at).where(
-            record.state == SUCCEEDED,
-            record.currency == currency,
-            or_(
-                day.between(start, end),
-                day.is_(None)
-                & record.settled_at.between(_moment(start), _moment(end + timedelta(days=3))),
-            ),
-        )
-    )
+    *where: ColumnElement[bool],
+    with_reversal: bool = False,
+) -> Iterator[_Moved]:
+    """Each payment or refund (`record`) `where` says, with its `columns`: made on its
+    `day` (offline), else on the office date Stripe settled it. `with_reversal` joins
+    a payment's reversal, if any, for its columns."""
+    statement = select(*columns, day.label("offline_day"), record.settled_at).select_from(record)
+    if with_reversal:
+        statement = statement.outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+    rows = session.execute(statement.where(*where))
     for row in rows:
         made = _received_on(row.offline_day, row.settled_at)
-        if made is not None and start <= made <= end:
-            yield _Succeeded(made, row)
+        if made is not None:
+            yield _Moved(made, row)
+
+
+def _not_void(invoice_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """Money moved on an invoice that counts: a void invoice (issued in error) counts
+    nowhere, so neither does a payment recorded against it and reversed before the
+    void (the only payment a void invoice can have)."""
+    return invoice_id.not_in(select(Invoice.id).where(Invoice.state.in_(NOT_COUNTED)))
 
 
 def collections(session: Session, currency: str, start: date, end: date) -> list[Collection]:
-    """Succeeded payments received between `start` and `end` (inclusive)."""
-    paid = (Payment.invoice_id, Payment.organization_id, Payment.amount)
-    found = _succeeded_between(
-        session, Payment, currency, start, end, *paid, day=Payment.received_on
+    """Money collected from `start` to `end` (inclusive), by the day received:
+    payments that succeeded, and those the bank returned since (their reversals
+    count when returned: `reversals`). Billing's `collected_between` decides;
+    payments of void invoices count nowhere, as their invoices."""
+    paid = (Payment.invoice_id, Payment.organization_id, Payment.amount, Payment.state)
+    found = _moved(
+        session,
+        Payment,
+        paid,
+        Payment.received_on,
+        Payment.currency == currency,
+        collected_between(start, end),
+        _not_void(Payment.invoice_id),
     )
     return [
-        Collection(each.row.invoice_id, each.row.organization_id, each.row.amount, each.day)
+        Collection(
+            each.row.invoice_id,
+            each.row.organization_id,
+            each.row.amount,
+            each.day,
+            reversed=each.row.state == REVERSED,
+        )
         for each in found
     ]
 
 
+def reversals(session: Session, currency: str, start: date, end: date) -> list[Reversal]:
+    """Payments the bank returned from `start` to `end` (inclusive), by the day
+    returned (billing's `reversed_between`), whenever the payment was made; not
+    those of void invoices (`_not_void`)."""
+    rows = session.execute(
+        select(
+            PaymentReversal.invoice_id,
+            PaymentReversal.organization_id,
+            PaymentReversal.amount,
+            PaymentReversal.returned_on,
+        ).where(
+            PaymentReversal.currency == currency,
+            reversed_between(start, end),
+            _not_void(PaymentReversal.invoice_id),
+        )
+    )
+    return [Reversal(*row) for row in rows]
+
+
 def receivables(session: Session, currency: str, since: date, until: date) -> list[Receivable]:
     """Invoices issued by `until` that may owe something on some day from `since`
-    (those paid in full before `since` owe nothing in the window)."""
+    (those paid in full before `since` owe nothing in the window: a reversal since
+    reopens its invoice, clearing `paid_at`)."""
     invoices = (
         select(
             Invoice.id,
@@ -241,15 +321,21 @@ def receivables(session: Session, currency: str, since: date, until: date) -> li
     if not ledger:
         return []
     ids = select(invoices.subquery().c.id)
-    payments = session.execute(
-        select(Payment.invoice_id, Payment.amount, Payment.received_on, Payment.settled_at).where(
-            Payment.state == SUCCEEDED, Payment.invoice_id.in_(ids)
-        )
+    columns = (Payment.invoice_id, Payment.amount, PaymentReversal.returned_on)
+    payments = _moved(
+        session,
+        Payment,
+        columns,
+        Payment.received_on,
+        Payment.invoice_id.in_(ids),
+        collected_between(None, until),
+        with_reversal=True,
     )
-    for row in payments:
-        day = _received_on(row.received_on, row.settled_at)
-        if day is not None:
-            ledger[row.invoice_id].settlements.append((day, row.amount))
+    for each in payments:
+        receivable = ledger[each.row.invoice_id]
+        receivable.settlements.append((each.day, each.row.amount))
+        if each.row.returned_on is not None:
+            receivable.returns.append(Returned(each.day, each.row.returned_on, each.row.amount))
     credits = session.execute(
         select(CreditNote.invoice_id, CreditNote.amount, CreditNote.issue_date).where(
             CreditNote.invoice_id.in_(ids)
@@ -260,7 +346,7 @@ def receivables(session: Session, currency: str, since: date, until: date) -> li
     return list(ledger.values())
 
 
-# --- invoiced, collected, credited, outstanding by period -------------------------------
+# --- invoiced, collected, reversed, credited, outstanding by period -------------------
 
 
 @dataclass(frozen=True)
@@ -273,13 +359,22 @@ class PeriodFigures:
     # Paid back on credit notes beyond what was owed: with it, invoiced - collected -
     # credited + refunded is the change in outstanding once every refund owed is sent.
     refunded: Decimal = ZERO
+    # Payments the bank returned in the period (made in it or before): owed again,
+    # so invoiced - collected + reversed - credited + refunded is that change.
+    reversed: Decimal = ZERO
 
 
 def refunds(session: Session, currency: str, start: date, end: date) -> list[tuple[date, Decimal]]:
     """Refunds sent (succeeded) between `start` and `end`, by the day sent: an
     offline refund's `sent_on`, else the office date Stripe confirmed it."""
-    sent = _succeeded_between(
-        session, Refund, currency, start, end, Refund.amount, day=Refund.sent_on
+    sent = _moved(
+        session,
+        Refund,
+        (Refund.amount,),
+        Refund.sent_on,
+        Refund.state == SUCCEEDED,
+        Refund.currency == currency,
+        paid_between(Refund.sent_on, Refund.settled_at, start, end),
     )
     return [(each.day, each.row.amount) for each in sent]
 
@@ -307,6 +402,7 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
         .group_by(CreditNote.issue_date),
     )
     collected = [(c.received_on, c.amount) for c in collections(session, currency, start, end)]
+    returned = [(r.returned_on, r.amount) for r in reversals(session, currency, start, end)]
     refunded = refunds(session, currency, start, end)
     ledger = receivables(session, currency, start, end)
     return [
@@ -317,6 +413,7 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
             credited=_bucket(credited, period),
             outstanding=sum((r.balance_on(period.end) for r in ledger), ZERO),
             refunded=_bucket(refunded, period),
+            reversed=_bucket(returned, period),
         )
         for period in filters.periods
     ]
@@ -409,14 +506,17 @@ def top_licensees(session: Session, filters: Filters) -> list[Licensee]:
     chosen = {organization_id for organization_id, _ in ranked}
     if not chosen:
         return []
+    # What each paid and owes as known now: a payment the bank returned, whenever,
+    # is not money the licensee paid (the period figures count it, then its reversal).
     collected: dict[int, Decimal] = defaultdict(Decimal)
     for payment in collections(session, currency, start, end):
-        if payment.organization_id in chosen:
+        if payment.organization_id in chosen and not payment.reversed:
             collected[payment.organization_id] += payment.amount
     outstanding: dict[int, Decimal] = defaultdict(Decimal)
     for receivable in receivables(session, currency, end, end):
         if receivable.organization_id in chosen:
-            outstanding[receivable.organization_id] += receivable.balance_on(end)
+            owed = receivable.balance_on(end, as_known_now=True)
+            outstanding[receivable.organization_id] += owed
     names = dict(
         session.execute(
             select(Organization.id, Organization.legal_name).where(Organization.id.in_(chosen))

@@ -77,6 +77,7 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
         collected=figures.collected,
         credited=figures.credited,
         refunded=figures.refunded,
+        reversed=figures.reversed,
         outstanding_at_start=trend[-2].outstanding,  # the previous month's end
         outstanding=figures.outstanding,
         trend=tuple(
@@ -87,6 +88,7 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
                 row.outstanding,
                 credited=row.credited,
                 refunded=row.refunded,
+                reversed=row.reversed,
             )
             for row in trend
         ),

@@ -234,6 +234,7 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
             "voided_count": voided_count,
             "issued": invoiced + voided_total,  # what the invoices export lists
             "collected": sum((row.collected for row in cash_flow), queries.ZERO),
+            "reversed": sum((row.reversed for row in cash_flow), queries.ZERO),
             "credited": sum((row.credited for row in cash_flow), queries.ZERO),
             "refunded": sum((row.refunded for row in cash_flow), queries.ZERO),
         },
@@ -300,7 +301,10 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
 
     return {
         "invoices": export("invoices", by="issued"),
-        "payments": export("payments", by="paid", state="succeeded"),
+        # Collected: its succeeded and reversed rows (the state filter takes one);
+        # Reversed: the reversed rows by `reversed_on` (docs/exports.md).
+        "payments": export("payments", by="paid"),
+        "reversals": export("payments", by="reversed", state="reversed"),
         "credit_notes": export("credit_notes", by="issued"),
         "refunds": export("refunds", by="paid", state="succeeded"),
         "receivables": url_for(

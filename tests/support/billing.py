@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from licensing.billing import services as billing
-from licensing.billing.models import CreditNote, Payment, Refund
+from licensing.billing.models import CreditNote, Payment, PaymentReversal, Refund
 from tests.support.factories import billing_clerk
 
 
@@ -52,3 +52,18 @@ def refunded_offline(
     """`amount` of the credit note sent back by `method`, recorded by a billing clerk."""
     fields = _typed_by_a_clerk(amount, reference, method, dates)
     return billing.record_offline_refund(credit_note_id, **fields)
+
+
+def reversed_offline(
+    payment_id: int, reason: str, *, returned_on: date, now: datetime, standing_days: int = 30
+) -> PaymentReversal:
+    """The offline payment reversed by a billing clerk: the bank returned it on
+    `returned_on` (`standing_days`: OVERDUE_STANDING_DAYS as the test app has it)."""
+    return billing.reverse_offline_payment(
+        payment_id,
+        reason=reason,
+        returned_on=returned_on,
+        standing_days=standing_days,
+        now=now,
+        actor=billing_clerk(),
+    )

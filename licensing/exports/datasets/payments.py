@@ -16,8 +16,8 @@ from licensing.exports.columns import (
     one_of,
 )
 from licensing.exports.declared import Declared, Field
-from licensing.exports.filters import PAID, ExportFilter
-from licensing.exports.queries import licensee, made_on, made_on_days, of_licensee
+from licensing.exports.filters import PAID, REVERSED, ExportFilter
+from licensing.exports.queries import licensee, made_on, made_on_days, of_licensee, on_days
 
 
 def _source(statement: Statement, given: ExportFilter) -> Statement:
@@ -32,6 +32,9 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
         .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
     )
     statement = of_licensee(statement, Payment, given, by_state=True)
+    if given.date_basis == REVERSED:
+        # The Finance page's Reversed: reversals by the day the bank returned them.
+        return on_days(statement, PaymentReversal.returned_on, given)
     return made_on_days(statement, Payment.received_on, Payment.settled_at, given)
 
 
@@ -63,8 +66,8 @@ DECLARED = Declared(
         Column("recorded_by", TEXT, "Who recorded it (offline) or started it (card)."),
         RECORDED_AT,
         Column("settled_at", DATETIME, "When it was applied to the invoice (UTC)."),
-        # A reversed payment never counted: finance reconciles paid figures to the
-        # `succeeded` rows, and reads here when and why the others were reversed.
+        # A reversed payment counted as collected on its paid date; its reversal
+        # counts on `reversed_on` (the Finance page's Reversed; `by=reversed`).
         Field(
             Column("reversed_on", DATE, "Day the bank returned it (state reversed)."),
             PaymentReversal.returned_on,
@@ -87,7 +90,7 @@ DATASET = DECLARED.dataset(
     title="Payments",
     description="Card payments (with Stripe ids) and offline payments, in the order made.",
     schema_version=1,
-    date_bases=(PAID,),
+    date_bases=(PAID, REVERSED),
     filters=frozenset({"organization", "state", "currency"}),
     states=PAYMENT_STATES,
     order=30,

@@ -2,8 +2,10 @@
 
 An invoice is receivable on the as-of date when it was issued by then, was not
 void by then, and its total exceeds the payments received and credit notes
-issued by then. So a past date gives the ledger as it stood that day, even for
-invoices paid or voided since.
+issued by then (a payment the bank returned counts as received until the day it
+was returned: `billing.queries.collected_between` and `reversed_between`, the
+Finance page's definitions). So a past date gives the ledger as it stood that
+day, even for invoices paid, voided or reversed since.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 
-from licensing.billing.models import CreditNote, Invoice, Payment
-from licensing.billing.states import DRAFT, SUCCEEDED, VOID
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal
+from licensing.billing.queries import collected_between, reversed_between
+from licensing.billing.states import DRAFT, VOID
+from licensing.calendar import office_day_start
 from licensing.db import Statement
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import (
@@ -25,14 +29,13 @@ from licensing.exports.columns import (
     LICENSEE,
     one_of,
 )
-from licensing.exports.filters import ISSUED, ExportFilter, office_day_start
+from licensing.exports.filters import ISSUED, ExportFilter
 from licensing.exports.queries import (
     amount,
     each,
     licensee,
     of_licensee,
     on_days,
-    payment_paid_between,
 )
 from licensing.finance.queries import aging_index
 
@@ -57,7 +60,11 @@ COLUMNS = (
     Column("due_date", DATE, "The invoice's due date."),
     Column("days_past_due", INTEGER, "Days after the due date on the as-of date (0 if not due)."),
     Column("total", MONEY, "The invoice's total."),
-    Column("paid_to_date", MONEY, "Payments received by the as-of date."),
+    Column(
+        "paid_to_date",
+        MONEY,
+        "Payments received by the as-of date, less those the bank had returned by then.",
+    ),
     Column("credited_to_date", MONEY, "Credit notes issued by the as-of date."),
     Column("balance", MONEY, "What was owed on the as-of date."),
     Column("bucket", TEXT, one_of(BUCKETS, "days past due")),
@@ -71,13 +78,14 @@ def bucket(days_past_due: int) -> str:
 
 
 def _statement(given: ExportFilter, as_of: date) -> Statement:
-    paid = (
+    received = (
         select(func.sum(Payment.amount))
-        .where(
-            Payment.invoice_id == Invoice.id,
-            Payment.state == SUCCEEDED,
-            payment_paid_between(None, as_of),
-        )
+        .where(Payment.invoice_id == Invoice.id, collected_between(None, as_of))
+        .scalar_subquery()
+    )
+    returned = (
+        select(func.sum(PaymentReversal.amount))
+        .where(PaymentReversal.invoice_id == Invoice.id, reversed_between(None, as_of))
         .scalar_subquery()
     )
     credited = (
@@ -95,7 +103,8 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
             Invoice.issue_date,
             Invoice.due_date,
             Invoice.total,
-            paid.label("paid"),
+            received.label("received"),
+            returned.label("returned"),
             credited.label("credited"),
         )
     ).where(
@@ -112,7 +121,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
     assert as_of is not None  # the filter defaults it to today
     statement = _statement(given, as_of).order_by(Invoice.due_date, Invoice.id)
     for r in each(context.session, statement):
-        paid = r.paid or Decimal(0)
+        paid = (r.received or Decimal(0)) - (r.returned or Decimal(0))
         credited = r.credited or Decimal(0)
         balance = r.total - paid - credited
         if balance <= 0:

@@ -1,6 +1,7 @@
 """A reversed offline payment in the payments export and on the Finance page:
-finance reconciles the page's collected figures to the export's succeeded rows,
-to the cent, and reads when and why the others were reversed."""
+finance reconciles the page's collected figures to the export's succeeded and
+reversed rows by paid day, and its reversed figures to the reversed rows by
+`reversed_on`, to the cent, and reads when and why each was reversed."""
 
 from __future__ import annotations
 
@@ -15,17 +16,13 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.billing import services as billing
 from licensing.finance import queries
 from licensing.finance.queries import Filters
 from tests.integration.finance.conftest import at, issue
 from tests.support import factories
-from tests.support.billing import paid_offline
-from tests.support.factories import billing_clerk
+from tests.support.billing import paid_offline, reversed_offline
 
 from .conftest import total
-
-STANDING_DAYS = 30  # OVERDUE_STANDING_DAYS as the test app has it
 
 FEBRUARY = {"from": "2027-02-01", "to": "2027-02-28"}
 MARCH = {"from": "2027-03-01", "to": "2027-03-31"}
@@ -49,13 +46,11 @@ def _bounced_then_paid_by_wire() -> int:
     paid_offline(
         other.id, "400.00", "WIRE-2", received_on=date(2027, 2, 10), now=at(date(2027, 2, 10))
     )
-    billing.reverse_offline_payment(
+    reversed_offline(
         check.id,
-        reason="Check returned: account closed.",
+        "Check returned: account closed.",
         returned_on=date(2027, 2, 20),
-        standing_days=STANDING_DAYS,
         now=at(date(2027, 2, 21)),
-        actor=billing_clerk(),
     )
     paid_offline(
         invoice.id, "1000.00", "WIRE-9", received_on=date(2027, 3, 3), now=at(date(2027, 3, 3))
@@ -63,7 +58,7 @@ def _bounced_then_paid_by_wire() -> int:
     return check.id
 
 
-def test_a_reversed_payment_is_in_the_export_with_its_reversal_and_out_of_collected(
+def test_a_reversed_payment_is_in_the_export_with_its_reversal_and_counted_when_returned(
     app: Any, export_json: Callable[..., list[dict[str, Any]]]
 ) -> None:
     check_id = _bounced_then_paid_by_wire()
@@ -81,13 +76,23 @@ def test_a_reversed_payment_is_in_the_export_with_its_reversal_and_out_of_collec
         db.session(), Filters(date(2027, 2, 1), date(2027, 3, 1), currency="USD")
     )
     collected = {row.period.key: row.collected for row in figures}
+    reversed_ = {row.period.key: row.reversed for row in figures}
     outstanding = {row.period.key: row.outstanding for row in figures}
-    # Collected is net of the reversal: the bounced check never counted.
-    assert collected == {"2027-02": Decimal("400.00"), "2027-03": Decimal("1000.00")}
+    # The check came on 02-05 and went back on 02-20: both are February's.
+    assert collected == {"2027-02": Decimal("1400.00"), "2027-03": Decimal("1000.00")}
+    assert reversed_ == {"2027-02": Decimal("1000.00"), "2027-03": Decimal("0")}
     assert outstanding == {"2027-02": Decimal("1000.00"), "2027-03": Decimal("0")}
+    everything = export_json("payments")
     for key, days in (("2027-02", FEBRUARY), ("2027-03", MARCH)):
-        succeeded = export_json("payments", **days, state="succeeded")
-        assert total(succeeded) == collected[key]
+        rows = export_json("payments", **days)
+        received = [row for row in rows if row["state"] in ("succeeded", "reversed")]
+        assert total(received) == collected[key]
+        returned = [
+            row
+            for row in everything
+            if row["reversed_on"] and days["from"] <= row["reversed_on"] <= days["to"]
+        ]
+        assert total(returned) == reversed_[key]
 
 
 def test_the_csv_export_writes_the_reversal_columns_at_the_end(

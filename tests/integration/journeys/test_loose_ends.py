@@ -105,6 +105,7 @@ def _pdf_figures(text: str) -> dict[str, Decimal]:
         "Outstanding at the month's start",
         "Invoiced",
         "Collected",
+        "Reversed",
         "Credited",
         "Refunded",
         "Outstanding at the month's end",
@@ -134,15 +135,17 @@ def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
         figures["Outstanding at the month's start"]
         + figures["Invoiced"]
         - figures["Collected"]
+        + figures["Reversed"]
         - figures["Credited"]
         + figures["Refunded"]
         == figures["Outstanding at the month's end"]
     )
     # The twelve months' table has the same columns as the Finance page.
-    table = text[text.index("Month\nInvoiced\nCollected\nCredited\nRefunded\nOutstanding") :]
-    row = re.search(r"^2027-01\n((?:[\d,.]+\n){5})", table, re.M)
+    header = "Month\nInvoiced\nCollected\nReversed\nCredited\nRefunded\nOutstanding"
+    table = text[text.index(header) :]
+    row = re.search(r"^2027-01\n((?:[\d,.]+\n){6})", table, re.M)
     assert row is not None
-    assert row.group(1).split() == ["1,000.00", "1,000.00", "150.00", "150.00", "2,000.00"]
+    assert row.group(1).split() == ["1,000.00", "1,000.00", "0.00", "150.00", "150.00", "2,000.00"]
 
 
 def _list_pages(app: Flask) -> list[str]:
