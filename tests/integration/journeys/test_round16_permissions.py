@@ -1,0 +1,129 @@
+"""Round 16: a lecturer's permission requests walked from the public form to the
+end of the permission (a grant, a denial, a withdrawal)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing import calendar
+from licensing.db import UTC
+from licensing.permissions import services, views
+from licensing.permissions.models import PermissionRequest
+from tests.integration.permissions.conftest import (
+    OFFICE,
+    last_mail,
+    submit,  # noqa: F401 - the fixture
+)
+
+Submit = Callable[..., tuple[PermissionRequest, str]]
+
+DECIDED = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+
+
+def _page(client: FlaskClient, token: str, now: datetime, monkeypatch: Any) -> str:
+    # The page reads the clock through `utcnow`; the test moves it.
+    monkeypatch.setattr(views, "utcnow", lambda: now)
+    response = client.get(f"/permissions/status/{token}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_a_grant_s_status_link_works_while_the_permission_runs_and_a_year_after(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # Decided in December for the autumn term: the link expired a year after the
+    # decision, on 2027-12-03, while the permission ran until 2027-12-31; the
+    # lecturer lost the page (and the letter on it) with four weeks still to run.
+    request, token = submit()
+    services.approve(
+        request.id,
+        OFFICE,
+        valid_from=date(2027, 8, 16),
+        valid_until=date(2027, 12, 31),
+        now=DECIDED,
+    )
+    last_day = calendar.end_of_office_day(date(2027, 12, 31))
+    assert services.request_for_link(token, now=last_day).id == request.id
+    a_year_on = last_day + timedelta(days=364)
+    assert services.request_for_link(token, now=a_year_on).id == request.id
+
+
+def test_a_denial_s_status_link_still_lapses_a_year_after_the_reconsideration_window(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    request, token = submit()
+    services.deny(request.id, "A paid workshop is a commercial use.", OFFICE, now=DECIDED)
+    later = DECIDED + timedelta(days=14 + 366)
+    try:
+        services.request_for_link(token, now=later)
+    except services.LinkExpired:
+        pass
+    else:  # pragma: no cover - the assertion
+        raise AssertionError("the denial's link should have lapsed")
+
+
+def test_the_status_page_says_when_a_permission_starts_ends_and_how_to_ask_again(
+    app: Flask,
+    client: FlaskClient,
+    monkeypatch: Any,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # The page said "Permission is granted" before the permission began and long
+    # after it ended, with nothing on how to continue the use.
+    request, token = submit(purpose_detail="HIM 310 course pack, Fall 2027.")
+    services.approve(
+        request.id,
+        OFFICE,
+        valid_from=date(2027, 8, 16),
+        valid_until=date(2027, 12, 31),
+        now=DECIDED,
+    )
+    before = _page(client, token, DECIDED, monkeypatch)
+    assert "Permission is granted from 2027-08-16 until 2027-12-31" in before
+    assert "send a new request" not in before
+
+    running = _page(client, token, datetime(2027, 9, 15, 15, 0, tzinfo=UTC), monkeypatch)
+    assert "Permission is granted until 2027-12-31" in running
+    assert "send a new request" not in running
+
+    ending = _page(client, token, datetime(2027, 12, 1, 15, 0, tzinfo=UTC), monkeypatch)
+    assert "This permission ends on 2027-12-31." in ending
+    assert "To continue the use after 2027-12-31," in ending
+
+    ended = _page(client, token, datetime(2028, 1, 10, 15, 0, tzinfo=UTC), monkeypatch)
+    assert "Permission was granted until 2027-12-31: it has ended." in ended
+    assert "Permission is granted" not in ended
+    assert "This permission ends on" not in ended
+    link = ended.split('id="ask-again"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
+    target = urlsplit(link)
+    assert target.path == "/permissions/request"
+    query = parse_qs(target.query)
+    assert query["purpose_detail"] == ["HIM 310 course pack, Fall 2027."]
+    assert query["medium"] == ["lms"]
+    assert query["audience_size"] == ["45"]
+    form = html.unescape(client.get(link).get_data(as_text=True))
+    assert "HIM 310 course pack, Fall 2027." in form
+
+
+def test_staff_told_of_a_withdrawal_are_not_given_a_decision_due_date(
+    app: Flask,
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # "State: withdrawn; decision due by the end of Thursday, ...": no decision is
+    # due on a withdrawn request.
+    _request, token = submit()
+    services.withdraw(token)
+    notice = last_mail(licensing_staff.email)
+    assert "withdrawn by the requester" in notice.body_text
+    assert "State: withdrawn\n" in notice.body_text
+    assert "decision due" not in notice.body_text
