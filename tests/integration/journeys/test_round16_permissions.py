@@ -127,3 +127,19 @@ def test_staff_told_of_a_withdrawal_are_not_given_a_decision_due_date(
     assert "withdrawn by the requester" in notice.body_text
     assert "State: withdrawn\n" in notice.body_text
     assert "decision due" not in notice.body_text
+
+
+def test_a_denial_s_status_page_says_where_a_commercial_use_goes_as_its_letter_does(
+    app: Flask,
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # The letter and the email sent a commercial use to the estimator and the
+    # license application; the status page they link to said only "denied".
+    request, token = submit()
+    services.deny(request.id, "A paid workshop is a commercial use.", OFFICE)
+    page = html.unescape(client.get(f"/permissions/status/{token}").get_data(as_text=True))
+    sentence = page.split('id="licensed-instead"', 1)[1].split("</p>", 1)[0]
+    assert "If your use is part of a commercial product or service" in sentence
+    assert 'href="/estimate"' in sentence
+    assert 'href="/sign-up"' in sentence
