@@ -143,3 +143,51 @@ def test_a_denial_s_status_page_says_where_a_commercial_use_goes_as_its_letter_d
     assert "If your use is part of a commercial product or service" in sentence
     assert 'href="/estimate"' in sentence
     assert 'href="/sign-up"' in sentence
+
+
+def test_the_requester_is_emailed_once_a_month_before_the_permission_ends(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # Nothing told a lecturer that the permission was ending: the letter gave the
+    # date, and no email, page or job said it again.
+    request, token = submit(purpose_detail="HIM 310 course pack, Fall 2027.")
+    services.approve(
+        request.id,
+        OFFICE,
+        valid_from=date(2027, 8, 16),
+        valid_until=date(2027, 12, 31),
+        now=DECIDED,
+    )
+    early = services.expire_due(datetime(2027, 11, 30, 15, 0, tzinfo=UTC))
+    assert early.ending_reminded == []
+
+    due = services.expire_due(datetime(2027, 12, 2, 15, 0, tzinfo=UTC))
+    assert due.ending_reminded == [request.reference]
+    assert "1 requester(s) told their permission ends soon" in str(due)
+    message = last_mail(request.requester_email)
+    assert message.subject == f"Your permission ends soon ({request.reference})"
+    assert f"{request.reference} ends on 2027-12-31." in message.body_text
+    assert "Purpose: Course materials: HIM 310 course pack, Fall 2027." in message.body_text
+    assert "to continue the use after 2027-12-31, send a new request" in message.body_text
+    assert f"/permissions/status/{token}" in message.body_text
+
+    # Once: the next runs, and runs after the permission ended, send nothing.
+    assert services.expire_due(datetime(2027, 12, 3, 15, 0, tzinfo=UTC)).ending_reminded == []
+    assert services.expire_due(datetime(2028, 1, 3, 15, 0, tzinfo=UTC)).ending_reminded == []
+
+
+def test_a_short_permission_decided_within_the_month_is_not_reminded_at_once(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    request, _token = submit()
+    services.approve(
+        request.id,
+        OFFICE,
+        valid_from=date(2026, 12, 3),
+        valid_until=date(2026, 12, 20),
+        now=DECIDED,
+    )
+    report = services.expire_due(DECIDED + timedelta(days=1))
+    assert report.ending_reminded == []
