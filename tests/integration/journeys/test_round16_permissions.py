@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Flask
 from flask.testing import FlaskClient
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.db import UTC
 from licensing.permissions import services, views
 from licensing.permissions.models import PermissionRequest
@@ -54,6 +54,28 @@ def test_a_grant_s_status_link_works_while_the_permission_runs_and_a_year_after(
     assert services.request_for_link(token, now=last_day).id == request.id
     a_year_on = last_day + timedelta(days=364)
     assert services.request_for_link(token, now=a_year_on).id == request.id
+
+
+def test_a_grant_decided_before_the_fix_keeps_its_link_while_the_permission_runs(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # Grants decided before round 16 stored "a year after the decision"; their
+    # link is read by the same rule, so the ending email's link works too.
+    request, token = submit()
+    services.approve(
+        request.id,
+        OFFICE,
+        valid_from=date(2027, 8, 16),
+        valid_until=date(2027, 12, 31),
+        now=DECIDED,
+    )
+    stored = db.session().get(PermissionRequest, request.id)
+    assert stored is not None
+    stored.status_expires_at = DECIDED + timedelta(days=365)  # as stored before
+    db.session().flush()
+    last_day = calendar.end_of_office_day(date(2027, 12, 31))
+    assert services.request_for_link(token, now=last_day).id == request.id
 
 
 def test_a_denial_s_status_link_still_lapses_a_year_after_the_reconsideration_window(
