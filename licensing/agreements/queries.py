@@ -658,7 +658,11 @@ def agreements_query(
     statement = (
         select(Agreement)
         .order_by(Agreement.issued_at.desc(), Agreement.id.desc())
-        .options(selectinload(Agreement.renewal_of), selectinload(Agreement.acceptance))
+        .options(
+            selectinload(Agreement.renewal_of),
+            selectinload(Agreement.superseded_by),
+            selectinload(Agreement.acceptance),
+        )
     )
     if states:
         statement = statement.where(Agreement.state.in_(list(states)))

@@ -14,9 +14,13 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreement_services
 from licensing.agreements import views
 from licensing.agreements.models import Agreement, Application
+from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.permissions.conftest import last_mail
+from tests.integration.pricing.conftest import card_document
 from tests.support.agreements import accept, agreement_of
+from tests.support.factories import bearer
+from tests.support.settings import issuing
 
 ENDS = "Agreement {number} ends on 2027-12-31: renew it to stay licensed"
 
@@ -99,3 +103,35 @@ def test_an_agreement_never_accepted_expires_without_a_word_of_reports(
     message = last_mail(vendor.email)
     assert message.subject.endswith(f"Agreement {issued.number}: expired")
     assert "Royalty reports" not in message.body_text
+
+
+def test_the_api_names_the_renewal_that_took_over_as_the_agreement_s_page_does(
+    client: FlaskClient, apply: Callable[..., Application], vendor: Any
+) -> None:
+    # The old agreement's page said "Renewed by CPT-2028-..." while
+    # `GET /api/v1/agreements/{id}` named only what it renews (`renewal_of`): a
+    # finance system reading the API could not follow a licence to its renewal.
+    ratecards.import_card(
+        card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"),
+        published_by="tests",
+    )
+    old = _active(apply, vendor)
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    december = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
+    draft = agreement_services.start_renewal(old.id, vendor_actor, now=december)
+    renewal = agreement_of(
+        agreement_services.submit(
+            draft.id, vendor_actor, policy=issuing(), attest=True, now=december
+        )
+    )
+    accept(renewal, vendor, now=december)
+
+    answer = client.get(f"/api/v1/agreements/{old.id}", headers=bearer(vendor)).get_json()
+    assert answer["renewed_by"] == renewal.number
+    renewed = client.get(f"/api/v1/agreements/{renewal.id}", headers=bearer(vendor)).get_json()
+    assert (renewed["renewal_of"], renewed["renewed_by"]) == (old.number, None)
+    listed = client.get("/api/v1/agreements", headers=bearer(vendor)).get_json()
+    assert {item["number"]: item["renewed_by"] for item in listed} == {
+        old.number: renewal.number,
+        renewal.number: None,
+    }
