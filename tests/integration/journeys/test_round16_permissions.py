@@ -35,14 +35,9 @@ def _page(client: FlaskClient, token: str, now: datetime, monkeypatch: Any) -> s
     return html.unescape(response.get_data(as_text=True))
 
 
-def test_a_grant_s_status_link_works_while_the_permission_runs_and_a_year_after(
-    app: Flask,
-    submit: Submit,  # noqa: F811
-) -> None:
-    # Decided in December for the autumn term: the link expired a year after the
-    # decision, on 2027-12-03, while the permission ran until 2027-12-31; the
-    # lecturer lost the page (and the letter on it) with four weeks still to run.
-    request, token = submit()
+def _granted_for_autumn(make: Submit, **fields: Any) -> tuple[PermissionRequest, str]:
+    """A request granted in December for the autumn term of 2027, and its token."""
+    request, token = make(**fields)
     services.approve(
         request.id,
         OFFICE,
@@ -50,6 +45,17 @@ def test_a_grant_s_status_link_works_while_the_permission_runs_and_a_year_after(
         valid_until=date(2027, 12, 31),
         now=DECIDED,
     )
+    return request, token
+
+
+def test_a_grant_s_status_link_works_while_the_permission_runs_and_a_year_after(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # Decided in December for the autumn term: the link expired a year after the
+    # decision, on 2027-12-03, while the permission ran until 2027-12-31; the
+    # lecturer lost the page (and the letter on it) with four weeks still to run.
+    request, token = _granted_for_autumn(submit)
     last_day = calendar.end_of_office_day(date(2027, 12, 31))
     assert services.request_for_link(token, now=last_day).id == request.id
     a_year_on = last_day + timedelta(days=364)
@@ -62,14 +68,7 @@ def test_a_grant_decided_before_the_fix_keeps_its_link_while_the_permission_runs
 ) -> None:
     # Grants decided before round 16 stored "a year after the decision"; their
     # link is read by the same rule, so the ending email's link works too.
-    request, token = submit()
-    services.approve(
-        request.id,
-        OFFICE,
-        valid_from=date(2027, 8, 16),
-        valid_until=date(2027, 12, 31),
-        now=DECIDED,
-    )
+    request, token = _granted_for_autumn(submit)
     stored = db.session().get(PermissionRequest, request.id)
     assert stored is not None
     stored.status_expires_at = DECIDED + timedelta(days=365)  # as stored before
@@ -101,14 +100,7 @@ def test_the_status_page_says_when_a_permission_starts_ends_and_how_to_ask_again
 ) -> None:
     # The page said "Permission is granted" before the permission began and long
     # after it ended, with nothing on how to continue the use.
-    request, token = submit(purpose_detail="HIM 310 course pack, Fall 2027.")
-    services.approve(
-        request.id,
-        OFFICE,
-        valid_from=date(2027, 8, 16),
-        valid_until=date(2027, 12, 31),
-        now=DECIDED,
-    )
+    _request, token = _granted_for_autumn(submit, purpose_detail="HIM 310 course pack, Fall 2027.")
     before = _page(client, token, DECIDED, monkeypatch)
     assert "Permission is granted from 2027-08-16 until 2027-12-31" in before
     assert "send a new request" not in before
@@ -173,14 +165,7 @@ def test_the_requester_is_emailed_once_a_month_before_the_permission_ends(
 ) -> None:
     # Nothing told a lecturer that the permission was ending: the letter gave the
     # date, and no email, page or job said it again.
-    request, token = submit(purpose_detail="HIM 310 course pack, Fall 2027.")
-    services.approve(
-        request.id,
-        OFFICE,
-        valid_from=date(2027, 8, 16),
-        valid_until=date(2027, 12, 31),
-        now=DECIDED,
-    )
+    request, token = _granted_for_autumn(submit, purpose_detail="HIM 310 course pack, Fall 2027.")
     early = services.expire_due(datetime(2027, 11, 30, 15, 0, tzinfo=UTC))
     assert early.ending_reminded == []
 
