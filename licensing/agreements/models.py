@@ -339,6 +339,10 @@ class Agreement(Snapshotted, Base):
     renewal_of: Mapped[Agreement | None] = relationship(
         foreign_keys=[renewal_of_id], remote_side="Agreement.id"
     )
+    # Its accepted renewal ("Renewed by" / "Superseded by" on the pages).
+    superseded_by: Mapped[Agreement | None] = relationship(
+        foreign_keys=[superseded_by_id], remote_side="Agreement.id", viewonly=True
+    )
     # What its invoices charged so far, where a query loads it
     # (`queries.with_charged_to_date`); None otherwise.
     charged_to_date: Mapped[Decimal | None] = query_expression()

@@ -658,7 +658,11 @@ def agreements_query(
     statement = (
         select(Agreement)
         .order_by(Agreement.issued_at.desc(), Agreement.id.desc())
-        .options(selectinload(Agreement.renewal_of), selectinload(Agreement.acceptance))
+        .options(
+            selectinload(Agreement.renewal_of),
+            selectinload(Agreement.superseded_by),
+            selectinload(Agreement.acceptance),
+        )
     )
     if states:
         statement = statement.where(Agreement.state.in_(list(states)))
@@ -771,6 +775,48 @@ def ending_soon(session: Session, today: date) -> Select[Any]:
         Agreement.state == ACTIVE,
         Agreement.term_end >= today,
         Agreement.term_end <= today + timedelta(days=RENEWAL_WINDOW_DAYS),
+    )
+
+
+def renewals_to_start(session: Session, organization_id: int, today: date) -> list[Agreement]:
+    """The organization's agreements ending soon (`ending_soon`) that nothing renews
+    yet, soonest first: what its vendors are asked to renew on their dashboard."""
+    found = list(
+        session.scalars(
+            ending_soon(session, today)
+            .where(
+                Agreement.organization_id == organization_id,
+                Agreement.superseded_by_id.is_(None),
+            )
+            .order_by(Agreement.term_end, Agreement.id)
+        )
+    )
+    if not found:
+        return []
+    renewed = set(
+        session.scalars(
+            select(Application.renewal_of_id).where(
+                Application.renewal_of_id.in_([agreement.id for agreement in found]),
+                still_renews(),
+            )
+        )
+    )
+    return [agreement for agreement in found if agreement.id not in renewed]
+
+
+def any_agreement_unrenewed(
+    organization_id: ColumnElement[int], _now: ColumnElement[datetime]
+) -> Exists:
+    """Whether the organization may have an agreement for `renewals_to_start`, as
+    SQL (an active agreement nothing has renewed; its term is checked after)."""
+    return (
+        select(Agreement.id)
+        .where(
+            Agreement.state == ACTIVE,
+            Agreement.organization_id == organization_id,
+            Agreement.superseded_by_id.is_(None),
+        )
+        .exists()
     )
 
 

@@ -9,7 +9,7 @@ service's `InvalidInput` is shown beside the fields it names (paths such as
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
@@ -697,6 +697,31 @@ def _agreements_to_accept(
             detail="Read the PDF and accept it online to make the license active.",
             url=url_for("agreements.agreement", agreement_id=found.id),
             since=found.issued_at,
+        )
+
+
+# Registered after the agreements to accept, so its items come after theirs.
+@waiting_provider(when=queries.any_agreement_unrenewed)
+def _renewals_to_start(
+    session: Session, principal: Principal, organization: Organization
+) -> Iterable[WaitingItem]:
+    """An agreement ending within the renewal window that nothing renews yet: the
+    licensee is asked to renew it, as staff see it among the renewals due."""
+    today = calendar.office_date(utcnow())
+    for found in queries.renewals_to_start(session, organization.id, today):
+        window_opened = found.term_end - timedelta(days=queries.RENEWAL_WINDOW_DAYS)
+        yield WaitingItem(
+            f"Agreement {found.number} ends on {found.term_end}: renew it to stay licensed",
+            waiting_on="you",
+            detail=(
+                "Renew it on the agreement's page: the renewal is a new application for "
+                f"the term from {found.term_end + timedelta(days=1)}, priced on the rate "
+                "card in effect then. Royalty reports for this term are still filed under "
+                f"{found.number} after it ends."
+            ),
+            url=url_for("agreements.agreement", agreement_id=found.id) + "#renew-heading",
+            since=calendar.end_of_office_day(window_opened - timedelta(days=1))
+            + timedelta(microseconds=1),
         )
 
 

@@ -87,6 +87,17 @@ class AgreementSchema(ma.Schema):
     ended_at = ma.fields.DateTime(allow_none=True)
     termination_reason = ma.fields.String(allow_none=True)
     renewal_of = ma.fields.Method("_renewal_of", metadata={"type": "string", "nullable": True})
+    renewed_by = ma.fields.Method(
+        "_renewed_by",
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": (
+                "The accepted renewal that takes over (or took over) from this agreement, "
+                "as its pages say 'Renewed by' or 'Superseded by'; null until one is accepted"
+            ),
+        },
+    )
     acceptance = ma.fields.Nested(AgreementAcceptanceSchema, allow_none=True)
 
     def _allowed(self, agreement: Agreement) -> list[str]:
@@ -94,6 +105,9 @@ class AgreementSchema(ma.Schema):
 
     def _renewal_of(self, agreement: Agreement) -> str | None:
         return agreement.renewal_of.number if agreement.renewal_of else None
+
+    def _renewed_by(self, agreement: Agreement) -> str | None:
+        return agreement.superseded_by.number if agreement.superseded_by else None
 
 
 class AgreementQuerySchema(ma.Schema):

@@ -21,8 +21,9 @@ def expire_due(now: datetime | None = None) -> services.ExpiryReport:
 @with_appcontext
 def expire(now: datetime) -> None:
     """Expire `needs_info` requests unanswered for 5 US business days, expire
-    unconfirmed requests whose 48-hour link lapsed, and close reconsideration
-    windows 14 days after a denial.
+    unconfirmed requests whose 48-hour link lapsed, close reconsideration
+    windows 14 days after a denial, and tell a grant's requester, once, 30 days
+    before the permission ends.
 
     Idempotent and safe on several hosts at once: rows are claimed with
     FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL.

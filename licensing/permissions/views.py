@@ -8,7 +8,7 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from licensing import access, arguments, db
+from licensing import access, arguments, calendar, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import Organization, User
@@ -185,7 +185,26 @@ def _status_page(
         # The page speaks to the requester: "waiting for your information".
         state_in_words=state_label(state_to_requester(found.state)),
         now=now,
+        today=calendar.office_date(now),
+        ending_notice=ENDING_NOTICE,
+        ask_again_url=_ask_again_url(found),
     ), status
+
+
+# A grant's status page says when it ends, and how to ask again, this long before.
+ENDING_NOTICE = timedelta(days=60)
+
+
+def _ask_again_url(found: PermissionRequest) -> str:
+    """The public form, filled in to ask again for the same use (not its term)."""
+    fields = {
+        "organization_type": found.organization_type or "",
+        "medium": found.medium or "",
+        "audience_size": str(found.audience_size or ""),
+        "purpose_detail": found.purpose_detail or "",
+    }
+    query = urlencode(forms.suggested(fields))
+    return url_for("permissions_public.new_request") + (f"?{query}" if query else "")
 
 
 @public.route("/status/<token>")

@@ -196,12 +196,19 @@ def _tell_lapsed(application: Application, note: str | None) -> str:
 
 @AGREEMENT.on("expire")
 def _tell_expired(session: Session, agreement: Agreement, actor: Actor, note: str | None) -> None:
+    # An agreement that was in force still owes the reports of its term, as a
+    # superseded one does (its email says so); one never accepted owes none.
+    reports = (
+        f" Royalty reports still due for its term are filed under {agreement.number}."
+        if agreement.activated_at is not None
+        else ""
+    )
     _tell_vendor(
         session,
         agreement,
         "expired",
         f"The term ended on {agreement.term_end.isoformat()}. Renew it from the "
-        "agreement's page to keep using CPT content.",
+        f"agreement's page to keep using CPT content.{reports}",
     )
 
 

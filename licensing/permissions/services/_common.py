@@ -22,7 +22,7 @@ from licensing.mail import services as mail
 from licensing.signing import signer
 
 from ..models import MESSAGE_MAX, PermissionMessage, PermissionRequest
-from ..states import PERMISSION_REQUEST
+from ..states import APPROVED, PERMISSION_REQUEST
 
 CONFIRM_LINK_VALIDITY = timedelta(hours=48)
 # After a request is closed its status link keeps working this long (to fetch the letter).
@@ -104,10 +104,23 @@ def status_url(request: PermissionRequest) -> str:
     return links().permission_status(status_token(request))
 
 
+def status_link_expires_at(request: PermissionRequest) -> datetime | None:
+    """When the status link stops working: a year after the request closed, and
+    for a grant never before a year after the permission's last day (`approve`
+    stores that; grants decided before round 16 stored a year after the decision,
+    which a permission starting later outlived, so it is applied here too)."""
+    expires = request.status_expires_at
+    if expires is not None and request.state == APPROVED and request.valid_until is not None:
+        grant_ends = calendar.end_of_office_day(request.valid_until)
+        expires = max(expires, grant_ends + STATUS_LINK_AFTER_CLOSING)
+    return expires
+
+
 def check_live(request: PermissionRequest, now: datetime) -> None:
-    if request.status_expires_at is not None and request.status_expires_at <= now:
+    expires = status_link_expires_at(request)
+    if expires is not None and expires <= now:
         raise LinkExpired(
-            f"This link expired on {request.status_expires_at:%Y-%m-%d}. The request "
+            f"This link expired on {expires:%Y-%m-%d}. The request "
             f"{request.reference} is closed; contact the licensing office about it."
         )
 

@@ -119,6 +119,13 @@ def approve(
         request.valid_from, request.valid_until = start, end
         request.answer_due_at = None
         close(request, moment)
+        # The letter is the requester's proof while the permission runs, and the page
+        # says when it ended and how to ask again: the link lasts a year past its end
+        # (not a year past the decision, which a permission starting later outlived).
+        request.status_expires_at = max(
+            request.status_expires_at or moment,
+            calendar.end_of_office_day(end) + STATUS_LINK_AFTER_CLOSING,
+        )
         number = letters.next_number(request, letters.GRANT)
         data = documents.render_grant_letter(
             documents.GrantLetter(
@@ -157,8 +164,9 @@ def _purpose(request: PermissionRequest) -> str:
 
 
 def _letter_attached(session: Session, request: PermissionRequest) -> list[mail.Attachment]:
-    """The decision's letter, attached: the status link stops working a year after
-    the request closes, and a grant may be valid for longer."""
+    """The decision's letter, attached: the requester's own copy, whatever becomes
+    of the status link (it stops working a year after a denial closes the request,
+    or a year after a grant's permission ends)."""
     letter = session.scalars(
         select(PermissionLetter)
         .where(PermissionLetter.request_id == request.id)

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 
 from ..models import PermissionRequest
-from ..states import DENIED, NEEDS_INFO, UNCONFIRMED
+from ..states import APPROVED, DENIED, NEEDS_INFO, UNCONFIRMED
 from ._common import (
     ANSWER_BUSINESS_DAYS,
     RECONSIDERATION_DAYS,
@@ -28,6 +29,10 @@ from ._common import (
 )
 
 EXPIRY_BATCH = 100
+# A grant's requester is told this long before its last day that it ends, and how
+# to ask again (the status page says so from `views.ENDING_NOTICE`).
+ENDING_REMINDER = timedelta(days=30)
+ENDING_REMINDED = "permission_request.ending_reminder_sent"
 
 
 @dataclass
@@ -35,6 +40,7 @@ class ExpiryReport:
     expired_unanswered: list[str] = field(default_factory=list)
     expired_unconfirmed: int = 0
     windows_closed: list[str] = field(default_factory=list)
+    ending_reminded: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
@@ -43,6 +49,8 @@ class ExpiryReport:
             + f", {self.expired_unconfirmed} unconfirmed request(s) expired, "
             f"{len(self.windows_closed)} reconsideration window(s) closed"
             + (f" ({', '.join(self.windows_closed)})" if self.windows_closed else "")
+            + f", {len(self.ending_reminded)} requester(s) told their permission ends soon"
+            + (f" ({', '.join(self.ending_reminded)})" if self.ending_reminded else "")
             + "."
         )
 
@@ -80,7 +88,11 @@ def expire_due(now: datetime | None = None) -> ExpiryReport:
 
     - `needs_info` unanswered past its 5-business-day deadline: `expired`;
     - `unconfirmed` past its 48-hour confirmation link: `expired`;
-    - a denial's 14-day reconsideration window: closed (the denial is final).
+    - a denial's 14-day reconsideration window: closed (the denial is final);
+    - a grant whose permission ends within 30 days: its requester is told, once,
+      and how to ask again (audited as `ending_reminder_sent`, which keeps it
+      from being sent twice). A permission decided within those 30 days, or not
+      yet begun, is not reminded of: its letter is fresh.
     """
     moment = now or utcnow()
     report = ExpiryReport()
@@ -124,5 +136,34 @@ def expire_due(now: datetime | None = None) -> ExpiryReport:
         PermissionRequest.state == DENIED,
         PermissionRequest.reconsideration_closed_at.is_(None),
         PermissionRequest.reconsideration_due_at < moment,
+    )
+
+    def ending(session: Session, request: PermissionRequest) -> None:
+        audit_request(
+            session,
+            request,
+            "ending_reminder_sent",
+            None,
+            {"valid_until": request.valid_until},
+            actor=Actor.SYSTEM,
+            note=f"the permission ends on {request.valid_until}",
+        )
+        tell_requester(session, request, "permission_ending", "Your permission ends soon")
+        report.ending_reminded.append(request.reference)
+
+    today = calendar.office_date(moment)
+    reminded = select(AuditEvent.id).where(
+        AuditEvent.entity_type == "permission_request",
+        AuditEvent.entity_id == cast(PermissionRequest.id, String),
+        AuditEvent.action == ENDING_REMINDED,
+    )
+    _each_due(
+        ending,
+        PermissionRequest.state == APPROVED,
+        PermissionRequest.valid_from <= today,
+        PermissionRequest.valid_until >= today,
+        PermissionRequest.valid_until <= today + ENDING_REMINDER,
+        PermissionRequest.decided_at < moment - ENDING_REMINDER,
+        ~reminded.exists(),
     )
     return report
