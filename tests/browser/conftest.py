@@ -6,6 +6,9 @@ Policy directive") and fires a `securitypolicyviolation` event in the page; a
 test during which either happened fails at teardown, naming what was blocked.
 So a page that gains an inline script, an inline style or a CDN asset fails
 the journey test that visits it.
+
+Below the fixture, the steps many journeys take to arrange what they test: the
+people, an active agreement, an invoiced vendor, a tab signed in.
 """
 
 from __future__ import annotations
@@ -14,6 +17,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
+from licensing.billing.models import Invoice
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import NOW
+from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.pricing.conftest import example_document
+from tests.integration.royalties.conftest import SOFTWARE
+from tests.support import factories
+from tests.support.agreements import accept, agreement_of, make_active_agreement
+from tests.support.servers import LiveServer
+from tests.support.settings import issuing
 
 # Runs in every document before the page's own scripts.
 _LISTEN = """
@@ -42,3 +61,73 @@ def csp_violations(page: Any) -> Iterator[list[str]]:
     page.add_init_script(_LISTEN)
     yield seen
     assert not seen, "Content-Security-Policy violations:\n" + "\n".join(seen)
+
+
+# --- arranging a journey ---------------------------------------------------------
+
+
+def vendor_and_staff(live_server: LiveServer) -> tuple[Any, Any]:
+    """The contract's example card published, a vendor (Samira Haddad) and a
+    licensing officer."""
+    with live_server.app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        session = db.session()
+        vendor = factories.make_vendor(session, full_name="Samira Haddad")
+        staff = factories.make_staff(session, roles=("licensing",))
+        session.commit()
+        return vendor, staff
+
+
+def reporting_vendor(live_server: LiveServer) -> tuple[str, Agreement]:
+    """A vendor whose 2027 agreement (per end user, reported quarterly) is active:
+    their email and the agreement."""
+    with live_server.app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        session = db.session()
+        vendor = factories.make_vendor(session)
+        staff = factories.make_staff(session, roles=("licensing",))
+        agreement = make_active_agreement(vendor, staff, SOFTWARE, now=NOW)
+        return vendor.email, agreement
+
+
+def invoiced_vendor(live_server: LiveServer, amounts: tuple[str, ...]) -> tuple[str, Invoice]:
+    """A vendor of a new organization invoiced `amounts` (sent): their email and
+    the invoice."""
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id or 0, amounts))
+        assert invoice is not None
+        return vendor.email, invoice
+
+
+def accepted_agreement(vendor: Any, application_draft: Any) -> Agreement:
+    """`application_draft` applied for by `vendor`, approved at submission and
+    accepted (inside the live server's app context)."""
+    principal = accounts.principal_for(vendor)
+    application = agreements.create_draft(Actor.of(principal), application_draft)
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
+    return accept(agreement_of(application), vendor, signer_name="Samira Haddad")
+
+
+def sign_in(page: Any, email: str) -> None:
+    """`email` signed in on the sign-in page (with the factories' password)."""
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def signed_in_tab(
+    browser: Any, live_server: LiveServer, email: str, width: int | None = None
+) -> Any:
+    """A tab of a browser context of its own, signed in as `email`: another person
+    beside the test's `page` (`width` pixels wide and 800 high, where given)."""
+    options: dict[str, Any] = {"base_url": live_server.url}
+    if width is not None:
+        options["viewport"] = {"width": width, "height": 800}
+    context = browser.new_context(**options)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    sign_in(tab, email)
+    return tab

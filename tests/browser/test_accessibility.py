@@ -13,6 +13,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
+from tests.browser.conftest import sign_in
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_document
@@ -20,14 +21,6 @@ from tests.support import factories
 from tests.support.axe import assert_accessible, describe, own_findings, violations_at_least
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
-
-
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _invoice(live_server: LiveServer) -> tuple[str, Invoice]:
@@ -57,7 +50,7 @@ def test_a_vendors_dashboard_and_invoice_have_no_serious_accessibility_problem(
     page: Any, live_server: LiveServer
 ) -> None:
     email, invoice = _invoice(live_server)
-    _sign_in(page, email)
+    sign_in(page, email)
     page.goto("/portal/")
     assert_accessible(page)
     page.goto(f"/portal/invoices/{invoice.id}")
@@ -70,7 +63,7 @@ def test_the_console_and_an_invoice_have_no_serious_accessibility_problem_for_st
     _email, invoice = _invoice(live_server)
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("admin",))
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto("/console/")
     assert_accessible(page)
     page.goto(f"/console/invoices/{invoice.id}")
@@ -98,7 +91,7 @@ def test_on_a_phone_a_table_that_scrolls_sideways_can_be_reached_by_keyboard(
     # nothing in it took the focus: a keyboard user could not scroll to its
     # right-hand columns (axe: scrollable-region-focusable, serious).
     vendor_email, submitted_id = _a_submitted_application(live_server)
-    _sign_in(page, vendor_email)
+    sign_in(page, vendor_email)
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto(f"/portal/applications/{submitted_id}")
     assert_accessible(page)
@@ -121,7 +114,7 @@ def test_each_finance_section_is_a_landmark_with_a_name_of_its_own(
     # The queue-health table's region and its section were both "Queue health".
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto("/console/finance/")
     found = [v for v in violations_at_least(page, "moderate") if v["id"] == "landmark-unique"]
     assert not found, describe(found)
@@ -135,7 +128,7 @@ def test_the_console_invoice_s_pdf_link_says_what_it_downloads(
     _email, invoice = _invoice(live_server)
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto(f"/console/invoices/{invoice.id}")
     link = page.get_by_role("link", name="Download the invoice PDF")
     assert link.get_attribute("href") == f"/invoices/{invoice.id}.pdf"
@@ -148,7 +141,7 @@ def test_a_refusal_flashed_after_a_redirect_is_an_alert_and_news_a_status(
     # Every flash sat in one role=status region: a refusal ("can no longer be
     # changed") was announced politely, if at all, like good news.
     vendor_email, submitted_id = _a_submitted_application(live_server)
-    _sign_in(page, vendor_email)
+    sign_in(page, vendor_email)
     page.goto("/portal/applications/new")
     page.get_by_role("button", name="Save the draft").click()
     page.wait_for_load_state()
@@ -169,7 +162,7 @@ def test_an_application_s_refused_forms_tie_each_message_to_its_field(
     vendor_email, submitted_id = _a_submitted_application(live_server)
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("licensing",))
-    _sign_in(page, vendor_email)
+    sign_in(page, vendor_email)
     page.goto("/portal/applications/new")
     page.get_by_role("button", name="Save the draft").click()
     page.get_by_role("button", name="Submit for pricing and review").click()
@@ -178,7 +171,7 @@ def test_an_application_s_refused_forms_tie_each_message_to_its_field(
     assert [f for f in own_findings(page) if f.startswith("error-")] == []
     assert page.get_attribute("#attest", "aria-invalid") == "true"
     page.context.clear_cookies()
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto(f"/console/applications/{submitted_id}")
     page.get_by_role("button", name="Add the note").click()
     page.wait_for_load_state()

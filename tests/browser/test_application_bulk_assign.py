@@ -13,20 +13,13 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.ratecards import services as ratecards
+from tests.browser.conftest import sign_in
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
-
-
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _apply(vendor: Any, use: dict[str, Any]) -> Application:
@@ -49,7 +42,7 @@ def test_staff_assign_applications_in_bulk_all_or_none_keeping_their_filters(
         staff = factories.make_staff(db.session(), roles=("licensing",))
         db.session().commit()
     query = urlencode([("q", "lanternfish"), ("state", "submitted"), ("state", decided.state)])
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto(f"/console/applications?{query}")
     boxes = page.locator("input[name=application_ids]")
     assert boxes.count() == 4

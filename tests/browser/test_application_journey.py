@@ -13,40 +13,14 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.db import utcnow
-from licensing.ratecards import services as ratecards
+from tests.browser.conftest import signed_in_tab, vendor_and_staff
 from tests.integration.agreements.conftest import STAFF_USE, draft
-from tests.integration.pricing.conftest import example_document
-from tests.support import factories
-from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
-
-
-def _people(live_server: LiveServer) -> tuple[Any, Any]:
-    with live_server.app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
-        session = db.session()
-        vendor = factories.make_vendor(session, full_name="Samira Haddad")
-        staff = factories.make_staff(session, roles=("licensing",))
-        session.commit()
-        return vendor, staff
-
-
-def _signed_in(browser: Any, live_server: LiveServer, email: str) -> Any:
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    tab.goto("/sign-in")
-    tab.get_by_label("Email address").fill(email)
-    tab.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_load_state()
-    return tab
 
 
 def _fill_use(page: Any, index: int, values: dict[str, str]) -> None:
@@ -61,8 +35,8 @@ def _fill_use(page: Any, index: int, values: dict[str, str]) -> None:
 def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_accepts(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, staff = _people(live_server)
-    page = _signed_in(browser, live_server, vendor.email)
+    vendor, staff = vendor_and_staff(live_server)
+    page = signed_in_tab(browser, live_server, vendor.email)
 
     # Apply for two uses: a SaaS product (auto) and a data file (staff review).
     page.get_by_role("link", name="Applications").first.click()
@@ -110,7 +84,7 @@ def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_
     assert "41,800.00" in page.inner_text("main")  # 33,800.00 + 10% of 80,000 (minimum 5,000)
 
     # Staff find it in the queue and return it for information.
-    console = _signed_in(browser, live_server, staff.email)
+    console = signed_in_tab(browser, live_server, staff.email)
     console.goto("/console/applications")
     console.get_by_role("link", name=reference).click()
     console.select_option("#action", "return")
@@ -174,7 +148,7 @@ def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_
 def test_a_rejection_can_be_reconsidered_within_14_days_and_not_after(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, staff = _people(live_server)
+    vendor, staff = vendor_and_staff(live_server)
     with live_server.app.app_context():
         vendor_principal = accounts.principal_for(vendor)
         staff_actor = Actor.of(accounts.principal_for(staff))
@@ -192,14 +166,14 @@ def test_a_rejection_can_be_reconsidered_within_14_days_and_not_after(
             )
             ids.append(application.id)
     inside, outside = ids
-    page = _signed_in(browser, live_server, vendor.email)
+    page = signed_in_tab(browser, live_server, vendor.email)
 
     # 13 days after the rejection: the vendor asks, and staff grant it.
     page.goto(f"/portal/applications/{inside}")
     page.fill("#reason", "Audited accounts are attached to our email.")
     page.get_by_role("button", name="Request reconsideration").click()
     assert "awaiting reconsideration" in page.get_by_role("heading", level=1).inner_text()
-    console = _signed_in(browser, live_server, staff.email)
+    console = signed_in_tab(browser, live_server, staff.email)
     console.goto(f"/console/applications/{inside}")
     console.select_option("#action", "grant_reconsideration")
     console.get_by_role("button", name="Record the decision").click()

@@ -19,10 +19,9 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import draft
-from tests.integration.billing.conftest import activated, send_activation
+from tests.browser.conftest import invoiced_vendor, sign_in
+from tests.integration.agreements.conftest import DEVELOPMENT_USE, draft
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
-from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.servers import LiveServer, LocalStripe
@@ -32,21 +31,6 @@ from tests.support.settings import issuing
 @pytest.fixture
 def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def _invoiced_vendor(live_server: LiveServer, amounts: tuple[str, ...]) -> tuple[str, Invoice]:
-    with live_server.app.app_context():
-        vendor = factories.make_vendor(db.session())
-        invoice = send_activation(activated(vendor.organization_id or 0, amounts))
-        assert invoice is not None
-        return vendor.email, invoice
 
 
 def _approved_application(live_server: LiveServer) -> tuple[str, int]:
@@ -70,7 +54,7 @@ def test_a_vendor_pays_an_agreements_invoice_by_card_and_the_pdf_shows_paid(
     email, application_id = _approved_application(live_server)
 
     # The vendor accepts the agreement: it becomes active and is invoiced.
-    _sign_in(page, email)
+    sign_in(page, email)
     page.goto(f"/portal/applications/{application_id}")
     page.get_by_role("link", name="Read and accept the agreement").click()
     page.fill("#signer_name", "Robin Castellanos")
@@ -120,10 +104,10 @@ def test_a_vendor_pays_an_agreements_invoice_by_card_and_the_pdf_shows_paid(
 
 
 def test_billing_staff_record_an_offline_wire_payment(page: Any, live_server: LiveServer) -> None:
-    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    _email, invoice = invoiced_vendor(live_server, ("900.00",))
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto("/console/invoices?overdue=&state=open")
     page.get_by_role("link", name=invoice.number).click()
     page.get_by_label("Method").select_option("wire")
@@ -138,10 +122,10 @@ def test_billing_staff_record_an_offline_wire_payment(page: Any, live_server: Li
 def test_billing_staff_are_warned_before_recording_a_bank_reference_twice(
     page: Any, live_server: LiveServer
 ) -> None:
-    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    _email, invoice = invoiced_vendor(live_server, ("900.00",))
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto(f"/console/invoices/{invoice.id}")
 
     form = page.get_by_role("region", name="Record an offline payment")
@@ -182,7 +166,7 @@ def test_billing_staff_refund_a_credit_note_on_a_paid_invoice_by_wire(
 
     from licensing.billing import services as billing
 
-    _email, invoice = _invoiced_vendor(live_server, ("600.00",))
+    _email, invoice = invoiced_vendor(live_server, ("600.00",))
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
         billing.record_offline_payment(
@@ -198,7 +182,7 @@ def test_billing_staff_refund_a_credit_note_on_a_paid_invoice_by_wire(
             reason="Overbilled",
             actor=Actor.of(accounts.principal_for(staff)),
         )
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto(f"/console/invoices/{invoice.id}")
     assert page.locator("#refund-outstanding").inner_text().startswith("150.00")
     form = page.get_by_role("region", name=f"Refund credit note {credit.number}")
@@ -219,7 +203,7 @@ def test_billing_staff_are_warned_before_recording_a_refund_reference_twice(
 
     from licensing.billing import services as billing
 
-    _email, invoice = _invoiced_vendor(live_server, ("600.00",))
+    _email, invoice = invoiced_vendor(live_server, ("600.00",))
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
         clerk = Actor.of(accounts.principal_for(staff))
@@ -229,7 +213,7 @@ def test_billing_staff_are_warned_before_recording_a_refund_reference_twice(
         credit = billing.issue_credit_note(
             invoice.id, amount=Decimal("150.00"), reason="Overbilled", actor=clerk
         )
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto(f"/console/invoices/{invoice.id}")
     form = page.get_by_role("region", name=f"Refund credit note {credit.number}")
 
@@ -263,7 +247,7 @@ def test_a_reference_changed_after_ticking_the_box_is_asked_about_again(
 
     from licensing.billing import services as billing
 
-    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    _email, invoice = invoiced_vendor(live_server, ("900.00",))
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
         clerk = Actor.of(accounts.principal_for(staff))
@@ -275,7 +259,7 @@ def test_a_reference_changed_after_ticking_the_box_is_asked_about_again(
                 reference=reference,
                 actor=clerk,
             )
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto(f"/console/invoices/{invoice.id}")
     form = page.get_by_role("region", name="Record an offline payment")
     form.get_by_label("Amount", exact=True).fill("200.00")

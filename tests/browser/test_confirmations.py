@@ -17,6 +17,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.permissions import services as permissions
 from licensing.ratecards import services as ratecards
+from tests.browser.conftest import sign_in
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.permissions.conftest import last_mail, request_input
@@ -25,14 +26,6 @@ from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing, permission_sla_days
-
-
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _permission_request(institution: str) -> tuple[str, str]:
@@ -56,7 +49,7 @@ def test_a_vendor_confirms_before_removing_access_and_withdrawing_an_application
         application = agreements.submit(
             application.id, Actor.of(principal), policy=issuing(), attest=True
         )
-    _sign_in(page, vendor.email)
+    sign_in(page, vendor.email)
 
     page.goto("/organization")
     page.get_by_role("button", name="Remove access").click()
@@ -99,7 +92,7 @@ def test_a_requester_confirms_before_withdrawing_and_staff_before_voiding(
     page.get_by_role("button", name="Withdraw the request").click()
     assert "Your request is withdrawn." in page.inner_text(".flashes")
 
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto(f"/console/invoices/{invoice.id}")
     page.locator("#void-reason").fill("Issued twice by mistake")
     page.get_by_role("button", name="Void invoice").click()
@@ -116,7 +109,7 @@ def test_staff_select_all_assign_and_unassign_in_bulk_keeping_their_filters(
         references = [_permission_request("Harborlight University")[0] for _ in range(3)]
         other, _ = _permission_request("Cedar Ridge Community College")
         staff = factories.make_staff(db.session(), roles=("licensing",))
-    _sign_in(page, staff.email)
+    sign_in(page, staff.email)
     page.goto("/console/permissions/?q=harborlight&state=open")
     rows = page.locator("input[name=request_ids]")
     assert rows.count() == 3

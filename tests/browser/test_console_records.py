@@ -9,7 +9,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from tests.browser.test_application_journey import _people, _signed_in
+from tests.browser.conftest import signed_in_tab, vendor_and_staff
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.support import factories
 from tests.support.axe import assert_accessible
@@ -20,7 +20,7 @@ from tests.support.settings import issuing
 def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, _ = _people(live_server)
+    vendor, _ = vendor_and_staff(live_server)
     with live_server.app.app_context():
         session = db.session()
         staff = factories.make_staff(session, roles=("licensing", "admin"))
@@ -33,7 +33,7 @@ def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
             )
             agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
             references.append(application.reference)
-    tab = _signed_in(browser, live_server, staff.email)
+    tab = signed_in_tab(browser, live_server, staff.email)
     tab.goto("/console/applications")
     tab.get_by_label("Search").fill("quillon")
     tab.get_by_role("button", name="Show").click()

@@ -18,8 +18,8 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import NOW, STAFF_USE, draft
-from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
+from tests.browser.conftest import sign_in
+from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW, STAFF_USE, draft
 from tests.integration.finance.conftest import at, issue
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
@@ -66,13 +66,6 @@ def _billing_history(live_server: LiveServer) -> tuple[str, Decimal]:
         return staff.email, up_front
 
 
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_billing_staff_see_every_chart_drawn_without_console_errors(
     page: Any, live_server: LiveServer
 ) -> None:
@@ -91,7 +84,7 @@ def test_billing_staff_see_every_chart_drawn_without_console_errors(
             else None
         ),
     )
-    _sign_in(page, email)
+    sign_in(page, email)
     page.get_by_role("link", name="Finance").click()
     page.get_by_role("heading", name="Finance", exact=True).wait_for()
 

@@ -21,7 +21,7 @@ from typing import Any
 import time_machine
 
 from licensing import db
-from tests.browser.test_royalty_reports import _active_agreement, _sign_in
+from tests.browser.conftest import reporting_vendor, sign_in
 from tests.integration.royalties.conftest import AFTER
 from tests.support import factories
 from tests.support.axe import assert_accessible
@@ -121,12 +121,12 @@ def _amend_first_quarter(page: Any, number: str) -> None:
 def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_the_pages(
     page: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    email, agreement = _active_agreement(live_server)
+    email, agreement = reporting_vendor(live_server)
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",)).email
     page.set_viewport_size({"width": 1366, "height": 900})
     with time_machine.travel(AFTER[1]):
-        _sign_in(page, email)
+        sign_in(page, email)
         _file_first_quarter(page, agreement.number)
         # The report links its invoice, and the invoice its report.
         page.locator("dl.facts").get_by_role("link", name=re.compile("INV-")).click()
@@ -141,7 +141,7 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
         page.context.clear_cookies()  # another person, another session
 
         # Billing staff record a wire for each open invoice, in full.
-        _sign_in(page, staff)
+        sign_in(page, staff)
         for number, row in invoices.items():
             if _amount(row["Balance due"]) == 0:
                 continue
@@ -200,11 +200,11 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
 def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
     page: Any, live_server: LiveServer
 ) -> None:
-    email, agreement = _active_agreement(live_server)
+    email, agreement = reporting_vendor(live_server)
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("admin",)).email
     with time_machine.travel(AFTER[1]):
-        _sign_in(page, email)
+        sign_in(page, email)
         page.goto("/portal/royalty-reports")
         assert_accessible(page)
         page.get_by_role("link", name=re.compile("File the report for")).click()
@@ -217,7 +217,7 @@ def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
         page.goto("/portal/invoices")
         assert_accessible(page)
         page.context.clear_cookies()
-        _sign_in(page, staff)
+        sign_in(page, staff)
         for path in (
             "/console/royalty-reports",
             f"/console/royalty-reports/{int(report.rsplit('-', 1)[1])}",

@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.test_application_journey import _people, _signed_in
+from tests.browser.conftest import signed_in_tab, vendor_and_staff
 from tests.support.servers import LiveServer
 
 SEP = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
@@ -16,8 +16,8 @@ SEP = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
 def test_the_estimator_lists_every_problem_in_words_and_links_each_field(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, _ = _people(live_server)
-    tab = _signed_in(browser, live_server, vendor.email)
+    vendor, _ = vendor_and_staff(live_server)
+    tab = signed_in_tab(browser, live_server, vendor.email)
     tab.goto("/estimate")
     tab.fill("#uses-0-quantity-end_users", "-5")
     tab.fill("#uses-0-revenue", "a lot")
@@ -34,8 +34,8 @@ def test_the_estimator_lists_every_problem_in_words_and_links_each_field(
 def test_the_application_form_and_submission_name_their_fields_as_labelled(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, _ = _people(live_server)
-    tab = _signed_in(browser, live_server, vendor.email)
+    vendor, _ = vendor_and_staff(live_server)
+    tab = signed_in_tab(browser, live_server, vendor.email)
     tab.goto("/portal/applications/new")
     tab.fill("#uses-0-product_name", "Scrubber Pro")
     tab.fill("#uses-0-quantity-end_users", "-5")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import Organization
 from licensing.mail import services as mail
-from tests.browser.test_billing_journey import _invoiced_vendor
+from tests.browser.conftest import invoiced_vendor
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
@@ -31,7 +31,7 @@ def test_the_billing_contact_opens_the_emailed_invoice_and_pays_it_without_an_ac
 ) -> None:
     localstripe.register_webhook("licensing", f"{live_server.url}/webhooks/stripe", WEBHOOK_SECRET)
     smtp_server.clear()
-    _vendor_email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    _vendor_email, invoice = invoiced_vendor(live_server, ("900.00",))
     with live_server.app.app_context():
         billing_email = (
             db.session()

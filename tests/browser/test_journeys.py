@@ -18,12 +18,15 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
-from tests.browser.test_application_journey import _people, _signed_in
-from tests.browser.test_billing_journey import _invoiced_vendor
+from tests.browser.conftest import (
+    accepted_agreement,
+    invoiced_vendor,
+    signed_in_tab,
+    vendor_and_staff,
+)
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import card_document
 from tests.support import factories
-from tests.support.agreements import accept, agreement_of
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -40,7 +43,7 @@ UNPRICED_USE = {
 def test_unpriced_applications_read_to_be_priced_and_sort_apart_from_the_cheapest(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, staff = _people(live_server)
+    vendor, staff = vendor_and_staff(live_server)
     with live_server.app.app_context():
         principal = accounts.principal_for(vendor)
         references = {}
@@ -48,7 +51,7 @@ def test_unpriced_applications_read_to_be_priced_and_sort_apart_from_the_cheapes
             application = agreements.create_draft(Actor.of(principal), draft(use))
             agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
             references[name] = application.reference
-    console = _signed_in(browser, live_server, staff.email)
+    console = signed_in_tab(browser, live_server, staff.email)
     console.goto("/console/applications?sort=amount_low")
     rows = console.locator("tbody tr").all_inner_texts()
     assert [references["priced"] in rows[0], references["unpriced"] in rows[1]] == [True, True]
@@ -65,13 +68,13 @@ def _pdf_text(content: bytes) -> str:
 def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_console(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, staff = _people(live_server)
+    vendor, staff = vendor_and_staff(live_server)
     with live_server.app.app_context():
         principal = accounts.principal_for(vendor)
         application = agreements.create_draft(Actor.of(principal), draft(UNPRICED_USE))
         agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
         application_id = application.id
-    console = _signed_in(browser, live_server, staff.email)
+    console = signed_in_tab(browser, live_server, staff.email)
     console.goto(f"/console/applications/{application_id}")
     console.fill("#amount-0", "18000.00")
     console.fill("#reason-0", "Pilot price for model licensing")
@@ -98,17 +101,10 @@ def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_c
     assert text.index("six-month pilot") < text.index("Schedule A")
 
 
-def _active_agreement(vendor: Any, application_draft: Any) -> Agreement:
-    principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(Actor.of(principal), application_draft)
-    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
-    return accept(agreement_of(application), vendor, signer_name="Samira Haddad")
-
-
 def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals_due(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, staff = _people(live_server)  # publishes 2027.1 only: nothing for 2028
+    vendor, staff = vendor_and_staff(live_server)  # publishes 2027.1 only: nothing for 2028
     today = utcnow().date()
     with live_server.app.app_context():
         # A card around today, so that an agreement can end within 90 days.
@@ -120,8 +116,8 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
             ),
             published_by="tests",
         )
-        renewing = _active_agreement(vendor, draft(AUTO_USE))  # 2027, renewed for 2028
-        ending = _active_agreement(
+        renewing = accepted_agreement(vendor, draft(AUTO_USE))  # 2027, renewed for 2028
+        ending = accepted_agreement(
             vendor,
             agreements.ApplicationDraft.from_fields(
                 {
@@ -135,7 +131,7 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
         renewing_id, ending_number = renewing.id, ending.number
 
     # The vendor renews: told why staff will price it, and the submission goes through.
-    page = _signed_in(browser, live_server, vendor.email)
+    page = signed_in_tab(browser, live_server, vendor.email)
     page.goto(f"/portal/agreements/{renewing_id}")
     page.get_by_role("button", name="Renew for the next rate card year").click()
     flashed = page.inner_text(".flashes")
@@ -151,7 +147,7 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
     reference = page.get_by_role("heading", level=1).inner_text().split()[0]
 
     # Staff see the agreement ending within 90 days that nobody renews yet.
-    console = _signed_in(browser, live_server, staff.email)
+    console = signed_in_tab(browser, live_server, staff.email)
     console.goto("/console/")
     row = console.locator("tr", has_text="Agreements ending within 90 days")
     assert "1 without a renewal" in row.inner_text()
@@ -173,7 +169,7 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
 def test_a_returned_application_states_its_deadline_as_an_office_end_of_day(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, staff = _people(live_server)
+    vendor, staff = vendor_and_staff(live_server)
     with live_server.app.app_context():
         principal = accounts.principal_for(vendor)
         application = agreements.create_draft(Actor.of(principal), draft(STAFF_USE))
@@ -182,7 +178,7 @@ def test_a_returned_application_states_its_deadline_as_an_office_end_of_day(
             application.id, "Confirm the revenue", Actor.of(accounts.principal_for(staff))
         )
         application_id = application.id
-    page = _signed_in(browser, live_server, vendor.email)
+    page = signed_in_tab(browser, live_server, vendor.email)
     page.goto(f"/portal/applications/{application_id}")
     deadline = page.get_by_text("Resubmit by").first.inner_text()
     assert re.search(r"Resubmit by the end of \w+day, \w+ \d+, \d{4} \(US Central time\)", deadline)
@@ -190,10 +186,10 @@ def test_a_returned_application_states_its_deadline_as_an_office_end_of_day(
 
 
 def test_billing_staff_read_an_ach_payment_in_words(browser: Any, live_server: LiveServer) -> None:
-    _email, invoice = _invoiced_vendor(live_server, ("900.00",))
+    _email, invoice = invoiced_vendor(live_server, ("900.00",))
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",))
-    console = _signed_in(browser, live_server, staff.email)
+    console = signed_in_tab(browser, live_server, staff.email)
     console.goto(f"/console/invoices/{invoice.id}")
     console.get_by_label("Method").select_option("ach")
     console.get_by_label("Amount", exact=True).fill("900.00")

@@ -14,11 +14,8 @@ from typing import Any
 
 import time_machine
 
-from licensing import db
-from licensing.ratecards import services as ratecards
-from tests.integration.pricing.conftest import example_document
+from tests.browser.conftest import vendor_and_staff
 from tests.integration.royalties.conftest import AFTER
-from tests.support import factories
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
 
@@ -81,16 +78,6 @@ def _focused_id(page: Any) -> str:
     return str(page.evaluate("() => document.activeElement.id"))
 
 
-def _people(live_server: LiveServer) -> tuple[str, str]:
-    with live_server.app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
-        session = db.session()
-        vendor = factories.make_vendor(session, full_name="Samira Haddad")
-        staff = factories.make_staff(session, roles=("licensing",))
-        session.commit()
-        return vendor.email, staff.email
-
-
 def _fill_use(page: Any, index: int, texts: dict[str, str], choices: dict[str, str]) -> None:
     for name, value in choices.items():
         _choose(page, f"#uses-{index}-{name}", value)
@@ -101,7 +88,8 @@ def _fill_use(page: Any, index: int, texts: dict[str, str], choices: dict[str, s
 def test_a_vendor_applies_staff_approve_and_the_vendor_accepts_and_reports_by_keyboard_alone(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor_email, staff_email = _people(live_server)
+    vendor, staff = vendor_and_staff(live_server)
+    vendor_email, staff_email = vendor.email, staff.email
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()

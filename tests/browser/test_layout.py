@@ -15,11 +15,10 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from tests.browser.test_application_journey import _people
+from tests.browser.conftest import signed_in_tab, vendor_and_staff
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.support import factories
 from tests.support.axe import assert_accessible
-from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -49,7 +48,7 @@ _OVERFLOWING = """
 
 
 def _staff_and_a_queue(live_server: LiveServer) -> tuple[Any, str, int]:
-    vendor, _ = _people(live_server)
+    vendor, _ = vendor_and_staff(live_server)
     with live_server.app.app_context():
         session = db.session()
         staff = factories.make_staff(session, roles=("licensing", "billing", "admin"))
@@ -61,20 +60,6 @@ def _staff_and_a_queue(live_server: LiveServer) -> tuple[Any, str, int]:
             )
             agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
         return staff, vendor.email, application.id
-
-
-def _tab(browser: Any, live_server: LiveServer, email: str, width: int) -> Any:
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": width, "height": 800}
-    )
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    tab.goto("/sign-in")
-    tab.get_by_label("Email address").fill(email)
-    tab.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_load_state()
-    return tab
 
 
 def _assert_fits(tab: Any, path: str) -> None:
@@ -114,7 +99,7 @@ def test_console_pages_fit_a_1366_pixel_screen_and_use_its_width(
     browser: Any, live_server: LiveServer
 ) -> None:
     staff, _, application_id = _staff_and_a_queue(live_server)
-    tab = _tab(browser, live_server, staff.email, 1366)
+    tab = signed_in_tab(browser, live_server, staff.email, 1366)
     for path in (*CONSOLE_PAGES, f"/console/applications/{application_id}", _organization(tab)):
         _assert_fits(tab, path)
     tab.goto("/console/applications")
@@ -128,7 +113,7 @@ def test_on_a_phone_pages_fit_and_the_navigation_folds_into_one_menu(
     browser: Any, live_server: LiveServer
 ) -> None:
     staff, vendor_email, application_id = _staff_and_a_queue(live_server)
-    tab = _tab(browser, live_server, staff.email, 375)
+    tab = signed_in_tab(browser, live_server, staff.email, 375)
     pages = (*CONSOLE_PAGES, f"/console/applications/{application_id}", _organization(tab))
     for path in (*pages, "/estimate"):
         _assert_fits(tab, path)
@@ -144,7 +129,7 @@ def test_on_a_phone_pages_fit_and_the_navigation_folds_into_one_menu(
     tab.get_by_role("link", name="Rate cards").click()
     tab.wait_for_url("**/console/rate-cards**")
 
-    vendor = _tab(browser, live_server, vendor_email, 375)
+    vendor = signed_in_tab(browser, live_server, vendor_email, 375)
     for path in ("/portal/", "/portal/applications", f"/portal/applications/{application_id}"):
         _assert_fits(vendor, path)
     vendor.locator("details.phone-menu summary").click()

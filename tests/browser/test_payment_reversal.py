@@ -16,16 +16,10 @@ from licensing.billing import services as billing
 from licensing.billing.models import Invoice, Payment
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
 from tests.support.servers import LiveServer
-
-
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def _paid_by_check(live_server: LiveServer) -> tuple[str, Invoice, Payment]:
@@ -50,7 +44,7 @@ def test_billing_staff_reverse_a_bounced_check_with_a_reason_and_a_date(
 ) -> None:
     email, invoice, payment = _paid_by_check(live_server)
     today = office_date(utcnow()).isoformat()
-    _sign_in(page, email)
+    sign_in(page, email)
     page.goto(f"/console/invoices/{invoice.id}")
     form = page.get_by_role("region", name="Reverse payment CHK 7781")
     reason = form.get_by_label("Reason")

@@ -7,7 +7,7 @@ from typing import Any
 
 from licensing import db
 from licensing.permissions import services as permissions
-from tests.browser.test_layout import _tab
+from tests.browser.conftest import signed_in_tab
 from tests.integration.permissions.conftest import last_mail, request_input
 from tests.support import factories
 from tests.support.servers import LiveServer
@@ -30,7 +30,7 @@ def test_the_assign_button_is_a_button_not_a_block_filling_half_the_row(
         )
         assert found
         permissions.confirm_email(found.group(1), sla_days=permission_sla_days())
-    tab = _tab(browser, live_server, staff.email, 1280)
+    tab = signed_in_tab(browser, live_server, staff.email, 1280)
     tab.goto("/console/permissions")
     button = tab.get_by_role("button", name="Assign the selected requests").bounding_box()
     select = tab.get_by_label("Assign the selected requests to").bounding_box()

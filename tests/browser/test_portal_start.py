@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.browser.test_application_journey import _people, _signed_in
+from tests.browser.conftest import signed_in_tab, vendor_and_staff
 from tests.support.axe import assert_accessible
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
@@ -29,8 +29,8 @@ ESTIMATE = {
 def test_an_empty_dashboard_offers_the_first_application(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, _ = _people(live_server)
-    tab = _signed_in(browser, live_server, vendor.email)
+    vendor, _ = vendor_and_staff(live_server)
+    tab = signed_in_tab(browser, live_server, vendor.email)
     tab.goto("/portal/")
     tab.get_by_role("link", name="Start an application").click()
     tab.wait_for_url("**/portal/applications/new")
@@ -40,8 +40,8 @@ def test_an_empty_dashboard_offers_the_first_application(
 def test_apply_from_an_estimate_opens_a_new_application_with_the_estimates_uses(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, _ = _people(live_server)
-    tab = _signed_in(browser, live_server, vendor.email)
+    vendor, _ = vendor_and_staff(live_server)
+    tab = signed_in_tab(browser, live_server, vendor.email)
     tab.goto("/estimate?" + urlencode(ESTIMATE))
     assert "Estimated total" in tab.inner_text("main")
     tab.get_by_role("link", name="Apply for a license with these uses").click()
@@ -58,7 +58,7 @@ def test_apply_from_an_estimate_opens_a_new_application_with_the_estimates_uses(
 def test_signed_out_visitors_are_sent_to_sign_up_from_the_estimate_with_its_uses(
     page: Any, live_server: LiveServer
 ) -> None:
-    _people(live_server)  # publishes the rate card
+    vendor_and_staff(live_server)  # publishes the rate card
     page.goto("/estimate?" + urlencode(ESTIMATE))
     link = page.get_by_role("link", name="Apply for a license with these uses", exact=True)
     href = link.get_attribute("href") or ""
@@ -72,9 +72,9 @@ def test_signed_out_visitors_are_sent_to_sign_up_from_the_estimate_with_its_uses
 def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, staff = _people(live_server)
+    vendor, staff = vendor_and_staff(live_server)
     for person in (vendor, staff):
-        tab = _signed_in(browser, live_server, person.email)
+        tab = signed_in_tab(browser, live_server, person.email)
         tab.get_by_role("link", name=person.email).click()
         tab.wait_for_url("**/account/")
         facts = tab.inner_text("dl.facts")
@@ -112,7 +112,7 @@ def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(
 def test_a_signed_out_vendor_signs_in_from_the_estimate_and_applies_with_its_uses(
     page: Any, live_server: LiveServer
 ) -> None:
-    vendor, _ = _people(live_server)
+    vendor, _ = vendor_and_staff(live_server)
     page.goto("/estimate?" + urlencode(ESTIMATE))
     page.get_by_role("link", name="Sign in and apply with these uses").click()
     page.get_by_label("Email address").fill(vendor.email)

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from licensing.accounts import services as accounts
-from licensing.actors import Actor
-from licensing.royalties import services as royalties
-from licensing.royalties.rows import form_submission
-from tests.browser.test_application_journey import _people, _signed_in
-from tests.browser.test_journeys import _active_agreement
+from tests.browser.conftest import accepted_agreement, signed_in_tab, vendor_and_staff
 from tests.integration.agreements.conftest import AUTO_USE, draft
-from tests.integration.royalties.conftest import AFTER, QUARTERS, row
+from tests.integration.royalties.conftest import file_quarter, row
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 
@@ -21,27 +16,20 @@ from tests.support.servers import LiveServer
 def test_a_renewal_proposes_the_reported_end_users_and_names_the_report(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, _staff = _people(live_server)  # publishes 2027.1
+    vendor, _staff = vendor_and_staff(live_server)  # publishes 2027.1
     with live_server.app.app_context():
-        agreement = _active_agreement(vendor, draft(AUTO_USE))  # 2,500 end users estimated
-        actor = Actor.of(accounts.principal_for(vendor))
+        agreement = accepted_agreement(vendor, draft(AUTO_USE))  # 2,500 end users estimated
         quarters = {
             1: [row(1, "A", quantity=1500), row(1, "B", quantity=900)],
             2: [row(1, "A", quantity=1600), row(1, "B", quantity=900), row(1, "C", quantity=200)],
         }
         for quarter, rows in quarters.items():
-            filing = royalties.submit(
-                agreement.id,
-                QUARTERS[quarter],
-                form_submission(rows, attest=True, amends=None, reason=None),
-                actor,
-                now=AFTER[quarter],
-            )
+            filing = file_quarter(vendor, agreement.id, quarter, rows)
         assert filing.report is not None
         agreement_id, report = agreement.id, filing.report.reference
         estimated_in = agreement.application.reference
 
-    page = _signed_in(browser, live_server, vendor.email)
+    page = signed_in_tab(browser, live_server, vendor.email)
     page.goto(f"/portal/agreements/{agreement_id}")
     page.get_by_role("button", name="Renew for the next rate card year").click()
 

@@ -11,7 +11,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.db import utcnow
-from tests.browser.test_application_journey import _people, _signed_in
+from tests.browser.conftest import signed_in_tab, vendor_and_staff
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
@@ -20,7 +20,7 @@ from tests.support.settings import issuing
 def test_staff_find_a_rejection_still_open_to_reconsideration_with_its_deadline_at_the_office(
     browser: Any, live_server: LiveServer
 ) -> None:
-    vendor, staff = _people(live_server)
+    vendor, staff = vendor_and_staff(live_server)
     rejected_at = utcnow() - timedelta(days=2)
     with live_server.app.app_context():
         principal = accounts.principal_for(vendor)
@@ -35,7 +35,7 @@ def test_staff_find_a_rejection_still_open_to_reconsideration_with_its_deadline_
         assert rejected.reconsider_by is not None
         reference, deadline = rejected.reference, calendar.deadline_text(rejected.reconsider_by)
 
-    console = _signed_in(browser, live_server, staff.email)
+    console = signed_in_tab(browser, live_server, staff.email)
     console.goto("/console/")
     row = console.locator("tr", has_text="Rejected applications open to reconsideration")
     assert f"The first window closes {deadline}." in row.inner_text()

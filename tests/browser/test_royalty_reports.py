@@ -16,45 +16,22 @@ import time_machine
 from sqlalchemy import select
 
 from licensing import db
-from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
-from licensing.ratecards import services as ratecards
 from licensing.royalties.models import RoyaltyReport
-from tests.integration.agreements.conftest import NOW
-from tests.integration.pricing.conftest import example_document
-from tests.integration.royalties.conftest import AFTER, SOFTWARE
-from tests.support import factories
-from tests.support.agreements import make_active_agreement
+from tests.browser.conftest import reporting_vendor, sign_in
+from tests.integration.royalties.conftest import AFTER
 from tests.support.servers import LiveServer
 
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
 
 
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def _active_agreement(live_server: LiveServer) -> tuple[str, Agreement]:
-    """A vendor whose 2027 agreement (per end user, reported quarterly) is active."""
-    with live_server.app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
-        session = db.session()
-        vendor = factories.make_vendor(session)
-        staff = factories.make_staff(session, roles=("licensing",))
-        agreement = make_active_agreement(vendor, staff, SOFTWARE, now=NOW)
-        return vendor.email, agreement
-
-
 def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoiced(
     page: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    email, agreement = _active_agreement(live_server)
+    email, agreement = reporting_vendor(live_server)
     with time_machine.travel(AFTER[1]):
         page.set_viewport_size({"width": 1366, "height": 900})
-        _sign_in(page, email)
+        sign_in(page, email)
         page.goto("/portal/")
         page.get_by_role(
             "link", name=f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"

@@ -17,11 +17,9 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.royalties import services as royalties
-from licensing.royalties.rows import form_submission
-from tests.browser.test_royalty_reports import _active_agreement, _sign_in
+from tests.browser.conftest import reporting_vendor, sign_in
 from tests.integration.agreements.conftest import NOW
-from tests.integration.royalties.conftest import AFTER, QUARTERS, row
+from tests.integration.royalties.conftest import AFTER, file_quarter, row
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
@@ -29,11 +27,7 @@ from tests.support.servers import LiveServer
 
 def _file(vendor_email: str, agreement_id: int, rows: list[Any], **amendment: Any) -> Any:
     vendor = db.session().scalars(select(User).where(User.email == vendor_email)).one()
-    actor = Actor.of(accounts.principal_for(vendor))
-    submission = form_submission(
-        rows, attest=True, amends=amendment.get("amends"), reason=amendment.get("reason")
-    )
-    filing = royalties.submit(agreement_id, QUARTERS[1], submission, actor, now=AFTER[1])
+    filing = file_quarter(vendor, agreement_id, 1, rows, **amendment)
     assert filing.report is not None
     return filing.report
 
@@ -41,7 +35,7 @@ def _file(vendor_email: str, agreement_id: int, rows: list[Any], **amendment: An
 def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licensing_staff(
     page: Any, live_server: LiveServer
 ) -> None:
-    email, agreement = _active_agreement(live_server)
+    email, agreement = reporting_vendor(live_server)
     with live_server.app.app_context():
         first = _file(email, agreement.id, [row(1, "A", quantity=3000)])
         lowered = _file(
@@ -60,7 +54,7 @@ def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licens
         renewal_id = renewal.id
 
     with time_machine.travel(AFTER[2]):
-        _sign_in(page, email)
+        sign_in(page, email)
         page.goto("/portal/royalty-reports")
         assert "Reporting periods 1\u20134 of 4" in page.locator("nav.pager").inner_text()
         page.get_by_role("link", name=f"Report {reference}").click()
@@ -68,19 +62,19 @@ def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licens
         assert_accessible(page)
         page.get_by_role("button", name=re.compile("Sign out")).click()
 
-        _sign_in(page, billing)
+        sign_in(page, billing)
         page.goto("/console/royalty-reports")
         page.get_by_role("link", name=reference).click()
         _opens_the_credit_note(page, credit_note)
         page.get_by_role("button", name=re.compile("Sign out")).click()
 
-        _sign_in(page, admin)
+        sign_in(page, admin)
         page.goto("/console/audit")
         page.get_by_role("link", name=reference).first.click()
         page.get_by_role("heading", name=f"Royalty report {reference}").wait_for()
         page.get_by_role("button", name=re.compile("Sign out")).click()
 
-        _sign_in(page, licensing)
+        sign_in(page, licensing)
         page.goto(f"/console/applications/{renewal_id}")
         figures = page.get_by_role("region", name="Where the renewal's quantities come from")
         text = " ".join(figures.inner_text().split())

@@ -7,18 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from licensing import db
+from tests.browser.conftest import sign_in
 from tests.support import factories
 from tests.support.servers import LiveServer
 
 PUBLIC_PAGES = ("/", "/estimate", "/sign-in", "/sign-up", "/permissions/request")
-
-
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def test_the_public_pages_and_the_api_documentation_load_without_a_csp_violation(
@@ -42,7 +35,7 @@ def test_the_vendor_portal_and_the_staff_console_load_without_a_csp_violation(
         admin = factories.make_staff(db.session(), roles=("admin", "licensing", "billing"))
     for user, start in ((vendor, "/portal/"), (admin, "/console/")):
         page.context.clear_cookies()
-        _sign_in(page, user.email)
+        sign_in(page, user.email)
         page.goto(start)
         links = page.eval_on_selector_all(
             "nav.menu a, .account a", "anchors => anchors.map(a => a.getAttribute('href'))"

@@ -377,8 +377,7 @@ def test_the_database_pages_a_scoped_list_and_counts_only_what_the_caller_may_se
     from licensing.accounts import services as accounts
     from licensing.agreements import services as agreements
     from licensing.ratecards import services as ratecards
-    from tests.integration.agreements.conftest import draft
-    from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
+    from tests.integration.agreements.conftest import DEVELOPMENT_USE, draft
     from tests.integration.pricing.conftest import example_document
 
     session = db.session()

@@ -29,9 +29,8 @@ from licensing.agreements import services as agreements
 from licensing.app import create_app
 from licensing.ratecards import services as ratecards
 from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate, make_config, unavailable
-from tests.integration.agreements.conftest import draft
+from tests.integration.agreements.conftest import DEVELOPMENT_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
-from tests.integration.billing.test_agreement_acceptance import DEVELOPMENT_USE
 from tests.integration.permissions.conftest import routed_use, send_routed
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories

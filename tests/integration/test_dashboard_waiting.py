@@ -30,7 +30,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     SMALL_SOFTWARE,
     active_agreement,
 )
-from tests.integration.test_list_queries import statements_for
+from tests.support.statements import statements_for
 
 
 def _every_provider(vendor: Any) -> list[tuple[str, bool, list[portal.WaitingItem]]]:

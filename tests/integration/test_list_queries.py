@@ -30,7 +30,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     row,
 )
 from tests.support import factories
-from tests.support.statements import sent_by
+from tests.support.statements import statements_for
 
 SMALL, LARGE = 10, 100
 SLACK = 2
@@ -78,15 +78,6 @@ STAFF_API = (
     "/api/v1/audit-events",
     "/api/v1/outbox-messages",
 )
-
-
-def statements_for(app: Flask, client: FlaskClient, url: str, **kwargs: Any) -> int:
-    warm = client.get(url, **kwargs)
-    assert warm.status_code == 200, (url, warm.status_code, warm.get_data(as_text=True)[:500])
-    with sent_by(app) as statements:
-        response = client.get(url, **kwargs)
-    assert response.status_code == 200, url
-    return len(statements)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import Flask
 
 from licensing.secret_paths import HIDDEN, hide_secrets
-from tests.integration.test_serving import _free_port, _until
+from tests.support.servers import free_port, until
 
 BIN = Path(sys.executable).parent
 SECRET = "Zq3xW9_secretPart-0123456789abcdefghijkLMNOP"
@@ -49,7 +49,7 @@ def test_paths_without_a_secret_are_written_whole(app: Flask) -> None:
 
 
 def test_the_access_log_of_the_server_hides_the_secret_of_a_link(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     environment = dict(
         os.environ,
         HOME=str(tmp_path),
@@ -68,7 +68,7 @@ def test_the_access_log_of_the_server_hides_the_secret_of_a_link(tmp_path: Path)
             stderr=subprocess.DEVNULL,
         )
     try:
-        _until(lambda: urllib.request.urlopen(f"{base}/healthz", timeout=5).status == 200)  # noqa: S310
+        until(lambda: urllib.request.urlopen(f"{base}/healthz", timeout=5).status == 200)  # noqa: S310
         for path, referrer in (
             (f"/reset/{SECRET}", None),
             (f"/invoice-links/7/{SECRET}/invoice.pdf", None),
@@ -80,7 +80,7 @@ def test_the_access_log_of_the_server_hides_the_secret_of_a_link(tmp_path: Path)
             # Refused links (the database has none) are logged all the same.
             with contextlib.suppress(urllib.error.HTTPError):
                 urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
-        _until(lambda: log.read_text().count(HIDDEN) >= 3)
+        until(lambda: log.read_text().count(HIDDEN) >= 3)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -7,16 +7,16 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.support.servers import free_port, until
 
 BIN = Path(sys.executable).parent
 
@@ -43,32 +43,14 @@ def test_the_servers_master_process_imports_none_of_the_app() -> None:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _workers(master: int) -> set[int]:
     children = Path(f"/proc/{master}/task/{master}/children")
     return {int(pid) for pid in children.read_text().split()} if children.exists() else set()
 
 
-def _until(check: object, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():  # type: ignore[operator]
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = _free_port()
+    port = free_port()
     environment = dict(
         os.environ,
         DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
@@ -98,14 +80,14 @@ def test_hup_replaces_the_workers_and_the_server_keeps_serving(
     served: tuple[subprocess.Popen[bytes], str],
 ) -> None:
     server, url = served
-    _until(lambda: _status(url) == 200 and _workers(server.pid))
+    until(lambda: _status(url) == 200 and _workers(server.pid))
     # The command's own process is gunicorn's master (replaced, not a parent), so
     # HUP and TERM sent to it reach gunicorn.
     assert b"licensing.serving" in Path(f"/proc/{server.pid}/cmdline").read_bytes()
     before = _workers(server.pid)
     os.kill(server.pid, signal.SIGHUP)
-    _until(lambda: _workers(server.pid) and not _workers(server.pid) & before)
-    _until(lambda: _status(url) == 200)
+    until(lambda: _workers(server.pid) and not _workers(server.pid) & before)
+    until(lambda: _status(url) == 200)
 
 
 def _started(
@@ -122,7 +104,7 @@ def _started(
         AUDIT_HMAC_KEY="a" * 64,
         **settings,
     )
-    log, port = tmp_path / "stderr", _free_port()
+    log, port = tmp_path / "stderr", free_port()
     command = [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}"]
     with log.open("w") as stderr:
         server = subprocess.Popen(
@@ -149,7 +131,7 @@ def test_the_server_opens_no_control_socket_unless_the_operator_asks_for_one(
     try:
         # The master opens its control socket as soon as it has forked the
         # workers, before a worker has imported the app and can answer.
-        _until(lambda: _status(url) == 200)
+        until(lambda: _status(url) == 200)
     finally:
         _stopped(server)
     assert "Control socket" not in log.read_text()
@@ -160,7 +142,7 @@ def test_a_control_socket_the_operator_asks_for_is_opened_where_asked(tmp_path: 
     socket_path = tmp_path / "licensing.ctl"
     server, _url, log = _started(tmp_path, "--control-socket", str(socket_path))
     try:
-        _until(lambda: f"Control socket listening at {socket_path}" in log.read_text())
+        until(lambda: f"Control socket listening at {socket_path}" in log.read_text())
         assert socket_path.is_socket()
     finally:
         _stopped(server)
@@ -192,7 +174,7 @@ def test_hup_with_code_that_cannot_start_is_refused_and_the_workers_keep_serving
         SECRET_KEY="s" * 64,
         AUDIT_HMAC_KEY="a" * 64,
     )
-    log, port = tmp_path / "stderr", _free_port()
+    log, port = tmp_path / "stderr", free_port()
     url = f"http://127.0.0.1:{port}/healthz"
     with log.open("w") as stderr:
         server = subprocess.Popen(
@@ -203,14 +185,14 @@ def test_hup_with_code_that_cannot_start_is_refused_and_the_workers_keep_serving
             stderr=stderr,
         )
     try:
-        _until(lambda: _status(url) == 200 and _workers(server.pid))
+        until(lambda: _status(url) == 200 and _workers(server.pid))
         before = _workers(server.pid)
         config = release / "licensing" / "config.py"
         config.write_text(
             config.read_text() + "\nraise ImportError('a release that cannot start')\n"
         )
         os.kill(server.pid, signal.SIGHUP)
-        _until(lambda: "reload refused, serving on as before: " in log.read_text())
+        until(lambda: "reload refused, serving on as before: " in log.read_text())
         assert "a release that cannot start" in log.read_text()
         assert server.poll() is None
         assert _workers(server.pid) == before
@@ -246,7 +228,7 @@ def test_only_trusted_proxies_decide_the_scheme_a_request_was_made_in(
     its plain-HTTP request was HTTPS. TRUSTED_PROXIES alone decides now."""
     server, url, _log = _started(tmp_path, TRUSTED_PROXIES=trusted_proxies)
     try:
-        _until(lambda: _status(url) == 200)
+        until(lambda: _status(url) == 200)
         forwarded = _redirect_for(url, {"X-Forwarded-Proto": "https"})
         plain = _redirect_for(url, {})
     finally:

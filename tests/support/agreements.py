@@ -13,6 +13,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
+from licensing.billing.models import Invoice
 from tests.support.settings import issuing
 
 
@@ -43,6 +44,24 @@ def accept(
         user_agent="pytest",
     )
     return agreements.accept(agreement.id, Actor.of(accounts.principal_for(vendor)), given, now=now)
+
+
+def accepted_with_invoice(
+    application: Application, vendor: Any, *, now: datetime | None = None
+) -> tuple[Agreement, Invoice | None]:
+    """The agreement issued for `application`, accepted by `vendor`, and its
+    up-front invoice (None where it has none)."""
+    agreement = accept(agreement_of(application), vendor, now=now)
+    invoice = (
+        db.session()
+        .scalars(
+            select(Invoice).where(
+                Invoice.source_type == "agreement", Invoice.source_id == agreement.id
+            )
+        )
+        .first()
+    )
+    return agreement, invoice
 
 
 def make_active_agreement(

@@ -1,7 +1,8 @@
-"""Many applications (and agreements) at once, for list pages and their benchmark:
-copies of one made through the services (its uses and quotes too), each with a
-product name of its own. Making each through the services would only slow the set-up; the lists
-read rows, and the copies are rows like the original's.
+"""Many records at once, for list pages, exports and their benchmarks: copies of
+one made through the services (an application with its uses and quotes, an
+agreement, an invoice with its lines), each with a name or number of its own.
+Making each through the services would only slow the set-up; the lists and
+exports read rows, and the copies are rows like the original's.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Table, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.agreements.models import Agreement, Application, ApplicationUse, QuoteVersion
+from licensing.billing.models import Invoice, InvoiceLine
 from licensing.royalties.models import ReportingPeriod
 from licensing.royalties.periods import reporting_periods
 from licensing.royalties.schedule import period_rows
@@ -95,3 +98,57 @@ def copy_agreement(
         made.append(copy.id)
     session.commit()
     return made
+
+
+def copy_row(table: Table, match: Any, **changes: Any) -> int:
+    """A copy of the row of `table` that `match` selects, with a new id and
+    `changes`: its id."""
+    session = db.session()
+    values = dict(session.execute(select(table).where(match)).one()._mapping)
+    values.pop("id")
+    values.update(changes)
+    return int(session.execute(insert(table).values(values).returning(table.c.id)).scalar_one())
+
+
+def copy_invoice(invoice_id: int, **changes: Any) -> int:
+    """A copy of an invoice and its lines, the invoice with `changes`: its id."""
+    session = db.session()
+    invoices, lines = Invoice.__table__, InvoiceLine.__table__
+    copy_id = copy_row(invoices, invoices.c.id == invoice_id, **changes)  # type: ignore[arg-type, attr-defined]
+    for (line_id,) in session.execute(
+        select(lines.c.id).where(lines.c.invoice_id == invoice_id)  # type: ignore[attr-defined]
+    ).all():
+        copy_row(lines, lines.c.id == line_id, invoice_id=copy_id)  # type: ignore[arg-type, attr-defined]
+    return copy_id
+
+
+def invoiced_agreements(invoice: Invoice, count: int, start: int) -> None:
+    """`count` more agreements like `invoice`'s, each on an application of its
+    own, with an up-front invoice of its own like `invoice` (its lines too). Every
+    other one asks for its uses in the other order, so that its lines' uses differ
+    from its neighbours' (a line given another agreement's use shows)."""
+    session = db.session()
+    agreement = session.get(Agreement, invoice.source_id)
+    assert agreement is not None
+    applications = Application.__table__
+    uses = ApplicationUse.__table__
+    asked = session.execute(
+        select(uses.c.id, uses.c.use)
+        .where(uses.c.application_id == agreement.application_id)
+        .order_by(uses.c.position)
+    ).all()
+    assert len({use for _id, use in asked}) > 1, "the agreement asks for one use"
+    for index in range(start, start + count):
+        application_id = copy_row(applications, applications.c.id == agreement.application_id)
+        order = asked if index % 2 else asked[::-1]
+        for (use_id, _use), (_other, use) in zip(asked, order, strict=True):
+            copy_row(uses, uses.c.id == use_id, application_id=application_id, use=use)
+        agreement_id = copy_row(
+            Agreement.__table__,  # type: ignore[arg-type]
+            Agreement.__table__.c.id == agreement.id,  # type: ignore[attr-defined]
+            application_id=application_id,
+            number=f"CPT-2027-9{index:05d}",
+            pdf_sha256=f"{index:064d}",
+        )
+        copy_invoice(invoice.id, number=f"INV-2027-9{index:05d}", source_id=agreement_id)
+    session.commit()

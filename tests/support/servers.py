@@ -49,6 +49,20 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise ServerUnavailable(f"nothing answered on port {port} within {timeout}s")
 
 
+def until(check: object, seconds: float = 30) -> None:
+    """Wait until `check()` is true (an OSError counting as not yet), for up to
+    `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
 # --- PostgreSQL ---------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 
 
@@ -29,3 +30,14 @@ def sent_by(app: Flask) -> Any:
     """`sent_on` the app's engine (a test whose app has a connection of its own;
     one on a module's shared connection counts on that connection's engine)."""
     return sent_on(app.extensions["licensing.db"].engine)
+
+
+def statements_for(app: Flask, client: FlaskClient, url: str, **kwargs: Any) -> int:
+    """How many SQL statements `client.get(url)` sends once warm (a first request reads
+    what is kept per process); both answers must be 200."""
+    warm = client.get(url, **kwargs)
+    assert warm.status_code == 200, (url, warm.status_code, warm.get_data(as_text=True)[:500])
+    with sent_by(app) as statements:
+        response = client.get(url, **kwargs)
+    assert response.status_code == 200, url
+    return len(statements)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from licensing.api.quotes import plain_request
 from licensing.pricing import QuoteInputError, parse_rate_card, price, price_text
-from tests.unit.test_quote_request_reader import bodies
+from tests.support.quote_bodies import bodies
 
 SAMPLE = parse_rate_card(
     json.loads(resources.files("licensing.ratecards").joinpath("samples/2027.1.json").read_text())

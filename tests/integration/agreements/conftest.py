@@ -31,6 +31,11 @@ AUTO_USE = {
     "languages": ["en"],
     "quantity": {"end_users": 2500},
 }
+# A flat development fee (due up front) beside AUTO_USE's per-user distribution
+# royalties (reported later, so not invoiced at acceptance).
+DEVELOPMENT_USE = {**AUTO_USE, "use": "development", "product_name": "Scrubber Pro SDK"}
+# AUTO_USE at 10 end users: below its minimum, so an up-front invoice says so.
+SMALL_USE = {**AUTO_USE, "product_name": "Clinic Pad", "quantity": {"end_users": 10}}
 # distribution-data is `review: staff`: 10% of revenue, minimum 5000.00.
 STAFF_USE = {
     "product_name": "Fernhill Code Feed",

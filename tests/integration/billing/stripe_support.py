@@ -11,6 +11,13 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import User
+from licensing.billing import services
+from licensing.billing.models import Invoice, Payment
 from tests.support.servers import LocalStripe
 
 WEBHOOK_SECRET = "whsec_test_licensing"
@@ -88,3 +95,33 @@ def signed(
         "Stripe-Signature": f"t={timestamp},v1={digest}",
         "Content-Type": "application/json",
     }
+
+
+def pay_by_card(
+    invoice: Invoice, vendor: User, localstripe: LocalStripe, number: str = "4242424242424242"
+) -> Payment:
+    """`invoice` paid by `vendor` with a card (`number`) through localstripe: the
+    payment, as stored once the intent is made."""
+    attempt = services.start_card_payment(
+        invoice.id,
+        card_token=card_token(localstripe, number),
+        principal=accounts.principal_for(vendor),
+    )
+    payment = db.session().get(Payment, attempt.payment_id)
+    assert payment is not None
+    db.session().refresh(payment)
+    return payment
+
+
+def succeeded_event(localstripe: LocalStripe, payment: Payment) -> dict[str, Any]:
+    """Stripe's one `payment_intent.succeeded` event for `payment`."""
+    assert payment.stripe_payment_intent_id
+    found = events_for(localstripe, payment.stripe_payment_intent_id, "payment_intent.succeeded")
+    assert len(found) == 1
+    return found[0]
+
+
+def deliver_event(client: FlaskClient, event: dict[str, Any], **kwargs: Any) -> Any:
+    """`event` posted, signed, to the webhook as Stripe delivers it: the response."""
+    payload, headers = signed(event, **kwargs)
+    return client.post("/webhooks/stripe", data=payload, headers=headers)

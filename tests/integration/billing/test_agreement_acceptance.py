@@ -12,14 +12,10 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
-from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.agreements import agreement_of
 from tests.support.settings import issuing
-
-# A flat development fee (due up front) beside per-user distribution royalties
-# (reported later, so not invoiced at acceptance).
-DEVELOPMENT_USE = {**AUTO_USE, "use": "development", "product_name": "Scrubber Pro SDK"}
 
 
 def test_accepting_an_agreement_issues_its_invoice_for_the_up_front_amounts(

@@ -25,8 +25,7 @@ from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.servers import LocalStripe
 
-from .stripe_support import card_token, stripe_config
-from .test_stripe import _deliver, _pay, _succeeded_event
+from .stripe_support import card_token, deliver_event, pay_by_card, stripe_config, succeeded_event
 
 DECLINED_CARD = "4000000000000341"  # attaches, then is declined when charged
 
@@ -58,7 +57,7 @@ def test_the_status_reads_still_processing_until_the_webhook_then_paid_with_the_
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     invoice = invoice_for(vendor, ("120.00",))
-    payment = _pay(invoice, vendor, localstripe)
+    payment = pay_by_card(invoice, vendor, localstripe)
     signed_in(client, vendor)
     before = client.get(_status_url(invoice, payment))
     assert before.status_code == 200
@@ -66,7 +65,7 @@ def test_the_status_reads_still_processing_until_the_webhook_then_paid_with_the_
     assert before.get_json()["title"] == "Still processing"
     assert before.headers["Cache-Control"] == "no-store"
 
-    assert _deliver(client, _succeeded_event(localstripe, payment)).status_code == 200
+    assert deliver_event(client, succeeded_event(localstripe, payment)).status_code == 200
     after = client.get(_status_url(invoice, payment)).get_json()
     assert after["outcome"] == "paid"
     assert after["title"] == "Paid"
@@ -83,9 +82,9 @@ def test_stripes_report_stores_the_brand_and_last_four_shown_on_pages_and_in_the
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     invoice = invoice_for(vendor, ("80.00",))
-    payment = _pay(invoice, vendor, localstripe, "5555555555554444")
+    payment = pay_by_card(invoice, vendor, localstripe, "5555555555554444")
     assert payment.card_last4 is None  # nothing is kept before Stripe reports the outcome
-    _deliver(client, _succeeded_event(localstripe, payment))
+    deliver_event(client, succeeded_event(localstripe, payment))
     db.session().refresh(payment)
     assert (payment.card_brand, payment.card_last4) == ("visa", "4444")  # localstripe: Visa
     signed_in(client, vendor)
@@ -111,7 +110,7 @@ def test_reconcile_also_keeps_the_card_when_no_webhook_came(
     app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("64.00",))
-    payment = _pay(invoice, vendor, localstripe)
+    payment = pay_by_card(invoice, vendor, localstripe)
     later = (utcnow() + timedelta(hours=1)).isoformat()
     result = app.test_cli_runner().invoke(args=["payments", "reconcile", "--now", later])
     assert "1 applied" in result.output, result.output
@@ -145,7 +144,7 @@ def test_a_declined_card_reads_declined_even_after_the_next_card_closes_the_atte
         "Your card was declined. Nothing was charged (Visa ending 0341); try another card."
     )
 
-    _pay(invoice, vendor, localstripe)
+    pay_by_card(invoice, vendor, localstripe)
     db.session().refresh(declined)
     assert declined.state == "canceled"  # the state machine is unchanged
     assert declined.outcome == "declined"
@@ -171,7 +170,7 @@ def test_a_vendor_cannot_read_the_status_of_another_organizations_payment(
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     invoice = invoice_for(vendor, ("30.00",))
-    payment = _pay(invoice, vendor, localstripe)
+    payment = pay_by_card(invoice, vendor, localstripe)
     mine = invoice_for(other_vendor, ("31.00",))
     signed_in(client, other_vendor)
     assert client.get(_status_url(invoice, payment)).status_code == 404
@@ -184,7 +183,7 @@ def test_the_linked_status_answers_only_with_the_links_token_and_its_own_invoice
 ) -> None:
     invoice = invoice_for(vendor, ("40.00",))
     other = invoice_for(vendor, ("41.00",))
-    payment = _pay(invoice, vendor, localstripe)
+    payment = pay_by_card(invoice, vendor, localstripe)
     link = f"/invoice-links/{invoice.id}/{links.token(invoice)}"
     found = client.get(f"{link}/card-payments/{payment.id}")
     assert found.status_code == 200
@@ -244,7 +243,7 @@ def test_a_card_attempt_is_audited_without_a_reference(
     vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("45.00",))
-    payment = _pay(invoice, vendor, localstripe)
+    payment = pay_by_card(invoice, vendor, localstripe)
     event = (
         db.session()
         .scalars(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -10,7 +9,6 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
@@ -21,13 +19,10 @@ from licensing.billing.models import Invoice
 from licensing.errors import Conflict, IllegalTransition
 from licensing.mail.models import OutboxMessage
 from licensing.signals import agreement_activated
+from tests.support.documents import pdf_text
 from tests.support.factories import bearer, billing_clerk
 
 from .conftest import activated, send_activation
-
-
-def pdf_text(content: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 def test_the_receiver_is_connected_once_when_the_app_is_created(app: Flask) -> None:

@@ -22,9 +22,9 @@ from licensing.billing import pdfs
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
-from tests.integration.finance.test_revenue_and_reports import _pdf_text
-from tests.integration.royalties.test_pages import text_of
+from tests.support.documents import pdf_text
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 
 # The invoice_for invoices are issued 2027-01-15 and due 2027-02-14.
 A_MONTH_OVERDUE = datetime(2027, 3, 20, 18, 0, tzinfo=UTC)
@@ -53,7 +53,7 @@ def test_a_late_fee_reads_its_working_grouped_on_its_page_and_pdf_and_as_stored_
     page = signed_in(client, vendor).get(f"/portal/invoices/{late.id}")
     assert page.status_code == 200
     assert grouped in text_of(page)
-    assert grouped in " ".join(_pdf_text(pdfs.invoice_pdf(db.session(), late)).split())
+    assert grouped in " ".join(pdf_text(pdfs.invoice_pdf(db.session(), late)).split())
 
 
 def test_the_overdue_note_holding_an_organization_names_the_balance_grouped(

@@ -25,8 +25,8 @@ from licensing.billing import links, pdfs, queries
 from licensing.billing.models import Invoice
 from licensing.billing.services.invoices import Charge, create_invoice
 from licensing.billing.states import LATE_FEE, MANUAL
+from tests.integration.agreements.conftest import NOW, SMALL_USE
 from tests.integration.agreements.conftest import apply as apply
-from tests.integration.journeys.test_documents import SMALL_USE, _activate
 from tests.integration.pricing.conftest import example_card as example_card
 from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     SOFTWARE,
@@ -34,6 +34,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     file_report,
     row,
 )
+from tests.support.agreements import accepted_with_invoice
 from tests.support.billing import credited
 from tests.support.factories import bearer
 from tests.support.statements import sent_by
@@ -178,7 +179,7 @@ def test_a_royalty_invoice_is_dated_from_its_report_s_period(
 def test_a_late_fee_is_dated_from_its_parent_s_period_and_on_a_manual_invoice_from_its_own_day(
     vendor: Any, apply: Callable[..., Any]
 ) -> None:
-    _, agreement_invoice = _activate(apply(vendor, SMALL_USE), vendor)
+    _, agreement_invoice = accepted_with_invoice(apply(vendor, SMALL_USE), vendor, now=NOW)
     assert agreement_invoice is not None
     session = db.session()
     organization_id = vendor.organization_id
@@ -229,7 +230,7 @@ def test_a_late_fee_on_an_agreement_invoice_carries_the_agreement_s_copyright_ye
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     # Issued in 2026 for a 2027 term: "CPT © 2026" on the invoice and its late fee.
-    _, invoice = _activate(apply(vendor, SMALL_USE), vendor)
+    _, invoice = accepted_with_invoice(apply(vendor, SMALL_USE), vendor, now=NOW)
     assert invoice is not None
     late = _late_fee(db.session(), invoice)
     browser = signed_in(client, vendor)

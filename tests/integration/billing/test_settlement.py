@@ -19,10 +19,9 @@ from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.errors import Conflict, InvalidInput
 from licensing.mail.models import OutboxMessage
+from tests.support.documents import pdf_text
 from tests.support.factories import bearer, billing_clerk
 from tests.support.settings import standing_days
-
-from .test_invoicing import pdf_text
 
 
 def _outbox(template: str) -> list[OutboxMessage]:

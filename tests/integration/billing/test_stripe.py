@@ -30,7 +30,14 @@ from licensing.mail.models import OutboxMessage
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
-from .stripe_support import card_token, events_for, signed, stripe_config
+from .stripe_support import (
+    card_token,
+    deliver_event,
+    events_for,
+    pay_by_card,
+    stripe_config,
+    succeeded_event,
+)
 
 
 @pytest.fixture
@@ -38,37 +45,11 @@ def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
 
 
-def _pay(
-    invoice: Invoice, vendor: User, localstripe: LocalStripe, number: str = "4242424242424242"
-) -> Payment:
-    attempt = services.start_card_payment(
-        invoice.id,
-        card_token=card_token(localstripe, number),
-        principal=accounts.principal_for(vendor),
-    )
-    payment = db.session().get(Payment, attempt.payment_id)
-    assert payment is not None
-    db.session().refresh(payment)
-    return payment
-
-
-def _succeeded_event(localstripe: LocalStripe, payment: Payment) -> dict[str, Any]:
-    assert payment.stripe_payment_intent_id
-    found = events_for(localstripe, payment.stripe_payment_intent_id, "payment_intent.succeeded")
-    assert len(found) == 1
-    return found[0]
-
-
-def _deliver(client: FlaskClient, event: dict[str, Any], **kwargs: Any) -> Any:
-    payload, headers = signed(event, **kwargs)
-    return client.post("/webhooks/stripe", data=payload, headers=headers)
-
-
 def test_a_card_payment_creates_the_customer_once_and_an_intent_for_the_balance_in_cents(
     app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("1550.50",))
-    payment = _pay(invoice, vendor, localstripe)
+    payment = pay_by_card(invoice, vendor, localstripe)
     assert payment.state == "pending"
     assert payment.amount == Decimal("1550.50")
     intent = services._gateway().retrieve_payment_intent(payment.stripe_payment_intent_id or "")
@@ -77,7 +58,7 @@ def test_a_card_payment_creates_the_customer_once_and_an_intent_for_the_balance_
     assert intent.metadata["invoice_number"] == invoice.number
     assert intent.status == "succeeded"
     second = invoice_for(vendor, ("10.00",))
-    _pay(second, vendor, localstripe)
+    pay_by_card(second, vendor, localstripe)
     customers = (
         db.session()
         .scalars(
@@ -94,12 +75,12 @@ def test_the_succeeded_webhook_marks_the_invoice_paid_and_a_replay_changes_nothi
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("200.00",))
-    payment = _pay(invoice, vendor, localstripe)
-    event = _succeeded_event(localstripe, payment)
-    first = _deliver(client, event)
+    payment = pay_by_card(invoice, vendor, localstripe)
+    event = succeeded_event(localstripe, payment)
+    first = deliver_event(client, event)
     assert first.status_code == 200
     assert first.get_json()["outcome"].startswith("applied")
-    replay = _deliver(client, event)
+    replay = deliver_event(client, event)
     assert replay.status_code == 200
     assert replay.get_json()["duplicate"] is True
     db.session().refresh(invoice)
@@ -114,12 +95,12 @@ def test_the_same_outcome_under_another_event_id_is_not_applied_twice(
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("200.00",))
-    payment = _pay(invoice, vendor, localstripe)
-    event = _succeeded_event(localstripe, payment)
-    _deliver(client, event)
+    payment = pay_by_card(invoice, vendor, localstripe)
+    event = succeeded_event(localstripe, payment)
+    deliver_event(client, event)
     resent = copy.deepcopy(event)
     resent["id"] = event["id"] + "_resent"
-    answer = _deliver(client, resent)
+    answer = deliver_event(client, resent)
     assert answer.get_json()["outcome"].startswith("no change")
     db.session().refresh(invoice)
     assert invoice.amount_paid == Decimal("200.00")
@@ -129,9 +110,9 @@ def test_a_forged_or_stale_signature_is_refused_and_nothing_is_stored(
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("200.00",))
-    event = _succeeded_event(localstripe, _pay(invoice, vendor, localstripe))
-    forged = _deliver(client, event, secret="whsec_someone_else")
-    stale = _deliver(client, event, at=int(utcnow().timestamp()) - 3600)
+    event = succeeded_event(localstripe, pay_by_card(invoice, vendor, localstripe))
+    forged = deliver_event(client, event, secret="whsec_someone_else")
+    stale = deliver_event(client, event, at=int(utcnow().timestamp()) - 3600)
     unsigned = client.post(
         "/webhooks/stripe", data=b"{}", headers={"Content-Type": "application/json"}
     )
@@ -145,12 +126,12 @@ def test_a_forged_or_stale_signature_is_refused_and_nothing_is_stored(
 def test_unknown_event_types_are_stored_and_acknowledged(
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
-    _pay(invoice_for(vendor, ("5.00",)), vendor, localstripe)
+    pay_by_card(invoice_for(vendor, ("5.00",)), vendor, localstripe)
     customer = db.session().scalars(select(StripeCustomer)).first()
     assert customer is not None
     created = events_for(localstripe, customer.stripe_customer_id, "customer.created")
     assert created
-    answer = _deliver(client, created[0])
+    answer = deliver_event(client, created[0])
     assert answer.status_code == 200
     assert answer.get_json()["outcome"] == "ignored: event type not handled"
 
@@ -159,19 +140,19 @@ def test_a_late_failure_after_success_changes_nothing_and_failure_then_success_a
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("80.00",))
-    payment = _pay(invoice, vendor, localstripe)
-    succeeded = _succeeded_event(localstripe, payment)
+    payment = pay_by_card(invoice, vendor, localstripe)
+    succeeded = succeeded_event(localstripe, payment)
     failed = copy.deepcopy(succeeded)
     failed["id"] += "_failed"
     failed["type"] = "payment_intent.payment_failed"
     failed["data"]["object"]["status"] = "requires_payment_method"
     failed["data"]["object"]["last_payment_error"] = {"message": "Your card was declined."}
     # Out of order: the failure of an earlier attempt arrives first, then the success.
-    assert _deliver(client, failed).get_json()["outcome"].startswith("declined")
-    assert _deliver(client, succeeded).get_json()["outcome"].startswith("applied")
+    assert deliver_event(client, failed).get_json()["outcome"].startswith("declined")
+    assert deliver_event(client, succeeded).get_json()["outcome"].startswith("applied")
     late = copy.deepcopy(failed)
     late["id"] += "_late"
-    assert _deliver(client, late).get_json()["outcome"].startswith("no change")
+    assert deliver_event(client, late).get_json()["outcome"].startswith("no change")
     db.session().refresh(invoice)
     db.session().refresh(payment)
     assert invoice.state == "paid"
@@ -186,10 +167,10 @@ def test_an_amount_that_does_not_match_is_flagged_for_billing_staff_not_applied(
     invoice_for: Callable[..., Invoice],
 ) -> None:
     invoice = invoice_for(vendor, ("300.00",))
-    payment = _pay(invoice, vendor, localstripe)
-    event = copy.deepcopy(_succeeded_event(localstripe, payment))
+    payment = pay_by_card(invoice, vendor, localstripe)
+    event = copy.deepcopy(succeeded_event(localstripe, payment))
     event["data"]["object"]["amount_received"] = 29999
-    answer = _deliver(client, event)
+    answer = deliver_event(client, event)
     assert answer.get_json()["outcome"].startswith("flagged")
     db.session().refresh(invoice)
     db.session().refresh(payment)
@@ -217,12 +198,14 @@ def test_an_event_for_an_intent_of_someone_else_is_ignored(
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     event = copy.deepcopy(
-        _succeeded_event(localstripe, _pay(invoice_for(vendor, ("7.00",)), vendor, localstripe))
+        succeeded_event(
+            localstripe, pay_by_card(invoice_for(vendor, ("7.00",)), vendor, localstripe)
+        )
     )
     event["id"] += "_foreign"
     event["data"]["object"]["id"] = "pi_not_ours"
     event["data"]["object"]["metadata"] = {}
-    assert _deliver(client, event).get_json()["outcome"].startswith("ignored")
+    assert deliver_event(client, event).get_json()["outcome"].startswith("ignored")
 
 
 def test_a_declined_card_is_refused_and_the_next_card_closes_that_attempt_at_stripe_first(
@@ -238,7 +221,7 @@ def test_a_declined_card_is_refused_and_the_next_card_closes_that_attempt_at_str
     assert "card" in refused.value.errors
     declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
     assert declined.state == "failed"  # still the open attempt: its intent is alive at Stripe
-    paid = _pay(invoice, vendor, localstripe)
+    paid = pay_by_card(invoice, vendor, localstripe)
     db.session().refresh(declined)
     assert paid.id != declined.id
     assert declined.state == "canceled"
@@ -274,7 +257,7 @@ def test_a_declined_attempt_closed_by_the_next_card_keeps_the_banks_words_for_st
     banks_words = declined.note
     assert banks_words
     assert "declined" in banks_words.lower()
-    _pay(invoice, vendor, localstripe)
+    pay_by_card(invoice, vendor, localstripe)
     db.session().refresh(declined)
     assert declined.state == "canceled"
     assert declined.note == banks_words
@@ -316,7 +299,7 @@ def test_an_attempt_closed_before_the_fix_lists_the_banks_words_from_its_audit_e
         )
     declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
     banks_words = declined.note or ""
-    _pay(invoice, vendor, localstripe)
+    pay_by_card(invoice, vendor, localstripe)
     with db.transaction() as session:
         session.execute(
             update(Payment)
@@ -362,7 +345,7 @@ def test_a_card_declined_when_it_is_saved_is_recorded_as_a_declined_attempt(
     assert "payment.declined" in [event.action for event in events]
 
     # The next card starts a new attempt and closes the declined one.
-    paid = _pay(invoice, vendor, localstripe)
+    paid = pay_by_card(invoice, vendor, localstripe)
     db.session().refresh(declined)
     assert paid.id != declined.id
     assert declined.state == "canceled"
@@ -373,7 +356,7 @@ def test_reconcile_applies_what_stripe_says_about_payments_with_no_webhook(
     app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("640.00",))
-    _pay(invoice, vendor, localstripe)
+    pay_by_card(invoice, vendor, localstripe)
     runner = app.test_cli_runner()
     early = runner.invoke(args=["payments", "reconcile"])
     assert early.exit_code == 0
@@ -402,7 +385,7 @@ def test_a_card_payment_is_dated_on_the_invoice_page_by_the_day_stripe_settled_i
     # Stripe's answer came on a later day (here: reconciled three days on).
     invoice = invoice_for(vendor, ("640.00",))
     invoice_id = invoice.id
-    payment = _pay(invoice, vendor, localstripe)
+    payment = pay_by_card(invoice, vendor, localstripe)
     payment_id, started = payment.id, payment.created_at
     vendor_page = signed_in(app.test_client(), vendor)
     console = signed_in(app.test_client(), billing_staff)

@@ -25,7 +25,7 @@ from licensing.billing import services as billing
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.ratecards import services as ratecards
 from tests.conftest import DatabaseTemplate, app_in_transaction
-from tests.integration.agreements.conftest import AUTO_USE, NOW, draft
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
@@ -36,7 +36,6 @@ from tests.support.settings import invoice_terms, issuing
 
 # A flat development fee (invoiced up front, line 1 of the invoice although it
 # is the application's second use) beside per-user distribution royalties.
-DEVELOPMENT_USE = {**AUTO_USE, "use": "development", "product_name": "Scrubber Pro SDK"}
 
 
 def at(day: date) -> datetime:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -28,8 +28,9 @@ from tests.integration.exports.conftest import Ledger
 from tests.integration.pricing.conftest import card_document
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of
+from tests.support.copies import copy_row
+from tests.support.exports import statements_per_export
 from tests.support.settings import issuing
-from tests.support.statements import sent_on
 
 SMALL, LARGE = 10, 100
 DECEMBER = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
@@ -55,15 +56,6 @@ def export_csv(client: FlaskClient, billing_staff: User) -> Export:
     return fetch
 
 
-def _copy(table: Table, row_id: int, **changes: Any) -> int:
-    """A copy of a row of `table` with a new id and `changes`: its id."""
-    session = db.session()
-    values = dict(session.execute(select(table).where(table.c.id == row_id)).one()._mapping)
-    values.pop("id")
-    values.update(changes)
-    return int(session.execute(insert(table).values(values).returning(table.c.id)).scalar_one())
-
-
 def _copies(agreement_id: int, count: int, start: int) -> None:
     """`count` more agreements like `agreement_id`, each on an application (and
     uses) of its own, numbered on from `start`: as the register reads them."""
@@ -73,12 +65,12 @@ def _copies(agreement_id: int, count: int, start: int) -> None:
     applications, uses = Application.__table__, ApplicationUse.__table__
     asked = select(uses.c.id).where(uses.c.application_id == agreement.application_id)
     for index in range(start, start + count):
-        application_id = _copy(applications, agreement.application_id)  # type: ignore[arg-type]
+        application_id = copy_row(applications, applications.c.id == agreement.application_id)  # type: ignore[arg-type]
         for use_id in session.scalars(asked).all():
-            _copy(uses, use_id, application_id=application_id)  # type: ignore[arg-type]
-        _copy(
+            copy_row(uses, uses.c.id == use_id, application_id=application_id)  # type: ignore[arg-type]
+        copy_row(
             Agreement.__table__,  # type: ignore[arg-type]
-            agreement_id,
+            Agreement.__table__.c.id == agreement_id,  # type: ignore[attr-defined]
             application_id=application_id,
             number=f"CPT-2027-9{index:05d}",
             pdf_sha256=f"{index:064d}",
@@ -86,25 +78,15 @@ def _copies(agreement_id: int, count: int, start: int) -> None:
     session.commit()
 
 
-def _statements(export: Export) -> int:
-    export()  # warm: the rate card and the token are read once
-    # On the module's shared connection, whose engine is not the app's
-    # (`tests.conftest.app_in_transaction`).
-    with sent_on(db.session().connection().engine) as statements:
-        export()
-    assert statements, "nothing counted: the listener is on another engine"
-    return len(statements)
-
-
 def test_an_agreements_export_runs_no_query_per_agreement(
     ledger: Ledger, export_csv: Export
 ) -> None:
     (agreement_id,) = db.session().scalars(select(Agreement.id)).all()
     _copies(agreement_id, SMALL - 1, 1)
-    at_small = _statements(export_csv)
+    at_small = statements_per_export(export_csv)
     assert export_csv().count("\r\n") == 1 + SMALL
     _copies(agreement_id, LARGE - SMALL, SMALL)
-    at_large = _statements(export_csv)
+    at_large = statements_per_export(export_csv)
     assert export_csv().count("\r\n") == 1 + LARGE
     assert at_large == at_small, f"statements at {SMALL} and {LARGE} agreements"
 

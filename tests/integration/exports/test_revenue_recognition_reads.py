@@ -22,16 +22,16 @@ from licensing.accounts.models import User
 from licensing.billing.models import Invoice
 from licensing.exports.ledger import Ledger as ExportLedger
 from tests.integration.exports.conftest import Ledger, at
-from tests.integration.exports.test_invoice_lines_reads import (
-    FILTERS,
-    LARGE,
-    SMALL,
-    _agreements_invoiced,
-    _body,
-    _statements,
-    exporter,
-)
 from tests.support.billing import credited
+from tests.support.copies import invoiced_agreements
+from tests.support.exports import (
+    FILTERS,
+    exporter,
+    statements_per_export,
+    unstamped,
+)
+
+SMALL, LARGE = 10, 100
 
 Export = Callable[..., bytes]
 
@@ -60,10 +60,10 @@ def _credit_copies(ledger: Ledger, every: int) -> None:
 def test_a_revenue_recognition_export_runs_no_query_per_agreement(
     ledger: Ledger, export: Export, format_name: str
 ) -> None:
-    _agreements_invoiced(ledger.agreement_invoice, SMALL, 0)
-    at_small = _statements(export, format_name)
-    _agreements_invoiced(ledger.agreement_invoice, LARGE - SMALL, SMALL)
-    at_large = _statements(export, format_name)
+    invoiced_agreements(ledger.agreement_invoice, SMALL, 0)
+    at_small = statements_per_export(export, format_name)
+    invoiced_agreements(ledger.agreement_invoice, LARGE - SMALL, SMALL)
+    at_large = statements_per_export(export, format_name)
     lines = export("csv").decode().count("\r\n")
     assert lines > LARGE  # the header, the ledger's lines, the copies' months
     assert at_large == at_small, (
@@ -78,16 +78,16 @@ def test_the_export_writes_the_bytes_the_per_agreement_reading_wrote(
     """The ledger's lines and 30 more agreements' invoices, half with their uses
     the other way round, a third of them credited: the same bytes read a batch
     at a time as read agreement by agreement (the reading before round 15)."""
-    _agreements_invoiced(ledger.agreement_invoice, 30, 0)
+    invoiced_agreements(ledger.agreement_invoice, 30, 0)
     _credit_copies(ledger, 3)
     given = [
         {name: str(ledger.org_a) if value == "ORG" else value for name, value in f.items()}
         for f in FILTERS
         if f.get("by") != "paid"  # recognized by period only
     ] + [{"from": "2027-03-01", "to": "2027-09-30"}]
-    batched = [_body(export(format_name, **filters), format_name) for filters in given]
+    batched = [unstamped(export(format_name, **filters), format_name) for filters in given]
     monkeypatch.setattr(ExportLedger, "remember_agreements", lambda self, ids: None)
-    one_by_one = [_body(export(format_name, **filters), format_name) for filters in given]
+    one_by_one = [unstamped(export(format_name, **filters), format_name) for filters in given]
     for filters, now, before in zip(given, batched, one_by_one, strict=True):
         assert now == before, filters
     assert b"development" in batched[1]
@@ -103,8 +103,8 @@ def test_a_ledger_emptied_midway_writes_the_same_bytes(
     """The ledger's cache bounds its memory: full, it is emptied before a batch's
     agreements are read (here after four agreements, the batch holding 30), and
     the credit notes' agreements are read again in their own batch."""
-    _agreements_invoiced(ledger.agreement_invoice, 30, 0)
+    invoiced_agreements(ledger.agreement_invoice, 30, 0)
     _credit_copies(ledger, 3)
-    unbounded = _body(export(format_name), format_name)
+    unbounded = unstamped(export(format_name), format_name)
     monkeypatch.setattr("licensing.exports.ledger._CACHE_LIMIT", 4)
-    assert _body(export(format_name), format_name) == unbounded
+    assert unstamped(export(format_name), format_name) == unbounded

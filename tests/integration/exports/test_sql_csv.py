@@ -5,7 +5,7 @@ same rows: hostile text, amounts in every digit count, NULLs, every filter."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,23 +18,20 @@ from sqlalchemy import delete, update
 from licensing import db
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
-from licensing.config import DEFAULT_GL_ACCOUNTS
 from licensing.errors import InvalidInput
 from licensing.exports import base, filters, queries
-from licensing.exports.base import Dataset, ExportContext
+from licensing.exports.base import ExportContext
 from licensing.exports.datasets import invoice_lines
 from licensing.exports.filters import ExportFilter
-from licensing.exports.formats import Header, write_csv, write_csv_lines
 from licensing.exports.ledger import Ledger
 from licensing.money import MoneyError
 from tests.integration.exports.conftest import UNKNOWN_CURRENCY, at, corrupt_currency
 from tests.integration.exports.conftest import Ledger as Made
 from tests.support import factories
 from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.exports import ACCOUNTS, MOMENT, both, written
 
 # An account a spreadsheet would read as a formula, to check constants are made safe too.
-ACCOUNTS = {**DEFAULT_GL_ACCOUNTS, "manual": "-4900", "fee.development": "4010"}
-MOMENT = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
 
 # Characters the csv module quotes for, a spreadsheet runs, or that are easy to get wrong.
 HOSTILE = [
@@ -64,28 +61,6 @@ TEXT = st.lists(
 @pytest.fixture
 def config_changes() -> dict[str, Any]:
     return {"gl_accounts": ACCOUNTS}
-
-
-def written(dataset: Dataset, given_filter: ExportFilter, *, by_database: bool) -> bytes:
-    """The CSV of the rows in the session, from the database or the Python writer."""
-    session = db.session()
-    context = ExportContext(session, Ledger(session, ACCOUNTS))
-    header = Header(dataset, MOMENT, given_filter.describe())
-    if not by_database:
-        return b"".join(write_csv(header, dataset.rows(context, given_filter)))
-    assert dataset.csv_lines is not None
-    return b"".join(write_csv_lines(header, dataset.csv_lines(context, given_filter)))
-
-
-def both(
-    given_filter: ExportFilter | None = None, dataset: Dataset = invoice_lines.DATASET
-) -> tuple[bytes, bytes]:
-    """(the database's CSV, the Python writer's) for the rows in the session."""
-    given_filter = given_filter or ExportFilter()
-    return (
-        written(dataset, given_filter, by_database=True),
-        written(dataset, given_filter, by_database=False),
-    )
 
 
 LINE = st.tuples(

@@ -24,8 +24,11 @@ from licensing.actors import Actor
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from tests.support import factories
-from tests.support.billing import credited, paid_offline
+from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.factories import billing_clerk
+
+# The finance dashboard over the history's first quarter, as of 2027-04-20.
+RANGE = "/console/finance/?from=2027-01&to=2027-03&currency=USD&as_of=2027-04-20"
 
 
 def at(day: date) -> datetime:
@@ -57,6 +60,19 @@ def issue(organization_id: int, amount: str, day: date, currency: str = "USD") -
             now=at(day),
             actor=Actor.SYSTEM,
         )
+
+
+def refunded_credit(organization_id: int) -> None:
+    """1,000.00 invoiced on 2027-01-10 and paid in full on 01-20; a 150.00 credit
+    note on 01-25 (all of it owed back) and its refund sent by wire on 01-28."""
+    invoice = issue(organization_id, "1000.00", date(2027, 1, 10))
+    paid_offline(
+        invoice.id, "1000.00", "W-1", received_on=date(2027, 1, 20), now=at(date(2027, 1, 20))
+    )
+    credit = credited(invoice.id, "150.00", "Seat removed", now=at(date(2027, 1, 25)))
+    refunded_offline(
+        credit.id, "150.00", "RF-1", sent_on=date(2027, 1, 28), now=at(date(2027, 1, 28))
+    )
 
 
 @pytest.fixture

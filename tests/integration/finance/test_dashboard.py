@@ -12,7 +12,7 @@ import pytest
 from licensing import db
 from licensing.finance import queries
 from licensing.finance.queries import Filters
-from tests.integration.finance.conftest import History, balance_on
+from tests.integration.finance.conftest import RANGE, History, balance_on
 
 ZERO = Decimal(0)
 MONTHS = [(date(2027, 1, 1), date(2027, 1, 31)), (date(2027, 2, 1), date(2027, 2, 28))]
@@ -143,9 +143,6 @@ def test_invoices_outside_license_revenue_are_counted_as_other(history: History)
 
 
 # --- the page ----------------------------------------------------------------------------
-
-
-RANGE = "/console/finance/?from=2027-01&to=2027-03&currency=USD&as_of=2027-04-20"
 
 
 def test_billing_staff_see_the_figures_in_tables_beside_the_charts(

@@ -4,14 +4,12 @@ monthly revenue report: as PDF from the page, and queued to an inbox by the CLI.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
@@ -28,6 +26,7 @@ from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import (
     AUTO_USE,
+    DEVELOPMENT_USE,
     NOW,
     STAFF_USE,
     apply,  # noqa: F401 - the fixture
@@ -37,10 +36,9 @@ from tests.integration.finance.conftest import History, at
 from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.agreements import accept, agreement_of
+from tests.support.documents import pdf_text
 from tests.support.servers import SMTPServer
 from tests.support.settings import delivery, issuing
-
-DEVELOPMENT_USE = {**AUTO_USE, "use": "development", "product_name": "Scrubber Pro SDK"}
 
 
 @pytest.fixture
@@ -203,10 +201,6 @@ def test_queue_health_shows_on_the_page_for_licensing_staff(
 # --- the monthly report ------------------------------------------------------------------
 
 
-def _pdf_text(content: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
-
-
 def test_billing_staff_download_the_monthly_report_with_the_months_figures(
     client: Any, signed_in: Any, billing_staff: Any, history: History
 ) -> None:
@@ -216,7 +210,7 @@ def test_billing_staff_download_the_monthly_report_with_the_months_figures(
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert "revenue-report-2027-03-USD.pdf" in response.headers["Content-Disposition"]
-    text = _pdf_text(response.data)
+    text = pdf_text(response.data)
     assert "Monthly revenue report: 2027-03" in text
     assert "750.50" in text  # invoiced in March
     assert "2,500.00" in text  # collected in March, grouped as on the page (round 12)
@@ -253,7 +247,7 @@ def test_the_cli_queues_the_report_to_an_inbox_with_the_pdf_attached(
     (attachment,) = list(received.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "revenue-report-2027-03-USD.pdf"
-    assert "Monthly revenue report: 2027-03" in _pdf_text(attachment.get_content())
+    assert "Monthly revenue report: 2027-03" in pdf_text(attachment.get_content())
     body = received.get_body(("plain",))
     assert body is not None
     assert "1,250.50" in body.get_content()

@@ -35,9 +35,9 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     flagged_report,
     row,
 )
-from tests.integration.royalties.test_pages import text_of
 from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 from tests.support.servers import SMTPServer, message_text
 from tests.support.settings import delivery, issuing
 

@@ -32,8 +32,8 @@ from licensing.royalties import views as royalty_views
 from licensing.words import USE_LABELS
 from tests.integration.agreements.conftest import NOW, STAFF_USE
 from tests.integration.billing.conftest import activated, send_activation
-from tests.integration.royalties.test_pages import text_of
 from tests.support.markup import duplicate_ids
+from tests.support.pages import text_of
 
 SignIn = Callable[..., FlaskClient]
 

@@ -25,10 +25,10 @@ from licensing.web.filters import when
 from licensing.words import USE_LABELS
 from tests.integration.agreements.conftest import NOW, STAFF_USE
 from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
-from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.markup import duplicate_ids
+from tests.support.pages import text_of
 
 SignIn = Callable[..., FlaskClient]
 

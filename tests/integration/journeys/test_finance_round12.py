@@ -9,12 +9,12 @@ from flask.testing import FlaskClient
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.royalties import services as royalties
-from tests.integration.journeys.test_month_end_round11 import _sent_back_and_corrected
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
     row,
+    sent_back_and_corrected,
 )
 from tests.support import factories
 
@@ -30,7 +30,7 @@ def test_the_api_names_the_report_that_corrected_one_sent_back(
     staff sent back; the API still answered only `review_state: correction_requested`,
     as for a report whose correction is awaited. It now adds `corrected_by`."""
     agreement = active_agreement(vendor, SOFTWARE)
-    first, corrected = _sent_back_and_corrected(
+    first, corrected = sent_back_and_corrected(
         file_report, vendor, licensing_staff, agreement, extra=30
     )
 

@@ -18,9 +18,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.billing.models import Invoice
-from tests.integration.finance.conftest import History, at, history  # noqa: F401 - the fixture
-from tests.integration.finance.test_dashboard import RANGE
-from tests.integration.finance.test_revenue_and_reports import _pdf_text
+from tests.integration.finance.conftest import RANGE, History, at, history  # noqa: F401 - the fixture
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     SOFTWARE,
@@ -29,9 +27,10 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     lowered_by_amendment,
     row,
 )
-from tests.integration.royalties.test_pages import text_of
 from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.documents import pdf_text
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 
 SignIn = Callable[..., FlaskClient]
 
@@ -373,7 +372,7 @@ def test_the_monthly_report_shows_the_voided_invoices_as_the_finance_page_does(
     assert "Voided: 1 invoice issued in these days, 300.00 USD, since voided" in page
     assert "Invoiced and voided together, 1,050.50 USD" in page
     report = console.get("/console/finance/report.pdf?month=2027-03&currency=USD")
-    text = " ".join(_pdf_text(report.data).split())
+    text = " ".join(pdf_text(report.data).split())
     assert "excluded" not in text
     assert "Voided: 1 invoice issued in 2027-03, 300.00 USD, since voided" in text
     assert "Invoiced and voided together, 1,050.50 USD" in text

@@ -25,7 +25,6 @@ from licensing.billing import pdfs
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice, Payment
 from licensing.mail.models import OutboxMessage
-from tests.integration.finance.test_revenue_and_reports import _pdf_text
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     DEVELOPMENT,
     SOFTWARE,
@@ -34,8 +33,9 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     lowered_by_amendment,
     row,
 )
-from tests.integration.royalties.test_pages import text_of
+from tests.support.documents import pdf_text
 from tests.support.factories import bearer, billing_clerk
+from tests.support.pages import text_of
 from tests.support.settings import standing_days
 
 SignIn = Callable[..., FlaskClient]
@@ -234,7 +234,7 @@ def test_the_invoice_pdf_names_what_it_bills_as_the_invoice_page_does(
     filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
     royalty = db.session().get(Invoice, filed.report.invoice_id)
     assert royalty is not None
-    text = _pdf_text(pdfs.invoice_pdf(db.session(), royalty))
+    text = pdf_text(pdfs.invoice_pdf(db.session(), royalty))
     assert f"Royalty report {filed.report.reference} ({agreement.number}, period" in text
     # Its working said "usage to date 3000 end_users", where the page says "end users".
     assert "end_users" not in text

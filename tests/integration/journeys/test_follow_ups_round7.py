@@ -18,11 +18,11 @@ from licensing.agreements import services as agreements
 from licensing.arguments import field_message, message
 from licensing.billing.models import Invoice
 from tests.integration.agreements.conftest import NOW, draft
-from tests.integration.journeys.test_console_loose_ends_round7 import REPEATED_FILTERS
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
-from tests.integration.royalties.test_pages import text_of
 from tests.support.agreements import accept, agreement_of
+from tests.support.console import REPEATED_FILTERS
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]

@@ -32,13 +32,12 @@ from licensing.permissions import services as permissions
 from licensing.web.errors import handle_http_exception
 from licensing.web.filters import money
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
-from tests.integration.finance.conftest import issue
-from tests.integration.journeys.test_staff_finance import _refunded_credit
-from tests.integration.journeys.test_vendor_round2 import text_of
+from tests.integration.finance.conftest import issue, refunded_credit
 from tests.integration.permissions.conftest import OFFICE, routed_use, send_routed
 from tests.support import factories
 from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.factories import make_staff
+from tests.support.pages import text_of
 
 
 def _email(template: str) -> OutboxMessage:
@@ -123,7 +122,7 @@ def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
 ) -> None:
     organization = factories.make_organization(db.session())
     issue(organization.id, "2000.00", date(2026, 12, 10))  # still owed in January
-    _refunded_credit(organization.id)  # January: 1,000.00 paid, 150.00 credited and refunded
+    refunded_credit(organization.id)  # January: 1,000.00 paid, 150.00 credited and refunded
     response = signed_in(app.test_client(), billing_staff).get(
         "/console/finance/report.pdf?month=2027-01&currency=USD"
     )

@@ -23,16 +23,16 @@ from licensing.agreements.models import Application
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.royalties import services as royalties
-from licensing.royalties.models import RoyaltyReport
 from tests.integration.agreements.conftest import NOW, STAFF_USE
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
     row,
+    sent_back_and_corrected,
 )
-from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
+from tests.support.pages import text_of
 
 
 def _queue_references(page: str) -> list[str]:
@@ -94,31 +94,6 @@ def test_the_queue_s_oldest_first_sorts_a_reconsideration_by_the_clock_its_row_s
     assert queries.vendor_filter().sort == queries.VENDOR_SORT
 
 
-def _sent_back_and_corrected(
-    file_report: Any,  # noqa: F811
-    vendor: Any,
-    licensing_staff: Any,
-    agreement: Any,
-    extra: int,
-) -> tuple[RoyaltyReport, RoyaltyReport]:
-    """The first quarter filed at 100 end users, sent back by staff, and amended by
-    the vendor with a second customer of `extra` end users: (first, corrected)."""
-    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)]).report
-    assert first is not None
-    staff = Actor.of(accounts.principal_for(licensing_staff))
-    royalties.review(first.id, "request_correction", staff, note="Clinic B is missing")
-    corrected = file_report(
-        vendor,
-        agreement,
-        1,
-        [row(1, "A", quantity=100), row(1, "B", quantity=extra)],
-        amends=first.id,
-        reason="Clinic B added",
-    ).report
-    assert corrected is not None
-    return first, corrected
-
-
 def test_a_report_sent_back_and_corrected_no_longer_waits_for_its_correction(
     client: FlaskClient,
     signed_in: Callable[..., FlaskClient],
@@ -133,7 +108,7 @@ def test_a_report_sent_back_and_corrected_no_longer_waits_for_its_correction(
     report is due by ...", and offered staff a "Mark reviewed" form: the correction
     had come, and the docs say a superseded report offers neither step."""
     agreement = active_agreement(vendor, SOFTWARE)
-    first, corrected = _sent_back_and_corrected(
+    first, corrected = sent_back_and_corrected(
         file_report, vendor, licensing_staff, agreement, extra=30
     )
     staff = Actor.of(accounts.principal_for(licensing_staff))
@@ -258,7 +233,7 @@ def test_the_organization_page_shows_its_agreements_charged_and_its_reports_as_t
     superseded report "waiting for a corrected report", and an amendment's change
     the report's "Royalties", without the "(change by amendment)" the queues print."""
     agreement = active_agreement(vendor, SOFTWARE)
-    first, _ = _sent_back_and_corrected(file_report, vendor, licensing_staff, agreement, extra=20)
+    first, _ = sent_back_and_corrected(file_report, vendor, licensing_staff, agreement, extra=20)
     assert first.invoice_id is not None
     billing.issue_credit_note(
         first.invoice_id,

@@ -26,8 +26,8 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     lowered_by_amendment,
     row,
 )
-from tests.integration.royalties.test_pages import text_of
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 
 SignIn = Callable[..., FlaskClient]
 

@@ -25,9 +25,9 @@ from tests.conftest import (
     make_config,
     unavailable,
 )
-from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 from tests.support.servers import GunicornServer, ServerUnavailable
 
 SignIn = Callable[..., FlaskClient]

@@ -12,29 +12,15 @@ from flask import Flask
 from licensing import db
 from licensing.finance import queries
 from licensing.finance.queries import Filters
-from tests.integration.finance.conftest import at, issue
+from tests.integration.finance.conftest import refunded_credit
 from tests.support import factories
-from tests.support.billing import credited, paid_offline, refunded_offline
-
-
-def _refunded_credit(organization_id: int) -> None:
-    """1,000.00 invoiced on 2027-01-10 and paid in full on 01-20; a 150.00 credit
-    note on 01-25 (all of it owed back) and its refund sent by wire on 01-28."""
-    invoice = issue(organization_id, "1000.00", date(2027, 1, 10))
-    paid_offline(
-        invoice.id, "1000.00", "W-1", received_on=date(2027, 1, 20), now=at(date(2027, 1, 20))
-    )
-    credit = credited(invoice.id, "150.00", "Seat removed", now=at(date(2027, 1, 25)))
-    refunded_offline(
-        credit.id, "150.00", "RF-1", sent_on=date(2027, 1, 28), now=at(date(2027, 1, 28))
-    )
 
 
 def test_refunds_sent_are_shown_so_the_months_figures_add_up_to_what_is_outstanding(
     app: Flask, billing_staff: Any, signed_in: Any
 ) -> None:
     organization = factories.make_organization(db.session())
-    _refunded_credit(organization.id)
+    refunded_credit(organization.id)
     (january,) = queries.cash_flow(
         db.session(), Filters(date(2027, 1, 1), date(2027, 1, 1), currency="USD")
     )

@@ -43,15 +43,10 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
 )
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of
+from tests.support.pages import text_of
 from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
-
-
-def text_of(response: Any) -> str:
-    """The page's text, tags dropped and spaces squeezed, for sentences."""
-    without_tags = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
-    return re.sub(r"\s+", " ", html.unescape(without_tags))
 
 
 def field_value(response: Any, name: str) -> str | None:

@@ -38,11 +38,13 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     active_agreement,
     file_report,
     flagged_report,
+    period_url,
     row,
+    typed,
 )
-from tests.integration.royalties.test_pages import period_url, text_of, typed
 from tests.support.agreements import accept, agreement_of, make_active_agreement
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]

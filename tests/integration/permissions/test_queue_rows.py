@@ -19,10 +19,10 @@ from licensing.accounts.models import User
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import OFFICE, routed_use, send_routed
-from tests.integration.test_list_queries import statements_for
 from tests.support import factories
 from tests.support.markup import selectable_row
 from tests.support.settings import permission_sla_days
+from tests.support.statements import statements_for
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 HOSTILE = "<b>\"Quoted\" & 'Sons'</b>"

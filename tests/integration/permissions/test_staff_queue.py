@@ -3,7 +3,6 @@ the clock-driven expiries; requests routed from license applications."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import calendar, db
@@ -20,15 +18,12 @@ from licensing.errors import Conflict, IllegalTransition
 from licensing.permissions import queries, services
 from licensing.permissions.models import LetterIsImmutable, PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import OFFICE, last_mail, routed_use, send_routed
+from tests.support.documents import pdf_text
 from tests.support.factories import bearer, make_staff
 from tests.support.settings import permission_sla_days
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 MONDAY = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # a Monday with no holiday that week
-
-
-def _pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
 def _state(request_id: int) -> str:
@@ -76,7 +71,7 @@ def test_staff_ask_the_requester_answers_and_staff_approve_with_a_condition_thro
     pdf = client.get(f"/api/v1/permission-status/{token}/letters/{letter['id']}")
     assert pdf.status_code == 200
     assert pdf.mimetype == "application/pdf"
-    text = _pdf_text(pdf.data)
+    text = pdf_text(pdf.data)
     assert "Show the notice on every slide" in text
     assert "American Medical Association. All rights reserved." in text
     assert "CPT® is a registered trademark of the American Medical Association." in text
@@ -333,14 +328,14 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
         .all()
     )
     assert [letter.kind for letter in letters] == ["denial", "denial"]
-    first = _pdf_text(letters[0].pdf)
+    first = pdf_text(letters[0].pdf)
     assert "The audience is a paying public." in first
     assert "reconsider" in first
     # It read "until 2027-03-15"; the email and the status page say the deadline to the
     # minute at the office, as the letter now does.
     until = calendar.deadline_text(MONDAY + timedelta(days=14))
     assert f"until {until}" in " ".join(first.split())
-    assert "final" in _pdf_text(letters[1].pdf)
+    assert "final" in pdf_text(letters[1].pdf)
 
 
 def test_under_reconsideration_the_requester_still_sees_the_denial_and_its_letter(

@@ -27,6 +27,33 @@ def card_document(**changes: Any) -> dict[str, Any]:
     return document
 
 
+def quote_body(**changes: Any) -> dict[str, Any]:
+    """The quote API's body for the contract's example (2500 end users of a SaaS
+    scrubber), with `changes`."""
+    body: dict[str, Any] = {
+        "organization_type": "commercial",
+        "term": {"start": "2027-01-01", "end": "2027-12-31"},
+        "rate_card": "2027.1",
+        "uses": [
+            {
+                "use": "distribution",
+                "product_type": "saas",
+                "user_type": "provider",
+                "quantity": {"end_users": 2500},
+                "revenue": "0",
+                "description": "Claims scrubber",
+            }
+        ],
+    }
+    body.update(changes)
+    return body
+
+
+def use(**fields: Any) -> dict[str, Any]:
+    """A use of a quote body: development of software for providers, with `fields`."""
+    return {"use": "development", "product_type": "software", "user_type": "provider", **fields}
+
+
 @pytest.fixture
 def example_card(app: Flask) -> str:
     """The contract's example card (2027.1), published."""

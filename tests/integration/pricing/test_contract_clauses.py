@@ -20,7 +20,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.agreements import make_active_agreement
 from tests.support.factories import bearer
-from tests.unit.pricing.test_ratecard import INVALID_CARDS
+from tests.support.invalid_cards import INVALID_CARDS
 
 PROBLEM = "application/problem+json"
 # The core's cases whose only mistake is a binary float: JSON over HTTP has none, the

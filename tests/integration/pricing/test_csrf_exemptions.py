@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from flask_wtf.csrf import CSRFError
 
 from licensing.extensions import csrf
-from tests.integration.pricing.test_quote_api import quote_body
+from tests.integration.pricing.conftest import quote_body
 
 
 @pytest.fixture

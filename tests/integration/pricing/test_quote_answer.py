@@ -15,9 +15,8 @@ from licensing.api import quotes
 from licensing.api.quotes import QuoteSchema, contract_json
 from licensing.pricing import Quote, QuoteInputError, parse_rate_card, price
 from licensing.ratecards import services
-from tests.integration.pricing.conftest import card_document
-from tests.integration.pricing.test_quote_api import quote_body, use
-from tests.unit.pricing.test_recorded_quotes import cards, request_for
+from tests.integration.pricing.conftest import card_document, quote_body, use
+from tests.support.generated_quotes import cards, request_for
 
 # Text JSON must escape, and text only an ASCII-only writer escapes.
 ODD_TEXT = 'Lehrmaterial «für» Schulen — "quoted", back\\slash, tab\t, 漢字, 🙂'

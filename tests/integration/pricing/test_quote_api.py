@@ -11,33 +11,9 @@ from flask.testing import FlaskClient
 
 from licensing.extensions import limiter
 from licensing.ratecards import services
-from tests.integration.pricing.conftest import card_document
+from tests.integration.pricing.conftest import card_document, quote_body, use
 
 PROBLEM = "application/problem+json"
-
-
-def quote_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "organization_type": "commercial",
-        "term": {"start": "2027-01-01", "end": "2027-12-31"},
-        "rate_card": "2027.1",
-        "uses": [
-            {
-                "use": "distribution",
-                "product_type": "saas",
-                "user_type": "provider",
-                "quantity": {"end_users": 2500},
-                "revenue": "0",
-                "description": "Claims scrubber",
-            }
-        ],
-    }
-    body.update(changes)
-    return body
-
-
-def use(**fields: Any) -> dict[str, Any]:
-    return {"use": "development", "product_type": "software", "user_type": "provider", **fields}
 
 
 def post(client: FlaskClient, body: Any) -> Any:

@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from licensing.api import quotes
-from tests.integration.pricing.test_quote_api import quote_body
+from tests.integration.pricing.conftest import quote_body
 
 DOCUMENTED = Path(__file__).with_name("openapi_quotes.json")
 # Made per response, whichever path answered.

@@ -13,8 +13,7 @@ from licensing import db
 from licensing.app import create_app
 from licensing.ratecards import services
 from tests.conftest import make_config
-from tests.integration.pricing.conftest import card_document
-from tests.integration.pricing.test_quote_api import quote_body
+from tests.integration.pricing.conftest import card_document, quote_body
 
 
 @pytest.fixture

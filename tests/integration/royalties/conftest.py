@@ -4,21 +4,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
+from licensing.ratecards import services as ratecards
 from licensing.royalties import services
-from licensing.royalties.models import RoyaltyReport
+from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
 from licensing.royalties.rows import form_submission
 from licensing.royalties.services import Filing
-from tests.integration.agreements.conftest import AUTO_USE, NOW
-from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
+from tests.integration.pricing.conftest import (
+    example_card,  # noqa: F401 - the fixture
+    example_document,
+)
+from tests.support import factories
 from tests.support.agreements import make_active_agreement
 
 # The applications tests' SaaS product: 2500 end users, approved at submission.
@@ -42,7 +50,7 @@ DATA_FILE = {
     "languages": ["en"],
     "revenue": "80000.00",
 }
-DEVELOPMENT = {**SOFTWARE, "use": "development", "product_name": "Scrubber Pro SDK"}
+DEVELOPMENT = DEVELOPMENT_USE
 
 # Days on which each 2027 quarter may first be reported.
 AFTER = {
@@ -57,6 +65,13 @@ QUARTERS = {
     3: date(2027, 7, 1),
     4: date(2027, 10, 1),
 }
+# Mid-May 2027: the first quarter's report (due 2027-04-30) is 15 days overdue.
+MID_MAY = datetime(2027, 5, 15, 15, 0, tzinfo=UTC)
+
+
+def at(day: date) -> datetime:
+    """15:00 UTC on `day`: the same calendar day at the office (Chicago)."""
+    return datetime.combine(day, time(15, 0), tzinfo=UTC)
 
 
 def row(
@@ -71,6 +86,43 @@ def row(
         "quantity": quantity,
         **extra,
     }
+
+
+def period_url(agreement: Agreement, quarter: int) -> str:
+    return f"/portal/royalty-reports/{agreement.id}/{QUARTERS[quarter].isoformat()}"
+
+
+def typed(*rows: dict[str, Any]) -> dict[str, str]:
+    """The rows form's fields for `rows` (numbered from 1, as on the page)."""
+    fields = {}
+    for number, values in enumerate(rows, start=1):
+        for column, value in values.items():
+            fields[f"rows-{number}-{column}"] = str(value)
+    return fields
+
+
+def reports_of(agreement: Agreement) -> list[RoyaltyReport]:
+    return list(
+        db.session().scalars(
+            select(RoyaltyReport)
+            .where(RoyaltyReport.agreement_id == agreement.id)
+            .order_by(RoyaltyReport.id)
+        )
+    )
+
+
+def stored_rows() -> int:
+    return db.session().scalar(select(func.count()).select_from(RoyaltyReportRow)) or 0
+
+
+def vendor_and_reviewer(session: Session) -> tuple[Any, Any]:
+    """For a database of its own (`committed_app`): the contract's example card
+    published, a vendor and a licensing reviewer, committed."""
+    ratecards.import_card(example_document(), published_by="tests")
+    vendor = factories.make_vendor(session)
+    reviewer = factories.make_staff(session, roles=("licensing",))
+    session.commit()
+    return vendor, reviewer
 
 
 @pytest.fixture
@@ -88,26 +140,33 @@ def active_agreement(
     return make
 
 
+def file_quarter(
+    vendor: Any,
+    agreement_id: int,
+    quarter: int,
+    rows: list[dict[str, Any]],
+    *,
+    amends: int | None = None,
+    reason: str | None = None,
+    preview: bool = False,
+    now: datetime | None = None,
+) -> Filing:
+    """`rows` filed (or previewed) by `vendor` through the form's path for a 2027
+    `quarter` of the agreement, attested, the day after the quarter ends unless
+    `now` says otherwise."""
+    submission = form_submission(rows, attest=True, amends=amends, reason=reason)
+    act = services.preview if preview else services.submit
+    actor = Actor.of(accounts.principal_for(vendor))
+    return act(agreement_id, QUARTERS[quarter], submission, actor, now=now or AFTER[quarter])
+
+
 @pytest.fixture
 def file_report(app: Flask) -> Callable[..., Filing]:
     """`file_report(vendor, agreement, quarter, rows, amends=None, reason=None,
     preview=False)`: a report filed the day after its quarter ends."""
 
-    def file(
-        vendor: Any,
-        agreement: Agreement,
-        quarter: int,
-        rows: list[dict[str, Any]],
-        *,
-        amends: int | None = None,
-        reason: str | None = None,
-        preview: bool = False,
-        now: datetime | None = None,
-    ) -> Filing:
-        submission = form_submission(rows, attest=True, amends=amends, reason=reason)
-        act = services.preview if preview else services.submit
-        actor = Actor.of(accounts.principal_for(vendor))
-        return act(agreement.id, QUARTERS[quarter], submission, actor, now=now or AFTER[quarter])
+    def file(vendor: Any, agreement: Agreement, quarter: int, *args: Any, **kwargs: Any) -> Filing:
+        return file_quarter(vendor, agreement.id, quarter, *args, **kwargs)
 
     return file
 
@@ -128,18 +187,11 @@ def flagged_by_services(vendor: Any, staff: Any, *uses: dict[str, Any]) -> int:
     an agreement of `uses` made active, its first quarter filed at 150 end users and its
     second at 40 (flagged); the second report's id."""
     agreement = make_active_agreement(vendor, staff, *uses, now=NOW)
-    as_vendor = Actor.of(accounts.principal_for(vendor))
     for quarter, rows in (
         (1, [row(1, "A", quantity=100), row(1, "B", quantity=50)]),
         (2, [row(1, "A", quantity=40)]),
     ):
-        filing = services.submit(
-            agreement.id,
-            QUARTERS[quarter],
-            form_submission(rows, attest=True, amends=None, reason=None),
-            as_vendor,
-            now=AFTER[quarter],
-        )
+        filing = file_quarter(vendor, agreement.id, quarter, rows)
     assert filing.report is not None
     return filing.report.id
 
@@ -159,3 +211,28 @@ def lowered_by_amendment(
         amends=first.report.id,
         reason="Clinic A had 2900 users",
     )
+
+
+def sent_back_and_corrected(
+    file_report: Callable[..., Filing],
+    vendor: Any,
+    licensing_staff: Any,
+    agreement: Any,
+    extra: int,
+) -> tuple[RoyaltyReport, RoyaltyReport]:
+    """The first quarter filed at 100 end users, sent back by staff, and amended by
+    the vendor with a second customer of `extra` end users: (first, corrected)."""
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)]).report
+    assert first is not None
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    services.review(first.id, "request_correction", staff, note="Clinic B is missing")
+    corrected = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=100), row(1, "B", quantity=extra)],
+        amends=first.id,
+        reason="Clinic B added",
+    ).report
+    assert corrected is not None
+    return first, corrected

@@ -84,7 +84,7 @@ def test_the_database_writes_the_same_csv_as_the_python_writer_for_royalty_lines
 ) -> None:
     from licensing.exports.datasets import invoice_lines, royalty_report_lines
     from licensing.exports.filters import ExportFilter
-    from tests.integration.exports.test_sql_csv import both
+    from tests.support.exports import both
 
     agreement = active_agreement(vendor, SOFTWARE, PAYER)
     file_report(

@@ -22,11 +22,12 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    period_url,
     row,
 )
-from tests.integration.royalties.test_pages import period_url, text_of
 from tests.support.billing import credited
 from tests.support.factories import staff_actor
+from tests.support.pages import text_of
 
 
 def test_a_large_reports_row_count_reads_grouped_on_its_pages(

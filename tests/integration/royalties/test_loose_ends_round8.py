@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.mail.models import OutboxMessage
-from tests.integration.royalties.conftest import AFTER, SOFTWARE, flagged_report, row
-from tests.integration.royalties.test_pages import MID_MAY, text_of
+from tests.integration.royalties.conftest import AFTER, MID_MAY, SOFTWARE, flagged_report, row
 from tests.support import factories
+from tests.support.pages import text_of
 
 SignIn = Callable[..., FlaskClient]
 

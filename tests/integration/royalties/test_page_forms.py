@@ -15,14 +15,17 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.royalties.models import RoyaltyReport
-from tests.integration.royalties.conftest import AFTER, SOFTWARE, flagged_report, row
-from tests.integration.royalties.test_pages import (
+from tests.integration.royalties.conftest import (
+    AFTER,
+    SOFTWARE,
+    flagged_report,
     period_url,
     reports_of,
+    row,
     stored_rows,
-    text_of,
     typed,
 )
+from tests.support.pages import text_of
 
 NUL = "\x00"
 MESSAGE = "Contains a character that cannot be stored (a NUL character): remove it."

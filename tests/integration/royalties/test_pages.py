@@ -17,62 +17,31 @@ from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
-from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
+from licensing.royalties.models import RoyaltyReportRow
 from tests.integration.royalties.conftest import (
     AFTER,
-    QUARTERS,
+    MID_MAY,
     SOFTWARE,
     flagged_report,
+    period_url,
+    reports_of,
     row,
+    stored_rows,
+    typed,
 )
+from tests.support.pages import text_of
 
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
-# Mid-May 2027: the first quarter's report (due 2027-04-30) is 15 days overdue.
-MID_MAY = datetime(2027, 5, 15, 15, 0, tzinfo=UTC)
 
 SignIn = Callable[..., FlaskClient]
-
-
-def period_url(agreement: Agreement, quarter: int) -> str:
-    return f"/portal/royalty-reports/{agreement.id}/{QUARTERS[quarter].isoformat()}"
-
-
-def typed(*rows: dict[str, Any]) -> dict[str, str]:
-    """The rows form's fields for `rows` (numbered from 1, as on the page)."""
-    fields = {}
-    for number, values in enumerate(rows, start=1):
-        for column, value in values.items():
-            fields[f"rows-{number}-{column}"] = str(value)
-    return fields
-
-
-def text_of(response: Any) -> str:
-    """The page's text, tags dropped and spaces squeezed, for sentences."""
-    without_tags = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
-    return re.sub(r"\s+", " ", html.unescape(without_tags))
-
-
-def reports_of(agreement: Agreement) -> list[RoyaltyReport]:
-    return list(
-        db.session().scalars(
-            select(RoyaltyReport)
-            .where(RoyaltyReport.agreement_id == agreement.id)
-            .order_by(RoyaltyReport.id)
-        )
-    )
-
-
-def stored_rows() -> int:
-    return db.session().scalar(select(func.count()).select_from(RoyaltyReportRow)) or 0
 
 
 def hidden(response: Any, name: str) -> str | None:

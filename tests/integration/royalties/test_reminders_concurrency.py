@@ -12,13 +12,10 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts.models import Organization
-from licensing.ratecards import services as ratecards
 from licensing.royalties.models import RoyaltyReminder
 from licensing.royalties.services import ReminderRun, send_reminders
 from tests.integration.agreements.conftest import NOW
-from tests.integration.pricing.conftest import example_document
-from tests.integration.royalties.conftest import SOFTWARE
-from tests.support import factories
+from tests.integration.royalties.conftest import SOFTWARE, vendor_and_reviewer
 from tests.support.agreements import make_active_agreement
 
 AGREEMENTS = 6
@@ -31,10 +28,7 @@ def test_two_hosts_sending_reminders_at_once_send_each_once_and_hold_once(
 ) -> None:
     with committed_app.app_context():
         session = db.session()
-        ratecards.import_card(example_document(), published_by="tests")
-        vendor = factories.make_vendor(session)
-        reviewer = factories.make_staff(session, roles=("licensing",))
-        session.commit()
+        vendor, reviewer = vendor_and_reviewer(session)
         for _ in range(AGREEMENTS):
             make_active_agreement(vendor, reviewer, SOFTWARE, now=NOW)
         organization_id = vendor.organization_id

@@ -23,8 +23,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReminder
 from licensing.royalties.services import send_reminders
-from tests.integration.royalties.conftest import SOFTWARE, row
-from tests.integration.royalties.test_stored_periods import at
+from tests.integration.royalties.conftest import SOFTWARE, at, row
 from tests.support.agreements import make_active_agreement
 from tests.support.statements import sent_by
 

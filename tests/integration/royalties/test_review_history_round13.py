@@ -20,7 +20,6 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import make_engine
 from licensing.errors import IllegalTransition
-from licensing.ratecards import services as ratecards
 from licensing.royalties import services
 from licensing.royalties.models import (
     ReviewStepIsKept,
@@ -28,15 +27,15 @@ from licensing.royalties.models import (
     RoyaltyReportReviewStep,
 )
 from licensing.royalties.states import REVIEW, REVIEW_STEPS
-from tests.integration.pricing.conftest import example_document
 from tests.integration.royalties.conftest import (
     SOFTWARE,
     flagged_by_services,
     flagged_report,
     row,
+    vendor_and_reviewer,
 )
-from tests.integration.royalties.test_pages import text_of
 from tests.support import factories
+from tests.support.pages import text_of
 
 SignIn = Callable[..., FlaskClient]
 
@@ -241,10 +240,7 @@ def test_the_migration_backfills_each_report_s_steps_from_the_audit_log_or_its_f
     url = committed_app.extensions["licensing.db"].engine.url.render_as_string(hide_password=False)
     with committed_app.app_context():
         session = db.session()
-        ratecards.import_card(example_document(), published_by="tests")
-        vendor = factories.make_vendor(session)
-        reviewer = factories.make_staff(session, roles=("licensing",))
-        session.commit()
+        vendor, reviewer = vendor_and_reviewer(session)
         as_staff = _staff(reviewer)
 
         def flagged(product: str) -> int:

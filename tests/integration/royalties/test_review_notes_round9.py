@@ -16,13 +16,15 @@ from sqlalchemy import select
 from licensing import db, migrations
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.ratecards import services as ratecards
 from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReport
-from tests.integration.pricing.conftest import example_document
-from tests.integration.royalties.conftest import SOFTWARE, flagged_by_services, flagged_report
-from tests.integration.royalties.test_pages import text_of
-from tests.support import factories
+from tests.integration.royalties.conftest import (
+    SOFTWARE,
+    flagged_by_services,
+    flagged_report,
+    vendor_and_reviewer,
+)
+from tests.support.pages import text_of
 
 SignIn = Callable[..., FlaskClient]
 
@@ -82,10 +84,7 @@ def test_the_migration_keeps_each_correction_request_from_the_review_fields_or_t
     url = committed_app.extensions["licensing.db"].engine.url.render_as_string(hide_password=False)
     with committed_app.app_context():
         session = db.session()
-        ratecards.import_card(example_document(), published_by="tests")
-        vendor = factories.make_vendor(session)
-        reviewer = factories.make_staff(session, roles=("licensing",))
-        session.commit()
+        vendor, reviewer = vendor_and_reviewer(session)
         as_staff = Actor.of(accounts.principal_for(reviewer))
 
         reviewed_since = flagged_by_services(vendor, reviewer, SOFTWARE)

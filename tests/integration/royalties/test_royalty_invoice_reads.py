@@ -22,13 +22,13 @@ from sqlalchemy import select, update
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.billing.models import Invoice, InvoiceLine
+from licensing.billing.models import Invoice
 from licensing.billing.states import ROYALTY_REPORT
 from licensing.exports.ledger import Ledger as ExportLedger
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine
-from tests.integration.exports.test_invoice_lines_reads import _copy
 from tests.integration.royalties.conftest import PAYER, SOFTWARE, row
 from tests.support import factories
+from tests.support.copies import copy_invoice, copy_row
 from tests.support.statements import sent_by
 
 SMALL, LARGE = 10, 100
@@ -78,7 +78,6 @@ def _reports_invoiced(report_id: int, count: int, start: int) -> None:
     session = db.session()
     reports = RoyaltyReport.__table__
     report_lines = RoyaltyReportLine.__table__
-    invoices, lines = Invoice.__table__, InvoiceLine.__table__
     report = session.get(RoyaltyReport, report_id)
     assert report is not None
     invoice_id = session.scalars(
@@ -88,7 +87,7 @@ def _reports_invoiced(report_id: int, count: int, start: int) -> None:
     ).one()
     for index in range(start, start + count):
         shift = timedelta(days=index + 1)
-        copy_id = _copy(
+        copy_id = copy_row(
             reports,  # type: ignore[arg-type]
             reports.c.id == report_id,  # type: ignore[attr-defined]
             period_start=report.period_start + shift,
@@ -97,23 +96,14 @@ def _reports_invoiced(report_id: int, count: int, start: int) -> None:
         for (line_id,) in session.execute(
             select(report_lines.c.id).where(report_lines.c.report_id == report_id)  # type: ignore[attr-defined]
         ).all():
-            _copy(report_lines, report_lines.c.id == line_id, report_id=copy_id)  # type: ignore[arg-type, attr-defined]
+            copy_row(report_lines, report_lines.c.id == line_id, report_id=copy_id)  # type: ignore[arg-type, attr-defined]
         if index % 2:
             session.execute(
                 update(RoyaltyReportLine)
                 .where(RoyaltyReportLine.report_id == copy_id, RoyaltyReportLine.line == 1)
                 .values(due=Decimal(0))
             )
-        copy_invoice = _copy(
-            invoices,  # type: ignore[arg-type]
-            invoices.c.id == invoice_id,  # type: ignore[attr-defined]
-            number=f"INV-2027-8{index:05d}",
-            source_id=copy_id,
-        )
-        for (line_id,) in session.execute(
-            select(lines.c.id).where(lines.c.invoice_id == invoice_id)  # type: ignore[attr-defined]
-        ).all():
-            _copy(lines, lines.c.id == line_id, invoice_id=copy_invoice)  # type: ignore[arg-type, attr-defined]
+        copy_invoice(invoice_id, number=f"INV-2027-8{index:05d}", source_id=copy_id)
     session.commit()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Any
 
 import pytest
@@ -32,11 +32,17 @@ from licensing.royalties.queries import QueueFilter
 from licensing.royalties.states import PERIOD_STATES
 from licensing.web import paging
 from tests.integration.agreements.conftest import NOW
-from tests.integration.pricing.conftest import card_document, example_document
-from tests.integration.royalties.conftest import AFTER, DEVELOPMENT, SOFTWARE, row
-from tests.integration.royalties.test_pages import text_of
-from tests.support import factories
+from tests.integration.pricing.conftest import card_document
+from tests.integration.royalties.conftest import (
+    AFTER,
+    DEVELOPMENT,
+    SOFTWARE,
+    at,
+    row,
+    vendor_and_reviewer,
+)
 from tests.support.agreements import accept, agreement_of, make_active_agreement
+from tests.support.pages import text_of
 from tests.support.settings import issuing
 from tests.support.statements import sent_by
 
@@ -70,10 +76,6 @@ def built(agreement: Agreement) -> Stored:
 
 def staff(user: Any) -> Actor:
     return Actor.of(accounts.principal_for(user))
-
-
-def at(day: date) -> datetime:
-    return datetime.combine(day, time(15, 0), tzinfo=UTC)
 
 
 def sql_states(app: Flask, actor: Actor, day: date) -> dict[tuple[int, date], str]:
@@ -460,10 +462,7 @@ def test_the_migration_backfills_the_periods_of_the_agreements_already_reporting
     url = committed_app.extensions["licensing.db"].engine.url.render_as_string(hide_password=False)
     with committed_app.app_context():
         session = db.session()
-        ratecards.import_card(example_document(), published_by="tests")
-        vendor = factories.make_vendor(session)
-        reviewer = factories.make_staff(session, roles=("licensing",))
-        session.commit()
+        vendor, reviewer = vendor_and_reviewer(session)
         reporting = make_active_agreement(vendor, reviewer, SOFTWARE, now=NOW)
         flat_only = make_active_agreement(vendor, reviewer, DEVELOPMENT, now=NOW)
         expected = {agreement.id: built(agreement) for agreement in (reporting, flat_only)}

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import replace
 from datetime import date
 
 import pytest
-from pypdf import PdfReader
 
 from licensing import notices
 from licensing.billing import documents
 from licensing.billing.services import months_between
 from licensing.billing.states import INVOICE, PAYMENT
 from licensing.errors import IllegalTransition
+from tests.support.documents import pdf_text
 from tests.support.glyphs import CJK_NAMES, misdrawn
 
 
@@ -69,15 +68,11 @@ def _document(state: str, **changes: object) -> documents.InvoiceDocument:
     return replace(document, **changes)  # type: ignore[arg-type]
 
 
-def _text(content: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
-
-
 def test_the_invoice_pdf_is_deterministic_and_stamped_paid_only_when_paid() -> None:
     open_pdf = documents.render_invoice_pdf(_document("open"))
     assert open_pdf == documents.render_invoice_pdf(_document("open"))
-    assert "PAID" not in _text(open_pdf)
-    paid = _text(documents.render_invoice_pdf(_document("paid")))
+    assert "PAID" not in pdf_text(open_pdf)
+    paid = pdf_text(documents.render_invoice_pdf(_document("paid")))
     assert "PAID on 2027-01-20" in paid
     assert "Meadowlark Practice Systems Inc." in paid
     assert "CPT © 2026 American Medical Association" in paid
@@ -92,7 +87,7 @@ def test_an_invoice_billed_to_a_chinese_japanese_or_korean_name_draws_it_in_its_
     bill_to = (f"{name} (Meadowlark Ltd)", f"{name} 12", "Zoë Building")
     line = documents.DocumentLine(f"Distribution of {name}", "flat 900.00", "900.00")
     data = documents.render_invoice_pdf(_document("open", bill_to=bill_to, lines=(line,)))
-    text = " ".join(_text(data).split())
+    text = " ".join(pdf_text(data).split())
     for value in (*bill_to, line.description):
         assert value in text
     assert misdrawn(data, "".join(bill_to) + line.description, cid_font) == []

@@ -14,16 +14,13 @@ from licensing.finance.documents import (
     LicenseeRow,
     render_monthly_report_pdf,
 )
+from tests.support.documents import pdf_text
 from tests.support.finance import sample_report
 from tests.support.glyphs import CJK_NAMES, misdrawn
 
 
-def _text(content: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
-
-
 def test_the_report_prints_the_months_figures_to_the_cent() -> None:
-    text = _text(render_monthly_report_pdf(sample_report()))
+    text = pdf_text(render_monthly_report_pdf(sample_report()))
     assert "Monthly revenue report: 2027-06" in text
     # Grouped as the Finance page prints them (round 12: they read "12345.67").
     for figure in ("12,345.67", "2,000.01", "10,345.66", "345.67"):
@@ -38,7 +35,7 @@ def test_the_same_report_gives_the_same_bytes() -> None:
 
 
 def test_a_month_with_nothing_invoiced_still_renders_with_empty_charts() -> None:
-    text = _text(render_monthly_report_pdf(sample_report(scale=0)))
+    text = pdf_text(render_monthly_report_pdf(sample_report(scale=0)))
     assert "No license fees or royalties were invoiced this month." in text
     assert "Nothing was invoiced this month." in text
 
@@ -50,7 +47,7 @@ def test_top_licensees_named_in_chinese_japanese_and_korean_are_drawn_in_their_c
     name, font = CJK_NAMES[language]
     row = LicenseeRow(f"{name} Inc.", Decimal("12345.67"), Decimal(0), Decimal(0))
     data = render_monthly_report_pdf(replace(sample_report(), top_licensees=(row,)))
-    assert row.name in _text(data)
+    assert row.name in pdf_text(data)
     assert misdrawn(data, row.name, font) == []
 
 

@@ -23,7 +23,7 @@ from licensing.pricing import (
     price_text,
 )
 from licensing.pricing.quote import _WRITERS_KEPT, _priced_card, _write_in_one_pass
-from tests.unit.pricing.test_recorded_quotes import _invented_document, cards, request_for
+from tests.support.generated_quotes import cards, invented_document, request_for
 
 # Text JSON must escape, and text only an ASCII-only writer escapes.
 ODD_TEXT = 'Lehrmaterial «für» Schulen — "quoted", back\\slash, tab\t, 漢字, 🙂'
@@ -35,7 +35,7 @@ ODD_UNIT = f"seats {ODD_TEXT}"
 def _odd_card() -> RateCard:
     """The invented card with the odd text wherever a card's own words reach a
     line: a unit name, an adjustment id, a rule id, a routed rule's description."""
-    document = copy.deepcopy(_invented_document("USD", "2028-12-31", "odd.1"))
+    document = copy.deepcopy(invented_document("USD", "2028-12-31", "odd.1"))
     document["adjustments"][0]["id"] = f"academic {ODD_TEXT}"
     document["rules"][0]["description"] = ODD_TEXT
     document["rules"][1]["id"] = f"capped {ODD_TEXT}"
