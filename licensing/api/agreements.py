@@ -24,6 +24,7 @@ from licensing.api.fields import (
     Day,
     MoneyString,
     Percent,
+    Text,
     allowed_actions_field,
     callers_actions,
     vocabulary,
@@ -101,8 +102,8 @@ class AgreementQuerySchema(ma.Schema):
 
 
 class AcceptInputSchema(ma.Schema):
-    signer_name = ma.fields.String(required=True, validate=Length(min=1, max=SIGNER_MAX))
-    signer_title = ma.fields.String(required=True, validate=Length(min=1, max=SIGNER_MAX))
+    signer_name = ma.fields.String(required=True, validate=Text(SIGNER_MAX, filled=True))
+    signer_title = ma.fields.String(required=True, validate=Text(SIGNER_MAX, filled=True))
     authority_confirmed = ma.fields.Boolean(
         required=True,
         metadata={"description": "I am authorised to bind the organization"},
@@ -115,7 +116,7 @@ class AcceptInputSchema(ma.Schema):
 
 
 class AgreementTerminationSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
 @blp.route("/agreements")

@@ -27,6 +27,7 @@ from licensing.api.fields import (
     DecimalText,
     MoneyString,
     Percent,
+    Text,
     allowed_actions_field,
     callers_actions,
     documented,
@@ -290,12 +291,12 @@ class InvoiceQuerySchema(ma.Schema):
     state = vocabulary(INVOICE.states)
     overdue = ma.fields.Boolean()
     organization_id = record_id()
-    q = ma.fields.String(validate=Length(max=200))
+    q = ma.fields.String(validate=Text(200))
 
 
 class LineInputSchema(ma.Schema):
-    description = ma.fields.String(required=True, validate=Length(min=1, max=DESCRIPTION_MAX))
-    working = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=4000))
+    description = ma.fields.String(required=True, validate=Text(DESCRIPTION_MAX, filled=True))
+    working = ma.fields.String(load_default=None, allow_none=True, validate=Text(4000))
     amount = DecimalText(required=True)
 
 
@@ -304,35 +305,35 @@ class InvoiceInputSchema(ma.Schema):
     currency = vocabulary(sorted(CURRENCIES), load_default="USD")
     lines = ma.fields.List(ma.fields.Nested(LineInputSchema), required=True, validate=Length(min=1))
     payment_terms_days = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 365))
-    memo = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=2000))
+    memo = ma.fields.String(load_default=None, allow_none=True, validate=Text(2000))
 
 
 class InvoiceUpdateSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(LineInputSchema), validate=Length(min=1))
     payment_terms_days = ma.fields.Integer(validate=ma.validate.Range(0, 365))
-    memo = ma.fields.String(allow_none=True, validate=Length(max=2000))
+    memo = ma.fields.String(allow_none=True, validate=Text(2000))
 
 
 class ReasonSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
 class OfflinePaymentInputSchema(ma.Schema):
     method = vocabulary(OFFLINE_METHODS, required=True)
     amount = DecimalText(required=True)
-    reference = ma.fields.String(required=True, validate=Length(min=1, max=REFERENCE_MAX))
+    reference = ma.fields.String(required=True, validate=Text(REFERENCE_MAX, filled=True))
     received_on = Day(load_default=None)
-    note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=Text(REASON_MAX))
 
 
 class ReversalInputSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
     returned_on = Day(required=True, metadata={"description": "The day the bank returned it"})
 
 
 class CreditNoteInputSchema(ma.Schema):
     amount = DecimalText(required=True)
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
 class RefundInputSchema(ma.Schema):
@@ -343,7 +344,7 @@ class RefundInputSchema(ma.Schema):
         metadata={"description": "Required offline; for `card` defaults to all outstanding"},
     )
     reference = ma.fields.String(
-        load_default=None, validate=Length(min=1, max=REFERENCE_MAX), allow_none=True
+        load_default=None, validate=Text(REFERENCE_MAX, filled=True), allow_none=True
     )
     sent_on = Day(load_default=None)
     payment_id = ma.fields.Integer(
@@ -351,7 +352,7 @@ class RefundInputSchema(ma.Schema):
         validate=ma.validate.Range(1, 2**31 - 1),
         metadata={"description": "`card`: the card payment to refund (default: the newest)"},
     )
-    note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=Text(REASON_MAX))
 
 
 def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:

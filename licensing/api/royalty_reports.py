@@ -21,7 +21,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from licensing import access
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, large_body
-from licensing.api.fields import Day, vocabulary
+from licensing.api.fields import Day, Text, vocabulary
 from licensing.calendar import parse_day
 from licensing.config import current_config
 from licensing.errors import NotFound
@@ -33,7 +33,6 @@ from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX, RoyaltyRep
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
 from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES, REVIEW_STEPS
-from licensing.words import at_most_characters
 
 blp = Blueprint(
     "royalty_reports_api",
@@ -388,7 +387,7 @@ class ReviewSchema(ma.Schema):
     # The service's sentence, not marshmallow's "Longer than maximum length 2000.".
     note = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=REVIEW_NOTE_MAX, error=at_most_characters(REVIEW_NOTE_MAX)),
+        validate=Text(REVIEW_NOTE_MAX),
     )
 
 
