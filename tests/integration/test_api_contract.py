@@ -442,3 +442,50 @@ def test_a_route_taking_an_idempotency_key_documents_the_replayed_header(
         for code in successes:
             headers = operation["responses"][code].get("headers", {})
             assert "Idempotent-Replayed" in headers, (method, path, code)
+
+
+def _walkable(path: str) -> str:
+    """`path` with a value in each of its parameters (the check runs before the
+    route looks anything up, so no record needs to exist)."""
+    path = path.replace("{period_start}", "2027-01-01").replace("{dataset}", "invoices")
+    return re.sub(r"\{[a-z_]+\}", "1", path)
+
+
+def test_every_operation_refuses_a_query_argument_it_does_not_take(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    # A vendor's routes (who may call comes first: a staff caller's 403).
+    vendor_headers = factories.bearer(factories.make_vendor(db.session()))
+    """Round 16: lists refused an unknown argument (round 14), but a record's GET
+    (`/api/v1/invoices/1?expand=lines`), an action's POST and the royalty report's
+    POST ignored it as if understood. Every operation of the document now refuses
+    what its document does not list, in the lists' words, before anything else."""
+    document = _document(client)
+    walked = []
+    for method, path, _operation in _operations(document):
+        url = _walkable(path) + "?colour=blue&colour=red"
+        response = client.open(url, method=method.upper(), headers=staff_headers)
+        if response.status_code == 403:
+            response = client.open(url, method=method.upper(), headers=vendor_headers)
+        assert response.status_code == 422, (method, url, response.get_data(as_text=True))
+        assert response.mimetype == "application/problem+json", (method, url)
+        assert response.get_json()["errors"] == {"query.colour": ["Unknown field."]}, url
+        walked.append(f"{method.upper()} {path}")
+    assert "GET /api/v1/invoices/{invoice_id}" in walked
+    assert "POST /api/v1/agreements/{agreement_id}/royalty-reports/{period_start}" in walked
+    assert len(walked) == len(_operations(document)) > 90
+
+
+def test_the_arguments_an_operation_documents_are_not_refused(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    document = _document(client)
+    for method, path, operation in _operations(document):
+        names = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"]
+        if method != "get" or not names or "{" in path:
+            continue
+        response = client.get(f"{path}?{names[0]}=", headers=staff_headers)
+        errors = (response.get_json(silent=True) or {}).get("errors") or {}
+        assert "Unknown field." not in str(errors), (path, names[0], errors)
+    exported = client.get("/api/v1/exports/invoices?format=csv&colour=blue", headers=staff_headers)
+    assert exported.get_json()["errors"] == {"query.colour": ["Unknown field."]}
