@@ -20,6 +20,7 @@ from licensing.api.base import (
     MAX_BODY_BYTES,
     Api,
     Blueprint,
+    created_location,
     reads_own_body,
 )
 from licensing.api.query import check_query
@@ -61,6 +62,13 @@ def _check_request() -> Response | None:
     if req.method in _BODY_METHODS:
         _check_body(req)
     return None
+
+
+def _after_request(response: Response) -> Response:
+    """After every API request: a 201's `Location` (`base.created_location`)."""
+    if not request.path.startswith(API_PREFIX + "/"):
+        return response
+    return created_location(response)
 
 
 def _check_body(req: Request) -> None:
@@ -128,6 +136,7 @@ def register(app: Flask, *blueprints: Blueprint) -> Api:
         access.declare_endpoint(endpoint, access.Access(public=True))
     negotiation.init_app(app, api)
     app.before_request(_check_request)
+    app.after_request(_after_request)
 
     for blueprint in blueprints:
         # The API authenticates with bearer tokens only, never the session

@@ -33,7 +33,7 @@ from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint
+from licensing.api.base import Blueprint, Created
 from licensing.api.fields import STRINGS, Text, callers_actions, documented, vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, PermissionDenied
@@ -377,7 +377,9 @@ def list_invitations(organization_id: int) -> list[OneTimeToken]:
 @blp.route("/organizations/<int:organization_id>/invitations", methods=["POST"])
 @access.vendor
 @blp.arguments(InvitationInputSchema)
-@blp.response(201, InvitationSchema)
+@blp.response(
+    201, InvitationSchema, location=Created("accounts_api.get_invitation", {"invitation_id": "id"})
+)
 def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToken:
     """Invite a colleague by email; the link in the email works for 7 days."""
     return services.invite_member(organization_id, data["email"], current_actor())
@@ -413,7 +415,7 @@ def list_users(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/users", methods=["POST"])
 @access.staff("admin")
 @blp.arguments(StaffUserInputSchema)
-@blp.response(201, UserSchema)
+@blp.response(201, UserSchema, location=Created("accounts_api.get_user", {"user_id": "id"}))
 def create_staff_user(data: dict[str, Any]) -> User:
     """Add a staff member (admins); they are emailed a link to choose a password."""
     return services.create_staff_user(

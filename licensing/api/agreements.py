@@ -19,7 +19,7 @@ from licensing.agreements import queries, services
 from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Application
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
-from licensing.api.base import Blueprint
+from licensing.api.base import Blueprint, Created
 from licensing.api.fields import (
     Day,
     MoneyString,
@@ -176,7 +176,10 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
 @blp.route("/agreements/<int:agreement_id>/renewal", methods=["POST"])
 @access.vendor
 @blp.response(
-    201, ApplicationSchema, conflict="Not active or expired, or a renewal is already open"
+    201,
+    ApplicationSchema,
+    conflict="Not active or expired, or a renewal is already open",
+    location=Created("applications_api.get_application", {"application_id": "id"}),
 )
 def renew_agreement(agreement_id: int) -> Application:
     """Start a renewal: a draft application prefilled from the agreement for the next

@@ -35,7 +35,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
-from licensing.api.base import Blueprint, refuse_staff_filter
+from licensing.api.base import Blueprint, Created, refuse_staff_filter
 from licensing.api.fields import (
     Day,
     DecimalText,
@@ -418,7 +418,12 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/applications", methods=["POST"])
 @access.vendor
 @blp.arguments(ApplicationInputSchema)
-@blp.response(201, ApplicationSchema, conflict="The organization is not in good standing")
+@blp.response(
+    201,
+    ApplicationSchema,
+    conflict="The organization is not in good standing",
+    location=Created("applications_api.get_application", {"application_id": "id"}),
+)
 def create_application(data: dict[str, Any]) -> Application:
     """Save a new draft (nothing is priced until it is submitted)."""
     return services.create_draft(current_actor(), ApplicationDraft.from_fields(data))
@@ -597,7 +602,7 @@ def list_notes(application_id: int) -> list[ApplicationNote]:
 @blp.route("/applications/<int:application_id>/notes", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(ApplicationNoteInputSchema)
-@blp.response(201, ApplicationNoteSchema)
+@blp.response(201, ApplicationNoteSchema, location=Created("applications_api.list_notes"))
 def add_note(data: dict[str, Any], application_id: int) -> ApplicationNote:
     """Add an internal note."""
     return services.add_note(application_id, data["body"], current_actor())

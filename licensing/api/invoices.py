@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint
+from licensing.api.base import Blueprint, Created
 from licensing.api.fields import (
     STRINGS,
     Day,
@@ -381,7 +381,9 @@ def list_invoices(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/invoices", methods=["POST"])
 @access.staff("billing")
 @blp.arguments(InvoiceInputSchema)
-@blp.response(201, InvoiceSchema)
+@blp.response(
+    201, InvoiceSchema, location=Created("invoices_api.get_invoice", {"invoice_id": "id"})
+)
 def create_invoice(data: dict[str, Any]) -> Invoice:
     """A draft invoice (billing staff); finalize it to number and issue it."""
     return services.create_draft(
@@ -454,7 +456,12 @@ def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>/link-withdrawals", methods=["POST"])
 @access.staff("billing")
 @blp.arguments(ReasonSchema)
-@blp.response(201, LinkWithdrawalSchema, conflict="A draft: no link to it has been sent")
+@blp.response(
+    201,
+    LinkWithdrawalSchema,
+    conflict="A draft: no link to it has been sent",
+    location=Created("invoices_api.get_invoice"),
+)
 def withdraw_invoice_links(data: dict[str, Any], invoice_id: int) -> InvoiceLinkRevocation:
     """Withdraw the invoice's emailed links (an email forwarded or sent to the wrong
     person): the links sent so far stop working, and the billing contact is emailed a
@@ -483,7 +490,12 @@ def list_payments(invoice_id: int) -> list[Payment]:
 @access.staff("billing")
 @idempotent
 @blp.arguments(OfflinePaymentInputSchema)
-@blp.response(201, PaymentSchema, conflict="Nothing is owed on it (a draft, paid or void invoice)")
+@blp.response(
+    201,
+    PaymentSchema,
+    conflict="Nothing is owed on it (a draft, paid or void invoice)",
+    location=Created("invoices_api.get_payment", {"payment_id": "id"}),
+)
 def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
     """Record a wire, ACH or check payment (billing staff); never more than the balance due."""
     received_on: date | None = data.get("received_on")
@@ -510,7 +522,12 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 @access.staff("billing")
 @idempotent
 @blp.arguments(CreditNoteInputSchema)
-@blp.response(201, CreditNoteSchema, conflict="The invoice is neither open nor paid")
+@blp.response(
+    201,
+    CreditNoteSchema,
+    conflict="The invoice is neither open nor paid",
+    location=Created("invoices_api.get_credit_note", {"credit_note_id": "id"}),
+)
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""
     return services.issue_credit_note(
@@ -558,7 +575,12 @@ def _refund_started(started: dict[str, int]) -> Response:
 @access.staff("billing")
 @idempotent_in_steps(_refund_started)
 @blp.arguments(RefundInputSchema)
-@blp.response(201, RefundSchema, conflict="Nothing left to refund, or no card payment to refund")
+@blp.response(
+    201,
+    RefundSchema,
+    conflict="Nothing left to refund, or no card payment to refund",
+    location=Created("invoices_api.get_refund", {"refund_id": "id"}),
+)
 @blp.alt_response(502, description="Stripe refused or could not be reached")
 def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
     """Refund what a credit note owes back (billing staff).
@@ -611,7 +633,10 @@ def get_payment(payment_id: int) -> Payment:
 @idempotent
 @blp.arguments(ReversalInputSchema)
 @blp.response(
-    201, StaffReversalSchema, conflict="A card payment, or one not succeeded (already reversed...)"
+    201,
+    StaffReversalSchema,
+    conflict="A card payment, or one not succeeded (already reversed...)",
+    location=Created("invoices_api.get_payment"),
 )
 def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
     """Reverse an offline payment that did not clear (billing staff): the payment

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, refuse_staff_filter
+from licensing.api.base import Blueprint, Created, refuse_staff_filter
 from licensing.api.fields import (
     STRINGS,
     Day,
@@ -461,7 +461,7 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
 @blp.route("/permission-requests/<int:request_id>/notes", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(PermissionNoteSchema)
-@blp.response(201, PermissionMessageSchema)
+@blp.response(201, PermissionMessageSchema, location=Created("permissions_api.get_request"))
 def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
     """An internal note: staff only, never shown to the requester."""
     return services.add_note(request_id, data["body"], current_actor())

@@ -20,7 +20,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from licensing import access
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, large_body
+from licensing.api.base import Blueprint, Created, large_body
 from licensing.api.fields import Day, Text, vocabulary
 from licensing.calendar import parse_day
 from licensing.config import current_config
@@ -328,7 +328,10 @@ def _filing_route(status: int, refused: str) -> Callable[[F], F]:
             (409, refused),
         ):
             view = blp.alt_response(code, description=description)(view)
-        return large_body(blp.response(status, ReportSchema)(view))
+        location = Created("royalty_reports_api.get_report", {"report_id": "id"})
+        return large_body(
+            blp.response(status, ReportSchema, location=location if status == 201 else None)(view)
+        )
 
     return decorator
 

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_smorest.spec.plugins import FlaskPlugin
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.api.base import MAX_BODY_BYTES, MAX_PER_PAGE
+from licensing.api.base import LOCATION_ATTRIBUTE, MAX_BODY_BYTES, MAX_PER_PAGE
 from tests.support import factories
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -112,6 +113,7 @@ def test_an_invoice_as_served_has_the_fields_its_documented_lines_name(
         headers=factories.bearer(billing_staff),
     )
     assert draft.status_code == 201, draft.get_json()
+    assert draft.headers["Location"] == f"/api/v1/invoices/{draft.get_json()['id']}"
     served = draft.get_json()
     assert set(served["lines"][0]) == set(line_schema["properties"])
     assert set(line_schema["required"]) == set(line_schema["properties"])
@@ -489,3 +491,48 @@ def test_the_arguments_an_operation_documents_are_not_refused(
         assert "Unknown field." not in str(errors), (path, names[0], errors)
     exported = client.get("/api/v1/exports/invoices?format=csv&colour=blue", headers=staff_headers)
     assert exported.get_json()["errors"] == {"query.colour": ["Unknown field."]}
+
+
+# Its requester reads it by the link emailed to them (`/api/v1/permission-status/
+# {token}`), which the answer does not hold: no URL to give.
+UNLOCATED = {"POST /api/v1/permission-requests"}
+
+
+def test_every_create_declares_and_answers_where_its_record_is_read(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Round 16: a 201 answered no `Location`. Every 201 of the document now
+    declares it, and says the API URL of the record made (the record's own GET,
+    or where it has none, the record it was added to: an application's notes, a
+    permission request, a payment's reversal on its payment), from the answer's
+    `id` and the request's own URL."""
+    document = _document(client)
+    urls = app.url_map.bind("localhost")
+    walked = []
+    for method, path, operation in _operations(document):
+        if "201" not in operation["responses"]:
+            continue
+        name = f"{method.upper()} {path}"
+        walked.append(name)
+        headers = _resolve(document, operation["responses"]["201"]).get("headers", {})
+        if name in UNLOCATED:
+            assert "Location" not in headers, name
+            continue
+        assert "Location" in headers, name
+        url = _walkable(path)
+        endpoint, _args = urls.match(url, method=method.upper())
+        created = getattr(app.view_functions[endpoint], LOCATION_ATTRIBUTE, None)
+        assert created is not None, name
+        with app.test_request_context(url, method=method.upper()):
+            location = created.url({"id": 7})
+        assert location is not None, name
+        target, values = urls.match(location, method="GET")
+        assert target == created.endpoint, name
+        assert not created.fields or 7 in values.values(), (name, location)
+        assert (
+            FlaskPlugin.flaskpath2openapi(urls.match(location, return_rule=True)[0].rule)
+            in (document["paths"])
+        ), name
+    assert len(walked) >= 14
+    assert "POST /api/v1/invoices/{invoice_id}/credit-notes" in walked
+    assert "POST /api/v1/agreements/{agreement_id}/royalty-reports/{period_start}" in walked
