@@ -292,6 +292,15 @@ _SUBMISSION_BODY = {
 }
 
 
+def _attest_argument(given: str | None) -> Any:
+    """`attest` of a CSV report's query, as JSON would say it: true, false, missing
+    (None), or what was given otherwise (`attest=yes`), which filing refuses as
+    malformed, preview and submit alike, rather than reading it as missing."""
+    if given is None:
+        return None
+    return {"true": True, "false": False}.get(given.strip().lower(), given)
+
+
 def _submission() -> Any:
     """The request's report: JSON (attestation in the body) or CSV (in the query)."""
     request.max_content_length = MAX_REPORT_BYTES
@@ -302,7 +311,7 @@ def _submission() -> Any:
     upload = Upload.read(request.stream)
     if mimetype == "text/csv":
         query = request.args
-        attest = query.get("attest", "").strip().lower() == "true" or None
+        attest = _attest_argument(query.get("attest"))
         return csv_submission(
             upload, attest=attest, amends=query.get("amends"), reason=query.get("reason")
         )
