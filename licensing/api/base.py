@@ -269,7 +269,7 @@ LOCATION_HEADER = {
     "Location": {
         "description": "The API URL of the record created (where it has none of its own, "
         "of the record it was added to)",
-        "schema": {"type": "string", "format": "uri"},
+        "schema": {"type": "string", "format": "uri-reference"},
     }
 }
 

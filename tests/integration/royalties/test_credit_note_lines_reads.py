@@ -27,10 +27,9 @@ from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.exports.ledger import Ledger as ExportLedger
-from tests.integration.exports.test_invoice_lines_reads import _agreements_invoiced
+from tests.integration.exports.test_invoice_lines_reads import _agreements_invoiced, _body, exporter
 from tests.integration.royalties.conftest import PAYER, SMALL_SOFTWARE, SOFTWARE, row
 from tests.integration.royalties.test_royalty_invoice_reads import _reports_invoiced
-from tests.support import factories
 from tests.support.billing import credited
 from tests.support.factories import billing_clerk
 from tests.support.settings import invoice_terms
@@ -47,19 +46,12 @@ Export = Callable[..., bytes]
 def export(client: FlaskClient, billing_staff: User) -> Export:
     """`export(format, **filters)`: the credit-note-lines export's bytes, via the
     API (without the JSON Lines header's `generated_at`, its first line)."""
-    headers = factories.bearer(billing_staff)
+    fetch = exporter(client, billing_staff, DATASET)
 
-    def fetch(format_name: str = "csv", **filters: Any) -> bytes:
-        response = client.get(
-            f"/api/v1/exports/{DATASET}",
-            query_string={"format": format_name, **filters},
-            headers=headers,
-        )
-        assert response.status_code == 200, response.get_data(as_text=True)
-        body = response.get_data()
-        return body.split(b"\n", 1)[1] if format_name == "jsonl" else body
+    def body(format_name: str = "csv", **filters: Any) -> bytes:
+        return _body(fetch(format_name, **filters), format_name)
 
-    return fetch
+    return body
 
 
 @dataclass(frozen=True)
