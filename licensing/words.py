@@ -57,6 +57,11 @@ def use_words(use: str | None) -> str:
     return USE_LABELS.get(use or "") or vocab(use)
 
 
+# A required field left empty, on pages (`InputRequired`/`DataRequired`), in
+# services and in the API's schemas alike.
+FIELD_REQUIRED = "This field is required."
+
+
 def at_most_characters(limit: int, *, in_all: bool = False) -> str:
     """The refusal of text longer than `limit`, its figure grouped as people read
     it: "At most 2,000 characters." ("... characters in all." for a list's items

@@ -26,7 +26,8 @@ from licensing.accounts.models import (
     Organization,
 )
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
-from licensing.web.forms import PageForm
+from licensing.web.forms import PageForm, within
+from licensing.words import FIELD_REQUIRED
 
 ORGANIZATION_TYPE_LABELS = {
     "commercial": "Commercial company",
@@ -37,7 +38,7 @@ ORGANIZATION_TYPE_LABELS = {
 }
 
 PASSWORD_HINT = passwords.RULE
-REQUIRED = InputRequired(message="This field is required.")
+REQUIRED = InputRequired(message=FIELD_REQUIRED)
 
 
 def _organization_type_choices() -> list[tuple[str, str]]:
@@ -54,7 +55,7 @@ def _country_choices() -> list[tuple[str, str]]:
 def _password(label: str = "Password") -> PasswordField:
     return PasswordField(
         label,
-        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
+        validators=[REQUIRED, within(passwords.MAX_LENGTH)],
         render_kw={"autocomplete": "new-password", "minlength": passwords.MIN_LENGTH},
     )
 
@@ -73,7 +74,7 @@ def _current_password(
 ) -> PasswordField:
     return PasswordField(
         label,
-        validators=[REQUIRED, Length(max=passwords.MAX_LENGTH)],
+        validators=[REQUIRED, within(passwords.MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"},
         id=field_id,
     )
@@ -82,14 +83,14 @@ def _current_password(
 def _email(label: str, autocomplete: str = "email") -> EmailField:
     return EmailField(
         label,
-        validators=[REQUIRED, Length(max=EMAIL_MAX)],
+        validators=[REQUIRED, within(EMAIL_MAX)],
         render_kw={"autocomplete": autocomplete},
     )
 
 
 def _within_limit(name: str) -> Length:
     """The length check of organization profile field `name`: its limit on the model."""
-    return Length(max=Organization.LIMITS[name])
+    return within(Organization.LIMITS[name])
 
 
 # Defined first: WTForms orders fields by creation, and the error summary lists
@@ -136,7 +137,7 @@ class _ContactFields:
 
 
 class SignUpForm(PageForm, _IdentityFields, _ContactFields):
-    full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
+    full_name = StringField("Your full name", validators=[REQUIRED, within(PERSON_NAME_MAX)])
     email = _email("Your email address")
     password = _password()
     confirm = _confirm()
@@ -211,7 +212,7 @@ class NewPasswordForm(PageForm, _PasswordRules):
 
 
 class AcceptInvitationForm(PageForm, _PasswordRules):
-    full_name = StringField("Your full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
+    full_name = StringField("Your full name", validators=[REQUIRED, within(PERSON_NAME_MAX)])
     password = _password()
     confirm = _confirm()
 
@@ -232,24 +233,24 @@ class OrganizationForm(PageForm, _IdentityFields, _ContactFields):
 
 
 class InviteForm(PageForm):
-    email = EmailField("Colleague's email address", validators=[REQUIRED, Length(max=EMAIL_MAX)])
+    email = EmailField("Colleague's email address", validators=[REQUIRED, within(EMAIL_MAX)])
 
 
 class TokenForm(PageForm):
     name = StringField(
         "Token name",
-        validators=[REQUIRED, Length(max=TOKEN_NAME_MAX)],
+        validators=[REQUIRED, within(TOKEN_NAME_MAX)],
         description="Say where it will be used, e.g. “billing system”.",
     )
     # Asked for when the password was last given more than a few minutes ago.
-    password = PasswordField("Your password", validators=[Optional(), Length(max=1000)])
+    password = PasswordField("Your password", validators=[Optional(), within(1000)])
 
 
 class StandingForm(PageForm):
     action = SelectField("Change", choices=[], validate_choice=False)
     reason = TextAreaField(
         "Reason",
-        validators=[Optional(), Length(max=2000)],
+        validators=[Optional(), within(2000)],
         description="Recorded in the audit log and sent to the organization. Required to "
         "suspend, close or mark as pending payment.",
     )
@@ -266,8 +267,8 @@ def _role_choices() -> list[tuple[str, str]]:
 
 
 class StaffUserForm(PageForm):
-    full_name = StringField("Full name", validators=[REQUIRED, Length(max=PERSON_NAME_MAX)])
-    email = EmailField("Email address", validators=[REQUIRED, Length(max=EMAIL_MAX)])
+    full_name = StringField("Full name", validators=[REQUIRED, within(PERSON_NAME_MAX)])
+    email = EmailField("Email address", validators=[REQUIRED, within(EMAIL_MAX)])
     roles = MultiCheckboxField("Roles", choices=_role_choices, validate_choice=False)
 
 
@@ -283,7 +284,7 @@ class RolesForm(PageForm):
 class NameForm(PageForm):
     full_name = StringField(
         "Full name",
-        validators=[REQUIRED, Length(max=PERSON_NAME_MAX)],
+        validators=[REQUIRED, within(PERSON_NAME_MAX)],
         render_kw={"autocomplete": "name"},
     )
 

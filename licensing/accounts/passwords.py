@@ -14,6 +14,8 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from licensing.words import at_most_characters
+
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 
@@ -103,7 +105,7 @@ def password_problems(password: str, *, email: str = "", names: tuple[str, ...] 
     if len(password) < MIN_LENGTH:
         return [f"Use at least {MIN_LENGTH} characters ({len(password)} given)."]
     if len(password) > MAX_LENGTH:
-        return [f"Use at most {MAX_LENGTH} characters."]
+        return [at_most_characters(MAX_LENGTH)]
     lowered = password.lower()
     compact = re.sub(r"\s+", "", lowered)
     problems: list[str] = []

@@ -29,7 +29,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Optional, ValidationError
 
 from licensing.agreements.commands import (
     ApplicationDraft,
@@ -68,7 +68,7 @@ from licensing.pricing import (
     SumModel,
 )
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
-from licensing.web.forms import PageForm
+from licensing.web.forms import PageForm, within
 from licensing.words import USE_LABELS, at_most_characters, vocab
 
 # What a new use row starts with on the application form.
@@ -228,10 +228,6 @@ class LanguagesField(StringField):  # type: ignore[misc]  # WTForms ships no typ
             raise ValidationError(at_most_characters(LANGUAGES_MAX, in_all=True))
 
 
-def _within(limit: int) -> Length:
-    return Length(max=limit, message=at_most_characters(limit))
-
-
 def _stripped(text: str | None) -> str:
     return (text or "").strip()
 
@@ -255,19 +251,19 @@ class EstimatedUseForm(ClassifiedUseForm):
     the vendor goes on to apply."""
 
     description = StringField(
-        "Product name or description", [_within(PRODUCT_NAME_MAX)], filters=[one_line]
+        "Product name or description", [within(PRODUCT_NAME_MAX)], filters=[one_line]
     )
 
 
 class ProposedUseForm(ClassifiedUseForm):
     """A use on the application form."""
 
-    product_name = StringField("Product name", [_within(PRODUCT_NAME_MAX)], filters=[one_line])
+    product_name = StringField("Product name", [within(PRODUCT_NAME_MAX)], filters=[one_line])
     description = StringField(
-        "What the product does", [_within(DESCRIPTION_MAX)], filters=[_stripped]
+        "What the product does", [within(DESCRIPTION_MAX)], filters=[_stripped]
     )
     delivery = SelectField("Delivery", choices=_choices(DELIVERIES))
-    territories = StringField("Territories", [_within(TERRITORIES_MAX)], filters=[one_line])
+    territories = StringField("Territories", [within(TERRITORIES_MAX)], filters=[one_line])
 
 
 @lru_cache(maxsize=32)
@@ -338,7 +334,7 @@ class ApplicationForm(PageForm):
 
     term_start = DateField("License term starts", [Optional()], invalid_value_message=DATE_MESSAGE)
     term_end = DateField("License term ends", [Optional()], invalid_value_message=DATE_MESSAGE)
-    rate_card = StringField("Rate card", [_within(RATE_CARD_MAX)], filters=[_stripped])
+    rate_card = StringField("Rate card", [within(RATE_CARD_MAX)], filters=[_stripped])
     uses = FieldList(FormField(ProposedUseForm), min_entries=1)
 
     def validate_uses(self, field: FieldList) -> None:

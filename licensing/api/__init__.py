@@ -20,12 +20,16 @@ from licensing.api.base import (
     MAX_BODY_BYTES,
     Api,
     Blueprint,
+    created_location,
     reads_own_body,
 )
+from licensing.api.query import check_query
 from licensing.extensions import csrf
 from licensing.problems import body_too_large
 
 SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets"
+# Where the app keeps its `Api` (its OpenAPI document says what each operation takes).
+API_EXTENSION = "licensing.api"
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -43,7 +47,8 @@ GETTING_STARTED = (
 
 def _check_request() -> Response | None:
     """Before every API request: answer `OPTIONS`, refuse an `Accept` that admits
-    none of the route's answers (406), and check the body (`_check_body`)."""
+    none of the route's answers (406), a query argument the operation does not
+    take (422, `query.check_query`), and check the body (`_check_body`)."""
     # The request itself, not the proxy: this runs on every request, and each
     # attribute read through the proxy costs a context lookup.
     req = request._get_current_object()  # type: ignore[attr-defined]
@@ -53,9 +58,17 @@ def _check_request() -> Response | None:
     if options is not None:
         return options
     negotiation.check_accept(req)
+    check_query(req, current_app.extensions[API_EXTENSION].spec)
     if req.method in _BODY_METHODS:
         _check_body(req)
     return None
+
+
+def _after_request(response: Response) -> Response:
+    """After every API request: a 201's `Location` (`base.created_location`)."""
+    if not request.path.startswith(API_PREFIX + "/"):
+        return response
+    return created_location(response)
 
 
 def _check_body(req: Request) -> None:
@@ -115,6 +128,7 @@ def register(app: Flask, *blueprints: Blueprint) -> Api:
         },
     )
     api = Api(app)
+    app.extensions[API_EXTENSION] = api
     app.add_url_rule(
         f"{SWAGGER_ASSETS}/<path:filename>", "swagger_assets", access.public(_swagger_asset)
     )
@@ -122,6 +136,7 @@ def register(app: Flask, *blueprints: Blueprint) -> Api:
         access.declare_endpoint(endpoint, access.Access(public=True))
     negotiation.init_app(app, api)
     app.before_request(_check_request)
+    app.after_request(_after_request)
 
     for blueprint in blueprints:
         # The API authenticates with bearer tokens only, never the session

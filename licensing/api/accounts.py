@@ -33,8 +33,8 @@ from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint
-from licensing.api.fields import STRINGS, callers_actions, documented, vocabulary
+from licensing.api.base import Blueprint, Created
+from licensing.api.fields import STRINGS, Text, callers_actions, documented, vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, PermissionDenied
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
@@ -51,8 +51,8 @@ T = TypeVar("T")
 
 def _text(limit: int, *, required: bool = False, **kwargs: Any) -> ma.fields.String:
     if required:
-        return ma.fields.String(required=True, validate=Length(min=1, max=limit), **kwargs)
-    return ma.fields.String(allow_none=True, validate=Length(max=limit), **kwargs)
+        return ma.fields.String(required=True, validate=Text(limit, filled=True), **kwargs)
+    return ma.fields.String(allow_none=True, validate=Text(limit), **kwargs)
 
 
 def _profile_text(name: str, *, required: bool = False, **kwargs: Any) -> ma.fields.String:
@@ -89,7 +89,7 @@ def _organization_fields(*, creating: bool) -> dict[str, ma.fields.Field[Any]]:
         ),
         "billing_contact_name": text("billing_contact_name", True),
         "billing_email": ma.fields.Email(
-            required=creating, validate=Length(max=Organization.LIMITS["billing_email"])
+            required=creating, validate=Text(Organization.LIMITS["billing_email"])
         ),
         "tax_id": text("tax_id"),
     }
@@ -163,11 +163,11 @@ class MeSchema(ma.Schema):
 
 
 class SignUpSchema(ma.Schema):
-    email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
+    email = ma.fields.Email(required=True, validate=Text(EMAIL_MAX))
     password = ma.fields.String(
         required=True,
         load_only=True,
-        validate=Length(max=PASSWORD_MAX),
+        validate=Text(PASSWORD_MAX),
         metadata={"description": PASSWORD_RULE},
     )
     full_name = _text(PERSON_NAME_MAX, required=True, metadata={"example": "Alex Moreno"})
@@ -184,13 +184,13 @@ class StandingChangeSchema(ma.Schema):
     reason = ma.fields.String(
         load_default=None,
         allow_none=True,
-        validate=Length(max=2000),
+        validate=Text(2000),
         metadata={"description": "Required to suspend, close or mark as pending payment."},
     )
 
 
 class InvitationInputSchema(ma.Schema):
-    email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
+    email = ma.fields.Email(required=True, validate=Text(EMAIL_MAX))
 
 
 class InvitationSchema(ma.Schema):
@@ -214,7 +214,7 @@ class InvitationSchema(ma.Schema):
 
 
 class StaffUserInputSchema(ma.Schema):
-    email = ma.fields.Email(required=True, validate=Length(max=EMAIL_MAX))
+    email = ma.fields.Email(required=True, validate=Text(EMAIL_MAX))
     full_name = _text(PERSON_NAME_MAX, required=True)
     roles = ma.fields.List(
         vocabulary(STAFF_ROLES),
@@ -242,12 +242,12 @@ class TokenSchema(ma.Schema):
 
 class OrganizationQuerySchema(ma.Schema):
     standing = vocabulary(STANDING.states)
-    q = ma.fields.String(validate=Length(max=200))
+    q = ma.fields.String(validate=Text(200))
 
 
 class UserQuerySchema(ma.Schema):
     kind = vocabulary(("staff", "vendor"))
-    q = ma.fields.String(validate=Length(max=200))
+    q = ma.fields.String(validate=Text(200))
 
 
 # --- sign-up and the caller -------------------------------------------------------
@@ -377,7 +377,9 @@ def list_invitations(organization_id: int) -> list[OneTimeToken]:
 @blp.route("/organizations/<int:organization_id>/invitations", methods=["POST"])
 @access.vendor
 @blp.arguments(InvitationInputSchema)
-@blp.response(201, InvitationSchema)
+@blp.response(
+    201, InvitationSchema, location=Created("accounts_api.get_invitation", {"invitation_id": "id"})
+)
 def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToken:
     """Invite a colleague by email; the link in the email works for 7 days."""
     return services.invite_member(organization_id, data["email"], current_actor())
@@ -413,7 +415,7 @@ def list_users(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/users", methods=["POST"])
 @access.staff("admin")
 @blp.arguments(StaffUserInputSchema)
-@blp.response(201, UserSchema)
+@blp.response(201, UserSchema, location=Created("accounts_api.get_user", {"user_id": "id"}))
 def create_staff_user(data: dict[str, Any]) -> User:
     """Add a staff member (admins); they are emailed a link to choose a password."""
     return services.create_staff_user(

@@ -19,11 +19,12 @@ from licensing.agreements import queries, services
 from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Application
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
-from licensing.api.base import Blueprint
+from licensing.api.base import Blueprint, Created
 from licensing.api.fields import (
     Day,
     MoneyString,
     Percent,
+    Text,
     allowed_actions_field,
     callers_actions,
     vocabulary,
@@ -115,8 +116,8 @@ class AgreementQuerySchema(ma.Schema):
 
 
 class AcceptInputSchema(ma.Schema):
-    signer_name = ma.fields.String(required=True, validate=Length(min=1, max=SIGNER_MAX))
-    signer_title = ma.fields.String(required=True, validate=Length(min=1, max=SIGNER_MAX))
+    signer_name = ma.fields.String(required=True, validate=Text(SIGNER_MAX, filled=True))
+    signer_title = ma.fields.String(required=True, validate=Text(SIGNER_MAX, filled=True))
     authority_confirmed = ma.fields.Boolean(
         required=True,
         metadata={"description": "I am authorised to bind the organization"},
@@ -129,7 +130,7 @@ class AcceptInputSchema(ma.Schema):
 
 
 class AgreementTerminationSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
 @blp.route("/agreements")
@@ -189,7 +190,10 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
 @blp.route("/agreements/<int:agreement_id>/renewal", methods=["POST"])
 @access.vendor
 @blp.response(
-    201, ApplicationSchema, conflict="Not active or expired, or a renewal is already open"
+    201,
+    ApplicationSchema,
+    conflict="Not active or expired, or a renewal is already open",
+    location=Created("applications_api.get_application", {"application_id": "id"}),
 )
 def renew_agreement(agreement_id: int) -> Application:
     """Start a renewal: a draft application prefilled from the agreement for the next

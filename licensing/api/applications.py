@@ -35,12 +35,13 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
-from licensing.api.base import Blueprint, refuse_staff_filter
+from licensing.api.base import Blueprint, Created, refuse_staff_filter
 from licensing.api.fields import (
     Day,
     DecimalText,
     MoneyString,
     Quantities,
+    Text,
     allowed_actions_field,
     callers_actions,
     documented,
@@ -81,7 +82,7 @@ Length = ma.validate.Length
 def _at_most(limit: int) -> ma.validate.Length:
     """A text field's bound, refused in the services' and pages' sentence ("At most
     2,000 characters."), not marshmallow's "Longer than maximum length 2000."."""
-    return Length(max=limit, error=at_most_characters(limit))
+    return Text(limit)
 
 
 def _languages_fit(languages: list[str]) -> None:
@@ -103,7 +104,7 @@ class ApplicationUseInputSchema(ma.Schema):
         load_default="", validate=_at_most(TERRITORIES_MAX), metadata={"example": "United States"}
     )
     languages = ma.fields.List(
-        ma.fields.String(validate=Length(min=1, max=LANGUAGE_MAX)),
+        ma.fields.String(validate=Text(LANGUAGE_MAX, filled=True)),
         load_default=list,
         validate=_languages_fit,
         metadata={"example": ["en"]},
@@ -115,9 +116,7 @@ class ApplicationUseInputSchema(ma.Schema):
 class ApplicationInputSchema(ma.Schema):
     term_start = Day(load_default=None, allow_none=True, metadata={"example": "2027-01-01"})
     term_end = Day(load_default=None, allow_none=True, metadata={"example": "2027-12-31"})
-    rate_card = ma.fields.String(
-        load_default=None, allow_none=True, validate=Length(max=RATE_CARD_MAX)
-    )
+    rate_card = ma.fields.String(load_default=None, allow_none=True, validate=Text(RATE_CARD_MAX))
     uses = ma.fields.List(
         ma.fields.Nested(ApplicationUseInputSchema),
         required=True,
@@ -320,7 +319,7 @@ class ApplicationQuerySchema(ma.Schema):
             "description": "`me`, `nobody` or a staff user id (staff only: a vendor "
             "caller gets a 422 naming `query.assignee`)"
         },
-        validate=Length(max=20),
+        validate=Text(20),
     )
     sort = vocabulary(tuple(queries.SORTS), load_default="oldest")
 
@@ -339,7 +338,7 @@ class ApplicationSubmitSchema(ma.Schema):
 
 
 class ApplicationReasonSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
 class ApplicationOptionalReasonSchema(ma.Schema):
@@ -357,7 +356,7 @@ class LineChangeSchema(ma.Schema):
         metadata={"description": "The use's index (0-based)"},
     )
     amount = DecimalText(required=True)
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
 class ApplicationApproveSchema(ma.Schema):
@@ -371,7 +370,7 @@ class ApplicationApproveSchema(ma.Schema):
 
 
 class ApplicationNoteInputSchema(ma.Schema):
-    body = ma.fields.String(required=True, validate=Length(min=1, max=NOTE_MAX))
+    body = ma.fields.String(required=True, validate=Text(NOTE_MAX, filled=True))
 
 
 class ApplicationNoteSchema(ma.Schema):
@@ -419,7 +418,12 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/applications", methods=["POST"])
 @access.vendor
 @blp.arguments(ApplicationInputSchema)
-@blp.response(201, ApplicationSchema, conflict="The organization is not in good standing")
+@blp.response(
+    201,
+    ApplicationSchema,
+    conflict="The organization is not in good standing",
+    location=Created("applications_api.get_application", {"application_id": "id"}),
+)
 def create_application(data: dict[str, Any]) -> Application:
     """Save a new draft (nothing is priced until it is submitted)."""
     return services.create_draft(current_actor(), ApplicationDraft.from_fields(data))
@@ -598,7 +602,7 @@ def list_notes(application_id: int) -> list[ApplicationNote]:
 @blp.route("/applications/<int:application_id>/notes", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(ApplicationNoteInputSchema)
-@blp.response(201, ApplicationNoteSchema)
+@blp.response(201, ApplicationNoteSchema, location=Created("applications_api.list_notes"))
 def add_note(data: dict[str, Any], application_id: int) -> ApplicationNote:
     """Add an internal note."""
     return services.add_note(application_id, data["body"], current_actor())

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from licensing import access, db
 from licensing.api.base import Blueprint
-from licensing.api.fields import Day, page_number
+from licensing.api.fields import Day, Text, page_number
 from licensing.audit import queries
 from licensing.audit.seals import verify_documents
 from licensing.audit.services import verify_chain
@@ -27,11 +27,11 @@ _VALUES = {"type": "object", "nullable": True, "additionalProperties": True}
 
 
 class AuditQuerySchema(ma.Schema):
-    entity_type = ma.fields.String(validate=ma.validate.Length(max=50))
-    entity_id = ma.fields.String(validate=ma.validate.Length(max=64))
-    actor = ma.fields.String(validate=ma.validate.Length(max=254))
+    entity_type = ma.fields.String(validate=Text(50))
+    entity_id = ma.fields.String(validate=Text(64))
+    actor = ma.fields.String(validate=Text(254))
     action = ma.fields.String(
-        validate=ma.validate.Length(max=100),
+        validate=Text(100),
         metadata={"description": "An action, or a prefix ending in '.', e.g. 'user.'"},
     )
     since = Day(metadata={"description": "First UTC day, included"})

@@ -23,6 +23,7 @@ import http
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, NoReturn, TypeVar, cast
 from urllib.parse import urlencode
@@ -262,6 +263,55 @@ def _without_content(decorator: Callable[[F], F]) -> Callable[[F], F]:
     return documented
 
 
+LOCATION_ATTRIBUTE = "__created_at__"
+
+LOCATION_HEADER = {
+    "Location": {
+        "description": "The API URL of the record created (where it has none of its own, "
+        "of the record it was added to)",
+        "schema": {"type": "string", "format": "uri-reference"},
+    }
+}
+
+
+@dataclass(frozen=True)
+class Created:
+    """Where a 201's new record is read: the route `endpoint` (a GET of the API),
+    its URL arguments taken from the answer's fields (`fields`: URL argument ->
+    field of the body), else from the request's own URL arguments of that name
+    (a payment's reversal is read on its payment, `payment_id`)."""
+
+    endpoint: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, body: Any) -> str | None:
+        values = dict(flask.request.view_args or {})
+        for argument, name in self.fields.items():
+            values[argument] = body.get(name) if isinstance(body, dict) else None
+        rule = next(iter(flask.current_app.url_map.iter_rules(self.endpoint)), None)
+        if rule is None or any(values.get(argument) is None for argument in rule.arguments):
+            return None
+        return flask.url_for(
+            self.endpoint, **{argument: values[argument] for argument in rule.arguments}
+        )
+
+
+def created_location(response: flask.Response) -> flask.Response:
+    """After every API request: a 201 answers with `Location`, the new record's
+    API URL, as its route declares it (`Blueprint.response(201, ..., location=)`),
+    however the answer was made (the route's schema, a replayed idempotent answer)."""
+    if response.status_code != http.HTTPStatus.CREATED or "Location" in response.headers:
+        return response
+    view = _route_view(flask.request.endpoint)
+    created: Created | None = getattr(view, LOCATION_ATTRIBUTE, None)
+    if created is None or not response.is_json:
+        return response
+    url = created.url(response.get_json(silent=True))
+    if url is not None:
+        response.headers["Location"] = url
+    return response
+
+
 class OnlyPageQuerySchema(PageQuerySchema):
     """The page arguments of a list that takes no query argument of its own: any
     other argument is refused (422, `query.NAME`), as a route's own query schema
@@ -340,18 +390,24 @@ class Blueprint(flask_smorest.Blueprint):
         schema: Any = None,
         *,
         conflict: str | None = None,
+        location: Created | None = None,
         **kwargs: Any,
     ) -> Callable[[F], F]:
         """The route's success; with `conflict`, also when it answers 409 instead
         (a `Conflict`: mostly the record's state refusing the step, the problem
-        listing `allowed_actions`), so a step declares both its outcomes at once."""
+        listing `allowed_actions`), so a step declares both its outcomes at once.
+        A 201 says where its new record is read (`location`): its `Location`
+        header (`created_location`), declared in the document."""
+        if location is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), **deepcopy(LOCATION_HEADER)}
         success = self._success(status_code, schema, **kwargs)
-        if conflict is None:
-            return success
-        refusal = self.alt_response(409, description=conflict)
+        refusal = None if conflict is None else self.alt_response(409, description=conflict)
 
         def documented(view: F) -> F:
-            return success(refusal(view))
+            answered = success(view if refusal is None else refusal(view))
+            if location is not None:
+                setattr(answered, LOCATION_ATTRIBUTE, location)
+            return answered
 
         return documented
 

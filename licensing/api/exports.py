@@ -16,7 +16,7 @@ from flask import Response, request
 from licensing import access
 from licensing.api import negotiation
 from licensing.api.base import Blueprint
-from licensing.api.fields import STRINGS, Day, documented, record_id, vocabulary
+from licensing.api.fields import STRINGS, Day, Text, documented, record_id, vocabulary
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
 from licensing.exports.filters import DATE_BASES
@@ -44,7 +44,7 @@ class ExportQuerySchema(ma.Schema):
     # Which date from/to apply to; each dataset lists its own (GET /exports).
     by = vocabulary(DATE_BASES)
     organization = record_id(metadata={"description": "An organization id"})
-    state = ma.fields.String(validate=Length(max=30))
+    state = ma.fields.String(validate=Text(30))
     currency = ma.fields.String(validate=Length(equal=3))
     use = vocabulary(USES)
     as_of = Day(metadata={"description": "receivables: the day (default today)"})

@@ -16,8 +16,27 @@ from licensing.limits import MAX_PAGE, MAX_RECORD_ID
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.pricing import ProposedUse
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
+from licensing.words import FIELD_REQUIRED, at_most_characters
 
 MAX_UNIT_NAME = 64
+
+
+class Text(ma.validate.Length):
+    """A text's length, refused in the project's sentences: empty where it must be
+    `filled`, "This field is required." (the pages' sentence for a missing field);
+    past `limit`, "At most 2,000 characters." (`words.at_most_characters`, as
+    services and pages say it) rather than marshmallow's "Length must be between
+    1 and 2000.". A `Length` still, so the OpenAPI document shows its bounds."""
+
+    def __init__(self, limit: int, *, filled: bool = False) -> None:
+        super().__init__(min=1 if filled else None, max=limit)
+
+    def __call__(self, value: Any) -> Any:
+        if self.min is not None and len(value) < self.min:
+            raise ma.ValidationError(FIELD_REQUIRED)
+        if self.max is not None and len(value) > self.max:
+            raise ma.ValidationError(at_most_characters(self.max))
+        return value
 
 
 class Day(ma.fields.Date):

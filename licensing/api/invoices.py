@@ -20,13 +20,14 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint
+from licensing.api.base import Blueprint, Created
 from licensing.api.fields import (
     STRINGS,
     Day,
     DecimalText,
     MoneyString,
     Percent,
+    Text,
     allowed_actions_field,
     callers_actions,
     documented,
@@ -290,12 +291,12 @@ class InvoiceQuerySchema(ma.Schema):
     state = vocabulary(INVOICE.states)
     overdue = ma.fields.Boolean()
     organization_id = record_id()
-    q = ma.fields.String(validate=Length(max=200))
+    q = ma.fields.String(validate=Text(200))
 
 
 class LineInputSchema(ma.Schema):
-    description = ma.fields.String(required=True, validate=Length(min=1, max=DESCRIPTION_MAX))
-    working = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=4000))
+    description = ma.fields.String(required=True, validate=Text(DESCRIPTION_MAX, filled=True))
+    working = ma.fields.String(load_default=None, allow_none=True, validate=Text(4000))
     amount = DecimalText(required=True)
 
 
@@ -304,35 +305,35 @@ class InvoiceInputSchema(ma.Schema):
     currency = vocabulary(sorted(CURRENCIES), load_default="USD")
     lines = ma.fields.List(ma.fields.Nested(LineInputSchema), required=True, validate=Length(min=1))
     payment_terms_days = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 365))
-    memo = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=2000))
+    memo = ma.fields.String(load_default=None, allow_none=True, validate=Text(2000))
 
 
 class InvoiceUpdateSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(LineInputSchema), validate=Length(min=1))
     payment_terms_days = ma.fields.Integer(validate=ma.validate.Range(0, 365))
-    memo = ma.fields.String(allow_none=True, validate=Length(max=2000))
+    memo = ma.fields.String(allow_none=True, validate=Text(2000))
 
 
 class ReasonSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
 class OfflinePaymentInputSchema(ma.Schema):
     method = vocabulary(OFFLINE_METHODS, required=True)
     amount = DecimalText(required=True)
-    reference = ma.fields.String(required=True, validate=Length(min=1, max=REFERENCE_MAX))
+    reference = ma.fields.String(required=True, validate=Text(REFERENCE_MAX, filled=True))
     received_on = Day(load_default=None)
-    note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=Text(REASON_MAX))
 
 
 class ReversalInputSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
     returned_on = Day(required=True, metadata={"description": "The day the bank returned it"})
 
 
 class CreditNoteInputSchema(ma.Schema):
     amount = DecimalText(required=True)
-    reason = ma.fields.String(required=True, validate=Length(min=1, max=REASON_MAX))
+    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
 class RefundInputSchema(ma.Schema):
@@ -343,7 +344,7 @@ class RefundInputSchema(ma.Schema):
         metadata={"description": "Required offline; for `card` defaults to all outstanding"},
     )
     reference = ma.fields.String(
-        load_default=None, validate=Length(min=1, max=REFERENCE_MAX), allow_none=True
+        load_default=None, validate=Text(REFERENCE_MAX, filled=True), allow_none=True
     )
     sent_on = Day(load_default=None)
     payment_id = ma.fields.Integer(
@@ -351,7 +352,7 @@ class RefundInputSchema(ma.Schema):
         validate=ma.validate.Range(1, 2**31 - 1),
         metadata={"description": "`card`: the card payment to refund (default: the newest)"},
     )
-    note = ma.fields.String(load_default=None, allow_none=True, validate=Length(max=REASON_MAX))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=Text(REASON_MAX))
 
 
 def _charges(lines: list[dict[str, Any]]) -> list[services.Charge]:
@@ -380,7 +381,9 @@ def list_invoices(query: dict[str, Any]) -> Select[Any]:
 @blp.route("/invoices", methods=["POST"])
 @access.staff("billing")
 @blp.arguments(InvoiceInputSchema)
-@blp.response(201, InvoiceSchema)
+@blp.response(
+    201, InvoiceSchema, location=Created("invoices_api.get_invoice", {"invoice_id": "id"})
+)
 def create_invoice(data: dict[str, Any]) -> Invoice:
     """A draft invoice (billing staff); finalize it to number and issue it."""
     return services.create_draft(
@@ -453,7 +456,12 @@ def void_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @blp.route("/invoices/<int:invoice_id>/link-withdrawals", methods=["POST"])
 @access.staff("billing")
 @blp.arguments(ReasonSchema)
-@blp.response(201, LinkWithdrawalSchema, conflict="A draft: no link to it has been sent")
+@blp.response(
+    201,
+    LinkWithdrawalSchema,
+    conflict="A draft: no link to it has been sent",
+    location=Created("invoices_api.get_invoice"),
+)
 def withdraw_invoice_links(data: dict[str, Any], invoice_id: int) -> InvoiceLinkRevocation:
     """Withdraw the invoice's emailed links (an email forwarded or sent to the wrong
     person): the links sent so far stop working, and the billing contact is emailed a
@@ -482,7 +490,12 @@ def list_payments(invoice_id: int) -> list[Payment]:
 @access.staff("billing")
 @idempotent
 @blp.arguments(OfflinePaymentInputSchema)
-@blp.response(201, PaymentSchema, conflict="Nothing is owed on it (a draft, paid or void invoice)")
+@blp.response(
+    201,
+    PaymentSchema,
+    conflict="Nothing is owed on it (a draft, paid or void invoice)",
+    location=Created("invoices_api.get_payment", {"payment_id": "id"}),
+)
 def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
     """Record a wire, ACH or check payment (billing staff); never more than the balance due."""
     received_on: date | None = data.get("received_on")
@@ -509,7 +522,12 @@ def list_credit_notes(invoice_id: int) -> list[CreditNote]:
 @access.staff("billing")
 @idempotent
 @blp.arguments(CreditNoteInputSchema)
-@blp.response(201, CreditNoteSchema, conflict="The invoice is neither open nor paid")
+@blp.response(
+    201,
+    CreditNoteSchema,
+    conflict="The invoice is neither open nor paid",
+    location=Created("invoices_api.get_credit_note", {"credit_note_id": "id"}),
+)
 def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     """A CN-YYYY-NNNNNN credit note against an open or paid invoice."""
     return services.issue_credit_note(
@@ -557,7 +575,12 @@ def _refund_started(started: dict[str, int]) -> Response:
 @access.staff("billing")
 @idempotent_in_steps(_refund_started)
 @blp.arguments(RefundInputSchema)
-@blp.response(201, RefundSchema, conflict="Nothing left to refund, or no card payment to refund")
+@blp.response(
+    201,
+    RefundSchema,
+    conflict="Nothing left to refund, or no card payment to refund",
+    location=Created("invoices_api.get_refund", {"refund_id": "id"}),
+)
 @blp.alt_response(502, description="Stripe refused or could not be reached")
 def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
     """Refund what a credit note owes back (billing staff).
@@ -610,7 +633,10 @@ def get_payment(payment_id: int) -> Payment:
 @idempotent
 @blp.arguments(ReversalInputSchema)
 @blp.response(
-    201, StaffReversalSchema, conflict="A card payment, or one not succeeded (already reversed...)"
+    201,
+    StaffReversalSchema,
+    conflict="A card payment, or one not succeeded (already reversed...)",
+    location=Created("invoices_api.get_payment"),
 )
 def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
     """Reverse an offline payment that did not clear (billing staff): the payment

@@ -9,7 +9,7 @@ import marshmallow as ma
 from licensing import access, db
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint
-from licensing.api.fields import page_number, vocabulary
+from licensing.api.fields import Text, page_number, vocabulary
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
 from licensing.mail.states import OUTBOX
@@ -23,7 +23,7 @@ blp = Blueprint(
 
 class OutboxQuerySchema(ma.Schema):
     state = vocabulary(OUTBOX.states)
-    to = ma.fields.String(validate=ma.validate.Length(max=254))
+    to = ma.fields.String(validate=Text(254))
     page = page_number()
     per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 

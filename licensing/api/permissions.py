@@ -19,10 +19,11 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, refuse_staff_filter
+from licensing.api.base import Blueprint, Created, refuse_staff_filter
 from licensing.api.fields import (
     STRINGS,
     Day,
+    Text,
     allowed_actions_field,
     callers_actions,
     documented,
@@ -43,6 +44,7 @@ from licensing.permissions.models import (
 from licensing.permissions.states import PERMISSION_REQUEST, STAFF_ACTIONS, STATES
 from licensing.permissions.views import letter_response, request_letter
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.words import FIELD_REQUIRED
 
 blp = Blueprint(
     "permissions_api",
@@ -66,14 +68,16 @@ LIMITS = PermissionRequest.LIMITS
 
 
 def _filled(text: str) -> None:
-    if not text.strip():
-        raise ma.ValidationError("Must not be blank.")
+    """Only spaces read as nothing: the pages' sentence for a missing field (an
+    empty text has `Text`'s, the same)."""
+    if text and not text.strip():
+        raise ma.ValidationError(FIELD_REQUIRED)
 
 
 def _text(name: str, **kwargs: Any) -> ma.fields.String:
     """Required text of field `name`, within its limit on the model."""
     return ma.fields.String(
-        required=True, validate=[Length(min=1, max=LIMITS[name]), _filled], **kwargs
+        required=True, validate=[Text(LIMITS[name], filled=True), _filled], **kwargs
     )
 
 
@@ -82,7 +86,7 @@ def _text(name: str, **kwargs: Any) -> ma.fields.String:
 
 class PermissionRequestInputSchema(ma.Schema):
     requester_name = _text("requester_name", metadata={"example": "Dr. Lena Ortiz"})
-    requester_email = ma.fields.Email(required=True, validate=Length(max=LIMITS["requester_email"]))
+    requester_email = ma.fields.Email(required=True, validate=Text(LIMITS["requester_email"]))
     institution = _text("institution", metadata={"example": "Cedar Ridge Community College"})
     role = vocabulary(ROLES, required=True)
     organization_type = vocabulary(ORGANIZATION_TYPES, required=True)
@@ -232,32 +236,32 @@ class PermissionRequestSchema(PermissionStatusSchema):
 class PermissionQueueQuerySchema(ma.Schema):
     state = vocabulary(("open", *STATES))
     assignee = ma.fields.String(
-        validate=Length(max=20),
+        validate=Text(20),
         metadata={
             "description": "a user id, `me` or `none` (staff only: a vendor caller gets a "
             "422 naming `query.assignee`)"
         },
     )
-    q = ma.fields.String(validate=Length(max=200))
+    q = ma.fields.String(validate=Text(200))
     overdue = ma.fields.Boolean()
 
 
 class PermissionActionSchema(ma.Schema):
     action = vocabulary(STAFF_ACTIONS, required=True)
     message = ma.fields.String(
-        validate=Length(max=LIMITS["message"]),
+        validate=Text(LIMITS["message"]),
         metadata={"description": "ask_for_info: the question for the requester"},
     )
-    permitted_use = ma.fields.String(validate=Length(max=LIMITS["permitted_use"]))
+    permitted_use = ma.fields.String(validate=Text(LIMITS["permitted_use"]))
     conditions = ma.fields.List(
-        ma.fields.String(validate=Length(min=1, max=LIMITS["conditions"])),
+        ma.fields.String(validate=Text(LIMITS["conditions"], filled=True)),
         validate=Length(max=20),
         metadata={"description": "approve: each condition is written into the grant letter"},
     )
     valid_from = Day()
     valid_until = Day()
     reason = ma.fields.String(
-        validate=Length(max=LIMITS["reason"]), metadata={"description": "deny: required"}
+        validate=Text(LIMITS["reason"]), metadata={"description": "deny: required"}
     )
 
 
@@ -271,7 +275,7 @@ class PermissionAssignmentSchema(ma.Schema):
 
 
 class PermissionTokenSchema(ma.Schema):
-    token = ma.fields.String(required=True, validate=Length(min=1, max=200))
+    token = ma.fields.String(required=True, validate=Text(200, filled=True))
 
 
 class PermissionRequesterMessageSchema(ma.Schema):
@@ -280,7 +284,7 @@ class PermissionRequesterMessageSchema(ma.Schema):
 
 class PermissionWithdrawalSchema(ma.Schema):
     reason = ma.fields.String(
-        validate=Length(max=LIMITS["message"]),
+        validate=Text(LIMITS["message"]),
         metadata={"description": "Optional: why, passed on to the licensing office"},
     )
 
@@ -457,7 +461,7 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
 @blp.route("/permission-requests/<int:request_id>/notes", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(PermissionNoteSchema)
-@blp.response(201, PermissionMessageSchema)
+@blp.response(201, PermissionMessageSchema, location=Created("permissions_api.get_request"))
 def add_note(data: dict[str, Any], request_id: int) -> PermissionMessage:
     """An internal note: staff only, never shown to the requester."""
     return services.add_note(request_id, data["body"], current_actor())

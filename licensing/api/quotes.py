@@ -27,6 +27,7 @@ from licensing.api.fields import (
     MAX_UNIT_NAME,
     Day,
     Quantities,
+    Text,
     revenue_field,
     vocabulary,
 )
@@ -71,14 +72,14 @@ class UseSchema(ma.Schema):
     quantity = Quantities(load_default=dict)
     revenue = revenue_field()
     languages = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(min=1, max=LANGUAGE_MAX)),
+        ma.fields.String(validate=Text(LANGUAGE_MAX, filled=True)),
         load_default=list,
         validate=ma.validate.Length(max=LANGUAGES_LISTED_MAX),
         metadata={"example": ["es", "fr"]},
     )
     description = ma.fields.String(
         load_default="",
-        validate=ma.validate.Length(max=DESCRIPTION_MAX),
+        validate=Text(DESCRIPTION_MAX),
         metadata={"example": "Claims scrubber"},
     )
 
@@ -94,7 +95,7 @@ class QuoteRequestSchema(ma.Schema):
     rate_card = ma.fields.String(
         load_default=None,
         allow_none=True,
-        validate=ma.validate.Length(min=1, max=RATE_CARD_MAX),
+        validate=Text(RATE_CARD_MAX, filled=True),
         metadata={"description": "A published version; default: the card in effect on term.start"},
     )
     uses = ma.fields.List(

@@ -20,8 +20,8 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from licensing import access
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, large_body
-from licensing.api.fields import Day, vocabulary
+from licensing.api.base import Blueprint, Created, large_body
+from licensing.api.fields import Day, Text, vocabulary
 from licensing.calendar import parse_day
 from licensing.config import current_config
 from licensing.errors import NotFound
@@ -33,7 +33,6 @@ from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX, RoyaltyRep
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
 from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES, REVIEW_STEPS
-from licensing.words import at_most_characters
 
 blp = Blueprint(
     "royalty_reports_api",
@@ -293,6 +292,15 @@ _SUBMISSION_BODY = {
 }
 
 
+def _attest_argument(given: str | None) -> Any:
+    """`attest` of a CSV report's query, as JSON would say it: true, false, missing
+    (None), or what was given otherwise (`attest=yes`), which filing refuses as
+    malformed, preview and submit alike, rather than reading it as missing."""
+    if given is None:
+        return None
+    return {"true": True, "false": False}.get(given.strip().lower(), given)
+
+
 def _submission() -> Any:
     """The request's report: JSON (attestation in the body) or CSV (in the query)."""
     request.max_content_length = MAX_REPORT_BYTES
@@ -303,7 +311,7 @@ def _submission() -> Any:
     upload = Upload.read(request.stream)
     if mimetype == "text/csv":
         query = request.args
-        attest = query.get("attest", "").strip().lower() == "true" or None
+        attest = _attest_argument(query.get("attest"))
         return csv_submission(
             upload, attest=attest, amends=query.get("amends"), reason=query.get("reason")
         )
@@ -329,7 +337,10 @@ def _filing_route(status: int, refused: str) -> Callable[[F], F]:
             (409, refused),
         ):
             view = blp.alt_response(code, description=description)(view)
-        return large_body(blp.response(status, ReportSchema)(view))
+        location = Created("royalty_reports_api.get_report", {"report_id": "id"})
+        return large_body(
+            blp.response(status, ReportSchema, location=location if status == 201 else None)(view)
+        )
 
     return decorator
 
@@ -388,7 +399,7 @@ class ReviewSchema(ma.Schema):
     # The service's sentence, not marshmallow's "Longer than maximum length 2000.".
     note = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=REVIEW_NOTE_MAX, error=at_most_characters(REVIEW_NOTE_MAX)),
+        validate=Text(REVIEW_NOTE_MAX),
     )
 
 

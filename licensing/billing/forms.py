@@ -12,13 +12,13 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
 from licensing.billing.models import REASON_MAX, REFERENCE_MAX
 from licensing.billing.services import references
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import OFFLINE_METHODS
-from licensing.web.forms import PageForm
+from licensing.web.forms import PageForm, within
 
 METHOD_LABELS = {"wire": "Wire transfer", "ach": "ACH transfer", "check": "Check"}
 REFUND_METHOD_LABELS = {"card": "To the card that paid (Stripe)", **METHOD_LABELS}
@@ -46,14 +46,14 @@ def _reason(description: str, **kwargs: Any) -> TextAreaField:
     """Why staff take a step: required, and kept where `description` says."""
     return TextAreaField(
         "Reason",
-        validators=[InputRequired(message="Say why."), Length(max=REASON_MAX)],
+        validators=[InputRequired(message="Say why."), within(REASON_MAX)],
         description=description,
         **kwargs,
     )
 
 
 def _note() -> TextAreaField:
-    return TextAreaField("Note", validators=[Optional(), Length(max=REASON_MAX)])
+    return TextAreaField("Note", validators=[Optional(), within(REASON_MAX)])
 
 
 def _record_anyway(record: str) -> BooleanField:
@@ -101,7 +101,7 @@ class OfflinePaymentForm(RepeatedReferenceForm):
         "Reference",
         validators=[
             InputRequired(message="Give the bank or check reference."),
-            Length(max=REFERENCE_MAX),
+            within(REFERENCE_MAX),
         ],
         description="The bank's transfer reference or the check number.",
     )
@@ -137,7 +137,7 @@ class RefundForm(RepeatedReferenceForm):
     amount = _amount("Amount to refund", "Give the amount.")
     reference = StringField(
         "Reference",
-        validators=[Optional(), Length(max=REFERENCE_MAX)],
+        validators=[Optional(), within(REFERENCE_MAX)],
         description="For a wire, ACH or check: the bank's reference or the check number.",
     )
     record_anyway = _record_anyway("refund")

@@ -155,6 +155,19 @@ class Ledger:
         lines = self.session.execute(_due_lines([report_id]))
         return _report_facts(found, [number for _report_id, number in lines])
 
+    def remember_sources(self, batch: Iterable[Any]) -> None:
+        """The agreements of a batch's up-front fee lines and the reports of its
+        royalty lines (rows with `source_type` and `source_id`), read at once (two
+        statements each: `remember_agreements`, `remember_reports`) rather than
+        one by one as `classify` reaches them."""
+        rows = list(batch)
+        self.remember_agreements(
+            {row.source_id for row in rows if row.source_type == AGREEMENT and row.source_id}
+        )
+        self.remember_reports(
+            {row.source_id for row in rows if row.source_type == ROYALTY_REPORT and row.source_id}
+        )
+
     def remember_reports(self, report_ids: Collection[int]) -> None:
         """The facts of those of `report_ids` not remembered yet, read in two
         statements (the reports with their agreements' quotes, then their lines

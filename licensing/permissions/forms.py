@@ -28,7 +28,8 @@ from licensing.accounts.forms import ORGANIZATION_TYPE_LABELS
 from licensing.accounts.services import normalize_email
 from licensing.errors import InvalidInput
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
-from licensing.web.forms import PageForm
+from licensing.web.forms import PageForm, within
+from licensing.words import FIELD_REQUIRED
 
 from .commands import TEXT_FIELDS, PermissionRequestInput
 from .models import (
@@ -41,7 +42,7 @@ from .services import NONCOMMERCIAL_MESSAGE, label
 
 # After trimming (`filters=[_trimmed]`): a field of spaces is as empty as a blank one,
 # with the same message (an answer of spaces met the service's own words instead).
-FILLED = DataRequired(message="This field is required.")
+FILLED = DataRequired(message=FIELD_REQUIRED)
 
 
 def _trimmed(text: str | None) -> str:
@@ -103,7 +104,7 @@ def _audience(_form: Any, field: Any) -> None:
 def _at_most(name: str) -> Length:
     """The length check of field `name`: its limit on the model."""
     limit = PermissionRequest.LIMITS[name]
-    return Length(max=limit, message=f"Use at most {limit:,} characters.")
+    return within(limit)
 
 
 def _choices(values: tuple[str, ...]) -> list[SelectChoice]:

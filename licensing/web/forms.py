@@ -19,10 +19,19 @@ from typing import Any
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import Field, FieldList, FormField
+from wtforms.validators import Length
 
 from licensing.errors import InvalidInput
 from licensing.limits import storable, unstorable_form_fields
 from licensing.web.filters import field_words
+from licensing.words import at_most_characters
+
+
+def within(limit: int) -> Length:
+    """A text field's bound, refused in the one sentence services and the API
+    use too: "At most 2,000 characters." (`words.at_most_characters`), not
+    WTForms' "Field cannot be longer than 2000 characters."."""
+    return Length(max=limit, message=at_most_characters(limit))
 
 
 class PageForm(FlaskForm):

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_smorest.spec.plugins import FlaskPlugin
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.api.base import MAX_BODY_BYTES, MAX_PER_PAGE
+from licensing.api.base import LOCATION_ATTRIBUTE, MAX_BODY_BYTES, MAX_PER_PAGE
 from tests.support import factories
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -112,6 +113,7 @@ def test_an_invoice_as_served_has_the_fields_its_documented_lines_name(
         headers=factories.bearer(billing_staff),
     )
     assert draft.status_code == 201, draft.get_json()
+    assert draft.headers["Location"] == f"/api/v1/invoices/{draft.get_json()['id']}"
     served = draft.get_json()
     assert set(served["lines"][0]) == set(line_schema["properties"])
     assert set(line_schema["required"]) == set(line_schema["properties"])
@@ -441,3 +443,95 @@ def test_a_route_taking_an_idempotency_key_documents_the_replayed_header(
         for code in successes:
             headers = operation["responses"][code].get("headers", {})
             assert "Idempotent-Replayed" in headers, (method, path, code)
+
+
+def _walkable(path: str) -> str:
+    """`path` with a value in each of its parameters (the check runs before the
+    route looks anything up, so no record needs to exist)."""
+    path = path.replace("{period_start}", "2027-01-01").replace("{dataset}", "invoices")
+    return re.sub(r"\{[a-z_]+\}", "1", path)
+
+
+def test_every_operation_refuses_a_query_argument_it_does_not_take(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    # A vendor's routes (who may call comes first: a staff caller's 403).
+    vendor_headers = factories.bearer(factories.make_vendor(db.session()))
+    """Round 16: lists refused an unknown argument (round 14), but a record's GET
+    (`/api/v1/invoices/1?expand=lines`), an action's POST and the royalty report's
+    POST ignored it as if understood. Every operation of the document now refuses
+    what its document does not list, in the lists' words, before anything else."""
+    document = _document(client)
+    walked = []
+    for method, path, _operation in _operations(document):
+        url = _walkable(path) + "?colour=blue&colour=red"
+        response = client.open(url, method=method.upper(), headers=staff_headers)
+        if response.status_code == 403:
+            response = client.open(url, method=method.upper(), headers=vendor_headers)
+        assert response.status_code == 422, (method, url, response.get_data(as_text=True))
+        assert response.mimetype == "application/problem+json", (method, url)
+        assert response.get_json()["errors"] == {"query.colour": ["Unknown field."]}, url
+        walked.append(f"{method.upper()} {path}")
+    assert "GET /api/v1/invoices/{invoice_id}" in walked
+    assert "POST /api/v1/agreements/{agreement_id}/royalty-reports/{period_start}" in walked
+    assert len(walked) == len(_operations(document)) > 90
+
+
+def test_the_arguments_an_operation_documents_are_not_refused(
+    client: FlaskClient, staff_headers: dict[str, str]
+) -> None:
+    document = _document(client)
+    for method, path, operation in _operations(document):
+        names = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"]
+        if method != "get" or not names or "{" in path:
+            continue
+        response = client.get(f"{path}?{names[0]}=", headers=staff_headers)
+        errors = (response.get_json(silent=True) or {}).get("errors") or {}
+        assert "Unknown field." not in str(errors), (path, names[0], errors)
+    exported = client.get("/api/v1/exports/invoices?format=csv&colour=blue", headers=staff_headers)
+    assert exported.get_json()["errors"] == {"query.colour": ["Unknown field."]}
+
+
+# Its requester reads it by the link emailed to them (`/api/v1/permission-status/
+# {token}`), which the answer does not hold: no URL to give.
+UNLOCATED = {"POST /api/v1/permission-requests"}
+
+
+def test_every_create_declares_and_answers_where_its_record_is_read(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Round 16: a 201 answered no `Location`. Every 201 of the document now
+    declares it, and says the API URL of the record made (the record's own GET,
+    or where it has none, the record it was added to: an application's notes, a
+    permission request, a payment's reversal on its payment), from the answer's
+    `id` and the request's own URL."""
+    document = _document(client)
+    urls = app.url_map.bind("localhost")
+    walked = []
+    for method, path, operation in _operations(document):
+        if "201" not in operation["responses"]:
+            continue
+        name = f"{method.upper()} {path}"
+        walked.append(name)
+        headers = _resolve(document, operation["responses"]["201"]).get("headers", {})
+        if name in UNLOCATED:
+            assert "Location" not in headers, name
+            continue
+        assert "Location" in headers, name
+        url = _walkable(path)
+        endpoint, _args = urls.match(url, method=method.upper())
+        created = getattr(app.view_functions[endpoint], LOCATION_ATTRIBUTE, None)
+        assert created is not None, name
+        with app.test_request_context(url, method=method.upper()):
+            location = created.url({"id": 7})
+        assert location is not None, name
+        target, values = urls.match(location, method="GET")
+        assert target == created.endpoint, name
+        assert not created.fields or 7 in values.values(), (name, location)
+        assert (
+            FlaskPlugin.flaskpath2openapi(urls.match(location, return_rule=True)[0].rule)
+            in (document["paths"])
+        ), name
+    assert len(walked) >= 14
+    assert "POST /api/v1/invoices/{invoice_id}/credit-notes" in walked
+    assert "POST /api/v1/agreements/{agreement_id}/royalty-reports/{period_start}" in walked

@@ -38,6 +38,7 @@ from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
+from licensing.words import FIELD_REQUIRED, at_most_characters
 
 # Links sent by email, and how long each stays valid.
 LINK_VALIDITY = {
@@ -91,7 +92,7 @@ def normalize_email(value: str) -> str:
     if not text:
         raise InvalidInput.for_field("email", "Enter an email address.")
     if len(text) > EMAIL_MAX:
-        raise InvalidInput.for_field("email", f"Use at most {EMAIL_MAX} characters.")
+        raise InvalidInput.for_field("email", at_most_characters(EMAIL_MAX))
     try:
         return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -129,13 +130,13 @@ def _clean_organization(
         path = prefix + name
         if not text:
             if name in _REQUIRED:
-                errors[path] = ["This field is required."]
+                errors[path] = [FIELD_REQUIRED]
             else:
                 clean[name] = None
             continue
         limit = Organization.LIMITS.get(name)
         if limit and len(text) > limit:
-            errors[path] = [f"Use at most {limit} characters ({len(text)} given)."]
+            errors[path] = [at_most_characters(limit)]
             continue
         if not is_one_line(text):
             errors[path] = [ONE_LINE]
@@ -191,7 +192,7 @@ def _user_errors(
     if not name:
         errors["full_name"] = ["Enter your full name."]
     elif len(name) > PERSON_NAME_MAX:
-        errors["full_name"] = [f"Use at most {PERSON_NAME_MAX} characters ({len(name)} given)."]
+        errors["full_name"] = [at_most_characters(PERSON_NAME_MAX)]
     elif not is_one_line(name):
         errors["full_name"] = [ONE_LINE]
     problems = passwords.password_problems(

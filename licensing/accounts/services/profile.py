@@ -42,6 +42,7 @@ from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.words import at_most_characters
 
 NOT_THE_CURRENT_ONE = (
     "This is not your current password (or the account is locked after repeated failures)."
@@ -55,9 +56,7 @@ def change_name(actor: Actor, full_name: str) -> User:
     if not name:
         raise InvalidInput.for_field("full_name", "Enter your full name.")
     if len(name) > PERSON_NAME_MAX:
-        raise InvalidInput.for_field(
-            "full_name", f"Use at most {PERSON_NAME_MAX} characters ({len(name)} given)."
-        )
+        raise InvalidInput.for_field("full_name", at_most_characters(PERSON_NAME_MAX))
     if not is_one_line(name):
         raise InvalidInput.for_field("full_name", ONE_LINE)
     with db.transaction() as session:

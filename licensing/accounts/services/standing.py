@@ -28,7 +28,7 @@ from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.words import end_sentence
+from licensing.words import at_most_characters, end_sentence
 
 REASON_MAX = 2000
 # The audit action of every standing change (`STANDING` audits each step as one event).
@@ -173,7 +173,7 @@ def _reason(reason: str | None, *, required: bool, action: str) -> str | None:
             "reason", f"Give a reason to {action.replace('_', ' ')}: it is recorded and sent."
         )
     if len(text) > REASON_MAX:
-        raise InvalidInput.for_field("reason", f"Use at most {REASON_MAX} characters.")
+        raise InvalidInput.for_field("reason", at_most_characters(REASON_MAX))
     return text or None
 
 

@@ -16,6 +16,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
+from licensing.words import at_most_characters
 
 MAX_ACTIVE_TOKENS = 20
 
@@ -71,7 +72,7 @@ def create_api_token(user_id: int, name: str, *, actor: Actor) -> tuple[ApiToken
     if not label:
         raise InvalidInput.for_field("name", "Name the token (e.g. the system that uses it).")
     if len(label) > TOKEN_NAME_MAX:
-        raise InvalidInput.for_field("name", f"Use at most {TOKEN_NAME_MAX} characters.")
+        raise InvalidInput.for_field("name", at_most_characters(TOKEN_NAME_MAX))
     with db.transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.is_active:

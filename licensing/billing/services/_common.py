@@ -24,6 +24,7 @@ from licensing.calendar import office_date
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.mail import services as mail
 from licensing.money import format_amount, in_words, quantize
+from licensing.words import at_most_characters
 
 
 def _amount(amount: Decimal, currency: str) -> str:
@@ -135,7 +136,7 @@ def _offline_errors(
     if not clean_reference:
         errors["reference"] = ["Give the bank or check reference."]
     elif len(clean_reference) > REFERENCE_MAX:
-        errors["reference"] = [f"At most {REFERENCE_MAX} characters."]
+        errors["reference"] = [at_most_characters(REFERENCE_MAX)]
     if on is not None and on > office_date(now):
         errors[on_field] = ["Cannot be in the future."]
     return errors, clean_reference

@@ -50,6 +50,7 @@ from licensing.money import (
     quantize,
 )
 from licensing.signals import ActivatedAgreement
+from licensing.words import at_most_characters
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _check_charges(
         if not charge.description.strip():
             errors[f"lines.{index}.description"] = ["Describe the charge."]
         elif len(charge.description) > DESCRIPTION_MAX:
-            errors[f"lines.{index}.description"] = [f"At most {DESCRIPTION_MAX} characters."]
+            errors[f"lines.{index}.description"] = [at_most_characters(DESCRIPTION_MAX)]
         if not isinstance(charge.amount, Decimal) or (charge.amount < 0 and not deductions):
             errors[f"lines.{index}.amount"] = ["Must be zero or more."]
         elif problem := _out_of_bounds(charge.amount):

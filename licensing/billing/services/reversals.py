@@ -24,6 +24,7 @@ from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import in_words, quantize
+from licensing.words import at_most_characters
 
 
 def _reversal_errors(
@@ -36,7 +37,7 @@ def _reversal_errors(
     if not clean_reason:
         errors["reason"] = ["Say why the payment is reversed."]
     elif len(clean_reason) > REASON_MAX:
-        errors["reason"] = [f"At most {REASON_MAX} characters."]
+        errors["reason"] = [at_most_characters(REASON_MAX)]
     if returned_on is None:
         errors["returned_on"] = ["Give the day the bank returned it."]
     elif returned_on > office_date(now):

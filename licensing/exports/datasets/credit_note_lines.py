@@ -121,8 +121,10 @@ def _results(
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    classify = context.ledger.classify
-    for part in credit_parts(context, credited_lines(given)):
+    ledger = context.ledger
+    classify = ledger.classify
+    # Each batch's agreements and royalty reports read at once, not part by part.
+    for part in credit_parts(context, credited_lines(given), ledger.remember_sources):
         credit = part.credit
         kind, use, account = classify(part.source_type, part.source_id, part.position)
         if given.use and use != given.use:

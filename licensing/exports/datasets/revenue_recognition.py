@@ -19,13 +19,13 @@ their credit notes, to the cent.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from licensing.billing.models import Invoice
-from licensing.billing.states import AGREEMENT, ROYALTY_REPORT, VOID
+from licensing.billing.states import VOID
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import CURRENCY, LICENSEE, one_of
 from licensing.exports.datasets.credit_note_lines import credit_parts, credited_lines
@@ -98,18 +98,6 @@ def _in_range(piece: Slice, given: ExportFilter) -> bool:
     return not (given.date_from and month_end(piece.period) < given.date_from)
 
 
-def _remember_sources(ledger: Ledger, batch: Sequence[Any]) -> None:
-    """The agreements of a batch's up-front fee lines, and the reports of its
-    royalty lines, read at once (two statements each: `Ledger.remember_agreements`,
-    `Ledger.remember_reports`) rather than one by one."""
-    ledger.remember_agreements(
-        {row.source_id for row in batch if row.source_type == AGREEMENT and row.source_id}
-    )
-    ledger.remember_reports(
-        {row.source_id for row in batch if row.source_type == ROYALTY_REPORT and row.source_id}
-    )
-
-
 def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]:
     """The issued invoices' lines, as `invoice_lines` reads them, but void ones,
     each batch's agreements and royalty reports read at once."""
@@ -117,7 +105,7 @@ def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]
     if given.date_to:  # nothing is recognized before its invoice is issued
         statement = statement.where(Invoice.issue_date <= given.date_to)
     for batch in each_batch(context.session, statement):
-        _remember_sources(context.ledger, batch)
+        context.ledger.remember_sources(batch)
         yield from batch
 
 
@@ -162,7 +150,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
     credits = credited_lines(dataclasses.replace(given, date_from=None, use=None)).where(
         Invoice.state != VOID
     )
-    for part in credit_parts(context, credits, lambda batch: _remember_sources(ledger, batch)):
+    for part in credit_parts(context, credits, ledger.remember_sources):
         credit = part.credit
         schedule = _schedule(
             ledger,

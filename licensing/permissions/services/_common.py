@@ -20,6 +20,7 @@ from licensing.errors import InvalidInput, NotFound, PermissionDenied
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.signing import signer
+from licensing.words import at_most_characters
 
 from ..models import MESSAGE_MAX, PermissionMessage, PermissionRequest
 from ..states import APPROVED, PERMISSION_REQUEST
@@ -71,9 +72,7 @@ def message_text(body: str | None, *, what: str, limit: int = MESSAGE_MAX, field
     if not text:
         raise InvalidInput.for_field(field_name, f"{what} is required.")
     if len(text) > limit:
-        raise InvalidInput.for_field(
-            field_name, f"Use at most {limit:,} characters ({len(text):,} given)."
-        )
+        raise InvalidInput.for_field(field_name, at_most_characters(limit))
     return text
 
 

@@ -16,6 +16,7 @@ from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.words import at_most_characters
 
 from .. import documents
 from ..models import (
@@ -49,7 +50,7 @@ def _conditions(raw: str | Iterable[str] | None) -> tuple[str, ...]:
     items = raw.splitlines() if isinstance(raw, str) else list(raw or [])
     conditions = tuple(item.strip() for item in items if item and item.strip())
     if sum(len(c) for c in conditions) > CONDITIONS_MAX:
-        raise InvalidInput.for_field("conditions", f"Use at most {CONDITIONS_MAX:,} characters.")
+        raise InvalidInput.for_field("conditions", at_most_characters(CONDITIONS_MAX))
     if len(conditions) > MAX_CONDITIONS:
         raise InvalidInput.for_field("conditions", f"Give at most {MAX_CONDITIONS} conditions.")
     return conditions
@@ -109,9 +110,7 @@ def approve(
         request = locked(session, request_id)
         use_text = (permitted_use or "").strip() or request.content_requested
         if len(use_text) > PERMITTED_USE_MAX:
-            raise InvalidInput.for_field(
-                "permitted_use", f"Use at most {PERMITTED_USE_MAX:,} characters."
-            )
+            raise InvalidInput.for_field("permitted_use", at_most_characters(PERMITTED_USE_MAX))
         PERMISSION_REQUEST.step(request.state, "approve")  # 409 before the letter is made
         before = request.snapshot()
         request.permitted_use = use_text

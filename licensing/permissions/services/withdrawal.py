@@ -11,6 +11,7 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
+from licensing.words import at_most_characters
 
 from ..models import MESSAGE_MAX, PermissionRequest
 from ..states import PERMISSION_REQUEST
@@ -32,7 +33,7 @@ def withdraw(
     moment = now or utcnow()
     text = (reason or "").strip()
     if len(text) > MESSAGE_MAX:
-        raise InvalidInput.for_field("reason", f"Use at most {MESSAGE_MAX:,} characters.")
+        raise InvalidInput.for_field("reason", at_most_characters(MESSAGE_MAX))
     with db.transaction() as session:
         request = by_status_token(session, raw, moment, lock=True)
         before = request.snapshot()

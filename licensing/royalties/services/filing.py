@@ -210,9 +210,16 @@ def _reason(reason: Any) -> str:
     return reason.strip() if isinstance(reason, str) else ""
 
 
+ATTEST_MALFORMED = "Give attest as true or false (true to file the report)."
+
+
 def _check_submission(submission: Submission, previewing: bool) -> None:
     problems = dict(submission.problems)
-    if not previewing and submission.attest is not True:
+    if submission.attest is not None and not isinstance(submission.attest, bool):
+        # Malformed ("yes", 1): refused by a preview too, which otherwise takes
+        # none (it stores nothing; the portal previews before the box is ticked).
+        problems.setdefault("attest", []).append(ATTEST_MALFORMED)
+    elif not previewing and submission.attest is not True:
         problems.setdefault("attest", []).append(
             "Attest that the report is complete and accurate (attest: true)."
         )

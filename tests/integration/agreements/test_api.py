@@ -18,6 +18,9 @@ def test_apply_review_approve_with_a_change_and_accept_through_the_api(
     body = {"term_start": "2027-01-01", "term_end": "2027-12-31", "uses": [AUTO_USE, STAFF_USE]}
     created = client.post("/api/v1/applications", json=body, headers=as_vendor)
     assert created.status_code == 201, created.get_json()
+    # Round 16: where the new application is read.
+    assert created.headers["Location"] == f"/api/v1/applications/{created.get_json()['id']}"
+    assert client.get(created.headers["Location"], headers=as_vendor).status_code == 200
     application_id = created.get_json()["id"]
     refused = client.post(
         f"/api/v1/applications/{application_id}/submit", json={"attest": False}, headers=as_vendor

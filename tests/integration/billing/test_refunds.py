@@ -164,6 +164,7 @@ def test_the_refund_api_refuses_more_than_is_outstanding_and_vendors_and_stores_
     assert db.session().scalars(select(Refund)).all() == []
     done = client.post(url, json={**body, "amount": "60.00"}, headers=bearer(billing_staff))
     assert done.status_code == 201
+    assert done.headers["Location"] == f"/api/v1/refunds/{done.get_json()['id']}"
     assert done.get_json()["amount"] == "60.00"
     note = client.get(f"/api/v1/credit-notes/{credit.id}", headers=bearer(vendor)).get_json()
     assert (note["amount_refunded"], note["refund_outstanding"]) == ("60.00", "40.00")

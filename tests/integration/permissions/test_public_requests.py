@@ -99,8 +99,8 @@ def test_the_status_token_is_stored_only_as_a_digest(
     [
         ({"noncommercial": ""}, "noncommercial", "Confirm that the use is non-commercial"),
         ({"requester_email": "lena at cedar-ridge"}, "requester_email", "not an email address"),
-        ({"content_requested": "x" * 4001}, "content_requested", "at most 4,000 characters"),
-        ({"purpose_detail": "x" * 2001}, "purpose_detail", "at most 2,000 characters"),
+        ({"content_requested": "x" * 4001}, "content_requested", "At most 4,000 characters."),
+        ({"purpose_detail": "x" * 2001}, "purpose_detail", "At most 2,000 characters."),
         ({"audience_size": "forty"}, "audience_size", "whole number"),
         ({"role": "dean"}, "role", "Choose one of"),
         ({"requester_name": ""}, "requester_name", "required"),
@@ -349,3 +349,26 @@ def test_the_form_refuses_the_shapes_the_api_refuses(
     if field == "audience_size":
         body["audience_size"] = int(changes["audience_size"])
     assert field in PermissionRequestInputSchema().validate(body)
+
+
+def test_the_api_and_the_page_refuse_an_empty_or_long_text_in_the_same_sentences(
+    client: FlaskClient,
+) -> None:
+    """Round 16: the API said marshmallow's "Length must be between 1 and 200."
+    for an empty name and the service "Use at most 4,000 characters. (4,001
+    given)" where the page said "This field is required." and "Use at most 4,000
+    characters."; all now say the pages' "This field is required." and "At most
+    4,000 characters."."""
+    body = {**request_fields(), "audience_size": 45, "noncommercial": True}
+    wrong = {"requester_name": "", "content_requested": "x" * 4001}
+    api = client.post("/api/v1/permission-requests", json={**body, **wrong})
+    assert api.status_code == 422
+    errors = api.get_json()["errors"]
+    assert errors["requester_name"] == ["This field is required."]
+    assert errors["content_requested"] == ["At most 4,000 characters."]
+    page = client.post("/permissions/request", data=request_fields(**wrong))
+    assert page.status_code == 422
+    text = page.get_data(as_text=True)
+    assert "This field is required." in text
+    assert "At most 4,000 characters." in text
+    assert count(PermissionRequest) == 0

@@ -577,3 +577,43 @@ def test_a_row_without_a_line_number_is_told_lines_count_from_1(
         "Line 5 is not a reportable line of this agreement (reportable lines: 1)."
     ]
     assert not any("0 or more" in text for texts in errors.values() for text in texts)
+
+
+def test_a_preview_takes_no_attestation_but_refuses_a_malformed_one(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    """Round 16: a preview stores nothing, so it needs no attestation (the portal
+    previews before the box is ticked; docs/royalty-reports.md), but `attest=yes`
+    on a CSV report was read as no attestation at all: a preview answered 200 and
+    a submission asked to attest, as if the caller had not tried. A value that is
+    neither true nor false is now refused by both, JSON and CSV alike."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = factories.bearer(vendor)
+    csv_headers = {**headers, "Content-Type": "text/csv"}
+    text = "line,customer_id,customer_name,country,unit,quantity,revenue\r\n"
+    text += "1,A,Clinic A,US,end_users,60,\r\n"
+    malformed = "Give attest as true or false (true to file the report)."
+    with time_machine.travel(AFTER[1], tick=False):
+        for tail in ("/2027-01-01/preview", "/2027-01-01"):
+            for given in ("yes", "1", "on"):
+                refused = client.post(
+                    url(agreement, f"{tail}?attest={given}"), data=text, headers=csv_headers
+                )
+                assert refused.status_code == 422, (tail, given)
+                assert refused.get_json()["errors"] == {"attest": [malformed]}, (tail, given)
+            for attest in ("yes", 1, "true"):
+                body = {"attest": attest, "rows": [row(1, "A", quantity=60)]}
+                refused = client.post(url(agreement, tail), json=body, headers=headers)
+                assert refused.status_code == 422, (tail, attest)
+                assert refused.get_json()["errors"] == {"attest": [malformed]}, (tail, attest)
+        for query in ("", "?attest=false", "?attest=TRUE"):
+            previewed = client.post(
+                url(agreement, f"/2027-01-01/preview{query}"), data=text, headers=csv_headers
+            )
+            assert previewed.status_code == 200, (query, previewed.get_json())
+        unattested = client.post(
+            url(agreement, "/2027-01-01?attest=false"), data=text, headers=csv_headers
+        )
+        assert unattested.status_code == 422
+        assert "attest: true" in unattested.get_json()["errors"]["attest"][0]
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
