@@ -7,16 +7,18 @@ exports read rows, and the copies are rows like the original's.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect, select
+from sqlalchemy import Table, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.agreements.models import Agreement, Application, ApplicationUse, QuoteVersion
 from licensing.billing.models import Invoice, InvoiceLine
-from licensing.royalties.models import ReportingPeriod
+from licensing.billing.states import ROYALTY_REPORT
+from licensing.royalties.models import ReportingPeriod, RoyaltyReport, RoyaltyReportLine
 from licensing.royalties.periods import reporting_periods
 from licensing.royalties.schedule import period_rows
 
@@ -151,4 +153,42 @@ def invoiced_agreements(invoice: Invoice, count: int, start: int) -> None:
             pdf_sha256=f"{index:064d}",
         )
         copy_invoice(invoice.id, number=f"INV-2027-9{index:05d}", source_id=agreement_id)
+    session.commit()
+
+
+def invoiced_reports(report_id: int, count: int, start: int) -> None:
+    """`count` more reports like `report_id` (each over a period of its own), each
+    with a royalty invoice of its own like its invoice (its lines too). Every
+    other one has no due on its first line, so its invoice's first line takes the
+    second report line's use and its second line none (a line given another
+    report's use, or period, shows)."""
+    session = db.session()
+    reports = RoyaltyReport.__table__
+    report_lines = RoyaltyReportLine.__table__
+    report = session.get(RoyaltyReport, report_id)
+    assert report is not None
+    invoice_id = session.scalars(
+        select(Invoice.id).where(
+            Invoice.source_type == ROYALTY_REPORT, Invoice.source_id == report_id
+        )
+    ).one()
+    for index in range(start, start + count):
+        shift = timedelta(days=index + 1)
+        copy_id = copy_row(
+            reports,  # type: ignore[arg-type]
+            reports.c.id == report_id,  # type: ignore[attr-defined]
+            period_start=report.period_start + shift,
+            period_end=report.period_end + shift * 2,
+        )
+        for (line_id,) in session.execute(
+            select(report_lines.c.id).where(report_lines.c.report_id == report_id)  # type: ignore[attr-defined]
+        ).all():
+            copy_row(report_lines, report_lines.c.id == line_id, report_id=copy_id)  # type: ignore[arg-type, attr-defined]
+        if index % 2:
+            session.execute(
+                update(RoyaltyReportLine)
+                .where(RoyaltyReportLine.report_id == copy_id, RoyaltyReportLine.line == 1)
+                .values(due=Decimal(0))
+            )
+        copy_invoice(invoice_id, number=f"INV-2027-8{index:05d}", source_id=copy_id)
     session.commit()

@@ -27,10 +27,10 @@ from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.exports.ledger import Ledger as ExportLedger
-from tests.integration.exports.test_invoice_lines_reads import _agreements_invoiced, _body, exporter
 from tests.integration.royalties.conftest import PAYER, SMALL_SOFTWARE, SOFTWARE, row
-from tests.integration.royalties.test_royalty_invoice_reads import _reports_invoiced
 from tests.support.billing import credited
+from tests.support.copies import invoiced_agreements, invoiced_reports
+from tests.support.exports import exporter, unstamped
 from tests.support.factories import billing_clerk
 from tests.support.settings import invoice_terms
 from tests.support.statements import sent_by
@@ -49,7 +49,7 @@ def export(client: FlaskClient, billing_staff: User) -> Export:
     fetch = exporter(client, billing_staff, DATASET)
 
     def body(format_name: str = "csv", **filters: Any) -> bytes:
-        return _body(fetch(format_name, **filters), format_name)
+        return unstamped(fetch(format_name, **filters), format_name)
 
     return body
 
@@ -121,8 +121,8 @@ def _credit_copies() -> None:
 
 def _copies(credited_invoices: Credited, count: int, start: int) -> None:
     """`count` more credited invoices: half up-front ones, half royalty ones."""
-    _agreements_invoiced(credited_invoices.upfront, count // 2, start)
-    _reports_invoiced(credited_invoices.report_id, count - count // 2, start)
+    invoiced_agreements(credited_invoices.upfront, count // 2, start)
+    invoiced_reports(credited_invoices.report_id, count - count // 2, start)
     _credit_copies()
 
 

@@ -11,24 +11,17 @@ Now each batch of lines (1,000) reads its reports in two statements, in CSV
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
 
-from licensing import db
 from licensing.accounts.models import User
-from licensing.billing.models import Invoice
-from licensing.billing.states import ROYALTY_REPORT
 from licensing.exports.ledger import Ledger as ExportLedger
-from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine
 from tests.integration.royalties.conftest import PAYER, SOFTWARE, row
 from tests.support import factories
-from tests.support.copies import copy_invoice, copy_row
+from tests.support.copies import invoiced_reports
 from tests.support.statements import sent_by
 
 SMALL, LARGE = 10, 100
@@ -69,44 +62,6 @@ def filed(vendor: Any, active_agreement: Any, file_report: Any) -> int:
     return int(filing.report.id)
 
 
-def _reports_invoiced(report_id: int, count: int, start: int) -> None:
-    """`count` more reports like `report_id` (each over a period of its own), each
-    with a royalty invoice of its own like its invoice (its lines too). Every
-    other one has no due on its first line, so its invoice's first line takes the
-    second report line's use and its second line none (a line given another
-    report's use, or period, shows)."""
-    session = db.session()
-    reports = RoyaltyReport.__table__
-    report_lines = RoyaltyReportLine.__table__
-    report = session.get(RoyaltyReport, report_id)
-    assert report is not None
-    invoice_id = session.scalars(
-        select(Invoice.id).where(
-            Invoice.source_type == ROYALTY_REPORT, Invoice.source_id == report_id
-        )
-    ).one()
-    for index in range(start, start + count):
-        shift = timedelta(days=index + 1)
-        copy_id = copy_row(
-            reports,  # type: ignore[arg-type]
-            reports.c.id == report_id,  # type: ignore[attr-defined]
-            period_start=report.period_start + shift,
-            period_end=report.period_end + shift * 2,
-        )
-        for (line_id,) in session.execute(
-            select(report_lines.c.id).where(report_lines.c.report_id == report_id)  # type: ignore[attr-defined]
-        ).all():
-            copy_row(report_lines, report_lines.c.id == line_id, report_id=copy_id)  # type: ignore[arg-type, attr-defined]
-        if index % 2:
-            session.execute(
-                update(RoyaltyReportLine)
-                .where(RoyaltyReportLine.report_id == copy_id, RoyaltyReportLine.line == 1)
-                .values(due=Decimal(0))
-            )
-        copy_invoice(invoice_id, number=f"INV-2027-8{index:05d}", source_id=copy_id)
-    session.commit()
-
-
 def _statements(app: Flask, export: Export, dataset: str, format_name: str) -> int:
     export(dataset, format_name)  # warm: the token is read once
     with sent_by(app) as statements:
@@ -120,9 +75,9 @@ def _statements(app: Flask, export: Export, dataset: str, format_name: str) -> i
 def test_an_export_runs_no_query_per_royalty_report(
     app: Flask, filed: int, export: Export, dataset: str, format_name: str
 ) -> None:
-    _reports_invoiced(filed, SMALL, 0)
+    invoiced_reports(filed, SMALL, 0)
     at_small = _statements(app, export, dataset, format_name)
-    _reports_invoiced(filed, LARGE - SMALL, SMALL)
+    invoiced_reports(filed, LARGE - SMALL, SMALL)
     at_large = _statements(app, export, dataset, format_name)
     assert export(dataset).decode().count("\r\n") > LARGE
     assert at_large == at_small, (
@@ -140,7 +95,7 @@ def test_the_exports_write_the_bytes_the_per_report_reading_wrote(
     midway (after four reports, the batch holding 31): the same bytes read a batch
     at a time as read report by report (the reading before round 15, which the
     ledger keeps for the reports a batch did not read)."""
-    _reports_invoiced(filed, 30, 0)
+    invoiced_reports(filed, 30, 0)
     given: list[dict[str, str]] = [
         {},
         {"use": "distribution"},
