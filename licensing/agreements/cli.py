@@ -21,8 +21,10 @@ def expire_due(now: datetime | None = None) -> services.ExpiryReport:
 @with_appcontext
 def expire(now: datetime) -> None:
     """Lapse returned applications not resubmitted within 5 US business days, close
-    reconsideration windows after 14 days, supersede renewed agreements once their
-    renewal takes over, and expire the other agreements past their term.
+    reconsideration windows after 14 days, tell licensees once, 60 days before its
+    last day, that an agreement nothing renews is ending, supersede renewed
+    agreements once their renewal takes over, and expire the other agreements past
+    their term.
 
     Idempotent and safe on several hosts at once: run it from a scheduler, e.g.
     every hour.
@@ -33,6 +35,7 @@ def expire(now: datetime) -> None:
         ("lapsed", report.lapsed),
         ("reconsideration closed", report.windows_closed),
         ("expired", report.expired),
+        ("told it ends soon", report.ending_reminded),
     ):
         for item in items:
             click.echo(f"  {label}: {item}")

@@ -1,23 +1,27 @@
 """The scheduled expiry run: lapse returned applications past their 5 business
-days, close reconsideration windows past 14 days, supersede renewed agreements and
-expire the others past their term."""
+days, close reconsideration windows past 14 days, tell licensees 60 days ahead that
+an agreement nothing renews is ending, supersede renewed agreements and expire the
+others past their term."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from licensing import calendar, db
+from licensing.accounts import queries as account_queries
 from licensing.actors import Actor
+from licensing.agreements import queries
 from licensing.agreements.models import (
     Agreement,
     Application,
 )
 from licensing.agreements.services._common import (
     _deadline,
+    _news,
     _now,
     _tell_vendor,
     _vendor_notice,
@@ -32,10 +36,18 @@ from licensing.agreements.states import (
     SUPERSEDED,
 )
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
 from licensing.links import links
+from licensing.mail import services as mail
 
 # A renewal in these states takes over when the old term ends (or runs already).
 RENEWAL_RUNS = (ACTIVE,)
+# An active agreement that nothing renews is announced to its licensee this long
+# before its term's last day, once (the audit event is the marker), so a licensing
+# office has time to apply for the renewal; the dashboard asks from 90 days
+# (`queries.RENEWAL_WINDOW_DAYS`). Royalty reminders' lead time is a constant too.
+ENDING_REMINDER = timedelta(days=60)
+ENDING_REMINDED = "agreement.ending_reminder_sent"
 
 
 @dataclass
@@ -44,12 +56,14 @@ class ExpiryReport:
     windows_closed: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)
+    ending_reminded: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"{len(self.lapsed)} applications lapsed, {len(self.windows_closed)} reconsideration "
             f"windows closed, {len(self.expired)} agreements expired, "
-            f"{len(self.superseded)} superseded by their renewals"
+            f"{len(self.superseded)} superseded by their renewals, "
+            f"{len(self.ending_reminded)} licensees told their agreement ends soon"
         )
 
 
@@ -145,6 +159,7 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
                 after={"reconsideration_closed_at": moment},
             )
             report.windows_closed.append(application.reference)
+        _remind_ending(session, today, report)
         _supersede_renewed(session, moment, today, report)
         for agreement in session.scalars(
             db.claim(
@@ -160,6 +175,77 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
             )
             report.expired.append(agreement.number)
     return report
+
+
+def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
+    """Tell the licensee of each active agreement ending within `ENDING_REMINDER`
+    that nothing renews (no renewal drawn or accepted) that it ends, once. Not for
+    an agreement that became active already inside that lead time: its acceptance
+    is fresh, and the dashboard asks for the renewal."""
+    agreement = aliased(Agreement)  # `still_renews()` reads `Agreement` as its own
+    renewing = select(Application.id).where(
+        Application.renewal_of_id == agreement.id, queries.still_renews()
+    )
+    reminded = select(AuditEvent.id).where(
+        AuditEvent.entity_type == "agreement",
+        AuditEvent.entity_id == cast(agreement.id, String),
+        AuditEvent.action == ENDING_REMINDED,
+    )
+    for found in session.scalars(
+        db.claim(
+            select(agreement)
+            .where(
+                agreement.state == ACTIVE,
+                agreement.superseded_by_id.is_(None),
+                agreement.term_end >= today,
+                agreement.term_end <= today + ENDING_REMINDER,
+                ~renewing.exists(),
+                ~reminded.exists(),
+            )
+            .order_by(agreement.id)
+        ),
+    ):
+        assert found.activated_at is not None  # active
+        if calendar.office_date(found.activated_at) > found.term_end - ENDING_REMINDER:
+            continue
+        audit.record_event(
+            session,
+            ENDING_REMINDED,
+            found.id,
+            actor=Actor.SYSTEM,
+            after={"term_end": found.term_end},
+            note=f"the term ends on {found.term_end.isoformat()}",
+        )
+        _tell_ending(session, found)
+        report.ending_reminded.append(found.number)
+
+
+def _tell_ending(session: Session, agreement: Agreement) -> None:
+    """The organization's members and its billing contact (who pays the renewal)
+    learn the day the agreement ends and how to renew it, linked to its panel."""
+    organization = agreement.organization
+    recipients = [
+        *account_queries.vendor_recipients(session, organization),
+        organization.billing_email,
+    ]
+    last_day = agreement.term_end.isoformat()
+    headline = f"ends on {last_day}"
+    mail.enqueue(
+        session,
+        to=list(dict.fromkeys(recipients)),
+        subject=f"Agreement {agreement.number}: {headline}",
+        template="agreement_update",
+        context=_news(
+            agreement,
+            headline,
+            f"The term ends on {last_day} and nothing renews it yet. To stay licensed "
+            "after that day, renew it from the agreement's page: the renewal is a new "
+            f"application for the term from {agreement.term_end + timedelta(days=1)}, "
+            "priced on the rate card in effect then. Royalty reports for this term are "
+            f"still filed under {agreement.number} after it ends.",
+            links().agreement(agreement.id) + "#renew-heading",
+        ),
+    )
 
 
 def _supersede_renewed(
