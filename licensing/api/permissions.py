@@ -244,6 +244,13 @@ class PermissionQueueQuerySchema(ma.Schema):
     )
     q = ma.fields.String(validate=Text(200))
     overdue = ma.fields.Boolean()
+    ending = ma.fields.Boolean(
+        metadata={
+            "description": "grants whose permission ends within "
+            f"{queries.ENDING_WITHIN_DAYS} days, soonest first (with the default `state`, "
+            "the approved requests)"
+        }
+    )
 
 
 class PermissionActionSchema(ma.Schema):
@@ -399,6 +406,7 @@ def list_requests(query: dict[str, Any]) -> Select[Any]:
         assignee=query.get("assignee"),
         search=query.get("q"),
         overdue=bool(query.get("overdue")),
+        ending=bool(query.get("ending")),
     )
     return queries.queue_query(filters, principal, utcnow()).options(
         # What PermissionRequestSchema shows of every row, with the page (no letter PDFs).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, Exists, Select, func, or_, select
@@ -23,22 +23,32 @@ from licensing.errors import NotFound
 from licensing.limits import record_id
 
 from .models import PermissionLetter, PermissionRequest
-from .states import OPEN_STATES, STATES, WITH_STAFF
+from .states import APPROVED, OPEN_STATES, STATES, WITH_STAFF
 
 UNASSIGNED = "none"
 MINE = "me"
+# The queue's "ending" filter: grants whose permission's last day is within this
+# many days of today (today included), soonest first.
+ENDING_WITHIN_DAYS = 60
 
 
 @dataclass(frozen=True)
 class QueueFilter:
     """The console's filters: a state (or "open", the default), an assignee
     (a user id, "me" or "none"), a search over reference, requester, email and
-    institution, and overdue only."""
+    institution, overdue only, and grants ending within `ENDING_WITHIN_DAYS`
+    (which only a grant can be: with the default "open" state it lists the
+    granted requests)."""
 
     state: str | None = "open"
     assignee: str | None = None
     search: str | None = None
     overdue: bool = False
+    ending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ending and self.state == "open":
+            object.__setattr__(self, "state", APPROVED)
 
     @classmethod
     def from_args(cls, args: dict[str, str]) -> QueueFilter:
@@ -50,7 +60,8 @@ class QueueFilter:
             assignee = None
         search = (args.get("q") or "").strip()[:200] or None
         overdue = str(args.get("overdue", "")).lower() in {"1", "true", "on", "yes"}
-        return cls(state=state, assignee=assignee, search=search, overdue=overdue)
+        ending = str(args.get("ending", "")).lower() in {"1", "true", "on", "yes"}
+        return cls(state=state, assignee=assignee, search=search, overdue=overdue, ending=ending)
 
 
 class QueueRequest(NamedTuple):
@@ -70,6 +81,7 @@ class QueueRequest(NamedTuple):
     decided_at: datetime | None
     closed_at: datetime | None
     sla_due_at: datetime | None
+    valid_until: date | None  # a grant's last day
     assignee: str | None  # the assignee's listed name (last: from the joined user)
 
 
@@ -121,6 +133,13 @@ def _filtered(
         statement = statement.where(
             PermissionRequest.state.in_(WITH_STAFF), PermissionRequest.sla_due_at < now
         )
+    if filters.ending:
+        today = calendar.office_date(now)
+        statement = statement.where(
+            PermissionRequest.state == APPROVED,
+            PermissionRequest.valid_until >= today,
+            PermissionRequest.valid_until <= today + timedelta(days=ENDING_WITHIN_DAYS),
+        ).order_by(PermissionRequest.valid_until, PermissionRequest.id)
     statement = statement.order_by(
         PermissionRequest.sla_due_at.is_(None), PermissionRequest.sla_due_at, PermissionRequest.id
     )

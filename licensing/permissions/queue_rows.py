@@ -19,7 +19,7 @@ from licensing.web.rows import NO_VALUE, escaped, state_label
 
 from .queries import QueueRequest, service_level
 from .services import label
-from .states import NEEDS_INFO
+from .states import APPROVED, NEEDS_INFO
 
 
 class PermissionQueueRow(NamedTuple):
@@ -41,6 +41,7 @@ class PermissionQueueRow(NamedTuple):
     target_days: int
     due: str  # the service level's deadline (or —), or the day it was decided or closed
     waiting_on_requester: bool  # the clock stopped while the requester answers
+    valid_until: str  # a grant's last day, else —
 
 
 def _purpose(value: str) -> str:
@@ -89,6 +90,11 @@ def queue_rows(
                 level.target_days,
                 _deadline(request, level.due_at),
                 not level.running and request.state == NEEDS_INFO,
+                escaped(
+                    request.valid_until.isoformat()
+                    if request.state == APPROVED and request.valid_until is not None
+                    else NO_VALUE
+                ),
             )
         )
     return rows

@@ -380,7 +380,7 @@ def _assign_form(session: Session) -> forms.AssignForm:
 
 
 # The queue's filters, carried through the bulk action so staff return to the same list.
-QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue")
+QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue", "ending")
 # Each filter's label: the queue's form draws them from here, and a refusal names
 # the field by them (`arguments`).
 QUEUE_FILTER_LABELS = {
@@ -388,6 +388,7 @@ QUEUE_FILTER_LABELS = {
     "state": "State",
     "assignee": "Assignee",
     "overdue": "Overdue only",
+    "ending": f"Grants ending within {queries.ENDING_WITHIN_DAYS} days",
 }
 
 

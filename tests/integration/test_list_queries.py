@@ -57,6 +57,7 @@ STAFF_PAGES = (
     "/console/organizations",
     "/console/users",
     "/console/permissions/",
+    "/console/permissions/?ending=1",
     "/console/royalty-reports",
     "/console/audit",
     "/console/outbox",
@@ -75,6 +76,7 @@ STAFF_API = (
     "/api/v1/organizations",
     "/api/v1/users",
     "/api/v1/permission-requests",
+    "/api/v1/permission-requests?ending=true",
     "/api/v1/audit-events",
     "/api/v1/outbox-messages",
 )

@@ -93,6 +93,7 @@ def test_a_row_keeps_the_markup_the_page_always_had(
         "        <td>—</td>\n"
         f'        <td class="num">{_age(late)} / {target}</td>\n'
         f'        <td>{due} <span class="badge overdue">overdue</span></td>\n'
+        "        <td>—</td>\n"  # valid until: not granted
         "      </tr>"
     )
     asked_row = selectable_row(page, asked.id)
