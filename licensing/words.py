@@ -62,6 +62,12 @@ def use_words(use: str | None) -> str:
 FIELD_REQUIRED = "This field is required."
 
 
+def audience_words(size: int | None) -> str:
+    """An educational use's audience as its pages, emails and letter say it beside
+    "Audience": `1200` -> `up to 1,200` (the most it may reach), else `not stated`."""
+    return f"up to {format_quantity(size)}" if size else "not stated"
+
+
 def at_most_characters(limit: int, *, in_all: bool = False) -> str:
     """The refusal of text longer than `limit`, its figure grouped as people read
     it: "At most 2,000 characters." ("... characters in all." for a list's items

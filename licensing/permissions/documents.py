@@ -14,8 +14,8 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Spacer
 
 from licensing import calendar, pdf
-from licensing.money import format_quantity
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
+from licensing.words import audience_words
 
 OFFICE = "CPT Licensing Office"
 
@@ -115,11 +115,6 @@ def _signed(
 
 def render_grant_letter(letter: GrantLetter) -> bytes:
     """The grant: who may do what, under which conditions, for how long, with the notice."""
-    audience = (
-        f"an audience of up to {format_quantity(letter.audience_size)}"
-        if letter.audience_size
-        else "its audience"
-    )
     story: list[Flowable] = [
         *_heading(
             "Permission for educational use of CPT content",
@@ -146,7 +141,7 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
             [
                 ["Purpose", letter.purpose],
                 ["Medium", letter.medium],
-                ["Audience", audience],
+                ["Audience", audience_words(letter.audience_size)],
                 ["Valid from", letter.valid_from.isoformat()],
                 ["Valid until", letter.valid_until.isoformat()],
             ],

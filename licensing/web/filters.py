@@ -14,6 +14,7 @@ from flask import Flask
 from licensing import calendar
 from licensing.money import MoneyError, format_grouped, format_quantity
 from licensing.words import (
+    audience_words,
     end_sentence,
     humanize,
     state_label,
@@ -244,6 +245,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "page_wording": page_wording,
     "money": money,
     "quantity": format_quantity,
+    "audience": audience_words,
     "when": when,
     "humanize": humanize,
     "action_words": action_words,

@@ -10,14 +10,16 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.db import utcnow
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import (
     OFFICE,
+    last_mail,
     submit,  # noqa: F401 - the fixture
 )
+from tests.support.documents import pdf_text
 from tests.support.factories import bearer
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -70,3 +72,24 @@ def test_staff_find_the_grants_ending_within_60_days_in_the_queue_and_the_api(
         sooner.reference,
         later.reference,
     ]
+
+
+def test_the_audience_reads_the_same_on_the_pages_the_email_and_the_letter(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The status page said "Audience 1200" while the letter said "an audience of
+    # up to 1,200", and the decision email did not say it at all.
+    request, token = submit(audience_size=1200)
+    services.approve(request.id, OFFICE)
+    status = html.unescape(app.test_client().get(f"/permissions/status/{token}").get_data(True))
+    assert "<dt>Audience</dt><dd>up to 1,200</dd>" in status
+    staff = signed_in(app.test_client(), licensing_staff)
+    console = html.unescape(staff.get(f"/console/permissions/{request.id}").get_data(True))
+    assert "<dt>Audience</dt><dd>up to 1,200</dd>" in console
+    assert "Audience: up to 1,200\n" in last_mail(request.requester_email).body_text
+    stored = db.session().get(PermissionRequest, request.id)
+    assert stored is not None
+    assert "Audience up to 1,200" in " ".join(pdf_text(stored.letters[-1].pdf).split())
