@@ -16,7 +16,7 @@ from flask import Response, request
 from licensing import access
 from licensing.api import negotiation
 from licensing.api.base import Blueprint
-from licensing.api.fields import STRINGS, Day, Text, documented, record_id, vocabulary
+from licensing.api.fields import STRINGS, ApiSchema, Day, Text, documented, record_id, vocabulary
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
 from licensing.exports.filters import DATE_BASES
@@ -37,7 +37,7 @@ blp = Blueprint(
 Length = ma.validate.Length
 
 
-class ExportQuerySchema(ma.Schema):
+class ExportQuerySchema(ApiSchema):
     format = vocabulary(FORMATS, load_default="csv")
     from_ = Day(data_key="from", metadata={"description": "First day, included"})
     to = Day(metadata={"description": "Last day, included"})
@@ -50,13 +50,13 @@ class ExportQuerySchema(ma.Schema):
     as_of = Day(metadata={"description": "receivables: the day (default today)"})
 
 
-class ColumnSchema(ma.Schema):
+class ColumnSchema(ApiSchema):
     name = ma.fields.String()
     type = ma.fields.String(attribute="kind")
     description = ma.fields.String()
 
 
-class DatasetSchema(ma.Schema):
+class DatasetSchema(ApiSchema):
     name = ma.fields.String()
     title = ma.fields.String()
     description = ma.fields.String()
