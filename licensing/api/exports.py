@@ -23,6 +23,7 @@ from licensing.exports.filters import DATE_BASES
 from licensing.exports.formats import FORMATS
 from licensing.exports.views import download
 from licensing.pricing.vocabulary import USES
+from licensing.problems import INVALID_FIELDS
 
 blp = Blueprint(
     "exports_api",
@@ -119,8 +120,9 @@ def export(query: dict[str, Any], dataset: str) -> Response:
         export = services.prepare(dataset, given.pop("format"), given)
     except InvalidInput as error:
         # The service names the filters as the console's form fields; on the API
-        # they are query arguments, named `query.NAME` like every other one.
+        # they are query arguments, named `query.NAME` like every other one, and
+        # the detail is the one an argument the schema refused gets.
         raise InvalidInput(
-            error.detail, {f"query.{name}": texts for name, texts in error.errors.items()}
+            INVALID_FIELDS, {f"query.{name}": texts for name, texts in error.errors.items()}
         ) from None
     return download(export)

@@ -431,3 +431,37 @@ def test_an_export_that_meets_an_unknown_currency_midway_leaves_no_file_and_audi
     event = db.session().scalars(select(AuditEvent).where(AuditEvent.entity_type == "export")).one()
     assert event.action == "export.interrupted"
     assert "unknown currency 'XQQ'" in (event.note or "")
+
+
+def test_a_refused_export_filter_reads_as_any_refused_argument_and_names_from(
+    app: Flask, client: FlaskClient, billing_staff: User, signed_in: Any
+) -> None:
+    # Round 17: the service's refusals said "The export's filter has problems."
+    # where the schema's said "The request has invalid fields; see errors.", and
+    # a reversed range "Must be on or after the start date." where the API's
+    # argument is `from` (and the page's field "From").
+    headers = bearer(billing_staff)
+    by_service = client.get(
+        "/api/v1/exports/invoices",
+        query_string={"from": "2027-03-31", "to": "2027-01-01"},
+        headers=headers,
+    )
+    by_schema = client.get(
+        "/api/v1/exports/invoices", query_string={"from": "2027-02-30"}, headers=headers
+    )
+    for refused in (by_service, by_schema):
+        assert refused.status_code == 422
+        problem = refused.get_json()
+        assert (problem["title"], problem["detail"]) == (
+            "Invalid input",
+            "The request has invalid fields; see errors.",
+        )
+    assert by_service.get_json()["errors"] == {
+        "query.to": ["Must be on or after from (2027-03-31)."]
+    }
+    page = signed_in(client, billing_staff).get(
+        "/console/exports",
+        query_string={"dataset": "invoices", "from": "2027-03-31", "to": "2027-01-01"},
+    )
+    assert page.status_code == 422
+    assert "Must be on or after From (2027-03-31)." in page.get_data(as_text=True)
