@@ -14,7 +14,7 @@ import pytest
 
 from licensing.api.fields import ApiSchema
 from licensing.words import FIELD_REQUIRED
-from tests.unit.test_text_limits import _schemas
+from tests.support.api_schemas import api_schemas as _schemas
 
 
 def _required_fields() -> Iterator[tuple[type[ma.Schema], str]]:
