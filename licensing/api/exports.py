@@ -14,9 +14,11 @@ import marshmallow as ma
 from flask import Response, request
 
 from licensing import access
+from licensing.actors import current_actor
 from licensing.api import negotiation
 from licensing.api.base import Blueprint
 from licensing.api.fields import STRINGS, ApiSchema, Day, Text, documented, record_id, vocabulary
+from licensing.audit.models import AuditEvent
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
 from licensing.exports.filters import DATE_BASES
@@ -69,6 +71,57 @@ class DatasetSchema(ApiSchema):
 
     def _filters(self, dataset: base.Dataset) -> list[str]:
         return sorted(dataset.filters)
+
+
+class ExportRecordQuerySchema(ApiSchema):
+    dataset = vocabulary(base.all_datasets())  # only this dataset's
+
+
+class ExportRecordSchema(ApiSchema):
+    """One export as the audit log recorded it when its stream ended."""
+
+    seq = ma.fields.Integer(metadata={"description": "The audit event's number"})
+    exported_at = ma.fields.DateTime(metadata={"description": "When the stream ended (UTC)"})
+    exported_by = ma.fields.String(
+        metadata={"description": "Who exported: a user's email, or system (the command line)"}
+    )
+    dataset = ma.fields.String()
+    schema_version = ma.fields.Integer()
+    format = ma.fields.String(metadata={"enum": list(FORMATS)})
+    filter = ma.fields.Dict(
+        keys=ma.fields.String(),
+        metadata={"description": "The filter as the query arguments that repeat it"},
+    )
+    rows = ma.fields.Integer(metadata={"description": "Rows sent"})
+    bytes = ma.fields.Integer(metadata={"description": "Bytes sent, exactly the file's"})
+    sha256 = ma.fields.String(
+        metadata={"description": "SHA-256 of exactly the bytes sent, in hexadecimal"}
+    )
+    complete = ma.fields.Boolean(
+        metadata={"description": "false: the client stopped reading or the export failed"}
+    )
+
+    @ma.pre_dump
+    def _from_event(self, event: AuditEvent, **_kwargs: Any) -> dict[str, Any]:
+        recorded = event.after_data if isinstance(event.after_data, dict) else {}
+        return {
+            **recorded,
+            "seq": event.seq,
+            "exported_at": event.occurred_at,
+            "exported_by": event.actor,
+        }
+
+
+@blp.route("/exports/downloads")
+@access.staff("billing")
+@blp.arguments(ExportRecordQuerySchema, location="query")
+@blp.paginate(ExportRecordSchema)
+def list_downloads(query: dict[str, Any]) -> Any:
+    """The exports you made, newest first (an admin's: everyone's, the command
+    line's included), each with its rows, bytes and the SHA-256 of exactly the
+    bytes sent: compare a downloaded file's digest with its record's. The digest
+    cannot precede a streamed body, so it is read here once the download ends."""
+    return services.recorded_exports(current_actor(), query.get("dataset"))
 
 
 @blp.route("/exports")
