@@ -142,13 +142,17 @@ def from_domain_error(error: errors.DomainError) -> Response:
     return problem(status, title_for(status), error.detail, headers=headers, **extra)
 
 
+# The detail of every 422 with field errors, whether a schema or a service refused
+# the request (the errors say which fields and why).
+INVALID_FIELDS = "The request has invalid fields; see errors."
+
 _HTTP_DETAILS = {
     400: "The request could not be read.",
     404: "There is no such resource.",
     405: "This resource does not accept that method.",
     413: "The request body is too large.",
     415: "Send the request body as application/json.",
-    422: "The request has invalid fields; see errors.",
+    422: INVALID_FIELDS,
     429: "Too many requests; wait before trying again.",
 }
 

@@ -34,7 +34,7 @@ from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created
-from licensing.api.fields import STRINGS, Text, callers_actions, documented, vocabulary
+from licensing.api.fields import STRINGS, ApiSchema, Text, callers_actions, documented, vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, PermissionDenied
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
@@ -95,10 +95,10 @@ def _organization_fields(*, creating: bool) -> dict[str, ma.fields.Field[Any]]:
     }
 
 
-OrganizationInputSchema = ma.Schema.from_dict(
+OrganizationInputSchema = ApiSchema.from_dict(
     _organization_fields(creating=True), name="OrganizationInputSchema"
 )
-OrganizationUpdateSchema = ma.Schema.from_dict(
+OrganizationUpdateSchema = ApiSchema.from_dict(
     _organization_fields(creating=False), name="OrganizationUpdateSchema"
 )
 
@@ -124,7 +124,7 @@ def _allowed_standing_actions(organization: Organization) -> list[str]:
     return steps if principal is None else [step for step in steps if may_take(principal, step)]
 
 
-OrganizationSchema = ma.Schema.from_dict(
+OrganizationSchema = ApiSchema.from_dict(
     {
         "id": ma.fields.Integer(),
         **_profile_shown(),
@@ -139,7 +139,7 @@ OrganizationSchema = ma.Schema.from_dict(
 )
 
 
-class UserSchema(ma.Schema):
+class UserSchema(ApiSchema):
     id = ma.fields.Integer()
     email = ma.fields.String()
     full_name = ma.fields.String()
@@ -157,12 +157,12 @@ class UserSchema(ma.Schema):
         return sorted(user.roles)
 
 
-class MeSchema(ma.Schema):
+class MeSchema(ApiSchema):
     user = ma.fields.Nested(UserSchema)
     organization = ma.fields.Nested(OrganizationSchema, allow_none=True)
 
 
-class SignUpSchema(ma.Schema):
+class SignUpSchema(ApiSchema):
     email = ma.fields.Email(required=True, validate=Text(EMAIL_MAX))
     password = ma.fields.String(
         required=True,
@@ -174,12 +174,12 @@ class SignUpSchema(ma.Schema):
     organization = ma.fields.Nested(OrganizationInputSchema, required=True)
 
 
-class SignUpResultSchema(ma.Schema):
+class SignUpResultSchema(ApiSchema):
     email = ma.fields.String(metadata={"description": "The address, normalized"})
     next_step = ma.fields.String()
 
 
-class StandingChangeSchema(ma.Schema):
+class StandingChangeSchema(ApiSchema):
     action = vocabulary(sorted(STANDING.actions), required=True)
     reason = ma.fields.String(
         load_default=None,
@@ -189,11 +189,11 @@ class StandingChangeSchema(ma.Schema):
     )
 
 
-class InvitationInputSchema(ma.Schema):
+class InvitationInputSchema(ApiSchema):
     email = ma.fields.Email(required=True, validate=Text(EMAIL_MAX))
 
 
-class InvitationSchema(ma.Schema):
+class InvitationSchema(ApiSchema):
     id = ma.fields.Integer()
     organization_id = ma.fields.Integer()
     email = ma.fields.String()
@@ -213,7 +213,7 @@ class InvitationSchema(ma.Schema):
         return link.created_by.email if link.created_by else None
 
 
-class StaffUserInputSchema(ma.Schema):
+class StaffUserInputSchema(ApiSchema):
     email = ma.fields.Email(required=True, validate=Text(EMAIL_MAX))
     full_name = _text(PERSON_NAME_MAX, required=True)
     roles = ma.fields.List(
@@ -223,12 +223,12 @@ class StaffUserInputSchema(ma.Schema):
     )
 
 
-class UserUpdateSchema(ma.Schema):
+class UserUpdateSchema(ApiSchema):
     roles = ma.fields.List(vocabulary(STAFF_ROLES), validate=Length(min=1))
     is_active = ma.fields.Boolean()
 
 
-class TokenSchema(ma.Schema):
+class TokenSchema(ApiSchema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     prefix = ma.fields.String(
@@ -240,12 +240,12 @@ class TokenSchema(ma.Schema):
     revoked_at = ma.fields.DateTime(allow_none=True)
 
 
-class OrganizationQuerySchema(ma.Schema):
+class OrganizationQuerySchema(ApiSchema):
     standing = vocabulary(STANDING.states)
     q = ma.fields.String(validate=Text(200))
 
 
-class UserQuerySchema(ma.Schema):
+class UserQuerySchema(ApiSchema):
     kind = vocabulary(("staff", "vendor"))
     q = ma.fields.String(validate=Text(200))
 

@@ -21,6 +21,7 @@ from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import Blueprint, Created
 from licensing.api.fields import (
+    ApiSchema,
     Day,
     MoneyString,
     Percent,
@@ -47,7 +48,7 @@ AGREEMENT_STEP_ROUTES = {
 Length = ma.validate.Length
 
 
-class AgreementAcceptanceSchema(ma.Schema):
+class AgreementAcceptanceSchema(ApiSchema):
     signer_name = ma.fields.String()
     signer_title = ma.fields.String()
     authority_confirmed = ma.fields.Boolean()
@@ -57,7 +58,7 @@ class AgreementAcceptanceSchema(ma.Schema):
     pdf_sha256 = ma.fields.String()
 
 
-class AgreementSchema(ma.Schema):
+class AgreementSchema(ApiSchema):
     id = ma.fields.Integer()
     number = ma.fields.String(metadata={"example": "CPT-2027-000042"})
     organization_id = ma.fields.Integer()
@@ -111,11 +112,11 @@ class AgreementSchema(ma.Schema):
         return agreement.superseded_by.number if agreement.superseded_by else None
 
 
-class AgreementQuerySchema(ma.Schema):
+class AgreementQuerySchema(ApiSchema):
     state = ma.fields.List(vocabulary(AGREEMENT.states))
 
 
-class AcceptInputSchema(ma.Schema):
+class AcceptInputSchema(ApiSchema):
     signer_name = ma.fields.String(required=True, validate=Text(SIGNER_MAX, filled=True))
     signer_title = ma.fields.String(required=True, validate=Text(SIGNER_MAX, filled=True))
     authority_confirmed = ma.fields.Boolean(
@@ -129,7 +130,7 @@ class AcceptInputSchema(ma.Schema):
     )
 
 
-class AgreementTerminationSchema(ma.Schema):
+class AgreementTerminationSchema(ApiSchema):
     reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 

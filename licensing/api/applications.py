@@ -37,6 +37,7 @@ from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
 from licensing.api.base import Blueprint, Created, refuse_staff_filter
 from licensing.api.fields import (
+    ApiSchema,
     Day,
     DecimalText,
     MoneyString,
@@ -91,7 +92,7 @@ def _languages_fit(languages: list[str]) -> None:
         raise ma.ValidationError(at_most_characters(LANGUAGES_MAX, in_all=True))
 
 
-class ApplicationUseInputSchema(ma.Schema):
+class ApplicationUseInputSchema(ApiSchema):
     product_name = ma.fields.String(
         load_default="", validate=_at_most(PRODUCT_NAME_MAX), metadata={"example": "Scrubber Pro"}
     )
@@ -113,7 +114,7 @@ class ApplicationUseInputSchema(ma.Schema):
     revenue = revenue_field()
 
 
-class ApplicationInputSchema(ma.Schema):
+class ApplicationInputSchema(ApiSchema):
     term_start = Day(load_default=None, allow_none=True, metadata={"example": "2027-01-01"})
     term_end = Day(load_default=None, allow_none=True, metadata={"example": "2027-12-31"})
     rate_card = ma.fields.String(load_default=None, allow_none=True, validate=Text(RATE_CARD_MAX))
@@ -129,7 +130,7 @@ class ApplicationInputSchema(ma.Schema):
 DEFAULT_CURRENCY = "USD"
 
 
-class ApplicationUseSchema(ma.Schema):
+class ApplicationUseSchema(ApiSchema):
     position = ma.fields.Integer()
     product_name = ma.fields.String()
     description = ma.fields.String()
@@ -152,7 +153,7 @@ class ApplicationUseSchema(ma.Schema):
         return filed_amount(use.revenue, use.application.currency or DEFAULT_CURRENCY)
 
 
-class QuoteVersionSchema(ma.Schema):
+class QuoteVersionSchema(ApiSchema):
     version = ma.fields.Integer()
     kind = ma.fields.String(metadata={"enum": ["submitted", "modified"]})
     rate_card = ma.fields.String()
@@ -240,7 +241,7 @@ def _renewal_source(
     }
 
 
-class ApplicationSchema(ma.Schema):
+class ApplicationSchema(ApiSchema):
     """What vendors and staff see alike (internal notes are never here)."""
 
     id = ma.fields.Integer()
@@ -312,7 +313,7 @@ class ApplicationSchema(ma.Schema):
         return found.id if found else None
 
 
-class ApplicationQuerySchema(ma.Schema):
+class ApplicationQuerySchema(ApiSchema):
     state = ma.fields.List(vocabulary(APPLICATION.states))
     assignee = ma.fields.String(
         metadata={
@@ -324,7 +325,7 @@ class ApplicationQuerySchema(ma.Schema):
     sort = vocabulary(tuple(queries.SORTS), load_default="oldest")
 
 
-class ApplicationSubmitSchema(ma.Schema):
+class ApplicationSubmitSchema(ApiSchema):
     attest = ma.fields.Boolean(
         required=True,
         metadata={"description": "The vendor attests that the information is accurate"},
@@ -337,19 +338,19 @@ class ApplicationSubmitSchema(ma.Schema):
     )
 
 
-class ApplicationReasonSchema(ma.Schema):
+class ApplicationReasonSchema(ApiSchema):
     reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
-class ApplicationOptionalReasonSchema(ma.Schema):
+class ApplicationOptionalReasonSchema(ApiSchema):
     reason = ma.fields.String(load_default=None, allow_none=True, validate=_at_most(REASON_MAX))
 
 
-class ApplicationAssignSchema(ma.Schema):
+class ApplicationAssignSchema(ApiSchema):
     assignee_id = record_id(required=True, allow_none=True)
 
 
-class LineChangeSchema(ma.Schema):
+class LineChangeSchema(ApiSchema):
     line = ma.fields.Integer(
         required=True,
         validate=ma.validate.Range(min=0, max=MAX_USES - 1),
@@ -359,7 +360,7 @@ class LineChangeSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
-class ApplicationApproveSchema(ma.Schema):
+class ApplicationApproveSchema(ApiSchema):
     lines = ma.fields.List(ma.fields.Nested(LineChangeSchema), load_default=list)
     term_start = Day(load_default=None, allow_none=True)
     term_end = Day(load_default=None, allow_none=True)
@@ -369,11 +370,11 @@ class ApplicationApproveSchema(ma.Schema):
     note = ma.fields.String(load_default=None, allow_none=True, validate=_at_most(REASON_MAX))
 
 
-class ApplicationNoteInputSchema(ma.Schema):
+class ApplicationNoteInputSchema(ApiSchema):
     body = ma.fields.String(required=True, validate=Text(NOTE_MAX, filled=True))
 
 
-class ApplicationNoteSchema(ma.Schema):
+class ApplicationNoteSchema(ApiSchema):
     id = ma.fields.Integer()
     application_id = ma.fields.Integer()
     author = documented("_author", {"type": "string", "description": "The author's email"})

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from licensing import access, db
 from licensing.api.base import Blueprint
-from licensing.api.fields import Day, Text, page_number
+from licensing.api.fields import ApiSchema, Day, Text, page_number
 from licensing.audit import queries
 from licensing.audit.seals import verify_documents
 from licensing.audit.services import verify_chain
@@ -26,7 +26,7 @@ MAX_PER_PAGE = 500
 _VALUES = {"type": "object", "nullable": True, "additionalProperties": True}
 
 
-class AuditQuerySchema(ma.Schema):
+class AuditQuerySchema(ApiSchema):
     entity_type = ma.fields.String(validate=Text(50))
     entity_id = ma.fields.String(validate=Text(64))
     actor = ma.fields.String(validate=Text(254))
@@ -50,7 +50,7 @@ class AuditQuerySchema(ma.Schema):
             raise ma.ValidationError("Must be on or after since.", field_name="until")
 
 
-class AuditEventSchema(ma.Schema):
+class AuditEventSchema(ApiSchema):
     seq = ma.fields.Integer()
     occurred_at = ma.fields.DateTime()
     actor = ma.fields.String()
@@ -67,14 +67,14 @@ class AuditEventSchema(ma.Schema):
     hash = ma.fields.String()
 
 
-class AuditPageSchema(ma.Schema):
+class AuditPageSchema(ApiSchema):
     items = ma.fields.List(ma.fields.Nested(AuditEventSchema))
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()
     total = ma.fields.Integer()
 
 
-class VerificationSchema(ma.Schema):
+class VerificationSchema(ApiSchema):
     ok = ma.fields.Boolean()
     events = ma.fields.Integer()
     head_seq = ma.fields.Integer()

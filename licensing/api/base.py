@@ -39,6 +39,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from licensing import access, arguments, db, limits
+from licensing.api.fields import ApiSchema
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
 from licensing.errors import InvalidInput
 from licensing.problems import PROBLEM_MIMETYPE, body_too_large
@@ -84,7 +85,7 @@ PAGINATED_ATTRIBUTE = "__paginated__"
 APIDOC_ATTRIBUTE = "_apidoc"
 
 
-class ProblemSchema(ma.Schema):
+class ProblemSchema(ApiSchema):
     """An RFC 9457 problem document, as every API error is answered."""
 
     class Meta:
@@ -113,7 +114,7 @@ class ProblemSchema(ma.Schema):
     )
 
 
-class PageQuerySchema(ma.Schema):
+class PageQuerySchema(ApiSchema):
     class Meta:
         unknown = ma.EXCLUDE  # the route's own query schema checks the other arguments
 

@@ -14,15 +14,18 @@ import marshmallow as ma
 from flask import Response, request
 
 from licensing import access
+from licensing.actors import current_actor
 from licensing.api import negotiation
 from licensing.api.base import Blueprint
-from licensing.api.fields import STRINGS, Day, Text, documented, record_id, vocabulary
+from licensing.api.fields import STRINGS, ApiSchema, Day, Text, documented, record_id, vocabulary
+from licensing.audit.models import AuditEvent
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
 from licensing.exports.filters import DATE_BASES
 from licensing.exports.formats import FORMATS
 from licensing.exports.views import download
 from licensing.pricing.vocabulary import USES
+from licensing.problems import INVALID_FIELDS
 
 blp = Blueprint(
     "exports_api",
@@ -37,7 +40,7 @@ blp = Blueprint(
 Length = ma.validate.Length
 
 
-class ExportQuerySchema(ma.Schema):
+class ExportQuerySchema(ApiSchema):
     format = vocabulary(FORMATS, load_default="csv")
     from_ = Day(data_key="from", metadata={"description": "First day, included"})
     to = Day(metadata={"description": "Last day, included"})
@@ -50,13 +53,13 @@ class ExportQuerySchema(ma.Schema):
     as_of = Day(metadata={"description": "receivables: the day (default today)"})
 
 
-class ColumnSchema(ma.Schema):
+class ColumnSchema(ApiSchema):
     name = ma.fields.String()
     type = ma.fields.String(attribute="kind")
     description = ma.fields.String()
 
 
-class DatasetSchema(ma.Schema):
+class DatasetSchema(ApiSchema):
     name = ma.fields.String()
     title = ma.fields.String()
     description = ma.fields.String()
@@ -68,6 +71,57 @@ class DatasetSchema(ma.Schema):
 
     def _filters(self, dataset: base.Dataset) -> list[str]:
         return sorted(dataset.filters)
+
+
+class ExportRecordQuerySchema(ApiSchema):
+    dataset = vocabulary(base.all_datasets())  # only this dataset's
+
+
+class ExportRecordSchema(ApiSchema):
+    """One export as the audit log recorded it when its stream ended."""
+
+    seq = ma.fields.Integer(metadata={"description": "The audit event's number"})
+    exported_at = ma.fields.DateTime(metadata={"description": "When the stream ended (UTC)"})
+    exported_by = ma.fields.String(
+        metadata={"description": "Who exported: a user's email, or system (the command line)"}
+    )
+    dataset = ma.fields.String()
+    schema_version = ma.fields.Integer()
+    format = ma.fields.String(metadata={"enum": list(FORMATS)})
+    filter = ma.fields.Dict(
+        keys=ma.fields.String(),
+        metadata={"description": "The filter as the query arguments that repeat it"},
+    )
+    rows = ma.fields.Integer(metadata={"description": "Rows sent"})
+    bytes = ma.fields.Integer(metadata={"description": "Bytes sent, exactly the file's"})
+    sha256 = ma.fields.String(
+        metadata={"description": "SHA-256 of exactly the bytes sent, in hexadecimal"}
+    )
+    complete = ma.fields.Boolean(
+        metadata={"description": "false: the client stopped reading or the export failed"}
+    )
+
+    @ma.pre_dump
+    def _from_event(self, event: AuditEvent, **_kwargs: Any) -> dict[str, Any]:
+        recorded = event.after_data if isinstance(event.after_data, dict) else {}
+        return {
+            **recorded,
+            "seq": event.seq,
+            "exported_at": event.occurred_at,
+            "exported_by": event.actor,
+        }
+
+
+@blp.route("/exports/downloads")
+@access.staff("billing")
+@blp.arguments(ExportRecordQuerySchema, location="query")
+@blp.paginate(ExportRecordSchema)
+def list_downloads(query: dict[str, Any]) -> Any:
+    """The exports you made, newest first (an admin's: everyone's, the command
+    line's included), each with its rows, bytes and the SHA-256 of exactly the
+    bytes sent: compare a downloaded file's digest with its record's. The digest
+    cannot precede a streamed body, so it is read here once the download ends."""
+    return services.recorded_exports(current_actor(), query.get("dataset"))
 
 
 @blp.route("/exports")
@@ -119,8 +173,9 @@ def export(query: dict[str, Any], dataset: str) -> Response:
         export = services.prepare(dataset, given.pop("format"), given)
     except InvalidInput as error:
         # The service names the filters as the console's form fields; on the API
-        # they are query arguments, named `query.NAME` like every other one.
+        # they are query arguments, named `query.NAME` like every other one, and
+        # the detail is the one an argument the schema refused gets.
         raise InvalidInput(
-            error.detail, {f"query.{name}": texts for name, texts in error.errors.items()}
+            INVALID_FIELDS, {f"query.{name}": texts for name, texts in error.errors.items()}
         ) from None
     return download(export)

@@ -21,6 +21,21 @@ from licensing.words import FIELD_REQUIRED, at_most_characters
 MAX_UNIT_NAME = 64
 
 
+# marshmallow's own sentence for an absent required field, which `ApiSchema` replaces.
+MARSHMALLOW_REQUIRED = ma.fields.Field.default_error_messages["required"]
+
+
+class ApiSchema(ma.Schema):
+    """The base of every API schema: an absent required field is refused in the
+    pages' sentence, "This field is required." (`words.FIELD_REQUIRED`), as an
+    empty one is (`Text`), rather than marshmallow's "Missing data for required
+    field.". A field given its own `required` message keeps it."""
+
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field[Any]) -> None:
+        if field_obj.error_messages.get("required") == MARSHMALLOW_REQUIRED:
+            field_obj.error_messages = {**field_obj.error_messages, "required": FIELD_REQUIRED}
+
+
 class Text(ma.validate.Length):
     """A text's length, refused in the project's sentences: empty where it must be
     `filled`, "This field is required." (the pages' sentence for a missing field);

@@ -23,6 +23,7 @@ from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created
 from licensing.api.fields import (
     STRINGS,
+    ApiSchema,
     Day,
     DecimalText,
     MoneyString,
@@ -95,7 +96,7 @@ INVOICE_LINE = {
 }
 
 
-class InvoiceSchema(ma.Schema):
+class InvoiceSchema(ApiSchema):
     id = ma.fields.Integer()
     number = ma.fields.String(allow_none=True)
     state = ma.fields.String(metadata={"enum": list(INVOICE.states)})
@@ -159,7 +160,7 @@ class InvoiceSchema(ma.Schema):
         return invoice.days_overdue(office_date(utcnow()))
 
 
-class ReversalSchema(ma.Schema):
+class ReversalSchema(ApiSchema):
     """A payment's reversal as anyone who reads the payment sees it."""
 
     id = ma.fields.Integer()
@@ -179,7 +180,7 @@ class StaffReversalSchema(ReversalSchema):
     reversed_by = ma.fields.String()
 
 
-class LinkWithdrawalSchema(ma.Schema):
+class LinkWithdrawalSchema(ApiSchema):
     """A withdrawal of an invoice's emailed links (billing staff's to see)."""
 
     id = ma.fields.Integer()
@@ -192,7 +193,7 @@ class LinkWithdrawalSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class PaymentSchema(ma.Schema):
+class PaymentSchema(ApiSchema):
     id = ma.fields.Integer()
     invoice_id = ma.fields.Integer()
     method = ma.fields.String(metadata={"enum": list(PAYMENT_METHODS)})
@@ -243,7 +244,7 @@ class PaymentSchema(ma.Schema):
     )
 
 
-class CreditNoteSchema(ma.Schema):
+class CreditNoteSchema(ApiSchema):
     id = ma.fields.Integer()
     number = ma.fields.String()
     invoice_id = ma.fields.Integer()
@@ -260,7 +261,7 @@ class CreditNoteSchema(ma.Schema):
     issued_at = ma.fields.DateTime()
 
 
-class RefundSchema(ma.Schema):
+class RefundSchema(ApiSchema):
     id = ma.fields.Integer()
     credit_note_id = ma.fields.Integer()
     invoice_id = ma.fields.Integer()
@@ -287,20 +288,20 @@ class RefundSchema(ma.Schema):
     settled_at = ma.fields.DateTime(allow_none=True)
 
 
-class InvoiceQuerySchema(ma.Schema):
+class InvoiceQuerySchema(ApiSchema):
     state = vocabulary(INVOICE.states)
     overdue = ma.fields.Boolean()
     organization_id = record_id()
     q = ma.fields.String(validate=Text(200))
 
 
-class LineInputSchema(ma.Schema):
+class LineInputSchema(ApiSchema):
     description = ma.fields.String(required=True, validate=Text(DESCRIPTION_MAX, filled=True))
     working = ma.fields.String(load_default=None, allow_none=True, validate=Text(4000))
     amount = DecimalText(required=True)
 
 
-class InvoiceInputSchema(ma.Schema):
+class InvoiceInputSchema(ApiSchema):
     organization_id = record_id(required=True)
     currency = vocabulary(sorted(CURRENCIES), load_default="USD")
     lines = ma.fields.List(ma.fields.Nested(LineInputSchema), required=True, validate=Length(min=1))
@@ -308,17 +309,17 @@ class InvoiceInputSchema(ma.Schema):
     memo = ma.fields.String(load_default=None, allow_none=True, validate=Text(2000))
 
 
-class InvoiceUpdateSchema(ma.Schema):
+class InvoiceUpdateSchema(ApiSchema):
     lines = ma.fields.List(ma.fields.Nested(LineInputSchema), validate=Length(min=1))
     payment_terms_days = ma.fields.Integer(validate=ma.validate.Range(0, 365))
     memo = ma.fields.String(allow_none=True, validate=Text(2000))
 
 
-class ReasonSchema(ma.Schema):
+class ReasonSchema(ApiSchema):
     reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
-class OfflinePaymentInputSchema(ma.Schema):
+class OfflinePaymentInputSchema(ApiSchema):
     method = vocabulary(OFFLINE_METHODS, required=True)
     amount = DecimalText(required=True)
     reference = ma.fields.String(required=True, validate=Text(REFERENCE_MAX, filled=True))
@@ -326,17 +327,17 @@ class OfflinePaymentInputSchema(ma.Schema):
     note = ma.fields.String(load_default=None, allow_none=True, validate=Text(REASON_MAX))
 
 
-class ReversalInputSchema(ma.Schema):
+class ReversalInputSchema(ApiSchema):
     reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
     returned_on = Day(required=True, metadata={"description": "The day the bank returned it"})
 
 
-class CreditNoteInputSchema(ma.Schema):
+class CreditNoteInputSchema(ApiSchema):
     amount = DecimalText(required=True)
     reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
 
 
-class RefundInputSchema(ma.Schema):
+class RefundInputSchema(ApiSchema):
     # `card`: a Stripe refund to the card that paid; the others record one sent offline.
     method = vocabulary((CARD, *OFFLINE_METHODS), required=True)
     amount = DecimalText(
@@ -653,7 +654,7 @@ def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
 
 @blp.route("/payments")
 @access.staff(*READERS)
-@blp.arguments(ma.Schema.from_dict({"state": vocabulary(PAYMENT.states)})(), location="query")
+@blp.arguments(ApiSchema.from_dict({"state": vocabulary(PAYMENT.states)})(), location="query")
 @blp.paginate(PaymentSchema)
 def list_payments_all(query: dict[str, Any]) -> Select[Any]:
     """Payments newest first (staff); `state=flagged` lists those needing review."""

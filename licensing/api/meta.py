@@ -8,11 +8,12 @@ import marshmallow as ma
 
 from licensing import access
 from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.fields import ApiSchema
 
 blp = Blueprint("meta", __name__, description="About this API")
 
 
-class IndexSchema(ma.Schema):
+class IndexSchema(ApiSchema):
     service = ma.fields.String(required=True)
     version = ma.fields.String(required=True)
     documentation = ma.fields.String(required=True)

@@ -9,7 +9,7 @@ import marshmallow as ma
 from licensing import access, db
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint
-from licensing.api.fields import Text, page_number, vocabulary
+from licensing.api.fields import ApiSchema, Text, page_number, vocabulary
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
 from licensing.mail.states import OUTBOX
@@ -21,14 +21,14 @@ blp = Blueprint(
 )
 
 
-class OutboxQuerySchema(ma.Schema):
+class OutboxQuerySchema(ApiSchema):
     state = vocabulary(OUTBOX.states)
     to = ma.fields.String(validate=Text(254))
     page = page_number()
     per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
-class OutboxMessageSchema(ma.Schema):
+class OutboxMessageSchema(ApiSchema):
     id = ma.fields.Integer()
     to = ma.fields.List(ma.fields.String())
     subject = ma.fields.String()
@@ -43,7 +43,7 @@ class OutboxMessageSchema(ma.Schema):
     body_text = ma.fields.String(attribute="display_text")
 
 
-class OutboxPageSchema(ma.Schema):
+class OutboxPageSchema(ApiSchema):
     items = ma.fields.List(ma.fields.Nested(OutboxMessageSchema))
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()

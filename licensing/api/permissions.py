@@ -22,6 +22,7 @@ from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created, refuse_staff_filter
 from licensing.api.fields import (
     STRINGS,
+    ApiSchema,
     Day,
     Text,
     allowed_actions_field,
@@ -84,7 +85,7 @@ def _text(name: str, **kwargs: Any) -> ma.fields.String:
 # --- schemas -----------------------------------------------------------------------
 
 
-class PermissionRequestInputSchema(ma.Schema):
+class PermissionRequestInputSchema(ApiSchema):
     requester_name = _text("requester_name", metadata={"example": "Dr. Lena Ortiz"})
     requester_email = ma.fields.Email(required=True, validate=Text(LIMITS["requester_email"]))
     institution = _text("institution", metadata={"example": "Cedar Ridge Community College"})
@@ -113,13 +114,13 @@ class PermissionRequestInputSchema(ma.Schema):
     )
 
 
-class PermissionSubmittedSchema(ma.Schema):
+class PermissionSubmittedSchema(ApiSchema):
     reference = ma.fields.String()
     state = ma.fields.String()
     next_step = ma.fields.String()
 
 
-class PermissionMessageSchema(ma.Schema):
+class PermissionMessageSchema(ApiSchema):
     author = ma.fields.String(metadata={"enum": ["requester", "staff", "system"]})
     author_name = ma.fields.String()
     internal = ma.fields.Boolean()
@@ -127,7 +128,7 @@ class PermissionMessageSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class PermissionLetterSchema(ma.Schema):
+class PermissionLetterSchema(ApiSchema):
     id = ma.fields.Integer()
     kind = ma.fields.String(metadata={"enum": ["grant", "denial"]})
     number = ma.fields.String()
@@ -135,7 +136,7 @@ class PermissionLetterSchema(ma.Schema):
     sha256 = ma.fields.String()
 
 
-class PermissionServiceLevelSchema(ma.Schema):
+class PermissionServiceLevelSchema(ApiSchema):
     age_days = ma.fields.Integer(metadata={"description": "US business days since submission"})
     target_days = ma.fields.Integer()
     due_at = ma.fields.DateTime(allow_none=True)
@@ -154,7 +155,7 @@ SERVICE_LEVEL = {
 }
 
 
-class PermissionStatusSchema(ma.Schema):
+class PermissionStatusSchema(ApiSchema):
     """What the requester sees: never internal notes, assignment or SLA."""
 
     reference = ma.fields.String()
@@ -233,7 +234,7 @@ class PermissionRequestSchema(PermissionStatusSchema):
         return level
 
 
-class PermissionQueueQuerySchema(ma.Schema):
+class PermissionQueueQuerySchema(ApiSchema):
     state = vocabulary(("open", *STATES))
     assignee = ma.fields.String(
         validate=Text(20),
@@ -253,7 +254,7 @@ class PermissionQueueQuerySchema(ma.Schema):
     )
 
 
-class PermissionActionSchema(ma.Schema):
+class PermissionActionSchema(ApiSchema):
     action = vocabulary(STAFF_ACTIONS, required=True)
     message = ma.fields.String(
         validate=Text(LIMITS["message"]),
@@ -272,31 +273,31 @@ class PermissionActionSchema(ma.Schema):
     )
 
 
-class PermissionNoteSchema(ma.Schema):
+class PermissionNoteSchema(ApiSchema):
     body = _text("message")
 
 
-class PermissionAssignmentSchema(ma.Schema):
+class PermissionAssignmentSchema(ApiSchema):
     request_ids = ma.fields.List(record_id(), required=True, validate=Length(min=1, max=500))
     assignee_id = record_id(required=True, allow_none=True)
 
 
-class PermissionTokenSchema(ma.Schema):
+class PermissionTokenSchema(ApiSchema):
     token = ma.fields.String(required=True, validate=Text(200, filled=True))
 
 
-class PermissionRequesterMessageSchema(ma.Schema):
+class PermissionRequesterMessageSchema(ApiSchema):
     body = _text("message")
 
 
-class PermissionWithdrawalSchema(ma.Schema):
+class PermissionWithdrawalSchema(ApiSchema):
     reason = ma.fields.String(
         validate=Text(LIMITS["message"]),
         metadata={"description": "Optional: why, passed on to the licensing office"},
     )
 
 
-class PermissionMetricsSchema(ma.Schema):
+class PermissionMetricsSchema(ApiSchema):
     open_by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     open_total = ma.fields.Integer()
     overdue = ma.fields.Integer()

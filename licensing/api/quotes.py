@@ -25,6 +25,7 @@ from licensing.agreements.models import DESCRIPTION_MAX, LANGUAGE_MAX, RATE_CARD
 from licensing.api.base import CHECKED_JSON_BODY, Blueprint
 from licensing.api.fields import (
     MAX_UNIT_NAME,
+    ApiSchema,
     Day,
     Quantities,
     Text,
@@ -60,12 +61,12 @@ MAX_USES = 100
 LANGUAGES_LISTED_MAX = 200
 
 
-class TermSchema(ma.Schema):
+class TermSchema(ApiSchema):
     start = Day(required=True, metadata={"example": "2027-01-01"})
     end = Day(required=True, metadata={"example": "2027-12-31"})
 
 
-class UseSchema(ma.Schema):
+class UseSchema(ApiSchema):
     use = vocabulary(USES, required=True)
     product_type = vocabulary(PRODUCT_TYPES, required=True)
     user_type = vocabulary(USER_TYPES, required=True)
@@ -84,7 +85,7 @@ class UseSchema(ma.Schema):
     )
 
 
-class QuoteRequestSchema(ma.Schema):
+class QuoteRequestSchema(ApiSchema):
     """The quote request. A body that is plainly valid is read by `plain_request`
     before the route's wrappers run (`_plain_body_first`; a fifth of the cost for
     25 uses); anything else, every error included, by this schema, so its
@@ -240,7 +241,7 @@ def _plain_languages(value: Any) -> bool:
     )
 
 
-class QuoteLineSchema(ma.Schema):
+class QuoteLineSchema(ApiSchema):
     use_index = ma.fields.Integer(required=True)
     rule = ma.fields.String(allow_none=True, required=True)
     route = ma.fields.String(required=True, metadata={"enum": ["license", "permission_request"]})
@@ -249,7 +250,7 @@ class QuoteLineSchema(ma.Schema):
     explanation = ma.fields.List(ma.fields.String(), required=True)
 
 
-class QuoteSchema(ma.Schema):
+class QuoteSchema(ApiSchema):
     rate_card = ma.fields.String(required=True)
     currency = ma.fields.String(required=True)
     proration = ma.fields.String(

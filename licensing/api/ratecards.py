@@ -11,7 +11,7 @@ from flask import request
 from licensing import access, db
 from licensing.access import require_principal
 from licensing.api.base import Blueprint
-from licensing.api.fields import Day
+from licensing.api.fields import ApiSchema, Day
 from licensing.pricing import describe_rule
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
@@ -23,7 +23,7 @@ blp = Blueprint(
 )
 
 
-class RateCardSummarySchema(ma.Schema):
+class RateCardSummarySchema(ApiSchema):
     version = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
     currency = ma.fields.String(required=True)
@@ -33,7 +33,7 @@ class RateCardSummarySchema(ma.Schema):
     published_at = ma.fields.DateTime(required=True)
 
 
-class RuleSummarySchema(ma.Schema):
+class RuleSummarySchema(ApiSchema):
     id = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
     in_plain_words = ma.fields.String(required=True)
@@ -46,7 +46,7 @@ class RateCardDetailSchema(RateCardSummarySchema):
     )
 
 
-class ImportResultSchema(ma.Schema):
+class ImportResultSchema(ApiSchema):
     status = ma.fields.String(required=True, metadata={"enum": ["created", "unchanged"]})
     rate_card = ma.fields.Nested(RateCardSummarySchema, required=True)
 

@@ -21,7 +21,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from licensing import access
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created, large_body
-from licensing.api.fields import Day, Text, vocabulary
+from licensing.api.fields import ApiSchema, Day, Text, vocabulary
 from licensing.calendar import parse_day
 from licensing.config import current_config
 from licensing.errors import NotFound
@@ -62,12 +62,12 @@ def _period_start(text: str) -> date:
 # --- documents --------------------------------------------------------------------------------
 
 
-class PeriodSchema(ma.Schema):
+class PeriodSchema(ApiSchema):
     start = Day()
     end = Day()
 
 
-class PeriodStatusSchema(ma.Schema):
+class PeriodStatusSchema(ApiSchema):
     period = ma.fields.Nested(PeriodSchema)
     due_on = Day()
     state = ma.fields.String(metadata={"enum": list(PERIOD_STATES)})
@@ -76,7 +76,7 @@ class PeriodStatusSchema(ma.Schema):
     invoice = ma.fields.String(allow_none=True, metadata={"example": "INV-2027-000042"})
 
 
-class ReportLineSchema(ma.Schema):
+class ReportLineSchema(ApiSchema):
     line = ma.fields.Integer(metadata={"description": "the line's number in Schedule A"})
     quantities_to_date = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     revenue_to_date = ma.fields.String(allow_none=True)
@@ -86,12 +86,12 @@ class ReportLineSchema(ma.Schema):
     explanation = ma.fields.List(ma.fields.String())
 
 
-class ReportRefSchema(ma.Schema):
+class ReportRefSchema(ApiSchema):
     id = ma.fields.Integer(metadata={"example": 18})
     reference = ma.fields.String(metadata={"example": "RR-000018"})
 
 
-class ReviewStepSchema(ma.Schema):
+class ReviewStepSchema(ApiSchema):
     step = ma.fields.String(
         metadata={
             "enum": list(REVIEW_STEPS),
@@ -114,7 +114,7 @@ class ReviewStepSchema(ma.Schema):
     )
 
 
-class ReportSchema(ma.Schema):
+class ReportSchema(ApiSchema):
     id = ma.fields.Integer(allow_none=True)
     agreement = ma.fields.String(metadata={"example": "CPT-2027-000001"})
     period = ma.fields.Nested(PeriodSchema)
@@ -394,7 +394,7 @@ def get_rows(report_id: int) -> Response:
     return rows_response(report_id, current_actor())
 
 
-class ReviewSchema(ma.Schema):
+class ReviewSchema(ApiSchema):
     action = vocabulary(sorted(REVIEW.actions), required=True)
     # The service's sentence, not marshmallow's "Longer than maximum length 2000.".
     note = ma.fields.String(

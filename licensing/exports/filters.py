@@ -145,7 +145,8 @@ def parse(
     date_from = _date(raw["from"], "from", errors)
     date_to = _date(raw["to"], "to", errors)
     if date_from and date_to and date_to < date_from:
-        errors["to"] = ["Must be on or after the start date."]
+        # Named as the caller gave it: `from` on the API, "From" on the page.
+        errors["to"] = [f"Must be on or after {words.field('from')} ({date_from.isoformat()})."]
     basis = raw["by"] or (dataset.date_bases[0] if dataset.date_bases else None)
     if raw["by"] and dataset.date_bases and basis not in dataset.date_bases:
         errors["by"] = [words.one_of("by", dataset.date_bases)]

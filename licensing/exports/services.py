@@ -20,8 +20,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import Select, select
+
 from licensing import db
+from licensing.actors import Actor
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -199,6 +203,23 @@ def count(request: ExportRequest, *, gl_accounts: Mapping[str, str]) -> int | No
         return request.dataset.count(context, request.filter)
 
 
+# The audit actions of an export, complete or cut off (`record_export`).
+DOWNLOADED = "export.downloaded"
+INTERRUPTED = "export.interrupted"
+
+
+def recorded_exports(actor: Actor, dataset: str | None = None) -> Select[AuditEvent]:
+    """The exports `actor` made, newest first, as the audit log recorded them (with
+    each file's rows, bytes and SHA-256), so whoever downloaded a file can check
+    it; an admin reads everyone's, the command line's included."""
+    statement = select(AuditEvent).where(AuditEvent.action.in_((DOWNLOADED, INTERRUPTED)))
+    if not actor.has_role("admin"):  # no user, no exports of its own
+        statement = statement.where(AuditEvent.actor_user_id == (actor.user_id or 0))
+    if dataset is not None:
+        statement = statement.where(AuditEvent.entity_id == dataset)
+    return statement.order_by(AuditEvent.seq.desc())
+
+
 def record_export(request: ExportRequest, tally: Tally, *, note: str | None = None) -> None:
     """The audit event of one export, in a transaction of its own (the stream's
     session only reads, and may be gone)."""
@@ -206,7 +227,7 @@ def record_export(request: ExportRequest, tally: Tally, *, note: str | None = No
     try:
         audit.record(
             session,
-            action="export.downloaded" if tally.complete else "export.interrupted",
+            action=DOWNLOADED if tally.complete else INTERRUPTED,
             entity_type="export",
             entity_id=request.dataset.name,
             before=None,

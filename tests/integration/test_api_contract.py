@@ -535,3 +535,17 @@ def test_every_create_declares_and_answers_where_its_record_is_read(
     assert len(walked) >= 14
     assert "POST /api/v1/invoices/{invoice_id}/credit-notes" in walked
     assert "POST /api/v1/agreements/{agreement_id}/royalty-reports/{period_start}" in walked
+
+
+def test_an_absent_required_field_and_an_empty_one_say_the_same_sentence(
+    client: FlaskClient,
+) -> None:
+    # Round 17: an empty required text said "This field is required." (round 16),
+    # an absent one marshmallow's "Missing data for required field.".
+    absent = client.post("/api/v1/quotes", json={})
+    assert absent.status_code == 422
+    errors = absent.get_json()["errors"]
+    assert errors, absent.get_json()
+    for name, messages in errors.items():
+        assert messages == ["This field is required."], name
+    assert "Missing data" not in absent.get_data(as_text=True)

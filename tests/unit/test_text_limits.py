@@ -9,8 +9,6 @@ text the pages' "This field is required."."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterator
 
 import marshmallow as ma
@@ -18,25 +16,13 @@ import pytest
 from wtforms.fields.core import UnboundField
 from wtforms.validators import Length as FormLength
 
-import licensing.api
 from licensing.accounts import forms as account_forms
 from licensing.agreements import forms as agreement_forms
 from licensing.api.fields import Text
 from licensing.billing import forms as billing_forms
 from licensing.permissions import forms as permission_forms
 from licensing.words import FIELD_REQUIRED, at_most_characters
-
-
-def _schemas() -> Iterator[type[ma.Schema]]:
-    for module_info in pkgutil.iter_modules(licensing.api.__path__):
-        module = importlib.import_module(f"licensing.api.{module_info.name}")
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, ma.Schema)
-                and value.__module__ == module.__name__
-            ):
-                yield value
+from tests.support.api_schemas import api_schemas as _schemas
 
 
 def _text_fields() -> Iterator[tuple[str, str, ma.fields.Field]]:

@@ -68,11 +68,18 @@ COLUMNS = (
         "What its invoices have charged so far less what was credited against them "
         "(late fees aside), as the agreements lists and the API say.",
     ),
+    # Added last too (round 17): the API's and the pages' "Renewed by".
+    Column(
+        "renewed_by",
+        TEXT,
+        "The accepted renewal that takes over (or took over) from it; empty until one is accepted.",
+    ),
 )
 
 
 def _statement(given: ExportFilter) -> Statement:
     renewed = aliased(Agreement)
+    renewal = aliased(Agreement)  # the one that renews it, joined in: no query per row
     statement: Statement = (
         select(
             Agreement.number,
@@ -91,9 +98,11 @@ def _statement(given: ExportFilter) -> Statement:
             Agreement.ended_at,
             renewed.number.label("renewal_of"),
             charged_to_date_column().label("charged_to_date"),
+            renewal.number.label("renewed_by"),
         )
         .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
         .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
+        .outerjoin(renewal, renewal.id == Agreement.superseded_by_id)
     )
     statement = of_licensee(statement, Agreement, given, by_state=True)
     if given.date_basis == PERIOD:  # terms that overlap the range
@@ -208,6 +217,7 @@ def _row(
         day_of(r.ended_at),
         r.renewal_of,
         amount(r.charged_to_date, r.currency),
+        r.renewed_by,
     )
 
 

@@ -177,10 +177,12 @@ def test_the_agreements_register_ends_with_charged_to_date_as_the_api_says_it(
     invoice = ledger.agreement_invoice
     credited(invoice.id, "125.50", "Seats not used", now=at(date(2027, 2, 1)))
     (row,) = export_json("agreements", **{"from": "2027-06-01", "to": "2027-06-30"})
-    assert list(row)[-1] == "charged_to_date"  # added at the end: positions kept
+    # Each added at the end, positions kept: charged_to_date, then (round 17) renewed_by.
+    assert list(row)[-2:] == ["charged_to_date", "renewed_by"]
     assert row["charged_to_date"] == "2374.50"  # 2500.00 invoiced less 125.50 credited
     api = client.get(f"/api/v1/agreements/{invoice.source_id}", headers=bearer(billing_staff))
     assert api.get_json()["charged_to_date"] == row["charged_to_date"]
+    assert api.get_json()["renewed_by"] is row["renewed_by"] is None  # not renewed
 
 
 def test_each_export_is_audited_with_its_filter_rows_and_the_sha256_of_its_bytes(
@@ -431,3 +433,37 @@ def test_an_export_that_meets_an_unknown_currency_midway_leaves_no_file_and_audi
     event = db.session().scalars(select(AuditEvent).where(AuditEvent.entity_type == "export")).one()
     assert event.action == "export.interrupted"
     assert "unknown currency 'XQQ'" in (event.note or "")
+
+
+def test_a_refused_export_filter_reads_as_any_refused_argument_and_names_from(
+    app: Flask, client: FlaskClient, billing_staff: User, signed_in: Any
+) -> None:
+    # Round 17: the service's refusals said "The export's filter has problems."
+    # where the schema's said "The request has invalid fields; see errors.", and
+    # a reversed range "Must be on or after the start date." where the API's
+    # argument is `from` (and the page's field "From").
+    headers = bearer(billing_staff)
+    by_service = client.get(
+        "/api/v1/exports/invoices",
+        query_string={"from": "2027-03-31", "to": "2027-01-01"},
+        headers=headers,
+    )
+    by_schema = client.get(
+        "/api/v1/exports/invoices", query_string={"from": "2027-02-30"}, headers=headers
+    )
+    for refused in (by_service, by_schema):
+        assert refused.status_code == 422
+        problem = refused.get_json()
+        assert (problem["title"], problem["detail"]) == (
+            "Invalid input",
+            "The request has invalid fields; see errors.",
+        )
+    assert by_service.get_json()["errors"] == {
+        "query.to": ["Must be on or after from (2027-03-31)."]
+    }
+    page = signed_in(client, billing_staff).get(
+        "/console/exports",
+        query_string={"dataset": "invoices", "from": "2027-03-31", "to": "2027-01-01"},
+    )
+    assert page.status_code == 422
+    assert "Must be on or after From (2027-03-31)." in page.get_data(as_text=True)
