@@ -132,9 +132,15 @@ def test_after_adding_a_use_the_keyboard_continues_in_the_new_use(page: Any, car
     page.get_by_role("button", name="Add another use").click()
     # The form posts to the page again at the new use (#use-2). Waiting for a load
     # is not enough: the browser moves the keyboard's starting point to the new use
-    # when it goes to the address's fragment, which may come after the load; the
-    # new use is the page's :target from then on.
+    # when it goes to the address's fragment, which may come after the load. Nor is
+    # :target alone: Chromium marks the target as it parses, but moves the starting
+    # point only once the page can render (its stylesheet loaded, a 304 that may
+    # arrive later under load), in a rendering step no script can observe (and a
+    # headless page without frames never runs requestAnimationFrame); CI saw Tab
+    # land before it. So: the target, the load (stylesheets in), then a pause.
     page.wait_for_selector("#use-2:target", state="attached")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(250)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "uses-1-use"
 
