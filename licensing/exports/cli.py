@@ -20,14 +20,22 @@ from flask.cli import with_appcontext
 
 from licensing.config import current_config
 from licensing.errors import DomainError, InvalidInput
-from licensing.exports import base, services
+from licensing.exports import base, filters, services
 from licensing.exports.formats import FORMATS
 from licensing.money import format_quantity
 
 
+def _option(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+# A refusal names what the operator typed: "--to: Must be on or after --from".
+CLI_WORDS = filters.Wording(field=_option)
+
+
 def _problems(error: DomainError) -> str:
     if isinstance(error, InvalidInput) and error.errors:
-        return "; ".join(f"--{k.replace('_', '-')}: {' '.join(v)}" for k, v in error.errors.items())
+        return "; ".join(f"{_option(k)}: {' '.join(v)}" for k, v in error.errors.items())
     return error.detail
 
 
@@ -88,7 +96,7 @@ def exports_command(
     _check_output(output)
     given = {"from": date_from, "to": date_to, **filters}
     try:
-        request = services.prepare(dataset, format_name, given)
+        request = services.prepare(dataset, format_name, given, words=CLI_WORDS)
         gl_accounts = current_config().gl_accounts
         total = services.count(request, gl_accounts=gl_accounts)
     except DomainError as error:

@@ -381,6 +381,25 @@ def test_the_command_refuses_a_bad_filter_and_writes_nothing(app: Flask, tmp_pat
     assert not target.exists()
 
 
+def test_the_command_names_its_own_options_in_a_refusal(app: Flask, tmp_path: Path) -> None:
+    # The API's parameter names ("Must be on or after from") read oddly to an operator.
+    result = app.test_cli_runner().invoke(
+        args=[
+            "exports",
+            "payments",
+            "--from",
+            "2027-03-01",
+            "--to",
+            "2027-02-01",
+            "--as-of",
+            "2027-01-01",
+        ]
+    )
+    assert result.exit_code == 2
+    assert "--to: Must be on or after --from (2027-03-01)." in result.output
+    assert "does not filter by --as-of (it takes --from, --to, --by" in result.output
+
+
 def test_an_export_holding_a_currency_edited_in_the_database_is_refused_naming_the_record(
     ledger: Ledger, client: FlaskClient, billing_staff: User, signed_in: Any
 ) -> None:
