@@ -194,6 +194,24 @@ def test_when_stripe_js_does_not_load_the_pay_page_says_so_instead_of_a_dead_but
     assert _problems(page) == ""
 
 
+def test_a_payment_that_cannot_reach_the_server_gives_the_button_back(
+    page: Any, live_server: LiveServer
+) -> None:
+    # A failed request (offline) left the button disabled for good, with no word.
+    email, invoice = invoiced_vendor(live_server, ("900.00",))
+    sign_in(page, email)
+    page.goto(f"/portal/invoices/{invoice.id}/pay")
+    page.route(f"**/portal/invoices/{invoice.id}/card-payments", lambda route: route.abort())
+    page.locator("#card-element input").first.wait_for()
+    _type_card(page, GOOD_CARD)
+    _tab_to(page, "#pay-button")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'card-errors'")
+    assert "could not be sent" in page.inner_text("#card-errors")
+    assert page.inner_text("#pay-button") == "Pay 900.00 USD"
+    assert page.get_attribute("#pay-button", "aria-disabled") is None
+
+
 def test_the_mail_viewer_s_bodies_read_at_200_percent_zoom_and_on_a_narrow_phone(
     page: Any, live_server: LiveServer
 ) -> None:
