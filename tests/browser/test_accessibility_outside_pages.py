@@ -26,22 +26,13 @@ from licensing.mail.models import OutboxMessage
 from tests.browser.conftest import invoiced_vendor, sign_in
 from tests.browser.test_accessibility import _luminance
 from tests.browser.test_accessibility_pages import SWAGGER_UI_EXCEPTIONS, excused_findings
+from tests.browser.test_keyboard_journey import _FOCUSED  # what has the focus
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.support.axe import describe, own_findings, violations_at_least
 from tests.support.servers import LiveServer, LocalStripe
 
 DECLINED_CARD = "4000000000000341"  # localstripe: attaches, then is declined when charged
 GOOD_CARD = "4242424242424242"
-
-# What has the focus: its id, its text, whether it matches a selector.
-_FOCUSED = """
-(selector) => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return {text: "", matches: false, id: ""};
-  const text = (el.getAttribute("aria-label") || el.innerText || el.value || "").trim();
-  return {text, id: el.id, matches: selector ? el.matches(selector) : false};
-}
-"""
 
 # The page is wider than the window: someone at 320 px (or 1280 px at 400%) must
 # scroll sideways to read it (WCAG 1.4.10).
