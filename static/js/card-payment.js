@@ -11,17 +11,43 @@
   var SETTLED = {paid: true, declined: true, review: true, closed: true};
 
   var form = document.getElementById("card-form");
-  if (!form || typeof Stripe === "undefined") { return; }
+  if (!form) { return; }
+  var errors = document.getElementById("card-errors");
+  var button = document.getElementById("pay-button");
+  var progress = document.getElementById("card-progress");
+  var panel = document.getElementById("payment-status");
+  var payLabel = button.textContent;
+  var paying = false;
+
+  if (typeof Stripe === "undefined") {
+    // Stripe.js did not load (blocked or offline): say so rather than offer a
+    // button that would only reload the page.
+    errors.textContent = "The card form could not be loaded. Reload the page to try again, " +
+      "or pay by wire transfer, ACH or check as the invoice says.";
+    button.remove();
+    return;
+  }
   var stripe = Stripe(form.dataset.publishableKey);
   var card = stripe.elements().create("card");
   card.mount("#card-element");
-  var errors = document.getElementById("card-errors");
-  var button = document.getElementById("pay-button");
-  var panel = document.getElementById("payment-status");
 
+  // While paying, the button keeps the focus (aria-disabled: `disabled` would drop
+  // it to the page) and says what is happening; a second press does nothing.
+  function busy(on) {
+    paying = on;
+    button.textContent = on ? button.dataset.paying : payLabel;
+    if (on) { button.setAttribute("aria-disabled", "true"); } else { button.removeAttribute("aria-disabled"); }
+    form.setAttribute("aria-busy", on ? "true" : "false");
+    progress.textContent = on ? "Sending the payment to Stripe; this can take a few seconds." : "";
+  }
+
+  // A refusal (a declined card, a mistyped number) is read out (role=alert) and
+  // takes the focus, so a keyboard user is where the message is; the card
+  // fields are one Shift+Tab back.
   function fail(message) {
+    busy(false);
     errors.textContent = message || "The payment did not go through; try again.";
-    button.disabled = false;
+    errors.focus();
   }
 
   function show(title, message, invoiceUrl) {
@@ -41,8 +67,12 @@
   }
 
   async function follow(url) {
+    busy(false);
     form.hidden = true;
     show("Still processing", "Waiting for Stripe to confirm the payment…");
+    // The form (and the button that had the focus) is gone: the focus goes to the
+    // outcome's heading, and the panel's later changes are read as they come.
+    document.getElementById("payment-status-title").focus();
     var stopAt = Date.now() + POLL_FOR_MS;
     while (true) {
       var status = await askStatus(url);
@@ -59,18 +89,24 @@
 
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
-    button.disabled = true;
+    if (paying) { return; }
+    busy(true);
     errors.textContent = "";
     var tokenized = await stripe.createToken(card);
     if (tokenized.error || !tokenized.token) {
       return fail(tokenized.error && tokenized.error.message);
     }
-    var response = await fetch(form.dataset.paymentUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": form.dataset.csrfToken},
-      body: JSON.stringify({token: tokenized.token.id})
-    });
+    var response;
+    try {
+      response = await fetch(form.dataset.paymentUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": form.dataset.csrfToken},
+        body: JSON.stringify({token: tokenized.token.id})
+      });
+    } catch (error) {
+      return fail("The payment could not be sent: check the connection and try again.");
+    }
     var body = await response.json().catch(function () { return {}; });
     if (!response.ok) { return fail(body.error); }
     if (body.status === "requires_action") {
