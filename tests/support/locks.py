@@ -11,12 +11,14 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import Flask
-from sqlalchemy import Select, String, func, select, text
+from sqlalchemy import ColumnElement, Select, String, func, select, text
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
+from licensing.mail.models import OutboxMessage
 
 T = TypeVar("T")
 
@@ -149,3 +151,15 @@ def another_host_marking(app: Flask, model: Any, entity_id: int, marker: str) ->
     audit.record_event(other_host, marker, entity_id, actor=Actor.SYSTEM, after={"host": "A"})
     other_host.flush()
     return other_host
+
+
+def emails_and_markers(app: Flask, subject: ColumnElement[bool], marker: str) -> tuple[int, int]:
+    """How many outbox emails match `subject` (a condition on `OutboxMessage`), and
+    how many audit events are `marker`: a once-only email's copies and records."""
+    with app.app_context():
+        session = db.session()
+        sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(subject))
+        marked = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == marker)
+        )
+    return int(sent or 0), int(marked or 0)
