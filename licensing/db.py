@@ -309,6 +309,29 @@ def claim(statement: Select[Any]) -> Select[Any]:
     return statement
 
 
+def still_selected(session: Session, statement: Select[Any], claimed: Sequence[Any]) -> list[Any]:
+    """Of the rows `claim(statement)` returned, those `statement` still selects when
+    read again now, in a statement of its own (on PostgreSQL; SQLite's hosts take
+    turns with the write lock before reading anything).
+
+    For a claim whose conditions read other tables, such as a once-only email's
+    marker in the audit log (`NOT EXISTS ... 'reminder_sent'`): the claim's
+    statement reads them in the snapshot taken when it began. Under READ COMMITTED,
+    another host that sent the email and committed after that moment, but before
+    this statement reached the row (SKIP LOCKED skips only a row still locked),
+    leaves the row claimable although its marker is written, and the email went
+    twice. A new statement sees every commit made before it, the marker included,
+    and the row is still ours (locked), so nobody can write the marker between this
+    look and our own. Conditions on the claimed row itself need no second look:
+    PostgreSQL checks them again on the row's newest version when it locks it."""
+    if not claimed or not is_postgresql():
+        return list(claimed)
+    entity = statement.column_descriptions[0]["entity"]
+    ids = [row.id for row in claimed]
+    still = set(session.scalars(statement.with_only_columns(entity.id).where(entity.id.in_(ids))))
+    return [row for row in claimed if row.id in still]
+
+
 def count_rows(session: Session, statement: Select[Any]) -> int:
     """How many rows `statement` selects, counted by the database (without its
     ORDER BY, which changes no count)."""

@@ -346,6 +346,9 @@ class Agreement(Snapshotted, Base):
     # What its invoices charged so far, where a query loads it
     # (`queries.with_charged_to_date`); None otherwise.
     charged_to_date: Mapped[Decimal | None] = query_expression()
+    # The application that renews it now (`queries.live_renewal`), where a query
+    # loads it (`queries.with_live_renewal`); None otherwise, or when none does.
+    live_renewal_id: Mapped[int | None] = query_expression()
 
     @property
     def reference(self) -> str:

@@ -159,9 +159,14 @@ def with_charged_to_date(statement: Select[Any]) -> Select[Any]:
     ).execution_options(populate_existing=True)
 
 
-def get_agreement_charged(session: Session, agreement_id: int) -> Agreement:
-    """The agreement the caller may see, with what it has been charged to date."""
+def get_agreement_charged(
+    session: Session, agreement_id: int, *, renewal: bool = False
+) -> Agreement:
+    """The agreement the caller may see, with what it has been charged to date (and,
+    given `renewal`, the application that renews it: `with_live_renewal`)."""
     statement = with_charged_to_date(select(Agreement).where(Agreement.id == agreement_id))
+    if renewal:
+        statement = with_live_renewal(statement)
     found: Agreement | None = session.scalars(scoped(statement, Agreement, None)).one_or_none()
     if found is None:
         raise NotFound(f"There is no agreement {agreement_id}.")
@@ -748,16 +753,32 @@ RENEWAL_WINDOW_DAYS = 90
 ENDED_RENEWALS = (WITHDRAWN, LAPSED, REJECTED)
 
 
-def still_renews() -> ColumnElement[bool]:
+def still_renews(issued: Any = Agreement) -> ColumnElement[bool]:
     """An application that still renews its agreement: not ended, and not approved
     into an agreement that was terminated (which renews nothing: the old agreement
-    expires and may be renewed again)."""
+    expires and may be renewed again). `issued`: the entity that finds the
+    agreement it was approved into (an alias, in a statement whose `Agreement` is
+    the one renewed)."""
     terminated = (
-        select(Agreement.id)
-        .where(Agreement.application_id == Application.id, Agreement.state == TERMINATED)
+        select(issued.id)
+        .where(issued.application_id == Application.id, issued.state == TERMINATED)
         .exists()
     )
     return Application.state.not_in(ENDED_RENEWALS) & ~terminated
+
+
+def with_live_renewal(statement: Select[Any]) -> Select[Any]:
+    """`statement` (of agreements) loading each one's `live_renewal_id`, the id of
+    the application `live_renewal` finds, in the same statement."""
+    renewing = (
+        select(Application.id)
+        .where(Application.renewal_of_id == Agreement.id, still_renews(aliased(Agreement)))
+        .order_by(Application.id)
+        .limit(1)
+        .correlate(Agreement)
+        .scalar_subquery()
+    )
+    return statement.options(with_expression(Agreement.live_renewal_id, renewing))
 
 
 def live_renewal(session: Session, agreement_id: int) -> Application | None:

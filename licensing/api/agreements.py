@@ -7,6 +7,7 @@ accept, send the SHA-256 of the PDF you read: it must be the stored one.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -17,6 +18,7 @@ from licensing import access, db
 from licensing.actors import current_actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Application
+from licensing.agreements.services.renewal import RENEWABLE
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import Blueprint, Created
@@ -56,6 +58,36 @@ class AgreementAcceptanceSchema(ApiSchema):
     ip_address = ma.fields.String()
     user_agent = ma.fields.String()
     pdf_sha256 = ma.fields.String()
+
+
+class AgreementRenewalSchema(ApiSchema):
+    available = ma.fields.Boolean(
+        metadata={
+            "description": (
+                "True when a renewal can be drawn now (`POST /api/v1/agreements/{id}/renewal`, "
+                "by the organization's users): the agreement is active or expired and no "
+                "application renews it. Renewal is not a state transition, so it is not "
+                "among `allowed_actions`. The organization must also be in good standing, "
+                "as for any new application (else the POST answers 409 with the reason)."
+            )
+        }
+    )
+    term_start = Day(
+        metadata={
+            "description": "The first day of the term a renewal licenses: the day after "
+            "this agreement's term ends"
+        }
+    )
+    application_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": (
+                "The application that renews this agreement (a draft, under review, or "
+                "approved; read it at `/api/v1/applications/{id}`), null when none does. "
+                "Once its agreement is accepted, `renewed_by` names that agreement too."
+            )
+        },
+    )
 
 
 class AgreementSchema(ApiSchema):
@@ -101,6 +133,20 @@ class AgreementSchema(ApiSchema):
         },
     )
     acceptance = ma.fields.Nested(AgreementAcceptanceSchema, allow_none=True)
+    renewal = ma.fields.Nested(AgreementRenewalSchema)
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        if attr == "renewal":  # computed, as a nested object (documented above)
+            return self._renewal(obj)
+        return super().get_attribute(obj, attr, default)
+
+    def _renewal(self, agreement: Agreement) -> dict[str, Any]:
+        drawn = agreement.live_renewal_id
+        return {
+            "available": agreement.state in RENEWABLE and drawn is None,
+            "term_start": agreement.term_end + timedelta(days=1),
+            "application_id": drawn,
+        }
 
     def _allowed(self, agreement: Agreement) -> list[str]:
         return callers_actions(AGREEMENT.allowed(agreement.state), AGREEMENT_STEP_ROUTES)
@@ -140,14 +186,16 @@ class AgreementTerminationSchema(ApiSchema):
 @blp.paginate(AgreementSchema)
 def list_agreements(query: dict[str, Any]) -> Select[Any]:
     """Agreements, newest first: a vendor sees their own."""
-    return queries.with_charged_to_date(queries.agreements_query(states=query.get("state") or ()))
+    return queries.with_live_renewal(
+        queries.with_charged_to_date(queries.agreements_query(states=query.get("state") or ()))
+    )
 
 
 @blp.route("/agreements/<int:agreement_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, AgreementSchema)
 def get_agreement(agreement_id: int) -> Agreement:
-    return queries.get_agreement_charged(db.session(), agreement_id)
+    return queries.get_agreement_charged(db.session(), agreement_id, renewal=True)
 
 
 @blp.route("/agreements/<int:agreement_id>/pdf")
@@ -185,7 +233,7 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
         ),
     )
     # Read again with what it is charged to date (its up-front invoice, issued now).
-    return queries.get_agreement_charged(db.session(), agreement_id)
+    return queries.get_agreement_charged(db.session(), agreement_id, renewal=True)
 
 
 @blp.route("/agreements/<int:agreement_id>/renewal", methods=["POST"])
@@ -210,4 +258,4 @@ def renew_agreement(agreement_id: int) -> Application:
 def terminate_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Terminate (licensing staff, with a reason sent to the licensee)."""
     services.terminate(agreement_id, data["reason"], current_actor())
-    return queries.get_agreement_charged(db.session(), agreement_id)
+    return queries.get_agreement_charged(db.session(), agreement_id, renewal=True)

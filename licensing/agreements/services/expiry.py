@@ -191,20 +191,22 @@ def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
         AuditEvent.entity_id == cast(agreement.id, String),
         AuditEvent.action == ENDING_REMINDED,
     )
-    for found in session.scalars(
-        db.claim(
-            select(agreement)
-            .where(
-                agreement.state == ACTIVE,
-                agreement.superseded_by_id.is_(None),
-                agreement.term_end >= today,
-                agreement.term_end <= today + ENDING_REMINDER,
-                ~renewing.exists(),
-                ~reminded.exists(),
-            )
-            .order_by(agreement.id)
-        ),
-    ):
+    due = (
+        select(agreement)
+        .where(
+            agreement.state == ACTIVE,
+            agreement.superseded_by_id.is_(None),
+            agreement.term_end >= today,
+            agreement.term_end <= today + ENDING_REMINDER,
+            ~renewing.exists(),
+            ~reminded.exists(),
+        )
+        .order_by(agreement.id)
+    )
+    # The marker read again once the rows are ours: another host may have sent
+    # the email and committed after the claim's statement began (`still_selected`).
+    claimed = session.scalars(db.claim(due)).all()
+    for found in db.still_selected(session, due, claimed):
         assert found.activated_at is not None  # active
         if calendar.office_date(found.activated_at) > found.term_end - ENDING_REMINDER:
             continue

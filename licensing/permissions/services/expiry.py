@@ -61,19 +61,18 @@ def _each_due(act: Callable[[Session, PermissionRequest], None], *conditions: An
     out of `conditions`, so no row is claimed twice."""
     while True:
         with db.transaction() as session:
-            due = list(
-                session.scalars(
-                    db.claim(
-                        select(PermissionRequest)
-                        .where(*conditions)
-                        .order_by(PermissionRequest.id)
-                        .limit(EXPIRY_BATCH)
-                    )
-                )
+            batch = (
+                select(PermissionRequest)
+                .where(*conditions)
+                .order_by(PermissionRequest.id)
+                .limit(EXPIRY_BATCH)
             )
-            for request in due:
+            claimed = session.scalars(db.claim(batch)).all()
+            # Conditions on other tables (the ending reminder's marker) read again
+            # once the rows are ours: another host may have committed meanwhile.
+            for request in db.still_selected(session, batch, claimed):
                 act(session, request)
-        if len(due) < EXPIRY_BATCH:
+        if len(claimed) < EXPIRY_BATCH:
             return
 
 
