@@ -4,7 +4,6 @@ their errors)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from licensing import db
@@ -18,7 +17,13 @@ from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
-from tests.support.axe import assert_accessible, describe, own_findings, violations_at_least
+from tests.support.axe import (
+    assert_accessible,
+    describe,
+    luminance,
+    own_findings,
+    violations_at_least,
+)
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -183,16 +188,6 @@ def test_an_application_s_refused_forms_tie_each_message_to_its_field(
     assert [f for f in own_findings(page) if f.startswith("error-")] == []
 
 
-def _luminance(css_colour: str) -> float:
-    """Relative luminance (WCAG) of an rgb()/rgba() colour."""
-    red, green, blue = (int(part) / 255 for part in re.findall(r"\d+", css_colour)[:3])
-
-    def linear(channel: float) -> float:
-        return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
-
-
 def test_the_keyboard_focus_ring_stands_out_from_the_page(page: Any) -> None:
     # The ring was 3 px of light yellow (#ffbf47) on a white and pale grey page:
     # 1.6:1, below the 3:1 WCAG 1.4.11 asks of what shows where the focus is.
@@ -206,7 +201,7 @@ def test_the_keyboard_focus_ring_stands_out_from_the_page(page: Any) -> None:
                   page: getComputedStyle(document.body).backgroundColor};
         }"""
     )
-    lighter, darker = sorted((_luminance(ring["colour"]), _luminance(ring["page"])), reverse=True)
+    lighter, darker = sorted((luminance(ring["colour"]), luminance(ring["page"])), reverse=True)
     assert (lighter + 0.05) / (darker + 0.05) >= 3, ring
     assert ring["width"] >= 2, ring
 

@@ -24,11 +24,16 @@ from sqlalchemy import select
 from licensing import db
 from licensing.mail.models import OutboxMessage
 from tests.browser.conftest import invoiced_vendor, sign_in
-from tests.browser.test_accessibility import _luminance
-from tests.browser.test_accessibility_pages import SWAGGER_UI_EXCEPTIONS, excused_findings
-from tests.browser.test_keyboard_journey import _FOCUSED  # what has the focus
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
-from tests.support.axe import describe, own_findings, violations_at_least
+from tests.support.axe import (
+    FOCUSED,
+    SWAGGER_UI_EXCEPTIONS,
+    describe,
+    excused_findings,
+    luminance,
+    own_findings,
+    violations_at_least,
+)
 from tests.support.servers import LiveServer, LocalStripe
 
 DECLINED_CARD = "4000000000000341"  # localstripe: attaches, then is declined when charged
@@ -48,11 +53,11 @@ def _tab_to(page: Any, css: str, here: bool = False, back: bool = False) -> None
     """Press Tab (`back`: Shift+Tab) until the focus is on `css` (`here`: unless it
     already is)."""
     seen = []
-    if here and page.evaluate(_FOCUSED, css)["matches"]:
+    if here and page.evaluate(FOCUSED, css)["matches"]:
         return
     for _ in range(80):
         page.keyboard.press("Shift+Tab" if back else "Tab")
-        focused = page.evaluate(_FOCUSED, css)
+        focused = page.evaluate(FOCUSED, css)
         if focused["matches"]:
             return
         seen.append(focused["id"] or focused["text"][:30])
@@ -143,7 +148,7 @@ def test_a_vendor_pays_by_keyboard_alone_through_a_declined_card_that_is_read_ou
 
     # Another card, from the message: back to the card's fields with Shift+Tab.
     page.keyboard.press("Shift+Tab")
-    assert page.evaluate(_FOCUSED, "#card-element input")["matches"]
+    assert page.evaluate(FOCUSED, "#card-element input")["matches"]
     _type_card(page, GOOD_CARD, back=True)
     _tab_to(page, "#pay-button")
     page.keyboard.press("Enter")
@@ -167,7 +172,7 @@ def test_the_card_box_s_edge_stands_out_from_the_page(page: Any, live_server: Li
         })"""
     )
     lighter, darker = sorted(
-        (_luminance(colours["behind"]), _luminance(colours["edge"])), reverse=True
+        (luminance(colours["behind"]), luminance(colours["edge"])), reverse=True
     )
     assert (lighter + 0.05) / (darker + 0.05) >= 3, colours
 
@@ -244,7 +249,7 @@ def test_the_api_docs_frame_has_a_title_language_skip_link_banner_and_one_main(
     assert page.get_by_role("heading", level=1).inner_text().startswith("API documentation")
     assert page.locator('meta[name="viewport"]').count() == 1
     page.keyboard.press("Tab")
-    assert page.evaluate(_FOCUSED, "a.skip-link")["matches"]
+    assert page.evaluate(FOCUSED, "a.skip-link")["matches"]
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "main"
 

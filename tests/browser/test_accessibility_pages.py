@@ -46,7 +46,10 @@ from tests.integration.pricing.conftest import card_document, example_document
 from tests.integration.royalties.conftest import AFTER, QUARTERS, SMALL_SOFTWARE, row
 from tests.support import factories
 from tests.support.agreements import make_active_agreement
-from tests.support.axe import describe, own_findings, violations_at_least
+from tests.support.axe import (
+    SWAGGER_UI_EXCEPTIONS,
+    excused_findings,
+)
 from tests.support.billing import credited
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer, LocalStripe
@@ -76,30 +79,6 @@ NOT_PAGES: dict[str, str] = {
     "finance_console.monthly_report": "a PDF download",
     "permissions_public.confirm": "redirects to the status page (checked) or a link problem",
     "accounts.verify_email": "redirects to sign-in or shows the link problem page (checked)",
-}
-
-# Round 18: Swagger UI (`/api/v1/docs`) is checked like every page, but its markup
-# is Swagger UI's own (swagger-ui-bundle, rendered in the page): the project
-# writes only the frame (templates/swagger_ui.html: title, language, skip link,
-# banner, main, h1), which passes every check. What Swagger UI's markup fails is
-# excused here, each with its reason; test_swagger_ui_s_own_markup_fails_only_the_
-# listed_rules_and_each_still_does (test_accessibility_outside_pages.py) fails if
-# one no longer holds or another appears. Keys: axe rule ids, `own_findings`
-# prefixes, and "reflow-320" (the page scrolls sideways at 320 px).
-SWAGGER_UI_EXCEPTIONS: dict[str, str] = {
-    "color-contrast": (
-        "Swagger UI's colours: the version badges, the server's URL, the Authorize "
-        "button and the white method names (GET, POST) on their coloured labels"
-    ),
-    "label-content-name-mismatch": (
-        "Swagger UI names each operation's toggle by an aria-label of its own "
-        '("get /api/v1/...", with zero-width spaces), not the words it shows'
-    ),
-    "th-scope": "an opened operation's parameter and response tables: th without scope",
-    "reflow-320": (
-        "at 320 px the Schemas section's model boxes and an opened operation's "
-        "responses table are wider than the window (WCAG 1.4.10)"
-    ),
 }
 
 
@@ -489,26 +468,6 @@ def _problems(tab: Any, excused: dict[str, str] | None = None) -> str:
     _, lines = excused_findings(tab, excused or {})
     found = "\n".join(line for line in lines if line)
     return f"{tab.url}:\n{found}" if found else ""
-
-
-def excused_findings(tab: Any, excused: dict[str, str]) -> tuple[set[str], list[str]]:
-    """The sweep's findings on the page as it is now (axe, moderate or worse, and
-    `own_findings`): the keys of those `excused` names, and every other one."""
-    found: set[str] = set()
-    violations = []
-    for violation in violations_at_least(tab, "moderate"):
-        if violation["id"] in excused:
-            found.add(violation["id"])
-        else:
-            violations.append(violation)
-    others = [describe(violations)]
-    for finding in own_findings(tab):
-        key = finding.split(":", 1)[0]
-        if key in excused:
-            found.add(key)
-        else:
-            others.append(finding)
-    return found, [line for line in others if line]
 
 
 def test_every_page_a_user_reaches_has_no_moderate_or_worse_accessibility_problem(

@@ -16,18 +16,10 @@ import time_machine
 
 from tests.browser.conftest import vendor_and_staff
 from tests.integration.royalties.conftest import AFTER
+from tests.support.axe import FOCUSED
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
 
-# What has the focus: enough to find it by id, by its text or by a CSS selector.
-_FOCUSED = """
-(selector) => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return {text: "", matches: false, id: ""};
-  const text = (el.getAttribute("aria-label") || el.innerText || el.value || "").trim();
-  return {text, id: el.id, matches: selector ? el.matches(selector) : false};
-}
-"""
 MOST_TABS = 200
 
 
@@ -36,7 +28,7 @@ def _tab_to(page: Any, css: str | None = None, text: str | None = None) -> None:
     seen = []
     for _ in range(MOST_TABS):
         page.keyboard.press("Tab")
-        focused = page.evaluate(_FOCUSED, css)
+        focused = page.evaluate(FOCUSED, css)
         if focused["matches"] or (text and focused["text"].startswith(text)):
             return
         seen.append(focused["id"] or focused["text"][:30])
