@@ -484,9 +484,11 @@ def deactivate_member(user_id: int) -> Page:
                 title=f"Remove {member.full_name}'s access?",
                 consequences=[
                     f"{member.full_name} ({member.email}) can no longer sign in to "
-                    f"{organization.legal_name}'s account, and their API tokens stop working.",
+                    f"{organization.legal_name}'s account, and their API tokens are revoked "
+                    "for good: programs using them stop at once.",
                     "Their past actions stay on record. To give access again, choose "
-                    "“Restore access” beside their name in the members list.",
+                    "“Restore access” beside their name in the members list; their revoked "
+                    "tokens stay revoked, and they create new ones.",
                 ],
                 button="Remove access",
                 cancel_url=url_for("accounts.organization", _anchor="members"),
@@ -494,7 +496,7 @@ def deactivate_member(user_id: int) -> Page:
             )
         )
     user = services.set_user_active(user_id, False, Actor.of(principal))
-    flash(f"{user.full_name} can no longer sign in.", "success")
+    flash(f"{user.full_name} can no longer sign in, and their API tokens are revoked.", "success")
     return redirect(url_for("accounts.organization"))
 
 
@@ -505,8 +507,8 @@ def restore_member(user_id: int) -> Response:
     removal is `user.deactivated`); an account the office deactivated is a 403."""
     user = services.set_user_active(user_id, True, current_actor())
     flash(
-        f"{user.full_name} can sign in again, and their API tokens that were not revoked "
-        "work again.",
+        f"{user.full_name} can sign in again. Their API tokens were revoked when their access "
+        "was removed and stay revoked: they create new ones on the API tokens page.",
         "success",
     )
     return redirect(url_for("accounts.organization", _anchor="members"))
@@ -858,10 +860,12 @@ def set_active(user_id: int) -> Page:
             confirm.Confirmation(
                 title=f"Deactivate {user.full_name}'s account?",
                 consequences=[
-                    f"{user.email} can no longer sign in, and their API tokens stop working.",
+                    f"{user.email} can no longer sign in, and their API tokens are revoked "
+                    "for good.",
                     "Applications and permission requests assigned to them go back to their "
                     "queues, unassigned.",
-                    "Their past actions stay on record. An admin can reactivate the account.",
+                    "Their past actions stay on record. An admin can reactivate the account; "
+                    "its revoked tokens stay revoked, and its owner creates new ones.",
                 ],
                 button="Deactivate the account",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
@@ -874,7 +878,11 @@ def set_active(user_id: int) -> Page:
         flash(error.detail, "error")
     else:
         flash(
-            f"{user.email} {'can sign in again' if active else 'can no longer sign in'}.", "success"
+            f"{user.email} can sign in again; API tokens revoked when the account was "
+            "deactivated stay revoked."
+            if active
+            else f"{user.email} can no longer sign in, and their API tokens are revoked.",
+            "success",
         )
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))
 

@@ -1,0 +1,131 @@
+"""Round 18: an organization's administrator manages its people and their access."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services
+from licensing.accounts.models import ApiToken, User
+from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
+from tests.support import factories
+from tests.support.factories import bearer
+
+
+def _token(token_id: int) -> ApiToken:
+    found = db.session().get(ApiToken, token_id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def _revocations(token_ids: list[int]) -> list[tuple[str, str, str | None]]:
+    events = db.session().scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == "api_token.revoked",
+            AuditEvent.entity_id.in_([str(token_id) for token_id in token_ids]),
+        )
+        .order_by(AuditEvent.seq)
+    )
+    return [(event.entity_id, event.actor, event.note) for event in events]
+
+
+def _tokens_of(user: User, *names: str) -> list[tuple[ApiToken, dict[str, str]]]:
+    made = []
+    for name in names:
+        token, raw = services.create_api_token(
+            user.id, name, actor=Actor.of(services.principal_for(user))
+        )
+        made.append((token, {"Authorization": f"Bearer {raw}"}))
+    return made
+
+
+def test_removing_a_member_revokes_their_tokens_for_good_and_restoring_brings_none_back(
+    app: Flask, client: FlaskClient, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # Removal once only stopped the tokens while the account was off: restoring the
+    # member made every unrevoked token work again, though it may have leaked since.
+    leaver = factories.make_vendor(db.session(), organization=vendor.organization)
+    (erp, erp_headers), (sync, _sync_headers) = _tokens_of(leaver, "ERP", "nightly sync")
+    services.revoke_api_token(sync.id, Actor.of(services.principal_for(leaver)))
+    admin_page = signed_in(app.test_client(), vendor)
+
+    asked = admin_page.post(f"/organization/members/{leaver.id}/deactivate")
+    question = asked.get_data(as_text=True)
+    assert "their API tokens are revoked for good" in question
+    assert "their revoked tokens stay revoked, and they create new ones" in question
+    removed = admin_page.post(
+        f"/organization/members/{leaver.id}/deactivate",
+        data={"confirmed": "yes"},
+        follow_redirects=True,
+    )
+    assert "can no longer sign in, and their API tokens are revoked." in removed.get_data(
+        as_text=True
+    )
+    assert _token(erp.id).revoked_at is not None
+    # Each token revoked with the access is audited with who did it and why; the
+    # one its owner had revoked already is not revoked twice.
+    assert _revocations([erp.id, sync.id]) == [
+        (str(sync.id), leaver.email, None),
+        (
+            str(erp.id),
+            vendor.email,
+            f"{leaver.email} was deactivated: their API tokens are revoked.",
+        ),
+    ]
+
+    restored = admin_page.post(f"/organization/members/{leaver.id}/restore", follow_redirects=True)
+    said = restored.get_data(as_text=True)
+    assert "can sign in again" in said
+    assert "they create new ones on the API tokens page" in said
+    assert client.get("/api/v1/me", headers=erp_headers).status_code == 401
+    ((_new, new_headers),) = _tokens_of(db.session().get(User, leaver.id), "ERP again")
+    assert client.get("/api/v1/me", headers=new_headers).status_code == 200
+
+
+def test_an_admin_deactivating_an_account_through_the_api_revokes_its_tokens(
+    client: FlaskClient, vendor: User, admin: User
+) -> None:
+    headers = bearer(vendor)
+    (token,) = db.session().scalars(select(ApiToken).where(ApiToken.user_id == vendor.id))
+    admin_headers = bearer(admin)
+    off = client.patch(
+        f"/api/v1/users/{vendor.id}", json={"is_active": False}, headers=admin_headers
+    )
+    assert off.status_code == 200
+    on = client.patch(f"/api/v1/users/{vendor.id}", json={"is_active": True}, headers=admin_headers)
+    assert on.get_json()["is_active"] is True
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    assert _revocations([token.id]) == [
+        (
+            str(token.id),
+            admin.email,
+            f"{vendor.email} was deactivated: their API tokens are revoked.",
+        )
+    ]
+
+
+def test_restoring_a_member_removed_before_the_rule_revokes_the_tokens_left_unrevoked(
+    app: Flask, client: FlaskClient, vendor: User
+) -> None:
+    leaver = factories.make_vendor(db.session(), organization=vendor.organization)
+    ((token, headers),) = _tokens_of(leaver, "ERP")
+    colleague = Actor.of(services.principal_for(vendor))
+    services.set_user_active(leaver.id, False, colleague)
+    # As a removal made before this release left it: the token unrevoked.
+    _token(token.id).revoked_at = None
+    db.session().flush()
+
+    services.set_user_active(leaver.id, True, colleague)
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    assert _revocations([token.id])[-1] == (
+        str(token.id),
+        vendor.email,
+        f"{leaver.email} was reactivated: tokens from before their deactivation are revoked; "
+        "they create new ones.",
+    )
