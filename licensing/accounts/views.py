@@ -485,7 +485,8 @@ def deactivate_member(user_id: int) -> Page:
                 consequences=[
                     f"{member.full_name} ({member.email}) can no longer sign in to "
                     f"{organization.legal_name}'s account, and their API tokens are revoked "
-                    "for good: programs using them stop at once.",
+                    "for good: programs using them stop at once. Invitations they sent that "
+                    "are still waiting are withdrawn.",
                     "Their past actions stay on record. To give access again, choose "
                     "“Restore access” beside their name in the members list; their revoked "
                     "tokens stay revoked, and they create new ones.",
@@ -860,8 +861,8 @@ def set_active(user_id: int) -> Page:
             confirm.Confirmation(
                 title=f"Deactivate {user.full_name}'s account?",
                 consequences=[
-                    f"{user.email} can no longer sign in, and their API tokens are revoked "
-                    "for good.",
+                    f"{user.email} can no longer sign in, their API tokens are revoked "
+                    "for good, and invitations they sent that are still waiting are withdrawn.",
                     "Applications and permission requests assigned to them go back to their "
                     "queues, unassigned.",
                     "Their past actions stay on record. An admin can reactivate the account; "

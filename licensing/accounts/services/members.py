@@ -13,6 +13,7 @@ from licensing.accounts.models import User
 from licensing.accounts.services._common import _change_user, _revoke, _withdraw_reviewer
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
+from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 
 
@@ -45,8 +46,29 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
             if token.is_active:
                 _revoke(session, token, "api_token.revoked", actor, note=why.format(user.email))
         if not active:
+            _withdraw_invitations_sent_by(session, user, actor)
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
         return user
+
+
+def _withdraw_invitations_sent_by(session: Session, user: User, actor: Actor) -> None:
+    """A removed member's pending invitations are withdrawn: one sent to an address
+    of their own just before leaving would have let them back in."""
+    if user.organization_id is None:
+        return
+    now = utcnow()
+    for link in queries.invitations(session, user.organization_id):
+        if link.created_by_id == user.id and link.status(now) == "pending":
+            _revoke(
+                session,
+                link,
+                "invitation.revoked",
+                actor,
+                note=INVITATIONS_WITHDRAWN.format(user.email),
+            )
+
+
+INVITATIONS_WITHDRAWN = "{} was deactivated: the invitations they sent are withdrawn."
 
 
 # The audit note beside each token revoked with its account's access.

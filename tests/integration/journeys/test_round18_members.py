@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services
-from licensing.accounts.models import ApiToken, User
+from licensing.accounts.models import ApiToken, OneTimeToken, User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
+from licensing.db import utcnow
 from tests.support import factories
 from tests.support.factories import bearer
 
@@ -129,3 +130,39 @@ def test_restoring_a_member_removed_before_the_rule_revokes_the_tokens_left_unre
         f"{leaver.email} was reactivated: tokens from before their deactivation are revoked; "
         "they create new ones.",
     )
+
+
+def test_a_removed_members_pending_invitations_are_withdrawn(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # A leaver who invited an address of their own before going could accept the
+    # invitation afterwards and be back in the organization.
+    leaver = factories.make_vendor(db.session(), organization=vendor.organization)
+    as_leaver = Actor.of(services.principal_for(leaver))
+    organization_id = vendor.organization_id
+    assert organization_id is not None
+    own = services.invite_member(organization_id, "leaver.private@example.org", as_leaver)
+    colleague = services.invite_member(
+        organization_id, "newcomer@example.org", Actor.of(services.principal_for(vendor))
+    )
+    client = signed_in(app.test_client(), vendor)
+    asked = client.post(f"/organization/members/{leaver.id}/deactivate")
+    assert "Invitations they sent that are still waiting are withdrawn." in asked.get_data(
+        as_text=True
+    )
+    client.post(f"/organization/members/{leaver.id}/deactivate", data={"confirmed": "yes"})
+
+    now = utcnow()
+    assert db.session().get(OneTimeToken, own.id, populate_existing=True).status(now) == "revoked"
+    assert db.session().get(OneTimeToken, colleague.id).status(now) == "pending"
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "invitation.revoked", AuditEvent.entity_id == str(own.id)
+        )
+    )
+    assert (event.actor, event.note) == (
+        vendor.email,
+        f"{leaver.email} was deactivated: the invitations they sent are withdrawn.",
+    )
+    page = client.get("/organization").get_data(as_text=True)
+    assert "leaver.private@example.org" in page
