@@ -7,8 +7,8 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import flask_login
@@ -28,7 +28,14 @@ from licensing import access, arguments, db
 from licensing.access import STAFF_ROLES, Principal
 from licensing.accounts import forms, queries, services
 from licensing.accounts.auth import auth_rate_limit
-from licensing.accounts.models import INVITATION, PASSWORD_LINKS, WELCOME, Organization, User
+from licensing.accounts.models import (
+    INVITATION,
+    PASSWORD_LINKS,
+    WELCOME,
+    OneTimeToken,
+    Organization,
+    User,
+)
 from licensing.accounts.states import (
     PENDING_PAYMENT,
     STANDING,
@@ -231,8 +238,13 @@ def sign_out() -> Response:
 # --- links by email ----------------------------------------------------------------
 
 
-def _link_problem(error: InvalidInput, *, again: str | None = None) -> tuple[str, int]:
-    return render_template("accounts/link_problem.html", detail=error.detail, again=again), 400
+def _link_problem(
+    error: InvalidInput, *, again: str | None = None, detail: str | None = None
+) -> tuple[str, int]:
+    """The page for a link that cannot be used: `error`'s words, or `detail` instead."""
+    return render_template(
+        "accounts/link_problem.html", detail=detail or error.detail, again=again
+    ), 400
 
 
 @bp.route("/verify-email/<token>")
@@ -344,7 +356,7 @@ def accept_invitation(token: str) -> Page:
     try:
         link = services.check_link(token, INVITATION)
     except InvalidInput as error:
-        return _link_problem(error)
+        return _link_problem(error, detail=services.expired_invitation_help(token))
     form = forms.AcceptInvitationForm()
     form.for_account(link.email, link.organization.legal_name if link.organization else None)
     if form.validate_on_submit():
@@ -383,6 +395,8 @@ def _organization_page(
     if contact_form is None:
         contact_form = forms.ContactForm(obj=organization)
     members = queries.members(db_session, organization.id)
+    invitations = queries.invitations(db_session, organization.id)
+    now = utcnow()
     return render_template(
         "accounts/organization.html",
         organization=organization,
@@ -390,11 +404,28 @@ def _organization_page(
         invite_form=invite_form or forms.InviteForm(formdata=None),
         members=members,
         restorable=services.restorable_members(db_session, members),
-        invitations=queries.invitations(db_session, organization.id),
-        now=utcnow(),
+        invitations=invitations,
+        resendable=_resendable(invitations, members, now),
+        now=now,
         office_address=mail.sender_address(),
         hold=_hold(db_session, organization),
     ), status
+
+
+def _resendable(
+    invitations: Sequence[OneTimeToken], members: Sequence[User], now: datetime
+) -> frozenset[int]:
+    """The expired or withdrawn invitations the page offers to send again: the newest
+    to each address that is not a member and has no invitation pending or accepted."""
+    taken = {member.email for member in members}
+    offered = set()
+    for link in invitations:  # newest first
+        if link.email in taken:
+            continue
+        taken.add(link.email)
+        if link.status(now) in ("expired", "revoked"):
+            offered.add(link.id)
+    return frozenset(offered)
 
 
 def _hold(db_session: Session, organization: Organization) -> services.Hold | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,6 +16,7 @@ from licensing.accounts.models import ApiToken, OneTimeToken, User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
+from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.factories import bearer
 
@@ -166,3 +169,72 @@ def test_a_removed_members_pending_invitations_are_withdrawn(
     )
     page = client.get("/organization").get_data(as_text=True)
     assert "leaver.private@example.org" in page
+
+
+def _invitation_path(address: str) -> str:
+    message = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None
+    assert message.to == [address]
+    found = re.search(r"http://testserver(/invitations/\S+)", message.body_text)
+    assert found, message.body_text
+    return found.group(1)
+
+
+def _expire(link: OneTimeToken) -> None:
+    found = db.session().get(OneTimeToken, link.id)
+    assert found is not None
+    found.expires_at = utcnow() - timedelta(days=1)
+    db.session().flush()
+
+
+def test_an_expired_invitation_is_sent_again_from_its_row(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The row said "expired" with no date and no action: the admin had to guess
+    # that typing the address again would send a new invitation.
+    organization_id = vendor.organization_id
+    assert organization_id is not None
+    actor = Actor.of(services.principal_for(vendor))
+    silent = services.invite_member(organization_id, "jordan@example.org", actor)
+    answered = services.invite_member(organization_id, "pat@example.org", actor)
+    _expire(silent)
+    _expire(answered)
+    services.invite_member(organization_id, "pat@example.org", actor)  # sent again already
+    client = signed_in(app.test_client(), vendor)
+    page = client.get("/organization").get_data(as_text=True)
+    assert page.count(">Send again</button>") == 1
+    assert 'value="jordan@example.org"><button type="submit" class="small secondary">Send' in page
+    assert "expired on " in page
+
+    sent = client.post(
+        "/organization/invitations", data={"email": "jordan@example.org"}, follow_redirects=True
+    )
+    assert "Invitation sent to jordan@example.org; the link works for 7 days." in sent.get_data(
+        as_text=True
+    )
+    assert ">Send again</button>" not in sent.get_data(as_text=True)
+    (mail,) = [
+        message
+        for message in db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        if message.to == ["jordan@example.org"]
+    ][1:]
+    assert mail.template == "invitation"
+
+
+def test_an_expired_invitation_link_names_whom_to_ask(
+    app: Flask, client: FlaskClient, vendor: User
+) -> None:
+    # It said "This link expired on ... Ask for a new one.", with no way to ask: only
+    # a member of the organization can invite.
+    organization_id = vendor.organization_id
+    assert organization_id is not None
+    link = services.invite_member(
+        organization_id, "jordan@example.org", Actor.of(services.principal_for(vendor))
+    )
+    path = _invitation_path("jordan@example.org")
+    _expire(link)
+    answer = client.get(path)
+    assert answer.status_code == 400
+    said = answer.get_data(as_text=True)
+    assert f"This invitation to join {vendor.organization.legal_name} expired on" in said
+    assert f"Ask {vendor.full_name} ({vendor.email}) to invite you again." in said
