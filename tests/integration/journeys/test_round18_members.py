@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from licensing.accounts.models import ApiToken, OneTimeToken, User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
+from licensing.errors import DomainError
 from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.factories import bearer
@@ -238,3 +240,45 @@ def test_an_expired_invitation_link_names_whom_to_ask(
     said = answer.get_data(as_text=True)
     assert f"This invitation to join {vendor.organization.legal_name} expired on" in said
     assert f"Ask {vendor.full_name} ({vendor.email}) to invite you again." in said
+
+
+def test_a_locked_out_colleague_reads_as_locked_on_both_organization_pages(
+    app: Flask, vendor: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The API's members list gave `locked_until`; both pages said only "active", and
+    # the console's members were not links to the account's page that unlocks them.
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    for _ in range(services.LOCKOUT_THRESHOLD):
+        with pytest.raises(DomainError):
+            services.sign_in(colleague.email, "not-the-password-at-all")
+    vendor_page = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
+    assert "active; sign-in locked until " in vendor_page
+    assert "after failed attempts (a password reset unlocks it sooner)" in vendor_page
+
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/organizations/{vendor.organization_id}").get_data(as_text=True)
+    assert "active; sign-in locked until " in page
+    assert f'<a href="/console/users/{colleague.id}">{colleague.full_name}</a>' in page
+    assert console.post(f"/console/users/{colleague.id}/unlock").status_code == 302
+    page = console.get(f"/console/organizations/{vendor.organization_id}").get_data(as_text=True)
+    assert "sign-in locked" not in page
+
+
+def test_licensing_staff_see_members_without_links_to_the_admins_account_pages(
+    app: Flask, vendor: User, licensing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    page = signed_in(app.test_client(), licensing_staff).get(
+        f"/console/organizations/{vendor.organization_id}"
+    )
+    assert page.status_code == 200
+    assert vendor.full_name in page.get_data(as_text=True)
+    assert f'href="/console/users/{vendor.id}"' not in page.get_data(as_text=True)
+
+
+def test_the_organization_page_says_what_the_billing_contact_receives_as_sign_up_does(
+    app: Flask, client: FlaskClient, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    hint = "Invoices and payment reminders go here."
+    assert hint in client.get("/sign-up").get_data(as_text=True)
+    page = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
+    assert hint in page
