@@ -282,3 +282,28 @@ def test_the_organization_page_says_what_the_billing_contact_receives_as_sign_up
     assert hint in client.get("/sign-up").get_data(as_text=True)
     page = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
     assert hint in page
+
+
+def test_the_office_sees_an_accounts_tokens_and_when_each_was_last_used_or_revoked(
+    app: Flask, vendor: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The account's page counted its active tokens ("0 active" once removed) but
+    # named none: which integration had the leaver's token, and when it last called.
+    ((token, headers),) = _tokens_of(vendor, "Warehouse sync")
+    client = signed_in(app.test_client(), admin)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    services.set_user_active(vendor.id, False, Actor.of(services.principal_for(admin)))
+    page = client.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    row = page[page.index("Warehouse sync") :]
+    row = row[: row.index("</tr>")]
+    assert f"<code>{token.prefix}…</code>" in row
+    assert row.count("(US Central time)") == 3  # created, last used, revoked
+    assert "revoked " in row
+
+
+def test_a_members_own_row_says_a_colleague_removes_their_access(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The row had no action and no word: nobody removes themselves.
+    page = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
+    assert "You: when you leave, a colleague removes your access (the licensing office" in page
