@@ -57,7 +57,7 @@ from licensing.errors import (
 from licensing.limits import shows_unstorable_on_form
 from licensing.mail import services as mail
 from licensing.web import confirm
-from licensing.web.filters import recorded_words
+from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
@@ -605,8 +605,33 @@ def _confirm_recent_password(principal: Principal, form: forms.TokenForm) -> Non
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
 @access.any_user
-def revoke_token(token_id: int) -> Response:
-    token = services.revoke_api_token(token_id, current_actor())
+def revoke_token(token_id: int) -> Page:
+    """Revoke one of the caller's tokens, after a confirmation: it cannot be undone,
+    and a program using it stops at once."""
+    principal = access.require_principal()
+    if not confirm.confirmed():
+        found = queries.get_own_token(db.session(), token_id, principal)
+        if found.is_active:
+            used = (
+                f"it was last used {when(found.last_used_at)}"
+                if found.last_used_at
+                else "it has never been used"
+            )
+            return confirm.ask(
+                confirm.Confirmation(
+                    title=f"Revoke the token “{found.name}”?",
+                    consequences=[
+                        f"A program sending it ({found.prefix}…) is refused from its next "
+                        f"call; {used}.",
+                        "A revoked token cannot be restored. To rotate it, create the new "
+                        "token first, switch the program to it, then revoke this one.",
+                    ],
+                    button="Revoke the token",
+                    cancel_url=url_for("accounts.tokens"),
+                    cancel_label="Keep the token",
+                )
+            )
+    token = services.revoke_api_token(token_id, Actor.of(principal))
     flash(f"Token “{token.name}” is revoked.", "success")
     return redirect(url_for("accounts.tokens"))
 

@@ -307,3 +307,25 @@ def test_a_members_own_row_says_a_colleague_removes_their_access(
     # The row had no action and no word: nobody removes themselves.
     page = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
     assert "You: when you leave, a colleague removes your access (the licensing office" in page
+
+
+def test_revoking_a_token_asks_first_saying_when_it_was_last_used_and_how_to_rotate(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # One click revoked a token for good, a production integration's included, and
+    # nothing said how to replace a token without stopping the program.
+    ((old, headers),) = _tokens_of(vendor, "ERP integration")
+    client = signed_in(app.test_client(), vendor)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    page = client.get("/account/tokens").get_data(as_text=True)
+    assert "To rotate a token, create the new one, switch the program to it, then revoke" in page
+    asked = client.post(f"/account/tokens/{old.id}/revoke").get_data(as_text=True)
+    assert f"A program sending it ({old.prefix}…) is refused from its next call" in asked
+    assert "it was last used 20" in asked
+    assert "Keep the token" in asked
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    done = client.post(
+        f"/account/tokens/{old.id}/revoke", data={"confirmed": "yes"}, follow_redirects=True
+    )
+    assert "Token “ERP integration” is revoked." in done.get_data(as_text=True)
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
