@@ -329,3 +329,43 @@ def test_revoking_a_token_asks_first_saying_when_it_was_last_used_and_how_to_rot
     )
     assert "Token “ERP integration” is revoked." in done.get_data(as_text=True)
     assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_changing_the_billing_contacts_address_tells_the_old_and_the_new_one(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # Invoices and reminders went to the new address without a word to either: a
+    # typo'd address, or a change the old contact did not expect, went unnoticed
+    # until an invoice was overdue.
+    organization = vendor.organization
+    assert organization is not None
+    old_email, old_name = organization.billing_email, organization.billing_contact_name
+    client = signed_in(app.test_client(), vendor)
+    fields = {
+        "address_line1": organization.address_line1,
+        "city": organization.city,
+        "country": organization.country,
+        "billing_contact_name": "Dana Whitfield",
+        "billing_email": "dana.w@example.org",
+    }
+    assert client.post("/organization/profile", data=fields).status_code == 302
+    (told,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "billing_contact_changed")
+    )
+    assert told.to == [old_email, "dana.w@example.org"]
+    assert told.subject.endswith(f"Billing contact of {organization.legal_name} changed")
+    body = told.body_text
+    assert f"{vendor.email} changed the billing contact of {organization.legal_name}" in body
+    assert f"from {old_name} <{old_email}>" in body
+    assert "to   Dana Whitfield <dana.w@example.org>" in body
+    assert "invoices and payment reminders for" in body
+    assert "go to dana.w@example.org, the reminders of invoices issued before" in body
+
+    # A change of name alone, or of the address, sends nothing.
+    fields["billing_contact_name"] = "Dana W. Whitfield"
+    fields["city"] = "Elsewhere"
+    assert client.post("/organization/profile", data=fields).status_code == 302
+    count = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "billing_contact_changed")
+    )
+    assert len(list(count)) == 1
