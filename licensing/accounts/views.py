@@ -7,8 +7,8 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import flask_login
@@ -28,7 +28,14 @@ from licensing import access, arguments, db
 from licensing.access import STAFF_ROLES, Principal
 from licensing.accounts import forms, queries, services
 from licensing.accounts.auth import auth_rate_limit
-from licensing.accounts.models import INVITATION, PASSWORD_LINKS, WELCOME, Organization, User
+from licensing.accounts.models import (
+    INVITATION,
+    PASSWORD_LINKS,
+    WELCOME,
+    OneTimeToken,
+    Organization,
+    User,
+)
 from licensing.accounts.states import (
     PENDING_PAYMENT,
     STANDING,
@@ -50,7 +57,7 @@ from licensing.errors import (
 from licensing.limits import shows_unstorable_on_form
 from licensing.mail import services as mail
 from licensing.web import confirm
-from licensing.web.filters import recorded_words
+from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
@@ -231,8 +238,13 @@ def sign_out() -> Response:
 # --- links by email ----------------------------------------------------------------
 
 
-def _link_problem(error: InvalidInput, *, again: str | None = None) -> tuple[str, int]:
-    return render_template("accounts/link_problem.html", detail=error.detail, again=again), 400
+def _link_problem(
+    error: InvalidInput, *, again: str | None = None, detail: str | None = None
+) -> tuple[str, int]:
+    """The page for a link that cannot be used: `error`'s words, or `detail` instead."""
+    return render_template(
+        "accounts/link_problem.html", detail=detail or error.detail, again=again
+    ), 400
 
 
 @bp.route("/verify-email/<token>")
@@ -344,7 +356,7 @@ def accept_invitation(token: str) -> Page:
     try:
         link = services.check_link(token, INVITATION)
     except InvalidInput as error:
-        return _link_problem(error)
+        return _link_problem(error, detail=services.expired_invitation_help(token))
     form = forms.AcceptInvitationForm()
     form.for_account(link.email, link.organization.legal_name if link.organization else None)
     if form.validate_on_submit():
@@ -383,6 +395,8 @@ def _organization_page(
     if contact_form is None:
         contact_form = forms.ContactForm(obj=organization)
     members = queries.members(db_session, organization.id)
+    invitations = queries.invitations(db_session, organization.id)
+    now = utcnow()
     return render_template(
         "accounts/organization.html",
         organization=organization,
@@ -390,11 +404,28 @@ def _organization_page(
         invite_form=invite_form or forms.InviteForm(formdata=None),
         members=members,
         restorable=services.restorable_members(db_session, members),
-        invitations=queries.invitations(db_session, organization.id),
-        now=utcnow(),
+        invitations=invitations,
+        resendable=_resendable(invitations, members, now),
+        now=now,
         office_address=mail.sender_address(),
         hold=_hold(db_session, organization),
     ), status
+
+
+def _resendable(
+    invitations: Sequence[OneTimeToken], members: Sequence[User], now: datetime
+) -> frozenset[int]:
+    """The expired or withdrawn invitations the page offers to send again: the newest
+    to each address that is not a member and has no invitation pending or accepted."""
+    taken = {member.email for member in members}
+    offered = set()
+    for link in invitations:  # newest first
+        if link.email in taken:
+            continue
+        taken.add(link.email)
+        if link.status(now) in ("expired", "revoked"):
+            offered.add(link.id)
+    return frozenset(offered)
 
 
 def _hold(db_session: Session, organization: Organization) -> services.Hold | None:
@@ -484,9 +515,12 @@ def deactivate_member(user_id: int) -> Page:
                 title=f"Remove {member.full_name}'s access?",
                 consequences=[
                     f"{member.full_name} ({member.email}) can no longer sign in to "
-                    f"{organization.legal_name}'s account, and their API tokens stop working.",
+                    f"{organization.legal_name}'s account, and their API tokens are revoked "
+                    "for good: programs using them stop at once. Invitations they sent that "
+                    "are still waiting are withdrawn.",
                     "Their past actions stay on record. To give access again, choose "
-                    "“Restore access” beside their name in the members list.",
+                    "“Restore access” beside their name in the members list; their revoked "
+                    "tokens stay revoked, and they create new ones.",
                 ],
                 button="Remove access",
                 cancel_url=url_for("accounts.organization", _anchor="members"),
@@ -494,7 +528,7 @@ def deactivate_member(user_id: int) -> Page:
             )
         )
     user = services.set_user_active(user_id, False, Actor.of(principal))
-    flash(f"{user.full_name} can no longer sign in.", "success")
+    flash(f"{user.full_name} can no longer sign in, and their API tokens are revoked.", "success")
     return redirect(url_for("accounts.organization"))
 
 
@@ -505,8 +539,8 @@ def restore_member(user_id: int) -> Response:
     removal is `user.deactivated`); an account the office deactivated is a 403."""
     user = services.set_user_active(user_id, True, current_actor())
     flash(
-        f"{user.full_name} can sign in again, and their API tokens that were not revoked "
-        "work again.",
+        f"{user.full_name} can sign in again. Their API tokens were revoked when their access "
+        "was removed and stay revoked: they create new ones on the API tokens page.",
         "success",
     )
     return redirect(url_for("accounts.organization", _anchor="members"))
@@ -571,8 +605,33 @@ def _confirm_recent_password(principal: Principal, form: forms.TokenForm) -> Non
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
 @access.any_user
-def revoke_token(token_id: int) -> Response:
-    token = services.revoke_api_token(token_id, current_actor())
+def revoke_token(token_id: int) -> Page:
+    """Revoke one of the caller's tokens, after a confirmation: it cannot be undone,
+    and a program using it stops at once."""
+    principal = access.require_principal()
+    if not confirm.confirmed():
+        found = queries.get_own_token(db.session(), token_id, principal)
+        if found.is_active:
+            used = (
+                f"it was last used {when(found.last_used_at)}"
+                if found.last_used_at
+                else "it has never been used"
+            )
+            return confirm.ask(
+                confirm.Confirmation(
+                    title=f"Revoke the token “{found.name}”?",
+                    consequences=[
+                        f"A program sending it ({found.prefix}…) is refused from its next "
+                        f"call; {used}.",
+                        "A revoked token cannot be restored. To rotate it, create the new "
+                        "token first, switch the program to it, then revoke this one.",
+                    ],
+                    button="Revoke the token",
+                    cancel_url=url_for("accounts.tokens"),
+                    cancel_label="Keep the token",
+                )
+            )
+    token = services.revoke_api_token(token_id, Actor.of(principal))
     flash(f"Token “{token.name}” is revoked.", "success")
     return redirect(url_for("accounts.tokens"))
 
@@ -858,10 +917,12 @@ def set_active(user_id: int) -> Page:
             confirm.Confirmation(
                 title=f"Deactivate {user.full_name}'s account?",
                 consequences=[
-                    f"{user.email} can no longer sign in, and their API tokens stop working.",
+                    f"{user.email} can no longer sign in, their API tokens are revoked "
+                    "for good, and invitations they sent that are still waiting are withdrawn.",
                     "Applications and permission requests assigned to them go back to their "
                     "queues, unassigned.",
-                    "Their past actions stay on record. An admin can reactivate the account.",
+                    "Their past actions stay on record. An admin can reactivate the account; "
+                    "its revoked tokens stay revoked, and its owner creates new ones.",
                 ],
                 button="Deactivate the account",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
@@ -874,7 +935,11 @@ def set_active(user_id: int) -> Page:
         flash(error.detail, "error")
     else:
         flash(
-            f"{user.email} {'can sign in again' if active else 'can no longer sign in'}.", "success"
+            f"{user.email} can sign in again; API tokens revoked when the account was "
+            "deactivated stay revoked."
+            if active
+            else f"{user.email} can no longer sign in, and their API tokens are revoked.",
+            "success",
         )
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))
 

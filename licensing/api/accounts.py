@@ -436,7 +436,10 @@ def get_user(user_id: int) -> User:
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
 def update_user(data: dict[str, Any], user_id: int) -> User:
-    """Admins change staff roles; admins and colleagues deactivate or reactivate."""
+    """Admins change staff roles; admins and colleagues deactivate or reactivate.
+
+    Deactivating revokes the user's API tokens for good: a reactivated user creates
+    new ones."""
     actor = current_actor()
     user = queries.get_member(db.session(), user_id, actor)
     if "roles" in data:

@@ -63,7 +63,9 @@ def test_a_vendor_confirms_before_removing_access_and_withdrawing_an_application
     assert "Restore access" in page.inner_text("main")
     assert "invite them" not in page.inner_text("main")
     page.get_by_role("button", name="Remove access").click()
-    assert f"{colleague.full_name} can no longer sign in." in page.inner_text(".flashes")
+    assert f"{colleague.full_name} can no longer sign in, and their API tokens are revoked." in (
+        page.inner_text(".flashes")
+    )
     row = page.get_by_role("row").filter(has_text=colleague.email)
     row.get_by_role("button", name="Restore access").click()
     assert f"{colleague.full_name} can sign in again" in page.inner_text(".flashes")

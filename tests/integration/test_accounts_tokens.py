@@ -203,7 +203,12 @@ def test_revoking_on_the_page_stops_the_token(
         vendor.id, "old laptop", actor=Actor.of(services.principal_for(vendor))
     )
     client = signed_in(app.test_client(), vendor)
-    assert client.post(f"/account/tokens/{token.id}/revoke").status_code == 302
+    asked = client.post(f"/account/tokens/{token.id}/revoke")
+    assert asked.status_code == 200
+    assert "Revoke the token “old laptop”?" in asked.get_data(as_text=True)
+    assert _token(token.id).revoked_at is None  # nothing changes until confirmed
+    done = client.post(f"/account/tokens/{token.id}/revoke", data={"confirmed": "yes"})
+    assert done.status_code == 302
     assert _token(token.id).revoked_at is not None
     assert (
         app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status_code

@@ -33,6 +33,7 @@ from licensing.accounts.services.authentication import (
 from licensing.accounts.services.invitations import (
     MAX_PENDING_INVITATIONS,
     accept_invitation,
+    expired_invitation_help,
     invite_member,
     revoke_invitation,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "create_staff_user",
     "create_vendor_user",
     "ensure_good_standing",
+    "expired_invitation_help",
     "hold_for_overdue",
     "hold_now_if_overdue",
     "invite_member",

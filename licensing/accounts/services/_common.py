@@ -371,8 +371,16 @@ def _change_user(session: Session, user: User, action: str, actor: Actor, **valu
     audit.record_event(session, action, user.id, before=before, after=values, actor=actor)
 
 
-def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, actor: Actor) -> None:
-    """Withdraw a link or token now (it stops working at once), audited as `action`."""
+def _revoke(
+    session: Session,
+    record: OneTimeToken | ApiToken,
+    action: str,
+    actor: Actor,
+    *,
+    note: str | None = None,
+) -> None:
+    """Withdraw a link or token now (it stops working at once), audited as `action`
+    (with `note` saying why, when it is not its owner's own choice)."""
     record.revoked_at = utcnow()
     audit.record_event(
         session,
@@ -381,6 +389,7 @@ def _revoke(session: Session, record: OneTimeToken | ApiToken, action: str, acto
         before={"revoked_at": None},
         after={"revoked_at": record.revoked_at},
         actor=actor,
+        note=note,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import queries
 from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
 from licensing.accounts.services._common import (
     _find_link,
     _issue_link,
+    _lookup_link,
     _mail_link,
     _revoke,
     _user_actor,
@@ -144,3 +145,23 @@ def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
             actor=_user_actor(user),
         )
         return user
+
+
+def expired_invitation_help(raw: str) -> str | None:
+    """For the holder of an expired invitation link: when it expired and whom to ask
+    for a new one (the colleague who sent it; only a member can invite). None for a
+    link that is not an expired invitation."""
+    link = _lookup_link(db.session(), raw, INVITATION)
+    if link is None or link.status(utcnow()) != "expired":
+        return None
+    inviter = link.created_by
+    organization = link.organization.legal_name if link.organization else "the organization"
+    who = (
+        f"{inviter.full_name} ({inviter.email})"
+        if inviter is not None and inviter.is_active
+        else f"a member of {organization}"
+    )
+    return (
+        f"This invitation to join {organization} expired on "
+        f"{calendar.deadline_text(link.expires_at)}. Ask {who} to invite you again."
+    )

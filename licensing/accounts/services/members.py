@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import queries
 from licensing.accounts.models import User
-from licensing.accounts.services._common import _change_user, _withdraw_reviewer
+from licensing.accounts.services._common import _change_user, _revoke, _withdraw_reviewer
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
+from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 
 
@@ -20,7 +21,8 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
     """Deactivate (or reactivate) an account: a vendor for a colleague in their
     organization (reactivating only one their organization deactivated), an
     admin for anyone. Nobody deactivates themselves, and the last active admin
-    stays."""
+    stays. Deactivating revokes the account's API tokens (each audited
+    `api_token.revoked` with the reason): a reactivated account creates new ones."""
     with db.transaction() as session:
         user = queries.get_member(session, user_id, actor)
         if actor.is_staff and not actor.has_role("admin"):
@@ -35,9 +37,45 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
             raise Conflict("This is the last active admin; make someone else an admin first.")
         action = "user.reactivated" if active else "user.deactivated"
         _change_user(session, user, action, actor, is_active=active)
+        # Every credential of a removed account goes for good: a token that came
+        # back to life on restore may have leaked meanwhile. A restored account
+        # creates new tokens. (On restore, tokens left unrevoked by a removal made
+        # before this rule go too.)
+        why = TOKENS_REVOKED_ON_RESTORE if active else TOKENS_REVOKED_ON_REMOVAL
+        for token in queries.tokens_of(session, user.id):
+            if token.is_active:
+                _revoke(session, token, "api_token.revoked", actor, note=why.format(user.email))
         if not active:
+            _withdraw_invitations_sent_by(session, user, actor)
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
         return user
+
+
+def _withdraw_invitations_sent_by(session: Session, user: User, actor: Actor) -> None:
+    """A removed member's pending invitations are withdrawn: one sent to an address
+    of their own just before leaving would have let them back in."""
+    if user.organization_id is None:
+        return
+    now = utcnow()
+    for link in queries.invitations(session, user.organization_id):
+        if link.created_by_id == user.id and link.status(now) == "pending":
+            _revoke(
+                session,
+                link,
+                "invitation.revoked",
+                actor,
+                note=INVITATIONS_WITHDRAWN.format(user.email),
+            )
+
+
+INVITATIONS_WITHDRAWN = "{} was deactivated: the invitations they sent are withdrawn."
+
+
+# The audit note beside each token revoked with its account's access.
+TOKENS_REVOKED_ON_REMOVAL = "{} was deactivated: their API tokens are revoked."
+TOKENS_REVOKED_ON_RESTORE = (
+    "{} was reactivated: tokens from before their deactivation are revoked; they create new ones."
+)
 
 
 def restorable_members(session: Session, members: Iterable[User]) -> frozenset[int]:
@@ -60,7 +98,7 @@ OFFICE_DEACTIVATED = (
 def _deactivated_by_colleague(session: Session, user: User) -> bool:
     """Whether the account's last deactivation was by a user of its own
     organization: what a vendor undid before included the office's own (an
-    admin's, or the system's), with the account's tokens."""
+    admin's, or the system's)."""
     by = session.scalars(
         select(AuditEvent.actor_user_id)
         .where(

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.services._common import (
@@ -19,6 +19,8 @@ from licensing.accounts.states import APPLYING
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
+from licensing.links import links
+from licensing.mail import services as mail
 
 
 def create_organization(
@@ -70,4 +72,29 @@ def update_organization(
                 after=after,
                 actor=actor,
             )
+        if "billing_email" in after:
+            _tell_billing_contacts(session, organization, before_snapshot, actor)
         return organization
+
+
+def _tell_billing_contacts(
+    session: Session, organization: Organization, before: Mapping[str, Any], actor: Actor
+) -> None:
+    """Invoices and reminders now go to another address: both the old address and
+    the new one are told (a typo'd address, or a change nobody expected, is found
+    before an invoice goes unread)."""
+    old_email = str(before["billing_email"])
+    mail.enqueue(
+        session,
+        to=[old_email, organization.billing_email],
+        subject=f"Billing contact of {organization.legal_name} changed",
+        template="billing_contact_changed",
+        context={
+            "organization": organization,
+            "old_name": before["billing_contact_name"],
+            "old_email": old_email,
+            "changed_by": actor.name if actor.is_vendor else f"The {mail.OFFICE_NAME}",
+            "changed_on": calendar.instant_text(utcnow()),
+            "portal_url": links().vendor_dashboard(),
+        },
+    )
