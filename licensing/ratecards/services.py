@@ -61,6 +61,33 @@ def validate(document: object) -> RateCard:
         ) from None
 
 
+@dataclass(frozen=True)
+class CardCheck:
+    """A card checked before publishing: valid, and what publishing it would do
+    with its version (`new`, `identical`: a no-op, `different`: refused)."""
+
+    card: RateCard
+    version_state: str
+
+
+def check_card(document: object) -> CardCheck:
+    """Everything `import_card` checks, storing nothing: `InvalidInput` listing every
+    problem, `Conflict` as publishing would refuse it."""
+    card = validate(document)
+    existing = queries.by_version(db.session(), card.version)
+    if existing is None:
+        return CardCheck(card, "new")
+    if existing.digest == content_digest(card):
+        return CardCheck(card, "identical")
+    raise errors.Conflict(_CHANGED.format(version=card.version))
+
+
+_CHANGED = (
+    "Rate card {version} is already published with different content; "
+    "a published card never changes. Publish the changes under a new version."
+)
+
+
 def canonical_json(card: RateCard) -> str:
     return json.dumps(card.to_document(), sort_keys=True, separators=(",", ":"))
 
@@ -74,10 +101,7 @@ def import_card(document: object, *, published_by: str) -> ImportResult:
         if existing is not None:
             if existing.digest == digest:
                 return ImportResult(card.version, created=False)
-            raise errors.Conflict(
-                f"Rate card {card.version} is already published with different content; "
-                "a published card never changes. Publish the changes under a new version."
-            )
+            raise errors.Conflict(_CHANGED.format(version=card.version))
         described = attributes(card, _DESCRIBED)
         session.add(
             RateCardRecord(

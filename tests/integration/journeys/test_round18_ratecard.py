@@ -1,0 +1,139 @@
+"""Round 18: next year's rate card, from the draft to the year's turn (what the
+licensing office tripped on)."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.ratecards import cli as ratecards_cli
+from licensing.ratecards.models import RateCardRecord
+from tests.integration.pricing.conftest import example_document
+
+
+def _words(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def _versions() -> list[str]:
+    return sorted(db.session().scalars(select(RateCardRecord.version)))
+
+
+def _upload(client: FlaskClient, document: dict[str, Any], action: str) -> Any:
+    return client.post(
+        "/console/rate-cards/",
+        data={
+            "card": (io.BytesIO(json.dumps(document, default=str).encode()), "card.json"),
+            "action": action,
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def _next_card() -> dict[str, Any]:
+    """2027.2: the sample 2027 card with the development fee raised."""
+    document = example_document()
+    document["version"] = "2027.2"
+    document["rules"][2]["model"]["amount"] = "2750.00"
+    return document
+
+
+def test_an_admin_checks_a_draft_card_without_publishing_it(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    ratecards_cli.load_samples()
+    signed_in(client, admin)
+    checked = _upload(client, _next_card(), "check")
+    assert checked.status_code == 200
+    assert _versions() == ["2026.1", "2027.1"]  # nothing stored
+    words = _words(checked.get_data(as_text=True))
+    assert "The card is valid. Nothing is published yet" in words
+    # which quotes it would take, and what changed from the card it follows
+    assert (
+        "terms starting 2027-01-01 to 2027-12-31, priced on 2027.1 until now: 2027.1 would then "
+        "price only quotes that name it" in words
+    )
+    assert "Differences from 2027.1" in words
+    assert "2,500.00 USD" in words
+    assert "2,750.00 USD" in words
+    # publishing what was checked, without choosing the file again
+    document = re.search(
+        r'name="document" type="hidden" value="([^"]*)"', checked.get_data(as_text=True)
+    )
+    assert document is not None
+    published = client.post(
+        "/console/rate-cards/checked", data={"document": html.unescape(document.group(1))}
+    )
+    assert published.status_code == 302
+    assert published.headers["Location"].endswith("/console/rate-cards/2027.2")
+    assert _versions() == ["2026.1", "2027.1", "2027.2"]
+
+
+def test_a_check_lists_a_cards_problems_and_refuses_a_changed_version(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    ratecards_cli.load_samples()
+    signed_in(client, admin)
+    broken = _next_card()
+    broken["rules"][5]["model"]["tiers"][0]["unit_price"] = "-1"
+    refused = _upload(client, broken, "check")
+    assert refused.status_code == 422
+    assert "rules.5.model.tiers.0.unit_price" in refused.get_data(as_text=True)
+    changed = _next_card()
+    changed["version"] = "2027.1"
+    conflict = _upload(client, changed, "check")
+    assert conflict.status_code == 422
+    assert "already published with different content" in _words(conflict.get_data(as_text=True))
+    assert _versions() == ["2026.1", "2027.1"]
+
+
+def test_next_years_first_card_is_compared_with_this_years(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    from licensing.ratecards import services
+
+    services.import_card(
+        json.loads(
+            (ratecards_cli.SAMPLES_DIR / "2026.1.json").read_text(),
+        ),
+        published_by="tests",
+    )
+    signed_in(client, admin)
+    words = _words(_upload(client, example_document(), "check").get_data(as_text=True))
+    assert "no published card prices them now" in words
+    assert "Differences from 2026.1" in words
+    assert "the last card before it" in words
+
+
+def test_a_published_card_downloads_as_a_file_to_draft_the_next_from(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    ratecards_cli.load_samples()
+    signed_in(client, admin)
+    page = client.get("/console/rate-cards/2027.1").get_data(as_text=True)
+    assert 'href="/console/rate-cards/2027.1/card.json"' in page
+    download = client.get("/console/rate-cards/2027.1/card.json")
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"] == (
+        'attachment; filename="rate-card-2027.1.json"'
+    )
+    drafted = json.loads(download.get_data(as_text=True))
+    drafted["version"] = "2027.2"
+    assert _upload(client, drafted, "check").status_code == 200
+
+
+def test_publishing_a_checked_card_refuses_what_is_not_a_card(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    signed_in(client, admin)
+    assert client.post("/console/rate-cards/checked", data={"document": "{"}).status_code == 422
+    assert client.post("/console/rate-cards/checked", data={}).status_code == 422
+    assert client.post("/console/rate-cards/checked", data={"document": "[]"}).status_code == 422
+    assert _versions() == []
