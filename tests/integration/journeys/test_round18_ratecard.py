@@ -137,3 +137,41 @@ def test_publishing_a_checked_card_refuses_what_is_not_a_card(
     assert client.post("/console/rate-cards/checked", data={}).status_code == 422
     assert client.post("/console/rate-cards/checked", data={"document": "[]"}).status_code == 422
     assert _versions() == []
+
+
+# --- a card corrected after renewals were drawn -------------------------------------
+
+
+def _card_2028(version: str, end_user_price: str) -> dict[str, Any]:
+    document = example_document()
+    document.update(version=version, effective_from="2028-01-01", effective_to="2028-12-31")
+    document["rules"][5]["model"]["tiers"][2]["unit_price"] = end_user_price
+    return document
+
+
+def test_a_renewal_drawn_before_a_card_is_corrected_is_priced_on_the_correction(
+    apply: Any, vendor: Any
+) -> None:
+    from licensing.accounts import services as accounts
+    from licensing.actors import Actor
+    from licensing.agreements import services as agreements
+    from licensing.ratecards import services
+    from tests.integration.agreements.conftest import AUTO_USE, NOW
+    from tests.support.agreements import accept, agreement_of
+    from tests.support.settings import issuing
+
+    agreement = accept(agreement_of(apply(vendor, AUTO_USE)), vendor, now=NOW)
+    # The office publishes 2028.1 with a mistake (120.00 for 12.00 above 1,000 users) ...
+    services.import_card(_card_2028("2028.1", "120.00"), published_by="tests")
+    actor = Actor.of(accounts.principal_for(vendor))
+    renewal = agreements.start_renewal(agreement.id, actor, now=NOW)
+    assert (renewal.term_start.isoformat(), renewal.term_end.isoformat()) == (
+        "2028-01-01",
+        "2028-12-31",
+    )
+    # ... and corrects it under 2028.2 before the vendor submits the renewal.
+    services.import_card(_card_2028("2028.2", "12.00"), published_by="tests")
+    submitted = agreements.submit(renewal.id, actor, policy=issuing(), attest=True, now=NOW)
+    snapshot = submitted.quotes[-1].snapshot
+    assert snapshot["rate_card"] == "2028.2"
+    assert snapshot["total"] == "33800.00"
