@@ -361,3 +361,19 @@ def compared_with(session: Session, start: date) -> RateCardRecord | None:
             .limit(1)
         ).first()
     )
+
+
+def choice_labels(cards: list[RateCardRecord]) -> dict[str, str]:
+    """Each card as a form's choice names it: "2027.1: 2027-01-01 to 2027-12-31",
+    and "(replaced by 2027.2)" for a card a later one replaces for every day (a
+    correction), so nobody picks the card with the mistake unawares."""
+    replaced = replaced_by(cards)
+    return {
+        card.version: f"{card.version}: {card.effective_from} to {card.effective_to}"
+        + (
+            f" (replaced by {' and '.join(replaced[card.version])})"
+            if card.version in replaced
+            else ""
+        )
+        for card in cards
+    }

@@ -150,7 +150,7 @@ def _card_2028(version: str, end_user_price: str) -> dict[str, Any]:
 
 
 def test_a_renewal_drawn_before_a_card_is_corrected_is_priced_on_the_correction(
-    apply: Any, vendor: Any
+    client: FlaskClient, signed_in: Any, apply: Any, vendor: Any
 ) -> None:
     from licensing.accounts import services as accounts
     from licensing.actors import Actor
@@ -171,7 +171,107 @@ def test_a_renewal_drawn_before_a_card_is_corrected_is_priced_on_the_correction(
     )
     # ... and corrects it under 2028.2 before the vendor submits the renewal.
     services.import_card(_card_2028("2028.2", "12.00"), published_by="tests")
+    signed_in(client, vendor)
+    draft = _words(client.get(f"/portal/applications/{renewal.id}").get_data(as_text=True))
+    assert "Rate card 2028.2 (the card in effect on the start date, submitted today)" in draft
     submitted = agreements.submit(renewal.id, actor, policy=issuing(), attest=True, now=NOW)
     snapshot = submitted.quotes[-1].snapshot
     assert snapshot["rate_card"] == "2028.2"
     assert snapshot["total"] == "33800.00"
+
+
+def test_the_estimator_and_the_application_form_say_which_card_a_correction_replaced(
+    client: FlaskClient, signed_in: Any, vendor: Any
+) -> None:
+    from licensing.ratecards import services
+
+    ratecards_cli.load_samples()
+    services.import_card(_next_card(), published_by="tests")
+    replaced = "2027.1: 2027-01-01 to 2027-12-31 (replaced by 2027.2)</option>"
+    assert replaced in client.get("/estimate").get_data(as_text=True)
+    signed_in(client, vendor)
+    form = client.get("/portal/applications/new").get_data(as_text=True)
+    assert replaced in form
+    assert "2027.2: 2027-01-01 to 2027-12-31</option>" in form
+    assert "2026.1: 2026-01-01 to 2026-12-31</option>" in form
+
+
+# --- a vendor's quote in December for a year from mid-December ----------------------
+
+FIT = (
+    "the term 2026-12-15 to 2027-12-14 must lie wholly inside the period of rate card 2026.1, "
+    "2026-01-01 to 2026-12-31: end it by 2026-12-31, or start it on 2027-01-01 to be priced "
+    "on rate card 2027.1 (2027-01-01 to 2027-12-31)"
+)
+
+
+def test_a_term_across_the_year_names_the_next_card_to_start_on(client: FlaskClient) -> None:
+    ratecards_cli.load_samples()
+    body = {
+        "organization_type": "commercial",
+        "term": {"start": "2026-12-15", "end": "2027-12-14"},
+        "uses": [
+            {
+                "use": "distribution",
+                "product_type": "saas",
+                "user_type": "provider",
+                "quantity": {"end_users": 2500},
+            }
+        ],
+    }
+    answer = client.post("/api/v1/quotes", json=body)
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["term"] == [FIT]
+    page = client.get(
+        "/estimate",
+        query_string={
+            "organization_type": "commercial",
+            "term_start": "2026-12-15",
+            "term_end": "2027-12-14",
+            "uses-0-use": "distribution",
+            "uses-0-product_type": "saas",
+            "uses-0-user_type": "provider",
+            "uses-0-quantity-end_users": "2500",
+        },
+    )
+    words = _words(page.get_data(as_text=True))
+    assert FIT in words
+    assert "keep the term within" not in words
+
+
+# --- an application priced on a card corrected since ----------------------------------
+
+
+def test_staff_reviewing_an_application_priced_on_a_corrected_card_are_told_so(
+    client: FlaskClient, signed_in: Any, vendor: Any, licensing_staff: Any, apply: Any
+) -> None:
+    from licensing.ratecards import services
+    from tests.integration.agreements.conftest import AUTO_USE
+
+    staff_use = {**AUTO_USE, "product_type": "data_file", "quantity": {}, "revenue": "90000"}
+    application = apply(vendor, staff_use)  # 2027.1's data rule asks for staff review
+    assert application.state == "submitted"
+    signed_in(client, licensing_staff)
+    page = f"/console/applications/{application.id}"
+    assert 'id="replaced-card"' not in client.get(page).get_data(as_text=True)
+    services.import_card(_next_card(), published_by="tests")
+    words = _words(client.get(page).get_data(as_text=True))
+    assert (
+        "Rate card 2027.1, which priced this application, has been replaced by 2027.2 since. "
+        "Approving keeps the prices of 2027.1. To price it on 2027.2, return it to the "
+        "licensee: resubmitted, it is priced again on the card in effect" in words
+    )
+    # What the note says holds: returned and resubmitted, it is priced on 2027.2.
+    from licensing.accounts import services as accounts
+    from licensing.actors import Actor
+    from licensing.agreements import services as agreements
+    from tests.support.settings import issuing
+
+    officer = Actor.of(accounts.principal_for(licensing_staff))
+    agreements.start_review(application.id, officer)
+    agreements.review(
+        application.id, "return", officer, policy=issuing(), reason="Priced again on 2027.2."
+    )
+    licensee = Actor.of(accounts.principal_for(vendor))
+    again = agreements.submit(application.id, licensee, policy=issuing(), attest=True)
+    assert again.quotes[-1].snapshot["rate_card"] == "2027.2"
