@@ -275,3 +275,15 @@ def test_staff_reviewing_an_application_priced_on_a_corrected_card_are_told_so(
     licensee = Actor.of(accounts.principal_for(vendor))
     again = agreements.submit(application.id, licensee, policy=issuing(), attest=True)
     assert again.quotes[-1].snapshot["rate_card"] == "2027.2"
+
+
+def test_the_api_names_the_card_that_replaced_a_corrected_one(client: FlaskClient) -> None:
+    from licensing.ratecards import services
+
+    ratecards_cli.load_samples()
+    services.import_card(_next_card(), published_by="tests")
+    listing = {card["version"]: card for card in client.get("/api/v1/rate-cards").get_json()}
+    assert listing["2027.1"]["replaced_by"] == ["2027.2"]
+    assert listing["2027.2"]["replaced_by"] == []
+    assert listing["2026.1"]["replaced_by"] == []
+    assert client.get("/api/v1/rate-cards/2027.1").get_json()["replaced_by"] == ["2027.2"]
