@@ -170,9 +170,9 @@ def estimate() -> tuple[str, int]:
             args.add("term_start", term[0].isoformat())
             args.add("term_end", term[1].isoformat())
     form = _form_class(tuple(units))(args)
+    labels = queries.choice_labels(stored)
     form.rate_card.choices = [SelectChoice("", "The card in effect on the start date")] + [
-        SelectChoice(s.version, f"{s.version}: {s.effective_from} to {s.effective_to}")
-        for s in stored
+        SelectChoice(s.version, labels[s.version]) for s in stored
     ]
     quote: Quote | None = None
     field_errors: dict[str, list[str]] = {}

@@ -176,7 +176,7 @@ def _form_page(
         errors=errors or {},
         units=units,
         max_uses=MAX_USES,
-        cards=ratecard_queries.all_cards(db.session()),
+        cards=ratecard_queries.choice_labels(ratecard_queries.all_cards(db.session())),
         choices={
             name: [(choice.value, choice.label) for choice in row[name].iter_choices()]
             for name in ("use", "product_type", "user_type", "delivery")
@@ -966,9 +966,21 @@ def _console_page(
         reconsideration_open=queries.reconsideration_is_open(application, utcnow()),
         rejection=_rejection(application),
         started=_started_term(application),
+        replaced_card=_replaced_card(session, application),
         errors=errors or {},
         form=readable(request.form) if request.method == "POST" else {},
     ), status
+
+
+def _replaced_card(session: Session, application: Application) -> tuple[str, list[str]] | None:
+    """The card that priced the submitted quote and the versions that have replaced
+    it for every day since (a correction), while the application is undecided."""
+    submitted = application.submitted_quote
+    if submitted is None or "return" not in APPLICATION.allowed(application.state):
+        return None
+    version = submitted.snapshot["rate_card"]
+    replaced = ratecard_queries.replaced_by(ratecard_queries.all_cards(session))
+    return (version, replaced[version]) if version in replaced else None
 
 
 @console.route("/applications/<int:application_id>", endpoint="application")

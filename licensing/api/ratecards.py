@@ -31,6 +31,15 @@ class RateCardSummarySchema(ApiSchema):
     effective_to = Day(required=True)
     digest = ma.fields.String(required=True, metadata={"description": "SHA-256 of the content"})
     published_at = ma.fields.DateTime(required=True)
+    replaced_by = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "The later cards that take every day of this card's period (a "
+            "correction published under a new version): quotes naming no version are priced "
+            "on them, and this card prices only quotes that name it. Empty otherwise."
+        },
+    )
 
 
 class RuleSummarySchema(ApiSchema):
@@ -51,8 +60,7 @@ class ImportResultSchema(ApiSchema):
     rate_card = ma.fields.Nested(RateCardSummarySchema, required=True)
 
 
-def _detail(stored: RateCardRecord) -> dict[str, Any]:
-    card = queries.domain_card(stored)
+def _summary(stored: RateCardRecord, replaced: dict[str, list[str]]) -> dict[str, Any]:
     return {
         "version": stored.version,
         "title": stored.title,
@@ -61,6 +69,18 @@ def _detail(stored: RateCardRecord) -> dict[str, Any]:
         "effective_to": stored.effective_to,
         "digest": stored.digest,
         "published_at": stored.published_at,
+        "replaced_by": replaced.get(stored.version, []),
+    }
+
+
+def _replaced() -> dict[str, list[str]]:
+    return queries.replaced_by(queries.all_cards(db.session()))
+
+
+def _detail(stored: RateCardRecord) -> dict[str, Any]:
+    card = queries.domain_card(stored)
+    return {
+        **_summary(stored, _replaced()),
         "rules": [
             {
                 "id": rule.id,
@@ -76,9 +96,11 @@ def _detail(stored: RateCardRecord) -> dict[str, Any]:
 @blp.route("/rate-cards", methods=["GET"])
 @access.public
 @blp.paginate(RateCardSummarySchema)
-def list_rate_cards() -> list[RateCardRecord]:
+def list_rate_cards() -> list[dict[str, Any]]:
     """Published rate cards, newest period first."""
-    return queries.all_cards(db.session())
+    cards = queries.all_cards(db.session())
+    replaced = queries.replaced_by(cards)
+    return [_summary(card, replaced) for card in cards]
 
 
 @blp.route("/rate-cards/<string:version>", methods=["GET"])
@@ -109,4 +131,7 @@ def publish_rate_card() -> dict[str, Any]:
     document = request.get_json(silent=True)
     result = services.import_card(document, published_by=require_principal().email)
     stored = queries.get(db.session(), result.version)
-    return {"status": "created" if result.created else "unchanged", "rate_card": stored}
+    return {
+        "status": "created" if result.created else "unchanged",
+        "rate_card": _summary(stored, _replaced()),
+    }

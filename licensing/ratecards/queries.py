@@ -304,3 +304,76 @@ def card_by_version(session: Session, version: str) -> RateCard | None:
 def card_in_effect(session: Session, on: date) -> RateCard | None:
     """The parsed card `in_effect` would return, without loading or parsing it."""
     return _catalogue(session).in_effect(on)
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """The days `first` to `last` of published card `version` that a new card would
+    price for quotes naming no version; `whole`: every day of that card's period."""
+
+    version: str
+    first: date
+    last: date
+    whole: bool
+
+
+def taken_over(
+    cards: list[RateCardRecord], start: date, end: date
+) -> tuple[list[Takeover], list[str]]:
+    """What a card for `start` to `end`, published now, would do to the published
+    `cards` as `in_effect` chooses: the days it takes from each card starting on or
+    before its first day (published last, it wins them), leaving out cards already
+    wholly replaced; and the versions of the cards starting later inside its
+    period, which keep their days (a card starting later wins)."""
+    replaced = replaced_by(cards)
+    taken: list[Takeover] = []
+    keep: list[str] = []
+    for card in sorted(cards, key=lambda c: (c.effective_from, c.version)):
+        if card.effective_to < start or card.effective_from > end:
+            continue
+        if card.effective_from > start:
+            keep.append(card.version)
+        elif card.version not in replaced:
+            taken.append(
+                Takeover(
+                    card.version,
+                    max(card.effective_from, start),
+                    min(card.effective_to, end),
+                    whole=card.effective_from == start and card.effective_to <= end,
+                )
+            )
+    return taken, keep
+
+
+def compared_with(session: Session, start: date) -> RateCardRecord | None:
+    """The published card a new card starting on `start` is best compared with: the
+    one in effect that day, else the last one ending before it (last year's)."""
+    return (
+        in_effect(session, start)
+        or session.scalars(
+            select(RateCardRecord)
+            .where(RateCardRecord.effective_to < start)
+            .order_by(
+                RateCardRecord.effective_to.desc(),
+                RateCardRecord.published_at.desc(),
+                RateCardRecord.id.desc(),
+            )
+            .limit(1)
+        ).first()
+    )
+
+
+def choice_labels(cards: list[RateCardRecord]) -> dict[str, str]:
+    """Each card as a form's choice names it: "2027.1: 2027-01-01 to 2027-12-31",
+    and "(replaced by 2027.2)" for a card a later one replaces for every day (a
+    correction), so nobody picks the card with the mistake unawares."""
+    replaced = replaced_by(cards)
+    return {
+        card.version: f"{card.version}: {card.effective_from} to {card.effective_to}"
+        + (
+            f" (replaced by {' and '.join(replaced[card.version])})"
+            if card.version in replaced
+            else ""
+        )
+        for card in cards
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from licensing import db, errors
@@ -61,6 +62,33 @@ def validate(document: object) -> RateCard:
         ) from None
 
 
+@dataclass(frozen=True)
+class CardCheck:
+    """A card checked before publishing: valid, and what publishing it would do
+    with its version (`new`, `identical`: a no-op, `different`: refused)."""
+
+    card: RateCard
+    version_state: str
+
+
+def check_card(document: object) -> CardCheck:
+    """Everything `import_card` checks, storing nothing: `InvalidInput` listing every
+    problem, `Conflict` as publishing would refuse it."""
+    card = validate(document)
+    existing = queries.by_version(db.session(), card.version)
+    if existing is None:
+        return CardCheck(card, "new")
+    if existing.digest == content_digest(card):
+        return CardCheck(card, "identical")
+    raise errors.Conflict(_CHANGED.format(version=card.version))
+
+
+_CHANGED = (
+    "Rate card {version} is already published with different content; "
+    "a published card never changes. Publish the changes under a new version."
+)
+
+
 def canonical_json(card: RateCard) -> str:
     return json.dumps(card.to_document(), sort_keys=True, separators=(",", ":"))
 
@@ -74,10 +102,7 @@ def import_card(document: object, *, published_by: str) -> ImportResult:
         if existing is not None:
             if existing.digest == digest:
                 return ImportResult(card.version, created=False)
-            raise errors.Conflict(
-                f"Rate card {card.version} is already published with different content; "
-                "a published card never changes. Publish the changes under a new version."
-            )
+            raise errors.Conflict(_CHANGED.format(version=card.version))
         described = attributes(card, _DESCRIBED)
         session.add(
             RateCardRecord(
@@ -131,7 +156,7 @@ def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
     try:
         return price(card, request, breakdowns=breakdowns)
     except QuoteInputError as invalid:
-        raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None
+        raise _refused(invalid, card, request) from None
 
 
 def quote_text(request: QuoteRequest) -> str:
@@ -141,7 +166,35 @@ def quote_text(request: QuoteRequest) -> str:
     try:
         return price_text(card, request)
     except QuoteInputError as invalid:
-        raise errors.InvalidInput("The uses cannot be priced as given.", invalid.errors) from None
+        raise _refused(invalid, card, request) from None
+
+
+def _refused(
+    invalid: QuoteInputError, card: RateCard, request: QuoteRequest
+) -> errors.InvalidInput:
+    """The core's refusal; a term that runs past its card's last day into the next
+    card's period also says how to fit it: end it on the card's last day, or start
+    it the next day on the next card (a quote in December for a year from
+    mid-December)."""
+    problems = invalid.errors
+    term = request.term
+    after = card.effective_to + timedelta(days=1)
+    if "term" in problems and card.effective_from <= term.start <= card.effective_to < term.end:
+        following = _catalogue().in_effect(after)
+        if following is not None and following.version != card.version:
+            fit = (
+                f": end it by {card.effective_to}, or start it on {after} to be priced on "
+                f"rate card {following.version} ({following.effective_from} to "
+                f"{following.effective_to})"
+            )
+            problems = {
+                **problems,
+                "term": [
+                    message + fit if "must lie wholly inside" in message else message
+                    for message in problems["term"]
+                ],
+            }
+    return errors.InvalidInput("The uses cannot be priced as given.", problems)
 
 
 def _card_for(request: QuoteRequest) -> RateCard:

@@ -8,14 +8,16 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy.orm import Session
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import HiddenField
+from wtforms.validators import DataRequired
 
 from licensing import access, db, errors
 from licensing.money import format_quantity, price_in_words
-from licensing.pricing import Condition, describe_condition, describe_rule, diff_cards
+from licensing.pricing import Condition, RateCard, describe_condition, describe_rule, diff_cards
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web.forms import PageForm
@@ -29,6 +31,13 @@ MAX_CARD_BYTES = 1_000_000
 
 class PublishForm(PageForm):
     card = FileField("Rate card file (JSON)", validators=[FileRequired("Choose a JSON file.")])
+
+
+class PublishCheckedForm(PageForm):
+    """Publishing the card just checked: its canonical document, carried by the
+    check's page so the admin need not choose the file again."""
+
+    document = HiddenField(validators=[DataRequired("Check the card again.")])
 
 
 @bp.route("/")
@@ -46,12 +55,15 @@ def index() -> str:
 
 @bp.route("/", methods=["POST"])
 @access.staff("admin")
-def publish() -> Response | tuple[str, int]:
+def publish() -> BaseResponse | tuple[str, int] | str:
     form = PublishForm()
     problems: dict[str, list[str]] = {}
+    checking = request.form.get("action") == "check"
     if form.validate_on_submit():
         try:
             document = _card_document(form.card.data.read(MAX_CARD_BYTES + 1))
+            if checking:
+                return _checked(services.check_card(document))
             result = services.import_card(document, published_by=access.require_principal().email)
         except errors.InvalidInput as invalid:
             problems = invalid.errors
@@ -74,6 +86,66 @@ def publish() -> Response | tuple[str, int]:
         form=form,
         problems=problems,
     ), 422
+
+
+@bp.route("/checked", methods=["POST"])
+@access.staff("admin")
+def publish_checked() -> BaseResponse | tuple[str, int]:
+    """Publish the card the check's page shows (checked again: another admin may
+    have published the version since)."""
+    form = PublishCheckedForm()
+    if form.validate_on_submit():
+        try:
+            document = json.loads(form.document.data, parse_float=Decimal)
+        except json.JSONDecodeError:
+            raise errors.InvalidInput(
+                "The card to publish is not JSON: check the file again."
+            ) from None
+        result = services.import_card(document, published_by=access.require_principal().email)
+        if result.created:
+            flash(f"Rate card {result.version} published.", "success")
+        else:
+            flash(f"Rate card {result.version} was already published with this content.", "info")
+        return redirect(url_for(".detail", version=result.version))
+    raise errors.InvalidInput("The card to publish is missing: check the file again.")
+
+
+def _checked(check: services.CardCheck) -> str:
+    """The check's page: the card is valid; what publishing it would change."""
+    session = db.session()
+    card = check.card
+    cards = queries.all_cards(session)
+    taken, kept = queries.taken_over(cards, card.effective_from, card.effective_to)
+    base = queries.compared_with(session, card.effective_from)
+    changes = (
+        diff_cards(queries.domain_card(base), card, amount=price_in_words, count=format_quantity)
+        if base is not None and check.version_state == "new"
+        else []
+    )
+    return render_template(
+        "ratecards/check.html",
+        card=card,
+        state=check.version_state,
+        rules=_rules_in_words(card),
+        taken=taken,
+        kept=kept,
+        base=base,
+        changes=changes,
+        form=PublishCheckedForm(document=services.canonical_json(card)),
+    )
+
+
+def _rules_in_words(card: RateCard) -> list[dict[str, Any]]:
+    return [
+        {
+            "rule": rule,
+            "applies_to": _applies_to(rule.when),
+            "terms": describe_rule(
+                rule, card.currency, amount=price_in_words, count=format_quantity
+            ),
+        }
+        for rule in card.rules
+    ]
 
 
 _WORD = re.compile(r"[a-z_]+")
@@ -113,16 +185,7 @@ def _card_document(raw: bytes) -> Any:
 def detail(version: str) -> str:
     stored = queries.get(db.session(), version)
     card = queries.domain_card(stored)
-    rules = [
-        {
-            "rule": rule,
-            "applies_to": _applies_to(rule.when),
-            "terms": describe_rule(
-                rule, card.currency, amount=price_in_words, count=format_quantity
-            ),
-        }
-        for rule in card.rules
-    ]
+    rules = _rules_in_words(card)
     adjustments = [{"adjustment": a, "applies_to": _applies_to(a.when)} for a in card.adjustments]
     others = [c for c in queries.all_cards(db.session()) if c.version != version]
     return render_template(
@@ -134,6 +197,18 @@ def detail(version: str) -> str:
         others=others,
         document=json.dumps(json.loads(stored.document), indent=2, sort_keys=True),
     )
+
+
+@bp.route("/<string:version>/card.json")
+@access.staff(*STAFF)
+def download(version: str) -> Response:
+    """The published card as a file, to draft the next version from."""
+    stored = queries.get(db.session(), version)
+    text = json.dumps(json.loads(stored.document), indent=2, sort_keys=True) + "\n"
+    response = Response(text, mimetype="application/json")
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", stored.version)
+    response.headers["Content-Disposition"] = f'attachment; filename="rate-card-{filename}.json"'
+    return response
 
 
 @bp.route("/compare")

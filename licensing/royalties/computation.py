@@ -204,7 +204,7 @@ class Pricer:
         def show(value: Decimal) -> str:
             return format_amount(value, currency)
 
-        steps = [_usage_words(line, usage, currency), *priced.explanation]
+        steps = [_usage_words(line, usage, currency, self.card.version), *priced.explanation]
         steps.append(
             f"charged to date = the larger of the up-front {show(line.up_front)} and the "
             f"amount to date {show(amount)} = {show(charged)}"
@@ -229,7 +229,7 @@ class Pricer:
         return max(line.up_front, amount)
 
 
-def _usage_words(line: ReportableLine, usage: Usage, currency: str) -> str:
+def _usage_words(line: ReportableLine, usage: Usage, currency: str, card: str) -> str:
     parts = [
         f"{usage.quantities.get(unit, 0)} {unit} (each of {usage.customers.get(unit, 0)} "
         "customers counted once, at the largest quantity reported for the term so far)"
@@ -237,4 +237,9 @@ def _usage_words(line: ReportableLine, usage: Usage, currency: str) -> str:
     ]
     if usage.revenue is not None:
         parts.append(f"revenue {format_amount(usage.revenue, currency)} (all periods so far)")
-    return f"line {line.number}, rule {line.rule.id}: usage to date " + ", ".join(parts)
+    # The card named: an analyst traces the amount to its rule and version (the
+    # agreement after the year's turn is priced on next year's card).
+    return (
+        f"line {line.number}, rule {line.rule.id} of rate card {card}: usage to date "
+        + ", ".join(parts)
+    )

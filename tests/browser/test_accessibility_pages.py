@@ -71,6 +71,7 @@ NOT_PAGES: dict[str, str] = {
     "billing_documents.linked_card_payment_status": "JSON the payment page polls",
     "billing.card_payment_status": "JSON the payment page polls",
     "permissions_console.console_letter": "a PDF download",
+    "ratecards_console.download": "a JSON file download (the card, to draft the next from)",
     "permissions_portal.portal_letter": "a PDF download",
     "permissions_public.letter": "a PDF download",
     "royalties.portal_template": "a CSV download",

@@ -291,6 +291,7 @@ GENERIC_REFUSAL = {
     "permissions_console.start_review": BUTTON,
     "permissions_public.withdraw": BUTTON,
     "ratecards_console.publish": "a file upload (its content is checked as JSON)",
+    "ratecards_console.publish_checked": "a button: the checked card, in canonical JSON",
 }
 
 

@@ -31,16 +31,18 @@ from licensing.ratecards import queries as ratecard_queries
 RENEWABLE = (ACTIVE, EXPIRED)
 
 
-def _next_term(session: Session, agreement: Agreement) -> tuple[date, date, str | None]:
+def _next_term(session: Session, agreement: Agreement) -> tuple[date, date]:
+    """The day after the agreement's term to the end of the card in effect then (a
+    year without one: a year)."""
     start = agreement.term_end + timedelta(days=1)
     card = ratecard_queries.in_effect(session, start)
     if card is not None:
-        return start, card.effective_to, card.version
+        return start, card.effective_to
     try:
         end = start.replace(year=start.year + 1) - timedelta(days=1)
     except ValueError:  # 29 February
         end = start + timedelta(days=364)
-    return start, end, None
+    return start, end
 
 
 def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = None) -> Application:
@@ -61,7 +63,7 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
         pending = queries.live_renewal(session, agreement.id)
         if pending is not None:
             raise Conflict(f"{pending.reference} already renews agreement {agreement.number}.")
-        start, end, card = _next_term(session, agreement)
+        start, end = _next_term(session, agreement)
         quote = Quote.from_snapshot(agreement.quote.snapshot)
         licensed = {line.use_index for line in issuing.licensed_lines(quote)}
         renewed = [
@@ -75,7 +77,10 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
             session,
             actor,
             term=(start, end),
-            rate_card=card,
+            # No version named: the renewal is priced on the card in effect on its
+            # start when it is submitted, so a card corrected (a new version) after
+            # the renewal was drawn prices it, not the card with the mistake.
+            rate_card=None,
             uses=[
                 ProposedUseInput.from_fields(
                     reported_usage.proposed(use.fields(), usage.get(index))

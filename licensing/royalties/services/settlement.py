@@ -73,7 +73,7 @@ class _Settlement:
             late_fee_monthly_percent=agreement.late_fee_monthly_percent,
             memo=(
                 f"Royalty report {report.reference} under license agreement {agreement.number} "
-                f"for the period {filing.period.label}"
+                f"(rate card {agreement.rate_card}) for the period {filing.period.label}"
                 + (
                     f", amending report {RoyaltyReport.reference_of(report.amends_id)}"
                     if report.amends_id

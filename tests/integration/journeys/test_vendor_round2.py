@@ -512,7 +512,9 @@ def test_a_priced_application_names_the_rate_card_it_was_priced_with(
     priced = text_of(client.get(f"/portal/applications/{application.id}"))
     unpriced = text_of(client.get(f"/portal/applications/{draft.id}"))
     assert "Rate card 2027.1 (the card in effect on the start date)" in priced
-    assert "Rate card the card in effect on the start date" in unpriced
+    # A draft names the card its estimate is priced on (round 18: a renewal names
+    # no version, so its page said only "the card in effect on the start date").
+    assert "Rate card 2027.1 (the card in effect on the start date, submitted today)" in unpriced
 
 
 def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(

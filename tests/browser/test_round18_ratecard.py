@@ -1,0 +1,45 @@
+"""Round 18: an admin checks next year's rate card in the browser before publishing it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from licensing import db
+from licensing.ratecards import cli as ratecards_cli
+from tests.browser.conftest import sign_in
+from tests.integration.pricing.conftest import example_document
+from tests.support import factories
+from tests.support.axe import assert_accessible
+from tests.support.servers import LiveServer
+
+
+def test_an_admin_checks_a_card_then_publishes_what_was_checked(
+    page: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    with live_server.app.app_context():
+        ratecards_cli.load_samples()
+        admin = factories.make_staff(db.session(), roles=("admin",))
+        db.session().commit()
+        email = admin.email
+    document = example_document()
+    document["version"] = "2027.2"
+    document["rules"][2]["model"]["amount"] = "2750.00"
+    card = tmp_path / "2027.2.json"
+    card.write_text(json.dumps(document, default=str))
+
+    sign_in(page, email)
+    page.goto("/console/rate-cards/")
+    page.get_by_label("Rate card file (JSON)").set_input_files(str(card))
+    page.get_by_role("button", name="Check without publishing").click()
+    page.wait_for_load_state()
+    main = page.locator("main")
+    assert "The card is valid. Nothing is published yet" in main.inner_text()
+    assert "Differences from 2027.1" in main.inner_text()
+    assert_accessible(page)
+    page.get_by_role("button", name="Publish rate card 2027.2").click()
+    page.wait_for_url("**/console/rate-cards/2027.2")
+    assert "Rate card 2027.2 published." in page.locator("main").inner_text()
+    page.goto("/console/rate-cards/")
+    assert "replaced by 2027.2" in page.locator("main").inner_text()
