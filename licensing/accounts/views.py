@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db
 from licensing.access import STAFF_ROLES, Principal
-from licensing.accounts import forms, queries, services
+from licensing.accounts import forms, queries, record_names, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
@@ -60,7 +60,7 @@ from licensing.web import confirm
 from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
 from licensing.web.portal import WaitingItem, waiting_provider
-from licensing.web.records import numbered_record
+from licensing.web.records import described, numbered_record
 from licensing.words import end_sentence
 
 bp = Blueprint("accounts", __name__)
@@ -69,6 +69,9 @@ console = Blueprint("accounts_console", __name__, url_prefix="/console")
 # The audit log names a user by their address, and an admin asking who changed
 # someone's roles types the address they know (stored lower-cased), not an id.
 numbered_record("user", User, User.email, spelled=str.lower)
+# It named a token "API token 3" and an invitation "invitation 7": by what they are.
+described("api_token", record_names.api_tokens)
+described("invitation", record_names.invitations)
 # Histories and the audit log say a standing as its badge does ("pending payment"),
 # not as stored (`pending_payment`).
 recorded_words("organization", ("standing",), STANDING.state_text)

@@ -3,6 +3,8 @@ administrator found and left."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -62,3 +64,44 @@ def test_an_agreement_of_an_organization_not_in_good_standing_is_not_available_t
     text = page.get_data(as_text=True)
     assert "Renew for the next rate card year" not in text
     assert reason in " ".join(text.split()).lower()
+
+
+def _audit_rows(page: str) -> list[str]:
+    """The audit table's Record cells, in words."""
+    cells = re.findall(r"<tr>\s*<td class=\"num\">.*?</tr>", page, re.S)
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", cell)).split()) for cell in cells]
+
+
+def test_the_audit_log_names_an_api_token_by_its_name_and_owner_and_its_filter_reads_alike(
+    app: Flask, vendor: Any, admin: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # A token read "API token 3", with neither its name nor whose it was, and the
+    # record-type filter offered "API token" beside "invitation".
+    token, _raw = accounts.create_api_token(
+        vendor.id, "nightly sync", actor=Actor.of(accounts.principal_for(vendor))
+    )
+    accounts.invite_member(
+        vendor.organization.id, "newcomer@kestrel.example", Actor.of(accounts.principal_for(vendor))
+    )
+    client = signed_in(app.test_client(), admin)
+    page = client.get("/console/audit", query_string={"entity_type": "api_token"}).get_data(
+        as_text=True
+    )
+    rows = _audit_rows(page)
+    assert rows, page
+    named = f'API token "nightly sync" ({token.prefix}…) of {vendor.full_name} ({vendor.email})'
+    assert all(named in row for row in rows), rows
+    assert f'href="/console/users/{vendor.id}#tokens"' in page
+
+    # An invitation reads as whom it invited where, as the organization page lists it.
+    invited = client.get("/console/audit", query_string={"entity_type": "invitation"})
+    organization = vendor.organization.legal_name
+    assert [
+        "newcomer@kestrel.example" in row and f"to join {organization}" in row
+        for row in _audit_rows(invited.get_data(as_text=True))
+    ] == [True]
+
+    everything = client.get("/console/audit").get_data(as_text=True)
+    options = re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]+)</option>', everything)
+    types = {value: label for value, label in options if value in ("api_token", "invitation")}
+    assert types == {"api_token": "API token", "invitation": "Invitation"}
