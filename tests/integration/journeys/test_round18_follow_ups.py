@@ -4,6 +4,7 @@ administrator found and left."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -11,12 +12,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import Application
+from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE, NOW
+from tests.support import factories
 from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
 
@@ -105,3 +109,51 @@ def test_the_audit_log_names_an_api_token_by_its_name_and_owner_and_its_filter_r
     options = re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]+)</option>', everything)
     types = {value: label for value, label in options if value in ("api_token", "invitation")}
     assert types == {"api_token": "API token", "invitation": "Invitation"}
+
+
+def _removal_notices(address: str) -> list[OutboxMessage]:
+    return [
+        message
+        for message in db.session().scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == "access_removed")
+            .order_by(OutboxMessage.id)
+        )
+        if address in message.recipients
+    ]
+
+
+def test_a_removed_member_is_told_who_removed_their_access_and_whom_to_ask(
+    app: Flask, vendor: Any, admin: Any
+) -> None:
+    # Removal stopped the member's sign-in and tokens without a word to them.
+    leaver = factories.make_vendor(db.session(), organization=vendor.organization)
+    accounts.create_api_token(
+        leaver.id, "nightly sync", actor=Actor.of(accounts.principal_for(leaver))
+    )
+    colleague = Actor.of(accounts.principal_for(vendor))
+    accounts.set_user_active(leaver.id, False, colleague)
+    organization = vendor.organization.legal_name
+    (notice,) = _removal_notices(leaver.email)
+    assert json.loads(notice.recipients) == [leaver.email]
+    assert notice.subject == f"Your access to {organization} was removed"
+    body = " ".join(notice.body_text.split())
+    assert f"{vendor.full_name} ({vendor.email}) removed your access to {organization}" in body
+    assert f"You can no longer sign in to the CPT Licensing Office as {leaver.email}" in body
+    assert 'Your API token "nightly sync" is revoked' in body
+    assert f"ask {vendor.full_name} ({vendor.email}) or another member of {organization}" in body
+
+    # Restored and removed by the office: the office is whom to ask.
+    office = Actor.of(accounts.principal_for(admin))
+    accounts.set_user_active(leaver.id, True, colleague)
+    accounts.set_user_active(leaver.id, False, office)
+    notice = _removal_notices(leaver.email)[-1]
+    body = " ".join(notice.body_text.split())
+    assert f"The CPT Licensing Office removed your access to {organization}" in body
+    assert "You had no API tokens in use." in body
+    assert "contact the CPT Licensing Office at " in body
+
+    # The office's own accounts are the office's business: no such email.
+    staff = factories.make_staff(db.session())
+    accounts.set_user_active(staff.id, False, office)
+    assert _removal_notices(staff.email) == []
