@@ -7,15 +7,17 @@ import html
 import json
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import OneTimeToken
 from licensing.actors import Actor
 from licensing.agreements.models import Application
 from licensing.mail.models import OutboxMessage
@@ -157,3 +159,49 @@ def test_a_removed_member_is_told_who_removed_their_access_and_whom_to_ask(
     staff = factories.make_staff(db.session())
     accounts.set_user_active(staff.id, False, office)
     assert _removal_notices(staff.email) == []
+
+
+def _expire(link_id: int, ago: timedelta) -> None:
+    session = db.session()
+    session.execute(
+        update(OneTimeToken).where(OneTimeToken.id == link_id).values(expires_at=db.utcnow() - ago)
+    )
+    session.commit()
+
+
+def test_the_dashboard_lists_an_invitation_that_expired_unanswered_with_a_link_to_send_it_again(
+    app: Flask, vendor: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # It listed pending invitations and then, once one expired, nothing at all.
+    organization = vendor.organization
+    actor = Actor.of(accounts.principal_for(vendor))
+    late = accounts.invite_member(organization.id, "late@kestrel.example", actor)
+    joined = accounts.invite_member(organization.id, "joined@kestrel.example", actor)
+    old = accounts.invite_member(organization.id, "long-ago@kestrel.example", actor)
+    withdrawn = accounts.invite_member(organization.id, "withdrawn@kestrel.example", actor)
+    accounts.revoke_invitation(withdrawn.id, actor)
+    for link in (late, joined):
+        _expire(link.id, timedelta(days=2))
+    _expire(old.id, timedelta(days=40))
+    factories.make_vendor(db.session(), organization=organization, email="joined@kestrel.example")
+    client = signed_in(app.test_client(), vendor)
+    page = " ".join(html.unescape(client.get("/portal/").get_data(as_text=True)).split())
+    assert "Invitation to late@kestrel.example expired unanswered" in page
+    assert f'href="/organization#invitation-{late.id}"' in page
+    assert "Send it again from its row on the organization page" in page
+    # Not one whose address joined since, one withdrawn, or one long expired.
+    for address in ("joined@", "withdrawn@", "long-ago@"):
+        assert f"Invitation to {address}" not in page
+
+    # The row it links to is there and offers Send again.
+    row = client.get("/organization").get_data(as_text=True)
+    found = re.search(rf'<tr id="invitation-{late.id}">.*?</tr>', row, re.S)
+    assert found
+    assert "Send again" in found.group(0)
+
+    # Sent again: the new invitation is pending, the expired one no longer listed.
+    sent = client.post("/organization/invitations", data={"email": "late@kestrel.example"})
+    assert sent.status_code == 302
+    page = " ".join(html.unescape(client.get("/portal/").get_data(as_text=True)).split())
+    assert "late@kestrel.example expired" not in page
+    assert "Invitation to late@kestrel.example" in page
