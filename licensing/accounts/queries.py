@@ -13,7 +13,7 @@ Later features use them for their own records:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from flask import has_request_context
@@ -45,6 +45,7 @@ from licensing.accounts.models import (
 )
 from licensing.accounts.states import ACTIVE
 from licensing.actors import Actor
+from licensing.db import UTCDateTime, utcnow
 from licensing.errors import NotFound
 
 # A statement keeps its type through `scoped` (`where` returns the same kind).
@@ -444,12 +445,66 @@ def invitations(session: Session, organization_id: int) -> Sequence[OneTimeToken
     return session.scalars(_INVITATIONS, {"organization_id": organization_id}).all()
 
 
+# How long the vendor dashboard lists an invitation that expired unanswered (to
+# send again): past that, the organization page's row still offers it.
+EXPIRED_INVITATION_SHOWN = timedelta(days=30)
+
+# The invitations with whether each one's address is a member of the organization
+# now (`resendable` reads it), in one statement: the dashboard's provider reads them.
+_INVITATIONS_AND_MEMBERS = (
+    select(
+        OneTimeToken,
+        select(User.id)
+        .where(
+            User.email == OneTimeToken.email, User.organization_id == OneTimeToken.organization_id
+        )
+        .exists(),
+    )
+    .where(
+        OneTimeToken.purpose == INVITATION,
+        OneTimeToken.organization_id == bindparam("organization_id"),
+    )
+    .order_by(OneTimeToken.created_at.desc(), OneTimeToken.id.desc())
+)
+
+
+def invitations_and_members(
+    session: Session, organization_id: int
+) -> tuple[list[OneTimeToken], set[str]]:
+    """`invitations`, and which of their addresses are members now, in one statement."""
+    rows = session.execute(_INVITATIONS_AND_MEMBERS, {"organization_id": organization_id})
+    found, members = [], set()
+    for link, is_member in rows:
+        found.append(link)
+        if is_member:
+            members.add(link.email)
+    return found, members
+
+
+def resendable(
+    invitations: Sequence[OneTimeToken], member_emails: set[str], now: datetime
+) -> frozenset[int]:
+    """The expired or withdrawn invitations to offer to send again: the newest to
+    each address that is not a member and has no invitation pending or accepted
+    (`invitations` newest first, as `invitations` reads them)."""
+    taken = set(member_emails)
+    offered = set()
+    for link in invitations:
+        if link.email in taken:
+            continue
+        taken.add(link.email)
+        if link.status(now) in ("expired", "revoked"):
+            offered.add(link.id)
+    return frozenset(offered)
+
+
 def any_invitation_pending(
     organization_id: ColumnElement[int], now: ColumnElement[datetime]
 ) -> Exists:
     """Whether one of `invitations` is pending at `now` (`OneTimeToken.status`:
-    neither used nor revoked, not yet expired), as SQL: the vendor dashboard asks
-    it with the other features' conditions before reading the invitations."""
+    neither used nor revoked, not yet expired) or expired unanswered within
+    `EXPIRED_INVITATION_SHOWN`, as SQL: the vendor dashboard asks it with the other
+    features' conditions before reading the invitations."""
     return (
         select(OneTimeToken.id)
         .where(
@@ -457,10 +512,22 @@ def any_invitation_pending(
             OneTimeToken.organization_id == organization_id,
             OneTimeToken.used_at.is_(None),
             OneTimeToken.revoked_at.is_(None),
-            OneTimeToken.expires_at > now,
+            # No date arithmetic in SQL (SQLite has none): the window's start is
+            # its own parameter, computed as the statement runs.
+            OneTimeToken.expires_at
+            > bindparam(
+                "waiting_invitations_expired_since",
+                callable_=expired_invitations_since,
+                type_=UTCDateTime(),
+            ),
         )
         .exists()
     )
+
+
+def expired_invitations_since(now: datetime | None = None) -> datetime:
+    """The earliest an invitation may have expired to be listed on the dashboard."""
+    return (now or utcnow()) - EXPIRED_INVITATION_SHOWN
 
 
 def get_invitation(

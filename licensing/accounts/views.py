@@ -7,8 +7,8 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import flask_login
@@ -26,13 +26,12 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db
 from licensing.access import STAFF_ROLES, Principal
-from licensing.accounts import forms, queries, services
+from licensing.accounts import forms, queries, record_names, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
     PASSWORD_LINKS,
     WELCOME,
-    OneTimeToken,
     Organization,
     User,
 )
@@ -59,8 +58,8 @@ from licensing.mail import services as mail
 from licensing.web import confirm
 from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
-from licensing.web.portal import WaitingItem, waiting_provider
-from licensing.web.records import numbered_record
+from licensing.web.portal import YOU, WaitingItem, waiting_provider
+from licensing.web.records import described, numbered_record
 from licensing.words import end_sentence
 
 bp = Blueprint("accounts", __name__)
@@ -69,6 +68,9 @@ console = Blueprint("accounts_console", __name__, url_prefix="/console")
 # The audit log names a user by their address, and an admin asking who changed
 # someone's roles types the address they know (stored lower-cased), not an id.
 numbered_record("user", User, User.email, spelled=str.lower)
+# It named a token "API token 3" and an invitation "invitation 7": by what they are.
+described("api_token", record_names.api_tokens)
+described("invitation", record_names.invitations)
 # Histories and the audit log say a standing as its badge does ("pending payment"),
 # not as stored (`pending_payment`).
 recorded_words("organization", ("standing",), STANDING.state_text)
@@ -405,27 +407,11 @@ def _organization_page(
         members=members,
         restorable=services.restorable_members(db_session, members),
         invitations=invitations,
-        resendable=_resendable(invitations, members, now),
+        resendable=queries.resendable(invitations, {member.email for member in members}, now),
         now=now,
         office_address=mail.sender_address(),
         hold=_hold(db_session, organization),
     ), status
-
-
-def _resendable(
-    invitations: Sequence[OneTimeToken], members: Sequence[User], now: datetime
-) -> frozenset[int]:
-    """The expired or withdrawn invitations the page offers to send again: the newest
-    to each address that is not a member and has no invitation pending or accepted."""
-    taken = {member.email for member in members}
-    offered = set()
-    for link in invitations:  # newest first
-        if link.email in taken:
-            continue
-        taken.add(link.email)
-        if link.status(now) in ("expired", "revoked"):
-            offered.add(link.id)
-    return frozenset(offered)
 
 
 def _hold(db_session: Session, organization: Organization) -> services.Hold | None:
@@ -665,14 +651,28 @@ def _invitations_waiting(
     db_session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
     now = utcnow()
-    for link in queries.invitations(db_session, organization.id):
-        if link.status(now) == "pending":
+    invitations, member_emails = queries.invitations_and_members(db_session, organization.id)
+    again = queries.resendable(invitations, member_emails, now)
+    since = queries.expired_invitations_since(now)
+    for link in invitations:
+        status = link.status(now)
+        if status == "pending":
             yield WaitingItem(
                 f"Invitation to {link.email}",
                 waiting_on=link.email,
                 detail=f"They have until {link.expires_at:%Y-%m-%d} to accept.",
                 url=url_for("accounts.organization"),
                 since=link.created_at,
+            )
+        elif status == "expired" and link.id in again and link.expires_at > since:
+            # It said nothing once one expired: the invitee cannot ask for another.
+            yield WaitingItem(
+                f"Invitation to {link.email} expired unanswered",
+                waiting_on=YOU,
+                detail=f"It expired on {when(link.expires_at)}. Send it again from its row "
+                "on the organization page.",
+                url=url_for("accounts.organization", _anchor=f"invitation-{link.id}"),
+                since=link.expires_at,
             )
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import (
     Session,
     aliased,
     contains_eager,
+    joinedload,
     selectinload,
     with_expression,
 )
@@ -769,7 +770,8 @@ def still_renews(issued: Any = Agreement) -> ColumnElement[bool]:
 
 def with_live_renewal(statement: Select[Any]) -> Select[Any]:
     """`statement` (of agreements) loading each one's `live_renewal_id`, the id of
-    the application `live_renewal` finds, in the same statement."""
+    the application `live_renewal` finds, and its organization (whose standing
+    `renewal.renewal_refusal` reads), in the same statement."""
     renewing = (
         select(Application.id)
         .where(Application.renewal_of_id == Agreement.id, still_renews(aliased(Agreement)))
@@ -778,7 +780,9 @@ def with_live_renewal(statement: Select[Any]) -> Select[Any]:
         .correlate(Agreement)
         .scalar_subquery()
     )
-    return statement.options(with_expression(Agreement.live_renewal_id, renewing))
+    return statement.options(
+        with_expression(Agreement.live_renewal_id, renewing), joinedload(Agreement.organization)
+    )
 
 
 def live_renewal(session: Session, agreement_id: int) -> Application | None:

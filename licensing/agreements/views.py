@@ -31,6 +31,7 @@ from licensing.agreements import forms, issuing, queries, reported_usage, servic
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
+from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
     AGREEMENT,
@@ -484,18 +485,29 @@ def _agreement_page(
     **extra: Any,
 ) -> tuple[str, int]:
     session = db.session()
+    live = queries.live_renewal(session, agreement.id)
     return render_template(
         template,
         agreement=agreement,
         quote=Quote.from_snapshot(agreement.quote.snapshot),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
-        live_renewal=queries.live_renewal(session, agreement.id),
+        live_renewal=live,
+        renewal_refused=_renewal_refused(agreement, live),
         allowed=AGREEMENT.allowed(agreement.state),
         errors=errors or {},
         values=values or {},
         **extra,
     ), status
+
+
+def _renewal_refused(agreement: Agreement, live: Application | None) -> str | None:
+    """Why the Renewal panel offers no *Renew* (`renewal_refusal`, as the API's
+    `renewal.available` reads it), the standing's reason naming what is overdue."""
+    refusal = renewal_refusal(agreement, live.id if live else None, agreement.organization)
+    if refusal is None or live is not None:
+        return refusal
+    return _block_reason(agreement.organization) or refusal
 
 
 @bp.route("/agreements/<int:agreement_id>")

@@ -18,7 +18,7 @@ from licensing import access, db
 from licensing.actors import current_actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Application
-from licensing.agreements.services.renewal import RENEWABLE
+from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import Blueprint, Created
@@ -65,10 +65,11 @@ class AgreementRenewalSchema(ApiSchema):
         metadata={
             "description": (
                 "True when a renewal can be drawn now (`POST /api/v1/agreements/{id}/renewal`, "
-                "by the organization's users): the agreement is active or expired and no "
-                "application renews it. Renewal is not a state transition, so it is not "
-                "among `allowed_actions`. The organization must also be in good standing, "
-                "as for any new application (else the POST answers 409 with the reason)."
+                "by the organization's users): the agreement is active or expired, no "
+                "application renews it, and the organization is in good standing, as for "
+                "any new application (not suspended, closed or held pending payment). "
+                "False exactly when that POST answers 409, which says why. Renewal is not "
+                "a state transition, so it is not among `allowed_actions`."
             )
         }
     )
@@ -143,7 +144,7 @@ class AgreementSchema(ApiSchema):
     def _renewal(self, agreement: Agreement) -> dict[str, Any]:
         drawn = agreement.live_renewal_id
         return {
-            "available": agreement.state in RENEWABLE and drawn is None,
+            "available": renewal_refusal(agreement, drawn, agreement.organization) is None,
             "term_start": agreement.term_end + timedelta(days=1),
             "application_id": drawn,
         }

@@ -111,6 +111,20 @@ def named_by_id(entity_type: str, reference_of: Callable[[int], str]) -> None:
     _TYPED_BY_ID[entity_type] = re.compile(rf"^{letters}-?0*(\d{{1,9}})$", re.IGNORECASE)
 
 
+# entity type -> reads how people name many records of it (and the page to open),
+# in one query for all the ids given: a record named from several columns or
+# another record (an API token by its name and owner), registered by each feature
+Describe = Callable[[list[int]], dict[int, RecordRef]]
+_DESCRIBED: dict[str, Describe] = {}
+
+
+def described(entity_type: str, describe: Describe) -> None:
+    """Let pages name records of `entity_type` by `describe(ids)`, which reads every
+    one asked for in one query and answers each one's `RecordRef` (a record it
+    cannot find keeps the generic name); a feature registers it at import."""
+    _DESCRIBED[entity_type] = describe
+
+
 def _digits(value: object) -> int | None:
     text = str(value)
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
@@ -146,7 +160,22 @@ def record_refs(pairs: Iterable[tuple[str, object]]) -> dict[tuple[str, str], Re
         key = (entity_type, str(entity_id))
         label = labels.get(key, f"{entity_type.replace('_', ' ')} {entity_id}")
         refs[key] = RecordRef(label, record_url(entity_type, entity_id))
+    for (entity_type, record_id), ref in _described(given).items():
+        refs[(entity_type, str(record_id))] = ref
     return refs
+
+
+def _described(pairs: list[tuple[str, object]]) -> dict[tuple[str, int], RecordRef]:
+    """The `described` records among `pairs`, each type's read in one query."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for entity_type, entity_id in pairs:
+        if entity_type in _DESCRIBED and (number := _digits(entity_id)) is not None:
+            wanted[entity_type].add(number)
+    return {
+        (entity_type, record_id): ref
+        for entity_type, ids in wanted.items()
+        for record_id, ref in _DESCRIBED[entity_type](sorted(ids)).items()
+    }
 
 
 def find_reference(text: str) -> tuple[str, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -166,6 +167,49 @@ def test_resetting_the_password_unlocks_a_locked_account(app: Flask, vendor: Use
     token = _reset_link(vendor.email).rsplit("/", 1)[-1]
     services.reset_password(token, NEW_PASSWORD)
     assert services.sign_in(vendor.email, NEW_PASSWORD).id == vendor.id
+
+
+def test_a_reset_that_lifts_a_lockout_is_audited_as_lifting_it_as_staff_unlocking_is(
+    app: Flask, vendor: User
+) -> None:
+    # The reset was audited only as `user.password_reset`: the log did not say why
+    # the lock ended before its time, as it does when an admin lifts it.
+    from licensing.audit.models import AuditEvent
+
+    for _ in range(services.LOCKOUT_THRESHOLD):
+        with pytest.raises(DomainError):
+            services.sign_in(vendor.email, "not-the-password-at-all")
+    locked_until = db.session().get(User, vendor.id, populate_existing=True).locked_until
+    assert locked_until is not None
+    services.request_password_reset(vendor.email)
+    token = _reset_link(vendor.email).rsplit("/", 1)[-1]
+    services.reset_password(token, NEW_PASSWORD)
+    events = db.session().scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "user", AuditEvent.entity_id == str(vendor.id))
+        .order_by(AuditEvent.seq)
+    )
+    tail = [(event.action, event.actor, event.note) for event in events][-2:]
+    assert tail == [
+        ("user.password_reset", vendor.email, None),
+        (
+            "user.unlocked",
+            vendor.email,
+            "The password was reset: the sign-in lockout is lifted.",
+        ),
+    ]
+    unlocked = (
+        db.session().scalars(select(AuditEvent).where(AuditEvent.action == "user.unlocked")).one()
+    )
+    assert json.loads(unlocked.after) == {"locked_until": None}
+    assert json.loads(unlocked.before or "{}")["locked_until"] is not None
+
+    # A reset with no lockout to lift records none.
+    services.request_password_reset(vendor.email)
+    token = _reset_link(vendor.email).rsplit("/", 1)[-1]
+    services.reset_password(token, NEW_PASSWORD + "-again")
+    count = select(func.count()).where(AuditEvent.action == "user.unlocked")
+    assert db.session().scalar(count) == 1
 
 
 def test_a_new_password_signs_out_other_sessions(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import queries
 from licensing.accounts.models import User
 from licensing.accounts.services._common import _change_user, _revoke, _withdraw_reviewer
@@ -15,6 +15,7 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
+from licensing.mail import services as mail
 
 
 def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
@@ -42,23 +43,57 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
         # creates new tokens. (On restore, tokens left unrevoked by a removal made
         # before this rule go too.)
         why = TOKENS_REVOKED_ON_RESTORE if active else TOKENS_REVOKED_ON_REMOVAL
+        revoked = []
         for token in queries.tokens_of(session, user.id):
             if token.is_active:
                 _revoke(session, token, "api_token.revoked", actor, note=why.format(user.email))
+                revoked.append(token.name)
         if not active:
-            _withdraw_invitations_sent_by(session, user, actor)
+            withdrawn = _withdraw_invitations_sent_by(session, user, actor)
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
+            _tell_removed_member(session, user, actor, revoked, withdrawn)
         return user
 
 
-def _withdraw_invitations_sent_by(session: Session, user: User, actor: Actor) -> None:
-    """A removed member's pending invitations are withdrawn: one sent to an address
-    of their own just before leaving would have let them back in."""
-    if user.organization_id is None:
+def _tell_removed_member(
+    session: Session, user: User, actor: Actor, tokens: list[str], invitations: int
+) -> None:
+    """A member whose access a colleague or the office removed is told who did, when,
+    what stopped working and whom to ask (it only found out at the next sign-in, or
+    from a program whose token failed). The office's own accounts are not told."""
+    organization = user.organization
+    if organization is None:
         return
+    remover = session.get(User, actor.user_id) if actor.is_vendor and actor.user_id else None
+    colleague = f"{remover.full_name} ({remover.email})" if remover is not None else None
+    mail.enqueue(
+        session,
+        to=user.email,
+        subject=f"Your access to {organization.legal_name} was removed",
+        template="access_removed",
+        context={
+            "user": user,
+            "organization": organization,
+            "removed_by": colleague or f"The {mail.OFFICE_NAME}",
+            "removed_on": calendar.instant_text(utcnow()),
+            "tokens": tokens,
+            "invitations": invitations,
+            "colleague": colleague,
+            "office_address": mail.sender_address(),
+        },
+    )
+
+
+def _withdraw_invitations_sent_by(session: Session, user: User, actor: Actor) -> int:
+    """A removed member's pending invitations are withdrawn: one sent to an address
+    of their own just before leaving would have let them back in. How many were."""
+    if user.organization_id is None:
+        return 0
     now = utcnow()
+    withdrawn = 0
     for link in queries.invitations(session, user.organization_id):
         if link.created_by_id == user.id and link.status(now) == "pending":
+            withdrawn += 1
             _revoke(
                 session,
                 link,
@@ -66,6 +101,7 @@ def _withdraw_invitations_sent_by(session: Session, user: User, actor: Actor) ->
                 actor,
                 note=INVITATIONS_WITHDRAWN.format(user.email),
             )
+    return withdrawn
 
 
 INVITATIONS_WITHDRAWN = "{} was deactivated: the invitations they sent are withdrawn."

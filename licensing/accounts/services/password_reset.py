@@ -86,6 +86,7 @@ def reset_password(raw: str, password: str) -> User:
         if problems:
             raise InvalidInput("Choose a stronger password.", {"password": problems})
         now = utcnow()
+        lifted = user.locked_until if user.is_locked(now) else None
         for other in session.scalars(
             select(OneTimeToken).where(
                 OneTimeToken.user_id == user.id,
@@ -114,4 +115,15 @@ def reset_password(raw: str, password: str) -> User:
             after={"email_verified_at": user.email_verified_at} if verified_now else None,
             actor=_user_actor(user),
         )
+        if lifted is not None:
+            # As an admin's unlock is recorded: the log says why the lock ended early.
+            audit.record_event(
+                session,
+                "user.unlocked",
+                user.id,
+                before={"locked_until": lifted},
+                after={"locked_until": None},
+                actor=_user_actor(user),
+                note="The password was reset: the sign-in lockout is lifted.",
+            )
         return user

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.accounts.services.standing import NamedStanding, standing_block_reason
 from licensing.actors import Actor
 from licensing.agreements import issuing, queries, reported_usage
 from licensing.agreements.commands import ProposedUseInput
@@ -17,9 +18,10 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
+    _called,
     _new_draft,
     _now,
-    _owned_in,
+    _owned,
     _require_vendor,
 )
 from licensing.agreements.states import ACTIVE, EXPIRED
@@ -29,6 +31,21 @@ from licensing.ratecards import queries as ratecard_queries
 
 # Agreements a vendor may renew: in force, or ended by its term (not terminated).
 RENEWABLE = (ACTIVE, EXPIRED)
+
+
+def renewal_refusal(
+    agreement: Agreement, renewing_id: int | None, organization: NamedStanding
+) -> str | None:
+    """Why a renewal of `agreement` cannot be drawn now, or None when it can: the
+    agreement is neither active nor expired, application `renewing_id` renews it
+    already, or its organization is not in good standing (as for any application).
+    `start_renewal` refuses with it; the API's `renewal.available` reads it."""
+    if agreement.state not in RENEWABLE:
+        state = agreement.state.replace("_", " ")
+        return f"{_called(agreement)} is {state}; only active or expired agreements are renewed."
+    if renewing_id is not None:
+        return f"{Application.REFERENCE(renewing_id)} already renews agreement {agreement.number}."
+    return standing_block_reason(organization)
 
 
 def _next_term(session: Session, agreement: Agreement) -> tuple[date, date]:
@@ -52,17 +69,13 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
     _require_vendor(actor)
     moment = _now(now)
     with db.transaction() as session:
-        agreement = _owned_in(
-            session,
-            Agreement,
-            agreement_id,
-            actor,
-            RENEWABLE,
-            "active or expired agreements are renewed",
-        )
+        agreement = _owned(session, Agreement, agreement_id, actor)
         pending = queries.live_renewal(session, agreement.id)
-        if pending is not None:
-            raise Conflict(f"{pending.reference} already renews agreement {agreement.number}.")
+        refusal = renewal_refusal(
+            agreement, pending.id if pending else None, agreement.organization
+        )
+        if refusal is not None:
+            raise Conflict(refusal)
         start, end = _next_term(session, agreement)
         quote = Quote.from_snapshot(agreement.quote.snapshot)
         licensed = {line.use_index for line in issuing.licensed_lines(quote)}
