@@ -127,6 +127,7 @@ def _checked(check: services.CardCheck) -> str:
         card=card,
         state=check.version_state,
         rules=_rules_in_words(card),
+        adjustments=_discounts_in_words(card),
         taken=taken,
         kept=kept,
         base=base,
@@ -146,6 +147,10 @@ def _rules_in_words(card: RateCard) -> list[dict[str, Any]]:
         }
         for rule in card.rules
     ]
+
+
+def _discounts_in_words(card: RateCard) -> list[dict[str, Any]]:
+    return [{"adjustment": a, "applies_to": _applies_to(a.when)} for a in card.adjustments]
 
 
 _WORD = re.compile(r"[a-z_]+")
@@ -186,7 +191,7 @@ def detail(version: str) -> str:
     stored = queries.get(db.session(), version)
     card = queries.domain_card(stored)
     rules = _rules_in_words(card)
-    adjustments = [{"adjustment": a, "applies_to": _applies_to(a.when)} for a in card.adjustments]
+    adjustments = _discounts_in_words(card)
     others = [c for c in queries.all_cards(db.session()) if c.version != version]
     return render_template(
         "ratecards/detail.html",

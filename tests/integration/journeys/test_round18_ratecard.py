@@ -63,6 +63,10 @@ def test_an_admin_checks_a_draft_card_without_publishing_it(
     assert "Differences from 2027.1" in words
     assert "2,500.00 USD" in words
     assert "2,750.00 USD" in words
+    # the whole card as its page will show it: rules and discounts
+    assert "Rules, in order" in words
+    assert "Discounts" in words
+    assert "nonprofit any use by nonprofit or academic organizations 20%" in words
     # publishing what was checked, without choosing the file again
     document = re.search(
         r'name="document" type="hidden" value="([^"]*)"', checked.get_data(as_text=True)
