@@ -498,13 +498,13 @@ def resendable(
     return frozenset(offered)
 
 
-def any_invitation_pending(
+def any_invitation_waiting(
     organization_id: ColumnElement[int], now: ColumnElement[datetime]
 ) -> Exists:
-    """Whether one of `invitations` is pending at `now` (`OneTimeToken.status`:
-    neither used nor revoked, not yet expired) or expired unanswered within
-    `EXPIRED_INVITATION_SHOWN`, as SQL: the vendor dashboard asks it with the other
-    features' conditions before reading the invitations."""
+    """Whether one of `invitations` waits on the vendor's dashboard at `now`:
+    pending (`OneTimeToken.status`: neither used nor revoked, not yet expired), or
+    expired unanswered within `EXPIRED_INVITATION_SHOWN`, as SQL: the dashboard
+    asks it with the other features' conditions before reading the invitations."""
     return (
         select(OneTimeToken.id)
         .where(

@@ -646,7 +646,7 @@ def _accounts_waiting(
 
 
 # Registered after the standing's, so its items still come after the standing's.
-@waiting_provider(when=queries.any_invitation_pending)
+@waiting_provider(when=queries.any_invitation_waiting)
 def _invitations_waiting(
     db_session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
