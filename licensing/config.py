@@ -47,6 +47,50 @@ class ConfigError(ValueError):
     """The environment does not describe a service that may start."""
 
 
+# Seconds an SMTP connection waits for the server.
+SMTP_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    """Where and how mail is sent, read from one URL:
+
+        smtp://host:25                       plain SMTP
+        smtp://user:pass@host:587?starttls=true   STARTTLS, then AUTH
+        smtps://user:pass@host:465           implicit TLS
+
+    User name and password are percent-decoded, so `%40` may stand for `@`.
+    """
+
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+    timeout: float = SMTP_TIMEOUT
+
+    @classmethod
+    def from_url(cls, url: str, timeout: float = SMTP_TIMEOUT) -> SMTPSettings:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"}:
+            raise ConfigError(f"SMTP_URL must start with smtp:// or smtps://, not {url!r}")
+        if not parts.hostname:
+            raise ConfigError("SMTP_URL needs a host name")
+        query = urllib.parse.parse_qs(parts.query)
+        starttls = query.get("starttls", ["false"])[0].lower() in {"1", "true", "yes", "on"}
+        implicit_tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit_tls else 587 if starttls else 25),
+            implicit_tls=implicit_tls,
+            starttls=starttls and not implicit_tls,
+            username=urllib.parse.unquote(parts.username) if parts.username else None,
+            password=urllib.parse.unquote(parts.password) if parts.password else None,
+            timeout=timeout,
+        )
+
+
 def _flag(value: str, name: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -418,8 +462,6 @@ class Config:
         only then, as every message failing."""
         if not self.smtp_url:
             return
-        from licensing.mail.smtp import SMTPSettings  # it imports this module
-
         try:
             SMTPSettings.from_url(self.smtp_url)
         except ValueError:

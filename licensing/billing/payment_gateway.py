@@ -1,11 +1,7 @@
 """The payment gateway port: what billing asks of Stripe, and what Stripe says.
 
-`gateway()` returns the real adapter (`billing/stripe_gateway.py`, the only
-module that imports `stripe`), built on first use, or None when Stripe is not
-configured: then the card option is hidden and payments are recorded offline.
-The adapter is imported only then: the `stripe` library is about 14 MB and a
-third of a second of every process's start, and most processes (workers that
-serve no card payment, CLI commands) never move money.
+The real adapter is `billing/stripe_gateway.py`, the only module that imports
+`stripe`; `billing/gateways.py` chooses it by the app's configuration.
 
 What localstripe lacks (Checkout, invoice finalization in Stripe, credit notes,
 idempotency keys) the service does not ask Stripe for: invoices, numbers and
@@ -19,10 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flask import current_app
-
 from licensing.billing.cards import BRAND_MAX, CardUsed
-from licensing.config import Config
 from licensing.errors import ExternalServiceError
 
 
@@ -223,31 +216,3 @@ def intent_status_from_event(data_object: Mapping[str, Any]) -> IntentStatus:
             "data.object is not a PaymentIntent: it needs id, status, amount and currency "
             f"({type(exc).__name__}: {exc})"
         ) from None
-
-
-def gateway() -> PaymentGateway | None:
-    """The app's gateway, or None when Stripe is not configured."""
-    config: Config = current_app.config["LICENSING"]
-    if not config.stripe_enabled:
-        return None
-    cached = current_app.extensions.get("licensing.stripe")
-    if cached is None:
-        cached = _adapter(config)
-        current_app.extensions["licensing.stripe"] = cached
-    found: PaymentGateway = cached
-    return found
-
-
-def webhook_gateway() -> PaymentGateway | None:
-    """Webhooks need only the secret; the keys may be absent on a receiving host."""
-    config: Config = current_app.config["LICENSING"]
-    if not config.stripe_webhook_secret:
-        return None
-    return gateway() or _adapter(config)
-
-
-def _adapter(config: Config) -> PaymentGateway:
-    # Imported here, on first use: see the module's docstring.
-    from licensing.billing.stripe_gateway import StripeGateway
-
-    return StripeGateway(config)

@@ -32,7 +32,16 @@ from licensing import access, arguments, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import current_actor
-from licensing.billing import documents, forms, links, payment_gateway, pdfs, queries, services
+from licensing.billing import (
+    documents,
+    forms,
+    gateways,
+    links,
+    payment_gateway,
+    pdfs,
+    queries,
+    services,
+)
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
@@ -101,7 +110,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "invoice": invoice,
         "payments": queries.payments(session, invoice_id=invoice.id),
         "credit_notes": queries.credit_notes(session, invoice_id=invoice.id),
-        "card_enabled": payment_gateway.gateway() is not None,
+        "card_enabled": gateways.gateway() is not None,
         "remit_to": documents._split(letterhead().remit_to),
         "today": _today(),
     }
@@ -112,7 +121,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
 def pay(invoice_id: int) -> Page:
     session = db.session()
     invoice = queries.get_invoice(session, invoice_id)
-    gateway = payment_gateway.gateway()
+    gateway = gateways.gateway()
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
         why = "it is already paid" if invoice.state == PAID else "nothing is owed on it"
         if gateway is None:
@@ -353,7 +362,7 @@ def linked_pay(invoice_id: int, token: str) -> Page:
     """The portal's pay page, posting to the link's own payment route."""
     invoice = _linked(invoice_id, token)
     back = url_for("billing_documents.linked_invoice", invoice_id=invoice.id, token=token)
-    gateway = payment_gateway.gateway()
+    gateway = gateways.gateway()
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
         flash("This invoice cannot be paid by card here.", "error")
         return redirect(back)
@@ -543,7 +552,7 @@ def _refund_forms(
     """A refund form for each credit note that still owes a refund (the one
     just submitted keeps its values and messages)."""
     found: dict[int, forms.RefundForm] = {}
-    card_paid = payment_gateway.gateway() is not None and any(
+    card_paid = gateways.gateway() is not None and any(
         payment.method == CARD and payment.state == SUCCEEDED and payment.stripe_payment_intent_id
         for credit in credit_notes
         for payment in credit.invoice.payments

@@ -1,11 +1,5 @@
-"""The SMTP transport, configured by one URL.
-
-    smtp://host:25                       plain SMTP
-    smtp://user:pass@host:587?starttls=true   STARTTLS, then AUTH
-    smtps://user:pass@host:465           implicit TLS
-
-User name and password are percent-decoded, so `%40` may stand for `@`.
-"""
+"""The SMTP transport, configured by one URL (`SMTP_URL`, read into
+`config.SMTPSettings` when the app starts)."""
 
 from __future__ import annotations
 
@@ -16,11 +10,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from licensing.config import Config, ConfigError
-
-DEFAULT_TIMEOUT = 15.0
+from licensing.config import Config, SMTPSettings
 
 
 class Connection(Protocol):
@@ -31,37 +22,6 @@ class Transport(Protocol):
     """Opens a connection that sends messages; used by `mail.services.deliver_due`."""
 
     def connect(self) -> AbstractContextManager[Connection]: ...
-
-
-@dataclass(frozen=True)
-class SMTPSettings:
-    host: str
-    port: int
-    implicit_tls: bool
-    starttls: bool
-    username: str | None
-    password: str | None
-    timeout: float = DEFAULT_TIMEOUT
-
-    @classmethod
-    def from_url(cls, url: str, timeout: float = DEFAULT_TIMEOUT) -> SMTPSettings:
-        parts = urlsplit(url)
-        if parts.scheme not in {"smtp", "smtps"}:
-            raise ConfigError(f"SMTP_URL must start with smtp:// or smtps://, not {url!r}")
-        if not parts.hostname:
-            raise ConfigError("SMTP_URL needs a host name")
-        query = parse_qs(parts.query)
-        starttls = query.get("starttls", ["false"])[0].lower() in {"1", "true", "yes", "on"}
-        implicit_tls = parts.scheme == "smtps"
-        return cls(
-            host=parts.hostname,
-            port=parts.port or (465 if implicit_tls else 587 if starttls else 25),
-            implicit_tls=implicit_tls,
-            starttls=starttls and not implicit_tls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            timeout=timeout,
-        )
 
 
 class _SMTPConnection:

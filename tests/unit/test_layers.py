@@ -4,6 +4,7 @@ inside a function, where an import would hide a cycle (docs/architecture.md)."""
 from __future__ import annotations
 
 import ast
+import graphlib
 import subprocess
 import sys
 from pathlib import Path
@@ -244,3 +245,56 @@ def test_use_cases_documents_and_records_import_nothing_from_the_web_layer() -> 
         if (names := {n for n in _imports(path) if n.startswith("licensing.web")})
     }
     assert found == {}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Each module of the package and the package's modules it imports, at the top
+    or inside a function: `from licensing.billing import gateways` names the module
+    `licensing.billing.gateways` (its package runs first whatever the importer
+    does, so that is no edge), `from licensing.config import Config` the module
+    `licensing.config`, and `from ..models import X` is read from where it stands."""
+    modules = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+    def module_of(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    def named(node: ast.AST, importer: str, is_package: bool) -> list[str]:
+        if not isinstance(node, ast.ImportFrom):
+            return _imported(node)
+        base = node.module or ""
+        if node.level:
+            here = importer.split(".")[: None if is_package else -1]
+            base = ".".join([*here[: len(here) - node.level + 1], *filter(None, [node.module])])
+        whole = [f"{base}.{alias.name}" for alias in node.names]
+        return [name if name in modules else base for name in whole]
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            found
+            for node in ast.walk(tree)
+            for each in named(node, name, path.name == "__init__.py")
+            if (found := module_of(each)) is not None
+        }
+        graph[name] = imported - {name}
+    return graph
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    # A cycle works only while an import inside a function defers one side, and
+    # breaks the day someone moves that import to the top. Where two modules need
+    # each other, what they share belongs in a third (billing's port and its
+    # Stripe adapter; the configuration and the SMTP transport).
+    graph = _module_graph()
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as cycle:
+        raise AssertionError(f"modules import each other: {' -> '.join(cycle.args[1])}") from None

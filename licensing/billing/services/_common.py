@@ -16,7 +16,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
-from licensing.billing import links, payment_gateway
+from licensing.billing import gateways, links, payment_gateway
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import REFERENCE_MAX, CreditNote, Invoice, Payment, Refund
 from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS, SUCCEEDED
@@ -202,7 +202,7 @@ def _restore_standing(session: Session, organization_id: int, now: datetime, act
 
 
 def _gateway() -> payment_gateway.PaymentGateway:
-    found = payment_gateway.gateway()
+    found = gateways.gateway()
     if found is None:
         raise Conflict("Card payments are not available; pay by wire, ACH or check.")
     return found

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.billing import payment_gateway
+from licensing.billing import gateways, payment_gateway
 from licensing.billing.models import StripeEvent
 from licensing.billing.services.card_payments import apply_intent_outcome
 from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
@@ -32,7 +32,7 @@ def handle_stripe_webhook(
 ) -> WebhookResult:
     """Verify, store once, apply. `SignatureError` for a forged or stale signature."""
     now = now or utcnow()
-    gateway = payment_gateway.webhook_gateway()
+    gateway = gateways.webhook_gateway()
     if gateway is None:
         raise payment_gateway.SignatureError("Stripe webhooks are not configured")
     event = gateway.verify_webhook(payload, signature)
