@@ -89,6 +89,16 @@ def test_only_the_offered_expiries_are_accepted(vendor: User, days: int) -> None
     assert "expires_in" in refused.value.errors
 
 
+def test_expired_tokens_leave_room_for_new_ones_without_being_revoked(vendor: User) -> None:
+    long_ago = utcnow() - timedelta(days=60)
+    for number in range(services.MAX_ACTIVE_TOKENS):
+        services.create_api_token(
+            vendor.id, f"old {number}", actor=Actor.SYSTEM, expires_in_days=30, now=long_ago
+        )
+    token, _raw = services.create_api_token(vendor.id, "new", actor=Actor.SYSTEM)
+    assert token.is_usable()
+
+
 def test_creation_is_audited_with_the_scope_and_expiry(vendor: User) -> None:
     token, _headers = _made(vendor, scope="read", days=180)
     event = (

@@ -145,7 +145,8 @@ def create_api_token(
         user = session.get(User, user_id)
         if user is None or not user.is_active:
             raise NotFound(f"There is no user {user_id}.")
-        active = [token for token in queries.tokens_of(session, user.id) if token.is_active]
+        # Expired tokens no longer count: they need not be revoked to make room.
+        active = [token for token in queries.tokens_of(session, user.id) if token.is_usable(moment)]
         if len(active) >= MAX_ACTIVE_TOKENS:
             raise InvalidInput.for_field(
                 "name", f"You already have {MAX_ACTIVE_TOKENS} active tokens; revoke one first."
