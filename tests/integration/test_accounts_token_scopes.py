@@ -99,6 +99,12 @@ def test_expired_tokens_leave_room_for_new_ones_without_being_revoked(vendor: Us
     assert token.is_usable()
 
 
+def test_a_token_name_is_one_line_as_the_reminder_email_writes_it(vendor: User) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        services.create_api_token(vendor.id, "sync\n\nClick here", actor=Actor.SYSTEM)
+    assert "one line" in refused.value.errors["name"][0]
+
+
 def test_creation_is_audited_with_the_scope_and_expiry(vendor: User) -> None:
     token, _headers = _made(vendor, scope="read", days=180)
     event = (

@@ -19,7 +19,7 @@ from licensing.accounts.models import (
     ApiToken,
     User,
 )
-from licensing.accounts.services._common import _digest, _revoke
+from licensing.accounts.services._common import ONE_LINE, _digest, _revoke, is_one_line
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
@@ -114,6 +114,8 @@ def _checked_token_fields(name: str, scope: str, expires_in_days: int) -> str:
         errors["name"] = ["Name the token (e.g. the system that uses it)."]
     elif len(label) > TOKEN_NAME_MAX:
         errors["name"] = [at_most_characters(TOKEN_NAME_MAX)]
+    elif not is_one_line(label):  # the expiry reminder writes it into an email
+        errors["name"] = [ONE_LINE]
     if scope not in TOKEN_SCOPES:
         errors["scope"] = [f"Choose {READ_SCOPE!r} (reading only) or {WRITE_SCOPE!r}."]
     if expires_in_days not in EXPIRY_DAYS:
