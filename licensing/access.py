@@ -24,7 +24,7 @@ registers (session cookie on pages, bearer token on the API).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
@@ -42,6 +42,13 @@ API_CREDENTIALS = (
 
 STAFF_ROLES = ("licensing", "billing", "admin")
 
+# What a read-only API token is told when it asks to change something.
+READ_ONLY_REFUSAL = (
+    "This API token is read-only (scope `read`): it may only read (GET and HEAD, and "
+    "the few POSTs that store nothing). To make changes, create a token with scope "
+    "`write` on the API tokens page (/account/tokens) after signing in."
+)
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -54,6 +61,8 @@ class Principal:
     organization_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     via_token: bool = False
+    # A `read` API token: only safe methods and routes that store nothing.
+    read_only: bool = False
 
     @property
     def is_staff(self) -> bool:
@@ -85,6 +94,10 @@ class Access:
     staff: frozenset[str] = frozenset()
     # Any signed-in user, vendor or staff (their own account pages, tokens).
     any_user: bool = False
+    # A POST (or other unsafe method) that stores and changes nothing, such as a
+    # price estimate or a report's preview: a read-only API token may call it
+    # (`stores_nothing`).
+    stores_nothing: bool = False
 
     def admits(self, principal: Principal | None) -> bool:
         # Reads only `principal.admission` (is_vendor, is_staff, has_role derive
@@ -149,6 +162,31 @@ def any_user(view: F) -> F:
 
 def staff(*roles: str) -> Callable[[F], F]:
     return allow(staff=roles)
+
+
+def stores_nothing(view: F) -> F:
+    """Mark a route whose unsafe method (a POST) only reads: it computes an answer
+    and stores nothing, so a read-only API token may call it. Put it directly above
+    the route's access declaration (it adds to that declaration)."""
+    declaration = getattr(view, ACCESS_ATTRIBUTE, None)
+    if not isinstance(declaration, Access):
+        raise ValueError("stores_nothing goes above the route's access declaration")
+    setattr(view, ACCESS_ATTRIBUTE, replace(declaration, stores_nothing=True))
+    return view
+
+
+# Methods that only read (RFC 9110 "safe"): a read-only API token may use these
+# on any route its user may call.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def read_only_token_refusal(method: str, declaration: Access, principal: Principal | None) -> str:
+    """Why a read-only token may not make this request, or "" when it may."""
+    if principal is None or not principal.read_only:
+        return ""
+    if method in SAFE_METHODS or declaration.stores_nothing:
+        return ""
+    return READ_ONLY_REFUSAL
 
 
 # Endpoints registered by libraries (static files, the OpenAPI document) whose
@@ -223,12 +261,24 @@ def enforce() -> None:
         app.logger.error("route %s has no access declaration", endpoint)
         raise MissingDeclaration("This route is not available.")
     if declaration.public:
+        # A token sent to a public route is a caller too (a read-only one is
+        # refused writes); without one, nobody need be looked up.
+        if req.path.startswith(API_PREFIX + "/") and "HTTP_AUTHORIZATION" in req.environ:
+            _refuse_read_only_writes(req.method, declaration, current_principal())
         return
     principal = current_principal()
     if principal is None:
         raise _authentication_required()
     if not declaration.admits(principal):
         raise PermissionDenied("Your account may not use this page or endpoint.")
+    _refuse_read_only_writes(req.method, declaration, principal)
+
+
+def _refuse_read_only_writes(method: str, declaration: Access, principal: Principal | None) -> None:
+    """A read-only API token's scope, enforced here for every route at once."""
+    refusal = read_only_token_refusal(method, declaration, principal)
+    if refusal:
+        raise PermissionDenied(refusal)
 
 
 def init_app(app: Flask) -> None:

@@ -135,7 +135,7 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
         (ratecards_cli.import_command, ratecards_cli.list_command),
     ),
     "reports": ("Royalty reports.", (royalties_cli.remind,)),
-    "tokens": ("API tokens.", (accounts_cli.create_token,)),
+    "tokens": ("API tokens.", (accounts_cli.create_token, accounts_cli.remind)),
     "users": ("User accounts.", (accounts_cli.create_admin,)),
 }
 

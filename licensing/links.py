@@ -28,6 +28,7 @@ class Links(Protocol):
     def password_reset(self, token: str) -> str: ...
     def password_reset_request(self) -> str: ...
     def vendor_dashboard(self) -> str: ...
+    def api_tokens(self) -> str: ...
     def sign_up(self) -> str: ...
 
     # the public pages
@@ -85,6 +86,9 @@ class PublicUrlLinks:
 
     def sign_up(self) -> str:
         return self._url("accounts.sign_up")
+
+    def api_tokens(self) -> str:
+        return self._url("accounts.tokens")
 
     def price_estimator(self) -> str:
         return self._url("estimator.estimate")

@@ -37,6 +37,7 @@ from typing import Literal, NoReturn, Protocol
 from flask import Flask
 
 from licensing import start_check
+from licensing.accounts import cli as accounts
 from licensing.agreements import cli as agreements
 from licensing.billing import cli as billing
 from licensing.config import Config
@@ -83,6 +84,7 @@ JOBS: tuple[Job, ...] = (
     Job("payments reconcile", HOUR, _reconcile_payments, _needs_stripe),
     Job("payments prune-keys", HOUR, _prune_idempotency_keys),
     Job("reports remind", HOUR, royalties.remind_due),
+    Job("tokens remind", HOUR, accounts.remind_expiring),
     Job("invoices overdue", DAY, billing.overdue_due),
 )
 

@@ -4,7 +4,9 @@ The two never mix. Pages read only the Flask-Login session (and are protected
 by CSRF tokens); `/api/` reads only `Authorization: Bearer <token>` and never
 the cookie, which is why the API needs no CSRF token: a cross-site request
 cannot make a browser send the bearer token. A token that is present but
-unknown or revoked is a 401 problem document, on every API route.
+unknown, revoked or expired is a 401 problem document, on every API route (an
+expired one says when it expired). What a read-only token may do is checked
+with every route's access declaration (`access.enforce`).
 """
 
 from __future__ import annotations

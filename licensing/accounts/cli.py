@@ -1,9 +1,10 @@
-"""`licensing users ...`: accounts from the command line."""
+"""`licensing users ...` and `licensing tokens ...`: accounts from the command line."""
 
 from __future__ import annotations
 
 import secrets
 import sys
+from datetime import datetime
 
 import click
 from flask import current_app
@@ -11,6 +12,8 @@ from flask.cli import with_appcontext
 
 from licensing import db
 from licensing.accounts import passwords, queries, services
+from licensing.accounts.models import TOKEN_SCOPES, WRITE_SCOPE
+from licensing.clock import now_option
 from licensing.errors import InvalidInput, NotFound
 
 # The admin `licensing setup` creates in development (example.com never receives mail).
@@ -62,15 +65,39 @@ def create_admin(email: str, full_name: str) -> None:
 @click.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="What the token is for (e.g. the system that uses it).")
+@click.option(
+    "--scope",
+    type=click.Choice(TOKEN_SCOPES),
+    default=WRITE_SCOPE,
+    show_default=True,
+    help="read: GET and HEAD only (and the POSTs that store nothing); write: everything "
+    "the user may do.",
+)
+@click.option(
+    "--expires-in",
+    "expires_in",
+    type=click.Choice([str(days) for days in services.EXPIRY_DAYS]),
+    default=str(services.DEFAULT_EXPIRY_DAYS),
+    show_default=True,
+    metavar="DAYS",
+    help="Days until the token stops working: "
+    + ", ".join(str(days) for days in services.EXPIRY_DAYS)
+    + ". The user is emailed a week before.",
+)
 @with_appcontext
-def create_token(email: str, name: str) -> None:
+def create_token(email: str, name: str, scope: str, expires_in: str) -> None:
     """Print a new API token for an existing active user (shown once; audited).
 
     For operations and automation: a script can then drive the API as that user,
-    e.g. file royalty reports.
+    e.g. file royalty reports (scope `write`, the default here, as a script made
+    for that needs it). Only the token goes to standard output, so
+    `TOKEN=$(licensing tokens create ...)` keeps it; when it expires and what it
+    may do go to standard error.
     """
     try:
-        _token, secret = services.create_api_token_for(email, name)
+        token, secret = services.create_api_token_for(
+            email, name, scope=scope, expires_in_days=int(expires_in)
+        )
     except (InvalidInput, NotFound) as error:
         problems = "; ".join(
             f"{field}: {' '.join(messages)}"
@@ -78,6 +105,29 @@ def create_token(email: str, name: str) -> None:
         )
         raise click.ClickException(problems or error.detail) from None
     click.echo(secret)
+    expires = token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
+    click.echo(f"Scope {token.scope}; expires {expires}.", err=True)
+
+
+def remind_expiring(now: datetime | None = None) -> str:
+    """The `tokens remind` job, for the command and the worker."""
+    reminded = services.remind_expiring_tokens(now)
+    return f"{len(reminded)} owner(s) told a token expires within a week" + (
+        f" ({', '.join(reminded)})." if reminded else "."
+    )
+
+
+@click.command("remind")
+@now_option
+@with_appcontext
+def remind(now: datetime) -> None:
+    """Email each API token's owner, once, a week before the token expires: which
+    token, when it was last used and how to rotate it.
+
+    Idempotent and safe on several hosts at once: tokens are claimed with
+    FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL, and each carries its own marker.
+    """
+    click.echo(remind_expiring(now))
 
 
 def first_admin() -> str:

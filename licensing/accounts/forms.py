@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from wtforms import (
     EmailField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -22,9 +23,12 @@ from licensing.accounts.countries import country_choices
 from licensing.accounts.models import (
     EMAIL_MAX,
     PERSON_NAME_MAX,
+    READ_SCOPE,
     TOKEN_NAME_MAX,
+    WRITE_SCOPE,
     Organization,
 )
+from licensing.accounts.services import DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.web.forms import PageForm, within
 from licensing.words import FIELD_REQUIRED
@@ -236,11 +240,44 @@ class InviteForm(PageForm):
     email = EmailField("Colleague's email address", validators=[REQUIRED, within(EMAIL_MAX)])
 
 
+# A new token's choices. Reading only is the default: most programs fetch invoices,
+# reports and exports, and a leaked read-only token cannot change anything.
+TOKEN_SCOPE_CHOICES = [
+    SelectChoice(READ_SCOPE, "Read only: fetch records and exports, estimate prices"),
+    SelectChoice(
+        WRITE_SCOPE, "Read and write: everything you may do (file reports, accept agreements)"
+    ),
+]
+TOKEN_EXPIRY_CHOICES = [
+    SelectChoice(
+        str(days), f"{days} days" + (" (recommended)" if days == DEFAULT_EXPIRY_DAYS else "")
+    )
+    for days in EXPIRY_DAYS
+]
+
+
 class TokenForm(PageForm):
     name = StringField(
         "Token name",
         validators=[REQUIRED, within(TOKEN_NAME_MAX)],
         description="Say where it will be used, e.g. “billing system”.",
+    )
+    # The service checks the values and words the message (`create_api_token`).
+    scope = SelectField(
+        "What it may do",
+        choices=TOKEN_SCOPE_CHOICES,
+        default=READ_SCOPE,
+        validate_choice=False,
+        description="A program that only reads needs no more: a read-only token that "
+        "leaks cannot change anything.",
+    )
+    expires_in = SelectField(
+        "Expires after",
+        choices=TOKEN_EXPIRY_CHOICES,
+        default=str(DEFAULT_EXPIRY_DAYS),
+        validate_choice=False,
+        description="You are emailed a week before it expires. To keep a program "
+        "running, create a new token before then and switch the program to it.",
     )
     # Asked for when the password was last given more than a few minutes ago.
     password = PasswordField("Your password", validators=[Optional(), within(1000)])

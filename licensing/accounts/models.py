@@ -33,6 +33,13 @@ EMAIL_MAX = 254
 TAX_ID_MAX = 50
 TOKEN_NAME_MAX = 100
 
+# What an API token may do: `read` only the safe methods (GET, HEAD, and the few
+# POSTs declared as storing nothing, `access.stores_nothing`); `write` everything
+# its user may do. Tokens made before scopes existed are `write`, as they acted.
+READ_SCOPE = "read"
+WRITE_SCOPE = "write"
+TOKEN_SCOPES = (READ_SCOPE, WRITE_SCOPE)
+
 # One-time link tokens: what each one lets its holder do.
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a link purpose, not a password
@@ -206,9 +213,12 @@ class User(Base):
 
 
 class ApiToken(Snapshotted, Base):
-    """A named personal token for `Authorization: Bearer`, acting as its user."""
+    """A named personal token for `Authorization: Bearer`, acting as its user,
+    with every permission (`write`) or reading only (`read`), until `expires_at`
+    (tokens made before expiries existed have none)."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = (one_of("scope", TOKEN_SCOPES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -218,14 +228,34 @@ class ApiToken(Snapshotted, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scope: Mapped[str] = mapped_column(
+        String(10), default=WRITE_SCOPE, server_default=text(f"'{WRITE_SCOPE}'")
+    )
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When its owner was told it expires soon: the once-only reminder's marker, on
+    # the row itself, so a claim that locks the row sees it as the host that
+    # wrote it committed it (`services.remind_expiring_tokens`).
+    expiry_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
 
     @property
     def is_active(self) -> bool:
+        """Not revoked (it may still have expired: `is_usable`)."""
         return self.revoked_at is None
 
-    SNAPSHOT = ("user_id", "name", "prefix", "revoked_at")
+    def has_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        """Neither revoked nor expired: the API accepts it."""
+        return self.is_active and not self.has_expired(now)
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == READ_SCOPE
+
+    SNAPSHOT = ("user_id", "name", "prefix", "scope", "expires_at", "revoked_at")
 
 
 class OneTimeToken(Snapshotted, Base):

@@ -551,7 +551,11 @@ def tokens() -> Page:
         try:
             _confirm_recent_password(principal, form)
             created, secret = services.create_api_token(
-                principal.user_id, form.name.data or "", actor=Actor.of(principal)
+                principal.user_id,
+                form.name.data or "",
+                actor=Actor.of(principal),
+                scope=form.scope.data or "",
+                expires_in_days=_days(form.expires_in.data),
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -571,7 +575,15 @@ def tokens() -> Page:
         ask_password=not _password_recently_confirmed(),
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
         tokens=queries.tokens_of(db.session(), principal.user_id),
+        now=utcnow(),
     ), status
+
+
+def _days(value: str | None) -> int:
+    """A number of days as typed; 0 (which the service refuses, naming the choices)
+    for anything that is not one."""
+    text = (value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 6 else 0
 
 
 def _confirm_recent_password(principal: Principal, form: forms.TokenForm) -> None:
@@ -873,14 +885,17 @@ def _user_page(
     user = queries.get_member(db_session, user_id)
     if roles_form is None:
         roles_form = forms.RolesForm(formdata=None, roles=sorted(user.roles))
+    tokens = queries.tokens_of(db_session, user.id)
+    now = utcnow()
     return render_template(
         "console/user.html",
         user=user,
         roles_form=roles_form,
         history=audit_queries.events_for(db_session, "user", user.id),
-        tokens=queries.tokens_of(db_session, user.id),
+        tokens=tokens,
+        working_tokens=sum(token.is_usable(now) for token in tokens),
         staff_roles=STAFF_ROLES,
-        now=utcnow(),
+        now=now,
     ), status
 
 

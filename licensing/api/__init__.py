@@ -38,7 +38,12 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 GETTING_STARTED = (
     "send `Authorization: Bearer <token>`. A token acts as the user who created it, "
     "with their permissions: sign in and create one on the *API tokens* page "
-    "(`/account/tokens`; it is shown once). A token cannot create tokens "
+    "(`/account/tokens`; it is shown once). A token expires after the 30, 90 "
+    "(the default), 180 or 365 days chosen when it was made: an expired one is a 401 "
+    "saying when it expired, and its owner is emailed a week before. A token's scope is "
+    "`write` (everything its user may do) or `read` (GET and HEAD, and the POSTs that "
+    "store nothing: `POST /quotes` and a royalty report's preview); a read-only token "
+    "asking to change anything is a 403. A token cannot create tokens "
     "(`POST /api/v1/tokens` is a 403), so a leaked one ends when it is revoked. "
     "A new organization signs up at `/sign-up` or with "
     "`POST /api/v1/signups`, then confirms the emailed link before signing in."

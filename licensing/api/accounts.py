@@ -24,6 +24,7 @@ from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     EMAIL_MAX,
     PERSON_NAME_MAX,
+    TOKEN_SCOPES,
     ApiToken,
     OneTimeToken,
     Organization,
@@ -234,10 +235,36 @@ class TokenSchema(ApiSchema):
     prefix = ma.fields.String(
         metadata={"description": "The token's first characters, to recognise it"}
     )
-    active = ma.fields.Boolean(attribute="is_active")
+    active = ma.fields.Method(
+        "_active",
+        metadata={"type": "boolean", "description": "Neither revoked nor expired: it works"},
+    )
+    scope = ma.fields.String(
+        metadata={
+            "enum": list(TOKEN_SCOPES),
+            "description": "`read`: GET and HEAD only (and the POSTs that store nothing: "
+            "`POST /quotes`, a royalty report's preview); `write`: everything its user may do",
+        }
+    )
     created_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "When it stops working; null for a token made before "
+            "tokens expired (it does not expire: replace it with one that does)"
+        },
+    )
+    expired = ma.fields.Method(
+        "_expired", metadata={"type": "boolean", "description": "Past `expires_at`: refused (401)"}
+    )
     last_used_at = ma.fields.DateTime(allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
+
+    def _active(self, token: ApiToken) -> bool:
+        return token.is_usable()
+
+    def _expired(self, token: ApiToken) -> bool:
+        return token.has_expired()
 
 
 class OrganizationQuerySchema(ApiSchema):

@@ -369,6 +369,7 @@ def _writes_as_contract_json(provider: object, debug: bool) -> TypeGuard[Default
 
 
 @blp.route("/quotes", methods=["POST"])
+@access.stores_nothing  # a price estimate: a read-only token may ask for one
 @access.public
 @limit_unless_off(_quote_limit, _quote_limit_off)
 @_plain_body_first

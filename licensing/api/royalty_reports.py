@@ -358,6 +358,7 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
 @blp.route(
     "/agreements/<int:agreement_id>/royalty-reports/<period_start>/preview", methods=["POST"]
 )
+@access.stores_nothing  # computes the report and stores nothing: a read-only token may
 @access.vendor
 @_filing_route(200, refused="The period cannot be reported now; says why")
 def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:

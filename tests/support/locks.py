@@ -112,12 +112,18 @@ def wait_until_claim_waits(app: Flask, *, polls: int = 6000) -> None:
 
 
 def run_as_another_host_commits(
-    app: Flask, monkeypatch: Any, other_host: Session, job: Callable[[], T]
+    app: Flask,
+    monkeypatch: Any,
+    other_host: Session,
+    job: Callable[[], T],
+    *,
+    reading: str = "audit_events",
 ) -> T:
     """PostgreSQL: run `job` (a batch job) on a thread of its own, its claims that
-    read the audit log paused mid-statement (`claims_paused`), commit
-    `other_host`'s open transaction while it waits, let it go, and return what
-    it returned: the job's claim began before the commit and locks its rows after."""
+    read the table `reading` (the audit log, by default) paused mid-statement
+    (`claims_paused`), commit `other_host`'s open transaction while it waits, let it
+    go, and return what it returned: the job's claim began before the commit and
+    locks its rows after."""
     results: list[T] = []
     failures: list[BaseException] = []
 
@@ -128,7 +134,7 @@ def run_as_another_host_commits(
         except BaseException as exc:  # reported below, with the thread's own error
             failures.append(exc)
 
-    with claims_paused(app, monkeypatch, reading="audit_events") as release:
+    with claims_paused(app, monkeypatch, reading=reading) as release:
         thread = threading.Thread(target=run)
         thread.start()
         wait_until_claim_waits(app)

@@ -77,17 +77,26 @@ from licensing.accounts.services.standing import (
 )
 from licensing.accounts.services.tokens import (
     API_TOKEN_PREFIX,
+    DEFAULT_EXPIRY_DAYS,
+    EXPIRY_DAYS,
+    EXPIRY_REMINDED,
+    EXPIRY_REMINDER,
     MAX_ACTIVE_TOKENS,
     TOKEN_USE_RESOLUTION,
     authenticate_token,
     create_api_token,
     create_api_token_for,
     principal_for,
+    remind_expiring_tokens,
     revoke_api_token,
 )
 
 __all__ = [
     "API_TOKEN_PREFIX",
+    "DEFAULT_EXPIRY_DAYS",
+    "EXPIRY_DAYS",
+    "EXPIRY_REMINDED",
+    "EXPIRY_REMINDER",
     "LINKS_PER_HOUR",
     "LINK_VALIDITY",
     "LOCKOUT_PERIOD",
@@ -128,6 +137,7 @@ __all__ = [
     "pending_payment_hold",
     "principal_for",
     "register_overdue_check",
+    "remind_expiring_tokens",
     "request_email_change",
     "request_password_reset",
     "resend_verification",

@@ -293,7 +293,7 @@ def test_the_office_sees_an_accounts_tokens_and_when_each_was_last_used_or_revok
     row = page[page.index("Warehouse sync") :]
     row = row[: row.index("</tr>")]
     assert f"<code>{token.prefix}…</code>" in row
-    assert row.count("(US Central time)") == 3  # created, last used, revoked
+    assert row.count("(US Central time)") == 4  # created, last used, expires, revoked
     assert "revoked " in row
 
 

@@ -92,7 +92,7 @@ def test_tokens_create_prints_a_working_token_for_an_active_user(
         args=["tokens", "create", vendor.email, "--name", "royalty uploader"]
     )
     assert result.exit_code == 0, result.output
-    secret = result.output.strip()
+    secret = result.stdout.strip()
     response = client.get("/api/v1/agreements", headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 200
     unknown = app.test_cli_runner().invoke(
