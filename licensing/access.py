@@ -113,16 +113,22 @@ class Access:
         return bool(self.staff) and principal.has_role(*self.staff)
 
     def describe(self) -> str:
+        """Who may call the route, in words (the API document's descriptions and
+        403s): "vendor users (their own organization's records), or staff with the
+        licensing role (and admins)"."""
         if self.public:
-            return "public"
+            return "anyone"
         parts = []
         if self.any_user:
-            parts.append("any signed-in user")
+            parts.append("any signed-in user, vendor or staff")
         if self.vendor:
-            parts.append("vendor users of the record's organization")
-        if self.staff:
-            parts.append("staff with role " + " or ".join(sorted(self.staff)))
-        return "; ".join(parts)
+            parts.append("vendor users (their own organization's records)")
+        if self.staff == {"admin"}:
+            parts.append("admins")
+        elif self.staff:
+            roles = " or ".join(sorted(self.staff - {"admin"}))
+            parts.append(f"staff with the {roles} role (and admins)")
+        return ", or ".join(parts)
 
 
 ACCESS_ATTRIBUTE = "__access__"

@@ -101,3 +101,30 @@ reviewer_withdrawn = _signals.signal(
     doc="sent(WithdrawnReviewer, session=Session, actor=Actor) when a staff member can "
     "no longer review: the work assigned to them goes back to its queue, unassigned",
 )
+
+
+@dataclass(frozen=True)
+class ChangedBillingContact:
+    """An organization's billing contact moved to another email address: the links
+    emailed to the old one must stop opening its invoices."""
+
+    organization_id: int
+    old_email: str
+    new_email: str
+
+
+@dataclass(frozen=True)
+class MovedInvoiceLinks:
+    """What billing did about a changed billing contact, for the email that tells
+    both addresses: the invoices (numbers) whose links sent to the old address no
+    longer work, and those of them still to pay, whose new links went to the new one."""
+
+    withdrawn: tuple[str, ...]
+    resent: tuple[str, ...]
+
+
+billing_contact_changed = _signals.signal(
+    "billing-contact-changed",
+    doc="sent(ChangedBillingContact, session=Session, actor=Actor) when an organization's "
+    "billing email changes; billing's receiver answers a MovedInvoiceLinks",
+)

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 import flask
 import flask_smorest
 import marshmallow as ma
-from flask_smorest.utils import unpack_tuple_response
+from flask_smorest.utils import load_info_from_docstring, unpack_tuple_response
 from sqlalchemy import Select
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
@@ -46,6 +46,19 @@ from licensing.problems import PROBLEM_MIMETYPE, body_too_large
 
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
 SECURED: dict[str, Any] = {"security": [{"bearerAuth": []}]}
+
+# A route that needs a caller answers one without a valid token 401, with the
+# challenge (`licensing.problems`).
+UNAUTHENTICATED = (
+    "Authentication required: no `Authorization: Bearer` token, or one that is unknown, "
+    "revoked or of a deactivated account."
+)
+CHALLENGE: dict[str, Any] = {
+    "WWW-Authenticate": {
+        "description": 'The scheme to authenticate with: `Bearer realm="licensing"`.',
+        "schema": {"type": "string"},
+    }
+}
 
 # Everything the API accepts in one body; larger bodies are a 413.
 MAX_BODY_BYTES = 1_000_000
@@ -380,10 +393,30 @@ class Blueprint(flask_smorest.Blueprint):
         def decorator(view: F) -> F:
             declaration = getattr(view, access.ACCESS_ATTRIBUTE, None)
             if declaration is not None and not declaration.public:
-                view = self.doc(**SECURED)(view)
+                view = self._document_access(view, declaration)
             return register(view)
 
         return decorator
+
+    def _document_access(self, view: F, declaration: access.Access) -> F:
+        """A route that needs a caller, documented from its access declaration: the
+        bearer token, its 401, the 403 of a route some signed-in callers may not
+        call, and who may call it at the end of its description."""
+        summary_and_description = load_info_from_docstring(
+            view.__doc__, delimiter=self.DOCSTRING_INFO_DELIMITER
+        )
+        who = f"Who may call it: {declaration.describe()}."
+        described = "\n\n".join(
+            part for part in (summary_and_description.get("description"), who) if part
+        )
+        view = self.doc(**SECURED, description=described)(view)
+        documented = getattr(view, APIDOC_ATTRIBUTE, {}).get("response", {}).get("responses", {})
+        if 401 not in documented:
+            view = self.alt_response(401, description=UNAUTHENTICATED, headers=CHALLENGE)(view)
+        if not declaration.any_user and 403 not in documented:
+            refused = f"Forbidden: only {declaration.describe()} may call it."
+            view = self.alt_response(403, description=refused)(view)
+        return view
 
     def response(
         self,

@@ -1,7 +1,8 @@
 """Invoices, credit notes and payments: the service's record of what each licensee owes.
 
 `init_app(app)` connects the receiver that invoices an agreement when it becomes
-active (`licensing.signals.agreement_activated`) and registers the vendor
+active (`licensing.signals.agreement_activated`) and the one that moves invoice
+links to a changed billing contact (`billing_contact_changed`), and registers the vendor
 dashboard's "waiting on whom" items; blueprints are listed in `licensing.app`.
 """
 
@@ -14,9 +15,10 @@ def init_app(app: Flask) -> None:
     # views is imported for its side effect: the dashboard provider.
     from licensing.accounts import services as accounts
     from licensing.billing import forms, letterhead, receivers, seals, views  # noqa: F401
-    from licensing.signals import agreement_activated
+    from licensing.signals import agreement_activated, billing_contact_changed
 
     agreement_activated.connect(receivers.invoice_agreement, weak=False)
+    billing_contact_changed.connect(receivers.move_invoice_links, weak=False)
     letterhead.init_app(app)  # the issuer and remit-to on documents and emails
     app.add_template_filter(forms.method_label, "payment_method")
     app.add_template_filter(forms.method_in_a_sentence, "payment_method_in_a_sentence")

@@ -23,6 +23,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload, with_expression
+from sqlalchemy.orm.attributes import set_committed_value
 
 from licensing.access import Principal
 from licensing.accounts.models import Organization
@@ -110,6 +111,31 @@ def credit_notes(
     session: Session, principal: Principal | None = None, *, invoice_id: int | None = None
 ) -> Sequence[CreditNote]:
     return session.scalars(_newest_first(CreditNote, principal, invoice_id=invoice_id)).all()
+
+
+def payer_records(
+    session: Session, invoice: Invoice
+) -> tuple[Sequence[Payment], Sequence[CreditNote]]:
+    """The payments and credit notes of `invoice`, newest first, as its payer's pages
+    show them. The caller already holds the invoice (the owner's getter, or the
+    emailed link's token), so its own records are read by it: the link's reader is
+    no user, and scoping by caller once hid them all from that page. Each payment's
+    reversal and each credit note's refunds come in one statement, not one a row,
+    and the invoice's refund totals are given the same credit notes."""
+    payments = session.scalars(
+        select(Payment)
+        .where(Payment.invoice_id == invoice.id)
+        .order_by(Payment.id.desc())
+        .options(selectinload(Payment.reversal))
+    ).all()
+    credit_notes = session.scalars(
+        select(CreditNote)
+        .where(CreditNote.invoice_id == invoice.id)
+        .order_by(CreditNote.id.desc())
+        .options(selectinload(CreditNote.refunds))
+    ).all()
+    set_committed_value(invoice, "credit_notes", list(reversed(credit_notes)))
+    return payments, credit_notes
 
 
 def late_fees_of(session: Session, invoice_id: int) -> Sequence[Invoice]:

@@ -13,15 +13,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from licensing.actors import Actor
 from licensing.billing import services
 from licensing.config import current_config
-from licensing.signals import ActivatedAgreement
+from licensing.signals import ActivatedAgreement, ChangedBillingContact, MovedInvoiceLinks
 
 
 def invoice_agreement(sender: ActivatedAgreement, *, session: Session, **_: Any) -> None:
     """An agreement became active: issue the invoice for its up-front amounts in
     the same transaction, so acceptance and invoice commit or roll back together."""
     services.invoice_activated_agreement(session, sender)
+
+
+def move_invoice_links(
+    sender: ChangedBillingContact, *, session: Session, actor: Actor, **_: Any
+) -> MovedInvoiceLinks:
+    """The billing contact's address changed: the links emailed to the old one stop
+    working and the new one gets fresh links, in the change's transaction."""
+    return services.move_invoice_links(session, sender, actor=actor)
 
 
 def overdue_invoices(session: Session, organization_id: int, today: date) -> list[str]:

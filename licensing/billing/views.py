@@ -105,11 +105,11 @@ def invoice_detail(invoice_id: int) -> str:
 def _payer_view(invoice: Invoice) -> dict[str, Any]:
     """What the payer's invoice pages (the portal's and the emailed link's) show: the
     invoice, its payments and credit notes, and how to pay it."""
-    session = db.session()
+    payments, credit_notes = queries.payer_records(db.session(), invoice)
     return {
         "invoice": invoice,
-        "payments": queries.payments(session, invoice_id=invoice.id),
-        "credit_notes": queries.credit_notes(session, invoice_id=invoice.id),
+        "payments": payments,
+        "credit_notes": credit_notes,
         "card_enabled": gateways.gateway() is not None,
         "remit_to": documents._split(letterhead().remit_to),
         "today": _today(),

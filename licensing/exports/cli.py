@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 import click
 from flask.cli import with_appcontext
 
+from licensing.actors import Actor
 from licensing.config import current_config
 from licensing.errors import DomainError, InvalidInput
 from licensing.exports import base, filters, services
@@ -83,6 +84,13 @@ class _Progress:
 @click.option("--currency", help="Only this currency (ISO 4217).")
 @click.option("--use", help="Only lines for this use.")
 @click.option("--as-of", "as_of", help="receivables: the day balances are as of (default today).")
+@click.option(
+    "--for",
+    "for_email",
+    metavar="EMAIL",
+    help="Record the export as this billing staff member's or admin's (the one it is run "
+    "for), so it is in their downloads list; default: the system's, which admins see.",
+)
 @with_appcontext
 def exports_command(
     dataset: str,
@@ -90,12 +98,14 @@ def exports_command(
     date_to: str | None,
     format_name: str,
     output: str,
+    for_email: str | None,
     **filters: Any,
 ) -> None:
     """Export a billing dataset (audited with its filter, rows and SHA-256)."""
     _check_output(output)
     given = {"from": date_from, "to": date_to, **filters}
     try:
+        requester = services.requester_named(for_email) if for_email is not None else None
         request = services.prepare(dataset, format_name, given, words=CLI_WORDS)
         gl_accounts = current_config().gl_accounts
         total = services.count(request, gl_accounts=gl_accounts)
@@ -103,7 +113,7 @@ def exports_command(
         raise click.UsageError(_problems(error)) from None
     try:
         services.check_records(request)
-        _export(request, gl_accounts, total, output)
+        _export(request, gl_accounts, total, output, requester)
     except services.CorruptRecords as error:  # no file is left (see _write_file)
         raise click.ClickException(error.detail) from None
 
@@ -123,13 +133,24 @@ def _check_output(output: str) -> None:
 
 
 def _export(
-    request: services.ExportRequest, gl_accounts: Mapping[str, str], total: int | None, output: str
+    request: services.ExportRequest,
+    gl_accounts: Mapping[str, str],
+    total: int | None,
+    output: str,
+    requester: Actor | None,
 ) -> None:
-    note = f"licensing exports on the command line (user {_os_user()})"
+    # Run for a staff member, the record is theirs; the operator stays in the note.
+    for_whom = f" for {requester.name}" if requester else ""
+    note = f"licensing exports on the command line (user {_os_user()}){for_whom}"
     tally = services.Tally()
     with _Progress(total) as progress:
         stream = services.stream(
-            request, gl_accounts=gl_accounts, note=note, on_row=progress.step, tally=tally
+            request,
+            gl_accounts=gl_accounts,
+            note=note,
+            on_row=progress.step,
+            tally=tally,
+            requester=requester,
         )
         with closing(stream) as chunks:  # audited as interrupted if writing fails
             if output == "-":

@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from licensing import db
+from licensing.accounts.queries import user_by_email
+from licensing.accounts.services import principal_for
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
@@ -166,10 +168,11 @@ def stream(
     note: str | None = None,
     on_row: Callable[[], None] | None = None,
     tally: Tally | None = None,
+    requester: Actor | None = None,
 ) -> Generator[bytes, None, None]:
     """The export's bytes, chunk by chunk, each invoice line under its account in
     `gl_accounts` (the setting EXPORT_GL_ACCOUNTS); audited when the stream ends
-    however."""
+    however, as `requester`'s (the request's caller, or the system, unless given)."""
     tally = tally if tally is not None else Tally()
     header = Header(request.dataset, utcnow(), request.filter.describe())
     try:
@@ -193,7 +196,27 @@ def stream(
                 rows.close()
         tally.complete = True
     finally:
-        record_export(request, tally, note=note)
+        record_export(request, tally, note=note, requester=requester)
+
+
+# Who may read exports: the routes' declaration (`access.staff("billing")`), which
+# admins pass too.
+READING_ROLE = "billing"
+
+
+def requester_named(email: str) -> Actor:
+    """The staff member an operator runs an export for (`licensing exports --for`):
+    the export is recorded as theirs, so it is in their list of downloads. Only
+    someone who may export themselves: an active billing staff member or an admin."""
+    with reading_session() as session:
+        user = user_by_email(session, email)
+        actor = Actor.of(principal_for(user)) if user is not None and user.is_active else None
+    if actor is None or not actor.has_role(READING_ROLE):
+        raise InvalidInput.for_field(
+            "for",
+            f"{email} is not an active billing staff member or admin, who alone may read exports.",
+        )
+    return actor
 
 
 def count(request: ExportRequest, *, gl_accounts: Mapping[str, str]) -> int | None:
@@ -225,9 +248,15 @@ def recorded_exports(actor: Actor, dataset: str | None = None) -> Select[AuditEv
     return statement.order_by(AuditEvent.seq.desc())
 
 
-def record_export(request: ExportRequest, tally: Tally, *, note: str | None = None) -> None:
+def record_export(
+    request: ExportRequest,
+    tally: Tally,
+    *,
+    note: str | None = None,
+    requester: Actor | None = None,
+) -> None:
     """The audit event of one export, in a transaction of its own (the stream's
-    session only reads, and may be gone)."""
+    session only reads, and may be gone), as `requester`'s when given."""
     session = db.database().sessionmaker()
     try:
         audit.record(
@@ -249,6 +278,8 @@ def record_export(request: ExportRequest, tally: Tally, *, note: str | None = No
             note=note
             if tally.complete
             else tally.failure or "The stream ended before the last row was sent.",
+            actor=requester.name if requester else None,
+            actor_user_id=requester.user_id if requester else None,
         )
         session.commit()
     finally:

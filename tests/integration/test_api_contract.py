@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_smorest.spec.plugins import FlaskPlugin
 
-from licensing import db
+from licensing import access, db
 from licensing.actors import Actor
 from licensing.api.base import LOCATION_ATTRIBUTE, MAX_BODY_BYTES, MAX_PER_PAGE
 from tests.support import factories
@@ -549,3 +549,47 @@ def test_an_absent_required_field_and_an_empty_one_say_the_same_sentence(
     for name, messages in errors.items():
         assert messages == ["This field is required."], name
     assert "Missing data" not in absent.get_data(as_text=True)
+
+
+def test_every_route_documents_who_may_call_it_with_its_401_and_403(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Round 19: a 401 and a 403 were documented only through the `default` error.
+    From each route's access declaration the document now gives a route that needs
+    a caller its 401 (with the `WWW-Authenticate` challenge), a route restricted to
+    vendors or to staff roles its 403 naming whom, and says who may call it."""
+    document = _document(client)
+    urls = app.url_map.bind("localhost")
+    restricted = []
+    for method, path, operation in _operations(document):
+        name = f"{method.upper()} {path}"
+        endpoint, _args = urls.match(_walkable(path), method=method.upper())
+        declaration = access.declaration_for(app, endpoint)
+        assert declaration is not None, name
+        responses = operation["responses"]
+        if declaration.public:
+            assert "401" not in responses, name
+            continue
+        assert operation["description"].endswith(f"Who may call it: {declaration.describe()}."), (
+            name
+        )
+        unauthenticated = _resolve(document, responses["401"])
+        assert "WWW-Authenticate" in unauthenticated.get("headers", {}), name
+        assert list(unauthenticated["content"]) == ["application/problem+json"], name
+        if declaration.any_user:
+            continue
+        forbidden = _resolve(document, responses["403"])
+        assert forbidden["content"]["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"
+        }, name
+        for role in declaration.staff - {"admin"}:
+            assert role in forbidden["description"], name
+        if declaration.vendor:
+            assert "vendor users" in forbidden["description"], name
+        if declaration.staff:
+            restricted.append(name)
+    assert len(restricted) >= 40
+    withdrawals = document["paths"]["/api/v1/invoices/{invoice_id}/link-withdrawals"]["post"]
+    assert withdrawals["responses"]["403"]["description"] == (
+        "Forbidden: only staff with the billing role (and admins) may call it."
+    )

@@ -469,3 +469,28 @@ def test_a_record_id_in_digits_other_than_ascii_is_explained_as_not_a_record_num
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Record id is the record&#39;s number, or a reference" in page
+
+
+def test_a_record_with_no_reference_of_its_own_reads_by_its_type_s_name(
+    app: Flask, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The Record column read "outbox message 12" and "payment reversal 3" where a
+    # record has no number of its own, and the filter's choices read alike.
+    with db.transaction() as session:
+        for entity_type, entity_id in (("outbox_message", 12), ("payment_reversal", 3)):
+            audit.record(
+                session,
+                action=f"{entity_type}.noted",
+                entity_type=entity_type,
+                entity_id=entity_id,
+                before=None,
+                after={"noted": True},
+            )
+    client = signed_in(app.test_client(), admin)
+    page = client.get("/console/audit").get_data(as_text=True)
+    table = page[page.index("<tbody>") : page.index("</tbody>")]
+    assert "Outbox message 12" in table
+    assert "Payment reversal 3" in table
+    assert "outbox message 12" not in table
+    assert '<option value="outbox_message">Outbox message</option>' in page
+    assert '<option value="payment_reversal">Payment reversal</option>' in page

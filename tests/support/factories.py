@@ -140,6 +140,18 @@ def staff_actor(roles: tuple[str, ...] = ("licensing",)) -> Actor:
     return Actor.of(services.principal_for(make_staff(db.session(), roles)))
 
 
+def billing_contact_form(organization: Any, name: str, email: str) -> dict[str, str]:
+    """The Organization page's form as `organization` stands, with another billing
+    contact: what a member posts to `/organization/profile` to change it."""
+    return {
+        "address_line1": organization.address_line1,
+        "city": organization.city,
+        "country": organization.country,
+        "billing_contact_name": name,
+        "billing_email": email,
+    }
+
+
 def billing_clerk() -> Actor:
     """A new billing staff member: who records payments, credits and refunds."""
     return staff_actor(("billing",))

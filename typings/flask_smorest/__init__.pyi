@@ -24,6 +24,7 @@ class Blueprint(flask.Blueprint):
     PAGINATION_ARGUMENTS_PARSER: ClassVar[FlaskParser]
     PAGINATION_HEADER_NAME: ClassVar[str | None]
     HTTP_METHODS: ClassVar[list[str]]
+    DOCSTRING_INFO_DELIMITER: ClassVar[str | None]
     description: str
     def __init__(
         self,

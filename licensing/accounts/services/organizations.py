@@ -21,6 +21,7 @@ from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.signals import ChangedBillingContact, MovedInvoiceLinks, billing_contact_changed
 
 
 def create_organization(
@@ -82,8 +83,12 @@ def _tell_billing_contacts(
 ) -> None:
     """Invoices and reminders now go to another address: both the old address and
     the new one are told (a typo'd address, or a change nobody expected, is found
-    before an invoice goes unread)."""
+    before an invoice goes unread). The links to invoices emailed to the old address
+    stop working and the new one is sent its own, by billing, in this transaction."""
     old_email = str(before["billing_email"])
+    change = ChangedBillingContact(organization.id, old_email, organization.billing_email)
+    answers = billing_contact_changed.send(change, session=session, actor=actor)
+    moved = [answer for _, answer in answers if isinstance(answer, MovedInvoiceLinks)]
     mail.enqueue(
         session,
         to=[old_email, organization.billing_email],
@@ -96,5 +101,7 @@ def _tell_billing_contacts(
             "changed_by": actor.name if actor.is_vendor else f"The {mail.OFFICE_NAME}",
             "changed_on": calendar.instant_text(utcnow()),
             "portal_url": links().vendor_dashboard(),
+            "withdrawn": [number for answer in moved for number in answer.withdrawn],
+            "resent": [number for answer in moved for number in answer.resent],
         },
     )

@@ -35,7 +35,7 @@ from licensing.billing.services._common import (
     _settle,
 )
 from licensing.billing.settings import InvoiceTerms
-from licensing.billing.states import DRAFT, INVOICE, MANUAL
+from licensing.billing.states import COLLECTIBLE, DRAFT, INVOICE, MANUAL
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -49,7 +49,7 @@ from licensing.money import (
     is_currency,
     quantize,
 )
-from licensing.signals import ActivatedAgreement
+from licensing.signals import ActivatedAgreement, ChangedBillingContact, MovedInvoiceLinks
 from licensing.words import at_most_characters
 
 
@@ -382,23 +382,7 @@ def withdraw_invoice_links(
         note = _reason(reason)
         if invoice.state == DRAFT:
             raise Conflict(f"{invoice.title} is a draft: no link to it has been sent.")
-        revocation = InvoiceLinkRevocation(
-            invoice_id=invoice.id,
-            generation=links.generation(session, invoice.id) + 1,
-            reason=note,
-            revoked_by=actor.name,
-            created_at=now,
-        )
-        session.add(revocation)
-        session.flush()
-        audit.record_event(
-            session,
-            "invoice.links_withdrawn",
-            invoice.id,
-            after={"withdrawal": revocation.generation, "number": invoice.number},
-            actor=actor,
-            note=note,
-        )
+        revocation = _withdraw_links(session, invoice, note, now=now, actor=actor)
         _email_billing_contact(
             session,
             invoice,
@@ -406,6 +390,81 @@ def withdraw_invoice_links(
             template="invoice_link_renewed",
         )
         return revocation
+
+
+def _withdraw_links(
+    session: Session, invoice: Invoice, note: str, *, now: datetime, actor: Actor
+) -> InvoiceLinkRevocation:
+    """Record one more withdrawal of the invoice's links (the ones sent so far stop
+    working), audited as `invoice.links_withdrawn` with `note` saying why."""
+    revocation = InvoiceLinkRevocation(
+        invoice_id=invoice.id,
+        generation=links.generation(session, invoice.id) + 1,
+        reason=note,
+        revoked_by=actor.name,
+        created_at=now,
+    )
+    session.add(revocation)
+    session.flush()
+    audit.record_event(
+        session,
+        "invoice.links_withdrawn",
+        invoice.id,
+        after={"withdrawal": revocation.generation, "number": invoice.number},
+        actor=actor,
+        note=note,
+    )
+    return revocation
+
+
+def move_invoice_links(
+    session: Session,
+    change: ChangedBillingContact,
+    *,
+    now: datetime | None = None,
+    actor: Actor,
+) -> MovedInvoiceLinks:
+    """The organization's billing contact changed address (in the caller's
+    transaction): every link to its invoices that still opens one stops working,
+    paid and void ones included (their pages show later credit notes and refunds,
+    which are no longer the old address's to see), and the new contact is sent new
+    links to the invoices still to pay. Closed invoices are not re-sent: nothing is
+    asked of the new contact, and members see them in the portal."""
+    now = now or utcnow()
+    note = f"Billing contact changed from {change.old_email} to {change.new_email}"
+    withdrawn: list[str] = []
+    resent: list[str] = []
+    for invoice in _linked_invoices(session, change.organization_id, now):
+        _withdraw_links(session, invoice, note, now=now, actor=actor)
+        number = str(invoice.number)  # every issued invoice has one (a CHECK)
+        withdrawn.append(number)
+        if invoice.state in COLLECTIBLE:
+            _email_billing_contact(
+                session,
+                invoice,
+                subject=f"A new link to invoice {invoice.number}",
+                template="invoice_link_renewed",
+                old_email=change.old_email,
+            )
+            resent.append(number)
+    return MovedInvoiceLinks(withdrawn=tuple(withdrawn), resent=tuple(resent))
+
+
+def _linked_invoices(session: Session, organization_id: int, now: datetime) -> list[Invoice]:
+    """The organization's issued invoices whose emailed links still open them
+    (row-locked, oldest first): every one but those closed longer than a link lasts."""
+    issued = session.scalars(
+        select(Invoice)
+        .where(Invoice.organization_id == organization_id, Invoice.state != DRAFT)
+        .order_by(Invoice.id)
+        .with_for_update()
+    )
+    expired_before = now - links.VALID_AFTER_CLOSE
+    return [
+        invoice
+        for invoice in issued
+        if (closed := invoice.paid_at or invoice.voided_at) is None or closed >= expired_before
+    ]
 
 
 def mark_uncollectible(

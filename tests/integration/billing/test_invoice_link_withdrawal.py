@@ -5,6 +5,7 @@ the billing contact is emailed a new one. The invoice itself is not changed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from licensing.billing import links, services
 from licensing.billing.models import Invoice, InvoiceLinkRevocation
 from licensing.errors import InvalidInput, PermissionDenied
 from licensing.mail.models import OutboxMessage
-from tests.support.factories import bearer, billing_clerk, staff_actor
+from tests.support.factories import bearer, billing_clerk, billing_contact_form, staff_actor
 
 
 def _path(url: str) -> str:
@@ -167,3 +168,65 @@ def test_the_api_withdraws_links_for_billing_staff_only(
     assert answer["generation"] == 1
     assert answer["reason"] == "Forwarded to a supplier"
     assert client.get(sent).status_code == 403
+
+
+def test_changing_the_billing_contacts_address_moves_the_invoice_links_to_the_new_one(
+    app: Any,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The links emailed to the old billing contact kept opening the organization's
+    # invoices after it named another: someone who had left finance could still read
+    # and pay them, and the new contact had no link of their own.
+    organization = vendor.organization
+    old_email = organization.billing_email
+    still_owed, paid, void, void_long_ago = (invoice_for(vendor) for _ in range(4))
+    services.record_offline_payment(
+        paid.id, method="wire", amount=paid.total, reference="W-1", actor=billing_clerk()
+    )
+    for voided in (void, void_long_ago):
+        services.void_invoice(voided.id, reason="Issued in error", actor=billing_clerk())
+    expired = db.session().get(Invoice, void_long_ago.id)
+    assert expired is not None
+    assert expired.voided_at is not None
+    expired.voided_at -= links.VALID_AFTER_CLOSE + timedelta(days=1)
+    db.session().flush()
+    sent = {invoice.id: _path(links.invoice_url(invoice)) for invoice in (still_owed, paid, void)}
+    client = signed_in(app.test_client(), vendor)
+    for url in sent.values():
+        assert client.get(url).status_code == 200
+
+    fields = billing_contact_form(organization, "Dana Whitfield", "dana.w@example.org")
+    assert client.post("/organization/profile", data=fields).status_code == 302
+
+    for url in sent.values():
+        refused = client.get(url)
+        assert refused.status_code == 403, url
+        assert "was withdrawn by the licensing office" in refused.get_data(as_text=True)
+    (renewed,) = _renewal_emails()  # only the invoice still to pay is sent again
+    assert renewed.to == ["dana.w@example.org"]
+    assert f"The links to invoice {still_owed.number} sent to {old_email} no longer" in (
+        renewed.body_text
+    )
+    fresh = links.invoice_url(still_owed)
+    assert fresh in renewed.body_text
+    assert client.get(_path(fresh)).status_code == 200
+    events = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "invoice.links_withdrawn")
+    )
+    assert sorted((event.entity_id, event.note) for event in events) == sorted(
+        (str(invoice_id), f"Billing contact changed from {old_email} to dana.w@example.org")
+        for invoice_id in sent
+    )
+    (told,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "billing_contact_changed")
+    )
+    numbers = ", ".join(str(invoice.number) for invoice in (still_owed, paid, void))
+    assert f"The links in emails sent to {old_email} no longer open invoices {numbers}." in (
+        " ".join(told.body_text.split())
+    )
+    assert (
+        f"dana.w@example.org is sent a new link to each invoice still to pay ({still_owed.number})"
+        in (" ".join(told.body_text.split()))
+    )

@@ -8,12 +8,15 @@ everyone's); vendors never reach it."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
 from tests.integration.exports.conftest import Ledger
 from tests.support import factories
 from tests.support.factories import bearer
@@ -82,3 +85,43 @@ def test_the_openapi_document_declares_the_records_and_their_digest(
     assert {"sha256", "rows", "bytes", "dataset", "filter", "exported_at"} <= set(properties)
     said = f"{operation.get('summary', '')} {operation.get('description', '')}"
     assert "SHA-256" in said, operation
+
+
+def test_an_export_the_command_runs_for_billing_staff_is_in_their_downloads(
+    ledger: Ledger, app: Flask, client: FlaskClient, billing_staff: User, tmp_path: Path
+) -> None:
+    # The command recorded every export as the system's, which only admins list:
+    # billing staff could not find, nor check, the file an operator ran for them.
+    target = tmp_path / "invoices.csv"
+    args = ["exports", "invoices", "--output", str(target), "--for", billing_staff.email]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+
+    (record,) = client.get(RECORDS, headers=bearer(billing_staff)).get_json()
+    assert record["exported_by"] == billing_staff.email
+    assert record["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+    event = db.session().scalars(select(AuditEvent).where(AuditEvent.entity_type == "export")).one()
+    assert event.actor_user_id == billing_staff.id
+    assert event.note is not None
+    assert event.note.startswith("licensing exports on the command line (user ")
+    assert event.note.endswith(f" for {billing_staff.email}")
+
+
+def test_the_command_runs_an_export_only_for_someone_who_may_read_it(
+    ledger: Ledger, app: Flask, tmp_path: Path
+) -> None:
+    licensing_officer = factories.make_staff(db.session(), roles=("licensing",))
+    gone = factories.make_staff(db.session(), roles=("billing",))
+    gone.is_active = False
+    db.session().flush()
+    target = tmp_path / "invoices.csv"
+    for email in (licensing_officer.email, gone.email, "nobody@office.example"):
+        args = ["exports", "invoices", "--output", str(target), "--for", email]
+        result = app.test_cli_runner().invoke(args=args)
+        assert result.exit_code == 2, result.output
+        assert f"--for: {email} is not an active billing staff member or admin" in result.output
+        assert not target.exists()
+    assert (
+        db.session().scalars(select(AuditEvent).where(AuditEvent.entity_type == "export")).all()
+        == []
+    )

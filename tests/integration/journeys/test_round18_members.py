@@ -337,13 +337,7 @@ def test_changing_the_billing_contacts_address_tells_the_old_and_the_new_one(
     assert organization is not None
     old_email, old_name = organization.billing_email, organization.billing_contact_name
     client = signed_in(app.test_client(), vendor)
-    fields = {
-        "address_line1": organization.address_line1,
-        "city": organization.city,
-        "country": organization.country,
-        "billing_contact_name": "Dana Whitfield",
-        "billing_email": "dana.w@example.org",
-    }
+    fields = factories.billing_contact_form(organization, "Dana Whitfield", "dana.w@example.org")
     assert client.post("/organization/profile", data=fields).status_code == 302
     (told,) = db.session().scalars(
         select(OutboxMessage).where(OutboxMessage.template == "billing_contact_changed")
