@@ -156,7 +156,7 @@ def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
     try:
         return price(card, request, breakdowns=breakdowns)
     except QuoteInputError as invalid:
-        raise _refused(invalid, card, request) from None
+        raise _refused(invalid, request) from None
 
 
 def quote_text(request: QuoteRequest) -> str:
@@ -166,35 +166,39 @@ def quote_text(request: QuoteRequest) -> str:
     try:
         return price_text(card, request)
     except QuoteInputError as invalid:
-        raise _refused(invalid, card, request) from None
+        raise _refused(invalid, request) from None
 
 
-def _refused(
-    invalid: QuoteInputError, card: RateCard, request: QuoteRequest
-) -> errors.InvalidInput:
-    """The core's refusal; a term that runs past its card's last day into the next
-    card's period also says how to fit it: end it on the card's last day, or start
-    it the next day on the next card (a quote in December for a year from
-    mid-December)."""
+def _refused(invalid: QuoteInputError, request: QuoteRequest) -> errors.InvalidInput:
+    """The core's refusal; a term outside its card's period also says what to do
+    about it (`term_advice`), the one place the API and the pages both take it from."""
     problems = invalid.errors
-    term = request.term
-    after = card.effective_to + timedelta(days=1)
-    if "term" in problems and card.effective_from <= term.start <= card.effective_to < term.end:
-        following = _catalogue().in_effect(after)
-        if following is not None and following.version != card.version:
-            fit = (
-                f": end it by {card.effective_to}, or start it on {after} to be priced on "
-                f"rate card {following.version} ({following.effective_from} to "
-                f"{following.effective_to})"
-            )
-            problems = {
-                **problems,
-                "term": [
-                    message + fit if "must lie wholly inside" in message else message
-                    for message in problems["term"]
-                ],
-            }
+    if invalid.outside is not None and "term" in problems:
+        advice = term_advice(invalid.outside, request.term)
+        problems = {**problems, "term": [f"{message}: {advice}" for message in problems["term"]]}
     return errors.InvalidInput("The uses cannot be priced as given.", problems)
+
+
+def term_advice(card: RateCard, term: Term) -> str:
+    """How to fit a term that does not lie inside `card`'s period. One that runs
+    past the card's last day (a quote in December for a year from mid-December)
+    can end on that day, or start the next day on the card in effect then; with no
+    such card yet, the term is kept within the period and renewed on the next card."""
+    period = f"{card.effective_from} to {card.effective_to}"
+    if not card.effective_from <= term.start <= card.effective_to < term.end:
+        return f"keep the term within {period}"
+    after = card.effective_to + timedelta(days=1)
+    following = _catalogue().in_effect(after)
+    if following is None:
+        return (
+            f"keep the term within {period}; a license is renewed for the next period "
+            "on the next card"
+        )
+    return (
+        f"end it by {card.effective_to}, or start it on {after} to be priced on "
+        f"rate card {following.version} ({following.effective_from} to "
+        f"{following.effective_to})"
+    )
 
 
 def _card_for(request: QuoteRequest) -> RateCard:
