@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -24,10 +24,12 @@ from licensing.pricing import (
     RateCardInvalid,
     Term,
     content_digest,
+    diff_cards,
     parse_rate_card,
     price,
     price_text,
 )
+from licensing.pricing.describe import AmountText, Change, CountText, exact_amount
 from licensing.ratecards import queries
 from licensing.ratecards.models import RateCardRecord
 from licensing.records import attributes
@@ -64,23 +66,54 @@ def validate(document: object) -> RateCard:
 
 @dataclass(frozen=True)
 class CardCheck:
-    """A card checked before publishing: valid, and what publishing it would do
-    with its version (`new`, `identical`: a no-op, `different`: refused)."""
+    """A card checked before publishing, what the check's page and the API's dry
+    run both show: the card (valid); what publishing it would do with its version
+    (`new`, or `identical`: a no-op); and, for a new one, the days it would take
+    from published cards for quotes naming no version (`taken`), the cards starting
+    later inside its period that keep theirs (`kept`), and the published card it
+    follows (`base`: the one in effect on its first day, else the last before it)."""
 
     card: RateCard
     version_state: str
+    taken: list[queries.Takeover] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    base: RateCardRecord | None = None
+
+    @property
+    def base_in_effect_on_first_day(self) -> bool:
+        """Whether `base` is the card in effect on the card's first day (else it is
+        the last card ending before it: last year's)."""
+        base = self.base
+        return (
+            base is not None
+            and base.effective_from <= self.card.effective_from <= base.effective_to
+        )
+
+    def differences(
+        self, *, amount: AmountText = exact_amount, count: CountText = str
+    ) -> list[Change]:
+        """What changed from `base`, figures as the API gives them unless the caller
+        words them (pages group them and name the currency)."""
+        if self.base is None:
+            return []
+        return diff_cards(queries.domain_card(self.base), self.card, amount=amount, count=count)
 
 
 def check_card(document: object) -> CardCheck:
-    """Everything `import_card` checks, storing nothing: `InvalidInput` listing every
-    problem, `Conflict` as publishing would refuse it."""
+    """Everything `import_card` checks, storing and auditing nothing: `InvalidInput`
+    listing every problem, `Conflict` as publishing would refuse it; else what
+    publishing the card would change."""
     card = validate(document)
-    existing = queries.by_version(db.session(), card.version)
-    if existing is None:
-        return CardCheck(card, "new")
-    if existing.digest == content_digest(card):
-        return CardCheck(card, "identical")
-    raise errors.Conflict(_CHANGED.format(version=card.version))
+    session = db.session()
+    existing = queries.by_version(session, card.version)
+    if existing is not None:
+        if existing.digest == content_digest(card):
+            return CardCheck(card, "identical")
+        raise errors.Conflict(_CHANGED.format(version=card.version))
+    taken, kept = queries.taken_over(
+        queries.all_cards(session), card.effective_from, card.effective_to
+    )
+    return CardCheck(card, "new", taken, kept, queries.compared_with(session, card.effective_from))
 
 
 _CHANGED = (

@@ -112,26 +112,18 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
 
 def _checked(check: services.CardCheck) -> str:
     """The check's page: the card is valid; what publishing it would change."""
-    session = db.session()
     card = check.card
-    cards = queries.all_cards(session)
-    taken, kept = queries.taken_over(cards, card.effective_from, card.effective_to)
-    base = queries.compared_with(session, card.effective_from)
-    changes = (
-        diff_cards(queries.domain_card(base), card, amount=price_in_words, count=format_quantity)
-        if base is not None and check.version_state == "new"
-        else []
-    )
     return render_template(
         "ratecards/check.html",
         card=card,
         state=check.version_state,
         rules=_rules_in_words(card),
         adjustments=_discounts_in_words(card),
-        taken=taken,
-        kept=kept,
-        base=base,
-        changes=changes,
+        taken=check.taken,
+        kept=check.kept,
+        base=check.base,
+        base_in_effect=check.base_in_effect_on_first_day,
+        changes=check.differences(amount=price_in_words, count=format_quantity),
         form=PublishCheckedForm(document=services.canonical_json(card)),
     )
 

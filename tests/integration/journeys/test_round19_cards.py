@@ -9,8 +9,14 @@ import re
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
+from licensing import db
+from licensing.audit.models import AuditEvent
 from licensing.ratecards import cli as ratecards_cli
+from licensing.ratecards.models import RateCardRecord
+from tests.integration.pricing.conftest import example_document
+from tests.support.factories import bearer
 
 SAAS_USE = {
     "use": "distribution",
@@ -18,6 +24,22 @@ SAAS_USE = {
     "user_type": "provider",
     "quantity": {"end_users": 2500},
 }
+
+
+def _versions() -> list[str]:
+    return sorted(db.session().scalars(select(RateCardRecord.version)))
+
+
+def _audited() -> int:
+    return db.session().scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def _next_card() -> dict[str, Any]:
+    """2027.2: the sample 2027 card with the development fee raised."""
+    document = example_document()
+    document["version"] = "2027.2"
+    document["rules"][2]["model"]["amount"] = "2750.00"
+    return document
 
 
 def _words(page: str) -> str:
@@ -88,3 +110,82 @@ def test_a_term_starting_before_the_card_named_is_told_the_cards_period(
         "the term 2026-12-01 to 2027-06-30 must lie wholly inside the period of rate card "
         "2027.1, 2027-01-01 to 2027-12-31: keep the term within 2027-01-01 to 2027-12-31"
     ]
+
+
+# --- a dry run on the API --------------------------------------------------------------
+
+
+def test_an_admin_checks_a_card_through_the_api_storing_and_auditing_nothing(
+    client: FlaskClient, admin: Any
+) -> None:
+    # The page could check a card before publishing it; the API could only publish.
+    ratecards_cli.load_samples()
+    headers = bearer(admin)
+    audited = _audited()
+    answer = client.post("/api/v1/rate-cards/checks", json=_next_card(), headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["status"] == "new"
+    assert body["rate_card"] == {
+        "version": "2027.2",
+        "title": example_document()["title"],
+        "currency": "USD",
+        "effective_from": "2027-01-01",
+        "effective_to": "2027-12-31",
+        "period_days": 365,
+    }
+    assert body["compared_with"] == {
+        "version": "2027.1",
+        "effective_from": "2027-01-01",
+        "effective_to": "2027-12-31",
+        "in_effect_on_first_day": True,
+    }
+    changed = [d for d in body["differences"] if d["subject"] == "rule"]
+    assert [(d["kind"], d["key"]) for d in changed] == [("changed", "development")]
+    assert "2500.00" in changed[0]["sentence"]
+    assert "2750.00" in changed[0]["sentence"]
+    assert body["takes_over"] == [
+        {"version": "2027.1", "first": "2027-01-01", "last": "2027-12-31", "whole": True}
+    ]
+    assert body["keeps"] == []
+    assert [rule["id"] for rule in body["rules"]] == [r["id"] for r in _next_card()["rules"]]
+    assert body["discounts"][0]["discount_percent"] == "20"
+    assert _versions() == ["2026.1", "2027.1"]
+    assert _audited() == audited
+
+
+def test_the_api_check_of_a_published_card_says_publishing_it_changes_nothing(
+    client: FlaskClient, admin: Any
+) -> None:
+    ratecards_cli.load_samples()
+    answer = client.post(
+        "/api/v1/rate-cards/checks", json=example_document(), headers=bearer(admin)
+    )
+    body = answer.get_json()
+    assert (answer.status_code, body["status"]) == (200, "identical")
+    assert (body["takes_over"], body["differences"], body["compared_with"]) == ([], [], None)
+
+
+def test_the_api_check_refuses_a_bad_card_as_publishing_does(
+    client: FlaskClient, admin: Any
+) -> None:
+    ratecards_cli.load_samples()
+    broken = _next_card()
+    broken["rules"][5]["model"]["tiers"][0]["unit_price"] = "-1"
+    changed = {**example_document(), "title": "Another title"}
+    for document, status in ((broken, 422), (changed, 409), ([], 422)):
+        checked = client.post("/api/v1/rate-cards/checks", json=document, headers=bearer(admin))
+        published = client.post("/api/v1/rate-cards", json=document, headers=bearer(admin))
+        assert checked.status_code == published.status_code == status
+        for key in ("title", "detail", "errors"):
+            assert checked.get_json().get(key) == published.get_json().get(key)
+    assert _versions() == ["2026.1", "2027.1"]
+
+
+def test_only_admins_may_check_a_card_through_the_api(
+    client: FlaskClient, licensing_staff: Any, vendor: Any
+) -> None:
+    assert client.post("/api/v1/rate-cards/checks", json=_next_card()).status_code == 401
+    for user in (licensing_staff, vendor):
+        answer = client.post("/api/v1/rate-cards/checks", json=_next_card(), headers=bearer(user))
+        assert answer.status_code == 403
