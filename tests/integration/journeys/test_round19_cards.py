@@ -5,8 +5,11 @@ a replaced card)."""
 from __future__ import annotations
 
 import html
+import io
+import json
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -15,6 +18,7 @@ from licensing import db
 from licensing.audit.models import AuditEvent
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards.models import RateCardRecord
+from licensing.ratecards.views import MAX_CARD_BYTES
 from tests.integration.pricing.conftest import example_document
 from tests.support.factories import bearer
 
@@ -189,3 +193,96 @@ def test_only_admins_may_check_a_card_through_the_api(
     for user in (licensing_staff, vendor):
         answer = client.post("/api/v1/rate-cards/checks", json=_next_card(), headers=bearer(user))
         assert answer.status_code == 403
+
+
+# --- a card that checks must publish -----------------------------------------------------
+
+
+def _card_of_size(size: int) -> bytes:
+    """2027.2 as a file of exactly `size` bytes, its title mostly non-ASCII (which
+    JSON may escape to six bytes a character)."""
+    document = _next_card()
+    document["title"] = ""
+    bare = len(json.dumps(document, default=str, ensure_ascii=False).encode())
+    accents = (size - bare) // 2
+    document["title"] = "é" * accents + "x" * (size - bare - 2 * accents)
+    raw = json.dumps(document, default=str, ensure_ascii=False).encode()
+    assert len(raw) == size
+    return raw
+
+
+def _check(client: FlaskClient, raw: bytes) -> Any:
+    return client.post(
+        "/console/rate-cards/",
+        data={"card": (io.BytesIO(raw), "card.json"), "action": "check"},
+        content_type="multipart/form-data",
+    )
+
+
+def _publish_as_a_browser_would(client: FlaskClient, page: str) -> Any:
+    """Post the check page's publish form as its markup says: its fields, its
+    encoding, within the form-field limit a browser's request meets (per field of a
+    multipart form; a whole urlencoded form under Werkzeug before 3.1.9)."""
+    form = re.search(
+        r'<form method="post" action="([^"]+/checked)"([^>]*)>(.*?)</form>', page, re.S
+    )
+    assert form is not None
+    action, attributes, inner = form.groups()
+    fields = [
+        (name, html.unescape(value))
+        for name, value in re.findall(r'<input name="([^"]+)" type="hidden" value="([^"]*)"', inner)
+        + re.findall(r'<input id="[^"]*" name="([^"]+)" type="hidden" value="([^"]*)"', inner)
+    ]
+    limit = client.application.config["MAX_FORM_MEMORY_SIZE"]
+    if 'enctype="multipart/form-data"' in attributes:
+        assert all(len(value.encode()) <= limit for _, value in fields)
+        data: dict[str, list[str]] = {}
+        for name, value in fields:
+            data.setdefault(name, []).append(value)
+        return client.post(action, data=data, content_type="multipart/form-data")
+    assert len(urlencode(fields)) <= limit, "over the form-field limit"
+    return client.post(
+        action, data=urlencode(fields), content_type="application/x-www-form-urlencoded"
+    )
+
+
+def test_the_largest_card_a_check_accepts_is_published_by_its_button(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    # The check took a 1 MB file; its publish button posted the card in one field,
+    # refused over 500 KB (the form-field limit).
+    ratecards_cli.load_samples()
+    signed_in(client, admin)
+    checked = _check(client, _card_of_size(MAX_CARD_BYTES))
+    assert checked.status_code == 200
+    published = _publish_as_a_browser_would(client, checked.get_data(as_text=True))
+    assert published.status_code == 302, published.status_code
+    assert _versions() == ["2026.1", "2027.1", "2027.2"]
+    stored = db.session().scalars(
+        select(RateCardRecord.title).where(RateCardRecord.version == "2027.2")
+    )
+    assert stored.one().startswith("éé")
+
+
+def test_a_card_one_byte_over_the_limit_is_refused_by_the_check(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    ratecards_cli.load_samples()
+    signed_in(client, admin)
+    refused = _check(client, _card_of_size(MAX_CARD_BYTES + 1))
+    assert refused.status_code == 422
+    assert "The file is larger than 1 MB." in _words(refused.get_data(as_text=True))
+
+
+def test_a_check_refuses_a_card_its_publish_button_could_not_send(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    # Under a smaller request limit, the check says so rather than offer a button
+    # whose form would be refused.
+    ratecards_cli.load_samples()
+    signed_in(client, admin)
+    client.application.config["MAX_CONTENT_LENGTH"] = 300_000
+    refused = _check(client, _card_of_size(290_000))
+    assert refused.status_code == 422
+    assert "too large to publish from a page" in _words(refused.get_data(as_text=True))
+    assert _versions() == ["2026.1", "2027.1"]
