@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from licensing import db, errors
@@ -185,21 +185,25 @@ def request_from(data: dict[str, Any]) -> QuoteRequest:
 def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
     """Price a request with the card it names, or the card in effect on its start
     date. `breakdowns=False` for an answer that is shown, never kept (`price`)."""
-    card = _card_for(request)
+    card = _card_for(request, _catalogue())
     try:
         return price(card, request, breakdowns=breakdowns)
     except QuoteInputError as invalid:
         raise _refused(invalid, request) from None
 
 
-def quote_text(request: QuoteRequest) -> str:
+def quote_text(request: QuoteRequest) -> tuple[str, Replaced | None]:
     """`quote(request, breakdowns=False)` as the quote API writes it: the JSON
-    text of its contract body (`price_text`, priced and written in one pass)."""
-    card = _card_for(request)
+    text of its contract body (`price_text`, priced and written in one pass), and
+    whether the card it names was replaced since (`replaced`), read from the same
+    copy of the published cards."""
+    cards = _catalogue()
+    card = _card_for(request, cards)
     try:
-        return price_text(card, request)
+        text = price_text(card, request)
     except QuoteInputError as invalid:
         raise _refused(invalid, request) from None
+    return text, _replaced(request, cards)
 
 
 def _refused(invalid: QuoteInputError, request: QuoteRequest) -> errors.InvalidInput:
@@ -234,9 +238,36 @@ def term_advice(card: RateCard, term: Term) -> str:
     )
 
 
-def _card_for(request: QuoteRequest) -> RateCard:
+@dataclass(frozen=True)
+class Replaced:
+    """The card a quote named was replaced (corrected by later versions for every
+    day of its period): by which, when (the last of them was published), and the
+    card that prices the same term for quotes and applications naming no version."""
+
+    version: str
+    replaced_by: list[str]
+    since: datetime
+    priced_on: str | None
+
+
+def replaced(request: QuoteRequest) -> Replaced | None:
+    """Whether the card `request` names was replaced since (None when it names
+    none, or the card is in use)."""
+    return None if request.rate_card is None else _replaced(request, _catalogue())
+
+
+def _replaced(request: QuoteRequest, cards: queries.Catalogue) -> Replaced | None:
+    if request.rate_card is None:
+        return None
+    found = cards.replacement(request.rate_card)
+    if found is None:
+        return None
+    in_effect = cards.in_effect(request.term.start)
+    return Replaced(request.rate_card, *found, in_effect.version if in_effect is not None else None)
+
+
+def _card_for(request: QuoteRequest, cards: queries.Catalogue) -> RateCard:
     """The card a request names, or the one in effect on its start date."""
-    cards = _catalogue()
     card: RateCard | None
     if request.rate_card is not None:
         card = cards.by_version(request.rate_card)

@@ -19,9 +19,9 @@ def test_a_one_megabyte_card_checked_in_the_browser_is_published_by_its_button(
     email = admin_with_sample_cards(live_server)
     document = example_document()
     document["version"] = "2027.2"
-    document["title"] = ""
+    document["rules"][0]["description"] = ""
     bare = len(json.dumps(document, default=str, ensure_ascii=False).encode())
-    document["title"] = "é" * ((MAX_CARD_BYTES - bare) // 2)
+    document["rules"][0]["description"] = "é" * ((MAX_CARD_BYTES - bare) // 2)
     card = tmp_path / "2027.2.json"
     card.write_text(json.dumps(document, default=str, ensure_ascii=False), encoding="utf-8")
     assert MAX_CARD_BYTES - 1 <= card.stat().st_size <= MAX_CARD_BYTES

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.audit.models import AuditEvent
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards.models import RateCardRecord
@@ -199,13 +199,14 @@ def test_only_admins_may_check_a_card_through_the_api(
 
 
 def _card_of_size(size: int) -> bytes:
-    """2027.2 as a file of exactly `size` bytes, its title mostly non-ASCII (which
-    JSON may escape to six bytes a character)."""
+    """2027.2 as a file of exactly `size` bytes, its first rule's description
+    mostly non-ASCII (which JSON may escape to six bytes a character)."""
     document = _next_card()
-    document["title"] = ""
+    rule = document["rules"][0]
+    rule["description"] = ""
     bare = len(json.dumps(document, default=str, ensure_ascii=False).encode())
     accents = (size - bare) // 2
-    document["title"] = "é" * accents + "x" * (size - bare - 2 * accents)
+    rule["description"] = "é" * accents + "x" * (size - bare - 2 * accents)
     raw = json.dumps(document, default=str, ensure_ascii=False).encode()
     assert len(raw) == size
     return raw
@@ -259,9 +260,9 @@ def test_the_largest_card_a_check_accepts_is_published_by_its_button(
     assert published.status_code == 302, published.status_code
     assert _versions() == ["2026.1", "2027.1", "2027.2"]
     stored = db.session().scalars(
-        select(RateCardRecord.title).where(RateCardRecord.version == "2027.2")
+        select(RateCardRecord.document).where(RateCardRecord.version == "2027.2")
     )
-    assert stored.one().startswith("éé")
+    assert json.loads(stored.one())["rules"][0]["description"].startswith("éé")
 
 
 def test_a_card_one_byte_over_the_limit_is_refused_by_the_check(
@@ -286,3 +287,54 @@ def test_a_check_refuses_a_card_its_publish_button_could_not_send(
     assert refused.status_code == 422
     assert "too large to publish from a page" in _words(refused.get_data(as_text=True))
     assert _versions() == ["2026.1", "2027.1"]
+
+
+# --- an estimate on a replaced card says so ------------------------------------------------
+
+
+def _correct_2027() -> str:
+    """Publish 2027.2 for 2027.1's days (a correction); the office's day it was published."""
+    from licensing.ratecards import services
+
+    services.import_card(_next_card(), published_by="tests")
+    stored = db.session().scalars(
+        select(RateCardRecord.published_at).where(RateCardRecord.version == "2027.2")
+    )
+    return calendar.office_date(stored.one()).isoformat()
+
+
+def test_an_estimate_on_a_replaced_card_says_which_card_replaced_it_and_when(
+    client: FlaskClient,
+) -> None:
+    # The estimator priced on 2027.1 as named, without a word that 2027.2 had
+    # corrected it.
+    ratecards_cli.load_samples()
+    assert "was replaced by" not in _estimate(
+        client, "2027-01-01", "2027-12-31", rate_card="2027.1"
+    )
+    day = _correct_2027()
+    words = _estimate(client, "2027-01-01", "2027-12-31", rate_card="2027.1")
+    assert "Estimated total" in words
+    assert (
+        f"Rate card 2027.1 was replaced by 2027.2 on {day}. Quotes and applications that name "
+        "no rate card are priced on 2027.2" in words
+    )
+    for named in ("2027.2", ""):
+        other = _estimate(client, "2027-01-01", "2027-12-31", rate_card=named)
+        assert "Estimated total" in other
+        assert "was replaced by" not in other
+
+
+def test_a_quote_on_a_replaced_card_links_its_successor_and_keeps_the_contracts_body(
+    client: FlaskClient,
+) -> None:
+    ratecards_cli.load_samples()
+    before = _quote(client, "2027-01-01", "2027-12-31", rate_card="2027.1")
+    assert "Link" not in before.headers
+    _correct_2027()
+    after = _quote(client, "2027-01-01", "2027-12-31", rate_card="2027.1")
+    assert after.status_code == 200
+    assert after.get_data() == before.get_data()  # the contract fixes the body
+    assert after.headers["Link"] == '</api/v1/rate-cards/2027.2>; rel="successor-version"'
+    for named in ({"rate_card": "2027.2"}, {}):
+        assert "Link" not in _quote(client, "2027-01-01", "2027-12-31", **named).headers
