@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -11,8 +12,10 @@ from flask import request
 
 from licensing import access, db
 from licensing.access import require_principal
+from licensing.agreements import card_effect
 from licensing.api.base import Blueprint
 from licensing.api.fields import ApiSchema, Day
+from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
@@ -103,6 +106,62 @@ class TakeoverSchema(ApiSchema):
     )
 
 
+class RepricedSchema(ApiSchema):
+    kind = ma.fields.String(required=True, metadata={"enum": ["application", "renewal"]})
+    reference = ma.fields.String(required=True)
+    organization = ma.fields.String(required=True)
+    rate_card = ma.fields.String(
+        required=True, metadata={"description": "The card it is priced on now"}
+    )
+    now = ma.fields.String(required=True)
+    then = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "On the checked card"}
+    )
+    change = ma.fields.String(required=True, allow_none=True)
+    why = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Why the checked card cannot price it in full (then null)"},
+    )
+
+
+class OrganizationEffectSchema(ApiSchema):
+    organization = ma.fields.String(required=True)
+    records = ma.fields.Integer(required=True)
+    now = ma.fields.String(required=True)
+    then = ma.fields.String(required=True)
+    change = ma.fields.String(required=True)
+
+
+class CardEffectSchema(ApiSchema):
+    currency = ma.fields.String(required=True)
+    count = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Undecided applications naming no card whose term starts in the "
+            "card's period, and agreements whose renewal would start in it"
+        },
+    )
+    unpriced = ma.fields.Integer(required=True)
+    now = ma.fields.String(required=True)
+    then = ma.fields.String(required=True)
+    change = ma.fields.String(required=True)
+    organization_count = ma.fields.Integer(required=True)
+    organizations = ma.fields.List(
+        ma.fields.Nested(OrganizationEffectSchema),
+        required=True,
+        metadata={"description": f"Largest changes first, at most {card_effect.LISTED}"},
+    )
+    records = ma.fields.List(
+        ma.fields.Nested(RepricedSchema),
+        required=True,
+        metadata={
+            "description": f"Largest changes first, at most {card_effect.LISTED}; those the "
+            "card cannot price in full last"
+        },
+    )
+
+
 class CheckResultSchema(ApiSchema):
     status = ma.fields.String(
         required=True,
@@ -124,6 +183,12 @@ class CheckResultSchema(ApiSchema):
             "description": "The days it would take from published cards for quotes "
             "naming no version"
         },
+    )
+    effect = ma.fields.Nested(
+        CardEffectSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "On current licensees' prices (null for a published card)"},
     )
     keeps = ma.fields.List(
         ma.fields.String(),
@@ -213,7 +278,47 @@ def check_rate_card() -> dict[str, Any]:
     422 or 409; else its rules and discounts in words, the differences from the
     card it follows, and which quotes it would price instead of published cards.
     """
-    return _check_result(services.check_card(request.get_json(silent=True)))
+    check = services.check_card(request.get_json(silent=True))
+    effect = card_effect.effect(db.session(), check.card) if check.version_state == "new" else None
+    return {**_check_result(check), "effect": None if effect is None else _effect(effect)}
+
+
+def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
+    def amount(value: Decimal | None) -> str | None:
+        return None if value is None else format_amount(value, effect.currency)
+
+    return {
+        "currency": effect.currency,
+        "count": effect.count,
+        "unpriced": effect.unpriced,
+        "now": amount(effect.now),
+        "then": amount(effect.then),
+        "change": amount(effect.change),
+        "organization_count": effect.organization_count,
+        "organizations": [
+            {
+                "organization": row.organization,
+                "records": row.records,
+                "now": amount(row.now),
+                "then": amount(row.then),
+                "change": amount(row.change),
+            }
+            for row in effect.organizations
+        ],
+        "records": [
+            {
+                "kind": row.kind,
+                "reference": row.reference,
+                "organization": row.organization,
+                "rate_card": row.card,
+                "now": amount(row.now),
+                "then": amount(row.then),
+                "change": amount(row.change),
+                "why": row.why,
+            }
+            for row in effect.records
+        ],
+    }
 
 
 def _check_result(check: services.CardCheck) -> dict[str, Any]:

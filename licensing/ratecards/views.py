@@ -25,6 +25,7 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
 from licensing import access, db, errors
+from licensing.agreements import card_effect
 from licensing.money import format_quantity, price_in_words
 from licensing.pricing import Condition, RateCard, describe_condition, describe_rule, diff_cards
 from licensing.ratecards import queries, services
@@ -161,6 +162,7 @@ def _checked(check: services.CardCheck) -> str:
         base=check.base,
         base_in_effect=check.base_in_effect_on_first_day,
         changes=check.differences(amount=price_in_words, count=format_quantity),
+        effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
         carried=carried_parts(card),
         form=PublishCheckedForm(),
     )

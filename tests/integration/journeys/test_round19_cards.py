@@ -11,15 +11,19 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from licensing import calendar, db
+from licensing.agreements import card_effect
 from licensing.audit.models import AuditEvent
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards.models import RateCardRecord
 from licensing.ratecards.views import MAX_CARD_BYTES
+from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.pricing.conftest import example_document
+from tests.support.agreements import make_active_agreement
 from tests.support.factories import bearer
 
 SAAS_USE = {
@@ -338,3 +342,116 @@ def test_a_quote_on_a_replaced_card_links_its_successor_and_keeps_the_contracts_
     assert after.headers["Link"] == '</api/v1/rate-cards/2027.2>; rel="successor-version"'
     for named in ({"rate_card": "2027.2"}, {}):
         assert "Link" not in _quote(client, "2027-01-01", "2027-12-31", **named).headers
+
+
+# --- the check shows its effect on current licensees ---------------------------------------
+
+
+def _card(version: str, **rules: tuple[list[Any], str]) -> dict[str, Any]:
+    """The sample 2027 card as `version`, each named rule's field at `path` set."""
+    document = example_document()
+    document["version"] = version
+    by_id = {rule["id"]: rule for rule in document["rules"]}
+    for rule_id, (path, value) in rules.items():
+        target = by_id[rule_id.replace("_", "-")]
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return document
+
+
+def test_a_check_prices_undecided_applications_on_the_new_card_storing_nothing(
+    client: FlaskClient,
+    admin: Any,
+    signed_in: Any,
+    vendor: Any,
+    apply: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The check said which quotes a correction would take, not what it would do
+    # to the licensees waiting on a decision.
+    first = apply(vendor, STAFF_USE)  # 10% of 80,000.00 revenue: 8,000.00, staff review
+    apply(vendor, {**STAFF_USE, "revenue": "40000.00"})  # the minimum, 5,000.00
+    assert first.state == "submitted"
+    correction = _card("2027.2", distribution_data=(["model", "percent"], "12"))
+    headers = bearer(admin)
+    audited = _audited()
+    monkeypatch.setattr(card_effect, "LISTED", 1)
+    effect = client.post("/api/v1/rate-cards/checks", json=correction, headers=headers).get_json()[
+        "effect"
+    ]
+    assert (effect["count"], effect["unpriced"]) == (2, 0)
+    assert (effect["now"], effect["then"], effect["change"]) == ("13000.00", "14600.00", "1600.00")
+    assert effect["records"] == [
+        {
+            "kind": "application",
+            "reference": first.reference,
+            "organization": vendor.organization.legal_name,
+            "rate_card": "2027.1",
+            "now": "8000.00",
+            "then": "9600.00",
+            "change": "1600.00",
+            "why": None,
+        }
+    ]
+    assert effect["organizations"] == [
+        {
+            "organization": vendor.organization.legal_name,
+            "records": 2,
+            "now": "13000.00",
+            "then": "14600.00",
+            "change": "1600.00",
+        }
+    ]
+    assert _audited() == audited
+    assert _versions() == ["2027.1"]
+    signed_in(client, admin)
+    page = client.post(
+        "/console/rate-cards/",
+        data={
+            "card": (io.BytesIO(json.dumps(correction, default=str).encode()), "card.json"),
+            "action": "check",
+        },
+        content_type="multipart/form-data",
+    )
+    words = _words(page.get_data(as_text=True))
+    assert "Effect on current licensees" in words
+    assert "Change 1,600.00 USD" in words
+    assert (
+        f"{first.reference} {vendor.organization.legal_name} 2027.1 8,000.00 9,600.00 1,600.00"
+        in words
+    )
+    assert "1 of 2, largest changes first" in words
+
+
+def test_a_check_prices_the_renewals_that_would_start_in_its_period(
+    client: FlaskClient, admin: Any, vendor: Any, licensing_staff: Any, example_card: str
+) -> None:
+    agreement = make_active_agreement(vendor, licensing_staff, AUTO_USE)  # 2027: 33,800.00
+    next_year = _card(
+        "2028.1", distribution_software=(["model", "tiers", 2, "unit_price"], "13.00")
+    )
+    next_year.update(effective_from="2028-01-01", effective_to="2028-12-31")
+    body = client.post("/api/v1/rate-cards/checks", json=next_year, headers=bearer(admin))
+    records = body.get_json()["effect"]["records"]
+    assert records == [
+        {
+            "kind": "renewal",
+            "reference": agreement.number,
+            "organization": vendor.organization.legal_name,
+            "rate_card": "2027.1",
+            "now": "33800.00",
+            "then": "35300.00",
+            "change": "1500.00",
+            "why": None,
+        }
+    ]
+    # a card for other days takes none of them
+    later = {
+        **next_year,
+        "version": "2029.1",
+        "effective_from": "2029-01-01",
+        "effective_to": "2029-12-31",
+    }
+    body = client.post("/api/v1/rate-cards/checks", json=later, headers=bearer(admin))
+    assert body.get_json()["effect"]["count"] == 0
