@@ -175,6 +175,7 @@ def estimate() -> tuple[str, int]:
         SelectChoice(s.version, labels[s.version]) for s in stored
     ]
     quote: Quote | None = None
+    replaced: services.Replaced | None = None
     field_errors: dict[str, list[str]] = {}
     refused = False
     # A NUL in a field: the field's own message, as every form gives (the form is a
@@ -182,7 +183,9 @@ def estimate() -> tuple[str, int]:
     storable = show_unstorable(form) if submitted else True
     if storable and submitted and not forms.changes_rows(data) and form.validate():
         try:
-            quote = services.quote(services.request_from(_quote_data(form)))
+            asked = services.request_from(_quote_data(form))
+            quote = services.quote(asked)
+            replaced = services.replaced(asked)
         except errors.InvalidInput as invalid:
             # Beside the fields they name; the rest (the term, a use) in the summary.
             field_errors = forms.attach_errors(form, invalid.errors)
@@ -192,6 +195,7 @@ def estimate() -> tuple[str, int]:
         form=form,
         units=units,
         quote=quote,
+        replaced=replaced,
         field_errors=field_errors,
         refused=refused,
         has_cards=bool(stored),

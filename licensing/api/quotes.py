@@ -355,8 +355,35 @@ def _answer(request: QuoteRequest) -> Response:
     app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
     provider = app.json
     if _writes_as_contract_json(provider, app.debug):
-        return app.response_class(services.quote_text(request), mimetype=provider.mimetype)
-    return jsonify(services.quote(request, breakdowns=False).to_contract_dict())
+        text, replaced = services.quote_text(request)
+        answer = app.response_class(text, mimetype=provider.mimetype)
+    else:
+        answer = jsonify(services.quote(request, breakdowns=False).to_contract_dict())
+        replaced = services.replaced(request)
+    _link_successors(answer, replaced)
+    return answer
+
+
+SUCCESSOR_HEADER = {
+    "Link": {
+        "description": "Only when `rate_card` names a card replaced since (corrected by later "
+        'versions for its whole period): `</api/v1/rate-cards/2027.2>; rel="successor-version"` '
+        "for each card that replaced it. Quotes naming no version are priced on those.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def _link_successors(answer: Response, replaced: services.Replaced | None) -> None:
+    """A quote on a card replaced since says so in a header, as the contract fixes
+    the body: `Link: </api/v1/rate-cards/2027.2>; rel="successor-version"` (RFC 5829)
+    for each card that replaced it."""
+    if replaced is not None:
+        answer.headers["Link"] = ", ".join(
+            f"<{flask.url_for('rate_cards.get_rate_card', version=version)}>; "
+            'rel="successor-version"'
+            for version in replaced.replaced_by
+        )
 
 
 def _writes_as_contract_json(provider: object, debug: bool) -> TypeGuard[DefaultJSONProvider]:
@@ -374,7 +401,7 @@ def _writes_as_contract_json(provider: object, debug: bool) -> TypeGuard[Default
 @limit_unless_off(_quote_limit, _quote_limit_off)
 @_plain_body_first
 @blp.arguments(QUOTE_REQUEST_SCHEMA, example=REQUEST_EXAMPLE)
-@blp.response(200, QuoteSchema, example=RESPONSE_EXAMPLE)
+@blp.response(200, QuoteSchema, example=RESPONSE_EXAMPLE, headers=SUCCESSOR_HEADER)
 @blp.alt_response(422, description="Invalid fields; `errors` maps each field path to messages")
 @blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def create_quote(request: QuoteRequest) -> Response:

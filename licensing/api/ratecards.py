@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -10,9 +12,11 @@ from flask import request
 
 from licensing import access, db
 from licensing.access import require_principal
+from licensing.agreements import card_effect
 from licensing.api.base import Blueprint
 from licensing.api.fields import ApiSchema, Day
-from licensing.pricing import describe_rule
+from licensing.money import format_amount
+from licensing.pricing import Rule, describe_condition, describe_rule
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 
@@ -23,12 +27,17 @@ blp = Blueprint(
 )
 
 
-class RateCardSummarySchema(ApiSchema):
+class CardFieldsSchema(ApiSchema):
+    """What describes a card beside its rules (published or checked)."""
+
     version = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
     currency = ma.fields.String(required=True)
     effective_from = Day(required=True)
     effective_to = Day(required=True)
+
+
+class RateCardSummarySchema(CardFieldsSchema):
     digest = ma.fields.String(required=True, metadata={"description": "SHA-256 of the content"})
     published_at = ma.fields.DateTime(required=True)
     replaced_by = ma.fields.List(
@@ -52,6 +61,141 @@ class RateCardDetailSchema(RateCardSummarySchema):
     rules = ma.fields.List(ma.fields.Nested(RuleSummarySchema), required=True)
     document = ma.fields.Dict(
         required=True, metadata={"description": "The card, in the contract's format"}
+    )
+
+
+class CheckedCardSchema(CardFieldsSchema):
+    period_days = ma.fields.Integer(required=True)
+
+
+class DiscountSummarySchema(ApiSchema):
+    id = ma.fields.String(required=True)
+    applies_to = ma.fields.String(required=True)
+    discount_percent = ma.fields.String(required=True)
+
+
+class ComparedCardSchema(ApiSchema):
+    version = ma.fields.String(required=True)
+    effective_from = Day(required=True)
+    effective_to = Day(required=True)
+    in_effect_on_first_day = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "Else the last card ending before the checked card starts"},
+    )
+
+
+class DifferenceSchema(ApiSchema):
+    kind = ma.fields.String(
+        required=True, metadata={"enum": ["added", "removed", "changed", "reordered"]}
+    )
+    subject = ma.fields.String(required=True, metadata={"enum": ["card", "rule", "adjustment"]})
+    key = ma.fields.String(required=True, allow_none=True)
+    sentence = ma.fields.String(required=True)
+
+
+class TakeoverSchema(ApiSchema):
+    version = ma.fields.String(required=True)
+    first = Day(required=True)
+    last = Day(required=True)
+    whole = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Every day of that card's period: it would then price only "
+            "quotes that name it"
+        },
+    )
+
+
+class RepricedSchema(ApiSchema):
+    kind = ma.fields.String(required=True, metadata={"enum": ["application", "renewal"]})
+    reference = ma.fields.String(required=True)
+    organization = ma.fields.String(required=True)
+    rate_card = ma.fields.String(
+        required=True, metadata={"description": "The card it is priced on now"}
+    )
+    now = ma.fields.String(required=True)
+    then = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "On the checked card"}
+    )
+    change = ma.fields.String(required=True, allow_none=True)
+    why = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Why the checked card cannot price it in full (then null)"},
+    )
+
+
+class OrganizationEffectSchema(ApiSchema):
+    organization = ma.fields.String(required=True)
+    records = ma.fields.Integer(required=True)
+    now = ma.fields.String(required=True)
+    then = ma.fields.String(required=True)
+    change = ma.fields.String(required=True)
+
+
+class CardEffectSchema(ApiSchema):
+    currency = ma.fields.String(required=True)
+    count = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Undecided applications naming no card whose term starts in the "
+            "card's period, and agreements whose renewal would start in it"
+        },
+    )
+    unpriced = ma.fields.Integer(required=True)
+    now = ma.fields.String(required=True)
+    then = ma.fields.String(required=True)
+    change = ma.fields.String(required=True)
+    organization_count = ma.fields.Integer(required=True)
+    organizations = ma.fields.List(
+        ma.fields.Nested(OrganizationEffectSchema),
+        required=True,
+        metadata={"description": f"Largest changes first, at most {card_effect.LISTED}"},
+    )
+    records = ma.fields.List(
+        ma.fields.Nested(RepricedSchema),
+        required=True,
+        metadata={
+            "description": f"Largest changes first, at most {card_effect.LISTED}; those the "
+            "card cannot price in full last"
+        },
+    )
+
+
+class CheckResultSchema(ApiSchema):
+    status = ma.fields.String(
+        required=True,
+        metadata={
+            "enum": ["new", "identical"],
+            "description": "What publishing the card would do: publish a new version, or "
+            "nothing (the version is published with this content)",
+        },
+    )
+    rate_card = ma.fields.Nested(CheckedCardSchema, required=True)
+    rules = ma.fields.List(ma.fields.Nested(RuleSummarySchema), required=True)
+    discounts = ma.fields.List(ma.fields.Nested(DiscountSummarySchema), required=True)
+    compared_with = ma.fields.Nested(ComparedCardSchema, required=True, allow_none=True)
+    differences = ma.fields.List(ma.fields.Nested(DifferenceSchema), required=True)
+    takes_over = ma.fields.List(
+        ma.fields.Nested(TakeoverSchema),
+        required=True,
+        metadata={
+            "description": "The days it would take from published cards for quotes "
+            "naming no version"
+        },
+    )
+    effect = ma.fields.Nested(
+        CardEffectSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "On current licensees' prices (null for a published card)"},
+    )
+    keeps = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "Published cards starting later inside its period, which keep their days"
+        },
     )
 
 
@@ -81,15 +225,16 @@ def _detail(stored: RateCardRecord) -> dict[str, Any]:
     card = queries.domain_card(stored)
     return {
         **_summary(stored, _replaced()),
-        "rules": [
-            {
-                "id": rule.id,
-                "description": rule.description,
-                "in_plain_words": describe_rule(rule, card.currency),
-            }
-            for rule in card.rules
-        ],
+        "rules": [_rule(rule, card.currency) for rule in card.rules],
         "document": json.loads(stored.document),
+    }
+
+
+def _rule(rule: Rule, currency: str) -> dict[str, str]:
+    return {
+        "id": rule.id,
+        "description": rule.description,
+        "in_plain_words": describe_rule(rule, currency),
     }
 
 
@@ -111,17 +256,110 @@ def get_rate_card(version: str) -> dict[str, Any]:
     return _detail(queries.get(db.session(), version))
 
 
+# What checking and publishing take, and how both refuse a bad card.
+_CARD_BODY = {
+    "required": True,
+    "description": "The rate card in the pricing contract's format.",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+_CHANGED = "The version is published with different content"
+_INVALID = "The card is invalid; `errors` lists every problem by path"
+
+
+@blp.route("/rate-cards/checks", methods=["POST"])
+@access.staff("admin")
+@blp.doc(requestBody=_CARD_BODY)
+@blp.response(200, CheckResultSchema, conflict=_CHANGED)
+@blp.alt_response(422, description=_INVALID)
+def check_rate_card() -> dict[str, Any]:
+    """Check a rate card without publishing it (admins): a dry run of publishing.
+
+    Stores and audits nothing. A card that publishing would refuse gets the same
+    422 or 409; else its rules and discounts in words, the differences from the
+    card it follows, and which quotes it would price instead of published cards.
+    """
+    check = services.check_card(request.get_json(silent=True))
+    effect = card_effect.effect(db.session(), check.card) if check.version_state == "new" else None
+    return {**_check_result(check), "effect": None if effect is None else _effect(effect)}
+
+
+def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
+    def amount(value: Decimal | None) -> str | None:
+        return None if value is None else format_amount(value, effect.currency)
+
+    return {
+        "currency": effect.currency,
+        "count": effect.count,
+        "unpriced": effect.unpriced,
+        "now": amount(effect.now),
+        "then": amount(effect.then),
+        "change": amount(effect.change),
+        "organization_count": effect.organization_count,
+        "organizations": [
+            {
+                "organization": row.organization,
+                "records": row.records,
+                "now": amount(row.now),
+                "then": amount(row.then),
+                "change": amount(row.change),
+            }
+            for row in effect.organizations
+        ],
+        "records": [
+            {
+                "kind": row.kind,
+                "reference": row.reference,
+                "organization": row.organization,
+                "rate_card": row.card,
+                "now": amount(row.now),
+                "then": amount(row.then),
+                "change": amount(row.change),
+                "why": row.why,
+            }
+            for row in effect.records
+        ],
+    }
+
+
+def _check_result(check: services.CardCheck) -> dict[str, Any]:
+    card, base = check.card, check.base
+    return {
+        "status": check.version_state,
+        "rate_card": {
+            **{name: getattr(card, name) for name in _CHECKED_FIELDS},
+            "period_days": card.period_days,
+        },
+        "rules": [_rule(rule, card.currency) for rule in card.rules],
+        "discounts": [
+            {
+                "id": adjustment.id,
+                "applies_to": describe_condition(adjustment.when),
+                "discount_percent": str(adjustment.discount_percent),
+            }
+            for adjustment in card.adjustments
+        ],
+        "compared_with": None
+        if base is None
+        else {
+            "version": base.version,
+            "effective_from": base.effective_from,
+            "effective_to": base.effective_to,
+            "in_effect_on_first_day": check.base_in_effect_on_first_day,
+        },
+        "differences": [asdict(change) for change in check.differences()],
+        "takes_over": [asdict(taking) for taking in check.taken],
+        "keeps": check.kept,
+    }
+
+
+_CHECKED_FIELDS = ("version", "title", "currency", "effective_from", "effective_to")
+
+
 @blp.route("/rate-cards", methods=["POST"])
 @access.staff("admin")
-@blp.doc(
-    requestBody={
-        "required": True,
-        "description": "The rate card in the pricing contract's format.",
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    },
-)
-@blp.response(200, ImportResultSchema, conflict="The version is published with different content")
-@blp.alt_response(422, description="The card is invalid; `errors` lists every problem by path")
+@blp.doc(requestBody=_CARD_BODY)
+@blp.response(200, ImportResultSchema, conflict=_CHANGED)
+@blp.alt_response(422, description=_INVALID)
 def publish_rate_card() -> dict[str, Any]:
     """Publish a rate card (admins).
 

@@ -125,10 +125,18 @@ class QuoteRequest:
 
 
 class QuoteInputError(ValueError):
-    """The request cannot be priced; `errors` maps each bad field's path to messages."""
+    """The request cannot be priced; `errors` maps each bad field's path to messages.
 
-    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+    `outside`: the card whose period the term does not lie inside, when that is one
+    of the problems (then `errors["term"]` is the one message saying so), so that a
+    caller can say what to do about it from the card's period, not from the words.
+    """
+
+    def __init__(
+        self, errors: Mapping[str, Sequence[str]], *, outside: RateCard | None = None
+    ) -> None:
         self.errors: dict[str, list[str]] = {path: list(texts) for path, texts in errors.items()}
+        self.outside = outside
         listed = "; ".join(f"{path}: {' '.join(texts)}" for path, texts in self.errors.items())
         super().__init__(f"the quote request cannot be priced: {listed}")
 
@@ -266,6 +274,9 @@ def _contract_line(line: QuoteLine, currency: str) -> dict[str, Any]:
 
 
 class _Errors(dict[str, list[str]]):
+    # The card whose period the term does not lie inside (`QuoteInputError.outside`).
+    outside: RateCard | None = None
+
     def add(self, path: str, message: str) -> None:
         self.setdefault(path, []).append(message)
 
@@ -274,6 +285,7 @@ def _check_term(card: RateCard, term: Term, errors: _Errors) -> None:
     if term.end < term.start:
         errors.add("term.end", f"must not be before the term's start ({term.start})")
     elif not card.covers(term.start, term.end):
+        errors.outside = card
         errors.add(
             "term",
             f"the term {term.start} to {term.end} must lie wholly inside the period of "
@@ -710,7 +722,7 @@ def price(card: RateCard, request: QuoteRequest, *, breakdowns: bool = True) -> 
         if line is not None:
             lines.append(line)
     if errors or scale is None:
-        raise QuoteInputError(errors)
+        raise QuoteInputError(errors, outside=errors.outside)
     total = compiled.zero
     requires_review = False
     for line in lines:

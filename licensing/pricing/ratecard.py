@@ -687,9 +687,18 @@ def _check_unique_ids(reader: _Reader, ids: Sequence[str], path: str, what: str)
         seen.setdefault(item_id, index)
 
 
+# The longest version and title a card may have: what the service stores of them
+# (a longer one was a database error on publishing, on PostgreSQL).
+VERSION_MAX = 64
+TITLE_MAX = 300
+
+
 def _card_header(reader: _Reader, document: Mapping[str, Any]) -> tuple[str, str, str]:
     version = reader.text(document, "version", "")
     title = reader.text(document, "title", "", required=False)
+    for key, text, most in (("version", version, VERSION_MAX), ("title", title, TITLE_MAX)):
+        if len(text) > most:
+            reader.problem(key, f"must be at most {most} characters; it has {len(text)}")
     currency = reader.text(document, "currency", "")
     if currency.strip() and not is_currency(currency):
         reader.problem("currency", f"{currency!r} is not an ISO 4217 currency code such as USD")

@@ -8,6 +8,7 @@ from sqlalchemy import Date, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licensing.db import Base, UTCDateTime, utcnow
+from licensing.pricing.ratecard import TITLE_MAX, VERSION_MAX
 from licensing.records import refuse_changes
 
 
@@ -19,8 +20,8 @@ class RateCardRecord(Base):
     __tablename__ = "rate_cards"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[str] = mapped_column(String(64), unique=True)
-    title: Mapped[str] = mapped_column(String(300))
+    version: Mapped[str] = mapped_column(String(VERSION_MAX), unique=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
     currency: Mapped[str] = mapped_column(String(3))
     effective_from: Mapped[date] = mapped_column(Date, index=True)
     effective_to: Mapped[date] = mapped_column(Date)

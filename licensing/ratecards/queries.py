@@ -7,9 +7,10 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -41,7 +42,22 @@ def all_cards(session: Session) -> list[RateCardRecord]:
     )
 
 
-def replaced_by(cards: list[RateCardRecord]) -> dict[str, list[str]]:
+class Published(Protocol):
+    """A published card as `replaced_by` orders it: a row, or a catalogue's entry."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def effective_from(self) -> date: ...
+    @property
+    def effective_to(self) -> date: ...
+    @property
+    def published_at(self) -> datetime: ...
+
+
+def replaced_by(cards: Sequence[Published]) -> dict[str, list[str]]:
     """The cards that take every day of a card's period from it (as `in_effect`
     chooses), by version: a card replaced so prices no quote that names no version.
     Cards only partly replaced are left out."""
@@ -129,6 +145,18 @@ class _Entry:
     published_at: datetime
     card: RateCard
 
+    @property
+    def version(self) -> str:
+        return self.card.version
+
+    @property
+    def effective_from(self) -> date:
+        return self.card.effective_from
+
+    @property
+    def effective_to(self) -> date:
+        return self.card.effective_to
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -142,6 +170,10 @@ class Catalogue:
     _in_effect: dict[date, RateCard | None] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
+    # The cards replaced, by version (`replacement`), with "" once found.
+    _replacements: dict[str, tuple[list[str], datetime] | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def by_version(self, version: str) -> RateCard | None:
         """The parsed card published as `version`."""
@@ -149,6 +181,20 @@ class Catalogue:
             if entry.card.version == version:
                 return entry.card
         return None
+
+    def replacement(self, version: str) -> tuple[list[str], datetime] | None:
+        """The cards that replace `version` for every day of its period
+        (`replaced_by`) and when the last of them was published; None for a card
+        in use (or none published). Every quote naming a card asks: found once."""
+        replacements = self._replacements
+        if not replacements:
+            published = {entry.version: entry.published_at for entry in self.entries}
+            replacements.update(
+                (card, (takers, max(published[taker] for taker in takers)))
+                for card, takers in replaced_by(self.entries).items()
+            )
+            replacements[""] = None  # found: even when no card is replaced
+        return replacements.get(version) if version else None
 
     def in_effect(self, on: date) -> RateCard | None:
         """The parsed card `in_effect` would return, without loading or parsing it."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from licensing import db, errors
@@ -24,10 +24,12 @@ from licensing.pricing import (
     RateCardInvalid,
     Term,
     content_digest,
+    diff_cards,
     parse_rate_card,
     price,
     price_text,
 )
+from licensing.pricing.describe import AmountText, Change, CountText, exact_amount
 from licensing.ratecards import queries
 from licensing.ratecards.models import RateCardRecord
 from licensing.records import attributes
@@ -64,23 +66,54 @@ def validate(document: object) -> RateCard:
 
 @dataclass(frozen=True)
 class CardCheck:
-    """A card checked before publishing: valid, and what publishing it would do
-    with its version (`new`, `identical`: a no-op, `different`: refused)."""
+    """A card checked before publishing, what the check's page and the API's dry
+    run both show: the card (valid); what publishing it would do with its version
+    (`new`, or `identical`: a no-op); and, for a new one, the days it would take
+    from published cards for quotes naming no version (`taken`), the cards starting
+    later inside its period that keep theirs (`kept`), and the published card it
+    follows (`base`: the one in effect on its first day, else the last before it)."""
 
     card: RateCard
     version_state: str
+    taken: list[queries.Takeover] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    base: RateCardRecord | None = None
+
+    @property
+    def base_in_effect_on_first_day(self) -> bool:
+        """Whether `base` is the card in effect on the card's first day (else it is
+        the last card ending before it: last year's)."""
+        base = self.base
+        return (
+            base is not None
+            and base.effective_from <= self.card.effective_from <= base.effective_to
+        )
+
+    def differences(
+        self, *, amount: AmountText = exact_amount, count: CountText = str
+    ) -> list[Change]:
+        """What changed from `base`, figures as the API gives them unless the caller
+        words them (pages group them and name the currency)."""
+        if self.base is None:
+            return []
+        return diff_cards(queries.domain_card(self.base), self.card, amount=amount, count=count)
 
 
 def check_card(document: object) -> CardCheck:
-    """Everything `import_card` checks, storing nothing: `InvalidInput` listing every
-    problem, `Conflict` as publishing would refuse it."""
+    """Everything `import_card` checks, storing and auditing nothing: `InvalidInput`
+    listing every problem, `Conflict` as publishing would refuse it; else what
+    publishing the card would change."""
     card = validate(document)
-    existing = queries.by_version(db.session(), card.version)
-    if existing is None:
-        return CardCheck(card, "new")
-    if existing.digest == content_digest(card):
-        return CardCheck(card, "identical")
-    raise errors.Conflict(_CHANGED.format(version=card.version))
+    session = db.session()
+    existing = queries.by_version(session, card.version)
+    if existing is not None:
+        if existing.digest == content_digest(card):
+            return CardCheck(card, "identical")
+        raise errors.Conflict(_CHANGED.format(version=card.version))
+    taken, kept = queries.taken_over(
+        queries.all_cards(session), card.effective_from, card.effective_to
+    )
+    return CardCheck(card, "new", taken, kept, queries.compared_with(session, card.effective_from))
 
 
 _CHANGED = (
@@ -152,54 +185,89 @@ def request_from(data: dict[str, Any]) -> QuoteRequest:
 def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
     """Price a request with the card it names, or the card in effect on its start
     date. `breakdowns=False` for an answer that is shown, never kept (`price`)."""
-    card = _card_for(request)
+    card = _card_for(request, _catalogue())
     try:
         return price(card, request, breakdowns=breakdowns)
     except QuoteInputError as invalid:
-        raise _refused(invalid, card, request) from None
+        raise _refused(invalid, request) from None
 
 
-def quote_text(request: QuoteRequest) -> str:
+def quote_text(request: QuoteRequest) -> tuple[str, Replaced | None]:
     """`quote(request, breakdowns=False)` as the quote API writes it: the JSON
-    text of its contract body (`price_text`, priced and written in one pass)."""
-    card = _card_for(request)
+    text of its contract body (`price_text`, priced and written in one pass), and
+    whether the card it names was replaced since (`replaced`), read from the same
+    copy of the published cards."""
+    cards = _catalogue()
+    card = _card_for(request, cards)
     try:
-        return price_text(card, request)
+        text = price_text(card, request)
     except QuoteInputError as invalid:
-        raise _refused(invalid, card, request) from None
+        raise _refused(invalid, request) from None
+    return text, _replaced(request, cards)
 
 
-def _refused(
-    invalid: QuoteInputError, card: RateCard, request: QuoteRequest
-) -> errors.InvalidInput:
-    """The core's refusal; a term that runs past its card's last day into the next
-    card's period also says how to fit it: end it on the card's last day, or start
-    it the next day on the next card (a quote in December for a year from
-    mid-December)."""
+def _refused(invalid: QuoteInputError, request: QuoteRequest) -> errors.InvalidInput:
+    """The core's refusal; a term outside its card's period also says what to do
+    about it (`term_advice`), the one place the API and the pages both take it from."""
     problems = invalid.errors
-    term = request.term
-    after = card.effective_to + timedelta(days=1)
-    if "term" in problems and card.effective_from <= term.start <= card.effective_to < term.end:
-        following = _catalogue().in_effect(after)
-        if following is not None and following.version != card.version:
-            fit = (
-                f": end it by {card.effective_to}, or start it on {after} to be priced on "
-                f"rate card {following.version} ({following.effective_from} to "
-                f"{following.effective_to})"
-            )
-            problems = {
-                **problems,
-                "term": [
-                    message + fit if "must lie wholly inside" in message else message
-                    for message in problems["term"]
-                ],
-            }
+    if invalid.outside is not None and "term" in problems:
+        advice = term_advice(invalid.outside, request.term)
+        problems = {**problems, "term": [f"{message}: {advice}" for message in problems["term"]]}
     return errors.InvalidInput("The uses cannot be priced as given.", problems)
 
 
-def _card_for(request: QuoteRequest) -> RateCard:
+def term_advice(card: RateCard, term: Term) -> str:
+    """How to fit a term that does not lie inside `card`'s period. One that runs
+    past the card's last day (a quote in December for a year from mid-December)
+    can end on that day, or start the next day on the card in effect then; with no
+    such card yet, the term is kept within the period and renewed on the next card."""
+    period = f"{card.effective_from} to {card.effective_to}"
+    if not card.effective_from <= term.start <= card.effective_to < term.end:
+        return f"keep the term within {period}"
+    after = card.effective_to + timedelta(days=1)
+    following = _catalogue().in_effect(after)
+    if following is None:
+        return (
+            f"keep the term within {period}; a license is renewed for the next period "
+            "on the next card"
+        )
+    return (
+        f"end it by {card.effective_to}, or start it on {after} to be priced on "
+        f"rate card {following.version} ({following.effective_from} to "
+        f"{following.effective_to})"
+    )
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """The card a quote named was replaced (corrected by later versions for every
+    day of its period): by which, when (the last of them was published), and the
+    card that prices the same term for quotes and applications naming no version."""
+
+    version: str
+    replaced_by: list[str]
+    since: datetime
+    priced_on: str | None
+
+
+def replaced(request: QuoteRequest) -> Replaced | None:
+    """Whether the card `request` names was replaced since (None when it names
+    none, or the card is in use)."""
+    return None if request.rate_card is None else _replaced(request, _catalogue())
+
+
+def _replaced(request: QuoteRequest, cards: queries.Catalogue) -> Replaced | None:
+    if request.rate_card is None:
+        return None
+    found = cards.replacement(request.rate_card)
+    if found is None:
+        return None
+    in_effect = cards.in_effect(request.term.start)
+    return Replaced(request.rate_card, *found, in_effect.version if in_effect is not None else None)
+
+
+def _card_for(request: QuoteRequest, cards: queries.Catalogue) -> RateCard:
     """The card a request names, or the one in effect on its start date."""
-    cards = _catalogue()
     card: RateCard | None
     if request.rate_card is not None:
         card = cards.by_version(request.rate_card)

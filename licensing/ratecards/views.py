@@ -8,7 +8,16 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
@@ -16,6 +25,7 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
 from licensing import access, db, errors
+from licensing.agreements import card_effect
 from licensing.money import format_quantity, price_in_words
 from licensing.pricing import Condition, RateCard, describe_condition, describe_rule, diff_cards
 from licensing.ratecards import queries, services
@@ -34,10 +44,38 @@ class PublishForm(PageForm):
 
 
 class PublishCheckedForm(PageForm):
-    """Publishing the card just checked: its canonical document, carried by the
-    check's page so the admin need not choose the file again."""
+    """Publishing the card just checked: its document, carried by the check's page
+    so the admin need not choose the file again, in as many `document` fields as
+    it takes (`carried_parts`); this field is the first."""
 
     document = HiddenField(validators=[DataRequired("Check the card again.")])
+
+
+# Room left in a request for the publish form's other fields (its CSRF token).
+_FORM_ROOM = 16_384
+
+
+def carried_parts(card: RateCard) -> list[str]:
+    """The card's document as the check's publish form carries it: in fields each
+    within the form-field limit (`MAX_FORM_MEMORY_SIZE`, bytes of one field of a
+    multipart form, which Werkzeug before 3.1.9 applies to a whole urlencoded
+    form), so that whatever the check accepts (a file up to `MAX_CARD_BYTES`) its
+    publish button can send. `InvalidInput` if the whole would not fit a request
+    (`MAX_CONTENT_LENGTH`): a card that checks must publish."""
+    text = json.dumps(card.to_document(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    limit = current_app.config.get("MAX_FORM_MEMORY_SIZE")
+    whole = current_app.config.get("MAX_CONTENT_LENGTH")
+    if whole is not None and len(text.encode("utf-8")) > whole - _FORM_ROOM:
+        raise errors.InvalidInput.for_field(
+            "_body",
+            f"The card is too large to publish from a page: its document is over "
+            f"{(whole - _FORM_ROOM) // 1000:,} KB. Publish it with "
+            "`licensing ratecards import FILE`.",
+        )
+    if limit is None:
+        return [text]
+    size = max(1, (int(limit) - _FORM_ROOM) // 4)  # characters: at most 4 bytes each in UTF-8
+    return [text[start : start + size] for start in range(0, len(text), size)]
 
 
 @bp.route("/")
@@ -96,7 +134,7 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
     form = PublishCheckedForm()
     if form.validate_on_submit():
         try:
-            document = json.loads(form.document.data, parse_float=Decimal)
+            document = json.loads("".join(request.form.getlist("document")), parse_float=Decimal)
         except json.JSONDecodeError:
             raise errors.InvalidInput(
                 "The card to publish is not JSON: check the file again."
@@ -112,27 +150,21 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
 
 def _checked(check: services.CardCheck) -> str:
     """The check's page: the card is valid; what publishing it would change."""
-    session = db.session()
     card = check.card
-    cards = queries.all_cards(session)
-    taken, kept = queries.taken_over(cards, card.effective_from, card.effective_to)
-    base = queries.compared_with(session, card.effective_from)
-    changes = (
-        diff_cards(queries.domain_card(base), card, amount=price_in_words, count=format_quantity)
-        if base is not None and check.version_state == "new"
-        else []
-    )
     return render_template(
         "ratecards/check.html",
         card=card,
         state=check.version_state,
         rules=_rules_in_words(card),
         adjustments=_discounts_in_words(card),
-        taken=taken,
-        kept=kept,
-        base=base,
-        changes=changes,
-        form=PublishCheckedForm(document=services.canonical_json(card)),
+        taken=check.taken,
+        kept=check.kept,
+        base=check.base,
+        base_in_effect=check.base_in_effect_on_first_day,
+        changes=check.differences(amount=price_in_words, count=format_quantity),
+        effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
+        carried=carried_parts(card),
+        form=PublishCheckedForm(),
     )
 
 

@@ -220,23 +220,13 @@ def _is_index(part: str) -> bool:
     return part.isascii() and part.isdigit()
 
 
-# A term across two cards' periods: what a first-time licensee can do about it
-# (the estimator's and the application's pages alike).
-_ACROSS_CARDS = re.compile(
-    r"(must lie wholly inside the period of rate card \S+, "
-    r"(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2}))(?!:)"
-)
-
-
 def page_wording(message: str) -> str:
-    """A service's message as a page should say it (no API field names)."""
+    """A service's message as a page should say it (no API field names); what to do
+    about it is the service's to say (`ratecards.services.term_advice`), in words
+    both edges share."""
     for api, page in _PAGE_WORDING:
         message = message.replace(api, page)
-    return _ACROSS_CARDS.sub(
-        r"\1: keep the term within \2 to \3; a license is renewed for the next period "
-        r"on the next card",
-        message,
-    )
+    return message
 
 
 # The templates' filters, by the names they use.

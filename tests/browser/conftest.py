@@ -24,6 +24,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
+from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import NOW
 from tests.integration.billing.conftest import activated, send_activation
@@ -76,6 +77,15 @@ def vendor_and_staff(live_server: LiveServer) -> tuple[Any, Any]:
         staff = factories.make_staff(session, roles=("licensing",))
         session.commit()
         return vendor, staff
+
+
+def admin_with_sample_cards(live_server: LiveServer) -> str:
+    """The sample cards (2026.1, 2027.1) published, and an admin's email."""
+    with live_server.app.app_context():
+        ratecards_cli.load_samples()
+        admin = factories.make_staff(db.session(), roles=("admin",))
+        db.session().commit()
+        return str(admin.email)
 
 
 def reporting_vendor(live_server: LiveServer) -> tuple[str, Agreement]:

@@ -6,11 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from licensing import db
-from licensing.ratecards import cli as ratecards_cli
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import admin_with_sample_cards, sign_in
 from tests.integration.pricing.conftest import example_document
-from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 
@@ -18,11 +15,7 @@ from tests.support.servers import LiveServer
 def test_an_admin_checks_a_card_then_publishes_what_was_checked(
     page: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    with live_server.app.app_context():
-        ratecards_cli.load_samples()
-        admin = factories.make_staff(db.session(), roles=("admin",))
-        db.session().commit()
-        email = admin.email
+    email = admin_with_sample_cards(live_server)
     document = example_document()
     document["version"] = "2027.2"
     document["rules"][2]["model"]["amount"] = "2750.00"

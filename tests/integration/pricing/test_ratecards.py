@@ -255,3 +255,22 @@ def test_the_count_of_cards_is_unchanged_by_a_refused_import(app: Flask) -> None
     with pytest.raises(Exception, match="different content"):
         services.import_card(card_document(title="x"), published_by="tests")
     assert db.session().scalar(select(func.count()).select_from(RateCardRecord)) == 1
+
+
+def test_a_version_or_title_longer_than_is_stored_is_a_problem_of_the_card(
+    client: FlaskClient, admin: Any
+) -> None:
+    # A 301-character title or a 65-character version checked, then failed to
+    # publish on PostgreSQL with a 500 (the columns hold 300 and 64).
+    long = card_document(version="v" * 65, title="t" * 301)
+    for path in ("/api/v1/rate-cards/checks", "/api/v1/rate-cards"):
+        response = client.post(path, json=long, headers=bearer(admin))
+        assert response.status_code == 422
+        assert response.get_json()["errors"] == {
+            "version": ["must be at most 64 characters; it has 65"],
+            "title": ["must be at most 300 characters; it has 301"],
+        }
+    assert stored_versions() == []
+    fits = card_document(version="v" * 64, title="t" * 300)
+    assert client.post("/api/v1/rate-cards", json=fits, headers=bearer(admin)).status_code == 200
+    assert stored_versions() == ["v" * 64]

@@ -500,6 +500,16 @@ def test_a_term_outside_the_cards_period_is_refused_naming_the_period(
     assert list(before) == ["term"]
 
 
+def test_a_refused_term_carries_the_card_whose_period_it_left(example_card: RateCard) -> None:
+    # The service says what to do from the card's period, not by matching the words.
+    with pytest.raises(QuoteInputError) as outside:
+        price(example_card, _request(saas(10), start=date(2027, 7, 1), end=date(2028, 6, 30)))
+    assert outside.value.outside is example_card
+    with pytest.raises(QuoteInputError) as backwards:
+        price(example_card, _request(saas(10), start=date(2027, 5, 2), end=date(2027, 5, 1)))
+    assert backwards.value.outside is None
+
+
 def test_a_term_that_ends_before_it_starts_is_refused(example_card: RateCard) -> None:
     errors = input_errors(
         example_card, _request(saas(10), start=date(2027, 5, 2), end=date(2027, 5, 1))
