@@ -267,6 +267,7 @@ _INVALID = "The card is invalid; `errors` lists every problem by path"
 
 
 @blp.route("/rate-cards/checks", methods=["POST"])
+@access.stores_nothing  # a dry run: an admin's read-only token may check a card
 @access.staff("admin")
 @blp.doc(requestBody=_CARD_BODY)
 @blp.response(200, CheckResultSchema, conflict=_CHANGED)

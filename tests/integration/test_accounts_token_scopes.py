@@ -192,7 +192,8 @@ def test_a_write_token_still_does_everything_its_user_may(
 
 def test_only_the_routes_declared_as_storing_nothing_take_a_read_tokens_post(app: Flask) -> None:
     """The decision, read from the declarations beside the routes: a read-only
-    token's only unsafe calls are a price estimate and a royalty report's preview."""
+    token's only unsafe calls are a price estimate, a royalty report's preview and a
+    rate card's check."""
     reader = access.Principal(user_id=1, email="r@example.test", via_token=True, read_only=True)
     allowed = set()
     for rule in app.url_map.iter_rules():
@@ -205,6 +206,7 @@ def test_only_the_routes_declared_as_storing_nothing_take_a_read_tokens_post(app
                 allowed.add((method, rule.rule))
     assert allowed == {
         ("POST", "/api/v1/quotes"),
+        ("POST", "/api/v1/rate-cards/checks"),
         ("POST", "/api/v1/agreements/<int:agreement_id>/royalty-reports/<period_start>/preview"),
     }
 
