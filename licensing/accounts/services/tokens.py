@@ -34,6 +34,7 @@ def principal_for(user: User, *, via_token: bool = False) -> Principal:
         organization_id=user.organization_id,
         roles=user.roles,
         via_token=via_token,
+        organization_role=user.organization_role,
     )
 
 
