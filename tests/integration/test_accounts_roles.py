@@ -151,6 +151,8 @@ def test_a_member_sees_the_organization_read_only_and_whom_to_ask(
     for offered in ("Send the invitation", "Remove access", "Make administrator", ">Save<"):
         assert offered not in page
     assert vendor.organization.billing_email in page  # shown, not editable
+    profile = signed_in(app.test_client(), member).get("/account/").get_data(as_text=True)
+    assert "<dt>Your role</dt><dd>Member: administrators manage" in profile
 
     managing = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
     for offered in ("Send the invitation", "Remove access", "Make administrator", ">Save<"):
