@@ -499,9 +499,16 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 
     Deactivating revokes the user's API tokens for good: a reactivated user creates
     new ones. The organization's last active administrator is neither made a member
-    nor deactivated (409): make another member administrator first."""
+    nor deactivated (409): make another member administrator first. `role` is sent
+    on its own (422 with other fields), so a refusal never follows a stored change."""
     actor = current_actor()
     user = queries.get_member(db.session(), user_id, actor)
+    if "role" in data and len(data) > 1:
+        # Each change is its own use case: a refusal of the second would leave the
+        # first stored.
+        raise InvalidInput.for_field(
+            "role", "Change the role in a request of its own, without other fields."
+        )
     if "roles" in data:
         if not actor.has_role("admin"):
             raise InvalidInput.for_field("roles", "Only admins change staff roles.")

@@ -235,6 +235,22 @@ def test_the_api_shows_roles_and_an_administrator_sets_them(
     assert unknown.status_code == 422
 
 
+def test_a_role_change_sent_with_other_changes_stores_none_of_them(
+    client: FlaskClient, vendor: User, member: User
+) -> None:
+    # Without the rule the demotion was stored, then the request refused for the
+    # deactivation (nobody deactivates themselves): a 422 that had changed something.
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    both = client.patch(
+        f"/api/v1/users/{vendor.id}",
+        json={"role": "member", "is_active": False},
+        headers=bearer(vendor),
+    )
+    assert both.status_code == 422
+    assert "role" in both.get_json()["errors"]
+    assert _fresh(vendor).organization_role == "administrator"
+
+
 def test_the_api_description_says_who_may_manage_the_organization(client: FlaskClient) -> None:
     document = client.get("/api/v1/openapi.json").get_json()
     invite = document["paths"]["/api/v1/organizations/{organization_id}/invitations"]["post"]
