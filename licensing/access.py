@@ -11,6 +11,10 @@ decorators below (put it under `@bp.route`, above the other decorators):
     @access.allow(vendor=True, staff=("licensing",))
     def application_detail(application_id): ...
 
+    @bp.route("/organization/invitations", methods=["POST"])
+    @access.allow(vendor=access.ADMINISTRATOR)
+    def invite(): ...
+
 `enforce()` runs before every request and refuses a request whose caller does not
 fit the declaration; a route without one is refused outright (and a test walks
 the URL map so that none ships). Whether a vendor may see a *particular* record
@@ -49,6 +53,14 @@ READ_ONLY_REFUSAL = (
     "`write` on the API tokens page (/account/tokens) after signing in."
 )
 
+# A vendor user's role in their organization. Administrators manage it: invite and
+# remove colleagues, change their roles, withdraw invitations, and keep its address
+# and billing contact (where invoices go); members do the work (apply, accept
+# agreements, report usage, pay). Every organization keeps an active administrator.
+ADMINISTRATOR = "administrator"
+MEMBER = "member"
+ORGANIZATION_ROLES = (ADMINISTRATOR, MEMBER)
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -63,6 +75,8 @@ class Principal:
     via_token: bool = False
     # A `read` API token: only safe methods and routes that store nothing.
     read_only: bool = False
+    # A vendor user's role in their organization (`ORGANIZATION_ROLES`); None for staff.
+    organization_role: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -77,12 +91,17 @@ class Principal:
         return self.is_staff and ("admin" in self.roles or bool(self.roles & set(roles)))
 
     @property
-    def admission(self) -> tuple[bool, frozenset[str]]:
+    def is_administrator(self) -> bool:
+        """A vendor user who manages their organization."""
+        return self.is_vendor and self.organization_role == ADMINISTRATOR
+
+    @property
+    def admission(self) -> tuple[bool, frozenset[str], str | None]:
         """All that `Access.admits` reads of a principal: whether it belongs to an
-        organization, and its roles. Principals alike in these are admitted to the
-        same routes, so what depends only on that (the navigation) is kept per
-        admission rather than made for every request."""
-        return (self.organization_id is not None, self.roles)
+        organization, its roles, and its role in the organization. Principals alike
+        in these are admitted to the same routes, so what depends only on that (the
+        navigation) is kept per admission rather than made for every request."""
+        return (self.organization_id is not None, self.roles, self.organization_role)
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,9 @@ class Access:
 
     public: bool = False
     vendor: bool = False
+    # With `vendor`: only the organization's users with this role (an administrator's
+    # routes); None admits every user of the organization.
+    vendor_role: str | None = None
     staff: frozenset[str] = frozenset()
     # Any signed-in user, vendor or staff (their own account pages, tokens).
     any_user: bool = False
@@ -109,8 +131,17 @@ class Access:
         if self.any_user:
             return True
         if self.vendor and principal.is_vendor:
-            return True
+            return self.vendor_role in (None, principal.organization_role)
         return bool(self.staff) and principal.has_role(*self.staff)
+
+    def refuses_for_organization_role(self, principal: Principal) -> bool:
+        """Whether `principal` is a vendor user refused only for their role in the
+        organization (a member calling an administrator's route)."""
+        return (
+            self.vendor
+            and principal.is_vendor
+            and self.vendor_role not in (None, principal.organization_role)
+        )
 
     def describe(self) -> str:
         """Who may call the route, in words (the API document's descriptions and
@@ -121,7 +152,9 @@ class Access:
         parts = []
         if self.any_user:
             parts.append("any signed-in user, vendor or staff")
-        if self.vendor:
+        if self.vendor and self.vendor_role:
+            parts.append(f"vendor users who are their organization's {self.vendor_role}s")
+        elif self.vendor:
             parts.append("vendor users (their own organization's records)")
         if self.staff == {"admin"}:
             parts.append("admins")
@@ -143,15 +176,22 @@ def _declare(declaration: Access) -> Callable[[F], F]:
 
 
 def allow(
-    *, vendor: bool = False, staff: Iterable[str] = (), any_user: bool = False
+    *, vendor: bool | str = False, staff: Iterable[str] = (), any_user: bool = False
 ) -> Callable[[F], F]:
+    """`vendor=True` admits every user of the record's organization; a role of
+    `ORGANIZATION_ROLES` (`vendor=ADMINISTRATOR`) only its users with that role."""
     roles = frozenset(staff)
     unknown = roles - set(STAFF_ROLES)
     if unknown:
         raise ValueError(f"unknown staff roles {sorted(unknown)}")
+    if isinstance(vendor, str) and vendor not in ORGANIZATION_ROLES:
+        raise ValueError(f"unknown organization role {vendor!r}")
     if not (vendor or roles or any_user):
         raise ValueError("allow() needs vendor, staff roles or any_user")
-    return _declare(Access(vendor=vendor, staff=roles, any_user=any_user))
+    vendor_role = vendor if isinstance(vendor, str) else None
+    return _declare(
+        Access(vendor=bool(vendor), vendor_role=vendor_role, staff=roles, any_user=any_user)
+    )
 
 
 def public(view: F) -> F:
@@ -160,6 +200,11 @@ def public(view: F) -> F:
 
 def vendor(view: F) -> F:
     return _declare(Access(vendor=True))(view)
+
+
+def administrator(view: F) -> F:
+    """An organization's administrators only (its members are refused, told whom to ask)."""
+    return allow(vendor=ADMINISTRATOR)(view)
 
 
 def any_user(view: F) -> F:
@@ -213,6 +258,13 @@ def declaration_for(app: Flask, endpoint: str) -> Access | None:
 
 
 PrincipalLoader = Callable[[], "Principal | None"]
+RoleRefusal = Callable[[Principal], str]
+
+
+def register_role_refusal(app: Flask, refusal: RoleRefusal) -> None:
+    """What a vendor user refused for their role in the organization is told (the
+    accounts package names the organization's administrators to ask)."""
+    app.extensions["licensing.role_refusal"] = refusal
 
 
 def register_principal_loader(app: Flask, loader: PrincipalLoader) -> None:
@@ -276,6 +328,9 @@ def enforce() -> None:
     if principal is None:
         raise _authentication_required()
     if not declaration.admits(principal):
+        refusal = app.extensions.get("licensing.role_refusal")
+        if refusal is not None and declaration.refuses_for_organization_role(principal):
+            raise PermissionDenied(refusal(principal))
         raise PermissionDenied("Your account may not use this page or endpoint.")
     _refuse_read_only_writes(req.method, declaration, principal)
 

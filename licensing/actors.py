@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from licensing.access import Principal, require_principal
+from licensing.access import ADMINISTRATOR, Principal, require_principal
 from licensing.errors import NotFound, PermissionDenied
 
 ActorKind = Literal["user", "system", "link"]
@@ -40,6 +40,9 @@ class Actor:
     user_id: int | None = None
     organization_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
+    # A vendor user's role in their organization (`access.ORGANIZATION_ROLES`), as
+    # their request began; the accounts services check it again under a lock.
+    organization_role: str | None = None
 
     SYSTEM: ClassVar[Actor]
 
@@ -59,16 +62,31 @@ class Actor:
         if not principal.user_id:
             return cls.by_link(principal.email, principal.organization_id)
         return cls.user(
-            principal.email, principal.user_id, principal.organization_id, principal.roles
+            principal.email,
+            principal.user_id,
+            principal.organization_id,
+            principal.roles,
+            organization_role=principal.organization_role,
         )
 
     @classmethod
     def user(
-        cls, email: str, user_id: int, organization_id: int | None, roles: frozenset[str]
+        cls,
+        email: str,
+        user_id: int,
+        organization_id: int | None,
+        roles: frozenset[str],
+        *,
+        organization_role: str | None = None,
     ) -> Actor:
         """A user with an account: staff (no organization) or a vendor's user."""
         return cls(
-            kind="user", name=email, user_id=user_id, organization_id=organization_id, roles=roles
+            kind="user",
+            name=email,
+            user_id=user_id,
+            organization_id=organization_id,
+            roles=roles,
+            organization_role=organization_role if organization_id is not None else None,
         )
 
     @classmethod
@@ -95,6 +113,11 @@ class Actor:
     @property
     def is_staff(self) -> bool:
         return self.kind == "user" and self.organization_id is None and bool(self.roles)
+
+    @property
+    def is_administrator(self) -> bool:
+        """A vendor user who manages their organization (`access.ADMINISTRATOR`)."""
+        return self.is_vendor and self.organization_role == ADMINISTRATOR
 
     @property
     def sees_every_organization(self) -> bool:

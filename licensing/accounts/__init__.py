@@ -2,7 +2,8 @@
 
 `init_app` registers how a request's caller is recognised (see `auth`): the
 Flask-Login session on pages, a bearer token on the API; and tells the outbox
-who the staff holding a role are; and lets an audit history name the people it
+who the staff holding a role are; names an organization's administrators to a
+member refused an administrator's route; and lets an audit history name the people it
 refers to by id (`people_in`, a template global).
 """
 
@@ -13,8 +14,9 @@ from typing import Any
 
 from flask import Flask
 
-from licensing import db
+from licensing import access, db
 from licensing.accounts import auth, queries
+from licensing.accounts.services.roles import role_refusal
 from licensing.mail import services as mail
 
 
@@ -24,5 +26,6 @@ def _people_in(events: Sequence[Any]) -> dict[int, str]:
 
 def init_app(app: Flask) -> None:
     auth.init_app(app)
+    access.register_role_refusal(app, role_refusal)
     mail.install_staff_directory(app, queries.staff_recipients)
     app.jinja_env.globals["people_in"] = _people_in

@@ -88,6 +88,7 @@ def load_session_user(session_id: str) -> SessionUser | None:
         email=row.email,
         organization_id=row.organization_id,
         roles=parse_roles(row.staff_roles),
+        organization_role=row.organization_role,
     )
     organization = None
     if row.organization_id is not None:

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from licensing.access import STAFF_ROLES
+from licensing.access import ADMINISTRATOR, MEMBER, STAFF_ROLES
 from licensing.accounts import passwords
 from licensing.accounts.countries import country_choices
 from licensing.accounts.models import (
@@ -236,8 +236,22 @@ class OrganizationForm(PageForm, _IdentityFields, _ContactFields):
     FIELDS = SignUpForm.ORGANIZATION_FIELDS
 
 
+# An organization's roles as its page offers them, members first (an invitation's default).
+ORGANIZATION_ROLE_CHOICES = [
+    SelectChoice(MEMBER, "Member: applies, accepts agreements, reports usage, pays"),
+    SelectChoice(
+        ADMINISTRATOR, "Administrator: also manages colleagues, invitations and billing contact"
+    ),
+]
+
+
 class InviteForm(PageForm):
     email = EmailField("Colleague's email address", validators=[REQUIRED, within(EMAIL_MAX)])
+    # Checked by the service, which says what to choose (a "Send again" button posts
+    # the invitation's own role).
+    role = SelectField(
+        "Their role", choices=ORGANIZATION_ROLE_CHOICES, default=MEMBER, validate_choice=False
+    )
 
 
 # A new token's choices. Reading only is the default: most programs fetch invoices,

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from licensing.access import STAFF_ROLES
+from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, STAFF_ROLES
 from licensing.db import Base, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.records import Snapshotted, one_of
@@ -125,13 +125,17 @@ class Organization(Snapshotted, Base):
 class User(Base):
     """Someone who signs in: a vendor user of one organization, or staff with roles.
 
-    Exactly one of the two: vendor users have an organization and no roles;
-    staff have roles and no organization.
+    Exactly one of the two: vendor users have an organization, a role in it
+    (`organization_role`) and no staff roles; staff have roles and no organization.
     """
 
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("(organization_id IS NULL) <> (staff_roles = '')", name="vendor_or_staff"),
+        one_of("organization_role", ORGANIZATION_ROLES),
+        CheckConstraint(
+            "(organization_id IS NULL) = (organization_role IS NULL)", name="role_in_organization"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -142,6 +146,8 @@ class User(Base):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     # Comma-separated, sorted; read it through `roles`.
     staff_roles: Mapped[str] = mapped_column(String(50), default="")
+    # A vendor user's role in their organization: `administrator` or `member`.
+    organization_role: Mapped[str | None] = mapped_column(String(20))
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -176,6 +182,11 @@ class User(Base):
         return self.organization_id is None
 
     @property
+    def is_administrator(self) -> bool:
+        """A vendor user who manages their organization (`access.ADMINISTRATOR`)."""
+        return self.organization_role == ADMINISTRATOR
+
+    @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
 
@@ -189,6 +200,7 @@ class User(Base):
             "full_name": self.full_name,
             "organization_id": self.organization_id,
             "roles": sorted(self.roles),
+            "organization_role": self.organization_role,
             "is_active": self.is_active,
             "email_verified_at": self.email_verified_at,
         }
@@ -269,6 +281,7 @@ class OneTimeToken(Snapshotted, Base):
     __tablename__ = "one_time_tokens"
     __table_args__ = (
         one_of("purpose", TOKEN_PURPOSES),
+        one_of("organization_role", ORGANIZATION_ROLES),
         Index("ix_one_time_tokens_purpose_email", "purpose", "email"),
     )
 
@@ -279,6 +292,8 @@ class OneTimeToken(Snapshotted, Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # An invitation's role for the colleague who accepts it (`access.ORGANIZATION_ROLES`).
+    organization_role: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -303,6 +318,7 @@ class OneTimeToken(Snapshotted, Base):
         "email",
         "user_id",
         "organization_id",
+        "organization_role",
         "expires_at",
         "used_at",
         "revoked_at",

@@ -293,6 +293,7 @@ _SESSION_USER = (
         User.email,
         User.organization_id,
         User.staff_roles,
+        User.organization_role,
         User.password_hash,
         User.session_generation,
         Organization.legal_name,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db
-from licensing.access import STAFF_ROLES, Principal
+from licensing.access import MEMBER, STAFF_ROLES, Principal
 from licensing.accounts import forms, queries, record_names, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
@@ -51,6 +51,7 @@ from licensing.errors import (
     AuthenticationRequired,
     Conflict,
     InvalidInput,
+    NotFound,
     PermissionDenied,
 )
 from licensing.limits import shows_unstorable_on_form
@@ -411,6 +412,9 @@ def _organization_page(
         now=now,
         office_address=mail.sender_address(),
         hold=_hold(db_session, organization),
+        # A member sees the page read-only, and whom to ask for what it does not offer.
+        manages=access.require_principal().is_administrator,
+        ask=services.whom_to_ask(db_session, organization.id),
     ), status
 
 
@@ -455,7 +459,7 @@ def _organization_form(
 
 
 @bp.route("/organization/profile", methods=["POST"])
-@access.vendor
+@access.administrator
 @shows_unstorable_on_form
 def update_profile() -> Page:
     form = forms.ContactForm()
@@ -469,20 +473,25 @@ def update_profile() -> Page:
 
 
 @bp.route("/organization/invitations", methods=["POST"])
-@access.vendor
+@access.administrator
 @shows_unstorable_on_form
 def invite() -> Page:
     form = forms.InviteForm()
 
     def send(organization_id: int, actor: Actor) -> str:
-        link = services.invite_member(organization_id, form.email.data or "", actor)
-        return f"Invitation sent to {link.email}; the link works for 7 days."
+        link = services.invite_member(
+            organization_id, form.email.data or "", actor, role=form.role.data or MEMBER
+        )
+        return (
+            f"Invitation sent to {link.email} to join as "
+            f"{services.with_article(link.organization_role)}; the link works for 7 days."
+        )
 
     return _organization_form(form, "invite_form", send)
 
 
 @bp.route("/organization/invitations/<int:invitation_id>/revoke", methods=["POST"])
-@access.vendor
+@access.administrator
 def revoke_invitation(invitation_id: int) -> Response:
     link = services.revoke_invitation(invitation_id, current_actor())
     flash(f"The invitation to {link.email} is withdrawn.", "success")
@@ -490,7 +499,7 @@ def revoke_invitation(invitation_id: int) -> Response:
 
 
 @bp.route("/organization/members/<int:user_id>/deactivate", methods=["POST"])
-@access.vendor
+@access.administrator
 def deactivate_member(user_id: int) -> Page:
     principal = access.require_principal()
     if not confirm.confirmed():
@@ -519,7 +528,7 @@ def deactivate_member(user_id: int) -> Page:
 
 
 @bp.route("/organization/members/<int:user_id>/restore", methods=["POST"])
-@access.vendor
+@access.administrator
 def restore_member(user_id: int) -> Response:
     """Give back the access the organization removed (audited `user.reactivated`, as
     removal is `user.deactivated`); an account the office deactivated is a 403."""
@@ -529,6 +538,16 @@ def restore_member(user_id: int) -> Response:
         "was removed and stay revoked: they create new ones on the API tokens page.",
         "success",
     )
+    return redirect(url_for("accounts.organization", _anchor="members"))
+
+
+@bp.route("/organization/members/<int:user_id>/role", methods=["POST"])
+@access.administrator
+def change_member_role(user_id: int) -> Response:
+    """Make a colleague an administrator or a member (audited `user.role_changed`,
+    emailed to them); leaving the organization without an administrator is a 409."""
+    user = services.set_organization_role(user_id, request.form.get("role", ""), current_actor())
+    flash(f"{user.full_name} is now {services.with_article(user.organization_role)}.", "success")
     return redirect(url_for("accounts.organization", _anchor="members"))
 
 
@@ -662,6 +681,8 @@ def _accounts_waiting(
 def _invitations_waiting(
     db_session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
+    if not principal.is_administrator:
+        return  # only administrators invite, withdraw or send again: not a member's work
     now = utcnow()
     invitations, member_emails = queries.invitations_and_members(db_session, organization.id)
     again = queries.resendable(invitations, member_emails, now)
@@ -744,6 +765,7 @@ def _console_organization_page(
         "console/organization.html",
         organization=organization,
         members=queries.members(db_session, organization.id),
+        administrators=services.active_administrators(db_session, organization.id),
         invitations=queries.invitations(db_session, organization.id),
         history=audit_queries.events_for(db_session, "organization", organization.id),
         standing_form=standing_form or _standing_form(organization),
@@ -808,6 +830,26 @@ def _closing_question(organization: Organization, reason: str) -> confirm.Confir
         button="Close the account",
         cancel_url=url_for("accounts_console.organization_detail", organization_id=organization.id),
         cancel_label="Keep the account open",
+    )
+
+
+@console.route("/organizations/<int:organization_id>/members/<int:user_id>/role", methods=["POST"])
+@access.staff("licensing")
+def change_member_role_for_organization(organization_id: int, user_id: int) -> Response:
+    """The office makes a member administrator (an organization whose only
+    administrator left), or an administrator a member; audited as the office's act
+    and emailed to the member."""
+    member = queries.get_member(db.session(), user_id)
+    if member.organization_id != organization_id:
+        raise NotFound(f"{organization_id} has no member {user_id}.")
+    user = services.set_organization_role(user_id, request.form.get("role", ""), current_actor())
+    flash(f"{user.full_name} is now {services.with_article(user.organization_role)}.", "success")
+    return redirect(
+        url_for(
+            "accounts_console.organization_detail",
+            organization_id=organization_id,
+            _anchor="members",
+        )
     )
 
 

@@ -3,7 +3,9 @@
 Authenticate with a personal API token (`Authorization: Bearer <token>`),
 created on the API tokens page while signed in (a token cannot create tokens:
 `POST /api/v1/tokens` is a 403). A vendor reaches
-only their own organization's records: anything else is a 404.
+only their own organization's records: anything else is a 404. An organization's
+administrators manage it (invitations, colleagues' access and roles, its address
+and billing contact); a member calling those routes gets a 403 naming them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from licensing import access, db
-from licensing.access import STAFF_ROLES
+from licensing.access import ADMINISTRATOR, MEMBER, ORGANIZATION_ROLES, STAFF_ROLES
 from licensing.accounts import queries, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
@@ -140,11 +142,23 @@ OrganizationSchema = ApiSchema.from_dict(
 )
 
 
+# An organization's role, as the API documents it wherever it appears.
+_ROLE_DESCRIPTION = (
+    "The user's role in their organization: `administrator` (manages members, "
+    "invitations, address and billing contact) or `member`; null for staff."
+)
+
+
 class UserSchema(ApiSchema):
     id = ma.fields.Integer()
     email = ma.fields.String()
     full_name = ma.fields.String()
     organization_id = ma.fields.Integer(allow_none=True)
+    role = ma.fields.String(
+        attribute="organization_role",
+        allow_none=True,
+        metadata={"enum": [*ORGANIZATION_ROLES, None], "description": _ROLE_DESCRIPTION},
+    )
     roles = documented(
         "_roles", {"type": "array", "items": {"type": "string", "enum": list(STAFF_ROLES)}}
     )
@@ -190,14 +204,27 @@ class StandingChangeSchema(ApiSchema):
     )
 
 
+def _organization_role(description: str, **kwargs: Any) -> ma.fields.String:
+    """A role in an organization (`access.ORGANIZATION_ROLES`), as an input."""
+    field = vocabulary(ORGANIZATION_ROLES, **kwargs)
+    field.metadata = {**field.metadata, "description": description}
+    return field
+
+
 class InvitationInputSchema(ApiSchema):
     email = ma.fields.Email(required=True, validate=Text(EMAIL_MAX))
+    role = _organization_role(
+        "The role they join with; `member` unless given.", load_default=MEMBER
+    )
 
 
 class InvitationSchema(ApiSchema):
     id = ma.fields.Integer()
     organization_id = ma.fields.Integer()
     email = ma.fields.String()
+    role = ma.fields.String(
+        attribute="organization_role", metadata={"enum": list(ORGANIZATION_ROLES)}
+    )
     status = documented(
         "_status", {"type": "string", "enum": ["pending", "accepted", "revoked", "expired"]}
     )
@@ -225,7 +252,15 @@ class StaffUserInputSchema(ApiSchema):
 
 
 class UserUpdateSchema(ApiSchema):
-    roles = ma.fields.List(vocabulary(STAFF_ROLES), validate=Length(min=1))
+    roles = ma.fields.List(
+        vocabulary(STAFF_ROLES),
+        validate=Length(min=1),
+        metadata={"description": "A staff member's roles (admins)."},
+    )
+    role = _organization_role(
+        "A vendor user's role in their organization (its administrators, or licensing "
+        "staff); the last active administrator stays one (409)."
+    )
     is_active = ma.fields.Boolean()
 
 
@@ -325,6 +360,11 @@ def me() -> dict[str, Any]:
 
 # --- organizations -----------------------------------------------------------------
 
+_MEMBERS_REFUSED = (
+    "A member of the organization (not an administrator): the detail names its "
+    "administrators to ask"
+)
+
 
 @blp.route("/organizations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
@@ -344,12 +384,14 @@ def get_organization(organization_id: int) -> Organization:
 
 
 @blp.route("/organizations/<int:organization_id>", methods=["PATCH"])
-@access.allow(vendor=True, staff=("licensing",))
+@access.allow(vendor=ADMINISTRATOR, staff=("licensing",))
 @blp.arguments(OrganizationUpdateSchema)
+@blp.alt_response(403, description=_MEMBERS_REFUSED)
 @blp.response(200, OrganizationSchema)
 def update_organization(changes: dict[str, Any], organization_id: int) -> Organization:
-    """Change profile fields. The legal name and organization type decide the
-    license, so only licensing staff change them."""
+    """Change profile fields: the organization's administrators, or licensing staff.
+    The legal name and organization type decide the license, so only licensing
+    staff change them."""
     return services.update_organization(organization_id, changes, current_actor())
 
 
@@ -402,14 +444,19 @@ def list_invitations(organization_id: int) -> list[OneTimeToken]:
 
 
 @blp.route("/organizations/<int:organization_id>/invitations", methods=["POST"])
-@access.vendor
+@access.administrator
 @blp.arguments(InvitationInputSchema)
+@blp.alt_response(403, description=_MEMBERS_REFUSED)
 @blp.response(
     201, InvitationSchema, location=Created("accounts_api.get_invitation", {"invitation_id": "id"})
 )
 def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToken:
-    """Invite a colleague by email; the link in the email works for 7 days."""
-    return services.invite_member(organization_id, data["email"], current_actor())
+    """Invite a colleague by email, as a `member` unless `role` says `administrator`
+    (the organization's administrators); the link in the email works for 7 days.
+    Inviting an address again sends a new link in place of a pending one."""
+    return services.invite_member(
+        organization_id, data["email"], current_actor(), role=data["role"]
+    )
 
 
 @blp.route("/invitations/<int:invitation_id>")
@@ -420,10 +467,11 @@ def get_invitation(invitation_id: int) -> OneTimeToken:
 
 
 @blp.route("/invitations/<int:invitation_id>", methods=["DELETE"])
-@access.vendor
+@access.administrator
+@blp.alt_response(403, description=_MEMBERS_REFUSED)
 @blp.response(204, conflict="Already accepted, revoked or expired")
 def revoke_invitation(invitation_id: int) -> None:
-    """Withdraw a pending invitation."""
+    """Withdraw a pending invitation (the organization's administrators)."""
     services.revoke_invitation(invitation_id, current_actor())
 
 
@@ -459,20 +507,41 @@ def get_user(user_id: int) -> User:
 
 
 @blp.route("/users/<int:user_id>", methods=["PATCH"])
-@access.allow(vendor=True, staff=("admin",))
+@access.allow(vendor=ADMINISTRATOR, staff=("licensing",))
 @blp.arguments(UserUpdateSchema)
-@blp.response(200, UserSchema)
+@blp.alt_response(
+    403,
+    description=_MEMBERS_REFUSED + "; or staff without the role the change needs",
+)
+@blp.response(
+    200,
+    UserSchema,
+    conflict="It would leave the organization without an active administrator, or the "
+    "office without an active admin",
+)
 def update_user(data: dict[str, Any], user_id: int) -> User:
-    """Admins change staff roles; admins and colleagues deactivate or reactivate.
+    """Change a user. Admins change staff `roles`; an organization's administrators
+    (and licensing staff) change a colleague's `role`; its administrators and admins
+    deactivate or reactivate (`is_active`).
 
     Deactivating revokes the user's API tokens for good: a reactivated user creates
-    new ones."""
+    new ones. The organization's last active administrator is neither made a member
+    nor deactivated (409): make another member administrator first. `role` is sent
+    on its own (422 with other fields), so a refusal never follows a stored change."""
     actor = current_actor()
     user = queries.get_member(db.session(), user_id, actor)
+    if "role" in data and len(data) > 1:
+        # Each change is its own use case: a refusal of the second would leave the
+        # first stored.
+        raise InvalidInput.for_field(
+            "role", "Change the role in a request of its own, without other fields."
+        )
     if "roles" in data:
         if not actor.has_role("admin"):
             raise InvalidInput.for_field("roles", "Only admins change staff roles.")
         user = services.set_staff_roles(user_id, data["roles"], actor=actor)
+    if "role" in data:
+        user = services.set_organization_role(user_id, data["role"], actor)
     if "is_active" in data:
         user = services.set_user_active(user_id, data["is_active"], actor)
     return user

@@ -9,7 +9,7 @@
   expires within a week.
 
 Revision ID: accounts_0005
-Revises: accounts_0003
+Revises: accounts_0004
 Create Date: 2026-12-03
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 import licensing.db
 
 revision = "accounts_0005"
-down_revision = "accounts_0003"
+down_revision = "accounts_0004"
 branch_labels = None
 depends_on = None
 

@@ -99,6 +99,8 @@ class World:
 
     vendor: str = ""
     empty_vendor: str = ""
+    # A member (not an administrator) of the vendor's organization: its page read-only.
+    member: str = ""
     licensing: str = ""
     billing: str = ""
     admin: str = ""
@@ -125,6 +127,9 @@ def _make_world(live_server: LiveServer) -> World:
         )
         vendor = factories.make_vendor(session, full_name="Samira Haddad")
         world.empty_vendor = factories.make_vendor(session).email
+        world.member = factories.make_vendor(
+            session, organization=vendor.organization, role="member"
+        ).email
         staff = {
             role: factories.make_staff(session, roles=roles)
             for role, roles in (
@@ -407,6 +412,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
             Visit("/portal/royalty-reports"),
             Visit("/portal/permissions/"),
         ],
+        world.member: [Visit("/organization")],
         world.all_roles: console,
         world.licensing: [Visit("/console/"), Visit("/console/users", 403)],
         world.billing: [Visit("/console/"), Visit("/console/applications", 403)],
@@ -416,7 +422,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
 
 @pytest.fixture
 def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
-    # Seven people sign in and forms are sent empty twice each, all from one address.
+    # Eight people sign in and forms are sent empty twice each, all from one address.
     # Card payments through localstripe (the pay pages) and the development mail
     # viewer are on, so their pages are visited too.
     return {
@@ -507,7 +513,7 @@ def test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason(app: Flas
     endpoints = page_endpoints(app.url_map)
     stale = {name for name in NOT_PAGES if name not in endpoints and not name.startswith("dev_")}
     assert not stale, f"NOT_PAGES names routes that no longer exist: {sorted(stale)}"
-    world = World(vendor="v", empty_vendor="e", licensing="l", billing="b", admin="a")
+    world = World(vendor="v", empty_vendor="e", member="m", licensing="l", billing="b", admin="a")
     world.all_roles = "s"
     world.ids = dict.fromkeys(
         [

@@ -307,8 +307,24 @@ def test_vendors_cannot_change_another_organizations_records(
         client.patch(
             f"/api/v1/users/{other_vendor.id}", json={"is_active": False}, headers=headers
         ),
+        client.patch(f"/api/v1/users/{other_vendor.id}", json={"role": "member"}, headers=headers),
     ]
-    assert [response.status_code for response in attempts] == [404, 404, 404, 404]
+    assert [response.status_code for response in attempts] == [404, 404, 404, 404, 404]
+
+
+def test_an_administrator_cannot_manage_another_organizations_members_on_pages(
+    app: Flask, vendor: User, other_vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # `vendor` administers their own organization, not `other_vendor`'s.
+    client = signed_in(app.test_client(), vendor)
+    for action, data in (
+        ("role", {"role": "member"}),
+        ("deactivate", {"confirmed": "yes"}),
+        ("restore", {}),
+    ):
+        response = client.post(f"/organization/members/{other_vendor.id}/{action}", data=data)
+        assert response.status_code == 404, action
+    assert db.session().get(User, other_vendor.id, populate_existing=True).is_active  # type: ignore[union-attr]
 
 
 def test_a_vendor_lists_only_their_own_organization(

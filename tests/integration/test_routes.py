@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from flask import Flask
+from flask.testing import FlaskClient
 
-from licensing import access
+from licensing import access, db
+from licensing.accounts.models import User
+from tests.support import factories
+from tests.support.factories import bearer
 
 
 def test_every_route_in_the_url_map_declares_who_may_call_it(app: Flask) -> None:
@@ -64,3 +69,30 @@ def test_every_api_operation_that_needs_a_caller_documents_the_bearer_token(
             if {"bearerAuth": []} not in operation.get("security", []):
                 undocumented.append(f"{method} {path}")
     assert undocumented == []
+
+
+def test_every_route_for_an_organizations_administrators_refuses_its_members_naming_them(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Declared with `vendor=ADMINISTRATOR`: a member is refused (403) before the
+    route runs, and told whom to ask, on the API (problem+json) and on pages."""
+    member = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    api = app.test_client()
+    headers = bearer(member)
+    pages = signed_in(app.test_client(), member)
+    administrators = f"{vendor.full_name} ({vendor.email})"
+    refused = []
+    for rule in app.url_map.iter_rules():
+        declaration = access.declaration_for(app, rule.endpoint)
+        if declaration is None or declaration.vendor_role != access.ADMINISTRATOR:
+            continue
+        path = _example_path(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            on_api = rule.rule.startswith("/api/")
+            response = (api if on_api else pages).open(
+                path, method=method, headers=headers if on_api else {}
+            )
+            assert response.status_code == 403, (method, path, response.status_code)
+            assert administrators in response.get_data(as_text=True), (method, path)
+            refused.append(f"{method} {rule.rule}")
+    assert len(refused) >= 10, refused

@@ -269,11 +269,13 @@ SHOWN_ON_FORM = {
 }
 BUTTON = "a button or a choice, no text typed"
 GENERIC_REFUSAL = {
+    "accounts.change_member_role": BUTTON,
     "accounts.deactivate_member": BUTTON,
     "accounts.restore_member": BUTTON,
     "accounts.revoke_invitation": BUTTON,
     "accounts.revoke_token": BUTTON,
     "accounts.sign_out": BUTTON,
+    "accounts_console.change_member_role_for_organization": BUTTON,
     "accounts_console.set_active": BUTTON,
     "accounts_console.set_roles": BUTTON,
     "accounts_console.unlock": BUTTON,

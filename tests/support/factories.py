@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts import services
+from licensing.access import ADMINISTRATOR, MEMBER
+from licensing.accounts import queries, services
 from licensing.accounts.models import Organization, User
 from licensing.accounts.states import APPLYING, STANDING
 from licensing.actors import Actor
@@ -99,10 +100,14 @@ def make_vendor(
     password: str = DEFAULT_PASSWORD,
     verified: bool = True,
     full_name: str | None = None,
+    role: str | None = None,
 ) -> User:
     """A vendor user (email confirmed unless `verified=False`), in a new
-    organization unless one is given."""
+    organization unless one is given. As in the service, the organization's first
+    user administers it and the colleagues after are members, unless `role` says."""
     organization = organization or make_organization(session)
+    if role is None:
+        role = MEMBER if queries.members(session, organization.id) else ADMINISTRATOR
     number = _unique()
     user = services.create_vendor_user(
         session,
@@ -111,6 +116,7 @@ def make_vendor(
         password=password,
         full_name=full_name or f"Alex Moreno {number}",
         verified=verified,
+        role=role,
     )
     session.commit()
     return user

@@ -51,6 +51,12 @@ from licensing.accounts.services.registration import (
     sign_up,
     verify_email,
 )
+from licensing.accounts.services.roles import (
+    active_administrators,
+    set_organization_role,
+    whom_to_ask,
+    with_article,
+)
 from licensing.accounts.services.staff import (
     STAFF_WELCOME_VALIDITY,
     create_admin,
@@ -113,6 +119,7 @@ __all__ = [
     "Hold",
     "OverdueCheck",
     "accept_invitation",
+    "active_administrators",
     "authenticate_token",
     "change_name",
     "change_organization_standing",
@@ -146,6 +153,7 @@ __all__ = [
     "restore_standing_if_clear",
     "revoke_api_token",
     "revoke_invitation",
+    "set_organization_role",
     "set_staff_roles",
     "set_user_active",
     "sign_in",
@@ -156,4 +164,6 @@ __all__ = [
     "unlock_user",
     "update_organization",
     "verify_email",
+    "whom_to_ask",
+    "with_article",
 ]

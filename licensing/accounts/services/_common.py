@@ -360,7 +360,13 @@ def _insert_user(
 
 def _user_actor(user: User) -> Actor:
     """A user acting by a link they followed (no session to read them from)."""
-    return Actor.user(user.email, user.id, user.organization_id, user.roles)
+    return Actor.user(
+        user.email,
+        user.id,
+        user.organization_id,
+        user.roles,
+        organization_role=user.organization_role,
+    )
 
 
 def _change_user(session: Session, user: User, action: str, actor: Actor, **values: Any) -> None:

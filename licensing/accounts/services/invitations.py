@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from licensing import calendar, db
+from licensing.access import MEMBER, ORGANIZATION_ROLES
 from licensing.accounts import queries
 from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
 from licensing.accounts.services._common import (
@@ -15,6 +16,7 @@ from licensing.accounts.services._common import (
     normalize_email,
 )
 from licensing.accounts.services.registration import create_vendor_user
+from licensing.accounts.services.roles import require_administrator, whom_to_ask
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -26,8 +28,11 @@ from licensing.mail import services as mail
 MAX_PENDING_INVITATIONS = 25
 
 
-def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToken:
-    """A vendor invites a colleague to their organization by email (valid 7 days).
+def invite_member(
+    organization_id: int, email: str, actor: Actor, *, role: str = MEMBER
+) -> OneTimeToken:
+    """An organization's administrator invites a colleague by email (valid 7 days),
+    to join with `role` (a member unless they choose administrator).
 
     A new invitation to the same address replaces a pending one. Raises
     `InvalidInput` when the address is already a member of the organization
@@ -41,8 +46,13 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
     """
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
+        require_administrator(session, organization.id, actor)
         if organization.standing == CLOSED:
             raise Conflict("A closed organization cannot invite members.")
+        if role not in ORGANIZATION_ROLES:
+            raise InvalidInput.for_field(
+                "role", f"Choose the role they join with: {' or '.join(ORGANIZATION_ROLES)}."
+            )
         address = normalize_email(email)
         existing = queries.user_by_email(session, address)
         if existing is not None and existing.organization_id == organization.id:
@@ -71,6 +81,7 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
             organization=organization,
             created_by_id=actor.user_id,
         )
+        link.organization_role = role
         audit.record_event(
             session,
             "invitation.created",
@@ -79,6 +90,7 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
             after={
                 "email": address,
                 "organization_id": organization.id,
+                "organization_role": role,
                 "expires_at": link.expires_at,
             },
             actor=actor,
@@ -107,9 +119,10 @@ def invite_member(organization_id: int, email: str, actor: Actor) -> OneTimeToke
 
 
 def revoke_invitation(invitation_id: int, actor: Actor) -> OneTimeToken:
-    """Withdraw a pending invitation (its link stops working)."""
+    """An administrator withdraws a pending invitation (its link stops working)."""
     with db.transaction() as session:
         link = queries.get_invitation(session, invitation_id, actor)
+        require_administrator(session, link.organization_id or 0, actor)
         status = link.status(utcnow())
         if status != "pending":
             raise Conflict(f"This invitation is {status} and can no longer be revoked.")
@@ -118,7 +131,8 @@ def revoke_invitation(invitation_id: int, actor: Actor) -> OneTimeToken:
 
 
 def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
-    """Follow an invitation link: a verified user of the inviting organization."""
+    """Follow an invitation link: a verified user of the inviting organization, with
+    the role the invitation named."""
     with db.transaction() as session:
         link = _find_link(session, raw, INVITATION)
         organization = link.organization
@@ -132,6 +146,7 @@ def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
             full_name=full_name,
             verified=True,
             actor=link.email,
+            role=link.organization_role or MEMBER,
         )
         link.used_at = utcnow()
         link.user_id = user.id
@@ -149,17 +164,21 @@ def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
 
 def expired_invitation_help(raw: str) -> str | None:
     """For the holder of an expired invitation link: when it expired and whom to ask
-    for a new one (the colleague who sent it; only a member can invite). None for a
+    for a new one (the colleague who sent it while they still administer the
+    organization, else its administrators: only they invite). None for a
     link that is not an expired invitation."""
     link = _lookup_link(db.session(), raw, INVITATION)
     if link is None or link.status(utcnow()) != "expired":
         return None
     inviter = link.created_by
     organization = link.organization.legal_name if link.organization else "the organization"
+    session = db.session()
     who = (
         f"{inviter.full_name} ({inviter.email})"
-        if inviter is not None and inviter.is_active
-        else f"a member of {organization}"
+        if inviter is not None and inviter.is_active and inviter.is_administrator
+        else whom_to_ask(session, link.organization_id)
+        if link.organization_id
+        else f"an administrator of {organization}"
     )
     return (
         f"This invitation to join {organization} expired on "

@@ -9,8 +9,13 @@ from sqlalchemy.orm import Session
 
 from licensing import calendar, db
 from licensing.accounts import queries
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from licensing.accounts.services._common import _change_user, _revoke, _withdraw_reviewer
+from licensing.accounts.services.roles import (
+    locked_organization,
+    refuse_leaving_without_administrator,
+    require_administrator,
+)
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
@@ -19,15 +24,22 @@ from licensing.mail import services as mail
 
 
 def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
-    """Deactivate (or reactivate) an account: a vendor for a colleague in their
-    organization (reactivating only one their organization deactivated), an
-    admin for anyone. Nobody deactivates themselves, and the last active admin
-    stays. Deactivating revokes the account's API tokens (each audited
-    `api_token.revoked` with the reason): a reactivated account creates new ones."""
+    """Deactivate (or reactivate) an account: an organization's administrator for a
+    colleague (reactivating only one their organization deactivated), an admin for
+    anyone. Nobody deactivates themselves; the last active admin stays, and so does
+    an organization's last active administrator while it has other active users.
+    Deactivating revokes the account's API tokens (each audited `api_token.revoked`
+    with the reason): a reactivated account creates new ones."""
     with db.transaction() as session:
         user = queries.get_member(session, user_id, actor)
         if actor.is_staff and not actor.has_role("admin"):
             raise PermissionDenied("Only admins change who may sign in.")
+        organization = (
+            locked_organization(session, user.organization_id) if user.organization_id else None
+        )
+        if organization is not None:
+            require_administrator(session, organization.id, actor)
+            session.refresh(user)
         if user.id == actor.user_id:
             raise InvalidInput.for_field("user", "You cannot deactivate your own account.")
         if user.is_active == active:
@@ -36,6 +48,8 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
             raise PermissionDenied(OFFICE_DEACTIVATED)
         if not active and "admin" in user.roles and queries.active_admin_count(session) <= 1:
             raise Conflict("This is the last active admin; make someone else an admin first.")
+        if not active and organization is not None:
+            _keep_an_administrator(session, user, organization, actor)
         action = "user.reactivated" if active else "user.deactivated"
         _change_user(session, user, action, actor, is_active=active)
         # Every credential of a removed account goes for good: a token that came
@@ -53,6 +67,20 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
             _tell_removed_member(session, user, actor, revoked, withdrawn)
         return user
+
+
+def _keep_an_administrator(
+    session: Session, user: User, organization: Organization, actor: Actor
+) -> None:
+    """Removing the organization's last active administrator is refused while it has
+    other active users (one of them is made administrator first). The office may
+    still remove the only user left: there is nobody to hand the organization to."""
+    others_active = any(
+        member.is_active and member.id != user.id
+        for member in queries.members(session, organization.id)
+    )
+    if actor.is_vendor or others_active:
+        refuse_leaving_without_administrator(session, user, organization)
 
 
 def _tell_removed_member(

@@ -15,6 +15,7 @@ from licensing.accounts.services._common import (
     _clean_organization,
     _refuse,
 )
+from licensing.accounts.services.roles import require_administrator
 from licensing.accounts.states import APPLYING
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -44,12 +45,14 @@ def create_organization(
 def update_organization(
     organization_id: int, changes: Mapping[str, Any], actor: Actor
 ) -> Organization:
-    """Change profile fields. Vendors change contact and address fields of their
-    own organization; licensing staff change any field, including legal name and type."""
+    """Change profile fields. An organization's administrators change its contact
+    and address fields (members are refused, told whom to ask); licensing staff
+    change any field, including legal name and type."""
     if not actor.is_vendor:
         actor.require_role("licensing")
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
+        require_administrator(session, organization.id, actor)
         clean, errors = _clean_organization(changes, partial=True)
         if actor.is_vendor:
             for name in STAFF_ONLY:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.access import ADMINISTRATOR
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import VERIFY_EMAIL, Organization, User
 from licensing.accounts.services._common import (
@@ -45,8 +46,9 @@ def create_vendor_user(
     full_name: str,
     verified: bool = False,
     actor: str | None = None,
+    role: str,
 ) -> User:
-    """A user of `organization`, in the caller's transaction.
+    """A user of `organization` with `role` in it, in the caller's transaction.
 
     Raises `InvalidInput` for a duplicate or malformed email, a weak
     password or a missing name. `verified` marks the address confirmed
@@ -67,6 +69,7 @@ def create_vendor_user(
         full_name=full_name.strip(),
         organization_id=organization.id,
         staff_roles="",
+        organization_role=role,
         email_verified_at=now if verified else None,
         failed_login_count=0,
         is_active=True,
@@ -116,6 +119,8 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
             password=password,
             full_name=full_name,
             actor=normalized,
+            # Whoever signs an organization up administers it (and may hand that on).
+            role=ADMINISTRATOR,
         )
         _send_verification(session, user)
         return user.email

@@ -56,6 +56,7 @@ def principal_for(user: User, *, token: ApiToken | None = None) -> Principal:
         roles=user.roles,
         via_token=token is not None,
         read_only=token is not None and token.read_only,
+        organization_role=user.organization_role,
     )
 
 

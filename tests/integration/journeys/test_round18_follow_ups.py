@@ -143,7 +143,10 @@ def test_a_removed_member_is_told_who_removed_their_access_and_whom_to_ask(
     assert f"{vendor.full_name} ({vendor.email}) removed your access to {organization}" in body
     assert f"You can no longer sign in to the CPT Licensing Office as {leaver.email}" in body
     assert 'Your API token "nightly sync" is revoked' in body
-    assert f"ask {vendor.full_name} ({vendor.email}) or another member of {organization}" in body
+    assert (
+        f"ask {vendor.full_name} ({vendor.email}) or another administrator of {organization}"
+        in body
+    )
 
     # Restored and removed by the office: the office is whom to ask.
     office = Actor.of(accounts.principal_for(admin))

@@ -142,7 +142,9 @@ def test_a_removed_members_pending_invitations_are_withdrawn(
 ) -> None:
     # A leaver who invited an address of their own before going could accept the
     # invitation afterwards and be back in the organization.
-    leaver = factories.make_vendor(db.session(), organization=vendor.organization)
+    leaver = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
     as_leaver = Actor.of(services.principal_for(leaver))
     organization_id = vendor.organization_id
     assert organization_id is not None
@@ -196,14 +198,18 @@ def test_an_expired_invitation_is_sent_again_from_its_row(
     client = signed_in(app.test_client(), vendor)
     page = client.get("/organization").get_data(as_text=True)
     assert page.count(">Send again</button>") == 1
-    assert 'value="jordan@example.org"><button type="submit" class="small secondary">Send' in page
+    assert (
+        'value="jordan@example.org"><input type="hidden" name="role" value="member">'
+        '<button type="submit" class="small secondary">Send'
+    ) in page
     assert "expired on " in page
 
     sent = client.post(
         "/organization/invitations", data={"email": "jordan@example.org"}, follow_redirects=True
     )
-    assert "Invitation sent to jordan@example.org; the link works for 7 days." in sent.get_data(
-        as_text=True
+    assert (
+        "Invitation sent to jordan@example.org to join as a member; the link works for 7 days."
+        in sent.get_data(as_text=True)
     )
     assert ">Send again</button>" not in sent.get_data(as_text=True)
     (mail,) = [
@@ -297,12 +303,12 @@ def test_the_office_sees_an_accounts_tokens_and_when_each_was_last_used_or_revok
     assert "revoked " in row
 
 
-def test_a_members_own_row_says_a_colleague_removes_their_access(
+def test_an_administrators_own_row_says_another_administrator_removes_their_access(
     app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
     # The row had no action and no word: nobody removes themselves.
     page = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
-    assert "You: when you leave, a colleague removes your access (the licensing office" in page
+    assert "You: when you leave, another administrator removes your access (the licensing" in page
 
 
 def test_revoking_a_token_asks_first_saying_when_it_was_last_used_and_how_to_rotate(

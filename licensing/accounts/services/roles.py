@@ -1,0 +1,165 @@
+"""Roles inside a vendor organization: administrators manage it, members do the work.
+
+Administrators invite colleagues (choosing their role), remove and restore access,
+change a colleague's role, withdraw and resend invitations, and keep the address
+and billing contact. An organization always keeps an active administrator: the
+steps that would leave it none are refused (409) under a lock of the organization's
+row, so two administrators demoting each other at once cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import calendar, db
+from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, Principal
+from licensing.accounts import queries
+from licensing.accounts.models import Organization, User
+from licensing.accounts.services._common import _change_user
+from licensing.actors import Actor
+from licensing.db import utcnow
+from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from licensing.links import links
+from licensing.mail import services as mail
+
+
+def locked_organization(session: Session, organization_id: int) -> Organization:
+    """The organization's row, locked until the transaction ends: the steps that
+    count its administrators take turns (`SELECT ... FOR UPDATE` on PostgreSQL;
+    SQLite writes one transaction at a time anyway)."""
+    organization = session.get(
+        Organization, organization_id, with_for_update=True, populate_existing=True
+    )
+    if organization is None:
+        raise NotFound(f"There is no organization {organization_id}.")
+    return organization
+
+
+def active_administrators(session: Session, organization_id: int) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.organization_id == organization_id,
+                User.organization_role == ADMINISTRATOR,
+                User.is_active.is_(True),
+            )
+            .order_by(User.full_name, User.id)
+        )
+    )
+
+
+def whom_to_ask(session: Session, organization_id: int) -> str:
+    """The organization's active administrators by name and address ("Ana Ruiz
+    (ana@...) or Ben Ode (ben@...)"), or the office when it has none."""
+    found = active_administrators(session, organization_id)
+    if not found:
+        return f"the {mail.OFFICE_NAME} ({mail.sender_address()})"
+    return " or ".join(f"{user.full_name} ({user.email})" for user in found)
+
+
+def administrators_only(session: Session, organization_id: int) -> str:
+    """What a member is told when they try an administrator's step."""
+    organization = session.get(Organization, organization_id)
+    name = organization.legal_name if organization else "your organization"
+    return (
+        f"Only administrators of {name} can do this. Ask {whom_to_ask(session, organization_id)}."
+    )
+
+
+def role_refusal(principal: Principal) -> str:
+    """`access.register_role_refusal`: a member refused an administrator's route."""
+    return administrators_only(db.session(), principal.organization_id or 0)
+
+
+def require_administrator(session: Session, organization_id: int, actor: Actor) -> None:
+    """Refuse a vendor user who is not (any longer) an administrator of the
+    organization: read now, after the caller locked the organization, not as the
+    request began (another administrator may have just made them a member).
+    Staff and the system pass: their callers check the staff role they need."""
+    if not actor.is_vendor:
+        return
+    user = session.get(User, actor.user_id, populate_existing=True)
+    if user is None or user.organization_id != organization_id or not user.is_administrator:
+        raise PermissionDenied(administrators_only(session, organization_id))
+
+
+def last_administrator(user: User, organization: Organization) -> str:
+    return (
+        f"{user.full_name} is the last active administrator of {organization.legal_name}, "
+        "which always keeps one: make another member administrator first."
+    )
+
+
+def refuse_leaving_without_administrator(
+    session: Session, user: User, organization: Organization
+) -> None:
+    """Conflict when `user` is the organization's only active administrator (the
+    caller holds the organization's lock, so the count cannot change meanwhile)."""
+    if not (user.is_active and user.is_administrator):
+        return
+    others = [other for other in active_administrators(session, organization.id) if other != user]
+    if not others:
+        raise Conflict(last_administrator(user, organization))
+
+
+def set_organization_role(user_id: int, role: str, actor: Actor) -> User:
+    """Make a vendor user an administrator or a member of their organization.
+
+    Its administrators do it for their colleagues (themselves too, while another
+    administrator remains); the licensing office (licensing staff, admins) for any
+    organization, e.g. one whose only administrator left. Audited
+    `user.role_changed` and emailed to the user."""
+    if role not in ORGANIZATION_ROLES:
+        raise InvalidInput.for_field(
+            "role", f"Unknown role {role!r}; choose one of {', '.join(ORGANIZATION_ROLES)}."
+        )
+    if not actor.is_vendor:
+        actor.require_role("licensing")
+    with db.transaction() as session:
+        user = queries.get_member(session, user_id, actor)
+        if user.organization_id is None:
+            raise InvalidInput.for_field(
+                "role", "Staff accounts have staff roles, not a role in an organization."
+            )
+        organization = locked_organization(session, user.organization_id)
+        require_administrator(session, organization.id, actor)
+        session.refresh(user)
+        if user.organization_role == role:
+            return user
+        if role != ADMINISTRATOR:
+            refuse_leaving_without_administrator(session, user, organization)
+        _change_user(session, user, "user.role_changed", actor, organization_role=role)
+        _tell_member(session, user, organization, actor)
+        return user
+
+
+def _tell_member(session: Session, user: User, organization: Organization, actor: Actor) -> None:
+    """The member whose role changed hears who changed it and what they may do now
+    (a page that no longer offers *Invite* would otherwise be their first sign)."""
+    changer = session.get(User, actor.user_id) if actor.is_vendor and actor.user_id else None
+    mail.enqueue(
+        session,
+        to=user.email,
+        subject=f"You are now {with_article(user.organization_role)} of {organization.legal_name}",
+        template="role_changed",
+        context={
+            "user": user,
+            "organization": organization,
+            "administrator": user.is_administrator,
+            "changed_by": (
+                f"{changer.full_name} ({changer.email})"
+                if changer is not None
+                else f"The {mail.OFFICE_NAME}"
+            ),
+            "changed_on": calendar.instant_text(utcnow()),
+            "ask": whom_to_ask(session, organization.id),
+            "portal_url": links().vendor_dashboard(),
+        },
+    )
+
+
+def with_article(role: str | None) -> str:
+    """ "an administrator", "a member": as pages and emails say a role."""
+    return f"an {role}" if role == ADMINISTRATOR else f"a {role}"

@@ -1,0 +1,422 @@
+"""Roles inside a vendor organization: administrators manage it, members do the work,
+and it always keeps an active administrator."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import insert, select, text, update
+
+from licensing import db, migrations
+from licensing.accounts import services
+from licensing.accounts.models import OneTimeToken, Organization, User
+from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
+from licensing.db import utcnow
+from licensing.errors import Conflict, DomainError, PermissionDenied
+from licensing.mail.models import OutboxMessage
+from tests.support import factories
+from tests.support.factories import bearer
+
+
+def _actor(user: User) -> Actor:
+    return Actor.of(services.principal_for(user))
+
+
+def _fresh(user: User) -> User:
+    found = db.session().get(User, user.id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def _asked(user: User) -> str:
+    return f"{user.full_name} ({user.email})"
+
+
+@pytest.fixture
+def member(app: Flask, vendor: User) -> User:
+    """A member (not an administrator) of `vendor`'s organization."""
+    return factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+
+
+# --- who starts as what ------------------------------------------------------------------
+
+
+def test_whoever_signs_an_organization_up_administers_it(app: Flask) -> None:
+    address = services.sign_up(
+        email="founder@tidewater.example",
+        password=factories.DEFAULT_PASSWORD,
+        full_name="Rosa Lindqvist",
+        organization=factories.organization_fields(),
+    )
+    user = db.session().scalars(select(User).where(User.email == address)).one()
+    assert user.organization_role == "administrator"
+
+
+def test_an_invitation_joins_as_a_member_unless_it_names_administrator(
+    app: Flask, vendor: User
+) -> None:
+    organization_id = vendor.organization_id or 0
+    plain = services.invite_member(organization_id, "plain@tidewater.example", _actor(vendor))
+    chosen = services.invite_member(
+        organization_id, "chosen@tidewater.example", _actor(vendor), role="administrator"
+    )
+    assert (plain.organization_role, chosen.organization_role) == ("member", "administrator")
+    (mail,) = [
+        message
+        for message in db.session().scalars(select(OutboxMessage))
+        if message.to == ["chosen@tidewater.example"]
+    ]
+    found = re.search(r"/invitations/([A-Za-z0-9_-]+)", mail.body_text)
+    assert found is not None
+    joined = services.accept_invitation(
+        found.group(1), full_name="Chosen Person", password=factories.DEFAULT_PASSWORD
+    )
+    assert joined.organization_role == "administrator"
+
+
+# --- refusals ------------------------------------------------------------------------------
+
+
+def test_a_member_calling_an_administrators_api_route_gets_a_403_naming_the_administrators(
+    client: FlaskClient, vendor: User, member: User
+) -> None:
+    organization_id = vendor.organization_id
+    link = services.invite_member(organization_id or 0, "x@tidewater.example", _actor(vendor))
+    headers = bearer(member)
+    attempts = {
+        "invite": client.post(
+            f"/api/v1/organizations/{organization_id}/invitations",
+            json={"email": "friend@tidewater.example"},
+            headers=headers,
+        ),
+        "billing contact": client.patch(
+            f"/api/v1/organizations/{organization_id}",
+            json={"billing_email": "mine@elsewhere.example"},
+            headers=headers,
+        ),
+        "withdraw": client.delete(f"/api/v1/invitations/{link.id}", headers=headers),
+        "remove": client.patch(
+            f"/api/v1/users/{vendor.id}", json={"is_active": False}, headers=headers
+        ),
+        "promote": client.patch(
+            f"/api/v1/users/{member.id}", json={"role": "administrator"}, headers=headers
+        ),
+    }
+    for what, response in attempts.items():
+        assert response.status_code == 403, what
+        assert response.mimetype == "application/problem+json", what
+        assert _asked(vendor) in response.get_json()["detail"], what
+    assert _fresh(vendor).is_active
+    assert _fresh(member).organization_role == "member"
+    organization = db.session().get(Organization, organization_id, populate_existing=True)
+    assert organization is not None
+    assert organization.billing_email != "mine@elsewhere.example"
+
+
+def test_a_member_posting_an_administrators_page_form_is_refused_with_whom_to_ask(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), member)
+    refused = client.post("/organization/invitations", data={"email": "friend@tidewater.example"})
+    assert refused.status_code == 403
+    page = refused.get_data(as_text=True)
+    assert f"Only administrators of {vendor.organization.legal_name} can do this." in page
+    assert _asked(vendor) in page
+    assert client.post(f"/organization/members/{vendor.id}/deactivate").status_code == 403
+    assert (
+        client.post(
+            f"/organization/members/{member.id}/role", data={"role": "administrator"}
+        ).status_code
+        == 403
+    )
+    assert _fresh(vendor).is_active
+
+
+def test_a_member_sees_the_organization_read_only_and_whom_to_ask(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    page = signed_in(app.test_client(), member).get("/organization").get_data(as_text=True)
+    assert f"Ask {_asked(vendor)} to invite a colleague" in page
+    assert "<td>Administrator</td>" in page
+    assert "<td>Member</td>" in page
+    for offered in ("Send the invitation", "Remove access", "Make administrator", ">Save<"):
+        assert offered not in page
+    assert vendor.organization.billing_email in page  # shown, not editable
+    profile = signed_in(app.test_client(), member).get("/account/").get_data(as_text=True)
+    assert "<dt>Your role</dt><dd>Member: administrators manage" in profile
+
+    managing = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
+    for offered in ("Send the invitation", "Remove access", "Make administrator", ">Save<"):
+        assert offered in managing
+
+
+def test_the_dashboards_invitation_items_are_for_administrators(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    link = services.invite_member(
+        vendor.organization_id or 0, "late@tidewater.example", _actor(vendor)
+    )
+    db.session().execute(
+        update(OneTimeToken)
+        .where(OneTimeToken.id == link.id)
+        .values(expires_at=utcnow() - timedelta(days=1))
+    )
+    db.session().commit()
+    words = "Invitation to late@tidewater.example expired unanswered"
+    assert words in signed_in(app.test_client(), vendor).get("/portal/").get_data(as_text=True)
+    assert words not in signed_in(app.test_client(), member).get("/portal/").get_data(as_text=True)
+
+
+# --- changing roles ----------------------------------------------------------------------
+
+
+def test_an_administrator_makes_a_member_administrator_audited_and_emailed(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    done = client.post(
+        f"/organization/members/{member.id}/role",
+        data={"role": "administrator"},
+        follow_redirects=True,
+    )
+    assert f"{member.full_name} is now an administrator." in done.get_data(as_text=True)
+    assert _fresh(member).organization_role == "administrator"
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "user.role_changed", AuditEvent.entity_id == str(member.id)
+        )
+    )
+    assert event.actor == vendor.email
+    assert event.changes() == [("organization_role", "member", "administrator")]
+    (mail,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "role_changed")
+    )
+    assert mail.to == [member.email]
+    assert mail.subject == f"You are now an administrator of {vendor.organization.legal_name}"
+    body = " ".join(mail.body_text.split())
+    assert f"{_asked(vendor)} made you an administrator" in body
+    assert "you invite colleagues (choosing their role)" in body
+
+
+def test_the_api_shows_roles_and_an_administrator_sets_them(
+    client: FlaskClient, vendor: User, member: User
+) -> None:
+    headers = bearer(vendor)
+    listed = client.get(
+        f"/api/v1/organizations/{vendor.organization_id}/members", headers=headers
+    ).get_json()
+    assert {item["email"]: item["role"] for item in listed} == {
+        vendor.email: "administrator",
+        member.email: "member",
+    }
+    assert client.get("/api/v1/me", headers=bearer(member)).get_json()["user"]["role"] == "member"
+    changed = client.patch(
+        f"/api/v1/users/{member.id}", json={"role": "administrator"}, headers=headers
+    )
+    assert changed.status_code == 200
+    assert changed.get_json()["role"] == "administrator"
+    invited = client.post(
+        f"/api/v1/organizations/{vendor.organization_id}/invitations",
+        json={"email": "new@tidewater.example"},
+        headers=headers,
+    )
+    assert invited.status_code == 201
+    assert invited.get_json()["role"] == "member"
+    unknown = client.patch(f"/api/v1/users/{member.id}", json={"role": "owner"}, headers=headers)
+    assert unknown.status_code == 422
+
+
+def test_a_role_change_sent_with_other_changes_stores_none_of_them(
+    client: FlaskClient, vendor: User, member: User
+) -> None:
+    # Without the rule the demotion was stored, then the request refused for the
+    # deactivation (nobody deactivates themselves): a 422 that had changed something.
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    both = client.patch(
+        f"/api/v1/users/{vendor.id}",
+        json={"role": "member", "is_active": False},
+        headers=bearer(vendor),
+    )
+    assert both.status_code == 422
+    assert "role" in both.get_json()["errors"]
+    assert _fresh(vendor).organization_role == "administrator"
+
+
+def test_the_api_description_says_who_may_manage_the_organization(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    invite = document["paths"]["/api/v1/organizations/{organization_id}/invitations"]["post"]
+    assert "administrators" in invite["summary"] + invite.get("description", "")
+    assert "403" in invite["responses"]
+    update_user = document["paths"]["/api/v1/users/{user_id}"]["patch"]
+    assert "409" in update_user["responses"]
+
+
+# --- the last administrator ----------------------------------------------------------------
+
+
+def test_the_last_administrator_is_neither_made_a_member_nor_removed(
+    client: FlaskClient, vendor: User, member: User, admin: User
+) -> None:
+    demoted = client.patch(
+        f"/api/v1/users/{vendor.id}", json={"role": "member"}, headers=bearer(vendor)
+    )
+    assert demoted.status_code == 409
+    assert "make another member administrator first" in demoted.get_json()["detail"]
+    with pytest.raises(Conflict, match="last active administrator"):
+        services.set_user_active(vendor.id, False, _actor(admin))
+    assert _fresh(vendor).organization_role == "administrator"
+    assert _fresh(vendor).is_active
+
+    # With a second administrator, either may step down or be removed.
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    services.set_organization_role(vendor.id, "member", _actor(vendor))
+    assert _fresh(vendor).organization_role == "member"
+
+
+def test_the_office_may_remove_an_organizations_only_user(app: Flask, admin: User) -> None:
+    # Nobody is left to hand the organization to: refusing would keep the account open.
+    alone = factories.make_vendor(db.session())
+    services.set_user_active(alone.id, False, _actor(admin))
+    assert not _fresh(alone).is_active
+
+
+def test_the_office_makes_a_member_administrator_on_the_console(
+    app: Flask,
+    vendor: User,
+    member: User,
+    admin: User,
+    licensing_staff: User,
+    billing_staff: User,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The only administrator left the company: the office removes them once a member
+    # is made administrator in their place.
+    with pytest.raises(Conflict):
+        services.set_user_active(vendor.id, False, _actor(admin))
+    url = f"/console/organizations/{vendor.organization_id}/members/{member.id}/role"
+    billing = signed_in(app.test_client(), billing_staff)
+    assert billing.post(url, data={"role": "administrator"}).status_code == 403
+    office = signed_in(app.test_client(), licensing_staff)
+    page = office.get(f"/console/organizations/{vendor.organization_id}").get_data(as_text=True)
+    assert "Make administrator" in page
+    done = office.post(url, data={"role": "administrator"}, follow_redirects=True)
+    assert f"{member.full_name} is now an administrator." in done.get_data(as_text=True)
+    services.set_user_active(vendor.id, False, _actor(admin))
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "user.role_changed")
+    )
+    assert event.actor == licensing_staff.email
+    (mail,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "role_changed")
+    )
+    assert "The CPT Licensing Office made you an administrator" in " ".join(mail.body_text.split())
+
+
+def test_two_administrators_demoting_each_other_at_once_leave_one(
+    committed_app: Flask,
+) -> None:
+    with committed_app.app_context():
+        first = factories.make_vendor(db.session())
+        second = factories.make_vendor(
+            db.session(), organization=first.organization, role="administrator"
+        )
+        organization_id = first.organization_id
+        pairs = [(_actor(first), second.id), (_actor(second), first.id)]
+    engine = committed_app.extensions["licensing.db"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the race needs PostgreSQL")
+    outcomes: list[object] = []
+
+    def demote(actor: Actor, user_id: int) -> None:
+        with committed_app.app_context():
+            try:
+                outcomes.append(services.set_organization_role(user_id, "member", actor))
+            except DomainError as refused:
+                outcomes.append(refused)
+
+    # Both wait on the organization's row, held here, and go the moment it is let go.
+    with engine.connect() as holder, holder.begin():
+        holder.execute(
+            text("SELECT id FROM organizations WHERE id = :id FOR UPDATE"), {"id": organization_id}
+        )
+        threads = [threading.Thread(target=demote, args=pair) for pair in pairs]
+        for thread in threads:
+            thread.start()
+        _until_waiting_on_locks(holder, 2)
+    for thread in threads:
+        thread.join(30)
+    refused = [outcome for outcome in outcomes if isinstance(outcome, DomainError)]
+    assert len(outcomes) == 2
+    assert len(refused) == 1
+    assert isinstance(refused[0], (PermissionDenied, Conflict))
+    with committed_app.app_context():
+        administrators = services.active_administrators(db.session(), organization_id or 0)
+        assert len(administrators) == 1
+
+
+def _until_waiting_on_locks(connection: Any, count: int) -> None:
+    """Until `count` other transactions wait on a lock (the statistics are read
+    afresh each time: within a transaction PostgreSQL keeps its first snapshot)."""
+    for _ in range(200):
+        connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+        waiting = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar()
+        if waiting >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} transactions never waited on the organization's row")
+
+
+# --- the migration -------------------------------------------------------------------------
+
+
+def test_the_migration_makes_every_existing_vendor_user_an_administrator(
+    committed_app: Flask,
+) -> None:
+    # Nobody loses an ability on the day of the upgrade: the organization narrows it.
+    url = committed_app.config["LICENSING"].database_url
+    with committed_app.app_context():
+        first = factories.make_vendor(db.session())
+        colleague = factories.make_vendor(db.session(), organization=first.organization)
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        organization_id = first.organization_id
+        ids = [first.id, colleague.id, staff.id]
+    committed_app.extensions["licensing.db"].engine.dispose()
+    migrations.downgrade(url, "accounts_0003")
+    now = utcnow()
+    with committed_app.app_context(), db.transaction() as session:
+        session.execute(
+            insert(OneTimeToken.__table__).values(
+                purpose="invitation",
+                token_hash="0" * 64,
+                email="pending@tidewater.example",
+                organization_id=organization_id,
+                created_at=now,
+                expires_at=now + timedelta(days=7),
+            )
+        )
+    committed_app.extensions["licensing.db"].engine.dispose()
+    migrations.upgrade(url)
+    with committed_app.app_context():
+        session = db.session()
+        roles = [session.get(User, user_id).organization_role for user_id in ids]  # type: ignore[union-attr]
+        assert roles == ["administrator", "administrator", None]
+        invited = session.scalars(
+            select(OneTimeToken.organization_role).where(
+                OneTimeToken.email == "pending@tidewater.example"
+            )
+        ).one()
+        assert invited == "member"

@@ -1,0 +1,55 @@
+"""A vendor user's role in their organization, as route declarations and actors
+read it: administrators manage the organization, members do the work."""
+
+from __future__ import annotations
+
+import pytest
+
+from licensing import access
+from licensing.access import ADMINISTRATOR, MEMBER, Access, Principal
+from licensing.actors import Actor
+
+
+def _vendor(role: str) -> Principal:
+    return Principal(
+        user_id=5, email="ana@northwind.example", organization_id=7, organization_role=role
+    )
+
+
+ADMINISTRATORS_ROUTE = Access(vendor=True, vendor_role=ADMINISTRATOR, staff=frozenset({"admin"}))
+
+
+def test_an_administrators_route_admits_administrators_and_refuses_members_for_their_role() -> None:
+    assert ADMINISTRATORS_ROUTE.admits(_vendor(ADMINISTRATOR))
+    assert not ADMINISTRATORS_ROUTE.admits(_vendor(MEMBER))
+    assert ADMINISTRATORS_ROUTE.refuses_for_organization_role(_vendor(MEMBER))
+    staff = Principal(user_id=9, email="jo@office.example", roles=frozenset({"admin"}))
+    assert ADMINISTRATORS_ROUTE.admits(staff)
+    assert not ADMINISTRATORS_ROUTE.refuses_for_organization_role(staff)
+
+
+def test_a_route_for_every_vendor_user_admits_members_too() -> None:
+    assert Access(vendor=True).admits(_vendor(MEMBER))
+
+
+def test_the_route_registry_describes_an_administrators_route() -> None:
+    assert ADMINISTRATORS_ROUTE.describe() == (
+        "vendor users of the record's organization with role administrator; staff with role admin"
+    )
+
+
+def test_a_declaration_names_only_known_organization_roles() -> None:
+    with pytest.raises(ValueError, match="unknown organization role"):
+        access.allow(vendor="owner")
+
+
+def test_principals_of_different_roles_are_admitted_apart() -> None:
+    # The navigation is kept per admission: a member must not get an administrator's.
+    assert _vendor(MEMBER).admission != _vendor(ADMINISTRATOR).admission
+
+
+def test_the_actor_of_a_vendor_carries_their_role_and_staff_carry_none() -> None:
+    assert Actor.of(_vendor(ADMINISTRATOR)).is_administrator
+    assert not Actor.of(_vendor(MEMBER)).is_administrator
+    staff = Actor.user("jo@office.example", 9, None, frozenset({"admin"}), organization_role=MEMBER)
+    assert staff.organization_role is None
