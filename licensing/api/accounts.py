@@ -361,8 +361,7 @@ def me() -> dict[str, Any]:
 # --- organizations -----------------------------------------------------------------
 
 _MEMBERS_REFUSED = (
-    "A member of the organization (not an administrator): the detail names its "
-    "administrators to ask"
+    "A member of the organization who is not an administrator is told which administrators to ask."
 )
 
 
@@ -511,7 +510,7 @@ def get_user(user_id: int) -> User:
 @blp.arguments(UserUpdateSchema)
 @blp.alt_response(
     403,
-    description=_MEMBERS_REFUSED + "; or staff without the role the change needs",
+    description=_MEMBERS_REFUSED + " Staff without the role the change needs are refused too.",
 )
 @blp.response(
     200,

@@ -411,10 +411,15 @@ class Blueprint(flask_smorest.Blueprint):
         )
         view = self.doc(**SECURED, description=described)(view)
         documented = getattr(view, APIDOC_ATTRIBUTE, {}).get("response", {}).get("responses", {})
+        refused = f"Forbidden: only {declaration.describe()} may call it."
+        # A route that says more about its refusals (whom a refused member is told
+        # to ask) says it after whom the declaration admits, so every 403 names them.
+        # Rewritten before the 401 below is added: that copies the documentation.
+        for answer in documented.get(403, []) if not declaration.any_user else []:
+            answer["description"] = f"{refused} {answer['description']}"
         if 401 not in documented:
             view = self.alt_response(401, description=UNAUTHENTICATED, headers=CHALLENGE)(view)
         if not declaration.any_user and 403 not in documented:
-            refused = f"Forbidden: only {declaration.describe()} may call it."
             view = self.alt_response(403, description=refused)(view)
         return view
 

@@ -55,7 +55,7 @@ def test_a_rate_card_publication_in_the_audit_log_links_to_the_card(
     services.import_card(document, published_by=admin.email)
     signed_in(client, admin)
     page = client.get("/console/audit", query_string={"entity_id": "2027.9"}).get_data(as_text=True)
-    assert '<a href="/console/rate-cards/2027.9">rate card 2027.9</a>' in page
+    assert '<a href="/console/rate-cards/2027.9">Rate card 2027.9</a>' in page
 
 
 def _last_link(path: str) -> str:
