@@ -525,25 +525,13 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 
     Deactivating revokes the user's API tokens for good: a reactivated user creates
     new ones. The organization's last active administrator is neither made a member
-    nor deactivated (409): make another member administrator first. `role` is sent
-    on its own (422 with other fields), so a refusal never follows a stored change."""
+    nor deactivated (409): make another member administrator first. The changes are
+    made together or not at all: a refusal of one stores none."""
     actor = current_actor()
-    user = queries.get_member(db.session(), user_id, actor)
-    if "role" in data and len(data) > 1:
-        # Each change is its own use case: a refusal of the second would leave the
-        # first stored.
-        raise InvalidInput.for_field(
-            "role", "Change the role in a request of its own, without other fields."
-        )
-    if "roles" in data:
-        if not actor.has_role("admin"):
-            raise InvalidInput.for_field("roles", "Only admins change staff roles.")
-        user = services.set_staff_roles(user_id, data["roles"], actor=actor)
-    if "role" in data:
-        user = services.set_organization_role(user_id, data["role"], actor)
-    if "is_active" in data:
-        user = services.set_user_active(user_id, data["is_active"], actor)
-    return user
+    queries.get_member(db.session(), user_id, actor)  # 404 before any refusal
+    if "roles" in data and not actor.has_role("admin"):
+        raise InvalidInput.for_field("roles", "Only admins change staff roles.")
+    return services.update_user(user_id, data, actor)
 
 
 # --- API tokens -------------------------------------------------------------------------

@@ -238,8 +238,8 @@ def test_the_api_shows_roles_and_an_administrator_sets_them(
 def test_a_role_change_sent_with_other_changes_stores_none_of_them(
     client: FlaskClient, vendor: User, member: User
 ) -> None:
-    # Without the rule the demotion was stored, then the request refused for the
-    # deactivation (nobody deactivates themselves): a 422 that had changed something.
+    # Each change was once its own unit of work: the demotion was stored, then the
+    # request refused for the deactivation (nobody deactivates themselves).
     services.set_organization_role(member.id, "administrator", _actor(vendor))
     both = client.patch(
         f"/api/v1/users/{vendor.id}",
@@ -247,8 +247,39 @@ def test_a_role_change_sent_with_other_changes_stores_none_of_them(
         headers=bearer(vendor),
     )
     assert both.status_code == 422
-    assert "role" in both.get_json()["errors"]
+    assert "user" in both.get_json()["errors"]
     assert _fresh(vendor).organization_role == "administrator"
+    assert _fresh(vendor).is_active
+
+
+def test_a_role_change_and_a_removal_in_one_request_are_made_together(
+    client: FlaskClient, vendor: User, member: User
+) -> None:
+    both = client.patch(
+        f"/api/v1/users/{member.id}",
+        json={"role": "administrator", "is_active": False},
+        headers=bearer(vendor),
+    )
+    assert both.status_code == 200, both.get_json()
+    assert both.get_json()["role"] == "administrator"
+    assert both.get_json()["is_active"] is False
+    assert (_fresh(member).organization_role, _fresh(member).is_active) == ("administrator", False)
+
+
+def test_staff_roles_sent_with_a_refused_change_are_not_stored(
+    client: FlaskClient, admin: User
+) -> None:
+    # An admin may not deactivate themselves: the roles sent beside stay unchanged.
+    other = factories.make_staff(db.session(), roles=("admin",))
+    db.session().commit()
+    both = client.patch(
+        f"/api/v1/users/{admin.id}",
+        json={"roles": ["admin", "billing"], "is_active": False},
+        headers=bearer(admin),
+    )
+    assert both.status_code == 422, both.get_json()
+    assert sorted(_fresh(admin).roles) == ["admin"]
+    assert other.is_active
 
 
 def test_the_api_description_says_who_may_manage_the_organization(client: FlaskClient) -> None:

@@ -37,7 +37,7 @@ from licensing.accounts.services.invitations import (
     invite_member,
     revoke_invitation,
 )
-from licensing.accounts.services.members import restorable_members, set_user_active
+from licensing.accounts.services.members import restorable_members, set_user_active, update_user
 from licensing.accounts.services.organizations import create_organization, update_organization
 from licensing.accounts.services.password_reset import request_password_reset, reset_password
 from licensing.accounts.services.profile import (
@@ -163,6 +163,7 @@ __all__ = [
     "standing_block_reason_now",
     "unlock_user",
     "update_organization",
+    "update_user",
     "verify_email",
     "whom_to_ask",
     "with_article",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,12 +16,31 @@ from licensing.accounts.services.roles import (
     locked_organization,
     refuse_leaving_without_administrator,
     require_administrator,
+    set_organization_role,
 )
+from licensing.accounts.services.staff import set_staff_roles
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
+
+
+def update_user(user_id: int, changes: Mapping[str, Any], actor: Actor) -> User:
+    """Several changes to one account (the API's PATCH: staff `roles`, a vendor
+    user's `role`, `is_active`) as one unit of work: each is the use case it is on
+    its own, and a refusal of any leaves none of them stored."""
+    with db.transaction() as session:
+        user = queries.get_member(session, user_id, actor)
+        # Who may sign in first: its refusals (yourself, the last administrator)
+        # are checked while the caller still holds the role the request began with.
+        if "is_active" in changes:
+            user = set_user_active(user_id, changes["is_active"], actor)
+        if "roles" in changes:
+            user = set_staff_roles(user_id, changes["roles"], actor=actor)
+        if "role" in changes:
+            user = set_organization_role(user_id, changes["role"], actor)
+        return user
 
 
 def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
