@@ -11,12 +11,13 @@ import itertools
 from collections import deque
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.access import ADMINISTRATOR, MEMBER
 from licensing.accounts import queries, services
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import ApiToken, Organization, User
 from licensing.accounts.states import APPLYING, STANDING
 from licensing.actors import Actor
 
@@ -164,6 +165,13 @@ def billing_clerk() -> Actor:
 
 
 def bearer(user: User, name: str = "tests") -> dict[str, str]:
-    """`Authorization` headers with a real API token of `user`'s, made by the service."""
-    _token, secret = services.create_api_token(user.id, name, actor=Actor.SYSTEM)
+    """`Authorization` headers with a real API token of `user`'s, made by the service.
+
+    It is made to never expire, as tokens made before expiry existed: tests travel
+    in time (a royalty period a year on), and a token made on the real day would
+    expire on the way. Expiry has tests of its own
+    (tests/integration/test_accounts_token_scopes.py)."""
+    token, secret = services.create_api_token(user.id, name, actor=Actor.SYSTEM)
+    with db.transaction() as session:
+        session.execute(update(ApiToken).where(ApiToken.id == token.id).values(expires_at=None))
     return {"Authorization": f"Bearer {secret}"}

@@ -34,7 +34,7 @@ def test_a_route_for_every_vendor_user_admits_members_too() -> None:
 
 def test_the_route_registry_describes_an_administrators_route() -> None:
     assert ADMINISTRATORS_ROUTE.describe() == (
-        "vendor users of the record's organization with role administrator; staff with role admin"
+        "vendor users who are their organization's administrators, or admins"
     )
 
 
