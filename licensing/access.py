@@ -357,7 +357,8 @@ def refuse_read_only_token_write() -> None:
         or "HTTP_AUTHORIZATION" not in req.environ
     ):
         return
-    declaration = declaration_for(current_app._get_current_object(), req.endpoint)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    declaration = declaration_for(app, req.endpoint)
     if declaration is None:
         return
     try:
