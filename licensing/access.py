@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 
+from licensing import limits
 from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired, PermissionDenied
 
@@ -342,5 +343,32 @@ def _refuse_read_only_writes(method: str, declaration: Access, principal: Princi
         raise PermissionDenied(refusal)
 
 
+def refuse_read_only_token_write() -> None:
+    """A read-only token's write is refused for its scope before any check of what
+    the request carries (`limits.register_refusal_first`); the API's body checks
+    already run after `enforce`. Only a request with a token that is known is
+    answered here: an unknown or expired one keeps the answer it had (the
+    refusal of its text), so authentication moves for nobody."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if (
+        req.method in SAFE_METHODS
+        or req.endpoint is None
+        or not req.path.startswith(API_PREFIX + "/")
+        or "HTTP_AUTHORIZATION" not in req.environ
+    ):
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    declaration = declaration_for(app, req.endpoint)
+    if declaration is None:
+        return
+    try:
+        principal = current_principal()
+    except AuthenticationRequired:
+        g.pop("principal", None)  # not recognised: looked up again where it was
+        return
+    _refuse_read_only_writes(req.method, declaration, principal)
+
+
 def init_app(app: Flask) -> None:
     app.before_request(enforce)
+    limits.register_refusal_first(app, refuse_read_only_token_write)

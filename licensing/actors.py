@@ -21,6 +21,7 @@ permission requester's actor held every role):
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -154,3 +155,12 @@ def current_actor() -> Actor:
     """The current request's caller, as the use cases take it: what every page and
     API route passes on."""
     return Actor.of(require_principal())
+
+
+def operator_login() -> str:
+    """The login of whoever runs a command, for the note of what it records as
+    the system's (the system acted; the note says at whose hands)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        return "unknown"

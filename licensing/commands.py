@@ -136,7 +136,7 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
     ),
     "reports": ("Royalty reports.", (royalties_cli.remind,)),
     "tokens": ("API tokens.", (accounts_cli.create_token, accounts_cli.remind)),
-    "users": ("User accounts.", (accounts_cli.create_admin,)),
+    "users": ("User accounts.", (accounts_cli.create_admin, accounts_cli.set_role)),
 }
 
 

@@ -14,14 +14,15 @@ handler sees it:
   columns' range (MAX_RECORD_ID) and MAX_PAGE.
 
 Each refusal is an `InvalidInput` (422) naming the field and the limit: a
-problem document on the API, an error page elsewhere.
+problem document on the API, an error page elsewhere. A caller who may not send
+the request at all is told that instead (`register_refusal_first`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -330,7 +331,20 @@ def check_request_text() -> None:
             return
         problems.update(in_form)
     if problems:
+        for refuse_first in current_app.extensions.get(_REFUSALS_FIRST, ()):
+            refuse_first()
         raise _refusal(req, problems)
+
+
+_REFUSALS_FIRST = "licensing.limits.refusals_first"
+
+
+def register_refusal_first(app: Flask, refuse: Callable[[], None]) -> None:
+    """A check that `refuse`s (raises) before a request's unstorable text is
+    refused: a read-only API token's write is told its scope (`access`), not what
+    to fix in a request it may not make. It runs only for a request about to be
+    refused here, so nobody else's checks change order."""
+    app.extensions.setdefault(_REFUSALS_FIRST, []).append(refuse)
 
 
 def shows_on_form(view: object) -> bool:

@@ -11,10 +11,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from licensing import db
+from licensing.access import ORGANIZATION_ROLES
 from licensing.accounts import passwords, queries, services
 from licensing.accounts.models import TOKEN_SCOPES, WRITE_SCOPE
+from licensing.actors import operator_login
 from licensing.clock import now_option
-from licensing.errors import InvalidInput, NotFound
+from licensing.errors import DomainError, InvalidInput, NotFound
 
 # The admin `licensing setup` creates in development (example.com never receives mail).
 DEVELOPMENT_ADMIN = "admin@example.com"
@@ -60,6 +62,46 @@ def create_admin(email: str, full_name: str) -> None:
         raise click.ClickException(problems or error.detail) from None
     sign_in = current_app.config["LICENSING"].public_url + "/sign-in"
     click.echo(f"Admin {user.email} created (user {user.id}); sign in at {sign_in}.")
+
+
+@click.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ORGANIZATION_ROLES))
+@with_appcontext
+def set_role(email: str, role: str) -> None:
+    """Make a vendor user their organization's administrator or a member.
+
+    For an operator recovering an organization (its only administrator left, and
+    nobody can reach the console): the same rules as the console and the API (the
+    last active administrator stays one), audited as `system` with your login in
+    the note, and emailed to the user. Exits 1 when refused, 2 on a bad argument.
+    """
+    note = f"licensing users set-role on the command line (user {operator_login()})"
+    try:
+        user, before = services.set_organization_role_by_email(email, role, note=note)
+    except DomainError as error:
+        raise click.ClickException(_refusal(error)) from None
+    organization = user.organization.legal_name if user.organization else "their organization"
+    role_words = services.with_article(role)
+    if before is None:
+        click.echo(f"{user.email} is already {role_words} of {organization}; nothing changed.")
+        return
+    click.echo(
+        f"{user.full_name} ({user.email}) is now {role_words} of {organization} "
+        f"(was {services.with_article(before)}); they are emailed."
+    )
+    if not user.is_active:
+        click.echo(
+            f"{user.email} cannot sign in: their access was removed (restore it on the "
+            "console's organization page).",
+            err=True,
+        )
+
+
+def _refusal(error: DomainError) -> str:
+    """A domain refusal as one line: each field's messages, else its detail."""
+    problems = "; ".join(" ".join(messages) for messages in getattr(error, "errors", {}).values())
+    return problems or error.detail
 
 
 @click.command("create")

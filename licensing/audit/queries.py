@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -85,22 +85,31 @@ def vocabulary(session: Session) -> tuple[list[str], list[str]]:
     return list(types), list(actions)
 
 
+def _record_words(filters: AuditFilter, type_in_sentence: Callable[[str], str]) -> str:
+    """ "outbox message 12", "API token 3", "record 12" (an id alone), "a record"."""
+    if not filters.entity_type:
+        return f"record {filters.entity_id}" if filters.entity_id else "a record"
+    name = type_in_sentence(filters.entity_type)
+    return f"{name} {filters.entity_id}" if filters.entity_id else f"any {name}"
+
+
 def _count(session: Session, filters: AuditFilter) -> int:
     return db.count_rows(session, filters.apply(select(AuditEvent)))
 
 
-def why_nothing_matches(session: Session, filters: AuditFilter) -> list[str]:
+def why_nothing_matches(
+    session: Session, filters: AuditFilter, type_in_sentence: Callable[[str], str]
+) -> list[str]:
     """Why a filter finds no event, in words: the filters that alone find nothing,
-    or that each finds events but no event meets them all."""
+    or that each finds events but no event meets them all. `type_in_sentence`
+    names a record type inside a sentence (the page's names for them)."""
     if filters.since and filters.until and filters.since > filters.until:
         return [f"From ({filters.since}) is after To ({filters.until}): no day is in between."]
     record = AuditFilter(entity_type=filters.entity_type, entity_id=filters.entity_id)
     alone = {
         "record": (
             record,
-            f"No event is about {(filters.entity_type or 'a record').replace('_', ' ')}"
-            + (f" {filters.entity_id}" if filters.entity_id else "")
-            + ".",
+            f"No event is about {_record_words(filters, type_in_sentence)}.",
         ),
         "actor": (
             AuditFilter(actor=filters.actor),

@@ -109,7 +109,11 @@ def audit_log() -> tuple[str, int]:
         **numbered(page, total, PER_PAGE),
         filters=filters,
         problems=problems,
-        why_empty=queries.why_nothing_matches(session, filters) if empty else [],
+        why_empty=(
+            queries.why_nothing_matches(session, filters, records.record_type_in_sentence)
+            if empty
+            else []
+        ),
         refs=records.record_refs((e.entity_type, e.entity_id) for e in events),
         entity_types=entity_types,
         actions=actions,

@@ -7,7 +7,6 @@ renamed into place when complete, so a failed export leaves no partial file.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from typing import Any, BinaryIO
 import click
 from flask.cli import with_appcontext
 
-from licensing.actors import Actor
+from licensing.actors import Actor, operator_login
 from licensing.config import current_config
 from licensing.errors import DomainError, InvalidInput
 from licensing.exports import base, filters, services
@@ -141,7 +140,7 @@ def _export(
 ) -> None:
     # Run for a staff member, the record is theirs; the operator stays in the note.
     for_whom = f" for {requester.name}" if requester else ""
-    note = f"licensing exports on the command line (user {_os_user()}){for_whom}"
+    note = f"licensing exports on the command line (user {operator_login()}){for_whom}"
     tally = services.Tally()
     with _Progress(total) as progress:
         stream = services.stream(
@@ -164,13 +163,6 @@ def _export(
         f"sha256 {tally.digest.hexdigest()}" + ("" if output == "-" else f" -> {output}"),
         err=True,
     )
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name in some containers
-        return "unknown"
 
 
 def _write(chunks: Any, target: BinaryIO) -> None:

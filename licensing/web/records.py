@@ -75,6 +75,14 @@ def record_type_name(entity_type: str) -> str:
     return RECORD_TYPE_NAMES.get(entity_type) or vocab(entity_type)
 
 
+def record_type_in_sentence(entity_type: str) -> str:
+    """A record type's name as it reads inside a sentence ("outbox message", "user
+    account", "API token": an acronym keeps its capitals)."""
+    name = record_type_name(entity_type)
+    first, _, rest = name.partition(" ")
+    return name if first.isupper() else f"{first.lower()} {rest}".rstrip()
+
+
 # Records whose id is their name rather than a number (a rate card's version).
 _NAMED_BY_TEXT = frozenset({"rate_card"})
 

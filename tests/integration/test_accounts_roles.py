@@ -352,6 +352,47 @@ def test_the_office_makes_a_member_administrator_on_the_console(
     assert "The CPT Licensing Office made you an administrator" in " ".join(mail.body_text.split())
 
 
+def test_the_office_makes_an_administrator_a_member_on_the_console_but_keeps_the_last(
+    app: Flask,
+    vendor: User,
+    member: User,
+    licensing_staff: User,
+    billing_staff: User,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The organization asked the office to step an administrator down.
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    url = f"/console/organizations/{vendor.organization_id}/members/{member.id}/role"
+    billing = signed_in(app.test_client(), billing_staff)
+    assert billing.post(url, data={"role": "member"}).status_code == 403
+    office = signed_in(app.test_client(), licensing_staff)
+    page = office.get(f"/console/organizations/{vendor.organization_id}").get_data(as_text=True)
+    assert page.count("Make them a member") == 2
+    done = office.post(url, data={"role": "member"}, follow_redirects=True)
+    assert f"{member.full_name} is now a member." in done.get_data(as_text=True)
+    assert _fresh(member).organization_role == "member"
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "user.role_changed", AuditEvent.actor == licensing_staff.email
+        )
+    )
+    assert event.changes() == [("organization_role", "administrator", "member")]
+    (mail,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.subject.startswith("You are now a member"))
+    )
+    assert mail.to == [member.email]
+    assert "The CPT Licensing Office made you a member" in " ".join(mail.body_text.split())
+
+    # The last active administrator stays one, with the API's words.
+    last = office.post(
+        f"/console/organizations/{vendor.organization_id}/members/{vendor.id}/role",
+        data={"role": "member"},
+    )
+    assert last.status_code == 409
+    assert "is the last active administrator of" in " ".join(last.get_data(as_text=True).split())
+    assert _fresh(vendor).organization_role == "administrator"
+
+
 def test_two_administrators_demoting_each_other_at_once_leave_one(
     committed_app: Flask,
 ) -> None:

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -169,6 +170,52 @@ def test_a_read_only_token_asking_to_change_anything_is_a_403_saying_how_to_get_
     assert "read-only" in detail
     assert "`write`" in detail
     assert "/account/tokens" in detail
+
+
+@pytest.mark.parametrize(
+    ("body", "query"),
+    [
+        ({"data": "{not json", "content_type": "application/json"}, ""),
+        ({"data": "role=member", "content_type": "text/plain"}, ""),
+        ({"data": "role=mem\x00ber", "content_type": "application/x-www-form-urlencoded"}, ""),
+        ({"json": {"role": "member"}}, "?note=a%00b"),
+    ],
+    ids=["malformed JSON", "wrong content type", "unstorable form", "unstorable query"],
+)
+def test_a_read_only_tokens_write_is_refused_for_its_scope_before_its_body_is_checked(
+    client: FlaskClient, vendor: User, body: dict[str, Any], query: str
+) -> None:
+    # Told what to fix in the body, the caller would fix it and only then learn
+    # that the token cannot write at all.
+    _token, headers = _made(vendor, scope="read")
+    with time_machine.travel(MADE, tick=False):
+        refused = client.patch(f"/api/v1/users/{vendor.id}{query}", headers=headers, **body)
+    assert refused.status_code == 403, refused.get_json()
+    assert "read-only" in refused.get_json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("write token", 422), ("unknown token", 422), ("no token", 422)],
+)
+def test_every_other_caller_hears_about_unstorable_text_first_as_before(
+    client: FlaskClient, vendor: User, who: str, status: int
+) -> None:
+    _token, written = _made(vendor, scope="write")
+    headers = {
+        "write token": written,
+        "unknown token": {"Authorization": "Bearer lic_not-a-token"},
+        "no token": {},
+    }[who]
+    with time_machine.travel(MADE, tick=False):
+        answered = client.patch(
+            f"/api/v1/users/{vendor.id}",
+            headers=headers,
+            data="role=mem\x00ber",
+            content_type="application/x-www-form-urlencoded",
+        )
+    assert answered.status_code == status
+    assert "cannot be stored" in answered.get_json()["detail"]
 
 
 def test_a_staff_members_read_only_token_reads_invoices_but_issues_none(

@@ -1,4 +1,5 @@
-"""`licensing users create-admin EMAIL`: the first admin, from a terminal or a pipe."""
+"""`licensing users create-admin EMAIL`: the first admin, from a terminal or a pipe;
+`licensing users set-role EMAIL ROLE`: a vendor user's role, for an operator."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from licensing.accounts import cli as accounts_cli
 from licensing.accounts import services
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
+from licensing.mail.models import OutboxMessage
+from tests.support import factories
 
 EMAIL = "first-admin@licensing-office.example"
 PASSWORD = "copper-lighthouse-meadow-27"
@@ -104,3 +107,94 @@ def test_create_admin_needs_a_password_on_standard_input(app: Flask) -> None:
     assert result.exit_code == 1
     assert "Expected the password on standard input" in result.output
     assert _admin() is None
+
+
+# --- set-role -------------------------------------------------------------------------
+
+
+def _role_changes() -> list[AuditEvent]:
+    return list(
+        db.session().scalars(select(AuditEvent).where(AuditEvent.action == "user.role_changed"))
+    )
+
+
+def _fresh(user: User) -> User:
+    found = db.session().get(User, user.id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def test_set_role_makes_a_member_administrator_as_the_system_and_emails_them(
+    app: Flask, vendor: User
+) -> None:
+    # The only administrator left and nobody can reach the console: the operator
+    # recovers the organization.
+    member = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    db.session().commit()
+    result = app.test_cli_runner().invoke(
+        args=["users", "set-role", member.email.upper(), "administrator"]
+    )
+    assert result.exit_code == 0, result.output
+    organization = vendor.organization.legal_name
+    assert (
+        f"{member.full_name} ({member.email}) is now an administrator of {organization} "
+        "(was a member); they are emailed." in result.output
+    )
+    assert _fresh(member).organization_role == "administrator"
+    (event,) = _role_changes()
+    assert event.actor == "system"
+    assert event.changes() == [("organization_role", "member", "administrator")]
+    assert event.note is not None
+    assert event.note.startswith("licensing users set-role on the command line (user ")
+    (mail,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "role_changed")
+    )
+    assert mail.to == [member.email]
+    assert "The CPT Licensing Office made you an administrator" in " ".join(mail.body_text.split())
+
+    again = app.test_cli_runner().invoke(args=["users", "set-role", member.email, "administrator"])
+    assert again.exit_code == 0, again.output
+    assert "is already an administrator" in again.output
+    assert "nothing changed" in again.output
+
+
+def test_set_role_keeps_the_last_administrator_and_exits_1_with_the_reason(
+    app: Flask, vendor: User
+) -> None:
+    result = app.test_cli_runner().invoke(args=["users", "set-role", vendor.email, "member"])
+    assert result.exit_code == 1
+    assert (
+        f"{vendor.full_name} is the last active administrator of "
+        f"{vendor.organization.legal_name}, which always keeps one" in result.output
+    )
+    assert _fresh(vendor).organization_role == "administrator"
+    assert not _role_changes()
+
+
+@pytest.mark.parametrize(
+    ("who", "role", "exit_code", "said"),
+    [
+        ("nobody@tidewater.example", "member", 1, "There is no user nobody@tidewater.example."),
+        ("staff", "administrator", 1, "Staff accounts have staff roles"),
+        ("vendor", "owner", 2, "'owner' is not one of 'administrator', 'member'"),
+    ],
+)
+def test_set_role_refuses_an_unknown_user_a_staff_account_and_an_unknown_role(
+    app: Flask, vendor: User, admin: User, who: str, role: str, exit_code: int, said: str
+) -> None:
+    email = {"staff": admin.email, "vendor": vendor.email}.get(who, who)
+    result = app.test_cli_runner().invoke(args=["users", "set-role", email, role])
+    assert result.exit_code == exit_code
+    assert said in result.output
+    assert not _role_changes()
+
+
+def test_set_role_on_a_user_whose_access_was_removed_warns_they_cannot_sign_in(
+    app: Flask, vendor: User
+) -> None:
+    member = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    member.is_active = False
+    db.session().commit()
+    result = app.test_cli_runner().invoke(args=["users", "set-role", member.email, "administrator"])
+    assert result.exit_code == 0, result.output
+    assert f"{member.email} cannot sign in: their access was removed" in result.stderr

@@ -54,6 +54,7 @@ from licensing.accounts.services.registration import (
 from licensing.accounts.services.roles import (
     active_administrators,
     set_organization_role,
+    set_organization_role_by_email,
     whom_to_ask,
     with_article,
 )
@@ -154,6 +155,7 @@ __all__ = [
     "revoke_api_token",
     "revoke_invitation",
     "set_organization_role",
+    "set_organization_role_by_email",
     "set_staff_roles",
     "set_user_active",
     "sign_in",

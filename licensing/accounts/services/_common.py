@@ -369,12 +369,23 @@ def _user_actor(user: User) -> Actor:
     )
 
 
-def _change_user(session: Session, user: User, action: str, actor: Actor, **values: Any) -> None:
-    """Set the user's fields to `values`, audited as `action` with what they were."""
+def _change_user(
+    session: Session,
+    user: User,
+    action: str,
+    actor: Actor,
+    *,
+    note: str | None = None,
+    **values: Any,
+) -> None:
+    """Set the user's fields to `values`, audited as `action` with what they were
+    (and `note`, e.g. who ran the command that changed them)."""
     before = {name: getattr(user, name) for name in values}
     for name, value in values.items():
         setattr(user, name, value)
-    audit.record_event(session, action, user.id, before=before, after=values, actor=actor)
+    audit.record_event(
+        session, action, user.id, before=before, after=values, actor=actor, note=note
+    )
 
 
 def _revoke(

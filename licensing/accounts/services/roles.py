@@ -104,13 +104,16 @@ def refuse_leaving_without_administrator(
         raise Conflict(last_administrator(user, organization))
 
 
-def set_organization_role(user_id: int, role: str, actor: Actor) -> User:
+def set_organization_role(
+    user_id: int, role: str, actor: Actor, *, note: str | None = None
+) -> User:
     """Make a vendor user an administrator or a member of their organization.
 
     Its administrators do it for their colleagues (themselves too, while another
     administrator remains); the licensing office (licensing staff, admins) for any
-    organization, e.g. one whose only administrator left. Audited
-    `user.role_changed` and emailed to the user."""
+    organization, e.g. one whose only administrator left; an operator as the
+    system (`licensing users set-role`). Audited `user.role_changed` (with `note`)
+    and emailed to the user."""
     if role not in ORGANIZATION_ROLES:
         raise InvalidInput.for_field(
             "role", f"Unknown role {role!r}; choose one of {', '.join(ORGANIZATION_ROLES)}."
@@ -130,9 +133,24 @@ def set_organization_role(user_id: int, role: str, actor: Actor) -> User:
             return user
         if role != ADMINISTRATOR:
             refuse_leaving_without_administrator(session, user, organization)
-        _change_user(session, user, "user.role_changed", actor, organization_role=role)
+        _change_user(session, user, "user.role_changed", actor, note=note, organization_role=role)
         _tell_member(session, user, organization, actor)
         return user
+
+
+def set_organization_role_by_email(
+    email: str, role: str, *, note: str | None = None
+) -> tuple[User, str | None]:
+    """Operations (`licensing users set-role`): `set_organization_role` for the
+    vendor user with this email, as the system. Answers the user and the role they
+    held before (None when they already held `role`: nothing changed)."""
+    with db.transaction() as session:
+        found = queries.user_by_email(session, email)
+        if found is None:
+            raise NotFound(f"There is no user {email.strip().lower()}.")
+        user_id, before = found.id, found.organization_role
+    user = set_organization_role(user_id, role, Actor.SYSTEM, note=note)
+    return user, (before if before != user.organization_role else None)
 
 
 def _tell_member(session: Session, user: User, organization: Organization, actor: Actor) -> None:

@@ -119,6 +119,14 @@ def test_an_audit_filter_that_finds_nothing_says_why(
     assert "no event matches all of them together" in why(
         entity_type="application", action=invoice_action
     )
+    # A record type reads by its name, as inside a sentence (once "outbox message",
+    # "api token" and "user 999", the column's identifiers).
+    assert "No event is about outbox message 999." in why(
+        entity_type="outbox_message", entity_id="999"
+    )
+    assert "No event is about API token 999." in why(entity_type="api_token", entity_id="999")
+    assert "No event is about user account 999." in why(entity_type="user", entity_id="999")
+    assert "No event is about any payment reversal." in why(entity_type="payment_reversal")
 
 
 def test_an_agreement_links_its_application_for_staff_and_for_the_vendor(

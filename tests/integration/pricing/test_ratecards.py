@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from licensing import db
+from licensing import access, db
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards import services
 from licensing.ratecards.models import PublishedCardChanged, RateCardRecord
@@ -274,3 +275,29 @@ def test_a_version_or_title_longer_than_is_stored_is_a_problem_of_the_card(
     fits = card_document(version="v" * 64, title="t" * 300)
     assert client.post("/api/v1/rate-cards", json=fits, headers=bearer(admin)).status_code == 200
     assert stored_versions() == ["v" * 64]
+
+
+def test_the_api_guide_lists_every_rate_card_endpoint_with_who_may_call_it(app: Flask) -> None:
+    """docs/api.md's table, read against the routes' own declarations: a route added,
+    or its access changed, without the table fails here."""
+    guide = (Path(__file__).parents[3] / "docs" / "api.md").read_text(encoding="utf-8")
+    rows = {
+        match[1]: match[2]
+        for match in re.finditer(
+            r"^\| `([A-Z]+ /api/v1/rate-cards[^`]*)` \|.*\| ([^|]+) \|$", guide, re.M
+        )
+    }
+    routes = [
+        rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/rate-cards")
+    ]
+    assert routes
+    for rule in routes:
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        declaration = access.declaration_for(app, rule.endpoint)
+        assert declaration is not None
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            who = rows.pop(f"{method} {path}")
+            assert who.startswith(declaration.describe()), (method, path, who)
+            reads = method == "GET" or declaration.stores_nothing
+            assert ("a read-only token may" in who) == reads, (method, path, who)
+    assert not rows, f"the guide lists routes that do not exist: {sorted(rows)}"
