@@ -7,7 +7,7 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from licensing.accounts.models import (
     INVITATION,
     PASSWORD_LINKS,
     WELCOME,
+    ApiToken,
     Organization,
     User,
 )
@@ -587,15 +588,32 @@ def tokens() -> Page:
             flash(f"Token “{created.name}” created. Copy it now: it is shown only once.", "success")
     elif form.is_submitted():
         status = 422
+    tokens = queries.tokens_of(db.session(), principal.user_id)
+    replacing = None if form.is_submitted() else _replacing(tokens, form)
     return render_template(
         "accounts/tokens.html",
         form=form,
         secret=secret,
+        replacing=replacing,
         ask_password=not _password_recently_confirmed(),
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
-        tokens=queries.tokens_of(db.session(), principal.user_id),
+        tokens=tokens,
         now=utcnow(),
     ), status
+
+
+def _replacing(tokens: Sequence[ApiToken], form: forms.TokenForm) -> ApiToken | None:
+    """The token the expiry reminder's link (`?replace=<id>`) asks to replace, when it
+    is one of the caller's and not revoked: the form starts with its name and scope,
+    so rotating a read-and-write token does not make a read-only one (the page's
+    default) and break the program that writes."""
+    wanted = request.args.get("replace", type=int)
+    found = next((token for token in tokens if token.id == wanted), None)
+    if found is None or found.revoked_at is not None:
+        return None
+    form.name.data = found.name
+    form.scope.data = found.scope
+    return found
 
 
 def _days(value: str | None) -> int:

@@ -239,6 +239,6 @@ def _remind_expiring(session: Session, token: ApiToken, now: datetime) -> None:
             "expires": calendar.instant_text(token.expires_at),
             "last_used": calendar.instant_text(token.last_used_at) if token.last_used_at else None,
             "scope": "read only" if token.read_only else "read and write",
-            "tokens_page": links().api_tokens(),
+            "tokens_page": links().api_tokens(replacing=token.id),
         },
     )
