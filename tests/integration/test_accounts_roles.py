@@ -313,6 +313,22 @@ def test_the_last_administrator_is_neither_made_a_member_nor_removed(
     assert _fresh(vendor).organization_role == "member"
 
 
+def test_the_only_administrator_is_not_offered_the_step_down_the_service_refuses(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    page = client.get("/organization").get_data(as_text=True)
+    row = page.split(f'id="member-{vendor.id}"')[1].split("</tr>")[0]
+    assert "Make yourself a member" not in row
+    assert "The only administrator: to step down, make a colleague administrator first." in row
+
+    # With a second administrator, each may step down: the page offers it.
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    page = client.get("/organization").get_data(as_text=True)
+    row = page.split(f'id="member-{vendor.id}"')[1].split("</tr>")[0]
+    assert "Make yourself a member" in row
+
+
 def test_the_office_may_remove_an_organizations_only_user(app: Flask, admin: User) -> None:
     # Nobody is left to hand the organization to: refusing would keep the account open.
     alone = factories.make_vendor(db.session())
