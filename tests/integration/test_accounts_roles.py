@@ -83,6 +83,32 @@ def test_an_invitation_joins_as_a_member_unless_it_names_administrator(
     assert joined.organization_role == "administrator"
 
 
+def test_an_invitation_email_and_its_page_say_the_role_it_joins_as(
+    client: FlaskClient, vendor: User
+) -> None:
+    # An administrator-to-be learned of the role only after joining, and a member
+    # read "manage invoices" as managing the organization.
+    organization_id = vendor.organization_id or 0
+    services.invite_member(organization_id, "plain@tidewater.example", _actor(vendor))
+    services.invite_member(
+        organization_id, "chosen@tidewater.example", _actor(vendor), role="administrator"
+    )
+    expected = {
+        "plain@tidewater.example": ("as a member:", "as a member: you will apply"),
+        "chosen@tidewater.example": (
+            "as an administrator: to apply",
+            "as an administrator: you will also manage the organization",
+        ),
+    }
+    for message in db.session().scalars(select(OutboxMessage)):
+        in_mail, on_page = expected[message.to[0]]
+        assert in_mail in " ".join(message.body_text.split())
+        found = re.search(r"(/invitations/[A-Za-z0-9_-]+)", message.body_text)
+        assert found is not None
+        page = client.get(found.group(1)).get_data(as_text=True)
+        assert on_page in " ".join(page.split())
+
+
 # --- refusals ------------------------------------------------------------------------------
 
 
