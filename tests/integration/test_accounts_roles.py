@@ -362,6 +362,25 @@ def test_the_office_may_remove_an_organizations_only_user(app: Flask, admin: Use
     assert not _fresh(alone).is_active
 
 
+def test_an_organization_with_nobody_active_tells_the_office_to_reactivate_before_promoting(
+    app: Flask, vendor: User, member: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The office removed the last administrator once nobody else was active: there
+    # is no active member to make administrator, so "below" offered nothing.
+    services.set_user_active(member.id, False, _actor(admin))
+    services.set_user_active(vendor.id, False, _actor(admin))
+    office = signed_in(app.test_client(), admin)
+    url = f"/console/organizations/{vendor.organization_id}"
+    page = " ".join(office.get(url).get_data(as_text=True).split())
+    assert "Make one of its active members administrator below" not in page
+    assert "None of its members is active either: reactivate one on their account" in page
+
+    services.set_user_active(member.id, True, _actor(admin))
+    page = " ".join(office.get(url).get_data(as_text=True).split())
+    assert "Make one of its active members administrator below." in page
+    assert "Make administrator" in page
+
+
 def test_the_office_makes_a_member_administrator_on_the_console(
     app: Flask,
     vendor: User,
