@@ -955,8 +955,23 @@ def _user_page(
         tokens=tokens,
         working_tokens=sum(token.is_usable(now) for token in tokens),
         staff_roles=STAFF_ROLES,
+        keeps_organization=_keeps_organization(db_session, user),
         now=now,
     ), status
+
+
+def _keeps_organization(db_session: Session, user: User) -> bool:
+    """Whether `user` is their organization's last active administrator while it has
+    other active members: deactivating them is refused until one of those is made
+    administrator, so the console's user page says that instead of offering it."""
+    if not (user.organization_id and user.is_active and user.is_administrator):
+        return False
+    if services.active_administrators(db_session, user.organization_id) != [user]:
+        return False
+    return any(
+        member.is_active and member.id != user.id
+        for member in queries.members(db_session, user.organization_id)
+    )
 
 
 @console.route("/users/<int:user_id>")

@@ -381,6 +381,21 @@ def test_an_organization_with_nobody_active_tells_the_office_to_reactivate_befor
     assert "Make administrator" in page
 
 
+def test_the_console_says_how_to_remove_a_last_administrator_instead_of_offering_it(
+    app: Flask, vendor: User, member: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # Deactivate was offered, asked for confirmation, and then was refused.
+    office = signed_in(app.test_client(), admin)
+    page = " ".join(office.get(f"/console/users/{vendor.id}").get_data(as_text=True).split())
+    assert ">Deactivate</button>" not in page
+    assert f"{vendor.full_name} is the last active administrator" in page
+    assert f'href="/console/organizations/{vendor.organization_id}#members"' in page
+
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    page = office.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert ">Deactivate</button>" in page
+
+
 def test_the_office_makes_a_member_administrator_on_the_console(
     app: Flask,
     vendor: User,
