@@ -66,8 +66,9 @@ def expired_detail(token: ApiToken) -> str:
     assert token.expires_at is not None  # only expired tokens are described
     return (
         f"The API token “{token.name}” ({token.prefix}…) expired at "
-        f"{token.expires_at.isoformat(timespec='seconds')}. Create a new one on the API "
-        "tokens page (/account/tokens), switch your program to it, and revoke this one."
+        f"{token.expires_at.isoformat(timespec='seconds')}. Create a new one with scope "
+        f"`{token.scope}` on the API tokens page (/account/tokens?replace={token.id} starts "
+        "with this token's name and scope), switch your program to it, and revoke this one."
     )
 
 
