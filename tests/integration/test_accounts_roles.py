@@ -355,6 +355,19 @@ def test_the_only_administrator_is_not_offered_the_step_down_the_service_refuses
     assert "Make yourself a member" in row
 
 
+def test_each_button_on_the_members_list_names_its_colleague_for_a_screen_reader(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    services.invite_member(vendor.organization_id or 0, "x@tidewater.example", _actor(vendor))
+    page = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
+    labels = set(re.findall(r'aria-label="([^"]+)">', page))
+    assert {
+        f"Make administrator: {member.full_name}",
+        f"Remove access: {member.full_name}",
+        "Withdraw: x@tidewater.example",
+    } <= labels
+
+
 def test_the_office_may_remove_an_organizations_only_user(app: Flask, admin: User) -> None:
     # Nobody is left to hand the organization to: refusing would keep the account open.
     alone = factories.make_vendor(db.session())

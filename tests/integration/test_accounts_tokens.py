@@ -222,3 +222,14 @@ def test_the_caller_of_one_request_is_not_the_caller_of_the_next(
     with app.app_context():  # one `g` for both requests, as the test client shares it
         assert client.get("/api/v1/me", headers=bearer(vendor)).status_code == 200
         assert client.get("/api/v1/me").status_code == 401
+
+
+def test_each_revoke_button_names_its_token_for_a_screen_reader(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # A list read by a screen reader offered "Revoke, Revoke": which one?
+    for name in ("ERP", "nightly upload"):
+        services.create_api_token(vendor.id, name, actor=Actor.SYSTEM)
+    page = signed_in(app.test_client(), vendor).get("/account/tokens").get_data(as_text=True)
+    labels = re.findall(r'aria-label="(Revoke: [^"]+)">Revoke</button>', page)
+    assert sorted(labels) == ["Revoke: ERP", "Revoke: nightly upload"]
