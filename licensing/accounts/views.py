@@ -566,6 +566,7 @@ def tokens() -> Page:
     principal = access.require_principal()
     form = forms.TokenForm()
     secret = None
+    created: ApiToken | None = None
     status = 200
     if form.validate_on_submit():
         try:
@@ -594,6 +595,7 @@ def tokens() -> Page:
         "accounts/tokens.html",
         form=form,
         secret=secret,
+        created=created,
         replacing=replacing,
         ask_password=not _password_recently_confirmed(),
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
