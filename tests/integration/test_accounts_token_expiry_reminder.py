@@ -214,3 +214,17 @@ def test_tokens_made_before_accounts_0005_keep_working_as_write_tokens_that_neve
         listed = client.get(f"/api/v1/tokens/{old.id}", headers=headers).get_json()
         assert (listed["scope"], listed["expires_at"], listed["expired"]) == ("write", None, False)
         assert db.session().scalar(select(func.count()).select_from(ApiToken)) == 1
+
+
+def test_a_replace_link_to_a_colleagues_or_a_revoked_token_fills_nothing_in(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    theirs = _token(colleague, "their secret system")
+    mine = _token(vendor, "old laptop")
+    services.revoke_api_token(mine.id, Actor.of(services.principal_for(vendor)))
+    client = signed_in(app.test_client(), vendor)
+    for token in (theirs, mine):
+        page = client.get(f"/account/tokens?replace={token.id}").get_data(as_text=True)
+        assert "Replacing" not in page
+        assert token.name not in page.split('id="create"')[1].split("</form>")[0]
