@@ -368,6 +368,25 @@ def test_each_button_on_the_members_list_names_its_colleague_for_a_screen_reader
     } <= labels
 
 
+def test_an_administrator_stepping_down_is_told_it_was_their_own_step_and_whom_to_ask_back(
+    app: Flask, vendor: User, member: User
+) -> None:
+    # It read "<their own name> made you a member ... If you did not expect this change".
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    services.set_organization_role(vendor.id, "member", _actor(vendor))
+    (mail,) = [
+        message
+        for message in db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "role_changed")
+        )
+        if message.to == [vendor.email]
+    ]
+    body = " ".join(mail.body_text.split())
+    assert f"You made yourself a member of {vendor.organization.legal_name}" in body
+    assert "did not expect" not in body
+    assert f"ask {_asked(member)} to make you an administrator" in body
+
+
 def test_the_office_may_remove_an_organizations_only_user(app: Flask, admin: User) -> None:
     # Nobody is left to hand the organization to: refusing would keep the account open.
     alone = factories.make_vendor(db.session())
