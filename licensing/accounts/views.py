@@ -747,7 +747,7 @@ def _standing_form(organization: Organization) -> forms.StandingForm:
 
 # The organizations' and users' filters' labels: their forms draw them from here,
 # and a refusal names the field by them (`arguments`).
-ORGANIZATION_FILTERS = {"q": "Name", "standing": "Standing"}
+ORGANIZATION_FILTERS = {"q": "Name", "standing": "Standing", "administrator": "Administrators"}
 USER_FILTERS = {"q": "Email or name", "kind": "Kind"}
 
 
@@ -756,6 +756,9 @@ USER_FILTERS = {"q": "Email or name", "kind": "Kind"}
 def organizations() -> tuple[str, int]:
     standing = request.args.get("standing") or None
     search = request.args.get("q") or None
+    # Organizations whose active users have no active administrator among them: the
+    # office makes one (the last one left, or the office removed them).
+    needs_administrator = request.args.get("administrator") == "none"
     if standing not in (None, *STANDING.states):
         standing = None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
@@ -764,9 +767,15 @@ def organizations() -> tuple[str, int]:
         "console/organizations.html",
         organizations=[]
         if refused
-        else queries.organizations(db.session(), standing=standing, search=search),
+        else queries.organizations(
+            db.session(),
+            standing=standing,
+            search=search,
+            needs_administrator=needs_administrator,
+        ),
         standings=STANDING.states,
         standing=standing,
+        needs_administrator=needs_administrator,
         search=search or "",
         filter_errors=refused,
         filter_labels=ORGANIZATION_FILTERS,

@@ -428,6 +428,26 @@ def test_the_console_says_how_to_remove_a_last_administrator_instead_of_offering
     assert ">Deactivate</button>" in page
 
 
+def test_the_office_finds_the_organizations_whose_active_users_have_no_administrator(
+    app: Flask, vendor: User, member: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # Only by opening each organization's page could the office find one to fix.
+    services.set_user_active(member.id, False, _actor(admin))
+    services.set_user_active(vendor.id, False, _actor(admin))
+    services.set_user_active(member.id, True, _actor(admin))
+    dormant = factories.make_vendor(db.session())
+    services.set_user_active(dormant.id, False, _actor(admin))
+    healthy = factories.make_vendor(db.session())
+    office = signed_in(app.test_client(), admin)
+    listed = office.get("/console/organizations?administrator=none").get_data(as_text=True)
+    assert vendor.organization.legal_name in listed
+    # Nobody active to promote, and an organization with its administrator: not listed.
+    assert dormant.organization.legal_name not in listed
+    assert healthy.organization.legal_name not in listed
+    everything = office.get("/console/organizations").get_data(as_text=True)
+    assert healthy.organization.legal_name in everything
+
+
 def test_the_office_makes_a_member_administrator_on_the_console(
     app: Flask,
     vendor: User,
