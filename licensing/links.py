@@ -28,7 +28,7 @@ class Links(Protocol):
     def password_reset(self, token: str) -> str: ...
     def password_reset_request(self) -> str: ...
     def vendor_dashboard(self) -> str: ...
-    def api_tokens(self) -> str: ...
+    def api_tokens(self, replacing: int | None = None) -> str: ...
     def sign_up(self) -> str: ...
 
     # the public pages
@@ -87,8 +87,11 @@ class PublicUrlLinks:
     def sign_up(self) -> str:
         return self._url("accounts.sign_up")
 
-    def api_tokens(self) -> str:
-        return self._url("accounts.tokens")
+    def api_tokens(self, replacing: int | None = None) -> str:
+        if replacing is None:
+            return self._url("accounts.tokens")
+        # The reminder's link: the page offers a token like the expiring one.
+        return self._url("accounts.tokens", replace=replacing) + "#create"
 
     def price_estimator(self) -> str:
         return self._url("estimator.estimate")

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from licensing import access, db
-from licensing.access import Principal
+from licensing.access import ADMINISTRATOR, Principal
 from licensing.accounts.models import (
     DEACTIVATED_MARK,
     INVITATION,
@@ -322,9 +322,24 @@ def organizations(
     *,
     standing: str | None = None,
     search: str | None = None,
+    needs_administrator: bool = False,
 ) -> Sequence[Organization]:
     query = organizations_query(principal, standing=standing, search=search)
+    if needs_administrator:
+        query = query.where(_active_user_exists(administrator=False)).where(
+            ~_active_user_exists(administrator=True)
+        )
     return session.scalars(query).all()
+
+
+def _active_user_exists(*, administrator: bool) -> ColumnElement[bool]:
+    """An active user of the organization (an active administrator, when asked)."""
+    statement = select(User.id).where(
+        User.organization_id == Organization.id, User.is_active.is_(True)
+    )
+    if administrator:
+        statement = statement.where(User.organization_role == ADMINISTRATOR)
+    return statement.correlate(Organization).exists()
 
 
 def organizations_query(

@@ -7,7 +7,7 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from licensing.accounts.models import (
     INVITATION,
     PASSWORD_LINKS,
     WELCOME,
+    ApiToken,
     Organization,
     User,
 )
@@ -565,6 +566,7 @@ def tokens() -> Page:
     principal = access.require_principal()
     form = forms.TokenForm()
     secret = None
+    created: ApiToken | None = None
     status = 200
     if form.validate_on_submit():
         try:
@@ -587,15 +589,33 @@ def tokens() -> Page:
             flash(f"Token “{created.name}” created. Copy it now: it is shown only once.", "success")
     elif form.is_submitted():
         status = 422
+    tokens = queries.tokens_of(db.session(), principal.user_id)
+    replacing = None if form.is_submitted() else _replacing(tokens, form)
     return render_template(
         "accounts/tokens.html",
         form=form,
         secret=secret,
+        created=created,
+        replacing=replacing,
         ask_password=not _password_recently_confirmed(),
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
-        tokens=queries.tokens_of(db.session(), principal.user_id),
+        tokens=tokens,
         now=utcnow(),
     ), status
+
+
+def _replacing(tokens: Sequence[ApiToken], form: forms.TokenForm) -> ApiToken | None:
+    """The token the expiry reminder's link (`?replace=<id>`) asks to replace, when it
+    is one of the caller's and not revoked: the form starts with its name and scope,
+    so rotating a read-and-write token does not make a read-only one (the page's
+    default) and break the program that writes."""
+    wanted = request.args.get("replace", type=int)
+    found = next((token for token in tokens if token.id == wanted), None)
+    if found is None or found.revoked_at is not None:
+        return None
+    form.name.data = found.name
+    form.scope.data = found.scope
+    return found
 
 
 def _days(value: str | None) -> int:
@@ -727,7 +747,7 @@ def _standing_form(organization: Organization) -> forms.StandingForm:
 
 # The organizations' and users' filters' labels: their forms draw them from here,
 # and a refusal names the field by them (`arguments`).
-ORGANIZATION_FILTERS = {"q": "Name", "standing": "Standing"}
+ORGANIZATION_FILTERS = {"q": "Name", "standing": "Standing", "administrator": "Administrators"}
 USER_FILTERS = {"q": "Email or name", "kind": "Kind"}
 
 
@@ -736,6 +756,9 @@ USER_FILTERS = {"q": "Email or name", "kind": "Kind"}
 def organizations() -> tuple[str, int]:
     standing = request.args.get("standing") or None
     search = request.args.get("q") or None
+    # Organizations whose active users have no active administrator among them: the
+    # office makes one (the last one left, or the office removed them).
+    needs_administrator = request.args.get("administrator") == "none"
     if standing not in (None, *STANDING.states):
         standing = None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
@@ -744,9 +767,15 @@ def organizations() -> tuple[str, int]:
         "console/organizations.html",
         organizations=[]
         if refused
-        else queries.organizations(db.session(), standing=standing, search=search),
+        else queries.organizations(
+            db.session(),
+            standing=standing,
+            search=search,
+            needs_administrator=needs_administrator,
+        ),
         standings=STANDING.states,
         standing=standing,
+        needs_administrator=needs_administrator,
         search=search or "",
         filter_errors=refused,
         filter_labels=ORGANIZATION_FILTERS,
@@ -937,8 +966,23 @@ def _user_page(
         tokens=tokens,
         working_tokens=sum(token.is_usable(now) for token in tokens),
         staff_roles=STAFF_ROLES,
+        keeps_organization=_keeps_organization(db_session, user),
         now=now,
     ), status
+
+
+def _keeps_organization(db_session: Session, user: User) -> bool:
+    """Whether `user` is their organization's last active administrator while it has
+    other active members: deactivating them is refused until one of those is made
+    administrator, so the console's user page says that instead of offering it."""
+    if not (user.organization_id and user.is_active and user.is_administrator):
+        return False
+    if services.active_administrators(db_session, user.organization_id) != [user]:
+        return False
+    return any(
+        member.is_active and member.id != user.id
+        for member in queries.members(db_session, user.organization_id)
+    )
 
 
 @console.route("/users/<int:user_id>")

@@ -83,6 +83,32 @@ def test_an_invitation_joins_as_a_member_unless_it_names_administrator(
     assert joined.organization_role == "administrator"
 
 
+def test_an_invitation_email_and_its_page_say_the_role_it_joins_as(
+    client: FlaskClient, vendor: User
+) -> None:
+    # An administrator-to-be learned of the role only after joining, and a member
+    # read "manage invoices" as managing the organization.
+    organization_id = vendor.organization_id or 0
+    services.invite_member(organization_id, "plain@tidewater.example", _actor(vendor))
+    services.invite_member(
+        organization_id, "chosen@tidewater.example", _actor(vendor), role="administrator"
+    )
+    expected = {
+        "plain@tidewater.example": ("as a member:", "as a member: you will apply"),
+        "chosen@tidewater.example": (
+            "as an administrator: to apply",
+            "as an administrator: you will also manage the organization",
+        ),
+    }
+    for message in db.session().scalars(select(OutboxMessage)):
+        in_mail, on_page = expected[message.to[0]]
+        assert in_mail in " ".join(message.body_text.split())
+        found = re.search(r"(/invitations/[A-Za-z0-9_-]+)", message.body_text)
+        assert found is not None
+        page = client.get(found.group(1)).get_data(as_text=True)
+        assert on_page in " ".join(page.split())
+
+
 # --- refusals ------------------------------------------------------------------------------
 
 
@@ -313,11 +339,113 @@ def test_the_last_administrator_is_neither_made_a_member_nor_removed(
     assert _fresh(vendor).organization_role == "member"
 
 
+def test_the_only_administrator_is_not_offered_the_step_down_the_service_refuses(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    page = client.get("/organization").get_data(as_text=True)
+    row = page.split(f'id="member-{vendor.id}"')[1].split("</tr>")[0]
+    assert "Make yourself a member" not in row
+    assert "The only administrator: to step down, make a colleague administrator first." in row
+
+    # With a second administrator, each may step down: the page offers it.
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    page = client.get("/organization").get_data(as_text=True)
+    row = page.split(f'id="member-{vendor.id}"')[1].split("</tr>")[0]
+    assert "Make yourself a member" in row
+
+
+def test_each_button_on_the_members_list_names_its_colleague_for_a_screen_reader(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    services.invite_member(vendor.organization_id or 0, "x@tidewater.example", _actor(vendor))
+    page = signed_in(app.test_client(), vendor).get("/organization").get_data(as_text=True)
+    labels = set(re.findall(r'aria-label="([^"]+)">', page))
+    assert {
+        f"Make administrator: {member.full_name}",
+        f"Remove access: {member.full_name}",
+        "Withdraw: x@tidewater.example",
+    } <= labels
+
+
+def test_an_administrator_stepping_down_is_told_it_was_their_own_step_and_whom_to_ask_back(
+    app: Flask, vendor: User, member: User
+) -> None:
+    # It read "<their own name> made you a member ... If you did not expect this change".
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    services.set_organization_role(vendor.id, "member", _actor(vendor))
+    (mail,) = [
+        message
+        for message in db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "role_changed")
+        )
+        if message.to == [vendor.email]
+    ]
+    body = " ".join(mail.body_text.split())
+    assert f"You made yourself a member of {vendor.organization.legal_name}" in body
+    assert "did not expect" not in body
+    assert f"ask {_asked(member)} to make you an administrator" in body
+
+
 def test_the_office_may_remove_an_organizations_only_user(app: Flask, admin: User) -> None:
     # Nobody is left to hand the organization to: refusing would keep the account open.
     alone = factories.make_vendor(db.session())
     services.set_user_active(alone.id, False, _actor(admin))
     assert not _fresh(alone).is_active
+
+
+def test_an_organization_with_nobody_active_tells_the_office_to_reactivate_before_promoting(
+    app: Flask, vendor: User, member: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The office removed the last administrator once nobody else was active: there
+    # is no active member to make administrator, so "below" offered nothing.
+    services.set_user_active(member.id, False, _actor(admin))
+    services.set_user_active(vendor.id, False, _actor(admin))
+    office = signed_in(app.test_client(), admin)
+    url = f"/console/organizations/{vendor.organization_id}"
+    page = " ".join(office.get(url).get_data(as_text=True).split())
+    assert "Make one of its active members administrator below" not in page
+    assert "None of its members is active either: reactivate one on their account" in page
+
+    services.set_user_active(member.id, True, _actor(admin))
+    page = " ".join(office.get(url).get_data(as_text=True).split())
+    assert "Make one of its active members administrator below." in page
+    assert "Make administrator" in page
+
+
+def test_the_console_says_how_to_remove_a_last_administrator_instead_of_offering_it(
+    app: Flask, vendor: User, member: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # Deactivate was offered, asked for confirmation, and then was refused.
+    office = signed_in(app.test_client(), admin)
+    page = " ".join(office.get(f"/console/users/{vendor.id}").get_data(as_text=True).split())
+    assert ">Deactivate</button>" not in page
+    assert f"{vendor.full_name} is the last active administrator" in page
+    assert f'href="/console/organizations/{vendor.organization_id}#members"' in page
+
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    page = office.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert ">Deactivate</button>" in page
+
+
+def test_the_office_finds_the_organizations_whose_active_users_have_no_administrator(
+    app: Flask, vendor: User, member: User, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # Only by opening each organization's page could the office find one to fix.
+    services.set_user_active(member.id, False, _actor(admin))
+    services.set_user_active(vendor.id, False, _actor(admin))
+    services.set_user_active(member.id, True, _actor(admin))
+    dormant = factories.make_vendor(db.session())
+    services.set_user_active(dormant.id, False, _actor(admin))
+    healthy = factories.make_vendor(db.session())
+    office = signed_in(app.test_client(), admin)
+    listed = office.get("/console/organizations?administrator=none").get_data(as_text=True)
+    assert vendor.organization.legal_name in listed
+    # Nobody active to promote, and an organization with its administrator: not listed.
+    assert dormant.organization.legal_name not in listed
+    assert healthy.organization.legal_name not in listed
+    everything = office.get("/console/organizations").get_data(as_text=True)
+    assert healthy.organization.legal_name in everything
 
 
 def test_the_office_makes_a_member_administrator_on_the_console(

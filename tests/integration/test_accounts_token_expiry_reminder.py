@@ -5,6 +5,8 @@ tokens their scope and expiry left the tokens made before it working as they did
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,6 +63,30 @@ def test_the_owner_is_emailed_once_a_week_before_naming_the_token_and_how_to_rot
         select(AuditEvent).where(AuditEvent.action == services.EXPIRY_REMINDED)
     )
     assert [event.entity_id for event in events] == [str(token.id)]
+
+
+def test_the_reminders_link_offers_a_new_token_that_may_do_what_the_expiring_one_does(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    _token, _raw = services.create_api_token(
+        vendor.id, "nightly upload", actor=Actor.SYSTEM, scope="write", expires_in_days=30, now=MADE
+    )
+    services.remind_expiring_tokens(DUE)
+    (message,) = _reminders(vendor.email)
+    assert '"Read and write" as this one has' in message.body_text
+    link = re.search(r"http://testserver(/account/tokens\S*)", message.body_text)
+    assert link is not None
+    page = signed_in(app.test_client(), vendor).get(link.group(1))
+    html = page.get_data(as_text=True)
+    assert "Replacing “nightly upload”" in html
+    # The page's default is "Read only": following the reminder must not make a
+    # read-only token for the program that uploads every night.
+    assert re.search(
+        r'<option[^>]*selected[^>]*value="write"|<option[^>]*value="write"[^>]*selected', html
+    )
+    assert re.search(
+        r'id="name"[^>]*value="nightly upload"|value="nightly upload"[^>]*id="name"', html
+    )
 
 
 def test_revoked_expired_and_never_expiring_tokens_are_not_reminded_of(
@@ -188,3 +214,17 @@ def test_tokens_made_before_accounts_0005_keep_working_as_write_tokens_that_neve
         listed = client.get(f"/api/v1/tokens/{old.id}", headers=headers).get_json()
         assert (listed["scope"], listed["expires_at"], listed["expired"]) == ("write", None, False)
         assert db.session().scalar(select(func.count()).select_from(ApiToken)) == 1
+
+
+def test_a_replace_link_to_a_colleagues_or_a_revoked_token_fills_nothing_in(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    theirs = _token(colleague, "their secret system")
+    mine = _token(vendor, "old laptop")
+    services.revoke_api_token(mine.id, Actor.of(services.principal_for(vendor)))
+    client = signed_in(app.test_client(), vendor)
+    for token in (theirs, mine):
+        page = client.get(f"/account/tokens?replace={token.id}").get_data(as_text=True)
+        assert "Replacing" not in page
+        assert token.name not in page.split('id="create"')[1].split("</form>")[0]

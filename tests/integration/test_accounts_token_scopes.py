@@ -60,6 +60,22 @@ def test_a_token_works_until_its_expiry_and_one_second_past_it_is_a_401_saying_w
     assert listed.status_code == 401
 
 
+def test_an_expired_tokens_401_says_which_scope_to_create_and_links_a_form_with_it(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The page's default is Read only: a nightly upload whose write token expired
+    # was given a read-only replacement and refused again.
+    _token, headers = _made(vendor, scope="write", days=30)
+    with time_machine.travel(MADE + timedelta(days=31), tick=False):
+        detail = app.test_client().get("/api/v1/me", headers=headers).get_json()["detail"]
+    assert "Create a new one with scope `write`" in detail
+    found = re.search(r"(/account/tokens\?replace=\d+)", detail)
+    assert found is not None
+    page = signed_in(app.test_client(), vendor).get(found.group(1)).get_data(as_text=True)
+    assert "Replacing “finance sync”" in page
+    assert re.search(r'<option[^>]*selected[^>]*value="write"|value="write"[^>]*selected', page)
+
+
 def test_an_expired_token_is_listed_as_expired_and_not_active(
     client: FlaskClient, vendor: User
 ) -> None:

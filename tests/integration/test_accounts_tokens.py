@@ -17,6 +17,7 @@ from licensing.accounts import services
 from licensing.accounts.models import ApiToken, User
 from licensing.actors import Actor
 from licensing.db import utcnow
+from licensing.web.filters import when as _when
 from tests.support.factories import bearer
 
 PROBLEM = "application/problem+json"
@@ -222,3 +223,27 @@ def test_the_caller_of_one_request_is_not_the_caller_of_the_next(
     with app.app_context():  # one `g` for both requests, as the test client shares it
         assert client.get("/api/v1/me", headers=bearer(vendor)).status_code == 200
         assert client.get("/api/v1/me").status_code == 401
+
+
+def test_each_revoke_button_names_its_token_for_a_screen_reader(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # A list read by a screen reader offered "Revoke, Revoke": which one?
+    for name in ("ERP", "nightly upload"):
+        services.create_api_token(vendor.id, name, actor=Actor.SYSTEM)
+    page = signed_in(app.test_client(), vendor).get("/account/tokens").get_data(as_text=True)
+    labels = re.findall(r'aria-label="(Revoke: [^"]+)">Revoke</button>', page)
+    assert sorted(labels) == ["Revoke: ERP", "Revoke: nightly upload"]
+
+
+def test_the_new_tokens_panel_says_what_it_may_do_and_when_it_expires(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # The secret is copied into the finance system from this panel: what it is
+    # allowed and until when belongs beside it, not only in the list below.
+    client = signed_in(app.test_client(), vendor)
+    made = client.post("/account/tokens", data={"name": "ERP", "scope": "read", "expires_in": "30"})
+    panel = made.get_data(as_text=True).split('id="new-token"')[1].split("</div>")[0]
+    token = db.session().scalars(select(ApiToken).where(ApiToken.name == "ERP")).one()
+    assert token.expires_at is not None
+    assert f"“ERP” may read only and expires {_when(token.expires_at)}" in panel

@@ -16,7 +16,7 @@ from licensing.accounts.services._common import (
     normalize_email,
 )
 from licensing.accounts.services.registration import create_vendor_user
-from licensing.accounts.services.roles import require_administrator, whom_to_ask
+from licensing.accounts.services.roles import require_administrator, whom_to_ask, with_article
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -114,6 +114,7 @@ def invite_member(
             template="invitation",
             organization=organization,
             inviter=inviter,
+            role=with_article(role),
         )
         return link
 

@@ -172,6 +172,8 @@ def _tell_member(session: Session, user: User, organization: Organization, actor
                 else f"The {mail.OFFICE_NAME}"
             ),
             "changed_on": calendar.instant_text(utcnow()),
+            # Stepping down oneself is recorded too, but is no surprise to report.
+            "themselves": changer is not None and changer.id == user.id,
             "ask": whom_to_ask(session, organization.id),
             "portal_url": links().vendor_dashboard(),
         },

@@ -66,8 +66,9 @@ def expired_detail(token: ApiToken) -> str:
     assert token.expires_at is not None  # only expired tokens are described
     return (
         f"The API token “{token.name}” ({token.prefix}…) expired at "
-        f"{token.expires_at.isoformat(timespec='seconds')}. Create a new one on the API "
-        "tokens page (/account/tokens), switch your program to it, and revoke this one."
+        f"{token.expires_at.isoformat(timespec='seconds')}. Create a new one with scope "
+        f"`{token.scope}` on the API tokens page (/account/tokens?replace={token.id} starts "
+        "with this token's name and scope), switch your program to it, and revoke this one."
     )
 
 
@@ -239,6 +240,6 @@ def _remind_expiring(session: Session, token: ApiToken, now: datetime) -> None:
             "expires": calendar.instant_text(token.expires_at),
             "last_used": calendar.instant_text(token.last_used_at) if token.last_used_at else None,
             "scope": "read only" if token.read_only else "read and write",
-            "tokens_page": links().api_tokens(),
+            "tokens_page": links().api_tokens(replacing=token.id),
         },
     )
