@@ -200,7 +200,7 @@ def test_an_expired_invitation_is_sent_again_from_its_row(
     assert page.count(">Send again</button>") == 1
     assert (
         'value="jordan@example.org"><input type="hidden" name="role" value="member">'
-        '<button type="submit" class="small secondary">Send'
+        '<button type="submit" class="small secondary" aria-label="Send again: jordan@example.org">'
     ) in page
     assert "expired on " in page
 
