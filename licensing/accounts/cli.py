@@ -87,7 +87,7 @@ def set_role(email: str, role: str) -> None:
         click.echo(f"{user.email} is already {role_words} of {organization}; nothing changed.")
         return
     click.echo(
-        f"{user.full_name} ({user.email}) is now {role_words} of {organization} "
+        f"{user.name_and_email} is now {role_words} of {organization} "
         f"(was {services.with_article(before)}); they are emailed."
     )
     if not user.is_active:

@@ -178,6 +178,12 @@ class User(Base):
         return self.full_name + ("" if self.is_active else DEACTIVATED_MARK)
 
     @property
+    def name_and_email(self) -> str:
+        """ "Ana Ruiz (ana@tidewater.example)": how emails, pages and commands name
+        a person to ask or who acted, so the reader can tell two Anas apart."""
+        return f"{self.full_name} ({self.email})"
+
+    @property
     def is_staff(self) -> bool:
         return self.organization_id is None
 

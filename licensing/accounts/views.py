@@ -510,7 +510,7 @@ def deactivate_member(user_id: int) -> Page:
             confirm.Confirmation(
                 title=f"Remove {member.full_name}'s access?",
                 consequences=[
-                    f"{member.full_name} ({member.email}) can no longer sign in to "
+                    f"{member.name_and_email} can no longer sign in to "
                     f"{organization.legal_name}'s account, and their API tokens are revoked "
                     "for good: programs using them stop at once. Invitations they sent that "
                     "are still waiting are withdrawn.",

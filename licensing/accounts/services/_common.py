@@ -369,6 +369,12 @@ def _user_actor(user: User) -> Actor:
     )
 
 
+def acting_colleague(session: Session, actor: Actor) -> User | None:
+    """The vendor user who took a step, for the email that tells a colleague who;
+    None when the office or the system took it (the email names the office)."""
+    return session.get(User, actor.user_id) if actor.is_vendor and actor.user_id else None
+
+
 def _change_user(
     session: Session,
     user: User,

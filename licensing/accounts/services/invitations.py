@@ -175,7 +175,7 @@ def expired_invitation_help(raw: str) -> str | None:
     organization = link.organization.legal_name if link.organization else "the organization"
     session = db.session()
     who = (
-        f"{inviter.full_name} ({inviter.email})"
+        inviter.name_and_email
         if inviter is not None and inviter.is_active and inviter.is_administrator
         else whom_to_ask(session, link.organization_id)
         if link.organization_id

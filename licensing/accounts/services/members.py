@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 from licensing import calendar, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization, User
-from licensing.accounts.services._common import _change_user, _revoke, _withdraw_reviewer
+from licensing.accounts.services._common import (
+    _change_user,
+    _revoke,
+    _withdraw_reviewer,
+    acting_colleague,
+)
 from licensing.accounts.services.roles import (
     locked_organization,
     refuse_leaving_without_administrator,
@@ -112,8 +117,8 @@ def _tell_removed_member(
     organization = user.organization
     if organization is None:
         return
-    remover = session.get(User, actor.user_id) if actor.is_vendor and actor.user_id else None
-    colleague = f"{remover.full_name} ({remover.email})" if remover is not None else None
+    remover = acting_colleague(session, actor)
+    colleague = remover.name_and_email if remover is not None else None
     mail.enqueue(
         session,
         to=user.email,

@@ -16,7 +16,7 @@ from licensing import calendar, db
 from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, Principal
 from licensing.accounts import queries
 from licensing.accounts.models import Organization, User
-from licensing.accounts.services._common import _change_user
+from licensing.accounts.services._common import _change_user, acting_colleague
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -56,7 +56,7 @@ def whom_to_ask(session: Session, organization_id: int) -> str:
     found = active_administrators(session, organization_id)
     if not found:
         return f"the {mail.OFFICE_NAME} ({mail.sender_address()})"
-    return " or ".join(f"{user.full_name} ({user.email})" for user in found)
+    return " or ".join(user.name_and_email for user in found)
 
 
 def administrators_only(session: Session, organization_id: int) -> str:
@@ -156,7 +156,7 @@ def set_organization_role_by_email(
 def _tell_member(session: Session, user: User, organization: Organization, actor: Actor) -> None:
     """The member whose role changed hears who changed it and what they may do now
     (a page that no longer offers *Invite* would otherwise be their first sign)."""
-    changer = session.get(User, actor.user_id) if actor.is_vendor and actor.user_id else None
+    changer = acting_colleague(session, actor)
     mail.enqueue(
         session,
         to=user.email,
@@ -166,11 +166,7 @@ def _tell_member(session: Session, user: User, organization: Organization, actor
             "user": user,
             "organization": organization,
             "administrator": user.is_administrator,
-            "changed_by": (
-                f"{changer.full_name} ({changer.email})"
-                if changer is not None
-                else f"The {mail.OFFICE_NAME}"
-            ),
+            "changed_by": changer.name_and_email if changer else f"The {mail.OFFICE_NAME}",
             "changed_on": calendar.instant_text(utcnow()),
             # Stepping down oneself is recorded too, but is no surprise to report.
             "themselves": changer is not None and changer.id == user.id,
