@@ -526,6 +526,7 @@ def test_the_office_makes_an_administrator_a_member_on_the_console_but_keeps_the
     assert _fresh(vendor).organization_role == "administrator"
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite: one writer
 def test_two_administrators_demoting_each_other_at_once_leave_one(
     committed_app: Flask,
 ) -> None:
@@ -536,9 +537,6 @@ def test_two_administrators_demoting_each_other_at_once_leave_one(
         )
         organization_id = first.organization_id
         pairs = [(_actor(first), second.id), (_actor(second), first.id)]
-    engine = committed_app.extensions["licensing.db"].engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one writer at a time: the race needs PostgreSQL")
     outcomes: list[object] = []
 
     def demote(actor: Actor, user_id: int) -> None:
@@ -549,6 +547,7 @@ def test_two_administrators_demoting_each_other_at_once_leave_one(
                 outcomes.append(refused)
 
     # Both wait on the organization's row, held here, and go the moment it is let go.
+    engine = committed_app.extensions["licensing.db"].engine
     with engine.connect() as holder, holder.begin():
         holder.execute(
             text("SELECT id FROM organizations WHERE id = :id FOR UPDATE"), {"id": organization_id}
