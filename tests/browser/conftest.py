@@ -14,6 +14,7 @@ people, an active agreement, an invoiced vendor, a tab signed in.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,6 +87,16 @@ def admin_with_sample_cards(live_server: LiveServer) -> str:
         admin = factories.make_staff(db.session(), roles=("admin",))
         db.session().commit()
         return str(admin.email)
+
+
+def check_card_on_page(page: Any, email: str, card: Path) -> None:
+    """The admin `email` signed in, checking the card file `card` without
+    publishing it, on the rate cards page; the check's answer loaded."""
+    sign_in(page, email)
+    page.goto("/console/rate-cards/")
+    page.get_by_label("Rate card file (JSON)").set_input_files(str(card))
+    page.get_by_role("button", name="Check without publishing").click()
+    page.wait_for_load_state()
 
 
 def reporting_vendor(live_server: LiveServer) -> tuple[str, Agreement]:

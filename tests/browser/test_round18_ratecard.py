@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import admin_with_sample_cards, sign_in
+from tests.browser.conftest import admin_with_sample_cards, check_card_on_page
 from tests.integration.pricing.conftest import example_document
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
@@ -22,11 +22,7 @@ def test_an_admin_checks_a_card_then_publishes_what_was_checked(
     card = tmp_path / "2027.2.json"
     card.write_text(json.dumps(document, default=str))
 
-    sign_in(page, email)
-    page.goto("/console/rate-cards/")
-    page.get_by_label("Rate card file (JSON)").set_input_files(str(card))
-    page.get_by_role("button", name="Check without publishing").click()
-    page.wait_for_load_state()
+    check_card_on_page(page, email, card)
     main = page.locator("main")
     assert "The card is valid. Nothing is published yet" in main.inner_text()
     assert "Differences from 2027.1" in main.inner_text()

@@ -11,7 +11,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.ratecards.views import MAX_CARD_BYTES
-from tests.browser.conftest import admin_with_sample_cards, sign_in, vendor_and_staff
+from tests.browser.conftest import admin_with_sample_cards, check_card_on_page, vendor_and_staff
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.pricing.conftest import example_document
 from tests.support.axe import assert_accessible
@@ -32,11 +32,7 @@ def test_a_one_megabyte_card_checked_in_the_browser_is_published_by_its_button(
     card.write_text(json.dumps(document, default=str, ensure_ascii=False), encoding="utf-8")
     assert MAX_CARD_BYTES - 1 <= card.stat().st_size <= MAX_CARD_BYTES
 
-    sign_in(page, email)
-    page.goto("/console/rate-cards/")
-    page.get_by_label("Rate card file (JSON)").set_input_files(str(card))
-    page.get_by_role("button", name="Check without publishing").click()
-    page.wait_for_load_state()
+    check_card_on_page(page, email, card)
     assert "The card is valid. Nothing is published yet" in page.locator("main").inner_text()
     page.get_by_role("button", name="Publish rate card 2027.2").click()
     page.wait_for_url("**/console/rate-cards/2027.2")
@@ -58,11 +54,7 @@ def test_the_effect_on_current_licensees_is_accessible(
     card = tmp_path / "2027.2.json"
     card.write_text(json.dumps(document, default=str))
 
-    sign_in(page, email)
-    page.goto("/console/rate-cards/")
-    page.get_by_label("Rate card file (JSON)").set_input_files(str(card))
-    page.get_by_role("button", name="Check without publishing").click()
-    page.wait_for_load_state()
+    check_card_on_page(page, email, card)
     effect = page.get_by_role("table").filter(has_text="Largest changes first")
     assert "8,000.00" in page.locator("main").inner_text()
     assert effect.count() >= 1
