@@ -64,7 +64,11 @@ def test_the_overdue_note_holding_an_organization_names_the_balance_grouped(
     reason = f"Invoice {late.source_reference} is 34 days overdue (3,524.07 USD due 2027-02-14)."
     held = (
         db.session()
-        .scalars(select(AuditEvent).where(AuditEvent.action == "organization.standing_changed"))
+        .scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "organization.standing_changed")
+            .order_by(AuditEvent.id)
+        )
         .all()
     )
     assert [event.note for event in held][-1:] == [reason]  # (the first: the vendor set up)

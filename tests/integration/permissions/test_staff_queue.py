@@ -324,7 +324,11 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
         )
     letters = (
         db.session()
-        .scalars(select(PermissionLetter).where(PermissionLetter.request_id == within.id))
+        .scalars(
+            select(PermissionLetter)
+            .where(PermissionLetter.request_id == within.id)
+            .order_by(PermissionLetter.id)
+        )
         .all()
     )
     assert [letter.kind for letter in letters] == ["denial", "denial"]
