@@ -345,10 +345,10 @@ def _refuse_read_only_writes(method: str, declaration: Access, principal: Princi
 
 def refuse_read_only_token_write() -> None:
     """A read-only token's write is refused for its scope before any check of what
-    the request carries (`limits.register_refusal_first`); the API's body checks
+    the request carries (from `refuse_before_text`); the API's body checks
     already run after `enforce`. Only a request with a token that is known is
-    answered here: an unknown or expired one keeps the answer it had (the
-    refusal of its text), so authentication moves for nobody."""
+    answered here: on a public route an unknown or expired one keeps the answer
+    it had (the refusal of its text)."""
     req = request._get_current_object()  # type: ignore[attr-defined]
     if (
         req.method in SAFE_METHODS
@@ -369,6 +369,23 @@ def refuse_read_only_token_write() -> None:
     _refuse_read_only_writes(req.method, declaration, principal)
 
 
+def refuse_before_text() -> None:
+    """Who before what, for text that cannot be stored: a route that needs a caller
+    refuses one it does not admit (401 or the sign-in page for nobody, 403 for the
+    wrong one, a read-only token's write) before `limits.check_request_text`
+    refuses what the request carries, as every other check of a request comes
+    after `enforce`. A public route has no "who": only a read-only token's write is
+    told its scope there, and an unknown token still hears about its text."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.endpoint is None:  # 404 and 405: the text is refused as before
+        return
+    declaration = declaration_for(current_app._get_current_object(), req.endpoint)  # type: ignore[attr-defined]
+    if declaration is None or declaration.public:
+        refuse_read_only_token_write()
+        return
+    enforce()
+
+
 def init_app(app: Flask) -> None:
     app.before_request(enforce)
-    limits.register_refusal_first(app, refuse_read_only_token_write)
+    limits.register_refusal_first(app, refuse_before_text)
