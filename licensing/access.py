@@ -36,22 +36,25 @@ from flask import Flask, current_app, g, request
 from licensing import limits
 from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired, PermissionDenied
+from licensing.links import links
 
 # What a caller without credentials is told: a person signs in; a program
 # calling the API sends a token, which its user creates on the API tokens page.
 SIGN_IN = "Sign in to continue."
 API_CREDENTIALS = (
     "Send your API token as `Authorization: Bearer <token>`; "
-    "create one on the API tokens page (/account/tokens) after signing in."
+    "create one on the API tokens page ({tokens_page}) after signing in."
 )
 
 STAFF_ROLES = ("licensing", "billing", "admin")
 
-# What a read-only API token is told when it asks to change something.
+# What a read-only API token is told when it asks to change something, given the
+# API tokens page's address under PUBLIC_URL: the program's log is read by an
+# operator, who follows a link there rather than guessing the host.
 READ_ONLY_REFUSAL = (
     "This API token is read-only (scope `read`): it may only read (GET and HEAD, and "
     "the few POSTs that store nothing). To make changes, create a token with scope "
-    "`write` on the API tokens page (/account/tokens) after signing in."
+    "`write` on the API tokens page ({tokens_page}) after signing in."
 )
 
 # A vendor user's role in their organization. Administrators manage it: invite and
@@ -238,7 +241,7 @@ def read_only_token_refusal(method: str, declaration: Access, principal: Princip
         return ""
     if method in SAFE_METHODS or declaration.stores_nothing:
         return ""
-    return READ_ONLY_REFUSAL
+    return READ_ONLY_REFUSAL.format(tokens_page=links().api_tokens())
 
 
 # Endpoints registered by libraries (static files, the OpenAPI document) whose
@@ -292,9 +295,15 @@ def require_principal() -> Principal:
     return principal
 
 
+def api_credentials() -> str:
+    """What an API caller without a usable token is told, with the full address
+    of the API tokens page (under PUBLIC_URL, as the emails give it)."""
+    return API_CREDENTIALS.format(tokens_page=links().api_tokens())
+
+
 def _authentication_required() -> AuthenticationRequired:
     on_api = request.path.startswith(API_PREFIX + "/")
-    return AuthenticationRequired(API_CREDENTIALS if on_api else SIGN_IN)
+    return AuthenticationRequired(api_credentials() if on_api else SIGN_IN)
 
 
 class MissingDeclaration(PermissionDenied):

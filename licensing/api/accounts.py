@@ -40,6 +40,7 @@ from licensing.api.base import Blueprint, Created
 from licensing.api.fields import STRINGS, ApiSchema, Text, callers_actions, documented, vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, PermissionDenied
+from licensing.links import links
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 blp = Blueprint(
@@ -551,7 +552,7 @@ def list_tokens() -> list[ApiToken]:
 # last minutes), or by operations with `licensing tokens create`.
 TOKENS_NEED_A_SESSION = (
     "An API token cannot create API tokens. Sign in and create one on the API tokens "
-    "page (/account/tokens); it may ask for your password again."
+    "page ({tokens_page}); it may ask for your password again."
 )
 
 
@@ -561,7 +562,7 @@ TOKENS_NEED_A_SESSION = (
 def create_token() -> NoReturn:
     """Refused (403) for every caller: the API reads only bearer tokens, and a token
     may not create tokens. Create one on the *API tokens* page while signed in."""
-    raise PermissionDenied(TOKENS_NEED_A_SESSION)
+    raise PermissionDenied(TOKENS_NEED_A_SESSION.format(tokens_page=links().api_tokens()))
 
 
 @blp.route("/tokens/<int:token_id>")

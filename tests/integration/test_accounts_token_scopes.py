@@ -56,7 +56,8 @@ def test_a_token_works_until_its_expiry_and_one_second_past_it_is_a_401_saying_w
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")
     detail = refused.get_json()["detail"]
     assert "expired at 2027-03-31T12:00:00+00:00" in detail
-    assert "/account/tokens" in detail
+    # The full address under PUBLIC_URL, as the emails give it: a link in a log.
+    assert f"(http://testserver/account/tokens?replace={token.id}#create starts" in detail
     assert listed.status_code == 401
 
 
@@ -185,7 +186,7 @@ def test_a_read_only_token_asking_to_change_anything_is_a_403_saying_how_to_get_
     detail = refused.get_json()["detail"]
     assert "read-only" in detail
     assert "`write`" in detail
-    assert "/account/tokens" in detail
+    assert "API tokens page (http://testserver/account/tokens) after signing in" in detail
 
 
 @pytest.mark.parametrize(
