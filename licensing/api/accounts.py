@@ -517,7 +517,8 @@ def get_user(user_id: int) -> User:
     200,
     UserSchema,
     conflict="It would leave the organization without an active administrator, or the "
-    "office without an active admin",
+    "office without an active admin; or it makes a user whose access was removed an "
+    "administrator without also setting `is_active: true`",
 )
 def update_user(data: dict[str, Any], user_id: int) -> User:
     """Change a user. Admins change staff `roles`; an organization's administrators
@@ -526,8 +527,10 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 
     Deactivating revokes the user's API tokens for good: a reactivated user creates
     new ones. The organization's last active administrator is neither made a member
-    nor deactivated (409): make another member administrator first. The changes are
-    made together or not at all: a refusal of one stores none."""
+    nor deactivated (409): make another member administrator first. A user whose
+    access was removed is made administrator only with `"is_active": true` in the
+    same request (409 otherwise: restore their access first). The changes are
+    made together or not at all, access first: a refusal of one stores none."""
     actor = current_actor()
     queries.get_member(db.session(), user_id, actor)  # 404 before any refusal
     if "roles" in data and not actor.has_role("admin"):
