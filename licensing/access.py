@@ -388,7 +388,8 @@ def refuse_before_text() -> None:
     req = request._get_current_object()  # type: ignore[attr-defined]
     if req.endpoint is None:  # 404 and 405: the text is refused as before
         return
-    declaration = declaration_for(current_app._get_current_object(), req.endpoint)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    declaration = declaration_for(app, req.endpoint)
     if declaration is None or declaration.public:
         refuse_read_only_token_write()
         return
