@@ -36,22 +36,25 @@ from flask import Flask, current_app, g, request
 from licensing import limits
 from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired, PermissionDenied
+from licensing.links import links
 
 # What a caller without credentials is told: a person signs in; a program
 # calling the API sends a token, which its user creates on the API tokens page.
 SIGN_IN = "Sign in to continue."
 API_CREDENTIALS = (
     "Send your API token as `Authorization: Bearer <token>`; "
-    "create one on the API tokens page (/account/tokens) after signing in."
+    "create one on the API tokens page ({tokens_page}) after signing in."
 )
 
 STAFF_ROLES = ("licensing", "billing", "admin")
 
-# What a read-only API token is told when it asks to change something.
+# What a read-only API token is told when it asks to change something, given the
+# API tokens page's address under PUBLIC_URL: the program's log is read by an
+# operator, who follows a link there rather than guessing the host.
 READ_ONLY_REFUSAL = (
     "This API token is read-only (scope `read`): it may only read (GET and HEAD, and "
     "the few POSTs that store nothing). To make changes, create a token with scope "
-    "`write` on the API tokens page (/account/tokens) after signing in."
+    "`write` on the API tokens page ({tokens_page}) after signing in."
 )
 
 # A vendor user's role in their organization. Administrators manage it: invite and
@@ -238,7 +241,7 @@ def read_only_token_refusal(method: str, declaration: Access, principal: Princip
         return ""
     if method in SAFE_METHODS or declaration.stores_nothing:
         return ""
-    return READ_ONLY_REFUSAL
+    return READ_ONLY_REFUSAL.format(tokens_page=links().api_tokens())
 
 
 # Endpoints registered by libraries (static files, the OpenAPI document) whose
@@ -292,9 +295,15 @@ def require_principal() -> Principal:
     return principal
 
 
+def api_credentials() -> str:
+    """What an API caller without a usable token is told, with the full address
+    of the API tokens page (under PUBLIC_URL, as the emails give it)."""
+    return API_CREDENTIALS.format(tokens_page=links().api_tokens())
+
+
 def _authentication_required() -> AuthenticationRequired:
     on_api = request.path.startswith(API_PREFIX + "/")
-    return AuthenticationRequired(API_CREDENTIALS if on_api else SIGN_IN)
+    return AuthenticationRequired(api_credentials() if on_api else SIGN_IN)
 
 
 class MissingDeclaration(PermissionDenied):
@@ -345,10 +354,10 @@ def _refuse_read_only_writes(method: str, declaration: Access, principal: Princi
 
 def refuse_read_only_token_write() -> None:
     """A read-only token's write is refused for its scope before any check of what
-    the request carries (`limits.register_refusal_first`); the API's body checks
+    the request carries (from `refuse_before_text`); the API's body checks
     already run after `enforce`. Only a request with a token that is known is
-    answered here: an unknown or expired one keeps the answer it had (the
-    refusal of its text), so authentication moves for nobody."""
+    answered here: on a public route an unknown or expired one keeps the answer
+    it had (the refusal of its text)."""
     req = request._get_current_object()  # type: ignore[attr-defined]
     if (
         req.method in SAFE_METHODS
@@ -369,6 +378,24 @@ def refuse_read_only_token_write() -> None:
     _refuse_read_only_writes(req.method, declaration, principal)
 
 
+def refuse_before_text() -> None:
+    """Who before what, for text that cannot be stored: a route that needs a caller
+    refuses one it does not admit (401 or the sign-in page for nobody, 403 for the
+    wrong one, a read-only token's write) before `limits.check_request_text`
+    refuses what the request carries, as every other check of a request comes
+    after `enforce`. A public route has no "who": only a read-only token's write is
+    told its scope there, and an unknown token still hears about its text."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.endpoint is None:  # 404 and 405: the text is refused as before
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    declaration = declaration_for(app, req.endpoint)
+    if declaration is None or declaration.public:
+        refuse_read_only_token_write()
+        return
+    enforce()
+
+
 def init_app(app: Flask) -> None:
     app.before_request(enforce)
-    limits.register_refusal_first(app, refuse_read_only_token_write)
+    limits.register_refusal_first(app, refuse_before_text)

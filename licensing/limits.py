@@ -15,7 +15,8 @@ handler sees it:
 
 Each refusal is an `InvalidInput` (422) naming the field and the limit: a
 problem document on the API, an error page elsewhere. A caller who may not send
-the request at all is told that instead (`register_refusal_first`).
+the request at all (nobody, on a route that needs a caller) is told that instead
+(`register_refusal_first`).
 """
 
 from __future__ import annotations
@@ -257,6 +258,11 @@ def storable(text: str) -> str:
     """`text` with each unstorable character replaced by U+FFFD, for what is
     recorded as received rather than refused (a browser's User-Agent)."""
     return _printable(text)
+
+
+def is_storable(text: str) -> bool:
+    """Whether `text` holds no character that cannot be stored."""
+    return _UNSTORABLE.search(text) is None
 
 
 def unstorable_text(values: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -27,6 +27,7 @@ from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired
 from licensing.extensions import configured_limit, limiter, login_manager
 from licensing.limits import MAX_RECORD_ID
+from licensing.links import links
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,8 +130,8 @@ def principal_from_bearer_token() -> Principal | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationRequired(access.API_CREDENTIALS)
-    principal = authenticate_token(token.strip())
+        raise AuthenticationRequired(access.api_credentials())
+    principal = authenticate_token(token.strip(), replacement_page=links().api_tokens)
     if principal is None:
         raise AuthenticationRequired("The API token is not valid, or has been revoked.")
     return principal

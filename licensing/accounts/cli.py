@@ -74,7 +74,9 @@ def set_role(email: str, role: str) -> None:
     For an operator recovering an organization (its only administrator left, and
     nobody can reach the console): the same rules as the console and the API (the
     last active administrator stays one), audited as `system` with your login in
-    the note, and emailed to the user. Exits 1 when refused, 2 on a bad argument.
+    the note, and emailed to the user. Exits 1 when refused (a user whose access
+    was removed is not made administrator: restore it on the console first), 2 on
+    a bad argument.
     """
     note = f"licensing users set-role on the command line (user {operator_login()})"
     try:

@@ -8,12 +8,12 @@ Two kinds of record would be priced on it once it is published:
 - an active or expired agreement, not yet renewed, whose renewal would start in
   its period: a renewal names no card (`renewal`).
 
-Each is priced on the new card with the uses of its latest quote, over its own
-term (an application) or the renewal's term, the day after the agreement's end
-to the new card's last day (an agreement), against what it is priced at now (the
-latest quote's total; the agreement's own total). A renewal drawn later takes
-the quantities last reported; this reads the agreement's own, which says what
-the card changes, not what the licensee will report.
+Each is priced on the new card, an application with the uses of its latest
+quote over its own term, an agreement with the uses its renewal would be drawn
+with (`renewal.renewed_uses`: its licensed uses, with the quantities last
+reported where there are any) over the renewal's term, the day after the
+agreement's end to the new card's last day; against what it is priced at now
+(the latest quote's total; the agreement's own total).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from licensing.agreements.models import Agreement, Application
+from licensing.agreements.services.renewal import renewed_uses
+from licensing.agreements.services.submission import quote_request
 from licensing.agreements.states import (
     ACTIVE,
     ESCALATED,
@@ -37,7 +39,7 @@ from licensing.agreements.states import (
     SUBMITTED,
     UNDECIDED,
 )
-from licensing.pricing import Quote, QuoteInputError, QuoteRequest, RateCard, Term, price
+from licensing.pricing import Quote, QuoteInputError, QuoteRequest, RateCard, price
 
 # Undecided applications with a quote: drafts have none yet.
 _REPRICED = (SUBMITTED, RETURNED, IN_REVIEW, ESCALATED)
@@ -172,7 +174,11 @@ def _renewals(session: Session, card: RateCard) -> Iterator[Repriced]:
             Agreement.term_end >= card.effective_from - timedelta(days=1),
             Agreement.term_end < card.effective_to,
         )
-        .options(selectinload(Agreement.quote), selectinload(Agreement.organization))
+        .options(
+            selectinload(Agreement.quote),
+            selectinload(Agreement.organization),
+            selectinload(Agreement.application).selectinload(Application.uses),
+        )
     )
     # An agreement whose renewal is drawn already is counted as that application.
     renewing = set(
@@ -185,17 +191,20 @@ def _renewals(session: Session, card: RateCard) -> Iterator[Repriced]:
     for agreement in found:
         if agreement.id in renewing:
             continue
-        request = Quote.from_snapshot(agreement.quote.snapshot).request
-        if request is None:
-            continue
-        start = agreement.term_end + timedelta(days=1)
+        # Priced as the renewal would be drawn and submitted: one source of its uses.
+        request = quote_request(
+            agreement.organization.organization_type,
+            (agreement.term_end + timedelta(days=1), card.effective_to),
+            None,
+            renewed_uses(session, agreement).fields(),
+        )
         yield _repriced(
             "renewal",
             agreement.number,
             agreement.organization.legal_name,
             (agreement.rate_card, agreement.currency, agreement.total),
             card,
-            replace(request, rate_card=None, term=Term(start, card.effective_to)),
+            request,
         )
 
 

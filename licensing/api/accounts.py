@@ -40,6 +40,7 @@ from licensing.api.base import Blueprint, Created
 from licensing.api.fields import STRINGS, ApiSchema, Text, callers_actions, documented, vocabulary
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, PermissionDenied
+from licensing.links import links
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
 blp = Blueprint(
@@ -516,7 +517,8 @@ def get_user(user_id: int) -> User:
     200,
     UserSchema,
     conflict="It would leave the organization without an active administrator, or the "
-    "office without an active admin",
+    "office without an active admin; or it makes a user whose access was removed an "
+    "administrator without also setting `is_active: true`",
 )
 def update_user(data: dict[str, Any], user_id: int) -> User:
     """Change a user. Admins change staff `roles`; an organization's administrators
@@ -525,8 +527,10 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
 
     Deactivating revokes the user's API tokens for good: a reactivated user creates
     new ones. The organization's last active administrator is neither made a member
-    nor deactivated (409): make another member administrator first. The changes are
-    made together or not at all: a refusal of one stores none."""
+    nor deactivated (409): make another member administrator first. A user whose
+    access was removed is made administrator only with `"is_active": true` in the
+    same request (409 otherwise: restore their access first). The changes are
+    made together or not at all, access first: a refusal of one stores none."""
     actor = current_actor()
     queries.get_member(db.session(), user_id, actor)  # 404 before any refusal
     if "roles" in data and not actor.has_role("admin"):
@@ -551,7 +555,7 @@ def list_tokens() -> list[ApiToken]:
 # last minutes), or by operations with `licensing tokens create`.
 TOKENS_NEED_A_SESSION = (
     "An API token cannot create API tokens. Sign in and create one on the API tokens "
-    "page (/account/tokens); it may ask for your password again."
+    "page ({tokens_page}); it may ask for your password again."
 )
 
 
@@ -561,7 +565,7 @@ TOKENS_NEED_A_SESSION = (
 def create_token() -> NoReturn:
     """Refused (403) for every caller: the API reads only bearer tokens, and a token
     may not create tokens. Create one on the *API tokens* page while signed in."""
-    raise PermissionDenied(TOKENS_NEED_A_SESSION)
+    raise PermissionDenied(TOKENS_NEED_A_SESSION.format(tokens_page=links().api_tokens()))
 
 
 @blp.route("/tokens/<int:token_id>")

@@ -17,6 +17,7 @@ from licensing.api.base import Blueprint
 from licensing.api.fields import ApiSchema, Day
 from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
+from licensing.pricing.describe import exact_amount
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 
@@ -347,13 +348,20 @@ def _check_result(check: services.CardCheck) -> dict[str, Any]:
             "effective_to": base.effective_to,
             "in_effect_on_first_day": check.base_in_effect_on_first_day,
         },
-        "differences": [asdict(change) for change in check.differences()],
+        "differences": [asdict(change) for change in check.differences(amount=_money)],
         "takes_over": [asdict(taking) for taking in check.taken],
         "keeps": check.kept,
     }
 
 
 _CHECKED_FIELDS = ("version", "title", "currency", "effective_from", "effective_to")
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    """An amount in a difference's sentence as the API gives money: a decimal string
+    with the currency's minor-unit digits (a finer unit price keeps its own, never
+    rounded), and the currency, where the page names it too ("2750.00 USD")."""
+    return f"{exact_amount(amount, currency)} {currency}"
 
 
 @blp.route("/rate-cards", methods=["POST"])

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from licensing import errors, problems
 from licensing.extensions import retry_after
+from licensing.limits import is_storable, unstorable_text
 from licensing.secret_paths import hide_secrets
 
 MACHINE_PREFIXES = ("/api/", "/webhooks/")
@@ -56,11 +57,21 @@ def handle_domain_error(error: errors.DomainError) -> Response | tuple[str, int]
         return problems.from_domain_error(error)
     if isinstance(error, errors.AuthenticationRequired):
         try:
-            return redirect(url_for("accounts.sign_in", next=request.full_path.rstrip("?")))
+            return _to_sign_in()
         except BuildError:
             pass
     status = problems.status_for(error)
     return _page(status, error.title, error.detail)
+
+
+def _to_sign_in() -> Response:
+    """The sign-in page, to come back here after: without the query, or without
+    coming back at all, when that holds text that cannot be stored (a NUL; the
+    sign-in page keeps `next` in the session, and would refuse its own address)."""
+    if not is_storable(request.path):
+        return redirect(url_for("accounts.sign_in"))
+    back = request.path if unstorable_text(request.args) else request.full_path.rstrip("?")
+    return redirect(url_for("accounts.sign_in", next=back))
 
 
 def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:

@@ -281,15 +281,61 @@ def test_a_role_change_sent_with_other_changes_stores_none_of_them(
 def test_a_role_change_and_a_removal_in_one_request_are_made_together(
     client: FlaskClient, vendor: User, member: User
 ) -> None:
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
     both = client.patch(
         f"/api/v1/users/{member.id}",
-        json={"role": "administrator", "is_active": False},
+        json={"role": "member", "is_active": False},
         headers=bearer(vendor),
     )
     assert both.status_code == 200, both.get_json()
-    assert both.get_json()["role"] == "administrator"
+    assert both.get_json()["role"] == "member"
     assert both.get_json()["is_active"] is False
-    assert (_fresh(member).organization_role, _fresh(member).is_active) == ("administrator", False)
+    assert (_fresh(member).organization_role, _fresh(member).is_active) == ("member", False)
+
+
+@pytest.mark.parametrize("who", ["licensing staff", "an administrator"])
+def test_a_user_whose_access_was_removed_is_not_made_administrator(
+    client: FlaskClient, vendor: User, member: User, licensing_staff: User, who: str
+) -> None:
+    # Made administrator, they counted as one (the organization's page and the
+    # office's "None active" list said it had one) while they could not sign in.
+    services.set_user_active(member.id, False, _actor(vendor))
+    caller = {"licensing staff": licensing_staff, "an administrator": vendor}[who]
+    asked = [{"role": "administrator"}]
+    if caller is vendor:  # staff other than admins do not change who may sign in
+        asked.append({"role": "administrator", "is_active": False})
+    for sent in asked:
+        refused = client.patch(f"/api/v1/users/{member.id}", json=sent, headers=bearer(caller))
+        assert refused.status_code == 409, refused.get_json()
+        assert (
+            f"{member.full_name} cannot be made an administrator of "
+            f"{vendor.organization.legal_name}: their access was removed"
+        ) in refused.get_json()["detail"]
+    assert (_fresh(member).organization_role, _fresh(member).is_active) == ("member", False)
+    assert not _role_events(member)
+
+
+def test_restoring_access_in_the_same_request_makes_them_administrator(
+    client: FlaskClient, vendor: User, member: User
+) -> None:
+    services.set_user_active(member.id, False, _actor(vendor))
+    both = client.patch(
+        f"/api/v1/users/{member.id}",
+        json={"role": "administrator", "is_active": True},
+        headers=bearer(vendor),
+    )
+    assert both.status_code == 200, both.get_json()
+    assert (_fresh(member).organization_role, _fresh(member).is_active) == ("administrator", True)
+
+
+def _role_events(user: User) -> list[AuditEvent]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "user.role_changed", AuditEvent.entity_id == str(user.id)
+            )
+        )
+    )
 
 
 def test_staff_roles_sent_with_a_refused_change_are_not_stored(

@@ -89,7 +89,7 @@ def test_an_api_call_without_a_token_says_how_to_send_one_and_where_to_get_it(
         assert response.mimetype == PROBLEM
         detail = response.get_json()["detail"]
         assert "Authorization: Bearer" in detail
-        assert "/account/tokens" in detail
+        assert "(http://testserver/account/tokens)" in detail  # under PUBLIC_URL
         assert "Sign in" not in detail
 
 
@@ -165,7 +165,7 @@ def test_a_token_cannot_create_tokens_so_a_leaked_one_ends_when_revoked(
         assert refused.mimetype == PROBLEM
         detail = refused.get_json()["detail"]
         assert "An API token cannot create API tokens" in detail
-        assert "/account/tokens" in detail
+        assert "page (http://testserver/account/tokens);" in detail
         after = db.session().scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
         assert len(after) == len(before)
     unsigned = client.post("/api/v1/tokens", json={"name": "spare"})

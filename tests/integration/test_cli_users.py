@@ -189,12 +189,32 @@ def test_set_role_refuses_an_unknown_user_a_staff_account_and_an_unknown_role(
     assert not _role_changes()
 
 
-def test_set_role_on_a_user_whose_access_was_removed_warns_they_cannot_sign_in(
+def test_set_role_does_not_make_a_user_whose_access_was_removed_administrator(
     app: Flask, vendor: User
 ) -> None:
+    # Warned and changed, they were counted as the organization's administrator
+    # while nobody could act: the API and the console refuse it too.
     member = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
     member.is_active = False
     db.session().commit()
     result = app.test_cli_runner().invoke(args=["users", "set-role", member.email, "administrator"])
+    assert result.exit_code == 1
+    assert "their access was removed, so they cannot sign in. Restore their access first" in (
+        result.output
+    )
+    assert _fresh(member).organization_role == "member"
+    assert not _role_changes()
+
+
+def test_set_role_makes_a_user_whose_access_was_removed_a_member_and_warns(
+    app: Flask, vendor: User
+) -> None:
+    former = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    former.is_active = False
+    db.session().commit()
+    result = app.test_cli_runner().invoke(args=["users", "set-role", former.email, "member"])
     assert result.exit_code == 0, result.output
-    assert f"{member.email} cannot sign in: their access was removed" in result.stderr
+    assert f"{former.email} cannot sign in: their access was removed" in result.stderr
+    assert _fresh(former).organization_role == "member"

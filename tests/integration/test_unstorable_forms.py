@@ -366,10 +366,12 @@ def test_a_nul_in_the_estimators_path_keeps_the_generic_refusal(client: FlaskCli
 
 @pytest.mark.parametrize("index", ["\u00b2", "\u0661"])
 def test_a_nul_under_a_field_name_with_other_digits_is_named_not_a_server_error(
-    client: FlaskClient, index: str
+    client: FlaskClient, index: str, vendor: Any, signed_in: Any
 ) -> None:
     # The refusal names the field by its label, reading "uses.2" as "Use 3": a
-    # superscript two passed str.isdigit() and int() refused it (a 500).
+    # superscript two passed str.isdigit() and int() refused it (a 500). Signed
+    # in: an anonymous caller of a route that needs one is sent to sign in first.
+    signed_in(client, vendor)
     response = client.post("/sign-out", data={f"uses.{index}.note": f"x{NUL}"})
     assert response.status_code == 422
     assert "Go back (your browser keeps what you typed)" in _page(response)

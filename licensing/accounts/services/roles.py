@@ -92,6 +92,17 @@ def last_administrator(user: User, organization: Organization) -> str:
     )
 
 
+def removed_cannot_administer(user: User, organization: Organization) -> str:
+    """Why a user whose access was removed is not made an administrator: one who
+    cannot sign in would be counted as the organization's administrator (its
+    pages and the office's list would say it has one) while nobody could act."""
+    return (
+        f"{user.full_name} cannot be made an administrator of {organization.legal_name}: "
+        "their access was removed, so they cannot sign in. Restore their access first "
+        "(restoring it in the same request does both), then make them administrator."
+    )
+
+
 def refuse_leaving_without_administrator(
     session: Session, user: User, organization: Organization
 ) -> None:
@@ -112,8 +123,10 @@ def set_organization_role(
     Its administrators do it for their colleagues (themselves too, while another
     administrator remains); the licensing office (licensing staff, admins) for any
     organization, e.g. one whose only administrator left; an operator as the
-    system (`licensing users set-role`). Audited `user.role_changed` (with `note`)
-    and emailed to the user."""
+    system (`licensing users set-role`). Only a user who may sign in is made an
+    administrator (409 otherwise; `update_user` restores access first when asked in
+    the same request); one whose access was removed may still be made a member.
+    Audited `user.role_changed` (with `note`) and emailed to the user."""
     if role not in ORGANIZATION_ROLES:
         raise InvalidInput.for_field(
             "role", f"Unknown role {role!r}; choose one of {', '.join(ORGANIZATION_ROLES)}."
@@ -131,6 +144,8 @@ def set_organization_role(
         session.refresh(user)
         if user.organization_role == role:
             return user
+        if role == ADMINISTRATOR and not user.is_active:
+            raise Conflict(removed_cannot_administer(user, organization))
         if role != ADMINISTRATOR:
             refuse_leaving_without_administrator(session, user, organization)
         _change_user(session, user, "user.role_changed", actor, note=note, organization_role=role)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -60,21 +61,26 @@ def principal_for(user: User, *, token: ApiToken | None = None) -> Principal:
     )
 
 
-def expired_detail(token: ApiToken) -> str:
-    """What a caller sending an expired token is told: that it expired, and when.
-    The caller holds the secret, so naming the token tells them nothing new."""
+def expired_detail(token: ApiToken, replacement_page: str) -> str:
+    """What a caller sending an expired token is told: that it expired, and when,
+    and the full address of the API tokens page that starts a token like it
+    (`replacement_page`). The caller holds the secret, so naming the token tells
+    them nothing new."""
     assert token.expires_at is not None  # only expired tokens are described
     return (
         f"The API token “{token.name}” ({token.prefix}…) expired at "
         f"{token.expires_at.isoformat(timespec='seconds')}. Create a new one with scope "
-        f"`{token.scope}` on the API tokens page (/account/tokens?replace={token.id} starts "
+        f"`{token.scope}` on the API tokens page ({replacement_page} starts "
         "with this token's name and scope), switch your program to it, and revoke this one."
     )
 
 
-def authenticate_token(raw: str, *, now: datetime | None = None) -> Principal | None:
+def authenticate_token(
+    raw: str, *, replacement_page: Callable[[int], str], now: datetime | None = None
+) -> Principal | None:
     """The principal of an API token, or None when it is unknown, revoked, or its
-    user is deactivated; `AuthenticationRequired` saying when, for an expired one.
+    user is deactivated; `AuthenticationRequired` saying when, for an expired one,
+    with `replacement_page(token id)`, the address of the page that replaces it.
     Notes when the token was last used (to the minute)."""
     moment = now or utcnow()
     with db.transaction() as session:
@@ -84,7 +90,7 @@ def authenticate_token(raw: str, *, now: datetime | None = None) -> Principal | 
         if token is None or token.revoked_at is not None or not token.user.is_active:
             return None
         if token.has_expired(moment):
-            raise AuthenticationRequired(expired_detail(token))
+            raise AuthenticationRequired(expired_detail(token, replacement_page(token.id)))
         if token.last_used_at is None or moment - token.last_used_at >= TOKEN_USE_RESOLUTION:
             token.last_used_at = moment
         return principal_for(token.user, token=token)

@@ -4,7 +4,9 @@ estimates (`agreements.reported_usage`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,7 @@ from licensing.agreements.commands import ProposedUseInput
 from licensing.agreements.models import (
     Agreement,
     Application,
+    ApplicationUse,
 )
 from licensing.agreements.services._common import (
     _called,
@@ -77,15 +80,7 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
         if refusal is not None:
             raise Conflict(refusal)
         start, end = _next_term(session, agreement)
-        quote = Quote.from_snapshot(agreement.quote.snapshot)
-        licensed = {line.use_index for line in issuing.licensed_lines(quote)}
-        renewed = [
-            (index, use)
-            for index, use in enumerate(agreement.application.uses)
-            if index in licensed
-        ]
-        # What the licensee last reported beats what it estimated a term ago.
-        usage = reported_usage.reported(session, agreement)
+        renewed = renewed_uses(session, agreement)
         application = _new_draft(
             session,
             actor,
@@ -94,15 +89,40 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
             # start when it is submitted, so a card corrected (a new version) after
             # the renewal was drawn prices it, not the card with the mistake.
             rate_card=None,
-            uses=[
-                ProposedUseInput.from_fields(
-                    reported_usage.proposed(use.fields(), usage.get(index))
-                )
-                for index, use in renewed
-            ],
+            uses=[ProposedUseInput.from_fields(fields) for fields in renewed.fields()],
             now=moment,
             renewal_of=agreement,
         )
         # Kept as drawn: a report filed later changes neither figure nor its source.
-        application.renewal_sources_json = reported_usage.sources(agreement, renewed, usage)
+        application.renewal_sources_json = reported_usage.sources(
+            agreement, renewed.uses, renewed.usage
+        )
         return application
+
+
+@dataclass(frozen=True)
+class RenewedUses:
+    """What a renewal of an agreement proposes: its licensed uses (with their index
+    in the agreement's application) and what the licensee last reported of each."""
+
+    uses: list[tuple[int, ApplicationUse]]
+    usage: dict[int, reported_usage.ReportedUsage]
+
+    def fields(self) -> list[dict[str, Any]]:
+        """Each renewed use's fields, the reported quantities in place of the estimates."""
+        return [
+            reported_usage.proposed(use.fields(), self.usage.get(index)) for index, use in self.uses
+        ]
+
+
+def renewed_uses(session: Session, agreement: Agreement) -> RenewedUses:
+    """The uses a renewal of `agreement` is drawn with (`start_renewal`), and what
+    the rate-card check prices a renewal not yet drawn on (`card_effect`): one
+    source, so the check shows what a renewal would cost."""
+    quote = Quote.from_snapshot(agreement.quote.snapshot)
+    licensed = {line.use_index for line in issuing.licensed_lines(quote)}
+    uses = [
+        (index, use) for index, use in enumerate(agreement.application.uses) if index in licensed
+    ]
+    # What the licensee last reported beats what it estimated a term ago.
+    return RenewedUses(uses, reported_usage.reported(session, agreement))

@@ -4,9 +4,11 @@ withdrawal before a decision."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -68,16 +70,33 @@ def _check_complete(session: Session, application: Application) -> None:
 
 
 def _request(application: Application) -> QuoteRequest:
-    """The pricing core's request from the application's fields, as the API's and the
-    estimator's are built; each use is described by its product's name."""
+    """The pricing core's request from the application's fields."""
     assert application.term_start
     assert application.term_end
+    return quote_request(
+        application.organization.organization_type,
+        (application.term_start, application.term_end),
+        application.rate_card,
+        [use.fields() for use in application.uses],
+    )
+
+
+def quote_request(
+    organization_type: str,
+    term: tuple[date, date],
+    rate_card: str | None,
+    uses: Iterable[Mapping[str, Any]],
+) -> QuoteRequest:
+    """The pricing core's request for an application's fields (`ApplicationUse.fields`
+    of each use), as the API's and the estimator's are built; each use is described
+    by its product's name. Also what a renewal not yet drawn would be priced on
+    (`card_effect`)."""
     return ratecards.request_from(
         {
-            "organization_type": application.organization.organization_type,
-            "term": {"start": application.term_start, "end": application.term_end},
-            "rate_card": application.rate_card,
-            "uses": [{**use.fields(), "description": use.product_name} for use in application.uses],
+            "organization_type": organization_type,
+            "term": {"start": term[0], "end": term[1]},
+            "rate_card": rate_card,
+            "uses": [{**use, "description": use["product_name"]} for use in uses],
         }
     )
 

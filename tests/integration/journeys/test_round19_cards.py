@@ -150,8 +150,9 @@ def test_an_admin_checks_a_card_through_the_api_storing_and_auditing_nothing(
     }
     changed = [d for d in body["differences"] if d["subject"] == "rule"]
     assert [(d["kind"], d["key"]) for d in changed] == [("changed", "development")]
-    assert "2500.00" in changed[0]["sentence"]
-    assert "2750.00" in changed[0]["sentence"]
+    # Amounts as the API gives money, with the currency the page names too (round 21).
+    assert "2500.00 USD" in changed[0]["sentence"]
+    assert "2750.00 USD" in changed[0]["sentence"]
     assert body["takes_over"] == [
         {"version": "2027.1", "first": "2027-01-01", "last": "2027-12-31", "whole": True}
     ]

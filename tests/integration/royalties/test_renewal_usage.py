@@ -11,8 +11,10 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
+from licensing.agreements import card_effect
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
 from licensing.pricing import Quote
@@ -179,3 +181,27 @@ def test_the_renewal_pages_say_which_figure_came_from_which_report(
             f"(estimated 2,500 in {estimate_from})"
         ) in page
         assert f"Expected revenue stays the estimate in {estimate_from}" in page
+
+
+def test_the_rate_card_check_prices_a_renewal_on_the_usage_last_reported_as_the_renewal_is(
+    vendor: Any, active_agreement: Callable[..., Agreement], file_report: FileReport
+) -> None:
+    # The check priced a renewal on the agreement's own estimates, so next year's
+    # card showed a change the renewal, drawn on the reported usage, would not have.
+    agreement = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=1500), row(1, "B", quantity=900)])
+    next_year = card_document(
+        version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"
+    )
+
+    (record,) = card_effect.effect(db.session(), ratecards.validate(next_year)).records
+
+    ratecards.import_card(next_year, published_by="tests")
+    renewal = _renew(vendor, agreement)
+    assert renewal.uses[0].quantity == {"end_users": 2400}
+    submitted = agreements.submit(
+        renewal.id, Actor.of(accounts.principal_for(vendor)), policy=issuing(), attest=True, now=NOW
+    )
+    assert (record.kind, record.reference) == ("renewal", agreement.number)
+    assert record.then == submitted.quotes[-1].total
+    assert record.then != agreement.total  # the estimate's price on the same figures
