@@ -21,10 +21,11 @@ from licensing.access import ADMINISTRATOR, BILLING, MEMBER, Principal
 from licensing.accounts import services
 from licensing.accounts.models import User
 from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import Invoice
-from licensing.errors import Conflict
+from licensing.errors import Conflict, PermissionDenied
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from licensing.royalties.models import RoyaltyReport
@@ -32,7 +33,12 @@ from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import example_document
 from tests.integration.royalties.conftest import SMALL_SOFTWARE, SOFTWARE, file_quarter, row
 from tests.support import factories
-from tests.support.agreements import issued_agreement, make_active_agreement, upfront_invoice
+from tests.support.agreements import (
+    accept,
+    issued_agreement,
+    make_active_agreement,
+    upfront_invoice,
+)
 from tests.support.billing import credited, paid_offline
 from tests.support.factories import bearer
 
@@ -418,3 +424,26 @@ def test_the_office_makes_a_member_a_billing_member_on_the_console_and_the_comma
     assert result.exit_code == 0, result.output
     assert "is now a member" in result.output
     assert "(was a billing member)" in result.output
+
+
+# --- the use cases keep the rule whichever edge calls --------------------------------------
+
+
+def test_the_licensing_use_cases_refuse_a_billing_member_too(
+    app: Flask, vendor: User, clerk: User, licensing_staff: Any
+) -> None:
+    ratecards.import_card(example_document(), published_by="tests")
+    agreement = issued_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    actor = _actor(clerk)
+    draft = agreements.ApplicationDraft.from_fields(
+        {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": [SOFTWARE]}
+    )
+    with pytest.raises(PermissionDenied, match="Billing members read and pay"):
+        agreements.create_draft(actor, draft, now=NOW)
+    with pytest.raises(PermissionDenied, match="Billing members read and pay"):
+        accept(agreement, clerk)
+    assert db.session().get(Agreement, agreement.id, populate_existing=True).state == "issued"
+    accept(agreement, vendor)
+    with pytest.raises(PermissionDenied, match="Billing members read and pay"):
+        file_quarter(clerk, agreement.id, 1, [row(1, "A", quantity=100)])
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
