@@ -60,10 +60,19 @@ READ_ONLY_REFUSAL = (
 # A vendor user's role in their organization. Administrators manage it: invite and
 # remove colleagues, change their roles, withdraw invitations, and keep its address
 # and billing contact (where invoices go); members do the work (apply, accept
-# agreements, report usage, pay). Every organization keeps an active administrator.
+# agreements, report usage, pay); billing members (an accounts-payable clerk) read
+# the invoices and what they are for, and pay them, but take no licensing step.
+# Every organization keeps an active administrator. docs/accounts.md has the table.
 ADMINISTRATOR = "administrator"
 MEMBER = "member"
-ORGANIZATION_ROLES = (ADMINISTRATOR, MEMBER)
+BILLING = "billing"
+ORGANIZATION_ROLES = (ADMINISTRATOR, MEMBER, BILLING)
+# The roles that do the organization's licensing work: apply, accept or renew an
+# agreement, report usage, ask for educational permission. A billing member pays
+# for that work and reads it, but does not commit the organization to it.
+LICENSING_WORK = frozenset({ADMINISTRATOR, MEMBER})
+# How pages and emails name a role after an article ("a billing member").
+ROLE_TITLES = {ADMINISTRATOR: "administrator", MEMBER: "member", BILLING: "billing member"}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,9 +123,10 @@ class Access:
 
     public: bool = False
     vendor: bool = False
-    # With `vendor`: only the organization's users with this role (an administrator's
-    # routes); None admits every user of the organization.
-    vendor_role: str | None = None
+    # With `vendor`: only the organization's users with one of these roles (an
+    # administrator's routes, the licensing work's); None admits every user of the
+    # organization, billing members too.
+    vendor_roles: frozenset[str] | None = None
     staff: frozenset[str] = frozenset()
     # Any signed-in user, vendor or staff (their own account pages, tokens).
     any_user: bool = False
@@ -135,16 +145,18 @@ class Access:
         if self.any_user:
             return True
         if self.vendor and principal.is_vendor:
-            return self.vendor_role in (None, principal.organization_role)
+            return self.vendor_roles is None or principal.organization_role in self.vendor_roles
         return bool(self.staff) and principal.has_role(*self.staff)
 
     def refuses_for_organization_role(self, principal: Principal) -> bool:
         """Whether `principal` is a vendor user refused only for their role in the
-        organization (a member calling an administrator's route)."""
+        organization (a member calling an administrator's route, a billing member
+        a licensing step)."""
         return (
             self.vendor
             and principal.is_vendor
-            and self.vendor_role not in (None, principal.organization_role)
+            and self.vendor_roles is not None
+            and principal.organization_role not in self.vendor_roles
         )
 
     def describe(self) -> str:
@@ -156,8 +168,11 @@ class Access:
         parts = []
         if self.any_user:
             parts.append("any signed-in user, vendor or staff")
-        if self.vendor and self.vendor_role:
-            parts.append(f"vendor users who are their organization's {self.vendor_role}s")
+        if self.vendor and self.vendor_roles:
+            roles = " or ".join(
+                f"{ROLE_TITLES[role]}s" for role in ORGANIZATION_ROLES if role in self.vendor_roles
+            )
+            parts.append(f"vendor users who are their organization's {roles}")
         elif self.vendor:
             parts.append("vendor users (their own organization's records)")
         if self.staff == {"admin"}:
@@ -180,22 +195,34 @@ def _declare(declaration: Access) -> Callable[[F], F]:
 
 
 def allow(
-    *, vendor: bool | str = False, staff: Iterable[str] = (), any_user: bool = False
+    *,
+    vendor: bool | str | Iterable[str] = False,
+    staff: Iterable[str] = (),
+    any_user: bool = False,
 ) -> Callable[[F], F]:
     """`vendor=True` admits every user of the record's organization; a role of
-    `ORGANIZATION_ROLES` (`vendor=ADMINISTRATOR`) only its users with that role."""
+    `ORGANIZATION_ROLES` (`vendor=ADMINISTRATOR`), or several (`vendor=LICENSING_WORK`),
+    only its users with one of them."""
     roles = frozenset(staff)
     unknown = roles - set(STAFF_ROLES)
     if unknown:
         raise ValueError(f"unknown staff roles {sorted(unknown)}")
-    if isinstance(vendor, str) and vendor not in ORGANIZATION_ROLES:
-        raise ValueError(f"unknown organization role {vendor!r}")
+    vendor_roles = _organization_roles(vendor)
     if not (vendor or roles or any_user):
         raise ValueError("allow() needs vendor, staff roles or any_user")
-    vendor_role = vendor if isinstance(vendor, str) else None
     return _declare(
-        Access(vendor=bool(vendor), vendor_role=vendor_role, staff=roles, any_user=any_user)
+        Access(vendor=bool(vendor), vendor_roles=vendor_roles, staff=roles, any_user=any_user)
     )
+
+
+def _organization_roles(vendor: bool | str | Iterable[str]) -> frozenset[str] | None:
+    if isinstance(vendor, bool):
+        return None
+    found = frozenset({vendor} if isinstance(vendor, str) else vendor)
+    unknown = found - set(ORGANIZATION_ROLES)
+    if unknown or not found:
+        raise ValueError(f"unknown organization roles {sorted(unknown)}")
+    return found
 
 
 def public(view: F) -> F:
@@ -209,6 +236,12 @@ def vendor(view: F) -> F:
 def administrator(view: F) -> F:
     """An organization's administrators only (its members are refused, told whom to ask)."""
     return allow(vendor=ADMINISTRATOR)(view)
+
+
+def licensing_work(view: F) -> F:
+    """An organization's administrators and members: a step of its licensing work
+    (apply, accept, report usage). Its billing members are refused, told whom to ask."""
+    return allow(vendor=LICENSING_WORK)(view)
 
 
 def any_user(view: F) -> F:
@@ -262,12 +295,13 @@ def declaration_for(app: Flask, endpoint: str) -> Access | None:
 
 
 PrincipalLoader = Callable[[], "Principal | None"]
-RoleRefusal = Callable[[Principal], str]
+RoleRefusal = Callable[[Principal, Access], str]
 
 
 def register_role_refusal(app: Flask, refusal: RoleRefusal) -> None:
-    """What a vendor user refused for their role in the organization is told (the
-    accounts package names the organization's administrators to ask)."""
+    """What a vendor user refused for their role in the organization is told, given
+    the route's declaration (the accounts package names the organization's
+    administrators to ask)."""
     app.extensions["licensing.role_refusal"] = refusal
 
 
@@ -340,7 +374,7 @@ def enforce() -> None:
     if not declaration.admits(principal):
         refusal = app.extensions.get("licensing.role_refusal")
         if refusal is not None and declaration.refuses_for_organization_role(principal):
-            raise PermissionDenied(refusal(principal))
+            raise PermissionDenied(refusal(principal, declaration))
         raise PermissionDenied("Your account may not use this page or endpoint.")
     _refuse_read_only_writes(req.method, declaration, principal)
 

@@ -25,7 +25,7 @@ import getpass
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from licensing.access import ADMINISTRATOR, Principal, require_principal
+from licensing.access import ADMINISTRATOR, BILLING, Principal, require_principal
 from licensing.errors import NotFound, PermissionDenied
 
 ActorKind = Literal["user", "system", "link"]
@@ -119,6 +119,17 @@ class Actor:
     def is_administrator(self) -> bool:
         """A vendor user who manages their organization (`access.ADMINISTRATOR`)."""
         return self.is_vendor and self.organization_role == ADMINISTRATOR
+
+    def require_licensing_work(self) -> None:
+        """Refuse a billing member a step of the licensing work (apply, accept, renew,
+        report usage: `access.LICENSING_WORK`). Their routes refuse them first,
+        naming whom to ask; the use cases keep the rule whichever edge calls."""
+        if self.is_vendor and self.organization_role == BILLING:
+            raise PermissionDenied(
+                "Billing members read and pay the organization's invoices; applying, "
+                "accepting agreements and reporting usage are for its members and "
+                "administrators."
+            )
 
     @property
     def sees_every_organization(self) -> bool:

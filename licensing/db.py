@@ -160,6 +160,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            # Asked for no transaction (a migration's `autocommit_block`, to set a
+            # pragma SQLite ignores inside one): none is begun.
+            return
         # A unit of work takes the write lock at BEGIN; a reader (outside one, or a
         # `read_session`) takes none, so writers go on while a download reads.
         reading = connection.get_execution_options().get(READ_ONLY_OPTION, False)

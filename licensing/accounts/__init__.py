@@ -16,7 +16,7 @@ from flask import Flask
 
 from licensing import access, db
 from licensing.accounts import auth, queries
-from licensing.accounts.services.roles import role_refusal
+from licensing.accounts.services.roles import role_refusal, with_article
 from licensing.mail import services as mail
 
 
@@ -29,3 +29,7 @@ def init_app(app: Flask) -> None:
     access.register_role_refusal(app, role_refusal)
     mail.install_staff_directory(app, queries.staff_recipients)
     app.jinja_env.globals["people_in"] = _people_in
+    # A role as pages name it ("billing member"), and the roles a colleague may be given.
+    app.jinja_env.filters["role_title"] = lambda role: access.ROLE_TITLES.get(role, role)
+    app.jinja_env.filters["with_article"] = with_article
+    app.jinja_env.globals["organization_roles"] = access.ORGANIZATION_ROLES

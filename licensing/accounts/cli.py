@@ -69,7 +69,7 @@ def create_admin(email: str, full_name: str) -> None:
 @click.argument("role", type=click.Choice(ORGANIZATION_ROLES))
 @with_appcontext
 def set_role(email: str, role: str) -> None:
-    """Make a vendor user their organization's administrator or a member.
+    """Make a vendor user their organization's administrator, a member or a billing member.
 
     For an operator recovering an organization (its only administrator left, and
     nobody can reach the console): the same rules as the console and the API (the

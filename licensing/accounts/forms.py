@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from licensing.access import ADMINISTRATOR, MEMBER, STAFF_ROLES
+from licensing.access import ADMINISTRATOR, BILLING, MEMBER, STAFF_ROLES
 from licensing.accounts import passwords
 from licensing.accounts.countries import country_choices
 from licensing.accounts.models import (
@@ -242,6 +242,7 @@ ORGANIZATION_ROLE_CHOICES = [
     SelectChoice(
         ADMINISTRATOR, "Administrator: also manages colleagues, invitations and billing contact"
     ),
+    SelectChoice(BILLING, "Billing member: reads and pays invoices, applies for nothing"),
 ]
 
 

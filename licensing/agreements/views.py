@@ -214,7 +214,7 @@ def _save(application: Application | None) -> Page:
 
 
 @bp.route("/applications")
-@access.vendor
+@access.licensing_work
 def applications() -> tuple[str, int]:
     principal = access.require_principal()
     session = db.session()
@@ -255,7 +255,7 @@ def _block_reason(organization: Organization | auth.OrganizationStanding) -> str
 
 
 @bp.route("/applications/new", methods=["GET", "POST"])
-@access.vendor
+@access.licensing_work
 @shows_unstorable_on_form
 def new_application() -> Page:
     principal = access.require_principal()
@@ -273,7 +273,7 @@ def new_application() -> Page:
 
 
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
-@access.vendor
+@access.licensing_work
 @shows_unstorable_on_form
 def edit_application(application_id: int) -> Page:
     application = queries.get_application(db.session(), application_id)
@@ -328,7 +328,7 @@ def _vendor_page(
 
 
 @bp.route("/applications/<int:application_id>")
-@access.vendor
+@access.licensing_work
 def application(application_id: int) -> Page:
     return _vendor_page(queries.get_application(db.session(), application_id))
 
@@ -378,7 +378,7 @@ def _application_step(
 
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @shows_unstorable_on_form
 def submit(application_id: int) -> Page:
     def call(form: forms.SubmissionForm) -> Application:
@@ -424,7 +424,7 @@ def _submitted_message(application: Application) -> str:
 
 
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
-@access.vendor
+@access.licensing_work
 def withdraw(application_id: int) -> Page:
     actor = current_actor()
     if not confirm.confirmed():
@@ -450,7 +450,7 @@ def withdraw(application_id: int) -> Page:
 
 
 @bp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @shows_unstorable_on_form
 def request_reconsideration(application_id: int) -> Page:
     def call(form: forms.ReasonForm) -> object:
@@ -526,7 +526,7 @@ def agreement_pdf(agreement_id: int) -> Response:
 
 
 @bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @shows_unstorable_on_form
 def accept(agreement_id: int) -> Page:
     actor = current_actor()
@@ -576,7 +576,7 @@ def _accepted_message(session: Session, agreement: Agreement) -> str:
 
 
 @bp.route("/agreements/<int:agreement_id>/renew", methods=["POST"])
-@access.vendor
+@access.licensing_work
 def renew(agreement_id: int) -> Page:
     try:
         renewal = services.start_renewal(agreement_id, current_actor())
@@ -671,7 +671,7 @@ def _organization_agreements(session: Session, organization_id: int, limit: int)
     return {"agreements": listed[:limit]}
 
 
-@waiting_provider
+@waiting_provider(step="agreements.applications")
 def _waiting(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
@@ -698,7 +698,7 @@ def _waiting(
 
 
 # Registered after the applications', so its items still come after theirs.
-@waiting_provider(when=queries.any_agreement_to_accept)
+@waiting_provider(when=queries.any_agreement_to_accept, step="agreements.accept")
 def _agreements_to_accept(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
@@ -713,7 +713,7 @@ def _agreements_to_accept(
 
 
 # Registered after the agreements to accept, so its items come after theirs.
-@waiting_provider(when=queries.any_agreement_unrenewed)
+@waiting_provider(when=queries.any_agreement_unrenewed, step="agreements.renew")
 def _renewals_to_start(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:

@@ -146,7 +146,9 @@ OrganizationSchema = ApiSchema.from_dict(
 # An organization's role, as the API documents it wherever it appears.
 _ROLE_DESCRIPTION = (
     "The user's role in their organization: `administrator` (manages members, "
-    "invitations, address and billing contact) or `member`; null for staff."
+    "invitations, address and billing contact), `member` (applies, accepts agreements, "
+    "reports usage, pays) or `billing` (reads and pays the invoices, and reads the "
+    "agreements and royalty reports they are for; takes no licensing step); null for staff."
 )
 
 

@@ -215,7 +215,7 @@ def get_agreement_pdf(agreement_id: int) -> Response:
 
 
 @blp.route("/agreements/<int:agreement_id>/acceptance", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @blp.arguments(AcceptInputSchema)
 @blp.response(200, AgreementSchema, conflict="Not issued, or the SHA-256 is not the stored PDF's")
 def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
@@ -238,7 +238,7 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
 
 
 @blp.route("/agreements/<int:agreement_id>/renewal", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @blp.response(
     201,
     ApplicationSchema,

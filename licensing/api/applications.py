@@ -386,7 +386,7 @@ class ApplicationNoteSchema(ApiSchema):
 
 
 @blp.route("/applications")
-@access.allow(vendor=True, staff=("licensing",))
+@access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.arguments(ApplicationQuerySchema, location="query")
 @blp.paginate(ApplicationSchema)
 def list_applications(query: dict[str, Any]) -> Select[Any]:
@@ -417,7 +417,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 
 
 @blp.route("/applications", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @blp.arguments(ApplicationInputSchema)
 @blp.response(
     201,
@@ -431,14 +431,14 @@ def create_application(data: dict[str, Any]) -> Application:
 
 
 @blp.route("/applications/<int:application_id>")
-@access.allow(vendor=True, staff=("licensing",))
+@access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.response(200, ApplicationSchema)
 def get_application(application_id: int) -> Application:
     return queries.get_application(db.session(), application_id)
 
 
 @blp.route("/applications/<int:application_id>", methods=["PUT"])
-@access.vendor
+@access.licensing_work
 @blp.arguments(ApplicationInputSchema)
 @blp.response(200, ApplicationSchema, conflict="Only drafts and returned applications change")
 def update_application(data: dict[str, Any], application_id: int) -> Application:
@@ -449,7 +449,7 @@ def update_application(data: dict[str, Any], application_id: int) -> Application
 
 
 @blp.route("/applications/<int:application_id>/submit", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @blp.arguments(ApplicationSubmitSchema)
 @blp.response(200, ApplicationSchema, conflict="Not allowed in this state; lists allowed_actions")
 def submit_application(data: dict[str, Any], application_id: int) -> Application:
@@ -470,7 +470,7 @@ def submit_application(data: dict[str, Any], application_id: int) -> Application
 
 
 @blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @blp.response(
     200, ApplicationSchema, conflict="Decided already; says which actions the state allows"
 )
@@ -480,7 +480,7 @@ def withdraw_application(application_id: int) -> Application:
 
 
 @blp.route("/applications/<int:application_id>/reconsideration", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @blp.arguments(ApplicationReasonSchema)
 @blp.response(
     200, ApplicationSchema, conflict="Not rejected, already asked, or the 14 days have passed"

@@ -394,7 +394,7 @@ def status_letter(token: str, letter_id: int) -> Response:
 
 
 @blp.route("/permission-requests")
-@access.allow(vendor=True, staff=("licensing",))
+@access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.arguments(PermissionQueueQuerySchema, location="query")
 @blp.paginate(PermissionRequestSchema)
 def list_requests(query: dict[str, Any]) -> Select[Any]:
@@ -426,14 +426,14 @@ def metrics() -> services.QueueMetrics:
 
 
 @blp.route("/permission-requests/<int:request_id>")
-@access.allow(vendor=True, staff=("licensing",))
+@access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.response(200, PermissionRequestSchema)
 def get_request(request_id: int) -> PermissionRequest:
     return queries.get_request(db.session(), request_id)
 
 
 @blp.route("/permission-requests/<int:request_id>/letters/<int:letter_id>")
-@access.allow(vendor=True, staff=("licensing",))
+@access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
 def get_letter(request_id: int, letter_id: int) -> Response:
     return request_letter(request_id, letter_id)

@@ -226,7 +226,7 @@ def list_periods(agreement_id: int) -> list[dict[str, Any]]:
 
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>/template")
-@access.allow(vendor=True, staff=("licensing", "billing"))
+@access.allow(vendor=access.LICENSING_WORK, staff=("licensing", "billing"))
 @blp.response(200, description="The period's CSV template", content_type="text/csv")
 def get_template(agreement_id: int, period_start: str) -> Response:
     """The period's CSV template: one row per reportable line and unit, and the customers
@@ -359,7 +359,7 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
     "/agreements/<int:agreement_id>/royalty-reports/<period_start>/preview", methods=["POST"]
 )
 @access.stores_nothing  # computes the report and stores nothing: a read-only token may
-@access.vendor
+@access.licensing_work
 @_filing_route(200, refused="The period cannot be reported now; says why")
 def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """The computation of a report, line by line, storing nothing (`id`, `state` and
@@ -368,7 +368,7 @@ def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>", methods=["POST"])
-@access.vendor
+@access.licensing_work
 @_filing_route(201, refused="Reported already (amend it), out of order, or too early")
 def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """File the period's report (with `amends` and `reason`: amend the current one). The

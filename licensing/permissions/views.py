@@ -308,7 +308,7 @@ def letter(token: str, letter_id: int) -> Page:
 
 
 @portal.route("/")
-@access.vendor
+@access.licensing_work
 def requests() -> str:
     """Permission requests created from the organization's applications."""
     principal = access.require_principal()
@@ -320,7 +320,7 @@ def requests() -> str:
 
 
 @portal.route("/<int:request_id>")
-@access.vendor
+@access.licensing_work
 def portal_detail(request_id: int) -> str:
     found = queries.get_request(db.session(), request_id)
     return render_template(
@@ -335,12 +335,12 @@ def portal_detail(request_id: int) -> str:
 
 
 @portal.route("/<int:request_id>/letters/<int:letter_id>")
-@access.vendor
+@access.licensing_work
 def portal_letter(request_id: int, letter_id: int) -> Response:
     return request_letter(request_id, letter_id)
 
 
-@waiting_provider(when=queries.any_open)
+@waiting_provider(when=queries.any_open, step="permissions_portal.requests")
 def _permissions_waiting(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:

@@ -122,7 +122,7 @@ class Problem:
 
 
 @bp.route("/portal/royalty-reports/<int:agreement_id>/<period_start>", methods=["GET", "POST"])
-@access.vendor
+@access.licensing_work
 @shows_unstorable_on_form
 def portal_period(agreement_id: int, period_start: str) -> Page:
     """One period: its current report, and filing or amending it."""
@@ -441,7 +441,7 @@ def _invoice_of(report: RoyaltyReport) -> Invoice | None:
 
 
 @bp.route("/portal/royalty-reports/<int:agreement_id>/<period_start>/template.csv")
-@access.vendor
+@access.licensing_work
 def portal_template(agreement_id: int, period_start: str) -> Response:
     return template_response(agreement_id, _start(period_start), current_actor())
 
@@ -695,6 +695,6 @@ def register_dashboard_items() -> None:
     """The vendor dashboard's due reports, the console home's report queue and the
     organization page's reports (called by `licensing.royalties.init_app`;
     registering twice is a no-op)."""
-    waiting_provider(_due_reports, when=queries.any_periods)
+    waiting_provider(_due_reports, when=queries.any_periods, step="royalties.portal_period")
     queue_summary(_report_queue)
     organization_section("royalties.console_report")(_organization_reports)

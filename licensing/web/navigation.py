@@ -201,8 +201,8 @@ def apply_url(carry: str = "") -> str | None:
         if sign_up is None or not carry or link_to("agreements.new_application") is None:
             return sign_up
         return url_for("accounts.sign_up", next=_new_application(carry))
-    if not principal.is_vendor or link_to("agreements.new_application") is None:
-        return None
+    if not principal.is_vendor or not may_open("agreements.new_application"):
+        return None  # staff, and a billing member, apply for nothing
     return _new_application(carry)
 
 

@@ -23,6 +23,12 @@ less). The dashboard asks every condition in one statement and calls only the
 providers whose condition holds: on PostgreSQL each query is a round trip and
 SQLAlchemy's per-statement cost, and a dozen providers' empty answers were most
 of the page. The feature owns its condition, beside the provider's own query.
+
+A provider whose items ask the vendor to take a step that not every role may take
+(accept an agreement, file a report) names the step's route: with
+`waiting_provider(step="agreements.accept")` it is asked only for a vendor whom that
+route's access declaration admits, so a billing member is not asked to do what
+the service would refuse them (docs/accounts.md, "Roles").
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, overload
 
+from flask import current_app
 from sqlalchemy import ColumnElement, Integer, bindparam, select
 from sqlalchemy.orm import Session
 
+from licensing import access
 from licensing.access import Principal
 from licensing.db import Statement, UTCDateTime, utcnow
 from licensing.web.registry import Registry
@@ -64,24 +72,34 @@ WaitingCondition = Callable[[ColumnElement[int], ColumnElement[datetime]], Colum
 ORGANIZATION = "waiting_organization_id"
 NOW = "waiting_now"
 _PROVIDERS: Registry[tuple[WaitingProvider, WaitingCondition | None]] = Registry()
+# A provider's step (the endpoint of the route its items ask the vendor to use).
+_STEPS: dict[WaitingProvider, str] = {}
 
 
 @overload
 def waiting_provider(
-    provider: WaitingProvider, *, when: WaitingCondition | None = None
+    provider: WaitingProvider, *, when: WaitingCondition | None = None, step: str | None = None
 ) -> WaitingProvider: ...
 @overload
-def waiting_provider(*, when: WaitingCondition) -> Callable[[WaitingProvider], WaitingProvider]: ...
 def waiting_provider(
-    provider: WaitingProvider | None = None, *, when: WaitingCondition | None = None
+    *, when: WaitingCondition | None = None, step: str | None = None
+) -> Callable[[WaitingProvider], WaitingProvider]: ...
+def waiting_provider(
+    provider: WaitingProvider | None = None,
+    *,
+    when: WaitingCondition | None = None,
+    step: str | None = None,
 ) -> WaitingProvider | Callable[[WaitingProvider], WaitingProvider]:
     """Register a source of dashboard items, asked on every dashboard or, with
-    `when`, only while its condition holds (see the module's docstring). Give a
-    condition defined once (a module's function, not a lambda): registering the
-    same provider and condition again adds nothing."""
+    `when`, only while its condition holds, and with `step` only for a vendor that
+    step's route admits (see the module's docstring). Give a condition defined
+    once (a module's function, not a lambda): registering the same provider and
+    condition again adds nothing."""
 
     def register(provider: WaitingProvider) -> WaitingProvider:
         _PROVIDERS.add((provider, when))
+        if step is not None:
+            _STEPS[provider] = step
         return provider
 
     return register if provider is None else register(provider)
@@ -164,10 +182,18 @@ def waiting_items(
     items = [
         item
         for provider, asked in _answering(session, organization, answers)
-        if asked
+        if asked and _may_take(provider, principal)
         for item in provider(session, principal, organization)
     ]
     return sorted(items, key=_order)
+
+
+def _may_take(provider: WaitingProvider, principal: Principal) -> bool:
+    step = _STEPS.get(provider)
+    if step is None:
+        return True
+    declaration = access.declaration_for(current_app, step)
+    return declaration is not None and declaration.admits(principal)
 
 
 def dashboard_context_for(session: Session, organization: Organization) -> dict[str, Any]:

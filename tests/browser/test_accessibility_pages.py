@@ -101,6 +101,8 @@ class World:
     empty_vendor: str = ""
     # A member (not an administrator) of the vendor's organization: its page read-only.
     member: str = ""
+    # A billing member of it (round 21): the pages without the steps they may not take.
+    billing_member: str = ""
     licensing: str = ""
     billing: str = ""
     admin: str = ""
@@ -129,6 +131,9 @@ def _make_world(live_server: LiveServer) -> World:
         world.empty_vendor = factories.make_vendor(session).email
         world.member = factories.make_vendor(
             session, organization=vendor.organization, role="member"
+        ).email
+        world.billing_member = factories.make_vendor(
+            session, organization=vendor.organization, role="billing"
         ).email
         staff = {
             role: factories.make_staff(session, roles=roles)
@@ -413,6 +418,12 @@ def _visits(world: World) -> dict[str, list[Visit]]:
             Visit("/portal/permissions/"),
         ],
         world.member: [Visit("/organization")],
+        # The two pages whose parts differ for a billing member (the same templates
+        # are visited at both widths above); desktop only, to keep the sweep short.
+        world.billing_member: [
+            Visit("/portal/", widths=("desktop",)),
+            Visit(f"/portal/agreements/{i['agreement']}", widths=("desktop",)),
+        ],
         world.all_roles: console,
         world.licensing: [Visit("/console/"), Visit("/console/users", 403)],
         world.billing: [Visit("/console/"), Visit("/console/applications", 403)],

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
@@ -282,3 +283,38 @@ def test_a_reference_changed_after_ticking_the_box_is_asked_about_again(
     form.get_by_role("button", name="Record payment").click()
     page.get_by_text("Recorded a wire transfer of 200.00 USD.").wait_for()
     assert page.locator("#balance-due").inner_text().startswith("300.00")
+
+
+def test_a_billing_clerk_pays_an_invoice_by_card_and_finds_the_receipt(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """A billing member (round 21): the dashboard leads to the invoice to pay, the
+    card is charged, and the paid invoice's PDF is the receipt; nothing on the way
+    offers a licensing step."""
+    localstripe.register_webhook("licensing", f"{live_server.url}/webhooks/stripe", WEBHOOK_SECRET)
+    _email, invoice = invoiced_vendor(live_server, ("640.00",))
+    with live_server.app.app_context():
+        organization = db.session().get(Organization, invoice.organization_id)
+        clerk = factories.make_vendor(db.session(), organization=organization, role="billing")
+    sign_in(page, clerk.email)
+    navigation = " ".join(page.get_by_role("navigation").all_inner_texts())
+    assert "Invoices" in navigation
+    assert "Applications" not in navigation
+    page.get_by_role("link", name=f"Invoice {invoice.number} to pay").click()
+    page.get_by_role("link", name="Pay 640.00 USD by card").click()
+    page.get_by_placeholder("number").fill("4242424242424242")
+    page.get_by_placeholder("exp_month").fill("12")
+    page.get_by_placeholder("exp_year").fill("30")
+    page.get_by_placeholder("cvc").fill("123")
+    page.get_by_placeholder("postal_code").fill("97201")
+    page.get_by_role("button", name="Pay 640.00 USD").click()
+    status = page.locator("#payment-status")
+    status.get_by_role("heading", name="Paid", exact=True).wait_for(timeout=20_000)
+    status.get_by_role("link", name=f"Go to invoice {invoice.number}").click()
+    page.get_by_text("Paid on").wait_for()
+    assert "Visa ending 4242" in page.locator("table").last.inner_text()
+    receipt = page.request.get(page.get_by_role("link", name="Download PDF").get_attribute("href"))
+    assert receipt.ok
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt.body())).pages)
+    assert "PAID" in text
+    assert invoice.number in text

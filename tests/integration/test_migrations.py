@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Connection, column, insert, inspect, text
+from sqlalchemy import table as sql_table
+from sqlalchemy.exc import IntegrityError
 
 from licensing import migrations, models
 from licensing.db import make_engine
@@ -49,3 +55,94 @@ def test_migrations_downgrade_to_base_and_back(database_template: DatabaseTempla
     finally:
         engine.dispose()
     assert set(models.Base.metadata.tables) <= tables
+
+
+def _insert(connection: Connection, table: str, **values: object) -> int:
+    """A row as the migrated schema stands (no model: it may differ from the models)."""
+    rows = sql_table(table, *(column(name) for name in values), column("id"))
+    return int(connection.execute(insert(rows).values(values).returning(rows.c.id)).scalar_one())
+
+
+def _organization_and_user(connection: Connection, role: str) -> tuple[int, int]:
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    organization_id = _insert(
+        connection,
+        "organizations",
+        legal_name="Kestrel Health Software",
+        organization_type="commercial",
+        address_line1="1 Quay Street",
+        city="Portland",
+        country="US",
+        billing_contact_name="Rosa Lindqvist",
+        billing_email="ap@kestrel.example",
+        standing="active",
+        created_at=now,
+    )
+    user_id = _insert(
+        connection,
+        "users",
+        email=f"{role}-{organization_id}@kestrel.example",
+        password_hash="x",
+        full_name="Rosa Lindqvist",
+        organization_id=organization_id,
+        organization_role=role,
+        staff_roles="",
+        failed_login_count=0,
+        is_active=True,
+        created_at=now,
+    )
+    return organization_id, user_id
+
+
+def test_the_database_refuses_an_organization_role_it_does_not_know(
+    database_template: DatabaseTemplate,
+) -> None:
+    """The CHECK on both backends (SQLite had none before accounts_0006): a role the
+    services would never store is refused by the database too, and `billing` kept."""
+    engine = make_engine(database_template.new_url())
+    try:
+        with engine.connect() as connection, connection.begin():
+            _organization_and_user(connection, "billing")
+        with (
+            engine.connect() as connection,
+            connection.begin(),
+            pytest.raises(IntegrityError, match=r"(?i)check"),
+        ):
+            _organization_and_user(connection, "owner")
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_keeps_every_row_that_refers_to_a_user_when_accounts_0006_adds_the_checks(
+    tmp_path: Path,
+) -> None:
+    """accounts_0006 recreates `users` on SQLite. With foreign keys on, dropping the
+    old table would delete its rows first, and `idempotent_requests` (ON DELETE
+    CASCADE) would lose its rows without a word: the migration turns them off."""
+    url = f"sqlite:///{tmp_path}/upgrade.db"
+    migrations.upgrade(url)
+    migrations.downgrade(url, "accounts_0005")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            _, user_id = _organization_and_user(connection, "member")
+            _insert(
+                connection,
+                "idempotent_requests",
+                user_id=user_id,
+                key_hash="k" * 64,
+                request_hash="r" * 64,
+                response_status=201,
+                response_body="{}",
+                created_at=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+            )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT user_id FROM idempotent_requests")).all()
+            checks = {check["name"] for check in inspect(connection).get_check_constraints("users")}
+            keys_on = connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+    finally:
+        engine.dispose()
+    assert kept == [(user_id,)]
+    assert {"ck_users_organization_role", "ck_users_role_in_organization"} <= checks
+    assert keys_on == 1

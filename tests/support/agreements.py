@@ -52,7 +52,12 @@ def accepted_with_invoice(
     """The agreement issued for `application`, accepted by `vendor`, and its
     up-front invoice (None where it has none)."""
     agreement = accept(agreement_of(application), vendor, now=now)
-    invoice = (
+    return agreement, upfront_invoice(agreement)
+
+
+def upfront_invoice(agreement: Agreement) -> Invoice | None:
+    """The invoice issued when `agreement` was accepted (None where it has none)."""
+    return (
         db.session()
         .scalars(
             select(Invoice).where(
@@ -61,7 +66,6 @@ def accepted_with_invoice(
         )
         .first()
     )
-    return agreement, invoice
 
 
 def make_active_agreement(
@@ -70,6 +74,16 @@ def make_active_agreement(
     """A 2027 agreement for `uses`, applied for by `vendor`, approved (by `staff`
     where the card sends it to review) and accepted: active, its up-front invoice
     issued."""
+    agreement = issued_agreement(vendor, staff, *uses, now=now)
+    accept(agreement, vendor, now=now)
+    return agreement
+
+
+def issued_agreement(
+    vendor: Any, staff: Any, *uses: dict[str, Any], now: datetime | None = None
+) -> Agreement:
+    """A 2027 agreement for `uses`, applied for by `vendor` and approved (by `staff`
+    where the card sends it to review): issued, waiting for acceptance."""
     principal = accounts.principal_for(vendor)
     draft = agreements.ApplicationDraft.from_fields(
         {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": uses}
@@ -82,6 +96,4 @@ def make_active_agreement(
         reviewer = Actor.of(accounts.principal_for(staff))
         agreements.start_review(application.id, reviewer, now=now)
         agreements.approve(application.id, reviewer, policy=issuing(), now=now)
-    agreement = agreement_of(application)
-    accept(agreement, vendor, now=now)
-    return agreement
+    return agreement_of(application)

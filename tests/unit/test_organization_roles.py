@@ -1,12 +1,13 @@
 """A vendor user's role in their organization, as route declarations and actors
-read it: administrators manage the organization, members do the work."""
+read it: administrators manage the organization, members do the work, billing
+members read and pay the invoices."""
 
 from __future__ import annotations
 
 import pytest
 
 from licensing import access
-from licensing.access import ADMINISTRATOR, MEMBER, Access, Principal
+from licensing.access import ADMINISTRATOR, BILLING, LICENSING_WORK, MEMBER, Access, Principal
 from licensing.actors import Actor
 
 
@@ -16,7 +17,9 @@ def _vendor(role: str) -> Principal:
     )
 
 
-ADMINISTRATORS_ROUTE = Access(vendor=True, vendor_role=ADMINISTRATOR, staff=frozenset({"admin"}))
+ADMINISTRATORS_ROUTE = Access(
+    vendor=True, vendor_roles=frozenset({ADMINISTRATOR}), staff=frozenset({"admin"})
+)
 
 
 def test_an_administrators_route_admits_administrators_and_refuses_members_for_their_role() -> None:
@@ -32,6 +35,28 @@ def test_a_route_for_every_vendor_user_admits_members_too() -> None:
     assert Access(vendor=True).admits(_vendor(MEMBER))
 
 
+LICENSING_ROUTE = Access(vendor=True, vendor_roles=LICENSING_WORK, staff=frozenset({"licensing"}))
+
+
+def test_a_licensing_step_admits_administrators_and_members_and_refuses_billing_members() -> None:
+    assert LICENSING_ROUTE.admits(_vendor(ADMINISTRATOR))
+    assert LICENSING_ROUTE.admits(_vendor(MEMBER))
+    assert not LICENSING_ROUTE.admits(_vendor(BILLING))
+    assert LICENSING_ROUTE.refuses_for_organization_role(_vendor(BILLING))
+
+
+def test_a_route_for_every_vendor_user_admits_billing_members_too() -> None:
+    assert Access(vendor=True).admits(_vendor(BILLING))
+    assert not Access(vendor=True).refuses_for_organization_role(_vendor(BILLING))
+
+
+def test_the_route_registry_describes_a_licensing_step() -> None:
+    assert LICENSING_ROUTE.describe() == (
+        "vendor users who are their organization's administrators or members, "
+        "or staff with the licensing role (and admins)"
+    )
+
+
 def test_the_route_registry_describes_an_administrators_route() -> None:
     assert ADMINISTRATORS_ROUTE.describe() == (
         "vendor users who are their organization's administrators, or admins"
@@ -41,11 +66,14 @@ def test_the_route_registry_describes_an_administrators_route() -> None:
 def test_a_declaration_names_only_known_organization_roles() -> None:
     with pytest.raises(ValueError, match="unknown organization role"):
         access.allow(vendor="owner")
+    with pytest.raises(ValueError, match="unknown organization role"):
+        access.allow(vendor=(MEMBER, "clerk"))
 
 
 def test_principals_of_different_roles_are_admitted_apart() -> None:
     # The navigation is kept per admission: a member must not get an administrator's.
     assert _vendor(MEMBER).admission != _vendor(ADMINISTRATOR).admission
+    assert _vendor(BILLING).admission != _vendor(MEMBER).admission
 
 
 def test_the_actor_of_a_vendor_carries_their_role_and_staff_carry_none() -> None:

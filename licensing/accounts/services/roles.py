@@ -1,4 +1,5 @@
-"""Roles inside a vendor organization: administrators manage it, members do the work.
+"""Roles inside a vendor organization: administrators manage it, members do the work,
+billing members read and pay the invoices (docs/accounts.md, "Roles").
 
 Administrators invite colleagues (choosing their role), remove and restore access,
 change a colleague's role, withdraw and resend invitations, and keep the address
@@ -13,7 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
-from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, Principal
+from licensing.access import (
+    ADMINISTRATOR,
+    BILLING,
+    ORGANIZATION_ROLES,
+    ROLE_TITLES,
+    Access,
+    Principal,
+)
 from licensing.accounts import queries
 from licensing.accounts.models import Organization, User
 from licensing.accounts.services._common import _change_user, acting_colleague
@@ -68,9 +76,24 @@ def administrators_only(session: Session, organization_id: int) -> str:
     )
 
 
-def role_refusal(principal: Principal) -> str:
-    """`access.register_role_refusal`: a member refused an administrator's route."""
-    return administrators_only(db.session(), principal.organization_id or 0)
+def role_refusal(principal: Principal, declaration: Access) -> str:
+    """`access.register_role_refusal`: a member refused an administrator's route, or
+    a billing member a step of the licensing work."""
+    organization_id = principal.organization_id or 0
+    if declaration.vendor_roles == frozenset({ADMINISTRATOR}):
+        return administrators_only(db.session(), organization_id)
+    return licensing_work_only(db.session(), organization_id)
+
+
+def licensing_work_only(session: Session, organization_id: int) -> str:
+    """What a billing member is told when they try a step of the licensing work."""
+    organization = session.get(Organization, organization_id)
+    name = organization.legal_name if organization else "your organization"
+    return (
+        f"Billing members of {name} read and pay its invoices; applying, accepting "
+        "agreements and reporting usage are for its members and administrators. "
+        f"Ask {whom_to_ask(session, organization_id)} to do it, or to change your role."
+    )
 
 
 def require_administrator(session: Session, organization_id: int, actor: Actor) -> None:
@@ -181,6 +204,8 @@ def _tell_member(session: Session, user: User, organization: Organization, actor
             "user": user,
             "organization": organization,
             "administrator": user.is_administrator,
+            "billing": user.organization_role == BILLING,
+            "role": with_article(user.organization_role),
             "changed_by": changer.name_and_email if changer else f"The {mail.OFFICE_NAME}",
             "changed_on": calendar.instant_text(utcnow()),
             # Stepping down oneself is recorded too, but is no surprise to report.
@@ -192,5 +217,6 @@ def _tell_member(session: Session, user: User, organization: Organization, actor
 
 
 def with_article(role: str | None) -> str:
-    """ "an administrator", "a member": as pages and emails say a role."""
-    return f"an {role}" if role == ADMINISTRATOR else f"a {role}"
+    """ "an administrator", "a member", "a billing member": as pages and emails say a role."""
+    title = ROLE_TITLES.get(role or "", role)
+    return f"an {title}" if role == ADMINISTRATOR else f"a {title}"

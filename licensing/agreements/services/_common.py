@@ -154,6 +154,7 @@ def _licensing_step(caller: Actor, now: datetime | None) -> tuple[Actor, datetim
 def _require_vendor(actor: Actor) -> None:
     if not actor.is_vendor:
         raise PermissionDenied("Only the organization's own users do this.")
+    actor.require_licensing_work()
 
 
 def _written(value: str | None, path: str, limit: int, *, missing: str | None = None) -> str:

@@ -127,6 +127,7 @@ def accept(
         agreement = _owned(session, Agreement, agreement_id, actor)
         if actor.organization_id != agreement.organization_id:
             raise PermissionDenied("Only the licensee's own users accept an agreement.")
+        actor.require_licensing_work()
         AGREEMENT.step(agreement.state, "accept")
         if digest != agreement.pdf_sha256:
             raise Conflict(

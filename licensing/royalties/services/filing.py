@@ -122,6 +122,7 @@ def _file(
     moment = now or utcnow()
     if actor.is_staff:
         raise Conflict("Reports are filed by the licensee's users, who attest to them.")
+    actor.require_licensing_work()
     agreement = _agreement(session, agreement_id, actor, lock=True)
     obligation = obligations(session, agreement)
     if not obligation.lines:
