@@ -16,7 +16,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
-from licensing.billing import gateways, links, payment_gateway
+from licensing.billing import links, payment_gateway
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import REFERENCE_MAX, CreditNote, Invoice, Payment, Refund
 from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS, SUCCEEDED
@@ -201,11 +201,14 @@ def _restore_standing(session: Session, organization_id: int, now: datetime, act
     accounts.restore_standing_if_clear(session, organization_id, office_date(now), actor=actor)
 
 
-def _gateway() -> payment_gateway.PaymentGateway:
-    found = gateways.gateway()
-    if found is None:
+def _card_gateway(
+    gateway: payment_gateway.PaymentGateway | None,
+) -> payment_gateway.PaymentGateway:
+    """The gateway an edge passed (`gateways.gateway(config)`), or a 409 when the
+    app takes no card (Stripe is not configured)."""
+    if gateway is None:
         raise Conflict("Card payments are not available; pay by wire, ACH or check.")
-    return found
+    return gateway
 
 
 CardRecord = TypeVar("CardRecord", Payment, Refund)
