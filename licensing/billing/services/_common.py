@@ -42,13 +42,18 @@ def _email_billing_contact(
     subject: str,
     template: str,
     attachments: Sequence[mail.Attachment] = (),
+    link_generation: int | None = None,
     **context: Any,
 ) -> None:
     """Queue `template` about `invoice` to its organization's billing contact, with
     the invoice's amounts and signed links (the contact may have no account,
-    billing/links.py) besides `context`."""
+    billing/links.py) besides `context`. The links' generation is read once, unless
+    the caller read it with the invoice (`link_generation`: a batch, so the count
+    of statements does not grow by one an email)."""
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
+    if link_generation is None:
+        link_generation = links.current_generation(invoice)
     mail.enqueue(
         session,
         to=organization.billing_email,
@@ -59,8 +64,8 @@ def _email_billing_contact(
             "organization": organization,
             "total": in_words(invoice.total, invoice.currency),
             "balance_due": in_words(invoice.balance_due, invoice.currency),
-            "invoice_url": links.invoice_url(invoice),
-            "pdf_url": links.pdf_url(invoice),
+            "invoice_url": links.invoice_url(invoice, link_generation),
+            "pdf_url": links.pdf_url(invoice, link_generation),
             "remit_to": letterhead().remit_to,
             **context,
         },
