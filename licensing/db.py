@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from flask import Flask, current_app, g
 from flask.globals import app_ctx
@@ -298,7 +298,11 @@ def transaction() -> Iterator[Session]:
         _WRITING.reset(token)
 
 
-def claim(statement: Select[Any]) -> Select[Any]:
+# Any select: a claim keeps the columns its statement selects.
+Claimed = TypeVar("Claimed", bound="Select[*tuple[Any, ...]]")
+
+
+def claim(statement: Claimed) -> Claimed:
     """A batch job's claim on the rows `statement` selects, held until the
     transaction ends: on PostgreSQL a row lock that other hosts skip (SKIP LOCKED),
     so each row is processed by one host; on SQLite the transaction's write lock

@@ -3,7 +3,11 @@
 Everything the PDF says about money comes from the approved quote snapshot
 (the amounts, each line's working) and from the published rate card it names
 (each rule in plain words); the standard clauses come from the Jinja
-templates under templates/agreements/clauses/.
+templates under templates/agreements/clauses/, rendered by an environment of
+their own (`CLAUSE_TEMPLATES`), not the app's: the clauses are the agreement's
+own text, shipped with the code, so issuing needs no running app and what an
+agreement says hangs on those files alone, never on the filters and globals that
+draw pages.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
+import jinja2
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
@@ -26,6 +30,7 @@ from licensing.agreements.documents import (
     Party,
 )
 from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
+from licensing.config import PROJECT_ROOT
 from licensing.mail.services import OFFICE_NAME
 from licensing.money import format_quantity, price_in_words
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
@@ -33,6 +38,13 @@ from licensing.pricing import Quote, QuoteLine, describe_rule
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
 from licensing.words import humanize, working_in_words
+
+# Plain text, so nothing is escaped (as the app's environment leaves `.txt`), and
+# Jinja's defaults otherwise: the clauses render as they did through the app.
+CLAUSE_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(PROJECT_ROOT / "templates" / "agreements" / "clauses"),
+    autoescape=False,  # noqa: S701 - text for a PDF, never HTML
+)
 
 # Days after the end of each reporting period by which a royalty report is due.
 REPORT_DUE_DAYS = 30
@@ -171,25 +183,25 @@ def _parse_clauses(text: str) -> list[Clause]:
     return clauses
 
 
+def _clause_use(use: ApplicationUse) -> dict[str, str]:
+    """A licensed use as the clause templates name its fields."""
+    return {
+        "product": use.product_name,
+        "use": use.use,
+        "product_type": use.product_type,
+        "user_type": use.user_type,
+        "territories": use.territories,
+        "languages": ", ".join(use.language_list),
+    }
+
+
 def clauses(context: dict[str, Any], uses: Sequence[ApplicationUse]) -> tuple[Clause, ...]:
     """general.txt, then the file of each use category licensed, in vocabulary order."""
-    environment = current_app.jinja_env
-    rendered = [environment.get_template("agreements/clauses/general.txt").render(context, uses=[])]
+    rendered = [CLAUSE_TEMPLATES.get_template("general.txt").render(context, uses=[])]
     for category in USES:
-        of_category = [
-            {
-                "product": use.product_name,
-                "use": use.use,
-                "product_type": use.product_type,
-                "user_type": use.user_type,
-                "territories": use.territories,
-                "languages": ", ".join(use.language_list),
-            }
-            for use in uses
-            if use.use == category
-        ]
+        of_category = [_clause_use(use) for use in uses if use.use == category]
         if of_category:
-            template = environment.get_template(f"agreements/clauses/{category}.txt")
+            template = CLAUSE_TEMPLATES.get_template(f"{category}.txt")
             rendered.append(template.render(context, uses=of_category))
     return tuple(clause for text in rendered for clause in _parse_clauses(text))
 

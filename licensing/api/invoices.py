@@ -36,7 +36,7 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.api.idempotency import current_claim, idempotent, idempotent_in_steps
-from licensing.billing import queries, services
+from licensing.billing import gateways, queries, services
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     REASON_MAX,
@@ -598,6 +598,7 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
             payment_id=data.get("payment_id"),
             note=data.get("note"),
             actor=current_actor(),
+            gateway=gateways.gateway(current_config()),
             claim=current_claim(),
         )
     if data.get("amount") is None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import click
 from flask.cli import with_appcontext
 
-from licensing.billing import idempotency, services
+from licensing.billing import gateways, idempotency, services
 from licensing.clock import now_option
 from licensing.config import current_config
 from licensing.errors import DomainError
@@ -20,10 +20,12 @@ def reconcile_due(
     now: datetime | None = None, older_than: timedelta = services.RECONCILE_AFTER
 ) -> tuple[services.ReconcileReport, services.ReconcileReport]:
     """The `payments reconcile` job, for the command and the worker: card payments,
-    then card refunds, still pending after `older_than`."""
+    then card refunds, still pending after `older_than`, through the running app's
+    gateway."""
+    gateway = gateways.gateway(current_config())
     return (
-        services.reconcile_payments(now=now, older_than=older_than),
-        services.reconcile_refunds(now=now, older_than=older_than),
+        services.reconcile_payments(gateway=gateway, now=now, older_than=older_than),
+        services.reconcile_refunds(gateway=gateway, now=now, older_than=older_than),
     )
 
 

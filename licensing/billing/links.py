@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -55,6 +55,18 @@ def current_generation(invoice: Invoice) -> int:
     return generation(object_session(invoice) or db.session(), invoice.id)
 
 
+def generation_column() -> ScalarSelect[int]:
+    """`generation` as a column of a statement selecting invoices, so a batch that
+    emails each invoice reads its links' generation with the invoice, not once more
+    an email."""
+    return (
+        select(func.count())
+        .where(InvoiceLinkRevocation.invoice_id == Invoice.id)
+        .correlate(Invoice)
+        .scalar_subquery()
+    )
+
+
 def token(invoice: Invoice, of_generation: int | None = None) -> str:
     """The secret of the invoice's links: of the current generation unless told."""
     if of_generation is None:
@@ -67,17 +79,20 @@ def _signed(invoice: Invoice, of_generation: int) -> str:
     return f"invoice-link:{invoice.id}:{invoice.number}{withdrawn}"
 
 
-def invoice_url(invoice: Invoice) -> str:
-    """The page of the invoice, for emails (absolute, under `PUBLIC_URL`)."""
-    return links().invoice(invoice.id, token(invoice))
+def invoice_url(invoice: Invoice, of_generation: int | None = None) -> str:
+    """The page of the invoice, for emails (absolute, under `PUBLIC_URL`); of the
+    links' current generation, read unless the caller has it."""
+    return links().invoice(invoice.id, token(invoice, of_generation))
 
 
-def pdf_url(invoice: Invoice) -> str:
-    return links().invoice_pdf(invoice.id, token(invoice))
+def pdf_url(invoice: Invoice, of_generation: int | None = None) -> str:
+    return links().invoice_pdf(invoice.id, token(invoice, of_generation))
 
 
-def credit_note_pdf_url(invoice: Invoice, credit_note_id: int) -> str:
-    return links().credit_note_pdf(invoice.id, token(invoice), credit_note_id)
+def credit_note_pdf_url(
+    invoice: Invoice, credit_note_id: int, of_generation: int | None = None
+) -> str:
+    return links().credit_note_pdf(invoice.id, token(invoice, of_generation), credit_note_id)
 
 
 def invoice_for(
@@ -92,14 +107,8 @@ def invoice_for(
     it has expired. `options`: loader options (what a PDF reads, say)."""
     # The invoice and its links' generation in one statement: a page opened by the
     # link used to count the withdrawals in a second one.
-    withdrawals = (
-        select(func.count())
-        .where(InvoiceLinkRevocation.invoice_id == Invoice.id)
-        .correlate(Invoice)
-        .scalar_subquery()
-    )
     found = session.execute(
-        select(Invoice, withdrawals).where(Invoice.id == invoice_id).options(*options)
+        select(Invoice, generation_column()).where(Invoice.id == invoice_id).options(*options)
     ).first()
     if found is None or found[0].state == DRAFT:
         raise NotFound(NOT_VALID)

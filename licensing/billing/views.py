@@ -102,6 +102,11 @@ def invoice_detail(invoice_id: int) -> str:
     return render_template("billing/portal_invoice.html", **_payer_view(invoice))
 
 
+def _gateway() -> payment_gateway.PaymentGateway | None:
+    """The running app's payment gateway, or None where it takes no card."""
+    return gateways.gateway(current_config())
+
+
 def _payer_view(invoice: Invoice) -> dict[str, Any]:
     """What the payer's invoice pages (the portal's and the emailed link's) show: the
     invoice, its payments and credit notes, and how to pay it."""
@@ -110,7 +115,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "invoice": invoice,
         "payments": payments,
         "credit_notes": credit_notes,
-        "card_enabled": gateways.gateway() is not None,
+        "card_enabled": _gateway() is not None,
         "remit_to": documents._split(letterhead().remit_to),
         "today": _today(),
     }
@@ -121,7 +126,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
 def pay(invoice_id: int) -> Page:
     session = db.session()
     invoice = queries.get_invoice(session, invoice_id)
-    gateway = gateways.gateway()
+    gateway = _gateway()
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
         why = "it is already paid" if invoice.state == PAID else "nothing is owed on it"
         if gateway is None:
@@ -174,7 +179,7 @@ def _start_card_payment(
     token = body.get("token") if isinstance(body, dict) else None
     try:
         attempt = services.start_card_payment(
-            invoice_id, card_token=str(token or ""), principal=payer
+            invoice_id, card_token=str(token or ""), principal=payer, gateway=_gateway()
         )
     except InvalidInput as error:
         return jsonify(error=error.detail, errors=error.errors), 422
@@ -362,7 +367,7 @@ def linked_pay(invoice_id: int, token: str) -> Page:
     """The portal's pay page, posting to the link's own payment route."""
     invoice = _linked(invoice_id, token)
     back = url_for("billing_documents.linked_invoice", invoice_id=invoice.id, token=token)
-    gateway = gateways.gateway()
+    gateway = _gateway()
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
         flash("This invoice cannot be paid by card here.", "error")
         return redirect(back)
@@ -426,7 +431,11 @@ def stripe_webhook() -> tuple[Response, int]:
     """Verify `Stripe-Signature` on the raw body, store the event once, apply it."""
     payload = request.get_data(cache=False)
     try:
-        result = services.handle_stripe_webhook(payload, request.headers.get("Stripe-Signature"))
+        result = services.handle_stripe_webhook(
+            payload,
+            request.headers.get("Stripe-Signature"),
+            gateway=gateways.webhook_gateway(current_config()),
+        )
     except payment_gateway.SignatureError as error:
         current_app.logger.warning("refused a Stripe webhook: %s", error)
         return problem(
@@ -552,7 +561,7 @@ def _refund_forms(
     """A refund form for each credit note that still owes a refund (the one
     just submitted keeps its values and messages)."""
     found: dict[int, forms.RefundForm] = {}
-    card_paid = gateways.gateway() is not None and any(
+    card_paid = _gateway() is not None and any(
         payment.method == CARD and payment.state == SUCCEEDED and payment.stripe_payment_intent_id
         for credit in credit_notes
         for payment in credit.invoice.payments
@@ -780,7 +789,11 @@ def refund(credit_note_id: int) -> Page:
         amount = _amount(form.amount.data)
         if form.method.data == "card":
             done = services.refund_card(
-                credit_note_id, amount=amount, note=form.note.data, actor=current_actor()
+                credit_note_id,
+                amount=amount,
+                note=form.note.data,
+                actor=current_actor(),
+                gateway=_gateway(),
             )
             if done.state == "pending":
                 return "The card refund is on its way; Stripe will confirm it."

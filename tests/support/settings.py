@@ -4,6 +4,8 @@ the running test app's `Config` (so a test's `config_changes` still apply)."""
 from __future__ import annotations
 
 from licensing.agreements.settings import IssuingPolicy
+from licensing.billing import gateways
+from licensing.billing.payment_gateway import PaymentGateway
 from licensing.billing.settings import InvoiceTerms
 from licensing.config import current_config
 from licensing.mail.smtp import Delivery
@@ -28,3 +30,10 @@ def standing_days() -> int:
 def delivery() -> Delivery:
     """Where the test app's outbox delivers (its SMTP_URL, or the mail viewer)."""
     return Delivery.from_config(current_config())
+
+
+def gateway() -> PaymentGateway:
+    """The test app's payment gateway: its localstripe's (the test must have one)."""
+    found = gateways.gateway(current_config())
+    assert found is not None, "this test's app has no localstripe"
+    return found

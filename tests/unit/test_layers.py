@@ -110,16 +110,32 @@ def test_the_audit_log_imports_no_other_feature() -> None:
     assert found == {}
 
 
-# Use cases take their settings as arguments, built from `Config` at the edges
-# (docs/architecture.md, "Settings"). Left on purpose, with the reason:
-READS_SETTINGS_ITSELF = {
+# Use cases take their settings and collaborators as arguments, built from `Config`
+# at the edges (docs/architecture.md, "Settings"): a use case module reads neither
+# the app (`current_app`, `current_config`) nor the request (`g`, `request`,
+# `has_request_context`, `session`). Left on purpose, each with the reason:
+READS_THE_APP_ITSELF = {
     "licensing/mail/services.py": (
-        "the outbox adapter: every use case queues mail in its own transaction, and "
-        "enqueue() renders with PUBLIC_URL and the app's templates and takes the "
-        "Message-ID domain from MAIL_FROM (delivery takes a Delivery argument)"
+        "the outbox, a composition point: every use case queues mail in its own "
+        "transaction, and enqueue() renders with PUBLIC_URL and the app's templates, "
+        "takes the Message-ID domain from MAIL_FROM and staff addresses from the "
+        "directory accounts installs (delivery takes a Delivery argument)"
+    ),
+    "licensing/audit/services.py": (
+        "the audit log, a composition point: every use case writes it, and each row "
+        "carries the request's id and client address, and the request's principal "
+        "where a caller names no actor"
+    ),
+    "licensing/accounts/queries.py": (
+        "`seen_by`: a page's read with no principal given is scoped to the request's "
+        "caller, and to everything outside a request (batch commands)"
     ),
 }
-_APP_STATE = {("flask", "current_app"), ("licensing.config", "current_config")}
+_APP_STATE = {
+    *(("flask", name) for name in ("current_app", "g", "request", "has_request_context")),
+    ("flask", "session"),
+    ("licensing.config", "current_config"),
+}
 
 
 def _reads_app_state(path: Path) -> set[str]:
@@ -138,14 +154,20 @@ def _reads_app_state(path: Path) -> set[str]:
 
 
 # Modules the use cases call that are neither services nor queries by name.
-USE_CASE_HELPERS = ("billing/links.py", "billing/pdfs.py")
+USE_CASE_HELPERS = (
+    "billing/links.py",
+    "billing/pdfs.py",
+    "billing/gateways.py",
+    "agreements/issuing.py",
+)
 
 
 def _use_case_modules() -> list[Path]:
     modules = [PACKAGE / name for name in USE_CASE_HELPERS]
+    modules += sorted((PACKAGE / "pricing").rglob("*.py"))
     for feature in FEATURES:
         package = PACKAGE / feature
-        modules += [package / "services.py", package / "queries.py"]
+        modules += [package / name for name in ("services.py", "queries.py", "documents.py")]
         modules += sorted((package / "services").glob("*.py"))
     return [path for path in modules if path.exists()]
 
@@ -155,7 +177,51 @@ def test_use_cases_and_queries_take_their_settings_as_arguments() -> None:
         str(path.relative_to(ROOT)): names
         for path in _use_case_modules()
         if (names := _reads_app_state(path))
-        and str(path.relative_to(ROOT)) not in READS_SETTINGS_ITSELF
+        and str(path.relative_to(ROOT)) not in READS_THE_APP_ITSELF
+    }
+    assert found == {}
+
+
+# The modules that read the app which a use case module may import: the ports
+# wired at start-up (docs/architecture.md, "Settings"), and modules that also
+# offer plain names. A use case that reached the app through any other module
+# (as the card use cases once did through `billing.gateways`) fails below.
+COMPOSITION_POINTS = {
+    "licensing.config": "`Config` and `PROJECT_ROOT`; `current_config` is refused above",
+    "licensing.db": "the session and transaction of the app's database",
+    "licensing.mail": "the outbox package, whose services every use case calls",
+    "licensing.mail.services": READS_THE_APP_ITSELF["licensing/mail/services.py"],
+    "licensing.audit.services": READS_THE_APP_ITSELF["licensing/audit/services.py"],
+    "licensing.accounts.queries": READS_THE_APP_ITSELF["licensing/accounts/queries.py"],
+    "licensing.audit.keys": "the audit key, read per call so a rotation applies at once",
+    "licensing.links": "the links port: the pages an email points at, under PUBLIC_URL",
+    "licensing.signing": "the signer port: the key signing links never reaches a service",
+    "licensing.billing.letterhead": "the issuer and remit-to printed on every document",
+    "licensing.access": "role names and the Principal type (the request is read at the edge)",
+    "licensing.limits": "`record_id` and `storable`, plain checks of a value",
+    "licensing.streaming": "the exports' reading session, closed with the download",
+}
+
+
+def _reaches_the_app_through(
+    module: str, graph: dict[str, set[str]], readers: set[str]
+) -> set[str]:
+    """The modules `module` imports that read the app, other than the composition points."""
+    return (graph[module] & readers) - set(COMPOSITION_POINTS)
+
+
+def _path_of(module: str) -> Path:
+    path = ROOT.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def test_use_cases_reach_the_app_only_through_its_composition_points() -> None:
+    graph = _module_graph()
+    readers = {name for name in graph if _reads_app_state(_path_of(name))}
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in _use_case_modules()
+        if (names := _reaches_the_app_through(_module_name(path), graph, readers))
     }
     assert found == {}
 
@@ -171,12 +237,27 @@ def test_the_settings_check_sees_a_service_that_reads_the_app(tmp_path: Path) ->
     edge = tmp_path / "views.py"
     edge.write_text("from licensing.config import Config, current_config\n")
     assert _reads_app_state(edge) == {"licensing.config.current_config"}
+    request_reader = tmp_path / "queries.py"
+    request_reader.write_text("from flask import g, request\n")
+    assert _reads_app_state(request_reader) == {"flask.g", "flask.request"}
 
 
-def test_every_module_left_reading_its_settings_still_exists_and_still_does() -> None:
+def test_the_composition_check_sees_a_service_reaching_the_app_through_a_helper() -> None:
+    # As `billing.services` did through `billing.gateways` before the card use
+    # cases took their gateway as an argument.
+    graph = {"licensing.billing.services.refunds": {"licensing.billing.gateways", "licensing.db"}}
+    readers = {"licensing.billing.gateways", "licensing.db"}
+    assert _reaches_the_app_through("licensing.billing.services.refunds", graph, readers) == {
+        "licensing.billing.gateways"
+    }
+
+
+def test_every_module_left_reading_the_app_still_exists_and_still_does() -> None:
     # An entry that no longer applies would quietly allow the next one.
-    for name in READS_SETTINGS_ITSELF:
+    for name in READS_THE_APP_ITSELF:
         assert _reads_app_state(ROOT / name), name
+    for module in COMPOSITION_POINTS:
+        assert _reads_app_state(_path_of(module)), module
 
 
 def _module_level_connects(source: str) -> list[int]:

@@ -7,7 +7,6 @@ public name is importable from here, as it was from the single module.
 
 from __future__ import annotations
 
-from licensing.billing.services._common import _gateway
 from licensing.billing.services.card_payments import (
     ATTEMPT_ROUNDS,
     RECONCILE_AFTER,
@@ -68,7 +67,6 @@ __all__ = [
     "ReconcileReport",
     "RepeatedReference",
     "WebhookResult",
-    "_gateway",
     "accept_flagged_payment",
     "apply_intent_outcome",
     "apply_refund_outcome",

@@ -16,7 +16,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
-from licensing.billing import gateways, links, payment_gateway
+from licensing.billing import links, payment_gateway
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import REFERENCE_MAX, CreditNote, Invoice, Payment, Refund
 from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS, SUCCEEDED
@@ -42,13 +42,18 @@ def _email_billing_contact(
     subject: str,
     template: str,
     attachments: Sequence[mail.Attachment] = (),
+    link_generation: int | None = None,
     **context: Any,
 ) -> None:
     """Queue `template` about `invoice` to its organization's billing contact, with
     the invoice's amounts and signed links (the contact may have no account,
-    billing/links.py) besides `context`."""
+    billing/links.py) besides `context`. The links' generation is read once, unless
+    the caller read it with the invoice (`link_generation`: a batch, so the count
+    of statements does not grow by one an email)."""
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
+    if link_generation is None:
+        link_generation = links.current_generation(invoice)
     mail.enqueue(
         session,
         to=organization.billing_email,
@@ -59,8 +64,8 @@ def _email_billing_contact(
             "organization": organization,
             "total": in_words(invoice.total, invoice.currency),
             "balance_due": in_words(invoice.balance_due, invoice.currency),
-            "invoice_url": links.invoice_url(invoice),
-            "pdf_url": links.pdf_url(invoice),
+            "invoice_url": links.invoice_url(invoice, link_generation),
+            "pdf_url": links.pdf_url(invoice, link_generation),
             "remit_to": letterhead().remit_to,
             **context,
         },
@@ -201,11 +206,14 @@ def _restore_standing(session: Session, organization_id: int, now: datetime, act
     accounts.restore_standing_if_clear(session, organization_id, office_date(now), actor=actor)
 
 
-def _gateway() -> payment_gateway.PaymentGateway:
-    found = gateways.gateway()
-    if found is None:
+def _card_gateway(
+    gateway: payment_gateway.PaymentGateway | None,
+) -> payment_gateway.PaymentGateway:
+    """The gateway an edge passed (`gateways.gateway(config)`), or a 409 when the
+    app takes no card (Stripe is not configured)."""
+    if gateway is None:
         raise Conflict("Card payments are not available; pay by wire, ACH or check.")
-    return found
+    return gateway
 
 
 CardRecord = TypeVar("CardRecord", Payment, Refund)

@@ -25,9 +25,9 @@ from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.services._common import (
     CardRecord,
+    _card_gateway,
     _card_record_for,
     _due_ids,
-    _gateway,
     _locked_invoice,
 )
 from licensing.billing.services.settlement import _apply, _new_payment
@@ -118,7 +118,12 @@ ATTEMPT_ROUNDS = 3
 
 
 def start_card_payment(
-    invoice_id: int, *, card_token: str, principal: Principal, now: datetime | None = None
+    invoice_id: int,
+    *,
+    card_token: str,
+    principal: Principal,
+    gateway: payment_gateway.PaymentGateway | None,
+    now: datetime | None = None,
 ) -> CardAttempt:
     """Charge the balance due to the card Stripe.js tokenized in the page.
 
@@ -137,11 +142,12 @@ def start_card_payment(
     canceled unconfirmed. The payment is applied when Stripe reports success
     (the webhook, or `licensing payments reconcile`), never here.
 
-    `principal` is who pays: a vendor user or the billing contact's link
+    `gateway` is the app's (`gateways.gateway(config)`): None, a 409, where the
+    app takes no card. `principal` is who pays: a vendor user or the billing contact's link
     (`links.payer`); the invoice must be their organization's.
     """
     now = now or utcnow()
-    gateway = _gateway()
+    gateway = _card_gateway(gateway)
     if not card_token or not card_token.startswith("tok_") or len(card_token) > 255:
         raise InvalidInput.for_field("card", "The card details could not be read; try again.")
     for _round in range(ATTEMPT_ROUNDS):
@@ -569,14 +575,18 @@ def _reconcile(
 
 
 def reconcile_payments(
-    *, now: datetime | None = None, older_than: timedelta = RECONCILE_AFTER, limit: int = 200
+    *,
+    gateway: payment_gateway.PaymentGateway | None,
+    now: datetime | None = None,
+    older_than: timedelta = RECONCILE_AFTER,
+    limit: int = 200,
 ) -> ReconcileReport:
     """Ask Stripe about card payments still pending after `older_than` (their
     webhook never came) and apply what it says; cancel attempts as old that
     never stored a PaymentIntent. Each payment is claimed (`db.claim`), so
     several hosts may run this at once."""
     now = now or utcnow()
-    gateway = _gateway()
+    gateway = _card_gateway(gateway)
 
     def ask(session: Session, payment: Payment) -> str:
         assert payment.stripe_payment_intent_id is not None

@@ -96,14 +96,16 @@ def credit_invoice(
         note=note,
     )
     _settle_if_cleared(session, invoice, actor=actor, now=now, note=f"credit note {credit.number}")
+    generation = links.current_generation(invoice)  # once, for all three links
     _email_billing_contact(
         session,
         invoice,
+        link_generation=generation,
         subject=f"Credit note {credit.number} for invoice {invoice.number}",
         template="invoice_credit_note",
         credit=credit,
         amount=in_words(amount, invoice.currency),
         refund_due=in_words(credit.refund_due, invoice.currency),
-        credit_pdf_url=links.credit_note_pdf_url(invoice, credit.id),
+        credit_pdf_url=links.credit_note_pdf_url(invoice, credit.id, generation),
     )
     return credit

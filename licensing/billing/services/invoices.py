@@ -213,6 +213,8 @@ def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Act
     _email_billing_contact(
         session,
         invoice,
+        # Links are withdrawn only once sent, never a draft's: the first generation.
+        link_generation=0,
         subject=(
             f"Invoice {invoice.number}: nothing to pay"
             if invoice.total == 0
@@ -386,6 +388,7 @@ def withdraw_invoice_links(
         _email_billing_contact(
             session,
             invoice,
+            link_generation=revocation.generation,
             subject=f"A new link to invoice {invoice.number}",
             template="invoice_link_renewed",
         )
@@ -435,7 +438,7 @@ def move_invoice_links(
     withdrawn: list[str] = []
     resent: list[str] = []
     for invoice in _linked_invoices(session, change.organization_id, now):
-        _withdraw_links(session, invoice, note, now=now, actor=actor)
+        revocation = _withdraw_links(session, invoice, note, now=now, actor=actor)
         number = str(invoice.number)  # every issued invoice has one (a CHECK)
         withdrawn.append(number)
         if invoice.state in COLLECTIBLE:
@@ -444,6 +447,7 @@ def move_invoice_links(
                 invoice,
                 subject=f"A new link to invoice {invoice.number}",
                 template="invoice_link_renewed",
+                link_generation=revocation.generation,
                 old_email=change.old_email,
             )
             resent.append(number)

@@ -14,6 +14,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.audit import services as audit
+from licensing.billing import links
 from licensing.billing.models import Invoice
 from licensing.billing.services._common import (
     _amount,
@@ -72,13 +73,19 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     )
     for invoice_id in overdue_ids:
         with db.transaction() as session:
-            invoice = session.scalars(
-                db.claim(select(Invoice).where(Invoice.id == invoice_id, Invoice.state == OPEN))
+            # The links' generation with the invoice: a reminder's links need it.
+            claimed = session.execute(
+                db.claim(
+                    select(Invoice, links.generation_column()).where(
+                        Invoice.id == invoice_id, Invoice.state == OPEN
+                    )
+                )
             ).one_or_none()
-            if invoice is None:
+            if claimed is None:
                 continue
+            invoice, link_generation = claimed
             report.overdue += 1
-            if _remind(session, invoice, now=now, today=today):
+            if _remind(session, invoice, now=now, today=today, link_generation=link_generation):
                 report.reminders += 1
             fee = _charge_late_fees(session, invoice, now=now, today=today)
             if fee is not None:
@@ -125,7 +132,9 @@ def hold_if_overdue(
     )
 
 
-def _remind(session: Session, invoice: Invoice, *, now: datetime, today: date) -> bool:
+def _remind(
+    session: Session, invoice: Invoice, *, now: datetime, today: date, link_generation: int
+) -> bool:
     if invoice.last_reminder_at is not None and now - invoice.last_reminder_at < REMINDER_INTERVAL:
         return False
     invoice.reminder_count += 1
@@ -135,6 +144,7 @@ def _remind(session: Session, invoice: Invoice, *, now: datetime, today: date) -
         invoice,
         subject=f"Reminder: invoice {invoice.number} is {invoice.days_overdue(today)} days overdue",
         template="invoice_overdue",
+        link_generation=link_generation,
         days_overdue=invoice.days_overdue(today),
         late_fee_percent=invoice.late_fee_monthly_percent,
     )

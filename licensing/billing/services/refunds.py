@@ -18,10 +18,10 @@ from licensing.billing import idempotency, payment_gateway
 from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.billing.services import references
 from licensing.billing.services._common import (
+    _card_gateway,
     _card_record_for,
     _check_amount,
     _email_billing_contact,
-    _gateway,
     _locked,
     _offline_errors,
     _offline_fields,
@@ -221,6 +221,7 @@ def refund_card(
     note: str | None = None,
     now: datetime | None = None,
     actor: Actor,
+    gateway: payment_gateway.PaymentGateway | None,
     claim: idempotency.Claim | None = None,
 ) -> Refund:
     """Billing staff: refund a credit note's refund due to the card that paid the
@@ -243,7 +244,7 @@ def refund_card(
     """
     actor.require_role("billing")
     now = now or utcnow()
-    gateway = _gateway()
+    gateway = _card_gateway(gateway)
     with db.transaction() as session:
         key_stored = idempotency.claim_in(session, claim) if claim is not None else None
         credit = _locked_credit_note(session, credit_note_id)
@@ -379,7 +380,11 @@ def _refund_statuses(
 
 
 def reconcile_refunds(
-    *, now: datetime | None = None, older_than: timedelta = RECONCILE_AFTER, limit: int = 200
+    *,
+    gateway: payment_gateway.PaymentGateway | None,
+    now: datetime | None = None,
+    older_than: timedelta = RECONCILE_AFTER,
+    limit: int = 200,
 ) -> ReconcileReport:
     """Settle card refunds still pending after `older_than`: Stripe's answer to the
     request was lost and no webhook came. Stripe is asked for the refunds of the
@@ -389,7 +394,7 @@ def reconcile_refunds(
     amount is outstanding again and staff can refund it anew. Each refund is
     claimed (`db.claim`), so several hosts may run this at once."""
     now = now or utcnow()
-    gateway = _gateway()
+    gateway = _card_gateway(gateway)
 
     def ask(session: Session, refund: Refund) -> str | None:
         payment = session.get(Payment, refund.payment_id)

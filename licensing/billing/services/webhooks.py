@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from licensing import db
 from licensing.actors import Actor
-from licensing.billing import gateways, payment_gateway
+from licensing.billing import payment_gateway
 from licensing.billing.models import StripeEvent
 from licensing.billing.services.card_payments import apply_intent_outcome
 from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
@@ -28,11 +28,16 @@ class WebhookResult:
 
 
 def handle_stripe_webhook(
-    payload: bytes, signature: str | None, *, now: datetime | None = None
+    payload: bytes,
+    signature: str | None,
+    *,
+    gateway: payment_gateway.PaymentGateway | None,
+    now: datetime | None = None,
 ) -> WebhookResult:
-    """Verify, store once, apply. `SignatureError` for a forged or stale signature."""
+    """Verify, store once, apply. `SignatureError` for a forged or stale signature,
+    or when `gateway` (`gateways.webhook_gateway(config)`) is None: no webhook
+    secret is configured."""
     now = now or utcnow()
-    gateway = gateways.webhook_gateway()
     if gateway is None:
         raise payment_gateway.SignatureError("Stripe webhooks are not configured")
     event = gateway.verify_webhook(payload, signature)

@@ -7,18 +7,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
-from licensing.billing import payment_gateway, services
+from licensing.billing import gateways, payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.errors import ExternalServiceError
-from tests.support import factories
+from tests.support import factories, settings
 from tests.support.billing import paid_offline
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
@@ -67,7 +67,10 @@ def paid_by_card(
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice: Invoice
 ) -> Payment:
     attempt = services.start_card_payment(
-        invoice.id, card_token=card_token(localstripe), principal=accounts.principal_for(vendor)
+        invoice.id,
+        card_token=card_token(localstripe),
+        principal=accounts.principal_for(vendor),
+        gateway=settings.gateway(),
     )
     payment = db.session().get(Payment, attempt.payment_id)
     assert payment is not None
@@ -125,14 +128,10 @@ class Refuses(LostAnswer):
 
 
 @contextmanager
-def stripe_through(
-    app: Flask, gateway: Callable[[payment_gateway.PaymentGateway], Any]
-) -> Iterator[None]:
-    """Within the block the app talks to Stripe through `gateway(real)`; after it,
-    through the real gateway again."""
-    real = services._gateway()
-    app.extensions["licensing.stripe"] = gateway(real)
-    try:
+def stripe_through(gateway: Callable[[payment_gateway.PaymentGateway], Any]) -> Iterator[None]:
+    """Within the block the app's pages and API talk to Stripe through
+    `gateway(real)`, `real` being the test's localstripe; after it, through the real
+    gateway again. (A test calling a use case passes it `gateway(real)` instead.)"""
+    wrapped = gateway(settings.gateway())
+    with mock.patch.object(gateways, "gateway", return_value=wrapped):
         yield
-    finally:
-        app.extensions["licensing.stripe"] = real

@@ -18,6 +18,7 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
+from tests.support import settings
 from tests.support.servers import LocalStripe
 
 WEBHOOK_SECRET = "whsec_test_licensing"
@@ -106,6 +107,7 @@ def pay_by_card(
         invoice.id,
         card_token=card_token(localstripe, number),
         principal=accounts.principal_for(vendor),
+        gateway=settings.gateway(),
     )
     payment = db.session().get(Payment, attempt.payment_id)
     assert payment is not None

@@ -21,6 +21,7 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
+from tests.support import settings
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -146,6 +147,7 @@ def test_a_card_payment_flagged_for_another_currency_audits_what_arrived_as_zero
         invoice.id,
         card_token=card_token(localstripe, "4242424242424242"),
         principal=accounts.principal_for(vendor),
+        gateway=settings.gateway(),
     )
     payment = db.session().get(Payment, attempt.payment_id)
     assert payment is not None

@@ -23,7 +23,7 @@ from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.db import utcnow
 from licensing.errors import ExternalServiceError
 from tests.integration.billing.conftest import activated, send_activation
-from tests.support import factories
+from tests.support import factories, settings
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LocalStripe
 
@@ -180,16 +180,20 @@ def test_a_retried_request_reuses_the_attempt_its_intent_and_its_idempotency_key
     app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("150.00",))
-    real = services._gateway()
-    flaky = _FlakyConfirm(real)
-    app.extensions["licensing.stripe"] = flaky
+    flaky = _FlakyConfirm(settings.gateway())
     principal = accounts.principal_for(vendor)
     with pytest.raises(ExternalServiceError):
         services.start_card_payment(
-            invoice.id, card_token=card_token(localstripe), principal=principal
+            invoice.id,
+            card_token=card_token(localstripe),
+            principal=principal,
+            gateway=flaky,
         )
     retried = services.start_card_payment(
-        invoice.id, card_token=card_token(localstripe), principal=principal
+        invoice.id,
+        card_token=card_token(localstripe),
+        principal=principal,
+        gateway=flaky,
     )
     payment = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
     assert retried.payment_id == payment.id
@@ -207,7 +211,6 @@ def test_a_retry_while_the_intent_awaits_confirmation_confirms_that_intent_not_a
     """The first request died between creating its intent and confirming it."""
     invoice = invoice_for(vendor, ("75.00",))
     principal = accounts.principal_for(vendor)
-    real = services._gateway()
 
     class DiesBeforeConfirm(_FlakyConfirm):
         def __getattr__(self, name: str) -> Any:
@@ -220,15 +223,21 @@ def test_a_retry_while_the_intent_awaits_confirmation_confirms_that_intent_not_a
                 return crash
             return super().__getattr__(name)
 
-    app.extensions["licensing.stripe"] = DiesBeforeConfirm(real)
+    dies = DiesBeforeConfirm(settings.gateway())
     with pytest.raises(ExternalServiceError):
         services.start_card_payment(
-            invoice.id, card_token=card_token(localstripe), principal=principal
+            invoice.id,
+            card_token=card_token(localstripe),
+            principal=principal,
+            gateway=dies,
         )
     (waiting,) = _intents_of(localstripe, vendor.organization_id)
     assert waiting["status"] == "requires_confirmation"
     retried = services.start_card_payment(
-        invoice.id, card_token=card_token(localstripe), principal=principal
+        invoice.id,
+        card_token=card_token(localstripe),
+        principal=principal,
+        gateway=dies,
     )
     assert retried.status == "succeeded"
     (charged,) = _intents_of(localstripe, vendor.organization_id)
@@ -270,21 +279,25 @@ def test_an_attempt_that_never_reached_stripe_is_reused_by_a_retry_or_canceled_b
     app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     principal = accounts.principal_for(vendor)
-    real = services._gateway()
     retried_invoice, abandoned_invoice = invoice_for(vendor, ("30.00",)), invoice_for(vendor)
-    app.extensions["licensing.stripe"] = _StripeDown(real)
+    down = _StripeDown(settings.gateway())
     for invoice in (retried_invoice, abandoned_invoice):
         with pytest.raises(ExternalServiceError):
             services.start_card_payment(
-                invoice.id, card_token=card_token(localstripe), principal=principal
+                invoice.id,
+                card_token=card_token(localstripe),
+                principal=principal,
+                gateway=down,
             )
-    app.extensions["licensing.stripe"] = real
     first = (
         db.session().scalars(select(Payment).where(Payment.invoice_id == retried_invoice.id)).one()
     )
     assert (first.state, first.stripe_payment_intent_id) == ("pending", None)
     retried = services.start_card_payment(
-        retried_invoice.id, card_token=card_token(localstripe), principal=principal
+        retried_invoice.id,
+        card_token=card_token(localstripe),
+        principal=principal,
+        gateway=settings.gateway(),
     )
     assert (retried.payment_id, retried.status) == (first.id, "succeeded")
     later = (utcnow() + timedelta(hours=1)).isoformat()
@@ -358,7 +371,6 @@ def test_a_request_that_loses_the_race_to_store_its_intent_cancels_it_unconfirme
     for the same invoice creates, stores and confirms its own."""
     invoice = invoice_for(vendor, ("64.00",))
     principal = accounts.principal_for(vendor)
-    real = services._gateway()
     answers: list[services.CardAttempt] = []
 
     class Interleaved(_FlakyConfirm):
@@ -368,14 +380,19 @@ def test_a_request_that_loses_the_race_to_store_its_intent_cancels_it_unconfirme
                 self.lost = True
                 answers.append(
                     services.start_card_payment(
-                        invoice.id, card_token=card_token(localstripe), principal=principal
+                        invoice.id,
+                        card_token=card_token(localstripe),
+                        principal=principal,
+                        gateway=settings.gateway(),
                     )
                 )
             return created
 
-    app.extensions["licensing.stripe"] = Interleaved(real)
     late = services.start_card_payment(
-        invoice.id, card_token=card_token(localstripe), principal=principal
+        invoice.id,
+        card_token=card_token(localstripe),
+        principal=principal,
+        gateway=Interleaved(settings.gateway()),
     )
     (first,) = answers
     assert (late.payment_id, late.status) == (first.payment_id, "succeeded")

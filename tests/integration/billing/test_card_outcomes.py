@@ -22,7 +22,7 @@ from licensing.billing.models import Invoice, Payment
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail.models import OutboxMessage
-from tests.support import factories
+from tests.support import factories, settings
 from tests.support.servers import LocalStripe
 
 from .stripe_support import card_token, deliver_event, pay_by_card, stripe_config, succeeded_event
@@ -45,6 +45,7 @@ def _decline(invoice: Invoice, vendor: User, localstripe: LocalStripe) -> Paymen
             invoice.id,
             card_token=card_token(localstripe, DECLINED_CARD),
             principal=accounts.principal_for(vendor),
+            gateway=settings.gateway(),
         )
     return db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
 

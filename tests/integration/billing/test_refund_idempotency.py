@@ -20,7 +20,7 @@ from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import idempotency, services
 from licensing.billing.models import CreditNote, IdempotentRequest, Invoice, Payment
-from tests.support import factories
+from tests.support import factories, settings
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -68,7 +68,7 @@ def test_a_card_refund_retried_after_its_answer_was_lost_is_not_refunded_again(
     # refunded the card a second time.
     credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
     body = {"method": "card", "amount": "40.00"}
-    with stripe_through(app, LostAnswer):
+    with stripe_through(LostAnswer):
         lost = _refund(client, credit, billing_staff, "refund-once-1", body)
     retried = _refund(client, credit, billing_staff, "refund-once-1", body)
     assert lost.status_code == 502
@@ -94,12 +94,14 @@ def test_a_retry_whose_first_answer_was_lost_answers_the_refund_as_created_after
 ) -> None:
     credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
     body = {"method": "card", "amount": "40.00"}
-    with stripe_through(app, LostAnswer):
+    with stripe_through(LostAnswer):
         lost = _refund(client, credit, billing_staff, "refund-as-created", body)
     assert lost.status_code == 502
     (refund,) = refunds_of(credit)
     # Stripe's answer is applied meanwhile (as the webhook or reconcile would).
-    report = services.reconcile_refunds(now=refund.created_at + timedelta(minutes=31))
+    report = services.reconcile_refunds(
+        now=refund.created_at + timedelta(minutes=31), gateway=settings.gateway()
+    )
     assert report.applied == 1
     db.session().refresh(refund)
     assert refund.state == "succeeded"
@@ -152,7 +154,7 @@ def test_a_refund_stripe_refused_gives_its_key_back_so_the_retry_is_carried_out(
 ) -> None:
     credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
     body = {"method": "card"}
-    with stripe_through(app, Refuses):
+    with stripe_through(Refuses):
         refused = _refund(client, credit, billing_staff, "refund-refused", body)
     retried = _refund(client, credit, billing_staff, "refund-refused", body)
     assert refused.status_code == 502

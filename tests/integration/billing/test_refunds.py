@@ -25,6 +25,7 @@ from licensing.billing import payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
+from tests.support import settings
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -38,7 +39,6 @@ from .refund_support import (
     paid_by_card,
     paid_offline_and_credited,
     refunds_of,
-    stripe_through,
 )
 from .stripe_support import _call, stripe_config
 
@@ -227,14 +227,14 @@ def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_i
     invoice_for: Callable[..., Invoice],
 ) -> None:
     credit, payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
-    with stripe_through(app, LostAnswer):
-        with pytest.raises(ExternalServiceError):
-            services.refund_card(credit.id, actor=billing_clerk())
-        (refund,) = refunds_of(credit)
-        assert (refund.state, refund.stripe_refund_id) == ("pending", None)
-        # Its amount is held: no second refund while Stripe's answer is unknown.
-        with pytest.raises(services.Conflict):
-            services.refund_card(credit.id, actor=billing_clerk())
+    answer_lost = LostAnswer(settings.gateway())
+    with pytest.raises(ExternalServiceError):
+        services.refund_card(credit.id, actor=billing_clerk(), gateway=answer_lost)
+    (refund,) = refunds_of(credit)
+    assert (refund.state, refund.stripe_refund_id) == ("pending", None)
+    # Its amount is held: no second refund while Stripe's answer is unknown.
+    with pytest.raises(services.Conflict):
+        services.refund_card(credit.id, actor=billing_clerk(), gateway=answer_lost)
     event = _charge_refunded_event(localstripe, payment)
     # As Stripe's newer API versions send it: the charge without its refunds.
     bare = copy.deepcopy(event)
@@ -258,8 +258,8 @@ def _card_refund_through(
 ) -> tuple[CreditNote, Refund]:
     """A card-paid invoice credited in full, refunded through `gateway`, which fails."""
     credit, _payment = card_paid_and_credited(client, vendor, localstripe, invoice_for)
-    with stripe_through(app, gateway), pytest.raises(ExternalServiceError):
-        services.refund_card(credit.id, actor=billing_clerk())
+    with pytest.raises(ExternalServiceError):
+        services.refund_card(credit.id, actor=billing_clerk(), gateway=gateway(settings.gateway()))
     (refund,) = refunds_of(credit)
     return credit, refund
 
@@ -273,15 +273,15 @@ def test_reconcile_settles_a_card_refund_whose_answer_was_lost_when_no_webhook_c
 ) -> None:
     _, refund = _card_refund_through(app, client, vendor, localstripe, invoice_for, LostAnswer)
     # Too recent: its webhook may still come.
-    assert services.reconcile_refunds().checked == 0
+    assert services.reconcile_refunds(gateway=settings.gateway()).checked == 0
     later = refund.created_at + timedelta(minutes=31)
-    report = services.reconcile_refunds(now=later)
+    report = services.reconcile_refunds(now=later, gateway=settings.gateway())
     assert report.outcomes == [f"refund {refund.id}: refunded: refund {refund.id}"]
     assert (report.checked, report.applied) == (1, 1)
     db.session().refresh(refund)
     assert refund.state == "succeeded"
     assert refund.stripe_refund_id
-    assert services.reconcile_refunds(now=later).checked == 0
+    assert services.reconcile_refunds(now=later, gateway=settings.gateway()).checked == 0
     assert _audited("refund.succeeded", refund.id) == 1
 
 
@@ -293,14 +293,19 @@ def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_ag
     invoice_for: Callable[..., Invoice],
 ) -> None:
     credit, refund = _card_refund_through(app, client, vendor, localstripe, invoice_for, NeverSent)
-    report = services.reconcile_refunds(now=refund.created_at + timedelta(minutes=31))
+    report = services.reconcile_refunds(
+        now=refund.created_at + timedelta(minutes=31), gateway=settings.gateway()
+    )
     assert report.outcomes == [f"refund {refund.id}: failed: it never reached Stripe"]
     db.session().refresh(refund)
     db.session().refresh(credit)
     assert refund.state == "failed"
     assert credit.refund_outstanding == Decimal("90.00")
     # Due again: staff can refund it anew, and this time Stripe answers.
-    assert services.refund_card(credit.id, actor=billing_clerk()).state == "succeeded"
+    assert (
+        services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway()).state
+        == "succeeded"
+    )
 
 
 def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
@@ -311,12 +316,12 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     invoice_for: Callable[..., Invoice],
 ) -> None:
     credit, _payment = card_paid_and_credited(client, vendor, localstripe, invoice_for, "60.00")
-    with stripe_through(app, Refuses), pytest.raises(payment_gateway.StripeRefused):
-        services.refund_card(credit.id, actor=billing_clerk())
+    with pytest.raises(payment_gateway.StripeRefused):
+        services.refund_card(credit.id, actor=billing_clerk(), gateway=Refuses(settings.gateway()))
     (refused,) = refunds_of(credit)
     assert refused.state == "failed"
     assert "charge disputed" in (refused.note or "")
-    done = services.refund_card(credit.id, actor=billing_clerk())
+    done = services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
     assert done.state == "succeeded"
     at_stripe = _call(localstripe, "GET", f"/v1/refunds/{done.stripe_refund_id}")
     failed_later = {

@@ -27,6 +27,7 @@ from licensing.calendar import instant_text, office_date
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail.models import OutboxMessage
+from tests.support import settings
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -52,7 +53,7 @@ def test_a_card_payment_creates_the_customer_once_and_an_intent_for_the_balance_
     payment = pay_by_card(invoice, vendor, localstripe)
     assert payment.state == "pending"
     assert payment.amount == Decimal("1550.50")
-    intent = services._gateway().retrieve_payment_intent(payment.stripe_payment_intent_id or "")
+    intent = settings.gateway().retrieve_payment_intent(payment.stripe_payment_intent_id or "")
     assert intent.amount == 155050
     assert intent.currency == "USD"
     assert intent.metadata["invoice_number"] == invoice.number
@@ -217,6 +218,7 @@ def test_a_declined_card_is_refused_and_the_next_card_closes_that_attempt_at_str
             invoice.id,
             card_token=card_token(localstripe, "4000000000000341"),
             principal=accounts.principal_for(vendor),
+            gateway=settings.gateway(),
         )
     assert "card" in refused.value.errors
     declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
@@ -225,7 +227,7 @@ def test_a_declined_card_is_refused_and_the_next_card_closes_that_attempt_at_str
     db.session().refresh(declined)
     assert paid.id != declined.id
     assert declined.state == "canceled"
-    gateway = services._gateway()
+    gateway = settings.gateway()
     assert gateway.retrieve_payment_intent(declined.stripe_payment_intent_id or "").status == (
         "canceled"
     )
@@ -252,6 +254,7 @@ def test_a_declined_attempt_closed_by_the_next_card_keeps_the_banks_words_for_st
             invoice.id,
             card_token=card_token(localstripe, "4000000000000341"),
             principal=accounts.principal_for(vendor),
+            gateway=settings.gateway(),
         )
     declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
     banks_words = declined.note
@@ -296,6 +299,7 @@ def test_an_attempt_closed_before_the_fix_lists_the_banks_words_from_its_audit_e
             invoice.id,
             card_token=card_token(localstripe, "4000000000000341"),
             principal=accounts.principal_for(vendor),
+            gateway=settings.gateway(),
         )
     declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
     banks_words = declined.note or ""
@@ -329,6 +333,7 @@ def test_a_card_declined_when_it_is_saved_is_recorded_as_a_declined_attempt(
             invoice.id,
             card_token=card_token(localstripe, "4000000000000002"),
             principal=accounts.principal_for(vendor),
+            gateway=settings.gateway(),
         )
     assert "declined" in refused.value.errors["card"][0].lower()
     declined = db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()

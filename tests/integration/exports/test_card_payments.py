@@ -24,6 +24,7 @@ from tests.integration.billing.stripe_support import (
     stripe_config,
 )
 from tests.integration.exports.conftest import read_jsonl
+from tests.support import settings
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -46,6 +47,7 @@ def test_a_settled_card_payment_is_exported_with_its_intent_and_customer_ids(
         invoice.id,
         card_token=card_token(localstripe),
         principal=accounts.principal_for(vendor),
+        gateway=settings.gateway(),
     )
     payment = db.session().get(Payment, attempt.payment_id)
     assert payment is not None

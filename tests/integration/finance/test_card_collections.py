@@ -20,6 +20,7 @@ from licensing.finance import queries
 from licensing.finance.queries import Filters
 from tests.integration.billing.stripe_support import card_token, stripe_config
 from tests.integration.finance.conftest import issue
+from tests.support import settings
 from tests.support.servers import LocalStripe
 
 
@@ -36,9 +37,12 @@ def test_a_card_payment_counts_as_collected_in_the_month_it_was_applied(
         invoice.id,
         card_token=card_token(localstripe),
         principal=accounts.principal_for(vendor),
+        gateway=settings.gateway(),
     )
     applied_at = utcnow() + timedelta(hours=1)
-    billing.reconcile_payments(now=applied_at, older_than=timedelta(minutes=30))
+    billing.reconcile_payments(
+        now=applied_at, older_than=timedelta(minutes=30), gateway=settings.gateway()
+    )
     payment = db.session().scalars(select(Payment)).one()
     assert (payment.method, payment.state, payment.received_on) == ("card", "succeeded", None)
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from licensing.agreements.issuing import _parse_clauses, _quarters, copyright_notice
+from flask import Flask
+
+from licensing.agreements.issuing import (
+    _clause_use,
+    _parse_clauses,
+    _quarters,
+    clauses,
+    copyright_notice,
+)
+from licensing.agreements.models import ApplicationUse
+from licensing.config import PROJECT_ROOT
 
 
 def test_a_2027_term_carries_the_2026_copyright_notice() -> None:
@@ -28,3 +38,44 @@ def test_clause_text_splits_into_headings_and_paragraphs() -> None:
         ("One", ("First line continued.", "Second.")),
         ("Two", ("Only.",)),
     ]
+
+
+def _licensed_use(use: str) -> ApplicationUse:
+    return ApplicationUse(
+        use=use,
+        product_name="Invented Claims Checker",
+        product_type="software",
+        user_type="internal_staff",
+        territories="US, CA",
+        languages="en,fr",
+    )
+
+
+CLAUSE_CONTEXT = {
+    "licensee": "Invented Health Software Inc.",
+    "licensor": "The Licensing Office",
+    "number": "CPT-2027-000042",
+    "term_start": "2027-01-01",
+    "term_end": "2027-12-31",
+    "payment_days": 30,
+    "late_fee_percent": "1.5",
+}
+
+
+def test_the_clauses_render_without_a_running_app_as_the_app_rendered_them() -> None:
+    uses = [_licensed_use("distribution"), _licensed_use("development")]
+    rendered = clauses(CLAUSE_CONTEXT, uses)  # no app context: it would raise before
+    # What the app's template environment rendered the same files to.
+    environment = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates")).jinja_env
+    expected = [
+        environment.get_template(f"agreements/clauses/{name}.txt").render(
+            CLAUSE_CONTEXT, uses=[] if name == "general" else of_use
+        )
+        for name, of_use in (
+            ("general", []),
+            ("development", [_clause_use(uses[1])]),
+            ("distribution", [_clause_use(uses[0])]),
+        )
+    ]
+    assert rendered == tuple(clause for text in expected for clause in _parse_clauses(text))
+    assert any("Invented Claims Checker" in " ".join(c.paragraphs) for c in rendered)
