@@ -160,7 +160,9 @@ def made_on(day: date | None, settled_at: datetime | None) -> date | None:
 def organization_choices(session: Any) -> list[tuple[int, str]]:
     """Every organization by name, for the console's filter."""
     rows = session.execute(
-        select(Organization.id, Organization.legal_name).order_by(Organization.legal_name)
+        select(Organization.id, Organization.legal_name).order_by(
+            Organization.legal_name, Organization.id
+        )
     )
     return [(row.id, row.legal_name) for row in rows]
 

@@ -187,7 +187,7 @@ def licensing_staff(session: Session) -> list[User]:
     staff = session.scalars(
         select(User)
         .where(User.organization_id.is_(None), User.is_active.is_(True))
-        .order_by(User.full_name)
+        .order_by(User.full_name, User.id)
     )
     return [user for user in staff if {"licensing", "admin"} & set(user.roles)]
 

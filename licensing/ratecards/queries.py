@@ -64,9 +64,13 @@ def replaced_by(cards: Sequence[Published]) -> dict[str, list[str]]:
     replaced: dict[str, list[str]] = {}
     for card in cards:
         rank = (card.effective_from, card.published_at, card.id)
+        # Of the later cards starting on one day, the one `in_effect` prefers (published
+        # last) first: it takes every day it covers, the others only the days after.
+        # By start alone, such ties kept the order the cards were read in (none
+        # stated), and a card in effect on no day could be named a replacement.
         later = sorted(
             (c for c in cards if (c.effective_from, c.published_at, c.id) > rank),
-            key=lambda c: c.effective_from,
+            key=lambda c: (c.effective_from, -c.published_at.timestamp(), -c.id),
         )
         uncovered = card.effective_from  # the first day no later card has taken yet
         takers: list[str] = []

@@ -612,7 +612,7 @@ def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
                 RoyaltyReport.state == SUBMITTED,
                 RoyaltyReport.review_state.in_((FLAGGED, CORRECTION_REQUESTED)),
             )
-            .order_by(RoyaltyReport.submitted_at)
+            .order_by(RoyaltyReport.submitted_at, RoyaltyReport.id)
         )
     )
 

@@ -53,3 +53,29 @@ def test_a_catalogue_made_from_another_remembers_nothing_of_it() -> None:
     later = queries.replace(catalogue, commits=(1, 2))
     assert later._in_effect == {}
     assert later == catalogue.__class__(catalogue.generation, catalogue.entries, (1, 2))
+
+
+def _replaced_in_either_order(entries: list[queries._Entry]) -> dict[str, list[str]]:
+    """What `replaced_by` says of `entries` read in their order and in reverse: the
+    same (the database returns published cards in no stated order)."""
+    read, reversed_read = queries.replaced_by(entries), queries.replaced_by(entries[::-1])
+    assert read == reversed_read
+    return read
+
+
+def test_of_two_cards_starting_on_one_day_the_one_published_last_replaces_the_old_card() -> None:
+    old = _entry(1, "2027.1", date(2027, 1, 1), date(2027, 12, 31))
+    half = _entry(2, "2027.2", date(2027, 1, 1), date(2027, 6, 30))
+    whole = _entry(3, "2027.3", date(2027, 1, 1), date(2027, 12, 31))
+    # 2027.3, published last, is in effect every day of 2027: 2027.2 on none.
+    replaced = _replaced_in_either_order([old, half, whole])
+    assert replaced == {"2027.1": ["2027.3"], "2027.2": ["2027.3"]}
+
+
+def test_a_shorter_card_published_last_shares_the_old_cards_days_with_the_longer_one() -> None:
+    old = _entry(1, "2027.1", date(2027, 1, 1), date(2027, 12, 31))
+    whole = _entry(2, "2027.3", date(2027, 1, 1), date(2027, 12, 31))
+    half = _entry(3, "2027.2", date(2027, 1, 1), date(2027, 6, 30))
+    # 2027.2, published last, is in effect January to June; 2027.3 July to December.
+    replaced = _replaced_in_either_order([old, whole, half])
+    assert replaced == {"2027.1": ["2027.2", "2027.3"]}

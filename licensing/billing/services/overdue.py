@@ -220,7 +220,7 @@ def _overdue_beyond(
                 Invoice.state.in_(sorted(COLLECTIBLE)),
                 Invoice.due_date < today - timedelta(days=days),
             )
-            .order_by(Invoice.due_date)
+            .order_by(Invoice.due_date, Invoice.id)
         )
     )
 
