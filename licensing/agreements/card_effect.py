@@ -27,6 +27,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, Application
 from licensing.agreements.services.renewal import renewed_uses
 from licensing.agreements.services.submission import quote_request
@@ -55,7 +56,8 @@ class Repriced:
 
     kind: str  # "application" or "renewal"
     reference: str
-    organization: str
+    organization: str  # its legal name, as the check shows it
+    organization_id: int
     card: str
     now: Decimal
     then: Decimal | None
@@ -69,6 +71,7 @@ class Repriced:
 @dataclass(frozen=True)
 class OrganizationEffect:
     organization: str
+    organization_id: int
     records: int
     now: Decimal
     then: Decimal
@@ -105,20 +108,22 @@ def effect(session: Session, card: RateCard) -> CardEffect:
         *_renewals(session, card),
     ]
     priced = [record for record in found if record.then is not None]
-    by_organization: dict[str, list[Repriced]] = defaultdict(list)
+    # By the organization itself: two organizations may share a legal name.
+    by_organization: dict[int, list[Repriced]] = defaultdict(list)
     for record in priced:
-        by_organization[record.organization].append(record)
+        by_organization[record.organization_id].append(record)
     organizations = sorted(
         (
             OrganizationEffect(
-                name,
+                records[0].organization,
+                organization_id,
                 len(records),
                 sum((r.now for r in records), Decimal(0)),
                 sum((r.then or Decimal(0) for r in records), Decimal(0)),
             )
-            for name, records in by_organization.items()
+            for organization_id, records in by_organization.items()
         ),
-        key=lambda o: (-abs(o.change), o.organization),
+        key=lambda o: (-abs(o.change), o.organization, o.organization_id),
     )
     listed = sorted(
         found,
@@ -158,7 +163,7 @@ def _applications(session: Session, card: RateCard) -> Iterator[Repriced]:
         yield _repriced(
             "application",
             application.reference,
-            application.organization.legal_name,
+            application.organization,
             (latest.rate_card, latest.currency, latest.total),
             card,
             replace(request, rate_card=None),
@@ -201,7 +206,7 @@ def _renewals(session: Session, card: RateCard) -> Iterator[Repriced]:
         yield _repriced(
             "renewal",
             agreement.number,
-            agreement.organization.legal_name,
+            agreement.organization,
             (agreement.rate_card, agreement.currency, agreement.total),
             card,
             request,
@@ -211,13 +216,15 @@ def _renewals(session: Session, card: RateCard) -> Iterator[Repriced]:
 def _repriced(
     kind: str,
     reference: str,
-    organization: str,
+    organization: Organization,
     now: tuple[str, str, Decimal],
     card: RateCard,
     request: QuoteRequest,
 ) -> Repriced:
     version, currency, total = now
-    record = Repriced(kind, reference, organization, version, total, None)
+    record = Repriced(
+        kind, reference, organization.legal_name, organization.id, version, total, None
+    )
     if currency != card.currency:
         return replace(record, why=f"priced in {currency} now, {card.currency} on the new card")
     try:

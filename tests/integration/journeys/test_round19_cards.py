@@ -24,7 +24,7 @@ from licensing.ratecards.views import MAX_CARD_BYTES
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.pricing.conftest import example_document
 from tests.support.agreements import make_active_agreement
-from tests.support.factories import bearer
+from tests.support.factories import bearer, make_organization, make_vendor
 
 SAAS_USE = {
     "use": "distribution",
@@ -456,3 +456,25 @@ def test_a_check_prices_the_renewals_that_would_start_in_its_period(
     }
     body = client.post("/api/v1/rate-cards/checks", json=later, headers=bearer(admin))
     assert body.get_json()["effect"]["count"] == 0
+
+
+def test_a_check_counts_two_organizations_of_one_legal_name_apart(
+    client: FlaskClient, admin: Any, vendor: Any, apply: Any
+) -> None:
+    # The effect summed its records by legal name, so two organizations that share
+    # one (a parent's subsidiaries, say) read as one licensee with both totals.
+    namesake = make_vendor(
+        db.session(), make_organization(db.session(), legal_name=vendor.organization.legal_name)
+    )
+    apply(vendor, STAFF_USE)  # 8,000.00 now, 9,600.00 on the correction
+    apply(namesake, {**STAFF_USE, "revenue": "40000.00"})  # 5,000.00, the minimum, on both
+    correction = _card("2027.2", distribution_data=(["model", "percent"], "12"))
+    body = client.post("/api/v1/rate-cards/checks", json=correction, headers=bearer(admin))
+    effect = body.get_json()["effect"]
+    assert effect["organization_count"] == 2
+    assert [
+        (row["organization"], row["records"], row["now"]) for row in effect["organizations"]
+    ] == [
+        (vendor.organization.legal_name, 1, "8000.00"),
+        (vendor.organization.legal_name, 1, "5000.00"),
+    ]
