@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
+from itertools import chain
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -109,7 +110,7 @@ def effect(session: Session, card: RateCard) -> CardEffect:
     record priced, in a fixed number of statements per `BATCH` of records, keeping
     only the running figures and the records listed."""
     tally = _Tally()
-    for batch in (*_applications(session, card), *_renewals(session, card)):
+    for batch in chain(_applications(session, card), _renewals(session, card)):
         tally.add(batch)
     return tally.effect(card.currency)
 
