@@ -219,8 +219,13 @@ def _organization_roles(vendor: bool | str | Iterable[str]) -> frozenset[str] | 
     if isinstance(vendor, bool):
         return None
     found = frozenset({vendor} if isinstance(vendor, str) else vendor)
+    if not found:
+        raise ValueError(
+            "vendor=() names no organization role, so it would admit no vendor user: "
+            "name at least one of ORGANIZATION_ROLES, or omit vendor to admit none"
+        )
     unknown = found - set(ORGANIZATION_ROLES)
-    if unknown or not found:
+    if unknown:
         raise ValueError(f"unknown organization roles {sorted(unknown)}")
     return found
 

@@ -10,7 +10,7 @@ Two kinds of record would be priced on it once it is published:
 
 Each is priced on the new card, an application with the uses of its latest
 quote over its own term, an agreement with the uses its renewal would be drawn
-with (`renewal.renewed_uses`: its licensed uses, with the quantities last
+with (`renewal.renewed_uses_of`: its licensed uses, with the quantities last
 reported where there are any) over the renewal's term, the day after the
 agreement's end to the new card's last day; against what it is priced at now
 (the latest quote's total; the agreement's own total).
@@ -18,18 +18,19 @@ agreement's end to the new card's last day; against what it is priced at now
 
 from __future__ import annotations
 
-from collections import defaultdict
+import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
+from itertools import chain
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
 
 from licensing.accounts.models import Organization
-from licensing.agreements.models import Agreement, Application
-from licensing.agreements.services.renewal import renewed_uses
+from licensing.agreements.models import Agreement, Application, QuoteVersion
+from licensing.agreements.services.renewal import RenewedUses, renewed_uses_of
 from licensing.agreements.services.submission import quote_request
 from licensing.agreements.states import (
     ACTIVE,
@@ -47,6 +48,9 @@ _REPRICED = (SUBMITTED, RETURNED, IN_REVIEW, ESCALATED)
 # How many records and organizations the check lists, largest changes first (the
 # totals count every one).
 LISTED = 20
+# How many records are read and priced at a time: the statements grow by one
+# batch's few per BATCH records, and memory holds one batch.
+BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -102,75 +106,129 @@ class CardEffect:
 
 
 def effect(session: Session, card: RateCard) -> CardEffect:
-    """What publishing `card` would do to the prices of current licensees."""
-    found = [
-        *_applications(session, card),
-        *_renewals(session, card),
-    ]
-    priced = [record for record in found if record.then is not None]
-    # By the organization itself: two organizations may share a legal name.
-    by_organization: dict[int, list[Repriced]] = defaultdict(list)
-    for record in priced:
-        by_organization[record.organization_id].append(record)
-    organizations = sorted(
-        (
-            OrganizationEffect(
-                records[0].organization,
-                organization_id,
-                len(records),
-                sum((r.now for r in records), Decimal(0)),
-                sum((r.then or Decimal(0) for r in records), Decimal(0)),
+    """What publishing `card` would do to the prices of current licensees: every
+    record priced, in a fixed number of statements per `BATCH` of records, keeping
+    only the running figures and the records listed."""
+    tally = _Tally()
+    for batch in chain(_applications(session, card), _renewals(session, card)):
+        tally.add(batch)
+    return tally.effect(card.currency)
+
+
+class _Tally:
+    """The running totals, per-organization sums and the `LISTED` largest changes:
+    all the check keeps, however many records it prices."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.unpriced = 0
+        self.now = Decimal(0)
+        self.then = Decimal(0)
+        # By the organization itself: two organizations may share a legal name.
+        self.organizations: dict[int, OrganizationEffect] = {}
+        self.listed: list[Repriced] = []
+
+    def add(self, records: list[Repriced]) -> None:
+        for record in records:
+            self.count += 1
+            if record.then is None:
+                self.unpriced += 1
+                continue
+            self.now += record.now
+            self.then += record.then
+            self._organization(record)
+        # A bounded heap: at most LISTED plus one batch are held at once.
+        self.listed = heapq.nsmallest(LISTED, [*self.listed, *records], key=_largest_first)
+
+    def _organization(self, record: Repriced) -> None:
+        then = record.then or Decimal(0)
+        found = self.organizations.get(record.organization_id)
+        self.organizations[record.organization_id] = (
+            OrganizationEffect(record.organization, record.organization_id, 1, record.now, then)
+            if found is None
+            else replace(
+                found, records=found.records + 1, now=found.now + record.now, then=found.then + then
             )
-            for organization_id, records in by_organization.items()
-        ),
-        key=lambda o: (-abs(o.change), o.organization, o.organization_id),
-    )
-    listed = sorted(
-        found,
-        key=lambda r: (r.change is None, -abs(r.change or Decimal(0)), r.reference),
-    )
-    return CardEffect(
-        currency=card.currency,
-        count=len(found),
-        now=sum((r.now for r in priced), Decimal(0)),
-        then=sum((r.then or Decimal(0) for r in priced), Decimal(0)),
-        records=listed[:LISTED],
-        organizations=organizations[:LISTED],
-        organization_count=len(organizations),
-        unpriced=len(found) - len(priced),
-    )
+        )
 
-
-def _in_period(card: RateCard, day: date | None) -> bool:
-    return day is not None and card.effective_from <= day <= card.effective_to
-
-
-def _applications(session: Session, card: RateCard) -> Iterator[Repriced]:
-    found = session.scalars(
-        select(Application)
-        .where(Application.state.in_(_REPRICED), Application.rate_card.is_(None))
-        .options(selectinload(Application.quotes), selectinload(Application.organization))
-    )
-    for application in found:
-        if not application.quotes:
-            continue
-        latest = application.quotes[-1]
-        if not _in_period(card, latest.term_start):
-            continue
-        request = Quote.from_snapshot(latest.snapshot).request
-        if request is None:  # a quote kept without its request: priced by hand
-            continue
-        yield _repriced(
-            "application",
-            application.reference,
-            application.organization,
-            (latest.rate_card, latest.currency, latest.total),
-            card,
-            replace(request, rate_card=None),
+    def effect(self, currency: str) -> CardEffect:
+        organizations = heapq.nsmallest(
+            LISTED,
+            self.organizations.values(),
+            key=lambda o: (-abs(o.change), o.organization, o.organization_id),
+        )
+        return CardEffect(
+            currency=currency,
+            count=self.count,
+            now=self.now,
+            then=self.then,
+            records=self.listed,
+            organizations=organizations,
+            organization_count=len(self.organizations),
+            unpriced=self.unpriced,
         )
 
 
-def _renewals(session: Session, card: RateCard) -> Iterator[Repriced]:
+def _largest_first(record: Repriced) -> tuple[bool, Decimal, str]:
+    """Largest changes first; records the new card cannot price all of last."""
+    change = record.change
+    return (change is None, -abs(change or Decimal(0)), record.reference)
+
+
+def _applications(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
+    """Undecided applications whose latest quote starts in the card's period, in
+    batches: only the latest quote of each is read."""
+    latest = (
+        select(QuoteVersion.application_id, func.max(QuoteVersion.version).label("version"))
+        .group_by(QuoteVersion.application_id)
+        .subquery()
+    )
+    found = session.execute(
+        select(Application, QuoteVersion)
+        .join(latest, latest.c.application_id == Application.id)
+        .join(
+            QuoteVersion,
+            (QuoteVersion.application_id == Application.id)
+            & (QuoteVersion.version == latest.c.version),
+        )
+        .where(
+            Application.state.in_(_REPRICED),
+            Application.rate_card.is_(None),
+            QuoteVersion.term_start.between(card.effective_from, card.effective_to),
+        )
+        .options(joinedload(Application.organization))
+        .order_by(Application.id)
+        .execution_options(yield_per=BATCH)
+    )
+    for rows in found.partitions():
+        yield [
+            repriced
+            for application, latest_quote in rows
+            if (repriced := _application(card, application, latest_quote)) is not None
+        ]
+
+
+def _application(card: RateCard, application: Application, latest: QuoteVersion) -> Repriced | None:
+    request = Quote.from_snapshot(latest.snapshot).request
+    if request is None:  # a quote kept without its request: priced by hand
+        return None
+    return _repriced(
+        "application",
+        application.reference,
+        application.organization,
+        (latest.rate_card, latest.currency, latest.total),
+        card,
+        replace(request, rate_card=None),
+    )
+
+
+def _renewals(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
+    """Agreements whose renewal would start in the card's period, in batches, each
+    batch's reported usage read at once."""
+    # An agreement whose renewal is drawn already is counted as that application.
+    renewing = select(Application.renewal_of_id).where(
+        Application.renewal_of_id.is_not(None), Application.state.in_(UNDECIDED)
+    )
     found = session.scalars(
         select(Agreement)
         .where(
@@ -178,39 +236,37 @@ def _renewals(session: Session, card: RateCard) -> Iterator[Repriced]:
             Agreement.superseded_by_id.is_(None),
             Agreement.term_end >= card.effective_from - timedelta(days=1),
             Agreement.term_end < card.effective_to,
+            Agreement.id.not_in(renewing),
         )
         .options(
-            selectinload(Agreement.quote),
-            selectinload(Agreement.organization),
-            selectinload(Agreement.application).selectinload(Application.uses),
+            joinedload(Agreement.quote),
+            joinedload(Agreement.organization),
+            joinedload(Agreement.application).selectinload(Application.uses),
         )
+        .order_by(Agreement.id)
+        .execution_options(yield_per=BATCH)
     )
-    # An agreement whose renewal is drawn already is counted as that application.
-    renewing = set(
-        session.scalars(
-            select(Application.renewal_of_id).where(
-                Application.renewal_of_id.is_not(None), Application.state.in_(UNDECIDED)
-            )
-        )
-    )
-    for agreement in found:
-        if agreement.id in renewing:
-            continue
+    for agreements in found.partitions():
         # Priced as the renewal would be drawn and submitted: one source of its uses.
-        request = quote_request(
-            agreement.organization.organization_type,
-            (agreement.term_end + timedelta(days=1), card.effective_to),
-            None,
-            renewed_uses(session, agreement).fields(),
-        )
-        yield _repriced(
-            "renewal",
-            agreement.number,
-            agreement.organization,
-            (agreement.rate_card, agreement.currency, agreement.total),
-            card,
-            request,
-        )
+        renewed = renewed_uses_of(session, agreements)
+        yield [_renewal(card, agreement, renewed[agreement.id]) for agreement in agreements]
+
+
+def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses) -> Repriced:
+    request = quote_request(
+        agreement.organization.organization_type,
+        (agreement.term_end + timedelta(days=1), card.effective_to),
+        None,
+        renewed.fields(),
+    )
+    return _repriced(
+        "renewal",
+        agreement.number,
+        agreement.organization,
+        (agreement.rate_card, agreement.currency, agreement.total),
+        card,
+        request,
+    )
 
 
 def _repriced(

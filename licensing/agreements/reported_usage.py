@@ -35,13 +35,15 @@ class ReportedUsage:
     report_id: int | None = None
 
 
-# Per use of the agreement's application (by its index), what was last reported.
-UsageOf = Callable[[Session, Agreement], Mapping[int, ReportedUsage]]
+# Per agreement (by id), per use of its application (by index), what was last
+# reported: for any number of agreements at once (the rate-card check prices every
+# renewal candidate; a renewal drawn asks for one).
+UsageOf = Callable[[Session, Sequence[Agreement]], Mapping[int, Mapping[int, ReportedUsage]]]
 _PROVIDERS: list[UsageOf] = []
 
 
 def register(provider: UsageOf) -> UsageOf:
-    """Tell renewals how to find the usage reported under an agreement (the
+    """Tell renewals how to find the usage reported under agreements (the
     royalties package does, from its `init_app`)."""
     if provider not in _PROVIDERS:
         _PROVIDERS.append(provider)
@@ -50,10 +52,19 @@ def register(provider: UsageOf) -> UsageOf:
 
 def reported(session: Session, agreement: Agreement) -> dict[int, ReportedUsage]:
     """Per use index, the usage last reported under `agreement` (none without a
-    provider or an accepted report)."""
-    found: dict[int, ReportedUsage] = {}
+    provider or an accepted report): `reported_of` one agreement."""
+    return reported_of(session, [agreement])[agreement.id]
+
+
+def reported_of(
+    session: Session, agreements: Sequence[Agreement]
+) -> dict[int, dict[int, ReportedUsage]]:
+    """`reported` of each agreement, by its id, in as many statements as the
+    providers take for a batch, however many agreements."""
+    found: dict[int, dict[int, ReportedUsage]] = {agreement.id: {} for agreement in agreements}
     for provider in _PROVIDERS:
-        found.update(provider(session, agreement))
+        for agreement_id, usage in provider(session, agreements).items():
+            found[agreement_id].update(usage)
     return found
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Flask, Request, Response, current_app, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
@@ -25,6 +26,7 @@ from licensing.api.base import (
 )
 from licensing.api.query import check_query
 from licensing.extensions import csrf
+from licensing.links import links
 from licensing.problems import body_too_large
 
 SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets"
@@ -34,11 +36,15 @@ API_EXTENSION = "licensing.api"
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# Where an integrator's token comes from (the OpenAPI document says it twice).
+# Where an integrator's token comes from (the OpenAPI document says it twice): the
+# tokens page's full address under PUBLIC_URL, as the refusals give it. The document
+# is built once per process and shared by its apps (`base.Api.register_blueprints`),
+# and an app may learn its address after it is built, so the address is put in
+# when the document is served (`_openapi_json`); built, it names the page's path.
 GETTING_STARTED = (
     "send `Authorization: Bearer <token>`. A token acts as the user who created it, "
     "with their permissions: sign in and create one on the *API tokens* page "
-    "(`/account/tokens`; it is shown once). A token expires after the 30, 90 "
+    "({tokens_page}; it is shown once). A token expires after the 30, 90 "
     "(the default), 180 or 365 days chosen when it was made: an expired one is a 401 "
     "saying when it expired, and its owner is emailed a week before. A token's scope is "
     "`write` (everything its user may do) or `read` (GET and HEAD, and the POSTs that "
@@ -99,11 +105,50 @@ def _check_body(req: Request) -> None:
         raise BadRequest(f"The body is not valid JSON: {exc}") from None
 
 
+def _described(tokens_page: str) -> dict[str, Any]:
+    """The document's descriptions that name the tokens page, naming `tokens_page`."""
+    getting_started = GETTING_STARTED.format(tokens_page=tokens_page)
+    return {
+        "info": {
+            "description": (
+                "Quotes, license applications, agreements, invoices, payments, "
+                "royalty reports, billing exports and educational permission requests. "
+                f"Authenticate with a personal API token: {getting_started} Errors are "
+                "`application/problem+json` documents."
+            )
+        },
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": getting_started},
+    }
+
+
+def _openapi_json() -> Response:
+    """The OpenAPI document, its tokens page at this app's address (a copy: the
+    built document is shared by the process's apps)."""
+    document = current_app.extensions[API_EXTENSION].spec.to_dict()
+    described = _described(links().api_tokens())
+    components = document["components"]
+    served = {
+        **document,
+        "info": {**document["info"], **described["info"]},
+        "components": {
+            **components,
+            "securitySchemes": {
+                **components["securitySchemes"],
+                "bearerAuth": described["bearerAuth"],
+            },
+        },
+    }
+    return current_app.response_class(
+        json.dumps(served, indent=2, sort_keys=False), mimetype="application/json"
+    )
+
+
 def _swagger_asset(filename: str) -> Response:
     return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
 
 
 def register(app: Flask, *blueprints: Blueprint) -> Api:
+    described = _described("`/account/tokens`")
     app.config.update(
         API_TITLE="CPT licensing and royalty service",
         API_VERSION="v1",
@@ -113,27 +158,13 @@ def register(app: Flask, *blueprints: Blueprint) -> Api:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=SWAGGER_ASSETS + "/",
         API_SPEC_OPTIONS={
-            "info": {
-                "description": (
-                    "Quotes, license applications, agreements, invoices, payments, "
-                    "royalty reports, billing exports and educational permission requests. "
-                    f"Authenticate with a personal API token: {GETTING_STARTED} Errors are "
-                    "`application/problem+json` documents."
-                )
-            },
-            "components": {
-                "securitySchemes": {
-                    "bearerAuth": {
-                        "type": "http",
-                        "scheme": "bearer",
-                        "description": GETTING_STARTED,
-                    },
-                }
-            },
+            "info": described["info"],
+            "components": {"securitySchemes": {"bearerAuth": described["bearerAuth"]}},
         },
     )
     api = Api(app)
     app.extensions[API_EXTENSION] = api
+    app.view_functions["api-docs.openapi_json"] = _openapi_json
     app.add_url_rule(
         f"{SWAGGER_ASSETS}/<path:filename>", "swagger_assets", access.public(_swagger_asset)
     )

@@ -50,6 +50,18 @@ def generation(session: Session, invoice_id: int) -> int:
     return int(session.scalar(count) or 0)
 
 
+def generations(session: Session, invoice_ids: Sequence[int]) -> dict[int, int]:
+    """`generation` of each invoice, by id, in one statement however many."""
+    counted = session.execute(
+        select(InvoiceLinkRevocation.invoice_id, func.count())
+        .where(InvoiceLinkRevocation.invoice_id.in_(invoice_ids))
+        .group_by(InvoiceLinkRevocation.invoice_id)
+    )
+    found = dict.fromkeys(invoice_ids, 0)
+    found.update({invoice_id: int(count) for invoice_id, count in counted})
+    return found
+
+
 def current_generation(invoice: Invoice) -> int:
     """`generation` of the invoice, read in its own session (else the request's)."""
     return generation(object_session(invoice) or db.session(), invoice.id)

@@ -12,6 +12,7 @@ still listed for staff, who may retry it.
 from __future__ import annotations
 
 import json
+import logging
 import smtplib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ from licensing.mail.smtp import Delivery, Transport
 from licensing.mail.states import OUTBOX, QUEUED
 
 # The request environ key that says a request queued mail (delivered after it).
+# A child of the app's logger ("licensing", whose level create_app sets): its records
+# reach the handlers the app's do, and delivery reads no app to log.
+log = logging.getLogger(__name__)
+
 MAIL_ENQUEUED = "licensing.mail_enqueued"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
@@ -402,7 +407,7 @@ def _send_batch(
                 _record_success(message_id, now, erase_secrets=delivery.erase_secrets)
                 report.sent += 1
     except _SEND_ERRORS as exc:
-        current_app.logger.warning("outbox: SMTP server unavailable: %s", exc)
+        log.warning("outbox: SMTP server unavailable: %s", exc)
         for message_id in pending:
             _tally(report, _record_failure(message_id, exc, now), exc)
         return False

@@ -29,7 +29,7 @@ from licensing.finance import classification as finance_classification
 from licensing.finance import queries as finance_queries
 from licensing.royalties import charged, queries, schedule, services, views
 from licensing.royalties.classification import classify_royalty_lines
-from licensing.royalties.services.renewal_usage import last_reported_usage
+from licensing.royalties.services.renewal_usage import last_reported_usage_of
 from licensing.royalties.services.term_to_date import ChargedToDate, charged_to_date
 
 
@@ -59,7 +59,7 @@ def init_app(app: Flask) -> None:
     finance_queries.register_queue("royalty_reports", queries.report_queue_health)
     views.register_dashboard_items()
     schedule.register()
-    reported_usage.register(last_reported_usage)
+    reported_usage.register(last_reported_usage_of)
     agreement_queries.charged_under(charged.royalty_invoices)
     # The agreement's page says what its usage-based lines are charged so far.
     app.jinja_env.globals["agreement_to_date"] = _agreement_to_date

@@ -4,6 +4,7 @@ answered with a `Link` header and `X-Total-Count`."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -130,6 +131,28 @@ def test_the_document_says_how_to_get_a_token(client: FlaskClient) -> None:
     ):
         assert "/account/tokens" in text
     assert "/api/v1/signups" in document["info"]["description"]
+
+
+def test_the_document_names_the_tokens_page_at_the_apps_address_as_the_refusals_do(
+    app: Flask, client: FlaskClient
+) -> None:
+    # It named the page as the path `/account/tokens`, where a refusal gives the
+    # full address under PUBLIC_URL; and an app learns its address after it is built.
+    refusal = client.get("/api/v1/agreements").get_json()["detail"]
+    assert "http://testserver/account/tokens" in refusal
+    for public_url in ("http://testserver", "https://licensing.example.org/cpt"):
+        app.config["LICENSING"] = dataclasses.replace(
+            app.config["LICENSING"], public_url=public_url
+        )
+        document = _document(client)
+        for text in (
+            document["info"]["description"],
+            document["components"]["securitySchemes"]["bearerAuth"]["description"],
+        ):
+            assert f"*API tokens* page ({public_url}/account/tokens; it is shown once)" in text
+    # The document built once for the process's apps still names the path only.
+    built = app.extensions["licensing.api"].spec.to_dict()
+    assert "(`/account/tokens`; it is shown once)" in built["info"]["description"]
 
 
 def test_an_invoice_states_its_late_fee_as_the_agreement_does(

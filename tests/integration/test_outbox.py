@@ -4,6 +4,7 @@ retries and backoff; nothing is lost when the server refuses or is down."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -145,6 +146,20 @@ def test_a_server_that_is_down_leaves_every_message_queued(app: Flask) -> None:
         assert "Connection refused" in (waiting.last_error or "") or "Errno" in (
             waiting.last_error or ""
         )
+
+
+def test_a_server_that_is_down_is_logged_by_the_outboxs_own_logger(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Delivery read the running app for its logger (`current_app.logger`); its module
+    # logger is a child of the app's, so the warning reaches the same handlers.
+    _queue()
+    closed = SMTPTransport(SMTPSettings.from_url(f"smtp://127.0.0.1:{free_port()}", timeout=2))
+    with caplog.at_level(logging.WARNING, logger="licensing"):
+        mail.deliver_due(Delivery(closed, current_config().mail_from))
+    (record,) = [r for r in caplog.records if "SMTP server unavailable" in r.getMessage()]
+    assert (record.name, record.levelname) == ("licensing.mail.services", "WARNING")
+    assert logging.getLogger(record.name).parent is app.logger
 
 
 def test_backoff_grows_then_stops_at_an_hour() -> None:

@@ -70,6 +70,15 @@ def test_a_declaration_names_only_known_organization_roles() -> None:
         access.allow(vendor=(MEMBER, "clerk"))
 
 
+def test_a_declaration_of_no_organization_roles_says_it_would_admit_no_vendor() -> None:
+    # It said "unknown organization roles []": nothing unknown was named.
+    for empty in (frozenset(), (), []):
+        with pytest.raises(ValueError, match="would admit no vendor user") as refused:
+            access.allow(vendor=empty)
+        assert "omit vendor" in str(refused.value)
+        assert "unknown" not in str(refused.value)
+
+
 def test_principals_of_different_roles_are_admitted_apart() -> None:
     # The navigation is kept per admission: a member must not get an administrator's.
     assert _vendor(MEMBER).admission != _vendor(ADMINISTRATOR).admission

@@ -4,6 +4,7 @@ estimates (`agreements.reported_usage`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -116,13 +117,28 @@ class RenewedUses:
 
 
 def renewed_uses(session: Session, agreement: Agreement) -> RenewedUses:
-    """The uses a renewal of `agreement` is drawn with (`start_renewal`), and what
-    the rate-card check prices a renewal not yet drawn on (`card_effect`): one
-    source, so the check shows what a renewal would cost."""
+    """The uses a renewal of `agreement` is drawn with (`start_renewal`): the batch
+    of one of `renewed_uses_of`."""
+    return renewed_uses_of(session, [agreement])[agreement.id]
+
+
+def renewed_uses_of(session: Session, agreements: Sequence[Agreement]) -> dict[int, RenewedUses]:
+    """By agreement id, the uses a renewal of each is drawn with, and what the
+    rate-card check prices a renewal not yet drawn on (`card_effect`): one source,
+    so the check shows what a renewal would cost. The usage last reported is read
+    for all of them at once (a fixed number of statements however many)."""
+    # What the licensee last reported beats what it estimated a term ago.
+    usage = reported_usage.reported_of(session, agreements)
+    return {
+        agreement.id: RenewedUses(_licensed_uses(agreement), usage[agreement.id])
+        for agreement in agreements
+    }
+
+
+def _licensed_uses(agreement: Agreement) -> list[tuple[int, ApplicationUse]]:
+    """The agreement's licensed uses, with their index in its application."""
     quote = Quote.from_snapshot(agreement.quote.snapshot)
     licensed = {line.use_index for line in issuing.licensed_lines(quote)}
-    uses = [
+    return [
         (index, use) for index, use in enumerate(agreement.application.uses) if index in licensed
     ]
-    # What the licensee last reported beats what it estimated a term ago.
-    return RenewedUses(uses, reported_usage.reported(session, agreement))

@@ -384,7 +384,8 @@ def withdraw_invoice_links(
         note = _reason(reason)
         if invoice.state == DRAFT:
             raise Conflict(f"{invoice.title} is a draft: no link to it has been sent.")
-        revocation = _withdraw_links(session, invoice, note, now=now, actor=actor)
+        withdrawn = links.generation(session, invoice.id)
+        revocation = _withdraw_links(session, invoice, withdrawn, note, now=now, actor=actor)
         _email_billing_contact(
             session,
             invoice,
@@ -396,13 +397,20 @@ def withdraw_invoice_links(
 
 
 def _withdraw_links(
-    session: Session, invoice: Invoice, note: str, *, now: datetime, actor: Actor
+    session: Session,
+    invoice: Invoice,
+    current: int,
+    note: str,
+    *,
+    now: datetime,
+    actor: Actor,
 ) -> InvoiceLinkRevocation:
     """Record one more withdrawal of the invoice's links (the ones sent so far stop
-    working), audited as `invoice.links_withdrawn` with `note` saying why."""
+    working; `current`: their generation, read under the invoice's lock), audited as
+    `invoice.links_withdrawn` with `note` saying why."""
     revocation = InvoiceLinkRevocation(
         invoice_id=invoice.id,
-        generation=links.generation(session, invoice.id) + 1,
+        generation=current + 1,
         reason=note,
         revoked_by=actor.name,
         created_at=now,
@@ -437,8 +445,14 @@ def move_invoice_links(
     note = f"Billing contact changed from {change.old_email} to {change.new_email}"
     withdrawn: list[str] = []
     resent: list[str] = []
-    for invoice in _linked_invoices(session, change.organization_id, now):
-        revocation = _withdraw_links(session, invoice, note, now=now, actor=actor)
+    linked = _linked_invoices(session, change.organization_id, now)
+    # Read once for them all, after the lock: a withdrawal committed while this
+    # waited for it is counted.
+    current = links.generations(session, [invoice.id for invoice in linked])
+    for invoice in linked:
+        revocation = _withdraw_links(
+            session, invoice, current[invoice.id], note, now=now, actor=actor
+        )
         number = str(invoice.number)  # every issued invoice has one (a CHECK)
         withdrawn.append(number)
         if invoice.state in COLLECTIBLE:

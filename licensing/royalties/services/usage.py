@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import ColumnElement, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from licensing.db import Money, Statement
@@ -35,16 +35,9 @@ def _usage(
 ) -> Usage:
     """Usage of `line` over the current reports of periods 1..`through`: per unit,
     each customer's largest quantity summed over customers; revenue summed."""
-    per_customer = select(
-        RoyaltyReportRow.unit.label("unit"),
-        func.max(RoyaltyReportRow.quantity).label("quantity"),
-    )
-    largest = (
-        _reported(per_customer, RoyaltyReportRow, obligation, line, through)
-        .where(RoyaltyReportRow.unit != "")
-        .group_by(RoyaltyReportRow.unit, RoyaltyReportRow.customer_key)
-        .subquery()
-    )
+    largest = _reported(
+        largest_per_customer(), RoyaltyReportRow, obligation, line, through
+    ).subquery()
     totals = {
         row.unit: (int(row.quantity or 0), int(row.customers))
         for row in session.execute(
@@ -64,6 +57,21 @@ def _usage(
         quantities={unit: totals.get(unit, (0, 0))[0] for unit in line.units},
         customers={unit: totals.get(unit, (0, 0))[1] for unit in line.units},
         revenue=revenue,
+    )
+
+
+def largest_per_customer(*keys: ColumnElement[Any]) -> Statement:
+    """Per unit, customer (and `keys`), the customer's largest quantity in the rows
+    selected: usage to date counts each customer once, at its largest so far (here
+    and in the usage a renewal is drawn on, `renewal_usage`)."""
+    return (
+        select(
+            *keys,
+            RoyaltyReportRow.unit.label("unit"),
+            func.max(RoyaltyReportRow.quantity).label("quantity"),
+        )
+        .where(RoyaltyReportRow.unit != "")
+        .group_by(*keys, RoyaltyReportRow.unit, RoyaltyReportRow.customer_key)
     )
 
 

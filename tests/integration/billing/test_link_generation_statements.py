@@ -18,6 +18,7 @@ from licensing import db
 from licensing.billing import links, services
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
+from licensing.signals import ChangedBillingContact
 from tests.support.factories import billing_clerk
 from tests.support.settings import standing_days
 from tests.support.statements import sent_on
@@ -64,3 +65,33 @@ def test_an_overdue_run_emailing_50_invoices_reads_no_link_generation_per_email(
     page = client.get(_path(links.invoice_url(withdrawn)))
     assert page.status_code == 200
     assert withdrawn.number in page.get_data(as_text=True)
+
+
+# Any statement reading the withdrawals (a count of one invoice's, or of several).
+WITHDRAWALS_READ = re.compile(r"\s*SELECT .*\bFROM invoice_link_revocations\b", re.S)
+
+
+def _move_links(vendor: Any) -> list[str]:
+    """The statements a change of `vendor`'s billing contact sends that read the
+    withdrawals of its invoices' links."""
+    organization = vendor.organization
+    change = ChangedBillingContact(
+        organization.id, organization.billing_email, f"finance{organization.id}@example.org"
+    )
+    with sent_on(db.session().connection().engine) as statements:
+        moved = services.move_invoice_links(db.session(), change, actor=billing_clerk())
+    assert len(moved.withdrawn) == len(moved.resent)
+    return [s for s in statements if WITHDRAWALS_READ.match(s)]
+
+
+def test_a_billing_contact_change_reads_its_invoices_link_generations_in_one_statement(
+    invoice_for: Callable[..., Invoice], vendor: Any
+) -> None:
+    # The withdrawal counted each invoice's withdrawals in a statement of its own.
+    invoices = [invoice_for(vendor, ("1000.00",)) for _ in range(2)]
+    services.withdraw_invoice_links(invoices[0].id, reason="Forwarded", actor=billing_clerk())
+    assert len(_move_links(vendor)) == 1
+    invoices += [invoice_for(vendor, ("1000.00",)) for _ in range(4)]
+    assert len(_move_links(vendor)) == 1
+    # Each invoice's links moved on from its own generation: the first's twice before.
+    assert [links.current_generation(invoice) for invoice in invoices] == [3, 2, 1, 1, 1, 1]

@@ -1,0 +1,111 @@
+"""The rate-card check prices every undecided application and every renewal
+candidate, yet the SQL statements it sends do not grow with them (checked at 2 and
+at 20 of each, on both backends), and priced in batches it says what it says
+priced at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from licensing import db
+from licensing.agreements import card_effect
+from licensing.pricing import RateCard
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import STAFF_USE
+from tests.integration.agreements.conftest import apply as apply
+from tests.integration.pricing.conftest import card_document
+from tests.integration.pricing.conftest import example_card as example_card
+from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
+    SMALL_SOFTWARE,
+    active_agreement,
+    file_report,
+    row,
+)
+from tests.support.statements import sent_by
+
+SMALL, LARGE = 2, 20
+
+
+def _correction() -> RateCard:
+    """2027.2 for 2027.1's days, the data-file percentage raised: it takes the
+    applications waiting on a decision."""
+    document = card_document(version="2027.2")
+    by_id = {rule["id"]: rule for rule in document["rules"]}
+    by_id["distribution-data"]["model"]["percent"] = "12"
+    return ratecards.validate(document)
+
+
+def _next_year() -> RateCard:
+    """2028.1: it takes the renewals of the agreements ending with 2027."""
+    return ratecards.validate(
+        card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
+    )
+
+
+@pytest.fixture
+def seed(
+    vendor: Any,
+    apply: Callable[..., Any],
+    active_agreement: Callable[..., Any],  # noqa: F811
+    file_report: Callable[..., Any],  # noqa: F811
+) -> Callable[[int], None]:
+    """`seed(n)`: n more undecided applications, and n more active agreements with
+    a quarter of usage reported each (their renewals priced on it)."""
+    made = {"count": 0}
+
+    def more(count: int) -> None:
+        for _ in range(count):
+            index = made["count"] = made["count"] + 1
+            apply(vendor, STAFF_USE)
+            agreement = active_agreement(vendor, SMALL_SOFTWARE)
+            file_report(vendor, agreement, 1, [row(1, f"C-{index}", quantity=10 + index)])
+        db.session().commit()
+
+    return more
+
+
+def _statements(app: Flask, card: RateCard) -> tuple[int, card_effect.CardEffect]:
+    card_effect.effect(db.session(), card)  # warm: what is kept per process
+    with sent_by(app) as statements:
+        found = card_effect.effect(db.session(), card)
+    return len(statements), found
+
+
+def test_the_checks_statements_do_not_grow_with_the_records_it_prices(
+    app: Flask, seed: Callable[[int], None]
+) -> None:
+    # Each renewal candidate read its reported usage in several statements of its
+    # own, and every application loaded all its quote versions.
+    seed(SMALL)
+    small = {name: _statements(app, card()) for name, card in CARDS.items()}
+    seed(LARGE - SMALL)
+    large = {name: _statements(app, card()) for name, card in CARDS.items()}
+
+    assert {name: found.count for name, (_, found) in small.items()} == dict.fromkeys(CARDS, SMALL)
+    assert {name: found.count for name, (_, found) in large.items()} == dict.fromkeys(CARDS, LARGE)
+    assert {name: sent for name, (sent, _) in large.items()} == {
+        name: sent for name, (sent, _) in small.items()
+    }
+
+
+CARDS = {"applications": _correction, "renewals": _next_year}
+
+
+def test_a_check_priced_in_batches_says_what_it_says_priced_at_once(
+    seed: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(7)
+    monkeypatch.setattr(card_effect, "LISTED", 4)
+    for card in (_correction(), _next_year()):
+        at_once = card_effect.effect(db.session(), card)
+        monkeypatch.setattr(card_effect, "BATCH", 3)
+        in_batches = card_effect.effect(db.session(), card)
+        monkeypatch.setattr(card_effect, "BATCH", 200)
+        assert in_batches == at_once
+        assert (at_once.count, len(at_once.records)) == (7, 4)
+        changes = [abs(record.change or 0) for record in at_once.records]
+        assert changes == sorted(changes, reverse=True)
