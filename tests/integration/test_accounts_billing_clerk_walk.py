@@ -1,0 +1,91 @@
+"""Round 22's walk of the billing clerk (docs/journeys.md, "Round 22: the billing
+clerk walked"): what a billing member is emailed and what they are not, what their
+pages say, and the refusals a program of theirs meets."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from licensing import db
+from licensing.access import BILLING
+from licensing.accounts.models import Organization, User
+from licensing.mail.models import OutboxMessage
+from licensing.ratecards import services as ratecards
+from licensing.royalties.services import send_reminders
+from tests.integration.agreements.conftest import NOW
+from tests.integration.pricing.conftest import example_document
+from tests.integration.royalties.conftest import SOFTWARE
+from tests.support import factories
+from tests.support.agreements import issued_agreement, make_active_agreement
+
+
+@pytest.fixture
+def clerk(app: Flask, vendor: User) -> User:
+    """A billing member of `vendor`'s organization (`vendor` administers it)."""
+    return factories.make_vendor(
+        db.session(), organization=vendor.organization, role=BILLING, full_name="Ines Clerk"
+    )
+
+
+def _sent(template: str) -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == template)
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def _recipients(message: OutboxMessage) -> list[str]:
+    found: list[str] = json.loads(message.recipients)
+    return found
+
+
+# --- what a clerk is emailed, and what they are not ---------------------------------------
+
+
+def test_a_royalty_report_reminder_goes_to_those_who_file_and_not_to_the_billing_member(
+    app: Flask, vendor: User, clerk: User, licensing_staff: Any
+) -> None:
+    ratecards.import_card(example_document(), published_by="tests")
+    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    member = factories.make_vendor(db.session(), organization=vendor.organization)
+    send_reminders(standing_days=30, now=datetime(2027, 4, 30, 15, 0, tzinfo=UTC))
+    (reminder,) = _sent("royalty_report_reminder")
+    assert _recipients(reminder) == [vendor.email, member.email]
+
+
+def test_an_agreement_ready_to_accept_is_emailed_to_those_who_may_accept_it_not_the_clerk(
+    app: Flask, vendor: User, clerk: User, licensing_staff: Any
+) -> None:
+    ratecards.import_card(example_document(), published_by="tests")
+    issued_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    news = _sent("application_update") + _sent("agreement_update")
+    ready = [message for message in news if "is ready to accept" in message.subject]
+    assert ready
+    for message in news:
+        assert clerk.email not in _recipients(message), message.subject
+
+
+def test_with_only_billing_members_active_a_reminder_still_reaches_the_billing_contact(
+    app: Flask, vendor: User, clerk: User, licensing_staff: Any
+) -> None:
+    """Nobody left may file (the office removed the administrator's access): the
+    organization still hears of the report due, through its billing contact, who
+    can ask the office to make someone administrator."""
+    ratecards.import_card(example_document(), published_by="tests")
+    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    vendor.is_active = False
+    db.session().commit()
+    send_reminders(standing_days=30, now=datetime(2027, 4, 30, 15, 0, tzinfo=UTC))
+    (reminder,) = _sent("royalty_report_reminder")
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    assert _recipients(reminder) == [organization.billing_email]
