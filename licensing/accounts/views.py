@@ -565,6 +565,7 @@ def tokens() -> Page:
     (at sign-in counts); otherwise the form asks for it."""
     principal = access.require_principal()
     form = forms.TokenForm()
+    form.scope.choices = forms.token_scope_choices(principal.organization_role)
     secret = None
     created: ApiToken | None = None
     status = 200
@@ -586,6 +587,7 @@ def tokens() -> Page:
             status = 422
         else:
             form = forms.TokenForm(formdata=None)
+            form.scope.choices = forms.token_scope_choices(principal.organization_role)
             flash(f"Token “{created.name}” created. Copy it now: it is shown only once.", "success")
     elif form.is_submitted():
         status = 422

@@ -4,12 +4,16 @@ pages say, and the refusals a program of theirs meets."""
 
 from __future__ import annotations
 
+import html
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
@@ -41,6 +45,10 @@ def _sent(template: str) -> list[OutboxMessage]:
             .order_by(OutboxMessage.id)
         )
     )
+
+
+def _words(response: Any) -> str:
+    return " ".join(html.unescape(response.get_data(as_text=True)).split())
 
 
 def _recipients(message: OutboxMessage) -> list[str]:
@@ -89,3 +97,43 @@ def test_with_only_billing_members_active_a_reminder_still_reaches_the_billing_c
     organization = db.session().get(Organization, vendor.organization_id)
     assert organization is not None
     assert _recipients(reminder) == [organization.billing_email]
+
+
+# --- what their pages say ---------------------------------------------------------------
+
+
+def test_the_token_page_does_not_offer_a_billing_member_filing_reports_or_accepting_agreements(
+    app: Flask, clerk: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    page = _words(signed_in(app.test_client(), clerk).get("/account/tokens"))
+    assert "file reports, accept agreements" not in page
+    assert "Read and write: adds nothing a billing member's program needs" in page
+    assert "Read only: fetch records and exports" in page
+
+
+def test_the_token_page_still_tells_a_member_what_a_write_token_does(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    page = _words(signed_in(app.test_client(), vendor).get("/account/tokens"))
+    assert "Read and write: everything you may do (file reports, accept agreements)" in page
+
+
+def test_the_royalty_reports_list_tells_a_billing_member_who_files_a_report_due(
+    app: Flask,
+    vendor: User,
+    clerk: User,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """A period due and not filed read "Filed by a member", as if it had been."""
+    ratecards.import_card(example_document(), published_by="tests")
+    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    with time_machine.travel(datetime(2027, 4, 30, 15, 0, tzinfo=UTC), tick=False):
+        clerks = _words(signed_in(app.test_client(), clerk).get("/portal/royalty-reports"))
+        members = _words(signed_in(app.test_client(), vendor).get("/portal/royalty-reports"))
+    assert "Filed by a member" not in clerks
+    assert "Not filed yet: a member or administrator files it" in clerks
+    assert "Your organization's members and administrators file each report" in clerks
+    assert "waiting on you first" not in clerks
+    assert "File the report" in members
+    assert "File a report with the form" in members
