@@ -27,6 +27,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
 from tests.support.agreements import issued_agreement, make_active_agreement
+from tests.support.factories import bearer
 
 
 @pytest.fixture
@@ -137,3 +138,50 @@ def test_the_royalty_reports_list_tells_a_billing_member_who_files_a_report_due(
     assert "waiting on you first" not in clerks
     assert "File the report" in members
     assert "File a report with the form" in members
+
+
+# --- refusals of a caller of the wrong kind -------------------------------------------------
+
+
+def _problem(response: Any) -> str:
+    assert response.status_code == 403, response.status_code
+    assert response.mimetype == "application/problem+json"
+    detail: str = response.get_json()["detail"]
+    return detail
+
+
+def test_staff_calling_a_vendors_route_are_told_whom_it_is_for_and_where_to_look(
+    app: Flask, billing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """It said "Your account may not use this page or endpoint.", naming neither."""
+    detail = _problem(app.test_client().post("/api/v1/applications", headers=bearer(billing_staff)))
+    assert detail == (
+        "This endpoint is for vendor users who are their organization's administrators "
+        "or members. A staff account belongs to no organization: the console shows every "
+        "organization's records."
+    )
+    page = _words(signed_in(app.test_client(), billing_staff).get("/portal/applications"))
+    assert "This page is for vendor users who are their organization's administrators" in page
+
+
+def test_staff_without_the_role_are_told_the_role_theirs_and_who_gives_one(
+    app: Flask, billing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    detail = _problem(app.test_client().get("/api/v1/audit-events", headers=bearer(billing_staff)))
+    assert detail == (
+        "This endpoint is for admins. Your staff roles: billing. An admin gives a role on "
+        "the console's Users page, if your work needs it."
+    )
+    response = signed_in(app.test_client(), billing_staff).get("/console/applications")
+    assert response.status_code == 403
+    assert "This page is for staff with the licensing role (and admins)." in _words(response)
+
+
+def test_a_vendor_calling_a_console_route_is_sent_back_to_the_vendor_portal(
+    app: Flask, clerk: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    response = signed_in(app.test_client(), clerk).get("/console/applications")
+    assert response.status_code == 403
+    assert "Your organization's own records are in the vendor portal." in _words(response)
+    detail = _problem(app.test_client().get("/api/v1/audit-events", headers=bearer(clerk)))
+    assert detail.startswith("This endpoint is for admins. Your organization's own records")
