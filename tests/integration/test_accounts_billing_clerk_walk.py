@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -17,8 +17,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.access import BILLING
+from licensing.access import ADMINISTRATOR, BILLING, MEMBER
+from licensing.accounts import services
 from licensing.accounts.models import Organization, User
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from licensing.royalties.services import send_reminders
@@ -28,6 +31,7 @@ from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
 from tests.support.agreements import issued_agreement, make_active_agreement
 from tests.support.factories import bearer
+from tests.support.settings import issuing
 
 
 @pytest.fixture
@@ -46,6 +50,10 @@ def _sent(template: str) -> list[OutboxMessage]:
             .order_by(OutboxMessage.id)
         )
     )
+
+
+def _actor(user: User) -> Actor:
+    return Actor.of(services.principal_for(user))
 
 
 def _words(response: Any) -> str:
@@ -185,3 +193,50 @@ def test_a_vendor_calling_a_console_route_is_sent_back_to_the_vendor_portal(
     assert "Your organization's own records are in the vendor portal." in _words(response)
     detail = _problem(app.test_client().get("/api/v1/audit-events", headers=bearer(clerk)))
     assert detail.startswith("This endpoint is for admins. Your organization's own records")
+
+
+# --- a role changed under work begun ----------------------------------------------------------
+
+
+def test_a_billing_member_made_a_member_again_is_told_the_licensing_is_theirs_now(
+    app: Flask, vendor: User, clerk: User
+) -> None:
+    """It read "As a member you go on applying for licenses", to someone who never had."""
+    services.set_organization_role(clerk.id, MEMBER, _actor(vendor))
+    (mail,) = _sent("role_changed")
+    body = " ".join(mail.body_text.split())
+    assert "go on applying" not in body
+    assert "As a member you now also apply for licenses, accept agreements and report usage" in body
+
+
+def test_a_member_who_steps_down_to_member_still_reads_that_they_go_on(
+    app: Flask, vendor: User
+) -> None:
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    services.set_organization_role(colleague.id, ADMINISTRATOR, _actor(vendor))
+    services.set_organization_role(colleague.id, MEMBER, _actor(vendor))
+    body = " ".join(_sent("role_changed")[-1].body_text.split())
+    assert "As a member you go on applying for licenses" in body
+
+
+def test_a_draft_begun_by_a_member_made_a_billing_member_is_finished_by_a_colleague(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """The clerk's dashboard no longer lists it (nor may they open it); the
+    organization's administrator finds it waiting on their dashboard and submits it,
+    and the news of it goes to them, not to the clerk who began it."""
+    ratecards.import_card(example_document(), published_by="tests")
+    starter = factories.make_vendor(db.session(), organization=vendor.organization)
+    draft = agreements.ApplicationDraft.from_fields(
+        {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": [SOFTWARE]}
+    )
+    application = agreements.create_draft(_actor(starter), draft)
+    services.set_organization_role(starter.id, BILLING, _actor(vendor))
+    clerks = signed_in(app.test_client(), starter)
+    assert f"{application.reference} is a draft" not in _words(clerks.get("/portal/"))
+    assert clerks.get(f"/portal/applications/{application.id}").status_code == 403
+    administrators = signed_in(app.test_client(), vendor)
+    assert f"{application.reference} is a draft" in _words(administrators.get("/portal/"))
+    agreements.submit(application.id, _actor(vendor), policy=issuing(), attest=True)
+    for message in _sent("application_update"):
+        assert starter.email not in _recipients(message), message.subject
