@@ -76,6 +76,10 @@ described("invitation", record_names.invitations)
 # Histories and the audit log say a standing as its badge does ("pending payment"),
 # not as stored (`pending_payment`).
 recorded_words("organization", ("standing",), STANDING.state_text)
+# A role in an organization as pages say it: "member → billing member", where the
+# stored `billing` read as the staff role of that name.
+for _kind in ("user", "invitation"):
+    recorded_words(_kind, ("organization_role",), lambda role: access.ROLE_TITLES.get(role, role))
 
 Page = str | tuple[str, int] | Response
 

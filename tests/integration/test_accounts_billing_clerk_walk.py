@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -58,6 +59,11 @@ def _actor(user: User) -> Actor:
 
 def _words(response: Any) -> str:
     return " ".join(html.unescape(response.get_data(as_text=True)).split())
+
+
+def _text(response: Any) -> str:
+    """A page's words without its markup."""
+    return " ".join(re.sub(r"<[^>]+>", " ", _words(response)).split())
 
 
 def _recipients(message: OutboxMessage) -> list[str]:
@@ -240,3 +246,24 @@ def test_a_draft_begun_by_a_member_made_a_billing_member_is_finished_by_a_collea
     agreements.submit(application.id, _actor(vendor), policy=issuing(), attest=True)
     for message in _sent("application_update"):
         assert starter.email not in _recipients(message), message.subject
+
+
+# --- the office's console -----------------------------------------------------------------
+
+
+def test_the_console_lists_each_vendor_users_role_and_the_audit_log_names_it(
+    app: Flask, vendor: User, clerk: User, admin: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """The users list gave only the organization; the log read "member → billing",
+    the staff role's name."""
+    member = factories.make_vendor(db.session(), organization=vendor.organization)
+    services.set_organization_role(member.id, BILLING, _actor(vendor))
+    console = signed_in(app.test_client(), admin)
+    listed = _text(console.get("/console/users"))
+    legal_name = vendor.organization.legal_name
+    assert f"{clerk.full_name} {legal_name} (billing member)" in listed
+    assert f"{vendor.full_name} {legal_name} (administrator)" in listed
+    log = _text(console.get("/console/audit?action=user.role_changed"))
+    assert "organization role: member → billing member" in log
+    history = _text(console.get(f"/console/users/{member.id}"))
+    assert "organization role: member → billing member" in history
