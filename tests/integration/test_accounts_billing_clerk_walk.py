@@ -28,9 +28,10 @@ from licensing.ratecards import services as ratecards
 from licensing.royalties.services import send_reminders
 from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import example_document
-from tests.integration.royalties.conftest import SOFTWARE
+from tests.integration.royalties.conftest import SMALL_SOFTWARE, SOFTWARE
 from tests.support import factories
-from tests.support.agreements import issued_agreement, make_active_agreement
+from tests.support.agreements import issued_agreement, make_active_agreement, upfront_invoice
+from tests.support.billing import paid_offline
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
@@ -267,3 +268,21 @@ def test_the_console_lists_each_vendor_users_role_and_the_audit_log_names_it(
     assert "organization role: member → billing member" in log
     history = _text(console.get(f"/console/users/{member.id}"))
     assert "organization role: member → billing member" in history
+
+
+def test_a_paid_invoice_tells_the_clerk_its_pdf_is_the_receipt(
+    app: Flask,
+    vendor: User,
+    clerk: User,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """A clerk who paid looks for a receipt; the page said only "Paid. Thank you."."""
+    ratecards.import_card(example_document(), published_by="tests")
+    agreement = make_active_agreement(vendor, licensing_staff, SMALL_SOFTWARE, now=NOW)
+    invoice = upfront_invoice(agreement)
+    assert invoice is not None
+    paid_offline(invoice.id, str(invoice.total), "WIRE-2", received_on=date(2026, 11, 10))
+    page = _text(signed_in(app.test_client(), clerk).get(f"/portal/invoices/{invoice.id}"))
+    assert "Thank you. The PDF, marked paid, is your receipt." in page
+    assert "Download PDF" in page
