@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db
 from licensing.access import MEMBER, STAFF_ROLES, Principal
-from licensing.accounts import forms, queries, record_names, services
+from licensing.accounts import dashboard, forms, queries, record_names, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
@@ -696,9 +696,7 @@ def _accounts_waiting(
     held_up = _HELD_UP.get(organization.standing)
     if held_up is not None:
         title, waiting_on = held_up
-        why = services.standing_block_reason_now(
-            db_session, organization, organization.id, office_date(utcnow())
-        )
+        why = dashboard.block_reason(db_session, organization)
         yield WaitingItem(title, waiting_on=waiting_on, detail=why or "")
 
 

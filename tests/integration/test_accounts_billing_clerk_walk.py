@@ -286,3 +286,27 @@ def test_a_paid_invoice_tells_the_clerk_its_pdf_is_the_receipt(
     page = _text(signed_in(app.test_client(), clerk).get(f"/portal/invoices/{invoice.id}"))
     assert "Thank you. The PDF, marked paid, is your receipt." in page
     assert "Download PDF" in page
+
+
+def test_a_hold_for_an_overdue_report_tells_the_clerk_whom_to_ask_not_to_file_it(
+    app: Flask,
+    vendor: User,
+    clerk: User,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """The clerk's dashboard said "file overdue royalty reports from the Royalty
+    reports page", waiting on them, where they may file nothing."""
+    ratecards.import_card(example_document(), published_by="tests")
+    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    when = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)
+    send_reminders(standing_days=30, now=when)
+    with time_machine.travel(when, tick=False):
+        clerks = _text(signed_in(app.test_client(), clerk).get("/portal/"))
+        members = _text(signed_in(app.test_client(), vendor).get("/portal/"))
+    assert "file overdue royalty reports from the Royalty reports page" not in clerks
+    assert (
+        "Pay overdue invoices from the Invoices page; its members and administrators file "
+        f"overdue royalty reports, so ask {vendor.full_name} ({vendor.email}) to file them."
+    ) in clerks
+    assert "file overdue royalty reports from the Royalty reports page" in members
