@@ -310,3 +310,27 @@ def test_a_hold_for_an_overdue_report_tells_the_clerk_whom_to_ask_not_to_file_it
         f"overdue royalty reports, so ask {vendor.full_name} ({vendor.email}) to file them."
     ) in clerks
     assert "file overdue royalty reports from the Royalty reports page" in members
+
+
+def test_a_clerks_read_only_token_uploading_a_report_is_told_whom_to_ask_not_to_get_a_write_token(
+    app: Flask, vendor: User, clerk: User, licensing_staff: Any
+) -> None:
+    """A write token would be refused too: the role's refusal comes first."""
+    ratecards.import_card(example_document(), published_by="tests")
+    agreement = make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    _, secret = services.create_api_token(clerk.id, "ERP", actor=Actor.SYSTEM, scope="read")
+    for query in ("", "?note=a%00b"):
+        detail = _problem(
+            app.test_client().post(
+                f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01{query}",
+                json={"rows": []},
+                headers={"Authorization": f"Bearer {secret}"},
+            )
+        )
+        assert "scope `write`" not in detail
+        assert detail.startswith("Billing members of")
+        assert f"Ask {vendor.full_name} ({vendor.email}) to do it" in detail
+    listed = app.test_client().get(
+        "/api/v1/invoices", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert listed.status_code == 200
