@@ -23,6 +23,7 @@ from licensing.accounts import services
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from licensing.royalties.services import send_reminders
@@ -54,6 +55,12 @@ def _sent(template: str) -> list[OutboxMessage]:
     )
 
 
+def _active_agreement(vendor: User, staff: Any, use: dict[str, Any]) -> Agreement:
+    """An active 2027 agreement of `vendor`'s for `use`, on the example rate card."""
+    ratecards.import_card(example_document(), published_by="tests")
+    return make_active_agreement(vendor, staff, use, now=NOW)
+
+
 def _actor(user: User) -> Actor:
     return Actor.of(services.principal_for(user))
 
@@ -78,8 +85,7 @@ def _recipients(message: OutboxMessage) -> list[str]:
 def test_a_royalty_report_reminder_goes_to_those_who_file_and_not_to_the_billing_member(
     app: Flask, vendor: User, clerk: User, licensing_staff: Any
 ) -> None:
-    ratecards.import_card(example_document(), published_by="tests")
-    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    _active_agreement(vendor, licensing_staff, SOFTWARE)
     member = factories.make_vendor(db.session(), organization=vendor.organization)
     send_reminders(standing_days=30, now=datetime(2027, 4, 30, 15, 0, tzinfo=UTC))
     (reminder,) = _sent("royalty_report_reminder")
@@ -104,8 +110,7 @@ def test_with_only_billing_members_active_a_reminder_still_reaches_the_billing_c
     """Nobody left may file (the office removed the administrator's access): the
     organization still hears of the report due, through its billing contact, who
     can ask the office to make someone administrator."""
-    ratecards.import_card(example_document(), published_by="tests")
-    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    _active_agreement(vendor, licensing_staff, SOFTWARE)
     vendor.is_active = False
     db.session().commit()
     send_reminders(standing_days=30, now=datetime(2027, 4, 30, 15, 0, tzinfo=UTC))
@@ -142,8 +147,7 @@ def test_the_royalty_reports_list_tells_a_billing_member_who_files_a_report_due(
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     """A period due and not filed read "Filed by a member", as if it had been."""
-    ratecards.import_card(example_document(), published_by="tests")
-    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    _active_agreement(vendor, licensing_staff, SOFTWARE)
     with time_machine.travel(datetime(2027, 4, 30, 15, 0, tzinfo=UTC), tick=False):
         clerks = _words(signed_in(app.test_client(), clerk).get("/portal/royalty-reports"))
         members = _words(signed_in(app.test_client(), vendor).get("/portal/royalty-reports"))
@@ -278,8 +282,7 @@ def test_a_paid_invoice_tells_the_clerk_its_pdf_is_the_receipt(
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     """A clerk who paid looks for a receipt; the page said only "Paid. Thank you."."""
-    ratecards.import_card(example_document(), published_by="tests")
-    agreement = make_active_agreement(vendor, licensing_staff, SMALL_SOFTWARE, now=NOW)
+    agreement = _active_agreement(vendor, licensing_staff, SMALL_SOFTWARE)
     invoice = upfront_invoice(agreement)
     assert invoice is not None
     paid_offline(invoice.id, str(invoice.total), "WIRE-2", received_on=date(2026, 11, 10))
@@ -297,8 +300,7 @@ def test_a_hold_for_an_overdue_report_tells_the_clerk_whom_to_ask_not_to_file_it
 ) -> None:
     """The clerk's dashboard said "file overdue royalty reports from the Royalty
     reports page", waiting on them, where they may file nothing."""
-    ratecards.import_card(example_document(), published_by="tests")
-    make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    _active_agreement(vendor, licensing_staff, SOFTWARE)
     when = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)
     send_reminders(standing_days=30, now=when)
     with time_machine.travel(when, tick=False):
@@ -316,8 +318,7 @@ def test_a_clerks_read_only_token_uploading_a_report_is_told_whom_to_ask_not_to_
     app: Flask, vendor: User, clerk: User, licensing_staff: Any
 ) -> None:
     """A write token would be refused too: the role's refusal comes first."""
-    ratecards.import_card(example_document(), published_by="tests")
-    agreement = make_active_agreement(vendor, licensing_staff, SOFTWARE, now=NOW)
+    agreement = _active_agreement(vendor, licensing_staff, SOFTWARE)
     _, secret = services.create_api_token(clerk.id, "ERP", actor=Actor.SYSTEM, scope="read")
     for query in ("", "?note=a%00b"):
         detail = _problem(
