@@ -551,8 +551,11 @@ def restore_member(user_id: int) -> Response:
 def change_member_role(user_id: int) -> Response:
     """Make a colleague an administrator or a member (audited `user.role_changed`,
     emailed to them); leaving the organization without an administrator is a 409."""
-    user = services.set_organization_role(user_id, request.form.get("role", ""), current_actor())
-    flash(f"{user.full_name} is now {services.with_article(user.organization_role)}.", "success")
+    actor = current_actor()
+    user = services.set_organization_role(user_id, request.form.get("role", ""), actor)
+    # Stepping down oneself is told as such, as the email tells it.
+    who = "You are" if user.id == actor.user_id else f"{user.full_name} is"
+    flash(f"{who} now {services.with_article(user.organization_role)}.", "success")
     return redirect(url_for("accounts.organization", _anchor="members"))
 
 

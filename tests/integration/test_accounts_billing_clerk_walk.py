@@ -335,3 +335,23 @@ def test_a_clerks_read_only_token_uploading_a_report_is_told_whom_to_ask_not_to_
         "/api/v1/invoices", headers={"Authorization": f"Bearer {secret}"}
     )
     assert listed.status_code == 200
+
+
+def test_an_administrator_who_makes_themselves_a_billing_member_is_told_so_as_themselves(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """The flash named them in the third person ("Alex Moreno is now a billing
+    member."), as if a colleague had been changed."""
+    colleague = factories.make_vendor(
+        db.session(), organization=vendor.organization, role=ADMINISTRATOR
+    )
+    pages = signed_in(app.test_client(), vendor)
+    response = pages.post(f"/organization/members/{vendor.id}/role", data={"role": "billing"})
+    assert response.status_code == 302
+    page = _text(pages.get(response.headers["Location"]))
+    assert "You are now a billing member." in page
+    assert f"{vendor.full_name} is now" not in page
+    # A colleague changed is still named.
+    other = signed_in(app.test_client(), colleague)
+    response = other.post(f"/organization/members/{vendor.id}/role", data={"role": "member"})
+    assert f"{vendor.full_name} is now a member." in _text(other.get(response.headers["Location"]))
