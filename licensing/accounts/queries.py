@@ -588,14 +588,17 @@ def users(
 
 
 def users_query(*, kind: str | None = None, search: str | None = None) -> Select[Any]:
-    """Every user (staff console): `kind` is "staff" or "vendor"; `search` matches
-    email or name."""
+    """Every user (staff console): `kind` is "staff", "vendor", or a role in an
+    organization (`access.ORGANIZATION_ROLES`: the vendor users who hold it);
+    `search` matches email or name."""
     # The lists show each vendor's organization: load them with the page, not per row.
     statement = select(User).order_by(User.email).options(selectinload(User.organization))
     if kind == "staff":
         statement = statement.where(User.organization_id.is_(None))
     elif kind == "vendor":
         statement = statement.where(User.organization_id.is_not(None))
+    elif kind in access.ORGANIZATION_ROLES:
+        statement = statement.where(User.organization_role == kind)
     if search:
         pattern = f"%{search.strip().lower()}%"
         statement = statement.where(

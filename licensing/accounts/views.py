@@ -940,7 +940,9 @@ def users() -> Page:
             return redirect(url_for("accounts_console.users"))
     elif form.is_submitted():
         status = 422
-    kind = request.args.get("kind") if request.args.get("kind") in ("staff", "vendor") else None
+    # Vendor users of one role too: the office finds an organization's billing members.
+    kinds = ("staff", "vendor", *access.ORGANIZATION_ROLES)
+    kind = request.args.get("kind") if request.args.get("kind") in kinds else None
     search = request.args.get("q") or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     refused = arguments.repeated(request.args, labels=USER_FILTERS)

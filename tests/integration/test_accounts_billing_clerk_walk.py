@@ -355,3 +355,23 @@ def test_an_administrator_who_makes_themselves_a_billing_member_is_told_so_as_th
     other = signed_in(app.test_client(), colleague)
     response = other.post(f"/organization/members/{vendor.id}/role", data={"role": "member"})
     assert f"{vendor.full_name} is now a member." in _text(other.get(response.headers["Location"]))
+
+
+def test_the_console_lists_the_vendor_users_of_one_role(
+    app: Flask, vendor: User, clerk: User, admin: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """The office looking for an organization's billing members had only "Vendor
+    users" to filter by."""
+    console = signed_in(app.test_client(), admin)
+    page = console.get("/console/users?kind=billing")
+    listed = _text(page)
+    assert clerk.email in listed
+    assert vendor.email not in listed
+    assert '<option value="billing" selected>Vendor users: billing members</option>' in (
+        page.get_data(as_text=True)
+    )
+    administrators = _text(console.get("/console/users?kind=administrator"))
+    assert vendor.email in administrators
+    assert clerk.email not in administrators
+    listed = app.test_client().get("/api/v1/users?kind=billing", headers=bearer(admin)).get_json()
+    assert [user["email"] for user in listed] == [clerk.email]
