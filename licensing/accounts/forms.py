@@ -275,8 +275,21 @@ BILLING_TOKEN_SCOPE_CHOICES = [
 ]
 
 
+# Staff have no organization to file or accept for: their write token does what
+# their staff roles allow.
+STAFF_TOKEN_SCOPE_CHOICES = [
+    TOKEN_SCOPE_CHOICES[0],
+    SelectChoice(
+        WRITE_SCOPE,
+        "Read and write: everything your staff roles allow (record payments, decide applications)",
+    ),
+]
+
+
 def token_scope_choices(organization_role: str | None) -> list[SelectChoice]:
-    """The scopes as the caller's role makes them read."""
+    """The scopes as the caller's role makes them read (None: a staff member)."""
+    if organization_role is None:
+        return STAFF_TOKEN_SCOPE_CHOICES
     return BILLING_TOKEN_SCOPE_CHOICES if organization_role == BILLING else TOKEN_SCOPE_CHOICES
 
 

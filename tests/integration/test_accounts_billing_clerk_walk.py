@@ -375,3 +375,12 @@ def test_the_console_lists_the_vendor_users_of_one_role(
     assert clerk.email not in administrators
     listed = app.test_client().get("/api/v1/users?kind=billing", headers=bearer(admin)).get_json()
     assert [user["email"] for user in listed] == [clerk.email]
+
+
+def test_the_token_page_tells_staff_what_a_write_token_does_for_them(
+    app: Flask, billing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Staff read the vendor's examples, "file reports, accept agreements"."""
+    page = _words(signed_in(app.test_client(), billing_staff).get("/account/tokens"))
+    assert "file reports, accept agreements" not in page
+    assert "Read and write: everything your staff roles allow" in page
