@@ -380,8 +380,30 @@ def enforce() -> None:
         refusal = app.extensions.get("licensing.role_refusal")
         if refusal is not None and declaration.refuses_for_organization_role(principal):
             raise PermissionDenied(refusal(principal, declaration))
-        raise PermissionDenied("Your account may not use this page or endpoint.")
+        raise PermissionDenied(
+            account_refusal(declaration, principal, on_api=req.path.startswith(API_PREFIX + "/"))
+        )
     _refuse_read_only_writes(req.method, declaration, principal)
+
+
+def account_refusal(declaration: Access, principal: Principal, *, on_api: bool) -> str:
+    """What a caller of the wrong kind is told (a vendor on a console route, staff
+    without its role, staff on a vendor's route): who the route is for, then what
+    they can do instead. A vendor refused for their role in the organization is
+    answered by the role refusal, which names whom to ask."""
+    said = f"This {'endpoint' if on_api else 'page'} is for {declaration.describe()}."
+    if principal.is_vendor:
+        return f"{said} Your organization's own records are in the vendor portal."
+    if principal.is_staff and not declaration.staff:
+        return (
+            f"{said} A staff account belongs to no organization: the console shows "
+            "every organization's records."
+        )
+    held = ", ".join(sorted(principal.roles)) or "none"
+    return (
+        f"{said} Your staff roles: {held}. An admin gives a role on the console's "
+        "Users page, if your work needs it."
+    )
 
 
 def _refuse_read_only_writes(method: str, declaration: Access, principal: Principal | None) -> None:

@@ -75,7 +75,8 @@ def set_role(email: str, role: str) -> None:
     nobody can reach the console): the same rules as the console and the API (the
     last active administrator stays one), audited as `system` with your login in
     the note, and emailed to the user. Exits 1 when refused (a user whose access
-    was removed is not made administrator: restore it on the console first), 2 on
+    was removed is not made administrator: an admin reactivates them on their
+    account's console page first), 2 on
     a bad argument.
     """
     note = f"licensing users set-role on the command line (user {operator_login()})"
@@ -94,8 +95,9 @@ def set_role(email: str, role: str) -> None:
     )
     if not user.is_active:
         click.echo(
-            f"{user.email} cannot sign in: their access was removed (restore it on the "
-            "console's organization page).",
+            f"{user.email} cannot sign in: their access was removed (an admin restores it "
+            "with Reactivate on their account's page in the console, linked from their "
+            "organization's page).",
             err=True,
         )
 

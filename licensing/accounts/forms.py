@@ -263,6 +263,36 @@ TOKEN_SCOPE_CHOICES = [
         WRITE_SCOPE, "Read and write: everything you may do (file reports, accept agreements)"
     ),
 ]
+# A billing member files and accepts nothing, and pays on the invoice's page (the
+# API has no vendor payment): a write token would add nothing their program uses.
+BILLING_TOKEN_SCOPE_CHOICES = [
+    TOKEN_SCOPE_CHOICES[0],
+    SelectChoice(
+        WRITE_SCOPE,
+        "Read and write: adds nothing a billing member's program needs "
+        "(invoices are paid on their page, not by API)",
+    ),
+]
+
+
+# Staff have no organization to file or accept for: their write token does what
+# their staff roles allow.
+STAFF_TOKEN_SCOPE_CHOICES = [
+    TOKEN_SCOPE_CHOICES[0],
+    SelectChoice(
+        WRITE_SCOPE,
+        "Read and write: everything your staff roles allow (record payments, decide applications)",
+    ),
+]
+
+
+def token_scope_choices(organization_role: str | None) -> list[SelectChoice]:
+    """The scopes as the caller's role makes them read (None: a staff member)."""
+    if organization_role is None:
+        return STAFF_TOKEN_SCOPE_CHOICES
+    return BILLING_TOKEN_SCOPE_CHOICES if organization_role == BILLING else TOKEN_SCOPE_CHOICES
+
+
 TOKEN_EXPIRY_CHOICES = [
     SelectChoice(
         str(days), f"{days} days" + (" (recommended)" if days == DEFAULT_EXPIRY_DAYS else "")

@@ -411,13 +411,19 @@ def members(session: Session, organization_id: int) -> Sequence[User]:
     ).all()
 
 
-def vendor_recipients(session: Session, organization: Organization) -> list[str]:
-    """Who hears about the organization's records: its active users with a confirmed
-    address, else (nobody yet) its billing contact."""
+def licensing_recipients(session: Session, organization: Organization) -> list[str]:
+    """Who hears about the organization's licensing (its applications, agreements to
+    accept or renew, royalty reports due or to correct): its active administrators
+    and members with a confirmed address, who take those steps, else (nobody yet,
+    or nobody left but billing members) its billing contact, so the news still
+    reaches the organization. A billing member cannot act on it: their invoices
+    reach them through the billing contact's emails and the dashboard."""
     found = [
         user.email
         for user in members(session, organization.id)
-        if user.is_active and user.email_verified
+        if user.is_active
+        and user.email_verified
+        and user.organization_role in access.LICENSING_WORK
     ]
     return found or [organization.billing_email]
 
@@ -582,14 +588,17 @@ def users(
 
 
 def users_query(*, kind: str | None = None, search: str | None = None) -> Select[Any]:
-    """Every user (staff console): `kind` is "staff" or "vendor"; `search` matches
-    email or name."""
+    """Every user (staff console): `kind` is "staff", "vendor", or a role in an
+    organization (`access.ORGANIZATION_ROLES`: the vendor users who hold it);
+    `search` matches email or name."""
     # The lists show each vendor's organization: load them with the page, not per row.
     statement = select(User).order_by(User.email).options(selectinload(User.organization))
     if kind == "staff":
         statement = statement.where(User.organization_id.is_(None))
     elif kind == "vendor":
         statement = statement.where(User.organization_id.is_not(None))
+    elif kind in access.ORGANIZATION_ROLES:
+        statement = statement.where(User.organization_role == kind)
     if search:
         pattern = f"%{search.strip().lower()}%"
         statement = statement.where(

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db
 from licensing.access import MEMBER, STAFF_ROLES, Principal
-from licensing.accounts import forms, queries, record_names, services
+from licensing.accounts import dashboard, forms, queries, record_names, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
@@ -76,6 +76,10 @@ described("invitation", record_names.invitations)
 # Histories and the audit log say a standing as its badge does ("pending payment"),
 # not as stored (`pending_payment`).
 recorded_words("organization", ("standing",), STANDING.state_text)
+# A role in an organization as pages say it: "member → billing member", where the
+# stored `billing` read as the staff role of that name.
+for _kind in ("user", "invitation"):
+    recorded_words(_kind, ("organization_role",), lambda role: access.ROLE_TITLES.get(role, role))
 
 Page = str | tuple[str, int] | Response
 
@@ -547,8 +551,11 @@ def restore_member(user_id: int) -> Response:
 def change_member_role(user_id: int) -> Response:
     """Make a colleague an administrator or a member (audited `user.role_changed`,
     emailed to them); leaving the organization without an administrator is a 409."""
-    user = services.set_organization_role(user_id, request.form.get("role", ""), current_actor())
-    flash(f"{user.full_name} is now {services.with_article(user.organization_role)}.", "success")
+    actor = current_actor()
+    user = services.set_organization_role(user_id, request.form.get("role", ""), actor)
+    # Stepping down oneself is told as such, as the email tells it.
+    who = "You are" if user.id == actor.user_id else f"{user.full_name} is"
+    flash(f"{who} now {services.with_article(user.organization_role)}.", "success")
     return redirect(url_for("accounts.organization", _anchor="members"))
 
 
@@ -565,6 +572,7 @@ def tokens() -> Page:
     (at sign-in counts); otherwise the form asks for it."""
     principal = access.require_principal()
     form = forms.TokenForm()
+    form.scope.choices = forms.token_scope_choices(principal.organization_role)
     secret = None
     created: ApiToken | None = None
     status = 200
@@ -586,6 +594,7 @@ def tokens() -> Page:
             status = 422
         else:
             form = forms.TokenForm(formdata=None)
+            form.scope.choices = forms.token_scope_choices(principal.organization_role)
             flash(f"Token “{created.name}” created. Copy it now: it is shown only once.", "success")
     elif form.is_submitted():
         status = 422
@@ -690,9 +699,7 @@ def _accounts_waiting(
     held_up = _HELD_UP.get(organization.standing)
     if held_up is not None:
         title, waiting_on = held_up
-        why = services.standing_block_reason_now(
-            db_session, organization, organization.id, office_date(utcnow())
-        )
+        why = dashboard.block_reason(db_session, organization)
         yield WaitingItem(title, waiting_on=waiting_on, detail=why or "")
 
 
@@ -933,7 +940,9 @@ def users() -> Page:
             return redirect(url_for("accounts_console.users"))
     elif form.is_submitted():
         status = 422
-    kind = request.args.get("kind") if request.args.get("kind") in ("staff", "vendor") else None
+    # Vendor users of one role too: the office finds an organization's billing members.
+    kinds = ("staff", "vendor", *access.ORGANIZATION_ROLES)
+    kind = request.args.get("kind") if request.args.get("kind") in kinds else None
     search = request.args.get("q") or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     refused = arguments.repeated(request.args, labels=USER_FILTERS)

@@ -311,7 +311,8 @@ class OrganizationQuerySchema(ApiSchema):
 
 
 class UserQuerySchema(ApiSchema):
-    kind = vocabulary(("staff", "vendor"))
+    # As the console's *Kind*: staff, vendor users, or the vendor users of one role.
+    kind = vocabulary(("staff", "vendor", *ORGANIZATION_ROLES))
     q = ma.fields.String(validate=Text(200))
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 from sqlalchemy import select
@@ -218,3 +220,22 @@ def test_set_role_makes_a_user_whose_access_was_removed_a_member_and_warns(
     assert result.exit_code == 0, result.output
     assert f"{former.email} cannot sign in: their access was removed" in result.stderr
     assert _fresh(former).organization_role == "member"
+
+
+def test_set_roles_warning_names_the_page_that_restores_access(
+    app: Flask, vendor: User, admin: User, signed_in: Any
+) -> None:
+    """It said "restore it on the console's organization page", which has no such
+    button: *Reactivate* is on the account's own console page."""
+    former = factories.make_vendor(db.session(), organization=vendor.organization)
+    former.is_active = False
+    db.session().commit()
+    result = app.test_cli_runner().invoke(args=["users", "set-role", former.email, "billing"])
+    assert result.exit_code == 0, result.output
+    assert "with Reactivate on their account's page in the console" in result.stderr
+    console = signed_in(app.test_client(), admin)
+    assert ">Reactivate</button>" in console.get(f"/console/users/{former.id}").get_data(
+        as_text=True
+    )
+    organization_page = console.get(f"/console/organizations/{vendor.organization_id}")
+    assert ">Reactivate</button>" not in organization_page.get_data(as_text=True)

@@ -171,8 +171,9 @@ def set_organization_role(
             raise Conflict(removed_cannot_administer(user, organization))
         if role != ADMINISTRATOR:
             refuse_leaving_without_administrator(session, user, organization)
+        before = user.organization_role
         _change_user(session, user, "user.role_changed", actor, note=note, organization_role=role)
-        _tell_member(session, user, organization, actor)
+        _tell_member(session, user, organization, actor, before=before)
         return user
 
 
@@ -191,9 +192,12 @@ def set_organization_role_by_email(
     return user, (before if before != user.organization_role else None)
 
 
-def _tell_member(session: Session, user: User, organization: Organization, actor: Actor) -> None:
+def _tell_member(
+    session: Session, user: User, organization: Organization, actor: Actor, *, before: str | None
+) -> None:
     """The member whose role changed hears who changed it and what they may do now
-    (a page that no longer offers *Invite* would otherwise be their first sign)."""
+    (a page that no longer offers *Invite* would otherwise be their first sign), and
+    a billing member made a member that the licensing work is theirs from now on."""
     changer = acting_colleague(session, actor)
     mail.enqueue(
         session,
@@ -205,6 +209,7 @@ def _tell_member(session: Session, user: User, organization: Organization, actor
             "organization": organization,
             "administrator": user.is_administrator,
             "billing": user.organization_role == BILLING,
+            "from_billing": before == BILLING,
             "role": with_article(user.organization_role),
             "changed_by": changer.name_and_email if changer else f"The {mail.OFFICE_NAME}",
             "changed_on": calendar.instant_text(utcnow()),

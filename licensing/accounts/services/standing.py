@@ -97,11 +97,14 @@ def standing_block_reason(
     contact: str | None = None,
     *,
     hold: Hold | None = None,
+    report_filers: str | None = None,
 ) -> str | None:
     """Why the organization may not apply for a license now, in words for the
     vendor; None when it is in good standing. `overdue` names what holds it at
     `pending_payment` (`overdue_obligations`), and `contact` the office's address,
-    when the caller knows them; a `hold` says both what and since when."""
+    when the caller knows them; a `hold` says both what and since when.
+    `report_filers`, for a reader who files no royalty report (a billing member):
+    whom to ask to file the overdue ones, instead of telling them to."""
     if hold is not None:
         overdue = hold.overdue
     office = (
@@ -133,6 +136,10 @@ def standing_block_reason(
     settle = (
         "Pay overdue invoices from the Invoices page and file overdue royalty reports from "
         f"the Royalty reports page, or contact {billing_team}."
+        if report_filers is None
+        else "Pay overdue invoices from the Invoices page; its members and administrators "
+        f"file overdue royalty reports, so ask {report_filers} to file them. Or contact "
+        f"{billing_team}."
     )
     messages = {
         PENDING_PAYMENT: f"{held} {settle}",
@@ -149,14 +156,21 @@ def standing_block_reason(
 
 
 def standing_block_reason_now(
-    session: Session, organization: NamedStanding, organization_id: int, today: date
+    session: Session,
+    organization: NamedStanding,
+    organization_id: int,
+    today: date,
+    *,
+    report_filers: str | None = None,
 ) -> str | None:
     """`standing_block_reason` naming what is overdue (an organization held for a
     royalty report was told it had an overdue invoice, and paid everything in vain)
     and since when, and how to reach the office (a suspended one was told to contact
     it, and no page said how)."""
     hold = pending_payment_hold(session, organization, organization_id, today)
-    return standing_block_reason(organization, contact=mail.sender_address(), hold=hold)
+    return standing_block_reason(
+        organization, contact=mail.sender_address(), hold=hold, report_filers=report_filers
+    )
 
 
 def ensure_good_standing(organization: Organization) -> None:

@@ -226,7 +226,8 @@ def _news(
 def _tell_vendor(
     session: Session, record: Application | Agreement, subject: str, message: str, **extra: Any
 ) -> None:
-    """Email the organization's users what became of their application or agreement."""
+    """Email those who do the organization's licensing what became of its application
+    or agreement (`licensing_recipients`: not its billing members)."""
     page: Callable[[int], str]
     if isinstance(record, Application):
         template, page = "application_update", links().application
@@ -234,7 +235,7 @@ def _tell_vendor(
         template, page = "agreement_update", links().agreement
     mail.enqueue(
         session,
-        to=account_queries.vendor_recipients(session, record.organization),
+        to=account_queries.licensing_recipients(session, record.organization),
         subject=f"{_called(record)}: {subject}",
         template=template,
         context=_news(record, subject, message, page(record.id), **extra),

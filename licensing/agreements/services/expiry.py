@@ -223,11 +223,12 @@ def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
 
 
 def _tell_ending(session: Session, agreement: Agreement) -> None:
-    """The organization's members and its billing contact (who pays the renewal)
-    learn the day the agreement ends and how to renew it, linked to its panel."""
+    """The organization's administrators and members (who renew it) and its billing
+    contact (who pays the renewal) learn the day the agreement ends and how to renew
+    it, linked to its panel."""
     organization = agreement.organization
     recipients = [
-        *account_queries.vendor_recipients(session, organization),
+        *account_queries.licensing_recipients(session, organization),
         organization.billing_email,
     ]
     last_day = agreement.term_end.isoformat()

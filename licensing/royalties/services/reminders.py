@@ -293,7 +293,7 @@ def _remind(
         )
         mail.enqueue(
             session,
-            to=account_queries.vendor_recipients(session, agreement.organization),
+            to=account_queries.licensing_recipients(session, agreement.organization),
             template="royalty_report_reminder",
             **_reminder_text(agreement, period, today, standing_days),
         )

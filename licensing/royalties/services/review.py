@@ -161,7 +161,7 @@ def _ask_for_correction(session: Session, report: RoyaltyReport, note: str, due:
     assert organization is not None
     mail.enqueue(
         session,
-        to=account_queries.vendor_recipients(session, organization),
+        to=account_queries.licensing_recipients(session, organization),
         subject=f"Please correct royalty report {report.reference} for {agreement.number}",
         template="royalty_report_correction",
         context={
