@@ -131,7 +131,15 @@ def test_a_vendor_pays_by_keyboard_alone_through_a_declined_card_that_is_read_ou
         "disabled": "true",
         "progress": "Sending the payment to Stripe; this can take a few seconds.",
     }
+    # Playwright runs the route's handler when it next hears from the browser, which
+    # can be after the button reads "Paying": wait for the held request, not for the page.
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
     page.keyboard.press("Enter")  # a second press sends nothing more
+    page.wait_for_timeout(500)  # room for a second request to reach the route, were one sent
     assert len(held) == 1
     held[0].continue_()
     page.unroute(f"**/portal/invoices/{invoice.id}/card-payments")
