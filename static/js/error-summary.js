@@ -7,6 +7,11 @@
   var summary = document.querySelector(".error-summary");
   if (!summary || window.location.hash) { return; }
   window.addEventListener("load", function () {
-    window.setTimeout(function () { summary.focus(); }, 0);
+    window.setTimeout(function () {
+      // A link of the summary followed before the page finished loading has taken
+      // the user to its field: leave the focus there.
+      if (window.location.hash) { return; }
+      summary.focus();
+    }, 0);
   });
 })();

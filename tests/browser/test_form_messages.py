@@ -31,6 +31,31 @@ def test_the_estimator_lists_every_problem_in_words_and_links_each_field(
     assert tab.evaluate("document.activeElement.id") == "uses-0-revenue"
 
 
+def test_a_summary_link_followed_before_the_page_has_loaded_keeps_the_focus_on_its_field(
+    browser: Any, live_server: LiveServer
+) -> None:
+    # The summary took the focus when the page finished loading, even from the field a
+    # link of it had just led to (CI saw it once, on a loaded machine).
+    vendor, _ = vendor_and_staff(live_server)
+    tab = signed_in_tab(browser, live_server, vendor.email)
+    tab.goto("/estimate")
+    tab.fill("#uses-0-revenue", "a lot")
+    held: list[Any] = []  # the page's last script, held so that the page has not loaded
+    tab.route("**/js/scroll-regions*", lambda route: held.append(route))
+    tab.get_by_role("button", name="Estimate the price").click(no_wait_after=True)
+    tab.locator(".error-summary a", has_text="Expected annual revenue").click()
+    for _ in range(200):  # the route's handler runs when Playwright next hears from Chromium
+        if held:
+            break
+        tab.wait_for_timeout(50)
+    assert held, "the script was not held: the page loaded before the link was followed"
+    held[0].continue_()
+    tab.unroute("**/js/scroll-regions*")
+    tab.wait_for_load_state("load")
+    tab.wait_for_timeout(200)  # the summary's focus came in a timeout after the load
+    assert tab.evaluate("document.activeElement.id") == "uses-0-revenue"
+
+
 def test_the_application_form_and_submission_name_their_fields_as_labelled(
     browser: Any, live_server: LiveServer
 ) -> None:
