@@ -25,7 +25,7 @@ from datetime import timedelta
 from decimal import Decimal
 from itertools import chain
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from licensing.accounts.models import Organization
@@ -178,26 +178,9 @@ def _largest_first(record: Repriced) -> tuple[bool, Decimal, str]:
 def _applications(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
     """Undecided applications whose latest quote starts in the card's period, in
     batches: only the latest quote of each is read."""
-    latest = (
-        select(QuoteVersion.application_id, func.max(QuoteVersion.version).label("version"))
-        .group_by(QuoteVersion.application_id)
-        .subquery()
-    )
     found = session.execute(
-        select(Application, QuoteVersion)
-        .join(latest, latest.c.application_id == Application.id)
-        .join(
-            QuoteVersion,
-            (QuoteVersion.application_id == Application.id)
-            & (QuoteVersion.version == latest.c.version),
-        )
-        .where(
-            Application.state.in_(_REPRICED),
-            Application.rate_card.is_(None),
-            QuoteVersion.term_start.between(card.effective_from, card.effective_to),
-        )
+        latest_quotes(card)
         .options(joinedload(Application.organization))
-        .order_by(Application.id)
         .execution_options(yield_per=BATCH)
     )
     for rows in found.partitions():
@@ -206,6 +189,38 @@ def _applications(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
             for application, latest_quote in rows
             if (repriced := _application(card, application, latest_quote)) is not None
         ]
+
+
+def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
+    """(application, its latest quote) of the undecided applications naming no card
+    whose latest quote starts in `card`'s period, by application id.
+
+    The latest version is found among the quote versions of those applications only
+    (the subquery joins them), not grouped over every application's versions: the
+    decided ones, most of them in time, are not read, so the work follows the
+    records the check prices."""
+    undecided = (Application.state.in_(_REPRICED), Application.rate_card.is_(None))
+    latest = (
+        select(QuoteVersion.application_id, func.max(QuoteVersion.version).label("version"))
+        .join(Application, Application.id == QuoteVersion.application_id)
+        .where(*undecided)
+        .group_by(QuoteVersion.application_id)
+        .subquery()
+    )
+    return (
+        select(Application, QuoteVersion)
+        .join(latest, latest.c.application_id == Application.id)
+        .join(
+            QuoteVersion,
+            (QuoteVersion.application_id == Application.id)
+            & (QuoteVersion.version == latest.c.version),
+        )
+        .where(
+            *undecided,
+            QuoteVersion.term_start.between(card.effective_from, card.effective_to),
+        )
+        .order_by(Application.id)
+    )
 
 
 def _application(card: RateCard, application: Application, latest: QuoteVersion) -> Repriced | None:
