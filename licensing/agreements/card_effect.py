@@ -240,11 +240,31 @@ def _application(card: RateCard, application: Application, latest: QuoteVersion)
 def _renewals(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
     """Agreements whose renewal would start in the card's period, in batches, each
     batch's reported usage read at once."""
+    found = session.scalars(
+        renewal_candidates(card).options(*RENEWAL_LOADS).execution_options(yield_per=BATCH)
+    )
+    for agreements in found.partitions():
+        # Priced as the renewal would be drawn and submitted: one source of its uses.
+        renewed = renewed_uses_of(session, agreements)
+        yield [_renewal(card, agreement, renewed[agreement.id]) for agreement in agreements]
+
+
+# What pricing a renewal candidate reads of it, loaded with it.
+RENEWAL_LOADS = (
+    joinedload(Agreement.quote),
+    joinedload(Agreement.organization),
+    joinedload(Agreement.application).selectinload(Application.uses),
+)
+
+
+def renewal_candidates(card: RateCard) -> Select[Agreement]:
+    """Active or expired agreements, not renewed, whose renewal would start in
+    `card`'s period, by id."""
     # An agreement whose renewal is drawn already is counted as that application.
     renewing = select(Application.renewal_of_id).where(
         Application.renewal_of_id.is_not(None), Application.state.in_(UNDECIDED)
     )
-    found = session.scalars(
+    return (
         select(Agreement)
         .where(
             Agreement.state.in_((ACTIVE, EXPIRED)),
@@ -253,18 +273,8 @@ def _renewals(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
             Agreement.term_end < card.effective_to,
             Agreement.id.not_in(renewing),
         )
-        .options(
-            joinedload(Agreement.quote),
-            joinedload(Agreement.organization),
-            joinedload(Agreement.application).selectinload(Application.uses),
-        )
         .order_by(Agreement.id)
-        .execution_options(yield_per=BATCH)
     )
-    for agreements in found.partitions():
-        # Priced as the renewal would be drawn and submitted: one source of its uses.
-        renewed = renewed_uses_of(session, agreements)
-        yield [_renewal(card, agreement, renewed[agreement.id]) for agreement in agreements]
 
 
 def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses) -> Repriced:

@@ -30,6 +30,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     file_report,
     row,
 )
+from tests.support import copies
 from tests.support.statements import sent_by
 
 SMALL, LARGE = 2, 20
@@ -141,28 +142,6 @@ def _grouped_over_every_application(card: RateCard) -> Select[Any]:
     )
 
 
-def _requoted(application: Application, term_start: date) -> None:
-    """A later quote version of `application` (as a staff modification makes one),
-    its term starting on `term_start`."""
-    last = max(application.quotes, key=lambda quote: quote.version)
-    db.session().add(
-        QuoteVersion(
-            application_id=application.id,
-            version=last.version + 1,
-            kind="modified",
-            rate_card=last.rate_card,
-            currency=last.currency,
-            total=last.total,
-            term_start=term_start,
-            term_end=last.term_end,
-            snapshot_json=last.snapshot_json,
-            created_by="tests",
-        )
-    )
-    db.session().flush()
-    db.session().expire(application, ["quotes"])
-
-
 def test_the_latest_quotes_found_among_the_undecided_alone_are_those_found_among_all(
     vendor: Any, apply: Callable[..., Any]
 ) -> None:
@@ -171,11 +150,15 @@ def test_the_latest_quotes_found_among_the_undecided_alone_are_those_found_among
     apply(vendor, STAFF_USE, submit=False)  # a draft: no quote
     assert {a.state for a in decided} == {"approved"}
     assert {a.state for a in undecided} == {"submitted"}
-    _requoted(undecided[0], date(2028, 1, 1))  # its latest quote is for another year
-    _requoted(undecided[1], date(2027, 3, 1))  # its latest is the second, still in 2027
-    _requoted(decided[0], date(2027, 3, 1))
-    card = _correction()
     session = db.session()
+    copies.requote(
+        session, undecided[0].id, term_start=date(2028, 1, 1)
+    )  # its latest quote is for another year
+    copies.requote(
+        session, undecided[1].id, term_start=date(2027, 3, 1)
+    )  # its latest is the second, still in 2027
+    copies.requote(session, decided[0].id, term_start=date(2027, 3, 1))
+    card = _correction()
     before = [(a.id, q.id) for a, q in session.execute(_grouped_over_every_application(card))]
     after = [(a.id, q.id) for a, q in session.execute(card_effect.latest_quotes(card))]
     assert after == before
