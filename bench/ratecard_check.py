@@ -69,6 +69,23 @@ def _app(database_url: str) -> Any:
     )
 
 
+def _submitted(vendor: Any) -> int:
+    """An application for `STAFF_USE` over 2027, submitted by `vendor` through the
+    services (priced, audited): it waits for staff review. Its id."""
+    from licensing.accounts import services as accounts
+    from licensing.actors import Actor
+    from licensing.agreements import services as agreements_service
+    from tests.support.settings import issuing
+
+    actor = Actor.of(accounts.principal_for(vendor))
+    draft = agreements_service.ApplicationDraft.from_fields(
+        {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (STAFF_USE,)}
+    )
+    application = agreements_service.create_draft(actor, draft, now=MOMENT)
+    agreements_service.submit(application.id, actor, policy=issuing(), attest=True, now=MOMENT)
+    return application.id
+
+
 def prepare(app: Any, applications: int, agreements: int, seed: int) -> None:
     """The sample cards, a vendor with `applications` undecided applications among as
     many decided ones (some with later quote versions), and `agreements` active
@@ -76,13 +93,9 @@ def prepare(app: Any, applications: int, agreements: int, seed: int) -> None:
     from sqlalchemy import update
 
     from licensing import db
-    from licensing.accounts import services as accounts
-    from licensing.actors import Actor
-    from licensing.agreements import services as agreements_service
     from licensing.agreements.models import Application
     from licensing.ratecards import cli as ratecards_cli
     from tests.support import copies, factories
-    from tests.support.settings import issuing
 
     rng = random.Random(seed)
     with app.app_context():
@@ -90,18 +103,8 @@ def prepare(app: Any, applications: int, agreements: int, seed: int) -> None:
         session = db.session()
         vendor = factories.make_vendor(session, email="vendor@bench.example")
         staff = factories.make_staff(session, roles=("licensing",), email="staff@bench.example")
-        principal = accounts.principal_for(vendor)
-        draft = agreements_service.ApplicationDraft.from_fields(
-            {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (STAFF_USE,)}
-        )
-        application = agreements_service.create_draft(Actor.of(principal), draft, now=MOMENT)
-        agreements_service.submit(
-            application.id, Actor.of(principal), policy=issuing(), attest=True, now=MOMENT
-        )
-        made = [
-            application.id,
-            *copies.copy_application(session, application.id, 2 * applications - 1),
-        ]
+        first = _submitted(vendor)
+        made = [first, *copies.copy_application(session, first, 2 * applications - 1)]
         by_state: dict[str, list[int]] = {state: [] for state in DECIDED}
         for made_id in sorted(rng.sample(made, applications)):
             by_state[rng.choice(DECIDED)].append(made_id)
@@ -117,29 +120,16 @@ def prepare(app: Any, applications: int, agreements: int, seed: int) -> None:
 
 
 def _add_agreements(session: Any, staff: Any, count: int) -> None:
-    """Another vendor's `count` active agreements over 2027: one accepted through the
-    services, the rest copies of it."""
-    from licensing.accounts import services as accounts
-    from licensing.actors import Actor
-    from licensing.agreements import services as agreements_service
+    """Another vendor's `count` active agreements over 2027: one applied for, approved
+    and accepted through the services, the rest copies of it."""
     from tests.support import copies, factories
-    from tests.support.agreements import accept, agreement_of
-    from tests.support.settings import issuing
+    from tests.support.agreements import make_active_agreement
 
     vendor = factories.make_vendor(session, email="renewals@bench.example")
-    principal = accounts.principal_for(vendor)
-    draft = agreements_service.ApplicationDraft.from_fields(
-        {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": (STAFF_USE,)}
+    agreement = make_active_agreement(vendor, staff, STAFF_USE, now=MOMENT)
+    made = copies.copy_application(
+        session, agreement.application_id, count - 1, product="Renewal Feed"
     )
-    application = agreements_service.create_draft(Actor.of(principal), draft, now=MOMENT)
-    agreements_service.submit(
-        application.id, Actor.of(principal), policy=issuing(), attest=True, now=MOMENT
-    )
-    reviewer = Actor.of(accounts.principal_for(staff))
-    agreements_service.start_review(application.id, reviewer, now=MOMENT)
-    agreements_service.approve(application.id, reviewer, policy=issuing(), now=MOMENT)
-    agreement = accept(agreement_of(application), vendor, now=MOMENT)
-    made = copies.copy_application(session, application.id, count - 1, product="Renewal Feed")
     copies.copy_agreement(session, agreement.id, made, term=(date(2027, 1, 1), date(2027, 12, 31)))
 
 
