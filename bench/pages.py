@@ -45,18 +45,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# distribution-data is `review: staff`: a submitted application waits in the queue.
-STAFF_USE = {
-    "product_name": "Fernhill Code Feed",
-    "description": "A nightly data file for billing systems",
-    "use": "distribution",
-    "product_type": "data_file",
-    "user_type": "provider",
-    "delivery": "data_feed",
-    "territories": "United States, Canada",
-    "languages": ["en", "fr"],
-    "revenue": "80000.00",
-}
+from tests.support.uses import STAFF_USE  # noqa: E402 - after the path is set
+
 MOMENT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 # The royalty queue as staff filter it: overdue, part of an agreement number.
 ROYALTY_QUEUE_FILTERED = "/console/royalty-reports?state=overdue&agreement=cpt-&page=2"

@@ -25,7 +25,7 @@ from datetime import timedelta
 from decimal import Decimal
 from itertools import chain
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from licensing.accounts.models import Organization
@@ -178,26 +178,9 @@ def _largest_first(record: Repriced) -> tuple[bool, Decimal, str]:
 def _applications(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
     """Undecided applications whose latest quote starts in the card's period, in
     batches: only the latest quote of each is read."""
-    latest = (
-        select(QuoteVersion.application_id, func.max(QuoteVersion.version).label("version"))
-        .group_by(QuoteVersion.application_id)
-        .subquery()
-    )
     found = session.execute(
-        select(Application, QuoteVersion)
-        .join(latest, latest.c.application_id == Application.id)
-        .join(
-            QuoteVersion,
-            (QuoteVersion.application_id == Application.id)
-            & (QuoteVersion.version == latest.c.version),
-        )
-        .where(
-            Application.state.in_(_REPRICED),
-            Application.rate_card.is_(None),
-            QuoteVersion.term_start.between(card.effective_from, card.effective_to),
-        )
+        latest_quotes(card)
         .options(joinedload(Application.organization))
-        .order_by(Application.id)
         .execution_options(yield_per=BATCH)
     )
     for rows in found.partitions():
@@ -206,6 +189,38 @@ def _applications(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
             for application, latest_quote in rows
             if (repriced := _application(card, application, latest_quote)) is not None
         ]
+
+
+def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
+    """(application, its latest quote) of the undecided applications naming no card
+    whose latest quote starts in `card`'s period, by application id.
+
+    The latest version is found among the quote versions of those applications only
+    (the subquery joins them), not grouped over every application's versions: the
+    decided ones, most of them in time, are not read, so the work follows the
+    records the check prices."""
+    undecided = (Application.state.in_(_REPRICED), Application.rate_card.is_(None))
+    latest = (
+        select(QuoteVersion.application_id, func.max(QuoteVersion.version).label("version"))
+        .join(Application, Application.id == QuoteVersion.application_id)
+        .where(*undecided)
+        .group_by(QuoteVersion.application_id)
+        .subquery()
+    )
+    return (
+        select(Application, QuoteVersion)
+        .join(latest, latest.c.application_id == Application.id)
+        .join(
+            QuoteVersion,
+            (QuoteVersion.application_id == Application.id)
+            & (QuoteVersion.version == latest.c.version),
+        )
+        .where(
+            *undecided,
+            QuoteVersion.term_start.between(card.effective_from, card.effective_to),
+        )
+        .order_by(Application.id)
+    )
 
 
 def _application(card: RateCard, application: Application, latest: QuoteVersion) -> Repriced | None:
@@ -225,11 +240,31 @@ def _application(card: RateCard, application: Application, latest: QuoteVersion)
 def _renewals(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
     """Agreements whose renewal would start in the card's period, in batches, each
     batch's reported usage read at once."""
+    found = session.scalars(
+        renewal_candidates(card).options(*RENEWAL_LOADS).execution_options(yield_per=BATCH)
+    )
+    for agreements in found.partitions():
+        # Priced as the renewal would be drawn and submitted: one source of its uses.
+        renewed = renewed_uses_of(session, agreements)
+        yield [_renewal(card, agreement, renewed[agreement.id]) for agreement in agreements]
+
+
+# What pricing a renewal candidate reads of it, loaded with it.
+RENEWAL_LOADS = (
+    joinedload(Agreement.quote),
+    joinedload(Agreement.organization),
+    joinedload(Agreement.application).selectinload(Application.uses),
+)
+
+
+def renewal_candidates(card: RateCard) -> Select[Agreement]:
+    """Active or expired agreements, not renewed, whose renewal would start in
+    `card`'s period, by id."""
     # An agreement whose renewal is drawn already is counted as that application.
     renewing = select(Application.renewal_of_id).where(
         Application.renewal_of_id.is_not(None), Application.state.in_(UNDECIDED)
     )
-    found = session.scalars(
+    return (
         select(Agreement)
         .where(
             Agreement.state.in_((ACTIVE, EXPIRED)),
@@ -238,18 +273,8 @@ def _renewals(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
             Agreement.term_end < card.effective_to,
             Agreement.id.not_in(renewing),
         )
-        .options(
-            joinedload(Agreement.quote),
-            joinedload(Agreement.organization),
-            joinedload(Agreement.application).selectinload(Application.uses),
-        )
         .order_by(Agreement.id)
-        .execution_options(yield_per=BATCH)
     )
-    for agreements in found.partitions():
-        # Priced as the renewal would be drawn and submitted: one source of its uses.
-        renewed = renewed_uses_of(session, agreements)
-        yield [_renewal(card, agreement, renewed[agreement.id]) for agreement in agreements]
 
 
 def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses) -> Repriced:

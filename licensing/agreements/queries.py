@@ -679,12 +679,12 @@ def agreements_query(
 
 def upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:
     """The invoice issued when the agreement became active, for what was due up front
-    (none when every line is charged on reported usage)."""
+    (none when every line is charged on reported usage). At most one is issued
+    (`billing.services.invoice_activated_agreement`)."""
     return session.scalars(
-        select(Invoice)
-        .where(Invoice.source_type == INVOICE_FOR_AGREEMENT, Invoice.source_id == agreement_id)
-        .order_by(Invoice.id)
-        .limit(1)
+        select(Invoice).where(
+            Invoice.source_type == INVOICE_FOR_AGREEMENT, Invoice.source_id == agreement_id
+        )
     ).one_or_none()
 
 

@@ -121,7 +121,7 @@ def invoice_for(
     # link used to count the withdrawals in a second one.
     found = session.execute(
         select(Invoice, generation_column()).where(Invoice.id == invoice_id).options(*options)
-    ).first()
+    ).one_or_none()
     if found is None or found[0].state == DRAFT:
         raise NotFound(NOT_VALID)
     invoice: Invoice = found[0]

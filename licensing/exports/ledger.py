@@ -149,7 +149,9 @@ class Ledger:
         return facts.line_uses[position - 1]
 
     def _load_report(self, report_id: int) -> SourceFacts | None:
-        found = self.session.execute(_REPORT_FACTS.where(RoyaltyReport.id == report_id)).first()
+        found = self.session.execute(
+            _REPORT_FACTS.where(RoyaltyReport.id == report_id)
+        ).one_or_none()
         if found is None:
             return None
         lines = self.session.execute(_due_lines([report_id]))
@@ -213,7 +215,9 @@ class Ledger:
             self._agreements[row.id] = _agreement_facts(row, uses[row.application_id])
 
     def _load(self, agreement_id: int) -> SourceFacts | None:
-        found = self.session.execute(_AGREEMENT_FACTS.where(Agreement.id == agreement_id)).first()
+        found = self.session.execute(
+            _AGREEMENT_FACTS.where(Agreement.id == agreement_id)
+        ).one_or_none()
         if found is None:
             return None
         return _agreement_facts(found, application_uses(self.session, found.application_id))

@@ -21,7 +21,10 @@ from licensing.ratecards.models import RateCardRecord
 
 
 def by_version(session: Session, version: str) -> RateCardRecord | None:
-    return session.scalars(select(RateCardRecord).where(RateCardRecord.version == version)).first()
+    # A version is unique (the column's constraint).
+    return session.scalars(
+        select(RateCardRecord).where(RateCardRecord.version == version)
+    ).one_or_none()
 
 
 def get(session: Session, version: str) -> RateCardRecord:

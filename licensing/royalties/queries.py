@@ -624,10 +624,13 @@ def _reported_period_start(report_id: ColumnElement[int | None]) -> ScalarSelect
 
 
 def amended_by(session: Session, report_id: int) -> RoyaltyReport | None:
-    """The report that superseded this one, if an amendment did."""
+    """The report that superseded this one, if an amendment did. At most one can:
+    only the period's current report is amended (filing locks the agreement and the
+    amended report is superseded in the same transaction), so a chain of amendments
+    names each report once."""
     return session.scalars(
         select(RoyaltyReport).where(RoyaltyReport.amends_id == report_id)
-    ).first()
+    ).one_or_none()
 
 
 def report_queue_health(session: Session, now: datetime) -> QueueHealth:

@@ -34,6 +34,7 @@ from tests.support.axe import (
     own_findings,
     violations_at_least,
 )
+from tests.support.routes import wait_until_held
 from tests.support.servers import LiveServer, LocalStripe
 
 DECLINED_CARD = "4000000000000341"  # localstripe: attaches, then is declined when charged
@@ -131,12 +132,9 @@ def test_a_vendor_pays_by_keyboard_alone_through_a_declined_card_that_is_read_ou
         "disabled": "true",
         "progress": "Sending the payment to Stripe; this can take a few seconds.",
     }
-    # Playwright runs the route's handler when it next hears from the browser, which
-    # can be after the button reads "Paying": wait for the held request, not for the page.
-    for _ in range(200):
-        if held:
-            break
-        page.wait_for_timeout(50)
+    # The button reads "Paying" before Playwright may have run the route's handler:
+    # wait for the held request itself, not for the page.
+    wait_until_held(page, held, why="the payment request was not held")
     assert len(held) == 1
     page.keyboard.press("Enter")  # a second press sends nothing more
     page.wait_for_timeout(500)  # room for a second request to reach the route, were one sent

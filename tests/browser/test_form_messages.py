@@ -8,6 +8,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.conftest import signed_in_tab, vendor_and_staff
+from tests.support.routes import wait_until_held
 from tests.support.servers import LiveServer
 
 SEP = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
@@ -44,11 +45,9 @@ def test_a_summary_link_followed_before_the_page_has_loaded_keeps_the_focus_on_i
     tab.route("**/js/scroll-regions*", lambda route: held.append(route))
     tab.get_by_role("button", name="Estimate the price").click(no_wait_after=True)
     tab.locator(".error-summary a", has_text="Expected annual revenue").click()
-    for _ in range(200):  # the route's handler runs when Playwright next hears from Chromium
-        if held:
-            break
-        tab.wait_for_timeout(50)
-    assert held, "the script was not held: the page loaded before the link was followed"
+    wait_until_held(
+        tab, held, why="the script was not held: the page loaded before the link was followed"
+    )
     held[0].continue_()
     tab.unroute("**/js/scroll-regions*")
     tab.wait_for_load_state("load")

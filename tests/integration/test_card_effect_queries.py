@@ -1,21 +1,26 @@
 """The rate-card check prices every undecided application and every renewal
 candidate, yet the SQL statements it sends do not grow with them (checked at 2 and
-at 20 of each, on both backends), and priced in batches it says what it says
-priced at once."""
+at 20 of each, and at 10 and 100 applications, on both backends), and priced in
+batches it says what it says priced at once. Its applications' latest quotes are
+found among the undecided applications' quote versions only, with what grouping
+every application's versions found."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import Select, func, select
 
 from licensing import db
 from licensing.agreements import card_effect
+from licensing.agreements.models import Application, QuoteVersion
 from licensing.pricing import RateCard
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import STAFF_USE
+from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.agreements.conftest import apply as apply
 from tests.integration.pricing.conftest import card_document
 from tests.integration.pricing.conftest import example_card as example_card
@@ -25,6 +30,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     file_report,
     row,
 )
+from tests.support import copies
 from tests.support.statements import sent_by
 
 SMALL, LARGE = 2, 20
@@ -109,3 +115,66 @@ def test_a_check_priced_in_batches_says_what_it_says_priced_at_once(
         assert (at_once.count, len(at_once.records)) == (7, 4)
         changes = [abs(record.change or 0) for record in at_once.records]
         assert changes == sorted(changes, reverse=True)
+
+
+def _grouped_over_every_application(card: RateCard) -> Select[Any]:
+    """The round 22 statement, kept to compare: the latest version of every
+    application's quotes, grouped over all of them, then joined to the undecided."""
+    latest = (
+        select(QuoteVersion.application_id, func.max(QuoteVersion.version).label("version"))
+        .group_by(QuoteVersion.application_id)
+        .subquery()
+    )
+    return (
+        select(Application, QuoteVersion)
+        .join(latest, latest.c.application_id == Application.id)
+        .join(
+            QuoteVersion,
+            (QuoteVersion.application_id == Application.id)
+            & (QuoteVersion.version == latest.c.version),
+        )
+        .where(
+            Application.state.in_(card_effect._REPRICED),
+            Application.rate_card.is_(None),
+            QuoteVersion.term_start.between(card.effective_from, card.effective_to),
+        )
+        .order_by(Application.id)
+    )
+
+
+def test_the_latest_quotes_found_among_the_undecided_alone_are_those_found_among_all(
+    vendor: Any, apply: Callable[..., Any]
+) -> None:
+    undecided = [apply(vendor, STAFF_USE) for _ in range(4)]
+    decided = [apply(vendor, AUTO_USE) for _ in range(2)]
+    apply(vendor, STAFF_USE, submit=False)  # a draft: no quote
+    assert {a.state for a in decided} == {"approved"}
+    assert {a.state for a in undecided} == {"submitted"}
+    session = db.session()
+    copies.requote(
+        session, undecided[0].id, term_start=date(2028, 1, 1)
+    )  # its latest quote is for another year
+    copies.requote(
+        session, undecided[1].id, term_start=date(2027, 3, 1)
+    )  # its latest is the second, still in 2027
+    copies.requote(session, decided[0].id, term_start=date(2027, 3, 1))
+    card = _correction()
+    before = [(a.id, q.id) for a, q in session.execute(_grouped_over_every_application(card))]
+    after = [(a.id, q.id) for a, q in session.execute(card_effect.latest_quotes(card))]
+    assert after == before
+    assert [application for application, _ in after] == [a.id for a in undecided[1:]]
+    assert dict(after)[undecided[1].id] == max(q.id for q in undecided[1].quotes)
+
+
+def test_the_checks_statements_are_the_same_at_10_and_100_applications_among_decided_ones(
+    app: Flask, vendor: Any, apply: Callable[..., Any]
+) -> None:
+    sent = {}
+    for total in (10, 100):
+        while len(db.session().scalars(select(Application.id)).all()) < 2 * total:
+            apply(vendor, STAFF_USE)
+            apply(vendor, AUTO_USE)  # approved: its quote is not the check's
+        db.session().commit()
+        sent[total], found = _statements(app, _correction())
+        assert found.count == total
+    assert sent[100] == sent[10]

@@ -64,7 +64,7 @@ def upfront_invoice(agreement: Agreement) -> Invoice | None:
                 Invoice.source_type == "agreement", Invoice.source_id == agreement.id
             )
         )
-        .first()
+        .one_or_none()
     )
 
 

@@ -58,6 +58,24 @@ def copy_application(
     return made
 
 
+def requote(session: Session, application_id: int, **changes: Any) -> QuoteVersion:
+    """A later quote version of the application, like its latest with `changes` (as a
+    staff modification makes one: priced again, the term changed). Flushes."""
+    last = session.scalars(
+        select(QuoteVersion)
+        .where(QuoteVersion.application_id == application_id)
+        .order_by(QuoteVersion.version.desc())
+        .limit(1)
+    ).one()
+    later = QuoteVersion(
+        **{**_columns(last), "version": last.version + 1, "kind": "modified", **changes}
+    )
+    session.add(later)
+    session.flush()
+    session.expire(last.application, ["quotes"])
+    return later
+
+
 def copy_agreement(
     session: Session,
     agreement_id: int,

@@ -205,7 +205,8 @@ def remind_expiring_tokens(now: datetime | None = None) -> list[str]:
                     ApiToken.expires_at > moment,
                     ApiToken.expires_at <= moment + EXPIRY_REMINDER,
                 )
-                .order_by(ApiToken.id)
+                # The soonest to expire first, then by id: the audit log's order.
+                .order_by(ApiToken.expires_at, ApiToken.id)
                 .limit(REMINDER_BATCH)
             )
             claimed = session.scalars(db.claim(due)).all()

@@ -122,31 +122,37 @@ def supersede_when_due(
 
 def expire(*, now: datetime | None = None) -> ExpiryReport:
     """Lapse returned applications past their 5 business days, close reconsideration
-        windows past 14 days, supersede renewed agreements whose renewal takes over,
-        expire the other agreements past their term. Idempotent; safe on
-        several hosts at once (each row is claimed with `db.claim`, and the claim
-    re-checks that it is still due)."""
+    windows past 14 days, supersede renewed agreements whose renewal takes over,
+    expire the other agreements past their term. Idempotent; safe on several hosts
+    at once (each row is claimed with `db.claim`, and the claim re-checks that it
+    is still due).
+
+    Each step works through its rows oldest due first, then by id (the deadline
+    passed, the term's end), so the audit log and the emails come out in the order
+    an operator reading them expects (docs/operations.md, "The jobs' orders")."""
     moment = _now(now)
     today = calendar.office_date(moment)
     report = ExpiryReport()
     with db.transaction() as session:
         for application in session.scalars(
             db.claim(
-                select(Application).where(
-                    Application.state == RETURNED, Application.resubmit_by < moment
-                )
+                select(Application)
+                .where(Application.state == RETURNED, Application.resubmit_by < moment)
+                .order_by(Application.resubmit_by, Application.id)
             ),
         ):
             APPLICATION.apply(session, application, "lapse", actor=Actor.SYSTEM, at=moment)
             report.lapsed.append(application.reference)
         for application in session.scalars(
             db.claim(
-                select(Application).where(
+                select(Application)
+                .where(
                     Application.state == REJECTED,
                     Application.reconsider_by < moment,
                     Application.reconsideration_requested_at.is_(None),
                     Application.reconsideration_closed_at.is_(None),
                 )
+                .order_by(Application.reconsider_by, Application.id)
             ),
         ):
             application.reconsideration_closed_at = moment
@@ -163,9 +169,9 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
         _supersede_renewed(session, moment, today, report)
         for agreement in session.scalars(
             db.claim(
-                select(Agreement).where(
-                    Agreement.state.in_(AGREEMENT_LIVE), Agreement.term_end < today
-                )
+                select(Agreement)
+                .where(Agreement.state.in_(AGREEMENT_LIVE), Agreement.term_end < today)
+                .order_by(Agreement.term_end, Agreement.id)
             ),
         ):
             # A link left by a renewal that ended before taking over (see above).
@@ -201,7 +207,7 @@ def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
             ~renewing.exists(),
             ~reminded.exists(),
         )
-        .order_by(agreement.id)
+        .order_by(agreement.term_end, agreement.id)
     )
     # The marker read again once the rows are ours: another host may have sent
     # the email and committed after the claim's statement began (`still_selected`).
@@ -262,11 +268,13 @@ def _supersede_renewed(
     started = runs.where(renewal.term_start <= today)
     for old in session.scalars(
         db.claim(
-            select(Agreement).where(
+            select(Agreement)
+            .where(
                 Agreement.state == ACTIVE,
                 Agreement.superseded_by_id.in_(runs),
                 or_(Agreement.term_end < today, Agreement.superseded_by_id.in_(started)),
             )
+            .order_by(Agreement.term_end, Agreement.id)
         ),
     ):
         accepted = session.get(Agreement, old.superseded_by_id)

@@ -561,7 +561,7 @@ def _reconcile(
     candidates = _due_ids(
         select(model.id)
         .where(model.method == CARD, still_open, model.created_at <= before)
-        .order_by(model.id)
+        .order_by(model.created_at, model.id)  # the longest waiting first
         .limit(limit)
     )
     for record_id in candidates:
@@ -613,7 +613,7 @@ def _abandoned_attempts(before: datetime, limit: int) -> list[int]:
             Payment.stripe_payment_intent_id.is_(None),
             Payment.created_at <= before,
         )
-        .order_by(Payment.id)
+        .order_by(Payment.created_at, Payment.id)
         .limit(limit)
     )
 

@@ -515,11 +515,13 @@ def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement)
     ]
     if not charges:
         return None
+    # At most one: an agreement becomes active once (its state machine, under its
+    # row lock), and nothing else issues an invoice for an agreement.
     existing = session.scalars(
         select(Invoice).where(
             Invoice.source_type == "agreement", Invoice.source_id == agreement.agreement_id
         )
-    ).first()
+    ).one_or_none()
     if existing is not None:
         return existing
     return create_invoice(

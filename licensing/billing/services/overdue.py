@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -90,13 +90,16 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
             fee = _charge_late_fees(session, invoice, now=now, today=today)
             if fee is not None:
                 report.late_fee_invoices.append(fee)
+    # The organization whose oldest invoice is the longest overdue first, then by id,
+    # as the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
         .where(
             Invoice.state.in_(sorted(COLLECTIBLE)),
             Invoice.due_date < today - timedelta(days=standing_days),
         )
-        .distinct()
+        .group_by(Invoice.organization_id)
+        .order_by(func.min(Invoice.due_date), Invoice.organization_id)
     )
     report.pending_payment += accounts.hold_for_overdue(
         organization_ids, _standing_reason(today, standing_days)

@@ -55,8 +55,8 @@ def handle_stripe_webhook(
     try:
         with db.transaction() as session:
             if session.scalars(
-                select(StripeEvent.id).where(StripeEvent.event_id == event.id)
-            ).first():
+                select(StripeEvent.id).where(StripeEvent.event_id == event.id)  # unique
+            ).one_or_none():
                 return WebhookResult(event.id, "duplicate", duplicate=True)
             stored = StripeEvent(
                 event_id=event.id,

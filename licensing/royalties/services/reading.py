@@ -68,14 +68,11 @@ def corrected_by(report: RoyaltyReport) -> RoyaltyReport | None:
     report never sent back, one still waiting (current), or a preview."""
     if report.id is None or report.state != SUPERSEDED or report.correction_requested_at is None:
         return None
+    # At most one report amends another (`queries.amended_by`).
     return (
         db.session()
-        .scalars(
-            select(RoyaltyReport)
-            .where(RoyaltyReport.amends_id == report.id)
-            .order_by(RoyaltyReport.id)
-        )
-        .first()
+        .scalars(select(RoyaltyReport).where(RoyaltyReport.amends_id == report.id))
+        .one_or_none()
     )
 
 

@@ -16,6 +16,7 @@ from licensing.agreements import services
 from licensing.agreements.models import Application
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.settings import issuing
+from tests.support.uses import STAFF_USE as STAFF_USE  # distribution-data: staff review
 
 # Monday 2026-11-02, 15:00 UTC: a fixed clock for time-based steps.
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -36,18 +37,6 @@ AUTO_USE = {
 DEVELOPMENT_USE = {**AUTO_USE, "use": "development", "product_name": "Scrubber Pro SDK"}
 # AUTO_USE at 10 end users: below its minimum, so an up-front invoice says so.
 SMALL_USE = {**AUTO_USE, "product_name": "Clinic Pad", "quantity": {"end_users": 10}}
-# distribution-data is `review: staff`: 10% of revenue, minimum 5000.00.
-STAFF_USE = {
-    "product_name": "Fernhill Code Feed",
-    "description": "A nightly data file for billing systems",
-    "use": "distribution",
-    "product_type": "data_file",
-    "user_type": "provider",
-    "delivery": "data_feed",
-    "territories": "United States, Canada",
-    "languages": ["en", "fr"],
-    "revenue": "80000.00",
-}
 
 
 def draft(*uses: dict[str, Any]) -> services.ApplicationDraft:

@@ -313,6 +313,36 @@ def test_an_attempt_that_never_reached_stripe_is_reused_by_a_retry_or_canceled_b
     assert "never reached Stripe" in (abandoned.note or "")
 
 
+def test_reconcile_cancels_abandoned_attempts_the_longest_waiting_first_then_in_the_order_made(
+    app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    principal = accounts.principal_for(vendor)
+    invoices = [invoice_for(vendor, ("30.00",)) for _ in range(3)]
+    down = _StripeDown(settings.gateway())
+    for invoice in invoices:
+        with pytest.raises(ExternalServiceError):
+            services.start_card_payment(
+                invoice.id, card_token=card_token(localstripe), principal=principal, gateway=down
+            )
+    session = db.session()
+    made = [
+        session.scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+        for invoice in invoices
+    ]
+    # The second was made first; the first and the third in one moment.
+    started = utcnow() - timedelta(hours=3)
+    for payment, minutes in zip(made, (10, 0, 10), strict=True):
+        payment.created_at = started + timedelta(minutes=minutes)
+    session.commit()
+    report = services.reconcile_payments(
+        gateway=settings.gateway(), now=utcnow() + timedelta(hours=1)
+    )
+    expected = [made[1], made[0], made[2]]
+    assert report.outcomes == [
+        f"payment {payment.id}: canceled, it never reached Stripe" for payment in expected
+    ]
+
+
 def test_upgrading_closes_duplicate_failed_attempts_and_stops_on_duplicate_pending_ones(
     committed_app: Flask,
 ) -> None:

@@ -21,6 +21,7 @@ from licensing.agreements.services import expiry as expiries
 from licensing.api import royalty_reports as royalty_api
 from licensing.api.royalty_reports import MAX_REPORT_BYTES
 from licensing.billing.models import CreditNote, Invoice
+from licensing.royalties import queries as royalty_queries
 from licensing.royalties.models import (
     CUSTOMER_ID_MAX,
     CUSTOMER_NAME_MAX,
@@ -391,6 +392,30 @@ def test_amending_a_superseded_report_is_a_409_naming_the_current_one(
     assert again.status_code == 409
     assert again.mimetype == PROBLEM
     assert counted(RoyaltyReport) == 2
+
+
+def test_a_chain_of_amendments_names_one_amendment_for_each_report_it_replaced(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    """Only the current report can be amended (above), so each report is amended at
+    most once and `amended_by` finds one row (`one_or_none`), however long the chain."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = []
+    with time_machine.travel(AFTER[1], tick=False):
+        for quantity in (60, 61, 62):
+            amends = {"amends": filed[-1], "reason": "Recount"} if filed else {}
+            response = file(
+                client,
+                vendor,
+                agreement,
+                "2027-01-01",
+                attested(row(1, "A", quantity=quantity), **amends),
+            )
+            assert response.status_code == 201, response.get_json()
+            filed.append(response.get_json()["id"])
+    session = db.session()
+    named = [royalty_queries.amended_by(session, report_id) for report_id in filed]
+    assert [found.id if found else None for found in named] == [filed[1], filed[2], None]
 
 
 # --- Interfaces ----------------------------------------------------------------------------
