@@ -44,6 +44,7 @@ class Links(Protocol):
     def invoice_pdf(self, invoice_id: int, token: str) -> str: ...
     def credit_note_pdf(self, invoice_id: int, token: str, credit_note_id: int) -> str: ...
     def invoice_review(self, invoice_id: int) -> str: ...
+    def vendor_invoice(self, invoice_id: int) -> str: ...
 
     # educational permission requests
     def permission_confirmation(self, token: str) -> str: ...
@@ -121,6 +122,10 @@ class PublicUrlLinks:
 
     def invoice_review(self, invoice_id: int) -> str:
         return self._url("billing_console.invoice_detail", invoice_id=invoice_id)
+
+    def vendor_invoice(self, invoice_id: int) -> str:
+        # The vendor's own page, signed in: for a user, not the billing contact's link.
+        return self._url("billing.invoice_detail", invoice_id=invoice_id)
 
     def permission_confirmation(self, token: str) -> str:
         return self._url("permissions_public.confirm", token=token)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
@@ -28,6 +29,8 @@ from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import COLLECTIBLE, PAYMENT
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
+from licensing.links import links
+from licensing.mail import services as mail
 from licensing.money import in_words, quantize
 from licensing.records import attributes
 
@@ -86,13 +89,52 @@ def _apply(
     _settle_if_cleared(
         session, invoice, actor=actor, now=now, note=f"{payment.method} payment {payment.id}"
     )
+    subject = f"Payment received for invoice {invoice.number}"
+    amount = in_words(payment.amount, payment.currency)
     _email_billing_contact(
         session,
         invoice,
-        subject=f"Payment received for invoice {invoice.number}",
+        subject=subject,
         template="payment_received",
         payment=payment,
-        amount=in_words(payment.amount, payment.currency),
+        amount=amount,
+    )
+    _email_payer(session, invoice, payment, subject=subject, amount=amount)
+
+
+def _email_payer(
+    session: Session, invoice: Invoice, payment: Payment, *, subject: str, amount: str
+) -> None:
+    """Confirm a card payment to the vendor user who paid, besides the billing
+    contact: whoever pays expects a confirmation. Not when the payer is the billing
+    contact (one email, not two), nor when they no longer act for the organization
+    (removed, or with no confirmed address). Their link is the invoice's page,
+    signed in: the signed link is the billing contact's."""
+    payer = session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    if (
+        payer is None
+        or not payer.is_active
+        or not payer.email_verified
+        or payer.organization_id != invoice.organization_id
+        or payer.email.lower() == organization.billing_email.lower()
+    ):
+        return
+    mail.enqueue(
+        session,
+        to=payer.email,
+        subject=subject,
+        template="payment_received",
+        context={
+            "invoice": invoice,
+            "organization": organization,
+            "payment": payment,
+            "amount": amount,
+            "balance_due": in_words(invoice.balance_due, invoice.currency),
+            "payer": payer,
+            "invoice_url": links().vendor_invoice(invoice.id),
+        },
     )
 
 
