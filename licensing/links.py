@@ -50,6 +50,7 @@ class Links(Protocol):
     def permission_confirmation(self, token: str) -> str: ...
     def permission_status(self, token: str) -> str: ...
     def permission_request_review(self, request_id: int) -> str: ...
+    def permission_request(self, request_id: int) -> str: ...
 
     # royalty reports
     def royalty_period(self, agreement_id: int, period_start: date) -> str: ...
@@ -135,6 +136,10 @@ class PublicUrlLinks:
 
     def permission_request_review(self, request_id: int) -> str:
         return self._url("permissions_console.detail", request_id=request_id)
+
+    def permission_request(self, request_id: int) -> str:
+        # The vendor portal's page of a request made from an application, signed in.
+        return self._url("permissions_portal.portal_detail", request_id=request_id)
 
     def royalty_period(self, agreement_id: int, period_start: date) -> str:
         return self._url(
