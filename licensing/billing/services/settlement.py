@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services import references
 from licensing.billing.services._common import (
     _email_billing_contact,
+    _email_payer,
     _locked_invoice,
     _locked_payment,
     _offline_errors,
@@ -29,8 +29,6 @@ from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import COLLECTIBLE, PAYMENT
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
-from licensing.links import links
-from licensing.mail import services as mail
 from licensing.money import in_words, quantize
 from licensing.records import attributes
 
@@ -99,42 +97,8 @@ def _apply(
         payment=payment,
         amount=amount,
     )
-    _email_payer(session, invoice, payment, subject=subject, amount=amount)
-
-
-def _email_payer(
-    session: Session, invoice: Invoice, payment: Payment, *, subject: str, amount: str
-) -> None:
-    """Confirm a card payment to the vendor user who paid, besides the billing
-    contact: whoever pays expects a confirmation. Not when the payer is the billing
-    contact (one email, not two), nor when they no longer act for the organization
-    (removed, or with no confirmed address). Their link is the invoice's page,
-    signed in: the signed link is the billing contact's."""
-    payer = session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None
-    organization = session.get(Organization, invoice.organization_id)
-    assert organization is not None
-    if (
-        payer is None
-        or not payer.is_active
-        or not payer.email_verified
-        or payer.organization_id != invoice.organization_id
-        or payer.email.lower() == organization.billing_email.lower()
-    ):
-        return
-    mail.enqueue(
-        session,
-        to=payer.email,
-        subject=subject,
-        template="payment_received",
-        context={
-            "invoice": invoice,
-            "organization": organization,
-            "payment": payment,
-            "amount": amount,
-            "balance_due": in_words(invoice.balance_due, invoice.currency),
-            "payer": payer,
-            "invoice_url": links().vendor_invoice(invoice.id),
-        },
+    _email_payer(
+        session, invoice, payment, subject=subject, template="payment_received", amount=amount
     )
 
 

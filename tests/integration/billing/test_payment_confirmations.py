@@ -157,3 +157,30 @@ def test_money_recorded_by_billing_staff_is_confirmed_to_the_billing_contact_onl
 
     assert payment.paid_by_user_id is None
     assert list(_confirmations()) == [_organization(invoice).billing_email]
+
+
+def test_a_refund_to_the_card_is_told_to_whoever_paid_with_it(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    payer = _colleague(vendor, BILLING)
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = pay_by_card(invoice, payer, localstripe)
+    deliver_event(client, succeeded_event(localstripe, payment))
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+
+    services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
+
+    told = {
+        address: message.body_text
+        for message in db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "refund_sent")
+        )
+        for address in message.to
+    }
+    contact = _organization(invoice).billing_email
+    assert set(told) == {contact, payer.email}
+    assert "to the card you paid with (Visa ending 4242)" in told[payer.email]
+    assert f"/portal/invoices/{invoice.id}\n" in told[payer.email]
+    assert "to the card that paid it" in told[contact]
