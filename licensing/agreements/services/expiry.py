@@ -229,7 +229,7 @@ def _tell_ending(session: Session, agreement: Agreement) -> None:
     renewal, and may have no account or only a billing member's), who renews it and
     that its invoice comes to them. Both are linked to its panel."""
     organization = agreement.organization
-    renewers = account_queries.licensing_recipients(session, organization)
+    renewers, stand_in = account_queries.licensing_readers(session, organization)
     last_day = agreement.term_end.isoformat()
     headline = f"ends on {last_day}"
     renewal = (
@@ -239,6 +239,7 @@ def _tell_ending(session: Session, agreement: Agreement) -> None:
     news = [
         (
             renewers,
+            stand_in,
             f"The term ends on {last_day} and nothing renews it yet. To stay licensed "
             f"after that day, renew it from the agreement's page: the renewal is {renewal}. "
             f"Royalty reports for this term are still filed under {agreement.number} "
@@ -249,19 +250,24 @@ def _tell_ending(session: Session, agreement: Agreement) -> None:
         news.append(
             (
                 [organization.billing_email],
+                False,
                 f"The term ends on {last_day} and nothing renews it yet. Its administrators "
                 f"and members renew it (ask {accounts.whom_to_ask(session, organization.id)})"
                 f": the renewal is {renewal}, and its invoice comes to you.",
             )
         )
-    for recipients, message in news:
+    for recipients, alone, message in news:
         mail.enqueue(
             session,
             to=recipients,
             subject=f"Agreement {agreement.number}: {headline}",
             template="agreement_update",
             context=_news(
-                agreement, headline, message, links().agreement(agreement.id) + "#renew-heading"
+                agreement,
+                headline,
+                message,
+                links().agreement(agreement.id) + "#renew-heading",
+                stand_in=alone,
             ),
         )
 

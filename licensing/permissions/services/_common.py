@@ -294,7 +294,7 @@ def tell_requester(
     else:
         # The status link is the requester's secret; the portal page, signed in,
         # shows the request to its organization's licensing workers and links it.
-        to, url, secrets = colleagues, links().permission_request(request.id), []
+        to, url, secrets = colleagues.to, links().permission_request(request.id), []
     mail.enqueue(
         session,
         to=to,
@@ -305,6 +305,7 @@ def tell_requester(
             "status_url": url,
             "label": label,
             "to_requester": colleagues is None,
+            "stand_in": colleagues is not None and colleagues.stand_in,
             **context,
         },
         secrets=secrets,
@@ -312,12 +313,14 @@ def tell_requester(
     )
 
 
-def colleagues_instead(session: Session, request: PermissionRequest) -> list[str] | None:
+def colleagues_instead(
+    session: Session, request: PermissionRequest
+) -> account_queries.LicensingReaders | None:
     """Whom to tell about a request made from an application instead of its requester,
     when the requester's account no longer does the organization's licensing work (made
     a billing member, or their access removed): educational permission requests are
     that work (docs/accounts.md, Roles), so its administrators and members
-    (`licensing_recipients`) hear of it. None: the requester, who still does it, who
+    (`licensing_readers`) hear of it. None: the requester, who still does it, who
     asked on the public form, or whose address no account of the organization has now
     (it changed: the address they asked from is all the request knows)."""
     if request.organization_id is None:
@@ -334,7 +337,7 @@ def colleagues_instead(session: Session, request: PermissionRequest) -> list[str
         return None
     organization = session.get(Organization, request.organization_id)
     assert organization is not None
-    return account_queries.licensing_recipients(session, organization)
+    return account_queries.licensing_readers(session, organization)
 
 
 def tell_staff(

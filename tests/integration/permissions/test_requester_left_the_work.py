@@ -104,3 +104,21 @@ def test_a_requester_who_still_does_the_licensing_work_keeps_their_status_link(
     assert decision.to == [vendor.email]
     assert decision.body_text.startswith(f"Hello {request.requester_name},")
     assert "/permissions/status/" in decision.body_text
+
+
+def test_with_nobody_left_to_do_the_licensing_work_the_billing_contact_is_told_whom_to_ask(
+    vendor: User,
+) -> None:
+    request = _requested_by(vendor)
+    _now_a(vendor, role=BILLING)  # the only user, now a billing member
+
+    services.approve(request.id, factories.staff_actor())
+
+    (decision,) = _decisions()
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    assert decision.to == [organization.billing_email]
+    assert "it comes to you as its billing contact: it has no active administrator" in (
+        decision.body_text
+    )
+    assert "/permissions/status/" not in decision.body_text
