@@ -44,11 +44,13 @@ class Links(Protocol):
     def invoice_pdf(self, invoice_id: int, token: str) -> str: ...
     def credit_note_pdf(self, invoice_id: int, token: str, credit_note_id: int) -> str: ...
     def invoice_review(self, invoice_id: int) -> str: ...
+    def vendor_invoice(self, invoice_id: int) -> str: ...
 
     # educational permission requests
     def permission_confirmation(self, token: str) -> str: ...
     def permission_status(self, token: str) -> str: ...
     def permission_request_review(self, request_id: int) -> str: ...
+    def permission_request(self, request_id: int) -> str: ...
 
     # royalty reports
     def royalty_period(self, agreement_id: int, period_start: date) -> str: ...
@@ -122,6 +124,10 @@ class PublicUrlLinks:
     def invoice_review(self, invoice_id: int) -> str:
         return self._url("billing_console.invoice_detail", invoice_id=invoice_id)
 
+    def vendor_invoice(self, invoice_id: int) -> str:
+        # The vendor's own page, signed in: for a user, not the billing contact's link.
+        return self._url("billing.invoice_detail", invoice_id=invoice_id)
+
     def permission_confirmation(self, token: str) -> str:
         return self._url("permissions_public.confirm", token=token)
 
@@ -130,6 +136,10 @@ class PublicUrlLinks:
 
     def permission_request_review(self, request_id: int) -> str:
         return self._url("permissions_console.detail", request_id=request_id)
+
+    def permission_request(self, request_id: int) -> str:
+        # The vendor portal's page of a request made from an application, signed in.
+        return self._url("permissions_portal.portal_detail", request_id=request_id)
 
     def royalty_period(self, agreement_id: int, period_start: date) -> str:
         return self._url(

@@ -411,7 +411,16 @@ def members(session: Session, organization_id: int) -> Sequence[User]:
     ).all()
 
 
-def licensing_recipients(session: Session, organization: Organization) -> list[str]:
+class LicensingReaders(NamedTuple):
+    """Who is emailed the organization's licensing news (`licensing_recipients`), and
+    whether the billing contact stands in for nobody (`stand_in`: no administrator or
+    member is active, and the email tells them to ask the office for one)."""
+
+    to: list[str]
+    stand_in: bool
+
+
+def licensing_readers(session: Session, organization: Organization) -> LicensingReaders:
     """Who hears about the organization's licensing (its applications, agreements to
     accept or renew, royalty reports due or to correct): its active administrators
     and members with a confirmed address, who take those steps, else (nobody yet,
@@ -425,7 +434,14 @@ def licensing_recipients(session: Session, organization: Organization) -> list[s
         and user.email_verified
         and user.organization_role in access.LICENSING_WORK
     ]
-    return found or [organization.billing_email]
+    if found:
+        return LicensingReaders(found, stand_in=False)
+    return LicensingReaders([organization.billing_email], stand_in=True)
+
+
+def licensing_recipients(session: Session, organization: Organization) -> list[str]:
+    """The addresses of `licensing_readers`."""
+    return licensing_readers(session, organization).to
 
 
 def staff_recipients(session: Session, role: str) -> list[str]:

@@ -378,6 +378,10 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     # When the bank declined the card: the attempt reads "declined" whether it
     # is still `failed` or was `canceled` when the next card was tried.
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The vendor user paying by card (who started the attempt: its card is theirs),
+    # so the confirmation reaches them too; None for an offline payment and for the
+    # billing contact paying by an invoice's link (who is sent it anyway).
+    paid_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
     refunds: Mapped[list[Refund]] = relationship(

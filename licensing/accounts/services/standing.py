@@ -10,9 +10,10 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db
+from licensing import access, calendar, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
+from licensing.accounts.services.roles import whom_to_ask
 from licensing.accounts.states import (
     ACTIVE,
     CLOSED,
@@ -194,20 +195,39 @@ def _reason(reason: str | None, *, required: bool, action: str) -> str | None:
 def _notify_organization(
     session: Session, organization: Organization, *, subject: str, template: str, **context: Any
 ) -> None:
-    recipients = [
+    """Email the change to everyone who can act on it, each told what they can do
+    (docs/accounts.md, Roles): the administrators and members, who pay and file
+    reports, one message; the billing members and the billing contact (who may have
+    no account), who pay, another, naming whom to ask to file a royalty report. The
+    billing contact always has an address, so someone who can pay always hears."""
+    readers = [user for user in queries.members(session, organization.id) if user.is_active]
+    licensing = [
         user.email
-        for user in queries.members(session, organization.id)
-        if user.is_active and user.email_verified
+        for user in readers
+        if user.email_verified and user.organization_role in access.LICENSING_WORK
     ]
-    if organization.billing_email not in recipients:
-        recipients.append(organization.billing_email)
-    mail.enqueue(
-        session,
-        to=recipients,
-        subject=subject,
-        template=template,
-        context={"organization": organization, **context},
-    )
+    paying = [
+        user.email
+        for user in readers
+        if user.email_verified and user.organization_role not in access.LICENSING_WORK
+    ]
+    if organization.billing_email.lower() not in {email.lower() for email in licensing + paying}:
+        paying.append(organization.billing_email)
+    for reader, recipients in (("licensing", licensing), ("billing", paying)):
+        if not recipients:
+            continue
+        mail.enqueue(
+            session,
+            to=recipients,
+            subject=subject,
+            template=template,
+            context={
+                "organization": organization,
+                "reader": reader,
+                "report_filers": whom_to_ask(session, organization.id),
+                **context,
+            },
+        )
 
 
 def change_standing(
@@ -225,7 +245,8 @@ def change_standing(
     the table does not allow, `InvalidInput` when `suspend`, `close` or
     `mark_pending_payment` come without a reason. Writes the audit event
     (the reason as its note) and, with `notify`, emails the organization's
-    members and billing contact, naming `actor` in the audit log.
+    users and billing contact, each what they can do (`_notify_organization`),
+    naming `actor` in the audit log.
     """
     before = organization.standing
     STANDING.step(before, action)  # an illegal step is refused before a missing reason

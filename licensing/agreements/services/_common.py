@@ -233,12 +233,15 @@ def _tell_vendor(
         template, page = "application_update", links().application
     else:
         template, page = "agreement_update", links().agreement
+    readers = account_queries.licensing_readers(session, record.organization)
     mail.enqueue(
         session,
-        to=account_queries.licensing_recipients(session, record.organization),
+        to=readers.to,
         subject=f"{_called(record)}: {subject}",
         template=template,
-        context=_news(record, subject, message, page(record.id), **extra),
+        context=_news(
+            record, subject, message, page(record.id), stand_in=readers.stand_in, **extra
+        ),
     )
 
 

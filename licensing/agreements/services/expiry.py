@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from licensing import calendar, db
 from licensing.accounts import queries as account_queries
+from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements.models import (
@@ -229,32 +230,52 @@ def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
 
 
 def _tell_ending(session: Session, agreement: Agreement) -> None:
-    """The organization's administrators and members (who renew it) and its billing
-    contact (who pays the renewal) learn the day the agreement ends and how to renew
-    it, linked to its panel."""
+    """The organization's administrators and members learn the day the agreement ends
+    and how to renew it; its billing contact, unless one of them (they pay the
+    renewal, and may have no account or only a billing member's), who renews it and
+    that its invoice comes to them. Both are linked to its panel."""
     organization = agreement.organization
-    recipients = [
-        *account_queries.licensing_recipients(session, organization),
-        organization.billing_email,
-    ]
+    renewers, stand_in = account_queries.licensing_readers(session, organization)
     last_day = agreement.term_end.isoformat()
     headline = f"ends on {last_day}"
-    mail.enqueue(
-        session,
-        to=list(dict.fromkeys(recipients)),
-        subject=f"Agreement {agreement.number}: {headline}",
-        template="agreement_update",
-        context=_news(
-            agreement,
-            headline,
-            f"The term ends on {last_day} and nothing renews it yet. To stay licensed "
-            "after that day, renew it from the agreement's page: the renewal is a new "
-            f"application for the term from {agreement.term_end + timedelta(days=1)}, "
-            "priced on the rate card in effect then. Royalty reports for this term are "
-            f"still filed under {agreement.number} after it ends.",
-            links().agreement(agreement.id) + "#renew-heading",
-        ),
+    renewal = (
+        f"a new application for the term from {agreement.term_end + timedelta(days=1)}, "
+        "priced on the rate card in effect then"
     )
+    news = [
+        (
+            renewers,
+            stand_in,
+            f"The term ends on {last_day} and nothing renews it yet. To stay licensed "
+            f"after that day, renew it from the agreement's page: the renewal is {renewal}. "
+            f"Royalty reports for this term are still filed under {agreement.number} "
+            "after it ends.",
+        )
+    ]
+    if organization.billing_email.lower() not in {email.lower() for email in renewers}:
+        news.append(
+            (
+                [organization.billing_email],
+                False,
+                f"The term ends on {last_day} and nothing renews it yet. Its administrators "
+                f"and members renew it (ask {accounts.whom_to_ask(session, organization.id)})"
+                f": the renewal is {renewal}, and its invoice comes to you.",
+            )
+        )
+    for recipients, alone, message in news:
+        mail.enqueue(
+            session,
+            to=recipients,
+            subject=f"Agreement {agreement.number}: {headline}",
+            template="agreement_update",
+            context=_news(
+                agreement,
+                headline,
+                message,
+                links().agreement(agreement.id) + "#renew-heading",
+                stand_in=alone,
+            ),
+        )
 
 
 def _supersede_renewed(

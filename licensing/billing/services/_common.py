@@ -14,7 +14,7 @@ from licensing import db, limits
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.billing import links, payment_gateway
 from licensing.billing.letterhead import letterhead
@@ -22,6 +22,7 @@ from licensing.billing.models import REFERENCE_MAX, CreditNote, Invoice, Payment
 from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.links import links as pages
 from licensing.mail import services as mail
 from licensing.money import format_amount, in_words, quantize
 from licensing.words import at_most_characters
@@ -70,6 +71,49 @@ def _email_billing_contact(
             **context,
         },
         attachments=attachments,
+    )
+
+
+def _email_payer(
+    session: Session,
+    invoice: Invoice,
+    payment: Payment,
+    *,
+    subject: str,
+    template: str,
+    **context: Any,
+) -> None:
+    """Queue `template` about a card payment to the vendor user who paid it, besides
+    the billing contact's copy: whoever pays expects a confirmation, and hears of a
+    refund to their card. Not when the payer is the billing contact (one email, not
+    two), nor when they no longer act for the organization (removed, or with no
+    confirmed address). Their link is the invoice's page, signed in: the signed link
+    is the billing contact's."""
+    payer = session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    if (
+        payer is None
+        or not payer.is_active
+        or not payer.email_verified
+        or payer.organization_id != invoice.organization_id
+        or payer.email.lower() == organization.billing_email.lower()
+    ):
+        return
+    mail.enqueue(
+        session,
+        to=payer.email,
+        subject=subject,
+        template=template,
+        context={
+            "invoice": invoice,
+            "organization": organization,
+            "payment": payment,
+            "balance_due": in_words(invoice.balance_due, invoice.currency),
+            "payer": payer,
+            "invoice_url": pages().vendor_invoice(invoice.id),
+            **context,
+        },
     )
 
 

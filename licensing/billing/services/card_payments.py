@@ -229,6 +229,10 @@ def _new_attempt(session: Session, invoice: Invoice, actor: Actor, now: datetime
         state=PENDING,
         amount=invoice.balance_due,
         idempotency_key=f"payment-{uuid.uuid4().hex}",
+        # The payer is who starts the attempt: its intent charges the card they
+        # gave, even when a colleague's request later confirms it.
+        paid_by_user_id=actor.user_id,
+        also_audited=("paid_by_user_id",),
     )
 
 

@@ -22,6 +22,7 @@ from licensing.billing.services._common import (
     _card_record_for,
     _check_amount,
     _email_billing_contact,
+    _email_payer,
     _locked,
     _offline_errors,
     _offline_fields,
@@ -55,22 +56,31 @@ def _check_refund_amount(credit: CreditNote, amount: Decimal) -> None:
 
 @REFUND.on("succeed")
 def _tell_refund_sent(session: Session, refund: Refund, actor: Actor, note: str | None) -> None:
-    """The money is on its way back: tell the billing contact."""
+    """The money is on its way back: tell the billing contact, and the payer of the
+    card it goes back to."""
     credit = session.get(CreditNote, refund.credit_note_id)
     assert credit is not None
     session.flush()
     session.expire(credit, ["refunds"])  # count the refund just recorded
-    _email_billing_contact(
-        session,
-        credit.invoice,
-        subject=f"Refund of {in_words(refund.amount, refund.currency)} for credit note "
-        f"{credit.number}",
-        template="refund_sent",
-        refund=refund,
-        credit=credit,
-        amount=in_words(refund.amount, refund.currency),
-        outstanding=in_words(credit.refund_outstanding, credit.currency),
+    subject = (
+        f"Refund of {in_words(refund.amount, refund.currency)} for credit note {credit.number}"
     )
+    told: dict[str, Any] = {
+        "refund": refund,
+        "credit": credit,
+        "amount": in_words(refund.amount, refund.currency),
+        "outstanding": in_words(credit.refund_outstanding, credit.currency),
+    }
+    _email_billing_contact(session, credit.invoice, subject=subject, template="refund_sent", **told)
+    if refund.payment is not None:  # to a card: its payer hears of it too
+        _email_payer(
+            session,
+            credit.invoice,
+            refund.payment,
+            subject=subject,
+            template="refund_sent",
+            **told,
+        )
 
 
 def _new_refund(

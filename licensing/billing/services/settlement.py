@@ -17,6 +17,7 @@ from licensing.billing.models import Invoice, Payment
 from licensing.billing.services import references
 from licensing.billing.services._common import (
     _email_billing_contact,
+    _email_payer,
     _locked_invoice,
     _locked_payment,
     _offline_errors,
@@ -86,13 +87,18 @@ def _apply(
     _settle_if_cleared(
         session, invoice, actor=actor, now=now, note=f"{payment.method} payment {payment.id}"
     )
+    subject = f"Payment received for invoice {invoice.number}"
+    amount = in_words(payment.amount, payment.currency)
     _email_billing_contact(
         session,
         invoice,
-        subject=f"Payment received for invoice {invoice.number}",
+        subject=subject,
         template="payment_received",
         payment=payment,
-        amount=in_words(payment.amount, payment.currency),
+        amount=amount,
+    )
+    _email_payer(
+        session, invoice, payment, subject=subject, template="payment_received", amount=amount
     )
 
 

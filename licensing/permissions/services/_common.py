@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import calendar
-from licensing.accounts.models import User
+from licensing.access import LICENSING_WORK
+from licensing.accounts import queries as account_queries
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.errors import InvalidInput, NotFound, PermissionDenied
@@ -282,15 +284,60 @@ def tell_requester(
     attachments: Sequence[mail.Attachment] = (),
     **context: Any,
 ) -> None:
+    """Email the requester about their request with its status link; or, for one made
+    from an application whose requester no longer does the organization's licensing
+    work, those who do (`colleagues_instead`), with the request's portal page."""
+    colleagues = colleagues_instead(session, request)
+    if colleagues is None:
+        to: str | list[str] = request.requester_email
+        url, secrets = status_url(request), [status_token(request)]
+    else:
+        # The status link is the requester's secret; the portal page, signed in,
+        # shows the request to its organization's licensing workers and links it.
+        to, url, secrets = colleagues.to, links().permission_request(request.id), []
     mail.enqueue(
         session,
-        to=request.requester_email,
+        to=to,
         subject=f"{subject} ({request.reference})",
         template=template,
-        context={"request": request, "status_url": status_url(request), "label": label, **context},
-        secrets=[status_token(request)],
+        context={
+            "request": request,
+            "status_url": url,
+            "label": label,
+            "to_requester": colleagues is None,
+            "stand_in": colleagues is not None and colleagues.stand_in,
+            **context,
+        },
+        secrets=secrets,
         attachments=attachments,
     )
+
+
+def colleagues_instead(
+    session: Session, request: PermissionRequest
+) -> account_queries.LicensingReaders | None:
+    """Whom to tell about a request made from an application instead of its requester,
+    when the requester's account no longer does the organization's licensing work (made
+    a billing member, or their access removed): educational permission requests are
+    that work (docs/accounts.md, Roles), so its administrators and members
+    (`licensing_readers`) hear of it. None: the requester, who still does it, who
+    asked on the public form, or whose address no account of the organization has now
+    (it changed: the address they asked from is all the request knows)."""
+    if request.organization_id is None:
+        return None
+    requester_user = session.scalars(
+        select(User).where(
+            User.organization_id == request.organization_id,
+            User.email == request.requester_email,
+        )
+    ).one_or_none()
+    if requester_user is None or (
+        requester_user.is_active and requester_user.organization_role in LICENSING_WORK
+    ):
+        return None
+    organization = session.get(Organization, request.organization_id)
+    assert organization is not None
+    return account_queries.licensing_readers(session, organization)
 
 
 def tell_staff(

@@ -291,11 +291,14 @@ def _remind(
         session.add(
             RoyaltyReminder(agreement_id=agreement.id, period_start=period.start, stage=stage)
         )
+        readers = account_queries.licensing_readers(session, agreement.organization)
+        text = _reminder_text(agreement, period, today, standing_days)
         mail.enqueue(
             session,
-            to=account_queries.licensing_recipients(session, agreement.organization),
+            to=readers.to,
             template="royalty_report_reminder",
-            **_reminder_text(agreement, period, today, standing_days),
+            subject=text["subject"],
+            context={**text["context"], "stand_in": readers.stand_in},
         )
         count += 1
     return count

@@ -159,12 +159,14 @@ def _ask_for_correction(session: Session, report: RoyaltyReport, note: str, due:
     organization = session.get(Organization, report.organization_id)
     assert agreement is not None
     assert organization is not None
+    readers = account_queries.licensing_readers(session, organization)
     mail.enqueue(
         session,
-        to=account_queries.licensing_recipients(session, organization),
+        to=readers.to,
         subject=f"Please correct royalty report {report.reference} for {agreement.number}",
         template="royalty_report_correction",
         context={
+            "stand_in": readers.stand_in,
             "report": report,
             "agreement": agreement,
             "note": note,

@@ -91,12 +91,14 @@ def test_stripes_report_stores_the_brand_and_last_four_shown_on_pages_and_in_the
     signed_in(client, vendor)
     page = client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True)
     assert "Visa ending 4444" in page
-    receipt = (
+    receipts = (
         db.session()
         .scalars(select(OutboxMessage).where(OutboxMessage.template == "payment_received"))
-        .one()
+        .all()
     )
-    assert "received 80.00 USD (Visa ending 4444)" in receipt.body_text
+    assert len(receipts) == 2  # the billing contact's and the payer's
+    for receipt in receipts:
+        assert "received 80.00 USD (Visa ending 4444)" in receipt.body_text
     listed = client.get(f"/api/v1/invoices/{invoice.id}/payments", headers=factories.bearer(vendor))
     assert listed.status_code == 200, listed.get_data(as_text=True)
     found = listed.get_json()
@@ -256,5 +258,6 @@ def test_a_card_attempt_is_audited_without_a_reference(
     )
     # The balance due, rounded to the currency's minor unit (the ledger keeps four places).
     assert event.after == (
-        f'{{"amount":"45.00","invoice":"{invoice.number}","method":"card","state":"pending"}}'
+        f'{{"amount":"45.00","invoice":"{invoice.number}","method":"card",'
+        f'"paid_by_user_id":{vendor.id},"state":"pending"}}'
     )

@@ -49,10 +49,19 @@ def test_the_licensee_is_emailed_once_60_days_before_an_unrenewed_agreement_ends
     due = _run(11, 1)
     assert due.ending_reminded == [agreement.number]
     assert "1 licensees told their agreement ends soon" in str(due)
-    (message,) = _reminders(agreement.number)
+    # The renewers are told to renew; the billing contact who renews nothing, who
+    # does, and that the invoice is theirs (round 23: one email read "renew it").
+    message, to_contact = _reminders(agreement.number)
     billing = agreement.organization.billing_email
-    assert vendor.email in message.to
-    assert billing in message.to
+    assert message.to == [vendor.email]
+    assert to_contact.to == [billing]
+    assert (
+        "nothing renews it yet. Its administrators and members renew it (ask "
+        f"{vendor.full_name} ({vendor.email})): the renewal is a new application for the "
+        "term from 2028-01-01, priced on the rate card in effect then, and its invoice "
+        "comes to you."
+    ) in to_contact.body_text
+    assert "renew it from the agreement's page" not in to_contact.body_text
     body = message.body_text
     assert "The term ends on 2027-12-31 and nothing renews it yet." in body
     assert "a new application for the term from 2028-01-01" in body
@@ -66,7 +75,7 @@ def test_the_licensee_is_emailed_once_60_days_before_an_unrenewed_agreement_ends
     # Once: later runs within the window send nothing more.
     assert _run(11, 2).ending_reminded == []
     assert _run(12, 20).ending_reminded == []
-    assert len(_reminders(agreement.number)) == 1
+    assert len(_reminders(agreement.number)) == 2
 
 
 def test_an_agreement_whose_renewal_is_drawn_is_not_announced_as_ending(

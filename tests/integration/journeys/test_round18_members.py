@@ -356,6 +356,8 @@ def test_changing_the_billing_contacts_address_tells_the_old_and_the_new_one(
     assert "to   Dana Whitfield <dana.w@example.org>" in body
     assert "invoices and payment reminders for" in body
     assert "go to dana.w@example.org, the reminders of invoices issued before" in body
+    # Only administrators change it (round 23: it said "Members of ... change").
+    assert f"Administrators of {organization.legal_name} change the billing contact" in body
 
     # A change of name alone, or of the address, sends nothing.
     fields["billing_contact_name"] = "Dana W. Whitfield"

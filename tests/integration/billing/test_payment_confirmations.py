@@ -1,0 +1,186 @@
+"""Who is told a payment arrived (localstripe, and the suite's SMTP server): the
+billing contact always, and a vendor user who paid by card too, once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.access import ADMINISTRATOR, BILLING, MEMBER
+from licensing.accounts.models import Organization, User
+from licensing.audit.models import AuditEvent
+from licensing.billing import services
+from licensing.billing.models import Invoice
+from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
+from tests.support import factories, settings
+from tests.support.factories import billing_clerk
+from tests.support.servers import LocalStripe, SMTPServer, message_text
+
+from .stripe_support import deliver_event, pay_by_card, stripe_config, succeeded_event
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe, smtp_server: SMTPServer) -> dict[str, Any]:
+    return {**stripe_config(localstripe), "smtp_url": smtp_server.url}
+
+
+def _organization(invoice: Invoice) -> Organization:
+    found = db.session().get(Organization, invoice.organization_id)
+    assert found is not None
+    return found
+
+
+def _confirmations() -> dict[str, OutboxMessage]:
+    """The payment confirmations queued, by their one recipient."""
+    found = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "payment_received")
+    )
+    by_address: dict[str, OutboxMessage] = {}
+    for message in found:
+        (address,) = message.to
+        assert address not in by_address, f"{address} was sent two confirmations"
+        by_address[address] = message
+    return by_address
+
+
+def _colleague(vendor: User, role: str, email: str | None = None) -> User:
+    organization = db.session().get(Organization, vendor.organization_id)
+    return factories.make_vendor(db.session(), organization, email=email, role=role)
+
+
+@pytest.mark.parametrize("role", [BILLING, MEMBER, ADMINISTRATOR])
+def test_whoever_pays_by_card_is_sent_the_confirmation_besides_the_billing_contact(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    mailbox: SMTPServer,
+    role: str,
+) -> None:
+    payer = _colleague(vendor, role)
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = pay_by_card(invoice, payer, localstripe)
+    assert deliver_event(client, succeeded_event(localstripe, payment)).status_code == 200
+
+    contact = _organization(invoice).billing_email
+    assert set(_confirmations()) == {contact, payer.email}
+    mail.deliver_due(settings.delivery())
+    received = [
+        message
+        for message in mailbox.wait_for(2)
+        if message["Subject"] == f"Payment received for invoice {invoice.number}"
+    ]
+    assert sorted(message["To"] for message in received) == sorted([contact, payer.email])
+    to_payer = message_text(next(m for m in received if m["To"] == payer.email))
+    to_payer = to_payer.replace("\r\n", "\n")
+    assert to_payer.startswith(f"Hello {payer.full_name},")
+    assert f"received 250.00 USD (Visa ending 4242) from you for invoice {invoice.number}." in (
+        to_payer
+    )
+    assert "The invoice is paid in full." in to_payer
+    # Their own page, signed in; the signed link is the billing contact's.
+    assert f"/portal/invoices/{invoice.id}\n" in to_payer
+    assert "/invoice-links/" not in to_payer
+    assert f"({contact}), is sent this confirmation too" in to_payer
+    to_contact = message_text(next(m for m in received if m["To"] == contact))
+    assert to_contact.startswith("Hello Robin Castellanos,")
+    assert "/invoice-links/" in to_contact
+    assert f"(Visa ending 4242) for invoice {invoice.number}." in to_contact
+
+
+def test_a_payer_who_is_the_billing_contact_is_sent_one_confirmation(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("90.00",))
+    contact = _organization(invoice).billing_email
+    payer = _colleague(vendor, BILLING, email=contact.upper())
+    payment = pay_by_card(invoice, payer, localstripe)
+    deliver_event(client, succeeded_event(localstripe, payment))
+
+    assert list(_confirmations()) == [contact]
+
+
+def test_a_payment_applied_by_reconcile_still_reaches_its_payer(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    payer = _colleague(vendor, BILLING)
+    invoice = invoice_for(vendor, ("64.00",))
+    payment = pay_by_card(invoice, payer, localstripe)
+    started = (
+        db.session()
+        .scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "payment.started", AuditEvent.entity_id == str(payment.id)
+            )
+        )
+        .one()
+    )
+    assert f'"paid_by_user_id":{payer.id}' in (started.after or "")
+    report = services.reconcile_payments(
+        gateway=settings.gateway(), now=payment.created_at + services.RECONCILE_AFTER
+    )
+    assert report.applied == 1
+    assert payer.email in _confirmations()
+
+
+def test_a_payer_whose_access_was_removed_is_not_sent_the_confirmation(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    payer = _colleague(vendor, MEMBER)
+    invoice = invoice_for(vendor, ("75.00",))
+    payment = pay_by_card(invoice, payer, localstripe)
+    with db.transaction() as session:
+        session.get(User, payer.id).is_active = False  # type: ignore[union-attr]
+    deliver_event(client, succeeded_event(localstripe, payment))
+
+    assert list(_confirmations()) == [_organization(invoice).billing_email]
+
+
+def test_money_recorded_by_billing_staff_is_confirmed_to_the_billing_contact_only(
+    vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("500.00",))
+    payment = services.record_offline_payment(
+        invoice.id,
+        method="wire",
+        amount=Decimal("500.00"),
+        reference="WIRE-9",
+        actor=billing_clerk(),
+    )
+
+    assert payment.paid_by_user_id is None
+    assert list(_confirmations()) == [_organization(invoice).billing_email]
+
+
+def test_a_refund_to_the_card_is_told_to_whoever_paid_with_it(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    payer = _colleague(vendor, BILLING)
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = pay_by_card(invoice, payer, localstripe)
+    deliver_event(client, succeeded_event(localstripe, payment))
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+
+    services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
+
+    told = {
+        address: message.body_text
+        for message in db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "refund_sent")
+        )
+        for address in message.to
+    }
+    contact = _organization(invoice).billing_email
+    assert set(told) == {contact, payer.email}
+    assert "to the card you paid with (Visa ending 4242)" in told[payer.email]
+    assert f"/portal/invoices/{invoice.id}\n" in told[payer.email]
+    assert "to the card that paid it" in told[contact]
