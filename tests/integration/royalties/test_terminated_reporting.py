@@ -12,11 +12,14 @@ from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
+from licensing.mail.models import OutboxMessage
 from licensing.royalties import services
 from licensing.royalties.services import Filing
 from tests.integration.agreements.conftest import NOW
@@ -107,3 +110,27 @@ def test_an_agreement_terminated_before_it_was_accepted_has_no_reporting_periods
     actor = Actor.of(accounts.principal_for(vendor))
     _, statuses = services.agreement_periods(issued.id, actor, now=TERMINATED)
     assert statuses == []
+
+
+def test_the_termination_email_says_the_reports_still_due_until_that_day(
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    _terminated(licensing_staff, agreement)
+    message = (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.subject.contains("terminated"))
+            .order_by(OutboxMessage.id.desc())
+        )
+        .first()
+    )
+    assert message is not None
+    assert (
+        "The licensing office terminated the agreement: The vendor stopped selling it. "
+        "Royalty reports still due for its use until 2027-08-15 are filed under "
+        f"{agreement.number}."
+    ) in " ".join(message.body_text.split())
