@@ -148,8 +148,10 @@ def standing_block_reason(
             f"licenses. Contact {office}."
         ),
         CLOSED: (
-            f"{organization.legal_name}'s account is closed, so it cannot apply for licenses. "
-            f"Contact {office} to reopen it."
+            f"{organization.legal_name}'s account is closed, so it cannot apply for licenses; "
+            "a closed account is not reopened. Its agreements, invoices and royalty reports "
+            "stay here to read, pay and file. To license again, sign up a new organization "
+            f"with an email address no account uses, or contact {office}."
         ),
     }
     return None if organization_in_good_standing(organization) else messages[organization.standing]

@@ -1,0 +1,143 @@
+"""Round 23: an organization's last year walked (docs/journeys.md, "Round 23: an
+organization's last year walked"): what a suspended and a closed organization is
+told, what it may still do (pay, file, read), the runs that stop asking it to renew,
+and what someone of a closed organization who signs up again is told."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.agreements import services as agreement_services
+from licensing.agreements.models import Agreement, Application
+from licensing.mail.models import OutboxMessage
+from tests.integration.agreements.conftest import AUTO_USE, NOW
+from tests.support import factories
+from tests.support.agreements import accept, agreement_of, upfront_invoice
+from tests.support.factories import bearer
+
+# 10 end users: below the rule's minimum, so an up-front invoice is issued.
+SMALL_USE = {**AUTO_USE, "product_name": "Scrubber Lite", "quantity": {"end_users": 10}}
+AFTER_Q1 = datetime(2027, 4, 2, 15, 0, tzinfo=UTC)
+
+
+def _active(apply: Callable[..., Application], vendor: Any, use: Any = AUTO_USE) -> Agreement:
+    return accept(agreement_of(apply(vendor, use)), vendor, now=NOW)
+
+
+def _standing(vendor: Any, action: str, reason: str = "The vendor stopped paying.") -> None:
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    accounts.change_standing(db.session(), organization, action, reason=reason, actor=Actor.SYSTEM)
+    db.session().commit()
+
+
+def _last_email(subject: str) -> OutboxMessage:
+    message = (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.subject.contains(subject))
+            .order_by(OutboxMessage.id.desc())
+        )
+        .first()
+    )
+    assert message is not None
+    return message
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_a_closed_organization_is_told_its_account_is_not_reopened_and_how_to_license_again(
+    app: Any, vendor: Any
+) -> None:
+    _standing(vendor, "close")
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    reason = accounts.standing_block_reason(organization)
+    assert reason is not None
+    assert "reopen" not in reason.replace("is not reopened", "")
+    assert "a closed account is not reopened" in reason
+    assert "To license again, sign up a new organization" in reason
+    body = _words(_last_email("standing is now closed").body_text)
+    assert "What it owes is still due: sign in to pay open invoices" in body
+    assert "a closed account is not reopened" in body
+
+
+def test_a_closed_organization_still_reads_pays_and_files_what_it_owes(
+    client: FlaskClient, apply: Callable[..., Application], vendor: Any
+) -> None:
+    agreement = _active(apply, vendor, SMALL_USE)
+    invoice = upfront_invoice(agreement)
+    assert invoice is not None
+    _standing(vendor, "close")
+    headers = bearer(vendor)
+    with time_machine.travel(AFTER_Q1, tick=False):
+        agreements = client.get(f"/api/v1/agreements/{agreement.id}", headers=headers)
+        invoices = client.get(f"/api/v1/invoices/{invoice.id}", headers=headers)
+        filed = client.post(
+            f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01",
+            json={"attest": True, "rows": []},
+            headers=headers,
+        )
+    assert agreements.status_code == 200
+    assert invoices.status_code == 200
+    assert filed.status_code == 201
+
+
+@pytest.mark.parametrize("action", ["suspend", "close", "mark_pending_payment"])
+def test_an_organization_out_of_good_standing_is_not_asked_to_renew_what_it_cannot(
+    apply: Callable[..., Application], vendor: Any, action: str
+) -> None:
+    # The 60-day email told a closed organization to renew from the agreement's page,
+    # whose renewal it refuses.
+    _active(apply, vendor)
+    _standing(vendor, action)
+    report = agreement_services.expire(now=datetime(2027, 11, 1, 15, 0, tzinfo=UTC))
+    assert report.ending_reminded == []
+
+
+def test_a_reinstated_organization_is_asked_to_renew_on_the_next_run_in_time(
+    apply: Callable[..., Application], vendor: Any
+) -> None:
+    agreement = _active(apply, vendor)
+    _standing(vendor, "suspend")
+    assert (
+        agreement_services.expire(now=datetime(2027, 11, 1, 15, 0, tzinfo=UTC)).ending_reminded
+        == []
+    )
+    _standing(vendor, "reinstate", reason="Settled.")
+    later = agreement_services.expire(now=datetime(2027, 11, 5, 15, 0, tzinfo=UTC))
+    assert later.ending_reminded == [agreement.number]
+
+
+def test_signing_up_again_with_a_closed_organizations_address_says_what_to_do(
+    client: FlaskClient, vendor: Any
+) -> None:
+    _standing(vendor, "close")
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    accounts.sign_up(
+        organization=factories.organization_fields(legal_name="Fresh Start Software LLC"),
+        email=vendor.email,
+        password="a long enough passphrase 42",
+        full_name="Vera Vendor",
+    )
+    body = _words(_last_email("Confirm your email address").body_text)
+    assert (
+        f"This address's account belongs to {organization.legal_name}, whose account the "
+        "licensing office closed; a closed account is not reopened."
+    ) in body
+    assert "sign up with an email address no account uses" in body
