@@ -182,6 +182,18 @@ def ensure_good_standing(organization: Organization) -> None:
         raise Conflict(reason)
 
 
+def ensure_not_closed(organization: NamedStanding, refused: str) -> None:
+    """Raise `Conflict` (409) when the organization is closed: it is licensed no
+    further, so no application of its is approved and no agreement accepted (both
+    stayed open to it, and an agreement issued after closing could be accepted).
+    `refused` says what is refused, after "so"."""
+    if organization.standing == CLOSED:
+        raise Conflict(
+            f"{organization.legal_name}'s account is closed, so {refused}: a closed "
+            "organization is licensed no further and its account is not reopened."
+        )
+
+
 def _reason(reason: str | None, *, required: bool, action: str) -> str | None:
     text = (reason or "").strip()
     if required and not text:

@@ -129,6 +129,9 @@ def accept(
             raise PermissionDenied("Only the licensee's own users accept an agreement.")
         actor.require_licensing_work()
         AGREEMENT.step(agreement.state, "accept")
+        accounts.ensure_not_closed(
+            agreement.organization, f"it cannot accept agreement {agreement.number}"
+        )
         if digest != agreement.pdf_sha256:
             raise Conflict(
                 "The document you accepted is not this agreement's PDF (its SHA-256 differs); "

@@ -20,11 +20,13 @@ from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreement_services
 from licensing.agreements.models import Agreement, Application
+from licensing.errors import Conflict
 from licensing.mail.models import OutboxMessage
-from tests.integration.agreements.conftest import AUTO_USE, NOW
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
-from tests.support.agreements import accept, agreement_of, upfront_invoice
+from tests.support.agreements import accept, agreement_of, issued_agreement, upfront_invoice
 from tests.support.factories import bearer
+from tests.support.settings import issuing
 
 # 10 end users: below the rule's minimum, so an up-front invoice is issued.
 SMALL_USE = {**AUTO_USE, "product_name": "Scrubber Lite", "quantity": {"end_users": 10}}
@@ -141,3 +143,34 @@ def test_signing_up_again_with_a_closed_organizations_address_says_what_to_do(
         "licensing office closed; a closed account is not reopened."
     ) in body
     assert "sign up with an email address no account uses" in body
+
+
+def test_an_application_of_a_closed_organization_is_not_approved_and_may_be_rejected(
+    apply: Callable[..., Application], vendor: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    assert application.state == "submitted"
+    _standing(vendor, "close")
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    with pytest.raises(Conflict) as refused:
+        agreement_services.approve(application.id, staff, policy=issuing(), now=NOW)
+    assert f"closed, so {application.reference} is not approved (reject it" in (
+        refused.value.detail
+    )
+    db.session().rollback()
+    rejected = agreement_services.reject(
+        application.id, "The organization's account is closed.", staff, now=NOW
+    )
+    assert rejected.state == "rejected"
+
+
+def test_an_agreement_issued_before_closing_cannot_be_accepted_after(
+    app: Any, vendor: Any, licensing_staff: Any, example_card: str
+) -> None:
+    agreement = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    _standing(vendor, "close")
+    with pytest.raises(Conflict) as refused:
+        accept(agreement, vendor, now=NOW)
+    assert f"closed, so it cannot accept agreement {agreement.number}" in refused.value.detail
+    db.session().rollback()
+    assert db.session().get(Agreement, agreement.id).state == "issued"  # type: ignore[union-attr]
