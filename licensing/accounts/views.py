@@ -857,10 +857,20 @@ def change_standing(organization_id: int) -> Page:
 
 
 def _closing_question(organization: Organization, reason: str) -> confirm.Confirmation:
+    # What stays open after closing, so staff settle or end it knowingly: closing
+    # moves none of it, and the organization still pays and files what it owes.
+    still_open = services.open_business(db.session(), organization.id, office_date(utcnow()))
+    open_words = (
+        ["Still open with it, and still its business after closing:", *still_open]
+        if still_open
+        else ["Nothing is open with it: no money either way, report, license or application."]
+    )
     return confirm.Confirmation(
         title=f"Close {organization.legal_name}'s account?",
         consequences=[
-            "It can no longer apply for licenses or invite members, and closing cannot be undone.",
+            "It can no longer apply for licenses, accept agreements or invite members, and "
+            "closing cannot be undone.",
+            *open_words,
             f"The organization is emailed the reason: {reason}",
         ],
         button="Close the account",

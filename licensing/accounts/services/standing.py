@@ -278,6 +278,26 @@ def overdue_obligations(session: Session, organization_id: int, today: date) -> 
     ]
 
 
+# What is still open between an organization and the office (money either way,
+# reports, licenses, decisions): each package that keeps such records registers a
+# check in its `init_app`. The closing confirmation lists them, so staff close an
+# account knowing what stays open after it (closing moves none of it).
+_OPEN_BUSINESS_CHECKS: dict[str, OverdueCheck] = {}
+
+
+def register_open_business(name: str, check: OverdueCheck) -> None:
+    _OPEN_BUSINESS_CHECKS[name] = check
+
+
+def open_business(session: Session, organization_id: int, today: date) -> list[str]:
+    """Everything still open with the organization, in words, from every check."""
+    return [
+        item
+        for check in _OPEN_BUSINESS_CHECKS.values()
+        for item in check(session, organization_id, today)
+    ]
+
+
 def hold_for_overdue(
     organization_ids: Iterable[int], overdue: Callable[[Session, int], str | None]
 ) -> list[str]:

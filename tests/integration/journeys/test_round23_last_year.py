@@ -5,6 +5,8 @@ and what someone of a closed organization who signs up again is told."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -174,3 +176,45 @@ def test_an_agreement_issued_before_closing_cannot_be_accepted_after(
     assert f"closed, so it cannot accept agreement {agreement.number}" in refused.value.detail
     db.session().rollback()
     assert db.session().get(Agreement, agreement.id).state == "issued"  # type: ignore[union-attr]
+
+
+def _closing_page(signed_in: Any, app: Any, staff_user: Any, organization_id: int) -> str:
+    console = signed_in(app.test_client(), staff_user)
+    asked = console.post(
+        f"/console/organizations/{organization_id}/standing",
+        data={"action": "close", "reason": "The licensee stopped trading."},
+    )
+    assert asked.status_code == 200
+    return _words(re.sub(r"<[^>]+>", " ", html.unescape(asked.get_data(as_text=True))))
+
+
+def test_the_closing_confirmation_lists_what_stays_open_with_the_organization(
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Any,
+) -> None:
+    # It said only that the organization could no longer apply: an unpaid invoice,
+    # an unfiled report and an undecided application were closed over unseen.
+    agreement = _active(apply, vendor, SMALL_USE)
+    invoice = upfront_invoice(agreement)
+    assert invoice is not None
+    waiting = apply(vendor, STAFF_USE)
+    with time_machine.travel(AFTER_Q1, tick=False):
+        page = _closing_page(signed_in, app, licensing_staff, vendor.organization_id)
+    assert "Still open with it, and still its business after closing:" in page
+    assert f"Invoice {invoice.number}: 815.00 USD to pay (due {invoice.due_date})." in page
+    assert (
+        f"Royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 not filed "
+        "(due 2027-04-30)."
+    ) in page
+    assert f"Agreement {agreement.number} is in force until 2027-12-31" in page
+    assert f"Application {waiting.reference} is submitted: a closed organization's" in page
+
+
+def test_the_closing_confirmation_says_when_nothing_is_open(
+    vendor: Any, licensing_staff: Any, signed_in: Any, app: Any
+) -> None:
+    page = _closing_page(signed_in, app, licensing_staff, vendor.organization_id)
+    assert "Nothing is open with it: no money either way" in page
