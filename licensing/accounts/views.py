@@ -37,6 +37,7 @@ from licensing.accounts.models import (
     User,
 )
 from licensing.accounts.states import (
+    CLOSED,
     PENDING_PAYMENT,
     STANDING,
     SUSPENDED,
@@ -809,6 +810,11 @@ def _console_organization_page(
         profile_form=profile_form or forms.OrganizationForm(formdata=None, obj=organization),
         block_reason=services.standing_block_reason(organization),
         hold=_hold(db_session, organization),
+        # A closed organization's open business: nothing else on the console gathers
+        # it, and closing moved none of it.
+        still_open=services.open_business(db_session, organization.id, office_date(utcnow()))
+        if organization.standing == CLOSED
+        else [],
         now=utcnow(),
     ), status
 

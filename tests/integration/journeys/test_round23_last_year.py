@@ -27,6 +27,7 @@ from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, issued_agreement, upfront_invoice
+from tests.support.billing import paid_offline
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
@@ -218,3 +219,27 @@ def test_the_closing_confirmation_says_when_nothing_is_open(
 ) -> None:
     page = _closing_page(signed_in, app, licensing_staff, vendor.organization_id)
     assert "Nothing is open with it: no money either way" in page
+
+
+def test_a_closed_organizations_console_page_keeps_listing_what_is_still_open(
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Any,
+) -> None:
+    agreement = _active(apply, vendor, SMALL_USE)
+    invoice = upfront_invoice(agreement)
+    assert invoice is not None
+    _standing(vendor, "close")
+    console = signed_in(app.test_client(), licensing_staff)
+    page = console.get(f"/console/organizations/{vendor.organization_id}")
+    text = _words(re.sub(r"<[^>]+>", " ", html.unescape(page.get_data(as_text=True))))
+    assert "Still open after closing" in text
+    assert f"Invoice {invoice.number}: 815.00 USD to pay" in text
+    # A payment that arrives after closing is recorded as any other, and settles it.
+    payment = paid_offline(invoice.id, "815.00", "WIRE-AFTER-CLOSING")
+    assert payment.invoice.state == "paid"
+    page = console.get(f"/console/organizations/{vendor.organization_id}")
+    text = _words(re.sub(r"<[^>]+>", " ", html.unescape(page.get_data(as_text=True))))
+    assert f"Invoice {invoice.number}: " not in text
