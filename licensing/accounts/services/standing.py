@@ -271,11 +271,14 @@ def register_overdue_check(name: str, check: OverdueCheck) -> None:
 
 def overdue_obligations(session: Session, organization_id: int, today: date) -> list[str]:
     """Everything overdue beyond the standing threshold, in words, from every check."""
-    return [
-        reason
-        for check in _OVERDUE_CHECKS.values()
-        for reason in check(session, organization_id, today)
-    ]
+    return _asked(_OVERDUE_CHECKS, session, organization_id, today)
+
+
+def _asked(
+    checks: dict[str, OverdueCheck], session: Session, organization_id: int, today: date
+) -> list[str]:
+    """What every one of `checks` names for the organization, in registration order."""
+    return [found for check in checks.values() for found in check(session, organization_id, today)]
 
 
 # What is still open between an organization and the office (money either way,
@@ -291,11 +294,7 @@ def register_open_business(name: str, check: OverdueCheck) -> None:
 
 def open_business(session: Session, organization_id: int, today: date) -> list[str]:
     """Everything still open with the organization, in words, from every check."""
-    return [
-        item
-        for check in _OPEN_BUSINESS_CHECKS.values()
-        for item in check(session, organization_id, today)
-    ]
+    return _asked(_OPEN_BUSINESS_CHECKS, session, organization_id, today)
 
 
 def hold_for_overdue(

@@ -22,6 +22,7 @@ from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreement_services
 from licensing.agreements.models import Agreement, Application
+from licensing.billing.models import Invoice
 from licensing.errors import Conflict
 from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
@@ -38,6 +39,14 @@ AFTER_Q1 = datetime(2027, 4, 2, 15, 0, tzinfo=UTC)
 
 def _active(apply: Callable[..., Application], vendor: Any, use: Any = AUTO_USE) -> Agreement:
     return accept(agreement_of(apply(vendor, use)), vendor, now=NOW)
+
+
+def _owing(apply: Callable[..., Application], vendor: Any) -> tuple[Agreement, Invoice]:
+    """An active agreement of `vendor`'s with its up-front invoice, unpaid."""
+    agreement = _active(apply, vendor, SMALL_USE)
+    invoice = upfront_invoice(agreement)
+    assert invoice is not None
+    return agreement, invoice
 
 
 def _standing(vendor: Any, action: str, reason: str = "The vendor stopped paying.") -> None:
@@ -84,9 +93,7 @@ def test_a_closed_organization_is_told_its_account_is_not_reopened_and_how_to_li
 def test_a_closed_organization_still_reads_pays_and_files_what_it_owes(
     client: FlaskClient, apply: Callable[..., Application], vendor: Any
 ) -> None:
-    agreement = _active(apply, vendor, SMALL_USE)
-    invoice = upfront_invoice(agreement)
-    assert invoice is not None
+    agreement, invoice = _owing(apply, vendor)
     _standing(vendor, "close")
     headers = bearer(vendor)
     with time_machine.travel(AFTER_Q1, tick=False):
@@ -186,7 +193,12 @@ def _closing_page(signed_in: Any, app: Any, staff_user: Any, organization_id: in
         data={"action": "close", "reason": "The licensee stopped trading."},
     )
     assert asked.status_code == 200
-    return _words(re.sub(r"<[^>]+>", " ", html.unescape(asked.get_data(as_text=True))))
+    return _text(asked)
+
+
+def _text(page: Any) -> str:
+    """A page's words without its markup."""
+    return _words(re.sub(r"<[^>]+>", " ", html.unescape(page.get_data(as_text=True))))
 
 
 def test_the_closing_confirmation_lists_what_stays_open_with_the_organization(
@@ -198,9 +210,7 @@ def test_the_closing_confirmation_lists_what_stays_open_with_the_organization(
 ) -> None:
     # It said only that the organization could no longer apply: an unpaid invoice,
     # an unfiled report and an undecided application were closed over unseen.
-    agreement = _active(apply, vendor, SMALL_USE)
-    invoice = upfront_invoice(agreement)
-    assert invoice is not None
+    agreement, invoice = _owing(apply, vendor)
     waiting = apply(vendor, STAFF_USE)
     with time_machine.travel(AFTER_Q1, tick=False):
         page = _closing_page(signed_in, app, licensing_staff, vendor.organization_id)
@@ -228,18 +238,14 @@ def test_a_closed_organizations_console_page_keeps_listing_what_is_still_open(
     signed_in: Any,
     app: Any,
 ) -> None:
-    agreement = _active(apply, vendor, SMALL_USE)
-    invoice = upfront_invoice(agreement)
-    assert invoice is not None
+    _, invoice = _owing(apply, vendor)
     _standing(vendor, "close")
     console = signed_in(app.test_client(), licensing_staff)
-    page = console.get(f"/console/organizations/{vendor.organization_id}")
-    text = _words(re.sub(r"<[^>]+>", " ", html.unescape(page.get_data(as_text=True))))
+    text = _text(console.get(f"/console/organizations/{vendor.organization_id}"))
     assert "Still open after closing" in text
     assert f"Invoice {invoice.number}: 815.00 USD to pay" in text
     # A payment that arrives after closing is recorded as any other, and settles it.
     payment = paid_offline(invoice.id, "815.00", "WIRE-AFTER-CLOSING")
     assert payment.invoice.state == "paid"
-    page = console.get(f"/console/organizations/{vendor.organization_id}")
-    text = _words(re.sub(r"<[^>]+>", " ", html.unescape(page.get_data(as_text=True))))
+    text = _text(console.get(f"/console/organizations/{vendor.organization_id}"))
     assert f"Invoice {invoice.number}: " not in text

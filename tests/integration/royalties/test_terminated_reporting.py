@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -37,14 +38,20 @@ def _terminated(licensing_staff: Any, agreement: Agreement) -> None:
     agreements.terminate(agreement.id, "The vendor stopped selling it", staff, now=TERMINATED)
 
 
-def test_a_terminated_agreement_lists_its_periods_to_its_termination_day_with_their_due_dates(
-    client: FlaskClient,
-    vendor: Any,
-    licensing_staff: Any,
-    active_agreement: Callable[..., Agreement],
-) -> None:
+@pytest.fixture
+def terminated(
+    vendor: Any, licensing_staff: Any, active_agreement: Callable[..., Agreement]
+) -> Agreement:
+    """`vendor`'s SaaS agreement for 2027, terminated on 2027-08-15."""
     agreement = active_agreement(vendor, SOFTWARE)
     _terminated(licensing_staff, agreement)
+    return agreement
+
+
+def test_a_terminated_agreement_lists_its_periods_to_its_termination_day_with_their_due_dates(
+    client: FlaskClient, vendor: Any, terminated: Agreement
+) -> None:
+    agreement = terminated
     with time_machine.travel(TERMINATED, tick=False):
         listed = client.get(
             f"/api/v1/agreements/{agreement.id}/royalty-reports", headers=bearer(vendor)
@@ -89,12 +96,9 @@ def test_the_usage_until_a_termination_is_filed_and_invoiced_at_the_terms_prices
 
 
 def test_a_terminated_agreements_last_period_cannot_be_filed_before_the_day_after_it_ends(
-    vendor: Any,
-    licensing_staff: Any,
-    active_agreement: Callable[..., Agreement],
+    vendor: Any, terminated: Agreement
 ) -> None:
-    agreement = active_agreement(vendor, SOFTWARE)
-    _terminated(licensing_staff, agreement)
+    agreement = terminated
     actor = Actor.of(accounts.principal_for(vendor))
     _, statuses = services.agreement_periods(agreement.id, actor, now=TERMINATED)
     assert [status.period.first_filing_day for status in statuses][-1] == date(2027, 8, 16)
@@ -113,12 +117,9 @@ def test_an_agreement_terminated_before_it_was_accepted_has_no_reporting_periods
 
 
 def test_the_termination_email_says_the_reports_still_due_until_that_day(
-    vendor: Any,
-    licensing_staff: Any,
-    active_agreement: Callable[..., Agreement],
+    vendor: Any, terminated: Agreement
 ) -> None:
-    agreement = active_agreement(vendor, SOFTWARE)
-    _terminated(licensing_staff, agreement)
+    agreement = terminated
     message = (
         db.session()
         .scalars(
