@@ -1150,7 +1150,8 @@ def open_licensing(session: Session, organization_id: int, _today: date) -> list
         .order_by(Application.id)
     )
     return [
-        f"Agreement {row.number} is in force until {row.term_end}: its reports are still due."
+        f"Agreement {row.number} is in force until {row.term_end}: terminate it if the "
+        "license ends with the account."
         if row.state == ACTIVE
         else f"Agreement {row.number} waits for acceptance, which a closed organization "
         "cannot give."
