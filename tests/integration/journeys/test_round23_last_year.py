@@ -21,6 +21,7 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreement_services
+from licensing.agreements import views as agreement_views
 from licensing.agreements.models import Agreement, Application
 from licensing.billing.models import Invoice
 from licensing.errors import Conflict
@@ -249,3 +250,28 @@ def test_a_closed_organizations_console_page_keeps_listing_what_is_still_open(
     assert payment.invoice.state == "paid"
     text = _text(console.get(f"/console/organizations/{vendor.organization_id}"))
     assert f"Invoice {invoice.number}: " not in text
+
+
+@pytest.mark.parametrize(("action", "accepts"), [("suspend", True), ("close", False)])
+def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_once_closed(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+    monkeypatch: Any,
+    action: str,
+    accepts: bool,
+) -> None:
+    # It listed "renew it to stay licensed" and "waits for your acceptance" to an
+    # organization whose renewal and acceptance are refused.
+    ending = _active(apply, vendor)
+    issued = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    _standing(vendor, action)
+    signed_in(client, vendor)
+    monkeypatch.setattr(
+        agreement_views, "utcnow", lambda: datetime(2027, 11, 15, 15, 0, tzinfo=UTC)
+    )
+    page = _text(client.get("/portal/"))
+    assert f"Agreement {ending.number} ends on 2027-12-31: renew it" not in page
+    assert (f"Agreement {issued.number} waits for your acceptance" in page) is accepts
