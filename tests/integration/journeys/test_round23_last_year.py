@@ -29,7 +29,8 @@ from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, issued_agreement, upfront_invoice
-from tests.support.billing import paid_offline
+from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.exports import exporter
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
@@ -275,3 +276,30 @@ def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_on
     page = _text(client.get("/portal/"))
     assert f"Agreement {ending.number} ends on 2027-12-31: renew it" not in page
     assert (f"Agreement {issued.number} waits for your acceptance" in page) is accepts
+
+
+def test_money_after_closing_is_in_finances_exports_and_the_closed_page_until_refunded(
+    client: FlaskClient,
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+    billing_staff: Any,
+    signed_in: Any,
+    app: Any,
+) -> None:
+    # A payment that arrives after closing, and a credit note that then owes money
+    # back: finance reads both, and the office sees the refund it still owes.
+    _, invoice = _owing(apply, vendor)
+    _standing(vendor, "close")
+    payment = paid_offline(invoice.id, "815.00", "WIRE-AFTER-CLOSING")
+    credit = credited(invoice.id, "100.00", "Ended early by agreement with the office.")
+    payments = exporter(client, billing_staff, "payments")().decode()
+    credit_notes = exporter(client, billing_staff, "credit_notes")().decode()
+    assert payment.reference in payments
+    assert credit.number in credit_notes
+    console = signed_in(app.test_client(), licensing_staff)
+    page = _text(console.get(f"/console/organizations/{vendor.organization_id}"))
+    assert f"Credit note {credit.number}: 100.00 USD to refund to the licensee." in page
+    refunded_offline(credit.id, "100.00", "WIRE-REFUND-1")
+    page = _text(console.get(f"/console/organizations/{vendor.organization_id}"))
+    assert f"Credit note {credit.number}: " not in page
