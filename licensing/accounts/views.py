@@ -37,6 +37,7 @@ from licensing.accounts.models import (
     User,
 )
 from licensing.accounts.states import (
+    CLOSED,
     PENDING_PAYMENT,
     STANDING,
     SUSPENDED,
@@ -809,6 +810,11 @@ def _console_organization_page(
         profile_form=profile_form or forms.OrganizationForm(formdata=None, obj=organization),
         block_reason=services.standing_block_reason(organization),
         hold=_hold(db_session, organization),
+        # A closed organization's open business: nothing else on the console gathers
+        # it, and closing moved none of it.
+        still_open=services.open_business(db_session, organization.id, office_date(utcnow()))
+        if organization.standing == CLOSED
+        else [],
         now=utcnow(),
     ), status
 
@@ -857,10 +863,20 @@ def change_standing(organization_id: int) -> Page:
 
 
 def _closing_question(organization: Organization, reason: str) -> confirm.Confirmation:
+    # What stays open after closing, so staff settle or end it knowingly: closing
+    # moves none of it, and the organization still pays and files what it owes.
+    still_open = services.open_business(db.session(), organization.id, office_date(utcnow()))
+    open_words = (
+        ["Still open with it, and still its business after closing:", *still_open]
+        if still_open
+        else ["Nothing is open with it: no money either way, report, license or application."]
+    )
     return confirm.Confirmation(
         title=f"Close {organization.legal_name}'s account?",
         consequences=[
-            "It can no longer apply for licenses or invite members, and closing cannot be undone.",
+            "It can no longer apply for licenses, accept agreements or invite members, and "
+            "closing cannot be undone.",
+            *open_words,
             f"The organization is emailed the reason: {reason}",
         ],
         button="Close the account",

@@ -11,7 +11,9 @@ from typing import Any
 
 from flask import Flask
 
+from licensing.accounts import services as accounts
 from licensing.agreements import seals, services
+from licensing.agreements.queries import open_licensing
 from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
 
 
@@ -23,3 +25,4 @@ def init_app(app: Flask) -> None:
     # blinker keys receivers by identity: a second app connects nothing more.
     reviewer_withdrawn.connect(on_reviewer_withdrawn, weak=False)
     seals.register()
+    accounts.register_open_business("licensing", open_licensing)

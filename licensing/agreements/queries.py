@@ -62,6 +62,7 @@ from licensing.agreements.states import (
     LAPSED,
     RECONSIDERATION_REQUESTED,
     REJECTED,
+    RETURNED,
     TERMINATED,
     WITHDRAWN,
 )
@@ -73,6 +74,7 @@ from licensing.billing.states import DRAFT as INVOICE_DRAFT
 from licensing.billing.states import VOID as INVOICE_VOID
 from licensing.db import Money, Statement
 from licensing.errors import NotFound
+from licensing.words import humanize
 
 __all__ = ["AWAITING_STAFF", "AWAITING_VENDOR"]
 
@@ -1126,3 +1128,36 @@ def rejection_of(session: Session, application: Application, *, sla_days: int) -
             else None
         ),
     )
+
+
+# Applications that wait on the office's decision, or on the vendor's answer.
+_UNDECIDED = (*AWAITING_STAFF, RETURNED)
+
+
+def open_licensing(session: Session, organization_id: int, _today: date) -> list[str]:
+    """The organization's agreements in force or waiting for acceptance and its
+    undecided applications, in words, for `accounts.register_open_business`
+    (registered in `licensing.agreements.init_app`): a closed organization is
+    licensed no further, so staff terminate or reject what should end with it."""
+    agreements = session.execute(
+        select(Agreement.number, Agreement.state, Agreement.term_end)
+        .where(Agreement.organization_id == organization_id, Agreement.state.in_((ACTIVE, ISSUED)))
+        .order_by(Agreement.number)
+    )
+    applications = session.execute(
+        select(Application.id, Application.state)
+        .where(Application.organization_id == organization_id, Application.state.in_(_UNDECIDED))
+        .order_by(Application.id)
+    )
+    return [
+        f"Agreement {row.number} is in force until {row.term_end}: terminate it if the "
+        "license ends with the account."
+        if row.state == ACTIVE
+        else f"Agreement {row.number} waits for acceptance, which a closed organization "
+        "cannot give."
+        for row in agreements
+    ] + [
+        f"Application {Application.reference_of(row.id)} is {humanize(row.state)}: a closed "
+        "organization's application is not approved."
+        for row in applications
+    ]

@@ -26,6 +26,7 @@ from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
+from licensing.accounts.states import CLOSED
 from licensing.actors import current_actor
 from licensing.agreements import forms, issuing, queries, reported_usage, services
 from licensing.agreements.forms import BulkAssignForm
@@ -702,6 +703,8 @@ def _waiting(
 def _agreements_to_accept(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
+    if organization.standing == CLOSED:
+        return  # a closed organization accepts nothing (`ensure_not_closed`)
     for found in queries.agreements_to_accept(session, principal):
         yield WaitingItem(
             f"Agreement {found.number} waits for your acceptance",
@@ -718,7 +721,11 @@ def _renewals_to_start(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
     """An agreement ending within the renewal window that nothing renews yet: the
-    licensee is asked to renew it, as staff see it among the renewals due."""
+    licensee is asked to renew it, as staff see it among the renewals due. Not while
+    the organization is out of good standing: it cannot draw the renewal (the
+    agreement's Renewal panel says why), as the 60-day email waits too."""
+    if not account_services.organization_in_good_standing(organization):
+        return
     today = calendar.office_date(utcnow())
     for found in queries.renewals_to_start(session, organization.id, today):
         window_opened = found.term_end - timedelta(days=queries.RENEWAL_WINDOW_DAYS)

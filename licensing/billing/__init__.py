@@ -24,3 +24,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(forms.method_in_a_sentence, "payment_method_in_a_sentence")
     seals.register()  # invoices and credit notes are sealed as they are issued
     accounts.register_overdue_check("invoices", receivers.overdue_invoices)
+    accounts.register_open_business("money", receivers.open_money)

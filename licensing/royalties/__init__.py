@@ -29,6 +29,7 @@ from licensing.finance import classification as finance_classification
 from licensing.finance import queries as finance_queries
 from licensing.royalties import charged, queries, schedule, services, views
 from licensing.royalties.classification import classify_royalty_lines
+from licensing.royalties.services.reminders import unfiled_reports
 from licensing.royalties.services.renewal_usage import last_reported_usage_of
 from licensing.royalties.services.term_to_date import ChargedToDate, charged_to_date
 
@@ -55,6 +56,7 @@ def _agreement_to_date(agreement: Agreement) -> ChargedToDate | None:
 
 def init_app(app: Flask) -> None:
     accounts.register_overdue_check("royalty_reports", overdue_reports)
+    accounts.register_open_business("royalty_reports", unfiled_reports)
     finance_classification.register_classifier("royalty_report", classify_royalty_lines)
     finance_queries.register_queue("royalty_reports", queries.report_queue_health)
     views.register_dashboard_items()

@@ -240,9 +240,9 @@ class ReportingPeriod(Base):
 
     Written in the transaction of the step that makes the agreement a reporting one
     (`schedule.record_periods`: acceptance, or expiry of one never accepted) and
-    deleted in the one that ends its reporting (termination). An agreement's term,
-    number and organization never change once issued, so neither do its rows: the
-    number and organization are kept here for the queue's order and filters."""
+    clipped to the termination's day by termination (`schedule.clip_periods`). An
+    agreement's number and organization never change once issued: they are kept here
+    for the queue's order and filters."""
 
     __tablename__ = "reporting_periods"
     __table_args__ = (

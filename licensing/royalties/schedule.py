@@ -10,10 +10,10 @@ quarters of its term; one with none has no periods (and no rows here).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from licensing.actors import Actor
@@ -24,14 +24,14 @@ from licensing.ratecards import queries as ratecard_queries
 
 from .computation import reportable_lines
 from .models import ReportingPeriod
-from .periods import Period, reporting_periods
-from .services.obligations import REPORTING_STATES
+from .periods import REPORT_DUE_DAYS, Period, reporting_periods
+from .services.obligations import REPORTING_STATES, last_reported_day
 
 # Agreement steps after which an agreement reports: acceptance (it becomes active),
 # and expiry, which also ends an agreement issued and never accepted (whose periods
 # the vendor's list and reminders have always shown as expired ones). Expiry of an
 # active agreement and its supersession by a renewal keep its periods; termination
-# deletes them (`forget_periods`), as a terminated agreement reports no more.
+# clips them to its day (`clip_periods`): the usage until then is still reported.
 REPORTING_STEPS = ("accept", "expire")
 
 
@@ -83,16 +83,27 @@ def record_periods(
         session.execute(insert(ReportingPeriod), rows)
 
 
-def forget_periods(
-    session: Session, agreement: Agreement, _actor: Actor, _note: str | None
-) -> None:
-    """A terminated agreement reports no more: its periods leave the queue (a hook
-    on termination, inside its transaction). Its filed reports are kept."""
-    session.execute(delete(ReportingPeriod).where(ReportingPeriod.agreement_id == agreement.id))
+def clip_periods(session: Session, agreement: Agreement, _actor: Actor, _note: str | None) -> None:
+    """A terminated agreement reports the periods it was in force, the last one ending
+    on its termination's day (`last_reported_day`), and no later ones: a hook on
+    termination, inside its transaction. Until round 23 every period was deleted, and
+    the royalties of the quarter under way (and of any ended one not yet filed) were
+    never reported. Its filed reports are kept."""
+    last_day = last_reported_day(agreement)
+    stored = ReportingPeriod.agreement_id == agreement.id
+    if last_day is None:
+        session.execute(delete(ReportingPeriod).where(stored))
+        return
+    session.execute(delete(ReportingPeriod).where(stored, ReportingPeriod.period_start > last_day))
+    session.execute(
+        update(ReportingPeriod)
+        .where(stored, ReportingPeriod.period_end > last_day)
+        .values(period_end=last_day, due_on=last_day + timedelta(days=REPORT_DUE_DAYS))
+    )
 
 
 def register() -> None:
     """Store the periods on the agreement steps that start reporting (called by
     `licensing.royalties.init_app`; registering twice is a no-op)."""
     AGREEMENT.on(*REPORTING_STEPS)(record_periods)
-    AGREEMENT.on("terminate")(forget_periods)
+    AGREEMENT.on("terminate")(clip_periods)

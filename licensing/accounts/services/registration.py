@@ -29,6 +29,7 @@ from licensing.accounts.services._common import (
 )
 from licensing.accounts.services.organizations import create_organization
 from licensing.accounts.services.profile import apply_email_change
+from licensing.accounts.states import CLOSED
 from licensing.db import utcnow
 from licensing.errors import NotFound
 from licensing.links import links
@@ -109,7 +110,7 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
         existing = queries.user_by_email(session, normalized)
         if existing is not None:
             passwords.hash_password(password)  # the work a new account does
-            _tell_owner_of_sign_up(session, normalized)
+            _tell_owner_of_sign_up(session, normalized, _closed_organization(existing))
             return normalized
         created = create_organization(session, actor=normalized, **clean)
         user = create_vendor_user(
@@ -130,7 +131,16 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
 SIGN_UP_EXISTING_ACCOUNT = "sign_up_existing_account"
 
 
-def _tell_owner_of_sign_up(session: Session, address: str) -> None:
+def _closed_organization(user: User) -> str | None:
+    """The legal name of the user's organization when it is closed: the owner signing
+    up again is most likely licensing anew, and signing in leads back to it."""
+    organization = user.organization
+    return organization.legal_name if organization and organization.standing == CLOSED else None
+
+
+def _tell_owner_of_sign_up(
+    session: Session, address: str, closed_organization: str | None = None
+) -> None:
     if _recent_mail(session, (SIGN_UP_EXISTING_ACCOUNT,), address) >= LINKS_PER_HOUR:
         log.warning("sign-up notes held back: hourly limit for the address")
         return
@@ -143,6 +153,7 @@ def _tell_owner_of_sign_up(session: Session, address: str) -> None:
             "email": address,
             "sign_in_url": links().vendor_dashboard(),
             "reset_url": links().password_reset_request(),
+            "closed_organization": closed_organization,
         },
     )
 

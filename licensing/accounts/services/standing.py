@@ -149,8 +149,10 @@ def standing_block_reason(
             f"licenses. Contact {office}."
         ),
         CLOSED: (
-            f"{organization.legal_name}'s account is closed, so it cannot apply for licenses. "
-            f"Contact {office} to reopen it."
+            f"{organization.legal_name}'s account is closed, so it cannot apply for licenses; "
+            "a closed account is not reopened. Its agreements, invoices and royalty reports "
+            "stay here to read, pay and file. To license again, sign up a new organization "
+            f"with an email address no account uses, or contact {office}."
         ),
     }
     return None if organization_in_good_standing(organization) else messages[organization.standing]
@@ -179,6 +181,18 @@ def ensure_good_standing(organization: Organization) -> None:
     reason = standing_block_reason(organization)
     if reason:
         raise Conflict(reason)
+
+
+def ensure_not_closed(organization: NamedStanding, refused: str) -> None:
+    """Raise `Conflict` (409) when the organization is closed: it is licensed no
+    further, so no application of its is approved and no agreement accepted (both
+    stayed open to it, and an agreement issued after closing could be accepted).
+    `refused` says what is refused, after "so"."""
+    if organization.standing == CLOSED:
+        raise Conflict(
+            f"{organization.legal_name}'s account is closed, so {refused}: a closed "
+            "organization is licensed no further and its account is not reopened."
+        )
 
 
 def _reason(reason: str | None, *, required: bool, action: str) -> str | None:
@@ -278,11 +292,30 @@ def register_overdue_check(name: str, check: OverdueCheck) -> None:
 
 def overdue_obligations(session: Session, organization_id: int, today: date) -> list[str]:
     """Everything overdue beyond the standing threshold, in words, from every check."""
-    return [
-        reason
-        for check in _OVERDUE_CHECKS.values()
-        for reason in check(session, organization_id, today)
-    ]
+    return _asked(_OVERDUE_CHECKS, session, organization_id, today)
+
+
+def _asked(
+    checks: dict[str, OverdueCheck], session: Session, organization_id: int, today: date
+) -> list[str]:
+    """What every one of `checks` names for the organization, in registration order."""
+    return [found for check in checks.values() for found in check(session, organization_id, today)]
+
+
+# What is still open between an organization and the office (money either way,
+# reports, licenses, decisions): each package that keeps such records registers a
+# check in its `init_app`. The closing confirmation lists them, so staff close an
+# account knowing what stays open after it (closing moves none of it).
+_OPEN_BUSINESS_CHECKS: dict[str, OverdueCheck] = {}
+
+
+def register_open_business(name: str, check: OverdueCheck) -> None:
+    _OPEN_BUSINESS_CHECKS[name] = check
+
+
+def open_business(session: Session, organization_id: int, today: date) -> list[str]:
+    """Everything still open with the organization, in words, from every check."""
+    return _asked(_OPEN_BUSINESS_CHECKS, session, organization_id, today)
 
 
 def hold_for_overdue(

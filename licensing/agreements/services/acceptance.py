@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from licensing import db, signals
+from licensing import calendar, db, signals
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import issuing
@@ -39,7 +39,7 @@ from licensing.money import (
 )
 from licensing.pricing import Quote, QuoteLine
 from licensing.records import attributes
-from licensing.words import humanize
+from licensing.words import end_sentence, humanize
 
 # What billing is told of an activated agreement under the agreement's own names.
 _TOLD_BILLING = ("number", "organization_id", "currency", "term_start", "term_end", *PAYMENT_TERMS)
@@ -129,6 +129,9 @@ def accept(
             raise PermissionDenied("Only the licensee's own users accept an agreement.")
         actor.require_licensing_work()
         AGREEMENT.step(agreement.state, "accept")
+        accounts.ensure_not_closed(
+            agreement.organization, f"it cannot accept agreement {agreement.number}"
+        )
         if digest != agreement.pdf_sha256:
             raise Conflict(
                 "The document you accepted is not this agreement's PDF (its SHA-256 differs); "
@@ -249,6 +252,18 @@ def _unlink_from_renewed(
 def _tell_terminated(
     session: Session, agreement: Agreement, actor: Actor, note: str | None
 ) -> None:
+    # One that was in force still owes the reports of its use until today (its last
+    # period ends on the termination's day), as an expired one owes its term's.
+    reports = (
+        f" Royalty reports still due for its use until "
+        f"{calendar.office_date(agreement.ended_at).isoformat()} are filed under "
+        f"{agreement.number}."
+        if agreement.activated_at is not None and agreement.ended_at is not None
+        else ""
+    )
     _tell_vendor(
-        session, agreement, "terminated", f"The licensing office terminated the agreement: {note}"
+        session,
+        agreement,
+        "terminated",
+        f"The licensing office terminated the agreement: {end_sentence(note)}{reports}",
     )

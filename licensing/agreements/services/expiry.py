@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, aliased
 from licensing import calendar, db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.accounts.states import GOOD_STANDING
 from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements.models import (
@@ -188,7 +190,9 @@ def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
     """Tell the licensee of each active agreement ending within `ENDING_REMINDER`
     that nothing renews (no renewal drawn or accepted) that it ends, once. Not for
     an agreement that became active already inside that lead time: its acceptance
-    is fresh, and the dashboard asks for the renewal."""
+    is fresh, and the dashboard asks for the renewal. Nor while the organization is
+    out of good standing (held, suspended, closed): it could not draw the renewal the
+    email asks for; the run sends it once the organization is back, if still in time."""
     agreement = aliased(Agreement)  # `still_renews()` reads `Agreement` as its own
     renewing = select(Application.id).where(
         Application.renewal_of_id == agreement.id, queries.still_renews()
@@ -198,10 +202,14 @@ def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
         AuditEvent.entity_id == cast(agreement.id, String),
         AuditEvent.action == ENDING_REMINDED,
     )
+    in_good_standing = select(Organization.id).where(
+        Organization.id == agreement.organization_id, Organization.standing.in_(GOOD_STANDING)
+    )
     due = (
         select(agreement)
         .where(
             agreement.state == ACTIVE,
+            in_good_standing.exists(),
             agreement.superseded_by_id.is_(None),
             agreement.term_end >= today,
             agreement.term_end <= today + ENDING_REMINDER,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
+from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import issuing
@@ -385,6 +386,10 @@ def approve(
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "approve")
+        accounts.ensure_not_closed(
+            application.organization,
+            f"{application.reference} is not approved (reject it, giving the reason)",
+        )
         _check_second_reviewer(application, actor)
         submitted = application.submitted_quote
         assert submitted is not None

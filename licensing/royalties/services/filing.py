@@ -52,6 +52,7 @@ from .obligations import (
     Obligations,
     _agreement,
     current_reports,
+    last_reported_day,
     obligations,
 )
 from .settlement import _Settlement
@@ -258,7 +259,8 @@ def _check_period(
     if agreement.state not in REPORTING_STATES:
         raise Conflict(
             f"Agreement {agreement.number} is {agreement.state}; reports are filed for active "
-            "agreements, and for expired or renewed ones for their last periods."
+            "agreements, for expired or renewed ones for their last periods, and for "
+            "terminated ones for the periods they were in force."
         )
     current = reports.get(period.start)
     if submission.amends is not None:
@@ -270,9 +272,10 @@ def _check_period(
                 f"Report {given} is not the current report of the period "
                 f"{period.label} (which has {named}); amend the current report."
             )
-        if today > last_amendment_day(agreement.term_end):
+        ended_on = last_reported_day(agreement) or agreement.term_end
+        if today > last_amendment_day(ended_on):
             raise Conflict(
-                f"Agreement {agreement.number} ended on {agreement.term_end}, more than a year "
+                f"Agreement {agreement.number} ended on {ended_on}, more than a year "
                 "ago; its reports can no longer be amended."
             )
         return current

@@ -14,7 +14,7 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.agreements.queries import with_terms
-from licensing.agreements.states import ACTIVE, EXPIRED, SUPERSEDED
+from licensing.agreements.states import ACTIVE, EXPIRED, SUPERSEDED, TERMINATED
 from licensing.billing.models import Invoice
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -38,8 +38,10 @@ from ..states import (
 # Agreements whose reports may be filed: active ones, and expired or superseded ones
 # for their last periods. A renewal accepted before the term ends supersedes the
 # agreement when its term ends: its remaining periods (and any overdue) must still be
-# reported, as the usage happened under it.
-REPORTING_STATES = (ACTIVE, EXPIRED, SUPERSEDED)
+# reported, as the usage happened under it. A terminated one, for the periods it was
+# in force (`last_reported_day`): the usage up to its termination happened under it
+# too, and until round 23 its royalties were never reported nor invoiced.
+REPORTING_STATES = (ACTIVE, EXPIRED, SUPERSEDED, TERMINATED)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,18 @@ class Obligations:
         return found
 
 
+def last_reported_day(agreement: Agreement) -> date | None:
+    """The last day whose usage the agreement reports: its term's last day, or, for
+    one terminated while in force, the office day of its termination (within the
+    term), so its last period ends that day and is due 30 days later. None for one
+    terminated before it was accepted, which licensed nothing."""
+    if agreement.state != TERMINATED:
+        return agreement.term_end
+    if agreement.activated_at is None or agreement.ended_at is None:
+        return None
+    return min(agreement.term_end, office_date(agreement.ended_at))
+
+
 def obligations(
     session: Session, agreement: Agreement, cards: dict[str, RateCardRecord] | None = None
 ) -> Obligations:
@@ -87,7 +101,10 @@ def obligations(
     )
     uses = agreement.application.uses
     names = {line.number: uses[line.use_index].product_name for line in lines}
-    periods = reporting_periods(agreement.term_start, agreement.term_end) if lines else ()
+    last_day = last_reported_day(agreement)
+    periods = reporting_periods(agreement.term_start, last_day) if lines and last_day else ()
+    # Priced over the term as issued, terminated or not: the contract prices with the
+    # agreement's term, and the minimum and fixed fees are not prorated on termination.
     pricer = Pricer(card, organization_type, agreement.term_start, agreement.term_end)
     return Obligations(agreement, periods, lines, pricer, names)
 

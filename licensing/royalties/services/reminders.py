@@ -370,3 +370,25 @@ def _hold_standing(run: ReminderRun, today: date, moment: datetime, threshold: i
         return f"{late[0][0].upper()}{late[0][1:]}; it is more than {threshold} days overdue."
 
     run.pending_payment += accounts.hold_for_overdue(organization_ids, overdue_report)
+
+
+def unfiled_reports(session: Session, organization_id: int, today: date) -> list[str]:
+    """The organization's periods ended and not filed, in words, for
+    `accounts.register_open_business` (registered in `licensing.royalties.init_app`)."""
+    found = session.execute(
+        _unfiled(
+            Agreement.number,
+            ReportingPeriod.period_start,
+            ReportingPeriod.period_end,
+            ReportingPeriod.due_on,
+        )
+        .where(
+            ReportingPeriod.organization_id == organization_id, ReportingPeriod.period_end < today
+        )
+        .order_by(ReportingPeriod.due_on, Agreement.number)
+    )
+    return [
+        f"Royalty report of {row.number} for {Period(0, row.period_start, row.period_end).label}"
+        f" not filed (due {row.due_on})."
+        for row in found
+    ]

@@ -29,6 +29,7 @@ from licensing.royalties.models import RoyaltyReportRow
 from tests.integration.royalties.conftest import (
     AFTER,
     MID_MAY,
+    QUARTERS,
     SOFTWARE,
     flagged_report,
     period_url,
@@ -600,7 +601,7 @@ def test_vendors_cannot_open_the_console_pages_nor_staff_the_portal_pages(
     assert staff_sees == [403, 403]
 
 
-def test_a_terminated_agreements_period_offers_no_form_and_a_forced_filing_is_explained(
+def test_a_terminated_agreements_periods_until_its_termination_are_still_filed_on_the_pages(
     client: FlaskClient,
     signed_in: SignIn,
     vendor: Any,
@@ -618,10 +619,15 @@ def test_a_terminated_agreements_period_offers_no_form_and_a_forced_filing_is_ex
     with time_machine.travel(AFTER[1], tick=False):
         signed_in(client, vendor)
         page = client.get(period_url(agreement, 1))
-        forced = client.post(period_url(agreement, 1), data=nil)
+        filed = client.post(period_url(agreement, 1), data=nil)
         early = client.post(period_url(agreement, 2), data=nil)
-    assert f"Agreement {agreement.number} is terminated: reports are filed" in text_of(page)
-    assert 'name="mode"' not in page.get_data(as_text=True)
-    assert "The report was not filed Agreement" in text_of(forced)
+    # Terminated on 2027-04-02: its last period is 2027-04-01 to 2027-04-02.
+    assert (
+        f"Agreement {agreement.number} was terminated on 2027-04-02: its last reporting "
+        "period ends that day, and the usage until then is reported under it."
+    ) in text_of(page)
+    assert 'name="mode"' in page.get_data(as_text=True)
+    assert filed.status_code == 302
     assert "The report was not filed" in text_of(early)
-    assert reports_of(agreement) == []
+    assert "This period can be reported from 2027-04-03." in text_of(early)
+    assert [report.period_start for report in reports_of(agreement)] == [QUARTERS[1]]

@@ -258,7 +258,8 @@ def test_a_renewal_supersedes_the_agreement_which_keeps_its_periods_and_stores_i
     assert sql_states(app, actor, day) == python_states(actor, renewed, successor, day=day)
 
 
-def test_a_terminated_agreements_periods_are_deleted_and_leave_the_queue_and_the_home(
+def test_a_terminated_agreements_periods_end_on_its_termination_day_and_stay_in_the_queue(
+    app: Flask,
     client: FlaskClient,
     signed_in: SignIn,
     vendor: Any,
@@ -270,18 +271,24 @@ def test_a_terminated_agreements_periods_are_deleted_and_leave_the_queue_and_the
     ended = active_agreement(other_vendor, SOFTWARE)
     assert stored(ended) != []
     agreements.terminate(ended.id, "Licensee ceased trading", staff(licensing_staff), now=AFTER[1])
-    assert stored(ended) == []
+    # Terminated on 2027-04-02: the first quarter, and the second's first two days.
+    assert stored(ended) == [
+        (1, date(2027, 1, 1), date(2027, 3, 31), date(2027, 4, 30)),
+        (2, date(2027, 4, 1), date(2027, 4, 2), date(2027, 5, 2)),
+    ]
+    assert stored(ended) == built(ended)
     assert stored(kept) == built(kept)
 
     page = queue_text(client, signed_in, licensing_staff, date(2027, 5, 15))
     home = page_text(client, signed_in, licensing_staff, date(2027, 5, 15), "/console/")
 
-    assert services.all_periods(staff(licensing_staff), now=at(date(2027, 5, 15))) != []
-    assert ended.number not in page
-    assert ended.organization.legal_name not in page  # nor a choice of the filter
+    assert f"{ended.number} 2027-04-01 to 2027-04-02 2027-05-02 overdue" in page
     assert f"{kept.number} 2027-01-01 to 2027-03-31 2027-04-30 overdue" in page
-    assert "1 reporting period, oldest due first" in page
-    assert "Royalty reports due or overdue 1 1 overdue due 2027-04-30" in home
+    assert "3 reporting periods, oldest due first" in page
+    assert "Royalty reports due or overdue 3 3 overdue due 2027-04-30" in home
+    actor = staff(licensing_staff)
+    day = date(2027, 5, 15)
+    assert sql_states(app, actor, day) == python_states(actor, kept, ended, day=day)
 
 
 # --- the queue reads one page ----------------------------------------------------------
