@@ -24,10 +24,11 @@ def _organization(user: User) -> Organization:
     return found
 
 
-def _held(user: User) -> dict[str, str]:
-    """Hold the user's organization at pending payment: each recipient's message."""
+def _held(user: User, action: str = "mark_pending_payment") -> dict[str, str]:
+    """Hold the user's organization at pending payment (or take `action`): each
+    recipient's message."""
     services.change_standing(
-        db.session(), _organization(user), "mark_pending_payment", reason=HOLD, actor=Actor.SYSTEM
+        db.session(), _organization(user), action, reason=HOLD, actor=Actor.SYSTEM
     )
     db.session().commit()
     messages = db.session().scalars(
@@ -84,3 +85,17 @@ def test_with_nobody_left_to_file_the_billing_contact_is_told_to_ask_the_office(
     contact = _organization(vendor).billing_email
     assert list(told) == [contact]
     assert "ask the CPT Licensing Office (" in told[contact]
+
+
+def test_a_closed_organization_s_billing_member_is_told_to_pay_and_whom_to_ask_for_reports(
+    app: Flask, vendor: User
+) -> None:
+    clerk = factories.make_vendor(db.session(), _organization(vendor), role=BILLING)
+
+    told = _held(vendor, "close")
+
+    assert "a closed account is not reopened" in told[clerk.email]
+    assert "sign in to pay open invoices from the Invoices page" in told[clerk.email]
+    assert f"ask {vendor.full_name} ({vendor.email}) to file it" in told[clerk.email]
+    assert "from the Royalty reports page" not in told[clerk.email]
+    assert "file the royalty reports still due from the Royalty reports page" in told[vendor.email]
