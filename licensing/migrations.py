@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
 
 from licensing.config import PROJECT_ROOT
 from licensing.db import make_engine
@@ -104,3 +105,41 @@ def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+class RowsBreakUniqueness(RuntimeError):
+    """A migration about to make something unique found rows that are not."""
+
+
+def refuse_duplicates(
+    connection: Connection, table: str, columns: Sequence[str], where: str, rule: str
+) -> None:
+    """Raise, naming every row that breaks it, when `columns` are not unique among
+    `table`'s rows matching `where`. Run before a unique index is made, so that an
+    operator reads which rows to resolve rather than the database's bare error."""
+    keys = ", ".join(columns)
+    joined = " AND ".join(f"t.{name} = d.{name}" for name in columns)
+    # The names and condition are the migration's own, never input.
+    picked = ", ".join(f"t.{name}" for name in columns)
+    rows = connection.execute(
+        text(
+            f"SELECT {picked}, t.id FROM {table} t "  # noqa: S608
+            f"JOIN (SELECT {keys} FROM {table} WHERE {where} GROUP BY {keys} "
+            f"HAVING COUNT(*) > 1) d ON {joined} ORDER BY {picked}, t.id"
+        )
+    ).all()
+    if not rows:
+        return
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[:-1]), []).append(row[-1])
+    listed = "; ".join(
+        f"{', '.join(f'{name} {value}' for name, value in zip(columns, key, strict=True))}: "
+        f"{table} ids {', '.join(str(i) for i in ids)}"
+        for key, ids in groups.items()
+    )
+    raise RowsBreakUniqueness(
+        f"{rule}, but {len(groups)} cannot be made so until resolved ({listed}). "
+        "This migration changed nothing; see docs/operations.md, "
+        "'A migration refuses duplicate rows'."
+    )

@@ -96,6 +96,10 @@ class StripeCustomer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+# The sources that invoice once: an agreement up front, a royalty report when filed.
+ONE_PER_SOURCE_WHERE = in_sql("source_type", (AGREEMENT, ROYALTY_REPORT))
+
+
 class Invoice(Snapshotted, Base):
     __tablename__ = "invoices"
     __table_args__ = (
@@ -104,6 +108,17 @@ class Invoice(Snapshotted, Base):
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("amount_paid >= 0 AND amount_credited >= 0", name="settled_not_negative"),
         CheckConstraint("state = 'draft' OR number IS NOT NULL", name="issued_has_number"),
+        # An agreement's up-front invoice and a report's royalty invoice: at most one
+        # each, held here as well as by the locks that decide to issue them, so a
+        # second is refused when stored rather than found later (`upfront_invoice`).
+        Index(
+            "uq_invoices_one_per_source",
+            "source_type",
+            "source_id",
+            unique=True,
+            sqlite_where=text(ONE_PER_SOURCE_WHERE),
+            postgresql_where=text(ONE_PER_SOURCE_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

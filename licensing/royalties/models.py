@@ -62,6 +62,9 @@ class RoyaltyReport(Referenced, Base):
             sqlite_where=text("state = 'submitted'"),
             postgresql_where=text("state = 'submitted'"),
         ),
+        # A report is amended at most once: only the current report is amended, and
+        # it is superseded as its amendment is stored (`queries.amended_by`).
+        Index("uq_royalty_reports_amends_id", "amends_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

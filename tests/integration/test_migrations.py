@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -146,3 +146,129 @@ def test_sqlite_keeps_every_row_that_refers_to_a_user_when_accounts_0006_adds_th
     assert kept == [(user_id,)]
     assert {"ck_users_organization_role", "ck_users_role_in_organization"} <= checks
     assert keys_on == 1
+
+
+def _invoice(connection: Connection, organization_id: int, source_type: str, source_id: int) -> int:
+    return _insert(
+        connection,
+        "invoices",
+        organization_id=organization_id,
+        state="draft",
+        currency="USD",
+        source_type=source_type,
+        source_id=source_id,
+        payment_terms_days=30,
+        late_fee_monthly_percent=0,
+        total=0,
+        amount_paid=0,
+        amount_credited=0,
+        created_at=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+        reminder_count=0,
+        late_fee_months_charged=0,
+    )
+
+
+def _index_names(url: str, table: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {index["name"] or "" for index in inspect(connection).get_indexes(table)}
+    finally:
+        engine.dispose()
+
+
+def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_are_resolved(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Two up-front invoices for one agreement: the migration refuses, naming both,
+    rather than leaving the operator a bare integrity error. Late fees may share a
+    source. Once one is removed it runs, and the database then refuses a second."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0006")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            first = _invoice(connection, organization_id, "agreement", 41)
+            second = _invoice(connection, organization_id, "agreement", 41)
+            for _ in range(2):
+                _invoice(connection, organization_id, "late_fee", 41)
+        with pytest.raises(migrations.RowsBreakUniqueness) as refused:
+            migrations.upgrade(url)
+        assert f"source_type agreement, source_id 41: invoices ids {first}, {second}" in str(
+            refused.value
+        )
+        assert "uq_invoices_one_per_source" not in _index_names(url, "invoices")
+        with engine.connect() as connection, connection.begin():
+            connection.execute(text("DELETE FROM invoices WHERE id = :id"), {"id": second})
+        migrations.upgrade(url)
+        with (
+            engine.connect() as connection,
+            connection.begin(),
+            pytest.raises(IntegrityError),
+        ):
+            _invoice(connection, organization_id, "agreement", 41)
+    finally:
+        engine.dispose()
+
+
+def _report(connection: Connection, amends_id: int | None, state: str) -> int:
+    return _insert(
+        connection,
+        "royalty_reports",
+        agreement_id=9001,
+        organization_id=9001,
+        period_index=1,
+        period_start=date(2027, 1, 1),
+        period_end=date(2027, 3, 31),
+        state=state,
+        review_state="clear",
+        source="json",
+        file_sha256="f" * 64,
+        row_count=0,
+        currency="USD",
+        total_due=0,
+        credit_notes_json="[]",
+        flags_json="[]",
+        submitted_by_id=9001,
+        submitted_by="Rosa Lindqvist",
+        submitted_at=datetime(2027, 4, 1, 12, 0, tzinfo=UTC),
+        amends_id=amends_id,
+    )
+
+
+def _without_foreign_keys(connection: Connection) -> None:
+    """The reports alone, without the agreement and application they belong to: only
+    the rows the migration reads matter here. Set outside a transaction, where SQLite
+    heeds it; both hold for the connection's later transactions."""
+    if connection.dialect.name == "sqlite":
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            "PRAGMA foreign_keys = OFF"
+        )
+    else:
+        connection.exec_driver_sql("SET session_replication_role = replica")
+
+
+def test_royalties_0006_names_the_reports_that_amend_the_same_report_and_changes_nothing(
+    database_template: DatabaseTemplate,
+) -> None:
+    url = database_template.new_url()
+    migrations.downgrade(url, "royalties_0004")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            _without_foreign_keys(connection)
+            original = _report(connection, None, "superseded")
+            one = _report(connection, original, "superseded")
+            other = _report(connection, original, "submitted")
+            _report(connection, one, "superseded")
+            connection.commit()
+        with pytest.raises(migrations.RowsBreakUniqueness) as refused:
+            migrations.upgrade(url)
+    finally:
+        engine.dispose()
+    assert str(refused.value).startswith(
+        "A royalty report is amended by at most one report, but 1 cannot be made so until "
+        f"resolved (amends_id {original}: royalty_reports ids {one}, {other})."
+    )
+    assert "uq_royalty_reports_amends_id" not in _index_names(url, "royalty_reports")

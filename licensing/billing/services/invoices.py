@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -35,7 +36,7 @@ from licensing.billing.services._common import (
     _settle,
 )
 from licensing.billing.settings import InvoiceTerms
-from licensing.billing.states import COLLECTIBLE, DRAFT, INVOICE, MANUAL
+from licensing.billing.states import AGREEMENT, COLLECTIBLE, DRAFT, INVOICE, MANUAL
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -516,26 +517,38 @@ def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement)
     if not charges:
         return None
     # At most one: an agreement becomes active once (its state machine, under its
-    # row lock), and nothing else issues an invoice for an agreement.
-    existing = session.scalars(
-        select(Invoice).where(
-            Invoice.source_type == "agreement", Invoice.source_id == agreement.agreement_id
-        )
-    ).one_or_none()
+    # row lock), and nothing else issues an invoice for an agreement; the database
+    # holds it too (`uq_invoices_one_per_source`).
+    existing = _upfront_invoice(session, agreement.agreement_id)
     if existing is not None:
         return existing
-    return create_invoice(
-        session,
-        organization_id=agreement.organization_id,
-        currency=agreement.currency,
-        charges=charges,
-        source_type="agreement",
-        source_id=agreement.agreement_id,
-        source_reference=agreement.number,
-        payment_terms_days=agreement.payment_terms_days,
-        late_fee_monthly_percent=agreement.late_fee_monthly_percent,
-        memo=f"License agreement {agreement.number}, term {agreement.term_start} to "
-        f"{agreement.term_end} (rate card {agreement.rate_card_version}).",
-        now=agreement.activated_at,
-        actor=Actor.SYSTEM,
-    )
+    try:
+        with session.begin_nested():
+            return create_invoice(
+                session,
+                organization_id=agreement.organization_id,
+                currency=agreement.currency,
+                charges=charges,
+                source_type=AGREEMENT,
+                source_id=agreement.agreement_id,
+                source_reference=agreement.number,
+                payment_terms_days=agreement.payment_terms_days,
+                late_fee_monthly_percent=agreement.late_fee_monthly_percent,
+                memo=f"License agreement {agreement.number}, term {agreement.term_start} to "
+                f"{agreement.term_end} (rate card {agreement.rate_card_version}).",
+                now=agreement.activated_at,
+                actor=Actor.SYSTEM,
+            )
+    except IntegrityError:
+        # Stored by another transaction after the look-up: that one is the invoice.
+        # Any other refusal is not this one's to answer.
+        stored = _upfront_invoice(session, agreement.agreement_id)
+        if stored is None:
+            raise
+        return stored
+
+
+def _upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:
+    return session.scalars(
+        select(Invoice).where(Invoice.source_type == AGREEMENT, Invoice.source_id == agreement_id)
+    ).one_or_none()

@@ -10,8 +10,9 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -158,8 +159,7 @@ def _file(
         submitted_by=actor.name,
         submitted_at=moment,
     )
-    session.add(report)
-    session.flush()
+    _store_report(session, report, amended, period)
     revenue = _store_rows(session, report, obligation, submission)
     last = max(last_before, period.index)
     filing = Filing(
@@ -206,6 +206,38 @@ def _file(
     )
     _after_filing(session, agreement, report, filing, moment, actor)
     return filing
+
+
+def _store_report(
+    session: Session, report: RoyaltyReport, amended: RoyaltyReport | None, period: Period
+) -> None:
+    """Store the report, or 409 when the database holds that the period already has
+    its current report or the amended report its amendment (`RoyaltyReport`'s unique
+    indexes): stored by a path that skipped the agreement's lock, or by hand."""
+    try:
+        with session.begin_nested():
+            session.add(report)
+            session.flush()
+    except IntegrityError as refused:
+        raise Conflict(_refused_report(session, amended, period)) from refused
+
+
+def _refused_report(session: Session, amended: RoyaltyReport | None, period: Period) -> str:
+    amendment = (
+        session.scalars(select(RoyaltyReport).where(RoyaltyReport.amends_id == amended.id)).first()
+        if amended is not None
+        else None
+    )
+    if amended is not None and amendment is not None:
+        return (
+            f"Report {amended.reference} is already amended by report "
+            f"{amendment.reference}, so it cannot be amended again; the period's records "
+            "disagree, and the licensing office must resolve them before it is reported again."
+        )
+    return (
+        f"The period {period.label} already has a current report stored; reload the "
+        "period and amend its current report."
+    )
 
 
 def _reason(reason: Any) -> str:

@@ -418,6 +418,47 @@ def test_a_chain_of_amendments_names_one_amendment_for_each_report_it_replaced(
     assert [found.id if found else None for found in named] == [filed[1], filed[2], None]
 
 
+def test_amending_a_report_a_stored_row_already_amends_is_a_409_naming_that_row(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    """The database holds one amendment per report (`uq_royalty_reports_amends_id`). A
+    row stored by hand (or by a path that skipped the agreement's lock) already amends
+    the current report: amending it again is a 409 naming that row, and nothing of the
+    refused amendment is stored (the report stays current, not superseded)."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        first = file(client, vendor, agreement, "2027-01-01", attested(row(1, "A", quantity=60)))
+        current = first.get_json()["id"]
+        with db.transaction() as session:
+            report = session.get(RoyaltyReport, current)
+            assert report is not None
+            copied = {
+                column.key: getattr(report, column.key)
+                for column in RoyaltyReport.__table__.columns
+                if column.key not in {"id", "state", "amends_id", "amendment_reason"}
+            }
+            stray = RoyaltyReport(
+                **copied, state="superseded", amends_id=current, amendment_reason="By hand"
+            )
+            session.add(stray)
+            session.flush()
+            stray_reference = stray.reference
+        refused = file(
+            client,
+            vendor,
+            agreement,
+            "2027-01-01",
+            attested(row(1, "A", quantity=61), amends=current, reason="Recount"),
+        )
+    assert refused.status_code == 409
+    assert refused.mimetype == PROBLEM
+    assert f"already amended by report {stray_reference}" in refused.get_json()["detail"]
+    assert counted(RoyaltyReport) == 2
+    kept = db.session().get(RoyaltyReport, current)
+    assert kept is not None
+    assert kept.state == "submitted"
+
+
 # --- Interfaces ----------------------------------------------------------------------------
 
 
