@@ -6,7 +6,7 @@ hand-made row would otherwise store, after which every look-up of "the" invoice
 failed. Existing rows that break it are named and the migration refuses to run.
 
 Revision ID: billing_0008
-Revises: billing_0006
+Revises: billing_0007
 Create Date: 2026-12-03
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from licensing.migrations import refuse_duplicates
 
 revision = "billing_0008"
-down_revision = "billing_0006"
+down_revision = "billing_0007"
 branch_labels = None
 depends_on = None
 

@@ -184,7 +184,7 @@ def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_
     rather than leaving the operator a bare integrity error. Late fees may share a
     source. Once one is removed it runs, and the database then refuses a second."""
     url = database_template.new_url()
-    migrations.downgrade(url, "billing_0006")
+    migrations.downgrade(url, "billing_0007")
     engine = make_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
@@ -249,7 +249,7 @@ def _without_foreign_keys(connection: Connection) -> None:
         connection.exec_driver_sql("SET session_replication_role = replica")
 
 
-def test_royalties_0006_names_the_reports_that_amend_the_same_report_and_changes_nothing(
+def test_royalties_0005_names_the_reports_that_amend_the_same_report_and_changes_nothing(
     database_template: DatabaseTemplate,
 ) -> None:
     url = database_template.new_url()

@@ -5,7 +5,7 @@ a second amendment that a bug or a hand-made row would otherwise store, after wh
 the report's pages failed on "the" report that corrected it. Existing rows that
 break it are named and the migration refuses to run.
 
-Revision ID: royalties_0006
+Revision ID: royalties_0005
 Revises: royalties_0004
 Create Date: 2026-12-03
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 from licensing.migrations import refuse_duplicates
 
-revision = "royalties_0006"
+revision = "royalties_0005"
 down_revision = "royalties_0004"
 branch_labels = None
 depends_on = None
