@@ -119,9 +119,15 @@ def invoice_for(
     it has expired. `options`: loader options (what a PDF reads, say)."""
     # The invoice and its links' generation in one statement: a page opened by the
     # link used to count the withdrawals in a second one.
-    found = session.execute(
-        select(Invoice, generation_column()).where(Invoice.id == invoice_id).options(*options)
-    ).one_or_none()
+    # `unique()`: a PDF's options load the lines with a joined eager load, whose rows
+    # repeat the invoice; one_or_none refuses them without it.
+    found = (
+        session.execute(
+            select(Invoice, generation_column()).where(Invoice.id == invoice_id).options(*options)
+        )
+        .unique()
+        .one_or_none()
+    )
     if found is None or found[0].state == DRAFT:
         raise NotFound(NOT_VALID)
     invoice: Invoice = found[0]
