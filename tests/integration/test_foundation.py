@@ -322,7 +322,8 @@ def test_readyz_is_503_until_the_database_has_the_codes_migrations(tmp_path: Pat
         assert response.status_code == 503
         answer = response.get_json()
         assert answer["database"] == "schema behind"
-        assert "billing_0006" in answer["detail"]
+        billing_head = next(name for name in migrations.heads(url) if name.startswith("billing_"))
+        assert billing_head in answer["detail"]
         assert "run `licensing db upgrade`" in answer["detail"]
         migrations.upgrade(url)
         assert behind.test_client().get("/readyz").status_code == 200
