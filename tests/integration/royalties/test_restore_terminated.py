@@ -18,13 +18,13 @@ from sqlalchemy import delete, select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.audit.models import AuditEvent
 from licensing.royalties import services, views
 from licensing.royalties.models import ReportingPeriod
 from licensing.royalties.queries import QueueFilter
 from tests.integration.royalties.conftest import AFTER, SOFTWARE, file_quarter, row
+from tests.support.periods import stored, terminate
 
 TERMINATED = datetime(2027, 8, 15, 15, 0, tzinfo=UTC)
 EARLIER = datetime(2027, 5, 20, 15, 0, tzinfo=UTC)
@@ -32,32 +32,15 @@ EARLIER = datetime(2027, 5, 20, 15, 0, tzinfo=UTC)
 RUN_AT = "2027-10-01T12:00:00+00:00"
 RUN_DAY = date(2027, 10, 1)
 
-Stored = list[tuple[int, date, date, date]]
-
 
 def _terminate(licensing_staff: Any, agreement: Agreement, at: datetime = TERMINATED) -> None:
-    staff = Actor.of(accounts.principal_for(licensing_staff))
-    agreements.terminate(agreement.id, "The vendor stopped selling it", staff, now=at)
+    terminate(licensing_staff, agreement, at)
 
 
 def _as_terminated_before(agreement: Agreement) -> None:
     """What a termination before round 23 left: the agreement's periods deleted."""
     with db.transaction() as session:
         session.execute(delete(ReportingPeriod).where(ReportingPeriod.agreement_id == agreement.id))
-
-
-def _stored(agreement: Agreement) -> Stored:
-    found = db.session().execute(
-        select(
-            ReportingPeriod.period_index,
-            ReportingPeriod.period_start,
-            ReportingPeriod.period_end,
-            ReportingPeriod.due_on,
-        )
-        .where(ReportingPeriod.agreement_id == agreement.id)
-        .order_by(ReportingPeriod.period_start)
-    )
-    return [(r.period_index, r.period_start, r.period_end, r.due_on) for r in found]
 
 
 def _restored_events() -> list[AuditEvent]:
@@ -106,7 +89,7 @@ def test_the_dry_run_lists_the_periods_with_how_long_each_is_overdue_and_stores_
         "  2027-07-01 to 2027-08-15, due 2027-09-14: overdue 17 days",
     ]
     assert "nothing changed: run again with --apply" in lines[-1]
-    assert _stored(terminated_before) == []
+    assert stored(terminated_before) == []
     assert _restored_events() == []
 
 
@@ -126,8 +109,8 @@ def test_apply_stores_the_periods_a_termination_now_stores(
     assert result.output.splitlines()[-1] == (
         "1 agreement(s) terminated before round 23: periods stored."
     )
-    restored = _stored(terminated_before)
-    assert restored == _stored(twin)
+    restored = stored(terminated_before)
+    assert restored == stored(twin)
     assert restored[-1][2:] == (date(2027, 8, 15), date(2027, 9, 14))
 
 
@@ -149,14 +132,14 @@ def test_a_second_run_finds_nothing_and_records_nothing(
     app: Flask, terminated_before: Agreement
 ) -> None:
     _run(app, "--apply")
-    stored = _stored(terminated_before)
+    first = stored(terminated_before)
 
     again = _run(app, "--apply")
     listed = _run(app)
 
     assert again.output == "0 agreement(s) terminated before round 23: periods stored.\n"
     assert listed.output == "No agreement terminated before round 23 is missing its periods.\n"
-    assert _stored(terminated_before) == stored
+    assert stored(terminated_before) == first
     assert len(_restored_events()) == 1
 
 
@@ -214,8 +197,8 @@ def test_terminated_since_leaves_the_earlier_terminations_unrestored(
     assert result.exit_code == 0, result.output
     assert f"{terminated_before.number} (" in result.output
     assert earlier.number not in result.output
-    assert _stored(earlier) == []
-    assert len(_stored(terminated_before)) == 3
+    assert stored(earlier) == []
+    assert len(stored(terminated_before)) == 3
 
 
 def test_a_malformed_terminated_since_is_refused_with_exit_code_2(app: Flask) -> None:
