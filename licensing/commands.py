@@ -134,7 +134,10 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
         "Publish and list rate cards.",
         (ratecards_cli.import_command, ratecards_cli.list_command),
     ),
-    "reports": ("Royalty reports.", (royalties_cli.remind,)),
+    "reports": (
+        "Royalty reports.",
+        (royalties_cli.remind, royalties_cli.restore_terminated),
+    ),
     "tokens": ("API tokens.", (accounts_cli.create_token, accounts_cli.remind)),
     "users": ("User accounts.", (accounts_cli.create_admin, accounts_cli.set_role)),
 }

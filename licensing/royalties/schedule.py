@@ -10,10 +10,10 @@ quarters of its term; one with none has no periods (and no rows here).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from licensing.actors import Actor
@@ -24,7 +24,7 @@ from licensing.ratecards import queries as ratecard_queries
 
 from .computation import reportable_lines
 from .models import ReportingPeriod
-from .periods import REPORT_DUE_DAYS, Period, reporting_periods
+from .periods import Period, reporting_periods
 from .services.obligations import REPORTING_STATES, last_reported_day
 
 # Agreement steps after which an agreement reports: acceptance (it becomes active),
@@ -83,23 +83,38 @@ def record_periods(
         session.execute(insert(ReportingPeriod), rows)
 
 
+def terminated_periods(session: Session, agreement: Agreement) -> tuple[Period, ...]:
+    """The periods a terminated agreement reports: its term's quarters up to its
+    termination's day (`last_reported_day`), the last one ending that day; none for
+    one terminated before it was accepted, or with no line that reports usage."""
+    last_day = last_reported_day(agreement)
+    if last_day is None:
+        return ()
+    card = ratecard_queries.domain_card(ratecard_queries.get(session, agreement.rate_card))
+    return periods_of(agreement.quote.snapshot, card, agreement.term_start, last_day)
+
+
+def store_terminated_periods(session: Session, agreement: Agreement) -> tuple[Period, ...]:
+    """Store a terminated agreement's periods (`terminated_periods`) in place of any
+    stored before, in the caller's transaction: what termination does
+    (`clip_periods`), and what `licensing reports restore-terminated` does for an
+    agreement terminated before round 23, whose periods were deleted then. Answers
+    the periods stored."""
+    session.execute(delete(ReportingPeriod).where(ReportingPeriod.agreement_id == agreement.id))
+    periods = terminated_periods(session, agreement)
+    if periods:
+        rows = period_rows(agreement.id, agreement.number, agreement.organization_id, periods)
+        session.execute(insert(ReportingPeriod), rows)
+    return periods
+
+
 def clip_periods(session: Session, agreement: Agreement, _actor: Actor, _note: str | None) -> None:
     """A terminated agreement reports the periods it was in force, the last one ending
-    on its termination's day (`last_reported_day`), and no later ones: a hook on
-    termination, inside its transaction. Until round 23 every period was deleted, and
-    the royalties of the quarter under way (and of any ended one not yet filed) were
-    never reported. Its filed reports are kept."""
-    last_day = last_reported_day(agreement)
-    stored = ReportingPeriod.agreement_id == agreement.id
-    if last_day is None:
-        session.execute(delete(ReportingPeriod).where(stored))
-        return
-    session.execute(delete(ReportingPeriod).where(stored, ReportingPeriod.period_start > last_day))
-    session.execute(
-        update(ReportingPeriod)
-        .where(stored, ReportingPeriod.period_end > last_day)
-        .values(period_end=last_day, due_on=last_day + timedelta(days=REPORT_DUE_DAYS))
-    )
+    on its termination's day, and no later ones: a hook on termination, inside its
+    transaction. Until round 23 every period was deleted, and the royalties of the
+    quarter under way (and of any ended one not yet filed) were never reported. Its
+    filed reports are kept."""
+    store_terminated_periods(session, agreement)
 
 
 def register() -> None:

@@ -27,7 +27,6 @@ from licensing.agreements.models import Agreement
 from licensing.finance.queries import health
 from licensing.ratecards import services as ratecards
 from licensing.royalties import queries, services, views
-from licensing.royalties.models import ReportingPeriod
 from licensing.royalties.queries import QueueFilter
 from licensing.royalties.states import PERIOD_STATES
 from licensing.web import paging
@@ -43,29 +42,15 @@ from tests.integration.royalties.conftest import (
 )
 from tests.support.agreements import accept, agreement_of, make_active_agreement
 from tests.support.pages import text_of
+from tests.support.periods import Stored, stored
 from tests.support.settings import issuing
 from tests.support.statements import sent_by
 
 # The module, not the function `services.obligations` that its package exports.
 obligations_module = sys.modules["licensing.royalties.services.obligations"]
-Stored = list[tuple[int, date, date, date]]
 MID_MAY = date(2027, 5, 15)  # every first quarter overdue, every second upcoming
 QUARTER_2 = date(2027, 4, 1)
 SignIn = Callable[..., FlaskClient]
-
-
-def stored(agreement: Agreement) -> Stored:
-    found = db.session().execute(
-        select(
-            ReportingPeriod.period_index,
-            ReportingPeriod.period_start,
-            ReportingPeriod.period_end,
-            ReportingPeriod.due_on,
-        )
-        .where(ReportingPeriod.agreement_id == agreement.id)
-        .order_by(ReportingPeriod.period_start)
-    )
-    return [tuple(found_row) for found_row in found]  # type: ignore[misc]
 
 
 def built(agreement: Agreement) -> Stored:

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.mail.models import OutboxMessage
 from licensing.royalties import services
@@ -27,6 +26,7 @@ from tests.integration.agreements.conftest import NOW
 from tests.integration.royalties.conftest import AFTER, SOFTWARE, at, file_quarter, row
 from tests.support.agreements import issued_agreement
 from tests.support.factories import bearer
+from tests.support.periods import terminate
 
 # Terminated on 2027-08-15 (office day): the second quarter ended and was not filed,
 # the third was under way.
@@ -34,8 +34,7 @@ TERMINATED = datetime(2027, 8, 15, 15, 0, tzinfo=UTC)
 
 
 def _terminated(licensing_staff: Any, agreement: Agreement) -> None:
-    staff = Actor.of(accounts.principal_for(licensing_staff))
-    agreements.terminate(agreement.id, "The vendor stopped selling it", staff, now=TERMINATED)
+    terminate(licensing_staff, agreement, TERMINATED)
 
 
 @pytest.fixture

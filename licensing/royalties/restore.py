@@ -1,0 +1,174 @@
+"""`licensing reports restore-terminated`: the reporting periods of agreements
+terminated before round 23, whose termination deleted them (docs/royalty-reports.md,
+"Agreements terminated before round 23").
+
+Their own pages build their periods and accept their reports, but the staff queue,
+the reminders and the standing rule read the stored rows, and do not see them. The
+office decides which to restore (`terminated_since`): once stored, the reminders job
+treats their unfiled periods as any others, and one overdue beyond the standing
+threshold holds the organization at its next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.actors import Actor
+from licensing.agreements.models import Agreement
+from licensing.agreements.states import TERMINATED
+from licensing.audit import services as audit
+from licensing.calendar import OFFICE_TIMEZONE, office_date
+
+from .models import ReportingPeriod
+from .periods import Period
+from .schedule import store_terminated_periods, terminated_periods
+from .services.obligations import current_reports
+
+# Agreements read at a time: a database with years of terminations is not read at once.
+RESTORE_BATCH = 200
+
+
+@dataclass(frozen=True)
+class RestoredPeriod:
+    """A period restored (or to restore), and whether its report was filed."""
+
+    period: Period
+    filed: bool
+
+    def overdue_days(self, today: date) -> int:
+        """Days its report is overdue on `today` (0 when filed or not yet late)."""
+        return 0 if self.filed else max((today - self.period.due_on).days, 0)
+
+
+@dataclass(frozen=True)
+class Restoration:
+    """An agreement terminated with no stored periods, and the periods it reports."""
+
+    agreement_id: int
+    agreement_number: str
+    organization_name: str
+    terminated_on: date
+    periods: tuple[RestoredPeriod, ...]
+
+
+def _candidates(after_id: int, terminated_since: date | None) -> Any:
+    """A batch of the agreements terminated after acceptance with no stored period,
+    in id order after `after_id`."""
+    stored = exists().where(ReportingPeriod.agreement_id == Agreement.id)
+    statement = select(Agreement).where(
+        Agreement.state == TERMINATED,
+        Agreement.activated_at.is_not(None),
+        Agreement.id > after_id,
+        ~stored,
+    )
+    if terminated_since is not None:
+        # An office day is on or after the bound exactly when its moment is on or
+        # after that day's start in the office's time zone.
+        start = datetime.combine(terminated_since, time.min, tzinfo=OFFICE_TIMEZONE)
+        statement = statement.where(Agreement.ended_at >= start.astimezone(UTC))
+    return statement.order_by(Agreement.id).limit(RESTORE_BATCH)
+
+
+def _restoration(
+    session: Session, agreement: Agreement, periods: tuple[Period, ...]
+) -> Restoration:
+    filed = current_reports(session, agreement.id)
+    assert agreement.ended_at is not None  # a terminated agreement's end is stamped
+    return Restoration(
+        agreement.id,
+        agreement.number,
+        agreement.organization.legal_name,
+        office_date(agreement.ended_at),
+        tuple(RestoredPeriod(period, period.start in filed) for period in periods),
+    )
+
+
+def restorations(
+    *, apply: bool, terminated_since: date | None = None, operator: str = "unknown"
+) -> Iterator[Restoration]:
+    """The agreements terminated before round 23 whose periods are not stored (those
+    with periods to report), a batch at a time; with `apply`, each one's periods
+    stored as a termination now stores them (`store_terminated_periods`) and audited,
+    as the system with the operator's login in the note. Each agreement is claimed in
+    its own transaction (SKIP LOCKED on PostgreSQL) and checked again, so several
+    hosts at once restore each agreement once; a second run finds nothing."""
+    note = f"licensing reports restore-terminated on the command line (user {operator})"
+    after_id = 0
+    while True:
+        with db.transaction() as session:
+            ids = [found.id for found in session.scalars(_candidates(after_id, terminated_since))]
+        if not ids:
+            return
+        for agreement_id in ids:
+            found = _restore(agreement_id, apply=apply, note=note)
+            if found is not None:
+                yield found
+        after_id = ids[-1]
+
+
+def _restore(agreement_id: int, *, apply: bool, note: str) -> Restoration | None:
+    with db.transaction() as session:
+        statement = select(Agreement).where(Agreement.id == agreement_id)
+        claimed = session.scalars(db.claim(statement) if apply else statement).one_or_none()
+        stored = select(ReportingPeriod.id).where(ReportingPeriod.agreement_id == agreement_id)
+        if claimed is None or session.scalar(stored.limit(1)) is not None:
+            return None  # another host holds it, or restored it meanwhile
+        if not apply:
+            periods = terminated_periods(session, claimed)
+            return _restoration(session, claimed, periods) if periods else None
+        periods = store_terminated_periods(session, claimed)
+        if not periods:
+            return None  # no line reports usage: nothing to store, nothing to audit
+        audit.record(
+            session,
+            action="agreement.periods_restored",
+            entity_type="agreement",
+            entity_id=claimed.id,
+            before={"reporting_periods": []},
+            after={
+                "reporting_periods": [
+                    {
+                        "start": p.start.isoformat(),
+                        "end": p.end.isoformat(),
+                        "due_on": p.due_on.isoformat(),
+                    }
+                    for p in periods
+                ]
+            },
+            note=note,
+            actor=Actor.SYSTEM.name,
+        )
+        return _restoration(session, claimed, periods)
+
+
+def describe(restoration: Restoration, today: date, standing_days: int) -> list[str]:
+    """The command's lines for an agreement: a heading, then a line per period."""
+    lines = [
+        f"{restoration.agreement_number} ({restoration.organization_name}), terminated "
+        f"{restoration.terminated_on.isoformat()}: {len(restoration.periods)} period(s)"
+    ]
+    for restored in restoration.periods:
+        state = _state(restored, today, standing_days)
+        lines.append(f"  {restored.period.label}, due {restored.period.due_on}: {state}")
+    return lines
+
+
+def _state(restored: RestoredPeriod, today: date, standing_days: int) -> str:
+    if restored.filed:
+        return "report filed"
+    days = restored.overdue_days(today)
+    if days > standing_days:
+        return (
+            f"overdue {days} days (more than {standing_days}: the next reminders run holds "
+            "the organization, if in good standing)"
+        )
+    if days:
+        return f"overdue {days} days"
+    return "not yet overdue"

@@ -1,0 +1,220 @@
+"""`licensing reports restore-terminated`: agreements terminated before round 23 had
+their reporting periods deleted, so the staff queue, the reminders and the standing
+rule did not see the reports still due under them (docs/journeys.md, "Round 23:
+restoring the periods of agreements terminated before"). The command lists them, and
+with `--apply` stores their periods as a termination now does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from click.testing import Result
+from flask import Flask
+from sqlalchemy import delete, select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements.models import Agreement
+from licensing.audit.models import AuditEvent
+from licensing.royalties import services, views
+from licensing.royalties.models import ReportingPeriod
+from licensing.royalties.queries import QueueFilter
+from tests.integration.royalties.conftest import AFTER, SOFTWARE, file_quarter, row
+from tests.support.periods import stored, terminate
+
+TERMINATED = datetime(2027, 8, 15, 15, 0, tzinfo=UTC)
+EARLIER = datetime(2027, 5, 20, 15, 0, tzinfo=UTC)
+# The day the office runs the command: the second quarter is 63 days overdue.
+RUN_AT = "2027-10-01T12:00:00+00:00"
+RUN_DAY = date(2027, 10, 1)
+
+
+def _terminate(licensing_staff: Any, agreement: Agreement, at: datetime = TERMINATED) -> None:
+    terminate(licensing_staff, agreement, at)
+
+
+def _as_terminated_before(agreement: Agreement) -> None:
+    """What a termination before round 23 left: the agreement's periods deleted."""
+    with db.transaction() as session:
+        session.execute(delete(ReportingPeriod).where(ReportingPeriod.agreement_id == agreement.id))
+
+
+def _restored_events() -> list[AuditEvent]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "agreement.periods_restored")
+            .order_by(AuditEvent.seq)
+        )
+    )
+
+
+def _run(app: Flask, *arguments: str) -> Result:
+    result = app.test_cli_runner().invoke(
+        args=["reports", "restore-terminated", "--now", RUN_AT, *arguments]
+    )
+    db.session().rollback()  # read what the command committed
+    return result
+
+
+@pytest.fixture
+def terminated_before(
+    vendor: Any, licensing_staff: Any, active_agreement: Callable[..., Agreement]
+) -> Agreement:
+    """`vendor`'s SaaS agreement for 2027, terminated on 2027-08-15 the old way."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    _terminate(licensing_staff, agreement)
+    _as_terminated_before(agreement)
+    return agreement
+
+
+def test_the_dry_run_lists_the_periods_with_how_long_each_is_overdue_and_stores_nothing(
+    app: Flask, terminated_before: Agreement
+) -> None:
+    result = _run(app)
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{terminated_before.number} (")
+    assert lines[0].endswith("terminated 2027-08-15: 3 period(s)")
+    assert lines[1:4] == [
+        "  2027-01-01 to 2027-03-31, due 2027-04-30: overdue 154 days (more than 30: the "
+        "next reminders run holds the organization, if in good standing)",
+        "  2027-04-01 to 2027-06-30, due 2027-07-30: overdue 63 days (more than 30: the "
+        "next reminders run holds the organization, if in good standing)",
+        "  2027-07-01 to 2027-08-15, due 2027-09-14: overdue 17 days",
+    ]
+    assert "nothing changed: run again with --apply" in lines[-1]
+    assert stored(terminated_before) == []
+    assert _restored_events() == []
+
+
+def test_apply_stores_the_periods_a_termination_now_stores(
+    app: Flask,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+    terminated_before: Agreement,
+) -> None:
+    twin = active_agreement(vendor, SOFTWARE)
+    _terminate(licensing_staff, twin)
+
+    result = _run(app, "--apply")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "1 agreement(s) terminated before round 23: periods stored."
+    )
+    restored = stored(terminated_before)
+    assert restored == stored(twin)
+    assert restored[-1][2:] == (date(2027, 8, 15), date(2027, 9, 14))
+
+
+def test_each_agreement_restored_is_audited_as_the_system_with_the_operators_login(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, terminated_before: Agreement
+) -> None:
+    monkeypatch.setattr("licensing.royalties.cli.operator_login", lambda: "dana")
+
+    _run(app, "--apply")
+
+    (event,) = _restored_events()
+    assert event.actor == "system"
+    assert event.entity_id == str(terminated_before.id)
+    assert event.note == "licensing reports restore-terminated on the command line (user dana)"
+    assert '"due_on":"2027-09-14","end":"2027-08-15","start":"2027-07-01"' in (event.after or "")
+
+
+def test_a_second_run_finds_nothing_and_records_nothing(
+    app: Flask, terminated_before: Agreement
+) -> None:
+    _run(app, "--apply")
+    first = stored(terminated_before)
+
+    again = _run(app, "--apply")
+    listed = _run(app)
+
+    assert again.output == "0 agreement(s) terminated before round 23: periods stored.\n"
+    assert listed.output == "No agreement terminated before round 23 is missing its periods.\n"
+    assert stored(terminated_before) == first
+    assert len(_restored_events()) == 1
+
+
+def test_the_reports_already_filed_under_the_agreement_are_listed_as_filed_and_kept(
+    app: Flask,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_quarter(vendor, agreement.id, 1, [row(1, "A", quantity=2500)], now=AFTER[1])
+    _terminate(licensing_staff, agreement)
+    _as_terminated_before(agreement)
+
+    result = _run(app, "--apply")
+
+    assert "  2027-01-01 to 2027-03-31, due 2027-04-30: report filed" in result.output
+    assert filed.report is not None
+    assert db.session().get(type(filed.report), filed.report.id) is not None
+
+
+def test_the_staff_queue_lists_the_restored_periods_due(
+    app: Flask, licensing_staff: Any, terminated_before: Agreement
+) -> None:
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    chosen = QueueFilter(agreement=terminated_before.number)
+
+    def queued() -> list[tuple[date, str]]:
+        with app.test_request_context("/console/royalty-reports"):
+            page = views.staff_queue_page(staff, chosen, RUN_DAY).items
+        return [(status.period.start, status.state) for status in page]
+
+    assert queued() == []
+    _run(app, "--apply")
+    assert queued() == [
+        (date(2027, 1, 1), "overdue"),
+        (date(2027, 4, 1), "overdue"),
+        (date(2027, 7, 1), "overdue"),
+    ]
+
+
+def test_terminated_since_leaves_the_earlier_terminations_unrestored(
+    app: Flask,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+    terminated_before: Agreement,
+) -> None:
+    earlier = active_agreement(vendor, SOFTWARE)
+    _terminate(licensing_staff, earlier, EARLIER)
+    _as_terminated_before(earlier)
+
+    result = _run(app, "--apply", "--terminated-since", "2027-08-01")
+
+    assert result.exit_code == 0, result.output
+    assert f"{terminated_before.number} (" in result.output
+    assert earlier.number not in result.output
+    assert stored(earlier) == []
+    assert len(stored(terminated_before)) == 3
+
+
+def test_a_malformed_terminated_since_is_refused_with_exit_code_2(app: Flask) -> None:
+    result = _run(app, "--terminated-since", "last year")
+    assert result.exit_code == 2
+    assert "--terminated-since" in result.output
+
+
+def test_the_next_reminders_run_holds_the_organization_the_dry_run_said_it_would(
+    app: Flask, vendor: Any, terminated_before: Agreement
+) -> None:
+    moment = datetime.fromisoformat(RUN_AT)
+    assert services.send_reminders(standing_days=30, now=moment).pending_payment == []
+
+    _run(app, "--apply")
+    run = services.send_reminders(standing_days=30, now=moment)
+
+    assert run.pending_payment == [vendor.organization.legal_name]
+    assert run.reminders == 3
