@@ -188,6 +188,38 @@ def test_an_agreement_issued_before_closing_cannot_be_accepted_after(
     assert db.session().get(Agreement, agreement.id).state == "issued"  # type: ignore[union-attr]
 
 
+def test_an_application_of_a_suspended_organization_waits_for_its_reinstatement(
+    apply: Callable[..., Application], vendor: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    _standing(vendor, "suspend", "The office is auditing its reports.")
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    with pytest.raises(Conflict) as refused:
+        agreement_services.approve(application.id, staff, policy=issuing(), now=NOW)
+    assert f"suspended, so {application.reference} is not approved" in refused.value.detail
+    assert "until licensing staff reinstate it" in refused.value.detail
+    db.session().rollback()
+    _standing(vendor, "reinstate")
+    approved = agreement_services.approve(application.id, staff, policy=issuing(), now=NOW)
+    assert approved.state == "approved"
+
+
+def test_an_agreement_issued_before_suspending_is_accepted_only_once_reinstated(
+    app: Any, vendor: Any, licensing_staff: Any, signed_in: Any, example_card: str
+) -> None:
+    agreement = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    _standing(vendor, "suspend", "The office is auditing its reports.")
+    page = _text(signed_in(app.test_client(), vendor).get(f"/portal/agreements/{agreement.id}"))
+    assert "is suspended, so it cannot accept this agreement until licensing staff" in page
+    assert "Accept the agreement" not in page
+    with pytest.raises(Conflict) as refused:
+        accept(agreement, vendor, now=NOW)
+    assert f"suspended, so it cannot accept agreement {agreement.number}" in refused.value.detail
+    db.session().rollback()
+    _standing(vendor, "reinstate")
+    assert accept(agreement, vendor, now=NOW).state == "active"
+
+
 def _closing_page(signed_in: Any, app: Any, staff_user: Any, organization_id: int) -> str:
     console = signed_in(app.test_client(), staff_user)
     asked = console.post(
@@ -253,8 +285,8 @@ def test_a_closed_organizations_console_page_keeps_listing_what_is_still_open(
     assert f"Invoice {invoice.number}: " not in text
 
 
-@pytest.mark.parametrize(("action", "accepts"), [("suspend", True), ("close", False)])
-def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_once_closed(
+@pytest.mark.parametrize("action", ["suspend", "close"])
+def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_it_is_refused(
     client: FlaskClient,
     signed_in: Callable[..., FlaskClient],
     apply: Callable[..., Application],
@@ -262,7 +294,6 @@ def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_on
     licensing_staff: Any,
     monkeypatch: Any,
     action: str,
-    accepts: bool,
 ) -> None:
     # It listed "renew it to stay licensed" and "waits for your acceptance" to an
     # organization whose renewal and acceptance are refused.
@@ -275,7 +306,7 @@ def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_on
     )
     page = _text(client.get("/portal/"))
     assert f"Agreement {ending.number} ends on 2027-12-31: renew it" not in page
-    assert (f"Agreement {issued.number} waits for your acceptance" in page) is accepts
+    assert f"Agreement {issued.number} waits for your acceptance" not in page
 
 
 def test_money_after_closing_is_in_finances_exports_and_the_closed_page_until_refunded(
