@@ -146,7 +146,8 @@ def standing_block_reason(
         PENDING_PAYMENT: f"{held} {settle}",
         SUSPENDED: (
             f"{organization.legal_name}'s account is suspended, so it cannot apply for "
-            f"licenses. Contact {office}."
+            "licenses or accept agreements until licensing staff reinstate it. "
+            f"Contact {office}."
         ),
         CLOSED: (
             f"{organization.legal_name}'s account is closed, so it cannot apply for licenses; "

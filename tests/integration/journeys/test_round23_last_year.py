@@ -220,6 +220,30 @@ def test_an_agreement_issued_before_suspending_is_accepted_only_once_reinstated(
     assert accept(agreement, vendor, now=NOW).state == "active"
 
 
+def test_a_suspended_organization_is_told_what_waits_and_what_is_still_due_by_role(
+    app: Any, vendor: Any
+) -> None:
+    # "While suspended, your organization cannot apply for licenses": nothing of the
+    # acceptance it is refused, nor of the invoices and reports still due.
+    _standing(vendor, "suspend", "The office is auditing its reports.")
+    told = {
+        message.to[0]: _words(message.body_text)
+        for message in db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "standing_changed")
+        )
+    }
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    filer, payer = told[vendor.email], told[organization.billing_email]
+    waits = "cannot apply for licenses or accept agreements"
+    assert waits in filer
+    assert waits in payer
+    assert "an agreement waiting for your acceptance wait until the licensing office" in filer
+    assert "file royalty reports from the Royalty reports page" in filer
+    assert "pay open invoices from the Invoices page, or by the link" in payer
+    assert "Royalty reports page" not in payer
+
+
 def _closing_page(signed_in: Any, app: Any, staff_user: Any, organization_id: int) -> str:
     console = signed_in(app.test_client(), staff_user)
     asked = console.post(
