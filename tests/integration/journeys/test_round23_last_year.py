@@ -90,6 +90,8 @@ def test_a_closed_organization_is_told_its_account_is_not_reopened_and_how_to_li
     body = _words(_last_email("standing is now closed").body_text)
     assert "What it owes is still due: sign in to pay open invoices" in body
     assert "a closed account is not reopened" in body
+    # Money owed to it is not closed over either (the closing list names the refund).
+    assert "Any refund the office owes it on a credit note is still sent." in body
 
 
 def test_a_closed_organization_still_reads_pays_and_files_what_it_owes(
