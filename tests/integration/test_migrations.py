@@ -180,6 +180,22 @@ def _index_names(url: str, table: str) -> set[str]:
         engine.dispose()
 
 
+def _at_billing_0007_with_invoices(
+    url: str, sources: list[tuple[str, int]]
+) -> tuple[int, list[int]]:
+    """The database migrated down to billing_0007 with an organization's invoices of
+    `sources` (source type, source id): its id and theirs."""
+    migrations.downgrade(url, "billing_0007")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            ids = [_invoice(connection, organization_id, *source) for source in sources]
+    finally:
+        engine.dispose()
+    return organization_id, ids
+
+
 def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_are_resolved(
     database_template: DatabaseTemplate,
 ) -> None:
@@ -187,15 +203,10 @@ def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_
     rather than leaving the operator a bare integrity error. Late fees may share a
     source. Once one is removed it runs, and the database then refuses a second."""
     url = database_template.new_url()
-    migrations.downgrade(url, "billing_0007")
+    sources = [("agreement", 41)] * 2 + [("late_fee", 41)] * 2
+    organization_id, (first, second, *_) = _at_billing_0007_with_invoices(url, sources)
     engine = make_engine(url)
     try:
-        with engine.connect() as connection, connection.begin():
-            organization_id, _ = _organization_and_user(connection, "member")
-            first = _invoice(connection, organization_id, "agreement", 41)
-            second = _invoice(connection, organization_id, "agreement", 41)
-            for _ in range(2):
-                _invoice(connection, organization_id, "late_fee", 41)
         with pytest.raises(migrations.RowsBreakUniqueness) as refused:
             migrations.upgrade(url)
         assert f"source_type agreement, source_id 41: invoices ids {first}, {second}" in str(
@@ -220,15 +231,7 @@ def test_db_upgrade_refusing_duplicates_says_which_rows_in_one_error_not_a_trace
 ) -> None:
     # The operator read sixty lines of traceback with the rows to resolve at the end.
     url = database_template.new_url()
-    migrations.downgrade(url, "billing_0007")
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection, connection.begin():
-            organization_id, _ = _organization_and_user(connection, "member")
-            first = _invoice(connection, organization_id, "royalty_report", 7)
-            second = _invoice(connection, organization_id, "royalty_report", 7)
-    finally:
-        engine.dispose()
+    _, (first, second) = _at_billing_0007_with_invoices(url, [("royalty_report", 7)] * 2)
     key = "k" * 20 + "m" * 20
     environment = dict(
         os.environ,
