@@ -93,7 +93,10 @@ def test_whoever_pays_by_card_is_sent_the_confirmation_besides_the_billing_conta
     to_contact = message_text(next(m for m in received if m["To"] == contact))
     assert to_contact.startswith("Hello Robin Castellanos,")
     assert "/invoice-links/" in to_contact
-    assert f"(Visa ending 4242) for invoice {invoice.number}." in to_contact
+    # Whose card it was, for a contact who did not pay it.
+    assert f"(Visa ending 4242) from {payer.full_name} for invoice {invoice.number}." in (
+        to_contact
+    )
 
 
 def test_a_payer_who_is_the_billing_contact_is_sent_one_confirmation(
