@@ -37,7 +37,12 @@ def db_upgrade(revision: str) -> None:
     from licensing import migrations
 
     url = current_app.config["LICENSING"].database_url
-    migrations.upgrade(url, revision)
+    try:
+        migrations.upgrade(url, revision)
+    except migrations.RowsBreakUniqueness as refused:
+        # The operator's next step is in the message (which rows, the docs' section);
+        # a traceback of sixty lines buried it.
+        raise click.ClickException(str(refused)) from refused
     click.echo(f"Database at revision {_revisions(url)}.")
 
 

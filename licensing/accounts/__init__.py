@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     access.register_role_refusal(app, role_refusal)
     mail.install_staff_directory(app, queries.staff_recipients)
     app.jinja_env.globals["people_in"] = _people_in
+    app.jinja_env.globals["person_fields"] = queries.PERSON_FIELDS
     # A role as pages name it ("billing member"), and the roles a colleague may be given.
     app.jinja_env.filters["role_title"] = lambda role: access.ROLE_TITLES.get(role, role)
     app.jinja_env.filters["with_article"] = with_article

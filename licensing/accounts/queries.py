@@ -630,8 +630,9 @@ def active_admin_count(session: Session) -> int:
     return sum(1 for user in staff if "admin" in user.roles)
 
 
-# Audit fields whose values are user ids: a history names the person instead.
-PERSON_FIELDS = frozenset({"assignee_id"})
+# Audit fields whose values are user ids, with the label a history gives them: it
+# names the person instead ("Paid by: Pat Lee", not "Paid by user id: 7").
+PERSON_FIELDS = {"assignee_id": "Assignee", "paid_by_user_id": "Paid by"}
 
 
 def people_in(session: Session, events: Sequence[Any]) -> dict[int, str]:

@@ -69,8 +69,10 @@ def restore_terminated(apply: bool, terminated_since: datetime | None, now: date
         count += 1
         for line in restore.describe(restoration, today, standing_days):
             click.echo(line)
-    if apply:
+    if apply and count:
         click.echo(f"{count} agreement(s) terminated before round 23: periods stored.")
+    elif apply:  # a second run: "0 ... periods stored" read as if it had done something
+        click.echo("No agreement terminated before round 23 is missing its periods: none stored.")
     elif count:
         click.echo(
             f"{count} agreement(s) terminated before round 23 have no stored periods; "

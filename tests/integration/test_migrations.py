@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -177,6 +180,22 @@ def _index_names(url: str, table: str) -> set[str]:
         engine.dispose()
 
 
+def _at_billing_0007_with_invoices(
+    url: str, sources: list[tuple[str, int]]
+) -> tuple[int, list[int]]:
+    """The database migrated down to billing_0007 with an organization's invoices of
+    `sources` (source type, source id): its id and theirs."""
+    migrations.downgrade(url, "billing_0007")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            ids = [_invoice(connection, organization_id, *source) for source in sources]
+    finally:
+        engine.dispose()
+    return organization_id, ids
+
+
 def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_are_resolved(
     database_template: DatabaseTemplate,
 ) -> None:
@@ -184,15 +203,10 @@ def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_
     rather than leaving the operator a bare integrity error. Late fees may share a
     source. Once one is removed it runs, and the database then refuses a second."""
     url = database_template.new_url()
-    migrations.downgrade(url, "billing_0007")
+    sources = [("agreement", 41)] * 2 + [("late_fee", 41)] * 2
+    organization_id, (first, second, *_) = _at_billing_0007_with_invoices(url, sources)
     engine = make_engine(url)
     try:
-        with engine.connect() as connection, connection.begin():
-            organization_id, _ = _organization_and_user(connection, "member")
-            first = _invoice(connection, organization_id, "agreement", 41)
-            second = _invoice(connection, organization_id, "agreement", 41)
-            for _ in range(2):
-                _invoice(connection, organization_id, "late_fee", 41)
         with pytest.raises(migrations.RowsBreakUniqueness) as refused:
             migrations.upgrade(url)
         assert f"source_type agreement, source_id 41: invoices ids {first}, {second}" in str(
@@ -210,6 +224,37 @@ def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_
             _invoice(connection, organization_id, "agreement", 41)
     finally:
         engine.dispose()
+
+
+def test_db_upgrade_refusing_duplicates_says_which_rows_in_one_error_not_a_traceback(
+    database_template: DatabaseTemplate, tmp_path: Path
+) -> None:
+    # The operator read sixty lines of traceback with the rows to resolve at the end.
+    url = database_template.new_url()
+    _, (first, second) = _at_billing_0007_with_invoices(url, [("royalty_report", 7)] * 2)
+    key = "k" * 20 + "m" * 20
+    environment = dict(
+        os.environ,
+        DATABASE_URL=url,
+        SECRET_KEY=key,
+        AUDIT_HMAC_KEY=key[::-1] + "a",
+        PYTHONPATH=str(Path(migrations.__file__).resolve().parents[1]),  # this checkout
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "licensing.cli", "db", "upgrade"],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert (
+        "Error: An agreement and a royalty report have at most one invoice each, but 1 cannot "
+        f"be made so until resolved (source_type royalty_report, source_id 7: invoices ids "
+        f"{first}, {second}). This migration changed nothing; see docs/operations.md"
+    ) in done.stderr
 
 
 def _report(connection: Connection, amends_id: int | None, state: str) -> int:

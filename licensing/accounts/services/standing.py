@@ -146,7 +146,8 @@ def standing_block_reason(
         PENDING_PAYMENT: f"{held} {settle}",
         SUSPENDED: (
             f"{organization.legal_name}'s account is suspended, so it cannot apply for "
-            f"licenses. Contact {office}."
+            "licenses or accept agreements until licensing staff reinstate it. "
+            f"Contact {office}."
         ),
         CLOSED: (
             f"{organization.legal_name}'s account is closed, so it cannot apply for licenses; "
@@ -183,15 +184,22 @@ def ensure_good_standing(organization: Organization) -> None:
         raise Conflict(reason)
 
 
-def ensure_not_closed(organization: NamedStanding, refused: str) -> None:
-    """Raise `Conflict` (409) when the organization is closed: it is licensed no
-    further, so no application of its is approved and no agreement accepted (both
-    stayed open to it, and an agreement issued after closing could be accepted).
-    `refused` says what is refused, after "so"."""
+def ensure_licensable(organization: NamedStanding, refused: str) -> None:
+    """Raise `Conflict` (409) when the organization may be licensed nothing new:
+    closed (for good), or suspended (until licensing staff reinstate it). No
+    application of its is approved and no agreement accepted: either would put a
+    license in force that the office stopped (both stayed open to it, and an
+    agreement issued before closing or suspending could be accepted). `refused`
+    says what is refused, after "so"."""
     if organization.standing == CLOSED:
         raise Conflict(
             f"{organization.legal_name}'s account is closed, so {refused}: a closed "
             "organization is licensed no further and its account is not reopened."
+        )
+    if organization.standing == SUSPENDED:
+        raise Conflict(
+            f"{organization.legal_name}'s account is suspended, so {refused}: a suspended "
+            "organization is licensed nothing new until licensing staff reinstate it."
         )
 
 

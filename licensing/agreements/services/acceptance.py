@@ -129,7 +129,7 @@ def accept(
             raise PermissionDenied("Only the licensee's own users accept an agreement.")
         actor.require_licensing_work()
         AGREEMENT.step(agreement.state, "accept")
-        accounts.ensure_not_closed(
+        accounts.ensure_licensable(
             agreement.organization, f"it cannot accept agreement {agreement.number}"
         )
         if digest != agreement.pdf_sha256:

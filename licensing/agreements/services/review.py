@@ -386,7 +386,7 @@ def approve(
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "approve")
-        accounts.ensure_not_closed(
+        accounts.ensure_licensable(
             application.organization,
             f"{application.reference} is not approved (reject it, giving the reason)",
         )

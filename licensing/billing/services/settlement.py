@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
@@ -89,6 +90,11 @@ def _apply(
     )
     subject = f"Payment received for invoice {invoice.number}"
     amount = in_words(payment.amount, payment.currency)
+    payer = session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    if payer is not None and payer.email.lower() == organization.billing_email.lower():
+        payer = None  # the contact paid: "from you" is not said to them either
     _email_billing_contact(
         session,
         invoice,
@@ -96,6 +102,8 @@ def _apply(
         template="payment_received",
         payment=payment,
         amount=amount,
+        # Whose card it was: a contact who did not pay would otherwise wonder.
+        paid_by=payer.full_name if payer else None,
     )
     _email_payer(
         session, invoice, payment, subject=subject, template="payment_received", amount=amount

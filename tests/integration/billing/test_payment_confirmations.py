@@ -21,6 +21,7 @@ from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.support import factories, settings
 from tests.support.factories import billing_clerk
+from tests.support.pages import text_of
 from tests.support.servers import LocalStripe, SMTPServer, message_text
 
 from .stripe_support import deliver_event, pay_by_card, stripe_config, succeeded_event
@@ -92,7 +93,10 @@ def test_whoever_pays_by_card_is_sent_the_confirmation_besides_the_billing_conta
     to_contact = message_text(next(m for m in received if m["To"] == contact))
     assert to_contact.startswith("Hello Robin Castellanos,")
     assert "/invoice-links/" in to_contact
-    assert f"(Visa ending 4242) for invoice {invoice.number}." in to_contact
+    # Whose card it was, for a contact who did not pay it.
+    assert f"(Visa ending 4242) from {payer.full_name} for invoice {invoice.number}." in (
+        to_contact
+    )
 
 
 def test_a_payer_who_is_the_billing_contact_is_sent_one_confirmation(
@@ -184,3 +188,21 @@ def test_a_refund_to_the_card_is_told_to_whoever_paid_with_it(
     assert "to the card you paid with (Visa ending 4242)" in told[payer.email]
     assert f"/portal/invoices/{invoice.id}\n" in told[payer.email]
     assert "to the card that paid it" in told[contact]
+
+
+def test_the_audit_log_names_who_started_a_card_payment(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    admin: User,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # It read "Paid by user id: — → 7", an id the console shows nowhere else.
+    payer = _colleague(vendor, BILLING)
+    invoice = invoice_for(vendor, ("120.00",))
+    pay_by_card(invoice, payer, localstripe)
+
+    page = text_of(signed_in(client, admin).get("/console/audit?action=payment.started"))
+    assert f"Paid by: — → {payer.full_name}" in page
+    assert "Paid by user id" not in page

@@ -90,6 +90,8 @@ def test_a_closed_organization_is_told_its_account_is_not_reopened_and_how_to_li
     body = _words(_last_email("standing is now closed").body_text)
     assert "What it owes is still due: sign in to pay open invoices" in body
     assert "a closed account is not reopened" in body
+    # Money owed to it is not closed over either (the closing list names the refund).
+    assert "Any refund the office owes it on a credit note is still sent." in body
 
 
 def test_a_closed_organization_still_reads_pays_and_files_what_it_owes(
@@ -188,6 +190,62 @@ def test_an_agreement_issued_before_closing_cannot_be_accepted_after(
     assert db.session().get(Agreement, agreement.id).state == "issued"  # type: ignore[union-attr]
 
 
+def test_an_application_of_a_suspended_organization_waits_for_its_reinstatement(
+    apply: Callable[..., Application], vendor: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    _standing(vendor, "suspend", "The office is auditing its reports.")
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    with pytest.raises(Conflict) as refused:
+        agreement_services.approve(application.id, staff, policy=issuing(), now=NOW)
+    assert f"suspended, so {application.reference} is not approved" in refused.value.detail
+    assert "until licensing staff reinstate it" in refused.value.detail
+    db.session().rollback()
+    _standing(vendor, "reinstate")
+    approved = agreement_services.approve(application.id, staff, policy=issuing(), now=NOW)
+    assert approved.state == "approved"
+
+
+def test_an_agreement_issued_before_suspending_is_accepted_only_once_reinstated(
+    app: Any, vendor: Any, licensing_staff: Any, signed_in: Any, example_card: str
+) -> None:
+    agreement = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    _standing(vendor, "suspend", "The office is auditing its reports.")
+    page = _text(signed_in(app.test_client(), vendor).get(f"/portal/agreements/{agreement.id}"))
+    assert "is suspended, so it cannot accept this agreement until licensing staff" in page
+    assert "Accept the agreement" not in page
+    with pytest.raises(Conflict) as refused:
+        accept(agreement, vendor, now=NOW)
+    assert f"suspended, so it cannot accept agreement {agreement.number}" in refused.value.detail
+    db.session().rollback()
+    _standing(vendor, "reinstate")
+    assert accept(agreement, vendor, now=NOW).state == "active"
+
+
+def test_a_suspended_organization_is_told_what_waits_and_what_is_still_due_by_role(
+    app: Any, vendor: Any
+) -> None:
+    # "While suspended, your organization cannot apply for licenses": nothing of the
+    # acceptance it is refused, nor of the invoices and reports still due.
+    _standing(vendor, "suspend", "The office is auditing its reports.")
+    told = {
+        message.to[0]: _words(message.body_text)
+        for message in db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "standing_changed")
+        )
+    }
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    filer, payer = told[vendor.email], told[organization.billing_email]
+    waits = "cannot apply for licenses or accept agreements"
+    assert waits in filer
+    assert waits in payer
+    assert "an agreement waiting for your acceptance wait until the licensing office" in filer
+    assert "file royalty reports from the Royalty reports page" in filer
+    assert "pay open invoices from the Invoices page, or by the link" in payer
+    assert "Royalty reports page" not in payer
+
+
 def _closing_page(signed_in: Any, app: Any, staff_user: Any, organization_id: int) -> str:
     console = signed_in(app.test_client(), staff_user)
     asked = console.post(
@@ -253,8 +311,8 @@ def test_a_closed_organizations_console_page_keeps_listing_what_is_still_open(
     assert f"Invoice {invoice.number}: " not in text
 
 
-@pytest.mark.parametrize(("action", "accepts"), [("suspend", True), ("close", False)])
-def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_once_closed(
+@pytest.mark.parametrize("action", ["suspend", "close"])
+def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_it_is_refused(
     client: FlaskClient,
     signed_in: Callable[..., FlaskClient],
     apply: Callable[..., Application],
@@ -262,7 +320,6 @@ def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_on
     licensing_staff: Any,
     monkeypatch: Any,
     action: str,
-    accepts: bool,
 ) -> None:
     # It listed "renew it to stay licensed" and "waits for your acceptance" to an
     # organization whose renewal and acceptance are refused.
@@ -275,7 +332,7 @@ def test_the_dashboard_asks_no_renewal_out_of_good_standing_nor_an_acceptance_on
     )
     page = _text(client.get("/portal/"))
     assert f"Agreement {ending.number} ends on 2027-12-31: renew it" not in page
-    assert (f"Agreement {issued.number} waits for your acceptance" in page) is accepts
+    assert f"Agreement {issued.number} waits for your acceptance" not in page
 
 
 def test_money_after_closing_is_in_finances_exports_and_the_closed_page_until_refunded(

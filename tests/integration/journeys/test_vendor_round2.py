@@ -532,7 +532,8 @@ def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
     dashboard = text_of(client.get("/portal/"))
     address = parseaddr(app.config["LICENSING"].mail_from)[1]
     assert (
-        f"{organization.legal_name}'s account is suspended, so it cannot apply for licenses. "
+        f"{organization.legal_name}'s account is suspended, so it cannot apply for licenses "
+        "or accept agreements until licensing staff reinstate it. "
         f"Contact the licensing office at {address} (or reply to any of its emails)."
     ) in dashboard
     # Both the standing panel and the row of what waits on whom say it.

@@ -137,7 +137,9 @@ def test_a_second_run_finds_nothing_and_records_nothing(
     again = _run(app, "--apply")
     listed = _run(app)
 
-    assert again.output == "0 agreement(s) terminated before round 23: periods stored.\n"
+    assert again.output == (
+        "No agreement terminated before round 23 is missing its periods: none stored.\n"
+    )
     assert listed.output == "No agreement terminated before round 23 is missing its periods.\n"
     assert stored(terminated_before) == first
     assert len(_restored_events()) == 1
