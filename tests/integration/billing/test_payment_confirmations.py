@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -206,3 +208,30 @@ def test_the_audit_log_names_who_started_a_card_payment(
     page = text_of(signed_in(client, admin).get("/console/audit?action=payment.started"))
     assert f"Paid by: — → {payer.full_name}" in page
     assert "Paid by user id" not in page
+
+
+@pytest.mark.parametrize("state", ["issued", "paid"])
+def test_the_payer_is_told_the_pdf_is_their_receipt_only_once_the_invoice_is_paid(
+    app: Flask, state: str
+) -> None:
+    """A card payment that leaves a balance (the invoice changed after the attempt
+    began) must not call the PDF a receipt marked paid."""
+    organization = SimpleNamespace(
+        legal_name="Northwind Health Software",
+        billing_contact_name="Ada Ortiz",
+        billing_email="billing@northwind.example",
+    )
+    context = {
+        "invoice": SimpleNamespace(number="INV-2027-000042", state=state),
+        "organization": organization,
+        "payment": SimpleNamespace(method="card", card_label="Visa ending 4242", reference=None),
+        "payer": SimpleNamespace(full_name="Pat Lee"),
+        "amount": "USD 1,200.00",
+        "balance_due": "USD 300.00",
+        "invoice_url": "https://licensing.example/portal/invoices/42",
+    }
+    with app.test_request_context():
+        text, _ = mail._render("payment_received", context)
+
+    assert ("its PDF, marked paid, is your receipt" in text) is (state == "paid")
+    assert "sign in to open it" in text
