@@ -126,11 +126,10 @@ def _restore(agreement_id: int, *, apply: bool, note: str) -> Restoration | None
         periods = store_terminated_periods(session, claimed)
         if not periods:
             return None  # no line reports usage: nothing to store, nothing to audit
-        audit.record(
+        audit.record_event(
             session,
-            action="agreement.periods_restored",
-            entity_type="agreement",
-            entity_id=claimed.id,
+            "agreement.periods_restored",
+            claimed.id,
             before={"reporting_periods": []},
             after={
                 "reporting_periods": [
@@ -143,7 +142,7 @@ def _restore(agreement_id: int, *, apply: bool, note: str) -> Restoration | None
                 ]
             },
             note=note,
-            actor=Actor.SYSTEM.name,
+            actor=Actor.SYSTEM,
         )
         return _restoration(session, claimed, periods)
 
