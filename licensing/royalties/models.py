@@ -63,7 +63,7 @@ class RoyaltyReport(Referenced, Base):
             postgresql_where=text("state = 'submitted'"),
         ),
         # A report is amended at most once: only the current report is amended, and
-        # it is superseded as its amendment is stored (`queries.amended_by`).
+        # it is superseded as its amendment is stored (`services.amended_by`).
         Index("uq_royalty_reports_amends_id", "amends_id", unique=True),
     )
 

@@ -623,16 +623,6 @@ def _reported_period_start(report_id: ColumnElement[int | None]) -> ScalarSelect
     return select(RoyaltyReport.period_start).where(RoyaltyReport.id == report_id).scalar_subquery()
 
 
-def amended_by(session: Session, report_id: int) -> RoyaltyReport | None:
-    """The report that superseded this one, if an amendment did. At most one can:
-    only the period's current report is amended (filing locks the agreement and the
-    amended report is superseded in the same transaction), so a chain of amendments
-    names each report once."""
-    return session.scalars(
-        select(RoyaltyReport).where(RoyaltyReport.amends_id == report_id)
-    ).one_or_none()
-
-
 def report_queue_health(session: Session, now: datetime) -> QueueHealth:
     """Reports waiting on licensees, for the Finance page: age in days since the
     period ended, against the 30 days a report is due in (overdue: past target)."""

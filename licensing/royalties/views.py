@@ -428,7 +428,7 @@ def portal_report(report_id: int) -> str:
         history=services.review_history(report, actor),
         console=False,
         correction_due=correction_due_on(report, current_config().correction_due_days),
-        amended_by=queries.amended_by(db.session(), report.id),
+        amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
         credit_notes=queries.credit_notes_of(db.session(), report),
     )
@@ -650,7 +650,7 @@ def console_report(report_id: int) -> Page:
         console=True,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         organization=db.session().get(Organization, report.organization_id),
-        amended_by=queries.amended_by(db.session(), report.id),
+        amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
         credit_notes=queries.credit_notes_of(db.session(), report),
         review_actions=services.review_actions(report),

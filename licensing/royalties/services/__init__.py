@@ -34,7 +34,7 @@ from .obligations import (
     period_state,
     reporting_agreements,
 )
-from .reading import corrected_by, filing_of, get_report, report_rows, template_rows
+from .reading import amended_by, corrected_by, filing_of, get_report, report_rows, template_rows
 from .reminders import REMINDER_DAYS, ReminderRun, overdue_reports, reminder_stage, send_reminders
 from .review import ReviewStep, review, review_actions, review_history
 
@@ -51,6 +51,7 @@ __all__ = [
     "ReviewStep",
     "agreement_periods",
     "all_periods",
+    "amended_by",
     "corrected_by",
     "current_reports",
     "filing_of",

@@ -10,7 +10,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -56,6 +56,7 @@ from .obligations import (
     last_reported_day,
     obligations,
 )
+from .reading import amended_by
 from .settlement import _Settlement
 from .usage import _charged_to_date, _last_reported, _usage
 
@@ -223,11 +224,7 @@ def _store_report(
 
 
 def _refused_report(session: Session, amended: RoyaltyReport | None, period: Period) -> str:
-    amendment = (
-        session.scalars(select(RoyaltyReport).where(RoyaltyReport.amends_id == amended.id)).first()
-        if amended is not None
-        else None
-    )
+    amendment = amended_by(session, amended.id) if amended is not None else None
     if amended is not None and amendment is not None:
         return (
             f"Report {amended.reference} is already amended by report "

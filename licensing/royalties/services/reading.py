@@ -62,18 +62,23 @@ def filing_of(report: RoyaltyReport) -> Filing:
     )
 
 
+def amended_by(session: Session, report_id: int) -> RoyaltyReport | None:
+    """The report that superseded this one, if an amendment did. At most one can:
+    only the period's current report is amended (filing locks the agreement and the
+    amended report is superseded in the same transaction), so a chain of amendments
+    names each report once; the database holds it too (`uq_royalty_reports_amends_id`)."""
+    return session.scalars(
+        select(RoyaltyReport).where(RoyaltyReport.amends_id == report_id)
+    ).one_or_none()
+
+
 def corrected_by(report: RoyaltyReport) -> RoyaltyReport | None:
     """The amendment that answered a correction request of `report`, once it came:
     the fact the report's page gives as "Corrected by report RR-...". None for a
     report never sent back, one still waiting (current), or a preview."""
     if report.id is None or report.state != SUPERSEDED or report.correction_requested_at is None:
         return None
-    # At most one report amends another (`queries.amended_by`).
-    return (
-        db.session()
-        .scalars(select(RoyaltyReport).where(RoyaltyReport.amends_id == report.id))
-        .one_or_none()
-    )
+    return amended_by(db.session(), report.id)
 
 
 def _through(session: Session, obligation: Obligations, report: RoyaltyReport) -> Period | None:

@@ -21,7 +21,7 @@ from licensing.agreements.services import expiry as expiries
 from licensing.api import royalty_reports as royalty_api
 from licensing.api.royalty_reports import MAX_REPORT_BYTES
 from licensing.billing.models import CreditNote, Invoice
-from licensing.royalties import queries as royalty_queries
+from licensing.royalties import services as royalty_services
 from licensing.royalties.models import (
     CUSTOMER_ID_MAX,
     CUSTOMER_NAME_MAX,
@@ -414,7 +414,7 @@ def test_a_chain_of_amendments_names_one_amendment_for_each_report_it_replaced(
             assert response.status_code == 201, response.get_json()
             filed.append(response.get_json()["id"])
     session = db.session()
-    named = [royalty_queries.amended_by(session, report_id) for report_id in filed]
+    named = [royalty_services.amended_by(session, report_id) for report_id in filed]
     assert [found.id if found else None for found in named] == [filed[1], filed[2], None]
 
 
