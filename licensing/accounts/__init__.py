@@ -17,6 +17,7 @@ from flask import Flask
 from licensing import access, db
 from licensing.accounts import auth, queries
 from licensing.accounts.services.roles import role_refusal, with_article
+from licensing.accounts.services.standing import licensable
 from licensing.mail import services as mail
 
 
@@ -30,6 +31,8 @@ def init_app(app: Flask) -> None:
     mail.install_staff_directory(app, queries.staff_recipients)
     app.jinja_env.globals["people_in"] = _people_in
     app.jinja_env.globals["person_fields"] = queries.PERSON_FIELDS
+    # `organization is licensable`: a page offers only the steps `ensure_licensable` allows.
+    app.jinja_env.tests["licensable"] = licensable
     # A role as pages name it ("billing member"), and the roles a colleague may be given.
     app.jinja_env.filters["role_title"] = lambda role: access.ROLE_TITLES.get(role, role)
     app.jinja_env.filters["with_article"] = with_article

@@ -26,7 +26,6 @@ from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
-from licensing.accounts.states import CLOSED, SUSPENDED
 from licensing.actors import current_actor
 from licensing.agreements import forms, issuing, queries, reported_usage, services
 from licensing.agreements.forms import BulkAssignForm
@@ -703,7 +702,7 @@ def _waiting(
 def _agreements_to_accept(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
-    if organization.standing in (CLOSED, SUSPENDED):
+    if not account_services.licensable(organization):
         return  # it accepts nothing while closed or suspended (`ensure_licensable`)
     for found in queries.agreements_to_accept(session, principal):
         yield WaitingItem(

@@ -184,6 +184,17 @@ def ensure_good_standing(organization: Organization) -> None:
         raise Conflict(reason)
 
 
+# Standings in which an organization is licensed nothing new (`ensure_licensable`).
+UNLICENSABLE = frozenset({CLOSED, SUSPENDED})
+
+
+def licensable(organization: NamedStanding) -> bool:
+    """Whether the organization may be licensed anything new: an application of its
+    approved, an agreement accepted. Pages ask it to offer only what
+    `ensure_licensable` allows."""
+    return organization.standing not in UNLICENSABLE
+
+
 def ensure_licensable(organization: NamedStanding, refused: str) -> None:
     """Raise `Conflict` (409) when the organization may be licensed nothing new:
     closed (for good), or suspended (until licensing staff reinstate it). No
