@@ -74,6 +74,15 @@ def _email_billing_contact(
     )
 
 
+def _card_payer(session: Session, payment: Payment, organization: Organization) -> User | None:
+    """The vendor user who started the card payment, unless they are the billing
+    contact (who is written to as the contact: once, and not told "from you" twice)."""
+    payer = session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None
+    if payer is None or payer.email.lower() == organization.billing_email.lower():
+        return None
+    return payer
+
+
 def _email_payer(
     session: Session,
     invoice: Invoice,
@@ -89,15 +98,14 @@ def _email_payer(
     two), nor when they no longer act for the organization (removed, or with no
     confirmed address). Their link is the invoice's page, signed in: the signed link
     is the billing contact's."""
-    payer = session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
+    payer = _card_payer(session, payment, organization)
     if (
         payer is None
         or not payer.is_active
         or not payer.email_verified
         or payer.organization_id != invoice.organization_id
-        or payer.email.lower() == organization.billing_email.lower()
     ):
         return
     mail.enqueue(

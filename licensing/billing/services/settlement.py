@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services import references
 from licensing.billing.services._common import (
+    _card_payer,
     _email_billing_contact,
     _email_payer,
     _locked_invoice,
@@ -90,11 +91,9 @@ def _apply(
     )
     subject = f"Payment received for invoice {invoice.number}"
     amount = in_words(payment.amount, payment.currency)
-    payer = session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
-    if payer is not None and payer.email.lower() == organization.billing_email.lower():
-        payer = None  # the contact paid: "from you" is not said to them either
+    payer = _card_payer(session, payment, organization)
     _email_billing_contact(
         session,
         invoice,
