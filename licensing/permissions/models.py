@@ -145,16 +145,23 @@ class PermissionRequest(Snapshotted, Base):
 
     @property
     def requester_address(self) -> str:
-        """The requester's address now: their account's, when a signed-in user asked
-        (they may have changed it since), else the address given on the form."""
-        user = self.requester_user
+        """The requester's address now: their account's, when a signed-in user of the
+        organization asked (they may have changed it since), else the address given."""
+        user = self._requester_of_organization
         return self.requester_email if user is None else user.email
 
     @property
     def requester_shown_name(self) -> str:
         """The requester's name now, as `requester_address`."""
-        user = self.requester_user
+        user = self._requester_of_organization
         return self.requester_name if user is None else user.full_name
+
+    @property
+    def _requester_of_organization(self) -> User | None:
+        # An account the office moved to another organization is no longer this
+        # request's to follow: its new address is that organization's business.
+        user = self.requester_user
+        return user if user is not None and user.organization_id == self.organization_id else None
 
     @property
     def letter(self) -> PermissionLetter | None:

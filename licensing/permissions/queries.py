@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Exists, Select, func, or_, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from licensing import calendar
@@ -99,7 +99,13 @@ def _queue_column(name: str) -> Any:
 _QUEUE_COLUMNS = (
     select(*(_queue_column(name) for name in QueueRequest._fields[:-1]), listed_name())
     .outerjoin(User, User.id == PermissionRequest.assignee_id)
-    .outerjoin(_REQUESTER, _REQUESTER.id == PermissionRequest.requester_user_id)
+    .outerjoin(
+        _REQUESTER,
+        and_(
+            _REQUESTER.id == PermissionRequest.requester_user_id,
+            _REQUESTER.organization_id == PermissionRequest.organization_id,
+        ),
+    )
 )
 
 

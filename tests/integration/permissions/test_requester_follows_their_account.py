@@ -14,6 +14,7 @@ from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import queries, services
+from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import requested_by
 from tests.support import factories
 from tests.support.documents import pdf_text
@@ -125,3 +126,30 @@ def test_the_pages_the_api_and_the_queue_name_the_requester_as_their_account_doe
             db.session(), queries.QueueFilter(search=search), None, datetime.now(UTC)
         )
         assert [(row.id, row.requester_name) for row in rows] == [(request.id, "Sam Okafor")]
+
+
+def test_a_requester_whose_account_now_belongs_to_another_organization_is_not_followed_there(
+    vendor: User,
+) -> None:
+    organization = db.session().get(Organization, vendor.organization_id)
+    requester = factories.make_vendor(db.session(), organization)  # a member
+    asked_as = (requester.full_name, requester.email)
+    request = requested_by(requester)
+    elsewhere = factories.make_organization(db.session())
+    with db.transaction() as session:
+        found = session.get(User, requester.id)
+        assert found is not None
+        found.organization_id = elsewhere.id  # an office correction
+        found.email, found.full_name = "sam@elsewhere.example", "Sam Okafor"
+
+    services.approve(request.id, factories.staff_actor())
+
+    (decision,) = _emails("permission_decided")
+    assert decision.to == [vendor.email]  # the organization's licensing work
+    found_request = db.session().get(PermissionRequest, request.id)
+    assert found_request is not None
+    assert (found_request.requester_shown_name, found_request.requester_address) == asked_as
+    rows = queries.queue_requests(
+        db.session(), queries.QueueFilter(state=None), None, datetime.now(UTC)
+    )
+    assert [row.requester_name for row in rows if row.id == request.id] == [asked_as[0]]
