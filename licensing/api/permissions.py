@@ -414,6 +414,8 @@ def list_requests(query: dict[str, Any]) -> Select[Any]:
         # What PermissionRequestSchema shows of every row, with the page (no letter PDFs).
         selectinload(PermissionRequest.messages),
         selectinload(PermissionRequest.letters).defer(PermissionLetter.pdf),
+        # The requester is named as their account is now (`requester_shown_name`).
+        selectinload(PermissionRequest.requester_user),
     )
 
 
