@@ -71,6 +71,9 @@ class RoutedUse:
     term_start: date
     term_end: date
     explanation: str
+    # The signed-in user who submitted the application: the request follows their
+    # address and name (None: only the address given is known).
+    requester_user_id: int | None = None
 
 
 agreement_activated = _signals.signal(

@@ -160,7 +160,8 @@ class PermissionStatusSchema(ApiSchema):
 
     reference = ma.fields.String()
     state = ma.fields.String(metadata={"enum": list(STATES)})
-    requester_name = ma.fields.String()
+    # A request made from an application names its requester as their account does now.
+    requester_name = ma.fields.String(attribute="requester_shown_name")
     institution = ma.fields.String()
     purpose = ma.fields.String()
     content_requested = ma.fields.String()
@@ -210,7 +211,7 @@ class PermissionRequestSchema(PermissionStatusSchema):
     source = ma.fields.String(metadata={"enum": ["public", "application"]})
     organization_id = ma.fields.Integer(allow_none=True)
     application_reference = ma.fields.String(allow_none=True)
-    requester_email = ma.fields.String()
+    requester_email = ma.fields.String(attribute="requester_address")
     role = ma.fields.String()
     organization_type = ma.fields.String()
     purpose_detail = ma.fields.String()
@@ -413,6 +414,8 @@ def list_requests(query: dict[str, Any]) -> Select[Any]:
         # What PermissionRequestSchema shows of every row, with the page (no letter PDFs).
         selectinload(PermissionRequest.messages),
         selectinload(PermissionRequest.letters).defer(PermissionLetter.pdf),
+        # The requester is named as their account is now (`requester_shown_name`).
+        selectinload(PermissionRequest.requester_user),
     )
 
 

@@ -85,8 +85,15 @@ class PermissionRequest(Snapshotted, Base):
     application_line: Mapped[int | None] = mapped_column(Integer)
     application_reference: Mapped[str | None] = mapped_column(String(40))
 
+    # As given: the public form's, or the signed-in user's at the time of the request.
+    # Read them through `requester_address` and `requester_shown_name`, which follow
+    # that user (`requester_user_id`) when they change their address or name.
     requester_name: Mapped[str] = mapped_column(String(NAME_MAX))
     requester_email: Mapped[str] = mapped_column(String(EMAIL_MAX), index=True)
+    # The vendor user who asked, for a request made from an application; None for a
+    # public request (the address given is all there is) and for one made before
+    # round 24 whose requester no account could be matched to.
+    requester_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     institution: Mapped[str] = mapped_column(String(INSTITUTION_MAX))
     role: Mapped[str] = mapped_column(String(20))
     organization_type: Mapped[str] = mapped_column(String(20))
@@ -127,13 +134,34 @@ class PermissionRequest(Snapshotted, Base):
     reconsidered: Mapped[bool] = mapped_column(default=False)
 
     organization: Mapped[Organization | None] = relationship()
-    assignee: Mapped[User | None] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    requester_user: Mapped[User | None] = relationship(foreign_keys=[requester_user_id])
     messages: Mapped[list[PermissionMessage]] = relationship(
         back_populates="request", order_by="PermissionMessage.id", viewonly=True
     )
     letters: Mapped[list[PermissionLetter]] = relationship(
         back_populates="request", order_by="PermissionLetter.id", viewonly=True
     )
+
+    @property
+    def requester_address(self) -> str:
+        """The requester's address now: their account's, when a signed-in user of the
+        organization asked (they may have changed it since), else the address given."""
+        user = self._requester_of_organization
+        return self.requester_email if user is None else user.email
+
+    @property
+    def requester_shown_name(self) -> str:
+        """The requester's name now, as `requester_address`."""
+        user = self._requester_of_organization
+        return self.requester_name if user is None else user.full_name
+
+    @property
+    def _requester_of_organization(self) -> User | None:
+        # An account the office moved to another organization is no longer this
+        # request's to follow: its new address is that organization's business.
+        user = self.requester_user
+        return user if user is not None and user.organization_id == self.organization_id else None
 
     @property
     def letter(self) -> PermissionLetter | None:
@@ -171,6 +199,7 @@ class PermissionRequest(Snapshotted, Base):
         "organization_id",
         "application_reference",
         "requester_email",
+        "requester_user_id",
         "institution",
         "purpose",
         "medium",

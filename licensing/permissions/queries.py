@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Exists, Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Exists, Select, and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from licensing import calendar
 from licensing.access import Principal
@@ -85,9 +85,28 @@ class QueueRequest(NamedTuple):
     assignee: str | None  # the assignee's listed name (last: from the joined user)
 
 
-_QUEUE_COLUMNS = select(
-    *(getattr(PermissionRequest, name) for name in QueueRequest._fields[:-1]), listed_name()
-).outerjoin(User, User.id == PermissionRequest.assignee_id)
+# The user who asked from an application: the queue names them as their account does
+# now (`PermissionRequest.requester_shown_name`), not as when they asked.
+_REQUESTER = aliased(User)
+
+
+def _queue_column(name: str) -> Any:
+    if name == "requester_name":
+        return func.coalesce(_REQUESTER.full_name, PermissionRequest.requester_name).label(name)
+    return getattr(PermissionRequest, name)
+
+
+_QUEUE_COLUMNS = (
+    select(*(_queue_column(name) for name in QueueRequest._fields[:-1]), listed_name())
+    .outerjoin(User, User.id == PermissionRequest.assignee_id)
+    .outerjoin(
+        _REQUESTER,
+        and_(
+            _REQUESTER.id == PermissionRequest.requester_user_id,
+            _REQUESTER.organization_id == PermissionRequest.organization_id,
+        ),
+    )
+)
 
 
 def queue_requests(
@@ -125,6 +144,15 @@ def _filtered(
                 func.lower(PermissionRequest.reference).like(pattern),
                 func.lower(PermissionRequest.requester_name).like(pattern),
                 func.lower(PermissionRequest.requester_email).like(pattern),
+                # A requester who changed their name or address since is found by both.
+                PermissionRequest.requester_user_id.in_(
+                    select(User.id).where(
+                        or_(
+                            func.lower(User.full_name).like(pattern),
+                            func.lower(User.email).like(pattern),
+                        )
+                    )
+                ),
                 func.lower(PermissionRequest.institution).like(pattern),
                 func.lower(PermissionRequest.content_requested).like(pattern),
             )

@@ -350,7 +350,7 @@ def _permissions_waiting(
                 f"Permission request {found.reference} needs information",
                 waiting_on="you",
                 detail=(
-                    f"{found.requester_name} can answer on the request's status page until "
+                    f"{found.requester_shown_name} can answer on the request's status page until "
                     f"{found.answer_due_at:%Y-%m-%d}."
                     if found.answer_due_at
                     else ""

@@ -21,11 +21,10 @@ Create Date: 2026-12-03
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 from alembic import op
+
+from licensing.migrations import sqlite_foreign_keys_off
 
 revision = "accounts_0006"
 down_revision = "accounts_0005"
@@ -47,7 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         # Back to accounts_0005's SQLite schema, which had no role checks.
-        with _foreign_keys_off():
+        with sqlite_foreign_keys_off():
             with op.batch_alter_table("one_time_tokens", recreate="always") as batch:
                 batch.drop_constraint(
                     batch.f("ck_one_time_tokens_organization_role"), type_="check"
@@ -67,7 +66,7 @@ def _replace_checks(roles: str) -> None:
 
 
 def _recreate_with_checks(roles: str) -> None:
-    with _foreign_keys_off():
+    with sqlite_foreign_keys_off():
         with op.batch_alter_table("users", recreate="always") as batch:
             batch.create_check_constraint(batch.f("ck_users_organization_role"), sa.text(roles))
             batch.create_check_constraint(
@@ -77,20 +76,3 @@ def _recreate_with_checks(roles: str) -> None:
             batch.create_check_constraint(
                 batch.f("ck_one_time_tokens_organization_role"), sa.text(roles)
             )
-
-
-@contextmanager
-def _foreign_keys_off() -> Iterator[None]:
-    """SQLite's foreign keys off while the tables are copied, and every reference
-    checked before they are on again (a dangling one stops the migration)."""
-    context = op.get_context()
-    with context.autocommit_block():
-        op.execute("PRAGMA foreign_keys = OFF")
-    try:
-        yield
-        dangling = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if dangling:
-            raise RuntimeError(f"references broken by recreating the tables: {dangling[:5]}")
-    finally:
-        with context.autocommit_block():
-            op.execute("PRAGMA foreign_keys = ON")

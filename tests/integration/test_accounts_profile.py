@@ -16,6 +16,7 @@ from licensing.accounts import passwords, services
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
+from tests.support import factories
 from tests.support.factories import DEFAULT_PASSWORD
 
 NEW_PASSWORD = "a much longer passphrase 42"
@@ -282,3 +283,61 @@ def test_staff_change_their_own_name_too(
     client = signed_in(app.test_client(), licensing_staff)
     assert client.post("/account/name", data={"full_name": "Sam Reviewer"}).status_code == 302
     assert _user(licensing_staff.id).full_name == "Sam Reviewer"
+
+
+def _change_address(
+    app: Flask, user: User, signed_in: Callable[..., FlaskClient], new: str
+) -> None:
+    client = signed_in(app.test_client(), user)
+    client.post("/account/email", data={"new_email": new, "current_password": DEFAULT_PASSWORD})
+    [message] = _messages_to(new)
+    assert app.test_client().get(_link_in(message)).status_code == 302
+
+
+def _now_the_billing_contact(user: User) -> str:
+    with db.transaction() as session:
+        found = session.get(User, user.id)
+        assert found is not None
+        assert found.organization is not None
+        found.organization.billing_email = found.email
+        return found.email
+
+
+def test_an_administrator_who_was_the_billing_contact_is_told_invoices_still_go_to_the_old_address(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # Their invoices went on to the address they had left, without a word.
+    old = _now_the_billing_contact(vendor)
+
+    _change_address(app, vendor, signed_in, "robin.new@northwind.example")
+
+    body = _messages_to(old)[-1].body_text
+    assert (
+        f"Invoices and payment emails of {vendor.organization.legal_name} still go to {old}: "
+        in (body)
+    )
+    assert "change the billing contact on its Organization page, signed in:\n" in body
+    assert "http://testserver/portal" in body
+
+
+def test_a_member_who_was_the_billing_contact_is_told_whom_to_ask_to_change_it(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    member = factories.make_vendor(db.session(), vendor.organization)
+    old = _now_the_billing_contact(member)
+
+    _change_address(app, member, signed_in, "sam.new@northwind.example")
+
+    body = _messages_to(old)[-1].body_text
+    assert f"still go to {old}: it is the organization's billing contact" in body
+    assert f"ask {vendor.full_name} ({vendor.email}) to change the billing contact" in body
+
+
+def test_a_user_who_is_not_the_billing_contact_reads_nothing_about_invoices(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    old = vendor.email
+
+    _change_address(app, vendor, signed_in, "robin.new@northwind.example")
+
+    assert "billing contact" not in _messages_to(old)[-1].body_text

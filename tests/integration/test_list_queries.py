@@ -104,12 +104,15 @@ def seed(
             apply(vendor, STAFF_USE)
             agreement = active_agreement(vendor, SMALL_SOFTWARE)
             file_report(vendor, agreement, 1, [row(1, f"C-{index}", quantity=10)])
+            # Each asked by a user of their own, whom the lists name as they are now.
+            requester = factories.make_vendor(db.session(), organization)
             send_routed(
                 routed_use(
                     organization.id,
                     organization.legal_name,
                     application_id=90000 + index,
-                    requester_email=f"requester{index}@bluefin.example",
+                    requester_email=requester.email,
+                    requester_user_id=requester.id,
                 )
             )
         db.session().commit()

@@ -317,3 +317,90 @@ def test_royalties_0005_names_the_reports_that_amend_the_same_report_and_changes
         f"resolved (amends_id {original}: royalty_reports ids {one}, {other})."
     )
     assert "uq_royalty_reports_amends_id" not in _index_names(url, "royalty_reports")
+
+
+def _permission_request(
+    connection: Connection, number: int, organization_id: int | None, email: str
+) -> int:
+    return _insert(
+        connection,
+        "permission_requests",
+        reference=f"PR-2026-{number:06d}",
+        state="submitted",
+        source="public" if organization_id is None else "application",
+        organization_id=organization_id,
+        requester_name="Rosa Lindqvist",
+        requester_email=email,
+        institution="Kestrel Health Software",
+        role="other",
+        organization_type="academic",
+        purpose="other_educational",
+        purpose_detail="From license application APP-2026-000001, use 1.",
+        content_requested="A workbook",
+        medium="print",
+        duration="2027-01-01 to 2027-12-31",
+        link_salt="s" * 32,
+        created_at=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+        reconsidered=False,
+    )
+
+
+def test_permissions_0003_finds_who_asked_by_the_audit_log_then_by_the_address_stored(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Requests made from applications before the column: the creating audit event's
+    user (who since changed their address), else the organization's user with the
+    address stored; a public request has none. The request's messages are kept."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "permissions_0002")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, same_address = _organization_and_user(connection, "member")
+            _, moved = _organization_and_user(connection, "administrator")
+            connection.execute(
+                text("UPDATE users SET organization_id = :o WHERE id = :u"),
+                {"o": organization_id, "u": moved},
+            )
+            by_address = _permission_request(
+                connection, 1, organization_id, f"member-{organization_id}@kestrel.example"
+            )
+            by_audit = _permission_request(connection, 2, organization_id, "old@kestrel.example")
+            public = _permission_request(
+                connection, 3, None, f"member-{organization_id}@kestrel.example"
+            )
+            _insert(
+                connection,
+                "permission_messages",
+                request_id=by_audit,
+                author="requester",
+                author_name="Rosa Lindqvist",
+                internal=False,
+                body="For the spring course.",
+                created_at=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+            )
+            _insert(
+                connection,
+                "audit_events",
+                seq=10_000,
+                occurred_at=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+                actor="old@kestrel.example",
+                actor_user_id=moved,
+                action="permission_request.created",
+                entity_type="permission_request",
+                entity_id=str(by_audit),
+                prev_hash="0" * 64,
+                hash="1" * 64,
+            )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            found = dict(
+                connection.execute(
+                    text("SELECT id, requester_user_id FROM permission_requests")
+                ).all()
+            )
+            kept = connection.execute(text("SELECT request_id FROM permission_messages")).all()
+    finally:
+        engine.dispose()
+    assert found == {by_address: same_address, by_audit: moved, public: None}
+    assert kept == [(by_audit,)]

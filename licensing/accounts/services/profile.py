@@ -36,6 +36,7 @@ from licensing.accounts.services._common import (
     normalize_email,
 )
 from licensing.accounts.services.authentication import _count_failure
+from licensing.accounts.services.roles import whom_to_ask
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
@@ -192,8 +193,23 @@ def apply_email_change(session: Session, link: OneTimeToken, user: User) -> None
         to=old,
         subject="Your email address was changed",
         template="email_changed",
-        context={"user": user, "old_email": old},
+        context={"user": user, "old_email": old, **_billing_contact_stays(session, user, old)},
     )
+
+
+def _billing_contact_stays(session: Session, user: User, old: str) -> dict[str, object]:
+    """When the old address is also the organization's billing contact: that is the
+    organization's setting, kept apart from any account (it may be a shared mailbox,
+    and has no account to follow), so invoices keep going there. The user is told so,
+    and who changes it (they, as an administrator, or whom to ask)."""
+    organization = user.organization
+    if organization is None or organization.billing_email.lower() != old:
+        return {}
+    return {
+        "billing_contact_of": organization,
+        "ask": None if user.is_administrator else whom_to_ask(session, organization.id),
+        "portal_url": links().vendor_dashboard(),
+    }
 
 
 def _own_account(session: Session, actor: Actor) -> User:

@@ -178,6 +178,7 @@ def _route_to_permissions(
                 organization_type=application.organization.organization_type,
                 requester_name=user.full_name if user else actor.name,
                 requester_email=actor.name,
+                requester_user_id=user.id if user else None,
                 line_index=line.use_index,
                 audience_size=audience,
                 term_start=application.term_start,

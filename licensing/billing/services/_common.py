@@ -95,19 +95,20 @@ def _email_payer(
     """Queue `template` about a card payment to the vendor user who paid it, besides
     the billing contact's copy: whoever pays expects a confirmation, and hears of a
     refund to their card. Not when the payer is the billing contact (one email, not
-    two), nor when they no longer act for the organization (removed, or with no
-    confirmed address). Their link is the invoice's page, signed in: the signed link
-    is the billing contact's."""
+    two), nor to an address never confirmed (it may not be theirs).
+
+    A payer who still acts for the organization gets the invoice's page, signed in
+    (the signed link is the billing contact's). One who no longer does (their access
+    removed, or their account now another organization's) is still told, at the
+    address their account has: it is their card, and a charge or refund on it with no
+    word would read as fraud. They get no link (they can no longer open its pages)
+    and are told to ask the billing contact, named, for the invoice."""
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
     payer = _card_payer(session, payment, organization)
-    if (
-        payer is None
-        or not payer.is_active
-        or not payer.email_verified
-        or payer.organization_id != invoice.organization_id
-    ):
+    if payer is None or not payer.email_verified:
         return
+    acts = payer.is_active and payer.organization_id == invoice.organization_id
     mail.enqueue(
         session,
         to=payer.email,
@@ -119,7 +120,8 @@ def _email_payer(
             "payment": payment,
             "balance_due": in_words(invoice.balance_due, invoice.currency),
             "payer": payer,
-            "invoice_url": pages().vendor_invoice(invoice.id),
+            "payer_left": not acts,
+            "invoice_url": pages().vendor_invoice(invoice.id) if acts else None,
             **context,
         },
     )

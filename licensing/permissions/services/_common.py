@@ -145,7 +145,7 @@ def requester(request: PermissionRequest) -> Actor:
     """The requester, who acts through the link emailed to them (no account): a
     link actor, holding no role and seeing no organization's records, whose
     authority is the link (the use case found the request by its token)."""
-    return Actor.by_link(request.requester_email)
+    return Actor.by_link(request.requester_address)
 
 
 # --- loading and changing a request ------------------------------------------------
@@ -244,7 +244,12 @@ def add_requester_message(
     session: Session, request: PermissionRequest, body: str, now: datetime
 ) -> PermissionMessage:
     return add_message(
-        session, request, body, author="requester", author_name=request.requester_name, now=now
+        session,
+        request,
+        body,
+        author="requester",
+        author_name=request.requester_shown_name,
+        now=now,
     )
 
 
@@ -289,7 +294,7 @@ def tell_requester(
     work, those who do (`colleagues_instead`), with the request's portal page."""
     colleagues = colleagues_instead(session, request)
     if colleagues is None:
-        to: str | list[str] = request.requester_email
+        to: str | list[str] = request.requester_address
         url, secrets = status_url(request), [status_token(request)]
     else:
         # The status link is the requester's secret; the portal page, signed in,
@@ -318,21 +323,19 @@ def colleagues_instead(
 ) -> account_queries.LicensingReaders | None:
     """Whom to tell about a request made from an application instead of its requester,
     when the requester's account no longer does the organization's licensing work (made
-    a billing member, or their access removed): educational permission requests are
-    that work (docs/accounts.md, Roles), so its administrators and members
-    (`licensing_readers`) hear of it. None: the requester, who still does it, who
-    asked on the public form, or whose address no account of the organization has now
-    (it changed: the address they asked from is all the request knows)."""
-    if request.organization_id is None:
+    a billing member, or their access removed, by a colleague or the office):
+    educational permission requests are that work (docs/accounts.md, Roles), and the
+    request is the organization's, so its administrators and members
+    (`licensing_readers`) hear of it. None: the requester, who still does it (at their
+    account's address now, `requester_address`), who asked on the public form, or whose
+    account a request from before round 24 could not be matched to."""
+    requester_user = request.requester_user
+    if request.organization_id is None or requester_user is None:
         return None
-    requester_user = session.scalars(
-        select(User).where(
-            User.organization_id == request.organization_id,
-            User.email == request.requester_email,
-        )
-    ).one_or_none()
-    if requester_user is None or (
-        requester_user.is_active and requester_user.organization_role in LICENSING_WORK
+    if (
+        requester_user.is_active
+        and requester_user.organization_id == request.organization_id
+        and requester_user.organization_role in LICENSING_WORK
     ):
         return None
     organization = session.get(Organization, request.organization_id)

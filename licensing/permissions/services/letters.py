@@ -25,8 +25,8 @@ def next_number(request: PermissionRequest, kind: str) -> str:
 
 def addressee(request: PermissionRequest) -> documents.Requester:
     return documents.Requester(
-        name=request.requester_name,
-        email=request.requester_email,
+        name=request.requester_shown_name,
+        email=request.requester_address,
         institution=request.institution,
         role=label(request.role),
     )

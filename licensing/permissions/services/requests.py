@@ -263,6 +263,7 @@ def _routed_fields(use: RoutedUse) -> dict[str, Any]:
         "application_reference": use.application_reference,
         "requester_name": use.requester_name[:NAME_MAX],
         "requester_email": normalize_email(use.requester_email),
+        "requester_user_id": use.requester_user_id,
         "institution": use.organization_name[:INSTITUTION_MAX],
         "role": "other",
         "organization_type": use.organization_type,

@@ -562,6 +562,8 @@ def test_a_routed_use_becomes_a_permission_request_in_the_queue_for_its_organiza
         ("submitted", academic.organization_id, 1)
     ]
     assert requests[0].requester_email == academic.email
+    # The request follows the user who submitted it (their address and name may change).
+    assert requests[0].requester_user_id == academic.id
     assert requests[0].audience_size == 40
 
 

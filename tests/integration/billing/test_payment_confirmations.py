@@ -136,17 +136,112 @@ def test_a_payment_applied_by_reconcile_still_reaches_its_payer(
     assert payer.email in _confirmations()
 
 
-def test_a_payer_whose_access_was_removed_is_not_sent_the_confirmation(
+def _left(payer: User, *, moved_to: Organization | None = None) -> None:
+    """The payer no longer acts for the organization: their access removed, or (an
+    office correction) their account moved to another organization."""
+    with db.transaction() as session:
+        found = session.get(User, payer.id)
+        assert found is not None
+        if moved_to is None:
+            found.is_active = False
+        else:
+            found.organization_id = moved_to.id
+
+
+def _told_without_links(body: str, invoice: Invoice) -> None:
+    contact = _organization(invoice)
+    assert f"You no longer act for {contact.legal_name} with the" in body
+    assert "so this email links none of its pages" in body
+    assert (
+        f"ask its billing contact, {contact.billing_contact_name} ({contact.billing_email}), who"
+        in body
+    )
+    assert "/portal/" not in body
+    assert "/invoice-links/" not in body
+    assert "sign in" not in body
+
+
+@pytest.mark.parametrize("left", ["removed", "moved"])
+def test_a_payer_who_no_longer_acts_for_the_organization_is_told_of_the_charge_without_links(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    left: str,
+) -> None:
+    payer = _colleague(vendor, MEMBER)
+    invoice = invoice_for(vendor, ("75.00",))
+    payment = pay_by_card(invoice, payer, localstripe)
+    elsewhere = factories.make_organization(db.session()) if left == "moved" else None
+    _left(payer, moved_to=elsewhere)
+    deliver_event(client, succeeded_event(localstripe, payment))
+
+    confirmations = _confirmations()
+    assert set(confirmations) == {_organization(invoice).billing_email, payer.email}
+    body = confirmations[payer.email].body_text
+    assert body.startswith(f"Hello {payer.full_name},")
+    assert (
+        f"received 75.00 USD (Visa ending 4242) from you for invoice {invoice.number} of "
+        f"{_organization(invoice).legal_name}." in body
+    )
+    _told_without_links(body, invoice)
+    assert "), who is sent this confirmation too." in body
+    # The contact's copy still names who paid, and keeps its signed link.
+    contact_copy = confirmations[_organization(invoice).billing_email].body_text
+    assert f"from {payer.full_name} for invoice" in contact_copy
+    assert "/invoice-links/" in contact_copy
+
+
+def test_a_payer_whose_address_was_never_confirmed_is_not_sent_the_confirmation(
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     payer = _colleague(vendor, MEMBER)
     invoice = invoice_for(vendor, ("75.00",))
     payment = pay_by_card(invoice, payer, localstripe)
     with db.transaction() as session:
-        session.get(User, payer.id).is_active = False  # type: ignore[union-attr]
+        session.get(User, payer.id).email_verified_at = None  # type: ignore[union-attr]
     deliver_event(client, succeeded_event(localstripe, payment))
 
     assert list(_confirmations()) == [_organization(invoice).billing_email]
+
+
+def _refunds_told(
+    client: FlaskClient,
+    invoice: Invoice,
+    payer: User,
+    localstripe: LocalStripe,
+    *,
+    after_paying: Callable[[], None] = lambda: None,
+) -> dict[str, str]:
+    """`payer` pays `invoice` by card, then (after `after_paying`) billing staff credit
+    40.00 of it and refund that to the card: the refund emails' bodies, by recipient."""
+    payment = pay_by_card(invoice, payer, localstripe)
+    deliver_event(client, succeeded_event(localstripe, payment))
+    after_paying()
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+    services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
+    return {
+        address: message.body_text
+        for message in db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "refund_sent")
+        )
+        for address in message.to
+    }
+
+
+def test_a_refund_to_the_card_of_a_payer_removed_since_reaches_them_without_links(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> None:
+    payer = _colleague(vendor, BILLING)
+    invoice = invoice_for(vendor, ("250.00",))
+    told = _refunds_told(client, invoice, payer, localstripe, after_paying=lambda: _left(payer))
+
+    body = told[payer.email]
+    assert "to the card you paid with (Visa ending 4242)" in body
+    _told_without_links(body, invoice)
+    assert "), who is sent this too." in body
 
 
 def test_money_recorded_by_billing_staff_is_confirmed_to_the_billing_contact_only(
@@ -170,21 +265,9 @@ def test_a_refund_to_the_card_is_told_to_whoever_paid_with_it(
 ) -> None:
     payer = _colleague(vendor, BILLING)
     invoice = invoice_for(vendor, ("250.00",))
-    payment = pay_by_card(invoice, payer, localstripe)
-    deliver_event(client, succeeded_event(localstripe, payment))
-    credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
-    )
 
-    services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
+    told = _refunds_told(client, invoice, payer, localstripe)
 
-    told = {
-        address: message.body_text
-        for message in db.session().scalars(
-            select(OutboxMessage).where(OutboxMessage.template == "refund_sent")
-        )
-        for address in message.to
-    }
     contact = _organization(invoice).billing_email
     assert set(told) == {contact, payer.email}
     assert "to the card you paid with (Visa ending 4242)" in told[payer.email]

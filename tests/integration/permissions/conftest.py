@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from licensing import db
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services
@@ -114,6 +115,22 @@ def routed_use(organization_id: int, organization_name: str, **overrides: Any) -
     }
     values.update(overrides)
     return RoutedUse(**values)
+
+
+def requested_by(requester: User) -> PermissionRequest:
+    """A request routed from an application that the vendor user `requester` submitted
+    (as the applications package sends it: their address, name and user id)."""
+    organization = db.session().get(Organization, requester.organization_id)
+    assert organization is not None
+    return send_routed(
+        routed_use(
+            organization.id,
+            organization.legal_name,
+            requester_email=requester.email,
+            requester_name=requester.full_name,
+            requester_user_id=requester.id,
+        )
+    )
 
 
 def send_routed(use: RoutedUse) -> PermissionRequest:

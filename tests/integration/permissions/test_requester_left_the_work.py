@@ -15,22 +15,8 @@ from licensing.access import BILLING
 from licensing.accounts.models import Organization, User
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services
-from licensing.permissions.models import PermissionRequest
-from tests.integration.permissions.conftest import routed_use, send_routed
+from tests.integration.permissions.conftest import requested_by
 from tests.support import factories
-
-
-def _requested_by(requester: User) -> PermissionRequest:
-    organization = db.session().get(Organization, requester.organization_id)
-    assert organization is not None
-    return send_routed(
-        routed_use(
-            organization.id,
-            organization.legal_name,
-            requester_email=requester.email,
-            requester_name=requester.full_name,
-        )
-    )
 
 
 def _now_a(user: User, *, role: str | None = None, active: bool = True) -> None:
@@ -54,7 +40,7 @@ def test_a_requester_made_a_billing_member_leaves_the_decision_to_the_administra
 ) -> None:
     organization = db.session().get(Organization, vendor.organization_id)
     requester = factories.make_vendor(db.session(), organization)  # a member
-    request = _requested_by(requester)
+    request = requested_by(requester)
     _now_a(requester, role=BILLING)
 
     services.approve(request.id, factories.staff_actor())
@@ -79,7 +65,7 @@ def test_a_requester_whose_access_was_removed_is_not_sent_the_question(
 ) -> None:
     organization = db.session().get(Organization, vendor.organization_id)
     requester = factories.make_vendor(db.session(), organization)
-    request = _requested_by(requester)
+    request = requested_by(requester)
     _now_a(requester, active=False)
 
     services.ask_for_info(request.id, "Which course is it for?", factories.staff_actor())
@@ -96,7 +82,7 @@ def test_a_requester_whose_access_was_removed_is_not_sent_the_question(
 def test_a_requester_who_still_does_the_licensing_work_keeps_their_status_link(
     vendor: User,
 ) -> None:
-    request = _requested_by(vendor)
+    request = requested_by(vendor)
 
     services.approve(request.id, factories.staff_actor())
 
@@ -109,7 +95,7 @@ def test_a_requester_who_still_does_the_licensing_work_keeps_their_status_link(
 def test_with_nobody_left_to_do_the_licensing_work_the_billing_contact_is_told_whom_to_ask(
     vendor: User,
 ) -> None:
-    request = _requested_by(vendor)
+    request = requested_by(vendor)
     _now_a(vendor, role=BILLING)  # the only user, now a billing member
 
     services.approve(request.id, factories.staff_actor())
