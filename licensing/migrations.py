@@ -8,10 +8,9 @@ feature's; `upgrade` therefore targets every head ("heads").
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 
-from alembic import command, op
+from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -144,25 +143,3 @@ def refuse_duplicates(
         "This migration changed nothing; see docs/operations.md, "
         "'A migration refuses duplicate rows'."
     )
-
-
-@contextmanager
-def sqlite_foreign_keys_off() -> Iterator[None]:
-    """SQLite's foreign keys off while a migration recreates tables, and every
-    reference checked before they are on again (a dangling one stops the migration).
-
-    A batch migration that recreates a table on SQLite drops the old one: with
-    foreign keys on, that is refused while other rows refer to it, or (ON DELETE
-    CASCADE) deletes those rows without a word. The pragma is ignored inside a
-    transaction, so it is switched outside one."""
-    context = op.get_context()
-    with context.autocommit_block():
-        op.execute("PRAGMA foreign_keys = OFF")
-    try:
-        yield
-        dangling = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if dangling:
-            raise RuntimeError(f"references broken by recreating the tables: {dangling[:5]}")
-    finally:
-        with context.autocommit_block():
-            op.execute("PRAGMA foreign_keys = ON")

@@ -24,8 +24,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from licensing.migrations import sqlite_foreign_keys_off
-
 revision = "accounts_0006"
 down_revision = "accounts_0005"
 branch_labels = None
@@ -46,14 +44,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         # Back to accounts_0005's SQLite schema, which had no role checks.
-        with sqlite_foreign_keys_off():
-            with op.batch_alter_table("one_time_tokens", recreate="always") as batch:
-                batch.drop_constraint(
-                    batch.f("ck_one_time_tokens_organization_role"), type_="check"
-                )
-            with op.batch_alter_table("users", recreate="always") as batch:
-                batch.drop_constraint(batch.f("ck_users_role_in_organization"), type_="check")
-                batch.drop_constraint(batch.f("ck_users_organization_role"), type_="check")
+        with op.batch_alter_table("one_time_tokens", recreate="always") as batch:
+            batch.drop_constraint(batch.f("ck_one_time_tokens_organization_role"), type_="check")
+        with op.batch_alter_table("users", recreate="always") as batch:
+            batch.drop_constraint(batch.f("ck_users_role_in_organization"), type_="check")
+            batch.drop_constraint(batch.f("ck_users_organization_role"), type_="check")
         return
     _replace_checks(ROLES_BEFORE)
 
@@ -66,13 +61,12 @@ def _replace_checks(roles: str) -> None:
 
 
 def _recreate_with_checks(roles: str) -> None:
-    with sqlite_foreign_keys_off():
-        with op.batch_alter_table("users", recreate="always") as batch:
-            batch.create_check_constraint(batch.f("ck_users_organization_role"), sa.text(roles))
-            batch.create_check_constraint(
-                batch.f("ck_users_role_in_organization"), sa.text(ROLE_IN_ORGANIZATION)
-            )
-        with op.batch_alter_table("one_time_tokens", recreate="always") as batch:
-            batch.create_check_constraint(
-                batch.f("ck_one_time_tokens_organization_role"), sa.text(roles)
-            )
+    # Recreated with SQLite's foreign keys off (migrations/env.py), so the rows that
+    # refer to users survive the copy.
+    with op.batch_alter_table("users", recreate="always") as batch:
+        batch.create_check_constraint(batch.f("ck_users_organization_role"), sa.text(roles))
+        batch.create_check_constraint(
+            batch.f("ck_users_role_in_organization"), sa.text(ROLE_IN_ORGANIZATION)
+        )
+    with op.batch_alter_table("one_time_tokens", recreate="always") as batch:
+        batch.create_check_constraint(batch.f("ck_one_time_tokens_organization_role"), sa.text(roles))

@@ -16,13 +16,10 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from licensing.migrations import sqlite_foreign_keys_off
 
 revision = "permissions_0003"
 down_revision = "permissions_0002"
@@ -51,17 +48,14 @@ WHERE source = 'application' AND requester_user_id IS NULL
 """
 
 
-def _sqlite() -> bool:
-    return op.get_bind().dialect.name == "sqlite"
-
-
 def _batch() -> Any:
     return op.batch_alter_table("permission_requests")
 
 
 def upgrade() -> None:
-    # SQLite recreates the table, which its messages, notes and letters refer to.
-    with sqlite_foreign_keys_off() if _sqlite() else nullcontext(), _batch() as batch:
+    # SQLite recreates the table, which its messages, notes and letters refer to:
+    # migrations/env.py runs every migration there with foreign keys off.
+    with _batch() as batch:
         batch.add_column(sa.Column("requester_user_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
             batch.f("fk_permission_requests_requester_user_id_users"),
@@ -77,7 +71,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with sqlite_foreign_keys_off() if _sqlite() else nullcontext(), _batch() as batch:
+    with _batch() as batch:
         batch.drop_index(batch.f("ix_permission_requests_requester_user_id"))
         batch.drop_constraint(
             batch.f("fk_permission_requests_requester_user_id_users"), type_="foreignkey"

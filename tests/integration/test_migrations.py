@@ -151,6 +151,55 @@ def test_sqlite_keeps_every_row_that_refers_to_a_user_when_accounts_0006_adds_th
     assert keys_on == 1
 
 
+def test_sqlite_keeps_a_payments_reversal_when_billing_0007_recreates_payments(
+    tmp_path: Path,
+) -> None:
+    """billing_0007 recreates `payments` on SQLite to add its foreign key. Every batch
+    migration runs with SQLite's foreign keys off (migrations/env.py), so dropping the
+    old table is neither refused for the reversal that refers to it nor cascaded."""
+    url = f"sqlite:///{tmp_path}/upgrade.db"
+    migrations.upgrade(url)
+    migrations.downgrade(url, "billing_0006")
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "agreement", 1)
+            paid = {"invoice_id": invoice_id, "organization_id": organization_id}
+            payment_id = _insert(
+                connection,
+                "payments",
+                **paid,
+                method="check",
+                state="reversed",
+                currency="USD",
+                amount=1500,
+                recorded_by="clerk@office.example",
+                created_at=now,
+            )
+            _insert(
+                connection,
+                "payment_reversals",
+                **paid,
+                payment_id=payment_id,
+                currency="USD",
+                amount=1500,
+                reason="Cheque returned unpaid",
+                returned_on=date(2026, 12, 2),
+                reversed_by="clerk@office.example",
+                created_at=now,
+            )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT payment_id FROM payment_reversals")).all()
+            keys_on = connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+    finally:
+        engine.dispose()
+    assert kept == [(payment_id,)]
+    assert keys_on == 1
+
+
 def _invoice(connection: Connection, organization_id: int, source_type: str, source_id: int) -> int:
     return _insert(
         connection,
