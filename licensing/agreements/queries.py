@@ -681,17 +681,6 @@ def agreements_query(
     return scoped(statement, Agreement, principal)
 
 
-def upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:
-    """The invoice issued when the agreement became active, for what was due up front
-    (none when every line is charged on reported usage). At most one is issued
-    (`billing.services.invoice_activated_agreement`)."""
-    return session.scalars(
-        select(Invoice).where(
-            Invoice.source_type == INVOICE_FOR_AGREEMENT, Invoice.source_id == agreement_id
-        )
-    ).one_or_none()
-
-
 def agreement_for_application(session: Session, application_id: int) -> Agreement | None:
     return session.scalars(
         select(Agreement).where(Agreement.application_id == application_id)

@@ -44,6 +44,7 @@ from licensing.agreements.states import (
 )
 from licensing.agreements.vendor_rows import vendor_rows
 from licensing.audit import queries as audit_queries
+from licensing.billing import queries as billing_queries
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
@@ -562,7 +563,7 @@ def _accepted_message(session: Session, agreement: Agreement) -> str:
     """Acceptance, and what it invoiced: vendors looked for an up-front invoice that
     an agreement charged only on reported usage never has."""
     done = f"Agreement {agreement.number} is accepted and active."
-    invoice = queries.upfront_invoice(session, agreement.id)
+    invoice = billing_queries.upfront_invoice(session, agreement.id)
     if invoice is None:
         return (
             f"{done} Nothing is due up front: royalties on usage are invoiced when you "

@@ -49,6 +49,7 @@ from licensing.billing.models import (
     PaymentReversal,
     Refund,
 )
+from licensing.billing.states import AGREEMENT as AGREEMENT_SOURCE
 from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, RECEIVED, REFUND_COUNTED
 from licensing.calendar import office_day_start
 from licensing.db import Money, Statement
@@ -105,6 +106,18 @@ def invoices_query(
         selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
     )
     return scoped(statement, Invoice, principal)
+
+
+def upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:
+    """The invoice issued when the agreement became active, for what was due up front
+    (none when every line is charged on reported usage). At most one is issued
+    (`services.invoice_activated_agreement`; the index `uq_invoices_one_per_source`).
+    Billing's acceptance and the agreements package's pages both read it here."""
+    return session.scalars(
+        select(Invoice).where(
+            Invoice.source_type == AGREEMENT_SOURCE, Invoice.source_id == agreement_id
+        )
+    ).one_or_none()
 
 
 # One record by id, if the caller may see it (`NotFound` otherwise).
