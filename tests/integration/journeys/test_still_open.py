@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
@@ -19,9 +21,12 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
+from licensing.agreements.models import Application
 from licensing.billing.models import CreditNote, Invoice
 from licensing.db import utcnow
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.integration.billing.conftest import activated, send_activation
+from tests.support.agreements import issued_agreement
 from tests.support.billing import credited, paid_offline, refunded_offline
 
 
@@ -125,3 +130,31 @@ def test_a_closed_organizations_page_loads_none_of_its_invoices_to_say_what_stay
     console = signed_in(app.test_client(), licensing_staff)
     text = _words(console.get(f"/console/organizations/{vendor.organization_id}"))
     assert "And 9 more invoices to pay: 14,000.00 USD owed on 14 invoices in all." in text
+
+
+def test_the_licensing_lines_link_the_organizations_own_agreements_and_undecided_applications(
+    app: Flask,
+    apply: Callable[..., Application],
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issued = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    undecided = apply(vendor, STAFF_USE)
+    elsewhere = issued_agreement(other_vendor, licensing_staff, AUTO_USE, now=NOW)
+    elsewhere_undecided = apply(other_vendor, STAFF_USE)
+    monkeypatch.setattr(accounts, "OPEN_NAMED", 0)  # every one counted, none named
+    console = signed_in(app.test_client(), licensing_staff)
+
+    page = _closing(console, vendor.organization_id)
+
+    more_agreements = "And 1 more agreement in force or waiting for acceptance."
+    agreements = _words(console.get(_link_after(page, more_agreements)))
+    assert issued.number in agreements
+    assert elsewhere.number not in agreements
+    more_applications = "And 1 more application undecided."
+    applications = _words(console.get(_link_after(page, more_applications)))
+    assert undecided.reference in applications
+    assert elsewhere_undecided.reference not in applications
