@@ -340,7 +340,7 @@ def still_selected(session: Session, statement: Select[Any], claimed: Sequence[A
     return [row for row in claimed if row.id in still]
 
 
-def count_rows(session: Session, statement: Select[Any]) -> int:
+def count_rows(session: Session, statement: Statement) -> int:
     """How many rows `statement` selects, counted by the database (without its
     ORDER BY, which changes no count)."""
     counting = select(func.count()).select_from(statement.order_by(None).subquery())

@@ -56,6 +56,12 @@ class Links(Protocol):
     def royalty_period(self, agreement_id: int, period_start: date) -> str: ...
     def royalty_report_review(self, report_id: int) -> str: ...
 
+    # the console's lists of one organization's records (what stays open with it)
+    def organization_invoices(self, organization_id: int) -> str: ...
+    def organization_royalty_periods(self, organization_id: int) -> str: ...
+    def organization_agreements(self, organization_id: int) -> str: ...
+    def organization_applications(self, organization_id: int) -> str: ...
+
 
 class PublicUrlLinks:
     """The web edge's pages under `PUBLIC_URL`, read at each call (tests and
@@ -150,6 +156,19 @@ class PublicUrlLinks:
 
     def royalty_report_review(self, report_id: int) -> str:
         return self._url("royalties.console_report", report_id=report_id)
+
+    def organization_invoices(self, organization_id: int) -> str:
+        return self._url("billing_console.invoices", organization=organization_id)
+
+    def organization_royalty_periods(self, organization_id: int) -> str:
+        return self._url("royalties.console_queue", organization=organization_id)
+
+    def organization_agreements(self, organization_id: int) -> str:
+        return self._url("agreements_console.agreements_list", organization=organization_id)
+
+    def organization_applications(self, organization_id: int) -> str:
+        # Given one organization, the queue lists its undecided applications.
+        return self._url("agreements_console.queue", organization=organization_id)
 
 
 def install(app: Flask, links: Links) -> None:

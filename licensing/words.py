@@ -76,6 +76,11 @@ def at_most_characters(limit: int, *, in_all: bool = False) -> str:
     return f"At most {format_quantity(limit)} characters{' in all' if in_all else ''}."
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 application`, `3 applications`."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
 def end_sentence(text: str | None) -> str:
     """`text` ending with one full stop: "Acme Software, Inc." is not followed by another."""
     value = (text or "").rstrip()

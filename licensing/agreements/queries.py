@@ -42,6 +42,7 @@ from sqlalchemy.orm import (
 
 from licensing import calendar, references
 from licensing.access import Principal
+from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User, parse_roles
 from licensing.accounts.queries import (
     ScopedStatement,
@@ -72,9 +73,10 @@ from licensing.billing.models import Invoice
 from licensing.billing.states import AGREEMENT as INVOICE_FOR_AGREEMENT
 from licensing.billing.states import DRAFT as INVOICE_DRAFT
 from licensing.billing.states import VOID as INVOICE_VOID
-from licensing.db import Money, Statement
+from licensing.db import Money, Statement, count_rows
 from licensing.errors import NotFound
-from licensing.words import humanize
+from licensing.links import links
+from licensing.words import counted, humanize
 
 __all__ = ["AWAITING_STAFF", "AWAITING_VENDOR"]
 
@@ -679,17 +681,6 @@ def agreements_query(
     return scoped(statement, Agreement, principal)
 
 
-def upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:
-    """The invoice issued when the agreement became active, for what was due up front
-    (none when every line is charged on reported usage). At most one is issued
-    (`billing.services.invoice_activated_agreement`)."""
-    return session.scalars(
-        select(Invoice).where(
-            Invoice.source_type == INVOICE_FOR_AGREEMENT, Invoice.source_id == agreement_id
-        )
-    ).one_or_none()
-
-
 def agreement_for_application(session: Session, application_id: int) -> Agreement | None:
     return session.scalars(
         select(Agreement).where(Agreement.application_id == application_id)
@@ -1131,33 +1122,46 @@ def rejection_of(session: Session, application: Application, *, sla_days: int) -
 
 
 # Applications that wait on the office's decision, or on the vendor's answer.
-_UNDECIDED = (*AWAITING_STAFF, RETURNED)
+AWAITING_DECISION = (*AWAITING_STAFF, RETURNED)
 
 
-def open_licensing(session: Session, organization_id: int, _today: date) -> list[str]:
+def open_licensing(
+    session: Session, organization_id: int, _today: date
+) -> list[accounts.StillOpen]:
     """The organization's agreements in force or waiting for acceptance and its
     undecided applications, in words, for `accounts.register_open_business`
     (registered in `licensing.agreements.init_app`): a closed organization is
-    licensed no further, so staff terminate or reject what should end with it."""
-    agreements = session.execute(
-        select(Agreement.number, Agreement.state, Agreement.term_end)
-        .where(Agreement.organization_id == organization_id, Agreement.state.in_((ACTIVE, ISSUED)))
-        .order_by(Agreement.number)
+    licensed no further, so staff terminate or reject what should end with it. The
+    first few of each named, the rest counted by the database."""
+    agreements = select(Agreement.number, Agreement.state, Agreement.term_end).where(
+        Agreement.organization_id == organization_id, Agreement.state.in_((ACTIVE, ISSUED))
     )
-    applications = session.execute(
-        select(Application.id, Application.state)
-        .where(Application.organization_id == organization_id, Application.state.in_(_UNDECIDED))
-        .order_by(Application.id)
+    applications = select(Application.id, Application.state).where(
+        Application.organization_id == organization_id,
+        Application.state.in_(AWAITING_DECISION),
     )
-    return [
-        f"Agreement {row.number} is in force until {row.term_end}: terminate it if the "
-        "license ends with the account."
-        if row.state == ACTIVE
-        else f"Agreement {row.number} waits for acceptance, which a closed organization "
-        "cannot give."
-        for row in agreements
-    ] + [
-        f"Application {Application.reference_of(row.id)} is {humanize(row.state)}: a closed "
-        "organization's application is not approved."
-        for row in applications
-    ]
+    named = accounts.OPEN_NAMED
+    return accounts.named_and_more(
+        [
+            f"Agreement {row.number} is in force until {row.term_end}: terminate it if the "
+            "license ends with the account."
+            if row.state == ACTIVE
+            else f"Agreement {row.number} waits for acceptance, which a closed organization "
+            "cannot give."
+            for row in session.execute(agreements.order_by(Agreement.number).limit(named))
+        ],
+        count_rows(session, agreements),
+        lambda rest: f"And {counted(rest, 'more agreement')} in force or waiting for acceptance.",
+        links().organization_agreements(organization_id),
+        "The organization's agreements",
+    ) + accounts.named_and_more(
+        [
+            f"Application {Application.reference_of(row.id)} is {humanize(row.state)}: a "
+            "closed organization's application is not approved."
+            for row in session.execute(applications.order_by(Application.id).limit(named))
+        ],
+        count_rows(session, applications),
+        lambda rest: f"And {counted(rest, 'more application')} undecided.",
+        links().organization_applications(organization_id),
+        "The organization's undecided applications",
+    )

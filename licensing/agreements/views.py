@@ -44,11 +44,12 @@ from licensing.agreements.states import (
 )
 from licensing.agreements.vendor_rows import vendor_rows
 from licensing.audit import queries as audit_queries
+from licensing.billing import queries as billing_queries
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
-from licensing.limits import shows_unstorable_on_form
+from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.money import AMOUNT_PLACES, minor_units
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
@@ -60,7 +61,7 @@ from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
-from licensing.words import humanize
+from licensing.words import counted, humanize
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
@@ -562,7 +563,7 @@ def _accepted_message(session: Session, agreement: Agreement) -> str:
     """Acceptance, and what it invoiced: vendors looked for an up-front invoice that
     an agreement charged only on reported usage never has."""
     done = f"Agreement {agreement.number} is accepted and active."
-    invoice = queries.upfront_invoice(session, agreement.id)
+    invoice = billing_queries.upfront_invoice(session, agreement.id)
     if invoice is None:
         return (
             f"{done} Nothing is due up front: royalties on usage are invoiced when you "
@@ -804,7 +805,7 @@ def _user_id(raw: str) -> int | None:
 
 
 # The queue's filters, carried through the bulk assignment so staff return to the same list.
-QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page")
+QUEUE_FILTER_KEYS = ("q", "state", "assignee", "sort", "page", "organization")
 # Each filter's label: the queue's form draws them from here, and a refusal names
 # the field by them (`arguments`). All but `state` take one value (`state` takes
 # several: its checkboxes).
@@ -851,8 +852,11 @@ def _queue_page(
 ) -> tuple[str, int]:
     session = db.session()
     states = [s for s in args.getlist("state") if s in APPLICATION.states]
+    # One organization's applications (the link from what stays open with a closed
+    # one): every undecided one, those returned to the vendor too.
+    organization_id = record_id(args.get("organization", "").strip())
     if "state" not in args:
-        states = list(AWAITING_STAFF)
+        states = list(AWAITING_STAFF if organization_id is None else queries.AWAITING_DECISION)
     assignee_arg = args.get("assignee", "")
     assignee: str | int | None = None
     if assignee_arg in queries.ASSIGNEE_FILTERS:
@@ -863,7 +867,13 @@ def _queue_page(
     if sort not in queries.SORTS:
         sort = "oldest"
     search = args.get("q", "").strip()[: queries.SEARCH_MAX]
-    queue = queries.QueueFilter(states=states, assignee=assignee, sort=sort, search=search)
+    queue = queries.QueueFilter(
+        states=states,
+        assignee=assignee,
+        organization_id=organization_id,
+        sort=sort,
+        search=search,
+    )
     # The principal names "me" (assignee=me): without it the filter matched everyone.
     principal = access.require_principal()
     # A filter given twice is refused beside its field, nothing listed (`arguments`),
@@ -940,7 +950,7 @@ def bulk_assign() -> Page:
     )
     if not wanted.valid:
         return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
-    count = assignment.counted(len(wanted.ids), "application")
+    count = counted(len(wanted.ids), "application")
     if wanted.unassigns and not confirm.confirmed():
         return confirm.ask(assignment.unassign_confirmation(count, "reviewing", back))
     try:
@@ -1126,6 +1136,8 @@ def approve(application_id: int) -> Page:
 @access.staff("licensing", "billing")
 def agreements_list() -> tuple[str, int]:
     states = [s for s in request.args.getlist("state") if s in AGREEMENT.states]
+    # One organization's (the link from what stays open with a closed one).
+    organization_id = record_id(request.args.get("organization", "").strip())
     # A state no agreement has listed every agreement unsaid.
     refused = arguments.unknown_choice(
         request.args,
@@ -1137,7 +1149,11 @@ def agreements_list() -> tuple[str, int]:
     return render_template(
         "agreements/agreements.html",
         detail_endpoint="agreements_console.agreement_detail",
-        agreements=[] if refused else queries.agreements(db.session(), states=states, charged=True),
+        agreements=[]
+        if refused
+        else queries.agreements(
+            db.session(), states=states, organization_id=organization_id, charged=True
+        ),
         states=AGREEMENT.states,
         chosen=states,
         filter_errors=refused,

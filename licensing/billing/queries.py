@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import (
@@ -17,12 +19,22 @@ from sqlalchemy import (
     case,
     func,
     inspect,
+    literal,
     null,
     or_,
     select,
     true,
+    type_coerce,
 )
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload, with_expression
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    Session,
+    aliased,
+    joinedload,
+    selectinload,
+    with_expression,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 
 from licensing.access import Principal
@@ -37,8 +49,10 @@ from licensing.billing.models import (
     PaymentReversal,
     Refund,
 )
-from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, RECEIVED
+from licensing.billing.states import AGREEMENT as AGREEMENT_SOURCE
+from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, RECEIVED, REFUND_COUNTED
 from licensing.calendar import office_day_start
+from licensing.db import Money, Statement
 from licensing.errors import NotFound
 
 
@@ -92,6 +106,18 @@ def invoices_query(
         selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
     )
     return scoped(statement, Invoice, principal)
+
+
+def upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:
+    """The invoice issued when the agreement became active, for what was due up front
+    (none when every line is charged on reported usage). At most one is issued
+    (`services.invoice_activated_agreement`; the index `uq_invoices_one_per_source`).
+    Billing's acceptance and the agreements package's pages both read it here."""
+    return session.scalars(
+        select(Invoice).where(
+            Invoice.source_type == AGREEMENT_SOURCE, Invoice.source_id == agreement_id
+        )
+    ).one_or_none()
 
 
 # One record by id, if the caller may see it (`NotFound` otherwise).
@@ -433,3 +459,76 @@ def invoice_document_options() -> tuple[Any, ...]:
         )
     options: tuple[Any, ...] = _BUILT["options"]
     return options
+
+
+@dataclass(frozen=True)
+class OpenAmounts:
+    """An organization's records of one kind with money open (invoices with a balance
+    to pay, credit notes with a refund to send): the first few, and the count and the
+    sums (per currency) of them all, read by the database."""
+
+    first: Sequence[Row[Any]]  # number, currency, due_date (invoices only), amount
+    count: int
+    sums: dict[str, Decimal]
+
+
+def _open_amounts(
+    session: Session,
+    named: Statement,
+    amount: ColumnElement[Decimal],
+    currency: ColumnElement[str] | InstrumentedAttribute[str],
+    limit: int,
+) -> OpenAmounts:
+    """The first `limit` rows of `named` (in its order) with their `amount`, and the
+    count and sums per `currency` of every row it selects."""
+    first = session.execute(named.add_columns(amount.label("amount")).limit(limit)).all()
+    every = named.order_by(None).with_only_columns(currency, amount.label("amount")).subquery()
+    totals = session.execute(
+        select(every.c[0], func.count(), type_coerce(func.sum(every.c.amount), Money()))
+        .group_by(every.c[0])
+        .order_by(every.c[0])
+    ).all()
+    return OpenAmounts(
+        first, sum(count for _, count, _ in totals), {code: total for code, _, total in totals}
+    )
+
+
+def _balance_due() -> ColumnElement[Decimal]:
+    """`Invoice.balance_due` in SQL, for an invoice still collectible."""
+    return type_coerce(Invoice.total - Invoice.amount_paid - Invoice.amount_credited, Money())
+
+
+def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenAmounts:
+    """The organization's invoices with a balance to pay, the earliest due first."""
+    balance = _balance_due()
+    named = (
+        select(Invoice.number, Invoice.currency, Invoice.due_date)
+        .where(
+            Invoice.organization_id == organization_id,
+            Invoice.state.in_(sorted(COLLECTIBLE)),
+            balance > Decimal(0),
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+    )
+    return _open_amounts(session, named, balance, Invoice.currency, limit)
+
+
+def refunds_to_send(session: Session, organization_id: int, limit: int) -> OpenAmounts:
+    """The organization's credit notes with a refund owed that is neither sent nor on
+    its way (`CreditNote.refund_outstanding`), in the order they were issued."""
+    counted = (
+        select(
+            type_coerce(
+                func.coalesce(func.sum(Refund.amount), literal(Decimal(0), Money())), Money()
+            )
+        )
+        .where(Refund.credit_note_id == CreditNote.id, Refund.state.in_(REFUND_COUNTED))
+        .scalar_subquery()
+    )
+    outstanding = type_coerce(CreditNote.refund_due - counted, Money())
+    named = (
+        select(CreditNote.number, CreditNote.currency)
+        .where(CreditNote.organization_id == organization_id, outstanding > Decimal(0))
+        .order_by(CreditNote.id)
+    )
+    return _open_amounts(session, named, outstanding, CreditNote.currency, limit)

@@ -11,16 +11,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
+from licensing.accounts import services as accounts
+from licensing.accounts.services import StillOpen
 from licensing.actors import Actor
-from licensing.billing import services
-from licensing.billing.models import CreditNote, Invoice
-from licensing.billing.states import COLLECTIBLE
+from licensing.billing import queries, services
 from licensing.config import current_config
+from licensing.links import links
 from licensing.money import in_words
 from licensing.signals import ActivatedAgreement, ChangedBillingContact, MovedInvoiceLinks
+from licensing.words import counted
 
 
 def invoice_agreement(sender: ActivatedAgreement, *, session: Session, **_: Any) -> None:
@@ -44,32 +45,41 @@ def overdue_invoices(session: Session, organization_id: int, today: date) -> lis
     return services.overdue_invoices(session, organization_id, today, days)
 
 
-def open_money(session: Session, organization_id: int, _today: date) -> list[str]:
+def open_money(session: Session, organization_id: int, _today: date) -> list[StillOpen]:
     """What the organization still owes and is owed, for `accounts.register_open_business`:
-    each invoice with a balance to pay, each credit note with a refund not yet sent."""
-    invoices = session.scalars(
-        select(Invoice)
-        .where(Invoice.organization_id == organization_id, Invoice.state.in_(sorted(COLLECTIBLE)))
-        .options(selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds))
-        .order_by(Invoice.due_date, Invoice.id)
-    ).all()
-    owed = [
-        f"Invoice {invoice.number}: {in_words(invoice.balance_due, invoice.currency)} to pay "
-        f"(due {invoice.due_date})."
-        for invoice in invoices
-        if invoice.balance_due > 0
-    ]
-    credits = session.scalars(
-        select(CreditNote)
-        .join(Invoice, Invoice.id == CreditNote.invoice_id)
-        .where(Invoice.organization_id == organization_id)
-        .options(selectinload(CreditNote.refunds))
-        .order_by(CreditNote.id)
-    ).all()
-    refunds = [
-        f"Credit note {credit.number}: {in_words(credit.refund_outstanding, credit.currency)} "
-        "to refund to the licensee."
-        for credit in credits
-        if credit.refund_outstanding > 0
-    ]
-    return owed + refunds
+    the invoices with a balance to pay, the credit notes with a refund not yet sent,
+    a few of each named and the rest counted and summed by the database."""
+    owed = queries.invoices_to_pay(session, organization_id, accounts.OPEN_NAMED)
+    refunds = queries.refunds_to_send(session, organization_id, accounts.OPEN_NAMED)
+    full_list = links().organization_invoices(organization_id)
+    return accounts.named_and_more(
+        [
+            f"Invoice {row.number}: {in_words(row.amount, row.currency)} to pay "
+            f"(due {row.due_date})."
+            for row in owed.first
+        ],
+        owed.count,
+        lambda rest: (
+            f"And {counted(rest, 'more invoice')} to pay: {_sums(owed)} owed on "
+            f"{owed.count} invoices in all."
+        ),
+        full_list,
+        "The organization's invoices",
+    ) + accounts.named_and_more(
+        [
+            f"Credit note {row.number}: {in_words(row.amount, row.currency)} "
+            "to refund to the licensee."
+            for row in refunds.first
+        ],
+        refunds.count,
+        lambda rest: (
+            f"And {counted(rest, 'more credit note')} with a refund to send: "
+            f"{_sums(refunds)} to refund on {refunds.count} credit notes in all."
+        ),
+        full_list,
+        "The organization's invoices and their credit notes",
+    )
+
+
+def _sums(found: queries.OpenAmounts) -> str:
+    return ", ".join(in_words(total, currency) for currency, total in found.sums.items())

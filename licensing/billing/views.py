@@ -51,7 +51,7 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
-from licensing.limits import shows_unstorable_on_form
+from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
 from licensing.web import confirm, paging
@@ -461,6 +461,8 @@ def console_invoices() -> tuple[str, int]:
         state = None
     overdue = request.args.get("overdue") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
+    # One organization's (the link from what stays open with a closed one).
+    organization_id = record_id(request.args.get("organization"))
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     errors = arguments.repeated(request.args, labels=INVOICE_LIST_FILTERS)
     # A state no invoice has listed every invoice unsaid.
@@ -479,7 +481,10 @@ def console_invoices() -> tuple[str, int]:
         found = paging.read_page(
             session,
             queries.invoices_query(
-                state=state, overdue_on=_today() if overdue else None, search=search
+                state=state,
+                overdue_on=_today() if overdue else None,
+                search=search,
+                organization_id=organization_id,
             ),
         )
     invoices = found.items if found else []

@@ -38,7 +38,7 @@ from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import found_by, numbered_record
-from licensing.words import humanize, state_label
+from licensing.words import counted, humanize, state_label
 
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
@@ -488,7 +488,7 @@ def bulk_assign() -> Page:
     if wanted.unassigns and not confirm_step.confirmed():
         return confirm_step.ask(
             assignment.unassign_confirmation(
-                assignment.counted(len(wanted.ids), "request"), "working on", back
+                counted(len(wanted.ids), "request"), "working on", back
             )
         )
     try:
@@ -497,7 +497,7 @@ def bulk_assign() -> Page:
         form.form_errors.extend(m for ms in error.errors.values() for m in ms)
         return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
     verb = "unassigned" if wanted.unassigns else "assigned"
-    flash(f"{assignment.counted(len(changed), 'request')} {verb}.", "success")
+    flash(f"{counted(len(changed), 'request')} {verb}.", "success")
     return redirect(back)
 
 

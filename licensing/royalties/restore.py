@@ -12,11 +12,12 @@ threshold holds the organization at its next run.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import String, cast, exists, select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -24,6 +25,7 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.agreements.states import TERMINATED
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
 from licensing.calendar import OFFICE_TIMEZONE, office_date
 
 from .models import ReportingPeriod
@@ -33,6 +35,10 @@ from .services.obligations import current_reports
 
 # Agreements read at a time: a database with years of terminations is not read at once.
 RESTORE_BATCH = 200
+# The audit event of an agreement the command has stored the periods of; recorded
+# too, with no period, for one whose lines report no usage, so that no later run
+# reads it again (it never has a stored period to tell it apart otherwise).
+RESTORED = "agreement.periods_restored"
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,14 @@ class Restoration:
 
 
 def _candidates(after_id: int, terminated_since: date | None) -> Any:
-    """A batch of the agreements terminated after acceptance with no stored period,
-    in id order after `after_id`."""
-    stored = exists().where(ReportingPeriod.agreement_id == Agreement.id)
+    """A batch of the agreements terminated after acceptance with no stored period
+    and not yet looked at by an `--apply` run, in id order after `after_id`."""
     statement = select(Agreement).where(
         Agreement.state == TERMINATED,
         Agreement.activated_at.is_not(None),
         Agreement.id > after_id,
-        ~stored,
+        ~_stored(Agreement.id),
+        ~_restored(Agreement.id),
     )
     if terminated_since is not None:
         # An office day is on or after the bound exactly when its moment is on or
@@ -74,6 +80,20 @@ def _candidates(after_id: int, terminated_since: date | None) -> Any:
         start = datetime.combine(terminated_since, time.min, tzinfo=OFFICE_TIMEZONE)
         statement = statement.where(Agreement.ended_at >= start.astimezone(UTC))
     return statement.order_by(Agreement.id).limit(RESTORE_BATCH)
+
+
+def _stored(agreement_id: Any) -> Any:
+    """Whether the agreement has a stored period."""
+    return exists().where(ReportingPeriod.agreement_id == agreement_id)
+
+
+def _restored(agreement_id: Any) -> Any:
+    """Whether an `--apply` run recorded the agreement (`RESTORED`)."""
+    return exists().where(
+        AuditEvent.entity_type == "agreement",
+        AuditEvent.entity_id == cast(agreement_id, String),
+        AuditEvent.action == RESTORED,
+    )
 
 
 def _restoration(
@@ -98,37 +118,60 @@ def restorations(
     stored as a termination now stores them (`store_terminated_periods`) and audited,
     as the system with the operator's login in the note. Each agreement is claimed in
     its own transaction (SKIP LOCKED on PostgreSQL) and checked again, so several
-    hosts at once restore each agreement once; a second run finds nothing."""
-    note = f"licensing reports restore-terminated on the command line (user {operator})"
+    hosts at once restore each agreement once; a second run finds nothing.
+
+    Without `apply` nothing is written and no write lock is taken (`db.read_session`:
+    on SQLite a unit of work would hold the database's one write lock while each
+    agreement's periods are worked out, and vendors' writes would wait for a dry run)."""
     after_id = 0
     while True:
-        with db.transaction() as session:
-            ids = [found.id for found in session.scalars(_candidates(after_id, terminated_since))]
+        ids = _batch(after_id, terminated_since)
         if not ids:
             return
-        for agreement_id in ids:
-            found = _restore(agreement_id, apply=apply, note=note)
-            if found is not None:
-                yield found
+        yield from _apply(ids, operator) if apply else _listed(ids)
         after_id = ids[-1]
 
 
-def _restore(agreement_id: int, *, apply: bool, note: str) -> Restoration | None:
+def _batch(after_id: int, terminated_since: date | None) -> list[int]:
+    with closing(db.read_session()) as session:
+        return list(
+            session.scalars(_candidates(after_id, terminated_since).with_only_columns(Agreement.id))
+        )
+
+
+def _listed(ids: list[int]) -> Iterator[Restoration]:
+    """The dry run: what `_restore` would store for each agreement, read only."""
+    with closing(db.read_session()) as session:
+        for agreement_id in ids:
+            agreement = session.get(Agreement, agreement_id)
+            if agreement is None or session.scalar(select(_stored(agreement_id))):
+                continue  # restored meanwhile by a run with --apply
+            periods = terminated_periods(session, agreement)
+            if periods:
+                yield _restoration(session, agreement, periods)
+
+
+def _apply(ids: list[int], operator: str) -> Iterator[Restoration]:
+    note = f"licensing reports restore-terminated on the command line (user {operator})"
+    for agreement_id in ids:
+        found = _restore(agreement_id, note=note)
+        if found is not None:
+            yield found
+
+
+def _restore(agreement_id: int, *, note: str) -> Restoration | None:
     with db.transaction() as session:
         statement = select(Agreement).where(Agreement.id == agreement_id)
-        claimed = session.scalars(db.claim(statement) if apply else statement).one_or_none()
-        stored = select(ReportingPeriod.id).where(ReportingPeriod.agreement_id == agreement_id)
-        if claimed is None or session.scalar(stored.limit(1)) is not None:
-            return None  # another host holds it, or restored it meanwhile
-        if not apply:
-            periods = terminated_periods(session, claimed)
-            return _restoration(session, claimed, periods) if periods else None
+        claimed = session.scalars(db.claim(statement)).one_or_none()
+        if claimed is None:
+            return None  # another host holds it
+        done = select(_stored(agreement_id) | _restored(agreement_id))
+        if session.scalar(done):
+            return None  # another host restored it meanwhile
         periods = store_terminated_periods(session, claimed)
-        if not periods:
-            return None  # no line reports usage: nothing to store, nothing to audit
         audit.record_event(
             session,
-            "agreement.periods_restored",
+            RESTORED,
             claimed.id,
             before={"reporting_periods": []},
             after={
@@ -141,10 +184,10 @@ def _restore(agreement_id: int, *, apply: bool, note: str) -> Restoration | None
                     for p in periods
                 ]
             },
-            note=note,
+            note=note if periods else f"{note}: no line of it reports usage, no period to store",
             actor=Actor.SYSTEM,
         )
-        return _restoration(session, claimed, periods)
+        return _restoration(session, claimed, periods) if periods else None
 
 
 def describe(restoration: Restoration, today: date, standing_days: int) -> list[str]:

@@ -110,11 +110,6 @@ def bulk_assignment(form: Any, ids_field: str, noun: str) -> BulkAssignment:
     return BulkAssignment(ids, choice, valid)
 
 
-def counted(count: int, noun: str) -> str:
-    """`1 application`, `3 applications`."""
-    return f"{count} {noun}{'s' if count != 1 else ''}"
-
-
 def unassign_confirmation(count: str, nobody_will: str, back: str) -> confirm.Confirmation:
     """What unassigning `count` records means, asked before it is done."""
     return confirm.Confirmation(

@@ -13,16 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from flask import render_template, request
 
 FIELD = "confirmed"
 
 
+class LinkedSentence(Protocol):
+    """A consequence that links the list it speaks of ("And 7 more invoices to pay"
+    linking them; `accounts.StillOpen`): its sentence is `str()` of it."""
+
+    @property
+    def list_url(self) -> str | None: ...
+    @property
+    def list_label(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Confirmation:
     title: str  # the question, e.g. "Void invoice INV-2027-000001?"
-    consequences: Sequence[str]  # what happens, one sentence each
+    consequences: Sequence[str | LinkedSentence]  # what happens, one sentence each
     button: str  # the confirming button, e.g. "Void the invoice"
     cancel_url: str  # where "Keep it" leads (the page the action came from)
     cancel_label: str = "Cancel"

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_request_context, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from licensing import access
 from licensing.web.memo import per_app
@@ -130,6 +132,7 @@ def register(app: Flask) -> None:
             "principal": access.current_principal,
             "link_to": link_to,
             "may_open": may_open,
+            "may_follow": may_follow,
             "asset_url": asset_url,
             "apply_url": apply_url,
             "sign_in_to_apply_url": sign_in_to_apply_url,
@@ -219,6 +222,21 @@ def sign_in_to_apply_url(carry: str) -> str | None:
     if link_to("agreements.new_application") is None:
         return None
     return url_for("accounts.sign_in", next=_new_application(carry))
+
+
+def may_follow(url: str) -> bool:
+    """Whether the viewer may open the page of `url`, a link of this app's under its
+    public address (`links()`, which a service gives a page to show): a link of a
+    page they may not open is better left out than followed to a refusal."""
+    prefix = urlsplit(current_app.config["LICENSING"].public_url).path.rstrip("/")
+    path = urlsplit(url).path
+    if prefix and path.startswith(prefix):
+        path = path[len(prefix) :]
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(path or "/")
+    except HTTPException:  # not a page of this app's
+        return False
+    return may_open(endpoint)
 
 
 def may_open(endpoint: str) -> bool:

@@ -45,7 +45,7 @@ from tests.integration.permissions.conftest import request_input, routed_use, se
 from tests.integration.pricing.conftest import card_document, example_document
 from tests.integration.royalties.conftest import AFTER, QUARTERS, SMALL_SOFTWARE, row
 from tests.support import factories
-from tests.support.agreements import make_active_agreement
+from tests.support.agreements import issued_agreement, make_active_agreement
 from tests.support.axe import (
     SWAGGER_UI_EXCEPTIONS,
     excused_findings,
@@ -103,6 +103,9 @@ class World:
     member: str = ""
     # A billing member of it (round 21): the pages without the steps they may not take.
     billing_member: str = ""
+    # The administrator of a suspended organization with an agreement issued to it:
+    # its page says why it cannot be accepted instead of offering the form (round 23).
+    suspended_vendor: str = ""
     licensing: str = ""
     billing: str = ""
     admin: str = ""
@@ -159,6 +162,8 @@ def _make_world(live_server: LiveServer) -> World:
             agreements.create_draft(principal, draft({**AUTO_USE, "product_name": f"Stale {n}"}))
             for n in WIDTHS
         ]
+        refused = _refused_acceptance(session, staff["licensing"])
+        world.suspended_vendor = refused.vendor
         invoice_id = _first_id(Invoice, Invoice.organization_id == vendor.organization_id)
         credited(invoice_id, "10.00", "Goodwill for a late start")
         from licensing.royalties import services as royalties
@@ -204,6 +209,7 @@ def _make_world(live_server: LiveServer) -> World:
             "invoice_token": _token_in_mail(rf"/invoice-links/{invoice_id}/"),
             "reset_token": _token_in_mail("/reset/"),
             "invitation_token": _token_in_mail("/invitations/"),
+            "refused_acceptance": refused.agreement_id,
         }
 
     def withdraw_elsewhere(application_id: int) -> Callable[[], None]:
@@ -215,6 +221,28 @@ def _make_world(live_server: LiveServer) -> World:
 
     world.withdraw_elsewhere = withdraw_elsewhere
     return world
+
+
+@dataclass(frozen=True)
+class RefusedAcceptance:
+    vendor: str  # the suspended organization's administrator
+    agreement_id: int  # issued to it before the suspension
+
+
+def _refused_acceptance(session: Any, licensing_staff: Any) -> RefusedAcceptance:
+    """An organization suspended with an agreement issued to it and not accepted."""
+    held = factories.make_vendor(session, full_name="Ines Duarte")
+    session.commit()
+    waiting = issued_agreement(held, licensing_staff, AUTO_USE, now=NOW)
+    accounts.change_standing(
+        session,
+        held.organization,
+        "suspend",
+        reason="The office is auditing its reports.",
+        actor=Actor.SYSTEM,
+    )
+    session.commit()
+    return RefusedAcceptance(held.email, waiting.id)
 
 
 def _confirmed(email: str) -> Any:
@@ -424,6 +452,10 @@ def _visits(world: World) -> dict[str, list[Visit]]:
             Visit("/portal/", widths=("desktop",)),
             Visit(f"/portal/agreements/{i['agreement']}", widths=("desktop",)),
         ],
+        # The paragraph that takes the acceptance form's place (`#accept-refused`).
+        world.suspended_vendor: [
+            Visit(f"/portal/agreements/{i['refused_acceptance']}", ready="#accept-refused")
+        ],
         world.all_roles: console,
         world.licensing: [Visit("/console/"), Visit("/console/users", 403)],
         world.billing: [Visit("/console/"), Visit("/console/applications", 403)],
@@ -544,6 +576,7 @@ def test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason(app: Flas
             "organization",
             "user",
             "message",
+            "refused_acceptance",
         ],
         1,
     )

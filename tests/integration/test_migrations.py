@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from licensing import migrations, models
 from licensing.db import make_engine
 from tests.conftest import DatabaseTemplate
+from tests.support.checkout import this_checkout
 
 
 def test_an_empty_database_upgrades_to_head(database_template: DatabaseTemplate) -> None:
@@ -282,13 +282,7 @@ def test_db_upgrade_refusing_duplicates_says_which_rows_in_one_error_not_a_trace
     url = database_template.new_url()
     _, (first, second) = _at_billing_0007_with_invoices(url, [("royalty_report", 7)] * 2)
     key = "k" * 20 + "m" * 20
-    environment = dict(
-        os.environ,
-        DATABASE_URL=url,
-        SECRET_KEY=key,
-        AUDIT_HMAC_KEY=key[::-1] + "a",
-        PYTHONPATH=str(Path(migrations.__file__).resolve().parents[1]),  # this checkout
-    )
+    environment = this_checkout(DATABASE_URL=url, SECRET_KEY=key, AUDIT_HMAC_KEY=key[::-1] + "a")
     done = subprocess.run(
         [sys.executable, "-m", "licensing.cli", "db", "upgrade"],
         env=environment,

@@ -13,6 +13,7 @@ from flask import Flask
 from licensing.app import create_app
 from licensing.cli import main
 from tests.conftest import DatabaseTemplate, make_config
+from tests.support.checkout import this_checkout
 
 GOOD_KEY = "k" * 40
 AUDIT_KEY = "a" * 40
@@ -113,12 +114,10 @@ def test_sessions_signed_under_a_former_secret_key_still_open_pages(
 def _licensing(tmp_path: Path, *arguments: str) -> list[str]:
     """The lines `licensing ARGUMENTS` prints (both streams), in a fresh process:
     Alembic says its set-up once a process, when it is first imported."""
-    import os
     import subprocess
     import sys
 
-    environment = dict(
-        os.environ,
+    environment = this_checkout(
         DATABASE_URL=f"sqlite:///{tmp_path / 'licensing.db'}",
         SECRET_KEY=GOOD_KEY,
         AUDIT_HMAC_KEY=AUDIT_KEY,
@@ -179,15 +178,12 @@ def test_plain_gunicorn_names_a_refused_setting_in_one_line_and_stops(
 ) -> None:
     """`gunicorn wsgi:app`, the server run without `licensing serve`, printed
     each worker's traceback ending in the setting's name."""
-    import os
     import subprocess
     import sys
 
     from tests.support.servers import free_port
 
-    environment = dict(
-        os.environ, **_production(f"sqlite:///{tmp_path / 'licensing.db'}", **changes)
-    )
+    environment = this_checkout(**_production(f"sqlite:///{tmp_path / 'licensing.db'}", **changes))
     gunicorn = Path(sys.executable).with_name("gunicorn")
     done = subprocess.run(
         [str(gunicorn), "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "wsgi:app"],

@@ -6,7 +6,6 @@ organization or pay and read an invoice (`licensing.secret_paths`)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 from flask import Flask
 
 from licensing.secret_paths import HIDDEN, hide_secrets
+from tests.support.checkout import this_checkout
 from tests.support.servers import free_port, until
 
 BIN = Path(sys.executable).parent
@@ -50,8 +50,7 @@ def test_paths_without_a_secret_are_written_whole(app: Flask) -> None:
 
 def test_the_access_log_of_the_server_hides_the_secret_of_a_link(tmp_path: Path) -> None:
     port = free_port()
-    environment = dict(
-        os.environ,
+    environment = this_checkout(
         HOME=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
         SECRET_KEY="s" * 64,

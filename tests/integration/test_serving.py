@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support.checkout import this_checkout
 from tests.support.servers import free_port, until
 
 BIN = Path(sys.executable).parent
@@ -29,6 +30,7 @@ def test_the_servers_master_process_imports_none_of_the_app() -> None:
             "import sys, licensing.serving; print(' '.join(sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('licensing', 'flask', 'sqlalchemy'))))",
         ],
+        env=this_checkout(),
         capture_output=True,
         text=True,
         check=True,
@@ -51,8 +53,7 @@ def _workers(master: int) -> set[int]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    environment = dict(
-        os.environ,
+    environment = this_checkout(
         DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
         SECRET_KEY="s" * 64,
         AUDIT_HMAC_KEY="a" * 64,
@@ -104,6 +105,7 @@ def _started(
         AUDIT_HMAC_KEY="a" * 64,
         **settings,
     )
+    environment = this_checkout(environment)
     log, port = tmp_path / "stderr", free_port()
     command = [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}"]
     with log.open("w") as stderr:

@@ -26,6 +26,7 @@ from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from licensing.worker import JOBS, Worker
 from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate
+from tests.support.checkout import this_checkout
 from tests.support.servers import SMTPServer, free_port
 
 
@@ -127,12 +128,9 @@ def _alive(pid: int) -> bool:
 def test_serve_with_worker_runs_the_jobs_beside_the_server_reloads_and_stops_them_with_it(
     sqlite_template: DatabaseTemplate, tmp_path: Path
 ) -> None:
-    environment = {
-        **os.environ,
-        "LICENSING_ENV": "testing",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "DATABASE_URL": sqlite_template.new_url(),
-    }
+    environment = this_checkout(
+        LICENSING_ENV="testing", SECRET_KEY=TEST_SECRET_KEY, DATABASE_URL=sqlite_template.new_url()
+    )
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     command = [sys.executable, "-m", "licensing.cli", "serve", "--workers", "1", "--with-worker"]
     command += ["--bind", f"127.0.0.1:{free_port()}"]
@@ -177,11 +175,13 @@ def test_hup_restarts_the_worker_on_the_configuration_on_disk_after_the_job_in_h
         # Refused with the keys unless set: it verifies Stripe's webhooks.
         "STRIPE_WEBHOOK_SECRET=whsec_worker\n"
     )
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("LICENSING_ENV", "SECRET_KEY", "DATABASE_URL") and "STRIPE" not in name
-    }
+    environment = this_checkout(
+        {
+            name: value
+            for name, value in os.environ.items()
+            if name not in ("LICENSING_ENV", "SECRET_KEY", "DATABASE_URL") and "STRIPE" not in name
+        }
+    )
     err = tmp_path / "stderr"
     command = [sys.executable, "-m", "licensing.cli", "--env-file", str(settings), "worker"]
     with err.open("w") as stderr:

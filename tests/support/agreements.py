@@ -13,6 +13,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
+from licensing.billing import queries as billing_queries
 from licensing.billing.models import Invoice
 from tests.support.settings import issuing
 
@@ -57,15 +58,7 @@ def accepted_with_invoice(
 
 def upfront_invoice(agreement: Agreement) -> Invoice | None:
     """The invoice issued when `agreement` was accepted (None where it has none)."""
-    return (
-        db.session()
-        .scalars(
-            select(Invoice).where(
-                Invoice.source_type == "agreement", Invoice.source_id == agreement.id
-            )
-        )
-        .one_or_none()
-    )
+    return billing_queries.upfront_invoice(db.session(), agreement.id)
 
 
 def make_active_agreement(

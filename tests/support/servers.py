@@ -29,6 +29,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from tests.support.checkout import this_checkout
+
 
 class ServerUnavailable(RuntimeError):
     """A server the tests need cannot be started on this machine."""
@@ -331,7 +333,7 @@ class GunicornServer:
         workers = [] if self.workers is None else ["--workers", str(self.workers)]
         self.process = subprocess.Popen(
             [str(executable), "serve", "--bind", f"127.0.0.1:{self.port}", *workers],
-            env={**os.environ, **self.environment},
+            env=this_checkout(**self.environment),
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -325,16 +325,54 @@ def _asked(
 # reports, licenses, decisions): each package that keeps such records registers a
 # check in its `init_app`. The closing confirmation lists them, so staff close an
 # account knowing what stays open after it (closing moves none of it).
-_OPEN_BUSINESS_CHECKS: dict[str, OverdueCheck] = {}
+
+# The records of a kind each check names; the rest it counts (and sums) in SQL, in
+# a line linking the list that shows them all, so an organization with years of
+# invoices gets a confirmation of a few lines read with a few statements.
+OPEN_NAMED = 5
 
 
-def register_open_business(name: str, check: OverdueCheck) -> None:
+@dataclass(frozen=True)
+class StillOpen:
+    """A line of what stays open with an organization: a sentence, and on the line
+    that stands for the records not named, the list of them all (its URL and the
+    link's words)."""
+
+    text: str
+    list_url: str | None = None
+    list_label: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+OpenBusinessCheck = Callable[[Session, int, date], list[StillOpen]]
+_OPEN_BUSINESS_CHECKS: dict[str, OpenBusinessCheck] = {}
+
+
+def register_open_business(name: str, check: OpenBusinessCheck) -> None:
     _OPEN_BUSINESS_CHECKS[name] = check
 
 
-def open_business(session: Session, organization_id: int, today: date) -> list[str]:
+def open_business(session: Session, organization_id: int, today: date) -> list[StillOpen]:
     """Everything still open with the organization, in words, from every check."""
-    return _asked(_OPEN_BUSINESS_CHECKS, session, organization_id, today)
+    return [
+        found
+        for check in _OPEN_BUSINESS_CHECKS.values()
+        for found in check(session, organization_id, today)
+    ]
+
+
+def named_and_more(
+    named: list[str], count: int, more: Callable[[int], str], list_url: str, list_label: str
+) -> list[StillOpen]:
+    """A check's lines: `named` (at most `OPEN_NAMED` of its `count` records), then,
+    when there are more, the sentence `more` says of the rest (given how many),
+    linking the full list."""
+    lines = [StillOpen(text) for text in named]
+    if count > len(named):
+        lines.append(StillOpen(more(count - len(named)), list_url, list_label))
+    return lines
 
 
 def hold_for_overdue(

@@ -21,7 +21,7 @@ from licensing import db
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing import links, numbering, pdfs
+from licensing.billing import links, numbering, pdfs, queries
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     Invoice,
@@ -519,7 +519,7 @@ def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement)
     # At most one: an agreement becomes active once (its state machine, under its
     # row lock), and nothing else issues an invoice for an agreement; the database
     # holds it too (`uq_invoices_one_per_source`).
-    existing = _upfront_invoice(session, agreement.agreement_id)
+    existing = queries.upfront_invoice(session, agreement.agreement_id)
     if existing is not None:
         return existing
     try:
@@ -542,13 +542,7 @@ def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement)
     except IntegrityError:
         # Stored by another transaction after the look-up: that one is the invoice.
         # Any other refusal is not this one's to answer.
-        stored = _upfront_invoice(session, agreement.agreement_id)
+        stored = queries.upfront_invoice(session, agreement.agreement_id)
         if stored is None:
             raise
         return stored
-
-
-def _upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:
-    return session.scalars(
-        select(Invoice).where(Invoice.source_type == AGREEMENT, Invoice.source_id == agreement_id)
-    ).one_or_none()

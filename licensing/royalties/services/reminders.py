@@ -22,6 +22,7 @@ from licensing.calendar import OFFICE_TIMEZONE, office_date
 from licensing.db import UTCDateTime, utcnow
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.words import counted
 
 from ..models import ReportingPeriod, RoyaltyReminder, RoyaltyReport
 from ..periods import Period
@@ -372,23 +373,29 @@ def _hold_standing(run: ReminderRun, today: date, moment: datetime, threshold: i
     run.pending_payment += accounts.hold_for_overdue(organization_ids, overdue_report)
 
 
-def unfiled_reports(session: Session, organization_id: int, today: date) -> list[str]:
+def unfiled_reports(
+    session: Session, organization_id: int, today: date
+) -> list[accounts.StillOpen]:
     """The organization's periods ended and not filed, in words, for
-    `accounts.register_open_business` (registered in `licensing.royalties.init_app`)."""
-    found = session.execute(
-        _unfiled(
-            Agreement.number,
-            ReportingPeriod.period_start,
-            ReportingPeriod.period_end,
-            ReportingPeriod.due_on,
-        )
-        .where(
-            ReportingPeriod.organization_id == organization_id, ReportingPeriod.period_end < today
-        )
-        .order_by(ReportingPeriod.due_on, Agreement.number)
+    `accounts.register_open_business` (registered in `licensing.royalties.init_app`):
+    the earliest due named, the rest counted by the database."""
+    unfiled = _unfiled(
+        Agreement.number,
+        ReportingPeriod.period_start,
+        ReportingPeriod.period_end,
+        ReportingPeriod.due_on,
+    ).where(ReportingPeriod.organization_id == organization_id, ReportingPeriod.period_end < today)
+    first = session.execute(
+        unfiled.order_by(ReportingPeriod.due_on, Agreement.number).limit(accounts.OPEN_NAMED)
     )
-    return [
-        f"Royalty report of {row.number} for {Period(0, row.period_start, row.period_end).label}"
-        f" not filed (due {row.due_on})."
-        for row in found
-    ]
+    return accounts.named_and_more(
+        [
+            f"Royalty report of {row.number} for "
+            f"{Period(0, row.period_start, row.period_end).label} not filed (due {row.due_on})."
+            for row in first
+        ],
+        db.count_rows(session, unfiled),
+        lambda rest: f"And {counted(rest, 'more royalty report')} not filed.",
+        links().organization_royalty_periods(organization_id),
+        "The organization's reporting periods",
+    )

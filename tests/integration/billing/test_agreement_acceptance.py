@@ -13,9 +13,9 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.billing import queries as billing_queries
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
-from licensing.billing.services import invoices
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.agreements import accept, agreement_of
@@ -86,13 +86,13 @@ def test_an_up_front_invoice_another_transaction_stored_after_the_look_up_is_the
             actor=Actor.SYSTEM,
             now=NOW,
         ).id
-    looked_up = invoices._upfront_invoice
+    looked_up = billing_queries.upfront_invoice
     missed = iter([True])
 
     def before_the_other_committed(session: Any, agreement_id: int) -> Any:
         return None if next(missed, False) else looked_up(session, agreement_id)
 
-    monkeypatch.setattr(invoices, "_upfront_invoice", before_the_other_committed)
+    monkeypatch.setattr(billing_queries, "upfront_invoice", before_the_other_committed)
     accepted = accept(agreement, vendor, now=NOW)
     assert accepted.state == "active"
     assert [invoice.id for invoice in db.session().scalars(select(Invoice))] == [competing]

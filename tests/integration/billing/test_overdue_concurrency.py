@@ -3,7 +3,6 @@ invoice once, charge each month's late fee once and move standing once."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -16,6 +15,7 @@ from licensing.billing import services
 from licensing.billing.models import Invoice
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
+from tests.support.hosts import run_as_hosts
 from tests.support.settings import standing_days
 
 INVOICES = 4
@@ -33,24 +33,10 @@ def test_two_hosts_processing_overdue_invoices_at_once_act_on_each_once(
         for _ in range(INVOICES):
             assert send_activation(activated(organization_id, ("1000.00",))) is not None
         changes_before = _standing_changes()
-    reports: list[services.OverdueReport] = []
-    failures: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def run() -> None:
-        try:
-            with committed_app.app_context():
-                start.wait(timeout=30)
-                reports.append(services.process_overdue(standing_days=standing_days(), now=LATE))
-        except BaseException as exc:  # reported below, with the thread's own error
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert failures == []
+    reports = run_as_hosts(
+        committed_app,
+        lambda: services.process_overdue(standing_days=standing_days(), now=LATE),
+    )
     assert sum(report.reminders for report in reports) == INVOICES
     assert sum(len(report.late_fee_invoices) for report in reports) == INVOICES
     assert sum(len(report.pending_payment) for report in reports) == 1

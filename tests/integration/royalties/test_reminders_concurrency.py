@@ -4,7 +4,6 @@ in SQL (`reminders.due_reminders`), then claims each agreement before sending.""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -13,10 +12,11 @@ from sqlalchemy import func, select
 from licensing import db
 from licensing.accounts.models import Organization
 from licensing.royalties.models import RoyaltyReminder
-from licensing.royalties.services import ReminderRun, send_reminders
+from licensing.royalties.services import send_reminders
 from tests.integration.agreements.conftest import NOW
 from tests.integration.royalties.conftest import SOFTWARE, vendor_and_reviewer
 from tests.support.agreements import make_active_agreement
+from tests.support.hosts import run_as_hosts
 
 AGREEMENTS = 6
 # Every first quarter (due 2027-04-30) is 36 days overdue: reminded, and held.
@@ -33,24 +33,7 @@ def test_two_hosts_sending_reminders_at_once_send_each_once_and_hold_once(
             make_active_agreement(vendor, reviewer, SOFTWARE, now=NOW)
         organization_id = vendor.organization_id
         session.commit()
-    runs: list[ReminderRun] = []
-    failures: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def run() -> None:
-        try:
-            with committed_app.app_context():
-                start.wait(timeout=30)
-                runs.append(send_reminders(standing_days=30, now=LATE))
-        except BaseException as exc:  # reported below, with the thread's own error
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert failures == []
+    runs = run_as_hosts(committed_app, lambda: send_reminders(standing_days=30, now=LATE))
     assert sum(found.reminders for found in runs) == AGREEMENTS
     assert sum(len(found.pending_payment) for found in runs) == 1
     with committed_app.app_context():

@@ -13,17 +13,28 @@ from typing import Any
 import pytest
 from click.testing import Result
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.audit.models import AuditEvent
-from licensing.royalties import services, views
+from licensing.royalties import restore, services, views
 from licensing.royalties.models import ReportingPeriod
 from licensing.royalties.queries import QueueFilter
-from tests.integration.royalties.conftest import AFTER, SOFTWARE, file_quarter, row
+from tests.integration.agreements.conftest import NOW
+from tests.integration.royalties.conftest import (
+    AFTER,
+    DEVELOPMENT,
+    SOFTWARE,
+    file_quarter,
+    row,
+    vendor_and_reviewer,
+)
+from tests.support.agreements import make_active_agreement
+from tests.support.hosts import run_as_hosts
+from tests.support.locks import write_lock_is_free
 from tests.support.periods import stored, terminate
 
 TERMINATED = datetime(2027, 8, 15, 15, 0, tzinfo=UTC)
@@ -220,3 +231,92 @@ def test_the_next_reminders_run_holds_the_organization_the_dry_run_said_it_would
 
     assert run.pending_payment == [vendor.organization.legal_name]
     assert run.reminders == 3
+
+
+def test_an_agreement_with_no_line_reporting_usage_is_recorded_once_and_not_read_again(
+    app: Flask,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flat_only = active_agreement(vendor, DEVELOPMENT)
+    _terminate(licensing_staff, flat_only)
+    _as_terminated_before(flat_only)
+    _run(app, "--apply")
+    read: list[int] = []
+    original = restore.store_terminated_periods
+
+    def counted(session: Any, agreement: Agreement) -> Any:
+        read.append(agreement.id)
+        return original(session, agreement)
+
+    monkeypatch.setattr(restore, "store_terminated_periods", counted)
+
+    again = _run(app, "--apply")
+
+    assert read == []
+    assert again.output == (
+        "No agreement terminated before round 23 is missing its periods: none stored.\n"
+    )
+    (event,) = _restored_events()
+    assert event.entity_id == str(flat_only.id)
+    assert event.after == '{"reporting_periods":[]}'
+    assert (event.note or "").endswith("no line of it reports usage, no period to store")
+    assert stored(flat_only) == []
+
+
+def _terminated_before_round_23(app: Flask, count: int) -> list[int]:
+    """For a database of its own: `count` agreements terminated the old way, committed."""
+    with app.app_context():
+        session = db.session()
+        vendor, reviewer = vendor_and_reviewer(session)
+        ids = []
+        for _ in range(count):
+            agreement = make_active_agreement(vendor, reviewer, SOFTWARE, now=NOW)
+            terminate(reviewer, agreement, TERMINATED)
+            _as_terminated_before(agreement)
+            ids.append(agreement.id)
+        session.commit()
+    return ids
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_dry_run_holds_no_write_lock_while_it_works_out_the_periods(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _terminated_before_round_23(committed_app, 1)
+    writable: list[bool] = []
+    original = restore.terminated_periods
+
+    def watched(session: Any, agreement: Agreement) -> Any:
+        writable.append(write_lock_is_free(committed_app, "reporting_periods"))
+        return original(session, agreement)
+
+    monkeypatch.setattr(restore, "terminated_periods", watched)
+    with committed_app.app_context():
+        listed = list(restore.restorations(apply=False))
+
+    assert len(listed) == 1
+    assert writable == [True]
+
+
+def test_two_hosts_restoring_at_once_store_and_audit_each_agreement_once(
+    committed_app: Flask,
+) -> None:
+    ids = _terminated_before_round_23(committed_app, 4)
+
+    runs = run_as_hosts(
+        committed_app, lambda: list(restore.restorations(apply=True, operator="dana"))
+    )
+
+    restored = sorted(found.agreement_id for found in [*runs[0], *runs[1]])
+    assert restored == ids
+    with committed_app.app_context():
+        session = db.session()
+        events = session.scalars(
+            select(AuditEvent.entity_id).where(AuditEvent.action == "agreement.periods_restored")
+        ).all()
+        periods = session.scalar(select(func.count()).select_from(ReportingPeriod))
+    assert sorted(events) == sorted(str(found) for found in ids)
+    assert periods == 3 * len(ids)

@@ -1,0 +1,160 @@
+"""What stays open with an organization, on the closing confirmation and a closed
+organization's console page, is bounded: each kind names its first few records and
+counts (and sums) the rest in SQL, linking the full list filtered to the
+organization. It read every collectible invoice and every credit note of the
+organization, and worked out the refunds owed in Python."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.agreements.models import Application
+from licensing.billing.models import CreditNote, Invoice
+from licensing.db import utcnow
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
+from tests.integration.billing.conftest import activated, send_activation
+from tests.support.agreements import issued_agreement
+from tests.support.billing import credited, paid_offline, refunded_offline
+
+
+def _invoices(organization_id: int, count: int) -> list[Invoice]:
+    made = [send_activation(activated(organization_id, ("1000.00",))) for _ in range(count)]
+    assert all(invoice is not None for invoice in made)
+    return [invoice for invoice in made if invoice is not None]
+
+
+def _words(page: Any) -> str:
+    text = re.sub(r"<[^>]+>", " ", html.unescape(page.get_data(as_text=True)))
+    return " ".join(text.split())
+
+
+def _closing(console: FlaskClient, organization_id: int) -> Any:
+    asked = console.post(
+        f"/console/organizations/{organization_id}/standing",
+        data={"action": "close", "reason": "The licensee stopped trading."},
+    )
+    assert asked.status_code == 200
+    return asked
+
+
+def _link_after(page: Any, words: str) -> str:
+    """The path and query of the link that follows `words` on the page."""
+    found = re.search(re.escape(words) + r'\s*<a href="([^"]+)"', page.get_data(as_text=True))
+    assert found is not None, words
+    link = urlsplit(html.unescape(found.group(1)))
+    return f"{link.path}?{link.query}"
+
+
+def test_the_closing_confirmation_names_five_invoices_and_counts_and_sums_the_rest(
+    app: Flask, vendor: Any, other_vendor: Any, licensing_staff: Any, signed_in: Any
+) -> None:
+    owed = _invoices(vendor.organization_id, 7)
+    (elsewhere,) = _invoices(other_vendor.organization_id, 1)
+    console = signed_in(app.test_client(), licensing_staff)
+
+    page = _closing(console, vendor.organization_id)
+
+    text = _words(page)
+    for invoice in owed[:5]:
+        assert f"Invoice {invoice.number}: 1,000.00 USD to pay" in text
+    for invoice in owed[5:]:
+        assert f"Invoice {invoice.number}" not in text
+    more = "And 2 more invoices to pay: 7,000.00 USD owed on 7 invoices in all."
+    assert more in text
+    listed = _words(console.get(_link_after(page, more)))
+    assert all(invoice.number in listed for invoice in owed)
+    assert elsewhere.number not in listed
+
+
+def test_refunds_owed_are_counted_net_of_refunds_sent_and_the_rest_summed(
+    app: Flask, vendor: Any, licensing_staff: Any, signed_in: Any
+) -> None:
+    credits = []
+    for number, invoice in enumerate(_invoices(vendor.organization_id, 7)):
+        paid_offline(invoice.id, "1000.00", f"WIRE-{number}")
+        credits.append(credited(invoice.id, "100.00", "Fewer users than estimated"))
+    refunded_offline(credits[0].id, "40.00", "WIRE-BACK-0")  # 60.00 still owed
+    refunded_offline(credits[1].id, "100.00", "WIRE-BACK-1")  # none owed
+    console = signed_in(app.test_client(), licensing_staff)
+
+    text = _words(_closing(console, vendor.organization_id))
+
+    assert f"Credit note {credits[0].number}: 60.00 USD to refund to the licensee." in text
+    assert f"Credit note {credits[1].number}" not in text
+    for credit in credits[2:6]:
+        assert f"Credit note {credit.number}: 100.00 USD to refund" in text
+    assert (
+        "And 1 more credit note with a refund to send: 560.00 USD to refund on 6 credit "
+        "notes in all."
+    ) in text
+    assert "to pay" not in text  # every invoice is paid
+
+
+def test_a_closed_organizations_page_loads_none_of_its_invoices_to_say_what_stays_open(
+    app: Flask, vendor: Any, licensing_staff: Any, signed_in: Any
+) -> None:
+    _invoices(vendor.organization_id, 14)
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    accounts.change_standing(db.session(), organization, "close", reason="Gone", actor=Actor.SYSTEM)
+    db.session().commit()
+    db.session().expunge_all()  # nothing loaded before counts
+    loaded: list[object] = []
+
+    def load(target: object, _context: Any) -> None:
+        loaded.append(target)
+
+    for record in (Invoice, CreditNote):
+        event.listen(record, "load", load)
+    try:
+        still_open = accounts.open_business(db.session(), vendor.organization_id, utcnow().date())
+    finally:
+        for record in (Invoice, CreditNote):
+            event.remove(record, "load", load)
+
+    assert loaded == []
+    assert len(still_open) == 6
+    console = signed_in(app.test_client(), licensing_staff)
+    text = _words(console.get(f"/console/organizations/{vendor.organization_id}"))
+    assert "And 9 more invoices to pay: 14,000.00 USD owed on 14 invoices in all." in text
+
+
+def test_the_licensing_lines_link_the_organizations_own_agreements_and_undecided_applications(
+    app: Flask,
+    apply: Callable[..., Application],
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issued = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    undecided = apply(vendor, STAFF_USE)
+    elsewhere = issued_agreement(other_vendor, licensing_staff, AUTO_USE, now=NOW)
+    elsewhere_undecided = apply(other_vendor, STAFF_USE)
+    monkeypatch.setattr(accounts, "OPEN_NAMED", 0)  # every one counted, none named
+    console = signed_in(app.test_client(), licensing_staff)
+
+    page = _closing(console, vendor.organization_id)
+
+    more_agreements = "And 1 more agreement in force or waiting for acceptance."
+    agreements = _words(console.get(_link_after(page, more_agreements)))
+    assert issued.number in agreements
+    assert elsewhere.number not in agreements
+    more_applications = "And 1 more application undecided."
+    applications = _words(console.get(_link_after(page, more_applications)))
+    assert undecided.reference in applications
+    assert elsewhere_undecided.reference not in applications
