@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
@@ -61,6 +62,7 @@ from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
+from licensing.web.scope import organization_scope
 from licensing.words import counted, humanize
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -933,6 +935,12 @@ def _queue_page(
         filter_query=urlencode(list(args.items(multi=True))),
         filter_errors=refused or unread,
         filter_labels=QUEUE_FILTER_LABELS,
+        scope=organization_scope(
+            organization_id,
+            partial(session.get, Organization),
+            filters=args,
+            path=url_for("agreements_console.queue"),
+        ),
     )
     return page, (400 if refused else 422 if unread else status)
 
@@ -1158,6 +1166,12 @@ def agreements_list() -> tuple[str, int]:
         chosen=states,
         filter_errors=refused,
         filter_labels={"state": "State"},
+        scope=organization_scope(
+            organization_id,
+            partial(db.session().get, Organization),
+            filters=request.args,
+            path=request.path,
+        ),
     ), (422 if refused else 200)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -61,6 +62,7 @@ from licensing.web.forms import show_errors
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import numbered_record
+from licensing.web.scope import organization_scope
 from licensing.words import humanize
 
 bp = Blueprint("billing", __name__, url_prefix="/portal")
@@ -502,6 +504,12 @@ def console_invoices() -> tuple[str, int]:
         today=_today(),
         title="Overdue invoices" if overdue else "Invoices",
         labels=INVOICE_LIST_FILTERS,
+        scope=organization_scope(
+            organization_id,
+            partial(session.get, Organization),
+            filters=request.args,
+            path=request.path,
+        ),
     ), (400 if errors else 422 if unread else 200)
 
 

@@ -158,3 +158,67 @@ def test_the_licensing_lines_link_the_organizations_own_agreements_and_undecided
     applications = _words(console.get(_link_after(page, more_applications)))
     assert undecided.reference in applications
     assert elsewhere_undecided.reference not in applications
+
+
+def _filter_form(page: Any) -> str:
+    found = re.search(
+        r'<form method="get" class="filters".*?</form>', page.get_data(as_text=True), re.S
+    )
+    assert found is not None
+    return found.group(0)
+
+
+@pytest.mark.parametrize(
+    ("path", "records"),
+    [
+        ("/console/invoices", "invoices"),
+        ("/console/agreements", "agreements"),
+        ("/console/applications", "applications"),
+    ],
+)
+def test_a_list_narrowed_to_one_organization_says_whose_and_its_filters_keep_it(
+    app: Flask, vendor: Any, licensing_staff: Any, signed_in: Any, path: str, records: str
+) -> None:
+    """The links from what stays open narrow a console list to one organization. The
+    list said nothing of it, and choosing a state in its filters widened it to every
+    organization's without a word."""
+    console = signed_in(app.test_client(), licensing_staff)
+    with app.app_context():
+        name = db.session().get(Organization, vendor.organization_id).legal_name
+
+    page = console.get(f"{path}?organization={vendor.organization_id}&q=x&page=2")
+
+    assert f"Only {name}\u2019s {records} are listed." in _words(page)
+    form = _filter_form(page)
+    assert f'<input type="hidden" name="organization" value="{vendor.organization_id}">' in form
+    assert _link_after(page, f"{records} are listed.") == f"{path}?q=x"
+
+
+def test_an_invoice_list_narrowed_to_an_organization_that_does_not_exist_says_so(
+    app: Flask, vendor: Any, licensing_staff: Any, signed_in: Any
+) -> None:
+    _invoices(vendor.organization_id, 1)
+    console = signed_in(app.test_client(), licensing_staff)
+
+    page = console.get("/console/invoices?organization=999999")
+
+    text = _words(page)
+    assert "No organization has the number 999999, so no invoices are listed." in text
+    assert "INV-" not in text
+    assert _link_after(page, "so no invoices are listed.") == "/console/invoices?"
+
+
+def test_filtering_a_list_narrowed_to_an_organization_lists_only_its_records(
+    app: Flask, vendor: Any, other_vendor: Any, licensing_staff: Any, signed_in: Any
+) -> None:
+    (own,) = _invoices(vendor.organization_id, 1)
+    (elsewhere,) = _invoices(other_vendor.organization_id, 1)
+    console = signed_in(app.test_client(), licensing_staff)
+
+    # What the filter form sends: its hidden organization with the state chosen.
+    page = console.get(f"/console/invoices?organization={vendor.organization_id}&state={own.state}")
+
+    listed = _words(page)
+    assert own.number in listed
+    assert elsewhere.number not in listed
+    assert elsewhere.number in _words(console.get(f"/console/invoices?state={own.state}"))
