@@ -13,6 +13,7 @@ from licensing.actors import Actor
 from licensing.billing import payment_gateway
 from licensing.billing.models import StripeEvent
 from licensing.billing.services.card_payments import apply_intent_outcome
+from licensing.billing.services.disputes import DISPUTE_EVENTS, apply_dispute
 from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
 from licensing.db import utcnow
 from licensing.errors import DomainError
@@ -52,6 +53,10 @@ def handle_stripe_webhook(
         refunds = _refund_statuses(gateway, event)
         carried = event.data_object.get("payment_intent")
         intent_id = carried if isinstance(carried, str) else None
+    dispute: payment_gateway.DisputeStatus | None = None
+    if event.type in DISPUTE_EVENTS:
+        dispute = payment_gateway.dispute_status_from_event(event.data_object)
+        intent_id = dispute.payment_intent
     try:
         with db.transaction() as session:
             if session.scalars(
@@ -74,6 +79,8 @@ def handle_stripe_webhook(
                     apply_refund_outcome(session, status, now=now, actor=Actor.SYSTEM)
                     for status in refunds
                 ) or ("ignored: no refund in the event")
+            elif dispute is not None:
+                outcome = apply_dispute(session, event.type, dispute, now=now, actor=Actor.SYSTEM)
             else:
                 outcome = "ignored: event type not handled"
             stored.outcome = outcome[:200]
