@@ -285,6 +285,10 @@ def disputes(session: Session, *, invoice_id: int | None = None) -> list[Payment
     )
 
 
+def open_disputes_count(session: Session) -> int:
+    return session.scalar(select(func.count()).where(PaymentDispute.state == OPEN)) or 0
+
+
 def open_dispute(session: Session, invoice_id: int) -> PaymentDispute | None:
     """The open dispute of one of the invoice's card payments, if any."""
     return session.scalars(

@@ -494,6 +494,7 @@ def console_invoices() -> tuple[str, int]:
         overdue=overdue,
         search=search or "",
         flagged=queries.flagged_payments(session),
+        open_disputes=queries.open_disputes_count(session),
         today=_today(),
         title="Overdue invoices" if overdue else "Invoices",
         labels=INVOICE_LIST_FILTERS,
@@ -503,6 +504,21 @@ def console_invoices() -> tuple[str, int]:
 # Each filter's label: the list's form draws them from here, and a refusal names
 # the field by them (`arguments`).
 INVOICE_LIST_FILTERS = {"q": "Number or organization", "state": "State", "overdue": "Overdue only"}
+
+
+@console.route("/disputes")
+@access.staff(*BILLING_READERS)
+def disputes() -> str:
+    """Card payments the licensees' banks disputed: those open first, the evidence
+    due soonest first, with how long is left to answer in Stripe's dashboard."""
+    session = db.session()
+    found = queries.disputes(session)
+    return render_template(
+        "billing/console_disputes.html",
+        disputes=found,
+        names=queries.organization_names(session, {d.organization_id for d in found}),
+        now=utcnow(),
+    )
 
 
 @console.route("/invoices/overdue")
@@ -546,6 +562,8 @@ def _console_page(
             credit_form=credit_form or forms.CreditNoteForm(formdata=None),
             links_form=links_form or forms.ReasonForm(formdata=None, prefix="links"),
             link_withdrawals=queries.link_withdrawals(session, invoice.id),
+            disputes=queries.disputes(session, invoice_id=invoice.id),
+            now=utcnow(),
             allowed=INVOICE.allowed(invoice.state),
             today=_today(),
             flagged=FLAGGED,

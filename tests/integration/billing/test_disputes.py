@@ -4,12 +4,15 @@ built with the Dispute object's field names and delivered signed to the webhook
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -18,6 +21,8 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment, PaymentDispute, PaymentReversal
+from licensing.finance import queries as finance
+from licensing.finance.queries import Filters
 from licensing.mail.models import OutboxMessage
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
@@ -295,3 +300,86 @@ def test_a_card_refund_is_refused_before_stripe_is_asked_while_a_dispute_is_open
         localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
     )
     assert refunds["data"] == []
+
+
+def test_billing_staff_see_open_disputes_first_the_evidence_due_soonest_first(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    later, later_payment, later_charge = _paid(client, vendor, localstripe, invoice_for)
+    due_later = _dispute_event(
+        "charge.dispute.created", later_payment, later_charge, dispute_id="du_later"
+    )
+    due_later["data"]["object"]["evidence_details"]["due_by"] = int(DUE_BY.timestamp()) + 86400 * 5
+    deliver(client, due_later)
+    deliver(client, _dispute_event("charge.dispute.created", payment, charge))
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.get("/console/disputes")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.index(invoice.number) < html.index(later.number)
+    assert "days left" in html
+    assert "Stripe du_1Harborlight" in html
+    assert "2 disputes open" in staff.get("/console/invoices").get_data(as_text=True)
+    detail = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    assert 'id="disputes-heading">Disputes</h2>' in detail
+    assert "cannot be refunded" in detail
+    refused = signed_in(app.test_client(), vendor).get("/console/disputes")
+    assert refused.status_code in (302, 403, 404)
+
+
+def test_the_payments_export_shows_the_withdrawal_and_the_reinstatement_on_their_days(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    moved = (WITHDRAWN, REINSTATED)
+    deliver(
+        client, _dispute_event("charge.dispute.closed", payment, charge, status="won", moved=moved)
+    )
+    answer = client.get(
+        "/api/v1/exports/payments",
+        query_string={"format": "csv"},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    header = next(csv.reader(io.StringIO(text)))
+    assert header[-3:] == ["reversed_amount", "stripe_dispute_id", "reinstates_payment_id"]
+    rows = {row["payment_id"]: row for row in csv.DictReader(io.StringIO(text))}
+    disputed = rows[str(payment.id)]
+    assert (disputed["state"], disputed["reversed_on"], disputed["reversed_amount"]) == (
+        "reversed",
+        "2027-03-02",
+        "250.00",
+    )
+    assert disputed["stripe_dispute_id"] == "du_1Harborlight"
+    (back,) = [row for row in rows.values() if row["reinstates_payment_id"] == str(payment.id)]
+    assert (back["state"], back["paid_date"], back["amount"], back["stripe_dispute_id"]) == (
+        "succeeded",
+        "2027-04-20",
+        "250.00",
+        "du_1Harborlight",
+    )
+    march = client.get(
+        "/api/v1/exports/payments",
+        query_string={"format": "csv", "by": "reversed", "from": "2027-03-01", "to": "2027-03-31"},
+        headers=bearer(billing_staff),
+    ).get_data(as_text=True)
+    assert [row["payment_id"] for row in csv.DictReader(io.StringIO(march))] == [str(payment.id)]
+    figures = finance.cash_flow(
+        db.session(), Filters(date(2027, 3, 1), date(2027, 4, 30), currency="USD")
+    )
+    assert {row.period.key: (row.collected, row.reversed) for row in figures} == {
+        "2027-03": (Decimal(0), Decimal("250.00")),
+        "2027-04": (Decimal("250.00"), Decimal(0)),
+    }
