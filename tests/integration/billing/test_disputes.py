@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,11 +24,12 @@ from licensing.billing.models import Invoice, Payment, PaymentDispute, PaymentRe
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
 from licensing.mail.models import OutboxMessage
+from tests.support import settings
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
 from .refund_support import deliver, paid_by_card
-from .stripe_support import _call, stripe_config
+from .stripe_support import _call, signed, stripe_config
 
 OPENED = datetime(2027, 3, 2, 14, 0, tzinfo=UTC)
 WITHDRAWN = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
@@ -273,6 +274,8 @@ def test_a_dispute_of_a_charge_this_service_did_not_make_is_stored_as_not_matche
 
 
 def test_a_card_refund_is_refused_before_stripe_is_asked_while_a_dispute_is_open(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
     client: FlaskClient,
     vendor: User,
     billing_staff: User,
@@ -296,6 +299,13 @@ def test_a_card_refund_is_refused_before_stripe_is_asked_while_a_dispute_is_open
     assert (
         "Stripe refuses to refund a card while its dispute is open" in answer.get_json()["detail"]
     )
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.post(
+        f"/console/credit-notes/{credit.id}/refunds",
+        data={f"refund-{credit.id}-method": "card", f"refund-{credit.id}-amount": "40.00"},
+    )
+    assert page.status_code == 422
+    assert "while its dispute is open" in page.get_data(as_text=True)
     refunds = _call(
         localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
     )
@@ -383,3 +393,34 @@ def test_the_payments_export_shows_the_withdrawal_and_the_reinstatement_on_their
         "2027-03": (Decimal(0), Decimal("250.00")),
         "2027-04": (Decimal("250.00"), Decimal(0)),
     }
+
+
+def test_a_lost_dispute_is_chased_again_only_from_the_invoices_terms_after_the_close(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    assert invoice.due_date is not None
+    closed_at = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
+    payload, headers = signed(
+        _dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,))
+    )
+    services.handle_stripe_webhook(
+        payload, headers["Stripe-Signature"], gateway=settings.gateway(), now=closed_at
+    )
+    dispute = _dispute()
+    assert dispute.owed_again_on == date(2027, 5, 1) + timedelta(days=invoice.payment_terms_days)
+    before = services.process_overdue(
+        standing_days=30, now=datetime.combine(dispute.owed_again_on, time(12), UTC)
+    )
+    assert (before.overdue, before.reminders, before.late_fee_invoices) == (0, 0, [])
+    after = services.process_overdue(
+        standing_days=30,
+        now=datetime.combine(dispute.owed_again_on + timedelta(days=2), time(12), UTC),
+    )
+    # Reminded again, but no late fee for the months the money was with the bank.
+    assert (after.overdue, after.reminders, after.late_fee_invoices) == (1, 1, [])
+    months_later = datetime.combine(dispute.owed_again_on + timedelta(days=65), time(12), UTC)
+    assert len(services.process_overdue(standing_days=30, now=months_later).late_fee_invoices) == 1
