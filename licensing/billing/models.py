@@ -386,6 +386,9 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     amount_received: Mapped[Decimal | None] = mapped_column(Money())
     received_on: Mapped[date | None] = mapped_column(Date)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The charge that took the money (card), as Stripe reported it: a dispute names
+    # the charge, and on older API versions only the charge.
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The card Stripe charged (its brand as Stripe names it, e.g. `visa`, and
     # last four digits), stored when Stripe reports the outcome.

@@ -62,6 +62,8 @@ class IntentStatus(StripeStatus):
     failure_message: str | None = None
     # The card its latest charge was made on, when Stripe said (expanded charge).
     card: CardUsed | None = None
+    # Its latest charge's id: a dispute names the charge (`charge.dispute.*`).
+    charge: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +165,7 @@ def intent_status(found: Any) -> IntentStatus:
         if error and error.get("message")
         else None,
         card=_charge_card(intent.get("latest_charge")),
+        charge=_object_id(intent.get("latest_charge")),
     )
 
 

@@ -2,7 +2,8 @@
 `charge.dispute.*` webhooks report them. The money a dispute moves is booked with
 records that already exist (a payment reversal when Stripe withdraws it, a new
 payment when a dispute won reinstates it); this table says which, and where the
-dispute stands.
+dispute stands. Card payments keep the id of the charge that took the money, which
+a dispute names.
 
 Revision ID: billing_0009
 Revises: billing_0008
@@ -25,6 +26,9 @@ TABLE = "payment_disputes"
 
 
 def upgrade() -> None:
+    # The charge a card payment took the money with: disputes name it.
+    op.add_column("payments", sa.Column("stripe_charge_id", sa.String(length=255)))
+    op.create_index(op.f("ix_payments_stripe_charge_id"), "payments", ["stripe_charge_id"])
     op.create_table(
         TABLE,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -97,3 +101,5 @@ def downgrade() -> None:
     if recorded.scalar_one():
         raise RuntimeError("Disputes are recorded: billing_0009 cannot be downgraded.")
     op.drop_table(TABLE)
+    op.drop_index(op.f("ix_payments_stripe_charge_id"), table_name="payments")
+    op.drop_column("payments", "stripe_charge_id")

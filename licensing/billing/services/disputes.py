@@ -77,8 +77,9 @@ def apply_dispute(
 
 
 def _disputed_payment(session: Session, seen: DisputeStatus) -> Payment | None:
-    """The card payment disputed: by its PaymentIntent, or (older API versions name
-    only the charge) by the charge of a dispute of it recorded before."""
+    """The card payment disputed: by its PaymentIntent, else (older API versions
+    name only the charge) by the charge, as the payment stored it when Stripe
+    confirmed it or as a dispute of it recorded before named it."""
     if seen.payment_intent is not None:
         return session.scalars(
             select(Payment).where(
@@ -87,6 +88,14 @@ def _disputed_payment(session: Session, seen: DisputeStatus) -> Payment | None:
         ).one_or_none()
     if seen.charge is None:
         return None
+    by_charge = session.scalars(
+        select(Payment)
+        .where(Payment.method == CARD, Payment.stripe_charge_id == seen.charge)
+        .order_by(Payment.id)
+        .limit(1)
+    ).one_or_none()
+    if by_charge is not None:
+        return by_charge
     return session.scalars(
         select(Payment)
         .join(PaymentDispute, PaymentDispute.payment_id == Payment.id)
