@@ -43,8 +43,17 @@ from licensing.billing import (
     services,
 )
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import CreditNote, Invoice, Payment
-from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute
+from licensing.billing.states import (
+    CARD,
+    COLLECTIBLE,
+    DRAFT,
+    FLAGGED,
+    INVOICE,
+    OPEN,
+    PAID,
+    SUCCEEDED,
+)
 from licensing.calendar import office_date
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -926,4 +935,18 @@ def _billing_queues(
         params={"_anchor": "flagged-heading"},
         attention=flagged,
         attention_label="flagged",
+    )
+    disputed, first_due = session.execute(
+        select(func.count(), func.min(PaymentDispute.evidence_due_by)).where(
+            PaymentDispute.state == OPEN
+        )
+    ).one()
+    yield QueueSummary(
+        "Disputed card payments to answer in Stripe",
+        count=disputed,
+        endpoint="billing_console.disputes",
+        attention=disputed,
+        attention_label="open",
+        # Each waits on the office's evidence: the column gives the soonest due date.
+        oldest_due=office_date(first_due) if first_due is not None else None,
     )

@@ -333,6 +333,9 @@ def test_billing_staff_see_open_disputes_first_the_evidence_due_soonest_first(
     assert "days left" in html
     assert "Stripe du_1Harborlight" in html
     assert "2 disputes open" in staff.get("/console/invoices").get_data(as_text=True)
+    home = staff.get("/console/").get_data(as_text=True)
+    assert "Disputed card payments to answer in Stripe" in home
+    assert "/console/disputes" in home
     detail = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
     assert 'id="disputes-heading">Disputes</h2>' in detail
     assert "cannot be refunded" in detail
