@@ -423,3 +423,19 @@ def test_a_lost_dispute_is_chased_again_only_from_the_invoices_terms_after_the_c
     assert (after.overdue, after.reminders, after.late_fee_invoices) == (1, 1, [])
     months_later = datetime.combine(dispute.owed_again_on + timedelta(days=65), time(12), UTC)
     assert len(services.process_overdue(standing_days=30, now=months_later).late_fee_invoices) == 1
+
+
+def test_a_signed_dispute_event_without_the_dispute_is_refused_and_nothing_stored(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    event = _dispute_event("charge.dispute.created", payment, charge)
+    del event["data"]["object"]["amount"]
+    payload, headers = signed(event)
+    answer = client.post("/webhooks/stripe", data=payload, headers=headers)
+    assert answer.status_code == 400
+    assert "not a Dispute" in answer.get_json()["detail"]
+    assert db.session().scalar(select(func.count()).select_from(PaymentDispute)) == 0
