@@ -10,17 +10,20 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment, PaymentDispute, PaymentReversal
+from licensing.billing.services import webhooks
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
 from licensing.mail.models import OutboxMessage
@@ -439,3 +442,29 @@ def test_a_signed_dispute_event_without_the_dispute_is_refused_and_nothing_store
     assert answer.status_code == 400
     assert "not a Dispute" in answer.get_json()["detail"]
     assert db.session().scalar(select(func.count()).select_from(PaymentDispute)) == 0
+
+
+def test_an_event_that_lost_the_race_to_record_a_new_dispute_is_applied_again_not_dropped(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    real = webhooks._Applying.__call__
+    raced: list[str] = []
+
+    def first_loses(applying: webhooks._Applying) -> webhooks.WebhookResult:
+        if not raced:  # another event of the dispute stored it first (a unique id)
+            raced.append(applying.event.id)
+            raise IntegrityError("INSERT INTO payment_disputes", {}, Exception("unique"))
+        return real(applying)
+
+    withdrawn = _dispute_event(
+        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
+    )
+    with mock.patch.object(webhooks._Applying, "__call__", first_loses):
+        answer = deliver(client, withdrawn)
+    assert raced == [withdrawn["id"]]
+    assert answer["duplicate"] is False
+    assert "withdrawal of 250.00 booked" in answer["outcome"]
