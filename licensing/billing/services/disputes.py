@@ -73,6 +73,9 @@ def apply_dispute(
         done.append(_book_reinstatement(session, dispute, invoice, seen, now, actor))
     if dispute.state == OPEN and seen.status in _CLOSED:
         done.append(_close(session, dispute, invoice, _CLOSED[seen.status], now, actor))
+    elif dispute.state == OPEN and done[0].endswith("recorded"):
+        # Told once the money it moved is booked: the email gives the balance now.
+        _tell_billing_staff(session, dispute, "opened")
     return "; ".join(part for part in done if part)
 
 
@@ -122,8 +125,6 @@ def _record(
         opened_at=now,
     )
     audit.record_new(session, dispute, "dispute.opened", after=_snapshot(dispute), actor=actor)
-    if seen.status not in _CLOSED:
-        _tell_billing_staff(session, dispute, "opened")
     return dispute
 
 

@@ -142,14 +142,15 @@ def test_a_dispute_opened_takes_the_money_off_the_invoice_on_the_day_stripe_with
     invoice_for: Callable[..., Invoice],
 ) -> None:
     invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    assert (
-        "recorded"
-        in deliver(client, _dispute_event("charge.dispute.created", payment, charge))["outcome"]
-    )
+    # Stripe withdraws the money as the dispute opens: `created` carries it already.
+    created = _dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,))
+    outcome = deliver(client, created)["outcome"]
+    assert "recorded" in outcome
+    assert "withdrawal of 250.00 booked" in outcome
     withdrawn = _dispute_event(
         "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
     )
-    assert "withdrawal of 250.00 booked" in deliver(client, withdrawn)["outcome"]
+    assert "booked" not in deliver(client, withdrawn)["outcome"]
     assert deliver(client, withdrawn)["duplicate"] is True
     db.session().refresh(invoice)
     db.session().refresh(payment)
@@ -170,6 +171,9 @@ def test_a_dispute_opened_takes_the_money_off_the_invoice_on_the_day_stripe_with
     assert "Stripe dashboard" in told.body_text
     assert invoice.number in told.body_text
     assert "250.00 USD" in told.body_text
+    assert vendor.organization.legal_name in told.body_text
+    # Sent once the withdrawal of the same event was booked: the balance is owed now.
+    assert "balance due now 250.00 USD" in told.body_text
     # The billing contact is not told a dispute opened, nor chased while it is open.
     assert not _emails("owed again")
     report = services.process_overdue(standing_days=30, now=datetime(2027, 6, 1, tzinfo=UTC))
