@@ -285,6 +285,19 @@ def disputes(session: Session, *, invoice_id: int | None = None) -> list[Payment
     )
 
 
+def disputed_invoice_ids(session: Session, invoice_ids: set[int]) -> set[int]:
+    """Of `invoice_ids`, those with a dispute open (one statement for a list page)."""
+    if not invoice_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(PaymentDispute.invoice_id).where(
+                PaymentDispute.invoice_id.in_(sorted(invoice_ids)), PaymentDispute.state == OPEN
+            )
+        )
+    )
+
+
 def open_disputes_count(session: Session) -> int:
     return session.scalar(select(func.count()).where(PaymentDispute.state == OPEN)) or 0
 

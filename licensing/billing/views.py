@@ -504,6 +504,7 @@ def console_invoices() -> tuple[str, int]:
         search=search or "",
         flagged=queries.flagged_payments(session),
         open_disputes=queries.open_disputes_count(session),
+        disputed=queries.disputed_invoice_ids(session, {i.id for i in invoices}),
         today=_today(),
         title="Overdue invoices" if overdue else "Invoices",
         labels=INVOICE_LIST_FILTERS,

@@ -339,7 +339,9 @@ def test_billing_staff_see_open_disputes_first_the_evidence_due_soonest_first(
     assert html.index(invoice.number) < html.index(later.number)
     assert "days left" in html
     assert "Stripe du_1Harborlight" in html
-    assert "2 disputes open" in staff.get("/console/invoices").get_data(as_text=True)
+    listed = staff.get("/console/invoices").get_data(as_text=True)
+    assert "2 disputes open" in listed
+    assert listed.count("disputed: not chased") == 2
     home = staff.get("/console/").get_data(as_text=True)
     assert "Disputed card payments to answer in Stripe" in home
     assert "/console/disputes" in home
