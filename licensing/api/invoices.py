@@ -579,7 +579,8 @@ def _refund_started(started: dict[str, int]) -> Response:
 @blp.response(
     201,
     RefundSchema,
-    conflict="Nothing left to refund, or no card payment to refund",
+    conflict="Nothing left to refund, no card payment to refund, or (card) a dispute of "
+    "the invoice's card payment is open: Stripe refuses to refund it until it closes",
     location=Created("invoices_api.get_refund", {"refund_id": "id"}),
 )
 @blp.alt_response(502, description="Stripe refused or could not be reached")
@@ -588,7 +589,8 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
 
     `card` refunds the card that paid through Stripe: `pending` until Stripe
     confirms, then `succeeded` (or `failed`, and the amount is outstanding
-    again). `wire`, `ach` or `check` records a refund already sent, with its
+    again); refused (409) while a dispute of the invoice's card payment is
+    open. `wire`, `ach` or `check` records a refund already sent, with its
     reference. Never more than the credit note's refund outstanding.
     """
     if data["method"] == CARD:

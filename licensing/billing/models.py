@@ -40,6 +40,7 @@ from .states import (
     AGREEMENT,
     CANCELED,
     CARD,
+    DISPUTE,
     DRAFT,
     FAILED,
     INVOICE,
@@ -385,6 +386,9 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     amount_received: Mapped[Decimal | None] = mapped_column(Money())
     received_on: Mapped[date | None] = mapped_column(Date)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The charge that took the money (card), as Stripe reported it: a dispute names
+    # the charge, and on older API versions only the charge.
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The card Stripe charged (its brand as Stripe names it, e.g. `visa`, and
     # last four digits), stored when Stripe reports the outcome.
@@ -494,6 +498,65 @@ class PaymentReversal(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     payment: Mapped[Payment] = relationship(back_populates="reversal")
+
+
+class PaymentDispute(Base):
+    """The licensee's bank disputed a card payment (a chargeback), as Stripe's
+    `charge.dispute.*` webhooks tell it. The money it moves is booked with records
+    of its own, never by editing the payment: Stripe's withdrawal is the payment's
+    `PaymentReversal` (`reversal_id`, on `withdrawn_on`), and a dispute won brings
+    the money back as a new payment (`reinstatement_id`, received `reinstated_on`)."""
+
+    __tablename__ = "payment_disputes"
+    __table_args__ = (
+        one_of("state", DISPUTE.states),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default=OPEN, index=True)
+    # Stripe's own words for where it stands (`needs_response`, `under_review`, ...).
+    status: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(String(60))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    # The last moment to send evidence in Stripe's dashboard.
+    evidence_due_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
+    reversal_id: Mapped[int | None] = mapped_column(ForeignKey("payment_reversals.id"), unique=True)
+    reinstated_on: Mapped[date | None] = mapped_column(Date)
+    reinstatement_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
+    # A dispute lost: the day its invoice's balance is chased again from (the
+    # close plus the invoice's payment terms).
+    owed_again_on: Mapped[date | None] = mapped_column(Date)
+
+    payment: Mapped[Payment] = relationship(foreign_keys=[payment_id], viewonly=True)
+    invoice: Mapped[Invoice] = relationship(viewonly=True)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == OPEN
+
+    def time_left(self, now: datetime) -> str | None:
+        """How long is left to send evidence, in words ("3 days 4 hours left",
+        "due 2 days ago"), or None when Stripe gave no due date."""
+        if self.evidence_due_by is None:
+            return None
+        left = self.evidence_due_by - now
+        past = left.total_seconds() < 0
+        span = -left if past else left
+        days, hours = span.days, span.seconds // 3600
+        said = f"{days} day{'s' if days != 1 else ''}" if days else ""
+        if days < 3:
+            said = f"{said} {hours} hour{'s' if hours != 1 else ''}".strip()
+        return f"due {said} ago" if past else f"{said} left"
 
 
 class InvoiceLinkRevocation(Base):

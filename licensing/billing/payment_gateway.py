@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from licensing.billing.cards import BRAND_MAX, CardUsed
@@ -61,6 +62,8 @@ class IntentStatus(StripeStatus):
     failure_message: str | None = None
     # The card its latest charge was made on, when Stripe said (expanded charge).
     card: CardUsed | None = None
+    # Its latest charge's id: a dispute names the charge (`charge.dispute.*`).
+    charge: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,6 +165,7 @@ def intent_status(found: Any) -> IntentStatus:
         if error and error.get("message")
         else None,
         card=_charge_card(intent.get("latest_charge")),
+        charge=_object_id(intent.get("latest_charge")),
     )
 
 
@@ -214,5 +218,75 @@ def intent_status_from_event(data_object: Mapping[str, Any]) -> IntentStatus:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MalformedEvent(
             "data.object is not a PaymentIntent: it needs id, status, amount and currency "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisputeStatus:
+    """What Stripe says about a Dispute (`charge.dispute.*` events): the charge and,
+    on API versions that give it, the PaymentIntent it disputes; the amount in minor
+    units; when Stripe withdrew and reinstated the money, from the dispute's balance
+    transactions (a withdrawal is negative, a reinstatement positive)."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    charge: str | None
+    payment_intent: str | None
+    reason: str | None
+    evidence_due_by: datetime | None
+    withdrawn_at: datetime | None
+    reinstated_at: datetime | None
+
+
+def _object_id(value: Any) -> str | None:
+    """An expandable field's id: the string, or an expanded object's `id`."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _moment(timestamp: Any) -> datetime | None:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        return None
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+def _moved(transactions: Any, withdrawn: bool) -> datetime | None:
+    """When the first balance transaction that withdrew (or reinstated) money was made."""
+    if not isinstance(transactions, list):
+        return None
+    for transaction in transactions:
+        if not isinstance(transaction, Mapping):
+            continue
+        amount = transaction.get("amount")
+        if isinstance(amount, int) and amount != 0 and (amount < 0) == withdrawn:
+            return _moment(transaction.get("created"))
+    return None
+
+
+def dispute_status_from_event(data_object: Mapping[str, Any]) -> DisputeStatus:
+    """A Dispute as carried in a webhook event's `data.object`."""
+    try:
+        evidence = data_object.get("evidence_details") or {}
+        transactions = data_object.get("balance_transactions")
+        reason = data_object.get("reason")
+        return DisputeStatus(
+            id=str(data_object["id"]),
+            status=str(data_object["status"]),
+            amount=int(data_object["amount"]),
+            currency=str(data_object["currency"]).upper(),
+            charge=_object_id(data_object.get("charge")),
+            payment_intent=_object_id(data_object.get("payment_intent")),
+            reason=str(reason)[:60] if reason else None,
+            evidence_due_by=_moment(evidence.get("due_by")),
+            withdrawn_at=_moved(transactions, withdrawn=True),
+            reinstated_at=_moved(transactions, withdrawn=False),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedEvent(
+            "data.object is not a Dispute: it needs id, status, amount and currency "
             f"({type(exc).__name__}: {exc})"
         ) from None

@@ -46,11 +46,12 @@ from licensing.billing.models import (
     Invoice,
     InvoiceLinkRevocation,
     Payment,
+    PaymentDispute,
     PaymentReversal,
     Refund,
 )
 from licensing.billing.states import AGREEMENT as AGREEMENT_SOURCE
-from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, RECEIVED, REFUND_COUNTED
+from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, OPEN, RECEIVED, REFUND_COUNTED
 from licensing.calendar import office_day_start
 from licensing.db import Money, Statement
 from licensing.errors import NotFound
@@ -271,6 +272,70 @@ def owes_any(organization_id: ColumnElement[int], _now: ColumnElement[datetime])
         .where(Invoice.organization_id == organization_id, Invoice.state.in_(sorted(COLLECTIBLE)))
         .exists()
     )
+
+
+def chased(owed_before: date) -> ColumnElement[bool]:
+    """Invoices the overdue run may chase (remind, charge late fees on, hold their
+    organization for) when owed before `owed_before`: not while a dispute of one of
+    their card payments is open (the office is contesting it), nor a dispute lost
+    until its balance is owed again (`PaymentDispute.owed_again_on`)."""
+    return ~(
+        select(PaymentDispute.id)
+        .where(
+            PaymentDispute.invoice_id == Invoice.id,
+            or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on >= owed_before),
+        )
+        .exists()
+    )
+
+
+def disputes(session: Session, *, invoice_id: int | None = None) -> list[PaymentDispute]:
+    """Disputes for the console: those open first, the evidence due soonest first
+    (the most urgent to answer), then the closed ones, the latest closed first; one
+    invoice's when `invoice_id` is given."""
+    statement = select(PaymentDispute).options(
+        joinedload(PaymentDispute.invoice), joinedload(PaymentDispute.payment)
+    )
+    if invoice_id is not None:
+        statement = statement.where(PaymentDispute.invoice_id == invoice_id)
+    is_closed = case((PaymentDispute.state == OPEN, 0), else_=1)
+    return list(
+        session.scalars(
+            statement.order_by(
+                is_closed,
+                case((PaymentDispute.state == OPEN, PaymentDispute.evidence_due_by)).asc(),
+                PaymentDispute.closed_at.desc(),
+                PaymentDispute.id.desc(),
+            )
+        )
+    )
+
+
+def disputed_invoice_ids(session: Session, invoice_ids: set[int]) -> set[int]:
+    """Of `invoice_ids`, those with a dispute open (one statement for a list page)."""
+    if not invoice_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(PaymentDispute.invoice_id).where(
+                PaymentDispute.invoice_id.in_(sorted(invoice_ids)), PaymentDispute.state == OPEN
+            )
+        )
+    )
+
+
+def open_disputes_count(session: Session) -> int:
+    return session.scalar(select(func.count()).where(PaymentDispute.state == OPEN)) or 0
+
+
+def open_dispute(session: Session, invoice_id: int) -> PaymentDispute | None:
+    """The open dispute of one of the invoice's card payments, if any."""
+    return session.scalars(
+        select(PaymentDispute)
+        .where(PaymentDispute.invoice_id == invoice_id, PaymentDispute.state == OPEN)
+        .order_by(PaymentDispute.id)
+        .limit(1)
+    ).one_or_none()
 
 
 # --- money collected and reversed in a period (the Finance page, its report, exports) --

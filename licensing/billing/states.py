@@ -22,6 +22,9 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
 
     succeeded ─reverse─▶ reversed   (offline only: the cheque bounced, or the
                                      transfer was recorded against the wrong invoice)
+    succeeded ─charge_back─▶ reversed  (card only: Stripe withdrew the money for a
+                                        dispute; a dispute won brings it back as a
+                                        payment of its own, `PaymentDispute.reinstatement_id`)
 
 A card payment that is `pending` or `failed` is the invoice's *open attempt*:
 its PaymentIntent may still take money. An invoice has at most one (a partial
@@ -32,6 +35,11 @@ Refund (of a credit note's refund due; offline ones are recorded `succeeded`):
     pending ─succeed─▶ succeeded ─fail─▶ failed   (Stripe refunded the card; rarely,
        └─fail─▶ failed                            the bank returns it later)
     A failed refund's amount is outstanding again.
+
+Dispute (the licensee's bank disputed a card payment; Stripe decides):
+
+    open ─win─▶ won     (the office kept the money, or Stripe reinstated it)
+      └─lose─▶ lost     (the bank kept it: the invoice is owed again)
 """
 
 from __future__ import annotations
@@ -91,6 +99,9 @@ PAYMENT = StateMachine.from_actions(
         # `PaymentReversal` says who, when and why); a card payment is given back
         # through Stripe refunds and disputes instead, so the service refuses it.
         "reverse": Action(SUCCEEDED, to=REVERSED),
+        # Stripe withdrew a card payment's money for a dispute (`billing.services.
+        # disputes`): booked as a reversal on the day it was withdrawn.
+        "charge_back": Action(SUCCEEDED, to=REVERSED, event="charged_back"),
     },
 )
 
@@ -114,6 +125,19 @@ REFUND = StateMachine.from_actions(
 )
 # Refunds that count against what is due: sent, or on their way.
 REFUND_COUNTED = (PENDING, SUCCEEDED)
+
+WON = "won"
+LOST = "lost"
+DISPUTE_STATES = (OPEN, WON, LOST)
+
+DISPUTE = StateMachine.from_actions(
+    "dispute",
+    DISPUTE_STATES,
+    {
+        "win": Action(OPEN, to=WON, event="won", stamp="closed_at"),
+        "lose": Action(OPEN, to=LOST, event="lost", stamp="closed_at"),
+    },
+)
 
 CARD = "card"
 WIRE = "wire"

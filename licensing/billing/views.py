@@ -44,8 +44,17 @@ from licensing.billing import (
     services,
 )
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import CreditNote, Invoice, Payment
-from licensing.billing.states import CARD, COLLECTIBLE, DRAFT, FLAGGED, INVOICE, PAID, SUCCEEDED
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute
+from licensing.billing.states import (
+    CARD,
+    COLLECTIBLE,
+    DRAFT,
+    FLAGGED,
+    INVOICE,
+    OPEN,
+    PAID,
+    SUCCEEDED,
+)
 from licensing.calendar import office_date
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -501,6 +510,8 @@ def console_invoices() -> tuple[str, int]:
         overdue=overdue,
         search=search or "",
         flagged=queries.flagged_payments(session),
+        open_disputes=queries.open_disputes_count(session),
+        disputed=queries.disputed_invoice_ids(session, {i.id for i in invoices}),
         today=_today(),
         title="Overdue invoices" if overdue else "Invoices",
         labels=INVOICE_LIST_FILTERS,
@@ -516,6 +527,21 @@ def console_invoices() -> tuple[str, int]:
 # Each filter's label: the list's form draws them from here, and a refusal names
 # the field by them (`arguments`).
 INVOICE_LIST_FILTERS = {"q": "Number or organization", "state": "State", "overdue": "Overdue only"}
+
+
+@console.route("/disputes")
+@access.staff(*BILLING_READERS)
+def disputes() -> str:
+    """Card payments the licensees' banks disputed: those open first, the evidence
+    due soonest first, with how long is left to answer in Stripe's dashboard."""
+    session = db.session()
+    found = queries.disputes(session)
+    return render_template(
+        "billing/console_disputes.html",
+        disputes=found,
+        names=queries.organization_names(session, {d.organization_id for d in found}),
+        now=utcnow(),
+    )
 
 
 @console.route("/invoices/overdue")
@@ -559,6 +585,8 @@ def _console_page(
             credit_form=credit_form or forms.CreditNoteForm(formdata=None),
             links_form=links_form or forms.ReasonForm(formdata=None, prefix="links"),
             link_withdrawals=queries.link_withdrawals(session, invoice.id),
+            disputes=queries.disputes(session, invoice_id=invoice.id),
+            now=utcnow(),
             allowed=INVOICE.allowed(invoice.state),
             today=_today(),
             flagged=FLAGGED,
@@ -921,4 +949,18 @@ def _billing_queues(
         params={"_anchor": "flagged-heading"},
         attention=flagged,
         attention_label="flagged",
+    )
+    disputed, first_due = session.execute(
+        select(func.count(), func.min(PaymentDispute.evidence_due_by)).where(
+            PaymentDispute.state == OPEN
+        )
+    ).one()
+    yield QueueSummary(
+        "Disputed card payments to answer in Stripe",
+        count=disputed,
+        endpoint="billing_console.disputes",
+        attention=disputed,
+        attention_label="open",
+        # Each waits on the office's evidence: the column gives the soonest due date.
+        oldest_due=office_date(first_due) if first_due is not None else None,
     )

@@ -53,6 +53,7 @@ RECORD_TYPE_NAMES = {
     "api_token": "API token",
     "application": "Application",
     "credit_note": "Credit note",
+    "dispute": "Card payment dispute",
     "email": "Email",
     "export": "Export",
     "invitation": "Invitation",

@@ -327,6 +327,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit("/console/finance/?from=2027-13-01", 400),
         Visit(f"/console/invoices/{i['invoice']}"),
         Visit("/console/invoices/overdue"),
+        Visit("/console/disputes"),
         Visit("/console/organizations"),
         Visit(f"/console/organizations/{i['organization']}"),
         Visit("/console/outbox"),

@@ -453,6 +453,8 @@ def apply_intent_outcome(
         payment.stripe_payment_intent_id = intent.id
     payment.last_checked_at = now
     _note_card(payment, intent.card)
+    if intent.charge is not None and payment.stripe_charge_id is None:
+        payment.stripe_charge_id = intent.charge
     invoice = _locked_invoice(session, payment.invoice_id)
     if intent.status == "succeeded":
         if payment.state in (SUCCEEDED, FLAGGED) or not PAYMENT.can(payment.state, "succeed"):

@@ -16,6 +16,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import links
 from licensing.billing.models import Invoice
+from licensing.billing.queries import chased
 from licensing.billing.services._common import (
     _amount,
     _due_ids,
@@ -68,7 +69,7 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     report = OverdueReport()
     overdue_ids = _due_ids(
         select(Invoice.id)
-        .where(Invoice.state == OPEN, Invoice.due_date < today)
+        .where(Invoice.state == OPEN, Invoice.due_date < today, chased(today))
         .order_by(Invoice.due_date, Invoice.id)
     )
     for invoice_id in overdue_ids:
@@ -77,7 +78,7 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
             claimed = session.execute(
                 db.claim(
                     select(Invoice, links.generation_column()).where(
-                        Invoice.id == invoice_id, Invoice.state == OPEN
+                        Invoice.id == invoice_id, Invoice.state == OPEN, chased(today)
                     )
                 )
             ).one_or_none()
@@ -97,6 +98,7 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
         .where(
             Invoice.state.in_(sorted(COLLECTIBLE)),
             Invoice.due_date < today - timedelta(days=standing_days),
+            chased(today - timedelta(days=standing_days)),
         )
         .group_by(Invoice.organization_id)
         .order_by(func.min(Invoice.due_date), Invoice.organization_id)
@@ -222,6 +224,7 @@ def _overdue_beyond(
                 Invoice.organization_id == organization_id,
                 Invoice.state.in_(sorted(COLLECTIBLE)),
                 Invoice.due_date < today - timedelta(days=days),
+                chased(today - timedelta(days=days)),
             )
             .order_by(Invoice.due_date, Invoice.id)
         )

@@ -16,6 +16,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import idempotency, payment_gateway
 from licensing.billing.models import CreditNote, Payment, Refund
+from licensing.billing.queries import open_dispute
 from licensing.billing.services import references
 from licensing.billing.services._common import (
     _card_gateway,
@@ -223,6 +224,21 @@ def _refundable_card_payment(
     )
 
 
+def _refuse_while_disputed(session: Session, credit: CreditNote) -> None:
+    """Stripe refuses to refund a disputed charge (`charge_disputed`) while the
+    dispute is open: say so before asking it."""
+    dispute = open_dispute(session, credit.invoice_id)
+    if dispute is None:
+        return
+    raise Conflict(
+        f"Card payment {dispute.payment_id} of invoice {credit.invoice.number} is disputed "
+        f"by the cardholder's bank (Stripe dispute {dispute.stripe_dispute_id}, open since "
+        f"{office_date(dispute.opened_at).isoformat()}): Stripe refuses to refund a card "
+        "while its dispute is open. Answer the dispute in the Stripe dashboard and refund "
+        "once it is closed, or record a refund sent offline."
+    )
+
+
 def refund_card(
     credit_note_id: int,
     *,
@@ -258,6 +274,7 @@ def refund_card(
     with db.transaction() as session:
         key_stored = idempotency.claim_in(session, claim) if claim is not None else None
         credit = _locked_credit_note(session, credit_note_id)
+        _refuse_while_disputed(session, credit)
         wanted = credit.refund_outstanding if amount is None else amount
         _check_refund_amount(credit, wanted)
         payment = _refundable_card_payment(session, credit, wanted, payment_id)

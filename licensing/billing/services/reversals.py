@@ -10,6 +10,7 @@ against the right invoice, billing staff then record a new payment as usual.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -94,6 +95,74 @@ def _refuse(
     return clean_reason
 
 
+def book_reversal(
+    session: Session,
+    payment: Payment,
+    invoice: Invoice,
+    *,
+    action: str,
+    amount: Decimal,
+    reason: str,
+    returned_on: date,
+    actor: Actor,
+    now: datetime,
+) -> PaymentReversal:
+    """Book money taken back on the day it went (`returned_on`): the payment's
+    `PaymentReversal`, the payment's step (`action`: `reverse` by billing staff,
+    `charge_back` for a dispute), the invoice's amount paid down by `amount`, and a
+    paid invoice owed again. The one booking of money taken back, whoever took it;
+    the caller decides who is told."""
+    reversal = PaymentReversal(
+        payment_id=payment.id,
+        invoice_id=invoice.id,
+        organization_id=invoice.organization_id,
+        currency=payment.currency,
+        amount=amount,
+        reason=reason,
+        returned_on=returned_on,
+        reversed_by=actor.name,
+        created_at=now,
+    )
+    audit.record_new(
+        session,
+        reversal,
+        "payment_reversal.recorded",
+        after={
+            "payment_id": payment.id,
+            "invoice": invoice.number,
+            "amount": quantize(amount, payment.currency),
+            "returned_on": returned_on.isoformat(),
+            "reason": reason,
+        },
+        actor=actor,
+    )
+    PAYMENT.apply(
+        session,
+        payment,
+        action,
+        actor=actor,
+        note=reason,
+        changes={"reversal_id": reversal.id, "returned_on": returned_on.isoformat()},
+    )
+    invoice.amount_paid -= amount
+    audit.record_event(
+        session,
+        "invoice.payment_reversed",
+        invoice.id,
+        after={
+            "payment_id": payment.id,
+            "amount": quantize(amount, payment.currency),
+            "amount_paid": quantize(invoice.amount_paid, invoice.currency),
+        },
+        actor=actor,
+        note=reason,
+    )
+    _reopen_if_owed(
+        session, invoice, actor=actor, note=f"{payment.method} payment {payment.id} reversed"
+    )
+    return reversal
+
+
 def check_reversal(
     payment_id: int,
     *,
@@ -138,53 +207,16 @@ def reverse_offline_payment(
         payment, invoice = _locked_payment(session, payment_id)
         clean_reason = _refuse(payment, invoice, reason, returned_on, now)
         assert returned_on is not None
-        reversal = PaymentReversal(
-            payment_id=payment.id,
-            invoice_id=invoice.id,
-            organization_id=invoice.organization_id,
-            currency=payment.currency,
+        reversal = book_reversal(
+            session,
+            payment,
+            invoice,
+            action="reverse",
             amount=payment.amount,
             reason=clean_reason,
             returned_on=returned_on,
-            reversed_by=actor.name,
-            created_at=now,
-        )
-        audit.record_new(
-            session,
-            reversal,
-            "payment_reversal.recorded",
-            after={
-                "payment_id": payment.id,
-                "invoice": invoice.number,
-                "amount": quantize(payment.amount, payment.currency),
-                "returned_on": returned_on.isoformat(),
-                "reason": clean_reason,
-            },
             actor=actor,
-        )
-        PAYMENT.apply(
-            session,
-            payment,
-            "reverse",
-            actor=actor,
-            note=clean_reason,
-            changes={"reversal_id": reversal.id, "returned_on": returned_on.isoformat()},
-        )
-        invoice.amount_paid -= payment.amount
-        audit.record_event(
-            session,
-            "invoice.payment_reversed",
-            invoice.id,
-            after={
-                "payment_id": payment.id,
-                "amount": quantize(payment.amount, payment.currency),
-                "amount_paid": quantize(invoice.amount_paid, invoice.currency),
-            },
-            actor=actor,
-            note=clean_reason,
-        )
-        _reopen_if_owed(
-            session, invoice, actor=actor, note=f"{payment.method} payment {payment.id} reversed"
+            now=now,
         )
         hold_if_overdue(
             session,

@@ -66,11 +66,11 @@ def _new_payment(
     return payment
 
 
-def _apply(
+def count_payment(
     session: Session, invoice: Invoice, payment: Payment, *, actor: Actor, now: datetime
 ) -> None:
-    """Count a succeeded payment against the invoice (once: callers step the
-    payment's state machine first, which refuses a second `succeed`)."""
+    """Count a succeeded payment against the invoice, settling it when nothing is
+    left: the booking alone, telling nobody (a dispute's reinstated money)."""
     invoice.amount_paid += payment.amount
     payment.settled_at = now
     audit.record_event(
@@ -89,6 +89,15 @@ def _apply(
     _settle_if_cleared(
         session, invoice, actor=actor, now=now, note=f"{payment.method} payment {payment.id}"
     )
+
+
+def _apply(
+    session: Session, invoice: Invoice, payment: Payment, *, actor: Actor, now: datetime
+) -> None:
+    """Count a succeeded payment against the invoice (once: callers step the
+    payment's state machine first, which refuses a second `succeed`), and tell the
+    billing contact and the payer it arrived."""
+    count_payment(session, invoice, payment, actor=actor, now=now)
     subject = f"Payment received for invoice {invoice.number}"
     amount = in_words(payment.amount, payment.currency)
     organization = session.get(Organization, invoice.organization_id)

@@ -13,6 +13,7 @@ from licensing.actors import Actor
 from licensing.billing import payment_gateway
 from licensing.billing.models import StripeEvent
 from licensing.billing.services.card_payments import apply_intent_outcome
+from licensing.billing.services.disputes import DISPUTE_EVENTS, apply_dispute
 from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
 from licensing.db import utcnow
 from licensing.errors import DomainError
@@ -52,7 +53,41 @@ def handle_stripe_webhook(
         refunds = _refund_statuses(gateway, event)
         carried = event.data_object.get("payment_intent")
         intent_id = carried if isinstance(carried, str) else None
-    try:
+    dispute: payment_gateway.DisputeStatus | None = None
+    if event.type in DISPUTE_EVENTS:
+        dispute = payment_gateway.dispute_status_from_event(event.data_object)
+        intent_id = dispute.payment_intent
+    apply = _Applying(event, intent_id, intent, refunds, dispute, now)
+    for _ in range(2):
+        try:
+            return apply()
+        except IntegrityError:
+            # A concurrent replay stored the event first; or two events about one
+            # new dispute recorded it at once, and this one must be applied again.
+            if dispute is None or _stored(event.id):
+                return WebhookResult(event.id, "duplicate", duplicate=True)
+    return WebhookResult(event.id, "duplicate", duplicate=True)
+
+
+def _stored(event_id: str) -> bool:
+    with db.transaction() as session:
+        found = session.scalars(select(StripeEvent.id).where(StripeEvent.event_id == event_id))
+        return found.one_or_none() is not None
+
+
+@dataclass
+class _Applying:
+    """One event applied in its own transaction: stored once by id, then applied."""
+
+    event: payment_gateway.WebhookEvent
+    intent_id: str | None
+    intent: payment_gateway.IntentStatus | None
+    refunds: list[payment_gateway.RefundStatus]
+    dispute: payment_gateway.DisputeStatus | None
+    now: datetime
+
+    def __call__(self) -> WebhookResult:
+        event, now = self.event, self.now
         with db.transaction() as session:
             if session.scalars(
                 select(StripeEvent.id).where(StripeEvent.event_id == event.id)  # unique
@@ -61,25 +96,27 @@ def handle_stripe_webhook(
             stored = StripeEvent(
                 event_id=event.id,
                 event_type=event.type[:100],
-                payment_intent_id=intent_id,
+                payment_intent_id=self.intent_id,
                 outcome="received",
                 received_at=now,
             )
             session.add(stored)
             session.flush()  # the unique event id: a concurrent replay fails here
-            if intent is not None:
-                outcome = apply_intent_outcome(session, intent, now=now, actor=Actor.SYSTEM)
+            if self.intent is not None:
+                outcome = apply_intent_outcome(session, self.intent, now=now, actor=Actor.SYSTEM)
             elif event.type in REFUND_EVENTS:
                 outcome = "; ".join(
                     apply_refund_outcome(session, status, now=now, actor=Actor.SYSTEM)
-                    for status in refunds
+                    for status in self.refunds
                 ) or ("ignored: no refund in the event")
+            elif self.dispute is not None:
+                outcome = apply_dispute(
+                    session, event.type, self.dispute, now=now, actor=Actor.SYSTEM
+                )
             else:
                 outcome = "ignored: event type not handled"
             stored.outcome = outcome[:200]
             return WebhookResult(event.id, outcome)
-    except IntegrityError:
-        return WebhookResult(event.id, "duplicate", duplicate=True)
 
 
 def _with_card(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from licensing.billing.models import Invoice, Payment, PaymentReversal, StripeCustomer
+from sqlalchemy import func
+from sqlalchemy.orm import aliased
+
+from licensing.billing.models import (
+    Invoice,
+    Payment,
+    PaymentDispute,
+    PaymentReversal,
+    StripeCustomer,
+)
 from licensing.billing.states import PAYMENT_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
+from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import (
     BANK_REFERENCE,
     CURRENCY,
@@ -19,6 +28,11 @@ from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import PAID, REVERSED, ExportFilter
 from licensing.exports.queries import licensee, made_on, made_on_days, of_licensee, on_days
 
+# The dispute that withdrew a card payment's money, and the one whose reinstated
+# money a payment is (each at most one: a unique reversal and reinstatement).
+_WITHDREW = aliased(PaymentDispute, name="withdrew")
+_REINSTATED = aliased(PaymentDispute, name="reinstated")
+
 
 def _source(statement: Statement, given: ExportFilter) -> Statement:
     statement = (
@@ -30,6 +44,8 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
             & (Payment.method == "card"),
         )
         .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .outerjoin(_WITHDREW, _WITHDREW.reversal_id == PaymentReversal.id)
+        .outerjoin(_REINSTATED, _REINSTATED.reinstatement_id == Payment.id)
     )
     statement = of_licensee(statement, Payment, given, by_state=True)
     if given.date_basis == REVERSED:
@@ -79,6 +95,34 @@ DECLARED = Declared(
         Field(
             Column("reversed_by", TEXT, "Who reversed it (state reversed)."),
             PaymentReversal.reversed_by,
+        ),
+        # Round 24: a card payment's dispute. Stripe's withdrawal is the payment's
+        # reversal (on `reversed_on`, for `reversed_amount`); money a dispute won
+        # reinstates is a payment of its own, paid on the day Stripe gave it back.
+        Field(
+            Column(
+                "reversed_amount",
+                MONEY,
+                "Amount taken back (state reversed): the payment's amount, or a dispute's "
+                "when less was disputed.",
+            ),
+            PaymentReversal.amount,
+        ),
+        Field(
+            Column(
+                "stripe_dispute_id",
+                TEXT,
+                "Stripe dispute that withdrew its money, or whose reinstated money it is.",
+            ),
+            func.coalesce(_WITHDREW.stripe_dispute_id, _REINSTATED.stripe_dispute_id),
+        ),
+        Field(
+            Column(
+                "reinstates_payment_id",
+                INTEGER,
+                "The disputed payment whose money Stripe gave back (a dispute won).",
+            ),
+            _REINSTATED.payment_id,
         ),
     ),
     source=_source,

@@ -38,7 +38,8 @@ def test_an_issued_invoice_cannot_go_back_to_draft_and_a_paid_one_only_reopens()
     assert INVOICE.step("paid", "reopen") == "open"
     assert not PAYMENT.can("succeeded", "succeed")
     assert PAYMENT.can("failed", "succeed")
-    assert PAYMENT.allowed("succeeded") == ["reverse"]
+    # Reversed by billing staff (offline), or charged back by a card dispute.
+    assert PAYMENT.allowed("succeeded") == ["charge_back", "reverse"]
     assert PAYMENT.is_terminal("reversed")
 
 

@@ -1,0 +1,476 @@
+"""A card payment disputed by the licensee's bank: Stripe's `charge.dispute.*` events,
+built with the Dispute object's field names and delivered signed to the webhook
+(localstripe has no disputes) after a real localstripe card payment."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
+from licensing.billing import services
+from licensing.billing.models import Invoice, Payment, PaymentDispute, PaymentReversal
+from licensing.billing.services import webhooks
+from licensing.finance import queries as finance
+from licensing.finance.queries import Filters
+from licensing.mail.models import OutboxMessage
+from tests.support import settings
+from tests.support.factories import bearer, billing_clerk
+from tests.support.servers import LocalStripe
+
+from .refund_support import deliver, paid_by_card
+from .stripe_support import _call, signed, stripe_config
+
+OPENED = datetime(2027, 3, 2, 14, 0, tzinfo=UTC)
+WITHDRAWN = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+REINSTATED = datetime(2027, 4, 20, 16, 0, tzinfo=UTC)
+DUE_BY = datetime(2027, 3, 20, 23, 59, 59, tzinfo=UTC)
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _charge_of(localstripe: LocalStripe, payment: Payment) -> str:
+    intent = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
+    return str(intent["latest_charge"]["id"])
+
+
+def _dispute_event(
+    event_type: str,
+    payment: Payment,
+    charge: str,
+    *,
+    status: str = "needs_response",
+    amount: int = 25000,
+    moved: tuple[datetime, ...] = (),
+    with_intent: bool = True,
+    dispute_id: str = "du_1Harborlight",
+) -> dict[str, Any]:
+    """A `charge.dispute.*` event as Stripe sends it: the Dispute object, with a
+    balance transaction for each time money moved (a withdrawal, then a
+    reinstatement)."""
+    transactions = [
+        {
+            "id": f"txn_{dispute_id}_{index}",
+            "object": "balance_transaction",
+            "amount": -amount if index == 0 else amount,
+            "fee": 1500 if index == 0 else -1500,
+            "currency": "usd",
+            "created": int(when.timestamp()),
+            "reporting_category": "dispute" if index == 0 else "dispute_reversal",
+        }
+        for index, when in enumerate(moved)
+    ]
+    dispute = {
+        "id": dispute_id,
+        "object": "dispute",
+        "amount": amount,
+        "balance_transactions": transactions,
+        "charge": charge,
+        "created": int(OPENED.timestamp()),
+        "currency": "usd",
+        "evidence_details": {
+            "due_by": int(DUE_BY.timestamp()),
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": payment.stripe_payment_intent_id if with_intent else None,
+        "reason": "product_not_received",
+        "status": status,
+    }
+    suffix = f"{event_type.rsplit('.', 1)[-1]}_{status}_{len(moved)}_{with_intent}"
+    return {
+        "id": f"evt_{dispute_id}_{suffix}",
+        "object": "event",
+        "type": event_type,
+        "created": int(OPENED.timestamp()),
+        "data": {"object": dispute},
+    }
+
+
+def _emails(subject_part: str) -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.subject.contains(subject_part))
+        )
+    )
+
+
+def _audited(action: str) -> int:
+    return db.session().scalar(select(func.count()).where(AuditEvent.action == action)) or 0
+
+
+def _paid(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> tuple[Invoice, Payment, str]:
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = paid_by_card(client, vendor, localstripe, invoice)
+    return invoice, payment, _charge_of(localstripe, payment)
+
+
+def _dispute() -> PaymentDispute:
+    return db.session().scalars(select(PaymentDispute)).one()
+
+
+def test_a_dispute_opened_takes_the_money_off_the_invoice_on_the_day_stripe_withdrew_it(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    # Stripe withdraws the money as the dispute opens: `created` carries it already.
+    created = _dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,))
+    outcome = deliver(client, created)["outcome"]
+    assert "recorded" in outcome
+    assert "withdrawal of 250.00 booked" in outcome
+    withdrawn = _dispute_event(
+        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
+    )
+    assert "booked" not in deliver(client, withdrawn)["outcome"]
+    assert deliver(client, withdrawn)["duplicate"] is True
+    db.session().refresh(invoice)
+    db.session().refresh(payment)
+    dispute = _dispute()
+    assert (dispute.state, dispute.status, dispute.amount) == ("open", "needs_response", 250)
+    assert dispute.evidence_due_by == DUE_BY
+    assert dispute.withdrawn_on == date(2027, 3, 2)
+    assert (invoice.state, invoice.amount_paid, invoice.balance_due) == ("open", 0, 250)
+    assert payment.state == "reversed"
+    reversal = db.session().scalars(select(PaymentReversal)).one()
+    assert (reversal.amount, reversal.returned_on) == (Decimal("250.00"), date(2027, 3, 2))
+    assert "dispute du_1Harborlight" in reversal.reason
+    assert _audited("payment.charged_back") == 1
+    assert _audited("dispute.opened") == 1
+    (told,) = _emails("disputed")
+    assert billing_staff.email in told.recipients
+    assert "Evidence due by" in told.body_text
+    assert "Stripe dashboard" in told.body_text
+    assert invoice.number in told.body_text
+    assert "250.00 USD" in told.body_text
+    assert vendor.organization.legal_name in told.body_text
+    # Sent once the withdrawal of the same event was booked: the balance is owed now.
+    assert "balance due now 250.00 USD" in told.body_text
+    # The billing contact is not told a dispute opened, nor chased while it is open.
+    assert not _emails("owed again")
+    report = services.process_overdue(standing_days=30, now=datetime(2027, 6, 1, tzinfo=UTC))
+    db.session().refresh(invoice)
+    assert (report.overdue, report.reminders, report.late_fee_invoices) == (0, 0, [])
+    assert invoice.reminder_count == 0
+
+
+def test_a_dispute_lost_before_its_withdrawal_arrives_is_booked_once_and_owed_again(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    closed = _dispute_event("charge.dispute.closed", payment, charge, status="lost")
+    outcome = deliver(client, closed)["outcome"]
+    assert "withdrawal of 250.00 booked" in outcome
+    assert "lost" in outcome
+    for late in (
+        _dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)),
+        _dispute_event("charge.dispute.created", payment, charge),
+        _dispute_event("charge.dispute.updated", payment, charge, status="under_review"),
+    ):
+        assert "booked" not in deliver(client, late)["outcome"]
+    db.session().refresh(invoice)
+    dispute = _dispute()
+    assert (dispute.state, dispute.status) == ("lost", "lost")
+    assert db.session().scalar(select(func.count()).select_from(PaymentReversal)) == 1
+    assert (invoice.state, invoice.balance_due) == ("open", 250)
+    assert dispute.owed_again_on is not None
+    assert dispute.closed_at is not None
+    (contact,) = _emails("owed again")
+    assert f"by {dispute.owed_again_on.isoformat()}" in contact.body_text
+    (closing,) = _emails("Dispute of the card payment")
+    assert "mark it uncollectible" in closing.body_text
+    assert _audited("dispute.lost") == 1
+
+
+def test_a_dispute_won_pays_the_invoice_again_with_the_money_stripe_reinstated(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    receipts = len(_emails("Payment received"))
+    withdrawn = _dispute_event(
+        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
+    )
+    deliver(client, withdrawn)
+    reinstated = _dispute_event(
+        "charge.dispute.funds_reinstated",
+        payment,
+        charge,
+        status="won",
+        moved=(WITHDRAWN, REINSTATED),
+    )
+    closed = _dispute_event(
+        "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
+    )
+    # Closed first, then the reinstatement: one booking each way.
+    assert "reinstatement of 250.00 booked" in deliver(client, closed)["outcome"]
+    assert "booked" not in deliver(client, reinstated)["outcome"]
+    db.session().refresh(invoice)
+    dispute = _dispute()
+    assert (dispute.state, dispute.reinstated_on) == ("won", date(2027, 4, 20))
+    assert (invoice.state, invoice.amount_paid) == ("paid", Decimal("250.00"))
+    back = db.session().get(Payment, dispute.reinstatement_id)
+    assert back is not None
+    assert (back.state, back.method, back.amount, back.paid_date) == (
+        "succeeded",
+        "card",
+        Decimal("250.00"),
+        date(2027, 4, 20),
+    )
+    assert back.reference == "du_1Harborlight"
+    # The licensee is not sent "payment received" for money Stripe gave back.
+    assert len(_emails("Payment received")) == receipts
+
+
+def test_a_dispute_of_a_charge_this_service_did_not_make_is_stored_as_not_matched(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    foreign = _dispute_event("charge.dispute.created", payment, "ch_elsewhere", with_intent=False)
+    answer = deliver(client, foreign)
+    assert answer["outcome"].startswith("ignored: dispute du_1Harborlight is of a charge")
+    assert db.session().scalar(select(func.count()).select_from(PaymentDispute)) == 0
+    # An older API version names only the charge: the payment kept it when paid.
+    assert db.session().get(Payment, payment.id).stripe_charge_id == charge  # type: ignore[union-attr]
+    charge_only = _dispute_event(
+        "charge.dispute.created", payment, charge, with_intent=False, dispute_id="du_2"
+    )
+    assert "recorded" in deliver(client, charge_only)["outcome"]
+    assert _dispute().payment_id == payment.id
+
+
+def test_a_card_refund_is_refused_before_stripe_is_asked_while_a_dispute_is_open(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+    deliver(
+        client, _dispute_event("charge.dispute.created", payment, charge, status="needs_response")
+    )
+    answer = client.post(
+        f"/api/v1/credit-notes/{credit.id}/refunds",
+        json={"method": "card"},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 409
+    assert answer.content_type == "application/problem+json"
+    assert (
+        "Stripe refuses to refund a card while its dispute is open" in answer.get_json()["detail"]
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.post(
+        f"/console/credit-notes/{credit.id}/refunds",
+        data={f"refund-{credit.id}-method": "card", f"refund-{credit.id}-amount": "40.00"},
+    )
+    assert page.status_code == 422
+    assert "while its dispute is open" in page.get_data(as_text=True)
+    refunds = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
+    )
+    assert refunds["data"] == []
+
+
+def test_billing_staff_see_open_disputes_first_the_evidence_due_soonest_first(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    later, later_payment, later_charge = _paid(client, vendor, localstripe, invoice_for)
+    due_later = _dispute_event(
+        "charge.dispute.created", later_payment, later_charge, dispute_id="du_later"
+    )
+    due_later["data"]["object"]["evidence_details"]["due_by"] = int(DUE_BY.timestamp()) + 86400 * 5
+    deliver(client, due_later)
+    deliver(client, _dispute_event("charge.dispute.created", payment, charge))
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.get("/console/disputes")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.index(invoice.number) < html.index(later.number)
+    assert "days left" in html
+    assert "Stripe du_1Harborlight" in html
+    listed = staff.get("/console/invoices").get_data(as_text=True)
+    assert "2 disputes open" in listed
+    assert listed.count("disputed: not chased") == 2
+    home = staff.get("/console/").get_data(as_text=True)
+    assert "Disputed card payments to answer in Stripe" in home
+    assert "/console/disputes" in home
+    detail = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    assert 'id="disputes-heading">Disputes</h2>' in detail
+    assert "cannot be refunded" in detail
+    refused = signed_in(app.test_client(), vendor).get("/console/disputes")
+    assert refused.status_code in (302, 403, 404)
+
+
+def test_the_payments_export_shows_the_withdrawal_and_the_reinstatement_on_their_days(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    moved = (WITHDRAWN, REINSTATED)
+    deliver(
+        client, _dispute_event("charge.dispute.closed", payment, charge, status="won", moved=moved)
+    )
+    answer = client.get(
+        "/api/v1/exports/payments",
+        query_string={"format": "csv"},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    header = next(csv.reader(io.StringIO(text)))
+    assert header[-3:] == ["reversed_amount", "stripe_dispute_id", "reinstates_payment_id"]
+    rows = {row["payment_id"]: row for row in csv.DictReader(io.StringIO(text))}
+    disputed = rows[str(payment.id)]
+    assert (disputed["state"], disputed["reversed_on"], disputed["reversed_amount"]) == (
+        "reversed",
+        "2027-03-02",
+        "250.00",
+    )
+    assert disputed["stripe_dispute_id"] == "du_1Harborlight"
+    (back,) = [row for row in rows.values() if row["reinstates_payment_id"] == str(payment.id)]
+    assert (back["state"], back["paid_date"], back["amount"], back["stripe_dispute_id"]) == (
+        "succeeded",
+        "2027-04-20",
+        "250.00",
+        "du_1Harborlight",
+    )
+    march = client.get(
+        "/api/v1/exports/payments",
+        query_string={"format": "csv", "by": "reversed", "from": "2027-03-01", "to": "2027-03-31"},
+        headers=bearer(billing_staff),
+    ).get_data(as_text=True)
+    assert [row["payment_id"] for row in csv.DictReader(io.StringIO(march))] == [str(payment.id)]
+    figures = finance.cash_flow(
+        db.session(), Filters(date(2027, 3, 1), date(2027, 4, 30), currency="USD")
+    )
+    assert {row.period.key: (row.collected, row.reversed) for row in figures} == {
+        "2027-03": (Decimal(0), Decimal("250.00")),
+        "2027-04": (Decimal("250.00"), Decimal(0)),
+    }
+
+
+def test_a_lost_dispute_is_chased_again_only_from_the_invoices_terms_after_the_close(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    assert invoice.due_date is not None
+    closed_at = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
+    payload, headers = signed(
+        _dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,))
+    )
+    services.handle_stripe_webhook(
+        payload, headers["Stripe-Signature"], gateway=settings.gateway(), now=closed_at
+    )
+    dispute = _dispute()
+    assert dispute.owed_again_on == date(2027, 5, 1) + timedelta(days=invoice.payment_terms_days)
+    before = services.process_overdue(
+        standing_days=30, now=datetime.combine(dispute.owed_again_on, time(12), UTC)
+    )
+    assert (before.overdue, before.reminders, before.late_fee_invoices) == (0, 0, [])
+    after = services.process_overdue(
+        standing_days=30,
+        now=datetime.combine(dispute.owed_again_on + timedelta(days=2), time(12), UTC),
+    )
+    # Reminded again, but no late fee for the months the money was with the bank.
+    assert (after.overdue, after.reminders, after.late_fee_invoices) == (1, 1, [])
+    months_later = datetime.combine(dispute.owed_again_on + timedelta(days=65), time(12), UTC)
+    assert len(services.process_overdue(standing_days=30, now=months_later).late_fee_invoices) == 1
+
+
+def test_a_signed_dispute_event_without_the_dispute_is_refused_and_nothing_stored(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    event = _dispute_event("charge.dispute.created", payment, charge)
+    del event["data"]["object"]["amount"]
+    payload, headers = signed(event)
+    answer = client.post("/webhooks/stripe", data=payload, headers=headers)
+    assert answer.status_code == 400
+    assert "not a Dispute" in answer.get_json()["detail"]
+    assert db.session().scalar(select(func.count()).select_from(PaymentDispute)) == 0
+
+
+def test_an_event_that_lost_the_race_to_record_a_new_dispute_is_applied_again_not_dropped(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    real = webhooks._Applying.__call__
+    raced: list[str] = []
+
+    def first_loses(applying: webhooks._Applying) -> webhooks.WebhookResult:
+        if not raced:  # another event of the dispute stored it first (a unique id)
+            raced.append(applying.event.id)
+            raise IntegrityError("INSERT INTO payment_disputes", {}, Exception("unique"))
+        return real(applying)
+
+    withdrawn = _dispute_event(
+        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
+    )
+    with mock.patch.object(webhooks._Applying, "__call__", first_loses):
+        answer = deliver(client, withdrawn)
+    assert raced == [withdrawn["id"]]
+    assert answer["duplicate"] is False
+    assert "withdrawal of 250.00 booked" in answer["outcome"]
