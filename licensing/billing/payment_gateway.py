@@ -127,6 +127,11 @@ class PaymentGateway(Protocol):
         """The intent as it stands, with the card of its latest charge when it has one."""
         ...
 
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        """The PaymentIntent a Charge was made for (None for a charge made without
+        one). `StripeRefused` when Stripe has no such charge."""
+        ...
+
     def create_refund(
         self,
         *,

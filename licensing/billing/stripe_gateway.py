@@ -157,6 +157,18 @@ class StripeGateway:
         card = card_used(found_method.get("card")) or card_used(found_method)
         return replace(status, card=card)
 
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        found = self._call(
+            lambda params, options: self.client.v1.charges.retrieve(charge_id, params, options),
+            {},
+            {},
+        )
+        charge: Mapping[str, Any] = found.to_dict() if hasattr(found, "to_dict") else found
+        intent = charge.get("payment_intent")
+        if isinstance(intent, Mapping):
+            intent = intent.get("id")
+        return intent if isinstance(intent, str) and intent else None
+
     def create_refund(
         self,
         *,
