@@ -592,6 +592,8 @@ class UnmatchedDispute(Base):
     # as Stripe sent it once the payment is found.
     event_type: Mapped[str] = mapped_column(String(100))
     dispute_object: Mapped[str] = mapped_column(Text)
+    # When Stripe made that event: an older one arriving later does not replace it.
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

@@ -79,6 +79,8 @@ class WebhookEvent:
     id: str
     type: str
     data_object: Mapping[str, Any]
+    # When Stripe made the event (its `created`): which of two events is the newer.
+    created: datetime | None = None
 
 
 class SignatureError(Exception):
@@ -251,6 +253,11 @@ def _object_id(value: Any) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("id")
     return value if isinstance(value, str) and value else None
+
+
+def moment(timestamp: Any) -> datetime | None:
+    """A Stripe timestamp (seconds since the epoch) as a UTC datetime, else None."""
+    return _moment(timestamp)
 
 
 def _moment(timestamp: Any) -> datetime | None:

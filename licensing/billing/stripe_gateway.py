@@ -28,6 +28,7 @@ from licensing.billing.payment_gateway import (
     card_message,
     card_used,
     intent_status,
+    moment,
     refund_status,
     status_charge,
 )
@@ -210,7 +211,12 @@ class StripeGateway:
         try:
             data = event["data"]["object"]
             data = data.to_dict() if hasattr(data, "to_dict") else dict(data)
-            return WebhookEvent(id=str(event["id"]), type=str(event["type"]), data_object=data)
+            return WebhookEvent(
+                id=str(event["id"]),
+                type=str(event["type"]),
+                data_object=data,
+                created=moment(_created(event)),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MalformedEvent(
                 f"an event needs id, type and data.object ({type(exc).__name__}: {exc})"
@@ -230,3 +236,11 @@ class StripeGateway:
             raise ExternalServiceError(
                 f"Stripe did not complete the request: {exc.user_message or exc}"
             ) from None
+
+
+def _created(event: Any) -> Any:
+    """The event's `created`: a StripeObject has no `get` (it is not a dict)."""
+    try:
+        return event["created"]
+    except (KeyError, TypeError):
+        return None

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("why", sa.String(length=300), nullable=False),
         sa.Column("event_type", sa.String(length=100), nullable=False),
         sa.Column("dispute_object", sa.Text(), nullable=False),
+        sa.Column("told_at", licensing.db.UTCDateTime(), nullable=True),
         sa.Column("first_seen_at", licensing.db.UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", licensing.db.UTCDateTime(), nullable=False),
         sa.Column("matched_at", licensing.db.UTCDateTime(), nullable=True),

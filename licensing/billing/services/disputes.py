@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -101,12 +101,14 @@ def apply_dispute(
     actor: Actor,
     dispute_object: Mapping[str, Any],
     not_asked: str | None = None,
+    told_at: datetime | None = None,
 ) -> str:
     """Bring the dispute to what Stripe says in one `charge.dispute.*` event, in the
     caller's transaction: recorded when first seen, money booked once each way,
     closed once. A dispute whose card payment is not found is kept unmatched (with
-    `dispute_object`, the event's Dispute, and why: `not_asked`, Stripe's failure to
-    name the charge's PaymentIntent) for billing staff and `match_disputes`."""
+    `dispute_object`, the event's Dispute made by Stripe `told_at`, and why:
+    `not_asked`, Stripe's failure to name the charge's PaymentIntent) for billing
+    staff and `match_disputes`."""
     dispute = session.scalars(
         select(PaymentDispute).where(PaymentDispute.stripe_dispute_id == seen.id).with_for_update()
     ).one_or_none()
@@ -114,7 +116,8 @@ def apply_dispute(
         payment = _disputed_payment(session, seen)
         if payment is None:
             why = not_asked or _why_unmatched(seen)
-            _keep_unmatched(session, event_type, seen, dispute_object, why, now, actor)
+            told = _Told(event_type, dispute_object, told_at)
+            _keep_unmatched(session, told, seen, why, now, actor)
             return f"not matched: dispute {seen.id}: {why}; kept for billing staff"
         invoice = _locked_invoice(session, payment.invoice_id)
         dispute = _record(session, payment, seen, now=now, actor=actor)
@@ -174,25 +177,34 @@ def _why_unmatched(seen: DisputeStatus) -> str:
     return f"no card payment of this service kept charge {seen.charge}"
 
 
+@dataclass(frozen=True)
+class _Told:
+    """One event's Dispute as Stripe sent it, and when Stripe made the event."""
+
+    event_type: str
+    dispute_object: Mapping[str, Any]
+    told_at: datetime | None
+
+
 def _keep_unmatched(
-    session: Session,
-    event_type: str,
-    seen: DisputeStatus,
-    dispute_object: Mapping[str, Any],
-    why: str,
-    now: datetime,
-    actor: Actor,
+    session: Session, told: _Told, seen: DisputeStatus, why: str, now: datetime, actor: Actor
 ) -> None:
     """Kept as Stripe last told it, so that matching it later applies what Stripe
-    says now; audited when first kept."""
+    says now (an event older than the one kept changes only why and when it was
+    seen); audited when first kept."""
     kept = session.scalars(
         select(UnmatchedDispute).where(UnmatchedDispute.stripe_dispute_id == seen.id)
     ).one_or_none()
+    kept_at = kept.told_at if kept is not None else None
+    if kept is not None and kept_at and told.told_at and told.told_at < kept_at:
+        kept.why, kept.last_seen_at = why[:300], now
+        return
     if kept is None:
         kept = UnmatchedDispute(stripe_dispute_id=seen.id, first_seen_at=now)
         session.add(kept)
-    kept.dispute_object = json.dumps(dict(dispute_object), default=str)
-    kept.event_type = event_type[:100]
+    kept.dispute_object = json.dumps(dict(told.dispute_object), default=str)
+    kept.event_type = told.event_type[:100]
+    kept.told_at = told.told_at
     kept.stripe_charge_id = seen.charge
     kept.stripe_payment_intent_id = seen.payment_intent
     kept.status = seen.status
@@ -261,7 +273,7 @@ def _match_one(
     with db.transaction() as session:
         kept = session.get(UnmatchedDispute, kept_id)
         assert kept is not None
-        event_type, stored = kept.event_type, kept.dispute_data
+        event_type, stored, told_at = kept.event_type, kept.dispute_data, kept.told_at
     seen, not_asked = with_intent_of_charge(
         gateway, payment_gateway.dispute_status_from_event(stored)
     )
@@ -278,6 +290,7 @@ def _match_one(
             actor=actor,
             dispute_object=stored,
             not_asked=not_asked,
+            told_at=told_at,
         )
 
 

@@ -125,6 +125,7 @@ class _Applying:
                     actor=Actor.SYSTEM,
                     dispute_object=event.data_object,
                     not_asked=self.not_asked,
+                    told_at=event.created,
                 )
             else:
                 outcome = "ignored: event type not handled"

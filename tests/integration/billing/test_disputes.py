@@ -683,3 +683,27 @@ def test_a_card_refund_goes_to_the_payment_not_disputed_while_another_is(
         localstripe, "GET", f"/v1/refunds?payment_intent={again.stripe_payment_intent_id}"
     )
     assert [refund["amount"] for refund in refunded["data"]] == [4000]
+
+
+def test_an_older_event_of_a_dispute_kept_unmatched_does_not_replace_the_newer_one_kept(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    created = _dispute_event("charge.dispute.created", payment, charge, with_intent=False)
+    updated = _dispute_event(
+        "charge.dispute.updated", payment, charge, status="under_review", with_intent=False
+    )
+    updated["created"] = created["created"] + 3600
+    down = ExternalServiceError("Stripe did not complete the request: timed out")
+    with mock.patch.object(StripeGateway, "charge_payment_intent", side_effect=down):
+        deliver(client, updated)
+        deliver(client, created)  # delivered late
+    (kept,) = client.get("/api/v1/disputes/unmatched", headers=bearer(billing_staff)).get_json()
+    assert kept["status"] == "under_review"
+    matched, _still = services.match_disputes(settings.gateway(), actor=Actor.SYSTEM)
+    assert len(matched) == 1
+    assert _dispute().status == "under_review"
