@@ -560,6 +560,12 @@ def test_a_disputed_payment_read_through_the_api_carries_its_dispute(
     assert own.get_json()[0]["dispute"]["reason"] == "product_not_received"
 
 
+def _stripe_unreachable() -> Any:
+    """Within the block, asking Stripe for a charge times out."""
+    down = ExternalServiceError("Stripe did not complete the request: timed out")
+    return mock.patch.object(StripeGateway, "charge_payment_intent", side_effect=down)
+
+
 def _paid_before_charges_were_kept(
     client: FlaskClient,
     vendor: User,
@@ -599,8 +605,7 @@ def test_a_dispute_stripe_could_not_place_is_kept_unmatched_and_matched_later_by
     charge_only = _dispute_event(
         "charge.dispute.created", payment, charge, with_intent=False, moved=(WITHDRAWN,)
     )
-    down = ExternalServiceError("Stripe did not complete the request: timed out")
-    with mock.patch.object(StripeGateway, "charge_payment_intent", side_effect=down):
+    with _stripe_unreachable():
         outcome = deliver(client, charge_only)["outcome"]
     # Stored and answered 200: Stripe is not made to retry, the event is not lost.
     assert outcome.startswith("not matched: dispute du_1Harborlight")
@@ -698,8 +703,7 @@ def test_an_older_event_of_a_dispute_kept_unmatched_does_not_replace_the_newer_o
         "charge.dispute.updated", payment, charge, status="under_review", with_intent=False
     )
     updated["created"] = created["created"] + 3600
-    down = ExternalServiceError("Stripe did not complete the request: timed out")
-    with mock.patch.object(StripeGateway, "charge_payment_intent", side_effect=down):
+    with _stripe_unreachable():
         deliver(client, updated)
         deliver(client, created)  # delivered late
     (kept,) = client.get("/api/v1/disputes/unmatched", headers=bearer(billing_staff)).get_json()
