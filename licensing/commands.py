@@ -133,7 +133,10 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
     "finance": ("Finance reports.", (finance_cli.report,)),
     "invoices": ("Invoices: overdue reminders, late fees and standing.", (billing_cli.overdue,)),
     "outbox": ("The email outbox.", (mail_cli.send,)),
-    "payments": ("Card payments through Stripe.", (billing_cli.reconcile, billing_cli.prune_keys)),
+    "payments": (
+        "Card payments through Stripe.",
+        (billing_cli.reconcile, billing_cli.prune_keys, billing_cli.match_disputes),
+    ),
     "permissions": ("Educational permission requests.", (permissions_cli.expire,)),
     "ratecards": (
         "Publish and list rate cards.",

@@ -64,13 +64,18 @@ class Job:
 
 
 # Each job is its command's (the feature's cli.py says what it calls, with which
-# settings); here only how the worker's log words two of them.
+# settings); here only how the worker's log words three of them.
 def _reconcile_payments() -> object:
     return "; ".join(str(report) for report in billing.reconcile_due())
 
 
 def _prune_idempotency_keys() -> object:
     return f"{billing.prune_due()} pruned"
+
+
+def _match_disputes() -> object:
+    matched, still = billing.match_due()
+    return f"{len(matched)} disputes matched, {len(still)} still not matched"
 
 
 def _needs_stripe(config: Config) -> str | None:
@@ -83,6 +88,7 @@ JOBS: tuple[Job, ...] = (
     Job("permissions expire", HOUR, permissions.expire_due),
     Job("payments reconcile", HOUR, _reconcile_payments, _needs_stripe),
     Job("payments prune-keys", HOUR, _prune_idempotency_keys),
+    Job("payments match-disputes", HOUR, _match_disputes, _needs_stripe),
     Job("reports remind", HOUR, royalties.remind_due),
     Job("tokens remind", HOUR, accounts.remind_expiring),
     Job("invoices overdue", DAY, billing.overdue_due),

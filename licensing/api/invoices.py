@@ -45,12 +45,14 @@ from licensing.billing.models import (
     Invoice,
     InvoiceLinkRevocation,
     Payment,
+    PaymentDispute,
     PaymentReversal,
     Refund,
 )
 from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import (
     CARD,
+    DISPUTE,
     DRAFT,
     INVOICE,
     OFFLINE_METHODS,
@@ -193,6 +195,73 @@ class LinkWithdrawalSchema(ApiSchema):
     created_at = ma.fields.DateTime()
 
 
+class DisputeSchema(ApiSchema):
+    """A card payment the licensee's bank disputed, as Stripe's webhooks told it."""
+
+    id = ma.fields.Integer()
+    stripe_dispute_id = ma.fields.String(metadata={"example": "du_1Harborlight"})
+    stripe_charge_id = ma.fields.String(allow_none=True)
+    payment_id = ma.fields.Integer(metadata={"description": "The card payment disputed"})
+    invoice_id = ma.fields.Integer()
+    invoice_number = ma.fields.String(attribute="invoice.number")
+    organization_id = ma.fields.Integer()
+    state = ma.fields.String(
+        metadata={
+            "enum": list(DISPUTE.states),
+            "description": "open until Stripe closes it; won (the office kept or got back "
+            "the money) or lost (the bank kept it)",
+        }
+    )
+    status = ma.fields.String(
+        metadata={"description": "Stripe's own status (needs_response, under_review, lost...)"}
+    )
+    reason = ma.fields.String(allow_none=True, metadata={"description": "The bank's reason"})
+    currency = ma.fields.String()
+    amount = MoneyString(metadata={"description": "The amount disputed"})
+    evidence_due_by = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "The last moment to answer in Stripe's dashboard"},
+    )
+    opened_at = ma.fields.DateTime()
+    closed_at = ma.fields.DateTime(allow_none=True)
+    withdrawn_on = Day(
+        allow_none=True,
+        metadata={"description": "The day Stripe took the money back (the payment's reversal)"},
+    )
+    reversal_id = ma.fields.Integer(allow_none=True)
+    reinstated_on = Day(
+        allow_none=True, metadata={"description": "The day Stripe gave it back (a dispute won)"}
+    )
+    reinstatement_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The payment the reinstated money is"}
+    )
+    owed_again_on = Day(
+        allow_none=True,
+        metadata={"description": "A dispute lost: the day the balance is owed again from"},
+    )
+
+
+class UnmatchedDisputeSchema(ApiSchema):
+    """A dispute whose card payment the service could not find, waiting to be matched
+    (`licensing payments match-disputes`)."""
+
+    id = ma.fields.Integer()
+    stripe_dispute_id = ma.fields.String()
+    stripe_charge_id = ma.fields.String(allow_none=True)
+    stripe_payment_intent_id = ma.fields.String(allow_none=True)
+    status = ma.fields.String(metadata={"description": "Stripe's status when last told"})
+    currency = ma.fields.String()
+    amount = MoneyString()
+    why = ma.fields.String(metadata={"description": "Why no card payment was found"})
+    first_seen_at = ma.fields.DateTime()
+    last_seen_at = ma.fields.DateTime()
+
+
+class DisputeQuerySchema(ApiSchema):
+    state = vocabulary(DISPUTE.states)
+    invoice_id = record_id()
+
+
 class PaymentSchema(ApiSchema):
     id = ma.fields.Integer()
     invoice_id = ma.fields.Integer()
@@ -241,6 +310,11 @@ class PaymentSchema(ApiSchema):
         ReversalSchema,
         allow_none=True,
         metadata={"description": "Why and when it was reversed (state reversed), else null"},
+    )
+    dispute = ma.fields.Nested(
+        DisputeSchema,
+        allow_none=True,
+        metadata={"description": "The bank's dispute of this card payment, else null"},
     )
 
 
@@ -661,4 +735,32 @@ def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
 @blp.paginate(PaymentSchema)
 def list_payments_all(query: dict[str, Any]) -> Select[Any]:
     """Payments newest first (staff); `state=flagged` lists those needing review."""
-    return queries.payments_query(state=query.get("state"))
+    # PaymentSchema shows each row's dispute
+    return queries.payments_query(state=query.get("state")).options(selectinload(Payment.disputes))
+
+
+@blp.route("/disputes")
+@access.staff(*READERS)
+@blp.arguments(DisputeQuerySchema, location="query")
+@blp.paginate(DisputeSchema)
+def list_disputes(query: dict[str, Any]) -> Select[Any]:
+    """Card payments disputed (staff): open ones first, the evidence due soonest
+    first, then the closed ones, the latest closed first; `state` and `invoice_id`
+    narrow it."""
+    return queries.disputes_query(invoice_id=query.get("invoice_id"), state=query.get("state"))
+
+
+@blp.route("/disputes/<int:dispute_id>")
+@access.staff(*READERS)
+@blp.response(200, DisputeSchema)
+def get_dispute(dispute_id: int) -> PaymentDispute:
+    return queries.get_dispute(db.session(), dispute_id)
+
+
+@blp.route("/disputes/unmatched")
+@access.staff(*READERS)
+@blp.paginate(UnmatchedDisputeSchema)
+def list_unmatched_disputes() -> Select[Any]:
+    """Disputes whose card payment was not found (staff), the oldest first, each
+    with why; `licensing payments match-disputes` applies them once it is."""
+    return queries.unmatched_disputes_query()

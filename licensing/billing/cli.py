@@ -1,4 +1,5 @@
-"""`licensing payments reconcile`, `licensing payments prune-keys` and
+"""`licensing payments reconcile`, `licensing payments prune-keys`,
+`licensing payments match-disputes` and
 `licensing invoices overdue`: from a scheduler, on any number of hosts (rows
 are claimed with SKIP LOCKED)."""
 
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 import click
 from flask.cli import with_appcontext
 
+from licensing.actors import Actor
 from licensing.billing import gateways, idempotency, services
 from licensing.clock import now_option
 from licensing.config import current_config
@@ -38,6 +40,13 @@ def overdue_due(now: datetime | None = None) -> services.OverdueReport:
     """The `invoices overdue` job, for the command and the worker: under the running
     app's OVERDUE_STANDING_DAYS."""
     return services.process_overdue(standing_days=current_config().overdue_standing_days, now=now)
+
+
+def match_due(now: datetime | None = None) -> tuple[list[str], list[str]]:
+    """The `payments match-disputes` job, for the command and the worker: the disputes
+    kept unmatched, matched through the running app's gateway where they can be now."""
+    gateway = gateways.gateway(current_config())
+    return services.match_disputes(gateway, actor=Actor.SYSTEM, now=now)
 
 
 @click.command("reconcile")
@@ -84,3 +93,16 @@ def overdue(now: datetime) -> None:
     for name in report.pending_payment:
         click.echo(f"pending payment: {name}")
     click.echo(str(report))
+
+
+@click.command("match-disputes")
+@now_option
+@with_appcontext
+def match_disputes(now: datetime) -> None:
+    """Apply the disputes Stripe told of whose card payment was not found, now that
+    it is: Stripe is asked again for each disputed charge's PaymentIntent. Says why
+    each other one is still not matched. Idempotent."""
+    matched, still = match_due(now)
+    for line in (*matched, *still):
+        click.echo(line)
+    click.echo(f"{len(matched)} disputes matched, {len(still)} still not matched")

@@ -407,6 +407,16 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
         back_populates="payment", order_by="Refund.id", viewonly=True
     )
     reversal: Mapped[PaymentReversal | None] = relationship(back_populates="payment", viewonly=True)
+    disputes: Mapped[list[PaymentDispute]] = relationship(
+        primaryjoin="Payment.id == PaymentDispute.payment_id",
+        order_by="PaymentDispute.id",
+        viewonly=True,
+    )
+
+    @property
+    def dispute(self) -> PaymentDispute | None:
+        """The bank's latest dispute of this payment (Stripe allows one a charge)."""
+        return self.disputes[-1] if self.disputes else None
 
     @property
     def reversible(self) -> bool:
@@ -557,6 +567,42 @@ class PaymentDispute(Base):
         if days < 3:
             said = f"{said} {hours} hour{'s' if hours != 1 else ''}".strip()
         return f"due {said} ago" if past else f"{said} left"
+
+
+class UnmatchedDispute(Base):
+    """A dispute Stripe told of whose card payment this service could not find:
+    the event names only a charge that no payment kept (paid before payments kept
+    their charge) and Stripe could not be asked for its PaymentIntent, or the
+    intent is no payment of this service. Kept, with the latest Dispute object
+    Stripe sent, so billing staff see it and `licensing billing match-disputes`
+    applies it once its payment is found; `matched_at` then says when."""
+
+    __tablename__ = "unmatched_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    # Why it is not matched, in words for billing staff.
+    why: Mapped[str] = mapped_column(String(300))
+    # The latest event about it: its type and its Dispute object (JSON), applied
+    # as Stripe sent it once the payment is found.
+    event_type: Mapped[str] = mapped_column(String(100))
+    dispute_object: Mapped[str] = mapped_column(Text)
+    # When Stripe made that event: an older one arriving later does not replace it.
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("payment_disputes.id"))
+
+    @property
+    def dispute_data(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.dispute_object)
+        return found
 
 
 class InvoiceLinkRevocation(Base):

@@ -79,6 +79,8 @@ class WebhookEvent:
     id: str
     type: str
     data_object: Mapping[str, Any]
+    # When Stripe made the event (its `created`): which of two events is the newer.
+    created: datetime | None = None
 
 
 class SignatureError(Exception):
@@ -125,6 +127,11 @@ class PaymentGateway(Protocol):
 
     def retrieve_payment_intent(self, intent_id: str) -> IntentStatus:
         """The intent as it stands, with the card of its latest charge when it has one."""
+        ...
+
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        """The PaymentIntent a Charge was made for (None for a charge made without
+        one). `StripeRefused` when Stripe has no such charge."""
         ...
 
     def create_refund(
@@ -246,6 +253,11 @@ def _object_id(value: Any) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("id")
     return value if isinstance(value, str) and value else None
+
+
+def moment(timestamp: Any) -> datetime | None:
+    """A Stripe timestamp (seconds since the epoch) as a UTC datetime, else None."""
+    return _moment(timestamp)
 
 
 def _moment(timestamp: Any) -> datetime | None:

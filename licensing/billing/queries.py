@@ -49,6 +49,7 @@ from licensing.billing.models import (
     PaymentDispute,
     PaymentReversal,
     Refund,
+    UnmatchedDispute,
 )
 from licensing.billing.states import AGREEMENT as AGREEMENT_SOURCE
 from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, OPEN, RECEIVED, REFUND_COUNTED
@@ -289,25 +290,44 @@ def chased(owed_before: date) -> ColumnElement[bool]:
     )
 
 
-def disputes(session: Session, *, invoice_id: int | None = None) -> list[PaymentDispute]:
-    """Disputes for the console: those open first, the evidence due soonest first
-    (the most urgent to answer), then the closed ones, the latest closed first; one
-    invoice's when `invoice_id` is given."""
+def disputes_query(*, invoice_id: int | None = None, state: str | None = None) -> Select[Any]:
+    """Disputes, those open first, the evidence due soonest first (the most urgent
+    to answer), then the closed ones, the latest closed first; one invoice's when
+    `invoice_id` is given, in one state when `state` is."""
     statement = select(PaymentDispute).options(
         joinedload(PaymentDispute.invoice), joinedload(PaymentDispute.payment)
     )
     if invoice_id is not None:
         statement = statement.where(PaymentDispute.invoice_id == invoice_id)
+    if state:
+        statement = statement.where(PaymentDispute.state == state)
     is_closed = case((PaymentDispute.state == OPEN, 0), else_=1)
-    return list(
-        session.scalars(
-            statement.order_by(
-                is_closed,
-                case((PaymentDispute.state == OPEN, PaymentDispute.evidence_due_by)).asc(),
-                PaymentDispute.closed_at.desc(),
-                PaymentDispute.id.desc(),
-            )
-        )
+    return statement.order_by(
+        is_closed,
+        case((PaymentDispute.state == OPEN, PaymentDispute.evidence_due_by)).asc(),
+        PaymentDispute.closed_at.desc(),
+        PaymentDispute.id.desc(),
+    )
+
+
+def disputes(session: Session, *, invoice_id: int | None = None) -> list[PaymentDispute]:
+    """Disputes for the console, in `disputes_query`'s order."""
+    return list(session.scalars(disputes_query(invoice_id=invoice_id)))
+
+
+def get_dispute(session: Session, dispute_id: int) -> PaymentDispute:
+    dispute = session.get(PaymentDispute, dispute_id)
+    if dispute is None:
+        raise NotFound(f"There is no dispute {dispute_id}.")
+    return dispute
+
+
+def unmatched_disputes_query() -> Select[Any]:
+    """Disputes whose card payment was not found, still waiting, the oldest first."""
+    return (
+        select(UnmatchedDispute)
+        .where(UnmatchedDispute.matched_at.is_(None))
+        .order_by(UnmatchedDispute.first_seen_at, UnmatchedDispute.id)
     )
 
 
@@ -328,14 +348,15 @@ def open_disputes_count(session: Session) -> int:
     return session.scalar(select(func.count()).where(PaymentDispute.state == OPEN)) or 0
 
 
-def open_dispute(session: Session, invoice_id: int) -> PaymentDispute | None:
-    """The open dispute of one of the invoice's card payments, if any."""
-    return session.scalars(
-        select(PaymentDispute)
-        .where(PaymentDispute.invoice_id == invoice_id, PaymentDispute.state == OPEN)
-        .order_by(PaymentDispute.id)
-        .limit(1)
-    ).one_or_none()
+def open_disputes(session: Session, invoice_id: int) -> list[PaymentDispute]:
+    """The open disputes of the invoice's card payments, oldest first."""
+    return list(
+        session.scalars(
+            select(PaymentDispute)
+            .where(PaymentDispute.invoice_id == invoice_id, PaymentDispute.state == OPEN)
+            .order_by(PaymentDispute.id)
+        )
+    )
 
 
 # --- money collected and reversed in a period (the Finance page, its report, exports) --

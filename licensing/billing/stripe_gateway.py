@@ -28,6 +28,7 @@ from licensing.billing.payment_gateway import (
     card_message,
     card_used,
     intent_status,
+    moment,
     refund_status,
     status_charge,
 )
@@ -157,6 +158,18 @@ class StripeGateway:
         card = card_used(found_method.get("card")) or card_used(found_method)
         return replace(status, card=card)
 
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        found = self._call(
+            lambda params, options: self.client.v1.charges.retrieve(charge_id, params, options),
+            {},
+            {},
+        )
+        charge: Mapping[str, Any] = found.to_dict() if hasattr(found, "to_dict") else found
+        intent = charge.get("payment_intent")
+        if isinstance(intent, Mapping):
+            intent = intent.get("id")
+        return intent if isinstance(intent, str) and intent else None
+
     def create_refund(
         self,
         *,
@@ -198,7 +211,12 @@ class StripeGateway:
         try:
             data = event["data"]["object"]
             data = data.to_dict() if hasattr(data, "to_dict") else dict(data)
-            return WebhookEvent(id=str(event["id"]), type=str(event["type"]), data_object=data)
+            return WebhookEvent(
+                id=str(event["id"]),
+                type=str(event["type"]),
+                data_object=data,
+                created=moment(_created(event)),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MalformedEvent(
                 f"an event needs id, type and data.object ({type(exc).__name__}: {exc})"
@@ -218,3 +236,11 @@ class StripeGateway:
             raise ExternalServiceError(
                 f"Stripe did not complete the request: {exc.user_message or exc}"
             ) from None
+
+
+def _created(event: Any) -> Any:
+    """The event's `created`: a StripeObject has no `get` (it is not a dict)."""
+    try:
+        return event["created"]
+    except (KeyError, TypeError):
+        return None

@@ -533,13 +533,15 @@ INVOICE_LIST_FILTERS = {"q": "Number or organization", "state": "State", "overdu
 @access.staff(*BILLING_READERS)
 def disputes() -> str:
     """Card payments the licensees' banks disputed: those open first, the evidence
-    due soonest first, with how long is left to answer in Stripe's dashboard."""
+    due soonest first, with how long is left to answer in Stripe's dashboard; then
+    the disputes no card payment was found for."""
     session = db.session()
     found = queries.disputes(session)
     return render_template(
         "billing/console_disputes.html",
         disputes=found,
         names=queries.organization_names(session, {d.organization_id for d in found}),
+        unmatched=list(session.scalars(queries.unmatched_disputes_query())),
         now=utcnow(),
     )
 

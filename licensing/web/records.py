@@ -66,6 +66,7 @@ RECORD_TYPE_NAMES = {
     "rate_card": "Rate card",
     "refund": "Refund",
     "royalty_report": "Royalty report",
+    "unmatched_dispute": "Dispute not matched to a payment",
     "user": "User account",
 }
 

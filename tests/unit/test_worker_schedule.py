@@ -99,6 +99,7 @@ def test_the_schedule_is_the_one_operators_are_told_about() -> None:
         "permissions expire": timedelta(hours=1),
         "payments reconcile": timedelta(hours=1),
         "payments prune-keys": timedelta(hours=1),
+        "payments match-disputes": timedelta(hours=1),
         "reports remind": timedelta(hours=1),
         "tokens remind": timedelta(hours=1),
         "invoices overdue": timedelta(days=1),

@@ -17,6 +17,7 @@ from licensing.billing.services.card_payments import (
     start_card_payment,
 )
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
+from licensing.billing.services.disputes import match_disputes
 from licensing.billing.services.invoices import (
     Charge,
     check_void,
@@ -81,6 +82,7 @@ __all__ = [
     "invoice_activated_agreement",
     "issue_credit_note",
     "mark_uncollectible",
+    "match_disputes",
     "months_between",
     "move_invoice_links",
     "overdue_invoices",

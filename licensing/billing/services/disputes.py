@@ -12,15 +12,27 @@ pays the invoice again. Stripe's dispute fee is the office's cost, never invoice
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from licensing import db
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing.models import Invoice, Payment, PaymentDispute, PaymentReversal
+from licensing.billing import payment_gateway
+from licensing.billing.models import (
+    Invoice,
+    Payment,
+    PaymentDispute,
+    PaymentReversal,
+    UnmatchedDispute,
+)
 from licensing.billing.payment_gateway import DisputeStatus
 from licensing.billing.services._common import _email_billing_contact, _locked_invoice
 from licensing.billing.services.overdue import months_between
@@ -28,6 +40,8 @@ from licensing.billing.services.reversals import book_reversal
 from licensing.billing.services.settlement import _new_payment, count_payment
 from licensing.billing.states import CARD, DISPUTE, OPEN, PAYMENT, SUCCEEDED
 from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import ExternalServiceError
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.money import from_minor_units, in_words, quantize
@@ -45,21 +59,69 @@ DISPUTE_EVENTS = frozenset(
 _CLOSED = {"won": "win", "warning_closed": "win", "prevented": "win", "lost": "lose"}
 
 
+def with_intent_of_charge(
+    gateway: payment_gateway.PaymentGateway | None, seen: DisputeStatus
+) -> tuple[DisputeStatus, str | None]:
+    """Before the transaction (it may ask Stripe): a dispute that names only a charge
+    no payment or dispute here kept (a payment confirmed before payments kept their
+    charge), with the PaymentIntent Stripe says the charge was made for. Also why
+    Stripe could not say, for the dispute kept unmatched: Stripe unreachable fails
+    nothing, the dispute waits for `match_disputes`."""
+    if seen.payment_intent is not None or seen.charge is None or _charge_known(seen):
+        return seen, None
+    if gateway is None:
+        return seen, "Stripe is not configured on this host, so it was not asked for the charge"
+    try:
+        intent = gateway.charge_payment_intent(seen.charge)
+    except payment_gateway.StripeRefused:
+        return seen, f"Stripe has no charge {seen.charge}"
+    except ExternalServiceError as error:
+        return seen, f"Stripe could not be asked for charge {seen.charge} ({error})"
+    if intent is None:
+        return seen, f"charge {seen.charge} was made without a PaymentIntent"
+    return replace(seen, payment_intent=intent), None
+
+
+def _charge_known(seen: DisputeStatus) -> bool:
+    with db.transaction() as session:
+        disputes = select(PaymentDispute.id).where(
+            (PaymentDispute.stripe_dispute_id == seen.id)
+            | (PaymentDispute.stripe_charge_id == seen.charge)
+        )
+        payments = select(Payment.id).where(Payment.stripe_charge_id == seen.charge)
+        return any(session.scalar(found.limit(1)) is not None for found in (disputes, payments))
+
+
 def apply_dispute(
-    session: Session, event_type: str, seen: DisputeStatus, *, now: datetime, actor: Actor
+    session: Session,
+    event_type: str,
+    seen: DisputeStatus,
+    *,
+    now: datetime,
+    actor: Actor,
+    dispute_object: Mapping[str, Any],
+    not_asked: str | None = None,
+    told_at: datetime | None = None,
 ) -> str:
     """Bring the dispute to what Stripe says in one `charge.dispute.*` event, in the
     caller's transaction: recorded when first seen, money booked once each way,
-    closed once. A dispute of a charge this service did not make is ignored."""
+    closed once. A dispute whose card payment is not found is kept unmatched (with
+    `dispute_object`, the event's Dispute made by Stripe `told_at`, and why:
+    `not_asked`, Stripe's failure to name the charge's PaymentIntent) for billing
+    staff and `match_disputes`."""
     dispute = session.scalars(
         select(PaymentDispute).where(PaymentDispute.stripe_dispute_id == seen.id).with_for_update()
     ).one_or_none()
     if dispute is None:
         payment = _disputed_payment(session, seen)
         if payment is None:
-            return f"ignored: dispute {seen.id} is of a charge this service does not know"
+            why = not_asked or _why_unmatched(seen)
+            told = _Told(event_type, dispute_object, told_at)
+            _keep_unmatched(session, told, seen, why, now, actor)
+            return f"not matched: dispute {seen.id}: {why}; kept for billing staff"
         invoice = _locked_invoice(session, payment.invoice_id)
         dispute = _record(session, payment, seen, now=now, actor=actor)
+        _matched(session, dispute, now, actor)
         done = [f"dispute {seen.id} recorded"]
     else:
         invoice = _locked_invoice(session, dispute.invoice_id)
@@ -105,6 +167,131 @@ def _disputed_payment(session: Session, seen: DisputeStatus) -> Payment | None:
         .where(PaymentDispute.stripe_charge_id == seen.charge)
         .limit(1)
     ).one_or_none()
+
+
+def _why_unmatched(seen: DisputeStatus) -> str:
+    if seen.payment_intent is not None:
+        return f"PaymentIntent {seen.payment_intent} is no card payment of this service"
+    if seen.charge is None:
+        return "the event names neither a charge nor a PaymentIntent"
+    return f"no card payment of this service kept charge {seen.charge}"
+
+
+@dataclass(frozen=True)
+class _Told:
+    """One event's Dispute as Stripe sent it, and when Stripe made the event."""
+
+    event_type: str
+    dispute_object: Mapping[str, Any]
+    told_at: datetime | None
+
+
+def _keep_unmatched(
+    session: Session, told: _Told, seen: DisputeStatus, why: str, now: datetime, actor: Actor
+) -> None:
+    """Kept as Stripe last told it, so that matching it later applies what Stripe
+    says now (an event older than the one kept changes only why and when it was
+    seen); audited when first kept."""
+    kept = session.scalars(
+        select(UnmatchedDispute).where(UnmatchedDispute.stripe_dispute_id == seen.id)
+    ).one_or_none()
+    kept_at = kept.told_at if kept is not None else None
+    if kept is not None and kept_at and told.told_at and told.told_at < kept_at:
+        kept.why, kept.last_seen_at = why[:300], now
+        return
+    if kept is None:
+        kept = UnmatchedDispute(stripe_dispute_id=seen.id, first_seen_at=now)
+        session.add(kept)
+    kept.dispute_object = json.dumps(dict(told.dispute_object), default=str)
+    kept.event_type = told.event_type[:100]
+    kept.told_at = told.told_at
+    kept.stripe_charge_id = seen.charge
+    kept.stripe_payment_intent_id = seen.payment_intent
+    kept.status = seen.status
+    kept.currency = seen.currency
+    kept.amount = from_minor_units(seen.amount, seen.currency)
+    kept.why = why[:300]
+    kept.last_seen_at = now
+    if kept.id is None:
+        audit.record_new(
+            session,
+            kept,
+            "unmatched_dispute.kept",
+            after={"stripe_dispute_id": seen.id, "charge": seen.charge, "why": kept.why},
+            actor=actor,
+        )
+
+
+def _matched(session: Session, dispute: PaymentDispute, now: datetime, actor: Actor) -> None:
+    """The dispute kept unmatched before, if it was, is matched now."""
+    kept = session.scalars(
+        select(UnmatchedDispute)
+        .where(UnmatchedDispute.stripe_dispute_id == dispute.stripe_dispute_id)
+        .with_for_update()
+    ).one_or_none()
+    if kept is None or kept.matched_at is not None:
+        return
+    kept.matched_at = now
+    kept.dispute_id = dispute.id
+    audit.record_event(
+        session,
+        "unmatched_dispute.matched",
+        kept.id,
+        after={"dispute_id": dispute.id, "payment_id": dispute.payment_id},
+        actor=actor,
+    )
+
+
+def match_disputes(
+    gateway: payment_gateway.PaymentGateway | None, *, actor: Actor, now: datetime | None = None
+) -> tuple[list[str], list[str]]:
+    """Apply each dispute kept unmatched whose card payment is found now: by the
+    charge a payment kept, or by the PaymentIntent Stripe names for the charge
+    (asked again: it may have been unreachable). Each in its own transaction, as
+    its latest event would have been. Returns what was matched and, for the
+    others, why not."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        waiting = list(
+            session.scalars(
+                select(UnmatchedDispute.id)
+                .where(UnmatchedDispute.matched_at.is_(None))
+                .order_by(UnmatchedDispute.id)
+            )
+        )
+    matched: list[str] = []
+    still: list[str] = []
+    for kept_id in waiting:
+        outcome = _match_one(gateway, kept_id, actor, now)
+        (still if outcome.startswith("not matched") else matched).append(outcome)
+    return matched, still
+
+
+def _match_one(
+    gateway: payment_gateway.PaymentGateway | None, kept_id: int, actor: Actor, now: datetime
+) -> str:
+    with db.transaction() as session:
+        kept = session.get(UnmatchedDispute, kept_id)
+        assert kept is not None
+        event_type, stored, told_at = kept.event_type, kept.dispute_data, kept.told_at
+    seen, not_asked = with_intent_of_charge(
+        gateway, payment_gateway.dispute_status_from_event(stored)
+    )
+    with db.transaction() as session:
+        kept = session.get(UnmatchedDispute, kept_id, with_for_update=True)
+        assert kept is not None
+        if kept.matched_at is not None:  # a newer event matched it meanwhile
+            return f"dispute {kept.stripe_dispute_id} recorded"
+        return apply_dispute(
+            session,
+            event_type,
+            seen,
+            now=now,
+            actor=actor,
+            dispute_object=stored,
+            not_asked=not_asked,
+            told_at=told_at,
+        )
 
 
 def _record(

@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +15,8 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import idempotency, payment_gateway
-from licensing.billing.models import CreditNote, Payment, Refund
-from licensing.billing.queries import open_dispute
+from licensing.billing.models import CreditNote, Payment, PaymentDispute, Refund
+from licensing.billing.queries import open_disputes
 from licensing.billing.services import references
 from licensing.billing.services._common import (
     _card_gateway,
@@ -192,7 +192,13 @@ def _refundable_card_payment(
     session: Session, credit: CreditNote, amount: Decimal, payment_id: int | None
 ) -> Payment:
     """The card payment to refund: the one named, else the newest on the invoice
-    with enough left to refund. Locked, so two refunds never exceed it."""
+    with enough left to refund whose charge is not disputed (another card payment
+    of the invoice may be). Locked, so two refunds never exceed it."""
+    disputed = {
+        dispute.payment_id: dispute for dispute in open_disputes(session, credit.invoice_id)
+    }
+    if payment_id in disputed:
+        _refuse_while_disputed(disputed[payment_id], credit)
     statement = (
         select(Payment)
         .where(
@@ -206,7 +212,7 @@ def _refundable_card_payment(
     )
     if payment_id is not None:
         statement = statement.where(Payment.id == payment_id)
-    candidates = list(session.scalars(statement))
+    candidates = list(session.scalars(statement.where(Payment.id.not_in(disputed))))
     for payment in candidates:
         session.refresh(payment)
         if payment.amount - payment.amount_refunded >= amount:
@@ -218,18 +224,17 @@ def _refundable_card_payment(
             f"More than is left to refund on card payment {payment_id} "
             f"({in_words(left, credit.currency)}).",
         )
+    if disputed:  # what is left to refund by card is disputed
+        _refuse_while_disputed(next(iter(disputed.values())), credit)
     raise Conflict(
         f"Invoice {credit.invoice.number} has no card payment of this service with "
         f"{in_words(amount, credit.currency)} left to refund; record an offline refund instead."
     )
 
 
-def _refuse_while_disputed(session: Session, credit: CreditNote) -> None:
+def _refuse_while_disputed(dispute: PaymentDispute, credit: CreditNote) -> NoReturn:
     """Stripe refuses to refund a disputed charge (`charge_disputed`) while the
     dispute is open: say so before asking it."""
-    dispute = open_dispute(session, credit.invoice_id)
-    if dispute is None:
-        return
     raise Conflict(
         f"Card payment {dispute.payment_id} of invoice {credit.invoice.number} is disputed "
         f"by the cardholder's bank (Stripe dispute {dispute.stripe_dispute_id}, open since "
@@ -274,7 +279,6 @@ def refund_card(
     with db.transaction() as session:
         key_stored = idempotency.claim_in(session, claim) if claim is not None else None
         credit = _locked_credit_note(session, credit_note_id)
-        _refuse_while_disputed(session, credit)
         wanted = credit.refund_outstanding if amount is None else amount
         _check_refund_amount(credit, wanted)
         payment = _refundable_card_payment(session, credit, wanted, payment_id)

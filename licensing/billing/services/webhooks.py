@@ -13,7 +13,11 @@ from licensing.actors import Actor
 from licensing.billing import payment_gateway
 from licensing.billing.models import StripeEvent
 from licensing.billing.services.card_payments import apply_intent_outcome
-from licensing.billing.services.disputes import DISPUTE_EVENTS, apply_dispute
+from licensing.billing.services.disputes import (
+    DISPUTE_EVENTS,
+    apply_dispute,
+    with_intent_of_charge,
+)
 from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
 from licensing.db import utcnow
 from licensing.errors import DomainError
@@ -54,10 +58,12 @@ def handle_stripe_webhook(
         carried = event.data_object.get("payment_intent")
         intent_id = carried if isinstance(carried, str) else None
     dispute: payment_gateway.DisputeStatus | None = None
-    if event.type in DISPUTE_EVENTS:
-        dispute = payment_gateway.dispute_status_from_event(event.data_object)
+    not_asked: str | None = None
+    if event.type in DISPUTE_EVENTS:  # before the transaction: it may ask Stripe
+        seen = payment_gateway.dispute_status_from_event(event.data_object)
+        dispute, not_asked = with_intent_of_charge(gateway, seen)
         intent_id = dispute.payment_intent
-    apply = _Applying(event, intent_id, intent, refunds, dispute, now)
+    apply = _Applying(event, intent_id, intent, refunds, dispute, not_asked, now)
     for _ in range(2):
         try:
             return apply()
@@ -84,6 +90,7 @@ class _Applying:
     intent: payment_gateway.IntentStatus | None
     refunds: list[payment_gateway.RefundStatus]
     dispute: payment_gateway.DisputeStatus | None
+    not_asked: str | None  # why Stripe did not name the disputed charge's PaymentIntent
     now: datetime
 
     def __call__(self) -> WebhookResult:
@@ -111,7 +118,14 @@ class _Applying:
                 ) or ("ignored: no refund in the event")
             elif self.dispute is not None:
                 outcome = apply_dispute(
-                    session, event.type, self.dispute, now=now, actor=Actor.SYSTEM
+                    session,
+                    event.type,
+                    self.dispute,
+                    now=now,
+                    actor=Actor.SYSTEM,
+                    dispute_object=event.data_object,
+                    not_asked=self.not_asked,
+                    told_at=event.created,
                 )
             else:
                 outcome = "ignored: event type not handled"

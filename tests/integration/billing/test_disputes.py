@@ -20,10 +20,19 @@ from sqlalchemy.exc import IntegrityError
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
-from licensing.billing.models import Invoice, Payment, PaymentDispute, PaymentReversal
+from licensing.billing.models import (
+    Invoice,
+    Payment,
+    PaymentDispute,
+    PaymentReversal,
+    UnmatchedDispute,
+)
 from licensing.billing.services import webhooks
+from licensing.billing.stripe_gateway import StripeGateway
+from licensing.errors import ExternalServiceError
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
 from licensing.mail.models import OutboxMessage
@@ -265,7 +274,8 @@ def test_a_dispute_of_a_charge_this_service_did_not_make_is_stored_as_not_matche
     _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
     foreign = _dispute_event("charge.dispute.created", payment, "ch_elsewhere", with_intent=False)
     answer = deliver(client, foreign)
-    assert answer["outcome"].startswith("ignored: dispute du_1Harborlight is of a charge")
+    assert answer["outcome"].startswith("not matched: dispute du_1Harborlight")
+    assert "Stripe has no charge ch_elsewhere" in answer["outcome"]
     assert db.session().scalar(select(func.count()).select_from(PaymentDispute)) == 0
     # An older API version names only the charge: the payment kept it when paid.
     assert db.session().get(Payment, payment.id).stripe_charge_id == charge  # type: ignore[union-attr]
@@ -474,3 +484,230 @@ def test_an_event_that_lost_the_race_to_record_a_new_dispute_is_applied_again_no
     assert raced == [withdrawn["id"]]
     assert answer["duplicate"] is False
     assert "withdrawal of 250.00 booked" in answer["outcome"]
+
+
+def test_billing_staff_list_disputes_through_the_api_by_state_and_invoice_with_amounts_as_text(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    other_invoice, other_payment, other_charge = _paid(client, vendor, localstripe, invoice_for)
+    deliver(client, _dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,)))
+    lost = _dispute_event(
+        "charge.dispute.closed",
+        other_payment,
+        other_charge,
+        status="lost",
+        amount=10000,
+        moved=(WITHDRAWN,),
+        dispute_id="du_2Lost",
+    )
+    deliver(client, lost)
+    staff = bearer(billing_staff)
+    every = client.get("/api/v1/disputes", headers=staff)
+    assert every.status_code == 200
+    assert every.headers["X-Total-Count"] == "2"
+    first, second = every.get_json()
+    assert (first["stripe_dispute_id"], first["state"]) == ("du_1Harborlight", "open")
+    assert (first["amount"], first["currency"], first["invoice_number"]) == (
+        "250.00",
+        "USD",
+        invoice.number,
+    )
+    assert (first["payment_id"], first["withdrawn_on"]) == (payment.id, "2027-03-02")
+    assert first["evidence_due_by"].startswith("2027-03-20T23:59:59")
+    assert (second["stripe_dispute_id"], second["state"], second["amount"]) == (
+        "du_2Lost",
+        "lost",
+        "100.00",
+    )
+    assert second["owed_again_on"] is not None
+    lost_only = client.get("/api/v1/disputes?state=lost", headers=staff).get_json()
+    assert [found["stripe_dispute_id"] for found in lost_only] == ["du_2Lost"]
+    of_invoice = client.get(f"/api/v1/disputes?invoice_id={invoice.id}", headers=staff)
+    assert [found["invoice_id"] for found in of_invoice.get_json()] == [invoice.id]
+    assert other_invoice.id != invoice.id
+    one = client.get(f"/api/v1/disputes/{first['id']}", headers=staff).get_json()
+    assert one == first
+    bad = client.get("/api/v1/disputes?state=pending", headers=staff)
+    assert bad.status_code == 422
+    assert bad.content_type == "application/problem+json"
+    assert client.get("/api/v1/disputes", headers=bearer(vendor)).status_code == 403
+
+
+def test_a_disputed_payment_read_through_the_api_carries_its_dispute(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    undisputed = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(billing_staff))
+    assert undisputed.get_json()["dispute"] is None
+    deliver(client, _dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,)))
+    read = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(billing_staff)).get_json()
+    assert read["state"] == "reversed"
+    assert read["dispute"]["stripe_dispute_id"] == "du_1Harborlight"
+    assert (read["dispute"]["state"], read["dispute"]["amount"]) == ("open", "250.00")
+    listed = client.get("/api/v1/payments", headers=bearer(billing_staff)).get_json()
+    assert [row["dispute"]["state"] for row in listed if row["id"] == payment.id] == ["open"]
+    # The licensee reads its own payment's dispute too: the reversal names it already.
+    own = client.get(f"/api/v1/invoices/{invoice.id}/payments", headers=bearer(vendor))
+    assert own.get_json()[0]["dispute"]["reason"] == "product_not_received"
+
+
+def _stripe_unreachable() -> Any:
+    """Within the block, asking Stripe for a charge times out."""
+    down = ExternalServiceError("Stripe did not complete the request: timed out")
+    return mock.patch.object(StripeGateway, "charge_payment_intent", side_effect=down)
+
+
+def _paid_before_charges_were_kept(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> tuple[Payment, str]:
+    """A card payment confirmed before round 24: it kept no charge id."""
+    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    payment.stripe_charge_id = None
+    db.session().commit()
+    return payment, charge
+
+
+def test_a_charge_only_dispute_of_a_payment_that_kept_no_charge_is_matched_by_asking_stripe(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    charge_only = _dispute_event("charge.dispute.created", payment, charge, with_intent=False)
+    assert "recorded" in deliver(client, charge_only)["outcome"]
+    assert _dispute().payment_id == payment.id
+    assert db.session().scalar(select(func.count()).select_from(UnmatchedDispute)) == 0
+
+
+def test_a_dispute_stripe_could_not_place_is_kept_unmatched_and_matched_later_by_the_command(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    charge_only = _dispute_event(
+        "charge.dispute.created", payment, charge, with_intent=False, moved=(WITHDRAWN,)
+    )
+    with _stripe_unreachable():
+        outcome = deliver(client, charge_only)["outcome"]
+    # Stored and answered 200: Stripe is not made to retry, the event is not lost.
+    assert outcome.startswith("not matched: dispute du_1Harborlight")
+    assert f"Stripe could not be asked for charge {charge}" in outcome
+    assert db.session().scalar(select(func.count()).select_from(PaymentDispute)) == 0
+    waiting = client.get("/api/v1/disputes/unmatched", headers=bearer(billing_staff))
+    (kept,) = waiting.get_json()
+    assert (kept["stripe_dispute_id"], kept["stripe_charge_id"], kept["amount"]) == (
+        "du_1Harborlight",
+        charge,
+        "250.00",
+    )
+    assert "could not be asked" in kept["why"]
+    assert _audited("unmatched_dispute.kept") == 1
+    page = signed_in(app.test_client(), billing_staff).get("/console/disputes")
+    html = page.get_data(as_text=True)
+    assert "Disputes not matched to a payment (1)" in html
+    assert f"charge {charge}" in html
+    assert "licensing payments match-disputes" in html
+
+    matched, still = services.match_disputes(settings.gateway(), actor=Actor.SYSTEM)
+    assert still == []
+    assert "recorded" in matched[0]
+    assert "withdrawal of 250.00 booked" in matched[0]
+    dispute = _dispute()
+    assert (dispute.payment_id, dispute.withdrawn_on) == (payment.id, date(2027, 3, 2))
+    assert _audited("unmatched_dispute.matched") == 1
+    assert client.get("/api/v1/disputes/unmatched", headers=bearer(billing_staff)).get_json() == []
+    after = signed_in(app.test_client(), billing_staff).get("/console/disputes")
+    assert "not matched to a payment" not in after.get_data(as_text=True)
+    assert services.match_disputes(settings.gateway(), actor=Actor.SYSTEM) == ([], [])
+
+
+def test_a_dispute_of_a_charge_still_unknown_says_why_each_time_the_command_tries(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, _charge = _paid(client, vendor, localstripe, invoice_for)
+    deliver(client, _dispute_event("charge.dispute.created", payment, "ch_gone", with_intent=False))
+    matched, still = services.match_disputes(settings.gateway(), actor=Actor.SYSTEM)
+    assert matched == []
+    assert still == [
+        "not matched: dispute du_1Harborlight: Stripe has no charge ch_gone; kept for billing staff"
+    ]
+    ran = app.test_cli_runner().invoke(args=["payments", "match-disputes"])
+    assert ran.exit_code == 0, ran.output
+    assert "Stripe has no charge ch_gone" in ran.output
+    assert "0 disputes matched, 1 still not matched" in ran.output
+
+
+def test_a_card_refund_goes_to_the_payment_not_disputed_while_another_is(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, disputed, charge = _paid(client, vendor, localstripe, invoice_for)
+    deliver(client, _dispute_event("charge.dispute.created", disputed, charge, moved=(WITHDRAWN,)))
+    db.session().refresh(invoice)
+    # The money withdrawn, the licensee paid the invoice again with another card payment.
+    again = paid_by_card(client, vendor, localstripe, invoice)
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+    staff = bearer(billing_staff)
+    refund_url = f"/api/v1/credit-notes/{credit.id}/refunds"
+    named = client.post(
+        refund_url, json={"method": "card", "payment_id": disputed.id}, headers=staff
+    )
+    assert named.status_code == 409
+    assert "while its dispute is open" in named.get_json()["detail"]
+    answer = client.post(refund_url, json={"method": "card"}, headers=staff)
+    assert answer.status_code == 201, answer.get_json()
+    assert (answer.get_json()["payment_id"], answer.get_json()["amount"]) == (again.id, "40.00")
+    refunded = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={again.stripe_payment_intent_id}"
+    )
+    assert [refund["amount"] for refund in refunded["data"]] == [4000]
+
+
+def test_an_older_event_of_a_dispute_kept_unmatched_does_not_replace_the_newer_one_kept(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    created = _dispute_event("charge.dispute.created", payment, charge, with_intent=False)
+    updated = _dispute_event(
+        "charge.dispute.updated", payment, charge, status="under_review", with_intent=False
+    )
+    updated["created"] = created["created"] + 3600
+    with _stripe_unreachable():
+        deliver(client, updated)
+        deliver(client, created)  # delivered late
+    (kept,) = client.get("/api/v1/disputes/unmatched", headers=bearer(billing_staff)).get_json()
+    assert kept["status"] == "under_review"
+    matched, _still = services.match_disputes(settings.gateway(), actor=Actor.SYSTEM)
+    assert len(matched) == 1
+    assert _dispute().status == "under_review"
