@@ -74,8 +74,7 @@ def _prune_idempotency_keys() -> object:
 
 
 def _match_disputes() -> object:
-    matched, still = billing.match_due()
-    return f"{len(matched)} disputes matched, {len(still)} still not matched"
+    return billing.match_due().summary()
 
 
 def _needs_stripe(config: Config) -> str | None:

@@ -42,7 +42,7 @@ def overdue_due(now: datetime | None = None) -> services.OverdueReport:
     return services.process_overdue(standing_days=current_config().overdue_standing_days, now=now)
 
 
-def match_due(now: datetime | None = None) -> tuple[list[str], list[str]]:
+def match_due(now: datetime | None = None) -> services.MatchRun:
     """The `payments match-disputes` job, for the command and the worker: the disputes
     kept unmatched, matched through the running app's gateway where they can be now."""
     gateway = gateways.gateway(current_config())
@@ -102,7 +102,7 @@ def match_disputes(now: datetime) -> None:
     """Apply the disputes Stripe told of whose card payment was not found, now that
     it is: Stripe is asked again for each disputed charge's PaymentIntent. Says why
     each other one is still not matched. Idempotent."""
-    matched, still = match_due(now)
-    for line in (*matched, *still):
+    run = match_due(now)
+    for line in (*run.matched, *run.dropped, *run.still):
         click.echo(line)
-    click.echo(f"{len(matched)} disputes matched, {len(still)} still not matched")
+    click.echo(run.summary())

@@ -570,12 +570,16 @@ class PaymentDispute(Base):
 
 
 class UnmatchedDispute(Base):
-    """A dispute Stripe told of whose card payment this service could not find:
-    the event names only a charge that no payment kept (paid before payments kept
-    their charge) and Stripe could not be asked for its PaymentIntent, or the
-    intent is no payment of this service. Kept, with the latest Dispute object
-    Stripe sent, so billing staff see it and `licensing billing match-disputes`
-    applies it once its payment is found; `matched_at` then says when."""
+    """A dispute Stripe told of whose card payment this service could not find
+    because Stripe could not be asked: the event names only a charge that no
+    payment kept (paid before payments kept their charge), and Stripe was
+    unreachable or not configured. Kept, with the latest Dispute object Stripe
+    sent, so billing staff see it and `licensing payments match-disputes` asks
+    again. `matched_at` says when it stopped waiting: matched to its payment
+    (`dispute_id`), or dropped, Stripe having named a charge or PaymentIntent that
+    is no payment of this service (no `dispute_id`; `why` says so). A dispute Stripe
+    places elsewhere when first told of it is never kept: the same Stripe account
+    may take payments for other products, and their disputes are not the office's."""
 
     __tablename__ = "unmatched_disputes"
 

@@ -17,7 +17,7 @@ from licensing.billing.services.card_payments import (
     start_card_payment,
 )
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
-from licensing.billing.services.disputes import match_disputes
+from licensing.billing.services.disputes import MatchRun, match_disputes
 from licensing.billing.services.invoices import (
     Charge,
     check_void,
@@ -64,6 +64,7 @@ __all__ = [
     "CardAttempt",
     "Charge",
     "Conflict",
+    "MatchRun",
     "OverdueReport",
     "ReconcileReport",
     "RepeatedReference",

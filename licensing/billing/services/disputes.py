@@ -65,8 +65,10 @@ def with_intent_of_charge(
     """Before the transaction (it may ask Stripe): a dispute that names only a charge
     no payment or dispute here kept (a payment confirmed before payments kept their
     charge), with the PaymentIntent Stripe says the charge was made for. Also why
-    Stripe could not say, for the dispute kept unmatched: Stripe unreachable fails
-    nothing, the dispute waits for `match_disputes`."""
+    Stripe could not be asked, for the dispute kept unmatched: Stripe unreachable
+    fails nothing, the dispute waits for `match_disputes`. Stripe's own answer that
+    the charge is unknown or had no PaymentIntent is final: this service makes
+    every card payment through a PaymentIntent, so the dispute is not its."""
     if seen.payment_intent is not None or seen.charge is None or _charge_known(seen):
         return seen, None
     if gateway is None:
@@ -74,16 +76,14 @@ def with_intent_of_charge(
     try:
         intent = gateway.charge_payment_intent(seen.charge)
     except payment_gateway.StripeRefused:
-        return seen, f"Stripe has no charge {seen.charge}"
+        return seen, None
     except ExternalServiceError as error:
         return seen, f"Stripe could not be asked for charge {seen.charge} ({error})"
-    if intent is None:
-        return seen, f"charge {seen.charge} was made without a PaymentIntent"
-    return replace(seen, payment_intent=intent), None
+    return (seen, None) if intent is None else (replace(seen, payment_intent=intent), None)
 
 
 def _charge_known(seen: DisputeStatus) -> bool:
-    with db.transaction() as session:
+    with db.read_session() as session:  # a read: no write lock on SQLite
         disputes = select(PaymentDispute.id).where(
             (PaymentDispute.stripe_dispute_id == seen.id)
             | (PaymentDispute.stripe_charge_id == seen.charge)
@@ -114,11 +114,14 @@ def apply_dispute(
     ).one_or_none()
     if dispute is None:
         payment = _disputed_payment(session, seen)
+        if payment is None and not_asked is None:
+            why = _why_unmatched(seen)
+            _drop_unmatched(session, seen.id, why, now, actor)
+            return f"ignored: dispute {seen.id}: {why}"
         if payment is None:
-            why = not_asked or _why_unmatched(seen)
             told = _Told(event_type, dispute_object, told_at)
-            _keep_unmatched(session, told, seen, why, now, actor)
-            return f"not matched: dispute {seen.id}: {why}; kept for billing staff"
+            _keep_unmatched(session, told, seen, not_asked or "", now, actor)
+            return f"not matched: dispute {seen.id}: {not_asked}; kept for billing staff"
         invoice = _locked_invoice(session, payment.invoice_id)
         dispute = _record(session, payment, seen, now=now, actor=actor)
         _matched(session, dispute, now, actor)
@@ -222,6 +225,31 @@ def _keep_unmatched(
         )
 
 
+def _drop_unmatched(
+    session: Session, stripe_dispute_id: str, why: str, now: datetime, actor: Actor
+) -> None:
+    """A dispute kept while Stripe could not be asked, which Stripe now places
+    outside this service: it stops waiting (and leaves billing staff's list)."""
+    kept = session.scalars(
+        select(UnmatchedDispute)
+        .where(UnmatchedDispute.stripe_dispute_id == stripe_dispute_id)
+        .with_for_update()
+    ).one_or_none()
+    if kept is None or kept.matched_at is not None:
+        return
+    before = {"why": kept.why}
+    kept.matched_at, kept.last_seen_at = now, now
+    kept.why = f"Not this service's: {why}"[:300]
+    audit.record_event(
+        session,
+        "unmatched_dispute.dropped",
+        kept.id,
+        before=before,
+        after={"why": kept.why},
+        actor=actor,
+    )
+
+
 def _matched(session: Session, dispute: PaymentDispute, now: datetime, actor: Actor) -> None:
     """The dispute kept unmatched before, if it was, is matched now."""
     kept = session.scalars(
@@ -242,14 +270,28 @@ def _matched(session: Session, dispute: PaymentDispute, now: datetime, actor: Ac
     )
 
 
+@dataclass(frozen=True)
+class MatchRun:
+    """What `match_disputes` did, a line for each dispute kept unmatched."""
+
+    matched: list[str]
+    dropped: list[str]  # Stripe placed them outside this service
+    still: list[str]  # Stripe still could not be asked
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.matched)} disputes matched, {len(self.dropped)} dropped as not "
+            f"this service's, {len(self.still)} still not matched"
+        )
+
+
 def match_disputes(
     gateway: payment_gateway.PaymentGateway | None, *, actor: Actor, now: datetime | None = None
-) -> tuple[list[str], list[str]]:
+) -> MatchRun:
     """Apply each dispute kept unmatched whose card payment is found now: by the
     charge a payment kept, or by the PaymentIntent Stripe names for the charge
-    (asked again: it may have been unreachable). Each in its own transaction, as
-    its latest event would have been. Returns what was matched and, for the
-    others, why not."""
+    (asked again: it was unreachable). Each in its own transaction, as its latest
+    event would have been. One Stripe places outside this service is dropped."""
     now = now or utcnow()
     with db.transaction() as session:
         waiting = list(
@@ -259,12 +301,16 @@ def match_disputes(
                 .order_by(UnmatchedDispute.id)
             )
         )
-    matched: list[str] = []
-    still: list[str] = []
+    run = MatchRun([], [], [])
     for kept_id in waiting:
         outcome = _match_one(gateway, kept_id, actor, now)
-        (still if outcome.startswith("not matched") else matched).append(outcome)
-    return matched, still
+        if outcome.startswith("not matched"):
+            run.still.append(outcome)
+        elif outcome.startswith("ignored"):
+            run.dropped.append(outcome)
+        else:
+            run.matched.append(outcome)
+    return run
 
 
 def _match_one(
