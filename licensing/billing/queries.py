@@ -324,6 +324,29 @@ def disputed_invoice_ids(session: Session, invoice_ids: set[int]) -> set[int]:
     )
 
 
+def dispute_holds(
+    session: Session, invoice_ids: set[int], today: date
+) -> dict[int, PaymentDispute]:
+    """Of `invoice_ids`, those the licensee is not asked to pay today because of a
+    dispute of their card payment, with that dispute: one open (the office is
+    contesting the money with the bank), else one lost whose balance is owed again
+    only after today (`owed_again_on`). What the payer's pages say instead of "pay"
+    and "overdue"; one statement for a list."""
+    if not invoice_ids:
+        return {}
+    statement = select(PaymentDispute).where(
+        PaymentDispute.invoice_id.in_(sorted(invoice_ids)),
+        or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on > today),
+    )
+    holds: dict[int, PaymentDispute] = {}
+    # An open dispute outranks a lost one of the same invoice: it is what is happening now.
+    for dispute in session.scalars(statement.order_by(PaymentDispute.id)):
+        held = holds.get(dispute.invoice_id)
+        if held is None or (dispute.is_open and not held.is_open):
+            holds[dispute.invoice_id] = dispute
+    return holds
+
+
 def open_disputes_count(session: Session) -> int:
     return session.scalar(select(func.count()).where(PaymentDispute.state == OPEN)) or 0
 

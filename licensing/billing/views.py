@@ -7,7 +7,7 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -53,6 +53,7 @@ from licensing.billing.states import (
     INVOICE,
     OPEN,
     PAID,
+    REVERSED,
     SUCCEEDED,
 )
 from licensing.calendar import office_date
@@ -99,8 +100,10 @@ def invoices() -> str:
     found: paging.Page[Invoice] = paging.read_page(
         session, queries.invoices_query(issued_only=True)
     )
+    today = _today()
+    holds = queries.dispute_holds(session, {invoice.id for invoice in found.items}, today)
     return render_template(
-        "billing/portal_invoices.html", invoices=found.items, page=found, today=_today()
+        "billing/portal_invoices.html", invoices=found.items, page=found, today=today, holds=holds
     )
 
 
@@ -121,15 +124,40 @@ def _gateway() -> payment_gateway.PaymentGateway | None:
 def _payer_view(invoice: Invoice) -> dict[str, Any]:
     """What the payer's invoice pages (the portal's and the emailed link's) show: the
     invoice, its payments and credit notes, and how to pay it."""
-    payments, credit_notes = queries.payer_records(db.session(), invoice)
+    session = db.session()
+    payments, credit_notes = queries.payer_records(session, invoice)
+    today = _today()
     return {
         "invoice": invoice,
         "payments": payments,
         "credit_notes": credit_notes,
         "card_enabled": _gateway() is not None,
         "remit_to": documents._split(letterhead().remit_to),
-        "today": _today(),
+        "today": today,
+        "dispute": _dispute_hold(session, invoice, payments, today),
     }
+
+
+def _dispute_hold(
+    session: Session, invoice: Invoice, payments: Sequence[Payment], today: date
+) -> PaymentDispute | None:
+    # Only a card payment the bank took back is disputed in a way the payer must be
+    # told of: no statement for the invoices (nearly all) without one.
+    if not any(p.method == CARD and p.state == REVERSED for p in payments):
+        return None
+    return queries.dispute_holds(session, {invoice.id}, today).get(invoice.id)
+
+
+def _not_payable_while_disputed(invoice: Invoice) -> str | None:
+    """Why the payer is not offered a card payment of `invoice` now: its card
+    payment's dispute is open, so the office is not asking for the money."""
+    dispute = queries.open_dispute(db.session(), invoice.id)
+    if dispute is None:
+        return None
+    return (
+        f"{invoice.title} is not asked to be paid while your bank's dispute of its card "
+        f"payment is open: the bank decides whether the money returns to it."
+    )
 
 
 @bp.route("/invoices/<int:invoice_id>/pay")
@@ -143,6 +171,9 @@ def pay(invoice_id: int) -> Page:
         if gateway is None:
             why = "card payments are not available; pay by wire, ACH or check"
         flash(f"{invoice.title} cannot be paid by card: {why}.", "error")
+        return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
+    if disputed := _not_payable_while_disputed(invoice):
+        flash(disputed, "error")
         return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
     headers.allow_stripe_js()  # the one page whose policy admits Stripe.js
     return render_template(
@@ -297,19 +328,37 @@ def _open_invoices(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
     today = _today()
-    for invoice in queries.outstanding(session, organization.id):
-        overdue = invoice.days_overdue(today)
-        amount = money(invoice.balance_due, invoice.currency)
-        detail = f"{amount} {invoice.currency} due {invoice.due_date}"
-        if overdue:
-            detail += f": {overdue} days overdue"
-        yield WaitingItem(
-            title=f"Invoice {invoice.number} to pay",
-            waiting_on="you",
-            detail=detail,
-            url=url_for("billing.invoice_detail", invoice_id=invoice.id),
-            since=invoice.finalized_at,
+    invoices = list(queries.outstanding(session, organization.id))
+    holds = queries.dispute_holds(session, {invoice.id for invoice in invoices}, today)
+    for invoice in invoices:
+        yield _invoice_waiting(invoice, holds.get(invoice.id), today)
+
+
+def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: date) -> WaitingItem:
+    """An invoice owed, as the dashboard lists it: to pay, unless its card payment's
+    dispute is open (the bank decides, and the office does not ask for the money)."""
+    amount = f"{money(invoice.balance_due, invoice.currency)} {invoice.currency}"
+    url = url_for("billing.invoice_detail", invoice_id=invoice.id)
+    if dispute is not None and dispute.is_open:
+        return WaitingItem(
+            title=f"Invoice {invoice.number}: card payment disputed by your bank",
+            waiting_on="your bank",
+            detail=f"{amount} not asked for while the dispute is open",
+            url=url,
+            since=dispute.opened_at,
         )
+    detail = f"{amount} due {invoice.due_date}"
+    if dispute is not None:
+        detail = f"{amount} owed again after your bank's dispute, due {dispute.owed_again_on}"
+    elif overdue := invoice.days_overdue(today):
+        detail += f": {overdue} days overdue"
+    return WaitingItem(
+        title=f"Invoice {invoice.number} to pay",
+        waiting_on="you",
+        detail=detail,
+        url=url,
+        since=invoice.finalized_at,
+    )
 
 
 # --- PDFs (vendors of the organization, and staff) ------------------------------------
@@ -381,6 +430,9 @@ def linked_pay(invoice_id: int, token: str) -> Page:
     gateway = _gateway()
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
         flash("This invoice cannot be paid by card here.", "error")
+        return redirect(back)
+    if disputed := _not_payable_while_disputed(invoice):
+        flash(disputed, "error")
         return redirect(back)
     headers.allow_stripe_js()  # the pay page, reached by the emailed link
     return render_template(

@@ -31,80 +31,20 @@ from tests.support import settings
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
-from .refund_support import deliver, paid_by_card
+from .dispute_support import (
+    DUE_BY,
+    REINSTATED,
+    WITHDRAWN,
+    dispute_event,
+    paid_with_charge,
+)
+from .refund_support import deliver
 from .stripe_support import _call, signed, stripe_config
-
-OPENED = datetime(2027, 3, 2, 14, 0, tzinfo=UTC)
-WITHDRAWN = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
-REINSTATED = datetime(2027, 4, 20, 16, 0, tzinfo=UTC)
-DUE_BY = datetime(2027, 3, 20, 23, 59, 59, tzinfo=UTC)
 
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _charge_of(localstripe: LocalStripe, payment: Payment) -> str:
-    intent = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
-    return str(intent["latest_charge"]["id"])
-
-
-def _dispute_event(
-    event_type: str,
-    payment: Payment,
-    charge: str,
-    *,
-    status: str = "needs_response",
-    amount: int = 25000,
-    moved: tuple[datetime, ...] = (),
-    with_intent: bool = True,
-    dispute_id: str = "du_1Harborlight",
-) -> dict[str, Any]:
-    """A `charge.dispute.*` event as Stripe sends it: the Dispute object, with a
-    balance transaction for each time money moved (a withdrawal, then a
-    reinstatement)."""
-    transactions = [
-        {
-            "id": f"txn_{dispute_id}_{index}",
-            "object": "balance_transaction",
-            "amount": -amount if index == 0 else amount,
-            "fee": 1500 if index == 0 else -1500,
-            "currency": "usd",
-            "created": int(when.timestamp()),
-            "reporting_category": "dispute" if index == 0 else "dispute_reversal",
-        }
-        for index, when in enumerate(moved)
-    ]
-    dispute = {
-        "id": dispute_id,
-        "object": "dispute",
-        "amount": amount,
-        "balance_transactions": transactions,
-        "charge": charge,
-        "created": int(OPENED.timestamp()),
-        "currency": "usd",
-        "evidence_details": {
-            "due_by": int(DUE_BY.timestamp()),
-            "has_evidence": False,
-            "past_due": False,
-            "submission_count": 0,
-        },
-        "is_charge_refundable": False,
-        "livemode": False,
-        "metadata": {},
-        "payment_intent": payment.stripe_payment_intent_id if with_intent else None,
-        "reason": "product_not_received",
-        "status": status,
-    }
-    suffix = f"{event_type.rsplit('.', 1)[-1]}_{status}_{len(moved)}_{with_intent}"
-    return {
-        "id": f"evt_{dispute_id}_{suffix}",
-        "object": "event",
-        "type": event_type,
-        "created": int(OPENED.timestamp()),
-        "data": {"object": dispute},
-    }
 
 
 def _emails(subject_part: str) -> list[OutboxMessage]:
@@ -119,17 +59,6 @@ def _audited(action: str) -> int:
     return db.session().scalar(select(func.count()).where(AuditEvent.action == action)) or 0
 
 
-def _paid(
-    client: FlaskClient,
-    vendor: User,
-    localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
-) -> tuple[Invoice, Payment, str]:
-    invoice = invoice_for(vendor, ("250.00",))
-    payment = paid_by_card(client, vendor, localstripe, invoice)
-    return invoice, payment, _charge_of(localstripe, payment)
-
-
 def _dispute() -> PaymentDispute:
     return db.session().scalars(select(PaymentDispute)).one()
 
@@ -141,15 +70,13 @@ def test_a_dispute_opened_takes_the_money_off_the_invoice_on_the_day_stripe_with
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     # Stripe withdraws the money as the dispute opens: `created` carries it already.
-    created = _dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,))
+    created = dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,))
     outcome = deliver(client, created)["outcome"]
     assert "recorded" in outcome
     assert "withdrawal of 250.00 booked" in outcome
-    withdrawn = _dispute_event(
-        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
-    )
+    withdrawn = dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,))
     assert "booked" not in deliver(client, withdrawn)["outcome"]
     assert deliver(client, withdrawn)["duplicate"] is True
     db.session().refresh(invoice)
@@ -189,15 +116,15 @@ def test_a_dispute_lost_before_its_withdrawal_arrives_is_booked_once_and_owed_ag
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    closed = _dispute_event("charge.dispute.closed", payment, charge, status="lost")
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    closed = dispute_event("charge.dispute.closed", payment, charge, status="lost")
     outcome = deliver(client, closed)["outcome"]
     assert "withdrawal of 250.00 booked" in outcome
     assert "lost" in outcome
     for late in (
-        _dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)),
-        _dispute_event("charge.dispute.created", payment, charge),
-        _dispute_event("charge.dispute.updated", payment, charge, status="under_review"),
+        dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)),
+        dispute_event("charge.dispute.created", payment, charge),
+        dispute_event("charge.dispute.updated", payment, charge, status="under_review"),
     ):
         assert "booked" not in deliver(client, late)["outcome"]
     db.session().refresh(invoice)
@@ -220,20 +147,18 @@ def test_a_dispute_won_pays_the_invoice_again_with_the_money_stripe_reinstated(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     receipts = len(_emails("Payment received"))
-    withdrawn = _dispute_event(
-        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
-    )
+    withdrawn = dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,))
     deliver(client, withdrawn)
-    reinstated = _dispute_event(
+    reinstated = dispute_event(
         "charge.dispute.funds_reinstated",
         payment,
         charge,
         status="won",
         moved=(WITHDRAWN, REINSTATED),
     )
-    closed = _dispute_event(
+    closed = dispute_event(
         "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
     )
     # Closed first, then the reinstatement: one booking each way.
@@ -262,14 +187,14 @@ def test_a_dispute_of_a_charge_this_service_did_not_make_is_stored_as_not_matche
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    foreign = _dispute_event("charge.dispute.created", payment, "ch_elsewhere", with_intent=False)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    foreign = dispute_event("charge.dispute.created", payment, "ch_elsewhere", with_intent=False)
     answer = deliver(client, foreign)
     assert answer["outcome"].startswith("ignored: dispute du_1Harborlight is of a charge")
     assert db.session().scalar(select(func.count()).select_from(PaymentDispute)) == 0
     # An older API version names only the charge: the payment kept it when paid.
     assert db.session().get(Payment, payment.id).stripe_charge_id == charge  # type: ignore[union-attr]
-    charge_only = _dispute_event(
+    charge_only = dispute_event(
         "charge.dispute.created", payment, charge, with_intent=False, dispute_id="du_2"
     )
     assert "recorded" in deliver(client, charge_only)["outcome"]
@@ -285,12 +210,12 @@ def test_a_card_refund_is_refused_before_stripe_is_asked_while_a_dispute_is_open
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     credit = services.issue_credit_note(
         invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
     )
     deliver(
-        client, _dispute_event("charge.dispute.created", payment, charge, status="needs_response")
+        client, dispute_event("charge.dispute.created", payment, charge, status="needs_response")
     )
     answer = client.post(
         f"/api/v1/credit-notes/{credit.id}/refunds",
@@ -324,14 +249,14 @@ def test_billing_staff_see_open_disputes_first_the_evidence_due_soonest_first(
     invoice_for: Callable[..., Invoice],
     signed_in: Callable[..., FlaskClient],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    later, later_payment, later_charge = _paid(client, vendor, localstripe, invoice_for)
-    due_later = _dispute_event(
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    later, later_payment, later_charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    due_later = dispute_event(
         "charge.dispute.created", later_payment, later_charge, dispute_id="du_later"
     )
     due_later["data"]["object"]["evidence_details"]["due_by"] = int(DUE_BY.timestamp()) + 86400 * 5
     deliver(client, due_later)
-    deliver(client, _dispute_event("charge.dispute.created", payment, charge))
+    deliver(client, dispute_event("charge.dispute.created", payment, charge))
     staff = signed_in(app.test_client(), billing_staff)
     page = staff.get("/console/disputes")
     html = page.get_data(as_text=True)
@@ -359,10 +284,10 @@ def test_the_payments_export_shows_the_withdrawal_and_the_reinstatement_on_their
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     moved = (WITHDRAWN, REINSTATED)
     deliver(
-        client, _dispute_event("charge.dispute.closed", payment, charge, status="won", moved=moved)
+        client, dispute_event("charge.dispute.closed", payment, charge, status="won", moved=moved)
     )
     answer = client.get(
         "/api/v1/exports/payments",
@@ -409,11 +334,11 @@ def test_a_lost_dispute_is_chased_again_only_from_the_invoices_terms_after_the_c
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     assert invoice.due_date is not None
     closed_at = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
     payload, headers = signed(
-        _dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,))
+        dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,))
     )
     services.handle_stripe_webhook(
         payload, headers["Stripe-Signature"], gateway=settings.gateway(), now=closed_at
@@ -440,8 +365,8 @@ def test_a_signed_dispute_event_without_the_dispute_is_refused_and_nothing_store
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    event = _dispute_event("charge.dispute.created", payment, charge)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    event = dispute_event("charge.dispute.created", payment, charge)
     del event["data"]["object"]["amount"]
     payload, headers = signed(event)
     answer = client.post("/webhooks/stripe", data=payload, headers=headers)
@@ -456,7 +381,7 @@ def test_an_event_that_lost_the_race_to_record_a_new_dispute_is_applied_again_no
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     real = webhooks._Applying.__call__
     raced: list[str] = []
 
@@ -466,9 +391,7 @@ def test_an_event_that_lost_the_race_to_record_a_new_dispute_is_applied_again_no
             raise IntegrityError("INSERT INTO payment_disputes", {}, Exception("unique"))
         return real(applying)
 
-    withdrawn = _dispute_event(
-        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
-    )
+    withdrawn = dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,))
     with mock.patch.object(webhooks._Applying, "__call__", first_loses):
         answer = deliver(client, withdrawn)
     assert raced == [withdrawn["id"]]
