@@ -41,6 +41,7 @@ from licensing.billing import (
     payment_gateway,
     pdfs,
     queries,
+    record_names,
     services,
 )
 from licensing.billing.letterhead import letterhead
@@ -71,7 +72,7 @@ from licensing.web.filters import money, recorded_words
 from licensing.web.forms import show_errors
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
-from licensing.web.records import numbered_record
+from licensing.web.records import described, numbered_record
 from licensing.web.scope import organization_scope
 from licensing.words import humanize
 
@@ -309,8 +310,13 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
 
 numbered_record("invoice", Invoice, Invoice.number)
 numbered_record("credit_note", CreditNote, CreditNote.number)
+described("payment", record_names.payments)
+described("payment_reversal", record_names.payment_reversals)
+described("dispute", record_names.disputes)
 # Histories say an invoice's state as its refusals do ("a draft", not "draft").
 recorded_words("invoice", ("state",), INVOICE.state_text)
+# A dispute's history says the bank's reason and Stripe's status as its pages do.
+recorded_words("dispute", ("reason", "status"), humanize)
 
 
 @organization_section("billing_console.invoice_detail")

@@ -397,3 +397,30 @@ def test_an_event_that_lost_the_race_to_record_a_new_dispute_is_applied_again_no
     assert raced == [withdrawn["id"]]
     assert answer["duplicate"] is False
     assert "withdrawal of 250.00 booked" in answer["outcome"]
+
+
+def test_the_audit_log_names_a_dispute_and_the_money_it_moved_by_their_invoice_linked_to_it(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    admin: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    deliver(client, dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,)))
+    reader = signed_in(app.test_client(), admin)
+    page = reader.get("/console/audit").get_data(as_text=True)
+    on_invoice = f"/console/invoices/{invoice.id}"
+    # It read "Card payment dispute 1", "Payment 1" and "Payment reversal 1", unlinked.
+    assert (
+        f'<a href="{on_invoice}#disputes-heading">Dispute du_1Harborlight of card payment '
+        f"{payment.id} of {invoice.number}</a>"
+    ) in page
+    assert f'<a href="{on_invoice}#payments-heading">Card payment {payment.id} of ' in page
+    assert f'<a href="{on_invoice}#payments-heading">Reversal of payment {payment.id} of ' in page
+    # The bank's reason and Stripe's status as the dispute pages say them.
+    assert "product not received" in page
+    assert "product_not_received" not in page
+    assert "needs_response" not in page
