@@ -57,7 +57,7 @@ class Links(Protocol):
     def royalty_report_review(self, report_id: int) -> str: ...
 
     # the console's lists of one organization's records (what stays open with it)
-    def organization_invoices(self, organization_id: int) -> str: ...
+    def organization_invoices(self, organization_id: int, *, to_pay: bool = False) -> str: ...
     def organization_royalty_periods(self, organization_id: int) -> str: ...
     def organization_agreements(self, organization_id: int) -> str: ...
     def organization_applications(self, organization_id: int) -> str: ...
@@ -157,8 +157,9 @@ class PublicUrlLinks:
     def royalty_report_review(self, report_id: int) -> str:
         return self._url("royalties.console_report", report_id=report_id)
 
-    def organization_invoices(self, organization_id: int) -> str:
-        return self._url("billing_console.invoices", organization=organization_id)
+    def organization_invoices(self, organization_id: int, *, to_pay: bool = False) -> str:
+        only_to_pay = {"to_pay": 1} if to_pay else {}
+        return self._url("billing_console.invoices", organization=organization_id, **only_to_pay)
 
     def organization_royalty_periods(self, organization_id: int) -> str:
         return self._url("royalties.console_queue", organization=organization_id)

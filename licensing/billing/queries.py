@@ -62,6 +62,7 @@ class InvoiceFilters(TypedDict, total=False):
 
     state: str | None
     overdue_on: date | None
+    to_pay: bool
     organization_id: int | None
     search: str | None
     issued_only: bool
@@ -81,13 +82,17 @@ def invoices(
 def invoices_query(
     principal: Principal | None = None, **filters: Unpack[InvoiceFilters]
 ) -> Select[Any]:
-    """Invoices newest first; `overdue_on` keeps those past due on that date;
-    `issued_only` leaves drafts out (in SQL, so they never crowd out the limit)."""
+    """Invoices newest first; `overdue_on` keeps those past due on that date, `to_pay`
+    those with a balance to pay (open or written off: what stays open with a closed
+    organization counts); `issued_only` leaves drafts out (in SQL, so they never
+    crowd out the limit)."""
     statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
     if state := filters.get("state"):
         statement = statement.where(Invoice.state == state)
     if filters.get("issued_only"):
         statement = statement.where(Invoice.state != DRAFT)
+    if filters.get("to_pay"):
+        statement = statement.where(Invoice.state.in_(sorted(COLLECTIBLE)))
     if (overdue_on := filters.get("overdue_on")) is not None:
         statement = (
             statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < overdue_on)

@@ -529,6 +529,7 @@ def console_invoices() -> tuple[str, int]:
     if state not in INVOICE.states:
         state = None
     overdue = request.args.get("overdue") == "1"
+    to_pay = request.args.get("to_pay") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
     # One organization's (the link from what stays open with a closed one).
     organization_id = record_id(request.args.get("organization"))
@@ -552,6 +553,7 @@ def console_invoices() -> tuple[str, int]:
             queries.invoices_query(
                 state=state,
                 overdue_on=_today() if overdue else None,
+                to_pay=to_pay,
                 search=search,
                 organization_id=organization_id,
             ),
@@ -566,6 +568,7 @@ def console_invoices() -> tuple[str, int]:
         states=INVOICE.states,
         state=state,
         overdue=overdue,
+        to_pay=to_pay,
         search=search or "",
         flagged=queries.flagged_payments(session),
         open_disputes=queries.open_disputes_count(session),
@@ -584,7 +587,12 @@ def console_invoices() -> tuple[str, int]:
 
 # Each filter's label: the list's form draws them from here, and a refusal names
 # the field by them (`arguments`).
-INVOICE_LIST_FILTERS = {"q": "Number or organization", "state": "State", "overdue": "Overdue only"}
+INVOICE_LIST_FILTERS = {
+    "q": "Number or organization",
+    "state": "State",
+    "overdue": "Overdue only",
+    "to_pay": "With a balance to pay",
+}
 
 
 @console.route("/disputes")
