@@ -21,6 +21,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
+from licensing.agreements import services as agreement_services
 from licensing.agreements.models import Application
 from licensing.billing.models import CreditNote, Invoice
 from licensing.db import utcnow
@@ -249,3 +250,27 @@ def test_the_invoices_to_pay_link_lists_the_organizations_invoices_to_pay_not_it
         form = _filter_form(listed)
         assert 'name="to_pay" value="1" checked' in form
         assert f'name="organization" value="{vendor.organization_id}"' in form
+
+
+def test_the_agreements_link_lists_those_in_force_or_waiting_not_those_that_ended(
+    app: Flask,
+    example_card: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    billing_staff: Any,
+    signed_in: Any,
+) -> None:
+    # It listed every agreement the organization ever had, ended ones among them.
+    ended = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    agreement_services.terminate(ended.id, "Issued in error.", Actor.SYSTEM, now=NOW)
+    waiting = [issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW) for _ in range(6)]
+    console = signed_in(app.test_client(), licensing_staff)
+
+    page = _closing(console, vendor.organization_id)
+
+    link = _link_after(page, "And 1 more agreement in force or waiting for acceptance.")
+    assert "The organization's agreements in force or waiting for acceptance" in _words(page)
+    for staff in (console, signed_in(app.test_client(), billing_staff)):
+        listed = _words(staff.get(link))
+        assert all(agreement.number in listed for agreement in waiting)
+        assert ended.number not in listed
