@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.billing import links
+from licensing.billing import links, services
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.queries import disputes
+from licensing.mail.models import OutboxMessage
+from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
 from .dispute_support import WITHDRAWN, charge_of, dispute_event
@@ -121,3 +124,23 @@ def test_after_a_lost_dispute_the_vendor_is_asked_to_pay_by_the_day_it_is_owed_a
     dashboard = _page(portal, "/portal/")
     assert f"250.00 USD owed again after your bank's dispute, due {owed_again}" in dashboard
     assert "days overdue" not in dashboard
+
+
+def test_a_new_link_to_a_disputed_invoice_does_not_ask_the_billing_contact_to_pay_it(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = _disputed(client, vendor, localstripe, invoice_for)
+
+    services.withdraw_invoice_links(
+        invoice.id, reason="Forwarded by mistake", actor=billing_clerk()
+    )
+
+    (renewed,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "invoice_link_renewed")
+    )
+    assert "250.00 USD unpaid since your bank disputed its card payment" in renewed.body_text
+    assert "USD to pay" not in renewed.body_text
+    assert "pay by card" not in renewed.body_text
