@@ -10,6 +10,7 @@ or another edge may install any other `Links` with `install(app, links)`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -57,9 +58,11 @@ class Links(Protocol):
     def royalty_report_review(self, report_id: int) -> str: ...
 
     # the console's lists of one organization's records (what stays open with it)
-    def organization_invoices(self, organization_id: int) -> str: ...
+    def organization_invoices(self, organization_id: int, *, to_pay: bool = False) -> str: ...
     def organization_royalty_periods(self, organization_id: int) -> str: ...
-    def organization_agreements(self, organization_id: int) -> str: ...
+    def organization_agreements(
+        self, organization_id: int, *, states: Sequence[str] = ()
+    ) -> str: ...
     def organization_applications(self, organization_id: int) -> str: ...
 
 
@@ -157,14 +160,18 @@ class PublicUrlLinks:
     def royalty_report_review(self, report_id: int) -> str:
         return self._url("royalties.console_report", report_id=report_id)
 
-    def organization_invoices(self, organization_id: int) -> str:
-        return self._url("billing_console.invoices", organization=organization_id)
+    def organization_invoices(self, organization_id: int, *, to_pay: bool = False) -> str:
+        only_to_pay = {"to_pay": 1} if to_pay else {}
+        return self._url("billing_console.invoices", organization=organization_id, **only_to_pay)
 
     def organization_royalty_periods(self, organization_id: int) -> str:
         return self._url("royalties.console_queue", organization=organization_id)
 
-    def organization_agreements(self, organization_id: int) -> str:
-        return self._url("agreements_console.agreements_list", organization=organization_id)
+    def organization_agreements(self, organization_id: int, *, states: Sequence[str] = ()) -> str:
+        in_states = {"state": list(states)} if states else {}
+        return self._url(
+            "agreements_console.agreements_list", organization=organization_id, **in_states
+        )
 
     def organization_applications(self, organization_id: int) -> str:
         # Given one organization, the queue lists its undecided applications.

@@ -1152,8 +1152,9 @@ def open_licensing(
         ],
         count_rows(session, agreements),
         lambda rest: f"And {counted(rest, 'more agreement')} in force or waiting for acceptance.",
-        links().organization_agreements(organization_id),
-        "The organization's agreements",
+        # Those it counts, not every agreement the organization ever had.
+        links().organization_agreements(organization_id, states=(ACTIVE, ISSUED)),
+        "The organization's agreements in force or waiting for acceptance",
     ) + accounts.named_and_more(
         [
             f"Application {Application.reference_of(row.id)} is {humanize(row.state)}: a "

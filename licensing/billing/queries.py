@@ -63,6 +63,7 @@ class InvoiceFilters(TypedDict, total=False):
 
     state: str | None
     overdue_on: date | None
+    to_pay: bool
     organization_id: int | None
     search: str | None
     issued_only: bool
@@ -82,13 +83,17 @@ def invoices(
 def invoices_query(
     principal: Principal | None = None, **filters: Unpack[InvoiceFilters]
 ) -> Select[Any]:
-    """Invoices newest first; `overdue_on` keeps those past due on that date;
-    `issued_only` leaves drafts out (in SQL, so they never crowd out the limit)."""
+    """Invoices newest first; `overdue_on` keeps those past due on that date, `to_pay`
+    those with a balance to pay (open or written off: what stays open with a closed
+    organization counts); `issued_only` leaves drafts out (in SQL, so they never
+    crowd out the limit)."""
     statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
     if state := filters.get("state"):
         statement = statement.where(Invoice.state == state)
     if filters.get("issued_only"):
         statement = statement.where(Invoice.state != DRAFT)
+    if filters.get("to_pay"):
+        statement = statement.where(Invoice.state.in_(sorted(COLLECTIBLE)))
     if (overdue_on := filters.get("overdue_on")) is not None:
         statement = (
             statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < overdue_on)
@@ -342,6 +347,29 @@ def disputed_invoice_ids(session: Session, invoice_ids: set[int]) -> set[int]:
             )
         )
     )
+
+
+def dispute_holds(
+    session: Session, invoice_ids: set[int], today: date
+) -> dict[int, PaymentDispute]:
+    """Of `invoice_ids`, those the licensee is not asked to pay today because of a
+    dispute of their card payment, with that dispute: one open (the office is
+    contesting the money with the bank), else one lost whose balance is owed again
+    only after today (`owed_again_on`). What the payer's pages say instead of "pay"
+    and "overdue"; one statement for a list."""
+    if not invoice_ids:
+        return {}
+    statement = select(PaymentDispute).where(
+        PaymentDispute.invoice_id.in_(sorted(invoice_ids)),
+        or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on > today),
+    )
+    holds: dict[int, PaymentDispute] = {}
+    # An open dispute outranks a lost one of the same invoice: it is what is happening now.
+    for dispute in session.scalars(statement.order_by(PaymentDispute.id)):
+        held = holds.get(dispute.invoice_id)
+        if held is None or (dispute.is_open and not held.is_open):
+            holds[dispute.invoice_id] = dispute
+    return holds
 
 
 def open_disputes_count(session: Session) -> int:

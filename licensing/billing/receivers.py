@@ -63,8 +63,9 @@ def open_money(session: Session, organization_id: int, _today: date) -> list[Sti
             f"And {counted(rest, 'more invoice')} to pay: {_sums(owed)} owed on "
             f"{owed.count} invoices in all."
         ),
-        full_list,
-        "The organization's invoices",
+        # The rest of those it counts, not buried among years of paid ones.
+        links().organization_invoices(organization_id, to_pay=True),
+        "The organization's invoices to pay",
     ) + accounts.named_and_more(
         [
             f"Credit note {row.number}: {in_words(row.amount, row.currency)} "

@@ -7,7 +7,7 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,6 +41,7 @@ from licensing.billing import (
     payment_gateway,
     pdfs,
     queries,
+    record_names,
     services,
 )
 from licensing.billing.letterhead import letterhead
@@ -53,6 +54,7 @@ from licensing.billing.states import (
     INVOICE,
     OPEN,
     PAID,
+    REVERSED,
     SUCCEEDED,
 )
 from licensing.calendar import office_date
@@ -70,7 +72,7 @@ from licensing.web.filters import money, recorded_words
 from licensing.web.forms import show_errors
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
-from licensing.web.records import numbered_record
+from licensing.web.records import described, numbered_record
 from licensing.web.scope import organization_scope
 from licensing.words import humanize
 
@@ -99,8 +101,10 @@ def invoices() -> str:
     found: paging.Page[Invoice] = paging.read_page(
         session, queries.invoices_query(issued_only=True)
     )
+    today = _today()
+    holds = queries.dispute_holds(session, {invoice.id for invoice in found.items}, today)
     return render_template(
-        "billing/portal_invoices.html", invoices=found.items, page=found, today=_today()
+        "billing/portal_invoices.html", invoices=found.items, page=found, today=today, holds=holds
     )
 
 
@@ -121,15 +125,39 @@ def _gateway() -> payment_gateway.PaymentGateway | None:
 def _payer_view(invoice: Invoice) -> dict[str, Any]:
     """What the payer's invoice pages (the portal's and the emailed link's) show: the
     invoice, its payments and credit notes, and how to pay it."""
-    payments, credit_notes = queries.payer_records(db.session(), invoice)
+    session = db.session()
+    payments, credit_notes = queries.payer_records(session, invoice)
+    today = _today()
     return {
         "invoice": invoice,
         "payments": payments,
         "credit_notes": credit_notes,
         "card_enabled": _gateway() is not None,
         "remit_to": documents._split(letterhead().remit_to),
-        "today": _today(),
+        "today": today,
+        "dispute": _dispute_hold(session, invoice, payments, today),
     }
+
+
+def _dispute_hold(
+    session: Session, invoice: Invoice, payments: Sequence[Payment], today: date
+) -> PaymentDispute | None:
+    # Only a card payment the bank took back is disputed in a way the payer must be
+    # told of: no statement for the invoices (nearly all) without one.
+    if not any(p.method == CARD and p.state == REVERSED for p in payments):
+        return None
+    return queries.dispute_holds(session, {invoice.id}, today).get(invoice.id)
+
+
+def _not_payable_while_disputed(invoice: Invoice) -> str | None:
+    """Why the payer is not offered a card payment of `invoice` now: its card
+    payment's dispute is open, so the office is not asking for the money."""
+    if not queries.open_disputes(db.session(), invoice.id):
+        return None
+    return (
+        f"{invoice.title} is not asked to be paid while your bank's dispute of its card "
+        f"payment is open: the bank decides whether the money returns to it."
+    )
 
 
 @bp.route("/invoices/<int:invoice_id>/pay")
@@ -143,6 +171,9 @@ def pay(invoice_id: int) -> Page:
         if gateway is None:
             why = "card payments are not available; pay by wire, ACH or check"
         flash(f"{invoice.title} cannot be paid by card: {why}.", "error")
+        return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
+    if disputed := _not_payable_while_disputed(invoice):
+        flash(disputed, "error")
         return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
     headers.allow_stripe_js()  # the one page whose policy admits Stripe.js
     return render_template(
@@ -278,8 +309,13 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
 
 numbered_record("invoice", Invoice, Invoice.number)
 numbered_record("credit_note", CreditNote, CreditNote.number)
+described("payment", record_names.payments)
+described("payment_reversal", record_names.payment_reversals)
+described("dispute", record_names.disputes)
 # Histories say an invoice's state as its refusals do ("a draft", not "draft").
 recorded_words("invoice", ("state",), INVOICE.state_text)
+# A dispute's history says the bank's reason and Stripe's status as its pages do.
+recorded_words("dispute", ("reason", "status"), humanize)
 
 
 @organization_section("billing_console.invoice_detail")
@@ -297,19 +333,37 @@ def _open_invoices(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
     today = _today()
-    for invoice in queries.outstanding(session, organization.id):
-        overdue = invoice.days_overdue(today)
-        amount = money(invoice.balance_due, invoice.currency)
-        detail = f"{amount} {invoice.currency} due {invoice.due_date}"
-        if overdue:
-            detail += f": {overdue} days overdue"
-        yield WaitingItem(
-            title=f"Invoice {invoice.number} to pay",
-            waiting_on="you",
-            detail=detail,
-            url=url_for("billing.invoice_detail", invoice_id=invoice.id),
-            since=invoice.finalized_at,
+    invoices = list(queries.outstanding(session, organization.id))
+    holds = queries.dispute_holds(session, {invoice.id for invoice in invoices}, today)
+    for invoice in invoices:
+        yield _invoice_waiting(invoice, holds.get(invoice.id), today)
+
+
+def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: date) -> WaitingItem:
+    """An invoice owed, as the dashboard lists it: to pay, unless its card payment's
+    dispute is open (the bank decides, and the office does not ask for the money)."""
+    amount = f"{money(invoice.balance_due, invoice.currency)} {invoice.currency}"
+    url = url_for("billing.invoice_detail", invoice_id=invoice.id)
+    if dispute is not None and dispute.is_open:
+        return WaitingItem(
+            title=f"Invoice {invoice.number}: card payment disputed by your bank",
+            waiting_on="your bank",
+            detail=f"{amount} not asked for while the dispute is open",
+            url=url,
+            since=dispute.opened_at,
         )
+    detail = f"{amount} due {invoice.due_date}"
+    if dispute is not None:
+        detail = f"{amount} owed again after your bank's dispute, due {dispute.owed_again_on}"
+    elif overdue := invoice.days_overdue(today):
+        detail += f": {overdue} days overdue"
+    return WaitingItem(
+        title=f"Invoice {invoice.number} to pay",
+        waiting_on="you",
+        detail=detail,
+        url=url,
+        since=invoice.finalized_at,
+    )
 
 
 # --- PDFs (vendors of the organization, and staff) ------------------------------------
@@ -381,6 +435,9 @@ def linked_pay(invoice_id: int, token: str) -> Page:
     gateway = _gateway()
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
         flash("This invoice cannot be paid by card here.", "error")
+        return redirect(back)
+    if disputed := _not_payable_while_disputed(invoice):
+        flash(disputed, "error")
         return redirect(back)
     headers.allow_stripe_js()  # the pay page, reached by the emailed link
     return render_template(
@@ -471,6 +528,7 @@ def console_invoices() -> tuple[str, int]:
     if state not in INVOICE.states:
         state = None
     overdue = request.args.get("overdue") == "1"
+    to_pay = request.args.get("to_pay") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
     # One organization's (the link from what stays open with a closed one).
     organization_id = record_id(request.args.get("organization"))
@@ -494,6 +552,7 @@ def console_invoices() -> tuple[str, int]:
             queries.invoices_query(
                 state=state,
                 overdue_on=_today() if overdue else None,
+                to_pay=to_pay,
                 search=search,
                 organization_id=organization_id,
             ),
@@ -508,6 +567,7 @@ def console_invoices() -> tuple[str, int]:
         states=INVOICE.states,
         state=state,
         overdue=overdue,
+        to_pay=to_pay,
         search=search or "",
         flagged=queries.flagged_payments(session),
         open_disputes=queries.open_disputes_count(session),
@@ -526,7 +586,12 @@ def console_invoices() -> tuple[str, int]:
 
 # Each filter's label: the list's form draws them from here, and a refusal names
 # the field by them (`arguments`).
-INVOICE_LIST_FILTERS = {"q": "Number or organization", "state": "State", "overdue": "Overdue only"}
+INVOICE_LIST_FILTERS = {
+    "q": "Number or organization",
+    "state": "State",
+    "overdue": "Overdue only",
+    "to_pay": "With a balance to pay",
+}
 
 
 @console.route("/disputes")

@@ -326,6 +326,7 @@ def portal_detail(request_id: int) -> str:
     return render_template(
         "permissions/portal_detail.html",
         request_=found,
+        news_to=services.colleagues_instead(db.session(), found),
         status_url=services.status_url(found),
         letter_url=lambda letter: url_for(
             "permissions_portal.portal_letter", request_id=found.id, letter_id=letter.id
@@ -544,6 +545,7 @@ def _detail_page(
     return render_template(
         "permissions/console_detail.html",
         request_=found,
+        news_to=services.colleagues_instead(session, found),
         level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
         allowed=allowed,
         allowed_sentence=staff_steps_sentence(allowed),

@@ -393,6 +393,7 @@ def withdraw_invoice_links(
             link_generation=revocation.generation,
             subject=f"A new link to invoice {invoice.number}",
             template="invoice_link_renewed",
+            disputed=bool(queries.open_disputes(session, invoice.id)),
         )
         return revocation
 
@@ -450,6 +451,8 @@ def move_invoice_links(
     # Read once for them all, after the lock: a withdrawal committed while this
     # waited for it is counted.
     current = links.generations(session, [invoice.id for invoice in linked])
+    # Not asked for while the bank's dispute of its card payment is open.
+    disputed = queries.disputed_invoice_ids(session, {invoice.id for invoice in linked})
     for invoice in linked:
         revocation = _withdraw_links(
             session, invoice, current[invoice.id], note, now=now, actor=actor
@@ -464,6 +467,7 @@ def move_invoice_links(
                 template="invoice_link_renewed",
                 link_generation=revocation.generation,
                 old_email=change.old_email,
+                disputed=invoice.id in disputed,
             )
             resent.append(number)
     return MovedInvoiceLinks(withdrawn=tuple(withdrawn), resent=tuple(resent))

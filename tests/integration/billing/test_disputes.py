@@ -40,80 +40,20 @@ from tests.support import settings
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
+from .dispute_support import (
+    DUE_BY,
+    REINSTATED,
+    WITHDRAWN,
+    dispute_event,
+    paid_with_charge,
+)
 from .refund_support import deliver, paid_by_card
 from .stripe_support import _call, signed, stripe_config
-
-OPENED = datetime(2027, 3, 2, 14, 0, tzinfo=UTC)
-WITHDRAWN = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
-REINSTATED = datetime(2027, 4, 20, 16, 0, tzinfo=UTC)
-DUE_BY = datetime(2027, 3, 20, 23, 59, 59, tzinfo=UTC)
 
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _charge_of(localstripe: LocalStripe, payment: Payment) -> str:
-    intent = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
-    return str(intent["latest_charge"]["id"])
-
-
-def _dispute_event(
-    event_type: str,
-    payment: Payment,
-    charge: str,
-    *,
-    status: str = "needs_response",
-    amount: int = 25000,
-    moved: tuple[datetime, ...] = (),
-    with_intent: bool = True,
-    dispute_id: str = "du_1Harborlight",
-) -> dict[str, Any]:
-    """A `charge.dispute.*` event as Stripe sends it: the Dispute object, with a
-    balance transaction for each time money moved (a withdrawal, then a
-    reinstatement)."""
-    transactions = [
-        {
-            "id": f"txn_{dispute_id}_{index}",
-            "object": "balance_transaction",
-            "amount": -amount if index == 0 else amount,
-            "fee": 1500 if index == 0 else -1500,
-            "currency": "usd",
-            "created": int(when.timestamp()),
-            "reporting_category": "dispute" if index == 0 else "dispute_reversal",
-        }
-        for index, when in enumerate(moved)
-    ]
-    dispute = {
-        "id": dispute_id,
-        "object": "dispute",
-        "amount": amount,
-        "balance_transactions": transactions,
-        "charge": charge,
-        "created": int(OPENED.timestamp()),
-        "currency": "usd",
-        "evidence_details": {
-            "due_by": int(DUE_BY.timestamp()),
-            "has_evidence": False,
-            "past_due": False,
-            "submission_count": 0,
-        },
-        "is_charge_refundable": False,
-        "livemode": False,
-        "metadata": {},
-        "payment_intent": payment.stripe_payment_intent_id if with_intent else None,
-        "reason": "product_not_received",
-        "status": status,
-    }
-    suffix = f"{event_type.rsplit('.', 1)[-1]}_{status}_{len(moved)}_{with_intent}"
-    return {
-        "id": f"evt_{dispute_id}_{suffix}",
-        "object": "event",
-        "type": event_type,
-        "created": int(OPENED.timestamp()),
-        "data": {"object": dispute},
-    }
 
 
 def _emails(subject_part: str) -> list[OutboxMessage]:
@@ -128,17 +68,6 @@ def _audited(action: str) -> int:
     return db.session().scalar(select(func.count()).where(AuditEvent.action == action)) or 0
 
 
-def _paid(
-    client: FlaskClient,
-    vendor: User,
-    localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
-) -> tuple[Invoice, Payment, str]:
-    invoice = invoice_for(vendor, ("250.00",))
-    payment = paid_by_card(client, vendor, localstripe, invoice)
-    return invoice, payment, _charge_of(localstripe, payment)
-
-
 def _dispute() -> PaymentDispute:
     return db.session().scalars(select(PaymentDispute)).one()
 
@@ -150,15 +79,13 @@ def test_a_dispute_opened_takes_the_money_off_the_invoice_on_the_day_stripe_with
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     # Stripe withdraws the money as the dispute opens: `created` carries it already.
-    created = _dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,))
+    created = dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,))
     outcome = deliver(client, created)["outcome"]
     assert "recorded" in outcome
     assert "withdrawal of 250.00 booked" in outcome
-    withdrawn = _dispute_event(
-        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
-    )
+    withdrawn = dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,))
     assert "booked" not in deliver(client, withdrawn)["outcome"]
     assert deliver(client, withdrawn)["duplicate"] is True
     db.session().refresh(invoice)
@@ -198,15 +125,15 @@ def test_a_dispute_lost_before_its_withdrawal_arrives_is_booked_once_and_owed_ag
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    closed = _dispute_event("charge.dispute.closed", payment, charge, status="lost")
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    closed = dispute_event("charge.dispute.closed", payment, charge, status="lost")
     outcome = deliver(client, closed)["outcome"]
     assert "withdrawal of 250.00 booked" in outcome
     assert "lost" in outcome
     for late in (
-        _dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)),
-        _dispute_event("charge.dispute.created", payment, charge),
-        _dispute_event("charge.dispute.updated", payment, charge, status="under_review"),
+        dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)),
+        dispute_event("charge.dispute.created", payment, charge),
+        dispute_event("charge.dispute.updated", payment, charge, status="under_review"),
     ):
         assert "booked" not in deliver(client, late)["outcome"]
     db.session().refresh(invoice)
@@ -229,20 +156,18 @@ def test_a_dispute_won_pays_the_invoice_again_with_the_money_stripe_reinstated(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     receipts = len(_emails("Payment received"))
-    withdrawn = _dispute_event(
-        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
-    )
+    withdrawn = dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,))
     deliver(client, withdrawn)
-    reinstated = _dispute_event(
+    reinstated = dispute_event(
         "charge.dispute.funds_reinstated",
         payment,
         charge,
         status="won",
         moved=(WITHDRAWN, REINSTATED),
     )
-    closed = _dispute_event(
+    closed = dispute_event(
         "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
     )
     # Closed first, then the reinstatement: one booking each way.
@@ -275,8 +200,8 @@ def test_a_dispute_of_a_charge_this_service_did_not_make_is_ignored_not_kept(
     """Stripe's answer that it knows no such charge is final: the same Stripe account
     may take payments for other products, whose disputes are not the office's to
     list or to ask Stripe about every hour."""
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    foreign = _dispute_event("charge.dispute.created", payment, "ch_elsewhere", with_intent=False)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    foreign = dispute_event("charge.dispute.created", payment, "ch_elsewhere", with_intent=False)
     answer = deliver(client, foreign)
     assert answer["outcome"] == (
         "ignored: dispute du_1Harborlight: no card payment of this service kept charge ch_elsewhere"
@@ -286,7 +211,7 @@ def test_a_dispute_of_a_charge_this_service_did_not_make_is_ignored_not_kept(
     assert waiting.get_json() == []
     # An older API version names only the charge: the payment kept it when paid.
     assert db.session().get(Payment, payment.id).stripe_charge_id == charge  # type: ignore[union-attr]
-    charge_only = _dispute_event(
+    charge_only = dispute_event(
         "charge.dispute.created", payment, charge, with_intent=False, dispute_id="du_2"
     )
     assert "recorded" in deliver(client, charge_only)["outcome"]
@@ -302,12 +227,12 @@ def test_a_card_refund_is_refused_before_stripe_is_asked_while_a_dispute_is_open
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     credit = services.issue_credit_note(
         invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
     )
     deliver(
-        client, _dispute_event("charge.dispute.created", payment, charge, status="needs_response")
+        client, dispute_event("charge.dispute.created", payment, charge, status="needs_response")
     )
     answer = client.post(
         f"/api/v1/credit-notes/{credit.id}/refunds",
@@ -341,14 +266,14 @@ def test_billing_staff_see_open_disputes_first_the_evidence_due_soonest_first(
     invoice_for: Callable[..., Invoice],
     signed_in: Callable[..., FlaskClient],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    later, later_payment, later_charge = _paid(client, vendor, localstripe, invoice_for)
-    due_later = _dispute_event(
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    later, later_payment, later_charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    due_later = dispute_event(
         "charge.dispute.created", later_payment, later_charge, dispute_id="du_later"
     )
     due_later["data"]["object"]["evidence_details"]["due_by"] = int(DUE_BY.timestamp()) + 86400 * 5
     deliver(client, due_later)
-    deliver(client, _dispute_event("charge.dispute.created", payment, charge))
+    deliver(client, dispute_event("charge.dispute.created", payment, charge))
     staff = signed_in(app.test_client(), billing_staff)
     page = staff.get("/console/disputes")
     html = page.get_data(as_text=True)
@@ -376,10 +301,10 @@ def test_the_payments_export_shows_the_withdrawal_and_the_reinstatement_on_their
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     moved = (WITHDRAWN, REINSTATED)
     deliver(
-        client, _dispute_event("charge.dispute.closed", payment, charge, status="won", moved=moved)
+        client, dispute_event("charge.dispute.closed", payment, charge, status="won", moved=moved)
     )
     answer = client.get(
         "/api/v1/exports/payments",
@@ -426,11 +351,11 @@ def test_a_lost_dispute_is_chased_again_only_from_the_invoices_terms_after_the_c
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     assert invoice.due_date is not None
     closed_at = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
     payload, headers = signed(
-        _dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,))
+        dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,))
     )
     services.handle_stripe_webhook(
         payload, headers["Stripe-Signature"], gateway=settings.gateway(), now=closed_at
@@ -457,8 +382,8 @@ def test_a_signed_dispute_event_without_the_dispute_is_refused_and_nothing_store
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    event = _dispute_event("charge.dispute.created", payment, charge)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    event = dispute_event("charge.dispute.created", payment, charge)
     del event["data"]["object"]["amount"]
     payload, headers = signed(event)
     answer = client.post("/webhooks/stripe", data=payload, headers=headers)
@@ -473,7 +398,7 @@ def test_an_event_that_lost_the_race_to_record_a_new_dispute_is_applied_again_no
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     real = webhooks._Applying.__call__
     raced: list[str] = []
 
@@ -483,9 +408,7 @@ def test_an_event_that_lost_the_race_to_record_a_new_dispute_is_applied_again_no
             raise IntegrityError("INSERT INTO payment_disputes", {}, Exception("unique"))
         return real(applying)
 
-    withdrawn = _dispute_event(
-        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,)
-    )
+    withdrawn = dispute_event("charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,))
     with mock.patch.object(webhooks._Applying, "__call__", first_loses):
         answer = deliver(client, withdrawn)
     assert raced == [withdrawn["id"]]
@@ -500,10 +423,12 @@ def test_billing_staff_list_disputes_through_the_api_by_state_and_invoice_with_a
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
-    other_invoice, other_payment, other_charge = _paid(client, vendor, localstripe, invoice_for)
-    deliver(client, _dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,)))
-    lost = _dispute_event(
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    other_invoice, other_payment, other_charge = paid_with_charge(
+        client, vendor, localstripe, invoice_for
+    )
+    deliver(client, dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,)))
+    lost = dispute_event(
         "charge.dispute.closed",
         other_payment,
         other_charge,
@@ -552,10 +477,10 @@ def test_a_disputed_payment_read_through_the_api_carries_its_dispute(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     undisputed = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(billing_staff))
     assert undisputed.get_json()["dispute"] is None
-    deliver(client, _dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,)))
+    deliver(client, dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,)))
     read = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(billing_staff)).get_json()
     assert read["state"] == "reversed"
     assert read["dispute"]["stripe_dispute_id"] == "du_1Harborlight"
@@ -580,7 +505,7 @@ def _paid_before_charges_were_kept(
     invoice_for: Callable[..., Invoice],
 ) -> tuple[Payment, str]:
     """A card payment confirmed before round 24: it kept no charge id."""
-    _invoice, payment, charge = _paid(client, vendor, localstripe, invoice_for)
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     payment.stripe_charge_id = None
     db.session().commit()
     return payment, charge
@@ -593,7 +518,7 @@ def test_a_charge_only_dispute_of_a_payment_that_kept_no_charge_is_matched_by_as
     invoice_for: Callable[..., Invoice],
 ) -> None:
     payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
-    charge_only = _dispute_event("charge.dispute.created", payment, charge, with_intent=False)
+    charge_only = dispute_event("charge.dispute.created", payment, charge, with_intent=False)
     assert "recorded" in deliver(client, charge_only)["outcome"]
     assert _dispute().payment_id == payment.id
     assert db.session().scalar(select(func.count()).select_from(UnmatchedDispute)) == 0
@@ -609,7 +534,7 @@ def test_a_dispute_stripe_could_not_place_is_kept_unmatched_and_matched_later_by
     invoice_for: Callable[..., Invoice],
 ) -> None:
     payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
-    charge_only = _dispute_event(
+    charge_only = dispute_event(
         "charge.dispute.created", payment, charge, with_intent=False, moved=(WITHDRAWN,)
     )
     with _stripe_unreachable():
@@ -656,8 +581,8 @@ def test_a_dispute_kept_while_stripe_was_unreachable_is_dropped_once_stripe_know
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _invoice, payment, _charge = _paid(client, vendor, localstripe, invoice_for)
-    gone = _dispute_event("charge.dispute.created", payment, "ch_gone", with_intent=False)
+    _invoice, payment, _charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    gone = dispute_event("charge.dispute.created", payment, "ch_gone", with_intent=False)
     with _stripe_unreachable():
         assert deliver(client, gone)["outcome"].startswith("not matched: dispute du_1Harborlight")
         still = app.test_cli_runner().invoke(args=["payments", "match-disputes"])
@@ -690,8 +615,8 @@ def test_a_card_refund_goes_to_the_payment_not_disputed_while_another_is(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, disputed, charge = _paid(client, vendor, localstripe, invoice_for)
-    deliver(client, _dispute_event("charge.dispute.created", disputed, charge, moved=(WITHDRAWN,)))
+    invoice, disputed, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    deliver(client, dispute_event("charge.dispute.created", disputed, charge, moved=(WITHDRAWN,)))
     db.session().refresh(invoice)
     # The money withdrawn, the licensee paid the invoice again with another card payment.
     again = paid_by_card(client, vendor, localstripe, invoice)
@@ -722,8 +647,8 @@ def test_an_older_event_of_a_dispute_kept_unmatched_does_not_replace_the_newer_o
     invoice_for: Callable[..., Invoice],
 ) -> None:
     payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
-    created = _dispute_event("charge.dispute.created", payment, charge, with_intent=False)
-    updated = _dispute_event(
+    created = dispute_event("charge.dispute.created", payment, charge, with_intent=False)
+    updated = dispute_event(
         "charge.dispute.updated", payment, charge, status="under_review", with_intent=False
     )
     updated["created"] = created["created"] + 3600
@@ -735,3 +660,30 @@ def test_an_older_event_of_a_dispute_kept_unmatched_does_not_replace_the_newer_o
     matched = services.match_disputes(settings.gateway(), actor=Actor.SYSTEM).matched
     assert len(matched) == 1
     assert _dispute().status == "under_review"
+
+
+def test_the_audit_log_names_a_dispute_and_the_money_it_moved_by_their_invoice_linked_to_it(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    admin: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    deliver(client, dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,)))
+    reader = signed_in(app.test_client(), admin)
+    page = reader.get("/console/audit").get_data(as_text=True)
+    on_invoice = f"/console/invoices/{invoice.id}"
+    # It read "Card payment dispute 1", "Payment 1" and "Payment reversal 1", unlinked.
+    assert (
+        f'<a href="{on_invoice}#disputes-heading">Dispute du_1Harborlight of card payment '
+        f"{payment.id} of {invoice.number}</a>"
+    ) in page
+    assert f'<a href="{on_invoice}#payments-heading">Card payment {payment.id} of ' in page
+    assert f'<a href="{on_invoice}#payments-heading">Reversal of payment {payment.id} of ' in page
+    # The bank's reason and Stripe's status as the dispute pages say them.
+    assert "product not received" in page
+    assert "product_not_received" not in page
+    assert "needs_response" not in page

@@ -21,6 +21,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
+from licensing.agreements import services as agreement_services
 from licensing.agreements.models import Application
 from licensing.billing.models import CreditNote, Invoice
 from licensing.db import utcnow
@@ -222,3 +223,54 @@ def test_filtering_a_list_narrowed_to_an_organization_lists_only_its_records(
     assert own.number in listed
     assert elsewhere.number not in listed
     assert elsewhere.number in _words(console.get(f"/console/invoices?state={own.state}"))
+
+
+def test_the_invoices_to_pay_link_lists_the_organizations_invoices_to_pay_not_its_paid_ones(
+    app: Flask, vendor: Any, licensing_staff: Any, billing_staff: Any, signed_in: Any
+) -> None:
+    # Years of paid invoices buried the two the line counted: the link listed every
+    # invoice of the organization, newest first.
+    paid = _invoices(vendor.organization_id, 3)
+    for number, invoice in enumerate(paid):
+        paid_offline(invoice.id, "1000.00", f"WIRE-{number}")
+    owed = _invoices(vendor.organization_id, 6)
+    console = signed_in(app.test_client(), licensing_staff)
+
+    page = _closing(console, vendor.organization_id)
+
+    more = "And 1 more invoice to pay: 6,000.00 USD owed on 6 invoices in all."
+    link = _link_after(page, more)
+    assert "The organization's invoices to pay" in _words(page)
+    for staff in (console, signed_in(app.test_client(), billing_staff)):
+        listed = staff.get(link)
+        text = _words(listed)
+        assert all(invoice.number in text for invoice in owed)
+        assert not any(invoice.number in text for invoice in paid)
+        # The filter form keeps both: the organization and "with a balance to pay".
+        form = _filter_form(listed)
+        assert 'name="to_pay" value="1" checked' in form
+        assert f'name="organization" value="{vendor.organization_id}"' in form
+
+
+def test_the_agreements_link_lists_those_in_force_or_waiting_not_those_that_ended(
+    app: Flask,
+    example_card: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    billing_staff: Any,
+    signed_in: Any,
+) -> None:
+    # It listed every agreement the organization ever had, ended ones among them.
+    ended = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    agreement_services.terminate(ended.id, "Issued in error.", Actor.SYSTEM, now=NOW)
+    waiting = [issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW) for _ in range(6)]
+    console = signed_in(app.test_client(), licensing_staff)
+
+    page = _closing(console, vendor.organization_id)
+
+    link = _link_after(page, "And 1 more agreement in force or waiting for acceptance.")
+    assert "The organization's agreements in force or waiting for acceptance" in _words(page)
+    for staff in (console, signed_in(app.test_client(), billing_staff)):
+        listed = _words(staff.get(link))
+        assert all(agreement.number in listed for agreement in waiting)
+        assert ended.number not in listed

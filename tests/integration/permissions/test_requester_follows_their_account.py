@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -153,3 +154,44 @@ def test_a_requester_whose_account_now_belongs_to_another_organization_is_not_fo
         db.session(), queries.QueueFilter(state=None), None, datetime.now(UTC)
     )
     assert [row.requester_name for row in rows if row.id == request.id] == [asked_as[0]]
+
+
+def test_the_console_and_the_portal_say_where_a_removed_requester_s_news_goes_instead(
+    app: Flask, signed_in: Any, vendor: User, licensing_staff: User
+) -> None:
+    organization = db.session().get(Organization, vendor.organization_id)
+    requester = factories.make_vendor(db.session(), organization)  # a member
+    request = requested_by(requester)
+    _renamed(requester, "moved-on@elsewhere.example", "Sam Okafor")
+    with db.transaction() as session:
+        found = session.get(User, requester.id)
+        assert found is not None
+        found.is_active = False
+
+    # The office asking a question saw "Requester Sam Okafor <moved-on@...>" and
+    # nothing else, and the colleagues' portal page said the link "was emailed to"
+    # them: the questions and letters had gone to the colleagues instead.
+    staff = signed_in(app.test_client(), licensing_staff)
+    console = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert (
+        "No longer does the organization's licensing work, so the request's emails "
+        f"go to those who do: {vendor.email}."
+    ) in console
+    colleague = signed_in(app.test_client(), vendor)
+    portal = colleague.get(f"/portal/permissions/{request.id}").get_data(as_text=True)
+    assert "Sam Okafor, who asked for it, no longer does your organization" in portal
+    assert "was emailed to Sam Okafor" not in portal
+    assert f"go to those who do: {vendor.email}." in portal
+
+
+def test_a_requester_who_still_does_the_work_is_shown_as_written_to(
+    app: Flask, signed_in: Any, vendor: User, licensing_staff: User
+) -> None:
+    request = requested_by(vendor)
+    staff = signed_in(app.test_client(), licensing_staff)
+    console = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert "No longer does the organization" not in console
+    portal = signed_in(app.test_client(), vendor).get(f"/portal/permissions/{request.id}")
+    assert f"its link was emailed to {vendor.full_name}, {vendor.email}" in portal.get_data(
+        as_text=True
+    )

@@ -1,0 +1,74 @@
+"""How the audit log (and any page naming records by `web.records`) names the
+billing records no single column names: a payment, its reversal and a card
+payment's dispute, each by the invoice it belongs to and linked to that invoice's
+console page, where they are listed. Without it a reader saw "Card payment dispute
+1" and "Payment 1", unlinked, and had to find the invoice from another row. Each
+type's records are read in one query a page (`billing.views` registers them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from licensing import db
+from licensing.billing.models import Invoice, Payment, PaymentDispute, PaymentReversal
+from licensing.web.records import RecordRef, record_url
+
+
+def _on_invoice(invoice_id: int, anchor: str) -> str | None:
+    url = record_url("invoice", invoice_id)
+    return f"{url}#{anchor}" if url else None
+
+
+def payments(ids: list[int]) -> dict[int, RecordRef]:
+    """`Card payment 7 of INV-2027-000001`, linked to the invoice's payments."""
+    rows = db.session().execute(
+        select(Payment.id, Payment.method, Invoice.id, Invoice.number)
+        .join(Invoice, Payment.invoice_id == Invoice.id)
+        .where(Payment.id.in_(ids))
+    )
+    return {
+        payment_id: RecordRef(
+            f"{method.capitalize()} payment {payment_id} of {number}",
+            _on_invoice(invoice_id, "payments-heading"),
+        )
+        for payment_id, method, invoice_id, number in rows
+    }
+
+
+def payment_reversals(ids: list[int]) -> dict[int, RecordRef]:
+    """`Reversal of payment 7 of INV-2027-000001`, linked to the invoice's payments."""
+    rows = db.session().execute(
+        select(PaymentReversal.id, PaymentReversal.payment_id, Invoice.id, Invoice.number)
+        .join(Invoice, PaymentReversal.invoice_id == Invoice.id)
+        .where(PaymentReversal.id.in_(ids))
+    )
+    return {
+        reversal_id: RecordRef(
+            f"Reversal of payment {payment_id} of {number}",
+            _on_invoice(invoice_id, "payments-heading"),
+        )
+        for reversal_id, payment_id, invoice_id, number in rows
+    }
+
+
+def disputes(ids: list[int]) -> dict[int, RecordRef]:
+    """`Dispute du_... of card payment 7 of INV-2027-000001`, linked to the
+    invoice's disputes."""
+    rows = db.session().execute(
+        select(
+            PaymentDispute.id,
+            PaymentDispute.stripe_dispute_id,
+            PaymentDispute.payment_id,
+            Invoice.id,
+            Invoice.number,
+        )
+        .join(Invoice, PaymentDispute.invoice_id == Invoice.id)
+        .where(PaymentDispute.id.in_(ids))
+    )
+    return {
+        dispute_id: RecordRef(
+            f"Dispute {stripe_id} of card payment {payment_id} of {number}",
+            _on_invoice(invoice_id, "disputes-heading"),
+        )
+        for dispute_id, stripe_id, payment_id, invoice_id, number in rows
+    }

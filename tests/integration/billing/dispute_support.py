@@ -1,0 +1,96 @@
+"""Disputes of card payments for tests: Stripe's `charge.dispute.*` events, built
+with the Dispute object's field names (localstripe has no disputes), for an invoice
+paid by a real localstripe card payment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from licensing.accounts.models import User
+from licensing.billing.models import Invoice, Payment
+from tests.support.servers import LocalStripe
+
+from .refund_support import paid_by_card
+from .stripe_support import _call
+
+OPENED = datetime(2027, 3, 2, 14, 0, tzinfo=UTC)
+WITHDRAWN = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+REINSTATED = datetime(2027, 4, 20, 16, 0, tzinfo=UTC)
+DUE_BY = datetime(2027, 3, 20, 23, 59, 59, tzinfo=UTC)
+
+
+def charge_of(localstripe: LocalStripe, payment: Payment) -> str:
+    intent = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
+    return str(intent["latest_charge"]["id"])
+
+
+def dispute_event(
+    event_type: str,
+    payment: Payment,
+    charge: str,
+    *,
+    status: str = "needs_response",
+    amount: int = 25000,
+    moved: tuple[datetime, ...] = (),
+    with_intent: bool = True,
+    dispute_id: str = "du_1Harborlight",
+) -> dict[str, Any]:
+    """A `charge.dispute.*` event as Stripe sends it: the Dispute object, with a
+    balance transaction for each time money moved (a withdrawal, then a
+    reinstatement)."""
+    transactions = [
+        {
+            "id": f"txn_{dispute_id}_{index}",
+            "object": "balance_transaction",
+            "amount": -amount if index == 0 else amount,
+            "fee": 1500 if index == 0 else -1500,
+            "currency": "usd",
+            "created": int(when.timestamp()),
+            "reporting_category": "dispute" if index == 0 else "dispute_reversal",
+        }
+        for index, when in enumerate(moved)
+    ]
+    dispute = {
+        "id": dispute_id,
+        "object": "dispute",
+        "amount": amount,
+        "balance_transactions": transactions,
+        "charge": charge,
+        "created": int(OPENED.timestamp()),
+        "currency": "usd",
+        "evidence_details": {
+            "due_by": int(DUE_BY.timestamp()),
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": payment.stripe_payment_intent_id if with_intent else None,
+        "reason": "product_not_received",
+        "status": status,
+    }
+    suffix = f"{event_type.rsplit('.', 1)[-1]}_{status}_{len(moved)}_{with_intent}"
+    return {
+        "id": f"evt_{dispute_id}_{suffix}",
+        "object": "event",
+        "type": event_type,
+        "created": int(OPENED.timestamp()),
+        "data": {"object": dispute},
+    }
+
+
+def paid_with_charge(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> tuple[Invoice, Payment, str]:
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = paid_by_card(client, vendor, localstripe, invoice)
+    return invoice, payment, charge_of(localstripe, payment)
