@@ -601,14 +601,21 @@ def disputes() -> str:
     due soonest first, with how long is left to answer in Stripe's dashboard; then
     the disputes no card payment was found for."""
     session = db.session()
-    found = queries.disputes(session)
+    found = paging.read_page(session, queries.disputes_query(), per_page=DISPUTES_PER_PAGE)
+    unmatched = queries.unmatched_disputes_query()
     return render_template(
         "billing/console_disputes.html",
-        disputes=found,
-        names=queries.organization_names(session, {d.organization_id for d in found}),
-        unmatched=list(session.scalars(queries.unmatched_disputes_query())),
+        disputes=found.items,
+        page=found,
+        names=queries.organization_names(session, {d.organization_id for d in found.items}),
+        unmatched=list(session.scalars(unmatched.limit(DISPUTES_PER_PAGE))),
+        unmatched_count=db.count_rows(session, unmatched),
         now=utcnow(),
     )
+
+
+# A page of the disputes list; the unmatched ones shown at most (the CLI lists them all).
+DISPUTES_PER_PAGE = paging.PER_PAGE
 
 
 @console.route("/invoices/overdue")

@@ -23,6 +23,7 @@ from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
+from licensing.billing import views as billing_views
 from licensing.billing.models import (
     Invoice,
     Payment,
@@ -258,6 +259,7 @@ def test_a_card_refund_is_refused_before_stripe_is_asked_while_a_dispute_is_open
 
 
 def test_billing_staff_see_open_disputes_first_the_evidence_due_soonest_first(
+    monkeypatch: pytest.MonkeyPatch,
     app: Flask,
     client: FlaskClient,
     vendor: User,
@@ -289,6 +291,15 @@ def test_billing_staff_see_open_disputes_first_the_evidence_due_soonest_first(
     assert "/console/disputes" in home
     detail = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
     assert 'id="disputes-heading">Disputes</h2>' in detail
+    # The list is paged, in the same order: it read every dispute ever told of.
+    monkeypatch.setattr(billing_views, "DISPUTES_PER_PAGE", 1)
+    first = staff.get("/console/disputes").get_data(as_text=True)
+    assert invoice.number in first
+    assert later.number not in first
+    assert "Disputes 1\u20131 of 2 \u00b7 page 1 of 2" in first
+    second = staff.get("/console/disputes?page=2").get_data(as_text=True)
+    assert later.number in second
+    assert invoice.number not in second
     assert "cannot be refunded" in detail
     refused = signed_in(app.test_client(), vendor).get("/console/disputes")
     assert refused.status_code in (302, 403, 404)
