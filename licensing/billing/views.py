@@ -601,7 +601,9 @@ def disputes() -> str:
     due soonest first, with how long is left to answer in Stripe's dashboard; then
     the disputes no card payment was found for."""
     session = db.session()
-    found = paging.read_page(session, queries.disputes_query(), per_page=DISPUTES_PER_PAGE)
+    found: paging.Page[PaymentDispute] = paging.read_page(
+        session, queries.disputes_query(), per_page=DISPUTES_PER_PAGE
+    )
     unmatched = queries.unmatched_disputes_query()
     return render_template(
         "billing/console_disputes.html",
