@@ -25,7 +25,7 @@ class Requester:
     name: str
     email: str
     institution: str
-    role: str
+    role: str | None  # None: not asked (a request routed from a license application)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,11 @@ def _heading(title: str, number: str, reference: str, issued_on: date) -> list[F
 def _addressee(requester: Requester) -> list[Flowable]:
     return [
         pdf.para(requester.name),
-        pdf.para(f"{requester.role.capitalize()}, {requester.institution}"),
+        pdf.para(
+            f"{requester.role.capitalize()}, {requester.institution}"
+            if requester.role
+            else requester.institution
+        ),
         pdf.para(requester.email, "Small"),
         Spacer(1, 0.15 * inch),
         pdf.para(f"Dear {requester.name},"),

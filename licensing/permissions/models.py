@@ -157,6 +157,13 @@ class PermissionRequest(Snapshotted, Base):
         return self.requester_name if user is None else user.full_name
 
     @property
+    def stated_role(self) -> str | None:
+        """The requester's role as they gave it; None for a request routed from a
+        license application, which asks for none (it stores "other", which pages,
+        emails and letters read as the requester's own answer: "Other, Bluefin")."""
+        return None if self.source == "application" else self.role
+
+    @property
     def _requester_of_organization(self) -> User | None:
         # An account the office moved to another organization is no longer this
         # request's to follow: its new address is that organization's business.

@@ -28,7 +28,7 @@ def addressee(request: PermissionRequest) -> documents.Requester:
         name=request.requester_shown_name,
         email=request.requester_address,
         institution=request.institution,
-        role=label(request.role),
+        role=label(request.stated_role) if request.stated_role else None,
     )
 
 

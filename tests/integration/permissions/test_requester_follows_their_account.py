@@ -195,3 +195,26 @@ def test_a_requester_who_still_does_the_work_is_shown_as_written_to(
     assert f"its link was emailed to {vendor.full_name}, {vendor.email}" in portal.get_data(
         as_text=True
     )
+
+
+def test_a_request_from_an_application_gives_the_requester_no_role_they_were_not_asked(
+    client: FlaskClient, signed_in: Any, vendor: User, licensing_staff: User
+) -> None:
+    """A routed request stores the role "other", which no one chose: the staff notice
+    read "other at Bluefin ...", the pages "; other" and the letter "Other, Bluefin"."""
+    request = requested_by(vendor)
+    institution = request.institution
+
+    services.approve(request.id, factories.staff_actor())
+
+    notices = [m.body_text for m in _emails("permission_staff_notice")]
+    assert notices
+    assert all(f"<{vendor.email}>, {institution}\n" in text for text in notices)
+    (decision,) = _emails("permission_decided")
+    letter = pdf_text(decision.attachments[0].content)
+    assert institution in letter
+    assert "Other," not in letter
+    signed_in(client, licensing_staff)
+    page = client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    assert f"{institution} (" in page
+    assert "; other</dd>" not in page
