@@ -24,6 +24,9 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "int | None": 7,  # an optional record (the token a new one replaces)
     "str": "a-token",
     "date": date(2027, 1, 1),
+    # The console lists' own narrowing (`to_pay`, `states`): served with them too.
+    "bool": True,
+    "Sequence[str]": ("active",),
 }
 
 
@@ -33,11 +36,18 @@ def _link_kinds() -> list[str]:
 
 def _sample_link(adapter: Links, kind: str) -> str:
     method = getattr(adapter, kind)
+    parameters = inspect.signature(method).parameters.values()
     arguments = [
         SAMPLE_ARGUMENTS[parameter.annotation]
-        for parameter in inspect.signature(method).parameters.values()
+        for parameter in parameters
+        if parameter.kind != inspect.Parameter.KEYWORD_ONLY
     ]
-    url: str = method(*arguments)
+    keywords = {
+        parameter.name: SAMPLE_ARGUMENTS[parameter.annotation]
+        for parameter in parameters
+        if parameter.kind == inspect.Parameter.KEYWORD_ONLY
+    }
+    url: str = method(*arguments, **keywords)
     return url
 
 
