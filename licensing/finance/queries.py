@@ -51,7 +51,7 @@ from licensing.billing.models import (
     Refund,
 )
 from licensing.billing.queries import collected_between, paid_between, reversed_between
-from licensing.billing.states import AGREEMENT, DRAFT, REVERSED, ROYALTY_REPORT, SUCCEEDED, VOID
+from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.permissions.models import PermissionRequest
 from licensing.permissions.states import WITH_STAFF
@@ -196,7 +196,14 @@ class Collection:
     organization_id: int
     amount: Decimal
     received_on: date
-    reversed: bool = False  # the bank returned it since (counted by `reversals`)
+    # What the bank returned of it since (counted by `reversals`): all of a bounced
+    # cheque, the disputed amount of a card payment disputed in part.
+    returned: Decimal = ZERO
+
+    @property
+    def kept(self) -> Decimal:
+        """What the licensee paid as known now: the amount less what was returned."""
+        return self.amount - self.returned
 
 
 @dataclass(frozen=True)
@@ -228,7 +235,7 @@ class _Moved(NamedTuple):
 def _moved(
     session: Session,
     record: type[Payment] | type[Refund],
-    columns: Sequence[InstrumentedAttribute[Any]],
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
     day: InstrumentedAttribute[date | None],
     *where: ColumnElement[bool],
     with_reversal: bool = False,
@@ -258,7 +265,12 @@ def collections(session: Session, currency: str, start: date, end: date) -> list
     payments that succeeded, and those the bank returned since (their reversals
     count when returned: `reversals`). Billing's `collected_between` decides;
     payments of void invoices count nowhere, as their invoices."""
-    paid = (Payment.invoice_id, Payment.organization_id, Payment.amount, Payment.state)
+    paid = (
+        Payment.invoice_id,
+        Payment.organization_id,
+        Payment.amount,
+        PaymentReversal.amount.label("returned_amount"),
+    )
     found = _moved(
         session,
         Payment,
@@ -267,6 +279,7 @@ def collections(session: Session, currency: str, start: date, end: date) -> list
         Payment.currency == currency,
         collected_between(start, end),
         _not_void(Payment.invoice_id),
+        with_reversal=True,
     )
     return [
         Collection(
@@ -274,7 +287,7 @@ def collections(session: Session, currency: str, start: date, end: date) -> list
             each.row.organization_id,
             each.row.amount,
             each.day,
-            reversed=each.row.state == REVERSED,
+            returned=each.row.returned_amount or ZERO,
         )
         for each in found
     ]
@@ -321,7 +334,12 @@ def receivables(session: Session, currency: str, since: date, until: date) -> li
     if not ledger:
         return []
     ids = select(invoices.subquery().c.id)
-    columns = (Payment.invoice_id, Payment.amount, PaymentReversal.returned_on)
+    columns = (
+        Payment.invoice_id,
+        Payment.amount,
+        PaymentReversal.returned_on,
+        PaymentReversal.amount.label("returned_amount"),
+    )
     payments = _moved(
         session,
         Payment,
@@ -335,7 +353,10 @@ def receivables(session: Session, currency: str, since: date, until: date) -> li
         receivable = ledger[each.row.invoice_id]
         receivable.settlements.append((each.day, each.row.amount))
         if each.row.returned_on is not None:
-            receivable.returns.append(Returned(each.day, each.row.returned_on, each.row.amount))
+            # A dispute may take back part of a payment: what the bank returned is the
+            # reversal's amount, the rest stays paid (as the receivables export counts it).
+            returned = Returned(each.day, each.row.returned_on, each.row.returned_amount)
+            receivable.returns.append(returned)
     credits = session.execute(
         select(CreditNote.invoice_id, CreditNote.amount, CreditNote.issue_date).where(
             CreditNote.invoice_id.in_(ids)
@@ -510,8 +531,8 @@ def top_licensees(session: Session, filters: Filters) -> list[Licensee]:
     # is not money the licensee paid (the period figures count it, then its reversal).
     collected: dict[int, Decimal] = defaultdict(Decimal)
     for payment in collections(session, currency, start, end):
-        if payment.organization_id in chosen and not payment.reversed:
-            collected[payment.organization_id] += payment.amount
+        if payment.organization_id in chosen:
+            collected[payment.organization_id] += payment.kept
     outstanding: dict[int, Decimal] = defaultdict(Decimal)
     for receivable in receivables(session, currency, end, end):
         if receivable.organization_id in chosen:
