@@ -17,7 +17,8 @@ Definitions (docs/finance-dashboard.md says the same for readers):
   beyond the balance is a refund).
 - **Top licensees**: what each paid and owes as known now (net of every
   reversal recorded so far, like an invoice's balance).
-- **Aging** of those balances as of a date, by days past the due date.
+- **Aging** of those balances as of a date, by days past the due date, and those
+  whose card payment's dispute is open on that day apart (not chased).
 
 Every figure is in one currency (the `currency` filter): amounts in different
 currencies are never added. Sums are exact decimals from the database; the
@@ -50,7 +51,12 @@ from licensing.billing.models import (
     PaymentReversal,
     Refund,
 )
-from licensing.billing.queries import collected_between, paid_between, reversed_between
+from licensing.billing.queries import (
+    collected_between,
+    disputed_on,
+    paid_between,
+    reversed_between,
+)
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.permissions.models import PermissionRequest
@@ -463,6 +469,9 @@ AGING_BUCKETS = (
     ("61_90", "61-90 days past due"),
     ("over_90", "Over 90 days past due"),
 )
+# Balances the bank is disputing on the day: apart from the days past due, as the
+# office is contesting them with the bank, not chasing them (`disputed_on`).
+DISPUTED = ("disputed", "Disputed with the bank (not chased)")
 
 
 # The most days past due in each bucket but the last: the dashboard's aging and the
@@ -488,16 +497,26 @@ class AgingRow:
 
 
 def aging(session: Session, currency: str, as_of: date) -> list[AgingRow]:
+    """Balances owed on `as_of` by days past the due date, and those the bank is
+    disputing on that day in a row of their own (`DISPUTED`), last."""
     amounts: dict[str, Decimal] = defaultdict(Decimal)
     counts: dict[str, int] = defaultdict(int)
+    disputed = set(
+        session.scalars(select(Invoice.id).where(*_issued(currency), disputed_on(as_of)))
+    )
     for receivable in receivables(session, currency, as_of, as_of):
         balance = receivable.balance_on(as_of)
         if balance > 0:
-            key = aging_bucket((as_of - receivable.due_date).days)
+            key = (
+                DISPUTED[0]
+                if receivable.invoice_id in disputed
+                else aging_bucket((as_of - receivable.due_date).days)
+            )
             amounts[key] += balance
             counts[key] += 1
     return [
-        AgingRow(key, label, counts[key], amounts.get(key, ZERO)) for key, label in AGING_BUCKETS
+        AgingRow(key, label, counts[key], amounts.get(key, ZERO))
+        for key, label in (*AGING_BUCKETS, DISPUTED)
     ]
 
 

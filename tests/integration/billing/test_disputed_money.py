@@ -73,3 +73,36 @@ def test_a_payment_disputed_in_part_is_owed_again_only_for_the_disputed_amount(
         "150.00",
         "100.00",
     )
+
+
+def test_a_balance_the_bank_is_disputing_is_aged_apart_on_the_page_and_in_the_export(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    chased = invoice_for(vendor, ("40.00",))
+    opened = dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,))
+    deliver(client, opened)
+    as_of = date(2027, 12, 31)  # both long past their due dates
+    rows = {row.key: row for row in finance.aging(db.session(), "USD", as_of)}
+    assert (rows["disputed"].invoices, rows["disputed"].amount) == (1, Decimal("250.00"))
+    assert rows["disputed"].label == "Disputed with the bank (not chased)"
+    assert (rows["over_90"].invoices, rows["over_90"].amount) == (1, Decimal("40.00"))
+    exported = {
+        row["invoice_number"]: row for row in _receivables(client, billing_staff, "2027-12-31")
+    }
+    assert exported[invoice.number]["disputed"] == "250.00"
+    assert exported[chased.number]["disputed"] == "0.00"
+    not_disputed = [row for row in exported.values() if row["disputed"] == "0.00"]
+    assert sum(Decimal(row["over_90"]) for row in not_disputed) == rows["over_90"].amount
+    # Closed, the balance ages by days past due again (a lost dispute is owed).
+    lost = dispute_event(
+        "charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,)
+    )
+    deliver(client, lost)
+    today = {row.key: row for row in finance.aging(db.session(), "USD", as_of)}
+    assert today["disputed"].amount == Decimal(0)
+    assert today["over_90"].amount == Decimal("290.00")
