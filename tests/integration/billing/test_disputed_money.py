@@ -5,25 +5,31 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.billing.models import Invoice
+from licensing.billing import services
+from licensing.billing.models import Invoice, PaymentDispute
+from licensing.errors import ExternalServiceError
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
-from tests.support.factories import bearer
+from tests.support import settings
+from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
-from .dispute_support import WITHDRAWN, dispute_event, paid_with_charge
-from .refund_support import deliver
-from .stripe_support import stripe_config
+from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_charge
+from .refund_support import LostAnswer, deliver, refunds_of
+from .stripe_support import _call, stripe_config
 
 
 @pytest.fixture
@@ -106,3 +112,69 @@ def test_a_balance_the_bank_is_disputing_is_aged_apart_on_the_page_and_in_the_ex
     today = {row.key: row for row in finance.aging(db.session(), "USD", as_of)}
     assert today["disputed"].amount == Decimal(0)
     assert today["over_90"].amount == Decimal("290.00")
+
+
+def test_a_card_refund_after_a_won_dispute_goes_to_the_original_charge(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    won = dispute_event(
+        "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
+    )
+    assert "reinstatement of 250.00 booked" in deliver(client, won)["outcome"]
+    reinstatement = db.session().scalars(select(PaymentDispute.reinstatement_id)).one()
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+    # The invoice's page offers the refund to the card, as for any card payment.
+    page = signed_in(app.test_client(), billing_staff).get(f"/console/invoices/{invoice.id}")
+    assert re.search(r'<option selected value="card">|<option value="card" selected', page.text)
+    answer = client.post(
+        f"/api/v1/credit-notes/{credit.id}/refunds",
+        json={"method": "card"},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    # Counted against the money Stripe gave back, refunded on the charge that took it.
+    assert (body["payment_id"], body["amount"], body["state"]) == (
+        reinstatement,
+        "40.00",
+        "succeeded",
+    )
+    refunded = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
+    )
+    assert [refund["amount"] for refund in refunded["data"]] == [4000]
+
+
+def test_a_card_refund_after_a_won_dispute_whose_answer_was_lost_is_settled_by_reconcile(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    won = dispute_event(
+        "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
+    )
+    deliver(client, won)
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+    with pytest.raises(ExternalServiceError):
+        services.refund_card(
+            credit.id, actor=billing_clerk(), gateway=LostAnswer(settings.gateway())
+        )
+    (refund,) = refunds_of(credit)
+    later = refund.created_at + timedelta(minutes=31)
+    report = services.reconcile_refunds(now=later, gateway=settings.gateway())
+    assert report.outcomes == [f"refund {refund.id}: refunded: refund {refund.id}"]
+    db.session().refresh(refund)
+    assert refund.state == "succeeded"
