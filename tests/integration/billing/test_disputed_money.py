@@ -19,7 +19,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import services
-from licensing.billing.models import Invoice, PaymentDispute
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute
 from licensing.errors import ExternalServiceError
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
@@ -114,6 +114,25 @@ def test_a_balance_the_bank_is_disputing_is_aged_apart_on_the_page_and_in_the_ex
     assert today["over_90"].amount == Decimal("290.00")
 
 
+def _won_and_credited(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> tuple[Invoice, Payment, CreditNote]:
+    """A 250.00 card payment disputed, withdrawn and reinstated (won), and its
+    invoice then credited 40.00 to refund."""
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    won = dispute_event(
+        "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
+    )
+    assert "reinstatement of 250.00 booked" in deliver(client, won)["outcome"]
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+    return invoice, payment, credit
+
+
 def test_a_card_refund_after_a_won_dispute_goes_to_the_original_charge(
     app: Flask,
     signed_in: Callable[..., FlaskClient],
@@ -123,15 +142,8 @@ def test_a_card_refund_after_a_won_dispute_goes_to_the_original_charge(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
-    won = dispute_event(
-        "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
-    )
-    assert "reinstatement of 250.00 booked" in deliver(client, won)["outcome"]
+    invoice, payment, credit = _won_and_credited(client, vendor, localstripe, invoice_for)
     reinstatement = db.session().scalars(select(PaymentDispute.reinstatement_id)).one()
-    credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
-    )
     # The invoice's page offers the refund to the card, as for any card payment.
     page = signed_in(app.test_client(), billing_staff).get(f"/console/invoices/{invoice.id}")
     assert re.search(r'<option selected value="card">|<option value="card" selected', page.text)
@@ -160,14 +172,7 @@ def test_a_card_refund_after_a_won_dispute_whose_answer_was_lost_is_settled_by_r
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
-    won = dispute_event(
-        "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
-    )
-    deliver(client, won)
-    credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
-    )
+    _invoice, _payment, credit = _won_and_credited(client, vendor, localstripe, invoice_for)
     with pytest.raises(ExternalServiceError):
         services.refund_card(
             credit.id, actor=billing_clerk(), gateway=LostAnswer(settings.gateway())
