@@ -672,6 +672,20 @@ def _console_page(
     )
 
 
+def _refundable_by_card(payments: Iterable[Payment]) -> bool:
+    """Whether a succeeded card payment can be refunded on its charge: one of its
+    own, or money Stripe reinstated after a dispute won (refunded on the disputed
+    payment's PaymentIntent: `refunds._intent_to_refund`)."""
+    payments = list(payments)
+    reinstated = {d.reinstatement_id for p in payments for d in p.disputes}
+    return any(
+        payment.method == CARD
+        and payment.state == SUCCEEDED
+        and (payment.stripe_payment_intent_id or payment.id in reinstated)
+        for payment in payments
+    )
+
+
 def _refund_forms(
     credit_notes: Iterable[CreditNote], submitted: forms.RefundForm | None
 ) -> dict[int, forms.RefundForm]:
@@ -679,9 +693,7 @@ def _refund_forms(
     just submitted keeps its values and messages)."""
     found: dict[int, forms.RefundForm] = {}
     card_paid = _gateway() is not None and any(
-        payment.method == CARD and payment.state == SUCCEEDED and payment.stripe_payment_intent_id
-        for credit in credit_notes
-        for payment in credit.invoice.payments
+        _refundable_by_card(credit.invoice.payments) for credit in credit_notes
     )
     for credit in credit_notes:
         prefix = f"refund-{credit.id}"

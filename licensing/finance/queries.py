@@ -17,7 +17,8 @@ Definitions (docs/finance-dashboard.md says the same for readers):
   beyond the balance is a refund).
 - **Top licensees**: what each paid and owes as known now (net of every
   reversal recorded so far, like an invoice's balance).
-- **Aging** of those balances as of a date, by days past the due date.
+- **Aging** of those balances as of a date, by days past the due date, and those
+  whose card payment's dispute is open on that day apart (not chased).
 
 Every figure is in one currency (the `currency` filter): amounts in different
 currencies are never added. Sums are exact decimals from the database; the
@@ -50,8 +51,13 @@ from licensing.billing.models import (
     PaymentReversal,
     Refund,
 )
-from licensing.billing.queries import collected_between, paid_between, reversed_between
-from licensing.billing.states import AGREEMENT, DRAFT, REVERSED, ROYALTY_REPORT, SUCCEEDED, VOID
+from licensing.billing.queries import (
+    collected_between,
+    disputed_on,
+    paid_between,
+    reversed_between,
+)
+from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.permissions.models import PermissionRequest
 from licensing.permissions.states import WITH_STAFF
@@ -196,7 +202,14 @@ class Collection:
     organization_id: int
     amount: Decimal
     received_on: date
-    reversed: bool = False  # the bank returned it since (counted by `reversals`)
+    # What the bank returned of it since (counted by `reversals`): all of a bounced
+    # cheque, the disputed amount of a card payment disputed in part.
+    returned: Decimal = ZERO
+
+    @property
+    def kept(self) -> Decimal:
+        """What the licensee paid as known now: the amount less what was returned."""
+        return self.amount - self.returned
 
 
 @dataclass(frozen=True)
@@ -228,7 +241,7 @@ class _Moved(NamedTuple):
 def _moved(
     session: Session,
     record: type[Payment] | type[Refund],
-    columns: Sequence[InstrumentedAttribute[Any]],
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
     day: InstrumentedAttribute[date | None],
     *where: ColumnElement[bool],
     with_reversal: bool = False,
@@ -258,7 +271,12 @@ def collections(session: Session, currency: str, start: date, end: date) -> list
     payments that succeeded, and those the bank returned since (their reversals
     count when returned: `reversals`). Billing's `collected_between` decides;
     payments of void invoices count nowhere, as their invoices."""
-    paid = (Payment.invoice_id, Payment.organization_id, Payment.amount, Payment.state)
+    paid = (
+        Payment.invoice_id,
+        Payment.organization_id,
+        Payment.amount,
+        PaymentReversal.amount.label("returned_amount"),
+    )
     found = _moved(
         session,
         Payment,
@@ -267,6 +285,7 @@ def collections(session: Session, currency: str, start: date, end: date) -> list
         Payment.currency == currency,
         collected_between(start, end),
         _not_void(Payment.invoice_id),
+        with_reversal=True,
     )
     return [
         Collection(
@@ -274,7 +293,7 @@ def collections(session: Session, currency: str, start: date, end: date) -> list
             each.row.organization_id,
             each.row.amount,
             each.day,
-            reversed=each.row.state == REVERSED,
+            returned=each.row.returned_amount or ZERO,
         )
         for each in found
     ]
@@ -321,7 +340,12 @@ def receivables(session: Session, currency: str, since: date, until: date) -> li
     if not ledger:
         return []
     ids = select(invoices.subquery().c.id)
-    columns = (Payment.invoice_id, Payment.amount, PaymentReversal.returned_on)
+    columns = (
+        Payment.invoice_id,
+        Payment.amount,
+        PaymentReversal.returned_on,
+        PaymentReversal.amount.label("returned_amount"),
+    )
     payments = _moved(
         session,
         Payment,
@@ -335,7 +359,10 @@ def receivables(session: Session, currency: str, since: date, until: date) -> li
         receivable = ledger[each.row.invoice_id]
         receivable.settlements.append((each.day, each.row.amount))
         if each.row.returned_on is not None:
-            receivable.returns.append(Returned(each.day, each.row.returned_on, each.row.amount))
+            # A dispute may take back part of a payment: what the bank returned is the
+            # reversal's amount, the rest stays paid (as the receivables export counts it).
+            returned = Returned(each.day, each.row.returned_on, each.row.returned_amount)
+            receivable.returns.append(returned)
     credits = session.execute(
         select(CreditNote.invoice_id, CreditNote.amount, CreditNote.issue_date).where(
             CreditNote.invoice_id.in_(ids)
@@ -442,6 +469,9 @@ AGING_BUCKETS = (
     ("61_90", "61-90 days past due"),
     ("over_90", "Over 90 days past due"),
 )
+# Balances the bank is disputing on the day: apart from the days past due, as the
+# office is contesting them with the bank, not chasing them (`disputed_on`).
+DISPUTED = ("disputed", "Disputed with the bank (not chased)")
 
 
 # The most days past due in each bucket but the last: the dashboard's aging and the
@@ -467,16 +497,26 @@ class AgingRow:
 
 
 def aging(session: Session, currency: str, as_of: date) -> list[AgingRow]:
+    """Balances owed on `as_of` by days past the due date, and those the bank is
+    disputing on that day in a row of their own (`DISPUTED`), last."""
     amounts: dict[str, Decimal] = defaultdict(Decimal)
     counts: dict[str, int] = defaultdict(int)
+    disputed = set(
+        session.scalars(select(Invoice.id).where(*_issued(currency), disputed_on(as_of)))
+    )
     for receivable in receivables(session, currency, as_of, as_of):
         balance = receivable.balance_on(as_of)
         if balance > 0:
-            key = aging_bucket((as_of - receivable.due_date).days)
+            key = (
+                DISPUTED[0]
+                if receivable.invoice_id in disputed
+                else aging_bucket((as_of - receivable.due_date).days)
+            )
             amounts[key] += balance
             counts[key] += 1
     return [
-        AgingRow(key, label, counts[key], amounts.get(key, ZERO)) for key, label in AGING_BUCKETS
+        AgingRow(key, label, counts[key], amounts.get(key, ZERO))
+        for key, label in (*AGING_BUCKETS, DISPUTED)
     ]
 
 
@@ -510,8 +550,8 @@ def top_licensees(session: Session, filters: Filters) -> list[Licensee]:
     # is not money the licensee paid (the period figures count it, then its reversal).
     collected: dict[int, Decimal] = defaultdict(Decimal)
     for payment in collections(session, currency, start, end):
-        if payment.organization_id in chosen and not payment.reversed:
-            collected[payment.organization_id] += payment.amount
+        if payment.organization_id in chosen:
+            collected[payment.organization_id] += payment.kept
     outstanding: dict[int, Decimal] = defaultdict(Decimal)
     for receivable in receivables(session, currency, end, end):
         if receivable.organization_id in chosen:

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -205,7 +205,7 @@ def _refundable_card_payment(
             Payment.invoice_id == credit.invoice_id,
             Payment.method == CARD,
             Payment.state == SUCCEEDED,
-            Payment.stripe_payment_intent_id.is_not(None),
+            or_(Payment.stripe_payment_intent_id.is_not(None), Payment.id.in_(_reinstatements())),
         )
         .order_by(Payment.id.desc())
         .with_for_update()
@@ -229,6 +229,27 @@ def _refundable_card_payment(
     raise Conflict(
         f"Invoice {credit.invoice.number} has no card payment of this service with "
         f"{in_words(amount, credit.currency)} left to refund; record an offline refund instead."
+    )
+
+
+def _reinstatements() -> Select[int | None]:
+    """Payments that are money Stripe gave back after a dispute won: card money
+    refundable on the original charge (`_intent_to_refund`)."""
+    return select(PaymentDispute.reinstatement_id).where(
+        PaymentDispute.reinstatement_id.is_not(None)
+    )
+
+
+def _intent_to_refund(session: Session, payment: Payment) -> str | None:
+    """The PaymentIntent Stripe refunds `payment` on: its own, or for money
+    reinstated after a dispute won (a payment with none), the disputed payment's,
+    whose charge holds that money again."""
+    if payment.stripe_payment_intent_id is not None:
+        return payment.stripe_payment_intent_id
+    return session.scalar(
+        select(Payment.stripe_payment_intent_id)
+        .join(PaymentDispute, PaymentDispute.payment_id == Payment.id)
+        .where(PaymentDispute.reinstatement_id == payment.id)
     )
 
 
@@ -300,7 +321,7 @@ def refund_card(
         request = (
             refund.id,
             refund.idempotency_key,
-            payment.stripe_payment_intent_id,
+            _intent_to_refund(session, payment),
             credit.number,
             credit.invoice_id,
             credit.currency,
@@ -429,9 +450,10 @@ def reconcile_refunds(
 
     def ask(session: Session, refund: Refund) -> str | None:
         payment = session.get(Payment, refund.payment_id)
-        if payment is None or payment.stripe_payment_intent_id is None:
+        intent_id = _intent_to_refund(session, payment) if payment is not None else None
+        if intent_id is None:
             return None
-        return _reconcile_refund(session, gateway, refund, payment, now)
+        return _reconcile_refund(session, gateway, refund, intent_id, now)
 
     report = ReconcileReport(
         subject="card refund(s)",
@@ -448,11 +470,10 @@ def _reconcile_refund(
     session: Session,
     gateway: payment_gateway.PaymentGateway,
     refund: Refund,
-    payment: Payment,
+    intent_id: str,
     now: datetime,
 ) -> str:
-    assert payment.stripe_payment_intent_id is not None
-    for status in gateway.list_refunds(payment.stripe_payment_intent_id):
+    for status in gateway.list_refunds(intent_id):
         if status.id == refund.stripe_refund_id or status.metadata.get("refund_id") == str(
             refund.id
         ):

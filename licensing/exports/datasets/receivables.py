@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal
-from licensing.billing.queries import collected_between, reversed_between
+from licensing.billing.queries import collected_between, disputed_on, reversed_between
 from licensing.billing.states import DRAFT, VOID
 from licensing.calendar import office_day_start
 from licensing.db import Statement
@@ -69,6 +69,13 @@ COLUMNS = (
     Column("balance", MONEY, "What was owed on the as-of date."),
     Column("bucket", TEXT, one_of(BUCKETS, "days past due")),
     *(Column(column, MONEY, f"The balance if {when}, else 0.") for _, column, when in _BUCKETS),
+    Column(
+        "disputed",
+        MONEY,
+        "The balance if a dispute of one of the invoice's card payments was open on the "
+        "as-of date (contested with the bank, not chased), else 0; it is in its "
+        "days-past-due column too.",
+    ),
 )
 
 
@@ -106,6 +113,7 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
             received.label("received"),
             returned.label("returned"),
             credited.label("credited"),
+            disputed_on(as_of).label("disputed"),
         )
     ).where(
         Invoice.state != DRAFT,
@@ -147,6 +155,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             owed,
             which,
             *(owed if name == which else zero for name in BUCKETS),
+            owed if r.disputed else zero,
         )
 
 

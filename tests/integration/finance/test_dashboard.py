@@ -103,7 +103,7 @@ def test_receivables_aging_buckets_each_balance_by_days_past_due(
         expected[bucket] = expected.get(bucket, ZERO) + owed
         counts[bucket] = counts.get(bucket, 0) + 1
     rows = queries.aging(db.session(), "USD", as_of)
-    assert [row.key for row in rows] == ["current", "1_30", "31_60", "61_90", "over_90"]
+    assert [row.key for row in rows] == ["current", "1_30", "31_60", "61_90", "over_90", "disputed"]
     assert {row.key: row.amount for row in rows if row.amount} == expected
     assert {row.key: row.invoices for row in rows if row.invoices} == counts
 
