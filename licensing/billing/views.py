@@ -1052,3 +1052,12 @@ def _billing_queues(
         # Each waits on the office's evidence: the column gives the soonest due date.
         oldest_due=office_date(first_due) if first_due is not None else None,
     )
+    unmatched = db.count_rows(session, queries.unmatched_disputes_query())
+    yield QueueSummary(
+        "Disputes not matched to a payment (Stripe could not be asked)",
+        count=unmatched,
+        endpoint="billing_console.disputes",
+        params={"_anchor": "unmatched-heading"},
+        attention=unmatched,
+        attention_label="waiting",
+    )

@@ -566,6 +566,9 @@ def test_a_dispute_stripe_could_not_place_is_kept_unmatched_and_matched_later_by
     page = signed_in(app.test_client(), billing_staff).get("/console/disputes")
     html = page.get_data(as_text=True)
     assert "Disputes not matched to a payment (1)" in html
+    home = signed_in(app.test_client(), billing_staff).get("/console/").get_data(as_text=True)
+    assert "Disputes not matched to a payment (Stripe could not be asked)" in home
+    assert "/console/disputes#unmatched-heading" in home
     assert f"charge {charge}" in html
     assert "licensing payments match-disputes" in html
 
