@@ -1,6 +1,8 @@
-"""Links in emails: the one port through which services point at pages.
+"""Links to pages: the one port through which services point at them.
 
-A service that mails a link asks `links()` for it by what the link is
+A service that mails a link, or that returns one for a page to draw (what stays
+open with a closed organization links the console's lists narrowed to it,
+`accounts.register_open_business`), asks `links()` for it by what the link is
 (`links().agreement(agreement_id)`), never by a web endpoint's name, so the
 use cases do not know how the web edge spells its routes. The app installs
 `PublicUrlLinks` (absolute URLs under `PUBLIC_URL`, built from the app's URL map
@@ -21,7 +23,9 @@ EXTENSION = "licensing.links"
 
 
 class Links(Protocol):
-    """Absolute URLs for emails, one method per page a message may point at."""
+    """Absolute URLs, one method per page a use case may point at: in an email, or
+    in what it returns for a page to show (the console's lists of one organization's
+    records)."""
 
     # accounts
     def email_verification(self, token: str) -> str: ...

@@ -34,11 +34,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, literal, select
 
-from licensing.db import Statement
+from licensing.db import Statement, count_rows
 from licensing.exports import sqlcsv
 from licensing.exports.base import DATETIME, MONEY, Column, Dataset, ExportContext, Row
 from licensing.exports.filters import ExportFilter
-from licensing.exports.queries import amount, count_rows, each, each_batch
+from licensing.exports.queries import amount, each, each_batch
 
 
 @dataclass(frozen=True)
