@@ -62,7 +62,7 @@ from licensing.web.navigation import url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
-from licensing.web.scope import organization_scope
+from licensing.web.scope import OrganizationScope, organization_scope
 from licensing.words import counted, humanize
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -911,15 +911,19 @@ def _queue_page(
         items, utcnow(), target_days=current_config().application_review_sla_days
     )
     assign_form = bulk_form or _bulk_form(reviewers)
-    application_url = url_pattern("agreements_console.application", "application_id")
-    assert application_url is not None  # the queue's own blueprint has the review page
+    scope = organization_scope(
+        organization_id,
+        partial(session.get, Organization),
+        filters=args,
+        path=url_for("agreements_console.queue"),
+    )
     page = render_template(
         "agreements/queue.html",
         rows=queue_rows(
             items,
             levels,
             selected=selected,
-            application_url=application_url,
+            application_url=_review_url(scope),
             organization_url=url_pattern("accounts_console.organization_detail", "organization_id"),
         ),
         page=found,
@@ -935,14 +939,19 @@ def _queue_page(
         filter_query=urlencode(list(args.items(multi=True))),
         filter_errors=refused or unread,
         filter_labels=QUEUE_FILTER_LABELS,
-        scope=organization_scope(
-            organization_id,
-            partial(session.get, Organization),
-            filters=args,
-            path=url_for("agreements_console.queue"),
-        ),
+        scope=scope,
     )
     return page, (400 if refused else 422 if unread else status)
+
+
+def _review_url(scope: OrganizationScope | None) -> Callable[[int], str]:
+    """A queue row's link to its review page, carrying the queue's organization (so
+    the page's link back to the queue keeps to it)."""
+    review_url = url_pattern("agreements_console.application", "application_id")
+    assert review_url is not None  # the queue's own blueprint has the review page
+    if scope is None:
+        return review_url
+    return lambda application_id: f"{review_url(application_id)}?{urlencode(scope.carried)}"
 
 
 @console.route("/applications/assign", methods=["POST"])

@@ -16,6 +16,7 @@ from flask import Flask, current_app, has_request_context, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from licensing import access
+from licensing.web import scope
 from licensing.web.memo import per_app
 
 
@@ -136,7 +137,13 @@ def register(app: Flask) -> None:
             "asset_url": asset_url,
             "apply_url": apply_url,
             "sign_in_to_apply_url": sign_in_to_apply_url,
+            "carried_back": _carried_back,
         }
+
+
+def _carried_back(organization_id: int) -> dict[str, int]:
+    """A record page's link back to its list: the narrowing it was opened with."""
+    return scope.carried_back(request.args, organization_id)
 
 
 def link_to(endpoint: str, **values: Any) -> str | None:

@@ -3,7 +3,9 @@ what stays open with a closed organization name them).
 
 The list says so above its rows, with a way back to every organization's, and its
 filter form carries the organization on: choosing a state used to widen the list to
-every organization's without a word."""
+every organization's without a word. Its rows' links carry it to the record's page
+too (`OrganizationScope.carried`), whose link back to the list keeps it
+(`carried_back`): that link used to return to every organization's list."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Protocol
 from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
+
+from licensing.limits import record_id
 
 
 class _Organization(Protocol):
@@ -25,6 +29,12 @@ class OrganizationScope:
     id: int
     name: str | None  # None: no organization has that id (the list is empty)
     everyone_url: str  # the same filters, every organization's, from the first page
+
+    @property
+    def carried(self) -> dict[str, int]:
+        """What a row's link to its record adds, so the record's link back to the
+        list keeps to the organization (`carried_back`)."""
+        return {"organization": self.id}
 
 
 def organization_scope(
@@ -50,3 +60,12 @@ def organization_scope(
     return OrganizationScope(
         organization_id, organization.legal_name if organization else None, everyone
     )
+
+
+def carried_back(args: MultiDict[str, str], organization_id: int) -> dict[str, int]:
+    """What a record page's link back to its list adds: the organization its list was
+    narrowed to (`OrganizationScope.carried`), when that is the record's own. Any
+    other organization is dropped: the record is in no such list."""
+    if record_id(args.get("organization")) == organization_id:
+        return {"organization": organization_id}
+    return {}

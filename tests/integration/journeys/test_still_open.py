@@ -274,3 +274,56 @@ def test_the_agreements_link_lists_those_in_force_or_waiting_not_those_that_ende
         listed = _words(staff.get(link))
         assert all(agreement.number in listed for agreement in waiting)
         assert ended.number not in listed
+
+
+def _record_link(page: Any, label: str) -> str:
+    """The path and query of the list's link whose text is `label` (a record's)."""
+    found = re.search(
+        r'<a href="([^"]+)">' + re.escape(label) + "</a>", page.get_data(as_text=True)
+    )
+    assert found is not None, label
+    link = urlsplit(html.unescape(found.group(1)))
+    return f"{link.path}?{link.query}" if link.query else link.path
+
+
+def _link_back(page: Any, label: str) -> str:
+    """The path and query of the eyebrow's link back to the list, named `label`."""
+    found = re.search(
+        r'<p class="eyebrow">Staff console · <a href="([^"]+)">' + re.escape(label) + "</a>",
+        page.get_data(as_text=True),
+    )
+    assert found is not None, label
+    link = urlsplit(html.unescape(found.group(1)))
+    return f"{link.path}?{link.query}" if link.query else link.path
+
+
+def test_a_record_opened_from_a_list_narrowed_to_its_organization_links_back_to_that_list(
+    app: Flask,
+    apply: Callable[..., Application],
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+) -> None:
+    """The record page's link back to its list returned to every organization's."""
+    (invoice,) = _invoices(vendor.organization_id, 1)
+    agreement = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    application = apply(vendor, STAFF_USE)
+    console = signed_in(app.test_client(), licensing_staff)
+    narrowed = f"organization={vendor.organization_id}"
+
+    for path, label, back in (
+        ("/console/invoices", invoice.number, "Invoices"),
+        ("/console/agreements", agreement.number, "Agreements"),
+        ("/console/applications", application.reference, "Applications"),
+    ):
+        listed = console.get(f"{path}?{narrowed}")
+        record = _record_link(listed, label)
+        assert record.endswith(f"?{narrowed}")
+        assert _link_back(console.get(record), back) == f"{path}?{narrowed}"
+        # Opened from the unnarrowed list, or naming another organization (a record
+        # in no such list), the link back lists every organization's.
+        plain = record.partition("?")[0]
+        assert _link_back(console.get(plain), back) == path
+        elsewhere = f"{plain}?organization={other_vendor.organization_id}"
+        assert _link_back(console.get(elsewhere), back) == path
