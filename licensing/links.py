@@ -63,7 +63,7 @@ class Links(Protocol):
 
     # the console's lists of one organization's records (what stays open with it)
     def organization_invoices(self, organization_id: int, *, to_pay: bool = False) -> str: ...
-    def organization_royalty_periods(self, organization_id: int) -> str: ...
+    def organization_royalty_periods(self, organization_id: int, *, state: str = "") -> str: ...
     def organization_agreements(
         self, organization_id: int, *, states: Sequence[str] = ()
     ) -> str: ...
@@ -168,8 +168,9 @@ class PublicUrlLinks:
         only_to_pay = {"to_pay": 1} if to_pay else {}
         return self._url("billing_console.invoices", organization=organization_id, **only_to_pay)
 
-    def organization_royalty_periods(self, organization_id: int) -> str:
-        return self._url("royalties.console_queue", organization=organization_id)
+    def organization_royalty_periods(self, organization_id: int, *, state: str = "") -> str:
+        in_state = {"state": state} if state else {}
+        return self._url("royalties.console_queue", organization=organization_id, **in_state)
 
     def organization_agreements(self, organization_id: int, *, states: Sequence[str] = ()) -> str:
         in_states = {"state": list(states)} if states else {}

@@ -48,8 +48,9 @@ from .states import (
     DUE,
     FLAGGED,
     OVERDUE,
-    PERIOD_STATES,
+    QUEUE_STATES,
     SUBMITTED,
+    TO_FILE,
     UPCOMING,
 )
 
@@ -168,6 +169,8 @@ def _in_state(state: str | None, today: date | BindParameter[date]) -> ColumnEle
         return and_(unreported, ReportingPeriod.period_end < today, ReportingPeriod.due_on >= today)
     if state == OVERDUE:
         return and_(unreported, ReportingPeriod.due_on < today)
+    if state == TO_FILE:  # due or overdue
+        return and_(unreported, ReportingPeriod.period_end < today)
     return or_(RoyaltyReport.id.is_not(None), ReportingPeriod.period_end < today)
 
 
@@ -244,7 +247,7 @@ def _queue_request(
     """The shape of the queue `chosen` asks for, and the values to bind."""
     # Part of the number, in any case: numbers are upper case (CPT-2027-000001).
     agreement = (chosen.agreement or "").strip().upper()
-    state = chosen.state if chosen.state in PERIOD_STATES else None
+    state = chosen.state if chosen.state in QUEUE_STATES else None
     shape = QueueShape(
         _sight(actor),
         state,

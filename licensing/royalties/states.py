@@ -75,6 +75,10 @@ UPCOMING = "upcoming"
 DUE = "due"
 OVERDUE = "overdue"
 PERIOD_STATES = (UPCOMING, DUE, OVERDUE, SUBMITTED)
+# The staff queue's filter also takes the periods still to file: due or overdue
+# (ended, no report). What stays open with a closed organization links them.
+TO_FILE = "to_file"
+QUEUE_STATES = {**{state: state for state in PERIOD_STATES}, TO_FILE: "due or overdue"}
 
 # How a report reached the service.
 SOURCES = ("json", "csv", "form")

@@ -42,7 +42,7 @@ from licensing.royalties.services.review import correction_due_on
 from licensing.royalties.states import (
     CORRECTION_REQUESTED,
     OVERDUE,
-    PERIOD_STATES,
+    QUEUE_STATES,
     REVIEW,
 )
 from licensing.web import paging
@@ -550,7 +550,7 @@ def _queue_filter() -> queries.QueueFilter:
         period_start = None
     state = request.args.get("state", "").strip()
     return queries.QueueFilter(
-        state=state if state in PERIOD_STATES else None,
+        state=state if state in QUEUE_STATES else None,
         agreement=request.args.get("agreement", "").strip()[:40] or None,
         # ASCII digits only: "²" is a digit to str.isdigit() and a ValueError to int().
         organization_id=record_id(organization),
@@ -572,9 +572,7 @@ def console_queue() -> tuple[str, int]:
     unread = (
         {}
         if refused
-        else arguments.unknown_choice(
-            request.args, "state", {state: state for state in PERIOD_STATES}, QUEUE_FILTERS["state"]
-        )
+        else arguments.unknown_choice(request.args, "state", QUEUE_STATES, QUEUE_FILTERS["state"])
     )
     listed = None if refused or unread else staff_queue_page(actor, chosen, today)
     statuses = listed.items if listed else []
@@ -596,7 +594,7 @@ def console_queue() -> tuple[str, int]:
         chosen=chosen,
         organizations=choices.organizations,
         periods=choices.periods,
-        period_states=PERIOD_STATES,
+        period_states=QUEUE_STATES,
         today=today,
         # This year's numbers as the example, from the numbers' own format.
         agreement_example=references.AGREEMENT.of_year(today.year),

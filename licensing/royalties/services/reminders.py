@@ -26,7 +26,7 @@ from licensing.words import counted
 
 from ..models import ReportingPeriod, RoyaltyReminder, RoyaltyReport
 from ..periods import Period
-from ..states import SUBMITTED
+from ..states import SUBMITTED, TO_FILE
 from .obligations import current_reports
 
 # The stored periods of unfiled reports, with what lateness counts from: read in
@@ -396,6 +396,6 @@ def unfiled_reports(
         ],
         db.count_rows(session, unfiled),
         lambda rest: f"And {counted(rest, 'more royalty report')} not filed.",
-        links().organization_royalty_periods(organization_id),
-        "The organization's reporting periods",
+        links().organization_royalty_periods(organization_id, state=TO_FILE),
+        "The organization's reports to file",
     )

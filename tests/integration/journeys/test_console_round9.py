@@ -143,7 +143,7 @@ def test_the_staff_queue_says_each_use_in_words_as_the_application_pages_do(
             "licensing_staff",
             "/console/royalty-reports?state=bogus",
             "state",
-            "State takes one of: upcoming, due, overdue, submitted;",
+            "State takes one of: upcoming, due, overdue, submitted, due or overdue;",
         ),
         ("billing_staff", "/console/invoices?state=bogus", "state", "State takes one of: draft,"),
         (
