@@ -341,3 +341,35 @@ def test_a_user_who_is_not_the_billing_contact_reads_nothing_about_invoices(
     _change_address(app, vendor, signed_in, "robin.new@northwind.example")
 
     assert "billing contact" not in _messages_to(old)[-1].body_text
+
+
+def test_a_billing_contact_changing_their_address_reads_at_the_new_one_that_invoices_stay(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    # Only the old address was told, and the person reads the new one from now on.
+    member = factories.make_vendor(db.session(), vendor.organization)
+    old = _now_the_billing_contact(member)
+    new = "sam.new@northwind.example"
+    client = signed_in(app.test_client(), member)
+
+    client.post("/account/email", data={"new_email": new, "current_password": DEFAULT_PASSWORD})
+
+    [confirmation] = _messages_to(new)
+    body = confirmation.body_text
+    assert (
+        f"Invoices and payment emails of {vendor.organization.legal_name} still go to {old}, "
+        "and will after you confirm this address: it is the organization's billing contact" in body
+    )
+    assert f"ask {vendor.full_name} ({vendor.email}) to change the billing contact" in body
+
+
+def test_the_confirmation_of_a_new_address_says_nothing_of_invoices_to_one_not_the_contact(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    new = "robin.new@northwind.example"
+
+    client.post("/account/email", data={"new_email": new, "current_password": DEFAULT_PASSWORD})
+
+    [confirmation] = _messages_to(new)
+    assert "billing contact" not in confirmation.body_text

@@ -144,6 +144,11 @@ def _send_confirmation(session: Session, user: User, normalized: str, actor: Act
         template="confirm_new_email",
         user=user,
         new_email=normalized,
+        # This is the address they will read: the old one is told too late to
+        # matter to someone who has left it.
+        old_email=user.email,
+        confirming=True,
+        **_billing_contact_stays(session, user, user.email),
     )
     audit.record_event(
         session,
