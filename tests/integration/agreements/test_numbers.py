@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-import threading
-
 from flask import Flask
 
 from licensing import db
 from licensing.actors import Actor
 from licensing.agreements.services import _next_number
+from tests.support.hosts import run_as_hosts
 from tests.support.settings import issuing
 
 
 def test_concurrent_issuers_never_draw_the_same_number(committed_app: Flask) -> None:
     issuers, per_issuer = 5, 4
-    drawn: list[str] = []
-    failures: list[BaseException] = []
-    start = threading.Barrier(issuers)
 
-    def issue() -> None:
-        try:
-            with committed_app.app_context():
-                start.wait()
-                for _ in range(per_issuer):
-                    with db.transaction() as session:
-                        drawn.append(_next_number(session, 2031))
-        except BaseException as exc:  # reported below
-            failures.append(exc)
+    def issue() -> list[str]:
+        drawn: list[str] = []
+        for _ in range(per_issuer):
+            with db.transaction() as session:
+                drawn.append(_next_number(session, 2031))
+        return drawn
 
-    threads = [threading.Thread(target=issue) for _ in range(issuers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert failures == []
+    issued = run_as_hosts(committed_app, issue, hosts=issuers)
+    drawn = [number for numbers in issued for number in numbers]
     assert sorted(drawn) == [f"CPT-2031-{n:06d}" for n in range(1, issuers * per_issuer + 1)]
 
 
@@ -70,24 +59,8 @@ def test_two_hosts_running_expire_at_once_lapse_each_application_once(
             services.submit(application.id, vendor, policy=issuing(), attest=True, now=NOW)
             services.return_for_information(application.id, "More", staff, now=NOW)
             references.append(application.reference)
-    lapsed: list[str] = []
-    failures: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def run() -> None:
-        try:
-            with committed_app.app_context():
-                start.wait()
-                lapsed.extend(services.expire(now=NOW + timedelta(days=30)).lapsed)
-        except BaseException as exc:  # reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert failures == []
+    reports = run_as_hosts(committed_app, lambda: services.expire(now=NOW + timedelta(days=30)))
+    lapsed = [reference for report in reports for reference in report.lapsed]
     assert sorted(lapsed) == sorted(references)
     with committed_app.app_context():
         events = db.session().scalar(
@@ -133,25 +106,9 @@ def test_two_hosts_running_expire_at_once_supersede_each_renewed_agreement_once(
             )
             accept(agreement_of(renewal), user, now=december)
             numbers.append(old.number)
-    superseded: list[str] = []
-    failures: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def run() -> None:
-        try:
-            with committed_app.app_context():
-                start.wait()
-                report = services.expire(now=datetime(2028, 1, 1, 15, 0, tzinfo=UTC))
-                superseded.extend(report.superseded)
-        except BaseException as exc:  # reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert failures == []
+    new_year = datetime(2028, 1, 1, 15, 0, tzinfo=UTC)
+    reports = run_as_hosts(committed_app, lambda: services.expire(now=new_year))
+    superseded = [number for report in reports for number in report.superseded]
     assert sorted(superseded) == sorted(numbers)
     with committed_app.app_context():
         events = db.session().scalar(
