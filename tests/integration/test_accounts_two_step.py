@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from licensing import db
 from licensing.accounts import services, two_step
 from licensing.accounts.models import RecoveryCode, User
+from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
@@ -29,6 +30,7 @@ from tests.support.two_step import (
     secret_of,
     set_up,
     sign_in_with_code,
+    turn_on,
 )
 
 SignIn = Callable[..., FlaskClient]
@@ -275,6 +277,25 @@ def test_a_password_reset_does_not_skip_the_second_step(
     first = password_step(client, vendor, "a brand new passphrase")
     assert first.headers["Location"].endswith("/sign-in/code")
     assert "/sign-in" in client.get("/portal/").headers["Location"]
+
+
+def test_a_welcome_link_does_not_skip_the_second_step(app: Flask, admin: User) -> None:
+    staff = services.create_staff_user(
+        email="new.officer@licensing-office.example",
+        roles=("licensing",),
+        full_name="Noor Officer",
+        actor=Actor.of(services.principal_for(admin)),
+    )
+    turn_on(staff)
+    link = re.search(r"/reset/(\S+)", _emails(staff, "staff_welcome")[-1].body_text)
+    assert link is not None
+    client = app.test_client()
+    chosen = client.post(
+        f"/reset/{link.group(1)}",
+        data={"password": "a brand new passphrase", "confirm": "a brand new passphrase"},
+    )
+    assert chosen.headers["Location"].endswith("/sign-in")
+    assert "/sign-in" in client.get("/console/").headers["Location"]
 
 
 # --- recovery codes -------------------------------------------------------------------------
