@@ -476,3 +476,26 @@ def test_the_apps_codes_are_standard_time_based_codes() -> None:
     step = int(now.timestamp()) // two_step.STEP_SECONDS
     assert two_step.accepted_step(secret, code, now=now, last_step=None) == step
     assert two_step.accepted_step(secret, code, now=now, last_step=step) is None
+
+
+def test_an_operator_turns_it_off_from_the_command_line_when_no_admin_can(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, admin, signed_in)
+    result = app.test_cli_runner().invoke(
+        args=["users", "two-step-off", admin.email.upper(), "--reason", "Only admin lost phone"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Two-step sign-in is off for" in result.output
+    assert not _reloaded(admin).two_step_enabled
+    event = _events(admin, "user.two_step_disabled")[-1]
+    assert event.actor == "system"
+    assert event.note is not None
+    assert event.note.startswith("Only admin lost phone (licensing users two-step-off")
+    email = _emails(admin, "two_step_disabled")[-1]
+    assert "Reason given: Only admin lost phone\n" in email.body_text
+    again = app.test_cli_runner().invoke(
+        args=["users", "two-step-off", admin.email, "--reason", "again"]
+    )
+    assert again.exit_code == 1
+    assert "already off" in again.output

@@ -116,6 +116,7 @@ from licensing.accounts.services.two_step import (
     start_set_up,
     turn_off,
     turn_off_for,
+    turn_off_two_step_by_email,
     unused_recovery_codes,
 )
 from licensing.accounts.services.two_step import (
@@ -205,6 +206,7 @@ __all__ = [
     "start_set_up",
     "turn_off",
     "turn_off_for",
+    "turn_off_two_step_by_email",
     "turn_off_two_step_for",
     "unlock_user",
     "unused_recovery_codes",

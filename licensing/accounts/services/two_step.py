@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts import passwords, two_step
+from licensing.accounts import passwords, queries, two_step
 from licensing.accounts.models import Organization, RecoveryCode, User
 from licensing.accounts.services.authentication import (
     LOCKOUT_PERIOD,
@@ -156,12 +156,12 @@ def turn_off(
             _count_failure(session, user, moment)
             refusal = InvalidInput.for_field("code", CODE_REFUSED)
         else:
-            _disable(session, user, actor, note=None)
+            _disable(session, user, actor, reason=None, note=None)
     if refusal is not None:
         raise refusal
 
 
-def turn_off_for(actor: Actor, user_id: int, reason: str) -> User:
+def turn_off_for(actor: Actor, user_id: int, reason: str, *, by: str | None = None) -> User:
     """An admin turns off a user's two-step sign-in (a lost phone and no recovery
     code): audited with the reason, the user emailed. They sign in with the
     password alone, and set it up again (staff, or a member whose organization
@@ -176,8 +176,20 @@ def turn_off_for(actor: Actor, user_id: int, reason: str) -> User:
             raise NotFound(f"There is no user {user_id}.")
         if not user.two_step_enabled and user.two_step_nonce is None:
             raise Conflict(f"Two-step sign-in is already off for {user.email}.")
-        _disable(session, user, actor, note=reason)
+        # The audit note also says who ran a command (`by`); the user reads the reason.
+        _disable(session, user, actor, reason=reason, note=f"{reason} ({by})" if by else reason)
         return user
+
+
+def turn_off_two_step_by_email(email: str, reason: str, *, by: str) -> User:
+    """Operations (`licensing users two-step-off`): `turn_off_for` as the system,
+    for the user with this address (the only admin, who cannot reach the console)."""
+    with db.transaction() as session:
+        found = queries.user_by_email(session, email)
+        if found is None:
+            raise NotFound(f"There is no user {email.strip().lower()}.")
+        user_id = found.id
+    return turn_off_for(Actor.SYSTEM, user_id, reason, by=by)
 
 
 def require_for_organization(actor: Actor, organization_id: int, required: bool) -> Organization:
@@ -290,7 +302,9 @@ def _replace_recovery_codes(session: Session, user: User, now: datetime) -> list
     return codes
 
 
-def _disable(session: Session, user: User, actor: Actor, *, note: str | None) -> None:
+def _disable(
+    session: Session, user: User, actor: Actor, *, reason: str | None, note: str | None
+) -> None:
     _delete_recovery_codes(session, user.id)
     was_on = user.two_step_enabled
     user.two_step_nonce = None
@@ -298,7 +312,9 @@ def _disable(session: Session, user: User, actor: Actor, *, note: str | None) ->
     user.two_step_enabled_at = None
     user.two_step_last_step = None
     _audit_two_step(session, user, "user.two_step_disabled", actor, before=was_on, note=note)
-    _tell_owner(session, user, "two_step_disabled", reason=note, by_office=actor.user_id != user.id)
+    _tell_owner(
+        session, user, "two_step_disabled", reason=reason, by_office=actor.user_id != user.id
+    )
 
 
 def _audit_two_step(
