@@ -9,7 +9,7 @@ code every time.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
 from licensing import access, db
@@ -49,17 +49,14 @@ def _page(
     status: int = 200,
 ) -> tuple[str, int]:
     principal = access.require_principal()
-    session = db.session()
-    user = session.get(User, principal.user_id)
+    records = db.session()
+    user = records.get(User, principal.user_id)
     assert user is not None  # the session loader found them active
     organization = user.organization
     recent = password_recently_confirmed()
     set_up = None
     if not user.two_step_enabled and recent:
-        try:
-            set_up = services.start_set_up(current_actor(), two_step_keys())
-        except Conflict as error:
-            flash(error.detail, "error")
+        set_up = services.pending_set_up(user.id, user.email, _set_up_nonce(), two_step_keys())
     return render_template(
         "accounts/two_step.html",
         user=user,
@@ -70,11 +67,32 @@ def _page(
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
         secret=two_step.secret_in_groups(set_up.secret) if set_up else None,
         qr=two_step.qr_svg(set_up.uri) if set_up else None,
-        codes_left=services.unused_recovery_codes(session, user.id),
+        codes_left=services.unused_recovery_codes(records, user.id),
         password_form=password_form or forms.RecentPasswordForm(formdata=None),
         code_form=code_form or forms.TwoStepCodeForm(formdata=None),
         off_form=off_form or forms.TwoStepOffForm(formdata=None),
     ), status
+
+
+# The nonce of a set-up in progress, in this browser's session until a code
+# confirms it (only the key turns it into the secret, so the cookie gives nothing
+# away), with the user and the key it is for.
+_SET_UP = "two_step_set_up"
+
+
+def _set_up_nonce(*, start: bool = True) -> str:
+    """The nonce of this browser's set-up in progress; a new one (when `start`)
+    unless there is one for this user and the current key. "" when none."""
+    user_id = access.require_principal().user_id
+    key_id = two_step_keys().current_id
+    kept = session.get(_SET_UP)
+    if isinstance(kept, dict) and kept.get("user") == user_id and kept.get("key") == key_id:
+        return str(kept.get("nonce", ""))
+    if not start:
+        return ""
+    nonce = two_step.new_nonce()
+    session[_SET_UP] = {"user": user_id, "key": key_id, "nonce": nonce}
+    return nonce
 
 
 @bp.route("/")
@@ -119,16 +137,23 @@ def confirm() -> Page:
     shown, this once."""
     if not password_recently_confirmed():
         return _recent_password_needed()
+    nonce = _set_up_nonce(start=False)
+    if not nonce:
+        flash("Start again: scan the code this page shows now.", "error")
+        return redirect(url_for("two_step.status"))
     form = forms.TwoStepCodeForm()
     if form.validate_on_submit():
         try:
-            codes = services.confirm_set_up(current_actor(), form.code.data or "", two_step_keys())
+            codes = services.confirm_set_up(
+                current_actor(), nonce, form.code.data or "", two_step_keys()
+            )
         except InvalidInput as error:
             show_errors(form, error)
         except Conflict as error:
             flash(error.detail, "error")
             return redirect(url_for("two_step.status"))
         else:
+            session.pop(_SET_UP, None)
             return _codes_page(codes, "Two-step sign-in is on.")
     return _page(code_form=form, status=422)
 

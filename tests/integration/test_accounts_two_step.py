@@ -28,6 +28,7 @@ from tests.support.two_step import (
     password_step,
     recovery_codes_shown,
     secret_of,
+    secret_shown,
     set_up,
     sign_in_with_code,
     turn_on,
@@ -80,11 +81,19 @@ def test_set_up_shows_a_qr_code_drawn_here_and_the_secret_in_groups(
 ) -> None:
     client = signed_in(app.test_client(), vendor)
     page = client.get("/account/two-step/").get_data(as_text=True)
-    secret = secret_of(vendor.id)
+    secret = secret_shown(page)
+    assert len(secret) == 32  # 160 bits, base32
     assert '<svg role="img" aria-label="QR code for your authenticator app"' in page
     assert two_step.secret_in_groups(secret) in page
     assert "<img" not in page.split("<main", 1)[-1]  # nothing fetched for the code
-    assert not _reloaded(vendor).two_step_enabled  # not until a code confirms it
+    # Showing the page stores nothing: not until a code confirms it.
+    assert _reloaded(vendor).two_step_nonce is None
+    assert (
+        client.get("/account/two-step/")
+        .get_data(as_text=True)
+        .count(two_step.secret_in_groups(secret))
+        == 1
+    )  # the same key on reloading the page
 
 
 def test_a_first_code_turns_it_on_and_shows_ten_recovery_codes_once(
@@ -108,9 +117,9 @@ def test_a_first_code_turns_it_on_and_shows_ten_recovery_codes_once(
 
 def test_the_recovery_codes_download_as_text(app: Flask, vendor: User, signed_in: SignIn) -> None:
     client = signed_in(app.test_client(), vendor)
-    client.get("/account/two-step/")
-    page = client.post("/account/two-step/confirm", data={"code": code_for(vendor.id)})
-    text = page.get_data(as_text=True)
+    set_up_page = client.get("/account/two-step/").get_data(as_text=True)
+    code = pyotp.TOTP(secret_shown(set_up_page)).now()
+    text = client.post("/account/two-step/confirm", data={"code": code}).get_data(as_text=True)
     assert 'download="cpt-licensing-recovery-codes.txt"' in text
     assert "data:text/plain;charset=utf-8," in text
 

@@ -19,12 +19,19 @@ from tests.support.factories import DEFAULT_PASSWORD
 
 
 def secret_of(user_id: int) -> str:
-    """The secret the user's app holds (set up, or being set up)."""
+    """The secret the user's app holds (two-step sign-in on)."""
     user = db.session().get(User, user_id, populate_existing=True)
     assert user is not None
     assert user.two_step_nonce is not None
     key = keys.ring()[user.two_step_key_id or ""]
     return two_step.secret_for(key, user.id, user.two_step_nonce)
+
+
+def secret_shown(page: str) -> str:
+    """The key the set-up page shows for typing, without its spaces."""
+    found = re.search(r'id="two-step-secret">([A-Z2-7 ]+)<', page)
+    assert found, page[:3000]
+    return found.group(1).replace(" ", "")
 
 
 def code_for(user_id: int, at: datetime | None = None) -> str:
@@ -37,7 +44,8 @@ def set_up(client: FlaskClient, user: Any) -> list[str]:
     less than 10 minutes ago); the recovery codes shown."""
     page = client.get("/account/two-step/")
     assert page.status_code == 200, page.get_data(as_text=True)[:2000]
-    done = client.post("/account/two-step/confirm", data={"code": code_for(user.id)})
+    code = pyotp.TOTP(secret_shown(page.get_data(as_text=True))).now()
+    done = client.post("/account/two-step/confirm", data={"code": code})
     assert done.status_code == 200, done.get_data(as_text=True)[:3000]
     return recovery_codes_shown(done.get_data(as_text=True))
 
@@ -66,5 +74,7 @@ def turn_on(user: Any) -> list[str]:
     from licensing.actors import Actor
 
     actor = Actor.of(services.principal_for(user))
-    pending = services.start_set_up(actor, two_step_keys())
-    return services.confirm_set_up(actor, pyotp.TOTP(pending.secret).now(), two_step_keys())
+    nonce = two_step.new_nonce()
+    pending = services.pending_set_up(user.id, user.email, nonce, two_step_keys())
+    code = pyotp.TOTP(pending.secret).now()
+    return services.confirm_set_up(actor, nonce, code, two_step_keys())

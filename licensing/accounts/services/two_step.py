@@ -78,35 +78,30 @@ def _own_user(session: Session, actor: Actor) -> User:
     return user
 
 
-def start_set_up(actor: Actor, keys: Keys) -> PendingSetUp:
-    """A secret for the actor's authenticator app, kept (as its nonce) until a
-    code confirms it; the same one until then, so the page can be reloaded."""
-    with db.transaction() as session:
-        user = _own_user(session, actor)
-        if user.two_step_enabled:
-            raise Conflict("Two-step sign-in is already on for your account.")
-        if user.two_step_nonce is None or user.two_step_key_id != keys.current_id:
-            user.two_step_nonce = two_step.new_nonce()
-            user.two_step_key_id = keys.current_id
-        secret = _secret(user, keys)
-        return PendingSetUp(secret, two_step.provisioning_uri(secret, user.email))
+def pending_set_up(user_id: int, email: str, nonce: str, keys: Keys) -> PendingSetUp:
+    """The secret (and its QR code's address) a set-up in progress shows, from the
+    nonce the browser's session keeps until a code confirms it: nothing is stored
+    before then, so showing the page writes nothing."""
+    secret = two_step.secret_for(keys.current, user_id, nonce)
+    return PendingSetUp(secret, two_step.provisioning_uri(secret, email))
 
 
 def confirm_set_up(
-    actor: Actor, code: str, keys: Keys, *, now: datetime | None = None
+    actor: Actor, nonce: str, code: str, keys: Keys, *, now: datetime | None = None
 ) -> list[str]:
-    """Turn two-step sign-in on once the app's first code matches; the recovery
-    codes, to show once."""
+    """Turn two-step sign-in on once the app's first code for the secret of
+    `nonce` matches; the recovery codes, to show once."""
     moment = now or utcnow()
     with db.transaction() as session:
         user = _own_user(session, actor)
         if user.two_step_enabled:
             raise Conflict("Two-step sign-in is already on for your account.")
-        if user.two_step_nonce is None:
-            raise Conflict("Start setting up two-step sign-in first.")
-        step = two_step.accepted_step(_secret(user, keys), code, now=moment, last_step=None)
+        secret = two_step.secret_for(keys.current, user.id, nonce)
+        step = two_step.accepted_step(secret, code, now=moment, last_step=None)
         if step is None:
             raise InvalidInput.for_field("code", SET_UP_CODE_REFUSED)
+        user.two_step_nonce = nonce
+        user.two_step_key_id = keys.current_id
         user.two_step_enabled_at = moment
         user.two_step_last_step = step
         codes = _replace_recovery_codes(session, user, moment)
@@ -174,7 +169,7 @@ def turn_off_for(actor: Actor, user_id: int, reason: str, *, by: str | None = No
         user = session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
-        if not user.two_step_enabled and user.two_step_nonce is None:
+        if not user.two_step_enabled:
             raise Conflict(f"Two-step sign-in is already off for {user.email}.")
         # The audit note also says who ran a command (`by`); the user reads the reason.
         _disable(session, user, actor, reason=reason, note=f"{reason} ({by})" if by else reason)
@@ -306,12 +301,11 @@ def _disable(
     session: Session, user: User, actor: Actor, *, reason: str | None, note: str | None
 ) -> None:
     _delete_recovery_codes(session, user.id)
-    was_on = user.two_step_enabled
     user.two_step_nonce = None
     user.two_step_key_id = None
     user.two_step_enabled_at = None
     user.two_step_last_step = None
-    _audit_two_step(session, user, "user.two_step_disabled", actor, before=was_on, note=note)
+    _audit_two_step(session, user, "user.two_step_disabled", actor, before=True, note=note)
     _tell_owner(
         session, user, "two_step_disabled", reason=reason, by_office=actor.user_id != user.id
     )
