@@ -147,7 +147,10 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
         (royalties_cli.remind, royalties_cli.restore_terminated),
     ),
     "tokens": ("API tokens.", (accounts_cli.create_token, accounts_cli.remind)),
-    "users": ("User accounts.", (accounts_cli.create_admin, accounts_cli.set_role)),
+    "users": (
+        "User accounts.",
+        (accounts_cli.create_admin, accounts_cli.set_role, accounts_cli.two_step_off),
+    ),
 }
 
 

@@ -264,6 +264,9 @@ class Config:
     auth_rate_limit: str = "10 per minute"
     ratelimit_storage_uri: str = "memory://"
     auto_approve: bool = True
+    # Staff must set up two-step sign-in before opening any page (on by default in
+    # production only: `from_env`).
+    two_step_required_for_staff: bool = False
     # Commercial terms written into new agreements and their invoices.
     payment_terms_days: int = 30
     late_fee_monthly_percent: Decimal = Decimal("1.5")
@@ -350,6 +353,13 @@ class Config:
             ),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
             auto_approve=_flag(env.get("AUTO_APPROVE", "true"), "AUTO_APPROVE"),
+            two_step_required_for_staff=_flag(
+                env.get(
+                    "TWO_STEP_REQUIRED_FOR_STAFF",
+                    "true" if environment == "production" else "false",
+                ),
+                "TWO_STEP_REQUIRED_FOR_STAFF",
+            ),
             payment_terms_days=_int(env.get("PAYMENT_TERMS_DAYS", "30"), "PAYMENT_TERMS_DAYS", 1),
             late_fee_monthly_percent=_percent(
                 env.get("LATE_FEE_MONTHLY_PERCENT", "1.5"), "LATE_FEE_MONTHLY_PERCENT"

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import flask_login
-from flask import Flask, g, has_request_context, request
+from flask import Flask, flash, g, has_request_context, redirect, request, session, url_for
+from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.access import Principal
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import User, parse_roles
 from licensing.accounts.services import authenticate_token, principal_for
-from licensing.config import API_PREFIX
+from licensing.config import API_PREFIX, current_config
 from licensing.errors import AuthenticationRequired
 from licensing.extensions import configured_limit, limiter, login_manager
 from licensing.limits import MAX_RECORD_ID
@@ -56,6 +57,9 @@ class SessionUser:
     principal: Principal
     session_id: str
     organization: OrganizationStanding | None = None
+    # Two-step sign-in is required of this account and not yet set up: every
+    # page but its set-up leads there (`_require_two_step`).
+    two_step_due: bool = False
 
     # Flask-Login's user protocol: only active users are ever loaded.
     is_authenticated: ClassVar[bool] = True
@@ -94,7 +98,13 @@ def load_session_user(session_id: str) -> SessionUser | None:
     organization = None
     if row.organization_id is not None:
         organization = OrganizationStanding(row.organization_id, row.legal_name, row.standing)
-    return SessionUser(principal, session_id, organization)
+    required = (
+        bool(row.two_step_required)
+        if row.organization_id is not None
+        else current_config().two_step_required_for_staff
+    )
+    due = required and row.two_step_enabled_at is None
+    return SessionUser(principal, session_id, organization, two_step_due=due)
 
 
 def principal_from_session() -> Principal | None:
@@ -147,6 +157,34 @@ def _check_bearer_token_first() -> None:
         access.current_principal()
 
 
+# What an account that must set up two-step sign-in may open meanwhile.
+_OPEN_BEFORE_TWO_STEP = frozenset({"static", "accounts.sign_out"})
+
+
+def _require_two_step() -> Response | None:
+    """Staff (when the office requires it) and members of an organization that
+    requires it are taken to set up two-step sign-in after signing in, and can
+    open nothing else until it is on."""
+    if "_user_id" not in session or is_api_request():
+        return None
+    user = flask_login.current_user
+    if not isinstance(user, SessionUser) or not user.two_step_due:
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint in _OPEN_BEFORE_TWO_STEP or endpoint.startswith("two_step."):
+        return None
+    flash(
+        "Set up two-step sign-in first: "
+        + (
+            "the licensing office requires it of its staff."
+            if user.principal.is_staff
+            else "your organization requires it of its members."
+        ),
+        "info",
+    )
+    return redirect(url_for("two_step.status"), 303)
+
+
 def _forget_caller() -> None:
     """Each request recognises its caller afresh. (In production every request
     has its own `g`; the test client shares one app context across requests.)
@@ -165,6 +203,7 @@ def init_app(app: Flask) -> None:
     access.register_principal_loader(app, principal_from_session)
     access.register_principal_loader(app, principal_from_bearer_token)
     app.before_request(_check_bearer_token_first)
+    app.before_request(_require_two_step)
 
 
 # --- rate limits ---------------------------------------------------------------------

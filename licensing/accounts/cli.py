@@ -102,6 +102,28 @@ def set_role(email: str, role: str) -> None:
         )
 
 
+@click.command("two-step-off")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why (audited, and emailed to the user).")
+@with_appcontext
+def two_step_off(email: str, reason: str) -> None:
+    """Turn off a user's two-step sign-in (a lost phone and no recovery code).
+
+    For an operator when no admin can do it on the console (the only admin lost
+    theirs): audited as `system` with the reason and your login, and emailed to the
+    user. Exits 1 when refused (no such user, or it is already off).
+    """
+    by = f"licensing users two-step-off on the command line, user {operator_login()}"
+    try:
+        user = services.turn_off_two_step_by_email(email, reason, by=by)
+    except DomainError as error:
+        raise click.ClickException(_refusal(error)) from None
+    click.echo(
+        f"Two-step sign-in is off for {user.name_and_email}; they are emailed, and sign in "
+        "with their password alone until they set it up again."
+    )
+
+
 def _refusal(error: DomainError) -> str:
     """A domain refusal as one line: each field's messages, else its detail."""
     problems = "; ".join(" ".join(messages) for messages in getattr(error, "errors", {}).values())

@@ -380,3 +380,50 @@ class PasswordChangeForm(PageForm):
     current_password = _current_password(field_id="password-current-password")
     new_password = _password("New password")
     confirm = _confirm("Repeat the new password", "new_password")
+
+
+# --- two-step sign-in ----------------------------------------------------------------
+
+
+def _code(label: str = "Code from your authenticator app") -> StringField:
+    # One-time codes: the browser may fill it from the app (`one-time-code`), and
+    # phones show a digit keypad (a recovery code has letters, so no `inputmode`).
+    return StringField(
+        label,
+        validators=[REQUIRED, within(40)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
+    )
+
+
+class RecentPasswordForm(PageForm):
+    """The password again, before a step that changes how one signs in."""
+
+    password = _current_password("Your password")
+
+
+class TwoStepCodeForm(PageForm):
+    code = _code()
+
+
+class SignInCodeForm(PageForm):
+    code = _code("Code from your authenticator app, or a recovery code")
+
+
+class TwoStepOffForm(PageForm):
+    password = _current_password("Your password", field_id="off-password")
+    code = StringField(
+        "A code from your authenticator app, or a recovery code",
+        validators=[REQUIRED, within(40)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
+        id="off-code",
+    )
+
+
+class TwoStepResetForm(PageForm):
+    """An admin turns a user's two-step sign-in off (a lost phone)."""
+
+    reason = StringField(
+        "Why (the user is emailed this, and it is kept in the audit log)",
+        validators=[REQUIRED, within(500)],
+        id="two-step-reason",
+    )

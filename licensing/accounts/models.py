@@ -11,7 +11,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, STAFF_ROLES
@@ -83,6 +92,8 @@ class Organization(Snapshotted, Base):
     tax_id: Mapped[str | None] = mapped_column(String(TAX_ID_MAX))
     standing: Mapped[str] = mapped_column(String(20), default="applying", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Its administrator requires two-step sign-in of every member (docs/security.md).
+    two_step_required: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     members: Mapped[list[User]] = relationship(
         back_populates="organization", order_by="User.id", viewonly=True
@@ -157,8 +168,20 @@ class User(Base):
     # Part of every session's user id: signing out (or a new password) moves it
     # on, so a copied session cookie stops working at once, server-side.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Two-step sign-in (`accounts.two_step`): the secret is never stored, only the
+    # nonce it is derived from with the key `two_step_key_id` names. Set up once
+    # `two_step_enabled_at` is set; a nonce without it is a set-up not yet confirmed.
+    two_step_nonce: Mapped[str | None] = mapped_column(String(64))
+    two_step_key_id: Mapped[str | None] = mapped_column(String(16))
+    two_step_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The time step of the last code accepted: a code is accepted once.
+    two_step_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
+
+    @property
+    def two_step_enabled(self) -> bool:
+        return self.two_step_enabled_at is not None
 
     @property
     def roles(self) -> frozenset[str]:
@@ -329,3 +352,16 @@ class OneTimeToken(Snapshotted, Base):
         "used_at",
         "revoked_at",
     )
+
+
+class RecoveryCode(Base):
+    """One of a user's two-step recovery codes: shown once, stored as a digest,
+    good for one sign-in (`used_at`)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

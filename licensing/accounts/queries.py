@@ -296,8 +296,10 @@ _SESSION_USER = (
         User.organization_role,
         User.password_hash,
         User.session_generation,
+        User.two_step_enabled_at,
         Organization.legal_name,
         Organization.standing,
+        Organization.two_step_required,
     )
     .outerjoin(Organization, Organization.id == User.organization_id)
     .where(User.id == bindparam("user_id"), User.is_active.is_(True))

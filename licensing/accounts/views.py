@@ -46,6 +46,7 @@ from licensing.accounts.states import (
     standing_actions_for,
 )
 from licensing.actors import Actor, current_actor
+from licensing.audit import keys as audit_keys
 from licensing.audit import queries as audit_queries
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -117,19 +118,19 @@ RECENT_PASSWORD = timedelta(minutes=10)
 _PASSWORD_CONFIRMED_AT = "password_confirmed_at"  # noqa: S105 - a session key, not a secret
 
 
-def _start_session(user: object) -> None:
+def start_session(user: object) -> None:
     """A fresh session for the user: nothing from before signing in carries over."""
     session.clear()
     flask_login.login_user(user)
-    _note_password_confirmed()
+    note_password_confirmed()
 
 
-def _note_password_confirmed() -> None:
+def note_password_confirmed() -> None:
     # Whole seconds: the session's JSON reads fractions back as Decimal.
     session[_PASSWORD_CONFIRMED_AT] = int(utcnow().timestamp())
 
 
-def _password_recently_confirmed() -> bool:
+def password_recently_confirmed() -> bool:
     confirmed = session.get(_PASSWORD_CONFIRMED_AT)
     if not isinstance(confirmed, int):
         return False
@@ -215,7 +216,9 @@ def sign_in() -> Page:
             form.password.errors = [error.detail]
             status = 422
         else:
-            _start_session(user)
+            if user.two_step_enabled:
+                return _ask_for_code(user, target)
+            start_session(user)
             return redirect(target or home_for(services.principal_for(user)))
     elif form.is_submitted():
         status = 422
@@ -230,6 +233,82 @@ def sign_in() -> Page:
         and not form.is_submitted()
         and target != _safe_next(session.get(_AFTER_SIGN_IN)),
     ), status
+
+
+# The second step of signing in waits this long for the code, in this browser's
+# session only: no session of the account exists until the code is right.
+TWO_STEP_PENDING = timedelta(minutes=5)
+_PENDING_SIGN_IN = "two_step_pending"
+
+
+def _ask_for_code(user: User, target: str | None) -> Response:
+    """The password was right: remember, in this browser's session alone, whose
+    code to ask for and until when. The session id (password fingerprint and
+    session generation) is kept too, so a new password or a sign-out everywhere
+    ends the pending step as it ends sessions."""
+    session.clear()
+    session[_PENDING_SIGN_IN] = {
+        "session_id": user.get_id(),
+        "until": int((utcnow() + TWO_STEP_PENDING).timestamp()),
+        "next": target or "",
+    }
+    return redirect(url_for("accounts.sign_in_code"))
+
+
+def _pending_user() -> tuple[User, str | None] | None:
+    """The user whose code the second step waits for, and where to go after; None
+    when nothing waits, it has expired or the account moved on."""
+    pending = session.get(_PENDING_SIGN_IN)
+    if not isinstance(pending, dict) or not isinstance(pending.get("until"), int):
+        return None
+    if utcnow().timestamp() > pending["until"]:
+        return None
+    user_id, _, _ = str(pending.get("session_id", "")).partition(":")
+    user = db.session().get(User, int(user_id)) if user_id.isdigit() else None
+    if user is None or not user.is_active or user.get_id() != pending.get("session_id"):
+        return None
+    return user, _safe_next(pending.get("next"))
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@access.public
+@auth_rate_limit()
+@shows_unstorable_on_form
+def sign_in_code() -> Page:
+    """The second step of signing in: a code from the authenticator app, or a
+    recovery code. Wrong codes count towards the account's lockout, and this
+    form shares sign-in's rate limit."""
+    pending = _pending_user()
+    if pending is None:
+        session.pop(_PENDING_SIGN_IN, None)
+        flash(
+            "Sign in again: the step that asks for your code lasts "
+            f"{int(TWO_STEP_PENDING.total_seconds() // 60)} minutes.",
+            "info",
+        )
+        return redirect(url_for("accounts.sign_in"))
+    user, target = pending
+    form = forms.SignInCodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            signed_in = services.second_step(user.id, form.code.data or "", two_step_keys())
+        except AuthenticationRequired as error:
+            form.code.errors = [error.detail]
+            status = 422
+        else:
+            start_session(signed_in)
+            return redirect(target or home_for(services.principal_for(signed_in)))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/sign_in_code.html", form=form), status
+
+
+def two_step_keys() -> services.Keys:
+    """The keys two-step secrets are derived from: the audit keys (docs/security.md,
+    "Two-step sign-in")."""
+    current_id, current = audit_keys.current()
+    return services.Keys(current_id=current_id, current=current, ring=audit_keys.ring())
 
 
 @bp.route("/sign-out", methods=["POST"])
@@ -338,8 +417,9 @@ def reset_password(token: str) -> Page:
                 return _link_problem(error, again=url_for("accounts.reset"))
             show_errors(form, error)
         else:
-            if first:
-                _start_session(user)
+            # A welcome link never skips a second step set up since.
+            if first and not user.two_step_enabled:
+                start_session(user)
                 flash("Your password is set and you are signed in.", "success")
                 return redirect(
                     url_for("portal.dashboard" if user.organization_id else "console.home")
@@ -378,7 +458,7 @@ def accept_invitation(token: str) -> Page:
                 return _link_problem(error)
             show_errors(form, error)
         else:
-            _start_session(user)
+            start_session(user)
             assert link.organization is not None  # an invitation always names its organization
             flash(f"Welcome to {end_sentence(link.organization.legal_name)}", "success")
             return redirect(url_for("portal.dashboard"))
@@ -476,6 +556,24 @@ def update_profile() -> Page:
         return "The organization's profile is saved."
 
     return _organization_form(form, "contact_form", save)
+
+
+@bp.route("/organization/two-step", methods=["POST"])
+@access.administrator
+def require_two_step() -> Response:
+    """An administrator requires two-step sign-in of every member (or stops)."""
+    principal = access.require_principal()
+    own = queries.own_organization(db.session(), principal)
+    required = request.form.get("required") == "true"
+    services.require_for_organization(Actor.of(principal), own.id, required)
+    flash(
+        "Every member must now use two-step sign-in: those without it are asked to set it "
+        "up the next time they open a page."
+        if required
+        else "Two-step sign-in is now each member's choice.",
+        "success",
+    )
+    return redirect(url_for("accounts.organization", _anchor="two-step"))
 
 
 @bp.route("/organization/invitations", methods=["POST"])
@@ -607,7 +705,7 @@ def tokens() -> Page:
         secret=secret,
         created=created,
         replacing=replacing,
-        ask_password=not _password_recently_confirmed(),
+        ask_password=not password_recently_confirmed(),
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
         tokens=tokens,
         now=utcnow(),
@@ -638,7 +736,7 @@ def _days(value: str | None) -> int:
 def _confirm_recent_password(principal: Principal, form: forms.TokenForm) -> None:
     """Raise `AuthenticationRequired` unless the password was given recently,
     or is given now (and right)."""
-    if _password_recently_confirmed():
+    if password_recently_confirmed():
         return
     password = form.password.data or ""
     if not password:
@@ -647,7 +745,7 @@ def _confirm_recent_password(principal: Principal, form: forms.TokenForm) -> Non
             f"{int(RECENT_PASSWORD.total_seconds() // 60)} minutes ago."
         )
     services.confirm_password(principal.user_id, password)
-    _note_password_confirmed()
+    note_password_confirmed()
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -975,7 +1073,11 @@ def users() -> Page:
 
 
 def _user_page(
-    user_id: int, *, roles_form: forms.RolesForm | None = None, status: int = 200
+    user_id: int,
+    *,
+    roles_form: forms.RolesForm | None = None,
+    two_step_form: forms.TwoStepResetForm | None = None,
+    status: int = 200,
 ) -> tuple[str, int]:
     db_session = db.session()
     user = queries.get_member(db_session, user_id)
@@ -992,6 +1094,7 @@ def _user_page(
         working_tokens=sum(token.is_usable(now) for token in tokens),
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
+        two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),
         now=now,
     ), status
 
@@ -1068,6 +1171,31 @@ def set_active(user_id: int) -> Page:
             "success",
         )
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+
+
+@console.route("/users/<int:user_id>/two-step/off", methods=["POST"])
+@access.staff("admin")
+@shows_unstorable_on_form
+def turn_off_two_step(user_id: int) -> Page:
+    """A user who lost their phone and their recovery codes: an admin turns their
+    two-step sign-in off, saying why (audited; the user is emailed)."""
+    form = forms.TwoStepResetForm()
+    if form.validate_on_submit():
+        try:
+            user = services.turn_off_two_step_for(current_actor(), user_id, form.reason.data or "")
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            flash(error.detail, "error")
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+        else:
+            flash(
+                f"Two-step sign-in is off for {user.email}, who has been emailed; "
+                "they sign in with their password and set it up again.",
+                "success",
+            )
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+    return _user_page(user_id, two_step_form=form, status=422)
 
 
 @console.route("/users/<int:user_id>/unlock", methods=["POST"])

@@ -54,6 +54,7 @@ from tests.support.billing import credited
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer, LocalStripe
 from tests.support.settings import issuing, permission_sla_days
+from tests.support.two_step import turn_on
 
 WIDTHS = {"desktop": 1366, "phone": 375}
 
@@ -106,6 +107,8 @@ class World:
     # The administrator of a suspended organization with an agreement issued to it:
     # its page says why it cannot be accepted instead of offering the form (round 23).
     suspended_vendor: str = ""
+    # A vendor with two-step sign-in on: signing in asks for their code (round 25).
+    two_step: str = ""
     licensing: str = ""
     billing: str = ""
     admin: str = ""
@@ -138,6 +141,9 @@ def _make_world(live_server: LiveServer) -> World:
         world.billing_member = factories.make_vendor(
             session, organization=vendor.organization, role="billing"
         ).email
+        with_two_step = factories.make_vendor(session)
+        turn_on(with_two_step)
+        world.two_step = with_two_step.email
         staff = {
             role: factories.make_staff(session, roles=roles)
             for role, roles in (
@@ -344,6 +350,8 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit(f"/console/users/{i['user']}"),
         Visit("/account/"),
         Visit("/account/tokens"),
+        # Setting up two-step sign-in: the QR code, the key in groups, the code's form.
+        Visit("/account/two-step/"),
     ]
     vendor = [
         Visit("/portal/"),
@@ -398,6 +406,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit("/account/"),
         Visit("/account/", steps=((_submit("Change the password"), 422),)),
         Visit("/account/tokens"),
+        Visit("/account/two-step/", steps=((_submit("Turn two-step sign-in on"), 422),)),
         Visit("/console/", 403),
         Visit("/portal/applications/999999", 404),
     ]
@@ -407,6 +416,14 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit("/estimate?use=development&uses-0-quantity-end_users=-5"),
         Visit("/sign-in"),
         Visit("/sign-in", steps=((_submit("Sign in"), 422),)),
+        # The right password of an account with two-step sign-in: its code's page,
+        # which the next two visits check (the step waits 5 minutes, in this tab).
+        Visit(
+            "/sign-in",
+            steps=((_submit("Sign in", email=world.two_step, password=DEFAULT_PASSWORD), 200),),
+        ),
+        Visit("/sign-in/code"),
+        Visit("/sign-in/code", steps=((_submit("Sign in"), 422),)),
         Visit("/sign-up"),
         Visit("/sign-up", steps=((_submit("Create the account"), 422),)),
         Visit("/reset"),

@@ -10,6 +10,7 @@ from flask import Flask
 
 from licensing.accounts.models import User
 from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.two_step import password_step, turn_on
 
 
 def _sign_in(client: Any, email: str, password: str, **kwargs: Any) -> Any:
@@ -69,3 +70,11 @@ def test_the_api_says_what_the_shared_limit_is_and_when_to_try_again_in_one_sent
     # One number for both (`extensions.retry_after`), though the header is written
     # again after the body: tests/integration/test_retry_after.py.
     assert int(found.group(1)) == int(response.headers["Retry-After"])
+
+
+def test_codes_of_two_step_sign_in_share_the_sign_in_budget(app: Flask, vendor: User) -> None:
+    turn_on(vendor)
+    client = app.test_client()
+    assert password_step(client, vendor).status_code == 302
+    statuses = [client.post("/sign-in/code", data={"code": "000000"}).status_code for _ in range(3)]
+    assert statuses == [422, 422, 429]

@@ -266,10 +266,17 @@ SHOWN_ON_FORM = {
     "royalties.console_report",
     "royalties.portal_period",
     "estimator.estimate",
+    "accounts.sign_in_code",
+    "accounts_console.turn_off_two_step",
+    "two_step.confirm",
+    "two_step.confirm_password",
+    "two_step.turn_off",
 }
 BUTTON = "a button or a choice, no text typed"
 GENERIC_REFUSAL = {
     "accounts.change_member_role": BUTTON,
+    "accounts.require_two_step": BUTTON,
+    "two_step.new_recovery_codes": BUTTON,
     "accounts.deactivate_member": BUTTON,
     "accounts.restore_member": BUTTON,
     "accounts.revoke_invitation": BUTTON,

@@ -73,11 +73,15 @@ def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
                 "No email? Ask for a new link."
             )
         else:
-            user.failed_login_count = 0
-            user.locked_until = None
-            user.last_sign_in_at = moment
             if passwords.needs_rehash(user.password_hash):
                 user.password_hash = passwords.hash_password(password)
+            # With two-step sign-in the failures in a row count on until the code
+            # is right (`services.second_step`): reset here, each right password
+            # would buy 4 more guesses at the code.
+            if not user.two_step_enabled:
+                user.failed_login_count = 0
+                user.locked_until = None
+                user.last_sign_in_at = moment
     if refusal is not None:
         raise refusal
     assert user is not None

@@ -1,0 +1,348 @@
+"""Two-step sign-in: setting it up, the second step of signing in, recovery codes,
+and turning it off (by the user, or by an admin for a user who lost their device).
+
+The edges pass the keys (`Keys`: the audit keys, `audit.keys`) the secrets are
+derived from (`accounts.two_step`); nothing here reads the configuration.
+Every change is audited and its owner emailed in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts import passwords, queries, two_step
+from licensing.accounts.models import Organization, RecoveryCode, User
+from licensing.accounts.services.authentication import (
+    LOCKOUT_PERIOD,
+    LOCKOUT_THRESHOLD,
+    _count_failure,
+)
+from licensing.accounts.services.roles import locked_organization, require_administrator
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.db import utcnow
+from licensing.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
+from licensing.links import links
+from licensing.mail import services as mail
+
+# A wrong code, a used one, a locked account: one answer, like the password's.
+CODE_REFUSED = (
+    "The code is incorrect or has been used already. After "
+    f"{LOCKOUT_THRESHOLD} failed attempts in a row an account is locked for "
+    f"{int(LOCKOUT_PERIOD.total_seconds() // 60)} minutes and its owner is emailed."
+)
+SET_UP_CODE_REFUSED = (
+    "That code does not match: check the time on your phone, and type the code your app shows now."
+)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key new secrets are derived with (its id and bytes), and every key an
+    existing secret may name."""
+
+    current_id: str
+    current: bytes
+    ring: Mapping[str, bytes]
+
+
+@dataclass(frozen=True)
+class PendingSetUp:
+    """What the set-up page shows: the secret, grouped, and its QR code."""
+
+    secret: str
+    uri: str
+
+
+def _secret(user: User, keys: Keys) -> str:
+    key = two_step.key_from_ring(keys.ring, user.two_step_key_id)
+    if key is None or user.two_step_nonce is None:
+        # The key that made it is no longer configured: as good as lost.
+        raise Conflict(
+            "Two-step sign-in cannot be checked for this account (its key is no longer "
+            "configured). Use a recovery code, or ask the licensing office to turn it off."
+        )
+    return two_step.secret_for(key, user.id, user.two_step_nonce)
+
+
+def _own_user(session: Session, actor: Actor) -> User:
+    user = session.get(User, actor.user_id, with_for_update=True) if actor.user_id else None
+    if user is None or not user.is_active:
+        raise AuthenticationRequired("Sign in again.")
+    return user
+
+
+def pending_set_up(user_id: int, email: str, nonce: str, keys: Keys) -> PendingSetUp:
+    """The secret (and its QR code's address) a set-up in progress shows, from the
+    nonce the browser's session keeps until a code confirms it: nothing is stored
+    before then, so showing the page writes nothing."""
+    secret = two_step.secret_for(keys.current, user_id, nonce)
+    return PendingSetUp(secret, two_step.provisioning_uri(secret, email))
+
+
+def confirm_set_up(
+    actor: Actor, nonce: str, code: str, keys: Keys, *, now: datetime | None = None
+) -> list[str]:
+    """Turn two-step sign-in on once the app's first code for the secret of
+    `nonce` matches; the recovery codes, to show once."""
+    moment = now or utcnow()
+    with db.transaction() as session:
+        user = _own_user(session, actor)
+        if user.two_step_enabled:
+            raise Conflict("Two-step sign-in is already on for your account.")
+        secret = two_step.secret_for(keys.current, user.id, nonce)
+        step = two_step.accepted_step(secret, code, now=moment, last_step=None)
+        if step is None:
+            raise InvalidInput.for_field("code", SET_UP_CODE_REFUSED)
+        user.two_step_nonce = nonce
+        user.two_step_key_id = keys.current_id
+        user.two_step_enabled_at = moment
+        user.two_step_last_step = step
+        codes = _replace_recovery_codes(session, user, moment)
+        _audit_two_step(session, user, "user.two_step_enabled", actor, before=False)
+        _tell_owner(session, user, "two_step_enabled")
+        return codes
+
+
+def regenerate_recovery_codes(actor: Actor, *, now: datetime | None = None) -> list[str]:
+    """New recovery codes; every earlier one stops working."""
+    moment = now or utcnow()
+    with db.transaction() as session:
+        user = _own_user(session, actor)
+        if not user.two_step_enabled:
+            raise Conflict("Set up two-step sign-in first: recovery codes go with it.")
+        codes = _replace_recovery_codes(session, user, moment)
+        audit.record_event(
+            session,
+            "user.recovery_codes_regenerated",
+            user.id,
+            before=None,
+            after={"recovery_codes": len(codes)},
+            actor=actor,
+        )
+        return codes
+
+
+def turn_off(
+    actor: Actor, password: str, code: str, keys: Keys, *, now: datetime | None = None
+) -> None:
+    """The owner turns it off, with their password and a code (or a recovery
+    code); a wrong answer counts towards the lockout."""
+    moment = now or utcnow()
+    refusal: Exception | None = None
+    with db.transaction() as session:
+        user = _own_user(session, actor)
+        if not user.two_step_enabled:
+            raise Conflict("Two-step sign-in is already off for your account.")
+        if user.is_locked(moment):
+            refusal = AuthenticationRequired(CODE_REFUSED)
+        elif not passwords.verify_password(user.password_hash, password):
+            _count_failure(session, user, moment)
+            refusal = InvalidInput.for_field(
+                "password", "The password is incorrect (it counts towards the lockout)."
+            )
+        elif not _accept_code(session, user, code, keys, moment):
+            _count_failure(session, user, moment)
+            refusal = InvalidInput.for_field("code", CODE_REFUSED)
+        else:
+            _disable(session, user, actor, reason=None, note=None)
+    if refusal is not None:
+        raise refusal
+
+
+def turn_off_for(actor: Actor, user_id: int, reason: str, *, by: str | None = None) -> User:
+    """An admin turns off a user's two-step sign-in (a lost phone and no recovery
+    code): audited with the reason, the user emailed. They sign in with the
+    password alone, and set it up again (staff, or a member whose organization
+    requires it, are taken to the set-up page at once)."""
+    actor.require_role("admin")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput.for_field("reason", "Say why (for the audit log and the user's email).")
+    with db.transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.")
+        if not user.two_step_enabled:
+            raise Conflict(f"Two-step sign-in is already off for {user.email}.")
+        # The audit note also says who ran a command (`by`); the user reads the reason.
+        _disable(session, user, actor, reason=reason, note=f"{reason} ({by})" if by else reason)
+        return user
+
+
+def turn_off_two_step_by_email(email: str, reason: str, *, by: str) -> User:
+    """Operations (`licensing users two-step-off`): `turn_off_for` as the system,
+    for the user with this address (the only admin, who cannot reach the console)."""
+    with db.transaction() as session:
+        found = queries.user_by_email(session, email)
+        if found is None:
+            raise NotFound(f"There is no user {email.strip().lower()}.")
+        user_id = found.id
+    return turn_off_for(Actor.SYSTEM, user_id, reason, by=by)
+
+
+def require_for_organization(actor: Actor, organization_id: int, required: bool) -> Organization:
+    """An organization's administrator requires two-step sign-in of every member
+    (or stops requiring it); members without it are taken to set it up."""
+    with db.transaction() as session:
+        organization = locked_organization(session, organization_id)
+        require_administrator(session, organization.id, actor)
+        if organization.two_step_required != required:
+            audit.record_event(
+                session,
+                "organization.two_step_required",
+                organization.id,
+                before={"two_step_required": organization.two_step_required},
+                after={"two_step_required": required},
+                actor=actor,
+            )
+            organization.two_step_required = required
+        return organization
+
+
+def second_step(user_id: int, code: str, keys: Keys, *, now: datetime | None = None) -> User:
+    """Signing in, after the password: an authenticator code (accepted once) or
+    an unused recovery code. A wrong one counts towards the lockout; a locked
+    account accepts none. Raises `AuthenticationRequired` (`CODE_REFUSED`)."""
+    moment = now or utcnow()
+    refused = False
+    with db.transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None or not user.is_active or not user.two_step_enabled:
+            raise AuthenticationRequired("Sign in again.")
+        if user.is_locked(moment):
+            refused = True
+        elif _accept_code(session, user, code, keys, moment):
+            user.failed_login_count = 0
+            user.locked_until = None
+            user.last_sign_in_at = moment
+        else:
+            _count_failure(session, user, moment)
+            refused = True
+    if refused:
+        raise AuthenticationRequired(CODE_REFUSED)
+    return user
+
+
+def _accept_code(session: Session, user: User, code: str, keys: Keys, now: datetime) -> bool:
+    """An authenticator code newer than the last one accepted, or an unused
+    recovery code (spent now, audited and its owner emailed)."""
+    if two_step.looks_like_recovery_code(code):
+        return _spend_recovery_code(session, user, code, now)
+    step = two_step.accepted_step(
+        _secret(user, keys), code, now=now, last_step=user.two_step_last_step
+    )
+    if step is None:
+        return False
+    user.two_step_last_step = step
+    return True
+
+
+def _spend_recovery_code(session: Session, user: User, code: str, now: datetime) -> bool:
+    recovery = session.scalars(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == two_step.recovery_code_hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
+    ).first()
+    if recovery is None:
+        return False
+    recovery.used_at = now
+    left = unused_recovery_codes(session, user.id)
+    audit.record_event(
+        session,
+        "user.recovery_code_used",
+        user.id,
+        before=None,
+        after={"recovery_codes_left": left},
+        actor=Actor.user(
+            user.email,
+            user.id,
+            user.organization_id,
+            user.roles,
+            organization_role=user.organization_role,
+        ),
+    )
+    _tell_owner(session, user, "recovery_code_used", left=left)
+    return True
+
+
+def unused_recovery_codes(session: Session, user_id: int) -> int:
+    count = session.scalar(
+        select(func.count(RecoveryCode.id)).where(
+            RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+        )
+    )
+    return int(count or 0)
+
+
+def _delete_recovery_codes(session: Session, user_id: int) -> None:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+
+def _replace_recovery_codes(session: Session, user: User, now: datetime) -> list[str]:
+    _delete_recovery_codes(session, user.id)
+    codes = two_step.new_recovery_codes()
+    session.add_all(
+        RecoveryCode(user_id=user.id, code_hash=two_step.recovery_code_hash(code), created_at=now)
+        for code in codes
+    )
+    return codes
+
+
+def _disable(
+    session: Session, user: User, actor: Actor, *, reason: str | None, note: str | None
+) -> None:
+    _delete_recovery_codes(session, user.id)
+    user.two_step_nonce = None
+    user.two_step_key_id = None
+    user.two_step_enabled_at = None
+    user.two_step_last_step = None
+    _audit_two_step(session, user, "user.two_step_disabled", actor, before=True, note=note)
+    _tell_owner(
+        session, user, "two_step_disabled", reason=reason, by_office=actor.user_id != user.id
+    )
+
+
+def _audit_two_step(
+    session: Session,
+    user: User,
+    action: str,
+    actor: Actor,
+    *,
+    before: bool,
+    note: str | None = None,
+) -> None:
+    audit.record_event(
+        session,
+        action,
+        user.id,
+        before={"two_step": before},
+        after={"two_step": user.two_step_enabled},
+        actor=actor,
+        note=note,
+    )
+
+
+_SUBJECTS = {
+    "two_step_enabled": "Two-step sign-in is now on for your account",
+    "two_step_disabled": "Two-step sign-in was turned off for your account",
+    "recovery_code_used": "A recovery code was used to sign in to your account",
+}
+
+
+def _tell_owner(session: Session, user: User, what: str, **context: object) -> None:
+    mail.enqueue(
+        session,
+        to=user.email,
+        subject=_SUBJECTS[what],
+        template=what,
+        context={"user": user, "reset_url": links().password_reset_request(), **context},
+    )

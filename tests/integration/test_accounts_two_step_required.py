@@ -1,0 +1,72 @@
+"""Staff must use two-step sign-in when the office requires it
+(`TWO_STEP_REQUIRED_FOR_STAFF`, on by default in production only): signed in
+without it, they are taken to set it up and can open nothing else until done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing.accounts.models import User
+from licensing.config import Config
+from tests.support.two_step import set_up
+
+SignIn = Callable[..., FlaskClient]
+
+
+@pytest.fixture
+def config_changes() -> dict[str, Any]:
+    return {"two_step_required_for_staff": True}
+
+
+def test_staff_without_it_are_taken_to_set_it_up_and_can_open_nothing_else(
+    app: Flask, licensing_staff: User, signed_in: SignIn
+) -> None:
+    client = signed_in(app.test_client(), licensing_staff)
+    for path in ("/console/", "/console/applications", "/account/", "/account/tokens"):
+        sent = client.get(path)
+        assert sent.status_code == 303, path
+        assert sent.headers["Location"].endswith("/account/two-step/")
+    page = client.get("/account/two-step/").get_data(as_text=True)
+    assert "required of your account (licensing office staff)" in page
+    refused = client.post("/account/tokens", data={"name": "sneaky"})
+    assert refused.status_code == 303
+    set_up(client, licensing_staff)
+    assert client.get("/console/").status_code == 200
+
+
+def test_staff_without_it_may_still_sign_out(
+    app: Flask, licensing_staff: User, signed_in: SignIn
+) -> None:
+    client = signed_in(app.test_client(), licensing_staff)
+    assert client.post("/sign-out").status_code == 302
+    assert "/sign-in" in client.get("/console/").headers["Location"]
+
+
+def test_vendors_are_not_asked_unless_their_organization_requires_it(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    assert signed_in(app.test_client(), vendor).get("/portal/").status_code == 200
+
+
+def test_production_requires_it_of_staff_by_default_and_development_does_not() -> None:
+    production = {
+        "LICENSING_ENV": "production",
+        "DATABASE_URL": "postgresql://u:p@db.example/licensing",
+        "SECRET_KEY": "s" * 40,
+        "AUDIT_HMAC_KEY": "a" * 40,
+        "PUBLIC_URL": "https://licensing.example.org",
+        "SMTP_URL": "smtp://mail.example.org:25",
+        "BILLING_ISSUER": "The Office|1 Street",
+        "BILLING_REMIT_TO": "Wire to the bank",
+    }
+    assert Config.from_env(production).two_step_required_for_staff
+    turned_off = {**production, "TWO_STEP_REQUIRED_FOR_STAFF": "false"}
+    assert not Config.from_env(turned_off).two_step_required_for_staff
+    assert not Config.from_env(
+        {"LICENSING_ENV": "testing", "SECRET_KEY": "x" * 40, "AUDIT_HMAC_KEY": "y" * 40}
+    ).two_step_required_for_staff
