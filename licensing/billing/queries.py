@@ -297,16 +297,15 @@ def chased(owed_before: date) -> ColumnElement[bool]:
 
 def disputed_on(day: date) -> ColumnElement[bool]:
     """Invoices with a dispute of one of their card payments open at the end of
-    `day` (told of by then, not closed by then): the office is contesting that
-    balance with the bank and not chasing it (`chased`), so finance counts it apart
-    from the balances aged by days past due (the Finance page's aging, its monthly
-    report, the receivables export's `disputed`)."""
+    `day` (the bank's dispute reached Stripe by then, by Stripe's `created`, and it
+    was not closed by then): the office is contesting that balance with the bank
+    (the receivables export's `disputed`)."""
     day_ends = office_day_start(day + timedelta(days=1))
     return (
         select(PaymentDispute.id)
         .where(
             PaymentDispute.invoice_id == Invoice.id,
-            PaymentDispute.opened_at < day_ends,
+            PaymentDispute.disputed_at < day_ends,
             or_(PaymentDispute.closed_at.is_(None), PaymentDispute.closed_at >= day_ends),
         )
         .exists()

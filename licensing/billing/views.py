@@ -350,7 +350,7 @@ def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: da
             waiting_on="your bank",
             detail=f"{amount} not asked for while the dispute is open",
             url=url,
-            since=dispute.opened_at,
+            since=dispute.disputed_at,
         )
     detail = f"{amount} due {invoice.due_date}"
     if dispute is not None:

@@ -259,7 +259,7 @@ def _refuse_while_disputed(dispute: PaymentDispute, credit: CreditNote) -> NoRet
     raise Conflict(
         f"Card payment {dispute.payment_id} of invoice {credit.invoice.number} is disputed "
         f"by the cardholder's bank (Stripe dispute {dispute.stripe_dispute_id}, open since "
-        f"{office_date(dispute.opened_at).isoformat()}): Stripe refuses to refund a card "
+        f"{office_date(dispute.disputed_at).isoformat()}): Stripe refuses to refund a card "
         "while its dispute is open. Answer the dispute in the Stripe dashboard and refund "
         "once it is closed, or record a refund sent offline."
     )
