@@ -312,6 +312,47 @@ def disputed_on(day: date) -> ColumnElement[bool]:
     )
 
 
+def not_chased_on(day: date) -> ColumnElement[bool]:
+    """Invoices the overdue run did not chase on `day` because of a dispute of one
+    of their card payments (`chased`): one open at the end of the day
+    (`disputed_on`), or one lost by then whose balance is owed again only after
+    it (`owed_again_on`). Finance counts their balances apart from those aged by
+    days past due (the Finance page's aging, its monthly report, the receivables
+    export's `aging_bucket`)."""
+    day_ends = office_day_start(day + timedelta(days=1))
+    return (
+        select(PaymentDispute.id)
+        .where(
+            PaymentDispute.invoice_id == Invoice.id,
+            PaymentDispute.disputed_at < day_ends,
+            or_(
+                PaymentDispute.closed_at.is_(None),
+                PaymentDispute.closed_at >= day_ends,
+                PaymentDispute.owed_again_on > day,
+            ),
+        )
+        .exists()
+    )
+
+
+def owed_again_by(day: date) -> ScalarSelect[date | None]:
+    """The invoice's latest day owed again after a dispute lost by the end of `day`
+    (else NULL; it may be after `day`): its balance ages from that day, not from the
+    issued due date, as the overdue run chases it (`chased`)."""
+    day_ends = office_day_start(day + timedelta(days=1))
+    return (
+        select(func.max(PaymentDispute.owed_again_on))
+        .where(PaymentDispute.invoice_id == Invoice.id, PaymentDispute.closed_at < day_ends)
+        .scalar_subquery()
+    )
+
+
+def owed_since(due_date: date, owed_again_on: date | None) -> date:
+    """The day a balance is aged from: its due date, or the later day it was owed
+    again after a dispute lost (`owed_again_by`)."""
+    return max(due_date, owed_again_on) if owed_again_on else due_date
+
+
 def disputes_query(*, invoice_id: int | None = None, state: str | None = None) -> Select[Any]:
     """Disputes, those open first, the evidence due soonest first (the most urgent
     to answer), then the closed ones, the latest closed first; one invoice's when

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +28,20 @@ from tests.support.servers import LocalStripe
 from .dispute_support import WITHDRAWN, dispute_event, paid_with_charge
 from .stripe_support import signed, stripe_config
 
+CLOSED_AT = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
+
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
+
+
+def _lost_on(event: dict[str, Any], now: datetime) -> PaymentDispute:
+    payload, headers = signed(event)
+    services.handle_stripe_webhook(
+        payload, headers["Stripe-Signature"], gateway=settings.gateway(), now=now
+    )
+    return db.session().scalars(select(PaymentDispute)).one()
 
 
 def _aged(client: FlaskClient, staff: User, as_of: date) -> tuple[dict[str, Decimal], dict]:
@@ -46,6 +56,57 @@ def _aged(client: FlaskClient, staff: User, as_of: date) -> tuple[dict[str, Deci
     assert answer.status_code == 200
     exported = csv.DictReader(io.StringIO(answer.get_data(as_text=True)))
     return rows, {row["invoice_number"]: row for row in exported}
+
+
+def _page_from_export(exported: dict[str, dict[str, str]]) -> dict[str, Decimal]:
+    """Each aging row as the export sums it: `balance` by `aging_bucket`."""
+    sums: dict[str, Decimal] = {}
+    for row in exported.values():
+        key = {"not_chased": "disputed", "1-30": "1_30", "31-60": "31_60", "61-90": "61_90"}
+        bucket = key.get(row["aging_bucket"], row["aging_bucket"])
+        sums[bucket] = sums.get(bucket, Decimal(0)) + Decimal(row["balance"])
+    return sums
+
+
+def test_a_lost_disputes_balance_is_not_chased_until_owed_again_then_ages_from_that_day(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    assert invoice.due_date is not None
+    lost = dispute_event(
+        "charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,)
+    )
+    owed_again_on = _lost_on(lost, CLOSED_AT).owed_again_on
+    assert owed_again_on == date(2027, 7, 1)
+    # The day after the close: over 90 days past the issued due date, but not chased.
+    day_after = date(2027, 6, 2)
+    assert (day_after - invoice.due_date).days > 90
+    rows, exported = _aged(client, billing_staff, day_after)
+    assert rows["disputed"] == Decimal("250.00")
+    assert rows["over_90"] == Decimal(0)
+    row = exported[invoice.number]
+    # The columns of schema version 1 keep their meaning: days past the due date.
+    assert (row["bucket"], row["over_90"], row["disputed"]) == ("over_90", "250.00", "0.00")
+    assert (row["aging_bucket"], row["owed_since"]) == ("not_chased", "2027-07-01")
+    assert _page_from_export(exported) == {"disputed": Decimal("250.00")}
+    # Owed again: current that day, then aged from it, not from the issued due date.
+    rows, exported = _aged(client, billing_staff, owed_again_on)
+    assert (rows["disputed"], rows["current"]) == (Decimal(0), Decimal("250.00"))
+    assert exported[invoice.number]["aging_bucket"] == "current"
+    later = owed_again_on + timedelta(days=35)
+    rows, exported = _aged(client, billing_staff, later)
+    assert (rows["31_60"], rows["over_90"]) == (Decimal("250.00"), Decimal(0))
+    row = exported[invoice.number]
+    assert (row["aging_bucket"], row["days_past_owed"], row["bucket"]) == (
+        "31-60",
+        "35",
+        "over_90",
+    )
+    assert _page_from_export(exported) == {"31_60": Decimal("250.00")}
 
 
 def test_a_dispute_applied_a_day_late_is_dated_by_when_it_reached_stripe(
