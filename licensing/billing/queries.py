@@ -300,16 +300,7 @@ def disputed_on(day: date) -> ColumnElement[bool]:
     `day` (the bank's dispute reached Stripe by then, by Stripe's `created`, and it
     was not closed by then): the office is contesting that balance with the bank
     (the receivables export's `disputed`)."""
-    day_ends = office_day_start(day + timedelta(days=1))
-    return (
-        select(PaymentDispute.id)
-        .where(
-            PaymentDispute.invoice_id == Invoice.id,
-            PaymentDispute.disputed_at < day_ends,
-            or_(PaymentDispute.closed_at.is_(None), PaymentDispute.closed_at >= day_ends),
-        )
-        .exists()
-    )
+    return _dispute_standing(day)
 
 
 def not_chased_on(day: date) -> ColumnElement[bool]:
@@ -319,6 +310,12 @@ def not_chased_on(day: date) -> ColumnElement[bool]:
     it (`owed_again_on`). Finance counts their balances apart from those aged by
     days past due (the Finance page's aging, its monthly report, the receivables
     export's `aging_bucket`)."""
+    return _dispute_standing(day, PaymentDispute.owed_again_on > day)
+
+
+def _dispute_standing(day: date, *or_closed_but: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Whether the invoice has a dispute told of by the end of `day` and not closed
+    by then (or closed, but meeting `or_closed_but`)."""
     day_ends = office_day_start(day + timedelta(days=1))
     return (
         select(PaymentDispute.id)
@@ -328,7 +325,7 @@ def not_chased_on(day: date) -> ColumnElement[bool]:
             or_(
                 PaymentDispute.closed_at.is_(None),
                 PaymentDispute.closed_at >= day_ends,
-                PaymentDispute.owed_again_on > day,
+                *or_closed_but,
             ),
         )
         .exists()
