@@ -203,6 +203,45 @@ def payments(
     return session.scalars(payments_query(principal, **filters)).all()
 
 
+@dataclass(frozen=True)
+class PaymentStory:
+    """One payment and what happened to its money, for its console page: the
+    refunds counted against it, its reversal, the disputes of its charge, and the
+    dispute whose reinstated money it is (a dispute won)."""
+
+    payment: Payment
+    refunds: Sequence[Refund]
+    disputes: Sequence[PaymentDispute]
+    reinstates: PaymentDispute | None
+
+
+def payment_story(session: Session, payment_id: int) -> PaymentStory:
+    payment = session.scalars(
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .options(joinedload(Payment.invoice), joinedload(Payment.reversal))
+    ).one_or_none()
+    if payment is None:
+        raise NotFound(f"There is no payment {payment_id}.")
+    refunds = session.scalars(
+        select(Refund)
+        .where(Refund.payment_id == payment_id)
+        .options(joinedload(Refund.credit_note))
+        .order_by(Refund.id)
+    ).all()
+    disputes = session.scalars(
+        disputes_query().where(
+            or_(
+                PaymentDispute.payment_id == payment_id,
+                PaymentDispute.reinstatement_id == payment_id,
+            )
+        )
+    ).all()
+    reinstates = next((d for d in disputes if d.reinstatement_id == payment_id), None)
+    own = [dispute for dispute in disputes if dispute.payment_id == payment_id]
+    return PaymentStory(payment, refunds, own, reinstates)
+
+
 def banks_words(session: Session, listed: Sequence[Payment]) -> dict[int, str]:
     """For each declined card attempt of `listed`, the bank's words, as its
     `payment.declined` audit event recorded them (one query for the list). An

@@ -695,7 +695,8 @@ def test_the_audit_log_names_a_dispute_and_the_money_it_moved_by_their_invoice_l
         f'<a href="{on_invoice}#disputes-heading">Dispute du_1Harborlight of card payment '
         f"{payment.id} of {invoice.number}</a>"
     ) in page
-    assert f'<a href="{on_invoice}#payments-heading">Card payment {payment.id} of ' in page
+    # A payment links its own page (round 25).
+    assert f'<a href="/console/payments/{payment.id}">Card payment {payment.id} of ' in page
     assert f'<a href="{on_invoice}#payments-heading">Reversal of payment {payment.id} of ' in page
     # The bank's reason and Stripe's status as the dispute pages say them.
     assert "product not received" in page
