@@ -475,7 +475,7 @@ AGING_BUCKETS = (
 # Balances not chased on the day because of a dispute: apart from the days past due,
 # as the office is contesting them with the bank, or (a dispute lost) they are owed
 # again only from a later day (`not_chased_on`).
-DISPUTED = ("disputed", "Disputed with the bank, or lost and not yet owed again (not chased)")
+DISPUTED = ("disputed", "Disputed or lost, not yet owed again")
 
 
 # The most days past due in each bucket but the last: the dashboard's aging and the

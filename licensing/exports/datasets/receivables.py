@@ -58,7 +58,7 @@ _BUCKETS = (
 )
 BUCKETS = tuple(name for name, _column, _when in _BUCKETS)
 # `aging_bucket`'s value for a balance not chased because of a dispute: the Finance
-# page's row *Disputed with the bank, or lost and not yet owed again*.
+# page's row *Disputed or lost, not yet owed again*.
 NOT_CHASED = "not_chased"
 
 COLUMNS = (

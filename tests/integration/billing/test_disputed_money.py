@@ -95,9 +95,7 @@ def test_a_balance_the_bank_is_disputing_is_aged_apart_on_the_page_and_in_the_ex
     as_of = date(2027, 12, 31)  # both long past their due dates
     rows = {row.key: row for row in finance.aging(db.session(), "USD", as_of)}
     assert (rows["disputed"].invoices, rows["disputed"].amount) == (1, Decimal("250.00"))
-    assert rows["disputed"].label == (
-        "Disputed with the bank, or lost and not yet owed again (not chased)"
-    )
+    assert rows["disputed"].label == "Disputed or lost, not yet owed again"
     assert (rows["over_90"].invoices, rows["over_90"].amount) == (1, Decimal("40.00"))
     exported = {
         row["invoice_number"]: row for row in _receivables(client, billing_staff, "2027-12-31")
