@@ -222,7 +222,13 @@ class DisputeSchema(ApiSchema):
         allow_none=True,
         metadata={"description": "The last moment to answer in Stripe's dashboard"},
     )
-    opened_at = ma.fields.DateTime()
+    opened_at = ma.fields.DateTime(metadata={"description": "When this service recorded it"})
+    disputed_at = ma.fields.DateTime(
+        metadata={
+            "description": "When the bank's dispute reached Stripe (Stripe's created); "
+            "before round 25, when it was recorded"
+        }
+    )
     closed_at = ma.fields.DateTime(allow_none=True)
     withdrawn_on = Day(
         allow_none=True,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from licensing import db, limits
@@ -73,6 +73,22 @@ def events_for(
         .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
         .order_by(AuditEvent.seq.desc())
         .limit(limit)
+    ).all()
+
+
+def events_for_records(
+    session: Session, records: Iterable[tuple[str, str | int]], *, limit: int = 100
+) -> Sequence[AuditEvent]:
+    """The history of several records together (a payment with its refunds,
+    reversal and disputes), newest first."""
+    wanted = [
+        and_(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
+        for entity_type, entity_id in records
+    ]
+    if not wanted:
+        return []
+    return session.scalars(
+        select(AuditEvent).where(or_(*wanted)).order_by(AuditEvent.seq.desc()).limit(limit)
     ).all()
 
 

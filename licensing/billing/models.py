@@ -537,7 +537,12 @@ class PaymentDispute(Base):
     amount: Mapped[Decimal] = mapped_column(Money())
     # The last moment to send evidence in Stripe's dashboard.
     evidence_due_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # When this service recorded it (the webhook processed, or matched later).
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the bank's dispute reached Stripe (the Dispute's `created`): what dates it
+    # (`billing.queries.disputed_on`), however late the webhook was applied. Disputes
+    # recorded before round 25 have their `opened_at` (migration `billing_0011`).
+    disputed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawn_on: Mapped[date | None] = mapped_column(Date)
     reversal_id: Mapped[int | None] = mapped_column(ForeignKey("payment_reversals.id"), unique=True)

@@ -246,6 +246,8 @@ class DisputeStatus:
     evidence_due_by: datetime | None
     withdrawn_at: datetime | None
     reinstated_at: datetime | None
+    # When the bank's dispute reached Stripe (the Dispute's `created`), whenever we hear of it.
+    created_at: datetime | None = None
 
 
 def _object_id(value: Any) -> str | None:
@@ -296,6 +298,7 @@ def dispute_status_from_event(data_object: Mapping[str, Any]) -> DisputeStatus:
             evidence_due_by=_moment(evidence.get("due_by")),
             withdrawn_at=_moved(transactions, withdrawn=True),
             reinstated_at=_moved(transactions, withdrawn=False),
+            created_at=_moment(data_object.get("created")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MalformedEvent(

@@ -203,6 +203,45 @@ def payments(
     return session.scalars(payments_query(principal, **filters)).all()
 
 
+@dataclass(frozen=True)
+class PaymentStory:
+    """One payment and what happened to its money, for its console page: the
+    refunds counted against it, its reversal, the disputes of its charge, and the
+    dispute whose reinstated money it is (a dispute won)."""
+
+    payment: Payment
+    refunds: Sequence[Refund]
+    disputes: Sequence[PaymentDispute]
+    reinstates: PaymentDispute | None
+
+
+def payment_story(session: Session, payment_id: int) -> PaymentStory:
+    payment = session.scalars(
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .options(joinedload(Payment.invoice), joinedload(Payment.reversal))
+    ).one_or_none()
+    if payment is None:
+        raise NotFound(f"There is no payment {payment_id}.")
+    refunds = session.scalars(
+        select(Refund)
+        .where(Refund.payment_id == payment_id)
+        .options(joinedload(Refund.credit_note))
+        .order_by(Refund.id)
+    ).all()
+    disputes = session.scalars(
+        disputes_query().where(
+            or_(
+                PaymentDispute.payment_id == payment_id,
+                PaymentDispute.reinstatement_id == payment_id,
+            )
+        )
+    ).all()
+    reinstates = next((d for d in disputes if d.reinstatement_id == payment_id), None)
+    own = [dispute for dispute in disputes if dispute.payment_id == payment_id]
+    return PaymentStory(payment, refunds, own, reinstates)
+
+
 def banks_words(session: Session, listed: Sequence[Payment]) -> dict[int, str]:
     """For each declined card attempt of `listed`, the bank's words, as its
     `payment.declined` audit event recorded them (one query for the list). An
@@ -297,20 +336,57 @@ def chased(owed_before: date) -> ColumnElement[bool]:
 
 def disputed_on(day: date) -> ColumnElement[bool]:
     """Invoices with a dispute of one of their card payments open at the end of
-    `day` (told of by then, not closed by then): the office is contesting that
-    balance with the bank and not chasing it (`chased`), so finance counts it apart
-    from the balances aged by days past due (the Finance page's aging, its monthly
-    report, the receivables export's `disputed`)."""
+    `day` (the bank's dispute reached Stripe by then, by Stripe's `created`, and it
+    was not closed by then): the office is contesting that balance with the bank
+    (the receivables export's `disputed`)."""
+    return _dispute_standing(day)
+
+
+def not_chased_on(day: date) -> ColumnElement[bool]:
+    """Invoices the overdue run did not chase on `day` because of a dispute of one
+    of their card payments (`chased`): one open at the end of the day
+    (`disputed_on`), or one lost by then whose balance is owed again only after
+    it (`owed_again_on`). Finance counts their balances apart from those aged by
+    days past due (the Finance page's aging, its monthly report, the receivables
+    export's `aging_bucket`)."""
+    return _dispute_standing(day, PaymentDispute.owed_again_on > day)
+
+
+def _dispute_standing(day: date, *or_closed_but: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Whether the invoice has a dispute told of by the end of `day` and not closed
+    by then (or closed, but meeting `or_closed_but`)."""
     day_ends = office_day_start(day + timedelta(days=1))
     return (
         select(PaymentDispute.id)
         .where(
             PaymentDispute.invoice_id == Invoice.id,
-            PaymentDispute.opened_at < day_ends,
-            or_(PaymentDispute.closed_at.is_(None), PaymentDispute.closed_at >= day_ends),
+            PaymentDispute.disputed_at < day_ends,
+            or_(
+                PaymentDispute.closed_at.is_(None),
+                PaymentDispute.closed_at >= day_ends,
+                *or_closed_but,
+            ),
         )
         .exists()
     )
+
+
+def owed_again_by(day: date) -> ScalarSelect[date | None]:
+    """The invoice's latest day owed again after a dispute lost by the end of `day`
+    (else NULL; it may be after `day`): its balance ages from that day, not from the
+    issued due date, as the overdue run chases it (`chased`)."""
+    day_ends = office_day_start(day + timedelta(days=1))
+    return (
+        select(func.max(PaymentDispute.owed_again_on))
+        .where(PaymentDispute.invoice_id == Invoice.id, PaymentDispute.closed_at < day_ends)
+        .scalar_subquery()
+    )
+
+
+def owed_since(due_date: date, owed_again_on: date | None) -> date:
+    """The day a balance is aged from: its due date, or the later day it was owed
+    again after a dispute lost (`owed_again_by`)."""
+    return max(due_date, owed_again_on) if owed_again_on else due_date
 
 
 def disputes_query(*, invoice_id: int | None = None, state: str | None = None) -> Select[Any]:

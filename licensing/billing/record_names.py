@@ -1,8 +1,9 @@
 """How the audit log (and any page naming records by `web.records`) names the
 billing records no single column names: a payment, its reversal and a card
 payment's dispute, each by the invoice it belongs to and linked to that invoice's
-console page, where they are listed. Without it a reader saw "Card payment dispute
-1" and "Payment 1", unlinked, and had to find the invoice from another row. Each
+console page, where they are listed (a payment to its own page since round 25).
+Without it a reader saw "Card payment dispute 1" and "Payment 1", unlinked, and
+had to find the invoice from another row. Each
 type's records are read in one query a page (`billing.views` registers them)."""
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ def _on_invoice(invoice_id: int, anchor: str) -> str | None:
 
 
 def payments(ids: list[int]) -> dict[int, RecordRef]:
-    """`Card payment 7 of INV-2027-000001`, linked to the invoice's payments."""
+    """`Card payment 7 of INV-2027-000001`, linked to the payment's console page
+    (round 25), else, for a reader who may not open it, to the invoice's payments."""
     rows = db.session().execute(
         select(Payment.id, Payment.method, Invoice.id, Invoice.number)
         .join(Invoice, Payment.invoice_id == Invoice.id)
@@ -29,7 +31,7 @@ def payments(ids: list[int]) -> dict[int, RecordRef]:
     return {
         payment_id: RecordRef(
             f"{method.capitalize()} payment {payment_id} of {number}",
-            _on_invoice(invoice_id, "payments-heading"),
+            record_url("payment", payment_id) or _on_invoice(invoice_id, "payments-heading"),
         )
         for payment_id, method, invoice_id, number in rows
     }

@@ -31,8 +31,9 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db, headers
 from licensing.access import Principal
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
+from licensing.audit import queries as audit_queries
 from licensing.billing import (
     documents,
     forms,
@@ -350,7 +351,7 @@ def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: da
             waiting_on="your bank",
             detail=f"{amount} not asked for while the dispute is open",
             url=url,
-            since=dispute.opened_at,
+            since=dispute.disputed_at,
         )
     detail = f"{amount} due {invoice.due_date}"
     if dispute is not None:
@@ -612,6 +613,36 @@ def disputes() -> str:
         names=queries.organization_names(session, {d.organization_id for d in found.items}),
         unmatched=list(session.scalars(unmatched.limit(DISPUTES_PER_PAGE))),
         unmatched_count=db.count_rows(session, unmatched),
+        now=utcnow(),
+    )
+
+
+@console.route("/payments/<int:payment_id>", endpoint="payment_detail")
+@access.staff(*BILLING_READERS)
+def console_payment_detail(payment_id: int) -> str:
+    """One payment and everything that happened to its money: its invoice, the
+    refunds counted against it, its reversal, the disputes of its charge (or the
+    dispute whose money it is) and the history of them all. Staff reached a
+    payment only through its invoice, and the audit log named it unlinked."""
+    session = db.session()
+    story = queries.payment_story(session, payment_id)
+    payment = story.payment
+    records: list[tuple[str, int]] = [("payment", payment.id)]
+    records += [("refund", refund.id) for refund in story.refunds]
+    records += [("dispute", dispute.id) for dispute in story.disputes]
+    if payment.reversal is not None:
+        records.append(("payment_reversal", payment.reversal.id))
+    return render_template(
+        "billing/console_payment.html",
+        story=story,
+        payment=payment,
+        what=f"{'Card' if payment.method == CARD else forms.method_label(payment.method)} "
+        f"payment {payment.id}",
+        invoice=payment.invoice,
+        organization=session.get(Organization, payment.organization_id),
+        payer=session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None,
+        banks_words=queries.banks_words(session, [payment]),
+        history=audit_queries.events_for_records(session, records),
         now=utcnow(),
     )
 

@@ -17,8 +17,9 @@ Definitions (docs/finance-dashboard.md says the same for readers):
   beyond the balance is a refund).
 - **Top licensees**: what each paid and owes as known now (net of every
   reversal recorded so far, like an invoice's balance).
-- **Aging** of those balances as of a date, by days past the due date, and those
-  whose card payment's dispute is open on that day apart (not chased).
+- **Aging** of those balances as of a date, by days past the due date (or the day
+  owed again after a dispute lost), and apart those not chased that day because of
+  a dispute (open, or lost and not yet owed again).
 
 Every figure is in one currency (the `currency` filter): amounts in different
 currencies are never added. Sums are exact decimals from the database; the
@@ -53,7 +54,9 @@ from licensing.billing.models import (
 )
 from licensing.billing.queries import (
     collected_between,
-    disputed_on,
+    not_chased_on,
+    owed_again_by,
+    owed_since,
     paid_between,
     reversed_between,
 )
@@ -469,9 +472,10 @@ AGING_BUCKETS = (
     ("61_90", "61-90 days past due"),
     ("over_90", "Over 90 days past due"),
 )
-# Balances the bank is disputing on the day: apart from the days past due, as the
-# office is contesting them with the bank, not chasing them (`disputed_on`).
-DISPUTED = ("disputed", "Disputed with the bank (not chased)")
+# Balances not chased on the day because of a dispute: apart from the days past due,
+# as the office is contesting them with the bank, or (a dispute lost) they are owed
+# again only from a later day (`not_chased_on`).
+DISPUTED = ("disputed", "Disputed or lost, not yet owed again")
 
 
 # The most days past due in each bucket but the last: the dashboard's aging and the
@@ -497,20 +501,23 @@ class AgingRow:
 
 
 def aging(session: Session, currency: str, as_of: date) -> list[AgingRow]:
-    """Balances owed on `as_of` by days past the due date, and those the bank is
-    disputing on that day in a row of their own (`DISPUTED`), last."""
+    """Balances owed on `as_of` by days past the day they were owed (the due date,
+    or the day owed again after a dispute lost), and those not chased that day
+    because of a dispute in a row of their own (`DISPUTED`), last."""
     amounts: dict[str, Decimal] = defaultdict(Decimal)
     counts: dict[str, int] = defaultdict(int)
-    disputed = set(
-        session.scalars(select(Invoice.id).where(*_issued(currency), disputed_on(as_of)))
+    not_chased = set(
+        session.scalars(select(Invoice.id).where(*_issued(currency), not_chased_on(as_of)))
     )
+    owed_again = _owed_again(session, currency, as_of)
     for receivable in receivables(session, currency, as_of, as_of):
         balance = receivable.balance_on(as_of)
         if balance > 0:
+            owed = owed_since(receivable.due_date, owed_again.get(receivable.invoice_id))
             key = (
                 DISPUTED[0]
-                if receivable.invoice_id in disputed
-                else aging_bucket((as_of - receivable.due_date).days)
+                if receivable.invoice_id in not_chased
+                else aging_bucket((as_of - owed).days)
             )
             amounts[key] += balance
             counts[key] += 1
@@ -518,6 +525,15 @@ def aging(session: Session, currency: str, as_of: date) -> list[AgingRow]:
         AgingRow(key, label, counts[key], amounts.get(key, ZERO))
         for key, label in (*AGING_BUCKETS, DISPUTED)
     ]
+
+
+def _owed_again(session: Session, currency: str, as_of: date) -> dict[int, date]:
+    """The invoices with a dispute lost by `as_of`: the day owed again (`owed_again_by`)."""
+    owed_again = owed_again_by(as_of)
+    rows = session.execute(
+        select(Invoice.id, owed_again).where(*_issued(currency), owed_again.is_not(None))
+    )
+    return {invoice_id: day for invoice_id, day in rows if day is not None}
 
 
 # --- top licensees --------------------------------------------------------------------

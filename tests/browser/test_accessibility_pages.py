@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.billing import services as billing_services
 from licensing.billing.models import CreditNote, Invoice
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
@@ -172,6 +174,13 @@ def _make_world(live_server: LiveServer) -> World:
         world.suspended_vendor = refused.vendor
         invoice_id = _first_id(Invoice, Invoice.organization_id == vendor.organization_id)
         credited(invoice_id, "10.00", "Goodwill for a late start")
+        wire = billing_services.record_offline_payment(
+            invoice_id,
+            method="wire",
+            amount=Decimal("5.00"),
+            reference="WIRE-ACCESS-1",
+            actor=Actor.of(accounts.principal_for(staff["billing"])),
+        )
         from licensing.royalties import services as royalties
         from licensing.royalties.rows import form_submission
 
@@ -203,6 +212,7 @@ def _make_world(live_server: LiveServer) -> World:
             **{f"stale-{n}": application.id for n, application in zip(WIDTHS, stale, strict=True)},
             "invoice": invoice_id,
             "credit_note": _first_id(CreditNote, CreditNote.invoice_id == invoice_id),
+            "payment": wire.id,
             "report": filing.report.id,
             "period": QUARTERS[1].isoformat(),
             "routed": routed.id,
@@ -334,6 +344,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit(f"/console/invoices/{i['invoice']}"),
         Visit("/console/invoices/overdue"),
         Visit("/console/disputes"),
+        Visit(f"/console/payments/{i['payment']}"),
         Visit("/console/organizations"),
         Visit(f"/console/organizations/{i['organization']}"),
         Visit("/console/outbox"),
@@ -587,6 +598,7 @@ def test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason(app: Flas
             "stale-phone",
             "invoice",
             "credit_note",
+            "payment",
             "report",
             "routed",
             "letter",

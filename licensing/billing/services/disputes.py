@@ -356,6 +356,8 @@ def _record(
         amount=from_minor_units(seen.amount, seen.currency),
         evidence_due_by=seen.evidence_due_by,
         opened_at=now,
+        # Stripe always sends `created`; an object without it is dated as received.
+        disputed_at=seen.created_at or now,
     )
     audit.record_new(session, dispute, "dispute.opened", after=_snapshot(dispute), actor=actor)
     return dispute

@@ -30,7 +30,7 @@ from licensing.billing.services._common import (
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.services.references import RepeatedReferencePolicy
-from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED
+from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED, WON
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
@@ -199,6 +199,9 @@ def _refundable_card_payment(
     }
     if payment_id in disputed:
         _refuse_while_disputed(disputed[payment_id], credit)
+    charged_back = charged_back_in_part(session, credit.invoice_id)
+    if payment_id in charged_back:
+        _refuse_charged_back(charged_back[payment_id], credit)
     statement = (
         select(Payment)
         .where(
@@ -226,6 +229,8 @@ def _refundable_card_payment(
         )
     if disputed:  # what is left to refund by card is disputed
         _refuse_while_disputed(next(iter(disputed.values())), credit)
+    if charged_back:  # what is left of the card money is on a charge charged back
+        _refuse_charged_back(next(iter(charged_back.values())), credit)
     raise Conflict(
         f"Invoice {credit.invoice.number} has no card payment of this service with "
         f"{in_words(amount, credit.currency)} left to refund; record an offline refund instead."
@@ -256,13 +261,59 @@ def _intent_to_refund(session: Session, payment: Payment) -> str | None:
 def _refuse_while_disputed(dispute: PaymentDispute, credit: CreditNote) -> NoReturn:
     """Stripe refuses to refund a disputed charge (`charge_disputed`) while the
     dispute is open: say so before asking it."""
+    payment = dispute.payment
+    if dispute.amount < payment.amount:
+        _refuse_charged_back(dispute, credit)
     raise Conflict(
         f"Card payment {dispute.payment_id} of invoice {credit.invoice.number} is disputed "
         f"by the cardholder's bank (Stripe dispute {dispute.stripe_dispute_id}, open since "
-        f"{office_date(dispute.opened_at).isoformat()}): Stripe refuses to refund a card "
+        f"{office_date(dispute.disputed_at).isoformat()}): Stripe refuses to refund a card "
         "while its dispute is open. Answer the dispute in the Stripe dashboard and refund "
         "once it is closed, or record a refund sent offline."
     )
+
+
+def charged_back_in_part(session: Session, invoice_id: int) -> dict[int, PaymentDispute]:
+    """The invoice's card payments charged back in part (the bank disputed part of
+    the charge and Stripe withdrew it), by payment id, with their dispute: the part
+    not disputed stays paid, but on a charge Stripe will not refund
+    (`_refuse_charged_back`)."""
+    disputes = session.scalars(
+        select(PaymentDispute)
+        .join(Payment, Payment.id == PaymentDispute.payment_id)
+        .where(
+            PaymentDispute.invoice_id == invoice_id,
+            PaymentDispute.reversal_id.is_not(None),
+            PaymentDispute.amount < Payment.amount,
+        )
+        .order_by(PaymentDispute.id)
+    )
+    return {dispute.payment_id: dispute for dispute in disputes}
+
+
+def _refuse_charged_back(dispute: PaymentDispute, credit: CreditNote) -> NoReturn:
+    """Stripe refuses any refund of a charge with a dispute (`charge_disputed`: "the
+    charge you're attempting to refund has been charged back"), whatever part the
+    bank disputed; so the part not disputed goes back offline. Said before asking."""
+    payment, currency = dispute.payment, dispute.currency
+    kept = in_words(payment.amount - dispute.amount, currency)
+    said = (
+        f"Card payment {payment.id} of invoice {credit.invoice.number} was disputed by the "
+        f"cardholder's bank for {in_words(dispute.amount, currency)} of its "
+        f"{in_words(payment.amount, currency)} (Stripe dispute {dispute.stripe_dispute_id}, "
+        f"{dispute.state}): "
+    )
+    if dispute.state == WON:
+        said += (
+            "only the money Stripe gave back after the dispute won is refunded to the card; "
+            f"the {kept} never disputed is not. "
+        )
+    else:
+        said += (
+            "Stripe refuses to refund a card charge with a dispute (charge_disputed), so "
+            f"the {kept} not disputed cannot go back to the card. "
+        )
+    raise Conflict(said + "Record a refund sent offline (wire, ACH or check) for it instead.")
 
 
 def refund_card(

@@ -13,11 +13,19 @@ from __future__ import annotations
 from collections.abc import Generator
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal
-from licensing.billing.queries import collected_between, disputed_on, reversed_between
+from licensing.billing.queries import (
+    collected_between,
+    disputed_on,
+    not_chased_on,
+    owed_again_by,
+    owed_since,
+    reversed_between,
+)
 from licensing.billing.states import DRAFT, VOID
 from licensing.calendar import office_day_start
 from licensing.db import Statement
@@ -49,6 +57,9 @@ _BUCKETS = (
     ("over_90", "over_90", "over 90 days past due"),
 )
 BUCKETS = tuple(name for name, _column, _when in _BUCKETS)
+# `aging_bucket`'s value for a balance not chased because of a dispute: the Finance
+# page's row *Disputed or lost, not yet owed again*.
+NOT_CHASED = "not_chased"
 
 COLUMNS = (
     Column("as_of", DATE, "The day the balances are as of."),
@@ -75,6 +86,26 @@ COLUMNS = (
         "The balance if a dispute of one of the invoice's card payments was open on the "
         "as-of date (contested with the bank, not chased), else 0; it is in its "
         "days-past-due column too.",
+    ),
+    Column(
+        "owed_since",
+        DATE,
+        "The day the balance is aged from: the due date, or the later day it was owed "
+        "again after a dispute lost (the close plus the invoice's payment terms).",
+    ),
+    Column(
+        "days_past_owed",
+        INTEGER,
+        "Days after owed_since on the as-of date (0 if not yet owed).",
+    ),
+    Column(
+        "aging_bucket",
+        TEXT,
+        one_of(
+            (*BUCKETS, NOT_CHASED),
+            "days past owed_since; not_chased while a dispute is open, or lost and "
+            "not yet owed again: the Finance page's aging",
+        ),
     ),
 )
 
@@ -114,6 +145,8 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
             returned.label("returned"),
             credited.label("credited"),
             disputed_on(as_of).label("disputed"),
+            not_chased_on(as_of).label("not_chased"),
+            owed_again_by(as_of).label("owed_again_on"),
         )
     ).where(
         Invoice.state != DRAFT,
@@ -156,7 +189,17 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             which,
             *(owed if name == which else zero for name in BUCKETS),
             owed if r.disputed else zero,
+            *_aged_as_chased(r, as_of),
         )
+
+
+def _aged_as_chased(r: Any, as_of: date) -> tuple[date | None, int, str]:
+    """`owed_since`, `days_past_owed` and `aging_bucket`: the balance aged as the
+    overdue run chases it (the Finance page's aging), where the columns before
+    keep their meaning of schema version 1 (days past the issued due date)."""
+    owed = owed_since(r.due_date, r.owed_again_on) if r.due_date else None
+    days = max((as_of - owed).days, 0) if owed else 0
+    return owed, days, NOT_CHASED if r.not_chased else bucket(days)
 
 
 DATASET = Dataset(

@@ -38,6 +38,7 @@ def dispute_event(
     moved: tuple[datetime, ...] = (),
     with_intent: bool = True,
     dispute_id: str = "du_1Harborlight",
+    created: datetime = OPENED,
 ) -> dict[str, Any]:
     """A `charge.dispute.*` event as Stripe sends it: the Dispute object, with a
     balance transaction for each time money moved (a withdrawal, then a
@@ -60,7 +61,7 @@ def dispute_event(
         "amount": amount,
         "balance_transactions": transactions,
         "charge": charge,
-        "created": int(OPENED.timestamp()),
+        "created": int(created.timestamp()),
         "currency": "usd",
         "evidence_details": {
             "due_by": int(DUE_BY.timestamp()),

@@ -95,7 +95,7 @@ def test_a_balance_the_bank_is_disputing_is_aged_apart_on_the_page_and_in_the_ex
     as_of = date(2027, 12, 31)  # both long past their due dates
     rows = {row.key: row for row in finance.aging(db.session(), "USD", as_of)}
     assert (rows["disputed"].invoices, rows["disputed"].amount) == (1, Decimal("250.00"))
-    assert rows["disputed"].label == "Disputed with the bank (not chased)"
+    assert rows["disputed"].label == "Disputed or lost, not yet owed again"
     assert (rows["over_90"].invoices, rows["over_90"].amount) == (1, Decimal("40.00"))
     exported = {
         row["invoice_number"]: row for row in _receivables(client, billing_staff, "2027-12-31")
@@ -183,3 +183,48 @@ def test_a_card_refund_after_a_won_dispute_whose_answer_was_lost_is_settled_by_r
     assert report.outcomes == [f"refund {refund.id}: refunded: refund {refund.id}"]
     db.session().refresh(refund)
     assert refund.state == "succeeded"
+
+
+def test_the_undisputed_part_of_a_payment_charged_back_in_part_is_refunded_offline_and_said_so(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    # The bank disputed 100.00 of the 250.00 charge and won it: 150.00 stays paid.
+    lost = dispute_event(
+        "charge.dispute.closed", payment, charge, status="lost", amount=10000, moved=(WITHDRAWN,)
+    )
+    deliver(client, lost)
+    # Credited 150.00: 100.00 settles the balance, 50.00 is owed back.
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("150.00"), reason="Overbilled", actor=billing_clerk()
+    )
+    assert credit.refund_outstanding == Decimal("50.00")
+    answer = client.post(
+        f"/api/v1/credit-notes/{credit.id}/refunds",
+        json={"method": "card", "amount": "50.00"},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 409
+    detail = answer.get_json()["detail"]
+    assert f"Card payment {payment.id} of invoice {invoice.number}" in detail
+    assert "for 100.00 USD of its 250.00 USD (Stripe dispute du_1Harborlight, lost)" in detail
+    assert "the 150.00 USD not disputed cannot go back to the card" in detail
+    assert "Record a refund sent offline" in detail
+    assert refunds_of(credit) == []
+    # Stripe is not asked: localstripe holds no refund of the charge.
+    refunded = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
+    )
+    assert refunded["data"] == []
+    # The invoice's page says so beside the refund form, and offers the offline refund.
+    page = signed_in(app.test_client(), billing_staff).get(f"/console/invoices/{invoice.id}")
+    said = " ".join(re.sub(r"<[^>]+>", "", page.text).split())
+    assert "for 100.00 USD of its 250.00 USD: Stripe refuses to refund" in said
+    assert "so the 150.00 USD not disputed cannot go back to the card. Refund it offline" in said
+    assert re.search(r'<option selected value="wire">|<option value="wire" selected', page.text)

@@ -31,6 +31,7 @@ from licensing.billing.models import (
     PaymentReversal,
     UnmatchedDispute,
 )
+from licensing.billing.queries import disputed_on
 from licensing.billing.services import webhooks
 from licensing.billing.stripe_gateway import StripeGateway
 from licensing.errors import ExternalServiceError
@@ -695,9 +696,32 @@ def test_the_audit_log_names_a_dispute_and_the_money_it_moved_by_their_invoice_l
         f'<a href="{on_invoice}#disputes-heading">Dispute du_1Harborlight of card payment '
         f"{payment.id} of {invoice.number}</a>"
     ) in page
-    assert f'<a href="{on_invoice}#payments-heading">Card payment {payment.id} of ' in page
+    # A payment links its own page (round 25).
+    assert f'<a href="/console/payments/{payment.id}">Card payment {payment.id} of ' in page
     assert f'<a href="{on_invoice}#payments-heading">Reversal of payment {payment.id} of ' in page
     # The bank's reason and Stripe's status as the dispute pages say them.
     assert "product not received" in page
     assert "product_not_received" not in page
     assert "needs_response" not in page
+
+
+def test_a_dispute_matched_hours_later_by_the_command_is_dated_by_when_stripe_had_it(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    # The bank's dispute reached Stripe at 22:00 UTC; Stripe could not be asked then.
+    created = datetime(2027, 3, 2, 22, 0, tzinfo=UTC)
+    charge_only = dispute_event(
+        "charge.dispute.created", payment, charge, with_intent=False, created=created
+    )
+    with _stripe_unreachable():
+        deliver(client, charge_only)
+    next_morning = datetime(2027, 3, 3, 15, 0, tzinfo=UTC)
+    services.match_disputes(settings.gateway(), actor=Actor.SYSTEM, now=next_morning)
+    dispute = _dispute()
+    assert (dispute.opened_at, dispute.disputed_at) == (next_morning, created)
+    disputed = select(Invoice.id).where(disputed_on(date(2027, 3, 2)))
+    assert list(db.session().scalars(disputed)) == [payment.invoice_id]

@@ -120,7 +120,12 @@ def test_payments_and_refunds_name_their_method_in_words_on_the_invoice_page(
     staff = signed_in(app.test_client(), billing_staff)
     page = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
     # They read "CHECK" and "ACH" in capitals, the database's words.
-    payments = re.findall(r"<tr><td>([^<]*)</td><td><span class=\"badge", page)
+    # The method links the payment's own page (round 25).
+    payments = re.findall(
+        r"<tr><td>(?:<a href=\"/console/payments/\d+\">)?([^<]*)(?:</a>)?</td>"
+        r"<td><span class=\"badge",
+        page,
+    )
     assert payments == ["Check"]
     refunds = re.findall(rf"<tr><td>{credit.number}</td><td>([^<]*)</td>", page)
     assert refunds == ["ACH transfer"]

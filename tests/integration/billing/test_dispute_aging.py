@@ -1,0 +1,139 @@
+"""A disputed balance counted by finance as the service treats it: dated by when
+the bank's dispute reached Stripe, and after a dispute lost aged from the day it is
+owed again (round 25)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.billing import services
+from licensing.billing.models import Invoice, PaymentDispute
+from licensing.billing.queries import disputed_on
+from licensing.finance import queries as finance
+from tests.support import settings
+from tests.support.factories import bearer
+from tests.support.servers import LocalStripe
+
+from .dispute_support import WITHDRAWN, dispute_event, paid_with_charge
+from .stripe_support import signed, stripe_config
+
+CLOSED_AT = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _lost_on(event: dict[str, Any], now: datetime) -> PaymentDispute:
+    payload, headers = signed(event)
+    services.handle_stripe_webhook(
+        payload, headers["Stripe-Signature"], gateway=settings.gateway(), now=now
+    )
+    return db.session().scalars(select(PaymentDispute)).one()
+
+
+def _aged(client: FlaskClient, staff: User, as_of: date) -> tuple[dict[str, Decimal], dict]:
+    """The Finance page's aging on `as_of` (row: amount) and the receivables
+    export's rows on that day, by invoice number."""
+    rows = {row.key: row.amount for row in finance.aging(db.session(), "USD", as_of)}
+    answer = client.get(
+        "/api/v1/exports/receivables",
+        query_string={"format": "csv", "as_of": as_of.isoformat()},
+        headers=bearer(staff),
+    )
+    assert answer.status_code == 200
+    exported = csv.DictReader(io.StringIO(answer.get_data(as_text=True)))
+    return rows, {row["invoice_number"]: row for row in exported}
+
+
+def _page_from_export(exported: dict[str, dict[str, str]]) -> dict[str, Decimal]:
+    """Each aging row as the export sums it: `balance` by `aging_bucket`."""
+    sums: dict[str, Decimal] = {}
+    for row in exported.values():
+        key = {"not_chased": "disputed", "1-30": "1_30", "31-60": "31_60", "61-90": "61_90"}
+        bucket = key.get(row["aging_bucket"], row["aging_bucket"])
+        sums[bucket] = sums.get(bucket, Decimal(0)) + Decimal(row["balance"])
+    return sums
+
+
+def test_a_lost_disputes_balance_is_not_chased_until_owed_again_then_ages_from_that_day(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    assert invoice.due_date is not None
+    lost = dispute_event(
+        "charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,)
+    )
+    owed_again_on = _lost_on(lost, CLOSED_AT).owed_again_on
+    assert owed_again_on == date(2027, 7, 1)
+    # The day after the close: over 90 days past the issued due date, but not chased.
+    day_after = date(2027, 6, 2)
+    assert (day_after - invoice.due_date).days > 90
+    rows, exported = _aged(client, billing_staff, day_after)
+    assert rows["disputed"] == Decimal("250.00")
+    assert rows["over_90"] == Decimal(0)
+    row = exported[invoice.number]
+    # The columns of schema version 1 keep their meaning: days past the due date.
+    assert (row["bucket"], row["over_90"], row["disputed"]) == ("over_90", "250.00", "0.00")
+    assert (row["aging_bucket"], row["owed_since"]) == ("not_chased", "2027-07-01")
+    assert _page_from_export(exported) == {"disputed": Decimal("250.00")}
+    # Owed again: current that day, then aged from it, not from the issued due date.
+    rows, exported = _aged(client, billing_staff, owed_again_on)
+    assert (rows["disputed"], rows["current"]) == (Decimal(0), Decimal("250.00"))
+    assert exported[invoice.number]["aging_bucket"] == "current"
+    later = owed_again_on + timedelta(days=35)
+    rows, exported = _aged(client, billing_staff, later)
+    assert (rows["31_60"], rows["over_90"]) == (Decimal("250.00"), Decimal(0))
+    row = exported[invoice.number]
+    assert (row["aging_bucket"], row["days_past_owed"], row["bucket"]) == (
+        "31-60",
+        "35",
+        "over_90",
+    )
+    assert _page_from_export(exported) == {"31_60": Decimal("250.00")}
+
+
+def test_a_dispute_applied_a_day_late_is_dated_by_when_it_reached_stripe(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    created = datetime(2027, 3, 2, 14, 0, tzinfo=UTC)
+    opened = dispute_event(
+        "charge.dispute.funds_withdrawn", payment, charge, moved=(WITHDRAWN,), created=created
+    )
+    # Kept unmatched while Stripe was unreachable, applied the next morning.
+    payload, headers = signed(opened)
+    services.handle_stripe_webhook(
+        payload,
+        headers["Stripe-Signature"],
+        gateway=settings.gateway(),
+        now=datetime(2027, 3, 3, 9, 0, tzinfo=UTC),
+    )
+    dispute = db.session().scalars(select(PaymentDispute)).one()
+    assert dispute.disputed_at == created
+    on_the_day = set(db.session().scalars(select(Invoice.id).where(disputed_on(date(2027, 3, 2)))))
+    assert on_the_day == {invoice.id}
+    _rows, exported = _aged(client, billing_staff, date(2027, 3, 2))
+    assert exported[invoice.number]["disputed"] == "250.00"
+    answer = client.get(f"/api/v1/disputes/{dispute.id}", headers=bearer(billing_staff))
+    assert answer.get_json()["disputed_at"].startswith("2027-03-02T14:00")
