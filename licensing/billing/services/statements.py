@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
 from licensing.billing.statements import Statement, currencies_billed, statement_of_account
-from licensing.calendar import office_date
+from licensing.calendar import office_date, parse_day
 from licensing.errors import InvalidInput
 from licensing.money import is_currency
 
@@ -38,7 +38,7 @@ def _day(text: str | None, default: date, field: str, errors: dict[str, list[str
     if text is None or not text.strip():
         return default
     try:
-        day = date.fromisoformat(text.strip())
+        day = parse_day(text.strip())
     except ValueError:
         errors[field] = ["Enter a date as YYYY-MM-DD, e.g. 2027-01-31."]
         return default
@@ -51,9 +51,7 @@ def _range(asked: Asked, today: date, errors: dict[str, list[str]]) -> tuple[dat
     if errors:
         return start, end
     if end > today:
-        errors["to"] = [
-            f"Must be today ({today.isoformat()}) or earlier: the days after are not over."
-        ]
+        errors["to"] = [f"Must be today ({today.isoformat()}) or earlier: later days are not over."]
     if start < EARLIEST:
         errors["from"] = [f"Must be {EARLIEST.isoformat()} or later."]
     elif start > end:
