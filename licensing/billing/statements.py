@@ -222,7 +222,7 @@ def _invoices(session: Session, scope: _Scope) -> Iterator[Movement]:
                 invoice.issue_date,
                 ISSUED,
                 invoice.number,
-                f"Invoice issued, due {due}",
+                f"Invoice issued for {invoice.source_words}, due {due}",
                 invoice.total,
                 invoice.id,
                 invoice.finalized_at,

@@ -233,3 +233,26 @@ def test_a_currency_the_organization_was_not_invoiced_in_is_refused_by_name(
     assert refused.value.errors["currency"] == [
         f"{vendor.organization.legal_name} was not invoiced in EUR (it was in USD)."
     ]
+
+
+def test_a_late_fee_is_listed_as_the_invoice_it_is_on_the_day_it_was_charged(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",), at=ISSUED)  # due 2026-12-20
+    services.process_overdue(standing_days=STANDING_DAYS, now=_at(date(2027, 1, 21)))
+    assert vendor.organization_id is not None
+    statement = _statement(vendor.organization_id, date(2026, 11, 1), date(2027, 1, 31))
+    (fee,) = [
+        line
+        for line in statement.lines
+        if line.movement.kind == "issued" and line.movement.document != invoice.number
+    ]
+    assert fee.movement.day == date(2027, 1, 21)
+    assert f"Late fee {invoice.number}" in fee.movement.description
+    assert fee.movement.amount == Decimal("15.00")  # 1.5% of 1,000.00
+    owed = _receivables_owed(client, billing_staff, vendor.organization_id, date(2027, 1, 31))
+    assert owed == "1015.00"
+    assert str(statement.closing.quantize(Decimal("0.01"))) == owed

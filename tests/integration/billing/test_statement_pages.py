@@ -55,6 +55,8 @@ def test_the_api_gives_a_vendor_their_statement_with_amounts_as_strings(
         ("2026-11-20", "issued", invoice.number, "1550.50", "1550.50"),
         ("2026-11-25", "paid", invoice.number, "-500.00", "1050.50"),
     ]
+    issued = body["movements"][0]["description"]
+    assert issued == f"Invoice issued for {invoice.source_words}, due 2026-12-20"
 
 
 def test_a_vendor_asking_for_another_organizations_statement_is_told_it_does_not_exist(
