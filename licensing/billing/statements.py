@@ -42,7 +42,8 @@ from licensing.money import format_amount
 ZERO = Decimal(0)
 
 # What each movement is, in the order movements of one day are listed: an invoice
-# before the money on it, a void last (it is voided once nothing else is pending).
+# before the money on it, money taken back before money given back (a dispute's
+# withdrawal before its reinstatement), a void last (nothing else moves on it after).
 ISSUED = "issued"
 PAID = "paid"
 REINSTATED = "reinstated"
@@ -51,7 +52,7 @@ REVERSED = "reversed"
 WITHDRAWN = "withdrawn"
 REFUNDED = "refunded"
 VOIDED = "voided"
-KINDS = (ISSUED, PAID, REINSTATED, CREDITED, REVERSED, WITHDRAWN, REFUNDED, VOIDED)
+KINDS = (ISSUED, PAID, CREDITED, REVERSED, WITHDRAWN, REINSTATED, REFUNDED, VOIDED)
 
 
 @dataclass(frozen=True)
@@ -406,15 +407,11 @@ def statement_of_account(
 ) -> Statement:
     """The statement (no checks: the use case `services.statement_for` makes them)."""
     scope = _Scope(organization.id, currency, start, end)
-    # Invoices paid in full before the day before `start` owe nothing from then on,
-    # so the ledger may leave them out (a reversal since reopens its invoice).
+    # Every invoice of the organization (few), not only those the Finance page's
+    # window keeps by `paid_at` (when the invoice was last settled, as booked): the
+    # balances then rest on the bank's days alone.
     ledger = receivables(
-        session,
-        currency,
-        start - timedelta(days=1),
-        end,
-        organization_id=organization.id,
-        voided_too=True,
+        session, currency, None, end, organization_id=organization.id, voided_too=True
     )
     opening, lines = running_lines(ledger, movements(session, scope), start)
     closing = sum((receivable.balance_on(end) for receivable in ledger), ZERO)

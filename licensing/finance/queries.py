@@ -325,7 +325,7 @@ def reversals(session: Session, currency: str, start: date, end: date) -> list[R
 def receivables(
     session: Session,
     currency: str,
-    since: date,
+    since: date | None,
     until: date,
     *,
     organization_id: int | None = None,
@@ -333,24 +333,23 @@ def receivables(
 ) -> list[Receivable]:
     """Invoices issued by `until` that may owe something on some day from `since`
     (those paid in full before `since` owe nothing in the window: a reversal since
-    reopens its invoice, clearing `paid_at`): of one organization when given.
+    reopens its invoice, clearing `paid_at`; every one without `since`): of one
+    organization when given.
     `voided_too` adds void invoices, each owing until the day it was voided, as the
     receivables export lists them as of an earlier day (a statement of account)."""
     issued = (
         [Invoice.state != DRAFT, Invoice.currency == currency] if voided_too else _issued(currency)
     )
-    invoices = (
-        select(
-            Invoice.id,
-            Invoice.organization_id,
-            Invoice.total,
-            Invoice.issue_date,
-            Invoice.due_date,
-            Invoice.voided_at,
-        )
-        .where(*issued, Invoice.issue_date <= until)
-        .where(or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since)))
-    )
+    invoices = select(
+        Invoice.id,
+        Invoice.organization_id,
+        Invoice.total,
+        Invoice.issue_date,
+        Invoice.due_date,
+        Invoice.voided_at,
+    ).where(*issued, Invoice.issue_date <= until)
+    if since is not None:
+        invoices = invoices.where(or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since)))
     if organization_id is not None:
         invoices = invoices.where(Invoice.organization_id == organization_id)
     ledger = {

@@ -23,7 +23,7 @@ from licensing.errors import InvalidInput
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
-from .dispute_support import WITHDRAWN, charge_of, dispute_event
+from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
 from .refund_support import deliver, paid_by_card
 from .stripe_support import stripe_config
 
@@ -136,12 +136,26 @@ def _a_year_of_business(
         moved=(WITHDRAWN,),
     )
     assert "withdrawal of 100.00 booked" in deliver(client, opened)["outcome"]
+    # Another card payment disputed whole, withdrawn 2027-03-02 and won 2027-04-20.
+    won = invoice_for(vendor, ("120.00",), at=ISSUED)
+    second = paid_by_card(client, vendor, localstripe, won)
+    closed = dispute_event(
+        "charge.dispute.closed",
+        second,
+        charge_of(localstripe, second),
+        status="won",
+        amount=12000,
+        moved=(WITHDRAWN, REINSTATED),
+        dispute_id="du_2Harborlight",
+    )
+    assert "reinstatement of 120.00 booked" in deliver(client, closed)["outcome"]
     return {
         "carded": carded,
         "partial": partial,
         "refunded": refunded,
         "bounced": bounced,
         "voided": voided,
+        "won": won,
     }
 
 
@@ -205,7 +219,17 @@ def test_each_movement_is_dated_its_office_day_and_names_its_document(
     (refund,) = [line for line in statement.lines if line.movement.kind == "refunded"]
     assert (refund.movement.day, refund.change) == (date(2027, 1, 12), 0)
     assert statement.opening == 0
-    assert statement.closing == Decimal("1000.25") + Decimal("400.00") + Decimal("100.00")
+    won = made["won"].number
+    assert (date(2027, 3, 2), "withdrawn", won, Decimal("120.00")) in seen
+    # Owed again from the withdrawal: 1,000.25 + 400.00 + 100.00 + 120.00.
+    assert statement.closing == Decimal("1620.25")
+    # The dispute won gives the money back on the day Stripe reinstated it.
+    april = _statement(vendor.organization_id, date(2027, 4, 1), date(2027, 4, 30))
+    (reinstated,) = april.lines
+    assert (reinstated.movement.kind, reinstated.movement.document) == ("reinstated", won)
+    assert (reinstated.movement.day, reinstated.change) == (date(2027, 4, 20), Decimal("-120.00"))
+    assert "du_2Harborlight" in reinstated.movement.description
+    assert april.closing == Decimal("1500.25")
 
 
 def test_an_organization_billed_in_two_currencies_gets_a_statement_for_each(
