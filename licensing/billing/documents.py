@@ -299,7 +299,7 @@ STATEMENT_LEAVES_OUT = (
     "changes no balance. A payment the bank returned (a bounced payment, or one your "
     "bank's dispute withdrew) is owed again from the day it was returned."
 )
-_STATEMENT_COLUMNS = (0.8, 1.3, 0.0, 0.95, 0.95, 0.95)  # inches; 0: the rest
+_STATEMENT_COLUMNS = (0.95, 1.25, 0.0, 0.9, 0.9, 0.95)  # inches; 0: the rest
 
 
 def _statement_widths() -> list[float]:

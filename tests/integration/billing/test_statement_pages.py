@@ -8,11 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing.accounts.models import User
-from licensing.billing import services
+from licensing.billing import services, views
 from licensing.billing.models import Invoice
 from tests.support.documents import pdf_text
 from tests.support.factories import bearer, billing_clerk
@@ -159,3 +160,22 @@ def test_billing_and_licensing_staff_read_any_organizations_statement_from_the_c
         .status_code
         == 404
     )
+
+
+def test_the_page_lists_a_bounded_number_of_movements_and_the_pdf_every_one(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    vendor: User,
+    invoice_for: Callable[..., Invoice],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    invoice = _invoiced_and_paid_in_part(vendor, invoice_for)
+    monkeypatch.setattr(views, "STATEMENT_PAGE_LINES", 1)
+    browser = signed_in(app.test_client(), vendor)
+    page = browser.get("/portal/statement", query_string=NOVEMBER)
+    assert "The first 1 of 2 movements are listed here; the PDF has every one." in page.text
+    assert "Payment received (wire, reference W-77)" not in page.text
+    text = pdf_text(browser.get("/portal/statement.pdf", query_string=NOVEMBER).data)
+    assert "W-77" in text  # the description wraps in its cell
+    assert "2026-11-25" in text
+    assert invoice.number in text

@@ -61,6 +61,9 @@ def test_the_pdf_reads_back_the_opening_balance_each_movement_and_the_closing_ba
     assert "INV-2027-000001" in text
     assert "INV-2027-000002" in text
     assert "CN-2027-000001" in text
+    # Each day on one line of its cell, as an auditor reads it.
+    assert "2027-01-02\nINV-2027-000002" in text
+    assert "2027-12-01\nCN-2027-000001" in text
     assert "Closing balance on 2027-12-31" in text
     assert "349.75 USD" in text  # 2 x (1,200.00 - 1,000.00) - 50.25
     assert "2028-01-04 15:30 UTC" in text
