@@ -12,9 +12,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing import db
+from licensing.access import BILLING
 from licensing.accounts.models import User
 from licensing.billing import services, views
 from licensing.billing.models import Invoice
+from tests.support import factories
 from tests.support.documents import pdf_text
 from tests.support.factories import bearer, billing_clerk
 
@@ -179,3 +182,18 @@ def test_the_page_lists_a_bounded_number_of_movements_and_the_pdf_every_one(
     assert "W-77" in text  # the description wraps in its cell
     assert "2026-11-25" in text
     assert invoice.number in text
+
+
+def test_a_billing_member_reads_the_statement_as_they_read_the_invoices(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    vendor: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = _invoiced_and_paid_in_part(vendor, invoice_for)
+    clerk = factories.make_vendor(db.session(), organization=vendor.organization, role=BILLING)
+    browser = signed_in(app.test_client(), clerk)
+    page = browser.get("/portal/statement", query_string=NOVEMBER)
+    assert page.status_code == 200
+    assert invoice.number in page.text
+    assert browser.get("/portal/statement.pdf", query_string=NOVEMBER).status_code == 200
