@@ -19,6 +19,8 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from licensing import access, db
+from licensing.accounts.models import Organization
+from licensing.accounts.queries import get_owned
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created
 from licensing.api.fields import (
@@ -36,7 +38,7 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.api.idempotency import current_claim, idempotent, idempotent_in_steps
-from licensing.billing import gateways, queries, services
+from licensing.billing import gateways, queries, services, statements
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     REASON_MAX,
@@ -66,7 +68,8 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import InvalidInput, NotFound
-from licensing.money import CURRENCIES
+from licensing.money import CURRENCIES, format_amount
+from licensing.problems import INVALID_FIELDS
 
 blp = Blueprint(
     "invoices_api",
@@ -770,3 +773,125 @@ def list_unmatched_disputes() -> Select[Any]:
     """Disputes whose card payment was not found (staff), the oldest first, each
     with why; `licensing payments match-disputes` applies them once it is."""
     return queries.unmatched_disputes_query()
+
+
+# --- a statement of account --------------------------------------------------------
+
+
+class StatementQuerySchema(ApiSchema):
+    from_ = Day(
+        data_key="from",
+        metadata={
+            "description": "First day, included (default: the first of January of to's year)"
+        },
+    )
+    to = Day(metadata={"description": "Last day, included (default: today); at most 366 days"})
+    currency = ma.fields.String(
+        validate=Length(equal=3),
+        metadata={"description": "ISO 4217 code (default: USD, or the one it was invoiced in)"},
+    )
+
+
+class StatementLineSchema(ApiSchema):
+    date = Day()
+    kind = ma.fields.String(metadata={"enum": list(statements.KINDS)})
+    document = ma.fields.String(metadata={"description": "INV-... or CN-..."})
+    description = ma.fields.String()
+    amount = ma.fields.String(
+        metadata={
+            "example": "-500.00",
+            "description": "Signed as it moves what is owed: up for an invoice, a refund "
+            "sent or a payment returned; down for a payment, a credit note or a void",
+        }
+    )
+    change = ma.fields.String(
+        metadata={
+            "example": "-500.00",
+            "description": "What it changed the balance by: its amount, but for a credit "
+            "beyond what its invoice owed (the rest a refund due) and a refund sent (0.00)",
+        }
+    )
+    balance = ma.fields.String(
+        metadata={"example": "1050.50", "description": "The balance after it"}
+    )
+
+
+class StatementSchema(ApiSchema):
+    organization_id = ma.fields.Integer()
+    organization = ma.fields.String(metadata={"description": "The legal name"})
+    currency = ma.fields.String()
+    from_ = Day(data_key="from")
+    to = Day()
+    opening_balance = ma.fields.String(
+        metadata={"example": "0.00", "description": "Owed at the end of the day before from"}
+    )
+    closing_balance = ma.fields.String(
+        metadata={
+            "example": "1050.50",
+            "description": "Owed at the end of to: the receivables export's balance as of to",
+        }
+    )
+    as_of = ma.fields.DateTime(metadata={"description": "When the statement was made (UTC)"})
+    currencies = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Every currency it was invoiced in"}
+    )
+    movements = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+
+
+def _statement_body(statement: statements.Statement) -> dict[str, Any]:
+    """The statement with its amounts as strings of the currency's minor-unit digits."""
+    currency = statement.currency
+
+    def amount(value: Decimal) -> str:
+        return format_amount(value, currency)
+
+    return {
+        "organization_id": statement.organization_id,
+        "organization": statement.organization,
+        "currency": currency,
+        "from_": statement.start,
+        "to": statement.end,
+        "opening_balance": amount(statement.opening),
+        "closing_balance": amount(statement.closing),
+        "as_of": statement.as_of,
+        "currencies": list(statement.currencies),
+        "movements": [
+            {
+                "date": line.movement.day,
+                "kind": line.movement.kind,
+                "document": line.movement.document,
+                "description": line.movement.description,
+                "amount": amount(line.movement.amount),
+                "change": amount(line.change),
+                "balance": amount(line.balance),
+            }
+            for line in statement.lines
+        ],
+    }
+
+
+@blp.route("/organizations/<int:organization_id>/statement")
+@access.allow(vendor=True, staff=READERS)
+@blp.arguments(StatementQuerySchema, location="query")
+@blp.response(200, StatementSchema)
+def get_statement(query: dict[str, Any], organization_id: int) -> dict[str, Any]:
+    """A statement of account: the organization's opening balance, every invoice, void,
+    credit note, payment, refund and payment returned between `from` and `to` (office
+    days, at most 366) with the balance after each, and the closing balance, in one
+    currency. A vendor reads only their own organization's (another's is a 404)."""
+    session = db.session()
+    organization = get_owned(session, Organization, organization_id)
+    start, end = query.get("from_"), query.get("to")
+    asked = services.Asked(
+        start.isoformat() if start else None,
+        end.isoformat() if end else None,
+        query.get("currency"),
+    )
+    try:
+        statement = services.statement_for(session, organization, asked, now=utcnow())
+    except InvalidInput as error:
+        # The use case names the form's fields; on the API they are query arguments.
+        raise InvalidInput(
+            INVALID_FIELDS, {f"query.{name}": texts for name, texts in error.errors.items()}
+        ) from None
+    return _statement_body(statement)

@@ -1,4 +1,5 @@
-"""Invoice and credit note PDFs: pure renderers from plain data to bytes.
+"""Invoice, credit note and statement-of-account PDFs: pure renderers from plain
+data to bytes.
 
 Built on `licensing.pdf` (fonts, styles, "Page N of M"); deterministic, so the
 same document data always gives the same bytes. `invoice_document()` and
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Spacer
@@ -19,6 +21,9 @@ from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
 from licensing.money import format_grouped, in_words
 from licensing.words import working_in_words
+
+if TYPE_CHECKING:  # the statement reads finance's ledger, which reads billing's queries
+    from licensing.billing.statements import Line, Statement
 
 
 def copyright_notice(period_start: date) -> str:
@@ -282,3 +287,86 @@ def render_credit_note_pdf(doc: CreditNoteDocument) -> bytes:
         pdf.para(doc.copyright_notice, "Small"),
     ]
     return _build(doc, "Credit note", story)
+
+
+# --- the statement of account ------------------------------------------------------
+
+STATEMENT_LEAVES_OUT = (
+    "Not in this statement: royalties for periods not yet reported or not yet invoiced, "
+    "late fees not yet charged, card payments still being processed or under review, "
+    "and draft invoices. A credit note's refund due is listed with the credit note and "
+    "lowers the balance only by what its invoice still owed; the refund, when sent, "
+    "changes no balance. A payment the bank returned (a bounced payment, or one your "
+    "bank's dispute withdrew) is owed again from the day it was returned."
+)
+_STATEMENT_COLUMNS = (0.95, 1.25, 0.0, 0.9, 0.9, 0.95)  # inches; 0: the rest
+
+
+def _statement_widths() -> list[float]:
+    fixed = sum(_STATEMENT_COLUMNS) * inch
+    return [(width * inch) or (pdf.CONTENT_WIDTH - fixed) for width in _STATEMENT_COLUMNS]
+
+
+def _statement_row(line: Line, currency: str) -> list[str]:
+    movement = line.movement
+    description = movement.description
+    if line.differs:
+        description += f" (changes the balance by {format_grouped(line.change, currency)})"
+    charge = format_grouped(movement.amount, currency) if movement.amount > 0 else ""
+    credit = format_grouped(-movement.amount, currency) if movement.amount < 0 else ""
+    return [
+        movement.day.isoformat(),
+        movement.document,
+        description,
+        charge,
+        credit,
+        format_grouped(line.balance, currency),
+    ]
+
+
+def render_statement_pdf(statement: Statement, *, issuer: str) -> bytes:
+    """The statement of account: who issues it and to whom, the period, the opening
+    and closing balances, every movement with the balance after it (the table splits
+    over pages, its header repeated), when it was made and what it leaves out."""
+    currency = statement.currency
+    period = f"{statement.start.isoformat()} to {statement.end.isoformat()}"
+    as_of = statement.as_of.strftime("%Y-%m-%d %H:%M UTC")
+    opening = f"Opening balance on {statement.start.isoformat()}"
+    closing = f"Closing balance on {statement.end.isoformat()}"
+    header = ["Date", "Document", "Movement", "Charges", "Credits", "Balance"]
+    rows = [header, ["", "", opening, "", "", format_grouped(statement.opening, currency)]]
+    rows += [_statement_row(line, currency) for line in statement.lines]
+    rows.append(["", "", closing, "", "", format_grouped(statement.closing, currency)])
+    story: list[Flowable] = [
+        pdf.para("Statement of account", "Title"),
+        pdf.para(f"{statement.organization}, {period} ({currency})", "Subtitle"),
+        Spacer(1, 0.1 * inch),
+        _parties(
+            ("From", _address_block("From", _split(issuer))),
+            ("To", _address_block("To", (statement.organization, *statement.address))),
+        ),
+        Spacer(1, 0.1 * inch),
+        pdf.table(
+            [
+                ["Period", period],
+                ["Currency", currency],
+                [opening, in_words(statement.opening, currency)],
+                [closing, in_words(statement.closing, currency)],
+                ["As of", as_of],
+            ],
+            [2.6 * inch, pdf.CONTENT_WIDTH - 2.6 * inch],
+            header=False,
+        ),
+        pdf.para("Movements", "Heading"),
+    ]
+    story.append(pdf.table(rows, _statement_widths(), right_columns=(3, 4, 5), total_rows=1))
+    if not statement.lines:
+        story.append(pdf.para(f"Nothing moved from {period}."))
+    story += [Spacer(1, 0.15 * inch), pdf.para(STATEMENT_LEAVES_OUT, "Small")]
+    reference = f"Statement of account {statement.organization} {period}"
+    furniture = pdf.PageFurniture(
+        reference=reference,
+        issuer=_split(issuer)[0] if issuer else "CPT Licensing Office",
+        footer_note=f"{statement.organization}: statement {period}, {currency}, as of {as_of}",
+    )
+    return pdf.build(story, furniture, title=reference, subject="Statement of account")

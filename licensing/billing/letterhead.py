@@ -1,6 +1,6 @@
 """Who issues invoices and where to send payment (BILLING_ISSUER, BILLING_REMIT_TO):
 printed on every invoice and credit note and quoted in every email to a billing
-contact.
+contact; and the postal address an organization is billed at (`billing_address`).
 
 A port wired at start-up rather than an argument: the emails that quote it are
 also sent from the state machine's hooks (a refund sent) and from signal
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from licensing.accounts.models import Organization
 from licensing.config import Config
 
 EXTENSION = "licensing.billing.letterhead"
@@ -45,3 +46,15 @@ def letterhead() -> Letterhead:
     """The current app's letterhead."""
     found: Letterhead = current_app.extensions[EXTENSION]
     return found
+
+
+def billing_address(organization: Organization) -> tuple[str, ...]:
+    """The organization's postal address as its invoices' bill-to and its statement
+    print it, a line each (the name apart)."""
+    locality = " ".join(
+        part
+        for part in (organization.city + ",", organization.region, organization.postal_code)
+        if part
+    ).rstrip(",")
+    lines = (organization.address_line1, organization.address_line2, locality, organization.country)
+    return tuple(line for line in lines if line)

@@ -32,6 +32,7 @@ from werkzeug.wrappers import Response
 from licensing import access, arguments, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User
+from licensing.accounts.queries import get_owned
 from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
 from licensing.billing import (
@@ -44,9 +45,11 @@ from licensing.billing import (
     queries,
     record_names,
     services,
+    statements,
 )
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute
+from licensing.billing.services.statements import DEFAULT_CURRENCY
 from licensing.billing.states import (
     CARD,
     COLLECTIBLE,
@@ -1092,3 +1095,117 @@ def _billing_queues(
         attention=unmatched,
         attention_label="waiting",
     )
+
+
+# --- a statement of account (portal: your organization; console: any) --------------
+
+# The page lists at most this many movements (the range is bounded to a year, and a
+# licensee with more in a year is rare); the PDF carries every one.
+STATEMENT_PAGE_LINES = 500
+STATEMENT_LABELS = {"from": "From", "to": "To", "currency": "Currency"}
+
+
+def _asked() -> services.Asked:
+    return services.Asked(
+        request.args.get("from"), request.args.get("to"), request.args.get("currency")
+    )
+
+
+def _statement_page(
+    organization: Organization, *, page_endpoint: str, pdf_endpoint: str, **url: Any
+) -> tuple[str, int]:
+    """The statement asked for in the query, or the form with each field's message."""
+    asked = _asked()
+    session = db.session()
+    values = {"from": asked.start or "", "to": asked.end or "", "currency": asked.currency or ""}
+    context: dict[str, Any] = {
+        "organization": organization,
+        "page_endpoint": page_endpoint,
+        "pdf_endpoint": pdf_endpoint,
+        "url": url,
+        "labels": STATEMENT_LABELS,
+        "shown": STATEMENT_PAGE_LINES,
+        "currencies": statements.currencies_billed(session, organization.id) or [DEFAULT_CURRENCY],
+    }
+    try:
+        found = services.statement_for(session, organization, asked, now=utcnow())
+    except InvalidInput as refused:
+        return render_template(
+            "billing/statement.html",
+            statement=None,
+            errors=refused.errors,
+            values=values,
+            **context,
+        ), 422
+    values = {
+        "from": found.start.isoformat(),
+        "to": found.end.isoformat(),
+        "currency": found.currency,
+    }
+    query: dict[str, Any] = {**url, **values}
+    pdf_url = url_for(pdf_endpoint, **query)
+    return render_template(
+        "billing/statement.html",
+        statement=found,
+        errors={},
+        values=values,
+        pdf_url=pdf_url,
+        **context,
+    ), 200
+
+
+def _statement_pdf(organization: Organization, page: Callable[[], tuple[str, int]]) -> Page:
+    """The PDF of the statement asked for; the page with the form's messages when refused."""
+    session = db.session()
+    try:
+        found = services.statement_for(session, organization, _asked(), now=utcnow())
+    except InvalidInput:
+        return page()
+    content = documents.render_statement_pdf(found, issuer=letterhead().issuer)
+    name = f"statement-{organization.id}-{found.currency}-{found.start}-{found.end}.pdf"
+    return pdf_response(content, name, disposition="attachment")
+
+
+def _own_organization() -> Organization:
+    principal = access.current_principal()
+    assert principal is not None  # @access.vendor admitted a signed-in vendor user
+    organization_id = principal.organization_id
+    if organization_id is None:
+        raise NotFound("You belong to no organization.")
+    return get_owned(db.session(), Organization, organization_id)
+
+
+@bp.route("/statement")
+@access.vendor
+def statement() -> tuple[str, int]:
+    return _statement_page(
+        _own_organization(), page_endpoint="billing.statement", pdf_endpoint="billing.statement_pdf"
+    )
+
+
+@bp.route("/statement.pdf")
+@access.vendor
+def statement_pdf() -> Page:
+    return _statement_pdf(_own_organization(), statement)
+
+
+def _console_statement(organization_id: int) -> tuple[str, int]:
+    return _statement_page(
+        get_owned(db.session(), Organization, organization_id),
+        page_endpoint="billing_console.statement",
+        pdf_endpoint="billing_console.statement_pdf",
+        organization_id=organization_id,
+    )
+
+
+@console.route("/organizations/<int:organization_id>/statement", endpoint="statement")
+@access.staff(*BILLING_READERS)
+def console_statement(organization_id: int) -> tuple[str, int]:
+    return _console_statement(organization_id)
+
+
+@console.route("/organizations/<int:organization_id>/statement.pdf", endpoint="statement_pdf")
+@access.staff(*BILLING_READERS)
+def console_statement_pdf(organization_id: int) -> Page:
+    organization = get_owned(db.session(), Organization, organization_id)
+    return _statement_pdf(organization, partial(_console_statement, organization_id))

@@ -179,13 +179,17 @@ class Receivable:
     due_date: date
     settlements: list[tuple[date, Decimal]] = field(default_factory=list)
     returns: list[Returned] = field(default_factory=list)
+    # The office day it was voided (issued in error): it owes nothing from then on,
+    # as the receivables export counts it. Only a statement of account reads voided
+    # invoices (`receivables(..., voided_too=True)`); the page's figures leave them out.
+    voided_on: date | None = None
 
     def balance_on(self, day: date, *, as_known_now: bool = False) -> Decimal:
         """What was owed at the end of `day`, as the bank's days had it: a payment
         returned after `day` was still paid on it. `as_known_now` counts every
         reversal recorded so far from the day its payment was made instead (the
         top licensees: a bounced cheque is not money the licensee paid)."""
-        if self.issue_date > day:
+        if self.issue_date > day or (self.voided_on is not None and self.voided_on <= day):
             return ZERO
         settled = sum((amount for when, amount in self.settlements if when <= day), ZERO)
         returned = sum(
@@ -321,23 +325,45 @@ def reversals(session: Session, currency: str, start: date, end: date) -> list[R
     return [Reversal(*row) for row in rows]
 
 
-def receivables(session: Session, currency: str, since: date, until: date) -> list[Receivable]:
+def receivables(
+    session: Session,
+    currency: str,
+    since: date | None,
+    until: date,
+    *,
+    organization_id: int | None = None,
+    voided_too: bool = False,
+) -> list[Receivable]:
     """Invoices issued by `until` that may owe something on some day from `since`
     (those paid in full before `since` owe nothing in the window: a reversal since
-    reopens its invoice, clearing `paid_at`)."""
-    invoices = (
-        select(
-            Invoice.id,
-            Invoice.organization_id,
-            Invoice.total,
-            Invoice.issue_date,
-            Invoice.due_date,
-        )
-        .where(*_issued(currency), Invoice.issue_date <= until)
-        .where(or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since)))
+    reopens its invoice, clearing `paid_at`; every one without `since`): of one
+    organization when given.
+    `voided_too` adds void invoices, each owing until the day it was voided, as the
+    receivables export lists them as of an earlier day (a statement of account)."""
+    issued = (
+        [Invoice.state != DRAFT, Invoice.currency == currency] if voided_too else _issued(currency)
     )
+    invoices = select(
+        Invoice.id,
+        Invoice.organization_id,
+        Invoice.total,
+        Invoice.issue_date,
+        Invoice.due_date,
+        Invoice.voided_at,
+    ).where(*issued, Invoice.issue_date <= until)
+    if since is not None:
+        invoices = invoices.where(or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since)))
+    if organization_id is not None:
+        invoices = invoices.where(Invoice.organization_id == organization_id)
     ledger = {
-        row.id: Receivable(row.id, row.organization_id, row.total, row.issue_date, row.due_date)
+        row.id: Receivable(
+            row.id,
+            row.organization_id,
+            row.total,
+            row.issue_date,
+            row.due_date,
+            voided_on=calendar.office_date(row.voided_at) if row.voided_at else None,
+        )
         for row in session.execute(invoices)
     }
     if not ledger:

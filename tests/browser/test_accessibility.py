@@ -4,6 +4,7 @@ their errors)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from licensing import db
@@ -215,3 +216,26 @@ def test_a_form_that_comes_back_refused_says_so_in_the_page_title(page: Any) -> 
     page.wait_for_load_state()
     assert page.title() == "Error: Sign in · CPT Licensing Office"
     assert page.locator(".error-summary").count() == 1
+
+
+# --- Round 25: the statement of account ---------------------------------------------
+
+
+def test_the_statement_of_account_and_its_refused_form_have_no_serious_problem(
+    page: Any, live_server: LiveServer
+) -> None:
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        issued = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+        invoice = send_activation(activated(vendor.organization_id or 0, ("900.00",), at=issued))
+        assert invoice is not None
+    sign_in(page, vendor.email)
+    page.goto("/portal/statement?from=2026-11-01&to=2026-11-30")
+    assert page.get_by_role("cell", name=invoice.number or "").count() == 1
+    assert_accessible(page)
+    page.goto("/portal/statement?from=2026-11-30&to=2026-11-01")
+    assert page.title().startswith("Error: Statement of account")
+    assert_accessible(page)
+    # The message is tied to its field.
+    described = page.get_by_label("From").get_attribute("aria-describedby")
+    assert described == "from-error"

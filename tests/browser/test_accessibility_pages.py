@@ -81,6 +81,8 @@ NOT_PAGES: dict[str, str] = {
     "royalties.report_rows": "a CSV download",
     "audit_console.audit_log_csv": "a CSV download",
     "finance_console.monthly_report": "a PDF download",
+    "billing.statement_pdf": "a PDF download",
+    "billing_console.statement_pdf": "a PDF download",
     "permissions_public.confirm": "redirects to the status page (checked) or a link problem",
     "accounts.verify_email": "redirects to sign-in or shows the link problem page (checked)",
 }
@@ -347,6 +349,12 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit(f"/console/payments/{i['payment']}"),
         Visit("/console/organizations"),
         Visit(f"/console/organizations/{i['organization']}"),
+        Visit(f"/console/organizations/{i['organization']}/statement"),
+        # The range backwards: the form with the field's message.
+        Visit(
+            f"/console/organizations/{i['organization']}/statement?from=2026-12-01&to=2026-11-01",
+            422,
+        ),
         Visit("/console/outbox"),
         Visit(f"/console/outbox/{i['message']}"),
         Visit("/console/permissions/"),
@@ -407,6 +415,8 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit("/portal/invoices"),
         Visit(f"/portal/invoices/{i['invoice']}"),
         Visit(f"/portal/invoices/{i['invoice']}/pay", ready="#card-element input"),
+        Visit("/portal/statement"),
+        Visit("/portal/statement?to=31/12/2026", 422),
         Visit("/portal/permissions/"),
         Visit(f"/portal/permissions/{i['routed']}"),
         Visit("/portal/royalty-reports"),

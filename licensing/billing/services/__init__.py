@@ -52,6 +52,7 @@ from licensing.billing.services.settlement import (
     accept_flagged_payment,
     record_offline_payment,
 )
+from licensing.billing.services.statements import Asked, statement_for
 from licensing.billing.services.webhooks import HANDLED_EVENTS, WebhookResult, handle_stripe_webhook
 from licensing.errors import Conflict  # callers catch it as services.Conflict
 
@@ -61,6 +62,7 @@ __all__ = [
     "RECONCILE_AFTER",
     "REFUND_EVENTS",
     "REMINDER_INTERVAL",
+    "Asked",
     "CardAttempt",
     "Charge",
     "Conflict",
@@ -95,6 +97,7 @@ __all__ = [
     "refund_card",
     "reverse_offline_payment",
     "start_card_payment",
+    "statement_for",
     "update_draft",
     "void_invoice",
     "withdraw_invoice_links",

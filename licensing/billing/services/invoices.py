@@ -22,6 +22,7 @@ from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import links, numbering, pdfs, queries
+from licensing.billing.letterhead import billing_address
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     Invoice,
@@ -174,15 +175,7 @@ def create_invoice(
 
 
 def _bill_to(organization: Organization) -> str:
-    lines = [organization.legal_name, organization.address_line1]
-    if organization.address_line2:
-        lines.append(organization.address_line2)
-    locality = " ".join(
-        part
-        for part in (organization.city + ",", organization.region, organization.postal_code)
-        if part
-    ).rstrip(",")
-    lines += [locality, organization.country]
+    lines = [organization.legal_name, *billing_address(organization)]
     lines.append(f"Attn: {organization.billing_contact_name} <{organization.billing_email}>")
     if organization.tax_id:
         lines.append(f"Tax id: {organization.tax_id}")

@@ -27,13 +27,14 @@ def activated(
     at: datetime = ACTIVATED_AT,
     terms: int = 30,
     late_fee: str = "1.5",
+    currency: str = "USD",
 ) -> ActivatedAgreement:
     number = next(_agreements)
     return ActivatedAgreement(
         agreement_id=number,
         number=f"CPT-2027-{number:06d}",
         organization_id=organization_id,
-        currency="USD",
+        currency=currency,
         activated_at=at,
         term_start=date(2027, 1, 1),
         term_end=date(2027, 12, 31),

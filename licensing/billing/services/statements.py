@@ -1,0 +1,98 @@
+"""A statement of account: one organization's movements in one currency between
+two office days, checked here so the portal, the console and the API refuse the
+same things in the same words (`billing/statements.py` reads and sums it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from licensing.accounts.models import Organization
+from licensing.billing.statements import Statement, currencies_billed, statement_of_account
+from licensing.calendar import office_date, parse_day
+from licensing.errors import InvalidInput
+from licensing.money import is_currency
+
+# The longest statement: a year (a leap year's 366 days), the period an accountant
+# or auditor asks for at year-end. The PDF carries every movement of the range and
+# the page lists them all, so the range bounds both; a longer history is several
+# statements, each opening with the last one's closing balance.
+MAX_DAYS = 366
+# No ledger is older: a day before it is a typing slip (0027 for 2027).
+EARLIEST = date(2000, 1, 1)
+DEFAULT_CURRENCY = "USD"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the caller asked for, as typed (None: not given)."""
+
+    start: str | None = None
+    end: str | None = None
+    currency: str | None = None
+
+
+def _day(text: str | None, default: date, field: str, errors: dict[str, list[str]]) -> date:
+    if text is None or not text.strip():
+        return default
+    try:
+        day = parse_day(text.strip())
+    except ValueError:
+        errors[field] = ["Enter a date as YYYY-MM-DD, e.g. 2027-01-31."]
+        return default
+    return day
+
+
+def _range(asked: Asked, today: date, errors: dict[str, list[str]]) -> tuple[date, date]:
+    end = _day(asked.end, today, "to", errors)
+    start = _day(asked.start, date(end.year, 1, 1), "from", errors)
+    if errors:
+        return start, end
+    if end > today:
+        errors["to"] = [f"Must be today ({today.isoformat()}) or earlier: later days are not over."]
+    if start < EARLIEST:
+        errors["from"] = [f"Must be {EARLIEST.isoformat()} or later."]
+    elif start > end:
+        errors["from"] = [f"Must be on or before to ({end.isoformat()})."]
+    elif (end - start).days + 1 > MAX_DAYS:
+        latest = start + timedelta(days=MAX_DAYS - 1)
+        errors["to"] = [
+            f"A statement covers at most {MAX_DAYS} days (a year): "
+            f"make it {latest.isoformat()} or earlier, and ask for the rest separately."
+        ]
+    return start, end
+
+
+def _currency(
+    asked: str | None, billed: list[str], organization: Organization, errors: dict[str, list[str]]
+) -> str:
+    if asked is None or not asked.strip():
+        if DEFAULT_CURRENCY in billed or not billed:
+            return DEFAULT_CURRENCY
+        return billed[0]
+    code = asked.strip().upper()
+    if not is_currency(code):
+        errors["currency"] = [f"{asked.strip()} is not an ISO 4217 currency code."]
+    elif billed and code not in billed:
+        errors["currency"] = [
+            f"{organization.legal_name} was not invoiced in {code} (it was in {', '.join(billed)})."
+        ]
+    return code
+
+
+def statement_for(
+    session: Session, organization: Organization, asked: Asked, *, now: datetime
+) -> Statement:
+    """The statement the caller asked for, defaulting to this year so far in the
+    organization's first currency (USD when it was invoiced in it); `InvalidInput`
+    naming each field (`from`, `to`, `currency`) otherwise. The caller has already
+    checked that it may see `organization` (another's is a 404)."""
+    errors: dict[str, list[str]] = {}
+    start, end = _range(asked, office_date(now), errors)
+    billed = currencies_billed(session, organization.id)
+    currency = _currency(asked.currency, billed, organization, errors)
+    if errors:
+        raise InvalidInput("The statement's dates or currency have problems.", errors)
+    return statement_of_account(session, organization, currency, start, end, as_of=now)
