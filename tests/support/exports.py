@@ -3,6 +3,8 @@ the CSV both ways the service can write it (by the database, by Python)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +42,15 @@ def exporter(client: FlaskClient, staff: User, dataset: str) -> Export:
         return response.get_data()
 
     return fetch
+
+
+def receivables(
+    client: FlaskClient, staff: User, as_of: str, **filters: Any
+) -> list[dict[str, str]]:
+    """The receivables export's CSV rows on `as_of`, as finance fetches them."""
+    fetch = exporter(client, staff, "receivables")
+    text = fetch("csv", as_of=as_of, **filters).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def written(dataset: Dataset, given_filter: ExportFilter, *, by_database: bool) -> bytes:

@@ -4,8 +4,6 @@ owed again (round 25)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +20,7 @@ from licensing.billing.models import Invoice, PaymentDispute
 from licensing.billing.queries import disputed_on
 from licensing.finance import queries as finance
 from tests.support import settings
+from tests.support.exports import receivables
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -48,13 +47,7 @@ def _aged(client: FlaskClient, staff: User, as_of: date) -> tuple[dict[str, Deci
     """The Finance page's aging on `as_of` (row: amount) and the receivables
     export's rows on that day, by invoice number."""
     rows = {row.key: row.amount for row in finance.aging(db.session(), "USD", as_of)}
-    answer = client.get(
-        "/api/v1/exports/receivables",
-        query_string={"format": "csv", "as_of": as_of.isoformat()},
-        headers=bearer(staff),
-    )
-    assert answer.status_code == 200
-    exported = csv.DictReader(io.StringIO(answer.get_data(as_text=True)))
+    exported = receivables(client, staff, as_of.isoformat())
     return rows, {row["invoice_number"]: row for row in exported}
 
 

@@ -3,8 +3,6 @@ balance whose dispute is open, on the Finance page, its report and the exports."
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -24,6 +22,7 @@ from licensing.errors import ExternalServiceError
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
 from tests.support import settings
+from tests.support.exports import receivables
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -35,16 +34,6 @@ from .stripe_support import _call, stripe_config
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _receivables(client: FlaskClient, staff: User, as_of: str) -> list[dict[str, str]]:
-    answer = client.get(
-        "/api/v1/exports/receivables",
-        query_string={"format": "csv", "as_of": as_of},
-        headers=bearer(staff),
-    )
-    assert answer.status_code == 200
-    return list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
 
 
 def test_a_payment_disputed_in_part_is_owed_again_only_for_the_disputed_amount(
@@ -73,7 +62,7 @@ def test_a_payment_disputed_in_part_is_owed_again_only_for_the_disputed_amount(
     )
     assert (licensee.collected, licensee.outstanding) == (Decimal("150.00"), Decimal("100.00"))
     # The receivables export counts it the same, to the cent.
-    (row,) = _receivables(client, billing_staff, "2027-03-31")
+    (row,) = receivables(client, billing_staff, "2027-03-31")
     assert (row["invoice_number"], row["paid_to_date"], row["balance"]) == (
         invoice.number,
         "150.00",
@@ -98,7 +87,7 @@ def test_a_balance_the_bank_is_disputing_is_aged_apart_on_the_page_and_in_the_ex
     assert rows["disputed"].label == "Disputed or lost, not yet owed again"
     assert (rows["over_90"].invoices, rows["over_90"].amount) == (1, Decimal("40.00"))
     exported = {
-        row["invoice_number"]: row for row in _receivables(client, billing_staff, "2027-12-31")
+        row["invoice_number"]: row for row in receivables(client, billing_staff, "2027-12-31")
     }
     assert exported[invoice.number]["disputed"] == "250.00"
     assert exported[chased.number]["disputed"] == "0.00"

@@ -4,8 +4,6 @@ export says the organization owed that day, to the cent, whatever moved in betwe
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,7 +18,8 @@ from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.billing.statements import Statement
 from licensing.errors import InvalidInput
-from tests.support.factories import bearer, billing_clerk
+from tests.support.exports import receivables
+from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
 from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
@@ -55,18 +54,9 @@ def _paid(invoice: Invoice, amount: str, day: date, reference: str) -> int:
 
 
 def _receivables_owed(client: FlaskClient, staff: User, organization_id: int, as_of: date) -> str:
-    answer = client.get(
-        "/api/v1/exports/receivables",
-        query_string={
-            "format": "csv",
-            "as_of": as_of.isoformat(),
-            "organization": organization_id,
-            "currency": "USD",
-        },
-        headers=bearer(staff),
+    rows = receivables(
+        client, staff, as_of.isoformat(), organization=organization_id, currency="USD"
     )
-    assert answer.status_code == 200
-    rows = csv.DictReader(io.StringIO(answer.get_data(as_text=True)))
     return str(sum((Decimal(row["balance"]) for row in rows), Decimal("0.00")))
 
 

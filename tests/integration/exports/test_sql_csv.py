@@ -82,6 +82,13 @@ INVOICE = st.fixed_dictionaries(
 )
 
 
+def _source_id(invoice: dict[str, Any], number: int) -> int | None:
+    """The drawn source, kept apart per invoice: an agreement or a royalty report
+    has at most one invoice (billing_0008), so two drawn alike must not collide."""
+    drawn = invoice["source_id"]
+    return None if drawn is None else drawn + number * 10**6
+
+
 def _insert(organization_id: int, invoices: list[dict[str, Any]]) -> None:
     session = db.session()
     ids = itertools.count(10**6)
@@ -96,7 +103,7 @@ def _insert(organization_id: int, invoices: list[dict[str, Any]]) -> None:
                 state=invoice["state"],
                 currency=invoice["currency"],
                 source_type=invoice["source_type"],
-                source_id=invoice["source_id"],
+                source_id=_source_id(invoice, number),
                 payment_terms_days=30,
                 late_fee_monthly_percent=Decimal("1.5"),
                 issue_date=invoice["issue_date"],
