@@ -42,6 +42,9 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("agreements.applications", "Applications"),
         NavItem("agreements.agreements", "Agreements"),
         NavItem("billing.invoices", "Invoices"),
+        # The statement the office emails monthly: the licensee's accountant opens it
+        # for any range (it was linked only from the invoices' page).
+        NavItem("billing.statement", "Statement of account"),
         NavItem("royalties.portal_reports", "Royalty reports"),
         NavItem("permissions_portal.requests", "Permissions"),
         NavItem("accounts.organization", "Organization"),

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
-from licensing.access import BILLING
+from licensing.access import BILLING, MEMBER
 from licensing.accounts.models import User
 from licensing.billing import services, views
 from licensing.billing.models import Invoice
@@ -197,3 +197,17 @@ def test_a_billing_member_reads_the_statement_as_they_read_the_invoices(
     assert page.status_code == 200
     assert invoice.number in page.text
     assert browser.get("/portal/statement.pdf", query_string=NOVEMBER).status_code == 200
+
+
+@pytest.mark.parametrize("role", [None, MEMBER, BILLING])
+def test_the_portal_menu_leads_every_user_of_the_organization_to_its_statement(
+    app: Flask, signed_in: Callable[..., FlaskClient], vendor: User, role: str | None
+) -> None:
+    user = (
+        vendor
+        if role is None
+        else factories.make_vendor(db.session(), organization=vendor.organization, role=role)
+    )
+    dashboard = signed_in(app.test_client(), user).get("/portal/").text
+    menu = dashboard.split('<nav class="menu" aria-label="Vendor portal">', 1)[1].split("</nav>")[0]
+    assert '<a href="/portal/statement">Statement of account</a>' in menu
