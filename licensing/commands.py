@@ -101,7 +101,7 @@ def setup() -> None:
 def worker(once: bool, parent_pid: int | None, check: bool) -> None:
     """Run every periodic job on its schedule, without cron: the outbox every
     minute; applications expire, permissions expire, payments reconcile and
-    reports remind hourly; invoices overdue daily.
+    reports remind hourly; statements send and invoices overdue daily.
 
     Safe with several workers on one database (each job claims its rows).
     Each run is logged; SIGTERM or Ctrl-C stops after the job in hand; SIGHUP
@@ -145,6 +145,10 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
     "reports": (
         "Royalty reports.",
         (royalties_cli.remind, royalties_cli.restore_terminated),
+    ),
+    "statements": (
+        "Statements of account: the monthly run that emails them.",
+        (billing_cli.send_statements,),
     ),
     "tokens": ("API tokens.", (accounts_cli.create_token, accounts_cli.remind)),
     "users": (

@@ -50,6 +50,7 @@ class Links(Protocol):
     def credit_note_pdf(self, invoice_id: int, token: str, credit_note_id: int) -> str: ...
     def invoice_review(self, invoice_id: int) -> str: ...
     def vendor_invoice(self, invoice_id: int) -> str: ...
+    def statement(self, start: date, end: date, currency: str) -> str: ...
 
     # educational permission requests
     def permission_confirmation(self, token: str) -> str: ...
@@ -140,6 +141,15 @@ class PublicUrlLinks:
     def vendor_invoice(self, invoice_id: int) -> str:
         # The vendor's own page, signed in: for a user, not the billing contact's link.
         return self._url("billing.invoice_detail", invoice_id=invoice_id)
+
+    def statement(self, start: date, end: date, currency: str) -> str:
+        # The organization's own statement in the portal, signed in (it names no
+        # organization: each user sees their own).
+        return self._url(
+            "billing.statement",
+            **{"from": start.isoformat(), "to": end.isoformat()},
+            currency=currency,
+        )
 
     def permission_confirmation(self, token: str) -> str:
         return self._url("permissions_public.confirm", token=token)

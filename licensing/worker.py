@@ -77,6 +77,10 @@ def _match_disputes() -> object:
     return billing.match_due().summary()
 
 
+def _send_statements() -> object:
+    return billing.statements_send_due().summary()
+
+
 def _needs_stripe(config: Config) -> str | None:
     return None if config.stripe_enabled else "card payments are not configured"
 
@@ -90,6 +94,9 @@ JOBS: tuple[Job, ...] = (
     Job("payments match-disputes", HOUR, _match_disputes, _needs_stripe),
     Job("reports remind", HOUR, royalties.remind_due),
     Job("tokens remind", HOUR, accounts.remind_expiring),
+    # Daily, not monthly: the first run after a month's end sends its statements,
+    # and the later ones send none again (nor any but those a late entry made due).
+    Job("statements send", DAY, _send_statements),
     Job("invoices overdue", DAY, billing.overdue_due),
 )
 

@@ -1,20 +1,24 @@
 """`licensing payments reconcile`, `licensing payments prune-keys`,
-`licensing payments match-disputes` and
-`licensing invoices overdue`: from a scheduler, on any number of hosts (rows
+`licensing payments match-disputes`, `licensing invoices overdue` and
+`licensing statements send`: from a scheduler, on any number of hosts (rows
 are claimed with SKIP LOCKED)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import sys
+from datetime import date, datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
 
+from licensing import db
 from licensing.actors import Actor
 from licensing.billing import gateways, idempotency, services
 from licensing.clock import now_option
 from licensing.config import current_config
-from licensing.errors import DomainError
+from licensing.db import utcnow
+from licensing.errors import DomainError, InvalidInput
+from licensing.finance.services import parse_month
 from licensing.options import whole_number_option
 
 
@@ -47,6 +51,13 @@ def match_due(now: datetime | None = None) -> services.MatchRun:
     kept unmatched, matched through the running app's gateway where they can be now."""
     gateway = gateways.gateway(current_config())
     return services.match_disputes(gateway, actor=Actor.SYSTEM, now=now)
+
+
+def statements_send_due(now: datetime | None = None) -> services.StatementRun:
+    """The `statements send` job, for the command and the worker: the month just
+    ended, each statement not sent yet (none again once sent)."""
+    now = now or utcnow()
+    return services.send_monthly_statements(services.month_just_ended(now), now=now)
 
 
 @click.command("reconcile")
@@ -105,4 +116,45 @@ def match_disputes(now: datetime) -> None:
     run = match_due(now)
     for line in (*run.matched, *run.dropped, *run.still):
         click.echo(line)
+    click.echo(run.summary())
+
+
+def _statement_month(month: str | None, now: datetime) -> date:
+    if not month:
+        return services.month_just_ended(now)
+    try:
+        first_day = parse_month(month)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM, e.g. 2027-03", param_hint="--month") from None
+    try:
+        services.check_month(first_day, now)
+    except InvalidInput as refused:
+        raise click.BadParameter(" ".join(refused.errors["month"]), param_hint="--month") from None
+    return first_day
+
+
+@click.command("send")
+@click.option(
+    "--month",
+    default=None,
+    help="The month, YYYY-MM [default: the month just ended, in the office's time zone].",
+)
+@now_option
+@with_appcontext
+def send_statements(month: str | None, now: datetime) -> None:
+    """Email each organization's billing contact its statement of account for the
+    month (PDF attached), one per currency: those owing at the month's end or with a
+    movement in it. Each statement goes once, however often and on however many
+    hosts this runs; a run stopped part way is finished by the next."""
+    first_day = _statement_month(month, now)
+    due = services.statements_due(db.session(), first_day)
+    db.session().rollback()  # no transaction held while the statements are worked through
+    with click.progressbar(
+        length=len(due), label=f"Statements of {first_day:%Y-%m}", file=sys.stderr, show_pos=True
+    ) as progress:
+        run = services.send_monthly_statements(
+            first_day, now=now, due=due, on_statement=lambda _outcome: progress.update(1)
+        )
+    for line in run.sent:
+        click.echo(f"sent: {line}")
     click.echo(run.summary())

@@ -632,6 +632,33 @@ class InvoiceLinkRevocation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class SentStatement(Base):
+    """A month's statement of account emailed to an organization's billing contact
+    (`services.send_monthly_statements`). Inserted in the transaction that queues the
+    email, under one row per organization, currency and month: of two runs (or two
+    hosts) at once, the second waits for the first and then fails on the constraint,
+    so each statement goes once. The figures are those of the statement first sent;
+    a re-send by hand counts in `resends` (and the audit log says what it carried)."""
+
+    __tablename__ = "sent_statements"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "currency", "month"),
+        CheckConstraint("resends >= 0", name="resends_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    # The month's first day.
+    month: Mapped[date] = mapped_column(Date)
+    opening: Mapped[Decimal] = mapped_column(Money())
+    closing: Mapped[Decimal] = mapped_column(Money())
+    sent_to: Mapped[str] = mapped_column(String(254))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class StripeEvent(Base):
     """Every Stripe event received, once: the unique id makes replays no-ops."""
 

@@ -48,7 +48,7 @@ from licensing.billing import (
     statements,
 )
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute, SentStatement
 from licensing.billing.services.statements import DEFAULT_CURRENCY
 from licensing.billing.states import (
     CARD,
@@ -1209,3 +1209,41 @@ def console_statement(organization_id: int) -> tuple[str, int]:
 def console_statement_pdf(organization_id: int) -> Page:
     organization = get_owned(db.session(), Organization, organization_id)
     return _statement_pdf(organization, partial(_console_statement, organization_id))
+
+
+@organization_section("billing_console.statement")
+def _organization_statements_sent(
+    session: Session, organization_id: int, limit: int
+) -> dict[str, Any]:
+    """The monthly statements emailed to the organization, newest month first."""
+    return {"statements_sent": services.statements_sent(session, organization_id, limit)}
+
+
+@console.route(
+    "/organizations/<int:organization_id>/statements/<int:sent_id>/resend",
+    methods=["POST"],
+    endpoint="resend_statement",
+)
+@access.staff("billing")
+def resend_statement(organization_id: int, sent_id: int) -> Response:
+    """Email a monthly statement again (the licensee asked for a copy, or its billing
+    contact changed): as it reads now, to the billing contact the organization has now."""
+    sent = db.session().get(SentStatement, sent_id)
+    if sent is None or sent.organization_id != organization_id:
+        raise NotFound(f"There is no statement sent {sent_id} to organization {organization_id}.")
+    # The form carries only its CSRF token, which the app checks on every POST.
+    again = services.resend_statement(sent_id, actor=current_actor())
+    organization = db.session().get(Organization, organization_id)
+    assert organization is not None
+    flash(
+        f"The {again.month:%B %Y} statement ({again.currency}) is sent again to "
+        f"{organization.billing_email}.",
+        "success",
+    )
+    return redirect(
+        url_for(
+            "accounts_console.organization_detail",
+            organization_id=organization_id,
+            _anchor="statements-sent",
+        )
+    )

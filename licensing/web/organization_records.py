@@ -35,6 +35,7 @@ class OrganizationRecords:
     invoices: list[Any] | None = None
     balance: dict[str, Decimal] = field(default_factory=dict)  # owed, per currency
     reports: list[Any] | None = None
+    statements_sent: list[Any] | None = None  # the monthly statements emailed
 
 
 # (session, organization id, how many) -> OrganizationRecords fields and their values

@@ -102,6 +102,7 @@ def test_the_schedule_is_the_one_operators_are_told_about() -> None:
         "payments match-disputes": timedelta(hours=1),
         "reports remind": timedelta(hours=1),
         "tokens remind": timedelta(hours=1),
+        "statements send": timedelta(days=1),
         "invoices overdue": timedelta(days=1),
     }
 

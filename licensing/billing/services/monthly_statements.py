@@ -1,0 +1,280 @@
+"""The monthly statement run: after each month's end, every organization that owes
+money or had a movement in the month is emailed its statement of account for that
+month, one a currency, the PDF attached (`licensing statements send`).
+
+Exactly once: each statement is a `SentStatement` row inserted in the transaction that
+queues its email, under a unique (organization, currency, month). Two runs at once,
+on one host or several, meet on that constraint (the second waits for the first's
+commit, then fails on it and moves on); a run that dies part way committed each
+statement it queued, and the next run sends the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.accounts.states import CLOSED
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.billing import documents, queries
+from licensing.billing.letterhead import letterhead
+from licensing.billing.models import Invoice, SentStatement
+from licensing.billing.services.statements import EARLIEST
+from licensing.billing.statements import Statement, statement_of_account
+from licensing.billing.states import DRAFT
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from licensing.errors import InvalidInput, NotFound
+from licensing.finance.queries import month_end
+from licensing.links import links as pages
+from licensing.mail import services as mail
+from licensing.money import in_words
+
+SENT = "sent"
+ALREADY_SENT = "already sent"
+NOTHING_TO_SEND = "nothing to send"
+
+
+@dataclass
+class StatementRun:
+    """What one run did, for the month starting `month`."""
+
+    month: date
+    sent: list[str] = field(default_factory=list)  # one line a statement queued
+    already_sent: int = 0
+    nothing_to_send: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.month:%Y-%m}: {len(self.sent)} statement(s) sent; "
+            f"{self.already_sent} already sent before; "
+            f"{self.nothing_to_send} with no balance and no movement in the month"
+        )
+
+
+def month_just_ended(now: datetime) -> date:
+    """The first day of the month before the office's today."""
+    return (office_date(now).replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def check_month(month: date, now: datetime) -> None:
+    """A month that has ended at the office (its statement's days are all over), and
+    not before the earliest ledger."""
+    if month_end(month) >= office_date(now):
+        raise InvalidInput.for_field(
+            "month", f"{month:%Y-%m} is not over yet: its statements go after its last day."
+        )
+    if month < EARLIEST:
+        raise InvalidInput.for_field("month", f"Must be {EARLIEST:%Y-%m} or later.")
+
+
+def statements_due(session: Session, month: date) -> list[tuple[int, str]]:
+    """(organization id, currency) of every organization invoiced in the currency by the
+    month's end whose statement of the month is not sent yet, by organization, then
+    currency. Whether each owes or moved is read with its statement."""
+    sent = exists().where(
+        SentStatement.organization_id == Invoice.organization_id,
+        SentStatement.currency == Invoice.currency,
+        SentStatement.month == month,
+    )
+    rows = session.execute(
+        select(Invoice.organization_id, Invoice.currency)
+        .where(Invoice.state != DRAFT, Invoice.issue_date <= month_end(month), ~sent)
+        .group_by(Invoice.organization_id, Invoice.currency)
+        .order_by(Invoice.organization_id, Invoice.currency)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def send_monthly_statements(
+    month: date,
+    *,
+    now: datetime | None = None,
+    on_statement: Callable[[str], None] | None = None,
+    due: list[tuple[int, str]] | None = None,
+) -> StatementRun:
+    """Email each statement of `month` not yet sent (`statements_due`, unless the caller
+    read `due` already, to show progress against it), each in its own transaction;
+    `on_statement` hears each outcome (`SENT`, `ALREADY_SENT`, `NOTHING_TO_SEND`).
+    Idempotent and safe on several hosts at once (the module's docstring)."""
+    now = now or utcnow()
+    check_month(month, now)
+    if due is None:
+        due = statements_due(db.session(), month)
+        db.session().rollback()  # hold nothing while the statements are worked through
+    run = StatementRun(month)
+    for organization_id, currency in due:
+        outcome, line = _send_one(organization_id, currency, month, now)
+        if outcome == SENT:
+            run.sent.append(line)
+        elif outcome == ALREADY_SENT:
+            run.already_sent += 1
+        else:
+            run.nothing_to_send += 1
+        if on_statement is not None:
+            on_statement(outcome)
+    return run
+
+
+def _send_one(organization_id: int, currency: str, month: date, now: datetime) -> tuple[str, str]:
+    try:
+        with db.transaction() as session:
+            organization = session.get(Organization, organization_id)
+            assert organization is not None  # invoiced: it exists
+            statement = statement_of_account(
+                session, organization, currency, month, month_end(month), as_of=now
+            )
+            if not _worth_sending(organization, statement):
+                return NOTHING_TO_SEND, ""
+            sent = SentStatement(
+                organization_id=organization_id,
+                currency=currency,
+                month=month,
+                opening=statement.opening,
+                closing=statement.closing,
+                sent_to=organization.billing_email,
+                sent_at=now,
+                resends=0,
+            )
+            session.add(sent)
+            session.flush()  # waits for, then fails on, another run's row for it
+            _email(session, organization, statement, sent, "statement.sent", Actor.SYSTEM, now)
+    except IntegrityError:
+        if not _was_sent(organization_id, currency, month):
+            raise
+        return ALREADY_SENT, ""
+    closing = in_words(statement.closing, currency)
+    return SENT, f"{organization.legal_name} ({currency}): {closing} to {sent.sent_to}"
+
+
+def _was_sent(organization_id: int, currency: str, month: date) -> bool:
+    session = db.session()
+    found = session.scalar(
+        select(SentStatement.id).where(
+            SentStatement.organization_id == organization_id,
+            SentStatement.currency == currency,
+            SentStatement.month == month,
+        )
+    )
+    session.rollback()
+    return found is not None
+
+
+def _worth_sending(organization: Organization, statement: Statement) -> bool:
+    """A balance owed at the month's end, or any movement in it; never to a closed
+    organization that owes nothing (it is told of nothing more)."""
+    if statement.closing == 0 and organization.standing == CLOSED:
+        return False
+    return statement.closing != 0 or bool(statement.lines)
+
+
+def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None) -> SentStatement:
+    """Billing staff: email a statement already sent again, as it reads now, to the
+    billing contact the organization has now (one asked for a copy, or changed its
+    contact). Audited as `statement.resent`."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    with db.transaction() as session:
+        sent = session.get(SentStatement, sent_id, with_for_update=True)
+        if sent is None:
+            raise NotFound(f"There is no statement sent {sent_id}.")
+        organization = session.get(Organization, sent.organization_id)
+        assert organization is not None
+        statement = statement_of_account(
+            session, organization, sent.currency, sent.month, month_end(sent.month), as_of=now
+        )
+        sent.resends += 1
+        sent.resent_at = now
+        _email(session, organization, statement, sent, "statement.resent", actor, now)
+        return sent
+
+
+def statements_sent(session: Session, organization_id: int, limit: int) -> list[SentStatement]:
+    """The organization's statements sent, the newest month first."""
+    return list(
+        session.scalars(
+            select(SentStatement)
+            .where(SentStatement.organization_id == organization_id)
+            .order_by(SentStatement.month.desc(), SentStatement.currency, SentStatement.id)
+            .limit(limit)
+        )
+    )
+
+
+def _email(
+    session: Session,
+    organization: Organization,
+    statement: Statement,
+    sent: SentStatement,
+    action: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Queue the statement to the billing contact, with its PDF, and audit it."""
+    content = documents.render_statement_pdf(statement, issuer=letterhead().issuer)
+    name = f"statement-{organization.id}-{statement.currency}-{sent.month:%Y-%m}.pdf"
+    message = mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=(
+            f"Statement of account, {sent.month:%B %Y} ({statement.currency}): "
+            f"{in_words(statement.closing, statement.currency)} owed at the month's end"
+        ),
+        template="statement_of_account",
+        context=_context(session, organization, statement, now),
+        attachments=[mail.Attachment(name, "application/pdf", content)],
+    )
+    audit.record_event(
+        session,
+        action,
+        sent.id,
+        after={
+            "organization_id": organization.id,
+            "month": f"{sent.month:%Y-%m}",
+            "currency": statement.currency,
+            "opening": str(statement.opening),
+            "closing": str(statement.closing),
+            "to": message.to,
+            "outbox_message_id": message.id,
+            "sha256": hashlib.sha256(content).hexdigest(),
+        },
+        actor=actor,
+    )
+
+
+def _context(
+    session: Session, organization: Organization, statement: Statement, now: datetime
+) -> dict[str, Any]:
+    """What the email says: the balances, what is overdue today, how to pay, and the
+    statement's page in the portal."""
+    today = office_date(now)
+    overdue = [
+        invoice
+        for invoice in queries.outstanding(session, organization.id)
+        if invoice.currency == statement.currency
+        and invoice.due_date is not None
+        and invoice.due_date < today
+    ]
+    return {
+        "organization": organization,
+        "statement": statement,
+        "month": f"{statement.start:%B %Y}",
+        "opening": in_words(statement.opening, statement.currency),
+        "closing": in_words(statement.closing, statement.currency),
+        "today": today,
+        "overdue": [
+            (invoice, in_words(invoice.balance_due, invoice.currency)) for invoice in overdue
+        ],
+        "remit_to": letterhead().remit_to,
+        "statement_url": pages().statement(statement.start, statement.end, statement.currency),
+    }
