@@ -4,13 +4,14 @@ their errors)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
 from tests.browser.conftest import sign_in
@@ -239,3 +240,29 @@ def test_the_statement_of_account_and_its_refused_form_have_no_serious_problem(
     # The message is tied to its field.
     described = page.get_by_label("From").get_attribute("aria-describedby")
     assert described == "from-error"
+
+
+# --- Round 26: statements sent ----------------------------------------------------------
+
+
+def test_the_statements_sent_on_an_organizations_page_have_no_serious_problem(
+    page: Any, live_server: LiveServer
+) -> None:
+    with live_server.app.app_context():
+        organization_id = factories.make_vendor(db.session()).organization_id or 0
+        staff_email = factories.make_staff(db.session(), roles=("billing",)).email
+        issued = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+        assert send_activation(activated(organization_id, ("900.00",), at=issued))
+        run = billing.send_monthly_statements(
+            date(2026, 11, 1), now=datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+        )
+        assert len(run.sent) == 1
+    sign_in(page, staff_email)
+    page.goto(f"/console/organizations/{organization_id}")
+    resend = page.get_by_role("button", name="Send again: the 2026-11 statement in USD")
+    assert resend.count() == 1
+    assert_accessible(page)
+    resend.click()
+    page.wait_for_load_state()
+    assert page.get_by_text("The November 2026 statement (USD) is sent again to").count() == 1
+    assert_accessible(page)

@@ -208,6 +208,7 @@ def test_the_command_sends_the_month_just_ended_with_a_summary(app: Flask) -> No
     assert result.exit_code == 0, result.output
     assert "sent: Quillfeather Analytics (USD): 1,200.00 USD to " in result.output
     assert "2027-01: 1 statement(s) sent" in result.output
+    assert "Statements of 2027-01" in result.stderr  # the progress, beside the output
     again = runner.invoke(
         args=["statements", "send", "--month", "2027-01", "--now", RUN.isoformat()]
     )
