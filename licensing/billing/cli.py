@@ -157,4 +157,6 @@ def send_statements(month: str | None, now: datetime) -> None:
         )
     for line in run.sent:
         click.echo(f"sent: {line}")
+    for line in run.not_sent:
+        click.echo(f"not sent: {line}", err=True)
     click.echo(run.summary())

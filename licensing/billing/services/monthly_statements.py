@@ -43,6 +43,7 @@ from licensing.money import in_words
 SENT = "sent"
 ALREADY_SENT = "already sent"
 NOTHING_TO_SEND = "nothing to send"
+NOT_SENT = "not sent"
 
 
 @dataclass
@@ -53,12 +54,16 @@ class StatementRun:
     sent: list[str] = field(default_factory=list)  # one line a statement queued
     already_sent: int = 0
     nothing_to_send: int = 0
+    # One line a statement that could not go (its billing contact's address is
+    # refused): the others still go, and the next run tries it again.
+    not_sent: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        refused = f"; {len(self.not_sent)} not sent (see above)" if self.not_sent else ""
         return (
             f"{self.month:%Y-%m}: {len(self.sent)} statement(s) sent; "
             f"{self.already_sent} already sent before; "
-            f"{self.nothing_to_send} with no balance and no movement in the month"
+            f"{self.nothing_to_send} with no balance and no movement in the month{refused}"
         )
 
 
@@ -117,6 +122,8 @@ def send_monthly_statements(
         outcome, line = _send_one(organization_id, currency, month, now)
         if outcome == SENT:
             run.sent.append(line)
+        elif outcome == NOT_SENT:
+            run.not_sent.append(line)
         elif outcome == ALREADY_SENT:
             run.already_sent += 1
         else:
@@ -153,8 +160,17 @@ def _send_one(organization_id: int, currency: str, month: date, now: datetime) -
         if not _was_sent(organization_id, currency, month):
             raise
         return ALREADY_SENT, ""
+    except InvalidInput as refused:  # the outbox refused the address: nothing stored
+        return NOT_SENT, f"{_named(organization_id)} ({currency}): {refused.detail}"
     closing = in_words(statement.closing, currency)
     return SENT, f"{organization.legal_name} ({currency}): {closing} to {sent.sent_to}"
+
+
+def _named(organization_id: int) -> str:
+    session = db.session()
+    name = session.scalar(select(Organization.legal_name).where(Organization.id == organization_id))
+    session.rollback()
+    return name or f"organization {organization_id}"
 
 
 def _was_sent(organization_id: int, currency: str, month: date) -> bool:

@@ -263,3 +263,19 @@ def test_the_organization_page_lists_the_statements_sent_and_billing_staff_send_
     assert resent.actor == billing_staff.email
     assert signed_in(app.test_client(), vendor).post(resend_url).status_code == 403
     assert clerk.post(f"{page_url}/statements/999999/resend").status_code == 404
+
+
+def test_an_address_the_outbox_refuses_holds_back_that_statement_alone(app: Flask) -> None:
+    unreachable = _organization("Quillfeather Analytics")
+    reachable = _organization("Brindle Harbor Labs")
+    _invoice(unreachable.id, "1200.00", IN_JANUARY)
+    _invoice(reachable.id, "300.00", IN_JANUARY)
+    # An address stored before the profile checked it (the form refuses it now).
+    unreachable.billing_email = "accounts at quillfeather"
+    db.session().commit()
+    run = services.send_monthly_statements(JANUARY, now=RUN)
+    assert [m.to for m in _statements()] == [[reachable.billing_email]]
+    assert len(run.not_sent) == 1
+    assert run.not_sent[0].startswith("Quillfeather Analytics (USD): 'accounts at quillfeather'")
+    assert "1 not sent" in run.summary()
+    assert db.session().scalar(select(func.count()).select_from(SentStatement)) == 1
