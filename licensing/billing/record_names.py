@@ -11,13 +11,24 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from licensing import db
-from licensing.billing.models import Invoice, Payment, PaymentDispute, PaymentReversal
+from licensing.accounts.models import Organization
+from licensing.billing.models import (
+    Invoice,
+    Payment,
+    PaymentDispute,
+    PaymentReversal,
+    SentStatement,
+)
 from licensing.web.records import RecordRef, record_url
 
 
-def _on_invoice(invoice_id: int, anchor: str) -> str | None:
-    url = record_url("invoice", invoice_id)
+def _on_page(entity_type: str, entity_id: int, anchor: str) -> str | None:
+    url = record_url(entity_type, entity_id)
     return f"{url}#{anchor}" if url else None
+
+
+def _on_invoice(invoice_id: int, anchor: str) -> str | None:
+    return _on_page("invoice", invoice_id, anchor)
 
 
 def payments(ids: list[int]) -> dict[int, RecordRef]:
@@ -73,4 +84,27 @@ def disputes(ids: list[int]) -> dict[int, RecordRef]:
             _on_invoice(invoice_id, "disputes-heading"),
         )
         for dispute_id, stripe_id, payment_id, invoice_id, number in rows
+    }
+
+
+def statements_sent(ids: list[int]) -> dict[int, RecordRef]:
+    """`Statement of account 2027-03 (USD) of Quillfeather Analytics`, linked to the
+    statements sent on the organization's page."""
+    rows = db.session().execute(
+        select(
+            SentStatement.id,
+            SentStatement.month,
+            SentStatement.currency,
+            Organization.id,
+            Organization.legal_name,
+        )
+        .join(Organization, SentStatement.organization_id == Organization.id)
+        .where(SentStatement.id.in_(ids))
+    )
+    return {
+        sent_id: RecordRef(
+            f"Statement of account {month:%Y-%m} ({currency}) of {name}",
+            _on_page("organization", organization_id, "statements-sent"),
+        )
+        for sent_id, month, currency, organization_id, name in rows
     }

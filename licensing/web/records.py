@@ -67,6 +67,7 @@ RECORD_TYPE_NAMES = {
     "rate_card": "Rate card",
     "refund": "Refund",
     "royalty_report": "Royalty report",
+    "statement": "Statement of account sent",
     "unmatched_dispute": "Dispute not matched to a payment",
     "user": "User account",
 }

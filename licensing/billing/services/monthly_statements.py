@@ -155,7 +155,9 @@ def _send_one(organization_id: int, currency: str, month: date, now: datetime) -
             )
             session.add(sent)
             session.flush()  # waits for, then fails on, another run's row for it
-            _email(session, organization, statement, sent, "statement.sent", Actor.SYSTEM, now)
+            _email_statement(
+                session, organization, statement, sent, "statement.sent", Actor.SYSTEM, now
+            )
     except IntegrityError:
         if not _was_sent(organization_id, currency, month):
             raise
@@ -211,7 +213,7 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         )
         sent.resends += 1
         sent.resent_at = now
-        _email(session, organization, statement, sent, "statement.resent", actor, now)
+        _email_statement(session, organization, statement, sent, "statement.resent", actor, now)
         return sent
 
 
@@ -227,7 +229,7 @@ def statements_sent(session: Session, organization_id: int, limit: int) -> list[
     )
 
 
-def _email(
+def _email_statement(
     session: Session,
     organization: Organization,
     statement: Statement,

@@ -228,6 +228,7 @@ def test_the_organization_page_lists_the_statements_sent_and_billing_staff_send_
     signed_in: Callable[..., FlaskClient],
     billing_staff: User,
     licensing_staff: User,
+    admin: User,
     vendor: User,
 ) -> None:
     organization = vendor.organization
@@ -261,6 +262,10 @@ def test_the_organization_page_lists_the_statements_sent_and_billing_staff_send_
         .one()
     )
     assert resent.actor == billing_staff.email
+    auditor = signed_in(app.test_client(), admin)
+    audit_log = auditor.get("/console/audit", query_string={"entity_type": "statement"}).text
+    assert f"Statement of account 2027-01 (USD) of {organization.legal_name}" in audit_log
+    assert f"{page_url}#statements-sent" in audit_log
     assert signed_in(app.test_client(), vendor).post(resend_url).status_code == 403
     assert clerk.post(f"{page_url}/statements/999999/resend").status_code == 404
 
