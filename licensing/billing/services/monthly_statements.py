@@ -110,7 +110,8 @@ def send_monthly_statements(
 ) -> StatementRun:
     """Email each statement of `month` not yet sent (`statements_due`, unless the caller
     read `due` already, to show progress against it), each in its own transaction;
-    `on_statement` hears each outcome (`SENT`, `ALREADY_SENT`, `NOTHING_TO_SEND`).
+    `on_statement` hears each outcome (`SENT`, `ALREADY_SENT`, `NOTHING_TO_SEND`,
+    `NOT_SENT`).
     Idempotent and safe on several hosts at once (the module's docstring)."""
     now = now or utcnow()
     check_month(month, now)
