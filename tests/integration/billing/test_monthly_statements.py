@@ -109,8 +109,8 @@ def test_each_organization_owing_or_moved_in_the_month_is_emailed_its_statement_
     assert len(run.sent) == 3
     assert run.nothing_to_send == 2  # the quiet one, and the closed one owing nothing
     usd = messages[1]
-    assert "Owed on 2027-01-01 (opening balance): 400.00 USD" in usd.body_text
-    assert "Owed on 2027-01-31 (closing balance):   1,600.00 USD" in usd.body_text
+    assert "Opening balance (2027-01-01): 400.00 USD" in usd.body_text
+    assert "Closing balance (2027-01-31): 1,600.00 USD" in usd.body_text
     assert f"Invoice {overdue.number}, due 2026-12-31: 400.00 USD" in usd.body_text
     assert "How to pay" in usd.body_text
     assert "/portal/statement?from=2027-01-01&to=2027-01-31&currency=USD" in usd.body_text
