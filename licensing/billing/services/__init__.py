@@ -43,6 +43,7 @@ from licensing.billing.services.references import RepeatedReference
 from licensing.billing.services.refunds import (
     REFUND_EVENTS,
     apply_refund_outcome,
+    card_refund_refusal,
     reconcile_refunds,
     record_offline_refund,
     refund_card,
@@ -74,6 +75,7 @@ __all__ = [
     "accept_flagged_payment",
     "apply_intent_outcome",
     "apply_refund_outcome",
+    "card_refund_refusal",
     "check_reversal",
     "check_void",
     "create_draft",
