@@ -367,7 +367,14 @@ def test_a_lost_dispute_is_chased_again_only_from_the_invoices_terms_after_the_c
     assert invoice.due_date is not None
     closed_at = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
     payload, headers = signed(
-        dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,))
+        dispute_event(
+            "charge.dispute.closed",
+            payment,
+            charge,
+            status="lost",
+            moved=(WITHDRAWN,),
+            told=closed_at,
+        )
     )
     services.handle_stripe_webhook(
         payload, headers["Stripe-Signature"], gateway=settings.gateway(), now=closed_at
