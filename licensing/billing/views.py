@@ -316,6 +316,7 @@ numbered_record("credit_note", CreditNote, CreditNote.number)
 described("payment", record_names.payments)
 described("payment_reversal", record_names.payment_reversals)
 described("dispute", record_names.disputes)
+described("refund", record_names.refunds)
 # Histories say an invoice's state as its refusals do ("a draft", not "draft").
 recorded_words("invoice", ("state",), INVOICE.state_text)
 # A dispute's history says the bank's reason and Stripe's status as its pages do.
