@@ -16,20 +16,16 @@ from typing import Any
 import pytest
 
 from licensing import db
-from licensing.accounts import services as accounts
-from licensing.billing import services as billing
 from licensing.billing.models import Invoice, Payment
 from licensing.db import utcnow
 from tests.browser.conftest import sign_in, signed_in_tab
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.dispute_support import charge_of, dispute_event
+from tests.integration.billing.refund_support import deliver, paid_by_card
 from tests.integration.billing.stripe_support import (
-    card_token,
-    events_for,
-    signed,
     stripe_config,
 )
-from tests.support import factories, settings
+from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, LocalStripe
 
@@ -37,14 +33,6 @@ from tests.support.servers import LiveServer, LocalStripe
 @pytest.fixture
 def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _apply(event: dict[str, Any]) -> str:
-    payload, headers = signed(event)
-    result = billing.handle_stripe_webhook(
-        payload, headers["Stripe-Signature"], gateway=settings.gateway()
-    )
-    return result.outcome
 
 
 def _paid_by_card_and_asked_about(
@@ -56,18 +44,8 @@ def _paid_by_card_and_asked_about(
         vendor = factories.make_vendor(db.session())
         invoice = send_activation(activated(vendor.organization_id or 0, ("250.00",)))
         assert invoice is not None
-        attempt = billing.start_card_payment(
-            invoice.id,
-            card_token=card_token(localstripe),
-            principal=accounts.principal_for(vendor),
-            gateway=settings.gateway(),
-        )
-        payment = db.session().get(Payment, attempt.payment_id)
-        assert payment is not None
-        intent = payment.stripe_payment_intent_id
-        assert intent
-        (paid,) = events_for(localstripe, intent, "payment_intent.succeeded")
-        assert _apply(paid).startswith("applied")
+        webhook = live_server.app.test_client()  # Stripe's deliveries, signed
+        payment = paid_by_card(webhook, vendor, localstripe, invoice)
         now = utcnow()
         inquiry = dispute_event(
             "charge.dispute.closed",
@@ -77,7 +55,7 @@ def _paid_by_card_and_asked_about(
             created=now - timedelta(days=2),
             told=now - timedelta(hours=1),
         )
-        assert "won" in _apply(inquiry)
+        assert "won" in deliver(webhook, inquiry)["outcome"]
         staff = factories.make_staff(db.session(), roles=("billing", "admin"))
         db.session().refresh(invoice)
         return staff.email, vendor.email, invoice, payment
