@@ -4,6 +4,7 @@ what its state refuses is said instead of offered. CSRF on, as in production."""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -22,7 +23,7 @@ from tests.support.servers import LocalStripe
 
 from .dispute_support import WITHDRAWN, dispute_event, paid_with_charge
 from .refund_support import deliver
-from .stripe_support import stripe_config
+from .stripe_support import deliver_event, pay_by_card, stripe_config, succeeded_event
 
 
 @pytest.fixture
@@ -225,3 +226,37 @@ def test_an_offline_payment_is_reversed_from_its_page_after_confirming(
     credited = _credit_from(staff, page, invoice, elsewhere, "10.00")
     assert credited.status_code == 302
     assert credited.headers["Location"].endswith(f"/console/invoices/{invoice.id}")
+
+
+def test_a_flagged_card_payment_is_accepted_from_its_page(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("300.00",))
+    payment = pay_by_card(invoice, vendor, localstripe)
+    event = copy.deepcopy(succeeded_event(localstripe, payment))
+    event["data"]["object"]["amount_received"] = 29999
+    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
+    staff = _signed_in(app.test_client(), billing_staff)
+    url = f"/console/payments/{payment.id}"
+    page = staff.get(url).get_data(as_text=True)
+    said = _words(page)
+    assert f"Flagged card payment {payment.id}" in said
+    assert f"Not refunded to the card: Card payment {payment.id} is flagged" in said
+    accepted = staff.post(
+        f"/console/payments/{payment.id}/accept",
+        data={
+            "accept-csrf_token": _token(page, "accept-csrf_token"),
+            "accept-reason": "The licensee's bank took a cent in fees; accepted.",
+            "from_payment": str(payment.id),
+        },
+    )
+    assert accepted.status_code == 302
+    assert accepted.headers["Location"].endswith(url)
+    db.session().refresh(payment)
+    assert payment.state == "succeeded"
+    assert f"Flagged card payment {payment.id}" not in _words(staff.get(url).get_data(as_text=True))
